@@ -1,0 +1,155 @@
+"""What a sandbox directory does to each call: rate limits, latency, injected faults, stats.
+
+Shared by the Entra and Okta emulations. Pure logic apart from `delay()`: the clouds turn a
+decision into their own HTTP shape (Graph's 429 + Retry-After, Okta's X-Rate-Limit-* headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+Fault = Literal["error", "timeout"]
+
+
+@dataclass
+class BehaviourSettings:
+    rate_per_s: float | None = None  # None: unlimited
+    burst: int | None = None  # bucket size; defaults to max(1, rate_per_s)
+    latency_ms: int = 0
+    jitter_ms: int = 0
+    error_rate: float = 0.0  # share of calls answered 500/503
+    timeout_rate: float = 0.0  # share of calls that hang past any client timeout
+    replication_lag_ms: int = 0  # objects younger than this are 404 on some reads
+
+    def validate(self) -> None:
+        if self.rate_per_s is not None and self.rate_per_s <= 0:
+            raise ValueError("rate_per_s must be positive (or null for unlimited)")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("burst must be at least 1")
+        for name in ("latency_ms", "jitter_ms", "replication_lag_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("error_rate", "timeout_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    limit: int  # bucket size, for X-Rate-Limit-Limit
+    remaining: int
+    reset_epoch: int  # when the bucket is full again (epoch seconds), for X-Rate-Limit-Reset
+    retry_after_s: int  # whole seconds until one token is available (0 when allowed)
+
+
+class TokenBucket:
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate = rate_per_s
+        self.capacity = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> RateDecision:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        allowed = self.tokens >= 1.0
+        if allowed:
+            self.tokens -= 1.0
+        missing_for_one = max(0.0, 1.0 - self.tokens)
+        until_full = (self.capacity - self.tokens) / self.rate
+        return RateDecision(
+            allowed=allowed,
+            limit=self.capacity,
+            remaining=int(self.tokens),
+            reset_epoch=math.ceil(time.time() + until_full),
+            retry_after_s=0 if allowed else max(1, math.ceil(missing_for_one / self.rate)),
+        )
+
+
+class Behaviour:
+    """Settings plus one token bucket per key (e.g. app id for Graph, endpoint family for Okta)."""
+
+    def __init__(self, settings: BehaviourSettings | None = None) -> None:
+        self.settings = settings or BehaviourSettings()
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def update(self, data: dict) -> None:
+        """Apply a partial update from the control API; raises ValueError, changing nothing."""
+        known = {f.name for f in fields(BehaviourSettings)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown behaviour settings: {', '.join(sorted(unknown))}")
+        merged = BehaviourSettings(**{**asdict(self.settings), **data})
+        merged.validate()
+        self.settings = merged
+        self._buckets.clear()
+
+    def as_dict(self) -> dict:
+        return asdict(self.settings)
+
+    def take_token(self, key: str = "default") -> RateDecision:
+        s = self.settings
+        if s.rate_per_s is None:
+            return RateDecision(True, 10_000, 9_999, math.ceil(time.time()) + 60, 0)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            burst = s.burst or max(1, math.ceil(s.rate_per_s))
+            bucket = self._buckets[key] = TokenBucket(s.rate_per_s, burst)
+        return bucket.take()
+
+    def draw_fault(self) -> Fault | None:
+        s = self.settings
+        roll = random.random()
+        if roll < s.timeout_rate:
+            return "timeout"
+        if roll < s.timeout_rate + s.error_rate:
+            return "error"
+        return None
+
+    async def delay(self) -> None:
+        s = self.settings
+        ms = s.latency_ms + (random.uniform(-s.jitter_ms, s.jitter_ms) if s.jitter_ms else 0)
+        if ms > 0:
+            await asyncio.sleep(ms / 1000)
+
+    def is_replicating(self, created_monotonic: float) -> bool:
+        lag = self.settings.replication_lag_ms
+        return lag > 0 and (time.monotonic() - created_monotonic) * 1000 < lag
+
+
+class Stats:
+    """Calls by "METHOD route-template", with the 429s and injected faults served."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.throttled = 0
+        self.faults: Counter[str] = Counter()
+
+    def record(self, method: str, route: str, status: int, fault: Fault | None = None) -> None:
+        self.calls[f"{method} {route}"] += 1
+        self.statuses[status] += 1
+        if status == 429:
+            self.throttled += 1
+        if fault:
+            self.faults[fault] += 1
+
+    def snapshot(self) -> dict:
+        return {
+            "total_calls": sum(self.calls.values()),
+            "calls": dict(self.calls),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "throttled": self.throttled,
+            "faults": dict(self.faults),
+        }
