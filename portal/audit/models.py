@@ -1,0 +1,213 @@
+"""The audit trail: one append-only, hash-chained table of events.
+
+Chains are per tenant (chain key ``tenant:<id>``), plus one ``global`` chain for MSP-wide
+events that belong to no tenant (staff changes, MSP-wide role templates). See
+``AuditChainHead`` for why, and ``portal.audit.events.record`` for the one way to write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+from typing import Any
+
+from django.db import models
+
+GLOBAL_CHAIN = "global"
+GENESIS_HASH = "0" * 64
+# Bump when the canonical content changes; old rows keep verifying under their version.
+HASH_VERSION = 1
+
+HASHED_FIELDS = (
+    "chain_key",
+    "seq",
+    "prev_hash",
+    "timestamp",
+    "actor_kind",
+    "actor_user_id",
+    "actor_username",
+    "actor_display",
+    "tenant_id",
+    "tenant_name",
+    "action",
+    "target_type",
+    "target_id",
+    "target_display",
+    "before",
+    "after",
+    "result",
+    "request_id",
+    "job_id",
+    "source_ip",
+)
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or remove an audit event."""
+
+
+def chain_key_for(tenant_id: int | None) -> str:
+    return GLOBAL_CHAIN if tenant_id is None else f"tenant:{tenant_id}"
+
+
+class ActorKind(models.TextChoices):
+    PERSON = "person", "Person"
+    SYSTEM = "system", "System"
+    WEBHOOK = "webhook", "Webhook"
+    ANONYMOUS = "anonymous", "Anonymous"
+
+
+class Result(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Reads only: bulk changes and deletes are refused before they reach the database."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only: update() is refused")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: delete() is refused")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise AppendOnlyError("audit events are append-only: bulk_update() is refused")
+
+    def _raw_delete(self, using: str) -> int:  # reached by cascades and Collector fast paths
+        raise AppendOnlyError("audit events are append-only: delete is refused")
+
+
+class AuditEvent(models.Model):
+    """One thing that happened. Written once by ``events.record``; never changed or deleted.
+
+    The actor and the tenant are kept as ids plus display text, not foreign keys: deleting a
+    person or a tenant must never touch (or cascade into) the trail, and the portal, the
+    bottom layer, must not import ``tenants``.
+    """
+
+    timestamp = models.DateTimeField()
+    chain_key = models.CharField(max_length=40)
+    seq = models.PositiveBigIntegerField()
+
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_display = models.CharField(max_length=255, blank=True)
+
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    tenant_name = models.CharField(max_length=255, blank=True)
+
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_display = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
+
+    request_id = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-timestamp", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=("chain_key", "seq"), name="audit_event_chain_seq_uniq"),
+        ]
+        # Behind the filters of the audit pages (keyset pagination on timestamp, id).
+        indexes = [
+            models.Index(fields=("tenant_id", "timestamp", "id"), name="audit_tenant_time_idx"),
+            models.Index(fields=("timestamp", "id"), name="audit_time_idx"),
+            models.Index(fields=("action", "timestamp"), name="audit_action_time_idx"),
+            models.Index(fields=("target_type", "target_id"), name="audit_target_idx"),
+            models.Index(fields=("actor_user_id", "timestamp"), name="audit_actor_time_idx"),
+            models.Index(fields=("job_id",), name="audit_job_idx"),
+        ]
+
+    def __str__(self) -> str:
+        actor = self.actor_display or self.actor_kind
+        return f"{self.action} by {actor} ({self.chain_key}#{self.seq})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit events are append-only: a saved event cannot change")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: an event cannot be deleted")
+
+    def canonical_content(self) -> bytes:
+        """The bytes the hash covers: every field but id and hash, as sorted compact JSON.
+
+        Values are normalised the same way whether they come from ``record`` or back from the
+        database (timestamps in UTC with microseconds, IPs in their compressed form, integral
+        floats as ints, since PostgreSQL's jsonb gives ``1e20`` back as an integer).
+        """
+        content = {name: _canonical(getattr(self, name)) for name in HASHED_FIELDS}
+        content["source_ip"] = _canonical_ip(self.source_ip)
+        content["v"] = HASH_VERSION
+        return json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        ).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical_content()).hexdigest()
+
+
+class AuditChainHead(models.Model):
+    """The last sequence number and hash of one chain; its row lock serialises appends.
+
+    Why one chain per tenant rather than one global chain:
+    - a tenant's trail is verified on its own: a client's auditor checks their chain without
+      seeing (or needing) any other client's events, and "Verify integrity" for one tenant
+      walks thousands of rows, not the whole table;
+    - retention is per tenant: pruning a tenant's oldest events cuts the front of its own
+      chain only, anchored by a checkpoint of the last removed hash;
+    - appends for different tenants lock different head rows, so a busy tenant (a bulk
+      import) never queues every other tenant's writes behind one lock.
+
+    ``record`` takes this row ``select_for_update`` and holds it until the caller's
+    transaction commits, so two writers can never claim the same sequence number or build on
+    the same previous hash. The head is also a witness: ``verify`` checks that the chain
+    ends where the head says, which catches rows deleted from (or forged onto) the end.
+    """
+
+    chain_key = models.CharField(max_length=40, primary_key=True)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain_key} @ {self.seq}"
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _canonical_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value

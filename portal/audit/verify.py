@@ -1,0 +1,166 @@
+"""Checking the audit chains: recompute every hash and follow every link.
+
+A chain is intact when, walking it by sequence number from its anchor, each event
+- has the next sequence number (a gap means rows were deleted),
+- names the hash of the event before it as ``prev_hash`` (inserted, deleted or reordered rows),
+- hashes to its stored ``hash`` (an edited row), and belongs to the chain's tenant,
+and the walk ends where the chain head says (rows removed from, or forged onto, the end).
+
+Rows are streamed with ``.iterator()`` so a million events need constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .models import GENESIS_HASH, AuditChainHead, AuditEvent, chain_key_for
+
+CHUNK_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first broken link of a chain: which row, and what is wrong with it."""
+
+    chain_key: str
+    problem: str
+    event_id: int | None = None
+    seq: int | None = None
+
+    def __str__(self) -> str:
+        where = f"chain {self.chain_key}"
+        if self.event_id is not None:
+            where += f", row id={self.event_id} seq={self.seq}"
+        return f"{where}: {self.problem}"
+
+
+@dataclass
+class ChainResult:
+    chain_key: str
+    events_checked: int = 0
+    last_seq: int = 0
+    broken: Break | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+@dataclass
+class VerifyReport:
+    chains: list[ChainResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(chain.ok for chain in self.chains)
+
+    @property
+    def events_checked(self) -> int:
+        return sum(chain.events_checked for chain in self.chains)
+
+    @property
+    def breaks(self) -> list[Break]:
+        return [chain.broken for chain in self.chains if chain.broken is not None]
+
+
+def verify_all(tenant_id: int | None = None) -> VerifyReport:
+    """Verify every chain, or only the chain of ``tenant_id``."""
+    keys = [chain_key_for(tenant_id)] if tenant_id is not None else all_chain_keys()
+    return VerifyReport(chains=[verify_chain(key) for key in keys])
+
+
+def all_chain_keys() -> list[str]:
+    """Chains named by a head or by any event: an event without a head is itself a finding."""
+    keys = set(AuditChainHead.objects.values_list("chain_key", flat=True))
+    keys.update(AuditEvent.objects.order_by().values_list("chain_key", flat=True).distinct())
+    return sorted(keys)
+
+
+def chain_anchor(chain_key: str) -> tuple[int, str]:
+    """The (seq, hash) the chain's first remaining event builds on.
+
+    Always the genesis today. Retention will prune a chain's oldest events and leave a
+    signed checkpoint of the last removed (seq, hash); this is where it will be read.
+    """
+    return 0, GENESIS_HASH
+
+
+def verify_chain(chain_key: str) -> ChainResult:
+    """Walk one chain by sequence number and report its first broken link, if any."""
+    # Heads only move forward, so reading one before and one after the walk tolerates
+    # events appended meanwhile without letting a truncated or extended chain through.
+    head_before = _head(chain_key)
+    result = ChainResult(chain_key=chain_key)
+    last_seq, last_hash = chain_anchor(chain_key)
+    rows = AuditEvent.objects.filter(chain_key=chain_key).order_by("seq")
+    for event in rows.iterator(chunk_size=CHUNK_SIZE):
+        problem = _link_problem(event, chain_key, last_seq + 1, last_hash)
+        if problem:
+            result.broken = Break(chain_key, problem, event.pk, event.seq)
+            return result
+        result.events_checked += 1
+        last_seq, last_hash = event.seq, event.hash
+    result.last_seq = last_seq
+    result.broken = _head_problem(chain_key, last_seq, last_hash, head_before, _head(chain_key))
+    return result
+
+
+def _link_problem(event: AuditEvent, chain_key: str, seq: int, prev_hash: str) -> str | None:
+    if event.seq != seq:
+        return (
+            f"sequence gap: expected seq {seq}, found seq {event.seq} "
+            f"(event(s) {seq}..{event.seq - 1} deleted)"
+        )
+    if event.prev_hash != prev_hash:
+        return (
+            f"prev_hash {event.prev_hash[:12]}… does not match the hash of seq {seq - 1} "
+            f"({prev_hash[:12]}…): a row was inserted, deleted, reordered or rewritten before it"
+        )
+    if event.compute_hash() != event.hash:
+        return "content does not match its stored hash: the row was edited"
+    if chain_key_for(event.tenant_id) != chain_key:
+        return f"tenant id {event.tenant_id} does not belong to chain {chain_key}"
+    return None
+
+
+def _head_problem(
+    chain_key: str,
+    last_seq: int,
+    last_hash: str,
+    before: AuditChainHead | None,
+    after: AuditChainHead | None,
+) -> Break | None:
+    anchor_seq, _ = chain_anchor(chain_key)
+    if after is None:
+        if last_seq == anchor_seq:
+            return None
+        return Break(chain_key, f"events up to seq {last_seq} but no chain head")
+    if before is not None and last_seq < before.seq:
+        return Break(
+            chain_key,
+            f"chain head is at seq {before.seq} but the last event is seq {last_seq}: "
+            f"event(s) {last_seq + 1}..{before.seq} deleted from the end",
+        )
+    if last_seq > after.seq:
+        return Break(
+            chain_key,
+            f"last event seq {last_seq} is beyond the chain head (seq {after.seq}): "
+            "event(s) added outside record()",
+        )
+    for head in (before, after):
+        if head is not None and head.seq == last_seq and head.hash != last_hash:
+            return Break(chain_key, f"chain head hash does not match the hash of seq {last_seq}")
+    return None
+
+
+def _head(chain_key: str) -> AuditChainHead | None:
+    return AuditChainHead.objects.filter(chain_key=chain_key).first()
+
+
+def format_report(report: VerifyReport) -> Iterable[str]:
+    for chain in report.chains:
+        if chain.broken:
+            yield f"BROKEN {chain.broken}"
+    status = "intact" if report.ok else f"{len(report.breaks)} broken"
+    yield (f"Checked {len(report.chains)} chain(s), {report.events_checked} event(s): {status}.")

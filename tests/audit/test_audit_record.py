@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
+from django.test import RequestFactory
+
+from portal.audit.events import record, snapshot
+from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_record_writes_one_event_that_starts_the_tenant_chain(alice, contoso):
+    event = record(
+        "tenant.update",
+        actor=alice,
+        tenant=contoso,
+        target=("tenants.tenant", contoso.pk, "Contoso"),
+        before={"name": "Contoso Ltd"},
+        after={"name": "Contoso"},
+    )
+
+    assert AuditEvent.objects.count() == 1
+    stored = AuditEvent.objects.get()
+    assert stored.pk == event.pk
+    assert (stored.chain_key, stored.seq, stored.prev_hash) == ("tenant:101", 1, GENESIS_HASH)
+    assert stored.hash == stored.compute_hash() == event.hash
+    assert len(stored.hash) == 64
+    assert (stored.tenant_id, stored.tenant_name) == (101, "Contoso")
+    assert (stored.actor_kind, stored.actor_user_id) == ("person", alice.pk)
+    assert (stored.actor_username, stored.actor_display) == ("alice", "Alice Archer")
+    assert (stored.target_type, stored.target_id, stored.target_display) == (
+        "tenants.tenant",
+        "101",
+        "Contoso",
+    )
+    assert stored.before == {"name": "Contoso Ltd"} and stored.after == {"name": "Contoso"}
+    assert stored.result == "success"
+    head = AuditChainHead.objects.get(chain_key="tenant:101")
+    assert (head.seq, head.hash, head.tenant_id) == (1, stored.hash, 101)
+
+
+def test_each_event_links_to_the_one_before(alice, contoso):
+    first = record("tenant.create", actor=alice, tenant=contoso)
+    second = record("tenant.update", actor=alice, tenant=contoso)
+    third = record("tenant.update", actor="system", tenant=contoso)
+
+    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert AuditChainHead.objects.get(chain_key="tenant:101").hash == third.hash
+
+
+def test_tenant_chains_are_independent_of_each_other_and_of_the_global_chain(
+    alice, contoso, fabrikam
+):
+    a1 = record("tenant.create", actor=alice, tenant=contoso)
+    b1 = record("tenant.create", actor=alice, tenant=fabrikam)
+    g1 = record("staff.create", actor=alice, target=alice)
+    a2 = record("tenant.update", actor=alice, tenant=contoso)
+
+    assert (a1.chain_key, b1.chain_key, g1.chain_key) == ("tenant:101", "tenant:202", "global")
+    assert a1.seq == b1.seq == g1.seq == 1
+    assert a1.prev_hash == b1.prev_hash == g1.prev_hash == GENESIS_HASH
+    assert (a2.seq, a2.prev_hash) == (2, a1.hash)
+    assert g1.tenant_id is None and g1.tenant_name == ""
+    assert AuditChainHead.objects.count() == 3
+
+
+def test_model_target_actor_kinds_request_and_job(alice, contoso):
+    request = RequestFactory().post("/tenants/101/", REMOTE_ADDR="2001:DB8::1")
+    request.request_id = "req-123"
+
+    by_person = record(
+        "staff.update", actor=alice, target=alice, request=request, job_id=42, result="failure"
+    )
+    by_webhook = record("identity.create", actor="webhook", tenant=contoso)
+    by_anonymous = record("auth.login", actor=AnonymousUser(), result="denied")
+
+    by_person.refresh_from_db()
+    assert (by_person.target_type, by_person.target_id) == ("auth.user", str(alice.pk))
+    assert by_person.target_display == "alice"
+    assert (by_person.request_id, by_person.source_ip) == ("req-123", "2001:db8::1")
+    assert (by_person.job_id, by_person.result) == ("42", "failure")
+    assert by_person.hash == by_person.compute_hash()
+    assert (by_webhook.actor_kind, by_webhook.actor_user_id) == ("webhook", None)
+    assert by_anonymous.actor_kind == "anonymous"
+
+
+def test_request_without_request_id_or_with_a_bad_address(alice):
+    request = RequestFactory().get("/", REMOTE_ADDR="not-an-ip")
+    event = record("staff.update", actor=alice, request=request)
+    assert (event.request_id, event.source_ip) == ("", None)
+
+
+def test_event_rolls_back_with_the_change_it_records(alice, contoso):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        User.objects.create_user("bob")
+        record("staff.create", actor=alice, tenant=contoso)
+        raise RuntimeError("the change failed")
+
+    assert not User.objects.filter(username="bob").exists()
+    assert AuditEvent.objects.count() == 0
+    assert not AuditChainHead.objects.filter(seq__gt=0).exists()
+    assert record("staff.create", actor=alice, tenant=contoso).seq == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "kwargs"),
+    [
+        ("TenantCreate", {}),
+        ("tenant", {}),
+        ("tenant.create", {"result": "ok"}),
+        ("tenant.create", {"actor": "someone"}),
+        ("tenant.create", {"actor": User(username="unsaved")}),
+    ],
+)
+def test_bad_arguments_are_refused_and_write_nothing(alice, action, kwargs):
+    kwargs = {"actor": alice, **kwargs}
+    with pytest.raises((ValueError, TypeError)):
+        record(action, **kwargs)
+    assert AuditEvent.objects.count() == 0
+
+
+def test_snapshot_gives_json_safe_concrete_fields(alice):
+    state = snapshot(alice, exclude=("password",))
+
+    assert state["username"] == "alice"
+    assert state["id"] == alice.pk
+    assert isinstance(state["date_joined"], str) and "T" in state["date_joined"]
+    assert state["last_login"] is None
+    assert "password" not in state
+    assert set(snapshot(alice, fields=["username", "email"])) == {"username", "email"}
+
+
+def test_snapshot_of_a_foreign_key_is_its_id(alice):
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entry = LogEntry.objects.create(
+        user=alice,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id="1",
+        object_repr="x",
+        action_flag=1,
+    )
+    state = snapshot(entry, fields=["user", "content_type_id", "action_time"])
+    assert state["user_id"] == alice.pk
+    assert state["content_type_id"] == entry.content_type_id
+    assert set(state) == {"user_id", "content_type_id", "action_time"}
+
+
+def test_json_values_survive_the_round_trip_and_still_verify(alice, contoso):
+    after = {"n": 1e20, "f": 0.1, "i": 3, "tiny": 1e-7, "nested": {"2": [1.0, "x", None]}}
+    event = record("tenant.update", actor=alice, tenant=contoso, after=after)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.compute_hash() == stored.hash
