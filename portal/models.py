@@ -1,0 +1,44 @@
+"""People and their staff roles. Tenant assignments live in tenants/ (the layer above)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    MSP_ADMIN = "msp_admin", "MSP admin"
+    TECHNICIAN = "technician", "Technician"
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    CLIENT_ADMIN = "client_admin", "Client admin"
+
+
+class StaffProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    all_tenants = models.BooleanField(
+        default=False, help_text="Technicians and account managers: see every tenant."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.get_role_display()})"
+
+    @property
+    def is_msp_admin(self) -> bool:
+        return self.role == Role.MSP_ADMIN
+
+    @property
+    def is_client_admin(self) -> bool:
+        return self.role == Role.CLIENT_ADMIN
+
+
+def role_of(user) -> str | None:
+    """The staff role of a user, or None for anonymous users and users without a profile."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    profile = getattr(user, "profile", None)
+    try:
+        return profile.role if profile else None
+    except StaffProfile.DoesNotExist:
+        return None

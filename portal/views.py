@@ -1,0 +1,64 @@
+import base64
+import io
+
+import qrcode
+import qrcode.image.svg
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.audit.events import record
+from portal.forms import LoginForm, TotpConfirmForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "portal/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if form.otp_device is not None:
+            otp_login(self.request, form.otp_device)
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    http_method_names = ["post", "options"]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mfa(request):
+    """Enrol an authenticator app (TOTP) and verify this session with it."""
+    user = request.user
+    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = confirmed or TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    form = TotpConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            if not device.confirmed:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                record("staff.mfa_enrolled", actor=user, target=user, request=request)
+            otp_login(request, device)
+            return redirect("dashboard")
+        form.add_error("token", "That code did not match. Check the time on your phone.")
+    context = {"form": form, "confirmed": device.confirmed, "verified": user.is_verified()}
+    if not device.confirmed:
+        context["qr_svg"] = _qr_svg(device.config_url)
+        context["secret"] = base64.b32encode(device.bin_key).decode()
+    return render(request, "portal/mfa.html", context)
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return mark_safe(buffer.getvalue().decode())  # noqa: S308 - our own generated SVG

@@ -1,0 +1,29 @@
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from tenants import access
+from tenants.models import DirectoryConnection
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    access.require_role(request.user, access.READ_ROLES)
+    tenants = access.tenants_for(request.user).annotate(
+        connection_count=Count("connections", distinct=True),
+        template_count=Count("role_templates", distinct=True),
+    )
+    soon = timezone.localdate() + timedelta(days=30)
+    expiring = (
+        DirectoryConnection.objects.filter(tenant__in=tenants, secret_expires_on__lte=soon)
+        .select_related("tenant")
+        .order_by("secret_expires_on")
+    )
+    return render(
+        request, "reports/dashboard.html", {"tenants": tenants, "expiring_connections": expiring}
+    )

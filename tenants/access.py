@@ -1,0 +1,70 @@
+"""Which tenants a person may see and change, and every tenant-owned fetch through it.
+
+Views never fetch a tenant-owned object by primary key alone: they call a `get_*_for`
+helper here, which 404s for anything outside the person's tenants, and `require_role`,
+which 403s for a role that may not act.
+"""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from portal.models import Role, role_of
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+READ_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
+STAFF_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER)
+OPERATOR_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN)
+
+
+def tenants_for(user) -> QuerySet[Tenant]:
+    """The tenants this person may see."""
+    role = role_of(user)
+    if role is None:
+        return Tenant.objects.none()
+    if role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants):
+        return Tenant.objects.all()
+    return Tenant.objects.filter(tenantassignment__user=user)
+
+
+def require_role(user, roles: Iterable[str]) -> str:
+    """The person's role, or PermissionDenied (403) when it is not one of `roles`."""
+    role = role_of(user)
+    if role not in tuple(roles):
+        raise PermissionDenied("Your role may not do this.")
+    return role
+
+
+def get_tenant_for(user, slug: str, roles: Iterable[str] = READ_ROLES) -> Tenant:
+    """A tenant the person may see (else 404) and act on in one of `roles` (else 403).
+
+    The 404 comes first, so a person learns nothing about tenants that are not theirs.
+    """
+    tenant = get_object_or_404(tenants_for(user), slug=slug)
+    require_role(user, roles)
+    return tenant
+
+
+def get_connection_for(
+    user, tenant_slug: str, connection_id: int, roles: Iterable[str] = READ_ROLES
+) -> DirectoryConnection:
+    tenant = get_tenant_for(user, tenant_slug, roles)
+    return get_object_or_404(DirectoryConnection, tenant=tenant, pk=connection_id)
+
+
+def get_role_template_for(
+    user, tenant_slug: str, template_id: int, roles: Iterable[str] = READ_ROLES
+) -> RoleTemplate:
+    tenant = get_tenant_for(user, tenant_slug, roles)
+    return get_object_or_404(RoleTemplate, tenant=tenant, pk=template_id)
+
+
+def get_msp_template_for(user, template_id: int) -> RoleTemplate:
+    require_role(user, (Role.MSP_ADMIN,))
+    try:
+        return RoleTemplate.objects.get(tenant__isnull=True, pk=template_id)
+    except RoleTemplate.DoesNotExist:
+        raise Http404("No such MSP-wide template.") from None

@@ -1,0 +1,282 @@
+import re
+import uuid
+import zoneinfo
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from tenants import naming
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_LIST_ITEMS = 100
+MAX_ITEM_LENGTH = 256
+
+
+def no_markup(value: str) -> None:
+    if "<" in value or ">" in value:
+        raise ValidationError("Use plain text: < and > are not allowed here.")
+
+
+def clean_domain(value: str) -> str:
+    domain = value.strip().lower()
+    if not DOMAIN_RE.match(domain):
+        raise ValidationError(f"“{value[:80]}” is not a domain name such as contoso.com.")
+    return domain
+
+
+class LinesField(forms.CharField):
+    """A textarea with one value per line, cleaned into a list without blanks or repeats."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def __init__(self, *, item_validator=no_markup, **kwargs):
+        self.item_validator = item_validator
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_LIST_ITEMS * (MAX_ITEM_LENGTH + 2))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        items = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+        if len(items) > MAX_LIST_ITEMS:
+            raise ValidationError(f"At most {MAX_LIST_ITEMS} lines, please.")
+        for item in items:
+            if len(item) > MAX_ITEM_LENGTH:
+                raise ValidationError(f"Each line may be at most {MAX_ITEM_LENGTH} characters.")
+            if self.item_validator:
+                self.item_validator(item)
+        return items
+
+
+class TenantForm(forms.ModelForm):
+    slug = forms.SlugField(max_length=60, required=False, help_text="Blank: made from the name.")
+    other_domains = LinesField(item_validator=None, help_text="Other verified domains, one a line.")
+    tags = forms.CharField(required=False, max_length=300, help_text="Comma separated.")
+    time_zone = forms.ChoiceField(choices=[])
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "name",
+            "slug",
+            "primary_domain",
+            "other_domains",
+            "default_usage_location",
+            "time_zone",
+            "tags",
+            "notes",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zones = sorted(zoneinfo.available_timezones())
+        self.fields["time_zone"].choices = [(z, z) for z in zones]
+        self.fields["name"].validators.append(no_markup)
+        self.fields["notes"].validators.append(no_markup)
+        if self.instance.pk:
+            self.initial["tags"] = ", ".join(self.instance.tags)
+
+    def clean_primary_domain(self) -> str:
+        return clean_domain(self.cleaned_data["primary_domain"])
+
+    def clean_other_domains(self) -> list[str]:
+        return [clean_domain(d) for d in self.cleaned_data["other_domains"]]
+
+    def clean_default_usage_location(self) -> str:
+        return clean_usage_location(self.cleaned_data["default_usage_location"], required=True)
+
+    def clean_tags(self) -> list[str]:
+        tags = [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+        for tag in tags:
+            no_markup(tag)
+        return list(dict.fromkeys(tags))
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("slug") and data.get("name"):
+            data["slug"] = slugify(data["name"])[:60]
+            if not data["slug"]:
+                self.add_error("slug", "Choose a slug: the name has no letters to make one.")
+            elif Tenant.objects.exclude(pk=self.instance.pk).filter(slug=data["slug"]).exists():
+                self.add_error("slug", "Another tenant has this slug; choose one.")
+        return data
+
+
+def clean_usage_location(value: str, required: bool = False) -> str:
+    code = (value or "").strip().upper()
+    if not code and not required:
+        return ""
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise ValidationError("Use a two-letter country code such as GB, US or DE.")
+    return code
+
+
+class SecretInput(forms.PasswordInput):
+    def __init__(self):
+        super().__init__(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class ConnectionForm(forms.ModelForm):
+    """The fields both kinds share; the secret is write-only (blank keeps the stored one)."""
+
+    secret = forms.CharField(widget=SecretInput(), required=False, max_length=2000, strip=True)
+    secret_label = "Secret"  # noqa: S105 - a label
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["secret"].label = self.secret_label
+        if self.instance.has_secret:
+            self.fields["secret"].help_text = "Leave blank to keep the stored value."
+        self.fields["secret_expires_on"].widget = forms.DateInput(attrs={"type": "date"})
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data["secret"]
+        if not secret and not self.instance.has_secret:
+            raise ValidationError(f"Enter the {self.secret_label.lower()}.")
+        return secret
+
+
+class EntraConnectionForm(ConnectionForm):
+    secret_label = "Client secret"  # noqa: S105 - a label
+
+    class Meta:
+        model = DirectoryConnection
+        fields = [
+            "directory_id",
+            "client_id",
+            "secret",
+            "secret_expires_on",
+            "login_base_url",
+            "graph_base_url",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["directory_id"].required = True
+        self.fields["client_id"].required = True
+
+    def clean_directory_id(self) -> str:
+        value = self.cleaned_data["directory_id"].strip().lower()
+        if _is_uuid(value) or DOMAIN_RE.match(value):
+            return value
+        raise ValidationError(
+            "Use the directory ID (a GUID) or the tenant's .onmicrosoft.com domain."
+        )
+
+    def clean_client_id(self) -> str:
+        value = self.cleaned_data["client_id"].strip().lower()
+        if not _is_uuid(value):
+            raise ValidationError("The application (client) ID is a GUID, e.g. 1f2e3d4c-....")
+        return value
+
+    def clean_login_base_url(self) -> str:
+        return require_https(self.cleaned_data["login_base_url"])
+
+    def clean_graph_base_url(self) -> str:
+        return require_https(self.cleaned_data["graph_base_url"])
+
+
+class OktaConnectionForm(ConnectionForm):
+    secret_label = "API token"  # noqa: S105 - a label
+
+    class Meta:
+        model = DirectoryConnection
+        fields = ["org_url", "secret", "secret_expires_on"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["org_url"].required = True
+        self.fields["org_url"].help_text = "e.g. https://fabrikam.okta.com"
+
+    def clean_org_url(self) -> str:
+        return require_https(self.cleaned_data["org_url"]).rstrip("/")
+
+
+def require_https(url: str) -> str:
+    if url and not url.lower().startswith("https://"):
+        raise ValidationError("Use an https:// address.")
+    return url
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+CONNECTION_FORMS = {
+    DirectoryConnection.Kind.ENTRA: EntraConnectionForm,
+    DirectoryConnection.Kind.OKTA: OktaConnectionForm,
+}
+
+
+class RoleTemplateForm(forms.ModelForm):
+    groups = LinesField(help_text="Group names or object IDs, one a line.")
+    licenses = LinesField(label="Licences", help_text="SKU part numbers or SKU IDs, one a line.")
+    apps = LinesField(help_text="Application names or IDs, one a line.")
+    domain = forms.ChoiceField(
+        required=False,
+        error_messages={"invalid_choice": "“%(value)s” is not one of this tenant's domains."},
+    )
+
+    class Meta:
+        model = RoleTemplate
+        fields = [
+            "name",
+            "description",
+            "groups",
+            "licenses",
+            "apps",
+            "department",
+            "job_title",
+            "usage_location",
+            "company",
+            "office",
+            "username_rule",
+            "domain",
+        ]
+
+    def __init__(self, *args, tenant: Tenant | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        for name in ("name", "description", "department", "job_title", "company", "office"):
+            self.fields[name].validators.append(no_markup)
+        if tenant:
+            domains = tenant.domains
+            self.fields["domain"].choices = [("", f"Primary ({domains[0]})")] + [
+                (d, d) for d in domains
+            ]
+        else:
+            self.fields["domain"].widget = forms.HiddenInput()
+            self.fields["domain"].choices = [("", "")]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = RoleTemplate.objects.filter(tenant=self.tenant, name__iexact=name)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise ValidationError("A role template with this name exists already.")
+        return name
+
+    def clean_usage_location(self) -> str:
+        return clean_usage_location(self.cleaned_data["usage_location"])
+
+    def clean_username_rule(self) -> str:
+        rule = self.cleaned_data["username_rule"].strip()
+        try:
+            naming.validate_rule(rule)
+        except naming.NamingRuleError as exc:
+            raise ValidationError(str(exc)) from None
+        return rule
+
+
+class UsernamePreviewForm(forms.Form):
+    username_rule = forms.CharField(max_length=120)
+    domain = forms.CharField(max_length=253, required=False)

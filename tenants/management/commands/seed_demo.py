@@ -1,0 +1,87 @@
+"""Seed the demo tenants, role templates, connections to the sandbox, and people. Idempotent."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from tenants import demo, services
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tenants.staff import save_person
+
+User = get_user_model()
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenants (Contoso, Fabrikam, Northwind) and demo logins."
+
+    def handle(self, *args, **options):
+        tenants = {spec["slug"]: self.tenant(spec) for spec in demo.TENANTS}
+        for slug, rows in demo.ROLE_TEMPLATES.items():
+            for row in rows:
+                self.role_template(tenants[slug], *row)
+        for row in demo.MSP_TEMPLATES:
+            self.role_template(None, *row)
+        self.connections(tenants)
+        for row in demo.PEOPLE:
+            self.person(tenants, *row)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready. Logins (password {demo.DEMO_PASSWORD}):")
+        )
+        for username, _first, _last, role, all_tenants, slugs in demo.PEOPLE:
+            scope = "all tenants" if role == "msp_admin" or all_tenants else ", ".join(slugs)
+            self.stdout.write(f"  {username:<14} {role.replace('_', ' '):<16} {scope}")
+
+    def tenant(self, spec: dict) -> Tenant:
+        existing = Tenant.objects.filter(slug=spec["slug"]).first()
+        return existing or services.save_tenant(Tenant(**spec), actor="system")
+
+    def role_template(self, tenant, name, groups, licenses, apps, department) -> None:
+        if RoleTemplate.objects.filter(tenant=tenant, name=name).exists():
+            return
+        template = RoleTemplate(
+            tenant=tenant,
+            name=name,
+            description=f"{name} joiners" if tenant else f"MSP starting point for {name.lower()}",
+            groups=groups,
+            licenses=licenses,
+            apps=apps,
+            department=department,
+            usage_location=tenant.default_usage_location if tenant else "",
+        )
+        services.save_role_template(template, actor="system")
+
+    def connections(self, tenants: dict[str, Tenant]) -> None:
+        base = settings.SANDBOX_URL.rstrip("/")
+        for slug, entra in demo.SANDBOX_ENTRA.items():
+            if not tenants[slug].connections.filter(kind="entra").exists():
+                connection = DirectoryConnection(
+                    tenant=tenants[slug],
+                    kind="entra",
+                    directory_id=entra["directory_id"],
+                    client_id=entra["client_id"],
+                    login_base_url=base,
+                    graph_base_url=base,
+                )
+                services.save_connection(connection, new_secret=entra["secret"], actor="system")
+        for slug, okta in demo.SANDBOX_OKTA.items():
+            if not tenants[slug].connections.filter(kind="okta").exists():
+                connection = DirectoryConnection(
+                    tenant=tenants[slug], kind="okta", org_url=f"{base}/okta/{okta['org']}"
+                )
+                services.save_connection(connection, new_secret=okta["token"], actor="system")
+
+    def person(self, tenants, username, first, last, role, all_tenants, slugs) -> None:
+        if User.objects.filter(username=username).exists():
+            return
+        data = {
+            "username": username,
+            "first_name": first,
+            "last_name": last,
+            "email": f"{username}@msp.example",
+            "role": role,
+            "all_tenants": all_tenants,
+            "tenants": [tenants[s] for s in slugs],
+            "password": demo.DEMO_PASSWORD,
+            "is_active": True,
+        }
+        save_person(data, actor="system")

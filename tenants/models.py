@@ -1,0 +1,148 @@
+"""Client tenants, their directory connections (encrypted credentials) and role templates."""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tenants import crypto
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    primary_domain = models.CharField(max_length=253)
+    other_domains = models.JSONField(default=list, blank=True)
+    default_usage_location = models.CharField(max_length=2, default="GB")
+    time_zone = models.CharField(max_length=64, default="Europe/London")
+    tags = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True, max_length=4000)
+    is_active = models.BooleanField(default=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TenantAssignment", related_name="assigned_tenants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def domains(self) -> list[str]:
+        return [self.primary_domain, *[d for d in self.other_domains if d != self.primary_domain]]
+
+
+class TenantAssignment(models.Model):
+    """A technician, account manager or client admin assigned to a tenant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="unique_tenant_assignment")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.tenant}"
+
+
+class DirectoryConnection(models.Model):
+    class Kind(models.TextChoices):
+        ENTRA = "entra", "Microsoft Entra ID"
+        OKTA = "okta", "Okta"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Entra ID
+    directory_id = models.CharField("directory (tenant) ID", max_length=64, blank=True)
+    client_id = models.CharField("application (client) ID", max_length=64, blank=True)
+    login_base_url = models.URLField(blank=True, help_text="Override for the sandbox.")
+    graph_base_url = models.URLField(blank=True, help_text="Override for the sandbox.")
+    # Okta
+    org_url = models.URLField(blank=True)
+    # The client secret (Entra) or API token (Okta), Fernet-encrypted; never rendered.
+    secret_ciphertext = models.TextField(blank=True, editable=False)
+    secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_expires_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__name", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind"], name="one_connection_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.name} · {self.get_kind_display()}"
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_ciphertext)
+
+    def set_secret(self, plaintext: str) -> None:
+        self.secret_ciphertext = crypto.encrypt(plaintext)
+        self.secret_set_at = timezone.now()
+
+    def get_secret(self) -> str:
+        """The plaintext secret, for the connectors only. Raises crypto.CredentialError."""
+        return crypto.decrypt(self.secret_ciphertext)
+
+    def secret_expires_in_days(self, today: date | None = None) -> int | None:
+        if not self.secret_expires_on:
+            return None
+        return (self.secret_expires_on - (today or timezone.localdate())).days
+
+    @property
+    def secret_expiring_soon(self) -> bool:
+        days = self.secret_expires_in_days()
+        return days is not None and days <= 30
+
+
+class RoleTemplate(models.Model):
+    """A named role: the groups, licences, apps and attribute defaults a joiner gets.
+
+    `tenant` is None for an MSP-wide template that tenants copy and adapt.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="role_templates", null=True, blank=True
+    )
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+    groups = models.JSONField(default=list, blank=True)
+    licenses = models.JSONField(default=list, blank=True)
+    apps = models.JSONField(default=list, blank=True)
+    department = models.CharField(max_length=64, blank=True)
+    job_title = models.CharField(max_length=128, blank=True)
+    usage_location = models.CharField(max_length=2, blank=True)
+    company = models.CharField(max_length=64, blank=True)
+    office = models.CharField(max_length=64, blank=True)
+    username_rule = models.CharField(max_length=120, default="{first}.{last}@{domain}")
+    domain = models.CharField(max_length=253, blank=True, help_text="Blank: the primary domain.")
+    copied_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="copies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_role_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(tenant__isnull=True),
+                name="unique_msp_role_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_domain(self) -> str:
+        return self.domain or (self.tenant.primary_domain if self.tenant else "")

@@ -1,0 +1,138 @@
+"""Every change to tenants, connections and role templates: one transaction, one audit event."""
+
+from django.db import transaction
+
+from portal.audit.events import record, snapshot
+from tenants import crypto
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+CONNECTION_AUDIT_FIELDS = [
+    "kind",
+    "directory_id",
+    "client_id",
+    "login_base_url",
+    "graph_base_url",
+    "org_url",
+    "secret_set_at",
+    "secret_expires_on",
+]
+
+
+def save_tenant(tenant: Tenant, *, actor, request=None) -> Tenant:
+    creating = tenant.pk is None
+    before = None if creating else snapshot(Tenant.objects.get(pk=tenant.pk))
+    with transaction.atomic():
+        tenant.save()
+        record(
+            "tenant.create" if creating else "tenant.update",
+            actor=actor,
+            tenant=tenant,
+            target=tenant,
+            before=before,
+            after=snapshot(tenant),
+            request=request,
+        )
+    return tenant
+
+
+def save_connection(
+    connection: DirectoryConnection, *, new_secret: str = "", actor, request=None
+) -> DirectoryConnection:
+    """Create or update a connection; a non-empty `new_secret` replaces the stored one."""
+    creating = connection.pk is None
+    before = (
+        None
+        if creating
+        else snapshot(DirectoryConnection.objects.get(pk=connection.pk), CONNECTION_AUDIT_FIELDS)
+    )
+    if new_secret:
+        connection.set_secret(new_secret)
+    with transaction.atomic():
+        connection.save()
+        after = snapshot(connection, CONNECTION_AUDIT_FIELDS)
+        after["replaced_fields"] = ["secret"] if new_secret and not creating else []
+        record(
+            "connection.create" if creating else "connection.update",
+            actor=actor,
+            tenant=connection.tenant,
+            target=connection,
+            before=before,
+            after=after,
+            request=request,
+        )
+    return connection
+
+
+def rotate_connection_secret(connection: DirectoryConnection) -> bool:
+    """Re-encrypt with the first configured key; False when nothing is stored."""
+    if not connection.secret_ciphertext:
+        return False
+    with transaction.atomic():
+        locked = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
+        locked.secret_ciphertext = crypto.rotate(locked.secret_ciphertext)
+        locked.save(update_fields=["secret_ciphertext"])
+        record(
+            "connection.rotate_key",
+            actor="system",
+            tenant=locked.tenant,
+            target=locked,
+            after={"re_encrypted_with": "first configured key"},
+        )
+    return True
+
+
+def save_role_template(template: RoleTemplate, *, actor, request=None) -> RoleTemplate:
+    creating = template.pk is None
+    before = None if creating else snapshot(RoleTemplate.objects.get(pk=template.pk))
+    with transaction.atomic():
+        template.save()
+        record(
+            "role_template.create" if creating else "role_template.update",
+            actor=actor,
+            tenant=template.tenant,
+            target=template,
+            before=before,
+            after=snapshot(template),
+            request=request,
+        )
+    return template
+
+
+def copy_role_template(
+    source: RoleTemplate, *, tenant: Tenant | None, name: str, actor, request=None
+) -> RoleTemplate:
+    """Clone a template within its tenant, or copy an MSP-wide one into a tenant."""
+    copy = RoleTemplate.objects.get(pk=source.pk)
+    copy.pk = None
+    copy.tenant = tenant
+    copy.name = name
+    copy.copied_from = source
+    if tenant and copy.domain and copy.domain not in tenant.domains:
+        copy.domain = ""
+    with transaction.atomic():
+        copy.save()
+        record(
+            "role_template.copy",
+            actor=actor,
+            tenant=tenant,
+            target=copy,
+            before={"source_id": source.pk, "source_name": source.name},
+            after=snapshot(copy),
+            request=request,
+        )
+    return copy
+
+
+def delete_role_template(template: RoleTemplate, *, actor, request=None) -> None:
+    before = snapshot(template)
+    target = ("tenants.roletemplate", str(template.pk), template.name)
+    with transaction.atomic():
+        template.delete()
+        record(
+            "role_template.delete",
+            actor=actor,
+            tenant=template.tenant,
+            target=target,
+            before=before,
+            request=request,
+        )

@@ -1,0 +1,125 @@
+"""Staff management: people, their role and the tenants they are assigned to."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from portal.audit.events import record
+from portal.models import Role, StaffProfile
+from tenants.forms import no_markup
+from tenants.models import Tenant, TenantAssignment
+
+User = get_user_model()
+
+
+class StaffForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150, required=False, validators=[no_markup])
+    last_name = forms.CharField(max_length=150, required=False, validators=[no_markup])
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=Role.choices)
+    all_tenants = forms.BooleanField(
+        required=False, help_text="Technicians and account managers: every tenant."
+    )
+    tenants = forms.ModelMultipleChoiceField(
+        queryset=Tenant.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        required=False,
+        help_text="Blank keeps the current password.",
+    )
+    is_active = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, person=None, **kwargs):
+        self.person = person
+        if person is not None:
+            kwargs.setdefault("initial", initial_for(person))
+        super().__init__(*args, **kwargs)
+        if person is None:
+            self.fields["password"].required = True
+            self.fields["password"].help_text = ""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        User.username_validator(username)
+        taken = User.objects.filter(username__iexact=username)
+        if self.person is not None:
+            taken = taken.exclude(pk=self.person.pk)
+        if taken.exists():
+            raise ValidationError("Another person has this username.")
+        return username
+
+    def clean(self):
+        data = super().clean()
+        role, tenants = data.get("role"), data.get("tenants") or []
+        if role == Role.CLIENT_ADMIN:
+            data["all_tenants"] = False
+            if len(tenants) != 1:
+                self.add_error("tenants", "A client admin belongs to exactly one tenant.")
+        elif role in (Role.TECHNICIAN, Role.ACCOUNT_MANAGER):
+            if not tenants and not data.get("all_tenants"):
+                self.add_error("tenants", "Assign at least one tenant, or tick “all tenants”.")
+        elif role == Role.MSP_ADMIN:
+            data["all_tenants"], data["tenants"] = False, []
+        password = data.get("password")
+        if password:
+            probe = self.person or User(username=data.get("username", ""))
+            try:
+                validate_password(password, probe)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+def initial_for(person) -> dict:
+    profile = getattr(person, "profile", None)
+    return {
+        "username": person.username,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "role": profile.role if profile else "",
+        "all_tenants": profile.all_tenants if profile else False,
+        "tenants": list(person.assigned_tenants.all()),
+        "is_active": person.is_active,
+    }
+
+
+def staff_snapshot(person) -> dict:
+    data = initial_for(person)
+    data["tenants"] = sorted(t.slug for t in data["tenants"])
+    return data
+
+
+def save_person(data: dict, *, person=None, actor, request=None):
+    """Create or update a staff member with role and assignments, in one audited transaction."""
+    creating = person is None
+    before = None if creating else staff_snapshot(person)
+    with transaction.atomic():
+        person = person or User()
+        for field in ("username", "first_name", "last_name", "email", "is_active"):
+            setattr(person, field, data[field])
+        person.is_staff = data["role"] == Role.MSP_ADMIN  # Django admin is for MSP admins only
+        person.is_superuser = data["role"] == Role.MSP_ADMIN
+        if data.get("password"):
+            person.set_password(data["password"])
+        person.save()
+        StaffProfile.objects.update_or_create(
+            user=person, defaults={"role": data["role"], "all_tenants": data["all_tenants"]}
+        )
+        TenantAssignment.objects.filter(user=person).delete()
+        TenantAssignment.objects.bulk_create(
+            TenantAssignment(user=person, tenant=t) for t in data["tenants"]
+        )
+        record(
+            "staff.create" if creating else "staff.update",
+            actor=actor,
+            target=person,
+            before=before,
+            after=staff_snapshot(person),
+            request=request,
+        )
+    return person

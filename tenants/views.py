@@ -1,0 +1,102 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal.models import Role
+from tenants import access, services
+from tenants.forms import CONNECTION_FORMS, TenantForm
+from tenants.models import DirectoryConnection, Tenant
+
+MSP_ADMIN = (Role.MSP_ADMIN,)
+
+
+@login_required
+@require_GET
+def tenant_list(request):
+    access.require_role(request.user, access.READ_ROLES)
+    tenants = access.tenants_for(request.user).annotate(
+        connection_count=Count("connections", distinct=True),
+        template_count=Count("role_templates", distinct=True),
+    )
+    return render(request, "tenants/tenant_list.html", {"tenants": tenants})
+
+
+@login_required
+@require_GET
+def tenant_detail(request, tenant: str):
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    connections = list(tenant_obj.connections.all())
+    return render(
+        request,
+        "tenants/tenant_detail.html",
+        {
+            "tenant": tenant_obj,
+            "connections": connections,
+            "connected_kinds": {c.kind for c in connections},
+            "role_templates": tenant_obj.role_templates.all(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tenant_create(request):
+    access.require_role(request.user, MSP_ADMIN)
+    return _tenant_form(request, Tenant())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tenant_edit(request, tenant: str):
+    return _tenant_form(request, access.get_tenant_for(request.user, tenant, MSP_ADMIN))
+
+
+def _tenant_form(request, tenant: Tenant):
+    form = TenantForm(request.POST or None, instance=tenant)
+    if request.method == "POST" and form.is_valid():
+        tenant = form.save(commit=False)
+        tenant.slug = form.cleaned_data["slug"]
+        services.save_tenant(tenant, actor=request.user, request=request)
+        messages.success(request, f"Saved {tenant.name}.")
+        return redirect("tenant_detail", tenant=tenant.slug)
+    return render(request, "tenants/tenant_form.html", {"form": form, "tenant": tenant})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_create(request, tenant: str, kind: str):
+    tenant_obj = access.get_tenant_for(request.user, tenant, MSP_ADMIN)
+    if kind not in CONNECTION_FORMS:
+        raise Http404("Unknown directory kind.")
+    if tenant_obj.connections.filter(kind=kind).exists():
+        messages.error(request, "This tenant has a connection of that kind already: edit it.")
+        return redirect("tenant_detail", tenant=tenant_obj.slug)
+    return _connection_form(request, DirectoryConnection(tenant=tenant_obj, kind=kind))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_edit(request, tenant: str, connection_id: int):
+    connection = access.get_connection_for(request.user, tenant, connection_id, MSP_ADMIN)
+    return _connection_form(request, connection)
+
+
+def _connection_form(request, connection: DirectoryConnection):
+    form = CONNECTION_FORMS[connection.kind](request.POST or None, instance=connection)
+    if request.method == "POST" and form.is_valid():
+        services.save_connection(
+            form.save(commit=False),
+            new_secret=form.cleaned_data["secret"],
+            actor=request.user,
+            request=request,
+        )
+        messages.success(request, f"Saved the {connection.get_kind_display()} connection.")
+        return redirect("tenant_detail", tenant=connection.tenant.slug)
+    return render(
+        request,
+        "tenants/connection_form.html",
+        {"form": form, "connection": connection, "tenant": connection.tenant},
+    )
