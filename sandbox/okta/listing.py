@@ -1,0 +1,71 @@
+"""Listing collections the way Okta does: `search`/`filter` expressions, `limit` + `after`
+cursor paging with `Link` headers for self and next."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from .errors import invalid_search, validation_failed
+from .pipeline import Call
+from .query import Lookup, QueryError, compile_expression
+
+T = TypeVar("T")
+
+
+def _id(item) -> str:
+    return item.id
+
+
+def _limit(call: Call, default: int, maximum: int) -> int:
+    raw = call.query("limit")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_failed("limit", "must be a number") from None
+    return default if value < 1 else min(value, maximum)
+
+
+def _link(call: Call, path: str, params: dict[str, str], rel: str) -> str:
+    query = f"?{urlencode(params)}" if params else ""
+    return f'<{call.base}{path}{query}>; rel="{rel}"'
+
+
+def page(
+    call: Call,
+    items: Sequence[T],
+    path: str,
+    default: int = 200,
+    maximum: int = 200,
+    key: Callable[[T], str] = _id,
+) -> tuple[list[T], dict[str, str]]:
+    """One page of `items` (in id order, which is creation order) and its Link header.
+
+    `path` is the collection's path under the org URL, e.g. "/api/v1/users"; `after` is the
+    id of the last item of the previous page.
+    """
+    limit = _limit(call, default, maximum)
+    after = call.query("after")
+    ordered = sorted(items, key=key)
+    if after:
+        ordered = [item for item in ordered if key(item) > after]
+    chosen = ordered[:limit]
+    params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
+    self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
+    links = [_link(call, path, self_params, "self")]
+    if len(ordered) > limit:
+        next_params = {**params, "after": key(chosen[-1]), "limit": str(limit)}
+        links.append(_link(call, path, next_params, "next"))
+    return chosen, {"Link": ", ".join(links)}
+
+
+def matching(items: Sequence[T], expression: str, lookup: Lookup) -> list[T]:
+    """The items an Okta `search`/`filter` expression selects; E0000031 when it is malformed."""
+    try:
+        predicate = compile_expression(expression, lookup)
+    except QueryError as error:
+        raise invalid_search(str(error)) from None
+    return [item for item in items if predicate(item)]

@@ -1,0 +1,130 @@
+"""The objects of one Okta org, as plain dataclasses that persist to and from JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import secrets
+import string
+import time
+from dataclasses import asdict, dataclass, field
+
+# ASCII order, so ids compare (and page) in creation order.
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_counter = itertools.count(time.time_ns() // 1000)
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, rest = divmod(number, 62)
+        digits.append(_BASE62[rest])
+    return "".join(reversed(digits))
+
+
+def new_id(prefix: str) -> str:
+    """An Okta-looking 20-character id ("00u", "00g", "0oa" ...) that sorts by creation."""
+    random_tail = "".join(secrets.choice(_BASE62) for _ in range(6))
+    return prefix + _base62(next(_counter), 11) + random_tail
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+USER_STATUSES = (
+    "STAGED",
+    "PROVISIONED",
+    "ACTIVE",
+    "RECOVERY",
+    "LOCKED_OUT",
+    "PASSWORD_EXPIRED",
+    "SUSPENDED",
+    "DEPROVISIONED",
+)
+
+
+@dataclass
+class User:
+    id: str
+    status: str
+    profile: dict
+    has_password: bool
+    created: str
+    last_updated: str
+    status_changed: str | None = None
+    activated: str | None = None
+    password_changed: str | None = None
+    last_login: str | None = None
+    sessions: int = 0
+    # Monotonic creation time for the replication-lag option; not persisted.
+    born: float = field(default_factory=time.monotonic, compare=False)
+
+    @property
+    def login(self) -> str:
+        return self.profile["login"]
+
+    def set_status(self, status: str) -> None:
+        self.status = status
+        self.status_changed = self.last_updated = now_iso()
+        if status in ("ACTIVE", "PROVISIONED") and self.activated is None:
+            self.activated = self.status_changed
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        del data["born"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> User:
+        return cls(**{**data, "born": 0.0})
+
+
+@dataclass
+class Group:
+    id: str
+    name: str
+    description: str
+    created: str
+    last_updated: str
+    last_membership_updated: str
+    members: dict[str, None] = field(default_factory=dict)  # an ordered set of user ids
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "members": list(self.members)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Group:
+        return cls(**{**data, "members": dict.fromkeys(data.get("members", []))})
+
+
+@dataclass
+class Assignment:
+    user_id: str
+    scope: str
+    user_name: str
+    created: str
+    last_updated: str
+    profile: dict = field(default_factory=dict)
+
+
+@dataclass
+class App:
+    id: str
+    name: str
+    label: str
+    sign_on_mode: str
+    created: str
+    last_updated: str
+    status: str = "ACTIVE"
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["assignments"] = [asdict(a) for a in self.assignments.values()]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> App:
+        assignments = [Assignment(**a) for a in data.get("assignments", [])]
+        return cls(**{**data, "assignments": {a.user_id: a for a in assignments}})

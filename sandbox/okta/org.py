@@ -1,0 +1,196 @@
+"""One emulated Okta org: its objects and the operations the API performs on them.
+
+Operations raise `OktaError` and never await, so each one is atomic in the single asyncio
+process that serves the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sandbox.behaviour import Behaviour, Stats
+
+from .errors import OktaError, not_found, validation_failed
+from .model import App, Assignment, Group, User, new_id, now_iso
+
+REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class OktaOrg:
+    def __init__(self, org_id: str, name: str, api_token: str) -> None:
+        self.id = org_id
+        self.name = name
+        self.api_token = api_token
+        self.behaviour = Behaviour()
+        self.stats = Stats()
+        self.users: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
+        self.apps: dict[str, App] = {}
+        self._by_login: dict[str, str] = {}  # lower-cased login -> user id
+
+    # users -----------------------------------------------------------------
+
+    def find_user(self, id_or_login: str) -> User:
+        user = self.users.get(id_or_login)
+        if user is None:
+            user = self.users.get(self._by_login.get(id_or_login.lower(), ""))
+        if user is None:
+            raise not_found(id_or_login, "User")
+        return user
+
+    def _check_profile(self, profile: dict, owner: str | None) -> None:
+        for name in REQUIRED_PROFILE:
+            value = profile.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise validation_failed(name, "The field cannot be left blank")
+        if not _EMAIL.match(profile["email"]):
+            raise validation_failed("email", "Does not match required pattern")
+        if not _EMAIL.match(profile["login"]):
+            raise validation_failed("login", "Username must be in the form of an email address")
+        holder = self._by_login.get(profile["login"].lower())
+        if holder is not None and holder != owner:
+            raise validation_failed(
+                "login", "An object with this field already exists in the current organization"
+            )
+
+    def create_user(
+        self, profile: dict, has_password: bool, activate: bool, group_ids: list[str] = ()
+    ) -> User:
+        self._check_profile(profile, owner=None)
+        groups = [self.find_group(gid) for gid in group_ids]
+        stamp = now_iso()
+        user = User(new_id("00u"), "STAGED", dict(profile), has_password, stamp, stamp)
+        user.status_changed = None
+        if has_password:
+            user.password_changed = stamp
+        if activate:
+            user.set_status("ACTIVE" if has_password else "PROVISIONED")
+        self.users[user.id] = user
+        self._by_login[user.login.lower()] = user.id
+        for group in groups:
+            self.add_member(group, user)
+        return user
+
+    def update_profile(self, user: User, profile: dict, replace: bool) -> None:
+        merged = dict(profile) if replace else {**user.profile, **profile}
+        merged = {k: v for k, v in merged.items() if v is not None or k not in REQUIRED_PROFILE}
+        self._check_profile(merged, owner=user.id)
+        del self._by_login[user.login.lower()]
+        user.profile = merged
+        self._by_login[user.login.lower()] = user.id
+        user.last_updated = now_iso()
+
+    def delete_user(self, user: User) -> None:
+        del self.users[user.id]
+        self._by_login.pop(user.login.lower(), None)
+        for group in self.groups.values():
+            group.members.pop(user.id, None)
+        self.drop_assignments(user)
+
+    def drop_assignments(self, user: User) -> None:
+        for app in self.apps.values():
+            app.assignments.pop(user.id, None)
+
+    def groups_of(self, user: User) -> list[Group]:
+        return [g for g in self.groups.values() if user.id in g.members]
+
+    def assignments_of(self, user: User) -> list[tuple[App, Assignment]]:
+        return [(a, a.assignments[user.id]) for a in self.apps.values() if user.id in a.assignments]
+
+    # groups ----------------------------------------------------------------
+
+    def find_group(self, group_id: str) -> Group:
+        group = self.groups.get(group_id)
+        if group is None:
+            raise not_found(group_id, "UserGroup")
+        return group
+
+    def create_group(self, name: str, description: str = "") -> Group:
+        if not isinstance(name, str) or not name.strip():
+            raise validation_failed("name", "The field cannot be left blank")
+        if any(g.name.lower() == name.lower() for g in self.groups.values()):
+            raise validation_failed(
+                "name", "An object with this field already exists in the current organization"
+            )
+        stamp = now_iso()
+        group = Group(new_id("00g"), name, description or "", stamp, stamp, stamp)
+        self.groups[group.id] = group
+        return group
+
+    def add_member(self, group: Group, user: User) -> None:
+        if user.id not in group.members:
+            group.members[user.id] = None
+            group.last_membership_updated = now_iso()
+
+    def remove_member(self, group: Group, user_id: str) -> None:
+        if group.members.pop(user_id, 0) is None:
+            group.last_membership_updated = now_iso()
+
+    # apps ------------------------------------------------------------------
+
+    def find_app(self, app_id: str) -> App:
+        app = self.apps.get(app_id)
+        if app is None:
+            raise not_found(app_id, "AppInstance")
+        return app
+
+    def create_app(self, name: str, label: str, sign_on_mode: str = "AUTO_LOGIN") -> App:
+        for key, value in (("name", name), ("label", label)):
+            if not isinstance(value, str) or not value.strip():
+                raise validation_failed(key, "The field cannot be left blank")
+        stamp = now_iso()
+        app = App(new_id("0oa"), name, label, sign_on_mode, stamp, stamp)
+        self.apps[app.id] = app
+        return app
+
+    def assign(self, app: App, user: User, scope: str, user_name: str | None) -> Assignment:
+        if user.status == "DEPROVISIONED":
+            raise OktaError(
+                400, "E0000001", "Api validation failed: user", ["user: The user is deactivated"]
+            )
+        stamp = now_iso()
+        current = app.assignments.get(user.id)
+        if current is not None:
+            current.scope, current.last_updated = scope, stamp
+            return current
+        assignment = Assignment(user.id, scope, user_name or user.login, stamp, stamp)
+        app.assignments[user.id] = assignment
+        return assignment
+
+    def find_assignment(self, app: App, user_id: str) -> Assignment:
+        assignment = app.assignments.get(user_id)
+        if assignment is None:
+            raise not_found(user_id, "AppUser")
+        return assignment
+
+    # state and persistence -------------------------------------------------
+
+    def to_state(self) -> dict:
+        """The whole org as the control API shows it (and as it persists)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "api_token": self.api_token,
+            "behaviour": self.behaviour.as_dict(),
+            "users": [u.to_json() for u in self.users.values()],
+            "groups": [g.to_json() for g in self.groups.values()],
+            "apps": [{**a.to_json(), "user_ids": list(a.assignments)} for a in self.apps.values()],
+        }
+
+    def to_json(self) -> dict:
+        return self.to_state()
+
+    @classmethod
+    def from_json(cls, data: dict) -> OktaOrg:
+        org = cls(data["id"], data["name"], data["api_token"])
+        if data.get("behaviour"):
+            org.behaviour.update(data["behaviour"])
+        for raw in data.get("users", []):
+            user = User.from_json(raw)
+            org.users[user.id] = user
+            org._by_login[user.login.lower()] = user.id
+        org.groups = {g["id"]: Group.from_json(g) for g in data.get("groups", [])}
+        apps = [{k: v for k, v in a.items() if k != "user_ids"} for a in data.get("apps", [])]
+        org.apps = {a["id"]: App.from_json(a) for a in apps}
+        return org

@@ -1,0 +1,167 @@
+"""What every Okta API call goes through: org, latency, rate limit, auth, faults, stats.
+
+Handlers are plain (synchronous) functions from a `Call` to a `Reply`: everything that
+awaits (latency, the request body, an injected hang) happens before the handler runs, so a
+handler's reads and writes of the org are one atomic step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sandbox.behaviour import Fault, RateDecision
+
+from .errors import (
+    OktaError,
+    bad_json,
+    invalid_token,
+    not_found,
+    rate_limited,
+    server_error,
+    unavailable,
+)
+from .org import OktaOrg
+
+HANG_S = 120.0  # longer than any sane client timeout: the call is lost, as on a real outage
+_NO_BODY = object()
+
+
+@dataclass
+class Call:
+    request: Request
+    org: OktaOrg
+    base: str  # the org URL, e.g. https://127.0.0.1:8765/okta/fabrikam
+    raw_body: bytes = b""
+    _parsed: Any = field(default=_NO_BODY, repr=False)
+
+    def param(self, name: str) -> str:
+        return self.request.path_params[name]
+
+    def query(self, name: str, default: str | None = None) -> str | None:
+        return self.request.query_params.get(name, default)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.request.query_params.get(name)
+        return default if value is None else value.strip().lower() == "true"
+
+    def json(self) -> dict:
+        """The body as a JSON object; Okta's E0000003 when it is not one."""
+        if self._parsed is _NO_BODY:
+            try:
+                self._parsed = json.loads(self.raw_body or b"{}")
+            except ValueError:
+                raise bad_json() from None
+            if not isinstance(self._parsed, dict):
+                raise bad_json()
+        return self._parsed
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Reply]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _rate_headers(decision: RateDecision) -> dict[str, str]:
+    return {
+        "X-Rate-Limit-Limit": str(decision.limit),
+        "X-Rate-Limit-Remaining": str(decision.remaining),
+        "X-Rate-Limit-Reset": str(decision.reset_epoch),
+    }
+
+
+def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
+    headers = {
+        **headers,
+        "Date": formatdate(usegmt=True),
+        "X-Okta-Request-Id": secrets.token_urlsafe(18),
+    }
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _error(error: OktaError, headers: dict[str, str]) -> Response:
+    return _respond(error.status, error.body(), headers)
+
+
+def _authorized(request: Request, org: OktaOrg) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.upper() == "SSWS" and secrets.compare_digest(token.strip(), org.api_token)
+
+
+def _org_url(request: Request, org: OktaOrg) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}/okta/{org.id}"
+
+
+def _find_org(orgs: dict[str, OktaOrg], request: Request) -> OktaOrg | None:
+    org = orgs.get(request.path_params.get("org_id", ""))
+    # The doubled prefix some SDK paging produces must name the same org twice.
+    again = request.path_params.get("org_id_again")
+    if org is None or (again is not None and again != org.id):
+        return None
+    return org
+
+
+async def _fault_response(fault: Fault, record: Callable, headers: dict[str, str]) -> Response:
+    if fault == "timeout":
+        record(504, fault)
+        await asyncio.sleep(HANG_S)
+        return _respond(504, None, headers)
+    error = server_error() if random.random() < 0.5 else unavailable()
+    record(error.status, fault)
+    return _error(error, headers)
+
+
+def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoint:
+    """A Starlette endpoint that runs `handler` behind the org's behaviour and auth."""
+
+    async def run(request: Request) -> Response:
+        org = _find_org(state.okta, request)
+        if org is None:
+            return _error(not_found(request.path_params.get("org_id", ""), "Org"), {})
+
+        def record(status: int, fault: Fault | None = None) -> None:
+            org.stats.record(request.method, template, status, fault)
+
+        await org.behaviour.delay()
+        decision = org.behaviour.take_token(family)
+        headers = _rate_headers(decision)
+        if not decision.allowed:
+            record(429)
+            return _error(rate_limited(), headers)
+        if not _authorized(request, org):
+            record(401)
+            return _error(invalid_token(), headers)
+        fault = org.behaviour.draw_fault()
+        if fault is not None:
+            return await _fault_response(fault, record, headers)
+        call = Call(request, org, _org_url(request, org))
+        if request.method in ("POST", "PUT", "PATCH"):
+            call.raw_body = await request.body()
+        try:
+            reply = handler(call)
+        except OktaError as error:
+            record(error.status)
+            return _error(error, headers)
+        record(reply.status)
+        if request.method != "GET" and hasattr(state, "mark_changed"):
+            state.mark_changed()  # the core persists the state file shortly after
+        return _respond(reply.status, reply.body, {**headers, **reply.headers})
+
+    return run

@@ -1,0 +1,86 @@
+"""Creating an org from the control API's JSON (`POST /_sandbox/okta/orgs`) or the demo seed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import OktaError
+from .model import USER_STATUSES
+from .org import OktaOrg
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _require_str(body: dict, key: str, where: str = "org") -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{where}: '{key}' is required and must be a non-empty string")
+    return value.strip()
+
+
+def _list_of_dicts(body: dict, key: str) -> list[dict]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"org: '{key}' must be a list of objects")
+    return value
+
+
+def _add_user(org: OktaOrg, raw: dict) -> None:
+    """A seeded user: profile, optional status, password flag, group names and app names."""
+    profile = raw.get("profile")
+    if not isinstance(profile, dict):
+        raise ValueError("user: 'profile' (firstName, lastName, email, login) is required")
+    status = raw.get("status", "ACTIVE")
+    if status not in USER_STATUSES:
+        raise ValueError(f"user {profile.get('login')}: unknown status {status!r}")
+    groups = {g.name: g for g in org.groups.values()}
+    apps = {a.name: a for a in org.apps.values()}
+    user = org.create_user(profile, raw.get("password", True), activate=False)
+    if status != "STAGED":
+        user.set_status(status)
+    user.born = 0.0  # seeded users are old: never subject to replication lag
+    user.sessions = int(raw.get("sessions", 0))
+    user.last_login = raw.get("lastLogin")
+    for name in raw.get("groups", []):
+        if name not in groups:
+            raise ValueError(f"user {user.login}: unknown group {name!r}")
+        org.add_member(groups[name], user)
+    for name in raw.get("apps", []):
+        if name not in apps:
+            raise ValueError(f"user {user.login}: unknown app {name!r}")
+        if user.status != "DEPROVISIONED":
+            org.assign(apps[name], user, "USER", None)
+
+
+def build_org(body: dict) -> OktaOrg:
+    """An org from its JSON description; raises ValueError naming what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("org: the body must be a JSON object")
+    org_id = _require_str(body, "id")
+    if not _SLUG.match(org_id):
+        raise ValueError("org: 'id' must be a slug (lower-case letters, digits, dashes)")
+    org = OktaOrg(org_id, _require_str(body, "name"), _require_str(body, "api_token"))
+    try:
+        if body.get("behaviour"):
+            org.behaviour.update(body["behaviour"])
+        for raw in _list_of_dicts(body, "groups"):
+            org.create_group(_require_str(raw, "name", "group"), raw.get("description") or "")
+        for raw in _list_of_dicts(body, "apps"):
+            label = _require_str(raw, "label", "app")
+            name = raw.get("name") or re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+            org.create_app(name, label, raw.get("signOnMode") or "AUTO_LOGIN")
+        for raw in _list_of_dicts(body, "users"):
+            _add_user(org, raw)
+    except OktaError as error:
+        raise ValueError(f"org {org_id}: {error.summary}: {'; '.join(error.causes)}") from None
+    return org
+
+
+def create_org(state: Any, body: dict) -> OktaOrg:
+    """Build the org described by `body` and store it in `state.okta`."""
+    org = build_org(body)
+    if org.id in state.okta:
+        raise ValueError(f"an Okta org with id {org.id!r} already exists")
+    state.okta[org.id] = org
+    return org

@@ -1,0 +1,85 @@
+"""The Okta Management API routes, one org per path prefix: /okta/{org_id}/api/v1/...
+
+The okta SDK (3.4.6) joins its orgUrl and the API path by concatenation, so an org URL with a
+path (https://127.0.0.1:PORT/okta/fabrikam) works. Its pager, though, strips the host from a
+`Link: rel="next"` URL and prefixes orgUrl again, asking for /okta/x/okta/x/api/v1/...; that
+doubled prefix is served too, so SDK paging works while raw clients get Okta's absolute links.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from . import apps_api, groups_api, users_api
+from .pipeline import Endpoint, Handler, endpoint
+
+# (method, template, family, handler); the template is what stats count calls under.
+API: list[tuple[str, str, str, Handler]] = [
+    ("POST", "/api/v1/users", "users", users_api.create_user),
+    ("GET", "/api/v1/users", "users", users_api.list_users),
+    ("GET", "/api/v1/users/{user_id}", "users", users_api.get_user),
+    ("POST", "/api/v1/users/{user_id}", "users", users_api.update_user),
+    ("PUT", "/api/v1/users/{user_id}", "users", users_api.update_user),
+    ("DELETE", "/api/v1/users/{user_id}", "users", users_api.delete_user),
+    ("DELETE", "/api/v1/users/{user_id}/sessions", "users", users_api.clear_sessions),
+    ("GET", "/api/v1/users/{user_id}/groups", "users", users_api.user_groups),
+    ("GET", "/api/v1/users/{user_id}/appLinks", "users", users_api.app_links),
+    *[
+        ("POST", f"/api/v1/users/{{user_id}}/lifecycle/{operation}", "users", handler)
+        for operation, handler in users_api.LIFECYCLE.items()
+    ],
+    ("GET", "/api/v1/groups", "groups", groups_api.list_groups),
+    ("POST", "/api/v1/groups", "groups", groups_api.create_group),
+    ("GET", "/api/v1/groups/{group_id}", "groups", groups_api.get_group),
+    ("GET", "/api/v1/groups/{group_id}/users", "groups", groups_api.list_members),
+    ("PUT", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.add_member),
+    ("DELETE", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.remove_member),
+    ("GET", "/api/v1/apps", "apps", apps_api.list_apps),
+    ("GET", "/api/v1/apps/{app_id}", "apps", apps_api.get_app),
+    ("GET", "/api/v1/apps/{app_id}/users", "apps", apps_api.list_app_users),
+    ("POST", "/api/v1/apps/{app_id}/users", "apps", apps_api.assign_user),
+    ("GET", "/api/v1/apps/{app_id}/users/{user_id}", "apps", apps_api.get_app_user),
+    ("DELETE", "/api/v1/apps/{app_id}/users/{user_id}", "apps", apps_api.unassign_user),
+]
+
+
+def _stats_template(path: str) -> str:
+    """The route as Okta's reference names it: /api/v1/users/{id}, /api/v1/apps/{appId}/..."""
+    user = "{id}" if path.startswith("/api/v1/users") else "{userId}"
+    return (
+        path.replace("{user_id}", user)
+        .replace("{group_id}", "{groupId}")
+        .replace("{app_id}", "{appId}")
+    )
+
+
+def _dispatch(by_method: dict[str, Endpoint]) -> Endpoint:
+    async def run(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return run
+
+
+def _api_routes(state: Any) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for method, path, family, handler in API:
+        by_path.setdefault(path, {})[method] = endpoint(
+            state, family, _stats_template(path), handler
+        )
+    return [
+        Route(path, _dispatch(by_method), methods=list(by_method))
+        for path, by_method in by_path.items()
+    ]
+
+
+def routes(state: Any) -> list[BaseRoute]:
+    """The Okta API for every org in `state.okta`, looked up per request."""
+    api = _api_routes(state)
+    return [
+        Mount("/okta/{org_id}/okta/{org_id_again}", routes=api),
+        Mount("/okta/{org_id}", routes=api),
+    ]
