@@ -101,7 +101,7 @@ def record(
     )
     with transaction.atomic(savepoint=False):
         head = _lock_head(event.chain_key, tenant_id)
-        # Stamped under the lock, so timestamps never run backwards within a chain.
+        # Stamped under the lock, so seq order and time order agree within a chain.
         event.timestamp = timezone.now()
         event.seq = head.seq + 1
         event.prev_hash = head.hash

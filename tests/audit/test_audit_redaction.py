@@ -70,7 +70,17 @@ def test_secret_keys(key):
 
 
 @pytest.mark.parametrize(
-    "key", ["name", "monkey", "keyboard_layout", "token_expires_at", "tenant_id", "primary_domain"]
+    "key",
+    [
+        "name",
+        "monkey",
+        "keyboard_layout",
+        "token_expires_at",
+        "secret_set_at",
+        "secret_expires_on",
+        "client_id",
+        "primary_domain",
+    ],
 )
 def test_plain_keys(key):
     assert not is_secret_key(key)
