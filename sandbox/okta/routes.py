@@ -1,9 +1,9 @@
 """The Okta Management API routes, one org per path prefix: /okta/{org_id}/api/v1/...
 
-The okta SDK (3.4.6) joins its orgUrl and the API path by concatenation, so an org URL with a
-path (https://127.0.0.1:PORT/okta/fabrikam) works. Its pager, though, strips the host from a
-`Link: rel="next"` URL and prefixes orgUrl again, asking for /okta/x/okta/x/api/v1/...; that
-doubled prefix is served too, so SDK paging works while raw clients get Okta's absolute links.
+The okta SDK (3.4.6) builds request URLs as orgUrl + path, so an org URL with a path
+(https://127.0.0.1:PORT/okta/fabrikam) works; it pages by reading the `after` cursor out of
+the `Link: rel="next"` URL, so the absolute links served here work for it and for raw clients.
+A Host-header scheme was not an option: names like fabrikam.localhost do not resolve here.
 """
 
 from __future__ import annotations
@@ -78,8 +78,4 @@ def _api_routes(state: Any) -> list[BaseRoute]:
 
 def routes(state: Any) -> list[BaseRoute]:
     """The Okta API for every org in `state.okta`, looked up per request."""
-    api = _api_routes(state)
-    return [
-        Mount("/okta/{org_id}/okta/{org_id_again}", routes=api),
-        Mount("/okta/{org_id}", routes=api),
-    ]
+    return [Mount("/okta/{org_id}", routes=_api_routes(state))]
