@@ -28,6 +28,17 @@ class BehaviourSettings:
     replication_lag_ms: int = 0  # objects younger than this are 404 on some reads
 
     def validate(self) -> None:
+        for name in ("rate_per_s", "error_rate", "timeout_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | None):
+                raise ValueError(f"{name} must be a number")
+        for name in ("burst", "latency_ms", "jitter_ms", "replication_lag_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | None):
+                raise ValueError(f"{name} must be a whole number")
+        for name in ("latency_ms", "jitter_ms", "replication_lag_ms", "error_rate", "timeout_rate"):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} must not be null")
         if self.rate_per_s is not None and self.rate_per_s <= 0:
             raise ValueError("rate_per_s must be positive (or null for unlimited)")
         if self.burst is not None and self.burst < 1:
@@ -83,6 +94,8 @@ class Behaviour:
 
     def update(self, data: dict) -> None:
         """Apply a partial update from the control API; raises ValueError, changing nothing."""
+        if not isinstance(data, dict):
+            raise ValueError("behaviour must be a JSON object")
         known = {f.name for f in fields(BehaviourSettings)}
         unknown = set(data) - known
         if unknown:

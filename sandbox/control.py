@@ -1,0 +1,119 @@
+"""The control API under /_sandbox/: create directories, tune their behaviour, read their
+stats and state, reset. Every route but /_sandbox/health needs
+`Authorization: Bearer <control token>` (env SANDBOX_CONTROL_TOKEN).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.entra.provision import create_tenant, created_summary
+from sandbox.state import SandboxState
+
+DEFAULT_CONTROL_TOKEN = "sandbox-demo-control-token"  # noqa: S105 - documented demo default
+KINDS = ("entra", "okta")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def control_token_from_env() -> str:
+    return os.environ.get("SANDBOX_CONTROL_TOKEN") or DEFAULT_CONTROL_TOKEN
+
+
+def problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def json_body(request: Request) -> dict:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)  # ValueError is answered 400 by `guarded`
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
+    expected = f"Bearer {control_token}".encode()
+
+    def guarded(endpoint: Endpoint) -> Endpoint:
+        async def wrapper(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return problem(401, "control token missing or wrong (Authorization: Bearer ...)")
+            kind = request.path_params.get("kind")
+            if kind is not None and kind not in KINDS:
+                return problem(404, f"unknown directory kind {kind!r}; use entra or okta")
+            try:
+                return await endpoint(request)
+            except ValueError as exc:
+                return problem(400, str(exc))
+
+        return wrapper
+
+    def directory(request: Request):
+        kind, key = request.path_params["kind"], request.path_params["id"]
+        return state.directories(kind).get(key.lower() if kind == "entra" else key)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "entra": len(state.entra), "okta": len(state.okta)})
+
+    async def create_entra(request: Request) -> Response:
+        tenant = create_tenant(state, await json_body(request))
+        return JSONResponse(created_summary(tenant), status_code=201)
+
+    async def create_okta(request: Request) -> Response:
+        try:
+            from sandbox.okta import create_org
+        except ImportError:
+            return problem(501, "the Okta emulation is not installed in this sandbox")
+        org = create_org(state, await json_body(request))
+        return JSONResponse(org.to_state(), status_code=201)
+
+    async def behaviour(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        target.behaviour.update(await json_body(request))
+        return JSONResponse(target.behaviour.as_dict())
+
+    async def stats(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        snapshot = target.stats.snapshot()
+        if request.method == "DELETE":
+            target.stats.reset()
+        return JSONResponse(snapshot)
+
+    async def whole_state(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        return JSONResponse(target.to_state())
+
+    async def listing(request: Request) -> Response:
+        return JSONResponse({kind: sorted(state.directories(kind)) for kind in KINDS})
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"status": "reset"})
+
+    return [
+        Route("/_sandbox/health", health, methods=["GET"]),
+        Route("/_sandbox/directories", guarded(listing), methods=["GET"]),
+        Route("/_sandbox/entra/tenants", guarded(create_entra), methods=["POST"]),
+        Route("/_sandbox/okta/orgs", guarded(create_okta), methods=["POST"]),
+        Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["PUT"]),
+        Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
+        Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
+        Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
+    ]

@@ -1,0 +1,172 @@
+"""Graph apps: servicePrincipals and app role assignments, from either side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.entra.errors import bad_request, not_found
+from sandbox.entra.model import AppRoleAssignment, ServicePrincipal, new_id, now_iso
+from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.router import (
+    APP_ASSIGN,
+    APP_READ,
+    GraphRequest,
+    GraphResponse,
+    router,
+)
+from sandbox.entra.users import find_user
+
+SP_SELECT = (
+    "id",
+    "appId",
+    "displayName",
+    "servicePrincipalType",
+    "accountEnabled",
+    "appRoleAssignmentRequired",
+    "appRoles",
+)
+SP_FILTERABLE = {n: n for n in ("id", "appId", "displayName")}
+ASSIGNMENT_READ = (*APP_ASSIGN, *APP_READ)
+
+
+def find_sp(req: GraphRequest, key: str) -> ServicePrincipal:
+    sp = req.tenant.service_principals.get(key)
+    if sp is None:
+        raise not_found(key)
+    return sp
+
+
+def assignment_view(req: GraphRequest, a: AppRoleAssignment) -> dict[str, Any]:
+    user = req.tenant.users.get(a.principal_id)
+    sp = req.tenant.service_principals.get(a.resource_id)
+    return {
+        "id": a.id,
+        "appRoleId": a.app_role_id,
+        "createdDateTime": a.created,
+        "deletedDateTime": None,
+        "principalId": a.principal_id,
+        "principalDisplayName": user.props.get("displayName") if user else None,
+        "principalType": "User",
+        "resourceId": a.resource_id,
+        "resourceDisplayName": sp.display_name if sp else None,
+    }
+
+
+@router.add("GET", "/servicePrincipals", APP_READ)
+def list_sps(req: GraphRequest) -> GraphResponse:
+    sps = [sp.to_graph() for sp in req.tenant.service_principals.values()]
+    if req.query.get("$filter"):
+        predicate = parse_filter(req.query["$filter"], SP_FILTERABLE, "ServicePrincipal")
+        sps = [sp for sp in sps if predicate(sp)]
+    items = [select(sp, req.query, SP_SELECT) for sp in sps]
+    return GraphResponse(
+        200,
+        paged(
+            items,
+            req.query,
+            f"{req.base_url}/servicePrincipals",
+            f"{req.base_url}/$metadata#servicePrincipals",
+        ),
+    )
+
+
+@router.add("GET", "/servicePrincipals/{id}", APP_READ)
+def get_sp(req: GraphRequest) -> GraphResponse:
+    sp = find_sp(req, req.params["id"])
+    return GraphResponse(200, select(sp.to_graph(), req.query, SP_SELECT))
+
+
+def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None) -> GraphResponse:
+    data = req.json()
+    principal = data.get("principalId", principal_id)
+    resource = data.get("resourceId", resource_id)
+    role_id = data.get("appRoleId")
+    for name, value in (
+        ("principalId", principal),
+        ("resourceId", resource),
+        ("appRoleId", role_id),
+    ):
+        if not isinstance(value, str) or not value:
+            raise bad_request(
+                f"Invalid value specified for property '{name}' of resource 'AppRoleAssignment'."
+            )
+    if principal_id and principal != principal_id:
+        raise bad_request("principalId in the body does not match the user in the URL.")
+    if resource_id and resource != resource_id:
+        raise bad_request("resourceId in the body does not match the service principal in the URL.")
+    user = find_user(req, principal)
+    sp = find_sp(req, resource)
+    if sp.role(role_id) is None:
+        raise bad_request(f"Permission being assigned was not found on application '{sp.app_id}'.")
+    for existing in req.tenant.assignments_of_user(user.id):
+        if existing.resource_id == sp.id and existing.app_role_id == role_id:
+            raise bad_request("Permission being assigned already exists on the object")
+    assignment = AppRoleAssignment(new_id(), role_id, user.id, sp.id, now_iso())
+    req.tenant.assignments[assignment.id] = assignment
+    return GraphResponse(201, assignment_view(req, assignment))
+
+
+@router.add("POST", "/servicePrincipals/{id}/appRoleAssignedTo", APP_ASSIGN)
+def assign_via_sp(req: GraphRequest) -> GraphResponse:
+    return _assign(req, None, find_sp(req, req.params["id"]).id)
+
+
+@router.add("POST", "/users/{id}/appRoleAssignments", APP_ASSIGN)
+def assign_via_user(req: GraphRequest) -> GraphResponse:
+    return _assign(req, find_user(req, req.params["id"]).id, None)
+
+
+@router.add("GET", "/servicePrincipals/{id}/appRoleAssignedTo", ASSIGNMENT_READ)
+def list_assigned_to(req: GraphRequest) -> GraphResponse:
+    sp = find_sp(req, req.params["id"])
+    live = {u.id for u in req.tenant.live_users()}
+    items = [
+        assignment_view(req, a) for a in req.tenant.assignments_to(sp.id) if a.principal_id in live
+    ]
+    return GraphResponse(
+        200,
+        paged(
+            items,
+            req.query,
+            f"{req.base_url}/servicePrincipals/{sp.id}/appRoleAssignedTo",
+            f"{req.base_url}/$metadata#appRoleAssignments",
+        ),
+    )
+
+
+@router.add("GET", "/users/{id}/appRoleAssignments", ASSIGNMENT_READ)
+def list_user_assignments(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"])
+    items = [assignment_view(req, a) for a in req.tenant.assignments_of_user(user.id)]
+    return GraphResponse(
+        200,
+        paged(
+            items,
+            req.query,
+            f"{req.base_url}/users/{user.id}/appRoleAssignments",
+            f"{req.base_url}/$metadata#appRoleAssignments",
+        ),
+    )
+
+
+def _remove(req: GraphRequest, *, user_id: str | None, sp_id: str | None) -> GraphResponse:
+    key = req.params["assignment"]
+    assignment = req.tenant.assignments.get(key)
+    if (
+        assignment is None
+        or (user_id and assignment.principal_id != user_id)
+        or (sp_id and assignment.resource_id != sp_id)
+    ):
+        raise not_found(key)
+    del req.tenant.assignments[key]
+    return GraphResponse(204)
+
+
+@router.add("DELETE", "/servicePrincipals/{id}/appRoleAssignedTo/{assignment}", APP_ASSIGN)
+def remove_via_sp(req: GraphRequest) -> GraphResponse:
+    return _remove(req, user_id=None, sp_id=find_sp(req, req.params["id"]).id)
+
+
+@router.add("DELETE", "/users/{id}/appRoleAssignments/{assignment}", APP_ASSIGN)
+def remove_via_user(req: GraphRequest) -> GraphResponse:
+    return _remove(req, user_id=find_user(req, req.params["id"]).id, sp_id=None)

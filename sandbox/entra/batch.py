@@ -1,0 +1,132 @@
+"""Graph JSON batching: POST /v1.0/$batch with up to 20 sub-requests.
+
+Accepts what msgraph-core really sends as well as the documented form: sub-request URLs
+relative ("/users/x", "users/x") or absolute ("https://host/v1.0/users/x"), and the
+dependency key `dependsOn` or `depends_on`. Each sub-request is throttled on its own; a
+throttled one is answered 429 inside a 200 batch response, as Graph does.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, urlsplit
+
+from sandbox.entra.errors import GraphError, error_body
+from sandbox.entra.pipeline import (
+    Caller,
+    admit,
+    error_response,
+    execute,
+    hang,
+    no_segment,
+)
+from sandbox.entra.router import NO_BODY, GraphRequest, GraphResponse, router
+
+MAX_REQUESTS = 20
+
+
+def _bad(message: str) -> GraphError:
+    return GraphError(400, "BadRequest", message)
+
+
+def _split_url(url: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(url)
+    path = parts.path
+    if path.startswith("/v1.0/") or path == "/v1.0":
+        path = path[len("/v1.0") :]
+    if not path.startswith("/"):
+        path = "/" + path
+    return path, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _validate(data: object) -> list[dict]:
+    if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
+        raise _bad("Invalid batch payload format.")
+    requests = data["requests"]
+    if not requests:
+        raise _bad("Invalid batch payload format: requests must not be empty.")
+    if len(requests) > MAX_REQUESTS:
+        raise _bad(f"Number of requests exceeds the maximum of {MAX_REQUESTS}.")
+    seen: set[str] = set()
+    for sub in requests:
+        if not isinstance(sub, dict):
+            raise _bad("Invalid batch payload format.")
+        for key in ("id", "method", "url"):
+            if not sub.get(key):
+                raise _bad(f"Batch request is missing the required property '{key}'.")
+        sub_id = str(sub["id"])
+        if sub_id in seen:
+            raise _bad(f"Batch request ids must be unique; '{sub_id}' is repeated.")
+        for dep in _depends(sub):
+            if dep not in seen:
+                raise _bad(f"Request '{sub_id}' depends on '{dep}', which does not precede it.")
+        seen.add(sub_id)
+    return requests
+
+
+def _depends(sub: dict) -> list[str]:
+    deps = sub.get("dependsOn") or sub.get("depends_on") or []
+    return [str(d) for d in deps] if isinstance(deps, list) else [str(deps)]
+
+
+def _sub_response(sub_id: str, resp: GraphResponse) -> dict:
+    item: dict = {
+        "id": sub_id,
+        "status": resp.status,
+        "headers": {"Content-Type": "application/json", **resp.headers},
+    }
+    if resp.body is not None:
+        item["body"] = resp.body
+    else:
+        item["headers"].pop("Content-Type")
+    return item
+
+
+def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, str]:
+    method = str(sub["method"]).upper()
+    path, query = _split_url(str(sub["url"]))
+    tenant = caller.tenant
+    try:
+        route, params = router.match(method, path)
+        if route is None or route.template == "/$batch":
+            raise no_segment(path)
+    except GraphError as exc:
+        return error_response(exc), "/v1.0/{unknown}"
+    template = "/v1.0" + route.template
+    early, fault = admit(caller)
+    if early is not None:
+        tenant.stats.record(method, template, early.status, fault)
+        return early, template
+    body = sub.get("body", NO_BODY)
+    req = GraphRequest(tenant, caller.client_id, method, path, query, body, base_url, params)
+    resp = execute(route, req)
+    tenant.stats.record(method, template, resp.status)
+    return resp, template
+
+
+async def run_batch(caller: Caller, raw: bytes, base_url: str) -> GraphResponse:
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return error_response(_bad("Unable to read JSON request payload."))
+    try:
+        requests = _validate(data)
+    except GraphError as exc:
+        return error_response(exc)
+    behaviour = caller.tenant.behaviour
+    await behaviour.delay()
+    if behaviour.draw_fault() == "timeout":
+        return await hang()
+    statuses: dict[str, int] = {}
+    responses = []
+    for sub in requests:
+        sub_id = str(sub["id"])
+        if any(statuses[d] >= 400 for d in _depends(sub)):
+            resp = GraphResponse(
+                424, error_body("FailedDependency", "The dependent request failed.")
+            )
+        else:
+            resp, _ = _run_one(caller, sub, base_url)
+        statuses[sub_id] = resp.status
+        responses.append(_sub_response(sub_id, resp))
+    return GraphResponse(200, {"responses": responses})

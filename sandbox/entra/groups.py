@@ -1,0 +1,184 @@
+"""Graph groups: list, get, create, members, members/$ref add and remove, users/{id}/memberOf."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.model import Group, User, new_id, now_iso
+from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.router import (
+    GROUP_READ,
+    GROUP_WRITE,
+    USER_READ,
+    GraphRequest,
+    GraphResponse,
+    router,
+)
+from sandbox.entra.rules import RuleError, parse_rule
+from sandbox.entra.users import DEFAULT_SELECT as USER_SELECT
+from sandbox.entra.users import find_user
+
+DEFAULT_SELECT = (
+    "id",
+    "displayName",
+    "description",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
+    "groupTypes",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "visibility",
+    "createdDateTime",
+)
+FILTERABLE = {
+    n: n
+    for n in (
+        "id",
+        "displayName",
+        "mailNickname",
+        "mail",
+        "securityEnabled",
+        "mailEnabled",
+        "groupTypes",
+    )
+}
+# The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
+_REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
+
+
+def group_view(group: Group, query: dict[str, str]) -> dict[str, Any]:
+    return select({**group.props, "@odata.type": "#microsoft.graph.group"}, query, DEFAULT_SELECT)
+
+
+def member_view(user: User, query: dict[str, str]) -> dict[str, Any]:
+    return select({**user.props, "@odata.type": "#microsoft.graph.user"}, query, USER_SELECT)
+
+
+def find_group(req: GraphRequest, key: str, *, lag_applies: bool = False) -> Group:
+    group = req.tenant.groups.get(key)
+    if group is None:
+        raise not_found(key)
+    if lag_applies and req.tenant.behaviour.is_replicating(group.created_mono):
+        raise not_found(key)
+    return group
+
+
+@router.add("GET", "/groups", GROUP_READ)
+def list_groups(req: GraphRequest) -> GraphResponse:
+    groups = list(req.tenant.groups.values())
+    if req.query.get("$filter"):
+        predicate = parse_filter(req.query["$filter"], FILTERABLE, "Group")
+        groups = [g for g in groups if predicate(g.props)]
+    items = [group_view(g, req.query) for g in groups]
+    return GraphResponse(
+        200, paged(items, req.query, f"{req.base_url}/groups", f"{req.base_url}/$metadata#groups")
+    )
+
+
+@router.add("GET", "/groups/{id}", GROUP_READ)
+def get_group(req: GraphRequest) -> GraphResponse:
+    group = find_group(req, req.params["id"], lag_applies=True)
+    return GraphResponse(200, group_view(group, req.query))
+
+
+def new_group_props(data: dict) -> dict[str, Any]:
+    """Validated properties for a new group, as the control API and POST /groups accept."""
+    for name in ("displayName", "mailNickname"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise bad_request(f"Invalid value specified for property '{name}' of resource 'Group'.")
+    for name in ("mailEnabled", "securityEnabled"):
+        if not isinstance(data.get(name), bool):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource 'Group'.")
+    group_types = data.get("groupTypes") or []
+    rule = data.get("membershipRule")
+    if "DynamicMembership" in group_types:
+        try:
+            parse_rule(rule or "")
+        except RuleError as exc:
+            raise bad_request(str(exc)) from None
+    elif rule:
+        raise bad_request("One or more property values specified are invalid.")
+    return {
+        "id": new_id(),
+        "displayName": data["displayName"],
+        "description": data.get("description"),
+        "mail": None,
+        "mailEnabled": data["mailEnabled"],
+        "mailNickname": data["mailNickname"],
+        "securityEnabled": data["securityEnabled"],
+        "groupTypes": list(group_types),
+        "membershipRule": rule if "DynamicMembership" in group_types else None,
+        "membershipRuleProcessingState": "On" if "DynamicMembership" in group_types else None,
+        "visibility": data.get("visibility"),
+        "createdDateTime": now_iso(),
+    }
+
+
+@router.add("POST", "/groups", GROUP_WRITE)
+def create_group(req: GraphRequest) -> GraphResponse:
+    group = Group(new_group_props(req.json()), created_mono=time.monotonic())
+    req.tenant.groups[group.id] = group
+    return GraphResponse(201, group_view(group, {}))
+
+
+@router.add("GET", "/groups/{id}/members", GROUP_READ)
+def list_members(req: GraphRequest) -> GraphResponse:
+    group = find_group(req, req.params["id"])
+    items = [member_view(u, req.query) for u in req.tenant.group_members(group)]
+    url = f"{req.base_url}/groups/{group.id}/members"
+    return GraphResponse(
+        200, paged(items, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
+    )
+
+
+def refuse_dynamic(group: Group) -> None:
+    # Graph will not change the members of a rule-based group; it answers as for a
+    # permission problem, which is what trips naive code.
+    if group.rule is not None:
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
+@router.add("POST", "/groups/{id}/members/$ref", GROUP_WRITE)
+def add_member(req: GraphRequest) -> GraphResponse:
+    group = find_group(req, req.params["id"])
+    ref = req.json().get("@odata.id")
+    match = _REF.search(ref) if isinstance(ref, str) else None
+    if match is None:
+        raise bad_request(f"Invalid URL format specified in @odata.id: {ref!r}.", "BadRequest")
+    user = find_user(req, match["id"])
+    refuse_dynamic(group)
+    if user.id in group.members:
+        raise bad_request(
+            "One or more added object references already exist for the following modified "
+            "properties: 'members'."
+        )
+    group.members.append(user.id)
+    return GraphResponse(204)
+
+
+@router.add("DELETE", "/groups/{id}/members/{member}/$ref", GROUP_WRITE)
+def remove_member(req: GraphRequest) -> GraphResponse:
+    group = find_group(req, req.params["id"])
+    refuse_dynamic(group)
+    member = req.params["member"]
+    if member not in group.members:
+        raise not_found(member)
+    group.members.remove(member)
+    return GraphResponse(204)
+
+
+@router.add("GET", "/users/{id}/memberOf", USER_READ)
+def member_of(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"])
+    items = [group_view(g, req.query) for g in req.tenant.groups_of(user)]
+    url = f"{req.base_url}/users/{user.id}/memberOf"
+    return GraphResponse(
+        200, paged(items, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
+    )

@@ -1,0 +1,391 @@
+"""One emulated Entra ID directory: users, groups, SKUs, service principals, app registrations.
+
+User and group properties are kept as Graph property dicts so that `$select`, `$filter` and
+PATCH work on them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.behaviour import Behaviour, BehaviourSettings, Stats
+from sandbox.entra.rules import matches_rule
+
+TOKEN_LIFETIME_S = 3600
+SOFT_DELETE_DAYS = 30
+DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
+ALL_PERMISSIONS = [
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "Directory.ReadWrite.All",
+    "Organization.Read.All",
+    "Application.Read.All",
+    "AppRoleAssignment.ReadWrite.All",
+]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class AppRegistration:
+    client_id: str
+    client_secret: str
+    display_name: str = "MSP provisioning portal"
+    permissions: list[str] = field(default_factory=lambda: list(ALL_PERMISSIONS))
+
+
+@dataclass
+class Sku:
+    sku_id: str
+    sku_part_number: str
+    enabled: int
+
+    def to_json(self) -> dict:
+        return {
+            "skuId": self.sku_id,
+            "skuPartNumber": self.sku_part_number,
+            "enabled": self.enabled,
+        }
+
+
+@dataclass
+class User:
+    props: dict[str, Any]
+    password: str = ""
+    seq: int = 0  # the tenant's change counter at this user's last change (for delta)
+    deleted_at: float | None = None  # epoch seconds of the soft delete
+    created_mono: float = 0.0  # monotonic creation time, for replication lag
+
+    @property
+    def id(self) -> str:
+        return self.props["id"]
+
+    def to_json(self) -> dict:
+        return {
+            "props": self.props,
+            "password": self.password,
+            "seq": self.seq,
+            "deleted_at": self.deleted_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> User:
+        return cls(
+            data["props"], data.get("password", ""), data.get("seq", 0), data.get("deleted_at")
+        )
+
+
+@dataclass
+class Group:
+    props: dict[str, Any]
+    members: list[str] = field(default_factory=list)  # static member ids, in insertion order
+    created_mono: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.props["id"]
+
+    @property
+    def rule(self) -> str | None:
+        if "DynamicMembership" in (self.props.get("groupTypes") or []):
+            return self.props.get("membershipRule")
+        return None
+
+    def to_json(self) -> dict:
+        return {"props": self.props, "members": self.members}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Group:
+        return cls(data["props"], list(data.get("members", [])))
+
+
+@dataclass
+class ServicePrincipal:
+    id: str
+    app_id: str
+    display_name: str
+    app_roles: list[dict]
+
+    def to_graph(self) -> dict:
+        return {
+            "id": self.id,
+            "appId": self.app_id,
+            "displayName": self.display_name,
+            "servicePrincipalType": "Application",
+            "accountEnabled": True,
+            "appRoleAssignmentRequired": True,
+            "appRoles": self.app_roles,
+        }
+
+    def role(self, role_id: str) -> dict | None:
+        if role_id == DEFAULT_ACCESS_ROLE:
+            return {"id": role_id, "value": None, "displayName": "Default Access"}
+        return next((r for r in self.app_roles if r["id"] == role_id), None)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "app_id": self.app_id,
+            "display_name": self.display_name,
+            "app_roles": self.app_roles,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServicePrincipal:
+        return cls(data["id"], data["app_id"], data["display_name"], data["app_roles"])
+
+
+@dataclass
+class AppRoleAssignment:
+    id: str
+    app_role_id: str
+    principal_id: str
+    resource_id: str
+    created: str
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict) -> AppRoleAssignment:
+        return cls(**data)
+
+
+@dataclass
+class Token:
+    client_id: str
+    expires_at: float
+
+
+class EntraTenant:
+    def __init__(self, tenant_id: str, display_name: str, domains: list[str]) -> None:
+        self.id = tenant_id
+        self.display_name = display_name
+        self.domains = domains
+        self.apps: dict[str, AppRegistration] = {}
+        self.skus: dict[str, Sku] = {}
+        self.users: dict[str, User] = {}
+        self.upn_index: dict[str, str] = {}  # lower-case UPN -> user id
+        self.groups: dict[str, Group] = {}
+        self.service_principals: dict[str, ServicePrincipal] = {}
+        self.assignments: dict[str, AppRoleAssignment] = {}
+        self.tokens: dict[str, Token] = {}
+        self.seq = 0
+        self.token_lifetime_s = TOKEN_LIFETIME_S
+        self.behaviour = Behaviour()
+        self.stats = Stats()
+
+    # Look-ups -------------------------------------------------------------------------------
+
+    def is_verified_domain(self, domain: str) -> bool:
+        return domain.lower() in (d.lower() for d in self.domains)
+
+    def live_user(self, key: str) -> User | None:
+        """A user that is not deleted, by id or userPrincipalName."""
+        user = self.users.get(key) or self.users.get(self.upn_index.get(key.lower(), ""))
+        if user is None or user.deleted_at is not None:
+            return None
+        return user
+
+    def live_users(self) -> list[User]:
+        return [u for u in self.users.values() if u.deleted_at is None]
+
+    def deleted_user(self, user_id: str) -> User | None:
+        self.purge_expired()
+        user = self.users.get(user_id)
+        return user if user is not None and user.deleted_at is not None else None
+
+    def purge_expired(self) -> None:
+        cutoff = time.time() - SOFT_DELETE_DAYS * 86400
+        for user in [u for u in self.users.values() if u.deleted_at and u.deleted_at < cutoff]:
+            self.hard_delete(user)
+
+    def group_members(self, group: Group) -> list[User]:
+        rule = group.rule
+        if rule is not None:
+            return [u for u in self.live_users() if matches_rule(rule, u.props)]
+        found = (self.users.get(uid) for uid in group.members)
+        return [u for u in found if u is not None and u.deleted_at is None]
+
+    def groups_of(self, user: User) -> list[Group]:
+        result = []
+        for group in self.groups.values():
+            rule = group.rule
+            if rule is not None:
+                if matches_rule(rule, user.props):
+                    result.append(group)
+            elif user.id in group.members:
+                result.append(group)
+        return result
+
+    def consumed(self, sku_id: str) -> int:
+        return sum(
+            1
+            for u in self.live_users()
+            if any(lic["skuId"] == sku_id for lic in u.props.get("assignedLicenses", []))
+        )
+
+    def assignments_of_user(self, user_id: str) -> list[AppRoleAssignment]:
+        return [a for a in self.assignments.values() if a.principal_id == user_id]
+
+    def assignments_to(self, sp_id: str) -> list[AppRoleAssignment]:
+        return [a for a in self.assignments.values() if a.resource_id == sp_id]
+
+    # Changes --------------------------------------------------------------------------------
+
+    def touch(self, user: User) -> None:
+        self.seq += 1
+        user.seq = self.seq
+
+    def add_user(self, props: dict[str, Any], password: str) -> User:
+        user = User(props=props, password=password, created_mono=time.monotonic())
+        self.users[user.id] = user
+        self.upn_index[props["userPrincipalName"].lower()] = user.id
+        self.touch(user)
+        return user
+
+    def rename_upn(self, user: User, new_upn: str) -> None:
+        self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
+        user.props["userPrincipalName"] = new_upn
+        self.upn_index[new_upn.lower()] = user.id
+
+    def soft_delete(self, user: User) -> None:
+        user.deleted_at = time.time()
+        self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
+        self.touch(user)
+
+    def restore(self, user: User) -> None:
+        user.deleted_at = None
+        self.upn_index[user.props["userPrincipalName"].lower()] = user.id
+        self.touch(user)
+
+    def hard_delete(self, user: User) -> None:
+        self.users.pop(user.id, None)
+        self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
+        for group in self.groups.values():
+            if user.id in group.members:
+                group.members.remove(user.id)
+        for assignment in self.assignments_of_user(user.id):
+            del self.assignments[assignment.id]
+
+    def issue_token(self, client_id: str, lifetime_s: int = TOKEN_LIFETIME_S) -> str:
+        now = time.time()
+        for key in [k for k, t in self.tokens.items() if t.expires_at < now]:
+            del self.tokens[key]
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = Token(client_id, now + lifetime_s)
+        return token
+
+    # Control API and persistence ------------------------------------------------------------
+
+    def to_state(self) -> dict:
+        skus = {s.sku_id: s for s in self.skus.values()}
+        sps = self.service_principals
+
+        def user_state(user: User) -> dict:
+            props = {k: v for k, v in user.props.items() if k != "assignedLicenses"}
+            licences = [lic["skuId"] for lic in user.props.get("assignedLicenses", [])]
+            return {
+                **props,
+                "deleted": user.deleted_at is not None,
+                "licenses": [skus[s].sku_part_number if s in skus else s for s in licences],
+                "groups": [g.props["displayName"] for g in self.groups_of(user)],
+                "appRoleAssignments": [
+                    {
+                        "id": a.id,
+                        "app": sps[a.resource_id].display_name if a.resource_id in sps else None,
+                        "resourceId": a.resource_id,
+                        "appRoleId": a.app_role_id,
+                    }
+                    for a in self.assignments_of_user(user.id)
+                ],
+            }
+
+        return {
+            "kind": "entra",
+            "id": self.id,
+            "displayName": self.display_name,
+            "domains": self.domains,
+            "apps": [
+                {
+                    "clientId": a.client_id,
+                    "displayName": a.display_name,
+                    "permissions": a.permissions,
+                }
+                for a in self.apps.values()
+            ],
+            "behaviour": self.behaviour.as_dict(),
+            "users": [user_state(u) for u in self.users.values()],
+            "groups": [
+                {
+                    **g.props,
+                    "members": [u.props["userPrincipalName"] for u in self.group_members(g)],
+                }
+                for g in self.groups.values()
+            ],
+            "subscribedSkus": [
+                {**s.to_json(), "consumed": self.consumed(s.sku_id)} for s in self.skus.values()
+            ],
+            "servicePrincipals": [
+                {
+                    **sp.to_graph(),
+                    "assignedTo": [a.principal_id for a in self.assignments_to(sp.id)],
+                }
+                for sp in sps.values()
+            ],
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "display_name": self.display_name,
+            "domains": self.domains,
+            "apps": [a.__dict__ for a in self.apps.values()],
+            "skus": [s.to_json() for s in self.skus.values()],
+            "users": [u.to_json() for u in self.users.values()],
+            "groups": [g.to_json() for g in self.groups.values()],
+            "service_principals": [sp.to_json() for sp in self.service_principals.values()],
+            "assignments": [a.to_json() for a in self.assignments.values()],
+            "tokens": {k: t.__dict__ for k, t in self.tokens.items()},
+            "seq": self.seq,
+            "token_lifetime_s": self.token_lifetime_s,
+            "behaviour": self.behaviour.as_dict(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> EntraTenant:
+        tenant = cls(data["id"], data["display_name"], data["domains"])
+        tenant.apps = {a["client_id"]: AppRegistration(**a) for a in data.get("apps", [])}
+        tenant.skus = {
+            s["skuId"]: Sku(s["skuId"], s["skuPartNumber"], s["enabled"])
+            for s in data.get("skus", [])
+        }
+        for item in data.get("users", []):
+            user = User.from_json(item)
+            tenant.users[user.id] = user
+            if user.deleted_at is None:
+                tenant.upn_index[user.props["userPrincipalName"].lower()] = user.id
+        tenant.groups = {g.id: g for g in map(Group.from_json, data.get("groups", []))}
+        tenant.service_principals = {
+            sp.id: sp for sp in map(ServicePrincipal.from_json, data.get("service_principals", []))
+        }
+        tenant.assignments = {
+            a.id: a for a in map(AppRoleAssignment.from_json, data.get("assignments", []))
+        }
+        tenant.tokens = {k: Token(**t) for k, t in data.get("tokens", {}).items()}
+        tenant.seq = data.get("seq", 0)
+        tenant.token_lifetime_s = data.get("token_lifetime_s", TOKEN_LIFETIME_S)
+        tenant.behaviour = Behaviour(BehaviourSettings(**data.get("behaviour", {})))
+        return tenant

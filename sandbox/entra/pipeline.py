@@ -1,0 +1,177 @@
+"""What happens to every Graph call: the token decides the tenant, then throttling, latency,
+injected faults, permissions, the handler, and the stats.
+
+Sub-requests of `$batch` go through `admit` and `execute` one by one, as Graph evaluates
+each against the limits on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sandbox.behaviour import Fault
+from sandbox.entra.errors import GraphError, error_body
+from sandbox.entra.model import EntraTenant
+from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, Route, router
+from sandbox.state import SandboxState
+
+HANG_S = 120.0  # a "timeout" fault holds the call longer than any sensible client timeout
+
+
+@dataclass
+class Caller:
+    tenant: EntraTenant
+    client_id: str
+
+
+def authenticate(state: SandboxState, header: str | None) -> Caller:
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+    now = time.time()
+    for tenant in state.entra.values():
+        issued = tenant.tokens.get(token)
+        if issued is None:
+            continue
+        if issued.expires_at < now:
+            raise GraphError(
+                401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid."
+            )
+        if issued.client_id not in tenant.apps:
+            break
+        return Caller(tenant, issued.client_id)
+    raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.")
+
+
+def error_response(exc: GraphError) -> GraphResponse:
+    return GraphResponse(exc.status, error_body(exc.code, exc.message))
+
+
+def admit(caller: Caller) -> tuple[GraphResponse | None, Fault | None]:
+    """Throttling and fault injection for one call: a response to give instead, and the fault."""
+    behaviour = caller.tenant.behaviour
+    decision = behaviour.take_token(caller.client_id)
+    if not decision.allowed:
+        body = error_body(
+            "TooManyRequests",
+            "Too many requests. The request has been throttled; retry after the interval in "
+            "the Retry-After header.",
+        )
+        return GraphResponse(429, body, {"Retry-After": str(decision.retry_after_s)}), None
+    fault = behaviour.draw_fault()
+    if fault == "error":
+        if random.random() < 0.5:
+            return GraphResponse(
+                500, error_body("generalException", "An internal server error occurred.")
+            ), fault
+        return GraphResponse(
+            503,
+            error_body("serviceNotAvailable", "The service is temporarily unavailable."),
+            {"Retry-After": "1"},
+        ), fault
+    return None, fault
+
+
+def execute(route: Route, req: GraphRequest) -> GraphResponse:
+    app = req.tenant.apps[req.client_id]
+    if not any(p in app.permissions for p in route.permissions):
+        return error_response(
+            GraphError(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
+        )
+    try:
+        return route.handler(req)
+    except GraphError as exc:
+        return error_response(exc)
+
+
+def parse_body(raw: bytes) -> object:
+    if not raw.strip():
+        return NO_BODY
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return BAD_BODY
+    return body if isinstance(body, dict) else BAD_BODY
+
+
+def no_segment(path: str) -> GraphError:
+    segment = path.strip("/").split("/")[0] or path
+    return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def to_response(resp: GraphResponse) -> Response:
+    headers = dict(resp.headers)
+    request_id = str(uuid.uuid4())
+    if resp.body is not None and isinstance(resp.body.get("error"), dict):
+        request_id = resp.body["error"].get("innerError", {}).get("request-id", request_id)
+    headers["request-id"] = request_id
+    headers["client-request-id"] = request_id
+    if resp.body is None:
+        return Response(status_code=resp.status, headers=headers)
+    content = json.dumps(resp.body, separators=(",", ":"))
+    return Response(
+        content, status_code=resp.status, headers=headers, media_type="application/json"
+    )
+
+
+async def hang() -> GraphResponse:
+    await asyncio.sleep(HANG_S)
+    return GraphResponse(504, error_body("GatewayTimeout", "The operation has timed out."))
+
+
+async def graph_call(state: SandboxState, request: Request) -> Response:
+    from sandbox.entra.batch import run_batch  # batch builds on this module
+
+    try:
+        caller = authenticate(state, request.headers.get("authorization"))
+    except GraphError as exc:
+        return to_response(error_response(exc))
+    path = "/" + request.path_params["path"]
+    method = request.method
+    tenant = caller.tenant
+    base_url = f"{request.url.scheme}://{request.url.netloc}/v1.0"
+    if path == "/$batch" and method == "POST":
+        resp = await run_batch(caller, await request.body(), base_url)
+        tenant.stats.record(method, "/v1.0/$batch", resp.status)
+        return to_response(resp)
+    try:
+        route, params = router.match(method, path)
+        if route is None:
+            raise no_segment(path)
+    except GraphError as exc:
+        tenant.stats.record(method, "/v1.0/{unknown}", exc.status)
+        return to_response(error_response(exc))
+    template = "/v1.0" + route.template
+    early, fault = admit(caller)
+    await tenant.behaviour.delay()
+    if fault == "timeout":
+        tenant.stats.record(method, template, 504, fault)
+        return to_response(await hang())
+    if early is not None:
+        tenant.stats.record(method, template, early.status, fault)
+        return to_response(early)
+    req = GraphRequest(
+        tenant,
+        caller.client_id,
+        method,
+        path,
+        dict(request.query_params),
+        parse_body(await request.body()),
+        base_url,
+        params,
+    )
+    resp = execute(route, req)
+    tenant.stats.record(method, template, resp.status)
+    return to_response(resp)

@@ -1,0 +1,271 @@
+"""Creating an Entra directory from a control-API body (also used by the demo seed).
+
+Body (snake_case keys; user entries use Graph property names):
+
+    {"tenant_id": "<uuid, optional>", "display_name": "Contoso",
+     "domains": ["contoso.example"],
+     "apps": [{"client_id": "<uuid>", "client_secret": "...", "display_name": "...",
+               "permissions": ["User.ReadWrite.All", ...]}],
+     "skus": [{"sku_part_number": "SPE_E3", "seats": 25, "sku_id": "<uuid, optional>"}],
+     "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"]},
+                {"display_name": "All Sales",
+                 "membership_rule": "(user.department -eq \\"Sales\\")"}],
+     "service_principals": [{"display_name": "Salesforce", "app_id": "<uuid, optional>",
+                             "app_roles": [{"value": "User", "display_name": "User"}]}],
+     "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"], ...}],
+     "token_lifetime_s": 3600, "behaviour": {...}}
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from sandbox.entra.errors import GraphError
+from sandbox.entra.groups import new_group_props
+from sandbox.entra.model import (
+    ALL_PERMISSIONS,
+    AppRegistration,
+    EntraTenant,
+    Group,
+    ServicePrincipal,
+    Sku,
+    new_id,
+    now_iso,
+)
+from sandbox.state import SandboxState
+
+# Real, public SKU ids, so code that recognises well-known SKUs works against the sandbox.
+KNOWN_SKUS = {
+    "O365_BUSINESS_PREMIUM": "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
+    "O365_BUSINESS_ESSENTIALS": "3b555118-da6a-4418-894f-7df1e2096870",
+    "SPE_E3": "05e9a617-0261-4cee-bb44-138d3ef5d965",
+    "SPE_E5": "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
+    "ENTERPRISEPACK": "6fd2c87f-b296-42f0-b197-1e91e994b900",
+    "EMS": "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
+    "EXCHANGESTANDARD": "4b9405b0-7788-4568-add1-99614e613b69",
+}
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def _uuid(value: Any, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{what} must be a UUID, got {value!r}") from None
+
+
+def _list(body: dict, key: str) -> list:
+    value = body.get(key) or []
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list")
+    return value
+
+
+def _apps(body: dict) -> list[AppRegistration]:
+    items = _list(body, "apps") or ([body["app"]] if isinstance(body.get("app"), dict) else [])
+    if not items:
+        raise ValueError("an app registration is required: apps: [{client_id, client_secret}]")
+    apps = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("client_secret"):
+            raise ValueError("each app needs client_id and client_secret")
+        permissions = item.get("permissions", ALL_PERMISSIONS)
+        if not isinstance(permissions, list):
+            raise ValueError("app permissions must be a list of Graph permission names")
+        apps.append(
+            AppRegistration(
+                client_id=_uuid(item.get("client_id"), "app client_id"),
+                client_secret=str(item["client_secret"]),
+                display_name=str(item.get("display_name", "MSP provisioning portal")),
+                permissions=[str(p) for p in permissions],
+            )
+        )
+    return apps
+
+
+def _skus(body: dict) -> list[Sku]:
+    skus = []
+    for item in _list(body, "skus"):
+        part = item.get("sku_part_number") if isinstance(item, dict) else None
+        if not part:
+            raise ValueError("each SKU needs sku_part_number")
+        sku_id = (
+            item.get("sku_id") or KNOWN_SKUS.get(part) or str(uuid.uuid5(uuid.NAMESPACE_DNS, part))
+        )
+        seats = item.get("seats", 25)
+        if not isinstance(seats, int) or seats < 0:
+            raise ValueError(f"seats for {part} must be a non-negative integer")
+        skus.append(Sku(_uuid(sku_id, "sku_id"), part, seats))
+    return skus
+
+
+def _service_principals(body: dict) -> list[ServicePrincipal]:
+    sps = []
+    for item in _list(body, "service_principals"):
+        if not isinstance(item, dict) or not item.get("display_name"):
+            raise ValueError("each service principal needs display_name")
+        roles = []
+        for role in item.get("app_roles") or []:
+            if not role.get("value"):
+                raise ValueError("each app role needs a value")
+            roles.append(
+                {
+                    "id": _uuid(role.get("id") or uuid.uuid4(), "app role id"),
+                    "value": role["value"],
+                    "displayName": role.get("display_name", role["value"]),
+                    "description": role.get("description", role.get("display_name", role["value"])),
+                    "allowedMemberTypes": ["User"],
+                    "isEnabled": True,
+                    "origin": "Application",
+                }
+            )
+        sps.append(
+            ServicePrincipal(
+                id=_uuid(item.get("id") or uuid.uuid4(), "service principal id"),
+                app_id=_uuid(item.get("app_id") or uuid.uuid4(), "service principal app_id"),
+                display_name=item["display_name"],
+                app_roles=roles,
+            )
+        )
+    return sps
+
+
+def _add_users(tenant: EntraTenant, body: dict) -> None:
+    by_part = {s.sku_part_number: s.sku_id for s in tenant.skus.values()}
+    for item in _list(body, "users"):
+        props = dict(item)
+        upn = props.get("userPrincipalName", "")
+        if "@" not in upn or not tenant.is_verified_domain(upn.rsplit("@", 1)[1]):
+            raise ValueError(f"user {upn!r} needs a userPrincipalName on a verified domain")
+        if upn.lower() in tenant.upn_index:
+            raise ValueError(f"user {upn!r} is listed twice")
+        password = props.pop("password", "Sandbox-Passw0rd!")
+        licences = props.pop("licenses", [])
+        unknown = [p for p in licences if p not in by_part]
+        if unknown:
+            raise ValueError(f"user {upn!r} has unknown licenses {unknown}")
+        now = now_iso()
+        record = {
+            "id": _uuid(props.pop("id", None) or uuid.uuid4(), "user id"),
+            "accountEnabled": True,
+            "displayName": upn.split("@")[0],
+            "mailNickname": upn.split("@")[0],
+            "businessPhones": [],
+            "givenName": None,
+            "surname": None,
+            "jobTitle": None,
+            "mail": None,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": None,
+            "department": None,
+            "usageLocation": None,
+            "employeeId": None,
+            "companyName": None,
+            **props,
+            "userType": "Member",
+            "createdDateTime": now,
+            "lastPasswordChangeDateTime": now,
+            "signInSessionsValidFromDateTime": now,
+            "assignedLicenses": [{"skuId": by_part[p], "disabledPlans": []} for p in licences],
+        }
+        user = tenant.add_user(record, password)
+        user.created_mono = 0.0  # seeded users are long replicated
+
+
+def _add_groups(tenant: EntraTenant, body: dict) -> None:
+    for item in _list(body, "groups"):
+        if not isinstance(item, dict) or not item.get("display_name"):
+            raise ValueError("each group needs display_name")
+        name = item["display_name"]
+        rule = item.get("membership_rule")
+        data = {
+            "displayName": name,
+            "description": item.get("description"),
+            "mailNickname": item.get("mail_nickname") or re.sub(r"[^A-Za-z0-9]", "", name) or "g",
+            "mailEnabled": False,
+            "securityEnabled": True,
+            "groupTypes": ["DynamicMembership"] if rule else [],
+            "membershipRule": rule,
+        }
+        try:
+            props = new_group_props(data)
+        except GraphError as exc:
+            raise ValueError(f"group {name!r}: {exc.message}") from None
+        if item.get("id"):
+            props["id"] = _uuid(item["id"], "group id")
+        group = Group(props, created_mono=0.0)
+        for member in item.get("members") or []:
+            user = tenant.live_user(str(member))
+            if user is None:
+                raise ValueError(f"group {name!r}: unknown member {member!r}")
+            if rule:
+                raise ValueError(f"group {name!r} is dynamic; it cannot list members")
+            group.members.append(user.id)
+        tenant.groups[group.id] = group
+
+
+def build_tenant(body: dict) -> EntraTenant:
+    """A new directory from a control-API body; raises ValueError with a clear message."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    tenant_id = _uuid(body.get("tenant_id") or uuid.uuid4(), "tenant_id")
+    domains = [str(d).lower() for d in _list(body, "domains")]
+    if not domains or not all(_DOMAIN.match(d) for d in domains):
+        raise ValueError("domains must list at least one domain name, e.g. contoso.example")
+    tenant = EntraTenant(tenant_id, str(body.get("display_name") or domains[0]), domains)
+    tenant.apps = {a.client_id: a for a in _apps(body)}
+    tenant.skus = {s.sku_id: s for s in _skus(body)}
+    tenant.service_principals = {sp.id: sp for sp in _service_principals(body)}
+    _add_users(tenant, body)
+    _add_groups(tenant, body)
+    lifetime = body.get("token_lifetime_s", tenant.token_lifetime_s)
+    if not isinstance(lifetime, int) or lifetime < 1:
+        raise ValueError("token_lifetime_s must be a positive integer")
+    tenant.token_lifetime_s = lifetime
+    if body.get("behaviour"):
+        tenant.behaviour.update(body["behaviour"])
+    return tenant
+
+
+def create_tenant(state: SandboxState, body: dict) -> EntraTenant:
+    tenant = build_tenant(body)
+    if tenant.id in state.entra:
+        raise ValueError(f"an Entra tenant with id {tenant.id} already exists")
+    taken = {d for t in state.entra.values() for d in t.domains}
+    clash = taken.intersection(tenant.domains)
+    if clash:
+        raise ValueError(f"domain(s) already verified by another tenant: {sorted(clash)}")
+    state.entra[tenant.id] = tenant
+    return tenant
+
+
+def created_summary(tenant: EntraTenant) -> dict:
+    return {
+        "kind": "entra",
+        "tenant_id": tenant.id,
+        "display_name": tenant.display_name,
+        "domains": tenant.domains,
+        "apps": [
+            {"client_id": a.client_id, "display_name": a.display_name, "permissions": a.permissions}
+            for a in tenant.apps.values()
+        ],
+        "skus": [s.to_json() for s in tenant.skus.values()],
+        "groups": [
+            {
+                "id": g.id,
+                "displayName": g.props["displayName"],
+                "membershipRule": g.props["membershipRule"],
+            }
+            for g in tenant.groups.values()
+        ],
+        "service_principals": [sp.to_graph() for sp in tenant.service_principals.values()],
+        "users": len(tenant.users),
+        "created_at": time.time(),
+    }
+
+
+__all__ = ["KNOWN_SKUS", "build_tenant", "create_tenant", "created_summary", "new_id"]

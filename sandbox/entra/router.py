@@ -1,0 +1,108 @@
+"""Graph's own small router, so `$batch` can run sub-requests through the same handlers.
+
+Handlers are plain (synchronous) functions: a whole change happens between two awaits of the
+server, which is what makes concurrent requests safe on one event loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.entra.errors import GraphError, bad_json
+from sandbox.entra.model import EntraTenant
+
+NO_BODY = object()  # the request had no body
+BAD_BODY = object()  # the request had a body that is not a JSON object
+
+
+@dataclass
+class GraphRequest:
+    tenant: EntraTenant
+    client_id: str
+    method: str
+    path: str  # below /v1.0, starting with "/"
+    query: dict[str, str]
+    body: Any
+    base_url: str  # e.g. https://127.0.0.1:8765/v1.0
+    params: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> dict:
+        if self.body is NO_BODY or self.body is BAD_BODY or not isinstance(self.body, dict):
+            raise bad_json()
+        return self.body
+
+
+@dataclass
+class GraphResponse:
+    status: int = 200
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[GraphRequest], GraphResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str  # e.g. /users/{id}, used for stats
+    pattern: re.Pattern[str]
+    handler: Handler
+    permissions: tuple[str, ...]  # any one of these application permissions suffices
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, template: str, permissions: tuple[str, ...]) -> Callable:
+        regex = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        pattern = re.compile(f"^{regex}$")
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, template, pattern, handler, permissions))
+            # Literal segments win over parameters: /users/delta before /users/{id}.
+            self.routes.sort(key=lambda r: r.template.count("{"))
+            return handler
+
+        return register
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        """The route for this call; (None, {}) if no path matches, or a 405 route stub."""
+        path_matched = False
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                path_matched = True
+                if route.method == method:
+                    return route, found.groupdict()
+        if path_matched:
+            raise GraphError(405, "Request_BadRequest", f"Method {method} is not allowed here.")
+        return None, {}
+
+
+# Permission families, as Graph names its application permissions.
+USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+USER_WRITE = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+GROUP_READ = (
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+GROUP_WRITE = ("Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.ReadWrite.All")
+ORG_READ = ("Organization.Read.All", "Directory.Read.All", "Directory.ReadWrite.All")
+APP_READ = (
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+APP_ASSIGN = ("AppRoleAssignment.ReadWrite.All",)
+
+router = Router()

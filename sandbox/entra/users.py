@@ -1,0 +1,317 @@
+"""Graph users: create, get, list, update, soft delete, restore, revoke sessions."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.model import EntraTenant, User, new_id, now_iso
+from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.router import (
+    USER_READ,
+    USER_WRITE,
+    GraphRequest,
+    GraphResponse,
+    router,
+)
+
+DEFAULT_SELECT = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
+REQUIRED = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile")
+WRITABLE = {
+    "accountEnabled": bool,
+    "displayName": str,
+    "givenName": str,
+    "surname": str,
+    "mailNickname": str,
+    "userPrincipalName": str,
+    "mail": str,
+    "usageLocation": str,
+    "department": str,
+    "jobTitle": str,
+    "officeLocation": str,
+    "mobilePhone": str,
+    "businessPhones": list,
+    "preferredLanguage": str,
+    "employeeId": str,
+    "employeeType": str,
+    "employeeHireDate": str,
+    "companyName": str,
+    "city": str,
+    "state": str,
+    "country": str,
+    "streetAddress": str,
+    "postalCode": str,
+    "otherMails": list,
+    "passwordPolicies": str,
+    "passwordProfile": dict,
+}
+FILTERABLE = {
+    name: name
+    for name in (
+        "id",
+        "userPrincipalName",
+        "mail",
+        "mailNickname",
+        "department",
+        "displayName",
+        "givenName",
+        "surname",
+        "jobTitle",
+        "accountEnabled",
+        "employeeId",
+        "employeeType",
+        "usageLocation",
+        "companyName",
+        "city",
+        "country",
+        "officeLocation",
+        "userType",
+    )
+}
+_NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
+_UPN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}@(?P<domain>[A-Za-z0-9.-]+)$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def invalid_value(prop: str) -> GraphError:
+    return bad_request(f"Invalid value specified for property '{prop}' of resource 'User'.")
+
+
+def duplicate_upn() -> GraphError:
+    return bad_request(
+        "Another object with the same value for property userPrincipalName already exists."
+    )
+
+
+def user_url(req: GraphRequest, user: User) -> str:
+    return f"{req.base_url}/users/{user.id}"
+
+
+def view(user: User, query: dict[str, str]) -> dict[str, Any]:
+    return select(user.props, query, DEFAULT_SELECT)
+
+
+def find_user(req: GraphRequest, key: str, *, lag_applies: bool = False) -> User:
+    """A live user by id or UPN; 404 as Graph gives, also while a new user is replicating."""
+    user = req.tenant.live_user(key)
+    if user is None:
+        raise not_found(key)
+    if lag_applies and req.tenant.behaviour.is_replicating(user.created_mono):
+        raise not_found(key)
+    return user
+
+
+def _check_password(profile: dict) -> None:
+    password = profile.get("password")
+    if not isinstance(password, str) or not password:
+        raise invalid_value("passwordProfile")
+    classes = sum(
+        bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
+    )
+    if len(password) < 8 or len(password) > 256 or classes < 3:
+        raise bad_request(
+            "The specified password does not comply with password complexity requirements. "
+            "Please provide a different password."
+        )
+
+
+def _check_upn(tenant: EntraTenant, upn: str, user_id: str | None) -> None:
+    match = _UPN.match(upn)
+    if not match:
+        raise invalid_value("userPrincipalName")
+    if not tenant.is_verified_domain(match["domain"]):
+        raise bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one "
+            "of the verified domain names in your organization."
+        )
+    existing = tenant.upn_index.get(upn.lower())
+    if existing is not None and existing != user_id:
+        raise duplicate_upn()
+
+
+def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict[str, Any]:
+    """The writable properties of a create/update body, checked as the directory checks them."""
+    props: dict[str, Any] = {}
+    for key, value in data.items():
+        if key.startswith("@odata."):
+            continue
+        kind = WRITABLE.get(key)
+        if kind is None:
+            raise bad_request(
+                f"Property '{key}' does not exist as a declared property or extension property.",
+                code="Request_BadRequest",
+            )
+        if value is not None and not isinstance(value, kind):
+            raise invalid_value(key)
+        props[key] = value
+    if "userPrincipalName" in props:
+        _check_upn(tenant, props["userPrincipalName"] or "", user_id)
+    if props.get("mailNickname") is not None and not _NICKNAME.match(props["mailNickname"]):
+        raise invalid_value("mailNickname")
+    if "displayName" in props and not (props["displayName"] or "").strip():
+        raise invalid_value("displayName")
+    location = props.get("usageLocation")
+    if location is not None and not _COUNTRY.match(location):
+        raise invalid_value("usageLocation")
+    if "passwordProfile" in props:
+        _check_password(props["passwordProfile"] or {})
+    return props
+
+
+@router.add("POST", "/users", USER_WRITE)
+def create_user(req: GraphRequest) -> GraphResponse:
+    data = req.json()
+    for name in REQUIRED:
+        if data.get(name) in (None, ""):
+            raise invalid_value(name)
+    props = validate_props(req.tenant, data, None)
+    profile = props.pop("passwordProfile")
+    now = now_iso()
+    record = {
+        "id": new_id(),
+        "businessPhones": [],
+        "givenName": None,
+        "surname": None,
+        "jobTitle": None,
+        "mail": None,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": None,
+        "department": None,
+        "usageLocation": None,
+        "employeeId": None,
+        "companyName": None,
+        **props,
+        "userType": "Member",
+        "createdDateTime": now,
+        "lastPasswordChangeDateTime": now,
+        "signInSessionsValidFromDateTime": now,
+        "assignedLicenses": [],
+        "forceChangePasswordNextSignIn": bool(profile.get("forceChangePasswordNextSignIn", True)),
+    }
+    user = req.tenant.add_user(record, profile["password"])
+    body = {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, {})}
+    return GraphResponse(201, body, {"Location": user_url(req, user)})
+
+
+@router.add("GET", "/users", USER_READ)
+def list_users(req: GraphRequest) -> GraphResponse:
+    users = req.tenant.live_users()
+    if req.query.get("$filter"):
+        predicate = parse_filter(req.query["$filter"], FILTERABLE, "User")
+        users = [u for u in users if predicate(u.props)]
+    items = [view(u, req.query) for u in users]
+    return GraphResponse(
+        200, paged(items, req.query, f"{req.base_url}/users", f"{req.base_url}/$metadata#users")
+    )
+
+
+@router.add("GET", "/users/{id}", USER_READ)
+def get_user(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"], lag_applies=True)
+    return GraphResponse(
+        200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, req.query)}
+    )
+
+
+@router.add("PATCH", "/users/{id}", USER_WRITE)
+def update_user(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"])
+    data = req.json()
+    props = validate_props(req.tenant, data, user.id)
+    for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
+        if name in props and props[name] in (None, ""):
+            raise invalid_value(name)
+    profile = props.pop("passwordProfile", None)
+    if profile is not None:
+        user.password = profile["password"]
+        user.props["lastPasswordChangeDateTime"] = now_iso()
+        user.props["forceChangePasswordNextSignIn"] = bool(
+            profile.get("forceChangePasswordNextSignIn", True)
+        )
+    if "userPrincipalName" in props:
+        req.tenant.rename_upn(user, props.pop("userPrincipalName"))
+    user.props.update(props)
+    req.tenant.touch(user)
+    return GraphResponse(204)
+
+
+@router.add("DELETE", "/users/{id}", USER_WRITE)
+def delete_user(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"])
+    req.tenant.soft_delete(user)
+    return GraphResponse(204)
+
+
+@router.add("POST", "/users/{id}/revokeSignInSessions", USER_WRITE)
+def revoke_sessions(req: GraphRequest) -> GraphResponse:
+    user = find_user(req, req.params["id"])
+    user.props["signInSessionsValidFromDateTime"] = now_iso()
+    return GraphResponse(
+        200, {"@odata.context": f"{req.base_url}/$metadata#Edm.Boolean", "value": True}
+    )
+
+
+# Deleted items ------------------------------------------------------------------------------
+
+
+def deleted_view(user: User, query: dict[str, str]) -> dict[str, Any]:
+    deleted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(user.deleted_at or 0))
+    props = {**user.props, "deletedDateTime": deleted, "@odata.type": "#microsoft.graph.user"}
+    return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"))
+
+
+def find_deleted(req: GraphRequest) -> User:
+    user = req.tenant.deleted_user(req.params["id"])
+    if user is None:
+        raise not_found(req.params["id"])
+    return user
+
+
+def _list_deleted_users(req: GraphRequest) -> GraphResponse:
+    req.tenant.purge_expired()
+    deleted = [u for u in req.tenant.users.values() if u.deleted_at is not None]
+    if req.query.get("$filter"):
+        predicate = parse_filter(req.query["$filter"], FILTERABLE, "User")
+        deleted = [u for u in deleted if predicate(u.props)]
+    items = [deleted_view(u, req.query) for u in deleted]
+    url = f"{req.base_url}/directory/deletedItems/microsoft.graph.user"
+    return GraphResponse(200, paged(items, req.query, url, f"{req.base_url}/$metadata#users"))
+
+
+for _cast in ("microsoft.graph.user", "graph.user"):
+    router.add("GET", f"/directory/deletedItems/{_cast}", USER_READ)(_list_deleted_users)
+
+
+@router.add("GET", "/directory/deletedItems/{id}", USER_READ)
+def get_deleted(req: GraphRequest) -> GraphResponse:
+    return GraphResponse(200, deleted_view(find_deleted(req), req.query))
+
+
+@router.add("POST", "/directory/deletedItems/{id}/restore", USER_WRITE)
+def restore_deleted(req: GraphRequest) -> GraphResponse:
+    user = find_deleted(req)
+    if user.props["userPrincipalName"].lower() in req.tenant.upn_index:
+        raise duplicate_upn()
+    req.tenant.restore(user)
+    return GraphResponse(200, {**view(user, {}), "@odata.type": "#microsoft.graph.user"})
+
+
+@router.add("DELETE", "/directory/deletedItems/{id}", USER_WRITE)
+def purge_deleted(req: GraphRequest) -> GraphResponse:
+    req.tenant.hard_delete(find_deleted(req))
+    return GraphResponse(204)

@@ -1,0 +1,128 @@
+"""The sandbox server: one Starlette app (control API, Entra, Okta) served by uvicorn over
+HTTPS with the project's own CA.
+
+It is a separate server, like another host: the portal meets it only over HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox import control
+from sandbox.entra.routes import routes as entra_routes
+from sandbox.state import SandboxState
+from sandbox.tls import tls_files
+
+log = logging.getLogger(__name__)
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def okta_routes(state: SandboxState) -> list[BaseRoute]:
+    try:
+        from sandbox.okta import routes
+    except ImportError:
+        log.warning("sandbox.okta is missing: the sandbox serves Entra only")
+        return []
+    return list(routes(state))
+
+
+class SaveOnChange:
+    """Schedules a (debounced) save of the state after every successful mutating call."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not self.state.state_file:
+            await self.app(scope, receive, send)
+            return
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                self.state.mark_changed()
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
+def build_app(state: SandboxState, control_token: str) -> ASGIApp:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.flush()
+
+    routes = [
+        *control.routes(state, control_token),
+        *okta_routes(state),
+        *entra_routes(state),
+    ]
+    return SaveOnChange(Starlette(routes=routes, lifespan=lifespan), state)
+
+
+def make_state(state_file: Path | str | None, seed: str | None) -> SandboxState:
+    state = SandboxState(state_file)
+    if state.load():
+        log.warning("sandbox state loaded from %s", state_file)
+    elif seed:
+        from sandbox.seed import seed_state
+
+        seed_state(state, seed)
+        if state_file:
+            state.save()
+    return state
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    state_file: Path | str | None = None,
+    seed: str | None = None,
+    tls_dir: Path | str | None = None,
+    control_token: str | None = None,
+) -> None:
+    files = tls_files(tls_dir)
+    state = make_state(state_file, seed)
+    app = build_app(state, control_token or control.control_token_from_env())
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(files.cert),
+        ssl_keyfile=str(files.key),
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=30,
+    )
+    uvicorn.Server(config).run()
+
+
+def main() -> None:
+    """`python -m sandbox.server --port N [--seed demo] [--state-file F] [--tls-dir D]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the sandbox clouds.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", choices=["demo"], default=None)
+    parser.add_argument("--state-file", default=None)
+    parser.add_argument("--tls-dir", default=None)
+    args = parser.parse_args()
+    files = tls_files(args.tls_dir)
+    print(f"sandbox on https://{args.host}:{args.port}  CA: {files.ca}", flush=True)
+    serve(args.host, args.port, args.state_file, args.seed, args.tls_dir)
+
+
+if __name__ == "__main__":
+    main()
