@@ -1,0 +1,261 @@
+"""`--seed demo`: Contoso (Entra), Fabrikam (Okta), Northwind (Entra and Okta).
+
+Content is deterministic (seeded by the directory name): the same people, groups, licences
+and apps on every run, so demos and screenshots are repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+import uuid
+from typing import Any
+
+from sandbox import demo_directories as demo
+from sandbox.entra.provision import create_tenant
+from sandbox.state import SandboxState
+
+NAMESPACE = uuid.UUID("5a4db0c5-0000-4000-8000-000000000000")
+FIRST = [
+    "Adele",
+    "Alex",
+    "Bianca",
+    "Carlos",
+    "Dana",
+    "Diego",
+    "Elif",
+    "Emma",
+    "Farah",
+    "Felix",
+    "Grace",
+    "Hannah",
+    "Hugo",
+    "Ines",
+    "Isaac",
+    "Jana",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Lucas",
+    "Maya",
+    "Mateo",
+    "Nadia",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Sara",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoë",
+    "Amélie",
+    "Björn",
+    "Chloé",
+    "Søren",
+]
+LAST = [
+    "Adams",
+    "Baker",
+    "Chen",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Martin",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Young",
+    "Zimmermann",
+    "Öztürk",
+    "Núñez",
+]
+DEPARTMENTS = {
+    "Sales": ["Account Executive", "Sales Manager", "Sales Development Rep"],
+    "Marketing": ["Marketing Specialist", "Content Strategist"],
+    "Engineering": ["Software Engineer", "Engineering Manager", "QA Engineer"],
+    "Finance": ["Accountant", "Financial Analyst"],
+    "Human Resources": ["HR Generalist", "Recruiter"],
+    "Support": ["Support Engineer", "Support Lead"],
+    "Operations": ["Operations Analyst", "Office Manager"],
+}
+LOCATIONS = [("US", "Seattle"), ("GB", "London"), ("DE", "Berlin"), ("NL", "Amsterdam")]
+APPS = {
+    "Salesforce": ["User", "Admin"],
+    "ServiceNow": ["Agent", "Requester"],
+    "Zoom": ["Member"],
+    "Slack": ["Member", "Workspace Admin"],
+}
+
+
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+def _users(name: str, domain: str, count: int) -> list[dict[str, Any]]:
+    rng = random.Random(name)
+    users, taken = [], set()
+    for number in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        nickname = f"{_ascii(first)}.{_ascii(last)}"
+        while nickname in taken:
+            nickname = f"{_ascii(first)}.{_ascii(last)}{rng.randint(2, 99)}"
+        taken.add(nickname)
+        department = rng.choice(list(DEPARTMENTS))
+        country, city = rng.choice(LOCATIONS)
+        upn = f"{nickname}@{domain}"
+        users.append(
+            {
+                "id": _id(name, "user", upn),
+                "userPrincipalName": upn,
+                "mail": upn,
+                "mailNickname": nickname,
+                "displayName": f"{first} {last}",
+                "givenName": first,
+                "surname": last,
+                "department": department,
+                "jobTitle": rng.choice(DEPARTMENTS[department]),
+                "officeLocation": city,
+                "city": city,
+                "country": country,
+                # A few people were created without a usage location, as happens in real tenants.
+                "usageLocation": None if number % 17 == 5 else country,
+                "employeeId": f"{name[:2].upper()}{1000 + number}",
+                "companyName": name.title(),
+                "accountEnabled": number % 23 != 7,  # some leavers are blocked, not yet deleted
+            }
+        )
+    return users
+
+
+def _licence(users: list[dict], skus: list[dict]) -> None:
+    """Hand out seats in order, leaving the first SKU one seat short of full."""
+    for sku in skus:
+        budget = sku["seats"] - sku.pop("_free")
+        for user in users:
+            if budget == 0:
+                break
+            if user["usageLocation"] and user["accountEnabled"] and sku["_who"](user):
+                user.setdefault("licenses", []).append(sku["sku_part_number"])
+                budget -= 1
+        sku.pop("_who")
+
+
+def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
+    spec = demo.ENTRA_DEMO[key]
+    users = _users(key, spec["domain"], user_count)
+    skus = [
+        {
+            "sku_part_number": "O365_BUSINESS_PREMIUM",
+            "seats": 40,
+            "_free": 1,
+            "_who": lambda u: u["department"] != "Engineering",
+        },
+        {
+            "sku_part_number": "SPE_E3",
+            "seats": user_count,
+            "_free": user_count // 3,
+            "_who": lambda u: u["department"] == "Engineering",
+        },
+        {"sku_part_number": "EMS", "seats": user_count + 25, "_free": 30, "_who": lambda u: True},
+    ]
+    _licence(users, skus)
+    by_dept: dict[str, list[str]] = {}
+    for user in users:
+        by_dept.setdefault(user["department"], []).append(user["userPrincipalName"])
+    managers = [u["userPrincipalName"] for u in users if "Manager" in (u["jobTitle"] or "")]
+    groups: list[dict[str, Any]] = [
+        {
+            "display_name": "All Staff",
+            "description": "Everyone",
+            "members": [u["userPrincipalName"] for u in users],
+        },
+        *[
+            {
+                "display_name": f"{dept} Team",
+                "description": f"The {dept} department",
+                "members": members,
+            }
+            for dept, members in sorted(by_dept.items())
+        ],
+        {"display_name": "Managers", "description": "People managers", "members": managers},
+        {
+            "display_name": "VPN Users",
+            "description": "Allowed on the corporate VPN",
+            "members": [u["userPrincipalName"] for u in users[::3]],
+        },
+        {
+            "display_name": "Sales (dynamic)",
+            "description": "Everyone in Sales, by rule",
+            "membership_rule": '(user.department -eq "Sales")',
+        },
+        {
+            "display_name": "UK Staff (dynamic)",
+            "description": "Everyone located in the UK",
+            "membership_rule": '(user.usageLocation -eq "GB")',
+        },
+    ]
+    for group in groups:
+        group["id"] = _id(key, "group", group["display_name"])
+    service_principals = [
+        {
+            "display_name": app,
+            "id": _id(key, "sp", app),
+            "app_id": _id("app", app),  # one multi-tenant app, the same appId everywhere
+            "app_roles": [
+                {"value": r.replace(" ", ""), "display_name": r, "id": _id("app", app, "role", r)}
+                for r in roles
+            ],
+        }
+        for app, roles in APPS.items()
+    ]
+    return {
+        "tenant_id": spec["tenant_id"],
+        "display_name": spec["display_name"],
+        "domains": [spec["domain"], f"{key}.onmicrosoft.example"],
+        "apps": [
+            {
+                "client_id": spec["client_id"],
+                "client_secret": spec["client_secret"],
+                "display_name": "MSP provisioning portal",
+            }
+        ],
+        "skus": skus,
+        "users": users,
+        "groups": groups,
+        "service_principals": service_principals,
+    }
+
+
+def seed_state(state: SandboxState, seed: str) -> None:
+    if seed != "demo":
+        raise ValueError(f"unknown seed {seed!r}; the only one is 'demo'")
+    for key, count in (("contoso", 120), ("northwind", 60)):
+        state.entra.pop(demo.ENTRA_DEMO[key]["tenant_id"], None)
+        create_tenant(state, entra_demo_body(key, count))
+    from sandbox.okta import seed_demo
+
+    seed_demo(state)
