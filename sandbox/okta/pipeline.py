@@ -11,6 +11,7 @@ import asyncio
 import json
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -113,10 +114,19 @@ def _org_url(request: Request, org: OktaOrg) -> str:
     return f"{request.url.scheme}://{request.url.netloc}/okta/{org.id}"
 
 
-async def _fault_response(fault: Fault, record: Callable, headers: dict[str, str]) -> Response:
+async def _hang(request: Request) -> None:
+    """Hold the call for HANG_S, but let go as soon as the client gives up on it."""
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(0.1)
+
+
+async def _fault_response(
+    request: Request, fault: Fault, record: Callable, headers: dict[str, str]
+) -> Response:
     if fault == "timeout":
         record(504, fault)
-        await asyncio.sleep(HANG_S)
+        await _hang(request)
         return _respond(504, None, headers)
     error = server_error() if random.random() < 0.5 else unavailable()
     record(error.status, fault)
@@ -145,7 +155,7 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
             return _error(invalid_token(), headers)
         fault = org.behaviour.draw_fault()
         if fault is not None:
-            return await _fault_response(fault, record, headers)
+            return await _fault_response(request, fault, record, headers)
         call = Call(request, org, _org_url(request, org))
         if request.method in ("POST", "PUT", "PATCH"):
             call.raw_body = await request.body()

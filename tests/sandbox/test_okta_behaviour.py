@@ -1,0 +1,169 @@
+"""Okta behaviour over raw HTTP: auth, headers on every response, rate limits, injected faults,
+latency, replication lag, stats, and isolation between orgs."""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+
+import httpx
+import pytest
+
+from tests.sandbox.okta_support import assert_okta_error, create, local_sandbox
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(tmp_path_factory):
+    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def org(okta_sandbox):
+    return okta_sandbox.new_org()
+
+
+@pytest.fixture
+def api(okta_sandbox, org):
+    with okta_sandbox.api(org) as client:
+        yield client
+
+
+def assert_okta_headers(response: httpx.Response) -> None:
+    for name in ("Date", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
+        assert name in response.headers, (response.status_code, name)
+    assert parsedate_to_datetime(response.headers["Date"]).timestamp() == pytest.approx(
+        time.time(), abs=5
+    )
+
+
+def test_wrong_or_missing_token_is_401_e0000011(okta_sandbox, org):
+    with okta_sandbox.api(org, token="wrong") as wrong:
+        response = wrong.get("/api/v1/users")
+    error = assert_okta_error(response, 401, "E0000011")
+    assert error["errorSummary"] == "Invalid token provided"
+    assert_okta_headers(response)
+    with httpx.Client(verify=okta_sandbox.ssl_context()) as anonymous:
+        assert_okta_error(anonymous.get(f"{org.url}/api/v1/users"), 401, "E0000011")
+
+
+def test_every_response_carries_date_and_rate_limit_headers(org, api):
+    user = create(api, "hdr@example.com")
+    responses = [
+        api.get("/api/v1/users"),
+        api.get("/api/v1/users/00unothere"),
+        api.put(f"/api/v1/groups/{org.groups['Sales']}/users/{user['id']}"),
+        api.post("/api/v1/users", content=b"{"),
+        api.get("/api/v1/apps"),
+    ]
+    assert [r.status_code for r in responses] == [200, 404, 204, 400, 200]
+    for response in responses:
+        assert_okta_headers(response)
+
+
+def test_burst_over_the_rate_gets_429_with_a_correct_reset(okta_sandbox, org, api):
+    okta_sandbox.set_behaviour(org.id, rate_per_s=5, burst=5)
+    responses = [api.get("/api/v1/users") for _ in range(50)]
+    throttled = [r for r in responses if r.status_code == 429]
+    assert 30 <= len(throttled) <= 46  # the bucket refills a little during the burst
+    assert all(r.status_code in (200, 429) for r in responses)
+    last = throttled[-1]
+    assert_okta_error(last, 429, "E0000047")
+    assert last.json()["errorSummary"] == "API call exceeded rate limit due to too many requests."
+    assert_okta_headers(last)
+    assert last.headers["X-Rate-Limit-Limit"] == "5"
+    assert last.headers["X-Rate-Limit-Remaining"] == "0"
+    reset = int(last.headers["X-Rate-Limit-Reset"])
+    assert time.time() < reset <= time.time() + 2
+    time.sleep(max(0.0, reset - time.time()))
+    assert api.get("/api/v1/users").status_code == 200  # at the reset time, calls pass again
+    assert okta_sandbox.stats(org.id)["throttled"] == len(throttled)
+
+
+def test_calls_spaced_at_the_rate_never_see_a_429(okta_sandbox, org, api):
+    okta_sandbox.set_behaviour(org.id, rate_per_s=5, burst=5)
+    statuses = []
+    for _ in range(8):
+        statuses.append(api.get("/api/v1/users").status_code)
+        time.sleep(0.2)
+    assert statuses == [200] * 8
+
+
+def test_rate_limits_are_per_endpoint_family(okta_sandbox, org, api):
+    okta_sandbox.set_behaviour(org.id, rate_per_s=1, burst=2)
+    assert [api.get("/api/v1/users").status_code for _ in range(3)] == [200, 200, 429]
+    assert api.get("/api/v1/groups").status_code == 200
+    assert api.get("/api/v1/apps").status_code == 200
+
+
+def test_error_rate_one_fails_every_call_with_5xx(okta_sandbox, org, api):
+    okta_sandbox.set_behaviour(org.id, error_rate=1.0)
+    responses = [api.get("/api/v1/users") for _ in range(10)]
+    responses += [api.post("/api/v1/users", json={}) for _ in range(5)]
+    for response in responses:
+        assert response.status_code in (500, 503)
+        assert_okta_error(response, response.status_code, response.json()["errorCode"])
+        assert_okta_headers(response)
+    assert okta_sandbox.stats(org.id)["faults"] == {"error": 15}
+    assert okta_sandbox.state(org.id)["users"] == []
+
+
+def test_timeout_rate_one_hangs_past_the_client_timeout(okta_sandbox, org):
+    okta_sandbox.set_behaviour(org.id, timeout_rate=1.0)
+    with okta_sandbox.api(org, timeout=0.3) as api, pytest.raises(httpx.ReadTimeout):
+        api.get("/api/v1/users")
+    assert okta_sandbox.stats(org.id)["faults"] == {"timeout": 1}
+
+
+def test_latency_adds_the_delay(okta_sandbox, org, api):
+    api.get("/api/v1/users")  # connection set up outside the measurement
+    okta_sandbox.set_behaviour(org.id, latency_ms=300)
+    started = time.monotonic()
+    assert api.get("/api/v1/users").status_code == 200
+    assert 0.3 <= time.monotonic() - started < 1.5
+
+
+def test_replication_lag_hides_a_new_user_from_get_by_id(okta_sandbox, org, api):
+    okta_sandbox.set_behaviour(org.id, replication_lag_ms=400)
+    user = create(api, "lag@example.com")
+    assert_okta_error(api.get(f"/api/v1/users/{user['id']}"), 404, "E0000007")
+    time.sleep(0.45)
+    assert api.get(f"/api/v1/users/{user['id']}").status_code == 200
+
+
+def test_stats_count_calls_by_route_template(okta_sandbox, org, api):
+    user = create(api, "stats@example.com")
+    api.get(f"/api/v1/users/{user['id']}")
+    api.post(f"/api/v1/users/{user['id']}/lifecycle/suspend")
+    api.put(f"/api/v1/groups/{org.groups['Sales']}/users/{user['id']}")
+    api.get("/api/v1/users/00unothere")
+    stats = okta_sandbox.stats(org.id)
+    assert stats["calls"] == {
+        "POST /api/v1/users": 1,
+        "GET /api/v1/users/{id}": 2,
+        "POST /api/v1/users/{id}/lifecycle/suspend": 1,
+        "PUT /api/v1/groups/{groupId}/users/{userId}": 1,
+    }
+    assert stats["statuses"] == {"200": 3, "204": 1, "404": 1}
+
+
+def test_orgs_are_isolated(okta_sandbox):
+    first, second = okta_sandbox.new_org(), okta_sandbox.new_org()
+    with okta_sandbox.api(first) as api_a, okta_sandbox.api(second) as api_b:
+        user = create(api_a, "only.in.a@example.com")
+        assert_okta_error(api_b.get(f"/api/v1/users/{user['id']}"), 404, "E0000007")
+        assert_okta_error(api_b.get("/api/v1/users/only.in.a@example.com"), 404, "E0000007")
+        assert api_b.get("/api/v1/users").json() == []
+        create(api_b, "only.in.a@example.com")  # the same login is free in another org
+    with okta_sandbox.api(second, token=first.token) as a_token_on_b:
+        assert_okta_error(a_token_on_b.get("/api/v1/users"), 401, "E0000011")
+    assert okta_sandbox.stats(second.id)["statuses"].get("401") == 1
+
+
+def test_unknown_org_is_404(okta_sandbox, org):
+    with httpx.Client(verify=okta_sandbox.ssl_context()) as client:
+        response = client.get(
+            f"{okta_sandbox.url}/okta/no-such-org/api/v1/users",
+            headers={"Authorization": f"SSWS {org.token}"},
+        )
+    assert_okta_error(response, 404, "E0000007")

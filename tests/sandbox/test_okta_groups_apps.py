@@ -1,0 +1,121 @@
+"""Okta groups and apps over raw HTTP: listing, membership, app assignments."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.okta_support import assert_okta_error, create, local_sandbox, user_body
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(tmp_path_factory):
+    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def org(okta_sandbox):
+    return okta_sandbox.new_org()
+
+
+@pytest.fixture
+def api(okta_sandbox, org):
+    with okta_sandbox.api(org) as client:
+        yield client
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [g["profile"]["name"] for g in response.json()]
+
+
+def test_list_search_get_and_create_groups(org, api):
+    assert names(api.get("/api/v1/groups")) == ["Sales", "Finance"]
+    assert names(api.get("/api/v1/groups", params={"q": "fin"})) == ["Finance"]
+    search = 'profile.name eq "Sales" and type eq "OKTA_GROUP"'
+    assert names(api.get("/api/v1/groups", params={"search": search})) == ["Sales"]
+    group = api.get(f"/api/v1/groups/{org.groups['Sales']}").json()
+    assert group["type"] == "OKTA_GROUP" and group["id"].startswith("00g")
+    assert_okta_error(api.get("/api/v1/groups/00gnothere"), 404, "E0000007")
+    made = api.post("/api/v1/groups", json={"profile": {"name": "Managers"}})
+    assert made.status_code == 200 and made.json()["profile"]["name"] == "Managers"
+    assert_okta_error(api.post("/api/v1/groups", json={"profile": {}}), 400, "E0000001")
+
+
+def test_membership_add_and_remove_are_idempotent(okta_sandbox, org, api):
+    user = create(api, "member@example.com")
+    url = f"/api/v1/groups/{org.groups['Sales']}/users/{user['id']}"
+    assert api.put(url).status_code == 204
+    assert api.put(url).status_code == 204
+    members = api.get(f"/api/v1/groups/{org.groups['Sales']}/users").json()
+    assert [m["id"] for m in members] == [user["id"]]
+    state = okta_sandbox.state(org.id)
+    assert [g["members"] for g in state["groups"] if g["name"] == "Sales"] == [[user["id"]]]
+    assert api.delete(url).status_code == 204
+    assert api.delete(url).status_code == 204
+    assert api.get(f"/api/v1/groups/{org.groups['Sales']}/users").json() == []
+    response = api.put(f"/api/v1/groups/{org.groups['Sales']}/users/00unobody")
+    assert_okta_error(response, 404, "E0000007")
+
+
+def test_group_members_page_with_links(org, api):
+    group = org.groups["Finance"]
+    for n in range(5):
+        user = create(api, f"fin{n}@example.com")
+        api.put(f"/api/v1/groups/{group}/users/{user['id']}")
+    first = api.get(f"/api/v1/groups/{group}/users", params={"limit": 3})
+    assert len(first.json()) == 3
+    second = api.get(first.links["next"]["url"])
+    assert len(second.json()) == 2 and "next" not in second.links
+
+
+def test_apps_list_get_and_assignments(okta_sandbox, org, api):
+    apps = api.get("/api/v1/apps").json()
+    assert [(a["name"], a["label"], a["status"]) for a in apps] == [
+        ("slack", "Slack", "ACTIVE"),
+        ("zoom", "Zoom", "ACTIVE"),
+    ]
+    slack = org.apps["slack"]
+    assert api.get(f"/api/v1/apps/{slack}").json()["label"] == "Slack"
+    assert_okta_error(api.get("/api/v1/apps/0oanothere"), 404, "E0000007")
+
+    user = create(api, "app.user@example.com")
+    assigned = api.post(f"/api/v1/apps/{slack}/users", json={"id": user["id"], "scope": "USER"})
+    assert assigned.status_code == 200
+    assert assigned.json()["id"] == user["id"] and assigned.json()["scope"] == "USER"
+    assert assigned.json()["credentials"]["userName"] == "app.user@example.com"
+    listed = api.get(f"/api/v1/apps/{slack}/users").json()
+    assert [a["id"] for a in listed] == [user["id"]]
+    assert api.get(f"/api/v1/apps/{slack}/users/{user['id']}").status_code == 200
+    [state_slack] = [a for a in okta_sandbox.state(org.id)["apps"] if a["name"] == "slack"]
+    assert state_slack["user_ids"] == [user["id"]]
+
+    assert api.delete(f"/api/v1/apps/{slack}/users/{user['id']}").status_code == 204
+    assert_okta_error(api.get(f"/api/v1/apps/{slack}/users/{user['id']}"), 404, "E0000007")
+    assert_okta_error(api.delete(f"/api/v1/apps/{slack}/users/{user['id']}"), 404, "E0000007")
+
+
+def test_assignment_errors(org, api):
+    slack = org.apps["slack"]
+    response = api.post(f"/api/v1/apps/{slack}/users", json={"id": "00unobody"})
+    assert_okta_error(response, 404, "E0000007")
+    assert_okta_error(api.post(f"/api/v1/apps/{slack}/users", json={}), 400, "E0000001")
+    gone = create(api, "gone@example.com")
+    api.post(f"/api/v1/users/{gone['id']}/lifecycle/deactivate")
+    response = api.post(f"/api/v1/apps/{slack}/users", json={"id": gone["id"]})
+    assert_okta_error(response, 400, "E0000001")
+
+
+def test_org_created_with_users_in_groups_and_apps(okta_sandbox):
+    seeded = {
+        **user_body("seeded@example.com"),
+        "status": "SUSPENDED",
+        "groups": ["Sales"],
+        "apps": ["zoom"],
+    }
+    org = okta_sandbox.new_org(users=[seeded])
+    state = okta_sandbox.state(org.id)
+    [user] = state["users"]
+    assert user["status"] == "SUSPENDED"
+    assert [g["members"] for g in state["groups"] if g["name"] == "Sales"] == [[user["id"]]]
+    assert [a["user_ids"] for a in state["apps"] if a["name"] == "zoom"] == [[user["id"]]]

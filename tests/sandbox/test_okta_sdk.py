@@ -1,0 +1,109 @@
+"""The real okta SDK (3.4.6) against the sandbox: configured only with the org URL, the API
+token and the sandbox CA (through its aiohttp session), with its own 429 retries off."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from okta.client import Client
+from okta.models import AppUserAssignRequest, CreateUserRequest
+from okta.pagination import PaginationHelper
+
+from tests.sandbox.okta_support import OktaSandbox, local_sandbox, user_body
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(tmp_path_factory):
+    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
+        yield sandbox
+
+
+def sdk_client(org_url: str, token: str) -> Client:
+    return Client({"orgUrl": org_url, "token": token, "rateLimit": {"maxRetries": 0}})
+
+
+async def _round_trip(sandbox: OktaSandbox, org) -> str:
+    async with sandbox.sdk_session() as session:
+        client = sdk_client(org.url, org.token)
+        client.get_request_executor().set_session(session)
+
+        body = CreateUserRequest.from_dict(user_body("ada@example.com", department="Sales"))
+        user, _, error = await client.create_user(body, activate=True)
+        assert error is None, error
+        assert user.status.value == "ACTIVE"
+
+        _, _, error = await client.assign_user_to_group(org.groups["Sales"], user.id)
+        assert error is None, error
+        request = AppUserAssignRequest.from_dict({"id": user.id, "scope": "USER"})
+        app_user, _, error = await client.assign_user_to_application(org.apps["slack"], request)
+        assert error is None, error
+        assert app_user.id == user.id
+
+        again, _, error = await client.get_user("ada@example.com")
+        assert error is None, error
+        assert (again.id, again.profile.department) == (user.id, "Sales")
+        groups, _, error = await client.list_user_groups(user.id)
+        assert [g.profile.actual_instance.name for g in groups] == ["Sales"]
+
+        _, _, error = await client.deactivate_user(user.id)
+        assert error is None, error
+        return user.id
+
+
+def test_sdk_round_trip_create_group_app_read_deactivate(okta_sandbox):
+    org = okta_sandbox.new_org()
+    user_id = asyncio.run(_round_trip(okta_sandbox, org))
+
+    state = okta_sandbox.state(org.id)
+    [user] = [u for u in state["users"] if u["id"] == user_id]
+    assert user["status"] == "DEPROVISIONED"
+    [sales] = [g for g in state["groups"] if g["name"] == "Sales"]
+    assert user_id in sales["members"]
+    [slack] = [a for a in state["apps"] if a["name"] == "slack"]
+    assert user_id not in slack["user_ids"]  # deactivation drops app assignments
+
+
+async def _list_all(org, session) -> list[str]:
+    client = sdk_client(org.url, org.token)
+    client.get_request_executor().set_session(session)
+    users, response, error = await client.list_users(limit=2)
+    assert error is None, error
+    logins = [u.profile.login for u in users]
+    while after := PaginationHelper.extract_next_cursor(response.headers):
+        users, response, error = await client.list_users(limit=2, after=after)
+        assert error is None, error
+        logins += [u.profile.login for u in users]
+    return logins
+
+
+def test_sdk_pages_through_users_with_the_after_cursor(okta_sandbox):
+    seeded = [{"profile": user_body(f"u{n}@example.com")["profile"]} for n in range(5)]
+    org = okta_sandbox.new_org(users=seeded)
+
+    async def run() -> list[str]:
+        async with okta_sandbox.sdk_session() as session:
+            return await _list_all(org, session)
+
+    assert asyncio.run(run()) == [f"u{n}@example.com" for n in range(5)]
+
+
+async def _errors(sandbox: OktaSandbox, org) -> tuple:
+    async with sandbox.sdk_session() as session:
+        wrong = sdk_client(org.url, "not-the-token")
+        wrong.get_request_executor().set_session(session)
+        _, _, unauthorized = await wrong.list_users()
+        client = sdk_client(org.url, org.token)
+        client.get_request_executor().set_session(session)
+        sandbox.set_behaviour(org.id, rate_per_s=1, burst=1)
+        first = await client.list_users()
+        _, _, throttled = await client.list_users()
+        return unauthorized, first[2], throttled
+
+
+def test_sdk_sees_okta_errors_and_429_without_crashing(okta_sandbox):
+    org = okta_sandbox.new_org()
+    unauthorized, first_error, throttled = asyncio.run(_errors(okta_sandbox, org))
+    assert unauthorized.status == 401 and unauthorized.error_code == "E0000011"
+    assert first_error is None
+    assert throttled.status == 429 and throttled.error_code == "E0000047"

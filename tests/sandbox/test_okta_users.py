@@ -1,0 +1,199 @@
+"""Okta users over raw HTTP: create, errors, read, search, paging, update, lifecycle, delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.okta_support import assert_okta_error, create, local_sandbox, user_body
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(tmp_path_factory):
+    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def org(okta_sandbox):
+    return okta_sandbox.new_org()
+
+
+@pytest.fixture
+def api(okta_sandbox, org):
+    with okta_sandbox.api(org) as client:
+        yield client
+
+
+def test_create_sets_status_like_okta(api):
+    assert create(api, "pw@example.com")["status"] == "ACTIVE"
+    assert create(api, "nopw@example.com", password=False)["status"] == "PROVISIONED"
+    staged = create(api, "staged@example.com", activate=False)
+    assert staged["status"] == "STAGED"
+    assert staged["id"].startswith("00u") and len(staged["id"]) == 20
+    assert staged["profile"]["login"] == "staged@example.com"
+
+
+def test_missing_profile_field_names_it(api):
+    body = user_body("x@example.com")
+    del body["profile"]["lastName"]
+    error = assert_okta_error(api.post("/api/v1/users", json=body), 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: lastName"
+    assert error["errorCauses"] == [{"errorSummary": "lastName: The field cannot be left blank"}]
+
+
+def test_bad_json_is_e0000003(api):
+    response = api.post("/api/v1/users", content=b'{"profile": ', headers={"Content-Type": "x"})
+    assert_okta_error(response, 400, "E0000003")
+
+
+def test_duplicate_login_is_rejected_ignoring_case(api):
+    create(api, "dup@example.com")
+    response = api.post("/api/v1/users", json=user_body("DUP@example.com"))
+    error = assert_okta_error(response, 400, "E0000001")
+    assert error["errorCauses"][0]["errorSummary"] == (
+        "login: An object with this field already exists in the current organization"
+    )
+
+
+def test_get_by_id_or_login_and_404(api):
+    user = create(api, "get.me@example.com")
+    assert api.get(f"/api/v1/users/{user['id']}").json()["id"] == user["id"]
+    assert api.get("/api/v1/users/get.me@example.com").json()["id"] == user["id"]
+    error = assert_okta_error(api.get("/api/v1/users/00unothere"), 404, "E0000007")
+    assert error["errorSummary"] == "Not found: Resource not found: 00unothere (User)"
+
+
+def test_list_search_filter_and_q(api):
+    create(api, "ann@example.com", department="Sales")
+    create(api, "bob@example.com", department="Finance")
+    gone = create(api, "cat@example.com", department="Sales")
+    api.post(f"/api/v1/users/{gone['id']}/lifecycle/deactivate")
+
+    def logins(**params) -> list[str]:
+        response = api.get("/api/v1/users", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(u["profile"]["login"] for u in response.json())
+
+    assert logins() == ["ann@example.com", "bob@example.com"]  # DEPROVISIONED left out
+    assert logins(search='profile.department eq "Sales"') == ["ann@example.com", "cat@example.com"]
+    assert logins(search='profile.login eq "BOB@example.com"') == ["bob@example.com"]
+    assert logins(search='status eq "DEPROVISIONED"') == ["cat@example.com"]
+    assert logins(filter='status eq "ACTIVE" and profile.department eq "Sales"') == [
+        "ann@example.com"
+    ]
+    assert logins(q="bo") == ["bob@example.com"]
+    assert_okta_error(api.get("/api/v1/users", params={"search": "status eq"}), 400, "E0000031")
+
+
+def test_paging_follows_link_next_to_the_end(api):
+    made = {create(api, f"page{n}@example.com")["id"] for n in range(7)}
+    response = api.get("/api/v1/users", params={"limit": 3})
+    assert response.links["self"]["url"].endswith("/api/v1/users?limit=3")
+    seen: list[str] = []
+    pages = 0
+    while True:
+        assert response.status_code == 200
+        seen += [u["id"] for u in response.json()]
+        pages += 1
+        if "next" not in response.links:
+            break
+        assert "after=" in response.links["next"]["url"]
+        response = api.get(response.links["next"]["url"])
+    assert pages == 3
+    assert len(seen) == len(set(seen)) and set(seen) == made
+
+
+def test_post_updates_partially_put_replaces(api):
+    user = create(api, "upd@example.com", department="Sales", title="Rep")
+    url = f"/api/v1/users/{user['id']}"
+    changed = api.post(url, json={"profile": {"title": "Lead"}}).json()
+    assert changed["profile"]["department"] == "Sales" and changed["profile"]["title"] == "Lead"
+    replaced = api.put(url, json=user_body("upd@example.com", department="Finance")).json()
+    assert replaced["profile"]["department"] == "Finance" and "title" not in replaced["profile"]
+    response = api.put(url, json={"profile": {"login": "upd@example.com"}})
+    assert_okta_error(response, 400, "E0000001")
+    create(api, "taken@example.com")
+    response = api.post(url, json={"profile": {"login": "taken@example.com"}})
+    assert_okta_error(response, 400, "E0000001")
+
+
+def lifecycle(api, user: dict, operation: str, **params):
+    return api.post(f"/api/v1/users/{user['id']}/lifecycle/{operation}", params=params)
+
+
+def status_of(api, user: dict) -> str:
+    return api.get(f"/api/v1/users/{user['id']}").json()["status"]
+
+
+def test_suspend_and_unsuspend_follow_okta_rules(api):
+    staged = create(api, "staged.s@example.com", activate=False)
+    error = assert_okta_error(lifecycle(api, staged, "suspend"), 400, "E0000001")
+    assert "Cannot suspend a user that is not active" in error["errorCauses"][0]["errorSummary"]
+    active = create(api, "active.s@example.com")
+    assert_okta_error(lifecycle(api, active, "unsuspend"), 400, "E0000001")
+    assert lifecycle(api, active, "suspend").status_code == 200
+    assert status_of(api, active) == "SUSPENDED"
+    assert_okta_error(lifecycle(api, active, "suspend"), 400, "E0000001")
+    assert lifecycle(api, active, "unsuspend").status_code == 200
+    assert status_of(api, active) == "ACTIVE"
+
+
+def test_activate_only_from_staged_or_deprovisioned(api):
+    staged = create(api, "act@example.com", activate=False)
+    response = lifecycle(api, staged, "activate", sendEmail="false")
+    assert response.status_code == 200 and "activationToken" in response.json()
+    assert status_of(api, staged) == "ACTIVE"  # it has a password
+    error = assert_okta_error(lifecycle(api, staged, "activate"), 403, "E0000016")
+    assert error["errorSummary"] == "Activation failed because the user is already active"
+    lifecycle(api, staged, "deactivate")
+    assert lifecycle(api, staged, "activate").json() == {}  # sendEmail defaults to true
+    assert status_of(api, staged) == "ACTIVE"
+
+
+def test_password_operations(api):
+    user = create(api, "pwd@example.com")
+    response = lifecycle(api, user, "reset_password", sendEmail="false")
+    assert "resetPasswordUrl" in response.json()
+    assert status_of(api, user) == "RECOVERY"
+    expired = lifecycle(api, user, "expire_password")
+    assert expired.status_code == 200 and expired.json()["status"] == "PASSWORD_EXPIRED"
+    staged = create(api, "pwd.staged@example.com", activate=False)
+    assert_okta_error(lifecycle(api, staged, "reset_password"), 403, "E0000038")
+
+
+def test_deactivate_drops_app_assignments_suspend_keeps_them(okta_sandbox, org, api):
+    keep = create(api, "keep@example.com")
+    drop = create(api, "drop@example.com")
+    for user in (keep, drop):
+        response = api.post(f"/api/v1/apps/{org.apps['zoom']}/users", json={"id": user["id"]})
+        assert response.status_code == 200
+        api.put(f"/api/v1/groups/{org.groups['Sales']}/users/{user['id']}")
+    lifecycle(api, keep, "suspend")
+    lifecycle(api, drop, "deactivate")
+    assert_okta_error(lifecycle(api, drop, "deactivate"), 403, "E0000038")
+    state = okta_sandbox.state(org.id)
+    [zoom] = [a for a in state["apps"] if a["name"] == "zoom"]
+    assert zoom["user_ids"] == [keep["id"]]
+    [sales] = [g for g in state["groups"] if g["name"] == "Sales"]
+    assert set(sales["members"]) == {keep["id"], drop["id"]}  # memberships stay, as in Okta
+
+
+def test_delete_deactivates_first_and_deletes_only_deprovisioned(api):
+    user = create(api, "del@example.com")
+    url = f"/api/v1/users/{user['id']}"
+    assert api.delete(url).status_code == 204
+    assert api.get(url).json()["status"] == "DEPROVISIONED"
+    assert api.delete(url).status_code == 204
+    assert_okta_error(api.get(url), 404, "E0000007")
+    assert create(api, "del@example.com")["id"] != user["id"]  # the login is free again
+
+
+def test_sessions_groups_and_app_links(org, api):
+    user = create(api, "links@example.com")
+    assert api.delete(f"/api/v1/users/{user['id']}/sessions").status_code == 204
+    api.put(f"/api/v1/groups/{org.groups['Finance']}/users/{user['id']}")
+    api.post(f"/api/v1/apps/{org.apps['slack']}/users", json={"id": user["id"], "scope": "USER"})
+    groups = api.get(f"/api/v1/users/{user['id']}/groups").json()
+    assert [g["profile"]["name"] for g in groups] == ["Finance"]
+    links = api.get(f"/api/v1/users/{user['id']}/appLinks").json()
+    assert [(link["appName"], link["label"]) for link in links] == [("slack", "Slack")]
