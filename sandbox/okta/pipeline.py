@@ -14,7 +14,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from typing import Any
 
 from starlette.requests import Request
@@ -87,11 +86,9 @@ def _rate_headers(decision: RateDecision) -> dict[str, str]:
 
 
 def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
-    headers = {
-        **headers,
-        "Date": formatdate(usegmt=True),
-        "X-Okta-Request-Id": secrets.token_urlsafe(18),
-    }
+    # No Date here: uvicorn adds one to every response, and the okta SDK needs exactly that
+    # one (with X-Rate-Limit-Reset) to compute its 429 back-off.
+    headers = {**headers, "X-Okta-Request-Id": secrets.token_urlsafe(18)}
     if body is None:
         return Response(status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -165,8 +162,6 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
             record(error.status)
             return _error(error, headers)
         record(reply.status)
-        if request.method != "GET" and hasattr(state, "mark_changed"):
-            state.mark_changed()  # the core persists the state file shortly after
         return _respond(reply.status, reply.body, {**headers, **reply.headers})
 
     return run

@@ -4,13 +4,8 @@ and clients (raw httpx and the real okta SDK) configured the way the portal conf
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import ssl
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,42 +128,3 @@ def assert_okta_error(response, status: int, code: str) -> dict:
     assert body["errorCode"] == code
     assert body["errorId"].startswith("oae")
     return body
-
-
-@contextlib.contextmanager
-def local_sandbox(tls_dir: Path) -> Iterator[OktaSandbox]:
-    """The control API and the Okta routes served over HTTPS on a free port, in a thread."""
-    import uvicorn
-    from starlette.applications import Starlette
-
-    from sandbox import control, okta
-    from sandbox.state import SandboxState
-    from sandbox.tls import tls_files
-
-    state = SandboxState()
-    token = "okta-tests-control-token"
-    app = Starlette(routes=[*control.routes(state, token), *okta.routes(state)])
-    files = tls_files(tls_dir)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        ssl_certfile=str(files.cert),
-        ssl_keyfile=str(files.key),
-        date_header=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    sandbox = OktaSandbox(f"https://127.0.0.1:{port}", files.ca, token)
-    try:
-        yield sandbox
-    finally:
-        sandbox.close()
-        server.should_exit = True
-        thread.join(timeout=5)

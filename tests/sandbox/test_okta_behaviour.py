@@ -9,13 +9,14 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from tests.sandbox.okta_support import assert_okta_error, create, local_sandbox
+from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create
 
 
 @pytest.fixture(scope="module")
-def okta_sandbox(tmp_path_factory):
-    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
-        yield sandbox
+def okta_sandbox(sandbox_server):
+    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.fixture
@@ -30,8 +31,10 @@ def api(okta_sandbox, org):
 
 
 def assert_okta_headers(response: httpx.Response) -> None:
-    for name in ("Date", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
-        assert name in response.headers, (response.status_code, name)
+    for name in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
+        assert len(response.headers.get_list(name)) == 1, (response.status_code, name)
+    # Exactly one Date: the SDK's 429 back-off is X-Rate-Limit-Reset - Date.
+    assert len(response.headers.get_list("Date")) == 1, response.status_code
     assert parsedate_to_datetime(response.headers["Date"]).timestamp() == pytest.approx(
         time.time(), abs=5
     )
@@ -44,7 +47,9 @@ def test_wrong_or_missing_token_is_401_e0000011(okta_sandbox, org):
     assert error["errorSummary"] == "Invalid token provided"
     assert_okta_headers(response)
     with httpx.Client(verify=okta_sandbox.ssl_context()) as anonymous:
-        assert_okta_error(anonymous.get(f"{org.url}/api/v1/users"), 401, "E0000011")
+        response = anonymous.get(f"{org.url}/api/v1/users")
+    assert_okta_error(response, 401, "E0000011")
+    assert_okta_headers(response)
 
 
 def test_every_response_carries_date_and_rate_limit_headers(org, api):

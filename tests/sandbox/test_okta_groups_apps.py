@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.okta_support import assert_okta_error, create, local_sandbox, user_body
+from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create, user_body
 
 
 @pytest.fixture(scope="module")
-def okta_sandbox(tmp_path_factory):
-    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
-        yield sandbox
+def okta_sandbox(sandbox_server):
+    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.fixture

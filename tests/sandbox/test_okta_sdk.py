@@ -10,13 +10,14 @@ from okta.client import Client
 from okta.models import AppUserAssignRequest, CreateUserRequest
 from okta.pagination import PaginationHelper
 
-from tests.sandbox.okta_support import OktaSandbox, local_sandbox, user_body
+from tests.sandbox.okta_support import OktaSandbox, user_body
 
 
 @pytest.fixture(scope="module")
-def okta_sandbox(tmp_path_factory):
-    with local_sandbox(tmp_path_factory.mktemp("tls")) as sandbox:
-        yield sandbox
+def okta_sandbox(sandbox_server):
+    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
+    yield sandbox
+    sandbox.close()
 
 
 def sdk_client(org_url: str, token: str) -> Client:
