@@ -18,6 +18,7 @@ demo: install
 	$(BIN)/python manage.py rundemo
 
 test: install
+	bin/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

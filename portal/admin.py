@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from portal.models import Role, StaffProfile, role_of
 
@@ -12,6 +13,8 @@ admin.site.has_permission = _msp_admins_only
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Changes go through the portal's audited forms; the admin is for looking."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -41,7 +41,10 @@ def mfa(request):
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
     form = TotpConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    allowed, _ = device.verify_is_allowed()
+    if request.method == "POST" and form.is_valid() and not allowed:
+        form.add_error("token", "Too many wrong codes in a row: wait a few seconds and try again.")
+    elif request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"].strip()):
             if not device.confirmed:
                 device.confirmed = True

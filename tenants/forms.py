@@ -58,6 +58,7 @@ class TenantForm(forms.ModelForm):
     other_domains = LinesField(item_validator=None, help_text="Other verified domains, one a line.")
     tags = forms.CharField(required=False, max_length=300, help_text="Comma separated.")
     time_zone = forms.ChoiceField(choices=[])
+    default_usage_location = forms.CharField(max_length=20, initial="GB", help_text="e.g. GB")
 
     class Meta:
         model = Tenant
@@ -142,8 +143,18 @@ class ConnectionForm(forms.ModelForm):
         return secret
 
 
+def url_field(**kwargs) -> forms.URLField:
+    return forms.URLField(assume_scheme="https", max_length=200, **kwargs)
+
+
 class EntraConnectionForm(ConnectionForm):
     secret_label = "Client secret"  # noqa: S105 - a label
+    login_base_url = url_field(
+        required=False, help_text="Only for the sandbox or a sovereign cloud."
+    )
+    graph_base_url = url_field(
+        required=False, help_text="Only for the sandbox or a sovereign cloud."
+    )
 
     class Meta:
         model = DirectoryConnection
@@ -184,15 +195,11 @@ class EntraConnectionForm(ConnectionForm):
 
 class OktaConnectionForm(ConnectionForm):
     secret_label = "API token"  # noqa: S105 - a label
+    org_url = url_field(label="Org URL", help_text="e.g. https://fabrikam.okta.com")
 
     class Meta:
         model = DirectoryConnection
         fields = ["org_url", "secret", "secret_expires_on"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["org_url"].required = True
-        self.fields["org_url"].help_text = "e.g. https://fabrikam.okta.com"
 
     def clean_org_url(self) -> str:
         return require_https(self.cleaned_data["org_url"]).rstrip("/")
@@ -222,6 +229,7 @@ class RoleTemplateForm(forms.ModelForm):
     groups = LinesField(help_text="Group names or object IDs, one a line.")
     licenses = LinesField(label="Licences", help_text="SKU part numbers or SKU IDs, one a line.")
     apps = LinesField(help_text="Application names or IDs, one a line.")
+    usage_location = forms.CharField(required=False, max_length=20, help_text="e.g. GB")
     domain = forms.ChoiceField(
         required=False,
         error_messages={"invalid_choice": "“%(value)s” is not one of this tenant's domains."},

@@ -1,0 +1,140 @@
+"""Bad input re-renders the form with a clear message, and nothing is saved."""
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tests.test_changes_audited import ROLE_FORM
+
+HUGE = "x" * 10_000
+
+ROLE_CASES = [
+    ({"name": ""}, "This field is required."),
+    ({"name": "   "}, "This field is required."),
+    ({"name": HUGE}, "Ensure this value has at most 80 characters"),
+    ({"name": "<script>alert(1)</script>"}, "&lt; and &gt; are not allowed"),
+    ({"groups": "Sales\n<img src=x onerror=alert(1)>"}, "&lt; and &gt; are not allowed"),
+    ({"groups": HUGE}, "Each line may be at most 256 characters"),
+    ({"domain": "evil.example"}, "is not one of this tenant&#x27;s domains"),
+    ({"username_rule": "{first}.{surname}@{domain}"}, "Unknown placeholder {surname}"),
+    ({"username_rule": "{first}.{last}"}, "must end with @{domain}"),
+    ({"username_rule": "{first.{last}@{domain}"}, "unbalanced braces"),
+    ({"usage_location": "Britain"}, "two-letter country code"),
+    ({"name": "Alpha Ltd Sales"}, "exists already"),
+]
+
+
+@pytest.mark.parametrize("change,message", ROLE_CASES)
+def test_role_template_form_rejects(client, alpha, change, message):
+    client.force_login(alpha.technician)
+    before = (RoleTemplate.objects.count(), AuditEvent.objects.count())
+    url = reverse("role_create", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, {**ROLE_FORM, **change})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert message in body
+    assert "Nothing was saved" in body
+    assert "<script>alert(1)</script>" not in body and "<img src=x" not in body
+    assert (RoleTemplate.objects.count(), AuditEvent.objects.count()) == before
+
+
+TENANT_FORM = {
+    "name": "Delta",
+    "slug": "",
+    "primary_domain": "delta.test",
+    "other_domains": "",
+    "default_usage_location": "GB",
+    "time_zone": "Europe/London",
+    "tags": "",
+    "notes": "",
+    "is_active": "on",
+}
+TENANT_CASES = [
+    ({"name": ""}, "This field is required."),
+    ({"name": HUGE}, "at most 120 characters"),
+    ({"name": "<b>Delta</b>"}, "&lt; and &gt; are not allowed"),
+    ({"primary_domain": "not a domain"}, "is not a domain name"),
+    ({"other_domains": "ok.test\nbad_domain"}, "is not a domain name"),
+    ({"name": "Alpha Ltd"}, "already exists"),
+    ({"slug": "alpha"}, "already exists"),
+    ({"time_zone": "Mars/Olympus"}, "Select a valid choice"),
+    ({"notes": HUGE}, "at most 4000 characters"),
+]
+
+
+@pytest.mark.parametrize("change,message", TENANT_CASES)
+def test_tenant_form_rejects(client, alpha, msp_admin, change, message):
+    client.force_login(msp_admin)
+    before = (Tenant.objects.count(), AuditEvent.objects.count())
+    response = client.post(reverse("tenant_create"), {**TENANT_FORM, **change})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert (Tenant.objects.count(), AuditEvent.objects.count()) == before
+
+
+ENTRA_FORM = {
+    "directory_id": "0b7c2d54-4f8f-4a55-b0d5-111111111111",
+    "client_id": "0b7c2d54-4f8f-4a55-b0d5-222222222222",
+    "secret": "s3cret",
+    "secret_expires_on": "",
+    "login_base_url": "",
+    "graph_base_url": "",
+}
+CONNECTION_CASES = [
+    ({"client_id": "abc"}, "is a GUID"),
+    ({"directory_id": "<x>"}, "directory ID (a GUID)"),
+    ({"secret": ""}, "Enter the client secret"),
+    ({"graph_base_url": "http://graph.example"}, "Use an https:// address"),
+    ({"secret_expires_on": "someday"}, "Enter a valid date"),
+]
+
+
+@pytest.mark.parametrize("change,message", CONNECTION_CASES)
+def test_connection_form_rejects(client, msp_admin, change, message):
+    tenant = Tenant.objects.create(name="Echo", slug="echo", primary_domain="echo.test")
+    client.force_login(msp_admin)
+    url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "entra"})
+    response = client.post(url, {**ENTRA_FORM, **change})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not DirectoryConnection.objects.filter(tenant=tenant).exists()
+
+
+STAFF_FORM = {
+    "username": "sam",
+    "first_name": "Sam",
+    "last_name": "",
+    "email": "",
+    "role": "client_admin",
+    "password": "a-long-enough-passphrase-1",
+    "is_active": "on",
+}
+
+
+def test_staff_form_rules(client, alpha, bravo, msp_admin):
+    client.force_login(msp_admin)
+    url = reverse("staff_create")
+    cases = [
+        ({"tenants": [alpha.tenant.pk, bravo.tenant.pk]}, "exactly one tenant"),
+        ({"tenants": []}, "exactly one tenant"),
+        ({"role": "technician", "tenants": []}, "Assign at least one tenant"),
+        ({"username": "tech-alpha", "tenants": [alpha.tenant.pk]}, "Another person has this"),
+        ({"password": "123", "tenants": [alpha.tenant.pk]}, "too short"),
+        ({"first_name": "<script>", "tenants": [alpha.tenant.pk]}, "are not allowed"),
+    ]
+    before = AuditEvent.objects.count()
+    for change, message in cases:
+        response = client.post(url, {**STAFF_FORM, **change})
+        assert response.status_code == 200 and message in response.content.decode(), change
+    assert AuditEvent.objects.count() == before
+
+
+def test_msp_admin_cannot_demote_themselves(client, msp_admin):
+    client.force_login(msp_admin)
+    url = reverse("staff_edit", kwargs={"person_id": msp_admin.pk})
+    data = {**STAFF_FORM, "username": msp_admin.username, "role": "technician", "all_tenants": "on"}
+    response = client.post(url, data)
+    assert "cannot take your own MSP admin role away" in response.content.decode()
+    msp_admin.profile.refresh_from_db()
+    assert msp_admin.profile.role == "msp_admin"

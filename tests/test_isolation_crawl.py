@@ -1,0 +1,136 @@
+"""Every URL of the project, as every role of tenant B and as anonymous, aimed at tenant A.
+
+The crawl reads the URLconf, so it grows by itself as later issues add URLs. A URL whose path
+parameter it cannot fill fails the test: add the parameter to OBJECT_PARAMS below.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+PUBLIC = {"login", "logout"}
+SKIPPED_NAMESPACES = {"admin", "djdt"}
+
+# Path parameter -> how to take it from tenant A's world (tenant-owned objects: 404 for B).
+TENANT_PARAMS = {
+    "tenant": lambda world: world.tenant.slug,
+    "connection_id": lambda world: world.connection.pk,
+    "template_id": lambda world: world.template.pk,
+}
+# Parameters that are not tenant-owned: only a role check stands in front of them (403).
+OTHER_PARAMS = {
+    "kind": lambda world, extra: "entra",
+    "msp_template_id": lambda world, extra: extra["msp_template"].pk,
+    "person_id": lambda world, extra: world.client_admin.pk,
+}
+
+
+def iter_named_patterns(resolver: URLResolver = None, namespace: str = "", params=()):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        keys = tuple(getattr(entry.pattern, "converters", {}).keys())
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            if ns in SKIPPED_NAMESPACES:
+                continue
+            inner = f"{namespace}{ns}:" if ns else namespace
+            yield from iter_named_patterns(entry, inner, params + keys)
+        elif isinstance(entry, URLPattern):
+            assert entry.name, f"Every URL needs a name; {entry.pattern} has none."
+            yield f"{namespace}{entry.name}", params + keys
+
+
+def crawl_urls(world, extra) -> list[tuple[str, str, bool]]:
+    """(name, url, aims at a tenant-owned object) for every named URL of the project."""
+    urls = []
+    for name, keys in iter_named_patterns():
+        if name in PUBLIC:
+            continue
+        kwargs = {}
+        for key in keys:
+            if key in TENANT_PARAMS:
+                kwargs[key] = TENANT_PARAMS[key](world)
+            elif key in OTHER_PARAMS:
+                kwargs[key] = OTHER_PARAMS[key](world, extra)
+            else:
+                pytest.fail(f"The crawl cannot fill <{key}> of URL {name!r}: add it to the crawl.")
+        tenant_owned = any(key in TENANT_PARAMS for key in keys)
+        urls.append((name, reverse(name, kwargs=kwargs), tenant_owned))
+    return urls
+
+
+def markers_of(world) -> list[str]:
+    return [
+        world.tenant.name,
+        world.tenant.primary_domain,
+        world.template.name,
+        world.connection.directory_id,
+        world.okta_connection.org_url,
+    ]
+
+
+def snapshot_of_a(world) -> tuple:
+    tenant = world.tenant
+    return (
+        AuditEvent.objects.count(),
+        Tenant.objects.filter(pk=tenant.pk).values().get(),
+        list(RoleTemplate.objects.filter(tenant=tenant).order_by("pk").values()),
+        list(DirectoryConnection.objects.filter(tenant=tenant).order_by("pk").values()),
+    )
+
+
+@pytest.fixture
+def crawl(alpha, bravo, msp_template):
+    return crawl_urls(alpha, {"msp_template": msp_template})
+
+
+def test_crawl_covers_the_project(crawl):
+    names = {name for name, _, _ in crawl}
+    assert {"dashboard", "tenant_detail", "role_edit", "connection_edit", "staff_edit"} <= names
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_is_sent_to_login(client, crawl, method):
+    for name, url, _ in crawl:
+        response = getattr(client, method)(url)
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 302, f"{method.upper()} {name} {url}"
+        assert response["Location"].startswith(reverse("login")), name
+
+
+@pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_tenant_b_never_sees_or_changes_tenant_a(client, alpha, bravo, crawl, role, method):
+    client.force_login(bravo.people[role])
+    before = snapshot_of_a(alpha)
+    for name, url, tenant_owned in crawl:
+        response = getattr(client, method)(url)
+        where = f"{role} {method.upper()} {name} {url} -> {response.status_code}"
+        if tenant_owned:
+            assert response.status_code in (404, 405), where
+        else:
+            assert response.status_code in (200, 302, 403, 404, 405), where
+        body = response.content.decode(errors="replace")
+        for marker in markers_of(alpha):
+            assert marker not in body, f"{where} shows {marker!r}"
+    assert snapshot_of_a(alpha) == before, "a request of tenant B changed tenant A"
+
+
+def test_client_admin_of_b_gets_404_for_every_object_of_a(client, alpha, bravo, crawl):
+    client.force_login(bravo.client_admin)
+    for name, url, tenant_owned in crawl:
+        if tenant_owned:
+            assert client.get(url).status_code in (404, 405), name
+
+
+def test_django_admin_is_for_msp_admins_only(client, alpha, bravo, msp_admin):
+    for person in bravo.people.values():
+        client.force_login(person)
+        response = client.get(reverse("admin:index"))
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    client.force_login(msp_admin)
+    assert client.get(reverse("admin:index")).status_code == 200

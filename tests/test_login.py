@@ -1,0 +1,115 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.factories import PASSWORD
+
+
+def login(client, username, password=PASSWORD, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password, **extra})
+
+
+def test_login_and_logout(client, alpha):
+    response = login(client, "tech-alpha")
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
+    assert alpha.tenant.name in client.get(reverse("dashboard")).content.decode()
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_wrong_password_is_refused_plainly(client, alpha):
+    response = login(client, "tech-alpha", "nope")
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_repeated_failures_lock_the_account_with_a_clear_message(client, alpha):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, "tech-alpha", "wrong")
+    response = login(client, "tech-alpha")  # even the right password is refused now
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+def totp_now(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def test_enrolled_person_needs_the_code(client, alpha):
+    device = TOTPDevice.objects.create(user=alpha.technician, name="phone", confirmed=True)
+    response = login(client, "tech-alpha")
+    assert response.status_code == 200
+    assert "Enter the current code from your authenticator app" in response.content.decode()
+    response = login(client, "tech-alpha", otp_token=totp_now(device))
+    assert response.status_code == 302
+
+
+def test_admin_mfa_required_when_configured(client, msp_admin, settings):
+    settings.REQUIRE_ADMIN_MFA = True
+    login(client, "msp-admin")
+    response = client.get(reverse("tenant_list"))
+    assert response.status_code == 302 and response["Location"] == reverse("mfa")
+    page = client.get(reverse("mfa")).content.decode()
+    assert "<svg" in page and "Scan this code" in page
+    device = TOTPDevice.objects.get(user=msp_admin)
+    wrong = client.post(reverse("mfa"), {"token": "000000"})
+    assert "did not match" in wrong.content.decode()
+    device.refresh_from_db()
+    device.throttle_reset()  # django-otp slows down guessing after a wrong code
+    assert client.post(reverse("mfa"), {"token": totp_now(device)}).status_code == 302
+    assert client.get(reverse("tenant_list")).status_code == 200
+    device.refresh_from_db()
+    assert device.confirmed
+
+
+def test_technicians_are_not_forced_into_mfa(client, alpha, settings):
+    settings.REQUIRE_ADMIN_MFA = True
+    login(client, "tech-alpha")
+    assert client.get(reverse("tenant_list")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=False)
+def test_production_settings_pass_check_deploy():
+    # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE is for tests only; a deployment never has it.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env |= {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secrets():
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "CREDENTIAL_KEYS")}
+    env |= {"DJANGO_ENV": "production", "ALLOWED_HOSTS": "portal.example.com"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
