@@ -104,6 +104,7 @@ def serve(
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,
     )
     uvicorn.Server(config).run()
 

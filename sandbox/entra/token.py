@@ -64,6 +64,7 @@ def discovery(state: SandboxState):
         tenant = find_tenant(state, key)
         if tenant is None:
             return unknown_tenant(key)
+        tenant.stats.record("GET", request.url.path.replace(key, "{tenant}", 1), 200)
         base = f"{request.url.scheme}://{request.url.netloc}/{tenant.id}"
         return JSONResponse(
             {

@@ -5,6 +5,7 @@ Fixtures:
 - `sandbox_server` (session): a `SandboxServer` with `.url`, `.ca` (path of ca.pem),
   `.control_token`, and `.control()` -> an httpx.Client for the control API.
 - `control` (session): that control client, ready to use.
+- `entra` (function): a fresh, isolated Entra directory (tests/sandbox/entra_support.py).
 """
 
 from __future__ import annotations
@@ -91,3 +92,11 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 def control(sandbox_server: SandboxServer) -> Iterator[httpx.Client]:
     with sandbox_server.control() as client:
         yield client
+
+
+@pytest.fixture
+def entra(sandbox_server: SandboxServer):
+    """A fresh, isolated Entra directory for one test (an `EntraDir`)."""
+    from tests.sandbox.entra_support import make_entra
+
+    return make_entra(sandbox_server)
