@@ -17,6 +17,25 @@ REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+POLICY_NOT_MET = (
+    "Password requirements were not met. Password requirements: at least 8 characters, "
+    "a lowercase letter, an uppercase letter, a number, no parts of your username."
+)
+
+
+def check_password(password: str, profile: dict) -> None:
+    """Okta's default password policy; E0000001 on `password` when it is not met."""
+    username = str(profile.get("login", "")).split("@")[0].lower()
+    if (
+        len(password) < 8
+        or password.lower() == password
+        or password.upper() == password
+        or not any(c.isdigit() for c in password)
+        or (len(username) >= 3 and username in password.lower())
+    ):
+        raise validation_failed("password", POLICY_NOT_MET)
+
+
 class OktaOrg:
     def __init__(self, org_id: str, name: str, api_token: str) -> None:
         self.id = org_id

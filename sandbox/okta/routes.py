@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from . import apps_api, groups_api, users_api
-from .pipeline import Endpoint, Handler, endpoint
+from .errors import OktaError
+from .pipeline import Call, Endpoint, Handler, Reply, endpoint
 
 # (method, template, family, handler); the template is what stats count calls under.
 API: list[tuple[str, str, str, Handler]] = [
@@ -64,7 +65,7 @@ def _dispatch(by_method: dict[str, Endpoint]) -> Endpoint:
     return run
 
 
-def _api_routes(state: Any) -> list[BaseRoute]:
+def _api_routes(state: Any) -> list[Route]:
     by_path: dict[str, dict[str, Endpoint]] = {}
     for method, path, family, handler in API:
         by_path.setdefault(path, {})[method] = endpoint(
@@ -76,6 +77,27 @@ def _api_routes(state: Any) -> list[BaseRoute]:
     ]
 
 
+def _no_such_route(known: list[Route]) -> Handler:
+    """Okta's answers for a path it does not serve: 405 E0000022 for a known path asked with
+    another method, else 404 E0000007, both in Okta's shape and behind auth and rate limits."""
+
+    def run(call: Call) -> Reply:
+        path = "/" + call.param("rest")
+        if any(route.path_regex.match(path) for route in known):
+            raise OktaError(
+                405, "E0000022", "The endpoint does not support the provided HTTP method"
+            )
+        raise OktaError(404, "E0000007", f"Not found: Resource not found: {path}")
+
+    return run
+
+
 def routes(state: Any) -> list[BaseRoute]:
     """The Okta API for every org in `state.okta`, looked up per request."""
-    return [Mount("/okta/{org_id}", routes=_api_routes(state))]
+    api = _api_routes(state)
+    fallback = Route(
+        "/{rest:path}",
+        endpoint(state, "other", "(no such route)", _no_such_route(api)),
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    )
+    return [Mount("/okta/{org_id}", routes=[*api, fallback])]

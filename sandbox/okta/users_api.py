@@ -7,7 +7,8 @@ from typing import Any
 from . import lifecycle
 from .errors import bad_json, not_found, validation_failed
 from .listing import matching, page
-from .model import User
+from .model import User, now_iso
+from .org import check_password
 from .pipeline import Call, Handler, Reply
 from .resources import USER_TYPE_ID, app_link_json, group_json, user_json
 
@@ -41,21 +42,32 @@ def _user(call: Call, check_lag: bool = False) -> User:
     return user
 
 
-def _profile_and_password(call: Call) -> tuple[dict, bool]:
+def _password(body: dict) -> str | None:
+    """credentials.password.value, if given; E0000003 when credentials are not objects."""
+    credentials = body.get("credentials") or {}
+    password = credentials.get("password") if isinstance(credentials, dict) else None
+    if password is None:
+        return None
+    if not isinstance(password, dict) or not isinstance(password.get("value", ""), str):
+        raise bad_json()
+    return password.get("value") or None
+
+
+def create_user(call: Call) -> Reply:
     body = call.json()
     profile = body.get("profile")
     if profile is None:
         raise validation_failed("login", "The field cannot be left blank")
     if not isinstance(profile, dict):
         raise bad_json()
-    password = (body.get("credentials") or {}).get("password") or {}
-    return profile, bool(isinstance(password, dict) and password.get("value"))
-
-
-def create_user(call: Call) -> Reply:
-    profile, has_password = _profile_and_password(call)
-    group_ids = call.json().get("groupIds") or []
-    user = call.org.create_user(profile, has_password, call.flag("activate", True), group_ids)
+    password = _password(body)
+    if password is not None:
+        check_password(password, profile)
+    group_ids = body.get("groupIds") or []
+    org = call.org
+    user = org.create_user(profile, password is not None, call.flag("activate", True), group_ids)
+    if user.status == "ACTIVE" and call.query("nextLogin") == "changePassword":
+        user.set_status("PASSWORD_EXPIRED")
     return Reply(200, user_json(user, call.base))
 
 
@@ -90,12 +102,14 @@ def update_user(call: Call) -> Reply:
     profile = body.get("profile")
     if profile is not None and not isinstance(profile, dict):
         raise bad_json()
+    password = _password(body)
+    if password is not None:
+        check_password(password, profile or user.profile)
     if profile is not None or replace:
         call.org.update_profile(user, profile or {}, replace=replace)
-    password = (body.get("credentials") or {}).get("password") or {}
-    if isinstance(password, dict) and password.get("value"):
+    if password is not None:
         user.has_password = True
-        user.password_changed = user.last_updated
+        user.password_changed = user.last_updated = now_iso()
     return Reply(200, user_json(user, call.base))
 
 

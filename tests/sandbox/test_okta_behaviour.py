@@ -172,3 +172,11 @@ def test_unknown_org_is_404(okta_sandbox, org):
             headers={"Authorization": f"SSWS {org.token}"},
         )
     assert_okta_error(response, 404, "E0000007")
+
+
+def test_unknown_paths_and_methods_answer_in_okta_shape(api):
+    response = api.get("/api/v1/nothing-here")
+    assert_okta_error(response, 404, "E0000007")
+    assert_okta_headers(response)
+    error = assert_okta_error(api.patch("/api/v1/users", json={}), 405, "E0000022")
+    assert error["errorSummary"] == "The endpoint does not support the provided HTTP method"

@@ -4,6 +4,7 @@ token and the sandbox CA (through its aiohttp session), with its own 429 retries
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from okta.client import Client
@@ -108,3 +109,25 @@ def test_sdk_sees_okta_errors_and_429_without_crashing(okta_sandbox):
     assert unauthorized.status == 401 and unauthorized.error_code == "E0000011"
     assert first_error is None
     assert throttled.status == 429 and throttled.error_code == "E0000047"
+
+
+async def _retried(sandbox: OktaSandbox, org) -> tuple:
+    async with sandbox.sdk_session() as session:
+        client = Client({"orgUrl": org.url, "token": org.token, "rateLimit": {"maxRetries": 1}})
+        client.get_request_executor().set_session(session)
+        await client.list_users()
+        started = time.monotonic()
+        _, response, error = await client.list_users()
+        return error, response.status_code, time.monotonic() - started
+
+
+def test_sdk_own_429_retry_waits_for_the_reset_and_succeeds(okta_sandbox):
+    """The headers the SDK's back-off reads (Date, X-Rate-Limit-Reset) are right; the portal
+    sets maxRetries 0 and retries in its engine, but a default client must not crash."""
+    org = okta_sandbox.new_org()
+    okta_sandbox.set_behaviour(org.id, rate_per_s=5, burst=1)
+    error, status, waited = asyncio.run(_retried(okta_sandbox, org))
+    assert error is None and status == 200
+    # It waits X-Rate-Limit-Reset - Date + 1 s; Date has whole seconds, so 1 to 3 s.
+    assert 1 <= waited < 5
+    assert okta_sandbox.stats(org.id)["throttled"] == 1

@@ -198,3 +198,30 @@ def test_sessions_groups_and_app_links(org, api):
     assert [g["profile"]["name"] for g in groups] == ["Finance"]
     links = api.get(f"/api/v1/users/{user['id']}/appLinks").json()
     assert [(link["appName"], link["label"]) for link in links] == [("slack", "Slack")]
+
+
+def test_password_policy_and_next_login(api):
+    weak = user_body("weak@example.com")
+    weak["credentials"]["password"]["value"] = "weak"
+    error = assert_okta_error(api.post("/api/v1/users", json=weak), 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: password"
+    assert error["errorCauses"][0]["errorSummary"].startswith("password: Password requirements")
+    named = user_body("horsey@example.com")
+    named["credentials"]["password"]["value"] = "Horsey-123"  # contains the username
+    assert_okta_error(api.post("/api/v1/users", json=named), 400, "E0000001")
+    assert api.get("/api/v1/users", params={"q": "weak"}).json() == []
+    params = {"nextLogin": "changePassword"}
+    response = api.post("/api/v1/users", params=params, json=user_body("next@example.com"))
+    assert response.json()["status"] == "PASSWORD_EXPIRED"
+    bad = {**user_body("shape@example.com"), "credentials": {"password": "plain"}}
+    assert_okta_error(api.post("/api/v1/users", json=bad), 400, "E0000003")
+
+
+def test_password_change_is_checked_before_anything_changes(api):
+    user = create(api, "change@example.com", department="Sales")
+    url = f"/api/v1/users/{user['id']}"
+    body = {"profile": {"department": "Finance"}, "credentials": {"password": {"value": "short"}}}
+    assert_okta_error(api.post(url, json=body), 400, "E0000001")
+    assert api.get(url).json()["profile"]["department"] == "Sales"
+    body["credentials"]["password"]["value"] = "Another-Good-1"
+    assert api.post(url, json=body).json()["profile"]["department"] == "Finance"
