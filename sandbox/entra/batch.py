@@ -8,6 +8,8 @@ throttled one is answered 429 inside a 200 batch response, as Graph does.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from urllib.parse import parse_qsl, urlsplit
 
@@ -20,7 +22,7 @@ from sandbox.entra.pipeline import (
     hang,
     no_segment,
 )
-from sandbox.entra.router import NO_BODY, GraphRequest, GraphResponse, router
+from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, router
 
 MAX_REQUESTS = 20
 
@@ -82,6 +84,19 @@ def _sub_response(sub_id: str, resp: GraphResponse) -> dict:
     return item
 
 
+def _sub_body(sub: dict) -> object:
+    """A JSON object as is; a string is base64 (how Graph and msgraph-core send other bodies)."""
+    body = sub.get("body", NO_BODY)
+    if isinstance(body, str):
+        try:
+            body = json.loads(base64.b64decode(body, validate=True))
+        except (ValueError, binascii.Error):
+            return BAD_BODY
+    if body is None:
+        return NO_BODY
+    return body if isinstance(body, dict) or body is NO_BODY else BAD_BODY
+
+
 def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, str]:
     method = str(sub["method"]).upper()
     path, query = _split_url(str(sub["url"]))
@@ -97,7 +112,7 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
     if early is not None:
         tenant.stats.record(method, template, early.status, fault)
         return early, template
-    body = sub.get("body", NO_BODY)
+    body = _sub_body(sub)
     req = GraphRequest(tenant, caller.client_id, method, path, query, body, base_url, params)
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status)
