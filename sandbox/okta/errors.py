@@ -46,6 +46,10 @@ def invalid_token() -> OktaError:
     return OktaError(401, "E0000011", "Invalid token provided")
 
 
+def forbidden() -> OktaError:
+    return OktaError(403, "E0000006", "You do not have permission to perform the requested action")
+
+
 def rate_limited() -> OktaError:
     return OktaError(429, "E0000047", "API call exceeded rate limit due to too many requests.")
 

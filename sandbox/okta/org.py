@@ -40,7 +40,11 @@ class OktaOrg:
     def __init__(self, org_id: str, name: str, api_token: str) -> None:
         self.id = org_id
         self.name = name
-        self.api_token = api_token
+        self.api_token = api_token  # a super admin's token: may do everything
+        # Tokens of read-only admins: GETs only, for testing "missing permission".
+        self.read_only_tokens: list[str] = []
+        self.okta_id = new_id("00o")  # what GET /api/v1/org calls the org's id
+        self.created = now_iso()
         self.behaviour = Behaviour()
         self.stats = Stats()
         self.users: dict[str, User] = {}
@@ -191,6 +195,9 @@ class OktaOrg:
             "id": self.id,
             "name": self.name,
             "api_token": self.api_token,
+            "read_only_tokens": list(self.read_only_tokens),
+            "okta_id": self.okta_id,
+            "created": self.created,
             "behaviour": self.behaviour.as_dict(),
             "users": [u.to_json() for u in self.users.values()],
             "groups": [g.to_json() for g in self.groups.values()],
@@ -203,6 +210,9 @@ class OktaOrg:
     @classmethod
     def from_json(cls, data: dict) -> OktaOrg:
         org = cls(data["id"], data["name"], data["api_token"])
+        org.read_only_tokens = list(data.get("read_only_tokens", []))
+        org.okta_id = data.get("okta_id", org.okta_id)
+        org.created = data.get("created", org.created)
         if data.get("behaviour"):
             org.behaviour.update(data["behaviour"])
         for raw in data.get("users", []):

@@ -24,6 +24,7 @@ from sandbox.behaviour import Fault, RateDecision
 from .errors import (
     OktaError,
     bad_json,
+    forbidden,
     invalid_token,
     not_found,
     rate_limited,
@@ -98,13 +99,19 @@ def _error(error: OktaError, headers: dict[str, str]) -> Response:
     return _respond(error.status, error.body(), headers)
 
 
-def _authorized(request: Request, org: OktaOrg) -> bool:
+def _access(request: Request, org: OktaOrg) -> str | None:
+    """ "admin", "read-only" or None (no valid token) for the call's SSWS token."""
     # okta SDK 3.4.6 sends "SSWS<token>" without the space (its generated auth settings
     # concatenate), and real Okta takes it; so the space is optional here too.
     header = request.headers.get("authorization", "")
     if header[:4].upper() != "SSWS":
-        return False
-    return secrets.compare_digest(header[4:].strip().encode(), org.api_token.encode())
+        return None
+    given = header[4:].strip().encode()
+    if secrets.compare_digest(given, org.api_token.encode()):
+        return "admin"
+    if any(secrets.compare_digest(given, t.encode()) for t in org.read_only_tokens):
+        return "read-only"
+    return None
 
 
 def _org_url(request: Request, org: OktaOrg) -> str:
@@ -147,9 +154,13 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         if not decision.allowed:
             record(429)
             return _error(rate_limited(), headers)
-        if not _authorized(request, org):
+        access = _access(request, org)
+        if access is None:
             record(401)
             return _error(invalid_token(), headers)
+        if access == "read-only" and request.method != "GET":
+            record(403)
+            return _error(forbidden(), headers)
         fault = org.behaviour.draw_fault()
         if fault is not None:
             return await _fault_response(request, fault, record, headers)

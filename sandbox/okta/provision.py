@@ -61,6 +61,10 @@ def build_org(body: dict) -> OktaOrg:
     if not _SLUG.match(org_id):
         raise ValueError("org: 'id' must be a slug (lower-case letters, digits, dashes)")
     org = OktaOrg(org_id, _require_str(body, "name"), _require_str(body, "api_token"))
+    read_only = body.get("read_only_tokens") or []
+    if not isinstance(read_only, list) or not all(isinstance(t, str) and t for t in read_only):
+        raise ValueError("org: 'read_only_tokens' must be a list of non-empty strings")
+    org.read_only_tokens = list(read_only)
     try:
         if body.get("behaviour"):
             org.behaviour.update(body["behaviour"])

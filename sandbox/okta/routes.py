@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from . import apps_api, groups_api, users_api
+from . import apps_api, groups_api, org_api, users_api
 from .errors import OktaError
 from .pipeline import Call, Endpoint, Handler, Reply, endpoint
 
 # (method, template, family, handler); the template is what stats count calls under.
 API: list[tuple[str, str, str, Handler]] = [
+    ("GET", "/api/v1/org", "org", org_api.get_org),
     ("POST", "/api/v1/users", "users", users_api.create_user),
     ("GET", "/api/v1/users", "users", users_api.list_users),
     ("GET", "/api/v1/users/{user_id}", "users", users_api.get_user),

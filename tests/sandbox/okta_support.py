@@ -43,7 +43,9 @@ class OktaSandbox:
             )
         return self._control
 
-    def new_org(self, users: list[dict] | None = None, **behaviour: object) -> Org:
+    def new_org(
+        self, users: list[dict] | None = None, read_only_tokens: list[str] = (), **behaviour: object
+    ) -> Org:
         """A fresh org with a unique id, so tests never see each other's objects."""
         org_id = f"t-{uuid.uuid4().hex[:10]}"
         body = {
@@ -53,6 +55,7 @@ class OktaSandbox:
             "groups": [{"name": n, "description": f"{n} people"} for n in ("Sales", "Finance")],
             "apps": [{"name": "slack", "label": "Slack"}, {"name": "zoom", "label": "Zoom"}],
             "users": users or [],
+            "read_only_tokens": list(read_only_tokens),
         }
         response = self.control.post("/_sandbox/okta/orgs", json=body)
         assert response.status_code == 201, response.text

@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create
+from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create, user_body
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,17 @@ def test_wrong_or_missing_token_is_401_e0000011(okta_sandbox, org):
         response = anonymous.get(f"{org.url}/api/v1/users")
     assert_okta_error(response, 401, "E0000011")
     assert_okta_headers(response)
+
+
+def test_a_read_only_token_reads_but_may_not_change(okta_sandbox):
+    org = okta_sandbox.new_org(read_only_tokens=["reader-token"])
+    with okta_sandbox.api(org, token="reader-token") as reader:
+        assert reader.get("/api/v1/users").status_code == 200
+        assert reader.get("/api/v1/org").json()["subdomain"] == org.id
+        response = reader.post("/api/v1/users", json=user_body("no@example.com"))
+    error = assert_okta_error(response, 403, "E0000006")
+    assert error["errorSummary"] == "You do not have permission to perform the requested action"
+    assert okta_sandbox.state(org.id)["users"] == []
 
 
 def test_every_response_carries_date_and_rate_limit_headers(org, api):

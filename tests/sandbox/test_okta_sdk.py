@@ -30,6 +30,10 @@ async def _round_trip(sandbox: OktaSandbox, org) -> str:
         client = sdk_client(org.url, org.token)
         client.get_request_executor().set_session(session)
 
+        settings, _, error = await client.get_org_settings()
+        assert error is None, error
+        assert (settings.subdomain, settings.status) == (org.id, "ACTIVE")
+
         body = CreateUserRequest.from_dict(user_body("ada@example.com", department="Sales"))
         user, _, error = await client.create_user(body, activate=True)
         assert error is None, error
