@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import validation_failed
+from .errors import bad_json, validation_failed
 from .listing import matching, page
 from .model import App
 from .pipeline import Call, Reply
@@ -49,7 +49,12 @@ def assign_user(call: Call) -> Reply:
     scope = body.get("scope") or "USER"
     if scope not in ("USER", "GROUP"):
         raise validation_failed("scope", "Does not match required pattern")
-    user_name = (body.get("credentials") or {}).get("userName")
+    credentials = body.get("credentials") or {}
+    if not isinstance(credentials, dict):
+        raise bad_json()
+    user_name = credentials.get("userName")
+    if user_name is not None and not isinstance(user_name, str):
+        raise validation_failed("credentials.userName", "Does not match required pattern")
     assignment = org.assign(app, user, scope, user_name)
     if isinstance(body.get("profile"), dict):
         assignment.profile = body["profile"]

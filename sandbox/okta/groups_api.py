@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import bad_json
 from .listing import matching, page
 from .model import Group
 from .pipeline import Call, Reply
@@ -47,7 +48,10 @@ def get_group(call: Call) -> Reply:
 
 def create_group(call: Call) -> Reply:
     profile = call.json().get("profile") or {}
-    group = call.org.create_group(profile.get("name"), profile.get("description") or "")
+    if not isinstance(profile, dict):
+        raise bad_json()
+    description = profile.get("description") or ""
+    group = call.org.create_group(profile.get("name"), str(description))
     return Reply(200, group_json(group, call.base))
 
 

@@ -7,6 +7,7 @@ process that serves the sandbox.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
 
@@ -78,9 +79,19 @@ class OktaOrg:
             )
 
     def create_user(
-        self, profile: dict, has_password: bool, activate: bool, group_ids: list[str] = ()
+        self,
+        profile: dict,
+        has_password: bool,
+        activate: bool,
+        group_ids: Sequence[str] = (),
+        password: str | None = None,
     ) -> User:
+        """A new user; `password`, when given, must meet the policy (seeds pass only the flag)."""
         self._check_profile(profile, owner=None)
+        if password is not None:
+            check_password(password, profile)
+        if not all(isinstance(gid, str) for gid in group_ids):
+            raise validation_failed("groupIds", "Does not match required pattern")
         groups = [self.find_group(gid) for gid in group_ids]
         stamp = now_iso()
         user = User(new_id("00u"), "STAGED", dict(profile), has_password, stamp, stamp)

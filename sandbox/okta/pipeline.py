@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import secrets
 import time
@@ -33,6 +34,7 @@ from .errors import (
 )
 from .org import OktaOrg
 
+log = logging.getLogger(__name__)
 HANG_S = 120.0  # longer than any sane client timeout: the call is lost, as on a real outage
 _NO_BODY = object()
 
@@ -100,7 +102,7 @@ def _error(error: OktaError, headers: dict[str, str]) -> Response:
 
 
 def _access(request: Request, org: OktaOrg) -> str | None:
-    """ "admin", "read-only" or None (no valid token) for the call's SSWS token."""
+    """What the call's SSWS token may do: "admin", "read-only", or None (not a token here)."""
     # okta SDK 3.4.6 sends "SSWS<token>" without the space (its generated auth settings
     # concatenate), and real Okta takes it; so the space is optional here too.
     header = request.headers.get("authorization", "")
@@ -172,6 +174,11 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         except OktaError as error:
             record(error.status)
             return _error(error, headers)
+        except Exception:
+            # A sandbox bug: still answer in Okta's shape so the SDK can parse it, and log it.
+            log.exception("Okta sandbox handler failed: %s %s", request.method, template)
+            record(500)
+            return _error(server_error(), headers)
         record(reply.status)
         return _respond(reply.status, reply.body, {**headers, **reply.headers})
 

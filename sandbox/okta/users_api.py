@@ -61,11 +61,11 @@ def create_user(call: Call) -> Reply:
     if not isinstance(profile, dict):
         raise bad_json()
     password = _password(body)
-    if password is not None:
-        check_password(password, profile)
     group_ids = body.get("groupIds") or []
-    org = call.org
-    user = org.create_user(profile, password is not None, call.flag("activate", True), group_ids)
+    if not isinstance(group_ids, list):
+        raise bad_json()
+    activate = call.flag("activate", True)
+    user = call.org.create_user(profile, password is not None, activate, group_ids, password)
     if user.status == "ACTIVE" and call.query("nextLogin") == "changePassword":
         user.set_status("PASSWORD_EXPIRED")
     return Reply(200, user_json(user, call.base))
@@ -104,7 +104,7 @@ def update_user(call: Call) -> Reply:
         raise bad_json()
     password = _password(body)
     if password is not None:
-        check_password(password, profile or user.profile)
+        check_password(password, {**user.profile, **(profile or {})})
     if profile is not None or replace:
         call.org.update_profile(user, profile or {}, replace=replace)
     if password is not None:
