@@ -100,6 +100,13 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             return problem(404, "no such directory")
         return JSONResponse(target.to_state())
 
+    async def remove(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        del state.directories(request.path_params["kind"])[target.id]
+        return Response(status_code=204)
+
     async def listing(request: Request) -> Response:
         return JSONResponse({kind: sorted(state.directories(kind)) for kind in KINDS})
 
@@ -115,5 +122,6 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
+        Route("/_sandbox/{kind}/{id}", guarded(remove), methods=["DELETE"]),
         Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
     ]

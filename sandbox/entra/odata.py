@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from sandbox.entra.errors import GraphError, bad_request
 
 Predicate = Callable[[dict[str, Any]], bool]
+Known = tuple[frozenset[str], str]  # selectable property names (lower case), type name
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),])|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])"
@@ -181,13 +182,27 @@ def parse_filter(text: str, fields: dict[str, str], resource: str) -> Predicate:
     return _Parser(text, fields, resource).parse()
 
 
-def select(obj: dict[str, Any], query: dict[str, str], default: tuple[str, ...]) -> dict:
-    """The properties Graph returns: those in $select, else the resource's default set."""
+def select(
+    obj: dict[str, Any],
+    query: dict[str, str],
+    default: tuple[str, ...],
+    known: Known | None = None,
+) -> dict:
+    """The properties Graph returns: those in $select, else the resource's default set.
+
+    With `known` (lower-case property names and the type name), an unknown $select name is
+    400 as Graph answers it.
+    """
     raw = query.get("$select")
     names = [n.strip() for n in raw.split(",") if n.strip()] if raw else list(default)
     lowered = {k.lower(): k for k in obj}
     result: dict[str, Any] = {}
     for name in names:
+        if known is not None and name.lower() not in known[0]:
+            raise bad_request(
+                f"Could not find a property named '{name}' on type '{known[1]}'.",
+                code="BadRequest",
+            )
         key = lowered.get(name.lower())
         result[key or name] = obj.get(key) if key else None
     if "@odata.type" in obj:

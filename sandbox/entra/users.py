@@ -82,6 +82,22 @@ FILTERABLE = {
         "userType",
     )
 }
+SELECTABLE = (
+    frozenset(
+        n.lower()
+        for n in (
+            *DEFAULT_SELECT,
+            *WRITABLE,
+            "createdDateTime",
+            "assignedLicenses",
+            "userType",
+            "signInSessionsValidFromDateTime",
+            "lastPasswordChangeDateTime",
+            "deletedDateTime",
+        )
+    ),
+    "microsoft.graph.user",
+)
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 _UPN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}@(?P<domain>[A-Za-z0-9.-]+)$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -102,7 +118,7 @@ def user_url(req: GraphRequest, user: User) -> str:
 
 
 def view(user: User, query: dict[str, str]) -> dict[str, Any]:
-    return select(user.props, query, DEFAULT_SELECT)
+    return select(user.props, query, DEFAULT_SELECT, SELECTABLE)
 
 
 def find_user(req: GraphRequest, key: str, *, lag_applies: bool = False) -> User:

@@ -505,3 +505,18 @@ def test_missing_permission_is_403(sandbox_server: SandboxServer) -> None:
             "Insufficient privileges",
         )
         assert graph.get("/subscribedSkus").status_code == 403
+
+
+def test_organization_domains_and_unknown_select(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        org = graph.get("/organization").json()["value"]
+        assert [(o["id"], o["verifiedDomains"][0]["name"]) for o in org] == [
+            (entra.tenant_id, entra.domain)
+        ]
+        assert [d["id"] for d in graph.get("/domains").json()["value"]] == [entra.domain]
+        assert_graph_error(
+            graph.get("/users", params={"$select": "id,shoeSize"}),
+            400,
+            "BadRequest",
+            "Could not find a property named 'shoeSize'",
+        )

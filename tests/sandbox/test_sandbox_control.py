@@ -114,3 +114,11 @@ def test_state_file_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> N
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_directory_can_be_removed(sandbox_server: SandboxServer) -> None:
+    d = make_entra(sandbox_server)
+    with sandbox_server.control() as control:
+        assert control.delete(f"/_sandbox/entra/{d.tenant_id}").status_code == 204
+        assert control.get(f"/_sandbox/entra/{d.tenant_id}/state").status_code == 404
+        assert control.delete(f"/_sandbox/entra/{d.tenant_id}").status_code == 404
