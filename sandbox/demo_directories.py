@@ -25,6 +25,7 @@ GRAPH_BASE_URL = f"{SANDBOX_URL}/v1.0"
 # Contoso: Entra ID only.
 CONTOSO_TENANT_ID = "6f2c1a3e-5b7d-4c9e-8a1f-c0a7e5500001"
 CONTOSO_DOMAIN = "contoso.example"
+CONTOSO_OTHER_DOMAINS = ["contoso-uk.example", "contoso.onmicrosoft.example"]
 CONTOSO_CLIENT_ID = "0c0a7e55-d3e0-4a11-9f00-c0a7e5500a01"
 CONTOSO_CLIENT_SECRET = "contoso-demo-secret"  # noqa: S105 - demo credential
 
@@ -36,6 +37,7 @@ FABRIKAM_OKTA_ORG_URL = f"{SANDBOX_URL}/okta/{FABRIKAM_ORG_ID}"
 # Northwind: Entra ID and Okta.
 NORTHWIND_TENANT_ID = "9a4d2b6c-1e3f-4a5b-8c7d-a0e7b1d00002"
 NORTHWIND_DOMAIN = "northwind.example"
+NORTHWIND_OTHER_DOMAINS = ["northwindtraders.example", "northwind.onmicrosoft.example"]
 NORTHWIND_CLIENT_ID = "0a0e7b1d-d3e0-4a11-9f00-a0e7b1d00a02"
 NORTHWIND_CLIENT_SECRET = "northwind-demo-secret"  # noqa: S105 - demo credential
 NORTHWIND_OKTA_ORG_ID = NORTHWIND_ORG_ID
@@ -47,6 +49,7 @@ ENTRA_DEMO = {
         "display_name": "Contoso Ltd",
         "tenant_id": CONTOSO_TENANT_ID,
         "domain": CONTOSO_DOMAIN,
+        "other_domains": CONTOSO_OTHER_DOMAINS,
         "client_id": CONTOSO_CLIENT_ID,
         "client_secret": CONTOSO_CLIENT_SECRET,
     },
@@ -54,6 +57,7 @@ ENTRA_DEMO = {
         "display_name": "Northwind Traders",
         "tenant_id": NORTHWIND_TENANT_ID,
         "domain": NORTHWIND_DOMAIN,
+        "other_domains": NORTHWIND_OTHER_DOMAINS,
         "client_id": NORTHWIND_CLIENT_ID,
         "client_secret": NORTHWIND_CLIENT_SECRET,
     },

@@ -235,7 +235,7 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
     return {
         "tenant_id": spec["tenant_id"],
         "display_name": spec["display_name"],
-        "domains": [spec["domain"], f"{key}.onmicrosoft.example"],
+        "domains": [spec["domain"], *spec["other_domains"]],
         "apps": [
             {
                 "client_id": spec["client_id"],
