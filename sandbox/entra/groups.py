@@ -59,11 +59,11 @@ def member_view(user: User, query: dict[str, str]) -> dict[str, Any]:
     return select({**user.props, "@odata.type": "#microsoft.graph.user"}, query, USER_SELECT)
 
 
-def find_group(req: GraphRequest, key: str, *, lag_applies: bool = False) -> Group:
+def find_group(req: GraphRequest, key: str) -> Group:
     group = req.tenant.groups.get(key)
     if group is None:
         raise not_found(key)
-    if lag_applies and req.tenant.behaviour.is_replicating(group.created_mono):
+    if req.tenant.behaviour.is_replicating(group.created_mono):
         raise not_found(key)
     return group
 
@@ -82,7 +82,7 @@ def list_groups(req: GraphRequest) -> GraphResponse:
 
 @router.add("GET", "/groups/{id}", GROUP_READ)
 def get_group(req: GraphRequest) -> GraphResponse:
-    group = find_group(req, req.params["id"], lag_applies=True)
+    group = find_group(req, req.params["id"])
     return GraphResponse(200, group_view(group, req.query))
 
 

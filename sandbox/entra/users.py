@@ -121,12 +121,12 @@ def view(user: User, query: dict[str, str]) -> dict[str, Any]:
     return select(user.props, query, DEFAULT_SELECT, SELECTABLE)
 
 
-def find_user(req: GraphRequest, key: str, *, lag_applies: bool = False) -> User:
+def find_user(req: GraphRequest, key: str) -> User:
     """A live user by id or UPN; 404 as Graph gives, also while a new user is replicating."""
     user = req.tenant.live_user(key)
     if user is None:
         raise not_found(key)
-    if lag_applies and req.tenant.behaviour.is_replicating(user.created_mono):
+    if req.tenant.behaviour.is_replicating(user.created_mono):
         raise not_found(key)
     return user
 
@@ -238,7 +238,7 @@ def list_users(req: GraphRequest) -> GraphResponse:
 
 @router.add("GET", "/users/{id}", USER_READ)
 def get_user(req: GraphRequest) -> GraphResponse:
-    user = find_user(req, req.params["id"], lag_applies=True)
+    user = find_user(req, req.params["id"])
     return GraphResponse(
         200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, req.query)}
     )

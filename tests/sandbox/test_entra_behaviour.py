@@ -87,11 +87,17 @@ def test_timeout_rate_hangs_past_the_client_timeout(entra: EntraDir) -> None:
 
 def test_replication_lag_hides_new_objects_for_a_while(entra: EntraDir) -> None:
     entra.behave(replication_lag_ms=500)
+    staff = entra.group_id("Staff")
     with entra.graph() as graph:
         created = graph.post("/users", json=new_user_body(entra.domain, "fresh")).json()
         assert_graph_error(graph.get(f"/users/{created['id']}"), 404, "Request_ResourceNotFound")
+        ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{created['id']}"}
+        assert_graph_error(
+            graph.post(f"/groups/{staff}/members/$ref", json=ref), 404, "Request_ResourceNotFound"
+        )
         time.sleep(0.55)
         assert graph.get(f"/users/{created['id']}").status_code == 200
+        assert graph.post(f"/groups/{staff}/members/$ref", json=ref).status_code == 204
 
 
 def test_bad_behaviour_input_is_400_and_changes_nothing(entra: EntraDir) -> None:
