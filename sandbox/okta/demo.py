@@ -6,7 +6,9 @@ They are demo credentials for a local sandbox, not secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
+import unicodedata
 from typing import Any
 
 from .provision import create_org
@@ -138,6 +140,8 @@ APPS = [
     ("zoom", "Zoom"),
     ("workday", "Workday"),
 ]
+# Creation and last sign-in dates are relative to the seeding, so the demo never looks stale.
+NOW = dt.datetime.now(dt.UTC)
 # Share of users per status; the rest are ACTIVE.
 STATUS_WEIGHTS = [
     ("ACTIVE", 80),
@@ -150,10 +154,14 @@ STATUS_WEIGHTS = [
 ]
 
 
+def _iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def _login(first: str, last: str, domain: str, taken: set[str]) -> str:
-    base = "".join(
-        c for c in f"{first}.{last}".lower() if c.isascii() and (c.isalnum() or c == ".")
-    )
+    # Logins are plain ASCII, as most companies make them: Chloé Müller -> chloe.muller.
+    plain = unicodedata.normalize("NFKD", f"{first}.{last}".lower())
+    base = "".join(c for c in plain if c.isascii() and (c.isalnum() or c == "."))
     login, n = f"{base}@{domain}", 2
     while login in taken:
         login, n = f"{base}{n}@{domain}", n + 1
@@ -178,7 +186,12 @@ def _demo_user(rng: random.Random, number: int, domain: str, taken: set[str]) ->
     apps = ["slack", "zoom", "workday"]
     if department in ("Sales", "Support", "Marketing"):
         apps.append("salesforce")
+    days_ago = rng.randint(30, 1500)
+    created = NOW - dt.timedelta(days=days_ago, minutes=rng.randint(0, 1440))
+    seen = NOW - dt.timedelta(days=rng.randint(0, min(days_ago, 60)), minutes=rng.randint(0, 1440))
     return {
+        "created": _iso(created),
+        "lastLogin": _iso(seen) if status not in ("STAGED", "PROVISIONED") else None,
         "profile": {
             "firstName": first,
             "lastName": last,

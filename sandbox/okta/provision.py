@@ -27,7 +27,8 @@ def _list_of_dicts(body: dict, key: str) -> list[dict]:
 
 
 def _add_user(org: OktaOrg, raw: dict) -> None:
-    """A seeded user: profile, optional status, password flag, group names and app names."""
+    """A seeded user: profile, optional status, password flag, group names, app names,
+    sessions, created and lastLogin (ISO timestamps)."""
     profile = raw.get("profile")
     if not isinstance(profile, dict):
         raise ValueError("user: 'profile' (firstName, lastName, email, login) is required")
@@ -42,6 +43,8 @@ def _add_user(org: OktaOrg, raw: dict) -> None:
     user.born = 0.0  # seeded users are old: never subject to replication lag
     user.sessions = int(raw.get("sessions", 0))
     user.last_login = raw.get("lastLogin")
+    if raw.get("created"):
+        user.created = user.last_updated = raw["created"]
     for name in raw.get("groups", []):
         if name not in groups:
             raise ValueError(f"user {user.login}: unknown group {name!r}")
