@@ -22,13 +22,13 @@ DEMO_ORGS = {
     FABRIKAM_ORG_ID: {
         "name": "Fabrikam, Inc.",
         "token": FABRIKAM_API_TOKEN,
-        "domain": "fabrikam.com",
+        "domain": "fabrikam.example",
         "users": 120,
     },
     NORTHWIND_ORG_ID: {
         "name": "Northwind Traders",
         "token": NORTHWIND_API_TOKEN,
-        "domain": "northwindtraders.com",
+        "domain": "northwind.example",
         "users": 80,
     },
 }
