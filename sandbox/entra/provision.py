@@ -32,7 +32,6 @@ from sandbox.entra.model import (
     Group,
     ServicePrincipal,
     Sku,
-    new_id,
     now_iso,
 )
 from sandbox.state import SandboxState
@@ -266,6 +265,3 @@ def created_summary(tenant: EntraTenant) -> dict:
         "users": len(tenant.users),
         "created_at": time.time(),
     }
-
-
-__all__ = ["KNOWN_SKUS", "build_tenant", "create_tenant", "created_summary", "new_id"]

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sandbox.entra.model import TOKEN_LIFETIME_S, EntraTenant
+from sandbox.entra.model import EntraTenant
 from sandbox.state import SandboxState
 
 GRAPH_DEFAULT_SCOPES = (
@@ -179,6 +179,3 @@ def token(state: SandboxState):
         )
 
     return endpoint
-
-
-__all__ = ["TOKEN_LIFETIME_S", "discovery", "find_tenant", "token"]
