@@ -133,7 +133,7 @@ async def _fault_response(
     if fault == "timeout":
         record(504, fault)
         await _hang(request)
-        return _respond(504, None, headers)
+        return _error(OktaError(504, "E0000009", "Gateway Timeout"), headers)
     error = server_error() if random.random() < 0.5 else unavailable()
     record(error.status, fault)
     return _error(error, headers)
