@@ -254,6 +254,8 @@ def paged(
         offset = int(decode_skiptoken(query["$skiptoken"]).get("o", 0))
     page = items[offset : offset + size]
     body: dict[str, Any] = {"@odata.context": context, "value": page}
+    if query.get("$count", "").lower() == "true":
+        body["@odata.count"] = len(items)
     if offset + size < len(items):
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}
         rest["$skiptoken"] = encode_skiptoken({"o": offset + size})

@@ -116,6 +116,8 @@ def test_list_filter_select_top_and_paging(entra: EntraDir) -> None:
             seen += [u["id"] for u in page["value"]]
             url, params = page.get("@odata.nextLink"), None
         assert len(seen) == len(set(seen)) == 13
+        counted = graph.get("/users", params={"$count": "true", "$top": "1"}).json()
+        assert (len(counted["value"]), counted["@odata.count"]) == (1, 13)
         assert_graph_error(
             graph.get("/users", params={"$filter": "favouriteColour eq 'x'"}),
             400,
