@@ -222,5 +222,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The SDKs log every request at INFO; keep the logs about our own work.
+        "azure": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "okta-sdk-python": {"level": "WARNING"},
     },
 }

@@ -8,19 +8,19 @@ DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed by `make demo`; demo da
 
 SANDBOX_ENTRA = {
     "contoso": {
-        "directory_id": "6f1d3c2a-7b8e-4c1d-9a2f-0c5e8b7a1d01",
-        "client_id": "0c7a9e52-3f41-4d8b-a6e2-5b9c1d2e3f01",
+        "directory_id": "6f2c1a3e-5b7d-4c9e-8a1f-c0a7e5500001",
+        "client_id": "0c0a7e55-d3e0-4a11-9f00-c0a7e5500a01",
         "secret": "contoso-demo-secret",
     },
     "northwind": {
-        "directory_id": "6f1d3c2a-7b8e-4c1d-9a2f-0c5e8b7a1d03",
-        "client_id": "0c7a9e52-3f41-4d8b-a6e2-5b9c1d2e3f03",
+        "directory_id": "9a4d2b6c-1e3f-4a5b-8c7d-a0e7b1d00002",
+        "client_id": "0a0e7b1d-d3e0-4a11-9f00-a0e7b1d00a02",
         "secret": "northwind-demo-secret",
     },
 }
 SANDBOX_OKTA = {
-    "fabrikam": {"org": "fabrikam", "token": "fabrikam-demo-token"},
-    "northwind": {"org": "northwind", "token": "northwind-demo-token"},
+    "fabrikam": {"org": "fabrikam", "token": "fabrikam-demo-token-00Okta5andb0xF4br1kam"},
+    "northwind": {"org": "northwind", "token": "northwind-demo-token-00Okta5andb0xN0rthw1nd"},
 }
 
 TENANTS = [
@@ -53,27 +53,28 @@ TENANTS = [
     },
 ]
 
+# Group, SKU and app names as the sandbox's demo directories have them (sandbox/seed.py).
 ROLE_TEMPLATES = {
     "contoso": [
         ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
+        ("Support", ["All Staff", "Support Team", "VPN Users"], ["EMS"], ["ServiceNow"], "Support"),
         (
-            "Support",
-            ["All Staff", "Support Team"],
-            ["O365_BUSINESS_PREMIUM"],
-            ["Zendesk"],
-            "Support",
+            "Engineering",
+            ["All Staff", "Engineering Team", "VPN Users"],
+            ["SPE_E3"],
+            ["Slack"],
+            "Engineering",
         ),
-        ("Engineering", ["All Staff", "Engineering"], ["SPE_E3"], ["GitHub"], "Engineering"),
     ],
     "fabrikam": [
-        ("Sales", ["Everyone", "Sales"], [], ["Salesforce", "Slack"], "Sales"),
-        ("Support", ["Everyone", "Support"], [], ["Zendesk", "Slack"], "Support"),
-        ("Finance", ["Everyone", "Finance"], [], ["Workday"], "Finance"),
+        ("Sales", ["All Staff", "Sales"], [], ["Salesforce", "Slack"], "Sales"),
+        ("Support", ["All Staff", "Support"], [], ["Zoom", "Slack"], "Support"),
+        ("Finance", ["All Staff", "Finance"], [], ["Workday"], "Finance"),
     ],
     "northwind": [
-        ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
-        ("Warehouse", ["All Staff", "Warehouse"], ["EMS"], [], "Logistics"),
-        ("Office", ["All Staff", "Office"], ["SPE_E3"], ["Zoom"], "Administration"),
+        ("Sales", ["All Staff", "VPN Users"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
+        ("Operations", ["All Staff"], ["EMS"], ["Zoom"], "Operations"),
+        ("Office", ["All Staff", "Managers"], ["SPE_E3"], ["Slack"], "Operations"),
     ],
 }
 

@@ -68,6 +68,12 @@ class DirectoryConnection(models.Model):
     secret_ciphertext = models.TextField(blank=True, editable=False)
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_expires_on = models.DateField(null=True, blank=True)
+    # Our own pace towards this directory, shared by every worker (provisioning/throttle.py).
+    rate_limit_per_s = models.FloatField(default=20.0)
+    rate_burst = models.PositiveIntegerField(default=20)
+    # Set when most recent calls failed: its jobs wait until an MSP admin releases it.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    quarantine_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,81 @@
+"""The one interface every directory connector implements (all methods are coroutines)."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    id: str
+    username: str  # Entra: userPrincipalName; Okta: login
+    enabled: bool
+    attributes: dict = field(default_factory=dict)  # our attribute names, e.g. department
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    first_name: str
+    last_name: str
+    display_name: str
+    email: str
+    password: str
+    enabled: bool = True
+    attributes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A group, app or licence SKU as the directory names it, with its id."""
+
+    id: str
+    name: str
+    detail: dict = field(default_factory=dict)  # e.g. free seats for a SKU, app roles
+
+
+@dataclass(frozen=True)
+class AccessState:
+    """What a user holds now: ids of groups, apps and licence SKUs."""
+
+    groups: frozenset[str] = frozenset()
+    apps: frozenset[str] = frozenset()
+    licenses: frozenset[str] = frozenset()
+
+
+class Connector(Protocol):
+    kind: str
+
+    async def probe(self) -> None: ...
+    async def get_user(self, user_id: str) -> DirectoryUser: ...
+    async def find_user(self, username: str) -> DirectoryUser | None: ...
+    async def create_user(self, user: NewUser) -> DirectoryUser: ...
+    async def update_user(self, user_id: str, attributes: dict) -> None: ...
+    async def access_of(self, user_id: str) -> AccessState: ...
+    async def groups(self) -> list[Resource]: ...
+    async def apps(self) -> list[Resource]: ...
+    async def licenses(self) -> list[Resource]: ...
+    async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None: ...
+    async def add_to_group(self, user_id: str, group_id: str) -> None: ...
+    async def remove_from_group(self, user_id: str, group_id: str) -> None: ...
+    async def assign_app(self, user_id: str, app_id: str) -> None: ...
+    async def unassign_app(self, user_id: str, app_id: str) -> None: ...
+    async def revoke_sessions(self, user_id: str) -> None: ...
+    async def disable_user(self, user_id: str) -> None: ...
+    async def delete_user(self, user_id: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+def ssl_context_for(url: str) -> ssl.SSLContext:
+    """Trust the project's sandbox CA for sandbox URLs only; real clouds keep the defaults."""
+    if url.startswith(settings.SANDBOX_URL.rstrip("/")):
+        return ssl.create_default_context(cafile=str(settings.SANDBOX_CA_FILE))
+    return ssl.create_default_context()
+
+
+def is_sandbox(url: str) -> bool:
+    return url.startswith(settings.SANDBOX_URL.rstrip("/"))

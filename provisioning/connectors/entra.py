@@ -1,0 +1,492 @@
+"""Microsoft Entra ID through msgraph-sdk + azure-identity.
+
+The SDK's own retry handler is off: the engine owns retries and never holds a worker asleep.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import httpx
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+from azure.identity.aio import ClientSecretCredential
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph import GraphServiceClient
+from msgraph.generated.models.app_role_assignment import AppRoleAssignment
+from msgraph.generated.models.assigned_license import AssignedLicense
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.reference_create import ReferenceCreate
+from msgraph.generated.models.user import User
+from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
+    AssignLicensePostRequestBody,
+)
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
+
+from provisioning.connectors.base import (
+    AccessState,
+    DirectoryUser,
+    NewUser,
+    Resource,
+    is_sandbox,
+    ssl_context_for,
+)
+from provisioning.connectors.errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectorError,
+    NotFoundError,
+    PermanentError,
+    PermissionDeniedError,
+    ThrottledError,
+    TransientError,
+)
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+DEFAULT_LOGIN = "https://login.microsoftonline.com"
+DEFAULT_GRAPH = "https://graph.microsoft.com"
+DEFAULT_ROLE = "00000000-0000-0000-0000-000000000000"  # "default access" app role
+REPLICATION_WINDOW_S = 30.0
+USER_FIELDS = [
+    "id",
+    "userPrincipalName",
+    "accountEnabled",
+    "givenName",
+    "surname",
+    "displayName",
+    "mail",
+    "department",
+    "jobTitle",
+    "usageLocation",
+    "companyName",
+    "officeLocation",
+]
+# Our attribute names -> msgraph User model fields.
+ATTRIBUTES = {
+    "first_name": "given_name",
+    "last_name": "surname",
+    "display_name": "display_name",
+    "email": "mail",
+    "department": "department",
+    "job_title": "job_title",
+    "usage_location": "usage_location",
+    "company": "company_name",
+    "office": "office_location",
+}
+ALREADY_DONE = (
+    "already exist",  # "One or more added object references already exist ..."
+    "Permission being assigned already exists",
+)
+
+
+class EntraConnector:
+    kind = "entra"
+
+    def __init__(
+        self, *, tenant_id: str, client_id: str, secret: str, login_url: str, graph_url: str
+    ):
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._secret = secret
+        self.login_url = (login_url or DEFAULT_LOGIN).rstrip("/")
+        self.graph_url = (graph_url or DEFAULT_GRAPH).rstrip("/")
+        self._client: GraphServiceClient | None = None
+        self._closers: list = []
+        self._created: dict[str, float] = {}  # ids we created, for replication-lag 404s
+        self._resources: dict[str, tuple[float, list[Resource]]] = {}
+
+    # -- the SDK client, built lazily on the bridge loop ------------------------------------
+
+    def _graph(self) -> GraphServiceClient:
+        if self._client is None:
+            sandbox = is_sandbox(self.login_url)
+            credential = ClientSecretCredential(
+                self.tenant_id,
+                self.client_id,
+                self._secret,
+                authority=self.login_url,
+                disable_instance_discovery=sandbox,
+                **({"connection_verify": str(_sandbox_ca())} if sandbox else {}),
+            )
+            auth = AzureIdentityAuthenticationProvider(
+                credential, scopes=[GRAPH_SCOPE], allowed_hosts=[urlsplit(self.graph_url).hostname]
+            )
+            http = GraphClientFactory.create_with_default_middleware(
+                client=httpx.AsyncClient(verify=ssl_context_for(self.graph_url), timeout=30.0),
+                options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)},
+            )
+            adapter = GraphRequestAdapter(auth, http)
+            adapter.base_url = f"{self.graph_url}/v1.0"
+            self._client = GraphServiceClient(request_adapter=adapter)
+            self._closers = [http.aclose, credential.close]
+        return self._client
+
+    async def close(self) -> None:
+        for close in self._closers:
+            await close()
+        self._client, self._closers = None, []
+
+    @asynccontextmanager
+    async def _errors(self, subject_id: str = ""):
+        """Translate whatever the SDK raises into the connector error taxonomy."""
+        try:
+            yield
+        except ODataError as exc:
+            raise self._classify(exc, subject_id) from None
+        except ClientAuthenticationError as exc:
+            raise AuthenticationError(_first_line(exc.message or str(exc))) from None
+        except (ServiceRequestError, httpx.TransportError) as exc:
+            raise TransientError(
+                f"Cannot reach {self.graph_url}: {_first_line(str(exc))}"
+            ) from None
+        except APIError as exc:
+            raise _by_status(exc.response_status_code, str(exc.message or exc), "") from None
+
+    def _classify(self, exc: ODataError, subject_id: str) -> ConnectorError:
+        status = exc.response_status_code or 0
+        error = exc.error
+        message = (error.message if error else None) or str(exc)
+        request_id = error.inner_error.request_id if error and error.inner_error else ""
+        if status == 404 and self._recently_created(subject_id):
+            return TransientError(f"Not replicated yet: {message}", retry_after=1, status=404)
+        if status == 429:
+            retry_after = _retry_after(exc.response_headers)
+            return ThrottledError(
+                message, retry_after=retry_after, status=429, request_id=request_id
+            )
+        return _by_status(status, message, request_id)
+
+    def _recently_created(self, user_id: str) -> bool:
+        created = self._created.get(user_id)
+        return created is not None and time.monotonic() - created < REPLICATION_WINDOW_S
+
+    def note_created(self, user_id: str, seconds_ago: float) -> None:
+        """Tell the connector an id is new (e.g. created by an earlier run of the job)."""
+        self._created[user_id] = time.monotonic() - seconds_ago
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """One cheap authenticated read: sign in and list one user."""
+        query = _user_list_query(top=1, select=["id"])
+        async with self._errors():
+            await self._graph().users.get(RequestConfiguration(query_parameters=query))
+
+    async def get_user(self, user_id: str) -> DirectoryUser:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        async with self._errors(user_id):
+            user = (
+                await self._graph()
+                .users.by_user_id(user_id)
+                .get(RequestConfiguration(query_parameters=query))
+            )
+        return _directory_user(user)
+
+    async def find_user(self, username: str) -> DirectoryUser | None:
+        try:
+            return await self.get_user(username)
+        except NotFoundError:
+            return None
+
+    async def create_user(self, new: NewUser) -> DirectoryUser:
+        body = User(
+            account_enabled=new.enabled,
+            user_principal_name=new.username,
+            mail_nickname=new.username.split("@", 1)[0],
+            password_profile=PasswordProfile(
+                password=new.password, force_change_password_next_sign_in=True
+            ),
+            **_user_fields(
+                {
+                    "first_name": new.first_name,
+                    "last_name": new.last_name,
+                    "display_name": new.display_name,
+                    "email": new.email,
+                    **new.attributes,
+                }
+            ),
+        )
+        try:
+            async with self._errors():
+                created = await self._graph().users.post(body)
+        except PermanentError as exc:
+            if "same value for property userPrincipalName" in exc.message:
+                existing = await self.find_user(new.username)
+                raise ConflictError(exc.message, existing=existing, status=400) from None
+            raise
+        self._created[created.id] = time.monotonic()
+        return _directory_user(created)
+
+    async def update_user(self, user_id: str, attributes: dict) -> None:
+        fields = _user_fields(attributes)
+        if "enabled" in attributes:
+            fields["account_enabled"] = bool(attributes["enabled"])
+        async with self._errors(user_id):
+            await self._graph().users.by_user_id(user_id).patch(User(**fields))
+
+    async def disable_user(self, user_id: str) -> None:
+        await self.update_user(user_id, {"enabled": False})
+
+    async def delete_user(self, user_id: str) -> None:
+        try:
+            async with self._errors(user_id):
+                await self._graph().users.by_user_id(user_id).delete()
+        except NotFoundError:
+            return
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        async with self._errors(user_id):
+            await self._graph().users.by_user_id(user_id).revoke_sign_in_sessions.post()
+
+    # -- access ----------------------------------------------------------------------------
+
+    async def access_of(self, user_id: str) -> AccessState:
+        user = self._graph().users.by_user_id(user_id)
+        async with self._errors(user_id):
+            member_of = await user.member_of.get()
+            licences = await user.license_details.get()
+            assignments = await user.app_role_assignments.get()
+        return AccessState(
+            groups=frozenset(str(g.id) for g in member_of.value or []),
+            licenses=frozenset(str(lic.sku_id) for lic in licences.value or []),
+            apps=frozenset(str(a.resource_id) for a in assignments.value or []),
+        )
+
+    async def groups(self, fresh: bool = False) -> list[Resource]:
+        async def read() -> list[Resource]:
+            page = await self._graph().groups.get()
+            found = []
+            while page is not None:
+                found += [
+                    Resource(str(g.id), g.display_name or "", {"dynamic": bool(g.membership_rule)})
+                    for g in page.value or []
+                ]
+                link = page.odata_next_link
+                page = await self._graph().groups.with_url(link).get() if link else None
+            return found
+
+        return await self._cached("groups", read, fresh)
+
+    async def apps(self, fresh: bool = False) -> list[Resource]:
+        async def read() -> list[Resource]:
+            page = await self._graph().service_principals.get()
+            return [
+                Resource(
+                    str(sp.id),
+                    sp.display_name or "",
+                    {"roles": [str(r.id) for r in sp.app_roles or []]},
+                )
+                for sp in page.value or []
+            ]
+
+        return await self._cached("apps", read, fresh)
+
+    async def licenses(self, fresh: bool = True) -> list[Resource]:
+        async def read() -> list[Resource]:
+            page = await self._graph().subscribed_skus.get()
+            return [
+                Resource(
+                    str(sku.sku_id),
+                    sku.sku_part_number or "",
+                    {
+                        "total": sku.prepaid_units.enabled if sku.prepaid_units else 0,
+                        "consumed": sku.consumed_units or 0,
+                    },
+                )
+                for sku in page.value or []
+            ]
+
+        return await self._cached("licenses", read, fresh)
+
+    async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
+        cached = self._resources.get(key)
+        if cached and not fresh and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        async with self._errors():
+            found = await read()
+        self._resources[key] = (time.monotonic(), found)
+        return found
+
+    async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None:
+        body = AssignLicensePostRequestBody(
+            add_licenses=[AssignedLicense(sku_id=sku, disabled_plans=[]) for sku in add],
+            remove_licenses=list(remove),
+        )
+        async with self._errors(user_id):
+            await self._graph().users.by_user_id(user_id).assign_license.post(body)
+
+    async def add_to_group(self, user_id: str, group_id: str) -> None:
+        ref = ReferenceCreate(odata_id=f"{self.graph_url}/v1.0/directoryObjects/{user_id}")
+        await self._idempotent(
+            user_id, self._graph().groups.by_group_id(group_id).members.ref.post(ref)
+        )
+
+    async def remove_from_group(self, user_id: str, group_id: str) -> None:
+        members = self._graph().groups.by_group_id(group_id).members
+        try:
+            async with self._errors(user_id):
+                await members.by_directory_object_id(user_id).ref.delete()
+        except NotFoundError:
+            return
+
+    async def assign_app(self, user_id: str, app_id: str) -> None:
+        roles = next((a.detail["roles"] for a in await self.apps() if a.id == app_id), [])
+        assignment = AppRoleAssignment(
+            principal_id=user_id,
+            resource_id=app_id,
+            app_role_id=roles[0] if roles else DEFAULT_ROLE,
+        )
+        sp = self._graph().service_principals.by_service_principal_id(app_id)
+        await self._idempotent(user_id, sp.app_role_assigned_to.post(assignment))
+
+    async def unassign_app(self, user_id: str, app_id: str) -> None:
+        user = self._graph().users.by_user_id(user_id)
+        async with self._errors(user_id):
+            assignments = await user.app_role_assignments.get()
+            for assignment in assignments.value or []:
+                if str(assignment.resource_id) == app_id:
+                    await user.app_role_assignments.by_app_role_assignment_id(
+                        assignment.id
+                    ).delete()
+
+    async def _idempotent(self, user_id: str, call) -> None:
+        """Run a write whose "already done" answer counts as success."""
+        try:
+            async with self._errors(user_id):
+                await call
+        except PermanentError as exc:
+            if not any(text in exc.message for text in ALREADY_DONE):
+                raise
+
+    # -- JSON batching ---------------------------------------------------------------------
+
+    async def batch(self, requests: list[dict]) -> list[ConnectorError | None]:
+        """Send up to 20 Graph requests in one `$batch`; per request, None or its error.
+
+        Each request: {"method", "url" (relative to /v1.0), "body"?}. Posted through the
+        SDK's own request adapter (auth, TLS), but parsed here: msgraph-core's batch
+        helpers cannot decode JSON sub-response bodies.
+        """
+        payload = {
+            "requests": [
+                {
+                    "id": str(index),
+                    "method": request["method"],
+                    "url": request["url"],
+                    **(
+                        {"body": request["body"], "headers": {"Content-Type": "application/json"}}
+                        if "body" in request
+                        else {}
+                    ),
+                }
+                for index, request in enumerate(requests)
+            ]
+        }
+        info = RequestInformation(Method.POST, "{+baseurl}/$batch")
+        info.path_parameters = {"baseurl": f"{self.graph_url}/v1.0"}
+        info.headers.try_add("Content-Type", "application/json")
+        info.headers.try_add("Accept", "application/json")
+        info.content = json.dumps(payload).encode()
+        adapter = self._graph().request_adapter
+        async with self._errors():
+            raw = await adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+        answers = {r["id"]: r for r in json.loads(raw)["responses"]}
+        return [
+            self._batch_outcome(answers.get(str(index)), request)
+            for index, request in enumerate(requests)
+        ]
+
+    def _batch_outcome(self, answer: dict | None, request: dict) -> ConnectorError | None:
+        if answer is None:
+            return TransientError("The batch came back without this request's answer.")
+        status = int(answer.get("status", 0))
+        if status < 400:
+            return None
+        body = answer.get("body") or {}
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = error.get("message") or f"HTTP {status}"
+        request_id = (error.get("innerError") or {}).get("request-id", "")
+        if status == 400 and any(text in message for text in ALREADY_DONE):
+            return None
+        if status == 404 and request["method"] == "DELETE":
+            return None
+        if status == 404 and self._recently_created(request.get("subject", "")):
+            return TransientError(f"Not replicated yet: {message}", retry_after=1, status=404)
+        if status == 429:
+            retry_after = _retry_after(answer.get("headers") or {})
+            return ThrottledError(
+                message, retry_after=retry_after, status=429, request_id=request_id
+            )
+        return _by_status(status, message, request_id)
+
+
+def _sandbox_ca():
+    from django.conf import settings
+
+    return settings.SANDBOX_CA_FILE
+
+
+def _user_list_query(top: int, select: list[str]):
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+    return UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(top=top, select=select)
+
+
+def _user_fields(attributes: dict) -> dict:
+    return {ATTRIBUTES[k]: v for k, v in attributes.items() if k in ATTRIBUTES and v is not None}
+
+
+def _directory_user(user: User) -> DirectoryUser:
+    attributes = {ours: getattr(user, theirs, None) for ours, theirs in ATTRIBUTES.items()}
+    return DirectoryUser(
+        id=str(user.id),
+        username=user.user_principal_name or "",
+        enabled=bool(user.account_enabled),
+        attributes={k: v for k, v in attributes.items() if v is not None},
+    )
+
+
+def _by_status(status: int, message: str, request_id: str) -> ConnectorError:
+    kwargs = {"status": status, "request_id": request_id}
+    if status == 404:
+        return NotFoundError(message, **kwargs)
+    if status == 401:
+        return AuthenticationError(message, **kwargs)
+    if status == 403:
+        return PermissionDeniedError(message, **kwargs)
+    if status == 429:
+        return ThrottledError(message, retry_after=None, **kwargs)
+    if status >= 500 or status in (408, 0):
+        return TransientError(message, **kwargs)
+    return PermanentError(message, **kwargs)
+
+
+def _retry_after(headers) -> float | None:
+    if not headers:
+        return None
+    for key in ("Retry-After", "retry-after"):
+        value = headers.get(key) if hasattr(headers, "get") else None
+        if isinstance(value, list | tuple | set):
+            value = next(iter(value), None)
+        if value:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:500] if text and text.strip() else "Sign-in failed."

@@ -1,0 +1,286 @@
+"""Okta through the okta SDK (3.x).
+
+The SDK returns `(result, response, error)` tuples instead of raising; `_call` turns an error
+into the connector taxonomy. Its own 429 retries are off (`rateLimit.maxRetries = 0`).
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+from okta.client import Client
+from okta.errors.okta_api_error import OktaAPIError
+from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
+from okta.pagination import PaginationHelper
+
+from provisioning.connectors.base import (
+    AccessState,
+    DirectoryUser,
+    NewUser,
+    Resource,
+    ssl_context_for,
+)
+from provisioning.connectors.errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectorError,
+    NotFoundError,
+    PermanentError,
+    PermissionDeniedError,
+    ThrottledError,
+    TransientError,
+)
+
+# Our attribute names -> Okta profile attributes.
+ATTRIBUTES = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "display_name": "displayName",
+    "email": "email",
+    "department": "department",
+    "job_title": "title",
+    "company": "organization",
+    "usage_location": "countryCode",
+}
+INACTIVE = {"SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED"}
+
+
+class OktaConnector:
+    kind = "okta"
+
+    def __init__(self, *, org_url: str, token: str):
+        self.org_url = org_url.rstrip("/")
+        self._token = token
+        self._client: Client | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._resources: dict[str, tuple[float, list[Resource]]] = {}
+
+    def _okta(self) -> Client:
+        if self._client is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=ssl_context_for(self.org_url)),
+                timeout=aiohttp.ClientTimeout(total=30),
+            )
+            self._client = Client(
+                {"orgUrl": self.org_url, "token": self._token, "rateLimit": {"maxRetries": 0}}
+            )
+            self._client.get_request_executor().set_session(self._session)
+        return self._client
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._client = self._session = None
+
+    async def _call(self, awaitable):
+        """Await an SDK call; return its result or raise the classified error."""
+        try:
+            answer = await awaitable
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"Cannot reach {self.org_url}: {exc.__class__.__name__}") from None
+        result, response, error = answer if len(answer) == 3 else (answer[0], None, answer[-1])
+        if error is not None:
+            raise _classify(error, response)
+        return result, response
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """One cheap authenticated read: list one user."""
+        await self._call(self._okta().list_users(limit=1))
+
+    async def get_user(self, user_id: str) -> DirectoryUser:
+        user, _ = await self._call(self._okta().get_user(user_id))
+        return _directory_user(user)
+
+    async def find_user(self, username: str) -> DirectoryUser | None:
+        try:
+            return await self.get_user(username)
+        except NotFoundError:
+            return None
+
+    async def create_user(self, new: NewUser) -> DirectoryUser:
+        profile = _profile(
+            {
+                "first_name": new.first_name,
+                "last_name": new.last_name,
+                "display_name": new.display_name,
+                "email": new.email,
+                **new.attributes,
+            }
+        )
+        profile["login"] = new.username
+        body = CreateUserRequest.from_dict(
+            {"profile": profile, "credentials": {"password": {"value": new.password}}}
+        )
+        try:
+            user, _ = await self._call(self._okta().create_user(body, activate=new.enabled))
+        except PermanentError as exc:
+            if "already exists" in exc.message:
+                existing = await self.find_user(new.username)
+                raise ConflictError(exc.message, existing=existing, status=400) from None
+            raise
+        return _directory_user(user)
+
+    async def update_user(self, user_id: str, attributes: dict) -> None:
+        profile = _profile(attributes)
+        if profile:
+            request = UpdateUserRequest.from_dict({"profile": profile})
+            await self._call(self._okta().update_user(user_id, request))
+        if attributes.get("enabled") is False:
+            await self.disable_user(user_id)
+
+    async def disable_user(self, user_id: str, mode: str = "suspend") -> None:
+        """Suspend (keeps app assignments) or deactivate (drops them); done if already so."""
+        user = await self.get_user(user_id)
+        status = user.attributes.get("status")
+        if mode == "deactivate" and status != "DEPROVISIONED":
+            await self._call(self._okta().deactivate_user(user_id))
+        elif mode == "suspend" and status not in INACTIVE:
+            await self._call(self._okta().suspend_user(user_id))
+
+    async def delete_user(self, user_id: str) -> None:
+        """Okta deletes only deactivated users: deactivate first, then delete."""
+        try:
+            await self.disable_user(user_id, mode="deactivate")
+            await self._call(self._okta().delete_user(user_id))
+        except NotFoundError:
+            return
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        await self._call(self._okta().revoke_user_sessions(user_id))
+
+    # -- access ----------------------------------------------------------------------------
+
+    async def access_of(self, user_id: str) -> AccessState:
+        groups, _ = await self._call(self._okta().list_user_groups(user_id))
+        links, _ = await self._call(self._okta().list_app_links(user_id))
+        return AccessState(
+            groups=frozenset(g.id for g in groups or []),
+            apps=frozenset(link.app_instance_id for link in links or []),
+        )
+
+    async def groups(self, fresh: bool = False) -> list[Resource]:
+        async def read() -> list[Resource]:
+            found, after = [], None
+            while True:
+                page, response = await self._call(self._okta().list_groups(limit=200, after=after))
+                found += [Resource(g.id, _group_name(g)) for g in page or []]
+                after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+                if not after:
+                    return found
+
+        return await self._cached("groups", read, fresh)
+
+    async def apps(self, fresh: bool = False) -> list[Resource]:
+        async def read() -> list[Resource]:
+            page, _ = await self._call(self._okta().list_applications(limit=200))
+            return [Resource(_app_id(a), _app_label(a)) for a in page or []]
+
+        return await self._cached("apps", read, fresh)
+
+    async def licenses(self, fresh: bool = True) -> list[Resource]:
+        return []  # Okta has no licence SKUs
+
+    async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
+        cached = self._resources.get(key)
+        if cached and not fresh and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        found = await read()
+        self._resources[key] = (time.monotonic(), found)
+        return found
+
+    async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None:
+        if add or remove:
+            raise PermanentError("Okta has no licences to assign; remove them from the plan.")
+
+    async def add_to_group(self, user_id: str, group_id: str) -> None:
+        await self._call(self._okta().assign_user_to_group(group_id, user_id))
+
+    async def remove_from_group(self, user_id: str, group_id: str) -> None:
+        try:
+            await self._call(self._okta().unassign_user_from_group(group_id, user_id))
+        except NotFoundError:
+            return
+
+    async def assign_app(self, user_id: str, app_id: str) -> None:
+        request = AppUserAssignRequest.from_dict({"id": user_id, "scope": "USER"})
+        await self._call(self._okta().assign_user_to_application(app_id, request))
+
+    async def unassign_app(self, user_id: str, app_id: str) -> None:
+        try:
+            await self._call(self._okta().unassign_user_from_application(app_id, user_id))
+        except NotFoundError:
+            return
+
+
+def _profile(attributes: dict) -> dict:
+    return {ATTRIBUTES[k]: v for k, v in attributes.items() if k in ATTRIBUTES and v is not None}
+
+
+def _directory_user(user) -> DirectoryUser:
+    profile = user.profile.to_dict() if user.profile else {}
+    attributes = {ours: profile.get(theirs) for ours, theirs in ATTRIBUTES.items()}
+    status = user.status.value if hasattr(user.status, "value") else str(user.status)
+    attributes = {k: v for k, v in attributes.items() if v is not None} | {"status": status}
+    return DirectoryUser(
+        id=user.id,
+        username=profile.get("login", ""),
+        enabled=status == "ACTIVE",
+        attributes=attributes,
+    )
+
+
+def _group_name(group) -> str:
+    profile = group.profile
+    inner = getattr(profile, "actual_instance", profile)
+    return getattr(inner, "name", "") or ""
+
+
+def _app_id(app) -> str:
+    return getattr(getattr(app, "actual_instance", app), "id", "")
+
+
+def _app_label(app) -> str:
+    return getattr(getattr(app, "actual_instance", app), "label", "") or ""
+
+
+def _classify(error, response) -> ConnectorError:
+    if not isinstance(error, OktaAPIError):
+        status = getattr(error, "status", None)
+        if status is None:
+            return TransientError(f"The Okta org did not answer properly: {str(error)[:300]}")
+        error_code, summary, causes, headers = "", str(error)[:300], [], {}
+    else:
+        status, error_code = error.status, error.error_code
+        summary = error.error_summary
+        causes = [c.get("errorSummary", "") for c in error.error_causes or []]
+        headers = error.headers or {}
+    message = summary + (f" ({'; '.join(causes)})" if causes else "")
+    kwargs = {"status": status, "request_id": getattr(error, "error_id", "")}
+    if status == 429:
+        return ThrottledError(message, retry_after=_reset_in(headers), **kwargs)
+    if status == 404:
+        return NotFoundError(message, **kwargs)
+    if status == 401 or error_code == "E0000011":
+        return AuthenticationError(message, **kwargs)
+    if status == 403 and error_code == "E0000006":
+        return PermissionDeniedError(message, **kwargs)
+    if status is not None and status >= 500:
+        return TransientError(message, **kwargs)
+    return PermanentError(message, **kwargs)
+
+
+def _reset_in(headers) -> float | None:
+    """Seconds until X-Rate-Limit-Reset, measured against the server's Date header."""
+    try:
+        reset = float(headers.get("X-Rate-Limit-Reset"))
+    except (TypeError, ValueError):
+        return None
+    try:
+        now = parsedate_to_datetime(headers.get("Date")).timestamp()
+    except (TypeError, ValueError):
+        now = time.time()
+    return max(1.0, reset - now)

@@ -1,0 +1,179 @@
+"""Identities (desired state), their directory accounts, and the jobs and steps that change them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+
+class Identity(models.Model):
+    """One managed person in one tenant: what they should have, whatever the directories say."""
+
+    class Status(models.TextChoices):
+        JOINER = "joiner", "Joiner"
+        ACTIVE = "active", "Active"
+        LEAVER = "leaver", "Leaver"
+        LEFT = "left", "Left"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="identities")
+    first_name = models.CharField(max_length=64)
+    last_name = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=160)
+    username = models.CharField(max_length=254, help_text="UPN (Entra) and login (Okta).")
+    email = models.EmailField(max_length=254)
+    attributes = models.JSONField(default=dict, blank=True)  # overrides of template defaults
+    extra_groups = models.JSONField(default=list, blank=True)
+    role_templates = models.ManyToManyField(RoleTemplate, related_name="identities", blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.JOINER)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "username"], name="unique_username_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} <{self.username}>"
+
+
+class DirectoryAccount(models.Model):
+    """The link between an Identity and its object in one directory."""
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="accounts")
+    connection = models.ForeignKey(
+        DirectoryConnection, on_delete=models.PROTECT, related_name="accounts"
+    )
+    remote_id = models.CharField(max_length=128, blank=True)
+    created_remotely_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.JSONField(default=dict, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "connection"], name="one_account_per_dir")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} in {self.connection}"
+
+
+class Job(models.Model):
+    class Kind(models.TextChoices):
+        JOIN = "join", "Join"
+        CHANGE = "change", "Change"
+        LEAVE = "leave", "Leave"
+        RETRY = "retry", "Retry"
+        RECONCILE = "reconcile", "Reconcile"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"  # throttled, or its connection is quarantined
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        PARTIAL = "partial", "Partially failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    DONE = (Status.SUCCEEDED, Status.FAILED, Status.PARTIAL, Status.CANCELLED)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="jobs")
+    identity = models.ForeignKey(
+        Identity, on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    options = models.JSONField(default=dict, blank=True)  # e.g. licence choices, skip lists
+    planned = models.BooleanField(default=False)
+    steps_total = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_failed = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    waiting_reason = models.CharField(max_length=300, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="job_tenant_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE
+
+    @property
+    def duration_s(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class Step(models.Model):
+    """One directory operation of a Job. The row records intent before the call goes out."""
+
+    class Action(models.TextChoices):
+        CREATE_USER = "create_user", "Create user"
+        LINK_USER = "link_user", "Link existing user"
+        UPDATE_USER = "update_user", "Update attributes"
+        ASSIGN_LICENSE = "assign_license", "Assign licence"
+        REMOVE_LICENSE = "remove_license", "Remove licence"
+        ADD_GROUP = "add_group", "Add to group"
+        REMOVE_GROUP = "remove_group", "Remove from group"
+        ASSIGN_APP = "assign_app", "Assign app"
+        UNASSIGN_APP = "unassign_app", "Unassign app"
+        REVOKE_SESSIONS = "revoke_sessions", "Revoke sessions"
+        DISABLE_USER = "disable_user", "Block sign-in"
+        ENABLE_USER = "enable_user", "Allow sign-in"
+        DELETE_USER = "delete_user", "Delete user"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    connection = models.ForeignKey(DirectoryConnection, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveIntegerField()
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target_name = models.CharField(max_length=256, blank=True)  # group/app/SKU name as shown
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    request_ids = models.JSONField(default=list, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "order"]
+        constraints = [models.UniqueConstraint(fields=["job", "order"], name="unique_step_order")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.target_name}".strip()
