@@ -3,6 +3,7 @@ latency, replication lag, stats, and isolation between orgs."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from email.utils import parsedate_to_datetime
 
@@ -191,3 +192,20 @@ def test_unknown_paths_and_methods_answer_in_okta_shape(api):
     assert_okta_headers(response)
     error = assert_okta_error(api.patch("/api/v1/users", json={}), 405, "E0000022")
     assert error["errorSummary"] == "The endpoint does not support the provided HTTP method"
+
+
+def test_concurrent_creates_of_one_login_make_exactly_one_user(okta_sandbox, org):
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(
+            base_url=org.url,
+            verify=okta_sandbox.ssl_context(),
+            headers={"Authorization": f"SSWS {org.token}"},
+        ) as client:
+            body = user_body("race@example.com")
+            calls = [client.post("/api/v1/users", json=body) for _ in range(20)]
+            return sorted(r.status_code for r in await asyncio.gather(*calls))
+
+    assert asyncio.run(race()) == [200] + [400] * 19
+    assert [u["profile"]["login"] for u in okta_sandbox.state(org.id)["users"]] == [
+        "race@example.com"
+    ]
