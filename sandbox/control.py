@@ -56,6 +56,9 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
                 return await endpoint(request)
             except ValueError as exc:
                 return problem(400, str(exc))
+            except (TypeError, KeyError, AttributeError) as exc:
+                # Control bodies are free-form JSON; a shape we did not foresee is still a 400.
+                return problem(400, f"malformed body: {exc!r}")
 
         return wrapper
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from sandbox.entra.errors import bad_request
 from sandbox.entra.odata import decode_skiptoken, encode_skiptoken
 from sandbox.entra.router import USER_READ, GraphRequest, GraphResponse, router
 from sandbox.entra.users import view
@@ -22,18 +23,23 @@ def _link(req: GraphRequest, key: str, data: dict) -> str:
     return f"{req.base_url}/users/delta?{urlencode(query, safe='$,()')}"
 
 
-def users_delta(req: GraphRequest) -> GraphResponse:
-    tenant = req.tenant
+def _cursor(req: GraphRequest) -> tuple[int, int, int]:
+    """(changes after, changes up to, offset) from the links' tokens, or a fresh full read."""
     if "$skiptoken" in req.query:
         cursor = decode_skiptoken(req.query["$skiptoken"])
-        since, upto, offset = int(cursor["s"]), int(cursor["u"]), int(cursor["o"])
-    else:
-        since = (
-            int(decode_skiptoken(req.query["$deltatoken"])["s"])
-            if ("$deltatoken" in req.query)
-            else 0
-        )
-        upto, offset = tenant.seq, 0
+        return int(cursor["s"]), int(cursor["u"]), int(cursor["o"])
+    since = 0
+    if "$deltatoken" in req.query:
+        since = int(decode_skiptoken(req.query["$deltatoken"])["s"])
+    return since, req.tenant.seq, 0
+
+
+def users_delta(req: GraphRequest) -> GraphResponse:
+    tenant = req.tenant
+    try:
+        since, upto, offset = _cursor(req)
+    except (KeyError, TypeError, ValueError):
+        raise bad_request("Invalid delta or skip token.", code="BadRequest") from None
     changed = sorted(
         (u for u in tenant.users.values() if since < u.seq <= upto), key=lambda u: u.seq
     )

@@ -251,7 +251,9 @@ def paged(
     size = page_size(query)
     offset = 0
     if "$skiptoken" in query:
-        offset = int(decode_skiptoken(query["$skiptoken"]).get("o", 0))
+        offset = decode_skiptoken(query["$skiptoken"]).get("o", 0)
+        if not isinstance(offset, int) or offset < 0:
+            raise bad_request("Invalid skip token.", code="Request_BadRequest")
     page = items[offset : offset + size]
     body: dict[str, Any] = {"@odata.context": context, "value": page}
     if query.get("$count", "").lower() == "true":

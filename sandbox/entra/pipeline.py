@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 import uuid
@@ -23,6 +24,7 @@ from sandbox.entra.model import EntraTenant
 from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, Route, router
 from sandbox.state import SandboxState
 
+log = logging.getLogger(__name__)
 HANG_S = 120.0  # a "timeout" fault holds the call longer than any sensible client timeout
 
 
@@ -94,6 +96,11 @@ def execute(route: Route, req: GraphRequest) -> GraphResponse:
         return route.handler(req)
     except GraphError as exc:
         return error_response(exc)
+    except Exception:
+        # A sandbox bug still answers in Graph's shape, so the client under test sees a 500
+        # it can classify instead of a dropped connection.
+        log.exception("sandbox Graph handler failed: %s %s", req.method, req.path)
+        return error_response(GraphError(500, "generalException", "Sandbox internal error."))
 
 
 def parse_body(raw: bytes) -> object:

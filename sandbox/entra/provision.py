@@ -63,8 +63,15 @@ def _list(body: dict, key: str) -> list:
     return value
 
 
+def _dicts(body: dict, key: str) -> list[dict]:
+    items = _list(body, key)
+    if not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"{key} must be a list of objects")
+    return items
+
+
 def _apps(body: dict) -> list[AppRegistration]:
-    items = _list(body, "apps") or ([body["app"]] if isinstance(body.get("app"), dict) else [])
+    items = _dicts(body, "apps") or ([body["app"]] if isinstance(body.get("app"), dict) else [])
     if not items:
         raise ValueError("an app registration is required: apps: [{client_id, client_secret}]")
     apps = []
@@ -87,7 +94,7 @@ def _apps(body: dict) -> list[AppRegistration]:
 
 def _skus(body: dict) -> list[Sku]:
     skus = []
-    for item in _list(body, "skus"):
+    for item in _dicts(body, "skus"):
         part = item.get("sku_part_number") if isinstance(item, dict) else None
         if not part:
             raise ValueError("each SKU needs sku_part_number")
@@ -103,11 +110,11 @@ def _skus(body: dict) -> list[Sku]:
 
 def _service_principals(body: dict) -> list[ServicePrincipal]:
     sps = []
-    for item in _list(body, "service_principals"):
+    for item in _dicts(body, "service_principals"):
         if not isinstance(item, dict) or not item.get("display_name"):
             raise ValueError("each service principal needs display_name")
         roles = []
-        for role in item.get("app_roles") or []:
+        for role in _dicts(item, "app_roles"):
             if not role.get("value"):
                 raise ValueError("each app role needs a value")
             roles.append(
@@ -134,7 +141,7 @@ def _service_principals(body: dict) -> list[ServicePrincipal]:
 
 def _add_users(tenant: EntraTenant, body: dict) -> None:
     by_part = {s.sku_part_number: s.sku_id for s in tenant.skus.values()}
-    for item in _list(body, "users"):
+    for item in _dicts(body, "users"):
         props = dict(item)
         upn = props.get("userPrincipalName", "")
         if "@" not in upn or not tenant.is_verified_domain(upn.rsplit("@", 1)[1]):
@@ -176,7 +183,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
 
 
 def _add_groups(tenant: EntraTenant, body: dict) -> None:
-    for item in _list(body, "groups"):
+    for item in _dicts(body, "groups"):
         if not isinstance(item, dict) or not item.get("display_name"):
             raise ValueError("each group needs display_name")
         name = item["display_name"]
