@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.entra.errors import bad_request, not_found
 from sandbox.entra.model import AppRoleAssignment, ServicePrincipal, new_id, now_iso
-from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.odata import paged, select
 from sandbox.entra.router import (
     APP_ASSIGN,
     APP_READ,
@@ -55,8 +55,8 @@ def assignment_view(req: GraphRequest, a: AppRoleAssignment) -> dict[str, Any]:
 @router.add("GET", "/servicePrincipals", APP_READ)
 def list_sps(req: GraphRequest) -> GraphResponse:
     sps = [sp.to_graph() for sp in req.tenant.service_principals.values()]
-    if req.query.get("$filter"):
-        predicate = parse_filter(req.query["$filter"], SP_FILTERABLE, "ServicePrincipal")
+    predicate = req.filter(SP_FILTERABLE, "ServicePrincipal")
+    if predicate is not None:
         sps = [sp for sp in sps if predicate(sp)]
     items = [select(sp, req.query, SP_SELECT) for sp in sps]
     return GraphResponse(

@@ -113,7 +113,15 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
         tenant.stats.record(method, template, early.status, fault)
         return early, template
     body = _sub_body(sub)
-    req = GraphRequest(tenant, caller.client_id, method, path, query, body, base_url, params)
+    raw_headers = sub.get("headers")
+    headers = (
+        {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if isinstance(raw_headers, dict)
+        else {}
+    )
+    req = GraphRequest(
+        tenant, caller.client_id, method, path, query, body, base_url, params, headers
+    )
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status)
     return resp, template

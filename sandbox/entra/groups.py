@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import Group, User, new_id, now_iso
-from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.odata import paged, select
 from sandbox.entra.router import (
     GROUP_READ,
     GROUP_WRITE,
@@ -71,8 +71,8 @@ def find_group(req: GraphRequest, key: str) -> Group:
 @router.add("GET", "/groups", GROUP_READ)
 def list_groups(req: GraphRequest) -> GraphResponse:
     groups = list(req.tenant.groups.values())
-    if req.query.get("$filter"):
-        predicate = parse_filter(req.query["$filter"], FILTERABLE, "Group")
+    predicate = req.filter(FILTERABLE, "Group")
+    if predicate is not None:
         groups = [g for g in groups if predicate(g.props)]
     items = [group_view(g, req.query) for g in groups]
     return GraphResponse(

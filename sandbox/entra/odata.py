@@ -24,6 +24,7 @@ _TOKEN = re.compile(
     r"|(?P<word>[A-Za-z_][\w./-]*))"
 )
 MAX_TOP = 999
+ADVANCED_OPERATORS = {"ne": "ne", "not": "not", "endswith": "endsWith"}
 DEFAULT_PAGE = 100
 
 
@@ -31,6 +32,15 @@ def unsupported_filter(prop: str, resource: str) -> GraphError:
     return bad_request(
         f"Unsupported or invalid query filter clause specified for property '{prop}' of "
         f"resource '{resource}'.",
+        code="Request_UnsupportedQuery",
+    )
+
+
+def needs_advanced(operator: str) -> GraphError:
+    return bad_request(
+        f"Operator '{operator}' is not supported because the required parameters might be "
+        "missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. "
+        "Refer to https://aka.ms/graph-docs/advanced-queries for more information",
         code="Request_UnsupportedQuery",
     )
 
@@ -177,9 +187,20 @@ class _Parser:
         return lambda o: _norm(o.get(prop)) != value
 
 
-def parse_filter(text: str, fields: dict[str, str], resource: str) -> Predicate:
-    """A predicate over property dicts; `fields` names the filterable properties."""
-    return _Parser(text, fields, resource).parse()
+def parse_filter(
+    text: str, fields: dict[str, str], resource: str, *, advanced: bool = True
+) -> Predicate:
+    """A predicate over property dicts; `fields` names the filterable properties.
+
+    Without `advanced` (header ConsistencyLevel: eventual and $count=true), the operators
+    Graph reserves for advanced queries (ne, not, endsWith) are refused as Graph refuses them.
+    """
+    parser = _Parser(text, fields, resource)
+    if not advanced:
+        for kind, value in parser.tokens:
+            if kind == "word" and value.lower() in ADVANCED_OPERATORS:
+                raise needs_advanced(ADVANCED_OPERATORS[value.lower()])
+    return parser.parse()
 
 
 def select(

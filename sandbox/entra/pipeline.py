@@ -178,6 +178,7 @@ async def graph_call(state: SandboxState, request: Request) -> Response:
         parse_body(await request.body()),
         base_url,
         params,
+        dict(request.headers),
     )
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status)

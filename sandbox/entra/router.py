@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_json
 from sandbox.entra.model import EntraTenant
+from sandbox.entra.odata import Predicate, parse_filter
 
 NO_BODY = object()  # the request had no body
 BAD_BODY = object()  # the request had a body that is not a JSON object
@@ -28,11 +29,26 @@ class GraphRequest:
     body: Any
     base_url: str  # e.g. https://127.0.0.1:8765/v1.0
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
     def json(self) -> dict:
         if self.body is NO_BODY or self.body is BAD_BODY or not isinstance(self.body, dict):
             raise bad_json()
         return self.body
+
+    def advanced_query(self) -> bool:
+        """Whether the caller asked for Graph's advanced query capabilities."""
+        return (
+            self.headers.get("consistencylevel", "").lower() == "eventual"
+            and self.query.get("$count", "").lower() == "true"
+        )
+
+    def filter(self, fields: dict[str, str], resource: str) -> Predicate | None:
+        """The $filter as a predicate (None without one); 400 as Graph answers bad ones."""
+        text = self.query.get("$filter")
+        if not text:
+            return None
+        return parse_filter(text, fields, resource, advanced=self.advanced_query())
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import paged, parse_filter, select
+from sandbox.entra.odata import paged, select
 from sandbox.entra.router import (
     USER_READ,
     USER_WRITE,
@@ -227,8 +227,8 @@ def create_user(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/users", USER_READ)
 def list_users(req: GraphRequest) -> GraphResponse:
     users = req.tenant.live_users()
-    if req.query.get("$filter"):
-        predicate = parse_filter(req.query["$filter"], FILTERABLE, "User")
+    predicate = req.filter(FILTERABLE, "User")
+    if predicate is not None:
         users = [u for u in users if predicate(u.props)]
     items = [view(u, req.query) for u in users]
     return GraphResponse(
@@ -301,8 +301,8 @@ def find_deleted(req: GraphRequest) -> User:
 def _list_deleted_users(req: GraphRequest) -> GraphResponse:
     req.tenant.purge_expired()
     deleted = [u for u in req.tenant.users.values() if u.deleted_at is not None]
-    if req.query.get("$filter"):
-        predicate = parse_filter(req.query["$filter"], FILTERABLE, "User")
+    predicate = req.filter(FILTERABLE, "User")
+    if predicate is not None:
         deleted = [u for u in deleted if predicate(u.props)]
     items = [deleted_view(u, req.query) for u in deleted]
     url = f"{req.base_url}/directory/deletedItems/microsoft.graph.user"

@@ -522,3 +522,21 @@ def test_organization_domains_and_unknown_select(entra: EntraDir) -> None:
             "BadRequest",
             "Could not find a property named 'shoeSize'",
         )
+
+
+def test_advanced_operators_need_consistency_level_eventual(entra: EntraDir) -> None:
+    query = {"$filter": f"endswith(mail,'@{entra.domain}')"}
+    with entra.graph() as graph:
+        assert_graph_error(
+            graph.get("/users", params=query), 400, "Request_UnsupportedQuery", "endsWith"
+        )
+        advanced = graph.get(
+            "/users", params={**query, "$count": "true"}, headers={"ConsistencyLevel": "eventual"}
+        )
+        assert advanced.json()["@odata.count"] == 1
+        assert_graph_error(
+            graph.get("/users", params={"$filter": "department ne 'Sales'"}),
+            400,
+            "Request_UnsupportedQuery",
+            "'ne'",
+        )
