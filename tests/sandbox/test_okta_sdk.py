@@ -8,7 +8,7 @@ import time
 
 import pytest
 from okta.client import Client
-from okta.models import AppUserAssignRequest, CreateUserRequest
+from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
 from okta.pagination import PaginationHelper
 
 from tests.sandbox.okta_support import OktaSandbox, user_body
@@ -135,3 +135,45 @@ def test_sdk_own_429_retry_waits_for_the_reset_and_succeeds(okta_sandbox):
     # It waits X-Rate-Limit-Reset - Date + 1 s; Date has whole seconds, so 1 to 3 s.
     assert 1 <= waited < 5
     assert okta_sandbox.stats(org.id)["throttled"] == 1
+
+
+async def _every_call_the_connector_makes(sandbox: OktaSandbox, org) -> dict:
+    async with sandbox.sdk_session() as session:
+        client = sdk_client(org.url, org.token)
+        client.get_request_executor().set_session(session)
+
+        async def ok(awaitable):
+            answer = await awaitable
+            assert answer[-1] is None, answer[-1]
+            return answer[0]
+
+        body = CreateUserRequest.from_dict(user_body("grace@example.com"))
+        user = await ok(client.create_user(body, activate=False))
+        await ok(client.activate_user(user.id, send_email=False))
+        update = UpdateUserRequest.from_dict({"profile": {"title": "Admiral"}})
+        assert (await ok(client.update_user(user.id, update))).profile.title == "Admiral"
+        await ok(client.assign_user_to_group(org.groups["Finance"], user.id))
+        request = AppUserAssignRequest.from_dict({"id": user.id, "scope": "USER"})
+        await ok(client.assign_user_to_application(org.apps["zoom"], request))
+        links = await ok(client.list_app_links(user.id))
+        await ok(client.suspend_user(user.id))
+        await ok(client.unsuspend_user(user.id))
+        await ok(client.revoke_user_sessions(user.id))
+        await ok(client.unassign_user_from_group(org.groups["Finance"], user.id))
+        await ok(client.unassign_user_from_application(org.apps["zoom"], user.id))
+        apps = await ok(client.list_applications(limit=200))
+        await ok(client.deactivate_user(user.id))
+        await ok(client.delete_user(user.id))
+        _, _, gone = await client.get_user(user.id)
+        return {
+            "links": [link.app_instance_id for link in links],
+            "apps": sorted(a.label for a in apps),
+            "gone": gone.status,
+        }
+
+
+def test_sdk_every_call_the_okta_connector_makes(okta_sandbox):
+    org = okta_sandbox.new_org()
+    seen = asyncio.run(_every_call_the_connector_makes(okta_sandbox, org))
+    assert seen == {"links": [org.apps["zoom"]], "apps": ["Slack", "Zoom"], "gone": 404}
+    assert okta_sandbox.state(org.id)["users"] == []
