@@ -73,7 +73,13 @@ def create_user(call: Call) -> Reply:
 
 def _matching_users(call: Call) -> list[User]:
     users = list(call.org.users.values())
-    expression = call.query("search") or call.query("filter")
+    search = call.query("search")
+    if search:
+        # Okta's search index is eventually consistent: a user created a moment ago may be
+        # missing from `search` results (create-then-search code must not re-create it).
+        lagging = call.org.behaviour.is_replicating
+        return [u for u in matching(users, search, _attribute) if not lagging(u.born)]
+    expression = call.query("filter")
     if expression:
         return matching(users, expression, _attribute)
     users = [u for u in users if u.status != "DEPROVISIONED"]

@@ -140,12 +140,17 @@ def test_latency_adds_the_delay(okta_sandbox, org, api):
     assert 0.3 <= time.monotonic() - started < 1.5
 
 
-def test_replication_lag_hides_a_new_user_from_get_by_id(okta_sandbox, org, api):
+def test_replication_lag_hides_a_new_user_from_get_by_id_and_search(okta_sandbox, org, api):
     okta_sandbox.set_behaviour(org.id, replication_lag_ms=400)
     user = create(api, "lag@example.com")
+    search = {"search": 'profile.login eq "lag@example.com"'}
     assert_okta_error(api.get(f"/api/v1/users/{user['id']}"), 404, "E0000007")
+    assert api.get("/api/v1/users", params=search).json() == []
+    # ... while the login is already taken: creating it again is the duplicate error.
+    assert_okta_error(api.post("/api/v1/users", json=user_body("lag@example.com")), 400, "E0000001")
     time.sleep(0.45)
     assert api.get(f"/api/v1/users/{user['id']}").status_code == 200
+    assert [u["id"] for u in api.get("/api/v1/users", params=search).json()] == [user["id"]]
 
 
 def test_stats_count_calls_by_route_template(okta_sandbox, org, api):

@@ -184,6 +184,8 @@ def test_delete_deactivates_first_and_deletes_only_deprovisioned(api):
     url = f"/api/v1/users/{user['id']}"
     assert api.delete(url).status_code == 204
     assert api.get(url).json()["status"] == "DEPROVISIONED"
+    # A deactivated user still holds its login.
+    assert_okta_error(api.post("/api/v1/users", json=user_body("del@example.com")), 400, "E0000001")
     assert api.delete(url).status_code == 204
     assert_okta_error(api.get(url), 404, "E0000007")
     assert create(api, "del@example.com")["id"] != user["id"]  # the login is free again
