@@ -176,6 +176,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
+}
+# A job's claim on a worker; a job past its lease is resumed by another worker.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

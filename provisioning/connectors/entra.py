@@ -59,6 +59,8 @@ DEFAULT_LOGIN = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com"
 DEFAULT_ROLE = "00000000-0000-0000-0000-000000000000"  # "default access" app role
 REPLICATION_WINDOW_S = 30.0
+BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests
+BATCHABLE = frozenset({"assign_license", "add_group", "assign_app"})
 USER_FIELDS = [
     "id",
     "userPrincipalName",
@@ -239,6 +241,9 @@ class EntraConnector:
     async def disable_user(self, user_id: str) -> None:
         await self.update_user(user_id, {"enabled": False})
 
+    async def enable_user(self, user_id: str) -> None:
+        await self.update_user(user_id, {"enabled": True})
+
     async def delete_user(self, user_id: str) -> None:
         try:
             async with self._errors(user_id):
@@ -371,6 +376,49 @@ class EntraConnector:
                 raise
 
     # -- JSON batching ---------------------------------------------------------------------
+
+    async def apply_many(self, user_id: str, ops: list[tuple[str, dict]]) -> list:
+        """Licence, group and app steps for one user in as few `$batch` round trips as possible."""
+        requests = [await self._batch_request(user_id, action, params) for action, params in ops]
+        outcomes: list[ConnectorError | None] = []
+        for start in range(0, len(requests), BATCH_LIMIT):
+            outcomes += await self.batch(requests[start : start + BATCH_LIMIT])
+        return outcomes
+
+    async def _batch_request(self, user_id: str, action: str, params: dict) -> dict:
+        if action == "assign_license":
+            body = {"addLicenses": [{"skuId": params["sku_id"], "disabledPlans": []}]}
+            return {
+                "method": "POST",
+                "url": f"/users/{user_id}/assignLicense",
+                "body": body | {"removeLicenses": []},
+                "subject": user_id,
+            }
+        if action == "add_group":
+            return {
+                "method": "POST",
+                "url": f"/groups/{params['group_id']}/members/$ref",
+                "body": {"@odata.id": f"{self.graph_url}/v1.0/directoryObjects/{user_id}"},
+                "subject": user_id,
+            }
+        if action == "assign_app":
+            app_id = params["app_id"]
+            body = {
+                "principalId": user_id,
+                "resourceId": app_id,
+                "appRoleId": await self._role(app_id),
+            }
+            return {
+                "method": "POST",
+                "url": f"/servicePrincipals/{app_id}/appRoleAssignedTo",
+                "body": body,
+                "subject": user_id,
+            }
+        raise ValueError(f"{action} cannot be batched")
+
+    async def _role(self, app_id: str) -> str:
+        roles = next((a.detail["roles"] for a in await self.apps() if a.id == app_id), [])
+        return roles[0] if roles else DEFAULT_ROLE
 
     async def batch(self, requests: list[dict]) -> list[ConnectorError | None]:
         """Send up to 20 Graph requests in one `$batch`; per request, None or its error.

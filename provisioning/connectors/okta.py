@@ -141,6 +141,14 @@ class OktaConnector:
         elif mode == "suspend" and status not in INACTIVE:
             await self._call(self._okta().suspend_user(user_id))
 
+    async def enable_user(self, user_id: str) -> None:
+        """Back to ACTIVE from whatever stopped sign-in."""
+        status = (await self.get_user(user_id)).attributes.get("status")
+        if status == "SUSPENDED":
+            await self._call(self._okta().unsuspend_user(user_id))
+        elif status in ("STAGED", "PROVISIONED", "DEPROVISIONED"):
+            await self._call(self._okta().activate_user(user_id, send_email=False))
+
     async def delete_user(self, user_id: str) -> None:
         """Okta deletes only deactivated users: deactivate first, then delete."""
         try:

@@ -1,0 +1,454 @@
+"""Running a Job: claim it, plan it once, apply its steps idempotently, finish it.
+
+Safe to run twice and after a crash: a job is claimed with a conditional UPDATE and a lease;
+a Step row records intent before its call and the outcome after; a step that already
+happened (here or in the directory) is recognised and counted as done. Throttling and
+transient failures never sleep in the worker: `execute` returns when to try again.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portal.audit.events import record
+from provisioning import quarantine, throttle
+from provisioning.connectors import bridge
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.errors import (
+    ConflictError,
+    ConnectorError,
+    PermanentError,
+    ThrottledError,
+    TransientError,
+)
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import planner
+from provisioning.engine.desired import desired_state
+from provisioning.models import DirectoryAccount, Job, Step
+from tenants.crypto import CredentialError
+
+MAX_TRANSIENT_ATTEMPTS = 6
+BACKOFF_CAP_S = 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    retry_in: float | None = None  # schedule the job again after this many seconds
+
+
+def lease_seconds() -> int:
+    return getattr(settings, "JOB_LEASE_SECONDS", 120)
+
+
+def execute(job_id: int) -> Outcome:
+    job = claim(job_id)
+    if job is None:
+        return Outcome()  # done already, or another worker holds it
+    try:
+        if not job.planned:
+            retry = plan_job(job)
+            if retry is not None or job.is_done:
+                return retry or Outcome()
+        return run_steps(job)
+    except CredentialError as exc:
+        fail_job(job, str(exc))
+        return Outcome()
+
+
+def claim(job_id: int) -> Job | None:
+    now = timezone.now()
+    claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
+        status=Job.Status.RUNNING, lease_until__lt=now
+    )
+    claimed = Job.objects.filter(claimable, pk=job_id).update(
+        status=Job.Status.RUNNING,
+        lease_until=now + timedelta(seconds=lease_seconds()),
+        runs=F("runs") + 1,
+        started_at=Coalesce("started_at", now),
+        waiting_reason="",
+    )
+    return Job.objects.select_related("tenant", "identity").get(pk=job_id) if claimed else None
+
+
+def plan_job(job: Job) -> Outcome | None:
+    """Read every directory of the tenant and write the job's steps; None when planned."""
+    identity = job.identity
+    desired = desired_state(identity, job.options.get("license_choices"))
+    plans, problems = [], []
+    for connection in job.tenant.connections.order_by("kind"):
+        account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
+        try:
+            plan = bridge.run(
+                planner.plan_onboarding(
+                    connector_for(connection),
+                    connection.pk,
+                    desired,
+                    account.remote_id if account else "",
+                )
+            )
+        except TransientError as exc:
+            return wait(job, f"Reading {connection}: {exc.message}", backoff(job.runs))
+        except ConnectorError as exc:
+            fail_job(job, f"Could not read {connection}: {exc.message}")
+            return None
+        plans.append(plan)
+        problems += [
+            f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
+        ]
+    if problems:
+        fail_job(job, "Nothing was sent. " + " ".join(problems))
+        return None
+    write_steps(job, plans)
+    return None
+
+
+def write_steps(job: Job, plans) -> None:
+    rows = [
+        Step(
+            job=job,
+            connection_id=plan.connection_id,
+            order=order,
+            action=step.action,
+            target_name=step.target_name,
+            params=step.params,
+        )
+        for order, (plan, step) in enumerate(
+            ((plan, step) for plan in plans for step in plan.steps), start=1
+        )
+    ]
+    warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
+    with transaction.atomic():
+        Step.objects.bulk_create(rows)
+        Job.objects.filter(pk=job.pk).update(
+            planned=True, steps_total=len(rows), options={**job.options, "warnings": warnings}
+        )
+        record(
+            "job.plan",
+            actor="system",
+            tenant=job.tenant,
+            target=job.identity,
+            after={"steps": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]},
+            job_id=job.pk,
+        )
+    job.planned, job.steps_total = True, len(rows)
+
+
+def run_steps(job: Job) -> Outcome:
+    while True:
+        batch = next_batch(job)
+        if not batch:
+            finish_job(job)
+            return Outcome()
+        connection = batch[0].connection
+        if connection.quarantined_at:
+            return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
+        pause = throttle.acquire(connection, tokens=len(batch))
+        if pause > 0:
+            return wait(job, f"Pacing calls to {connection}", pause)
+        retry = apply_batch(job, batch)
+        if retry is not None:
+            return retry
+        Job.objects.filter(pk=job.pk).update(
+            lease_until=timezone.now() + timedelta(seconds=lease_seconds())
+        )
+
+
+def next_batch(job: Job) -> list[Step]:
+    """The next step, or for Entra the run of licence/group/app steps that `$batch` can carry."""
+    pending = list(
+        job.steps.filter(status__in=[Step.Status.PENDING, Step.Status.RUNNING])
+        .select_related("connection")
+        .order_by("order")[:20]
+    )
+    if not pending:
+        return []
+    first = pending[0]
+    if first.connection.kind != "entra" or first.action not in BATCHABLE:
+        return [first]
+    batch = []
+    for step in pending:
+        if step.connection_id != first.connection_id or step.action not in BATCHABLE:
+            break
+        batch.append(step)
+    return batch
+
+
+BATCHABLE = {"assign_license", "add_group", "assign_app"}
+
+
+def apply_batch(job: Job, steps: list[Step]) -> Outcome | None:
+    connection = steps[0].connection
+    connector = connector_for(connection)
+    account = account_for(job, connection)
+    if account.created_remotely_at and hasattr(connector, "note_created"):
+        age = (timezone.now() - account.created_remotely_at).total_seconds()
+        connector.note_created(account.remote_id, age)
+    mark_running(steps)
+    started = time.monotonic()
+    if len(steps) > 1:
+        results = apply_many(connector, steps, account)
+    else:
+        results = [apply_one(connector, steps[0], account)]
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    retry_in = None
+    for step, (error, result) in zip(steps, results, strict=True):
+        later = settle(job, step, error, result, elapsed_ms)
+        if later is not None:
+            retry_in = max(retry_in or 0.0, later)
+    return wait(job, "Retrying after a temporary failure", retry_in) if retry_in else None
+
+
+def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:
+    ops = [(s.action, s.params) for s in steps]
+    try:
+        errors = bridge.run(connector.apply_many(account.remote_id, ops))
+    except TimeoutError:
+        errors = [TransientError("No answer from the directory in time.")] * len(steps)
+    except ConnectorError as exc:  # the whole batch failed, e.g. a 503 or throttled
+        errors = [exc] * len(steps)
+    return [(error, {}) for error in errors]
+
+
+def apply_one(connector, step: Step, account: DirectoryAccount):
+    """(error or None, result) of one step; conflicts on create are resolved here."""
+    try:
+        return None, bridge.run(_call(connector, step, account))
+    except TimeoutError:
+        return TransientError("No answer from the directory in time."), {}
+    except ConflictError as exc:
+        existing = exc.existing
+        if existing is not None and (step.attempts > 1 or _ours(existing, step)):
+            link_account(account, existing.id, created=step.attempts > 1)
+            return None, {"user_id": existing.id, "linked": True}
+        return exc, {}
+    except ConnectorError as exc:
+        return exc, {}
+
+
+def _ours(existing, step: Step) -> bool:
+    params = step.params
+    names = (existing.attributes.get("first_name", ""), existing.attributes.get("last_name", ""))
+    return [n.casefold() for n in names] == [
+        params["first_name"].casefold(),
+        params["last_name"].casefold(),
+    ]
+
+
+async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
+    params, user_id = step.params, account.remote_id
+    match step.action:
+        case planner.CREATE_USER:
+            user = await connector.create_user(_new_user(params))
+            return {"user_id": user.id, "created": True}
+        case planner.LINK_USER:
+            return {"user_id": params["user_id"], "linked": True}
+        case planner.UPDATE_USER:
+            await connector.update_user(user_id, params["attributes"])
+        case planner.ENABLE_USER:
+            await connector.enable_user(user_id)
+        case planner.ASSIGN_LICENSE:
+            await connector.set_licenses(user_id, [params["sku_id"]], [])
+        case planner.ADD_GROUP:
+            await connector.add_to_group(user_id, params["group_id"])
+        case planner.ASSIGN_APP:
+            await connector.assign_app(user_id, params["app_id"])
+        case _:
+            raise PermanentError(f"The engine cannot run {step.action} steps yet.")
+    return {}
+
+
+def _new_user(params: dict) -> NewUser:
+    return NewUser(
+        username=params["username"],
+        first_name=params["first_name"],
+        last_name=params["last_name"],
+        display_name=params["display_name"],
+        email=params["email"],
+        password=random_password(),
+        enabled=params.get("enabled", True),
+        attributes=params.get("attributes", {}),
+    )
+
+
+def random_password() -> str:
+    """A throwaway first password: never shown, never stored; people reset it at first use."""
+    alphabet = string.ascii_letters + string.digits
+    core = "".join(secrets.choice(alphabet) for _ in range(20))
+    return f"{core}!{secrets.choice(string.digits)}aA"
+
+
+def account_for(job: Job, connection) -> DirectoryAccount:
+    account, _ = DirectoryAccount.objects.get_or_create(
+        identity=job.identity, connection=connection
+    )
+    return account
+
+
+def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:
+    account.remote_id = remote_id
+    account.last_synced_at = timezone.now()
+    if created:
+        account.created_remotely_at = timezone.now()
+    account.save(update_fields=["remote_id", "last_synced_at", "created_remotely_at"])
+
+
+def mark_running(steps: list[Step]) -> None:
+    now = timezone.now()
+    Step.objects.filter(pk__in=[s.pk for s in steps]).update(
+        status=Step.Status.RUNNING, attempts=F("attempts") + 1, started_at=now
+    )
+    for step in steps:
+        step.attempts += 1
+        step.started_at = now
+
+
+def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float | None:
+    """Record one step's outcome; the seconds until a retry when it must be tried again."""
+    connection = step.connection
+    if isinstance(error, ThrottledError):
+        throttle.pause(connection, error.retry_after or 1.0)
+        save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
+        return error.retry_after or 1.0
+    if isinstance(error, TransientError):
+        quarantine.record_outcome(connection, ok=False, reason=error.message)
+        if step.attempts < MAX_TRANSIENT_ATTEMPTS:
+            save_step(step, Step.Status.PENDING, error)
+            audit_step(job, step, "failure", error)
+            return max(error.retry_after or 0.0, backoff(step.attempts))
+        error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
+    elif error is None:
+        quarantine.record_outcome(connection, ok=True)
+        if step.action in (planner.CREATE_USER, planner.LINK_USER) and result.get("user_id"):
+            link_account(
+                account_for(job, connection), result["user_id"], result.get("created", False)
+            )
+    status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
+    save_step(step, status, error, result=result, elapsed_ms=elapsed_ms)
+    audit_step(job, step, "failure" if error else "success", error)
+    if error and step.action in (planner.CREATE_USER, planner.LINK_USER):
+        skip_rest(job, connection, f"Skipped: {step.get_action_display().lower()} failed.")
+    return None
+
+
+def save_step(step: Step, status: str, error=None, *, attempts=None, result=None, elapsed_ms=None):
+    step.status = status
+    step.last_error = error.message if error else ""
+    step.error_kind = _error_kind(error)
+    if error is not None and error.request_id:
+        step.request_ids = [*step.request_ids, error.request_id][-10:]
+    if attempts is not None:
+        step.attempts = attempts
+    if result is not None:
+        step.result = result
+    if status in (Step.Status.SUCCEEDED, Step.Status.FAILED):
+        step.finished_at = timezone.now()
+        step.duration_ms = elapsed_ms
+    step.save()
+
+
+def _error_kind(error) -> str:
+    if error is None:
+        return ""
+    return {
+        ThrottledError: "throttled",
+        TransientError: "transient",
+        ConflictError: "conflict",
+    }.get(type(error), "permanent" if isinstance(error, PermanentError) else "not_found")
+
+
+def audit_step(job: Job, step: Step, result: str, error) -> None:
+    record(
+        f"directory.{step.action}",
+        actor="system",
+        tenant=job.tenant,
+        target=job.identity,
+        after={
+            "directory": step.connection.get_kind_display(),
+            "target": step.target_name,
+            "attempt": step.attempts,
+            **({"error": error.message} if error else {}),
+        },
+        result=result,
+        job_id=job.pk,
+    )
+
+
+def skip_rest(job: Job, connection, reason: str) -> None:
+    job.steps.filter(connection=connection, status=Step.Status.PENDING).update(
+        status=Step.Status.SKIPPED, last_error=reason
+    )
+
+
+def backoff(attempt: int) -> float:
+    """Exponential back-off with jitter: about 1, 2, 4, 8 ... seconds, at most a minute."""
+    return min(BACKOFF_CAP_S, 2 ** max(0, attempt - 1)) * random.uniform(0.7, 1.3)
+
+
+def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
+    """Park the job: WAITING until `retry_in` (or until someone re-enqueues it)."""
+    until = timezone.now() + timedelta(seconds=(retry_in or 0) + lease_seconds())
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.WAITING, waiting_reason=reason[:300], lease_until=until
+    )
+    return Outcome(retry_in=retry_in)
+
+
+def fail_job(job: Job, reason: str) -> None:
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), lease_until=None
+        )
+        record(
+            "job.finish",
+            actor="system",
+            tenant=job.tenant,
+            target=job.identity,
+            after={"status": Job.Status.FAILED, "error": reason},
+            result="failure",
+            job_id=job.pk,
+        )
+    job.status = Job.Status.FAILED
+
+
+def finish_job(job: Job) -> None:
+    counts = {s: job.steps.filter(status=s).count() for s in Step.Status.values}
+    failed = counts[Step.Status.FAILED] + counts[Step.Status.SKIPPED]
+    done = counts[Step.Status.SUCCEEDED]
+    if failed == 0:
+        status = Job.Status.SUCCEEDED
+    else:
+        status = Job.Status.PARTIAL if done else Job.Status.FAILED
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            status=status,
+            steps_done=done,
+            steps_failed=failed,
+            finished_at=timezone.now(),
+            lease_until=None,
+            error="" if failed == 0 else f"{failed} of {job.steps_total} steps did not succeed.",
+        )
+        identity = job.identity
+        if status == Job.Status.SUCCEEDED and identity.status == identity.Status.JOINER:
+            identity.status = identity.Status.ACTIVE
+            identity.save(update_fields=["status", "updated_at"])
+        record(
+            "job.finish",
+            actor="system",
+            tenant=job.tenant,
+            target=identity,
+            after={"status": status, "steps_done": done, "steps_failed": failed},
+            result="success" if status == Job.Status.SUCCEEDED else "failure",
+            job_id=job.pk,
+        )
+    job.status = status

@@ -1,0 +1,198 @@
+"""Actions on identities and jobs: one transaction each (change + audit event), the Celery
+task enqueued on commit. Views call these and nothing below them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.events import record, snapshot
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import planner
+from provisioning.engine.desired import DesiredState, merge_templates
+from provisioning.models import Identity, Job, Step
+from tenants import naming
+from tenants.crypto import CredentialError
+from tenants.models import RoleTemplate, Tenant
+
+
+@dataclass
+class OnboardingRequest:
+    first_name: str
+    last_name: str
+    role_templates: list[RoleTemplate]
+    start_date: date | None = None
+    username: str = ""  # blank: from the first template's naming rule
+    attributes: dict = field(default_factory=dict)  # department, job_title, usage_location ...
+    extra_groups: list[str] = field(default_factory=list)
+    license_choices: dict[str, str] = field(default_factory=dict)  # SKU -> replacement or ""
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class Preview:
+    username: str
+    plans: list[tuple[object, planner.Plan | None, str]]  # (connection, plan, read error)
+
+    @property
+    def blocking_problems(self) -> list[planner.Problem]:
+        return [p for _, plan, _ in self.plans if plan for p in plan.problems if p.blocking]
+
+    @property
+    def read_errors(self) -> list[str]:
+        return [error for _, _, error in self.plans if error]
+
+
+def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
+    """The naming rule's username, with a suffix when the portal or a directory has it."""
+    template = request.role_templates[0]
+    connectors = [_connector_or_none(c) for c in tenant.connections.all()]
+
+    def taken(candidate: str) -> bool:
+        if Identity.objects.filter(tenant=tenant, username__iexact=candidate).exists():
+            return True
+        return any(bridge.run(c.find_user(candidate)) for c in connectors if c is not None)
+
+    return naming.unique_username(
+        template.username_rule,
+        request.first_name,
+        request.last_name,
+        template.effective_domain,
+        taken,
+    )
+
+
+def _connector_or_none(connection):
+    try:
+        return connector_for(connection)
+    except CredentialError:
+        return None
+
+
+def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> DesiredState:
+    merged = merge_templates(
+        request.role_templates, tenant, request.attributes, request.extra_groups
+    )
+    licenses = tuple(
+        dict.fromkeys(filter(None, (request.license_choices.get(s, s) for s in merged["licenses"])))
+    )
+    return DesiredState(
+        username=username,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        display_name=request.display_name,
+        email=username,
+        attributes=merged["attributes"],
+        groups=merged["groups"],
+        licenses=licenses,
+        apps=merged["apps"],
+    )
+
+
+def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
+    """The dry run: the exact operations per directory, before anything is sent."""
+    username = request.username or suggest_username(tenant, request)
+    desired = desired_for(tenant, request, username)
+    plans = []
+    for connection in tenant.connections.order_by("kind"):
+        try:
+            connector = connector_for(connection)
+            plan = bridge.run(planner.plan_onboarding(connector, connection.pk, desired))
+            plans.append((connection, plan, ""))
+        except (ConnectorError, CredentialError, TimeoutError) as exc:
+            plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
+    return Preview(username, plans)
+
+
+def request_onboarding(
+    tenant: Tenant, request: OnboardingRequest, *, username: str, actor, http_request=None
+) -> Job:
+    """Identity + Job + audit event in one transaction; the job runs once it is committed."""
+    from provisioning.tasks import run_job
+
+    with transaction.atomic():
+        identity = Identity.objects.create(
+            tenant=tenant,
+            first_name=request.first_name,
+            last_name=request.last_name,
+            display_name=request.display_name,
+            username=username,
+            email=username,
+            attributes=request.attributes,
+            extra_groups=request.extra_groups,
+            start_date=request.start_date,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        identity.role_templates.set(request.role_templates)
+        job = Job.objects.create(
+            tenant=tenant,
+            identity=identity,
+            kind=Job.Kind.JOIN,
+            requested_by=actor if getattr(actor, "pk", None) else None,
+            options={"license_choices": request.license_choices},
+        )
+        record(
+            "identity.onboard",
+            actor=actor,
+            tenant=tenant,
+            target=identity,
+            after=snapshot(identity) | {"role_templates": [t.name for t in request.role_templates]},
+            request=http_request,
+            job_id=job.pk,
+        )
+        transaction.on_commit(lambda: run_job.delay(job.pk))
+    return job
+
+
+def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
+    """Failed and skipped steps back to pending; the job runs again from there."""
+    from provisioning.tasks import run_job
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
+            return job
+        retried = job.steps.filter(status__in=[Step.Status.FAILED, Step.Status.SKIPPED]).update(
+            status=Step.Status.PENDING, last_error="", error_kind="", attempts=0
+        )
+        job.status, job.error, job.finished_at = Job.Status.QUEUED, "", None
+        job.save(update_fields=["status", "error", "finished_at"])
+        record(
+            "job.retry",
+            actor=actor,
+            tenant=job.tenant,
+            target=job.identity,
+            after={"steps_retried": retried, "replanned": not job.planned},
+            request=http_request,
+            job_id=job.pk,
+        )
+        transaction.on_commit(lambda: run_job.delay(job.pk))
+    return job
+
+
+def release_connection(connection, *, actor, http_request=None) -> int:
+    """End a quarantine and re-enqueue the tenant's waiting jobs; how many were re-enqueued."""
+    from provisioning import quarantine
+    from provisioning.tasks import run_job
+
+    quarantine.release(connection, actor=actor, request=http_request)
+    waiting = list(
+        Job.objects.filter(tenant=connection.tenant, status=Job.Status.WAITING).values_list(
+            "pk", flat=True
+        )
+    )
+    for job_id in waiting:
+        transaction.on_commit(lambda job_id=job_id: run_job.delay(job_id))
+    return len(waiting)
+
+
+def start_date_is_sane(start: date | None, max_past_days: int = 30) -> bool:
+    return start is None or (timezone.localdate() - start).days <= max_past_days
