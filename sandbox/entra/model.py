@@ -44,6 +44,7 @@ class AppRegistration:
     client_secret: str
     display_name: str = "MSP provisioning portal"
     permissions: list[str] = field(default_factory=lambda: list(ALL_PERMISSIONS))
+    certificates: list[str] = field(default_factory=list)  # PEM, for client assertions
 
 
 @dataclass

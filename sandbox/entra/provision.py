@@ -5,7 +5,7 @@ Body (snake_case keys; user entries use Graph property names):
     {"tenant_id": "<uuid, optional>", "display_name": "Contoso",
      "domains": ["contoso.example"],
      "apps": [{"client_id": "<uuid>", "client_secret": "...", "display_name": "...",
-               "permissions": ["User.ReadWrite.All", ...]}],
+               "permissions": ["User.ReadWrite.All", ...], "certificates": ["<PEM>"]}],
      "skus": [{"sku_part_number": "SPE_E3", "seats": 25, "sku_id": "<uuid, optional>"}],
      "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"]},
                 {"display_name": "All Sales",
@@ -22,6 +22,9 @@ import re
 import time
 import uuid
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import new_group_props
@@ -63,6 +66,16 @@ def _list(body: dict, key: str) -> list:
     return value
 
 
+def _is_certificate(pem: object) -> bool:
+    if not isinstance(pem, str):
+        return False
+    try:
+        key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    except ValueError:
+        return False
+    return isinstance(key, rsa.RSAPublicKey)
+
+
 def _dicts(body: dict, key: str) -> list[dict]:
     items = _list(body, key)
     if not all(isinstance(item, dict) for item in items):
@@ -76,17 +89,21 @@ def _apps(body: dict) -> list[AppRegistration]:
         raise ValueError("an app registration is required: apps: [{client_id, client_secret}]")
     apps = []
     for item in items:
-        if not isinstance(item, dict) or not item.get("client_secret"):
-            raise ValueError("each app needs client_id and client_secret")
+        certificates = item.get("certificates") or []
+        if not item.get("client_secret") and not certificates:
+            raise ValueError("each app needs client_id and a client_secret or certificates")
+        if not isinstance(certificates, list) or not all(map(_is_certificate, certificates)):
+            raise ValueError("app certificates must be a list of PEM certificates (RSA keys)")
         permissions = item.get("permissions", ALL_PERMISSIONS)
         if not isinstance(permissions, list):
             raise ValueError("app permissions must be a list of Graph permission names")
         apps.append(
             AppRegistration(
                 client_id=_uuid(item.get("client_id"), "app client_id"),
-                client_secret=str(item["client_secret"]),
+                client_secret=str(item.get("client_secret") or ""),
                 display_name=str(item.get("display_name", "MSP provisioning portal")),
                 permissions=[str(p) for p in permissions],
+                certificates=certificates,
             )
         )
     return apps

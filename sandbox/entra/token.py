@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sandbox.entra.model import EntraTenant
+from sandbox.entra.assertion import ASSERTION_TYPE, AssertionRejected, check_assertion
+from sandbox.entra.model import AppRegistration, EntraTenant
 from sandbox.state import SandboxState
 
 GRAPH_DEFAULT_SCOPES = (
@@ -95,6 +96,43 @@ def discovery(state: SandboxState):
     return endpoint
 
 
+def _check_credential(
+    tenant: EntraTenant, app: AppRegistration, form: dict[str, str]
+) -> JSONResponse | None:
+    """A client secret or a certificate-signed client assertion; None when it proves the app."""
+    assertion = form.get("client_assertion")
+    if assertion:
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return aadsts(400, "invalid_request", 50027, "Invalid client_assertion_type.")
+        paths = {f"/{name}/oauth2/v2.0/token" for name in (tenant.id, *tenant.domains)}
+        try:
+            check_assertion(app, assertion, paths)
+        except AssertionRejected as exc:
+            return aadsts(401, "invalid_client", exc.code, exc.message)
+        return None
+    secret = form.get("client_secret")
+    if not secret:
+        return aadsts(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' "
+            "or 'client_secret'.",
+        )
+    if not app.client_secret or not hmac.compare_digest(
+        secret.encode(), app.client_secret.encode()
+    ):
+        return aadsts(
+            401,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request "
+            "is the client secret value, not the client secret ID, for a secret added "
+            f"to app '{app.client_id}'.",
+        )
+    return None
+
+
 def _check_request(tenant: EntraTenant, form: dict[str, str]) -> JSONResponse | str:
     """An error response, or the client id the token is for."""
     if form.get("grant_type") != "client_credentials":
@@ -122,24 +160,9 @@ def _check_request(tenant: EntraTenant, form: dict[str, str]) -> JSONResponse | 
             f"'{tenant.display_name}'. This can happen if the application has not been "
             "installed by the administrator of the tenant.",
         )
-    secret = form.get("client_secret")
-    if not secret:
-        return aadsts(
-            401,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' "
-            "or 'client_secret'.",
-        )
-    if not hmac.compare_digest(secret.encode(), app.client_secret.encode()):
-        return aadsts(
-            401,
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided. Ensure the secret being sent in the request "
-            f"is the client secret value, not the client secret ID, for a secret added "
-            f"to app '{client_id}'.",
-        )
+    rejected = _check_credential(tenant, app, form)
+    if rejected is not None:
+        return rejected
     scope = form.get("scope", "")
     if scope not in GRAPH_DEFAULT_SCOPES:
         return aadsts(

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import uuid
+
+import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential as SyncClientSecretCredential
+from azure.identity.aio import CertificateCredential
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.assigned_license import AssignedLicense
@@ -18,7 +28,8 @@ from msgraph.generated.users.item.assign_license.assign_license_post_request_bod
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from tests.sandbox.entra_support import E3, GRAPH_SCOPE, EntraDir, run_sdk
+from tests.sandbox.conftest import SandboxServer
+from tests.sandbox.entra_support import E3, GRAPH_SCOPE, EntraDir, make_entra, run_sdk
 
 
 def new_user(domain: str, nickname: str) -> User:
@@ -143,3 +154,61 @@ def test_wrong_secret_fails_authentication_with_aadsts(entra: EntraDir) -> None:
     with pytest.raises(ClientAuthenticationError) as caught:
         run_sdk(entra, work)
     assert "AADSTS7000215" in str(caught.value)
+
+
+def self_signed(common_name: str) -> tuple[bytes, str]:
+    """(private key + certificate PEM, certificate PEM) for a certificate credential."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem + cert_pem, cert_pem.decode()
+
+
+def test_certificate_credential_signs_in_and_a_foreign_certificate_does_not(
+    sandbox_server: SandboxServer,
+) -> None:
+    registered, registered_pem = self_signed("portal")
+    foreign, _ = self_signed("someone else")
+    client_id = str(uuid.uuid4())
+    d = make_entra(
+        sandbox_server, apps=[{"client_id": client_id, "certificates": [registered_pem]}]
+    )
+
+    async def token_with(bundle: bytes) -> str:
+        credential = CertificateCredential(
+            d.tenant_id,
+            client_id,
+            certificate_data=bundle,
+            authority=sandbox_server.url,
+            disable_instance_discovery=True,
+            connection_verify=str(sandbox_server.ca),
+        )
+        async with credential:
+            return (await credential.get_token(GRAPH_SCOPE)).token
+
+    token = asyncio.run(token_with(registered))
+    response = httpx.get(
+        f"{sandbox_server.url}/v1.0/users",
+        verify=str(sandbox_server.ca),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    with pytest.raises(ClientAuthenticationError) as caught:
+        asyncio.run(token_with(foreign))
+    assert "AADSTS700027" in str(caught.value)
