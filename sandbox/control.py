@@ -9,12 +9,14 @@ import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.entra.provision import create_tenant, created_summary
+from sandbox.okta import create_org
 from sandbox.state import SandboxState
 
 DEFAULT_CONTROL_TOKEN = "sandbox-demo-control-token"  # noqa: S105 - documented demo default
@@ -62,7 +64,7 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
 
         return wrapper
 
-    def directory(request: Request):
+    def directory(request: Request) -> Any:  # EntraTenant | OktaOrg | None
         kind, key = request.path_params["kind"], request.path_params["id"]
         return state.directories(kind).get(key.lower() if kind == "entra" else key)
 
@@ -74,10 +76,6 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         return JSONResponse(created_summary(tenant), status_code=201)
 
     async def create_okta(request: Request) -> Response:
-        try:
-            from sandbox.okta import create_org
-        except ImportError:
-            return problem(501, "the Okta emulation is not installed in this sandbox")
         org = create_org(state, await json_body(request))
         return JSONResponse(org.to_state(), status_code=201)
 
@@ -85,7 +83,8 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         target = directory(request)
         if target is None:
             return problem(404, "no such directory")
-        target.behaviour.update(await json_body(request))
+        if request.method == "PUT":
+            target.behaviour.update(await json_body(request))
         return JSONResponse(target.behaviour.as_dict())
 
     async def stats(request: Request) -> Response:
@@ -122,7 +121,7 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/directories", guarded(listing), methods=["GET"]),
         Route("/_sandbox/entra/tenants", guarded(create_entra), methods=["POST"]),
         Route("/_sandbox/okta/orgs", guarded(create_okta), methods=["POST"]),
-        Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["PUT"]),
+        Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
         Route("/_sandbox/{kind}/{id}", guarded(remove), methods=["DELETE"]),

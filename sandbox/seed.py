@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox import demo_directories as demo
 from sandbox.entra.provision import create_tenant
+from sandbox.okta import seed_demo as seed_okta_demo
 from sandbox.state import SandboxState
 
 NAMESPACE = uuid.UUID("5a4db0c5-0000-4000-8000-000000000000")
@@ -256,6 +257,4 @@ def seed_state(state: SandboxState, seed: str) -> None:
     for key, count in (("contoso", 120), ("northwind", 60)):
         state.entra.pop(demo.ENTRA_DEMO[key]["tenant_id"], None)
         create_tenant(state, entra_demo_body(key, count))
-    from sandbox.okta import seed_demo
-
-    seed_demo(state)
+    seed_okta_demo(state)

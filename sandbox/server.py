@@ -13,25 +13,16 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import control
 from sandbox.entra.routes import routes as entra_routes
+from sandbox.okta import routes as okta_routes
 from sandbox.state import SandboxState
 from sandbox.tls import tls_files
 
 log = logging.getLogger(__name__)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def okta_routes(state: SandboxState) -> list[BaseRoute]:
-    try:
-        from sandbox.okta import routes
-    except ImportError:
-        log.warning("sandbox.okta is missing: the sandbox serves Entra only")
-        return []
-    return list(routes(state))
 
 
 class SaveOnChange:

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from sandbox.behaviour import Behaviour, Stats
 from sandbox.entra.model import EntraTenant
+from sandbox.okta import OktaOrg
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,10 @@ class Directory(Protocol):
     def to_json(self) -> dict: ...
 
 
-def _okta_org_class() -> Any:
-    # sandbox.okta is built alongside; until it exists the sandbox runs Entra-only.
-    try:
-        from sandbox.okta import OktaOrg
-    except ImportError:
-        return None
-    return OktaOrg
-
-
 class SandboxState:
     def __init__(self, state_file: Path | str | None = None) -> None:
         self.entra: dict[str, EntraTenant] = {}
-        self.okta: dict[str, Any] = {}  # id -> sandbox.okta.OktaOrg
+        self.okta: dict[str, OktaOrg] = {}
         self.state_file = Path(state_file) if state_file else None
         self._save_handle: asyncio.TimerHandle | None = None
 
@@ -54,7 +46,7 @@ class SandboxState:
         self.okta.clear()
         self.mark_changed()
 
-    def directories(self, kind: Kind) -> dict[str, Any]:
+    def directories(self, kind: Kind) -> dict[str, Any]:  # EntraTenant or OktaOrg values
         return self.entra if kind == "entra" else self.okta
 
     # Persistence ---------------------------------------------------------------------------
@@ -74,12 +66,8 @@ class SandboxState:
         for item in data.get("entra", []):
             tenant = EntraTenant.from_json(item)
             self.entra[tenant.id] = tenant
-        org_class = _okta_org_class()
         for item in data.get("okta", []):
-            if org_class is None:
-                log.warning("state file holds Okta orgs but sandbox.okta is missing")
-                break
-            org = org_class.from_json(item)
+            org = OktaOrg.from_json(item)
             self.okta[org.id] = org
         return True
 
