@@ -21,7 +21,7 @@ from msgraph import GraphServiceClient
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from tests.sandbox.conftest import SandboxServer
+from tests.sandbox.server import SandboxServer
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"

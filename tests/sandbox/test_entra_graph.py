@@ -7,7 +7,6 @@ import time
 
 import httpx
 
-from tests.sandbox.conftest import SandboxServer
 from tests.sandbox.entra_support import (
     E3,
     EMS,
@@ -16,6 +15,7 @@ from tests.sandbox.entra_support import (
     make_entra,
     new_user_body,
 )
+from tests.sandbox.server import SandboxServer
 
 
 def create(graph: httpx.Client, domain: str, nickname: str, **extra) -> dict:

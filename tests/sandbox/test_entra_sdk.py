@@ -28,8 +28,8 @@ from msgraph.generated.users.item.assign_license.assign_license_post_request_bod
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from tests.sandbox.conftest import SandboxServer
 from tests.sandbox.entra_support import E3, GRAPH_SCOPE, EntraDir, make_entra, run_sdk
+from tests.sandbox.server import SandboxServer
 
 
 def new_user(domain: str, nickname: str) -> User:

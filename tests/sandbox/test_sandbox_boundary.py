@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.sandbox.conftest import REPO_ROOT
+from tests.sandbox.server import REPO_ROOT
 
 PORTAL_PACKAGES = ("portal", "tenants", "provisioning", "reports")
 

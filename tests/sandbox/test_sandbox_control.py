@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,8 +10,8 @@ import httpx
 from sandbox.demo_directories import CONTOSO_TENANT_ID, ENTRA_DEMO
 from sandbox.entra.provision import build_tenant
 from sandbox.seed import entra_demo_body
-from tests.sandbox.conftest import REPO_ROOT, SandboxServer, free_port, wait_until_up
 from tests.sandbox.entra_support import make_entra, tenant_body
+from tests.sandbox.server import SandboxServer, running_sandbox
 
 
 def test_health_is_open_and_everything_else_needs_the_control_token(
@@ -69,51 +66,22 @@ def test_demo_seed_is_realistic_and_deterministic() -> None:
     assert sorted(contoso.upn_index) == sorted(again.upn_index)
 
 
-def start(tls_dir: Path, port: int, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.server",
-            "--port",
-            str(port),
-            "--tls-dir",
-            str(tls_dir),
-            *extra,
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SANDBOX_CONTROL_TOKEN": "own-token"},
-    )
-
-
 def test_state_file_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> None:
-    state_file = tmp_path / "state.json"
-    port = free_port()
-    url = f"https://127.0.0.1:{port}"
-    server = SandboxServer(url, tmp_path / "ca.pem", "own-token")
-    process = start(tmp_path, port, "--state-file", str(state_file), "--seed", "demo")
-    try:
-        wait_until_up(url, server.ca, process)
+    state_file = str(tmp_path / "state.json")
+    with running_sandbox(tmp_path, "--state-file", state_file, "--seed", "demo") as server:
         with server.control() as control:
             directories = control.get("/_sandbox/directories").json()
             assert CONTOSO_TENANT_ID in directories["entra"]
             assert "fabrikam" in directories["okta"]
-            made = make_entra(server)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    process = start(tmp_path, port, "--state-file", str(state_file))
-    try:
-        wait_until_up(url, server.ca, process)
+        made = make_entra(server)
+    with running_sandbox(tmp_path, "--state-file", state_file) as server:
+        made.server = server  # same directory, new port
         assert made.state()["users"][0]["userPrincipalName"] == f"existing@{made.domain}"
         with made.graph() as graph:
             assert graph.get("/users").status_code == 200
         with server.control() as control:
             assert control.post("/_sandbox/reset").status_code == 200
             assert control.get("/_sandbox/directories").json() == {"entra": [], "okta": []}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_directory_can_be_removed(sandbox_server: SandboxServer) -> None:
