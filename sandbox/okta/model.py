@@ -89,13 +89,39 @@ class Group:
     last_updated: str
     last_membership_updated: str
     members: dict[str, None] = field(default_factory=dict)  # an ordered set of user ids
+    by_rule: set[str] = field(default_factory=set)  # the members a group rule put there
 
     def to_json(self) -> dict:
-        return {**asdict(self), "members": list(self.members)}
+        return {**asdict(self), "members": list(self.members), "by_rule": sorted(self.by_rule)}
 
     @classmethod
     def from_json(cls, data: dict) -> Group:
-        return cls(**{**data, "members": dict.fromkeys(data.get("members", []))})
+        return cls(
+            **{
+                **data,
+                "members": dict.fromkeys(data.get("members", [])),
+                "by_rule": set(data.get("by_rule", [])),
+            }
+        )
+
+
+@dataclass
+class GroupRule:
+    id: str
+    name: str
+    expression: str  # Okta Expression Language, e.g. user.department=="Sales"
+    group_ids: list[str]
+    exclude_user_ids: list[str]
+    created: str
+    last_updated: str
+    status: str = "INACTIVE"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> GroupRule:
+        return cls(**data)
 
 
 @dataclass

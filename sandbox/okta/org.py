@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
 
+from . import rules
 from .errors import OktaError, not_found, validation_failed
-from .model import App, Assignment, Group, User, new_id, now_iso
+from .model import App, Assignment, Group, GroupRule, User, new_id, now_iso
 
 REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,6 +52,7 @@ class OktaOrg:
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self.apps: dict[str, App] = {}
+        self.rules: dict[str, GroupRule] = {}
         self._by_login: dict[str, str] = {}  # lower-cased login -> user id
 
     # users -----------------------------------------------------------------
@@ -104,6 +106,7 @@ class OktaOrg:
         self._by_login[user.login.lower()] = user.id
         for group in groups:
             self.add_member(group, user)
+        rules.evaluate(self, [user])
         return user
 
     def update_profile(self, user: User, profile: dict, replace: bool) -> None:
@@ -114,12 +117,14 @@ class OktaOrg:
         user.profile = merged
         self._by_login[user.login.lower()] = user.id
         user.last_updated = now_iso()
+        rules.evaluate(self, [user])
 
     def delete_user(self, user: User) -> None:
         del self.users[user.id]
         self._by_login.pop(user.login.lower(), None)
         for group in self.groups.values():
             group.members.pop(user.id, None)
+            group.by_rule.discard(user.id)
         self.drop_assignments(user)
 
     def drop_assignments(self, user: User) -> None:
@@ -152,12 +157,20 @@ class OktaOrg:
         self.groups[group.id] = group
         return group
 
-    def add_member(self, group: Group, user: User) -> None:
-        if user.id not in group.members:
-            group.members[user.id] = None
-            group.last_membership_updated = now_iso()
+    def add_member(self, group: Group, user: User, by_rule: bool = False) -> None:
+        if user.id in group.members:
+            if not by_rule:
+                group.by_rule.discard(user.id)  # added by hand too: no longer the rule's
+            return
+        group.members[user.id] = None
+        if by_rule:
+            group.by_rule.add(user.id)
+        group.last_membership_updated = now_iso()
 
-    def remove_member(self, group: Group, user_id: str) -> None:
+    def remove_member(self, group: Group, user_id: str, by_hand: bool = True) -> None:
+        if by_hand and user_id in group.by_rule:
+            rules.exclude_from_rules(self, group, user_id)
+        group.by_rule.discard(user_id)
         if group.members.pop(user_id, 0) is None:
             group.last_membership_updated = now_iso()
 
@@ -213,6 +226,7 @@ class OktaOrg:
             "users": [u.to_json() for u in self.users.values()],
             "groups": [g.to_json() for g in self.groups.values()],
             "apps": [{**a.to_json(), "user_ids": list(a.assignments)} for a in self.apps.values()],
+            "rules": [r.to_json() for r in self.rules.values()],
         }
 
     def to_json(self) -> dict:
@@ -233,4 +247,5 @@ class OktaOrg:
         org.groups = {g["id"]: Group.from_json(g) for g in data.get("groups", [])}
         apps = [{k: v for k, v in a.items() if k != "user_ids"} for a in data.get("apps", [])]
         org.apps = {a["id"]: App.from_json(a) for a in apps}
+        org.rules = {r["id"]: GroupRule.from_json(r) for r in data.get("rules", [])}
         return org

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import rules
 from .errors import OktaError
 from .model import USER_STATUSES
 from .org import OktaOrg
@@ -56,6 +57,19 @@ def _add_user(org: OktaOrg, raw: dict) -> None:
             org.assign(apps[name], user, "USER", None)
 
 
+def _add_rule(org: OktaOrg, raw: dict) -> None:
+    """A group rule: name, expression, target group names, active (default true)."""
+    by_name = {g.name: g.id for g in org.groups.values()}
+    names = raw.get("groups") or []
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"rule {raw.get('name')!r}: unknown groups {unknown}")
+    group_ids = [by_name[n] for n in names]
+    rule = rules.create(org, raw.get("name"), raw.get("expression"), group_ids, [])
+    if raw.get("active", True):
+        rules.activate(org, rule)
+
+
 def build_org(body: dict) -> OktaOrg:
     """An org from its JSON description; raises ValueError naming what is wrong."""
     if not isinstance(body, dict):
@@ -79,6 +93,8 @@ def build_org(body: dict) -> OktaOrg:
             org.create_app(name, label, raw.get("signOnMode") or "AUTO_LOGIN")
         for raw in _list_of_dicts(body, "users"):
             _add_user(org, raw)
+        for raw in _list_of_dicts(body, "rules"):
+            _add_rule(org, raw)
     except OktaError as error:
         raise ValueError(f"org {org_id}: {error.summary}: {'; '.join(error.causes)}") from None
     return org

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from . import apps_api, groups_api, org_api, users_api
+from . import apps_api, groups_api, org_api, rules_api, users_api
 from .errors import OktaError
 from .pipeline import Call, Endpoint, Handler, Reply, endpoint
 
@@ -34,6 +34,24 @@ API: list[tuple[str, str, str, Handler]] = [
         ("POST", f"/api/v1/users/{{user_id}}/lifecycle/{operation}", "users", handler)
         for operation, handler in users_api.LIFECYCLE.items()
     ],
+    # Rules before groups: /api/v1/groups/rules would otherwise read as a group id.
+    ("GET", "/api/v1/groups/rules", "groups", rules_api.list_rules),
+    ("POST", "/api/v1/groups/rules", "groups", rules_api.create_rule),
+    ("GET", "/api/v1/groups/rules/{rule_id}", "groups", rules_api.get_rule),
+    ("PUT", "/api/v1/groups/rules/{rule_id}", "groups", rules_api.replace_rule),
+    ("DELETE", "/api/v1/groups/rules/{rule_id}", "groups", rules_api.delete_rule),
+    (
+        "POST",
+        "/api/v1/groups/rules/{rule_id}/lifecycle/activate",
+        "groups",
+        rules_api.activate_rule,
+    ),
+    (
+        "POST",
+        "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate",
+        "groups",
+        rules_api.deactivate_rule,
+    ),
     ("GET", "/api/v1/groups", "groups", groups_api.list_groups),
     ("POST", "/api/v1/groups", "groups", groups_api.create_group),
     ("GET", "/api/v1/groups/{group_id}", "groups", groups_api.get_group),
@@ -56,6 +74,7 @@ def _stats_template(path: str) -> str:
         path.replace("{user_id}", user)
         .replace("{group_id}", "{groupId}")
         .replace("{app_id}", "{appId}")
+        .replace("{rule_id}", "{ruleId}")
     )
 
 

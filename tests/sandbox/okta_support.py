@@ -44,7 +44,11 @@ class OktaSandbox:
         return self._control
 
     def new_org(
-        self, users: list[dict] | None = None, read_only_tokens: list[str] = (), **behaviour: object
+        self,
+        users: list[dict] | None = None,
+        read_only_tokens: list[str] = (),
+        rules: list[dict] | None = None,
+        **behaviour: object,
     ) -> Org:
         """A fresh org with a unique id, so tests never see each other's objects."""
         org_id = f"t-{uuid.uuid4().hex[:10]}"
@@ -56,6 +60,7 @@ class OktaSandbox:
             "apps": [{"name": "slack", "label": "Slack"}, {"name": "zoom", "label": "Zoom"}],
             "users": users or [],
             "read_only_tokens": list(read_only_tokens),
+            "rules": rules or [],
         }
         response = self.control.post("/_sandbox/okta/orgs", json=body)
         assert response.status_code == 201, response.text

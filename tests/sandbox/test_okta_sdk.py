@@ -8,7 +8,12 @@ import time
 
 import pytest
 from okta.client import Client
-from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
+from okta.models import (
+    AppUserAssignRequest,
+    CreateGroupRuleRequest,
+    CreateUserRequest,
+    UpdateUserRequest,
+)
 from okta.pagination import PaginationHelper
 
 from tests.sandbox.okta_support import OktaSandbox, user_body
@@ -177,3 +182,39 @@ def test_sdk_every_call_the_okta_connector_makes(okta_sandbox):
     seen = asyncio.run(_every_call_the_connector_makes(okta_sandbox, org))
     assert seen == {"links": [org.apps["zoom"]], "apps": ["Slack", "Zoom"], "gone": 404}
     assert okta_sandbox.state(org.id)["users"] == []
+
+
+async def _rules_through_the_sdk(sandbox: OktaSandbox, org) -> tuple:
+    async with sandbox.sdk_session() as session:
+        client = sdk_client(org.url, org.token)
+        client.get_request_executor().set_session(session)
+        body = CreateGroupRuleRequest.from_dict(
+            {
+                "type": "group_rule",
+                "name": "Sales people",
+                "conditions": {
+                    "expression": {
+                        "value": 'user.department=="Sales"',
+                        "type": "urn:okta:expression:1.0",
+                    }
+                },
+                "actions": {"assignUserToGroups": {"groupIds": [org.groups["Sales"]]}},
+            }
+        )
+        rule, _, error = await client.create_group_rule(body)
+        assert error is None, error
+        _, _, error = await client.activate_group_rule(rule.id)
+        assert error is None, error
+        listed, _, error = await client.list_group_rules()
+        assert error is None, error
+        return rule.status.value, [(r.name, r.status.value) for r in listed]
+
+
+def test_sdk_group_rules(okta_sandbox):
+    user = {**user_body("sales@example.com", department="Sales"), "status": "ACTIVE"}
+    org = okta_sandbox.new_org(users=[user])
+    created_status, listed = asyncio.run(_rules_through_the_sdk(okta_sandbox, org))
+    assert created_status == "INACTIVE"
+    assert listed == [("Sales people", "ACTIVE")]
+    [sales] = [g for g in okta_sandbox.state(org.id)["groups"] if g["name"] == "Sales"]
+    assert len(sales["members"]) == 1

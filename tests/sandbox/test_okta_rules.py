@@ -1,0 +1,142 @@
+"""Okta group rules over raw HTTP: lifecycle, membership that follows the profile, exclusions."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(sandbox_server):
+    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def org(okta_sandbox):
+    return okta_sandbox.new_org()
+
+
+@pytest.fixture
+def api(okta_sandbox, org):
+    with okta_sandbox.api(org) as client:
+        yield client
+
+
+def rule_body(org, expression: str, name: str = "Sales people", exclude=()) -> dict:
+    return {
+        "type": "group_rule",
+        "name": name,
+        "conditions": {
+            "people": {"users": {"exclude": list(exclude)}, "groups": {"exclude": []}},
+            "expression": {"value": expression, "type": "urn:okta:expression:1.0"},
+        },
+        "actions": {"assignUserToGroups": {"groupIds": [org.groups["Sales"]]}},
+    }
+
+
+def members(api, org) -> set[str]:
+    return {u["id"] for u in api.get(f"/api/v1/groups/{org.groups['Sales']}/users").json()}
+
+
+def test_an_active_rule_follows_the_profile(org, api):
+    ann = create(api, "ann@example.com", department="Sales")
+    bob = create(api, "bob@example.com", department="Finance")
+    created = api.post("/api/v1/groups/rules", json=rule_body(org, 'user.department=="Sales"'))
+    assert created.status_code == 200, created.text
+    rule = created.json()
+    assert rule["status"] == "INACTIVE" and rule["id"].startswith("0pr")
+    assert members(api, org) == set()  # an inactive rule does nothing
+
+    url = f"/api/v1/groups/rules/{rule['id']}"
+    assert api.post(f"{url}/lifecycle/activate").status_code == 204
+    assert members(api, org) == {ann["id"]}
+    api.post(f"/api/v1/users/{bob['id']}", json={"profile": {"department": "Sales"}})
+    assert members(api, org) == {ann["id"], bob["id"]}
+    api.post(f"/api/v1/users/{ann['id']}", json={"profile": {"department": "Legal"}})
+    assert members(api, org) == {bob["id"]}
+    cy = create(api, "cy@example.com", department="Sales")
+    assert members(api, org) == {bob["id"], cy["id"]}
+
+
+def test_only_inactive_rules_change_and_deactivation_keeps_members(org, api):
+    ann = create(api, "ann@example.com", department="Sales")
+    rule = api.post("/api/v1/groups/rules", json=rule_body(org, 'user.department=="Sales"')).json()
+    url = f"/api/v1/groups/rules/{rule['id']}"
+    api.post(f"{url}/lifecycle/activate")
+    changed = rule_body(org, 'user.department=="Legal"')
+    assert_okta_error(api.put(url, json=changed), 400, "E0000001")
+    assert api.post(f"{url}/lifecycle/deactivate").status_code == 204
+    assert members(api, org) == {ann["id"]}
+    replaced = api.put(url, json=changed)
+    assert replaced.status_code == 200
+    assert replaced.json()["conditions"]["expression"]["value"] == 'user.department=="Legal"'
+    assert api.get(url).json()["status"] == "INACTIVE"
+    assert [r["name"] for r in api.get("/api/v1/groups/rules", params={"search": "sales"}).json()]
+    assert api.delete(url, params={"removeUsers": "true"}).status_code == 202
+    assert members(api, org) == set()
+    assert_okta_error(api.get(url), 404, "E0000007")
+
+
+def test_removing_a_rule_member_by_hand_excludes_them(org, api):
+    ann = create(api, "ann@example.com", department="Sales")
+    rule = api.post("/api/v1/groups/rules", json=rule_body(org, 'user.department=="Sales"')).json()
+    url = f"/api/v1/groups/rules/{rule['id']}"
+    api.post(f"{url}/lifecycle/activate")
+    assert api.delete(f"/api/v1/groups/{org.groups['Sales']}/users/{ann['id']}").status_code == 204
+    assert api.get(url).json()["conditions"]["people"]["users"]["exclude"] == [ann["id"]]
+    api.post(f"/api/v1/users/{ann['id']}", json={"profile": {"title": "Rep"}})
+    assert members(api, org) == set()  # not added back
+
+
+def test_bad_rules_are_400(org, api):
+    def post(body: dict):
+        return api.post("/api/v1/groups/rules", json=body)
+
+    error = assert_okta_error(post(rule_body(org, 'user.department=="Sales')), 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: conditions.expression.value"
+    assert_okta_error(post(rule_body(org, 'department=="Sales"')), 400, "E0000001")
+    long_name = rule_body(org, 'user.department=="Sales"', name="x" * 51)
+    assert_okta_error(post(long_name), 400, "E0000001")
+    no_group = rule_body(org, 'user.department=="Sales"')
+    no_group["actions"]["assignUserToGroups"]["groupIds"] = ["00gnothere"]
+    assert_okta_error(post(no_group), 400, "E0000001")
+    assert_okta_error(api.get("/api/v1/groups/rules/0prnothere"), 404, "E0000007")
+
+
+def test_rules_given_when_the_org_is_created(okta_sandbox):
+    users = [
+        {
+            "profile": {
+                "firstName": "M",
+                "lastName": "G",
+                "email": "m@example.com",
+                "login": "m@example.com",
+                "title": "Sales Manager",
+            }
+        },
+        {
+            "profile": {
+                "firstName": "R",
+                "lastName": "P",
+                "email": "r@example.com",
+                "login": "r@example.com",
+                "title": "Rep",
+            }
+        },
+    ]
+    rules = [
+        {
+            "name": "Managers",
+            "expression": 'String.stringContains(user.title, "Manager")',
+            "groups": ["Finance"],
+        }
+    ]
+    org = okta_sandbox.new_org(users=users, rules=rules)
+    state = okta_sandbox.state(org.id)
+    [finance] = [g for g in state["groups"] if g["name"] == "Finance"]
+    manager = next(u["id"] for u in state["users"] if u["profile"]["login"] == "m@example.com")
+    assert finance["members"] == [manager] and finance["by_rule"] == [manager]
+    assert [r["status"] for r in state["rules"]] == ["ACTIVE"]
