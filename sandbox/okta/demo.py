@@ -177,8 +177,8 @@ def _demo_user(rng: random.Random, number: int, domain: str, taken: set[str]) ->
     statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
     status = rng.choices(statuses, weights)[0]
     groups = ["All Staff", department]
-    if "Manager" in title or title in ("Controller", "Support Lead"):
-        groups.append("Managers")
+    if title in ("Controller", "Support Lead"):
+        groups.append("Managers")  # the other managers come in by the group rule below
     if rng.random() < 0.3:
         groups.append("VPN Users")
     if rng.random() < 0.05:
@@ -223,6 +223,13 @@ def demo_org_body(org_id: str) -> dict[str, Any]:
         "groups": [{"name": name, "description": text} for name, text in GROUPS],
         "apps": [{"name": name, "label": label} for name, label in APPS],
         "users": users,
+        "rules": [
+            {
+                "name": "Managers by title",
+                "expression": 'String.stringContains(user.title, "Manager")',
+                "groups": ["Managers"],
+            }
+        ],
     }
 
 

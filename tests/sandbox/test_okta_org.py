@@ -70,6 +70,9 @@ def test_demo_orgs_are_realistic_and_deterministic():
         assert statuses["SUSPENDED"] and statuses["DEPROVISIONED"]
         logins = [u.login for u in org.users.values()]
         assert len(set(logins)) == len(logins)
+        [managers] = [g for g in org.groups.values() if g.name == "Managers"]
+        assert managers.by_rule and managers.by_rule < set(managers.members)
+        assert [r.status for r in org.rules.values()] == ["ACTIVE"]
     again = demo_org_body(FABRIKAM_ORG_ID)
     assert [u["profile"]["login"] for u in again["users"]] == [
         u.login for u in state.okta[FABRIKAM_ORG_ID].users.values()
