@@ -177,3 +177,6 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.target_name}".strip()
+
+
+from provisioning.models_throttle import ConnectionBucket  # noqa: E402, F401

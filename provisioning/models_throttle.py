@@ -1,0 +1,24 @@
+"""The database backend of the rate limiter and the quarantine window (used without Redis)."""
+
+from django.db import models
+
+from tenants.models import DirectoryConnection
+
+
+class ConnectionBucket(models.Model):
+    """One connection's token bucket, 429 pause and recent call outcomes, shared by every
+    worker process through row locks (provisioning/throttle.py, provisioning/quarantine.py)."""
+
+    connection = models.OneToOneField(
+        DirectoryConnection, on_delete=models.CASCADE, related_name="throttle_bucket"
+    )
+    tokens = models.FloatField()
+    # When `tokens` was counted: refill is worked out from here. After a 429 this lies in the
+    # future (the end of the pause), so the bucket refills only once the pause is over.
+    updated_at = models.DateTimeField()
+    paused_until = models.DateTimeField(null=True, blank=True)
+    # Newest first: "0" for a success, "1:<reason>" for a failure (provisioning/quarantine.py).
+    outcomes = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"Bucket of connection {self.connection_id}: {self.tokens:.2f} tokens"

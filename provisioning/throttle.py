@@ -1,0 +1,229 @@
+"""One token bucket per directory connection, shared by every worker process and machine.
+
+Nothing here sleeps: `acquire` either takes the tokens or says how long to wait, and the
+engine re-schedules its task with that countdown so that other tenants keep flowing.
+
+With ``settings.REDIS_URL`` the bucket lives in Redis and is changed by Lua scripts that read
+the Redis server's clock, so that several machines agree. Without it (the embedded default:
+one machine, several worker processes) it is a `ConnectionBucket` row, changed under a row
+lock in a short transaction (SQLite's IMMEDIATE transactions serialise the writers).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Protocol
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from provisioning.models_throttle import ConnectionBucket
+from tenants.models import DirectoryConnection
+
+# Guards against a connection configured with a rate of 0 or a burst of 0, which would
+# otherwise never let a call through.
+MIN_RATE_PER_S = 0.01
+MIN_BURST = 1
+
+
+def acquire(connection: DirectoryConnection, tokens: int = 1) -> float:
+    """Take `tokens` from the connection's bucket. 0.0 when taken; else the seconds until they
+    would be available (nothing taken). Also returns > 0 while the connection is paused.
+
+    A request for more tokens than the bucket holds (a `$batch` larger than the burst) is
+    granted once the bucket is full and leaves it in debt, so it waits, but never forever.
+    """
+    if tokens <= 0:
+        return 0.0
+    return _backend().acquire(connection.pk, bucket_capacity(connection), _rate(connection), tokens)
+
+
+def pause(connection: DirectoryConnection, seconds: float) -> None:
+    """After a 429: no tokens for this connection for `seconds` (Retry-After /
+    X-Rate-Limit-Reset). Extends, never shortens, a pause.
+
+    The bucket is emptied as well: the directory's budget is spent, so calls resume at the
+    steady rate after the pause rather than with a burst that would be refused again.
+    """
+    if seconds > 0:
+        _backend().pause(connection.pk, bucket_capacity(connection), _rate(connection), seconds)
+
+
+def paused_for(connection: DirectoryConnection) -> float:
+    """Seconds left of the connection's pause; 0.0 when not paused."""
+    return _backend().paused_for(connection.pk)
+
+
+def reset(connection: DirectoryConnection) -> None:
+    """Forget the connection's bucket and pause (tests, admin): it starts full again."""
+    _backend().reset(connection.pk, bucket_capacity(connection))
+
+
+def bucket_capacity(connection: DirectoryConnection) -> float:
+    return float(max(MIN_BURST, connection.rate_burst))
+
+
+def _rate(connection: DirectoryConnection) -> float:
+    return max(MIN_RATE_PER_S, float(connection.rate_limit_per_s))
+
+
+class _Buckets(Protocol):
+    def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float: ...
+    def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None: ...
+    def paused_for(self, pk: int) -> float: ...
+    def reset(self, pk: int, capacity: float) -> None: ...
+
+
+def _backend() -> _Buckets:
+    # Read at call time, so that tests (and a settings change) switch backends.
+    url = settings.REDIS_URL
+    return _redis_buckets(url) if url else _DatabaseBuckets()
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+# One hash per connection: tokens, ts (when tokens was counted) and until (end of a pause),
+# all in Redis server seconds. A missing hash is a full bucket, so every write sets a TTL of
+# the time the bucket needs to be full again.
+_ACQUIRE = """
+local capacity, rate, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'until')
+local paused = tonumber(s[3]) or 0
+if paused > now then return string.format('%.6f', paused - now) end
+local tokens = tonumber(s[1]) or capacity
+local ts = tonumber(s[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local need = math.min(want, capacity)
+if tokens < need then return string.format('%.6f', (need - tokens) / rate) end
+tokens = tokens - want
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', now))
+redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1)
+return '0'
+"""
+
+_PAUSE = """
+local capacity, rate, seconds = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'until')
+local tokens = tonumber(s[1]) or capacity
+local ts = tonumber(s[2]) or now
+local untl = math.max(tonumber(s[3]) or 0, now + seconds)
+if ts < now then tokens = math.min(capacity, tokens + (now - ts) * rate) end
+tokens = math.min(tokens, 0)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', untl), 'until', string.format('%.6f', untl))
+redis.call('EXPIRE', KEYS[1], math.ceil(untl - now + (capacity - tokens) / rate) + 1)
+return '0'
+"""
+
+_PAUSED_FOR = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local untl = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
+return string.format('%.6f', math.max(0, untl - now))
+"""
+
+
+class _RedisBuckets:
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+        self._acquire = self.client.register_script(_ACQUIRE)
+        self._pause = self.client.register_script(_PAUSE)
+        self._paused_for = self.client.register_script(_PAUSED_FOR)
+
+    def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float:
+        return float(self._acquire(keys=[_key(pk)], args=[capacity, rate, tokens]))
+
+    def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None:
+        self._pause(keys=[_key(pk)], args=[capacity, rate, seconds])
+
+    def paused_for(self, pk: int) -> float:
+        return float(self._paused_for(keys=[_key(pk)]))
+
+    def reset(self, pk: int, capacity: float) -> None:
+        self.client.delete(_key(pk))
+
+
+@cache
+def _redis_buckets(url: str) -> _RedisBuckets:
+    # One client (and connection pool) per process and URL; redis-py re-creates the pool's
+    # connections after a fork, so Celery's prefork children can share this.
+    return _RedisBuckets(url)
+
+
+def _key(pk: int) -> str:
+    return f"throttle:{{{pk}}}"
+
+
+# --- Database ---------------------------------------------------------------------------
+
+
+class _DatabaseBuckets:
+    def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            now = timezone.now()
+            if bucket.paused_until and bucket.paused_until > now:
+                return _seconds(bucket.paused_until - now)
+            available = _refilled(bucket, now, capacity, rate)
+            need = min(tokens, capacity)
+            if available < need:
+                return (need - available) / rate
+            bucket.tokens, bucket.updated_at = available - tokens, now
+            bucket.save(update_fields=["tokens", "updated_at"])
+            return 0.0
+
+    def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            now = timezone.now()
+            until = now + timedelta(seconds=seconds)
+            if bucket.paused_until and bucket.paused_until > until:
+                until = bucket.paused_until
+            bucket.tokens = min(_refilled(bucket, now, capacity, rate), 0.0)
+            bucket.updated_at = bucket.paused_until = until
+            bucket.save(update_fields=["tokens", "updated_at", "paused_until"])
+
+    def paused_for(self, pk: int) -> float:
+        until = (
+            ConnectionBucket.objects.filter(connection_id=pk)
+            .values_list("paused_until", flat=True)
+            .first()
+        )
+        return _seconds(until - timezone.now()) if until else 0.0
+
+    def reset(self, pk: int, capacity: float) -> None:
+        # The outcome window shares the row (provisioning/quarantine.py), so keep the row.
+        ConnectionBucket.objects.filter(connection_id=pk).update(
+            tokens=capacity, updated_at=timezone.now(), paused_until=None
+        )
+
+
+def locked_bucket(pk: int, capacity: float) -> ConnectionBucket:
+    """The connection's bucket row, locked until the caller's transaction ends; created full."""
+    rows = ConnectionBucket.objects.select_for_update()
+    bucket = rows.filter(connection_id=pk).first()
+    if bucket is None:
+        # A concurrent first caller makes this a no-op; the unique key keeps one row.
+        ConnectionBucket.objects.bulk_create(
+            [ConnectionBucket(connection_id=pk, tokens=capacity, updated_at=timezone.now())],
+            ignore_conflicts=True,
+        )
+        bucket = rows.get(connection_id=pk)
+    return bucket
+
+
+def _refilled(bucket: ConnectionBucket, now: datetime, capacity: float, rate: float) -> float:
+    elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+    return min(capacity, bucket.tokens + elapsed * rate)
+
+
+def _seconds(delta: timedelta) -> float:
+    return max(0.0, delta.total_seconds())
