@@ -1,11 +1,33 @@
 from django.urls import path
 
-from provisioning import views_connections
+from provisioning import views, views_connections
 
 urlpatterns = [
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,
         name="connection_test",
+    ),
+    path(
+        "tenants/<slug:tenant>/connections/<int:connection_id>/release/",
+        views.connection_release,
+        name="connection_release",
+    ),
+    path("onboard/", views.onboard_start, name="onboard_start"),
+    path("tenants/<slug:tenant>/onboard/", views.onboard, name="onboard"),
+    path("tenants/<slug:tenant>/onboard/preview/", views.onboard_preview, name="onboard_preview"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("tenants/<slug:tenant>/people/", views.people_list, name="people_list"),
+    path(
+        "tenants/<slug:tenant>/people/<int:identity_id>/",
+        views.identity_detail,
+        name="identity_detail",
+    ),
+    path(
+        "tenants/<slug:tenant>/people/<int:identity_id>/directories/",
+        views.identity_directories,
+        name="identity_directories",
     ),
 ]

@@ -33,6 +33,8 @@ class TenantWorld:
     template: RoleTemplate
     secret: str
     people: dict[str, object] = field(default_factory=dict)
+    identity: object = None  # provisioning.models.Identity, with one Job and one Step
+    job: object = None
 
     @property
     def technician(self):
@@ -75,4 +77,43 @@ def make_tenant_world(slug: str, name: str) -> TenantWorld:
     world.people[Role.TECHNICIAN] = make_person(f"tech-{slug}", Role.TECHNICIAN, [tenant])
     world.people[Role.ACCOUNT_MANAGER] = make_person(f"am-{slug}", Role.ACCOUNT_MANAGER, [tenant])
     world.people[Role.CLIENT_ADMIN] = make_person(f"ca-{slug}", Role.CLIENT_ADMIN, [tenant])
+    world.identity, world.job = make_joiner(world)
     return world
+
+
+def make_joiner(world: TenantWorld, first: str = "Pat", last: str = "Member"):
+    """A person of the tenant with one failed join job (one step): for pages and the crawl."""
+    from provisioning.models import Identity, Job, Step
+
+    identity = Identity.objects.create(
+        tenant=world.tenant,
+        first_name=first,
+        last_name=f"{last}-{world.tenant.slug}",
+        display_name=f"{first} {last}-{world.tenant.slug}",
+        username=f"{first.lower()}.{last.lower()}@{world.tenant.primary_domain}",
+        email=f"{first.lower()}.{last.lower()}@{world.tenant.primary_domain}",
+        attributes={"department": "Sales"},
+    )
+    identity.role_templates.set([world.template])
+    job = Job.objects.create(
+        tenant=world.tenant,
+        identity=identity,
+        kind=Job.Kind.JOIN,
+        status=Job.Status.FAILED,
+        steps_total=1,
+        steps_failed=1,
+        planned=True,
+        error="1 step failed.",
+    )
+    Step.objects.create(
+        job=job,
+        connection=world.connection,
+        order=1,
+        action=Step.Action.CREATE_USER,
+        target_name=identity.username,
+        status=Step.Status.FAILED,
+        attempts=1,
+        last_error="Insufficient privileges to complete the operation.",
+        error_kind="permission",
+    )
+    return identity, job

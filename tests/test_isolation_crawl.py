@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 PUBLIC = {"login", "logout"}
@@ -19,6 +20,8 @@ TENANT_PARAMS = {
     "tenant": lambda world: world.tenant.slug,
     "connection_id": lambda world: world.connection.pk,
     "template_id": lambda world: world.template.pk,
+    "identity_id": lambda world: world.identity.pk,
+    "job_id": lambda world: world.job.pk,
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
@@ -69,6 +72,7 @@ def markers_of(world) -> list[str]:
         world.template.name,
         world.connection.directory_id,
         world.okta_connection.org_url,
+        world.identity.display_name,
     ]
 
 
@@ -79,6 +83,8 @@ def snapshot_of_a(world) -> tuple:
         Tenant.objects.filter(pk=tenant.pk).values().get(),
         list(RoleTemplate.objects.filter(tenant=tenant).order_by("pk").values()),
         list(DirectoryConnection.objects.filter(tenant=tenant).order_by("pk").values()),
+        list(Identity.objects.filter(tenant=tenant).order_by("pk").values()),
+        list(Job.objects.filter(tenant=tenant).order_by("pk").values()),
     )
 
 

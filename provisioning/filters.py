@@ -1,0 +1,36 @@
+"""Filters of the Jobs list. The tenant choices are only the tenants the person may see."""
+
+import django_filters
+from django import forms
+
+from provisioning.models import Job
+from tenants import access
+from tenants.models import Tenant
+
+
+def _visible_tenants(request):
+    return access.tenants_for(request.user) if request else Tenant.objects.none()
+
+
+class JobFilter(django_filters.FilterSet):
+    tenant = django_filters.ModelChoiceFilter(
+        queryset=_visible_tenants, empty_label="All tenants", to_field_name="slug"
+    )
+    status = django_filters.ChoiceFilter(choices=Job.Status.choices, empty_label="Any status")
+    kind = django_filters.ChoiceFilter(choices=Job.Kind.choices, empty_label="Any kind")
+    created_from = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_to = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="Created to",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Job
+        fields = ["tenant", "status", "kind", "created_from", "created_to"]

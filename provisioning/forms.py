@@ -1,0 +1,173 @@
+"""The onboarding form, and the licence choices its dry run asks for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from provisioning.models import Identity
+from provisioning.services import OnboardingRequest, Preview, start_date_is_sane
+from tenants.forms import LinesField, no_markup
+from tenants.models import RoleTemplate, Tenant
+
+MAX_PAST_DAYS = 30
+MAX_AHEAD_DAYS = 365
+LICENSE_CHOICE_PREFIX = "license_choice__"
+GO_WITHOUT = "__without__"
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
+USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
+
+
+class OnboardingForm(forms.Form):
+    first_name = forms.CharField(max_length=64, validators=[no_markup])
+    last_name = forms.CharField(max_length=64, validators=[no_markup])
+    role_templates = forms.ModelMultipleChoiceField(
+        queryset=RoleTemplate.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Role templates",
+        error_messages={
+            "required": "Choose at least one role template.",
+            "invalid_choice": "That role template is not one of this tenant's.",
+            "invalid_pk_value": "That role template is not one of this tenant's.",
+        },
+    )
+    start_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=f"From {MAX_PAST_DAYS} days ago to a year ahead.",
+    )
+    username = forms.CharField(
+        max_length=254,
+        required=False,
+        label="Username override",
+        help_text="Blank: the role's naming rule decides. Must be in one of the tenant's domains.",
+    )
+    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
+    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    manager = forms.CharField(
+        max_length=160, required=False, validators=[no_markup], help_text="Name or username."
+    )
+    usage_location = forms.CharField(
+        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+    )
+    extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.fields["role_templates"].queryset = RoleTemplate.objects.filter(tenant=tenant)
+        self.fields["start_date"].initial = timezone.localdate()
+
+    def clean_first_name(self) -> str:
+        return self._name("first_name")
+
+    def clean_last_name(self) -> str:
+        return self._name("last_name")
+
+    def _name(self, key: str) -> str:
+        value = " ".join(self.cleaned_data[key].split())
+        if not value:
+            raise ValidationError("This field is required.")
+        return value
+
+    def clean_start_date(self):
+        start = self.cleaned_data["start_date"]
+        if not start_date_is_sane(start, MAX_PAST_DAYS):
+            raise ValidationError(
+                f"The start date is more than {MAX_PAST_DAYS} days in the past. "
+                "Check the date; a late joiner starts today."
+            )
+        if start > timezone.localdate() + timedelta(days=MAX_AHEAD_DAYS):
+            raise ValidationError("The start date is more than a year ahead.")
+        return start
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip().lower()
+        if not username:
+            return ""
+        if not USERNAME_RE.match(username):
+            raise ValidationError(
+                "Use a username such as ada.lovelace@contoso.com: letters, digits, . _ - "
+                "before the @."
+            )
+        domain = username.split("@", 1)[1]
+        if domain not in [d.lower() for d in self.tenant.domains]:
+            raise ValidationError(
+                f"{domain} is not one of this tenant's domains ({', '.join(self.tenant.domains)})."
+            )
+        if Identity.objects.filter(tenant=self.tenant, username__iexact=username).exists():
+            raise ValidationError(f"{username} belongs to another person in this portal already.")
+        return username
+
+    def clean_usage_location(self) -> str:
+        value = self.cleaned_data["usage_location"].strip()
+        if value and not USAGE_LOCATION_RE.match(value):
+            raise ValidationError("Two letters, such as GB or US.")
+        return value.upper()
+
+    def onboarding_request(self, license_choices: dict | None = None) -> OnboardingRequest:
+        data = self.cleaned_data
+        attributes = {
+            name: data[name]
+            for name in ("department", "job_title", "manager", "usage_location")
+            if data.get(name)
+        }
+        return OnboardingRequest(
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            role_templates=list(data["role_templates"]),
+            start_date=data["start_date"],
+            username=data["username"],
+            attributes=attributes,
+            extra_groups=data["extra_groups"],
+            license_choices=license_choices or {},
+        )
+
+
+def posted_license_choices(data) -> dict[str, str]:
+    """SKU -> replacement SKU, or "" to go without; only answered choices."""
+    choices = {}
+    for key, value in data.items():
+        if key.startswith(LICENSE_CHOICE_PREFIX) and value:
+            sku = key.removeprefix(LICENSE_CHOICE_PREFIX)
+            choices[sku] = "" if value == GO_WITHOUT else value
+    return choices
+
+
+@dataclass(frozen=True)
+class LicenseChoice:
+    """A licence the plan cannot give as asked: the technician picks another or none."""
+
+    sku: str
+    options: list[tuple[str, str]]  # (value, label)
+    selected: str
+
+    @property
+    def field_name(self) -> str:
+        return LICENSE_CHOICE_PREFIX + self.sku
+
+
+def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
+    """A choice per SKU without a free seat (and per SKU already answered, so it stays)."""
+    availability: dict[str, int] = {}
+    for _, plan, _ in preview.plans:
+        if plan:
+            availability |= plan.license_availability
+    skus = list(posted)
+    for _, plan, _ in preview.plans:
+        for problem in plan.problems if plan else []:
+            if problem.kind == "no_seat" and problem.subject not in skus:
+                skus.append(problem.subject)
+    choices = []
+    for sku in skus:
+        others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
+        options = [("", "Choose…")]
+        options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
+        options.append((GO_WITHOUT, "Go without this licence"))
+        chosen = posted.get(sku)
+        choices.append(LicenseChoice(sku, options, GO_WITHOUT if chosen == "" else (chosen or "")))
+    return choices

@@ -1,0 +1,195 @@
+"""Read-only look-ups for the provisioning pages: scoped fetches, and a directory's view of a
+person. Nothing here changes the database or a directory; changes go through services.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from portal.audit.models import AuditEvent
+from provisioning.connectors import bridge
+from provisioning.connectors.base import DirectoryUser, Resource
+from provisioning.connectors.errors import ConnectorError, NotFoundError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine.desired import DesiredState, desired_state
+from provisioning.models import DirectoryAccount, Identity, Job
+from tenants import access
+from tenants.crypto import CredentialError
+from tenants.models import DirectoryConnection, Tenant
+
+IDENTITY_TARGET_TYPE = "provisioning.identity"
+READ_TIMEOUT_S = 20.0
+
+
+def jobs_for(user) -> QuerySet[Job]:
+    """The jobs of every tenant this person may see, newest first."""
+    return Job.objects.filter(tenant__in=access.tenants_for(user)).select_related(
+        "tenant", "identity", "requested_by"
+    )
+
+
+def get_job_for(user, job_id: int, roles: Iterable[str] = access.READ_ROLES) -> Job:
+    """A job of one of the person's tenants (else 404), for a role in `roles` (else 403)."""
+    job = get_object_or_404(jobs_for(user), pk=job_id)
+    access.require_role(user, roles)
+    return job
+
+
+def get_identity_for(
+    user, tenant_slug: str, identity_id: int, roles: Iterable[str] = access.READ_ROLES
+) -> Identity:
+    tenant = access.get_tenant_for(user, tenant_slug, roles)
+    return get_object_or_404(
+        Identity.objects.select_related("tenant", "created_by"), tenant=tenant, pk=identity_id
+    )
+
+
+def identities_of(tenant: Tenant) -> QuerySet[Identity]:
+    return tenant.identities.prefetch_related("role_templates")
+
+
+def audit_events_of(identity: Identity, limit: int = 100) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(
+            tenant_id=identity.tenant_id,
+            target_type=IDENTITY_TARGET_TYPE,
+            target_id=str(identity.pk),
+        )[:limit]
+    )
+
+
+# -- desired vs actual ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One kind of access (groups, licences, apps): what should be there and what is."""
+
+    label: str
+    desired: tuple[str, ...]
+    actual: tuple[str, ...]
+
+    @property
+    def missing(self) -> list[str]:
+        have = {a.casefold() for a in self.actual}
+        return [d for d in self.desired if d.casefold() not in have]
+
+    @property
+    def extra(self) -> list[str]:
+        want = {d.casefold() for d in self.desired}
+        return [a for a in self.actual if a.casefold() not in want]
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    name: str
+    desired: str
+    actual: str
+
+    @property
+    def matches(self) -> bool:
+        return (self.desired or "") == (self.actual or "")
+
+
+@dataclass
+class DirectoryView:
+    """What one directory holds for the person, side by side with the desired state."""
+
+    connection: DirectoryConnection
+    error: str = ""
+    user: DirectoryUser | None = None
+    attributes: list[AttributeRow] = field(default_factory=list)
+    access: list[Comparison] = field(default_factory=list)
+
+    @property
+    def in_sync(self) -> bool:
+        return (
+            not self.error
+            and self.user is not None
+            and all(row.matches for row in self.attributes)
+            and not any(c.missing for c in self.access)
+        )
+
+
+def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryView]]:
+    """The desired state, and each directory's actual state of the person (read live)."""
+    desired = desired_state(identity)
+    accounts = {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)}
+    views = []
+    for connection in identity.tenant.connections.order_by("kind"):
+        account = accounts.get(connection.pk)
+        remote_id = account.remote_id if account else ""
+        try:
+            connector = connector_for(connection)
+            views.append(
+                bridge.run(_read(connector, connection, desired, remote_id), READ_TIMEOUT_S)
+            )
+        except CredentialError as exc:
+            views.append(DirectoryView(connection, error=f"The stored secret is unusable: {exc}"))
+        except ConnectorError as exc:
+            views.append(DirectoryView(connection, error=exc.message or "No answer."))
+        except TimeoutError:
+            views.append(
+                DirectoryView(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
+            )
+    return desired, views
+
+
+async def _read(connector, connection, desired: DesiredState, remote_id: str) -> DirectoryView:
+    user = None
+    if remote_id:
+        try:
+            user = await connector.get_user(remote_id)
+        except NotFoundError:
+            user = None
+    if user is None:
+        user = await connector.find_user(desired.username)
+    view = DirectoryView(connection, user=user)
+    view.attributes = _attribute_rows(desired, user)
+    if user is None:
+        view.access = _comparisons(connector.kind, desired, set(), set(), set())
+        return view
+    held = await connector.access_of(user.id)
+    groups = _names(await connector.groups(), held.groups)
+    apps = _names(await connector.apps(), held.apps)
+    licences = set()
+    if connector.kind == "entra":
+        licences = _names(await connector.licenses(), held.licenses)
+    view.access = _comparisons(connector.kind, desired, groups, licences, apps)
+    return view
+
+
+def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
+    by_id = {r.id: r.name for r in resources}
+    return {by_id.get(i, i) for i in ids}
+
+
+def _comparisons(kind: str, desired: DesiredState, groups, licences, apps) -> list[Comparison]:
+    rows = [Comparison("Groups", desired.groups, tuple(sorted(groups, key=str.casefold)))]
+    if kind == "entra":
+        rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
+    rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
+    return rows
+
+
+ATTRIBUTE_LABELS = {
+    "display_name": "Display name",
+    "department": "Department",
+    "job_title": "Job title",
+    "usage_location": "Usage location",
+    "company": "Company",
+    "office": "Office",
+}
+
+
+def _attribute_rows(desired: DesiredState, user: DirectoryUser | None) -> list[AttributeRow]:
+    wanted = {"display_name": desired.display_name, **desired.attributes}
+    have = user.attributes if user else {}
+    return [
+        AttributeRow(label, str(wanted.get(name) or ""), str(have.get(name) or ""))
+        for name, label in ATTRIBUTE_LABELS.items()
+        if wanted.get(name) or have.get(name)
+    ]

@@ -1,0 +1,286 @@
+"""Provisioning pages: onboard a person, jobs (live), people and their desired vs actual state.
+
+Views validate, call one service (or a read-only query), and render; nothing here talks to a
+directory except through services.preview_onboarding and queries.directory_views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.models import Role, role_of
+from provisioning import queries, services
+from provisioning.filters import JobFilter
+from provisioning.forms import (
+    LicenseChoice,
+    OnboardingForm,
+    license_choices_for,
+    posted_license_choices,
+)
+from provisioning.models import Job, Step
+from tenants import access
+from tenants.models import Tenant
+
+OPERATORS = access.OPERATOR_ROLES
+ATTRIBUTE_LABELS = queries.ATTRIBUTE_LABELS | {"manager": "Manager"}
+JOBS_PER_PAGE = 25
+
+
+# -- onboarding ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def onboard_start(request: HttpRequest) -> HttpResponse:
+    """Pick a tenant to onboard into (straight to the form when there is only one)."""
+    access.require_role(request.user, OPERATORS)
+    tenants = list(access.tenants_for(request.user).filter(is_active=True))
+    chosen = request.GET.get("tenant")
+    if chosen:
+        return redirect("onboard", tenant=chosen)
+    if len(tenants) == 1:
+        return redirect("onboard", tenant=tenants[0].slug)
+    return render(request, "provisioning/onboard_start.html", {"tenants": tenants})
+
+
+@dataclass
+class DirectoryPlan:
+    """One directory's dry run, in words."""
+
+    connection: object
+    error: str = ""
+    operations: list[str] = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    existing_user: str = ""
+
+
+@dataclass
+class PreviewView:
+    username: str
+    directories: list[DirectoryPlan]
+    license_choices: list[LicenseChoice]
+    blockers: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+
+def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
+    directories = []
+    for connection, plan, error in preview.plans:
+        if plan is None:
+            directories.append(DirectoryPlan(connection, error=error))
+            continue
+        operations = []
+        for step in plan.steps:
+            text = f"{Step.Action(step.action).label} {step.target_name}".strip()
+            if step.action == Step.Action.ASSIGN_LICENSE:
+                text += f" ({plan.license_availability.get(step.target_name, 0)} available)"
+            operations.append(text)
+        directories.append(
+            DirectoryPlan(
+                connection,
+                operations=operations,
+                problems=plan.problems,
+                existing_user=plan.user.username if plan.user else "",
+            )
+        )
+    choices = license_choices_for(preview, posted)
+    blockers = [
+        f"{c.connection.get_kind_display()} could not be read, so the plan cannot be checked: "
+        f"{c.error}"
+        for c in directories
+        if c.error
+    ]
+    answered = {c.sku for c in choices if c.selected}
+    blockers += [
+        p.message
+        for p in preview.blocking_problems
+        if not (p.kind == "no_seat" and p.subject in answered)
+    ]
+    return PreviewView(preview.username, directories, choices, blockers)
+
+
+def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) -> dict:
+    return {
+        "tenant": tenant,
+        "tenants": access.tenants_for(user).filter(is_active=True),
+        "form": form,
+        "preview": preview,
+        "quarantined": [c for c in tenant.connections.all() if c.quarantined_at],
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    form = OnboardingForm(request.POST or None, tenant=tenant_obj)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        posted = posted_license_choices(request.POST)
+        onboarding = form.onboarding_request(posted)
+        preview = _describe(services.preview_onboarding(tenant_obj, onboarding), posted)
+        if preview.ready:
+            try:
+                job = services.request_onboarding(
+                    tenant_obj,
+                    onboarding,
+                    username=preview.username,
+                    actor=request.user,
+                    http_request=request,
+                )
+            except IntegrityError:
+                form.add_error(
+                    "username", f"{preview.username} was just taken in this portal: try again."
+                )
+            else:
+                messages.success(request, f"Queued the onboarding of {onboarding.display_name}.")
+                return redirect("job_detail", job_id=job.pk)
+        else:
+            form.add_error(None, "Nothing was queued: resolve the problems in the plan first.")
+    return render(
+        request,
+        "provisioning/onboard.html",
+        _onboard_context(tenant_obj, request.user, form, preview),
+    )
+
+
+@login_required
+@require_POST
+def onboard_preview(request: HttpRequest, tenant: str) -> HttpResponse:
+    """htmx: the username and the dry-run plan for what the form holds so far."""
+    tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    form = OnboardingForm(request.POST, tenant=tenant_obj)
+    preview = None
+    if form.is_valid():
+        posted = posted_license_choices(request.POST)
+        onboarding = form.onboarding_request(posted)
+        preview = _describe(services.preview_onboarding(tenant_obj, onboarding), posted)
+    return render(
+        request,
+        "provisioning/onboard.html#preview",
+        _onboard_context(tenant_obj, request.user, form, preview),
+    )
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    access.require_role(request.user, access.READ_ROLES)
+    jobs = JobFilter(request.GET, queryset=queries.jobs_for(request.user), request=request)
+    page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": jobs, "page": page, "query": query.urlencode()}
+    template = "provisioning/job_list.html"
+    return render(request, f"{template}#results" if request.htmx else template, context)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job page; with HX-Request, only its progress partial (polled while not done)."""
+    job = queries.get_job_for(request.user, job_id)
+    context = {
+        "job": job,
+        "steps": job.steps.select_related("connection"),
+        "can_retry": role_of(request.user) in OPERATORS
+        and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
+        "tenant": job.tenant,
+    }
+    template = "provisioning/job_detail.html"
+    return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = queries.get_job_for(request.user, job_id, OPERATORS)
+    if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
+        messages.error(request, "Only a failed or partially failed job can be retried.")
+    else:
+        services.retry_failed_steps(job, actor=request.user, http_request=request)
+        messages.success(request, "Queued the failed steps again.")
+    return redirect("job_detail", job_id=job.pk)
+
+
+# -- people --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    return render(
+        request,
+        "provisioning/people_list.html",
+        {"tenant": tenant_obj, "people": queries.identities_of(tenant_obj)},
+    )
+
+
+@login_required
+@require_GET
+def identity_detail(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    identity = queries.get_identity_for(request.user, tenant, identity_id)
+    return render(request, "provisioning/identity_detail.html", _identity_context(identity))
+
+
+@login_required
+@require_GET
+def identity_directories(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    """Desired vs actual, read live from each directory: a partial the identity page loads
+    (with HX-Request), or the whole page with the comparison filled in."""
+    identity = queries.get_identity_for(request.user, tenant, identity_id)
+    desired, views = queries.directory_views(identity)
+    context = _identity_context(identity) | {"desired": desired, "directory_views": views}
+    template = "provisioning/identity_detail.html"
+    return render(request, f"{template}#directories" if request.htmx else template, context)
+
+
+def _identity_context(identity) -> dict:
+    return {
+        "identity": identity,
+        "tenant": identity.tenant,
+        "jobs": identity.jobs.select_related("requested_by")[:50],
+        "events": queries.audit_events_of(identity),
+        "templates": identity.role_templates.all(),
+        "attributes": [
+            (label, identity.attributes[name])
+            for name, label in ATTRIBUTE_LABELS.items()
+            if identity.attributes.get(name)
+        ],
+    }
+
+
+# -- quarantine ----------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def connection_release(request: HttpRequest, tenant: str, connection_id: int) -> HttpResponse:
+    connection = access.get_connection_for(request.user, tenant, connection_id, (Role.MSP_ADMIN,))
+    if connection.quarantined_at is None:
+        kind = connection.get_kind_display()
+        messages.info(request, f"The {kind} connection is not quarantined.")
+    else:
+        resumed = services.release_connection(connection, actor=request.user, http_request=request)
+        messages.success(
+            request,
+            f"Released the {connection.get_kind_display()} connection; "
+            f"{resumed} waiting job{'s' if resumed != 1 else ''} resumed.",
+        )
+    return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))
