@@ -1,0 +1,291 @@
+"""The "Onboard a person" pages: who may use them, every bad input, the dry run, the submit.
+
+Bad inputs never reach a directory (the form stops them first), so those tests use the base
+world; the dry run and the submit read a real sandbox directory over HTTPS.
+"""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.models import Identity, Job
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tests.factories import make_person
+from tests.provisioning.directories import make_directories, make_entra
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def form_data(template, **overrides) -> dict:
+    data = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "role_templates": [template.pk],
+        "start_date": timezone.localdate().isoformat(),
+        "username": "",
+        "department": "",
+        "job_title": "",
+        "manager": "",
+        "usage_location": "",
+        "extra_groups": "",
+    }
+    return data | overrides
+
+
+def counts() -> tuple[int, int, int]:
+    return Identity.objects.count(), Job.objects.count(), AuditEvent.objects.count()
+
+
+# -- who may open it -----------------------------------------------------------------------
+
+
+def test_technician_and_msp_admin_open_the_form(client, alpha, msp_admin):
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    for person in (alpha.technician, msp_admin):
+        client.force_login(person)
+        response = client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert alpha.template.name in body
+        assert 'hx-trigger="change, keyup changed delay:500ms"' in body
+        assert reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug}) in body
+
+
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+def test_read_only_roles_get_403(client, alpha, role):
+    client.force_login(alpha.people[role])
+    for name in ("onboard", "onboard_preview"):
+        url = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+        assert client.post(url, form_data(alpha.template)).status_code == 403
+    assert client.get(reverse("onboard_start")).status_code == 403
+
+
+def test_tenant_not_assigned_is_404_and_nothing_is_created(client, alpha, bravo):
+    client.force_login(bravo.technician)
+    before = counts()
+    for name in ("onboard", "onboard_preview"):
+        url = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+        assert client.post(url, form_data(alpha.template)).status_code == 404
+    assert client.get(reverse("onboard", kwargs={"tenant": alpha.tenant.slug})).status_code == 404
+    assert counts() == before
+
+
+def test_start_page_offers_only_my_tenants(client, alpha, bravo, msp_admin):
+    client.force_login(alpha.technician)
+    response = client.get(reverse("onboard_start"))
+    assert response.status_code == 302  # one tenant: straight to its form
+    assert response["Location"] == reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(msp_admin)
+    body = client.get(reverse("onboard_start")).content.decode()
+    assert alpha.tenant.name in body and bravo.tenant.name in body
+
+
+# -- bad inputs: a clear message, nothing created, nothing queued --------------------------
+
+
+def too_far_back() -> str:
+    return (timezone.localdate() - timedelta(days=61)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"first_name": "   "}, "first_name", "This field is required."),
+        ({"last_name": ""}, "last_name", "This field is required."),
+        ({"first_name": "A" * 500}, "first_name", "at most 64 characters (it has 500)"),
+        ({"last_name": "L" * 500}, "last_name", "at most 64 characters (it has 500)"),
+        ({"first_name": "<script>"}, "first_name", "< and > are not allowed"),
+        ({"role_templates": []}, "role_templates", "Choose at least one role template."),
+        ({"start_date": "two months ago"}, "start_date", "Enter a valid date."),
+        ({"usage_location": "GBR"}, "usage_location", "at most 2 characters"),
+        ({"usage_location": "1x"}, "usage_location", "Two letters"),
+        ({"username": "ada@elsewhere.com"}, "username", "not one of this tenant's domains"),
+        ({"username": "ada lovelace@alpha.test"}, "username", "Use a username such as"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, field, message):
+    client.force_login(alpha.technician)
+    before = counts()
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, form_data(alpha.template, **overrides))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert message in " ".join(errors[field]), errors
+    assert "Nothing was saved." in response.content.decode()
+    assert counts() == before
+
+
+def test_start_date_two_months_past_is_refused(client, alpha):
+    client.force_login(alpha.technician)
+    before = counts()
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, form_data(alpha.template, start_date=too_far_back()))
+    assert "more than 30 days in the past" in response.content.decode()
+    ahead = (timezone.localdate() + timedelta(days=400)).isoformat()
+    response = client.post(url, form_data(alpha.template, start_date=ahead))
+    assert "more than a year ahead" in response.content.decode()
+    assert counts() == before
+
+
+def test_role_template_of_another_tenant_is_refused(client, alpha, bravo, msp_admin):
+    for person in (alpha.technician, msp_admin):
+        client.force_login(person)
+        before = counts()
+        url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+        response = client.post(url, form_data(bravo.template))
+        errors = response.context["form"].errors["role_templates"]
+        assert "not one of this tenant's" in " ".join(errors)
+        assert bravo.template.name not in response.content.decode()
+        assert counts() == before
+
+
+def test_username_of_someone_already_in_the_portal_is_refused(client, alpha):
+    client.force_login(alpha.technician)
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    before = counts()
+    response = client.post(url, form_data(alpha.template, username=alpha.identity.username))
+    assert "belongs to another person" in " ".join(response.context["form"].errors["username"])
+    assert counts() == before
+
+
+def test_preview_of_an_incomplete_form_says_what_it_needs(client, alpha):
+    client.force_login(alpha.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, form_data(alpha.template, last_name="", first_name="A" * 80), **HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert "the username and the plan" in body and "at most 64 characters" in body
+
+
+# -- against a sandbox directory -----------------------------------------------------------
+
+
+@pytest.fixture
+def contoso(on_sandbox):
+    slug = f"cv-{uuid.uuid4().hex[:8]}"  # the sandbox lives for the session: fresh domains
+    dirs = make_directories(on_sandbox, slug, ("entra", "okta"))
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    dirs.upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    return dirs
+
+
+def test_preview_shows_username_and_plan_per_directory(client, contoso):
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    before = counts()
+    response = client.post(url, form_data(contoso.template), **HX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body  # a partial
+    assert contoso.upn in body
+    assert "Microsoft Entra ID" in body and "Okta" in body
+    assert f"Create user {contoso.upn}" in body
+    assert "Assign licence SPE_E3 (100 available)" in body
+    assert "Add to group Sales" in body and "Add to group Staff" in body
+    assert "Assign app Salesforce" in body
+    assert "Ready to queue" in body
+    assert counts() == before  # a dry run changes nothing
+    assert contoso.entra_user(contoso.upn) is None
+
+
+def test_preview_suffixes_a_username_taken_in_the_directory(client, contoso):
+    contoso.add_entra_user(contoso.upn, "Ada", "Byron")
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    body = client.post(url, form_data(contoso.template), **HX).content.decode()
+    assert contoso.upn.replace("lovelace@", "lovelace2@") in body
+
+
+def test_submit_creates_one_identity_one_job_one_audit_event(client, contoso):
+    client.force_login(contoso.technician)
+    before = counts()
+    url = reverse("onboard", kwargs={"tenant": contoso.tenant.slug})
+    data = form_data(contoso.template, job_title="Analyst", extra_groups="Finance\nVPN Users")
+    response = client.post(url, data)
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    job = Job.objects.latest("pk")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    assert job.status == Job.Status.QUEUED and job.kind == Job.Kind.JOIN
+    assert job.requested_by == contoso.technician and job.tenant == contoso.tenant
+    identity = job.identity
+    assert identity.username == contoso.upn
+    assert identity.attributes == {"job_title": "Analyst"}
+    assert identity.extra_groups == ["Finance", "VPN Users"]
+    assert list(identity.role_templates.all()) == [contoso.template]
+    event = AuditEvent.objects.latest("id")
+    assert event.action == "identity.onboard" and event.target_id == str(identity.pk)
+    assert event.job_id == str(job.pk)
+
+
+def test_unresolved_blocking_problem_queues_nothing(client, contoso):
+    template = RoleTemplate.objects.create(
+        tenant=contoso.tenant, name="Ghost", groups=["No Such Group"], apps=["Salesforce"]
+    )
+    client.force_login(contoso.technician)
+    before = counts()
+    url = reverse("onboard", kwargs={"tenant": contoso.tenant.slug})
+    response = client.post(url, form_data(template))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was queued: resolve the problems in the plan first." in body
+    assert "No group “No Such Group” in this directory." in body
+    assert counts() == before
+
+
+@pytest.fixture
+def full_licences(on_sandbox):
+    """An Entra directory whose SPE_E3 has no free seat (EMS has 50)."""
+    domain = f"full-{uuid.uuid4().hex[:8]}.example"
+    tenant = Tenant.objects.create(name="Full", slug="full-seats", primary_domain=domain)
+    directory_id, client_id = make_entra(on_sandbox, domain, seats=0)
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=directory_id,
+        client_id=client_id,
+        login_base_url=on_sandbox.url,
+        graph_base_url=on_sandbox.url,
+    )
+    connection.set_secret("entra-test-secret")
+    connection.save()
+    template = RoleTemplate.objects.create(
+        tenant=tenant, name="Sales", groups=["Sales"], licenses=["SPE_E3"]
+    )
+    return tenant, template, make_person("tech-full", Role.TECHNICIAN, [tenant])
+
+
+def test_no_free_seat_asks_for_a_choice_and_queues_nothing_until_answered(client, full_licences):
+    tenant, template, technician = full_licences
+    client.force_login(technician)
+    before = counts()
+    preview = client.post(
+        reverse("onboard_preview", kwargs={"tenant": tenant.slug}), form_data(template), **HX
+    ).content.decode()
+    assert "No free seat of SPE_E3" in preview and 'name="license_choice__SPE_E3"' in preview
+    assert "Use EMS instead (50 available)" in preview and "Go without this licence" in preview
+
+    url = reverse("onboard", kwargs={"tenant": tenant.slug})
+    response = client.post(url, form_data(template))
+    assert "Nothing was queued" in response.content.decode()
+    assert counts() == before
+
+    answered = client.post(
+        reverse("onboard_preview", kwargs={"tenant": tenant.slug}),
+        form_data(template, license_choice__SPE_E3="EMS"),
+        **HX,
+    ).content.decode()
+    assert "Assign licence EMS (50 available)" in answered and "Ready to queue" in answered
+
+    response = client.post(url, form_data(template, license_choice__SPE_E3="EMS"))
+    assert response.status_code == 302
+    job = Job.objects.latest("pk")
+    assert job.options["license_choices"] == {"SPE_E3": "EMS"}
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
