@@ -1,0 +1,152 @@
+"""The job page (live progress that stops when done, retry) and the Jobs list (filters, scope)."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.models import Job, Step
+from tests.factories import make_joiner
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+READERS = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+
+
+def job_url(job) -> str:
+    return reverse("job_detail", kwargs={"job_id": job.pk})
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_every_role_of_the_tenant_reads_the_job_page(client, alpha, role):
+    client.force_login(alpha.people[role])
+    response = client.get(job_url(alpha.job))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert alpha.identity.display_name in body
+    assert "Insufficient privileges to complete the operation." in body  # the directory's words
+    assert "Create user" in body and alpha.identity.username in body
+
+
+def test_msp_admin_reads_any_job(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    assert client.get(job_url(alpha.job)).status_code == 200
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_other_tenant_gets_404_for_the_job_and_its_retry(client, alpha, bravo, role):
+    client.force_login(bravo.people[role])
+    assert client.get(job_url(alpha.job)).status_code == 404
+    assert client.get(job_url(alpha.job), **HX).status_code == 404
+    retry = reverse("job_retry", kwargs={"job_id": alpha.job.pk})
+    assert client.post(retry).status_code == 404
+    alpha.job.refresh_from_db()
+    assert alpha.job.status == Job.Status.FAILED
+
+
+def test_polling_partial_has_a_trigger_while_running_and_none_when_done(client, alpha):
+    client.force_login(alpha.technician)
+    job = alpha.job
+    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
+    job.save()
+    running = client.get(job_url(job), **HX).content.decode()
+    assert "<html" not in running and 'id="job-progress"' in running
+    assert 'hx-trigger="every 1s"' in running and f'hx-get="{job_url(job)}"' in running
+    page = client.get(job_url(job)).content.decode()
+    assert 'hx-trigger="every 1s"' in page and "<html" in page
+
+    job.status, job.finished_at = Job.Status.SUCCEEDED, timezone.now()
+    job.save()
+    done = client.get(job_url(job), **HX).content.decode()
+    assert 'id="job-progress"' in done and "hx-trigger" not in done and "Succeeded" in done
+
+
+def test_retry_button_for_operators_only(client, alpha, msp_admin):
+    for person in (alpha.technician, msp_admin):
+        client.force_login(person)
+        assert "Retry failed steps" in client.get(job_url(alpha.job)).content.decode()
+    for role in (Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN):
+        client.force_login(alpha.people[role])
+        assert "Retry failed steps" not in client.get(job_url(alpha.job)).content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+def test_read_only_roles_may_not_retry(client, alpha, role):
+    client.force_login(alpha.people[role])
+    before = AuditEvent.objects.count()
+    assert client.post(reverse("job_retry", kwargs={"job_id": alpha.job.pk})).status_code == 403
+    alpha.job.refresh_from_db()
+    assert alpha.job.status == Job.Status.FAILED and AuditEvent.objects.count() == before
+
+
+def test_retry_puts_failed_steps_back_and_is_audited(client, alpha):
+    client.force_login(alpha.technician)
+    response = client.post(reverse("job_retry", kwargs={"job_id": alpha.job.pk}))
+    assert response.status_code == 302 and response["Location"] == job_url(alpha.job)
+    alpha.job.refresh_from_db()
+    assert alpha.job.status == Job.Status.QUEUED
+    assert alpha.job.steps.get().status == Step.Status.PENDING
+    assert AuditEvent.objects.latest("id").action == "job.retry"
+    # a job that did not fail is left alone
+    assert "Retry failed steps" not in client.get(job_url(alpha.job)).content.decode()
+    client.post(reverse("job_retry", kwargs={"job_id": alpha.job.pk}))
+    assert AuditEvent.objects.filter(action="job.retry").count() == 1
+
+
+# -- the list ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_list_shows_only_my_tenants_jobs(client, alpha, bravo, role):
+    client.force_login(alpha.people[role])
+    response = client.get(reverse("job_list"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert alpha.identity.display_name in body
+    assert bravo.identity.display_name not in body and bravo.tenant.name not in body
+    assert list(response.context["page"]) == [alpha.job]
+
+
+def test_list_tenant_filter_offers_only_visible_tenants(client, alpha, bravo):
+    client.force_login(alpha.technician)
+    tenants = client.get(reverse("job_list")).context["filter"].form.fields["tenant"].queryset
+    assert list(tenants) == [alpha.tenant]
+    # asking for another tenant's jobs by slug is a form error, not a leak
+    response = client.get(reverse("job_list"), {"tenant": bravo.tenant.slug})
+    assert bravo.identity.display_name not in response.content.decode()
+
+
+def test_msp_admin_filters_by_tenant_status_kind_and_date(client, alpha, bravo, msp_admin):
+    second, second_job = make_joiner(alpha, "Sam", "Second")
+    second_job.status = Job.Status.SUCCEEDED
+    second_job.created_at = timezone.now() - timedelta(days=10)
+    second_job.save()
+    client.force_login(msp_admin)
+    url = reverse("job_list")
+
+    def listed(**params) -> list:
+        return list(client.get(url, params).context["page"])
+
+    assert listed() == [bravo.job, alpha.job, second_job]  # newest first
+    assert set(listed(tenant=alpha.tenant.slug)) == {alpha.job, second_job}
+    assert listed(tenant=alpha.tenant.slug, status="succeeded") == [second_job]
+    assert listed(kind="leave") == []
+    since = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert second_job not in listed(created_from=since)
+    assert listed(created_to=(timezone.localdate() - timedelta(days=5)).isoformat()) == [second_job]
+    partial = client.get(url, {"status": "failed"}, **HX).content.decode()
+    assert "<html" not in partial and alpha.identity.display_name in partial
+
+
+def test_list_is_paginated(client, alpha):
+    for _ in range(30):
+        Job.objects.create(tenant=alpha.tenant, kind=Job.Kind.RECONCILE)
+    client.force_login(alpha.technician)
+    first = client.get(reverse("job_list"))
+    assert len(first.context["page"]) == 25 and "Older" in first.content.decode()
+    second = client.get(reverse("job_list"), {"page": 2})
+    assert len(second.context["page"]) == 6
