@@ -3,6 +3,7 @@ person. Nothing here changes the database or a directory; changes go through ser
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,7 +21,10 @@ from tenants import access
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection, Tenant
 
+logger = logging.getLogger(__name__)
+
 IDENTITY_TARGET_TYPE = "provisioning.identity"
+UNREADABLE = "The directory could not be reached or gave an answer the portal does not understand."
 READ_TIMEOUT_S = 20.0
 
 
@@ -135,6 +139,11 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
             views.append(
                 DirectoryView(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
             )
+        except Exception:
+            # An SDK failure the connector did not classify (e.g. the okta SDK on a refused
+            # connection): the page still renders, and the log keeps the traceback.
+            logger.exception("Reading connection %s for identity %s", connection.pk, identity.pk)
+            views.append(DirectoryView(connection, error=UNREADABLE))
     return desired, views
 
 

@@ -1,0 +1,213 @@
+"""People list, identity page (desired vs actual read from the sandbox), tenant page links and
+the quarantine notice with its release."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.events import record
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning import services
+from provisioning.models import DirectoryAccount
+from tenants.models import DirectoryConnection
+from tests.factories import make_person
+from tests.provisioning.directories import make_directories
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+READERS = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+
+
+def people_url(world) -> str:
+    return reverse("people_list", kwargs={"tenant": world.tenant.slug})
+
+
+def identity_url(world, name="identity_detail") -> str:
+    return reverse(name, kwargs={"tenant": world.tenant.slug, "identity_id": world.identity.pk})
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_every_role_of_the_tenant_reads_people_and_identity(client, alpha, role):
+    record(
+        "identity.onboard",
+        actor=alpha.technician,
+        tenant=alpha.tenant,
+        target=alpha.identity,
+        job_id=alpha.job.pk,
+    )
+    client.force_login(alpha.people[role])
+    body = client.get(people_url(alpha)).content.decode()
+    assert alpha.identity.display_name in body and alpha.identity.username in body
+    assert ("Onboard a person" in body) is (role == Role.TECHNICIAN)
+
+    response = client.get(identity_url(alpha))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert alpha.identity.username in body and alpha.template.name in body
+    assert "identity.onboard" in body  # its audit trail
+    assert reverse("job_detail", kwargs={"job_id": alpha.job.pk}) in body  # its jobs
+    # the directory comparison loads lazily, with a real link beside the hx-get
+    directories = identity_url(alpha, "identity_directories")
+    assert f'hx-get="{directories}"' in body and f'href="{directories}"' in body
+
+
+def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
+    record("identity.onboard", actor=bravo.technician, tenant=bravo.tenant, target=bravo.identity)
+    client.force_login(alpha.technician)
+    assert client.get(identity_url(alpha)).context["events"] == []
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_other_tenant_gets_404(client, alpha, bravo, role):
+    client.force_login(bravo.people[role])
+    assert client.get(people_url(alpha)).status_code == 404
+    assert client.get(identity_url(alpha)).status_code == 404
+    assert client.get(identity_url(alpha, "identity_directories"), **HX).status_code == 404
+    # an identity of A under B's slug is not found either
+    url = reverse(
+        "identity_detail", kwargs={"tenant": bravo.tenant.slug, "identity_id": alpha.identity.pk}
+    )
+    assert client.get(url).status_code == 404
+
+
+def test_person_without_a_role_gets_403(client, alpha):
+    from django.contrib.auth import get_user_model
+
+    nobody = get_user_model().objects.create_user("nobody", password="x")  # noqa: S106
+    client.force_login(nobody)
+    assert client.get(reverse("job_list")).status_code == 403
+    assert client.get(reverse("onboard_start")).status_code == 403
+
+
+# -- desired vs actual, read from the sandbox ----------------------------------------------
+
+
+@pytest.fixture
+def fabrikam(on_sandbox):
+    slug = f"fp-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    dirs.job = services.request_onboarding(dirs.tenant, request, username=upn, actor="system")
+    dirs.identity = dirs.job.identity
+    return dirs
+
+
+def directories_of(client, dirs) -> str:
+    url = reverse(
+        "identity_directories",
+        kwargs={"tenant": dirs.tenant.slug, "identity_id": dirs.identity.pk},
+    )
+    response = client.get(url, **HX)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_identity_without_an_account_yet(client, fabrikam):
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    assert "<html" not in body and "no account" in body
+    assert f"No account for {fabrikam.identity.username}" in body
+    assert "Missing: Staff, Sales" in body
+
+
+def test_identity_desired_vs_actual(client, fabrikam):
+    created = fabrikam.add_entra_user(fabrikam.identity.username, "Ada", "Lovelace")
+    DirectoryAccount.objects.create(
+        identity=fabrikam.identity,
+        connection=fabrikam.tenant.connections.get(kind="entra"),
+        remote_id=created["id"],
+    )
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    assert "differs" in body and 'sign-in <span class="ok">allowed' in body
+    assert "Missing: SPE_E3" in body and "Missing: Salesforce" in body
+    assert "Account Executive" in body  # the desired job title, absent in the directory
+
+
+def test_unreadable_directory_says_so(client, fabrikam):
+    broken = DirectoryConnection(
+        tenant=fabrikam.tenant, kind="okta", org_url="https://127.0.0.1:9/okta/none"
+    )
+    broken.set_secret("whatever")
+    broken.save()
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    assert "This directory could not be read:" in body and "not readable" in body
+    assert "Microsoft Entra ID" in body  # the readable one is still shown
+
+
+def test_whole_page_fallback_without_htmx(client, fabrikam):
+    client.force_login(fabrikam.technician)
+    url = reverse(
+        "identity_directories",
+        kwargs={"tenant": fabrikam.tenant.slug, "identity_id": fabrikam.identity.pk},
+    )
+    body = client.get(url).content.decode()
+    assert "<html" in body and "Missing: Staff, Sales" in body and 'hx-trigger="load"' not in body
+
+
+# -- tenant page: links, quarantine notice, release ----------------------------------------
+
+
+def quarantine(world) -> DirectoryConnection:
+    connection = world.connection
+    connection.quarantined_at = timezone.now()
+    connection.quarantine_reason = "23 of the last 50 calls failed: 503 Service Unavailable"
+    connection.save()
+    return connection
+
+
+def tenant_page(client, world) -> str:
+    return client.get(
+        reverse("tenant_detail", kwargs={"tenant": world.tenant.slug})
+    ).content.decode()
+
+
+def test_tenant_page_links_people_and_onboarding(client, alpha):
+    client.force_login(alpha.technician)
+    body = tenant_page(client, alpha)
+    assert people_url(alpha) in body
+    assert reverse("onboard", kwargs={"tenant": alpha.tenant.slug}) in body
+    client.force_login(alpha.client_admin)
+    body = tenant_page(client, alpha)
+    assert people_url(alpha) in body
+    assert reverse("onboard", kwargs={"tenant": alpha.tenant.slug}) not in body
+
+
+def test_quarantine_notice_and_release_for_msp_admins(client, alpha, msp_admin):
+    connection = quarantine(alpha)
+    release = reverse(
+        "connection_release", kwargs={"tenant": alpha.tenant.slug, "connection_id": connection.pk}
+    )
+    client.force_login(alpha.technician)
+    body = tenant_page(client, alpha)
+    assert "is quarantined" in body and "503 Service Unavailable" in body
+    assert release not in body
+    assert client.post(release).status_code == 403
+
+    client.force_login(msp_admin)
+    assert release in tenant_page(client, alpha)
+    response = client.post(release)
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.quarantined_at is None and connection.quarantine_reason == ""
+    assert AuditEvent.objects.filter(action="connection.release").count() == 1
+    assert "is quarantined" not in tenant_page(client, alpha)
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_release_of_another_tenants_connection_is_404(client, alpha, bravo, role):
+    connection = quarantine(alpha)
+    client.force_login(bravo.people[role])
+    release = reverse(
+        "connection_release", kwargs={"tenant": alpha.tenant.slug, "connection_id": connection.pk}
+    )
+    assert client.post(release).status_code == 404
+    connection.refresh_from_db()
+    assert connection.quarantined_at is not None
