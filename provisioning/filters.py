@@ -22,13 +22,13 @@ class JobFilter(django_filters.FilterSet):
         field_name="created_at",
         lookup_expr="date__gte",
         label="Created from",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     created_to = django_filters.DateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         label="Created to",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     class Meta:

@@ -37,7 +37,7 @@ class OnboardingForm(forms.Form):
         },
     )
     start_date = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=f"From {MAX_PAST_DAYS} days ago to a year ahead.",
     )
     username = forms.CharField(

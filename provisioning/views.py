@@ -49,7 +49,9 @@ def onboard_start(request: HttpRequest) -> HttpResponse:
         return redirect("onboard", tenant=chosen)
     if len(tenants) == 1:
         return redirect("onboard", tenant=tenants[0].slug)
-    return render(request, "provisioning/onboard_start.html", {"tenants": tenants})
+    return render(
+        request, "provisioning/onboard_start.html", {"tenants": tenants, "nav_section": "onboard"}
+    )
 
 
 @dataclass
@@ -118,6 +120,7 @@ def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) ->
         "form": form,
         "preview": preview,
         "quarantined": [c for c in tenant.connections.all() if c.quarantined_at],
+        "nav_section": "onboard",
     }
 
 

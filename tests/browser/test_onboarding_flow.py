@@ -1,0 +1,67 @@
+"""A technician onboards a person in the browser and watches the job reach "succeeded": the
+live server, the sandbox directory over HTTPS and a real Celery worker on the test database."""
+
+import uuid
+
+import pytest
+
+from portal.models import Role
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, make_person
+from tests.provisioning.conftest import on_sandbox, worker, worker_factory  # noqa: F401
+from tests.provisioning.directories import make_directories
+from tests.sandbox.conftest import sandbox_server  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def contoso(on_sandbox):  # noqa: F811
+    slug = f"contoso-{uuid.uuid4().hex[:6]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    return dirs
+
+
+def test_technician_onboards_a_person_and_watches_the_job_succeed(
+    page,
+    screenshot,
+    contoso,
+    worker,  # noqa: F811
+):
+    upn = f"ada.lovelace@{contoso.tenant.primary_domain}"
+    sign_in(page, contoso.technician.username, PASSWORD)
+    page.click("nav >> text=Onboard")  # one tenant: straight to its form
+    page.wait_for_url(f"**/tenants/{contoso.tenant.slug}/onboard/")
+
+    page.type("#id_first_name", "Ada")
+    page.type("#id_last_name", "Lovelace")
+    page.get_by_label(contoso.template.name, exact=True).check()
+    page.fill("#id_job_title", "Analyst")
+
+    page.locator("#preview-username").filter(has_text=upn).wait_for()
+    plan = page.locator("#preview")
+    plan.locator("li", has_text=f"Create user {upn}").wait_for()
+    plan.locator("li", has_text="Assign licence SPE_E3 (100 available)").wait_for()
+    plan.locator("li", has_text="Add to group Sales").first.wait_for()
+    plan.locator("li", has_text="Assign app Salesforce").wait_for()
+    plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
+    screenshot("onboarding-form-with-plan")
+
+    page.click("text=Queue onboarding")
+    page.wait_for_url("**/jobs/*/")
+    page.locator(".message.success", has_text="Ada Lovelace").wait_for()
+    # the progress partial polls every second until the job is done, then stops
+    page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
+    assert page.locator("#job-progress").get_attribute("hx-trigger") is None
+    page.locator("table.steps tr", has_text="Create user").locator(".badge.ok").wait_for()
+    screenshot("job-page-succeeded")
+
+    # the person's page reads the directory: what should be there is there
+    page.click("#job-progress >> text=Ada Lovelace")
+    page.locator(".directory-view .badge.ok", has_text="in sync").wait_for()
+    screenshot("identity-page-in-sync")
+
+    user = contoso.entra_user(upn)
+    assert user is not None and user["jobTitle"] == "Analyst"
+    assert user["licenses"] == ["SPE_E3"]
