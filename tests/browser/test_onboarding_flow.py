@@ -34,10 +34,10 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     page.click("nav >> text=Onboard")  # one tenant: straight to its form
     page.wait_for_url(f"**/tenants/{contoso.tenant.slug}/onboard/")
 
-    page.type("#id_first_name", "Ada")
-    page.type("#id_last_name", "Lovelace")
     page.get_by_label(contoso.template.name, exact=True).check()
-    page.fill("#id_job_title", "Analyst")
+    page.type("#id_job_title", "Analyst")
+    page.type("#id_first_name", "Ada")
+    page.type("#id_last_name", "Lovelace")  # typing alone (no blur) refreshes the dry run
 
     page.locator("#preview-username").filter(has_text=upn).wait_for()
     plan = page.locator("#preview")
@@ -61,6 +61,14 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     page.click("#job-progress >> text=Ada Lovelace")
     page.locator(".directory-view .badge.ok", has_text="in sync").wait_for()
     screenshot("identity-page-in-sync")
+
+    page.click("nav >> text=Jobs")
+    page.locator("#results tr", has_text="Ada Lovelace").locator(".badge.ok").wait_for()
+    page.select_option("#id_status", "failed")  # htmx swaps the results in place
+    page.locator("#results td.empty", has_text="No jobs match.").wait_for()
+    page.select_option("#id_status", "")
+    page.locator("#results tr", has_text="Ada Lovelace").wait_for()
+    screenshot("jobs-list")
 
     user = contoso.entra_user(upn)
     assert user is not None and user["jobTitle"] == "Analyst"

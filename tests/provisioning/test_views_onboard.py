@@ -289,3 +289,16 @@ def test_no_free_seat_asks_for_a_choice_and_queues_nothing_until_answered(client
     job = Job.objects.latest("pk")
     assert job.options["license_choices"] == {"SPE_E3": "EMS"}
     assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_tenant_switch_goes_to_the_chosen_tenants_form(client, alpha, bravo, msp_admin):
+    client.force_login(msp_admin)
+    body = client.get(reverse("onboard", kwargs={"tenant": alpha.tenant.slug})).content.decode()
+    assert 'name="tenant"' in body and bravo.tenant.name in body  # the switch
+    response = client.get(reverse("onboard_start"), {"tenant": bravo.tenant.slug})
+    assert response["Location"] == reverse("onboard", kwargs={"tenant": bravo.tenant.slug})
+    client.force_login(alpha.technician)
+    body = client.get(reverse("onboard", kwargs={"tenant": alpha.tenant.slug})).content.decode()
+    assert bravo.tenant.name not in body
+    response = client.get(reverse("onboard_start"), {"tenant": bravo.tenant.slug}, follow=True)
+    assert response.status_code == 404
