@@ -6,6 +6,7 @@ directory except through services.preview_onboarding and queries.directory_views
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -30,6 +31,7 @@ from provisioning.models import Job, Step
 from tenants import access
 from tenants.models import Tenant
 
+logger = logging.getLogger(__name__)
 OPERATORS = access.OPERATOR_ROLES
 ATTRIBUTE_LABELS = queries.ATTRIBUTE_LABELS | {"manager": "Manager"}
 JOBS_PER_PAGE = 25
@@ -113,6 +115,24 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
     return PreviewView(preview.username, directories, choices, blockers)
 
 
+def _dry_run(tenant: Tenant, onboarding, posted: dict[str, str]) -> PreviewView:
+    """The service's dry run in words; a failure it did not classify blocks the submit with a
+    plain message instead of a server error (the traceback goes to the log)."""
+    try:
+        return _describe(services.preview_onboarding(tenant, onboarding), posted)
+    except Exception:
+        logger.exception("Dry run for tenant %s failed", tenant.pk)
+        return PreviewView(
+            "",
+            [],
+            [],
+            [
+                "A directory of this tenant could not be read, so the plan cannot be checked. "
+                "Use “Test connection” on the tenant page, then try again."
+            ],
+        )
+
+
 def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) -> dict:
     return {
         "tenant": tenant,
@@ -133,7 +153,7 @@ def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         posted = posted_license_choices(request.POST)
         onboarding = form.onboarding_request(posted)
-        preview = _describe(services.preview_onboarding(tenant_obj, onboarding), posted)
+        preview = _dry_run(tenant_obj, onboarding, posted)
         if preview.ready:
             try:
                 job = services.request_onboarding(
@@ -168,8 +188,7 @@ def onboard_preview(request: HttpRequest, tenant: str) -> HttpResponse:
     preview = None
     if form.is_valid():
         posted = posted_license_choices(request.POST)
-        onboarding = form.onboarding_request(posted)
-        preview = _describe(services.preview_onboarding(tenant_obj, onboarding), posted)
+        preview = _dry_run(tenant_obj, form.onboarding_request(posted), posted)
     return render(
         request,
         "provisioning/onboard.html#preview",

@@ -302,3 +302,24 @@ def test_tenant_switch_goes_to_the_chosen_tenants_form(client, alpha, bravo, msp
     assert bravo.tenant.name not in body
     response = client.get(reverse("onboard_start"), {"tenant": bravo.tenant.slug}, follow=True)
     assert response.status_code == 404
+
+
+def test_unreachable_directory_blocks_the_submit_with_a_clear_message(client, contoso):
+    broken = DirectoryConnection.objects.get(tenant=contoso.tenant, kind="okta")
+    broken.org_url = "https://127.0.0.1:9/okta/none"  # nothing listens there
+    broken.save()
+    client.force_login(contoso.technician)
+    before = counts()
+    preview = client.post(
+        reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug}),
+        form_data(contoso.template),
+        **HX,
+    )
+    assert preview.status_code == 200 and "could not be read" in preview.content.decode()
+    response = client.post(
+        reverse("onboard", kwargs={"tenant": contoso.tenant.slug}), form_data(contoso.template)
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "could not be read" in body
+    assert "Nothing was queued" in body
+    assert counts() == before
