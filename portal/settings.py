@@ -7,6 +7,7 @@ from the environment and every cookie is secure.
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import environ
@@ -90,6 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+    # A file, not memory, so that the tests' Celery worker processes share the test database.
+    # One per test run, so that runs side by side never share a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -161,16 +165,22 @@ CREDENTIAL_KEYS = (
 
 # Celery: Redis when configured, otherwise a broker on the file system that needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
+if CELERY_BROKER_TRANSPORT_OPTIONS:
+    for folder in ("queue", "processed", "control"):
+        (CELERY_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -198,7 +208,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The sandbox clouds (sandbox/): where `runsandbox` listens and the CA the portal trusts for it.
 SANDBOX_URL = env.str("SANDBOX_URL", default="https://127.0.0.1:8765")
 SANDBOX_CONTROL_TOKEN = env.str("SANDBOX_CONTROL_TOKEN", default="sandbox-demo-control-token")
-SANDBOX_CA_FILE = env.path("SANDBOX_CA_FILE", default=VAR_DIR / "sandbox" / "ca.pem")
+SANDBOX_CA_FILE = Path(env.str("SANDBOX_CA_FILE", default=str(VAR_DIR / "sandbox" / "ca.pem")))
 
 MSP_NAME = env.str("MSP_NAME", default="Bluewater IT")
 

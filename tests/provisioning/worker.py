@@ -1,0 +1,83 @@
+"""A real Celery worker process for the end-to-end tests, on the test database.
+
+It runs `celery -A portal worker` in its own process group, so that a test can kill it
+(and its prefork children) the hard way and start another, as an operator's crash would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60.0
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
+        self.env, self.log_path, self.concurrency = env, log_path, concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        self.log_path.write_text("")
+        command = [
+            sys.executable, "-m", "celery", "-A", "portal", "worker",
+            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency", str(self.concurrency),
+            "--loglevel", "info", "--without-gossip", "--without-mingle",
+            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]  # fmt: skip
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(  # noqa: S603
+            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The worker exited: {self.log_path.read_text()[-3000:]}")
+            if " ready." in self.log_path.read_text():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"The worker did not start: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children: nothing is cleaned up, nothing acknowledged."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def worker_env(sandbox, **extra: str) -> dict[str, str]:
+    """The test process's own environment (queue, broker folder) on the test database."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env |= {
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "SANDBOX_URL": sandbox.url,
+        "SANDBOX_CA_FILE": str(sandbox.ca),
+        "CREDENTIAL_KEYS": ",".join(settings.CREDENTIAL_KEYS),
+        **extra,
+    }
+    return env
