@@ -170,13 +170,9 @@ def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
             else:
                 messages.success(request, f"Queued the onboarding of {onboarding.display_name}.")
                 return redirect("job_detail", job_id=job.pk)
-        else:
-            form.add_error(None, "Nothing was queued: resolve the problems in the plan first.")
-    return render(
-        request,
-        "provisioning/onboard.html",
-        _onboard_context(tenant_obj, request.user, form, preview),
-    )
+    context = _onboard_context(tenant_obj, request.user, form, preview)
+    context["blocked"] = preview is not None and not preview.ready
+    return render(request, "provisioning/onboard.html", context)
 
 
 @login_required

@@ -235,7 +235,8 @@ def test_unresolved_blocking_problem_queues_nothing(client, contoso):
     response = client.post(url, form_data(template))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Nothing was queued: resolve the problems in the plan first." in body
+    assert "Nothing was queued: resolve the problems in the plan first" in body
+    assert "Please correct the fields" not in body  # no field is wrong: the plan is
     assert "No group “No Such Group” in this directory." in body
     assert counts() == before
 
