@@ -59,7 +59,7 @@ def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
     def taken(candidate: str) -> bool:
         if Identity.objects.filter(tenant=tenant, username__iexact=candidate).exists():
             return True
-        return any(bridge.run(c.find_user(candidate)) for c in connectors if c is not None)
+        return any(_in_directory(c, candidate) for c in connectors if c is not None)
 
     return naming.unique_username(
         template.username_rule,
@@ -68,6 +68,15 @@ def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
         template.effective_domain,
         taken,
     )
+
+
+def _in_directory(connector, username: str) -> bool:
+    """Best effort: a directory that cannot answer now counts as "not taken"; the job's own
+    plan checks again and links or refuses a clash before it creates anything."""
+    try:
+        return bridge.run(connector.find_user(username), timeout=30) is not None
+    except (ConnectorError, TimeoutError):
+        return False
 
 
 def _connector_or_none(connection):
@@ -183,14 +192,15 @@ def release_connection(connection, *, actor, http_request=None) -> int:
     from provisioning import quarantine
     from provisioning.tasks import run_job
 
-    quarantine.release(connection, actor=actor, request=http_request)
-    waiting = list(
-        Job.objects.filter(tenant=connection.tenant, status=Job.Status.WAITING).values_list(
-            "pk", flat=True
+    with transaction.atomic():
+        quarantine.release(connection, actor=actor, request=http_request)
+        waiting = list(
+            Job.objects.filter(tenant=connection.tenant, status=Job.Status.WAITING).values_list(
+                "pk", flat=True
+            )
         )
-    )
-    for job_id in waiting:
-        transaction.on_commit(lambda job_id=job_id: run_job.delay(job_id))
+        for job_id in waiting:
+            transaction.on_commit(lambda job_id=job_id: run_job.delay(job_id))
     return len(waiting)
 
 

@@ -2,6 +2,15 @@ import pytest
 
 from portal.models import Role
 from tests.factories import make_person, make_tenant_world
+from tests.provisioning.worker import WorkerProcess, worker_env
+from tests.sandbox.server import running_sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory):
+    """The emulated clouds, once per session, over HTTPS with a CA of its own."""
+    with running_sandbox(tmp_path_factory.mktemp("sandbox-tls")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -26,3 +35,33 @@ def msp_template(db):
     from tenants.models import RoleTemplate
 
     return RoleTemplate.objects.create(tenant=None, name="MSP Standard", groups=["All Staff"])
+
+
+@pytest.fixture
+def on_sandbox(settings, sandbox_server):
+    """This process trusts the test sandbox's CA for its URLs, as the worker does."""
+    settings.SANDBOX_URL = sandbox_server.url
+    settings.SANDBOX_CA_FILE = sandbox_server.ca
+    return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def worker_factory(django_db_setup, sandbox_server, tmp_path_factory):
+    """Start real Celery workers on the test database; all are stopped at the end."""
+    started = []
+
+    def start(**env) -> WorkerProcess:
+        log = tmp_path_factory.mktemp("worker") / "worker.log"
+        worker = WorkerProcess(worker_env(sandbox_server, **env), log).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(worker_factory):
+    """The session's worker. Short leases, so a test that kills it sees its job resumed soon."""
+    return worker_factory(JOB_LEASE_SECONDS="5")

@@ -298,7 +298,9 @@ class EntraConnector:
 
         return await self._cached("apps", read, fresh)
 
-    async def licenses(self, fresh: bool = True) -> list[Resource]:
+    async def licenses(self, fresh: bool = False) -> list[Resource]:
+        """Seat counts, cached briefly: assignment still fails clearly if a seat has just gone."""
+
         async def read() -> list[Resource]:
             page = await self._graph().subscribed_skus.get()
             return [
@@ -313,7 +315,7 @@ class EntraConnector:
                 for sku in page.value or []
             ]
 
-        return await self._cached("licenses", read, fresh)
+        return await self._cached("licenses", read, fresh, ttl=30.0)
 
     async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
         cached = self._resources.get(key)

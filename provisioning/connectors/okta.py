@@ -138,8 +138,12 @@ class OktaConnector:
         status = user.attributes.get("status")
         if mode == "deactivate" and status != "DEPROVISIONED":
             await self._call(self._okta().deactivate_user(user_id))
-        elif mode == "suspend" and status not in INACTIVE:
+        elif mode == "suspend" and status == "ACTIVE":
             await self._call(self._okta().suspend_user(user_id))
+        elif mode == "suspend" and status not in INACTIVE:
+            raise PermanentError(
+                f"Okta suspends only ACTIVE users and this one is {status}: deactivate instead."
+            )
 
     async def enable_user(self, user_id: str) -> None:
         """Back to ACTIVE from whatever stopped sign-in."""
@@ -189,7 +193,7 @@ class OktaConnector:
 
         return await self._cached("apps", read, fresh)
 
-    async def licenses(self, fresh: bool = True) -> list[Resource]:
+    async def licenses(self, fresh: bool = False) -> list[Resource]:
         return []  # Okta has no licence SKUs
 
     async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:

@@ -38,7 +38,7 @@ from provisioning.engine.desired import desired_state
 from provisioning.models import DirectoryAccount, Job, Step
 from tenants.crypto import CredentialError
 
-MAX_TRANSIENT_ATTEMPTS = 6
+MAX_TRANSIENT_ATTEMPTS = 8
 BACKOFF_CAP_S = 60.0
 
 
@@ -98,6 +98,9 @@ def plan_job(job: Job) -> Outcome | None:
                 )
             )
         except TransientError as exc:
+            if job.runs >= MAX_TRANSIENT_ATTEMPTS:
+                fail_job(job, f"Gave up reading {connection} after {job.runs} tries: {exc.message}")
+                return None
             return wait(job, f"Reading {connection}: {exc.message}", backoff(job.runs))
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")

@@ -23,8 +23,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Per package: Playwright's sync API holds an event loop on this thread while it runs,
+    and later tests (asyncio.run in the sandbox tests) need the thread free of it."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

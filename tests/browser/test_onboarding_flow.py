@@ -8,15 +8,13 @@ import pytest
 from portal.models import Role
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
-from tests.provisioning.conftest import on_sandbox, worker, worker_factory  # noqa: F401
 from tests.provisioning.directories import make_directories
-from tests.sandbox.conftest import sandbox_server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def contoso(on_sandbox):  # noqa: F811
+def contoso(on_sandbox):
     slug = f"contoso-{uuid.uuid4().hex[:6]}"
     dirs = make_directories(on_sandbox, slug, ("entra",))
     dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])

@@ -123,14 +123,16 @@ def make_okta(server) -> str:
     return org_id
 
 
-def make_directories(server, slug: str, kinds=("entra",), **template) -> Directories:
+def make_directories(
+    server, slug: str, kinds=("entra",), seats: int = 100, rate_limit_per_s: float = 50, **template
+) -> Directories:
     domain = f"{slug}.example"
     tenant = Tenant.objects.create(
         name=slug.title(), slug=slug, primary_domain=domain, default_usage_location="GB"
     )
     dirs = Directories(server, tenant, None)
     if "entra" in kinds:
-        dirs.entra_id, client_id = make_entra(server, domain)
+        dirs.entra_id, client_id = make_entra(server, domain, seats)
         connection = DirectoryConnection(
             tenant=tenant,
             kind="entra",
@@ -138,7 +140,7 @@ def make_directories(server, slug: str, kinds=("entra",), **template) -> Directo
             client_id=client_id,
             login_base_url=server.url,
             graph_base_url=server.url,
-            rate_limit_per_s=template.pop("rate_limit_per_s", 50),
+            rate_limit_per_s=rate_limit_per_s,
             rate_burst=50,
         )
         connection.set_secret("entra-test-secret")

@@ -1,9 +1,7 @@
-"""The sandbox server for the tests: one per session (see tests/sandbox/server.py).
+"""Fixtures of the sandbox tests. `sandbox_server` (the session's sandbox: `.url`, `.ca`,
+`.control_token`, `.control()`) lives in tests/conftest.py, shared with the portal's tests.
 
-Fixtures:
-- `sandbox_server` (session): a `SandboxServer` with `.url`, `.ca` (path of ca.pem),
-  `.control_token`, and `.control()` -> an httpx.Client for the control API.
-- `control` (session): that control client, ready to use.
+- `control` (session): the control API client, ready to use.
 - `entra` (function): a fresh, isolated Entra directory (tests/sandbox/entra_support.py).
 """
 
@@ -14,13 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.sandbox.server import SandboxServer, running_sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with running_sandbox(tmp_path_factory.mktemp("sandbox-tls")) as server:
-        yield server
+from tests.sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,122 @@
+"""The engine under the failures that break provisioning code in practice."""
+
+import time
+
+import pytest
+from django.utils import timezone
+
+from provisioning import services
+from provisioning.models import Job, Step
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_e2e import assert_entra_user_complete, onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def users_named(dirs, prefix: str) -> list[dict]:
+    return [u for u in dirs.entra_state()["users"] if u["userPrincipalName"].startswith(prefix)]
+
+
+def test_killed_worker_resumes_without_duplicating(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "crash")
+    dirs.behave("entra", latency_ms=400)
+    job = onboard(dirs)
+    deadline = time.monotonic() + 30
+    while not Step.objects.filter(job=job, action="create_user", status="succeeded").exists():
+        assert time.monotonic() < deadline, "the create step never finished"
+        time.sleep(0.05)
+    worker.kill()  # after step 1, before the rest: nothing acknowledged, nothing cleaned up
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+    time.sleep(max(0.0, (job.lease_until - timezone.now()).total_seconds()) + 0.5)
+    dirs.behave("entra", latency_ms=0)
+    worker.start()  # a new worker resumes jobs whose lease ran out
+    job = wait_for_job(job.pk)
+    assert job.status == Job.Status.SUCCEEDED and job.runs >= 2
+    upn = "ada.lovelace@crash.example"
+    assert len(users_named(dirs, "ada.lovelace")) == 1
+    assert_entra_user_complete(dirs, upn)
+    assert job.steps.filter(action="create_user").count() == 1
+
+
+def test_faults_and_throttling_never_fail_a_job(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "flaky", rate_limit_per_s=100)
+    dirs.behave("entra", error_rate=0.2, rate_per_s=15, burst=5)
+    jobs = [onboard(dirs, first=f"Person{n}", last="Flaky") for n in range(50)]
+    finished = [wait_for_job(job.pk, timeout=240) for job in jobs]
+    dirs.behave("entra", error_rate=0.0)
+    failures = [(j.pk, j.error) for j in finished if j.status != Job.Status.SUCCEEDED]
+    assert failures == []
+    stats = dirs.stats("entra")
+    assert stats["throttled"] > 0 and stats["faults"].get("error", 0) > 0
+    assert len(users_named(dirs, "person")) == 50
+    for n in (0, 25, 49):
+        assert_entra_user_complete(dirs, f"person{n}.flaky@flaky.example")
+
+
+def test_replication_lag_is_waited_out(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "laggy")
+    dirs.behave("entra", replication_lag_ms=1500)
+    job = wait_for_job(onboard(dirs).pk)
+    assert job.status == Job.Status.SUCCEEDED, list(job.steps.values_list("last_error", flat=True))
+    assert_entra_user_complete(dirs, "ada.lovelace@laggy.example")
+
+
+def test_no_free_seat_blocks_until_the_technician_chooses(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "noseat", seats=0)
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    preview = services.preview_onboarding(dirs.tenant, request)
+    [problem] = preview.blocking_problems
+    assert problem.kind == "no_seat" and "SPE_E3" in problem.message
+    assert "EMS" in problem.alternatives
+
+    job = wait_for_job(onboard(dirs).pk)
+    assert job.status == Job.Status.FAILED and "No free seat of SPE_E3" in job.error
+    assert users_named(dirs, "ada.") == []  # nothing half-made
+
+    choice = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], username="ada.l@noseat.example",
+        license_choices={"SPE_E3": "EMS"},
+    )  # fmt: skip
+    job = services.request_onboarding(dirs.tenant, choice, username=choice.username, actor="system")
+    job = wait_for_job(job.pk)
+    assert job.status == Job.Status.SUCCEEDED
+    assert dirs.entra_user("ada.l@noseat.example")["licenses"] == ["EMS"]
+
+
+def test_bad_credentials_fail_clearly_and_send_nothing(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "badcreds")
+    connection = dirs.tenant.connections.get()
+    connection.set_secret("not-the-secret")
+    connection.save()
+    job = wait_for_job(onboard_with(dirs, "ada.lovelace@badcreds.example").pk)
+    assert job.status == Job.Status.FAILED
+    assert "Could not read" in job.error and "AADSTS7000215" in job.error
+    assert users_named(dirs, "ada.") == []
+
+
+def onboard_with(dirs, username: str) -> Job:
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def test_quarantined_connection_holds_jobs_until_released(on_sandbox, worker, msp_admin):
+    dirs = make_directories(on_sandbox, "quarantined")
+    connection = dirs.tenant.connections.get()
+    connection.quarantined_at = timezone.now()
+    connection.quarantine_reason = "27 of the last 50 calls failed: HTTP 503"
+    connection.save()
+    job = onboard_with(dirs, "ada.lovelace@quarantined.example")
+    deadline = time.monotonic() + 30
+    while Job.objects.get(pk=job.pk).status != Job.Status.WAITING:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    job.refresh_from_db()
+    assert "quarantined" in job.waiting_reason and "27 of the last 50" in job.waiting_reason
+    assert users_named(dirs, "ada.") == []
+
+    assert services.release_connection(connection, actor=msp_admin) == 1
+    job = wait_for_job(job.pk)
+    assert job.status == Job.Status.SUCCEEDED
+    assert_entra_user_complete(dirs, "ada.lovelace@quarantined.example")
