@@ -78,8 +78,11 @@ class OktaConnector:
         """Await an SDK call; return its result or raise the classified error."""
         try:
             answer = await awaitable
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientError(f"Cannot reach {self.org_url}: {exc.__class__.__name__}") from None
+        except AttributeError:
+            # okta 3.4.6 dereferences the missing response when the host refuses the connection
+            raise TransientError(f"Cannot reach {self.org_url}: no answer.") from None
         result, response, error = answer if len(answer) == 3 else (answer[0], None, answer[-1])
         if error is not None:
             raise _classify(error, response)

@@ -1,0 +1,124 @@
+"""“Test connection”: a real sign-in and reads through the SDK, reported in plain words."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from tenants.models import DirectoryConnection, Tenant
+from tests.provisioning.directories import make_entra, make_okta
+
+pytestmark = pytest.mark.django_db
+
+
+def unique_domain() -> str:
+    return f"c{uuid.uuid4().hex[:8]}.example"  # the sandbox, like Entra, verifies a domain once
+
+
+@pytest.fixture
+def tenant(db):
+    return Tenant.objects.create(name="Checkco", slug="checkco", primary_domain="checkco.example")
+
+
+def entra_connection(tenant, server, tenant_id, client_id, secret, url=None):
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=tenant_id,
+        client_id=client_id,
+        login_base_url=url or server.url,
+        graph_base_url=url or server.url,
+    )
+    connection.set_secret(secret)
+    connection.save()
+    return connection
+
+
+def press_test(client, connection) -> str:
+    url = reverse(
+        "connection_test",
+        kwargs={"tenant": connection.tenant.slug, "connection_id": connection.pk},
+    )
+    response = client.post(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_working_entra_connection(client, msp_admin, tenant, on_sandbox):
+    tenant_id, client_id = make_entra(on_sandbox, unique_domain())
+    connection = entra_connection(tenant, on_sandbox, tenant_id, client_id, "entra-test-secret")
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection works" in page
+    assert "✓ Read licences: 2 found" in page and "✓ Read groups: 6 found" in page
+    assert "entra-test-secret" not in page
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        ({"secret": "wrong"}, "The client secret is wrong or has expired"),
+        ({"tenant_id": str(uuid.uuid4())}, "No directory has this tenant ID"),
+        ({"url": "https://127.0.0.1:9"}, "✗ Reach the directory"),
+    ],
+)
+def test_broken_entra_connections_say_what_is_wrong(
+    client, msp_admin, tenant, on_sandbox, change, words
+):
+    tenant_id, client_id = make_entra(on_sandbox, unique_domain())
+    connection = entra_connection(
+        tenant,
+        on_sandbox,
+        change.get("tenant_id", tenant_id),
+        client_id,
+        change.get("secret", "entra-test-secret"),
+        change.get("url"),
+    )
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page and words in page
+
+
+def test_missing_permission_is_named(client, msp_admin, tenant, on_sandbox):
+    tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    body = {
+        "tenant_id": tenant_id,
+        "domains": [unique_domain()],
+        "apps": [
+            {"client_id": client_id, "client_secret": "s", "permissions": ["Group.ReadWrite.All"]}
+        ],
+    }
+    with on_sandbox.control() as control:
+        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
+    connection = entra_connection(tenant, on_sandbox, tenant_id, client_id, "s")
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "✓ Sign in with the client secret" in page
+    assert "✗ Read users: The app may not read users" in page
+
+
+def test_okta_good_and_bad_token(client, msp_admin, tenant, on_sandbox):
+    org_id = make_okta(on_sandbox)
+    connection = DirectoryConnection(
+        tenant=tenant, kind="okta", org_url=f"{on_sandbox.url}/okta/{org_id}"
+    )
+    connection.set_secret(f"{org_id}-token")
+    connection.save()
+    client.force_login(msp_admin)
+    assert "Connection works" in press_test(client, connection)
+    assert "✓ Read apps: 2 found" in press_test(client, connection)
+
+    connection.set_secret("wrong-token")
+    connection.save()
+    page = press_test(client, connection)
+    assert "The API token is wrong, expired or revoked" in page
+
+
+def test_only_operators_may_test(client, alpha):
+    url = reverse(
+        "connection_test",
+        kwargs={"tenant": alpha.tenant.slug, "connection_id": alpha.connection.pk},
+    )
+    for person in (alpha.account_manager, alpha.client_admin):
+        client.force_login(person)
+        assert client.post(url).status_code == 403
