@@ -66,7 +66,7 @@ class Command(BaseCommand):
         self.stdout.write(f"starting {name}: {' '.join(command[1:])}")
         return subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)  # noqa: S603
 
-    def wait_for(self, url: str, seconds: float = 30) -> None:
+    def wait_for(self, url: str, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
