@@ -24,6 +24,11 @@ def dashboard(request):
         .select_related("tenant")
         .order_by("secret_expires_on")
     )
+    quarantined = DirectoryConnection.objects.filter(
+        tenant__in=tenants, quarantined_at__isnull=False
+    ).select_related("tenant")
     return render(
-        request, "reports/dashboard.html", {"tenants": tenants, "expiring_connections": expiring}
+        request,
+        "reports/dashboard.html",
+        {"tenants": tenants, "expiring_connections": expiring, "quarantined": quarantined},
     )

@@ -159,3 +159,16 @@ def test_reads_allowed_for_every_role_of_the_tenant(client, alpha):
         response = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
         assert response.status_code == 200
         assert alpha.template.name in response.content.decode()
+
+
+def test_dashboard_names_quarantined_connections_of_my_tenants_only(client, alpha, bravo):
+    from django.utils import timezone
+
+    for world, why in ((alpha, "27 of the last 50 calls failed"), (bravo, "Bravo is down")):
+        world.connection.quarantined_at = timezone.now()
+        world.connection.quarantine_reason = why
+        world.connection.save()
+    client.force_login(alpha.technician)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Connections in quarantine" in page and "27 of the last 50 calls failed" in page
+    assert "Bravo is down" not in page
