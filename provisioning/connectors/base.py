@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +47,23 @@ class AccessState:
     groups: frozenset[str] = frozenset()
     apps: frozenset[str] = frozenset()
     licenses: frozenset[str] = frozenset()
+
+
+class ResourceCache:
+    """Groups, apps and SKUs of one directory, read at most once per `ttl` seconds."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, list[Resource]]] = {}
+
+    async def get(
+        self, key: str, read: Callable[[], Awaitable[list[Resource]]], fresh: bool, ttl: float
+    ) -> list[Resource]:
+        cached = self._entries.get(key)
+        if cached and not fresh and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        found = await read()
+        self._entries[key] = (time.monotonic(), found)
+        return found
 
 
 class Connector(Protocol):

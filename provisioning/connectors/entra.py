@@ -40,6 +40,7 @@ from provisioning.connectors.base import (
     DirectoryUser,
     NewUser,
     Resource,
+    ResourceCache,
     is_sandbox,
     ssl_context_for,
 )
@@ -107,7 +108,7 @@ class EntraConnector:
         self._client: GraphServiceClient | None = None
         self._closers: list = []
         self._created: dict[str, float] = {}  # ids we created, for replication-lag 404s
-        self._resources: dict[str, tuple[float, list[Resource]]] = {}
+        self._resources = ResourceCache()
 
     # -- the SDK client, built lazily on the bridge loop ------------------------------------
 
@@ -318,13 +319,8 @@ class EntraConnector:
         return await self._cached("licenses", read, fresh, ttl=30.0)
 
     async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
-        cached = self._resources.get(key)
-        if cached and not fresh and time.monotonic() - cached[0] < ttl:
-            return cached[1]
         async with self._errors():
-            found = await read()
-        self._resources[key] = (time.monotonic(), found)
-        return found
+            return await self._resources.get(key, read, fresh, ttl)
 
     async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None:
         body = AssignLicensePostRequestBody(

@@ -20,6 +20,7 @@ from provisioning.connectors.base import (
     DirectoryUser,
     NewUser,
     Resource,
+    ResourceCache,
     ssl_context_for,
 )
 from provisioning.connectors.errors import (
@@ -55,7 +56,7 @@ class OktaConnector:
         self._token = token
         self._client: Client | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._resources: dict[str, tuple[float, list[Resource]]] = {}
+        self._resources = ResourceCache()
 
     def _okta(self) -> Client:
         if self._client is None:
@@ -187,25 +188,17 @@ class OktaConnector:
                 if not after:
                     return found
 
-        return await self._cached("groups", read, fresh)
+        return await self._resources.get("groups", read, fresh, ttl=300.0)
 
     async def apps(self, fresh: bool = False) -> list[Resource]:
         async def read() -> list[Resource]:
             page, _ = await self._call(self._okta().list_applications(limit=200))
             return [Resource(_app_id(a), _app_label(a)) for a in page or []]
 
-        return await self._cached("apps", read, fresh)
+        return await self._resources.get("apps", read, fresh, ttl=300.0)
 
     async def licenses(self, fresh: bool = False) -> list[Resource]:
         return []  # Okta has no licence SKUs
-
-    async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
-        cached = self._resources.get(key)
-        if cached and not fresh and time.monotonic() - cached[0] < ttl:
-            return cached[1]
-        found = await read()
-        self._resources[key] = (time.monotonic(), found)
-        return found
 
     async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None:
         if add or remove:

@@ -27,3 +27,26 @@ def entra(sandbox_server: SandboxServer):
     from tests.sandbox.entra_support import make_entra
 
     return make_entra(sandbox_server)
+
+
+@pytest.fixture(scope="module")
+def okta_sandbox(sandbox_server: SandboxServer):
+    """Okta helpers on the session's sandbox (tests/sandbox/okta_support.py)."""
+    from tests.sandbox.okta_support import OktaSandbox
+
+    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def org(okta_sandbox):
+    """A fresh Okta org for one test."""
+    return okta_sandbox.new_org()
+
+
+@pytest.fixture
+def api(okta_sandbox, org):
+    """A raw Okta API client for that org."""
+    with okta_sandbox.api(org) as client:
+        yield client

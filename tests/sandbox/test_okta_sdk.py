@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from okta.client import Client
 from okta.models import (
     AppUserAssignRequest,
@@ -17,13 +16,6 @@ from okta.models import (
 from okta.pagination import PaginationHelper
 
 from tests.sandbox.okta_support import OktaSandbox, user_body
-
-
-@pytest.fixture(scope="module")
-def okta_sandbox(sandbox_server):
-    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
-    yield sandbox
-    sandbox.close()
 
 
 def sdk_client(org_url: str, token: str) -> Client:

@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.sandbox.okta_support import OktaSandbox, assert_okta_error, create, user_body
-
-
-@pytest.fixture(scope="module")
-def okta_sandbox(sandbox_server):
-    sandbox = OktaSandbox(sandbox_server.url, sandbox_server.ca, sandbox_server.control_token)
-    yield sandbox
-    sandbox.close()
-
-
-@pytest.fixture
-def org(okta_sandbox):
-    return okta_sandbox.new_org()
-
-
-@pytest.fixture
-def api(okta_sandbox, org):
-    with okta_sandbox.api(org) as client:
-        yield client
+from tests.sandbox.okta_support import assert_okta_error, create, user_body
 
 
 def test_create_sets_status_like_okta(api):
