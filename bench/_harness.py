@@ -1,0 +1,248 @@
+"""Shared start/stop helpers for the benches (not a bench itself: `make bench` must skip it).
+
+A sandbox on its own port with a CA in a temporary folder, fresh Entra directories in it, a
+fresh PostgreSQL database, real `celery -A portal worker` processes, and CPU accounting of
+the processes we started (evidence for what limits a figure). Everything started here is
+stopped by the caller through `Stack.close()` (also on error), by process group id only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTROL_TOKEN = "bench-control-token"  # noqa: S105 - a throwaway token for a throwaway server
+GROUPS = ["Staff", "Sales", "Finance", "VPN Users", "Managers"]
+APP = "Salesforce"
+SKU = "SPE_E3"
+SECRET = "bench-entra-secret"  # noqa: S105 - a throwaway directory in a throwaway sandbox
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Sandbox:
+    url: str
+    ca: Path
+    process: subprocess.Popen
+
+    def control(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            verify=str(self.ca),
+            headers={"Authorization": f"Bearer {CONTROL_TOKEN}"},
+            timeout=30.0,
+        )
+
+    def create_entra(self, domain: str, seats: int = 5000) -> tuple[str, str]:
+        """A fresh Entra directory: 5 groups, one app, one SKU. (tenant id, client id)."""
+        tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+        body = {
+            "tenant_id": tenant_id,
+            "display_name": f"Bench {domain}",
+            "domains": [domain],
+            "apps": [{"client_id": client_id, "client_secret": SECRET}],
+            "skus": [{"sku_part_number": SKU, "seats": seats}],
+            "groups": [{"display_name": name} for name in GROUPS],
+            "service_principals": [{"display_name": APP, "app_roles": [{"value": "User"}]}],
+        }
+        with self.control() as control:
+            control.post("/_sandbox/entra/tenants", json=body).raise_for_status()
+        return tenant_id, client_id
+
+    def behave(self, tenant_id: str, **settings) -> None:
+        with self.control() as control:
+            path = f"/_sandbox/entra/{tenant_id}/behaviour"
+            control.put(path, json=settings).raise_for_status()
+
+    def stats(self, tenant_id: str) -> dict:
+        with self.control() as control:
+            return control.get(f"/_sandbox/entra/{tenant_id}/stats").raise_for_status().json()
+
+    def reset_stats(self, tenant_id: str) -> None:
+        with self.control() as control:
+            control.delete(f"/_sandbox/entra/{tenant_id}/stats").raise_for_status()
+
+
+def start_sandbox(tls_dir: Path) -> Sandbox:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "sandbox.server", "--port", str(port), "--tls-dir", str(tls_dir)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    sandbox = Sandbox(f"https://127.0.0.1:{port}", tls_dir / "ca.pem", process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the sandbox exited early with status {process.returncode}")
+        try:
+            health = f"{sandbox.url}/_sandbox/health"
+            if (
+                sandbox.ca.exists()
+                and httpx.get(health, verify=str(sandbox.ca), timeout=1).is_success
+            ):
+                return sandbox
+        except (httpx.TransportError, OSError):
+            pass
+        time.sleep(0.1)
+    stop_group(process)
+    raise RuntimeError("the sandbox did not answer /_sandbox/health in time")
+
+
+def stop_group(process: subprocess.Popen | None, timeout: float = 20) -> None:
+    """SIGTERM the process group we started (by its id), SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def recreate_database(name: str, host: str = "127.0.0.1", port: int = 5432) -> str:
+    """Drop and create `name`; its DATABASE_URL."""
+    import psycopg
+
+    with psycopg.connect(f"host={host} port={port} user=postgres dbname=postgres") as conn:
+        conn.autocommit = True
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgres://postgres@{host}:{port}/{name}"
+
+
+def drop_database(name: str, host: str = "127.0.0.1", port: int = 5432) -> None:
+    import psycopg
+
+    with psycopg.connect(f"host={host} port={port} user=postgres dbname=postgres") as conn:
+        conn.autocommit = True
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+    )
+
+
+# --- Celery workers ----------------------------------------------------------------------
+
+
+@dataclass
+class Workers:
+    env: dict[str, str]
+    queue: str
+    log_dir: Path
+    procs: int = 2
+    concurrency: int = 4
+    pool: str = "prefork"
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self) -> Workers:
+        logs = []
+        for index in range(self.procs):
+            log_path = self.log_dir / f"worker-{index}.log"
+            log = log_path.open("w")
+            command = [
+                sys.executable, "-m", "celery", "-A", "portal", "worker",
+                "--queues", self.queue, "--pool", self.pool,
+                "--concurrency", str(self.concurrency), "--loglevel", "info",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--hostname", f"bench-{os.getpid()}-{index}@%h",
+            ]  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(  # noqa: S603
+                    command,
+                    cwd=REPO_ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
+            logs.append(log_path)
+        deadline = time.monotonic() + 60
+        pending = set(range(self.procs))
+        while pending and time.monotonic() < deadline:
+            for index in list(pending):
+                process = self.processes[index]
+                if process.poll() is not None:
+                    raise RuntimeError(f"a worker exited: {logs[index].read_text()[-3000:]}")
+                if " ready." in logs[index].read_text():
+                    pending.discard(index)
+            time.sleep(0.1)
+        if pending:
+            raise RuntimeError("the workers did not start in time")
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_group(process)
+        self.processes = []
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds of the live processes in a process group (ours only)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) != pgid:  # field 5 (pgrp) of stat, after the comm
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return total
+
+
+def self_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, in seconds, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+if __name__ == "__main__":
+    print("bench/_harness.py holds helpers for the benches; it is not a bench.")

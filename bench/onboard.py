@@ -1,0 +1,599 @@
+"""Onboarding throughput, latency and fairness of the engine, end to end, on one machine.
+
+Starts its own sandbox (free port, CA in a temporary folder), a fresh PostgreSQL database
+(`msp_portal_bench`, dropped and created, migrated), real Celery workers on Redis (own queue)
+and runs `bench/sequential.py` for the baseline; stops all of it at the end, also on error.
+Every directory answers with 30 ms latency. Then, in one run:
+
+1. latency of one onboarding (1 licence, 5 groups, 1 app) from submit to succeeded, and its
+   sequential round trips (HTTP requests the sandbox served for it): cold (first job of a
+   fresh worker) and warm (median of 5 after every pool process has run a job);
+2. 1,000 onboardings over 10 tenants, each directory rate-limited (`--rate` calls/s, the
+   connections paced to match): calls served per second / sum of the rates, and people/s
+   against the sequential baseline;
+3. fairness: nine of those tenants alone, then the same nine plus a tenant throttled to
+   1 call/s; slowdown = the nine's wall time with it / without it;
+4. API calls per onboarding, from the sandbox's stats.
+
+    .venv/bin/python bench/onboard.py [--people 1000] [--rate 10] [--burst 20]
+        [--procs 2] [--pool threads] [--concurrency 8] [--skip 1,2,3] [--pace-factor 1]
+
+Last line: round_trips=<n> latency_ms=<n> ceiling_share=<0..1> vs_sequential=<ratio>
+fairness_slowdown=<ratio> calls_per_onboarding=<n>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import _harness  # noqa: E402
+
+DB_NAME = "msp_portal_bench"
+REDIS = "redis://127.0.0.1:6379/5"
+LATENCY_MS = 30
+BATCHED_ROUTES = (
+    "POST /v1.0/users/{id}/assignLicense",
+    "POST /v1.0/groups/{id}/members/$ref",
+    "POST /v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+)
+BATCH_ROUTE = "POST /v1.0/$batch"
+DONE = ("succeeded", "failed", "partial", "cancelled")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- reading the sandbox's stats ---------------------------------------------------------
+
+
+def is_token_route(route: str) -> bool:
+    return "/oauth2/" in route or "well-known" in route
+
+
+def round_trips(stats: dict) -> int:
+    """HTTP requests: every call counted, minus the sub-requests a `$batch` carried (the
+    engine sends licence/group/app operations only inside `$batch`)."""
+    return stats["total_calls"] - sum(stats["calls"].get(r, 0) for r in BATCHED_ROUTES)
+
+
+def api_calls(stats: dict) -> int:
+    """Graph operations, as Microsoft counts them against a tenant's limits: each `$batch`
+    sub-request counts, the `$batch` envelope and token requests do not."""
+    return sum(
+        n
+        for route, n in stats["calls"].items()
+        if route != BATCH_ROUTE and not is_token_route(route)
+    )
+
+
+def served(stats: dict) -> int:
+    """Rate-limited calls that were served (not 429): what the directory's limit allows."""
+    return api_calls(stats) - stats["throttled"]
+
+
+def add_stats(all_stats: list[dict]) -> dict:
+    calls: Counter[str] = Counter()
+    total = throttled = 0
+    for stats in all_stats:
+        calls.update(stats["calls"])
+        total += stats["total_calls"]
+        throttled += stats["throttled"]
+    return {"total_calls": total, "calls": dict(calls), "throttled": throttled}
+
+
+# --- the portal side ---------------------------------------------------------------------
+
+
+@dataclass
+class BenchTenant:
+    slug: str
+    directory_id: str
+    tenant: object
+    connection: object
+    template: object
+    rate: float | None
+    burst: int | None
+
+
+class Bench:
+    def __init__(self, sandbox: _harness.Sandbox, pace_factor: float = 1.0):
+        self.sandbox = sandbox
+        self.pace_factor = pace_factor
+        self.serial = 0
+
+    def make_tenant(self, slug: str, rate: float | None, burst: int | None) -> BenchTenant:
+        import redis
+
+        from provisioning import throttle
+        from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+
+        domain = f"{slug}.example"
+        directory_id, client_id = self.sandbox.create_entra(domain)
+        self.sandbox.behave(directory_id, latency_ms=LATENCY_MS, rate_per_s=rate, burst=burst)
+        tenant = Tenant.objects.create(
+            name=slug, slug=slug, primary_domain=domain, default_usage_location="GB"
+        )
+        connection = DirectoryConnection(
+            tenant=tenant,
+            kind="entra",
+            directory_id=directory_id,
+            client_id=client_id,
+            login_base_url=self.sandbox.url,
+            graph_base_url=self.sandbox.url,
+            # Our own pace matches the directory's limit; "unlimited" is a pace never reached.
+            rate_limit_per_s=(rate * self.pace_factor) if rate else 100_000,
+            rate_burst=burst or 100_000,
+        )
+        connection.set_secret(_harness.SECRET)
+        connection.save()
+        throttle.reset(connection)
+        redis.Redis.from_url(REDIS).delete(f"quarantine:{{{connection.pk}}}:window")
+        template = RoleTemplate.objects.create(
+            tenant=tenant,
+            name="Sales",
+            groups=list(_harness.GROUPS),
+            licenses=[_harness.SKU],
+            apps=[_harness.APP],
+            department="Sales",
+            job_title="Account Executive",
+        )
+        return BenchTenant(slug, directory_id, tenant, connection, template, rate, burst)
+
+    def submit(self, bench_tenant: BenchTenant) -> int:
+        from provisioning import services
+
+        self.serial += 1
+        first, last = "Ada", f"Bench{self.serial:05d}"
+        request = services.OnboardingRequest(first, last, role_templates=[bench_tenant.template])
+        username = f"{first}.{last}@{bench_tenant.tenant.primary_domain}".lower()
+        job = services.request_onboarding(
+            bench_tenant.tenant, request, username=username, actor="system"
+        )
+        return job.pk
+
+    def wait(self, job_ids: list[int], timeout: float, poll: float = 0.2) -> list:
+        from provisioning.models import Job
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            left = Job.objects.filter(pk__in=job_ids).exclude(status__in=DONE).count()
+            if left == 0:
+                break
+            time.sleep(poll)
+        return list(
+            Job.objects.filter(pk__in=job_ids).values(
+                "pk", "tenant_id", "status", "created_at", "started_at", "finished_at", "runs"
+            )
+        )
+
+    def stats(self, tenants: list[BenchTenant]) -> dict:
+        return add_stats([self.sandbox.stats(t.directory_id) for t in tenants])
+
+    def reset_stats(self, tenants: list[BenchTenant]) -> None:
+        for t in tenants:
+            self.sandbox.reset_stats(t.directory_id)
+
+
+def ms(delta) -> float:
+    return delta.total_seconds() * 1000
+
+
+class Cpu:
+    """CPU seconds used by each part while a phase runs (evidence for what limits it)."""
+
+    def __init__(self, sandbox_pid: int, worker_pids: list[int]):
+        self.sandbox_pid, self.worker_pids = sandbox_pid, worker_pids
+
+    def sample(self) -> dict:
+        busy, total = _harness.machine_busy_seconds()
+        return {
+            "wall": time.monotonic(),
+            "sandbox": _harness.group_cpu_seconds(self.sandbox_pid),
+            "workers": sum(_harness.group_cpu_seconds(p) for p in self.worker_pids),
+            "bench": _harness.self_cpu_seconds(),
+            "machine": busy,
+            "machine_total": total,
+        }
+
+    @staticmethod
+    def report(label: str, before: dict, after: dict) -> str:
+        wall = after["wall"] - before["wall"]
+        parts = []
+        ours = 0.0
+        for name in ("workers", "sandbox", "bench"):
+            ours += after[name] - before[name]
+            parts.append(f"{name} {(after[name] - before[name]) / wall:.2f}")
+        machine = (after["machine"] - before["machine"]) / wall
+        parts.append(
+            f"everything else (PostgreSQL, Redis, other users) {machine - ours / wall:.2f}"
+        )
+        return (
+            f"{label}: CPU cores busy over {wall:.1f} s: "
+            + ", ".join(parts)
+            + (f"; whole machine {machine:.2f} of {os.cpu_count()}")
+        )
+
+
+# --- the phases --------------------------------------------------------------------------
+
+
+def phase_latency(bench: Bench, tenant: BenchTenant, warmups: int) -> tuple[dict, dict]:
+    """One onboarding at a time; per job: latency and the round trips it cost."""
+    from provisioning.models import Job, Step
+
+    rows = []
+    for index in range(1 + warmups + 5):
+        bench.reset_stats([tenant])
+        started = time.monotonic()
+        job_id = bench.submit(tenant)
+        (job,) = bench.wait([job_id], timeout=60, poll=0.005)
+        seen_ms = (time.monotonic() - started) * 1000
+        if job["status"] != "succeeded":
+            raise SystemExit(
+                f"latency job {job_id} ended {job['status']}: {Job.objects.get(pk=job_id).error}"
+            )
+        stats = bench.sandbox.stats(tenant.directory_id)
+        steps = list(
+            Step.objects.filter(job_id=job_id)
+            .order_by("order")
+            .values_list("action", "duration_ms")
+        )
+        rows.append(
+            {
+                "index": index,
+                "latency_ms": ms(job["finished_at"] - job["created_at"]),
+                "queue_ms": ms(job["started_at"] - job["created_at"]),
+                "seen_ms": seen_ms,
+                "round_trips": round_trips(stats),
+                "api_calls": api_calls(stats),
+                "routes": stats["calls"],
+                "create_ms": steps[0][1] if steps else 0,
+                "batch_ms": steps[1][1] if len(steps) > 1 else 0,
+            }
+        )
+    cold = rows[0]
+    tail = rows[-5:]
+    warm = {
+        "latency_ms": statistics.median(r["latency_ms"] for r in tail),
+        "queue_ms": statistics.median(r["queue_ms"] for r in tail),
+        "seen_ms": statistics.median(r["seen_ms"] for r in tail),
+        "round_trips": statistics.median(r["round_trips"] for r in tail),
+        "api_calls": statistics.median(r["api_calls"] for r in tail),
+        "create_ms": statistics.median(r["create_ms"] for r in tail),
+        "batch_ms": statistics.median(r["batch_ms"] for r in tail),
+    }
+    say(
+        "  per job (round trips / latency ms): "
+        + ", ".join(f"{r['round_trips']}/{r['latency_ms']:.0f}" for r in rows)
+    )
+    say(f"  cold routes: {cold['routes']}")
+    say(f"  warm routes (last job): {rows[-1]['routes']}")
+    return cold, warm
+
+
+def run_batch(bench: Bench, plan: list[BenchTenant], timeout: float) -> tuple[list, float, object]:
+    """Submit one onboarding per entry of `plan` (in that order); wait; (jobs, submit s, t0)."""
+    from django.utils import timezone
+
+    t0 = timezone.now()
+    started = time.monotonic()
+    ids = [bench.submit(t) for t in plan]
+    submit_s = time.monotonic() - started
+    jobs = bench.wait(ids, timeout=timeout)
+    return jobs, submit_s, t0
+
+
+def wall_s(jobs: list, t0) -> float:
+    return max((j["finished_at"] - t0).total_seconds() for j in jobs if j["finished_at"])
+
+
+def cleanup_queue(queue: str) -> None:
+    """Drop what is left of our queue in Redis (e.g. the throttled tenant's pending jobs)."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(match=f"{queue}*"):
+        client.delete(key)
+    for tag, payload in client.hscan_iter("unacked"):
+        try:
+            routing_key = json.loads(payload)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key == queue:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+
+
+def fairness_round(bench: Bench, cpu: Cpu, nine: list, throttled, args) -> float:
+    """The nine tenants' onboardings (and, for B, the throttled tenant's, interleaved); the
+    nine's wall time. The throttled tenant's unfinished jobs are cancelled afterwards so
+    that they do not run into the next round."""
+    from django.utils import timezone
+
+    from provisioning.models import Job
+
+    plan = [nine[i % len(nine)] for i in range(len(nine) * args.fair_people)]
+    if throttled is not None:
+        bench.reset_stats([throttled])
+        every = max(1, len(plan) // max(1, args.throttled_people))
+        mixed = []
+        for index, t in enumerate(plan):
+            if index % every == 0 and mixed.count(throttled) < args.throttled_people:
+                mixed.append(throttled)
+            mixed.append(t)
+        plan = mixed
+    t0 = timezone.now()
+    before = cpu.sample()
+    ids = [(bench.submit(t), t is throttled) for t in plan]
+    nine_ids = [job_id for job_id, slow in ids if not slow]
+    slow_ids = [job_id for job_id, slow in ids if slow]
+    jobs = bench.wait(nine_ids, timeout=300)
+    after = cpu.sample()
+    wall = wall_s(jobs, t0)
+    label = "B (with the throttled tenant)" if throttled is not None else "A (alone)"
+    runs = sum(j["runs"] for j in jobs) / len(jobs)
+    say(
+        f"  {label}: {wall:.2f} s, {dict(Counter(j['status'] for j in jobs))}, "
+        f"task runs per job {runs:.2f}"
+    )
+    if throttled is not None:
+        slow_jobs = Job.objects.filter(pk__in=slow_ids)
+        done = slow_jobs.filter(status="succeeded").count()
+        slow_runs = sum(slow_jobs.values_list("runs", flat=True))
+        stats = bench.sandbox.stats(throttled.directory_id)
+        say(
+            f"    the throttled tenant meanwhile: {done}/{len(slow_ids)} finished, "
+            f"{slow_runs} task runs, {served(stats)} calls served, "
+            f"{stats['throttled']} answered 429"
+        )
+        slow_jobs.exclude(status__in=DONE).update(status="cancelled", waiting_reason="bench over")
+    say("    " + Cpu.report("CPU", before, after))
+    return wall
+
+
+def run_sequential(people: int) -> float:
+    script = Path(__file__).resolve().parent / "sequential.py"
+    out = (
+        subprocess.run(  # noqa: S603
+            [sys.executable, str(script), "--people", str(people), "--latency-ms", str(LATENCY_MS)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    for line in out[:-1]:
+        say("  " + line)
+    return float(out[-1].split("=", 1)[1])
+
+
+def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best top to bottom
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="calls/s per tenant directory (0: unlimited)"
+    )
+    parser.add_argument("--burst", type=int, default=20, help="bucket size per tenant directory")
+    parser.add_argument("--fair-people", type=int, default=30, help="per tenant, fairness phase")
+    parser.add_argument("--throttled-people", type=int, default=30)
+    parser.add_argument("--fair-rounds", type=int, default=2, help="A/B pairs, run A B B A")
+    parser.add_argument(
+        "--pace-factor",
+        type=float,
+        default=1.0,
+        help="the connections' rate_limit_per_s = directory rate x this (1: matched)",
+    )
+    parser.add_argument("--procs", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
+    parser.add_argument("--pool", default="threads", help="threads (measured best) or prefork")
+    parser.add_argument("--sequential-people", type=int, default=40)
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=None,
+        help="CONN_MAX_AGE for the workers' database connections (default: the settings')",
+    )
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    say(f"== baseline: bench/sequential.py, {args.sequential_people} people, {LATENCY_MS} ms")
+    sequential_rate = run_sequential(args.sequential_people)
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-onboard-")
+    root = Path(tmp.name)
+    sandbox = workers = None
+    queue = f"bench-onboard-{os.getpid()}"
+    figures: dict[str, float] = {}
+    try:
+        (root / "tls").mkdir()
+        sandbox = _harness.start_sandbox(root / "tls")
+        from cryptography.fernet import Fernet
+
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        env |= {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": _harness.recreate_database(DB_NAME)
+            + ("" if args.conn_max_age is None else f"?conn_max_age={args.conn_max_age}"),
+            "CELERY_BROKER_URL": REDIS,
+            "REDIS_URL": REDIS,  # the shared token buckets live in Redis too
+            "CELERY_QUEUE": queue,
+            "SANDBOX_URL": sandbox.url,
+            "SANDBOX_CA_FILE": str(sandbox.ca),
+            "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+            "JOB_LEASE_SECONDS": "120",
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "false",
+        }
+        _harness.migrate(env)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+
+        bench = Bench(sandbox, args.pace_factor)
+        solo = bench.make_tenant("bench-solo", None, None)
+        tenants = [
+            bench.make_tenant(
+                f"bench-t{i:02d}", args.rate or None, args.burst if args.rate else None
+            )
+            for i in range(1, args.tenants + 1)
+        ]
+        # 1 call/s; a bucket of 10 so that one 7-request `$batch` fits in it.
+        throttled = bench.make_tenant("bench-slow", 1.0, 10)
+        workers = _harness.Workers(
+            env, queue, root, procs=args.procs, concurrency=args.concurrency, pool=args.pool
+        ).start()
+        cpu = Cpu(sandbox.process.pid, workers.pids())
+        say(
+            f"== stack: sandbox {sandbox.url}, PostgreSQL {DB_NAME} (CONN_MAX_AGE "
+            f"{args.conn_max_age}), Redis {REDIS} queue {queue}, "
+            f"{args.procs} worker(s) x {args.pool} {args.concurrency}"
+        )
+
+        # 1. Latency and round trips ----------------------------------------------------
+        if "1" not in skip:
+            # Every pool process (prefork: every child) must have run a job to be warm.
+            warmups = args.procs * (args.concurrency if args.pool == "prefork" else 1) * 2
+            say(
+                f"== 1. one onboarding at a time (unlimited rate, {LATENCY_MS} ms): cold, "
+                f"{warmups} warm-ups, then 5 measured"
+            )
+            cold, warm = phase_latency(bench, solo, warmups)
+            for label, row in (("cold", cold), ("warm", warm)):
+                overhead = row["latency_ms"] - row["round_trips"] * LATENCY_MS
+                say(
+                    f"  {label}: {row['round_trips']:.0f} round trips, {row['api_calls']:.0f} API "
+                    f"calls, latency {row['latency_ms']:.0f} ms (seen by the submitter "
+                    f"{row['seen_ms']:.0f} ms), overhead {overhead:.0f} ms "
+                    f"(queue {row['queue_ms']:.0f} ms, create step {row['create_ms']:.0f} ms, "
+                    f"$batch step {row['batch_ms']:.0f} ms)"
+                )
+            target = warm["round_trips"] * LATENCY_MS + 250
+            met = warm["round_trips"] <= 3 and warm["latency_ms"] <= target
+            say(
+                f"  target: <= 3 round trips + 250 ms -> warm {warm['round_trips']:.0f} round "
+                f"trips, {warm['latency_ms']:.0f} ms vs {target:.0f} ms allowed: "
+                f"{'met' if met else 'MISSED'}"
+            )
+            figures["round_trips"] = warm["round_trips"]
+            figures["latency_ms"] = warm["latency_ms"]
+
+        # 2. Throughput against the rate ceiling ----------------------------------------
+        if "2" not in skip:
+            ceiling = args.rate * len(tenants) or float("inf")  # --rate 0: no ceiling
+            say(
+                f"== 2. {args.people} onboardings over {len(tenants)} tenants, each directory "
+                f"{args.rate:g} calls/s (burst {args.burst}): ceiling {ceiling:g} calls/s"
+            )
+            bench.reset_stats(tenants)
+            plan = [tenants[i % len(tenants)] for i in range(args.people)]
+            before = cpu.sample()
+            jobs, submit_s, t0 = run_batch(bench, plan, timeout=600)
+            after = cpu.sample()
+            stats = bench.stats(tenants)
+            statuses = Counter(j["status"] for j in jobs)
+            wall = wall_s(jobs, t0)
+            ok = statuses["succeeded"]
+            calls_served = served(stats)
+            share = calls_served / wall / ceiling
+            bursts = args.burst * len(tenants)
+            share_no_burst = (calls_served - bursts) / wall / ceiling
+            people_per_s = ok / wall
+            figures["ceiling_share"] = share
+            figures["vs_sequential"] = people_per_s / sequential_rate
+            figures["calls_per_onboarding"] = api_calls(stats) / max(1, len(jobs))
+            latencies = sorted(
+                ms(j["finished_at"] - j["created_at"]) for j in jobs if j["finished_at"]
+            )
+            say(
+                f"  submitted in {submit_s:.1f} s ({len(plan) / submit_s:.0f}/s); "
+                f"statuses {dict(statuses)}; all done after {wall:.1f} s"
+            )
+            say(
+                f"  {calls_served} calls served ({stats['throttled']} answered 429), "
+                f"{calls_served / wall:.1f} calls/s of {ceiling:g}: share {share:.3f} "
+                f"({share_no_burst:.3f} without the initial bursts)"
+            )
+            say(
+                f"  {people_per_s:.2f} people/s vs sequential {sequential_rate:.2f}: "
+                f"{figures['vs_sequential']:.1f}x; job latency p50 "
+                f"{latencies[len(latencies) // 2]:.0f} ms, p95 "
+                f"{latencies[int(len(latencies) * 0.95)]:.0f} ms; "
+                f"task runs per job {sum(j['runs'] for j in jobs) / len(jobs):.2f}"
+            )
+            say(
+                f"  round trips per onboarding {round_trips(stats) / len(jobs):.2f}, API calls "
+                f"{figures['calls_per_onboarding']:.2f}; routes {stats['calls']}"
+            )
+            say("  " + Cpu.report("phase 2", before, after))
+
+        # 3. Fairness --------------------------------------------------------------------
+        if "3" not in skip:
+            nine = tenants[:9]
+            rounds = "ABBA"[: max(2, args.fair_rounds * 2)] if args.fair_rounds > 1 else "AB"
+            say(
+                f"== 3. fairness: nine tenants x {args.fair_people} onboardings alone (A), and "
+                f"with a tenant throttled to 1 call/s submitting {args.throttled_people} (B); "
+                f"rounds {rounds}"
+            )
+            walls: dict[str, list[float]] = {"A": [], "B": []}
+            for kind in rounds:
+                time.sleep(max(1.0, args.burst / (args.rate or args.burst)))  # buckets refill
+                wall = fairness_round(bench, cpu, nine, throttled if kind == "B" else None, args)
+                walls[kind].append(wall)
+            alone, together = sum(walls["A"]), sum(walls["B"])
+            figures["fairness_slowdown"] = together / alone
+            say(
+                f"  the nine's wall times alone {[round(w, 2) for w in walls['A']]} s, with the "
+                f"throttled tenant {[round(w, 2) for w in walls['B']]} s: slowdown "
+                f"{together / alone:.3f} (target <= 1.10)"
+            )
+    finally:
+        if workers is not None:
+            workers.stop()
+            cleanup_queue(queue)
+        if sandbox is not None:
+            _harness.stop_group(sandbox.process)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
+            pass
+        if not args.keep_db:
+            _harness.drop_database(DB_NAME)
+        tmp.cleanup()
+
+    def fmt(name: str, digits: int) -> str:
+        value = figures.get(name)
+        return "nan" if value is None else f"{value:.{digits}f}"
+
+    say(
+        f"round_trips={fmt('round_trips', 0)} latency_ms={fmt('latency_ms', 0)} "
+        f"ceiling_share={fmt('ceiling_share', 3)} vs_sequential={fmt('vs_sequential', 2)} "
+        f"fairness_slowdown={fmt('fairness_slowdown', 3)} "
+        f"calls_per_onboarding={fmt('calls_per_onboarding', 2)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
