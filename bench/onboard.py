@@ -112,6 +112,7 @@ class Bench:
     def __init__(self, sandbox: _harness.Sandbox, pace_factor: float = 1.0):
         self.sandbox = sandbox
         self.pace_factor = pace_factor
+        self.connection_pks: list[int] = []
         self.serial = 0
 
     def make_tenant(self, slug: str, rate: float | None, burst: int | None) -> BenchTenant:
@@ -140,6 +141,7 @@ class Bench:
         connection.set_secret(_harness.SECRET)
         connection.save()
         throttle.reset(connection)
+        self.connection_pks.append(connection.pk)
         redis.Redis.from_url(REDIS).delete(f"quarantine:{{{connection.pk}}}:window")
         template = RoleTemplate.objects.create(
             tenant=tenant,
@@ -300,15 +302,19 @@ def wall_s(jobs: list, t0) -> float:
     return max((j["finished_at"] - t0).total_seconds() for j in jobs if j["finished_at"])
 
 
-def cleanup_queue(queue: str) -> None:
-    """Drop what is left of our queue in Redis (e.g. the throttled tenant's pending jobs)."""
+def cleanup_redis(queue: str, connection_pks: list[int]) -> None:
+    """Drop what we left in Redis: our queue (e.g. the throttled tenant's pending jobs), its
+    bindings, and our connections' token buckets and quarantine windows."""
     import json
 
     import redis
 
     client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(match=f"{queue}*"):
-        client.delete(key)
+    for pattern in (f"{queue}*", f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+    for pk in connection_pks:
+        client.delete(f"throttle:{{{pk}}}", f"quarantine:{{{pk}}}:window")
     for tag, payload in client.hscan_iter("unacked"):
         try:
             routing_key = json.loads(payload)[2]
@@ -405,12 +411,6 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument("--pool", default="threads", help="threads (measured best) or prefork")
     parser.add_argument("--sequential-people", type=int, default=40)
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3")
-    parser.add_argument(
-        "--conn-max-age",
-        type=int,
-        default=None,
-        help="CONN_MAX_AGE for the workers' database connections (default: the settings')",
-    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -420,7 +420,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-onboard-")
     root = Path(tmp.name)
-    sandbox = workers = None
+    sandbox = workers = bench = None
     queue = f"bench-onboard-{os.getpid()}"
     figures: dict[str, float] = {}
     try:
@@ -431,8 +431,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         env |= {
             "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": _harness.recreate_database(DB_NAME)
-            + ("" if args.conn_max_age is None else f"?conn_max_age={args.conn_max_age}"),
+            "DATABASE_URL": _harness.recreate_database(DB_NAME),
             "CELERY_BROKER_URL": REDIS,
             "REDIS_URL": REDIS,  # the shared token buckets live in Redis too
             "CELERY_QUEUE": queue,
@@ -464,8 +463,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         ).start()
         cpu = Cpu(sandbox.process.pid, workers.pids())
         say(
-            f"== stack: sandbox {sandbox.url}, PostgreSQL {DB_NAME} (CONN_MAX_AGE "
-            f"{args.conn_max_age}), Redis {REDIS} queue {queue}, "
+            f"== stack: sandbox {sandbox.url}, PostgreSQL {DB_NAME}, Redis {REDIS} queue {queue}, "
             f"{args.procs} worker(s) x {args.pool} {args.concurrency}"
         )
 
@@ -570,7 +568,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     finally:
         if workers is not None:
             workers.stop()
-            cleanup_queue(queue)
+        if bench is not None:
+            cleanup_redis(queue, bench.connection_pks)
         if sandbox is not None:
             _harness.stop_group(sandbox.process)
         try:
