@@ -399,7 +399,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument("--burst", type=int, default=20, help="bucket size per tenant directory")
     parser.add_argument("--fair-people", type=int, default=30, help="per tenant, fairness phase")
     parser.add_argument("--throttled-people", type=int, default=30)
-    parser.add_argument("--fair-rounds", type=int, default=2, help="A/B pairs, run A B B A")
+    parser.add_argument("--fair-rounds", type=int, default=2, help="1: rounds A B; 2: A B B A")
     parser.add_argument(
         "--pace-factor",
         type=float,
@@ -547,7 +547,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         # 3. Fairness --------------------------------------------------------------------
         if "3" not in skip:
             nine = tenants[:9]
-            rounds = "ABBA"[: max(2, args.fair_rounds * 2)] if args.fair_rounds > 1 else "AB"
+            rounds = "ABBA" if args.fair_rounds > 1 else "AB"
             say(
                 f"== 3. fairness: nine tenants x {args.fair_people} onboardings alone (A), and "
                 f"with a tenant throttled to 1 call/s submitting {args.throttled_people} (B); "
