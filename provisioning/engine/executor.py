@@ -87,6 +87,9 @@ def plan_job(job: Job) -> Outcome | None:
     desired = desired_state(identity, job.options.get("license_choices"))
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
+        pause = throttle.acquire(connection)  # the plan's own read counts against the pace too
+        if pause > 0:
+            return wait(job, f"Pacing calls to {connection}", pause)
         account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
         try:
             plan = bridge.run(
@@ -97,11 +100,16 @@ def plan_job(job: Job) -> Outcome | None:
                     account.remote_id if account else "",
                 )
             )
+        except ThrottledError as exc:
+            throttle.pause(connection, exc.retry_after or 1.0)
+            return wait(job, f"Throttled by {connection}", exc.retry_after or 1.0)
         except TransientError as exc:
-            if job.runs >= MAX_TRANSIENT_ATTEMPTS:
-                fail_job(job, f"Gave up reading {connection} after {job.runs} tries: {exc.message}")
+            tries = job.options.get("plan_failures", 0) + 1
+            if tries >= MAX_TRANSIENT_ATTEMPTS:
+                fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
                 return None
-            return wait(job, f"Reading {connection}: {exc.message}", backoff(job.runs))
+            Job.objects.filter(pk=job.pk).update(options={**job.options, "plan_failures": tries})
+            return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
@@ -114,6 +122,10 @@ def plan_job(job: Job) -> Outcome | None:
         return None
     write_steps(job, plans)
     return None
+
+
+def _plan_retry_in(error: TransientError, tries: int) -> float:
+    return max(error.retry_after or 0.0, backoff(tries))
 
 
 def write_steps(job: Job, plans) -> None:
@@ -179,9 +191,13 @@ def next_batch(job: Job) -> list[Step]:
     first = pending[0]
     if first.connection.kind != "entra" or first.action not in BATCHABLE:
         return [first]
+    # At most half the connection's burst, so a batch never waits for a full bucket.
+    limit = max(1, first.connection.rate_burst // 2)
     batch = []
     for step in pending:
         if step.connection_id != first.connection_id or step.action not in BATCHABLE:
+            break
+        if len(batch) == limit:
             break
         batch.append(step)
     return batch

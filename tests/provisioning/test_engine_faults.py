@@ -42,7 +42,7 @@ def test_killed_worker_resumes_without_duplicating(on_sandbox, worker):
 
 def test_faults_and_throttling_never_fail_a_job(on_sandbox, worker):
     dirs = make_directories(on_sandbox, "flaky", rate_limit_per_s=100)
-    dirs.behave("entra", error_rate=0.2, rate_per_s=15, burst=5)
+    dirs.behave("entra", error_rate=0.2, rate_per_s=30, burst=10)
     jobs = [onboard(dirs, first=f"Person{n}", last="Flaky") for n in range(50)]
     finished = [wait_for_job(job.pk, timeout=240) for job in jobs]
     dirs.behave("entra", error_rate=0.0)
