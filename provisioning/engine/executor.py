@@ -25,6 +25,7 @@ from portal.audit.events import record
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
+from provisioning.connectors.entra import BATCHABLE
 from provisioning.connectors.errors import (
     ConflictError,
     ConnectorError,
@@ -201,9 +202,6 @@ def next_batch(job: Job) -> list[Step]:
             break
         batch.append(step)
     return batch
-
-
-BATCHABLE = {"assign_license", "add_group", "assign_app"}
 
 
 def apply_batch(job: Job, steps: list[Step]) -> Outcome | None:
