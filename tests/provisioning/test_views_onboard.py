@@ -54,7 +54,7 @@ def test_technician_and_msp_admin_open_the_form(client, alpha, msp_admin):
         assert response.status_code == 200
         body = response.content.decode()
         assert alpha.template.name in body
-        assert 'hx-trigger="change, keyup changed delay:500ms"' in body
+        assert 'hx-trigger="change, input changed delay:500ms"' in body
         assert reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug}) in body
 
 
