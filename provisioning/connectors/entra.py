@@ -51,6 +51,7 @@ from provisioning.connectors.errors import (
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
+    ReplicationLagError,
     ThrottledError,
     TransientError,
 )
@@ -163,7 +164,7 @@ class EntraConnector:
         message = (error.message if error else None) or str(exc)
         request_id = error.inner_error.request_id if error and error.inner_error else ""
         if status == 404 and self._recently_created(subject_id):
-            return TransientError(f"Not replicated yet: {message}", retry_after=1, status=404)
+            return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
         if status == 429:
             retry_after = _retry_after(exc.response_headers)
             return ThrottledError(
@@ -469,7 +470,7 @@ class EntraConnector:
         if status == 404 and request["method"] == "DELETE":
             return None
         if status == 404 and self._recently_created(request.get("subject", "")):
-            return TransientError(f"Not replicated yet: {message}", retry_after=1, status=404)
+            return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
         if status == 429:
             retry_after = _retry_after(answer.get("headers") or {})
             return ThrottledError(

@@ -23,6 +23,11 @@ class ThrottledError(TransientError):
     """429: pause this connection for `retry_after` seconds."""
 
 
+class ReplicationLagError(TransientError):
+    """A 404 for an object we created moments ago: the directory has not caught up yet.
+    Says nothing about the connection's health."""
+
+
 class PermanentError(ConnectorError):
     """Retrying cannot help: bad request, no licence seat, bad credentials, missing permission."""
 

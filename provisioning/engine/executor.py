@@ -30,6 +30,7 @@ from provisioning.connectors.errors import (
     ConflictError,
     ConnectorError,
     PermanentError,
+    ReplicationLagError,
     ThrottledError,
     TransientError,
 )
@@ -338,7 +339,8 @@ def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float 
         save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
         return error.retry_after or 1.0
     if isinstance(error, TransientError):
-        quarantine.record_outcome(connection, ok=False, reason=error.message)
+        if not isinstance(error, ReplicationLagError):
+            quarantine.record_outcome(connection, ok=False, reason=error.message)
         if step.attempts < MAX_TRANSIENT_ATTEMPTS:
             save_step(step, Step.Status.PENDING, error)
             audit_step(job, step, "failure", error)

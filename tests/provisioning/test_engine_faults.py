@@ -5,7 +5,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from provisioning import services
+from provisioning import quarantine, services
 from provisioning.models import Job, Step
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -57,10 +57,14 @@ def test_faults_and_throttling_never_fail_a_job(on_sandbox, worker):
 
 def test_replication_lag_is_waited_out(on_sandbox, worker):
     dirs = make_directories(on_sandbox, "laggy")
-    dirs.behave("entra", replication_lag_ms=1500)
+    dirs.behave("entra", replication_lag_ms=3000)
     job = wait_for_job(onboard(dirs).pk)
     assert job.status == Job.Status.SUCCEEDED, list(job.steps.values_list("last_error", flat=True))
     assert_entra_user_complete(dirs, "ada.lovelace@laggy.example")
+    # Lag is the directory catching up, not a sick connection: no step towards quarantine.
+    connection = dirs.tenant.connections.get()
+    assert connection.quarantined_at is None
+    assert quarantine.failure_share(connection)[0] == 0
 
 
 def test_no_free_seat_blocks_until_the_technician_chooses(on_sandbox, worker):
