@@ -157,4 +157,4 @@ def _redis_window(url: str) -> _RedisWindow:
 
 
 def _key(pk: int) -> str:
-    return f"quarantine:{{{pk}}}:window"
+    return f"{settings.REDIS_KEY_PREFIX}:quarantine:{{{pk}}}:window"

@@ -159,7 +159,7 @@ def _redis_buckets(url: str) -> _RedisBuckets:
 
 
 def _key(pk: int) -> str:
-    return f"throttle:{{{pk}}}"
+    return f"{settings.REDIS_KEY_PREFIX}:throttle:{{{pk}}}"
 
 
 # --- Database ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import redis
+from django.conf import settings
 
 from provisioning import throttle
 from tests.provisioning.throttle_support import (
@@ -147,7 +148,7 @@ def test_redis_keys_expire(conn, limiter_backend):  # noqa: F811
     throttle.pause(conn, 3.0)
     throttle.acquire(conn)
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    keys = client.keys("throttle:*")
+    keys = client.keys(f"{settings.REDIS_KEY_PREFIX}:throttle:*")
     assert keys and all(0 < client.ttl(key) <= 3 + BURST / RATE + 2 for key in keys)
 
 
