@@ -1,7 +1,8 @@
 """Shared by the throttle and quarantine tests: both backends, and other processes.
 
 `limiter_backend` runs a test once on the database (no REDIS_URL, the embedded default) and
-once on Redis (db 15 of the local server, flushed before and after).
+once on Redis (db 15 of the local server; this run's keys, under its own REDIS_KEY_PREFIX,
+are removed before and after, so runs side by side never disturb each other).
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ def limiter_backend(request, settings) -> Iterator[str]:
         return
     client = redis.Redis.from_url(REDIS_TEST_URL)
     try:
-        client.flushdb()
+        _forget_our_keys(client, settings.REDIS_KEY_PREFIX)
     except redis.ConnectionError:
         pytest.skip("no Redis at 127.0.0.1:6379")
     settings.REDIS_URL = REDIS_TEST_URL
     yield "redis"
-    client.flushdb()
+    _forget_our_keys(client, settings.REDIS_KEY_PREFIX)
     client.close()
+
+
+def _forget_our_keys(client, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 def database_shared_between_threads() -> bool:
