@@ -23,7 +23,7 @@ from tenants.models import DirectoryConnection
 
 WINDOW = 50
 THRESHOLD = 0.4
-MIN_CALLS = 20
+MIN_CALLS = WINDOW  # judge only a full window: 20 % errors must not trip it by chance
 
 SUCCESS = "0"
 FAILURE = "1:"  # followed by the reason, so a quarantine can say what went wrong

@@ -42,20 +42,20 @@ def test_failures_below_min_calls_do_not_quarantine(alpha):
 
 def test_trips_once_just_above_the_threshold_with_one_audit_event(alpha):
     conn = alpha.connection
-    assert succeed(conn, 12) == [False] * 12
-    assert fail(conn, 8) == [False] * 8  # 8 of 20 is 40 %: not more than the threshold
+    assert succeed(conn, 30) == [False] * 30
+    assert fail(conn, 20) == [False] * 20  # 20 of 50 is 40 %: not more than the threshold
     assert quarantine.record_outcome(conn, ok=False, reason="HTTP 503: try later") is True
     assert fail(conn, 5) == [False] * 5
-    assert quarantine.failure_share(conn) == (14, 26)
+    assert quarantine.failure_share(conn) == (26, 50)
 
     conn.refresh_from_db()
     assert conn.quarantined_at is not None
-    assert conn.quarantine_reason == "9 of the last 21 calls failed: HTTP 503: try later"
+    assert conn.quarantine_reason == "21 of the last 50 calls failed: HTTP 503: try later"
     [event] = events("connection.quarantine", conn)
     assert event.actor_kind == "system"
     assert event.tenant_id == alpha.tenant.pk
     assert event.after["quarantine_reason"] == conn.quarantine_reason
-    assert (event.after["failed"], event.after["seen"]) == (9, 21)
+    assert (event.after["failed"], event.after["seen"]) == (21, 50)
 
 
 def test_the_caller_s_connection_object_shows_the_quarantine(alpha):
