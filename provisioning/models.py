@@ -14,13 +14,15 @@ class Identity(models.Model):
         JOINER = "joiner", "Joiner"
         ACTIVE = "active", "Active"
         LEAVER = "leaver", "Leaver"
-        LEFT = "left", "Left"
+        LEFT = "left", "Left"  # disabled and stripped; restorable until its hard delete
+        DELETED = "deleted", "Deleted"  # gone from the directories; a rehire is a new join
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="identities")
     first_name = models.CharField(max_length=64)
     last_name = models.CharField(max_length=64)
     display_name = models.CharField(max_length=160)
     username = models.CharField(max_length=254, help_text="UPN (Entra) and login (Okta).")
+    employee_id = models.CharField(max_length=64, blank=True, help_text="The HR system's id.")
     email = models.EmailField(max_length=254)
     attributes = models.JSONField(default=dict, blank=True)  # overrides of template defaults
     extra_groups = models.JSONField(default=list, blank=True)
@@ -40,7 +42,12 @@ class Identity(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "username"], name="unique_username_per_tenant"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "employee_id"],
+                condition=~models.Q(employee_id=""),
+                name="unique_employee_id_per_tenant",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -75,8 +82,12 @@ class Job(models.Model):
         LEAVE = "leave", "Leave"
         RETRY = "retry", "Retry"
         RECONCILE = "reconcile", "Reconcile"
+        RESTORE = "restore", "Restore"
+        DELETE = "delete", "Delete"
 
     class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"  # runs at not_before
+        HELD = "held", "Needs confirmation"  # a mass change held by the circuit breaker
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting"  # throttled, or its connection is quarantined
@@ -86,6 +97,7 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     DONE = (Status.SUCCEEDED, Status.FAILED, Status.PARTIAL, Status.CANCELLED)
+    CANCELLABLE = (Status.SCHEDULED, Status.HELD, Status.QUEUED)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="jobs")
     identity = models.ForeignKey(
@@ -95,6 +107,10 @@ class Job(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
+    batch = models.ForeignKey(
+        "provisioning.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    not_before = models.DateTimeField(null=True, blank=True)  # when a scheduled job may start
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -113,7 +129,14 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="job_tenant_recent_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="job_tenant_recent_idx"),
+            models.Index(
+                fields=["not_before"],
+                condition=models.Q(status="scheduled"),
+                name="job_scheduled_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
@@ -146,7 +169,9 @@ class Step(models.Model):
         REVOKE_SESSIONS = "revoke_sessions", "Revoke sessions"
         DISABLE_USER = "disable_user", "Block sign-in"
         ENABLE_USER = "enable_user", "Allow sign-in"
+        RESET_PASSWORD = "reset_password", "Reset password"
         DELETE_USER = "delete_user", "Delete user"
+        PURGE_USER = "purge_user", "Purge deleted user"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -179,4 +204,6 @@ class Step(models.Model):
         return f"{self.get_action_display()} {self.target_name}".strip()
 
 
+from provisioning.models_batch import Batch, BatchRow  # noqa: E402, F401
 from provisioning.models_throttle import ConnectionBucket  # noqa: E402, F401
+from provisioning.models_webhook import HRWebhookEvent  # noqa: E402, F401

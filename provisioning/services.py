@@ -31,6 +31,8 @@ class OnboardingRequest:
     attributes: dict = field(default_factory=dict)  # department, job_title, usage_location ...
     extra_groups: list[str] = field(default_factory=list)
     license_choices: dict[str, str] = field(default_factory=dict)  # SKU -> replacement or ""
+    employee_id: str = ""
+    create_ahead: bool = True  # future start: create disabled now, enable on the start date
 
     @property
     def display_name(self) -> str:
@@ -122,11 +124,22 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
 
 
 def request_onboarding(
-    tenant: Tenant, request: OnboardingRequest, *, username: str, actor, http_request=None
+    tenant: Tenant,
+    request: OnboardingRequest,
+    *,
+    username: str,
+    actor,
+    batch=None,
+    http_request=None,
 ) -> Job:
-    """Identity + Job + audit event in one transaction; the job runs once it is committed."""
-    from provisioning.tasks import run_job
+    """Identity + Job + audit event in one transaction; the job runs once it is committed.
 
+    A start date in the future: with `request.create_ahead` the account is created now,
+    disabled, and a scheduled job enables it on the start date; without, the whole join
+    waits for that day."""
+    from provisioning import lifecycle
+
+    future = request.start_date is not None and request.start_date > lifecycle.tenant_today(tenant)
     with transaction.atomic():
         identity = Identity.objects.create(
             tenant=tenant,
@@ -135,19 +148,24 @@ def request_onboarding(
             display_name=request.display_name,
             username=username,
             email=username,
+            employee_id=request.employee_id,
             attributes=request.attributes,
             extra_groups=request.extra_groups,
             start_date=request.start_date,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         identity.role_templates.set(request.role_templates)
-        job = Job.objects.create(
-            tenant=tenant,
-            identity=identity,
-            kind=Job.Kind.JOIN,
-            requested_by=actor if getattr(actor, "pk", None) else None,
-            options={"license_choices": request.license_choices},
+        options = {"license_choices": request.license_choices}
+        at = None
+        if future and request.create_ahead:
+            options["enabled"] = False
+        elif future:
+            at = lifecycle.start_of_day(tenant, request.start_date)
+        job = lifecycle._new_job(
+            identity, Job.Kind.JOIN, options, actor=actor, at=at, batch=batch, hold=False
         )
+        if future and request.create_ahead:
+            lifecycle.schedule_enable(identity, request.start_date, actor=actor)
         record(
             "identity.onboard",
             actor=actor,
@@ -157,7 +175,6 @@ def request_onboarding(
             request=http_request,
             job_id=job.pk,
         )
-        transaction.on_commit(lambda: run_job.delay(job.pk))
     return job
 
 

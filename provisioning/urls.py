@@ -1,8 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from provisioning import views, views_connections
 
 urlpatterns = [
+    path("", include("provisioning.urls_lifecycle")),
+    path("", include("provisioning.urls_bulk")),
+    path("", include("provisioning.urls_webhook")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,

@@ -19,6 +19,22 @@ class Tenant(models.Model):
     tags = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True, max_length=4000)
     is_active = models.BooleanField(default=True)
+    # Mass-change circuit breaker: an offboarding run larger than this waits for an MSP admin.
+    offboard_hold_percent = models.PositiveSmallIntegerField(
+        "hold offboarding runs above (% of managed people)", default=10
+    )
+    offboard_hold_count = models.PositiveIntegerField(
+        "hold offboarding runs above (people)", default=25
+    )
+    link_existing_accounts = models.BooleanField(
+        "link existing directory accounts",
+        default=False,
+        help_text="When a joiner's username already exists in a directory, link that account "
+        "and plan the difference instead of failing.",
+    )
+    # HMAC secret of the HR webhook, Fernet-encrypted like connection secrets; never rendered.
+    hr_webhook_secret_ciphertext = models.TextField(blank=True, editable=False)
+    hr_webhook_secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TenantAssignment", related_name="assigned_tenants"
     )
@@ -33,6 +49,49 @@ class Tenant(models.Model):
     @property
     def domains(self) -> list[str]:
         return [self.primary_domain, *[d for d in self.other_domains if d != self.primary_domain]]
+
+    def offboard_hold_limit(self, managed: int) -> int:
+        """The most people one run may offboard without an MSP admin's confirmation."""
+        by_share = max(1, managed * self.offboard_hold_percent // 100)
+        return min(self.offboard_hold_count, by_share)
+
+    @property
+    def has_hr_webhook_secret(self) -> bool:
+        return bool(self.hr_webhook_secret_ciphertext)
+
+    def set_hr_webhook_secret(self, plaintext: str) -> None:
+        self.hr_webhook_secret_ciphertext = crypto.encrypt(plaintext)
+        self.hr_webhook_secret_set_at = timezone.now()
+
+    def get_hr_webhook_secret(self) -> str:
+        return crypto.decrypt(self.hr_webhook_secret_ciphertext)
+
+
+class OffboardingPreset(models.Model):
+    """Which offboarding options are on by default for a tenant's leavers."""
+
+    class OktaMode(models.TextChoices):
+        SUSPEND = "suspend", "Suspend (keeps app assignments)"
+        DEACTIVATE = "deactivate", "Deactivate (drops app assignments)"
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="offboarding_preset"
+    )
+    block_sign_in = models.BooleanField(default=True)
+    okta_mode = models.CharField(max_length=10, choices=OktaMode.choices, default="suspend")
+    revoke_sessions = models.BooleanField(default=True)
+    reset_password = models.BooleanField(default=True)
+    remove_groups = models.BooleanField(default=True)
+    keep_groups = models.JSONField(default=list, blank=True)
+    remove_licenses = models.BooleanField(default=True)
+    remove_apps = models.BooleanField(default=True)
+    delete_after_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=30, help_text="Blank: keep the disabled account."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Offboarding preset of {self.tenant}"
 
 
 class TenantAssignment(models.Model):

@@ -42,7 +42,18 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
     }
 
 
-def desired_state(identity, license_choices: dict | None = None) -> DesiredState:
+def managed_access(identity) -> dict:
+    """The groups, licences and apps the portal gives this identity (templates + extras):
+    what a mover may take away again, unlike access granted by other means."""
+    merged = merge_templates(
+        list(identity.role_templates.all()), identity.tenant, {}, identity.extra_groups
+    )
+    return {name: list(merged[name]) for name in ("groups", "licenses", "apps")}
+
+
+def desired_state(
+    identity, license_choices: dict | None = None, enabled: bool | None = None
+) -> DesiredState:
     """`license_choices` maps a SKU with no free seat to its replacement ("" = go without)."""
     merged = merge_templates(
         list(identity.role_templates.all()),
@@ -61,7 +72,7 @@ def desired_state(identity, license_choices: dict | None = None) -> DesiredState
         last_name=identity.last_name,
         display_name=identity.display_name,
         email=identity.email,
-        enabled=identity.status != identity.Status.LEFT,
+        enabled=identity.status != identity.Status.LEFT if enabled is None else enabled,
         attributes=merged["attributes"],
         groups=merged["groups"],
         licenses=licenses,

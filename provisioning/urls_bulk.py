@@ -1,0 +1,3 @@
+"""URLs of the bulk pages (included by provisioning/urls.py)."""
+
+urlpatterns: list = []

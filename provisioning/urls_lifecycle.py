@@ -1,0 +1,3 @@
+"""URLs of the lifecycle pages (included by provisioning/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the webhook pages (included by provisioning/urls.py)."""
+
+urlpatterns: list = []
