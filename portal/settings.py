@@ -190,6 +190,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
+    "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
 }
 # A job's claim on a worker; a job past its lease is resumed by another worker.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)

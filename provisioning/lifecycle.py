@@ -16,7 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import offboarding, planner
+from provisioning.engine.desired import DesiredState, managed_access, merge_templates
 from provisioning.models import Batch, Identity, Job
+from provisioning.services import Preview
+from provisioning.tasks import run_job
+from tenants.crypto import CredentialError
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
@@ -114,7 +122,6 @@ def _actor_user(actor):
 
 def _new_job(identity: Identity, kind: str, options: dict, *, actor, at, batch, hold) -> Job:
     """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit."""
-    from provisioning.tasks import run_job
 
     if hold:
         status = Job.Status.HELD
@@ -190,7 +197,6 @@ def request_change(
 ) -> Job:
     """A mover: new templates/attributes saved now; the CHANGE job plans only the difference
     (what the old templates gave and the new ones do not is removed)."""
-    from provisioning.engine.desired import managed_access
 
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
@@ -326,7 +332,6 @@ def hold_batch(batch: Batch, reason: str) -> None:
 
 def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
     """An MSP admin lets a held batch run: its held jobs start (or wait for their time)."""
-    from provisioning.tasks import run_job
 
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
@@ -382,7 +387,6 @@ def cancel_batch(batch: Batch, *, actor, http_request=None) -> int:
 def start_due_jobs(now: datetime | None = None) -> int:
     """Start every scheduled job whose time has come; a tenant's due leavers that exceed its
     limit are held together in one batch. Returns how many jobs were started."""
-    from provisioning.tasks import run_job
 
     now = now or timezone.now()
     started = 0
@@ -426,3 +430,63 @@ def _hold_scheduled(tenant: Tenant, jobs: list[Job]) -> None:
         target=("batch", batch.pk, str(batch)),
         after={"reason": batch.hold_reason, "jobs": [j.pk for j in jobs]},
     )
+
+
+# -- previews (dry runs: the plans, nothing sent) ----------------------------------------------
+
+
+def preview_offboarding(identity: Identity, options: OffboardingOptions):
+    """The exact steps an offboarding would take now, per directory."""
+
+    def plan(connector, connection, remote_id):
+        return offboarding.plan_offboarding(
+            connector, connection.pk, identity.username, remote_id, options.as_dict()
+        )
+
+    return _preview(identity, plan)
+
+
+def preview_change(identity: Identity, change: ChangeRequest):
+    """Only the difference a mover makes: what the new templates add and the old ones gave."""
+
+    extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
+    merged = merge_templates(change.role_templates, identity.tenant, change.attributes, extra)
+    desired = DesiredState(
+        username=identity.username,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
+        display_name=identity.display_name,
+        email=identity.email,
+        enabled=identity.status not in (Identity.Status.LEFT, Identity.Status.DELETED),
+        attributes=merged["attributes"],
+        groups=merged["groups"],
+        licenses=merged["licenses"],
+        apps=merged["apps"],
+    )
+    previous = managed_access(identity)
+
+    def plan(connector, connection, remote_id):
+        return planner.plan_onboarding(
+            connector,
+            connection.pk,
+            desired,
+            remote_id,
+            previous=previous,
+            link_existing=identity.tenant.link_existing_accounts,
+        )
+
+    return _preview(identity, plan)
+
+
+def _preview(identity: Identity, plan_of):
+
+    accounts = {a.connection_id: a.remote_id for a in identity.accounts.all()}
+    plans = []
+    for connection in identity.tenant.connections.order_by("kind"):
+        try:
+            connector = connector_for(connection)
+            coroutine = plan_of(connector, connection, accounts.get(connection.pk, ""))
+            plans.append((connection, bridge.run(coroutine, timeout=60), ""))
+        except (ConnectorError, CredentialError, TimeoutError) as exc:
+            plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
+    return Preview(identity.username, plans)

@@ -36,3 +36,11 @@ def resume_stalled_jobs() -> int:
 @worker_ready.connect
 def _resume_on_start(**kwargs) -> None:
     resume_stalled_jobs.delay()
+
+
+@shared_task(ignore_result=True)
+def start_due_jobs() -> int:
+    """Scheduled joiners, leavers and deletions whose time has come (run by beat)."""
+    from provisioning import lifecycle
+
+    return lifecycle.start_due_jobs()

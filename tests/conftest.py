@@ -9,7 +9,8 @@ from tests.sandbox.server import running_sandbox
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory):
     """The emulated clouds, once per session, over HTTPS with a CA of its own."""
-    with running_sandbox(tmp_path_factory.mktemp("sandbox-tls")) as server:
+    tls = tmp_path_factory.mktemp("sandbox-tls")
+    with running_sandbox(tls, "--seed", "demo") as server:  # the demo directories too
         yield server
 
 

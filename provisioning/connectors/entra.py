@@ -253,6 +253,19 @@ class EntraConnector:
         except NotFoundError:
             return
 
+    async def purge_user(self, user_id: str) -> None:
+        """Remove a soft-deleted user for good; done if it is gone already."""
+        try:
+            async with self._errors(user_id):
+                await self._graph().directory.deleted_items.by_directory_object_id(user_id).delete()
+        except NotFoundError:
+            return
+
+    async def reset_password(self, user_id: str, password: str) -> None:
+        profile = PasswordProfile(password=password, force_change_password_next_sign_in=True)
+        async with self._errors(user_id):
+            await self._graph().users.by_user_id(user_id).patch(User(password_profile=profile))
+
     async def revoke_sessions(self, user_id: str) -> None:
         async with self._errors(user_id):
             await self._graph().users.by_user_id(user_id).revoke_sign_in_sessions.post()

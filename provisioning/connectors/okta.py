@@ -165,6 +165,11 @@ class OktaConnector:
         except NotFoundError:
             return
 
+    async def reset_password(self, user_id: str, password: str) -> None:
+        """An admin-set password nobody knows (the old one stops working)."""
+        request = UpdateUserRequest.from_dict({"credentials": {"password": {"value": password}}})
+        await self._call(self._okta().update_user(user_id, request))
+
     async def revoke_sessions(self, user_id: str) -> None:
         await self._call(self._okta().revoke_user_sessions(user_id))
 
@@ -183,7 +188,10 @@ class OktaConnector:
             found, after = [], None
             while True:
                 page, response = await self._call(self._okta().list_groups(limit=200, after=after))
-                found += [Resource(g.id, _group_name(g)) for g in page or []]
+                found += [
+                    Resource(g.id, _group_name(g), {"builtin": _group_type(g) == "BUILT_IN"})
+                    for g in page or []
+                ]
                 after = PaginationHelper.extract_next_cursor(response.headers) if response else None
                 if not after:
                     return found
@@ -239,6 +247,10 @@ def _directory_user(user) -> DirectoryUser:
         enabled=status == "ACTIVE",
         attributes=attributes,
     )
+
+
+def _group_type(group) -> str:
+    return str(getattr(group.type, "value", group.type) or "")
 
 
 def _group_name(group) -> str:

@@ -72,9 +72,19 @@ def desired_state(
         last_name=identity.last_name,
         display_name=identity.display_name,
         email=identity.email,
-        enabled=identity.status != identity.Status.LEFT if enabled is None else enabled,
+        enabled=_should_be_enabled(identity) if enabled is None else enabled,
         attributes=merged["attributes"],
         groups=merged["groups"],
         licenses=licenses,
         apps=merged["apps"],
     )
+
+
+def _should_be_enabled(identity) -> bool:
+    """Not when they have left, nor (a joiner created ahead) before their start date."""
+    from provisioning.lifecycle import tenant_today
+
+    if identity.status in (identity.Status.LEFT, identity.Status.DELETED):
+        return False
+    starts_later = identity.start_date and identity.start_date > tenant_today(identity.tenant)
+    return not (identity.status == identity.Status.JOINER and starts_later)

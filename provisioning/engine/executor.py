@@ -35,8 +35,8 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import planner
-from provisioning.engine.desired import desired_state
+from provisioning.engine import offboarding, planner
+from provisioning.engine import plans as plans_of
 from provisioning.models import DirectoryAccount, Job, Step
 from tenants.crypto import CredentialError
 
@@ -86,7 +86,6 @@ def claim(job_id: int) -> Job | None:
 def plan_job(job: Job) -> Outcome | None:
     """Read every directory of the tenant and write the job's steps; None when planned."""
     identity = job.identity
-    desired = desired_state(identity, job.options.get("license_choices"))
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
         pause = throttle.acquire(connection)  # the plan's own read counts against the pace too
@@ -95,12 +94,7 @@ def plan_job(job: Job) -> Outcome | None:
         account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
         try:
             plan = bridge.run(
-                planner.plan_onboarding(
-                    connector_for(connection),
-                    connection.pk,
-                    desired,
-                    account.remote_id if account else "",
-                )
+                plans_of.plan_for(job, connector_for(connection), connection, account)
             )
         except ThrottledError as exc:
             throttle.pause(connection, exc.retry_after or 1.0)
@@ -145,11 +139,14 @@ def write_steps(job: Job, plans) -> None:
         )
     ]
     warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
+    options = {**job.options, "warnings": warnings}
+    if job.kind == Job.Kind.LEAVE:
+        options["recorded"] = {str(p.connection_id): plans_of.recorded(p) for p in plans if p.user}
     with transaction.atomic():
         Step.objects.bulk_create(rows)
-        Job.objects.filter(pk=job.pk).update(
-            planned=True, steps_total=len(rows), options={**job.options, "warnings": warnings}
-        )
+        Job.objects.filter(pk=job.pk).update(planned=True, steps_total=len(rows), options=options)
+        if job.kind == Job.Kind.LEAVE:
+            plans_of.mark_leaving(job.identity)
         record(
             "job.plan",
             actor="system",
@@ -158,7 +155,7 @@ def write_steps(job: Job, plans) -> None:
             after={"steps": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]},
             job_id=job.pk,
         )
-    job.planned, job.steps_total = True, len(rows)
+    job.planned, job.steps_total, job.options = True, len(rows), options
 
 
 def run_steps(job: Job) -> Outcome:
@@ -281,6 +278,24 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.add_to_group(user_id, params["group_id"])
         case planner.ASSIGN_APP:
             await connector.assign_app(user_id, params["app_id"])
+        case planner.REMOVE_LICENSE:
+            await connector.set_licenses(user_id, [], [params["sku_id"]])
+        case planner.REMOVE_GROUP:
+            await connector.remove_from_group(user_id, params["group_id"])
+        case planner.UNASSIGN_APP:
+            await connector.unassign_app(user_id, params["app_id"])
+        case offboarding.RESET_PASSWORD:
+            await connector.reset_password(user_id, random_password())
+        case offboarding.DISABLE_USER if connector.kind == "okta":
+            await connector.disable_user(user_id, mode=params.get("mode", "suspend"))
+        case offboarding.DISABLE_USER:
+            await connector.disable_user(user_id)
+        case offboarding.REVOKE_SESSIONS:
+            await connector.revoke_sessions(user_id)
+        case offboarding.DELETE_USER:
+            await connector.delete_user(params.get("user_id") or user_id)
+        case offboarding.PURGE_USER:
+            await connector.purge_user(params.get("user_id") or user_id)
         case _:
             raise PermanentError(f"The engine cannot run {step.action} steps yet.")
     return {}
@@ -458,9 +473,7 @@ def finish_job(job: Job) -> None:
             error="" if failed == 0 else f"{failed} of {job.steps_total} steps did not succeed.",
         )
         identity = job.identity
-        if status == Job.Status.SUCCEEDED and identity.status == identity.Status.JOINER:
-            identity.status = identity.Status.ACTIVE
-            identity.save(update_fields=["status", "updated_at"])
+        plans_of.after_job(job, status)
         record(
             "job.finish",
             actor="system",

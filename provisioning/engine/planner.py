@@ -15,6 +15,7 @@ from provisioning.engine.desired import DesiredState
 CREATE_USER, LINK_USER, UPDATE_USER = "create_user", "link_user", "update_user"
 ASSIGN_LICENSE, ADD_GROUP, ASSIGN_APP = "assign_license", "add_group", "assign_app"
 ENABLE_USER = "enable_user"
+REMOVE_LICENSE, REMOVE_GROUP, UNASSIGN_APP = "remove_license", "remove_group", "unassign_app"
 
 
 @dataclass(frozen=True)
@@ -50,21 +51,32 @@ class Plan:
 
 
 async def plan_onboarding(
-    connector, connection_id: int, desired: DesiredState, remote_id: str = ""
+    connector,
+    connection_id: int,
+    desired: DesiredState,
+    remote_id: str = "",
+    *,
+    previous: dict | None = None,
+    link_existing: bool = False,
 ) -> Plan:
-    """Steps that make the directory match `desired` (nothing when nothing differs)."""
+    """Steps that make the directory match `desired` (nothing when nothing differs).
+
+    `previous` (a mover): the groups, licences and apps the identity's old templates gave;
+    those the new ones do not give are removed. `link_existing`: an account that already has
+    the username is linked, whoever it seems to be (the tenant's setting)."""
     plan = Plan(connection_id, connector.kind)
     user = await _current_user(connector, desired.username, remote_id)
     access = AccessState()
     if user is None:
         plan.steps.append(PlannedStep(CREATE_USER, desired.username, _create_params(desired)))
-    elif not remote_id and not _same_person(user, desired):
+    elif not remote_id and not (link_existing or _same_person(user, desired)):
         plan.problems.append(
             Problem(
                 "conflict",
                 f"{desired.username} already exists in this directory for someone else "
                 f"({user.attributes.get('display_name') or user.username}). "
-                "Choose another username.",
+                "Choose another username, or allow linking existing accounts in the "
+                "tenant's lifecycle settings.",
                 desired.username,
             )
         )
@@ -83,6 +95,8 @@ async def plan_onboarding(
         await _plan_licenses(connector, plan, desired, access)
     await _plan_groups(connector, plan, desired, access)
     await _plan_apps(connector, plan, desired, access)
+    if previous and user is not None:
+        await _plan_removals(connector, plan, desired, previous, access)
     return plan
 
 
@@ -220,3 +234,37 @@ async def _plan_apps(connector, plan: Plan, desired: DesiredState, access) -> No
             )
         elif app.id not in access.apps:
             plan.steps.append(PlannedStep(ASSIGN_APP, app.name, {"app_id": app.id}))
+
+
+def _no_longer(previous: list[str], wanted: tuple[str, ...]) -> list[str]:
+    keep = {w.casefold() for w in wanted}
+    return [name for name in previous if name.casefold() not in keep]
+
+
+async def _plan_removals(connector, plan: Plan, desired: DesiredState, previous, access) -> None:
+    """A mover loses what only the old templates gave, and only if they still hold it."""
+    kinds = [
+        ("groups", desired.groups, connector.groups, access.groups, REMOVE_GROUP, "group_id"),
+        ("apps", desired.apps, connector.apps, access.apps, UNASSIGN_APP, "app_id"),
+    ]
+    if connector.kind == "entra":
+        kinds.insert(
+            0,
+            (
+                "licenses",
+                desired.licenses,
+                connector.licenses,
+                access.licenses,
+                REMOVE_LICENSE,
+                "sku_id",
+            ),
+        )
+    for key, wanted, read, held, action, param in kinds:
+        gone = _no_longer(previous.get(key, []), wanted)
+        if not gone:
+            continue
+        resources = await read()
+        for name in gone:
+            resource = _find(resources, name)
+            if resource and resource.id in held and not resource.detail.get("dynamic"):
+                plan.steps.append(PlannedStep(action, resource.name, {param: resource.id}))

@@ -53,6 +53,9 @@ class Command(BaseCommand):
                     "threads",
                     "--concurrency",
                     "4",
+                    "--beat",  # scheduled joiners, leavers and deletions
+                    "--schedule",
+                    str(settings.VAR_DIR / "celerybeat-schedule"),
                 ],
                 env,
             ),

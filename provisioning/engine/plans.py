@@ -1,0 +1,96 @@
+"""Which plan a job needs (by its kind), and what its end means for the Identity."""
+
+from __future__ import annotations
+
+from provisioning.engine import offboarding, planner
+from provisioning.engine.desired import desired_state
+from provisioning.models import Identity, Job, Step
+
+
+def plan_for(job: Job, connector, connection, account):
+    """The planning coroutine of `job` for one connection; reads the database first, here,
+    because the coroutine runs on the bridge's event loop where the ORM may not be used."""
+    identity = job.identity
+    remote_id = account.remote_id if account else ""
+    if job.kind == Job.Kind.LEAVE:
+        return offboarding.plan_offboarding(
+            connector, connection.pk, identity.username, remote_id, job.options["offboard"]
+        )
+    if job.kind == Job.Kind.RESTORE:
+        removed = removed_at_leave(job.options.get("leave_job"), connection.pk)
+        return offboarding.plan_restore(
+            connector, connection.pk, identity.username, remote_id, removed
+        )
+    if job.kind == Job.Kind.DELETE:
+        return offboarding.plan_delete(connector, connection.pk, identity.username, remote_id)
+    enabled = True if job.options.get("enable") else job.options.get("enabled")
+    desired = desired_state(identity, job.options.get("license_choices"), enabled=enabled)
+    return planner.plan_onboarding(
+        connector,
+        connection.pk,
+        desired,
+        remote_id,
+        previous=job.options.get("previous"),
+        link_existing=job.tenant.link_existing_accounts,
+    )
+
+
+def removed_at_leave(leave_job_id: int | None, connection_id: int) -> offboarding.Removed:
+    """What the offboarding job took from one connection: its succeeded removal steps."""
+    if leave_job_id is None:
+        return offboarding.Removed()
+    leave = Job.objects.filter(pk=leave_job_id).first()
+    if leave is None:
+        return offboarding.Removed()
+    steps = leave.steps.filter(connection_id=connection_id, status=Step.Status.SUCCEEDED)
+    recorded = leave.options.get("recorded", {}).get(str(connection_id), {})
+    return offboarding.removed_by(steps.order_by("order"), recorded)
+
+
+def removed_for(identity: Identity) -> dict:
+    """Per connection id, what the last offboarding of `identity` removed (for its page)."""
+    leave = identity.jobs.filter(kind=Job.Kind.LEAVE, planned=True).order_by("-pk").first()
+    if leave is None:
+        return {}
+    ids = leave.steps.values_list("connection_id", flat=True).distinct()
+    return {cid: removed_at_leave(leave.pk, cid) for cid in ids}
+
+
+def recorded(plan: planner.Plan) -> dict:
+    """The attributes an offboarded account had, so that a restore can put them back."""
+    attributes = plan.user.attributes if plan.user else {}
+    return {name: attributes.get(name) for name in offboarding.RESTORABLE_ATTRIBUTES}
+
+
+def mark_leaving(identity: Identity) -> None:
+    if identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE):
+        identity.status = Identity.Status.LEAVER
+        identity.save(update_fields=["status", "updated_at"])
+
+
+def after_job(job: Job, status: str) -> None:
+    """The Identity's new status when a job ends; a successful offboarding schedules the
+    hard delete its options asked for."""
+    from provisioning import lifecycle
+
+    identity = job.identity
+    if status != Job.Status.SUCCEEDED or identity is None:
+        return
+    new = None
+    enables = {
+        Job.Kind.JOIN: job.options.get("enabled") is not False,
+        Job.Kind.CHANGE: bool(job.options.get("enable")),
+        Job.Kind.RESTORE: True,
+    }
+    if enables.get(job.kind):
+        new = Identity.Status.ACTIVE
+    elif job.kind == Job.Kind.LEAVE:
+        new = Identity.Status.LEFT
+        days = job.options["offboard"].get("delete_after_days")
+        if days is not None:
+            lifecycle.schedule_deletion(identity, days, leave_job=job)
+    elif job.kind == Job.Kind.DELETE:
+        new = Identity.Status.DELETED
+    if new and identity.status != new:
+        identity.status = new
+        identity.save(update_fields=["status", "updated_at"])
