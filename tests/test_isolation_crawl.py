@@ -22,6 +22,7 @@ TENANT_PARAMS = {
     "template_id": lambda world: world.template.pk,
     "identity_id": lambda world: world.identity.pk,
     "job_id": lambda world: world.job.pk,
+    "batch_id": lambda world: held_batch_of(world).pk,
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
@@ -29,6 +30,16 @@ OTHER_PARAMS = {
     "msp_template_id": lambda world, extra: extra["msp_template"].pk,
     "person_id": lambda world, extra: world.client_admin.pk,
 }
+
+
+def held_batch_of(world):
+    """A held batch of the tenant (one per world), for the batch URLs."""
+    from provisioning.models import Batch
+
+    batch, _ = Batch.objects.get_or_create(
+        tenant=world.tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.HELD
+    )
+    return batch
 
 
 def iter_named_patterns(resolver: URLResolver = None, namespace: str = "", params=()):

@@ -1,0 +1,316 @@
+"""Forms of the lifecycle pages: offboarding, movers, and a tenant's lifecycle settings.
+
+Dates and times are typed in the tenant's time zone (wall clock), never the server's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from provisioning import lifecycle
+from provisioning.forms import USAGE_LOCATION_RE
+from provisioning.models import Identity
+from tenants.forms import MAX_ITEM_LENGTH, MAX_LIST_ITEMS, LinesField, no_markup
+from tenants.models import OffboardingPreset, RoleTemplate, Tenant
+
+MAX_AHEAD_DAYS = 365
+MAX_DELETE_AFTER_DAYS = 3650
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+OKTA_MODE_HELP = (
+    "Suspend blocks sign-in and keeps the person's app assignments, so a return is quick. "
+    "Deactivate also drops every app assignment (the apps deprovision the account) and is "
+    "the step before Okta can delete the user."
+)
+DELETE_HELP = (
+    "Blank: keep the disabled account. Otherwise the account is deleted that many days after "
+    "the offboarding: Entra ID soft-deletes it and then purges it; Okta deactivates it and then "
+    "deletes it. The deletion waits on the schedule and can be cancelled until it runs."
+)
+CHANGE_ATTRIBUTES = ("department", "job_title", "office", "usage_location")
+
+
+class WallClockDateTimeField(forms.DateTimeField):
+    """A naive date-time exactly as typed: the form, not the server's zone, decides its zone."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", DATETIME_FORMATS)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None)
+        return forms.BaseTemporalField.to_python(self, str(value)[:40])
+
+
+def clean_future(tenant: Tenant, local: datetime) -> datetime:
+    """The aware instant of a wall-clock time in the tenant's zone, if it is ahead (and not
+    more than a year ahead)."""
+    at = lifecycle.tenant_datetime(tenant, local)
+    now = timezone.now()
+    if at <= now:
+        here = now.astimezone(ZoneInfo(tenant.time_zone))
+        raise ValidationError(
+            f"That time has passed: it is {here:%d %b %Y %H:%M} now in {tenant.time_zone}. "
+            "Choose a later time, or “now”."
+        )
+    if at > now + timedelta(days=MAX_AHEAD_DAYS):
+        raise ValidationError("That is more than a year ahead.")
+    return at
+
+
+class NamesField(forms.Field):
+    """Several checkbox values of one name (group names offered by the dry run)."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        names = [str(v).strip() for v in (value if isinstance(value, list | tuple) else [value])]
+        names = list(dict.fromkeys(n for n in names if n))
+        if len(names) > MAX_LIST_ITEMS or any(len(n) > MAX_ITEM_LENGTH for n in names):
+            raise ValidationError("Too many or too long group names.")
+        for name in names:
+            no_markup(name)
+        return names
+
+
+def delete_after_days_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_DELETE_AFTER_DAYS,
+        label="Delete the account after (days)",
+        help_text=DELETE_HELP,
+        error_messages={
+            "min_value": "Use a number of days from 0 up, or leave it blank to keep the account.",
+            "invalid": "Use a whole number of days, or leave it blank to keep the account.",
+        },
+    )
+
+
+class OffboardingForm(forms.Form):
+    WHEN = [("now", "Now"), ("at", "At a date and time")]
+
+    block_sign_in = forms.BooleanField(required=False, label="Block sign-in")
+    okta_mode = forms.ChoiceField(
+        choices=OffboardingPreset.OktaMode.choices,
+        widget=forms.RadioSelect,
+        label="In Okta",
+        help_text=OKTA_MODE_HELP,
+    )
+    revoke_sessions = forms.BooleanField(required=False, label="Revoke sessions and refresh tokens")
+    reset_password = forms.BooleanField(
+        required=False,
+        label="Reset the password to a random secret",
+        help_text="Nobody sees it and the portal does not keep it.",
+    )
+    remove_groups = forms.BooleanField(required=False, label="Remove from groups")
+    keep_group = NamesField(label="Keep these groups")
+    keep_groups = LinesField(
+        label="Groups to keep",
+        help_text="One group a line; every other group is removed.",
+    )
+    remove_licenses = forms.BooleanField(required=False, label="Remove licences")
+    remove_apps = forms.BooleanField(required=False, label="Remove app assignments")
+    delete_after_days = delete_after_days_field()
+    when = forms.ChoiceField(choices=WHEN, widget=forms.RadioSelect, initial="now")
+    at = WallClockDateTimeField(required=False, label="Date and time")
+
+    def __init__(self, *args, identity: Identity, **kwargs):
+        self.identity = identity
+        self.tenant = identity.tenant
+        preset = lifecycle.OffboardingOptions.preset_for(self.tenant)
+        kwargs.setdefault("initial", preset.as_dict() | {"when": "now"})
+        super().__init__(*args, **kwargs)
+        self.has_okta = self.tenant.connections.filter(kind="okta").exists()
+        self.preset = preset
+        if not self.has_okta:
+            del self.fields["okta_mode"]
+        self.fields["at"].help_text = f"In the tenant's time zone, {self.tenant.time_zone}."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("when") == "at":
+            if data.get("at") is None:
+                if "at" not in self.errors:
+                    self.add_error("at", "Give the date and time, or choose “now”.")
+            else:
+                try:
+                    data["at"] = clean_future(self.tenant, data["at"])
+                except ValidationError as error:
+                    self.add_error("at", error)
+        else:
+            data["at"] = None
+        actions = ("block_sign_in", "revoke_sessions", "reset_password", "remove_groups")
+        actions += ("remove_licenses", "remove_apps")
+        if not any(data.get(name) for name in actions):
+            raise ValidationError("Choose at least one thing the offboarding should do.")
+        return data
+
+    @property
+    def kept_groups(self) -> list[str]:
+        data = self.cleaned_data
+        return list(dict.fromkeys([*data.get("keep_group", []), *data.get("keep_groups", [])]))
+
+    def options(self) -> lifecycle.OffboardingOptions:
+        data = self.cleaned_data
+        return lifecycle.OffboardingOptions(
+            block_sign_in=data["block_sign_in"],
+            okta_mode=data.get("okta_mode") or self.preset.okta_mode,
+            revoke_sessions=data["revoke_sessions"],
+            reset_password=data["reset_password"],
+            remove_groups=data["remove_groups"],
+            keep_groups=self.kept_groups if data["remove_groups"] else [],
+            remove_licenses=data["remove_licenses"],
+            remove_apps=data["remove_apps"],
+            delete_after_days=data["delete_after_days"],
+        )
+
+
+class ChangeForm(forms.Form):
+    role_templates = forms.ModelMultipleChoiceField(
+        queryset=RoleTemplate.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Role templates",
+        error_messages={
+            "required": "Choose at least one role template.",
+            "invalid_choice": "That role template is not one of this tenant's.",
+            "invalid_pk_value": "That role template is not one of this tenant's.",
+        },
+    )
+    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
+    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    office = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    usage_location = forms.CharField(
+        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+    )
+    extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
+    at = WallClockDateTimeField(required=False, label="Effective at", help_text="Blank: now.")
+
+    def __init__(self, *args, identity: Identity, **kwargs):
+        self.identity = identity
+        self.tenant = identity.tenant
+        initial = {name: identity.attributes.get(name, "") for name in CHANGE_ATTRIBUTES}
+        initial |= {
+            "role_templates": list(identity.role_templates.all()),
+            "extra_groups": identity.extra_groups,
+        }
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.fields["role_templates"].queryset = RoleTemplate.objects.filter(tenant=self.tenant)
+        self.fields[
+            "at"
+        ].help_text = f"Blank: now. In the tenant's time zone, {self.tenant.time_zone}."
+
+    def clean_usage_location(self) -> str:
+        value = self.cleaned_data["usage_location"].strip()
+        if value and not USAGE_LOCATION_RE.match(value):
+            raise ValidationError("Two letters, such as GB or US.")
+        return value.upper()
+
+    def clean_at(self):
+        local = self.cleaned_data["at"]
+        return None if local is None else clean_future(self.tenant, local)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        identity = self.identity
+        same_templates = {t.pk for t in data["role_templates"]} == {
+            t.pk for t in identity.role_templates.all()
+        }
+        if (
+            same_templates
+            and self.attributes() == {k: v for k, v in identity.attributes.items() if v}
+            and data["extra_groups"] == list(identity.extra_groups)
+        ):
+            raise ValidationError("Nothing differs from what the person has now.")
+        return data
+
+    def attributes(self) -> dict:
+        """The person's attributes with this form's overrides; a blank override falls back to
+        the role's default."""
+        merged = dict(self.identity.attributes)
+        for name in CHANGE_ATTRIBUTES:
+            merged[name] = self.cleaned_data.get(name, "")
+        return {k: v for k, v in merged.items() if v not in (None, "")}
+
+    def change_request(self) -> lifecycle.ChangeRequest:
+        return lifecycle.ChangeRequest(
+            role_templates=list(self.cleaned_data["role_templates"]),
+            attributes=self.attributes(),
+            extra_groups=self.cleaned_data["extra_groups"],
+        )
+
+
+class PresetForm(forms.ModelForm):
+    delete_after_days = delete_after_days_field()
+    keep_groups = LinesField(
+        label="Groups to keep",
+        help_text="One group a line; kept when “Remove from groups” is on.",
+    )
+
+    class Meta:
+        model = OffboardingPreset
+        fields = [
+            "block_sign_in",
+            "okta_mode",
+            "revoke_sessions",
+            "reset_password",
+            "remove_groups",
+            "keep_groups",
+            "remove_licenses",
+            "remove_apps",
+            "delete_after_days",
+        ]
+        labels = {
+            "block_sign_in": "Block sign-in",
+            "okta_mode": "In Okta",
+            "revoke_sessions": "Revoke sessions and refresh tokens",
+            "reset_password": "Reset the password to a random secret",
+            "remove_groups": "Remove from groups",
+            "remove_licenses": "Remove licences",
+            "remove_apps": "Remove app assignments",
+        }
+        help_texts = {"okta_mode": OKTA_MODE_HELP}
+        widgets = {"okta_mode": forms.RadioSelect}
+
+
+class CircuitBreakerForm(forms.ModelForm):
+    offboard_hold_percent = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        label="Hold runs that offboard more than (% of managed people)",
+    )
+    offboard_hold_count = forms.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        label="… or more than (people)",
+        help_text="Whichever is lower applies. A held run waits until an MSP admin confirms it.",
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ["offboard_hold_percent", "offboard_hold_count", "link_existing_accounts"]
+        labels = {"link_existing_accounts": "Link existing accounts"}
+        help_texts = {
+            "link_existing_accounts": (
+                "When the directory already has a user with the new person's username, link "
+                "that account and plan the difference instead of failing the onboarding."
+            )
+        }

@@ -1,0 +1,122 @@
+"""Read-only look-ups of the lifecycle pages: the schedule, held batches, a person's lifecycle.
+Nothing here changes anything; changes go through provisioning/lifecycle.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from provisioning.models import Batch, Identity, Job, Step
+from tenants import access
+from tenants.models import Tenant
+
+SCHEDULE_LIMIT = 500
+PENDING = (Job.Status.SCHEDULED, Job.Status.HELD)
+IN_FLIGHT = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
+REMOVALS = {
+    Step.Action.REMOVE_GROUP: "groups",
+    Step.Action.REMOVE_LICENSE: "licenses",
+    Step.Action.UNASSIGN_APP: "apps",
+}
+
+
+def what_it_does(job: Job) -> str:
+    """A scheduled job in the words of the schedule page."""
+    if job.kind == Job.Kind.CHANGE and job.options.get("enable"):
+        return "Allow sign-in on the first day (created ahead)"
+    if job.kind == Job.Kind.JOIN:
+        return "Onboard on the start date"
+    if job.kind == Job.Kind.LEAVE:
+        return "Offboard"
+    if job.kind == Job.Kind.DELETE:
+        return "Delete the disabled account"
+    if job.kind == Job.Kind.CHANGE:
+        return "Change role / attributes"
+    return job.get_kind_display()
+
+
+def get_batch_for(user, tenant_slug: str, batch_id: int, roles: Iterable[str]) -> Batch:
+    tenant = access.get_tenant_for(user, tenant_slug, roles)
+    return get_object_or_404(Batch, tenant=tenant, pk=batch_id)
+
+
+def upcoming_jobs(tenants: QuerySet[Tenant] | list[Tenant]) -> list[Job]:
+    """Scheduled jobs, and held ones outside a batch, soonest first."""
+    jobs = (
+        Job.objects.filter(tenant__in=tenants)
+        .filter(Q(status=Job.Status.SCHEDULED) | Q(status=Job.Status.HELD, batch__isnull=True))
+        .select_related("tenant", "identity", "requested_by")
+        .order_by(F("not_before").asc(nulls_last=True), "pk")[:SCHEDULE_LIMIT]
+    )
+    jobs = list(jobs)
+    for job in jobs:
+        job.what = what_it_does(job)
+    return jobs
+
+
+def held_batches(tenants: QuerySet[Tenant] | list[Tenant]) -> QuerySet[Batch]:
+    return (
+        Batch.objects.filter(tenant__in=tenants, status=Batch.Status.HELD)
+        .select_related("tenant", "created_by")
+        .annotate(held_jobs=Count("jobs", filter=Q(jobs__status=Job.Status.HELD)))
+        .order_by("created_at", "pk")
+    )
+
+
+@dataclass
+class Lifecycle:
+    """Where a person stands: what is pending, running, and what their offboarding removed."""
+
+    identity: Identity
+    pending: list[Job] = field(default_factory=list)
+    in_flight_leave: Job | None = None
+    leave_job: Job | None = None
+    removed: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def has_left(self) -> bool:
+        return self.identity.status in (Identity.Status.LEFT, Identity.Status.DELETED)
+
+    @property
+    def can_offboard(self) -> bool:
+        return not self.has_left and self.in_flight_leave is None
+
+    @property
+    def can_change(self) -> bool:
+        return not self.has_left
+
+
+def lifecycle_of(identity: Identity) -> Lifecycle:
+    jobs = identity.jobs.all()
+    result = Lifecycle(identity)
+    result.pending = list(
+        jobs.filter(status__in=PENDING).order_by(F("not_before").asc(nulls_last=True), "pk")
+    )
+    for job in result.pending:
+        job.what = what_it_does(job)
+    result.in_flight_leave = (
+        jobs.filter(kind=Job.Kind.LEAVE, status__in=IN_FLIGHT).order_by("-pk").first()
+    )
+    result.leave_job = (
+        jobs.filter(kind=Job.Kind.LEAVE, status__in=Job.DONE)
+        .exclude(status=Job.Status.CANCELLED)
+        .order_by("-pk")
+        .first()
+    )
+    if result.leave_job:
+        result.removed = removed_by(result.leave_job)
+    return result
+
+
+def removed_by(leave_job: Job) -> dict[str, list[str]]:
+    """What the offboarding succeeded in removing (what a restore puts back), by kind."""
+    removed: dict[str, list[str]] = {"groups": [], "licenses": [], "apps": []}
+    steps = leave_job.steps.filter(status=Step.Status.SUCCEEDED, action__in=list(REMOVALS))
+    for action, name in steps.values_list("action", "target_name").order_by("order"):
+        names = removed[REMOVALS[action]]
+        if name not in names:
+            names.append(name)
+    return removed

@@ -1,0 +1,406 @@
+"""Lifecycle pages: offboard a person, change their role (mover), restore or rehire them, a
+tenant's lifecycle settings, the schedule with its held batches, and cancelling jobs.
+
+Views validate with a form and call one function of provisioning/lifecycle.py; the dry runs
+call its preview functions, which read the directories and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.models import Role
+from provisioning import lifecycle, queries, queries_lifecycle
+from provisioning.forms_lifecycle import (
+    ChangeForm,
+    CircuitBreakerForm,
+    OffboardingForm,
+    PresetForm,
+)
+from provisioning.models import Batch, Identity, Step
+from tenants import access
+from tenants.lifecycle_settings import preset_of, save_lifecycle_settings
+
+logger = logging.getLogger(__name__)
+OPERATORS = access.OPERATOR_ROLES
+MSP_ADMIN = (Role.MSP_ADMIN,)
+UNREADABLE = (
+    "A directory of this tenant could not be read, so the plan cannot be shown. "
+    "Use “Test connection” on the tenant page, then try again."
+)
+DIFF_ROWS = {  # action -> (row, added?)
+    Step.Action.ADD_GROUP: ("Groups", True),
+    Step.Action.REMOVE_GROUP: ("Groups", False),
+    Step.Action.ASSIGN_LICENSE: ("Licences", True),
+    Step.Action.REMOVE_LICENSE: ("Licences", False),
+    Step.Action.ASSIGN_APP: ("Apps", True),
+    Step.Action.UNASSIGN_APP: ("Apps", False),
+}
+
+
+# -- dry runs in words -----------------------------------------------------------------------
+
+
+@dataclass
+class DiffRow:
+    label: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DirectoryRun:
+    connection: object
+    error: str = ""
+    operations: list[str] = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    removed_groups: list[str] = field(default_factory=list)
+    diff: list[DiffRow] = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+    other: list[str] = field(default_factory=list)  # create, link, enable ...
+
+
+@dataclass
+class DryRun:
+    directories: list[DirectoryRun]
+    blockers: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+    @property
+    def removed_groups(self) -> list[str]:
+        names: dict[str, str] = {}
+        for d in self.directories:
+            for name in d.removed_groups:
+                names.setdefault(name.casefold(), name)
+        return sorted(names.values(), key=str.casefold)
+
+
+def _operation(step) -> str:
+    text = f"{Step.Action(step.action).label} {step.target_name}".strip()
+    if step.action == Step.Action.DISABLE_USER and step.params.get("mode"):
+        text = f"{step.params['mode'].title()} {step.target_name}"
+    return text
+
+
+def _directory_run(connection, plan, error: str) -> DirectoryRun:
+    if plan is None:
+        return DirectoryRun(connection, error=error)
+    run = DirectoryRun(connection, problems=list(plan.problems))
+    rows: dict[str, DiffRow] = {}
+    for step in plan.steps:
+        run.operations.append(_operation(step))
+        if step.action == Step.Action.REMOVE_GROUP:
+            run.removed_groups.append(step.target_name)
+        if step.action in DIFF_ROWS:
+            label, added = DIFF_ROWS[step.action]
+            row = rows.setdefault(label, DiffRow(label))
+            (row.added if added else row.removed).append(step.target_name)
+        elif step.action == Step.Action.UPDATE_USER:
+            run.attributes |= step.params.get("attributes", {})
+        else:
+            run.other.append(_operation(step))
+    run.diff = [rows[label] for label in ("Groups", "Licences", "Apps") if label in rows]
+    return run
+
+
+def _dry_run(preview_of, *, read_errors_block: bool) -> DryRun:
+    """The preview in words. A failure the services did not classify becomes a plain blocker
+    (the traceback goes to the log), never a server error."""
+    try:
+        preview = preview_of()
+    except Exception:
+        logger.exception("Lifecycle dry run failed")
+        return DryRun([], [UNREADABLE])
+    directories = [_directory_run(c, plan, error) for c, plan, error in preview.plans]
+    blockers = [p.message for p in preview.blocking_problems]
+    if read_errors_block:
+        blockers += [
+            f"{d.connection.get_kind_display()} could not be read, so the plan cannot be "
+            f"checked: {d.error}"
+            for d in directories
+            if d.error
+        ]
+    return DryRun(directories, blockers)
+
+
+def _next_or(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and safe else default
+
+
+# -- offboarding -----------------------------------------------------------------------------
+
+
+def _refusal(identity: Identity, lifecycle_state) -> str:
+    if identity.status == Identity.Status.LEFT:
+        return (
+            f"{identity.display_name} has already left: there is nothing to offboard. "
+            "Use “Restore” to bring them back."
+        )
+    if identity.status == Identity.Status.DELETED:
+        return (
+            f"{identity.display_name} has left and the account was deleted: "
+            "there is nothing to offboard."
+        )
+    job = lifecycle_state.in_flight_leave
+    if job is not None:
+        return f"An offboarding of {identity.display_name} is running already (job #{job.pk})."
+    return ""
+
+
+def _offboard_context(form: OffboardingForm, dry_run: DryRun | None) -> dict:
+    identity = form.identity
+    cleaned = getattr(form, "cleaned_data", {})
+    kept = cleaned.get("keep_group", [])
+    offered = dict.fromkeys([*dry_run.removed_groups, *kept]) if dry_run else {}
+    return {
+        "identity": identity,
+        "tenant": identity.tenant,
+        "form": form,
+        "state": queries_lifecycle.lifecycle_of(identity),
+        "preview": dry_run,
+        "group_choices": [(name, name in kept) for name in offered],
+        "delete_after": cleaned.get("delete_after_days", form.initial.get("delete_after_days")),
+    }
+
+
+def _offboard_preview(form: OffboardingForm) -> DryRun | None:
+    """Only the options matter to the plan: a date still being typed does not hide it."""
+    if not form.is_bound or set(form.errors) - {"at", "when"}:
+        return None
+    options = form.options()
+    return _dry_run(
+        lambda: lifecycle.preview_offboarding(form.identity, options), read_errors_block=False
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def offboard(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    refusal = _refusal(identity, queries_lifecycle.lifecycle_of(identity))
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    form = OffboardingForm(request.POST or None, identity=identity)
+    if request.method == "POST" and form.is_valid():
+        at = form.cleaned_data["at"]
+        job = lifecycle.request_offboarding(
+            identity, form.options(), actor=request.user, at=at, http_request=request
+        )
+        when = "Scheduled" if at else "Queued"
+        messages.success(request, f"{when} the offboarding of {identity.display_name}.")
+        return redirect("job_detail", job_id=job.pk)
+    return render(request, "provisioning/offboard.html", _offboard_context(form, None))
+
+
+@login_required
+@require_POST
+def offboard_preview(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    """htmx: the dry run of the offboarding the form holds so far."""
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    form = OffboardingForm(request.POST, identity=identity)
+    form.is_valid()
+    context = _offboard_context(form, _offboard_preview(form))
+    return render(request, "provisioning/offboard.html#preview", context)
+
+
+# -- movers ----------------------------------------------------------------------------------
+
+
+def _change_preview(form: ChangeForm) -> DryRun | None:
+    if not form.is_valid():
+        return None
+    change = form.change_request()
+    return _dry_run(lambda: lifecycle.preview_change(form.identity, change), read_errors_block=True)
+
+
+def _change_context(form: ChangeForm, dry_run: DryRun | None) -> dict:
+    return {
+        "identity": form.identity,
+        "tenant": form.identity.tenant,
+        "form": form,
+        "preview": dry_run,
+        "current_templates": form.identity.role_templates.all(),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
+        messages.error(
+            request, f"{identity.display_name} has left: restore them before changing their role."
+        )
+        return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    form = ChangeForm(request.POST or None, identity=identity)
+    dry_run = _change_preview(form) if request.method == "POST" else None
+    if dry_run is not None and dry_run.ready:
+        job = lifecycle.request_change(
+            identity,
+            form.change_request(),
+            actor=request.user,
+            at=form.cleaned_data["at"],
+            http_request=request,
+        )
+        when = "Scheduled" if form.cleaned_data["at"] else "Queued"
+        messages.success(request, f"{when} the change of {identity.display_name}.")
+        return redirect("job_detail", job_id=job.pk)
+    context = _change_context(form, dry_run)
+    context["blocked"] = dry_run is not None and not dry_run.ready
+    return render(request, "provisioning/change.html", context)
+
+
+@login_required
+@require_POST
+def change_preview(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    form = ChangeForm(request.POST, identity=identity)
+    context = _change_context(form, _change_preview(form))
+    return render(request, "provisioning/change.html#preview", context)
+
+
+# -- rehire ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def restore(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
+    """Restore a leaver within the grace period, or rehire a deleted one (a new join)."""
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    rehire = identity.status == Identity.Status.DELETED
+    try:
+        job = lifecycle.request_restore(identity, actor=request.user, http_request=request)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    what = "rehire" if rehire else "restore"
+    messages.success(request, f"Queued the {what} of {identity.display_name}.")
+    return redirect("job_detail", job_id=job.pk)
+
+
+# -- a tenant's lifecycle settings -----------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lifecycle_settings(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant, MSP_ADMIN)
+    data = request.POST or None
+    preset_form = PresetForm(data, instance=preset_of(tenant_obj))
+    breaker_form = CircuitBreakerForm(data, instance=tenant_obj)
+    if request.method == "POST" and preset_form.is_valid() and breaker_form.is_valid():
+        save_lifecycle_settings(
+            breaker_form.save(commit=False),
+            preset_form.save(commit=False),
+            actor=request.user,
+            request=request,
+        )
+        messages.success(request, f"Saved the lifecycle settings of {tenant_obj.name}.")
+        return redirect("lifecycle_settings", tenant=tenant_obj.slug)
+    managed = lifecycle.managed_count(tenant_obj)
+    return render(
+        request,
+        "provisioning/lifecycle_settings.html",
+        {
+            "tenant": tenant_obj,
+            "preset_form": preset_form,
+            "breaker_form": breaker_form,
+            "has_okta": tenant_obj.connections.filter(kind="okta").exists(),
+            "managed": managed,
+            "hold_limit": tenant_obj.offboard_hold_limit(managed),
+        },
+    )
+
+
+# -- the schedule ----------------------------------------------------------------------------
+
+
+def _schedule(request: HttpRequest, tenants, tenant=None) -> HttpResponse:
+    return render(
+        request,
+        "provisioning/schedule.html",
+        {
+            "tenant": tenant,
+            "jobs": queries_lifecycle.upcoming_jobs(tenants),
+            "batches": queries_lifecycle.held_batches(tenants),
+            "limit": queries_lifecycle.SCHEDULE_LIMIT,
+        },
+    )
+
+
+@login_required
+@require_GET
+def tenant_schedule(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    return _schedule(request, [tenant_obj], tenant_obj)
+
+
+@login_required
+@require_GET
+def schedule(request: HttpRequest) -> HttpResponse:
+    """Every tenant the person may see."""
+    access.require_role(request.user, access.READ_ROLES)
+    return _schedule(request, access.tenants_for(request.user))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = queries.get_job_for(request.user, job_id, OPERATORS)
+    if lifecycle.cancel_job(job, actor=request.user, http_request=request):
+        messages.success(request, f"Cancelled {job}.")
+    else:
+        job.refresh_from_db()
+        status = job.get_status_display().lower()
+        messages.error(request, f"{job} is {status}: it can no longer be cancelled.")
+    return redirect(_next_or(request, reverse("job_detail", kwargs={"job_id": job.pk})))
+
+
+@login_required
+@require_POST
+def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = queries_lifecycle.get_batch_for(request.user, tenant, batch_id, MSP_ADMIN)
+    if batch.status != Batch.Status.HELD:
+        status = batch.get_status_display().lower()
+        messages.error(request, f"{batch} does not need confirmation: it is {status}.")
+    else:
+        released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
+        messages.success(request, f"Confirmed {batch}: {_plural(released, 'job')} released.")
+    return redirect(_next_or(request, _schedule_url(batch.tenant)))
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = queries_lifecycle.get_batch_for(request.user, tenant, batch_id, OPERATORS)
+    if batch.status == Batch.Status.CANCELLED:
+        messages.info(request, f"{batch} was cancelled already.")
+    else:
+        cancelled = lifecycle.cancel_batch(batch, actor=request.user, http_request=request)
+        messages.success(request, f"Cancelled {batch}: {_plural(cancelled, 'job')} will not run.")
+    return redirect(_next_or(request, _schedule_url(batch.tenant)))
+
+
+def _schedule_url(tenant) -> str:
+    return reverse("tenant_schedule", kwargs={"tenant": tenant.slug})
