@@ -1,0 +1,309 @@
+"""One request to the HR webhook, from its bytes to its answer; every request is recorded.
+
+Order of the checks: size (413), timestamp and signature (401: the same answer for an unknown
+tenant, a tenant without a secret and a wrong signature, so that nobody learns which tenants
+exist), the event (400), the idempotency key (a resent event: 200 with the original job),
+the tenant's data (422), then the service call (202).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from portal.audit.events import record
+from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook import schema, service, signing
+from tenants.crypto import CredentialError
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+UNSIGNED = "The request is not signed correctly for this endpoint."
+Outcome = HRWebhookEvent.Outcome
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict
+
+
+@dataclass
+class Inbound:
+    """What is known of a request before it is trusted."""
+
+    request: HttpRequest
+    slug: str
+    body: bytes = b""
+    tenant: Tenant | None = None
+    event_type: str = ""
+    employee_id: str = ""
+    key: str = ""
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def remote_addr(self) -> str | None:
+        try:
+            return str(ipaddress.ip_address(self.request.META.get("REMOTE_ADDR", "").strip()))
+        except ValueError:
+            return None
+
+    def event_row(self, outcome: str, reason: str = "", job=None) -> HRWebhookEvent:
+        return HRWebhookEvent.objects.create(
+            tenant=self.tenant,
+            tenant_slug=self.slug,
+            idempotency_key=self.key[:200],
+            event_type=self.event_type[:20],
+            employee_id=self.employee_id[:64],
+            outcome=outcome,
+            reason=reason[:300],
+            remote_addr=self.remote_addr,
+            body_sha256=hashlib.sha256(self.body).hexdigest() if self.body else "",
+            job=job,
+        )
+
+
+def handle(request: HttpRequest, slug: str) -> Reply:
+    inbound = Inbound(request, slug[:60])
+    inbound.tenant = Tenant.objects.filter(slug=inbound.slug).first()
+    size = _content_length(request)
+    if size > MAX_BODY_BYTES:
+        return _reject(inbound, 413, "too_large", f"The body is larger than {_limit()}.")
+    inbound.body = request.body
+    if len(inbound.body) > MAX_BODY_BYTES:
+        return _reject(inbound, 413, "too_large", f"The body is larger than {_limit()}.")
+    refusal = _authenticate(inbound)
+    if refusal is not None:
+        return refusal
+    try:
+        event = schema.parse(inbound.body)
+    except schema.InvalidEvent as exc:
+        _note_raw(inbound)
+        return _reject(inbound, 400, "invalid_event", exc.message, details=exc.details)
+    inbound.event_type, inbound.employee_id = event.event, event.employee_id
+    refusal = _take_key(inbound, event)
+    if refusal is not None:
+        return refusal
+    original = _accepted(inbound)
+    if original is not None:
+        return _duplicate(inbound, original)
+    return _accept(inbound, event)
+
+
+def _limit() -> str:
+    return f"{MAX_BODY_BYTES // 1024} KB"
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+# -- who sent it ------------------------------------------------------------------------------
+
+
+def _authenticate(inbound: Inbound) -> Reply | None:
+    """None when the tenant's secret signed this body recently; else the 401, recorded
+    against the tenant when there is one (its MSP admins see why HR's requests fail)."""
+    headers = inbound.request.headers
+    timestamp = signing.parse_timestamp(headers.get("X-Signature-Timestamp", ""))
+    given = headers.get("X-Signature", "")
+    if timestamp is None or not given:
+        return _unsigned(inbound, "X-Signature-Timestamp or X-Signature missing or malformed")
+    now = time.time()
+    if not signing.within_window(timestamp, now):
+        return _reject(
+            inbound,
+            401,
+            "stale",
+            "X-Signature-Timestamp is more than 5 minutes away from our clock; "
+            "sign each request when it is sent.",
+            reason=f"timestamp {int(timestamp - now):+d} s from our clock",
+            result="denied",
+        )
+    secret, missing = _secret_of(inbound.tenant)
+    # Computed even without a secret, so that the answer takes as long either way.
+    matches = signing.signature_matches(secret or "-", timestamp, inbound.body, given)
+    if missing:
+        return _unsigned(inbound, missing)
+    if not matches:
+        return _unsigned(inbound, "bad signature")
+    return None
+
+
+def _secret_of(tenant: Tenant | None) -> tuple[str, str]:
+    """(secret, why there is none)."""
+    if tenant is None:
+        return "", "unknown tenant"
+    if not tenant.is_active:
+        return "", "the tenant is inactive"
+    if not tenant.has_hr_webhook_secret:
+        return "", "the tenant has no HR webhook secret"
+    try:
+        return tenant.get_hr_webhook_secret(), ""
+    except CredentialError:
+        logger.error("HR webhook secret of tenant %s cannot be decrypted", tenant.pk)
+        return "", "the tenant's secret cannot be decrypted"
+
+
+def _unsigned(inbound: Inbound, reason: str) -> Reply:
+    return _reject(inbound, 401, "unauthorized", UNSIGNED, reason=reason, result="denied")
+
+
+# -- what it says -----------------------------------------------------------------------------
+
+
+def _note_raw(inbound: Inbound) -> None:
+    """For the record of an invalid event: its type and employee, as far as they can be read."""
+    try:
+        data = json.loads(inbound.body)
+    except ValueError:
+        return
+    if isinstance(data, dict):
+        inbound.event_type = _text(data.get("event"))
+        inbound.employee_id = _text(data.get("employee_id"))
+        inbound.key = _text(data.get("id"))
+
+
+def _text(value) -> str:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
+def _take_key(inbound: Inbound, event: schema.Event) -> Reply | None:
+    header = inbound.request.headers.get("Idempotency-Key", "").strip()
+    if header and event.id and header != event.id:
+        return _reject(inbound, 400, "invalid_event", "id and the Idempotency-Key header differ.")
+    inbound.key = event.id or header
+    if not inbound.key:
+        return _reject(
+            inbound,
+            400,
+            "invalid_event",
+            "The event needs an id (or an Idempotency-Key header), so that a resent event "
+            "is recognised.",
+        )
+    if len(inbound.key) > 200 or not inbound.key.isascii() or not inbound.key.isprintable():
+        return _reject(inbound, 400, "invalid_event", "Idempotency-Key: up to 200 ASCII chars.")
+    return None
+
+
+# -- once only --------------------------------------------------------------------------------
+
+
+def _accepted(inbound: Inbound) -> HRWebhookEvent | None:
+    return (
+        HRWebhookEvent.objects.filter(
+            tenant=inbound.tenant, idempotency_key=inbound.key, outcome=Outcome.ACCEPTED
+        )
+        .select_related("job")
+        .first()
+    )
+
+
+def _duplicate(inbound: Inbound, original: HRWebhookEvent) -> Reply:
+    if (original.event_type, original.employee_id) != (inbound.event_type, inbound.employee_id):
+        return _reject(
+            inbound,
+            422,
+            "id_reused",
+            f"The id {inbound.key} was used for another event ({original.event_type} of "
+            f"employee {original.employee_id}); give every event an id of its own.",
+        )
+    reason = f"resent; first accepted at {original.received_at:%Y-%m-%d %H:%M:%S %Z}"
+    inbound.event_row(Outcome.DUPLICATE, reason, job=original.job)
+    job = original.job
+    body = {"job": job.pk if job else None, "status": job.status if job else "", "duplicate": True}
+    return Reply(200, body)
+
+
+def _accept(inbound: Inbound, event: schema.Event) -> Reply:
+    request = inbound.request
+    try:
+        action = service.prepare(inbound.tenant, event, http_request=request)
+        with transaction.atomic():
+            row = inbound.event_row(Outcome.ACCEPTED)
+            job = action()
+            row.job = job
+            row.save(update_fields=["job"])
+            record(
+                "hr_webhook.accept",
+                actor=service.ACTOR,
+                tenant=inbound.tenant,
+                target=("hr_webhook_event", row.pk, str(row)),
+                after=_facts(inbound) | {"job": job.pk, "status": job.status},
+                request=request,
+                job_id=job.pk,
+            )
+    except service.Unprocessable as exc:
+        return _reject(inbound, 422, "unprocessable", exc.message)
+    except IntegrityError:
+        original = _accepted(inbound)
+        if original is not None:  # the same event, sent twice at once: the other one won
+            return _duplicate(inbound, original)
+        return _reject(
+            inbound,
+            409,
+            "conflict",
+            f"Employee {inbound.employee_id} was changed by another request at the same "
+            "moment; send the event again.",
+        )
+    return Reply(202, _accepted_body(job))
+
+
+def _accepted_body(job) -> dict:
+    body = {"job": job.pk, "status": job.status, "kind": job.kind}
+    if job.status == job.Status.HELD and job.batch_id:
+        body |= {"batch": job.batch_id, "hold_reason": job.batch.hold_reason}
+    return body
+
+
+# -- the record -------------------------------------------------------------------------------
+
+
+def _facts(inbound: Inbound) -> dict:
+    return {
+        "tenant_slug": inbound.slug,
+        "event": inbound.event_type,
+        "employee_id": inbound.employee_id,
+        "event_id": inbound.key,
+    }
+
+
+def _reject(
+    inbound: Inbound,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    reason: str = "",
+    result: str = "failure",
+    details: list | None = None,
+) -> Reply:
+    reason = reason or message
+    with transaction.atomic():
+        row = inbound.event_row(Outcome.REJECTED, reason)
+        record(
+            "hr_webhook.reject",
+            actor=service.ACTOR,
+            tenant=inbound.tenant,
+            target=("hr_webhook_event", row.pk, str(row)),
+            after=_facts(inbound) | {"http_status": status, "reason": reason[:300]},
+            result=result,
+            request=inbound.request,
+        )
+    logger.info("HR webhook request for %r refused (%s): %s", inbound.slug, status, reason)
+    body = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return Reply(status, body)
