@@ -1,0 +1,285 @@
+"""The bulk actions: store a validated upload, start its valid rows, report its progress.
+
+Like `services.py`, each action is one transaction with its audit event; the jobs are
+enqueued on commit by the services that create them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import transaction
+from django.db.models import Count
+
+from portal.audit.events import record
+from provisioning import lifecycle, services
+from provisioning.bulk import columns, parse, validate
+from provisioning.models import Batch, BatchRow, Identity, Job
+from tenants.models import RoleTemplate, Tenant
+
+KIND_OF = {columns.ONBOARD: Batch.Kind.CSV_ONBOARD, columns.OFFBOARD: Batch.Kind.CSV_OFFBOARD}
+BadFile = parse.BadFile
+
+
+class BatchError(ValueError):
+    """The batch cannot do that now (started already, nothing valid ...)."""
+
+
+def file_kind(batch: Batch) -> str:
+    return columns.ONBOARD if batch.kind == Batch.Kind.CSV_ONBOARD else columns.OFFBOARD
+
+
+# -- upload -----------------------------------------------------------------------------------
+
+
+def upload(
+    tenant: Tenant,
+    kind: str,
+    filename: str,
+    data: bytes,
+    *,
+    actor,
+    offboarding: lifecycle.OffboardingOptions | None = None,
+    http_request=None,
+) -> Batch:
+    """Parse and validate a file; store it as a batch to preview. Raises BadFile (nothing
+    stored) when the file as a whole cannot be read. Nothing is queued here."""
+    parsed = parse.parse(data, kind)
+    checked = validate.validate(tenant, parsed)
+    options: dict = {"notes": parsed.notes + checked.notes, "header": parsed.header}
+    if kind == columns.OFFBOARD:
+        options["offboard"] = (
+            offboarding or lifecycle.OffboardingOptions.preset_for(tenant)
+        ).as_dict()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            tenant=tenant,
+            kind=KIND_OF[kind],
+            filename=os.path.basename(filename or "upload.csv")[:255],
+            rows_total=len(checked.rows),
+            rows_valid=checked.valid,
+            options=options,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        BatchRow.objects.bulk_create(
+            [
+                BatchRow(
+                    batch=batch,
+                    line=row.line,
+                    data=row.data,
+                    errors=row.errors,
+                    identity_id=row.identity_id,
+                )
+                for row in checked.rows
+            ],
+            batch_size=500,
+        )
+        record(
+            "batch.upload",
+            actor=actor,
+            tenant=tenant,
+            target=("batch", batch.pk, str(batch)),
+            after={
+                "kind": batch.kind,
+                "filename": batch.filename,
+                "rows": batch.rows_total,
+                "valid": batch.rows_valid,
+                "offboarding": options.get("offboard"),
+            },
+            request=http_request,
+        )
+    return batch
+
+
+# -- start ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    jobs: int
+    held: bool
+    skipped: int  # rows valid at upload that something changed since
+
+
+def start(batch: Batch, *, actor, http_request=None) -> Started:
+    """Queue every valid row, in one transaction: onboardings through
+    `services.request_onboarding`, offboardings through `lifecycle.request_offboarding`,
+    held together when they are more than the tenant's circuit breaker allows."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
+        if batch.status != Batch.Status.VALIDATED:
+            raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
+        rows = [row for row in batch.rows.order_by("line") if not row.errors]
+        skipped = _recheck(batch, rows)
+        rows = [row for row in rows if not row.errors]
+        if not rows:
+            raise BatchError("No row of this file can be queued: fix the errors and upload again.")
+        held = False
+        if batch.kind == Batch.Kind.CSV_ONBOARD:
+            _start_onboarding(batch, rows, actor, http_request)
+        else:
+            held = lifecycle.would_hold(batch.tenant, len(rows))
+            _start_offboarding(batch, rows, actor, http_request, held)
+        BatchRow.objects.bulk_update(rows, ["job", "identity"], batch_size=500)
+        batch.rows_valid = len(rows)
+        batch.status = Batch.Status.STARTED
+        batch.save(update_fields=["rows_valid", "status"])
+        if held:
+            lifecycle.hold_batch(batch, lifecycle.hold_reason(batch.tenant, len(rows)))
+        record(
+            "batch.start",
+            actor=actor,
+            tenant=batch.tenant,
+            target=("batch", batch.pk, str(batch)),
+            before={"status": Batch.Status.VALIDATED},
+            after={
+                "status": batch.status,
+                "jobs": len(rows),
+                "not_queued": batch.rows_total - len(rows),
+                "hold_reason": batch.hold_reason,
+            },
+            request=http_request,
+        )
+    return Started(len(rows), held, skipped)
+
+
+def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
+    """Rows that another technician's work made invalid since the upload get that error."""
+    tenant, changed = batch.tenant, []
+    if batch.kind == Batch.Kind.CSV_ONBOARD:
+        usernames = {row.data.get("username", "") for row in rows}
+        taken = set(
+            Identity.objects.filter(tenant=tenant, username__in=usernames).values_list(
+                "username", flat=True
+            )
+        )
+        templates = set(RoleTemplate.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        for row in rows:
+            if row.data.get("username") in taken:
+                row.errors = [f"{row.data['username']} was onboarded since this file was checked."]
+            elif not set(row.data.get("role_ids", [])) <= templates:
+                row.errors = ["A role template of this row was deleted since the file was checked."]
+            else:
+                continue
+            changed.append(row)
+    else:
+        gone = set(
+            Identity.objects.filter(
+                pk__in=[row.identity_id for row in rows],
+                status__in=[Identity.Status.LEFT, Identity.Status.DELETED],
+            ).values_list("pk", flat=True)
+        )
+        for row in rows:
+            if row.identity_id in gone or row.identity_id is None:
+                row.errors = ["This person has left since the file was checked."]
+                changed.append(row)
+    BatchRow.objects.bulk_update(changed, ["errors"])
+    return len(changed)
+
+
+def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -> None:
+    templates = {t.pk: t for t in RoleTemplate.objects.filter(tenant=batch.tenant)}
+    for row in rows:
+        cells = row.data["input"]
+        attributes = {
+            name: cells[name].upper() if name == "usage_location" else cells[name]
+            for name in ("department", "job_title", "office", "usage_location")
+            if cells.get(name)
+        }
+        request = services.OnboardingRequest(
+            first_name=cells["first_name"],
+            last_name=cells["last_name"],
+            role_templates=[templates[pk] for pk in row.data["role_ids"]],
+            start_date=date.fromisoformat(row.data["start_date"]),
+            username=row.data["username"],
+            attributes=attributes,
+            employee_id=cells.get("employee_id", ""),
+        )
+        row.job = services.request_onboarding(
+            batch.tenant,
+            request,
+            username=row.data["username"],
+            actor=actor,
+            batch=batch,
+            http_request=http_request,
+        )
+        row.identity_id = row.job.identity_id
+
+
+def _start_offboarding(batch: Batch, rows: list[BatchRow], actor, http_request, held: bool) -> None:
+    people = Identity.objects.select_related("tenant").in_bulk([r.identity_id for r in rows])
+    defaults = batch.options.get("offboard", {})
+    for row in rows:
+        options = lifecycle.OffboardingOptions.from_dict(defaults | row.data.get("overrides", {}))
+        at = row.data.get("leave_at")
+        row.job = lifecycle.request_offboarding(
+            people[row.identity_id],
+            options,
+            actor=actor,
+            at=datetime.fromisoformat(at) if at else None,
+            batch=batch,
+            hold=held,
+            http_request=http_request,
+        )
+
+
+def discard(batch: Batch, *, actor, http_request=None) -> None:
+    """A validated batch the technician does not want: cancelled, nothing was queued."""
+    if batch.status != Batch.Status.VALIDATED:
+        raise BatchError("Only a batch that has not started can be discarded.")
+    lifecycle.cancel_batch(batch, actor=actor, http_request=http_request)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+WAITING_FOR_TIME = (Job.Status.SCHEDULED, Job.Status.HELD)
+
+
+@dataclass
+class Progress:
+    total: int
+    counts: Counter
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts[s] for s in Job.DONE)
+
+    @property
+    def succeeded(self) -> int:
+        return self.counts[Job.Status.SUCCEEDED]
+
+    @property
+    def failed(self) -> int:
+        return self.counts[Job.Status.FAILED] + self.counts[Job.Status.PARTIAL]
+
+    @property
+    def later(self) -> int:
+        """Jobs that wait for their time or for a confirmation, not for a worker."""
+        return sum(self.counts[s] for s in WAITING_FOR_TIME)
+
+    @property
+    def active(self) -> int:
+        return self.total - self.done - self.later
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def live(self) -> bool:
+        """Something is queued or running: the page keeps polling."""
+        return self.active > 0
+
+
+def progress(batch: Batch) -> Progress:
+    counts = Counter(
+        {
+            row["status"]: row["n"]
+            for row in batch.jobs.order_by().values("status").annotate(n=Count("pk"))
+        }
+    )
+    return Progress(sum(counts.values()), counts)

@@ -1,0 +1,238 @@
+"""Bulk pages: upload a CSV, preview every row, queue the valid ones, watch them run.
+
+Technicians and MSP admins of the tenant only; a held offboarding batch waits for an MSP
+admin. The views parse with a form, call one function of provisioning.bulk.service and
+redirect; the batch page's progress partial is polled by htmx until nothing is left to run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.models import Role, role_of
+from provisioning import lifecycle
+from provisioning.bulk import columns, export, service
+from provisioning.bulk.forms import CappedUploadHandler, OffboardingOptionsForm, UploadForm
+from provisioning.models import Batch
+from tenants import access
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+OPERATORS = access.OPERATOR_ROLES
+ADMINS = (Role.MSP_ADMIN,)
+ROWS_PER_PAGE = 250
+BATCHES_PER_PAGE = 25
+SHOW = {"errors": "With errors", "valid": "Valid", "": "All rows"}
+
+
+def _batch_for(user, slug: str, batch_id: int, roles=OPERATORS) -> Batch:
+    tenant = access.get_tenant_for(user, slug, roles)
+    return get_object_or_404(Batch.objects.select_related("tenant", "created_by"), tenant=tenant,
+                             pk=batch_id)  # fmt: skip
+
+
+def _kind(request: HttpRequest) -> str:
+    kind = request.GET.get("kind", "")
+    return kind if kind in columns.KINDS else columns.ONBOARD
+
+
+# -- list and upload --------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def batch_list(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    batches = Batch.objects.filter(tenant=tenant_obj).select_related("created_by")
+    page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "provisioning/bulk_list.html", {"tenant": tenant_obj, "page": page})
+
+
+@csrf_exempt  # so that the upload handler goes in before the body is read; csrf_protect below
+@login_required
+def bulk_upload(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    handler = None
+    if request.method == "POST":
+        handler = CappedUploadHandler(request)
+        request.upload_handlers.insert(0, handler)
+    return _upload(request, tenant_obj, handler)
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def _upload(request: HttpRequest, tenant: Tenant, handler) -> HttpResponse:
+    kind = _kind(request)
+    posted = request.method == "POST"
+    form = UploadForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        too_large=handler.too_large if handler else None,
+    )
+    options = None
+    if kind == columns.OFFBOARD:
+        options = OffboardingOptionsForm(request.POST if posted else None, tenant=tenant)
+    if posted and form.is_valid() and (options is None or options.is_valid()):
+        batch = _store(request, tenant, kind, form, options)
+        if batch is not None:
+            return redirect("bulk_batch", tenant=tenant.slug, batch_id=batch.pk)
+    context = {
+        "tenant": tenant,
+        "kind": kind,
+        "form": form,
+        "options_form": options,
+        "columns": columns.COLUMNS[kind],
+        "limits": {"rows": f"{columns.MAX_ROWS:,}", "mb": columns.MAX_BYTES // 1024 // 1024},
+    }
+    return render(request, "provisioning/bulk_upload.html", context)
+
+
+def _store(request, tenant: Tenant, kind: str, form: UploadForm, options) -> Batch | None:
+    """The validated batch, or None with the file's problem on the form (never a 500: the
+    traceback of an unforeseen failure goes to the log)."""
+    try:
+        return service.upload(
+            tenant,
+            kind,
+            form.cleaned_data["file"].name,
+            form.read(),
+            actor=request.user,
+            offboarding=options.options() if options else None,
+            http_request=request,
+        )
+    except service.BadFile as exc:
+        form.add_error("file", str(exc))
+    except Exception:
+        logger.exception("Bulk upload for tenant %s failed", tenant.pk)
+        form.add_error(
+            "file",
+            "The file could not be checked. Nothing was stored; try again, and if it fails "
+            "again, send the file to the MSP's support.",
+        )
+    return None
+
+
+@login_required
+@require_GET
+def bulk_template(request: HttpRequest, tenant: str) -> HttpResponse:
+    tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    kind = _kind(request)
+    response = HttpResponse(
+        "\ufeff" + export.template_csv(tenant_obj, kind), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{tenant_obj.slug}-{kind}.csv"'
+    return response
+
+
+# -- one batch --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    """The preview of a validated batch, or the progress of a started one; with HX-Request,
+    only the progress partial (polled while jobs are queued or running)."""
+    batch = _batch_for(request.user, tenant, batch_id)
+    show = request.GET.get("show", "")
+    rows = batch.rows.select_related("job", "identity").order_by("line")
+    if show == "errors":
+        rows = rows.exclude(errors=[])
+    elif show == "valid":
+        rows = rows.filter(errors=[])
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "tenant": batch.tenant,
+        "batch": batch,
+        "kind": service.file_kind(batch),
+        "page": page,
+        "show": show if show in SHOW else "",
+        "filters": SHOW,
+        "progress": service.progress(batch),
+        "notes": batch.options.get("notes", []),
+        "invalid": batch.rows_total - batch.rows_valid,
+        "is_admin": role_of(request.user) == Role.MSP_ADMIN,
+    }
+    pending = batch.status == Batch.Status.VALIDATED and batch.kind == Batch.Kind.CSV_OFFBOARD
+    if pending and lifecycle.would_hold(batch.tenant, batch.rows_valid):
+        context["will_hold"] = lifecycle.hold_reason(batch.tenant, batch.rows_valid)
+    template = "provisioning/bulk_batch.html"
+    return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+@login_required
+@require_POST
+def batch_start(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = _batch_for(request.user, tenant, batch_id)
+    try:
+        started = service.start(batch, actor=request.user, http_request=request)
+    except service.BatchError as exc:
+        messages.error(request, str(exc))
+    except IntegrityError:
+        messages.error(request, "Someone changed these people meanwhile: upload the file again.")
+    else:
+        text = f"Queued {started.jobs} row{'s' if started.jobs != 1 else ''}."
+        if started.skipped:
+            text += f" {started.skipped} changed since the check and were left out."
+        if started.held:
+            text = f"Held {started.jobs} offboardings: an MSP admin must confirm them."
+        (messages.warning if started.held else messages.success)(request, text)
+    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+
+
+@login_required
+@require_POST
+def batch_discard(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = _batch_for(request.user, tenant, batch_id)
+    try:
+        service.discard(batch, actor=request.user, http_request=request)
+    except service.BatchError as exc:
+        messages.error(request, str(exc))
+        return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+    messages.success(request, f"Discarded {batch.filename}; nothing was queued.")
+    return redirect("bulk_list", tenant=batch.tenant.slug)
+
+
+@login_required
+@require_POST
+def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = _batch_for(request.user, tenant, batch_id, ADMINS)
+    if batch.status != Batch.Status.HELD:
+        messages.error(request, "This batch is not waiting for a confirmation.")
+    else:
+        released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
+        messages.success(request, f"Confirmed: {released} held job{'s' * (released != 1)} run.")
+    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = _batch_for(request.user, tenant, batch_id, ADMINS)
+    if batch.status != Batch.Status.HELD:
+        messages.error(request, "Only a batch that waits for a confirmation can be cancelled here.")
+    else:
+        cancelled = lifecycle.cancel_batch(batch, actor=request.user, http_request=request)
+        messages.success(request, f"Cancelled {cancelled} held job{'s' * (cancelled != 1)}.")
+    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+
+
+@login_required
+@require_GET
+def batch_result(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    batch = _batch_for(request.user, tenant, batch_id)
+    response = HttpResponse(
+        "\ufeff" + export.result_csv(batch), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{batch.tenant.slug}-batch-{batch.pk}-result.csv"'
+    )
+    return response

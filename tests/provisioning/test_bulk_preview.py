@@ -1,0 +1,177 @@
+"""A CSV file of good rows and every kind of bad row: the preview names each problem on its
+line, nothing is queued before the technician confirms, and confirming queues only the valid
+rows. Usernames are checked against the portal and a real sandbox directory."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils.html import escape
+
+from portal.audit.models import AuditEvent
+from provisioning import lifecycle
+from provisioning.models import Batch, BatchRow, Identity, Job
+from tests.provisioning.bulk_support import (
+    OFFBOARD_OPTIONS,
+    ONBOARD_HEADER,
+    batch_of,
+    csv_text,
+    sandbox_tenant,
+    upload,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    dirs = sandbox_tenant(on_sandbox)
+    dirs.add_entra_user(f"grace.hopper@{dirs.tenant.primary_domain}", "Grace", "Hopper")
+    Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Alan",
+        last_name="Turing",
+        display_name="Alan Turing",
+        username=f"alan.turing@{dirs.tenant.primary_domain}",
+        email=f"alan.turing@{dirs.tenant.primary_domain}",
+        employee_id="E900",
+        status=Identity.Status.ACTIVE,
+    )
+    return dirs
+
+
+def mixed_rows(dirs) -> tuple[list[list[str]], dict[int, str]]:
+    """(rows, line -> the message its preview shows); lines count the header as 1."""
+    domain = dirs.tenant.primary_domain
+    soon = (lifecycle.tenant_today(dirs.tenant) + timedelta(days=7)).isoformat()
+    row = ["", "", "Sales", "", "", "", "", "", "", ""]
+
+    def r(**cells):
+        values = dict(zip(ONBOARD_HEADER, row, strict=True)) | cells
+        return [values[name] for name in ONBOARD_HEADER]
+
+    rows = [
+        r(first_name="Ada", last_name="Lovelace", start_date=soon, job_title="Analyst",
+          office="London", usage_location="gb", employee_id="E100"),
+        r(first_name="Charles", last_name="Babbage", role="Sales; support", employee_id="E101"),
+        r(first_name="Grace", last_name="Hopper"),
+        r(first_name="Bob", last_name="Typo", role="Salse"),
+        r(first_name="", last_name="Nofirst"),
+        r(first_name="Date", last_name="Format", start_date="01/12/2026"),
+        r(first_name="Date", last_name="Past", start_date="2020-01-01"),
+        r(first_name="Date", last_name="Impossible", start_date="2026-02-30"),
+        r(first_name="Dup", last_name="File", username=f"ada.lovelace@{domain}"),
+        r(first_name="Dir", last_name="Taken", username=f"grace.hopper@{domain}"),
+        r(first_name="Portal", last_name="Taken", username=f"alan.turing@{domain}"),
+        r(first_name="Wrong", last_name="Domain", username="wrong@elsewhere.example"),
+        r(first_name="Emp", last_name="Twice", employee_id="E100"),
+        r(first_name="Emp", last_name="Portal", employee_id="E900"),
+        r(first_name="Loc", last_name="Bad", usage_location="G1"),
+        r(first_name="=cmd|' /C calc'!A0", last_name="Formula"),
+        r(first_name="Huge", last_name="Cell", department="D" * 1000),
+        r(first_name="No", last_name="Role", role=""),
+    ]  # fmt: skip
+    expected = {
+        5: "Unknown role “Salse”. This tenant's roles: Sales, Support.",
+        6: "first_name is missing.",
+        7: "start_date “01/12/2026” is not a date: use YYYY-MM-DD",
+        8: "start_date 2020-01-01 is more than 30 days in the past.",
+        9: "start_date “2026-02-30” is not a day of the calendar.",
+        10: f"username ada.lovelace@{domain} is on line 2 too.",
+        11: f"username grace.hopper@{domain} exists in Microsoft Entra ID already.",
+        12: f"username alan.turing@{domain} belongs to Alan Turing in this portal.",
+        13: "elsewhere.example is not a domain of this tenant",
+        14: "employee_id E100 is on line 2 too.",
+        15: "employee_id E900 belongs to Alan Turing in this portal already.",
+        16: "usage_location “G1” is not two letters such as GB.",
+        17: "first_name starts with “=”, as a spreadsheet formula does.",
+        18: "department is 1,000 characters long; the most is 64.",
+        19: "role is missing.",
+    }
+    return rows, expected
+
+
+def test_preview_shows_every_error_and_queues_nothing(client, dirs):
+    rows, expected = mixed_rows(dirs)
+    client.force_login(dirs.technician)
+    jobs_before = Job.objects.count()
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+
+    assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 18, 3)
+    assert Job.objects.count() == jobs_before
+    assert not Identity.objects.filter(tenant=dirs.tenant, first_name="Ada").exists()
+    assert AuditEvent.objects.filter(action="batch.upload").count() == 1
+
+    page = client.get(reverse("bulk_batch", kwargs={"tenant": dirs.tenant.slug,
+                                                    "batch_id": batch.pk}))  # fmt: skip
+    body = page.content.decode()
+    assert "Queue 3 valid rows" in body
+    for line, message in expected.items():
+        row = BatchRow.objects.get(batch=batch, line=line)
+        assert any(message in error for error in row.errors), (line, row.errors)
+        assert f'id="line-{line}" class="invalid"' in body
+        assert escape(message) in body
+    domain = dirs.tenant.primary_domain
+    grace = BatchRow.objects.get(batch=batch, line=4)
+    assert grace.errors == [] and grace.data["username"] == f"grace.hopper2@{domain}"
+    note = f"grace.hopper@{domain} is taken in Microsoft Entra ID: this row gets grace.hopper2@"
+    assert note in body
+    huge = BatchRow.objects.get(batch=batch, line=18)
+    assert len(huge.data["input"]["department"]) == 65  # stored cut short
+
+
+def test_confirm_queues_only_the_valid_rows(client, dirs):
+    rows, _ = mixed_rows(dirs)
+    client.force_login(dirs.technician)
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    start = reverse("bulk_start", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk})
+
+    response = client.post(start)
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    jobs = Job.objects.filter(batch=batch, kind=Job.Kind.JOIN)
+    domain = dirs.tenant.primary_domain
+    assert sorted(jobs.values_list("identity__username", flat=True)) == [
+        f"ada.lovelace@{domain}", f"charles.babbage@{domain}", f"grace.hopper2@{domain}",
+    ]  # fmt: skip
+    ada = Identity.objects.get(tenant=dirs.tenant, username=f"ada.lovelace@{domain}")
+    assert ada.employee_id == "E100" and ada.start_date > lifecycle.tenant_today(dirs.tenant)
+    assert ada.attributes == {"job_title": "Analyst", "office": "London", "usage_location": "GB"}
+    charles = Identity.objects.get(tenant=dirs.tenant, employee_id="E101")
+    assert [t.name for t in charles.role_templates.order_by("name")] == ["Sales", "Support"]
+    assert all(r.job_id for r in batch.rows.filter(errors=[]))
+    assert not batch.rows.exclude(errors=[]).filter(job__isnull=False).exists()
+    assert AuditEvent.objects.filter(action="batch.start").count() == 1
+
+    # a second confirm (a double click, a replayed POST) queues nothing more
+    client.post(start)
+    assert Job.objects.filter(batch=batch).count() == 3
+
+
+def test_discard_queues_nothing(client, dirs):
+    client.force_login(dirs.technician)
+    text = csv_text(ONBOARD_HEADER, [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]])
+    batch = batch_of(upload(client, dirs.tenant, text))
+    kwargs = {"tenant": dirs.tenant.slug, "batch_id": batch.pk}
+    assert client.post(reverse("bulk_discard", kwargs=kwargs)).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CANCELLED
+    assert client.post(reverse("bulk_start", kwargs=kwargs)).status_code == 302
+    assert not Job.objects.filter(batch=batch).exists()
+
+
+def test_template_imports_cleanly(client, dirs):
+    client.force_login(dirs.technician)
+    url = reverse("bulk_template", kwargs={"tenant": dirs.tenant.slug})
+    template = client.get(url + "?kind=onboard")
+    assert template["Content-Type"].startswith("text/csv")
+    text = template.content.decode("utf-8-sig")
+    assert "Roles of this tenant: Sales ; Support" in text
+    batch = batch_of(upload(client, dirs.tenant, template.content, name="template.csv"))
+    assert (batch.rows_total, batch.rows_valid) == (1, 1)
+    assert batch.rows.get().data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"
+
+    offboard = client.get(url + "?kind=offboard").content
+    response = upload(client, dirs.tenant, offboard, kind="offboard", **OFFBOARD_OPTIONS)
+    assert "The file has its header but no rows" in response.content.decode()
