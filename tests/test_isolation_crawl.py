@@ -43,15 +43,6 @@ def held_batch_of(world):
     return batch
 
 
-def batch_of(world):
-    from provisioning.models import Batch
-
-    batch, _ = Batch.objects.get_or_create(
-        tenant=world.tenant, kind=Batch.Kind.CSV_ONBOARD, defaults={"filename": "people.csv"}
-    )
-    return batch
-
-
 def iter_named_patterns(resolver: URLResolver = None, namespace: str = "", params=()):
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
