@@ -87,11 +87,21 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _within(day: date, past: int, ahead: int, what: str) -> None:
-    if day < _today() - timedelta(days=past):
-        raise ValueError(f"{what} is more than {past} days in the past")
-    if day > _today() + timedelta(days=ahead):
-        raise ValueError(f"{what} is more than {ahead} days ahead")
+def _within(past: int, ahead: int):
+    def check(value: date | datetime) -> date | datetime:
+        day = value.date() if isinstance(value, datetime) else value
+        if day < _today() - timedelta(days=past):
+            raise ValueError(f"more than {past} days in the past")
+        if day > _today() + timedelta(days=ahead):
+            raise ValueError(f"more than {ahead} days ahead")
+        return value
+
+    return AfterValidator(check)
+
+
+StartDate = Annotated[date, _within(MAX_START_PAST_DAYS, MAX_AHEAD_DAYS)]
+Day = Annotated[date, _within(MAX_PAST_DAYS, MAX_AHEAD_DAYS)]
+Moment = Annotated[datetime, _within(MAX_PAST_DAYS, MAX_AHEAD_DAYS)]
 
 
 class _Event(BaseModel):
@@ -119,41 +129,30 @@ class Hire(_Event, _Attributes):
     first_name: Name
     last_name: Name
     role: Roles
-    start_date: date | None = None
-
-    @model_validator(mode="after")
-    def _start_is_sane(self) -> Hire:
-        if self.start_date:
-            _within(self.start_date, MAX_START_PAST_DAYS, MAX_AHEAD_DAYS, "start_date")
-        return self
+    start_date: StartDate | None = None
 
 
 class Change(_Event, _Attributes):
     event: Literal["change"]
     role: Roles | None = None
-    effective_date: date | None = None
+    effective_date: Day | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> Change:
         if self.role is None and not self.attributes:
             raise ValueError("a change names a role or at least one attribute")
-        if self.effective_date:
-            _within(self.effective_date, MAX_PAST_DAYS, MAX_AHEAD_DAYS, "effective_date")
         return self
 
 
 class Terminate(_Event):
     event: Literal["terminate"]
-    end_date: date | None = None  # the last working day: the leave runs at its end
-    leave_at: datetime | None = None  # an exact time; without an offset, the tenant's clock
+    end_date: Day | None = None  # the last working day: the leave runs at its end
+    leave_at: Moment | None = None  # an exact time; without an offset, the tenant's clock
 
     @model_validator(mode="after")
     def _one_time(self) -> Terminate:
         if self.end_date and self.leave_at:
             raise ValueError("give end_date or leave_at, not both")
-        day = self.end_date or (self.leave_at.date() if self.leave_at else None)
-        if day:
-            _within(day, MAX_PAST_DAYS, MAX_AHEAD_DAYS, "end_date" if self.end_date else "leave_at")
         return self
 
 
