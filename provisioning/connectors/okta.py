@@ -105,6 +105,18 @@ class OktaConnector:
         except NotFoundError:
             return None
 
+    async def list_usernames(self) -> list[str]:
+        """Every login, 200 a page (as Okta lists them: without deprovisioned users), for bulk
+        username checks."""
+        names: list[str] = []
+        after = None
+        while True:
+            page, response = await self._call(self._okta().list_users(limit=200, after=after))
+            names += [u.profile.login for u in page or [] if u.profile and u.profile.login]
+            after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+            if not after:
+                return names
+
     async def create_user(self, new: NewUser) -> DirectoryUser:
         profile = _profile(
             {
