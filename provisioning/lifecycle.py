@@ -340,7 +340,9 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
         now = timezone.now()
         held = list(batch.jobs.filter(status=Job.Status.HELD))
         for job in held:
-            due = job.not_before is None or job.not_before <= now
+            # The scanner holds jobs whose time had come; others may still lie ahead.
+            reached = batch.kind == Batch.Kind.SCHEDULE or job.not_before is None
+            due = reached or job.not_before <= now
             job.status = Job.Status.QUEUED if due else Job.Status.SCHEDULED
             job.save(update_fields=["status"])
             if due:
