@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
 from provisioning import lifecycle
@@ -48,7 +49,7 @@ class WallClockDateTimeField(forms.DateTimeField):
             return None
         if isinstance(value, datetime):
             return value.replace(tzinfo=None)
-        return forms.BaseTemporalField.to_python(self, str(value)[:40])
+        return BaseTemporalField.to_python(self, str(value)[:40])
 
 
 def clean_future(tenant: Tenant, local: datetime) -> datetime:

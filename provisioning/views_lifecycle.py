@@ -87,20 +87,26 @@ class DryRun:
         return sorted(names.values(), key=str.casefold)
 
 
-def _operation(step) -> str:
-    text = f"{Step.Action(step.action).label} {step.target_name}".strip()
-    if step.action == Step.Action.DISABLE_USER and step.params.get("mode"):
-        text = f"{step.params['mode'].title()} {step.target_name}"
-    return text
+def _operation(step, username: str = "") -> str:
+    mode = step.params.get("mode") if step.action == Step.Action.DISABLE_USER else None
+    if mode and username:
+        dropped = ", ".join(a["name"] for a in step.params.get("drops_apps", []))
+        if mode == "deactivate":
+            return (
+                f"Deactivate {username} (drops app assignments{': ' if dropped else ''}{dropped})"
+            )
+        return f"Suspend {username} (keeps app assignments)"
+    return f"{Step.Action(step.action).label} {step.target_name}".strip()
 
 
 def _directory_run(connection, plan, error: str) -> DirectoryRun:
     if plan is None:
         return DirectoryRun(connection, error=error)
     run = DirectoryRun(connection, problems=list(plan.problems))
+    username = plan.user.username if plan.user else ""
     rows: dict[str, DiffRow] = {}
     for step in plan.steps:
-        run.operations.append(_operation(step))
+        run.operations.append(_operation(step, username))
         if step.action == Step.Action.REMOVE_GROUP:
             run.removed_groups.append(step.target_name)
         if step.action in DIFF_ROWS:
@@ -110,7 +116,7 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
         elif step.action == Step.Action.UPDATE_USER:
             run.attributes |= step.params.get("attributes", {})
         else:
-            run.other.append(_operation(step))
+            run.other.append(_operation(step, username))
     run.diff = [rows[label] for label in ("Groups", "Licences", "Apps") if label in rows]
     return run
 

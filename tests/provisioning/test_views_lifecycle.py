@@ -1,0 +1,442 @@
+"""Offboarding, mover and restore pages: who may use them, every bad input, and the jobs a
+submit creates (status, time in the tenant's zone, options). Dry runs against the sandbox are
+in test_views_lifecycle_preview.py."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.models import Identity, Job
+from tenants.models import OffboardingPreset
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+OPERATORS = [Role.TECHNICIAN, "msp_admin"]
+READ_ONLY = [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+NEW_YORK = "America/New_York"
+
+
+def url(name: str, world, identity=None) -> str:
+    identity = identity or world.identity
+    return reverse(name, kwargs={"tenant": world.tenant.slug, "identity_id": identity.pk})
+
+
+def person(world, role, msp_admin=None):
+    return msp_admin if role == "msp_admin" else world.people[role]
+
+
+def counts() -> tuple:
+    return (
+        Job.objects.count(),
+        AuditEvent.objects.count(),
+        list(Identity.objects.order_by("pk").values("status", "end_date", "attributes")),
+    )
+
+
+def offboard_data(**overrides) -> dict:
+    data = {
+        "block_sign_in": "on",
+        "okta_mode": "suspend",
+        "revoke_sessions": "on",
+        "reset_password": "on",
+        "remove_groups": "on",
+        "keep_groups": "",
+        "remove_licenses": "on",
+        "remove_apps": "on",
+        "delete_after_days": "30",
+        "when": "now",
+        "at": "",
+    }
+    return {k: v for k, v in (data | overrides).items() if v is not None}
+
+
+def local_in(zone: str, days: int, hour: int = 9, minute: int = 30) -> datetime:
+    """A wall-clock time `days` ahead in `zone` (naive), as a person there would type it."""
+    day = timezone.now().astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, minute)
+
+
+# -- offboarding: who ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", OPERATORS)
+def test_operators_open_the_wizard_prefilled_from_the_preset(client, alpha, msp_admin, role):
+    OffboardingPreset.objects.create(
+        tenant=alpha.tenant,
+        okta_mode="deactivate",
+        remove_apps=False,
+        keep_groups=["All Staff"],
+        delete_after_days=7,
+    )
+    client.force_login(person(alpha, role, msp_admin))
+    response = client.get(url("offboard", alpha))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["okta_mode"].value() == "deactivate"
+    assert form["remove_apps"].value() is False and form["remove_groups"].value() is True
+    assert form["delete_after_days"].value() == 7 and form["when"].value() == "now"
+    body = response.content.decode()
+    assert "All Staff" in body and "drops app assignments" in body  # the Okta choice explained
+    preview = url("offboard_preview", alpha)
+    assert f'hx-post="{preview}"' in body and 'hx-trigger="load, change' in body
+    assert f"time zone, {alpha.tenant.time_zone}" in body
+
+
+def test_okta_choice_only_with_an_okta_connection(client, alpha):
+    alpha.okta_connection.delete()
+    client.force_login(alpha.technician)
+    response = client.get(url("offboard", alpha))
+    assert "okta_mode" not in response.context["form"].fields
+    assert "Deactivate (drops app assignments)" not in response.content.decode()
+    # the preset's mode still travels with the options
+    assert client.post(url("offboard", alpha), offboard_data(okta_mode=None)).status_code == 302
+    assert Job.objects.get(kind=Job.Kind.LEAVE).options["offboard"]["okta_mode"] == "suspend"
+
+
+@pytest.mark.parametrize("role", READ_ONLY)
+def test_read_only_roles_may_not_offboard(client, alpha, role):
+    client.force_login(alpha.people[role])
+    before = counts()
+    assert client.get(url("offboard", alpha)).status_code == 403
+    assert client.post(url("offboard", alpha), offboard_data()).status_code == 403
+    assert client.post(url("offboard_preview", alpha), offboard_data(), **HX).status_code == 403
+    assert counts() == before
+
+
+@pytest.mark.parametrize("role", [Role.TECHNICIAN, *READ_ONLY])
+def test_other_tenant_gets_404(client, alpha, bravo, role):
+    client.force_login(bravo.people[role])
+    before = counts()
+    for name in ("offboard", "identity_change"):
+        assert client.get(url(name, alpha)).status_code == 404
+        assert client.post(url(name, alpha), offboard_data()).status_code == 404
+    for name in ("offboard_preview", "identity_change_preview"):
+        assert client.post(url(name, alpha), offboard_data(), **HX).status_code == 404
+    assert client.post(url("identity_restore", alpha)).status_code == 404
+    assert counts() == before
+
+
+def test_a_person_of_a_under_bs_slug_is_not_found(client, alpha, bravo):
+    client.force_login(bravo.technician)
+    for name in ("offboard", "identity_change"):
+        crossed = reverse(
+            name, kwargs={"tenant": bravo.tenant.slug, "identity_id": alpha.identity.pk}
+        )
+        assert client.get(crossed).status_code == 404
+
+
+@pytest.mark.parametrize("status", [Identity.Status.LEFT, Identity.Status.DELETED])
+def test_someone_who_left_is_refused_clearly(client, alpha, status):
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=status)
+    client.force_login(alpha.technician)
+    before = counts()
+    for response in (
+        client.get(url("offboard", alpha), follow=True),
+        client.post(url("offboard", alpha), offboard_data(), follow=True),
+    ):
+        assert response.redirect_chain[-1][0] == url("identity_detail", alpha)
+        assert "has left" in response.content.decode() or "already left" in (
+            response.content.decode()
+        )
+    assert counts() == before
+
+
+def test_a_running_offboarding_is_not_started_twice(client, alpha):
+    running = Job.objects.create(
+        tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.LEAVE, status="running"
+    )
+    client.force_login(alpha.technician)
+    response = client.post(url("offboard", alpha), offboard_data(), follow=True)
+    assert f"is running already (job #{running.pk})" in response.content.decode()
+    assert Job.objects.filter(kind=Job.Kind.LEAVE).count() == 1
+
+
+# -- offboarding: submit ---------------------------------------------------------------------
+
+
+def test_offboard_now_queues_a_leave_job_with_the_chosen_options(client, alpha):
+    client.force_login(alpha.technician)
+    data = offboard_data(
+        okta_mode="deactivate",
+        remove_apps=None,
+        keep_groups="VPN Users\nAll Staff",
+        keep_group=["Finance", "All Staff"],
+        delete_after_days="",
+    )
+    response = client.post(url("offboard", alpha), data)
+    job = Job.objects.get(kind=Job.Kind.LEAVE)
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "job_detail", kwargs={"job_id": job.pk}
+    )
+    assert job.status == Job.Status.QUEUED and job.not_before is None
+    assert job.identity == alpha.identity and job.requested_by == alpha.technician
+    options = job.options["offboard"]
+    assert options["okta_mode"] == "deactivate" and options["remove_apps"] is False
+    assert options["delete_after_days"] is None
+    assert options["keep_groups"] == ["Finance", "All Staff", "VPN Users"]
+    event = AuditEvent.objects.get(action="identity.offboard")
+    assert event.actor_username == alpha.technician.username and event.job_id == str(job.pk)
+    assert "password" not in str(event.after).replace("reset_password", "")
+
+
+def test_offboard_at_a_time_in_the_tenants_zone_is_scheduled_at_that_instant(client, alpha):
+    alpha.tenant.time_zone = NEW_YORK
+    alpha.tenant.save()
+    local = local_in(NEW_YORK, days=3)
+    client.force_login(alpha.technician)
+    data = offboard_data(when="at", at=local.strftime("%Y-%m-%dT%H:%M"))
+    assert client.post(url("offboard", alpha), data).status_code == 302
+    job = Job.objects.get(kind=Job.Kind.LEAVE)
+    assert job.status == Job.Status.SCHEDULED
+    assert job.not_before == local.replace(tzinfo=ZoneInfo(NEW_YORK)).astimezone(UTC)
+    alpha.identity.refresh_from_db()
+    assert alpha.identity.end_date == local.date()
+
+
+OFFBOARD_CASES = [
+    ({"when": "at", "at": "2001-01-01T09:00"}, "That time has passed"),
+    ({"when": "at", "at": ""}, "Give the date and time"),
+    ({"when": "at", "at": "next tuesday"}, "Enter a valid date/time"),
+    ({"when": "at", "at": "2999-01-01T09:00"}, "more than a year ahead"),
+    ({"delete_after_days": "-5"}, "from 0 up"),
+    ({"delete_after_days": "soon"}, "whole number of days"),
+    ({"delete_after_days": "99999"}, "less than or equal to 3650"),
+    ({"okta_mode": "obliterate"}, "Select a valid choice"),
+    ({"keep_groups": "<script>x</script>"}, "&lt; and &gt; are not allowed"),
+    (
+        {k: None for k in ("block_sign_in", "revoke_sessions", "reset_password")}
+        | {k: None for k in ("remove_groups", "remove_licenses", "remove_apps")},
+        "Choose at least one thing",
+    ),
+]
+
+
+@pytest.mark.parametrize("change,message", OFFBOARD_CASES)
+def test_offboard_bad_input_changes_nothing(client, alpha, change, message):
+    client.force_login(alpha.technician)
+    before = counts()
+    response = client.post(url("offboard", alpha), offboard_data(**change))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert message in body and "Nothing was saved" in body
+    assert "<script>x</script>" not in body
+    assert counts() == before
+
+
+def test_a_past_time_is_judged_in_the_tenants_zone(client, alpha):
+    """An hour ago in Tokyo is in the past even though that wall clock is ahead of UTC."""
+    alpha.tenant.time_zone = "Asia/Tokyo"
+    alpha.tenant.save()
+    an_hour_ago = timezone.now().astimezone(ZoneInfo("Asia/Tokyo")) - timedelta(hours=1)
+    client.force_login(alpha.technician)
+    data = offboard_data(when="at", at=an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
+    response = client.post(url("offboard", alpha), data)
+    assert "That time has passed" in response.content.decode() and "Asia/Tokyo" in (
+        response.content.decode()
+    )
+    assert not Job.objects.filter(kind=Job.Kind.LEAVE).exists()
+
+
+def test_preview_with_bad_input_lists_the_errors_and_reads_nothing(client, alpha):
+    client.force_login(alpha.technician)
+    response = client.post(
+        url("offboard_preview", alpha), offboard_data(delete_after_days="-1"), **HX
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert "from 0 up" in body and "plan-directory" not in body
+
+
+# -- movers ----------------------------------------------------------------------------------
+
+
+def change_data(world, **overrides) -> dict:
+    data = {
+        "role_templates": [world.template.pk],
+        "department": "Support",
+        "job_title": "",
+        "office": "",
+        "usage_location": "",
+        "extra_groups": "",
+        "at": "",
+    }
+    return data | overrides
+
+
+@pytest.mark.parametrize("role", OPERATORS)
+def test_operators_open_the_change_form_with_the_current_role(client, alpha, msp_admin, role):
+    client.force_login(person(alpha, role, msp_admin))
+    response = client.get(url("identity_change", alpha))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form["role_templates"].value()) == [alpha.template.pk]
+    assert form["department"].value() == "Sales"
+    assert url("identity_change_preview", alpha) in response.content.decode()
+
+
+@pytest.mark.parametrize("role", READ_ONLY)
+def test_read_only_roles_may_not_change(client, alpha, role):
+    client.force_login(alpha.people[role])
+    before = counts()
+    assert client.get(url("identity_change", alpha)).status_code == 403
+    assert client.post(url("identity_change", alpha), change_data(alpha)).status_code == 403
+    response = client.post(url("identity_change_preview", alpha), change_data(alpha), **HX)
+    assert response.status_code == 403
+    assert counts() == before
+
+
+def test_someone_who_left_cannot_be_moved(client, alpha):
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    client.force_login(alpha.technician)
+    response = client.get(url("identity_change", alpha), follow=True)
+    assert "restore them before changing their role" in response.content.decode()
+
+
+CHANGE_CASES = [
+    ({"role_templates": []}, "Choose at least one role template."),
+    ({"role_templates": ["999999"]}, "That role template is not one of this tenant"),
+    ({"role_templates": ["abc"]}, "That role template is not one of this tenant"),
+    ({"usage_location": "Britain"}, "Two letters"),
+    ({"department": "<b>x</b>"}, "&lt; and &gt; are not allowed"),
+    ({"at": "2001-01-01T09:00"}, "That time has passed"),
+    ({"department": "Sales"}, "Nothing differs from what the person has now."),
+]
+
+
+@pytest.mark.parametrize("change,message", CHANGE_CASES)
+def test_change_bad_input_changes_nothing(client, alpha, bravo, change, message):
+    client.force_login(alpha.technician)
+    before = counts() + (list(alpha.identity.role_templates.all()),)
+    response = client.post(url("identity_change", alpha), change_data(alpha, **change))
+    assert response.status_code == 200
+    assert message.replace("'", "&#x27;") in response.content.decode()
+    assert counts() + (list(alpha.identity.role_templates.all()),) == before
+
+
+def test_another_tenants_role_template_is_refused(client, alpha, bravo):
+    client.force_login(alpha.technician)
+    data = change_data(alpha, role_templates=[bravo.template.pk])
+    response = client.post(url("identity_change", alpha), data)
+    assert "That role template is not one of this tenant&#x27;s." in response.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
+
+
+# -- restore and rehire ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status,kind", [(Identity.Status.LEFT, Job.Kind.RESTORE), (Identity.Status.DELETED, "join")]
+)
+def test_restore_or_rehire_queues_the_right_job(client, alpha, status, kind):
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=status)
+    client.force_login(alpha.technician)
+    response = client.post(url("identity_restore", alpha))
+    job = Job.objects.filter(identity=alpha.identity).order_by("-pk").first()
+    assert job.kind == kind and job.status == Job.Status.QUEUED
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+
+
+def test_restore_of_someone_still_here_is_refused(client, alpha):
+    client.force_login(alpha.technician)
+    before = counts()
+    response = client.post(url("identity_restore", alpha), follow=True)
+    assert "has not left; there is nothing to restore" in response.content.decode()
+    assert counts() == before
+
+
+@pytest.mark.parametrize("role", READ_ONLY)
+def test_read_only_roles_may_not_restore(client, alpha, role):
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    client.force_login(alpha.people[role])
+    assert client.post(url("identity_restore", alpha)).status_code == 403
+    assert client.get(url("identity_restore", alpha)).status_code == 405
+
+
+# -- the identity page -----------------------------------------------------------------------
+
+
+def test_identity_page_offers_offboard_and_change_to_operators_only(client, alpha):
+    client.force_login(alpha.technician)
+    body = client.get(url("identity_detail", alpha)).content.decode()
+    assert url("offboard", alpha) in body and url("identity_change", alpha) in body
+    for role in READ_ONLY:
+        client.force_login(alpha.people[role])
+        body = client.get(url("identity_detail", alpha)).content.decode()
+        assert url("offboard", alpha) not in body and url("identity_change", alpha) not in body
+        assert 'id="lifecycle"' in body
+
+
+def test_people_list_rows_link_the_wizard(client, alpha):
+    client.force_login(alpha.technician)
+    people = reverse("people_list", kwargs={"tenant": alpha.tenant.slug})
+    assert url("offboard", alpha) in client.get(people).content.decode()
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    assert url("offboard", alpha) not in client.get(people).content.decode()
+
+
+def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
+    from provisioning.models import Step
+
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    leave = Job.objects.create(
+        tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.LEAVE, status="succeeded"
+    )
+    removed = [
+        ("remove_group", "Sales Team", "succeeded"),
+        ("remove_license", "SPE_E3", "succeeded"),
+    ]
+    removed += [("unassign_app", "CRM", "succeeded"), ("remove_group", "Finance", "failed")]
+    for order, (action, name, status) in enumerate(removed, 1):
+        Step.objects.create(
+            job=leave,
+            connection=alpha.connection,
+            order=order,
+            action=action,
+            target_name=name,
+            status=status,
+        )
+    deletion = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.DELETE,
+        status=Job.Status.SCHEDULED,
+        not_before=datetime(2031, 3, 1, 12, 0, tzinfo=UTC),
+    )
+    client.force_login(alpha.technician)
+    response = client.get(url("identity_detail", alpha))
+    body = response.content.decode()
+    assert "Removed at offboarding" in body
+    for name in ("Sales Team", "SPE_E3", "CRM"):
+        assert f'<span class="chip">{name}</span>' in body
+    assert (
+        '<span class="chip">Finance</span>' not in body
+    )  # its removal failed: nothing to put back
+    assert "Delete the disabled account" in body and "1 Mar 2031 12:00" in body  # Europe/London
+    assert reverse("job_cancel", kwargs={"job_id": deletion.pk}) in body
+    assert url("identity_restore", alpha) in body and "the scheduled deletion is cancelled" in body
+    assert url("offboard", alpha) not in body
+
+    client.force_login(alpha.account_manager)
+    body = client.get(url("identity_detail", alpha)).content.decode()
+    assert "Removed at offboarding" in body
+    assert url("identity_restore", alpha) not in body
+    assert reverse("job_cancel", kwargs={"job_id": deletion.pk}) not in body
+
+
+def test_a_deleted_person_is_offered_a_rehire(client, alpha):
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.DELETED)
+    client.force_login(alpha.technician)
+    body = client.get(url("identity_detail", alpha)).content.decode()
+    assert "Rehire Pat Member-alpha" in body and "new join of this same person" in body
+
+
+def test_unknown_role_template_pk_is_not_a_server_error(client, alpha):
+    client.force_login(alpha.technician)
+    data = change_data(alpha, role_templates=[str(alpha.template.pk), "x" * 50])
+    assert client.post(url("identity_change_preview", alpha), data, **HX).status_code == 200
