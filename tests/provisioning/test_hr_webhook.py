@@ -428,6 +428,44 @@ def test_the_secret_never_reaches_a_record_or_an_answer(client, tenant):
     assert SECRET not in stored and SECRET not in audited
 
 
+def test_two_copies_at_the_same_moment_start_one_job(client, dirs, tenant, monkeypatch):
+    """The second copy passed the duplicate check before the first committed: the unique
+    constraint on accepted keys stops it, and it gets the duplicate answer."""
+    from provisioning.webhook import receive
+
+    add_person(tenant, dirs.template, "E7")
+    change = {"event": "change", "id": "c-1", "employee_id": "E7", "department": "Ops"}
+    first = send(client, tenant.slug, change)
+    monkeypatch.setattr(receive, "_accepted", once(lambda inbound: None, receive._accepted))
+    second = send(client, tenant.slug, change)
+    assert second.status_code == 200 and second.json()["job"] == first.json()["job"]
+    assert Job.objects.filter(kind=Job.Kind.CHANGE).count() == 1
+    outcomes = list(HRWebhookEvent.objects.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "duplicate"]
+
+
+def test_two_hires_of_one_employee_at_the_same_moment_are_a_conflict(client, tenant, monkeypatch):
+    from provisioning.webhook import receive, schema, service
+
+    late = hire("E5", "Grace", "Hopper") | {"id": "hire-late"}
+    stale_action = service.prepare(tenant, schema.parse(json.dumps(late).encode()))
+    assert send(client, tenant.slug, hire("E5")).status_code == 202
+    monkeypatch.setattr(receive.service, "prepare", lambda *a, **k: stale_action)
+    before = counts()
+    response = send(client, tenant.slug, late)
+    assert_refused_and_recorded(response, 409, "same moment", before)
+
+
+def once(first, then):
+    calls = []
+
+    def call(*args):
+        calls.append(args)
+        return (first if len(calls) == 1 else then)(*args)
+
+    return call
+
+
 # -- the circuit breaker ----------------------------------------------------------------------
 
 
