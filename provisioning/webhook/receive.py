@@ -258,6 +258,11 @@ def _accept(inbound: Inbound, event: schema.Event) -> Reply:
             f"Employee {inbound.employee_id} was changed by another request at the same "
             "moment; send the event again.",
         )
+    except Exception:  # recorded all the same, and HR is told to try again
+        logger.exception("HR webhook event %r of tenant %s failed", inbound.key, inbound.slug)
+        return _reject(
+            inbound, 500, "internal", "The portal could not process the event; send it again."
+        )
     return Reply(202, _accepted_body(job))
 
 

@@ -456,6 +456,18 @@ def test_two_hires_of_one_employee_at_the_same_moment_are_a_conflict(client, ten
     assert_refused_and_recorded(response, 409, "same moment", before)
 
 
+def test_a_failure_inside_the_portal_is_recorded_and_answered_500(client, tenant, monkeypatch):
+    from provisioning.webhook import receive
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(receive.service, "prepare", broken)
+    before = counts()
+    answer = assert_refused_and_recorded(send(client, tenant.slug, hire()), 500, "send it", before)
+    assert "database" not in answer["message"]  # the details stay in the log
+
+
 def once(first, then):
     calls = []
 
