@@ -1,0 +1,141 @@
+"""The dry runs of the offboarding wizard and the mover, read from sandbox directories over
+HTTPS (the person is onboarded there first, by the real engine run in-process)."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from portal.models import Role
+from provisioning import services
+from provisioning.models import Job
+from provisioning.tasks import run_job
+from tenants.models import RoleTemplate
+from tests.factories import make_person
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_views_lifecycle import change_data, offboard_data
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def northwind(on_sandbox):
+    """Ada Lovelace, onboarded as Sales into Entra ID and Okta."""
+    slug = f"nw-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra", "okta"))
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    job = services.request_onboarding(dirs.tenant, request, username=upn, actor="system")
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, list(job.steps.values_list("action", "last_error"))
+    dirs.identity = job.identity
+    dirs.upn = upn
+    return dirs
+
+
+def url(name, dirs) -> str:
+    return reverse(name, kwargs={"tenant": dirs.tenant.slug, "identity_id": dirs.identity.pk})
+
+
+def preview(client, name, dirs, data) -> str:
+    client.force_login(dirs.technician)
+    response = client.post(url(name, dirs), data, **HX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body
+    return body
+
+
+def test_offboarding_dry_run_lists_every_step_per_directory(client, northwind):
+    body = preview(client, "offboard_preview", northwind, offboard_data())
+    for step in (
+        "Reset password random, never shown or stored",
+        f"Block sign-in {northwind.upn}",
+        f"Revoke sessions {northwind.upn}",
+        "Remove from group Staff",
+        "Remove from group Sales",
+        "Remove licence SPE_E3",
+        "Unassign app Salesforce",
+        f"Suspend {northwind.upn} (keeps app assignments)",
+    ):
+        assert f"<li>{step}</li>" in body, step
+    assert "Microsoft Entra ID" in body and "Okta" in body
+    assert "rule-based" in body  # "Sales (dynamic)" stays: the directory manages it
+    # the person's groups are offered to keep
+    assert '<input type="checkbox" name="keep_group" value="Sales">' in body
+    assert '<input type="checkbox" name="keep_group" value="Staff">' in body
+    assert "30 days after the offboarding" in body and "Ready." in body
+    assert Job.objects.filter(kind=Job.Kind.LEAVE).count() == 0  # a dry run sends nothing
+
+
+def test_kept_groups_and_deactivate_change_the_plan(client, northwind):
+    data = offboard_data(okta_mode="deactivate", keep_group=["Sales"], delete_after_days="")
+    body = preview(client, "offboard_preview", northwind, data)
+    assert "<li>Remove from group Sales</li>" not in body
+    assert "<li>Remove from group Staff</li>" in body
+    assert '<input type="checkbox" name="keep_group" value="Sales" checked>' in body
+    assert f"Deactivate {northwind.upn} (drops app assignments: Salesforce)" in body
+    assert "The disabled account is kept" in body
+
+
+def test_an_unreadable_directory_warns_but_does_not_stop_an_offboarding(client, northwind):
+    northwind.tenant.connections.filter(kind="okta").update(org_url="https://127.0.0.1:9/okta/x")
+    body = preview(client, "offboard_preview", northwind, offboard_data())
+    assert "could not be read now" in body and "<li>Remove licence SPE_E3</li>" in body
+    response = client.post(url("offboard", northwind), offboard_data())
+    assert response.status_code == 302
+    assert Job.objects.filter(kind=Job.Kind.LEAVE, identity=northwind.identity).exists()
+
+
+@pytest.fixture
+def support(northwind):
+    return RoleTemplate.objects.create(
+        tenant=northwind.tenant,
+        name="Support",
+        groups=["Staff", "Finance"],
+        licenses=["EMS"],
+        apps=["Slack"],
+        department="Support",
+        job_title="Agent",
+    )
+
+
+def test_mover_dry_run_shows_only_the_difference(client, northwind, support):
+    data = change_data(northwind, role_templates=[support.pk], department="")
+    body = preview(client, "identity_change_preview", northwind, data)
+    assert '<div class="ok">+ Finance</div>' in body and '<div class="bad">− Sales</div>' in body
+    assert "Staff</div>" not in body  # both roles give it: untouched
+    assert '<div class="ok">+ EMS</div>' in body and '<div class="bad">− SPE_E3</div>' in body
+    assert '<div class="ok">+ Slack</div>' in body and '<div class="bad">− Salesforce</div>' in body
+    assert "department → <strong>Support</strong>" in body
+    assert "job_title → <strong>Agent</strong>" in body
+    assert "Ready to queue" in body
+    assert Job.objects.filter(kind=Job.Kind.CHANGE).count() == 0
+
+
+def test_mover_submit_queues_a_change_job(client, northwind, support):
+    client.force_login(northwind.technician)
+    data = change_data(northwind, role_templates=[support.pk], department="", office="Leeds")
+    response = client.post(url("identity_change", northwind), data)
+    job = Job.objects.get(kind=Job.Kind.CHANGE, identity=northwind.identity)
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    assert job.status == Job.Status.QUEUED
+    northwind.identity.refresh_from_db()
+    assert list(northwind.identity.role_templates.all()) == [support]
+    assert northwind.identity.attributes == {"office": "Leeds"}
+
+
+def test_mover_blocked_by_the_plan_queues_nothing(client, northwind, support):
+    client.force_login(northwind.technician)
+    data = change_data(northwind, role_templates=[support.pk], extra_groups="No Such Group")
+    response = client.post(url("identity_change", northwind), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Nothing was queued" in body and "No group “No Such Group”" in body
+    assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
+    northwind.identity.refresh_from_db()
+    assert list(northwind.identity.role_templates.all()) == [northwind.template]
