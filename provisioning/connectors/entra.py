@@ -62,7 +62,9 @@ DEFAULT_GRAPH = "https://graph.microsoft.com"
 DEFAULT_ROLE = "00000000-0000-0000-0000-000000000000"  # "default access" app role
 REPLICATION_WINDOW_S = 30.0
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests
-BATCHABLE = frozenset({"assign_license", "add_group", "assign_app"})
+BATCHABLE = frozenset(
+    {"assign_license", "add_group", "assign_app", "remove_license", "remove_group"}
+)
 USER_FIELDS = [
     "id",
     "userPrincipalName",
@@ -92,6 +94,7 @@ ATTRIBUTES = {
 ALREADY_DONE = (
     "already exist",  # "One or more added object references already exist ..."
     "Permission being assigned already exists",
+    "does not have a corresponding license",  # removing a licence that is gone already
 )
 
 
@@ -354,8 +357,9 @@ class EntraConnector:
             add_licenses=[AssignedLicense(sku_id=sku, disabled_plans=[]) for sku in add],
             remove_licenses=list(remove),
         )
-        async with self._errors(user_id):
-            await self._graph().users.by_user_id(user_id).assign_license.post(body)
+        await self._idempotent(
+            user_id, self._graph().users.by_user_id(user_id).assign_license.post(body)
+        )
 
     async def add_to_group(self, user_id: str, group_id: str) -> None:
         ref = ReferenceCreate(odata_id=f"{self.graph_url}/v1.0/directoryObjects/{user_id}")
@@ -417,6 +421,19 @@ class EntraConnector:
                 "method": "POST",
                 "url": f"/users/{user_id}/assignLicense",
                 "body": body | {"removeLicenses": []},
+                "subject": user_id,
+            }
+        if action == "remove_license":
+            return {
+                "method": "POST",
+                "url": f"/users/{user_id}/assignLicense",
+                "body": {"addLicenses": [], "removeLicenses": [params["sku_id"]]},
+                "subject": user_id,
+            }
+        if action == "remove_group":
+            return {
+                "method": "DELETE",
+                "url": f"/groups/{params['group_id']}/members/{user_id}/$ref",
                 "subject": user_id,
             }
         if action == "add_group":

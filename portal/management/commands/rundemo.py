@@ -23,6 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, host: str, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
+        call_command("seed_demo_people")  # queued now, provisioned once the worker is up
         env = {**os.environ, "DEBUG": "1"}
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         processes = [
