@@ -149,6 +149,8 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
     elif show == "valid":
         rows = rows.filter(errors=[])
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    for row in page:
+        row.shown = _shown(row)
     context = {
         "tenant": batch.tenant,
         "batch": batch,
@@ -166,6 +168,19 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         context["will_hold"] = lifecycle.hold_reason(batch.tenant, batch.rows_valid)
     template = "provisioning/bulk_batch.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+def _shown(row) -> dict[str, str]:
+    """What the rows table shows of a row: the resolved value, else what the file said."""
+    cells = row.data.get("input", {})
+    return {
+        "name": f"{cells.get('first_name', '')} {cells.get('last_name', '')}".strip(),
+        "role": cells.get("role", ""),
+        "start": row.data.get("start_date") or cells.get("start_date", ""),
+        "username": row.data.get("username") or cells.get("username", ""),
+        "who": cells.get("username") or cells.get("employee_id", ""),
+        "leave": cells.get("leave_at") or "now",
+    }
 
 
 @login_required

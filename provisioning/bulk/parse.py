@@ -67,10 +67,12 @@ def parse(data: bytes, kind: str) -> ParsedFile:
         header = read_header(reader, kind)
         rows = read_rows(reader, header)
     except csv.Error as exc:
-        raise BadFile(
-            f"Line {reader.line_num} cannot be read as CSV ({exc}). A cell may hold at most "
-            f"{columns.MAX_CELL} characters."
-        ) from None
+        if "field limit" in str(exc):
+            raise BadFile(
+                f"Line {reader.line_num} has a cell of more than {CSV_FIELD_LIMIT:,} characters; "
+                f'a cell may hold at most {columns.MAX_CELL}. Is a quote (") left open?'
+            ) from None
+        raise BadFile(f"Line {reader.line_num} cannot be read as CSV: {exc}.") from None
     if not rows:
         raise BadFile("The file has its header but no rows: add one row per person.")
     return ParsedFile(kind, header, rows, notes)
@@ -153,10 +155,13 @@ def read_header(reader, kind: str) -> list[str]:
     known = columns.names(kind)
     unknown = [name or "(blank)" for name in header if name not in known]
     if unknown:
+        other = columns.OFFBOARD if kind == columns.ONBOARD else columns.ONBOARD
+        hint = ""
+        if set(unknown) <= set(columns.names(other)):
+            hint = f" This looks like an {other}ing file: upload it as one."
         raise BadFile(
             f"Unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. "
-            f"The columns of a{'n' if kind == columns.ONBOARD else ''} {kind}ing file are "
-            f"{', '.join(known)}."
+            f"The columns of an {kind}ing file are {', '.join(known)}.{hint}"
         )
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
