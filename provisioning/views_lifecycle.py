@@ -96,6 +96,8 @@ def _operation(step, username: str = "") -> str:
                 f"Deactivate {username} (drops app assignments{': ' if dropped else ''}{dropped})"
             )
         return f"Suspend {username} (keeps app assignments)"
+    if step.action == Step.Action.RESET_PASSWORD:
+        return "Reset the password to a random secret (never shown or stored)"
     return f"{Step.Action(step.action).label} {step.target_name}".strip()
 
 

@@ -53,7 +53,7 @@ def preview(client, name, dirs, data) -> str:
 def test_offboarding_dry_run_lists_every_step_per_directory(client, northwind):
     body = preview(client, "offboard_preview", northwind, offboard_data())
     for step in (
-        "Reset password random, never shown or stored",
+        "Reset the password to a random secret (never shown or stored)",
         f"Block sign-in {northwind.upn}",
         f"Revoke sessions {northwind.upn}",
         "Remove from group Staff",

@@ -1,0 +1,75 @@
+"""A technician opens a person, offboards them with the dry run in view, lands on the job page
+and watches it succeed: the live server, the sandbox directory over HTTPS and a real Celery
+worker on the test database."""
+
+import uuid
+
+import pytest
+
+from portal.models import Role
+from provisioning import services
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, make_person
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def contoso(on_sandbox, worker):
+    """Ada Lovelace, onboarded as Sales by the worker."""
+    slug = f"contoso-{uuid.uuid4().hex[:6]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    dirs.upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(dirs.tenant, request, username=dirs.upn, actor="system")
+    assert wait_for_job(job.pk, timeout=90).status == "succeeded"
+    return dirs
+
+
+def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
+    page, screenshot, contoso
+):
+    sign_in(page, contoso.technician.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.tenant.slug}/people/")
+    page.click("text=Ada Lovelace")
+    page.click("text=Offboard…")
+    page.wait_for_url("**/offboard/")
+
+    # the dry run of the tenant's preset appears by itself
+    plan = page.locator("#preview")
+    plan.locator("li", has_text="Remove licence SPE_E3").wait_for()
+    plan.locator("li", has_text="Unassign app Salesforce").wait_for()
+    plan.locator("li", has_text="Remove from group Staff").wait_for()
+    # keep one of the person's groups: the plan follows
+    plan.get_by_label("Staff", exact=True).check()
+    plan.locator("li", has_text="Remove from group Staff").wait_for(state="detached")
+    plan.locator("li", has_text="Remove from group Sales").wait_for()
+    page.fill("#id_delete_after_days", "14")
+    plan.locator(".plan-verdict", has_text="14 days after the offboarding").wait_for()
+    screenshot("offboarding-wizard-with-plan")
+
+    page.click("button:has-text('Offboard Ada Lovelace')")
+    page.wait_for_url("**/jobs/*/")
+    page.locator(".message.success", has_text="offboarding of Ada Lovelace").wait_for()
+    page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
+    page.locator("table.steps tr", has_text="Block sign-in").locator(".badge.ok").wait_for()
+    screenshot("offboarding-job-succeeded")
+
+    # the person's page: left, what was removed, the deletion waiting, restore offered
+    page.click("#job-progress >> text=Ada Lovelace")
+    card = page.locator("#lifecycle")
+    card.locator(".badge", has_text="Left").wait_for()
+    removed = card.locator("dl.removed")
+    for name in ("Sales", "SPE_E3", "Salesforce"):
+        removed.locator(".chip", has_text=name).first.wait_for()
+    card.locator("td", has_text="Delete the disabled account").wait_for()
+    card.locator("button", has_text="Restore Ada Lovelace").wait_for()
+    screenshot("identity-after-offboarding")
+
+    user = contoso.entra_user(contoso.upn)
+    assert user["accountEnabled"] is False
+    assert user["licenses"] == [] and user["appRoleAssignments"] == []
+    assert "Staff" in user["groups"] and "Sales" not in user["groups"]
