@@ -3,11 +3,13 @@ and watches it succeed: the live server, the sandbox directory over HTTPS and a 
 worker on the test database."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from portal.models import Role
-from provisioning import services
+from provisioning import lifecycle, services
+from tenants.models import RoleTemplate
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
 from tests.provisioning.conftest import wait_for_job
@@ -73,3 +75,54 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     assert user["accountEnabled"] is False
     assert user["licenses"] == [] and user["appRoleAssignments"] == []
     assert "Staff" in user["groups"] and "Sales" not in user["groups"]
+
+
+def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_it(
+    page, screenshot, contoso, msp_admin
+):
+    RoleTemplate.objects.create(
+        tenant=contoso.tenant,
+        name="Support",
+        groups=["Staff", "Finance"],
+        licenses=["EMS"],
+        apps=["Slack"],
+        department="Support",
+    )
+    sign_in(page, contoso.technician.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.tenant.slug}/people/")
+    page.click("text=Ada Lovelace")
+    page.click("text=Change role / attributes")
+    page.get_by_label("Sales", exact=True).uncheck()
+    page.get_by_label("Support", exact=True).check()
+    page.fill("#id_department", "")
+    day = lifecycle.tenant_today(contoso.tenant) + timedelta(days=10)
+    page.fill("#id_at", f"{day.isoformat()}T09:30")  # Europe/London, the tenant's zone
+    shown = f"{day:%a} {day.day} {day:%b %Y} 09:30"
+    plan = page.locator("#preview")
+    plan.locator(".ok", has_text="+ Finance").wait_for()
+    plan.locator(".bad", has_text="− SPE_E3").wait_for()
+    plan.locator("td", has_text="department → Support").wait_for()
+    screenshot("mover-with-difference")
+
+    page.click("button:has-text('Queue the change')")
+    page.wait_for_url("**/jobs/*/")
+    page.locator("#job-scheduled", has_text=shown).wait_for()
+    screenshot("mover-job-scheduled")
+
+    page.goto(f"/tenants/{contoso.tenant.slug}/schedule/")
+    row = page.locator("#upcoming tr", has_text="Ada Lovelace")
+    row.locator("td", has_text=shown).wait_for()
+    screenshot("schedule")
+    row.locator("button", has_text="Cancel").click()
+    page.locator(".message.success", has_text="Cancelled Change").wait_for()
+    page.locator("#upcoming td.empty", has_text="Nothing is scheduled.").wait_for()
+
+    page.context.clear_cookies()
+    sign_in(page, msp_admin.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.tenant.slug}/")
+    page.click("text=Lifecycle settings")
+    page.get_by_label("Deactivate (drops app assignments)").check()
+    page.fill("#id_delete_after_days", "")
+    screenshot("lifecycle-settings")
+    page.click("button:has-text('Save lifecycle settings')")
+    page.locator(".message.success", has_text="Saved the lifecycle settings").wait_for()
