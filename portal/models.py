@@ -19,6 +19,11 @@ class StaffProfile(models.Model):
     all_tenants = models.BooleanField(
         default=False, help_text="Technicians and account managers: see every tenant."
     )
+    optional_emails = models.BooleanField(
+        "non-essential e-mails",
+        default=True,
+        help_text="Reminders and outcomes; requests waiting for you are always sent.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

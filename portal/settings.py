@@ -191,6 +191,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
     "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
+    "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
 }
 # A job's claim on a worker; a job past its lease is resumed by another worker.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
@@ -207,6 +208,8 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+# The portal's own address, for links in e-mails.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 
 # The sandbox clouds (sandbox/): where `runsandbox` listens and the CA the portal trusts for it.
 SANDBOX_URL = env.str("SANDBOX_URL", default="https://127.0.0.1:8765")

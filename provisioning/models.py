@@ -84,6 +84,8 @@ class Job(models.Model):
         RECONCILE = "reconcile", "Reconcile"
         RESTORE = "restore", "Restore"
         DELETE = "delete", "Delete"
+        GRANT = "grant", "Grant access"
+        REVOKE = "revoke", "Remove access"
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"  # runs at not_before
@@ -204,6 +206,11 @@ class Step(models.Model):
         return f"{self.get_action_display()} {self.target_name}".strip()
 
 
+from provisioning.models_access import (  # noqa: E402, F401
+    AccessRequest,
+    ActionRequest,
+    RequestableResource,
+)
 from provisioning.models_batch import Batch, BatchRow  # noqa: E402, F401
 from provisioning.models_throttle import ConnectionBucket  # noqa: E402, F401
 from provisioning.models_webhook import HRWebhookEvent  # noqa: E402, F401

@@ -44,3 +44,15 @@ def start_due_jobs() -> int:
     from provisioning import lifecycle
 
     return lifecycle.start_due_jobs()
+
+
+@shared_task(ignore_result=True)
+def access_request_clock() -> dict:
+    """Grants that end, stale requests that expire, notices of ends to come (run by beat)."""
+    from provisioning import access_requests
+
+    return {
+        "ended": access_requests.end_due_grants(),
+        "expired": access_requests.expire_stale_requests(),
+        "notices": access_requests.send_expiry_notices(),
+    }

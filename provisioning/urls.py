@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("provisioning.urls_lifecycle")),
     path("", include("provisioning.urls_bulk")),
     path("", include("provisioning.urls_webhook")),
+    path("", include("provisioning.urls_access")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,

@@ -32,6 +32,9 @@ class Tenant(models.Model):
         help_text="When a joiner's username already exists in a directory, link that account "
         "and plan the difference instead of failing.",
     )
+    request_expiry_days = models.PositiveSmallIntegerField(
+        "pending access requests expire after (days)", default=7
+    )
     # HMAC secret of the HR webhook, Fernet-encrypted like connection secrets; never rendered.
     hr_webhook_secret_ciphertext = models.TextField(blank=True, editable=False)
     hr_webhook_secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)

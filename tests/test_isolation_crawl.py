@@ -24,6 +24,7 @@ TENANT_PARAMS = {
     "identity_id": lambda world: world.identity.pk,
     "job_id": lambda world: world.job.pk,
     "batch_id": lambda world: held_batch_of(world).pk,
+    "request_id": lambda world: access_request_of(world).pk,
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
@@ -41,6 +42,27 @@ def held_batch_of(world):
         tenant=world.tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.HELD
     )
     return batch
+
+
+def access_request_of(world):
+    """A pending access request of the tenant (one per world), for the request URLs."""
+    from provisioning.models import AccessRequest, RequestableResource
+
+    resource, _ = RequestableResource.objects.get_or_create(
+        tenant=world.tenant,
+        connection=world.connection,
+        kind="group",
+        remote_id="group-1",
+        defaults={"name": f"{world.tenant.name} VPN"},
+    )
+    found = AccessRequest.objects.filter(tenant=world.tenant).first()
+    return found or AccessRequest.objects.create(
+        tenant=world.tenant,
+        identity=world.identity,
+        resource=resource,
+        reason="crawl",
+        requested_by=world.technician,
+    )
 
 
 def iter_named_patterns(resolver: URLResolver = None, namespace: str = "", params=()):

@@ -88,14 +88,16 @@ def plan_job(job: Job) -> Outcome | None:
     identity = job.identity
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
+        account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
+        planning = plans_of.plan_for(job, connector_for(connection), connection, account)
+        if planning is None:
+            continue  # this job has nothing to do in this directory
         pause = throttle.acquire(connection)  # the plan's own read counts against the pace too
         if pause > 0:
+            planning.close()
             return wait(job, f"Pacing calls to {connection}", pause)
-        account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
         try:
-            plan = bridge.run(
-                plans_of.plan_for(job, connector_for(connection), connection, account)
-            )
+            plan = bridge.run(planning)
         except ThrottledError as exc:
             throttle.pause(connection, exc.retry_after or 1.0)
             return wait(job, f"Throttled by {connection}", exc.retry_after or 1.0)
@@ -452,6 +454,7 @@ def fail_job(job: Job, reason: str) -> None:
             result="failure",
             job_id=job.pk,
         )
+        plans_of.after_job(job, Job.Status.FAILED)
     job.status = Job.Status.FAILED
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from provisioning.engine import offboarding, planner
+from provisioning.engine import grants, offboarding, planner
 from provisioning.engine.desired import desired_state
-from provisioning.models import Identity, Job, Step
+from provisioning.models import AccessRequest, Identity, Job, Step
 
 
 def plan_for(job: Job, connector, connection, account):
@@ -12,6 +12,8 @@ def plan_for(job: Job, connector, connection, account):
     because the coroutine runs on the bridge's event loop where the ORM may not be used."""
     identity = job.identity
     remote_id = account.remote_id if account else ""
+    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
+        return _grant_plan(job, connector, connection, remote_id)
     if job.kind == Job.Kind.LEAVE:
         return offboarding.plan_offboarding(
             connector, connection.pk, identity.username, remote_id, job.options["offboard"]
@@ -32,6 +34,25 @@ def plan_for(job: Job, connector, connection, account):
         remote_id,
         previous=job.options.get("previous"),
         link_existing=job.tenant.link_existing_accounts,
+    )
+
+
+def _grant_plan(job: Job, connector, connection, remote_id: str):
+    """None for the tenant's other directories: a grant touches one."""
+    from provisioning.access_requests import should_remove
+
+    access_request = AccessRequest.objects.select_related("resource").get(
+        pk=job.options["access_request"]
+    )
+    resource = access_request.resource
+    if resource.connection_id != connection.pk:
+        return None
+    grant = job.kind == Job.Kind.GRANT
+    if not grant and not should_remove(access_request):
+        return grants.kept(connection.pk, connector.kind, resource.name)
+    spec = {"kind": resource.kind, "id": resource.remote_id, "name": resource.name}
+    return grants.plan_grant(
+        connector, connection.pk, job.identity.username, remote_id, spec, grant=grant
     )
 
 
@@ -74,6 +95,11 @@ def after_job(job: Job, status: str) -> None:
     from provisioning import lifecycle
 
     identity = job.identity
+    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
+        from provisioning.access_requests import grant_finished
+
+        grant_finished(job, status)
+        return
     if status != Job.Status.SUCCEEDED or identity is None:
         return
     new = None

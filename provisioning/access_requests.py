@@ -1,0 +1,474 @@
+"""Access requests: file, approve, deny, cancel, extend, revoke; time-bound grants that end
+by themselves; stale requests that expire. Each action is one transaction with its audit
+event; the grant or removal is a Job of the engine (same steps, audit and retries), and the
+e-mails go out on commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.audit.events import record
+from portal.models import Role, role_of
+from provisioning import notifications
+from provisioning.engine.desired import managed_access
+from provisioning.models import AccessRequest, Identity, Job, RequestableResource
+from provisioning.tasks import run_job
+from tenants.models import Tenant
+
+Status = AccessRequest.Status
+NOTICE_DAYS = (7, 1)
+AUTO_APPROVE_ATTRIBUTES = ("department", "job_title", "office", "company", "usage_location")
+
+
+class AccessRequestError(Exception):
+    """A refusal with a message for the person who tried."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# -- requestable resources --------------------------------------------------------------------
+
+
+def save_requestable(resource: RequestableResource, *, named=(), actor, http_request=None):
+    """Create or change a requestable group/app (picked from the directory's live list)."""
+    if resource.time_bound and not resource.max_days:
+        raise AccessRequestError("Time-bound access needs a maximum duration in days.")
+    if resource.auto_approve_attribute and (
+        resource.auto_approve_attribute not in AUTO_APPROVE_ATTRIBUTES
+        or not resource.auto_approve_value
+    ):
+        raise AccessRequestError("An auto-approve rule needs a known attribute and a value.")
+    if resource.connection.tenant_id != resource.tenant_id:
+        raise AccessRequestError("That directory is not this tenant's.")
+    created = resource.pk is None
+    with transaction.atomic():
+        resource.created_by = resource.created_by or _user(actor)
+        resource.save()
+        resource.named_approvers.set(
+            [u for u in named if role_of(u) == Role.CLIENT_ADMIN and _admin_of(u, resource.tenant)]
+        )
+        record(
+            "requestable.create" if created else "requestable.update",
+            actor=actor,
+            tenant=resource.tenant,
+            target=resource,
+            after=_describe(resource),
+            request=http_request,
+        )
+    return resource
+
+
+def _describe(resource: RequestableResource) -> dict:
+    return {
+        "name": resource.name,
+        "kind": resource.kind,
+        "directory": resource.connection.get_kind_display(),
+        "approvers": resource.approvers,
+        "named_approvers": [u.get_username() for u in resource.named_approvers.all()],
+        "time_bound": resource.time_bound,
+        "max_days": resource.max_days,
+        "auto_approve": rule_text(resource),
+        "is_active": resource.is_active,
+    }
+
+
+def rule_text(resource: RequestableResource) -> str:
+    if not resource.auto_approve_attribute:
+        return ""
+    return f"{resource.auto_approve_attribute} is “{resource.auto_approve_value}”"
+
+
+# -- who may do what --------------------------------------------------------------------------
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _admin_of(user, tenant: Tenant) -> bool:
+    return user.tenantassignment_set.filter(tenant=tenant).exists()
+
+
+def approvers_of(resource: RequestableResource) -> list:
+    """The client admins who decide on requests for `resource`."""
+    from django.contrib.auth import get_user_model
+
+    if resource.approvers == RequestableResource.Approvers.NAMED:
+        people = resource.named_approvers.filter(is_active=True)
+    else:
+        people = get_user_model().objects.filter(
+            is_active=True,
+            profile__role=Role.CLIENT_ADMIN,
+            tenantassignment__tenant=resource.tenant,
+        )
+    return list(people.distinct())
+
+
+def can_decide(user, access_request: AccessRequest) -> bool:
+    """An approver of the resource, and not the person who asked."""
+    if access_request.requested_by_id == user.pk:
+        return False
+    return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def waiting_for(user):
+    """Pending requests this person may decide on (the header's "waiting for you")."""
+    if role_of(user) != Role.CLIENT_ADMIN:
+        return AccessRequest.objects.none()
+    tenants = user.tenantassignment_set.values("tenant")
+    pending = AccessRequest.objects.filter(status=Status.PENDING, tenant__in=tenants).exclude(
+        requested_by=user
+    )
+    return pending.filter(
+        Q(resource__approvers=RequestableResource.Approvers.CLIENT_ADMINS)
+        | Q(resource__named_approvers=user)
+    ).distinct()
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def file_request(
+    identity: Identity,
+    resource: RequestableResource,
+    *,
+    reason: str,
+    ends_at: datetime | None,
+    actor,
+    extends: AccessRequest | None = None,
+    http_request=None,
+) -> AccessRequest:
+    """A new request: pending, or approved at once by the resource's auto-approve rule."""
+    _check_request(identity, resource, reason, ends_at, extends)
+    with transaction.atomic():
+        access_request = AccessRequest.objects.create(
+            tenant=identity.tenant,
+            identity=identity,
+            resource=resource,
+            reason=reason.strip(),
+            ends_at=ends_at,
+            requested_by=_user(actor),
+            extends=extends,
+        )
+        record(
+            "access.request",
+            actor=actor,
+            tenant=identity.tenant,
+            target=identity,
+            after={
+                "request": access_request.pk,
+                "resource": resource.name,
+                "reason": access_request.reason,
+                "ends_at": ends_at.isoformat() if ends_at else None,
+                "extends": extends.pk if extends else None,
+            },
+            request=http_request,
+        )
+        if _auto_approves(resource, identity):
+            _approve(access_request, actor="system", rule=rule_text(resource), reason="")
+        else:
+            notifications.on_commit("new_request", access_request)
+    return access_request
+
+
+def _check_request(identity, resource, reason, ends_at, extends) -> None:
+    if resource.tenant_id != identity.tenant_id or not resource.is_active:
+        raise AccessRequestError(f"{resource.name} cannot be requested for this person.")
+    if identity.status not in (Identity.Status.JOINER, Identity.Status.ACTIVE):
+        raise AccessRequestError(f"{identity.display_name} is not an active person here.")
+    if not reason or not reason.strip():
+        raise AccessRequestError("Give a reason: the approver decides on it.")
+    now = timezone.now()
+    if ends_at is not None and ends_at <= now:
+        raise AccessRequestError("The end date must lie in the future.")
+    if resource.time_bound:
+        if ends_at is None:
+            raise AccessRequestError(f"{resource.name} is time-bound: give an end date.")
+        if ends_at > now + timedelta(days=resource.max_days):
+            raise AccessRequestError(
+                f"{resource.name} may be granted for at most {resource.max_days} days."
+            )
+    live = AccessRequest.objects.filter(
+        identity=identity, resource=resource, status__in=(Status.PENDING, *AccessRequest.LIVE)
+    )
+    if extends is not None:
+        live = live.exclude(pk=extends.pk)
+    if live.exists():
+        raise AccessRequestError(
+            f"{identity.display_name} already has an open request or grant for {resource.name}."
+        )
+
+
+def _auto_approves(resource: RequestableResource, identity: Identity) -> bool:
+    name = resource.auto_approve_attribute
+    if not name:
+        return False
+    value = identity.attributes.get(name) or managed_attributes(identity).get(name, "")
+    return str(value).casefold() == resource.auto_approve_value.casefold()
+
+
+def managed_attributes(identity: Identity) -> dict:
+    from provisioning.engine.desired import merge_templates
+
+    merged = merge_templates(list(identity.role_templates.all()), identity.tenant, {})
+    return merged["attributes"] | identity.attributes
+
+
+def approve(access_request: AccessRequest, *, actor, reason: str, http_request=None):
+    if not reason or not reason.strip():
+        raise AccessRequestError("Give a reason for the approval.")
+    if not can_decide(actor, access_request):
+        raise AccessRequestError(_why_not(actor, access_request))
+    with transaction.atomic():
+        _approve(access_request, actor=actor, rule="", reason=reason.strip(), http=http_request)
+    return access_request
+
+
+def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> None:
+    """Pending -> approved with a conditional UPDATE, so that of two approvers at the same
+    moment exactly one wins; the winner's transaction starts the one grant job."""
+    now = timezone.now()
+    won = AccessRequest.objects.filter(pk=access_request.pk, status=Status.PENDING).update(
+        status=Status.APPROVED,
+        decided_by=_user(actor),
+        decided_by_rule=rule,
+        decision_reason=reason,
+        decided_at=now,
+    )
+    if not won:
+        raise AccessRequestError("This request has been decided already.")
+    job = Job.objects.create(
+        tenant=access_request.tenant,
+        identity=access_request.identity,
+        kind=Job.Kind.GRANT,
+        requested_by=_user(actor),
+        options={"access_request": access_request.pk},
+    )
+    AccessRequest.objects.filter(pk=access_request.pk).update(grant_job=job)
+    access_request.refresh_from_db()
+    record(
+        "access.approve",
+        actor=actor if not rule else "system",
+        tenant=access_request.tenant,
+        target=access_request.identity,
+        before={"status": Status.PENDING},
+        after={
+            "request": access_request.pk,
+            "resource": access_request.resource.name,
+            "status": Status.APPROVED,
+            "reason": reason,
+            **({"auto_approved_by_rule": rule} if rule else {}),
+        },
+        request=http,
+        job_id=job.pk,
+    )
+    transaction.on_commit(lambda: run_job.delay(job.pk))
+    notifications.on_commit("decision", access_request)
+
+
+def _why_not(user, access_request: AccessRequest) -> str:
+    if access_request.requested_by_id == user.pk:
+        return "You asked for this access: someone else must approve it."
+    return "You are not an approver of this resource."
+
+
+def deny(access_request: AccessRequest, *, actor, reason: str, http_request=None):
+    if not reason or not reason.strip():
+        raise AccessRequestError("Give a reason for the denial.")
+    if not can_decide(actor, access_request):
+        raise AccessRequestError(_why_not(actor, access_request))
+    return _close(access_request, Status.DENIED, actor, reason.strip(), http_request, "decision")
+
+
+def cancel(access_request: AccessRequest, *, actor, http_request=None):
+    """The requester (or the MSP) withdraws a pending request."""
+    return _close(access_request, Status.CANCELLED, actor, "", http_request, None)
+
+
+def _close(access_request, status: str, actor, reason: str, http_request, notice):
+    with transaction.atomic():
+        closed = AccessRequest.objects.filter(pk=access_request.pk, status=Status.PENDING).update(
+            status=status,
+            decided_by=_user(actor),
+            decision_reason=reason,
+            decided_at=timezone.now(),
+        )
+        if not closed:
+            raise AccessRequestError("This request has been decided already.")
+        access_request.refresh_from_db()
+        record(
+            f"access.{status}" if status != Status.DENIED else "access.deny",
+            actor=actor,
+            tenant=access_request.tenant,
+            target=access_request.identity,
+            before={"status": Status.PENDING},
+            after={"request": access_request.pk, "status": status, "reason": reason},
+            request=http_request,
+        )
+        if notice:
+            notifications.on_commit(notice, access_request)
+    return access_request
+
+
+def revoke(access_request: AccessRequest, *, actor, reason: str = "", http_request=None):
+    """End a grant now (by hand); the job removes only what the grant added."""
+    with transaction.atomic():
+        return _end(access_request, actor=actor, final=Status.REVOKED, http=http_request)
+
+
+def _end(access_request, *, actor, final: str, http=None) -> AccessRequest:
+    moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.GRANTED).update(
+        status=Status.ENDING
+    )
+    if not moved:
+        raise AccessRequestError("Only granted access can be ended.")
+    job = Job.objects.create(
+        tenant=access_request.tenant,
+        identity=access_request.identity,
+        kind=Job.Kind.REVOKE,
+        requested_by=_user(actor),
+        options={"access_request": access_request.pk, "final": final},
+    )
+    AccessRequest.objects.filter(pk=access_request.pk).update(end_job=job)
+    access_request.refresh_from_db()
+    record(
+        "access.end",
+        actor=actor,
+        tenant=access_request.tenant,
+        target=access_request.identity,
+        before={"status": Status.GRANTED},
+        after={"request": access_request.pk, "resource": access_request.resource.name},
+        request=http,
+        job_id=job.pk,
+    )
+    transaction.on_commit(lambda: run_job.delay(job.pk))
+    return access_request
+
+
+def extend(access_request: AccessRequest, *, ends_at, reason: str, actor, http_request=None):
+    """A longer grant is a new request that needs a new approval."""
+    if access_request.status != Status.GRANTED:
+        raise AccessRequestError("Only granted access can be extended.")
+    if access_request.ends_at and ends_at <= access_request.ends_at:
+        raise AccessRequestError("An extension must end later than the current grant.")
+    return file_request(
+        access_request.identity,
+        access_request.resource,
+        reason=reason,
+        ends_at=ends_at,
+        actor=actor,
+        extends=access_request,
+        http_request=http_request,
+    )
+
+
+# -- what the engine tells us -----------------------------------------------------------------
+
+
+def grant_finished(job: Job, status: str) -> None:
+    """Called by the engine when a GRANT or REVOKE job ends (inside its transaction)."""
+    access_request = AccessRequest.objects.filter(pk=job.options.get("access_request")).first()
+    if access_request is None:
+        return
+    ok = status == Job.Status.SUCCEEDED
+    if job.kind == Job.Kind.GRANT:
+        added = job.steps.filter(status="succeeded").exists()
+        AccessRequest.objects.filter(pk=access_request.pk).update(
+            status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
+        )
+        if ok and access_request.extends_id:
+            _hand_over(access_request)
+        access_request.refresh_from_db()
+        notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
+    elif ok:
+        final = job.options.get("final", Status.ENDED)
+        AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
+    else:
+        AccessRequest.objects.filter(pk=access_request.pk).update(status=Status.GRANTED)
+
+
+def _hand_over(extension: AccessRequest) -> None:
+    """An approved extension replaces the grant it extends (which ends without removal)."""
+    old = extension.extends
+    AccessRequest.objects.filter(pk=old.pk, status=Status.GRANTED).update(status=Status.ENDED)
+    AccessRequest.objects.filter(pk=extension.pk).update(
+        added_access=old.added_access or extension.added_access
+    )
+
+
+def should_remove(access_request: AccessRequest) -> bool:
+    """Remove only what this grant added, and nothing the person holds by other means: a
+    role template of theirs, or another live grant of the same resource."""
+    if not access_request.added_access:
+        return False
+    resource = access_request.resource
+    managed = managed_access(access_request.identity)
+    key = "groups" if resource.kind == RequestableResource.Kind.GROUP else "apps"
+    names = {n.casefold() for n in managed[key]}
+    if resource.name.casefold() in names or resource.remote_id in managed[key]:
+        return False
+    others = AccessRequest.objects.filter(
+        identity=access_request.identity, resource=resource, status__in=AccessRequest.LIVE
+    ).exclude(pk=access_request.pk)
+    return not others.exists()
+
+
+# -- the clock (beat) -------------------------------------------------------------------------
+
+
+def end_due_grants(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    due = AccessRequest.objects.filter(status=Status.GRANTED, ends_at__lte=now)
+    ended = 0
+    for access_request in due.select_related("tenant", "identity", "resource")[:500]:
+        try:
+            with transaction.atomic():
+                _end(access_request, actor="system", final=Status.ENDED)
+            ended += 1
+        except AccessRequestError:
+            continue  # ended by someone else meanwhile
+    return ended
+
+
+def expire_stale_requests(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    expired = 0
+    pending = AccessRequest.objects.filter(status=Status.PENDING).select_related("tenant")
+    for access_request in pending:
+        days = access_request.tenant.request_expiry_days
+        if access_request.created_at + timedelta(days=days) > now:
+            continue
+        try:
+            _close(access_request, Status.EXPIRED, "system", "No decision in time.", None, "stale")
+            expired += 1
+        except AccessRequestError:
+            continue
+    return expired
+
+
+def send_expiry_notices(now: datetime | None = None) -> int:
+    """Seven and one days before a grant ends, its approvers hear of it (and may extend)."""
+    now = now or timezone.now()
+    sent = 0
+    soon = AccessRequest.objects.filter(
+        status=Status.GRANTED, ends_at__lte=now + timedelta(days=max(NOTICE_DAYS))
+    )
+    for access_request in soon.select_related("resource", "identity", "tenant"):
+        left = access_request.ends_at - now
+        due = [d for d in NOTICE_DAYS if left <= timedelta(days=d)]
+        tag = f"expiry-{min(due)}" if due else ""
+        if not tag or tag in access_request.notices_sent:
+            continue
+        with transaction.atomic():
+            access_request.notices_sent = [*access_request.notices_sent, tag]
+            access_request.save(update_fields=["notices_sent", "updated_at"])
+            notifications.on_commit("expiry", access_request)
+        sent += 1
+    return sent

@@ -1,0 +1,90 @@
+"""Access request pages: one request, and its decision (inline, by htmx, reason required)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.models import role_of
+from provisioning import access_requests as ar
+from provisioning.models import AccessRequest
+from tenants import access
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    reason = forms.CharField(
+        max_length=2000, strip=True, error_messages={"required": "Give a reason."}
+    )
+
+
+def get_request_for(user, tenant_slug: str, request_id: int) -> AccessRequest:
+    """A request of a tenant this person may see (else 404)."""
+    tenant = access.get_tenant_for(user, tenant_slug)
+    return get_object_or_404(
+        AccessRequest.objects.select_related(
+            "tenant", "identity", "resource__connection", "requested_by", "decided_by"
+        ),
+        tenant=tenant,
+        pk=request_id,
+    )
+
+
+def _context(request: HttpRequest, access_request: AccessRequest, form=None) -> dict:
+    user = request.user
+    return {
+        "tenant": access_request.tenant,
+        "access_request": access_request,
+        "can_decide": access_request.status == AccessRequest.Status.PENDING
+        and ar.can_decide(user, access_request),
+        "is_requester": access_request.requested_by_id == user.pk,
+        "form": form or DecisionForm(),
+        "approvers": ar.approvers_of(access_request.resource),
+        "role": role_of(user),
+    }
+
+
+@login_required
+@require_GET
+def request_detail(request: HttpRequest, tenant: str, request_id: int) -> HttpResponse:
+    access_request = get_request_for(request.user, tenant, request_id)
+    template = "access/request_detail.html"
+    context = _context(request, access_request)
+    return render(request, f"{template}#decision" if request.htmx else template, context)
+
+
+@login_required
+@require_POST
+def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpResponse:
+    """Approve or deny; with htmx, the decision panel is swapped in place."""
+    access_request = get_request_for(request.user, tenant, request_id)
+    form = DecisionForm(request.POST)
+    status = 200
+    if form.is_valid():
+        decide = ar.approve if form.cleaned_data["decision"] == "approve" else ar.deny
+        try:
+            decide(
+                access_request,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                http_request=request,
+            )
+            access_request.refresh_from_db()
+            messages.success(request, f"Request {access_request.get_status_display().lower()}.")
+            form = None
+        except ar.AccessRequestError as exc:
+            form.add_error(None, exc.message)
+            status = 403 if "approver" in exc.message or "You asked" in exc.message else 409
+    else:
+        status = 400
+    if not request.htmx and status == 200:
+        return redirect("access_request_detail", tenant=tenant, request_id=request_id)
+    template = "access/request_detail.html"
+    context = _context(request, access_request, form)
+    return render(
+        request, f"{template}#decision" if request.htmx else template, context, status=status
+    )
