@@ -76,6 +76,17 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     assert user["licenses"] == [] and user["appRoleAssignments"] == []
     assert "Staff" in user["groups"] and "Sales" not in user["groups"]
 
+    # rehire within the grace period: Restore puts back exactly what was removed
+    card.locator("button", has_text="Restore Ada Lovelace").click()
+    page.wait_for_url("**/jobs/*/")
+    page.locator(".message.success", has_text="restore of Ada Lovelace").wait_for()
+    page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
+    screenshot("restore-job-succeeded")
+    user = contoso.entra_user(contoso.upn)
+    assert user["accountEnabled"] is True and user["licenses"] == ["SPE_E3"]
+    assert [a["app"] for a in user["appRoleAssignments"]] == ["Salesforce"]
+    assert {"Staff", "Sales"} <= set(user["groups"])
+
 
 def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_it(
     page, screenshot, contoso, msp_admin
