@@ -79,10 +79,13 @@ class Sandbox:
             control.delete(f"/_sandbox/entra/{tenant_id}/stats").raise_for_status()
 
 
-def start_sandbox(tls_dir: Path) -> Sandbox:
+def start_sandbox(tls_dir: Path, seed: str | None = None) -> Sandbox:
+    """`seed="demo"`: with the demo directories (fixed ids) that `seed_demo` connects to."""
     port = free_port()
+    command = [sys.executable, "-m", "sandbox.server", "--port", str(port)]
+    command += ["--tls-dir", str(tls_dir), *(["--seed", seed] if seed else [])]
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "sandbox.server", "--port", str(port), "--tls-dir", str(tls_dir)],
+        command,
         cwd=REPO_ROOT,
         env={**os.environ, "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN},
         stdout=subprocess.DEVNULL,
