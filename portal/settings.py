@@ -192,7 +192,11 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
     "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
+    "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
 }
+# Signs the checkpoints that audit retention leaves (blank: derived from SECRET_KEY).
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+AUDIT_GLOBAL_RETENTION_DAYS = env.int("AUDIT_GLOBAL_RETENTION_DAYS", default=400)
 # A job's claim on a worker; a job past its lease is resumed by another worker.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 

@@ -211,3 +211,35 @@ def _canonical_ip(value: str | None) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return value
+
+
+class AuditCheckpoint(models.Model):
+    """Where a pruned chain now starts: the seq and hash of the last removed event, signed.
+
+    Retention removes a chain's oldest events; the first remaining event names the removed
+    one's hash as ``prev_hash``. Verification starts from the newest checkpoint whose
+    signature holds, so the chain stays checkable, and a forged or deleted checkpoint, or a
+    row removed without one, still shows. On PostgreSQL the append-only trigger lets a DELETE
+    through only for rows at or below a checkpoint of their chain.
+    """
+
+    chain_key = models.CharField(max_length=40)
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    events_removed = models.PositiveBigIntegerField()
+    removed_before = models.DateTimeField()  # the cutoff: every removed event is older
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("chain_key", "-seq")
+        constraints = [
+            models.UniqueConstraint(fields=("chain_key", "seq"), name="audit_checkpoint_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain_key} from seq {self.seq + 1}"
+
+    def signed_content(self) -> str:
+        cutoff = _canonical(self.removed_before)
+        return f"{self.chain_key}|{self.seq}|{self.hash}|{self.events_removed}|{cutoff}"

@@ -78,12 +78,23 @@ def all_chain_keys() -> list[str]:
 
 
 def chain_anchor(chain_key: str) -> tuple[int, str]:
-    """The (seq, hash) the chain's first remaining event builds on.
+    """The (seq, hash) the chain's first remaining event builds on: the genesis, or after
+    retention the newest checkpoint. A checkpoint whose signature fails is a CheckpointError."""
+    from .retention import latest_checkpoint, signature_holds
 
-    Always the genesis today. Retention will prune a chain's oldest events and leave a
-    signed checkpoint of the last removed (seq, hash); this is where it will be read.
-    """
-    return 0, GENESIS_HASH
+    checkpoint = latest_checkpoint(chain_key)
+    if checkpoint is None:
+        return 0, GENESIS_HASH
+    if not signature_holds(checkpoint):
+        raise CheckpointError(
+            f"the retention checkpoint at seq {checkpoint.seq} is not signed by this portal: "
+            "it was forged or altered"
+        )
+    return checkpoint.seq, checkpoint.hash
+
+
+class CheckpointError(Exception):
+    pass
 
 
 def verify_chain(chain_key: str) -> ChainResult:
@@ -92,7 +103,11 @@ def verify_chain(chain_key: str) -> ChainResult:
     # events appended meanwhile without letting a truncated or extended chain through.
     head_before = _head(chain_key)
     result = ChainResult(chain_key=chain_key)
-    last_seq, last_hash = chain_anchor(chain_key)
+    try:
+        last_seq, last_hash = chain_anchor(chain_key)
+    except CheckpointError as exc:
+        result.broken = Break(chain_key, str(exc))
+        return result
     rows = AuditEvent.objects.filter(chain_key=chain_key).order_by("seq")
     for event in rows.iterator(chunk_size=CHUNK_SIZE):
         problem = _link_problem(event, chain_key, last_seq + 1, last_hash)
@@ -131,9 +146,8 @@ def _head_problem(
     before: AuditChainHead | None,
     after: AuditChainHead | None,
 ) -> Break | None:
-    anchor_seq, _ = chain_anchor(chain_key)
     if after is None:
-        if last_seq == anchor_seq:
+        if last_seq == 0:
             return None
         return Break(chain_key, f"events up to seq {last_seq} but no chain head")
     if before is not None and last_seq < before.seq:
