@@ -45,6 +45,8 @@ def _context(request: HttpRequest, access_request: AccessRequest, form=None) -> 
         "form": form or DecisionForm(),
         "approvers": ar.approvers_of(access_request.resource),
         "role": role_of(user),
+        # Rendered inside another page (the client home): ids made unique per request.
+        "inline": bool(request.GET.get("inline") or request.POST.get("inline")),
     }
 
 
