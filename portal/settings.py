@@ -106,6 +106,21 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Licence counts read from the directories for the dashboard (reports/licences.py): written by
+# the worker, read by the web, so shared between processes (a file cache without Redis).
+CACHES["snapshots"] = {
+    "KEY_PREFIX": REDIS_KEY_PREFIX,
+    "TIMEOUT": None,  # kept until replaced: the page shows how old a reading is
+    **(
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.str("SNAPSHOT_CACHE_DIR", default=str(VAR_DIR / "cache" / "snapshots")),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -193,6 +208,7 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
+    "licence-snapshots": {"task": "reports.tasks.refresh_licence_snapshots", "schedule": 900.0},
 }
 # Signs the checkpoints that audit retention leaves (blank: derived from SECRET_KEY).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")

@@ -13,3 +13,4 @@ os.environ.setdefault("CELERY_QUEUE", f"tests-{os.getpid()}")
 # Database ids restart in every test database; Redis keys of an earlier run must not match.
 os.environ.setdefault("REDIS_KEY_PREFIX", f"tests-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="portal-test-broker-"))
+os.environ.setdefault("SNAPSHOT_CACHE_DIR", tempfile.mkdtemp(prefix="portal-test-snapshots-"))
