@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -32,3 +33,21 @@ def dashboard(request):
         "reports/dashboard.html",
         {"tenants": tenants, "expiring_connections": expiring, "quarantined": quarantined},
     )
+
+
+@login_required
+@require_GET
+def report_index(request):
+    """The client reports this person may read, one per tenant."""
+    access.require_role(request.user, access.READ_ROLES)
+    tenants = access.tenants_for(request.user)
+    return render(request, "reports/report_index.html", {"tenants": tenants})
+
+
+def client_report(request, tenant: str):  # replaced below by the full report
+    access.get_tenant_for(request.user, tenant)
+    raise Http404("Not built yet.")
+
+
+client_report_csv = licences_refresh = login_required(client_report)
+client_report = login_required(client_report)
