@@ -1,0 +1,15 @@
+"""Celery tasks of the reports: they take primitive ids and are safe to run twice."""
+
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def refresh_licence_snapshots(tenant_id: int | None = None) -> int:
+    """Licence seats of every Entra directory (run by beat), or of one tenant's."""
+    from reports import licences
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
+    if tenant_id and tenant is None:
+        return 0
+    return licences.refresh(tenant)
