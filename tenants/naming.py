@@ -8,6 +8,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable
+from itertools import chain
 
 PLACEHOLDERS = {
     "first": "first name",
@@ -79,7 +80,7 @@ def unique_username(
     first_choice = render(rule, first, last, domain)
     local, at_domain = first_choice.split("@", 1)
     suffixed = (f"{local}{n}@{at_domain}" for n in range(2, MAX_COLLISION_SUFFIX + 1))
-    for candidate in (first_choice, *suffixed):
+    for candidate in chain([first_choice], suffixed):  # lazily: most names are free
         if not is_taken(candidate):
             return candidate
     raise NamingRuleError(
