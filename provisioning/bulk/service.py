@@ -67,7 +67,7 @@ def upload(
         BatchRow.objects.bulk_create(
             [
                 BatchRow(
-                    batch=batch,
+                    batch_id=batch.pk,
                     line=row.line,
                     data=row.data,
                     errors=row.errors,

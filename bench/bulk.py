@@ -1,0 +1,353 @@
+"""Bulk CSV onboarding, then offboarding, over the demo tenants, end to end on one machine.
+
+Starts its own sandbox seeded with the demo directories (Contoso: Entra ID; Fabrikam: Okta;
+Northwind: both), every directory answering with 30 ms latency and limited to `--rate`
+calls/s; a fresh PostgreSQL database (`msp_portal_bench_bulk`, migrated, `seed_demo`); real
+Celery workers on Redis (own queue). Stops all of it at the end, also on error. Then:
+
+1. validation of a 5,000-row onboarding file (parse, check every row against the portal and
+   the directory, store the preview): the time a technician waits for the preview;
+2. a 1,000-row CSV onboarding split evenly over the demo tenants (one file each, every row
+   through `provisioning.bulk.service`: upload, then start), until every job is done;
+3. the same 1,000 people offboarded by CSV (the tenants' presets); each file is held by the
+   circuit breaker (it offboards everyone) and confirmed by an MSP admin at once.
+
+Throughput is rate-limited calls the directories served per second ÷ the sum of their rates
+(the ceiling), over both phases. The demo SKUs get 2,000 more seats each, so that licences
+run out for nobody.
+
+    .venv/bin/python bench/bulk.py [--rows 1000] [--rate 25] [--burst 50] [--procs 2]
+        [--concurrency 8] [--validate-rows 5000] [--keep-db]
+
+Last line: rows=<n> wall_s=<seconds> ceiling_share=<0..1> failed=<n>
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import _harness  # noqa: E402
+from onboard import DONE, REDIS, add_stats, cleanup_redis, served  # noqa: E402
+
+DB_NAME = "msp_portal_bench_bulk"
+LATENCY_MS = 30
+EXTRA_SEATS = 2_000
+ENTRA_USERS = {"contoso": 120, "northwind": 60}  # as sandbox.seed.seed_state makes them
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- the stack -------------------------------------------------------------------------------
+
+
+def directories() -> list[tuple[str, str, str]]:
+    """(tenant slug, kind, sandbox id) of every demo directory."""
+    from tenants import demo
+
+    entra = [(slug, "entra", d["directory_id"]) for slug, d in demo.SANDBOX_ENTRA.items()]
+    okta = [(slug, "okta", d["org"]) for slug, d in demo.SANDBOX_OKTA.items()]
+    return entra + okta
+
+
+def widen_seats(sandbox: _harness.Sandbox) -> None:
+    """The demo Entra directories again, with EXTRA_SEATS more seats on every SKU."""
+    from sandbox.seed import entra_demo_body
+
+    with sandbox.control() as control:
+        for key, users in ENTRA_USERS.items():
+            body = entra_demo_body(key, users)
+            for sku in body["skus"]:
+                sku["seats"] += EXTRA_SEATS
+            control.delete(f"/_sandbox/entra/{body['tenant_id']}").raise_for_status()
+            control.post("/_sandbox/entra/tenants", json=body).raise_for_status()
+
+
+def limit_directories(sandbox: _harness.Sandbox, rate: float, burst: int) -> None:
+    """Latency and a rate limit on every demo directory; each connection paced to match."""
+    from provisioning import throttle
+    from tenants.models import DirectoryConnection
+
+    with sandbox.control() as control:
+        for _, kind, ident in directories():
+            settings = {"latency_ms": LATENCY_MS, "rate_per_s": rate, "burst": burst}
+            control.put(f"/_sandbox/{kind}/{ident}/behaviour", json=settings).raise_for_status()
+    for connection in DirectoryConnection.objects.all():
+        connection.rate_limit_per_s, connection.rate_burst = rate, burst
+        connection.save(update_fields=["rate_limit_per_s", "rate_burst"])
+        throttle.reset(connection)
+
+
+def directory_stats(sandbox: _harness.Sandbox) -> dict:
+    with sandbox.control() as control:
+        return add_stats(
+            [
+                control.get(f"/_sandbox/{kind}/{ident}/stats").raise_for_status().json()
+                for _, kind, ident in directories()
+            ]
+        )
+
+
+def reset_stats(sandbox: _harness.Sandbox) -> None:
+    with sandbox.control() as control:
+        for _, kind, ident in directories():
+            control.delete(f"/_sandbox/{kind}/{ident}/stats").raise_for_status()
+
+
+# --- the files -------------------------------------------------------------------------------
+
+
+def joiners_csv(tenant, first: int, count: int) -> bytes:
+    from provisioning.bulk import columns, export
+    from tenants.models import RoleTemplate
+
+    roles = list(RoleTemplate.objects.filter(tenant=tenant).values_list("name", flat=True))
+    header = columns.names(columns.ONBOARD)
+    rows = [header]
+    for n in range(first, first + count):
+        cells = {"first_name": "Bulk", "last_name": f"P{n:05d}", "role": roles[n % len(roles)],
+                 "employee_id": f"B{n:05d}"}  # fmt: skip
+        rows.append([cells.get(name, "") for name in header])
+    return export.write_rows(rows).encode()
+
+
+def leavers_csv(usernames: list[str]) -> bytes:
+    from provisioning.bulk import export
+
+    return export.write_rows([["username", "leave_at"], *[[u, ""] for u in usernames]]).encode()
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+# --- the phases ------------------------------------------------------------------------------
+
+
+def phase_validate(tenant, rows: int, actor) -> float:
+    from provisioning import lifecycle
+    from provisioning.bulk import service
+
+    data = joiners_csv(tenant, 900_000, rows)
+    started = time.monotonic()
+    batch = service.upload(tenant, "onboard", "validate.csv", data, actor=actor)
+    seconds = time.monotonic() - started
+    say(
+        f"  {rows:,} rows ({len(data) / 1024:.0f} KB) for {tenant.slug}: parsed, checked and "
+        f"stored in {seconds:.2f} s; {batch.rows_valid:,} valid, "
+        f"{batch.rows_total - batch.rows_valid} with errors"
+    )
+    lifecycle.cancel_batch(batch, actor=actor)
+    return seconds
+
+
+def wait_for(batches: list, timeout: float) -> list[dict]:
+    from provisioning.models import Job
+
+    deadline = time.monotonic() + timeout
+    ids = [b.pk for b in batches]
+    while time.monotonic() < deadline:
+        if not Job.objects.filter(batch_id__in=ids).exclude(status__in=DONE).exists():
+            break
+        time.sleep(0.5)
+    return list(Job.objects.filter(batch_id__in=ids).values("pk", "status", "finished_at", "error"))
+
+
+def run_phase(label: str, sandbox, uploads: list, start, timeout: float) -> dict:
+    """Start every uploaded batch (`start(batch)`), wait, and measure."""
+    from django.utils import timezone
+
+    reset_stats(sandbox)
+    t0 = timezone.now()
+    began = time.monotonic()
+    for batch in uploads:
+        start(batch)
+    start_s = time.monotonic() - began
+    jobs = wait_for(uploads, timeout)
+    statuses = Counter(j["status"] for j in jobs)
+    finished = [j["finished_at"] for j in jobs if j["finished_at"]]
+    wall = (max(finished) - t0).total_seconds() if finished else float("nan")
+    stats = directory_stats(sandbox)
+    failed = len(jobs) - statuses["succeeded"]
+    say(
+        f"  {label}: {len(jobs)} jobs, {dict(statuses)}; jobs created in {start_s:.1f} s, "
+        f"all done after {wall:.1f} s; {served(stats)} calls served, "
+        f"{stats['throttled']} answered 429"
+    )
+    for error in sorted({j["error"] for j in jobs if j["status"] != "succeeded"})[:5]:
+        say(f"    failure: {error[:200]}")
+    return {"jobs": jobs, "wall": wall, "served": served(stats), "failed": failed}
+
+
+def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best top to bottom
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--validate-rows", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=25.0, help="calls/s per directory")
+    parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pool", default="threads")
+    parser.add_argument("--timeout", type=float, default=900.0, help="per phase, seconds")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-bulk-")
+    root = Path(tmp.name)
+    sandbox = workers = None
+    queue = f"bench-bulk-{os.getpid()}"
+    prefix = f"bench-bulk-{os.getpid()}"
+    figures: dict[str, float] = {}
+    try:
+        (root / "tls").mkdir()
+        sandbox = _harness.start_sandbox(root / "tls", seed="demo")
+        widen_seats(sandbox)
+        from cryptography.fernet import Fernet
+
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        env |= {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": _harness.recreate_database(DB_NAME),
+            "CELERY_BROKER_URL": REDIS,
+            "REDIS_URL": REDIS,
+            "REDIS_KEY_PREFIX": prefix,
+            "CELERY_QUEUE": queue,
+            "SANDBOX_URL": sandbox.url,
+            "SANDBOX_CA_FILE": str(sandbox.ca),
+            "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+            "JOB_LEASE_SECONDS": "120",
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "false",
+        }
+        _harness.migrate(env)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+
+        from provisioning import lifecycle
+        from provisioning.bulk import service
+        from tenants.models import Tenant
+
+        call_command("seed_demo", verbosity=0, stdout=io.StringIO())
+        limit_directories(sandbox, args.rate, args.burst)
+        users = get_user_model().objects
+        tech, admin = users.get(username="tech"), users.get(username="admin")
+        tenants = list(Tenant.objects.filter(slug__in=["contoso", "fabrikam", "northwind"]))
+        ceiling = args.rate * len(directories())
+        workers = _harness.Workers(
+            env, queue, root, procs=args.procs, concurrency=args.concurrency, pool=args.pool
+        ).start()
+        say(
+            f"== stack: sandbox {sandbox.url} (demo directories: {len(directories())}, "
+            f"{LATENCY_MS} ms, {args.rate:g} calls/s, burst {args.burst}: ceiling {ceiling:g} "
+            f"calls/s), PostgreSQL {DB_NAME}, {args.procs} worker(s) x {args.pool} "
+            f"{args.concurrency}"
+        )
+
+        say(f"== 1. validation of a {args.validate_rows:,}-row onboarding file")
+        contoso = next(t for t in tenants if t.slug == "contoso")
+        figures["validate_s"] = phase_validate(contoso, args.validate_rows, tech)
+
+        say(f"== 2. CSV onboarding: {args.rows:,} rows over {len(tenants)} demo tenants")
+        joiners, first = [], 0
+        for tenant, count in zip(tenants, split(args.rows, len(tenants)), strict=True):
+            data = joiners_csv(tenant, first, count)
+            joiners.append(service.upload(tenant, "onboard", "joiners.csv", data, actor=tech))
+            first += count
+        invalid = sum(b.rows_total - b.rows_valid for b in joiners)
+        say(f"  uploaded {len(joiners)} files; {invalid} invalid rows")
+
+        def start(batch):
+            service.start(batch, actor=tech)
+
+        onboarding = run_phase("onboarding", sandbox, joiners, start, args.timeout)
+
+        say("== 3. CSV offboarding of the same people (held, then confirmed by an MSP admin)")
+        leavers = []
+        for batch in joiners:
+            usernames = list(
+                batch.rows.filter(job__status="succeeded").values_list(
+                    "identity__username", flat=True
+                )
+            )
+            leavers.append(
+                service.upload(
+                    batch.tenant, "offboard", "leavers.csv", leavers_csv(usernames), actor=tech
+                )
+            )
+
+        def start_and_confirm(batch):
+            started = service.start(batch, actor=tech)
+            if started.held:
+                lifecycle.confirm_batch(batch, actor=admin)
+
+        offboarding = run_phase("offboarding", sandbox, leavers, start_and_confirm, args.timeout)
+
+        phases = (onboarding, offboarding)
+        wall = sum(p["wall"] for p in phases)
+        share = sum(p["served"] for p in phases) / wall / ceiling
+        for label, phase in (("onboarding", onboarding), ("offboarding", offboarding)):
+            say(
+                f"  {label}: {len(phase['jobs']) / phase['wall']:.1f} people/s, "
+                f"{phase['served'] / phase['wall']:.1f} calls/s of {ceiling:g}: share "
+                f"{phase['served'] / phase['wall'] / ceiling:.3f}"
+            )
+        figures |= {
+            "rows": args.rows,
+            "wall_s": wall,
+            "ceiling_share": share,
+            "failed": sum(p["failed"] for p in phases) + invalid,
+        }
+        say(f"validate_rows={args.validate_rows} validate_s={figures['validate_s']:.2f}")
+    finally:
+        if workers is not None:
+            workers.stop()
+        cleanup_redis(queue, [])
+        _drop_prefixed(prefix)
+        if sandbox is not None:
+            _harness.stop_group(sandbox.process)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
+            pass
+        if not args.keep_db:
+            _harness.drop_database(DB_NAME)
+        tmp.cleanup()
+
+    def fmt(name: str, digits: int) -> str:
+        value = figures.get(name)
+        return "nan" if value is None else f"{value:.{digits}f}"
+
+    say(
+        f"rows={fmt('rows', 0)} wall_s={fmt('wall_s', 1)} "
+        f"ceiling_share={fmt('ceiling_share', 3)} failed={fmt('failed', 0)}"
+    )
+
+
+def _drop_prefixed(prefix: str) -> None:
+    """Our token buckets and quarantine windows in Redis (keys under our own prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
+if __name__ == "__main__":
+    main()
