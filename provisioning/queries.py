@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -121,6 +121,10 @@ class DirectoryView:
 def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryView]]:
     """The desired state, and each directory's actual state of the person (read live)."""
     desired = desired_state(identity)
+    if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
+        # A leaver should hold nothing: anything still there shows as "extra", not the role's
+        # access as "missing".
+        desired = replace(desired, groups=(), licenses=(), apps=())
     accounts = {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)}
     views = []
     for connection in identity.tenant.connections.order_by("kind"):
