@@ -25,6 +25,8 @@ TENANT_PARAMS = {
     "job_id": lambda world: world.job.pk,
     "batch_id": lambda world: held_batch_of(world).pk,
     "request_id": lambda world: access_request_of(world).pk,
+    "resource_id": lambda world: access_request_of(world).resource_id,
+    "action_request_id": lambda world: action_request_of(world).pk,
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
@@ -62,6 +64,19 @@ def access_request_of(world):
         resource=resource,
         reason="crawl",
         requested_by=world.technician,
+    )
+
+
+def action_request_of(world):
+    """An open request to act of the tenant (one per world), for the action request URLs."""
+    from provisioning.models import ActionRequest
+
+    found = ActionRequest.objects.filter(tenant=world.tenant).first()
+    return found or ActionRequest.objects.create(
+        tenant=world.tenant,
+        kind="offboard",
+        identity=world.identity,
+        requested_by=world.client_admin,
     )
 
 
@@ -113,7 +128,8 @@ def markers_of(world) -> list[str]:
 def snapshot_of_a(world) -> tuple:
     tenant = world.tenant
     return (
-        AuditEvent.objects.count(),
+        # Tenant A's chain: B's people may change their own settings (the global chain).
+        AuditEvent.objects.filter(tenant_id=tenant.pk).count(),
         Tenant.objects.filter(pk=tenant.pk).values().get(),
         list(RoleTemplate.objects.filter(tenant=tenant).order_by("pk").values()),
         list(DirectoryConnection.objects.filter(tenant=tenant).order_by("pk").values()),

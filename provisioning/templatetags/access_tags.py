@@ -1,0 +1,22 @@
+"""The person's access requests on the identity page: read-only, newest first."""
+
+from django import template
+
+from portal.models import Role, role_of
+
+register = template.Library()
+LIMIT = 20
+FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
+
+
+@register.inclusion_tag("access/_identity_requests.html", takes_context=True)
+def access_requests_card(context, identity) -> dict:
+    request = context.get("request")
+    requests = identity.access_requests.select_related("resource")[:LIMIT]
+    return {
+        "identity": identity,
+        "tenant": identity.tenant,
+        "requests": list(requests),
+        "limit": LIMIT,
+        "can_file": role_of(getattr(request, "user", None)) in FILE_ROLES,
+    }
