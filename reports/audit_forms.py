@@ -1,0 +1,90 @@
+"""The audit page's filter form and the "Verify integrity" form.
+
+Dates are calendar days in the portal's time zone (settings.TIME_ZONE, UTC by default), the
+zone the page shows its times in; "to" includes its whole day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from portal.audit.models import Result
+from reports.audit_queries import GLOBAL, AuditFilters, Scope
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+GLOBAL_LABEL = "MSP-wide (staff, MSP role templates)"
+
+
+def _tenant_choices(scope: Scope, first: tuple[str, str] | None) -> list[tuple[str, str]]:
+    choices = [first] if first else []
+    if scope.msp_admin:
+        choices.append((GLOBAL, GLOBAL_LABEL))
+    return choices + [(t.slug, t.name) for t in scope.tenants]
+
+
+class AuditFilterForm(forms.Form):
+    # A slug outside the person's tenants is a 404 (audit_queries.scoped_events), not an
+    # error message: the page must not tell which slugs exist.
+    tenant = forms.CharField(required=False, widget=forms.Select)
+    actor = forms.CharField(
+        required=False, max_length=150, label="Actor", help_text="Username, system or webhook"
+    )
+    action = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="Exact (job.retry) or every action of a noun (job. or job)",
+    )
+    result = forms.ChoiceField(
+        required=False, choices=[("", "Any result"), *Result.choices], label="Result"
+    )
+    q = forms.CharField(required=False, min_length=3, max_length=100, label="Target name contains")
+    target_type = forms.CharField(required=False, max_length=100, label="Target type")
+    target_id = forms.CharField(required=False, max_length=64, label="Target id")
+    job = forms.CharField(required=False, max_length=64, label="Job")
+    date_from = forms.DateField(required=False, label="From", widget=DATE_WIDGET)
+    date_to = forms.DateField(required=False, label="To", widget=DATE_WIDGET)
+
+    def __init__(self, *args, scope: Scope, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].widget.choices = _tenant_choices(scope, ("", "All your tenants"))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> AuditFilters:
+        """The filters of a valid form."""
+        data = self.cleaned_data
+        return AuditFilters(
+            tenant=data["tenant"].strip(),
+            actor=data["actor"].strip(),
+            action=data["action"].strip().lower(),
+            target_type=data["target_type"].strip(),
+            target_id=data["target_id"].strip(),
+            text=data["q"].strip(),
+            result=data["result"],
+            since=_start_of(data["date_from"]),
+            until=_start_of(data["date_to"], days_after=1),
+            job_id=data["job"].strip(),
+        )
+
+
+def _start_of(day: dt.date | None, days_after: int = 0) -> dt.datetime | None:
+    if day is None:
+        return None
+    midnight = dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time())
+    return timezone.make_aware(midnight)
+
+
+class VerifyForm(forms.Form):
+    tenant = forms.ChoiceField(label="Audit trail of")
+
+    def __init__(self, *args, scope: Scope, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].choices = _tenant_choices(scope, None)

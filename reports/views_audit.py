@@ -1,0 +1,128 @@
+"""The audit trail pages: search, keyset pages, a streamed CSV export, "Verify integrity".
+
+Every read goes through reports.audit_queries (scoped to the person's tenants); the one
+write, the integrity check, through reports.audit_verify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from reports import audit_csv, audit_diff, audit_queries
+from reports.audit_forms import AuditFilterForm, VerifyForm
+from reports.audit_queries import Cursor
+from reports.audit_verify import verify_integrity
+from tenants import access
+
+CURSOR_PARAMS = ("before", "after")
+
+
+@dataclass
+class EventRow:
+    event: AuditEvent
+    diff: list[audit_diff.DiffLine]
+    changes: int
+    tenant_slug: str  # "" for the global chain or a tenant that is gone
+
+
+@login_required
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    scope = audit_queries.scope_for(request.user)
+    form = AuditFilterForm(request.GET, scope=scope)
+    page, cursor = None, _cursor(request)
+    if cursor is None and any(request.GET.get(name) for name in CURSOR_PARAMS):
+        messages.warning(request, "That page link is not valid: showing the newest events.")
+    if form.is_valid():
+        page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
+    slugs = {t.id: t.slug for t in scope.tenants}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [_row(event, slugs) for event in page.events] if page else [],
+        "query": _query(request),
+        "cursor": cursor,
+        "verify_form": VerifyForm(initial={"tenant": request.GET.get("tenant")}, scope=scope)
+        if scope.msp_admin
+        else None,
+        "time_zone": timezone.get_current_timezone_name(),
+        "nav_section": "audit",
+    }
+    template = "reports/audit.html"
+    return render(request, f"{template}#results" if request.htmx else template, context)
+
+
+@login_required
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse:
+    scope = audit_queries.scope_for(request.user)
+    form = AuditFilterForm(request.GET, scope=scope)
+    if not form.is_valid():
+        messages.error(request, "Fix the filters before exporting.")
+        return redirect(f"{reverse('audit_list')}?{_query(request)}")
+    events = audit_queries.filtered_events(scope, form.filters())
+    response = StreamingHttpResponse(
+        audit_csv.stream(audit_queries.newest_first(events)), content_type="text/csv; charset=utf-8"
+    )
+    name = f"audit-{form.cleaned_data['tenant'] or 'all'}-{dt.date.today():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_POST
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    access.require_role(request.user, (Role.MSP_ADMIN,))
+    form = VerifyForm(request.POST, scope=audit_queries.scope_for(request.user))
+    if not form.is_valid():
+        messages.error(request, "Choose whose audit trail to verify.")
+        return redirect("audit_list")
+    slug = form.cleaned_data["tenant"]
+    outcome = verify_integrity(request.user, slug, http_request=request)
+    if outcome.ok:
+        messages.success(
+            request,
+            f"The audit trail of {outcome.trail} is intact: "
+            f"{outcome.events_checked} event(s) checked.",
+        )
+    else:
+        messages.error(
+            request,
+            f"The audit trail of {outcome.trail} is broken after "
+            f"{outcome.events_checked} intact event(s). First break: {outcome.first_break}",
+        )
+    return redirect(f"{reverse('audit_list')}?{urlencode({'tenant': slug})}")
+
+
+def _cursor(request: HttpRequest) -> Cursor | None:
+    if token := request.GET.get("after"):
+        return Cursor.parse(token, newer=True)
+    if token := request.GET.get("before"):
+        return Cursor.parse(token)
+    return None
+
+
+def _query(request: HttpRequest) -> str:
+    """The filters of this request without its cursor, for page links and the export."""
+    query = request.GET.copy()
+    for name in CURSOR_PARAMS:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _row(event: AuditEvent, slugs: dict[int, str]) -> EventRow:
+    lines = audit_diff.diff(event.before, event.after)
+    slug = slugs.get(event.tenant_id, "") if event.tenant_id is not None else ""
+    return EventRow(event, lines, audit_diff.changed_count(lines), slug)
