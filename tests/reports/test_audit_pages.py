@@ -227,6 +227,20 @@ def test_htmx_filter_answers_with_the_results_partial(client, trail, msp_admin):
     assert set(event_ids(response)) == ids(trail, *ALPHA)
 
 
+def test_tenant_job_and_person_pages_link_their_audit_events(client, trail, alpha):
+    client.force_login(alpha.technician)
+    audit = reverse("audit_list")
+    page = client.get(reverse("tenant_detail", kwargs={"tenant": "alpha"})).content.decode()
+    assert f"{audit}?tenant=alpha" in page
+    page = client.get(reverse("job_detail", kwargs={"job_id": alpha.job.pk})).content.decode()
+    assert f"{audit}?job={alpha.job.pk}" in page
+    person = {"tenant": "alpha", "identity_id": alpha.identity.pk}
+    page = client.get(reverse("identity_detail", kwargs=person)).content.decode()
+    target = f"target_type=provisioning.identity&amp;target_id={alpha.identity.pk}"
+    assert f"{audit}?tenant=alpha&amp;{target}" in page
+    assert visible(client, job=alpha.job.pk) == ids(trail, "a_onboard", "a_fail")
+
+
 # -- an event in detail -------------------------------------------------------------------
 
 
