@@ -110,8 +110,12 @@ def read(connection: DirectoryConnection) -> Snapshot:
             for r in resources
         )
         snapshot = Snapshot(connection.pk, now, tuple(sorted(skus, key=lambda s: s.name)), "", now)
-    _cache().set(_key(connection.pk), snapshot.as_dict(), timeout=None)
+    store(snapshot)
     return snapshot
+
+
+def store(snapshot: Snapshot) -> None:
+    _cache().set(_key(snapshot.connection_id), snapshot.as_dict(), timeout=None)
 
 
 def readable_connections():
@@ -123,13 +127,9 @@ def readable_connections():
     ).exclude(secret_ciphertext="")
 
 
-def refresh(tenant: Tenant | None = None) -> int:
-    """Read every readable connection (of `tenant`, or of all tenants); how many were read."""
+def refresh(tenant: Tenant | None = None) -> list[Snapshot]:
+    """Read every readable connection (of `tenant`, or of all tenants) now."""
     connections = readable_connections()
     if tenant is not None:
         connections = connections.filter(tenant=tenant)
-    count = 0
-    for connection in connections.iterator():
-        read(connection)
-        count += 1
-    return count
+    return [read(connection) for connection in connections.iterator()]

@@ -12,4 +12,4 @@ def refresh_licence_snapshots(tenant_id: int | None = None) -> int:
     tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
     if tenant_id and tenant is None:
         return 0
-    return licences.refresh(tenant)
+    return len(licences.refresh(tenant))

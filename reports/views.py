@@ -1,12 +1,31 @@
-from datetime import timedelta
+"""The dashboard, the client reports and their CSV.
 
+Who lands where on "/": MSP admins and technicians get the operational dashboard; account
+managers, who change nothing, get their client reports; client admins keep the overview of
+their own tenant.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404
-from django.shortcuts import render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from portal.audit.events import record
+from portal.models import Role
+from provisioning.lifecycle import tenant_today
+from reports import export, licences
+from reports.dashboard import COLUMNS, build_dashboard
+from reports.forms import PERIODS, DashboardForm, ReportPeriodForm
+from reports.report import build_report, month_headlines
+from reports.report_charts import licence_chart, weekly_chart
 from tenants import access
 from tenants.models import DirectoryConnection
 
@@ -14,7 +33,26 @@ from tenants.models import DirectoryConnection
 @login_required
 @require_GET
 def dashboard(request):
-    access.require_role(request.user, access.READ_ROLES)
+    role = access.require_role(request.user, access.READ_ROLES)
+    if role == Role.CLIENT_ADMIN:
+        return _tenant_overview(request)
+    if role == Role.ACCOUNT_MANAGER:
+        return redirect("report_index")
+    form = DashboardForm(request.GET or None)
+    tag, sort = form.choices()
+    board = build_dashboard(request.user, tag=tag, sort=sort)
+    context = {
+        "board": board,
+        "columns": COLUMNS,
+        "query": urlencode({"tag": tag}) if tag else "",
+        "time_zone": settings.TIME_ZONE,
+    }
+    template = "reports/dashboard.html"
+    return render(request, f"{template}#board" if request.htmx else template, context)
+
+
+def _tenant_overview(request):
+    """A client admin's landing: their tenant(s), credentials expiring, quarantines."""
     tenants = access.tenants_for(request.user).annotate(
         connection_count=Count("connections", distinct=True),
         template_count=Count("role_templates", distinct=True),
@@ -30,24 +68,76 @@ def dashboard(request):
     ).select_related("tenant")
     return render(
         request,
-        "reports/dashboard.html",
+        "reports/tenant_overview.html",
         {"tenants": tenants, "expiring_connections": expiring, "quarantined": quarantined},
     )
 
 
 @login_required
+@require_POST
+def licences_refresh(request, tenant: str):
+    """Read the tenant's licence seats from its directories now (not while a page renders)."""
+    tenant_obj = access.get_tenant_for(request.user, tenant, access.OPERATOR_ROLES)
+    read = licences.refresh(tenant_obj)
+    failed = [s.error for s in read if s.error]
+    if not read:
+        messages.warning(
+            request, f"{tenant_obj.name} has no Entra connection to read licences from."
+        )
+    elif failed:
+        messages.error(request, f"Could not read the licences of {tenant_obj.name}: {failed[0]}")
+    else:
+        messages.success(request, f"Read the licence seats of {tenant_obj.name} just now.")
+    query = DashboardForm(request.POST).query()
+    return redirect(reverse("dashboard") + (f"?{query}" if query else ""))
+
+
+@login_required
 @require_GET
 def report_index(request):
-    """The client reports this person may read, one per tenant."""
+    """The client reports this person may read, with this month's headline figures."""
     access.require_role(request.user, access.READ_ROLES)
     tenants = access.tenants_for(request.user)
-    return render(request, "reports/report_index.html", {"tenants": tenants})
+    headlines = month_headlines(tenants, timezone.localdate().replace(day=1))
+    rows = [(t, headlines.get(t.pk, {})) for t in tenants]
+    return render(request, "reports/report_index.html", {"rows": rows, "periods": PERIODS[:4]})
 
 
-def client_report(request, tenant: str):  # replaced below by the full report
-    access.get_tenant_for(request.user, tenant)
-    raise Http404("Not built yet.")
+@login_required
+@require_GET
+def client_report(request, tenant: str):
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    form = ReportPeriodForm(request.GET or None, today=tenant_today(tenant_obj))
+    period, start, end = form.chosen()
+    report = build_report(tenant_obj, start, end)
+    context = {
+        "tenant": tenant_obj,
+        "form": form,
+        "period": period,
+        "report": report,
+        "weekly_chart": weekly_chart(report),
+        "licence_chart": licence_chart(report),
+        "csv_query": f"period={period}&start={start:%Y-%m-%d}&end={end:%Y-%m-%d}",
+    }
+    template = "reports/client_report.html"
+    return render(request, f"{template}#report" if request.htmx else template, context)
 
 
-client_report_csv = licences_refresh = login_required(client_report)
-client_report = login_required(client_report)
+@login_required
+@require_GET
+def client_report_csv(request, tenant: str):
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    form = ReportPeriodForm(request.GET or None, today=tenant_today(tenant_obj))
+    _period, start, end = form.chosen()
+    report = build_report(tenant_obj, start, end)
+    record(
+        "report.export",
+        actor=request.user,
+        tenant=tenant_obj,
+        target=("report", tenant_obj.slug, f"Provisioning report {start} to {end}"),
+        after={"start": start.isoformat(), "end": end.isoformat(), "format": "csv"},
+        request=request,
+    )
+    response = HttpResponse(export.report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename(report)}"'
+    return response

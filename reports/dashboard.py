@@ -1,0 +1,403 @@
+"""The cross-tenant dashboard's figures: one row per tenant, in a constant number of queries.
+
+Each source is read once for all tenants, grouped by tenant in the database (GROUP BY with
+filtered counts), and the rows are put together here. Jobs are read only from the recent
+window through the (tenant, created_at) index; the audit table is not read at all. Licence
+seats come from the snapshots cache (reports/licences.py), never from a directory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from portal.models import Role, role_of
+from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
+from reports.licences import SkuSeats, snapshots_for
+from tenants import access
+from tenants.models import DirectoryConnection
+
+FAILURE_WINDOW_DAYS = 14
+EXPIRY_WINDOW_DAYS = 30
+SCHEDULE_WINDOW_DAYS = 7
+ATTENTION_LIMIT = 8
+IN_PROGRESS = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
+FAILED = (Job.Status.FAILED, Job.Status.PARTIAL)
+
+# The table's columns: (sort key, heading, cell class).
+COLUMNS = (
+    ("name", "Tenant", ""),
+    ("today", "Jobs today", "num"),
+    ("week", "This week", "num"),
+    ("failures", "Failures", "num"),
+    ("connections", "Connections", ""),
+    ("expiring", "Credentials", ""),
+    ("licences", "Licences free", ""),
+    ("approvals", "Approvals", "num"),
+    ("joiners", "Joiners / leavers, 7 days", "num"),
+)
+# Sort keys of the table: name -> how a row sorts (ascending; "-name" sorts descending).
+SORTS = {
+    "name": lambda r: r.name.casefold(),
+    "attention": lambda r: (-r.attention, r.name.casefold()),
+    "today": lambda r: r.today_total,
+    "week": lambda r: r.week_total,
+    "failures": lambda r: r.failures,
+    "connections": lambda r: len(r.quarantined) + r.throttled,
+    "expiring": lambda r: min((c.days for c in r.expiring), default=10_000),
+    "licences": lambda r: r.min_free if r.min_free is not None else 10_000,
+    "approvals": lambda r: r.pending_approvals,
+    "joiners": lambda r: r.joiners_next,
+    "leavers": lambda r: r.leavers_next,
+}
+DEFAULT_SORT = "attention"
+
+
+@dataclass
+class FailedStep:
+    job_id: int
+    order: int
+    action: str
+    target: str
+    error: str
+
+
+@dataclass
+class FailedJob:
+    id: int
+    tenant_name: str
+    tenant_slug: str
+    kind: str
+    status: str
+    person: str
+    created_at: datetime
+    step: FailedStep | None = None
+
+
+@dataclass
+class ConnectionState:
+    kind: str
+    since: datetime | None = None
+    reason: str = ""
+    expires_on: date | None = None
+    days: int = 0
+
+
+@dataclass
+class TenantRow:
+    id: int
+    slug: str
+    name: str
+    tags: list[str]
+    today: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    week: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: int = 0
+    latest_failure: int | None = None
+    failed_step: FailedStep | None = None
+    quarantined: list[ConnectionState] = field(default_factory=list)
+    throttled: int = 0  # jobs waiting, plus connections paused by a 429
+    held: int = 0
+    expiring: list[ConnectionState] = field(default_factory=list)
+    entra_ids: list[int] = field(default_factory=list)
+    licences: list[SkuSeats] = field(default_factory=list)
+    licences_read_at: datetime | None = None
+    licences_error: str = ""
+    pending_approvals: int = 0
+    joiners_next: int = 0
+    movers_next: int = 0
+    leavers_next: int = 0
+
+    @property
+    def today_breakdown(self) -> list[tuple[str, int, str]]:
+        return _breakdown(self.today)
+
+    @property
+    def week_breakdown(self) -> list[tuple[str, int, str]]:
+        return _breakdown(self.week)
+
+    @property
+    def today_total(self) -> int:
+        return sum(self.today.values())
+
+    @property
+    def week_total(self) -> int:
+        return sum(self.week.values())
+
+    @property
+    def min_free(self) -> int | None:
+        return min((s.free for s in self.licences), default=None)
+
+    @property
+    def attention(self) -> int:
+        """A rough weight for the default order: broken things first."""
+        return (
+            10 * len(self.quarantined)
+            + 5 * self.failures
+            + 3 * len(self.expiring)
+            + 2 * self.pending_approvals
+            + self.throttled
+            + self.held
+        )
+
+
+# How a count of jobs by status reads in a cell: (label, statuses, badge class).
+BUCKETS = (
+    ("done", (Job.Status.SUCCEEDED,), "ok"),
+    ("failed", FAILED, "bad"),
+    ("in progress", IN_PROGRESS, "info"),
+    ("planned", (Job.Status.SCHEDULED, Job.Status.HELD), ""),
+    ("cancelled", (Job.Status.CANCELLED,), ""),
+)
+
+
+def _breakdown(counts: dict[str, int]) -> list[tuple[str, int, str]]:
+    found = [
+        (label, sum(counts.get(s, 0) for s in statuses), css) for label, statuses, css in BUCKETS
+    ]
+    return [b for b in found if b[1]]
+
+
+@dataclass
+class Dashboard:
+    rows: list[TenantRow]
+    attention: list[FailedJob]
+    tags: list[str]
+    tag: str | None
+    sort: str
+    generated_at: datetime
+    today_start: datetime
+    week_start: datetime
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(r, name) for r in self.rows)
+
+    @property
+    def today_total(self) -> int:
+        return self._sum("today_total")
+
+    @property
+    def week_total(self) -> int:
+        return self._sum("week_total")
+
+    @property
+    def failure_total(self) -> int:
+        return self._sum("failures")
+
+    @property
+    def approval_total(self) -> int:
+        return self._sum("pending_approvals")
+
+    @property
+    def joiner_total(self) -> int:
+        return self._sum("joiners_next")
+
+    @property
+    def leaver_total(self) -> int:
+        return self._sum("leavers_next")
+
+
+def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Dashboard:
+    """The dashboard of the tenants `user` may see, optionally only those tagged `tag`."""
+    now = timezone.now()
+    local = timezone.localtime(now)
+    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    week_start = today_start - timedelta(days=today_start.weekday())
+    visible = list(access.tenants_for(user).values("id", "slug", "name", "tags"))
+    tags = sorted({t for row in visible for t in (row["tags"] or [])}, key=str.casefold)
+    chosen = [r for r in visible if not tag or tag in (r["tags"] or [])]
+    rows = {
+        r["id"]: TenantRow(r["id"], r["slug"], r["name"], list(r["tags"] or [])) for r in chosen
+    }
+    sees_all = _sees_all(user) and not tag
+    scope = Q() if sees_all else Q(tenant_id__in=list(rows))
+    board = Dashboard([], [], tags, tag, sort or DEFAULT_SORT, now, today_start, week_start)
+    if rows:
+        _add_recent_jobs(rows, scope, now, today_start, week_start)
+        _add_open_jobs(rows, scope, now)
+        _add_connections(rows, scope, now)
+        _add_approvals(rows, scope)
+        board.attention = _attention(rows, scope, now)
+        _add_licences(rows)
+    board.rows = _sorted(list(rows.values()), board.sort)
+    return board
+
+
+def _sees_all(user) -> bool:
+    role = role_of(user)
+    return role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants)
+
+
+def _add_recent_jobs(rows, scope, now, today_start, week_start) -> None:
+    # The failure window is the longer one (a week starts at most 7 days back).
+    since = min(week_start, now - timedelta(days=FAILURE_WINDOW_DAYS))
+    grouped = (
+        Job.objects.filter(scope, created_at__gte=since)
+        .values("tenant_id", "status")
+        .annotate(
+            today=Count("id", filter=Q(created_at__gte=today_start)),
+            week=Count("id", filter=Q(created_at__gte=week_start)),
+            failed=Count("id"),
+            latest=Max("id"),
+        )
+        .order_by()
+    )
+    for g in grouped:
+        row = rows.get(g["tenant_id"])
+        if row is None:
+            continue
+        if g["today"]:
+            row.today[g["status"]] += g["today"]
+        if g["week"]:
+            row.week[g["status"]] += g["week"]
+        if g["status"] in FAILED and g["failed"]:
+            row.failures += g["failed"]
+            row.latest_failure = max(row.latest_failure or 0, g["latest"])
+
+
+def _add_open_jobs(rows, scope, now) -> None:
+    """Waiting (throttled or quarantined) and held jobs, and the next week's schedule."""
+    soon = now + timedelta(days=SCHEDULE_WINDOW_DAYS)
+    grouped = (
+        Job.objects.filter(scope)
+        .filter(
+            Q(status__in=[Job.Status.WAITING, Job.Status.HELD])
+            | Q(status=Job.Status.SCHEDULED, not_before__lte=soon)
+        )
+        .values("tenant_id", "status", "kind")
+        .annotate(n=Count("id"), enabling=Count("id", filter=Q(options__enable=True)))
+        .order_by()
+    )
+    for g in grouped:
+        row = rows.get(g["tenant_id"])
+        if row is None:
+            continue
+        if g["status"] == Job.Status.WAITING:
+            row.throttled += g["n"]
+        elif g["status"] == Job.Status.HELD:
+            row.held += g["n"]
+        elif g["kind"] == Job.Kind.JOIN:
+            row.joiners_next += g["n"]
+        elif g["kind"] == Job.Kind.CHANGE:
+            row.joiners_next += g["enabling"]  # a joiner created ahead starts by enabling
+            row.movers_next += g["n"] - g["enabling"]
+        elif g["kind"] == Job.Kind.LEAVE:
+            row.leavers_next += g["n"]
+
+
+def _add_connections(rows, scope, now) -> None:
+    today = timezone.localdate(now)
+    paused = set(
+        ConnectionBucket.objects.filter(paused_until__gt=now).values_list(
+            "connection_id", flat=True
+        )
+    )
+    connections = DirectoryConnection.objects.filter(scope).values(
+        "id", "tenant_id", "kind", "quarantined_at", "quarantine_reason", "secret_expires_on"
+    )
+    labels = dict(DirectoryConnection.Kind.choices)
+    for c in connections:
+        row = rows.get(c["tenant_id"])
+        if row is None:
+            continue
+        kind = labels.get(c["kind"], c["kind"])
+        if c["kind"] == DirectoryConnection.Kind.ENTRA:
+            row.entra_ids.append(c["id"])
+        if c["quarantined_at"]:
+            row.quarantined.append(
+                ConnectionState(kind, since=c["quarantined_at"], reason=c["quarantine_reason"])
+            )
+        if c["id"] in paused:
+            row.throttled += 1
+        expires = c["secret_expires_on"]
+        if expires and (expires - today).days <= EXPIRY_WINDOW_DAYS:
+            row.expiring.append(
+                ConnectionState(kind, expires_on=expires, days=(expires - today).days)
+            )
+
+
+def _add_approvals(rows, scope) -> None:
+    pending = (
+        AccessRequest.objects.filter(scope, status=AccessRequest.Status.PENDING)
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for g in pending:
+        if g["tenant_id"] in rows:
+            rows[g["tenant_id"]].pending_approvals = g["n"]
+
+
+def _attention(rows, scope, now) -> list[FailedJob]:
+    """The newest failed jobs, and the first failed step of each (and of each row's latest)."""
+    recent = (
+        Job.objects.filter(
+            scope,
+            status__in=FAILED,
+            created_at__gte=now - timedelta(days=FAILURE_WINDOW_DAYS),
+        )
+        .select_related("tenant", "identity")
+        .order_by("-created_at", "-pk")[:ATTENTION_LIMIT]
+    )
+    failed = [
+        FailedJob(
+            j.pk,
+            j.tenant.name,
+            j.tenant.slug,
+            j.get_kind_display(),
+            j.get_status_display(),
+            j.identity.display_name if j.identity else "",
+            j.created_at,
+        )
+        for j in recent
+        if j.tenant_id in rows
+    ]
+    wanted = {f.id for f in failed} | {r.latest_failure for r in rows.values() if r.latest_failure}
+    steps = _first_failed_steps(wanted)
+    for f in failed:
+        f.step = steps.get(f.id)
+    for row in rows.values():
+        row.failed_step = steps.get(row.latest_failure)
+    return failed
+
+
+def _first_failed_steps(job_ids: set[int]) -> dict[int, FailedStep]:
+    if not job_ids:
+        return {}
+    first: dict[int, FailedStep] = {}
+    labels = dict(Step.Action.choices)
+    failed = (
+        Step.objects.filter(job_id__in=job_ids, status=Step.Status.FAILED)
+        .order_by("job_id", "order")
+        .values_list("job_id", "order", "action", "target_name", "last_error")
+    )
+    for job_id, order, action, target, error in failed:
+        first.setdefault(
+            job_id, FailedStep(job_id, order, labels.get(action, action), target, error)
+        )
+    return first
+
+
+def _add_licences(rows) -> None:
+    snapshots = snapshots_for(pk for row in rows.values() for pk in row.entra_ids)
+    for row in rows.values():
+        for pk in row.entra_ids:
+            snapshot = snapshots.get(pk)
+            if snapshot is None:
+                continue
+            row.licences.extend(snapshot.skus)
+            if snapshot.read_at and (
+                row.licences_read_at is None or snapshot.read_at < row.licences_read_at
+            ):
+                row.licences_read_at = snapshot.read_at  # the oldest reading shown
+            row.licences_error = row.licences_error or snapshot.error
+
+
+def _sorted(rows: list[TenantRow], sort: str) -> list[TenantRow]:
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        key, sort = DEFAULT_SORT, DEFAULT_SORT
+    return sorted(rows, key=SORTS[key], reverse=sort.startswith("-"))
