@@ -148,7 +148,7 @@ def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) ->
 @require_http_methods(["GET", "POST"])
 def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
-    form = OnboardingForm(request.POST or None, tenant=tenant_obj)
+    form = OnboardingForm(request.POST or None, tenant=tenant_obj, initial=_prefill(request))
     preview = None
     if request.method == "POST" and form.is_valid():
         posted = posted_license_choices(request.POST)
@@ -173,6 +173,19 @@ def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
     context = _onboard_context(tenant_obj, request.user, form, preview)
     context["blocked"] = preview is not None and not preview.ready
     return render(request, "provisioning/onboard.html", context)
+
+
+PREFILL = ("first_name", "last_name", "start_date", "job_title", "department")
+
+
+def _prefill(request: HttpRequest) -> dict:
+    """Initial values from the query string: a client admin's request to act links here."""
+    if request.method != "GET":
+        return {}
+    initial = {name: request.GET[name][:128] for name in PREFILL if request.GET.get(name)}
+    if request.GET.getlist("role_templates"):
+        initial["role_templates"] = request.GET.getlist("role_templates")
+    return initial
 
 
 @login_required
