@@ -115,3 +115,21 @@ def access_request(
         grant_job=grant,
         created_at=created,
     )
+
+
+def bare_world(slug: str, name: str):
+    """A tenant with an Entra connection and one failed joiner, but no people of its own:
+    cheap enough to make twenty (passwords are slow to hash on purpose)."""
+    from types import SimpleNamespace
+
+    from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+    from tests.factories import make_joiner
+
+    tenant = Tenant.objects.create(name=name, slug=slug, primary_domain=f"{slug}.test")
+    connection = DirectoryConnection.objects.create(
+        tenant=tenant, kind="entra", directory_id=slug, client_id="x"
+    )
+    template = RoleTemplate.objects.create(tenant=tenant, name="Staff")
+    world = SimpleNamespace(tenant=tenant, connection=connection, template=template)
+    world.identity, world.job = make_joiner(world)
+    return world
