@@ -4,6 +4,7 @@ HTTPS and a real Celery worker on the test database."""
 
 import pytest
 
+from tenants.models import OffboardingPreset
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD
 from tests.provisioning.bulk_support import ONBOARD_HEADER, csv_text, sandbox_tenant
@@ -53,3 +54,23 @@ def test_technician_imports_a_csv_and_watches_it_finish(page, screenshot, on_san
     with page.expect_download() as download:
         page.click("text=Download the result (CSV)")
     assert download.value.suggested_filename.endswith("-result.csv")
+
+
+def test_offboarding_upload_starts_from_the_tenant_preset(page, screenshot, on_sandbox):
+    dirs = sandbox_tenant(on_sandbox, "browseroff")
+    OffboardingPreset.objects.create(tenant=dirs.tenant, okta_mode="deactivate",
+                                     delete_after_days=14, keep_groups=["All Staff"])  # fmt: skip
+    sign_in(page, dirs.technician.username, PASSWORD)
+    page.goto(f"/tenants/{dirs.tenant.slug}/bulk/upload/?kind=offboard")
+    assert page.locator("#id_okta_mode").input_value() == "deactivate"
+    assert page.locator("#id_delete_after_days").input_value() == "14"
+    assert page.locator("#id_keep_groups").input_value() == "All Staff"
+    page.set_input_files(
+        "#id_file",
+        files=[{"name": "leavers.csv", "mimeType": "text/csv",
+                "buffer": b"username\r\nnobody@elsewhere.example\r\n"}],
+    )  # fmt: skip
+    screenshot("bulk-upload-offboard")
+    page.click("text=Upload and check")
+    page.locator("#line-2.invalid", has_text="Nobody with username").wait_for()
+    assert page.locator("#queue-rows").count() == 0
