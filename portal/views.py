@@ -3,9 +3,10 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -13,12 +14,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.audit.events import record
 from portal.forms import LoginForm, TotpConfirmForm
+from portal.models import Role, role_of
 
 
 class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        """A client admin bound for the default page lands on their organisation's home
+        (a URL of the provisioning app, named here only)."""
+        url = super().get_success_url()
+        default = resolve_url(settings.LOGIN_REDIRECT_URL)
+        if url == default and role_of(self.request.user) == Role.CLIENT_ADMIN:
+            return resolve_url("client_landing")
+        return url
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -49,6 +49,7 @@ urlpatterns = [
         views_access_resources.requestable_edit,
         name="requestable_edit",
     ),
+    path("home/", views_access_portal.client_landing, name="client_landing"),
     path(f"{TENANT}/home/", views_access_portal.client_home, name="client_home"),
     path(f"{ACTIONS}/", views_access_portal.action_request_list, name="action_request_list"),
     path(f"{ACTIONS}/new/", views_access_portal.action_request_new, name="action_request_new"),

@@ -38,6 +38,17 @@ ONBOARD_PREFILL = ("first_name", "last_name", "start_date", "job_title")
 
 @login_required
 @require_GET
+def client_landing(request: HttpRequest) -> HttpResponse:
+    """A client admin's home is their organisation's page (they have one tenant)."""
+    if role_of(request.user) == Role.CLIENT_ADMIN:
+        mine = access.tenants_for(request.user).order_by("name").first()
+        if mine is not None:
+            return redirect("client_home", tenant=mine.slug)
+    return redirect("dashboard")
+
+
+@login_required
+@require_GET
 def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
     """One tenant as its client admin sees it; MSP staff may look at it the same way."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
@@ -61,7 +72,7 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],
         "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
         "can_file": role_of(user) in (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN),
-        "nav_section": "dashboard",
+        "nav_section": "client" if role_of(user) == Role.CLIENT_ADMIN else "tenants",
     }
     return render(request, "access/client_home.html", context)
 
