@@ -172,6 +172,10 @@ class Dashboard:
     today_start: datetime
     week_start: datetime
 
+    @property
+    def quarantines(self) -> list[tuple[TenantRow, ConnectionState]]:
+        return [(r, c) for r in self.rows for c in r.quarantined]
+
     def _sum(self, name: str) -> int:
         return sum(getattr(r, name) for r in self.rows)
 
