@@ -64,6 +64,7 @@ class Command(BaseCommand):
         ]
         url = f"http://{host}:{port}/"
         self.wait_for(url)
+        call_command("seed_demo_history")  # a month of past work, beside the live people
         self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
         self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.\n")
         self.wait(processes)

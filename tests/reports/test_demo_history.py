@@ -1,0 +1,76 @@
+"""`make demo`'s month of history: alive on the pages, history only, once, chain intact."""
+
+from datetime import timedelta
+
+from django.core.management import call_command
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.audit.verify import verify_all
+from provisioning.demo import seed_people
+from provisioning.models import AccessRequest, Identity, Job, RequestableResource
+from reports.demo_history import history_domain, seed_history
+from reports.report import build_report
+from tenants.models import Tenant
+
+SCHEDULED_OR_QUEUED = ("scheduled", "held", "queued", "running", "waiting")
+
+
+def requestables() -> None:
+    """What `seed_demo_access` makes once the sandbox runs: a requestable group per tenant."""
+    for tenant in Tenant.objects.all():
+        RequestableResource.objects.create(
+            tenant=tenant,
+            connection=tenant.connections.first(),
+            kind="group",
+            remote_id=f"id-of-vpn-{tenant.slug}",
+            name="VPN Users",
+        )
+
+
+def test_history_fills_a_month_next_to_the_live_demo_people(db):
+    call_command("seed_demo")
+    assert seed_people() == 12  # the live people the worker onboards
+    requestables()
+    live = set(Identity.objects.values_list("pk", flat=True))
+    live_jobs = set(Job.objects.values_list("pk", flat=True))
+    made = seed_history()
+    assert set(made) == {"contoso", "fabrikam", "northwind"}
+
+    for tenant in Tenant.objects.all():
+        people = Identity.objects.filter(tenant=tenant).exclude(pk__in=live)
+        assert people.count() >= 20
+        assert all(p.username.endswith("@" + history_domain(tenant)) for p in people)
+        jobs = Job.objects.filter(tenant=tenant).exclude(pk__in=live_jobs)
+        assert not jobs.filter(status__in=SCHEDULED_OR_QUEUED).exists(), "history must not run"
+        assert not jobs.filter(finished_at__gt=timezone.now()).exists()
+        assert jobs.filter(created_at__lt=timezone.now() - timedelta(days=20)).exists()
+        today = timezone.localdate()
+        report = build_report(tenant, today - timedelta(days=30), today)
+        assert len(report.joiners) >= 8 and len(report.leavers) >= 5 and report.movers
+        assert report.failed_steps and report.retried_jobs and report.retried_steps
+        assert (report.granted, report.denied, report.expired) == (3, 1, 1)
+        assert report.job_times.median and report.request_times.p90
+        assert not AccessRequest.objects.filter(tenant=tenant, status="pending").exists()
+        actions = set(
+            AuditEvent.objects.filter(tenant_id=tenant.pk).values_list("action", flat=True)
+        )
+        assert {"identity.onboard", "identity.offboard", "job.finish", "job.retry"} <= actions
+        assert {"access.approve", "access.deny", "access.expired"} <= actions
+    assert verify_all().ok
+
+
+def test_running_it_twice_adds_nothing(db):
+    call_command("seed_demo")
+    seed_history()
+    counts = (Identity.objects.count(), Job.objects.count(), AuditEvent.objects.count())
+    assert seed_history() == {}
+    call_command("seed_demo_history")
+    assert (Identity.objects.count(), Job.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def test_without_requestable_resources_it_files_no_requests_and_makes_none(db):
+    call_command("seed_demo")
+    seed_history()
+    assert not AccessRequest.objects.exists()
+    assert not RequestableResource.objects.exists()  # `seed_demo_access` still makes its own
