@@ -64,6 +64,10 @@ class Command(BaseCommand):
         ]
         url = f"http://{host}:{port}/"
         self.wait_for(url)
+        try:  # reads the sandbox's ids, so only once it runs
+            call_command("seed_demo_access")
+        except Exception as exc:  # the demo still runs, without its sample requests
+            self.stderr.write(f"Could not seed the demo's access requests: {exc}")
         call_command("seed_demo_history")  # a month of past work, beside the live people
         self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
         self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.\n")
