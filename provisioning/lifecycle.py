@@ -394,14 +394,17 @@ def start_due_jobs(now: datetime | None = None) -> int:
     started = 0
     with transaction.atomic():
         due = list(
-            Job.objects.select_for_update(skip_locked=True)
+            Job.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Job.Status.SCHEDULED, not_before__lte=now)
-            .select_related("tenant")
+            .select_related("tenant", "batch")
             .order_by("not_before", "pk")[:2000]
         )
         leavers_by_tenant: dict[int, list[Job]] = {}
         for job in due:
-            if job.kind == Job.Kind.LEAVE and job.batch_id is None:
+            # Leaves that fall due together count as one run, whatever batch each came in
+            # with (HR events of different hours, say), unless an MSP admin confirmed it.
+            confirmed = job.batch_id is not None and job.batch.confirmed_at is not None
+            if job.kind == Job.Kind.LEAVE and not confirmed:
                 leavers_by_tenant.setdefault(job.tenant_id, []).append(job)
         for jobs in leavers_by_tenant.values():
             tenant = jobs[0].tenant

@@ -1,0 +1,63 @@
+"""The due-job scanner and the circuit breaker, without directories (nothing gets sent)."""
+
+import pytest
+from django.utils import timezone
+
+from provisioning import lifecycle
+from provisioning.models import Batch, Identity, Job
+
+pytestmark = pytest.mark.django_db
+
+
+def people(world, count: int) -> list[Identity]:
+    return [
+        Identity.objects.create(
+            tenant=world.tenant,
+            first_name=f"P{n}",
+            last_name="Leaver",
+            display_name=f"P{n} Leaver",
+            username=f"p{n}.leaver@{world.tenant.primary_domain}",
+            email=f"p{n}.leaver@{world.tenant.primary_domain}",
+            status=Identity.Status.ACTIVE,
+        )
+        for n in range(count)
+    ]
+
+
+def test_leaves_of_separate_webhook_batches_that_fall_due_together_are_held(alpha, monkeypatch):
+    from provisioning import tasks
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)  # nothing may be enqueued
+    alpha.tenant.offboard_hold_count = 2
+    alpha.tenant.save()
+    at = timezone.now() + timezone.timedelta(days=3)
+    options = lifecycle.OffboardingOptions()
+    jobs = []
+    for person in people(alpha, 3):  # each arrived in its own hour, each batch under the limit
+        batch = Batch.objects.create(tenant=alpha.tenant, kind=Batch.Kind.WEBHOOK)
+        jobs.append(
+            lifecycle.request_offboarding(person, options, actor="webhook", at=at, batch=batch)
+        )
+    assert lifecycle.start_due_jobs(now=at) == 0
+    statuses = set(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True))
+    assert statuses == {Job.Status.HELD}
+    held = Batch.objects.get(kind=Batch.Kind.SCHEDULE)
+    assert held.status == Batch.Status.HELD and held.jobs.count() == 3
+
+
+def test_a_single_due_leaver_is_never_held(alpha, monkeypatch):
+    from provisioning import tasks
+
+    started = []
+    monkeypatch.setattr(tasks.run_job, "delay", started.append)
+    alpha.tenant.offboard_hold_count = 1
+    alpha.tenant.save()
+    (person,) = people(alpha, 1)
+    at = timezone.now() + timezone.timedelta(hours=2)
+    job = lifecycle.request_offboarding(
+        person, lifecycle.OffboardingOptions(), actor="system", at=at
+    )
+    assert lifecycle.start_due_jobs(now=at - timezone.timedelta(seconds=1)) == 0
+    assert lifecycle.start_due_jobs(now=at) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
