@@ -141,7 +141,7 @@ def recent_jobs(tenant: Tenant, limit: int = 10) -> list[Job]:
     return list(tenant.jobs.select_related("identity", "requested_by")[:limit])
 
 
-def audit_trail(tenant: Tenant, limit: int = 25) -> list[AuditEvent]:
+def audit_trail(tenant: Tenant, limit: int = 15) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(tenant_id=tenant.pk)[:limit])
 
 
