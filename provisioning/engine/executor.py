@@ -41,6 +41,7 @@ from provisioning.models import DirectoryAccount, Job, Step
 from tenants.crypto import CredentialError
 
 MAX_TRANSIENT_ATTEMPTS = 8
+SELF_LINKING = (Job.Kind.JOIN, Job.Kind.CHANGE)  # their plans carry a link_user step
 BACKOFF_CAP_S = 60.0
 
 
@@ -111,6 +112,10 @@ def plan_job(job: Job) -> Outcome | None:
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
+        if plan.user and not (account and account.remote_id) and job.kind not in SELF_LINKING:
+            # Found by username (linked outside the portal's own onboarding): its steps need
+            # the directory's id.
+            link_account(account_for(job, connection), plan.user.id, created=False)
         plans.append(plan)
         problems += [
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking

@@ -277,3 +277,22 @@ def test_a_joiner_created_ahead_is_enabled_on_the_start_date(on_sandbox, worker)
     assert dirs.okta_user(username)["status"] == "ACTIVE"
     job.identity.refresh_from_db()
     assert job.identity.status == Identity.Status.ACTIVE
+
+
+def test_offboarding_someone_the_portal_never_linked_finds_them_by_username(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "unlinked")
+    upn = "olga.outsider@unlinked.example"
+    dirs.add_entra_user(upn, "Olga", "Outsider")
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Olga",
+        last_name="Outsider",
+        display_name="Olga Outsider",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+    job = offboard(identity, delete_after_days=None)
+    assert job.status == Job.Status.SUCCEEDED, list(job.steps.values_list("last_error"))
+    assert dirs.entra_user(upn)["accountEnabled"] is False
+    assert identity.accounts.get().remote_id == dirs.entra_user(upn)["id"]
