@@ -35,7 +35,7 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(
         required=False,
         max_length=100,
-        help_text="Exact (job.retry) or every action of a noun (job. or job)",
+        help_text="job.retry, or job. for all of job.*",
     )
     result = forms.ChoiceField(
         required=False, choices=[("", "Any result"), *Result.choices], label="Result"
