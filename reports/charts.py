@@ -14,8 +14,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#1f5fbf", "#d9822b", "#1c7c4a", "#8e44ad", "#b3261e", "#5d6b7e")
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 46
+WIDTH, HEIGHT = 520, 240
+LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 48
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _svg(title: str, desc: str, parts: list[str]) -> SafeString:
     return mark_safe(  # noqa: S308 - every piece above is built with format_html
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{_id(title)}-t {_id(title)}-d" xmlns="http://www.w3.org/2000/svg" '
-        f'font-family="system-ui, sans-serif" font-size="11">'
+        f'font-family="system-ui, sans-serif" font-size="12">'
         f'<title id="{_id(title)}-t">{escape(title)}</title>'
         f'<desc id="{_id(title)}-d">{escape(desc)}</desc>{body}</svg>'
     )
@@ -170,13 +170,13 @@ def _legend(series: list[Series]) -> str:
                 s.name,
             )
         )
-        x += 24 + 7 * len(s.name)
+        x += 26 + 7.5 * len(s.name)
     return "".join(parts)
 
 
 def _label_every(labels: list[str]) -> int:
-    """Show at most about 12 labels along the x axis."""
-    return max(1, ceil(len(labels) / 12))
+    """Show at most about 8 labels along the x axis."""
+    return max(1, ceil(len(labels) / 8))
 
 
 def _f(value: float) -> str:

@@ -341,6 +341,8 @@ def _weeks(report: Report, zone: ZoneInfo) -> list[WeekBar]:
             bar = bars.get(day - timedelta(days=day.weekday()))
             if bar is not None:
                 setattr(bar, attr, getattr(bar, attr) + 1)
+    for bar in bars.values():  # the first week is shown from the period's first day
+        bar.start = max(bar.start, report.start)
     return list(bars.values())
 
 

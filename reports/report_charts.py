@@ -17,7 +17,7 @@ def weekly_chart(report: Report) -> SafeString:
         [Series("Joiners", joiners), Series("Leavers", leavers)],
         title="Joiners and leavers per week",
         desc=f"{sum(joiners)} joiners and {sum(leavers)} leavers over {len(labels)} weeks, "
-        "by the week (starting Monday) in which each was done.",
+        "by the week (from Monday, or from the period's first day) in which each was done.",
     )
 
 

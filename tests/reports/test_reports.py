@@ -194,7 +194,7 @@ def test_htmx_period_change_returns_the_report_alone(client, history):
     client.force_login(history.world.account_manager)
     response = client.get(report_url(history.world), PERIOD, HTTP_HX_REQUEST="true")
     body = response.content.decode()
-    assert body.lstrip().startswith('<article id="report"')
+    assert body.lstrip().startswith('<div id="report-area">')
     assert "<html" not in body and 'data-start="2026-01-05"' in body
 
 

@@ -1,0 +1,91 @@
+"""An account manager opens a client's report, changes the period, reads the charts, downloads
+the CSV, and the print view is a clean client-ready document."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from portal.models import Role
+from provisioning.models import RequestableResource
+from reports import licences
+from reports.demo_history import seed_history
+from reports.licences import SkuSeats, Snapshot
+from tenants.models import Tenant
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, make_person
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def contoso():
+    """The demo's Contoso with its month of history and a licence reading from this morning."""
+    call_command("seed_demo")
+    tenant = Tenant.objects.get(slug="contoso")
+    for name in ("VPN Users", "Sales Team"):  # as `seed_demo_access` makes them
+        RequestableResource.objects.create(
+            tenant=tenant,
+            connection=tenant.connections.get(kind="entra"),
+            kind="group",
+            remote_id=f"id-of-{name}",
+            name=name,
+        )
+    seed_history()
+    seats = (("EMS", 60, 41), ("O365_BUSINESS_PREMIUM", 30, 27), ("SPE_E3", 25, 19))
+    licences.store(
+        Snapshot(
+            tenant.connections.get(kind="entra").pk,
+            timezone.now() - timedelta(hours=2),
+            tuple(SkuSeats(*s) for s in seats),
+        )
+    )
+    return tenant
+
+
+def test_account_manager_reads_exports_and_prints_a_client_report(page, screenshot, contoso):
+    manager = make_person("am.contoso", Role.ACCOUNT_MANAGER, [contoso])
+    sign_in(page, manager.username, PASSWORD)
+    assert page.url.endswith("/reports/")  # account managers land on their reports
+    assert page.locator("tr[data-tenant]").count() == 1  # Contoso only
+    page.click("tr[data-tenant='contoso'] td:first-child a")
+    page.wait_for_url("**/reports/contoso/")
+    report = page.locator("#report")
+    assert "Provisioning report: Contoso" in report.locator("h1").inner_text()
+    assert page.locator("#report svg.chart rect.bar").count() >= 8  # 5 weeks x 2
+    assert int(page.locator("#fig-joiners").inner_text()) > 5
+
+    start = (timezone.localdate() - timedelta(days=13)).isoformat()
+    page.fill("#id_start", start)
+    page.dispatch_event("#id_start", "change")
+    assert page.locator("#id_period").input_value() == "custom"
+    page.click("button:has-text('Show')")
+    page.wait_for_selector(f"#report[data-start='{start}']")
+    assert f"start={start}" in page.url
+    bars = page.locator("#report svg.chart rect.bar")
+    assert bars.count() in (4, 6)  # two or three weeks, joiners and leavers
+    heights = [float(bars.nth(i).get_attribute("height")) for i in range(bars.count())]
+    assert any(h > 0 for h in heights)
+    assert page.locator("#report svg.chart polyline.line").count() == 3  # one per SKU
+    assert page.locator("svg.chart > title").first.text_content() == "Joiners and leavers per week"
+
+    with page.expect_download() as download_info:
+        page.click("text=Download CSV")
+    download = download_info.value
+    assert download.suggested_filename.startswith(f"contoso-provisioning-{start}-to-")
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    assert "Client,Contoso" in text and "Joiners," in text and "SPE_E3," in text
+
+    page.select_option("#id_period", "last_30_days")
+    month_ago = (timezone.localdate() - timedelta(days=29)).isoformat()
+    page.wait_for_selector(f"#report[data-start='{month_ago}']")
+    assert int(page.locator("#fig-granted").inner_text()) == 3
+    screenshot("report-client")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    assert not page.locator("nav.sidebar").is_visible()
+    assert not page.locator("form.report-period").is_visible()
+    assert page.locator(".report-foot").is_visible()
+    screenshot("report-client-print")
