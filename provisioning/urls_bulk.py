@@ -13,7 +13,5 @@ urlpatterns = [
     path(BATCH, views_bulk.batch_detail, name="bulk_batch"),
     path(f"{BATCH}start/", views_bulk.batch_start, name="bulk_start"),
     path(f"{BATCH}discard/", views_bulk.batch_discard, name="bulk_discard"),
-    path(f"{BATCH}confirm/", views_bulk.batch_confirm, name="bulk_confirm"),
-    path(f"{BATCH}cancel/", views_bulk.batch_cancel, name="bulk_cancel"),
     path(f"{BATCH}result.csv", views_bulk.batch_result, name="bulk_result"),
 ]

@@ -217,30 +217,6 @@ def batch_discard(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespo
 
 
 @login_required
-@require_POST
-def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
-    batch = _batch_for(request.user, tenant, batch_id, ADMINS)
-    if batch.status != Batch.Status.HELD:
-        messages.error(request, "This batch is not waiting for a confirmation.")
-    else:
-        released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
-        messages.success(request, f"Confirmed: {released} held job{'s' * (released != 1)} run.")
-    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
-
-
-@login_required
-@require_POST
-def batch_cancel(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
-    batch = _batch_for(request.user, tenant, batch_id, ADMINS)
-    if batch.status != Batch.Status.HELD:
-        messages.error(request, "Only a batch that waits for a confirmation can be cancelled here.")
-    else:
-        cancelled = lifecycle.cancel_batch(batch, actor=request.user, http_request=request)
-        messages.success(request, f"Cancelled {cancelled} held job{'s' * (cancelled != 1)}.")
-    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
-
-
-@login_required
 @require_GET
 def batch_result(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
     batch = _batch_for(request.user, tenant, batch_id)

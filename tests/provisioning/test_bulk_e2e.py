@@ -120,7 +120,7 @@ def test_offboarding_30_of_100_is_held_until_an_msp_admin_confirms(
     client.post(batch_url("bulk_start", batch))
     batch.refresh_from_db()
     assert batch.status == Batch.Status.HELD and batch.hold_reason.startswith("Offboards 30 of")
-    assert client.post(batch_url("bulk_confirm", batch)).status_code == 403  # a technician
+    assert client.post(batch_url("batch_confirm", batch)).status_code == 403  # a technician
     time.sleep(2)  # a worker that wrongly got a job would have touched the directory by now
     assert set(batch.jobs.values_list("status", flat=True)) == {Job.Status.HELD}
     assert batch.jobs.count() == 30 and not batch.jobs.filter(steps__isnull=False).exists()
@@ -128,7 +128,7 @@ def test_offboarding_30_of_100_is_held_until_an_msp_admin_confirms(
     assert all(dirs.entra_user(u)["accountEnabled"] for u in dirs.leavers)
 
     client.force_login(msp_admin)
-    client.post(batch_url("bulk_confirm", batch))
+    client.post(batch_url("batch_confirm", batch))
     jobs = wait_for_batch(batch, timeout=180)
     steps = [list(j.steps.values_list("action", "status", "last_error")) + [j.error] for j in jobs]
     assert {j.status for j in jobs} == {Job.Status.SUCCEEDED}, steps[:2]
