@@ -38,7 +38,7 @@ COLUMNS = (
     ("expiring", "Credentials", ""),
     ("licences", "Licences free", ""),
     ("approvals", "Approvals", "num"),
-    ("joiners", "Joiners / leavers, 7 days", "num"),
+    ("joiners", "Next 7 days", "num"),
 )
 # Sort keys of the table: name -> how a row sorts (ascending; "-name" sorts descending).
 SORTS = {

@@ -93,14 +93,18 @@ def _seed_tenant(tenant: Tenant, now: datetime) -> Counter:
         users.filter(username=f"ca.{tenant.slug}").first() or "system",
     )
     moments = sorted(_moments(ctx, 26))
+    kinds = ["leave" if i % 3 == 0 else "change" if i % 5 == 2 else "join" for i in range(26)]
+    joins = [i for i, kind in enumerate(kinds) if kind == "join"]
+    # A recent partial failure (the dashboard's "needs attention"), an older one retried.
+    outcomes = {joins[-2]: "partial", joins[4]: "retried"}
     joined = []
-    for i, when in enumerate(moments):
-        if i % 3 == 0:
+    for i, (when, kind) in enumerate(zip(moments, kinds, strict=True)):
+        if kind == "leave":
             _leaver(ctx, when, throttled=i == 9)
-        elif i % 5 == 2:
+        elif kind == "change":
             _mover(ctx, when)
         else:
-            outcome = {4: "partial", 10: "retried"}.get(i, "ok")
+            outcome = outcomes.get(i, "ok")
             joined.append(_joiner(ctx, when, outcome=outcome, ahead=i in (7, 16)))
     _access_requests(ctx, [p for p in joined if p is not None])
     append_events(sorted(ctx.events, key=lambda e: e.timestamp))

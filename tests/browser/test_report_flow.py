@@ -89,3 +89,30 @@ def test_account_manager_reads_exports_and_prints_a_client_report(page, screensh
     assert not page.locator("form.report-period").is_visible()
     assert page.locator(".report-foot").is_visible()
     screenshot("report-client-print")
+
+
+def test_the_dashboard_updates_itself_and_sorts(page, screenshot, contoso):
+    sign_in(page, "admin", "demo-pass-2026")
+    rows = page.locator("#board tbody tr[data-tenant]")
+    assert rows.count() == 3
+    assert page.locator("#board").get_attribute("hx-trigger") == "every 15s"
+    assert page.locator("tr[data-tenant='contoso'] .licences").inner_text().startswith("EMS")
+    screenshot("dashboard")
+
+    page.click("#board th a:has-text('Tenant')")
+    page.wait_for_url("**/?sort=name")
+    assert [rows.nth(i).get_attribute("data-tenant") for i in range(3)] == [
+        "contoso",
+        "fabrikam",
+        "northwind",
+    ]
+    page.select_option("#id_tag", "okta")
+    page.wait_for_url("**tag=okta**")
+    page.locator("#board[data-tenants='1']").wait_for()
+
+    page.select_option("#id_tag", "")
+    page.locator("#board[data-tenants='3']").wait_for()
+    fabrikam = Tenant.objects.get(slug="fabrikam")
+    fabrikam.connections.update(quarantined_at=timezone.now(), quarantine_reason="Okta is down")
+    # No reload: the next poll brings the quarantine in.
+    page.locator("#board :text('Okta is down')").wait_for(timeout=25_000)
