@@ -109,7 +109,7 @@ def action_request_new(request: HttpRequest, tenant: str) -> HttpResponse:
                 messages.success(request, "Sent to your MSP: a technician takes it from here.")
                 return redirect("client_home", tenant=tenant)
         status = 400
-    context = {"tenant": tenant_obj, "form": form, "kind": kind}
+    context = {"tenant": tenant_obj, "form": form, "kind": kind, "nav_section": "client"}
     return render(request, "access/action_request_form.html", context, status=status)
 
 
