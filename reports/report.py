@@ -401,6 +401,7 @@ def _licence_moves(tenant: Tenant, since: datetime) -> dict[str, list[tuple[date
     steps = (
         Step.objects.filter(
             job__tenant=tenant,
+            job__finished_at__gte=since,  # implied by the step's, and lets the plan start at jobs
             action__in=LICENCE_ACTIONS,
             status=Step.Status.SUCCEEDED,
             finished_at__gte=since,

@@ -1,6 +1,8 @@
 """Template helpers of the reports: durations in words and sortable column links."""
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -48,3 +50,13 @@ def aria_sort(current: str, key: str) -> str:
     if current.lstrip("-") != key:
         return "none"
     return "descending" if current.startswith("-") else "ascending"
+
+
+@register.filter
+def ago(moment) -> str:
+    """ "just now", or "5 minutes ago" (Django's timesince, in words people say)."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
