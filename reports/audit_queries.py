@@ -106,18 +106,24 @@ def scoped_events(scope: Scope, tenant: str = "") -> QuerySet[AuditEvent]:
     """
     events = AuditEvent.objects.order_by()
     if tenant == GLOBAL:
-        if not scope.msp_admin:
-            raise Http404("No such tenant.")
+        require_tenant(scope, tenant)
         return events.filter(tenant_id__isnull=True)
     if tenant:
-        ref = scope.tenant(tenant)
-        if ref is None:
-            raise Http404("No such tenant.")
-        return events.filter(tenant_id=ref.id)
+        return events.filter(tenant_id=require_tenant(scope, tenant).id)
     if scope.msp_admin:
         return events
     # A literal list (not a subquery): the planner sees how many tenants and which.
     return events.filter(tenant_id__in=[t.id for t in scope.tenants])
+
+
+def require_tenant(scope: Scope, slug: str) -> TenantRef | None:
+    """The tenant filter's tenant (None for GLOBAL), or 404 when the scope may not see it."""
+    if slug == GLOBAL and scope.msp_admin:
+        return None
+    ref = scope.tenant(slug)
+    if ref is None:
+        raise Http404("No such tenant.")
+    return ref
 
 
 def filtered_events(scope: Scope, filters: AuditFilters) -> QuerySet[AuditEvent]:

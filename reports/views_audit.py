@@ -40,8 +40,7 @@ class EventRow:
 @login_required
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
-    scope = audit_queries.scope_for(request.user)
-    form = AuditFilterForm(request.GET, scope=scope)
+    scope, form = _filter_form(request)
     page, cursor = None, _cursor(request)
     if cursor is None and any(request.GET.get(name) for name in CURSOR_PARAMS):
         messages.warning(request, "That page link is not valid: showing the newest events.")
@@ -67,8 +66,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def audit_export(request: HttpRequest) -> HttpResponse:
-    scope = audit_queries.scope_for(request.user)
-    form = AuditFilterForm(request.GET, scope=scope)
+    scope, form = _filter_form(request)
     if not form.is_valid():
         messages.error(request, "Fix the filters before exporting.")
         return redirect(f"{reverse('audit_list')}?{_query(request)}")
@@ -104,6 +102,15 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
             f"{outcome.events_checked} intact event(s). First break: {outcome.first_break}",
         )
     return redirect(f"{reverse('audit_list')}?{urlencode({'tenant': slug})}")
+
+
+def _filter_form(request: HttpRequest) -> tuple[audit_queries.Scope, AuditFilterForm]:
+    """The person's scope and the filters; a tenant outside the scope is 404 whatever else
+    the filters say."""
+    scope = audit_queries.scope_for(request.user)
+    if tenant := request.GET.get("tenant", "").strip():
+        audit_queries.require_tenant(scope, tenant)
+    return scope, AuditFilterForm(request.GET, scope=scope)
 
 
 def _cursor(request: HttpRequest) -> Cursor | None:

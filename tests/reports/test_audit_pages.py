@@ -121,6 +121,8 @@ def test_a_tenant_one_may_not_see_is_404_on_the_page_and_the_export(
     client.force_login(bravo.people[role])
     assert client.get(audit_url(tenant=tenant)).status_code == 404
     assert client.get(export_url(tenant=tenant)).status_code == 404
+    # Even when another filter is wrong: the 404 does not wait for a valid form.
+    assert client.get(audit_url(tenant=tenant, q="ab")).status_code == 404
 
 
 def test_technician_of_every_tenant_sees_all_tenants_but_not_the_msp_wide_chain(client, trail):
