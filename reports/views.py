@@ -1,8 +1,8 @@
 """The dashboard, the client reports and their CSV.
 
 Who lands where on "/": MSP admins and technicians get the operational dashboard; account
-managers, who change nothing, get their client reports; client admins keep the overview of
-their own tenant.
+managers, who change nothing, get their client reports; client admins (whom the login sends to
+their organisation's home) get the overview of their own tenant.
 """
 
 from datetime import timedelta
