@@ -3,6 +3,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from reports import scale
 from tenants.models import Tenant
@@ -25,6 +26,9 @@ class Command(BaseCommand):
         started = time.monotonic()
         figures = scale.seed(tenants, identities, events, log=self.stdout.write)
         self.people()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # the planner needs statistics of the new rows
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {figures} in {time.monotonic() - started:.0f} s. "
