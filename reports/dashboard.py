@@ -8,11 +8,13 @@ seats come from the snapshots cache (reports/licences.py), never from a director
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Max, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Role, role_of
@@ -111,6 +113,31 @@ class TenantRow:
     movers_next: int = 0
     leavers_next: int = 0
 
+    # Links of the row, built from one reversed pattern each: 200 rows x 6 {% url %} tags
+    # were a third of the page's time.
+    @property
+    def detail_url(self) -> str:
+        return _by_slug("tenant_detail", self.slug)
+
+    @property
+    def report_url(self) -> str:
+        return _by_slug("client_report", self.slug)
+
+    @property
+    def schedule_url(self) -> str:
+        return _by_slug("tenant_schedule", self.slug)
+
+    @property
+    def refresh_url(self) -> str:
+        return _by_slug("licences_refresh", self.slug)
+
+    @property
+    def failure_url(self) -> str:
+        if self.latest_failure is None:
+            return ""
+        anchor = f"#step-{self.failed_step.order}" if self.failed_step else ""
+        return _job_pattern().replace(_JOB_PLACEHOLDER, str(self.latest_failure)) + anchor
+
     @property
     def today_breakdown(self) -> list[tuple[str, int, str]]:
         return _breakdown(self.today)
@@ -152,6 +179,23 @@ BUCKETS = (
     ("planned", (Job.Status.SCHEDULED, Job.Status.HELD), ""),
     ("cancelled", (Job.Status.CANCELLED,), ""),
 )
+
+
+_SLUG_PLACEHOLDER, _JOB_PLACEHOLDER = "slug-placeholder", "987654321"
+
+
+@functools.cache
+def _slug_pattern(name: str) -> str:
+    return reverse(name, kwargs={"tenant": _SLUG_PLACEHOLDER})
+
+
+@functools.cache
+def _job_pattern() -> str:
+    return reverse("job_detail", kwargs={"job_id": int(_JOB_PLACEHOLDER)})
+
+
+def _by_slug(name: str, slug: str) -> str:
+    return _slug_pattern(name).replace(_SLUG_PLACEHOLDER, slug)
 
 
 def _breakdown(counts: dict[str, int]) -> list[tuple[str, int, str]]:
