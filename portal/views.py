@@ -17,6 +17,14 @@ from portal.forms import LoginForm, TotpConfirmForm
 from portal.models import Role, role_of
 
 
+def home_url(user) -> str:
+    """Where a person starts: a client admin on their organisation's home (a URL of the
+    provisioning app, named here only), everyone else on the default page."""
+    if role_of(user) == Role.CLIENT_ADMIN:
+        return resolve_url("client_landing")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
 class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = LoginForm
@@ -26,9 +34,8 @@ class LoginView(auth_views.LoginView):
         """A client admin bound for the default page lands on their organisation's home
         (a URL of the provisioning app, named here only)."""
         url = super().get_success_url()
-        default = resolve_url(settings.LOGIN_REDIRECT_URL)
-        if url == default and role_of(self.request.user) == Role.CLIENT_ADMIN:
-            return resolve_url("client_landing")
+        if url == resolve_url(settings.LOGIN_REDIRECT_URL):
+            return home_url(self.request.user)
         return url
 
     def form_valid(self, form):
@@ -62,7 +69,7 @@ def mfa(request):
                 device.save(update_fields=["confirmed"])
                 record("staff.mfa_enrolled", actor=user, target=user, request=request)
             otp_login(request, device)
-            return redirect("dashboard")
+            return redirect(home_url(user))
         form.add_error("token", "That code did not match. Check the time on your phone.")
     context = {"form": form, "confirmed": device.confirmed, "verified": user.is_verified()}
     if not device.confirmed:

@@ -226,6 +226,10 @@ def approve(access_request: AccessRequest, *, actor, reason: str, http_request=N
         raise AccessRequestError("Give a reason for the approval.")
     if not can_decide(actor, access_request):
         raise AccessRequestError(_why_not(actor, access_request))
+    if not access_request.resource.is_active:
+        raise AccessRequestError(
+            f"{access_request.resource.name} is no longer requestable: deny the request instead."
+        )
     with transaction.atomic():
         _approve(access_request, actor=actor, rule="", reason=reason.strip(), http=http_request)
     return access_request
@@ -320,10 +324,12 @@ def _close(access_request, status: str, actor, reason: str, http_request, notice
 def revoke(access_request: AccessRequest, *, actor, reason: str = "", http_request=None):
     """End a grant now (by hand); the job removes only what the grant added."""
     with transaction.atomic():
-        return _end(access_request, actor=actor, final=Status.REVOKED, http=http_request)
+        return _end(
+            access_request, actor=actor, final=Status.REVOKED, reason=reason, http=http_request
+        )
 
 
-def _end(access_request, *, actor, final: str, http=None) -> AccessRequest:
+def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> AccessRequest:
     moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.GRANTED).update(
         status=Status.ENDING
     )
@@ -344,7 +350,12 @@ def _end(access_request, *, actor, final: str, http=None) -> AccessRequest:
         tenant=access_request.tenant,
         target=access_request.identity,
         before={"status": Status.GRANTED},
-        after={"request": access_request.pk, "resource": access_request.resource.name},
+        after={
+            "request": access_request.pk,
+            "resource": access_request.resource.name,
+            "ends_as": final,
+            **({"reason": reason} if reason else {}),
+        },
         request=http,
         job_id=job.pk,
     )

@@ -438,11 +438,6 @@ def test_a_client_admin_of_another_tenant_gets_404(client, alpha, bravo, vpn):
     assert filed.status == AccessRequest.Status.PENDING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="access_requests.approve does not check that the resource is still requestable "
-    "(reported to the lead); remove this mark when it does",
-)
 def test_a_request_for_a_resource_no_longer_requestable_cannot_be_approved(alpha, vpn, no_enqueue):
     filed = file(alpha, vpn)
     vpn.is_active = False

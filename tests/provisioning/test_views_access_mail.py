@@ -197,3 +197,15 @@ def test_the_link_opens_the_request_only_after_signing_in(
     client.force_login(world.client_admin)
     page = client.get(path).content.decode()
     assert f'data-request="{filed.pk}"' in page
+
+
+def test_times_in_mails_are_on_the_tenants_clock(world, mailoutbox, mail_on_commit):
+    from zoneinfo import ZoneInfo
+
+    world.tenant.time_zone = "America/New_York"
+    world.tenant.save()
+    with mail_on_commit():
+        filed = file(world, world.vpn, days=10)
+    local = filed.ends_at.astimezone(ZoneInfo("America/New_York"))
+    assert f"Until:    {local:%-d %b %Y %H:%M}" in mailoutbox[0].body
+    assert local.tzname() in mailoutbox[0].body  # EST or EDT, not UTC
