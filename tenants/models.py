@@ -32,9 +32,7 @@ class Tenant(models.Model):
         help_text="When a joiner's username already exists in a directory, link that account "
         "and plan the difference instead of failing.",
     )
-    audit_retention_days = models.PositiveIntegerField(
-        "keep audit events for (days)", default=400
-    )
+    audit_retention_days = models.PositiveIntegerField("keep audit events for (days)", default=400)
     request_expiry_days = models.PositiveSmallIntegerField(
         "pending access requests expire after (days)", default=7
     )
