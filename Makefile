@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(BIN)/python manage.py rundemo
 
+# Two pytest workers (pytest-xdist): most of the suite waits on the sandbox, the Celery
+# worker or the browser, so two overlap well even on two cores. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: install
 	bin/ensure-chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -23,10 +23,9 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
 
 
-class OnboardingForm(forms.Form):
-    first_name = forms.CharField(max_length=64, validators=[no_markup])
-    last_name = forms.CharField(max_length=64, validators=[no_markup])
-    role_templates = forms.ModelMultipleChoiceField(
+def role_templates_field() -> forms.ModelMultipleChoiceField:
+    """The tenant's role templates as checkboxes (the view sets the queryset)."""
+    return forms.ModelMultipleChoiceField(
         queryset=RoleTemplate.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Role templates",
@@ -36,6 +35,12 @@ class OnboardingForm(forms.Form):
             "invalid_pk_value": "That role template is not one of this tenant's.",
         },
     )
+
+
+class OnboardingForm(forms.Form):
+    first_name = forms.CharField(max_length=64, validators=[no_markup])
+    last_name = forms.CharField(max_length=64, validators=[no_markup])
+    role_templates = role_templates_field()
     start_date = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=f"From {MAX_PAST_DAYS} days ago to a year ahead.",

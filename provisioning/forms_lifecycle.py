@@ -14,9 +14,10 @@ from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
 from provisioning import lifecycle
-from provisioning.forms import USAGE_LOCATION_RE
+from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
 from provisioning.models import Identity
 from tenants.forms import MAX_ITEM_LENGTH, MAX_LIST_ITEMS, LinesField, no_markup
+from tenants.lifecycle_settings import PRESET_FIELDS
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MAX_AHEAD_DAYS = 365
@@ -183,16 +184,7 @@ class OffboardingForm(forms.Form):
 
 
 class ChangeForm(forms.Form):
-    role_templates = forms.ModelMultipleChoiceField(
-        queryset=RoleTemplate.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        label="Role templates",
-        error_messages={
-            "required": "Choose at least one role template.",
-            "invalid_choice": "That role template is not one of this tenant's.",
-            "invalid_pk_value": "That role template is not one of this tenant's.",
-        },
-    )
+    role_templates = role_templates_field()
     department = forms.CharField(max_length=64, required=False, validators=[no_markup])
     job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
     office = forms.CharField(max_length=128, required=False, validators=[no_markup])
@@ -268,17 +260,7 @@ class PresetForm(forms.ModelForm):
 
     class Meta:
         model = OffboardingPreset
-        fields = [
-            "block_sign_in",
-            "okta_mode",
-            "revoke_sessions",
-            "reset_password",
-            "remove_groups",
-            "keep_groups",
-            "remove_licenses",
-            "remove_apps",
-            "delete_after_days",
-        ]
+        fields = PRESET_FIELDS
         labels = {
             "block_sign_in": "Block sign-in",
             "okta_mode": "In Okta",

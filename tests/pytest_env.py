@@ -14,3 +14,11 @@ os.environ.setdefault("CELERY_QUEUE", f"tests-{os.getpid()}")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"tests-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="portal-test-broker-"))
 os.environ.setdefault("SNAPSHOT_CACHE_DIR", tempfile.mkdtemp(prefix="portal-test-snapshots-"))
+
+# Under pytest-xdist each worker process inherits the controller's values: give each its own
+# queue, broker folder, key prefix and cache, as each has its own test database and sandbox.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["CELERY_QUEUE"] = f"{os.environ['CELERY_QUEUE']}-{worker}"
+    os.environ["REDIS_KEY_PREFIX"] = f"{os.environ['REDIS_KEY_PREFIX']}-{worker}"
+    os.environ["CELERY_BROKER_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-broker-{worker}-")
+    os.environ["SNAPSHOT_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"portal-test-snap-{worker}-")
