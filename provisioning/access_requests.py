@@ -483,3 +483,22 @@ def send_expiry_notices(now: datetime | None = None) -> int:
             notifications.on_commit("expiry", access_request)
         sent += 1
     return sent
+
+
+def close_for_leaver(identity: Identity) -> int:
+    """A leaver's pending requests are cancelled and their grants end (the offboarding took
+    the access away); called when the offboarding succeeds. How many were closed."""
+    reason = "The person left."
+    closed = identity.access_requests.filter(status=Status.PENDING).update(
+        status=Status.CANCELLED, decision_reason=reason, decided_at=timezone.now()
+    )
+    closed += identity.access_requests.filter(status=Status.GRANTED).update(status=Status.ENDED)
+    if closed:
+        record(
+            "access.close_for_leaver",
+            actor="system",
+            tenant=identity.tenant,
+            target=identity,
+            after={"requests_closed": closed, "reason": reason},
+        )
+    return closed

@@ -111,7 +111,10 @@ def after_job(job: Job, status: str) -> None:
     if enables.get(job.kind):
         new = Identity.Status.ACTIVE
     elif job.kind == Job.Kind.LEAVE:
+        from provisioning.access_requests import close_for_leaver
+
         new = Identity.Status.LEFT
+        close_for_leaver(identity)
         days = job.options["offboard"].get("delete_after_days")
         if days is not None:
             lifecycle.schedule_deletion(identity, days, leave_job=job)
