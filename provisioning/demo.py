@@ -12,10 +12,12 @@ from provisioning import access_requests, queries_access, services
 from provisioning.models import Identity, RequestableResource
 from tenants.models import OffboardingPreset, Tenant
 
-# tenant slug -> (first, last, role template)
+# tenant slug -> (first, last, role template). Nobody takes the demo directories' last
+# O365_BUSINESS_PREMIUM seat (the Sales roles' licence), so a technician's first Sales joiner
+# gets it and the next one shows the "no free seat" choice.
 JOINERS = {
     "contoso": [
-        ("Imogen", "Hartley", "Sales"),
+        ("Imogen", "Hartley", "Engineering"),
         ("Rafael", "Quintero", "Support"),
         ("Priya", "Raman", "Engineering"),
         ("Tobias", "Lindqvist", "Support"),
@@ -27,7 +29,7 @@ JOINERS = {
         ("Owen", "Gallagher", "Sales"),
     ],
     "northwind": [
-        ("Greta", "Vogel", "Sales"),
+        ("Greta", "Vogel", "Office"),
         ("Jonas", "Brandt", "Operations"),
         ("Mira", "Kovac", "Office"),
         ("Emil", "Sauer", "Operations"),
