@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
     "licence-snapshots": {"task": "reports.tasks.refresh_licence_snapshots", "schedule": 900.0},
 }
+# Refused HR webhook requests per sender address and minute before it gets 429 unrecorded.
+HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 # Signs the checkpoints that audit retention leaves (blank: derived from SECRET_KEY).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 AUDIT_GLOBAL_RETENTION_DAYS = env.int("AUDIT_GLOBAL_RETENTION_DAYS", default=400)

@@ -15,6 +15,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
@@ -74,6 +76,11 @@ class Inbound:
 
 def handle(request: HttpRequest, slug: str) -> Reply:
     inbound = Inbound(request, slug[:60])
+    if _too_many_refusals(inbound.remote_addr):
+        # Nothing is written: a sender that keeps failing must not fill the event table and
+        # the audit trail. A sender with valid signatures is never refused, so never slowed.
+        logger.warning("HR webhook: too many refused requests from %s", inbound.remote_addr)
+        return Reply(429, {"error": "too_many_refusals", "message": REFUSALS_MESSAGE})
     inbound.tenant = Tenant.objects.filter(slug=inbound.slug).first()
     size = _content_length(request)
     if size > MAX_BODY_BYTES:
@@ -97,6 +104,28 @@ def handle(request: HttpRequest, slug: str) -> Reply:
     if original is not None:
         return _duplicate(inbound, original)
     return _accept(inbound, event)
+
+
+REFUSALS_MESSAGE = "Too many refused requests from this address: wait a minute."
+
+
+def _refusals_key(remote_addr: str | None) -> str:
+    minute = int(time.time() // 60)
+    return f"{settings.REDIS_KEY_PREFIX}:hr-webhook-refusals:{remote_addr or 'unknown'}:{minute}"
+
+
+def _too_many_refusals(remote_addr: str | None) -> bool:
+    limit = settings.HR_WEBHOOK_REFUSALS_PER_MINUTE
+    return cache.get(_refusals_key(remote_addr), 0) >= limit
+
+
+def _count_refusal(remote_addr: str | None) -> None:
+    key = _refusals_key(remote_addr)
+    if not cache.add(key, 1, timeout=120):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=120)
 
 
 def _limit() -> str:
@@ -296,6 +325,7 @@ def _reject(
     details: list | None = None,
 ) -> Reply:
     reason = reason or message
+    _count_refusal(inbound.remote_addr)
     with transaction.atomic():
         row = inbound.event_row(Outcome.REJECTED, reason)
         record(

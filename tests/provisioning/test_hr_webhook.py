@@ -40,6 +40,12 @@ HX = {"HTTP_HX_REQUEST": "true"}
 # -- helpers ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_refusal_limit(settings):
+    """These tests send many refused requests from one address; one test below sets a limit."""
+    settings.HR_WEBHOOK_REFUSALS_PER_MINUTE = 100_000
+
+
 def hook_url(slug: str) -> str:
     return reverse("hr_webhook", kwargs={"tenant": slug})
 
@@ -707,3 +713,19 @@ def test_the_openssl_and_curl_example_of_the_doc_works(live_server, on_sandbox):
     assert answer["kind"] == "join" and answer["status"] == "queued"
     person = Identity.objects.get(tenant=dirs.tenant)
     assert (person.employee_id, person.display_name) == ("E1042", "Ada Lovelace")
+
+
+def test_a_sender_that_keeps_failing_gets_429_and_fills_nothing(client, tenant, settings):
+    settings.HR_WEBHOOK_REFUSALS_PER_MINUTE = 3
+    body = json.dumps(hire()).encode()
+    bad = signed(body, secret="hrwh_wrong") | {"REMOTE_ADDR": "203.0.113.77"}
+    for _ in range(3):
+        response = client.post(hook_url(tenant.slug), body, content_type="application/json", **bad)
+        assert response.status_code == 401
+    recorded = HRWebhookEvent.objects.count(), AuditEvent.objects.count()
+    response = client.post(hook_url(tenant.slug), body, content_type="application/json", **bad)
+    assert response.status_code == 429 and response.json()["error"] == "too_many_refusals"
+    assert (HRWebhookEvent.objects.count(), AuditEvent.objects.count()) == recorded
+    good = signed(body) | {"REMOTE_ADDR": "203.0.113.78"}  # another sender is not slowed
+    response = client.post(hook_url(tenant.slug), body, content_type="application/json", **good)
+    assert response.status_code == 202, response.content
