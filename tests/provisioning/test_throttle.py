@@ -142,9 +142,8 @@ def test_reset_forgets_bucket_and_pause(conn):
     assert [throttle.acquire(conn) for _ in range(BURST)] == [0.0] * BURST
 
 
+@pytest.mark.parametrize("limiter_backend", ["redis"], indirect=True)
 def test_redis_keys_expire(conn, limiter_backend):  # noqa: F811
-    if limiter_backend != "redis":
-        pytest.skip("Redis only")
     throttle.pause(conn, 3.0)
     throttle.acquire(conn)
     client = redis.Redis.from_url(REDIS_TEST_URL)
