@@ -120,7 +120,7 @@ def _actor_user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def _new_job(identity: Identity, kind: str, options: dict, *, actor, at, batch, hold) -> Job:
+def new_job(identity: Identity, kind: str, options: dict, *, actor, at, batch, hold) -> Job:
     """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit."""
 
     if hold:
@@ -158,7 +158,7 @@ def request_offboarding(
     cancelled."""
     with transaction.atomic():
         replaced = _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
-        job = _new_job(
+        job = new_job(
             identity,
             Job.Kind.LEAVE,
             {"offboard": options.as_dict()},
@@ -195,44 +195,73 @@ def request_change(
     at: datetime | None = None,
     http_request=None,
 ) -> Job:
-    """A mover: new templates/attributes saved now; the CHANGE job plans only the difference
-    (what the old templates gave and the new ones do not is removed)."""
-
+    """A mover. The CHANGE job plans only the difference (what the old templates gave and the
+    new ones do not is removed). Now: the new templates/attributes are saved at once. Later:
+    they wait in the job and are saved when it falls due, so cancelling it changes nothing."""
+    later = at is not None and at > timezone.now()
+    wanted = {
+        "role_templates": [t.pk for t in change.role_templates],
+        "attributes": {k: v for k, v in change.attributes.items() if v not in (None, "")},
+        "extra_groups": None if change.extra_groups is None else list(change.extra_groups),
+    }
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
-        templates = [t.name for t in identity.role_templates.all()]
-        before = snapshot(identity) | {"role_templates": templates}
-        previous = managed_access(identity)
-        identity.attributes = {k: v for k, v in change.attributes.items() if v not in (None, "")}
-        if change.extra_groups is not None:
-            identity.extra_groups = list(change.extra_groups)
-        identity.save(update_fields=["attributes", "extra_groups", "updated_at"])
-        identity.role_templates.set(change.role_templates)
-        job = _new_job(
-            identity,
-            Job.Kind.CHANGE,
-            {"previous": previous},
-            actor=actor,
-            at=at,
-            batch=None,
-            hold=False,
+        options = {"change": wanted} if later else {"previous": _apply(identity, wanted)}
+        job = new_job(
+            identity, Job.Kind.CHANGE, options, actor=actor, at=at, batch=None, hold=False
         )
         record(
             "identity.change",
             actor=actor,
             tenant=identity.tenant,
             target=identity,
-            before=before,
-            after=snapshot(identity) | {"role_templates": [t.name for t in change.role_templates]},
+            after={
+                "role_templates": [t.name for t in change.role_templates],
+                "attributes": wanted["attributes"],
+                "extra_groups": wanted["extra_groups"],
+                "at": at.isoformat() if later else "now",
+            },
             request=http_request,
             job_id=job.pk,
         )
     return job
 
 
+def _apply(identity: Identity, wanted: dict) -> dict:
+    """Save a mover's new desired state; what the old one gave (for the plan's removals)."""
+    previous = managed_access(identity)
+    identity.attributes = wanted["attributes"]
+    if wanted["extra_groups"] is not None:
+        identity.extra_groups = wanted["extra_groups"]
+    identity.save(update_fields=["attributes", "extra_groups", "updated_at"])
+    identity.role_templates.set(wanted["role_templates"])
+    return previous
+
+
+def _apply_due_change(job: Job) -> None:
+    """A scheduled mover falls due: its desired state becomes the identity's now."""
+    identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+    before = _described(identity)
+    wanted = job.options.pop("change")
+    job.options["previous"] = _apply(identity, wanted)
+    record(
+        "identity.change_applied",
+        actor="system",
+        tenant=job.tenant,
+        target=identity,
+        before=before,
+        after=_described(identity),
+        job_id=job.pk,
+    )
+
+
+def _described(identity: Identity) -> dict:
+    return snapshot(identity) | {"role_templates": [t.name for t in identity.role_templates.all()]}
+
+
 def schedule_enable(identity: Identity, start: date, *, actor) -> Job:
     """A joiner created disabled ahead of time is enabled at the start of their first day."""
-    return _new_job(
+    return new_job(
         identity,
         Job.Kind.CHANGE,
         {"enable": True},
@@ -261,7 +290,7 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
         identity.status = Identity.Status.JOINER if rehire else Identity.Status.LEFT
         identity.end_date = None
         identity.save(update_fields=["status", "end_date", "updated_at"])
-        job = _new_job(identity, kind, options, actor=actor, at=None, batch=None, hold=False)
+        job = new_job(identity, kind, options, actor=actor, at=None, batch=None, hold=False)
         record(
             "identity.rehire" if rehire else "identity.restore",
             actor=actor,
@@ -276,7 +305,7 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
     """Called when an offboarding succeeded: the hard delete, cancellable until it runs."""
-    return _new_job(
+    return new_job(
         identity,
         Job.Kind.DELETE,
         {"leave_job": leave_job.pk},
@@ -413,8 +442,10 @@ def start_due_jobs(now: datetime | None = None) -> int:
         for job in due:
             if job.status != Job.Status.SCHEDULED:
                 continue
+            if "change" in job.options:
+                _apply_due_change(job)
             job.status = Job.Status.QUEUED
-            job.save(update_fields=["status"])
+            job.save(update_fields=["status", "options"])
             transaction.on_commit(lambda job_id=job.pk: run_job.delay(job_id))
             started += 1
     return started

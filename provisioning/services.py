@@ -161,7 +161,7 @@ def request_onboarding(
             options["enabled"] = False
         elif future:
             at = lifecycle.start_of_day(tenant, request.start_date)
-        job = lifecycle._new_job(
+        job = lifecycle.new_job(
             identity, Job.Kind.JOIN, options, actor=actor, at=at, batch=batch, hold=False
         )
         if future and request.create_ahead:

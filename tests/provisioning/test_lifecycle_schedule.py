@@ -61,3 +61,31 @@ def test_a_single_due_leaver_is_never_held(alpha, monkeypatch):
     assert lifecycle.start_due_jobs(now=at) == 1
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
+
+
+def test_a_scheduled_mover_changes_the_person_only_when_it_falls_due(alpha, monkeypatch):
+    from provisioning import tasks
+    from tenants.models import RoleTemplate
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)
+    (person,) = people(alpha, 1)
+    person.role_templates.set([alpha.template])
+    support = RoleTemplate.objects.create(tenant=alpha.tenant, name="Support", groups=["Help"])
+    change = lifecycle.ChangeRequest([support], {"department": "Support"})
+    at = timezone.now() + timezone.timedelta(days=1)
+
+    cancelled = lifecycle.request_change(person, change, actor="system", at=at)
+    assert list(person.role_templates.all()) == [alpha.template]  # nothing saved yet
+    assert lifecycle.cancel_job(cancelled, actor="system")
+    assert lifecycle.start_due_jobs(now=at) == 0
+    person.refresh_from_db()
+    assert list(person.role_templates.all()) == [alpha.template] and person.attributes == {}
+
+    job = lifecycle.request_change(person, change, actor="system", at=at)
+    assert lifecycle.start_due_jobs(now=at) == 1
+    person.refresh_from_db()
+    job.refresh_from_db()
+    assert list(person.role_templates.all()) == [support]
+    assert person.attributes == {"department": "Support"}
+    assert job.status == Job.Status.QUEUED and "change" not in job.options
+    assert job.options["previous"]["groups"] == list(alpha.template.groups)
