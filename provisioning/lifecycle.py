@@ -122,7 +122,6 @@ def _actor_user(actor):
 
 def new_job(identity: Identity, kind: str, options: dict, *, actor, at, batch, hold) -> Job:
     """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit."""
-
     if hold:
         status = Job.Status.HELD
     elif at is not None and at > timezone.now():
@@ -156,6 +155,8 @@ def request_offboarding(
 ) -> Job:
     """A LEAVE job now, at `at`, or held for confirmation; a scheduled leave it replaces is
     cancelled."""
+    if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
+        raise ValueError(f"{identity.display_name} has left already.")
     with transaction.atomic():
         replaced = _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
         job = new_job(

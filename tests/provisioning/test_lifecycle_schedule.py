@@ -89,3 +89,12 @@ def test_a_scheduled_mover_changes_the_person_only_when_it_falls_due(alpha, monk
     assert person.attributes == {"department": "Support"}
     assert job.status == Job.Status.QUEUED and "change" not in job.options
     assert job.options["previous"]["groups"] == list(alpha.template.groups)
+
+
+def test_someone_who_left_is_not_offboarded_again(alpha):
+    (person,) = people(alpha, 1)
+    person.status = Identity.Status.LEFT
+    person.save()
+    with pytest.raises(ValueError, match="has left already"):
+        lifecycle.request_offboarding(person, lifecycle.OffboardingOptions(), actor="system")
+    assert not Job.objects.filter(identity=person).exists()
