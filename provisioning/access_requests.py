@@ -436,7 +436,10 @@ def should_remove(access_request: AccessRequest) -> bool:
 
 def end_due_grants(now: datetime | None = None) -> int:
     now = now or timezone.now()
-    due = AccessRequest.objects.filter(status=Status.GRANTED, ends_at__lte=now)
+    # A removal that failed is not started again every minute: a technician retries its job.
+    due = AccessRequest.objects.filter(status=Status.GRANTED, ends_at__lte=now).exclude(
+        end_job__status__in=(Job.Status.FAILED, Job.Status.PARTIAL)
+    )
     ended = 0
     for access_request in due.select_related("tenant", "identity", "resource")[:500]:
         try:

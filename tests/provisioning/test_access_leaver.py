@@ -37,3 +37,21 @@ def test_a_failed_offboarding_leaves_them_open(alpha, vpn, no_enqueue):  # noqa:
     after_job(leave, Job.Status.FAILED)
     pending.refresh_from_db()
     assert pending.status == AccessRequest.Status.PENDING
+
+
+def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enqueue):  # noqa: F811
+    from datetime import timedelta
+
+    from provisioning import access_requests as ar
+
+    grant = granted(file(alpha, vpn, days=3))
+    later = grant.ends_at + timedelta(minutes=1)
+    assert ar.end_due_grants(now=later) == 1
+    grant.refresh_from_db()
+    end_job = grant.end_job
+    after_job(end_job, Job.Status.FAILED)  # as the engine leaves a removal that failed
+    Job.objects.filter(pk=end_job.pk).update(status=Job.Status.FAILED)
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.GRANTED
+    assert ar.end_due_grants(now=later + timedelta(minutes=1)) == 0
+    assert Job.objects.filter(kind=Job.Kind.REVOKE).count() == 1
