@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from portal.models import Role
@@ -46,10 +48,40 @@ def on_sandbox(settings, sandbox_server):
     return sandbox_server
 
 
+STARTED_WORKERS: list[WorkerProcess] = []
+QUIET_TIMEOUT_S = 30.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a test's database is flushed, let the session's workers finish the jobs of
+    that test they are running: a job still writing while the tables are truncated would
+    deadlock the flush, or leave a row in the next test's database."""
+    if STARTED_WORKERS and item.get_closest_marker("django_db"):
+        blocker = item._request.getfixturevalue("django_db_blocker")
+        with blocker.unblock():
+            _wait_until_no_job_runs()
+    yield
+
+
+def _wait_until_no_job_runs() -> None:
+    from django.db import connection
+
+    from provisioning.models import Job
+
+    if connection.in_atomic_block:
+        return  # a test in a transaction: the workers cannot see its jobs anyway
+    deadline = time.monotonic() + QUIET_TIMEOUT_S
+    while Job.objects.filter(status=Job.Status.RUNNING).exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def worker_factory(django_db_setup, sandbox_server, tmp_path_factory):
     """Start real Celery workers on the test database; all are stopped at the end."""
-    started = []
+    started = STARTED_WORKERS
 
     def start(**env) -> WorkerProcess:
         log = tmp_path_factory.mktemp("worker") / "worker.log"
