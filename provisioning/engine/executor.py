@@ -41,6 +41,9 @@ from provisioning.models import DirectoryAccount, Job, Step
 from tenants.crypto import CredentialError
 
 MAX_TRANSIENT_ATTEMPTS = 8
+# A plan is several reads that must all succeed in one go (user, access, SKUs, groups, apps),
+# so an unsteady directory fails a whole plan far more often than a single step.
+MAX_PLAN_ATTEMPTS = 12
 SELF_LINKING = (Job.Kind.JOIN, Job.Kind.CHANGE)  # their plans carry a link_user step
 BACKOFF_CAP_S = 60.0
 
@@ -104,7 +107,7 @@ def plan_job(job: Job) -> Outcome | None:
             return wait(job, f"Throttled by {connection}", exc.retry_after or 1.0)
         except TransientError as exc:
             tries = job.options.get("plan_failures", 0) + 1
-            if tries >= MAX_TRANSIENT_ATTEMPTS:
+            if tries >= MAX_PLAN_ATTEMPTS:
                 fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
                 return None
             Job.objects.filter(pk=job.pk).update(options={**job.options, "plan_failures": tries})
