@@ -16,15 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
-from provisioning.connectors import bridge
-from provisioning.connectors.errors import ConnectorError
-from provisioning.connectors.factory import connector_for
 from provisioning.engine import offboarding, planner
 from provisioning.engine.desired import DesiredState, managed_access, merge_templates
 from provisioning.models import Batch, Identity, Job
-from provisioning.services import Preview
+from provisioning.services import dry_run
 from provisioning.tasks import run_job
-from tenants.crypto import CredentialError
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
@@ -516,14 +512,5 @@ def preview_change(identity: Identity, change: ChangeRequest):
 
 
 def _preview(identity: Identity, plan_of):
-
     accounts = {a.connection_id: a.remote_id for a in identity.accounts.all()}
-    plans = []
-    for connection in identity.tenant.connections.order_by("kind"):
-        try:
-            connector = connector_for(connection)
-            coroutine = plan_of(connector, connection, accounts.get(connection.pk, ""))
-            plans.append((connection, bridge.run(coroutine, timeout=60), ""))
-        except (ConnectorError, CredentialError, TimeoutError) as exc:
-            plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
-    return Preview(identity.username, plans)
+    return dry_run(identity.tenant, identity.username, plan_of, accounts)

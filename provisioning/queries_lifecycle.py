@@ -9,18 +9,14 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from provisioning.models import Batch, Identity, Job, Step
+from provisioning.engine.plans import removed_by_job
+from provisioning.models import Batch, Identity, Job
 from tenants import access
 from tenants.models import Tenant
 
 SCHEDULE_LIMIT = 500
 PENDING = (Job.Status.SCHEDULED, Job.Status.HELD)
 IN_FLIGHT = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
-REMOVALS = {
-    Step.Action.REMOVE_GROUP: "groups",
-    Step.Action.REMOVE_LICENSE: "licenses",
-    Step.Action.UNASSIGN_APP: "apps",
-}
 
 
 def what_it_does(job: Job) -> str:
@@ -112,11 +108,12 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
 
 
 def removed_by(leave_job: Job) -> dict[str, list[str]]:
-    """What the offboarding succeeded in removing (what a restore puts back), by kind."""
+    """What the offboarding succeeded in removing (what a restore puts back), by kind, from
+    the engine's own record of it (incl. the apps an Okta deactivation dropped)."""
     removed: dict[str, list[str]] = {"groups": [], "licenses": [], "apps": []}
-    steps = leave_job.steps.filter(status=Step.Status.SUCCEEDED, action__in=list(REMOVALS))
-    for action, name in steps.values_list("action", "target_name").order_by("order"):
-        names = removed[REMOVALS[action]]
-        if name not in names:
-            names.append(name)
+    for record in removed_by_job(leave_job).values():
+        for kind, names in removed.items():
+            for ref in getattr(record, kind):
+                if ref["name"] not in names:
+                    names.append(ref["name"])
     return removed

@@ -112,12 +112,22 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
     """The dry run: the exact operations per directory, before anything is sent."""
     username = request.username or suggest_username(tenant, request)
     desired = desired_for(tenant, request, username)
+
+    def plan(connector, connection, remote_id):
+        return planner.plan_onboarding(connector, connection.pk, desired)
+
+    return dry_run(tenant, username, plan)
+
+
+def dry_run(tenant: Tenant, username: str, plan_of, remote_ids: dict | None = None) -> Preview:
+    """Each directory's plan from `plan_of(connector, connection, remote_id)`, or why it
+    could not be read; nothing is sent."""
     plans = []
     for connection in tenant.connections.order_by("kind"):
         try:
             connector = connector_for(connection)
-            plan = bridge.run(planner.plan_onboarding(connector, connection.pk, desired))
-            plans.append((connection, plan, ""))
+            coroutine = plan_of(connector, connection, (remote_ids or {}).get(connection.pk, ""))
+            plans.append((connection, bridge.run(coroutine), ""))
         except (ConnectorError, CredentialError, TimeoutError) as exc:
             plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
     return Preview(username, plans)

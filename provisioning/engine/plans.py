@@ -68,12 +68,9 @@ def removed_at_leave(leave_job_id: int | None, connection_id: int) -> offboardin
     return offboarding.removed_by(steps.order_by("order"), recorded)
 
 
-def removed_for(identity: Identity) -> dict:
-    """Per connection id, what the last offboarding of `identity` removed (for its page)."""
-    leave = identity.jobs.filter(kind=Job.Kind.LEAVE, planned=True).order_by("-pk").first()
-    if leave is None:
-        return {}
-    ids = leave.steps.values_list("connection_id", flat=True).distinct()
+def removed_by_job(leave: Job) -> dict[int, offboarding.Removed]:
+    """Per connection id, what an offboarding removed (what a restore would put back)."""
+    ids = leave.steps.values_list("connection_id", flat=True).distinct().order_by()
     return {cid: removed_at_leave(leave.pk, cid) for cid in ids}
 
 

@@ -392,13 +392,15 @@ def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
         ("remove_license", "SPE_E3", "succeeded"),
     ]
     removed += [("unassign_app", "CRM", "succeeded"), ("remove_group", "Finance", "failed")]
+    id_of = {"remove_group": "group_id", "remove_license": "sku_id", "unassign_app": "app_id"}
     for order, (action, name, status) in enumerate(removed, 1):
-        Step.objects.create(
+        Step.objects.create(  # as the engine writes them: the directory's id in the params
             job=leave,
             connection=alpha.connection,
             order=order,
             action=action,
             target_name=name,
+            params={id_of[action]: f"id-{name}"},
             status=status,
         )
     deletion = Job.objects.create(
