@@ -2,8 +2,8 @@
 
 Order of the checks: size (413), timestamp and signature (401: the same answer for an unknown
 tenant, a tenant without a secret and a wrong signature, so that nobody learns which tenants
-exist), the event (400), the idempotency key (a resent event: 200 with the original job),
-the tenant's data (422), then the service call (202).
+exist), the event (400, also without an id), its signed id as the idempotency key (a resent
+event: 200 with the original job), the tenant's data (422), then the service call (202).
 """
 
 from __future__ import annotations
@@ -97,9 +97,9 @@ def handle(request: HttpRequest, slug: str) -> Reply:
         _note_raw(inbound)
         return _reject(inbound, 400, "invalid_event", exc.message, details=exc.details)
     inbound.event_type, inbound.employee_id = event.event, event.employee_id
-    refusal = _take_key(inbound, event)
-    if refusal is not None:
-        return refusal
+    # The signed id is the idempotency key. An Idempotency-Key header is ignored: it is not
+    # signed, so a captured body resent with another header must still be the same event.
+    inbound.key = event.id
     original = _accepted(inbound)
     if original is not None:
         return _duplicate(inbound, original)
@@ -207,24 +207,6 @@ def _note_raw(inbound: Inbound) -> None:
 
 def _text(value) -> str:
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-
-
-def _take_key(inbound: Inbound, event: schema.Event) -> Reply | None:
-    header = inbound.request.headers.get("Idempotency-Key", "").strip()
-    if header and event.id and header != event.id:
-        return _reject(inbound, 400, "invalid_event", "id and the Idempotency-Key header differ.")
-    inbound.key = event.id or header
-    if not inbound.key:
-        return _reject(
-            inbound,
-            400,
-            "invalid_event",
-            "The event needs an id (or an Idempotency-Key header), so that a resent event "
-            "is recognised.",
-        )
-    if len(inbound.key) > 200 or not inbound.key.isascii() or not inbound.key.isprintable():
-        return _reject(inbound, 400, "invalid_event", "Idempotency-Key: up to 200 ASCII chars.")
-    return None
 
 
 # -- once only --------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ Moment = Annotated[datetime, _within(MAX_PAST_DAYS, MAX_AHEAD_DAYS)]
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    id: EventId | None = None
+    id: EventId  # the idempotency key; in the body so that the signature covers it
     employee_id: EmployeeId
 
     @property
@@ -165,6 +165,12 @@ _TAG_ERRORS = {
 }
 
 
+ID_REQUIRED = (
+    "required: every event carries its own id in the signed body, so that a resent event is "
+    "recognised (an Idempotency-Key header is not signed and does not count)"
+)
+
+
 class InvalidEvent(ValueError):
     def __init__(self, message: str, details: list[dict] | None = None):
         super().__init__(message)
@@ -194,4 +200,6 @@ def _detail(error: dict) -> dict:
     if loc and loc[0] in EVENT_TYPES:
         loc = loc[1:]  # the union's tag, not a field of the event
     path = ".".join(str(part) for part in loc)
+    if (path, code) == ("id", "missing"):
+        return {"field": path, "code": code, "message": ID_REQUIRED}
     return {"field": path, "code": code, "message": error["msg"].removeprefix("Value error, ")}

@@ -154,7 +154,7 @@ def offboard_in_batch(identity: Identity, at: datetime | None, event: Terminate,
             line=line,
             data={
                 "employee_id": identity.employee_id,
-                "event_id": event.id or "",
+                "event_id": event.id,
                 "leave_at": at.isoformat() if at else "now",
             },
             identity=identity,
