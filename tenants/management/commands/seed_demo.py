@@ -1,5 +1,7 @@
 """Seed the demo tenants, role templates, connections to the sandbox, and people. Idempotent."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -9,6 +11,7 @@ from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tenants.staff import save_person
 
 User = get_user_model()
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Command(BaseCommand):
@@ -53,22 +56,25 @@ class Command(BaseCommand):
     def connections(self, tenants: dict[str, Tenant]) -> None:
         base = settings.SANDBOX_URL.rstrip("/")
         for slug, entra in demo.SANDBOX_ENTRA.items():
-            if not tenants[slug].connections.filter(kind="entra").exists():
-                connection = DirectoryConnection(
-                    tenant=tenants[slug],
-                    kind="entra",
-                    directory_id=entra["directory_id"],
-                    client_id=entra["client_id"],
-                    login_base_url=base,
-                    graph_base_url=base,
-                )
-                services.save_connection(connection, new_secret=entra["secret"], actor="system")
+            endpoints = {"login_base_url": base, "graph_base_url": base}
+            ids = {"directory_id": entra["directory_id"], "client_id": entra["client_id"]}
+            self.connection(tenants[slug], "entra", entra["secret"], endpoints, ids)
         for slug, okta in demo.SANDBOX_OKTA.items():
-            if not tenants[slug].connections.filter(kind="okta").exists():
-                connection = DirectoryConnection(
-                    tenant=tenants[slug], kind="okta", org_url=f"{base}/okta/{okta['org']}"
-                )
-                services.save_connection(connection, new_secret=okta["token"], actor="system")
+            endpoints = {"org_url": f"{base}/okta/{okta['org']}"}
+            self.connection(tenants[slug], "okta", okta["token"], endpoints, {})
+
+    def connection(self, tenant, kind: str, secret: str, endpoints: dict, ids: dict) -> None:
+        """A demo connection to SANDBOX_URL; one left by a demo whose sandbox listened on
+        another port is moved to this one, its secret entered again with the new endpoint."""
+        connection = tenant.connections.filter(kind=kind).first()
+        if connection is None:
+            connection = DirectoryConnection(tenant=tenant, kind=kind, **ids, **endpoints)
+        elif _points_elsewhere_on_loopback(connection, endpoints):
+            for field, url in endpoints.items():
+                setattr(connection, field, url)
+        else:  # already on this sandbox, or pointed at a real directory by hand
+            return
+        services.save_connection(connection, new_secret=secret, actor="system")
 
     def person(self, tenants, username, first, last, role, all_tenants, slugs) -> None:
         if User.objects.filter(username=username).exists():
@@ -85,3 +91,9 @@ class Command(BaseCommand):
             "is_active": True,
         }
         save_person(data, actor="system")
+
+
+def _points_elsewhere_on_loopback(connection: DirectoryConnection, endpoints: dict) -> bool:
+    current = {field: getattr(connection, field) for field in endpoints}
+    on_loopback = all(urlsplit(url).hostname in LOOPBACK for url in current.values())
+    return on_loopback and current != endpoints

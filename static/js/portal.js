@@ -1,0 +1,39 @@
+// The little behaviour templates ask for with data- attributes. The Content-Security-Policy
+// refuses inline handlers (onclick="..."), so it lives here; listeners sit on the document,
+// so content that htmx swaps in later behaves the same.
+"use strict";
+
+// <form data-confirm="Remove X now?">: ask before sending.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const message = event.target.dataset ? event.target.dataset.confirm : undefined;
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);
+
+// <input data-custom-period>: choosing a date of one's own makes the report's period "custom".
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (input.matches && input.matches("[data-custom-period]") && input.form) {
+    input.form.elements.period.value = "custom";
+  }
+});
+
+// <button data-print>: the browser's print dialog (Save as PDF).
+document.addEventListener("click", (event) => {
+  if (event.target.closest && event.target.closest("[data-print]")) {
+    window.print();
+  }
+});
+
+// <input data-select-on-focus>: a value shown once, selected for copying.
+document.addEventListener("focusin", (event) => {
+  if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
+    event.target.select();
+  }
+});
