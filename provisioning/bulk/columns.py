@@ -34,6 +34,12 @@ ONBOARD_COLUMNS = (
     Column("office", 64),
     Column("usage_location", 2, help="Two letters such as GB; blank: the role's."),
     Column("employee_id", 64, help="The HR system's id."),
+    Column(
+        "different_person",
+        5,
+        help="yes: not the same person as an earlier row (same name and start date) or as "
+        "someone in the portal; blank: such a row is refused.",
+    ),
 )
 
 OFFBOARD_COLUMNS = (

@@ -28,6 +28,8 @@ DATETIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2}))?$")
 FORMULA_STARTS = ("=", "+", "-", "@")
 MAX_DELETE_AFTER_DAYS = 3650
 TEXT_COLUMNS = ("first_name", "last_name", "department", "job_title", "office", "employee_id")
+YES = ("yes", "y", "true", "1")
+NO = ("", "no", "n", "false", "0")
 
 
 @dataclass
@@ -71,6 +73,19 @@ def _check_text(cells: dict[str, str], errors: list[str]) -> None:
             errors.append(f"{name} starts with “{value[0]}”, as a spreadsheet formula does.")
 
 
+def full_name(first: str, last: str) -> str:
+    """A name as compared for "the same person": case and spacing do not count."""
+    return " ".join(f"{first} {last}".split()).casefold()
+
+
+def _different_person(value: str, errors: list[str]) -> bool:
+    if value.lower() in YES:
+        return True
+    if value.lower() not in NO:
+        errors.append(f"different_person “{value}” is not yes, no or blank.")
+    return False
+
+
 def _date(value: str, name: str) -> date:
     if not DATE_RE.match(value):
         raise ValueError(f"{name} “{value}” is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
@@ -89,6 +104,7 @@ class _Draft:
     templates: list[RoleTemplate] = field(default_factory=list)
     candidate: str = ""  # the username asked for, or the naming rule's first choice
     explicit: bool = False
+    different: bool = False  # the uploader says: not the same person as a namesake
 
 
 class OnboardingCheck:
@@ -97,15 +113,22 @@ class OnboardingCheck:
         self.today = lifecycle.tenant_today(tenant)
         self.templates = {t.name.lower(): t for t in RoleTemplate.objects.filter(tenant=tenant)}
         self.domains = [d.lower() for d in tenant.domains]
-        people = Identity.objects.filter(tenant=tenant).values_list(
-            "username", "employee_id", "display_name"
-        )
-        self.portal_names = {u.lower(): name for u, _, name in people}
-        self.portal_ids = {e: name for _, e, name in people if e}
+        people = list(
+            Identity.objects.filter(tenant=tenant).only(
+                "username", "email", "employee_id", "display_name", "first_name", "last_name",
+                "status",
+            )
+        )  # fmt: skip
+        # An onboarded person's e-mail is their username, so a username that is someone's
+        # username or e-mail is that person's address.
+        self.portal_addresses = {p.email.lower(): p for p in people if p.email}
+        self.portal_addresses |= {p.username.lower(): p for p in people}
+        self.portal_ids = {p.employee_id: p.display_name for p in people if p.employee_id}
         self.directory = DirectoryNames(tenant)
         self.claimed: dict[str, int] = {}  # username -> line of the file that has it
         self.employee_ids: dict[str, int] = {}
-        self.full_names: dict[str, int] = {}
+        self.full_names: dict[str, int] = {}  # name -> its first line
+        self.starts: dict[tuple[str, str], int] = {}  # (name, start_date) -> its first line
 
     def run(self, parsed: ParsedFile) -> Validation:
         drafts = [self.draft(row) for row in parsed.rows]
@@ -129,7 +152,8 @@ class OnboardingCheck:
         if location and not USAGE_LOCATION_RE.match(location):
             errors.append(f"usage_location “{location}” is not two letters such as GB.")
         self.employee_id(cells.get("employee_id", ""), draft.result)
-        self.same_name(cells, draft.result)
+        draft.different = _different_person(cells.get("different_person", ""), errors)
+        self.same_person(cells, draft)
         if "username" not in row.too_long:
             self.username(cells.get("username", "").lower(), draft, errors)
         return draft
@@ -165,15 +189,37 @@ class OnboardingCheck:
                 f"employee_id {value} belongs to {self.portal_ids[value]} in this portal already."
             )
         elif value in self.employee_ids:
-            result.errors.append(f"employee_id {value} is on line {self.employee_ids[value]} too.")
+            result.errors.append(
+                f"Lines {self.employee_ids[value]} and {result.line} both have employee_id "
+                f"{value}: one row per person."
+            )
         else:
             self.employee_ids[value] = result.line
 
-    def same_name(self, cells: dict[str, str], result: RowResult) -> None:
-        full = f"{cells.get('first_name', '')} {cells.get('last_name', '')}".strip().lower()
-        if full and full in self.full_names:
-            result.notes.append(f"The same name as line {self.full_names[full]}: two people?")
-        self.full_names.setdefault(full, result.line)
+    def same_person(self, cells: dict[str, str], draft: _Draft) -> None:
+        """Two rows of one name and start date are one person entered twice, unless the
+        later row says otherwise; the same name on another day is only noted."""
+        result = draft.result
+        name = full_name(cells.get("first_name", ""), cells.get("last_name", ""))
+        if not name:
+            return
+        start = result.data.get("start_date", "")
+        first = self.starts.setdefault((name, start), result.line)
+        if first != result.line and draft.different:
+            result.notes.append(
+                f"Another person than line {first}, of the same name and start date "
+                "(different_person)."
+            )
+        elif first != result.line:
+            shown = f"{cells.get('first_name', '')} {cells.get('last_name', '')}".strip()
+            result.errors.append(
+                f"Lines {first} and {result.line} are the same person ({shown}, starting "
+                f"{start}): remove one of them, or put yes in different_person on line "
+                f"{result.line} if they are two people."
+            )
+        elif name in self.full_names:
+            result.notes.append(f"The same name as line {self.full_names[name]}: two people?")
+        self.full_names.setdefault(name, result.line)
 
     def username(self, username: str, draft: _Draft, errors: list[str]) -> None:
         if username:
@@ -214,12 +260,20 @@ class OnboardingCheck:
             result.data["username"] = username
 
     def check_explicit(self, result: RowResult, username: str) -> None:
-        if username in self.portal_names:
+        holder = self.portal_addresses.get(username)
+        if holder is not None and holder.username.lower() == username:
             result.errors.append(
-                f"username {username} belongs to {self.portal_names[username]} in this portal."
+                f"username {username} belongs to {holder.display_name} in this portal."
+            )
+        elif holder is not None:
+            result.errors.append(
+                f"username {username} is the e-mail of {holder.display_name} in this portal."
             )
         elif username in self.claimed:
-            result.errors.append(f"username {username} is on line {self.claimed[username]} too.")
+            result.errors.append(
+                f"Lines {self.claimed[username]} and {result.line} both have username "
+                f"{username}: one row per person, and two people need two usernames."
+            )
         elif holder := self.directory.holder(username):
             if self.tenant.link_existing_accounts:
                 result.notes.append(f"{username} exists in {holder}: the job links that account.")
@@ -230,10 +284,12 @@ class OnboardingCheck:
                 )
 
     def from_rule(self, draft: _Draft) -> str:
+        if self.in_portal_already(draft):
+            return ""
         reasons: dict[str, str] = {}
 
         def taken(candidate: str) -> bool:
-            if candidate in self.portal_names:
+            if candidate in self.portal_addresses:
                 reasons[candidate] = "by someone in this portal"
             elif candidate in self.claimed:
                 reasons[candidate] = f"by line {self.claimed[candidate]}"
@@ -256,6 +312,28 @@ class OnboardingCheck:
                 f"{draft.candidate} is taken {reasons[draft.candidate]}: this row gets {username}."
             )
         return username
+
+    def in_portal_already(self, draft: _Draft) -> bool:
+        """True (with the row's error) when the naming rule gives this row the address of a
+        person of the same name in the portal: the same person, unless the row says not."""
+        person = self.portal_addresses.get(draft.candidate)
+        cells, result = draft.result.data["input"], draft.result
+        name = full_name(cells.get("first_name", ""), cells.get("last_name", ""))
+        if person is None or full_name(person.first_name, person.last_name) != name:
+            return False
+        if draft.different:
+            result.notes.append(
+                f"Another person than {person.display_name} ({person.username}) in this portal "
+                "(different_person)."
+            )
+            return False
+        status = person.get_status_display().lower()
+        result.errors.append(
+            f"{person.display_name} is in this portal already as {person.username} ({status}): "
+            f"remove line {result.line}, or put yes in different_person on it if this is "
+            "another person."
+        )
+        return True
 
 
 # -- offboarding ------------------------------------------------------------------------------
