@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# DEBUG off; the web server on $(PORT) (8000), the sandbox on the port of $(SANDBOX_URL).
 demo: install
 	$(BIN)/python manage.py rundemo
 
