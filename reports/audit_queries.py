@@ -2,7 +2,10 @@
 
 Every read of the audit pages and the export starts from ``scoped_events``: MSP admins see
 every event, the MSP-wide (global) chain included; everyone else only the events of the
-tenants ``tenants.access.tenants_for`` gives them, never the global chain.
+tenants ``tenants.access.tenants_for`` gives them, never the global chain. The filter selects
+the MSP-wide chain with ``GLOBAL``, a value no slug can take ("@" fails the slug validator
+and the URL converter): when it was "global", a tenant slugged "global" opened the MSP-wide
+chain to its client admin.
 
 Pages are keyset pages on (timestamp, id), newest first: a cursor names the last row seen,
 so page 500 costs what page 1 costs, and events appended meanwhile never shift a page.
@@ -22,7 +25,7 @@ from portal.models import Role
 from tenants import access
 
 PAGE_SIZE = 50
-GLOBAL = "global"  # the tenant filter's value for the MSP-wide chain
+GLOBAL = "@msp"  # the tenant filter's value for the MSP-wide chain: never a tenant's slug
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -118,8 +121,10 @@ def scoped_events(scope: Scope, tenant: str = "") -> QuerySet[AuditEvent]:
 
 def require_tenant(scope: Scope, slug: str) -> TenantRef | None:
     """The tenant filter's tenant (None for GLOBAL), or 404 when the scope may not see it."""
-    if slug == GLOBAL and scope.msp_admin:
-        return None
+    if slug == GLOBAL:
+        if scope.msp_admin:
+            return None
+        raise Http404("No such tenant.")
     ref = scope.tenant(slug)
     if ref is None:
         raise Http404("No such tenant.")

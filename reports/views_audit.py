@@ -74,7 +74,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(
         audit_csv.stream(audit_queries.newest_first(events)), content_type="text/csv; charset=utf-8"
     )
-    name = f"audit-{form.cleaned_data['tenant'] or 'all'}-{dt.date.today():%Y%m%d}.csv"
+    name = f"audit-{_file_label(form.cleaned_data['tenant'])}-{dt.date.today():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -111,6 +111,13 @@ def _filter_form(request: HttpRequest) -> tuple[audit_queries.Scope, AuditFilter
     if tenant := request.GET.get("tenant", "").strip():
         audit_queries.require_tenant(scope, tenant)
     return scope, AuditFilterForm(request.GET, scope=scope)
+
+
+def _file_label(tenant: str) -> str:
+    """The tenant filter as a file name's word: the slug, "msp-wide" or "all"."""
+    if tenant == audit_queries.GLOBAL:
+        return "msp-wide"
+    return tenant or "all"
 
 
 def _cursor(request: HttpRequest) -> Cursor | None:

@@ -4,9 +4,8 @@ import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.text import slugify
 
-from tenants import naming
+from tenants import naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -98,15 +97,21 @@ class TenantForm(forms.ModelForm):
             no_markup(tag)
         return list(dict.fromkeys(tags))
 
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        slugs.require_unreserved(slug)
+        return slug
+
     def clean(self):
         data = super().clean()
-        if not data.get("slug") and data.get("name"):
-            data["slug"] = slugify(data["name"])[:60]
+        if not data.get("slug") and data.get("name") and "slug" not in self.errors:
+            data["slug"] = slugs.free_slug(data["name"], taken=self._slug_taken)
             if not data["slug"]:
                 self.add_error("slug", "Choose a slug: the name has no letters to make one.")
-            elif Tenant.objects.exclude(pk=self.instance.pk).filter(slug=data["slug"]).exists():
-                self.add_error("slug", "Another tenant has this slug; choose one.")
         return data
+
+    def _slug_taken(self, slug: str) -> bool:
+        return Tenant.objects.exclude(pk=self.instance.pk).filter(slug=slug).exists()
 
 
 def clean_usage_location(value: str, required: bool = False) -> str:

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from portal.audit.events import record, snapshot
-from tenants import crypto
+from tenants import crypto, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 CONNECTION_AUDIT_FIELDS = [
@@ -19,6 +19,8 @@ CONNECTION_AUDIT_FIELDS = [
 
 
 def save_tenant(tenant: Tenant, *, actor, request=None) -> Tenant:
+    """Create or update a tenant; ValidationError for a reserved slug (tenants.slugs)."""
+    slugs.require_unreserved(tenant.slug)
     creating = tenant.pk is None
     before = None if creating else snapshot(Tenant.objects.get(pk=tenant.pk))
     with transaction.atomic():

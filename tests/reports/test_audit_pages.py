@@ -98,7 +98,7 @@ BRAVO = ("b_onboard", "b_group")
 def test_msp_admin_sees_every_tenant_and_the_msp_wide_chain(client, trail, msp_admin):
     client.force_login(msp_admin)
     assert visible(client) == ids(trail, *ALPHA, *BRAVO, "global")
-    assert visible(client, tenant="global") == ids(trail, "global")
+    assert visible(client, tenant=audit_queries.GLOBAL) == ids(trail, "global")
     assert visible(client, tenant="alpha") == ids(trail, *ALPHA)
 
 
@@ -114,7 +114,7 @@ def test_tenant_people_see_only_their_tenants_events(client, trail, alpha, bravo
 
 
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
-@pytest.mark.parametrize("tenant", ["alpha", "global", "no-such-tenant"])
+@pytest.mark.parametrize("tenant", ["alpha", audit_queries.GLOBAL, "global", "no-such-tenant"])
 def test_a_tenant_one_may_not_see_is_404_on_the_page_and_the_export(
     client, trail, bravo, role, tenant
 ):
@@ -129,7 +129,7 @@ def test_technician_of_every_tenant_sees_all_tenants_but_not_the_msp_wide_chain(
     everyone = make_person("tech-all", Role.TECHNICIAN, all_tenants=True)
     client.force_login(everyone)
     assert visible(client) == ids(trail, *ALPHA, *BRAVO)
-    assert client.get(audit_url(tenant="global")).status_code == 404
+    assert client.get(audit_url(tenant=audit_queries.GLOBAL)).status_code == 404
 
 
 def test_account_manager_of_two_tenants_sees_both(client, trail, alpha, bravo):
@@ -154,7 +154,7 @@ def test_tenant_filter_lists_only_the_tenants_one_may_see(client, trail, alpha, 
     client.force_login(alpha.account_manager)
     body = client.get(audit_url()).content.decode()
     assert 'value="alpha"' in body and 'value="bravo"' not in body
-    assert 'value="global"' not in body
+    assert f'value="{audit_queries.GLOBAL}"' not in body and "MSP-wide" not in body
 
 
 # -- filters ------------------------------------------------------------------------------
@@ -460,7 +460,7 @@ def test_verify_shows_the_first_break_after_tampering(client, trail, alpha, msp_
 
 def test_verify_the_msp_wide_trail(client, trail, msp_admin):
     client.force_login(msp_admin)
-    response = client.post(reverse("audit_verify"), {"tenant": "global"}, follow=True)
+    response = client.post(reverse("audit_verify"), {"tenant": audit_queries.GLOBAL}, follow=True)
     assert "is intact: 1 event(s) checked." in response.content.decode()
     assert AuditEvent.objects.get(action="audit.verify").tenant_id is None
 
