@@ -42,10 +42,20 @@ def browser():
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    # Chromium reports what the Content-Security-Policy refused (an inline style or handler:
+    # a broken button or look) on the console; a flow that trips it fails.
+    refused: list[str] = []
+    context.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert refused == [], f"refused by the Content-Security-Policy: {refused}"
 
 
 @pytest.fixture
