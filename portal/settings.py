@@ -8,10 +8,14 @@ from the environment and every cookie is secure.
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import environ
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -222,7 +226,56 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Refused HR webhook requests per sender address and minute before it gets 429 unrecorded.
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
-# Signs the checkpoints that audit retention leaves (blank: derived from SECRET_KEY).
+
+
+def _audit_signing_keys(text: str) -> dict[str, bytes]:
+    """ "kid:base64key,..." -> {kid: key}, in the order given (the first signs by default)."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, _, encoded = item.partition(":")
+        if not AUDIT_KEY_ID.fullmatch(key_id) or key_id == "sha256-legacy":
+            raise ImproperlyConfigured(
+                f"AUDIT_SIGNING_KEYS: {key_id!r} is not a key id (1-32 of A-Z a-z 0-9 . _ -)"
+            )
+        try:
+            key = base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "==")
+        except ValueError:
+            key = b""
+        if len(key) < 32:
+            raise ImproperlyConfigured(
+                f"AUDIT_SIGNING_KEYS: the key of {key_id!r} must be at least 32 bytes, base64"
+            )
+        keys[key_id] = key
+    if not keys:
+        raise ImproperlyConfigured("AUDIT_SIGNING_KEYS names no key")
+    return keys
+
+
+def _dev_audit_signing_keys(secret: str) -> str:
+    # A fixed label keeps this key apart from every other use of SECRET_KEY; the id carries a
+    # fingerprint, so a changed SECRET_KEY shows as an unknown key id, not as edited rows.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal.audit.chain").derive(
+        secret.encode()
+    )
+    return f"dev-{hashlib.sha256(key).hexdigest()[:8]}:{base64.b64encode(key).decode()}"
+
+
+# The audit trail's HMAC keys (events, chain heads, retention checkpoints): "kid:base64key,...",
+# newest first. The first (or AUDIT_SIGNING_KEY_ID) signs; every listed key verifies, so a key
+# can rotate; a key removed from the list makes what it signed unverifiable.
+AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+AUDIT_SIGNING_KEYS = _audit_signing_keys(
+    env.str("AUDIT_SIGNING_KEYS")
+    if PRODUCTION
+    else env.str("AUDIT_SIGNING_KEYS", default=_dev_audit_signing_keys(SECRET_KEY))
+)
+AUDIT_SIGNING_KEY_ID = env.str("AUDIT_SIGNING_KEY_ID", default=next(iter(AUDIT_SIGNING_KEYS)))
+if AUDIT_SIGNING_KEY_ID not in AUDIT_SIGNING_KEYS:
+    raise ImproperlyConfigured(
+        f"AUDIT_SIGNING_KEY_ID {AUDIT_SIGNING_KEY_ID!r} is not a key id of AUDIT_SIGNING_KEYS"
+    )
+# Before audit migration 0005 this alone signed retention checkpoints (blank: SECRET_KEY);
+# that migration reads it once, to check them before signing them again under the keys above.
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 AUDIT_GLOBAL_RETENTION_DAYS = env.int("AUDIT_GLOBAL_RETENTION_DAYS", default=400)
 # A job's claim on a worker; a job past its lease is resumed by another worker.

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portal.audit.bulk import history_event
-from portal.audit.models import AuditChainHead, AuditEvent
+from portal.audit.bulk import append_events, history_event
+from portal.audit.models import AuditEvent
 from provisioning.models import (
     AccessRequest,
     Identity,
@@ -237,43 +237,20 @@ def _events(tenants, total: int, rng, now: datetime, days: int, log) -> int:
                     job_id=n,
                 )
             )
-        written += _append_chain(events)
+        written += append_events(
+            events, insert=_copy if connection.vendor == "postgresql" else None
+        )
         if index % 20 == 0:
             log(f"  events: {written}")
     return written
 
 
-def _append_chain(events: list[AuditEvent]) -> int:
-    """Like portal.audit.bulk.append_events, with COPY on PostgreSQL for speed."""
-    if not events:
-        return 0
-    first = events[0]
-    head, _ = AuditChainHead.objects.get_or_create(
-        chain_key=first.chain_key, defaults={"tenant_id": first.tenant_id}
-    )
-    seq, prev = head.seq, head.hash
-    for event in events:
-        seq += 1
-        event.seq, event.prev_hash = seq, prev
-        event.hash = prev = event.compute_hash()
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            _copy(events)
-        else:
-            AuditEvent.objects.bulk_create(events, batch_size=2000)
-        AuditChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=prev)
-    return len(events)
-
-
-COPIED = [
-    "timestamp", "chain_key", "seq", "actor_kind", "actor_user_id", "actor_username",
-    "actor_display", "tenant_id", "tenant_name", "action", "target_type", "target_id",
-    "target_display", "before", "after", "result", "request_id", "job_id", "source_ip",
-    "prev_hash", "hash",
-]  # fmt: skip
+# Every column but the id, so a new hashed field (key_id, client_request_id) is never left out.
+COPIED = [f.column for f in AuditEvent._meta.concrete_fields if not f.primary_key]
 
 
 def _copy(events: list[AuditEvent]) -> None:
+    """COPY for speed: the events come sealed (keyed hashes) from append_events."""
     import json
 
     table = AuditEvent._meta.db_table

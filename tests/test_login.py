@@ -86,6 +86,7 @@ def test_production_settings_pass_check_deploy():
         "SECRET_KEY": Fernet.generate_key().decode() * 2,
         "ALLOWED_HOSTS": "portal.example.com",
         "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_SIGNING_KEYS": "k1:" + Fernet.generate_key().decode(),
         "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
     }
     result = subprocess.run(  # noqa: S603

@@ -8,13 +8,13 @@ given, so pass them sorted by time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
 
 from .events import _actor_fields, _clean_state, _lock_head
-from .models import AuditEvent, chain_key_for
+from .models import AuditChainHead, AuditEvent, chain_key_for
 
 BATCH = 5000
 
@@ -51,8 +51,12 @@ def history_event(
     )
 
 
-def append_events(events: Iterable[AuditEvent]) -> int:
-    """Chain and insert `events` (all of one chain), continuing from its head."""
+def append_events(
+    events: Iterable[AuditEvent], *, insert: Callable[[list[AuditEvent]], None] | None = None
+) -> int:
+    """Chain and insert `events` (all of one chain), continuing from its head.
+
+    `insert` writes the sealed events (seed_scale passes COPY); bulk inserts by default."""
     events = list(events)
     if not events:
         return 0
@@ -61,13 +65,24 @@ def append_events(events: Iterable[AuditEvent]) -> int:
         raise ValueError("append_events takes the events of one chain at a time")
     with transaction.atomic():
         head = _lock_head(chain_key, tenant_id)
-        seq, prev = head.seq, head.hash
-        for event in events:
-            seq += 1
-            event.seq, event.prev_hash = seq, prev
-            event.hash = prev = event.compute_hash()
-        for start in range(0, len(events), BATCH):
-            AuditEvent.objects.bulk_create(events[start : start + BATCH])
-        head.seq, head.hash = seq, prev
-        head.save(update_fields=["seq", "hash", "updated_at"])
+        seal_after(head, events)
+        (insert or _bulk_insert)(events)
+        head.save(update_fields=head.ADVANCED_FIELDS)
     return len(events)
+
+
+def _bulk_insert(events: list[AuditEvent]) -> None:
+    for start in range(0, len(events), BATCH):
+        AuditEvent.objects.bulk_create(events[start : start + BATCH])
+
+
+def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:
+    """Chain `events` on from `head` under the current key, and advance and sign the head.
+
+    The caller holds the head's row lock and saves the events and the head."""
+    seq, prev = head.seq, head.hash
+    for event in events:
+        seq += 1
+        event.seal(seq, prev)
+        prev = event.hash
+    head.advance(seq, prev)

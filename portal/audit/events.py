@@ -103,12 +103,10 @@ def record(
         head = _lock_head(event.chain_key, tenant_id)
         # Stamped under the lock, so seq order and time order agree within a chain.
         event.timestamp = timezone.now()
-        event.seq = head.seq + 1
-        event.prev_hash = head.hash
-        event.hash = event.compute_hash()
+        event.seal(head.seq + 1, head.hash)
         event.save()
-        head.seq, head.hash = event.seq, event.hash
-        head.save(update_fields=["seq", "hash", "updated_at"])
+        head.advance(event.seq, event.hash)
+        head.save(update_fields=head.ADVANCED_FIELDS)
     return event
 
 
@@ -233,9 +231,11 @@ def _target_fields(target: TargetSpec) -> dict[str, str]:
 
 def _request_fields(request: HttpRequest | None) -> dict[str, Any]:
     if request is None:
-        return {"request_id": "", "source_ip": None}
+        return {"request_id": "", "client_request_id": "", "source_ip": None}
     return {
+        # Both set by RequestIdMiddleware: ours, and the client's X-Request-ID cleaned.
         "request_id": _clip(str(getattr(request, "request_id", "") or ""), 64),
+        "client_request_id": _clip(str(getattr(request, "client_request_id", "") or ""), 64),
         "source_ip": _ip_or_none(request.META.get("REMOTE_ADDR")),
     }
 

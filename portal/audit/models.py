@@ -1,24 +1,32 @@
-"""The audit trail: one append-only, hash-chained table of events.
+"""The audit trail: one append-only table of events, chained by keyed hashes.
 
 Chains are per tenant (chain key ``tenant:<id>``), plus one ``global`` chain for MSP-wide
 events that belong to no tenant (staff changes, MSP-wide role templates). See
 ``AuditChainHead`` for why, and ``portal.audit.events.record`` for the one way to write.
+
+Each event's hash is an HMAC (``portal.audit.keys``) over its content and the hash of the
+event before it, so nobody without the key can edit a row and recompute the chain after it;
+the chain head is signed the same way, so nobody without the key can move it back over
+deleted events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import json
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
+
+from . import keys
 
 GLOBAL_CHAIN = "global"
 GENESIS_HASH = "0" * 64
-# Bump when the canonical content changes; old rows keep verifying under their version.
-HASH_VERSION = 1
+# Part of the hashed content. 1 was plain SHA-256 without key id (before migration 0005);
+# a change of content needs a migration that re-keys the chains, as 0005 does.
+HASH_VERSION = 2
 
 HASHED_FIELDS = (
     "chain_key",
@@ -41,6 +49,8 @@ HASHED_FIELDS = (
     "request_id",
     "job_id",
     "source_ip",
+    "key_id",
+    "client_request_id",
 )
 
 
@@ -109,12 +119,15 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
 
-    request_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)  # ours, made per request
+    # What the client sent as X-Request-ID: kept for correlation, never taken as our id.
+    client_request_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     job_id = models.CharField(max_length=64, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
 
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32, default="", db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -161,7 +174,23 @@ class AuditEvent(models.Model):
         ).encode()
 
     def compute_hash(self) -> str:
-        return hashlib.sha256(self.canonical_content()).hexdigest()
+        """The HMAC under this event's key id; UnknownKeyError when that key is not configured."""
+        return keys.mac(self.key_id, "event", self.canonical_content())
+
+    def seal(self, seq: int, prev_hash: str) -> None:
+        """Place the event after ``prev_hash`` at ``seq`` and hash it under the current key."""
+        self.seq, self.prev_hash, self.key_id = seq, prev_hash, keys.current_key_id()
+        self.hash = self.compute_hash()
+
+    def hash_problem(self) -> str | None:
+        return keys.signature_problem(
+            self.key_id,
+            "event",
+            self.canonical_content(),
+            self.hash,
+            changed="content does not match its keyed hash: the row was edited "
+            "(or its hash recomputed without the key)",
+        )
 
 
 class AuditChainHead(models.Model):
@@ -179,7 +208,8 @@ class AuditChainHead(models.Model):
     ``record`` takes this row ``select_for_update`` and holds it until the caller's
     transaction commits, so two writers can never claim the same sequence number or build on
     the same previous hash. The head is also a witness: ``verify`` checks that the chain
-    ends where the head says, which catches rows deleted from (or forged onto) the end.
+    ends where the head says, which catches rows deleted from (or forged onto) the end. It is
+    signed on every append, so moving it back over deleted rows needs the key.
     """
 
     chain_key = models.CharField(max_length=40, primary_key=True)
@@ -187,9 +217,35 @@ class AuditChainHead(models.Model):
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
     updated_at = models.DateTimeField(auto_now=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    signature = models.CharField(max_length=64, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    # What ``advance`` changes, for ``save(update_fields=...)``.
+    ADVANCED_FIELDS = ("seq", "hash", "key_id", "signature", "signed_at", "updated_at")
 
     def __str__(self) -> str:
         return f"{self.chain_key} @ {self.seq}"
+
+    def signed_content(self) -> bytes:
+        at = _canonical(self.signed_at)
+        return f"{self.chain_key}|{self.seq}|{self.hash}|{at}|{self.key_id}".encode()
+
+    def advance(self, seq: int, hash_: str) -> None:
+        """Move the head to the chain's new last event and sign it under the current key."""
+        self.seq, self.hash = seq, hash_
+        self.key_id, self.signed_at = keys.current_key_id(), timezone.now()
+        self.signature = keys.mac(self.key_id, "head", self.signed_content())
+
+    def signature_problem(self) -> str | None:
+        return keys.signature_problem(
+            self.key_id,
+            "head",
+            self.signed_content(),
+            self.signature,
+            changed="its signature does not hold: the head was moved or rewritten without "
+            "the key (as when it is moved back over deleted events)",
+        )
 
 
 def _canonical(value: Any) -> Any:
@@ -230,6 +286,7 @@ class AuditCheckpoint(models.Model):
     removed_before = models.DateTimeField()  # the cutoff: every removed event is older
     created_at = models.DateTimeField()
     signature = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32, default="")
 
     class Meta:
         ordering = ("chain_key", "-seq")
@@ -240,6 +297,21 @@ class AuditCheckpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.chain_key} from seq {self.seq + 1}"
 
-    def signed_content(self) -> str:
+    def signed_content(self) -> bytes:
         cutoff = _canonical(self.removed_before)
-        return f"{self.chain_key}|{self.seq}|{self.hash}|{self.events_removed}|{cutoff}"
+        return (
+            f"{self.chain_key}|{self.seq}|{self.hash}|{self.events_removed}|{cutoff}|{self.key_id}"
+        ).encode()
+
+    def sign(self) -> None:
+        self.key_id = keys.current_key_id()
+        self.signature = keys.mac(self.key_id, "checkpoint", self.signed_content())
+
+    def signature_problem(self) -> str | None:
+        return keys.signature_problem(
+            self.key_id,
+            "checkpoint",
+            self.signed_content(),
+            self.signature,
+            changed="not signed by this portal: it was forged or altered",
+        )

@@ -6,18 +6,13 @@ than the cutoff), so what remains is one unbroken run that starts at the checkpo
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from .models import AuditCheckpoint, AuditEvent
-
-SALT = "portal.audit.checkpoint"
 
 
 @dataclass(frozen=True)
@@ -25,16 +20,6 @@ class Pruned:
     chain_key: str
     removed: int
     checkpoint: AuditCheckpoint | None
-
-
-def sign(checkpoint: AuditCheckpoint) -> str:
-    key = settings.AUDIT_SIGNING_KEY or settings.SECRET_KEY
-    content = checkpoint.signed_content()
-    return salted_hmac(SALT, content, secret=key, algorithm="sha256").hexdigest()
-
-
-def signature_holds(checkpoint: AuditCheckpoint) -> bool:
-    return hmac.compare_digest(sign(checkpoint), checkpoint.signature)
 
 
 def prune_chain(chain_key: str, before: datetime) -> Pruned:
@@ -60,7 +45,7 @@ def prune_chain(chain_key: str, before: datetime) -> Pruned:
             removed_before=before,
             created_at=timezone.now(),
         )
-        checkpoint.signature = sign(checkpoint)
+        checkpoint.sign()
         checkpoint.save()
         _delete_through(chain_key, through)
     return Pruned(chain_key, removed, checkpoint)

@@ -66,7 +66,8 @@ def raw_insert(event: AuditEvent) -> None:
 
 
 def forged_event(after: AuditEvent, seq: int) -> AuditEvent:
-    """An event whose hash and link are computed correctly, as a careful forger would."""
+    """An event whose hash and link are computed correctly, as a forger holding the key would:
+    even then the link of the row after it, or the chain head, gives it away."""
     forged = AuditEvent(
         timestamp=after.timestamp,
         chain_key=after.chain_key,
@@ -78,9 +79,8 @@ def forged_event(after: AuditEvent, seq: int) -> AuditEvent:
         tenant_name=after.tenant_name,
         action="tenant.update",
         after={"forged": True},
-        prev_hash=after.hash,
     )
-    forged.hash = forged.compute_hash()
+    forged.seal(seq, after.hash)
     return forged
 
 
