@@ -1,39 +1,53 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
-from django_otp import match_token, user_has_device
+from django_otp import user_has_device
+
+from portal import mfa, signin
+
+CODE_WIDGET = forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "none"})
 
 
 class LoginForm(AuthenticationForm):
-    """Username + password, and the TOTP code for people who have enrolled a device."""
+    """Username + password, and the second factor of people who have set one up."""
 
     otp_token = forms.CharField(
-        label="Authenticator code",
+        label="Authenticator code or recovery code",
         required=False,
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Only if you have set up an authenticator app.",
+        max_length=20,
+        widget=CODE_WIDGET,
+        help_text="Only if you have set up two-step sign-in.",
     )
 
     def clean(self):
         cleaned = super().clean()
         user = self.get_user()
+        self.otp_device = None
         if user is not None and user_has_device(user):
-            token = (self.cleaned_data.get("otp_token") or "").strip()
-            self.otp_device = match_token(user, token) if token else None
+            token = self.cleaned_data.get("otp_token") or ""
+            self.otp_device = mfa.match_second_factor(user, token)
             if self.otp_device is None:
-                # Count it as a failed login so that throttling covers guessed codes too.
+                # Count it as a failed sign-in, so that throttling covers guessed codes too.
+                setattr(self.request, signin.STEP_ATTR, signin.SECOND_FACTOR)
                 user_login_failed.send(
                     sender=__name__,
                     credentials={"username": user.get_username()},
                     request=self.request,
                 )
                 raise forms.ValidationError(
-                    "Enter the current code from your authenticator app.", code="otp_required"
+                    "Enter the current code from your authenticator app, or a recovery code.",
+                    code="otp_required",
                 )
-        else:
-            self.otp_device = None
         return cleaned
+
+
+class SecondFactorForm(forms.Form):
+    token = forms.CharField(
+        label="Code from your authenticator app, or a recovery code",
+        max_length=20,
+        widget=CODE_WIDGET,
+    )
 
 
 class TotpConfirmForm(forms.Form):
@@ -41,4 +55,36 @@ class TotpConfirmForm(forms.Form):
         label="Code from your authenticator app",
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class ReauthForm(forms.Form):
+    """The signed-in person's password, typed again before a change to how they sign in."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        user = self.request.user
+        setattr(self.request, signin.STEP_ATTR, signin.REAUTH)
+        # authenticate() goes through django-axes: wrong passwords count towards a lockout.
+        checked = authenticate(self.request, username=user.get_username(), password=password)
+        if checked is None or checked.pk != user.pk:
+            raise forms.ValidationError("That is not your password.", code="wrong_password")
+        return password
+
+
+class ResetRequestForm(PasswordResetForm):
+    email = forms.EmailField(
+        label="Your e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )

@@ -1,11 +1,15 @@
 import re
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
-from portal.models import Role, role_of
+from portal import mfa, signin
 
 
 class RequestIdMiddleware:
@@ -34,20 +38,67 @@ CLIENT_REQUEST_ID_LENGTH = 64
 _NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
 
 
-class AdminMfaMiddleware:
-    """With REQUIRE_ADMIN_MFA, an MSP admin must pass TOTP before anything but the MFA pages."""
-
-    allowed_prefixes = ("/account/mfa/", "/logout/", "/static/")
+class SecondFactorMiddleware:
+    """A signed-in person who has a second factor opens nothing but the two-step page (and
+    sign-out) until this session passed it, whichever way the session was made; with
+    REQUIRE_ADMIN_MFA an MSP admin without one is sent to set one up first."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if (
-            settings.REQUIRE_ADMIN_MFA
-            and role_of(request.user) == Role.MSP_ADMIN
-            and not request.user.is_verified()
-            and not request.path.startswith(self.allowed_prefixes)
-        ):
-            return redirect(reverse("mfa"))
+        step = mfa.missing_step(request)
+        if step is not None and not _open_before(step, request.path):
+            return _to_second_factor(request)
         return self.get_response(request)
+
+
+def _open_before(step: str, path: str) -> bool:
+    """The pages a session may open while it still owes `step`."""
+    if path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+        return True
+    names = ["mfa", "logout"] + (["mfa_enrol", "reauth"] if step == mfa.ENROL else [])
+    return path in {reverse(name) for name in names}
+
+
+def _to_second_factor(request) -> HttpResponse:
+    url = reverse("mfa")
+    if request.method == "GET":
+        url += "?" + urlencode({"next": request.get_full_path()})
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+class RefusalAuditMiddleware:
+    """Records refused state-changing requests (403 to POST, PUT, PATCH or DELETE, CSRF
+    failures included) as security events, within the security-event budget (portal.signin).
+
+    It sits outside the CSRF middleware, so it sees the CSRF failure view's 403 too.
+    """
+
+    unsafe_methods = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 403 and request.method in self.unsafe_methods:
+            signin.record_refusal(request, _refusal_reason(request))
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, PermissionDenied):
+            request.portal_refusal_reason = str(exception) or "Permission denied."
+        return None
+
+
+def _refusal_reason(request) -> str:
+    given = getattr(request, "portal_refusal_reason", "")
+    if given:
+        return given
+    # CsrfViewMiddleware marks a request it let through; a 403 without the mark is its refusal.
+    if not getattr(request, "csrf_processing_done", False):
+        return "CSRF check failed."
+    return "Refused."

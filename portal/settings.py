@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "axes",
     "csp",
     "portal",
@@ -64,12 +65,13 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.RefusalAuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "portal.middleware.AdminMfaMiddleware",
+    "portal.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -154,8 +156,22 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Kept out of the request data django-axes stores with a failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token"]
 
 REQUIRE_ADMIN_MFA = env.bool("REQUIRE_ADMIN_MFA", default=False)
+# Setting up or replacing a second factor, or new recovery codes, need the password typed in
+# this session within this many seconds (signing in counts).
+REAUTH_MAX_AGE_SECONDS = env.int("REAUTH_MAX_AGE_SECONDS", default=300)
+# Failed sign-ins, wrong codes, lockouts, refused requests and reset requests recorded in the
+# audit trail per person-or-address and minute, and in total; the rest are only logged.
+SECURITY_EVENTS_PER_MINUTE = env.int("SECURITY_EVENTS_PER_MINUTE", default=10)
+SECURITY_EVENTS_PER_MINUTE_TOTAL = env.int("SECURITY_EVENTS_PER_MINUTE_TOTAL", default=100)
+# Password reset e-mails: requests per e-mail address and per client address and hour, and
+# how long a link stays valid (it also stops working once used).
+PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)
+PASSWORD_RESETS_PER_CLIENT_PER_HOUR = env.int("PASSWORD_RESETS_PER_CLIENT_PER_HOUR", default=10)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="MSP Portal")
 
 LANGUAGE_CODE = "en-gb"

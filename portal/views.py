@@ -1,19 +1,24 @@
 import base64
 import io
+from urllib.parse import urlencode, urlsplit
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal import mfa, ratelimit, signin
 from portal.audit.events import record
-from portal.forms import LoginForm, TotpConfirmForm
+from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, role_of
 
 
@@ -23,6 +28,14 @@ def home_url(user) -> str:
     if role_of(user) == Role.CLIENT_ADMIN:
         return resolve_url("client_landing")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else default
 
 
 class LoginView(auth_views.LoginView):
@@ -39,9 +52,12 @@ class LoginView(auth_views.LoginView):
         return url
 
     def form_valid(self, form):
+        device = form.otp_device
         response = super().form_valid(form)
-        if form.otp_device is not None:
-            otp_login(self.request, form.otp_device)
+        if device is not None:
+            otp_login(self.request, device)
+        mfa.stamp_reauth(self.request)  # the password was just typed
+        signin.record_sign_in(self.request, self.request.user, device)
         return response
 
 
@@ -49,33 +65,126 @@ class LogoutView(auth_views.LogoutView):
     http_method_names = ["post", "options"]
 
 
+@require_http_methods(["GET", "POST"])
+def admin_login(request):
+    """The Django admin signs in through the portal's sign-in, which asks for the second
+    factor; it never takes a password itself."""
+    target = _safe_next(request, default=reverse("admin:index"))
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
+    if admin.site.has_permission(request):
+        return redirect(target)
+    raise PermissionDenied("Only MSP admins may use the Django admin.")
+
+
+# -- two-step sign-in ------------------------------------------------------------------------
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def mfa(request):
-    """Enrol an authenticator app (TOTP) and verify this session with it."""
+def mfa_page(request):
+    """Two-step sign-in: set it up, pass it for this session, or see and change it."""
     user = request.user
-    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    device = confirmed or TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    if mfa.missing_step(request) == mfa.VERIFY:
+        return _verify(request)
+    if mfa.authenticator_of(user) is None:
+        return _enrol(request)
+    return render(
+        request,
+        "portal/mfa.html",
+        {
+            "has_app": mfa.authenticator_of(user) is not None,
+            "codes_left": mfa.recovery_codes_left(user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mfa_enrol(request):
+    """Set up (or replace) the authenticator app."""
+    if mfa.missing_step(request) == mfa.VERIFY:
+        return redirect("mfa")
+    return _enrol(request)
+
+
+@login_required
+@require_POST
+def mfa_recovery_codes(request):
+    """A new set of recovery codes, shown once."""
+    if mfa.authenticator_of(request.user) is None:
+        return redirect("mfa")
+    if not mfa.reauth_is_fresh(request):
+        return _to_reauth(reverse("mfa"))
+    codes = mfa.regenerate_recovery_codes(request.user, request=request)
+    return render(request, "portal/recovery_codes.html", {"codes": codes, "enrolled": False})
+
+
+def _verify(request):
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = mfa.match_second_factor(request.user, form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            signin.record_second_factor_passed(request, request.user, device)
+            return redirect(_safe_next(request, default=home_url(request.user)))
+        signin.record_budgeted(
+            "auth.second_factor_failed",
+            request,
+            username=request.user.get_username(),
+            user=request.user,
+        )
+        form.add_error(
+            "token",
+            "That code did not match. Check the time on your phone, or wait a few seconds "
+            "after several wrong codes.",
+        )
+    return render(request, "portal/mfa_verify.html", {"form": form, "next": _next_of(request)})
+
+
+def _enrol(request):
+    if not mfa.reauth_is_fresh(request):
+        return _to_reauth(reverse("mfa_enrol"))
+    user = request.user
+    device = mfa.pending_authenticator(user)
     form = TotpConfirmForm(request.POST or None)
     allowed, _ = device.verify_is_allowed()
     if request.method == "POST" and form.is_valid() and not allowed:
         form.add_error("token", "Too many wrong codes in a row: wait a few seconds and try again.")
     elif request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].strip()):
-            if not device.confirmed:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
-                record("staff.mfa_enrolled", actor=user, target=user, request=request)
+        if device.verify_token(mfa.normalise_code(form.cleaned_data["token"])):
+            codes = mfa.enrol_authenticator(user, device, request=request)
             otp_login(request, device)
-            return redirect(home_url(user))
+            context = {"codes": codes, "enrolled": True, "next": home_url(user)}
+            return render(request, "portal/recovery_codes.html", context)
         form.add_error("token", "That code did not match. Check the time on your phone.")
-    context = {"form": form, "confirmed": device.confirmed, "verified": user.is_verified()}
-    if not device.confirmed:
-        context["qr_svg"] = _qr_svg(device.config_url)
-        context["secret"] = base64.b32encode(device.bin_key).decode()
-    return render(request, "portal/mfa.html", context)
+    context = {
+        "form": form,
+        "replacing": mfa.authenticator_of(user) is not None,
+        "qr_svg": _qr_svg(device.config_url),
+        "secret": base64.b32encode(device.bin_key).decode(),
+    }
+    return render(request, "portal/mfa_enrol.html", context)
+
+
+def _to_reauth(then: str):
+    return redirect(f"{reverse('reauth')}?{urlencode({'next': then})}")
+
+
+def _next_of(request) -> str:
+    return _safe_next(request, default="")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reauth(request):
+    """The password again, before a change to how this person signs in."""
+    form = ReauthForm(request, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        mfa.stamp_reauth(request)
+        record("auth.reauth", actor=request.user, target=request.user, request=request)
+        return redirect(_safe_next(request, default=reverse("mfa")))
+    return render(request, "portal/reauth.html", {"form": form, "next": _next_of(request)})
 
 
 def _qr_svg(data: str) -> str:
@@ -83,3 +192,98 @@ def _qr_svg(data: str) -> str:
     buffer = io.BytesIO()
     image.save(buffer)
     return mark_safe(buffer.getvalue().decode())  # noqa: S308 - our own generated SVG
+
+
+# -- password reset --------------------------------------------------------------------------
+
+TOO_MANY_RESETS = (
+    "Too many reset requests for this address or from your network: try again in an hour, "
+    "or ask an MSP admin."
+)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset e-mail, limited per address and client, audited; the page says the same
+    whether or not the address belongs to anyone."""
+
+    form_class = ResetRequestForm
+    template_name = "portal/password_reset_form.html"
+    email_template_name = "email/password_reset.txt"
+    subject_template_name = "email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        if not _reset_allowed(self.request, email):
+            signin.record_budgeted(
+                "auth.password_reset_requested",
+                self.request,
+                username="",
+                after={"email": email, "reason": "too many requests"},
+                result="denied",
+            )
+            form.add_error(None, TOO_MANY_RESETS)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        people = list(form.get_users(email))
+        portal = urlsplit(settings.PORTAL_URL)
+        # The link names our own address, never the request's Host header.
+        form.save(
+            domain_override=portal.netloc,
+            use_https=portal.scheme == "https",
+            token_generator=self.token_generator,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            extra_email_context={"msp_name": settings.MSP_NAME, "valid_minutes": _valid_minutes()},
+        )
+        signin.record_budgeted(
+            "auth.password_reset_requested",
+            self.request,
+            username=people[0].get_username() if len(people) == 1 else "",
+            user=people[0] if len(people) == 1 else None,
+            after={"email": email, "accounts": len(people)},
+            result="success",
+        )
+        return redirect(self.get_success_url())
+
+
+def _reset_allowed(request, email: str) -> bool:
+    per_client = ratelimit.hit(
+        "password-reset-client",
+        request.META.get("REMOTE_ADDR", ""),
+        limit=settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR,
+        window_s=3600,
+    )
+    per_email = ratelimit.hit(
+        "password-reset-email",
+        email.strip().lower(),
+        limit=settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
+        window_s=3600,
+    )
+    return per_client and per_email
+
+
+def _valid_minutes() -> int:
+    return max(1, settings.PASSWORD_RESET_TIMEOUT // 60)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "portal/password_reset_done.html"
+    extra_context = {"valid_minutes": _valid_minutes}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The link from the e-mail: works once (the token covers the password hash), and does
+    not sign in, so a person with a second factor still needs it to get in."""
+
+    template_name = "portal/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        record("auth.password_reset_done", actor=form.user, target=form.user, request=self.request)
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "portal/password_reset_complete.html"

@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from portal import mfa
 from portal.audit.events import record
 from portal.models import Role, StaffProfile
 from tenants.forms import no_markup
@@ -123,3 +124,19 @@ def save_person(data: dict, *, person=None, actor, request=None):
             request=request,
         )
     return person
+
+def reset_second_factor(person, *, actor, request=None) -> int:
+    """Remove a person's authenticator app and recovery codes (they lost their phone), in one
+    audited transaction; the number of devices removed. If two-step sign-in is required of
+    them, they set it up again at their next sign-in."""
+    with transaction.atomic():
+        removed = mfa.remove_second_factor(person)
+        record(
+            "staff.mfa_reset",
+            actor=actor,
+            target=person,
+            before={"devices": removed},
+            after={"devices": 0},
+            request=request,
+        )
+    return removed

@@ -59,4 +59,5 @@ urlpatterns = [
     path("staff/", views_staff.staff_list, name="staff_list"),
     path("staff/new/", views_staff.staff_create, name="staff_create"),
     path("staff/<int:person_id>/edit/", views_staff.staff_edit, name="staff_edit"),
+    path("staff/<int:person_id>/mfa/reset/", views_staff.staff_mfa_reset, name="staff_mfa_reset"),
 ]

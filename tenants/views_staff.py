@@ -3,12 +3,15 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import Role
 from tenants import access
-from tenants.staff import StaffForm, save_person
+from tenants.staff import StaffForm, reset_second_factor, save_person
 
 User = get_user_model()
 MSP_ADMIN = (Role.MSP_ADMIN,)
@@ -21,6 +24,7 @@ def staff_list(request):
     people = (
         User.objects.select_related("profile")
         .prefetch_related("assigned_tenants")
+        .annotate(has_app=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
         .order_by("profile__role", "username")
     )
     return render(request, "tenants/staff_list.html", {"people": people})
@@ -40,6 +44,21 @@ def staff_edit(request, person_id: int):
     return _staff_form(request, get_object_or_404(User, pk=person_id))
 
 
+@login_required
+@require_POST
+def staff_mfa_reset(request, person_id: int):
+    """An MSP admin removes another person's second factor (a lost phone)."""
+    access.require_role(request.user, MSP_ADMIN)
+    person = get_object_or_404(User, pk=person_id)
+    if person == request.user:
+        messages.error(request, "Replace your own authenticator app under Two-step sign-in.")
+    elif reset_second_factor(person, actor=request.user, request=request):
+        messages.success(request, f"Two-step sign-in of {person.username} was reset.")
+    else:
+        messages.info(request, f"{person.username} had no two-step sign-in to reset.")
+    return redirect("staff_edit", person_id=person.pk)
+
+
 def _staff_form(request, person):
     form = StaffForm(request.POST or None, person=person)
     if request.method == "POST" and form.is_valid():
@@ -51,4 +70,6 @@ def _staff_form(request, person):
             )
             messages.success(request, f"Saved {saved.username}.")
             return redirect("staff_list")
-    return render(request, "tenants/staff_form.html", {"form": form, "person": person})
+    has_second_factor = person is not None and user_has_device(person)
+    context = {"form": form, "person": person, "has_second_factor": has_second_factor}
+    return render(request, "tenants/staff_form.html", context)

@@ -141,7 +141,9 @@ def test_wrong_role_gets_403_and_nothing_changes(client, alpha, role_attr, url_n
     url = reverse(url_name, kwargs=kwargs)
     assert client.get(url).status_code == 403
     assert client.post(url, ROLE_FORM).status_code == 403
-    assert AuditEvent.objects.count() == before
+    # Nothing changed: the one new event is the refused POST itself, as a security event.
+    refusals = AuditEvent.objects.filter(action="security.request_refused")
+    assert AuditEvent.objects.count() == before + 1 and refusals.count() == 1
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,16 @@ from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 # hr_webhook has no session: the HMAC signature guards it (tests/provisioning/test_hr_webhook.py).
-PUBLIC = {"login", "logout", "hr_webhook"}
+# The password reset pages are for people who cannot sign in (tests/security/test_mfa_and_signin).
+PUBLIC = {
+    "login",
+    "logout",
+    "hr_webhook",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
 SKIPPED_NAMESPACES = {"admin", "djdt"}
 
 # Path parameter -> how to take it from tenant A's world (tenant-owned objects: 404 for B).

@@ -1,0 +1,36 @@
+"""Fixed-window counters in the cache, for limits that must hold across requests.
+
+With Redis (REDIS_URL) every process shares the counts; with the local-memory cache of the
+embedded mode each process counts on its own. Keys carry REDIS_KEY_PREFIX (the default cache
+has no prefix of its own) and a digest of who is counted, never an address or a name.
+"""
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def hit(bucket: str, who: str, *, limit: int, window_s: int) -> bool:
+    """Count one hit of `who` in `bucket`: True while it is within `limit` hits this window."""
+    window = int(time.time() // window_s)
+    key = _key(bucket, who, window)
+    if cache.add(key, 1, timeout=window_s * 2):
+        return limit >= 1
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window_s * 2)
+        count = 1
+    return count <= limit
+
+
+def first(bucket: str, who: str, *, window_s: int) -> bool:
+    """True for the first call about `who` in `bucket` within `window_s` seconds."""
+    return cache.add(_key(bucket, who, 0), 1, timeout=max(1, window_s))
+
+
+def _key(bucket: str, who: str, window: int) -> str:
+    digest = hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{settings.REDIS_KEY_PREFIX}:rate:{bucket}:{digest}:{window}"
