@@ -32,11 +32,13 @@ HEADER = (
     "target",
     "job_id",
     "request_id",
+    "client_request_id",
     "source_ip",
     "before",
     "after",
     "chain",
     "seq",
+    "key_id",
     "hash",
 )
 
@@ -66,11 +68,13 @@ def row(event: AuditEvent) -> tuple:
         event.target_display,
         event.job_id,
         event.request_id,
+        event.client_request_id,
         event.source_ip or "",
         _json(event.before),
         _json(event.after),
         event.chain_key,
         event.seq,
+        event.key_id,
         event.hash,
     )
 

@@ -40,4 +40,4 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditChainHead)
 class AuditChainHeadAdmin(ReadOnlyAdmin):
-    list_display = ("chain_key", "seq", "hash", "updated_at")
+    list_display = ("chain_key", "seq", "hash", "key_id", "signed_at")

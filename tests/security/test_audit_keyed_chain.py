@@ -37,7 +37,7 @@ from portal.audit.verify import verify_all
 from portal.settings import _audit_signing_keys
 from reports import scale
 from tenants.models import Tenant
-from tests.reports.audit_support import tampering
+from tests.reports.audit_support import audit_url, csv_rows, export_url, tampering
 
 TABLE = AuditEvent._meta.db_table
 ATTACKER_KEY = b"not-the-portal-key-but-32-bytes!"
@@ -204,6 +204,8 @@ def test_our_request_id_is_ours_and_the_clients_is_kept_apart(client, alpha, msp
     assert [e.request_id for e in events] == [r["X-Request-ID"] for r in responses]
     assert events[0].request_id != events[1].request_id
     assert all(uuid.UUID(hex=e.request_id).version == 4 for e in events)
+    page = client.get(audit_url(tenant="alpha", action="audit.verify")).content.decode()
+    assert f"{events[0].request_id} <span" in page and f"(client's: {sent})" in page
 
 
 def test_a_hostile_client_request_id_is_cleaned_and_bounded(client, alpha, msp_admin):
@@ -214,6 +216,19 @@ def test_a_hostile_client_request_id_is_cleaned_and_bounded(client, alpha, msp_a
     event = AuditEvent.objects.get(action="audit.verify")
     assert event.client_request_id == ("evilid<script>" + "x" * 200)[:64]
     assert event.request_id != event.client_request_id
+
+
+def test_the_export_carries_both_ids_and_the_clients_cannot_be_a_formula(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    client.post(reverse("audit_verify"), {"tenant": "alpha"}, HTTP_X_REQUEST_ID="=cmd|calc")
+    event = AuditEvent.objects.get(action="audit.verify")
+
+    rows = csv_rows(client.get(export_url(tenant="alpha", action="audit.verify")))
+
+    assert [(r["request_id"], r["client_request_id"]) for r in rows] == [
+        (event.request_id, "'=cmd|calc")
+    ]
+    assert rows[0]["key_id"] == event.key_id
 
 
 def test_seed_scale_writes_keyed_chains_that_verify(settings, db):
