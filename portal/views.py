@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -31,11 +32,13 @@ def home_url(user) -> str:
 
 
 def _safe_next(request, default: str) -> str:
+    """A `next` path of this site, else `default` (redirect to it with HttpResponseRedirect:
+    redirect() would take a bare word for a URL name)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(
+    allowed = target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if target and allowed else default
+    return target if allowed else default
 
 
 class LoginView(auth_views.LoginView):
@@ -73,7 +76,7 @@ def admin_login(request):
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
     if admin.site.has_permission(request):
-        return redirect(target)
+        return HttpResponseRedirect(target)
     raise PermissionDenied("Only MSP admins may use the Django admin.")
 
 
@@ -127,7 +130,7 @@ def _verify(request):
         if device is not None:
             otp_login(request, device)
             signin.record_second_factor_passed(request, request.user, device)
-            return redirect(_safe_next(request, default=home_url(request.user)))
+            return HttpResponseRedirect(_safe_next(request, default=home_url(request.user)))
         signin.record_budgeted(
             "auth.second_factor_failed",
             request,
@@ -183,7 +186,7 @@ def reauth(request):
     if request.method == "POST" and form.is_valid():
         mfa.stamp_reauth(request)
         record("auth.reauth", actor=request.user, target=request.user, request=request)
-        return redirect(_safe_next(request, default=reverse("mfa")))
+        return HttpResponseRedirect(_safe_next(request, default=reverse("mfa")))
     return render(request, "portal/reauth.html", {"form": form, "next": _next_of(request)})
 
 

@@ -42,6 +42,9 @@ OTHER_PARAMS = {
     "kind": lambda world, extra: "entra",
     "msp_template_id": lambda world, extra: extra["msp_template"].pk,
     "person_id": lambda world, extra: world.client_admin.pk,
+    # A password reset link (public): a made-up one is answered "this link no longer works".
+    "uidb64": lambda world, extra: "MQ",
+    "token": lambda world, extra: "set-password",
 }
 
 

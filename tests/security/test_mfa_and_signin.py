@@ -107,10 +107,22 @@ def test_a_session_without_the_second_factor_is_sent_to_it_everywhere(client, ad
     assert events("auth.second_factor_passed").get().actor_username == "msp-admin"
 
 
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "99999999999999999999", "javascript:x"]
+)
+def test_the_admin_sign_in_sends_nowhere_else(client, admin_with_app, target):
+    response = client.get(reverse("admin:login"), {"next": target})
+    assert response["Location"] == reverse("login") + "?next=%2Fadmin%2F"
+    login(client, "msp-admin", otp_token=totp_now(app_of(admin_with_app)))
+    assert client.get(reverse("admin:login"), {"next": target})["Location"] == "/admin/"
+    unverified = Client()  # the two-step page's own `next`
+    unverified.force_login(admin_with_app)
+    code = fresh_code(app_of(admin_with_app))
+    passed = unverified.post(reverse("mfa"), {"token": code, "next": target})
+    assert passed.status_code == 302 and passed["Location"] == reverse("dashboard")
+
+
 def test_the_admin_signs_in_through_the_portal_with_the_code(client, admin_with_app):
-    assert client.get(reverse("admin:login") + "?next=https://evil.example/")["Location"] == (
-        reverse("login") + "?next=%2Fadmin%2F"
-    )
     response = login(
         client, "msp-admin", otp_token=totp_now(app_of(admin_with_app)), next="/admin/"
     )
