@@ -9,6 +9,7 @@ name.
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -250,6 +251,15 @@ def test_the_sandbox_listens_on_the_port_of_sandbox_url():
 def test_a_sandbox_url_the_demo_cannot_serve_is_refused(sandbox_url):
     with pytest.raises(CommandError):
         rundemo.demo_addresses(sandbox_url, "127.0.0.1", 8100)
+
+
+def test_the_demo_refuses_a_port_another_demo_holds():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(CommandError, match=f"Port {port} for the web server is taken"):
+            call_command("rundemo", port=port)
 
 
 def test_the_web_port_comes_from_port(monkeypatch):

@@ -105,8 +105,9 @@ class Command(BaseCommand):
         ):
             if port_in_use(h, p):
                 raise CommandError(
-                    f"Port {p} for the {name} is taken (another demo?). "
-                    "Choose others: PORT=8100 SANDBOX_URL=https://127.0.0.1:8865 make demo"
+                    f"Port {p} for the {name} is taken (another demo?). Choose free ones, e.g. "
+                    f"PORT={addresses.web_port + 100} "
+                    f"SANDBOX_URL=https://127.0.0.1:{addresses.sandbox_port + 100} make demo"
                 )
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
