@@ -313,9 +313,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 PORTAL_URL = env.str("PORTAL_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 # The sandbox clouds (sandbox/): where `runsandbox` listens and the CA the portal trusts for it.
-SANDBOX_URL = env.str("SANDBOX_URL", default="https://127.0.0.1:8765")
+# Connections may use the sandbox's origin (scheme, host, port) only while this is set; in
+# production it is unset unless configured (tenants/endpoints.py).
+SANDBOX_URL = env.str("SANDBOX_URL", default="" if PRODUCTION else "https://127.0.0.1:8765")
 SANDBOX_CONTROL_TOKEN = env.str("SANDBOX_CONTROL_TOKEN", default="sandbox-demo-control-token")
 SANDBOX_CA_FILE = Path(env.str("SANDBOX_CA_FILE", default=str(VAR_DIR / "sandbox" / "ca.pem")))
+# Host names of custom Okta domains (e.g. login.fabrikam.com) a connection's org URL may use,
+# besides <org>.okta.com and Okta's other domains.
+OKTA_CUSTOM_DOMAINS = env.list("OKTA_CUSTOM_DOMAINS", default=[])
 
 MSP_NAME = env.str("MSP_NAME", default="Bluewater IT")
 

@@ -8,11 +8,12 @@ from provisioning.connectors import bridge
 from provisioning.connectors.errors import (
     AuthenticationError,
     ConnectorError,
+    EndpointRefusedError,
     PermissionDeniedError,
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from tenants.crypto import CredentialError
+from tenants.crypto import CredentialError, SecretBindingError
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class CheckResult:
 def check_connection(connection) -> CheckResult:
     try:
         connector = connector_for(connection)
+    except SecretBindingError as exc:
+        return CheckResult([Check("Use the stored secret for these endpoints", False, str(exc))])
     except CredentialError as exc:
         return CheckResult([Check("Read the stored secret", False, str(exc))])
     try:
@@ -46,6 +49,8 @@ async def _checks(connector, kind: str) -> list[Check]:
     reach, sign_in = Check("Reach the directory", True), Check(_sign_in_label(kind), True)
     try:
         await connector.probe()
+    except EndpointRefusedError as exc:
+        return [Check("Use an allowed endpoint", False, exc.message)]
     except TransientError as exc:
         return [Check("Reach the directory", False, exc.message)]
     except AuthenticationError as exc:

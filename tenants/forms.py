@@ -5,7 +5,7 @@ import zoneinfo
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenants import naming, slugs
+from tenants import endpoints, naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -129,10 +129,12 @@ class SecretInput(forms.PasswordInput):
 
 
 class ConnectionForm(forms.ModelForm):
-    """The fields both kinds share; the secret is write-only (blank keeps the stored one)."""
+    """The fields both kinds share; the secret is write-only. A blank secret keeps the stored
+    one only while the ids and endpoints it was entered for stay the same."""
 
     secret = forms.CharField(widget=SecretInput(), required=False, max_length=2000, strip=True)
     secret_label = "Secret"  # noqa: S105 - a label
+    bound_fields: tuple[str, ...] = ()  # what the secret is bound to (DirectoryConnection)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -147,18 +149,65 @@ class ConnectionForm(forms.ModelForm):
             raise ValidationError(f"Enter the {self.secret_label.lower()}.")
         return secret
 
+    def clean(self):
+        data = super().clean()
+        changed = self.changed_bound_fields(data)
+        if changed and not data.get("secret") and "secret" not in self.errors:
+            names = ", ".join(str(self.fields[name].label) for name in changed)
+            self.add_error(
+                "secret",
+                f"{names} changed: enter the {self.secret_label} again. A stored secret is "
+                "only ever sent to the IDs and endpoints it was entered for.",
+            )
+        return data
+
+    def changed_bound_fields(self, data: dict) -> list[str]:
+        """Bound fields whose submitted value differs from the stored one (URLs compared in
+        their normal form). A field that failed validation counts as unchanged."""
+        if self.instance.pk is None:
+            return []
+        return [
+            name
+            for name in self.bound_fields
+            if name in data
+            and _bound_value(name, data[name]) != _bound_value(name, getattr(self.instance, name))
+        ]
+
+
+def _bound_value(name: str, value) -> str:
+    """A bound field's value as the secret's binding sees it (tenants.endpoints)."""
+    text = str(value or "")
+    return endpoints.canonical(text) if name.endswith("_url") else text.strip().lower()
+
 
 def url_field(**kwargs) -> forms.URLField:
     return forms.URLField(assume_scheme="https", max_length=200, **kwargs)
 
 
+def allowed_endpoint(service: endpoints.Service, url: str) -> str:
+    """`url` in its normal form when a credential may go there; "" stays ""."""
+    if not url:
+        return ""
+    try:
+        return endpoints.check_allowed(service, url).url
+    except endpoints.EndpointError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class EntraConnectionForm(ConnectionForm):
     secret_label = "Client secret"  # noqa: S105 - a label
+    bound_fields = ("directory_id", "client_id", "login_base_url", "graph_base_url")
     login_base_url = url_field(
-        required=False, help_text="Only for the sandbox or a sovereign cloud."
+        label="Sign-in URL",
+        required=False,
+        help_text="Blank: https://login.microsoftonline.com. Only for a national cloud "
+        "(e.g. https://login.microsoftonline.us) or the sandbox.",
     )
     graph_base_url = url_field(
-        required=False, help_text="Only for the sandbox or a sovereign cloud."
+        label="Graph URL",
+        required=False,
+        help_text="Blank: https://graph.microsoft.com. Only for a national cloud "
+        "(e.g. https://graph.microsoft.us) or the sandbox.",
     )
 
     class Meta:
@@ -192,14 +241,15 @@ class EntraConnectionForm(ConnectionForm):
         return value
 
     def clean_login_base_url(self) -> str:
-        return require_https(self.cleaned_data["login_base_url"])
+        return allowed_endpoint(endpoints.Service.ENTRA_LOGIN, self.cleaned_data["login_base_url"])
 
     def clean_graph_base_url(self) -> str:
-        return require_https(self.cleaned_data["graph_base_url"])
+        return allowed_endpoint(endpoints.Service.ENTRA_GRAPH, self.cleaned_data["graph_base_url"])
 
 
 class OktaConnectionForm(ConnectionForm):
     secret_label = "API token"  # noqa: S105 - a label
+    bound_fields = ("org_url",)
     org_url = url_field(label="Org URL", help_text="e.g. https://fabrikam.okta.com")
 
     class Meta:
@@ -207,13 +257,7 @@ class OktaConnectionForm(ConnectionForm):
         fields = ["org_url", "secret", "secret_expires_on"]
 
     def clean_org_url(self) -> str:
-        return require_https(self.cleaned_data["org_url"]).rstrip("/")
-
-
-def require_https(url: str) -> str:
-    if url and not url.lower().startswith("https://"):
-        raise ValidationError("Use an https:// address.")
-    return url
+        return allowed_endpoint(endpoints.Service.OKTA_ORG, self.cleaned_data["org_url"])
 
 
 def _is_uuid(value: str) -> bool:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tenants import crypto
+from tenants import crypto, endpoints
 
 
 class Tenant(models.Model):
@@ -152,13 +152,27 @@ class DirectoryConnection(models.Model):
     def has_secret(self) -> bool:
         return bool(self.secret_ciphertext)
 
+    @property
+    def secret_binding(self) -> str:
+        """What the secret is for: kind, ids and endpoints (tenants.endpoints.secret_binding)."""
+        return endpoints.secret_binding(
+            self.kind,
+            self.directory_id,
+            self.client_id,
+            self.login_base_url,
+            self.graph_base_url,
+            self.org_url,
+        )
+
     def set_secret(self, plaintext: str) -> None:
-        self.secret_ciphertext = crypto.encrypt(plaintext)
+        """Store the secret bound to the row's current ids and endpoints: set those first."""
+        self.secret_ciphertext = crypto.encrypt_bound(plaintext, self.secret_binding)
         self.secret_set_at = timezone.now()
 
     def get_secret(self) -> str:
-        """The plaintext secret, for the connectors only. Raises crypto.CredentialError."""
-        return crypto.decrypt(self.secret_ciphertext)
+        """The plaintext secret, for the connectors only. Raises crypto.CredentialError, or
+        crypto.SecretBindingError when the ids or endpoints changed since it was entered."""
+        return crypto.decrypt_bound(self.secret_ciphertext, self.secret_binding)
 
     def secret_expires_in_days(self, today: date | None = None) -> int | None:
         if not self.secret_expires_on:

@@ -98,7 +98,7 @@ def test_msp_admin_tenant_connection_and_staff_changes(client, msp_admin, alpha)
     one_new_event(before, "tenant.create", tenant)
 
     url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "okta"})
-    response = client.post(url, {"org_url": "https://charlie.okta.test", "secret": "tok-123"})
+    response = client.post(url, {"org_url": "https://charlie.okta.com", "secret": "tok-123"})
     assert response.status_code == 302
     one_new_event(before + 1, "connection.create", tenant)
 

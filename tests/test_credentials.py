@@ -76,17 +76,30 @@ def test_secret_never_rendered_logged_or_audited(client, alpha, msp_admin, msp_t
     assert alpha.connection.get_secret() == NEW_SECRET
 
 
-def test_blank_secret_keeps_the_stored_one(client, alpha, msp_admin):
+def test_blank_secret_keeps_the_stored_one_while_ids_and_endpoints_stay(client, alpha, msp_admin):
     client.force_login(msp_admin)
     url = reverse(
         "connection_edit",
-        kwargs={"tenant": alpha.tenant.slug, "connection_id": alpha.okta_connection.pk},
+        kwargs={"tenant": alpha.tenant.slug, "connection_id": alpha.connection.pk},
     )
-    response = client.post(url, {"org_url": "https://alpha2.okta.test/", "secret": ""})
-    assert response.status_code == 302
-    alpha.okta_connection.refresh_from_db()
-    assert alpha.okta_connection.org_url == "https://alpha2.okta.test"
-    assert alpha.okta_connection.get_secret() == "alpha-OKTA-TOKEN-do-not-leak-91d2"
+    form = {
+        "directory_id": alpha.connection.directory_id,
+        "client_id": alpha.connection.client_id,
+        "secret": "",
+        "secret_expires_on": "2027-06-01",
+        "login_base_url": "",
+        "graph_base_url": "",
+    }
+    assert client.post(url, form).status_code == 302
+    alpha.connection.refresh_from_db()
+    assert str(alpha.connection.secret_expires_on) == "2027-06-01"
+    assert alpha.connection.get_secret() == alpha.secret
+
+    moved = client.post(url, {**form, "login_base_url": "https://login.microsoftonline.us"})
+    assert moved.status_code == 200
+    assert "Sign-in URL changed: enter the Client secret again" in moved.content.decode()
+    alpha.connection.refresh_from_db()
+    assert alpha.connection.login_base_url == ""
 
 
 def test_rotation_round_trip(alpha, two_keys, settings):

@@ -10,6 +10,9 @@ from typing import Protocol
 
 from django.conf import settings
 
+from provisioning.connectors.errors import EndpointRefusedError
+from tenants import endpoints
+
 
 @dataclass(frozen=True)
 class DirectoryUser:
@@ -91,12 +94,37 @@ class Connector(Protocol):
     async def close(self) -> None: ...
 
 
+def require_allowed(service: endpoints.Service, url: str) -> endpoints.Endpoint:
+    """The endpoint a credential may be sent to, else EndpointRefusedError (permanent).
+
+    The forms check this too; this is for rows changed another way (database, old data).
+    """
+    try:
+        return endpoints.check_allowed(service, url)
+    except endpoints.EndpointError as exc:
+        raise EndpointRefusedError(
+            f"Nothing was sent: the {service.value} address is not allowed. {exc}"
+        ) from None
+
+
+def refuse_other_origins(expected: endpoints.Endpoint, sent_to: str) -> None:
+    """Raise EndpointRefusedError unless `sent_to` is on `expected`'s origin; every request a
+    connector's HTTP client sends passes here, redirects and paging links included."""
+    if endpoints.origin_of(sent_to) != expected.origin:
+        raise EndpointRefusedError(
+            f"Nothing was sent: a request for {expected.url} was about to go to another host "
+            "(a redirect or link from the directory). Credentials only go to the connection's "
+            "own endpoints."
+        )
+
+
 def ssl_context_for(url: str) -> ssl.SSLContext:
-    """Trust the project's sandbox CA for sandbox URLs only; real clouds keep the defaults."""
-    if url.startswith(settings.SANDBOX_URL.rstrip("/")):
+    """Trust the project's sandbox CA for exactly the sandbox's origin; real clouds keep the
+    defaults."""
+    if endpoints.is_sandbox(url):
         return ssl.create_default_context(cafile=str(settings.SANDBOX_CA_FILE))
     return ssl.create_default_context()
 
 
 def is_sandbox(url: str) -> bool:
-    return url.startswith(settings.SANDBOX_URL.rstrip("/"))
+    return endpoints.is_sandbox(url)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
@@ -20,7 +19,7 @@ from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.assigned_license import AssignedLicense
@@ -42,12 +41,15 @@ from provisioning.connectors.base import (
     Resource,
     ResourceCache,
     is_sandbox,
+    refuse_other_origins,
+    require_allowed,
     ssl_context_for,
 )
 from provisioning.connectors.errors import (
     AuthenticationError,
     ConflictError,
     ConnectorError,
+    EndpointRefusedError,
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
@@ -55,6 +57,7 @@ from provisioning.connectors.errors import (
     ThrottledError,
     TransientError,
 )
+from tenants.endpoints import Endpoint, Service
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN = "https://login.microsoftonline.com"
@@ -118,24 +121,41 @@ class EntraConnector:
 
     def _graph(self) -> GraphServiceClient:
         if self._client is None:
-            sandbox = is_sandbox(self.login_url)
+            login = require_allowed(Service.ENTRA_LOGIN, self.login_url)
+            graph = require_allowed(Service.ENTRA_GRAPH, self.graph_url)
+            sandbox = is_sandbox(login.url)
             credential = ClientSecretCredential(
                 self.tenant_id,
                 self.client_id,
                 self._secret,
-                authority=self.login_url,
+                authority=login.url,
                 disable_instance_discovery=sandbox,
+                # azure-core's aiohttp transport does not follow redirects; this hook refuses
+                # any request to another origin before it is sent.
+                raw_request_hook=lambda r: refuse_other_origins(login, str(r.http_request.url)),
                 **({"connection_verify": str(_sandbox_ca())} if sandbox else {}),
             )
             auth = AzureIdentityAuthenticationProvider(
-                credential, scopes=[GRAPH_SCOPE], allowed_hosts=[urlsplit(self.graph_url).hostname]
+                credential, scopes=[GRAPH_SCOPE], allowed_hosts=[graph.host]
+            )
+            client = httpx.AsyncClient(
+                verify=ssl_context_for(graph.url),
+                timeout=30.0,
+                event_hooks={
+                    "request": [_same_origin_hook(graph)],
+                    "response": [_refuse_redirects],
+                },
             )
             http = GraphClientFactory.create_with_default_middleware(
-                client=httpx.AsyncClient(verify=ssl_context_for(self.graph_url), timeout=30.0),
-                options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)},
+                client=client,
+                options={
+                    RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0),
+                    # A redirect re-sends the body (and, same host, the token): never follow.
+                    RedirectHandlerOption.get_key(): RedirectHandlerOption(should_redirect=False),
+                },
             )
             adapter = GraphRequestAdapter(auth, http)
-            adapter.base_url = f"{self.graph_url}/v1.0"
+            adapter.base_url = f"{graph.url}/v1.0"
             self._client = GraphServiceClient(request_adapter=adapter)
             self._closers = [http.aclose, credential.close]
         return self._client
@@ -520,6 +540,22 @@ class EntraConnector:
                 message, retry_after=retry_after, status=429, request_id=request_id
             )
         return _by_status(status, message, request_id)
+
+
+def _same_origin_hook(graph: Endpoint):
+    async def hook(request: httpx.Request) -> None:
+        refuse_other_origins(graph, str(request.url))
+
+    return hook
+
+
+async def _refuse_redirects(response: httpx.Response) -> None:
+    # Redirects are not followed (kiota would return an empty 3xx as a successful None).
+    if response.is_redirect:
+        raise EndpointRefusedError(
+            f"Nothing more was sent: {response.request.url.host} answered with a redirect "
+            f"(HTTP {response.status_code}), and credentials never follow redirects."
+        )
 
 
 def _sandbox_ca():

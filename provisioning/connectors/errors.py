@@ -32,6 +32,10 @@ class PermanentError(ConnectorError):
     """Retrying cannot help: bad request, no licence seat, bad credentials, missing permission."""
 
 
+class EndpointRefusedError(PermanentError):
+    """A request (and its credential) would go to a host that is not allowed: not sent."""
+
+
 class AuthenticationError(PermanentError):
     """The directory refused the credentials (wrong secret/token, unknown tenant)."""
 

@@ -21,6 +21,8 @@ from provisioning.connectors.base import (
     NewUser,
     Resource,
     ResourceCache,
+    refuse_other_origins,
+    require_allowed,
     ssl_context_for,
 )
 from provisioning.connectors.errors import (
@@ -33,6 +35,7 @@ from provisioning.connectors.errors import (
     ThrottledError,
     TransientError,
 )
+from tenants.endpoints import Endpoint, Service
 
 # Our attribute names -> Okta profile attributes.
 ATTRIBUTES = {
@@ -60,12 +63,15 @@ class OktaConnector:
 
     def _okta(self) -> Client:
         if self._client is None:
+            org = require_allowed(Service.OKTA_ORG, self.org_url)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=ssl_context_for(self.org_url)),
+                connector=aiohttp.TCPConnector(ssl=ssl_context_for(org.url)),
                 timeout=aiohttp.ClientTimeout(total=30),
+                # aiohttp follows redirects (re-sending the body); this runs for every hop.
+                middlewares=(_same_origin_middleware(org),),
             )
             self._client = Client(
-                {"orgUrl": self.org_url, "token": self._token, "rateLimit": {"maxRetries": 0}}
+                {"orgUrl": org.url, "token": self._token, "rateLimit": {"maxRetries": 0}}
             )
             self._client.get_request_executor().set_session(self._session)
         return self._client
@@ -277,6 +283,16 @@ def _app_id(app) -> str:
 
 def _app_label(app) -> str:
     return getattr(getattr(app, "actual_instance", app), "label", "") or ""
+
+
+def _same_origin_middleware(org: Endpoint):
+    async def middleware(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        refuse_other_origins(org, str(request.url))
+        return await handler(request)
+
+    return middleware
 
 
 def _classify(error, response) -> ConnectorError:

@@ -59,7 +59,7 @@ def test_working_entra_connection(client, msp_admin, tenant, on_sandbox):
     [
         ({"secret": "wrong"}, "The client secret is wrong or has expired"),
         ({"tenant_id": str(uuid.uuid4())}, "No directory has this tenant ID"),
-        ({"url": "https://127.0.0.1:9"}, "✗ Reach the directory"),
+        ({"url": "https://127.0.0.1:9"}, "✗ Use an allowed endpoint"),  # not the sandbox
     ],
 )
 def test_broken_entra_connections_say_what_is_wrong(
@@ -77,6 +77,16 @@ def test_broken_entra_connections_say_what_is_wrong(
     client.force_login(msp_admin)
     page = press_test(client, connection)
     assert "Connection has a problem" in page and words in page
+
+
+def test_unreachable_directory_says_so(client, msp_admin, tenant, on_sandbox, settings):
+    settings.SANDBOX_URL = "https://127.0.0.1:9"  # an allowed origin where nothing listens
+    connection = entra_connection(
+        tenant, None, str(uuid.uuid4()), str(uuid.uuid4()), "s", "https://127.0.0.1:9"
+    )
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page and "✗ Reach the directory" in page
 
 
 def test_missing_permission_is_named(client, msp_admin, tenant, on_sandbox):
