@@ -2,7 +2,6 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
-from django_otp import user_has_device
 
 from portal import mfa, signin
 
@@ -24,7 +23,7 @@ class LoginForm(AuthenticationForm):
         cleaned = super().clean()
         user = self.get_user()
         self.otp_device = None
-        if user is not None and user_has_device(user):
+        if user is not None and mfa.has_second_factor(user):
             token = self.cleaned_data.get("otp_token") or ""
             self.otp_device = mfa.match_second_factor(user, token)
             if self.otp_device is None:

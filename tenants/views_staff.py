@@ -6,9 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal import mfa
 from portal.models import Role
 from tenants import access
 from tenants.staff import StaffForm, reset_second_factor, save_person
@@ -70,6 +70,6 @@ def _staff_form(request, person):
             )
             messages.success(request, f"Saved {saved.username}.")
             return redirect("staff_list")
-    has_second_factor = person is not None and user_has_device(person)
+    has_second_factor = person is not None and mfa.has_second_factor(person)
     context = {"form": form, "person": person, "has_second_factor": has_second_factor}
     return render(request, "tenants/staff_form.html", context)
