@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 
+from portal.fields import BoundedDateField
 from provisioning.models import Job
 from tenants import access
 from tenants.models import Tenant
@@ -12,19 +13,23 @@ def _visible_tenants(request):
     return access.tenants_for(request.user) if request else Tenant.objects.none()
 
 
+class BoundedDateFilter(django_filters.DateFilter):
+    field_class = BoundedDateField
+
+
 class JobFilter(django_filters.FilterSet):
     tenant = django_filters.ModelChoiceFilter(
         queryset=_visible_tenants, empty_label="All tenants", to_field_name="slug"
     )
     status = django_filters.ChoiceFilter(choices=Job.Status.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=Job.Kind.choices, empty_label="Any kind")
-    created_from = django_filters.DateFilter(
+    created_from = BoundedDateFilter(
         field_name="created_at",
         lookup_expr="date__gte",
         label="Created from",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    created_to = django_filters.DateFilter(
+    created_to = BoundedDateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         label="Created to",

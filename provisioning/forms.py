@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from provisioning.models import Identity
 from provisioning.services import OnboardingRequest, Preview, start_date_is_sane
 from tenants.forms import LinesField, no_markup
@@ -23,9 +24,9 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
 
 
-def role_templates_field() -> forms.ModelMultipleChoiceField:
+def role_templates_field() -> BoundedModelMultipleChoiceField:
     """The tenant's role templates as checkboxes (the view sets the queryset)."""
-    return forms.ModelMultipleChoiceField(
+    return BoundedModelMultipleChoiceField(
         queryset=RoleTemplate.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Role templates",
@@ -131,6 +132,38 @@ class OnboardingForm(forms.Form):
             extra_groups=data["extra_groups"],
             license_choices=license_choices or {},
         )
+
+
+class TenantPickForm(forms.Form):
+    """The onboarding picker's ``?tenant=``: a slug, so that it can go into a URL (whether
+    the person may onboard there is the onboarding page's question, not this form's)."""
+
+    tenant = forms.SlugField(max_length=60, required=False)
+
+
+class OnboardingPrefillForm(forms.Form):
+    """The onboarding form's initial values from a link's query string (a client admin's
+    request to act links here): a value that does not parse is left out."""
+
+    first_name = forms.CharField(max_length=128, required=False)
+    last_name = forms.CharField(max_length=128, required=False)
+    start_date = BoundedDateField(required=False)
+    job_title = forms.CharField(max_length=128, required=False)
+    department = forms.CharField(max_length=128, required=False)
+    role_templates = BoundedModelMultipleChoiceField(
+        queryset=RoleTemplate.objects.none(), required=False
+    )
+
+    def __init__(self, data, *, tenant: Tenant):
+        super().__init__(data)
+        self.fields["role_templates"].queryset = RoleTemplate.objects.filter(tenant=tenant)
+
+    def prefill(self) -> dict:
+        self.is_valid()
+        values = {name: value for name, value in self.cleaned_data.items() if value}
+        if "role_templates" in values:
+            values["role_templates"] = [str(t.pk) for t in values["role_templates"]]
+        return values
 
 
 def posted_license_choices(data) -> dict[str, str]:

@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_lifecycle import WallClockDateTimeField, clean_future
@@ -56,7 +57,7 @@ class ResourceChoiceField(forms.ModelChoiceField):
         return resource_label(obj)
 
 
-class ApproverChoiceField(forms.ModelMultipleChoiceField):
+class ApproverChoiceField(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj) -> str:
         return obj.get_full_name() or obj.get_username()
 
@@ -263,6 +264,18 @@ class ExtendForm(forms.Form):
         return data
 
 
+class AccessRequestQuery(forms.Form):
+    """The new-request page's query: the person and the access a link names, as initial
+    values; what does not parse is left out."""
+
+    identity = BoundedIntegerField(required=False)
+    resource = BoundedIntegerField(required=False)
+
+    def prefill(self) -> dict:
+        self.is_valid()
+        return {name: str(value) for name, value in self.cleaned_data.items() if value}
+
+
 class AccessRequestFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=AccessRequest.Status.choices, empty_label="Any status"
@@ -362,6 +375,23 @@ class OffboardActionForm(forms.Form):
 
 
 ACTION_FORMS = {"onboard": OnboardActionForm, "offboard": OffboardActionForm}
+
+
+class ActionRequestQuery(forms.Form):
+    """The request-to-act page's query: which form (onboarding unless it says offboard), and
+    the person a link from the client home names; what does not parse is left out."""
+
+    kind = forms.ChoiceField(choices=[(k, k) for k in ACTION_FORMS], required=False)
+    identity = BoundedIntegerField(required=False)
+
+    def chosen_kind(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("kind") or "onboard"
+
+    def prefill(self) -> dict:
+        self.is_valid()
+        identity = self.cleaned_data.get("identity")
+        return {"identity": str(identity)} if identity else {}
 
 
 class MarkDoneForm(forms.Form):

@@ -24,6 +24,8 @@ from provisioning.filters import JobFilter
 from provisioning.forms import (
     LicenseChoice,
     OnboardingForm,
+    OnboardingPrefillForm,
+    TenantPickForm,
     license_choices_for,
     posted_license_choices,
 )
@@ -46,13 +48,16 @@ def onboard_start(request: HttpRequest) -> HttpResponse:
     """Pick a tenant to onboard into (straight to the form when there is only one)."""
     access.require_role(request.user, OPERATORS)
     tenants = list(access.tenants_for(request.user).filter(is_active=True))
-    chosen = request.GET.get("tenant")
-    if chosen:
-        return redirect("onboard", tenant=chosen)
-    if len(tenants) == 1:
+    pick = TenantPickForm(request.GET)
+    if pick.is_valid() and pick.cleaned_data["tenant"]:
+        return redirect("onboard", tenant=pick.cleaned_data["tenant"])
+    if pick.is_valid() and len(tenants) == 1:
         return redirect("onboard", tenant=tenants[0].slug)
     return render(
-        request, "provisioning/onboard_start.html", {"tenants": tenants, "nav_section": "onboard"}
+        request,
+        "provisioning/onboard_start.html",
+        {"tenants": tenants, "pick": pick, "nav_section": "onboard"},
+        status=200 if pick.is_valid() else 400,
     )
 
 
@@ -148,7 +153,9 @@ def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) ->
 @require_http_methods(["GET", "POST"])
 def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
-    form = OnboardingForm(request.POST or None, tenant=tenant_obj, initial=_prefill(request))
+    form = OnboardingForm(
+        request.POST or None, tenant=tenant_obj, initial=_prefill(request, tenant_obj)
+    )
     preview = None
     if request.method == "POST" and form.is_valid():
         posted = posted_license_choices(request.POST)
@@ -175,17 +182,11 @@ def onboard(request: HttpRequest, tenant: str) -> HttpResponse:
     return render(request, "provisioning/onboard.html", context)
 
 
-PREFILL = ("first_name", "last_name", "start_date", "job_title", "department")
-
-
-def _prefill(request: HttpRequest) -> dict:
+def _prefill(request: HttpRequest, tenant: Tenant) -> dict:
     """Initial values from the query string: a client admin's request to act links here."""
     if request.method != "GET":
         return {}
-    initial = {name: request.GET[name][:128] for name in PREFILL if request.GET.get(name)}
-    if request.GET.getlist("role_templates"):
-        initial["role_templates"] = request.GET.getlist("role_templates")
-    return initial
+    return OnboardingPrefillForm(request.GET, tenant=tenant).prefill()
 
 
 @login_required

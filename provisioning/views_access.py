@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.fields import query_flag
 from portal.models import role_of
 from provisioning import access_requests as ar
 from provisioning.models import AccessRequest
@@ -46,7 +47,7 @@ def _context(request: HttpRequest, access_request: AccessRequest, form=None) -> 
         "approvers": ar.approvers_of(access_request.resource),
         "role": role_of(user),
         # Rendered inside another page (the client home): ids made unique per request.
-        "inline": bool(request.GET.get("inline") or request.POST.get("inline")),
+        "inline": query_flag(request.GET, "inline") or query_flag(request.POST, "inline"),
     }
 
 

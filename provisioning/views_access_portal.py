@@ -19,6 +19,7 @@ from provisioning import access_requests as ar
 from provisioning import action_requests, queries_access
 from provisioning.forms_access import (
     ACTION_FORMS,
+    ActionRequestQuery,
     DeclineForm,
     EmailSettingsForm,
     MarkDoneForm,
@@ -85,11 +86,10 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
 def action_request_new(request: HttpRequest, tenant: str) -> HttpResponse:
     """A client admin asks the MSP to onboard or offboard someone."""
     tenant_obj = access.get_tenant_for(request.user, tenant, CLIENT_ADMIN)
-    kind = request.POST.get("kind") or request.GET.get("kind") or ActionRequest.Kind.ONBOARD
-    if kind not in ACTION_FORMS:
-        kind = ActionRequest.Kind.ONBOARD
-    initial = {"identity": request.GET.get("identity")} if request.GET.get("identity") else {}
-    form = ACTION_FORMS[kind](posted(request), tenant=tenant_obj, initial=initial)
+    # The kind the form posts wins over the link's (the form posts to the link's URL).
+    query = ActionRequestQuery(request.POST if request.POST.get("kind") else request.GET)
+    kind = query.chosen_kind()
+    form = ACTION_FORMS[kind](posted(request), tenant=tenant_obj, initial=query.prefill())
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -17,7 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.models import Role, role_of
 from provisioning import access_requests as ar
 from provisioning import queries_access
-from provisioning.forms_access import AccessRequestFilter, AccessRequestForm, ExtendForm, posted
+from provisioning.forms_access import (
+    AccessRequestFilter,
+    AccessRequestForm,
+    AccessRequestQuery,
+    ExtendForm,
+    posted,
+)
 from provisioning.models import AccessRequest
 from provisioning.views_access import get_request_for
 from tenants import access
@@ -56,7 +62,7 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
 def request_new(request: HttpRequest, tenant: str) -> HttpResponse:
     """File a request: a technician on behalf of someone who asked, or a client admin."""
     tenant_obj = access.get_tenant_for(request.user, tenant, FILE_ROLES)
-    initial = {k: request.GET[k] for k in ("identity", "resource") if request.GET.get(k)}
+    initial = AccessRequestQuery(request.GET).prefill()
     form = AccessRequestForm(posted(request), tenant=tenant_obj, initial=initial)
     status = 200
     if request.method == "POST":
@@ -77,7 +83,8 @@ def request_new(request: HttpRequest, tenant: str) -> HttpResponse:
                 messages.success(request, _filed_message(filed))
                 return redirect("access_request_detail", tenant=tenant, request_id=filed.pk)
         status = 400
-    context = {"tenant": tenant_obj, "form": form, "back": _back(request, tenant_obj)}
+    back = _back(tenant_obj, initial.get("identity"))
+    context = {"tenant": tenant_obj, "form": form, "back": back}
     return render(request, "access/request_form.html", context, status=status)
 
 
@@ -87,9 +94,8 @@ def _filed_message(filed: AccessRequest) -> str:
     return "Request filed: its approvers have been told."
 
 
-def _back(request: HttpRequest, tenant) -> str:
-    identity = request.GET.get("identity", "")
-    if identity.isdigit() and tenant.identities.filter(pk=identity).exists():
+def _back(tenant, identity: str | None) -> str:
+    if identity and tenant.identities.filter(pk=identity).exists():
         return reverse("identity_detail", kwargs={"tenant": tenant.slug, "identity_id": identity})
     return reverse("access_request_list", kwargs={"tenant": tenant.slug})
 

@@ -12,7 +12,8 @@ from django import forms
 from django.utils import timezone
 
 from portal.audit.models import Result
-from reports.audit_queries import GLOBAL, AuditFilters, Scope
+from portal.fields import BoundedDateField, KeysetCursorField
+from reports.audit_queries import GLOBAL, AuditFilters, Cursor, Scope
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 GLOBAL_LABEL = "MSP-wide (staff, MSP role templates)"
@@ -44,8 +45,8 @@ class AuditFilterForm(forms.Form):
     target_type = forms.CharField(required=False, max_length=100, label="Target type")
     target_id = forms.CharField(required=False, max_length=64, label="Target id")
     job = forms.CharField(required=False, max_length=64, label="Job")
-    date_from = forms.DateField(required=False, label="From", widget=DATE_WIDGET)
-    date_to = forms.DateField(required=False, label="To", widget=DATE_WIDGET)
+    date_from = BoundedDateField(required=False, label="From", widget=DATE_WIDGET)
+    date_to = BoundedDateField(required=False, label="To", widget=DATE_WIDGET)
 
     def __init__(self, *args, scope: Scope, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,6 +81,23 @@ def _start_of(day: dt.date | None, days_after: int = 0) -> dt.datetime | None:
         return None
     midnight = dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time())
     return timezone.make_aware(midnight)
+
+
+class CursorForm(forms.Form):
+    """Where a page starts: ``after`` a row (the newer page) or ``before`` it (the older)."""
+
+    after = KeysetCursorField()
+    before = KeysetCursorField()
+
+    def cursor(self) -> Cursor | None:
+        """The cursor of a valid form (``after`` wins), or None for the first page."""
+        if not self.is_valid():
+            return None
+        if position := self.cleaned_data["after"]:
+            return Cursor(*position, newer=True)
+        if position := self.cleaned_data["before"]:
+            return Cursor(*position)
+        return None
 
 
 class VerifyForm(forms.Form):

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 
+from portal.fields import BoundedDateField
 from reports.dashboard import DEFAULT_SORT, SORTS
 
 MAX_REPORT_DAYS = 400
@@ -44,10 +45,10 @@ class DashboardForm(forms.Form):
 
 class ReportPeriodForm(forms.Form):
     period = forms.ChoiceField(choices=PERIODS, required=False, label="Period")
-    start = forms.DateField(
+    start = BoundedDateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = BoundedDateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 

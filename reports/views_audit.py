@@ -21,8 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.audit.models import AuditEvent
 from portal.models import Role
 from reports import audit_csv, audit_diff, audit_queries
-from reports.audit_forms import AuditFilterForm, VerifyForm
-from reports.audit_queries import Cursor
+from reports.audit_forms import AuditFilterForm, CursorForm, VerifyForm
 from reports.audit_verify import verify_integrity
 from tenants import access
 
@@ -41,8 +40,9 @@ class EventRow:
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     scope, form = _filter_form(request)
-    page, cursor = None, _cursor(request)
-    if cursor is None and any(request.GET.get(name) for name in CURSOR_PARAMS):
+    cursors = CursorForm(request.GET)
+    page, cursor = None, cursors.cursor()
+    if not cursors.is_valid():
         messages.warning(request, "That page link is not valid: showing the newest events.")
     if form.is_valid():
         page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
@@ -118,14 +118,6 @@ def _file_label(tenant: str) -> str:
     if tenant == audit_queries.GLOBAL:
         return "msp-wide"
     return tenant or "all"
-
-
-def _cursor(request: HttpRequest) -> Cursor | None:
-    if token := request.GET.get("after"):
-        return Cursor.parse(token, newer=True)
-    if token := request.GET.get("before"):
-        return Cursor.parse(token)
-    return None
 
 
 def _query(request: HttpRequest) -> str:

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from portal import mfa
 from portal.audit.events import record
+from portal.fields import BoundedModelMultipleChoiceField
 from portal.models import Role, StaffProfile
 from tenants.forms import no_markup
 from tenants.models import Tenant, TenantAssignment
@@ -24,7 +25,7 @@ class StaffForm(forms.Form):
     all_tenants = forms.BooleanField(
         required=False, help_text="Technicians and account managers: every tenant."
     )
-    tenants = forms.ModelMultipleChoiceField(
+    tenants = BoundedModelMultipleChoiceField(
         queryset=Tenant.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
     password = forms.CharField(
@@ -124,6 +125,7 @@ def save_person(data: dict, *, person=None, actor, request=None):
             request=request,
         )
     return person
+
 
 def reset_second_factor(person, *, actor, request=None) -> int:
     """Remove a person's authenticator app and recovery codes (they lost their phone), in one

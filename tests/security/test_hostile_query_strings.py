@@ -1,0 +1,438 @@
+"""Hostile query strings never make a server error (issue 12, item 4).
+
+Every GET route of the URLconf is requested as every role, with and without HX-Request, with
+hostile values (huge and negative integers, years 1 and 9999, empty, repeated, non-ASCII,
+slashes, NUL, very long) in every query parameter its view reads, and must answer below 500.
+
+Which parameters a view reads is observed, not listed by hand: during the first request of
+each route and role the request's GET is a QueryDict that notes every name looked up (forms,
+filtersets and plain ``request.GET.get`` alike), so a parameter a later change adds is
+attacked too. KNOWN_PARAMS, the names seen in the code, backs that up: they are attacked
+whether observed or not, and a test fails if the observation misses one of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import QueryDict
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from portal.models import Role
+from provisioning.connectors.errors import ConnectorError
+from provisioning.models import Identity
+from tenants.models import RoleTemplate
+from tests.test_isolation_crawl import (
+    OTHER_PARAMS,
+    PUBLIC,
+    TENANT_PARAMS,
+    iter_named_patterns,
+)
+
+ROLES = ("msp_admin", Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
+PROBE = "_probe"  # so that `request.GET or None` binds the view's form during discovery
+# The pages that read a directory live (a person's accounts, the groups one may request) get
+# an error from every connector: the crawl is about the portal's parsing, and stays offline.
+CONNECTOR_USERS = (
+    "provisioning.queries",
+    "provisioning.queries_access",
+    "provisioning.services",
+    "provisioning.checks",
+    "provisioning.bulk.directory",
+    "reports.licences",
+)
+
+# The names `grep -rn "request.GET\|Form(request.GET\|Filter(request.GET"` finds, per route.
+KNOWN_PARAMS = {
+    "onboard_start": {"tenant"},
+    "onboard": {
+        "first_name",
+        "last_name",
+        "start_date",
+        "job_title",
+        "department",
+        "role_templates",
+    },  # fmt: skip
+    "job_list": {"tenant", "status", "kind", "created_from", "created_to", "page"},
+    "audit_list": {
+        "tenant",
+        "actor",
+        "action",
+        "result",
+        "q",
+        "target_type",
+        "target_id",
+        "job",
+        "date_from",
+        "date_to",
+        "before",
+        "after",
+    },  # fmt: skip
+    "audit_export": {"tenant", "date_from", "date_to", "actor", "action"},
+    "client_report": {"period", "start", "end"},
+    "client_report_csv": {"period", "start", "end"},
+    "dashboard": {"tag", "sort"},
+    "username_preview": {"username_rule", "domain"},
+    "bulk_list": {"page"},
+    "bulk_upload": {"kind"},
+    "bulk_template": {"kind"},
+    "bulk_batch": {"show", "page"},
+    "hr_webhook_events": {"outcome", "page"},
+    "access_request_list": {"status", "resource", "page"},
+    "access_request_new": {"identity", "resource"},
+    "access_request_detail": {"inline"},
+    "action_request_new": {"kind", "identity"},
+}
+
+HUGE = "99999999999999999999"
+HOSTILE: list[str | list[str]] = [
+    HUGE,  # beyond a bigint
+    "-" + HUGE,
+    "-1",
+    "0",
+    "999999999999999999-1",  # a page cursor ~31,000 years ahead
+    "1-" + HUGE,
+    "0001-01-01",
+    "9999-12-31",
+    "",
+    ["1", HUGE, ""],  # the name repeated
+    "Zoë ☃ 𝔘 ١٢٣",
+    "²",  # a digit to str.isdigit, not to int()
+    "/",
+    "../a/b",
+    "1\x00",
+    "9" * 5000,  # more digits than Python reads as an integer
+    "x" * 20000,
+    "1e309",
+    "@msp",
+    "global",
+]
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    known: set[str]
+    # role -> the names to attack as that role; a role the view refused (403, 404) without
+    # reading a single name has none.
+    reads: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def params(self) -> set[str]:
+        return set().union(*self.reads.values())
+
+
+class RecordingQueryDict(QueryDict):
+    """A request's GET that notes the names the view looks up."""
+
+    seen: set[str] | None = None
+
+    def _note(self, key) -> None:
+        if RecordingQueryDict.seen is not None:
+            RecordingQueryDict.seen.add(str(key))
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._note(key)
+        return super().__contains__(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def getlist(self, key, default=None):
+        self._note(key)
+        return super().getlist(key, default)
+
+
+class _RecordingGet:
+    """Stands in for WSGIRequest.GET (a cached property) while the crawl runs."""
+
+    def __get__(self, request, owner=None):
+        if request is None:
+            return self
+        query = request.environ.get("QUERY_STRING", "")
+        value = RecordingQueryDict(query, encoding=request._encoding)
+        request.__dict__["GET"] = value
+        return value
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    monkeypatch.setattr(WSGIRequest, "GET", _RecordingGet(), raising=True)
+    yield RecordingQueryDict
+    RecordingQueryDict.seen = None
+
+
+@pytest.fixture
+def people(alpha, msp_admin) -> dict[str, object]:
+    return {"msp_admin": msp_admin, **{role: alpha.people[role] for role in ROLES[1:]}}
+
+
+@pytest.fixture
+def clients(people) -> dict[str, Client]:
+    """A signed-in client per role, and an anonymous one for the public pages."""
+    signed_in = {}
+    for role, person in people.items():
+        signed_in[role] = Client()
+        signed_in[role].force_login(person)
+    signed_in["anonymous"] = Client()
+    return signed_in
+
+
+@dataclass
+class Route:
+    name: str
+    url: str  # with tenant A's objects in its path
+    kwargs: dict[str, object]
+
+
+def routes(world, extra) -> list[Route]:
+    """Every named route, its path filled with tenant A's objects."""
+    found = []
+    for name, keys in iter_named_patterns():
+        kwargs = {}
+        for key in keys:
+            if key in TENANT_PARAMS:
+                kwargs[key] = TENANT_PARAMS[key](world)
+            elif key in OTHER_PARAMS:
+                kwargs[key] = OTHER_PARAMS[key](world, extra)
+            else:
+                pytest.fail(f"Cannot fill <{key}> of URL {name!r}: add it to the crawl.")
+        found.append(Route(name, reverse(name, kwargs=kwargs), kwargs))
+    return found
+
+
+def fetch(client: Client, url: str, query=None, htmx: bool = False):
+    """The response, its streamed body read (an error while streaming is an error too)."""
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(url, query or {}, headers=headers)
+    if response.streaming:
+        b"".join(response.streaming_content)
+    return response
+
+
+def check(client: Client, where: str, url: str, query=None, htmx: bool = False) -> int:
+    try:
+        response = fetch(client, url, query, htmx)
+    except Exception as exc:  # noqa: BLE001 - the test reports which request failed
+        raise AssertionError(f"server error: {where}") from exc
+    assert response.status_code < 500, f"{response.status_code}: {where}"
+    return response.status_code
+
+
+def roles_for(name: str) -> tuple[str, ...]:
+    return ("anonymous",) if name in PUBLIC else ROLES
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    def no_directory(connection):
+        raise ConnectorError("The directories are not part of this test.")
+
+    for module in CONNECTOR_USERS:
+        monkeypatch.setattr(f"{module}.connector_for", no_directory)
+
+
+@pytest.fixture
+def targets(alpha, bravo, msp_template, clients, recording, offline) -> list[Target]:
+    """Every GET route, with the query parameters its view reads (observed and known)."""
+    found = []
+    for route in routes(alpha, {"msp_template": msp_template}):
+        target = Target(route.name, route.url, set(KNOWN_PARAMS.get(route.name, ())))
+        if _observe(target, clients, recording):
+            found.append(target)
+    return found
+
+
+def _observe(target: Target, clients, recording) -> bool:
+    """Note the names the view reads, as every role; False for a route without GET."""
+    try:
+        for role in roles_for(target.name):
+            recording.seen = set()
+            url = target.url
+            status = check(clients[role], f"{role} GET {url}", url, {PROBE: "1"})
+            if status == 405:
+                return False
+            seen = recording.seen - {PROBE}
+            refused = status in (403, 404) and not seen
+            target.reads[role] = set() if refused else seen | target.known
+        return True
+    finally:
+        recording.seen = None
+
+
+def test_observation_finds_every_parameter_the_code_reads(targets):
+    observed = {t.name: t for t in targets}
+    assert set(KNOWN_PARAMS) <= set(observed), set(KNOWN_PARAMS) - set(observed)
+    for name, known in KNOWN_PARAMS.items():
+        # Known names are attacked anyway: this checks that observation sees what views read.
+        assert known <= observed[name].params, (name, known - observed[name].params)
+    assert observed["audit_list"].reads[Role.CLIENT_ADMIN] >= {"before", "date_to"}
+    assert observed["onboard"].reads[Role.CLIENT_ADMIN] == set()  # refused, read nothing
+
+
+def test_every_route_and_parameter_survives_the_known_hostile_values(targets, clients):
+    requests = 0
+    for target in targets:
+        for role, params in target.reads.items():
+            for param in sorted(params):
+                for i, value in enumerate(HOSTILE):
+                    htmx = i % 2 == 1
+                    where = f"{role} GET {target.url} {param}={str(value)[:40]!r} htmx={htmx}"
+                    check(clients[role], where, target.url, {param: value}, htmx)
+                    requests += 1
+    assert requests > 1000  # the crawl reached the views' parameters
+
+
+def test_every_route_survives_every_known_name_at_once(targets, clients):
+    """All the names at once: a crash that needs two parameters together (a period and its
+    dates, a filter and a cursor) is found too."""
+    names = set().union(*KNOWN_PARAMS.values(), *(t.params for t in targets))
+    for target in targets:
+        roles = roles_for(target.name)
+        for i, value in enumerate(HOSTILE):
+            role = roles[i % len(roles)]  # each role meets a quarter of the values here
+            query = {name: value for name in names} | {"period": "custom"}
+            where = f"{role} GET {target.url} all={str(value)[:40]!r}"
+            check(clients[role], where, target.url, query, htmx=i % 2 == 0)
+
+
+HOSTILE_PATH = {
+    "int": ["0", HUGE, str(2**63), "9" * 5000],
+    "slug": ["x" * 300, "-", "_", "global", "new"],
+    "str": ["Zoë☃", "..", "\x00", "x" * 300, "global"],
+}
+
+
+def test_hostile_path_values_give_no_server_error(alpha, bravo, msp_template, clients, offline):
+    """What the path converters let through: ids beyond a bigint, odd slugs and kinds."""
+    for route in routes(alpha, {"msp_template": msp_template}):
+        for key in route.kwargs:
+            converter = "int" if key.endswith("_id") else "slug" if key == "tenant" else "str"
+            for value in HOSTILE_PATH[converter]:
+                url = reverse(route.name, kwargs=route.kwargs | {key: value})
+                for role in roles_for(route.name):
+                    check(clients[role], f"{role} GET {url}", url)
+
+
+# A value hypothesis makes up: text of any kind, integers of any size, dates of any year.
+values = st.one_of(
+    st.text(max_size=60),
+    st.integers().map(str),
+    st.tuples(st.integers(min_value=0), st.integers(min_value=0)).map("{0[0]}-{0[1]}".format),
+    st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)).map(str),
+    st.lists(st.text(max_size=10), min_size=2, max_size=3),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_made_up_values_give_no_server_error(targets, clients, data):
+    readable = [(t, r, p) for t in targets for r, ps in t.reads.items() for p in sorted(ps)]
+    target, role, param = data.draw(st.sampled_from(readable), label="route, role, parameter")
+    query = data.draw(st.dictionaries(st.just(param), values, min_size=1), label="query")
+    htmx = data.draw(st.booleans(), label="htmx")
+    check(clients[role], f"{role} GET {target.url} {query!r} htmx={htmx}", target.url, query, htmx)
+
+
+# -- posted ids beyond a bigint: a form error, not a database error -----------------------
+
+
+@pytest.mark.parametrize("name", ["onboard", "onboard_preview"])
+def test_onboarding_with_a_huge_role_template_id_is_a_form_error(client, alpha, name):
+    client.force_login(alpha.technician)
+    before = Identity.objects.count()
+    url = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(
+        url,
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "start_date": dt.date.today().isoformat(),
+            "role_templates": [HUGE],
+        },
+    )
+    assert response.status_code == 200
+    assert "That role template is not one of this tenant" in response.content.decode()
+    assert Identity.objects.count() == before
+
+
+def test_a_staff_form_with_a_huge_tenant_id_is_a_form_error(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    response = client.post(
+        reverse("staff_create"),
+        {
+            "username": "new-tech",
+            "role": Role.TECHNICIAN,
+            "tenants": [HUGE],
+            "password": "correct-horse-battery-9",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code in (200, 400)
+    assert "new-tech" not in {u.username for u in type(msp_admin).objects.all()}
+    assert HUGE in response.content.decode()  # "Select a valid choice. <id> is not one..."
+
+
+def test_onboard_start_refuses_a_tenant_that_is_not_a_slug(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    for value in ("bad slug", "/", "../x", "Zoë"):
+        response = client.get(reverse("onboard_start"), {"tenant": value})
+        assert response.status_code == 400
+        assert "That link does not name a tenant" in response.content.decode()
+    response = client.get(reverse("onboard_start"), {"tenant": alpha.tenant.slug})
+    assert response["Location"] == reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+
+
+@pytest.mark.parametrize("token", ["999999999999999999-1", "1-" + HUGE, "12-0", "-5-3", "1-2-3"])
+def test_a_page_cursor_out_of_range_shows_the_newest_events(client, alpha, msp_admin, token):
+    client.force_login(msp_admin)
+    for name in ("before", "after"):
+        response = client.get(reverse("audit_list"), {name: token})
+        assert response.status_code == 200
+        assert "That page link is not valid" in response.content.decode()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2101-01-01", "1999-12-31"])
+def test_dates_out_of_range_are_form_errors(client, alpha, msp_admin, day):
+    client.force_login(msp_admin)
+    message = "Give a date from 01 Jan 2000 to 31 Dec 2100."
+    for name in ("date_from", "date_to"):
+        response = client.get(reverse("audit_list"), {name: day})
+        assert response.status_code == 200 and message in response.content.decode()
+        export = client.get(reverse("audit_export"), {name: day})
+        assert export.status_code == 302  # back to the page that says what is wrong
+    report = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
+    response = client.get(report, {"period": "custom", "start": day, "end": day})
+    assert response.status_code == 200 and message in response.content.decode()
+    response = client.get(f"{report[:-1]}/export.csv", {"period": "custom", "start": day})
+    assert response.status_code == 200  # the CSV of the default period
+    jobs = client.get(reverse("job_list"), {"created_to": day})
+    assert jobs.status_code == 200 and message in jobs.content.decode()
+
+
+def test_valid_dates_and_cursors_still_work(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    template = RoleTemplate.objects.get(pk=alpha.template.pk)
+    report = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
+    response = client.get(report, {"period": "custom", "start": "2026-01-01", "end": "2026-01-31"})
+    assert response.status_code == 200 and response.context["form"].is_valid()
+    onboard = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    form = client.get(onboard, {"role_templates": template.pk, "first_name": "Ada"}).context["form"]
+    assert form["role_templates"].value() == [str(template.pk)]
+    assert form["first_name"].value() == "Ada"
