@@ -167,6 +167,13 @@ class _RecordingGet:
         return value
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashes(settings):
+    """Everyone here signs in with force_login: the people's password hashes need not be
+    slow to compute (three people a tenant, and many tests)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def recording(monkeypatch):
     monkeypatch.setattr(WSGIRequest, "GET", _RecordingGet(), raising=True)
