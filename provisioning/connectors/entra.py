@@ -136,7 +136,7 @@ class EntraConnector:
                 **({"connection_verify": str(_sandbox_ca())} if sandbox else {}),
             )
             auth = AzureIdentityAuthenticationProvider(
-                credential, scopes=[GRAPH_SCOPE], allowed_hosts=[graph.host]
+                credential, scopes=[_graph_scope(graph, sandbox)], allowed_hosts=[graph.host]
             )
             client = httpx.AsyncClient(
                 verify=ssl_context_for(graph.url),
@@ -540,6 +540,12 @@ class EntraConnector:
                 message, retry_after=retry_after, status=429, request_id=request_id
             )
         return _by_status(status, message, request_id)
+
+
+def _graph_scope(graph: Endpoint, sandbox: bool) -> str:
+    """A national cloud's Graph is its own resource: its token is asked for its own host
+    (https://learn.microsoft.com/graph/deployments); the sandbox stands in for the global one."""
+    return GRAPH_SCOPE if sandbox else f"https://{graph.host}/.default"
 
 
 def _same_origin_hook(graph: Endpoint):

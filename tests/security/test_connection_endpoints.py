@@ -566,3 +566,22 @@ def test_demo_connections_still_test_ok_against_the_sandbox(client, msp_admin, o
     assert {c.kind for c in connections} == {"entra", "okta"}
     for connection in connections:
         assert "Connection works" in press_test(client, connection), connection
+
+
+@pytest.mark.parametrize(
+    ("graph_url", "scope"),
+    [
+        ("https://graph.microsoft.com", "https://graph.microsoft.com/.default"),
+        ("https://graph.microsoft.us", "https://graph.microsoft.us/.default"),
+        ("https://dod-graph.microsoft.us", "https://dod-graph.microsoft.us/.default"),
+        (
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn/.default",
+        ),
+    ],
+)
+def test_a_national_clouds_token_is_asked_for_its_own_graph(graph_url, scope):
+    from provisioning.connectors.entra import _graph_scope
+    from tenants.endpoints import parse
+
+    assert _graph_scope(parse(graph_url), sandbox=False) == scope
