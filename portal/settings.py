@@ -239,7 +239,15 @@ CELERY_BEAT_SCHEDULE = {
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
     "licence-snapshots": {"task": "reports.tasks.refresh_licence_snapshots", "schedule": 900.0},
+    "probe-quarantined-connections": {
+        "task": "provisioning.quarantine.probe_due_connections",
+        "schedule": 30.0,
+    },
 }
+# A quarantined connection is probed (one read) this long after it tripped; each failed probe
+# doubles the wait, up to the maximum. A probe that succeeds releases it by itself.
+QUARANTINE_COOLDOWN_SECONDS = env.int("QUARANTINE_COOLDOWN_SECONDS", default=180)
+QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", default=1800)
 # Refused HR webhook requests per sender address and minute before it gets 429 unrecorded.
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 

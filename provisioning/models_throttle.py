@@ -22,3 +22,24 @@ class ConnectionBucket(models.Model):
 
     def __str__(self) -> str:
         return f"Bucket of connection {self.connection_id}: {self.tokens:.2f} tokens"
+
+
+class ConnectionBreaker(models.Model):
+    """The quarantine's circuit breaker beyond the open flag (`DirectoryConnection.quarantined_at`):
+    whether a person holds it, and what the probes found (provisioning/quarantine.py)."""
+
+    connection = models.OneToOneField(
+        DirectoryConnection, on_delete=models.CASCADE, related_name="breaker"
+    )
+    # An MSP admin's hold: no probe releases it, only a person.
+    held = models.BooleanField(default=False)
+    # Failed probes since it opened: each one lengthens the cool-down (capped).
+    probe_failures = models.PositiveIntegerField(default=0)
+    # The half-open claim: while set and in the future, one probe is under way.
+    probing_until = models.DateTimeField(null=True, blank=True)
+    last_probe_at = models.DateTimeField(null=True, blank=True)
+    last_probe_ok = models.BooleanField(null=True, blank=True)
+    last_probe_message = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"Breaker of connection {self.connection_id}"

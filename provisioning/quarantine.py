@@ -1,42 +1,68 @@
-"""Quarantine: a connection whose recent calls mostly fail stops taking calls until an MSP
-admin releases it, so one broken client directory does not eat every worker's retries.
+"""Quarantine: a circuit breaker per directory connection, so that one broken client
+directory does not eat every worker's retries, and does not wait for a person once it heals.
+
+- Closed: calls flow. The final outcome of each operation is noted (a step or a plan read
+  that succeeded, however many retries it took, or that gave up); a transient failure a
+  later retry absorbs counts for nothing, and throttling is pacing, not sickness.
+- Open (`DirectoryConnection.quarantined_at` set): when more than THRESHOLD of the last
+  WINDOW outcomes are failures (with at least MIN_CALLS seen), jobs on the connection wait.
+- Half-open: after a cool-down (`QUARANTINE_COOLDOWN_SECONDS`, doubled by each failed probe,
+  capped by `QUARANTINE_COOLDOWN_MAX_SECONDS`), beat runs exactly one probe, one read through
+  the connector. Success closes it by itself and resumes the waiting jobs; failure opens it
+  again for a longer cool-down.
+- Held: an MSP admin may quarantine a connection by hand; no probe releases a hold.
 
 The window of recent outcomes lives in Redis (a capped list) with ``settings.REDIS_URL``, else
 on the connection's `ConnectionBucket` row (the local-memory cache is not shared between
-worker processes). Quarantining and releasing are audited changes of the connection.
+worker processes). The breaker's own state is a `ConnectionBreaker` row. Every change of
+state is audited on the tenant's chain.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 
 import redis
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning.models_throttle import ConnectionBucket
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
+from provisioning.models import Job
+from provisioning.models_throttle import ConnectionBreaker, ConnectionBucket
 from provisioning.throttle import bucket_capacity, locked_bucket
+from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
 
-WINDOW = 50
-THRESHOLD = 0.4
-MIN_CALLS = WINDOW  # judge only a full window: 20 % errors must not trip it by chance
+WINDOW = 20
+THRESHOLD = 0.5
+MIN_CALLS = 5  # final outcomes, each already past its retries: a few give-ups say enough
 
 SUCCESS = "0"
 FAILURE = "1:"  # followed by the reason, so a quarantine can say what went wrong
 REASON_CHARS = 300
 # An idle connection's window is forgotten after this long (Redis only; housekeeping).
 WINDOW_TTL_S = 30 * 24 * 3600
+PROBE_TIMEOUT_S = 30.0
+# A probe whose worker died frees the half-open claim after this long.
+PROBE_CLAIM_S = PROBE_TIMEOUT_S + 30
+RUN_JOB_TASK = "provisioning.tasks.run_job"  # by name: the engine imports this module
 
 
 def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") -> bool:
-    """Note one call's outcome (transient failures and successes; not permanent 4xx answers,
-    which say nothing about the connection's health). When more than THRESHOLD of the last
-    WINDOW outcomes failed (with at least MIN_CALLS seen), quarantine the connection and
-    return True (only on the call that tipped it)."""
+    """Note the final outcome of one operation on the connection: a success (retries that
+    overcame a transient failure included) or a give-up after its last retry. Not permanent
+    4xx answers, which say nothing about the connection's health, nor throttling. When more
+    than THRESHOLD of the last WINDOW outcomes failed (with at least MIN_CALLS seen), open
+    the breaker and return True (only on the call that tipped it)."""
     entry = SUCCESS if ok else FAILURE + reason[:REASON_CHARS]
     if settings.REDIS_URL:
         outcomes = _redis_window(settings.REDIS_URL).push(connection.pk, entry)
@@ -48,16 +74,248 @@ def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") 
         return _failing(bucket.outcomes) and _quarantine_if_failing(connection, bucket.outcomes)
 
 
-def release(connection: DirectoryConnection, *, actor, request: HttpRequest | None = None) -> None:
-    """MSP admin: clear the quarantine and the outcome window (audited: "connection.release")."""
+# -- what the pages show -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    open_since: datetime | None
+    reason: str
+    held: bool = False
+    next_probe_at: datetime | None = None
+    last_probe_at: datetime | None = None
+    last_probe_ok: bool | None = None
+    last_probe_message: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_since is not None
+
+
+def state_of(connection: DirectoryConnection) -> BreakerState:
+    if connection.quarantined_at is None:
+        return BreakerState(None, "")
+    breaker = ConnectionBreaker.objects.filter(connection_id=connection.pk).first()
+    return breaker_state(connection.quarantined_at, connection.quarantine_reason, breaker)
+
+
+def breakers_of(connection_ids: list[int]) -> dict[int, ConnectionBreaker]:
+    """The breaker rows of these connections by connection id, in one query."""
+    return {
+        b.connection_id: b
+        for b in ConnectionBreaker.objects.filter(connection_id__in=connection_ids)
+    }
+
+
+def states_of(connections: list[DirectoryConnection]) -> dict[int, BreakerState]:
+    """The breaker of each connection by its id, in one query."""
+    breakers = breakers_of([c.pk for c in connections])
+    return {
+        c.pk: breaker_state(c.quarantined_at, c.quarantine_reason, breakers.get(c.pk))
+        for c in connections
+    }
+
+
+def breaker_state(
+    since: datetime | None, reason: str, breaker: ConnectionBreaker | None
+) -> BreakerState:
+    """What the pages say of a connection quarantined `since` (None: closed)."""
+    if since is None:
+        return BreakerState(None, "")
+    breaker = breaker or ConnectionBreaker()
+    return BreakerState(
+        open_since=since,
+        reason=reason,
+        held=breaker.held,
+        next_probe_at=_next_probe_at(since, breaker),
+        last_probe_at=breaker.last_probe_at,
+        last_probe_ok=breaker.last_probe_ok,
+        last_probe_message=breaker.last_probe_message,
+    )
+
+
+def cooldown_seconds(probe_failures: int) -> float:
+    """How long an open breaker waits before its next probe: longer after each failed one."""
+    base = float(settings.QUARANTINE_COOLDOWN_SECONDS)
+    cap = max(base, float(settings.QUARANTINE_COOLDOWN_MAX_SECONDS))
+    return min(cap, base * 2 ** min(probe_failures, 20))
+
+
+def _next_probe_at(since: datetime, breaker: ConnectionBreaker) -> datetime | None:
+    if breaker.held:
+        return None
+    start = max(since, breaker.last_probe_at) if breaker.last_probe_at else since
+    return start + timedelta(seconds=cooldown_seconds(breaker.probe_failures))
+
+
+# -- half-open: the probe ------------------------------------------------------------------
+
+
+@shared_task(name="provisioning.quarantine.probe_due_connections", ignore_result=True)
+def probe_due_connections() -> dict[str, int]:
+    """Run by beat: probe each open connection whose cool-down is over (never a held one)."""
+    released = failed = 0
+    for connection in due_for_probe():
+        outcome = probe(connection)
+        if outcome is True:
+            released += 1
+        elif outcome is False:
+            failed += 1
+    return {"released": released, "failed": failed}
+
+
+def due_for_probe(now: datetime | None = None) -> list[DirectoryConnection]:
+    now = now or timezone.now()
+    open_ = DirectoryConnection.objects.filter(quarantined_at__isnull=False).select_related(
+        "tenant"
+    )
+    states = states_of(list(open_))
+    return [c for c in open_ if states[c.pk].next_probe_at and states[c.pk].next_probe_at <= now]
+
+
+def probe(connection: DirectoryConnection) -> bool | None:
+    """One read through the connector, by one caller at a time (the half-open state).
+    True: released by itself; False: the probe failed and the breaker stays open; None: not
+    probed (closed meanwhile, held, or another caller is probing)."""
+    if not _claim_probe(connection):
+        return None
+    try:
+        connector = connector_for(connection)
+        bridge.run(connector.probe(), timeout=PROBE_TIMEOUT_S)
+    except ConnectorError as exc:
+        return _probe_failed(connection, exc.message)
+    except CredentialError as exc:
+        return _probe_failed(connection, str(exc))
+    except TimeoutError:
+        return _probe_failed(connection, f"No answer within {PROBE_TIMEOUT_S:.0f} seconds.")
+    return _probe_succeeded(connection)
+
+
+def _claim_probe(connection: DirectoryConnection) -> bool:
+    now = timezone.now()
+    ConnectionBreaker.objects.get_or_create(connection_id=connection.pk)
+    # The conditional UPDATE is the claim: one prober at a time, across processes.
+    return bool(
+        ConnectionBreaker.objects.filter(
+            Q(probing_until__isnull=True) | Q(probing_until__lt=now),
+            connection_id=connection.pk,
+            held=False,
+            connection__quarantined_at__isnull=False,
+        ).update(probing_until=now + timedelta(seconds=PROBE_CLAIM_S))
+    )
+
+
+def _probe_failed(connection: DirectoryConnection, message: str) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        breaker = ConnectionBreaker.objects.select_for_update().get(connection_id=connection.pk)
+        breaker.probe_failures += 1
+        breaker.probing_until = None
+        breaker.last_probe_at, breaker.last_probe_ok = now, False
+        breaker.last_probe_message = message[:300]
+        breaker.save()
+        current = DirectoryConnection.objects.get(pk=connection.pk)
+        after = {"error": breaker.last_probe_message, "probe_failures": breaker.probe_failures}
+        if current.quarantined_at:
+            at = _next_probe_at(current.quarantined_at, breaker)
+            after["next_probe_at"] = at.isoformat() if at else None
+        record(
+            "connection.probe_failed",
+            actor="system",
+            tenant=connection.tenant,
+            target=connection,
+            after=after,
+            result="failure",
+        )
+    return False
+
+
+def _probe_succeeded(connection: DirectoryConnection) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        current = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
+        breaker = ConnectionBreaker.objects.select_for_update().get(connection_id=connection.pk)
+        breaker.probing_until = None
+        breaker.last_probe_at, breaker.last_probe_ok, breaker.last_probe_message = now, True, ""
+        if current.quarantined_at is None or breaker.held:
+            breaker.save()
+            return False  # a person released or held it while the probe ran
+        breaker.probe_failures = 0
+        breaker.save()
+        _close(connection)
+        record(
+            "connection.release",
+            actor="system",
+            tenant=connection.tenant,
+            target=connection,
+            before=_quarantine_state(current),
+            after={"quarantined_at": None, "quarantine_reason": "", "released_by": "probe"},
+        )
+        transaction.on_commit(lambda: resume_waiting_jobs(connection))
+    return True
+
+
+def resume_waiting_jobs(connection: DirectoryConnection) -> int:
+    """Enqueue the tenant's waiting jobs again, so they run now rather than at their lease."""
+    waiting = list(
+        Job.objects.filter(tenant_id=connection.tenant_id, status=Job.Status.WAITING).values_list(
+            "pk", flat=True
+        )
+    )
+    for job_id in waiting:
+        current_app.send_task(RUN_JOB_TASK, args=[job_id])
+    return len(waiting)
+
+
+# -- by hand -------------------------------------------------------------------------------
+
+
+def hold(
+    connection: DirectoryConnection, *, actor, reason: str = "", request: HttpRequest | None = None
+) -> bool:
+    """MSP admin: quarantine the connection until a person releases it (audited:
+    "connection.hold"). False when it was held already."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
+        breaker, _ = ConnectionBreaker.objects.select_for_update().get_or_create(
+            connection_id=connection.pk
+        )
+        if breaker.held and current.quarantined_at:
+            return False
+        words = reason.strip() or "no reason given"
+        text = f"Held by {getattr(actor, 'username', actor)}: {words}"[:500]
+        since = current.quarantined_at or now
+        DirectoryConnection.objects.filter(pk=connection.pk).update(
+            quarantined_at=since, quarantine_reason=text
+        )
+        breaker.held, breaker.probing_until = True, None
+        breaker.save(update_fields=["held", "probing_until"])
+        connection.quarantined_at, connection.quarantine_reason = since, text
+        record(
+            "connection.hold",
+            actor=actor,
+            tenant=connection.tenant,
+            target=connection,
+            before=_quarantine_state(current),
+            after=_quarantine_state(connection),
+            request=request,
+        )
+    return True
+
+
+def release(connection: DirectoryConnection, *, actor, request: HttpRequest | None = None) -> bool:
+    """MSP admin: close the breaker (a hold included), clear the outcome window (audited:
+    "connection.release"). False when it was not open."""
     with transaction.atomic():
         current = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
         _clear_window(connection)
         connection.quarantined_at, connection.quarantine_reason = None, ""
         if current.quarantined_at is None:
-            return
-        DirectoryConnection.objects.filter(pk=connection.pk).update(
-            quarantined_at=None, quarantine_reason=""
+            return False
+        _close(connection)
+        ConnectionBreaker.objects.filter(connection_id=connection.pk).update(
+            held=False, probe_failures=0, probing_until=None
         )
         record(
             "connection.release",
@@ -68,11 +326,23 @@ def release(connection: DirectoryConnection, *, actor, request: HttpRequest | No
             after={"quarantined_at": None, "quarantine_reason": ""},
             request=request,
         )
+    return True
 
 
 def failure_share(connection: DirectoryConnection) -> tuple[int, int]:
     """(failed, seen) in the connection's window of recent outcomes."""
     return _count(_outcomes(connection))
+
+
+# -- internals -----------------------------------------------------------------------------
+
+
+def _close(connection: DirectoryConnection) -> None:
+    _clear_window(connection)
+    DirectoryConnection.objects.filter(pk=connection.pk).update(
+        quarantined_at=None, quarantine_reason=""
+    )
+    connection.quarantined_at, connection.quarantine_reason = None, ""
 
 
 def _failing(outcomes: list[str]) -> bool:
@@ -85,10 +355,10 @@ def _count(outcomes: list[str]) -> tuple[int, int]:
 
 
 def _quarantine_if_failing(connection: DirectoryConnection, outcomes: list[str]) -> bool:
-    """Quarantine, unless another call (maybe in another process) already has."""
+    """Open the breaker, unless another call (maybe in another process) already has."""
     failed, seen = _count(outcomes)
     last = next((o[len(FAILURE) :] for o in outcomes if o.startswith(FAILURE)), "")
-    reason = f"{failed} of the last {seen} calls failed" + (f": {last}" if last else "")
+    reason = f"{failed} of the last {seen} operations failed" + (f": {last}" if last else "")
     reason = reason[:500]
     now = timezone.now()
     with transaction.atomic():
@@ -98,6 +368,18 @@ def _quarantine_if_failing(connection: DirectoryConnection, outcomes: list[str])
         ).update(quarantined_at=now, quarantine_reason=reason)
         if not claimed:
             return False
+        # A new episode: the cool-down starts short again.
+        breaker, _ = ConnectionBreaker.objects.update_or_create(
+            connection_id=connection.pk,
+            defaults={
+                "held": False,
+                "probe_failures": 0,
+                "probing_until": None,
+                "last_probe_at": None,
+                "last_probe_ok": None,
+                "last_probe_message": "",
+            },
+        )
         connection.quarantined_at, connection.quarantine_reason = now, reason
         record(
             "connection.quarantine",
@@ -105,7 +387,12 @@ def _quarantine_if_failing(connection: DirectoryConnection, outcomes: list[str])
             tenant=connection.tenant,
             target=connection,
             before={"quarantined_at": None, "quarantine_reason": ""},
-            after={**_quarantine_state(connection), "failed": failed, "seen": seen},
+            after={
+                **_quarantine_state(connection),
+                "failed": failed,
+                "seen": seen,
+                "next_probe_at": _next_probe_at(now, breaker).isoformat(),
+            },
         )
     return True
 

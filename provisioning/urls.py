@@ -17,6 +17,11 @@ urlpatterns = [
         views.connection_release,
         name="connection_release",
     ),
+    path(
+        "tenants/<slug:tenant>/connections/<int:connection_id>/hold/",
+        views_connections.connection_hold,
+        name="connection_hold",
+    ),
     path("onboard/", views.onboard_start, name="onboard_start"),
     path("tenants/<slug:tenant>/onboard/", views.onboard, name="onboard"),
     path("tenants/<slug:tenant>/onboard/preview/", views.onboard_preview, name="onboard_preview"),

@@ -1,8 +1,12 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.models import Role
+from provisioning import quarantine
 from provisioning.checks import check_connection
 from tenants import access
 
@@ -19,3 +23,17 @@ def connection_test(request, tenant: str, connection_id: int):
         "tenants/tenant_detail.html#connection-test",
         {"connection": connection, "result": check_connection(connection)},
     )
+
+
+@login_required
+@require_POST
+def connection_hold(request: HttpRequest, tenant: str, connection_id: int) -> HttpResponse:
+    """MSP admin: quarantine a connection by hand; no probe releases it, only a person."""
+    connection = access.get_connection_for(request.user, tenant, connection_id, (Role.MSP_ADMIN,))
+    reason = request.POST.get("reason", "").strip()[:200]
+    kind = connection.get_kind_display()
+    if quarantine.hold(connection, actor=request.user, reason=reason, request=request):
+        messages.success(request, f"Holding the {kind} connection: its jobs wait until released.")
+    else:
+        messages.info(request, f"The {kind} connection is held already.")
+    return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from portal.models import Role, role_of
 from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
+from provisioning.models_throttle import ConnectionBreaker
+from provisioning.quarantine import BreakerState, breaker_state
 from reports.licences import SkuSeats, snapshots_for
 from tenants import access
 from tenants.models import DirectoryConnection
@@ -87,6 +89,7 @@ class ConnectionState:
     reason: str = ""
     expires_on: date | None = None
     days: int = 0
+    breaker: BreakerState | None = None  # quarantined connections only
 
 
 @dataclass
@@ -336,6 +339,18 @@ def _add_open_jobs(rows, scope, now) -> None:
             row.leavers_next += g["n"]
 
 
+BREAKER_FIELDS = tuple(
+    f"breaker__{name}"
+    for name in ("held", "probe_failures", "last_probe_at", "last_probe_ok", "last_probe_message")
+)
+
+
+def _breaker(values: dict) -> ConnectionBreaker:
+    """The breaker row read along with its connection (an unsaved default when it has none)."""
+    fields = {name.removeprefix("breaker__"): values[name] for name in BREAKER_FIELDS}
+    return ConnectionBreaker(**{k: v for k, v in fields.items() if v is not None})
+
+
 def _add_connections(rows, scope, now) -> None:
     today = timezone.localdate(now)
     paused = set(
@@ -344,7 +359,13 @@ def _add_connections(rows, scope, now) -> None:
         )
     )
     connections = DirectoryConnection.objects.filter(scope).values(
-        "id", "tenant_id", "kind", "quarantined_at", "quarantine_reason", "secret_expires_on"
+        "id",
+        "tenant_id",
+        "kind",
+        "quarantined_at",
+        "quarantine_reason",
+        "secret_expires_on",
+        *BREAKER_FIELDS,
     )
     labels = dict(DirectoryConnection.Kind.choices)
     for c in connections:
@@ -356,7 +377,12 @@ def _add_connections(rows, scope, now) -> None:
             row.entra_ids.append(c["id"])
         if c["quarantined_at"]:
             row.quarantined.append(
-                ConnectionState(kind, since=c["quarantined_at"], reason=c["quarantine_reason"])
+                ConnectionState(
+                    kind,
+                    since=c["quarantined_at"],
+                    reason=c["quarantine_reason"],
+                    breaker=breaker_state(c["quarantined_at"], c["quarantine_reason"], _breaker(c)),
+                )
             )
         if c["id"] in paused:
             row.throttled += 1

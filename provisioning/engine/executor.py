@@ -96,6 +96,9 @@ def plan_job(job: Job) -> Outcome | None:
         planning = plans_of.plan_for(job, connector_for(connection), connection, account)
         if planning is None:
             continue  # this job has nothing to do in this directory
+        if connection.quarantined_at:
+            planning.close()
+            return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
         pause = throttle.acquire(connection)  # the plan's own read counts against the pace too
         if pause > 0:
             planning.close()
@@ -108,6 +111,7 @@ def plan_job(job: Job) -> Outcome | None:
         except TransientError as exc:
             tries = job.options.get("plan_failures", 0) + 1
             if tries >= MAX_PLAN_ATTEMPTS:
+                quarantine.record_outcome(connection, ok=False, reason=exc.message)
                 fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
                 return None
             Job.objects.filter(pk=job.pk).update(options={**job.options, "plan_failures": tries})
@@ -115,6 +119,7 @@ def plan_job(job: Job) -> Outcome | None:
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
+        quarantine.record_outcome(connection, ok=True)
         if plan.user and not (account and account.remote_id) and job.kind not in SELF_LINKING:
             # Found by username (linked outside the portal's own onboarding): its steps need
             # the directory's id.
@@ -364,12 +369,13 @@ def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float 
         save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
         return error.retry_after or 1.0
     if isinstance(error, TransientError):
-        if not isinstance(error, ReplicationLagError):
-            quarantine.record_outcome(connection, ok=False, reason=error.message)
         if step.attempts < MAX_TRANSIENT_ATTEMPTS:
             save_step(step, Step.Status.PENDING, error)
             audit_step(job, step, "failure", error)
             return max(error.retry_after or 0.0, backoff(step.attempts))
+        # Only the give-up counts towards quarantine: a failure a retry absorbs says little.
+        if not isinstance(error, ReplicationLagError):
+            quarantine.record_outcome(connection, ok=False, reason=error.message)
         error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
     elif error is None:
         quarantine.record_outcome(connection, ok=True)

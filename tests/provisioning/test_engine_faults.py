@@ -105,22 +105,23 @@ def onboard_with(dirs, username: str) -> Job:
     return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
 
 
-def test_quarantined_connection_holds_jobs_until_released(on_sandbox, worker, msp_admin):
+def test_quarantined_connection_holds_jobs_until_a_probe_releases_it(on_sandbox, worker, settings):
     dirs = make_directories(on_sandbox, "quarantined")
     connection = dirs.tenant.connections.get()
-    connection.quarantined_at = timezone.now()
-    connection.quarantine_reason = "27 of the last 50 calls failed: HTTP 503"
-    connection.save()
+    for _ in range(quarantine.MIN_CALLS):
+        quarantine.record_outcome(connection, ok=False, reason="HTTP 503")
     job = onboard_with(dirs, "ada.lovelace@quarantined.example")
     deadline = time.monotonic() + 30
     while Job.objects.get(pk=job.pk).status != Job.Status.WAITING:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     job.refresh_from_db()
-    assert "quarantined" in job.waiting_reason and "27 of the last 50" in job.waiting_reason
+    assert "quarantined" in job.waiting_reason and "5 of the last 5" in job.waiting_reason
     assert users_named(dirs, "ada.") == []
 
-    assert services.release_connection(connection, actor=msp_admin) == 1
+    # What beat does after the cool-down: one read, and the connection releases itself.
+    settings.QUARANTINE_COOLDOWN_SECONDS = 0
+    assert quarantine.probe_due_connections() == {"released": 1, "failed": 0}
     job = wait_for_job(job.pk)
     assert job.status == Job.Status.SUCCEEDED
     assert_entra_user_complete(dirs, "ada.lovelace@quarantined.example")

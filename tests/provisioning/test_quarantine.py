@@ -1,5 +1,7 @@
-"""Quarantine: a connection whose recent calls mostly fail is stopped once, with one audit
-event, and an MSP admin releases it. Every test runs on both backends."""
+"""Quarantine's window: a connection whose recent operations mostly failed for good (each one
+past its retries) is stopped once, with one audit event, and an MSP admin can release it.
+Every test runs on both backends. The probe that releases it by itself:
+test_quarantine_breaker.py."""
 
 from __future__ import annotations
 
@@ -42,38 +44,41 @@ def test_failures_below_min_calls_do_not_quarantine(alpha):
 
 def test_trips_once_just_above_the_threshold_with_one_audit_event(alpha):
     conn = alpha.connection
-    assert succeed(conn, 30) == [False] * 30
-    assert fail(conn, 20) == [False] * 20  # 20 of 50 is 40 %: not more than the threshold
+    assert succeed(conn, 10) == [False] * 10
+    assert fail(conn, 10) == [False] * 10  # 10 of 20 is 50 %: not more than the threshold
     assert quarantine.record_outcome(conn, ok=False, reason="HTTP 503: try later") is True
     assert fail(conn, 5) == [False] * 5
-    assert quarantine.failure_share(conn) == (26, 50)
+    assert quarantine.failure_share(conn) == (16, 20)
 
     conn.refresh_from_db()
     assert conn.quarantined_at is not None
-    assert conn.quarantine_reason == "21 of the last 50 calls failed: HTTP 503: try later"
+    assert conn.quarantine_reason == "11 of the last 20 operations failed: HTTP 503: try later"
     [event] = events("connection.quarantine", conn)
     assert event.actor_kind == "system"
     assert event.tenant_id == alpha.tenant.pk
     assert event.after["quarantine_reason"] == conn.quarantine_reason
-    assert (event.after["failed"], event.after["seen"]) == (21, 50)
+    assert (event.after["failed"], event.after["seen"]) == (11, 20)
+    assert event.after["next_probe_at"] > event.after["quarantined_at"]
 
 
 def test_the_caller_s_connection_object_shows_the_quarantine(alpha):
     conn = alpha.connection
     fail(conn, MIN_CALLS)
     assert conn.quarantined_at is not None
-    assert conn.quarantine_reason.startswith(f"{MIN_CALLS} of the last {MIN_CALLS} calls failed")
+    assert conn.quarantine_reason.startswith(
+        f"{MIN_CALLS} of the last {MIN_CALLS} operations failed"
+    )
 
 
 def test_the_window_holds_only_the_last_calls(alpha):
     conn = alpha.connection
     succeed(conn, WINDOW + 10)
     assert quarantine.failure_share(conn) == (0, WINDOW)
-    assert fail(conn, 20) == [False] * 20  # 20 of the last 50: 40 %, not more
-    assert quarantine.failure_share(conn) == (20, WINDOW)
+    assert fail(conn, 10) == [False] * 10  # 10 of the last 20: 50 %, not more
+    assert quarantine.failure_share(conn) == (10, WINDOW)
     assert quarantine.record_outcome(conn, ok=False, reason="timeout") is True
     conn.refresh_from_db()
-    assert conn.quarantine_reason == "21 of the last 50 calls failed: timeout"
+    assert conn.quarantine_reason == "11 of the last 20 operations failed: timeout"
 
 
 def test_a_long_reason_is_cut_to_fit(alpha):
@@ -103,6 +108,7 @@ def test_release_clears_the_quarantine_and_the_window_with_an_audit_event(alpha,
     [event] = events("connection.release", conn)
     assert event.actor_username == msp_admin.username
     assert event.before["quarantine_reason"].startswith(f"{MIN_CALLS} of the last")
+    assert quarantine.state_of(conn).is_open is False
     assert event.after == {"quarantined_at": None, "quarantine_reason": ""}
 
     # A fresh window: it takes MIN_CALLS outcomes again before it can trip.
@@ -125,7 +131,7 @@ def test_concurrent_failures_quarantine_exactly_once(alpha, limiter_backend):  #
         pytest.skip("the test database is SQLite in memory")
     conn = alpha.connection
 
-    results = run_threads(6, lambda _: fail(type(conn).objects.get(pk=conn.pk), 10))
+    results = run_threads(6, lambda _: fail(type(conn).objects.get(pk=conn.pk), 4))
     assert all(isinstance(r, list) for r in results), results
     assert sum(r.count(True) for r in results) == 1
     assert len(events("connection.quarantine", conn)) == 1

@@ -8,6 +8,7 @@ import json
 import re
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal import ratelimit
 from portal.audit.models import AuditEvent
 from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role
@@ -28,9 +30,12 @@ NEW_PASSWORD = "a-new-and-long-passphrase-42"
 
 
 @pytest.fixture(autouse=True)
-def _own_rate_counters(settings):
-    """Counters of this test only (the cache outlives a test, and Redis is shared)."""
+def _own_rate_counters(settings, monkeypatch):
+    """Counters of this test only (the cache outlives a test, and Redis is shared), in one
+    window: a test that crossed a minute boundary would see two windows' budgets."""
     settings.REDIS_KEY_PREFIX = f"test-c-{uuid.uuid4().hex}"
+    start_of_a_minute = (time.time() // 60) * 60
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: start_of_a_minute))
 
 
 @pytest.fixture
