@@ -15,9 +15,10 @@ from django.utils import timezone
 from portal.audit.events import record
 from portal.models import Role, role_of
 from provisioning import notifications
-from provisioning.engine.desired import managed_access
+from provisioning.engine.desired import merge_templates
+from provisioning.jobs import enqueue_on_commit
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
-from provisioning.tasks import run_job
+from provisioning.models_access import approvers_of
 from tenants.models import Tenant
 
 Status = AccessRequest.Status
@@ -94,21 +95,6 @@ def _user(actor):
 
 def _admin_of(user, tenant: Tenant) -> bool:
     return user.tenantassignment_set.filter(tenant=tenant).exists()
-
-
-def approvers_of(resource: RequestableResource) -> list:
-    """The client admins who decide on requests for `resource`."""
-    from django.contrib.auth import get_user_model
-
-    if resource.approvers == RequestableResource.Approvers.NAMED:
-        people = resource.named_approvers.filter(is_active=True)
-    else:
-        people = get_user_model().objects.filter(
-            is_active=True,
-            profile__role=Role.CLIENT_ADMIN,
-            tenantassignment__tenant=resource.tenant,
-        )
-    return list(people.distinct())
 
 
 def can_decide(user, access_request: AccessRequest) -> bool:
@@ -215,8 +201,6 @@ def _auto_approves(resource: RequestableResource, identity: Identity) -> bool:
 
 
 def managed_attributes(identity: Identity) -> dict:
-    from provisioning.engine.desired import merge_templates
-
     merged = merge_templates(list(identity.role_templates.all()), identity.tenant, {})
     return merged["attributes"] | identity.attributes
 
@@ -273,7 +257,7 @@ def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> Non
         request=http,
         job_id=job.pk,
     )
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    enqueue_on_commit(job.pk)
     notifications.on_commit("decision", access_request)
 
 
@@ -359,7 +343,7 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         request=http,
         job_id=job.pk,
     )
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    enqueue_on_commit(job.pk)
     return access_request
 
 
@@ -381,6 +365,15 @@ def extend(access_request: AccessRequest, *, ends_at, reason: str, actor, http_r
 
 
 # -- what the engine tells us -----------------------------------------------------------------
+
+
+def after_job(job: Job, status: str) -> None:
+    """Registered with the engine (`engine.outcomes`): a grant's job ended, or a leaver's
+    offboarding succeeded and their requests and grants close."""
+    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
+        grant_finished(job, status)
+    elif job.kind == Job.Kind.LEAVE and status == Job.Status.SUCCEEDED and job.identity:
+        close_for_leaver(job.identity)
 
 
 def grant_finished(job: Job, status: str) -> None:
@@ -412,23 +405,6 @@ def _hand_over(extension: AccessRequest) -> None:
     AccessRequest.objects.filter(pk=extension.pk).update(
         added_access=old.added_access or extension.added_access
     )
-
-
-def should_remove(access_request: AccessRequest) -> bool:
-    """Remove only what this grant added, and nothing the person holds by other means: a
-    role template of theirs, or another live grant of the same resource."""
-    if not access_request.added_access:
-        return False
-    resource = access_request.resource
-    managed = managed_access(access_request.identity)
-    key = "groups" if resource.kind == RequestableResource.Kind.GROUP else "apps"
-    names = {n.casefold() for n in managed[key]}
-    if resource.name.casefold() in names or resource.remote_id in managed[key]:
-        return False
-    others = AccessRequest.objects.filter(
-        identity=access_request.identity, resource=resource, status__in=AccessRequest.LIVE
-    ).exclude(pk=access_request.pk)
-    return not others.exists()
 
 
 # -- the clock (beat) -------------------------------------------------------------------------

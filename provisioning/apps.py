@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class ProvisioningConfig(AppConfig):
     name = "provisioning"
+
+    def ready(self) -> None:
+        # Imported here, once the models are loaded: the features register what must happen
+        # after a job, so that the engine below them never imports them.
+        from provisioning import access_requests, lifecycle
+        from provisioning.engine import outcomes
+
+        outcomes.on_job_finished(access_requests.after_job)
+        outcomes.on_job_finished(lifecycle.after_job)

@@ -6,7 +6,6 @@ Dates and times are typed in the tenant's time zone (wall clock), never the serv
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.utils import timezone
 from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
 from provisioning.models import Identity
+from tenants import clock
 from tenants.forms import MAX_ITEM_LENGTH, MAX_LIST_ITEMS, LinesField, no_markup
 from tenants.lifecycle_settings import PRESET_FIELDS
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
@@ -56,10 +56,10 @@ class WallClockDateTimeField(forms.DateTimeField):
 def clean_future(tenant: Tenant, local: datetime) -> datetime:
     """The aware instant of a wall-clock time in the tenant's zone, if it is ahead (and not
     more than a year ahead)."""
-    at = lifecycle.tenant_datetime(tenant, local)
+    at = clock.tenant_datetime(tenant, local)
     now = timezone.now()
     if at <= now:
-        here = now.astimezone(ZoneInfo(tenant.time_zone))
+        here = now.astimezone(clock.tenant_zone(tenant))
         raise ValidationError(
             f"That time has passed: it is {here:%d %b %Y %H:%M} now in {tenant.time_zone}. "
             "Choose a later time, or “now”."

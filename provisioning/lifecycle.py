@@ -9,8 +9,7 @@ admin confirms its batch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,9 +17,10 @@ from django.utils import timezone
 from portal.audit.events import record, snapshot
 from provisioning.engine import offboarding, planner
 from provisioning.engine.desired import DesiredState, managed_access, merge_templates
+from provisioning.jobs import enqueue_on_commit, new_job
 from provisioning.models import Batch, Identity, Job
 from provisioning.services import dry_run
-from provisioning.tasks import run_job
+from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
@@ -71,24 +71,6 @@ class ChangeRequest:
     extra_groups: list[str] | None = None  # None: keep the current ones
 
 
-# -- time -------------------------------------------------------------------------------------
-
-
-def tenant_datetime(tenant: Tenant, local: datetime) -> datetime:
-    """An aware datetime from a wall-clock time in the tenant's time zone."""
-    if timezone.is_aware(local):
-        return local
-    return local.replace(tzinfo=ZoneInfo(tenant.time_zone))
-
-
-def start_of_day(tenant: Tenant, day: date) -> datetime:
-    return tenant_datetime(tenant, datetime.combine(day, time.min))
-
-
-def tenant_today(tenant: Tenant, now: datetime | None = None) -> date:
-    return (now or timezone.now()).astimezone(ZoneInfo(tenant.time_zone)).date()
-
-
 # -- the circuit breaker ----------------------------------------------------------------------
 
 
@@ -110,33 +92,6 @@ def hold_reason(tenant: Tenant, leavers: int) -> str:
 
 
 # -- jobs -------------------------------------------------------------------------------------
-
-
-def _actor_user(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
-def new_job(identity: Identity, kind: str, options: dict, *, actor, at, batch, hold) -> Job:
-    """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit."""
-    if hold:
-        status = Job.Status.HELD
-    elif at is not None and at > timezone.now():
-        status = Job.Status.SCHEDULED
-    else:
-        status = Job.Status.QUEUED
-    job = Job.objects.create(
-        tenant=identity.tenant,
-        identity=identity,
-        kind=kind,
-        status=status,
-        not_before=at,
-        batch=batch,
-        requested_by=_actor_user(actor),
-        options=options,
-    )
-    if status == Job.Status.QUEUED:
-        transaction.on_commit(lambda: run_job.delay(job.pk))
-    return job
 
 
 def request_offboarding(
@@ -165,7 +120,7 @@ def request_offboarding(
             hold=hold,
         )
         if at is not None:
-            identity.end_date = at.astimezone(ZoneInfo(identity.tenant.time_zone)).date()
+            identity.end_date = clock.tenant_date(identity.tenant, at)
             identity.save(update_fields=["end_date", "updated_at"])
         record(
             "identity.offboard",
@@ -256,19 +211,6 @@ def _described(identity: Identity) -> dict:
     return snapshot(identity) | {"role_templates": [t.name for t in identity.role_templates.all()]}
 
 
-def schedule_enable(identity: Identity, start: date, *, actor) -> Job:
-    """A joiner created disabled ahead of time is enabled at the start of their first day."""
-    return new_job(
-        identity,
-        Job.Kind.CHANGE,
-        {"enable": True},
-        actor=actor,
-        at=start_of_day(identity.tenant, start),
-        batch=None,
-        hold=False,
-    )
-
-
 def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
     """Rehire. Within the grace period: re-enable and put back what the offboarding removed.
     After the hard delete: a new join of the same Identity, so its history stays linked."""
@@ -298,6 +240,34 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
             job_id=job.pk,
         )
     return job
+
+
+def after_job(job: Job, status: str) -> None:
+    """Registered with the engine (`engine.outcomes`): the Identity's new status when a job
+    ends; a successful offboarding schedules the hard delete its options asked for."""
+    identity = job.identity
+    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
+        return
+    if status != Job.Status.SUCCEEDED or identity is None:
+        return
+    new = None
+    enables = {
+        Job.Kind.JOIN: job.options.get("enabled") is not False,
+        Job.Kind.CHANGE: bool(job.options.get("enable")),
+        Job.Kind.RESTORE: True,
+    }
+    if enables.get(job.kind):
+        new = Identity.Status.ACTIVE
+    elif job.kind == Job.Kind.LEAVE:
+        new = Identity.Status.LEFT
+        days = job.options["offboard"].get("delete_after_days")
+        if days is not None:
+            schedule_deletion(identity, days, leave_job=job)
+    elif job.kind == Job.Kind.DELETE:
+        new = Identity.Status.DELETED
+    if new and identity.status != new:
+        identity.status = new
+        identity.save(update_fields=["status", "updated_at"])
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
@@ -372,7 +342,7 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
             job.status = Job.Status.QUEUED if due else Job.Status.SCHEDULED
             job.save(update_fields=["status"])
             if due:
-                transaction.on_commit(lambda job_id=job.pk: run_job.delay(job_id))
+                enqueue_on_commit(job.pk)
         batch.status, batch.confirmed_by, batch.confirmed_at = Batch.Status.STARTED, actor, now
         batch.save(update_fields=["status", "confirmed_by", "confirmed_at"])
         record(
@@ -443,7 +413,7 @@ def start_due_jobs(now: datetime | None = None) -> int:
                 _apply_due_change(job)
             job.status = Job.Status.QUEUED
             job.save(update_fields=["status", "options"])
-            transaction.on_commit(lambda job_id=job.pk: run_job.delay(job_id))
+            enqueue_on_commit(job.pk)
             started += 1
     return started
 

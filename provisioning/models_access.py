@@ -1,9 +1,11 @@
 """Access requests: resources a tenant lets people ask for, the requests, and their grants."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
+from portal.models import Role
 from tenants.models import DirectoryConnection, Tenant
 
 
@@ -51,6 +53,19 @@ class RequestableResource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()}, {self.connection.get_kind_display()})"
+
+
+def approvers_of(resource: RequestableResource) -> list:
+    """The client admins who decide on requests for `resource`."""
+    if resource.approvers == RequestableResource.Approvers.NAMED:
+        people = resource.named_approvers.filter(is_active=True)
+    else:
+        people = get_user_model().objects.filter(
+            is_active=True,
+            profile__role=Role.CLIENT_ADMIN,
+            tenantassignment__tenant=resource.tenant,
+        )
+    return list(people.distinct())
 
 
 class AccessRequest(models.Model):

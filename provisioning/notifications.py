@@ -12,6 +12,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from provisioning.models import AccessRequest
+from provisioning.models_access import approvers_of
+
 log = logging.getLogger(__name__)
 
 
@@ -47,9 +50,6 @@ def on_commit(kind: str, access_request) -> None:
 
 def send(kind: str, request_id: int) -> int:
     """Send one notice; how many people got it. A mail failure never undoes the action."""
-    from provisioning.access_requests import approvers_of
-    from provisioning.models import AccessRequest
-
     notice = NOTICES[kind]
     access_request = AccessRequest.objects.select_related(
         "tenant", "identity", "resource", "requested_by"

@@ -3,7 +3,6 @@ person. Nothing here changes the database or a directory; changes go through ser
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -21,10 +20,7 @@ from tenants import access
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection, Tenant
 
-logger = logging.getLogger(__name__)
-
 IDENTITY_TARGET_TYPE = "provisioning.identity"
-UNREADABLE = "The directory could not be reached or gave an answer the portal does not understand."
 READ_TIMEOUT_S = 20.0
 
 
@@ -143,11 +139,6 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
             views.append(
                 DirectoryView(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
             )
-        except Exception:
-            # An SDK failure the connector did not classify (e.g. the okta SDK on a refused
-            # connection): the page still renders, and the log keeps the traceback.
-            logger.exception("Reading connection %s for identity %s", connection.pk, identity.pk)
-            views.append(DirectoryView(connection, error=UNREADABLE))
     return desired, views
 
 
@@ -163,15 +154,15 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
     view = DirectoryView(connection, user=user)
     view.attributes = _attribute_rows(desired, user)
     if user is None:
-        view.access = _comparisons(connector.kind, desired, set(), set(), set())
+        view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
     groups = _names(await connector.groups(), held.groups)
     apps = _names(await connector.apps(), held.apps)
     licences = set()
-    if connector.kind == "entra":
+    if connector.supports_licences:
         licences = _names(await connector.licenses(), held.licenses)
-    view.access = _comparisons(connector.kind, desired, groups, licences, apps)
+    view.access = _comparisons(connector.supports_licences, desired, groups, licences, apps)
     return view
 
 
@@ -180,9 +171,9 @@ def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
     return {by_id.get(i, i) for i in ids}
 
 
-def _comparisons(kind: str, desired: DesiredState, groups, licences, apps) -> list[Comparison]:
+def _comparisons(licensed: bool, desired: DesiredState, groups, licences, apps) -> list[Comparison]:
     rows = [Comparison("Groups", desired.groups, tuple(sorted(groups, key=str.casefold)))]
-    if kind == "entra":
+    if licensed:
         rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
     rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
     return rows

@@ -4,7 +4,6 @@ provisioning/access_requests.py and provisioning/action_requests.py."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,9 +22,7 @@ from tenants import access
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection, Tenant
 
-logger = logging.getLogger(__name__)
 READ_TIMEOUT_S = 20.0
-UNREADABLE = "The directory could not be reached or gave an answer the portal does not understand."
 ACTIVE_PEOPLE = (Identity.Status.JOINER, Identity.Status.ACTIVE)
 
 
@@ -108,10 +105,6 @@ def _listing(connection: DirectoryConnection) -> DirectoryListing:
         return DirectoryListing(connection, error=exc.message or "No answer.")
     except TimeoutError:
         return DirectoryListing(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
-    except Exception:
-        # An SDK failure the connector did not classify: the page still renders.
-        logger.exception("Reading groups and apps of connection %s", connection.pk)
-        return DirectoryListing(connection, error=UNREADABLE)
     assignable = [g for g in groups if not (g.detail.get("dynamic") or g.detail.get("builtin"))]
     return DirectoryListing(connection, groups=_sorted(assignable), apps=_sorted(apps))
 

@@ -10,13 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
+from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
 from provisioning.engine.desired import DesiredState, merge_templates
+from provisioning.jobs import enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
-from tenants import naming
+from tenants import clock, naming
 from tenants.crypto import CredentialError
 from tenants.models import RoleTemplate, Tenant
 
@@ -147,9 +149,7 @@ def request_onboarding(
     A start date in the future: with `request.create_ahead` the account is created now,
     disabled, and a scheduled job enables it on the start date; without, the whole join
     waits for that day."""
-    from provisioning import lifecycle
-
-    future = request.start_date is not None and request.start_date > lifecycle.tenant_today(tenant)
+    future = request.start_date is not None and request.start_date > clock.tenant_today(tenant)
     with transaction.atomic():
         identity = Identity.objects.create(
             tenant=tenant,
@@ -170,12 +170,10 @@ def request_onboarding(
         if future and request.create_ahead:
             options["enabled"] = False
         elif future:
-            at = lifecycle.start_of_day(tenant, request.start_date)
-        job = lifecycle.new_job(
-            identity, Job.Kind.JOIN, options, actor=actor, at=at, batch=batch, hold=False
-        )
+            at = clock.start_of_day(tenant, request.start_date)
+        job = new_job(identity, Job.Kind.JOIN, options, actor=actor, at=at, batch=batch, hold=False)
         if future and request.create_ahead:
-            lifecycle.schedule_enable(identity, request.start_date, actor=actor)
+            _schedule_enable(identity, request.start_date, actor=actor)
         record(
             "identity.onboard",
             actor=actor,
@@ -188,10 +186,21 @@ def request_onboarding(
     return job
 
 
+def _schedule_enable(identity: Identity, start: date, *, actor) -> Job:
+    """A joiner created disabled ahead of time is enabled at the start of their first day."""
+    return new_job(
+        identity,
+        Job.Kind.CHANGE,
+        {"enable": True},
+        actor=actor,
+        at=clock.start_of_day(identity.tenant, start),
+        batch=None,
+        hold=False,
+    )
+
+
 def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
     """Failed and skipped steps back to pending; the job runs again from there."""
-    from provisioning.tasks import run_job
-
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
@@ -210,15 +219,12 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
             request=http_request,
             job_id=job.pk,
         )
-        transaction.on_commit(lambda: run_job.delay(job.pk))
+        enqueue_on_commit(job.pk)
     return job
 
 
 def release_connection(connection, *, actor, http_request=None) -> int:
     """End a quarantine and re-enqueue the tenant's waiting jobs; how many were re-enqueued."""
-    from provisioning import quarantine
-    from provisioning.tasks import run_job
-
     with transaction.atomic():
         quarantine.release(connection, actor=actor, request=http_request)
         waiting = list(
@@ -227,7 +233,7 @@ def release_connection(connection, *, actor, http_request=None) -> int:
             )
         )
         for job_id in waiting:
-            transaction.on_commit(lambda job_id=job_id: run_job.delay(job_id))
+            enqueue_on_commit(job_id)
     return len(waiting)
 
 

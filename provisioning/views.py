@@ -6,7 +6,6 @@ directory except through services.preview_onboarding and queries.directory_views
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -33,7 +32,6 @@ from provisioning.models import Job, Step
 from tenants import access
 from tenants.models import Tenant
 
-logger = logging.getLogger(__name__)
 OPERATORS = access.OPERATOR_ROLES
 ATTRIBUTE_LABELS = queries.ATTRIBUTE_LABELS | {"manager": "Manager"}
 JOBS_PER_PAGE = 25
@@ -121,21 +119,9 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
 
 
 def _dry_run(tenant: Tenant, onboarding, posted: dict[str, str]) -> PreviewView:
-    """The service's dry run in words; a failure it did not classify blocks the submit with a
-    plain message instead of a server error (the traceback goes to the log)."""
-    try:
-        return _describe(services.preview_onboarding(tenant, onboarding), posted)
-    except Exception:
-        logger.exception("Dry run for tenant %s failed", tenant.pk)
-        return PreviewView(
-            "",
-            [],
-            [],
-            [
-                "A directory of this tenant could not be read, so the plan cannot be checked. "
-                "Use “Test connection” on the tenant page, then try again."
-            ],
-        )
+    """The service's dry run in words (a directory that cannot be read is one of its plans,
+    with the connector's message)."""
+    return _describe(services.preview_onboarding(tenant, onboarding), posted)
 
 
 def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) -> dict:

@@ -7,8 +7,6 @@ redirect; the batch page's progress partial is polled by htmx until nothing is l
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -26,7 +24,6 @@ from provisioning.models import Batch
 from tenants import access
 from tenants.models import Tenant
 
-logger = logging.getLogger(__name__)
 OPERATORS = access.OPERATOR_ROLES
 ADMINS = (Role.MSP_ADMIN,)
 ROWS_PER_PAGE = 250
@@ -97,8 +94,7 @@ def _upload(request: HttpRequest, tenant: Tenant, handler) -> HttpResponse:
 
 
 def _store(request, tenant: Tenant, kind: str, form: UploadForm, options) -> Batch | None:
-    """The validated batch, or None with the file's problem on the form (never a 500: the
-    traceback of an unforeseen failure goes to the log)."""
+    """The validated batch, or None with the file's problem on the form."""
     try:
         return service.upload(
             tenant,
@@ -111,13 +107,6 @@ def _store(request, tenant: Tenant, kind: str, form: UploadForm, options) -> Bat
         )
     except service.BadFile as exc:
         form.add_error("file", str(exc))
-    except Exception:
-        logger.exception("Bulk upload for tenant %s failed", tenant.pk)
-        form.add_error(
-            "file",
-            "The file could not be checked. Nothing was stored; try again, and if it fails "
-            "again, send the file to the MSP's support.",
-        )
     return None
 
 

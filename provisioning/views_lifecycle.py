@@ -7,7 +7,6 @@ call its preview functions, which read the directories and change nothing.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -30,13 +29,8 @@ from provisioning.models import Batch, Identity, Step
 from tenants import access
 from tenants.lifecycle_settings import preset_of, save_lifecycle_settings
 
-logger = logging.getLogger(__name__)
 OPERATORS = access.OPERATOR_ROLES
 MSP_ADMIN = (Role.MSP_ADMIN,)
-UNREADABLE = (
-    "A directory of this tenant could not be read, so the plan cannot be shown. "
-    "Use “Test connection” on the tenant page, then try again."
-)
 DIFF_ROWS = {  # action -> (row, added?)
     Step.Action.ADD_GROUP: ("Groups", True),
     Step.Action.REMOVE_GROUP: ("Groups", False),
@@ -124,13 +118,9 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
 
 
 def _dry_run(preview_of, *, read_errors_block: bool) -> DryRun:
-    """The preview in words. A failure the services did not classify becomes a plain blocker
-    (the traceback goes to the log), never a server error."""
-    try:
-        preview = preview_of()
-    except Exception:
-        logger.exception("Lifecycle dry run failed")
-        return DryRun([], [UNREADABLE])
+    """The preview in words (a directory that cannot be read is one of its plans, with the
+    connector's message)."""
+    preview = preview_of()
     directories = [_directory_run(c, plan, error) for c, plan, error in preview.plans]
     blockers = [p.message for p in preview.blocking_problems]
     if read_errors_block:

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from provisioning.lifecycle import start_of_day
 from provisioning.models import AccessRequest, Job, Step
 from reports.licences import snapshots_for
+from tenants.clock import start_of_day, tenant_date, tenant_zone
 from tenants.models import DirectoryConnection, Tenant
 
 GRANTED = (
@@ -178,7 +178,7 @@ def build_report(tenant: Tenant, start: date, end: date) -> Report:
     _add_jobs(report, begin, until)
     _add_steps(report, begin, until)
     _add_requests(report, begin, until)
-    report.weeks = _weeks(report, ZoneInfo(tenant.time_zone))
+    report.weeks = _weeks(report, tenant_zone(tenant))
     _add_licences(report, begin, until)
     return report
 
@@ -363,7 +363,7 @@ def _add_licences(report: Report, begin: datetime, until: datetime) -> None:
     moves = _licence_moves(report.tenant, min(begin, read_at) if read_at else begin)
     seats = {sku.name: sku for s in snapshots for sku in s.skus}
     now = timezone.now()
-    today = now.astimezone(ZoneInfo(report.tenant.time_zone)).date()
+    today = tenant_date(report.tenant, now)
     days = [report.start + timedelta(days=i) for i in range(report.days)]
     days = [d for d in days if d <= today]
     ends = [min(start_of_day(report.tenant, d + timedelta(days=1)), now) for d in days]

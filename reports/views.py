@@ -20,13 +20,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.events import record
 from portal.models import Role
-from provisioning.lifecycle import tenant_today
 from reports import export, licences
 from reports.dashboard import COLUMNS, build_dashboard
 from reports.forms import PERIODS, DashboardForm, ReportPeriodForm
 from reports.report import build_report, month_headlines
 from reports.report_charts import licence_chart, weekly_chart
 from tenants import access
+from tenants.clock import tenant_today
 from tenants.models import DirectoryConnection
 
 

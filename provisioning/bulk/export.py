@@ -11,9 +11,9 @@ import io
 from collections.abc import Iterator
 from datetime import timedelta
 
-from provisioning import lifecycle
 from provisioning.bulk import columns
 from provisioning.models import Batch
+from tenants import clock
 from tenants.models import RoleTemplate, Tenant
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -76,7 +76,7 @@ def _example_row(tenant: Tenant) -> dict[str, str]:
     template = RoleTemplate.objects.filter(tenant=tenant).first()
     if template is None:
         return {}
-    start = lifecycle.tenant_today(tenant) + timedelta(days=14)
+    start = clock.tenant_today(tenant) + timedelta(days=14)
     return {
         "first_name": "Ada",
         "last_name": "Lovelace",

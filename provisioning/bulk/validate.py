@@ -20,7 +20,7 @@ from provisioning.bulk.directory import DirectoryNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
 from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
 from provisioning.models import Identity, Job
-from tenants import naming
+from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -110,7 +110,7 @@ class _Draft:
 class OnboardingCheck:
     def __init__(self, tenant: Tenant):
         self.tenant = tenant
-        self.today = lifecycle.tenant_today(tenant)
+        self.today = clock.tenant_today(tenant)
         self.templates = {t.name.lower(): t for t in RoleTemplate.objects.filter(tenant=tenant)}
         self.domains = [d.lower() for d in tenant.domains]
         people = list(
@@ -347,7 +347,7 @@ class OffboardingCheck:
     def __init__(self, tenant: Tenant):
         self.tenant = tenant
         self.now = timezone.now()
-        self.today = lifecycle.tenant_today(tenant, self.now)
+        self.today = clock.tenant_today(tenant, self.now)
         people = list(
             Identity.objects.filter(tenant=tenant).only(
                 "pk", "username", "employee_id", "display_name", "status"
@@ -434,7 +434,7 @@ class OffboardingCheck:
         elif day > self.today + timedelta(days=MAX_AHEAD_DAYS):
             result.errors.append(f"leave_at {value} is more than a year ahead.")
         else:
-            result.data["leave_at"] = lifecycle.tenant_datetime(self.tenant, local).isoformat()
+            result.data["leave_at"] = clock.tenant_datetime(self.tenant, local).isoformat()
 
     def overrides(self, cells: dict[str, str], result: RowResult) -> None:
         overrides: dict = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -10,8 +13,10 @@ from typing import Protocol
 
 from django.conf import settings
 
-from provisioning.connectors.errors import EndpointRefusedError
+from provisioning.connectors.errors import ConnectorError, EndpointRefusedError, UnexpectedError
 from tenants import endpoints
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,12 @@ class ResourceCache:
 
 
 class Connector(Protocol):
-    kind: str
+    kind: str  # for people (labels, forms); the engine decides on the capabilities below
+    batchable: frozenset[str]  # step actions `apply_many` carries in one request
+    supports_licences: bool
+    disable_modes: tuple[str, ...]  # ways `disable_user(id, mode=...)` accepts; () for one
+    soft_deletes: bool  # a deleted user must be purged as well
+    compared_attributes: tuple[str, ...]  # attributes the directory holds and we keep equal
 
     async def probe(self) -> None: ...
     async def get_user(self, user_id: str) -> DirectoryUser: ...
@@ -92,6 +102,32 @@ class Connector(Protocol):
     async def reset_password(self, user_id: str, password: str) -> None: ...
     async def delete_user(self, user_id: str) -> None: ...
     async def close(self) -> None: ...
+
+
+def classified(cls: type) -> type:
+    """Every public coroutine of a connector class raises only the connector errors (or
+    TimeoutError): whatever else its SDK lets escape becomes an UnexpectedError here, at the
+    boundary, so that nothing above the connectors needs a catch-all."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(method):
+            setattr(cls, name, _classifying(method))
+    return cls
+
+
+def _classifying(method):
+    @functools.wraps(method)
+    async def call(self, *args, **kwargs):
+        try:
+            return await method(self, *args, **kwargs)
+        except (ConnectorError, TimeoutError):
+            raise
+        except Exception as exc:  # the one catch-all: the connector boundary classifies
+            logger.exception("%s.%s failed unexpectedly", type(self).__name__, method.__name__)
+            raise UnexpectedError(
+                f"The directory's answer could not be read ({type(exc).__name__})."
+            ) from exc
+
+    return call
 
 
 def require_allowed(service: endpoints.Service, url: str) -> endpoints.Endpoint:

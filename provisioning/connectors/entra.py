@@ -40,6 +40,7 @@ from provisioning.connectors.base import (
     NewUser,
     Resource,
     ResourceCache,
+    classified,
     is_sandbox,
     refuse_other_origins,
     require_allowed,
@@ -101,8 +102,24 @@ ALREADY_DONE = (
 )
 
 
+@classified
 class EntraConnector:
     kind = "entra"
+    # What the engine may ask of this directory; it reads these, never `kind`.
+    batchable = BATCHABLE
+    supports_licences = True
+    disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
+    soft_deletes = True  # a deleted user waits in deleted items until it is purged
+    compared_attributes = (
+        "first_name",
+        "last_name",
+        "display_name",
+        "department",
+        "job_title",
+        "usage_location",
+        "company",
+        "office",
+    )
 
     def __init__(
         self, *, tenant_id: str, client_id: str, secret: str, login_url: str, graph_url: str

@@ -28,6 +28,11 @@ class ReplicationLagError(TransientError):
     Says nothing about the connection's health."""
 
 
+class UnexpectedError(TransientError):
+    """The SDK or the transport failed in a way no rule above foresaw (the traceback is in
+    the log): tried again like any transient failure, shown as unreadable meanwhile."""
+
+
 class PermanentError(ConnectorError):
     """Retrying cannot help: bad request, no licence seat, bad credentials, missing permission."""
 

@@ -29,9 +29,14 @@ def connector_for(connection) -> Connector:
     )
 
 
+def connector_type(connection) -> type[Connector]:
+    """The class of a connection's connector: its capabilities, without a client."""
+    return EntraConnector if connection.kind == "entra" else OktaConnector
+
+
 def _build(connection) -> Connector:
     secret = connection.get_secret()
-    if connection.kind == "entra":
+    if connector_type(connection) is EntraConnector:
         return EntraConnector(
             tenant_id=connection.directory_id,
             client_id=connection.client_id,

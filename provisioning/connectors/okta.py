@@ -21,6 +21,7 @@ from provisioning.connectors.base import (
     NewUser,
     Resource,
     ResourceCache,
+    classified,
     refuse_other_origins,
     require_allowed,
     ssl_context_for,
@@ -51,8 +52,23 @@ ATTRIBUTES = {
 INACTIVE = {"SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED"}
 
 
+@classified
 class OktaConnector:
     kind = "okta"
+    # What the engine may ask of this directory; it reads these, never `kind`.
+    batchable: frozenset[str] = frozenset()
+    supports_licences = False
+    disable_modes = ("suspend", "deactivate")  # the first is the default
+    soft_deletes = False
+    compared_attributes = (
+        "first_name",
+        "last_name",
+        "display_name",
+        "department",
+        "job_title",
+        "usage_location",
+        "company",
+    )
 
     def __init__(self, *, org_url: str, token: str):
         self.org_url = org_url.rstrip("/")

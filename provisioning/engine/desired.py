@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tenants.clock import tenant_today
+
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
 
 
@@ -82,8 +84,6 @@ def desired_state(
 
 def _should_be_enabled(identity) -> bool:
     """Not when they have left, nor (a joiner created ahead) before their start date."""
-    from provisioning.lifecycle import tenant_today
-
     if identity.status in (identity.Status.LEFT, identity.Status.DELETED):
         return False
     starts_later = identity.start_date and identity.start_date > tenant_today(identity.tenant)

@@ -25,7 +25,6 @@ from portal.audit.events import record
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
-from provisioning.connectors.entra import BATCHABLE
 from provisioning.connectors.errors import (
     ConflictError,
     ConnectorError,
@@ -34,8 +33,8 @@ from provisioning.connectors.errors import (
     ThrottledError,
     TransientError,
 )
-from provisioning.connectors.factory import connector_for
-from provisioning.engine import offboarding, planner
+from provisioning.connectors.factory import connector_for, connector_type
+from provisioning.engine import offboarding, outcomes, planner
 from provisioning.engine import plans as plans_of
 from provisioning.models import DirectoryAccount, Job, Step
 from tenants.crypto import CredentialError
@@ -194,7 +193,8 @@ def run_steps(job: Job) -> Outcome:
 
 
 def next_batch(job: Job) -> list[Step]:
-    """The next step, or for Entra the run of licence/group/app steps that `$batch` can carry."""
+    """The next step, or the run of steps its directory can carry in one request (Entra's
+    `$batch` of licence/group/app steps)."""
     pending = list(
         job.steps.filter(status__in=[Step.Status.PENDING, Step.Status.RUNNING])
         .select_related("connection")
@@ -203,13 +203,14 @@ def next_batch(job: Job) -> list[Step]:
     if not pending:
         return []
     first = pending[0]
-    if first.connection.kind != "entra" or first.action not in BATCHABLE:
+    batchable = connector_type(first.connection).batchable
+    if first.action not in batchable:
         return [first]
     # At most half the connection's burst, so a batch never waits for a full bucket.
     limit = max(1, first.connection.rate_burst // 2)
     batch = []
     for step in pending:
-        if step.connection_id != first.connection_id or step.action not in BATCHABLE:
+        if step.connection_id != first.connection_id or step.action not in batchable:
             break
         if len(batch) == limit:
             break
@@ -301,8 +302,9 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.unassign_app(user_id, params["app_id"])
         case offboarding.RESET_PASSWORD:
             await connector.reset_password(user_id, random_password())
-        case offboarding.DISABLE_USER if connector.kind == "okta":
-            await connector.disable_user(user_id, mode=params.get("mode", "suspend"))
+        case offboarding.DISABLE_USER if connector.disable_modes:
+            mode = params.get("mode", connector.disable_modes[0])
+            await connector.disable_user(user_id, mode=mode)
         case offboarding.DISABLE_USER:
             await connector.disable_user(user_id)
         case offboarding.REVOKE_SESSIONS:
@@ -410,11 +412,14 @@ def save_step(step: Step, status: str, error=None, *, attempts=None, result=None
 def _error_kind(error) -> str:
     if error is None:
         return ""
-    return {
-        ThrottledError: "throttled",
-        TransientError: "transient",
-        ConflictError: "conflict",
-    }.get(type(error), "permanent" if isinstance(error, PermanentError) else "not_found")
+    # Most specific first: a replication lag or an unexpected answer is still transient.
+    kinds = (
+        (ThrottledError, "throttled"),
+        (TransientError, "transient"),
+        (ConflictError, "conflict"),
+        (PermanentError, "permanent"),
+    )
+    return next((name for cls, name in kinds if isinstance(error, cls)), "not_found")
 
 
 def audit_step(job: Job, step: Step, result: str, error) -> None:
@@ -468,7 +473,7 @@ def fail_job(job: Job, reason: str) -> None:
             result="failure",
             job_id=job.pk,
         )
-        plans_of.after_job(job, Job.Status.FAILED)
+        outcomes.job_finished(job, Job.Status.FAILED)
     job.status = Job.Status.FAILED
 
 
@@ -490,7 +495,7 @@ def finish_job(job: Job) -> None:
             error="" if failed == 0 else f"{failed} of {job.steps_total} steps did not succeed.",
         )
         identity = job.identity
-        plans_of.after_job(job, status)
+        outcomes.job_finished(job, status)
         record(
             "job.finish",
             actor="system",

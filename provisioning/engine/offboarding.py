@@ -39,15 +39,16 @@ async def plan_offboarding(
         return plan
     plan.user = user
     access = await connector.access_of(user.id)
-    okta = connector.kind == "okta"
-    deactivate = okta and options.get("okta_mode") == "deactivate"
+    modes, wanted = connector.disable_modes, options.get("okta_mode")
+    mode = (wanted if wanted in modes else modes[0]) if modes else None  # None: one way only
+    deactivate = mode == "deactivate"
     status = user.attributes.get("status", "")
     if options.get("reset_password"):
         plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
     if options.get("block_sign_in") and (
         user.enabled or (deactivate and status != "DEPROVISIONED")
     ):
-        params = {"mode": options.get("okta_mode", "suspend")} if okta else {}
+        params = {"mode": mode} if mode else {}
         label = user.username
         if deactivate:
             apps = await connector.apps()
@@ -58,7 +59,7 @@ async def plan_offboarding(
         plan.steps.append(PlannedStep(REVOKE_SESSIONS, user.username))
     if options.get("remove_groups"):
         await _remove_groups(connector, plan, access.groups, options.get("keep_groups") or [])
-    if options.get("remove_licenses") and connector.kind == "entra":
+    if options.get("remove_licenses") and connector.supports_licences:
         skus = await connector.licenses()
         for sku_id in sorted(access.licenses):
             ref = _ref(skus, sku_id)
@@ -190,6 +191,6 @@ async def plan_delete(connector, connection_id: int, username: str, remote_id: s
     user_id = user.id if user else remote_id
     if user is not None:
         plan.steps.append(PlannedStep(DELETE_USER, username, {"user_id": user_id}))
-    if connector.kind == "entra":
+    if connector.soft_deletes:
         plan.steps.append(PlannedStep(PURGE_USER, username, {"user_id": user_id}))
     return plan

@@ -86,12 +86,12 @@ async def plan_onboarding(
         if not remote_id:
             plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": user.id}))
         access = await connector.access_of(user.id)
-        changed = _changed_attributes(connector.kind, user, desired)
+        changed = _changed_attributes(connector.compared_attributes, user, desired)
         if changed:
             plan.steps.append(PlannedStep(UPDATE_USER, ", ".join(changed), {"attributes": changed}))
         if desired.enabled and not user.enabled:
             plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
-    if connector.kind == "entra":
+    if connector.supports_licences:
         await _plan_licenses(connector, plan, desired, access)
     await _plan_groups(connector, plan, desired, access)
     await _plan_apps(connector, plan, desired, access)
@@ -132,30 +132,9 @@ def _create_params(desired: DesiredState) -> dict:
     }
 
 
-COMPARED_ATTRIBUTES = {
-    "entra": (
-        "first_name",
-        "last_name",
-        "display_name",
-        "department",
-        "job_title",
-        "usage_location",
-        "company",
-        "office",
-    ),
-    "okta": (
-        "first_name",
-        "last_name",
-        "display_name",
-        "department",
-        "job_title",
-        "usage_location",
-        "company",
-    ),
-}
-
-
-def _changed_attributes(kind: str, user: DirectoryUser, desired: DesiredState) -> dict:
+def _changed_attributes(
+    compared: tuple[str, ...], user: DirectoryUser, desired: DesiredState
+) -> dict:
     wanted = {
         "first_name": desired.first_name,
         "last_name": desired.last_name,
@@ -165,7 +144,7 @@ def _changed_attributes(kind: str, user: DirectoryUser, desired: DesiredState) -
     return {
         name: value
         for name, value in wanted.items()
-        if value and name in COMPARED_ATTRIBUTES[kind] and user.attributes.get(name) != value
+        if value and name in compared and user.attributes.get(name) != value
     }
 
 
@@ -247,7 +226,7 @@ async def _plan_removals(connector, plan: Plan, desired: DesiredState, previous,
         ("groups", desired.groups, connector.groups, access.groups, REMOVE_GROUP, "group_id"),
         ("apps", desired.apps, connector.apps, access.apps, UNASSIGN_APP, "app_id"),
     ]
-    if connector.kind == "entra":
+    if connector.supports_licences:
         kinds.insert(
             0,
             (

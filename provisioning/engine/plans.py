@@ -1,10 +1,10 @@
-"""Which plan a job needs (by its kind), and what its end means for the Identity."""
+"""Which plan a job needs (by its kind)."""
 
 from __future__ import annotations
 
 from provisioning.engine import grants, offboarding, planner
-from provisioning.engine.desired import desired_state
-from provisioning.models import AccessRequest, Identity, Job, Step
+from provisioning.engine.desired import desired_state, managed_access
+from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
 
 
 def plan_for(job: Job, connector, connection, account):
@@ -39,8 +39,6 @@ def plan_for(job: Job, connector, connection, account):
 
 def _grant_plan(job: Job, connector, connection, remote_id: str):
     """None for the tenant's other directories: a grant touches one."""
-    from provisioning.access_requests import should_remove
-
     access_request = AccessRequest.objects.select_related("resource").get(
         pk=job.options["access_request"]
     )
@@ -54,6 +52,23 @@ def _grant_plan(job: Job, connector, connection, remote_id: str):
     return grants.plan_grant(
         connector, connection.pk, job.identity.username, remote_id, spec, grant=grant
     )
+
+
+def should_remove(access_request: AccessRequest) -> bool:
+    """Remove only what this grant added, and nothing the person holds by other means: a
+    role template of theirs, or another live grant of the same resource."""
+    if not access_request.added_access:
+        return False
+    resource = access_request.resource
+    managed = managed_access(access_request.identity)
+    key = "groups" if resource.kind == RequestableResource.Kind.GROUP else "apps"
+    names = {n.casefold() for n in managed[key]}
+    if resource.name.casefold() in names or resource.remote_id in managed[key]:
+        return False
+    others = AccessRequest.objects.filter(
+        identity=access_request.identity, resource=resource, status__in=AccessRequest.LIVE
+    ).exclude(pk=access_request.pk)
+    return not others.exists()
 
 
 def removed_at_leave(leave_job_id: int | None, connection_id: int) -> offboarding.Removed:
@@ -83,40 +98,4 @@ def recorded(plan: planner.Plan) -> dict:
 def mark_leaving(identity: Identity) -> None:
     if identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE):
         identity.status = Identity.Status.LEAVER
-        identity.save(update_fields=["status", "updated_at"])
-
-
-def after_job(job: Job, status: str) -> None:
-    """The Identity's new status when a job ends; a successful offboarding schedules the
-    hard delete its options asked for."""
-    from provisioning import lifecycle
-
-    identity = job.identity
-    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
-        from provisioning.access_requests import grant_finished
-
-        grant_finished(job, status)
-        return
-    if status != Job.Status.SUCCEEDED or identity is None:
-        return
-    new = None
-    enables = {
-        Job.Kind.JOIN: job.options.get("enabled") is not False,
-        Job.Kind.CHANGE: bool(job.options.get("enable")),
-        Job.Kind.RESTORE: True,
-    }
-    if enables.get(job.kind):
-        new = Identity.Status.ACTIVE
-    elif job.kind == Job.Kind.LEAVE:
-        from provisioning.access_requests import close_for_leaver
-
-        new = Identity.Status.LEFT
-        close_for_leaver(identity)
-        days = job.options["offboard"].get("delete_after_days")
-        if days is not None:
-            lifecycle.schedule_deletion(identity, days, leave_job=job)
-    elif job.kind == Job.Kind.DELETE:
-        new = Identity.Status.DELETED
-    if new and identity.status != new:
-        identity.status = new
         identity.save(update_fields=["status", "updated_at"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 
 from portal.audit.events import record
@@ -269,7 +269,7 @@ def _accept(inbound: Inbound, event: schema.Event) -> Reply:
             f"Employee {inbound.employee_id} was changed by another request at the same "
             "moment; send the event again.",
         )
-    except Exception:  # recorded all the same, and HR is told to try again
+    except DatabaseError:  # recorded all the same, and HR is told to try again
         logger.exception("HR webhook event %r of tenant %s failed", inbound.key, inbound.slug)
         return _reject(
             inbound, 500, "internal", "The portal could not process the event; send it again."

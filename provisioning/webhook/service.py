@@ -17,6 +17,7 @@ from portal.audit.events import record
 from provisioning import lifecycle, services
 from provisioning.models import Batch, BatchRow, Identity, Job
 from provisioning.webhook.schema import Change, Event, Hire, Terminate
+from tenants import clock
 from tenants.models import RoleTemplate, Tenant
 
 ACTOR = "webhook"
@@ -56,7 +57,7 @@ def _prepare_hire(tenant: Tenant, event: Hire, http_request) -> Action:
         first_name=event.first_name,
         last_name=event.last_name,
         role_templates=role_templates(tenant, event.role),
-        start_date=event.start_date or lifecycle.tenant_today(tenant),
+        start_date=event.start_date or clock.tenant_today(tenant),
         attributes={k: v for k, v in event.attributes.items() if v},
         employee_id=event.employee_id,
     )
@@ -100,8 +101,8 @@ def _prepare_change(tenant: Tenant, event: Change, http_request) -> Action:
     attributes = identity.attributes | {k: v or "" for k, v in event.attributes.items()}
     change = lifecycle.ChangeRequest(role_templates=templates, attributes=attributes)
     at = None
-    if event.effective_date and event.effective_date > lifecycle.tenant_today(tenant):
-        at = lifecycle.start_of_day(tenant, event.effective_date)
+    if event.effective_date and event.effective_date > clock.tenant_today(tenant):
+        at = clock.start_of_day(tenant, event.effective_date)
     return lambda: lifecycle.request_change(
         identity, change, actor=ACTOR, at=at, http_request=http_request
     )
@@ -111,9 +112,9 @@ def leave_time(tenant: Tenant, event: Terminate) -> datetime | None:
     """When the leave runs: leave_at (the tenant's clock unless it has an offset), the end of
     end_date in the tenant's time zone, or now (None)."""
     if event.leave_at is not None:
-        return lifecycle.tenant_datetime(tenant, event.leave_at)
+        return clock.tenant_datetime(tenant, event.leave_at)
     if event.end_date is not None:
-        return lifecycle.tenant_datetime(tenant, datetime.combine(event.end_date, END_OF_DAY))
+        return clock.tenant_datetime(tenant, datetime.combine(event.end_date, END_OF_DAY))
     return None
 
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from portal.models import Role
-from provisioning import lifecycle, services
+from provisioning import services
+from tenants import clock
 from tenants.models import RoleTemplate
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
@@ -106,7 +107,7 @@ def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_
     page.get_by_label("Sales", exact=True).uncheck()
     page.get_by_label("Support", exact=True).check()
     page.fill("#id_department", "")
-    day = lifecycle.tenant_today(contoso.tenant) + timedelta(days=10)
+    day = clock.tenant_today(contoso.tenant) + timedelta(days=10)
     page.fill("#id_at", f"{day.isoformat()}T09:30")  # Europe/London, the tenant's zone
     shown = f"{day:%a} {day.day} {day:%b %Y} 09:30"
     plan = page.locator("#preview")

@@ -3,7 +3,7 @@
 import pytest
 
 from portal.audit.models import AuditEvent
-from provisioning.engine.plans import after_job
+from provisioning.engine.outcomes import job_finished
 from provisioning.models import AccessRequest, Identity, Job
 from tests.provisioning.test_views_access import file, granted, no_enqueue, vpn, wiki  # noqa: F401
 
@@ -18,7 +18,7 @@ def test_a_successful_offboarding_closes_the_persons_requests(alpha, vpn, wiki, 
         kind=Job.Kind.LEAVE,
         options={"offboard": {"delete_after_days": None}},
     )
-    after_job(leave, Job.Status.SUCCEEDED)
+    job_finished(leave, Job.Status.SUCCEEDED)
     pending.refresh_from_db()
     grant.refresh_from_db()
     assert pending.status == AccessRequest.Status.CANCELLED
@@ -34,7 +34,7 @@ def test_a_failed_offboarding_leaves_them_open(alpha, vpn, no_enqueue):  # noqa:
     leave = Job.objects.create(
         tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.LEAVE, options={}
     )
-    after_job(leave, Job.Status.FAILED)
+    job_finished(leave, Job.Status.FAILED)
     pending.refresh_from_db()
     assert pending.status == AccessRequest.Status.PENDING
 
@@ -49,7 +49,7 @@ def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enque
     assert ar.end_due_grants(now=later) == 1
     grant.refresh_from_db()
     end_job = grant.end_job
-    after_job(end_job, Job.Status.FAILED)  # as the engine leaves a removal that failed
+    job_finished(end_job, Job.Status.FAILED)  # as the engine leaves a removal that failed
     Job.objects.filter(pk=end_job.pk).update(status=Job.Status.FAILED)
     grant.refresh_from_db()
     assert grant.status == AccessRequest.Status.GRANTED

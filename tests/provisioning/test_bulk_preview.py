@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle
 from provisioning.models import Batch, BatchRow, Identity, Job
+from tenants import clock
 from tests.provisioning.bulk_support import (
     OFFBOARD_OPTIONS,
     ONBOARD_HEADER,
@@ -43,7 +43,7 @@ def dirs(on_sandbox):
 def mixed_rows(dirs) -> tuple[list[list[str]], dict[int, str]]:
     """(rows, line -> the message its preview shows); lines count the header as 1."""
     domain = dirs.tenant.primary_domain
-    soon = (lifecycle.tenant_today(dirs.tenant) + timedelta(days=7)).isoformat()
+    soon = (clock.tenant_today(dirs.tenant) + timedelta(days=7)).isoformat()
     row = ["", "", "Sales", "", "", "", "", "", "", ""]
 
     def r(**cells):
@@ -136,7 +136,7 @@ def test_confirm_queues_only_the_valid_rows(client, dirs):
         f"ada.lovelace@{domain}", f"charles.babbage@{domain}", f"grace.hopper2@{domain}",
     ]  # fmt: skip
     ada = Identity.objects.get(tenant=dirs.tenant, username=f"ada.lovelace@{domain}")
-    assert ada.employee_id == "E100" and ada.start_date > lifecycle.tenant_today(dirs.tenant)
+    assert ada.employee_id == "E100" and ada.start_date > clock.tenant_today(dirs.tenant)
     assert ada.attributes == {"job_title": "Analyst", "office": "London", "usage_location": "GB"}
     charles = Identity.objects.get(tenant=dirs.tenant, employee_id="E101")
     assert [t.name for t in charles.role_templates.order_by("name")] == ["Sales", "Support"]

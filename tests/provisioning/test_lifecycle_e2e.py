@@ -9,6 +9,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.models import Identity, Job, Step
+from tenants import clock
 from tenants.models import RoleTemplate, Tenant
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -261,7 +262,7 @@ def test_conflict_on_create_links_when_the_tenant_allows_it(on_sandbox, worker):
 
 def test_a_joiner_created_ahead_is_enabled_on_the_start_date(on_sandbox, worker):
     dirs = make_directories(on_sandbox, "ahead", kinds=("entra", "okta"))
-    start = lifecycle.tenant_today(dirs.tenant) + timezone.timedelta(days=3)
+    start = clock.tenant_today(dirs.tenant) + timezone.timedelta(days=3)
     request = services.OnboardingRequest("Fay", "Future", [dirs.template], start_date=start)
     username = services.suggest_username(dirs.tenant, request)
     job = services.request_onboarding(dirs.tenant, request, username=username, actor="system")

@@ -87,7 +87,7 @@ def granted(access_request: AccessRequest) -> AccessRequest:
 def no_enqueue(monkeypatch):
     """Jobs are created, not sent to a broker (no worker runs in these tests)."""
     sent = []
-    monkeypatch.setattr("provisioning.access_requests.run_job.delay", sent.append)
+    monkeypatch.setattr("provisioning.tasks.run_job.delay", sent.append)
     return sent
 
 

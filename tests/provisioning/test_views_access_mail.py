@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def mail_on_commit(django_capture_on_commit_callbacks, monkeypatch):
     """Run what the services defer to the commit (the mails); jobs are not sent to a broker."""
-    monkeypatch.setattr("provisioning.access_requests.run_job.delay", lambda job_id: None)
+    monkeypatch.setattr("provisioning.tasks.run_job.delay", lambda job_id: None)
 
     def run():
         return django_capture_on_commit_callbacks(execute=True)

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from provisioning import lifecycle
 from provisioning.models import BatchRow, Identity, Job
+from tenants import clock
 from tests.provisioning.bulk_support import ONBOARD_HEADER, batch_of, csv_text, sandbox_tenant
 from tests.provisioning.bulk_support import upload as post_upload
 
@@ -26,7 +26,7 @@ HEADER = [*ONBOARD_HEADER, "different_person"]
 def dirs(on_sandbox, client):
     dirs = sandbox_tenant(on_sandbox, "dup")
     dirs.domain = dirs.tenant.primary_domain
-    dirs.soon = (lifecycle.tenant_today(dirs.tenant) + timedelta(days=7)).isoformat()
+    dirs.soon = (clock.tenant_today(dirs.tenant) + timedelta(days=7)).isoformat()
     client.force_login(dirs.technician)
     return dirs
 

@@ -1,0 +1,47 @@
+"""The engine's Celery tasks: run a job, resume jobs whose worker died. They take primitive
+ids, are enqueued on commit and are safe to run twice. Their names stay those of
+`provisioning.tasks`, where they used to live, so queued messages and beat entries still
+find them."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.db.models import Q
+from django.utils import timezone
+
+from provisioning.engine import executor
+from provisioning.models import Job
+
+
+@shared_task(
+    name="provisioning.tasks.run_job",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def run_job(self, job_id: int) -> None:
+    outcome = executor.execute(job_id)
+    if outcome.retry_in is not None:
+        # Throttled or a transient failure: come back later instead of sleeping in the worker.
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(name="provisioning.tasks.resume_stalled_jobs", ignore_result=True)
+def resume_stalled_jobs() -> int:
+    """Re-enqueue jobs whose worker died: past their lease, or never picked up."""
+    now = timezone.now()
+    stalled = Job.objects.filter(
+        Q(status__in=[Job.Status.RUNNING, Job.Status.WAITING], lease_until__lt=now)
+        | Q(status=Job.Status.QUEUED, created_at__lt=now - timedelta(minutes=5))
+    ).values_list("pk", flat=True)
+    ids = list(stalled[:500])
+    for job_id in ids:
+        run_job.delay(job_id)
+    return len(ids)
+
+
+@worker_ready.connect
+def _resume_on_start(**kwargs) -> None:
+    resume_stalled_jobs.delay()
