@@ -7,6 +7,7 @@ sandbox on the port of SANDBOX_URL, so two demos in two checkouts run side by si
 """
 
 import argparse
+import io
 import os
 import signal
 import socket
@@ -110,7 +111,8 @@ class Command(BaseCommand):
                     f"SANDBOX_URL=https://127.0.0.1:{addresses.sandbox_port + 100} make demo"
                 )
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("seed_demo")
+        logins = io.StringIO()  # seed_demo's list of logins, printed last with the URL
+        call_command("seed_demo", stdout=logins)
         call_command("seed_demo_people")  # queued now, provisioned once the worker is up
         env = demo_environment(dict(os.environ), addresses)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
@@ -164,7 +166,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Could not seed the demo's access requests: {exc}")
         call_command("seed_demo_history")  # a month of past work, beside the live people
         self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
-        self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.\n")
+        self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.")
+        self.stdout.write(logins.getvalue())
         self.wait(processes)
 
     def start(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
