@@ -38,25 +38,22 @@ PATH_LIMIT = 200
 
 def record_sign_in(request: HttpRequest, user, device) -> None:
     """A completed sign-in (password, and the second factor of a person who has one)."""
-    if device is None:
-        how = "none"
-    else:
-        how = "recovery code" if mfa.is_recovery_code(device) else "authenticator app"
-    record("auth.login", actor=user, target=user, after={"second_factor": how}, request=request)
-    if mfa.is_recovery_code(device):
-        record_recovery_code_use(request, user)
+    _record_with_second_factor("auth.login", request, user, device)
 
 
 def record_second_factor_passed(request: HttpRequest, user, device) -> None:
     """A signed-in session passed its second factor at the two-step page."""
-    how = "recovery code" if mfa.is_recovery_code(device) else "authenticator app"
-    record(
-        "auth.second_factor_passed",
-        actor=user,
-        target=user,
-        after={"second_factor": how},
-        request=request,
-    )
+    _record_with_second_factor("auth.second_factor_passed", request, user, device)
+
+
+def _record_with_second_factor(action: str, request: HttpRequest, user, device) -> None:
+    """`action` with the kind of second factor used (none, app, recovery code); a recovery
+    code's use is recorded too, with how many are left."""
+    if device is None:
+        how = "none"
+    else:
+        how = "recovery code" if mfa.is_recovery_code(device) else "authenticator app"
+    record(action, actor=user, target=user, after={"second_factor": how}, request=request)
     if mfa.is_recovery_code(device):
         record_recovery_code_use(request, user)
 

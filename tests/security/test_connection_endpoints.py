@@ -28,6 +28,7 @@ from sandbox.tls import tls_files
 from tenants import crypto
 from tenants.models import DirectoryConnection, Tenant
 from tests.provisioning.directories import make_entra, make_okta
+from tests.provisioning.test_connection_check import press_test
 
 pytestmark = pytest.mark.django_db
 
@@ -162,16 +163,6 @@ def okta_row(tenant: Tenant, org_url: str, token: str = SECRET) -> DirectoryConn
     connection.set_secret(token)
     connection.save()
     return connection
-
-
-def press_test(client, connection) -> str:
-    url = reverse(
-        "connection_test",
-        kwargs={"tenant": connection.tenant.slug, "connection_id": connection.pk},
-    )
-    response = client.post(url, HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def edit_url(connection) -> str:
