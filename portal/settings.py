@@ -239,11 +239,23 @@ CELERY_BEAT_SCHEDULE = {
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
     "licence-snapshots": {"task": "reports.tasks.refresh_licence_snapshots", "schedule": 900.0},
+    "reconcile-people": {
+        "task": "provisioning.tasks.reconcile_due_people",
+        "schedule": float(env.int("RECONCILE_TICK_SECONDS", default=60)),
+    },
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
     },
 }
+# Periodic reconciliation: every managed person is read and compared again within this
+# interval, spread over the ticks; drift found is converged and recorded.
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=12 * 3600)
+RECONCILE_TICK_SECONDS = env.int("RECONCILE_TICK_SECONDS", default=60)
+# A stored account id that answers 404 counts as gone only after this long (replication).
+REPLICATION_WINDOW_SECONDS = env.int("REPLICATION_WINDOW_SECONDS", default=30)
+# Rounds of apply and read-back before a job gives up on converging.
+RECONCILE_MAX_ROUNDS = env.int("RECONCILE_MAX_ROUNDS", default=4)
 # A quarantined connection is probed (one read) this long after it tripped; each failed probe
 # doubles the wait, up to the maximum. A probe that succeeds releases it by itself.
 QUARANTINE_COOLDOWN_SECONDS = env.int("QUARANTINE_COOLDOWN_SECONDS", default=180)

@@ -16,8 +16,8 @@ from portal.audit.events import record
 from portal.models import Role, role_of
 from provisioning import notifications
 from provisioning.engine.desired import merge_templates
-from provisioning.jobs import enqueue_on_commit
-from provisioning.models import AccessRequest, Identity, Job, RequestableResource
+from provisioning.jobs import ask
+from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
 from provisioning.models_access import approvers_of
 from tenants.models import Tenant
 
@@ -257,7 +257,7 @@ def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> Non
         request=http,
         job_id=job.pk,
     )
-    enqueue_on_commit(job.pk)
+    ask(job)
     notifications.on_commit("decision", access_request)
 
 
@@ -343,7 +343,7 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         request=http,
         job_id=job.pk,
     )
-    enqueue_on_commit(job.pk)
+    ask(job)
     return access_request
 
 
@@ -383,7 +383,7 @@ def grant_finished(job: Job, status: str) -> None:
         return
     ok = status == Job.Status.SUCCEEDED
     if job.kind == Job.Kind.GRANT:
-        added = job.steps.filter(status="succeeded").exists()
+        added = _added_by(job, access_request.resource)
         AccessRequest.objects.filter(pk=access_request.pk).update(
             status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
         )
@@ -396,6 +396,16 @@ def grant_finished(job: Job, status: str) -> None:
         AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
     else:
         AccessRequest.objects.filter(pk=access_request.pk).update(status=Status.GRANTED)
+
+
+def _added_by(job: Job, resource) -> bool:
+    """Whether the job (or the one whose read-back verified it) added the resource: False
+    when the person held it already, so its end takes nothing away."""
+    job_ids = [job.pk, *([job.verification["by_job"]] if "by_job" in job.verification else [])]
+    adds = Step.objects.filter(
+        job_id__in=job_ids, status="succeeded", action__in=("add_group", "assign_app")
+    )
+    return any(resource.remote_id in step.params.values() for step in adds)
 
 
 def _hand_over(extension: AccessRequest) -> None:

@@ -15,15 +15,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
-from provisioning.engine import offboarding, planner
-from provisioning.engine.desired import DesiredState, managed_access, merge_templates
-from provisioning.jobs import enqueue_on_commit, new_job
+from provisioning.engine import planner
+from provisioning.engine.desired import desired_for, is_live
+from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, Identity, Job
 from provisioning.services import dry_run
 from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
+RESTORABLE = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
+LEAVING = (Identity.Status.LEAVER, Identity.Status.LEFT)
 OKTA_MODES = ("suspend", "deactivate")
 
 
@@ -104,12 +106,17 @@ def request_offboarding(
     hold: bool = False,
     http_request=None,
 ) -> Job:
-    """A LEAVE job now, at `at`, or held for confirmation; a scheduled leave it replaces is
-    cancelled."""
-    if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
-        raise ValueError(f"{identity.display_name} has left already.")
+    """A leave now (the person's desired state is "left" from this transaction on), at
+    `at` (a scheduled LEAVE job that changes it then), or held for confirmation; a
+    scheduled leave it replaces is cancelled."""
     with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
+            raise ValueError(f"{identity.display_name} has left already.")
         replaced = _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
+        now = not hold and (at is None or at <= timezone.now())
+        if now:
+            begin_leave(identity, options.as_dict())
         job = new_job(
             identity,
             Job.Kind.LEAVE,
@@ -139,6 +146,14 @@ def request_offboarding(
     return job
 
 
+def begin_leave(identity: Identity, offboard: dict) -> None:
+    """The person's desired state becomes "left" with these options (call in the action's
+    transaction, before the job is asked for)."""
+    identity.status = Identity.Status.LEAVER
+    identity.leave_options = offboard
+    identity.save(update_fields=["status", "leave_options", "updated_at"])
+
+
 def request_change(
     identity: Identity,
     change: ChangeRequest,
@@ -147,9 +162,10 @@ def request_change(
     at: datetime | None = None,
     http_request=None,
 ) -> Job:
-    """A mover. The CHANGE job plans only the difference (what the old templates gave and the
-    new ones do not is removed). Now: the new templates/attributes are saved at once. Later:
-    they wait in the job and are saved when it falls due, so cancelling it changes nothing."""
+    """A mover. Now: the new templates and attributes are the desired state from this
+    transaction on (what the portal gave for the old ones and the new ones do not give is
+    removed). Later: they wait in the job and become the desired state when it falls due,
+    so cancelling it changes nothing."""
     later = at is not None and at > timezone.now()
     wanted = {
         "role_templates": [t.pk for t in change.role_templates],
@@ -158,7 +174,9 @@ def request_change(
     }
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
-        options = {"change": wanted} if later else {"previous": _apply(identity, wanted)}
+        if not later:
+            _apply(identity, wanted)
+        options = {"change": wanted} if later else {}
         job = new_job(
             identity, Job.Kind.CHANGE, options, actor=actor, at=at, batch=None, hold=False
         )
@@ -179,23 +197,20 @@ def request_change(
     return job
 
 
-def _apply(identity: Identity, wanted: dict) -> dict:
-    """Save a mover's new desired state; what the old one gave (for the plan's removals)."""
-    previous = managed_access(identity)
+def _apply(identity: Identity, wanted: dict) -> None:
+    """Save a mover's new desired state."""
     identity.attributes = wanted["attributes"]
     if wanted["extra_groups"] is not None:
         identity.extra_groups = wanted["extra_groups"]
     identity.save(update_fields=["attributes", "extra_groups", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
-    return previous
 
 
 def _apply_due_change(job: Job) -> None:
     """A scheduled mover falls due: its desired state becomes the identity's now."""
     identity = Identity.objects.select_for_update().get(pk=job.identity_id)
     before = _described(identity)
-    wanted = job.options.pop("change")
-    job.options["previous"] = _apply(identity, wanted)
+    _apply(identity, job.options.pop("change"))
     record(
         "identity.change_applied",
         actor="system",
@@ -212,23 +227,28 @@ def _described(identity: Identity) -> dict:
 
 
 def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
-    """Rehire. Within the grace period: re-enable and put back what the offboarding removed.
-    After the hard delete: a new join of the same Identity, so its history stays linked."""
+    """Rehire. Before the hard delete: enabled again with the templates, grants and the
+    access recorded as an exception when they left. After it: a new join of the same
+    Identity, so its history stays linked. A scheduled hard delete is cancelled."""
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
-        if identity.status not in (Identity.Status.LEFT, Identity.Status.DELETED):
+        if identity.status not in RESTORABLE:
             raise ValueError(f"{identity.display_name} has not left; there is nothing to restore.")
         cancelled = _cancel_pending(identity, Job.Kind.DELETE, actor=actor)
+        _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
         rehire = identity.status == Identity.Status.DELETED
         if rehire:
-            identity.accounts.update(remote_id="", created_remotely_at=None, last_seen={})
-            kind, options = Job.Kind.JOIN, {"rehire": True}
-        else:
-            leave = identity.jobs.filter(kind=Job.Kind.LEAVE).order_by("-pk").first()
-            kind, options = Job.Kind.RESTORE, {"leave_job": leave.pk if leave else None}
-        identity.status = Identity.Status.JOINER if rehire else Identity.Status.LEFT
-        identity.end_date = None
-        identity.save(update_fields=["status", "end_date", "updated_at"])
+            identity.accounts.update(
+                remote_id="", created_remotely_at=None, last_seen={}, managed={}, missing_since=None
+            )
+            identity.access_exceptions = {}
+        identity.status = Identity.Status.JOINER
+        identity.end_date, identity.leave_options = None, {}
+        identity.save(
+            update_fields=["status", "end_date", "leave_options", "access_exceptions", "updated_at"]
+        )
+        kind = Job.Kind.JOIN if rehire else Job.Kind.RESTORE
+        options = {"rehire": True} if rehire else {}
         job = new_job(identity, kind, options, actor=actor, at=None, batch=None, hold=False)
         record(
             "identity.rehire" if rehire else "identity.restore",
@@ -243,35 +263,30 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
 
 
 def after_job(job: Job, status: str) -> None:
-    """Registered with the engine (`engine.outcomes`): the Identity's new status when a job
-    ends; a successful offboarding schedules the hard delete its options asked for."""
-    identity = job.identity
-    if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
+    """Registered with the engine (`engine.outcomes`): a job verified the person's newest
+    desired state, so their status follows it: a joiner (on or after the start date) is
+    active, a leaver has left (and the hard delete of the leave's options is scheduled)."""
+    if status != Job.Status.SUCCEEDED or job.identity_id is None:
         return
-    if status != Job.Status.SUCCEEDED or identity is None:
-        return
-    new = None
-    enables = {
-        Job.Kind.JOIN: job.options.get("enabled") is not False,
-        Job.Kind.CHANGE: bool(job.options.get("enable")),
-        Job.Kind.RESTORE: True,
-    }
-    if enables.get(job.kind):
-        new = Identity.Status.ACTIVE
-    elif job.kind == Job.Kind.LEAVE:
-        new = Identity.Status.LEFT
-        days = job.options["offboard"].get("delete_after_days")
-        if days is not None:
+    identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+    if job.converged_version != identity.desired_version:
+        return  # a later action is on its way: its own job moves the status
+    if identity.status == Identity.Status.JOINER and is_live(identity):
+        identity.status = Identity.Status.ACTIVE
+    elif identity.status == Identity.Status.LEAVER:
+        identity.status = Identity.Status.LEFT
+        days = (identity.leave_options or {}).get("delete_after_days")
+        already = identity.jobs.filter(kind=Job.Kind.DELETE, status=Job.Status.SCHEDULED)
+        if days is not None and not already.exists():
             schedule_deletion(identity, days, leave_job=job)
-    elif job.kind == Job.Kind.DELETE:
-        new = Identity.Status.DELETED
-    if new and identity.status != new:
-        identity.status = new
-        identity.save(update_fields=["status", "updated_at"])
+    else:
+        return
+    identity.save(update_fields=["status", "updated_at"])
+    job.identity.status = identity.status
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
-    """Called when an offboarding succeeded: the hard delete, cancellable until it runs."""
+    """Called when a leave is verified: the hard delete, cancellable until it runs."""
     return new_job(
         identity,
         Job.Kind.DELETE,
@@ -339,10 +354,11 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
             # The scanner holds jobs whose time had come; others may still lie ahead.
             reached = batch.kind == Batch.Kind.SCHEDULE or job.not_before is None
             due = reached or job.not_before <= now
-            job.status = Job.Status.QUEUED if due else Job.Status.SCHEDULED
-            job.save(update_fields=["status"])
             if due:
-                enqueue_on_commit(job.pk)
+                start_job(job)
+            else:
+                job.status = Job.Status.SCHEDULED
+                job.save(update_fields=["status"])
         batch.status, batch.confirmed_by, batch.confirmed_at = Batch.Status.STARTED, actor, now
         batch.save(update_fields=["status", "confirmed_by", "confirmed_at"])
         record(
@@ -409,13 +425,39 @@ def start_due_jobs(now: datetime | None = None) -> int:
         for job in due:
             if job.status != Job.Status.SCHEDULED:
                 continue
-            if "change" in job.options:
-                _apply_due_change(job)
-            job.status = Job.Status.QUEUED
-            job.save(update_fields=["status", "options"])
-            enqueue_on_commit(job.pk)
-            started += 1
+            started += start_job(job)
     return started
+
+
+def start_job(job: Job) -> bool:
+    """A scheduled or held job's time has come: what it asks for becomes the person's
+    desired state now, and the job is queued; False when it no longer applies (a leave of
+    someone who has left, a hard delete of someone who is not leaving) and is cancelled."""
+    identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+    job.identity = identity
+    if job.kind == Job.Kind.LEAVE and identity.status in (
+        Identity.Status.LEFT,
+        Identity.Status.DELETED,
+    ):
+        return _cancel_stale(job, f"{identity.display_name} has left already.")
+    if job.kind == Job.Kind.DELETE and identity.status not in LEAVING:
+        return _cancel_stale(job, f"{identity.display_name} is not leaving any more.")
+    if job.kind == Job.Kind.LEAVE:
+        begin_leave(identity, job.options["offboard"])
+    elif job.kind == Job.Kind.DELETE:
+        identity.status = Identity.Status.DELETED
+        identity.save(update_fields=["status", "updated_at"])
+    elif "change" in job.options:
+        _apply_due_change(job)
+        Job.objects.filter(pk=job.pk).update(options=job.options)
+    ask(job)
+    return True
+
+
+def _cancel_stale(job: Job, reason: str) -> bool:
+    _cancel(job, actor="system", http_request=None)
+    Job.objects.filter(pk=job.pk).update(error=reason)
+    return False
 
 
 def _hold_scheduled(tenant: Tenant, jobs: list[Job]) -> None:
@@ -440,47 +482,39 @@ def _hold_scheduled(tenant: Tenant, jobs: list[Job]) -> None:
 
 def preview_offboarding(identity: Identity, options: OffboardingOptions):
     """The exact steps an offboarding would take now, per directory."""
-
-    def plan(connector, connection, remote_id):
-        return offboarding.plan_offboarding(
-            connector, connection.pk, identity.username, remote_id, options.as_dict()
+    offboard = options.as_dict()
+    changes = {"status": Identity.Status.LEAVER, "leave_options": offboard}
+    shots = tuple(
+        action
+        for action, on in (
+            (planner.RESET_PASSWORD, offboard.get("reset_password")),
+            (planner.REVOKE_SESSIONS, offboard.get("revoke_sessions")),
         )
-
-    return _preview(identity, plan)
+        if on
+    )
+    return _preview(identity, changes=changes, one_shots=shots)
 
 
 def preview_change(identity: Identity, change: ChangeRequest):
-    """Only the difference a mover makes: what the new templates add and the old ones gave."""
-
+    """What a mover would change now: what the new templates add, and what the portal gave
+    for the old ones and the new ones do not give."""
     extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
-    merged = merge_templates(change.role_templates, identity.tenant, change.attributes, extra)
-    desired = DesiredState(
-        username=identity.username,
-        first_name=identity.first_name,
-        last_name=identity.last_name,
-        display_name=identity.display_name,
-        email=identity.email,
-        enabled=identity.status not in (Identity.Status.LEFT, Identity.Status.DELETED),
-        attributes=merged["attributes"],
-        groups=merged["groups"],
-        licenses=merged["licenses"],
-        apps=merged["apps"],
-    )
-    previous = managed_access(identity)
+    attributes = {k: v for k, v in change.attributes.items() if v not in (None, "")}
+    changes = {"attributes": attributes, "extra_groups": list(extra)}
+    return _preview(identity, templates=change.role_templates, changes=changes)
+
+
+def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=()):
+    accounts = {a.connection_id: a for a in identity.accounts.all()}
+    link = identity.tenant.link_existing_accounts
 
     def plan(connector, connection, remote_id):
-        return planner.plan_onboarding(
-            connector,
-            connection.pk,
-            desired,
-            remote_id,
-            previous=previous,
-            link_existing=identity.tenant.link_existing_accounts,
+        account = accounts.get(connection.pk)
+        view = planner.AccountView(remote_id=remote_id, managed=account.managed if account else {})
+        desired = desired_for(identity, connection, templates=templates, changes=changes)
+        return planner.plan_account(
+            connector, connection.pk, desired, view, link_existing=link, one_shots=one_shots
         )
 
-    return _preview(identity, plan)
-
-
-def _preview(identity: Identity, plan_of):
-    accounts = {a.connection_id: a.remote_id for a in identity.accounts.all()}
-    return dry_run(identity.tenant, identity.username, plan_of, accounts)
+    remote_ids = {pk: a.remote_id for pk, a in accounts.items()}
+    return dry_run(identity.tenant, identity.username, plan, remote_ids)

@@ -30,6 +30,14 @@ class Identity(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.JOINER)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
+    # Desired state that no template holds (provisioning/engine/desired.py builds it all):
+    license_choices = models.JSONField(default=dict, blank=True)  # SKU -> replacement or ""
+    provision_from = models.DateTimeField(null=True, blank=True)  # no account before this
+    leave_options = models.JSONField(default=dict, blank=True)  # the leave under way or done
+    access_exceptions = models.JSONField(default=dict, blank=True)  # per connection id
+    # Bumped by every action, in the action's transaction; jobs converge to a version.
+    desired_version = models.PositiveIntegerField(default=0)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -65,6 +73,11 @@ class DirectoryAccount(models.Model):
     created_remotely_at = models.DateTimeField(null=True, blank=True)
     last_seen = models.JSONField(default=dict, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # The access the portal added here ({"groups": [{"id", "name"}], ...}): what it may take
+    # away again when no longer desired, unlike access the account held before.
+    managed = models.JSONField(default=dict, blank=True)
+    # First 404 for the stored id: absent only once confirmed past the replication window.
+    missing_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -125,6 +138,10 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     waiting_reason = models.CharField(max_length=300, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The person's desired-state version this job was asked for, and the one it verified.
+    desired_version = models.PositiveIntegerField(default=0)
+    converged_version = models.PositiveIntegerField(null=True, blank=True)
+    verification = models.JSONField(default=dict, blank=True)  # the read-back, per directory
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,7 @@ person. Nothing here changes the database or a directory; changes go through ser
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -14,7 +14,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine.desired import DesiredState, desired_state
+from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
 from tenants.crypto import CredentialError
@@ -116,14 +116,15 @@ class DirectoryView:
 
 def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryView]]:
     """The desired state, and each directory's actual state of the person (read live)."""
-    desired = desired_state(identity)
-    if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
-        # A leaver should hold nothing: anything still there shows as "extra", not the role's
-        # access as "missing".
-        desired = replace(desired, groups=(), licenses=(), apps=())
     accounts = {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)}
     views = []
-    for connection in identity.tenant.connections.order_by("kind"):
+    connections = list(identity.tenant.connections.order_by("kind"))
+    overall = None
+    for connection in connections:
+        # A leaver should hold nothing: anything still there shows as "extra", not the role's
+        # access as "missing" (the builder says so).
+        desired = desired_for(identity, connection)
+        overall = overall or desired
         account = accounts.get(connection.pk)
         remote_id = account.remote_id if account else ""
         try:
@@ -139,7 +140,7 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
             views.append(
                 DirectoryView(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
             )
-    return desired, views
+    return overall or desired_for_display(identity), views
 
 
 async def _read(connector, connection, desired: DesiredState, remote_id: str) -> DirectoryView:

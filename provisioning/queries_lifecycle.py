@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from provisioning.engine.plans import removed_by_job
+from provisioning.engine.offboarding import removed_by_job
 from provisioning.models import Batch, Identity, Job
 from tenants import access
 from tenants.models import Tenant

@@ -15,7 +15,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
-from provisioning.engine.desired import DesiredState, merge_templates
+from provisioning.engine.desired import DesiredState, active_state
 from provisioning.jobs import enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
 from tenants import clock, naming
@@ -91,23 +91,18 @@ def _connector_or_none(connection):
 
 
 def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> DesiredState:
-    merged = merge_templates(
-        request.role_templates, tenant, request.attributes, request.extra_groups
-    )
-    licenses = tuple(
-        dict.fromkeys(filter(None, (request.license_choices.get(s, s) for s in merged["licenses"])))
-    )
-    return DesiredState(
-        username=username,
-        first_name=request.first_name,
-        last_name=request.last_name,
-        display_name=request.display_name,
-        email=username,
-        attributes=merged["attributes"],
-        groups=merged["groups"],
-        licenses=licenses,
-        apps=merged["apps"],
-    )
+    """What the person of an onboarding form would have (the engine's own builder)."""
+    person = {
+        "username": username,
+        "first_name": request.first_name,
+        "last_name": request.last_name,
+        "display_name": request.display_name,
+        "email": username,
+        "attributes": request.attributes,
+        "extra_groups": request.extra_groups,
+        "license_choices": request.license_choices,
+    }
+    return active_state(person, request.role_templates, tenant)
 
 
 def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
@@ -162,16 +157,16 @@ def request_onboarding(
             attributes=request.attributes,
             extra_groups=request.extra_groups,
             start_date=request.start_date,
+            license_choices=request.license_choices,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         identity.role_templates.set(request.role_templates)
-        options = {"license_choices": request.license_choices}
         at = None
-        if future and request.create_ahead:
-            options["enabled"] = False
-        elif future:
+        if future and not request.create_ahead:
             at = clock.start_of_day(tenant, request.start_date)
-        job = new_job(identity, Job.Kind.JOIN, options, actor=actor, at=at, batch=batch, hold=False)
+            identity.provision_from = at
+            identity.save(update_fields=["provision_from"])
+        job = new_job(identity, Job.Kind.JOIN, {}, actor=actor, at=at, batch=batch, hold=False)
         if future and request.create_ahead:
             _schedule_enable(identity, request.start_date, actor=actor)
         record(
@@ -224,9 +219,11 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
 
 
 def release_connection(connection, *, actor, http_request=None) -> int:
-    """End a quarantine and re-enqueue the tenant's waiting jobs; how many were re-enqueued."""
+    """End a quarantine and re-enqueue the tenant's waiting jobs; how many were re-enqueued.
+    The tenant's people are checked again soon (periodic reconciliation)."""
     with transaction.atomic():
         quarantine.release(connection, actor=actor, request=http_request)
+        Identity.objects.filter(tenant=connection.tenant).update(last_reconciled_at=None)
         waiting = list(
             Job.objects.filter(tenant=connection.tenant, status=Job.Status.WAITING).values_list(
                 "pk", flat=True

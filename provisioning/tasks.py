@@ -3,10 +3,16 @@ that beat runs. They take primitive ids, are enqueued on commit, and are safe to
 
 from celery import shared_task
 
-from provisioning import access_requests, lifecycle
+from provisioning import access_requests, lifecycle, periodic
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
 
-__all__ = ["access_request_clock", "resume_stalled_jobs", "run_job", "start_due_jobs"]
+__all__ = [
+    "access_request_clock",
+    "reconcile_due_people",
+    "resume_stalled_jobs",
+    "run_job",
+    "start_due_jobs",
+]
 
 
 @shared_task(ignore_result=True)
@@ -23,3 +29,9 @@ def access_request_clock() -> dict:
         "expired": access_requests.expire_stale_requests(),
         "notices": access_requests.send_expiry_notices(),
     }
+
+
+@shared_task(ignore_result=True)
+def reconcile_due_people() -> int:
+    """This tick's share of the periodic reconciliation (run by beat)."""
+    return periodic.reconcile_due_people()

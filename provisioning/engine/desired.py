@@ -1,12 +1,26 @@
-"""The desired state of an Identity: its role templates merged, its own overrides on top."""
+"""The desired state of a person in one directory, as data, from one builder.
+
+`desired_for(identity, connection)` is the only place that decides what a person should
+have: their lifecycle status and dates, their role templates and own overrides, their live
+access grants, the leave under way (its options: disable mode, kept groups, what to strip)
+and the access recorded as an exception when they left. Every action changes the inputs
+(in its own transaction) and asks for a reconciliation; the planner only compares.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from tenants.clock import tenant_today
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
+ACCESS_KINDS = ("groups", "licenses", "apps")
+# What happens to access a person holds but should not have, per kind:
+MANAGED = "managed"  # remove what the portal gave and no longer wants (a mover)
+STRIP = "strip"  # remove everything held but the kept groups (a leaver)
+KEEP = "keep"  # remove nothing (a leave whose options keep it)
 
 
 @dataclass(frozen=True)
@@ -16,11 +30,22 @@ class DesiredState:
     last_name: str
     display_name: str
     email: str
-    enabled: bool = True
+    present: bool = True  # False: the account must not exist (deleted, or not yet created)
+    enabled: bool | None = True  # None: leave sign-in as it is
     attributes: dict = field(default_factory=dict)
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # names or ids that must be held
     licenses: tuple[str, ...] = ()
     apps: tuple[str, ...] = ()
+    removal: dict = field(default_factory=lambda: dict.fromkeys(ACCESS_KINDS, MANAGED))
+    keep_groups: tuple[str, ...] = ()
+    disable_mode: str = ""  # a connector's disable mode (Okta: suspend or deactivate)
+    leaving: bool = False
+    # What the active person would hold: access a leave strips beyond this is an exception.
+    explained: dict = field(default_factory=dict)
+    version: int = 0
+
+    def wanted(self, kind: str) -> tuple[str, ...]:
+        return getattr(self, kind)
 
 
 def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict:
@@ -44,47 +69,155 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
     }
 
 
-def managed_access(identity) -> dict:
-    """The groups, licences and apps the portal gives this identity (templates + extras):
-    what a mover may take away again, unlike access granted by other means."""
+def with_choices(licenses: tuple[str, ...], choices: dict | None) -> tuple[str, ...]:
+    """`choices` maps a SKU with no free seat to its replacement ("" = go without)."""
+    if not choices:
+        return licenses
+    return tuple(dict.fromkeys(filter(None, (choices.get(sku, sku) for sku in licenses))))
+
+
+def active_state(
+    person: dict, templates, tenant, *, grants=(), exceptions: dict | None = None
+) -> DesiredState:
+    """What an active person holds: templates, their own overrides and extra groups, the
+    licence choices made at onboarding, live grants and restored exceptions. `person` holds
+    username, first_name, last_name, display_name, email, attributes, extra_groups and
+    license_choices (an Identity's fields, or a form's before there is one)."""
+    merged = merge_templates(
+        templates, tenant, person.get("attributes") or {}, person.get("extra_groups") or ()
+    )
+    exceptions = exceptions or {}
+    access = {
+        "groups": merged["groups"],
+        "licenses": with_choices(merged["licenses"], person.get("license_choices")),
+        "apps": merged["apps"],
+    }
+    for kind in ACCESS_KINDS:
+        extra = [g["id"] or g["name"] for g in grants if g["kind"] == kind]
+        extra += [ref.get("id") or ref["name"] for ref in exceptions.get(kind, [])]
+        access[kind] = tuple(dict.fromkeys([*access[kind], *extra]))
+    return DesiredState(
+        username=person["username"],
+        first_name=person["first_name"],
+        last_name=person["last_name"],
+        display_name=person["display_name"],
+        email=person["email"],
+        attributes=merged["attributes"],
+        **access,
+    )
+
+
+def desired_for(identity, connection, *, templates=None, changes: dict | None = None):
+    """The one builder: `identity`'s desired state in `connection`'s directory now.
+
+    A preview asks what it would be after an action: `templates` and `changes` (field name
+    -> value: status, leave_options, attributes, extra_groups) stand in for the saved ones.
+    """
+    view = _Fields(identity, changes or {})
+    Status = identity.Status
+    active = active_state(
+        _person(view),
+        list(identity.role_templates.all()) if templates is None else list(templates),
+        identity.tenant,
+        grants=_live_grants(identity, connection),
+        exceptions=(identity.access_exceptions or {}).get(str(connection.pk)),
+    )
+    version = {"version": identity.desired_version}
+    if view.status == Status.DELETED or _not_yet(identity):
+        return _replace(active, present=False, enabled=False, **version)
+    if view.status in (Status.LEAVER, Status.LEFT):
+        return _leaving(active, view.leave_options or {}, version)
+    return _replace(active, enabled=_enabled_now(identity), **version)
+
+
+class _Fields:
+    """An identity's fields, with a preview's changes on top."""
+
+    def __init__(self, identity, changes: dict) -> None:
+        self._identity, self._changes = identity, changes
+
+    def __getattr__(self, name: str):
+        if name in self._changes:
+            return self._changes[name]
+        return getattr(self._identity, name)
+
+
+def _leaving(active: DesiredState, options: dict, version: dict) -> DesiredState:
+    explained = {kind: active.wanted(kind) for kind in ACCESS_KINDS}
+    return _replace(
+        active,
+        enabled=False if options.get("block_sign_in", True) else None,
+        attributes={},
+        groups=(),
+        licenses=(),
+        apps=(),
+        removal={
+            "groups": STRIP if options.get("remove_groups", True) else KEEP,
+            "licenses": STRIP if options.get("remove_licenses", True) else KEEP,
+            "apps": STRIP if options.get("remove_apps", True) else KEEP,
+        },
+        keep_groups=tuple(options.get("keep_groups") or ()),
+        disable_mode=options.get("okta_mode") or "",
+        leaving=True,
+        explained=explained,
+        **version,
+    )
+
+
+def _replace(state: DesiredState, **changes) -> DesiredState:
+    return DesiredState(**{**state.__dict__, **changes})
+
+
+def _person(identity) -> dict:
+    return {
+        "username": identity.username,
+        "first_name": identity.first_name,
+        "last_name": identity.last_name,
+        "display_name": identity.display_name,
+        "email": identity.email,
+        "attributes": identity.attributes,
+        "extra_groups": identity.extra_groups,
+        "license_choices": identity.license_choices,
+    }
+
+
+def _live_grants(identity, connection) -> list[dict]:
+    from provisioning.models_access import AccessRequest
+
+    live = AccessRequest.objects.filter(
+        identity=identity, status__in=AccessRequest.LIVE, resource__connection=connection
+    ).select_related("resource")
+    kinds = {"group": "groups", "app": "apps"}
+    return [
+        {"kind": kinds[r.resource.kind], "name": r.resource.name, "id": r.resource.remote_id}
+        for r in live
+    ]
+
+
+def is_live(identity) -> bool:
+    """Their account should exist and let them sign in now."""
+    return not _not_yet(identity) and _enabled_now(identity)
+
+
+def _not_yet(identity) -> bool:
+    """A join that waits for its start date (not created ahead) has no account before it."""
+    return identity.provision_from is not None and identity.provision_from > timezone.now()
+
+
+def _enabled_now(identity) -> bool:
+    """Not before the start date of a joiner created ahead."""
+    starts_later = identity.start_date and identity.start_date > tenant_today(identity.tenant)
+    return not (identity.status == identity.Status.JOINER and starts_later)
+
+
+def template_access(identity) -> dict:
+    """The groups, licences and apps the identity's templates and extra groups give."""
     merged = merge_templates(
         list(identity.role_templates.all()), identity.tenant, {}, identity.extra_groups
     )
-    return {name: list(merged[name]) for name in ("groups", "licenses", "apps")}
+    return {name: list(merged[name]) for name in ACCESS_KINDS}
 
 
-def desired_state(
-    identity, license_choices: dict | None = None, enabled: bool | None = None
-) -> DesiredState:
-    """`license_choices` maps a SKU with no free seat to its replacement ("" = go without)."""
-    merged = merge_templates(
-        list(identity.role_templates.all()),
-        identity.tenant,
-        identity.attributes,
-        identity.extra_groups,
-    )
-    licenses = merged["licenses"]
-    if license_choices:
-        licenses = tuple(
-            dict.fromkeys(filter(None, (license_choices.get(sku, sku) for sku in licenses)))
-        )
-    return DesiredState(
-        username=identity.username,
-        first_name=identity.first_name,
-        last_name=identity.last_name,
-        display_name=identity.display_name,
-        email=identity.email,
-        enabled=_should_be_enabled(identity) if enabled is None else enabled,
-        attributes=merged["attributes"],
-        groups=merged["groups"],
-        licenses=licenses,
-        apps=merged["apps"],
-    )
-
-
-def _should_be_enabled(identity) -> bool:
-    """Not when they have left, nor (a joiner created ahead) before their start date."""
-    if identity.status in (identity.Status.LEFT, identity.Status.DELETED):
-        return False
-    starts_later = identity.start_date and identity.start_date > tenant_today(identity.tenant)
-    return not (identity.status == identity.Status.JOINER and starts_later)
+def desired_for_display(identity) -> DesiredState:
+    """The templates' side of the desired state, for a tenant with no directory connected."""
+    return active_state(_person(identity), list(identity.role_templates.all()), identity.tenant)

@@ -17,8 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Max
 from django.utils import timezone
 
 from portal.audit.events import record
@@ -34,22 +33,23 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import offboarding, outcomes, planner
+from provisioning.engine import accounts, outcomes, planner, serial
 from provisioning.engine import plans as plans_of
-from provisioning.models import DirectoryAccount, Job, Step
+from provisioning.engine.accounts import account_for, link_account
+from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
 MAX_TRANSIENT_ATTEMPTS = 8
 # A plan is several reads that must all succeed in one go (user, access, SKUs, groups, apps),
 # so an unsteady directory fails a whole plan far more often than a single step.
 MAX_PLAN_ATTEMPTS = 12
-SELF_LINKING = (Job.Kind.JOIN, Job.Kind.CHANGE)  # their plans carry a link_user step
 BACKOFF_CAP_S = 60.0
 
 
 @dataclass(frozen=True)
 class Outcome:
     retry_in: float | None = None  # schedule the job again after this many seconds
+    then: int | None = None  # a job of the same person to start now
 
 
 def lease_seconds() -> int:
@@ -57,44 +57,43 @@ def lease_seconds() -> int:
 
 
 def execute(job_id: int) -> Outcome:
-    job = claim(job_id)
+    job, blocker = serial.claim(job_id, lease_seconds())
     if job is None:
-        return Outcome()  # done already, or another worker holds it
+        # Done already, claimed elsewhere, or behind another job of the person (which
+        # starts this one when it ends).
+        return Outcome(then=blocker)
     try:
-        if not job.planned:
-            retry = plan_job(job)
-            if retry is not None or job.is_done:
-                return retry or Outcome()
-        return run_steps(job)
+        outcome = _run(job)
     except CredentialError as exc:
         fail_job(job, str(exc))
-        return Outcome()
+        outcome = Outcome()
+    if job.is_done:
+        return Outcome(then=serial.next_job(job))
+    return outcome
 
 
-def claim(job_id: int) -> Job | None:
-    now = timezone.now()
-    claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
-        status=Job.Status.RUNNING, lease_until__lt=now
-    )
-    claimed = Job.objects.filter(claimable, pk=job_id).update(
-        status=Job.Status.RUNNING,
-        lease_until=now + timedelta(seconds=lease_seconds()),
-        runs=F("runs") + 1,
-        started_at=Coalesce("started_at", now),
-        waiting_reason="",
-    )
-    return Job.objects.select_related("tenant", "identity").get(pk=job_id) if claimed else None
+def _run(job: Job) -> Outcome:
+    """Rounds of plan (read, compare), apply, until a read finds nothing to do."""
+    while not job.is_done:
+        outcome = plan_job(job) if not job.planned else run_steps(job)
+        if outcome is not None:
+            return outcome
+    return Outcome()
 
 
 def plan_job(job: Job) -> Outcome | None:
-    """Read every directory of the tenant and write the job's steps; None when planned."""
+    """A round: read every directory of the tenant, compare with the desired state now, and
+    write the steps. No steps anywhere: the read was the verification and the job succeeds.
+    None when the job goes on (its steps, or done); an Outcome when it must wait."""
     identity = job.identity
+    identity.refresh_from_db()
+    rounds = job.options.get("round", 0)
+    if rounds >= max_rounds():
+        return fail_still_differs(job)
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
         account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
         planning = plans_of.plan_for(job, connector_for(connection), connection, account)
-        if planning is None:
-            continue  # this job has nothing to do in this directory
         if connection.quarantined_at:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
@@ -108,21 +107,14 @@ def plan_job(job: Job) -> Outcome | None:
             throttle.pause(connection, exc.retry_after or 1.0)
             return wait(job, f"Throttled by {connection}", exc.retry_after or 1.0)
         except TransientError as exc:
-            tries = job.options.get("plan_failures", 0) + 1
-            if tries >= MAX_PLAN_ATTEMPTS:
-                quarantine.record_outcome(connection, ok=False, reason=exc.message)
-                fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
-                return None
-            Job.objects.filter(pk=job.pk).update(options={**job.options, "plan_failures": tries})
-            return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
+            return plan_failed(job, connection, exc)
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
         quarantine.record_outcome(connection, ok=True)
-        if plan.user and not (account and account.remote_id) and job.kind not in SELF_LINKING:
-            # Found by username (linked outside the portal's own onboarding): its steps need
-            # the directory's id.
-            link_account(account_for(job, connection), plan.user.id, created=False)
+        if plan.missing:
+            return wait_for_replication(job, account_for(job, connection))
+        found(job, connection, account, plan)
         plans.append(plan)
         problems += [
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
@@ -130,15 +122,79 @@ def plan_job(job: Job) -> Outcome | None:
     if problems:
         fail_job(job, "Nothing was sent. " + " ".join(problems))
         return None
-    write_steps(job, plans)
+    if not any(plan.steps for plan in plans):
+        succeed_verified(job, plans, identity.desired_version)
+        return None
+    write_steps(job, plans, identity.desired_version)
     return None
+
+
+def max_rounds() -> int:
+    return getattr(settings, "RECONCILE_MAX_ROUNDS", 4)
+
+
+def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
+    tries = job.options.get("plan_failures", 0) + 1
+    if tries >= MAX_PLAN_ATTEMPTS:
+        quarantine.record_outcome(connection, ok=False, reason=exc.message)
+        fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
+        return None
+    job.options = {**job.options, "plan_failures": tries}
+    Job.objects.filter(pk=job.pk).update(options=job.options)
+    return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
+
+
+def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
+    """The stored id answered 404: lag, or gone. Absent only once confirmed past the window."""
+    if account.missing_since is None:
+        account.missing_since = timezone.now()
+        account.save(update_fields=["missing_since"])
+    tries = job.options.get("missing_reads", 0) + 1
+    job.options = {**job.options, "missing_reads": tries}
+    Job.objects.filter(pk=job.pk).update(options=job.options)
+    window = plans_of.replication_window().total_seconds()
+    return wait(
+        job,
+        f"{account.connection} does not show the account yet: waiting out replication",
+        min(backoff(tries), window),
+    )
+
+
+def found(job: Job, connection, account: DirectoryAccount | None, plan) -> None:
+    """What the read told the database: the id of an account found by username, a stored id
+    that answers again, the exceptions a leave is about to strip."""
+    if account is not None and account.missing_since is not None:
+        if plan.user is None and plans_of.confirmed_gone(account):
+            account.remote_id, account.created_remotely_at = "", None
+        account.missing_since = None
+        account.save(update_fields=["missing_since", "remote_id", "created_remotely_at"])
+    linked_by_step = any(s.action == planner.LINK_USER for s in plan.steps)
+    if plan.user and not (account and account.remote_id) and not linked_by_step:
+        # Found by username (linked outside the portal's own onboarding).
+        link_account(account_for(job, connection), plan.user.id, created=False)
+    if plan.exceptions:
+        record_exceptions(job.identity, connection.pk, plan.exceptions)
+
+
+def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
+    """Access a leave strips that no template or grant explains: kept in the desired state,
+    so a restore gives it back."""
+    saved = dict(identity.access_exceptions or {})
+    mine = {kind: list(refs) for kind, refs in saved.get(str(connection_id), {}).items()}
+    for kind, refs in exceptions.items():
+        known = {r["id"] for r in mine.get(kind, [])}
+        mine.setdefault(kind, []).extend(r for r in refs if r["id"] not in known)
+    saved[str(connection_id)] = mine
+    identity.access_exceptions = saved
+    Identity.objects.filter(pk=identity.pk).update(access_exceptions=saved)
 
 
 def _plan_retry_in(error: TransientError, tries: int) -> float:
     return max(error.retry_after or 0.0, backoff(tries))
 
 
-def write_steps(job: Job, plans) -> None:
+def write_steps(job: Job, plans, version: int) -> None:
+    first = (job.steps.aggregate(last=Max("order"))["last"] or 0) + 1
     rows = [
         Step(
             job=job,
@@ -149,35 +205,54 @@ def write_steps(job: Job, plans) -> None:
             params=step.params,
         )
         for order, (plan, step) in enumerate(
-            ((plan, step) for plan in plans for step in plan.steps), start=1
+            ((plan, step) for plan in plans for step in plan.steps), start=first
         )
     ]
     warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
-    options = {**job.options, "warnings": warnings}
-    if job.kind == Job.Kind.LEAVE:
-        options["recorded"] = {str(p.connection_id): plans_of.recorded(p) for p in plans if p.user}
+    rounds = job.options.get("round", 0) + 1
+    options = {
+        **job.options,
+        "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
+        "round": rounds,
+        "planned_version": version,
+    }
+    total = job.steps_total + len(rows)
     with transaction.atomic():
         Step.objects.bulk_create(rows)
-        Job.objects.filter(pk=job.pk).update(planned=True, steps_total=len(rows), options=options)
-        if job.kind == Job.Kind.LEAVE:
-            plans_of.mark_leaving(job.identity)
+        Job.objects.filter(pk=job.pk).update(planned=True, steps_total=total, options=options)
         record(
             "job.plan",
             actor="system",
             tenant=job.tenant,
             target=job.identity,
-            after={"steps": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]},
+            after={
+                "round": rounds,
+                "desired_version": version,
+                "steps": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows],
+            },
             job_id=job.pk,
         )
-    job.planned, job.steps_total, job.options = True, len(rows), options
+        if job.kind == Job.Kind.RECONCILE and rounds == 1:
+            record(
+                "identity.drift",
+                actor="system",
+                tenant=job.tenant,
+                target=job.identity,
+                after={
+                    "differs": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]
+                },
+                result="failure",
+                job_id=job.pk,
+            )
+    job.planned, job.steps_total, job.options = True, total, options
 
 
-def run_steps(job: Job) -> Outcome:
+def run_steps(job: Job) -> Outcome | None:
+    """Apply the round's steps; then the job goes back to planning: its next read verifies."""
     while True:
         batch = next_batch(job)
         if not batch:
-            finish_job(job)
-            return Outcome()
+            return end_round(job)
         connection = batch[0].connection
         if connection.quarantined_at:
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
@@ -190,6 +265,16 @@ def run_steps(job: Job) -> Outcome:
         Job.objects.filter(pk=job.pk).update(
             lease_until=timezone.now() + timedelta(seconds=lease_seconds())
         )
+
+
+def end_round(job: Job) -> None:
+    """Every step of the round is settled: a failed one ends the job; else read again."""
+    if job.steps.filter(status__in=[Step.Status.FAILED, Step.Status.SKIPPED]).exists():
+        finish_job(job)
+        return None
+    Job.objects.filter(pk=job.pk).update(planned=False)
+    job.planned = False
+    return None
 
 
 def next_batch(job: Job) -> list[Step]:
@@ -300,18 +385,18 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.remove_from_group(user_id, params["group_id"])
         case planner.UNASSIGN_APP:
             await connector.unassign_app(user_id, params["app_id"])
-        case offboarding.RESET_PASSWORD:
+        case planner.RESET_PASSWORD:
             await connector.reset_password(user_id, random_password())
-        case offboarding.DISABLE_USER if connector.disable_modes:
+        case planner.DISABLE_USER if connector.disable_modes:
             mode = params.get("mode", connector.disable_modes[0])
             await connector.disable_user(user_id, mode=mode)
-        case offboarding.DISABLE_USER:
+        case planner.DISABLE_USER:
             await connector.disable_user(user_id)
-        case offboarding.REVOKE_SESSIONS:
+        case planner.REVOKE_SESSIONS:
             await connector.revoke_sessions(user_id)
-        case offboarding.DELETE_USER:
+        case planner.DELETE_USER:
             await connector.delete_user(params.get("user_id") or user_id)
-        case offboarding.PURGE_USER:
+        case planner.PURGE_USER:
             await connector.purge_user(params.get("user_id") or user_id)
         case _:
             raise PermanentError(f"The engine cannot run {step.action} steps yet.")
@@ -336,21 +421,6 @@ def random_password() -> str:
     alphabet = string.ascii_letters + string.digits
     core = "".join(secrets.choice(alphabet) for _ in range(20))
     return f"{core}!{secrets.choice(string.digits)}aA"
-
-
-def account_for(job: Job, connection) -> DirectoryAccount:
-    account, _ = DirectoryAccount.objects.get_or_create(
-        identity=job.identity, connection=connection
-    )
-    return account
-
-
-def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:
-    account.remote_id = remote_id
-    account.last_synced_at = timezone.now()
-    if created:
-        account.created_remotely_at = timezone.now()
-    account.save(update_fields=["remote_id", "last_synced_at", "created_remotely_at"])
 
 
 def mark_running(steps: list[Step]) -> None:
@@ -381,10 +451,7 @@ def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float 
         error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
     elif error is None:
         quarantine.record_outcome(connection, ok=True)
-        if step.action in (planner.CREATE_USER, planner.LINK_USER) and result.get("user_id"):
-            link_account(
-                account_for(job, connection), result["user_id"], result.get("created", False)
-            )
+        accounts.applied(account_for(job, connection), step, result)
     status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
     save_step(step, status, error, result=result, elapsed_ms=elapsed_ms)
     audit_step(job, step, "failure" if error else "success", error)
@@ -459,50 +526,81 @@ def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
     return Outcome(retry_in=retry_in)
 
 
-def fail_job(job: Job, reason: str) -> None:
-    with transaction.atomic():
-        Job.objects.filter(pk=job.pk).update(
-            status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), lease_until=None
-        )
-        record(
-            "job.finish",
-            actor="system",
-            tenant=job.tenant,
-            target=job.identity,
-            after={"status": Job.Status.FAILED, "error": reason},
-            result="failure",
-            job_id=job.pk,
-        )
-        outcomes.job_finished(job, Job.Status.FAILED)
-    job.status = Job.Status.FAILED
-
-
 def finish_job(job: Job) -> None:
+    """A round ended with failed steps: the job ends unverified, failed or partial."""
     counts = {s: job.steps.filter(status=s).count() for s in Step.Status.values}
     failed = counts[Step.Status.FAILED] + counts[Step.Status.SKIPPED]
     done = counts[Step.Status.SUCCEEDED]
-    if failed == 0:
-        status = Job.Status.SUCCEEDED
-    else:
-        status = Job.Status.PARTIAL if done else Job.Status.FAILED
+    status = Job.Status.PARTIAL if done else Job.Status.FAILED
+    end(
+        job,
+        status,
+        {"steps_done": done, "steps_failed": failed},
+        error=f"{failed} of {job.steps_total} steps did not succeed.",
+    )
+
+
+def succeed_verified(job: Job, plans, version: int) -> None:
+    """The read found every directory equal to the desired state of `version`."""
+    done = job.steps.filter(status=Step.Status.SUCCEEDED).count()
+    verification = {
+        "read_at": timezone.now().isoformat(),
+        "desired_version": version,
+        "directories": {str(p.connection_id): p.readback() for p in plans},
+    }
+    end(
+        job,
+        Job.Status.SUCCEEDED,
+        {"steps_done": done, "steps_failed": 0},
+        converged_version=version,
+        verification=verification,
+    )
+
+
+def fail_still_differs(job: Job) -> None:
+    fail_job(
+        job,
+        f"The directories still differ from the desired state after {max_rounds()} rounds of "
+        "changes and read-backs; see the last round's steps.",
+    )
+
+
+def fail_job(job: Job, reason: str) -> None:
+    end(job, Job.Status.FAILED, {}, error=reason)
+
+
+def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> None:
+    """The job's outcome, its audit event and what follows (registered from above), at once."""
     with transaction.atomic():
         Job.objects.filter(pk=job.pk).update(
             status=status,
-            steps_done=done,
-            steps_failed=failed,
             finished_at=timezone.now(),
             lease_until=None,
-            error="" if failed == 0 else f"{failed} of {job.steps_total} steps did not succeed.",
+            error=error,
+            **counts,
+            **fields,
         )
-        identity = job.identity
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.status = status
+        if status == Job.Status.SUCCEEDED:
+            serial.converged(job)
         outcomes.job_finished(job, status)
         record(
             "job.finish",
             actor="system",
             tenant=job.tenant,
-            target=identity,
-            after={"status": status, "steps_done": done, "steps_failed": failed},
+            target=job.identity,
+            after=_finish_record(status, counts, error, fields),
             result="success" if status == Job.Status.SUCCEEDED else "failure",
             job_id=job.pk,
         )
-    job.status = status
+
+
+def _finish_record(status: str, counts: dict, error: str, fields: dict) -> dict:
+    after = {"status": status, **counts}
+    if error:
+        after["error"] = error
+    if "converged_version" in fields:
+        after["desired_version"] = fields["converged_version"]
+    return after

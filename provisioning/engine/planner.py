@@ -1,6 +1,9 @@
-"""The planner: actual state (read through a connector) vs desired state -> ordered steps.
+"""The planner: one directory account as it is (read through a connector) against the
+person's desired state -> the ordered steps that make them equal. No steps: they are equal,
+and the read was the verification.
 
-The same code serves the dry-run preview in the onboarding form and the job itself.
+The same code serves the previews in the forms and every job: a join, a move, a leave, a
+restore, a grant, a delete or a periodic check differ only in the desired state.
 """
 
 from __future__ import annotations
@@ -9,13 +12,23 @@ from dataclasses import dataclass, field
 
 from provisioning.connectors.base import AccessState, DirectoryUser, Resource
 from provisioning.connectors.errors import NotFoundError
-from provisioning.engine.desired import DesiredState
+from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
 
 # Step actions (the values of provisioning.models.Step.Action).
 CREATE_USER, LINK_USER, UPDATE_USER = "create_user", "link_user", "update_user"
 ASSIGN_LICENSE, ADD_GROUP, ASSIGN_APP = "assign_license", "add_group", "assign_app"
 ENABLE_USER = "enable_user"
 REMOVE_LICENSE, REMOVE_GROUP, UNASSIGN_APP = "remove_license", "remove_group", "unassign_app"
+DISABLE_USER, REVOKE_SESSIONS, RESET_PASSWORD = "disable_user", "revoke_sessions", "reset_password"
+DELETE_USER, PURGE_USER = "delete_user", "purge_user"
+ONE_SHOTS = (RESET_PASSWORD, REVOKE_SESSIONS)  # actions, not state: a leave runs them once
+
+# kind -> (add action, remove action, param)
+ACCESS_ACTIONS = {
+    "licenses": (ASSIGN_LICENSE, REMOVE_LICENSE, "sku_id"),
+    "groups": (ADD_GROUP, REMOVE_GROUP, "group_id"),
+    "apps": (ASSIGN_APP, UNASSIGN_APP, "app_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,15 @@ class Problem:
     alternatives: tuple[str, ...] = ()  # e.g. SKUs with free seats
 
 
+@dataclass(frozen=True)
+class AccountView:
+    """What the portal knows of the account, read from the database before planning."""
+
+    remote_id: str = ""
+    managed: dict = field(default_factory=dict)  # DirectoryAccount.managed
+    confirmed_gone: bool = False  # the stored id is gone past the replication window
+
+
 @dataclass
 class Plan:
     connection_id: int
@@ -43,73 +65,125 @@ class Plan:
     steps: list[PlannedStep] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     user: DirectoryUser | None = None
+    access: AccessState = field(default_factory=AccessState)
     license_availability: dict[str, int] = field(default_factory=dict)  # SKU -> free seats
+    missing: bool = False  # the stored id answered 404
+    exceptions: dict = field(default_factory=dict)  # a leave strips access nothing explains
 
     @property
     def blocked(self) -> bool:
         return any(p.blocking for p in self.problems)
 
+    def readback(self) -> dict:
+        """What the read found, as the job page shows it."""
+        if self.user is None:
+            return {"account": "absent"}
+        return {
+            "account": self.user.id,
+            "enabled": self.user.enabled,
+            **{kind: len(getattr(self.access, kind)) for kind in ACCESS_KINDS},
+        }
 
-async def plan_onboarding(
+
+async def plan_account(
     connector,
     connection_id: int,
     desired: DesiredState,
-    remote_id: str = "",
+    account: AccountView,
     *,
-    previous: dict | None = None,
     link_existing: bool = False,
+    one_shots: tuple[str, ...] = (),
 ) -> Plan:
-    """Steps that make the directory match `desired` (nothing when nothing differs).
-
-    `previous` (a mover): the groups, licences and apps the identity's old templates gave;
-    those the new ones do not give are removed. `link_existing`: an account that already has
-    the username is linked, whoever it seems to be (the tenant's setting)."""
+    """Steps that make the account equal `desired` (none when it is)."""
     plan = Plan(connection_id, connector.kind)
-    user = await _current_user(connector, desired.username, remote_id)
-    access = AccessState()
-    if user is None:
+    if account.remote_id and not account.confirmed_gone:
+        try:
+            plan.user, plan.access = await read_account(connector, account.remote_id)
+        except NotFoundError:
+            plan.missing = True  # lag or gone: the engine waits out the replication window
+            return plan
+    elif account.remote_id and not desired.present:
+        if connector.soft_deletes:  # deleted, and still in the directory's deleted items
+            plan.steps.append(PlannedStep(PURGE_USER, desired.username, _id(account)))
+        return plan
+    elif desired.present:
+        plan.user = await connector.find_user(desired.username)
+        if plan.user is not None:
+            plan.access = await connector.access_of(plan.user.id)
+    if not desired.present:
+        _plan_absent(connector, plan, desired)
+        return plan
+    if plan.user is None:
+        if desired.leaving:
+            plan.problems.append(_no_account(desired.username))
+            return plan
         plan.steps.append(PlannedStep(CREATE_USER, desired.username, _create_params(desired)))
-    elif not remote_id and not (link_existing or _same_person(user, desired)):
-        plan.problems.append(
-            Problem(
-                "conflict",
-                f"{desired.username} already exists in this directory for someone else "
-                f"({user.attributes.get('display_name') or user.username}). "
-                "Choose another username, or allow linking existing accounts in the "
-                "tenant's lifecycle settings.",
-                desired.username,
-            )
-        )
+    elif not account.remote_id and not (link_existing or same_person(plan.user, desired)):
+        plan.problems.append(_conflict(plan.user, desired))
         return plan
     else:
-        plan.user = user
-        if not remote_id:
-            plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": user.id}))
-        access = await connector.access_of(user.id)
-        changed = _changed_attributes(connector.compared_attributes, user, desired)
-        if changed:
-            plan.steps.append(PlannedStep(UPDATE_USER, ", ".join(changed), {"attributes": changed}))
-        if desired.enabled and not user.enabled:
-            plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
-    if connector.supports_licences:
-        await _plan_licenses(connector, plan, desired, access)
-    await _plan_groups(connector, plan, desired, access)
-    await _plan_apps(connector, plan, desired, access)
-    if previous and user is not None:
-        await _plan_removals(connector, plan, desired, previous, access)
+        if not account.remote_id:
+            plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": plan.user.id}))
+        await _plan_user(connector, plan, desired, one_shots)
+    await _plan_access(connector, plan, desired, account)
     return plan
 
 
-async def _current_user(connector, username: str, remote_id: str) -> DirectoryUser | None:
-    if remote_id:
-        try:
-            return await connector.get_user(remote_id)
-        except NotFoundError:
-            pass
-    return await connector.find_user(username)
+async def read_account(connector, user_id: str) -> tuple[DirectoryUser, AccessState]:
+    """The user and what they hold, in one round trip where the directory allows it."""
+    read_state = getattr(connector, "read_state", None)
+    if read_state is not None:
+        return await read_state(user_id)
+    return await connector.get_user(user_id), await connector.access_of(user_id)
 
 
-def _same_person(user: DirectoryUser, desired: DesiredState) -> bool:
+def _id(account: AccountView) -> dict:
+    return {"user_id": account.remote_id}
+
+
+def _plan_absent(connector, plan: Plan, desired: DesiredState) -> None:
+    """Entra: soft delete, then purge from deleted items; Okta: deactivate, then delete."""
+    if plan.user is None:
+        return
+    params = {"user_id": plan.user.id}
+    plan.steps.append(PlannedStep(DELETE_USER, desired.username, params))
+    if connector.soft_deletes:
+        plan.steps.append(PlannedStep(PURGE_USER, desired.username, params))
+
+
+async def _plan_user(connector, plan: Plan, desired: DesiredState, one_shots) -> None:
+    user = plan.user
+    if RESET_PASSWORD in one_shots:
+        plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
+    changed = _changed_attributes(connector.compared_attributes, user, desired)
+    if changed:
+        plan.steps.append(PlannedStep(UPDATE_USER, ", ".join(changed), {"attributes": changed}))
+    if desired.enabled and not user.enabled:
+        plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
+    elif desired.enabled is False:
+        await _plan_disable(connector, plan, desired)
+    if REVOKE_SESSIONS in one_shots:
+        plan.steps.append(PlannedStep(REVOKE_SESSIONS, user.username))
+
+
+async def _plan_disable(connector, plan: Plan, desired: DesiredState) -> None:
+    user, modes = plan.user, connector.disable_modes
+    mode = (desired.disable_mode if desired.disable_mode in modes else modes[0]) if modes else ""
+    deactivate = mode == "deactivate"
+    if not (user.enabled or (deactivate and user.attributes.get("status") != "DEPROVISIONED")):
+        return
+    params = {"mode": mode} if mode else {}
+    label = user.username
+    if deactivate:
+        apps = await connector.apps()
+        dropped = [_ref(apps, app_id) for app_id in sorted(plan.access.apps)]
+        params["drops_apps"] = dropped
+        label += " (deactivate: drops app assignments)"
+        _note_exceptions(plan, desired, "apps", dropped)
+    plan.steps.append(PlannedStep(DISABLE_USER, label, params))
+
+
+def same_person(user: DirectoryUser, desired: DesiredState) -> bool:
     """An existing account is ours to link when its name or e-mail says it is this person."""
     names = (user.attributes.get("first_name", ""), user.attributes.get("last_name", ""))
     same_name = tuple(n.casefold() for n in names) == (
@@ -120,6 +194,26 @@ def _same_person(user: DirectoryUser, desired: DesiredState) -> bool:
     return same_name or (bool(email) and email == desired.email.casefold())
 
 
+def _conflict(user: DirectoryUser, desired: DesiredState) -> Problem:
+    return Problem(
+        "conflict",
+        f"{desired.username} already exists in this directory for someone else "
+        f"({user.attributes.get('display_name') or user.username}). "
+        "Choose another username, or allow linking existing accounts in the "
+        "tenant's lifecycle settings.",
+        desired.username,
+    )
+
+
+def _no_account(username: str) -> Problem:
+    return Problem(
+        "no_account",
+        f"No account {username} in this directory: nothing to do there.",
+        username,
+        blocking=False,
+    )
+
+
 def _create_params(desired: DesiredState) -> dict:
     return {
         "username": desired.username,
@@ -127,7 +221,7 @@ def _create_params(desired: DesiredState) -> dict:
         "last_name": desired.last_name,
         "display_name": desired.display_name,
         "email": desired.email,
-        "enabled": desired.enabled,
+        "enabled": desired.enabled is not False,
         "attributes": desired.attributes,
     }
 
@@ -135,6 +229,8 @@ def _create_params(desired: DesiredState) -> dict:
 def _changed_attributes(
     compared: tuple[str, ...], user: DirectoryUser, desired: DesiredState
 ) -> dict:
+    if desired.leaving:
+        return {}
     wanted = {
         "first_name": desired.first_name,
         "last_name": desired.last_name,
@@ -148,102 +244,145 @@ def _changed_attributes(
     }
 
 
-def _find(resources: list[Resource], wanted: str) -> Resource | None:
+def find(resources: list[Resource], wanted: str) -> Resource | None:
     key = wanted.casefold()
     return next((r for r in resources if r.id == wanted or r.name.casefold() == key), None)
 
 
-async def _plan_licenses(connector, plan: Plan, desired: DesiredState, access) -> None:
-    skus = await connector.licenses()
+def _ref(resources: list[Resource], resource_id: str) -> dict:
+    found = next((r for r in resources if r.id == resource_id), None)
+    return {"id": resource_id, "name": found.name if found else resource_id}
+
+
+async def _catalog(connector, kind: str) -> list[Resource]:
+    return await getattr(connector, kind)()
+
+
+async def _plan_access(connector, plan: Plan, desired: DesiredState, account) -> None:
+    for kind in ACCESS_KINDS:
+        if kind == "licenses" and not connector.supports_licences:
+            continue
+        resources = await _catalog(connector, kind)
+        if kind == "licenses":
+            _note_seats(plan, resources)
+        wanted_ids = _plan_adds(plan, kind, resources, desired.wanted(kind))
+        if plan.user is None:
+            continue  # a new account holds nothing to take away
+        mode = desired.removal.get(kind, MANAGED)
+        if mode == STRIP:
+            _plan_strip(plan, kind, resources, wanted_ids, desired)
+        elif mode == MANAGED:
+            _plan_unmanaged(plan, kind, resources, wanted_ids, account.managed.get(kind, []))
+
+
+def _note_seats(plan: Plan, skus: list[Resource]) -> None:
     for sku in skus:
         plan.license_availability[sku.name] = sku.detail["total"] - sku.detail["consumed"]
-    for wanted in desired.licenses:
-        sku = _find(skus, wanted)
-        if sku is None:
-            known = ", ".join(s.name for s in skus) or "none"
-            plan.problems.append(
-                Problem(
-                    "unknown_license", f"No licence {wanted} in this directory ({known}).", wanted
-                )
-            )
-        elif sku.id not in access.licenses:
-            if plan.license_availability[sku.name] <= 0:
-                plan.problems.append(
-                    Problem(
-                        "no_seat",
-                        f"No free seat of {sku.name}: choose another licence, go without, "
-                        "or cancel.",
-                        sku.name,
-                        alternatives=tuple(
-                            s.name for s in skus if plan.license_availability[s.name] > 0
-                        ),
-                    )
-                )
-            plan.steps.append(PlannedStep(ASSIGN_LICENSE, sku.name, {"sku_id": sku.id}))
 
 
-async def _plan_groups(connector, plan: Plan, desired: DesiredState, access) -> None:
-    groups = await connector.groups()
-    for wanted in desired.groups:
-        group = _find(groups, wanted)
-        if group is None:
-            plan.problems.append(
-                Problem("unknown_group", f"No group “{wanted}” in this directory.", wanted)
-            )
-        elif group.detail.get("dynamic"):
-            plan.problems.append(
-                Problem(
-                    "dynamic_group",
-                    f"“{group.name}” has rule-based membership; the directory adds people itself.",
-                    wanted,
-                    blocking=False,
-                )
-            )
-        elif group.id not in access.groups:
-            plan.steps.append(PlannedStep(ADD_GROUP, group.name, {"group_id": group.id}))
-
-
-async def _plan_apps(connector, plan: Plan, desired: DesiredState, access) -> None:
-    apps = await connector.apps()
-    for wanted in desired.apps:
-        app = _find(apps, wanted)
-        if app is None:
-            plan.problems.append(
-                Problem("unknown_app", f"No app “{wanted}” in this directory.", wanted)
-            )
-        elif app.id not in access.apps:
-            plan.steps.append(PlannedStep(ASSIGN_APP, app.name, {"app_id": app.id}))
-
-
-def _no_longer(previous: list[str], wanted: tuple[str, ...]) -> list[str]:
-    keep = {w.casefold() for w in wanted}
-    return [name for name in previous if name.casefold() not in keep]
-
-
-async def _plan_removals(connector, plan: Plan, desired: DesiredState, previous, access) -> None:
-    """A mover loses what only the old templates gave, and only if they still hold it."""
-    kinds = [
-        ("groups", desired.groups, connector.groups, access.groups, REMOVE_GROUP, "group_id"),
-        ("apps", desired.apps, connector.apps, access.apps, UNASSIGN_APP, "app_id"),
-    ]
-    if connector.supports_licences:
-        kinds.insert(
-            0,
-            (
-                "licenses",
-                desired.licenses,
-                connector.licenses,
-                access.licenses,
-                REMOVE_LICENSE,
-                "sku_id",
-            ),
-        )
-    for key, wanted, read, held, action, param in kinds:
-        gone = _no_longer(previous.get(key, []), wanted)
-        if not gone:
+def _plan_adds(plan: Plan, kind: str, resources: list[Resource], wanted) -> set[str]:
+    """Add steps for what is wanted and not held; the ids of everything wanted."""
+    add, _, param = ACCESS_ACTIONS[kind]
+    held = getattr(plan.access, kind)
+    ids = set()
+    for name in wanted:
+        resource = find(resources, name)
+        if resource is None:
+            plan.problems.append(_unknown(kind, name, resources))
             continue
-        resources = await read()
-        for name in gone:
-            resource = _find(resources, name)
-            if resource and resource.id in held and not resource.detail.get("dynamic"):
-                plan.steps.append(PlannedStep(action, resource.name, {param: resource.id}))
+        if resource.id in ids:
+            continue  # named twice (a template's name and a grant's id, say)
+        ids.add(resource.id)
+        if resource.id in held:
+            continue
+        if resource.detail.get("dynamic"):
+            plan.problems.append(_dynamic(resource))
+            continue
+        if kind == "licenses" and plan.license_availability.get(resource.name, 1) <= 0:
+            plan.problems.append(_no_seat(resource, resources, plan))
+        plan.steps.append(PlannedStep(add, resource.name, {param: resource.id}))
+    return ids
+
+
+def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired) -> None:
+    """A leaver: everything held goes, but the kept groups and what the directory manages."""
+    _, remove, param = ACCESS_ACTIONS[kind]
+    kept = {k.casefold() for k in desired.keep_groups} if kind == "groups" else set()
+    removed = []
+    for resource_id in sorted(getattr(plan.access, kind) - wanted_ids):
+        ref = _ref(resources, resource_id)
+        if ref["name"].casefold() in kept or resource_id in kept:
+            continue
+        resource = find(resources, resource_id)
+        if resource and (resource.detail.get("dynamic") or resource.detail.get("builtin")):
+            plan.problems.append(_stays(resource))
+            continue
+        plan.steps.append(PlannedStep(remove, ref["name"], {param: resource_id}))
+        removed.append(ref)
+    _note_exceptions(plan, desired, kind, removed)
+
+
+def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: list) -> None:
+    """A mover or an ended grant: what the portal gave and no longer wants, if still held."""
+    _, remove, param = ACCESS_ACTIONS[kind]
+    held = getattr(plan.access, kind)
+    for ref in managed:
+        resource = find(resources, ref.get("id") or ref.get("name", ""))
+        if resource is None or resource.id in wanted_ids or resource.id not in held:
+            continue
+        if not resource.detail.get("dynamic"):
+            plan.steps.append(PlannedStep(remove, resource.name, {param: resource.id}))
+
+
+def _note_exceptions(plan: Plan, desired: DesiredState, kind: str, removed: list[dict]) -> None:
+    """Access a leave takes that no template or grant explains: a restore puts it back."""
+    explained = {e.casefold() for e in desired.explained.get(kind, ())}
+    unexplained = [
+        ref
+        for ref in removed
+        if ref["id"].casefold() not in explained and ref["name"].casefold() not in explained
+    ]
+    if unexplained:
+        known = {r["id"] for r in plan.exceptions.get(kind, [])}
+        plan.exceptions.setdefault(kind, []).extend(r for r in unexplained if r["id"] not in known)
+
+
+def _unknown(kind: str, name: str, resources: list[Resource]) -> Problem:
+    if kind == "licenses":
+        known = ", ".join(s.name for s in resources) or "none"
+        return Problem("unknown_license", f"No licence {name} in this directory ({known}).", name)
+    noun = {"groups": "group", "apps": "app"}[kind]
+    return Problem(f"unknown_{noun}", f"No {noun} “{name}” in this directory.", name)
+
+
+def _dynamic(group: Resource) -> Problem:
+    return Problem(
+        "dynamic_group",
+        f"“{group.name}” has rule-based membership; the directory adds people itself.",
+        group.name,
+        blocking=False,
+    )
+
+
+def _stays(group: Resource) -> Problem:
+    why = "rule-based" if group.detail.get("dynamic") else "built in"
+    return Problem(
+        "kept_group",
+        f"“{group.name}” is {why}: the directory manages its members, so it stays.",
+        group.name,
+        blocking=False,
+    )
+
+
+def _no_seat(sku: Resource, skus: list[Resource], plan: Plan) -> Problem:
+    return Problem(
+        "no_seat",
+        f"No free seat of {sku.name}: choose another licence, go without, or cancel.",
+        sku.name,
+        alternatives=tuple(s.name for s in skus if plan.license_availability[s.name] > 0),
+    )
+
+
+async def plan_onboarding(connector, connection_id: int, desired: DesiredState) -> Plan:
+    """The onboarding form's preview: a new person, no account of theirs known yet."""
+    return await plan_account(connector, connection_id, desired, AccountView())

@@ -23,6 +23,8 @@ from provisioning.models import Job
 )
 def run_job(self, job_id: int) -> None:
     outcome = executor.execute(job_id)
+    if outcome.then is not None:
+        run_job.delay(outcome.then)  # the person's next job, or an older one to go first
     if outcome.retry_in is not None:
         # Throttled or a transient failure: come back later instead of sleeping in the worker.
         raise self.retry(countdown=outcome.retry_in)

@@ -1,0 +1,62 @@
+"""The database's side of a directory account: its id, and the access the portal gave."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from provisioning.connectors.factory import connector_type
+from provisioning.engine import planner
+from provisioning.engine.plans import replication_window
+from provisioning.models import DirectoryAccount, Job, Step
+
+ADDS = {add: kind for kind, (add, _, _) in planner.ACCESS_ACTIONS.items()}
+REMOVALS = {remove: kind for kind, (_, remove, _) in planner.ACCESS_ACTIONS.items()}
+
+
+def account_for(job: Job, connection) -> DirectoryAccount:
+    account, _ = DirectoryAccount.objects.get_or_create(
+        identity=job.identity, connection=connection
+    )
+    return account
+
+
+def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:
+    account.remote_id = remote_id
+    account.last_synced_at = timezone.now()
+    account.missing_since = None
+    if created:
+        account.created_remotely_at = timezone.now()
+    account.save(
+        update_fields=["remote_id", "last_synced_at", "created_remotely_at", "missing_since"]
+    )
+
+
+def applied(account: DirectoryAccount, step: Step, result: dict) -> None:
+    """What a succeeded step changes in the database's record of the account."""
+    action = step.action
+    if action in (planner.CREATE_USER, planner.LINK_USER) and result.get("user_id"):
+        link_account(account, result["user_id"], result.get("created", False))
+    elif action in ADDS or action in REMOVALS:
+        _track(account, step)
+    elif action == planner.DELETE_USER and connector_type(step.connection).soft_deletes:
+        # Gone by our own hand: no need to wait for the replication window to say so.
+        account.missing_since = timezone.now() - replication_window() * 2
+        account.save(update_fields=["missing_since"])
+    elif action in (planner.DELETE_USER, planner.PURGE_USER):
+        account.remote_id, account.created_remotely_at, account.missing_since = "", None, None
+        account.managed = {}
+        account.save(update_fields=["remote_id", "created_remotely_at", "missing_since", "managed"])
+
+
+def _track(account: DirectoryAccount, step: Step) -> None:
+    """An add makes the access the portal's to take away again; a removal ends that."""
+    kind = ADDS.get(step.action) or REMOVALS[step.action]
+    param = planner.ACCESS_ACTIONS[kind][2]
+    resource_id = step.params[param]
+    managed = dict(account.managed or {})
+    refs = [r for r in managed.get(kind, []) if r.get("id") != resource_id]
+    if step.action in ADDS:
+        refs.append({"id": resource_id, "name": step.target_name})
+    managed[kind] = refs
+    account.managed = managed
+    account.save(update_fields=["managed"])

@@ -1,0 +1,111 @@
+"""One job at a time per person, across processes and hosts, and what a verified job settles.
+
+A job is claimed under a row lock of its person: it runs only when no other job of theirs
+holds a live lease and no older one is unfinished. Whatever changed meanwhile is in the
+desired state the running job reads again before it can succeed, so the jobs queued behind
+it (asked for before that read) are settled by its verification: requests coalesce.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portal.audit.events import record
+from provisioning.engine import outcomes
+from provisioning.models import Identity, Job
+
+UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
+# A leave's password reset and session revocation are actions, not state: never coalesced.
+OWN_WORK = (Job.Kind.LEAVE, Job.Kind.RETRY)
+
+
+def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
+    """(the job, RUNNING under a lease) or (None, an older job of the person to start)."""
+    now = timezone.now()
+    identity_id = Job.objects.filter(pk=job_id).values_list("identity_id", flat=True).first()
+    with transaction.atomic():
+        if identity_id is not None:
+            list(Identity.objects.select_for_update().filter(pk=identity_id).values("pk"))
+            blocker = _ahead_of(job_id, identity_id, now)
+            if blocker is not None:
+                Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+                    waiting_reason=f"After {blocker.get_kind_display()} #{blocker.pk}"
+                )
+                return None, (blocker.pk if blocker.status == Job.Status.QUEUED else None)
+        claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
+            status=Job.Status.RUNNING, lease_until__lt=now
+        )
+        claimed = Job.objects.filter(claimable, pk=job_id).update(
+            status=Job.Status.RUNNING,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            runs=F("runs") + 1,
+            started_at=Coalesce("started_at", now),
+            waiting_reason="",
+        )
+    if not claimed:
+        return None, None
+    return Job.objects.select_related("tenant", "identity").get(pk=job_id), None
+
+
+def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
+    """A job of the same person that holds them (a live lease) or is older and unfinished."""
+    others = Job.objects.filter(identity_id=identity_id, status__in=UNFINISHED).exclude(pk=job_id)
+    live = others.filter(status=Job.Status.RUNNING, lease_until__gte=now).first()
+    return live or others.filter(pk__lt=job_id).order_by("pk").first()
+
+
+def next_job(job: Job) -> int | None:
+    """The person's oldest unfinished job, to start once `job` has ended."""
+    if job.identity_id is None:
+        return None
+    pending = Job.objects.filter(
+        identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING]
+    )
+    return pending.order_by("pk").values_list("pk", flat=True).first()
+
+
+def converged(job: Job) -> None:
+    """Inside the transaction that records `job` verified: the person is reconciled, and
+    their queued jobs asked for no later state than it verified are settled by it."""
+    Identity.objects.filter(pk=job.identity_id).update(last_reconciled_at=timezone.now())
+    settled = (
+        Job.objects.select_for_update()
+        .filter(
+            identity_id=job.identity_id,
+            status=Job.Status.QUEUED,
+            planned=False,
+            desired_version__lte=job.converged_version,
+        )
+        .exclude(kind__in=OWN_WORK)
+        .exclude(pk=job.pk)
+    )
+    for other in settled:
+        _settle(other, job)
+
+
+def _settle(other: Job, by: Job) -> None:
+    now = timezone.now()
+    other.status, other.converged_version = Job.Status.SUCCEEDED, by.converged_version
+    other.verification = {**by.verification, "by_job": by.pk}
+    other.started_at, other.finished_at = other.started_at or now, now
+    other.save(
+        update_fields=["status", "converged_version", "verification", "started_at", "finished_at"]
+    )
+    outcomes.job_finished(other, Job.Status.SUCCEEDED)
+    record(
+        "job.finish",
+        actor="system",
+        tenant=other.tenant,
+        target=other.identity,
+        after={
+            "status": other.status,
+            "desired_version": by.converged_version,
+            "verified_by_job": by.pk,
+        },
+        job_id=other.pk,
+    )
