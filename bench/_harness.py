@@ -167,6 +167,7 @@ class Workers:
     procs: int = 2
     concurrency: int = 4
     pool: str = "prefork"
+    include: str = ""  # e.g. "bench._instrument": extra modules every worker imports
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def start(self) -> Workers:
@@ -180,6 +181,7 @@ class Workers:
                 "--concurrency", str(self.concurrency), "--loglevel", "info",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"bench-{os.getpid()}-{index}@%h",
+                *(["--include", self.include] if self.include else []),
             ]  # fmt: skip
             self.processes.append(
                 subprocess.Popen(  # noqa: S603
@@ -218,20 +220,58 @@ class Workers:
 # --- CPU accounting ----------------------------------------------------------------------
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User+system CPU seconds of the live processes in a process group (ours only)."""
-    total = 0.0
+def _proc_stats() -> list[tuple[str, list[str]]]:
+    """(comm, fields after the comm) of every live process, from /proc/<pid>/stat."""
+    stats = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            head, tail = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)
         except OSError:
             continue
-        if int(fields[2]) != pgid:  # field 5 (pgrp) of stat, after the comm
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-    return total
+        stats.append((head.split("(", 1)[1], tail.split()))
+    return stats
+
+
+def _cpu(fields: list[str], children: bool = True) -> float:
+    """utime + stime (+ cutime + cstime: the children it has reaped), in seconds."""
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds of a process group (ours only): its live processes and the children they
+    reaped (a live child's time is not yet in its parent's, so nothing counts twice)."""
+    return sum(_cpu(fields) for _, fields in _proc_stats() if int(fields[2]) == pgid)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of one live single-threaded process (a PostgreSQL backend); None when it
+    is gone or not visible. From /proc/<pid>/schedstat, in nanoseconds, where the kernel has
+    it: /proc/<pid>/stat counts whole clock ticks (10 ms), and a backend that lives for one
+    task run uses about that much."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        tail = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return None
+    return _cpu(tail.split(), children=False)
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds of the local PostgreSQL server, every database: its live processes and the
+    backends that have exited (the postmaster reaps them, so they are in its children's
+    times). None when no `postgres` process is visible (a server elsewhere)."""
+    stats = [(comm, fields) for comm, fields in _proc_stats() if comm == "postgres"]
+    if not stats:
+        return None
+    return sum(_cpu(fields) for _, fields in stats)
 
 
 def self_cpu_seconds() -> float:

@@ -1,0 +1,120 @@
+"""What a bench loads into its Celery workers: SQL statements and PostgreSQL CPU per job.
+
+Loaded with `celery -A portal worker --include bench._instrument` (see `_harness.Workers`)
+and active only when the bench sets `BENCH_COUNTS_KEY` (a Redis key prefix) and `REDIS_URL`:
+the product's code is not touched and a worker started any other way counts nothing.
+
+Per task run, in the thread that runs it:
+- every SQL statement Django sends through a cursor (a `connection.execute_wrapper`, added
+  to each database connection as it opens; an `executemany` is one statement; the BEGIN and
+  COMMIT psycopg sends on its own are not seen);
+- the CPU time of the PostgreSQL backend serving the thread's connection, from
+  `/proc/<backend pid>/stat`, read at `task_postrun` before Celery's Django fixup closes the
+  connection (its receivers are connected at `worker_init`, after `--include` modules are
+  imported, and receivers run in the order they were connected).
+
+At `task_postrun` the run's figures are added, in one Redis round trip, to hashes keyed by
+the job id (`<prefix>:sql`, `<prefix>:pg_cpu_s`, `<prefix>:runs`); tasks without a job id
+count under `other:<task name>`, statements outside any task under `outside`.
+`<prefix>:running` counts the task runs of each job in progress (+1 at `task_prerun`, -1
+with the flush), so a bench can wait until every run of its jobs has been flushed.
+
+Not a bench: `make bench` skips files starting with `_`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun
+from django.db import connection as default_connection
+from django.db.backends.signals import connection_created
+
+from bench._harness import process_cpu_seconds
+
+KEY = os.environ.get("BENCH_COUNTS_KEY", "")
+JOB_TASKS = {"provisioning.tasks.run_job"}
+
+_state = threading.local()
+_lock = threading.Lock()
+_outside = 0
+_redis: Any = None
+
+
+def count_statement(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
+    global _outside
+    if getattr(_state, "key", None) is None:
+        with _lock:
+            _outside += 1
+    else:
+        _state.sql += 1
+    return execute(sql, params, many, context)
+
+
+def _with_counter(wrapper: Any) -> None:
+    if count_statement not in wrapper.execute_wrappers:
+        wrapper.execute_wrappers.append(count_statement)
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _with_counter(connection)
+
+
+def _job_key(task: Any, args: Any, kwargs: Any) -> str:
+    if task is not None and task.name in JOB_TASKS:
+        job_id = args[0] if args else (kwargs or {}).get("job_id")
+        if job_id is not None:
+            return str(job_id)
+    return f"other:{getattr(task, 'name', '?')}"
+
+
+def _backend_cpu_delta() -> float:
+    """CPU the thread's PostgreSQL backend used since we last looked at it (0 if closed).
+    Remembered per thread with the connection object: a backend pid can come back."""
+    raw = default_connection.connection
+    if raw is None:
+        return 0.0
+    now = process_cpu_seconds(raw.info.backend_pid)
+    if now is None:
+        return 0.0
+    seen = _state.seen if getattr(_state, "raw", None) is raw else 0.0
+    _state.raw, _state.seen = raw, now
+    return now - seen
+
+
+def _on_prerun(task: Any = None, args: Any = None, kwargs: Any = None, **extra: Any) -> None:
+    _with_counter(default_connection)
+    _backend_cpu_delta()  # an open connection's earlier CPU belongs to earlier runs
+    _state.key, _state.sql = _job_key(task, args, kwargs), 0
+    _redis.hincrby(f"{KEY}:running", _state.key, 1)
+
+
+def _on_postrun(**extra: Any) -> None:
+    global _outside
+    key = getattr(_state, "key", None)
+    if key is None:
+        return
+    pg_cpu = _backend_cpu_delta()
+    with _lock:
+        outside, _outside = _outside, 0
+    pipe = _redis.pipeline(transaction=False)
+    pipe.hincrby(f"{KEY}:sql", key, _state.sql)
+    pipe.hincrbyfloat(f"{KEY}:pg_cpu_s", key, pg_cpu)
+    pipe.hincrby(f"{KEY}:runs", key, 1)
+    if outside:
+        pipe.hincrby(f"{KEY}:sql", "outside", outside)
+    pipe.hincrby(f"{KEY}:running", key, -1)
+    pipe.execute()
+    _state.key = None
+
+
+if KEY and os.environ.get("REDIS_URL"):
+    import redis
+
+    _redis = redis.Redis.from_url(os.environ["REDIS_URL"])
+    connection_created.connect(_on_connection_created, weak=False)
+    task_prerun.connect(_on_prerun, weak=False)
+    task_postrun.connect(_on_postrun, weak=False)
