@@ -11,6 +11,8 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
@@ -139,29 +141,62 @@ class Behaviour:
 
 
 class Stats:
-    """Calls by "METHOD route-template", with the 429s and injected faults served."""
+    """Calls by "METHOD route-template", with the 429s and injected faults served.
+
+    `calls` counts every operation, a `$batch` sub-request as well as the `$batch` that
+    carried it; `batched_calls` counts the sub-requests alone, so `http_requests` (what
+    crossed the network) is the difference. `peak_in_flight` is the most HTTP requests
+    served at once, which tells concurrent requests from sequential ones.
+    """
 
     def __init__(self) -> None:
+        self.in_flight = 0  # not reset: requests running across a reset still end
         self.reset()
 
     def reset(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.batched: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.throttled = 0
         self.faults: Counter[str] = Counter()
+        self.peak_in_flight = self.in_flight
 
-    def record(self, method: str, route: str, status: int, fault: Fault | None = None) -> None:
+    def record(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        fault: Fault | None = None,
+        *,
+        batched: bool = False,
+    ) -> None:
         self.calls[f"{method} {route}"] += 1
+        if batched:
+            self.batched[f"{method} {route}"] += 1
         self.statuses[status] += 1
         if status == 429:
             self.throttled += 1
         if fault:
             self.faults[fault] += 1
 
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around one HTTP request, for `peak_in_flight`."""
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
     def snapshot(self) -> dict:
+        total = sum(self.calls.values())
         return {
-            "total_calls": sum(self.calls.values()),
+            "total_calls": total,
             "calls": dict(self.calls),
+            "http_requests": total - sum(self.batched.values()),
+            "batched_calls": dict(self.batched),
+            "peak_in_flight": self.peak_in_flight,
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "throttled": self.throttled,
             "faults": dict(self.faults),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
@@ -20,6 +21,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
+from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph import GraphServiceClient
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.assigned_license import AssignedLicense
@@ -57,6 +59,7 @@ from provisioning.connectors.errors import (
     ReplicationLagError,
     ThrottledError,
     TransientError,
+    most_telling,
 )
 from tenants.endpoints import Endpoint, Service
 
@@ -337,6 +340,54 @@ class EntraConnector:
             apps=frozenset(str(a.resource_id) for a in assignments.value or []),
         )
 
+    async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
+        """The user and what it holds, in one `$batch` of four GETs; one more `$batch` per
+        further page, only for a user with more groups or app assignments than a page holds."""
+        user_url = f"/users/{quote(user_id, safe='@')}"
+        first = await self._get_many(
+            user_id,
+            [
+                f"{user_url}?$select={','.join(USER_FIELDS)}",
+                f"{user_url}/memberOf?$select=id&$top=999",
+                f"{user_url}/licenseDetails",
+                f"{user_url}/appRoleAssignments",
+            ],
+        )
+        lists = [list(page.get("value") or []) for page in first[1:]]
+        links = [page.get("@odata.nextLink") for page in first[1:]]
+        while any(links):
+            pending = [index for index, link in enumerate(links) if link]
+            pages = await self._get_many(user_id, [self._below_graph(links[i]) for i in pending])
+            for index, page in zip(pending, pages, strict=True):
+                lists[index] += page.get("value") or []
+                links[index] = page.get("@odata.nextLink")
+        member_of, licences, assignments = lists
+        return _directory_user(_parsed(User, first[0])), AccessState(
+            groups=frozenset(str(g["id"]) for g in member_of if g.get("id")),
+            licenses=frozenset(str(lic["skuId"]) for lic in licences if lic.get("skuId")),
+            apps=frozenset(str(a["resourceId"]) for a in assignments if a.get("resourceId")),
+        )
+
+    async def _get_many(self, user_id: str, urls: list[str]) -> list[dict]:
+        """The bodies of GETs (URLs below /v1.0) sent in one `$batch`, else the failure that
+        tells most (`most_telling`)."""
+        answers = await self._post_batch([{"method": "GET", "url": url} for url in urls])
+        failure = most_telling([self._answer_error(answer, user_id) for answer in answers])
+        if failure is not None:
+            raise failure
+        return [answer.get("body") or {} for answer in answers if answer is not None]
+
+    def _below_graph(self, link: str) -> str:
+        """A paging link as a `$batch` URL; refused unless it is on this connection's Graph."""
+        graph = require_allowed(Service.ENTRA_GRAPH, self.graph_url)
+        prefix = f"{graph.url}/v1.0/"
+        refuse_other_origins(graph, link)
+        if not link.startswith(prefix):
+            raise EndpointRefusedError(
+                f"Nothing was sent: a paging link left {prefix} ({link[:200]})."
+            )
+        return link[len(prefix) - 1 :]
+
     async def groups(self, fresh: bool = False) -> list[Resource]:
         async def read() -> list[Resource]:
             page = await self._graph().groups.get()
@@ -502,9 +553,20 @@ class EntraConnector:
     async def batch(self, requests: list[dict]) -> list[ConnectorError | None]:
         """Send up to 20 Graph requests in one `$batch`; per request, None or its error.
 
-        Each request: {"method", "url" (relative to /v1.0), "body"?}. Posted through the
-        SDK's own request adapter (auth, TLS), but parsed here: msgraph-core's batch
-        helpers cannot decode JSON sub-response bodies.
+        Each request: {"method", "url" (relative to /v1.0), "body"?, "subject"?}.
+        """
+        answers = await self._post_batch(requests)
+        return [
+            self._batch_outcome(answer, request)
+            for answer, request in zip(answers, requests, strict=True)
+        ]
+
+    async def _post_batch(self, requests: list[dict]) -> list[dict | None]:
+        """Post up to 20 requests as one `$batch`; each one's answer ({"status", "headers",
+        "body"?}) in request order, None where the batch left one out.
+
+        Posted through the SDK's own request adapter (auth, TLS), but parsed here:
+        msgraph-core's batch helpers cannot decode JSON sub-response bodies.
         """
         payload = {
             "requests": [
@@ -529,13 +591,23 @@ class EntraConnector:
         adapter = self._graph().request_adapter
         async with self._errors():
             raw = await adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+        # Graph may answer in any order: the ids tell which answer is whose.
         answers = {r["id"]: r for r in json.loads(raw)["responses"]}
-        return [
-            self._batch_outcome(answers.get(str(index)), request)
-            for index, request in enumerate(requests)
-        ]
+        return [answers.get(str(index)) for index in range(len(requests))]
 
     def _batch_outcome(self, answer: dict | None, request: dict) -> ConnectorError | None:
+        """A write's error, None when it succeeded or had been done already."""
+        error = self._answer_error(answer, request.get("subject", ""))
+        if error is None or answer is None:
+            return error
+        if error.status == 400 and any(text in error.message for text in ALREADY_DONE):
+            return None
+        if error.status == 404 and request["method"] == "DELETE":
+            return None
+        return error
+
+    def _answer_error(self, answer: dict | None, subject_id: str) -> ConnectorError | None:
+        """A sub-response's error in the taxonomy, as `_classify` maps a direct call's."""
         if answer is None:
             return TransientError("The batch came back without this request's answer.")
         status = int(answer.get("status", 0))
@@ -545,11 +617,7 @@ class EntraConnector:
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"HTTP {status}"
         request_id = (error.get("innerError") or {}).get("request-id", "")
-        if status == 400 and any(text in message for text in ALREADY_DONE):
-            return None
-        if status == 404 and request["method"] == "DELETE":
-            return None
-        if status == 404 and self._recently_created(request.get("subject", "")):
+        if status == 404 and self._recently_created(subject_id):
             return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
         if status == 429:
             retry_after = _retry_after(answer.get("headers") or {})
@@ -605,6 +673,12 @@ def _directory_user(user: User) -> DirectoryUser:
         enabled=bool(user.account_enabled),
         attributes={k: v for k, v in attributes.items() if v is not None},
     )
+
+
+def _parsed(model, body: dict):
+    """A JSON body as the SDK's model, parsed as the SDK parses a direct answer."""
+    node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(body).encode())
+    return node.get_object_value(model)
 
 
 def _by_status(status: int, message: str, request_id: str) -> ConnectorError:

@@ -1,5 +1,9 @@
 """The failure taxonomy every connector maps its SDK's errors into."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 
 class ConnectorError(Exception):
     """Base: `message` is in the directory's own words, `request_id` when it gave one."""
@@ -59,3 +63,22 @@ class ConflictError(PermanentError):
     def __init__(self, message: str, *, existing=None, **kwargs):
         super().__init__(message, **kwargs)
         self.existing = existing
+
+
+def most_telling(outcomes: Iterable[object]) -> BaseException | None:
+    """The one failure to raise for several requests about one user (the exceptions among
+    `outcomes`; anything else is a success): an unclassified one first, so the connector
+    boundary classifies it; then that the user is gone or not replicated yet, whatever else
+    failed; then throttling, with the longest Retry-After so the pause covers every throttled
+    request; then the first failure."""
+    failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    for failure in failed:
+        if not isinstance(failure, ConnectorError):
+            return failure
+    for failure in failed:
+        if isinstance(failure, NotFoundError | ReplicationLagError):
+            return failure
+    throttled = [failure for failure in failed if isinstance(failure, ThrottledError)]
+    if throttled:
+        return max(throttled, key=lambda failure: failure.retry_after or 0.0)
+    return failed[0] if failed else None

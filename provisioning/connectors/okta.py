@@ -6,6 +6,7 @@ into the connector taxonomy. Its own 429 retries are off (`rateLimit.maxRetries 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from email.utils import parsedate_to_datetime
 
@@ -35,6 +36,7 @@ from provisioning.connectors.errors import (
     PermissionDeniedError,
     ThrottledError,
     TransientError,
+    most_telling,
 )
 from tenants.endpoints import Endpoint, Service
 
@@ -213,6 +215,26 @@ class OktaConnector:
         groups, _ = await self._call(self._okta().list_user_groups(user_id))
         links, _ = await self._call(self._okta().list_app_links(user_id))
         return AccessState(
+            groups=frozenset(g.id for g in groups or []),
+            apps=frozenset(link.app_instance_id for link in links or []),
+        )
+
+    async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
+        """The user, its groups and its app links: three requests at once, one round trip in
+        time (Okta has no batch). As in `access_of`, the groups are the first page only: this
+        SDK's call takes no `after` cursor, and Okta pages them 200 at a time."""
+        okta = self._okta()
+        answers = await asyncio.gather(
+            self._call(okta.get_user(user_id)),
+            self._call(okta.list_user_groups(user_id)),
+            self._call(okta.list_app_links(user_id)),
+            return_exceptions=True,
+        )
+        failure = most_telling(answers)
+        if failure is not None:
+            raise failure
+        (user, _), (groups, _), (links, _) = answers
+        return _directory_user(user), AccessState(
             groups=frozenset(g.id for g in groups or []),
             apps=frozenset(link.app_instance_id for link in links or []),
         )

@@ -3,7 +3,9 @@
 Accepts what msgraph-core really sends as well as the documented form: sub-request URLs
 relative ("/users/x", "users/x") or absolute ("https://host/v1.0/users/x"), and the
 dependency key `dependsOn` or `depends_on`. Each sub-request is throttled on its own; a
-throttled one is answered 429 inside a 200 batch response, as Graph does.
+throttled one is answered 429 inside a 200 batch response, as Graph does. GET sub-requests
+run through the same handlers as direct GETs (status, headers, body and `@odata.nextLink`
+per sub-request). The stats count each sub-request under its route and as `batched`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.entra.errors import GraphError, error_body
 from sandbox.entra.pipeline import (
@@ -33,7 +35,7 @@ def _bad(message: str) -> GraphError:
 
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
-    path = parts.path
+    path = unquote(parts.path)  # as the server decodes the path of a request of its own
     if path.startswith("/v1.0/") or path == "/v1.0":
         path = path[len("/v1.0") :]
     if not path.startswith("/"):
@@ -110,7 +112,7 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
     template = "/v1.0" + route.template
     early, fault = admit(caller)
     if early is not None:
-        tenant.stats.record(method, template, early.status, fault)
+        tenant.stats.record(method, template, early.status, fault, batched=True)
         return early, template
     body = _sub_body(sub)
     raw_headers = sub.get("headers")
@@ -123,7 +125,7 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
         tenant, caller.client_id, method, path, query, body, base_url, params, headers
     )
     resp = execute(route, req)
-    tenant.stats.record(method, template, resp.status)
+    tenant.stats.record(method, template, resp.status, batched=True)
     return resp, template
 
 

@@ -139,12 +139,17 @@ async def hang() -> GraphResponse:
 
 
 async def graph_call(state: SandboxState, request: Request) -> Response:
-    from sandbox.entra.batch import run_batch  # batch builds on this module
-
     try:
         caller = authenticate(state, request.headers.get("authorization"))
     except GraphError as exc:
         return to_response(error_response(exc))
+    with caller.tenant.stats.serving():
+        return await _serve(caller, request)
+
+
+async def _serve(caller: Caller, request: Request) -> Response:
+    from sandbox.entra.batch import run_batch  # batch builds on this module
+
     path = "/" + request.path_params["path"]
     method = request.method
     tenant = caller.tenant

@@ -12,7 +12,8 @@ Body (snake_case keys; user entries use Graph property names):
                  "membership_rule": "(user.department -eq \\"Sales\\")"}],
      "service_principals": [{"display_name": "Salesforce", "app_id": "<uuid, optional>",
                              "app_roles": [{"value": "User", "display_name": "User"}]}],
-     "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"], ...}],
+     "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"],
+                "apps": ["<service principal display name or id>"], ...}],
      "token_lifetime_s": 3600, "behaviour": {...}}
 """
 
@@ -30,11 +31,14 @@ from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import new_group_props
 from sandbox.entra.model import (
     ALL_PERMISSIONS,
+    DEFAULT_ACCESS_ROLE,
     AppRegistration,
+    AppRoleAssignment,
     EntraTenant,
     Group,
     ServicePrincipal,
     Sku,
+    new_id,
     now_iso,
 )
 from sandbox.state import SandboxState
@@ -167,6 +171,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
             raise ValueError(f"user {upn!r} is listed twice")
         password = props.pop("password", "Sandbox-Passw0rd!")
         licences = props.pop("licenses", [])
+        apps = [_service_principal(tenant, upn, app) for app in props.pop("apps", [])]
         unknown = [p for p in licences if p not in by_part]
         if unknown:
             raise ValueError(f"user {upn!r} has unknown licenses {unknown}")
@@ -197,6 +202,21 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         }
         user = tenant.add_user(record, password)
         user.created_mono = 0.0  # seeded users are long replicated
+        for sp in apps:
+            role = sp.app_roles[0]["id"] if sp.app_roles else DEFAULT_ACCESS_ROLE
+            assignment = AppRoleAssignment(new_id(), role, user.id, sp.id, now)
+            tenant.assignments[assignment.id] = assignment
+
+
+def _service_principal(tenant: EntraTenant, upn: str, key: object) -> ServicePrincipal:
+    """A user's seeded app, named by display name or id."""
+    found = next(
+        (sp for sp in tenant.service_principals.values() if key in (sp.id, sp.display_name)),
+        None,
+    )
+    if found is None:
+        raise ValueError(f"user {upn!r} has an unknown app {key!r}")
+    return found
 
 
 def _add_groups(tenant: EntraTenant, body: dict) -> None:

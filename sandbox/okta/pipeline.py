@@ -146,7 +146,10 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         org = state.okta.get(request.path_params["org_id"])
         if org is None:
             return _error(not_found(request.path_params.get("org_id", ""), "Org"), {})
+        with org.stats.serving():
+            return await serve(request, org)
 
+    async def serve(request: Request, org: OktaOrg) -> Response:
         def record(status: int, fault: Fault | None = None) -> None:
             org.stats.record(request.method, template, status, fault)
 
