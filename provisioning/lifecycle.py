@@ -286,15 +286,16 @@ def after_job(job: Job, status: str) -> None:
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
-    """Called when a leave is verified: the hard delete, cancellable until it runs."""
-    return new_job(
-        identity,
-        Job.Kind.DELETE,
-        {"leave_job": leave_job.pk},
-        actor="system",
-        at=timezone.now() + timedelta(days=days),
-        batch=None,
-        hold=False,
+    """Called when a leave is verified: the hard delete, cancellable until it runs. Always
+    scheduled (beat starts it, even at 0 days), so that `start_job` can refuse it for a
+    person who is no longer leaving."""
+    return Job.objects.create(
+        tenant=identity.tenant,
+        identity=identity,
+        kind=Job.Kind.DELETE,
+        status=Job.Status.SCHEDULED,
+        not_before=timezone.now() + timedelta(days=days),
+        options={"leave_job": leave_job.pk},
     )
 
 
@@ -450,6 +451,11 @@ def start_job(job: Job) -> bool:
     elif "change" in job.options:
         _apply_due_change(job)
         Job.objects.filter(pk=job.pk).update(options=job.options)
+    elif job.kind == Job.Kind.JOIN or job.options.get("enable"):
+        # The start date has come: the account now, or its sign-in (created ahead).
+        field = "provision_from" if job.kind == Job.Kind.JOIN else "enable_at"
+        setattr(identity, field, None)
+        identity.save(update_fields=[field, "updated_at"])
     ask(job)
     return True
 

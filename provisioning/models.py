@@ -33,6 +33,7 @@ class Identity(models.Model):
     # Desired state that no template holds (provisioning/engine/desired.py builds it all):
     license_choices = models.JSONField(default=dict, blank=True)  # SKU -> replacement or ""
     provision_from = models.DateTimeField(null=True, blank=True)  # no account before this
+    enable_at = models.DateTimeField(null=True, blank=True)  # created ahead: sign-in from this
     leave_options = models.JSONField(default=dict, blank=True)  # the leave under way or done
     access_exceptions = models.JSONField(default=dict, blank=True)  # per connection id
     # Bumped by every action, in the action's transaction; jobs converge to a version.

@@ -162,10 +162,13 @@ def request_onboarding(
         )
         identity.role_templates.set(request.role_templates)
         at = None
-        if future and not request.create_ahead:
-            at = clock.start_of_day(tenant, request.start_date)
-            identity.provision_from = at
-            identity.save(update_fields=["provision_from"])
+        if future:
+            start = clock.start_of_day(tenant, request.start_date)
+            if request.create_ahead:
+                identity.enable_at = start
+            else:
+                at = identity.provision_from = start
+            identity.save(update_fields=["enable_at", "provision_from"])
         job = new_job(identity, Job.Kind.JOIN, {}, actor=actor, at=at, batch=batch, hold=False)
         if future and request.create_ahead:
             _schedule_enable(identity, request.start_date, actor=actor)

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from tenants.clock import tenant_today
-
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
 ACCESS_KINDS = ("groups", "licenses", "apps")
 # What happens to access a person holds but should not have, per kind:
@@ -205,9 +203,8 @@ def _not_yet(identity) -> bool:
 
 
 def _enabled_now(identity) -> bool:
-    """Not before the start date of a joiner created ahead."""
-    starts_later = identity.start_date and identity.start_date > tenant_today(identity.tenant)
-    return not (identity.status == identity.Status.JOINER and starts_later)
+    """Not before the start of a joiner created ahead (the scheduled enable clears it)."""
+    return identity.enable_at is None or identity.enable_at <= timezone.now()
 
 
 def template_access(identity) -> dict:

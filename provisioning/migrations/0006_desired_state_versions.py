@@ -22,6 +22,9 @@ def desired_state_from_jobs(apps, schema_editor):
             identity.license_choices = join.options.get("license_choices") or {}
             if join.status == "scheduled":
                 identity.provision_from = join.not_before
+        enable = jobs.filter(kind="change", status="scheduled", options__enable=True).first()
+        if enable:
+            identity.enable_at = enable.not_before
         if leave and identity.status in ("leaver", "left"):
             identity.leave_options = leave.options.get("offboard") or {}
             identity.access_exceptions = _removed(leave)
@@ -90,6 +93,11 @@ class Migration(migrations.Migration):
             model_name='identity',
             name='license_choices',
             field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
+            model_name='identity',
+            name='enable_at',
+            field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
             model_name='identity',

@@ -12,11 +12,18 @@ pytestmark = pytest.mark.django_db
 
 def test_a_successful_offboarding_closes_the_persons_requests(alpha, vpn, wiki, no_enqueue):  # noqa: F811
     pending, grant = file(alpha, vpn), granted(file(alpha, wiki, days=None))
+    # As request_offboarding leaves them: leaving, and the leave verified at their version.
+    Identity.objects.filter(pk=alpha.identity.pk).update(
+        status=Identity.Status.LEAVER,
+        leave_options={"delete_after_days": None},
+        desired_version=3,
+    )
     leave = Job.objects.create(
         tenant=alpha.tenant,
         identity=alpha.identity,
         kind=Job.Kind.LEAVE,
         options={"offboard": {"delete_after_days": None}},
+        converged_version=3,
     )
     job_finished(leave, Job.Status.SUCCEEDED)
     pending.refresh_from_db()
