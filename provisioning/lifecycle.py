@@ -273,7 +273,7 @@ def after_job(job: Job, status: str) -> None:
         return  # a later action is on its way: its own job moves the status
     if identity.status == Identity.Status.JOINER and is_live(identity):
         identity.status = Identity.Status.ACTIVE
-    elif identity.status == Identity.Status.LEAVER:
+    elif identity.status == Identity.Status.LEAVER and _leave_done(identity, job):
         identity.status = Identity.Status.LEFT
         days = (identity.leave_options or {}).get("delete_after_days")
         already = identity.jobs.filter(kind=Job.Kind.DELETE, status=Job.Status.SCHEDULED)
@@ -283,6 +283,15 @@ def after_job(job: Job, status: str) -> None:
         return
     identity.save(update_fields=["status", "updated_at"])
     job.identity.status = identity.status
+
+
+def _leave_done(identity: Identity, job: Job) -> bool:
+    """Left once the leave's own job (its password reset and session revocation) is done,
+    even when another job of theirs verified the state first."""
+    if job.kind == Job.Kind.LEAVE:
+        return True
+    unfinished = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
+    return not identity.jobs.filter(kind=Job.Kind.LEAVE, status__in=unfinished).exists()
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
@@ -457,6 +466,15 @@ def start_job(job: Job) -> bool:
         setattr(identity, field, None)
         identity.save(update_fields=[field, "updated_at"])
     ask(job)
+    record(
+        "job.start",
+        actor="system",
+        tenant=job.tenant,
+        target=identity,
+        before={"status": Job.Status.SCHEDULED, "not_before": job.not_before},
+        after={"kind": job.kind, "person": identity.status, "desired_version": job.desired_version},
+        job_id=job.pk,
+    )
     return True
 
 

@@ -36,7 +36,7 @@ from portal.audit.events import record
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.models import Job
+from provisioning.models import Identity, Job
 from provisioning.models_throttle import ConnectionBreaker, ConnectionBucket
 from provisioning.throttle import bucket_capacity, locked_bucket
 from tenants.crypto import CredentialError
@@ -251,6 +251,9 @@ def _probe_succeeded(connection: DirectoryConnection) -> bool:
             before=_quarantine_state(current),
             after={"quarantined_at": None, "quarantine_reason": "", "released_by": "probe"},
         )
+        # What changed behind the portal's back meanwhile is found by the periodic
+        # reconciliation, which takes the tenant's people first now.
+        Identity.objects.filter(tenant_id=connection.tenant_id).update(last_reconciled_at=None)
         transaction.on_commit(lambda: resume_waiting_jobs(connection))
     return True
 

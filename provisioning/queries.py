@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -198,3 +199,36 @@ def _attribute_rows(desired: DesiredState, user: DirectoryUser | None) -> list[A
         for name, label in ATTRIBUTE_LABELS.items()
         if wanted.get(name) or have.get(name)
     ]
+
+
+@dataclass(frozen=True)
+class VerifiedDirectory:
+    connection: DirectoryConnection | None
+    readback: dict
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A succeeded job's read-back, as its page shows it."""
+
+    read_at: datetime | None
+    version: int | None
+    by_job: int | None
+    directories: list[VerifiedDirectory]
+
+
+def verification_of(job: Job) -> Verification | None:
+    record = job.verification or {}
+    if not record:
+        return None
+    connections = {c.pk: c for c in job.tenant.connections.all()}
+    read_at = record.get("read_at")
+    return Verification(
+        read_at=datetime.fromisoformat(read_at) if read_at else None,
+        version=record.get("desired_version"),
+        by_job=record.get("by_job"),
+        directories=[
+            VerifiedDirectory(connections.get(int(pk)), readback)
+            for pk, readback in record.get("directories", {}).items()
+        ],
+    )

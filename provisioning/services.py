@@ -207,7 +207,13 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
             status=Step.Status.PENDING, last_error="", error_kind="", attempts=0
         )
         job.status, job.error, job.finished_at = Job.Status.QUEUED, "", None
-        job.save(update_fields=["status", "error", "finished_at"])
+        # A fresh allowance of rounds and reads: the cause has been fixed, they say.
+        job.options = {
+            k: v
+            for k, v in job.options.items()
+            if k not in ("round", "plan_failures", "missing_reads")
+        }
+        job.save(update_fields=["status", "error", "finished_at", "options"])
         record(
             "job.retry",
             actor=actor,

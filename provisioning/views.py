@@ -216,6 +216,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     context = {
         "job": job,
         "steps": job.steps.select_related("connection"),
+        "verification": queries.verification_of(job),
         "can_retry": role_of(request.user) in OPERATORS
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
         "tenant": job.tenant,

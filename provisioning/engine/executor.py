@@ -88,12 +88,14 @@ def plan_job(job: Job) -> Outcome | None:
     identity = job.identity
     identity.refresh_from_db()
     rounds = job.options.get("round", 0)
-    if rounds >= max_rounds():
-        return fail_still_differs(job)
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
         account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
-        planning = plans_of.plan_for(job, connector_for(connection), connection, account)
+        connector = connector_for(connection)
+        if account and account.created_remotely_at and hasattr(connector, "note_created"):
+            age = (timezone.now() - account.created_remotely_at).total_seconds()
+            connector.note_created(account.remote_id, age)  # a 404 soon after is lag
+        planning = plans_of.plan_for(job, connector, connection, account)
         if connection.quarantined_at:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
@@ -120,10 +122,14 @@ def plan_job(job: Job) -> Outcome | None:
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
         ]
     if problems:
-        fail_job(job, "Nothing was sent. " + " ".join(problems))
+        first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
+        fail_job(job, first + " ".join(problems))
         return None
     if not any(plan.steps for plan in plans):
         succeed_verified(job, plans, identity.desired_version)
+        return None
+    if rounds >= max_rounds():
+        fail_still_differs(job)
         return None
     write_steps(job, plans, identity.desired_version)
     return None
@@ -136,7 +142,8 @@ def max_rounds() -> int:
 def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
     tries = job.options.get("plan_failures", 0) + 1
     if tries >= MAX_PLAN_ATTEMPTS:
-        quarantine.record_outcome(connection, ok=False, reason=exc.message)
+        if not isinstance(exc, ReplicationLagError):  # lag says nothing of the connection
+            quarantine.record_outcome(connection, ok=False, reason=exc.message)
         fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
         return None
     job.options = {**job.options, "plan_failures": tries}
@@ -164,7 +171,7 @@ def found(job: Job, connection, account: DirectoryAccount | None, plan) -> None:
     """What the read told the database: the id of an account found by username, a stored id
     that answers again, the exceptions a leave is about to strip."""
     if account is not None and account.missing_since is not None:
-        if plan.user is None and plans_of.confirmed_gone(account):
+        if plans_of.confirmed_gone(account):  # any account found now is by its username
             account.remote_id, account.created_remotely_at = "", None
         account.missing_since = None
         account.save(update_fields=["missing_since", "remote_id", "created_remotely_at"])

@@ -100,3 +100,22 @@ def test_username_of_someone_else_fails_clearly_and_sends_nothing(on_sandbox, wo
     assert "already exists in this directory for someone else" in job.error
     assert "Nothing was sent" in job.error
     assert not Step.objects.filter(job=job).exists()
+
+
+def test_a_job_succeeds_only_with_the_read_back_and_its_page_shows_it(
+    on_sandbox, worker, client, msp_admin
+):
+    dirs = make_directories(on_sandbox, "verified", ("entra", "okta"))
+    job = wait_for_job(onboard(dirs).pk)
+    assert job.status == Job.Status.SUCCEEDED
+    # The last round read both directories and found nothing to do: that read is the record.
+    assert job.converged_version == job.identity.desired_version == job.desired_version
+    read = job.verification["directories"]
+    assert set(read) == {str(c.pk) for c in dirs.tenant.connections.all()}
+    entra = read[str(dirs.tenant.connections.get(kind="entra").pk)]
+    assert entra["enabled"] is True and entra["licenses"] == 1 and entra["apps"] == 1
+    assert entra["account"] == dirs.entra_user(job.identity.username)["id"]
+    client.force_login(msp_admin)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "every directory equals the person&#x27;s desired state" in page
+    assert entra["account"] in page
