@@ -318,7 +318,7 @@ def _cancel_pending(identity: Identity, kind: str, *, actor) -> list[int]:
 
 
 def cancel_job(job: Job, *, actor, http_request=None) -> bool:
-    """Cancel a job that has not started (scheduled, held or still queued)."""
+    """Cancel a job whose time has not come (scheduled) or that awaits confirmation (held)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status not in Job.CANCELLABLE:

@@ -113,7 +113,9 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     DONE = (Status.SUCCEEDED, Status.FAILED, Status.PARTIAL, Status.CANCELLED)
-    CANCELLABLE = (Status.SCHEDULED, Status.HELD, Status.QUEUED)
+    # Until it falls due (or is confirmed) a job has changed nothing; once queued, what it
+    # asks for is the person's desired state already, and only another action changes that.
+    CANCELLABLE = (Status.SCHEDULED, Status.HELD)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="jobs")
     identity = models.ForeignKey(

@@ -169,12 +169,15 @@ def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
 
 def found(job: Job, connection, account: DirectoryAccount | None, plan) -> None:
     """What the read told the database: the id of an account found by username, a stored id
-    that answers again, the exceptions a leave is about to strip."""
+    that answers again, the exceptions a leave is about to strip. A stored id confirmed gone
+    stays, marked so, as long as no account replaces it: that is how the portal knows it had
+    one (a leaver's gone account is not created again)."""
     if account is not None and account.missing_since is not None:
-        if plans_of.confirmed_gone(account):  # any account found now is by its username
-            account.remote_id, account.created_remotely_at = "", None
-        account.missing_since = None
-        account.save(update_fields=["missing_since", "remote_id", "created_remotely_at"])
+        if not plans_of.confirmed_gone(account):
+            account.missing_since = None  # it answered again: replication lag it was
+            account.save(update_fields=["missing_since"])
+        elif plan.user is not None:
+            account.remote_id = ""  # replaced by the account its username finds now
     linked_by_step = any(s.action == planner.LINK_USER for s in plan.steps)
     if plan.user and not (account and account.remote_id) and not linked_by_step:
         # Found by username (linked outside the portal's own onboarding).
@@ -579,6 +582,9 @@ def fail_job(job: Job, reason: str) -> None:
 def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> None:
     """The job's outcome, its audit event and what follows (registered from above), at once."""
     with transaction.atomic():
+        # The person first, as a claim locks them: the same order, so no deadlock between
+        # this job ending and the next one starting.
+        list(Identity.objects.select_for_update().filter(pk=job.identity_id).values("pk"))
         Job.objects.filter(pk=job.pk).update(
             status=status,
             finished_at=timezone.now(),

@@ -114,9 +114,11 @@ async def plan_account(
         _plan_absent(connector, plan, desired)
         return plan
     if plan.user is None:
-        if desired.leaving:
-            plan.problems.append(_no_account(desired.username))
+        if desired.leaving and account.confirmed_gone:
+            plan.problems.append(_no_account(desired.username))  # gone: nothing left to take
             return plan
+        # A leaver whose join never got this far gets the account disabled and empty, as if
+        # the join had run first: the end state never depends on the order jobs ran in.
         plan.steps.append(PlannedStep(CREATE_USER, desired.username, _create_params(desired)))
     elif not account.remote_id and not (link_existing or same_person(plan.user, desired)):
         plan.problems.append(_conflict(plan.user, desired))

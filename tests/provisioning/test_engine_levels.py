@@ -145,8 +145,14 @@ def test_a_known_account_the_directory_does_not_show_is_waited_for_before_it_is_
     # The 404 for the id it knew made the leave wait out the window, not succeed at once.
     assert leave.options["missing_reads"] >= 1
     assert leave.verification["directories"][str(account.connection_id)] == {"account": "absent"}
+    # Remembered as gone: a later check does not create a disabled account for them again.
     account.refresh_from_db()
-    assert account.remote_id == ""
+    assert account.missing_since is not None
+    later = timezone.now() + timedelta(days=1)
+    assert periodic.reconcile_due_people(now=later) == 1
+    check = wait_for_job(Job.objects.get(kind=Job.Kind.RECONCILE).pk)
+    assert check.status == Job.Status.SUCCEEDED and check.steps.count() == 0
+    assert dirs.entra_user(joined.identity.username) is None
 
 
 def test_a_hard_delete_never_runs_for_someone_no_longer_leaving(alpha, monkeypatch):

@@ -288,7 +288,7 @@ def test_no_free_seat_asks_for_a_choice_and_queues_nothing_until_answered(client
     response = client.post(url, form_data(template, license_choice__SPE_E3="EMS"))
     assert response.status_code == 302
     job = Job.objects.latest("pk")
-    assert job.options["license_choices"] == {"SPE_E3": "EMS"}
+    assert job.identity.license_choices == {"SPE_E3": "EMS"}  # part of their desired state
     assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
 
 
