@@ -152,7 +152,9 @@ def test_a_known_account_the_directory_does_not_show_is_waited_for_before_it_is_
     assert periodic.reconcile_due_people(now=later) == 1
     check = wait_for_job(Job.objects.get(kind=Job.Kind.RECONCILE).pk)
     assert check.status == Job.Status.SUCCEEDED and check.steps.count() == 0
-    assert dirs.entra_user(joined.identity.username) is None
+    upn = joined.identity.username
+    same_name = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert [(u["id"], u["deleted"]) for u in same_name] == [(account.remote_id, True)]
 
 
 def test_a_hard_delete_never_runs_for_someone_no_longer_leaving(alpha, monkeypatch):
