@@ -1,0 +1,267 @@
+"""Applying a round's steps: in order, a directory's licence, group and app steps in one
+request where it can carry them (Entra's `$batch`), each step's intent recorded before its
+call and its outcome after, idempotently (a step that already happened counts as done)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+
+from django.db.models import F
+from django.utils import timezone
+
+from portal.audit.events import record
+from provisioning import quarantine, throttle
+from provisioning.connectors import bridge
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.errors import (
+    ConflictError,
+    ConnectorError,
+    PermanentError,
+    ReplicationLagError,
+    ThrottledError,
+    TransientError,
+)
+from provisioning.connectors.factory import connector_for, connector_type
+from provisioning.engine import accounts, planner
+from provisioning.engine.accounts import account_for, link_account
+from provisioning.engine.parking import Outcome, backoff, wait
+from provisioning.models import DirectoryAccount, Job, Step
+
+MAX_TRANSIENT_ATTEMPTS = 8
+
+
+def next_batch(job: Job) -> list[Step]:
+    """The next step, or the run of steps its directory can carry in one request (Entra's
+    `$batch` of licence/group/app steps)."""
+    pending = list(
+        job.steps.filter(status__in=[Step.Status.PENDING, Step.Status.RUNNING])
+        .select_related("connection")
+        .order_by("order")[:20]
+    )
+    if not pending:
+        return []
+    first = pending[0]
+    batchable = connector_type(first.connection).batchable
+    if first.action not in batchable:
+        return [first]
+    # At most half the connection's burst, so a batch never waits for a full bucket.
+    limit = max(1, first.connection.rate_burst // 2)
+    batch = []
+    for step in pending:
+        if step.connection_id != first.connection_id or step.action not in batchable:
+            break
+        if len(batch) == limit:
+            break
+        batch.append(step)
+    return batch
+
+
+def apply_batch(job: Job, steps: list[Step]) -> Outcome | None:
+    connection = steps[0].connection
+    connector = connector_for(connection)
+    account = account_for(job, connection)
+    if account.created_remotely_at and hasattr(connector, "note_created"):
+        age = (timezone.now() - account.created_remotely_at).total_seconds()
+        connector.note_created(account.remote_id, age)
+    mark_running(steps)
+    started = time.monotonic()
+    if len(steps) > 1:
+        results = apply_many(connector, steps, account)
+    else:
+        results = [apply_one(connector, steps[0], account)]
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    retry_in = None
+    for step, (error, result) in zip(steps, results, strict=True):
+        later = settle(job, step, error, result, elapsed_ms)
+        if later is not None:
+            retry_in = max(retry_in or 0.0, later)
+    return wait(job, "Retrying after a temporary failure", retry_in) if retry_in else None
+
+
+def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:
+    ops = [(s.action, s.params) for s in steps]
+    try:
+        errors = bridge.run(connector.apply_many(account.remote_id, ops))
+    except TimeoutError:
+        errors = [TransientError("No answer from the directory in time.")] * len(steps)
+    except ConnectorError as exc:  # the whole batch failed, e.g. a 503 or throttled
+        errors = [exc] * len(steps)
+    return [(error, {}) for error in errors]
+
+
+def apply_one(connector, step: Step, account: DirectoryAccount):
+    """(error or None, result) of one step; conflicts on create are resolved here."""
+    try:
+        return None, bridge.run(_call(connector, step, account))
+    except TimeoutError:
+        return TransientError("No answer from the directory in time."), {}
+    except ConflictError as exc:
+        existing = exc.existing
+        if existing is not None and (step.attempts > 1 or _ours(existing, step)):
+            link_account(account, existing.id, created=step.attempts > 1)
+            return None, {"user_id": existing.id, "linked": True}
+        return exc, {}
+    except ConnectorError as exc:
+        return exc, {}
+
+
+def _ours(existing, step: Step) -> bool:
+    params = step.params
+    names = (existing.attributes.get("first_name", ""), existing.attributes.get("last_name", ""))
+    return [n.casefold() for n in names] == [
+        params["first_name"].casefold(),
+        params["last_name"].casefold(),
+    ]
+
+
+async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
+    params, user_id = step.params, account.remote_id
+    match step.action:
+        case planner.CREATE_USER:
+            user = await connector.create_user(_new_user(params))
+            return {"user_id": user.id, "created": True}
+        case planner.LINK_USER:
+            return {"user_id": params["user_id"], "linked": True}
+        case planner.UPDATE_USER:
+            await connector.update_user(user_id, params["attributes"])
+        case planner.ENABLE_USER:
+            await connector.enable_user(user_id)
+        case planner.ASSIGN_LICENSE:
+            await connector.set_licenses(user_id, [params["sku_id"]], [])
+        case planner.ADD_GROUP:
+            await connector.add_to_group(user_id, params["group_id"])
+        case planner.ASSIGN_APP:
+            await connector.assign_app(user_id, params["app_id"])
+        case planner.REMOVE_LICENSE:
+            await connector.set_licenses(user_id, [], [params["sku_id"]])
+        case planner.REMOVE_GROUP:
+            await connector.remove_from_group(user_id, params["group_id"])
+        case planner.UNASSIGN_APP:
+            await connector.unassign_app(user_id, params["app_id"])
+        case planner.RESET_PASSWORD:
+            await connector.reset_password(user_id, random_password())
+        case planner.DISABLE_USER if connector.disable_modes:
+            mode = params.get("mode", connector.disable_modes[0])
+            await connector.disable_user(user_id, mode=mode)
+        case planner.DISABLE_USER:
+            await connector.disable_user(user_id)
+        case planner.REVOKE_SESSIONS:
+            await connector.revoke_sessions(user_id)
+        case planner.DELETE_USER:
+            await connector.delete_user(params.get("user_id") or user_id)
+        case planner.PURGE_USER:
+            await connector.purge_user(params.get("user_id") or user_id)
+        case _:
+            raise PermanentError(f"The engine cannot run {step.action} steps yet.")
+    return {}
+
+
+def _new_user(params: dict) -> NewUser:
+    return NewUser(
+        username=params["username"],
+        first_name=params["first_name"],
+        last_name=params["last_name"],
+        display_name=params["display_name"],
+        email=params["email"],
+        password=random_password(),
+        enabled=params.get("enabled", True),
+        attributes=params.get("attributes", {}),
+    )
+
+
+def random_password() -> str:
+    """A throwaway first password: never shown, never stored; people reset it at first use."""
+    alphabet = string.ascii_letters + string.digits
+    core = "".join(secrets.choice(alphabet) for _ in range(20))
+    return f"{core}!{secrets.choice(string.digits)}aA"
+
+
+def mark_running(steps: list[Step]) -> None:
+    now = timezone.now()
+    Step.objects.filter(pk__in=[s.pk for s in steps]).update(
+        status=Step.Status.RUNNING, attempts=F("attempts") + 1, started_at=now
+    )
+    for step in steps:
+        step.attempts += 1
+        step.started_at = now
+
+
+def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float | None:
+    """Record one step's outcome; the seconds until a retry when it must be tried again."""
+    connection = step.connection
+    if isinstance(error, ThrottledError):
+        throttle.pause(connection, error.retry_after or 1.0)
+        save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
+        return error.retry_after or 1.0
+    if isinstance(error, TransientError):
+        if step.attempts < MAX_TRANSIENT_ATTEMPTS:
+            save_step(step, Step.Status.PENDING, error)
+            audit_step(job, step, "failure", error)
+            return max(error.retry_after or 0.0, backoff(step.attempts))
+        # Only the give-up counts towards quarantine: a failure a retry absorbs says little.
+        if not isinstance(error, ReplicationLagError):
+            quarantine.record_outcome(connection, ok=False, reason=error.message)
+        error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
+    elif error is None:
+        quarantine.record_outcome(connection, ok=True)
+        accounts.applied(account_for(job, connection), step, result)
+    status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
+    save_step(step, status, error, result=result, elapsed_ms=elapsed_ms)
+    audit_step(job, step, "failure" if error else "success", error)
+    if error and step.action in (planner.CREATE_USER, planner.LINK_USER):
+        skip_rest(job, connection, f"Skipped: {step.get_action_display().lower()} failed.")
+    return None
+
+
+def save_step(step: Step, status: str, error=None, *, attempts=None, result=None, elapsed_ms=None):
+    step.status = status
+    step.last_error = error.message if error else ""
+    step.error_kind = _error_kind(error)
+    if error is not None and error.request_id:
+        step.request_ids = [*step.request_ids, error.request_id][-10:]
+    if attempts is not None:
+        step.attempts = attempts
+    if result is not None:
+        step.result = result
+    if status in (Step.Status.SUCCEEDED, Step.Status.FAILED):
+        step.finished_at = timezone.now()
+        step.duration_ms = elapsed_ms
+    step.save()
+
+
+def _error_kind(error) -> str:
+    if error is None:
+        return ""
+    # Most specific first: a replication lag or an unexpected answer is still transient.
+    kinds = (
+        (ThrottledError, "throttled"),
+        (TransientError, "transient"),
+        (ConflictError, "conflict"),
+        (PermanentError, "permanent"),
+    )
+    return next((name for cls, name in kinds if isinstance(error, cls)), "not_found")
+
+
+def audit_step(job: Job, step: Step, result: str, error) -> None:
+    record(
+        f"directory.{step.action}",
+        actor="system",
+        tenant=job.tenant,
+        target=job.identity,
+        after={
+            "directory": step.connection.get_kind_display(),
+            "target": step.target_name,
+            "attempt": step.attempts,
+            **({"error": error.message} if error else {}),
+        },
+        result=result,
+        job_id=job.pk,
+    )
+
+
+def skip_rest(job: Job, connection, reason: str) -> None:
+    job.steps.filter(connection=connection, status=Step.Status.PENDING).update(
+        status=Step.Status.SKIPPED, last_error=reason
+    )
