@@ -31,14 +31,16 @@ def run_job(self, job_id: int) -> None:
 
 
 @shared_task(name="provisioning.tasks.resume_stalled_jobs", ignore_result=True)
-def resume_stalled_jobs() -> int:
-    """Re-enqueue jobs whose worker died: past their lease, or never picked up."""
+def resume_stalled_jobs(queued_for_s: float = 300) -> int:
+    """Re-enqueue jobs whose worker died: past their lease, or queued longer than
+    `queued_for_s` (a message a killed worker had taken is lost with it). A job sent twice
+    runs once: the claim decides."""
     now = timezone.now()
     stalled = Job.objects.filter(
         Q(status__in=[Job.Status.RUNNING, Job.Status.WAITING], lease_until__lt=now)
-        | Q(status=Job.Status.QUEUED, created_at__lt=now - timedelta(minutes=5))
+        | Q(status=Job.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_for_s))
     ).values_list("pk", flat=True)
-    ids = list(stalled[:500])
+    ids = list(stalled.order_by("pk")[:500])
     for job_id in ids:
         run_job.delay(job_id)
     return len(ids)
@@ -46,4 +48,6 @@ def resume_stalled_jobs() -> int:
 
 @worker_ready.connect
 def _resume_on_start(**kwargs) -> None:
-    resume_stalled_jobs.delay()
+    # A worker that starts may replace one that was killed holding messages: every queued
+    # job is sent again, not only those queued for five minutes.
+    resume_stalled_jobs.delay(queued_for_s=0)
