@@ -1,8 +1,8 @@
-import time
-
 import pytest
+from pytest_django.plugin import blocking_manager_key
 
 from portal.models import Role
+from tests import settle
 from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, worker_env
 from tests.sandbox.server import running_sandbox
@@ -49,33 +49,89 @@ def on_sandbox(settings, sandbox_server):
 
 
 STARTED_WORKERS: list[WorkerProcess] = []
-QUIET_TIMEOUT_S = 30.0
+TEST_DATABASE: list[bool] = []  # [True] while the test database exists: never touch another
+# The transactional test flushed last in this process (empty: none yet).
+LAST_FLUSHED: list[str] = []
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """Before a test's database is flushed, let the session's workers finish the jobs of
-    that test they are running: a job still writing while the tables are truncated would
-    deadlock the flush, or leave a row in the next test's database."""
-    if STARTED_WORKERS and item.get_closest_marker("django_db"):
-        blocker = item._request.getfixturevalue("django_db_blocker")
-        with blocker.unblock():
-            _wait_until_no_job_runs()
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, noting that the test database is there for the hooks below."""
+    TEST_DATABASE[:] = [True]
     yield
+    TEST_DATABASE.clear()
 
 
-def _wait_until_no_job_runs() -> None:
-    from django.db import connection
+def _commits(item: pytest.Item) -> bool:
+    """A transactional test: it commits, the workers see its rows, its tables are flushed."""
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    return bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
 
-    from provisioning.models import Job
 
-    if connection.in_atomic_block:
-        return  # a test in a transaction: the workers cannot see its jobs anyway
-    deadline = time.monotonic() + QUIET_TIMEOUT_S
-    while Job.objects.filter(status=Job.Status.RUNNING).exists():
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.1)
+def _uses_db(item: pytest.Item) -> bool:
+    return bool(
+        item.get_closest_marker("django_db")
+        or {"db", "transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def _db_access(config: pytest.Config):
+    return config.stash[blocking_manager_key].unblock()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Before a database test, no audit event may be there yet: one is a write of an earlier
+    test's job (or anything else) that outlived that test's flush."""
+    if TEST_DATABASE and LAST_FLUSHED and _uses_db(item):
+        with _db_access(item.config):
+            leaked = settle.leaked_events()
+            if leaked:
+                settle.forget_audit_trail()
+        if leaked:
+            where = f"after the flush of {LAST_FLUSHED[-1]}, before this test began"
+            pytest.fail(settle.describe_leak(leaked, where), pytrace=False)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a transactional test's tables are flushed, end the background work it started:
+    a job still writing while the tables are truncated would deadlock the flush, or leave a
+    row (an audit event) in the next test's database. A job still running at the deadline
+    fails the test, naming it; its workers are killed first and started again after."""
+    if not (TEST_DATABASE and _commits(item)):
+        return (yield)
+    with _db_access(item.config):
+        settled = settle.settle_jobs(STARTED_WORKERS)
+        settle.purge_queue()
+    try:
+        result = yield  # the fixtures' teardown: the flush (after the last test, the session's)
+    finally:
+        if TEST_DATABASE:
+            for worker in settled.killed:
+                worker.start()
+    leaked = []
+    if TEST_DATABASE:
+        with _db_access(item.config):
+            leaked = settle.leaked_events()
+            if leaked:
+                settle.forget_audit_trail()
+        LAST_FLUSHED[:] = [item.nodeid]
+    problems = []
+    if settled.stuck:
+        problems.append(
+            f"Jobs still running {settle.SETTLE_TIMEOUT_S:.0f} s after the test ended (the "
+            f"session's workers were killed before the flush and started again after it): "
+            + ", ".join(settled.stuck)
+        )
+    if leaked:
+        problems.append(settle.describe_leak(leaked, "while this test's tables were flushed"))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")

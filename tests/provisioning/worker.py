@@ -54,6 +54,9 @@ class WorkerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"The worker did not start: {self.log_path.read_text()[-3000:]}")
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the worker and its children: nothing is cleaned up, nothing acknowledged."""
         if self.process and self.process.poll() is None:

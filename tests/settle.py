@@ -1,0 +1,121 @@
+"""A transactional test's background work ends with the test, and what escapes is named.
+
+A transactional test commits, so the session's Celery workers see its jobs and run them;
+its tables are truncated when it ends. Whatever a worker still writes after that truncation
+survives into the tests that follow. The audit trail shows it first: `AuditEvent.tenant_id`
+is a plain integer, not a foreign key, so a `job.plan` or `job.finish` of a job that outlived
+its test is kept (with the id of a tenant that is gone), and an MSP admin of every later test
+on that pytest worker sees one event too many.
+
+Before the flush, `settle_jobs` ends every unfinished job of the test: the ones no worker
+runs are cancelled by a conditional UPDATE on their status (so a worker either claimed one
+first, and it is waited for, or never will), the running ones are waited for until they
+leave RUNNING, the step that commits a worker's last write of that run. Only job statuses
+are relied on, not how the engine runs a job. A job still running at the deadline is not
+flushed under a live worker: the workers are killed, so that nothing they do can reach the
+next test, and the test fails naming the jobs.
+
+After the flush, and before every later database test, `leaked_events` must be empty: an
+event committed outside any test's transaction is a write that outlived its test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.management.color import no_style
+from django.db import connection
+from django.db.models import Q
+
+from portal.audit.models import AuditChainHead, AuditEvent
+from provisioning.models import Job
+from tests.provisioning.worker import WorkerProcess
+
+SETTLE_TIMEOUT_S = 30.0
+POLL_S = 0.1
+SHOWN = 20  # leaked events named in a failure; the count says how many more
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a test's jobs ended: `stuck` names those still running at the deadline (their
+    workers were killed: `killed`, to be started again after the flush)."""
+
+    stuck: list[str]
+    killed: list[WorkerProcess]
+
+
+def settle_jobs(workers: Iterable[WorkerProcess], timeout: float = SETTLE_TIMEOUT_S) -> Settled:
+    """Cancel every unfinished job no worker is running and wait for the running ones."""
+    workers = list(workers)
+    deadline = time.monotonic() + timeout
+    while True:
+        _cancel_idle(anyone_running=any(w.alive() for w in workers))
+        running = _unfinished()
+        if not running:
+            return Settled([], [])
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_S)
+    # Still running: stop the workers themselves, then nothing of theirs can reach the flush.
+    killed = [w for w in workers if w.alive()]
+    for worker in killed:
+        worker.kill()
+    _cancel_idle(anyone_running=False)
+    return Settled(running, killed)
+
+
+def _cancel_idle(anyone_running: bool) -> int:
+    """Cancel the jobs nobody runs. With a worker alive, a RUNNING job may be mid-step in it
+    (a lease can run out under a slow call), so only a dead worker's RUNNING jobs go."""
+    idle = ~Q(status__in=Job.DONE)
+    if anyone_running:
+        idle &= ~Q(status=Job.Status.RUNNING)
+    return Job.objects.filter(idle).update(status=Job.Status.CANCELLED)
+
+
+def _unfinished() -> list[str]:
+    rows = Job.objects.exclude(status__in=Job.DONE).order_by("pk")
+    return [
+        f"job {pk} ({kind}, {status}, tenant {tenant_id})"
+        for pk, kind, status, tenant_id in rows.values_list("pk", "kind", "status", "tenant_id")
+    ]
+
+
+def purge_queue() -> int:
+    """Drop the messages still queued for this test process's workers (those of cancelled or
+    finished jobs): they would only keep a worker busy in the next test."""
+    from portal.celery import app
+
+    return app.control.purge()
+
+
+def leaked_events() -> list[str]:
+    """The audit events committed outside any test's transaction, oldest first."""
+    rows = AuditEvent.objects.order_by("pk").values_list(
+        "pk", "action", "actor_username", "tenant_id", "job_id", "timestamp"
+    )
+    return [
+        f"event {pk} {action} by {actor or '-'} (tenant {tenant}, job {job or '-'}, {at:%T.%f})"
+        for pk, action, actor, tenant, job, at in rows[: SHOWN + 1]
+    ]
+
+
+def forget_audit_trail() -> None:
+    """Truncate the audit tables (the append-only trigger lets TRUNCATE through), so that one
+    leak fails one test and not every test after it."""
+    tables = [AuditEvent._meta.db_table, AuditChainHead._meta.db_table]
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sql_flush(no_style(), tables, allow_cascade=False):
+            cursor.execute(sql)
+
+
+def describe_leak(events: list[str], where: str) -> str:
+    more = "\n  ... and more" if len(events) > SHOWN else ""
+    listed = "\n  ".join(events[:SHOWN])
+    return (
+        f"Audit events were committed {where}: something of an earlier test outlived it "
+        f"(a worker still running a job after the flush?). They are removed now.\n  {listed}{more}"
+    )
