@@ -142,11 +142,14 @@ class _Fields:
 
 def _leaving(active: DesiredState, options: dict, version: dict) -> DesiredState:
     explained = {kind: active.wanted(kind) for kind in ACCESS_KINDS}
+    keep = tuple(options.get("keep_groups") or ())
+    kept = {k.casefold() for k in keep}
     return _replace(
         active,
         enabled=False if options.get("block_sign_in", True) else None,
         attributes={},
-        groups=(),
+        # The kept groups their role gives stay, as if the join had run before the leave.
+        groups=tuple(g for g in active.groups if g.casefold() in kept),
         licenses=(),
         apps=(),
         removal={
@@ -154,7 +157,7 @@ def _leaving(active: DesiredState, options: dict, version: dict) -> DesiredState
             "licenses": STRIP if options.get("remove_licenses", True) else KEEP,
             "apps": STRIP if options.get("remove_apps", True) else KEEP,
         },
-        keep_groups=tuple(options.get("keep_groups") or ()),
+        keep_groups=keep,
         disable_mode=options.get("okta_mode") or "",
         leaving=True,
         explained=explained,

@@ -117,5 +117,5 @@ def test_a_job_succeeds_only_with_the_read_back_and_its_page_shows_it(
     assert entra["account"] == dirs.entra_user(job.identity.username)["id"]
     client.force_login(msp_admin)
     page = client.get(f"/jobs/{job.pk}/").content.decode()
-    assert "every directory equals the person&#x27;s desired state" in page
+    assert "every directory equals the person's desired state" in page
     assert entra["account"] in page
