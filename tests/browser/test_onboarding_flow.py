@@ -53,6 +53,10 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
     assert page.locator("#job-progress").get_attribute("hx-trigger") is None
     page.locator("table.steps tr", has_text="Create user").locator(".badge.ok").wait_for()
+    # Succeeded only on the read-back, which the page shows per directory.
+    verified = page.locator("#job-verification")
+    verified.locator("p", has_text="every directory equals the person's desired state").wait_for()
+    verified.locator("tr", has_text="Microsoft Entra ID").locator("td", has_text="allowed").wait_for()
     screenshot("job-page-succeeded")
 
     # the person's page reads the directory: what should be there is there
