@@ -42,8 +42,9 @@ class Directories:
         with self.control() as c:
             return c.get(f"/_sandbox/{kind}/{ident}/stats").raise_for_status().json()
 
-    def add_entra_user(self, upn: str, first: str, last: str) -> dict:
-        """A person already in the directory, made through Graph as an admin would."""
+    def graph(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        """A call to the Entra directory's Graph as an admin would make it, behind the
+        portal's back (`path` below /v1.0)."""
         connection = self.tenant.connections.get(kind="entra")
         token = (
             httpx.post(
@@ -59,6 +60,16 @@ class Directories:
             .raise_for_status()
             .json()["access_token"]
         )
+        return httpx.request(
+            method,
+            f"{self.server.url}/v1.0{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=str(self.server.ca),
+        )
+
+    def add_entra_user(self, upn: str, first: str, last: str) -> dict:
+        """A person already in the directory, made through Graph as an admin would."""
         body = {
             "accountEnabled": True,
             "displayName": f"{first} {last}",
@@ -68,12 +79,7 @@ class Directories:
             "userPrincipalName": upn,
             "passwordProfile": {"password": "Existing-Pa55word!"},
         }
-        response = httpx.post(
-            f"{self.server.url}/v1.0/users",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            verify=str(self.server.ca),
-        )
+        response = self.graph("POST", "/users", body)
         assert response.status_code == 201, response.text
         return response.json()
 

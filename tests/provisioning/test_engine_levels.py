@@ -5,7 +5,6 @@ of someone no longer leaving, drift behind the portal's back, access no template
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -58,30 +57,9 @@ SALES = {
 LEFT = {"present": True, "enabled": False, "groups": set(), "licenses": set(), "apps": set()}
 
 
-def graph(dirs, method: str, path: str, body: dict | None = None) -> httpx.Response:
+def graph(dirs, method: str, path: str, body: dict | None = None):
     """An admin's change in the directory, behind the portal's back."""
-    connection = dirs.tenant.connections.get(kind="entra")
-    token = (
-        httpx.post(
-            f"{dirs.server.url}/{dirs.entra_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": connection.client_id,
-                "client_secret": connection.get_secret(),
-                "scope": "https://graph.microsoft.com/.default",
-            },
-            verify=str(dirs.server.ca),
-        )
-        .raise_for_status()
-        .json()["access_token"]
-    )
-    return httpx.request(
-        method,
-        f"{dirs.server.url}/v1.0{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        verify=str(dirs.server.ca),
-    ).raise_for_status()
+    return dirs.graph(method, path, body).raise_for_status()
 
 
 def group_id(dirs, name: str) -> str:
@@ -157,6 +135,16 @@ def test_a_known_account_the_directory_does_not_show_is_waited_for_before_it_is_
     assert [(u["id"], u["deleted"]) for u in same_name] == [(account.remote_id, True)]
 
 
+def scheduled_delete(person: Identity, due) -> Job:
+    return Job.objects.create(
+        tenant=person.tenant,
+        identity=person,
+        kind=Job.Kind.DELETE,
+        status=Job.Status.SCHEDULED,
+        not_before=due,
+    )
+
+
 def test_a_hard_delete_never_runs_for_someone_no_longer_leaving(alpha, monkeypatch):
     from provisioning import tasks
 
@@ -165,24 +153,12 @@ def test_a_hard_delete_never_runs_for_someone_no_longer_leaving(alpha, monkeypat
     Identity.objects.filter(pk=person.pk).update(status=Identity.Status.LEFT)
     person.refresh_from_db()
     due = timezone.now() + timedelta(days=30)
-    deletion = Job.objects.create(
-        tenant=person.tenant,
-        identity=person,
-        kind=Job.Kind.DELETE,
-        status=Job.Status.SCHEDULED,
-        not_before=due,
-    )
+    deletion = scheduled_delete(person, due)
     lifecycle.request_restore(person, actor="system")  # cancels it at once
     deletion.refresh_from_db()
     assert deletion.status == Job.Status.CANCELLED
     # One scheduled behind the restore's back still finds them not leaving when it falls due.
-    stray = Job.objects.create(
-        tenant=person.tenant,
-        identity=person,
-        kind=Job.Kind.DELETE,
-        status=Job.Status.SCHEDULED,
-        not_before=due,
-    )
+    stray = scheduled_delete(person, due)
     assert lifecycle.start_due_jobs(now=due) == 0
     stray.refresh_from_db()
     person.refresh_from_db()
