@@ -36,6 +36,25 @@ class JobFilter(django_filters.FilterSet):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
+    checks = django_filters.ChoiceFilter(
+        choices=[("all", "Show them too")],
+        empty_label="Hide those that found nothing",
+        label="Periodic checks",
+        method="keep",
+    )
+
     class Meta:
         model = Job
-        fields = ["tenant", "status", "kind", "created_from", "created_to"]
+        fields = ["tenant", "status", "kind", "created_from", "created_to", "checks"]
+
+    def keep(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, also when the field is left empty
+
+    def filter_queryset(self, queryset):
+        """Periodic checks that found every directory as desired are hidden unless asked for
+        (there is one per person per interval); those that found drift always show."""
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        if data.get("checks") == "all" or data.get("kind") == Job.Kind.RECONCILE:
+            return queryset
+        return queryset.exclude(kind=Job.Kind.RECONCILE, status=Job.Status.SUCCEEDED, steps_total=0)

@@ -152,3 +152,26 @@ def test_list_is_paginated(client, alpha):
     assert len(first.context["page"]) == 25 and "Older" in first.content.decode()
     second = client.get(reverse("job_list"), {"page": 2})
     assert len(second.context["page"]) == 6
+
+
+def test_periodic_checks_that_found_nothing_are_hidden_unless_asked_for(client, alpha):
+    def check(steps: int) -> Job:
+        return Job.objects.create(
+            tenant=alpha.tenant,
+            identity=alpha.identity,
+            kind=Job.Kind.RECONCILE,
+            status=Job.Status.SUCCEEDED,
+            steps_total=steps,
+        )
+
+    quiet, drift = check(0), check(2)
+    client.force_login(alpha.people[Role.TECHNICIAN])
+
+    def listed(**params) -> set[int]:
+        body = client.get(reverse("job_list"), params).content.decode()
+        return {job.pk for job in (quiet, drift, alpha.job) if job_url(job) in body}
+
+    assert listed() == {drift.pk, alpha.job.pk}
+    assert listed(checks="all") == {quiet.pk, drift.pk, alpha.job.pk}
+    assert listed(kind="reconcile") == {quiet.pk, drift.pk}
+    assert client.get(reverse("job_list"), {"checks": "bogus"}).status_code in (200, 400)
