@@ -152,7 +152,11 @@ def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
         start_date=created.date(),
     )
     identity.role_templates.set([template])
-    Identity.objects.filter(pk=identity.pk).update(created_at=created)
+    # Made-up history, not in the sandbox's directories: not among the first people the
+    # periodic reconciliation checks after the demo starts.
+    Identity.objects.filter(pk=identity.pk).update(
+        created_at=created, last_reconciled_at=timezone.now()
+    )
     ctx.figures["people"] += 1
     return identity
 
