@@ -1,6 +1,7 @@
-"""The control API under /_sandbox/: create directories, tune their behaviour, read their
-stats and state, reset. Every route but /_sandbox/health needs
-`Authorization: Bearer <control token>` (env SANDBOX_CONTROL_TOKEN).
+"""The control API under /_sandbox/: create directories, tune their behaviour and settings,
+read their stats and state, generate big directories, record sign-ins, reset delta tokens,
+reset. Every route but /_sandbox/health needs `Authorization: Bearer <control token>` (env
+SANDBOX_CONTROL_TOKEN).
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.entra import generate as entra_generate
+from sandbox.entra import settings as entra_settings
+from sandbox.entra import signins as entra_signins
 from sandbox.entra.provision import create_tenant, created_summary
 from sandbox.okta import create_org
+from sandbox.okta import generate as okta_generate
+from sandbox.okta import signins as okta_signins
 from sandbox.state import SandboxState
 
 DEFAULT_CONTROL_TOKEN = "sandbox-demo-control-token"  # noqa: S105 - documented demo default
@@ -109,6 +115,40 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         del state.directories(request.path_params["kind"])[target.id]
         return Response(status_code=204)
 
+    async def settings(request: Request) -> Response:
+        target = state.entra.get(request.path_params["id"].lower())
+        if target is None:
+            return problem(404, "no such Entra directory")
+        if request.method == "PUT":
+            entra_settings.update_settings(target, await json_body(request))
+        return JSONResponse(entra_settings.settings_of(target))
+
+    async def delta_reset(request: Request) -> Response:
+        target = state.entra.get(request.path_params["id"].lower())
+        if target is None:
+            return problem(404, "no such Entra directory")
+        return JSONResponse(entra_settings.reset_delta(target, await json_body(request)))
+
+    async def generate(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        body = await json_body(request)
+        kind = request.path_params["kind"]
+        made = (entra_generate if kind == "entra" else okta_generate).generate(target, body)
+        return JSONResponse(made, status_code=201)
+
+    async def sign_ins(request: Request) -> Response:
+        target = directory(request)
+        if target is None:
+            return problem(404, "no such directory")
+        body = await json_body(request)
+        kind = request.path_params["kind"]
+        count = (entra_signins if kind == "entra" else okta_signins).record_from_control(
+            target, body
+        )
+        return JSONResponse({"recorded": count})
+
     async def listing(request: Request) -> Response:
         return JSONResponse({kind: sorted(state.directories(kind)) for kind in KINDS})
 
@@ -124,6 +164,10 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
+        Route("/_sandbox/entra/{id}/settings", guarded(settings), methods=["GET", "PUT"]),
+        Route("/_sandbox/entra/{id}/delta-reset", guarded(delta_reset), methods=["POST"]),
+        Route("/_sandbox/{kind}/{id}/generate", guarded(generate), methods=["POST"]),
+        Route("/_sandbox/{kind}/{id}/sign-ins", guarded(sign_ins), methods=["POST"]),
         Route("/_sandbox/{kind}/{id}", guarded(remove), methods=["DELETE"]),
         Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
     ]

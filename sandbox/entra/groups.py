@@ -1,4 +1,5 @@
-"""Graph groups: list, get, create, members, members/$ref add and remove, users/{id}/memberOf."""
+"""Graph groups: list, get, create, update, delete, members, members/$ref add and remove,
+users/{id}/memberOf."""
 
 from __future__ import annotations
 
@@ -74,10 +75,9 @@ def list_groups(req: GraphRequest) -> GraphResponse:
     predicate = req.filter(FILTERABLE, "Group")
     if predicate is not None:
         groups = [g for g in groups if predicate(g.props)]
-    items = [group_view(g, req.query) for g in groups]
-    return GraphResponse(
-        200, paged(items, req.query, f"{req.base_url}/groups", f"{req.base_url}/$metadata#groups")
-    )
+    page = paged(groups, req.query, f"{req.base_url}/groups", f"{req.base_url}/$metadata#groups")
+    page["value"] = [group_view(g, req.query) for g in page["value"]]
+    return GraphResponse(200, page)
 
 
 @router.add("GET", "/groups/{id}", GROUP_READ)
@@ -122,18 +122,57 @@ def new_group_props(data: dict) -> dict[str, Any]:
 @router.add("POST", "/groups", GROUP_WRITE)
 def create_group(req: GraphRequest) -> GraphResponse:
     group = Group(new_group_props(req.json()), created_mono=time.monotonic())
-    req.tenant.groups[group.id] = group
+    req.tenant.add_group(group)
     return GraphResponse(201, group_view(group, {}))
+
+
+UPDATABLE = {"displayName": str, "description": str, "mailNickname": str, "visibility": str}
+
+
+@router.add("PATCH", "/groups/{id}", GROUP_WRITE)
+def update_group(req: GraphRequest) -> GraphResponse:
+    group = find_group(req, req.params["id"])
+    data = {k: v for k, v in req.json().items() if not k.startswith("@odata.")}
+    for key, value in data.items():
+        if key == "membershipRule" and group.rule is not None:
+            try:
+                parse_rule(value if isinstance(value, str) else "")
+            except RuleError as exc:
+                raise bad_request(str(exc)) from None
+            continue
+        kind = UPDATABLE.get(key)
+        if kind is None:
+            raise bad_request(
+                f"Property '{key}' does not exist as a declared property or extension property.",
+                code="Request_BadRequest",
+            )
+        if value is not None and not isinstance(value, kind):
+            raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
+        if key in ("displayName", "mailNickname") and not (value or "").strip():
+            raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
+    group.props.update(data)
+    req.tenant.touch_group(group, *data)
+    if "membershipRule" in data:
+        req.tenant.apply_rule(group)
+    return GraphResponse(204)
+
+
+@router.add("DELETE", "/groups/{id}", GROUP_WRITE)
+def delete_group(req: GraphRequest) -> GraphResponse:
+    # Security groups are deleted for good; Microsoft 365 groups would go to deletedItems for
+    # 30 days (not emulated: every group is deleted for good here).
+    req.tenant.delete_group(find_group(req, req.params["id"]))
+    return GraphResponse(204)
 
 
 @router.add("GET", "/groups/{id}/members", GROUP_READ)
 def list_members(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
-    items = [member_view(u, req.query) for u in req.tenant.group_members(group)]
     url = f"{req.base_url}/groups/{group.id}/members"
-    return GraphResponse(
-        200, paged(items, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
-    )
+    members = req.tenant.group_members(group)
+    page = paged(members, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
+    page["value"] = [member_view(u, req.query) for u in page["value"]]
+    return GraphResponse(200, page)
 
 
 def refuse_dynamic(group: Group) -> None:
@@ -159,7 +198,7 @@ def add_member(req: GraphRequest) -> GraphResponse:
             "One or more added object references already exist for the following modified "
             "properties: 'members'."
         )
-    group.members.append(user.id)
+    req.tenant.add_member(group, user)
     return GraphResponse(204)
 
 
@@ -170,7 +209,7 @@ def remove_member(req: GraphRequest) -> GraphResponse:
     member = req.params["member"]
     if member not in group.members:
         raise not_found(member)
-    group.members.remove(member)
+    req.tenant.remove_member(group, member)
     return GraphResponse(204)
 
 

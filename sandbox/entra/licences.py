@@ -87,7 +87,7 @@ def assign_license(req: GraphRequest) -> GraphResponse:
         disabled = item.get("disabledPlans") if isinstance(item, dict) else None
         current[sku_id] = {"skuId": sku_id, "disabledPlans": list(disabled or [])}
     user.props["assignedLicenses"] = list(current.values())
-    tenant.touch(user)
+    tenant.touch(user, "assignedLicenses")
     return GraphResponse(
         200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, {})}
     )

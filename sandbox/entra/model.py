@@ -1,11 +1,14 @@
 """One emulated Entra ID directory: users, groups, SKUs, service principals, app registrations.
 
 User and group properties are kept as Graph property dicts so that `$select`, `$filter` and
-PATCH work on them directly.
+PATCH work on them directly. Every change goes through the tenant's methods (`touch`,
+`add_member`, ...), which number it and record it in the change log that delta queries read
+(sandbox/entra/changes.py).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import secrets
 import time
@@ -14,10 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.behaviour import Behaviour, BehaviourSettings, Stats
+from sandbox.entra.changes import ALL, ChangeLog
 from sandbox.entra.rules import matches_rule
 
 TOKEN_LIFETIME_S = 3600
 SOFT_DELETE_DAYS = 30
+# "Delta tokens are only valid for a specific period ... For directory objects, the limit is
+# seven days." (Graph, delta-query-overview, Token duration)
+DELTA_TOKEN_LIFETIME_S = 7 * 86400
+# Subscriptions that include Microsoft Entra ID P1 or P2, which signInActivity needs
+# ("Details for this property require a Microsoft Entra ID P1 or P2 license", user resource).
+PREMIUM_SKUS = frozenset(
+    {"AAD_PREMIUM", "AAD_PREMIUM_P2", "EMS", "EMSPREMIUM", "SPE_E3", "SPE_E5", "SPB"}
+)
 DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 ALL_PERMISSIONS = [
     "User.ReadWrite.All",
@@ -27,6 +39,7 @@ ALL_PERMISSIONS = [
     "Organization.Read.All",
     "Application.Read.All",
     "AppRoleAssignment.ReadWrite.All",
+    "AuditLog.Read.All",  # users' signInActivity
 ]
 
 
@@ -68,6 +81,8 @@ class User:
     seq: int = 0  # the tenant's change counter at this user's last change (for delta)
     deleted_at: float | None = None  # epoch seconds of the soft delete
     created_mono: float = 0.0  # monotonic creation time, for replication lag
+    changed: dict[str, int] = field(default_factory=dict)  # property -> seq of its last change
+    dynamic: set[str] = field(default_factory=set)  # the rule-based groups it is in now
 
     @property
     def id(self) -> str:
@@ -79,20 +94,25 @@ class User:
             "password": self.password,
             "seq": self.seq,
             "deleted_at": self.deleted_at,
+            "changed": self.changed,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> User:
-        return cls(
+        user = cls(
             data["props"], data.get("password", ""), data.get("seq", 0), data.get("deleted_at")
         )
+        user.changed = dict(data.get("changed") or {ALL: user.seq})
+        return user
 
 
 @dataclass
 class Group:
     props: dict[str, Any]
-    members: list[str] = field(default_factory=list)  # static member ids, in insertion order
+    members: dict[str, None] = field(default_factory=dict)  # static member ids, an ordered set
     created_mono: float = 0.0
+    seq: int = 0  # the tenant's change counter at this group's last change (for delta)
+    changed: dict[str, int] = field(default_factory=dict)  # property -> seq of its last change
 
     @property
     def id(self) -> str:
@@ -105,11 +125,19 @@ class Group:
         return None
 
     def to_json(self) -> dict:
-        return {"props": self.props, "members": self.members}
+        return {
+            "props": self.props,
+            "members": list(self.members),
+            "seq": self.seq,
+            "changed": self.changed,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Group:
-        return cls(data["props"], list(data.get("members", [])))
+        group = cls(data["props"], dict.fromkeys(data.get("members", [])))
+        group.seq = data.get("seq", 0)
+        group.changed = dict(data.get("changed") or {ALL: group.seq})
+        return group
 
 
 @dataclass
@@ -184,14 +212,32 @@ class EntraTenant:
         self.assignments: dict[str, AppRoleAssignment] = {}
         self.tokens: dict[str, Token] = {}
         self.seq = 0
+        # When each change since `seq_clock_base` was made (monotonic), for replication lag.
+        self.seq_clock: list[float] = []
+        self.seq_clock_base = 0
         self.token_lifetime_s = TOKEN_LIFETIME_S
         self.behaviour = Behaviour()
         self.stats = Stats()
+        self.changes = ChangeLog(self.users)
+        self.premium: bool | None = None  # None: the subscribed SKUs decide (PREMIUM_SKUS)
+        self.delta_token_lifetime_s = DELTA_TOKEN_LIFETIME_S
+        self.delta_secret = secrets.token_bytes(32)  # signs this tenant's delta state tokens
+        # Delta tokens issued before these moments (epoch seconds) are refused: expired
+        # (400 syncStateNotFound) or reset by "maintenance" (410 resyncRequired).
+        self.delta_expired_before = 0.0
+        self.delta_resync_before = 0.0
+        self.delta_rounds: dict[str, Any] = {}  # open delta rounds (sandbox/entra/delta.py)
 
     # Look-ups -------------------------------------------------------------------------------
 
     def is_verified_domain(self, domain: str) -> bool:
         return domain.lower() in (d.lower() for d in self.domains)
+
+    def has_premium(self) -> bool:
+        """Whether the tenant holds Microsoft Entra ID P1/P2, as signInActivity requires."""
+        if self.premium is not None:
+            return self.premium
+        return any(s.sku_part_number in PREMIUM_SKUS and s.enabled > 0 for s in self.skus.values())
 
     def live_user(self, key: str) -> User | None:
         """A user that is not deleted, by id or userPrincipalName."""
@@ -214,22 +260,18 @@ class EntraTenant:
             self.hard_delete(user)
 
     def group_members(self, group: Group) -> list[User]:
-        rule = group.rule
-        if rule is not None:
-            return [u for u in self.live_users() if matches_rule(rule, u.props)]
+        if group.rule is not None:
+            return [u for u in self.live_users() if group.id in u.dynamic]
         found = (self.users.get(uid) for uid in group.members)
         return [u for u in found if u is not None and u.deleted_at is None]
 
     def groups_of(self, user: User) -> list[Group]:
-        result = []
-        for group in self.groups.values():
-            rule = group.rule
-            if rule is not None:
-                if matches_rule(rule, user.props):
-                    result.append(group)
-            elif user.id in group.members:
-                result.append(group)
-        return result
+        """The groups of a user; a soft-deleted user keeps its static ones (for a restore)."""
+        return [
+            g
+            for g in self.groups.values()
+            if (g.id in user.dynamic if g.rule is not None else user.id in g.members)
+        ]
 
     def consumed(self, sku_id: str) -> int:
         return sum(
@@ -246,9 +288,80 @@ class EntraTenant:
 
     # Changes --------------------------------------------------------------------------------
 
-    def touch(self, user: User) -> None:
+    def next_seq(self) -> int:
+        """The number of a new change."""
         self.seq += 1
-        user.seq = self.seq
+        self.seq_clock.append(time.monotonic())
+        return self.seq
+
+    def settled_seq(self) -> int:
+        """The last change older than the replication lag: what delta may show yet."""
+        lag_ms = self.behaviour.settings.replication_lag_ms
+        if lag_ms <= 0:
+            return self.seq
+        cutoff = time.monotonic() - lag_ms / 1000
+        return self.seq_clock_base + bisect.bisect_right(self.seq_clock, cutoff)
+
+    def touch(self, user: User, *names: str) -> None:
+        """Record a change of `names` (all properties when none are named) of a user."""
+        user.seq = self.next_seq()
+        for name in names or (ALL,):
+            user.changed[name] = self.seq
+        self.changes.user_changed(self.seq, user.id)
+        self._follow_rules(user)
+        self.changes.compact()
+
+    def _follow_rules(self, user: User) -> None:
+        """Rule-based groups follow a user's properties (at once; Entra takes minutes)."""
+        now = {
+            g.id
+            for g in self.groups.values()
+            if g.rule is not None and user.deleted_at is None and matches_rule(g.rule, user.props)
+        }
+        for group_id in now - user.dynamic:
+            self._member_changed(self.groups[group_id], user.id, added=True)
+        for group_id in user.dynamic - now:
+            self._member_changed(self.groups[group_id], user.id, added=False)
+        user.dynamic = now
+
+    def touch_group(self, group: Group, *names: str) -> int:
+        group.seq = self.next_seq()
+        for name in names or (ALL,):
+            group.changed[name] = self.seq
+        return self.seq
+
+    def _member_changed(self, group: Group, user_id: str, added: bool) -> None:
+        self.changes.member(self.touch_group(group, "members"), group.id, user_id, added)
+
+    def add_group(self, group: Group) -> None:
+        self.groups[group.id] = group
+        self.touch_group(group)
+        if group.rule is not None:
+            self.apply_rule(group)
+
+    def apply_rule(self, group: Group) -> None:
+        """Evaluate a (new or changed) membership rule for every live user."""
+        for user in self.live_users():
+            inside = matches_rule(group.rule or "", user.props)
+            if inside != (group.id in user.dynamic):
+                (user.dynamic.add if inside else user.dynamic.discard)(group.id)
+                self._member_changed(group, user.id, added=inside)
+
+    def delete_group(self, group: Group) -> None:
+        del self.groups[group.id]
+        self.changes.deleted_groups[group.id] = self.next_seq()
+        if group.rule is not None:
+            for user in self.users.values():
+                user.dynamic.discard(group.id)
+
+    def add_member(self, group: Group, user: User) -> None:
+        group.members[user.id] = None
+        if user.deleted_at is None:
+            self._member_changed(group, user.id, added=True)
+
+    def remove_member(self, group: Group, user_id: str) -> None:
+        del group.members[user_id]
+        self._member_changed(group, user_id, added=False)
 
     def add_user(self, props: dict[str, Any], password: str) -> User:
         user = User(props=props, password=password, created_mono=time.monotonic())
@@ -263,23 +376,30 @@ class EntraTenant:
         self.upn_index[new_upn.lower()] = user.id
 
     def soft_delete(self, user: User) -> None:
+        """Deleted users leave their groups (delta reports it); a restore brings them back."""
         user.deleted_at = time.time()
         self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
+        for group in self.groups.values():
+            if user.id in group.members:
+                self._member_changed(group, user.id, added=False)
         self.touch(user)
 
     def restore(self, user: User) -> None:
         user.deleted_at = None
         self.upn_index[user.props["userPrincipalName"].lower()] = user.id
+        for group in self.groups.values():
+            if user.id in group.members:
+                self._member_changed(group, user.id, added=True)
         self.touch(user)
 
     def hard_delete(self, user: User) -> None:
         self.users.pop(user.id, None)
         self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
         for group in self.groups.values():
-            if user.id in group.members:
-                group.members.remove(user.id)
+            group.members.pop(user.id, None)
         for assignment in self.assignments_of_user(user.id):
             del self.assignments[assignment.id]
+        self.changes.user_purged(self.next_seq(), user.id)
 
     def issue_token(self, client_id: str, lifetime_s: int = TOKEN_LIFETIME_S) -> str:
         now = time.time()
@@ -363,6 +483,12 @@ class EntraTenant:
             "seq": self.seq,
             "token_lifetime_s": self.token_lifetime_s,
             "behaviour": self.behaviour.as_dict(),
+            "premium": self.premium,
+            "delta_token_lifetime_s": self.delta_token_lifetime_s,
+            "delta_secret": self.delta_secret.hex(),
+            "delta_expired_before": self.delta_expired_before,
+            "delta_resync_before": self.delta_resync_before,
+            "changes": self.changes.to_json(),
         }
 
     @classmethod
@@ -379,6 +505,16 @@ class EntraTenant:
             if user.deleted_at is None:
                 tenant.upn_index[user.props["userPrincipalName"].lower()] = user.id
         tenant.groups = {g.id: g for g in map(Group.from_json, data.get("groups", []))}
+        rules = [g for g in tenant.groups.values() if g.rule is not None]
+        for user in tenant.live_users():
+            user.dynamic = {g.id for g in rules if matches_rule(g.rule or "", user.props)}
+        tenant.changes = ChangeLog.from_json(data.get("changes", {}), tenant.users)
+        tenant.premium = data.get("premium")
+        tenant.delta_token_lifetime_s = data.get("delta_token_lifetime_s", DELTA_TOKEN_LIFETIME_S)
+        if data.get("delta_secret"):
+            tenant.delta_secret = bytes.fromhex(data["delta_secret"])
+        tenant.delta_expired_before = data.get("delta_expired_before", 0.0)
+        tenant.delta_resync_before = data.get("delta_resync_before", 0.0)
         tenant.service_principals = {
             sp.id: sp for sp in map(ServicePrincipal.from_json, data.get("service_principals", []))
         }
@@ -386,7 +522,7 @@ class EntraTenant:
             a.id: a for a in map(AppRoleAssignment.from_json, data.get("assignments", []))
         }
         tenant.tokens = {k: Token(**t) for k, t in data.get("tokens", {}).items()}
-        tenant.seq = data.get("seq", 0)
+        tenant.seq = tenant.seq_clock_base = data.get("seq", 0)
         tenant.token_lifetime_s = data.get("token_lifetime_s", TOKEN_LIFETIME_S)
         tenant.behaviour = Behaviour(BehaviourSettings(**data.get("behaviour", {})))
         return tenant

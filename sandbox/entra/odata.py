@@ -263,13 +263,15 @@ def decode_skiptoken(token: str) -> dict:
 
 
 def paged(
-    items: list[dict],
+    items: list[Any],
     query: dict[str, str],
     url: str,
     context: str,
+    cap: int | None = None,
 ) -> dict:
-    """One page of `items` with @odata.nextLink when more follow; the link keeps the query."""
-    size = page_size(query)
+    """One page of `items` with @odata.nextLink when more follow; the link keeps the query.
+    `cap` bounds the page below what $top asks, as some queries do on Graph."""
+    size = page_size(query) if cap is None else min(page_size(query), cap)
     offset = 0
     if "$skiptoken" in query:
         offset = decode_skiptoken(query["$skiptoken"]).get("o", 0)

@@ -13,8 +13,10 @@ Body (snake_case keys; user entries use Graph property names):
      "service_principals": [{"display_name": "Salesforce", "app_id": "<uuid, optional>",
                              "app_roles": [{"value": "User", "display_name": "User"}]}],
      "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"],
-                "apps": ["<service principal display name or id>"], ...}],
-     "token_lifetime_s": 3600, "behaviour": {...}}
+                "apps": ["<service principal display name or id>"],
+                "last_sign_in": "<ISO date and time, optional>", ...}],
+     "token_lifetime_s": 3600, "behaviour": {...},
+     "premium": null, "delta_token_lifetime_s": 604800}   # see sandbox/entra/settings.py
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from sandbox.entra.model import (
     new_id,
     now_iso,
 )
+from sandbox.entra.settings import update_settings
+from sandbox.entra.signins import parse_time
+from sandbox.entra.signins import record as record_sign_in
 from sandbox.state import SandboxState
 
 # Real, public SKU ids, so code that recognises well-known SKUs works against the sandbox.
@@ -171,6 +176,8 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
             raise ValueError(f"user {upn!r} is listed twice")
         password = props.pop("password", "Sandbox-Passw0rd!")
         licences = props.pop("licenses", [])
+        last_sign_in = props.pop("last_sign_in", None)
+        signed_in = None if last_sign_in is None else parse_time(last_sign_in, f"user {upn!r}")
         apps = [_service_principal(tenant, upn, app) for app in props.pop("apps", [])]
         unknown = [p for p in licences if p not in by_part]
         if unknown:
@@ -202,6 +209,8 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         }
         user = tenant.add_user(record, password)
         user.created_mono = 0.0  # seeded users are long replicated
+        if signed_in is not None:
+            record_sign_in(user, signed_in)
         for sp in apps:
             role = sp.app_roles[0]["id"] if sp.app_roles else DEFAULT_ACCESS_ROLE
             assignment = AppRoleAssignment(new_id(), role, user.id, sp.id, now)
@@ -240,15 +249,18 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
             raise ValueError(f"group {name!r}: {exc.message}") from None
         if item.get("id"):
             props["id"] = _uuid(item["id"], "group id")
-        group = Group(props, created_mono=0.0)
+        members = []
         for member in item.get("members") or []:
             user = tenant.live_user(str(member))
             if user is None:
                 raise ValueError(f"group {name!r}: unknown member {member!r}")
             if rule:
                 raise ValueError(f"group {name!r} is dynamic; it cannot list members")
-            group.members.append(user.id)
-        tenant.groups[group.id] = group
+            members.append(user)
+        group = Group(props, created_mono=0.0)
+        tenant.add_group(group)
+        for user in members:
+            tenant.add_member(group, user)
 
 
 def build_tenant(body: dict) -> EntraTenant:
@@ -265,12 +277,17 @@ def build_tenant(body: dict) -> EntraTenant:
     tenant.service_principals = {sp.id: sp for sp in _service_principals(body)}
     _add_users(tenant, body)
     _add_groups(tenant, body)
-    lifetime = body.get("token_lifetime_s", tenant.token_lifetime_s)
-    if not isinstance(lifetime, int) or lifetime < 1:
-        raise ValueError("token_lifetime_s must be a positive integer")
-    tenant.token_lifetime_s = lifetime
+    update_settings(
+        tenant,
+        {
+            k: body[k]
+            for k in ("token_lifetime_s", "premium", "delta_token_lifetime_s")
+            if k in body
+        },
+    )
     if body.get("behaviour"):
         tenant.behaviour.update(body["behaviour"])
+    tenant.seq_clock, tenant.seq_clock_base = [], tenant.seq  # what is seeded is replicated
     return tenant
 
 

@@ -16,6 +16,7 @@ from sandbox.entra.router import (
     GraphResponse,
     router,
 )
+from sandbox.entra.signins import SIGN_IN, SIGN_IN_PAGE, check_access, check_key, selects_sign_in
 
 DEFAULT_SELECT = (
     "businessPhones",
@@ -94,6 +95,7 @@ SELECTABLE = (
             "signInSessionsValidFromDateTime",
             "lastPasswordChangeDateTime",
             "deletedDateTime",
+            SIGN_IN,
         )
     ),
     "microsoft.graph.user",
@@ -118,7 +120,10 @@ def user_url(req: GraphRequest, user: User) -> str:
 
 
 def view(user: User, query: dict[str, str]) -> dict[str, Any]:
-    return select(user.props, query, DEFAULT_SELECT, SELECTABLE)
+    result = select(user.props, query, DEFAULT_SELECT, SELECTABLE)
+    if result.get(SIGN_IN, 0) is None:
+        del result[SIGN_IN]  # never signed in: Graph leaves the property out
+    return result
 
 
 def find_user(req: GraphRequest, key: str) -> User:
@@ -226,18 +231,26 @@ def create_user(req: GraphRequest) -> GraphResponse:
 
 @router.add("GET", "/users", USER_READ)
 def list_users(req: GraphRequest) -> GraphResponse:
+    cap = None
+    if selects_sign_in(req.query):
+        check_access(req)
+        cap = SIGN_IN_PAGE
+    select({}, req.query, DEFAULT_SELECT, SELECTABLE)  # an unknown property is 400 at once
     users = req.tenant.live_users()
     predicate = req.filter(FILTERABLE, "User")
     if predicate is not None:
         users = [u for u in users if predicate(u.props)]
-    items = [view(u, req.query) for u in users]
-    return GraphResponse(
-        200, paged(items, req.query, f"{req.base_url}/users", f"{req.base_url}/$metadata#users")
-    )
+    url = f"{req.base_url}/users"
+    page = paged(users, req.query, url, f"{req.base_url}/$metadata#users", cap=cap)
+    page["value"] = [view(u, req.query) for u in page["value"]]
+    return GraphResponse(200, page)
 
 
 @router.add("GET", "/users/{id}", USER_READ)
 def get_user(req: GraphRequest) -> GraphResponse:
+    if selects_sign_in(req.query):
+        check_access(req)
+        check_key(req.params["id"])
     user = find_user(req, req.params["id"])
     return GraphResponse(
         200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, req.query)}
@@ -259,10 +272,13 @@ def update_user(req: GraphRequest) -> GraphResponse:
         user.props["forceChangePasswordNextSignIn"] = bool(
             profile.get("forceChangePasswordNextSignIn", True)
         )
+    changed = [n for n in props if n != "passwordProfile"]
+    if profile is not None:
+        changed.append("lastPasswordChangeDateTime")
     if "userPrincipalName" in props:
         req.tenant.rename_upn(user, props.pop("userPrincipalName"))
     user.props.update(props)
-    req.tenant.touch(user)
+    req.tenant.touch(user, *changed)
     return GraphResponse(204)
 
 
@@ -277,6 +293,7 @@ def delete_user(req: GraphRequest) -> GraphResponse:
 def revoke_sessions(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     user.props["signInSessionsValidFromDateTime"] = now_iso()
+    req.tenant.touch(user, "signInSessionsValidFromDateTime")
     return GraphResponse(
         200, {"@odata.context": f"{req.base_url}/$metadata#Edm.Boolean", "value": True}
     )

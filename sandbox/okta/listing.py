@@ -3,6 +3,7 @@ cursor paging with `Link` headers for self and next."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -18,7 +19,7 @@ def _id(item) -> str:
     return item.id
 
 
-def _limit(call: Call, default: int, maximum: int) -> int:
+def limit_param(call: Call, default: int, maximum: int) -> int:
     raw = call.query("limit")
     if raw is None:
         return default
@@ -47,7 +48,7 @@ def page(
     `path` is the collection's path under the org URL, e.g. "/api/v1/users"; `after` is the
     id of the last item of the previous page.
     """
-    limit = _limit(call, default, maximum)
+    limit = limit_param(call, default, maximum)
     after = call.query("after")
     ordered = sorted(items, key=key)
     if after:
@@ -59,6 +60,37 @@ def page(
     if len(ordered) > limit:
         next_params = {**params, "after": key(chosen[-1]), "limit": str(limit)}
         links.append(_link(call, path, next_params, "next"))
+    return chosen, {"Link": ", ".join(links)}
+
+
+def page_matching(
+    call: Call,
+    ordered: Sequence[T],
+    keep: Callable[[T], bool],
+    path: str,
+    key: Callable[[T], str] = _id,
+) -> tuple[list[T], dict[str, str]]:
+    """As `page`, over `ordered` (already in key order) and only the items `keep` accepts,
+    looking no further than the page needs: a 50,000-user org pages in constant time."""
+    limit = limit_param(call, 200, 200)
+    after = call.query("after")
+    start = bisect.bisect_right(ordered, after, key=key) if after else 0
+    chosen: list[T] = []
+    more = False
+    for index in range(start, len(ordered)):
+        item = ordered[index]
+        if keep(item):
+            if len(chosen) == limit:
+                more = True
+                break
+            chosen.append(item)
+    params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
+    self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
+    links = [_link(call, path, self_params, "self")]
+    if more:
+        links.append(
+            _link(call, path, {**params, "after": key(chosen[-1]), "limit": str(limit)}, "next")
+        )
     return chosen, {"Link": ", ".join(links)}
 
 

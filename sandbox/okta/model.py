@@ -29,7 +29,8 @@ def new_id(prefix: str) -> str:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """Okta's timestamps, to the millisecond (what a `lastUpdated gt` search compares)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 USER_STATUSES = (

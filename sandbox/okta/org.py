@@ -54,8 +54,15 @@ class OktaOrg:
         self.apps: dict[str, App] = {}
         self.rules: dict[str, GroupRule] = {}
         self._by_login: dict[str, str] = {}  # lower-cased login -> user id
+        self._by_id: list[User] | None = None  # users in id order, until one comes or goes
 
     # users -----------------------------------------------------------------
+
+    def users_by_id(self) -> list[User]:
+        """Every user in id order (creation order), which is how lists page."""
+        if self._by_id is None:
+            self._by_id = sorted(self.users.values(), key=lambda u: u.id)
+        return self._by_id
 
     def find_user(self, id_or_login: str) -> User:
         user = self.users.get(id_or_login)
@@ -103,6 +110,7 @@ class OktaOrg:
         if activate:
             user.set_status("ACTIVE" if has_password else "PROVISIONED")
         self.users[user.id] = user
+        self._by_id = None
         self._by_login[user.login.lower()] = user.id
         for group in groups:
             self.add_member(group, user)
@@ -121,6 +129,7 @@ class OktaOrg:
 
     def delete_user(self, user: User) -> None:
         del self.users[user.id]
+        self._by_id = None
         self._by_login.pop(user.login.lower(), None)
         for group in self.groups.values():
             group.members.pop(user.id, None)

@@ -1,13 +1,18 @@
 """Okta's `search` / `filter` expressions (a SCIM-like subset) compiled to predicates.
 
 Supported: `attr op "value"` with eq, ne, sw, co, ew, gt, ge, lt, le; `attr pr`; `and`, `or`,
-`not`, parentheses. String comparisons ignore case, as Okta's do for logins and names.
+`not`, parentheses. String comparisons ignore case, as Okta's do for logins and names (unless
+asked otherwise: `filter` values are case-sensitive); timestamps compare as times, so
+"2024-05-01T10:00:00Z" equals "2024-05-01T10:00:00.000Z". Which attributes and operators an
+endpoint accepts is the endpoint's business: `analyse` reports what an expression uses.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 Lookup = Callable[[Any, str], Any]
@@ -18,6 +23,7 @@ _TOKEN = re.compile(
     r"|(?P<word>[A-Za-z_][\w.:-]*)|(?P<number>-?\d+(?:\.\d+)?))"
 )
 _OPERATORS = {"eq", "ne", "sw", "co", "ew", "gt", "ge", "lt", "le"}
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 
 
 class QueryError(ValueError):
@@ -49,8 +55,18 @@ def _norm(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _compare(op: str, actual: Any, expected: Any) -> bool:
-    actual, expected = _norm(actual), _norm(expected)
+def _as_time(value: Any) -> dt.datetime | None:
+    if isinstance(value, str) and _TIMESTAMP.match(value):
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
+
+
+def _compare(op: str, actual: Any, expected: Any, ignore_case: bool = True) -> bool:
+    when, at = _as_time(actual), _as_time(expected)
+    if when is not None and at is not None:
+        actual, expected = when, at
+    elif ignore_case:
+        actual, expected = _norm(actual), _norm(expected)
     if op == "eq":
         return actual == expected
     if op == "ne":
@@ -74,11 +90,23 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
         return False
 
 
+@dataclass
+class Analysed:
+    """An expression compiled, with what it uses: (attribute, operator) pairs and `not`."""
+
+    predicate: Predicate
+    clauses: list[tuple[str, str]] = field(default_factory=list)
+    negated: bool = False
+
+
 class _Parser:
-    def __init__(self, text: str, lookup: Lookup) -> None:
+    def __init__(self, text: str, lookup: Lookup, ignore_case: bool = True) -> None:
         self.items = _tokens(text)
         self.pos = 0
         self.lookup = lookup
+        self.ignore_case = ignore_case
+        self.clauses: list[tuple[str, str]] = []
+        self.negated = False
 
     def peek(self) -> tuple[str, Any] | None:
         return self.items[self.pos] if self.pos < len(self.items) else None
@@ -117,6 +145,7 @@ class _Parser:
 
     def parse_unary(self) -> Predicate:
         if self.keyword("not"):
+            self.negated = True
             inner = self.parse_unary()
             return lambda obj: not inner(obj)
         if self.peek() == ("paren", "("):
@@ -133,19 +162,28 @@ class _Parser:
             raise QueryError(f"expected an attribute, got {attr!r}")
         kind, op = self.take()
         op = str(op).lower()
-        lookup = self.lookup
+        lookup, ignore_case = self.lookup, self.ignore_case
         if kind == "word" and op == "pr":
+            self.clauses.append((attr, op))
             return lambda obj: lookup(obj, attr) not in (None, "")
         if kind != "word" or op not in _OPERATORS:
             raise QueryError(f"unknown operator {op!r}")
         kind, expected = self.take()
         if kind not in ("string", "number", "literal"):
             raise QueryError(f"expected a value after {attr} {op}")
-        return lambda obj: _compare(op, lookup(obj, attr), expected)
+        self.clauses.append((attr, op))
+        return lambda obj: _compare(op, lookup(obj, attr), expected, ignore_case)
 
 
 def compile_expression(text: str, lookup: Lookup) -> Predicate:
     """A predicate for `text`; raises QueryError on a malformed expression."""
+    return analyse(text, lookup).predicate
+
+
+def analyse(text: str, lookup: Lookup, ignore_case: bool = True) -> Analysed:
+    """`text` compiled, with the attributes and operators it uses; QueryError if malformed."""
     if not text.strip():
         raise QueryError("the expression is empty")
-    return _Parser(text, lookup).parse()
+    parser = _Parser(text, lookup, ignore_case)
+    predicate = parser.parse()
+    return Analysed(predicate, parser.clauses, parser.negated)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from collections.abc import Callable
 from typing import Any
 
 from . import lifecycle
-from .errors import bad_json, not_found, validation_failed
-from .listing import matching, page
+from .errors import bad_json, invalid_search, not_found, validation_failed
+from .listing import limit_param, page_matching
 from .model import User, now_iso
 from .org import check_password
 from .pipeline import Call, Handler, Reply
+from .query import Analysed, QueryError, analyse
 from .resources import USER_TYPE_ID, app_link_json, group_json, user_json
 
 # Searchable top-level attributes: API name -> User attribute.
@@ -23,6 +27,20 @@ _TOP_LEVEL = {
     "lastLogin": "last_login",
     "passwordChanged": "password_changed",
 }
+
+
+# What Okta's List Users documents (the okta SDK 3.x docstrings carry its OpenAPI text):
+# `search` covers "Any user profile attribute" and "The top-level properties: id, status,
+# created, activated, statusChanged, and lastUpdated" and type.id; "The ne (not equal)
+# operator isn't supported". `filter` supports "only the equal eq operator ..., except in the
+# case of the lastUpdated property. This property can also use the inequality operators (gt,
+# ge, lt, and le)", only `and`/`or` ("The not operator isn't supported"), and is
+# "case-sensitive for property names and query values". Okta also limits `filter` to status,
+# lastUpdated, id, profile.login, profile.email, profile.firstName and profile.lastName; the
+# sandbox does not enforce that list (an older sandbox test filters on profile.department).
+SEARCHABLE = frozenset({"id", "status", "created", "activated", "statusChanged", "lastUpdated"})
+INEQUALITIES = frozenset({"gt", "ge", "lt", "le"})
+Q_LIMIT = 10  # "Defaults to 10 if q is provided"; q "doesn't support pagination"
 
 
 def _attribute(user: User, path: str) -> Any:
@@ -71,29 +89,78 @@ def create_user(call: Call) -> Reply:
     return Reply(200, user_json(user, call.base))
 
 
-def _matching_users(call: Call) -> list[User]:
-    users = list(call.org.users.values())
-    search = call.query("search")
-    if search:
-        # Okta's search index is eventually consistent: a user created a moment ago may be
-        # missing from `search` results (create-then-search code must not re-create it).
-        lagging = call.org.behaviour.is_replicating
-        return [u for u in matching(users, search, _attribute) if not lagging(u.born)]
-    expression = call.query("filter")
-    if expression:
-        return matching(users, expression, _attribute)
-    users = [u for u in users if u.status != "DEPROVISIONED"]
-    q = (call.query("q") or "").strip().lower()
-    if q:
-        fields = ("firstName", "lastName", "email")
-        users = [
-            u for u in users if any(str(u.profile.get(f, "")).lower().startswith(q) for f in fields)
-        ]
-    return users
+def _compiled(text: str, ignore_case: bool = True) -> Analysed:
+    try:
+        return analyse(text, _attribute, ignore_case)
+    except QueryError as error:
+        raise invalid_search(str(error)) from None
+
+
+def _search(call: Call, text: str) -> Callable[[User], bool]:
+    compiled = _compiled(text)
+    for attribute, operator in compiled.clauses:
+        if not (
+            attribute.startswith("profile.") or attribute in SEARCHABLE or attribute == "type.id"
+        ):
+            raise invalid_search(f"{attribute} is not a searchable property")
+        if operator == "ne":
+            raise invalid_search("The ne operator isn't supported; use (x lt v or x gt v)")
+    lag_ms = call.org.behaviour.settings.replication_lag_ms
+    predicate = compiled.predicate
+    if lag_ms <= 0:
+        return predicate
+    # Okta's search index is eventually consistent ("Use an ID lookup for records that you
+    # update to ensure your results contain the latest data"): a user created or changed
+    # less than the lag ago is not found yet, so create-then-search code must not create it
+    # again, and a lastUpdated watermark taken from the clock loses such changes.
+    lagging = call.org.behaviour.is_replicating
+    horizon = time.time() - lag_ms / 1000
+
+    def settled(user: User) -> bool:
+        changed = dt.datetime.fromisoformat(user.last_updated.replace("Z", "+00:00"))
+        return not lagging(user.born) and changed.timestamp() <= horizon
+
+    return lambda user: settled(user) and predicate(user)
+
+
+def _filter(text: str) -> Callable[[User], bool]:
+    compiled = _compiled(text, ignore_case=False)
+    if compiled.negated:
+        raise invalid_search("The not operator isn't supported in filter")
+    for attribute, operator in compiled.clauses:
+        if operator != "eq" and not (attribute == "lastUpdated" and operator in INEQUALITIES):
+            raise invalid_search(f"filter supports only eq on {attribute}")
+    return compiled.predicate
+
+
+def _q(text: str) -> Callable[[User], bool]:
+    q = text.strip().lower()
+    fields = ("firstName", "lastName", "email")
+
+    def keep(user: User) -> bool:
+        if user.status == "DEPROVISIONED":
+            return False
+        return any(str(user.profile.get(f, "")).lower().startswith(q) for f in fields)
+
+    return keep
 
 
 def list_users(call: Call) -> Reply:
-    chosen, headers = page(call, _matching_users(call), "/api/v1/users")
+    search, expression, q = call.query("search"), call.query("filter"), call.query("q")
+    if search:
+        keep = _search(call, search)
+    elif expression:
+        keep = _filter(expression)
+    elif q and q.strip():
+        keep = _q(q)
+        found = [u for u in call.org.users_by_id() if keep(u)][: limit_param(call, Q_LIMIT, 200)]
+        return Reply(200, [user_json(u, call.base) for u in found])
+    else:
+        # Without search or filter Okta leaves DEPROVISIONED users out.
+        def keep(user: User) -> bool:
+            return user.status != "DEPROVISIONED"
+
+    chosen, headers = page_matching(call, call.org.users_by_id(), keep, "/api/v1/users")
     return Reply(200, [user_json(u, call.base) for u in chosen], headers)
 
 

@@ -1,0 +1,198 @@
+"""A big directory made in seconds, for benches: `POST /_sandbox/entra/{id}/generate`.
+
+Body (all optional but `users`):
+
+    {"users": 50000, "groups": 20, "seed": 1, "prefix": "gen", "domain": "<a verified one>",
+     "licensed_share": 0.85, "disabled_share": 0.04, "signed_in_share": 0.9,
+     "stale_share": 0.15, "app_share": 0.3}
+
+Adds to an existing tenant: users with names, departments, job titles, cities and usage
+locations; an "All <prefix>" group holding everyone, one group per department, and `groups`
+project groups of 1 to 5 % of the users each; the tenant's first SKU for `licensed_share` of
+the users (its second, if any, for a fifth of those), seats raised to cover them with 5 %
+spare; `disabled_share` blocked accounts (a third of them still licensed: licence waste);
+sign-ins for `signed_in_share` of the users, `stale_share` of those 90 to 400 days ago and the
+rest in the last 30 days; the first app role of a random service principal for `app_share`.
+
+Everything goes through the tenant's own methods, so delta rounds report the new objects
+like any other change. The result counts what was made and how long it took.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import unicodedata
+import uuid
+from typing import Any
+
+from sandbox.entra.model import DEFAULT_ACCESS_ROLE, AppRoleAssignment, EntraTenant, Group
+from sandbox.entra.signins import record as record_sign_in
+from sandbox.seed import DEPARTMENTS, FIRST, LAST, LOCATIONS
+
+MAX_USERS = 200_000
+PASSWORD = "Generated-Passw0rd!"  # noqa: S105 - a sandbox user's password
+
+
+def _share(body: dict, key: str, default: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{key} must be a number between 0 and 1")
+    return float(value)
+
+
+def _count(body: dict, key: str, default: int, maximum: int) -> int:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ValueError(f"{key} must be a whole number from 0 to {maximum}")
+    return value
+
+
+def _group(tenant: EntraTenant, name: str, description: str) -> Group:
+    nickname = "".join(ch for ch in name if ch.isalnum()) or "group"
+    group = Group(
+        {
+            "id": str(uuid.uuid4()),
+            "displayName": name,
+            "description": description,
+            "mail": None,
+            "mailEnabled": False,
+            "mailNickname": nickname,
+            "securityEnabled": True,
+            "groupTypes": [],
+            "membershipRule": None,
+            "membershipRuleProcessingState": None,
+            "visibility": None,
+            "createdDateTime": _iso(dt.datetime.now(dt.UTC)),
+        },
+        created_mono=0.0,
+    )
+    tenant.add_group(group)
+    return group
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
+    started = time.perf_counter()
+    count = _count(body, "users", 1000, MAX_USERS)
+    extra_groups = _count(body, "groups", 20, 1000)
+    shares = {
+        key: _share(body, key, default)
+        for key, default in (
+            ("licensed_share", 0.85),
+            ("disabled_share", 0.04),
+            ("signed_in_share", 0.9),
+            ("stale_share", 0.15),
+            ("app_share", 0.3),
+        )
+    }
+    prefix = str(body.get("prefix") or "gen")
+    if not prefix.isalnum():
+        raise ValueError("prefix must be letters and digits")
+    domain = str(body.get("domain") or tenant.domains[0])
+    if not tenant.is_verified_domain(domain):
+        raise ValueError(f"domain {domain!r} is not verified in this tenant")
+    rng = random.Random(body.get("seed", 1))
+    now = dt.datetime.now(dt.UTC)
+    skus = list(tenant.skus.values())
+    sps = list(tenant.service_principals.values())
+
+    everyone = _group(tenant, f"All {prefix}", f"Every generated user ({prefix})")
+    departments = {
+        name: _group(tenant, f"{prefix} {name}", f"The {name} department") for name in DEPARTMENTS
+    }
+    projects = [
+        _group(tenant, f"{prefix} project {n + 1}", "A project team") for n in range(extra_groups)
+    ]
+
+    made = licensed = assigned = 0
+    users = []
+    for number in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        nickname = f"{_plain(first)}.{_plain(last)}.{prefix}{number}"
+        upn = f"{nickname}@{domain}"
+        if upn.lower() in tenant.upn_index:
+            raise ValueError(f"{upn} exists already; generate with another prefix")
+        department = rng.choice(list(DEPARTMENTS))
+        country, city = rng.choice(LOCATIONS)
+        enabled = rng.random() >= shares["disabled_share"]
+        licences = []
+        if skus and rng.random() < shares["licensed_share"] and (enabled or rng.random() < 1 / 3):
+            licences.append({"skuId": skus[0].sku_id, "disabledPlans": []})
+            if len(skus) > 1 and rng.random() < 0.2:
+                licences.append({"skuId": skus[1].sku_id, "disabledPlans": []})
+        created = now - dt.timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86399))
+        props = {
+            "id": str(uuid.uuid4()),
+            "accountEnabled": enabled,
+            "displayName": f"{first} {last}",
+            "givenName": first,
+            "surname": last,
+            "mailNickname": nickname,
+            "userPrincipalName": upn,
+            "mail": upn,
+            "businessPhones": [],
+            "mobilePhone": None,
+            "jobTitle": rng.choice(DEPARTMENTS[department]),
+            "department": department,
+            "officeLocation": city,
+            "city": city,
+            "country": country,
+            "usageLocation": country,
+            "preferredLanguage": None,
+            "employeeId": f"{prefix.upper()}{number:06d}",
+            "companyName": tenant.display_name,
+            "userType": "Member",
+            "createdDateTime": _iso(created),
+            "lastPasswordChangeDateTime": _iso(created),
+            "signInSessionsValidFromDateTime": _iso(created),
+            "assignedLicenses": licences,
+        }
+        user = tenant.add_user(props, PASSWORD)
+        user.created_mono = 0.0  # an existing directory: long replicated
+        made += 1
+        licensed += bool(licences)
+        users.append(user)
+        if rng.random() < shares["signed_in_share"]:
+            stale = rng.random() < shares["stale_share"]
+            days = rng.randint(90, 400) if stale else rng.randint(0, 30)
+            record_sign_in(user, now - dt.timedelta(days=days, seconds=rng.randint(0, 86399)))
+        if sps and rng.random() < shares["app_share"]:
+            sp = rng.choice(sps)
+            role = sp.app_roles[0]["id"] if sp.app_roles else DEFAULT_ACCESS_ROLE
+            stamp = props["createdDateTime"]
+            assignment = AppRoleAssignment(str(uuid.uuid4()), role, user.id, sp.id, stamp)
+            tenant.assignments[assignment.id] = assignment
+            assigned += 1
+
+    memberships = 0
+    for user in users:
+        tenant.add_member(everyone, user)
+        tenant.add_member(departments[user.props["department"]], user)
+        memberships += 2
+    for project in projects if users else []:
+        for user in rng.sample(users, k=max(1, int(len(users) * rng.uniform(0.01, 0.05)))):
+            tenant.add_member(project, user)
+            memberships += 1
+    for sku in skus[:2]:
+        consumed = tenant.consumed(sku.sku_id)
+        if consumed > sku.enabled:
+            sku.enabled = consumed + max(1, consumed // 20)
+    tenant.seq_clock, tenant.seq_clock_base = [], tenant.seq  # an existing directory
+    return {
+        "users": made,
+        "groups": 1 + len(departments) + len(projects),
+        "memberships": memberships,
+        "licensed_users": licensed,
+        "app_role_assignments": assigned,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
