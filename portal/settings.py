@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "portal.audit",
     "tenants",
     "provisioning",
+    "provisioning.inventory",
     "sandbox",
     "reports",
 ]
@@ -243,6 +244,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.reconcile_due_people",
         "schedule": float(env.int("RECONCILE_TICK_SECONDS", default=60)),
     },
+    "refresh-inventories": {
+        "task": "provisioning.inventory.tasks.refresh_due_inventories",
+        "schedule": float(env.int("INVENTORY_TICK_SECONDS", default=60)),
+    },
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
@@ -252,6 +257,9 @@ CELERY_BEAT_SCHEDULE = {
 # interval, spread over the ticks; drift found is converged and recorded.
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=12 * 3600)
 RECONCILE_TICK_SECONDS = env.int("RECONCILE_TICK_SECONDS", default=60)
+# Every connection's inventory (every account of its directory) is read again, incrementally,
+# this long after its last read; the beat tick looks for due ones.
+INVENTORY_INTERVAL_SECONDS = env.int("INVENTORY_INTERVAL_SECONDS", default=900)
 # A stored account id that answers 404 counts as gone only after this long (replication).
 REPLICATION_WINDOW_SECONDS = env.int("REPLICATION_WINDOW_SECONDS", default=30)
 # Rounds of apply and read-back before a job gives up on converging.

@@ -13,7 +13,12 @@ from typing import Protocol
 
 from django.conf import settings
 
-from provisioning.connectors.errors import ConnectorError, EndpointRefusedError, UnexpectedError
+from provisioning.connectors.errors import (
+    ConnectorError,
+    EndpointRefusedError,
+    PermanentError,
+    UnexpectedError,
+)
 from tenants import endpoints
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,61 @@ class AccessState:
     groups: frozenset[str] = frozenset()
     apps: frozenset[str] = frozenset()
     licenses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ObservedAccount:
+    """An account as an inventory read sees it (any account, managed or not)."""
+
+    id: str
+    username: str
+    enabled: bool
+    mail: str = ""
+    employee_id: str = ""
+    display_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    user_type: str = ""
+    department: str = ""
+    attributes: dict = field(default_factory=dict)  # the rest, as the directory names them
+    licences: frozenset[str] | None = None  # None: this read does not tell
+    last_sign_in: str | None = None  # ISO 8601, when the directory tells
+
+
+@dataclass(frozen=True)
+class AccountChanges:
+    """One page of an inventory read of accounts.
+
+    `cursor` continues the read when `more`, else it is where the next incremental read
+    starts (a deltaLink, an Okta lastUpdated watermark)."""
+
+    accounts: list[ObservedAccount]
+    removed: list[str]
+    cursor: str
+    more: bool
+
+
+@dataclass(frozen=True)
+class MembershipChanges:
+    """One page of an inventory read of group memberships: per group, member ids added and
+    removed; in a full read (no cursor given) every member is an addition."""
+
+    added: dict[str, set[str]]
+    removed: dict[str, set[str]]
+    deleted_groups: list[str]
+    cursor: str
+    more: bool
+
+
+@dataclass(frozen=True)
+class IdPage:
+    ids: list[str]
+    cursor: str
+    more: bool
+
+
+class DeltaExpiredError(PermanentError):
+    """The stored delta link or cursor is no longer accepted: read everything again."""
 
 
 class ResourceCache:
@@ -105,6 +165,9 @@ class Connector(Protocol):
     async def reset_password(self, user_id: str, password: str) -> None: ...
     async def delete_user(self, user_id: str) -> None: ...
     async def close(self) -> None: ...
+    # Inventory reads, one page a call ("" starts a full read); DeltaExpiredError when the
+    # stored cursor is refused. `group_changes` and `app_users` may be absent (not read).
+    async def users_changes(self, cursor: str) -> AccountChanges: ...
 
 
 def classified(cls: type) -> type:

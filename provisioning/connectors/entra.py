@@ -38,8 +38,13 @@ from msgraph_core import GraphClientFactory
 
 from provisioning.connectors.base import (
     AccessState,
+    AccountChanges,
+    DeltaExpiredError,
     DirectoryUser,
+    IdPage,
+    MembershipChanges,
     NewUser,
+    ObservedAccount,
     Resource,
     ResourceCache,
     classified,
@@ -98,6 +103,39 @@ ATTRIBUTES = {
     "company": "company_name",
     "office": "office_location",
 }
+# What an inventory read tracks: a change of any of these brings a user back in users/delta.
+# (signInActivity cannot be selected in a delta query.)
+INVENTORY_FIELDS = [
+    "id",
+    "userPrincipalName",
+    "accountEnabled",
+    "mail",
+    "employeeId",
+    "displayName",
+    "givenName",
+    "surname",
+    "userType",
+    "department",
+    "jobTitle",
+    "companyName",
+    "officeLocation",
+    "usageLocation",
+    "assignedLicenses",
+]
+INVENTORY_OWN = {
+    "id",
+    "userPrincipalName",
+    "accountEnabled",
+    "mail",
+    "employeeId",
+    "displayName",
+    "givenName",
+    "surname",
+    "userType",
+    "department",
+    "assignedLicenses",
+}
+DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
 ALREADY_DONE = (
     "already exist",  # "One or more added object references already exist ..."
     "Permission being assigned already exists",
@@ -492,6 +530,73 @@ class EntraConnector:
             if not any(text in exc.message for text in ALREADY_DONE):
                 raise
 
+    # -- inventory: delta reads, one page a call --------------------------------------------
+
+    async def users_changes(self, cursor: str) -> AccountChanges:
+        """A page of `users/delta`: from the start when `cursor` is "", else the nextLink or
+        deltaLink given before. Soft-deleted and purged users come as removed."""
+        first = f"/users/delta?$select={','.join(INVENTORY_FIELDS)}"
+        body = await self._delta_page(cursor or first)
+        accounts, removed = [], []
+        for item in body.get("value") or []:
+            if "@removed" in item:
+                removed.append(str(item["id"]))
+            else:
+                accounts.append(_observed(item))
+        return AccountChanges(accounts, removed, *_next(body))
+
+    async def group_changes(self, cursor: str) -> MembershipChanges:
+        """A page of `groups/delta` with `members@delta` (users only). A group may come on
+        several pages, each with some of its members."""
+        body = await self._delta_page(cursor or "/groups/delta?$select=id,displayName,members")
+        added: dict[str, set[str]] = {}
+        removed: dict[str, set[str]] = {}
+        deleted = []
+        for group in body.get("value") or []:
+            group_id = str(group["id"])
+            if "@removed" in group:
+                deleted.append(group_id)
+                continue
+            added.setdefault(group_id, set())
+            for member in group.get("members@delta") or []:
+                if member.get("@odata.type", "#microsoft.graph.user") != "#microsoft.graph.user":
+                    continue
+                side = removed if "@removed" in member else added
+                side.setdefault(group_id, set()).add(str(member["id"]))
+        return MembershipChanges(added, removed, deleted, *_next(body))
+
+    async def app_users(self, app_id: str, cursor: str) -> IdPage:
+        """A page of the users assigned to an app (Graph has no delta for app role
+        assignments: an inventory reads them again each cycle, one call per app)."""
+        url = cursor or f"/servicePrincipals/{quote(app_id)}/appRoleAssignedTo?$top=999"
+        body = await self._delta_page(url)
+        ids = [
+            str(a["principalId"])
+            for a in body.get("value") or []
+            if a.get("principalType", "User") == "User" and a.get("principalId")
+        ]
+        link = body.get("@odata.nextLink") or ""
+        return IdPage(ids, link, bool(link))
+
+    async def _delta_page(self, url: str) -> dict:
+        """GET a URL below /v1.0 (or a paging link on this connection's Graph) through the
+        SDK's adapter; a refused delta token is DeltaExpiredError."""
+        path = self._below_graph(url) if url.startswith("http") else url
+        info = RequestInformation(Method.GET, "{+baseurl}{+path}")
+        info.path_parameters = {"baseurl": f"{self.graph_url}/v1.0", "path": path}
+        info.headers.try_add("Accept", "application/json")
+        adapter = self._graph().request_adapter
+        async with self._errors():
+            try:
+                raw = await adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+            except ODataError as exc:
+                code = exc.error.code if exc.error else ""
+                if exc.response_status_code == 410 or code in DELTA_EXPIRED:
+                    message = (exc.error.message if exc.error else None) or str(code)
+                    raise DeltaExpiredError(message, status=exc.response_status_code) from None
+                raise
+        return json.loads(raw) if raw else {}
+
     # -- JSON batching ---------------------------------------------------------------------
 
     async def apply_many(self, user_id: str, ops: list[tuple[str, dict]]) -> list:
@@ -679,6 +784,35 @@ def _parsed(model, body: dict):
     """A JSON body as the SDK's model, parsed as the SDK parses a direct answer."""
     node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(body).encode())
     return node.get_object_value(model)
+
+
+def _observed(item: dict) -> ObservedAccount:
+    licences = item.get("assignedLicenses")
+    return ObservedAccount(
+        id=str(item["id"]),
+        username=item.get("userPrincipalName") or "",
+        enabled=bool(item.get("accountEnabled", True)),
+        mail=item.get("mail") or "",
+        employee_id=item.get("employeeId") or "",
+        display_name=item.get("displayName") or "",
+        first_name=item.get("givenName") or "",
+        last_name=item.get("surname") or "",
+        user_type=item.get("userType") or "",
+        department=item.get("department") or "",
+        attributes={
+            k: v for k, v in item.items() if k not in INVENTORY_OWN and not k.startswith("@")
+        },
+        licences=None
+        if licences is None
+        else frozenset(str(x["skuId"]) for x in licences if x.get("skuId")),
+    )
+
+
+def _next(body: dict) -> tuple[str, bool]:
+    """The link that continues a read (more=True), else the deltaLink for the next one."""
+    if body.get("@odata.nextLink"):
+        return body["@odata.nextLink"], True
+    return body.get("@odata.deltaLink") or "", False
 
 
 def _by_status(status: int, message: str, request_id: str) -> ConnectorError:

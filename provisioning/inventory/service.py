@@ -1,0 +1,331 @@
+"""Reading a connection's directory into the inventory: a full read when it has no cursor,
+else what changed since the last read (Graph delta links, Okta's lastUpdated).
+
+One read at a time per connection (claimed by a conditional UPDATE on its cursor row). Every
+page is paced through the connection's token bucket, and the cursor row counts the pages and
+accounts as they come, so a page can show the progress. Rows are written a page at a time
+with bulk_create / bulk_update; memberships and app assignments are applied once their read
+is complete, so a read that fails half-way leaves the rows as they were and the cursor where
+it was (the next read replays from there, which delta reads allow).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from provisioning import throttle
+from provisioning.connectors import bridge
+from provisioning.connectors.base import (
+    AccountChanges,
+    DeltaExpiredError,
+    MembershipChanges,
+    ObservedAccount,
+)
+from provisioning.connectors.errors import ConnectorError, ThrottledError, TransientError
+from provisioning.connectors.factory import connector_for
+from provisioning.inventory.models import Account, Cursor
+from tenants.models import DirectoryConnection
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BATCH = 500  # rows per bulk statement
+ATTEMPTS = 5  # tries of one page through transient failures and 429s
+# A read still marked running after this long died with its worker: it may be claimed again.
+STALE_RUN = timedelta(hours=1)
+FIELDS = [
+    "username",
+    "mail",
+    "employee_id",
+    "display_name",
+    "first_name",
+    "last_name",
+    "enabled",
+    "user_type",
+    "department",
+    "attributes",
+]
+Sleep = Callable[[float], None]
+
+
+def refresh(connection: DirectoryConnection, *, sleep: Sleep = time.sleep) -> Cursor | None:
+    """Read the connection's directory into its inventory rows: in full without a cursor,
+    else incrementally; a refused delta link (expired, reset) starts a full read. None when
+    another read of this connection is running. A directory's failure is recorded on the
+    cursor row (state failed, last error), not raised."""
+    cursor = _claim(connection)
+    if cursor is None:
+        return None
+    reader = _Reader(connection, cursor, sleep)
+    try:
+        try:
+            reader.read()
+        except DeltaExpiredError as exc:
+            logger.info("inventory of %s: %s; reading everything again", connection.pk, exc)
+            cursor.users_cursor = cursor.groups_cursor = ""
+            reader.read()
+    except ConnectorError as exc:
+        _finish(cursor, Cursor.State.FAILED, exc.message[:2000])
+        return cursor
+    _finish(cursor, Cursor.State.IDLE, "")
+    return cursor
+
+
+def due_connections(now=None) -> list[DirectoryConnection]:
+    """Connections whose last read finished INVENTORY_INTERVAL_SECONDS ago or more, or never
+    read, and not running now."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.INVENTORY_INTERVAL_SECONDS)
+    return list(
+        DirectoryConnection.objects.filter(quarantined_at__isnull=True)
+        .filter(
+            Q(inventory_cursor__isnull=True)
+            | Q(inventory_cursor__finished_at__isnull=True, inventory_cursor__state="idle")
+            | Q(inventory_cursor__finished_at__lte=since) & ~Q(inventory_cursor__state="running")
+            | Q(inventory_cursor__state="running", inventory_cursor__started_at__lt=now - STALE_RUN)
+        )
+        .order_by("pk")
+    )
+
+
+# -- the claim and the progress ------------------------------------------------------------
+
+
+def running(connection: DirectoryConnection) -> bool:
+    return Cursor.objects.filter(
+        connection=connection,
+        state=Cursor.State.RUNNING,
+        started_at__gte=timezone.now() - STALE_RUN,
+    ).exists()
+
+
+def _claim(connection: DirectoryConnection) -> Cursor | None:
+    now = timezone.now()
+    Cursor.objects.get_or_create(connection=connection)
+    claimed = (
+        Cursor.objects.filter(connection=connection)
+        .exclude(state=Cursor.State.RUNNING, started_at__gte=now - STALE_RUN)
+        .update(
+            state=Cursor.State.RUNNING,
+            started_at=now,
+            finished_at=None,
+            accounts_read=0,
+            groups_read=0,
+            pages_read=0,
+            last_error="",
+        )
+    )
+    return Cursor.objects.get(connection=connection) if claimed else None
+
+
+def _progress(cursor: Cursor, accounts: int = 0, groups: int = 0) -> None:
+    Cursor.objects.filter(pk=cursor.pk).update(
+        accounts_read=F("accounts_read") + accounts,
+        groups_read=F("groups_read") + groups,
+        pages_read=F("pages_read") + 1,
+    )
+
+
+def _finish(cursor: Cursor, state: str, error: str) -> None:
+    cursor.state, cursor.last_error, cursor.finished_at = state, error, timezone.now()
+    fields = ["state", "last_error", "finished_at"]
+    if state == Cursor.State.IDLE:
+        fields += ["users_cursor", "groups_cursor", "full"]
+    cursor.save(update_fields=fields)
+    cursor.refresh_from_db()
+
+
+# -- the read ------------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, connection: DirectoryConnection, cursor: Cursor, sleep: Sleep):
+        self.connection = connection
+        self.cursor = cursor
+        self.sleep = sleep
+        self.connector = connector_for(connection)
+
+    def read(self) -> None:
+        full = not self.cursor.users_cursor
+        started = timezone.now()
+        Cursor.objects.filter(pk=self.cursor.pk).update(full=full)
+        self.cursor.full = full
+        users_cursor = self._users(self.cursor.users_cursor)
+        groups_cursor = self.cursor.groups_cursor
+        if hasattr(self.connector, "group_changes"):
+            groups_cursor = self._groups("" if full else self.cursor.groups_cursor)
+        if hasattr(self.connector, "app_users"):
+            self._apps()
+        if full:
+            # What a full read did not show is gone (Graph's full delta shows the deleted too).
+            _rows(self.connection).filter(deleted=False, last_seen__lt=started).update(
+                deleted=True, updated_at=timezone.now()
+            )
+        # Only a read that got this far moves the cursors on.
+        self.cursor.users_cursor, self.cursor.groups_cursor = users_cursor, groups_cursor
+
+    def _users(self, link: str) -> str:
+        while True:
+            page: AccountChanges = self._page(lambda link=link: self.connector.users_changes(link))
+            _upsert(self.connection, page.accounts)
+            _removed(self.connection, page.removed)
+            _progress(self.cursor, accounts=len(page.accounts) + len(page.removed))
+            link = page.cursor
+            if not page.more:
+                return link
+
+    def _groups(self, link: str) -> str:
+        full = not link
+        added: dict[str, set[str]] = defaultdict(set)  # user id -> groups
+        removed: dict[str, set[str]] = defaultdict(set)
+        deleted: set[str] = set()
+        while True:
+            page: MembershipChanges = self._page(
+                lambda link=link: self.connector.group_changes(link)
+            )
+            for group_id, members in page.added.items():
+                for user_id in members:
+                    added[user_id].add(group_id)
+            for group_id, members in page.removed.items():
+                for user_id in members:
+                    removed[user_id].add(group_id)
+            deleted.update(page.deleted_groups)
+            _progress(self.cursor, groups=len(page.added) + len(page.deleted_groups))
+            link = page.cursor
+            if not page.more:
+                break
+        if full:
+            _set_lists(self.connection, "group_ids", lambda row: added.get(row.remote_id, set()))
+        else:
+            touched = None if deleted else set(added) | set(removed)
+
+            def groups_of(row: Account) -> set[str]:
+                held = set(row.group_ids) - deleted | added.get(row.remote_id, set())
+                return held - removed.get(row.remote_id, set())
+
+            _set_lists(self.connection, "group_ids", groups_of, only=touched)
+        return link
+
+    def _apps(self) -> None:
+        """Every app's assigned users, read again each cycle (no directory offers a delta of
+        them); one call per app and page."""
+        holders: dict[str, set[str]] = defaultdict(set)  # user id -> apps
+        apps = self._page(lambda: self.connector.apps(fresh=True))
+        for app in apps:
+            link = ""
+            while True:
+                page = self._page(lambda app=app, link=link: self.connector.app_users(app.id, link))
+                for user_id in page.ids:
+                    holders[user_id].add(app.id)
+                _progress(self.cursor)
+                link = page.cursor
+                if not page.more:
+                    break
+        _set_lists(self.connection, "app_ids", lambda row: holders.get(row.remote_id, set()))
+
+    def _page(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One directory call, paced through the connection's bucket; retried (a few times)
+        after a 429 or a transient failure, waiting what the directory asked."""
+        for attempt in range(1, ATTEMPTS + 1):
+            while (wait := throttle.acquire(self.connection)) > 0:
+                self.sleep(wait)
+            try:
+                return bridge.run(call())
+            except ThrottledError as exc:
+                throttle.pause(self.connection, exc.retry_after or 1.0)
+                if attempt == ATTEMPTS:
+                    raise
+            except TransientError as exc:
+                if attempt == ATTEMPTS:
+                    raise
+                self.sleep(exc.retry_after or min(30.0, 2.0**attempt))
+        raise AssertionError("unreachable")
+
+
+# -- rows ----------------------------------------------------------------------------------
+
+
+def _rows(connection: DirectoryConnection):
+    return Account.objects.filter(connection=connection)
+
+
+def _upsert(connection: DirectoryConnection, accounts: list[ObservedAccount]) -> None:
+    """Insert the new accounts and update the known ones: a query to read, then one
+    statement per BATCH rows."""
+    if not accounts:
+        return
+    now = timezone.now()
+    known = {
+        row.remote_id: row
+        for row in _rows(connection).filter(remote_id__in=[a.id for a in accounts])
+    }
+    new, changed = [], []
+    for seen in accounts:
+        row = known.get(seen.id)
+        if row is None:
+            row = Account(
+                connection=connection,
+                tenant_id=connection.tenant_id,
+                remote_id=seen.id,
+                first_seen=now,
+            )
+            new.append(row)
+        else:
+            changed.append(row)
+        for name in FIELDS:
+            setattr(row, name, getattr(seen, name))
+        if seen.licences is not None:
+            row.licence_ids = sorted(seen.licences)
+        if seen.last_sign_in:
+            row.last_sign_in = seen.last_sign_in
+        row.deleted, row.last_seen, row.updated_at = False, now, now
+    with transaction.atomic():
+        Account.objects.bulk_create(new, batch_size=BATCH)
+        Account.objects.bulk_update(
+            changed,
+            [*FIELDS, "licence_ids", "last_sign_in", "deleted", "last_seen", "updated_at"],
+            batch_size=BATCH,
+        )
+
+
+def _removed(connection: DirectoryConnection, ids: list[str]) -> None:
+    if ids:
+        now = timezone.now()
+        _rows(connection).filter(remote_id__in=ids).update(
+            deleted=True, last_seen=now, updated_at=now
+        )
+
+
+def _set_lists(
+    connection: DirectoryConnection,
+    field: str,
+    value: Callable[[Account], Iterable[str]],
+    only: set[str] | None = None,
+) -> None:
+    """Set `field` (a list of ids) of the connection's rows (or of the `only` remote ids) to
+    `value(row)`, writing only the rows that differ."""
+    rows = _rows(connection).only("pk", "remote_id", field)
+    if only is not None:
+        if not only:
+            return
+        rows = rows.filter(remote_id__in=only)
+    now = timezone.now()
+    changed = []
+    for row in rows.iterator(chunk_size=2000):
+        wanted = sorted(value(row))
+        if wanted != getattr(row, field):
+            setattr(row, field, wanted)
+            row.updated_at = now
+            changed.append(row)
+    with transaction.atomic():
+        Account.objects.bulk_update(changed, [field, "updated_at"], batch_size=BATCH)

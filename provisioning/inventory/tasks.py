@@ -1,0 +1,38 @@
+"""The inventory's tasks (found by autodiscovery, as this package is an app): a beat tick that
+starts the due reads, one read per connection, and the on-demand start for a button."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+from provisioning.inventory import service
+from tenants.models import DirectoryConnection
+
+
+@shared_task(ignore_result=True)
+def refresh_due_inventories() -> int:
+    """Start a read of every connection whose inventory is due (run by beat)."""
+    due = service.due_connections()
+    for connection in due:
+        refresh_inventory.delay(connection.pk)
+    return len(due)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def refresh_inventory(connection_id: int) -> str:
+    """One read of a connection's directory; a second one while it runs does nothing."""
+    connection = DirectoryConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return "gone"
+    cursor = service.refresh(connection)
+    return "running elsewhere" if cursor is None else cursor.state
+
+
+def refresh_soon(connection: DirectoryConnection) -> bool:
+    """Ask for a read of the connection once the caller's transaction commits (a button's
+    action); False when one is running already."""
+    if service.running(connection):
+        return False
+    transaction.on_commit(lambda: refresh_inventory.delay(connection.pk))
+    return True

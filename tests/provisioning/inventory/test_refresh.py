@@ -1,0 +1,247 @@
+"""The inventory of a connection read through the real SDKs against the sandbox: a full read
+of a directory that existed before the portal, then incremental reads that find changes made
+behind the portal's back with a handful of calls, deletions, and a refused delta link that
+starts a full read again."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from provisioning.inventory import service
+from provisioning.inventory.models import Account, Cursor
+from tests.provisioning.directories import make_directories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    return make_directories(on_sandbox, f"inv{uuid.uuid4().hex[:10]}", kinds=("entra", "okta"))
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"the read waited {seconds} s with a full bucket")
+
+
+def refresh(dirs, kind: str) -> Cursor:
+    cursor = service.refresh(dirs.tenant.connections.get(kind=kind), sleep=no_sleep)
+    assert cursor is not None
+    assert cursor.state == Cursor.State.IDLE, cursor.last_error
+    return cursor
+
+
+def ids_by_name(dirs, path: str, name_key: str, id_key: str = "id") -> dict[str, str]:
+    response = dirs.graph("GET", path)
+    assert response.status_code == 200, response.text
+    return {item[name_key]: item[id_key] for item in response.json()["value"]}
+
+
+def graph_ok(dirs, method: str, path: str, body: dict | None = None) -> dict:
+    response = dirs.graph(method, path, body)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else {}
+
+
+def account(dirs, remote_id: str) -> Account:
+    return Account.objects.get(connection__tenant=dirs.tenant, remote_id=remote_id)
+
+
+def requests_during(dirs, read) -> tuple[object, dict]:
+    before = dirs.stats("entra")
+    result = read()
+    after = dirs.stats("entra")
+    calls = {
+        route: n - before["calls"].get(route, 0)
+        for route, n in after["calls"].items()
+        if n != before["calls"].get(route, 0)
+    }
+    return result, {"http_requests": after["http_requests"] - before["http_requests"], **calls}
+
+
+@pytest.fixture
+def existing(dirs):
+    """Three people already in the Entra directory, with a group, a licence and an app."""
+    domain = dirs.tenant.primary_domain
+    people = {
+        name: dirs.add_entra_user(f"{name}@{domain}", name.title(), "Existing")
+        for name in ("ada", "bob", "cy")
+    }
+    groups = ids_by_name(dirs, "/groups", "displayName")
+    skus = ids_by_name(dirs, "/subscribedSkus", "skuPartNumber", "skuId")
+    apps = ids_by_name(dirs, "/servicePrincipals", "displayName")
+    ada, bob = people["ada"]["id"], people["bob"]["id"]
+    ref = {"@odata.id": f"{dirs.server.url}/v1.0/directoryObjects/{ada}"}
+    graph_ok(dirs, "POST", f"/groups/{groups['Staff']}/members/$ref", ref)
+    graph_ok(dirs, "PATCH", f"/users/{ada}", {"usageLocation": "GB"})
+    graph_ok(
+        dirs,
+        "POST",
+        f"/users/{ada}/assignLicense",
+        {"addLicenses": [{"skuId": skus["SPE_E3"], "disabledPlans": []}], "removeLicenses": []},
+    )
+    graph_ok(
+        dirs,
+        "POST",
+        f"/servicePrincipals/{apps['Slack']}/appRoleAssignedTo",
+        {"principalId": bob, "resourceId": apps["Slack"], "appRoleId": str(uuid.UUID(int=0))},
+    )
+    graph_ok(dirs, "PATCH", f"/users/{bob}", {"department": "Finance", "employeeId": "E-42"})
+    return {"people": people, "groups": groups, "skus": skus, "apps": apps}
+
+
+def test_full_read_keeps_every_existing_account_with_its_access(dirs, existing):
+    cursor = refresh(dirs, "entra")
+
+    assert cursor.full and cursor.users_cursor and cursor.groups_cursor
+    assert cursor.accounts_read == 3
+    assert cursor.pages_read == 4  # users, groups and each of the two apps
+    ada = account(dirs, existing["people"]["ada"]["id"])
+    bob = account(dirs, existing["people"]["bob"]["id"])
+    assert ada.username == f"ada@{dirs.tenant.primary_domain}"
+    assert (ada.first_name, ada.last_name, ada.enabled) == ("Ada", "Existing", True)
+    assert ada.group_ids == [existing["groups"]["Staff"]]
+    assert ada.licence_ids == [existing["skus"]["SPE_E3"]]
+    assert ada.app_ids == [] and ada.tenant_id == dirs.tenant.pk
+    assert bob.app_ids == [existing["apps"]["Slack"]]
+    assert (bob.department, bob.employee_id, bob.group_ids) == ("Finance", "E-42", [])
+    assert not Account.objects.filter(connection__tenant=dirs.tenant, deleted=True).exists()
+
+
+def test_incremental_read_finds_changes_made_behind_the_portals_back(dirs, existing):
+    refresh(dirs, "entra")
+    people, groups = existing["people"], existing["groups"]
+    cy = people["cy"]["id"]
+    graph_ok(dirs, "PATCH", f"/users/{cy}", {"accountEnabled": False, "department": "Ops"})
+    ref = {"@odata.id": f"{dirs.server.url}/v1.0/directoryObjects/{cy}"}
+    graph_ok(dirs, "POST", f"/groups/{groups['Finance']}/members/$ref", ref)
+    graph_ok(dirs, "DELETE", f"/groups/{groups['Staff']}/members/{people['ada']['id']}/$ref")
+    dan = dirs.add_entra_user(f"dan@{dirs.tenant.primary_domain}", "Dan", "New")
+
+    cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
+
+    assert not cursor.full
+    # users/delta, groups/delta, the app list and one read per app (two apps): no full read.
+    assert calls["GET /v1.0/users/delta"] == 1 and calls["GET /v1.0/groups/delta"] == 1
+    assert calls["http_requests"] <= 6, calls
+    row = account(dirs, cy)
+    assert (row.enabled, row.department, row.group_ids) == (False, "Ops", [groups["Finance"]])
+    assert account(dirs, people["ada"]["id"]).group_ids == []
+    assert account(dirs, dan["id"]).username == f"dan@{dirs.tenant.primary_domain}"
+    assert cursor.accounts_read == 2  # cy and dan: what changed, not the directory
+
+
+def test_a_deleted_account_is_marked_deleted_and_leaves_its_groups(dirs, existing):
+    refresh(dirs, "entra")
+    ada = existing["people"]["ada"]["id"]
+    graph_ok(dirs, "DELETE", f"/users/{ada}")
+
+    refresh(dirs, "entra")
+
+    row = account(dirs, ada)
+    assert row.deleted and row.group_ids == []
+    assert not account(dirs, existing["people"]["bob"]["id"]).deleted
+
+
+@pytest.mark.parametrize("mode", ["expire", "resync"])
+def test_a_refused_delta_link_starts_a_full_read(dirs, existing, mode):
+    first = refresh(dirs, "entra")
+    graph_ok(dirs, "PATCH", f"/users/{existing['people']['bob']['id']}", {"department": "Legal"})
+    with dirs.control() as control:
+        control.post(f"/_sandbox/entra/{dirs.entra_id}/delta-reset", json={"mode": mode})
+
+    cursor = refresh(dirs, "entra")
+
+    assert cursor.full and cursor.users_cursor != first.users_cursor
+    assert account(dirs, existing["people"]["bob"]["id"]).department == "Legal"
+    assert account(dirs, existing["people"]["ada"]["id"]).group_ids == [existing["groups"]["Staff"]]
+    assert Account.objects.filter(connection__tenant=dirs.tenant, deleted=False).count() == 3
+
+
+def test_a_second_read_while_one_runs_does_nothing(dirs):
+    connection = dirs.tenant.connections.get(kind="entra")
+    Cursor.objects.create(
+        connection=connection, state=Cursor.State.RUNNING, started_at=timezone.now()
+    )
+
+    assert service.refresh(connection, sleep=no_sleep) is None
+    assert not Account.objects.filter(connection=connection).exists()
+
+
+def test_connections_fall_due_an_interval_after_their_last_read(dirs, settings):
+    settings.INVENTORY_INTERVAL_SECONDS = 900
+    entra = dirs.tenant.connections.get(kind="entra")
+    okta = dirs.tenant.connections.get(kind="okta")
+    assert {entra, okta} <= set(service.due_connections())  # never read
+
+    refresh(dirs, "entra")
+    Cursor.objects.create(connection=okta, finished_at=timezone.now() - timedelta(seconds=901))
+
+    due = service.due_connections()
+    assert okta in due and entra not in due
+    assert entra in service.due_connections(timezone.now() + timedelta(seconds=901))
+
+
+def test_okta_full_then_incremental_read_by_last_updated(dirs):
+    from provisioning.connectors import bridge
+    from provisioning.connectors.base import NewUser
+    from provisioning.connectors.factory import connector_for
+
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    domain = dirs.tenant.primary_domain
+    made = [
+        bridge.run(
+            okta.create_user(
+                NewUser(
+                    username=f"{name}@{domain}",
+                    first_name=name.title(),
+                    last_name="Okta",
+                    display_name=f"{name.title()} Okta",
+                    email=f"{name}@{domain}",
+                    password="Okta-Inventory-Pa55!",
+                )
+            )
+        )
+        for name in ("eve", "fay")
+    ]
+    first = refresh(dirs, "okta")
+    assert first.full
+    assert {a.username for a in Account.objects.filter(connection__tenant=dirs.tenant)} >= {
+        f"eve@{domain}",
+        f"fay@{domain}",
+    }
+
+    bridge.run(okta.disable_user(made[0].id))
+    second = refresh(dirs, "okta")
+
+    assert not second.full
+    assert not account(dirs, made[0].id).enabled
+    assert account(dirs, made[1].id).enabled
+
+
+def test_a_directory_larger_than_a_page_is_read_whole(dirs):
+    """1,500 generated users: users/delta pages, groups whose members span pages, apps whose
+    assignments span pages of 999. The inventory holds what the directory holds."""
+    with dirs.control() as control:
+        made = control.post(
+            f"/_sandbox/entra/{dirs.entra_id}/generate",
+            json={"users": 1500, "groups": 5, "seed": 7, "app_share": 0.8},
+        )
+        assert made.status_code == 201, made.text
+    made = made.json()
+
+    cursor = refresh(dirs, "entra")
+
+    rows = Account.objects.filter(connection__tenant=dirs.tenant, deleted=False)
+    assert rows.count() == made["users"] == cursor.accounts_read
+    assert cursor.pages_read > 10
+    dynamic = ids_by_name(dirs, "/groups", "displayName")["Sales (dynamic)"]
+    in_sales = rows.filter(department="Sales").count()
+    assert in_sales and sum(dynamic in r.group_ids for r in rows) == in_sales
+    # What the generator made, plus the dynamic group's members (not counted there).
+    assert sum(len(r.group_ids) for r in rows) == made["memberships"] + in_sales
+    assert sum(1 for r in rows if r.licence_ids) == made["licensed_users"]
+    assert sum(len(r.app_ids) for r in rows) == made["app_role_assignments"]
