@@ -393,3 +393,24 @@ def test_the_sdk_spelling_of_the_function_answers(entra: EntraDir, path: str) ->
         response = graph.get(path, params={"$deltatoken": "latest"})
     assert response.status_code == 200, response.text
     assert "@odata.deltaLink" in response.json()
+
+
+def test_delta_links_and_membership_changes_survive_a_restart(tmp_path) -> None:
+    from tests.sandbox.server import running_sandbox
+
+    state_file = str(tmp_path / "state.json")
+    with running_sandbox(tmp_path, "--state-file", state_file) as server:
+        d = make_entra(server)
+        with d.graph() as graph:
+            _, users_link, _ = read_round(graph, "/users/delta", **{"$select": "displayName"})
+            _, groups_link, _ = read_round(graph, "/groups/delta", **{"$select": "members"})
+            user = create(graph, d.domain, "before.restart")
+            add(graph, d.group_id("Staff"), user["id"])
+        old_url = server.url
+    with running_sandbox(tmp_path, "--state-file", state_file) as server:
+        d.server = server
+        with d.graph() as graph:
+            users, _, _ = read_round(graph, users_link.replace(old_url, server.url))
+            groups, _, _ = read_round(graph, groups_link.replace(old_url, server.url))
+    assert [u["id"] for u in users] == [user["id"]]
+    assert members(groups) == {d.group_id("Staff"): {user["id"]: True}}
