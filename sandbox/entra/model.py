@@ -208,6 +208,7 @@ class EntraTenant:
         self.users: dict[str, User] = {}
         self.upn_index: dict[str, str] = {}  # lower-case UPN -> user id
         self.groups: dict[str, Group] = {}
+        self.rule_groups: dict[str, Group] = {}  # the dynamic ones among them
         self.service_principals: dict[str, ServicePrincipal] = {}
         self.assignments: dict[str, AppRoleAssignment] = {}
         self.tokens: dict[str, Token] = {}
@@ -315,8 +316,8 @@ class EntraTenant:
         """Rule-based groups follow a user's properties (at once; Entra takes minutes)."""
         now = {
             g.id
-            for g in self.groups.values()
-            if g.rule is not None and user.deleted_at is None and matches_rule(g.rule, user.props)
+            for g in self.rule_groups.values()
+            if user.deleted_at is None and matches_rule(g.rule or "", user.props)
         }
         for group_id in now - user.dynamic:
             self._member_changed(self.groups[group_id], user.id, added=True)
@@ -337,6 +338,7 @@ class EntraTenant:
         self.groups[group.id] = group
         self.touch_group(group)
         if group.rule is not None:
+            self.rule_groups[group.id] = group
             self.apply_rule(group)
 
     def apply_rule(self, group: Group) -> None:
@@ -349,6 +351,7 @@ class EntraTenant:
 
     def delete_group(self, group: Group) -> None:
         del self.groups[group.id]
+        self.rule_groups.pop(group.id, None)
         self.changes.deleted_groups[group.id] = self.next_seq()
         if group.rule is not None:
             for user in self.users.values():
@@ -505,9 +508,11 @@ class EntraTenant:
             if user.deleted_at is None:
                 tenant.upn_index[user.props["userPrincipalName"].lower()] = user.id
         tenant.groups = {g.id: g for g in map(Group.from_json, data.get("groups", []))}
-        rules = [g for g in tenant.groups.values() if g.rule is not None]
+        tenant.rule_groups = {g.id: g for g in tenant.groups.values() if g.rule is not None}
         for user in tenant.live_users():
-            user.dynamic = {g.id for g in rules if matches_rule(g.rule or "", user.props)}
+            user.dynamic = {
+                g.id for g in tenant.rule_groups.values() if matches_rule(g.rule or "", user.props)
+            }
         tenant.changes = ChangeLog.from_json(data.get("changes", {}), tenant.users)
         tenant.premium = data.get("premium")
         tenant.delta_token_lifetime_s = data.get("delta_token_lifetime_s", DELTA_TOKEN_LIFETIME_S)

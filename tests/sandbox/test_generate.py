@@ -4,13 +4,31 @@ each took is printed (run with -s to see it), never asserted."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from tests.sandbox.entra_support import EntraDir
 
 USERS = 50_000
 
 
-def test_entra_directory_of_50000_users(entra: EntraDir) -> None:
+@pytest.fixture
+def big_entra(entra: EntraDir) -> Iterator[EntraDir]:
+    """The test's directory, deleted afterwards: the session's sandbox serves later tests."""
+    yield entra
+    with entra.server.control() as control:
+        control.delete(f"/_sandbox/entra/{entra.tenant_id}")
+
+
+@pytest.fixture
+def big_org(okta_sandbox, org):
+    yield org
+    okta_sandbox.control.delete(f"/_sandbox/okta/{org.id}")
+
+
+def test_entra_directory_of_50000_users(big_entra: EntraDir) -> None:
+    entra = big_entra
     started = time.perf_counter()
     with entra.server.control() as control:
         response = control.post(
@@ -51,7 +69,8 @@ def test_entra_directory_of_50000_users(entra: EntraDir) -> None:
     assert e3["prepaidUnits"]["enabled"] >= e3["consumedUnits"] > 0.8 * USERS  # seats raised
 
 
-def test_okta_org_of_50000_users(okta_sandbox, org, api) -> None:
+def test_okta_org_of_50000_users(okta_sandbox, big_org, api) -> None:
+    org = big_org
     started = time.perf_counter()
     response = okta_sandbox.control.post(
         f"/_sandbox/okta/{org.id}/generate", json={"users": USERS, "seed": 7}, timeout=120
