@@ -260,6 +260,9 @@ RECONCILE_TICK_SECONDS = env.int("RECONCILE_TICK_SECONDS", default=60)
 # Every connection's inventory (every account of its directory) is read again, incrementally,
 # this long after its last read; the beat tick looks for due ones.
 INVENTORY_INTERVAL_SECONDS = env.int("INVENTORY_INTERVAL_SECONDS", default=900)
+# ... and read in full this long after its last full read: what incremental reads cannot see
+# (Okta's deleted users and lastLogin, Entra's signInActivity) is found then.
+INVENTORY_FULL_READ_SECONDS = env.int("INVENTORY_FULL_READ_SECONDS", default=86400)
 # A stored account id that answers 404 counts as gone only after this long (replication).
 REPLICATION_WINDOW_SECONDS = env.int("REPLICATION_WINDOW_SECONDS", default=30)
 # Rounds of apply and read-back before a job gives up on converging.

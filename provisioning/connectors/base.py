@@ -97,11 +97,20 @@ class AccountChanges:
 @dataclass(frozen=True)
 class MembershipChanges:
     """One page of an inventory read of group memberships: per group, member ids added and
-    removed; in a full read (no cursor given) every member is an addition."""
+    removed; in a full read (no cursor given) every member is an addition. `complete`: groups
+    whose every member this read lists (as additions), so members not listed are not."""
 
     added: dict[str, set[str]]
     removed: dict[str, set[str]]
     deleted_groups: list[str]
+    cursor: str
+    more: bool
+    complete: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SignInPage:
+    last_sign_in: dict[str, str | None]  # account id -> ISO 8601 (None: never)
     cursor: str
     more: bool
 

@@ -47,6 +47,7 @@ from provisioning.connectors.base import (
     ObservedAccount,
     Resource,
     ResourceCache,
+    SignInPage,
     classified,
     is_sandbox,
     refuse_other_origins,
@@ -577,6 +578,23 @@ class EntraConnector:
         ]
         link = body.get("@odata.nextLink") or ""
         return IdPage(ids, link, bool(link))
+
+    async def sign_ins(self, cursor: str) -> SignInPage:
+        """A page of users' last sign-ins (interactive or not, the later), 120 a page as Graph
+        gives signInActivity; PermissionDeniedError without AuditLog.Read.All or a premium
+        licence."""
+        body = await self._delta_page(cursor or "/users?$select=id,signInActivity&$top=120")
+        last = {}
+        for user in body.get("value") or []:
+            activity = user.get("signInActivity") or {}
+            moments = [
+                activity.get(key)
+                for key in ("lastSignInDateTime", "lastNonInteractiveSignInDateTime")
+                if activity.get(key)
+            ]
+            last[str(user["id"])] = max(moments) if moments else None
+        link = body.get("@odata.nextLink") or ""
+        return SignInPage(last, link, bool(link))
 
     async def _delta_page(self, url: str) -> dict:
         """GET a URL below /v1.0 (or a paging link on this connection's Graph) through the

@@ -73,6 +73,10 @@ class Cursor(models.Model):
     groups_cursor = models.TextField(blank=True)  # Graph's groups/delta deltaLink
     state = models.CharField(max_length=10, choices=State.choices, default=State.IDLE)
     full = models.BooleanField(default=False)  # the current (or last) read was a full one
+    full_read_at = models.DateTimeField(null=True, blank=True)  # the last full read's start
+    # Why the last full read has no sign-ins ("" when it has them or the directory has none
+    # apart): e.g. Graph's 403 without a premium licence or AuditLog.Read.All.
+    sign_ins_note = models.CharField(max_length=500, blank=True)
     accounts_read = models.PositiveIntegerField(default=0)
     groups_read = models.PositiveIntegerField(default=0)
     pages_read = models.PositiveIntegerField(default=0)

@@ -31,7 +31,12 @@ from provisioning.connectors.base import (
     MembershipChanges,
     ObservedAccount,
 )
-from provisioning.connectors.errors import ConnectorError, ThrottledError, TransientError
+from provisioning.connectors.errors import (
+    ConnectorError,
+    PermissionDeniedError,
+    ThrottledError,
+    TransientError,
+)
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory.models import Account, Cursor
 from tenants.models import DirectoryConnection
@@ -140,7 +145,7 @@ def _finish(cursor: Cursor, state: str, error: str) -> None:
     cursor.state, cursor.last_error, cursor.finished_at = state, error, timezone.now()
     fields = ["state", "last_error", "finished_at"]
     if state == Cursor.State.IDLE:
-        fields += ["users_cursor", "groups_cursor", "full"]
+        fields += ["users_cursor", "groups_cursor", "full", "full_read_at", "sign_ins_note"]
     cursor.save(update_fields=fields)
     cursor.refresh_from_db()
 
@@ -156,14 +161,19 @@ class _Reader:
         self.connector = connector_for(connection)
 
     def read(self) -> None:
-        full = not self.cursor.users_cursor
+        full = not self.cursor.users_cursor or self._full_read_due()
         started = timezone.now()
         Cursor.objects.filter(pk=self.cursor.pk).update(full=full)
         self.cursor.full = full
-        users_cursor = self._users(self.cursor.users_cursor)
-        groups_cursor = self.cursor.groups_cursor
+        # Memberships are read before the users and applied after them, so that a user made
+        # between the two reads has its row when its memberships are written (the groups'
+        # delta will not report them again).
+        memberships = None
         if hasattr(self.connector, "group_changes"):
-            groups_cursor = self._groups("" if full else self.cursor.groups_cursor)
+            memberships = self._groups("" if full else self.cursor.groups_cursor)
+        users_cursor = self._users("" if full else self.cursor.users_cursor)
+        if memberships is not None:
+            memberships.apply(self.connection)
         if hasattr(self.connector, "app_users"):
             self._apps()
         if full:
@@ -171,8 +181,21 @@ class _Reader:
             _rows(self.connection).filter(deleted=False, last_seen__lt=started).update(
                 deleted=True, updated_at=timezone.now()
             )
+            if hasattr(self.connector, "sign_ins"):
+                self._sign_ins()
+            self.cursor.full_read_at = started
         # Only a read that got this far moves the cursors on.
-        self.cursor.users_cursor, self.cursor.groups_cursor = users_cursor, groups_cursor
+        self.cursor.users_cursor = users_cursor
+        if memberships is not None:
+            self.cursor.groups_cursor = memberships.cursor
+
+    def _full_read_due(self) -> bool:
+        """A full read now and then sees what incremental reads cannot: Okta's deleted users
+        and new sign-ins (lastLogin does not move lastUpdated), Entra's signInActivity (not
+        in delta)."""
+        last = self.cursor.full_read_at
+        interval = timedelta(seconds=settings.INVENTORY_FULL_READ_SECONDS)
+        return last is None or timezone.now() - last >= interval
 
     def _users(self, link: str) -> str:
         while True:
@@ -184,37 +207,35 @@ class _Reader:
             if not page.more:
                 return link
 
-    def _groups(self, link: str) -> str:
-        full = not link
-        added: dict[str, set[str]] = defaultdict(set)  # user id -> groups
-        removed: dict[str, set[str]] = defaultdict(set)
-        deleted: set[str] = set()
+    def _groups(self, link: str) -> _Memberships:
+        found = _Memberships(full=not link)
         while True:
             page: MembershipChanges = self._page(
                 lambda link=link: self.connector.group_changes(link)
             )
-            for group_id, members in page.added.items():
-                for user_id in members:
-                    added[user_id].add(group_id)
-            for group_id, members in page.removed.items():
-                for user_id in members:
-                    removed[user_id].add(group_id)
-            deleted.update(page.deleted_groups)
+            found.add(page)
             _progress(self.cursor, groups=len(page.added) + len(page.deleted_groups))
             link = page.cursor
             if not page.more:
-                break
-        if full:
-            _set_lists(self.connection, "group_ids", lambda row: added.get(row.remote_id, set()))
+                found.cursor = link
+                return found
+
+    def _sign_ins(self) -> None:
+        """Last sign-ins, where the directory keeps them apart from the user (Entra's
+        signInActivity); a tenant without the licence or permission is noted, not failed."""
+        link = ""
+        try:
+            while True:
+                page = self._page(lambda link=link: self.connector.sign_ins(link))
+                _set_sign_ins(self.connection, page.last_sign_in)
+                _progress(self.cursor)
+                link = page.cursor
+                if not page.more:
+                    break
+        except PermissionDeniedError as exc:
+            self.cursor.sign_ins_note = exc.message[:500]
         else:
-            touched = None if deleted else set(added) | set(removed)
-
-            def groups_of(row: Account) -> set[str]:
-                held = set(row.group_ids) - deleted | added.get(row.remote_id, set())
-                return held - removed.get(row.remote_id, set())
-
-            _set_lists(self.connection, "group_ids", groups_of, only=touched)
-        return link
+            self.cursor.sign_ins_note = ""
 
     def _apps(self) -> None:
         """Every app's assigned users, read again each cycle (no directory offers a delta of
@@ -250,6 +271,41 @@ class _Reader:
                     raise
                 self.sleep(exc.retry_after or min(30.0, 2.0**attempt))
         raise AssertionError("unreachable")
+
+
+class _Memberships:
+    """Group memberships a read found, per user, until they are written."""
+
+    def __init__(self, full: bool) -> None:
+        self.full = full
+        self.added: dict[str, set[str]] = defaultdict(set)  # user id -> groups
+        self.removed: dict[str, set[str]] = defaultdict(set)
+        self.deleted: set[str] = set()
+        self.complete: set[str] = set()  # groups whose members were all listed
+        self.cursor = ""
+
+    def add(self, page: MembershipChanges) -> None:
+        for group_id, members in page.added.items():
+            for user_id in members:
+                self.added[user_id].add(group_id)
+        for group_id, members in page.removed.items():
+            for user_id in members:
+                self.removed[user_id].add(group_id)
+        self.deleted.update(page.deleted_groups)
+        self.complete.update(page.complete)
+
+    def apply(self, connection: DirectoryConnection) -> None:
+        if self.full:
+            _set_lists(connection, "group_ids", lambda row: self.added.get(row.remote_id, set()))
+            return
+        dropped = self.deleted | self.complete
+        touched = None if dropped else set(self.added) | set(self.removed)
+
+        def groups_of(row: Account) -> set[str]:
+            held = set(row.group_ids) - dropped | self.added.get(row.remote_id, set())
+            return held - self.removed.get(row.remote_id, set())
+
+        _set_lists(connection, "group_ids", groups_of, only=touched)
 
 
 # -- rows ----------------------------------------------------------------------------------
@@ -296,6 +352,14 @@ def _upsert(connection: DirectoryConnection, accounts: list[ObservedAccount]) ->
             [*FIELDS, "licence_ids", "last_sign_in", "deleted", "last_seen", "updated_at"],
             batch_size=BATCH,
         )
+
+
+def _set_sign_ins(connection: DirectoryConnection, last: dict[str, str | None]) -> None:
+    rows = list(_rows(connection).filter(remote_id__in=list(last)).only("pk", "remote_id"))
+    for row in rows:
+        row.last_sign_in = last[row.remote_id]
+    with transaction.atomic():
+        Account.objects.bulk_update(rows, ["last_sign_in"], batch_size=BATCH)
 
 
 def _removed(connection: DirectoryConnection, ids: list[str]) -> None:

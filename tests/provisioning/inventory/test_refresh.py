@@ -5,12 +5,15 @@ starts a full read again."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from provisioning.connectors import bridge
+from provisioning.connectors.factory import connector_for
 from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor
 from tests.provisioning.directories import make_directories
@@ -23,12 +26,17 @@ def dirs(on_sandbox):
     return make_directories(on_sandbox, f"inv{uuid.uuid4().hex[:10]}", kinds=("entra", "okta"))
 
 
-def no_sleep(seconds: float) -> None:
-    raise AssertionError(f"the read waited {seconds} s with a full bucket")
+WAITS: list[float] = []
+
+
+def paced(seconds: float) -> None:
+    """The bucket's waits, taken and noted."""
+    WAITS.append(seconds)
+    time.sleep(seconds)
 
 
 def refresh(dirs, kind: str) -> Cursor:
-    cursor = service.refresh(dirs.tenant.connections.get(kind=kind), sleep=no_sleep)
+    cursor = service.refresh(dirs.tenant.connections.get(kind=kind), sleep=paced)
     assert cursor is not None
     assert cursor.state == Cursor.State.IDLE, cursor.last_error
     return cursor
@@ -98,7 +106,7 @@ def test_full_read_keeps_every_existing_account_with_its_access(dirs, existing):
 
     assert cursor.full and cursor.users_cursor and cursor.groups_cursor
     assert cursor.accounts_read == 3
-    assert cursor.pages_read == 4  # users, groups and each of the two apps
+    assert cursor.pages_read == 5  # groups, users, each of the two apps, sign-ins
     ada = account(dirs, existing["people"]["ada"]["id"])
     bob = account(dirs, existing["people"]["bob"]["id"])
     assert ada.username == f"ada@{dirs.tenant.primary_domain}"
@@ -167,7 +175,7 @@ def test_a_second_read_while_one_runs_does_nothing(dirs):
         connection=connection, state=Cursor.State.RUNNING, started_at=timezone.now()
     )
 
-    assert service.refresh(connection, sleep=no_sleep) is None
+    assert service.refresh(connection, sleep=paced) is None
     assert not Account.objects.filter(connection=connection).exists()
 
 
@@ -185,41 +193,87 @@ def test_connections_fall_due_an_interval_after_their_last_read(dirs, settings):
     assert entra in service.due_connections(timezone.now() + timedelta(seconds=901))
 
 
-def test_okta_full_then_incremental_read_by_last_updated(dirs):
-    from provisioning.connectors import bridge
+def okta_user(okta, dirs, name: str):
     from provisioning.connectors.base import NewUser
-    from provisioning.connectors.factory import connector_for
 
-    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
     domain = dirs.tenant.primary_domain
-    made = [
-        bridge.run(
-            okta.create_user(
-                NewUser(
-                    username=f"{name}@{domain}",
-                    first_name=name.title(),
-                    last_name="Okta",
-                    display_name=f"{name.title()} Okta",
-                    email=f"{name}@{domain}",
-                    password="Okta-Inventory-Pa55!",
-                )
-            )
-        )
-        for name in ("eve", "fay")
-    ]
-    first = refresh(dirs, "okta")
-    assert first.full
-    assert {a.username for a in Account.objects.filter(connection__tenant=dirs.tenant)} >= {
-        f"eve@{domain}",
-        f"fay@{domain}",
-    }
+    new = NewUser(
+        username=f"{name}@{domain}",
+        first_name=name.title(),
+        last_name="Okta",
+        display_name=f"{name.title()} Okta",
+        email=f"{name}@{domain}",
+        password="Okta-Inventory-Pa55!",
+    )
+    return bridge.run(okta.create_user(new))
 
-    bridge.run(okta.disable_user(made[0].id))
+
+def test_okta_full_then_incremental_reads_by_last_updated(dirs):
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    eve, fay = okta_user(okta, dirs, "eve"), okta_user(okta, dirs, "fay")
+    groups = {g.name: g.id for g in bridge.run(okta.groups())}
+    apps = {a.name: a.id for a in bridge.run(okta.apps())}
+    bridge.run(okta.add_to_group(eve.id, groups["Staff"]))
+    bridge.run(okta.add_to_group(fay.id, groups["Staff"]))
+    bridge.run(okta.assign_app(eve.id, apps["Slack"]))
+
+    first = refresh(dirs, "okta")
+
+    assert first.full
+    assert account(dirs, eve.id).username == f"eve@{dirs.tenant.primary_domain}"
+    assert account(dirs, eve.id).group_ids == [groups["Staff"]]
+    assert account(dirs, fay.id).group_ids == [groups["Staff"]]
+    assert account(dirs, eve.id).app_ids == [apps["Slack"]]
+
+    bridge.run(okta.disable_user(eve.id))
+    bridge.run(okta.remove_from_group(fay.id, groups["Staff"]))
+    bridge.run(okta.add_to_group(fay.id, groups["Sales"]))
     second = refresh(dirs, "okta")
 
     assert not second.full
-    assert not account(dirs, made[0].id).enabled
-    assert account(dirs, made[1].id).enabled
+    assert not account(dirs, eve.id).enabled and account(dirs, fay.id).enabled
+    assert account(dirs, eve.id).group_ids == [groups["Staff"]]
+    assert account(dirs, fay.id).group_ids == [groups["Sales"]]
+
+
+def test_okta_deleted_user_is_found_gone_by_the_daily_full_read(dirs, settings):
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    gone = okta_user(okta, dirs, "gil")
+    refresh(dirs, "okta")
+    bridge.run(okta.delete_user(gone.id))
+
+    assert not refresh(dirs, "okta").full
+    assert not account(dirs, gone.id).deleted  # Okta lists no deleted users by lastUpdated
+    settings.INVENTORY_FULL_READ_SECONDS = 0
+    assert refresh(dirs, "okta").full
+    assert account(dirs, gone.id).deleted
+
+
+def test_entra_sign_ins_come_with_full_reads_where_the_tenant_may_read_them(dirs, existing):
+    ada, bob = existing["people"]["ada"]["id"], existing["people"]["bob"]["id"]
+    with dirs.control() as control:
+        control.put(f"/_sandbox/entra/{dirs.entra_id}/settings", json={"premium": True})
+        recorded = control.post(
+            f"/_sandbox/entra/{dirs.entra_id}/sign-ins",
+            json={"sign_ins": [{"user": ada, "at": "2026-11-01T08:30:00Z"}]},
+        )
+        assert recorded.status_code == 200, recorded.text
+
+    cursor = refresh(dirs, "entra")
+
+    assert cursor.sign_ins_note == ""
+    assert account(dirs, ada).last_sign_in.isoformat() == "2026-11-01T08:30:00+00:00"
+    assert account(dirs, bob).last_sign_in is None
+
+
+def test_entra_without_premium_reads_everything_but_sign_ins_and_says_why(dirs, existing):
+    with dirs.control() as control:
+        control.put(f"/_sandbox/entra/{dirs.entra_id}/settings", json={"premium": False})
+
+    cursor = refresh(dirs, "entra")
+
+    assert "premium" in cursor.sign_ins_note
+    assert Account.objects.filter(connection__tenant=dirs.tenant, deleted=False).count() == 3
 
 
 def test_a_directory_larger_than_a_page_is_read_whole(dirs):
@@ -245,3 +299,21 @@ def test_a_directory_larger_than_a_page_is_read_whole(dirs):
     assert sum(len(r.group_ids) for r in rows) == made["memberships"] + in_sales
     assert sum(1 for r in rows if r.licence_ids) == made["licensed_users"]
     assert sum(len(r.app_ids) for r in rows) == made["app_role_assignments"]
+
+
+def test_pages_are_paced_by_the_connections_bucket_and_429s_are_waited_out(dirs, existing):
+    connection = dirs.tenant.connections.get(kind="entra")
+    connection.rate_limit_per_s, connection.rate_burst = 20, 2
+    connection.save()
+    # The directory takes 2 calls a second, fewer than the bucket lets out: the 429s it
+    # answers pause the connection for their Retry-After, and the page is asked again.
+    dirs.behave("entra", rate_per_s=2, burst=2)
+    WAITS.clear()
+
+    before = dirs.stats("entra")
+    cursor = refresh(dirs, "entra")
+
+    assert WAITS  # five calls through a bucket of two
+    assert Account.objects.filter(connection=connection, deleted=False).count() == 3
+    assert cursor.pages_read == 5
+    assert dirs.stats("entra")["throttled"] > before["throttled"]  # 429s met, and waited out
