@@ -23,7 +23,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def dirs(on_sandbox):
-    return make_directories(on_sandbox, f"inv{uuid.uuid4().hex[:10]}", kinds=("entra", "okta"))
+    """An Entra directory and an Okta org, deleted afterwards: some tests make thousands of
+    users, and the session's sandbox serves later tests."""
+    made = make_directories(on_sandbox, f"inv{uuid.uuid4().hex[:10]}", kinds=("entra", "okta"))
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
 
 
 WAITS: list[float] = []
@@ -317,3 +323,60 @@ def test_pages_are_paced_by_the_connections_bucket_and_429s_are_waited_out(dirs,
     assert Account.objects.filter(connection=connection, deleted=False).count() == 3
     assert cursor.pages_read == 5
     assert dirs.stats("entra")["throttled"] > before["throttled"]  # 429s met, and waited out
+
+
+def test_a_hundred_changes_behind_the_portals_back_cost_one_incremental_cycle(dirs):
+    """3,000 users; 100 changes made through Graph (60 attributes, 20 disabled, 20 group
+    adds); one incremental read finds all of them in a handful of requests."""
+    with dirs.control() as control:
+        made = control.post(
+            f"/_sandbox/entra/{dirs.entra_id}/generate",
+            json={"users": 3000, "groups": 5, "seed": 3, "app_share": 0.3},
+        )
+        assert made.status_code == 201, made.text
+    refresh(dirs, "entra")
+    ids = list(
+        Account.objects.filter(connection__tenant=dirs.tenant, enabled=True)
+        .order_by("remote_id")
+        .values_list("remote_id", flat=True)[:100]
+    )
+    finance = ids_by_name(dirs, "/groups", "displayName")["Finance"]
+    for user_id in ids[:60]:
+        graph_ok(dirs, "PATCH", f"/users/{user_id}", {"jobTitle": "Changed by hand"})
+    for user_id in ids[60:80]:
+        graph_ok(dirs, "PATCH", f"/users/{user_id}", {"accountEnabled": False})
+    for user_id in ids[80:]:
+        ref = {"@odata.id": f"{dirs.server.url}/v1.0/directoryObjects/{user_id}"}
+        graph_ok(dirs, "POST", f"/groups/{finance}/members/$ref", ref)
+
+    cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
+
+    rows = Account.objects.filter(connection__tenant=dirs.tenant)
+    assert rows.filter(attributes__jobTitle="Changed by hand").count() == 60
+    assert set(
+        rows.filter(enabled=False, remote_id__in=ids).values_list("remote_id", flat=True)
+    ) == set(ids[60:80])
+    assert all(finance in r.group_ids for r in rows.filter(remote_id__in=ids[80:]))
+    assert not cursor.full and cursor.accounts_read == 80
+    print("incremental cycle, 100 changes of 3,000 users:", calls)
+    assert calls["http_requests"] <= 10, calls
+
+
+def test_a_read_asked_for_on_demand_is_sent_after_commit_unless_one_runs(
+    dirs, django_capture_on_commit_callbacks
+):
+    from provisioning.inventory.tasks import refresh_inventory, refresh_soon
+
+    connection = dirs.tenant.connections.get(kind="entra")
+    assert refresh_inventory(connection.pk) == "idle"  # the task's own work, run here
+    assert refresh_inventory(0) == "gone"
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert refresh_soon(connection)
+    assert len(sent) == 1
+
+    Cursor.objects.filter(connection=connection).update(
+        state=Cursor.State.RUNNING, started_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert not refresh_soon(connection)
+    assert sent == []
