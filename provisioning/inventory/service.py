@@ -39,6 +39,7 @@ from provisioning.connectors.errors import (
 )
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory.models import Account, Cursor
+from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
 
 logger = logging.getLogger(__name__)
@@ -71,18 +72,23 @@ def refresh(connection: DirectoryConnection, *, sleep: Sleep = time.sleep) -> Cu
     cursor = _claim(connection)
     if cursor is None:
         return None
-    reader = _Reader(connection, cursor, sleep)
     try:
+        reader = _Reader(connection, cursor, sleep)
         try:
             reader.read()
         except DeltaExpiredError as exc:
             logger.info("inventory of %s: %s; reading everything again", connection.pk, exc)
             cursor.users_cursor = cursor.groups_cursor = ""
             reader.read()
-    except ConnectorError as exc:
-        _finish(cursor, Cursor.State.FAILED, exc.message[:2000])
-        return cursor
-    _finish(cursor, Cursor.State.IDLE, "")
+    except (ConnectorError, CredentialError, TimeoutError) as exc:
+        _finish(cursor, Cursor.State.FAILED, (str(exc) or type(exc).__name__)[:2000])
+    else:
+        _finish(cursor, Cursor.State.IDLE, "")
+    finally:
+        if cursor.state == Cursor.State.RUNNING:
+            # Anything else (a bug, the database) propagates; the row says the read stopped
+            # rather than staying "running" for an hour.
+            _finish(cursor, Cursor.State.FAILED, "The read stopped unexpectedly.")
     return cursor
 
 
@@ -266,10 +272,10 @@ class _Reader:
                 throttle.pause(self.connection, exc.retry_after or 1.0)
                 if attempt == ATTEMPTS:
                     raise
-            except TransientError as exc:
+            except (TransientError, TimeoutError) as exc:
                 if attempt == ATTEMPTS:
                     raise
-                self.sleep(exc.retry_after or min(30.0, 2.0**attempt))
+                self.sleep(getattr(exc, "retry_after", None) or min(30.0, 2.0**attempt))
         raise AssertionError("unreachable")
 
 
@@ -379,17 +385,20 @@ def _set_lists(
     """Set `field` (a list of ids) of the connection's rows (or of the `only` remote ids) to
     `value(row)`, writing only the rows that differ."""
     rows = _rows(connection).only("pk", "remote_id", field)
-    if only is not None:
-        if not only:
-            return
-        rows = rows.filter(remote_id__in=only)
+    if only is None:
+        chunks = [rows.iterator(chunk_size=2000)]
+    else:
+        # A few hundred ids a query: SQLite caps a statement's parameters.
+        ids = sorted(only)
+        chunks = [rows.filter(remote_id__in=ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
     now = timezone.now()
     changed = []
-    for row in rows.iterator(chunk_size=2000):
-        wanted = sorted(value(row))
-        if wanted != getattr(row, field):
-            setattr(row, field, wanted)
-            row.updated_at = now
-            changed.append(row)
+    for chunk in chunks:
+        for row in chunk:
+            wanted = sorted(value(row))
+            if wanted != getattr(row, field):
+                setattr(row, field, wanted)
+                row.updated_at = now
+                changed.append(row)
     with transaction.atomic():
         Account.objects.bulk_update(changed, [field, "updated_at"], batch_size=BATCH)

@@ -380,3 +380,24 @@ def test_a_read_asked_for_on_demand_is_sent_after_commit_unless_one_runs(
     with django_capture_on_commit_callbacks(execute=False) as sent:
         assert not refresh_soon(connection)
     assert sent == []
+
+
+def test_a_directory_that_refuses_the_read_leaves_the_rows_and_cursor_and_says_why(dirs, existing):
+    first = refresh(dirs, "entra")
+    connection = dirs.tenant.connections.get(kind="entra")
+    connection.set_secret("not-the-secret")
+    connection.save()
+
+    failed = service.refresh(connection, sleep=paced)
+
+    assert failed.state == Cursor.State.FAILED and failed.last_error
+    assert failed.users_cursor == first.users_cursor and failed.finished_at
+    assert Account.objects.filter(connection=connection, deleted=False).count() == 3
+
+
+def test_an_unreadable_okta_cursor_starts_a_full_read(dirs):
+    refresh(dirs, "okta")
+    okta = dirs.tenant.connections.get(kind="okta")
+    Cursor.objects.filter(connection=okta).update(users_cursor="not json")
+
+    assert refresh(dirs, "okta").full
