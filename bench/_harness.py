@@ -216,6 +216,16 @@ class Workers:
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
 
+    def exited(self) -> str:
+        """Which worker ended, how, and its log's last lines; empty while every worker runs
+        (a bench that went on would wait for jobs nobody runs)."""
+        for index, process in enumerate(self.processes):
+            if process.poll() is not None:
+                tail = (self.log_dir / f"worker-{index}.log").read_text()[-1500:]
+                code = process.returncode
+                return f"worker {index} (pid {process.pid}) exited with {code}:\n{tail}"
+        return ""
+
 
 # --- CPU accounting ----------------------------------------------------------------------
 

@@ -19,14 +19,26 @@ count under `other:<task name>`, statements outside any task under `outside`.
 `<prefix>:running` counts the task runs of each job in progress (+1 at `task_prerun`, -1
 with the flush), so a bench can wait until every run of its jobs has been flushed.
 
+With `BENCH_SQL_SITES=1` as well, each statement of a job's run is also counted under where
+the engine sent it, in `<prefix>:sites` keyed `<job id>|<engine step>|<caller>`: the engine
+step is the two outermost frames below `executor.execute` / `_run` (`serial.claim`,
+`executor.plan_job>executor.write_steps` ...), the caller the innermost frame of the
+product's own code (not Django's). With `BENCH_PROFILE=<folder>`, every task run is profiled
+with cProfile and written there as `<job id>-<n>.prof`. Both cost CPU: for a diagnostic run
+(`bench/onboard.py --diagnose`), never in the figures.
+
 Not a bench: `make bench` skips files starting with `_`.
 """
 
 from __future__ import annotations
 
+import cProfile
+import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun
@@ -37,6 +49,11 @@ from bench._harness import process_cpu_seconds
 
 KEY = os.environ.get("BENCH_COUNTS_KEY", "")
 JOB_TASKS = {"provisioning.tasks.run_job"}
+SITES = os.environ.get("BENCH_SQL_SITES") == "1"
+PROFILE_DIR = os.environ.get("BENCH_PROFILE", "")
+PRODUCT = ("/portal/", "/provisioning/", "/tenants/", "/accounts/")
+ENGINE_TOP = {"execute", "_run"}
+_profile_serial = itertools.count(1)
 
 _state = threading.local()
 _lock = threading.Lock()
@@ -51,7 +68,25 @@ def count_statement(execute: Callable, sql: str, params: Any, many: bool, contex
             _outside += 1
     else:
         _state.sql += 1
+        if SITES:
+            site = _site()
+            _state.sites[site] = _state.sites.get(site, 0) + 1
     return execute(sql, params, many, context)
+
+
+def _site() -> str:
+    """`<engine step>|<caller>` of the statement being sent (see the module's docstring)."""
+    frame = sys._getframe(2)
+    chain: list[str] = []  # the product's frames, innermost first
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if "/site-packages/" not in path and any(part in path for part in PRODUCT):
+            if "/engine/" in path and frame.f_code.co_name in ENGINE_TOP:
+                break
+            chain.append(f"{Path(path).stem}.{frame.f_code.co_name}")
+        frame = frame.f_back
+    step = ">".join(reversed(chain[-2:])) or "?"
+    return f"{step}|{chain[0] if chain else '?'}"
 
 
 def _with_counter(wrapper: Any) -> None:
@@ -88,8 +123,11 @@ def _backend_cpu_delta() -> float:
 def _on_prerun(task: Any = None, args: Any = None, kwargs: Any = None, **extra: Any) -> None:
     _with_counter(default_connection)
     _backend_cpu_delta()  # an open connection's earlier CPU belongs to earlier runs
-    _state.key, _state.sql = _job_key(task, args, kwargs), 0
+    _state.key, _state.sql, _state.sites = _job_key(task, args, kwargs), 0, {}
     _redis.hincrby(f"{KEY}:running", _state.key, 1)
+    if PROFILE_DIR:
+        _state.profile = cProfile.Profile()
+        _state.profile.enable()
 
 
 def _on_postrun(**extra: Any) -> None:
@@ -97,6 +135,10 @@ def _on_postrun(**extra: Any) -> None:
     key = getattr(_state, "key", None)
     if key is None:
         return
+    if PROFILE_DIR and getattr(_state, "profile", None) is not None:
+        _state.profile.disable()
+        _state.profile.dump_stats(Path(PROFILE_DIR) / f"{key}-{next(_profile_serial)}.prof")
+        _state.profile = None
     pg_cpu = _backend_cpu_delta()
     with _lock:
         outside, _outside = _outside, 0
@@ -104,6 +146,8 @@ def _on_postrun(**extra: Any) -> None:
     pipe.hincrby(f"{KEY}:sql", key, _state.sql)
     pipe.hincrbyfloat(f"{KEY}:pg_cpu_s", key, pg_cpu)
     pipe.hincrby(f"{KEY}:runs", key, 1)
+    for site, n in _state.sites.items():
+        pipe.hincrby(f"{KEY}:sites", f"{key}|{site}", n)
     if outside:
         pipe.hincrby(f"{KEY}:sql", "outside", outside)
     pipe.hincrby(f"{KEY}:running", key, -1)

@@ -340,7 +340,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     finally:
         if workers is not None:
             workers.stop()
-        cleanup_redis(queue, [])
+        cleanup_redis(queue)
         _drop_prefixed(prefix)
         if sandbox is not None:
             _harness.stop_group(sandbox.process)

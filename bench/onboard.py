@@ -51,11 +51,6 @@ DB_NAME = "msp_portal_bench"
 REDIS = "redis://127.0.0.1:6379/5"
 LATENCY_MS = 30
 MAX_ROUND_TRIPS = 4  # issue 13: sequential round trips per onboarding, the verification read in
-BATCHED_ROUTES = (
-    "POST /v1.0/users/{id}/assignLicense",
-    "POST /v1.0/groups/{id}/members/$ref",
-    "POST /v1.0/servicePrincipals/{id}/appRoleAssignedTo",
-)
 BATCH_ROUTE = "POST /v1.0/$batch"
 DONE = ("succeeded", "failed", "partial", "cancelled")
 
@@ -72,9 +67,10 @@ def is_token_route(route: str) -> bool:
 
 
 def round_trips(stats: dict) -> int:
-    """HTTP requests: every call counted, minus the sub-requests a `$batch` carried (the
-    engine sends licence/group/app operations only inside `$batch`)."""
-    return stats["total_calls"] - sum(stats["calls"].get(r, 0) for r in BATCHED_ROUTES)
+    """HTTP requests the sandbox served: a `$batch` is one, whatever it carries (writes or
+    the reads of a verification); token requests count, as they always have (a warm job
+    sends none)."""
+    return stats["http_requests"]
 
 
 def api_calls(stats: dict) -> int:
@@ -94,12 +90,18 @@ def served(stats: dict) -> int:
 
 def add_stats(all_stats: list[dict]) -> dict:
     calls: Counter[str] = Counter()
-    total = throttled = 0
+    total = requests = throttled = 0
     for stats in all_stats:
         calls.update(stats["calls"])
         total += stats["total_calls"]
+        requests += stats["http_requests"]
         throttled += stats["throttled"]
-    return {"total_calls": total, "calls": dict(calls), "throttled": throttled}
+    return {
+        "total_calls": total,
+        "http_requests": requests,
+        "calls": dict(calls),
+        "throttled": throttled,
+    }
 
 
 # --- the portal side ---------------------------------------------------------------------
@@ -121,14 +123,13 @@ class Bench:
         self.sandbox = sandbox
         self.pace_factor = pace_factor
         self.connection_pks: list[int] = []
+        self.workers: _harness.Workers | None = None  # set once started; `wait` watches them
         self.serial = 0
         # What submitting cost the bench process (as a web request would): statements sent,
         # its PostgreSQL backend's CPU and its own, summed over every submit.
         self.submitted = {"sql": 0, "pg_cpu_s": 0.0, "cpu_s": 0.0}
 
     def make_tenant(self, slug: str, rate: float | None, burst: int | None) -> BenchTenant:
-        import redis
-
         from provisioning import throttle
         from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -153,7 +154,6 @@ class Bench:
         connection.save()
         throttle.reset(connection)
         self.connection_pks.append(connection.pk)
-        redis.Redis.from_url(REDIS).delete(f"quarantine:{{{connection.pk}}}:window")
         template = RoleTemplate.objects.create(
             tenant=tenant,
             name="Sales",
@@ -199,6 +199,10 @@ class Bench:
             left = Job.objects.filter(pk__in=job_ids).exclude(status__in=DONE).count()
             if left == 0:
                 break
+            exited = self.workers.exited() if self.workers else ""
+            if exited:
+                # Someone else's signal (a broad pkill) or a crash: no figure is worth it.
+                raise SystemExit(f"{left} jobs unfinished and a {exited}")
             time.sleep(poll)
         return list(
             Job.objects.filter(pk__in=job_ids).values(
@@ -288,6 +292,16 @@ class Counts:
             "pg_cpu_s": total("pg_cpu_s", float),
             "runs": total("runs", int),
         }
+
+    def sites(self, job_ids: list[int]) -> dict[tuple[str, str], int]:
+        """Statements by (engine step, caller) of these jobs (with BENCH_SQL_SITES=1)."""
+        wanted = {str(i) for i in job_ids}
+        found: Counter[tuple[str, str]] = Counter()
+        for field, n in self.redis.hgetall(f"{self.key}:sites").items():
+            job, step, caller = field.decode().split("|", 2)
+            if job in wanted:
+                found[(step, caller)] += int(n)
+        return dict(found)
 
     def not_jobs(self) -> dict[str, int]:
         """Statements counted outside any job: other tasks, and outside any task."""
@@ -430,6 +444,7 @@ def phase_latency(
         "api_calls": statistics.median(r["api_calls"] for r in tail),
         "create_ms": statistics.median(r["create_ms"] for r in tail),
         "batch_ms": statistics.median(r["batch_ms"] for r in tail),
+        "job_ids": [r["job_id"] for r in tail],
     }
     say(
         "  per job (round trips / latency ms / SQL statements in the workers): "
@@ -438,6 +453,40 @@ def phase_latency(
     say(f"  cold routes: {cold['routes']}")
     say(f"  warm routes (last job): {rows[-1]['routes']}")
     return cold, warm, cold_cost, warm_cost
+
+
+def diagnose(counts: Counts, job_ids: list[int], folder: Path) -> None:
+    """`--diagnose`: the warm jobs' SQL statements by engine step and caller, and where their
+    task runs spent CPU (cProfile, merged)."""
+    import pstats
+
+    sites = counts.sites(job_ids)
+    by_step: Counter[str] = Counter()
+    for (step, _), n in sites.items():
+        by_step[step] += n
+    say(f"  SQL statements per warm job by engine step ({len(job_ids)} jobs):")
+    for step, n in by_step.most_common():
+        callers = sorted(((c, m) for (s, c), m in sites.items() if s == step), key=lambda x: -x[1])
+        detail = ", ".join(f"{c} {m / len(job_ids):g}" for c, m in callers[:6])
+        say(f"    {n / len(job_ids):5.1f}  {step}  ({detail})")
+    files = [str(f) for i in job_ids for f in sorted(folder.glob(f"{i}-*.prof"))]
+    if not files:
+        return
+    stats = pstats.Stats(*files)
+    say(f"  cProfile of the warm jobs' task runs ({len(files)} files in {folder}):")
+    for key in ("cumulative", "tottime"):
+        lines = []
+        for func, (_, calls, tt, ct, _) in sorted(
+            stats.stats.items(), key=lambda kv: -kv[1][3 if key == "cumulative" else 2]
+        )[:25]:
+            name = f"{Path(func[0]).name}:{func[1]}({func[2]})"
+            lines.append(
+                f"      {ct * 1000 / len(job_ids):7.1f} {tt * 1000 / len(job_ids):7.1f} "
+                f"{calls / len(job_ids):7.1f}  {name}"
+            )
+        say(f"    by {key}: cumulative ms, own ms, calls per job, function")
+        for line in lines:
+            say(line)
 
 
 def run_batch(bench: Bench, plan: list[BenchTenant], timeout: float) -> tuple[list, float, object]:
@@ -456,9 +505,10 @@ def wall_s(jobs: list, t0) -> float:
     return max((j["finished_at"] - t0).total_seconds() for j in jobs if j["finished_at"])
 
 
-def cleanup_redis(queue: str, connection_pks: list[int]) -> None:
+def cleanup_redis(queue: str) -> None:
     """Drop what we left in Redis: our queue (e.g. the throttled tenant's pending jobs), its
-    bindings, and our connections' token buckets and quarantine windows."""
+    bindings, and every key under our prefix (`REDIS_KEY_PREFIX` is the queue's name: the
+    token buckets, quarantine windows and counts of this run)."""
     import json
 
     import redis
@@ -467,8 +517,6 @@ def cleanup_redis(queue: str, connection_pks: list[int]) -> None:
     for pattern in (f"{queue}*", f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"):
         for key in client.scan_iter(match=pattern):
             client.delete(key)
-    for pk in connection_pks:
-        client.delete(f"throttle:{{{pk}}}", f"quarantine:{{{pk}}}:window")
     for tag, payload in client.hscan_iter("unacked"):
         try:
             routing_key = json.loads(payload)[2]
@@ -569,6 +617,13 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument("--sequential-people", type=int, default=40)
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--diagnose",
+        metavar="DIR",
+        default="",
+        help="also count SQL statements by engine step and profile every task run into DIR "
+        "(bench/_instrument.py); costs CPU, so its figures are not comparable",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -591,6 +646,9 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             "DATABASE_URL": _harness.recreate_database(DB_NAME),
             "CELERY_BROKER_URL": REDIS,
             "REDIS_URL": REDIS,  # the shared token buckets live in Redis too
+            # Buckets and quarantine windows of this run only: a fresh database reuses the
+            # connection ids, and an earlier run's outcome windows must not count here.
+            "REDIS_KEY_PREFIX": queue,
             "CELERY_QUEUE": queue,
             "SANDBOX_URL": sandbox.url,
             "SANDBOX_CA_FILE": str(sandbox.ca),
@@ -602,6 +660,9 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             # PostgreSQL CPU per job into Redis under this prefix (nothing without it).
             "BENCH_COUNTS_KEY": f"{queue}:counts",
         }
+        if args.diagnose:
+            Path(args.diagnose).mkdir(parents=True, exist_ok=True)
+            env |= {"BENCH_SQL_SITES": "1", "BENCH_PROFILE": str(Path(args.diagnose).resolve())}
         _harness.migrate(env)
         os.environ.update(env)
         import django
@@ -627,6 +688,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             pool=args.pool,
             include="bench._instrument",
         ).start()
+        bench.workers = workers
         cpu = Cpu(sandbox.process.pid, workers.pids())
         counts = Counts(env["BENCH_COUNTS_KEY"])
         meter = Meter(bench, cpu, counts)
@@ -663,6 +725,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
                 f"{warm['round_trips']:.0f} round trips, {warm['latency_ms']:.0f} ms: "
                 f"{'met' if met else 'MISSED'}"
             )
+            if args.diagnose:
+                diagnose(counts, warm["job_ids"], Path(args.diagnose))
             figures["round_trips"] = warm["round_trips"]
             figures["latency_ms"] = warm["latency_ms"]
             costs["1"] = warm_cost
@@ -755,7 +819,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         if workers is not None:
             workers.stop()
         if bench is not None:
-            cleanup_redis(queue, bench.connection_pks)
+            cleanup_redis(queue)
         if sandbox is not None:
             _harness.stop_group(sandbox.process)
         try:
