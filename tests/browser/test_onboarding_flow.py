@@ -56,7 +56,8 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     # Succeeded only on the read-back, which the page shows per directory.
     verified = page.locator("#job-verification")
     verified.locator("p", has_text="every directory equals the person's desired state").wait_for()
-    verified.locator("tr", has_text="Microsoft Entra ID").locator("td", has_text="allowed").wait_for()
+    entra_row = verified.locator("tr", has_text="Microsoft Entra ID")
+    entra_row.locator("td", has_text="allowed").wait_for()
     screenshot("job-page-succeeded")
 
     # the person's page reads the directory: what should be there is there
