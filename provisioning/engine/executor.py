@@ -35,9 +35,11 @@ from provisioning.engine.steps import apply_batch, next_batch
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
-# A plan is several reads that must all succeed in one go (user, access, SKUs, groups, apps),
-# so an unsteady directory fails a whole plan far more often than a single step.
-MAX_PLAN_ATTEMPTS = 12
+# A plan is several reads that must all succeed in one go (the verification alone is four
+# GETs in one `$batch`), so an unsteady directory fails a whole plan far more often than a
+# single step: more tries, and a back-off that stops growing early (about 8 s).
+MAX_PLAN_ATTEMPTS = 20
+PLAN_BACKOFF_STEPS = 4
 
 
 def execute(job_id: int) -> Outcome:
@@ -184,7 +186,7 @@ def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
 
 
 def _plan_retry_in(error: TransientError, tries: int) -> float:
-    return max(error.retry_after or 0.0, backoff(tries))
+    return max(error.retry_after or 0.0, backoff(min(tries, PLAN_BACKOFF_STEPS)))
 
 
 def write_steps(job: Job, plans, version: int) -> None:
@@ -204,8 +206,10 @@ def write_steps(job: Job, plans, version: int) -> None:
     ]
     warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
     rounds = job.options.get("round", 0) + 1
+    # A read that went through ends the run of failed reads: the next one backs off afresh.
+    kept = {k: v for k, v in job.options.items() if k not in ("plan_failures", "missing_reads")}
     options = {
-        **job.options,
+        **kept,
         "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
         "round": rounds,
         "planned_version": version,
