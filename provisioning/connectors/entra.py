@@ -123,18 +123,12 @@ INVENTORY_FIELDS = [
     "usageLocation",
     "assignedLicenses",
 ]
-INVENTORY_OWN = {
-    "id",
-    "userPrincipalName",
-    "accountEnabled",
-    "mail",
-    "employeeId",
-    "displayName",
-    "givenName",
-    "surname",
-    "userType",
-    "department",
-    "assignedLicenses",
+# Kept in the inventory's own columns; the rest of a user's fields go to its attributes.
+INVENTORY_OWN = set(INVENTORY_FIELDS) - {
+    "jobTitle",
+    "companyName",
+    "officeLocation",
+    "usageLocation",
 }
 DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
 ALREADY_DONE = (

@@ -27,26 +27,13 @@ import unicodedata
 import uuid
 from typing import Any
 
+from sandbox import generating
 from sandbox.entra.model import DEFAULT_ACCESS_ROLE, AppRoleAssignment, EntraTenant, Group
 from sandbox.entra.signins import record as record_sign_in
 from sandbox.seed import DEPARTMENTS, FIRST, LAST, LOCATIONS
 
 MAX_USERS = 200_000
 PASSWORD = "Generated-Passw0rd!"  # noqa: S105 - a sandbox user's password
-
-
-def _share(body: dict, key: str, default: float) -> float:
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"{key} must be a number between 0 and 1")
-    return float(value)
-
-
-def _count(body: dict, key: str, default: int, maximum: int) -> int:
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise ValueError(f"{key} must be a whole number from 0 to {maximum}")
-    return value
 
 
 def _group(tenant: EntraTenant, name: str, description: str) -> Group:
@@ -83,10 +70,10 @@ def _plain(name: str) -> str:
 
 def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
     started = time.perf_counter()
-    count = _count(body, "users", 1000, MAX_USERS)
-    extra_groups = _count(body, "groups", 20, 1000)
+    count = generating.count(body, "users", 1000, MAX_USERS)
+    extra_groups = generating.count(body, "groups", 20, 1000)
     shares = {
-        key: _share(body, key, default)
+        key: generating.share(body, key, default)
         for key, default in (
             ("licensed_share", 0.85),
             ("disabled_share", 0.04),

@@ -21,24 +21,12 @@ import time
 import unicodedata
 from typing import Any
 
+from sandbox import generating
+
 from .demo import DEPARTMENTS, FIRST_NAMES, LAST_NAMES, STATUS_WEIGHTS
 from .org import OktaOrg
 
 MAX_USERS = 200_000
-
-
-def _share(body: dict, key: str, default: float) -> float:
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"{key} must be a number between 0 and 1")
-    return float(value)
-
-
-def _count(body: dict, key: str, default: int, maximum: int) -> int:
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise ValueError(f"{key} must be a whole number from 0 to {maximum}")
-    return value
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -52,11 +40,11 @@ def _plain(name: str) -> str:
 
 def generate(org: OktaOrg, body: dict) -> dict[str, Any]:
     started = time.perf_counter()
-    count = _count(body, "users", 1000, MAX_USERS)
-    extra_groups = _count(body, "groups", 20, 1000)
-    signed_in = _share(body, "signed_in_share", 0.9)
-    stale = _share(body, "stale_share", 0.15)
-    app_share = _share(body, "app_share", 0.5)
+    count = generating.count(body, "users", 1000, MAX_USERS)
+    extra_groups = generating.count(body, "groups", 20, 1000)
+    signed_in = generating.share(body, "signed_in_share", 0.9)
+    stale = generating.share(body, "stale_share", 0.15)
+    app_share = generating.share(body, "app_share", 0.5)
     prefix = str(body.get("prefix") or "gen")
     if not prefix.isalnum():
         raise ValueError("prefix must be letters and digits")
