@@ -17,6 +17,7 @@ from django.utils import timezone
 from portal.audit.events import record, snapshot
 from provisioning.engine import planner
 from provisioning.engine.desired import desired_for, is_live
+from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, Identity, Job
 from provisioning.services import dry_run
@@ -508,15 +509,7 @@ def preview_offboarding(identity: Identity, options: OffboardingOptions):
     """The exact steps an offboarding would take now, per directory."""
     offboard = options.as_dict()
     changes = {"status": Identity.Status.LEAVER, "leave_options": offboard}
-    shots = tuple(
-        action
-        for action, on in (
-            (planner.RESET_PASSWORD, offboard.get("reset_password")),
-            (planner.REVOKE_SESSIONS, offboard.get("revoke_sessions")),
-        )
-        if on
-    )
-    return _preview(identity, changes=changes, one_shots=shots)
+    return _preview(identity, changes=changes, one_shots=one_shots_of(offboard))
 
 
 def preview_change(identity: Identity, change: ChangeRequest):

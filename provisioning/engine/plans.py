@@ -52,7 +52,11 @@ def one_shots(job: Job) -> tuple[str, ...]:
         return ()
     if job.identity.status not in LEAVING:
         return ()
-    offboard = job.options.get("offboard", {})
+    return one_shots_of(job.options.get("offboard", {}))
+
+
+def one_shots_of(offboard: dict) -> tuple[str, ...]:
+    """The one-shot actions a leave's options ask for (the job and its preview)."""
     wanted = (
         (planner.RESET_PASSWORD, offboard.get("reset_password")),
         (planner.REVOKE_SESSIONS, offboard.get("revoke_sessions")),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-import unicodedata
 import uuid
 from typing import Any
 
@@ -63,11 +62,6 @@ def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _plain(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in folded.lower() if ch.isalnum())
-
-
 def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
     started = time.perf_counter()
     count = generating.count(body, "users", 1000, MAX_USERS)
@@ -105,7 +99,7 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
     users = []
     for number in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        nickname = f"{_plain(first)}.{_plain(last)}.{prefix}{number}"
+        nickname = f"{generating.plain(first)}.{generating.plain(last)}.{prefix}{number}"
         upn = f"{nickname}@{domain}"
         if upn.lower() in tenant.upn_index:
             raise ValueError(f"{upn} exists already; generate with another prefix")

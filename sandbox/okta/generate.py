@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-import unicodedata
 from typing import Any
 
 from sandbox import generating
@@ -31,11 +30,6 @@ MAX_USERS = 200_000
 
 def _iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _plain(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in folded.lower() if ch.isalnum())
 
 
 def generate(org: OktaOrg, body: dict) -> dict[str, Any]:
@@ -65,7 +59,7 @@ def generate(org: OktaOrg, body: dict) -> dict[str, Any]:
     users, assigned = [], 0
     for number in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        login = f"{_plain(first)}.{_plain(last)}.{prefix}{number}@{domain}"
+        login = f"{generating.plain(first)}.{generating.plain(last)}.{prefix}{number}@{domain}"
         department = rng.choice(list(DEPARTMENTS))
         status = rng.choices(statuses, weights)[0]
         profile = {
