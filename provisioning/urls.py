@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("provisioning.urls_bulk")),
     path("", include("provisioning.urls_webhook")),
     path("", include("provisioning.urls_access")),
+    path("", include("provisioning.inventory.urls")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,
