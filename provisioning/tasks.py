@@ -3,11 +3,12 @@ that beat runs. They take primitive ids, are enqueued on commit, and are safe to
 
 from celery import shared_task
 
-from provisioning import access_requests, lifecycle, periodic
+from provisioning import access_requests, demo_accounts, lifecycle, periodic
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
 
 __all__ = [
     "access_request_clock",
+    "seed_demo_accounts",
     "reconcile_due_people",
     "resume_stalled_jobs",
     "run_job",
@@ -35,3 +36,16 @@ def access_request_clock() -> dict:
 def reconcile_due_people() -> int:
     """This tick's share of the periodic reconciliation (run by beat)."""
     return periodic.reconcile_due_people()
+
+
+@shared_task(ignore_result=True)
+def seed_demo_accounts() -> dict:
+    """The demo history's people get their sandbox accounts, then every demo connection's
+    inventory is read, so the People page and the drift report show them (`make demo`)."""
+    from provisioning.inventory.tasks import refresh_inventory
+    from tenants.models import DirectoryConnection
+
+    made = demo_accounts.seed_accounts()
+    for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
+        refresh_inventory.delay(connection.pk)
+    return made

@@ -1,10 +1,11 @@
 """A month of past work in the demo tenants, so that the dashboard and the reports look alive.
 
 History rows only: people, jobs, steps, access requests and their audit events, all dated in
-the last 30 days. No directory is called and nothing is queued. The people live on a domain
-the sandbox does not have (``history.<tenant domain>``, employee ids ``H-…``), so they never
-collide with the live demo people `seed_demo_people` onboards. A tenant that has history
-already is left alone, so running the demo twice does not double it.
+the last 30 days. No directory is called and nothing is queued here: once the sandbox runs,
+`provisioning.demo_accounts` gives these people the accounts their history ends with. They
+live on the tenant's domain with employee ids ``H-…`` and names the sandbox's own people and
+the live demo joiners do not have. A tenant that has history already is left alone, so
+running the demo twice does not double it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ FIRST = [
 ]
 LAST = [
     *("Abbott", "Barros", "Castell", "Dietz", "Eklund", "Fontaine", "Grewal", "Hollis"),
-    *("Ivanova", "Jensen", "Kaur", "Lindgren", "Moreau", "Nakamura", "Oyelaran", "Petrov"),
-    *("Quinlan", "Rinaldi", "Sandoval", "Thorne", "Ulloa", "Varga", "Whitlock"),
+    *("Ivanova", "Halvorsen", "Kaur", "Lindgren", "Moreau", "Nakashima", "Oyelaran", "Petrov"),
+    *("Quinlan", "Rinaldi", "Sandoval", "Thorne", "Ulloa", "Szabo", "Whitlock"),
 ]
 ERRORS = {
     "entra": ("assign_license", "License assignment failed because no licenses are available."),
@@ -58,14 +59,11 @@ class Ctx:
     figures: Counter = field(default_factory=Counter)
 
 
-def history_domain(tenant: Tenant) -> str:
-    return f"history.{tenant.primary_domain}"
+EMPLOYEE_PREFIX = "H-"
 
 
 def has_history(tenant: Tenant) -> bool:
-    return Identity.objects.filter(
-        tenant=tenant, username__endswith="@" + history_domain(tenant)
-    ).exists()
+    return Identity.objects.filter(tenant=tenant, employee_id__startswith=EMPLOYEE_PREFIX).exists()
 
 
 def seed_history(now: datetime | None = None) -> dict[str, Counter]:
@@ -138,7 +136,7 @@ def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
         if (first, last) not in ctx.names:
             ctx.names.add((first, last))
             break
-    username = f"{first}.{last}@{history_domain(ctx.tenant)}".lower()
+    username = f"{first}.{last}@{ctx.tenant.primary_domain}".lower()
     identity = Identity.objects.create(
         tenant=ctx.tenant,
         first_name=first,
@@ -146,13 +144,13 @@ def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
         display_name=f"{first} {last}",
         username=username,
         email=username,
-        employee_id=f"H-{ctx.rng.randint(10000, 99999)}",
+        employee_id=f"{EMPLOYEE_PREFIX}{ctx.rng.randint(10000, 99999)}",
         attributes={"department": template.department} if template.department else {},
         status=status,
         start_date=created.date(),
     )
     identity.role_templates.set([template])
-    # Made-up history, not in the sandbox's directories: not among the first people the
+    # Their accounts come later (provisioning.demo_accounts): not among the first people the
     # periodic reconciliation checks after the demo starts.
     Identity.objects.filter(pk=identity.pk).update(
         created_at=created, last_reconciled_at=timezone.now()

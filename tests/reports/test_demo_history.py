@@ -9,7 +9,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
 from provisioning.demo import seed_people
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
-from reports.demo_history import history_domain, seed_history
+from reports.demo_history import EMPLOYEE_PREFIX, seed_history
 from reports.report import build_report
 from tenants.models import Tenant
 
@@ -40,7 +40,8 @@ def test_history_fills_a_month_next_to_the_live_demo_people(db):
     for tenant in Tenant.objects.all():
         people = Identity.objects.filter(tenant=tenant).exclude(pk__in=live)
         assert people.count() >= 20
-        assert all(p.username.endswith("@" + history_domain(tenant)) for p in people)
+        assert all(p.employee_id.startswith(EMPLOYEE_PREFIX) for p in people)
+        assert all(p.username.endswith("@" + tenant.primary_domain) for p in people)
         jobs = Job.objects.filter(tenant=tenant).exclude(pk__in=live_jobs)
         assert not jobs.filter(status__in=SCHEDULED_OR_QUEUED).exists(), "history must not run"
         assert not jobs.filter(finished_at__gt=timezone.now()).exists()

@@ -165,6 +165,7 @@ class Command(BaseCommand):
         except Exception as exc:  # the demo still runs, without its sample requests
             self.stderr.write(f"Could not seed the demo's access requests: {exc}")
         call_command("seed_demo_history")  # a month of past work, beside the live people
+        call_command("seed_demo_accounts")  # queued: the worker gives them sandbox accounts
         self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
         self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.")
         self.stdout.write(logins.getvalue())
