@@ -1,0 +1,215 @@
+"""Drift made behind the portal's back, found by an inventory read and converged, accepted or
+dismissed, against the sandbox through the real SDKs.
+
+Jobs run in this process as a worker would run them (tests/provisioning/
+test_quarantine_breaker.drive); inventory reads run `service.refresh`, which ends with
+`cycle.after_read` (scope, matching, then `drift.detect`)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.audit.models import AuditEvent
+from provisioning import lifecycle
+from provisioning.inventory import drift, service
+from provisioning.inventory.models import Cursor, Drift, Person, Policy
+from provisioning.jobs import ask
+from provisioning.models import Batch, Identity, Job
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_e2e import onboard
+from tests.provisioning.test_quarantine_breaker import drive
+
+pytestmark = pytest.mark.django_db
+
+Kind, Status = Drift.Kind, Drift.Status
+NO_DELETE = lifecycle.OffboardingOptions(delete_after_days=None)
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    made = make_directories(on_sandbox, f"drift{uuid.uuid4().hex[:8]}", rate_limit_per_s=500)
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+
+
+def read(dirs) -> Cursor:
+    """One inventory cycle of the Entra connection (drift.detect runs at its end)."""
+    cursor = service.refresh(dirs.tenant.connections.get(kind="entra"), sleep=lambda s: None)
+    assert cursor is not None and cursor.state == Cursor.State.IDLE, cursor.last_error
+    return cursor
+
+
+def joined(dirs, first: str) -> Identity:
+    job = drive(onboard(dirs, first=first, last="Drift"))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    return Identity.objects.get(pk=job.identity_id)
+
+
+def remote_id(identity: Identity) -> str:
+    return identity.accounts.get().remote_id
+
+
+def graph(dirs, method: str, path: str, body: dict | None = None) -> None:
+    response = dirs.graph(method, path, body)
+    assert response.status_code < 300, response.text
+
+
+def group_id(dirs, name: str) -> str:
+    return next(g["id"] for g in dirs.entra_state()["groups"] if g["displayName"] == name)
+
+
+def add_to_group(dirs, identity: Identity, group: str) -> None:
+    ref = {"@odata.id": f"{dirs.server.url}/v1.0/directoryObjects/{remote_id(identity)}"}
+    graph(dirs, "POST", f"/groups/{group_id(dirs, group)}/members/$ref", ref)
+
+
+def open_items(identity: Identity) -> set[tuple]:
+    """What the report lists for the person: (kind, access kind, name), open or converging."""
+    return {
+        (d.kind, d.access_kind, d.ref_name or d.ref_id)
+        for d in Drift.objects.filter(identity=identity, status__in=Drift.OPEN_STATES)
+    }
+
+
+def held(dirs, identity: Identity) -> dict:
+    user = dirs.entra_user(identity.username)
+    return {
+        "enabled": user["accountEnabled"],
+        "groups": {g for g in user["groups"] if "(dynamic)" not in g},
+    }
+
+
+def test_drift_made_behind_the_portals_back_is_found_and_converged(dirs):
+    ada, bea = joined(dirs, "Ada"), joined(dirs, "Bea")
+    drive(lifecycle.request_offboarding(bea, NO_DELETE, actor="system"))
+    read(dirs)
+    assert open_items(ada) == set() and open_items(bea) == set()
+
+    # An admin, in the directory: Ada gets Finance, loses Staff and is blocked; Bea, who
+    # has left, may sign in again.
+    add_to_group(dirs, ada, "Finance")
+    graph(dirs, "DELETE", f"/groups/{group_id(dirs, 'Staff')}/members/{remote_id(ada)}/$ref")
+    graph(dirs, "PATCH", f"/users/{remote_id(ada)}", {"accountEnabled": False})
+    graph(dirs, "PATCH", f"/users/{remote_id(bea)}", {"accountEnabled": True})
+    read(dirs)
+
+    assert open_items(ada) == {
+        (Kind.EXTRA, "groups", "Finance"),
+        (Kind.MISSING, "groups", "Staff"),
+        (Kind.STATE, "", "sign-in"),
+    }
+    assert open_items(bea) == {(Kind.STATE, "", "sign-in")}
+    extra = Drift.objects.get(identity=ada, kind=Kind.EXTRA)
+    assert "Finance" in extra.detail and extra.account.remote_id == remote_id(ada)
+    first_seen = extra.last_seen_at
+
+    read(dirs)  # found again: the same rows, seen later
+    extra.refresh_from_db()
+    assert extra.status == Status.OPEN and extra.last_seen_at > first_seen
+    assert Drift.objects.filter(identity=ada).count() == 3
+
+    job = drift.converge_person(ada.inventory_person, "system")
+    assert set(Drift.objects.filter(identity=ada).values_list("status", flat=True)) == {
+        Status.CONVERGING
+    }
+    second = drift.converge(Drift.objects.get(identity=bea), "system")
+    assert drive(job).status == Job.Status.SUCCEEDED
+    assert drive(second).status == Job.Status.SUCCEEDED
+    read(dirs)
+
+    assert open_items(ada) == set() and open_items(bea) == set()
+    assert set(Drift.objects.filter(tenant=dirs.tenant).values_list("status", flat=True)) == {
+        Status.RESOLVED
+    }
+    assert held(dirs, ada) == {"enabled": True, "groups": {"Staff", "Sales"}}
+    assert held(dirs, bea) == {"enabled": False, "groups": set()}
+    converged = AuditEvent.objects.filter(action="drift.converge", tenant_id=dirs.tenant.pk)
+    assert converged.count() == 2
+
+
+def test_accepted_extra_access_becomes_an_exception_and_a_dismissal_holds(dirs):
+    ada = joined(dirs, "Ada")
+    read(dirs)
+    add_to_group(dirs, ada, "Finance")
+    add_to_group(dirs, ada, "VPN Users")
+    read(dirs)
+    finance = Drift.objects.get(identity=ada, ref_name="Finance")
+    vpn = Drift.objects.get(identity=ada, ref_name="VPN Users")
+
+    with pytest.raises(drift.DriftError):
+        drift.accept(finance, "ok", "system")  # too short a reason
+    drift.accept(finance, "Finance approver while Bob is away", "system")
+    drift.dismiss(vpn, "Checked with the client: fine for now", "system")
+
+    ada.refresh_from_db()
+    connection = str(dirs.tenant.connections.get().pk)
+    assert ada.access_exceptions[connection]["groups"] == [
+        {"id": group_id(dirs, "Finance"), "name": "Finance"}
+    ]
+    event = AuditEvent.objects.get(action="drift.accept", tenant_id=dirs.tenant.pk)
+    assert event.after["reason"] == "Finance approver while Bob is away"
+
+    read(dirs)
+    assert open_items(ada) == set()
+    finance.refresh_from_db()
+    vpn.refresh_from_db()
+    assert (finance.status, vpn.status) == (Status.ACCEPTED, Status.DISMISSED)
+
+    # A reconciliation keeps the exception (the dismissed group stays too: the portal did
+    # not give it, so it takes it only when someone converges it).
+    check = Job.objects.create(tenant=dirs.tenant, identity=ada, kind=Job.Kind.RECONCILE)
+    ask(check, changed=False)
+    assert drive(check).status == Job.Status.SUCCEEDED
+    assert held(dirs, ada)["groups"] == {"Staff", "Sales", "Finance", "VPN Users"}
+
+    # The dismissed difference goes, then comes back: it opens again.
+    graph(dirs, "DELETE", f"/groups/{group_id(dirs, 'VPN Users')}/members/{remote_id(ada)}/$ref")
+    read(dirs)
+    vpn.refresh_from_db()
+    assert vpn.status == Status.RESOLVED
+    add_to_group(dirs, ada, "VPN Users")
+    read(dirs)
+    assert open_items(ada) == {(Kind.EXTRA, "groups", "VPN Users")}
+    finance.refresh_from_db()
+    assert finance.status == Status.ACCEPTED
+
+
+def test_auto_converge_over_the_limit_is_held_for_confirmation(dirs, msp_admin):
+    Policy.objects.update_or_create(tenant=dirs.tenant, defaults={"auto_converge": True})
+    dirs.tenant.offboard_hold_count = 1
+    dirs.tenant.save(update_fields=["offboard_hold_count"])
+    people = [joined(dirs, name) for name in ("Ada", "Bea")]
+    read(dirs)
+    for person in people:
+        add_to_group(dirs, person, "Finance")
+    read(dirs)
+
+    batch = Batch.objects.get(tenant=dirs.tenant, status=Batch.Status.HELD)
+    assert "Auto-converge of drift would change 2" in batch.hold_reason
+    jobs = list(batch.jobs.all())
+    assert {j.status for j in jobs} == {Job.Status.HELD} and len(jobs) == 2
+    assert set(Drift.objects.values_list("status", flat=True)) == {Status.CONVERGING}
+
+    lifecycle.confirm_batch(batch, actor=msp_admin)
+    for job in jobs:
+        assert drive(job).status == Job.Status.SUCCEEDED
+    read(dirs)
+    assert set(Drift.objects.values_list("status", flat=True)) == {Status.RESOLVED}
+    assert all(held(dirs, p)["groups"] == {"Staff", "Sales"} for p in people)
+
+
+def test_a_person_with_a_job_in_flight_is_left_to_the_engine(dirs):
+    ada = joined(dirs, "Ada")
+    read(dirs)
+    add_to_group(dirs, ada, "Finance")
+    pending = Job.objects.create(tenant=dirs.tenant, identity=ada, kind=Job.Kind.RECONCILE)
+    ask(pending, changed=False)
+    counts = drift.detect(dirs.tenant)
+    # The read before was the last; detect on its own does not read the directory either.
+    assert counts["people_skipped"] == 1 and open_items(ada) == set()
+    drive(pending)
+    read(dirs)  # the job ended after the last read started: this read shows its result
+    assert Person.objects.get(identity=ada).drift.count() == 1
