@@ -27,7 +27,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import outcomes, planner, serial
+from provisioning.engine import guards, outcomes, planner, serial
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
@@ -77,6 +77,11 @@ def plan_job(job: Job) -> Outcome | None:
     plans, problems = [], []
     for connection in job.tenant.connections.order_by("kind"):
         account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
+        stored_id = account.remote_id if account else ""
+        protected = guards.protected(connection.pk, stored_id)
+        if protected:
+            plans.append(guards.left_alone(connection, stored_id, protected))
+            continue
         connector = connector_for(connection)
         if account and account.created_remotely_at and hasattr(connector, "note_created"):
             age = (timezone.now() - account.created_remotely_at).total_seconds()
@@ -100,9 +105,12 @@ def plan_job(job: Job) -> Outcome | None:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
         quarantine.record_outcome(connection, ok=True)
+        if plan.user is not None:
+            outcomes.account_read(connection.pk, plan.user, plan.access)
         if plan.missing:
             return wait_for_replication(job, account_for(job, connection))
-        found(job, connection, account, plan)
+        if not guards.refuse_found(plan, stored_id):
+            found(job, connection, account, plan)
         plans.append(plan)
         problems += [
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking

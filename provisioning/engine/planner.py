@@ -69,6 +69,8 @@ class Plan:
     license_availability: dict[str, int] = field(default_factory=dict)  # SKU -> free seats
     missing: bool = False  # the stored id answered 404
     exceptions: dict = field(default_factory=dict)  # a leave strips access nothing explains
+    left_alone: str = ""  # why the portal may not change this account (engine/guards.py)
+    remote_id: str = ""  # the account left alone
 
     @property
     def blocked(self) -> bool:
@@ -76,6 +78,8 @@ class Plan:
 
     def readback(self) -> dict:
         """What the read found, as the job page shows it."""
+        if self.left_alone:
+            return {"account": self.remote_id, "left_alone": self.left_alone}
         if self.user is None:
             return {"account": "absent"}
         return {

@@ -8,9 +8,15 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from provisioning.inventory import matching
+        from provisioning.engine import guards, outcomes
+        from provisioning.inventory import matching, scope, service
         from provisioning.models import DirectoryAccount, Identity
 
+        # Out-of-scope accounts are never changed: the engine asks before it plans.
+        guards.register(scope.protected_reason)
+        # The engine's own reads of accounts keep the inventory's rows current.
+        outcomes.on_account_read(service.record_account_read)
+        # Every managed person has a Person row from their Identity's first save on.
         post_save.connect(matching.identity_saved, sender=Identity, dispatch_uid="inv-person")
         post_save.connect(
             matching.directory_account_saved, sender=DirectoryAccount, dispatch_uid="inv-link"

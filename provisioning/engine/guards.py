@@ -1,0 +1,67 @@
+"""Accounts the portal must leave alone, asked before the engine plans a change to one.
+
+The engine knows no feature: the inventory (a tenant's scope rules) registers its check here
+when its app is ready (`provisioning.inventory.apps`), as the features register what follows
+a job in outcomes.py. A check answers why an account is protected, or "" when the portal may
+change it. A protected account gets no read and no step; the job says why it was left alone
+(a warning beside the other directories' steps, and its verification), so it neither fails
+nor retries forever. An account a join finds by username is not linked when it is protected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from provisioning.engine.planner import Plan, Problem
+
+Check = Callable[[int, str], str]
+
+_checks: list[Check] = []
+
+
+def register(check: Check) -> Check:
+    """Ask `check(connection_id, remote_id)` before the engine changes an account."""
+    if check not in _checks:
+        _checks.append(check)
+    return check
+
+
+def protected(connection_id: int, remote_id: str) -> str:
+    """Why the account must be left alone; "" when the portal may change it."""
+    if not remote_id:
+        return ""
+    for check in _checks:
+        reason = check(connection_id, remote_id)
+        if reason:
+            return reason
+    return ""
+
+
+def left_alone(connection, remote_id: str, reason: str) -> Plan:
+    """The plan of a protected account: nothing to do, and why."""
+    plan = Plan(connection.pk, connection.kind, left_alone=reason, remote_id=remote_id)
+    message = f"Left account {remote_id} alone. {reason}."
+    plan.problems.append(Problem("protected", message, remote_id, blocking=False))
+    return plan
+
+
+def refuse_found(plan: Plan, stored_remote_id: str) -> bool:
+    """An account the read found by username (not by the stored id) that is protected: the
+    plan stops before linking or changing it. True when refused."""
+    user = plan.user
+    if user is None or user.id == stored_remote_id:
+        return False
+    reason = protected(plan.connection_id, user.id)
+    if not reason:
+        return False
+    plan.steps.clear()
+    plan.problems = [p for p in plan.problems if p.kind != "conflict"]
+    plan.problems.append(
+        Problem(
+            "protected",
+            f"{user.username} already exists in this directory and the portal may not manage "
+            f"it ({reason}). Choose another username, or change the tenant's scope rules.",
+            user.username,
+        )
+    )
+    return True
