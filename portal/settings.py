@@ -263,6 +263,9 @@ INVENTORY_INTERVAL_SECONDS = env.int("INVENTORY_INTERVAL_SECONDS", default=900)
 # ... and read in full this long after its last full read: what incremental reads cannot see
 # (Okta's deleted users and lastLogin, Entra's signInActivity) is found then.
 INVENTORY_FULL_READ_SECONDS = env.int("INVENTORY_FULL_READ_SECONDS", default=86400)
+# App assignments have no delta anywhere: an incremental read reads an app's assignments again
+# only when they were last read this long ago (full reads always read them).
+INVENTORY_APPS_SECONDS = env.int("INVENTORY_APPS_SECONDS", default=3600)
 # A stored account id that answers 404 counts as gone only after this long (replication).
 REPLICATION_WINDOW_SECONDS = env.int("REPLICATION_WINDOW_SECONDS", default=30)
 # Rounds of apply and read-back before a job gives up on converging.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
@@ -136,6 +137,14 @@ ALREADY_DONE = (
     "Permission being assigned already exists",
     "does not have a corresponding license",  # removing a licence that is gone already
 )
+
+
+@dataclass(frozen=True)
+class NamedMembershipChanges(MembershipChanges):
+    """A page of `groups/delta` with the displayName of each group it shows (the inventory's
+    catalogue keeps group names current from it without listing the groups again)."""
+
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @classified
@@ -547,18 +556,21 @@ class EntraConnector:
         added: dict[str, set[str]] = {}
         removed: dict[str, set[str]] = {}
         deleted = []
+        names = {}
         for group in body.get("value") or []:
             group_id = str(group["id"])
             if "@removed" in group:
                 deleted.append(group_id)
                 continue
             added.setdefault(group_id, set())
+            if group.get("displayName"):
+                names[group_id] = str(group["displayName"])
             for member in group.get("members@delta") or []:
                 if member.get("@odata.type", "#microsoft.graph.user") != "#microsoft.graph.user":
                     continue
                 side = removed if "@removed" in member else added
                 side.setdefault(group_id, set()).add(str(member["id"]))
-        return MembershipChanges(added, removed, deleted, *_next(body))
+        return NamedMembershipChanges(added, removed, deleted, *_next(body), names=names)
 
     async def app_users(self, app_id: str, cursor: str) -> IdPage:
         """A page of the users assigned to an app (Graph has no delta for app role

@@ -1,19 +1,24 @@
-"""What happens when a job ends, registered from above.
+"""What happens when a job ends, or when the engine has read an account, registered from
+above.
 
 The engine knows no feature: lifecycle (the person's new status, the hard delete to come)
 and access requests (a grant's end) register a callback here when the app is ready
 (`provisioning.apps`), and the executor calls them all inside the transaction that finishes
-the job, in the order they were registered."""
+the job, in the order they were registered. The inventory registers what keeps its rows
+current from the engine's own reads (`provisioning.inventory.apps`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.models import Job
 
 JobFinished = Callable[[Job, str], None]
+AccountRead = Callable[[int, DirectoryUser, AccessState], None]
 
 _on_finished: list[JobFinished] = []
+_on_account_read: list[AccountRead] = []
 
 
 def on_job_finished(callback: JobFinished) -> JobFinished:
@@ -26,3 +31,16 @@ def on_job_finished(callback: JobFinished) -> JobFinished:
 def job_finished(job: Job, status: str) -> None:
     for callback in _on_finished:
         callback(job, status)
+
+
+def on_account_read(callback: AccountRead) -> AccountRead:
+    """Call `callback(connection_id, user, access)` whenever a job's read of an account
+    succeeds (its plan, and the read that verifies it)."""
+    if callback not in _on_account_read:
+        _on_account_read.append(callback)
+    return callback
+
+
+def account_read(connection_id: int, user: DirectoryUser, access: AccessState) -> None:
+    for callback in _on_account_read:
+        callback(connection_id, user, access)

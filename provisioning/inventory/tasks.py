@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import transaction
 
+from portal.audit.events import record
 from provisioning.inventory import service
 from tenants.models import DirectoryConnection
 
@@ -36,3 +37,26 @@ def refresh_soon(connection: DirectoryConnection) -> bool:
         return False
     transaction.on_commit(lambda: refresh_inventory.delay(connection.pk))
     return True
+
+
+STARTED, RUNNING, QUARANTINED = "started", "running", "quarantined"
+
+
+def request_refresh(connection: DirectoryConnection, *, actor, request=None) -> str:
+    """A person asks for a read of the connection now (audited: "inventory.refresh"):
+    STARTED, or RUNNING when one runs already, or QUARANTINED (its reads wait, as its
+    jobs do)."""
+    if connection.quarantined_at:
+        return QUARANTINED
+    with transaction.atomic():
+        if not refresh_soon(connection):
+            return RUNNING
+        record(
+            "inventory.refresh",
+            actor=actor,
+            tenant=connection.tenant,
+            target=connection,
+            after={"connection": connection.get_kind_display()},
+            request=request,
+        )
+    return STARTED

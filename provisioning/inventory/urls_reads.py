@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from provisioning.inventory import views_reads
+
+urlpatterns = [
+    path(
+        "tenants/<slug:tenant>/connections/<int:connection_id>/inventory/",
+        views_reads.inventory_status,
+        name="inventory_status",
+    ),
+    path(
+        "tenants/<slug:tenant>/connections/<int:connection_id>/inventory/refresh/",
+        views_reads.inventory_refresh,
+        name="inventory_refresh",
+    ),
+]

@@ -112,7 +112,8 @@ def test_full_read_keeps_every_existing_account_with_its_access(dirs, existing):
 
     assert cursor.full and cursor.users_cursor and cursor.groups_cursor
     assert cursor.accounts_read == 3
-    assert cursor.pages_read == 5  # groups, users, each of the two apps, sign-ins
+    # The catalogue's three lists, groups delta, users delta, each of the two apps, sign-ins.
+    assert cursor.pages_read == 8
     ada = account(dirs, existing["people"]["ada"]["id"])
     bob = account(dirs, existing["people"]["bob"]["id"])
     assert ada.username == f"ada@{dirs.tenant.primary_domain}"
@@ -138,9 +139,10 @@ def test_incremental_read_finds_changes_made_behind_the_portals_back(dirs, exist
     cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
 
     assert not cursor.full
-    # users/delta, groups/delta, the app list and one read per app (two apps): no full read.
+    # users/delta and groups/delta; the catalogue knows every group met, and the apps'
+    # assignments are not due yet (INVENTORY_APPS_SECONDS).
     assert calls["GET /v1.0/users/delta"] == 1 and calls["GET /v1.0/groups/delta"] == 1
-    assert calls["http_requests"] <= 6, calls
+    assert calls["http_requests"] == cursor.pages_read == 2, calls
     row = account(dirs, cy)
     assert (row.enabled, row.department, row.group_ids) == (False, "Ops", [groups["Finance"]])
     assert account(dirs, people["ada"]["id"]).group_ids == []
@@ -319,9 +321,9 @@ def test_pages_are_paced_by_the_connections_bucket_and_429s_are_waited_out(dirs,
     before = dirs.stats("entra")
     cursor = refresh(dirs, "entra")
 
-    assert WAITS  # five calls through a bucket of two
+    assert WAITS  # eight calls through a bucket of two
     assert Account.objects.filter(connection=connection, deleted=False).count() == 3
-    assert cursor.pages_read == 5
+    assert cursor.pages_read == 8
     assert dirs.stats("entra")["throttled"] > before["throttled"]  # 429s met, and waited out
 
 
@@ -359,7 +361,7 @@ def test_a_hundred_changes_behind_the_portals_back_cost_one_incremental_cycle(di
     assert all(finance in r.group_ids for r in rows.filter(remote_id__in=ids[80:]))
     assert not cursor.full and cursor.accounts_read == 80
     print("incremental cycle, 100 changes of 3,000 users:", calls)
-    assert calls["http_requests"] <= 10, calls
+    assert calls["http_requests"] == cursor.pages_read == 2, calls
 
 
 def test_a_read_asked_for_on_demand_is_sent_after_commit_unless_one_runs(
@@ -401,3 +403,97 @@ def test_an_unreadable_okta_cursor_starts_a_full_read(dirs):
     Cursor.objects.filter(connection=okta).update(users_cursor="not json")
 
     assert refresh(dirs, "okta").full
+
+
+def test_app_assignments_are_read_with_full_reads_and_every_apps_interval(dirs, existing, settings):
+    settings.INVENTORY_APPS_SECONDS = 3600
+    refresh(dirs, "entra")
+    cy, bob = existing["people"]["cy"]["id"], existing["people"]["bob"]["id"]
+    slack = existing["apps"]["Slack"]
+    graph_ok(
+        dirs,
+        "POST",
+        f"/servicePrincipals/{slack}/appRoleAssignedTo",
+        {"principalId": cy, "resourceId": slack, "appRoleId": str(uuid.UUID(int=0))},
+    )
+
+    cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
+
+    assert not cursor.full and not any("appRoleAssignedTo" in route for route in calls)
+    assert account(dirs, cy).app_ids == []  # not read yet: at most an interval late
+
+    settings.INVENTORY_APPS_SECONDS = 0
+    cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
+
+    assert not cursor.full
+    assert calls["GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo"] == 2  # one per app
+    assert account(dirs, cy).app_ids == [slack]
+    assert account(dirs, bob).app_ids == [slack]
+
+
+def test_a_directory_that_keeps_failing_is_quarantined_and_no_longer_read(dirs, existing):
+    from portal.audit.models import AuditEvent
+    from provisioning import quarantine
+
+    connection = dirs.tenant.connections.get(kind="entra")
+    refresh(dirs, "entra")
+    dirs.behave("entra", error_rate=1.0)
+
+    failed = [service.refresh(connection, sleep=lambda seconds: None) for _ in range(5)]
+
+    assert all(c.state == Cursor.State.FAILED for c in failed)
+    assert "serviceNotAvailable" in failed[0].last_error or failed[0].last_error
+    connection.refresh_from_db()
+    assert connection.quarantined_at is not None
+    assert quarantine.failure_share(connection)[0] == 5
+    assert AuditEvent.objects.filter(action="connection.quarantine", target_id=str(connection.pk))
+    later = timezone.now() + timedelta(days=1)
+    assert connection not in service.due_connections(later)
+    assert Account.objects.filter(connection=connection, deleted=False).count() == 3  # kept
+
+
+def test_after_a_job_the_rows_show_its_end_state_without_an_inventory_read(dirs):
+    """The engine's own reads (the plan's and the verification) update the inventory rows:
+    an onboarding shows in both directories' rows as it ended, before any read."""
+    from provisioning.engine import executor
+    from tests.provisioning.test_engine_e2e import onboard
+
+    for kind in ("entra", "okta"):
+        refresh(dirs, kind)  # the directories as they were: empty, the catalogue listed
+    before = {
+        c.connection_id: c.finished_at
+        for c in Cursor.objects.filter(connection__tenant=dirs.tenant)
+    }
+    job = onboard(dirs, first="Rowan", last="Reads")
+    for _ in range(200):
+        outcome = executor.execute(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert job.status == "succeeded", job.error
+
+    entra = dirs.entra_user(job.identity.username)
+    row = account(dirs, entra["id"])
+    groups = ids_by_name(dirs, "/groups", "displayName")
+    assert (row.username, row.enabled, row.deleted) == (job.identity.username, True, False)
+    assert set(row.group_ids) == {groups[name] for name in entra["groups"]}
+    assert row.licence_ids == [
+        ids_by_name(dirs, "/subscribedSkus", "skuPartNumber", "skuId")["SPE_E3"]
+    ]
+    assert row.app_ids == [ids_by_name(dirs, "/servicePrincipals", "displayName")["Salesforce"]]
+    assert (row.first_name, row.last_name, row.department) == ("Rowan", "Reads", "Sales")
+
+    okta_user = dirs.okta_user(job.identity.username)
+    okta_row = account(dirs, okta_user["id"])
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    okta_groups = {g.name: g.id for g in bridge.run(okta.groups())}
+    okta_apps = {a.name: a.id for a in bridge.run(okta.apps())}
+    # The user's groups as Okta lists them hold Everyone; the inventory leaves it out.
+    assert sorted(okta_row.group_ids) == sorted([okta_groups["Staff"], okta_groups["Sales"]])
+    assert okta_row.app_ids == [okta_apps["Salesforce"]] and okta_row.enabled
+    after = {
+        c.connection_id: c.finished_at
+        for c in Cursor.objects.filter(connection__tenant=dirs.tenant)
+    }
+    assert after == before  # no inventory read in between
