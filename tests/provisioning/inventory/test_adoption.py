@@ -1,0 +1,284 @@
+"""Adoption against the sandbox: people made in Entra and Okta before the portal knew them
+are read into the inventory, adopted with a role template and exceptions for the rest, and
+a reconciliation then finds nothing to do and sends no write. Refusals save nothing; the
+obvious template is suggested first; an adopted leaver stays disabled; offboarding an
+unmanaged account adopts and disables it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from portal.audit.models import AuditEvent
+from provisioning import lifecycle
+from provisioning.connectors import bridge
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import executor
+from provisioning.inventory import adoption, service
+from provisioning.inventory.models import Account, Cursor, Person, Policy
+from provisioning.jobs import new_job
+from provisioning.models import DirectoryAccount, Identity, Job
+from tenants.models import RoleTemplate
+from tests.provisioning.directories import make_directories
+
+pytestmark = pytest.mark.django_db
+
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    made = make_directories(on_sandbox, f"adopt{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
+    RoleTemplate.objects.create(
+        tenant=made.tenant, name="Finance", groups=["Staff", "Finance"], apps=["Slack"]
+    )
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+def graph_ok(dirs, method: str, path: str, body: dict | None = None) -> dict:
+    response = dirs.graph(method, path, body)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else {}
+
+
+def ids_by_name(dirs, path: str, name_key: str, id_key: str = "id") -> dict[str, str]:
+    return {item[name_key]: item[id_key] for item in graph_ok(dirs, "GET", path)["value"]}
+
+
+def entra_person(dirs, name: str, *, groups=(), skus=(), apps=(), **fields) -> dict:
+    """Someone an admin made in Entra before the portal, with their access."""
+    upn = f"{name}@{dirs.tenant.primary_domain}"
+    user = dirs.add_entra_user(upn, name.title(), "Existing")
+    graph_ok(dirs, "PATCH", f"/users/{user['id']}", {"usageLocation": "GB", **fields})
+    group_ids = ids_by_name(dirs, "/groups", "displayName")
+    for group in groups:
+        ref = {"@odata.id": f"{dirs.server.url}/v1.0/directoryObjects/{user['id']}"}
+        graph_ok(dirs, "POST", f"/groups/{group_ids[group]}/members/$ref", ref)
+    if skus:
+        sku_ids = ids_by_name(dirs, "/subscribedSkus", "skuPartNumber", "skuId")
+        body = {
+            "addLicenses": [{"skuId": sku_ids[s], "disabledPlans": []} for s in skus],
+            "removeLicenses": [],
+        }
+        graph_ok(dirs, "POST", f"/users/{user['id']}/assignLicense", body)
+    app_ids = ids_by_name(dirs, "/servicePrincipals", "displayName")
+    for app in apps:
+        body = {
+            "principalId": user["id"],
+            "resourceId": app_ids[app],
+            "appRoleId": str(uuid.UUID(int=0)),
+        }
+        graph_ok(dirs, "POST", f"/servicePrincipals/{app_ids[app]}/appRoleAssignedTo", body)
+    return user
+
+
+def okta_person(dirs, name: str, *, groups=(), apps=(), **attributes):
+    """The same person's Okta account, made through the Okta API."""
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    upn = f"{name}@{dirs.tenant.primary_domain}"
+    new = NewUser(
+        username=upn,
+        first_name=name.title(),
+        last_name="Existing",
+        display_name=f"{name.title()} Existing",
+        email=upn,
+        password="Okta-Existing-Pa55!",
+        attributes={"usage_location": "GB", **attributes},
+    )
+    user = bridge.run(okta.create_user(new))
+    group_ids = {g.name: g.id for g in bridge.run(okta.groups())}
+    app_ids = {a.name: a.id for a in bridge.run(okta.apps())}
+    for group in groups:
+        bridge.run(okta.add_to_group(user.id, group_ids[group]))
+    for app in apps:
+        bridge.run(okta.assign_app(user.id, app_ids[app]))
+    return user
+
+
+def read_inventory(dirs) -> None:
+    """Full reads of both directories; each ends with scope and matching."""
+    for connection in dirs.tenant.connections.all():
+        cursor = service.refresh(connection, sleep=time.sleep)
+        assert cursor is not None and cursor.state == Cursor.State.IDLE, cursor.last_error
+
+
+def person(dirs, name: str) -> Person:
+    return Person.objects.get(tenant=dirs.tenant, username=f"{name}@{dirs.tenant.primary_domain}")
+
+
+def drive(job: Job) -> Job:
+    """Run `job` in this process, as a worker would, until it ends."""
+    for _ in range(400):
+        outcome = executor.execute(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            return job
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+
+
+def writes(before: dict, after: dict) -> dict:
+    """Calls that change something, by route (a $batch counts by what it carried)."""
+    return {
+        route: n - before["calls"].get(route, 0)
+        for route, n in after["calls"].items()
+        if route.startswith(WRITE_METHODS)
+        and "$batch" not in route
+        and "/token" not in route
+        and n != before["calls"].get(route, 0)
+    }
+
+
+def reconcile(identity: Identity) -> Job:
+    job = new_job(identity, Job.Kind.RECONCILE, {}, actor="system", at=None, batch=None, hold=False)
+    return drive(job)
+
+
+@pytest.fixture
+def ada(dirs):
+    """Sales as the template says, plus VPN Users in Entra and Slack in Okta besides."""
+    entra_person(
+        dirs,
+        "ada",
+        groups=["Staff", "Sales", "VPN Users"],
+        skus=["SPE_E3"],
+        apps=["Salesforce"],
+        department="Sales",
+        jobTitle="Account Executive",
+    )
+    okta_person(
+        dirs,
+        "ada",
+        groups=["Staff", "Sales"],
+        apps=["Salesforce", "Slack"],
+        department="Sales",
+        job_title="Account Executive",
+    )
+    read_inventory(dirs)
+    return person(dirs, "ada")
+
+
+def test_adoption_records_exceptions_and_a_reconciliation_changes_nothing(dirs, ada):
+    suggestions = adoption.suggest_templates(ada)
+    assert [s.template.name for s in suggestions] == ["Sales", "Finance"]
+    sales = suggestions[0]
+    assert sales.changes_nothing and sales.adds == {}
+    assert set(sales.explains["groups"]) == {"Staff", "Sales"}
+    assert sales.explains["licenses"] == ["SPE_E3"]
+    assert "Would add" in suggestions[1].note  # Finance: the Finance group they lack
+
+    identity = adoption.adopt(ada, [sales.template], "system", reason="takeover")
+
+    entra = dirs.tenant.connections.get(kind="entra")
+    okta = dirs.tenant.connections.get(kind="okta")
+    assert identity.status == Identity.Status.ACTIVE
+    assert (identity.username, identity.first_name) == (ada.username, "Ada")
+    assert identity.attributes["department"] == "Sales"
+    exceptions = identity.access_exceptions
+    assert [g["name"] for g in exceptions[str(entra.pk)]["groups"]] == ["VPN Users"]
+    assert [a["name"] for a in exceptions[str(okta.pk)]["apps"]] == ["Slack"]
+    assert "licenses" not in exceptions[str(entra.pk)]
+    links = {a.connection_id: a for a in identity.accounts.all()}
+    assert set(links) == {entra.pk, okta.pk} and all(a.remote_id for a in links.values())
+    assert {g["name"] for g in links[entra.pk].managed["groups"]} == {"Staff", "Sales"}
+    ada.refresh_from_db()
+    assert Person.objects.get(identity=identity).accounts.count() == 2
+    event = AuditEvent.objects.get(action="inventory.adopted", target_id=str(identity.pk))
+    assert event.after["role_templates"] == ["Sales"] and event.after["reason"] == "takeover"
+
+    before = {kind: dirs.stats(kind) for kind in ("entra", "okta")}
+    job = reconcile(identity)
+    after = {kind: dirs.stats(kind) for kind in ("entra", "okta")}
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.steps.count() == 0
+    assert {kind: writes(before[kind], after[kind]) for kind in before} == {
+        "entra": {},
+        "okta": {},
+    }
+    read = job.verification["directories"][str(entra.pk)]
+    # Staff, Sales, VPN Users and the rule-based Sales group; the licence; Salesforce
+    assert (read["enabled"], read["groups"], read["licenses"], read["apps"]) == (True, 4, 1, 1)
+
+
+def test_a_disabled_account_is_adopted_as_a_leaver_and_stays_as_it_is(dirs):
+    user = entra_person(dirs, "cy", groups=["Staff"], department="Ops")
+    graph_ok(dirs, "PATCH", f"/users/{user['id']}", {"accountEnabled": False})
+    okta_user = okta_person(dirs, "cy", groups=["Staff"], department="Ops")
+    bridge.run(connector_for(dirs.tenant.connections.get(kind="okta")).disable_user(okta_user.id))
+    read_inventory(dirs)
+
+    identity = adoption.adopt(person(dirs, "cy"), [], "system")
+
+    assert identity.status == Identity.Status.LEFT
+    assert identity.leave_options["block_sign_in"] is True
+    assert not identity.leave_options["remove_groups"]
+    before = dirs.stats("entra")
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert writes(before, dirs.stats("entra")) == {}
+    assert dirs.entra_user(user["userPrincipalName"])["groups"] == ["Staff"]
+
+
+def test_refusals_save_nothing(dirs, ada):
+    entra_person(dirs, "svc-backup", groups=["Staff"])
+    entra_person(dirs, "bob", groups=["Staff", "Finance"], department="Finance")
+    read_inventory(dirs)
+    identities = Identity.objects.count()
+
+    service_account = person(dirs, "svc-backup")
+    with pytest.raises(adoption.AdoptionRefused, match="Out of scope"):
+        adoption.adopt(service_account, [], "system")
+
+    # Matched by mail, someone managed may hold Bob's username with another address.
+    Policy.objects.update_or_create(tenant=dirs.tenant, defaults={"match_on": "mail"})
+    bob = person(dirs, "bob")
+    Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Other",
+        last_name="Bob",
+        display_name="Other Bob",
+        username=bob.username.upper(),
+        email="other@example.com",
+    )
+    with pytest.raises(adoption.AdoptionRefused, match="belongs to Other Bob"):
+        adoption.adopt(bob, [], "system")
+
+    sales = RoleTemplate.objects.get(tenant=dirs.tenant, name="Finance")
+    with pytest.raises(adoption.AdoptionRefused) as refused:
+        adoption.adopt(ada, [sales], "system")  # would add the Finance group
+    assert any("add group Finance" in c for c in refused.value.changes)
+
+    assert Identity.objects.count() == identities + 1  # only the one made above
+    assert not DirectoryAccount.objects.filter(identity__tenant=dirs.tenant).exists()
+    assert not AuditEvent.objects.filter(action="inventory.adopted").exists()
+
+    managed = adoption.adopt(ada, [], "system")
+    with pytest.raises(adoption.AdoptionRefused, match="managed already"):
+        adoption.adopt(Person.objects.get(identity=managed), [], "system")
+
+
+def test_offboarding_an_unmanaged_account_adopts_it_and_disables_it(dirs, ada):
+    options = lifecycle.OffboardingOptions(delete_after_days=None, remove_groups=False)
+    sales = RoleTemplate.objects.get(tenant=dirs.tenant, name="Sales")
+
+    job = adoption.offboard(ada, [sales], options, "system")
+
+    identity = job.identity
+    assert identity.status == Identity.Status.LEAVER
+    assert drive(job).status == Job.Status.SUCCEEDED, job.error
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+    upn = ada.username
+    user = dirs.entra_user(upn)
+    assert user["accountEnabled"] is False
+    assert user["licenses"] == [] and user["appRoleAssignments"] == []
+    assert {"Staff", "Sales", "VPN Users"} <= set(user["groups"])  # groups kept
+    assert dirs.okta_user(upn)["status"] == "SUSPENDED"
+    assert Account.objects.filter(person__identity=identity).count() == 2
