@@ -1,0 +1,47 @@
+"""The stale accounts report's filters: every query parameter it reads, bounded."""
+
+from __future__ import annotations
+
+from django import forms
+
+from portal.fields import BoundedIntegerField
+from provisioning.inventory import stale
+from tenants.models import Tenant
+
+MAX_PAGE = 10_000
+MANAGED = {"managed": True, "unmanaged": False}
+
+
+class StaleFilterForm(forms.Form):
+    days = BoundedIntegerField(
+        min_value=stale.MIN_DAYS,
+        max_value=stale.MAX_DAYS,
+        required=False,
+        label="No sign-in for (days)",
+    )
+    directory = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    managed = forms.ChoiceField(
+        required=False,
+        choices=[("", "Managed or not"), ("managed", "Managed"), ("unmanaged", "Not managed")],
+        label="Managed",
+    )
+    page = BoundedIntegerField(max_value=MAX_PAGE, required=False)
+
+    def __init__(self, *args, tenant: Tenant, directories: list[stale.Directory], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_days = stale.stale_after_days(tenant)
+        self.fields["directory"].choices = [("", "Every directory")] + [
+            (str(d.connection.pk), d.label) for d in directories
+        ]
+        self.fields["days"].widget.attrs["placeholder"] = str(self.default_days)
+
+    def stale_days(self) -> int:
+        """The form's N, or the tenant's policy's."""
+        return self.cleaned_data.get("days") or self.default_days
+
+    def filters(self) -> dict:
+        """The keyword arguments of stale.stale_accounts the form asks for."""
+        return {
+            "connection_id": self.cleaned_data.get("directory"),
+            "managed": MANAGED.get(self.cleaned_data.get("managed") or ""),
+        }
