@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from portal.audit.events import record
@@ -441,11 +441,14 @@ def _new_row(tenant, key, item: Found, identity_id, account_id, now) -> Drift:
     )
 
 
-def unmanaged_people(tenant: Tenant) -> QuerySet[Person]:
-    """People with an in-scope live account and no identity: the portal could manage them
-    and nobody does. Queried live (never stored as Drift rows)."""
-    in_scope = Account.objects.filter(person=OuterRef("pk"), in_scope=True, deleted=False)
-    return Person.objects.filter(tenant=tenant, identity__isnull=True).filter(Exists(in_scope))
+def unmanaged_people(tenants: Tenant | Iterable[int]) -> QuerySet[Person]:
+    """People whose live accounts are all in scope and who have no identity: the portal may
+    manage them and nobody does. Queried live from the Person rows' summary (never stored
+    as Drift rows, so 50,000 of them cost no writes); `tenants`: one, or several ids."""
+    rows = Person.objects.filter(identity__isnull=True, in_scope=True, accounts_count__gt=0)
+    if isinstance(tenants, Tenant):
+        return rows.filter(tenant=tenants)
+    return rows.filter(tenant_id__in=list(tenants))
 
 
 # -- converge ---------------------------------------------------------------------------------
@@ -721,13 +724,59 @@ def _described(drift: Drift) -> dict:
 # -- what the pages read ----------------------------------------------------------------------
 
 
-def open_items(tenant: Tenant) -> QuerySet[Drift]:
-    return Drift.objects.filter(tenant=tenant, status__in=Drift.OPEN_STATES)
+@dataclass
+class Entry:
+    """An item as a page lists it, with the actions it allows."""
+
+    item: Drift
+    can_converge: bool
+    can_dismiss: bool
+    not_acceptable: str  # why it cannot be accepted ("" when it can)
 
 
-def items_of(person: Person, statuses: Iterable[str] = Drift.OPEN_STATES) -> list[Drift]:
-    return list(
-        Drift.objects.filter(person=person, status__in=list(statuses))
-        .select_related("connection", "job")
-        .order_by("connection_id", "kind", "access_kind", "ref_name")
+@dataclass
+class PersonDrift:
+    """A person's items, as one block of the report or of the person's page."""
+
+    person: Person
+    entries: list[Entry]
+
+    @property
+    def open_count(self) -> int:
+        return sum(e.item.status == Status.OPEN for e in self.entries)
+
+
+def entry(item: Drift) -> Entry:
+    return Entry(
+        item,
+        can_converge=item.status in CONVERGIBLE and item.identity_id is not None,
+        can_dismiss=item.status == Status.OPEN,
+        not_acceptable=why_not_acceptable(item),
     )
+
+
+def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]:
+    """The items of `rows` grouped per person, in the order of `people`."""
+    people = list(people)
+    by_person: dict[int, list[Entry]] = defaultdict(list)
+    chosen = (
+        rows.filter(person__in=people)
+        .select_related("connection", "job", "identity", "resolved_by")
+        .order_by("connection_id", "kind", "access_kind", "ref_name", "pk")
+    )
+    for item in chosen:
+        by_person[item.person_id].append(entry(item))
+    return [PersonDrift(p, by_person[p.pk]) for p in people]
+
+
+def open_of(person: Person | None) -> PersonDrift | None:
+    """A person's open and converging items (None for no person)."""
+    if not person:
+        return None
+    rows = Drift.objects.filter(person=person, status__in=Drift.OPEN_STATES)
+    return blocks([person], rows)[0]
+
+
+def counts_by_status(tenant: Tenant) -> dict[str, int]:
+    rows = Drift.objects.filter(tenant=tenant).values("status").annotate(n=Count("id")).order_by()
+    return {r["status"]: r["n"] for r in rows}
