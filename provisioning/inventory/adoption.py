@@ -76,10 +76,11 @@ ADDS_PENALTY = 0.5  # per share of a template's access the person lacks
 class AdoptionRefused(Exception):
     """Nothing was saved: why, and what the engine would change (when that is why)."""
 
-    def __init__(self, message: str, changes: Sequence[str] = ()):
+    def __init__(self, message: str, changes: Sequence[str] = (), *, refused_as: str = ""):
         super().__init__(message)
         self.message = message
         self.changes = list(changes)
+        self.refused_as = refused_as  # the reason in a few words
 
 
 # -- the catalogue: ids to names and back, per connection -------------------------------------
@@ -287,15 +288,17 @@ def suggest_templates(
     accounts = live_accounts(person)
     if not accounts:
         return []
-    catalogue = catalogue or Catalogue({a.connection for a in accounts})
+    catalogue = catalogue or Catalogue(person.tenant.connections.all())
+    templates = templates_of(person.tenant) if templates is None else templates
+    return rank(accounts, catalogue, templates)[:limit]
+
+
+def rank(accounts: list[Account], catalogue: Catalogue, templates) -> list[Suggestion]:
     attributes = person_fields(accounts)["attributes"]
-    judged = [
-        judge(t, accounts, catalogue, attributes)
-        for t in (templates_of(person.tenant) if templates is None else templates)
-    ]
+    judged = [judge(t, accounts, catalogue, attributes) for t in templates]
     useful = [s for s in judged if s.explained]
     useful.sort(key=lambda s: (-s.score, sum(map(len, s.adds.values())), s.template.name))
-    return useful[:limit]
+    return useful
 
 
 def best_match(suggestions: Sequence[Suggestion]) -> RoleTemplate | None:
@@ -318,7 +321,8 @@ class Draft:
     leave_options: dict = field(default_factory=dict)
     exceptions: dict = field(default_factory=dict)  # str(connection id) -> kind -> refs
     managed: dict = field(default_factory=dict)  # connection id -> kind -> refs
-    refusal: str = ""
+    refusal: str = ""  # why it cannot be adopted, as a sentence
+    refused_as: str = ""  # the same in a few words
     changes: list[str] = field(default_factory=list)  # what the engine would change
 
     @property
@@ -333,25 +337,98 @@ class Draft:
         ]
 
 
+class Known:
+    """What an adoption is checked against: the tenant's directories and catalogue, and the
+    usernames, employee ids and linked accounts of the people it manages. `many=True` loads
+    them once for a bulk adoption; otherwise each check asks the database."""
+
+    def __init__(self, tenant: Tenant, *, many: bool = False):
+        self.tenant = tenant
+        self.connections = list(tenant.connections.order_by("kind"))
+        self.catalogue = Catalogue(self.connections)
+        self.many = many
+        if many:
+            managed = Identity.objects.filter(tenant=tenant)
+            self._usernames = {
+                u.casefold(): name for u, name in managed.values_list("username", "display_name")
+            }
+            self._employee_ids = dict(
+                managed.exclude(employee_id="").values_list("employee_id", "display_name")
+            )
+            self._links = {
+                (c, r): name
+                for c, r, name in DirectoryAccount.objects.filter(identity__tenant=tenant)
+                .exclude(remote_id="")
+                .values_list("connection_id", "remote_id", "identity__display_name")
+            }
+
+    def holder_of_username(self, username: str) -> str | None:
+        if self.many:
+            return self._usernames.get(username.casefold())
+        found = Identity.objects.filter(tenant=self.tenant, username__iexact=username).first()
+        return found.display_name if found else None
+
+    def holder_of_employee_id(self, employee_id: str) -> str | None:
+        if self.many:
+            return self._employee_ids.get(employee_id)
+        found = Identity.objects.filter(tenant=self.tenant, employee_id=employee_id).first()
+        return found.display_name if found else None
+
+    def holder_of_account(self, account: Account) -> str | None:
+        if self.many:
+            return self._links.get((account.connection_id, account.remote_id))
+        link = (
+            DirectoryAccount.objects.filter(
+                connection_id=account.connection_id, remote_id=account.remote_id
+            )
+            .select_related("identity")
+            .first()
+        )
+        return link.identity.display_name if link else None
+
+    def taken(self, fields: dict) -> None:
+        """Note an adoption made in this run (bulk: two people may share a username)."""
+        if self.many:
+            self._usernames[fields["username"].casefold()] = fields["display_name"]
+            if fields["employee_id"]:
+                self._employee_ids[fields["employee_id"]] = fields["display_name"]
+
+
+# Why an adoption is refused, in a few words (a bulk preview counts them).
+MANAGED_ALREADY = "Managed already"
+NO_ACCOUNT = "No account left"
+OUT_OF_SCOPE = "Out of scope"
+TWO_ACCOUNTS = "Two accounts in one directory"
+FOREIGN_TEMPLATE = "Template of another tenant"
+NO_USERNAME = "No username"
+TAKEN = "Username or employee id of someone managed"
+LINKED = "Account linked to someone managed"
+WOULD_CHANGE = "Adopting would change their accounts"
+
+
 def draft(
-    person: Person, templates: Sequence[RoleTemplate], *, catalogue: Catalogue | None = None
+    person: Person,
+    templates: Sequence[RoleTemplate],
+    *,
+    known: Known | None = None,
+    accounts: list[Account] | None = None,
 ) -> Draft:
     """What adopting `person` with `templates` would record, why it cannot be done, and
     what the engine would change afterwards (nothing, when it can be adopted as it is)."""
-    accounts = live_accounts(person)
+    known = known or Known(person.tenant)
+    accounts = live_accounts(person) if accounts is None else accounts
     result = Draft(person, accounts, list(templates))
-    result.refusal = _refusal(person, accounts, result.templates)
+    result.refused_as, result.refusal = _refusal(person, accounts, result.templates)
     if not accounts:
         return result
-    catalogue = catalogue or Catalogue({a.connection for a in accounts})
     result.fields = person_fields(accounts)
     if not any(a.enabled for a in accounts):
         result.status = Identity.Status.LEFT
         result.leave_options = LEFT_OPTIONS.as_dict()
-    _split_access(result, catalogue)
+    _split_access(result, known.catalogue)
     if not result.refusal:
-        result.refusal = _collision(person.tenant, accounts, result.fields)
-    result.changes = changes_of(result, catalogue)
+        result.refused_as, result.refusal = _collision(known, accounts, result.fields)
+    result.changes = changes_of(result, known)
     return result
 
 
@@ -378,11 +455,11 @@ def _split_access(result: Draft, catalogue: Catalogue) -> None:
                 result.exceptions.setdefault(str(cid), {})[kind] = refs
 
 
-def _refusal(person: Person, accounts: list[Account], templates: list[RoleTemplate]) -> str:
+def _refusal(person: Person, accounts: list[Account], templates) -> tuple[str, str]:
     if person.identity_id is not None:
-        return f"{person} is managed already."
+        return MANAGED_ALREADY, f"{person} is managed already."
     if not accounts:
-        return f"{person} has no account left in any directory: there is nothing to adopt."
+        return NO_ACCOUNT, f"{person} has no account left in any directory: nothing to adopt."
     out = [a for a in accounts if not a.in_scope]
     if out:
         reasons = "; ".join(
@@ -390,59 +467,51 @@ def _refusal(person: Person, accounts: list[Account], templates: list[RoleTempla
             f"{a.scope_reason or 'not in scope'}"
             for a in out
         )
-        return f"Out of scope, so the portal may not manage it ({reasons})."
+        return OUT_OF_SCOPE, f"Out of scope, so the portal may not manage it ({reasons})."
     per_connection = Counter(a.connection_id for a in accounts)
     if any(n > 1 for n in per_connection.values()):
-        return (
-            "Two accounts of this person are in the same directory: adopt needs one per directory."
+        return TWO_ACCOUNTS, (
+            "Two accounts of this person are in the same directory: adopting needs one per "
+            "directory."
         )
     foreign = [t.name for t in templates if t.tenant_id != person.tenant_id]
     if foreign:
-        return f"Not a role template of this tenant: {', '.join(foreign)}."
-    return ""
+        return FOREIGN_TEMPLATE, f"Not a role template of this tenant: {', '.join(foreign)}."
+    return "", ""
 
 
-def _collision(tenant: Tenant, accounts: list[Account], fields: dict) -> str:
+def _collision(known: Known, accounts: list[Account], fields: dict) -> tuple[str, str]:
     username = fields["username"]
     if not username:
-        return "The account has no username: the portal cannot manage it."
-    taken = Identity.objects.filter(tenant=tenant, username__iexact=username).first()
-    if taken is not None:
-        return (
-            f"The username {username} belongs to {taken.display_name}, "
-            "whom the portal manages already."
+        return NO_USERNAME, "The account has no username: the portal cannot manage it."
+    holder = known.holder_of_username(username)
+    if holder is not None:
+        return TAKEN, (
+            f"The username {username} belongs to {holder}, whom the portal manages already."
         )
     employee_id = fields["employee_id"]
-    if employee_id:
-        taken = Identity.objects.filter(tenant=tenant, employee_id=employee_id).first()
-        if taken is not None:
-            return (
-                f"The employee id {employee_id} belongs to {taken.display_name}, "
-                "whom the portal manages already."
-            )
-    for account in accounts:
-        link = (
-            DirectoryAccount.objects.filter(
-                connection_id=account.connection_id, remote_id=account.remote_id
-            )
-            .select_related("identity")
-            .first()
+    holder = known.holder_of_employee_id(employee_id) if employee_id else None
+    if holder is not None:
+        return TAKEN, (
+            f"The employee id {employee_id} belongs to {holder}, whom the portal manages already."
         )
-        if link is not None:
-            return f"{account.username} is linked to {link.identity.display_name} already."
-    return ""
+    for account in accounts:
+        holder = known.holder_of_account(account)
+        if holder is not None:
+            return LINKED, f"{account.username} is linked to {holder} already."
+    return "", ""
 
 
 # -- comparing a desired state with the inventory ---------------------------------------------
 
 
-def changes_of(result: Draft, catalogue: Catalogue) -> list[str]:
+def changes_of(result: Draft, known: Known) -> list[str]:
     """What the engine would change after this adoption, predicted from the inventory with
     the builder's active state (or a leaver's, whose options block sign-in only)."""
-    tenant = result.person.tenant
+    tenant, catalogue = known.tenant, known.catalogue
     exceptions = result.exceptions
     changes = []
-    for connection in tenant.connections.order_by("kind"):
+    for connection in known.connections:
         active = active_state(
             {**result.fields, "extra_groups": [], "license_choices": {}},
             result.templates,
@@ -552,39 +621,41 @@ def adopt(
     reason: str = "",
     confirm_changes: bool = False,
     http_request=None,
-    catalogue: Catalogue | None = None,
+    known: Known | None = None,
 ) -> Identity:
     """Make `person` a managed Identity linked to their accounts, in one transaction, with
     its audit event; no job is asked and nothing is sent. Raises AdoptionRefused (nothing
     saved) for a person out of scope, managed already or colliding with someone managed,
     and for an adoption the engine would act on unless `confirm_changes`."""
     with transaction.atomic():
-        identity, result = _adopt(person, templates, catalogue, confirm_changes)
+        identity, result = _adopt(person, templates, known, confirm_changes)
         _audit(identity, result, by, reason, confirm_changes, http_request)
     return identity
 
 
-def _adopt(person, templates, catalogue, confirm_changes, *, leaving=False):
-    person = Person.objects.select_for_update().get(pk=person.pk)
-    catalogue = catalogue or Catalogue(person.tenant.connections.all())
-    result = draft(person, templates, catalogue=catalogue)
+def _adopt(person, templates, known, confirm_changes, *, leaving=False):
+    person = Person.objects.select_for_update().select_related("tenant").get(pk=person.pk)
+    known = known or Known(person.tenant)
+    result = draft(person, templates, known=known)
     if result.refusal:
-        raise AdoptionRefused(result.refusal)
+        raise AdoptionRefused(result.refusal, refused_as=result.refused_as)
     if leaving:
         result.status, result.leave_options = Identity.Status.ACTIVE, {}
     elif result.changes and not confirm_changes:
-        raise AdoptionRefused(_would_change(person), result.changes)
+        raise AdoptionRefused(_would_change(person), result.changes, refused_as=WOULD_CHANGE)
     try:
         with transaction.atomic():
             identity = _save(result)
     except IntegrityError:  # someone took the username or employee id meanwhile
         raise AdoptionRefused(
-            f"{result.fields['username']} was taken meanwhile; look at the person again."
+            f"{result.fields['username']} was taken meanwhile; look at the person again.",
+            refused_as=TAKEN,
         ) from None
     if not leaving:
-        confirmed = _engine_changes(identity, result, catalogue)
+        confirmed = _engine_changes(identity, result, known)
         if confirmed and not confirm_changes:
-            raise AdoptionRefused(_would_change(person), confirmed)
+            raise AdoptionRefused(_would_change(person), confirmed, refused_as=WOULD_CHANGE)
+    known.taken(result.fields)
     matching.person_for_identity(identity)
     return identity, result
 
@@ -616,13 +687,13 @@ def _save(result: Draft) -> Identity:
     return identity
 
 
-def _engine_changes(identity: Identity, result: Draft, catalogue: Catalogue) -> list[str]:
+def _engine_changes(identity: Identity, result: Draft, known: Known) -> list[str]:
     """The same comparison, with the desired state the engine's own builder makes now."""
     changes = []
-    for connection in identity.tenant.connections.order_by("kind"):
+    for connection in known.connections:
         account = next((a for a in result.accounts if a.connection_id == connection.pk), None)
         desired = desired_for(identity, connection)
-        changes += differences(connection, desired, account, catalogue, result.managed)
+        changes += differences(connection, desired, account, known.catalogue, result.managed)
     return changes
 
 
@@ -668,3 +739,150 @@ def offboard(
         return lifecycle.request_offboarding(
             identity, options, actor=by, at=at, http_request=http_request
         )
+
+
+# -- many people at once -----------------------------------------------------------------------
+
+CHUNK = 500
+SAMPLES = 50
+
+
+@dataclass
+class BulkRow:
+    person: Person
+    template: RoleTemplate | None
+    exceptions: int
+    refusal: str = ""
+
+
+@dataclass
+class BulkPreview:
+    """What adopting a selection would do: who is adopted with which template (or none, all
+    their access as exceptions), who is refused and why."""
+
+    selected: int = 0
+    adoptable: int = 0
+    without_template: int = 0
+    templates: Counter = field(default_factory=Counter)  # template name -> people
+    refused: Counter = field(default_factory=Counter)  # reason in a few words -> people
+    samples: list[BulkRow] = field(default_factory=list)
+    person_ids: list[int] = field(default_factory=list)  # the adoptable, in order
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
+
+
+def selection(tenant: Tenant, people=None):
+    """The people a People-page filter selected (a queryset), or everyone in scope."""
+    if people is None:
+        people = Person.objects.filter(in_scope=True)
+    return people.filter(tenant=tenant).order_by("sort_name", "pk")
+
+
+def _accounts_of(people: list[Person]) -> dict[int, list[Account]]:
+    found: dict[int, list[Account]] = defaultdict(list)
+    rows = Account.objects.filter(person__in=[p.pk for p in people], deleted=False)
+    for account in rows.select_related("connection"):
+        found[account.person_id].append(account)
+    for accounts in found.values():
+        accounts.sort(key=lambda a: (a.connection.kind, a.connection_id, a.pk))
+    return found
+
+
+def _chosen(accounts: list[Account], known: Known, templates) -> list[RoleTemplate]:
+    """Bulk adoption's choice: the best template if it adds nothing, else none."""
+    chosen = best_match(rank(accounts, known.catalogue, templates)) if accounts else None
+    return [chosen] if chosen else []
+
+
+def _in_chunks(people):
+    for start in range(0, people.count(), CHUNK):
+        yield list(people[start : start + CHUNK])
+
+
+def preview_adoption(tenant: Tenant, people=None) -> BulkPreview:
+    """Adopting the selection as adopt_many would, with nothing saved."""
+    known = Known(tenant, many=True)
+    templates = list(templates_of(tenant))
+    preview = BulkPreview()
+    for chunk in _in_chunks(selection(tenant, people).select_related("tenant")):
+        accounts = _accounts_of(chunk)
+        for person in chunk:
+            mine = accounts.get(person.pk, [])
+            chosen = _chosen(mine, known, templates) if person.identity_id is None else []
+            result = draft(person, chosen, known=known, accounts=mine)
+            _count(preview, person, result, chosen)
+            if not (result.refusal or result.changes):
+                known.taken(result.fields)
+    return preview
+
+
+def _count(preview: BulkPreview, person: Person, result: Draft, chosen) -> None:
+    preview.selected += 1
+    refused = result.refused_as or (WOULD_CHANGE if result.changes else "")
+    if refused:
+        preview.refused[refused] += 1
+    else:
+        preview.adoptable += 1
+        preview.person_ids.append(person.pk)
+        if chosen:
+            preview.templates[chosen[0].name] += 1
+        else:
+            preview.without_template += 1
+    if len(preview.samples) < SAMPLES:
+        exceptions = sum(len(r) for kinds in result.exceptions.values() for r in kinds.values())
+        template = chosen[0] if chosen else None
+        refusal = result.refusal or ("; ".join(result.changes[:3]) if result.changes else "")
+        preview.samples.append(BulkRow(person, template, exceptions, refusal))
+
+
+@dataclass
+class BulkResult:
+    adopted: int = 0
+    refused: Counter = field(default_factory=Counter)
+    templates: Counter = field(default_factory=Counter)
+
+
+def adopt_many(tenant: Tenant, person_ids: Sequence[int], by, *, reason: str = "") -> BulkResult:
+    """Adopt these people of the tenant, each in its own transaction with its audit event,
+    each with the best template that adds nothing (or none); one summary event at the end.
+    Running it twice adopts no one twice (the managed are refused)."""
+    known = Known(tenant, many=True)
+    templates = list(templates_of(tenant))
+    result = BulkResult()
+    ids = list(dict.fromkeys(person_ids))
+    for start in range(0, len(ids), CHUNK):
+        people = Person.objects.filter(tenant=tenant, pk__in=ids[start : start + CHUNK])
+        people = list(people.select_related("tenant").order_by("sort_name", "pk"))
+        accounts = _accounts_of(people)
+        for person in people:
+            chosen = _chosen(accounts.get(person.pk, []), known, templates)
+            try:
+                adopt(person, chosen, by, reason=reason, known=known)
+            except AdoptionRefused as refused:
+                result.refused[refused.refused_as or "Refused"] += 1
+                continue
+            result.adopted += 1
+            result.templates[chosen[0].name if chosen else ""] += 1
+    missing = len(ids) - result.adopted - sum(result.refused.values())
+    if missing:
+        result.refused["Not a person of this tenant any more"] += missing
+    _audit_many(tenant, by, reason, len(ids), result)
+    return result
+
+
+def _audit_many(tenant: Tenant, by, reason: str, selected: int, result: BulkResult) -> None:
+    record(
+        "inventory.adopted_many",
+        actor=by,
+        tenant=tenant,
+        target=("tenant", tenant.pk, tenant.name),
+        after={
+            "selected": selected,
+            "adopted": result.adopted,
+            "refused": dict(result.refused),
+            "role_templates": {k or "(none)": v for k, v in result.templates.items()},
+            "reason": reason[:500],
+        },
+    )

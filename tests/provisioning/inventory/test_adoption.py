@@ -140,8 +140,7 @@ def reconcile(identity: Identity) -> Job:
     return drive(job)
 
 
-@pytest.fixture
-def ada(dirs):
+def make_ada(dirs) -> None:
     """Sales as the template says, plus VPN Users in Entra and Slack in Okta besides."""
     entra_person(
         dirs,
@@ -160,7 +159,12 @@ def ada(dirs):
         department="Sales",
         job_title="Account Executive",
     )
-    read_inventory(dirs)
+
+
+@pytest.fixture
+def ada(dirs):
+    make_ada(dirs)
+    read_inventory(dirs)  # a full read: app assignments are read with full reads
     return person(dirs, "ada")
 
 
@@ -282,3 +286,41 @@ def test_offboarding_an_unmanaged_account_adopts_it_and_disables_it(dirs, ada):
     assert {"Staff", "Sales", "VPN Users"} <= set(user["groups"])  # groups kept
     assert dirs.okta_user(upn)["status"] == "SUSPENDED"
     assert Account.objects.filter(person__identity=identity).count() == 2
+
+
+def test_bulk_preview_counts_what_adopting_many_does(dirs):
+    make_ada(dirs)
+    # Finance as the template says, in both directories: adopted with it by itself
+    entra_person(dirs, "dan", groups=["Staff", "Finance"], apps=["Slack"])
+    okta_person(dirs, "dan", groups=["Staff", "Finance"], apps=["Slack"])
+    # only in Entra: adopting would create an Okta account, so bulk adoption leaves him
+    entra_person(dirs, "bob", groups=["Staff"])
+    entra_person(dirs, "svc-backup", groups=["Staff"])  # out of scope
+    read_inventory(dirs)
+    everyone = Person.objects.filter(tenant=dirs.tenant)
+
+    preview = adoption.preview_adoption(dirs.tenant, everyone)
+
+    assert (preview.selected, preview.adoptable) == (4, 2)
+    assert preview.templates == {"Sales": 1, "Finance": 1} and preview.without_template == 0
+    assert preview.refused == {adoption.OUT_OF_SCOPE: 1, adoption.WOULD_CHANGE: 1}
+    bob = next(row for row in preview.samples if row.person.username.startswith("bob@"))
+    assert "create an account" in bob.refusal and "Okta" in bob.refusal
+    in_scope = adoption.preview_adoption(dirs.tenant)  # everything in scope
+    assert (in_scope.selected, in_scope.adoptable) == (3, 2)
+
+    result = adoption.adopt_many(dirs.tenant, everyone.values_list("pk", flat=True), "system")
+
+    assert result.adopted == preview.adoptable and result.refused == preview.refused
+    adopted = Identity.objects.filter(tenant=dirs.tenant).order_by("username")
+    assert [
+        (i.username.split("@")[0], [t.name for t in i.role_templates.all()]) for i in adopted
+    ] == [
+        ("ada", ["Sales"]),
+        ("dan", ["Finance"]),
+    ]
+    assert AuditEvent.objects.filter(action="inventory.adopted").count() == 2
+    summary = AuditEvent.objects.get(action="inventory.adopted_many")
+    assert summary.after["adopted"] == 2 and summary.after["selected"] == 4
+    again = adoption.adopt_many(dirs.tenant, preview.person_ids, "system")
+    assert again.adopted == 0 and again.refused == {adoption.MANAGED_ALREADY: 2}
