@@ -17,12 +17,14 @@ Identity before any account exists).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, F, When
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from provisioning.inventory.models import Account, Person, Policy
@@ -52,20 +54,22 @@ _SUMMARISED = {"username", "email", "employee_id", "display_name", "status", "at
 
 
 class _Account(NamedTuple):
+    """An account as matching reads it: no JSON decoded, the rule's value as text."""
+
     pk: int
     connection_id: int
     remote_id: str
+    key_value: str | None  # the field the rule names (text of an attribute, in SQL)
+    display_name: str
     username: str
     mail: str
     employee_id: str
-    display_name: str
     enabled: bool
-    licence_ids: list
-    last_sign_in: datetime | None
-    deleted: bool
     in_scope: bool
+    deleted: bool
+    licensed: bool
+    last_sign_in: datetime | None
     person_id: int | None
-    attributes: dict
 
 
 class _Identity(NamedTuple):
@@ -77,8 +81,11 @@ class _Identity(NamedTuple):
     status: str
     attributes: dict
 
+    @property
+    def mail(self) -> str:
+        return self.email
 
-_ACCOUNT_FIELDS = list(_Account._fields)
+
 _IDENTITY_FIELDS = list(_Identity._fields)
 
 
@@ -105,22 +112,22 @@ def policy_for(tenant: Tenant | int) -> Policy:
 
 
 def _fold(value: object) -> str:
-    if value is None or isinstance(value, (dict, list)):
+    if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return str(value).strip().casefold()[:KEY_LENGTH]
 
 
-def account_key(policy: Policy, account: _Account | Account) -> str:
-    """The rule's value for an account, casefolded; "" when it has none."""
+def _key_source(policy: Policy):
+    """The column (or the attribute, as text) the rule matches accounts on."""
     match policy.match_on:
         case Policy.MatchOn.MAIL:
-            return _fold(account.mail)
+            return F("mail")
         case Policy.MatchOn.EMPLOYEE_ID:
-            return _fold(account.employee_id)
+            return F("employee_id")
         case Policy.MatchOn.ATTRIBUTE:
-            return _fold((account.attributes or {}).get(policy.match_attribute))
+            return KT(f"attributes__{policy.match_attribute}")
         case _:
-            return _fold(account.username)
+            return F("username")
 
 
 def identity_key(policy: Policy, identity: _Identity | Identity) -> str:
@@ -136,51 +143,77 @@ def identity_key(policy: Policy, identity: _Identity | Identity) -> str:
             return _fold(identity.username)
 
 
+def _accounts(policy: Policy, **where) -> Iterator[_Account]:
+    """The accounts `where` selects, as matching reads them (by pk)."""
+    rows = (
+        Account.objects.filter(**where)
+        .annotate(
+            key_value=_key_source(policy),
+            is_licensed=Case(When(licence_ids=[], then=False), default=True),
+        )
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "connection_id",
+            "remote_id",
+            "key_value",
+            "display_name",
+            "username",
+            "mail",
+            "employee_id",
+            "enabled",
+            "in_scope",
+            "deleted",
+            "is_licensed",
+            "last_sign_in",
+            "person_id",
+        )
+    )
+    return (_Account(*row) for row in rows.iterator(chunk_size=5000))
+
+
 # --- summaries -------------------------------------------------------------------------------
 
 
-def _summary(identity: _Identity | None, accounts: list[_Account]) -> dict:
-    """The Person columns for an identity (or none) and its accounts (deleted ones included)."""
+def _summary(identity: _Identity | None, accounts: list[_Account]) -> tuple:
+    """The Person columns (SUMMARY's order) for an identity (or none) and its accounts."""
     live = [a for a in accounts if not a.deleted]
-    first = live[0] if live else (accounts[0] if accounts else None)
     if identity is not None:
         name, username = identity.display_name, identity.username
         mail, employee_id = identity.email, identity.employee_id
+        enabled = any(a.enabled for a in live) if live else identity.status in _SIGNING_IN
     else:
+        first = live[0]
         name = next((a.display_name for a in live if a.display_name), "")
-        username = first.username if first else ""
+        username = first.username
         mail = next((a.mail for a in live if a.mail), "")
         employee_id = next((a.employee_id for a in live if a.employee_id), "")
+        enabled = any(a.enabled for a in live)
     name = name or username
-    words: dict[str, None] = {}
-    for who in ([identity] if identity else []) + live:
-        for value in (who.display_name, who.username, _mail_of(who), who.employee_id):
-            if value:
-                words[value.casefold()] = None
+    words = dict.fromkeys(
+        value.casefold()
+        for who in ([identity, *live] if identity else live)
+        for value in (who.display_name, who.username, who.mail, who.employee_id)
+        if value
+    )
     sign_ins = [a.last_sign_in for a in live if a.last_sign_in]
-    return {
-        "display_name": name[:256],
-        "sort_name": name.casefold()[:256],
-        "username": username[:320],
-        "mail": mail[:320],
-        "employee_id": employee_id[:64],
-        "search": " ".join(words),
-        "enabled": any(a.enabled for a in live)
-        if live
-        else bool(identity and identity.status in _SIGNING_IN),
-        "licensed": any(a.licence_ids for a in live),
-        "last_sign_in": max(sign_ins) if sign_ins else None,
-        "in_scope": all(a.in_scope for a in live) if live else identity is not None,
-        "accounts_count": min(len(live), 32767),
-    }
+    return (
+        name[:256],
+        name.casefold()[:256],
+        username[:320],
+        mail[:320],
+        employee_id[:64],
+        " ".join(words),
+        enabled,
+        any(a.licensed for a in live),
+        max(sign_ins) if sign_ins else None,
+        all(a.in_scope for a in live) if live else identity is not None,
+        min(len(live), 32767),
+    )
 
 
-def _mail_of(who: _Identity | _Account) -> str:
-    return who.email if isinstance(who, _Identity) else who.mail
-
-
-def _changed(person: Person, summary: dict) -> bool:
-    return any(getattr(person, name) != value for name, value in summary.items())
+def _person(pk: int, summary: tuple, **more) -> Person:
+    return Person(pk=pk, **dict(zip(SUMMARY, summary, strict=True)), **more)
 
 
 # --- the whole tenant ------------------------------------------------------------------------
@@ -191,16 +224,8 @@ def rematch(tenant: Tenant) -> None:
     Person rows' summaries: people created, re-keyed, merged or removed, accounts moved.
     Reads the tenant's accounts, identities and people once; writes only what changed."""
     policy = policy_for(tenant)
-    identities = _identities(tenant)
-    links = _links(tenant)
-    accounts = [
-        _Account(*row)
-        for row in Account.objects.filter(tenant=tenant)
-        .order_by("pk")
-        .values_list(*_ACCOUNT_FIELDS)
-        .iterator(chunk_size=2000)
-    ]
-    wanted = _wanted(policy, identities, links, accounts)
+    accounts = list(_accounts(policy, tenant=tenant))
+    wanted = _wanted(policy, _identities(tenant), _links(tenant), accounts)
     with transaction.atomic():
         people = _store(tenant, wanted)
         _attach(accounts, wanted, people)
@@ -244,13 +269,16 @@ def _wanted(
         key_of_identity[identity.pk] = key
     gone: list[tuple[str, _Account]] = []
     for account in accounts:
-        linked = links.get((account.connection_id, account.remote_id))
+        linked = links.get((account.connection_id, account.remote_id)) if links else None
         key = key_of_identity.get(linked) if linked else None
-        key = key or account_key(policy, account) or f"account:{account.pk}"
+        key = key or _fold(account.key_value) or f"account:{account.pk}"
         if account.deleted and key not in wanted:
             gone.append((key, account))
             continue
-        wanted.setdefault(key, _Wanted(key)).accounts.append(account)
+        person = wanted.get(key)
+        if person is None:
+            person = wanted[key] = _Wanted(key)
+        person.accounts.append(account)
     # A deleted account stays with a person who is still there; alone, it is nobody.
     for key, account in gone:
         if key in wanted:
@@ -258,24 +286,30 @@ def _wanted(
     return {key: person for key, person in wanted.items() if person.identity or person.live}
 
 
-def _store(tenant: Tenant, wanted: dict[str, _Wanted]) -> dict[str, Person]:
-    """Bring the tenant's Person rows to what is wanted; key -> its row."""
-    existing = list(Person.objects.filter(tenant=tenant).only("key", "identity_id", *SUMMARY))
-    by_identity = {p.identity_id: p for p in existing if p.identity_id}
-    by_key = {p.key: p for p in existing}
-    rows: dict[str, Person] = {}
+def _store(tenant: Tenant, wanted: dict[str, _Wanted]) -> dict[str, int]:
+    """Bring the tenant's Person rows to what is wanted; key -> its row's pk."""
+    existing = Person.objects.filter(tenant=tenant).values_list(
+        "pk", "key", "identity_id", *SUMMARY
+    )
+    by_identity, by_key, stored = {}, {}, {}
+    for pk, key, identity_id, *summary in existing:
+        stored[pk] = (key, identity_id, tuple(summary))
+        by_key[key] = pk
+        if identity_id:
+            by_identity[identity_id] = pk
+    rows: dict[str, int] = {}
     claimed: set[int] = set()
     # A managed person keeps their row (and its history) whatever their key becomes.
     for key, want in wanted.items():
         if want.identity and want.identity.pk in by_identity:
             rows[key] = by_identity[want.identity.pk]
-            claimed.add(rows[key].pk)
+            claimed.add(rows[key])
     for key in wanted.keys() - rows.keys():
-        row = by_key.get(key)
-        if row is not None and row.pk not in claimed and row.identity_id is None:
-            rows[key] = row
-            claimed.add(row.pk)
-    stale = [p.pk for p in existing if p.pk not in claimed]
+        pk = by_key.get(key)
+        if pk is not None and pk not in claimed and stored[pk][1] is None:
+            rows[key] = pk
+            claimed.add(pk)
+    stale = [pk for pk in stored if pk not in claimed]
     for start in range(0, len(stale), BATCH):
         Person.objects.filter(pk__in=stale[start : start + BATCH]).delete()
     now = timezone.now()
@@ -283,47 +317,66 @@ def _store(tenant: Tenant, wanted: dict[str, _Wanted]) -> dict[str, Person]:
     for key, want in wanted.items():
         summary = _summary(want.identity, want.accounts)
         identity_id = want.identity.pk if want.identity else None
-        row = rows.get(key)
-        if row is None:
-            rows[key] = Person(
-                tenant=tenant, key=key, identity_id=identity_id, updated_at=now, **summary
-            )
-            new.append(rows[key])
+        pk = rows.get(key)
+        if pk is None:
+            row = _person(None, summary, tenant=tenant, key=key, identity_id=identity_id)
+            row.updated_at = now
+            new.append((key, row))
             continue
-        if row.key != key:
-            rekeyed.append((row, key))
-        if row.key != key or row.identity_id != identity_id or _changed(row, summary):
-            for name, value in summary.items():
-                setattr(row, name, value)
-            row.identity_id, row.updated_at = identity_id, now
-            changed.append(row)
-    _rekey(rekeyed)
-    Person.objects.bulk_update(
-        changed, ["key", "identity", "updated_at", *SUMMARY], batch_size=BATCH
-    )
-    Person.objects.bulk_create(new, batch_size=BATCH)
+        old_key, old_identity, old_summary = stored[pk]
+        if old_key != key:
+            rekeyed.append((pk, f"rekey:{pk}"))
+        if (old_key, old_identity, old_summary) != (key, identity_id, summary):
+            changed.append((pk, key, identity_id, now, *summary))
+    # Re-keyed rows take a placeholder key first, so that two rows swapping keys never hold
+    # the same one in between (unique per tenant, checked row by row).
+    _bulk_set(Person, ["key"], rekeyed)
+    _bulk_set(Person, ["key", "identity", "updated_at", *SUMMARY], changed)
+    Person.objects.bulk_create([person for _, person in new], batch_size=BATCH)
+    rows.update((key, person.pk) for key, person in new)
     return rows
 
 
-def _rekey(rekeyed: list[tuple[Person, str]]) -> None:
-    """Give re-keyed rows a placeholder key first, so that two rows swapping keys never hold
-    the same one in between (unique per tenant, checked row by row)."""
-    for row, _ in rekeyed:
-        row.key = f"rekey:{row.pk}"
-    Person.objects.bulk_update([row for row, _ in rekeyed], ["key"], batch_size=BATCH)
-    for row, key in rekeyed:
-        row.key = key
-
-
-def _attach(accounts: list[_Account], wanted: dict[str, _Wanted], people: dict[str, Person]):
+def _attach(accounts: list[_Account], wanted: dict[str, _Wanted], people: dict[str, int]):
     """Point every account at its person's row (None for a deleted account left alone)."""
-    person_of = {a.pk: people[key].pk for key, want in wanted.items() for a in want.accounts}
-    moved = [
-        Account(pk=a.pk, person_id=person_of.get(a.pk))
-        for a in accounts
-        if a.person_id != person_of.get(a.pk)
-    ]
-    Account.objects.bulk_update(moved, ["person"], batch_size=BATCH)
+    person_of = {a.pk: people[key] for key, want in wanted.items() for a in want.accounts}
+    moved = [(a.pk, person_of.get(a.pk)) for a in accounts if a.person_id != person_of.get(a.pk)]
+    _bulk_set(Account, ["person"], moved)
+
+
+def _bulk_set(model, fields: list[str], rows: list[tuple]) -> None:
+    """Set `fields` of many rows, each given as (pk, *values): one UPDATE ... FROM (VALUES ...)
+    a batch. Django's bulk_update builds a CASE expression per row and field, which costs
+    seconds per ten thousand rows; the first match of a tenant moves every account."""
+    if not rows:
+        return
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    # PostgreSQL types a VALUES list from its rows, and a parameter alone has no type.
+    cast = connection.vendor == "postgresql"
+    slot = "({})".format(
+        ", ".join(f"CAST(%s AS {f.db_type(connection)})" if cast else "%s" for f in columns)
+    )
+    table = quote(meta.db_table)
+    assignments = ", ".join(
+        f"{quote(f.column)} = v.column{n}" for n, f in enumerate(columns[1:], start=2)
+    )
+    limit = connection.features.max_query_params or BATCH * len(columns)
+    size = max(1, min(BATCH, limit // len(columns)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            params = [
+                f.get_db_prep_save(value, connection)
+                for row in batch
+                for f, value in zip(columns, row, strict=True)
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(batch))})"  # noqa: S608
+                f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1",
+                params,
+            )
 
 
 # --- one person at a time --------------------------------------------------------------------
@@ -392,8 +445,12 @@ def refresh_people(people: Iterable[Person]) -> None:
 
 
 def _refresh_batch(pks: list[int]) -> None:
-    rows = list(Person.objects.filter(pk__in=pks))
-    identity_ids = [p.identity_id for p in rows if p.identity_id]
+    rows = list(
+        Person.objects.filter(pk__in=pks).values_list("pk", "tenant_id", "identity_id", *SUMMARY)
+    )
+    if not rows:
+        return
+    identity_ids = [identity_id for _, _, identity_id, *_ in rows if identity_id]
     identities = {
         i.pk: i
         for i in (
@@ -402,24 +459,18 @@ def _refresh_batch(pks: list[int]) -> None:
         )
     }
     accounts: dict[int, list[_Account]] = defaultdict(list)
-    for row in (
-        Account.objects.filter(person_id__in=pks).order_by("pk").values_list(*_ACCOUNT_FIELDS)
-    ):
-        account = _Account(*row)
+    for account in _accounts(policy_for(rows[0][1]), person_id__in=pks):
         accounts[account.person_id].append(account)
     now, changed, empty = timezone.now(), [], []
-    for row in rows:
-        identity, mine = identities.get(row.identity_id), accounts[row.pk]
+    for pk, _, identity_id, *old in rows:
+        identity, mine = identities.get(identity_id), accounts[pk]
         if identity is None and not any(not a.deleted for a in mine):
-            empty.append(row.pk)
+            empty.append(pk)
             continue
         summary = _summary(identity, mine)
-        if _changed(row, summary):
-            for name, value in summary.items():
-                setattr(row, name, value)
-            row.updated_at = now
-            changed.append(row)
-    Person.objects.bulk_update(changed, ["updated_at", *SUMMARY], batch_size=BATCH)
+        if summary != tuple(old):
+            changed.append((pk, now, *summary))
+    _bulk_set(Person, ["updated_at", *SUMMARY], changed)
     if empty:
         Account.objects.filter(person_id__in=empty).update(person=None)
         Person.objects.filter(pk__in=empty).delete()
