@@ -13,11 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Role, role_of
+from provisioning.inventory import drift
+from provisioning.inventory.models import Drift, Person
 from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
 from provisioning.models_throttle import ConnectionBreaker
 from provisioning.quarantine import BreakerState, breaker_state
@@ -115,6 +118,9 @@ class TenantRow:
     joiners_next: int = 0
     movers_next: int = 0
     leavers_next: int = 0
+    drift_open: int = 0
+    drift_converging: int = 0
+    unmanaged: int = 0  # people with in-scope accounts whom nobody manages
 
     # Links of the row, built from one reversed pattern each: 200 rows x 6 {% url %} tags
     # were a third of the page's time.
@@ -133,6 +139,10 @@ class TenantRow:
     @property
     def refresh_url(self) -> str:
         return _by_slug("licences_refresh", self.slug)
+
+    @property
+    def drift_url(self) -> str:
+        return _by_slug("drift_report", self.slug)
 
     @property
     def failure_url(self) -> str:
@@ -172,6 +182,20 @@ class TenantRow:
             + self.throttled
             + self.held
         )
+
+
+def _per_tenant(queryset) -> Coalesce:
+    """A count of `queryset`'s rows of each tenant, as a column of the tenants' query."""
+    counted = queryset.filter(tenant=OuterRef("pk")).order_by().values("tenant")
+    counted = counted.annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+DRIFT_FIGURES = {
+    "drift_open": _per_tenant(Drift.objects.filter(status=Drift.Status.OPEN)),
+    "drift_converging": _per_tenant(Drift.objects.filter(status=Drift.Status.CONVERGING)),
+    "unmanaged": _per_tenant(Person.objects.filter(drift.UNMANAGED)),
+}
 
 
 # How a count of jobs by status reads in a cell: (label, statuses, badge class).
@@ -250,6 +274,20 @@ class Dashboard:
     def leaver_total(self) -> int:
         return self._sum("leavers_next")
 
+    @property
+    def drift_rows(self) -> list[TenantRow]:
+        """Tenants with open drift or unmanaged in-scope people, most open drift first."""
+        found = [r for r in self.rows if r.drift_open or r.drift_converging or r.unmanaged]
+        return sorted(found, key=lambda r: (-r.drift_open, -r.unmanaged, r.name.casefold()))
+
+    @property
+    def drift_total(self) -> int:
+        return self._sum("drift_open")
+
+    @property
+    def unmanaged_total(self) -> int:
+        return self._sum("unmanaged")
+
 
 def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Dashboard:
     """The dashboard of the tenants `user` may see, optionally only those tagged `tag`."""
@@ -257,7 +295,7 @@ def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Da
     local = timezone.localtime(now)
     today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week_start = today_start - timedelta(days=today_start.weekday())
-    visible = list(access.tenants_for(user).values("id", "slug", "name", "tags"))
+    visible = list(access.tenants_for(user).values("id", "slug", "name", "tags", **DRIFT_FIGURES))
     tags = sorted({t for row in visible for t in (row["tags"] or [])}, key=str.casefold)
     chosen = [r for r in visible if not tag or tag in (r["tags"] or [])]
     rows = {
@@ -271,6 +309,7 @@ def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Da
         _add_open_jobs(rows, scope, now)
         _add_connections(rows, scope, now)
         _add_approvals(rows, scope)
+        _add_drift(rows, chosen)
         board.attention = _attention(rows, scope, now)
         _add_licences(rows)
     board.rows = _sorted(list(rows.values()), board.sort)
@@ -403,6 +442,15 @@ def _add_approvals(rows, scope) -> None:
     for g in pending:
         if g["tenant_id"] in rows:
             rows[g["tenant_id"]].pending_approvals = g["n"]
+
+
+def _add_drift(rows, tenants: list[dict]) -> None:
+    """Open and converging drift items, and in-scope people nobody manages, per tenant (read
+    with the tenants themselves: DRIFT_FIGURES)."""
+    for figures in tenants:
+        row = rows[figures["id"]]
+        row.drift_open, row.drift_converging = figures["drift_open"], figures["drift_converging"]
+        row.unmanaged = figures["unmanaged"]
 
 
 def _attention(rows, scope, now) -> list[FailedJob]:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from portal.audit.events import record
@@ -441,14 +441,15 @@ def _new_row(tenant, key, item: Found, identity_id, account_id, now) -> Drift:
     )
 
 
-def unmanaged_people(tenants: Tenant | Iterable[int]) -> QuerySet[Person]:
-    """People whose live accounts are all in scope and who have no identity: the portal may
-    manage them and nobody does. Queried live from the Person rows' summary (never stored
-    as Drift rows, so 50,000 of them cost no writes); `tenants`: one, or several ids."""
-    rows = Person.objects.filter(identity__isnull=True, in_scope=True, accounts_count__gt=0)
-    if isinstance(tenants, Tenant):
-        return rows.filter(tenant=tenants)
-    return rows.filter(tenant_id__in=list(tenants))
+# People whose live accounts are all in scope and who have no identity: the portal may manage
+# them and nobody does (over the Person rows' summary, which the People page filters too).
+UNMANAGED = Q(identity__isnull=True, in_scope=True, accounts_count__gt=0)
+
+
+def unmanaged_people(tenant: Tenant) -> QuerySet[Person]:
+    """The tenant's people nobody manages, queried live: never stored as Drift rows, so
+    50,000 of them cost no writes."""
+    return Person.objects.filter(UNMANAGED, tenant=tenant)
 
 
 # -- converge ---------------------------------------------------------------------------------
