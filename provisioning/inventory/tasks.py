@@ -7,7 +7,10 @@ from celery import shared_task
 from django.db import transaction
 
 from portal.audit.events import record
-from provisioning.inventory import service
+from provisioning.inventory import (
+    service,
+    tasks_adopt,  # noqa: F401  (bulk adoption's task)
+)
 from tenants.models import DirectoryConnection
 
 
