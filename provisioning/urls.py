@@ -29,7 +29,6 @@ urlpatterns = [
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
-    path("tenants/<slug:tenant>/people/", views.people_list, name="people_list"),
     path(
         "tenants/<slug:tenant>/people/<int:identity_id>/",
         views.identity_detail,

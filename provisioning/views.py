@@ -237,18 +237,7 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     return redirect("job_detail", job_id=job.pk)
 
 
-# -- people --------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
-    tenant_obj = access.get_tenant_for(request.user, tenant)
-    return render(
-        request,
-        "provisioning/people_list.html",
-        {"tenant": tenant_obj, "people": queries.identities_of(tenant_obj)},
-    )
+# -- people (the list is provisioning/inventory/views_people.py: every account) ------------
 
 
 @login_required
