@@ -156,7 +156,7 @@ def compare(
             return [Found(Kind.VANISHED, ref_id="account", detail=f"The linked account {where}.")]
         return []
     if not desired.present:
-        detail = "The account is still in the directory; the person was deleted in the portal."
+        detail = "The account is in the directory, but the person should have none now."
         return [Found(Kind.STATE, ref_id="present", detail=detail)]
     found = _state(desired, account, who)
     for kind in kinds:

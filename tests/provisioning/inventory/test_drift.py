@@ -13,8 +13,9 @@ import pytest
 
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle
+from provisioning.engine.desired import DesiredState
 from provisioning.inventory import drift, service
-from provisioning.inventory.models import Cursor, Drift, Person, Policy
+from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import ask
 from provisioning.models import Batch, Identity, Job
 from tests.provisioning.directories import make_directories
@@ -213,3 +214,76 @@ def test_a_person_with_a_job_in_flight_is_left_to_the_engine(dirs):
     drive(pending)
     read(dirs)  # the job ended after the last read started: this read shows its result
     assert Person.objects.get(identity=ada).drift.count() == 1
+
+
+def test_a_linked_account_deleted_by_hand_has_vanished(dirs):
+    ada = joined(dirs, "Ada")
+    read(dirs)
+    graph(dirs, "DELETE", f"/users/{remote_id(ada)}")
+    read(dirs)
+    assert open_items(ada) == {(Kind.VANISHED, "", "account")}
+    assert "deleted items" in Drift.objects.get(identity=ada).detail
+
+
+# -- the comparison alone ----------------------------------------------------------------------
+
+CATALOG = drift.Catalog(
+    [
+        ("groups", "g-staff", "Staff", {}),
+        ("groups", "g-vpn", "VPN Users", {}),
+        ("groups", "g-dyn", "Sales (dynamic)", {"dynamic": True}),
+        ("groups", "g-all", "Everyone", {"builtin": True}),
+        ("licenses", "sku-e3", "SPE_E3", {}),
+        ("apps", "app-slack", "Slack", {}),
+    ]
+)
+
+
+def desired(**fields) -> DesiredState:
+    names = {"username": "ada", "first_name": "Ada", "last_name": "L", "display_name": "Ada L"}
+    return DesiredState(email="ada@x.test", **names, **fields)
+
+
+def found(state: DesiredState, **held) -> set[tuple]:
+    account = Account(
+        remote_id="u1",
+        enabled=held.pop("enabled", True),
+        group_ids=held.get("groups", []),
+        licence_ids=held.get("licenses", []),
+        app_ids=held.get("apps", []),
+    )
+    return {(f.kind, f.access_kind, f.ref_id) for f in drift.compare(state, account, CATALOG)}
+
+
+def test_names_resolve_in_any_case_and_the_directorys_own_groups_never_count():
+    state = desired(groups=("staff", "Sales (dynamic)"), licenses=("SPE_E3",))
+    assert found(state, groups=["g-staff", "g-all"], licenses=["sku-e3"]) == set()
+    assert found(state, groups=["g-dyn", "g-vpn"]) == {
+        (Kind.MISSING, "groups", "g-staff"),
+        (Kind.MISSING, "licenses", "sku-e3"),
+        (Kind.EXTRA, "groups", "g-vpn"),
+    }
+    assert found(desired(groups=("Nope",))) == {(Kind.MISSING, "groups", "Nope")}
+
+
+def test_a_leaver_keeps_only_the_kept_groups_unless_the_leave_keeps_access():
+    strip = dict.fromkeys(("groups", "licenses", "apps"), "strip")
+    leaving = desired(enabled=False, leaving=True, removal=strip, keep_groups=("vpn users",))
+    held = {"groups": ["g-vpn", "g-staff"], "licenses": ["sku-e3"], "apps": ["app-slack"]}
+    assert found(leaving, enabled=False, **held) == {
+        (Kind.EXTRA, "groups", "g-staff"),
+        (Kind.EXTRA, "licenses", "sku-e3"),
+        (Kind.EXTRA, "apps", "app-slack"),
+    }
+    keep = dict.fromkeys(("groups", "licenses", "apps"), "keep")
+    kept = desired(enabled=None, leaving=True, removal=keep)
+    assert found(kept, **held) == set()  # and sign-in left as it is: not checked
+
+
+def test_state_and_presence():
+    assert found(desired(enabled=False), enabled=True) == {(Kind.STATE, "", "sign-in")}
+    assert found(desired(), enabled=False) == {(Kind.STATE, "", "sign-in")}
+    assert found(desired(present=False, enabled=False)) == {(Kind.STATE, "", "present")}
+    gone = drift.compare(desired(), None, CATALOG)
+    assert [(f.kind, f.detail) for f in gone] == [(Kind.VANISHED, "The linked account is gone.")]
+    assert drift.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
