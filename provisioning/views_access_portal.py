@@ -32,6 +32,7 @@ from tenants import access
 OPERATORS = access.OPERATOR_ROLES
 CLIENT_ADMIN = (Role.CLIENT_ADMIN,)
 ONBOARD_PREFILL = ("first_name", "last_name", "start_date", "job_title")
+HOME_PEOPLE = 20  # people on a client's home page, the latest managed first
 
 
 # -- the client admin's home ------------------------------------------------------------------
@@ -59,6 +60,7 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         queries_access.requests_of(tenant_obj).filter(status=AccessRequest.Status.PENDING)
     )
     pending.sort(key=lambda r: (r.pk not in mine, r.created_at))
+    people = queries_access.people_with_access(tenant_obj).order_by("-created_at", "-pk")
     context = {
         "tenant": tenant_obj,
         "approvals": [
@@ -67,7 +69,9 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         ],
         "waiting_here": len(mine),
         "form": DecisionForm(),
-        "people": queries_access.people_with_access(tenant_obj),
+        # The latest few only: the People page lists, searches and pages everyone.
+        "people": people[:HOME_PEOPLE],
+        "people_total": people.count(),
         "jobs": queries_access.recent_jobs(tenant_obj),
         "events": queries_access.audit_trail(tenant_obj),
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],

@@ -23,8 +23,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, F, Value, When
 from django.db.models.fields.json import KT
+from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
 from provisioning.inventory.models import Account, Person, Policy
@@ -60,7 +61,7 @@ class _Account(NamedTuple):
     connection_id: int
     remote_id: str
     key_value: str | None  # the field the rule names (text of an attribute, in SQL)
-    display_name: str
+    display_name: str  # the directory's, else first and last name (Okta has no display name)
     username: str
     mail: str
     employee_id: str
@@ -150,6 +151,10 @@ def _accounts(policy: Policy, **where) -> Iterator[_Account]:
         .annotate(
             key_value=_key_source(policy),
             is_licensed=Case(When(licence_ids=[], then=False), default=True),
+            name=Case(
+                When(display_name="", then=Trim(Concat("first_name", Value(" "), "last_name"))),
+                default="display_name",
+            ),
         )
         .order_by("pk")
         .values_list(
@@ -157,7 +162,7 @@ def _accounts(policy: Policy, **where) -> Iterator[_Account]:
             "connection_id",
             "remote_id",
             "key_value",
-            "display_name",
+            "name",
             "username",
             "mail",
             "employee_id",

@@ -5,17 +5,97 @@ identity without any account is a person too; rows left empty go."""
 from __future__ import annotations
 
 import itertools
+import uuid
 
+import httpx
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
-from provisioning.inventory import matching
-from provisioning.inventory.models import Account, Person, Policy
+from portal.models import Role
+from provisioning.inventory import matching, service
+from provisioning.inventory.models import Account, Cursor, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
+from tests.factories import make_person
+from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db
 
 _ids = itertools.count(1)
+
+
+# -- read from the sandbox's Entra directory and Okta org --------------------------------------
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    made = make_directories(on_sandbox, f"mt{uuid.uuid4().hex[:10]}", kinds=("entra", "okta"))
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+def add_okta_user(dirs, login: str, first: str, last: str, email: str = "") -> dict:
+    """A person already in the Okta org, made through its API as an admin would."""
+    body = {
+        "profile": {"firstName": first, "lastName": last, "login": login, "email": email or login}
+    }
+    response = httpx.post(
+        f"{dirs.server.url}/okta/{dirs.okta_id}/api/v1/users?activate=true",
+        json=body,
+        headers={"Authorization": f"SSWS {dirs.okta_id}-token"},
+        verify=str(dirs.server.ca),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def read_both(dirs) -> None:
+    for kind in ("entra", "okta"):
+        cursor = service.refresh(dirs.tenant.connections.get(kind=kind), sleep=lambda s: None)
+        assert cursor is not None and cursor.state == Cursor.State.IDLE, cursor.last_error
+    matching.rematch(dirs.tenant)  # as the cycle after each read does; once more is harmless
+
+
+def test_people_read_from_entra_and_okta_are_matched_across_them(client, dirs):
+    domain = dirs.tenant.primary_domain
+    dirs.add_entra_user(f"ada@{domain}", "Ada", "Both")
+    add_okta_user(dirs, f"Ada@{domain}", "Ada", "Both")
+    grace = dirs.add_entra_user(f"grace.h@{domain}", "Grace", "Hopper")
+    response = dirs.graph("PATCH", f"/users/{grace['id']}", {"mail": "grace@corp.example"})
+    assert response.status_code == 204, response.text
+    add_okta_user(dirs, f"grace.hopper@{domain}", "Grace", "Hopper", "Grace@Corp.example")
+    add_okta_user(dirs, f"olga@{domain}", "Olga", "OktaOnly")
+
+    read_both(dirs)
+
+    ada = Person.objects.get(tenant=dirs.tenant, key=f"ada@{domain}")
+    assert ada.accounts_count == 2 and ada.display_name == "Ada Both"
+    assert {a.connection.kind for a in ada.accounts.all()} == {"entra", "okta"}
+    by_username = Person.objects.filter(tenant=dirs.tenant, display_name="Grace Hopper")
+    assert by_username.count() == 2  # the usernames differ: two people by the default rule
+
+    Policy.objects.update_or_create(tenant=dirs.tenant, defaults={"match_on": "mail"})
+    matching.rematch(dirs.tenant)
+
+    grace_row = Person.objects.get(tenant=dirs.tenant, display_name="Grace Hopper")
+    assert grace_row.key == "grace@corp.example" and grace_row.accounts_count == 2
+    technician = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
+    client.force_login(technician)
+    page = client.get(reverse("people_list", kwargs={"tenant": dirs.tenant.slug}))
+    rows = {row["person"].display_name: row for row in page.context["rows"]}
+    assert sorted(rows) == ["Ada Both", "Grace Hopper", "Olga OktaOnly"]
+    assert [c.kind for c in rows["Grace Hopper"]["directories"]] == ["entra", "okta"]
+    assert [c.kind for c in rows["Olga OktaOnly"]["directories"]] == ["okta"]
+
+
+# -- the rule, links and identities, over inventory rows as a read leaves them ----------------
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def add_account(connection, username: str, **fields) -> Account:
