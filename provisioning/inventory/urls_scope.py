@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from provisioning.inventory import views_scope as views
+
+urlpatterns = [
+    path("tenants/<slug:tenant>/takeover/", views.inventory_policy, name="inventory_policy"),
+]

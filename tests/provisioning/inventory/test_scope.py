@@ -85,6 +85,16 @@ def row(username="ada@contoso.example", **values) -> Account:
         (row(enabled=False), rules(), ""),
         (row(enabled=False), rules(enabled_only=True), "sign-in is blocked"),
         (row(deleted=True), rules(), "deleted from the directory"),
+        (  # several patterns of several stars: the first in the list that matches is named
+            row("maxbay@contoso.example"),
+            rules(excluded_patterns=["*q*", "*x*y*", "m*"]),
+            "matches excluded pattern *x*y*",
+        ),
+        (
+            row("a.b@contoso.example"),
+            rules(excluded_patterns=["a?b", "[ab].*"]),
+            "matches excluded pattern [ab].*",  # the username is looked at first
+        ),
     ],
 )
 def test_rules_decide_and_say_why(account, policy, reason):
