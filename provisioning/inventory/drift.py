@@ -771,8 +771,9 @@ def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]
 
 
 def open_of(person: Person | None) -> PersonDrift | None:
-    """A person's open and converging items (None for no person)."""
-    if not person:
+    """A person's open and converging items (None for no person, or one nobody manages:
+    drift is a managed person's)."""
+    if not person or person.identity_id is None:
         return None
     rows = Drift.objects.filter(person=person, status__in=Drift.OPEN_STATES)
     return blocks([person], rows)[0]

@@ -213,7 +213,7 @@ def test_the_identity_page_shows_the_persons_open_drift(client, alpha):
         "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
     )
     text = login(client, alpha.client_admin).get(url).content.decode()
-    assert 'id="person-drift"' in text and "Finance" in text
+    assert 'id="person-drift-items"' in text and "Finance" in text
     assert "Converge" not in text  # a client admin reads, and does not act
 
 
@@ -235,3 +235,21 @@ def test_unmanaged_in_scope_people_are_counted_not_stored(client, alpha):
     assert 'id="drift-unmanaged">2<' in text
     assert "Unmanaged 0" in text and "Unmanaged 2" not in text
     assert not Drift.objects.filter(kind=Kind.UNMANAGED).exists()
+
+
+def test_the_person_page_shows_drift_of_managed_people_only(client, alpha):
+    extra = item(alpha, name="Finance")
+    login(client, alpha.technician)
+    url = reverse(
+        "person_detail", kwargs={"tenant": alpha.tenant.slug, "person_id": extra.person_id}
+    )
+    text = client.get(url, follow=True).content.decode()  # a managed person's page: theirs
+    assert 'id="person-drift-items"' in text and f'id="drift-{extra.pk}"' in text
+    assert "Converge all open (1)" in text
+    nobody = Person.objects.create(tenant=alpha.tenant, key="x", display_name="Nobody's")
+    Account.objects.create(
+        connection=alpha.connection, tenant=alpha.tenant, remote_id="x", person=nobody
+    )
+    url = reverse("person_detail", kwargs={"tenant": alpha.tenant.slug, "person_id": nobody.pk})
+    page = client.get(url)
+    assert page.status_code == 200 and 'id="person-drift-items"' not in page.content.decode()
