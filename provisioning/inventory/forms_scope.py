@@ -74,6 +74,7 @@ class PolicyForm(forms.Form):
     excluded_patterns = LinesField(
         label="Never touch accounts named",
         item_validator=_at_most(PATTERN_LENGTH),
+        widget=forms.Textarea(attrs={"rows": 11}),
         help_text="Patterns, one a line, over the username, its part before the @ and the "
         "display name: * is any text, ? one character, case does not matter "
         "(svc-*, *-admin, breakglass*).",

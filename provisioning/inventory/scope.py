@@ -12,7 +12,6 @@ otherwise: Entra's provisioning skips out-of-scope deletions the same way
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from django.db.models import Count, Q
 
 from portal.audit.events import record
 from provisioning import lifecycle
+from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import Batch, DirectoryAccount, Identity
 from tenants.models import Tenant
@@ -322,23 +322,9 @@ def preview(tenant: Tenant, proposed_policy: Policy) -> ScopeChange:
     return evaluate(tenant, proposed_policy)
 
 
-def _matching():
-    """matching.py (people across directories), imported when used: it is written beside
-    this module and may not be there yet in a partial build (then nothing is refreshed)."""
-    try:
-        return importlib.import_module("provisioning.inventory.matching")
-    except ModuleNotFoundError as exc:
-        if exc.name != "provisioning.inventory.matching":
-            raise
-        return None
-
-
 def _follow_people(tenant: Tenant, change: ScopeChange, *, rematch: bool) -> None:
     """The People page's summaries (a person is in scope when all their accounts are); a new
     matching rule matches every account again."""
-    matching = _matching()
-    if matching is None:
-        return
     if rematch:
         matching.rematch(tenant)
     elif change.changed_people:

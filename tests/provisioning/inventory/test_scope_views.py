@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning.inventory import scope
-from provisioning.inventory.models import Account, Policy, Resource
+from provisioning.inventory import matching, scope
+from provisioning.inventory.models import Account, Person, Policy, Resource
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +64,7 @@ def directory(alpha):
             connection=alpha.connection, kind="groups", remote_id=remote_id, name=name
         )
     scope.apply_scope(alpha.tenant)
+    matching.rematch(alpha.tenant)
     return made
 
 
@@ -196,6 +197,8 @@ def test_a_change_is_previewed_then_saved_with_the_same_values(client, alpha, di
     ]
     rows = dict(Account.objects.filter(tenant=alpha.tenant).values_list("remote_id", "in_scope"))
     assert rows == {"u0": True, "u1": False, "u2": False, "u3": False, "u4": False}
+    people = dict(Person.objects.filter(tenant=alpha.tenant).values_list("username", "in_scope"))
+    assert people["ada@alpha.test"] and not people["bob@alpha.test"]  # the People page follows
     event = AuditEvent.objects.get(action="inventory.policy_changed")
     assert (event.after["entering"], event.after["leaving"]) == (0, 2)
     assert event.actor_user_id == alpha.technician.pk
@@ -229,5 +232,8 @@ def test_a_new_matching_rule_is_saved_and_audited(client, alpha, directory):
 
     policy = Policy.objects.get(tenant=alpha.tenant)
     assert (policy.match_on, policy.match_attribute) == ("attribute", "employeeNumber")
+    # matched again by the new rule: no account has the attribute, so each is its own person
+    keys = set(Person.objects.filter(tenant=alpha.tenant).values_list("key", flat=True))
+    assert {k for k in keys if k.startswith("account:")} and "ada@alpha.test" not in keys
     event = AuditEvent.objects.get(action="inventory.policy_changed")
     assert event.before["match_on"] == "username" and event.after["match_on"] == "attribute"
