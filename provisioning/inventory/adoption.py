@@ -328,12 +328,20 @@ class Draft:
     @property
     def exception_names(self) -> list[tuple[str, str, str]]:
         """(directory, kind noun, name) of every exception, for the pages."""
+        return self._named({int(cid): kinds for cid, kinds in self.exceptions.items()})
+
+    @property
+    def managed_names(self) -> list[tuple[str, str, str]]:
+        """(directory, kind noun, name) of the access the templates explain."""
+        return self._named(self.managed)
+
+    def _named(self, refs: dict) -> list[tuple[str, str, str]]:
         labels = {a.connection_id: a.connection.get_kind_display() for a in self.accounts}
         return [
-            (labels.get(int(cid), cid), KIND_NOUNS[kind], ref["name"])
-            for cid, kinds in self.exceptions.items()
-            for kind, refs in kinds.items()
-            for ref in refs
+            (labels.get(cid, str(cid)), KIND_NOUNS[kind], ref["name"])
+            for cid, kinds in refs.items()
+            for kind, items in kinds.items()
+            for ref in items
         ]
 
 
@@ -622,23 +630,30 @@ def adopt(
     confirm_changes: bool = False,
     http_request=None,
     known: Known | None = None,
+    to_offboard: bool = False,
 ) -> Identity:
     """Make `person` a managed Identity linked to their accounts, in one transaction, with
     its audit event; no job is asked and nothing is sent. Raises AdoptionRefused (nothing
     saved) for a person out of scope, managed already or colliding with someone managed,
-    and for an adoption the engine would act on unless `confirm_changes`."""
+    and for an adoption the engine would act on unless `confirm_changes`.
+
+    `to_offboard`: the offboarding form comes next, and it takes a leaver, not someone who
+    has left: a disabled person is adopted as a leaver (the same desired state; the first
+    verified job makes them someone who has left)."""
     with transaction.atomic():
-        identity, result = _adopt(person, templates, known, confirm_changes)
+        identity, result = _adopt(person, templates, known, confirm_changes, leaver=to_offboard)
         _audit(identity, result, by, reason, confirm_changes, http_request)
     return identity
 
 
-def _adopt(person, templates, known, confirm_changes, *, leaving=False):
+def _adopt(person, templates, known, confirm_changes, *, leaving=False, leaver=False):
     person = Person.objects.select_for_update().select_related("tenant").get(pk=person.pk)
     known = known or Known(person.tenant)
     result = draft(person, templates, known=known)
     if result.refusal:
         raise AdoptionRefused(result.refusal, refused_as=result.refused_as)
+    if leaver and result.status == Identity.Status.LEFT:
+        result.status = Identity.Status.LEAVER
     if leaving:
         result.status, result.leave_options = Identity.Status.ACTIVE, {}
     elif result.changes and not confirm_changes:
@@ -771,6 +786,14 @@ class BulkPreview:
     @property
     def refused_total(self) -> int:
         return sum(self.refused.values())
+
+    @property
+    def template_counts(self) -> list[tuple[str, int]]:
+        return self.templates.most_common()
+
+    @property
+    def refusal_counts(self) -> list[tuple[str, int]]:
+        return self.refused.most_common()
 
 
 def selection(tenant: Tenant, people=None):

@@ -1,0 +1,240 @@
+"""The adoption pages: operators only (404 for another tenant's people, 403 for read-only
+roles), changes by POST only, bad input refused with nothing saved; the page suggests the
+template that explains what the person holds and shows the exceptions; adopting leads to the
+identity (or its offboarding or move form); a managed person's actions are the identity's
+own pages; the bulk page previews and adopts what it previewed."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.inventory import matching, scope
+from provisioning.inventory.models import Account, Person, Resource
+from provisioning.models import Identity
+
+pytestmark = pytest.mark.django_db
+
+OPERATORS = ["msp_admin", Role.TECHNICIAN]
+READ_ONLY = [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+CATALOGUE = {
+    "entra": {
+        "groups": {"g-team": "Alpha Ltd Sales Team", "g-vpn": "VPN Users"},
+        "licenses": {"sku-e3": "SPE_E3"},
+        "apps": {"app-crm": "Alpha Ltd CRM"},
+    },
+    "okta": {"groups": {"o-team": "Alpha Ltd Sales Team"}, "apps": {"o-crm": "Alpha Ltd CRM"}},
+}
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def user_of(world, role, msp_admin):
+    return msp_admin if role == "msp_admin" else world.people[role]
+
+
+def account(world, kind: str, name: str, **fields) -> Account:
+    connection = world.connection if kind == "entra" else world.okta_connection
+    where = {"usageLocation": "GB"} if kind == "entra" else {"countryCode": "GB"}
+    defaults = {
+        "username": f"{name}@alpha.test",
+        "mail": f"{name}@alpha.test",
+        "first_name": name.title(),
+        "last_name": "Existing",
+        "display_name": f"{name.title()} Existing",
+        "user_type": "Member" if kind == "entra" else "",
+        "department": "Sales",
+        "attributes": where,
+    }
+    return Account.objects.create(
+        connection=connection,
+        tenant=world.tenant,
+        remote_id=f"{kind}-{name}",
+        **(defaults | fields),
+    )
+
+
+@pytest.fixture
+def people(alpha):
+    """Alpha's directories as the inventory read them: Ada as the Sales template says plus
+    VPN Users, Bob only in Entra, and a service account out of scope."""
+    for kind, kinds in CATALOGUE.items():
+        connection = alpha.connection if kind == "entra" else alpha.okta_connection
+        for access_kind, names in kinds.items():
+            for remote_id, name in names.items():
+                Resource.objects.create(
+                    connection=connection, kind=access_kind, remote_id=remote_id, name=name
+                )
+    account(
+        alpha,
+        "entra",
+        "ada",
+        group_ids=["g-team", "g-vpn"],
+        licence_ids=["sku-e3"],
+        app_ids=["app-crm"],
+    )
+    account(alpha, "okta", "ada", group_ids=["o-team"], app_ids=["o-crm"])
+    account(alpha, "entra", "bob", group_ids=["g-vpn"])
+    account(alpha, "entra", "svc-backup")
+    scope.apply_scope(alpha.tenant)
+    matching.rematch(alpha.tenant)
+    return {
+        name: Person.objects.get(tenant=alpha.tenant, username=f"{name}@alpha.test")
+        for name in ("ada", "bob", "svc-backup")
+    }
+
+
+def url(name: str, world, person=None) -> str:
+    kwargs = {"tenant": world.tenant.slug}
+    if person is not None:
+        kwargs["person_id"] = person.pk
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.parametrize("role", OPERATORS)
+def test_the_page_suggests_the_template_and_shows_the_exceptions(
+    client, alpha, people, role, msp_admin
+):
+    client.force_login(user_of(alpha, role, msp_admin))
+    response = client.get(url("person_adopt", alpha, people["ada"]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Best match" in page and "Alpha Ltd Sales" in page
+    assert f'value="{alpha.template.pk}"' in page and "checked" in page
+    assert "VPN Users" in page  # the exception
+    assert "Adopting changes nothing in any directory" in page
+
+
+@pytest.mark.parametrize("role", READ_ONLY)
+def test_read_only_roles_may_not_adopt(client, alpha, people, role):
+    client.force_login(alpha.people[role])
+    for name in ("person_adopt", "person_offboard", "person_change"):
+        assert client.get(url(name, alpha, people["ada"])).status_code == 403
+        assert client.post(url(name, alpha, people["ada"]), {}).status_code == 403
+    assert client.get(url("people_adopt", alpha)).status_code == 403
+    assert not Identity.objects.filter(username="ada@alpha.test").exists()
+
+
+def test_another_tenants_person_is_not_found(client, alpha, bravo, people):
+    client.force_login(bravo.technician)
+    ada = people["ada"]
+    for name in ("person_adopt", "person_offboard", "person_change"):
+        target = reverse(name, kwargs={"tenant": bravo.tenant.slug, "person_id": ada.pk})
+        assert client.get(target).status_code == 404
+        assert client.post(target, {}).status_code == 404
+        assert client.get(url(name, alpha, ada)).status_code == 404  # not their tenant
+
+
+def test_adopting_leads_to_the_identity_and_is_audited(client, alpha, people):
+    client.force_login(alpha.technician)
+    response = client.post(
+        url("person_adopt", alpha, people["ada"]),
+        {"templates": [alpha.template.pk], "reason": "takeover"},
+    )
+    identity = Identity.objects.get(tenant=alpha.tenant, username="ada@alpha.test")
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": identity.pk}
+    )
+    assert [t.pk for t in identity.role_templates.all()] == [alpha.template.pk]
+    groups = identity.access_exceptions[str(alpha.connection.pk)]["groups"]
+    assert groups == [{"id": "g-vpn", "name": "VPN Users"}]
+    event = AuditEvent.objects.get(action="inventory.adopted")
+    assert event.actor_user_id == alpha.technician.pk and event.after["reason"] == "takeover"
+    # managed now: its actions are the identity's own pages
+    again = client.get(url("person_offboard", alpha, Person.objects.get(identity=identity)))
+    assert again["Location"].endswith(f"/people/{identity.pk}/offboard/")
+
+
+def test_an_adoption_that_would_change_something_needs_a_confirmation(client, alpha, people):
+    client.force_login(alpha.technician)
+    bob = url("person_adopt", alpha, people["bob"])
+    page = client.get(bob).content.decode()
+    assert "create an account for bob@alpha.test in Okta" in page
+
+    refused = client.post(bob, {})
+    assert refused.status_code == 400 and "unless you confirm" in refused.content.decode()
+    assert not Identity.objects.filter(username="bob@alpha.test").exists()
+
+    assert client.post(bob, {"confirm_changes": "on"}).status_code == 302
+    identity = Identity.objects.get(username="bob@alpha.test")
+    event = AuditEvent.objects.get(action="inventory.adopted", target_id=str(identity.pk))
+    assert any("Okta" in change for change in event.after["changes_confirmed"])
+
+
+def test_out_of_scope_and_bad_input_save_nothing(client, alpha, bravo, people):
+    client.force_login(alpha.technician)
+    service = url("person_adopt", alpha, people["svc-backup"])
+    page = client.get(service).content.decode()
+    assert "Out of scope" in page and "excluded pattern" in page
+    assert client.post(service, {"confirm_changes": "on"}).status_code == 400
+    ada = url("person_adopt", alpha, people["ada"])
+    for bad in (
+        {"templates": ["99999999999999999999999"]},
+        {"templates": [bravo.template.pk]},
+        {"templates": ["x"]},
+        {"reason": "x" * 501},
+        {"reason": "<script>"},
+    ):
+        assert client.post(ada, bad).status_code == 400, bad
+        assert client.get(ada, {"preview": "1", **bad}).status_code == 400, bad
+    assert client.put(ada).status_code == 405
+    assert (
+        not Identity.objects.filter(username__endswith="@alpha.test")
+        .exclude(pk=alpha.identity.pk)
+        .exists()
+    )
+
+
+def test_offboarding_an_unmanaged_person_adopts_then_opens_the_offboarding_form(
+    client, alpha, people
+):
+    client.force_login(alpha.technician)
+    page = client.get(url("person_offboard", alpha, people["ada"])).content.decode()
+    assert "Offboarding starts by adopting them" in page
+    response = client.post(
+        url("person_offboard", alpha, people["ada"]), {"templates": [alpha.template.pk]}
+    )
+    identity = Identity.objects.get(username="ada@alpha.test")
+    assert response["Location"].endswith(f"/people/{identity.pk}/offboard/")
+    moved = client.post(url("person_change", alpha, people["bob"]), {"confirm_changes": "on"})
+    bob = Identity.objects.get(username="bob@alpha.test")
+    assert moved["Location"].endswith(f"/people/{bob.pk}/change/")
+
+
+def test_the_htmx_preview_follows_the_chosen_templates(client, alpha, people):
+    client.force_login(alpha.technician)
+    response = client.get(
+        url("person_adopt", alpha, people["ada"]), {"preview": "1"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert "<html" not in fragment
+    assert "Alpha Ltd Sales Team" in fragment and "SPE_E3" in fragment  # all exceptions now
+
+
+def test_bulk_page_previews_and_adopts_what_it_previewed(client, alpha, people):
+    client.force_login(alpha.technician)
+    page = client.get(url("people_adopt", alpha))
+    assert page.status_code == 200
+    preview = page.context["preview"]
+    # Ada adopted with the template; Bob would get an Okta account: left as is
+    assert (preview.selected, preview.adoptable) == (2, 1)
+    assert preview.templates == {"Alpha Ltd Sales": 1}
+
+    stale = client.post(url("people_adopt", alpha), {"expected": "2"})
+    assert stale.status_code == 302 and not Identity.objects.filter(username="ada@alpha.test")
+
+    done = client.post(url("people_adopt", alpha), {"expected": "1", "reason": "takeover"})
+    assert done.status_code == 302
+    assert Identity.objects.filter(username="ada@alpha.test").exists()
+    summary = AuditEvent.objects.get(action="inventory.adopted_many")
+    assert summary.after["adopted"] == 1
+    for bad in ({"directory": "x"}, {"q": "x" * 101}, {"state": "nope"}, {"expected": "-1"}):
+        assert client.get(url("people_adopt", alpha), bad).status_code == 400, bad
+    assert client.get(url("people_adopt", alpha), {"q": "nobody"}).context["preview"].selected == 0
