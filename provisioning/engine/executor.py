@@ -173,7 +173,8 @@ def found(job: Job, connection, account: DirectoryAccount | None, plan) -> None:
         elif plan.user is not None:
             account.remote_id = ""  # replaced by the account its username finds now
     linked_by_step = any(s.action == planner.LINK_USER for s in plan.steps)
-    if plan.user and not (account and account.remote_id) and not linked_by_step:
+    someone_else = any(p.kind == "conflict" for p in plan.problems)
+    if plan.user and not (account and account.remote_id) and not (linked_by_step or someone_else):
         # Found by username (linked outside the portal's own onboarding).
         link_account(account_for(job, connection), plan.user.id, created=False)
     if plan.exceptions:

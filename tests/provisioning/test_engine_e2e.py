@@ -100,6 +100,8 @@ def test_username_of_someone_else_fails_clearly_and_sends_nothing(on_sandbox, wo
     assert "already exists in this directory for someone else" in job.error
     assert "Nothing was sent" in job.error
     assert not Step.objects.filter(job=job).exists()
+    # nor is the other person's account linked: a later job would change it
+    assert not job.identity.accounts.exclude(remote_id="").exists()
 
 
 def test_a_job_succeeds_only_with_the_read_back_and_its_page_shows_it(
