@@ -8,12 +8,12 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
-from provisioning.inventory import adoption
+from provisioning.inventory import adoption, queries_people
+from provisioning.inventory.forms_people import PeopleFilterForm
 from provisioning.inventory.models import Person
 from tenants.forms import no_markup
 from tenants.models import RoleTemplate, Tenant
 
-MAX_SEARCH = 100
 MAX_REASON = 500
 MAX_PEOPLE = 1_000_000  # the count a bulk confirmation carries
 
@@ -50,22 +50,10 @@ class AdoptForm(forms.Form):
         return list(self.cleaned_data.get("templates") or [])
 
 
-STATES = [
-    ("", "Enabled or disabled"),
-    ("enabled", "Enabled"),
-    ("disabled", "Disabled"),
-]
+class BulkAdoptForm(PeopleFilterForm):
+    """The People page's filters (the selection), and to start, the count the technician saw
+    in the preview and a note."""
 
-
-class BulkAdoptForm(forms.Form):
-    """A selection of the tenant's people in scope, as the People page filters them, and
-    (to start) the count the technician saw in the preview."""
-
-    q = forms.CharField(max_length=MAX_SEARCH, required=False, label="Name, username or mail")
-    directory = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, label="Directory"
-    )
-    state = forms.ChoiceField(choices=STATES, required=False, label="Sign-in")
     expected = BoundedIntegerField(
         min_value=0, max_value=MAX_PEOPLE, required=False, widget=forms.HiddenInput
     )
@@ -73,32 +61,26 @@ class BulkAdoptForm(forms.Form):
         max_length=MAX_REASON, required=False, label="Note for the audit trail"
     )
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data, *, tenant: Tenant):
+        super().__init__(data, tenant=tenant)
         self.tenant = tenant
-        self.fields["directory"].choices = [("", "Every directory")] + [
-            (str(c.pk), c.get_kind_display()) for c in tenant.connections.order_by("pk")
-        ]
 
     def people(self) -> QuerySet[Person]:
-        """The unmanaged people in scope the filter selects (call once it is valid)."""
-        data = self.cleaned_data
-        people = Person.objects.filter(tenant=self.tenant, identity__isnull=True, in_scope=True)
-        if data.get("q"):
-            people = people.filter(search__contains=data["q"].strip().casefold())
-        if data.get("directory"):
-            people = people.filter(accounts__connection_id=data["directory"]).distinct()
-        if data.get("state") == "enabled":
-            people = people.filter(enabled=True)
-        elif data.get("state") == "disabled":
-            people = people.filter(enabled=False)
-        return people
+        """The unmanaged people the filters select (call once the form is valid)."""
+        people = queries_people.people_of(self.tenant, self.cleaned_data)
+        return people.filter(identity__isnull=True)
+
+    def filters(self) -> list[tuple[str, str]]:
+        """The filters that are set, as (name, value) (call once the form is valid)."""
+        return [
+            (name, str(self.cleaned_data[name]))
+            for name in self.FILTERS
+            if self.cleaned_data.get(name) not in (None, "")
+        ]
 
     def query(self) -> str:
-        """The filter as a query string, for links back to the same selection."""
-        data = {k: v for k, v in self.cleaned_data.items() if k in ("q", "directory", "state")}
+        """The filters as a query string, for links back to the same selection."""
         query = QueryDict(mutable=True)
-        for key, value in data.items():
-            if value not in (None, ""):
-                query[key] = str(value)
+        for name, value in self.filters():
+            query[name] = value
         return query.urlencode()

@@ -157,6 +157,8 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
     """A preview of adopting a selection (or everyone in scope), and the start of it."""
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
     data = request.POST if request.method == "POST" else request.GET
+    if not data:
+        data = {"scope": "in"}  # everyone in scope
     form = BulkAdoptForm(data, tenant=tenant_obj)
     context = {"tenant": tenant_obj, "form": form}
     if not form.is_valid():
@@ -173,7 +175,7 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
         elif preview.adoptable:
             _start(request, tenant_obj, preview, form.cleaned_data["reason"])
         return redirect(back)
-    context |= {"preview": preview, "query": form.query()}
+    context |= {"preview": preview, "query": form.query(), "filters": form.filters()}
     return render(request, "inventory/adopt_people.html", context)
 
 

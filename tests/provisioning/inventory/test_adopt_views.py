@@ -235,6 +235,11 @@ def test_bulk_page_previews_and_adopts_what_it_previewed(client, alpha, people):
     assert Identity.objects.filter(username="ada@alpha.test").exists()
     summary = AuditEvent.objects.get(action="inventory.adopted_many")
     assert summary.after["adopted"] == 1
-    for bad in ({"directory": "x"}, {"q": "x" * 101}, {"state": "nope"}, {"expected": "-1"}):
+    for bad in ({"directory": "x"}, {"q": "x" * 101}, {"status": "nope"}, {"expected": "-1"}):
         assert client.get(url("people_adopt", alpha), bad).status_code == 400, bad
     assert client.get(url("people_adopt", alpha), {"q": "nobody"}).context["preview"].selected == 0
+    # a People page filter with out-of-scope people: counted as left as they are
+    everyone = client.get(url("people_adopt", alpha), {"who": "unmanaged", "scope": ""})
+    preview = everyone.context["preview"]
+    assert preview.selected == 2  # Bob and the service account (Ada is managed now)
+    assert preview.refused == {"Out of scope": 1, "Adopting would change their accounts": 1}
