@@ -14,7 +14,7 @@ from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import planner
+from provisioning.engine import guards, planner
 from provisioning.engine.desired import DesiredState, active_state
 from provisioning.jobs import enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
@@ -121,10 +121,15 @@ def dry_run(tenant: Tenant, username: str, plan_of, remote_ids: dict | None = No
     could not be read; nothing is sent."""
     plans = []
     for connection in tenant.connections.order_by("kind"):
+        remote_id = (remote_ids or {}).get(connection.pk, "")
+        if reason := guards.protected(connection.pk, remote_id):
+            plans.append((connection, guards.left_alone(connection, remote_id, reason), ""))
+            continue
         try:
             connector = connector_for(connection)
-            coroutine = plan_of(connector, connection, (remote_ids or {}).get(connection.pk, ""))
-            plans.append((connection, bridge.run(coroutine), ""))
+            plan = bridge.run(plan_of(connector, connection, remote_id))
+            guards.refuse_found(plan, remote_id)  # the job would refuse it: so does the preview
+            plans.append((connection, plan, ""))
         except (ConnectorError, CredentialError, TimeoutError) as exc:
             plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
     return Preview(username, plans)
