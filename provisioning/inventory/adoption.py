@@ -331,6 +331,12 @@ class Draft:
         return self._named({int(cid): kinds for cid, kinds in self.exceptions.items()})
 
     @property
+    def attribute_labels(self) -> list[tuple[str, str]]:
+        """(label, value) of the attributes kept as theirs, for the pages."""
+        attributes = self.fields.get("attributes", {})
+        return [(name.replace("_", " ").capitalize(), value) for name, value in attributes.items()]
+
+    @property
     def managed_names(self) -> list[tuple[str, str, str]]:
         """(directory, kind noun, name) of the access the templates explain."""
         return self._named(self.managed)
