@@ -243,3 +243,20 @@ def test_bulk_page_previews_and_adopts_what_it_previewed(client, alpha, people):
     preview = everyone.context["preview"]
     assert preview.selected == 2  # Bob and the service account (Ada is managed now)
     assert preview.refused == {"Out of scope": 1, "Adopting would change their accounts": 1}
+
+
+def test_offboarding_someone_disabled_adopts_them_as_a_leaver_the_form_accepts(client, alpha):
+    account(alpha, "entra", "cy", enabled=False)
+    account(alpha, "okta", "cy", enabled=False)
+    scope.apply_scope(alpha.tenant)
+    matching.rematch(alpha.tenant)
+    cy = Person.objects.get(tenant=alpha.tenant, username="cy@alpha.test")
+    client.force_login(alpha.technician)
+
+    response = client.post(url("person_offboard", alpha, cy), {})
+
+    identity = Identity.objects.get(username="cy@alpha.test")
+    assert identity.status == Identity.Status.LEAVER  # sign-in blocked, nothing removed
+    assert identity.leave_options["block_sign_in"] and not identity.leave_options["remove_groups"]
+    form = client.get(response["Location"])
+    assert form.status_code == 200 and "Offboard Cy Existing" in form.content.decode()

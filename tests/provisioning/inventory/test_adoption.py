@@ -17,8 +17,8 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import executor
-from provisioning.inventory import adoption, service
-from provisioning.inventory.models import Account, Cursor, Person, Policy
+from provisioning.inventory import adoption, drift, service
+from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
@@ -195,6 +195,8 @@ def test_adoption_records_exceptions_and_a_reconciliation_changes_nothing(dirs, 
     assert Person.objects.get(identity=identity).accounts.count() == 2
     event = AuditEvent.objects.get(action="inventory.adopted", target_id=str(identity.pk))
     assert event.after["role_templates"] == ["Sales"] and event.after["reason"] == "takeover"
+    drift.detect(dirs.tenant)  # the drift report finds nothing to say about them
+    assert not Drift.objects.filter(identity=identity, status__in=Drift.OPEN_STATES).exists()
 
     before = {kind: dirs.stats(kind) for kind in ("entra", "okta")}
     job = reconcile(identity)
