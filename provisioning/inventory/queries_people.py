@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from provisioning.inventory import catalog
@@ -43,14 +44,15 @@ class Counts:
 
 
 def counts_of(tenant: Tenant) -> Counts:
-    """Live accounts, and people by managed and scope: two aggregate queries."""
-    accounts = Account.objects.filter(tenant=tenant, deleted=False).count()
-    people = Person.objects.filter(tenant=tenant).aggregate(
+    """Live accounts, and people by managed and scope: one aggregate over the people (every
+    live account belongs to one of them once matched)."""
+    totals = Person.objects.filter(tenant=tenant).aggregate(
+        accounts=Coalesce(Sum("accounts_count"), 0),
         people=Count("pk"),
         managed=Count("pk", filter=Q(identity__isnull=False)),
         out_of_scope=Count("pk", filter=Q(in_scope=False)),
     )
-    return Counts(accounts=accounts, **people)
+    return Counts(**totals)
 
 
 def people_of(tenant: Tenant, filters: dict) -> QuerySet[Person]:
@@ -92,12 +94,15 @@ def page_of(people: QuerySet[Person], after: int | None, before: int | None) -> 
     name, pk = anchor
     rows = _rows(people)
     if after:
-        chunk = list(rows.filter(Q(sort_name__gt=name) | Q(sort_name=name, pk__gt=pk))[:51])
+        # sort_name >= name as well, so that the database seeks to the row in its index
+        # instead of reading every row before it.
+        later = rows.filter(sort_name__gte=name).filter(Q(sort_name__gt=name) | Q(pk__gt=pk))
+        chunk = list(later[: PAGE_SIZE + 1])
         page = Page(chunk[:PAGE_SIZE], first=False)
         page.previous_before = chunk[0].pk if chunk else None
         page.next_after = chunk[PAGE_SIZE - 1].pk if len(chunk) > PAGE_SIZE else None
         return page
-    earlier = rows.filter(Q(sort_name__lt=name) | Q(sort_name=name, pk__lt=pk))
+    earlier = rows.filter(sort_name__lte=name).filter(Q(sort_name__lt=name) | Q(pk__lt=pk))
     chunk = list(earlier.order_by("-sort_name", "-pk")[: PAGE_SIZE + 1])
     if len(chunk) <= PAGE_SIZE:  # back at the start: the first page, whole
         return _first_page(people)

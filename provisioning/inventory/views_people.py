@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from portal.models import role_of
 from provisioning.inventory import queries_people
 from provisioning.inventory.forms_people import PeopleFilterForm
 from tenants import access
@@ -37,7 +39,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "tenant": tenant_obj,
         "form": form,
         "page": page,
-        "rows": _rows(tenant_obj, page.people) if page else [],
+        "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(form),
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
     }
@@ -45,9 +47,75 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-def _rows(tenant, people) -> list[dict]:
+# The badge of a managed person's lifecycle status (as provisioning/_status.html colours it).
+STATUS_BADGE = {"joiner": "info", "active": "ok", "leaver": "warn", "left": "bad", "deleted": ""}
+_SENTINEL = 987654321987
+
+
+def _link_maker(name: str, tenant, key: str):
+    """pk -> the URL `name` gives for the tenant and that pk: reversed once, not per row (a
+    page of 50 rows asked for 150 reversals); None when no such route is there."""
+    try:
+        template = reverse(name, kwargs={"tenant": tenant.slug, key: _SENTINEL})
+    except NoReverseMatch:
+        return None
+    head, _, tail = template.rpartition(str(_SENTINEL))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _rows(request, tenant, people) -> list[dict]:
+    """What each row shows, worked out here so that the template only prints it."""
     directories = queries_people.directories_of(tenant, people)
-    return [{"person": p, "directories": directories.get(p.pk, [])} for p in people]
+    identity_page = _link_maker("identity_detail", tenant, "identity_id")
+    person_page = _link_maker("person_detail", tenant, "person_id")
+    actions = _actions(tenant) if role_of(request.user) in access.OPERATOR_ROLES else None
+    rows = []
+    for person in people:
+        identity = person.identity
+        if identity is not None:
+            status = (identity.get_status_display(), STATUS_BADGE.get(identity.status, ""))
+        else:
+            status = ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
+        rows.append(
+            {
+                "person": person,
+                "url": identity_page(identity.pk) if identity else person_page(person.pk),
+                "directories": [_directory_label(c) for c in directories.get(person.pk, [])],
+                "status": status,
+                "actions": actions(person) if actions else [],
+            }
+        )
+    return rows
+
+
+def _actions(tenant):
+    """person -> the (label, URL) buttons an operator gets on their row: offboarding a
+    managed person who has not left; adopting or offboarding an unmanaged one in scope (the
+    adoption pages' routes, when they are there)."""
+    offboard = _link_maker("offboard", tenant, "identity_id")
+    unmanaged = [
+        (label, link)
+        for label, link in (
+            ("Adopt…", _link_maker("person_adopt", tenant, "person_id")),
+            ("Offboard…", _link_maker("person_offboard", tenant, "person_id")),
+        )
+        if link is not None
+    ]
+
+    def of(person) -> list[tuple[str, str]]:
+        identity = person.identity
+        if identity is not None:
+            leaving = identity.status not in ("left", "deleted")
+            return [("Offboard…", offboard(identity.pk))] if leaving else []
+        return [(label, link(person.pk)) for label, link in unmanaged] if person.in_scope else []
+
+    return of
+
+
+def _directory_label(connection) -> tuple[str, str]:
+    """(short label, full name) of a directory, for a row's badge."""
+    full = connection.get_kind_display()
+    return ("Entra" if connection.kind == "entra" else full, full)
 
 
 def _filters_query(form: PeopleFilterForm) -> str:

@@ -86,8 +86,8 @@ def test_people_read_from_entra_and_okta_are_matched_across_them(client, dirs):
     page = client.get(reverse("people_list", kwargs={"tenant": dirs.tenant.slug}))
     rows = {row["person"].display_name: row for row in page.context["rows"]}
     assert sorted(rows) == ["Ada Both", "Grace Hopper", "Olga OktaOnly"]
-    assert [c.kind for c in rows["Grace Hopper"]["directories"]] == ["entra", "okta"]
-    assert [c.kind for c in rows["Olga OktaOnly"]["directories"]] == ["okta"]
+    assert [label for label, _ in rows["Grace Hopper"]["directories"]] == ["Entra", "Okta"]
+    assert [label for label, _ in rows["Olga OktaOnly"]["directories"]] == ["Okta"]
 
 
 # -- the rule, links and identities, over inventory rows as a read leaves them ----------------

@@ -108,7 +108,7 @@ def test_every_person_managed_or_not_is_one_row(client, alpha, directory):
         in body
     )
     ada_row = next(r for r in response.context["rows"] if r["person"] == ada)
-    assert [c.kind for c in ada_row["directories"]] == ["entra", "okta"]
+    assert [label for label, _ in ada_row["directories"]] == ["Entra", "Okta"]
     counts = response.context["counts"]
     assert (counts.accounts, counts.managed, counts.unmanaged, counts.out_of_scope) == (5, 1, 4, 1)
     assert "Onboard a person" in body and "Bulk import" in body
@@ -271,7 +271,7 @@ def test_a_linked_account_shows_on_its_managed_row(client, alpha, directory):
     response = client.get(url(alpha, who="managed"))
     (row,) = response.context["rows"]
     assert row["person"].identity == alpha.identity
-    assert [c.kind for c in row["directories"]] == ["okta"]
+    assert [label for label, _ in row["directories"]] == ["Okta"]
     assert "Olga Okta" not in names_on(client.get(url(alpha)))
 
 
