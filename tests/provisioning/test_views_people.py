@@ -1,5 +1,6 @@
-"""People list, identity page (desired vs actual read from the sandbox), tenant page links and
-the quarantine notice with its release."""
+"""People list (every account of the tenant's directories, managed or not; its search, filters
+and pages are tests/provisioning/inventory/test_people_page.py), identity page (desired vs
+actual read from the sandbox), tenant page links and the quarantine notice with its release."""
 
 import uuid
 
@@ -11,6 +12,8 @@ from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning import services
+from provisioning.inventory import matching
+from provisioning.inventory.models import Account
 from provisioning.models import DirectoryAccount
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
@@ -53,6 +56,23 @@ def test_every_role_of_the_tenant_reads_people_and_identity(client, alpha, role)
     # the directory comparison loads lazily, with a real link beside the hx-get
     directories = identity_url(alpha, "identity_directories")
     assert f'hx-get="{directories}"' in body and f'href="{directories}"' in body
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_people_lists_the_accounts_nobody_manages_beside_the_managed(client, alpha, role):
+    Account.objects.create(
+        connection=alpha.connection,
+        tenant=alpha.tenant,
+        remote_id="legacy-1",
+        username="legacy.user@alpha.test",
+        display_name="Legacy User",
+    )
+    matching.rematch(alpha.tenant)
+    client.force_login(alpha.people[role])
+    body = client.get(people_url(alpha)).content.decode()
+    assert "Legacy User" in body and "legacy.user@alpha.test" in body
+    assert alpha.identity.display_name in body
+    assert "Unmanaged" in body and "Managed" in body
 
 
 def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
