@@ -105,11 +105,13 @@ def active_state(
     )
 
 
-def desired_for(identity, connection, *, templates=None, changes: dict | None = None):
+def desired_for(identity, connection, *, templates=None, changes: dict | None = None, grants=None):
     """The one builder: `identity`'s desired state in `connection`'s directory now.
 
     A preview asks what it would be after an action: `templates` and `changes` (field name
     -> value: status, leave_options, attributes, extra_groups) stand in for the saved ones.
+    `grants`: the person's live grants in this directory, when the caller has read many
+    people's at once (`live_grants_by_person`).
     """
     view = _Fields(identity, changes or {})
     Status = identity.Status
@@ -117,7 +119,7 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
         _person(view),
         list(identity.role_templates.all()) if templates is None else list(templates),
         identity.tenant,
-        grants=_live_grants(identity, connection),
+        grants=_live_grants(identity, connection) if grants is None else grants,
         exceptions=(identity.access_exceptions or {}).get(str(connection.pk)),
     )
     version = {"version": identity.desired_version}
@@ -183,16 +185,26 @@ def _person(identity) -> dict:
 
 
 def _live_grants(identity, connection) -> list[dict]:
+    return live_grants_by_person(identity=identity, resource__connection=connection).get(
+        (identity.pk, connection.pk), []
+    )
+
+
+def live_grants_by_person(**where) -> dict[tuple[int, int], list[dict]]:
+    """Live grants of the access requests `where` selects, by (identity id, connection id),
+    in one query."""
     from provisioning.models_access import AccessRequest
 
-    live = AccessRequest.objects.filter(
-        identity=identity, status__in=AccessRequest.LIVE, resource__connection=connection
-    ).select_related("resource")
+    live = AccessRequest.objects.filter(status__in=AccessRequest.LIVE, **where).select_related(
+        "resource"
+    )
     kinds = {"group": "groups", "app": "apps"}
-    return [
-        {"kind": kinds[r.resource.kind], "name": r.resource.name, "id": r.resource.remote_id}
-        for r in live
-    ]
+    found: dict[tuple[int, int], list[dict]] = {}
+    for r in live:
+        found.setdefault((r.identity_id, r.resource.connection_id), []).append(
+            {"kind": kinds[r.resource.kind], "name": r.resource.name, "id": r.resource.remote_id}
+        )
+    return found
 
 
 def is_live(identity) -> bool:

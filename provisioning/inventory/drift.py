@@ -60,6 +60,7 @@ from provisioning.engine.desired import (
     STRIP,
     DesiredState,
     desired_for,
+    live_grants_by_person,
     template_access,
 )
 from provisioning.inventory import scope
@@ -235,6 +236,7 @@ def detect(tenant: Tenant, *, now: datetime | None = None) -> dict:
     ended = _last_ended(links)
     accounts = _accounts(links)
     people = _people(links)
+    grants = live_grants_by_person(identity__tenant=tenant)
     found: dict[tuple, tuple[Found, int, int | None]] = {}
     judged: set[tuple[int, int]] = set()  # (person, connection) pairs compared this time
     checked, skipped = set(), set()
@@ -249,7 +251,9 @@ def detect(tenant: Tenant, *, now: datetime | None = None) -> dict:
         row = accounts.get((link.connection_id, link.remote_id))
         if row is not None and not row.deleted and not scope.account_in_scope(policy, row)[0]:
             continue  # the portal never changes it: nothing to converge
-        desired = desired_for(identity, seen.connection)
+        desired = desired_for(
+            identity, seen.connection, grants=grants.get((identity.pk, seen.connection.pk), [])
+        )
         who = identity.display_name
         for item in compare(desired, row, seen.catalog, kinds=seen.kinds, who=who):
             key = (*pair, item.kind, item.access_kind, item.ref_id)
