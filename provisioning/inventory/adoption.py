@@ -677,8 +677,16 @@ def _adopt(person, templates, known, confirm_changes, *, leaving=False, leaver=F
         if confirmed and not confirm_changes:
             raise AdoptionRefused(_would_change(person), confirmed, refused_as=WOULD_CHANGE)
     known.taken(result.fields)
-    matching.person_for_identity(identity)
+    _link_person(identity, result.accounts)
     return identity, result
+
+
+def _link_person(identity: Identity, accounts: list[Account]) -> None:
+    """The identity's Person row holds their accounts (the matching hooks on Identity and
+    DirectoryAccount usually did it already; asking costs one query)."""
+    linked = Account.objects.filter(pk__in=[a.pk for a in accounts], person__identity=identity)
+    if linked.count() != len(accounts):
+        matching.person_for_identity(identity)
 
 
 def _would_change(person: Person) -> str:
