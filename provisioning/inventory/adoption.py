@@ -9,9 +9,11 @@ The person's desired state (engine/desired.py) is made equal to what their accou
   portal's (`DirectoryAccount.managed`), so a later move takes it away as it would from
   someone the portal onboarded;
 - every group, licence and app no template explains as an access exception of its
-  connection (a restore after a leave gives exceptions back, as it does for anyone);
+  connection (a restore after a leave gives exceptions back, as it does for anyone); groups
+  the directory fills itself (rule-based, built in) are neither;
 - accounts whose sign-in is blocked: a person who has left, with leave options that block
-  sign-in and remove nothing.
+  sign-in and remove nothing (a leaver with the same options when the offboarding form
+  comes next, since that form takes leavers).
 
 Before anything is saved, the desired state is compared with the inventory's rows: an
 adoption that would change something (a template adding access, a tenant default filling an
