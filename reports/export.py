@@ -96,6 +96,7 @@ def report_lines(report: Report) -> Iterator[list]:
     for series in report.licences:
         for day, used in series.points:
             yield [series.sku, f"{day:%Y-%m-%d}", used]
+    yield from _licence_waste(report, zone)
 
 
 def figures(report: Report) -> Iterator[list]:
@@ -113,6 +114,32 @@ def figures(report: Report) -> Iterator[list]:
     yield ["Failed operations (steps)", len(report.failed_steps)]
     yield ["Jobs run again (retried)", len(report.retried_jobs)]
     yield ["Operations that needed more than one attempt", report.retried_steps]
+    if report.licence_waste is not None and report.licence_waste.skus:
+        yield ["Licence seats that could be freed now", report.licence_waste.freeable]
+
+
+def _licence_waste(report: Report, zone: ZoneInfo) -> Iterator[list]:
+    waste = report.licence_waste
+    if waste is None:
+        return
+    yield []
+    read = _when(waste.read_at, zone)
+    yield [f"Licence waste now (as the inventory last read it{', ' + read if read else ''})"]
+    yield [
+        "Directory",
+        "SKU",
+        "Seats",
+        "Assigned",
+        "Not assigned",
+        "On blocked accounts",
+        f"On accounts without a sign-in for {waste.days} days",
+        "Could be freed",
+    ]
+    for s in waste.skus:
+        stale = "unknown" if s.on_stale is None else s.on_stale
+        yield [s.directory, s.name, s.total, s.consumed, s.unused, s.on_disabled, stale, s.freeable]
+    for note in waste.notes:
+        yield [note]
 
 
 def _stats(label: str, stats: Stats) -> Iterator[list]:

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from provisioning.inventory.stale import LicenceWaste, licence_waste
 from provisioning.models import AccessRequest, Job, Step
-from reports.licences import snapshots_for
+from reports.licences import SkuSeats, Snapshot, snapshots_for
 from tenants.clock import start_of_day, tenant_date, tenant_zone
 from tenants.models import DirectoryConnection, Tenant
 
@@ -141,6 +142,8 @@ class Report:
     weeks: list[WeekBar] = field(default_factory=list)
     licences: list[LicenceSeries] = field(default_factory=list)
     licences_read_at: datetime | None = None
+    # Seats nobody uses, as the inventory's last reads show them now (not over the period).
+    licence_waste: LicenceWaste | None = None
 
     @property
     def people(self) -> list[JobRow]:
@@ -179,6 +182,7 @@ def build_report(tenant: Tenant, start: date, end: date) -> Report:
     _add_steps(report, begin, until)
     _add_requests(report, begin, until)
     report.weeks = _weeks(report, tenant_zone(tenant))
+    report.licence_waste = licence_waste(tenant)
     _add_licences(report, begin, until)
     return report
 
@@ -358,6 +362,13 @@ def _add_licences(report: Report, begin: datetime, until: datetime) -> None:
         tenant=report.tenant, kind=DirectoryConnection.Kind.ENTRA
     ).values_list("id", flat=True)
     snapshots = [s for s in snapshots_for(list(ids)).values() if s.read_at]
+    # A directory the dashboard has not read has its seats from the inventory's last read.
+    read = {s.connection_id for s in snapshots}
+    waste = report.licence_waste
+    counted = [s for s in (waste.skus if waste else []) if s.connection_id not in read]
+    if counted and waste.read_at:
+        seats = tuple(SkuSeats(s.name, s.total, s.consumed) for s in counted)
+        snapshots.append(Snapshot(counted[0].connection_id, waste.read_at, seats))
     read_at = min((s.read_at for s in snapshots), default=None)
     report.licences_read_at = read_at
     moves = _licence_moves(report.tenant, min(begin, read_at) if read_at else begin)

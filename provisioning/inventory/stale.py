@@ -68,10 +68,16 @@ def directories_of(tenant: Tenant) -> list[Directory]:
     for connection in connections.order_by("kind"):
         cursor: Cursor | None = getattr(connection, "inventory_cursor", None)
         read_at = cursor.full_read_at if cursor else None
-        note = cursor.sign_ins_note if cursor and read_at else NOT_READ_YET
+        note = _sentence(cursor.sign_ins_note) if cursor and read_at else NOT_READ_YET
         bills = not connector_type(connection).supports_licences
         found.append(Directory(connection, note, bills, read_at))
     return found
+
+
+def _sentence(text: str) -> str:
+    """Graph's messages end without a full stop; the page puts a sentence after them."""
+    text = text.strip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
 def _cutoff(days: int, now: datetime | None) -> datetime:
@@ -242,6 +248,7 @@ def _drain(buffer: io.StringIO) -> str:
 
 @dataclass
 class SkuWaste:
+    connection_id: int
     directory: str
     sku_id: str
     name: str
@@ -279,6 +286,11 @@ class LicenceWaste:
         return sum(s.on_stale or 0 for s in self.skus)
 
     @property
+    def stale_known(self) -> bool:
+        """Whether every directory's seats on stale accounts could be counted."""
+        return all(s.on_stale is not None for s in self.skus)
+
+    @property
     def freeable(self) -> int:
         return sum(s.freeable for s in self.skus)
 
@@ -298,6 +310,7 @@ def licence_waste(tenant: Tenant, days: int | None = None, now: datetime | None 
         key = (sku.connection_id, sku.remote_id)
         waste.skus.append(
             SkuWaste(
+                sku.connection_id,
                 directory.label,
                 sku.remote_id,
                 sku.name or sku.remote_id,
