@@ -50,6 +50,10 @@ class PeopleFilterForm(forms.Form):
         min_value=1,
         max_value=MAX_IDLE_DAYS,
         label="No sign-in for (days)",
+        error_messages={
+            "min_value": f"Give a number of days from 1 to {MAX_IDLE_DAYS}.",
+            "max_value": f"Give a number of days from 1 to {MAX_IDLE_DAYS}.",
+        },
         widget=forms.NumberInput(attrs={"placeholder": "e.g. 90"}),
     )
     directory = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
