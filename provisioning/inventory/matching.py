@@ -16,13 +16,14 @@ Identity before any account exists).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Trim
@@ -32,8 +33,11 @@ from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import Tenant
 
+logger = logging.getLogger(__name__)
+
 BATCH = 500  # rows per bulk statement (Django splits further where SQLite caps parameters)
 KEY_LENGTH = Person._meta.get_field("key").max_length
+_LOCK_CLASS = 14_0001  # the first key of the advisory lock that serialises a tenant's matches
 SUMMARY = [
     "display_name",
     "sort_name",
@@ -228,12 +232,30 @@ def rematch(tenant: Tenant) -> None:
     """Match every account of the tenant to its person by the tenant's rule and rebuild the
     Person rows' summaries: people created, re-keyed, merged or removed, accounts moved.
     Reads the tenant's accounts, identities and people once; writes only what changed."""
-    policy = policy_for(tenant)
-    accounts = list(_accounts(policy, tenant=tenant))
-    wanted = _wanted(policy, _identities(tenant), _links(tenant), accounts)
-    with transaction.atomic():
-        people = _store(tenant, wanted)
-        _attach(accounts, wanted, people)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                _one_at_a_time(tenant)
+                policy = policy_for(tenant)
+                accounts = list(_accounts(policy, tenant=tenant))
+                wanted = _wanted(policy, _identities(tenant), _links(tenant), accounts)
+                people = _store(tenant, wanted)
+                _attach(accounts, wanted, people)
+            return
+        except IntegrityError:
+            # An identity's hook made a person with a key this match meant to use, after
+            # the match read the rows: read them again, once.
+            if attempt == 2:
+                raise
+            logger.info("rematch of tenant %s met a new person; matching again", tenant.pk)
+
+
+def _one_at_a_time(tenant: Tenant) -> None:
+    """Two matches of one tenant (its Entra and Okta reads ending together) wait for each
+    other: a transaction-scoped advisory lock on PostgreSQL (SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, tenant.pk])
 
 
 def _identities(tenant: Tenant) -> list[_Identity]:
@@ -489,7 +511,18 @@ def identity_saved(sender, instance: Identity, raw: bool = False, **kwargs) -> N
     fields = kwargs.get("update_fields")
     if raw or (fields is not None and not set(fields) & _SUMMARISED):
         return  # e.g. a reconciliation's timestamps: nothing the person's row shows
-    person_for_identity(instance)
+    _person_for_identity_or_later(instance)
+
+
+def _person_for_identity_or_later(identity: Identity) -> None:
+    # The hook runs inside the caller's transaction (an onboarding, a job): a person made at
+    # the same moment by a match must not fail it. The next match (or save) settles it.
+    try:
+        person_for_identity(identity)
+    except IntegrityError:
+        logger.info(
+            "person of identity %s: made concurrently; the next match settles it", identity.pk
+        )
 
 
 def directory_account_saved(sender, instance: DirectoryAccount, raw: bool = False, **kwargs):
@@ -501,4 +534,4 @@ def directory_account_saved(sender, instance: DirectoryAccount, raw: bool = Fals
     ).values_list("person__identity_id", flat=True)
     owner = list(owners[:1])  # [] when the inventory has not seen the account yet
     if owner and owner[0] != instance.identity_id:
-        person_for_identity(instance.identity)
+        _person_for_identity_or_later(instance.identity)
