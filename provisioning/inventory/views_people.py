@@ -4,6 +4,7 @@ one unmanaged person's accounts. Read-only: adoption, offboarding and drift are 
 
 from __future__ import annotations
 
+import zoneinfo
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -69,6 +70,7 @@ def _rows(request, tenant, people) -> list[dict]:
     identity_page = _link_maker("identity_detail", tenant, "identity_id")
     person_page = _link_maker("person_detail", tenant, "person_id")
     actions = _actions(tenant) if role_of(request.user) in access.OPERATOR_ROLES else None
+    zone = zoneinfo.ZoneInfo(tenant.time_zone)
     rows = []
     for person in people:
         identity = person.identity
@@ -76,12 +78,16 @@ def _rows(request, tenant, people) -> list[dict]:
             status = (identity.get_status_display(), STATUS_BADGE.get(identity.status, ""))
         else:
             status = ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
+        signed_in = person.last_sign_in.astimezone(zone) if person.last_sign_in else None
         rows.append(
             {
                 "person": person,
                 "url": identity_page(identity.pk) if identity else person_page(person.pk),
+                # the mail under the username only when it says something more
+                "mail": person.mail if person.mail.casefold() != person.username.casefold() else "",
                 "directories": [_directory_label(c) for c in directories.get(person.pk, [])],
                 "status": status,
+                "last_sign_in": f"{signed_in.day} {signed_in:%b %Y}" if signed_in else "",
                 "actions": actions(person) if actions else [],
             }
         )
