@@ -36,16 +36,63 @@ TENANT_PARAMS = {
     "request_id": lambda world: access_request_of(world).pk,
     "resource_id": lambda world: access_request_of(world).resource_id,
     "action_request_id": lambda world: action_request_of(world).pk,
+    "person_id": lambda world: unmanaged_person_of(world).pk,
+    "drift_id": lambda world: drift_of(world).pk,
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
     "kind": lambda world, extra: "entra",
     "msp_template_id": lambda world, extra: extra["msp_template"].pk,
-    "person_id": lambda world, extra: world.client_admin.pk,
     # A password reset link (public): a made-up one is answered "this link no longer works".
     "uidb64": lambda world, extra: "MQ",
     "token": lambda world, extra: "set-password",
 }
+
+# Routes whose parameter means something else there: staff pages' person is a portal user.
+ROUTE_PARAMS = {
+    "staff_edit": {"person_id": lambda world, extra: world.client_admin.pk},
+    "staff_mfa_reset": {"person_id": lambda world, extra: world.client_admin.pk},
+}
+
+
+def unmanaged_person_of(world):
+    """A person of the tenant's directories whom the portal does not manage, with an account."""
+    from provisioning.inventory.models import Account, Person
+
+    person, made = Person.objects.get_or_create(
+        tenant=world.tenant,
+        key=f"crawl-{world.tenant.slug}",
+        defaults={"display_name": f"{world.tenant.name} Unmanaged", "in_scope": True},
+    )
+    if made:
+        Account.objects.create(
+            connection=world.connection,
+            tenant=world.tenant,
+            remote_id=f"crawl-{world.tenant.slug}",
+            username=f"unmanaged@{world.tenant.slug}.example",
+            display_name=person.display_name,
+            person=person,
+            in_scope=True,
+        )
+    return person
+
+
+def drift_of(world):
+    """An open drift item of the tenant's managed person (one per world)."""
+    from provisioning.inventory.models import Drift, Person
+
+    found = Drift.objects.filter(tenant=world.tenant).first()
+    return found or Drift.objects.create(
+        tenant=world.tenant,
+        person=Person.objects.get(identity=world.identity),
+        identity=world.identity,
+        connection=world.connection,
+        kind=Drift.Kind.EXTRA,
+        access_kind="groups",
+        ref_id="g-1",
+        ref_name=f"{world.tenant.name} Finance",
+        detail="Holds the group",
+    )
 
 
 def held_batch_of(world):
@@ -114,14 +161,17 @@ def crawl_urls(world, extra) -> list[tuple[str, str, bool]]:
         if name in PUBLIC:
             continue
         kwargs = {}
+        overrides = ROUTE_PARAMS.get(name, {})
         for key in keys:
-            if key in TENANT_PARAMS:
+            if key in overrides:
+                kwargs[key] = overrides[key](world, extra)
+            elif key in TENANT_PARAMS:
                 kwargs[key] = TENANT_PARAMS[key](world)
             elif key in OTHER_PARAMS:
                 kwargs[key] = OTHER_PARAMS[key](world, extra)
             else:
                 pytest.fail(f"The crawl cannot fill <{key}> of URL {name!r}: add it to the crawl.")
-        tenant_owned = any(key in TENANT_PARAMS for key in keys)
+        tenant_owned = any(key in TENANT_PARAMS and key not in overrides for key in keys)
         urls.append((name, reverse(name, kwargs=kwargs), tenant_owned))
     return urls
 

@@ -71,6 +71,15 @@ KNOWN_PARAMS = {
         "access_request_new": "identity resource",
         "access_request_detail": "inline",
         "action_request_new": "kind identity",
+        "people_list": "q who status scope licensed idle directory after before",
+        "people_adopt": "q who status scope licensed idle directory after before expected reason",
+        "person_adopt": "preview templates reason confirm_changes",
+        "person_offboard": "preview templates reason confirm_changes",
+        "person_change": "preview templates reason confirm_changes",
+        "drift_report": "kind status directory person page",
+        "stale_report": "days directory managed page",
+        "stale_csv": "days directory managed page",
+        "inventory_status": "asked on_page",
     }.items()
 }
 
