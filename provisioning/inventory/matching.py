@@ -129,8 +129,10 @@ def _key_source(policy: Policy):
             return F("mail")
         case Policy.MatchOn.EMPLOYEE_ID:
             return F("employee_id")
-        case Policy.MatchOn.ATTRIBUTE:
+        case Policy.MatchOn.ATTRIBUTE if policy.match_attribute:
             return KT(f"attributes__{policy.match_attribute}")
+        case Policy.MatchOn.ATTRIBUTE:
+            return Value("")  # no attribute named yet: every account is a person of its own
         case _:
             return F("username")
 

@@ -197,6 +197,21 @@ def test_rows_left_empty_go_and_a_deleted_account_alone_is_nobody(alpha):
     assert gone.person is None
 
 
+def test_by_an_attribute_the_directories_hold(alpha):
+    Policy.objects.create(
+        tenant=alpha.tenant, match_on=Policy.MatchOn.ATTRIBUTE, match_attribute="hrId"
+    )
+    add_account(alpha.connection, "a@upn.test", attributes={"hrId": "HR-7"})
+    add_account(alpha.okta_connection, "a.other@okta.test", attributes={"hrId": "hr-7"})
+    add_account(alpha.okta_connection, "nobody@okta.test", attributes={})
+
+    matching.rematch(alpha.tenant)
+
+    rows = people(alpha.tenant)
+    assert rows["hr-7"].accounts_count == 2
+    assert sum(key.startswith("account:") for key in rows) == 1
+
+
 def test_an_account_without_a_key_is_a_person_of_its_own(alpha):
     blank = add_account(alpha.connection, "", mail="", display_name="Room 4")
     matching.rematch(alpha.tenant)
