@@ -1,0 +1,165 @@
+"""The inventory reads as people see them: the status partial (live while a read runs or is
+about to start), its page, the tenant page's line per connection, and "Read now" for the
+operators (audited; nothing twice; not while quarantined). Other tenants 404, roles that
+may not act 403."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.inventory.models import Account, Cursor, Resource
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+READERS = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+
+
+def url(world, name: str = "inventory_status", connection=None) -> str:
+    connection = connection or world.connection
+    return reverse(name, kwargs={"tenant": world.tenant.slug, "connection_id": connection.pk})
+
+
+def running(world) -> Cursor:
+    return Cursor.objects.create(
+        connection=world.connection,
+        state=Cursor.State.RUNNING,
+        full=True,
+        started_at=timezone.now(),
+        accounts_read=1998,
+        groups_read=28,
+        pages_read=5,
+    )
+
+
+def test_every_role_of_the_tenant_sees_a_read_going_on_live(client, alpha):
+    running(alpha)
+    for role in READERS:
+        client.force_login(alpha.people[role])
+
+        partial = client.get(url(alpha), **HX).content.decode()
+
+        assert 'data-state="running"' in partial and 'hx-trigger="every 2s"' in partial
+        assert "Full read" in partial and "1998 accounts, 28 groups, 5 directory calls" in partial
+        assert "<html" not in partial
+        assert "Read now" not in partial  # not while it runs, whoever asks
+
+
+def test_a_finished_read_stops_polling_and_says_how_it_went(client, alpha):
+    Cursor.objects.create(
+        connection=alpha.connection,
+        state=Cursor.State.FAILED,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        full_read_at=timezone.now(),
+        last_error="Neither tenant is B2C or tenant doesn't have premium license",
+        sign_ins_note="AuditLog.Read.All missing",
+    )
+    client.force_login(alpha.technician)
+
+    partial = client.get(url(alpha), **HX).content.decode()
+
+    assert "every 2s" not in partial and 'data-state="failed"' in partial
+    assert "last read failed" in partial and "premium license" in partial
+    assert "Sign-ins not read: AuditLog.Read.All missing" in partial and "Read now" in partial
+
+
+def test_its_page_shows_what_is_kept(client, alpha):
+    for n in range(3):
+        Account.objects.create(
+            connection=alpha.connection,
+            tenant=alpha.tenant,
+            remote_id=f"id-{n}",
+            enabled=n != 0,
+            deleted=n == 2,
+        )
+    Resource.objects.create(connection=alpha.connection, kind="groups", remote_id="g", name="G")
+    client.force_login(alpha.account_manager)
+
+    page = client.get(url(alpha)).content.decode()
+
+    assert "<html" in page and "Microsoft Entra ID inventory" in page
+    assert "2 (1 may sign in)" in page and "never read" in page
+    assert reverse("people_list", kwargs={"tenant": alpha.tenant.slug}) in page
+
+
+def test_the_tenant_page_has_a_line_per_connection(client, alpha):
+    running(alpha)
+    client.force_login(alpha.technician)
+
+    page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+
+    body = page.content.decode()
+    assert f'id="inventory-{alpha.connection.pk}"' in body
+    assert f'id="inventory-{alpha.okta_connection.pk}"' in body
+    assert 'data-state="running"' in body and 'data-state="never"' in body
+    assert url(alpha, "inventory_refresh", alpha.okta_connection) in body
+
+
+def test_read_now_starts_a_read_after_the_commit_and_is_audited(
+    client, alpha, django_capture_on_commit_callbacks
+):
+    client.force_login(alpha.technician)
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        partial = client.post(url(alpha, "inventory_refresh"), **HX).content.decode()
+
+    assert len(sent) == 1
+    assert "Reading the Microsoft Entra ID directory now." in partial
+    assert 'data-state="starting"' in partial and "every 2s" in partial and "asked=" in partial
+    event = AuditEvent.objects.get(action="inventory.refresh")
+    assert event.target_id == str(alpha.connection.pk) and event.tenant_id == alpha.tenant.pk
+    assert event.actor_username == alpha.technician.username
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = client.post(url(alpha, "inventory_refresh"))
+    assert response.status_code == 302 and len(sent) == 1
+
+
+def test_read_now_while_one_runs_or_when_quarantined_starts_nothing(
+    client, alpha, django_capture_on_commit_callbacks
+):
+    running(alpha)
+    alpha.okta_connection.quarantined_at = timezone.now()
+    alpha.okta_connection.save()
+    client.force_login(alpha.technician)
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        busy = client.post(url(alpha, "inventory_refresh"), follow=True).content.decode()
+        held = client.post(
+            url(alpha, "inventory_refresh", alpha.okta_connection), **HX
+        ).content.decode()
+
+    assert sent == [] and not AuditEvent.objects.filter(action="inventory.refresh").exists()
+    assert "A read of the Microsoft Entra ID directory is running already." in busy
+    assert "quarantined: no read until it is released" in held
+
+
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+def test_roles_that_may_not_act_get_403_and_start_nothing(
+    client, alpha, role, django_capture_on_commit_callbacks
+):
+    client.force_login(alpha.people[role])
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert client.post(url(alpha, "inventory_refresh")).status_code == 403
+    assert sent == []
+    assert "Read now" not in client.get(url(alpha), **HX).content.decode()
+
+
+def test_another_tenants_connection_is_404_and_methods_are_checked(client, alpha, bravo):
+    client.force_login(alpha.technician)
+    assert client.get(url(bravo)).status_code == 404
+    assert client.post(url(bravo, "inventory_refresh")).status_code == 404
+    mixed = reverse(
+        "inventory_status",
+        kwargs={"tenant": alpha.tenant.slug, "connection_id": bravo.connection.pk},
+    )
+    assert client.get(mixed).status_code == 404
+    assert client.get(url(alpha, "inventory_refresh")).status_code == 405
+    assert client.post(url(alpha)).status_code == 405
+    assert client.get(url(alpha) + "?asked=" + "9" * 60).status_code == 400
+    assert client.get(url(alpha) + "?asked=-1").status_code == 400
