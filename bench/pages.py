@@ -349,6 +349,9 @@ def people_pages() -> list[tuple[str, str, str]]:
         ("people_deep", tech, f"{url}?after={deep}"),
         ("people_filtered_deep", tech, f"{url}?{filtered}&after={deep_filtered}"),
         ("people_previous", tech, f"{url}?before={deep}"),
+        # What typing in the search box and the page links ask for: the rows only.
+        ("people_search_htmx", tech, f"{url}?q=okoro"),
+        ("people_deep_htmx", tech, f"{url}?after={deep}"),
     ]
 
 
@@ -380,7 +383,8 @@ def main() -> None:
     for name, username, url in (pages() if everything else []) + people_pages():
         client = Client(SERVER_NAME="localhost")  # a host of the default ALLOWED_HOSTS
         client.force_login(users.get(username=username))
-        measured = measure(client, url, args.repeat)
+        htmx = {"HX-Request": "true"} if name.endswith("_htmx") else None
+        measured = measure(client, url, args.repeat, htmx)
         figures[name] = p95(measured.timings)
         pg = f"{measured.pg_cpu_ms:8.1f}" if measured.pg_cpu_ms is not None else f"{'–':>8}"
         print(
