@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Role, role_of
-from provisioning.inventory import drift
+from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
 from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
 from provisioning.models_throttle import ConnectionBreaker
@@ -194,7 +194,7 @@ def _per_tenant(queryset) -> Coalesce:
 DRIFT_FIGURES = {
     "drift_open": _per_tenant(Drift.objects.filter(status=Drift.Status.OPEN)),
     "drift_converging": _per_tenant(Drift.objects.filter(status=Drift.Status.CONVERGING)),
-    "unmanaged": _per_tenant(Person.objects.filter(drift.UNMANAGED)),
+    "unmanaged": _per_tenant(Person.objects.filter(queries_drift.UNMANAGED)),
 }
 
 

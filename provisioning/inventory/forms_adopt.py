@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
-from provisioning.inventory import adoption, queries_people
+from provisioning.inventory import adoption_suggest, queries_people
 from provisioning.inventory.forms_people import PeopleFilterForm
 from provisioning.inventory.models import Person
 from tenants.forms import no_markup
@@ -44,7 +44,7 @@ class AdoptForm(forms.Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["templates"].queryset = adoption.templates_of(tenant)
+        self.fields["templates"].queryset = adoption_suggest.templates_of(tenant)
 
     def chosen(self) -> list:
         return list(self.cleaned_data.get("templates") or [])

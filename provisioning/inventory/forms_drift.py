@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from portal.fields import BoundedIntegerField
-from provisioning.inventory import drift
+from provisioning.inventory import drift_actions
 from provisioning.inventory.models import Drift
 from tenants.models import Tenant
 
@@ -59,13 +59,13 @@ class DriftFilterForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        min_length=drift.REASON_MIN,
-        max_length=drift.REASON_MAX,
+        min_length=drift_actions.REASON_MIN,
+        max_length=drift_actions.REASON_MAX,
         strip=True,
         label="Reason",
         error_messages={
             "required": "Give a reason: it goes into the audit trail.",
-            "min_length": f"Give a reason of at least {drift.REASON_MIN} characters.",
-            "max_length": f"Keep the reason under {drift.REASON_MAX + 1} characters.",
+            "min_length": f"Give a reason of at least {drift_actions.REASON_MIN} characters.",
+            "max_length": f"Keep the reason under {drift_actions.REASON_MAX + 1} characters.",
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from provisioning.inventory import adoption
+from provisioning.inventory import adoption_bulk
 from tenants.models import Tenant
 
 
@@ -16,5 +16,5 @@ def adopt_people(tenant_id: int, person_ids: list[int], user_id: int | None, rea
     if tenant is None:
         return "gone"
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    result = adoption.adopt_many(tenant, person_ids, user or "system", reason=reason)
+    result = adoption_bulk.adopt_many(tenant, person_ids, user or "system", reason=reason)
     return f"adopted {result.adopted}, refused {sum(result.refused.values())}"

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from provisioning.inventory import adoption
+from provisioning.inventory import adoption, adoption_bulk, adoption_draft, adoption_suggest
 from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm
 from provisioning.inventory.models import Person
 from provisioning.inventory.tasks_adopt import adopt_people
@@ -44,8 +44,10 @@ def _adopt_page(request: HttpRequest, tenant: str, person_id: int, then: str) ->
     person = _person_for(request, tenant, person_id)
     if person.identity_id is not None:
         return _managed(request, person, then)
-    templates = list(adoption.templates_of(person.tenant))
-    suggestions = adoption.suggest_templates(person, templates=templates, limit=len(templates))
+    templates = list(adoption_suggest.templates_of(person.tenant))
+    suggestions = adoption_suggest.suggest_templates(
+        person, templates=templates, limit=len(templates)
+    )
     if request.method == "POST":
         form = AdoptForm(request.POST, tenant=person.tenant)
     elif "preview" in request.GET:
@@ -80,7 +82,7 @@ def _adopt_page(request: HttpRequest, tenant: str, person_id: int, then: str) ->
         "then": then,
         "button": NEXT[then][1].format(name=person),
         "choices": _choices(form, suggestions),
-        "draft": adoption.draft(person, chosen),
+        "draft": adoption_draft.draft(person, chosen),
         "refused": refused,
         "here": request.path,
     }
@@ -92,7 +94,7 @@ def _adopt_page(request: HttpRequest, tenant: str, person_id: int, then: str) ->
 def _initial(suggestions, templates=None) -> list:
     """The best match that adds nothing, chosen before the technician chooses (its pk for
     the form, or the template itself with `templates`)."""
-    best = adoption.best_match(suggestions)
+    best = adoption_suggest.best_match(suggestions)
     if best is None:
         return []
     return [best] if templates is not None else [best.pk]
@@ -163,7 +165,7 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
     context = {"tenant": tenant_obj, "form": form}
     if not form.is_valid():
         return render(request, "inventory/adopt_people.html", context, status=400)
-    preview = adoption.preview_adoption(tenant_obj, form.people())
+    preview = adoption_bulk.preview_adoption(tenant_obj, form.people())
     back = f"{reverse('people_adopt', kwargs={'tenant': tenant})}?{form.query()}"
     if request.method == "POST":
         if form.cleaned_data["expected"] != preview.adoptable:
@@ -182,7 +184,7 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
 def _start(request: HttpRequest, tenant, preview, reason: str) -> None:
     ids = preview.person_ids
     if len(ids) <= INLINE_LIMIT:
-        result = adoption.adopt_many(tenant, ids, request.user, reason=reason)
+        result = adoption_bulk.adopt_many(tenant, ids, request.user, reason=reason)
         refused = sum(result.refused.values())
         messages.success(
             request,

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.models import role_of
-from provisioning.inventory import drift
+from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
 from provisioning.inventory.models import Cursor, Drift, Person
 from tenants import access
@@ -32,12 +32,12 @@ BLOCK = "inventory/drift_person.html"
 def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant)
     form = DriftFilterForm(request.GET, tenant=tenant_obj)
-    unmanaged = drift.unmanaged_people(tenant_obj)
+    unmanaged = queries_drift.unmanaged_people(tenant_obj)
     context = {
         "tenant": tenant_obj,
         "form": form,
         "can_operate": role_of(request.user) in access.OPERATOR_ROLES,
-        "counts": drift.counts_by_status(tenant_obj),
+        "counts": queries_drift.counts_by_status(tenant_obj),
         "reads": Cursor.objects.filter(connection__tenant=tenant_obj).select_related("connection"),
         "unmanaged_count": unmanaged.count(),
         "unmanaged_sample": list(unmanaged.order_by("sort_name", "pk")[:UNMANAGED_SAMPLE]),
@@ -59,7 +59,7 @@ def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
     context |= {
         "valid": True,
         "page": page,
-        "blocks": drift.blocks(page.object_list, items),
+        "blocks": queries_drift.blocks(page.object_list, items),
         "query": query.urlencode(),
     }
     return render(request, f"{TEMPLATE}#results" if request.htmx else TEMPLATE, context)
@@ -81,7 +81,7 @@ def drift_converge(request: HttpRequest, tenant: str, drift_id: int) -> HttpResp
     return _act(
         request,
         item.person,
-        lambda: _converged(drift.converge(item, request.user, http_request=request)),
+        lambda: _converged(drift_actions.converge(item, request.user, http_request=request)),
     )
 
 
@@ -93,7 +93,9 @@ def drift_converge_person(request: HttpRequest, tenant: str, person_id: int) -> 
     return _act(
         request,
         person,
-        lambda: _converged(drift.converge_person(person, request.user, http_request=request)),
+        lambda: _converged(
+            drift_actions.converge_person(person, request.user, http_request=request)
+        ),
     )
 
 
@@ -108,14 +110,14 @@ def _converged(job) -> str:
 @require_POST
 def drift_accept(request: HttpRequest, tenant: str, drift_id: int) -> HttpResponse:
     item = _item_for(request, tenant, drift_id)
-    return _decide(request, item, drift.accept, "Accepted")
+    return _decide(request, item, drift_actions.accept, "Accepted")
 
 
 @login_required
 @require_POST
 def drift_dismiss(request: HttpRequest, tenant: str, drift_id: int) -> HttpResponse:
     item = _item_for(request, tenant, drift_id)
-    return _decide(request, item, drift.dismiss, "Dismissed")
+    return _decide(request, item, drift_actions.dismiss, "Dismissed")
 
 
 def _decide(request: HttpRequest, item: Drift, action, done: str) -> HttpResponse:
@@ -134,7 +136,7 @@ def _decide(request: HttpRequest, item: Drift, action, done: str) -> HttpRespons
 def _act(request: HttpRequest, person: Person, act) -> HttpResponse:
     try:
         said = act()
-    except drift.DriftError as exc:
+    except drift_actions.DriftError as exc:
         return _answer(request, person, exc.message, ok=False)
     return _answer(request, person, said, ok=True)
 
@@ -145,7 +147,7 @@ def _answer(request: HttpRequest, person: Person, said: str, *, ok: bool) -> Htt
         rows = Drift.objects.filter(person=person).exclude(status=Drift.Status.RESOLVED)
         context = {
             "tenant": person.tenant,
-            "block": drift.blocks([person], rows)[0],
+            "block": queries_drift.blocks([person], rows)[0],
             "can_operate": True,
             "said": said,
             "said_ok": ok,

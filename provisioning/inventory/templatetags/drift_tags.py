@@ -3,7 +3,7 @@
 
 from django import template
 
-from provisioning.inventory import drift
+from provisioning.inventory import queries_drift
 
 register = template.Library()
 
@@ -11,4 +11,4 @@ register = template.Library()
 @register.simple_tag
 def person_drift(person):
     """The person's open and converging items (None when there is no person)."""
-    return drift.open_of(person)
+    return queries_drift.open_of(person)

@@ -17,7 +17,14 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import executor
-from provisioning.inventory import adoption, drift, service
+from provisioning.inventory import (
+    adoption,
+    adoption_bulk,
+    adoption_draft,
+    adoption_suggest,
+    drift,
+    service,
+)
 from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
 from provisioning.models import DirectoryAccount, Identity, Job
@@ -169,7 +176,7 @@ def ada(dirs):
 
 
 def test_adoption_records_exceptions_and_a_reconciliation_changes_nothing(dirs, ada):
-    suggestions = adoption.suggest_templates(ada)
+    suggestions = adoption_suggest.suggest_templates(ada)
     assert [s.template.name for s in suggestions] == ["Sales", "Finance"]
     sales = suggestions[0]
     assert sales.changes_nothing and sales.adds == {}
@@ -301,17 +308,17 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     read_inventory(dirs)
     everyone = Person.objects.filter(tenant=dirs.tenant)
 
-    preview = adoption.preview_adoption(dirs.tenant, everyone)
+    preview = adoption_bulk.preview_adoption(dirs.tenant, everyone)
 
     assert (preview.selected, preview.adoptable) == (4, 2)
     assert preview.templates == {"Sales": 1, "Finance": 1} and preview.without_template == 0
-    assert preview.refused == {adoption.OUT_OF_SCOPE: 1, adoption.WOULD_CHANGE: 1}
+    assert preview.refused == {adoption_draft.OUT_OF_SCOPE: 1, adoption_draft.WOULD_CHANGE: 1}
     bob = next(row for row in preview.samples if row.person.username.startswith("bob@"))
     assert "create an account" in bob.refusal and "Okta" in bob.refusal
-    in_scope = adoption.preview_adoption(dirs.tenant)  # everything in scope
+    in_scope = adoption_bulk.preview_adoption(dirs.tenant)  # everything in scope
     assert (in_scope.selected, in_scope.adoptable) == (3, 2)
 
-    result = adoption.adopt_many(dirs.tenant, everyone.values_list("pk", flat=True), "system")
+    result = adoption_bulk.adopt_many(dirs.tenant, everyone.values_list("pk", flat=True), "system")
 
     assert result.adopted == preview.adoptable and result.refused == preview.refused
     adopted = Identity.objects.filter(tenant=dirs.tenant).order_by("username")
@@ -324,5 +331,5 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     assert AuditEvent.objects.filter(action="inventory.adopted").count() == 2
     summary = AuditEvent.objects.get(action="inventory.adopted_many")
     assert summary.after["adopted"] == 2 and summary.after["selected"] == 4
-    again = adoption.adopt_many(dirs.tenant, preview.person_ids, "system")
-    assert again.adopted == 0 and again.refused == {adoption.MANAGED_ALREADY: 2}
+    again = adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 2}

@@ -14,7 +14,7 @@ import pytest
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle
 from provisioning.engine.desired import DesiredState
-from provisioning.inventory import drift, service
+from provisioning.inventory import drift, drift_actions, drift_compare, service
 from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import ask
 from provisioning.models import Batch, Identity, Job
@@ -112,11 +112,11 @@ def test_drift_made_behind_the_portals_back_is_found_and_converged(dirs):
     assert extra.status == Status.OPEN and extra.last_seen_at > first_seen
     assert Drift.objects.filter(identity=ada).count() == 3
 
-    job = drift.converge_person(ada.inventory_person, "system")
+    job = drift_actions.converge_person(ada.inventory_person, "system")
     assert set(Drift.objects.filter(identity=ada).values_list("status", flat=True)) == {
         Status.CONVERGING
     }
-    second = drift.converge(Drift.objects.get(identity=bea), "system")
+    second = drift_actions.converge(Drift.objects.get(identity=bea), "system")
     assert drive(job).status == Job.Status.SUCCEEDED
     assert drive(second).status == Job.Status.SUCCEEDED
     read(dirs)
@@ -140,10 +140,10 @@ def test_accepted_extra_access_becomes_an_exception_and_a_dismissal_holds(dirs):
     finance = Drift.objects.get(identity=ada, ref_name="Finance")
     vpn = Drift.objects.get(identity=ada, ref_name="VPN Users")
 
-    with pytest.raises(drift.DriftError):
-        drift.accept(finance, "ok", "system")  # too short a reason
-    drift.accept(finance, "Finance approver while Bob is away", "system")
-    drift.dismiss(vpn, "Checked with the client: fine for now", "system")
+    with pytest.raises(drift_actions.DriftError):
+        drift_actions.accept(finance, "ok", "system")  # too short a reason
+    drift_actions.accept(finance, "Finance approver while Bob is away", "system")
+    drift_actions.dismiss(vpn, "Checked with the client: fine for now", "system")
 
     ada.refresh_from_db()
     connection = str(dirs.tenant.connections.get().pk)
@@ -227,7 +227,7 @@ def test_a_linked_account_deleted_by_hand_has_vanished(dirs):
 
 # -- the comparison alone ----------------------------------------------------------------------
 
-CATALOG = drift.Catalog(
+CATALOG = drift_compare.Catalog(
     [
         ("groups", "g-staff", "Staff", {}),
         ("groups", "g-vpn", "VPN Users", {}),
@@ -252,7 +252,9 @@ def found(state: DesiredState, **held) -> set[tuple]:
         licence_ids=held.get("licenses", []),
         app_ids=held.get("apps", []),
     )
-    return {(f.kind, f.access_kind, f.ref_id) for f in drift.compare(state, account, CATALOG)}
+    return {
+        (f.kind, f.access_kind, f.ref_id) for f in drift_compare.compare(state, account, CATALOG)
+    }
 
 
 def test_names_resolve_in_any_case_and_the_directorys_own_groups_never_count():
@@ -284,6 +286,6 @@ def test_state_and_presence():
     assert found(desired(enabled=False), enabled=True) == {(Kind.STATE, "", "sign-in")}
     assert found(desired(), enabled=False) == {(Kind.STATE, "", "sign-in")}
     assert found(desired(present=False, enabled=False)) == {(Kind.STATE, "", "present")}
-    gone = drift.compare(desired(), None, CATALOG)
+    gone = drift_compare.compare(desired(), None, CATALOG)
     assert [(f.kind, f.detail) for f in gone] == [(Kind.VANISHED, "The linked account is gone.")]
-    assert drift.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
+    assert drift_compare.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
