@@ -180,6 +180,12 @@ class Person(models.Model):
             models.Index(fields=["tenant", "sort_name", "id"], name="inventory_person_order"),
             models.Index(fields=["tenant", "username"], name="inventory_person_username"),
             models.Index(fields=["tenant", "last_sign_in"], name="inventory_person_sign_in"),
+            # The dashboard counts these per tenant (queries_drift.UNMANAGED).
+            models.Index(
+                fields=["tenant"],
+                condition=models.Q(identity__isnull=True, in_scope=True, accounts_count__gt=0),
+                name="inventory_person_unmanaged",
+            ),
         ]
 
     def __str__(self) -> str:
