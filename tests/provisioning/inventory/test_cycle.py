@@ -1,15 +1,11 @@
-"""After every inventory read that got to its end: the tenant's scope, matching and drift, in
-that order (cycle.after_read); never after a read that failed."""
+"""After every inventory read that got to its end: the tenant's scope, matching and drift
+(cycle.after_read); never after a read that failed."""
 
 from __future__ import annotations
 
-import logging
-import sys
-import types
-
 import pytest
 
-from provisioning.inventory import cycle, service
+from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor, Person
 from tests.provisioning.inventory import test_refresh as reads
 from tests.provisioning.inventory.test_refresh import refresh
@@ -18,47 +14,18 @@ pytestmark = pytest.mark.django_db
 dirs, existing = reads.dirs, reads.existing  # the fixtures: directories made for each test
 
 
-@pytest.fixture
-def steps(monkeypatch) -> list[tuple[str, object]]:
-    """Stand-in steps, recording what they were called with, in a module of their own."""
-    called: list[tuple[str, object]] = []
-    module = types.ModuleType("tests_cycle_steps")
-    for name in ("scope", "match", "drift"):
-        setattr(module, name, lambda tenant, name=name: called.append((name, tenant)))
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr(
-        cycle,
-        "STEPS",
-        (
-            (module.__name__, "scope"),
-            ("provisioning.inventory.not_written_yet", "anything"),
-            (module.__name__, "match"),
-            (module.__name__, "not_there_either"),
-            (module.__name__, "drift"),
-        ),
-    )
-    return called
-
-
-def test_a_successful_read_runs_the_steps_in_order_and_skips_what_is_missing(
-    dirs, existing, steps, caplog
-):
-    with caplog.at_level(logging.INFO, logger="provisioning.inventory.cycle"):
-        refresh(dirs, "entra")
-
-    assert steps == [("scope", dirs.tenant), ("match", dirs.tenant), ("drift", dirs.tenant)]
-    assert "provisioning.inventory.not_written_yet is not there yet" in caplog.text
-    assert "tests_cycle_steps.not_there_either is not there yet" in caplog.text
-
-
-def test_a_failed_read_runs_none_of_them(dirs, existing, steps):
+def test_a_failed_read_scopes_matches_and_compares_nothing(dirs, existing):
     connection = dirs.tenant.connections.get(kind="entra")
+    refresh(dirs, "entra")
+    Account.objects.filter(connection=connection).update(in_scope=False, person=None)
     connection.set_secret("not-the-secret")
     connection.save()
 
     cursor = service.refresh(connection, sleep=lambda seconds: None)
 
-    assert cursor.state == Cursor.State.FAILED and steps == []
+    assert cursor.state == Cursor.State.FAILED
+    rows = Account.objects.filter(connection=connection)
+    assert not rows.filter(in_scope=True).exists() and not rows.filter(person__isnull=False)
 
 
 def test_after_a_read_the_accounts_are_scoped_and_matched_to_people(dirs, existing):
