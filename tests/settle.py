@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.management.color import no_style
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from portal.audit.models import AuditChainHead, AuditEvent
-from provisioning.models import Job
+from provisioning.models import Identity, Job
 from tests.provisioning.worker import WorkerProcess
 
 SETTLE_TIMEOUT_S = 30.0
@@ -54,7 +54,7 @@ def settle_jobs(workers: Iterable[WorkerProcess], timeout: float = SETTLE_TIMEOU
     while True:
         _cancel_idle(anyone_running=any(w.alive() for w in workers))
         running = _unfinished()
-        if not running:
+        if not running and not _claims_under_way():
             return Settled([], [])
         if time.monotonic() >= deadline:
             break
@@ -65,6 +65,17 @@ def settle_jobs(workers: Iterable[WorkerProcess], timeout: float = SETTLE_TIMEOU
         worker.kill()
     _cancel_idle(anyone_running=False)
     return Settled(running, killed)
+
+
+def _claims_under_way() -> bool:
+    """Whether a worker was claiming a job just now. A claim holds its person's row lock
+    (provisioning.engine.serial) while it reads the person's jobs: one that began before a
+    job was cancelled is still open, and a truncation under it deadlocks. Taking every
+    person's lock waits for such claims to end; then the statuses are read again."""
+    with transaction.atomic():
+        started = time.monotonic()
+        list(Identity.objects.select_for_update().values_list("pk", flat=True))
+    return time.monotonic() - started > POLL_S
 
 
 def _cancel_idle(anyone_running: bool) -> int:

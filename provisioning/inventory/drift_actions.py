@@ -195,7 +195,11 @@ def accept(drift: Drift, reason: str, by, *, http_request=None) -> Drift:
     acknowledgement with its reason (the periodic reconciliation still converges them)."""
     reason = clean_reason(reason)
     with transaction.atomic():
-        drift = Drift.objects.select_for_update().select_related("identity").get(pk=drift.pk)
+        drift = (
+            Drift.objects.select_for_update(of=("self",))
+            .select_related("identity")
+            .get(pk=drift.pk)
+        )
         if refusal := why_not_acceptable(drift):
             raise DriftError(f"This item cannot be accepted. {refusal}")
         identity = Identity.objects.select_for_update().get(pk=drift.identity_id)
