@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from portal.audit.models import AuditEvent
-from provisioning.bulk.export import neutralise
+from portal.csv_cells import neutralise
 
 CHUNK_SIZE = 2000
 BOM = "\ufeff"

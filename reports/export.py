@@ -2,7 +2,7 @@
 
 UTF-8 with a byte-order mark (Excel otherwise guesses the wrong encoding for names with
 accents), CRLF line ends, and every cell that a spreadsheet would run as a formula written
-with a leading single quote (provisioning.bulk.export.neutralise), whoever typed it.
+with a leading single quote (portal.csv_cells.neutralise), whoever typed it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from provisioning.bulk.export import neutralise
+from portal.csv_cells import neutralise
 from reports.report import Report, Stats
 
 BOM = "\ufeff"

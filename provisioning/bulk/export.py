@@ -11,17 +11,11 @@ import io
 from collections.abc import Iterator
 from datetime import timedelta
 
+from portal.csv_cells import neutralise
 from provisioning.bulk import columns
 from provisioning.models import Batch
 from tenants import clock
 from tenants.models import RoleTemplate, Tenant
-
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def _writer() -> tuple[io.StringIO, csv.writer]:

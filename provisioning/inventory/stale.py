@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from portal.csv_cells import neutralise
 from provisioning.connectors.factory import connector_type
 from provisioning.inventory.models import Account, Cursor, Policy, Resource
 from tenants.models import DirectoryConnection, Tenant
@@ -185,16 +186,8 @@ CSV_HEADER = (
     "Why out of scope",
     "Directory id",
 )
-# A cell a spreadsheet would run as a formula gets a leading quote (as provisioning/bulk/
-# export.py does; the inventory may not import a sibling feature).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"  # Excel reads UTF-8 names with accents right only with it
 CHUNK = 500
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def csv_stream(
