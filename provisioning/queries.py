@@ -19,7 +19,7 @@ from provisioning.engine.desired import DesiredState, desired_for, desired_for_d
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
 from tenants.crypto import CredentialError
-from tenants.models import DirectoryConnection, Tenant
+from tenants.models import DirectoryConnection
 
 IDENTITY_TARGET_TYPE = "provisioning.identity"
 READ_TIMEOUT_S = 20.0
@@ -46,10 +46,6 @@ def get_identity_for(
     return get_object_or_404(
         Identity.objects.select_related("tenant", "created_by"), tenant=tenant, pk=identity_id
     )
-
-
-def identities_of(tenant: Tenant) -> QuerySet[Identity]:
-    return tenant.identities.prefetch_related("role_templates")
 
 
 def audit_events_of(identity: Identity, limit: int = 100) -> list[AuditEvent]:
