@@ -145,6 +145,9 @@ class Job(models.Model):
     desired_version = models.PositiveIntegerField(default=0)
     converged_version = models.PositiveIntegerField(null=True, blank=True)
     verification = models.JSONField(default=dict, blank=True)  # the read-back, per directory
+    # Work the directory's API cannot do (on-premises AD, Exchange), found when planning:
+    # [{"connection": id, "kind": ..., "item": what to do, "reason": why not here}]
+    checklist = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -194,6 +197,15 @@ class Step(models.Model):
         RESET_PASSWORD = "reset_password", "Reset password"
         DELETE_USER = "delete_user", "Delete user"
         PURGE_USER = "purge_user", "Purge deleted user"
+        SET_LICENSES = "set_licenses", "Change licences"
+        REMOVE_ROLE = "remove_role", "Remove directory role"
+        REMOVE_ADMIN_UNIT = "remove_admin_unit", "Remove from administrative unit"
+        SET_MANAGER = "set_manager", "Set manager"
+        REASSIGN_REPORT = "reassign_report", "Give a direct report a new manager"
+        AUTO_REPLY = "auto_reply", "Set automatic replies"
+        FORWARD_MAIL = "forward_mail", "Forward mail"
+        SHARE_FILES = "share_files", "Give access to OneDrive"
+        FIRST_SIGN_IN = "first_sign_in", "Issue first sign-in"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
