@@ -50,6 +50,17 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """Work this plan needs that the directory's API cannot do (on-premises AD, Exchange
+    Online PowerShell, the admin console): shown at dry run and kept on the job
+    (`Job.checklist`), never a step, so it never holds up the read-back."""
+
+    kind: str  # e.g. synced_user, mail_enabled_group, shared_mailbox, hide_from_gal
+    item: str  # what to do, in the technician's words
+    reason: str  # why the portal cannot do it here
+
+
+@dataclass(frozen=True)
 class AccountView:
     """What the portal knows of the account, read from the database before planning."""
 
@@ -64,6 +75,7 @@ class Plan:
     kind: str
     steps: list[PlannedStep] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    checklist: list[ChecklistItem] = field(default_factory=list)
     user: DirectoryUser | None = None
     access: AccessState = field(default_factory=AccessState)
     license_availability: dict[str, int] = field(default_factory=dict)  # SKU -> free seats
