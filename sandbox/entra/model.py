@@ -40,6 +40,8 @@ ALL_PERMISSIONS = [
     "Application.Read.All",
     "AppRoleAssignment.ReadWrite.All",
     "AuditLog.Read.All",  # users' signInActivity
+    "MailboxSettings.ReadWrite",  # automatic replies, inbox rules (sandbox/entra/mail.py)
+    "Files.ReadWrite.All",  # OneDrive sharing (sandbox/entra/drive.py)
 ]
 
 
@@ -83,6 +85,9 @@ class User:
     created_mono: float = 0.0  # monotonic creation time, for replication lag
     changed: dict[str, int] = field(default_factory=dict)  # property -> seq of its last change
     dynamic: set[str] = field(default_factory=set)  # the rule-based groups it is in now
+    manager_id: str | None = None  # sandbox/entra/manager.py
+    mailbox: dict = field(default_factory=dict)  # settings and inbox rules (mail.py)
+    drive_permissions: list[dict] = field(default_factory=list)  # OneDrive root (drive.py)
 
     @property
     def id(self) -> str:
@@ -95,6 +100,9 @@ class User:
             "seq": self.seq,
             "deleted_at": self.deleted_at,
             "changed": self.changed,
+            "manager_id": self.manager_id,
+            "mailbox": self.mailbox,
+            "drive_permissions": self.drive_permissions,
         }
 
     @classmethod
@@ -103,6 +111,9 @@ class User:
             data["props"], data.get("password", ""), data.get("seq", 0), data.get("deleted_at")
         )
         user.changed = dict(data.get("changed") or {ALL: user.seq})
+        user.manager_id = data.get("manager_id")
+        user.mailbox = dict(data.get("mailbox") or {})
+        user.drive_permissions = list(data.get("drive_permissions") or [])
         return user
 
 
@@ -402,6 +413,9 @@ class EntraTenant:
             group.members.pop(user.id, None)
         for assignment in self.assignments_of_user(user.id):
             del self.assignments[assignment.id]
+        for report in self.users.values():
+            if report.manager_id == user.id:
+                report.manager_id = None
         self.changes.user_purged(self.next_seq(), user.id)
 
     def issue_token(self, client_id: str, lifetime_s: int = TOKEN_LIFETIME_S) -> str:

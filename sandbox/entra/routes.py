@@ -7,7 +7,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 # Importing the resource modules registers their Graph routes.
-from sandbox.entra import apps, delta, groups, licences, organization, users  # noqa: F401
+from sandbox.entra import (  # noqa: F401
+    apps,
+    delta,
+    drive,
+    groups,
+    licences,
+    mail,
+    manager,
+    organization,
+    users,
+)
 from sandbox.entra.pipeline import graph_call
 from sandbox.entra.token import discovery, token
 from sandbox.state import SandboxState

@@ -1,0 +1,245 @@
+"""A user's Exchange Online mailbox as far as Graph reaches it: mailboxSettings (automatic
+replies) and the inbox's message rules.
+
+Only a user with an Exchange Online licence has a mailbox; for anyone else Graph answers
+404 MailboxNotEnabledForRESTAPI ("The mailbox is either inactive, soft-deleted, or is hosted
+on-premise."). The mailbox goes with the licence here, at once (Exchange keeps the data for
+30 days but Graph no longer reaches it).
+
+Permissions (application): mailboxSettings GET MailboxSettings.Read, PATCH
+MailboxSettings.ReadWrite (user-get-mailboxsettings.md, user-update-mailboxsettings.md);
+messageRules GET MailboxSettings.Read, POST and DELETE MailboxSettings.ReadWrite
+(mailfolder-list-messagerules.md, mailfolder-post-messagerules.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.model import EntraTenant, User, new_id
+from sandbox.entra.router import GraphRequest, GraphResponse, router
+from sandbox.entra.users import find_user
+
+SETTINGS_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
+SETTINGS_WRITE = ("MailboxSettings.ReadWrite",)
+# Subscriptions whose service plans include Exchange Online (EXCHANGE_S_*).
+EXCHANGE_SKUS = frozenset(
+    {
+        "SPE_E3",
+        "SPE_E5",
+        "SPB",
+        "ENTERPRISEPACK",
+        "ENTERPRISEPREMIUM",
+        "STANDARDPACK",
+        "O365_BUSINESS_ESSENTIALS",
+        "O365_BUSINESS_PREMIUM",
+        "EXCHANGESTANDARD",
+        "EXCHANGEENTERPRISE",
+        "DESKLESSPACK",
+        "SPE_F1",
+    }
+)
+REPLY_STATUSES = ("disabled", "alwaysEnabled", "scheduled")
+AUDIENCES = ("none", "contactsOnly", "all")
+REPLY_FIELDS = {
+    "status": str,
+    "externalAudience": str,
+    "internalReplyMessage": str,
+    "externalReplyMessage": str,
+    "scheduledStartDateTime": dict,
+    "scheduledEndDateTime": dict,
+}
+SETTINGS_FIELDS = (
+    "archiveFolder",
+    "automaticRepliesSetting",
+    "dateFormat",
+    "delegateMeetingMessageDeliveryOptions",
+    "language",
+    "timeFormat",
+    "timeZone",
+    "workingHours",
+)
+RULE_FIELDS = ("displayName", "sequence", "isEnabled", "conditions", "actions", "exceptions")
+INBOX = ("inbox", "Inbox")
+
+
+def licensed_for(tenant: EntraTenant, user: User, skus: frozenset[str], plan_prefix: str) -> bool:
+    """Whether the user holds a SKU that includes the service (by part number, or by a
+    service plan name starting with `plan_prefix` where the SKU lists its plans)."""
+    for assigned in user.props.get("assignedLicenses") or []:
+        sku = tenant.skus.get(assigned.get("skuId"))
+        if sku is None:
+            continue
+        plans = getattr(sku, "service_plans", None) or []
+        names = [p.get("servicePlanName", "") if isinstance(p, dict) else str(p) for p in plans]
+        if sku.sku_part_number in skus or any(n.startswith(plan_prefix) for n in names):
+            return True
+    return False
+
+
+def mailbox_user(req: GraphRequest) -> User:
+    user = find_user(req, req.params["id"])
+    if not licensed_for(req.tenant, user, EXCHANGE_SKUS, "EXCHANGE_S_"):
+        raise GraphError(
+            404,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        )
+    return user
+
+
+def default_settings() -> dict[str, Any]:
+    return {
+        "automaticRepliesSetting": {
+            "status": "disabled",
+            "externalAudience": "all",
+            "internalReplyMessage": "",
+            "externalReplyMessage": "",
+            "scheduledStartDateTime": None,
+            "scheduledEndDateTime": None,
+        },
+        "timeZone": "UTC",
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+    }
+
+
+def settings_of(user: User) -> dict[str, Any]:
+    return user.mailbox.setdefault("settings", default_settings())
+
+
+def _invalid(name: str) -> GraphError:
+    return bad_request(
+        f"The request is invalid: property '{name}' has an invalid value.",
+        code="ErrorInvalidRequest",
+    )
+
+
+def _checked_reply(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _invalid("automaticRepliesSetting")
+    for key, item in value.items():
+        kind = REPLY_FIELDS.get(key)
+        if kind is None and not key.startswith("@odata."):
+            raise bad_request(
+                f"The property '{key}' does not exist on type "
+                "'microsoft.graph.automaticRepliesSetting'.",
+                code="RequestBodyRead",
+            )
+        if kind is not None and item is not None and not isinstance(item, kind):
+            raise _invalid(key)
+    if value.get("status", "disabled") not in REPLY_STATUSES:
+        raise _invalid("status")
+    if value.get("externalAudience", "all") not in AUDIENCES:
+        raise _invalid("externalAudience")
+    if value.get("status") == "scheduled" and not (
+        value.get("scheduledStartDateTime") and value.get("scheduledEndDateTime")
+    ):
+        raise _invalid("scheduledEndDateTime")
+    return {k: v for k, v in value.items() if not k.startswith("@odata.")}
+
+
+@router.add("GET", "/users/{id}/mailboxSettings", SETTINGS_READ)
+def get_settings(req: GraphRequest) -> GraphResponse:
+    user = mailbox_user(req)
+    context = f"{req.base_url}/$metadata#users('{user.id}')/mailboxSettings"
+    return GraphResponse(200, {"@odata.context": context, **settings_of(user)})
+
+
+@router.add("PATCH", "/users/{id}/mailboxSettings", SETTINGS_WRITE)
+def update_settings(req: GraphRequest) -> GraphResponse:
+    user = mailbox_user(req)
+    body = req.json()
+    changed: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        if key not in SETTINGS_FIELDS:
+            raise bad_request(
+                f"The property '{key}' does not exist on type 'microsoft.graph.mailboxSettings'.",
+                code="RequestBodyRead",
+            )
+        if key == "automaticRepliesSetting":
+            current = settings_of(user)["automaticRepliesSetting"]
+            current.update(_checked_reply(value))
+            changed[key] = dict(current)
+        else:
+            settings_of(user)[key] = value
+            changed[key] = value
+    context = f"{req.base_url}/$metadata#users('{user.id}')/mailboxSettings"
+    return GraphResponse(200, {"@odata.context": context, **changed})
+
+
+def rules_of(user: User) -> list[dict[str, Any]]:
+    return user.mailbox.setdefault("rules", [])
+
+
+def _inbox(req: GraphRequest) -> None:
+    if req.params["folder"] not in INBOX:
+        # Rules live on the Inbox only (the documented paths name mailFolders/inbox).
+        raise not_found(req.params["folder"])
+
+
+def _checked_rule(body: dict) -> dict[str, Any]:
+    unknown = [k for k in body if k not in RULE_FIELDS and not k.startswith("@odata.")]
+    if unknown:
+        raise bad_request(
+            f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.messageRule'.",
+            code="RequestBodyRead",
+        )
+    name = body.get("displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("displayName")
+    actions = body.get("actions")
+    if not isinstance(actions, dict) or not actions:
+        raise _invalid("actions")
+    for key in ("forwardTo", "redirectTo", "forwardAsAttachmentTo"):
+        for recipient in actions.get(key) or []:
+            address = ((recipient or {}).get("emailAddress") or {}).get("address")
+            if not isinstance(address, str) or "@" not in address:
+                raise _invalid(f"actions.{key}")
+    return {k: v for k, v in body.items() if not k.startswith("@odata.")}
+
+
+@router.add("GET", "/users/{id}/mailFolders/{folder}/messageRules", SETTINGS_READ)
+def list_rules(req: GraphRequest) -> GraphResponse:
+    user = mailbox_user(req)
+    _inbox(req)
+    context = f"{req.base_url}/$metadata#users('{user.id}')/mailFolders('inbox')/messageRules"
+    return GraphResponse(200, {"@odata.context": context, "value": list(rules_of(user))})
+
+
+@router.add("POST", "/users/{id}/mailFolders/{folder}/messageRules", SETTINGS_WRITE)
+def create_rule(req: GraphRequest) -> GraphResponse:
+    user = mailbox_user(req)
+    _inbox(req)
+    data = _checked_rule(req.json())
+    rules = rules_of(user)
+    rule = {
+        "id": new_id().replace("-", "")[:24],
+        "sequence": data.get("sequence", len(rules) + 1),
+        "isEnabled": data.get("isEnabled", True),
+        "hasError": False,
+        "isReadOnly": False,
+        "conditions": data.get("conditions") or {},
+        "exceptions": data.get("exceptions"),
+        **{k: data[k] for k in ("displayName", "actions")},
+    }
+    rules.append(rule)
+    context = f"{req.base_url}/$metadata#users('{user.id}')/mailFolders('inbox')/messageRules"
+    return GraphResponse(201, {"@odata.context": f"{context}/$entity", **rule})
+
+
+@router.add("DELETE", "/users/{id}/mailFolders/{folder}/messageRules/{rule}", SETTINGS_WRITE)
+def delete_rule(req: GraphRequest) -> GraphResponse:
+    user = mailbox_user(req)
+    _inbox(req)
+    rules = rules_of(user)
+    found = next((r for r in rules if r["id"] == req.params["rule"]), None)
+    if found is None:
+        raise GraphError(
+            404, "ErrorItemNotFound", "The specified object was not found in the store."
+        )
+    rules.remove(found)
+    return GraphResponse(204)
