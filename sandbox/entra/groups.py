@@ -10,6 +10,7 @@ from typing import Any
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import Group, User, new_id, now_iso
 from sandbox.entra.odata import paged, select
+from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
 from sandbox.entra.router import (
     GROUP_READ,
     GROUP_WRITE,
@@ -35,6 +36,7 @@ DEFAULT_SELECT = (
     "membershipRuleProcessingState",
     "visibility",
     "createdDateTime",
+    "onPremisesSyncEnabled",
 )
 FILTERABLE = {
     n: n
@@ -121,7 +123,9 @@ def new_group_props(data: dict) -> dict[str, Any]:
 
 @router.add("POST", "/groups", GROUP_WRITE)
 def create_group(req: GraphRequest) -> GraphResponse:
-    group = Group(new_group_props(req.json()), created_mono=time.monotonic())
+    props = new_group_props(req.json())
+    refuse_exchange_create(props)
+    group = Group(props, created_mono=time.monotonic())
     req.tenant.add_group(group)
     return GraphResponse(201, group_view(group, {}))
 
@@ -150,6 +154,7 @@ def update_group(req: GraphRequest) -> GraphResponse:
             raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
         if key in ("displayName", "mailNickname") and not (value or "").strip():
             raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
+    refuse_group_change(group)
     group.props.update(data)
     req.tenant.touch_group(group, *data)
     if "membershipRule" in data:
@@ -193,6 +198,7 @@ def add_member(req: GraphRequest) -> GraphResponse:
         raise bad_request(f"Invalid URL format specified in @odata.id: {ref!r}.", "BadRequest")
     user = find_user(req, match["id"])
     refuse_dynamic(group)
+    refuse_group_change(group)
     if user.id in group.members:
         raise bad_request(
             "One or more added object references already exist for the following modified "
@@ -206,6 +212,7 @@ def add_member(req: GraphRequest) -> GraphResponse:
 def remove_member(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
     refuse_dynamic(group)
+    refuse_group_change(group)
     member = req.params["member"]
     if member not in group.members:
         raise not_found(member)

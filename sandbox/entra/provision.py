@@ -8,11 +8,14 @@ Body (snake_case keys; user entries use Graph property names):
                "permissions": ["User.ReadWrite.All", ...], "certificates": ["<PEM>"]}],
      "skus": [{"sku_part_number": "SPE_E3", "seats": 25, "sku_id": "<uuid, optional>"}],
      "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"]},
+                {"display_name": "Sales-All", "mail_enabled": true, "security_enabled": false,
+                 "synced": false},
                 {"display_name": "All Sales",
                  "membership_rule": "(user.department -eq \\"Sales\\")"}],
      "service_principals": [{"display_name": "Salesforce", "app_id": "<uuid, optional>",
                              "app_roles": [{"value": "User", "display_name": "User"}]}],
      "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"],
+                "onPremisesSyncEnabled": true,
                 "apps": ["<service principal display name or id>"],
                 "last_sign_in": "<ISO date and time, optional>", ...}],
      "token_lifetime_s": 3600, "behaviour": {...},
@@ -234,12 +237,13 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
             raise ValueError("each group needs display_name")
         name = item["display_name"]
         rule = item.get("membership_rule")
+        mail_enabled = item.get("mail_enabled") is True  # with security_enabled false: a DL
         data = {
             "displayName": name,
             "description": item.get("description"),
             "mailNickname": item.get("mail_nickname") or re.sub(r"[^A-Za-z0-9]", "", name) or "g",
-            "mailEnabled": False,
-            "securityEnabled": True,
+            "mailEnabled": mail_enabled,
+            "securityEnabled": item.get("security_enabled", True) is not False,
             "groupTypes": ["DynamicMembership"] if rule else [],
             "membershipRule": rule,
         }
@@ -247,6 +251,10 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
             props = new_group_props(data)
         except GraphError as exc:
             raise ValueError(f"group {name!r}: {exc.message}") from None
+        if mail_enabled:
+            props["mail"] = f"{data['mailNickname']}@{tenant.domains[0]}"
+        if item.get("synced") is True:  # from on-premises AD (sandbox/entra/onprem.py)
+            props["onPremisesSyncEnabled"] = True
         if item.get("id"):
             props["id"] = _uuid(item["id"], "group id")
         members = []

@@ -9,6 +9,7 @@ from typing import Any
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
 from sandbox.entra.odata import paged, select
+from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.router import (
     USER_READ,
     USER_WRITE,
@@ -96,6 +97,7 @@ SELECTABLE = (
             "lastPasswordChangeDateTime",
             "deletedDateTime",
             SIGN_IN,
+            *SYNC_PROPERTIES,
         )
     ),
     "microsoft.graph.user",
@@ -265,6 +267,7 @@ def update_user(req: GraphRequest) -> GraphResponse:
     for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
         if name in props and props[name] in (None, ""):
             raise invalid_value(name)
+    refuse_synced_user_update(user, props)
     profile = props.pop("passwordProfile", None)
     if profile is not None:
         user.password = profile["password"]
