@@ -28,24 +28,51 @@ class BehaviourSettings:
     error_rate: float = 0.0  # share of calls answered 500/503
     timeout_rate: float = 0.0  # share of calls that hang past any client timeout
     replication_lag_ms: int = 0  # objects younger than this are 404 on some reads
+    throttle_next: int = 0  # the next this many calls are throttled, whatever the bucket holds
+    # How Graph says so (Okta keeps its X-Rate-Limit-* 429): with or without Retry-After,
+    # as 429 TooManyRequests or as 503 Request_ThrottledTemporarily.
+    throttle_retry_after: bool = True
+    throttle_status: int = 429
+    batch_order_seed: int = 0  # with the body, seeds the order a `$batch` runs its requests in
 
     def validate(self) -> None:
         for name in ("rate_per_s", "error_rate", "timeout_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | None):
                 raise ValueError(f"{name} must be a number")
-        for name in ("burst", "latency_ms", "jitter_ms", "replication_lag_ms"):
+        for name in (
+            "burst",
+            "latency_ms",
+            "jitter_ms",
+            "replication_lag_ms",
+            "throttle_next",
+            "throttle_status",
+            "batch_order_seed",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | None):
                 raise ValueError(f"{name} must be a whole number")
-        for name in ("latency_ms", "jitter_ms", "replication_lag_ms", "error_rate", "timeout_rate"):
+        for name in (
+            "latency_ms",
+            "jitter_ms",
+            "replication_lag_ms",
+            "error_rate",
+            "timeout_rate",
+            "throttle_next",
+            "throttle_status",
+            "batch_order_seed",
+        ):
             if getattr(self, name) is None:
                 raise ValueError(f"{name} must not be null")
+        if not isinstance(self.throttle_retry_after, bool):
+            raise ValueError("throttle_retry_after must be true or false")
+        if self.throttle_status not in (429, 503):
+            raise ValueError("throttle_status must be 429 or 503")
         if self.rate_per_s is not None and self.rate_per_s <= 0:
             raise ValueError("rate_per_s must be positive (or null for unlimited)")
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be at least 1")
-        for name in ("latency_ms", "jitter_ms", "replication_lag_ms"):
+        for name in ("latency_ms", "jitter_ms", "replication_lag_ms", "throttle_next"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("error_rate", "timeout_rate"):
@@ -112,6 +139,9 @@ class Behaviour:
 
     def take_token(self, key: str = "default") -> RateDecision:
         s = self.settings
+        if s.throttle_next > 0:
+            s.throttle_next -= 1
+            return RateDecision(False, 1, 0, math.ceil(time.time()) + 1, 1)
         if s.rate_per_s is None:
             return RateDecision(True, 10_000, 9_999, math.ceil(time.time()) + 60, 0)
         bucket = self._buckets.get(key)

@@ -1,18 +1,29 @@
-"""Graph JSON batching: POST /v1.0/$batch with up to 20 sub-requests.
+"""Graph JSON batching: POST /v1.0/$batch with up to 20 sub-requests, as strict as Graph.
 
-Accepts what msgraph-core really sends as well as the documented form: sub-request URLs
-relative ("/users/x", "users/x") or absolute ("https://host/v1.0/users/x"), and the
-dependency key `dependsOn` or `depends_on`. Each sub-request is throttled on its own; a
-throttled one is answered 429 inside a 200 batch response, as Graph does. GET sub-requests
-run through the same handlers as direct GETs (status, headers, body and `@odata.nextLink`
-per sub-request). The stats count each sub-request under its route and as `batched`.
+- ids are unique without regard to case; a request with a body carries a Content-Type
+  header; URLs are relative to the version ("/users/x"; an absolute URL is refused); a
+  malformed batch is a 400 for the whole batch.
+- Independent requests run in any order: here a shuffled one, seeded by the batch body and
+  the directory's `batch_order_seed` (so a test can reproduce an order). Only `dependsOn`
+  orders requests; it must name requests listed before, and a batch is either fully
+  parallel (no `dependsOn`) or fully sequential (every request but the first depends on
+  another). A dependent of a failed request is answered 424 without running. msgraph-core's
+  `depends_on` spelling is not Graph's and orders nothing.
+- Responses come in the order the requests ran; the ids tell which is whose.
+
+Each sub-request is throttled on its own; a throttled one is answered inside a 200 batch
+response, as Graph does. GET sub-requests run through the same handlers as direct GETs
+(status, headers, body and `@odata.nextLink` per sub-request). The stats count each
+sub-request under its route and as `batched`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import random
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.entra.errors import GraphError, error_body
@@ -36,8 +47,6 @@ def _bad(message: str) -> GraphError:
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     path = unquote(parts.path)  # as the server decodes the path of a request of its own
-    if path.startswith("/v1.0/") or path == "/v1.0":
-        path = path[len("/v1.0") :]
     if not path.startswith("/"):
         path = "/" + path
     return path, dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -53,24 +62,60 @@ def _validate(data: object) -> list[dict]:
         raise _bad(f"Number of requests exceeds the maximum of {MAX_REQUESTS}.")
     seen: set[str] = set()
     for sub in requests:
-        if not isinstance(sub, dict):
-            raise _bad("Invalid batch payload format.")
-        for key in ("id", "method", "url"):
-            if not sub.get(key):
-                raise _bad(f"Batch request is missing the required property '{key}'.")
-        sub_id = str(sub["id"])
-        if sub_id in seen:
-            raise _bad(f"Batch request ids must be unique; '{sub_id}' is repeated.")
-        for dep in _depends(sub):
-            if dep not in seen:
-                raise _bad(f"Request '{sub_id}' depends on '{dep}', which does not precede it.")
-        seen.add(sub_id)
+        _validate_one(sub, seen)
+        seen.add(str(sub["id"]).casefold())
+    if any(_depends(s) for s in requests) and sum(1 for s in requests if not _depends(s)) > 1:
+        raise _bad("Batch should be either fully sequential or fully parallel.")
     return requests
 
 
+def _validate_one(sub: object, seen: set[str]) -> None:
+    if not isinstance(sub, dict):
+        raise _bad("Invalid batch payload format.")
+    for key in ("id", "method", "url"):
+        if not sub.get(key):
+            raise _bad(f"Batch request is missing the required property '{key}'.")
+    sub_id = str(sub["id"])
+    if sub_id.casefold() in seen:
+        raise _bad(f"Batch request ids must be unique; '{sub_id}' is repeated.")
+    url = urlsplit(str(sub["url"]))
+    if url.scheme or url.netloc:
+        raise _bad(
+            f"Invalid request URL '{sub['url']}' in request '{sub_id}': a batch request URL "
+            "is relative to the version, such as /users."
+        )
+    if "body" in sub and not _has_content_type(sub.get("headers")):
+        raise _bad(f"Write request id : {sub_id} does not contain Content-Type header or body.")
+    for dep in _depends(sub):
+        if dep.casefold() not in seen:
+            raise _bad(f"Request '{sub_id}' depends on '{dep}', which does not precede it.")
+
+
+def _has_content_type(headers: object) -> bool:
+    return isinstance(headers, dict) and any(
+        str(k).lower() == "content-type" and v for k, v in headers.items()
+    )
+
+
 def _depends(sub: dict) -> list[str]:
-    deps = sub.get("dependsOn") or sub.get("depends_on") or []
+    deps = sub.get("dependsOn") or []
     return [str(d) for d in deps] if isinstance(deps, list) else [str(deps)]
+
+
+def run_order(requests: list[dict], raw: bytes, seed: int) -> list[dict]:
+    """An order Graph could run the requests in: each after what it depends on, the rest
+    shuffled (reproducibly: the same body and seed give the same order)."""
+    rng = random.Random(hashlib.sha256(b"%d:" % seed + raw).hexdigest())
+    done: set[str] = set()
+    pending = list(requests)
+    order = []
+    while pending:
+        ready = [s for s in pending if all(d.casefold() in done for d in _depends(s))]
+        chosen = rng.choice(ready)
+        pending.remove(chosen)
+        done.add(str(chosen["id"]).casefold())
+        order.append(chosen)
+    return order
 
 
 def _sub_response(sub_id: str, resp: GraphResponse) -> dict:
@@ -144,14 +189,14 @@ async def run_batch(caller: Caller, raw: bytes, base_url: str) -> GraphResponse:
         return await hang()
     statuses: dict[str, int] = {}
     responses = []
-    for sub in requests:
+    for sub in run_order(requests, raw, behaviour.settings.batch_order_seed):
         sub_id = str(sub["id"])
-        if any(statuses[d] >= 400 for d in _depends(sub)):
+        if any(statuses[d.casefold()] >= 400 for d in _depends(sub)):
             resp = GraphResponse(
                 424, error_body("FailedDependency", "The dependent request failed.")
             )
         else:
             resp, _ = _run_one(caller, sub, base_url)
-        statuses[sub_id] = resp.status
+        statuses[sub_id.casefold()] = resp.status
         responses.append(_sub_response(sub_id, resp))
     return GraphResponse(200, {"responses": responses})

@@ -22,6 +22,7 @@ from sandbox.behaviour import Fault
 from sandbox.entra.errors import GraphError, error_body
 from sandbox.entra.model import EntraTenant
 from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, Route, router
+from sandbox.entra.throttling import throttled
 from sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def authenticate(state: SandboxState, header: str | None) -> Caller:
 
 
 def error_response(exc: GraphError) -> GraphResponse:
-    return GraphResponse(exc.status, error_body(exc.code, exc.message))
+    return GraphResponse(exc.status, error_body(exc.code, exc.message, details=exc.details))
 
 
 def admit(caller: Caller) -> tuple[GraphResponse | None, Fault | None]:
@@ -62,12 +63,7 @@ def admit(caller: Caller) -> tuple[GraphResponse | None, Fault | None]:
     behaviour = caller.tenant.behaviour
     decision = behaviour.take_token(caller.client_id)
     if not decision.allowed:
-        body = error_body(
-            "TooManyRequests",
-            "Too many requests. The request has been throttled; retry after the interval in "
-            "the Retry-After header.",
-        )
-        return GraphResponse(429, body, {"Retry-After": str(decision.retry_after_s)}), None
+        return throttled(behaviour.settings, decision), None
     fault = behaviour.draw_fault()
     if fault == "error":
         if random.random() < 0.5:

@@ -125,8 +125,9 @@ def test_each_sub_request_is_throttled_on_its_own_with_retry_after(entra: EntraD
     entra.behave(rate_per_s=0.1, burst=2)
     with entra.graph() as graph:
         batched = batch_get(graph, reads(user_id))
-    assert [sub["status"] for sub in batched] == [200, 200, 429, 429]
-    for sub in batched[2:]:
+    # Graph runs independent requests in any order: which two are throttled is not known.
+    assert sorted(sub["status"] for sub in batched) == [200, 200, 429, 429]
+    for sub in (sub for sub in batched if sub["status"] == 429):
         assert sub["body"]["error"]["code"] == "TooManyRequests"
         assert int(sub["headers"]["Retry-After"]) >= 1
     assert entra.stats()["throttled"] == 2
