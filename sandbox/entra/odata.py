@@ -1,8 +1,12 @@
-"""OData query options as Graph applies them to directory objects: $filter, $select, $top, paging.
+"""OData query options as Graph applies them to directory objects: $filter, $search, $count,
+$select, $top, paging.
 
-$filter supports `eq`, `ne`, `in (...)`, `startswith(prop,'x')`, `endswith(prop,'x')`, `and`,
-`or`, `not` and parentheses, on the properties each resource declares filterable. String
-comparisons ignore case, as the directory does.
+$filter supports `eq`, `ne`, `in (...)`, `ge`, `le`, `startswith(prop,'x')`,
+`endswith(prop,'x')`, `coll/any(v:...)`, `and`, `or`, `not` and parentheses, on the properties
+each resource declares filterable, each with the operators Graph allows on it by default and
+those it allows only in advanced queries (header `ConsistencyLevel: eventual` and
+`$count=true`): concepts/aad-advanced-queries.md and includes/filter-directory-objects.md.
+String comparisons ignore case, as the directory does.
 """
 
 from __future__ import annotations
@@ -11,21 +15,50 @@ import base64
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.entra.errors import GraphError, bad_request
 
 Predicate = Callable[[dict[str, Any]], bool]
+Getter = Callable[[Any], Any]
 Known = tuple[frozenset[str], str]  # selectable property names (lower case), type name
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),])|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])"
-    r"|(?P<word>[A-Za-z_][\w./-]*))"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),:])"
+    r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"(?![\w-])"
+    r"|(?P<date>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)"
+    r"(?![\w-])"
+    r"|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])"
+    r"|(?P<word>[A-Za-z_$][\w./$-]*))"
 )
 MAX_TOP = 999
-ADVANCED_OPERATORS = {"ne": "ne", "not": "not", "endswith": "endsWith"}
 DEFAULT_PAGE = 100
+# How Graph spells the operators that need advanced query parameters in its message.
+OPERATOR_NAMES = {"ne": "ne", "not": "not", "endswith": "endsWith"}
+
+
+@dataclass(frozen=True)
+class Filterable:
+    """The $filter operators Graph allows on one property: by default, and only with the
+    advanced query parameters. Operators: eq, ne, not, in, ge, le, startswith, endswith and
+    null (`eq null` / `ne null`); a collection is filtered through `any` with these."""
+
+    default: frozenset[str]
+    advanced: frozenset[str] = frozenset()
+    collection: bool = False
+
+
+def filterable(default: str, advanced: str = "", *, collection: bool = False) -> Filterable:
+    return Filterable(frozenset(default.split()), frozenset(advanced.split()), collection)
+
+
+# What a resource that names its filterable properties without more detail allows (groups,
+# service principals): eq, in and startsWith by default; ne, not and endsWith advanced.
+USUAL = filterable("eq in startswith ge le null", "ne not endswith")
+Fields = dict[str, str] | dict[str, Filterable]
 
 
 def unsupported_filter(prop: str, resource: str) -> GraphError:
@@ -62,6 +95,8 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
         raw = match[kind]
         if kind == "str":
             tokens.append(("lit", raw[1:-1].replace("''", "'")))
+        elif kind in ("guid", "date"):
+            tokens.append(("lit", raw))
         elif kind == "num":
             tokens.append(("lit", float(raw) if "." in raw else int(raw)))
         elif kind == "word" and raw.lower() in ("true", "false", "null"):
@@ -75,13 +110,35 @@ def _norm(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+def _compare(op: str, left: Any, right: Any) -> bool:
+    left = _norm(left)
+    if op == "eq":
+        return left == right
+    if op == "ne":
+        return left != right
+    if left is None or right is None or type(left) is not type(right):
+        return False
+    return left >= right if op == "ge" else left <= right
+
+
+@dataclass(frozen=True)
+class _Operand:
+    name: str  # the property, as the resource spells it
+    get: Getter
+    rule: Filterable
+
+
 class _Parser:
-    def __init__(self, text: str, fields: dict[str, str], resource: str) -> None:
+    def __init__(self, text: str, fields: Fields, resource: str, advanced: bool) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
-        self.fields = {k.lower(): k for k in fields}
+        self.fields = {
+            k.lower(): (k, v if isinstance(v, Filterable) else USUAL) for k, v in fields.items()
+        }
         self.resource = resource
+        self.advanced = advanced
+        self.scope: tuple[str, _Operand] | None = None  # the range variable inside any(...)
 
     def peek(self) -> tuple[str, Any] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -106,6 +163,16 @@ class _Parser:
             return True
         return False
 
+    def allow(self, operand: _Operand, op: str) -> None:
+        """400 as Graph answers an operator the property does not take (here, or without the
+        advanced query parameters)."""
+        rule = operand.rule
+        if op in rule.default or (self.advanced and op in rule.advanced):
+            return
+        if op in rule.advanced and op in OPERATOR_NAMES:
+            raise needs_advanced(OPERATOR_NAMES[op])
+        raise unsupported_filter(operand.name, self.resource)
+
     def parse(self) -> Predicate:
         predicate = self.expr()
         if self.peek() is not None:
@@ -124,11 +191,24 @@ class _Parser:
             parts.append(self.unary())
         return parts[0] if len(parts) == 1 else (lambda o: all(p(o) for p in parts))
 
-    def field(self, name: str) -> str:
-        real = self.fields.get(name.lower())
-        if real is None:
+    def operand(self, name: str) -> _Operand:
+        """A property of the object, or inside any(...) the range variable (or its property)."""
+        if self.scope is not None:
+            var, element = self.scope
+            head, _, sub = name.partition("/")
+            if head.lower() == var.lower():
+                if not sub:
+                    return element
+                return _Operand(
+                    element.name,
+                    lambda e, key=sub: e.get(key) if isinstance(e, dict) else None,
+                    element.rule,
+                )
+        found = self.fields.get(name.lower())
+        if found is None:
             raise unsupported_filter(name, self.resource)
-        return real
+        real, rule = found
+        return _Operand(real, lambda o, key=real: o.get(key), rule)
 
     def literal(self) -> Any:
         kind, value = self.next()
@@ -138,6 +218,8 @@ class _Parser:
 
     def unary(self) -> Predicate:
         if self.keyword("not"):
+            if not self.advanced:
+                raise needs_advanced(OPERATOR_NAMES["not"])
             inner = self.unary()
             return lambda o: not inner(o)
         kind, value = self.next()
@@ -149,58 +231,73 @@ class _Parser:
             raise invalid_filter(self.text)
         if value.lower() in ("startswith", "endswith") and self.peek() == ("punct", "("):
             return self.function(value.lower())
-        return self.comparison(self.field(value))
+        if value.lower().endswith("/any") and self.peek() == ("punct", "("):
+            return self.lambda_any(value[: -len("/any")])
+        operand = self.operand(value)
+        if operand.rule.collection and self.scope is None:
+            raise unsupported_filter(operand.name, self.resource)  # collections go through any
+        return self.comparison(operand)
+
+    def lambda_any(self, name: str) -> Predicate:
+        collection = self.operand(name)
+        if not collection.rule.collection or self.scope is not None:
+            raise unsupported_filter(collection.name, self.resource)
+        self.expect("punct", "(")
+        var = self.expect("word")
+        self.expect("punct", ":")
+        self.scope = (var, _Operand(collection.name, lambda e: e, collection.rule))
+        body = self.expr()
+        self.scope = None
+        self.expect("punct", ")")
+        return lambda o: any(body(e) for e in collection.get(o) or [])
 
     def function(self, name: str) -> Predicate:
         self.expect("punct", "(")
-        prop = self.field(self.expect("word"))
+        operand = self.operand(self.expect("word"))
+        self.allow(operand, name)
         self.expect("punct", ",")
         needle = self.literal()
         self.expect("punct", ")")
         if not isinstance(needle, str):
             raise invalid_filter(self.text)
 
-        def check(obj: dict[str, Any]) -> bool:
-            value = _norm(obj.get(prop))
+        def check(obj: Any) -> bool:
+            value = _norm(operand.get(obj))
             if not isinstance(value, str):
                 return False
             return value.startswith(needle) if name == "startswith" else value.endswith(needle)
 
         return check
 
-    def comparison(self, prop: str) -> Predicate:
+    def comparison(self, operand: _Operand) -> Predicate:
         kind, op = self.next()
         op = str(op).lower()
         if op == "in":
+            self.allow(operand, "in")
             self.expect("punct", "(")
             values = [self.literal()]
             while self.peek() == ("punct", ","):
                 self.pos += 1
                 values.append(self.literal())
             self.expect("punct", ")")
-            return lambda o: _norm(o.get(prop)) in values
-        if kind != "word" or op not in ("eq", "ne"):
+            return lambda o: _norm(operand.get(o)) in values
+        if kind != "word" or op not in ("eq", "ne", "ge", "le"):
             raise invalid_filter(self.text)
         value = self.literal()
-        if op == "eq":
-            return lambda o: _norm(o.get(prop)) == value
-        return lambda o: _norm(o.get(prop)) != value
+        if op == "ne":
+            self.allow(operand, "ne")
+        if value is None:
+            self.allow(operand, "null")
+        elif op != "ne":
+            self.allow(operand, op)
+        return lambda o: _compare(op, operand.get(o), value)
 
 
-def parse_filter(
-    text: str, fields: dict[str, str], resource: str, *, advanced: bool = True
-) -> Predicate:
-    """A predicate over property dicts; `fields` names the filterable properties.
-
-    Without `advanced` (header ConsistencyLevel: eventual and $count=true), the operators
-    Graph reserves for advanced queries (ne, not, endsWith) are refused as Graph refuses them.
-    """
-    parser = _Parser(text, fields, resource)
-    if not advanced:
-        for kind, value in parser.tokens:
-            if kind == "word" and value.lower() in ADVANCED_OPERATORS:
-                raise needs_advanced(ADVANCED_OPERATORS[value.lower()])
-    return parser.parse()
+def parse_filter(text: str, fields: Fields, resource: str, *, advanced: bool = True) -> Predicate:
+    """A predicate over property dicts; `fields` names the filterable properties (with the
+    operators each allows, or USUAL's). `advanced`: the request carries header
+    ConsistencyLevel: eventual and $count=true."""
+    return _Parser(text, fields, resource, advanced).parse()
 
 
 def select(

@@ -13,7 +13,8 @@ from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_json
 from sandbox.entra.model import EntraTenant
-from sandbox.entra.odata import Predicate, parse_filter
+from sandbox.entra.odata import Fields, Predicate
+from sandbox.entra.search import list_predicate
 
 NO_BODY = object()  # the request had no body
 BAD_BODY = object()  # the request had a body that is not a JSON object
@@ -31,6 +32,15 @@ class GraphRequest:
     params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
+    def __post_init__(self) -> None:
+        # "silently ignores the $count query parameter" without ConsistencyLevel: eventual
+        # (concepts/aad-advanced-queries.md): as if it had not been sent.
+        if not self.eventual():
+            self.query = {k: v for k, v in self.query.items() if k != "$count"}
+
+    def eventual(self) -> bool:
+        return self.headers.get("consistencylevel", "").lower() == "eventual"
+
     def json(self) -> dict:
         if self.body is NO_BODY or self.body is BAD_BODY or not isinstance(self.body, dict):
             raise bad_json()
@@ -38,17 +48,12 @@ class GraphRequest:
 
     def advanced_query(self) -> bool:
         """Whether the caller asked for Graph's advanced query capabilities."""
-        return (
-            self.headers.get("consistencylevel", "").lower() == "eventual"
-            and self.query.get("$count", "").lower() == "true"
-        )
+        return self.eventual() and self.query.get("$count", "").lower() == "true"
 
-    def filter(self, fields: dict[str, str], resource: str) -> Predicate | None:
-        """The $filter as a predicate (None without one); 400 as Graph answers bad ones."""
-        text = self.query.get("$filter")
-        if not text:
-            return None
-        return parse_filter(text, fields, resource, advanced=self.advanced_query())
+    def filter(self, fields: Fields, resource: str) -> Predicate | None:
+        """$filter and $search as one predicate (None without either); 400 as Graph answers
+        bad ones, or ones that need the advanced query parameters without them."""
+        return list_predicate(self.query, fields, resource, self.eventual())
 
 
 @dataclass
