@@ -18,6 +18,7 @@ from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
 from okta.pagination import PaginationHelper
 
+from provisioning.connectors import okta_sign_in
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -45,6 +46,12 @@ from provisioning.connectors.errors import (
     TransientError,
     most_telling,
 )
+from provisioning.connectors.sign_in import (
+    ACTIVATION_LINK,
+    DIRECTORY_EMAIL,
+    TEMP_PASSWORD,
+    IssuedSignIn,
+)
 from tenants.endpoints import Endpoint, Service
 
 # Our attribute names -> Okta profile attributes.
@@ -59,6 +66,10 @@ ATTRIBUTES = {
     "usage_location": "countryCode",
 }
 INACTIVE = {"SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED"}
+# Sign-in allowed, as far as the portal decides: PROVISIONED waits for its person to finish
+# activating, PASSWORD_EXPIRED for a new password (a first sign-in leaves users in both);
+# "enabling" them again would only restart that, and invalidate the link or password sent.
+SIGN_IN_ALLOWED = {"ACTIVE", "PROVISIONED", "PASSWORD_EXPIRED", "RECOVERY", "LOCKED_OUT"}
 EPOCH = "1970-01-01T00:00:00.000Z"
 # Okta's search index is eventually consistent: an incremental read starts this long before the
 # newest lastUpdated it saw, so a change indexed late is still found (replays are harmless).
@@ -75,6 +86,7 @@ class OktaConnector:
     supports_licences = False
     disable_modes = ("suspend", "deactivate")  # the first is the default
     soft_deletes = False
+    first_sign_in_methods = (ACTIVATION_LINK, TEMP_PASSWORD, DIRECTORY_EMAIL)  # okta_sign_in.py
     compared_attributes = (
         "first_name",
         "last_name",
@@ -165,9 +177,9 @@ class OktaConnector:
             }
         )
         profile["login"] = new.username
-        body = CreateUserRequest.from_dict(
-            {"profile": profile, "credentials": {"password": {"value": new.password}}}
-        )
+        # No password: the person sets one through their activation link (okta_sign_in.py).
+        credentials = {"credentials": {"password": {"value": new.password}}} if new.password else {}
+        body = CreateUserRequest.from_dict({"profile": profile, **credentials})
         try:
             user, _ = await self._call(self._okta().create_user(body, activate=new.enabled))
         except PermanentError as exc:
@@ -193,7 +205,7 @@ class OktaConnector:
             await self._call(self._okta().deactivate_user(user_id))
         elif mode == "suspend" and status == "ACTIVE":
             await self._call(self._okta().suspend_user(user_id))
-        elif mode == "suspend" and status not in INACTIVE:
+        elif mode == "suspend" and status in SIGN_IN_ALLOWED:
             raise PermanentError(
                 f"Okta suspends only ACTIVE users and this one is {status}: deactivate instead."
             )
@@ -221,6 +233,10 @@ class OktaConnector:
 
     async def revoke_sessions(self, user_id: str) -> None:
         await self._call(self._okta().revoke_user_sessions(user_id))
+
+    async def issue_first_sign_in(self, user_id: str, method: str, options: dict) -> IssuedSignIn:
+        """An activation link, Okta's own activation e-mail or a temporary password."""
+        return await okta_sign_in.issue(self, user_id, method)
 
     # -- inventory -------------------------------------------------------------------------
 
@@ -383,7 +399,7 @@ def _directory_user(user) -> DirectoryUser:
     return DirectoryUser(
         id=user.id,
         username=profile.get("login", ""),
-        enabled=status == "ACTIVE",
+        enabled=status in SIGN_IN_ALLOWED,
         attributes=attributes,
     )
 
