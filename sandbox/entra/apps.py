@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.entra.errors import bad_request, not_found
-from sandbox.entra.model import AppRoleAssignment, ServicePrincipal, new_id, now_iso
+from sandbox.entra.model import (
+    DEFAULT_ACCESS_ROLE,
+    AppRoleAssignment,
+    ServicePrincipal,
+    new_id,
+    now_iso,
+)
 from sandbox.entra.odata import paged, select
 from sandbox.entra.router import (
     APP_ASSIGN,
@@ -34,6 +40,23 @@ def find_sp(req: GraphRequest, key: str) -> ServicePrincipal:
     if sp is None:
         raise not_found(key)
     return sp
+
+
+def user_roles(sp: ServicePrincipal) -> list[dict]:
+    """The app roles a user may be given: enabled, with "User" among allowedMemberTypes."""
+    return [
+        r
+        for r in sp.app_roles
+        if r.get("isEnabled", True) and "User" in (r.get("allowedMemberTypes") or [])
+    ]
+
+
+def assignable_to_users(sp: ServicePrincipal, role_id: str) -> bool:
+    """Graph checks a user's appRoleId against the app's roles for users; the default access
+    role (all zeros) stands only for an app that declares none."""
+    if role_id == DEFAULT_ACCESS_ROLE:
+        return not user_roles(sp)
+    return any(r["id"] == role_id for r in user_roles(sp))
 
 
 def assignment_view(req: GraphRequest, a: AppRoleAssignment) -> dict[str, Any]:
@@ -96,7 +119,7 @@ def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None
         raise bad_request("resourceId in the body does not match the service principal in the URL.")
     user = find_user(req, principal)
     sp = find_sp(req, resource)
-    if sp.role(role_id) is None:
+    if not assignable_to_users(sp, role_id):
         raise bad_request(f"Permission being assigned was not found on application '{sp.app_id}'.")
     for existing in req.tenant.assignments_of_user(user.id):
         if existing.resource_id == sp.id and existing.app_role_id == role_id:

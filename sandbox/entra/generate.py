@@ -4,7 +4,7 @@ Body (all optional but `users`):
 
     {"users": 50000, "groups": 20, "seed": 1, "prefix": "gen", "domain": "<a verified one>",
      "licensed_share": 0.85, "disabled_share": 0.04, "signed_in_share": 0.9,
-     "stale_share": 0.15, "app_share": 0.3}
+     "stale_share": 0.15, "app_share": 0.3, "apps": 0}
 
 Adds to an existing tenant: users with names, departments, job titles, cities and usage
 locations; an "All <prefix>" group holding everyone, one group per department, and `groups`
@@ -12,7 +12,9 @@ project groups of 1 to 5 % of the users each; the tenant's first SKU for `licens
 the users (its second, if any, for a fifth of those), seats raised to cover them with 5 %
 spare; `disabled_share` blocked accounts (a third of them still licensed: licence waste);
 sign-ins for `signed_in_share` of the users, `stale_share` of those 90 to 400 days ago and the
-rest in the last 30 days; the first app role of a random service principal for `app_share`.
+rest in the last 30 days; `apps` more service principals ("<prefix> app N", app roles of
+every shape: for users, for applications only, for both, disabled, none); the first role for
+users of a random service principal (default access when it has none) for `app_share`.
 
 Everything goes through the tenant's own methods, so delta rounds report the new objects
 like any other change. The result counts what was made and how long it took.
@@ -27,7 +29,14 @@ import uuid
 from typing import Any
 
 from sandbox import generating
-from sandbox.entra.model import DEFAULT_ACCESS_ROLE, AppRoleAssignment, EntraTenant, Group
+from sandbox.entra.apps import user_roles
+from sandbox.entra.model import (
+    DEFAULT_ACCESS_ROLE,
+    AppRoleAssignment,
+    EntraTenant,
+    Group,
+    ServicePrincipal,
+)
 from sandbox.entra.signins import record as record_sign_in
 from sandbox.seed import DEPARTMENTS, FIRST, LAST, LOCATIONS
 
@@ -58,6 +67,41 @@ def _group(tenant: EntraTenant, name: str, description: str) -> Group:
     return group
 
 
+# What real tenants hold: roles for users, roles for applications only (app permissions),
+# roles for both, disabled roles (being retired), and apps with no roles at all.
+ROLE_SHAPES: tuple[tuple[tuple[list[str], bool], ...], ...] = (
+    ((["User"], True),),
+    ((["Application"], True), (["Application"], True)),
+    ((["Application"], True), (["User"], False), (["User"], True)),
+    ((["User", "Application"], True),),
+    (),
+    ((["User"], True), (["User"], True)),
+)
+
+
+def _service_principals(tenant: EntraTenant, prefix: str, count: int) -> int:
+    """`count` enterprise apps named "<prefix> app N", their app roles in the shapes above."""
+    for number in range(count):
+        shape = ROLE_SHAPES[number % len(ROLE_SHAPES)]
+        roles = [
+            {
+                "id": str(uuid.uuid4()),
+                "value": f"Role{index}",
+                "displayName": f"Role {index}",
+                "description": f"Role {index}",
+                "allowedMemberTypes": types,
+                "isEnabled": enabled,
+                "origin": "Application",
+            }
+            for index, (types, enabled) in enumerate(shape)
+        ]
+        sp = ServicePrincipal(
+            str(uuid.uuid4()), str(uuid.uuid4()), f"{prefix} app {number + 1}", roles
+        )
+        tenant.service_principals[sp.id] = sp
+    return count
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -85,6 +129,7 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
     rng = random.Random(body.get("seed", 1))
     now = dt.datetime.now(dt.UTC)
     skus = list(tenant.skus.values())
+    apps_made = _service_principals(tenant, prefix, generating.count(body, "apps", 0, 5000))
     sps = list(tenant.service_principals.values())
 
     everyone = _group(tenant, f"All {prefix}", f"Every generated user ({prefix})")
@@ -149,7 +194,8 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
             record_sign_in(user, now - dt.timedelta(days=days, seconds=rng.randint(0, 86399)))
         if sps and rng.random() < shares["app_share"]:
             sp = rng.choice(sps)
-            role = sp.app_roles[0]["id"] if sp.app_roles else DEFAULT_ACCESS_ROLE
+            roles = user_roles(sp)
+            role = roles[0]["id"] if roles else DEFAULT_ACCESS_ROLE
             stamp = props["createdDateTime"]
             assignment = AppRoleAssignment(str(uuid.uuid4()), role, user.id, sp.id, stamp)
             tenant.assignments[assignment.id] = assignment
@@ -175,5 +221,6 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
         "memberships": memberships,
         "licensed_users": licensed,
         "app_role_assignments": assigned,
+        "service_principals": apps_made,
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -10,6 +10,7 @@ from typing import Any
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import Group, User, new_id, now_iso
 from sandbox.entra.odata import paged, select
+from sandbox.entra.roles import directory_objects_of
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
 from sandbox.entra.router import (
     GROUP_READ,
@@ -224,6 +225,7 @@ def remove_member(req: GraphRequest) -> GraphResponse:
 def member_of(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     items = [group_view(g, req.query) for g in req.tenant.groups_of(user)]
+    items += directory_objects_of(req, user)  # directory roles, administrative units
     url = f"{req.base_url}/users/{user.id}/memberOf"
     return GraphResponse(
         200, paged(items, req.query, url, f"{req.base_url}/$metadata#directoryObjects")

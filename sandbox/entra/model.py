@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.behaviour import Behaviour, BehaviourSettings, Stats
+from sandbox.entra.access_token import access_token
 from sandbox.entra.changes import ALL, ChangeLog
+from sandbox.entra.role_state import RoleState
 from sandbox.entra.rules import matches_rule
 
 TOKEN_LIFETIME_S = 3600
@@ -40,6 +42,8 @@ ALL_PERMISSIONS = [
     "Application.Read.All",
     "AppRoleAssignment.ReadWrite.All",
     "AuditLog.Read.All",  # users' signInActivity
+    "RoleManagement.ReadWrite.Directory",  # directory roles and PIM (sandbox/entra/roles.py)
+    "AdministrativeUnit.ReadWrite.All",  # administrative units (admin_units.py)
     "MailboxSettings.ReadWrite",  # automatic replies, inbox rules (sandbox/entra/mail.py)
     "Files.ReadWrite.All",  # OneDrive sharing (sandbox/entra/drive.py)
 ]
@@ -239,6 +243,7 @@ class EntraTenant:
         self.delta_expired_before = 0.0
         self.delta_resync_before = 0.0
         self.delta_rounds: dict[str, Any] = {}  # open delta rounds (sandbox/entra/delta.py)
+        self.roles = RoleState()  # directory roles, PIM, administrative units (roles.py)
 
     # Look-ups -------------------------------------------------------------------------------
 
@@ -413,6 +418,7 @@ class EntraTenant:
             group.members.pop(user.id, None)
         for assignment in self.assignments_of_user(user.id):
             del self.assignments[assignment.id]
+        self.roles.forget(user.id)
         for report in self.users.values():
             if report.manager_id == user.id:
                 report.manager_id = None
@@ -422,7 +428,7 @@ class EntraTenant:
         now = time.time()
         for key in [k for k, t in self.tokens.items() if t.expires_at < now]:
             del self.tokens[key]
-        token = secrets.token_urlsafe(32)
+        token = access_token(self, client_id, now, lifetime_s)  # a JWT, as Entra issues
         self.tokens[token] = Token(client_id, now + lifetime_s)
         return token
 
@@ -483,7 +489,16 @@ class EntraTenant:
                 }
                 for sp in sps.values()
             ],
+            **self.roles.to_state(self.principal_name),
         }
+
+    def principal_name(self, principal_id: str) -> str:
+        """A user's UPN, or "app:<client id>" for a calling app's service principal."""
+        user = self.users.get(principal_id)
+        if user is not None:
+            return user.props["userPrincipalName"]
+        apps = self.roles.app_principals
+        return next((f"app:{c}" for c, sp in apps.items() if sp == principal_id), principal_id)
 
     def to_json(self) -> dict:
         return {
@@ -506,6 +521,7 @@ class EntraTenant:
             "delta_expired_before": self.delta_expired_before,
             "delta_resync_before": self.delta_resync_before,
             "changes": self.changes.to_json(),
+            "roles": self.roles.to_json(),
         }
 
     @classmethod
@@ -528,6 +544,7 @@ class EntraTenant:
                 g.id for g in tenant.rule_groups.values() if matches_rule(g.rule or "", user.props)
             }
         tenant.changes = ChangeLog.from_json(data.get("changes", {}), tenant.users)
+        tenant.roles = RoleState.from_json(data.get("roles") or {})
         tenant.premium = data.get("premium")
         tenant.delta_token_lifetime_s = data.get("delta_token_lifetime_s", DELTA_TOKEN_LIFETIME_S)
         if data.get("delta_secret"):

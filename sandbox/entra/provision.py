@@ -13,7 +13,9 @@ Body (snake_case keys; user entries use Graph property names):
                 {"display_name": "All Sales",
                  "membership_rule": "(user.department -eq \\"Sales\\")"}],
      "service_principals": [{"display_name": "Salesforce", "app_id": "<uuid, optional>",
-                             "app_roles": [{"value": "User", "display_name": "User"}]}],
+                             "app_roles": [{"value": "User", "display_name": "User",
+                                            "allowed_member_types": ["User"],
+                                            "is_enabled": true}]}],
      "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"],
                 "onPremisesSyncEnabled": true,
                 "apps": ["<service principal display name or id>"],
@@ -32,6 +34,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sandbox.entra.apps import user_roles
 from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import new_group_props
 from sandbox.entra.model import (
@@ -152,8 +155,8 @@ def _service_principals(body: dict) -> list[ServicePrincipal]:
                     "value": role["value"],
                     "displayName": role.get("display_name", role["value"]),
                     "description": role.get("description", role.get("display_name", role["value"])),
-                    "allowedMemberTypes": ["User"],
-                    "isEnabled": True,
+                    "allowedMemberTypes": _member_types(role),
+                    "isEnabled": bool(role.get("is_enabled", True)),
                     "origin": "Application",
                 }
             )
@@ -166,6 +169,13 @@ def _service_principals(body: dict) -> list[ServicePrincipal]:
             )
         )
     return sps
+
+
+def _member_types(role: dict) -> list[str]:
+    types = role.get("allowed_member_types", ["User"])
+    if not isinstance(types, list) or not types or set(types) - {"User", "Application"}:
+        raise ValueError('allowed_member_types is a non-empty list of "User" and "Application"')
+    return list(types)
 
 
 def _add_users(tenant: EntraTenant, body: dict) -> None:
@@ -215,7 +225,8 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         if signed_in is not None:
             record_sign_in(user, signed_in)
         for sp in apps:
-            role = sp.app_roles[0]["id"] if sp.app_roles else DEFAULT_ACCESS_ROLE
+            roles = user_roles(sp)
+            role = roles[0]["id"] if roles else DEFAULT_ACCESS_ROLE
             assignment = AppRoleAssignment(new_id(), role, user.id, sp.id, now)
             tenant.assignments[assignment.id] = assignment
 

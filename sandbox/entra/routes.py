@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 # Importing the resource modules registers their Graph routes.
 from sandbox.entra import (  # noqa: F401
+    admin_units,
     apps,
     delta,
     drive,
@@ -16,6 +17,7 @@ from sandbox.entra import (  # noqa: F401
     mail,
     manager,
     organization,
+    roles,
     users,
 )
 from sandbox.entra.pipeline import graph_call
