@@ -1,8 +1,23 @@
-"""Graph licences: subscribedSkus, users/{id}/assignLicense and users/{id}/licenseDetails."""
+"""Graph licences: subscribedSkus (with their service plans), users/{id}/assignLicense and
+users/{id}/licenseDetails. Group-based licensing is in group_licences.py.
+
+assignLicense applies removeLicenses and addLicenses together or not at all (user-assignlicense.md;
+licensing-groups-change-licenses.md: "the license assignment removals and new assignments are
+made simultaneously ... or see license conflicts between plans"), so a swap between SKUs whose
+service plans exclude each other succeeds in one call and fails as two.
+"""
 
 from __future__ import annotations
 
-from sandbox.entra.errors import bad_request, not_found
+from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.group_licences import (
+    apply,
+    direct_of,
+    enabled_plans,
+    inherited_of,
+    parse_assignments,
+    parse_removals,
+)
 from sandbox.entra.model import EntraTenant, Sku
 from sandbox.entra.router import (
     ORG_READ,
@@ -12,7 +27,10 @@ from sandbox.entra.router import (
     GraphResponse,
     router,
 )
+from sandbox.entra.service_plans import ServicePlan, clash, plan_view, plans_of
 from sandbox.entra.users import find_user, view
+
+NO_SUCH_LICENCE = "User does not have a corresponding license."
 
 
 def sku_view(tenant: EntraTenant, sku: Sku) -> dict:
@@ -26,7 +44,7 @@ def sku_view(tenant: EntraTenant, sku: Sku) -> dict:
         "skuId": sku.sku_id,
         "skuPartNumber": sku.sku_part_number,
         "prepaidUnits": {"enabled": sku.enabled, "suspended": 0, "warning": 0, "lockedOut": 0},
-        "servicePlans": [],
+        "servicePlans": [plan_view(p) for p in plans_of(sku.sku_part_number)],
     }
 
 
@@ -47,50 +65,58 @@ def get_sku(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, sku_view(req.tenant, sku))
 
 
-def _sku_ids(items: object, field: str) -> list[str]:
-    if not isinstance(items, list):
-        raise bad_request(f"Invalid value specified for property '{field}'.")
-    ids = []
-    for item in items:
-        sku_id = item.get("skuId") if isinstance(item, dict) else item
-        if not isinstance(sku_id, str):
-            raise bad_request(f"Invalid value specified for property '{field}'.")
-        ids.append(sku_id)
-    return ids
+INHERITED = (
+    "User license is inherited from a group membership and it cannot be removed directly "
+    "from the user."
+)
+
+
+def _conflict(a: ServicePlan, b: ServicePlan) -> GraphError:
+    return bad_request(
+        f"License assignment failed because service plans {a.id} ({a.name}) and "
+        f"{b.id} ({b.name}) are mutually exclusive."
+    )
 
 
 @router.add("POST", "/users/{id}/assignLicense", USER_WRITE)
 def assign_license(req: GraphRequest) -> GraphResponse:
+    """All or nothing: every check passes before anything changes."""
     user = find_user(req, req.params["id"])
     data = req.json()
-    adds = data.get("addLicenses") or []
-    add_ids = _sku_ids(adds, "addLicenses")
-    remove_ids = _sku_ids(data.get("removeLicenses") or [], "removeLicenses")
     tenant = req.tenant
-    current = {lic["skuId"]: lic for lic in user.props.get("assignedLicenses", [])}
-    # Check everything first: a failed assignment changes nothing.
-    for sku_id in add_ids + remove_ids:
-        if sku_id not in tenant.skus:
-            raise bad_request(f"License {sku_id} does not correspond to a valid company License.")
-    for sku_id in remove_ids:
-        if sku_id not in current:
-            raise bad_request("User does not have a corresponding license.")
-    if add_ids and not user.props.get("usageLocation"):
+    adds = parse_assignments(tenant, data.get("addLicenses") or [], "addLicenses")
+    removes = parse_removals(tenant, data.get("removeLicenses") or [])
+    direct = direct_of(user)
+    inherited = inherited_of(user)
+    for sku_id in removes:
+        if sku_id not in direct:
+            raise bad_request(INHERITED if sku_id in inherited else NO_SUCH_LICENCE)
+    if adds and not user.props.get("usageLocation"):
         raise bad_request("License assignment cannot be done for user with invalid usage location.")
-    for sku_id in add_ids:
+    held = {lic["skuId"] for lic in user.props.get("assignedLicenses") or []}
+    for sku_id in adds:
         sku = tenant.skus[sku_id]
-        if sku_id not in current and tenant.consumed(sku_id) >= sku.enabled:
+        if sku_id not in held and tenant.consumed(sku_id) >= sku.enabled:
             raise bad_request(f"Subscription {sku_id} does not have any available licenses.")
-    for sku_id in remove_ids:
-        current.pop(sku_id)
-    for item, sku_id in zip(adds, add_ids, strict=True):
-        disabled = item.get("disabledPlans") if isinstance(item, dict) else None
-        current[sku_id] = {"skuId": sku_id, "disabledPlans": list(disabled or [])}
-    user.props["assignedLicenses"] = list(current.values())
-    tenant.touch(user, "assignedLicenses")
+    wanted = {k: v for k, v in direct.items() if k not in removes} | adds
+    found = clash(enabled_plans(tenant, {**_inherited_disabled(user), **wanted}))
+    if found is not None:
+        raise _conflict(*found)
+    if apply(tenant, user, wanted):
+        tenant.touch(user, "assignedLicenses")
     return GraphResponse(
         200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, {})}
     )
+
+
+def _inherited_disabled(user) -> dict[str, list[str]]:
+    """SKU id -> disabled plans, for the licences the user inherits and holds now."""
+    inherited = inherited_of(user)
+    return {
+        lic["skuId"]: list(lic.get("disabledPlans") or [])
+        for lic in user.props.get("assignedLicenses") or []
+        if lic["skuId"] in inherited
+    }
 
 
 @router.add("GET", "/users/{id}/licenseDetails", USER_READ)
@@ -100,12 +126,16 @@ def licence_details(req: GraphRequest) -> GraphResponse:
     items = []
     for lic in user.props.get("assignedLicenses", []):
         sku = skus.get(lic["skuId"])
+        disabled = set(lic.get("disabledPlans") or [])
+        plans = plans_of(sku.sku_part_number) if sku else []
         items.append(
             {
                 "id": f"{lic['skuId']}-{user.id}",
                 "skuId": lic["skuId"],
                 "skuPartNumber": sku.sku_part_number if sku else None,
-                "servicePlans": [],
+                "servicePlans": [
+                    plan_view(p, "Disabled" if p.id in disabled else "Success") for p in plans
+                ],
             }
         )
     return GraphResponse(

@@ -13,6 +13,7 @@ import datetime as dt
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,13 @@ ALL_PERMISSIONS = [
     "AdministrativeUnit.ReadWrite.All",  # administrative units (admin_units.py)
     "MailboxSettings.ReadWrite",  # automatic replies, inbox rules (sandbox/entra/mail.py)
     "Files.ReadWrite.All",  # OneDrive sharing (sandbox/entra/drive.py)
+    "UserAuthenticationMethod.ReadWrite.All",  # Temporary Access Passes (sandbox/entra/tap.py)
 ]
+
+
+# Called after a user joins or leaves a group (by hand or by rule), once the membership is
+# in place: (tenant, group, user id). Group-based licensing registers here (group_licences.py).
+MEMBERSHIP_HOOKS: list[Callable[[EntraTenant, Group, str], None]] = []
 
 
 def now_iso() -> str:
@@ -335,11 +342,11 @@ class EntraTenant:
             for g in self.rule_groups.values()
             if user.deleted_at is None and matches_rule(g.rule or "", user.props)
         }
-        for group_id in now - user.dynamic:
+        joined, left, user.dynamic = now - user.dynamic, user.dynamic - now, now
+        for group_id in joined:
             self._member_changed(self.groups[group_id], user.id, added=True)
-        for group_id in user.dynamic - now:
+        for group_id in left:
             self._member_changed(self.groups[group_id], user.id, added=False)
-        user.dynamic = now
 
     def touch_group(self, group: Group, *names: str) -> int:
         group.seq = self.next_seq()
@@ -349,6 +356,8 @@ class EntraTenant:
 
     def _member_changed(self, group: Group, user_id: str, added: bool) -> None:
         self.changes.member(self.touch_group(group, "members"), group.id, user_id, added)
+        for hook in MEMBERSHIP_HOOKS:
+            hook(self, group, user_id)
 
     def add_group(self, group: Group) -> None:
         self.groups[group.id] = group
