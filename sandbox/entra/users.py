@@ -93,6 +93,7 @@ SELECTABLE = (
             *WRITABLE,
             "createdDateTime",
             "assignedLicenses",
+            "licenseAssignmentStates",
             "userType",
             "signInSessionsValidFromDateTime",
             "lastPasswordChangeDateTime",
