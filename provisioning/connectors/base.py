@@ -60,6 +60,10 @@ class AccessState:
     groups: frozenset[str] = frozenset()
     apps: frozenset[str] = frozenset()
     licenses: frozenset[str] = frozenset()
+    # Licences held through a group (group-based licensing): not the portal's to remove
+    # directly. licence_groups pairs each such SKU id with a group it comes from.
+    inherited_licenses: frozenset[str] = frozenset()
+    licence_groups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
