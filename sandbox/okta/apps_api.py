@@ -1,14 +1,15 @@
-"""/api/v1/apps: list and get apps; assign, read and unassign their users."""
+"""/api/v1/apps: list and get apps; assign, read and unassign their users and groups."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import bad_json, validation_failed
+from . import group_apps
+from .errors import bad_json, not_found, validation_failed
 from .listing import matching, page
 from .model import App
 from .pipeline import Call, Reply
-from .resources import app_json, app_user_json
+from .resources import app_group_json, app_json, app_user_json
 
 
 def _attribute(app: App, path: str) -> Any:
@@ -70,5 +71,39 @@ def get_app_user(call: Call) -> Reply:
 def unassign_user(call: Call) -> Reply:
     app = call.org.find_app(call.param("app_id"))
     call.org.find_assignment(app, call.param("user_id"))
+    group_apps.refuse_unassign_if_granted(call.org, app, call.param("user_id"))
     del app.assignments[call.param("user_id")]
+    return Reply(204)
+
+
+def list_app_groups(call: Call) -> Reply:
+    app = call.org.find_app(call.param("app_id"))
+    ids = [gid for gid in app.groups if gid in call.org.groups]
+    chosen, headers = page(call, ids, f"/api/v1/apps/{app.id}/groups", 20, 200, key=str)
+    body = [app_group_json(app, gid, app.groups[gid], call.base) for gid in chosen]
+    return Reply(200, body, headers)
+
+
+def assign_group(call: Call) -> Reply:
+    org = call.org
+    app = org.find_app(call.param("app_id"))
+    group = org.find_group(call.param("group_id"))
+    if call.raw_body.strip():
+        call.json()  # a priority or profile may come; it must be JSON
+    assigned = group_apps.assign_group(org, app, group)
+    return Reply(200, app_group_json(app, group.id, assigned, call.base))
+
+
+def get_app_group(call: Call) -> Reply:
+    app = call.org.find_app(call.param("app_id"))
+    group_id = call.param("group_id")
+    if group_id not in app.groups:
+        raise not_found(group_id, "ApplicationGroupAssignment")
+    return Reply(200, app_group_json(app, group_id, app.groups[group_id], call.base))
+
+
+def unassign_group(call: Call) -> Reply:
+    org = call.org
+    app = org.find_app(call.param("app_id"))
+    group_apps.unassign_group(org, app, org.find_group(call.param("group_id")))
     return Reply(204)

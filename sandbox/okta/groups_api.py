@@ -1,14 +1,24 @@
-"""/api/v1/groups: list and search, get, create, members (idempotent add and remove)."""
+"""/api/v1/groups: list and search, get, create, members (idempotent add and remove), and
+the apps assigned to a group.
+
+Only OKTA_GROUP members may be changed through the API: Everyone (BUILT_IN) holds every user
+and an imported APP_GROUP changes with its source's import; both answer a membership change
+with 403 E0000006, as Okta does even for a super admin."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import bad_json
+from .errors import bad_json, forbidden, invalid_search
 from .listing import matching, page
 from .model import Group
 from .pipeline import Call, Reply
-from .resources import group_json, user_json
+from .query import QueryError, analyse
+from .resources import app_json, group_json, user_json
+
+# What `filter` accepts on groups ("Filtering supports the following limited number of
+# properties: id, type, lastUpdated, and lastMembershipUpdated"); `search` takes any.
+FILTERABLE = frozenset({"id", "type", "lastUpdated", "lastMembershipUpdated"})
 
 _TOP_LEVEL = {
     "id": "id",
@@ -20,7 +30,9 @@ _TOP_LEVEL = {
 
 def _attribute(group: Group, path: str) -> Any:
     if path == "type":
-        return "OKTA_GROUP"
+        return group.type
+    if path == "source.id":
+        return group.source_app_id
     if path == "profile.name":
         return group.name
     if path == "profile.description":
@@ -30,8 +42,20 @@ def _attribute(group: Group, path: str) -> Any:
     return None
 
 
+def _check_filter(text: str) -> None:
+    try:
+        analysed = analyse(text, _attribute)
+    except QueryError as error:
+        raise invalid_search(str(error)) from None
+    for attribute, _ in analysed.clauses:
+        if attribute not in FILTERABLE:
+            raise invalid_search(f"filter does not support {attribute}")
+
+
 def list_groups(call: Call) -> Reply:
     groups = list(call.org.groups.values())
+    if call.query("filter"):
+        _check_filter(call.query("filter"))
     expression = call.query("search") or call.query("filter")
     if expression:
         groups = matching(groups, expression, _attribute)
@@ -63,16 +87,32 @@ def list_members(call: Call) -> Reply:
     return Reply(200, [user_json(u, call.base) for u in chosen], headers)
 
 
+def _group_with_members_okta_manages(call: Call) -> Group:
+    group = call.org.find_group(call.param("group_id"))
+    if not group.members_managed_by_okta:
+        raise forbidden()
+    return group
+
+
 def add_member(call: Call) -> Reply:
     org = call.org
-    group = org.find_group(call.param("group_id"))
+    group = _group_with_members_okta_manages(call)
     org.add_member(group, org.find_user(call.param("user_id")))
     return Reply(204)
 
 
 def remove_member(call: Call) -> Reply:
     org = call.org
-    group = org.find_group(call.param("group_id"))
+    group = _group_with_members_okta_manages(call)
     user = org.find_user(call.param("user_id"))
     org.remove_member(group, user.id)
     return Reply(204)
+
+
+def list_apps(call: Call) -> Reply:
+    """GET /api/v1/groups/{groupId}/apps: the apps assigned to the group."""
+    org = call.org
+    group = org.find_group(call.param("group_id"))
+    apps = [app for app in org.apps.values() if group.id in app.groups]
+    chosen, headers = page(call, apps, f"/api/v1/groups/{group.id}/apps", 20, 200)
+    return Reply(200, [app_json(a, call.base) for a in chosen], headers)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import secrets
 
+from . import group_apps
 from .errors import OktaError, wrong_status
 from .model import User, now_iso
 from .org import OktaOrg
+
+ALREADY_ACTIVE = "Activation failed because the user is already active"
+# What reactivate restarts: an activation the person has not finished, or a recovery.
+REACTIVATABLE = ("PROVISIONED", "RECOVERY")
 
 _PASSWORD_STATES = ("ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED")
 
@@ -16,9 +21,13 @@ def _token() -> str:
 
 
 def activate(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dict:
-    if user.status not in ("STAGED", "DEPROVISIONED"):
-        raise OktaError(403, "E0000016", "Activation failed because the user is already active")
-    user.set_status("ACTIVE" if user.has_password else "PROVISIONED")
+    """STAGED or DEPROVISIONED only (E0000016 otherwise, also while an activation runs);
+    asynchronous: `transitioningToStatus` says where the user is going until they are there.
+    Group reconciliation runs with it: what the user's groups grant comes back."""
+    if user.status not in ("STAGED", "DEPROVISIONED") or user.transitioning_to is not None:
+        raise OktaError(403, "E0000016", ALREADY_ACTIVE)
+    user.start_transition("ACTIVE" if user.has_password else "PROVISIONED", org.activation_s)
+    group_apps.sync_user(org, user)
     if send_email:
         return {}
     token = _token()
@@ -26,7 +35,9 @@ def activate(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dict:
 
 
 def reactivate(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dict:
-    if user.status != "PROVISIONED":
+    """PROVISIONED or RECOVERY only: restarts the activation the person has to finish (a new
+    link; the status stays until they do)."""
+    if user.status not in REACTIVATABLE:
         raise wrong_status()
     user.last_updated = now_iso()
     if send_email:
@@ -37,8 +48,9 @@ def reactivate(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dic
 
 def deactivate(org: OktaOrg, user: User) -> None:
     """Deprovision: sessions end and app assignments go; group memberships stay, as in Okta."""
-    if user.status == "DEPROVISIONED":
+    if user.status == "DEPROVISIONED" and user.transitioning_to is None:
         raise wrong_status()
+    user.transitioning_to = None
     user.set_status("DEPROVISIONED")
     user.sessions = 0
     org.drop_assignments(user)

@@ -58,6 +58,10 @@ class User:
     password_changed: str | None = None
     last_login: str | None = None
     sessions: int = 0
+    # An asynchronous lifecycle change under way ("ACTIVE" while activating): the status
+    # becomes this at `transition_due` (monotonic); reads show it as transitioningToStatus.
+    transitioning_to: str | None = None
+    transition_due: float = field(default=0.0, compare=False)
     # Monotonic creation time for the replication-lag option; not persisted.
     born: float = field(default_factory=time.monotonic, compare=False)
 
@@ -71,14 +75,35 @@ class User:
         if status in ("ACTIVE", "PROVISIONED") and self.activated is None:
             self.activated = self.status_changed
 
+    def start_transition(self, status: str, seconds: float) -> None:
+        """Okta activates asynchronously: `status` is reached `seconds` from now."""
+        if seconds <= 0:
+            self.set_status(status)
+            return
+        self.transitioning_to = status
+        self.transition_due = time.monotonic() + seconds
+        self.last_updated = now_iso()
+
+    def settle(self) -> None:
+        """Finish a transition whose time has come (called before the user is read or used)."""
+        if self.transitioning_to is not None and time.monotonic() >= self.transition_due:
+            status, self.transitioning_to = self.transitioning_to, None
+            self.set_status(status)
+
     def to_json(self) -> dict:
         data = asdict(self)
-        del data["born"]
+        del data["born"], data["transition_due"]
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> User:
-        return cls(**{**data, "born": 0.0})
+        user = cls(**{**data, "born": 0.0})
+        user.transition_due = 0.0  # a restart finishes what was under way
+        user.settle()
+        return user
+
+
+GROUP_TYPES = ("OKTA_GROUP", "APP_GROUP", "BUILT_IN")
 
 
 @dataclass
@@ -91,6 +116,14 @@ class Group:
     last_membership_updated: str
     members: dict[str, None] = field(default_factory=dict)  # an ordered set of user ids
     by_rule: set[str] = field(default_factory=set)  # the members a group rule put there
+    # OKTA_GROUP: Okta's own; APP_GROUP: imported from an app (Active Directory, say), whose
+    # import alone changes its members; BUILT_IN: Everyone, every user of the org.
+    type: str = "OKTA_GROUP"
+    source_app_id: str | None = None  # the app an APP_GROUP is imported from
+
+    @property
+    def members_managed_by_okta(self) -> bool:
+        return self.type == "OKTA_GROUP"
 
     def to_json(self) -> dict:
         return {**asdict(self), "members": list(self.members), "by_rule": sorted(self.by_rule)}
@@ -128,11 +161,12 @@ class GroupRule:
 @dataclass
 class Assignment:
     user_id: str
-    scope: str
+    scope: str  # USER (assigned to the user) or GROUP (a group of theirs is assigned)
     user_name: str
     created: str
     last_updated: str
     profile: dict = field(default_factory=dict)
+    direct: bool = True  # assigned to the user as well as (or instead of) through a group
 
 
 @dataclass
@@ -145,6 +179,7 @@ class App:
     last_updated: str
     status: str = "ACTIVE"
     assignments: dict[str, Assignment] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # assigned group id -> when
 
     def to_json(self) -> dict:
         data = asdict(self)

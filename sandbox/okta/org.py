@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
 
-from . import rules
+from . import group_apps, rules
 from .errors import OktaError, not_found, validation_failed
-from .model import App, Assignment, Group, GroupRule, User, new_id, now_iso
+from .model import GROUP_TYPES, App, Assignment, Group, GroupRule, User, new_id, now_iso
 
 REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
+EVERYONE = ("Everyone", "All users in your organization")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -55,6 +56,9 @@ class OktaOrg:
         self.rules: dict[str, GroupRule] = {}
         self._by_login: dict[str, str] = {}  # lower-cased login -> user id
         self._by_id: list[User] | None = None  # users in id order, until one comes or goes
+        # Seconds an activation takes (Okta activates asynchronously: transitioningToStatus).
+        self.activation_s = 0.0
+        self.everyone = self.create_group(*EVERYONE, group_type="BUILT_IN")
 
     # users -----------------------------------------------------------------
 
@@ -70,6 +74,7 @@ class OktaOrg:
             user = self.users.get(self._by_login.get(id_or_login.lower(), ""))
         if user is None:
             raise not_found(id_or_login, "User")
+        user.settle()
         return user
 
     def _check_profile(self, profile: dict, owner: str | None) -> None:
@@ -107,11 +112,12 @@ class OktaOrg:
         user.status_changed = None
         if has_password:
             user.password_changed = stamp
-        if activate:
-            user.set_status("ACTIVE" if has_password else "PROVISIONED")
+        if activate:  # asynchronous in Okta: see lifecycle.activate
+            user.start_transition("ACTIVE" if has_password else "PROVISIONED", self.activation_s)
         self.users[user.id] = user
         self._by_id = None
         self._by_login[user.login.lower()] = user.id
+        self.add_member(self.everyone, user)
         for group in groups:
             self.add_member(group, user)
         rules.evaluate(self, [user])
@@ -154,15 +160,24 @@ class OktaOrg:
             raise not_found(group_id, "UserGroup")
         return group
 
-    def create_group(self, name: str, description: str = "") -> Group:
+    def create_group(
+        self,
+        name: str,
+        description: str = "",
+        group_type: str = "OKTA_GROUP",
+        source_app_id: str | None = None,
+    ) -> Group:
         if not isinstance(name, str) or not name.strip():
             raise validation_failed("name", "The field cannot be left blank")
         if any(g.name.lower() == name.lower() for g in self.groups.values()):
             raise validation_failed(
                 "name", "An object with this field already exists in the current organization"
             )
+        if group_type not in GROUP_TYPES:
+            raise validation_failed("type", "Does not match required pattern")
         stamp = now_iso()
         group = Group(new_id("00g"), name, description or "", stamp, stamp, stamp)
+        group.type, group.source_app_id = group_type, source_app_id
         self.groups[group.id] = group
         return group
 
@@ -175,6 +190,8 @@ class OktaOrg:
         if by_rule:
             group.by_rule.add(user.id)
         group.last_membership_updated = now_iso()
+        if group_apps.group_has_apps(self, group):
+            group_apps.sync_user(self, user)
 
     def remove_member(self, group: Group, user_id: str, by_hand: bool = True) -> None:
         if by_hand and user_id in group.by_rule:
@@ -182,6 +199,8 @@ class OktaOrg:
         group.by_rule.discard(user_id)
         if group.members.pop(user_id, 0) is None:
             group.last_membership_updated = now_iso()
+            if user_id in self.users and group_apps.group_has_apps(self, group):
+                group_apps.sync_user(self, self.users[user_id])
 
     # apps ------------------------------------------------------------------
 
@@ -208,7 +227,9 @@ class OktaOrg:
         stamp = now_iso()
         current = app.assignments.get(user.id)
         if current is not None:
-            current.scope, current.last_updated = scope, stamp
+            current.direct, current.last_updated = True, stamp
+            if not group_apps.granting_groups(self, app, user.id):
+                current.scope = scope
             return current
         assignment = Assignment(user.id, scope, user_name or user.login, stamp, stamp)
         app.assignments[user.id] = assignment
@@ -236,6 +257,7 @@ class OktaOrg:
             "groups": [g.to_json() for g in self.groups.values()],
             "apps": [{**a.to_json(), "user_ids": list(a.assignments)} for a in self.apps.values()],
             "rules": [r.to_json() for r in self.rules.values()],
+            "activation_s": self.activation_s,
         }
 
     def to_json(self) -> dict:
@@ -257,4 +279,11 @@ class OktaOrg:
         apps = [{k: v for k, v in a.items() if k != "user_ids"} for a in data.get("apps", [])]
         org.apps = {a["id"]: App.from_json(a) for a in apps}
         org.rules = {r["id"]: GroupRule.from_json(r) for r in data.get("rules", [])}
+        org.activation_s = float(data.get("activation_s", 0.0))
+        builtin = [g for g in org.groups.values() if g.type == "BUILT_IN"]
+        if builtin:
+            org.everyone = builtin[0]
+        else:  # state saved before Everyone was modelled
+            org.groups[org.everyone.id] = org.everyone
+            org.everyone.members = dict.fromkeys(sorted(org.users))
         return org

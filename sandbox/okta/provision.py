@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import rules
+from . import group_apps, rules
 from .errors import OktaError
 from .model import USER_STATUSES
 from .org import OktaOrg
@@ -70,6 +70,42 @@ def _add_rule(org: OktaOrg, raw: dict) -> None:
         rules.activate(org, rule)
 
 
+def _add_group(org: OktaOrg, raw: dict) -> None:
+    """A group: name, description; "type": "APP_GROUP" with "source" (an app's name) for a
+    group imported from that app (Active Directory, say)."""
+    name = _require_str(raw, "name", "group")
+    group_type = raw.get("type") or "OKTA_GROUP"
+    if group_type not in ("OKTA_GROUP", "APP_GROUP"):
+        raise ValueError(f"group {name!r}: type must be OKTA_GROUP or APP_GROUP")
+    source = None
+    if group_type == "APP_GROUP":
+        apps = {a.name: a.id for a in org.apps.values()}
+        source = apps.get(raw.get("source") or "")
+        if source is None:
+            raise ValueError(f"group {name!r}: an APP_GROUP needs 'source', the name of an app")
+    org.create_group(name, raw.get("description") or "", group_type, source)
+
+
+def _assign_groups(org: OktaOrg, raw: dict) -> None:
+    """An app's "groups" (names): their members hold the app through them (scope GROUP)."""
+    names = raw.get("groups") or []
+    if not names:
+        return
+    by_name = {g.name: g for g in org.groups.values()}
+    app = next(a for a in org.apps.values() if a.label == raw["label"])
+    for name in names:
+        if name not in by_name:
+            raise ValueError(f"app {app.label!r}: unknown group {name!r}")
+        group_apps.assign_group(org, app, by_name[name])
+
+
+def _activation_seconds(body: dict) -> float:
+    value = body.get("activation_ms", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("org: 'activation_ms' must be a whole number of milliseconds, 0 or more")
+    return value / 1000
+
+
 def build_org(body: dict) -> OktaOrg:
     """An org from its JSON description; raises ValueError naming what is wrong."""
     if not isinstance(body, dict):
@@ -82,15 +118,19 @@ def build_org(body: dict) -> OktaOrg:
     if not isinstance(read_only, list) or not all(isinstance(t, str) and t for t in read_only):
         raise ValueError("org: 'read_only_tokens' must be a list of non-empty strings")
     org.read_only_tokens = list(read_only)
+    org.activation_s = _activation_seconds(body)
     try:
         if body.get("behaviour"):
             org.behaviour.update(body["behaviour"])
-        for raw in _list_of_dicts(body, "groups"):
-            org.create_group(_require_str(raw, "name", "group"), raw.get("description") or "")
-        for raw in _list_of_dicts(body, "apps"):
+        apps = _list_of_dicts(body, "apps")
+        for raw in apps:
             label = _require_str(raw, "label", "app")
             name = raw.get("name") or re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
             org.create_app(name, label, raw.get("signOnMode") or "AUTO_LOGIN")
+        for raw in _list_of_dicts(body, "groups"):
+            _add_group(org, raw)
+        for raw in apps:
+            _assign_groups(org, raw)
         for raw in _list_of_dicts(body, "users"):
             _add_user(org, raw)
         for raw in _list_of_dicts(body, "rules"):

@@ -12,10 +12,13 @@ USER_TYPE_ID = "oty1sandboxdefault00"
 
 
 def user_json(user: User, base: str) -> dict:
+    user.settle()
     href = f"{base}/api/v1/users/{user.id}"
     credentials: dict = {"provider": {"type": "OKTA", "name": "OKTA"}}
     if user.has_password:
         credentials["password"] = {}
+    # Okta sends transitioningToStatus only while a lifecycle change is under way.
+    transition = {"transitioningToStatus": user.transitioning_to} if user.transitioning_to else {}
     return {
         "id": user.id,
         "status": user.status,
@@ -28,24 +31,64 @@ def user_json(user: User, base: str) -> dict:
         "type": {"id": USER_TYPE_ID},
         "profile": user.profile,
         "credentials": credentials,
+        **transition,
         "_links": {"self": {"href": href}},
     }
 
 
+# objectClass per group type; an imported group here stands for an Active Directory group.
+_OBJECT_CLASS = {
+    "OKTA_GROUP": ["okta:user_group"],
+    "APP_GROUP": ["okta:windows_security_principal"],
+    "BUILT_IN": ["okta:user_group"],
+}
+
+
 def group_json(group: Group, base: str) -> dict:
     href = f"{base}/api/v1/groups/{group.id}"
+    links = {
+        "self": {"href": href},
+        "users": {"href": f"{href}/users"},
+        "apps": {"href": f"{href}/apps"},
+    }
+    if group.source_app_id:
+        links["source"] = {"href": f"{base}/api/v1/apps/{group.source_app_id}"}
     return {
         "id": group.id,
         "created": group.created,
         "lastUpdated": group.last_updated,
         "lastMembershipUpdated": group.last_membership_updated,
-        "objectClass": ["okta:user_group"],
-        "type": "OKTA_GROUP",
-        "profile": {"name": group.name, "description": group.description},
+        "objectClass": _OBJECT_CLASS[group.type],
+        "type": group.type,
+        "profile": _group_profile(group),
+        "_links": links,
+    }
+
+
+def _group_profile(group: Group) -> dict:
+    profile = {"name": group.name, "description": group.description}
+    if group.type == "APP_GROUP":  # what an Active Directory import carries
+        account = group.name.replace(" ", "")[:20]
+        profile |= {
+            "samAccountName": account,
+            "windowsDomainQualifiedName": f"CORP\\{account}",
+            "groupType": "Security",
+            "groupScope": "Global",
+            "externalId": group.id,
+        }
+    return profile
+
+
+def app_group_json(app: App, group_id: str, assigned: str, base: str) -> dict:
+    """An ApplicationGroupAssignment."""
+    return {
+        "id": group_id,
+        "lastUpdated": assigned,
+        "priority": list(app.groups).index(group_id),
+        "profile": {},
         "_links": {
-            "self": {"href": href},
-            "users": {"href": f"{href}/users"},
-            "apps": {"href": f"{href}/apps"},
+            "app": {"href": f"{base}/api/v1/apps/{app.id}"},
+            "group": {"href": f"{base}/api/v1/groups/{group_id}"},
         },
     }
 

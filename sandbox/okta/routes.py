@@ -58,12 +58,17 @@ API: list[tuple[str, str, str, Handler]] = [
     ("GET", "/api/v1/groups/{group_id}/users", "groups", groups_api.list_members),
     ("PUT", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.add_member),
     ("DELETE", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.remove_member),
+    ("GET", "/api/v1/groups/{group_id}/apps", "groups", groups_api.list_apps),
     ("GET", "/api/v1/apps", "apps", apps_api.list_apps),
     ("GET", "/api/v1/apps/{app_id}", "apps", apps_api.get_app),
     ("GET", "/api/v1/apps/{app_id}/users", "apps", apps_api.list_app_users),
     ("POST", "/api/v1/apps/{app_id}/users", "apps", apps_api.assign_user),
     ("GET", "/api/v1/apps/{app_id}/users/{user_id}", "apps", apps_api.get_app_user),
     ("DELETE", "/api/v1/apps/{app_id}/users/{user_id}", "apps", apps_api.unassign_user),
+    ("GET", "/api/v1/apps/{app_id}/groups", "apps", apps_api.list_app_groups),
+    ("GET", "/api/v1/apps/{app_id}/groups/{group_id}", "apps", apps_api.get_app_group),
+    ("PUT", "/api/v1/apps/{app_id}/groups/{group_id}", "apps", apps_api.assign_group),
+    ("DELETE", "/api/v1/apps/{app_id}/groups/{group_id}", "apps", apps_api.unassign_group),
 ]
 
 

@@ -44,6 +44,10 @@ def validate(org: OktaOrg, name: object, expression: object, group_ids: object) 
     for gid in group_ids:
         if not isinstance(gid, str) or gid not in org.groups:
             raise validation_failed("actions.assignUserToGroups.groupIds", f"No group {gid}")
+        if not org.groups[gid].members_managed_by_okta:  # Everyone, imported groups
+            raise validation_failed(
+                "actions.assignUserToGroups.groupIds", f"{gid} is not an Okta group"
+            )
 
 
 def create(

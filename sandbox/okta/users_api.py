@@ -35,10 +35,21 @@ _TOP_LEVEL = {
 # operator isn't supported". `filter` supports "only the equal eq operator ..., except in the
 # case of the lastUpdated property. This property can also use the inequality operators (gt,
 # ge, lt, and le)", only `and`/`or` ("The not operator isn't supported"), and is
-# "case-sensitive for property names and query values". Okta also limits `filter` to status,
-# lastUpdated, id, profile.login, profile.email, profile.firstName and profile.lastName; the
-# sandbox does not enforce that list (an older sandbox test filters on profile.department).
+# "case-sensitive for property names and query values", and "supports the following limited
+# number of properties: status, lastUpdated, id, profile.login, profile.email,
+# profile.firstName, and profile.lastName": anything else is E0000031.
 SEARCHABLE = frozenset({"id", "status", "created", "activated", "statusChanged", "lastUpdated"})
+FILTERABLE = frozenset(
+    {
+        "status",
+        "lastUpdated",
+        "id",
+        "profile.login",
+        "profile.email",
+        "profile.firstName",
+        "profile.lastName",
+    }
+)
 INEQUALITIES = frozenset({"gt", "ge", "lt", "le"})
 Q_LIMIT = 10  # "Defaults to 10 if q is provided"; q "doesn't support pagination"
 
@@ -84,8 +95,11 @@ def create_user(call: Call) -> Reply:
         raise bad_json()
     activate = call.flag("activate", True)
     user = call.org.create_user(profile, password is not None, activate, group_ids, password)
-    if user.status == "ACTIVE" and call.query("nextLogin") == "changePassword":
-        user.set_status("PASSWORD_EXPIRED")
+    if call.query("nextLogin") == "changePassword":
+        if user.transitioning_to == "ACTIVE":
+            user.transitioning_to = "PASSWORD_EXPIRED"
+        elif user.status == "ACTIVE":
+            user.set_status("PASSWORD_EXPIRED")
     return Reply(200, user_json(user, call.base))
 
 
@@ -128,6 +142,8 @@ def _filter(text: str) -> Callable[[User], bool]:
     if compiled.negated:
         raise invalid_search("The not operator isn't supported in filter")
     for attribute, operator in compiled.clauses:
+        if attribute not in FILTERABLE:
+            raise invalid_search(f"filter does not support {attribute}; use search")
         if operator != "eq" and not (attribute == "lastUpdated" and operator in INEQUALITIES):
             raise invalid_search(f"filter supports only eq on {attribute}")
     return compiled.predicate
@@ -212,7 +228,7 @@ def _activate(call: Call) -> Reply:
 
 
 def _reactivate(call: Call) -> Reply:
-    send_email = call.flag("sendEmail", True)
+    send_email = call.flag("sendEmail", False)  # the reference's default, unlike activate's
     return Reply(200, lifecycle.reactivate(call.org, _user(call), call.base, send_email))
 
 
@@ -225,6 +241,13 @@ def _expire_password(call: Call) -> Reply:
     user = _user(call)
     temp = lifecycle.expire_password(call.org, user, call.flag("tempPassword", False))
     return Reply(200, {"tempPassword": temp} if temp else user_json(user, call.base))
+
+
+def _expire_with_temp_password(call: Call) -> Reply:
+    """UserCred's expirePasswordWithTempPassword: PASSWORD_EXPIRED, and the temporary
+    password in the answer ({"tempPassword"}); a second call replaces the first password."""
+    temp = lifecycle.expire_password(call.org, _user(call), True)
+    return Reply(200, {"tempPassword": temp})
 
 
 def _simple(transition) -> Handler:
@@ -244,4 +267,5 @@ LIFECYCLE: dict[str, Handler] = {
     "unlock": _simple(lifecycle.unlock),
     "reset_password": _reset_password,
     "expire_password": _expire_password,
+    "expire_password_with_temp_password": _expire_with_temp_password,
 }

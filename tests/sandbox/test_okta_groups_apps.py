@@ -11,7 +11,7 @@ def names(response) -> list[str]:
 
 
 def test_list_search_get_and_create_groups(org, api):
-    assert names(api.get("/api/v1/groups")) == ["Sales", "Finance"]
+    assert names(api.get("/api/v1/groups")) == ["Everyone", "Sales", "Finance"]
     assert names(api.get("/api/v1/groups", params={"q": "fin"})) == ["Finance"]
     search = 'profile.name eq "Sales" and type eq "OKTA_GROUP"'
     assert names(api.get("/api/v1/groups", params={"search": search})) == ["Sales"]

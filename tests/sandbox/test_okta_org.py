@@ -63,7 +63,7 @@ def test_demo_orgs_are_realistic_and_deterministic():
     assert state.okta[NORTHWIND_ORG_ID].api_token == NORTHWIND_API_TOKEN
     for org in state.okta.values():
         assert 40 <= len(org.users) <= 200
-        assert len(org.groups) == 12
+        assert len(org.groups) == 13  # Everyone, built in, besides the seeded 12
         assert {a.label for a in org.apps.values()} >= {"Salesforce", "Slack", "Zoom", "Workday"}
         statuses = Counter(u.status for u in org.users.values())
         assert statuses["ACTIVE"] > len(org.users) / 2

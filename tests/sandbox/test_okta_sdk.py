@@ -47,7 +47,7 @@ async def _round_trip(sandbox: OktaSandbox, org) -> str:
         assert error is None, error
         assert (again.id, again.profile.department) == (user.id, "Sales")
         groups, _, error = await client.list_user_groups(user.id)
-        assert [g.profile.actual_instance.name for g in groups] == ["Sales"]
+        assert [g.profile.actual_instance.name for g in groups] == ["Everyone", "Sales"]
 
         _, _, error = await client.deactivate_user(user.id)
         assert error is None, error
