@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sandbox.entra.apps import user_roles
+from sandbox.entra.addresses import addresses, holder_of, with_mail
 from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import new_group_props
 from sandbox.entra.model import (
@@ -195,6 +196,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         unknown = [p for p in licences if p not in by_part]
         if unknown:
             raise ValueError(f"user {upn!r} has unknown licenses {unknown}")
+        props["proxyAddresses"] = _proxy_addresses(tenant, upn, props)
         now = now_iso()
         record = {
             "id": _uuid(props.pop("id", None) or uuid.uuid4(), "user id"),
@@ -229,6 +231,19 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
             role = roles[0]["id"] if roles else DEFAULT_ACCESS_ROLE
             assignment = AppRoleAssignment(new_id(), role, user.id, sp.id, now)
             tenant.assignments[assignment.id] = assignment
+
+
+def _proxy_addresses(tenant: EntraTenant, upn: str, props: dict) -> list[str]:
+    """A seeded user's proxyAddresses ("smtp:alias@..." entries may be listed; mail is the
+    primary one), unique in the directory as Graph keeps them (sandbox/entra/addresses.py)."""
+    given = props.get("proxyAddresses") or []
+    if not isinstance(given, list) or not all(isinstance(p, str) and ":" in p for p in given):
+        raise ValueError(f"user {upn!r}: proxyAddresses must be a list like ['smtp:a@b']")
+    proxies = with_mail(given, props.get("mail")) if props.get("mail") else list(given)
+    for address in addresses({"proxyAddresses": proxies}):
+        if holder_of(tenant, address, None) is not None:
+            raise ValueError(f"user {upn!r}: another user holds the address {address}")
+    return proxies
 
 
 def _service_principal(tenant: EntraTenant, upn: str, key: object) -> ServicePrincipal:

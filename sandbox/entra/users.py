@@ -6,11 +6,11 @@ import re
 import time
 from typing import Any
 
-from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.addresses import check_mail, with_mail
+from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import paged, select
+from sandbox.entra.odata import filterable, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
-from sandbox.entra.roles import check_password_reset
 from sandbox.entra.router import (
     USER_READ,
     USER_WRITE,
@@ -62,28 +62,41 @@ WRITABLE = {
     "passwordPolicies": str,
     "passwordProfile": dict,
 }
+# $filter on users as includes/filter-directory-objects.md has it: the operators each property
+# takes by default, and those that need the advanced query parameters; "in" wherever "eq" works
+# by default; endsWith only on mail, otherMails, proxyAddresses and userPrincipalName, advanced.
 FILTERABLE = {
-    name: name
-    for name in (
-        "id",
-        "userPrincipalName",
-        "mail",
-        "mailNickname",
-        "department",
-        "displayName",
-        "givenName",
-        "surname",
-        "jobTitle",
-        "accountEnabled",
-        "employeeId",
-        "employeeType",
-        "usageLocation",
-        "companyName",
-        "city",
-        "country",
-        "officeLocation",
-        "userType",
-    )
+    "id": filterable("eq in", "ne not"),
+    "userPrincipalName": filterable("eq le in startswith", "ne endswith"),
+    "mail": filterable("eq ge le in startswith", "ne endswith"),
+    "otherMails": filterable("eq ge le in startswith", "ne endswith", collection=True),
+    "proxyAddresses": filterable("eq ge le startswith", "ne null endswith", collection=True),
+    "mailNickname": filterable("eq ge le in startswith", "ne null"),
+    "displayName": filterable("eq in startswith", "ne not null"),
+    "givenName": filterable("eq ge le in startswith", "ne null"),
+    "surname": filterable("eq ge le in startswith", "ne null"),
+    "department": filterable("eq ge le in startswith", "ne not null"),
+    "jobTitle": filterable("eq ge le in", "ne null"),
+    "accountEnabled": filterable("eq in", "ne not ge le"),
+    "employeeId": filterable("eq in startswith", "ne le null"),
+    "employeeType": filterable("", "eq ne ge le in startswith"),
+    "employeeHireDate": filterable("", "eq ne ge le in"),
+    "usageLocation": filterable("eq ge le in startswith", "ne"),
+    "companyName": filterable("", "eq ne not ge le in startswith null"),
+    "city": filterable("eq ge in startswith", "ne not null"),
+    "state": filterable("eq ge le in startswith", "ne null"),
+    "country": filterable("eq ge le in startswith", "ne not null"),
+    "officeLocation": filterable("", "eq ne ge le in startswith null"),
+    "mobilePhone": filterable("", "eq ne ge le in startswith null"),
+    "postalCode": filterable("", "eq ne ge le in startswith null"),
+    "streetAddress": filterable("", "eq ne ge le in startswith null"),
+    "preferredLanguage": filterable("", "eq ne ge le in startswith null"),
+    "passwordPolicies": filterable("", "eq ne null"),
+    "businessPhones": filterable("eq", "not", collection=True),
+    "assignedLicenses": filterable("eq", "not", collection=True),
+    "createdDateTime": filterable("eq ge le", "ne not in"),
+    "userType": filterable("eq in", "ne not null"),
+    "onPremisesSyncEnabled": filterable("eq in", "ne ge le"),
 }
 SELECTABLE = (
     frozenset(
@@ -98,6 +111,7 @@ SELECTABLE = (
             "signInSessionsValidFromDateTime",
             "lastPasswordChangeDateTime",
             "deletedDateTime",
+            "proxyAddresses",
             SIGN_IN,
             *SYNC_PROPERTIES,
         )
@@ -114,9 +128,12 @@ def invalid_value(prop: str) -> GraphError:
 
 
 def duplicate_upn() -> GraphError:
-    return bad_request(
-        "Another object with the same value for property userPrincipalName already exists."
-    )
+    return object_conflict("userPrincipalName")
+
+
+def no_password() -> GraphError:
+    # Graph's words when a create has no password (msgraph-sdk-powershell#3307).
+    return bad_request("A password must be specified to create a new user.")
 
 
 def user_url(req: GraphRequest, user: User) -> str:
@@ -185,6 +202,8 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         props[key] = value
     if "userPrincipalName" in props:
         _check_upn(tenant, props["userPrincipalName"] or "", user_id)
+    if "mail" in props:
+        check_mail(tenant, props["mail"], user_id)
     if props.get("mailNickname") is not None and not _NICKNAME.match(props["mailNickname"]):
         raise invalid_value("mailNickname")
     if "displayName" in props and not (props["displayName"] or "").strip():
@@ -202,7 +221,9 @@ def create_user(req: GraphRequest) -> GraphResponse:
     data = req.json()
     for name in REQUIRED:
         if data.get(name) in (None, ""):
-            raise invalid_value(name)
+            raise no_password() if name == "passwordProfile" else invalid_value(name)
+    if not (isinstance(data["passwordProfile"], dict) and data["passwordProfile"].get("password")):
+        raise no_password()
     props = validate_props(req.tenant, data, None)
     profile = props.pop("passwordProfile")
     now = now_iso()
@@ -221,6 +242,7 @@ def create_user(req: GraphRequest) -> GraphResponse:
         "employeeId": None,
         "companyName": None,
         **props,
+        "proxyAddresses": with_mail([], props.get("mail")),
         "userType": "Member",
         "createdDateTime": now,
         "lastPasswordChangeDateTime": now,
@@ -265,8 +287,6 @@ def get_user(req: GraphRequest) -> GraphResponse:
 def update_user(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     data = req.json()
-    if "passwordProfile" in data:
-        check_password_reset(req, user)  # the app needs a directory role (roles.py)
     props = validate_props(req.tenant, data, user.id)
     for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
         if name in props and props[name] in (None, ""):
@@ -284,6 +304,11 @@ def update_user(req: GraphRequest) -> GraphResponse:
         changed.append("lastPasswordChangeDateTime")
     if "userPrincipalName" in props:
         req.tenant.rename_upn(user, props.pop("userPrincipalName"))
+    if "mail" in props:
+        user.props["proxyAddresses"] = with_mail(
+            user.props.get("proxyAddresses") or [], props["mail"]
+        )
+        changed.append("proxyAddresses")
     user.props.update(props)
     req.tenant.touch(user, *changed)
     return GraphResponse(204)
@@ -347,6 +372,8 @@ def restore_deleted(req: GraphRequest) -> GraphResponse:
     user = find_deleted(req)
     if user.props["userPrincipalName"].lower() in req.tenant.upn_index:
         raise duplicate_upn()
+    for proxy in user.props.get("proxyAddresses") or []:
+        check_mail(req.tenant, proxy.partition(":")[2], user.id)
     req.tenant.restore(user)
     return GraphResponse(200, {**view(user, {}), "@odata.type": "#microsoft.graph.user"})
 
