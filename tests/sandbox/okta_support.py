@@ -48,19 +48,27 @@ class OktaSandbox:
         users: list[dict] | None = None,
         read_only_tokens: list[str] = (),
         rules: list[dict] | None = None,
+        extra_groups: list[dict] = (),
+        extra_apps: list[dict] = (),
+        activation_ms: int = 0,
         **behaviour: object,
     ) -> Org:
-        """A fresh org with a unique id, so tests never see each other's objects."""
+        """A fresh org with a unique id, so tests never see each other's objects. Besides
+        Sales, Finance, Slack and Zoom: `extra_groups` (e.g. an imported APP_GROUP) and
+        `extra_apps` (e.g. one assigned to groups)."""
         org_id = f"t-{uuid.uuid4().hex[:10]}"
         body = {
             "id": org_id,
             "name": f"Test org {org_id}",
             "api_token": f"{org_id}-token-{uuid.uuid4().hex}",
-            "groups": [{"name": n, "description": f"{n} people"} for n in ("Sales", "Finance")],
-            "apps": [{"name": "slack", "label": "Slack"}, {"name": "zoom", "label": "Zoom"}],
+            "groups": [{"name": n, "description": f"{n} people"} for n in ("Sales", "Finance")]
+            + list(extra_groups),
+            "apps": [{"name": "slack", "label": "Slack"}, {"name": "zoom", "label": "Zoom"}]
+            + list(extra_apps),
             "users": users or [],
             "read_only_tokens": list(read_only_tokens),
             "rules": rules or [],
+            "activation_ms": activation_ms,
         }
         response = self.control.post("/_sandbox/okta/orgs", json=body)
         assert response.status_code == 201, response.text
