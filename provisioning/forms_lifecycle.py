@@ -34,6 +34,54 @@ DELETE_HELP = (
     "deletes it. The deletion waits on the schedule and can be cancelled until it runs."
 )
 CHANGE_ATTRIBUTES = ("department", "job_title", "office", "usage_location")
+MAX_AUTO_REPLY = 2000
+# Entra ID only: Graph reaches Exchange Online and OneDrive; Okta has neither.
+MAIL_FIELDS = (
+    "auto_reply",
+    "auto_reply_message",
+    "forward_to_manager",
+    "files_to_manager",
+    "convert_to_shared_mailbox",
+    "hide_from_address_list",
+)
+HANDOVER_LABELS = {
+    "auto_reply": "Turn on an automatic reply",
+    "auto_reply_message": "Automatic reply",
+    "forward_to_manager": "Forward new mail to their manager",
+    "files_to_manager": "Give their manager write access to their OneDrive",
+    "reassign_reports": "Give their direct reports to their manager",
+    "convert_to_shared_mailbox": "Checklist: convert the mailbox to a shared mailbox",
+    "hide_from_address_list": "Checklist: hide them from the global address list",
+}
+HANDOVER_HELP = {
+    "auto_reply_message": "Plain text, sent to senders inside and outside the organisation.",
+    "forward_to_manager": "An inbox rule on the leaver's mailbox; the manager is the one the "
+    "directory holds.",
+    "files_to_manager": "Shared without an invitation e-mail; Microsoft 365 also gives the manager "
+    "the OneDrive when the account is deleted.",
+    "reassign_reports": "Each direct report's manager becomes the leaver's own manager; with "
+    "none, the dry run names them.",
+    "convert_to_shared_mailbox": "Only Exchange can do it (PowerShell or the admin center): the "
+    "job lists it for you. Do it before the licence goes.",
+    "hide_from_address_list": "Only Exchange can do it: the job lists it for you.",
+}
+
+
+def auto_reply_field() -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        max_length=MAX_AUTO_REPLY,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[no_markup],
+        label=HANDOVER_LABELS["auto_reply_message"],
+        help_text=HANDOVER_HELP["auto_reply_message"],
+    )
+
+
+def check_auto_reply(form: forms.Form, data: dict) -> None:
+    """An automatic reply needs its text; the text alone does nothing."""
+    if data.get("auto_reply") and not (data.get("auto_reply_message") or "").strip():
+        form.add_error("auto_reply_message", "Write the reply, or turn the automatic reply off.")
 
 
 class WallClockDateTimeField(forms.DateTimeField):
@@ -128,6 +176,33 @@ class OffboardingForm(forms.Form):
     )
     remove_licenses = forms.BooleanField(required=False, label="Remove licences")
     remove_apps = forms.BooleanField(required=False, label="Remove app assignments")
+    auto_reply = forms.BooleanField(required=False, label=HANDOVER_LABELS["auto_reply"])
+    auto_reply_message = auto_reply_field()
+    forward_to_manager = forms.BooleanField(
+        required=False,
+        label=HANDOVER_LABELS["forward_to_manager"],
+        help_text=HANDOVER_HELP["forward_to_manager"],
+    )
+    files_to_manager = forms.BooleanField(
+        required=False,
+        label=HANDOVER_LABELS["files_to_manager"],
+        help_text=HANDOVER_HELP["files_to_manager"],
+    )
+    reassign_reports = forms.BooleanField(
+        required=False,
+        label=HANDOVER_LABELS["reassign_reports"],
+        help_text=HANDOVER_HELP["reassign_reports"],
+    )
+    convert_to_shared_mailbox = forms.BooleanField(
+        required=False,
+        label=HANDOVER_LABELS["convert_to_shared_mailbox"],
+        help_text=HANDOVER_HELP["convert_to_shared_mailbox"],
+    )
+    hide_from_address_list = forms.BooleanField(
+        required=False,
+        label=HANDOVER_LABELS["hide_from_address_list"],
+        help_text=HANDOVER_HELP["hide_from_address_list"],
+    )
     delete_after_days = delete_after_days_field()
     when = forms.ChoiceField(choices=WHEN, widget=forms.RadioSelect, initial="now")
     at = WallClockDateTimeField(required=False, label="Date and time")
@@ -142,6 +217,10 @@ class OffboardingForm(forms.Form):
         self.preset = preset
         if not self.has_okta:
             del self.fields["okta_mode"]
+        self.has_entra = self.tenant.connections.filter(kind="entra").exists()
+        if not self.has_entra:
+            for name in MAIL_FIELDS:
+                del self.fields[name]
         self.fields["at"].help_text = f"In the tenant's time zone, {self.tenant.time_zone}."
 
     def clean(self):
@@ -157,8 +236,10 @@ class OffboardingForm(forms.Form):
                     self.add_error("at", error)
         else:
             data["at"] = None
+        check_auto_reply(self, data)
         actions = ("block_sign_in", "revoke_sessions", "reset_password", "remove_groups")
-        actions += ("remove_licenses", "remove_apps")
+        actions += ("remove_licenses", "remove_apps", "reassign_reports")
+        actions += tuple(name for name in MAIL_FIELDS if name != "auto_reply_message")
         if not any(data.get(name) for name in actions):
             raise ValidationError("Choose at least one thing the offboarding should do.")
         return data
@@ -180,7 +261,20 @@ class OffboardingForm(forms.Form):
             remove_licenses=data["remove_licenses"],
             remove_apps=data["remove_apps"],
             delete_after_days=data["delete_after_days"],
+            reassign_reports=data["reassign_reports"],
+            **self._mail_options(),
         )
+
+    def _mail_options(self) -> dict:
+        """The mail and files options as chosen; all off where there is no Entra ID."""
+        data = self.cleaned_data
+        if not self.has_entra:
+            return dict.fromkeys(MAIL_FIELDS, False) | {"auto_reply_message": ""}
+        chosen = {name: data[name] for name in MAIL_FIELDS}
+        chosen["auto_reply_message"] = chosen["auto_reply_message"].strip()
+        if not chosen["auto_reply"]:
+            chosen["auto_reply_message"] = ""
+        return chosen
 
 
 class ChangeForm(forms.Form):
@@ -253,6 +347,7 @@ class ChangeForm(forms.Form):
 
 class PresetForm(forms.ModelForm):
     delete_after_days = delete_after_days_field()
+    auto_reply_message = auto_reply_field()
     keep_groups = LinesField(
         label="Groups to keep",
         help_text="One group a line; kept when “Remove from groups” is on.",
@@ -269,9 +364,15 @@ class PresetForm(forms.ModelForm):
             "remove_groups": "Remove from groups",
             "remove_licenses": "Remove licences",
             "remove_apps": "Remove app assignments",
+            **HANDOVER_LABELS,
         }
-        help_texts = {"okta_mode": OKTA_MODE_HELP}
+        help_texts = {"okta_mode": OKTA_MODE_HELP, **HANDOVER_HELP}
         widgets = {"okta_mode": forms.RadioSelect}
+
+    def clean(self):
+        data = super().clean()
+        check_auto_reply(self, data)
+        return data
 
 
 class CircuitBreakerForm(forms.ModelForm):

@@ -43,6 +43,14 @@ class OffboardingOptions:
     remove_licenses: bool = True
     remove_apps: bool = True
     delete_after_days: int | None = 30  # None: keep the disabled account
+    # The leaver's mail, files and reports (engine/mailbox.py; defaults as the preset's).
+    auto_reply: bool = False
+    auto_reply_message: str = ""
+    forward_to_manager: bool = False
+    files_to_manager: bool = True
+    reassign_reports: bool = True
+    convert_to_shared_mailbox: bool = True
+    hide_from_address_list: bool = True
 
     @classmethod
     def preset_for(cls, tenant: Tenant) -> OffboardingOptions:

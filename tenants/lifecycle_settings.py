@@ -8,6 +8,16 @@ from django.db import transaction
 from portal.audit.events import record, snapshot
 from tenants.models import OffboardingPreset, Tenant
 
+# A leaver's mail, files and reports (provisioning/engine/mailbox.py).
+HANDOVER_FIELDS = [
+    "auto_reply",
+    "auto_reply_message",
+    "forward_to_manager",
+    "files_to_manager",
+    "reassign_reports",
+    "convert_to_shared_mailbox",
+    "hide_from_address_list",
+]
 PRESET_FIELDS = [
     "block_sign_in",
     "okta_mode",
@@ -18,6 +28,7 @@ PRESET_FIELDS = [
     "remove_licenses",
     "remove_apps",
     "delete_after_days",
+    *HANDOVER_FIELDS,
 ]
 TENANT_FIELDS = ["offboard_hold_percent", "offboard_hold_count", "link_existing_accounts"]
 

@@ -92,6 +92,17 @@ class OffboardingPreset(models.Model):
     delete_after_days = models.PositiveSmallIntegerField(
         null=True, blank=True, default=30, help_text="Blank: keep the disabled account."
     )
+    # The leaver's mail, files and reports (provisioning/engine/mailbox.py). Off by default:
+    # what answers or reads a leaver's mail is each client's policy. On: the org chart and the
+    # files stay with the team (Microsoft itself gives a deleted user's OneDrive to the
+    # manager), and the Exchange-only work appears on the job's checklist.
+    auto_reply = models.BooleanField(default=False)
+    auto_reply_message = models.TextField(blank=True, default="")
+    forward_to_manager = models.BooleanField(default=False)
+    files_to_manager = models.BooleanField(default=True)
+    reassign_reports = models.BooleanField(default=True)
+    convert_to_shared_mailbox = models.BooleanField(default=True)
+    hide_from_address_list = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

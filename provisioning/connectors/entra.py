@@ -37,6 +37,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
+from provisioning.connectors import entra_mail
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -155,6 +156,7 @@ class EntraConnector:
     supports_licences = True
     disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
     soft_deletes = True  # a deleted user waits in deleted items until it is purged
+    hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)
     compared_attributes = (
         "first_name",
         "last_name",
@@ -367,6 +369,43 @@ class EntraConnector:
     async def revoke_sessions(self, user_id: str) -> None:
         async with self._errors(user_id):
             await self._graph().users.by_user_id(user_id).revoke_sign_in_sessions.post()
+
+    # -- the manager, and a leaver's mail and files (entra_mail.py) ------------------------
+
+    async def manager_of(self, user_id: str) -> DirectoryUser | None:
+        found = await entra_mail.manager_of(self, user_id)
+        return _directory_user(found) if found is not None else None
+
+    async def set_manager(self, user_id: str, manager: DirectoryUser) -> None:
+        await entra_mail.set_manager(self, user_id, manager.id)
+
+    async def direct_reports(self, user_id: str) -> list[DirectoryUser]:
+        return [_directory_user(u) for u in await entra_mail.direct_reports(self, user_id)]
+
+    async def people_named(self, name: str) -> list[DirectoryUser]:
+        """The accounts a name may mean: its UPN or id, else equal display name or mail."""
+        exact = await self.find_user(name) if "@" in name or _is_object_id(name) else None
+        if exact is not None:
+            return [exact]
+        return [_directory_user(u) for u in await entra_mail.people_named(self, name, USER_FIELDS)]
+
+    async def auto_reply(self, user_id: str) -> entra_mail.AutoReply:
+        return await entra_mail.auto_reply(self, user_id)
+
+    async def set_auto_reply(self, user_id: str, message: str) -> None:
+        await entra_mail.set_auto_reply(self, user_id, message)
+
+    async def inbox_rules(self, user_id: str) -> list[entra_mail.InboxRule]:
+        return await entra_mail.inbox_rules(self, user_id)
+
+    async def add_forward_rule(self, user_id: str, name: str, to: DirectoryUser) -> None:
+        await entra_mail.add_forward_rule(self, user_id, name, to)
+
+    async def drive_shares(self, user_id: str) -> list[entra_mail.DriveShare]:
+        return await entra_mail.drive_shares(self, user_id)
+
+    async def share_drive(self, user_id: str, to: DirectoryUser) -> None:
+        await entra_mail.share_drive(self, user_id, to)
 
     # -- access ----------------------------------------------------------------------------
 
@@ -867,6 +906,10 @@ def _retry_after(headers) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def _is_object_id(text: str) -> bool:
+    return len(text) == 36 and text.count("-") == 4
 
 
 def _first_line(text: str) -> str:

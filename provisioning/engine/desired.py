@@ -19,6 +19,16 @@ ACCESS_KINDS = ("groups", "licenses", "apps")
 MANAGED = "managed"  # remove what the portal gave and no longer wants (a mover)
 STRIP = "strip"  # remove everything held but the kept groups (a leaver)
 KEEP = "keep"  # remove nothing (a leave whose options keep it)
+# A leave's options about the person's mail, files and reports (engine/mailbox.py).
+HANDOVER_OPTIONS = (
+    "auto_reply",
+    "auto_reply_message",
+    "forward_to_manager",
+    "files_to_manager",
+    "reassign_reports",
+    "convert_to_shared_mailbox",
+    "hide_from_address_list",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,9 @@ class DesiredState:
     # What the active person would hold: access a leave strips beyond this is an exception.
     explained: dict = field(default_factory=dict)
     version: int = 0
+    manager: str = ""  # who they report to, as named on the person ("": left as it is)
+    # A leave's mail and files options (engine/mailbox.py), e.g. {"auto_reply": True, ...}.
+    handover: dict = field(default_factory=dict)
 
     def wanted(self, kind: str) -> tuple[str, ...]:
         return getattr(self, kind)
@@ -101,6 +114,7 @@ def active_state(
         display_name=person["display_name"],
         email=person["email"],
         attributes=merged["attributes"],
+        manager=str((person.get("attributes") or {}).get("manager") or "").strip(),
         **access,
     )
 
@@ -163,6 +177,8 @@ def _leaving(active: DesiredState, options: dict, version: dict) -> DesiredState
         disable_mode=options.get("okta_mode") or "",
         leaving=True,
         explained=explained,
+        manager="",  # a leaver's manager stays: their handover needs it
+        handover={name: options[name] for name in HANDOVER_OPTIONS if options.get(name)},
         **version,
     )
 

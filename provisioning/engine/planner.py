@@ -143,6 +143,8 @@ async def plan_account(
         if not account.remote_id:
             plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": plan.user.id}))
         await _plan_user(connector, plan, desired, one_shots)
+        await mailbox.plan_handover(connector, plan, desired)  # before the licences go
+    await manager.plan_manager(connector, plan, desired)
     await _plan_access(connector, plan, desired, account)
     return plan
 
@@ -404,3 +406,8 @@ def _no_seat(sku: Resource, skus: list[Resource], plan: Plan) -> Problem:
 async def plan_onboarding(connector, connection_id: int, desired: DesiredState) -> Plan:
     """The onboarding form's preview: a new person, no account of theirs known yet."""
     return await plan_account(connector, connection_id, desired, AccountView())
+
+
+# The manager and a leaver's handover plan through this module's types (a cycle by design:
+# they need PlannedStep and Problem, and plan_account calls them).
+from provisioning.engine import mailbox, manager  # noqa: E402

@@ -24,7 +24,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import accounts, planner
+from provisioning.engine import accounts, mailbox, manager, planner
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
@@ -153,6 +153,10 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.delete_user(params.get("user_id") or user_id)
         case planner.PURGE_USER:
             await connector.purge_user(params.get("user_id") or user_id)
+        case manager.SET_MANAGER | manager.REASSIGN_REPORT:
+            return await manager.apply(connector, step.action, params, user_id)
+        case mailbox.AUTO_REPLY | mailbox.FORWARD_MAIL | mailbox.SHARE_FILES:
+            return await mailbox.apply(connector, step.action, params, user_id)
         case _:
             raise PermanentError(f"The engine cannot run {step.action} steps yet.")
     return {}

@@ -1,0 +1,252 @@
+"""Entra ID's manager relationship, and a leaver's mail and files as far as Graph reaches
+them: automatic replies (mailboxSettings), an inbox rule that forwards to someone, and write
+access to the OneDrive root. `EntraConnector` exposes each as a thin method; the functions
+here take it for its SDK client and its error translation.
+
+Failures are classified here, once: a user without an Exchange Online mailbox (404
+MailboxNotEnabledForRESTAPI) is `MailboxUnavailableError`, one without a OneDrive (404 "User's
+mysite not found.") `DriveUnavailableError`; both are NotFoundError, so nothing above the
+connectors confuses them with a missing user by anything but their class.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.drives.item.items.item.invite.invite_post_request_body import (
+    InvitePostRequestBody,
+)
+from msgraph.generated.models.automatic_replies_setting import AutomaticRepliesSetting
+from msgraph.generated.models.automatic_replies_status import AutomaticRepliesStatus
+from msgraph.generated.models.drive_recipient import DriveRecipient
+from msgraph.generated.models.email_address import EmailAddress
+from msgraph.generated.models.external_audience_scope import ExternalAudienceScope
+from msgraph.generated.models.mailbox_settings import MailboxSettings
+from msgraph.generated.models.message_rule import MessageRule
+from msgraph.generated.models.message_rule_actions import MessageRuleActions
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.recipient import Recipient
+from msgraph.generated.models.reference_update import ReferenceUpdate
+from msgraph.generated.models.user import User
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from provisioning.connectors.base import DirectoryUser
+from provisioning.connectors.errors import NotFoundError
+
+MAILBOX_NOT_ENABLED = "MailboxNotEnabledForRESTAPI"
+NO_MYSITE = "mysite not found"
+CANDIDATES_SHOWN = 5
+
+
+class MailboxUnavailableError(NotFoundError):
+    """The user has no mailbox Graph can reach (no Exchange Online licence, an on-premises
+    mailbox, or one disabled with its licence)."""
+
+
+class DriveUnavailableError(NotFoundError):
+    """The user has no OneDrive (no SharePoint Online licence, or never provisioned)."""
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    enabled: bool
+    internal: str = ""
+    external: str = ""
+
+
+@dataclass(frozen=True)
+class InboxRule:
+    id: str
+    name: str
+    forwards_to: tuple[str, ...]  # lower-case addresses
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DriveShare:
+    user_id: str
+    email: str  # lower-case
+    roles: tuple[str, ...]
+
+
+@asynccontextmanager
+async def _unavailable_as(user_id: str):
+    """A 404 that says the mailbox or the drive is missing, not the user, as its own class."""
+    try:
+        yield
+    except ODataError as exc:
+        error = exc.error
+        code = (error.code if error else "") or ""
+        message = (error.message if error else "") or str(exc)
+        if exc.response_status_code == 404 and code == MAILBOX_NOT_ENABLED:
+            raise MailboxUnavailableError(message, status=404) from None
+        if exc.response_status_code == 404 and NO_MYSITE in message:
+            raise DriveUnavailableError(message, status=404) from None
+        raise
+
+
+# -- the manager ----------------------------------------------------------------------------
+
+
+async def manager_of(connector, user_id: str) -> User | None:
+    """The user's manager, None when they have none (Graph's 404 on /manager)."""
+    try:
+        async with connector._errors():
+            found = await connector._graph().users.by_user_id(user_id).manager.get()
+    except NotFoundError:
+        # Either no manager or no user: which one, the user's own read tells.
+        await connector.get_user(user_id)
+        return None
+    return found if isinstance(found, User) else None
+
+
+async def set_manager(connector, user_id: str, manager_id: str) -> None:
+    body = ReferenceUpdate(odata_id=f"{connector.graph_url}/v1.0/users/{manager_id}")
+    async with connector._errors(user_id):
+        await connector._graph().users.by_user_id(user_id).manager.ref.put(body)
+
+
+async def direct_reports(connector, user_id: str) -> list[User]:
+    builder = connector._graph().users.by_user_id(user_id).direct_reports
+    reports: list[User] = []
+    async with connector._errors(user_id):
+        page = await builder.get()
+        while page is not None:
+            reports += [u for u in page.value or [] if isinstance(u, User)]
+            link = page.odata_next_link
+            page = await builder.with_url(link).get() if link else None
+    return reports
+
+
+async def people_named(connector, name: str, select: list[str]) -> list[User]:
+    """Those whose display name or mail equals `name` (a few, enough to name candidates)."""
+    quoted = name.replace("'", "''")
+    query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+        filter=f"displayName eq '{quoted}' or mail eq '{quoted}'",
+        select=select,
+        top=CANDIDATES_SHOWN + 1,
+    )
+    async with connector._errors():
+        page = await connector._graph().users.get(RequestConfiguration(query_parameters=query))
+    return list((page.value if page else None) or [])
+
+
+# -- automatic replies ----------------------------------------------------------------------
+
+
+async def auto_reply(connector, user_id: str) -> AutoReply:
+    async with connector._errors(user_id), _unavailable_as(user_id):
+        settings = await connector._graph().users.by_user_id(user_id).mailbox_settings.get()
+    reply = settings.automatic_replies_setting if settings else None
+    if reply is None:
+        return AutoReply(False)
+    return AutoReply(
+        enabled=reply.status == AutomaticRepliesStatus.AlwaysEnabled,
+        internal=reply.internal_reply_message or "",
+        external=reply.external_reply_message or "",
+    )
+
+
+async def set_auto_reply(connector, user_id: str, message: str) -> None:
+    """Replies on, with `message`, to everyone inside and outside, until turned off."""
+    body = MailboxSettings(
+        automatic_replies_setting=AutomaticRepliesSetting(
+            status=AutomaticRepliesStatus.AlwaysEnabled,
+            external_audience=ExternalAudienceScope.All,
+            internal_reply_message=message,
+            external_reply_message=message,
+        )
+    )
+    async with connector._errors(user_id), _unavailable_as(user_id):
+        await connector._graph().users.by_user_id(user_id).mailbox_settings.patch(body)
+
+
+# -- inbox rules ----------------------------------------------------------------------------
+
+
+def _rules(connector, user_id: str):
+    return (
+        connector._graph()
+        .users.by_user_id(user_id)
+        .mail_folders.by_mail_folder_id("inbox")
+        .message_rules
+    )
+
+
+async def inbox_rules(connector, user_id: str) -> list[InboxRule]:
+    async with connector._errors(user_id), _unavailable_as(user_id):
+        page = await _rules(connector, user_id).get()
+    found = []
+    for rule in (page.value if page else None) or []:
+        actions = rule.actions
+        forwards = [
+            (r.email_address.address or "").casefold()
+            for r in ((actions.forward_to if actions else None) or [])
+            if r.email_address
+        ]
+        found.append(
+            InboxRule(str(rule.id), rule.display_name or "", tuple(forwards), bool(rule.is_enabled))
+        )
+    return found
+
+
+async def add_forward_rule(connector, user_id: str, name: str, to: DirectoryUser) -> None:
+    address = to.attributes.get("email") or to.username
+    rule = MessageRule(
+        display_name=name,
+        sequence=1,
+        is_enabled=True,
+        actions=MessageRuleActions(
+            forward_to=[
+                Recipient(
+                    email_address=EmailAddress(
+                        name=to.attributes.get("display_name") or address, address=address
+                    )
+                )
+            ]
+        ),
+    )
+    async with connector._errors(user_id), _unavailable_as(user_id):
+        await _rules(connector, user_id).post(rule)
+
+
+# -- OneDrive -------------------------------------------------------------------------------
+
+
+async def _drive_root(connector, user_id: str):
+    async with connector._errors(user_id), _unavailable_as(user_id):
+        drive = await connector._graph().users.by_user_id(user_id).drive.get()
+    return connector._graph().drives.by_drive_id(str(drive.id)).items.by_drive_item_id("root")
+
+
+async def drive_shares(connector, user_id: str) -> list[DriveShare]:
+    """Who holds what on the user's OneDrive root (the owner's own entry included)."""
+    root = await _drive_root(connector, user_id)
+    async with connector._errors(user_id):
+        page = await root.permissions.get()
+    shares = []
+    for permission in (page.value if page else None) or []:
+        granted = permission.granted_to_v2
+        user = granted.user if granted else None
+        if user is None:
+            continue
+        email = (getattr(user, "additional_data", {}) or {}).get("email") or ""
+        shares.append(
+            DriveShare(str(user.id), str(email).casefold(), tuple(permission.roles or ()))
+        )
+    return shares
+
+
+async def share_drive(connector, user_id: str, to: DirectoryUser) -> None:
+    """Write access to the whole OneDrive for `to`, without an invitation e-mail."""
+    root = await _drive_root(connector, user_id)
+    body = InvitePostRequestBody(
+        recipients=[DriveRecipient(email=to.attributes.get("email") or to.username)],
+        roles=["write"],
+        require_sign_in=True,
+        send_invitation=False,
+    )
+    async with connector._errors(user_id):
+        await root.invite.post(body)

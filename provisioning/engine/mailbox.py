@@ -1,0 +1,193 @@
+"""A leaver's mail and files, level-triggered like the rest of the plan: the leave's options
+(`DesiredState.handover`) say "automatic replies on with this text", "a rule forwards to the
+manager", "the manager can write to the OneDrive"; the plan reads each back and plans only
+what differs, so a job succeeds only when they read back as asked.
+
+What Graph cannot do (convert to a shared mailbox, hide from the address lists) is a
+checklist item with its reason, never a step. A user without a mailbox or OneDrive (no
+Exchange / SharePoint licence, or the licence gone) gets a note, not a failure.
+"""
+
+from __future__ import annotations
+
+from provisioning.connectors.base import DirectoryUser
+from provisioning.connectors.entra_mail import DriveUnavailableError, MailboxUnavailableError
+from provisioning.engine import manager as managers
+from provisioning.engine import planner
+
+AUTO_REPLY, FORWARD_MAIL, SHARE_FILES = "auto_reply", "forward_mail", "share_files"
+MAIL_OPTIONS = ("auto_reply", "forward_to_manager")
+CHECKLIST_OPTIONS = ("convert_to_shared_mailbox", "hide_from_address_list")
+NEEDS_BOSS = ("forward_to_manager", "files_to_manager", "reassign_reports")
+SHARED_MAILBOX_WHY = (
+    "Graph has no call that changes a mailbox's type: Exchange Online PowerShell "
+    "(Set-Mailbox -Type Shared) or the Exchange admin center does it. A shared mailbox needs "
+    "no licence, so do it before the licence goes (Exchange keeps a disabled mailbox 30 days)."
+)
+HIDE_WHY = (
+    "Hiding from the address lists is an Exchange setting Graph cannot write: "
+    "Set-Mailbox -HiddenFromAddressListsEnabled $true, or the Exchange admin center."
+)
+
+
+def forward_rule_name(address: str) -> str:
+    """One rule per target: the name says where it forwards, so a rerun finds it."""
+    return f"Leaver: forward to {address}"
+
+
+async def plan_handover(connector, plan, desired) -> None:
+    """The leave's handover steps for an existing account (before its licences go)."""
+    options = desired.handover
+    if not desired.leaving or plan.user is None or not any(options.values()):
+        return
+    boss = None
+    if any(options.get(name) for name in NEEDS_BOSS) and managers.supported(connector):
+        boss = await connector.manager_of(plan.user.id)
+    await managers.plan_reports(connector, plan, desired, boss)
+    if not getattr(connector, "hands_over_mail", False):
+        return
+    mailbox = await _plan_mail(connector, plan, options, boss)
+    await _plan_files(connector, plan, options, boss)
+    if mailbox:
+        _checklist(plan, options)
+    if mailbox and desired.removal.get("licenses") == "strip":
+        _warn_licence(plan, options)
+
+
+async def _plan_mail(connector, plan, options: dict, boss: DirectoryUser | None) -> bool:
+    """Automatic replies and forwarding; False when the user has no mailbox Graph reaches."""
+    if not any(options.get(name) for name in (*MAIL_OPTIONS, *CHECKLIST_OPTIONS)):
+        return True
+    user_id = plan.user.id
+    try:
+        if options.get("auto_reply"):
+            message = options.get("auto_reply_message") or ""
+            reply = await connector.auto_reply(user_id)
+            if not (reply.enabled and reply.internal == message and reply.external == message):
+                plan.steps.append(
+                    planner.PlannedStep(AUTO_REPLY, _short(message), {"message": message})
+                )
+        if options.get("forward_to_manager"):
+            await _plan_forward(connector, plan, boss)
+        elif not options.get("auto_reply"):
+            await connector.auto_reply(user_id)  # is there a mailbox to convert or hide?
+    except MailboxUnavailableError as exc:
+        plan.problems.append(_no_mailbox(plan.user.username, exc.message))
+        return False
+    return True
+
+
+async def _plan_forward(connector, plan, boss: DirectoryUser | None) -> None:
+    if boss is None:
+        plan.problems.append(_no_boss(plan.user.username, "forward their mail to"))
+        return
+    address = (boss.attributes.get("email") or boss.username).casefold()
+    rules = await connector.inbox_rules(plan.user.id)
+    if any(r.enabled and address in r.forwards_to for r in rules):
+        return
+    plan.steps.append(
+        planner.PlannedStep(
+            FORWARD_MAIL,
+            address,
+            {"rule": forward_rule_name(address), "to": managers.as_params(boss)},
+        )
+    )
+
+
+async def _plan_files(connector, plan, options: dict, boss: DirectoryUser | None) -> None:
+    if not options.get("files_to_manager"):
+        return
+    if boss is None:
+        plan.problems.append(_no_boss(plan.user.username, "give their OneDrive to"))
+        return
+    try:
+        shares = await connector.drive_shares(plan.user.id)
+    except DriveUnavailableError as exc:
+        plan.problems.append(
+            planner.Problem(
+                "no_drive",
+                f"{plan.user.username} has no OneDrive to share ({exc.message}).",
+                plan.user.username,
+                blocking=False,
+            )
+        )
+        return
+    if any(s.user_id == boss.id and {"write", "owner"} & set(s.roles) for s in shares):
+        return
+    label = f"{boss.username} (write)"
+    plan.steps.append(planner.PlannedStep(SHARE_FILES, label, {"to": managers.as_params(boss)}))
+
+
+def _checklist(plan, options: dict) -> None:
+    upn = plan.user.username
+    if options.get("convert_to_shared_mailbox"):
+        plan.checklist.append(
+            planner.ChecklistItem(
+                "shared_mailbox",
+                f"Convert {upn}'s mailbox to a shared mailbox.",
+                SHARED_MAILBOX_WHY,
+            )
+        )
+    if options.get("hide_from_address_list"):
+        plan.checklist.append(
+            planner.ChecklistItem(
+                "hide_from_gal", f"Hide {upn} from the global address list.", HIDE_WHY
+            )
+        )
+
+
+def _warn_licence(plan, options: dict) -> None:
+    if not any(options.get(name) for name in MAIL_OPTIONS):
+        return
+    if options.get("convert_to_shared_mailbox"):
+        return  # the checklist says to convert it first
+    plan.problems.append(
+        planner.Problem(
+            "mailbox_goes_with_licence",
+            "Removing the licences disables the mailbox: the automatic reply and the forwarding "
+            "stop with it unless the mailbox becomes a shared mailbox first.",
+            plan.user.username,
+            blocking=False,
+        )
+    )
+
+
+def _no_mailbox(username: str, why: str) -> planner.Problem:
+    return planner.Problem(
+        "no_mailbox",
+        f"{username} has no mailbox Graph can reach (no Exchange Online licence, or on-premises): "
+        f"no automatic reply or forwarding. Graph: {why}",
+        username,
+        blocking=False,
+    )
+
+
+def _no_boss(username: str, what: str) -> planner.Problem:
+    return planner.Problem(
+        "no_manager",
+        f"{username} has no manager in the directory to {what}.",
+        username,
+        blocking=False,
+    )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+async def apply(connector, action: str, params: dict, user_id: str) -> dict:
+    """Run one handover step; a mailbox or OneDrive gone since the plan is a note in the
+    step's result, not a failure (nothing a retry could change)."""
+    try:
+        if action == AUTO_REPLY:
+            await connector.set_auto_reply(user_id, params["message"])
+        elif action == FORWARD_MAIL:
+            await connector.add_forward_rule(
+                user_id, params["rule"], managers.from_params(params["to"])
+            )
+        else:
+            await connector.share_drive(user_id, managers.from_params(params["to"]))
+    except (MailboxUnavailableError, DriveUnavailableError) as exc:
+        return {"skipped": exc.message}
+    return {}
