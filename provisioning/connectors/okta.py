@@ -18,7 +18,7 @@ from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
 from okta.pagination import PaginationHelper
 
-from provisioning.connectors import okta_sign_in
+from provisioning.connectors import okta_groups, okta_sign_in
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -42,6 +42,7 @@ from provisioning.connectors.errors import (
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
+    ReplicationLagError,
     ThrottledError,
     TransientError,
     most_telling,
@@ -146,7 +147,7 @@ class OktaConnector:
 
     async def get_user(self, user_id: str) -> DirectoryUser:
         user, _ = await self._call(self._okta().get_user(user_id))
-        return _directory_user(user)
+        return _directory_user(_settled(user))
 
     async def find_user(self, username: str) -> DirectoryUser | None:
         try:
@@ -211,11 +212,15 @@ class OktaConnector:
             )
 
     async def enable_user(self, user_id: str) -> None:
-        """Back to ACTIVE from whatever stopped sign-in."""
+        """Sign-in allowed again from whatever stopped it: unsuspend, or activate (STAGED and
+        DEPROVISIONED only: Okta answers E0000016 for any other status). An activation under
+        way is waited out by the reads (ReplicationLagError while transitioningToStatus). A
+        PROVISIONED or RECOVERY user is allowed already and waits for its person: Okta's
+        call for them is reactivate (okta_sign_in.py), which would void the link they hold."""
         status = (await self.get_user(user_id)).attributes.get("status")
         if status == "SUSPENDED":
             await self._call(self._okta().unsuspend_user(user_id))
-        elif status in ("STAGED", "PROVISIONED", "DEPROVISIONED"):
+        elif status in ("STAGED", "DEPROVISIONED"):
             await self._call(self._okta().activate_user(user_id, send_email=False))
 
     async def delete_user(self, user_id: str) -> None:
@@ -333,20 +338,20 @@ class OktaConnector:
         if failure is not None:
             raise failure
         (user, _), (groups, _), (links, _) = answers
-        return _directory_user(user), AccessState(
+        return _directory_user(_settled(user)), AccessState(
             groups=frozenset(g.id for g in groups or []),
             apps=frozenset(link.app_instance_id for link in links or []),
         )
 
     async def groups(self, fresh: bool = False) -> list[Resource]:
+        """Every group, flagged "builtin" (Everyone) or "imported" (okta_groups.py)."""
+
         async def read() -> list[Resource]:
+            labels = {app.id: app.name for app in await self.apps(fresh)}
             found, after = [], None
             while True:
                 page, response = await self._call(self._okta().list_groups(limit=200, after=after))
-                found += [
-                    Resource(g.id, _group_name(g), {"builtin": _group_type(g) == "BUILT_IN"})
-                    for g in page or []
-                ]
+                found += [okta_groups.group_resource(g, labels) for g in page or []]
                 after = PaginationHelper.extract_next_cursor(response.headers) if response else None
                 if not after:
                     return found
@@ -355,10 +360,22 @@ class OktaConnector:
 
     async def apps(self, fresh: bool = False) -> list[Resource]:
         async def read() -> list[Resource]:
-            page, _ = await self._call(self._okta().list_applications(limit=200))
-            return [Resource(_app_id(a), _app_label(a)) for a in page or []]
+            found, after = [], None
+            while True:
+                page, response = await self._call(
+                    self._okta().list_applications(limit=200, after=after)
+                )
+                found += [Resource(_app_id(a), _app_label(a)) for a in page or []]
+                after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+                if not after:
+                    return found
 
         return await self._resources.get("apps", read, fresh, ttl=300.0)
+
+    async def groups_granting(self, app_ids: list[str]) -> dict[str, frozenset[str]]:
+        """Which groups grant each app (an app assigned to a group): its members hold it
+        through the group, and Okta refuses to unassign it from them (E0000046)."""
+        return await okta_groups.groups_granting(self, app_ids)
 
     async def licenses(self, fresh: bool = False) -> list[Resource]:
         return []  # Okta has no licence SKUs
@@ -462,18 +479,24 @@ def _group_type(group) -> str:
     return str(getattr(group.type, "value", group.type) or "")
 
 
-def _group_name(group) -> str:
-    profile = group.profile
-    inner = getattr(profile, "actual_instance", profile)
-    return getattr(inner, "name", "") or ""
-
-
 def _app_id(app) -> str:
     return getattr(getattr(app, "actual_instance", app), "id", "")
 
 
 def _app_label(app) -> str:
     return getattr(getattr(app, "actual_instance", app), "label", "") or ""
+
+
+def _settled(user):
+    """The user, unless Okta is still moving them to another status (an activation, say):
+    what the read shows then is neither the old state nor the new, so it is read again."""
+    transition = getattr(user, "transitioning_to_status", None)
+    if transition:
+        raise ReplicationLagError(
+            f"Okta is still moving {user.id} to {transition} (transitioningToStatus): "
+            "reading again shortly."
+        )
+    return user
 
 
 def _same_origin_middleware(org: Endpoint):
@@ -507,6 +530,11 @@ def _classify(error, response) -> ConnectorError:
         return AuthenticationError(message, **kwargs)
     if status == 403 and error_code == "E0000006":
         return PermissionDeniedError(message, **kwargs)
+    if error_code == "E0000046":
+        return PermanentError(
+            f"{message}: the user holds the app through a group; it goes with the group",
+            **kwargs,
+        )
     if status is not None and status >= 500:
         return TransientError(message, **kwargs)
     return PermanentError(message, **kwargs)
