@@ -54,12 +54,27 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class HeldRole:
+    """A directory (admin) role a user holds: active, or PIM-eligible (may activate it)."""
+
+    role_id: str  # the role definition (Entra: the role template id for built-in roles)
+    eligible: bool = False
+    scope: str = "/"  # the whole directory, or e.g. /administrativeUnits/{id}
+
+
+@dataclass(frozen=True)
 class AccessState:
-    """What a user holds now: ids of groups, apps and licence SKUs."""
+    """What a user holds now: ids of groups, apps and licence SKUs; directory roles and
+    administrative units where the directory has them (kept apart from groups: a role is not
+    removed the way a group membership is)."""
 
     groups: frozenset[str] = frozenset()
     apps: frozenset[str] = frozenset()
     licenses: frozenset[str] = frozenset()
+    roles: frozenset[HeldRole] = frozenset()
+    admin_units: frozenset[str] = frozenset()
+    # Why the roles could not be read ("" when they were): a permission or a licence missing.
+    roles_unread: str = ""
     # Licences held through a group (group-based licensing): not the portal's to remove
     # directly. licence_groups pairs each such SKU id with a group it comes from.
     inherited_licenses: frozenset[str] = frozenset()
