@@ -1,10 +1,10 @@
 """A user's OneDrive as far as the leaver's handover needs it: the drive, sharing its root with
 someone (driveitem-invite.md) and listing who holds what on it (driveitem-list-permissions.md).
 
-Only a user with a SharePoint Online licence has a OneDrive; for anyone else GET
-/users/{id}/drive answers 404 ResourceNotFound "User's mysite not found." An app-only invite
-cannot add new guests: every recipient must be someone the directory knows. The list of
-permissions holds the owner's own entry too.
+Only a user whose licences give an enabled SharePoint Online (or OneDrive) plan has a
+OneDrive; for anyone else GET /users/{id}/drive answers 404 ResourceNotFound "User's mysite
+not found." An app-only invite cannot add new guests: every recipient must be someone the
+directory knows. The list of permissions holds the owner's own entry too.
 
 Permissions (application): drive and permissions GET Files.Read.All (or Files.ReadWrite.All,
 Sites.Read(Write).All); invite Files.ReadWrite.All or Sites.ReadWrite.All.
@@ -15,29 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_request
-from sandbox.entra.mail import licensed_for
+from sandbox.entra.mail import holds_plan
 from sandbox.entra.model import User, new_id
 from sandbox.entra.router import GraphRequest, GraphResponse, router
 from sandbox.entra.users import find_user
 
 FILES_READ = ("Files.Read.All", "Files.ReadWrite.All", "Sites.Read.All", "Sites.ReadWrite.All")
 FILES_WRITE = ("Files.ReadWrite.All", "Sites.ReadWrite.All")
-SHAREPOINT_SKUS = frozenset(
-    {
-        "SPE_E3",
-        "SPE_E5",
-        "SPB",
-        "ENTERPRISEPACK",
-        "ENTERPRISEPREMIUM",
-        "STANDARDPACK",
-        "O365_BUSINESS_ESSENTIALS",
-        "O365_BUSINESS_PREMIUM",
-        "SHAREPOINTSTANDARD",
-        "SHAREPOINTENTERPRISE",
-        "DESKLESSPACK",
-        "SPE_F1",
-    }
-)
+# User plans that give a OneDrive (SharePoint Online Plan 1 / 2, Kiosk, OneDrive plans).
+ONEDRIVE_PLANS = ("SHAREPOINTSTANDARD", "SHAREPOINTENTERPRISE", "SHAREPOINTDESKLESS", "ONEDRIVE")
 ROLES = ("read", "write")
 INVITE_FIELDS = {
     "recipients": list,
@@ -66,7 +52,7 @@ def _item_not_found() -> GraphError:
 def drive_owner(req: GraphRequest, user_key: str) -> User:
     """The user, if they have a OneDrive."""
     user = find_user(req, user_key)
-    if not licensed_for(req.tenant, user, SHAREPOINT_SKUS, "SHAREPOINT"):
+    if not holds_plan(req.tenant, user, ONEDRIVE_PLANS):
         raise GraphError(404, "ResourceNotFound", "User's mysite not found.")
     return user
 

@@ -1,7 +1,8 @@
 """A user's Exchange Online mailbox as far as Graph reaches it: mailboxSettings (automatic
 replies) and the inbox's message rules.
 
-Only a user with an Exchange Online licence has a mailbox; for anyone else Graph answers
+Only a user whose licences give an enabled Exchange Online plan (EXCHANGE_S_*, per the SKU's
+service plans in service_plans.py) has a mailbox; for anyone else Graph answers
 404 MailboxNotEnabledForRESTAPI ("The mailbox is either inactive, soft-deleted, or is hosted
 on-premise."). The mailbox goes with the licence here, at once (Exchange keeps the data for
 30 days but Graph no longer reaches it).
@@ -19,27 +20,13 @@ from typing import Any
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, User, new_id
 from sandbox.entra.router import GraphRequest, GraphResponse, router
+from sandbox.entra.service_plans import plans_of
 from sandbox.entra.users import find_user
 
 SETTINGS_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
 SETTINGS_WRITE = ("MailboxSettings.ReadWrite",)
-# Subscriptions whose service plans include Exchange Online (EXCHANGE_S_*).
-EXCHANGE_SKUS = frozenset(
-    {
-        "SPE_E3",
-        "SPE_E5",
-        "SPB",
-        "ENTERPRISEPACK",
-        "ENTERPRISEPREMIUM",
-        "STANDARDPACK",
-        "O365_BUSINESS_ESSENTIALS",
-        "O365_BUSINESS_PREMIUM",
-        "EXCHANGESTANDARD",
-        "EXCHANGEENTERPRISE",
-        "DESKLESSPACK",
-        "SPE_F1",
-    }
-)
+# User plans that give a mailbox (EXCHANGE_S_FOUNDATION applies to the company: no mailbox).
+EXCHANGE_PLANS = ("EXCHANGE_S_",)
 REPLY_STATUSES = ("disabled", "alwaysEnabled", "scheduled")
 AUDIENCES = ("none", "contactsOnly", "all")
 REPLY_FIELDS = {
@@ -64,23 +51,24 @@ RULE_FIELDS = ("displayName", "sequence", "isEnabled", "conditions", "actions", 
 INBOX = ("inbox", "Inbox")
 
 
-def licensed_for(tenant: EntraTenant, user: User, skus: frozenset[str], plan_prefix: str) -> bool:
-    """Whether the user holds a SKU that includes the service (by part number, or by a
-    service plan name starting with `plan_prefix` where the SKU lists its plans)."""
+def holds_plan(tenant: EntraTenant, user: User, prefixes: tuple[str, ...]) -> bool:
+    """Whether one of the user's licences (direct or inherited) gives an enabled user plan
+    whose name starts with one of `prefixes` (a plan in disabledPlans gives nothing)."""
     for assigned in user.props.get("assignedLicenses") or []:
         sku = tenant.skus.get(assigned.get("skuId"))
         if sku is None:
             continue
-        plans = getattr(sku, "service_plans", None) or []
-        names = [p.get("servicePlanName", "") if isinstance(p, dict) else str(p) for p in plans]
-        if sku.sku_part_number in skus or any(n.startswith(plan_prefix) for n in names):
-            return True
+        disabled = set(assigned.get("disabledPlans") or [])
+        for plan in plans_of(sku.sku_part_number):
+            usable = plan.applies_to == "User" and plan.id not in disabled
+            if usable and plan.name.startswith(prefixes):
+                return True
     return False
 
 
 def mailbox_user(req: GraphRequest) -> User:
     user = find_user(req, req.params["id"])
-    if not licensed_for(req.tenant, user, EXCHANGE_SKUS, "EXCHANGE_S_"):
+    if not holds_plan(req.tenant, user, EXCHANGE_PLANS):
         raise GraphError(
             404,
             "MailboxNotEnabledForRESTAPI",

@@ -324,3 +324,34 @@ def test_sharing_needs_files_read_write_all(sandbox_server: SandboxServer) -> No
             json={"displayName": "x", "actions": {"delete": True}},
         )
     assert invite.status_code == patch.status_code == rule.status_code == 403
+
+
+def test_a_licence_with_its_exchange_plan_disabled_gives_no_mailbox(org: EntraDir) -> None:
+    """The mailbox follows the service plan, not the SKU: E3 without Exchange Online Plan 2."""
+    exchange_plan_2 = "efb87545-963c-4e0d-99df-69c6916d9eb0"  # EXCHANGE_S_ENTERPRISE
+    e3 = next(s["skuId"] for s in org.state()["subscribedSkus"] if s["skuPartNumber"] == "SPE_E3")
+    with org.graph() as graph:
+        created = graph.post(
+            "/users",
+            json={
+                "accountEnabled": True,
+                "displayName": "Pat Plan",
+                "mailNickname": "pat",
+                "userPrincipalName": f"pat@{org.domain}",
+                "usageLocation": "GB",
+                "passwordProfile": {"password": "Sandb0x!pass"},
+            },
+        ).json()
+        assigned = graph.post(
+            f"/users/{created['id']}/assignLicense",
+            json={
+                "addLicenses": [{"skuId": e3, "disabledPlans": [exchange_plan_2]}],
+                "removeLicenses": [],
+            },
+        )
+        assert assigned.status_code == 200, assigned.text
+        mailbox = graph.get(f"/users/{created['id']}/mailboxSettings")
+        drive = graph.get(f"/users/{created['id']}/drive")
+    assert mailbox.status_code == 404
+    assert mailbox.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
+    assert drive.status_code == 200  # SharePoint Plan 2 is still on
