@@ -68,6 +68,7 @@ class DirectoryPlan:
     operations: list[str] = field(default_factory=list)
     problems: list = field(default_factory=list)
     existing_user: str = ""
+    checklist: list = field(default_factory=list)  # work for AD or Exchange, not steps
 
 
 @dataclass
@@ -100,6 +101,7 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
                 operations=operations,
                 problems=plan.problems,
                 existing_user=plan.user.username if plan.user else "",
+                checklist=plan.checklist,
             )
         )
     choices = license_choices_for(preview, posted)

@@ -61,6 +61,7 @@ class DirectoryRun:
     diff: list[DiffRow] = field(default_factory=list)
     attributes: dict = field(default_factory=dict)
     other: list[str] = field(default_factory=list)  # create, link, enable ...
+    checklist: list = field(default_factory=list)  # work for AD or Exchange, not steps
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _operation(step, username: str = "") -> str:
 def _directory_run(connection, plan, error: str) -> DirectoryRun:
     if plan is None:
         return DirectoryRun(connection, error=error)
-    run = DirectoryRun(connection, problems=list(plan.problems))
+    run = DirectoryRun(connection, problems=list(plan.problems), checklist=list(plan.checklist))
     username = plan.user.username if plan.user else ""
     rows: dict[str, DiffRow] = {}
     for step in plan.steps:

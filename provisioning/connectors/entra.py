@@ -93,6 +93,7 @@ USER_FIELDS = [
     "usageLocation",
     "companyName",
     "officeLocation",
+    "onPremisesSyncEnabled",  # synced from AD: Graph refuses what AD masters (engine/elsewhere.py)
 ]
 # Our attribute names -> msgraph User model fields.
 ATTRIBUTES = {
@@ -475,7 +476,7 @@ class EntraConnector:
             found = []
             while page is not None:
                 found += [
-                    Resource(str(g.id), g.display_name or "", {"dynamic": bool(g.membership_rule)})
+                    Resource(str(g.id), g.display_name or "", _group_detail(g))
                     for g in page.value or []
                 ]
                 link = page.odata_next_link
@@ -839,8 +840,21 @@ def _directory_user(user: User) -> DirectoryUser:
         id=str(user.id),
         username=user.user_principal_name or "",
         enabled=bool(user.account_enabled),
-        attributes={k: v for k, v in attributes.items() if v is not None},
+        attributes={k: v for k, v in attributes.items() if v is not None}
+        | ({"synced": True} if user.on_premises_sync_enabled else {}),
     )
+
+
+def _group_detail(group) -> dict:
+    """Rule-based, or owned by another system: a mail-enabled security group or distribution
+    list (mail-enabled, not "Unified") by Exchange, a synced group by on-premises AD."""
+    return {
+        "dynamic": bool(group.membership_rule),
+        "mail_enabled": bool(group.mail_enabled),
+        "security_enabled": bool(group.security_enabled),
+        "unified": "Unified" in (group.group_types or []),
+        "synced": bool(group.on_premises_sync_enabled),
+    }
 
 
 def _parsed(model, body: dict):

@@ -27,7 +27,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import guards, outcomes, planner, serial
+from provisioning.engine import elsewhere, guards, outcomes, planner, serial
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
@@ -115,6 +115,7 @@ def plan_job(job: Job) -> Outcome | None:
         problems += [
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
         ]
+    elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
     if problems:
         first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
         fail_job(job, first + " ".join(problems))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from provisioning.connectors.base import AccessState, DirectoryUser, Resource
 from provisioning.connectors.errors import NotFoundError
+from provisioning.engine import elsewhere
 from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
 
 # Step actions (the values of provisioning.models.Step.Action).
@@ -110,7 +111,18 @@ async def plan_account(
     link_existing: bool = False,
     one_shots: tuple[str, ...] = (),
 ) -> Plan:
-    """Steps that make the account equal `desired` (none when it is)."""
+    """Steps that make the account equal `desired` (none when it is); what another system
+    owns (a synced user, a distribution list) set aside as checklist items (elsewhere.py)."""
+    plan = await _plan_account(connector, connection_id, desired, account, link_existing, one_shots)
+    await elsewhere.set_aside(
+        connector, plan, plan.user.username if plan.user else desired.username
+    )
+    return plan
+
+
+async def _plan_account(
+    connector, connection_id: int, desired: DesiredState, account, link_existing, one_shots
+) -> Plan:
     plan = Plan(connection_id, connector.kind)
     if account.remote_id and not account.confirmed_gone:
         try:

@@ -91,7 +91,9 @@ class Directories:
         return next((u for u in users if u["profile"]["login"] == login), None)
 
 
-def make_entra(server, domain: str, seats: int = 100) -> tuple[str, str]:
+def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None) -> tuple[str, str]:
+    """`extra`: more "users", "groups" and "skus" for the control API's body (synced users,
+    distribution lists: sandbox/entra/provision.py)."""
     tenant_id = str(uuid.uuid4())
     body = {
         "tenant_id": tenant_id,
@@ -108,6 +110,9 @@ def make_entra(server, domain: str, seats: int = 100) -> tuple[str, str]:
             {"display_name": name, "app_roles": [{"value": "User"}]} for name in APPS
         ],
     }
+    body["users"] = list((extra or {}).get("users", []))
+    body["groups"] += (extra or {}).get("groups", [])
+    body["skus"] += (extra or {}).get("skus", [])
     with server.control() as control:
         created = control.post("/_sandbox/entra/tenants", json=body)
         assert created.status_code == 201, created.text
@@ -130,7 +135,13 @@ def make_okta(server) -> str:
 
 
 def make_directories(
-    server, slug: str, kinds=("entra",), seats: int = 100, rate_limit_per_s: float = 50, **template
+    server,
+    slug: str,
+    kinds=("entra",),
+    seats: int = 100,
+    rate_limit_per_s: float = 50,
+    entra_extra: dict | None = None,
+    **template,
 ) -> Directories:
     domain = f"{slug}.example"
     tenant = Tenant.objects.create(
@@ -138,7 +149,7 @@ def make_directories(
     )
     dirs = Directories(server, tenant, None)
     if "entra" in kinds:
-        dirs.entra_id, client_id = make_entra(server, domain, seats)
+        dirs.entra_id, client_id = make_entra(server, domain, seats, entra_extra)
         connection = DirectoryConnection(
             tenant=tenant,
             kind="entra",
