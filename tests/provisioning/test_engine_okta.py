@@ -1,0 +1,180 @@
+"""The engine on Okta's own rules, against the sandbox through the okta SDK: a leaver's app
+that a group grants goes with the group (never unassigned: E0000046), an imported group is
+checklist work for Active Directory (never a step: E0000006), and an activation Okta runs
+asynchronously is waited out by the read-back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from provisioning import lifecycle, services
+from provisioning.connectors import bridge
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.errors import ReplicationLagError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import group_sources
+from provisioning.models import Job, Step
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import GROUPS, Directories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LEAVE = lifecycle.OffboardingOptions(delete_after_days=None)
+APPS = [
+    {"name": "salesforce", "label": "Salesforce"},
+    {"name": "slack", "label": "Slack"},
+    {"name": "active_directory", "label": "Active Directory"},
+    {"name": "vpn", "label": "VPN", "groups": ["Staff"]},  # every Staff member holds it
+]
+AD_GROUP = {"name": "AD Engineers", "type": "APP_GROUP", "source": "active_directory"}
+
+
+def okta_world(server, ada_groups: list[str] | None = None, activation_ms: int = 0):
+    """An Okta-only tenant whose org has an imported group and an app assigned to Staff; with
+    `ada_groups`, Ada is in the org already (in those groups, Salesforce assigned to her)."""
+    slug = f"ok{uuid.uuid4().hex[:8]}"
+    org_id, token = f"t-{slug}", f"t-{slug}-token"
+    body = {
+        "id": org_id,
+        "name": f"Test org {org_id}",
+        "api_token": token,
+        "groups": [{"name": name} for name in GROUPS] + [AD_GROUP],
+        "apps": APPS,
+        "users": [seeded_ada(f"{slug}.example", ada_groups)] if ada_groups else [],
+        "activation_ms": activation_ms,
+    }
+    with server.control() as control:
+        created = control.post("/_sandbox/okta/orgs", json=body)
+        assert created.status_code == 201, created.text
+    tenant = Tenant.objects.create(
+        name=slug.title(), slug=slug, primary_domain=f"{slug}.example", default_usage_location="GB"
+    )
+    connection = DirectoryConnection(
+        tenant=tenant, kind="okta", org_url=f"{server.url}/okta/{org_id}"
+    )
+    connection.set_secret(token)
+    connection.save()
+    template = RoleTemplate.objects.create(
+        tenant=tenant,
+        name="Sales",
+        groups=["Staff", "Sales"],
+        licenses=[],
+        apps=["Salesforce"],
+        department="Sales",
+        job_title="Account Executive",
+    )
+    return Directories(server, tenant, template, okta_id=org_id)
+
+
+def seeded_ada(domain: str, groups: list[str]) -> dict:
+    login = f"ada.lovelace@{domain}"
+    profile = {"firstName": "Ada", "lastName": "Lovelace", "email": login, "login": login}
+    return {"profile": profile, "groups": groups, "apps": ["salesforce"]}
+
+
+def join(dirs: Directories) -> Job:
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    job = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    job = wait_for_job(job.pk)
+    assert job.status == Job.Status.SUCCEEDED, list(job.steps.values_list("action", "last_error"))
+    return job
+
+
+def held(dirs: Directories, login: str) -> tuple[str, set[str], set[str]]:
+    """Status, groups and apps of the user as the org holds them."""
+    state = dirs.okta_state()
+    user = next(u for u in state["users"] if u["profile"]["login"] == login)
+    groups = {g["name"] for g in state["groups"] if user["id"] in g["members"]}
+    apps = {a["label"] for a in state["apps"] if user["id"] in a["user_ids"]}
+    return user["status"], groups, apps
+
+
+def okta_plan(preview):
+    [(_, plan, error)] = preview.plans
+    assert not error, error
+    return plan
+
+
+def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_item(
+    on_sandbox, worker
+):
+    dirs = okta_world(on_sandbox, ["Staff", "Sales", "AD Engineers"])  # linked at the join
+    login = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    assert held(dirs, login)[2] == {"Salesforce", "VPN"}  # VPN through Staff
+    identity = join(dirs).identity
+
+    plan = okta_plan(lifecycle.preview_offboarding(identity, LEAVE))
+    steps = {(s.action, s.target_name) for s in plan.steps}
+    assert ("unassign_app", "Salesforce") in steps
+    assert ("unassign_app", "VPN") not in steps  # Okta would answer E0000046
+    assert {("remove_group", "Staff"), ("remove_group", "Sales")} <= steps
+    assert not {name for action, name in steps if action == "remove_group"} & {
+        "AD Engineers",
+        "Everyone",
+    }
+    [item] = [c for c in plan.checklist if c.kind == group_sources.IMPORTED_GROUP]
+    assert item.item == f"Remove {login} from AD Engineers in Active Directory"
+    notes = [p.message for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP]
+    assert notes == ["VPN comes through “Staff”: it goes with the group."]
+    assert not plan.blocked
+
+    job = wait_for_job(lifecycle.request_offboarding(identity, LEAVE, actor="system").pk)
+    steps = list(job.steps.values_list("action", "target_name", "status", "last_error"))
+    assert job.status == Job.Status.SUCCEEDED, steps
+    assert not job.steps.filter(action=Step.Action.UNASSIGN_APP, target_name="VPN").exists()
+    assert not job.steps.filter(target_name="AD Engineers").exists()
+    status, groups, apps = held(dirs, login)
+    assert status == "SUSPENDED"
+    assert groups == {"Everyone", "AD Engineers"}  # built in, and Active Directory's to change
+    assert apps == set()  # VPN left with Staff; Salesforce was unassigned
+    assert job.verification["directories"]  # the read-back found nothing left to do
+
+
+def test_a_granting_group_the_leave_keeps_keeps_its_app_and_says_so(on_sandbox, worker):
+    dirs = okta_world(on_sandbox, ["Staff"])
+    identity = join(dirs).identity
+
+    keep_staff = lifecycle.OffboardingOptions(delete_after_days=None, keep_groups=["Staff"])
+    plan = okta_plan(lifecycle.preview_offboarding(identity, keep_staff))
+    assert "VPN" not in {s.target_name for s in plan.steps}
+    [note] = [p for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP]
+    assert note.message.startswith("VPN stays: it comes through a group the user stays in")
+    assert "“Staff” is kept" in note.message and not note.blocking
+
+
+def test_an_asynchronous_activation_is_waited_out_not_enabled_again(on_sandbox, worker):
+    dirs = okta_world(on_sandbox, activation_ms=2500)
+    job = join(dirs)  # created with activate=true: STAGED, transitioning to ACTIVE
+    actions = list(job.steps.values_list("action", flat=True))
+    assert "create_user" in actions and "enable_user" not in actions  # no activate again
+    status, groups, apps = held(dirs, job.identity.username)
+    assert status == "ACTIVE" and groups == {"Everyone", "Staff", "Sales"}
+    assert apps == {"Salesforce", "VPN"}
+    read = job.verification["directories"][str(dirs.tenant.connections.get().pk)]
+    assert read["enabled"] is True
+
+
+def test_the_connector_reads_a_transition_as_lag_and_enables_only_what_okta_activates(
+    on_sandbox,
+):
+    dirs = okta_world(on_sandbox, activation_ms=1500)
+    okta = connector_for(dirs.tenant.connections.get())
+    made = bridge.run(
+        okta.create_user(
+            NewUser("slow@example.com", "Slow", "Starter", "Slow Starter", "slow@example.com", "")
+        )
+    )
+    with pytest.raises(ReplicationLagError):
+        bridge.run(okta.read_state(made.id))
+    with pytest.raises(ReplicationLagError):
+        bridge.run(okta.get_user(made.id))
+    time.sleep(1.7)
+    user, _ = bridge.run(okta.read_state(made.id))
+    assert user.attributes["status"] == "PROVISIONED" and user.enabled  # waits for its person
+    bridge.run(okta.enable_user(made.id))  # allowed already: no activate (E0000016)
+    assert bridge.run(okta.get_user(made.id)).attributes["status"] == "PROVISIONED"
