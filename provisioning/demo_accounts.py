@@ -29,6 +29,7 @@ from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine.desired import desired_for
+from provisioning.engine.elsewhere import owner_of
 from provisioning.engine.planner import find
 from provisioning.models import DirectoryAccount, Identity
 
@@ -174,4 +175,4 @@ class _Seeder:
 
 
 def _assignable(group) -> bool:
-    return not (group.detail.get("dynamic") or group.detail.get("builtin"))
+    return not (group.detail.get("dynamic") or group.detail.get("builtin") or owner_of(group))

@@ -149,9 +149,20 @@ def _users(name: str, domain: str, count: int) -> list[dict[str, Any]]:
                 "employeeId": f"{name[:2].upper()}{1000 + number}",
                 "companyName": name.title(),
                 "accountEnabled": number % 23 != 7,  # some leavers are blocked, not yet deleted
+                **(_synced(upn) if number % 10 == 3 else {}),
             }
         )
     return users
+
+
+def _synced(upn: str) -> dict[str, Any]:
+    """One person in ten comes from the client's on-premises AD (Entra Connect): Graph
+    refuses to change what AD masters (sandbox/entra/onprem.py)."""
+    return {
+        "onPremisesSyncEnabled": True,
+        "onPremisesImmutableId": _id("immutable", upn)[:24],
+        "onPremisesLastSyncDateTime": "2026-01-05T06:30:00Z",
+    }
 
 
 def _sign_ins(name: str, users: list[dict]) -> None:
@@ -225,6 +236,20 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
             "display_name": "VPN Users",
             "description": "Allowed on the corporate VPN",
             "members": [u["userPrincipalName"] for u in users[::3]],
+        },
+        {
+            "display_name": "Sales-All",
+            "description": "Distribution list of the Sales department (Exchange)",
+            "mail_enabled": True,
+            "security_enabled": False,
+            "members": by_dept.get("Sales", []),
+        },
+        {
+            "display_name": "Finance Approvers",
+            "description": "Mail-enabled security group (Exchange)",
+            "mail_enabled": True,
+            "security_enabled": True,
+            "members": by_dept.get("Finance", [])[:5],
         },
         {
             "display_name": "Sales (dynamic)",

@@ -55,7 +55,9 @@ def test_demo_seed_is_realistic_and_deterministic() -> None:
     contoso = build_tenant(entra_demo_body("contoso", 120))
     assert contoso.id == CONTOSO_TENANT_ID
     assert len(contoso.users) == 120
-    assert len(contoso.groups) == 12
+    assert len(contoso.groups) == 14
+    assert sum(bool(g.props["mailEnabled"]) for g in contoso.groups.values()) == 2  # Exchange's
+    assert sum(bool(u.props.get("onPremisesSyncEnabled")) for u in contoso.users.values()) > 5
     assert any(g.rule for g in contoso.groups.values())
     assert len(contoso.skus) == 3
     nearly_full = [s for s in contoso.skus.values() if s.enabled - contoso.consumed(s.sku_id) == 1]
