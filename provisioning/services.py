@@ -111,7 +111,9 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
     desired = desired_for(tenant, request, username)
 
     def plan(connector, connection, remote_id):
-        return planner.plan_onboarding(connector, connection.pk, desired)
+        return planner.plan_onboarding(
+            connector, connection.pk, desired, tenant.link_existing_accounts
+        )
 
     return dry_run(tenant, username, plan)
 

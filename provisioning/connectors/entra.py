@@ -37,7 +37,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from provisioning.connectors import entra_mail
+from provisioning.connectors import entra_mail, entra_unique
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -57,6 +57,8 @@ from provisioning.connectors.base import (
     ssl_context_for,
 )
 from provisioning.connectors.errors import (
+    EMAIL,
+    USERNAME,
     AuthenticationError,
     ConflictError,
     ConnectorError,
@@ -253,6 +255,8 @@ class EntraConnector:
         request_id = error.inner_error.request_id if error and error.inner_error else ""
         if status == 404 and self._recently_created(subject_id):
             return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
+        if status == 400 and (field := entra_unique.conflict_field(error)):
+            return ConflictError(message, field=field, status=400, request_id=request_id)
         if status == 429:
             retry_after = _retry_after(exc.response_headers)
             return ThrottledError(
@@ -292,6 +296,19 @@ class EntraConnector:
         except NotFoundError:
             return None
 
+    async def find_by_mail(self, address: str) -> DirectoryUser | None:
+        """The account holding `address` among its e-mail addresses (entra_unique.py)."""
+        found = await entra_unique.user_holding(self, address, USER_FIELDS)
+        return _directory_user(found) if found is not None else None
+
+    async def _holder(self, field: str, new: NewUser) -> DirectoryUser | None:
+        """Who holds what a create clashed on: the username, or the new person's mail."""
+        if field == USERNAME:
+            return await self.find_user(new.username)
+        if field == EMAIL and new.email:
+            return await self.find_by_mail(new.email)
+        return None
+
     async def list_usernames(self) -> list[str]:
         """Every user principal name, 999 a page: one read instead of a lookup per name when
         a bulk upload checks thousands of usernames."""
@@ -326,10 +343,8 @@ class EntraConnector:
         try:
             async with self._errors():
                 created = await self._graph().users.post(body)
-        except PermanentError as exc:
-            if "same value for property userPrincipalName" in exc.message:
-                existing = await self.find_user(new.username)
-                raise ConflictError(exc.message, existing=existing, status=400) from None
+        except ConflictError as exc:
+            exc.existing = await self._holder(exc.field, new)
             raise
         self._created[created.id] = time.monotonic()
         return _directory_user(created)

@@ -57,12 +57,18 @@ class NotFoundError(ConnectorError):
     """The object does not exist (any more)."""
 
 
-class ConflictError(PermanentError):
-    """The object exists already; `existing` is what the directory holds."""
+USERNAME, EMAIL = "username", "email"  # what a ConflictError's value was
 
-    def __init__(self, message: str, *, existing=None, **kwargs):
+
+class ConflictError(PermanentError):
+    """A value the directory keeps unique is held already: `field` says which (USERNAME,
+    EMAIL, else the directory's own name of it), `existing` is the account that holds it when
+    the connector could find it."""
+
+    def __init__(self, message: str, *, existing=None, field: str = "", **kwargs):
         super().__init__(message, **kwargs)
         self.existing = existing
+        self.field = field
 
 
 def most_telling(outcomes: Iterable[object]) -> BaseException | None:

@@ -136,6 +136,12 @@ async def _plan_account(
         return plan
     elif desired.present:
         plan.user = await connector.find_user(desired.username)
+        if plan.user is None:
+            holder = await mail_holder(connector, desired)
+            if holder is not None and not (link_existing and same_name(holder, desired)):
+                plan.problems.append(_mail_conflict(holder, desired))
+                return plan
+            plan.user = holder  # the person's own account under another username: linked
         if plan.user is not None:
             plan.access = await connector.access_of(plan.user.id)
     if not desired.present:
@@ -217,13 +223,25 @@ async def _plan_disable(connector, plan: Plan, desired: DesiredState) -> None:
 
 def same_person(user: DirectoryUser, desired: DesiredState) -> bool:
     """An existing account is ours to link when its name or e-mail says it is this person."""
+    email = (user.attributes.get("email") or "").casefold()
+    return same_name(user, desired) or (bool(email) and email == desired.email.casefold())
+
+
+def same_name(user: DirectoryUser, desired: DesiredState) -> bool:
     names = (user.attributes.get("first_name", ""), user.attributes.get("last_name", ""))
-    same_name = tuple(n.casefold() for n in names) == (
+    return tuple(n.casefold() for n in names) == (
         desired.first_name.casefold(),
         desired.last_name.casefold(),
     )
-    email = (user.attributes.get("email") or "").casefold()
-    return same_name or (bool(email) and email == desired.email.casefold())
+
+
+async def mail_holder(connector, desired: DesiredState) -> DirectoryUser | None:
+    """The account already holding the joiner's e-mail address, where the directory keeps
+    addresses unique (Entra: proxyAddresses) and a create would be refused over it."""
+    find_by_mail = getattr(connector, "find_by_mail", None)
+    if find_by_mail is None or not desired.email:
+        return None
+    return await find_by_mail(desired.email)
 
 
 def _conflict(user: DirectoryUser, desired: DesiredState) -> Problem:
@@ -234,6 +252,23 @@ def _conflict(user: DirectoryUser, desired: DesiredState) -> Problem:
         "Choose another username, or allow linking existing accounts in the "
         "tenant's lifecycle settings.",
         desired.username,
+    )
+
+
+def _mail_conflict(holder: DirectoryUser, desired: DesiredState) -> Problem:
+    """The holder's e-mail is the clash itself, so only a name says it is this person."""
+    who = f"{holder.attributes.get('display_name') or holder.username} ({holder.username})"
+    if same_name(holder, desired):
+        advice = (
+            "It looks like this person's own account: allow linking existing accounts in the "
+            "tenant's lifecycle settings to link it, or choose another e-mail address."
+        )
+    else:
+        advice = "Choose another e-mail address, or free it on that account first."
+    return Problem(
+        "conflict",
+        f"{desired.email} is already an e-mail address of {who} in this directory. {advice}",
+        desired.email,
     )
 
 
@@ -415,9 +450,13 @@ def _no_seat(sku: Resource, skus: list[Resource], plan: Plan) -> Problem:
     )
 
 
-async def plan_onboarding(connector, connection_id: int, desired: DesiredState) -> Plan:
+async def plan_onboarding(
+    connector, connection_id: int, desired: DesiredState, link_existing: bool = False
+) -> Plan:
     """The onboarding form's preview: a new person, no account of theirs known yet."""
-    return await plan_account(connector, connection_id, desired, AccountView())
+    return await plan_account(
+        connector, connection_id, desired, AccountView(), link_existing=link_existing
+    )
 
 
 # The manager and a leaver's handover plan through this module's types (a cycle by design:

@@ -16,6 +16,7 @@ from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import (
+    EMAIL,
     ConflictError,
     ConnectorError,
     PermanentError,
@@ -99,12 +100,20 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
         return TransientError("No answer from the directory in time."), {}
     except ConflictError as exc:
         existing = exc.existing
-        if existing is not None and (step.attempts > 1 or _ours(existing, step)):
-            link_account(account, existing.id, created=step.attempts > 1)
+        if existing is not None and (_our_create(exc, step) or _ours(existing, step)):
+            link_account(account, existing.id, created=_our_create(exc, step))
             return None, {"user_id": existing.id, "linked": True}
         return exc, {}
     except ConnectorError as exc:
         return exc, {}
+
+
+def _our_create(exc: ConflictError, step: Step) -> bool:
+    """The clash is with the account an earlier attempt of this step made (its answer lost):
+    a retried create finds its own username taken, or its own mail held by that username."""
+    if exc.field == EMAIL:
+        return exc.existing.username.casefold() == step.params["username"].casefold()
+    return step.attempts > 1
 
 
 def _ours(existing, step: Step) -> bool:
