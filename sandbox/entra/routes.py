@@ -18,6 +18,7 @@ from sandbox.entra import (  # noqa: F401
     manager,
     organization,
     roles,
+    tap,
     users,
 )
 from sandbox.entra.pipeline import graph_call
