@@ -1,4 +1,5 @@
-"""“Test connection”: a real sign-in and a few reads, reported in plain words."""
+"""“Test connection”: a real sign-in, a few reads, and what the jobs will need (the app's
+permissions and, for Entra, its directory roles), reported in plain words."""
 
 from __future__ import annotations
 
@@ -72,7 +73,88 @@ async def _checks(connector, kind: str) -> list[Check]:
             checks.append(Check(label, False, f"Missing permission: {exc.message}"))
         except ConnectorError as exc:
             checks.append(Check(label, False, exc.message))
+    if hasattr(connector, "app_permissions"):
+        checks += await _job_needs(connector)
     return checks
+
+
+# What each kind of step needs of an Entra app: application permissions (any one will do),
+# as Graph's permission tables list them for the calls the connector makes.
+USER_WRITE = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+NEEDS = (
+    ("Create and update users, block sign-in", "create users and block sign-in", USER_WRITE),
+    (
+        "Change group members",
+        "change group members",
+        ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"),
+    ),
+    (
+        "Assign licences",
+        "assign licences",
+        ("LicenseAssignment.ReadWrite.All", *USER_WRITE),
+    ),
+    ("Assign apps", "assign apps", ("AppRoleAssignment.ReadWrite.All",)),
+    (
+        "Remove a leaver's admin roles",
+        "remove a leaver's admin roles (active and eligible)",
+        ("RoleManagement.ReadWrite.Directory",),
+    ),
+    (
+        "Remove a leaver from administrative units",
+        "remove a leaver from administrative units",
+        ("AdministrativeUnit.ReadWrite.All",),
+    ),
+)
+PASSWORD_PERMISSIONS = ("User-PasswordProfile.ReadWrite.All", *USER_WRITE)
+# Role definition ids (the built-in role templates, the same in every tenant).
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+PRIVILEGED_AUTH_ADMIN = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+
+
+async def _job_needs(connector) -> list[Check]:
+    try:
+        granted = await connector.app_permissions()
+    except ConnectorError as exc:
+        return [Check("Read the app's permissions", False, exc.message)]
+    checks = [
+        Check(label, True)
+        if granted.intersection(accepted)
+        else Check(label, False, f"Cannot {words}: grant the app {accepted[0]}.")
+        for label, words, accepted in NEEDS
+    ]
+    return [*checks, await _password_check(connector, granted)]
+
+
+async def _password_check(connector, granted: frozenset[str]) -> Check:
+    """Graph lets an app set passwords only with a permission and a directory role."""
+    label = "Reset passwords"
+    if not granted.intersection(PASSWORD_PERMISSIONS):
+        return Check(label, False, "Cannot reset passwords: grant the app User.ReadWrite.All.")
+    try:
+        roles = await connector.app_directory_roles()
+    except ConnectorError as exc:
+        return Check(
+            label,
+            False,
+            "Cannot tell which directory roles the app holds, so password resets may fail "
+            f"({exc.message}): grant it RoleManagement.Read.Directory to check.",
+        )
+    if roles & {GLOBAL_ADMIN, PRIVILEGED_AUTH_ADMIN}:
+        return Check(label, True, "the app may reset anyone's password")
+    if USER_ADMIN in roles:
+        return Check(
+            label,
+            True,
+            "users' passwords; an administrator's needs the Privileged Authentication "
+            "Administrator role",
+        )
+    return Check(
+        label,
+        False,
+        "Can read, cannot reset passwords: give the app the User Administrator role "
+        "(Privileged Authentication Administrator to reset administrators' passwords too).",
+    )
 
 
 def _sign_in_label(kind: str) -> str:

@@ -37,12 +37,13 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from provisioning.connectors import entra_mail, entra_unique
+from provisioning.connectors import entra_mail, entra_roles, entra_unique
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
     DeltaExpiredError,
     DirectoryUser,
+    HeldRole,
     IdPage,
     MembershipChanges,
     NewUser,
@@ -159,6 +160,7 @@ class EntraConnector:
     supports_licences = True
     disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
     soft_deletes = True  # a deleted user waits in deleted items until it is purged
+    has_directory_roles = True  # admin roles and administrative units (entra_roles.py)
     hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)
     compared_attributes = (
         "first_name",
@@ -225,6 +227,7 @@ class EntraConnector:
             adapter.base_url = f"{graph.url}/v1.0"
             self._client = GraphServiceClient(request_adapter=adapter)
             self._closers = [http.aclose, credential.close]
+            self._token_source = (credential, _graph_scope(graph, sandbox))  # entra_roles
         return self._client
 
     async def close(self) -> None:
@@ -379,8 +382,11 @@ class EntraConnector:
 
     async def reset_password(self, user_id: str, password: str) -> None:
         profile = PasswordProfile(password=password, force_change_password_next_sign_in=True)
-        async with self._errors(user_id):
-            await self._graph().users.by_user_id(user_id).patch(User(password_profile=profile))
+        try:
+            async with self._errors(user_id):
+                await self._graph().users.by_user_id(user_id).patch(User(password_profile=profile))
+        except PermissionDeniedError as exc:
+            raise entra_roles.password_refused(exc) from None
 
     async def revoke_sessions(self, user_id: str) -> None:
         async with self._errors(user_id):
@@ -431,14 +437,45 @@ class EntraConnector:
             member_of = await user.member_of.get()
             licences = await user.license_details.get()
             assignments = await user.app_role_assignments.get()
+        groups, units = entra_roles.split_member_of(
+            [{"id": o.id, "@odata.type": o.odata_type} for o in member_of.value or []]
+        )
         return AccessState(
-            groups=frozenset(str(g.id) for g in member_of.value or []),
+            groups=groups,
             licenses=frozenset(str(lic.sku_id) for lic in licences.value or []),
             apps=frozenset(str(a.resource_id) for a in assignments.value or []),
+            **entra_roles.role_fields(await entra_roles.role_pages(self, user_id), units),
         )
 
+    # -- directory roles and administrative units (entra_roles.py) -------------------------
+
+    async def roles(self, fresh: bool = False) -> list[Resource]:
+        return await self._cached("roles", lambda: entra_roles.role_definitions(self), fresh)
+
+    async def admin_units(self, fresh: bool = False) -> list[Resource]:
+        return await self._cached("admin_units", lambda: entra_roles.admin_units(self), fresh)
+
+    async def remove_role(self, user_id: str, role: HeldRole) -> None:
+        await entra_roles.remove_role(self, user_id, role)
+
+    async def leave_admin_unit(self, user_id: str, unit_id: str) -> None:
+        await entra_roles.leave_admin_unit(self, user_id, unit_id)
+
+    async def app_permissions(self) -> frozenset[str]:
+        """The application permissions the connection's token carries (its `roles` claim)."""
+        self._graph()
+        credential, scope = self._token_source
+        async with self._errors():
+            token = await credential.get_token(scope)
+        return entra_roles.token_roles(token.token)
+
+    async def app_directory_roles(self) -> frozenset[str]:
+        """The directory roles (definition ids) held by the connection's own app."""
+        return await entra_roles.own_directory_roles(self)
+
     async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
-        """The user and what it holds, in one `$batch` of four GETs; one more `$batch` per
+        """The user and what it holds, in one `$batch` of six GETs (the user, memberOf,
+        licences, app assignments, active and eligible directory roles); one more `$batch` per
         further page, only for a user with more groups or app assignments than a page holds."""
         user_url = f"/users/{quote(user_id, safe='@')}"
         first = await self._get_many(
@@ -449,6 +486,7 @@ class EntraConnector:
                 f"{user_url}/licenseDetails",
                 f"{user_url}/appRoleAssignments",
             ],
+            optional=entra_roles.role_urls(user_id),
         )
         lists = [list(page.get("value") or []) for page in first[1:]]
         links = [page.get("@odata.nextLink") for page in first[1:]]
@@ -458,21 +496,36 @@ class EntraConnector:
             for index, page in zip(pending, pages, strict=True):
                 lists[index] += page.get("value") or []
                 links[index] = page.get("@odata.nextLink")
-        member_of, licences, assignments = lists
+        member_of, licences, assignments, *roles = lists
+        groups, units = entra_roles.split_member_of(member_of)
+        role_pages = [{**page, "value": held} for page, held in zip(first[-2:], roles, strict=True)]
         return _directory_user(_parsed(User, first[0])), AccessState(
-            groups=frozenset(str(g["id"]) for g in member_of if g.get("id")),
+            groups=groups,
             licenses=frozenset(str(lic["skuId"]) for lic in licences if lic.get("skuId")),
             apps=frozenset(str(a["resourceId"]) for a in assignments if a.get("resourceId")),
+            **entra_roles.role_fields(role_pages, units),
         )
 
-    async def _get_many(self, user_id: str, urls: list[str]) -> list[dict]:
+    async def _get_many(self, user_id: str, urls: list[str], optional=()) -> list[dict]:
         """The bodies of GETs (URLs below /v1.0) sent in one `$batch`, else the failure that
-        tells most (`most_telling`)."""
-        answers = await self._post_batch([{"method": "GET", "url": url} for url in urls])
-        failure = most_telling([self._answer_error(answer, user_id) for answer in answers])
+        tells most (`most_telling`). An `optional` URL the directory refuses (a permission or
+        licence missing) gives its reason instead ({entra_roles.REFUSED: message})."""
+        every = [*urls, *optional]
+        answers = await self._post_batch([{"method": "GET", "url": url} for url in every])
+        errors = [self._answer_error(answer, user_id) for answer in answers]
+        refused = {
+            index: entra_roles.refusal(error)
+            for index, error in enumerate(errors)
+            if index >= len(urls) and entra_roles.refusal(error) is not None
+        }
+        failure = most_telling([e for i, e in enumerate(errors) if i not in refused])
         if failure is not None:
             raise failure
-        return [answer.get("body") or {} for answer in answers if answer is not None]
+        return [
+            {entra_roles.REFUSED: refused[index]} if index in refused else answer.get("body") or {}
+            for index, answer in enumerate(answers)
+            if answer is not None
+        ]
 
     def _below_graph(self, link: str) -> str:
         """A paging link as a `$batch` URL; refused unless it is on this connection's Graph."""

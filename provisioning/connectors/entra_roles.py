@@ -22,7 +22,7 @@ from msgraph.generated.models.unified_role_schedule_request_actions import (
 )
 
 from provisioning.connectors.base import HeldRole, Resource
-from provisioning.connectors.errors import NotFoundError, PermanentError
+from provisioning.connectors.errors import NotFoundError, PermanentError, PermissionDeniedError
 
 GROUP = "#microsoft.graph.group"
 ROLE = "#microsoft.graph.directoryRole"
@@ -79,6 +79,18 @@ async def role_pages(connector, user_id: str) -> list[dict]:
                 raise
             pages.append({REFUSED: exc.message})
     return pages
+
+
+def password_refused(exc: PermissionDeniedError) -> PermissionDeniedError:
+    """A refused password reset in words that say what to change: Graph lets an app set
+    passwords only when it also holds a directory role."""
+    return PermissionDeniedError(
+        "The directory refused to set the password: besides User.ReadWrite.All the app needs "
+        "the User Administrator role (Privileged Authentication Administrator when the person "
+        f"holds an admin role). Directory's answer: {exc.message}",
+        status=exc.status,
+        request_id=exc.request_id,
+    )
 
 
 # Catalogues ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from provisioning.engine import roles
 from provisioning.engine.planner import DISABLE_USER, REMOVE_GROUP, REMOVE_LICENSE, UNASSIGN_APP
 
 
@@ -16,10 +17,14 @@ class Removed:
     groups: list[dict] = field(default_factory=list)  # {"id", "name"}
     licenses: list[dict] = field(default_factory=list)
     apps: list[dict] = field(default_factory=list)
+    # Admin roles ({"id", "name", "eligible"}) and administrative units: recorded for the
+    # page, never given back by a restore (admin rights come back only by hand).
+    roles: list[dict] = field(default_factory=list)
+    admin_units: list[dict] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.groups or self.licenses or self.apps)
+        return not (self.groups or self.licenses or self.apps or self.roles or self.admin_units)
 
 
 def removed_by(steps) -> Removed:
@@ -33,6 +38,11 @@ def removed_by(steps) -> Removed:
             removed.licenses.append({"id": params["sku_id"], "name": step.target_name})
         elif step.action == UNASSIGN_APP:
             removed.apps.append({"id": params["app_id"], "name": step.target_name})
+        elif step.action == roles.REMOVE_ROLE:
+            held = {"eligible": bool(params.get("eligible"))}
+            removed.roles.append({"id": params["role_id"], "name": step.target_name, **held})
+        elif step.action == roles.REMOVE_ADMIN_UNIT:
+            removed.admin_units.append({"id": params["unit_id"], "name": step.target_name})
         elif step.action == DISABLE_USER:
             removed.apps += params.get("drops_apps", [])
     removed.apps = list({a["id"]: a for a in removed.apps}.values())

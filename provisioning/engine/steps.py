@@ -25,7 +25,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import accounts, mailbox, manager, planner
+from provisioning.engine import accounts, mailbox, manager, planner, roles
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
@@ -147,6 +147,10 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.set_licenses(user_id, [], [params["sku_id"]])
         case planner.REMOVE_GROUP:
             await connector.remove_from_group(user_id, params["group_id"])
+        case roles.REMOVE_ROLE:
+            await connector.remove_role(user_id, roles.held_role(params))
+        case roles.REMOVE_ADMIN_UNIT:
+            await connector.leave_admin_unit(user_id, params["unit_id"])
         case planner.UNASSIGN_APP:
             await connector.unassign_app(user_id, params["app_id"])
         case planner.RESET_PASSWORD:

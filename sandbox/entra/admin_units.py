@@ -48,6 +48,20 @@ def list_units(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, paged(items, req.query, f"{req.base_url}{BASE}", context))
 
 
+@router.add("POST", BASE, UNIT_WRITE)
+def create_unit(req: GraphRequest) -> GraphResponse:
+    data = req.json()
+    name = data.get("displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request(
+            "Invalid value specified for property 'displayName' of resource 'AdministrativeUnit'."
+        )
+    unit = AdminUnit(str(uuid.uuid4()), name, data.get("description"))
+    req.tenant.roles.admin_units[unit.id] = unit
+    body = {"@odata.context": f"{req.base_url}/$metadata#directory/administrativeUnits/$entity"}
+    return GraphResponse(201, {**body, **unit_object(unit)})
+
+
 @router.add("GET", BASE + "/{id}", UNIT_READ)
 def get_unit(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, select(unit_object(find_unit(req)), req.query, UNIT_SELECT))

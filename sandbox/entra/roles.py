@@ -225,6 +225,39 @@ def list_assignments(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, page)
 
 
+@router.add("POST", "/roleManagement/directory/roleAssignments", ROLE_WRITE)
+def create_assignment(req: GraphRequest) -> GraphResponse:
+    data = req.json()
+    principal, definition = data.get("principalId"), data.get("roleDefinitionId")
+    for name, value in (("principalId", principal), ("roleDefinitionId", definition)):
+        if not isinstance(value, str) or not value:
+            raise bad_request(
+                f"Invalid value specified for property '{name}' of resource "
+                "'UnifiedRoleAssignment'."
+            )
+    if data.get("directoryScopeId", "/") != "/":
+        raise bad_request("Only tenant-wide assignments (directoryScopeId '/') are emulated.")
+    if definition not in BUILT_IN_ROLES:
+        raise not_found(definition)
+    roles = req.tenant.roles
+    if req.tenant.live_user(principal) is None and principal not in roles.app_principals.values():
+        raise not_found(principal)
+    if roles.find(roles.active, principal, definition) is not None:
+        raise GraphError(
+            409,
+            "Request_MultipleObjectsWithSameKeyValue",
+            "A conflicting object with one or more of the specified property values is present "
+            "in the directory.",
+        )
+    created = roles.assign(principal, definition, now_iso())
+    body = {
+        "@odata.context": f"{req.base_url}/$metadata#roleManagement/directory/roleAssignments"
+        "/$entity",
+        **assignment_view(created),
+    }
+    return GraphResponse(201, body)
+
+
 @router.add("GET", "/roleManagement/directory/roleAssignments/{id}", ROLE_READ)
 def get_assignment(req: GraphRequest) -> GraphResponse:
     found = req.tenant.roles.active.get(req.params["id"])

@@ -132,3 +132,57 @@ def test_only_operators_may_test(client, alpha):
     for person in (alpha.account_manager, alpha.client_admin):
         client.force_login(person)
         assert client.post(url).status_code == 403
+
+
+def entra_app_connection(tenant, server, *, permissions=None, directory_roles=None):
+    tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    app = {"client_id": client_id, "client_secret": "s"}
+    if permissions is not None:
+        app["permissions"] = permissions
+    if directory_roles is not None:
+        app["directory_roles"] = directory_roles
+    body = {"tenant_id": tenant_id, "domains": [unique_domain()], "apps": [app]}
+    with server.control() as control:
+        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
+    return entra_connection(tenant, server, tenant_id, client_id, "s")
+
+
+def test_an_app_without_a_directory_role_cannot_reset_passwords_and_is_told_so(
+    client, msp_admin, tenant, on_sandbox
+):
+    connection = entra_app_connection(tenant, on_sandbox, directory_roles=[])
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page
+    assert "✓ Read users" in page and "✓ Read groups" in page  # reading alone looks fine
+    assert (
+        "✗ Reset passwords: Can read, cannot reset passwords: give the app the User "
+        "Administrator role" in page
+    )
+
+
+def test_the_app_permissions_jobs_need_are_named(client, msp_admin, tenant, on_sandbox):
+    readable = ["User.ReadWrite.All", "Group.ReadWrite.All", "Application.Read.All"]
+    connection = entra_app_connection(tenant, on_sandbox, permissions=readable)
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page
+    assert "✓ Create and update users, block sign-in" in page
+    assert (
+        "✗ Assign apps: Cannot assign apps: grant the app AppRoleAssignment.ReadWrite.All." in page
+    )
+    assert "✗ Remove a leaver&#x27;s admin roles: Cannot remove a leaver&#x27;s admin roles" in page
+    assert "grant the app RoleManagement.ReadWrite.Directory" in page
+    assert "grant the app AdministrativeUnit.ReadWrite.All" in page
+    # Without a permission to read role assignments it cannot tell: it says so.
+    assert "✗ Reset passwords: Cannot tell which directory roles the app holds" in page
+
+
+def test_a_user_administrator_app_resets_users_not_administrators(
+    client, msp_admin, tenant, on_sandbox
+):
+    connection = entra_app_connection(tenant, on_sandbox)  # default: User Administrator
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection works" in page
+    assert "✓ Reset passwords: users&#x27; passwords; an administrator&#x27;s needs the " in page

@@ -1,0 +1,170 @@
+"""Directory roles and administrative units end to end: a leaver loses their admin roles
+(active and PIM-eligible) and administrative units as steps of their own, verified by
+reading back; a password reset the app has no directory role for fails with words that say
+what to change; a mover keeps their roles. Services, a real worker, the real SDK, the sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning import lifecycle
+from provisioning.connectors import bridge
+from provisioning.connectors.base import HeldRole
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import planner
+from provisioning.engine.desired import desired_for
+from provisioning.engine.offboarding import removed_by_job
+from provisioning.models import Identity, Job, Step
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+
+
+def admin_person(dirs, name: str) -> tuple[Identity, str]:
+    """An existing account (made behind the portal's back) that is an active User
+    Administrator, an eligible Global Administrator and in the Paris administrative unit."""
+    upn = f"{name}@{dirs.tenant.primary_domain}"
+    user_id = dirs.add_entra_user(upn, name.title(), "Admin")["id"]
+    assigned = dirs.graph(
+        "POST",
+        "/roleManagement/directory/roleAssignments",
+        {"principalId": user_id, "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/"},
+    )
+    assert assigned.status_code == 201, assigned.text
+    eligible = dirs.graph(
+        "POST",
+        "/roleManagement/directory/roleEligibilityScheduleRequests",
+        {
+            "action": "adminAssign",
+            "principalId": user_id,
+            "roleDefinitionId": GLOBAL_ADMIN,
+            "directoryScopeId": "/",
+        },
+    )
+    assert eligible.status_code == 201, eligible.text
+    unit = dirs.graph("POST", "/directory/administrativeUnits", {"displayName": "Paris"}).json()
+    joined = dirs.graph(
+        "POST",
+        f"/directory/administrativeUnits/{unit['id']}/members/$ref",
+        {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}"},
+    )
+    assert joined.status_code == 204, joined.text
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name=name.title(),
+        last_name="Admin",
+        display_name=f"{name.title()} Admin",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+    return identity, upn
+
+
+def held_by(state: dict, upn: str) -> dict:
+    return {
+        "active": [a["role"] for a in state["roleAssignments"] if a["principal"] == upn],
+        "eligible": [a["role"] for a in state["roleEligibilities"] if a["principal"] == upn],
+        "units": [u["displayName"] for u in state["administrativeUnits"] if upn in u["members"]],
+    }
+
+
+def offboard(identity: Identity, **options) -> Job:
+    chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    for name, value in options.items():
+        setattr(chosen, name, value)
+    job = lifecycle.request_offboarding(identity, chosen, actor="system")
+    return wait_for_job(job.pk)
+
+
+def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_back(
+    on_sandbox, worker
+):
+    dirs = make_directories(on_sandbox, "rolesleave")
+    identity, upn = admin_person(dirs, "ada")
+    assert held_by(dirs.entra_state(), upn) == {
+        "active": ["User Administrator"],
+        "eligible": ["Global Administrator"],
+        "units": ["Paris"],
+    }
+
+    job = offboard(identity, delete_after_days=None)
+
+    steps = list(job.steps.order_by("order").values_list("action", "target_name", "status"))
+    assert job.status == Job.Status.SUCCEEDED, steps
+    assert held_by(dirs.entra_state(), upn) == {"active": [], "eligible": [], "units": []}
+    done = [(action, name) for action, name, status in steps if status == Step.Status.SUCCEEDED]
+    assert ("remove_role", "User Administrator") in done
+    assert ("remove_role", "Global Administrator (eligible)") in done
+    assert ("remove_admin_unit", "Paris") in done
+    # Roles go before the password reset: the app, a User Administrator, may then reset it.
+    actions = [action for action, _ in done]
+    assert actions.index("remove_role") < actions.index("reset_password")
+    assert not any(action == "remove_group" for action in actions)  # a role is not a group
+    removed = next(iter(removed_by_job(job).values()))
+    assert [(r["name"], r["eligible"]) for r in removed.roles] == [
+        ("User Administrator", False),
+        ("Global Administrator (eligible)", True),
+    ]
+    assert [u["name"] for u in removed.admin_units] == ["Paris"]
+
+
+def test_a_password_reset_without_the_directory_role_fails_with_a_clear_permanent_error(
+    on_sandbox, worker
+):
+    dirs = make_directories(on_sandbox, "rolesnone")
+    client_id = dirs.tenant.connections.get(kind="entra").client_id
+    own = dirs.graph("GET", f"/servicePrincipals(appId='{client_id}')").json()
+    query = f"/roleManagement/directory/roleAssignments?$filter=principalId eq '{own['id']}'"
+    for assignment in dirs.graph("GET", query).json()["value"]:
+        path = f"/roleManagement/directory/roleAssignments/{assignment['id']}"
+        assert dirs.graph("DELETE", path).status_code == 204
+    upn = f"pat@{dirs.tenant.primary_domain}"
+    dirs.add_entra_user(upn, "Pat", "Plain")
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Pat",
+        last_name="Plain",
+        display_name="Pat Plain",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+
+    job = offboard(identity, delete_after_days=None)
+
+    assert job.status == Job.Status.PARTIAL  # the rest of the leave went through
+    reset = job.steps.get(action="reset_password")
+    assert reset.status == Step.Status.FAILED and reset.error_kind == "permanent"
+    assert reset.attempts == 1  # permanent: not retried
+    assert "needs the User Administrator role" in reset.last_error
+    assert "Insufficient privileges to complete the operation." in reset.last_error
+
+
+def test_a_mover_keeps_their_roles_and_units(on_sandbox):
+    dirs = make_directories(on_sandbox, "rolesmove")
+    identity, upn = admin_person(dirs, "max")
+    connection = dirs.tenant.connections.get(kind="entra")
+    connector = connector_for(connection)
+    remote_id = dirs.entra_user(upn)["id"]
+
+    plan = bridge.run(
+        planner.plan_account(
+            connector,
+            connection.pk,
+            desired_for(identity, connection),
+            planner.AccountView(remote_id=remote_id),
+        )
+    )
+
+    assert plan.access.roles == frozenset(
+        {HeldRole(USER_ADMIN), HeldRole(GLOBAL_ADMIN, eligible=True)}
+    )
+    assert len(plan.access.admin_units) == 1
+    assert plan.access.groups == frozenset()  # neither the role nor the unit is a group
+    assert not [s for s in plan.steps if s.action in ("remove_role", "remove_admin_unit")]
