@@ -49,6 +49,7 @@ def hybrid_extra(domain: str) -> dict:
             },
             {"display_name": "Finance-All", "mail_enabled": True, "security_enabled": False},
             {"display_name": "Staff Mail", "mail_enabled": True, "security_enabled": True},
+            {"display_name": "HR Synced", "synced": True},
         ],
     }
 
@@ -162,7 +163,7 @@ def test_the_leave_of_a_synced_user_succeeds_and_the_job_keeps_the_checklist(hyb
 
 
 def test_a_distribution_list_in_a_template_is_a_checklist_item_and_the_join_verifies(hybrid):
-    hybrid.template.groups = ["Staff", "Sales-All", "Staff Mail"]
+    hybrid.template.groups = ["Staff", "Sales-All", "Staff Mail", "HR Synced"]
     hybrid.template.save()
     request = services.OnboardingRequest("Cleo", "Cloud", [hybrid.template])
     upn = f"cleo.cloud@{hybrid.tenant.primary_domain}"
@@ -176,6 +177,7 @@ def test_a_distribution_list_in_a_template_is_a_checklist_item_and_the_join_veri
     assert items(job) == [
         f"Add {upn} to the distribution list Sales-All in Exchange",
         f"Add {upn} to the mail-enabled security group Staff Mail in Exchange",
+        f"Add {upn} to HR Synced in on-premises Active Directory",
     ]
     assert "Sales-All" not in hybrid.entra_user(upn)["groups"]
 
@@ -207,3 +209,19 @@ def test_offboarding_dry_run_page_shows_the_checklist(hybrid, client):
 
     assert f"Disable {hybrid.sam} in on-premises Active Directory" in body
     assert f"Block sign-in {hybrid.sam}" not in body
+
+
+def test_a_move_of_a_synced_user_leaves_the_profile_to_ad(hybrid):
+    link_sam(hybrid, extra_groups=())
+    identity = Job.objects.get(tenant=hybrid.tenant).identity
+    change = lifecycle.ChangeRequest(
+        role_templates=[hybrid.template], attributes={"department": "Support"}
+    )
+
+    [(_, plan, _)] = lifecycle.preview_change(identity, change).plans
+
+    assert not [s for s in plan.steps if s.action == A.UPDATE_USER]
+    assert items(plan) == [
+        f"Set department to “Support”, job title to “Account Executive” for {hybrid.sam} "
+        "in on-premises Active Directory"
+    ]
