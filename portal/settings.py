@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "tenants",
     "provisioning",
     "provisioning.inventory",
+    "provisioning.first_sign_in",
     "sandbox",
     "reports",
 ]
@@ -251,6 +252,10 @@ CELERY_BEAT_SCHEDULE = {
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
+    },
+    "wipe-expired-first-sign-ins": {
+        "task": "provisioning.first_sign_in.tasks.wipe_expired_first_sign_ins",
+        "schedule": 300.0,
     },
 }
 # Periodic reconciliation: every managed person is read and compared again within this

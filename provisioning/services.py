@@ -14,7 +14,7 @@ from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import guards, planner
+from provisioning.engine import first_sign_in, guards, planner
 from provisioning.engine.desired import DesiredState, active_state
 from provisioning.jobs import enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
@@ -111,8 +111,15 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
     desired = desired_for(tenant, request, username)
 
     def plan(connector, connection, remote_id):
-        return planner.plan_onboarding(
-            connector, connection.pk, desired, tenant.link_existing_accounts
+        manager = (request.attributes or {}).get("manager") or ""
+        due = first_sign_in.wanted(first_sign_in.Joiner(tenant, connection, manager))
+        return first_sign_in.planned(
+            lambda: planner.plan_onboarding(
+                connector, connection.pk, desired, tenant.link_existing_accounts
+            ),
+            desired,
+            planner.AccountView(),
+            due,
         )
 
     return dry_run(tenant, username, plan)

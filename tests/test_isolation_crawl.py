@@ -14,7 +14,10 @@ from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 # hr_webhook has no session: the HMAC signature guards it (tests/provisioning/test_hr_webhook.py).
 # The password reset pages are for people who cannot sign in (tests/security/test_mfa_and_signin).
+# A first sign-in's one-time page is for its recipient, who may have no portal account: its
+# unguessable token is the key (tests/provisioning/test_first_sign_in.py).
 PUBLIC = {
+    "first_sign_in_view",
     "login",
     "logout",
     "hr_webhook",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning.engine import planner
+from provisioning.engine import first_sign_in, planner
 from provisioning.engine.desired import desired_for
 from provisioning.models import DirectoryAccount, Identity, Job
 
@@ -35,13 +35,21 @@ def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
         managed=account.managed if account else {},
         confirmed_gone=confirmed_gone(account),
     )
-    return planner.plan_account(
-        connector,
-        connection.pk,
-        desired_for(identity, connection),
+    desired = desired_for(identity, connection)
+    manager = (identity.attributes or {}).get("manager") or ""
+    joiner = first_sign_in.Joiner(job.tenant, connection, manager, identity.pk, account)
+    return first_sign_in.planned(
+        lambda: planner.plan_account(
+            connector,
+            connection.pk,
+            desired,
+            view,
+            link_existing=job.tenant.link_existing_accounts,
+            one_shots=one_shots(job),
+        ),
+        desired,
         view,
-        link_existing=job.tenant.link_existing_accounts,
-        one_shots=one_shots(job),
+        first_sign_in.wanted(joiner),
     )
 
 

@@ -1,0 +1,285 @@
+"""A joiner's first sign-in, end to end against the sandbox through the real SDKs: the pass is
+issued once, its link goes by e-mail to the manager (the link, never the secret), the page
+shows it once after a confirm and then says it was viewed, expiry wipes it, and neither the
+database nor the audit trail ever holds it in clear. Jobs run in this process (as in
+test_quarantine_breaker.py)."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning import services
+from provisioning.first_sign_in import deliveries
+from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
+from provisioning.first_sign_in.policies import save_policy
+from provisioning.models import Identity, Job, Step
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_quarantine_breaker import drive
+
+pytestmark = pytest.mark.django_db
+LINK = re.compile(r"https?://\S+/first-sign-in/([\w-]+)/")
+SHOWN = re.compile(r'<p class="secret">(?:<code>|<a href="[^"]*"[^>]*>)([^<]+)<')
+
+
+def manager_of(dirs) -> Identity:
+    """A manager the portal manages, with an account in the Entra directory (a joiner's
+    manager must resolve there: provisioning/engine/manager.py)."""
+    username = f"ana.manager@{dirs.tenant.primary_domain}"
+    if dirs.entra_id:
+        dirs.add_entra_user(username, "Ana", "Manager")
+    return Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Ana",
+        last_name="Manager",
+        display_name="Ana Manager",
+        username=f"ana.manager@{dirs.tenant.primary_domain}",
+        email=f"ana@{dirs.tenant.primary_domain}",
+        status=Identity.Status.ACTIVE,
+    )
+
+
+def set_policy(dirs, **fields) -> FirstSignInPolicy:
+    policy = FirstSignInPolicy(tenant=dirs.tenant, **fields)
+    save_policy(policy, actor="system")
+    return policy
+
+
+def onboard(dirs, manager: str, first="Ada", last="Lovelace") -> Job:
+    request = services.OnboardingRequest(
+        first_name=first,
+        last_name=last,
+        role_templates=[dirs.template],
+        attributes={"manager": manager},
+    )
+    username = services.suggest_username(dirs.tenant, request)
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def run_join(dirs, capture, manager: str = "") -> Job:
+    with capture(execute=True):
+        job = drive(onboard(dirs, manager))
+    steps = list(job.steps.values_list("action", "status", "last_error"))
+    assert job.status == Job.Status.SUCCEEDED, (job.error, steps)
+    return job
+
+
+def token_in(mail) -> str:
+    found = LINK.search(mail.body)
+    assert found, mail.body
+    return found.group(1)
+
+
+def dump_everything() -> str:
+    out = io.StringIO()
+    call_command("dumpdata", stdout=out)
+    return out.getvalue()
+
+
+def assert_nowhere(secret: str) -> None:
+    assert secret not in dump_everything()
+    for event in AuditEvent.objects.all():
+        assert secret not in f"{event.before} {event.after}"
+
+
+def first_sign_in_steps(job_or_identity) -> list[Step]:
+    return list(Step.objects.filter(action=Step.Action.FIRST_SIGN_IN).order_by("pk"))
+
+
+# -- Entra: a Temporary Access Pass for the manager ----------------------------------------------
+
+
+def test_a_joiner_gets_a_pass_shown_once_to_the_manager(
+    client, on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    dirs = make_directories(on_sandbox, "fsi-tap")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap", tap_lifetime_minutes=120)
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager.username)
+
+    (step,) = first_sign_in_steps(job)
+    assert step.status == Step.Status.SUCCEEDED
+    assert step.target_name == f"Temporary Access Pass for the manager {manager.email} by e-mail"
+    assert set(step.result) == {"delivery", "method", "recipient", "link_expires"}
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    uid = dirs.entra_user(upn)["id"]
+    held = dirs.graph("GET", f"/users/{uid}/authentication/temporaryAccessPassMethods").json()
+    (tap,) = held["value"]
+    assert tap["lifetimeInMinutes"] == 120 and tap["isUsableOnce"] is True
+
+    (mail,) = mailoutbox
+    assert mail.to == [manager.email]
+    token = token_in(mail)
+    url = reverse("first_sign_in_view", args=[token])
+
+    waiting = client.get(url)  # a mail scanner's prefetch: no secret, nothing spent
+    assert waiting.status_code == 200 and b"Show it now" in waiting.content
+    assert not SHOWN.search(waiting.content.decode())
+    assert waiting["Cache-Control"] == "no-store"
+    assert waiting["Referrer-Policy"] == "no-referrer"
+
+    shown = client.post(url)
+    assert shown.status_code == 200 and shown["Cache-Control"] == "no-store"
+    secret = html.unescape(SHOWN.search(shown.content.decode()).group(1))
+    assert len(secret) == 8
+    assert secret not in mail.body and secret not in mail.subject
+    row = Delivery.objects.get()
+    assert row.ciphertext == "" and row.viewed_at is not None
+    assert_nowhere(secret)
+
+    again = client.post(url)
+    assert b"Already viewed" in again.content and secret not in again.content.decode()
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"first_sign_in.issued", "first_sign_in.viewed"} <= actions
+
+    # A second round (the periodic check) issues nothing more.
+    reconcile = Job.objects.create(tenant=dirs.tenant, identity=job.identity, kind="reconcile")
+    assert drive(reconcile).status == Job.Status.SUCCEEDED
+    assert len(first_sign_in_steps(job)) == 1 and Delivery.objects.count() == 1
+    again_held = dirs.graph("GET", f"/users/{uid}/authentication/temporaryAccessPassMethods")
+    assert [m["id"] for m in again_held.json()["value"]] == [tap["id"]]
+
+
+def test_the_secret_is_encrypted_until_viewed_and_expiry_wipes_it(
+    client, on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    dirs = make_directories(on_sandbox, "fsi-expiry")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    run_join(dirs, django_capture_on_commit_callbacks, manager.username)
+    row = Delivery.objects.get()
+    assert row.ciphertext.startswith("gAAAAA")  # Fernet
+    assert row.token_hash and token_in(mailoutbox[0]) not in dump_everything()
+
+    assert deliveries.wipe_expired(now=timezone.now()) == 0  # not due yet
+    assert deliveries.wipe_expired(now=row.expires_at + timedelta(seconds=1)) == 1
+    row.refresh_from_db()
+    assert row.ciphertext == "" and row.wiped_at is not None and row.viewed_at is None
+    assert AuditEvent.objects.filter(action="first_sign_in.expired").count() == 1
+    page = client.post(reverse("first_sign_in_view", args=[token_in(mailoutbox[0])]))
+    assert b"This link has expired" in page.content
+
+
+def test_the_dry_run_names_the_pass_and_its_recipient(on_sandbox):
+    dirs = make_directories(on_sandbox, "fsi-dry")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    request = services.OnboardingRequest(
+        first_name="Ada",
+        last_name="Lovelace",
+        role_templates=[dirs.template],
+        attributes={"manager": manager.username},
+    )
+    preview = services.preview_onboarding(dirs.tenant, request)
+    ((_, plan, error),) = preview.plans
+    assert not error
+    labels = [s.target_name for s in plan.steps if s.action == "first_sign_in"]
+    assert labels == [f"Temporary Access Pass for the manager {manager.email} by e-mail"]
+    assert Delivery.objects.count() == 0
+
+
+def test_an_unknown_manager_is_a_note_not_a_failure(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    dirs = make_directories(on_sandbox, "fsi-nomgr")
+    dirs.add_entra_user(f"bob@{dirs.tenant.primary_domain}", "Bob", "Builder")  # not in the portal
+    set_policy(dirs, entra_method="tap")
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager="Bob Builder")
+    assert first_sign_in_steps(job) == [] and mailoutbox == []
+    assert any("No first sign-in will be sent" in w for w in job.options["warnings"])
+
+
+def test_people_made_before_the_policy_never_get_one(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    dirs = make_directories(on_sandbox, "fsi-before")
+    manager = manager_of(dirs)
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager.username)  # no policy yet
+    set_policy(dirs, entra_method="tap")
+    reconcile = Job.objects.create(tenant=dirs.tenant, identity=job.identity, kind="reconcile")
+    assert drive(reconcile).status == Job.Status.SUCCEEDED
+    assert first_sign_in_steps(job) == [] and mailoutbox == []
+
+
+# -- Okta: an activation link, a temporary password ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("activation_link", "PROVISIONED"), ("temp_password", "PASSWORD_EXPIRED")],
+)
+def test_okta_joiner_gets_an_activation_link_or_temporary_password(
+    client, on_sandbox, mailoutbox, django_capture_on_commit_callbacks, method, status
+):
+    dirs = make_directories(on_sandbox, f"fsi-{method[:4]}", ("okta",))
+    set_policy(dirs, okta_method=method, recipient="named", named_recipient="it@client.example")
+    job = run_join(dirs, django_capture_on_commit_callbacks)
+    (step,) = first_sign_in_steps(job)
+    assert step.status == Step.Status.SUCCEEDED
+    login = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    user = dirs.okta_user(login)
+    assert user["status"] == status
+    (mail,) = mailoutbox
+    assert mail.to == ["it@client.example"]
+    shown = client.post(reverse("first_sign_in_view", args=[token_in(mail)]))
+    secret = html.unescape(SHOWN.search(shown.content.decode()).group(1))
+    if method == "activation_link":
+        assert "/welcome/" in secret
+        assert not any(s.action == "enable_user" for s in job.steps.all())  # the link activates
+    assert secret not in mail.body
+    assert_nowhere(secret)
+
+
+# -- the policy page ---------------------------------------------------------------------
+
+
+def test_msp_admin_sets_the_policy_with_an_audit_event(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    url = reverse("first_sign_in_settings", args=[alpha.tenant.slug])
+    assert client.get(url).status_code == 200
+    data = {
+        "entra_method": "tap",
+        "tap_lifetime_minutes": "240",
+        "tap_usable_once": "on",
+        "okta_method": "",
+        "recipient": "named",
+        "named_recipient": "",
+        "link_hours": "24",
+    }
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and FirstSignInPolicy.objects.count() == 0
+    assert client.post(url, data | {"named_recipient": "it@alpha.test"}).status_code == 302
+    policy = FirstSignInPolicy.objects.get(tenant=alpha.tenant)
+    assert policy.entra_method == "tap" and policy.active_since is not None
+    assert AuditEvent.objects.filter(action="tenant.first_sign_in_update").count() == 1
+    too_long = client.post(
+        url, data | {"named_recipient": "x@y.z", "tap_lifetime_minutes": "50000"}
+    )
+    assert too_long.status_code == 200
+    assert FirstSignInPolicy.objects.get().tap_lifetime_minutes == 240
+
+
+@pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+def test_other_roles_get_403_and_other_tenants_404(client, alpha, bravo, role):
+    url = reverse("first_sign_in_settings", args=[alpha.tenant.slug])
+    client.force_login(alpha.people[role])
+    assert client.get(url).status_code == 403
+    client.force_login(bravo.people[role])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"entra_method": "tap"}).status_code == 404
+    assert FirstSignInPolicy.objects.count() == 0
+
+
+def test_an_unknown_link_is_404_and_says_nothing(client, db):
+    page = client.get(reverse("first_sign_in_view", args=["not-a-real-token"]))
+    assert page.status_code == 404 and b"Link not found" in page.content
+    assert page["Cache-Control"] == "no-store"
