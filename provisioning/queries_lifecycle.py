@@ -110,7 +110,13 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
 def removed_by(leave_job: Job) -> dict[str, list[str]]:
     """What the offboarding succeeded in removing (what a restore puts back), by kind, from
     the engine's own record of it (incl. the apps an Okta deactivation dropped)."""
-    removed: dict[str, list[str]] = {"groups": [], "licenses": [], "apps": []}
+    removed: dict[str, list[str]] = {
+        "groups": [],
+        "licenses": [],
+        "apps": [],
+        "roles": [],  # admin roles and units: shown, not given back (engine/offboarding.py)
+        "admin_units": [],
+    }
     for record in removed_by_job(leave_job).values():
         for kind, names in removed.items():
             for ref in getattr(record, kind):

@@ -7,6 +7,7 @@ what to change; a mover keeps their roles. Services, a real worker, the real SDK
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from provisioning import lifecycle
 from provisioning.connectors import bridge
@@ -83,7 +84,7 @@ def offboard(identity: Identity, **options) -> Job:
 
 
 def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_back(
-    on_sandbox, worker
+    on_sandbox, worker, client, msp_admin
 ):
     dirs = make_directories(on_sandbox, "rolesleave")
     identity, upn = admin_person(dirs, "ada")
@@ -112,6 +113,15 @@ def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_
         ("Global Administrator (eligible)", True),
     ]
     assert [u["name"] for u in removed.admin_units] == ["Paris"]
+    client.force_login(msp_admin)
+    page = client.get(
+        reverse(
+            "identity_detail",
+            kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk},
+        )
+    ).content.decode()
+    assert "Admin roles and units" in page and "Global Administrator (eligible)" in page
+    assert "Not given back by a restore" in page
 
 
 def test_a_password_reset_without_the_directory_role_fails_with_a_clear_permanent_error(
