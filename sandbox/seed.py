@@ -291,6 +291,22 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
         "users": users,
         "groups": groups,
         "service_principals": service_principals,
+        **_admins(users, managers),
+    }
+
+
+def _admins(users: list[dict], managers: list[str]) -> dict[str, Any]:
+    """A few people hold admin roles (one only eligible, through PIM) and the London office
+    is an administrative unit, so a leaver's roles and units show in dry runs and jobs. The
+    portal's own app holds User Administrator (the control API's default)."""
+    london = [u["userPrincipalName"] for u in users if u["city"] == "London"]
+    return {
+        "directory_roles": [
+            {"role": "User Administrator", "members": managers[:1]},
+            {"role": "Helpdesk Administrator", "members": managers[1:2]},
+        ],
+        "eligible_roles": [{"role": "Global Administrator", "members": managers[:1]}],
+        "administrative_units": [{"display_name": "London office", "members": london}],
     }
 
 
