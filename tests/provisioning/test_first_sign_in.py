@@ -91,8 +91,10 @@ def assert_nowhere(secret: str) -> None:
         assert secret not in f"{event.before} {event.after}"
 
 
-def first_sign_in_steps(job_or_identity) -> list[Step]:
-    return list(Step.objects.filter(action=Step.Action.FIRST_SIGN_IN).order_by("pk"))
+def first_sign_in_steps(job: Job) -> list[Step]:
+    """The person's first sign-in steps, whichever job ran them."""
+    steps = Step.objects.filter(job__identity=job.identity, action=Step.Action.FIRST_SIGN_IN)
+    return list(steps.order_by("pk"))
 
 
 # -- Entra: a Temporary Access Pass for the manager ----------------------------------------------
@@ -237,6 +239,39 @@ def test_okta_joiner_gets_an_activation_link_or_temporary_password(
         assert not any(s.action == "enable_user" for s in job.steps.all())  # the link activates
     assert secret not in mail.body
     assert_nowhere(secret)
+
+
+def test_okta_own_activation_email_leaves_nothing_to_keep(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    dirs = make_directories(on_sandbox, "fsi-mail", ("okta",))
+    set_policy(dirs, okta_method="directory_email")
+    job = run_join(dirs, django_capture_on_commit_callbacks)
+    (step,) = first_sign_in_steps(job)
+    assert step.target_name == "Okta's own activation e-mail to the joiner"
+    assert dirs.okta_user(f"ada.lovelace@{dirs.tenant.primary_domain}")["status"] == "PROVISIONED"
+    row = Delivery.objects.get()
+    assert (row.ciphertext, row.token_hash, row.recipient) == ("", None, "")
+    assert mailoutbox == []  # Okta sends it
+
+
+def test_a_step_whose_delivery_was_recorded_never_calls_the_directory_again(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A crash after the record and before the step's own save: the rerun recognises it."""
+    from provisioning.engine import first_sign_in
+
+    dirs = make_directories(on_sandbox, "fsi-rerun")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager.username)
+    (step,) = first_sign_in_steps(job)
+
+    def directory_call() -> dict:
+        raise AssertionError("the directory was called again")
+
+    assert first_sign_in.issue(step, directory_call) == step.result
+    assert Delivery.objects.count() == 1 and len(mailoutbox) == 1
 
 
 # -- the policy page ---------------------------------------------------------------------
