@@ -25,19 +25,15 @@ from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOpt
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph import GraphServiceClient
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
-from msgraph.generated.models.assigned_license import AssignedLicense
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User
-from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
-    AssignLicensePostRequestBody,
-)
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from provisioning.connectors import entra_mail, entra_roles, entra_unique
+from provisioning.connectors import entra_licences, entra_mail, entra_roles, entra_unique
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -82,6 +78,7 @@ REPLICATION_WINDOW_S = 30.0
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests
 BATCHABLE = frozenset(
     {"assign_license", "add_group", "assign_app", "remove_license", "remove_group"}
+    | {"set_licenses"}  # one assignLicense that adds and removes (entra_licences.py)
 )
 USER_FIELDS = [
     "id",
@@ -444,6 +441,7 @@ class EntraConnector:
             groups=groups,
             licenses=frozenset(str(lic.sku_id) for lic in licences.value or []),
             apps=frozenset(str(a.resource_id) for a in assignments.value or []),
+            **await entra_licences.inherited_of(self, user_id),
             **entra_roles.role_fields(await entra_roles.role_pages(self, user_id), units),
         )
 
@@ -481,7 +479,7 @@ class EntraConnector:
         first = await self._get_many(
             user_id,
             [
-                f"{user_url}?$select={','.join(USER_FIELDS)}",
+                f"{user_url}?$select={','.join(USER_FIELDS)},{entra_licences.STATES}",
                 f"{user_url}/memberOf?$select=id&$top=999",
                 f"{user_url}/licenseDetails",
                 f"{user_url}/appRoleAssignments",
@@ -503,6 +501,7 @@ class EntraConnector:
             groups=groups,
             licenses=frozenset(str(lic["skuId"]) for lic in licences if lic.get("skuId")),
             apps=frozenset(str(a["resourceId"]) for a in assignments if a.get("resourceId")),
+            **entra_licences.inherited(first[0].get(entra_licences.STATES)),
             **entra_roles.role_fields(role_pages, units),
         )
 
@@ -591,13 +590,8 @@ class EntraConnector:
             return await self._resources.get(key, read, fresh, ttl)
 
     async def set_licenses(self, user_id: str, add: list[str], remove: list[str]) -> None:
-        body = AssignLicensePostRequestBody(
-            add_licenses=[AssignedLicense(sku_id=sku, disabled_plans=[]) for sku in add],
-            remove_licenses=list(remove),
-        )
-        await self._idempotent(
-            user_id, self._graph().users.by_user_id(user_id).assign_license.post(body)
-        )
+        """One assignLicense with both lists: all of it happens, or none (entra_licences.py)."""
+        await entra_licences.set_licenses(self, user_id, add, remove)
 
     async def add_to_group(self, user_id: str, group_id: str) -> None:
         ref = ReferenceCreate(odata_id=f"{self.graph_url}/v1.0/directoryObjects/{user_id}")
@@ -746,6 +740,13 @@ class EntraConnector:
                 "method": "POST",
                 "url": f"/users/{user_id}/assignLicense",
                 "body": body | {"removeLicenses": []},
+                "subject": user_id,
+            }
+        if action == "set_licenses":
+            return {
+                "method": "POST",
+                "url": f"/users/{user_id}/assignLicense",
+                "body": entra_licences.assign_body(params["add"], params["remove"]),
                 "subject": user_id,
             }
         if action == "remove_license":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
-from provisioning.engine import planner
+from provisioning.engine import licences, planner
 from provisioning.engine.plans import replication_window
 from provisioning.models import DirectoryAccount, Job, Step
 
@@ -38,6 +38,9 @@ def applied(account: DirectoryAccount, step: Step, result: dict) -> None:
         link_account(account, result["user_id"], result.get("created", False))
     elif action in ADDS or action in REMOVALS:
         _track(account, step)
+    elif action == licences.SET_LICENSES:
+        account.managed = licences.managed_after(account.managed or {}, step.params)
+        account.save(update_fields=["managed"])
     elif action == planner.DELETE_USER and connector_type(step.connection).soft_deletes:
         # Gone by our own hand: no need to wait for the replication window to say so.
         account.missing_since = timezone.now() - replication_window() * 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provisioning.engine import roles
+from provisioning.engine import licences, roles
 from provisioning.engine.planner import DISABLE_USER, REMOVE_GROUP, REMOVE_LICENSE, UNASSIGN_APP
 
 
@@ -36,6 +36,8 @@ def removed_by(steps) -> Removed:
             removed.groups.append({"id": params["group_id"], "name": step.target_name})
         elif step.action == REMOVE_LICENSE:
             removed.licenses.append({"id": params["sku_id"], "name": step.target_name})
+        elif step.action == licences.SET_LICENSES:
+            removed.licenses += licences.removed_refs(params)
         elif step.action == UNASSIGN_APP:
             removed.apps.append({"id": params["app_id"], "name": step.target_name})
         elif step.action == roles.REMOVE_ROLE:

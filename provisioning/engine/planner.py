@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from provisioning.connectors.base import AccessState, DirectoryUser, Resource
 from provisioning.connectors.errors import NotFoundError
-from provisioning.engine import elsewhere, roles
+from provisioning.engine import elsewhere, licences, roles
 from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
 
 # Step actions (the values of provisioning.models.Step.Action).
@@ -340,6 +340,8 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
             _plan_strip(plan, kind, resources, wanted_ids, desired)
         elif mode == MANAGED:
             _plan_unmanaged(plan, kind, resources, wanted_ids, account.managed.get(kind, []))
+    if connector.supports_licences:
+        await licences.settle(connector, plan)  # inherited ones stay; a swap is one step
     await roles.plan_roles(connector, plan, desired)  # a leaver's admin roles and units go
 
 

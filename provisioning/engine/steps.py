@@ -25,7 +25,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import accounts, mailbox, manager, planner, roles
+from provisioning.engine import accounts, licences, mailbox, manager, planner, roles
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
@@ -145,6 +145,8 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.assign_app(user_id, params["app_id"])
         case planner.REMOVE_LICENSE:
             await connector.set_licenses(user_id, [], [params["sku_id"]])
+        case licences.SET_LICENSES:
+            await connector.set_licenses(user_id, params["add"], params["remove"])
         case planner.REMOVE_GROUP:
             await connector.remove_from_group(user_id, params["group_id"])
         case roles.REMOVE_ROLE:

@@ -123,10 +123,9 @@ def test_mover_changes_exactly_the_difference(on_sandbox, worker):
     done = {(s.action, s.target_name) for s in job.steps.all()}
     assert done == planned
     expected = {
-        ("assign_license", "EMS"),
+        ("set_licenses", "add EMS; remove SPE_E3"),  # one assignLicense: all or nothing
         ("add_group", "VPN Users"),
         ("assign_app", "Slack"),
-        ("remove_license", "SPE_E3"),
         ("remove_group", "Sales"),
         ("unassign_app", "Salesforce"),
     }

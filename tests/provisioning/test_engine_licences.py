@@ -1,0 +1,117 @@
+"""Licences the way Entra has them, end to end (services, a real worker, msgraph-sdk, the
+sandbox): a swap between SKUs whose service plans exclude each other is one assignLicense,
+and a licence inherited from a group is left to the group."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning import lifecycle
+from provisioning.engine.licences import SET_LICENSES
+from provisioning.models import Job
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_lifecycle_e2e import offboard, onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EXTRA_SKUS = {"skus": [{"sku_part_number": "O365_BUSINESS_PREMIUM", "seats": 10}]}
+
+
+def _steps(job: Job) -> list[tuple[str, str, str]]:
+    return list(job.steps.order_by("order").values_list("action", "target_name", "status"))
+
+
+def test_mover_swapping_conflicting_skus_ends_with_exactly_the_new_one(on_sandbox, worker):
+    dirs = make_directories(
+        on_sandbox, "swap", licenses=["O365_BUSINESS_PREMIUM"], entra_extra=EXTRA_SKUS
+    )
+    engineering = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Engineering", groups=["Staff"], licenses=["SPE_E3"], apps=[]
+    )
+    identity = onboard(dirs.tenant, "Sam", "Swap", [dirs.template])
+    upn = identity.username
+    assert dirs.entra_user(upn)["licenses"] == ["O365_BUSINESS_PREMIUM"]
+    # Business Standard's SharePoint (Plan 1) and E3's (Plan 2) exclude each other: an add
+    # before the removal is refused by the directory.
+    user_id = identity.accounts.get().remote_id
+    add_alone = dirs.graph(
+        "POST",
+        f"/users/{user_id}/assignLicense",
+        {
+            "addLicenses": [{"skuId": _sku(dirs, "SPE_E3"), "disabledPlans": []}],
+            "removeLicenses": [],
+        },
+    )
+    assert add_alone.status_code == 400 and "mutually exclusive" in add_alone.text
+
+    change = lifecycle.ChangeRequest([engineering])
+    preview = lifecycle.preview_change(identity, change)
+    planned = [(s.action, s.target_name) for _, plan, _ in preview.plans for s in plan.steps]
+    swap = (SET_LICENSES, "add SPE_E3; remove O365_BUSINESS_PREMIUM")
+    assert swap in planned
+    assert not [a for a, _ in planned if a in ("assign_license", "remove_license")]
+    job = wait_for_job(lifecycle.request_change(identity, change, actor="system").pk)
+    assert job.status == Job.Status.SUCCEEDED, _steps(job)
+    assert [s for s in _steps(job) if s[0] == SET_LICENSES] == [(*swap, "succeeded")]
+    assert dirs.entra_user(upn)["licenses"] == ["SPE_E3"]  # read back by the job, and here
+
+    # The portal now counts E3 as its own: moving back swaps again, in one call.
+    back = wait_for_job(
+        lifecycle.request_change(
+            identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+        ).pk
+    )
+    assert back.status == Job.Status.SUCCEEDED, _steps(back)
+    assert (SET_LICENSES, "add O365_BUSINESS_PREMIUM; remove SPE_E3", "succeeded") in _steps(back)
+    assert dirs.entra_user(upn)["licenses"] == ["O365_BUSINESS_PREMIUM"]
+
+
+def _sku(dirs, part: str) -> str:
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    return next(s["skuId"] for s in skus if s["skuPartNumber"] == part)
+
+
+def _license_group(dirs, name: str, part: str) -> None:
+    groups = dirs.graph("GET", "/groups").json()["value"]
+    group_id = next(g["id"] for g in groups if g["displayName"] == name)
+    body = {"addLicenses": [{"skuId": _sku(dirs, part), "disabledPlans": []}], "removeLicenses": []}
+    answer = dirs.graph("POST", f"/groups/{group_id}/assignLicense", body)
+    assert answer.status_code == 202, answer.text
+
+
+def test_leaver_with_an_inherited_licence_succeeds_and_loses_it_with_the_group(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "inherit", groups=["Staff", "Sales"], licenses=["SPE_E3"])
+    _license_group(dirs, "Staff", "EMS")  # everyone in Staff gets EMS from the group
+    identity = onboard(dirs.tenant, "Ines", "Inherit", [dirs.template])
+    upn = identity.username
+    assert sorted(dirs.entra_user(upn)["licenses"]) == ["EMS", "SPE_E3"]
+
+    preview = lifecycle.preview_offboarding(
+        identity, lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    )
+    (plan,) = [plan for _, plan, _ in preview.plans]
+    notes = [p for p in plan.problems if p.kind == "inherited_license"]
+    assert [(p.subject, p.blocking) for p in notes] == [("EMS", False)]
+    assert "“Staff”" in notes[0].message
+    removed = {s.target_name for s in plan.steps if s.action == "remove_license"}
+    assert removed == {"SPE_E3"}
+
+    job = offboard(identity)
+    assert job.status == Job.Status.SUCCEEDED, _steps(job)
+    assert any("EMS comes from the group “Staff”" in w for w in job.options["warnings"])
+    assert ("remove_group", "Staff", "succeeded") in _steps(job)
+    user = dirs.entra_user(upn)
+    assert user["licenses"] == [] and "Staff" not in user["groups"]  # gone with the group
+
+
+def test_leaver_keeping_the_licensed_group_keeps_the_licence_and_succeeds(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "keepgrp", groups=["Staff", "Sales"], licenses=["SPE_E3"])
+    _license_group(dirs, "Staff", "EMS")
+    identity = onboard(dirs.tenant, "Kim", "Keeper", [dirs.template])
+    job = offboard(identity, keep_groups=["Staff"])
+    assert job.status == Job.Status.SUCCEEDED, _steps(job)
+    assert not [s for s in _steps(job) if s[1] == "EMS"]
+    user = dirs.entra_user(identity.username)
+    assert user["licenses"] == ["EMS"] and "Staff" in user["groups"]
