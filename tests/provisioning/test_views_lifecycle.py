@@ -443,3 +443,146 @@ def test_unknown_role_template_pk_is_not_a_server_error(client, alpha):
     client.force_login(alpha.technician)
     data = change_data(alpha, role_templates=[str(alpha.template.pk), "x" * 50])
     assert client.post(url("identity_change_preview", alpha), data, **HX).status_code == 200
+
+
+# -- a leaver's mail, files and reports ------------------------------------------------------
+
+
+def test_the_wizard_offers_the_handover_prefilled_from_the_preset(client, alpha):
+    OffboardingPreset.objects.create(
+        tenant=alpha.tenant,
+        auto_reply=True,
+        auto_reply_message="Pat has left; write to sales@alpha.test.",
+        forward_to_manager=True,
+        files_to_manager=False,
+    )
+    client.force_login(alpha.technician)
+    response = client.get(url("offboard", alpha))
+    form = response.context["form"]
+    assert form["auto_reply"].value() is True and form["forward_to_manager"].value() is True
+    assert form["files_to_manager"].value() is False and form["reassign_reports"].value() is True
+    assert form["convert_to_shared_mailbox"].value() is True
+    body = response.content.decode()
+    assert "Mail, files and reports" in body and "write to sales@alpha.test" in body
+    assert "Only Exchange can do it" in body  # why it is a checklist item, not a step
+
+
+def test_offboard_carries_the_handover_options_into_the_job(client, alpha):
+    client.force_login(alpha.technician)
+    data = offboard_data(
+        auto_reply="on",
+        auto_reply_message="  Pat has left the company.  ",
+        forward_to_manager="on",
+        files_to_manager="on",
+        reassign_reports="on",
+        hide_from_address_list="on",
+    )
+    assert client.post(url("offboard", alpha), data).status_code == 302
+    options = Job.objects.get(kind=Job.Kind.LEAVE).options["offboard"]
+    assert options["auto_reply"] is True
+    assert options["auto_reply_message"] == "Pat has left the company."
+    assert options["forward_to_manager"] and options["files_to_manager"]
+    assert options["reassign_reports"] and options["hide_from_address_list"]
+    assert options["convert_to_shared_mailbox"] is False  # unticked
+    alpha.identity.refresh_from_db()
+    assert alpha.identity.leave_options["auto_reply_message"] == "Pat has left the company."
+
+
+def test_a_reply_text_without_the_reply_is_not_kept(client, alpha):
+    client.force_login(alpha.technician)
+    data = offboard_data(auto_reply_message="Unused text")
+    assert client.post(url("offboard", alpha), data).status_code == 302
+    options = Job.objects.get(kind=Job.Kind.LEAVE).options["offboard"]
+    assert options["auto_reply"] is False and options["auto_reply_message"] == ""
+
+
+HANDOVER_CASES = [
+    ({"auto_reply": "on", "auto_reply_message": "   "}, "Write the reply"),
+    ({"auto_reply": "on", "auto_reply_message": "<b>gone</b>"}, "&lt; and &gt; are not allowed"),
+    ({"auto_reply": "on", "auto_reply_message": "x" * 2001}, "at most 2000 characters"),
+]
+
+
+@pytest.mark.parametrize("change,message", HANDOVER_CASES)
+def test_offboard_bad_handover_input_changes_nothing(client, alpha, change, message):
+    client.force_login(alpha.technician)
+    before = counts()
+    response = client.post(url("offboard", alpha), offboard_data(**change))
+    body = response.content.decode()
+    assert response.status_code == 200 and message in body and "Nothing was saved" in body
+    assert "<b>gone</b>" not in body
+    assert counts() == before
+
+
+def test_without_entra_the_mail_options_are_not_offered_and_are_off(client, alpha):
+    alpha.job.steps.all().delete()
+    alpha.connection.delete()
+    client.force_login(alpha.technician)
+    response = client.get(url("offboard", alpha))
+    fields = response.context["form"].fields
+    assert "auto_reply" not in fields and "files_to_manager" not in fields
+    assert "reassign_reports" in fields  # Okta has managers too
+    data = offboard_data(auto_reply="on", auto_reply_message="x", reassign_reports="on")
+    assert client.post(url("offboard", alpha), data).status_code == 302
+    options = Job.objects.get(kind=Job.Kind.LEAVE).options["offboard"]
+    assert not any(options[k] for k in ("auto_reply", "files_to_manager", "forward_to_manager"))
+    assert options["reassign_reports"] is True
+
+
+def preset_data(**overrides) -> dict:
+    data = {
+        "block_sign_in": "on",
+        "okta_mode": "suspend",
+        "revoke_sessions": "on",
+        "reset_password": "on",
+        "remove_groups": "on",
+        "keep_groups": "",
+        "remove_licenses": "on",
+        "remove_apps": "on",
+        "delete_after_days": "30",
+        "offboard_hold_percent": "10",
+        "offboard_hold_count": "50",
+    }
+    return {k: v for k, v in (data | overrides).items() if v is not None}
+
+
+def test_the_preset_keeps_the_handover_with_an_audited_before_and_after(client, alpha, msp_admin):
+    settings_url = reverse("lifecycle_settings", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(msp_admin)
+    body = client.get(settings_url).content.decode()
+    assert "Mail, files and reports" in body and "Give their direct reports" in body
+    data = preset_data(
+        auto_reply="on",
+        auto_reply_message="This person has left.",
+        forward_to_manager="on",
+        convert_to_shared_mailbox="on",
+    )
+    assert client.post(settings_url, data).status_code == 302
+    preset = OffboardingPreset.objects.get(tenant=alpha.tenant)
+    assert preset.auto_reply and preset.forward_to_manager and preset.convert_to_shared_mailbox
+    assert not (preset.files_to_manager or preset.reassign_reports or preset.hide_from_address_list)
+    event = AuditEvent.objects.get(action="tenant.lifecycle_update")
+    assert event.after["preset.auto_reply_message"] == "This person has left."
+    chosen = OffboardingPreset.objects.get(tenant=alpha.tenant)
+    assert chosen.auto_reply_message == "This person has left."
+
+
+def test_the_preset_refuses_a_reply_without_text(client, alpha, msp_admin):
+    settings_url = reverse("lifecycle_settings", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(msp_admin)
+    response = client.post(settings_url, preset_data(auto_reply="on", auto_reply_message=""))
+    assert response.status_code == 200
+    assert "Write the reply" in response.content.decode()
+    assert not OffboardingPreset.objects.exists()
+
+
+def test_a_new_tenants_preset_has_the_msp_defaults():
+    """Off: what answers or reads a leaver's mail is the client's call. On: the org chart,
+    the files and the Exchange checklist."""
+    from provisioning.lifecycle import OffboardingOptions
+
+    defaults = OffboardingPreset()
+    for name in ("auto_reply", "forward_to_manager"):
+        assert getattr(defaults, name) is False and getattr(OffboardingOptions(), name) is False
+    for name in ("files_to_manager", "reassign_reports", "convert_to_shared_mailbox"):
+        assert getattr(defaults, name) is True and getattr(OffboardingOptions(), name) is True
