@@ -314,6 +314,13 @@ def test_other_roles_get_403_and_other_tenants_404(client, alpha, bravo, role):
     assert FirstSignInPolicy.objects.count() == 0
 
 
+def test_looking_at_links_is_rate_limited_per_client(client, db):
+    url = reverse("first_sign_in_view", args=["guess"])
+    answers = [client.get(url, REMOTE_ADDR="10.9.8.7").status_code for _ in range(21)]
+    assert answers[:20] == [404] * 20 and answers[20] == 429
+    assert client.get(url, REMOTE_ADDR="10.9.8.8").status_code == 404  # someone else
+
+
 def test_an_unknown_link_is_404_and_says_nothing(client, db):
     page = client.get(reverse("first_sign_in_view", args=["not-a-real-token"]))
     assert page.status_code == 404 and b"Link not found" in page.content
