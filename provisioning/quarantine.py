@@ -14,8 +14,9 @@ directory does not eat every worker's retries, and does not wait for a person on
 
 The window of recent outcomes lives in Redis (a capped list) with ``settings.REDIS_URL``, else
 on the connection's `ConnectionBucket` row (the local-memory cache is not shared between
-worker processes). The breaker's own state is a `ConnectionBreaker` row. Every change of
-state is audited on the tenant's chain.
+worker processes), where the head may hold provisioning/throttle.py's run of throttles
+("t:<n>"), which is no outcome. The breaker's own state is a `ConnectionBreaker` row.
+Every change of state is audited on the tenant's chain.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from portal.audit.events import record
+from provisioning import throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.models import Identity, Job
 from provisioning.models_throttle import ConnectionBreaker, ConnectionBucket
-from provisioning.throttle import bucket_capacity, locked_bucket
+from provisioning.throttle import bucket_capacity, locked_bucket, without_streak
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
 
@@ -64,12 +66,14 @@ def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") 
     than THRESHOLD of the last WINDOW outcomes failed (with at least MIN_CALLS seen), open
     the breaker and return True (only on the call that tipped it)."""
     entry = SUCCESS if ok else FAILURE + reason[:REASON_CHARS]
+    # An answer that was not a throttle ends the connection's run of throttles.
     if settings.REDIS_URL:
+        throttle.calm(connection)
         outcomes = _redis_window(settings.REDIS_URL).push(connection.pk, entry)
         return _quarantine_if_failing(connection, outcomes) if _failing(outcomes) else False
     with transaction.atomic():
         bucket = locked_bucket(connection.pk, bucket_capacity(connection))
-        bucket.outcomes = [entry, *bucket.outcomes][:WINDOW]
+        bucket.outcomes = [entry, *without_streak(bucket.outcomes)][:WINDOW]
         bucket.save(update_fields=["outcomes"])
         return _failing(bucket.outcomes) and _quarantine_if_failing(connection, bucket.outcomes)
 
@@ -354,6 +358,7 @@ def _failing(outcomes: list[str]) -> bool:
 
 
 def _count(outcomes: list[str]) -> tuple[int, int]:
+    outcomes = without_streak(outcomes)  # throttling is pacing, not an outcome
     return sum(1 for o in outcomes if o.startswith(FAILURE)), len(outcomes)
 
 

@@ -3,6 +3,12 @@
 Nothing here sleeps: `acquire` either takes the tokens or says how long to wait, and the
 engine re-schedules its task with that countdown so that other tenants keep flowing.
 
+A throttled answer pauses the connection (`throttled`): for the directory's own delay when it
+gives one (Retry-After, X-Rate-Limit-Reset), else for an exponential back-off with full
+jitter that grows with each consecutive throttle of the connection (a throttle that comes
+after the previous pause ended) and starts again after a success (`calm`). Throttling is
+pacing, never a failure: it counts toward no try limit and no quarantine.
+
 With ``settings.REDIS_URL`` the bucket lives in Redis and is changed by Lua scripts that read
 the Redis server's clock, so that several machines agree. Without it (the embedded default:
 one machine, several worker processes) it is a `ConnectionBucket` row, changed under a row
@@ -11,6 +17,7 @@ lock in a short transaction (SQLite's IMMEDIATE transactions serialise the write
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
@@ -27,6 +34,13 @@ from tenants.models import DirectoryConnection
 # otherwise never let a call through.
 MIN_RATE_PER_S = 0.01
 MIN_BURST = 1
+# Back-off after a throttle that named no delay: between the floor and a ceiling that doubles
+# with each consecutive throttle (2, 4, 8 ... seconds), at most the cap.
+BACKOFF_FLOOR_S = 1.0
+BACKOFF_CAP_S = 60.0
+# The database backend keeps the consecutive throttles at the head of the bucket row's
+# outcome list ("t:3"); provisioning/quarantine.py skips it and drops it with any outcome.
+STREAK = "t:"
 
 
 def acquire(connection: DirectoryConnection, tokens: int = 1) -> float:
@@ -52,6 +66,39 @@ def pause(connection: DirectoryConnection, seconds: float) -> None:
         _backend().pause(connection.pk, bucket_capacity(connection), _rate(connection), seconds)
 
 
+def throttled(connection: DirectoryConnection, retry_after: float | None) -> float:
+    """After a throttled answer (429, or Graph's 503 Request_ThrottledTemporarily): pause the
+    connection and return the seconds to wait. The directory's delay when it named one; else
+    `backoff_ceiling` of the consecutive throttles, with full jitter. A throttle during a pause
+    (a call already in flight) belongs to the same episode: it waits out that pause, no more."""
+    given = retry_after if retry_after and retry_after > 0 else 0.0
+    return _backend().throttled(
+        connection.pk, bucket_capacity(connection), _rate(connection), given, random.random()
+    )
+
+
+def calm(connection: DirectoryConnection) -> None:
+    """A call went through: the next throttle starts the back-off from the beginning. (The
+    database backend needs no call: quarantine.record_outcome drops the streak.)"""
+    if settings.REDIS_URL:
+        _redis_buckets(settings.REDIS_URL).calm(connection.pk)
+
+
+def throttle_streak(connection: DirectoryConnection) -> int:
+    """Consecutive throttles of the connection since its last success."""
+    return _backend().streak(connection.pk)
+
+
+def backoff_ceiling(streak: int) -> float:
+    return min(BACKOFF_CAP_S, BACKOFF_FLOOR_S * 2 ** min(max(streak, 1), 16))
+
+
+def _jittered(streak: int, jitter: float) -> float:
+    """Full jitter above the floor: anywhere up to the ceiling, so that the callers a
+    throttle stopped together do not come back together."""
+    return BACKOFF_FLOOR_S + jitter * (backoff_ceiling(streak) - BACKOFF_FLOOR_S)
+
+
 def paused_for(connection: DirectoryConnection) -> float:
     """Seconds left of the connection's pause; 0.0 when not paused."""
     return _backend().paused_for(connection.pk)
@@ -75,6 +122,10 @@ class _Buckets(Protocol):
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None: ...
     def paused_for(self, pk: int) -> float: ...
     def reset(self, pk: int, capacity: float) -> None: ...
+    def throttled(
+        self, pk: int, capacity: float, rate: float, given: float, jitter: float
+    ) -> float: ...
+    def streak(self, pk: int) -> int: ...
 
 
 def _backend() -> _Buckets:
@@ -123,6 +174,39 @@ redis.call('EXPIRE', KEYS[1], math.ceil(untl - now + (capacity - tokens) / rate)
 return '0'
 """
 
+# A throttle: within a pause, the pause's remainder (extended to `given`); else one more in
+# the streak and a pause of `given` or of the jittered back-off. The pause as in _PAUSE.
+_THROTTLED = """
+local capacity, rate, given = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local jitter, floor, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'until', 'streak')
+local paused = tonumber(s[3]) or 0
+local streak = tonumber(s[4]) or 0
+local seconds
+if paused > now then
+  seconds = math.max(paused - now, given)
+else
+  streak = streak + 1
+  seconds = given
+  if seconds <= 0 then
+    local ceiling = math.min(cap, floor * 2 ^ math.min(math.max(streak, 1), 16))
+    seconds = floor + jitter * (ceiling - floor)
+  end
+end
+local tokens = tonumber(s[1]) or capacity
+local ts = tonumber(s[2]) or now
+local untl = math.max(paused, now + seconds)
+if ts < now then tokens = math.min(capacity, tokens + (now - ts) * rate) end
+tokens = math.min(tokens, 0)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', untl), 'until', string.format('%.6f', untl),
+           'streak', streak)
+redis.call('EXPIRE', KEYS[1], math.ceil(untl - now + (capacity - tokens) / rate) + 1)
+return string.format('%.6f', seconds)
+"""
+
 _PAUSED_FOR = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -137,6 +221,7 @@ class _RedisBuckets:
         self._acquire = self.client.register_script(_ACQUIRE)
         self._pause = self.client.register_script(_PAUSE)
         self._paused_for = self.client.register_script(_PAUSED_FOR)
+        self._throttled = self.client.register_script(_THROTTLED)
 
     def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float:
         return float(self._acquire(keys=[_key(pk)], args=[capacity, rate, tokens]))
@@ -149,6 +234,18 @@ class _RedisBuckets:
 
     def reset(self, pk: int, capacity: float) -> None:
         self.client.delete(_key(pk))
+
+    def throttled(
+        self, pk: int, capacity: float, rate: float, given: float, jitter: float
+    ) -> float:
+        args = [capacity, rate, given, jitter, BACKOFF_FLOOR_S, BACKOFF_CAP_S]
+        return float(self._throttled(keys=[_key(pk)], args=args))
+
+    def streak(self, pk: int) -> int:
+        return int(self.client.hget(_key(pk), "streak") or 0)
+
+    def calm(self, pk: int) -> None:
+        self.client.hdel(_key(pk), "streak")
 
 
 @cache
@@ -201,9 +298,48 @@ class _DatabaseBuckets:
 
     def reset(self, pk: int, capacity: float) -> None:
         # The outcome window shares the row (provisioning/quarantine.py), so keep the row.
-        ConnectionBucket.objects.filter(connection_id=pk).update(
-            tokens=capacity, updated_at=timezone.now(), paused_until=None
-        )
+        with transaction.atomic():
+            bucket = ConnectionBucket.objects.select_for_update().filter(connection_id=pk).first()
+            if bucket is not None:
+                bucket.tokens, bucket.updated_at, bucket.paused_until = (
+                    capacity,
+                    timezone.now(),
+                    None,
+                )
+                bucket.outcomes = without_streak(bucket.outcomes)
+                bucket.save(update_fields=["tokens", "updated_at", "paused_until", "outcomes"])
+
+    def throttled(
+        self, pk: int, capacity: float, rate: float, given: float, jitter: float
+    ) -> float:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            now = timezone.now()
+            streak = streak_of(bucket.outcomes)
+            if bucket.paused_until and bucket.paused_until > now:
+                seconds = max(_seconds(bucket.paused_until - now), given)
+            else:
+                streak += 1
+                seconds = given or _jittered(streak, jitter)
+            until = max(bucket.paused_until or now, now + timedelta(seconds=seconds))
+            bucket.tokens = min(_refilled(bucket, now, capacity, rate), 0.0)
+            bucket.updated_at = bucket.paused_until = until
+            bucket.outcomes = [f"{STREAK}{streak}", *without_streak(bucket.outcomes)]
+            bucket.save(update_fields=["tokens", "updated_at", "paused_until", "outcomes"])
+            return seconds
+
+    def streak(self, pk: int) -> int:
+        row = ConnectionBucket.objects.filter(connection_id=pk).values_list("outcomes", flat=True)
+        return streak_of(row.first() or [])
+
+
+def streak_of(outcomes: list[str]) -> int:
+    head = outcomes[0] if outcomes else ""
+    return int(head[len(STREAK) :]) if head.startswith(STREAK) else 0
+
+
+def without_streak(outcomes: list[str]) -> list[str]:
+    return [o for o in outcomes if not o.startswith(STREAK)]
 
 
 def locked_bucket(pk: int, capacity: float) -> ConnectionBucket:

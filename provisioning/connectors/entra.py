@@ -33,7 +33,14 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from provisioning.connectors import entra_licences, entra_mail, entra_roles, entra_unique
+from provisioning.connectors import (
+    entra_apps,
+    entra_licences,
+    entra_mail,
+    entra_roles,
+    entra_tap,
+    entra_unique,
+)
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -68,12 +75,12 @@ from provisioning.connectors.errors import (
     TransientError,
     most_telling,
 )
+from provisioning.connectors.sign_in import TAP, IssuedSignIn
 from tenants.endpoints import Endpoint, Service
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com"
-DEFAULT_ROLE = "00000000-0000-0000-0000-000000000000"  # "default access" app role
 REPLICATION_WINDOW_S = 30.0
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests
 BATCHABLE = frozenset(
@@ -158,6 +165,7 @@ class EntraConnector:
     disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
     soft_deletes = True  # a deleted user waits in deleted items until it is purged
     has_directory_roles = True  # admin roles and administrative units (entra_roles.py)
+    first_sign_in_methods: tuple[str, ...] = (TAP,)  # entra_tap.py
     hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)
     compared_attributes = (
         "first_name",
@@ -257,11 +265,10 @@ class EntraConnector:
             return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
         if status == 400 and (field := entra_unique.conflict_field(error)):
             return ConflictError(message, field=field, status=400, request_id=request_id)
-        if status == 429:
-            retry_after = _retry_after(exc.response_headers)
-            return ThrottledError(
-                message, retry_after=retry_after, status=429, request_id=request_id
-            )
+        throttled = _throttled(status, error.code if error else "", message, exc.response_headers)
+        if throttled is not None:
+            throttled.request_id = request_id
+            return throttled
         return _by_status(status, message, request_id)
 
     def _recently_created(self, user_id: str) -> bool:
@@ -388,6 +395,13 @@ class EntraConnector:
     async def revoke_sessions(self, user_id: str) -> None:
         async with self._errors(user_id):
             await self._graph().users.by_user_id(user_id).revoke_sign_in_sessions.post()
+
+    async def issue_first_sign_in(self, user_id: str, method: str, options: dict) -> IssuedSignIn:
+        """A Temporary Access Pass (entra_tap.py); the only method Entra has."""
+        if method != TAP:
+            raise PermanentError(f"Entra issues no first sign-in of the kind {method!r}.")
+        lifetime, once = options.get("lifetime_minutes", 60), options.get("usable_once", True)
+        return await entra_tap.issue_tap(self, user_id, lifetime, once)
 
     # -- the manager, and a leaver's mail and files (entra_mail.py) ------------------------
 
@@ -553,18 +567,8 @@ class EntraConnector:
         return await self._cached("groups", read, fresh)
 
     async def apps(self, fresh: bool = False) -> list[Resource]:
-        async def read() -> list[Resource]:
-            page = await self._graph().service_principals.get()
-            return [
-                Resource(
-                    str(sp.id),
-                    sp.display_name or "",
-                    {"roles": [str(r.id) for r in sp.app_roles or []]},
-                )
-                for sp in page.value or []
-            ]
-
-        return await self._cached("apps", read, fresh)
+        """Every service principal (all pages), with the app roles a user may hold."""
+        return await self._cached("apps", lambda: entra_apps.read_apps(self._graph()), fresh)
 
     async def licenses(self, fresh: bool = False) -> list[Resource]:
         """Seat counts, cached briefly: assignment still fails clearly if a seat has just gone."""
@@ -607,12 +611,11 @@ class EntraConnector:
         except NotFoundError:
             return
 
-    async def assign_app(self, user_id: str, app_id: str) -> None:
-        roles = next((a.detail["roles"] for a in await self.apps() if a.id == app_id), [])
+    async def assign_app(self, user_id: str, app_id: str, role_id: str | None = None) -> None:
+        """Assign the app with `role_id` (chosen at planning), else the role chosen by member
+        type (connectors/app_roles.py)."""
         assignment = AppRoleAssignment(
-            principal_id=user_id,
-            resource_id=app_id,
-            app_role_id=roles[0] if roles else DEFAULT_ROLE,
+            principal_id=user_id, resource_id=app_id, app_role_id=await self._role(app_id, role_id)
         )
         sp = self._graph().service_principals.by_service_principal_id(app_id)
         await self._idempotent(user_id, sp.app_role_assigned_to.post(assignment))
@@ -726,11 +729,17 @@ class EntraConnector:
     # -- JSON batching ---------------------------------------------------------------------
 
     async def apply_many(self, user_id: str, ops: list[tuple[str, dict]]) -> list:
-        """Licence, group and app steps for one user in as few `$batch` round trips as possible."""
+        """Licence, group and app steps for one user in as few `$batch` round trips as possible.
+
+        Graph runs a batch's requests in any order. Steps on different groups, licences and
+        apps end the same in any order, so they go in parallel; only steps that touch the
+        same one twice go fully sequential (dependsOn), in the order given."""
         requests = [await self._batch_request(user_id, action, params) for action, params in ops]
         outcomes: list[ConnectorError | None] = []
         for start in range(0, len(requests), BATCH_LIMIT):
-            outcomes += await self.batch(requests[start : start + BATCH_LIMIT])
+            chunk = slice(start, start + BATCH_LIMIT)
+            sequential = _same_target_twice([params for _, params in ops[chunk]])
+            outcomes += await self.batch(requests[chunk], sequential=sequential)
         return outcomes
 
     async def _batch_request(self, user_id: str, action: str, params: dict) -> dict:
@@ -774,7 +783,7 @@ class EntraConnector:
             body = {
                 "principalId": user_id,
                 "resourceId": app_id,
-                "appRoleId": await self._role(app_id),
+                "appRoleId": await self._role(app_id, params.get("app_role_id")),
             }
             return {
                 "method": "POST",
@@ -784,27 +793,33 @@ class EntraConnector:
             }
         raise ValueError(f"{action} cannot be batched")
 
-    async def _role(self, app_id: str) -> str:
-        roles = next((a.detail["roles"] for a in await self.apps() if a.id == app_id), [])
-        return roles[0] if roles else DEFAULT_ROLE
+    async def _role(self, app_id: str, role_id: str | None = None) -> str:
+        return entra_apps.role_for(await self.apps(), app_id, role_id)
 
-    async def batch(self, requests: list[dict]) -> list[ConnectorError | None]:
+    async def batch(
+        self, requests: list[dict], *, sequential: bool = False
+    ) -> list[ConnectorError | None]:
         """Send up to 20 Graph requests in one `$batch`; per request, None or its error.
 
-        Each request: {"method", "url" (relative to /v1.0), "body"?, "subject"?}.
+        Each request: {"method", "url" (relative to /v1.0), "body"?, "subject"?}. Graph runs
+        them in any order unless `sequential` (each depends on the one before: after a
+        failure, the rest are not run and answer 424).
         """
-        answers = await self._post_batch(requests)
+        answers = await self._post_batch(requests, sequential=sequential)
         return [
             self._batch_outcome(answer, request)
             for answer, request in zip(answers, requests, strict=True)
         ]
 
-    async def _post_batch(self, requests: list[dict]) -> list[dict | None]:
+    async def _post_batch(
+        self, requests: list[dict], *, sequential: bool = False
+    ) -> list[dict | None]:
         """Post up to 20 requests as one `$batch`; each one's answer ({"status", "headers",
         "body"?}) in request order, None where the batch left one out.
 
         Posted through the SDK's own request adapter (auth, TLS), but parsed here:
-        msgraph-core's batch helpers cannot decode JSON sub-response bodies.
+        msgraph-core's batch helpers cannot decode JSON sub-response bodies, and spell
+        `dependsOn` as `depends_on`, which Graph does not read.
         """
         payload = {
             "requests": [
@@ -812,6 +827,7 @@ class EntraConnector:
                     "id": str(index),
                     "method": request["method"],
                     "url": request["url"],
+                    **({"dependsOn": [str(index - 1)]} if sequential and index else {}),
                     **(
                         {"body": request["body"], "headers": {"Content-Type": "application/json"}}
                         if "body" in request
@@ -857,11 +873,13 @@ class EntraConnector:
         request_id = (error.get("innerError") or {}).get("request-id", "")
         if status == 404 and self._recently_created(subject_id):
             return ReplicationLagError(f"Not replicated yet: {message}", retry_after=1, status=404)
-        if status == 429:
-            retry_after = _retry_after(answer.get("headers") or {})
-            return ThrottledError(
-                message, retry_after=retry_after, status=429, request_id=request_id
-            )
+        if status == 424:  # not run: a request it depends on failed, with its own error
+            return TransientError(f"Not run, as a request before it failed: {message}", status=424)
+        headers = answer.get("headers") or {}
+        throttled = _throttled(status, str(error.get("code") or ""), message, headers)
+        if throttled is not None:
+            throttled.request_id = request_id
+            return throttled
         return _by_status(status, message, request_id)
 
 
@@ -974,6 +992,27 @@ def _by_status(status: int, message: str, request_id: str) -> ConnectorError:
     if status >= 500 or status in (408, 0):
         return TransientError(message, **kwargs)
     return PermanentError(message, **kwargs)
+
+
+def _throttled(status: int, code: str, message: str, headers) -> ThrottledError | None:
+    """Graph throttles with 429, or with 503 Request_ThrottledTemporarily; Retry-After may be
+    missing (the engine backs off on its own then)."""
+    if status == 429 or (status == 503 and code == "Request_ThrottledTemporarily"):
+        return ThrottledError(message, retry_after=_retry_after(headers), status=status)
+    return None
+
+
+def _same_target_twice(steps: list[dict]) -> bool:
+    """Whether two steps (their params) touch the same group, licence or app: only then does
+    their order matter."""
+    seen: set[str] = set()
+    for params in steps:
+        targets = {str(params[k]) for k in ("sku_id", "group_id", "app_id") if k in params}
+        targets |= {str(t) for t in [*params.get("add", []), *params.get("remove", [])]}
+        if targets & seen:
+            return True
+        seen |= targets
+    return False
 
 
 def _retry_after(headers) -> float | None:

@@ -96,9 +96,10 @@ def plan_job(job: Job) -> Outcome | None:
             return wait(job, f"Pacing calls to {connection}", pause)
         try:
             plan = bridge.run(planning)
-        except ThrottledError as exc:
-            throttle.pause(connection, exc.retry_after or 1.0)
-            return wait(job, f"Throttled by {connection}", exc.retry_after or 1.0)
+        except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
+            return wait(
+                job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
+            )
         except TransientError as exc:
             return plan_failed(job, connection, exc)
         except ConnectorError as exc:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import AccessState, DirectoryUser, Resource
 from provisioning.connectors.errors import NotFoundError
-from provisioning.engine import elsewhere, licences, roles
+from provisioning.engine import elsewhere, group_sources, licences, roles
 from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
 
 # Step actions (the values of provisioning.models.Step.Action).
@@ -343,6 +344,10 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
     if connector.supports_licences:
         await licences.settle(connector, plan)  # inherited ones stay; a swap is one step
     await roles.plan_roles(connector, plan, desired)  # a leaver's admin roles and units go
+    # Imported groups' members are their source's; a group's apps go with the group.
+    await group_sources.settle(
+        connector, plan, plan.user.username if plan.user else desired.username
+    )
 
 
 def _note_seats(plan: Plan, skus: list[Resource]) -> None:
@@ -356,7 +361,7 @@ def _plan_adds(plan: Plan, kind: str, resources: list[Resource], wanted) -> set[
     held = getattr(plan.access, kind)
     ids = set()
     for name in wanted:
-        resource = find(resources, name)
+        resource, role = _entry(kind, resources, name)
         if resource is None:
             plan.problems.append(_unknown(kind, name, resources))
             continue
@@ -370,8 +375,26 @@ def _plan_adds(plan: Plan, kind: str, resources: list[Resource], wanted) -> set[
             continue
         if kind == "licenses" and plan.license_availability.get(resource.name, 1) <= 0:
             plan.problems.append(_no_seat(resource, resources, plan))
-        plan.steps.append(PlannedStep(add, resource.name, {param: resource.id}))
+        params = {param: resource.id}
+        if kind == "apps":  # which app role: named in the template, else by member type
+            choice = choose_user_role(resource, role)
+            if choice.problem:
+                plan.problems.append(
+                    Problem("app_role", choice.problem, resource.name, alternatives=choice.options)
+                )
+                continue
+            params |= choice.params
+        plan.steps.append(PlannedStep(add, resource.name, params))
     return ids
+
+
+def _entry(kind: str, resources: list[Resource], name: str) -> tuple[Resource | None, str]:
+    """The resource a template entry names, and the app role it names ("Salesforce / Admin")."""
+    found = find(resources, name)
+    if found is not None or kind != "apps":
+        return found, ""
+    app, role = split_entry(name)
+    return (find(resources, app), role) if role else (None, "")
 
 
 def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired) -> None:

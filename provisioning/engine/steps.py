@@ -25,7 +25,15 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import accounts, licences, mailbox, manager, planner, roles
+from provisioning.engine import (
+    accounts,
+    first_sign_in,
+    licences,
+    mailbox,
+    manager,
+    planner,
+    roles,
+)
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
@@ -95,6 +103,9 @@ def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[
 def apply_one(connector, step: Step, account: DirectoryAccount):
     """(error or None, result) of one step; conflicts on create are resolved here."""
     try:
+        if step.action == first_sign_in.FIRST_SIGN_IN:  # the secret goes no further than this
+            call = lambda: bridge.run(_call(connector, step, account))  # noqa: E731
+            return None, first_sign_in.issue(step, call)
         return None, bridge.run(_call(connector, step, account))
     except TimeoutError:
         return TransientError("No answer from the directory in time."), {}
@@ -141,6 +152,8 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             await connector.set_licenses(user_id, [params["sku_id"]], [])
         case planner.ADD_GROUP:
             await connector.add_to_group(user_id, params["group_id"])
+        case planner.ASSIGN_APP if params.get("app_role_id"):  # chosen at planning
+            await connector.assign_app(user_id, params["app_id"], params["app_role_id"])
         case planner.ASSIGN_APP:
             await connector.assign_app(user_id, params["app_id"])
         case planner.REMOVE_LICENSE:
@@ -172,6 +185,9 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
             return await manager.apply(connector, step.action, params, user_id)
         case mailbox.AUTO_REPLY | mailbox.FORWARD_MAIL | mailbox.SHARE_FILES:
             return await mailbox.apply(connector, step.action, params, user_id)
+        case first_sign_in.FIRST_SIGN_IN:
+            issued = await connector.issue_first_sign_in(user_id, params["method"], params)
+            return {"issued": issued}
         case _:
             raise PermanentError(f"The engine cannot run {step.action} steps yet.")
     return {}
@@ -184,7 +200,7 @@ def _new_user(params: dict) -> NewUser:
         last_name=params["last_name"],
         display_name=params["display_name"],
         email=params["email"],
-        password=random_password(),
+        password="" if params.get("passwordless") else random_password(),
         enabled=params.get("enabled", True),
         attributes=params.get("attributes", {}),
     )
@@ -210,10 +226,10 @@ def mark_running(steps: list[Step]) -> None:
 def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float | None:
     """Record one step's outcome; the seconds until a retry when it must be tried again."""
     connection = step.connection
-    if isinstance(error, ThrottledError):
-        throttle.pause(connection, error.retry_after or 1.0)
+    if isinstance(error, ThrottledError):  # pacing: no attempt spent, nothing for quarantine
+        wait_s = throttle.throttled(connection, error.retry_after)
         save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
-        return error.retry_after or 1.0
+        return wait_s
     if isinstance(error, TransientError):
         if step.attempts < MAX_TRANSIENT_ATTEMPTS:
             save_step(step, Step.Status.PENDING, error)

@@ -368,7 +368,7 @@ class _Reader:
             try:
                 page = future.result()
             except ThrottledError as exc:
-                throttle.pause(self.connection, exc.retry_after or 1.0)
+                throttle.throttled(self.connection, exc.retry_after)
             except (TransientError, TimeoutError) as exc:
                 self.sleep(getattr(exc, "retry_after", None) or 2.0)
             else:
@@ -388,7 +388,7 @@ class _Reader:
             try:
                 answer = bridge.run(call())
             except ThrottledError as exc:
-                throttle.pause(self.connection, exc.retry_after or 1.0)
+                throttle.throttled(self.connection, exc.retry_after)
                 if attempt == ATTEMPTS:
                     raise
             except (TransientError, TimeoutError) as exc:
