@@ -34,8 +34,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sandbox.entra.addresses import addresses, with_mail
 from sandbox.entra.apps import user_roles
-from sandbox.entra.addresses import addresses, holder_of, with_mail
 from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import new_group_props
 from sandbox.entra.model import (
@@ -181,6 +181,7 @@ def _member_types(role: dict) -> list[str]:
 
 def _add_users(tenant: EntraTenant, body: dict) -> None:
     by_part = {s.sku_part_number: s.sku_id for s in tenant.skus.values()}
+    taken: set[str] = set()  # addresses held so far
     for item in _dicts(body, "users"):
         props = dict(item)
         upn = props.get("userPrincipalName", "")
@@ -196,7 +197,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         unknown = [p for p in licences if p not in by_part]
         if unknown:
             raise ValueError(f"user {upn!r} has unknown licenses {unknown}")
-        props["proxyAddresses"] = _proxy_addresses(tenant, upn, props)
+        props["proxyAddresses"] = _proxy_addresses(upn, props, taken)
         now = now_iso()
         record = {
             "id": _uuid(props.pop("id", None) or uuid.uuid4(), "user id"),
@@ -233,16 +234,18 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
             tenant.assignments[assignment.id] = assignment
 
 
-def _proxy_addresses(tenant: EntraTenant, upn: str, props: dict) -> list[str]:
+def _proxy_addresses(upn: str, props: dict, taken: set[str]) -> list[str]:
     """A seeded user's proxyAddresses ("smtp:alias@..." entries may be listed; mail is the
-    primary one), unique in the directory as Graph keeps them (sandbox/entra/addresses.py)."""
+    primary one), unique in the directory as Graph keeps them (sandbox/entra/addresses.py):
+    `taken` holds the addresses of the users seeded before."""
     given = props.get("proxyAddresses") or []
     if not isinstance(given, list) or not all(isinstance(p, str) and ":" in p for p in given):
         raise ValueError(f"user {upn!r}: proxyAddresses must be a list like ['smtp:a@b']")
     proxies = with_mail(given, props.get("mail")) if props.get("mail") else list(given)
-    for address in addresses({"proxyAddresses": proxies}):
-        if holder_of(tenant, address, None) is not None:
-            raise ValueError(f"user {upn!r}: another user holds the address {address}")
+    held = addresses({"proxyAddresses": proxies})
+    if held & taken:
+        raise ValueError(f"user {upn!r}: another user holds the address {min(held & taken)}")
+    taken |= held
     return proxies
 
 
