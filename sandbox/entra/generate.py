@@ -9,13 +9,13 @@ Body (all optional but `users`):
 Adds to an existing tenant: users with names, departments, job titles, cities and usage
 locations; an "All <prefix>" group holding everyone, one group per department, and `groups`
 project groups of 1 to 5 % of the users each; the tenant's first SKU for `licensed_share` of
-the users (for a fifth of those the next SKU whose service plans stack with it), seats raised
-to cover them with 5 %
-spare; `disabled_share` blocked accounts (a third of them still licensed: licence waste);
-sign-ins for `signed_in_share` of the users, `stale_share` of those 90 to 400 days ago and the
-rest in the last 30 days; `apps` more service principals ("<prefix> app N", app roles of
-every shape: for users, for applications only, for both, disabled, none); the first role for
-users of a random service principal (default access when it has none) for `app_share`.
+the users (for a fifth of those also the next SKU whose service plans stack with it), seats
+raised to cover them with 5 % spare; `disabled_share` blocked accounts (a third of them still
+licensed: licence waste); sign-ins for `signed_in_share` of the users, `stale_share` of those
+90 to 400 days ago and the rest in the last 30 days; `apps` more service principals
+("<prefix> app N", app roles of every shape: for users, for applications only, for both,
+disabled, none); the first role for users of a random service principal (default access when
+it has none) for `app_share`.
 
 Everything goes through the tenant's own methods, so delta rounds report the new objects
 like any other change. The result counts what was made and how long it took.

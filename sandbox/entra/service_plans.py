@@ -184,3 +184,8 @@ def clash(held: dict[str, ServicePlan]) -> tuple[ServicePlan, ServicePlan] | Non
         if len(inside) > 1:
             return by_name[inside[0]], by_name[inside[1]]
     return None
+
+
+def stack(parts: list[str]) -> bool:
+    """Whether one user may hold all these SKUs (by part number) with every plan enabled."""
+    return clash({p.id: p for part in parts for p in plans_of(part)}) is None
