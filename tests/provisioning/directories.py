@@ -92,8 +92,8 @@ class Directories:
 
 
 def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None) -> tuple[str, str]:
-    """`extra`: more "users", "groups" and "skus" for the control API's body (synced users,
-    distribution lists: sandbox/entra/provision.py)."""
+    """`extra`: more "users", "groups", "skus" and "service_principals" for the control API's
+    body (synced users, distribution lists, app roles: sandbox/entra/provision.py)."""
     tenant_id = str(uuid.uuid4())
     body = {
         "tenant_id": tenant_id,
@@ -113,6 +113,7 @@ def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None)
     body["users"] = list((extra or {}).get("users", []))
     body["groups"] += (extra or {}).get("groups", [])
     body["skus"] += (extra or {}).get("skus", [])
+    body["service_principals"] += (extra or {}).get("service_principals", [])
     with server.control() as control:
         created = control.post("/_sandbox/entra/tenants", json=body)
         assert created.status_code == 201, created.text

@@ -1,0 +1,112 @@
+"""A throttle that names no delay: exponential back-off with full jitter, growing with each
+consecutive throttle of the connection, capped, reset by any answer that was not a throttle;
+never an outcome for quarantine. Every test runs on both backends (database and Redis)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from provisioning import quarantine, throttle
+from tests.provisioning.throttle_support import limiter_backend  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.usefixtures("limiter_backend")
+
+
+@pytest.fixture
+def conn(alpha):
+    connection = alpha.connection
+    connection.rate_limit_per_s, connection.rate_burst = 10.0, 5
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def jitter(monkeypatch):
+    """Pin the jitter: 1.0 waits the whole ceiling, 0.0 the floor."""
+
+    def pin(value: float) -> None:
+        monkeypatch.setattr(throttle.random, "random", lambda: value)
+
+    return pin
+
+
+def throttled_after_pause(conn, retry_after: float | None) -> float:
+    """A throttle that comes after the previous pause is over: a consecutive one."""
+    time.sleep(throttle.paused_for(conn) + 0.02)
+    return throttle.throttled(conn, retry_after)
+
+
+def test_the_ceiling_doubles_and_is_capped():
+    ceilings = [throttle.backoff_ceiling(n) for n in range(1, 9)]
+    assert ceilings == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+
+
+def test_no_delay_given_backs_off_within_the_ceiling_and_pauses_the_connection(conn, jitter):
+    jitter(1.0)
+    assert throttle.throttled(conn, None) == pytest.approx(2.0, abs=0.01)
+    assert throttle.throttle_streak(conn) == 1
+    assert 1.5 < throttle.paused_for(conn) <= 2.0
+    assert throttle.acquire(conn) > 0.0
+
+
+def test_consecutive_throttles_grow_the_back_off_to_the_cap(conn, jitter):
+    jitter(0.0)
+    for _ in range(6):  # each after the pause before it: 1 s at the floor
+        throttled_after_pause(conn, None)
+    assert throttle.throttle_streak(conn) == 6
+    jitter(1.0)
+    time.sleep(throttle.paused_for(conn) + 0.02)
+    assert throttle.throttled(conn, None) == pytest.approx(60.0, abs=0.01)  # capped
+    assert throttle.throttle_streak(conn) == 7
+
+
+def test_full_jitter_spreads_the_wait_between_floor_and_ceiling(conn, jitter):
+    jitter(0.5)
+    assert throttle.throttled(conn, None) == pytest.approx(1.5, abs=0.01)  # halfway to 2 s
+
+
+def test_a_delay_the_directory_names_is_honoured_and_still_counts(conn):
+    assert throttle.throttled(conn, 0.2) == pytest.approx(0.2)
+    assert throttle.throttle_streak(conn) == 1
+    throttled_after_pause(conn, 0.2)
+    assert throttle.throttle_streak(conn) == 2
+
+
+def test_a_throttle_during_the_pause_is_the_same_episode(conn, jitter):
+    jitter(1.0)
+    first = throttle.throttled(conn, None)  # a $batch's sub-requests, answered at once
+    again = throttle.throttled(conn, None)
+    assert again <= first and throttle.throttle_streak(conn) == 1
+    assert throttle.throttled(conn, 5.0) == pytest.approx(5.0)  # a longer delay extends it
+    assert 4.5 < throttle.paused_for(conn) <= 5.0
+
+
+def test_an_answer_that_is_no_throttle_starts_the_back_off_again(conn, jitter):
+    jitter(1.0)
+    throttle.throttled(conn, 0.05)
+    throttled_after_pause(conn, 0.05)
+    assert throttle.throttle_streak(conn) == 2
+    quarantine.record_outcome(conn, ok=True)
+    assert throttle.throttle_streak(conn) == 0
+    time.sleep(throttle.paused_for(conn) + 0.02)
+    assert throttle.throttled(conn, None) == pytest.approx(2.0, abs=0.01)
+
+
+def test_throttles_are_no_outcome_for_quarantine(conn):
+    for _ in range(3):
+        throttled_after_pause(conn, 0.05)
+    quarantine.record_outcome(conn, ok=False, reason="boom")
+    assert quarantine.failure_share(conn) == (1, 1)
+    throttled_after_pause(conn, 0.05)
+    assert quarantine.failure_share(conn) == (1, 1)
+    conn.refresh_from_db()
+    assert conn.quarantined_at is None
+
+
+def test_reset_forgets_the_streak(conn):
+    throttle.throttled(conn, 0.05)
+    throttle.reset(conn)
+    assert throttle.throttle_streak(conn) == 0
+    assert throttle.paused_for(conn) == 0.0
