@@ -18,7 +18,7 @@ from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
 from okta.pagination import PaginationHelper
 
-from provisioning.connectors import okta_groups, okta_sign_in
+from provisioning.connectors import okta_groups, okta_manager, okta_sign_in
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -138,6 +138,25 @@ class OktaConnector:
         if error is not None:
             raise _classify(error, response)
         return result, response
+
+    # -- the manager (okta_manager.py) -----------------------------------------------------
+
+    async def manager_of(self, user_id: str) -> DirectoryUser | None:
+        found = await okta_manager.manager_of(self, user_id)
+        return _directory_user(found) if found is not None else None
+
+    async def set_manager(self, user_id: str, manager: DirectoryUser) -> None:
+        await okta_manager.set_manager(self, user_id, manager)
+
+    async def direct_reports(self, user_id: str) -> list[DirectoryUser]:
+        return [_directory_user(u) for u in await okta_manager.direct_reports(self, user_id)]
+
+    async def people_named(self, name: str) -> list[DirectoryUser]:
+        """The accounts a name may mean: its login or id, else equal display name or e-mail."""
+        exact = await self.find_user(name) if "@" in name else None
+        if exact is not None:
+            return [exact]
+        return [_directory_user(u) for u in await okta_manager.people_named(self, name)]
 
     # -- users -----------------------------------------------------------------------------
 

@@ -149,3 +149,71 @@ def test_reports_reassign_step_names_report_and_new_manager(on_sandbox, worker):
     left = wait_for_job(lifecycle.request_offboarding(leaver, options, actor="system").pk)
     assert left.status == Job.Status.SUCCEEDED, left.error
     assert manager_of(dirs, report["id"])["id"] == boss["id"]
+
+
+# -- Okta: the profile's managerId (the manager's id) and manager (their display name) -------
+
+
+def okta_api(dirs, method: str, path: str, body: dict | None = None):
+    import httpx
+
+    return httpx.request(
+        method,
+        f"{dirs.server.url}/okta/{dirs.okta_id}/api/v1{path}",
+        json=body,
+        headers={"Authorization": f"SSWS {dirs.okta_id}-token", "Accept": "application/json"},
+        verify=str(dirs.server.ca),
+    )
+
+
+def add_okta_user(dirs, login: str, first: str, last: str, **profile) -> dict:
+    body = {
+        "profile": {
+            "login": login,
+            "email": login,
+            "firstName": first,
+            "lastName": last,
+            "displayName": f"{first} {last}",
+            **profile,
+        }
+    }
+    response = okta_api(dirs, "POST", "/users?activate=true", body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_okta_manager_written_to_the_profile_and_reports_reassigned(on_sandbox, worker):
+    from provisioning import lifecycle
+
+    dirs = make_directories(on_sandbox, "mgr-okta", kinds=("okta",))
+    boss = add_okta_user(dirs, "bo.boss@mgr-okta.example", "Bo", "Boss")
+    job = onboard(dirs, "Bo Boss")
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    profile = dirs.okta_user(job.identity.username)["profile"]
+    assert (profile["managerId"], profile["manager"]) == (boss["id"], "Bo Boss")
+
+    leaver = job.identity
+    report = add_okta_user(
+        dirs,
+        "cy.report@mgr-okta.example",
+        "Cy",
+        "Report",
+        managerId=dirs.okta_user(leaver.username)["id"],
+    )
+    options = lifecycle.OffboardingOptions.preset_for(dirs.tenant)
+    left = wait_for_job(lifecycle.request_offboarding(leaver, options, actor="system").pk)
+    steps = list(left.steps.values_list("action", "status"))
+    assert left.status == Job.Status.SUCCEEDED, (left.error, steps)
+    assert (REASSIGN_REPORT, "succeeded") in steps
+    moved = okta_api(dirs, "GET", f"/users/{report['id']}").json()["profile"]
+    assert (moved["managerId"], moved["manager"]) == (boss["id"], "Bo Boss")
+
+
+def test_okta_ambiguous_manager_blocks_naming_both(on_sandbox):
+    dirs = make_directories(on_sandbox, "mgr-okta2", kinds=("okta",))
+    add_okta_user(dirs, "sam.same@mgr-okta2.example", "Sam", "Same")
+    add_okta_user(dirs, "sam.other@mgr-okta2.example", "Sam", "Same")
+    preview = services.preview_onboarding(dirs.tenant, request(dirs, "Sam Same"))
+    [problem] = preview.blocking_problems
+    assert "sam.same@mgr-okta2.example" in problem.message
+    assert "sam.other@mgr-okta2.example" in problem.message
