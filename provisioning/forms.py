@@ -55,7 +55,11 @@ class OnboardingForm(forms.Form):
     department = forms.CharField(max_length=64, required=False, validators=[no_markup])
     job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
     manager = forms.CharField(
-        max_length=160, required=False, validators=[no_markup], help_text="Name or username."
+        max_length=160,
+        required=False,
+        validators=[no_markup],
+        help_text="Username, or the name the directory shows: it is set as their manager there "
+        "and must match exactly one account (the dry run names the candidates otherwise).",
     )
     usage_location = forms.CharField(
         max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
