@@ -8,8 +8,9 @@ temporaryaccesspassauthenticationmethodconfiguration.md):
 the pass is in the answer to its creation only (null in every read); a user holds at most one,
 and a new one replaces it; `lifetimeInMinutes` lies between the policy's minimum and maximum
 (and within 10..43200); a reusable pass needs a policy that allows one; the policy must be
-enabled and the user in its targets, else Graph refuses with the UserCredentialPolicy text; a
-guest cannot hold one. Creating needs UserAuthenticationMethod.ReadWrite.All (or the TAP-only
+enabled and the user in its targets, else Graph refuses with the UserCredentialPolicy text.
+(Graph also refuses external guests; the sandbox has no guest users.) Creating needs
+UserAuthenticationMethod.ReadWrite.All (or the TAP-only
 UserAuthMethod-TAP.ReadWrite.All); reading needs a Read permission of either family.
 
 The sandbox keeps no copy of a pass, only when it was made and for how long. The policy's
@@ -48,7 +49,6 @@ REFUSED_BY_POLICY = (
     "Converged UserCredentialPolicy does not allow creating or updating this authentication "
     "method. AuthMethodType [TemporaryAccessPass]."
 )
-GUEST_REFUSED = "Temporary Access Pass cannot be added to an external guest user."
 # Graph's passes mix letters, digits and a few symbols (e.g. "+drkzqAD" in the docs).
 PASS_ALPHABET = string.ascii_letters + string.digits + "+-#@!%&*"
 
@@ -159,8 +159,6 @@ def create_pass(req: GraphRequest) -> GraphResponse:
     body = req.json()
     state = state_of(req.tenant)
     policy = state.policy
-    if user.props.get("userType") == "Guest":
-        raise bad_request(GUEST_REFUSED, "badRequest")
     if policy.state != "enabled" or not _in_scope(req.tenant, policy, user):
         raise bad_request(REFUSED_BY_POLICY, "badRequest")
     lifetime = _lifetime(body, policy)
