@@ -110,6 +110,10 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
             label, added = DIFF_ROWS[step.action]
             row = rows.setdefault(label, DiffRow(label))
             (row.added if added else row.removed).append(step.target_name)
+        elif step.action == Step.Action.SET_LICENSES:  # a swap in one call (engine/licences.py)
+            row = rows.setdefault("Licences", DiffRow("Licences"))
+            row.added += step.params["added"]
+            row.removed += step.params["removed"]
         elif step.action == Step.Action.UPDATE_USER:
             run.attributes |= step.params.get("attributes", {})
         else:
