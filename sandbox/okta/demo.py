@@ -140,6 +140,12 @@ APPS = [
     ("zoom", "Zoom"),
     ("workday", "Workday"),
 ]
+# What Okta's own rules look like in the demo: an app every "VPN Users" member holds through
+# the group (never unassigned from one of them), and a group imported from Active Directory
+# (its members change in AD only).
+DIRECTORY_APP = ("active_directory", "Active Directory")
+VPN_APP = ("globalprotect", "GlobalProtect VPN", "VPN Users")
+AD_GROUP = ("Engineering (AD)", "Imported from Active Directory: CORP\\Engineering")
 # Creation and last sign-in dates are relative to the seeding, so the demo never looks stale.
 NOW = dt.datetime.now(dt.UTC)
 # Share of users per status; the rest are ACTIVE.
@@ -177,6 +183,8 @@ def _demo_user(rng: random.Random, number: int, domain: str, taken: set[str]) ->
     statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
     status = rng.choices(statuses, weights)[0]
     groups = ["All Staff", department]
+    if department == "Engineering":
+        groups.append(AD_GROUP[0])
     if title in ("Controller", "Support Lead"):
         groups.append("Managers")  # the other managers come in by the group rule below
     if rng.random() < 0.3:
@@ -220,8 +228,17 @@ def demo_org_body(org_id: str) -> dict[str, Any]:
         "id": org_id,
         "name": spec["name"],
         "api_token": spec["token"],
-        "groups": [{"name": name, "description": text} for name, text in GROUPS],
-        "apps": [{"name": name, "label": label} for name, label in APPS],
+        "groups": [{"name": name, "description": text} for name, text in GROUPS]
+        + [
+            {
+                "name": AD_GROUP[0],
+                "description": AD_GROUP[1],
+                "type": "APP_GROUP",
+                "source": DIRECTORY_APP[0],
+            }
+        ],
+        "apps": [{"name": name, "label": label} for name, label in [*APPS, DIRECTORY_APP]]
+        + [{"name": VPN_APP[0], "label": VPN_APP[1], "groups": [VPN_APP[2]]}],
         "users": users,
         "rules": [
             {

@@ -63,7 +63,11 @@ def test_demo_orgs_are_realistic_and_deterministic():
     assert state.okta[NORTHWIND_ORG_ID].api_token == NORTHWIND_API_TOKEN
     for org in state.okta.values():
         assert 40 <= len(org.users) <= 200
-        assert len(org.groups) == 13  # Everyone, built in, besides the seeded 12
+        assert len(org.groups) == 14  # Everyone (built in), 12 of Okta's, 1 imported from AD
+        [imported] = [g for g in org.groups.values() if g.type == "APP_GROUP"]
+        assert imported.members and imported.source_app_id in org.apps
+        [vpn] = [a for a in org.apps.values() if a.label == "GlobalProtect VPN"]
+        assert {a.scope for a in vpn.assignments.values()} == {"GROUP"}
         assert {a.label for a in org.apps.values()} >= {"Salesforce", "Slack", "Zoom", "Workday"}
         statuses = Counter(u.status for u in org.users.values())
         assert statuses["ACTIVE"] > len(org.users) / 2
