@@ -383,3 +383,36 @@ def paged(
         rest["$skiptoken"] = encode_skiptoken({"o": offset + size})
         body["@odata.nextLink"] = f"{url}?{urlencode(rest, safe='$,()')}"
     return body
+
+
+def sorting_unsupported() -> GraphError:
+    return bad_request("Sorting not supported for current query.", code="Request_UnsupportedQuery")
+
+
+def ordered(
+    items: list[Any],
+    query: dict[str, str],
+    orderable: dict[str, bool],
+    resource: str,
+    advanced: bool,
+) -> list[Any]:
+    """`items` (property dicts) in `$orderby`'s order. `orderable`: property -> whether it
+    sorts only in advanced queries (aad-advanced-queries.md's table); `$filter` with `$orderby`
+    always needs them ("Sorting not supported for current query.", as Graph answers it)."""
+    raw = query.get("$orderby", "").strip()
+    if not raw:
+        return items
+    name, _, direction = raw.partition(" ")
+    direction = direction.strip().lower() or "asc"
+    real = next((k for k in orderable if k.lower() == name.lower()), None)
+    if real is None or (orderable[real] and not advanced) or direction not in ("asc", "desc"):
+        raise bad_request(
+            f"Unsupported sort property '{name}' for '{resource}'.",
+            code="Request_UnsupportedQuery",
+        )
+    if query.get("$filter") and not advanced:
+        raise sorting_unsupported()
+    present = [i for i in items if i.get(real) is not None]
+    absent = [i for i in items if i.get(real) is None]
+    present.sort(key=lambda i: _norm(i[real]), reverse=direction == "desc")
+    return present + absent

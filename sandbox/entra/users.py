@@ -9,7 +9,7 @@ from typing import Any
 from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import filterable, paged, select
+from sandbox.entra.odata import filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.router import (
     USER_READ,
@@ -97,6 +97,14 @@ FILTERABLE = {
     "createdDateTime": filterable("eq ge le", "ne not in"),
     "userType": filterable("eq in", "ne not null"),
     "onPremisesSyncEnabled": filterable("eq in", "ne ge le"),
+}
+# $orderby on users: displayName and userPrincipalName by default, the dates only in advanced
+# queries (concepts/aad-advanced-queries.md, "Support for sorting").
+ORDERABLE = {
+    "displayName": False,
+    "userPrincipalName": False,
+    "createdDateTime": True,
+    "deletedDateTime": True,
 }
 SELECTABLE = (
     frozenset(
@@ -266,6 +274,8 @@ def list_users(req: GraphRequest) -> GraphResponse:
     predicate = req.filter(FILTERABLE, "User")
     if predicate is not None:
         users = [u for u in users if predicate(u.props)]
+    props = ordered([u.props for u in users], req.query, ORDERABLE, "User", req.advanced_query())
+    users = [req.tenant.users[p["id"]] for p in props]
     url = f"{req.base_url}/users"
     page = paged(users, req.query, url, f"{req.base_url}/$metadata#users", cap=cap)
     page["value"] = [view(u, req.query) for u in page["value"]]

@@ -190,3 +190,43 @@ def test_delta_returns_id_under_select(entra: EntraDir) -> None:
         groups = graph.get("/groups/delta", params={"$select": "displayName"}).json()["value"]
     assert users and all(set(u) == {"id", "displayName"} for u in users)
     assert groups and all("id" in g for g in groups)
+
+
+def test_orderby_alone_by_default_with_filter_only_in_advanced_queries(people: EntraDir) -> None:
+    advanced = {"$count": "true"}
+    with people.graph() as graph:
+        by_name = graph.get("/users", params={"$orderby": "displayName desc"})
+        assert [u["displayName"] for u in by_name.json()["value"]] == [
+            "GraceHopper",
+            "Existing Person",
+            "Adam Smith",
+            "Ada Lovelace",
+        ]
+        both = {"$filter": "startswith(displayName,'ada')", "$orderby": "displayName"}
+        assert_graph_error(
+            graph.get("/users", params=both),
+            400,
+            "Request_UnsupportedQuery",
+            "Sorting not supported for current query.",
+        )
+        found = graph.get("/users", params={**both, **advanced}, headers=EVENTUAL).json()
+        assert [u["displayName"] for u in found["value"]] == ["Ada Lovelace", "Adam Smith"]
+        by_date = {"$orderby": "createdDateTime"}
+        assert_graph_error(
+            graph.get("/users", params=by_date),
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported sort property 'createdDateTime' for 'User'.",
+        )
+        dated = graph.get("/users", params={**by_date, **advanced}, headers=EVENTUAL)
+        assert dated.status_code == 200, dated.text
+
+    async def work(client):
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter="startswith(displayName,'ada')", orderby=["displayName"]
+        )
+        with pytest.raises(ODataError) as refused:
+            await client.users.get(RequestConfiguration(query_parameters=query))
+        return refused.value
+
+    assert run_sdk(people, work).error.message == "Sorting not supported for current query."
