@@ -30,7 +30,7 @@ GRANTED = (
     AccessRequest.Status.REVOKED,
 )
 FAILED = (Job.Status.FAILED, Job.Status.PARTIAL)
-LICENCE_ACTIONS = (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE)
+LICENCE_ACTIONS = (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE, Step.Action.SET_LICENSES)
 JOB_LABELS = dict(Job.Kind.choices)
 JOB_STATUS = dict(Job.Status.choices)
 REQUEST_STATUS = dict(AccessRequest.Status.choices)
@@ -418,10 +418,16 @@ def _licence_moves(tenant: Tenant, since: datetime) -> dict[str, list[tuple[date
             finished_at__gte=since,
         )
         .order_by("finished_at")
-        .values_list("target_name", "action", "finished_at")
+        .values_list("target_name", "action", "finished_at", "params")
     )
     moves: dict[str, list[tuple[datetime, int]]] = {}
-    for name, action, finished in steps:
+    for name, action, finished, params in steps:
+        if action == Step.Action.SET_LICENSES:  # a swap in one call: each SKU moves
+            for added in params.get("added", []):
+                moves.setdefault(added, []).append((finished, 1))
+            for removed in params.get("removed", []):
+                moves.setdefault(removed, []).append((finished, -1))
+            continue
         sign = 1 if action == Step.Action.ASSIGN_LICENSE else -1
         moves.setdefault(name, []).append((finished, sign))
     return moves
