@@ -7,6 +7,9 @@ from __future__ import annotations
 import pytest
 
 from provisioning import lifecycle
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import PermanentError
+from provisioning.connectors.factory import connector_for
 from provisioning.engine.licences import SET_LICENSES
 from provisioning.models import Job
 from tenants.models import RoleTemplate
@@ -115,3 +118,54 @@ def test_leaver_keeping_the_licensed_group_keeps_the_licence_and_succeeds(on_san
     assert not [s for s in _steps(job) if s[1] == "EMS"]
     user = dirs.entra_user(identity.username)
     assert user["licenses"] == ["EMS"] and "Staff" in user["groups"]
+
+
+def test_connector_reads_inherited_licences_and_swaps_in_one_call(on_sandbox):
+    """Both reads (read_state's `$batch`, access_of's SDK calls) tell an inherited SKU and its
+    group apart from a direct one; set_licenses swaps conflicting SKUs; a refusal is a
+    PermanentError with Graph's message."""
+    dirs = make_directories(on_sandbox, "licread", entra_extra=EXTRA_SKUS)
+    _license_group(dirs, "Staff", "EMS")
+    made = dirs.graph(
+        "POST",
+        "/users",
+        {
+            "accountEnabled": True,
+            "displayName": "Reed Licence",
+            "mailNickname": "reed",
+            "userPrincipalName": "reed@licread.example",
+            "usageLocation": "GB",
+            "passwordProfile": {"password": "Sandb0x!pass"},
+        },
+    )
+    user_id = made.json()["id"]
+    groups = {g["displayName"]: g["id"] for g in dirs.graph("GET", "/groups").json()["value"]}
+    joined = dirs.graph(
+        "POST",
+        f"/groups/{groups['Staff']}/members/$ref",
+        {"@odata.id": f"{on_sandbox.url}/v1.0/directoryObjects/{user_id}"},
+    )
+    assert joined.status_code == 204, joined.text
+    standard, e3, ems = (_sku(dirs, p) for p in ("O365_BUSINESS_PREMIUM", "SPE_E3", "EMS"))
+    connector = connector_for(dirs.tenant.connections.get(kind="entra"))
+    bridge.run(connector.set_licenses(user_id, [standard], []))
+
+    _, state = bridge.run(connector.read_state(user_id))
+    access = bridge.run(connector.access_of(user_id))
+    for seen in (state, access):
+        assert seen.licenses == {standard, ems}
+        assert seen.inherited_licenses == {ems}
+        assert seen.licence_groups == ((ems, groups["Staff"]),)
+
+    with pytest.raises(PermanentError) as refused:
+        bridge.run(connector.set_licenses(user_id, [e3], []))
+    assert "mutually exclusive" in refused.value.message
+    with pytest.raises(PermanentError) as inherited:
+        bridge.run(connector.set_licenses(user_id, [], [ems]))
+    assert "inherited from a group membership" in inherited.value.message
+
+    bridge.run(connector.set_licenses(user_id, [e3], [standard]))
+    # Again, as a retry after the call went through: the removal is gone, the add is held.
+    bridge.run(connector.set_licenses(user_id, [e3], [standard]))
+    _, state = bridge.run(connector.read_state(user_id))
+    assert state.licenses == {e3, ems} and state.inherited_licenses == {ems}
