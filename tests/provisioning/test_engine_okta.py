@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LEAVE = lifecycle.OffboardingOptions(delete_after_days=None)
 APPS = [
     {"name": "salesforce", "label": "Salesforce"},
-    {"name": "slack", "label": "Slack"},
+    {"name": "slack", "label": "Slack", "groups": ["Everyone"]},  # every user holds it
     {"name": "active_directory", "label": "Active Directory"},
     {"name": "vpn", "label": "VPN", "groups": ["Staff"]},  # every Staff member holds it
 ]
@@ -105,7 +105,7 @@ def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_i
 ):
     dirs = okta_world(on_sandbox, ["Staff", "Sales", "AD Engineers"])  # linked at the join
     login = f"ada.lovelace@{dirs.tenant.primary_domain}"
-    assert held(dirs, login)[2] == {"Salesforce", "VPN"}  # VPN through Staff
+    assert held(dirs, login)[2] == {"Salesforce", "VPN", "Slack"}  # through Staff, Everyone
     identity = join(dirs).identity
 
     plan = okta_plan(lifecycle.preview_offboarding(identity, LEAVE))
@@ -119,8 +119,13 @@ def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_i
     }
     [item] = [c for c in plan.checklist if c.kind == group_sources.IMPORTED_GROUP]
     assert item.item == f"Remove {login} from AD Engineers in Active Directory"
-    notes = [p.message for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP]
-    assert notes == ["VPN comes through “Staff”: it goes with the group."]
+    notes = sorted(p.message for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP)
+    assert notes == [
+        "Slack stays: it comes through a group the user stays in (“Everyone” is built in: "
+        "every user is in it). Remove the user from that group, or the app from the group, "
+        "to take it away.",
+        "VPN comes through “Staff”: it goes with the group.",
+    ]
     assert not plan.blocked
 
     job = wait_for_job(lifecycle.request_offboarding(identity, LEAVE, actor="system").pk)
@@ -131,7 +136,7 @@ def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_i
     status, groups, apps = held(dirs, login)
     assert status == "SUSPENDED"
     assert groups == {"Everyone", "AD Engineers"}  # built in, and Active Directory's to change
-    assert apps == set()  # VPN left with Staff; Salesforce was unassigned
+    assert apps == {"Slack"}  # VPN left with Staff; Salesforce was unassigned; Everyone's stays
     assert job.verification["directories"]  # the read-back found nothing left to do
 
 
@@ -142,9 +147,27 @@ def test_a_granting_group_the_leave_keeps_keeps_its_app_and_says_so(on_sandbox, 
     keep_staff = lifecycle.OffboardingOptions(delete_after_days=None, keep_groups=["Staff"])
     plan = okta_plan(lifecycle.preview_offboarding(identity, keep_staff))
     assert "VPN" not in {s.target_name for s in plan.steps}
-    [note] = [p for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP]
+    notes = [p for p in plan.problems if p.kind == group_sources.APP_THROUGH_GROUP]
+    [note] = [p for p in notes if p.subject == "VPN"]
     assert note.message.startswith("VPN stays: it comes through a group the user stays in")
     assert "“Staff” is kept" in note.message and not note.blocking
+
+
+def test_an_imported_group_in_a_template_is_checklist_work_at_the_joiners_dry_run(on_sandbox):
+    dirs = okta_world(on_sandbox)
+    dirs.template.groups = ["Staff", "AD Engineers"]
+    dirs.template.save()
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template], username=username)
+    plan = okta_plan(services.preview_onboarding(dirs.tenant, request))
+    assert ("add_group", "Staff") in {(s.action, s.target_name) for s in plan.steps}
+    assert "AD Engineers" not in {s.target_name for s in plan.steps}
+    [item] = plan.checklist
+    assert (item.kind, item.item) == (
+        group_sources.IMPORTED_GROUP,
+        f"Add {username} to AD Engineers in Active Directory",
+    )
+    assert "imported from Active Directory" in item.reason and not plan.blocked
 
 
 def test_an_asynchronous_activation_is_waited_out_not_enabled_again(on_sandbox, worker):
@@ -154,7 +177,7 @@ def test_an_asynchronous_activation_is_waited_out_not_enabled_again(on_sandbox, 
     assert "create_user" in actions and "enable_user" not in actions  # no activate again
     status, groups, apps = held(dirs, job.identity.username)
     assert status == "ACTIVE" and groups == {"Everyone", "Staff", "Sales"}
-    assert apps == {"Salesforce", "VPN"}
+    assert apps == {"Salesforce", "VPN", "Slack"}
     read = job.verification["directories"][str(dirs.tenant.connections.get().pk)]
     assert read["enabled"] is True
 
