@@ -31,6 +31,7 @@ ASSIGNMENTS = "/roleManagement/directory/roleAssignments"
 ELIGIBILITIES = "/roleManagement/directory/roleEligibilityScheduleInstances"
 # Graph's answer to removing an eligibility that is not there (any more): done already.
 NO_SUCH_ASSIGNMENT = "does not exist"
+UNIT_WRITE = "AdministrativeUnit.ReadWrite.All"
 REFUSED = "@refused"  # a role read the app may not make: the reason, in the body's place
 
 
@@ -121,6 +122,13 @@ async def _all(connector, url: str) -> list[Resource]:
 
 async def remove_role(connector, user_id: str, role: HeldRole) -> None:
     """Take one role from a user; done when it is gone already."""
+    try:
+        await _remove_role(connector, user_id, role)
+    except PermissionDeniedError as exc:
+        raise _needs(exc, "remove directory roles", "RoleManagement.ReadWrite.Directory") from None
+
+
+async def _remove_role(connector, user_id: str, role: HeldRole) -> None:
     if role.eligible:
         await _remove_eligibility(connector, user_id, role)
         return
@@ -163,6 +171,17 @@ async def leave_admin_unit(connector, user_id: str, unit_id: str) -> None:
             await members.by_directory_object_id(user_id).ref.delete()
     except NotFoundError:
         return
+    except PermissionDeniedError as exc:
+        raise _needs(exc, "remove members of administrative units", UNIT_WRITE) from None
+
+
+def _needs(exc: PermissionDeniedError, what: str, permission: str) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"The directory refused to {what}: the app needs the {permission} permission. "
+        f"Directory's answer: {exc.message}",
+        status=exc.status,
+        request_id=exc.request_id,
+    )
 
 
 # What the connection's own app may do -------------------------------------------------------

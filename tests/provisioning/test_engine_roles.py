@@ -6,17 +6,21 @@ what to change; a mover keeps their roles. Services, a real worker, the real SDK
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.urls import reverse
 
 from provisioning import lifecycle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import HeldRole
+from provisioning.connectors.errors import PermissionDeniedError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
-from provisioning.engine.desired import desired_for
+from provisioning.engine.desired import DesiredState, desired_for
 from provisioning.engine.offboarding import removed_by_job
 from provisioning.models import Identity, Job, Step
+from tenants.models import DirectoryConnection, Tenant
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
 
@@ -178,3 +182,53 @@ def test_a_mover_keeps_their_roles_and_units(on_sandbox):
     assert len(plan.access.admin_units) == 1
     assert plan.access.groups == frozenset()  # neither the role nor the unit is a group
     assert not [s for s in plan.steps if s.action in ("remove_role", "remove_admin_unit")]
+
+
+def test_without_role_permissions_a_leave_says_what_the_app_lacks(on_sandbox):
+    tenant_id, domain = str(uuid.uuid4()), f"rp{uuid.uuid4().hex[:8]}.example"
+    client_id, upn = str(uuid.uuid4()), f"root@{domain}"
+    body = {
+        "tenant_id": tenant_id,
+        "domains": [domain],
+        "apps": [
+            {
+                "client_id": client_id,
+                "client_secret": "s",
+                "permissions": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+            }
+        ],
+        "users": [{"userPrincipalName": upn}],
+        "directory_roles": [{"role": "Global Administrator", "members": [upn]}],
+        "eligible_roles": [{"role": "User Administrator", "members": [upn]}],
+    }
+    with on_sandbox.control() as control:
+        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
+    tenant = Tenant.objects.create(name="Perms", slug=f"p{tenant_id[:8]}", primary_domain=domain)
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=tenant_id,
+        client_id=client_id,
+        login_base_url=on_sandbox.url,
+        graph_base_url=on_sandbox.url,
+    )
+    connection.set_secret("s")
+    connection.save()
+    connector = connector_for(connection)
+    user = bridge.run(connector.get_user(upn))
+    leaver = DesiredState(upn, "Root", "Admin", "Root Admin", upn, enabled=False, leaving=True)
+
+    plan = bridge.run(
+        planner.plan_account(connector, connection.pk, leaver, planner.AccountView(user.id))
+    )
+
+    # Directory.ReadWrite.All reads active assignments; PIM needs a RoleManagement permission.
+    assert plan.access.roles == frozenset({HeldRole(GLOBAL_ADMIN)})
+    note = next(p for p in plan.problems if p.kind == "roles_unread")
+    assert not note.blocking and "RoleManagement.ReadWrite.Directory" in note.message
+    assert [s.target_name for s in plan.steps if s.action == "remove_role"] == [
+        "Global Administrator"
+    ]
+    with pytest.raises(PermissionDeniedError) as refused:
+        bridge.run(connector.remove_role(user.id, HeldRole(GLOBAL_ADMIN)))
+    assert "needs the RoleManagement.ReadWrite.Directory permission" in refused.value.message
