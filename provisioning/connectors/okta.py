@@ -414,7 +414,13 @@ class OktaConnector:
 
     async def assign_app(self, user_id: str, app_id: str) -> None:
         request = AppUserAssignRequest.from_dict({"id": user_id, "scope": "USER"})
-        await self._call(self._okta().assign_user_to_application(app_id, request))
+        try:
+            await self._call(self._okta().assign_user_to_application(app_id, request))
+        except PermanentError:
+            # Okta refuses apps to a deactivated user, also while it activates them again
+            # (transitioningToStatus): then get_user raises ReplicationLagError, to retry.
+            await self.get_user(user_id)
+            raise
 
     async def unassign_app(self, user_id: str, app_id: str) -> None:
         try:

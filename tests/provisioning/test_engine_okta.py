@@ -201,3 +201,20 @@ def test_the_connector_reads_a_transition_as_lag_and_enables_only_what_okta_acti
     assert user.attributes["status"] == "PROVISIONED" and user.enabled  # waits for its person
     bridge.run(okta.enable_user(made.id))  # allowed already: no activate (E0000016)
     assert bridge.run(okta.get_user(made.id)).attributes["status"] == "PROVISIONED"
+
+
+def test_a_restore_activates_a_deactivated_leaver_and_waits_for_okta(on_sandbox, worker):
+    dirs = okta_world(on_sandbox, ["Staff"], activation_ms=2000)
+    identity = join(dirs).identity
+    deactivate = lifecycle.OffboardingOptions(delete_after_days=None, okta_mode="deactivate")
+    left = wait_for_job(lifecycle.request_offboarding(identity, deactivate, actor="system").pk)
+    assert left.status == Job.Status.SUCCEEDED, list(left.steps.values_list("last_error"))
+    assert held(dirs, identity.username)[0] == "DEPROVISIONED"
+
+    job = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
+    steps = list(job.steps.values_list("action", "status", "last_error"))
+    assert job.status == Job.Status.SUCCEEDED, steps
+    assert [a for a, _, _ in steps].count("enable_user") == 1  # activated once, then waited
+    status, groups, apps = held(dirs, identity.username)
+    assert status == "ACTIVE" and {"Staff", "Sales"} <= groups
+    assert apps == {"Salesforce", "VPN", "Slack"}  # VPN and Slack back with their groups
