@@ -164,6 +164,7 @@ class EntraConnector:
     supports_licences = True
     disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
     soft_deletes = True  # a deleted user waits in deleted items until it is purged
+    on_premises_sync = True  # users and groups may be synced from AD (engine/elsewhere.py)
     has_directory_roles = True  # admin roles and administrative units (entra_roles.py)
     first_sign_in_methods: tuple[str, ...] = (TAP,)  # entra_tap.py
     hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)

@@ -8,7 +8,9 @@ verifies what the portal can change.
 - A user synced from on-premises AD (`onPremisesSyncEnabled`, the connector's `synced`
   attribute): AD masters the profile, the manager, the sign-in state and the password, and a
   delete in the cloud alone is undone by the next sync. Its usage location, cloud group
-  memberships, licences, apps and sessions stay the portal's.
+  memberships, licences, apps and sessions stay the portal's. A leaver's direct report who
+  is synced gets the new manager in AD too (read only where the connector says users may
+  be synced: `on_premises_sync`).
 - A mail-enabled security group or a distribution list (mail-enabled, not "Unified"):
   Exchange Online owns its members.
 - A group synced from on-premises AD: AD owns its members.
@@ -82,6 +84,7 @@ async def set_aside(connector, plan: planner.Plan, username: str) -> None:
     if any(step.action in _GROUP_ACTIONS for step in plan.steps):
         groups = await connector.groups()
     synced = is_synced(plan.user)
+    synced_reports = await _synced_reports(connector, plan.steps)
     kept: list[planner.PlannedStep] = []
     for step in plan.steps:
         if synced and step.action == Action.UPDATE_USER:
@@ -92,9 +95,28 @@ async def set_aside(connector, plan: planner.Plan, username: str) -> None:
             continue  # the delete's checklist item says it all
         elif step.action in _GROUP_ACTIONS and (item := _group_item(step, groups, username)):
             plan.checklist.append(item)
+        elif step.action == Action.REASSIGN_REPORT and step.params["report_id"] in synced_reports:
+            report = synced_reports[step.params["report_id"]]
+            work = _USER_WORK[Action.SET_MANAGER].format(
+                user=report, target=step.params["manager"].get("username") or step.target_name
+            )
+            plan.checklist.append(planner.ChecklistItem(SYNCED_USER, work, SYNCED_WHY))
         else:
             kept.append(step)
     plan.steps = kept
+
+
+async def _synced_reports(connector, steps) -> dict[str, str]:
+    """Report id -> username, of the direct reports a leave hands over who are synced."""
+    if not getattr(connector, "on_premises_sync", False):
+        return {}
+    found = {}
+    for step in steps:
+        if step.action == Action.REASSIGN_REPORT:
+            report = await connector.get_user(step.params["report_id"])
+            if is_synced(report):
+                found[report.id] = report.username
+    return found
 
 
 def _user_item(step: planner.PlannedStep, username: str) -> planner.ChecklistItem:

@@ -13,6 +13,7 @@ import re
 from sandbox.entra.errors import bad_request, not_found
 from sandbox.entra.model import User
 from sandbox.entra.odata import paged, select
+from sandbox.entra.onprem import refuse_synced_user_update
 from sandbox.entra.router import USER_READ, USER_WRITE, GraphRequest, GraphResponse, router
 from sandbox.entra.users import DEFAULT_SELECT, find_user
 
@@ -52,6 +53,7 @@ def set_manager(req: GraphRequest) -> GraphResponse:
         raise not_found(found["id"])
     if manager.id == user.id:
         raise bad_request("A user cannot be their own manager.")
+    refuse_synced_user_update(user, {"manager": manager.id})  # AD masters it
     user.manager_id = manager.id
     req.tenant.touch(user, "manager")
     return GraphResponse(204)
@@ -62,6 +64,7 @@ def remove_manager(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     if manager_of(req, user) is None:
         raise not_found("manager")
+    refuse_synced_user_update(user, {"manager": None})  # AD masters it
     user.manager_id = None
     req.tenant.touch(user, "manager")
     return GraphResponse(204)

@@ -1,7 +1,8 @@
 """Writes Graph refuses because another system is the object's source of authority.
 
 - Users and groups synced from on-premises Active Directory (`onPremisesSyncEnabled: true`):
-  AD masters their properties, sign-in state and password, and a synced group's members.
+  AD masters their properties, manager, sign-in state and password, and a synced group's
+  members.
   Graph answers 400 Request_BadRequest with the directory-sync text below. What lives only
   in the cloud stays writable on a synced user: its usage location, its licences
   (assignLicense), its membership of cloud groups, app role assignments, revoking its

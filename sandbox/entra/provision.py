@@ -17,7 +17,7 @@ Body (snake_case keys; user entries use Graph property names):
                                             "allowed_member_types": ["User"],
                                             "is_enabled": true}]}],
      "users": [{"userPrincipalName": "...", "displayName": "...", "licenses": ["SPE_E3"],
-                "onPremisesSyncEnabled": true,
+                "onPremisesSyncEnabled": true, "manager": "<upn or id>",
                 "apps": ["<service principal display name or id>"],
                 "last_sign_in": "<ISO date and time, optional>", ...}],
      "token_lifetime_s": 3600, "behaviour": {...},
@@ -190,6 +190,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
         if upn.lower() in tenant.upn_index:
             raise ValueError(f"user {upn!r} is listed twice")
         password = props.pop("password", "Sandbox-Passw0rd!")
+        props.pop("manager", None)  # _add_managers, once every user exists
         licences = props.pop("licenses", [])
         last_sign_in = props.pop("last_sign_in", None)
         signed_in = None if last_sign_in is None else parse_time(last_sign_in, f"user {upn!r}")
@@ -247,6 +248,18 @@ def _proxy_addresses(upn: str, props: dict, taken: set[str]) -> list[str]:
         raise ValueError(f"user {upn!r}: another user holds the address {min(held & taken)}")
     taken |= held
     return proxies
+
+
+def _add_managers(tenant: EntraTenant, body: dict) -> None:
+    """Seeded users' managers ("manager": a UPN or id among the seeded users)."""
+    for item in _dicts(body, "users"):
+        if not item.get("manager"):
+            continue
+        user = tenant.live_user(item["userPrincipalName"])
+        boss = tenant.live_user(str(item["manager"]))
+        if boss is None or boss is user:
+            raise ValueError(f"user {item['userPrincipalName']!r}: unknown manager")
+        user.manager_id = boss.id
 
 
 def _service_principal(tenant: EntraTenant, upn: str, key: object) -> ServicePrincipal:
@@ -313,6 +326,7 @@ def build_tenant(body: dict) -> EntraTenant:
     tenant.skus = {s.sku_id: s for s in _skus(body)}
     tenant.service_principals = {sp.id: sp for sp in _service_principals(body)}
     _add_users(tenant, body)
+    _add_managers(tenant, body)
     _add_groups(tenant, body)
     update_settings(
         tenant,

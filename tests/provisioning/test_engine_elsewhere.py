@@ -25,10 +25,19 @@ A = Step.Action
 
 
 def hybrid_extra(domain: str) -> dict:
-    """Sam is synced from AD, in the cloud group Staff and the distribution list Sales-All."""
-    sam = f"sam.synced@{domain}"
+    """Sam is synced from AD, in the cloud group Staff and the distribution list Sales-All;
+    he reports to Lee (a cloud account), who reports to Bob."""
+    sam, lee, bob = f"sam.synced@{domain}", f"lee.leaver@{domain}", f"bob.boss@{domain}"
     return {
         "users": [
+            {"userPrincipalName": bob, "displayName": "Bob Boss"},
+            {
+                "userPrincipalName": lee,
+                "displayName": "Lee Leaver",
+                "givenName": "Lee",
+                "surname": "Leaver",
+                "manager": bob,
+            },
             {
                 "userPrincipalName": sam,
                 "displayName": "Sam Synced",
@@ -36,9 +45,10 @@ def hybrid_extra(domain: str) -> dict:
                 "surname": "Synced",
                 "department": "Sales",
                 "onPremisesSyncEnabled": True,
+                "manager": lee,
                 "licenses": ["SPE_E3"],
                 "apps": ["Salesforce"],
-            }
+            },
         ],
         "groups": [
             {
@@ -225,3 +235,19 @@ def test_a_move_of_a_synced_user_leaves_the_profile_to_ad(hybrid):
         f"Set department to “Support”, job title to “Account Executive” for {hybrid.sam} "
         "in on-premises Active Directory"
     ]
+
+
+def test_a_synced_direct_report_gets_the_new_manager_in_ad(hybrid):
+    lee = f"lee.leaver@{hybrid.tenant.primary_domain}"
+    request = services.OnboardingRequest("Lee", "Leaver", [hybrid.template])
+    joined = run(services.request_onboarding(hybrid.tenant, request, username=lee, actor="system"))
+    assert joined.status == Job.Status.SUCCEEDED, joined.error or steps_of(joined)
+    options = lifecycle.OffboardingOptions.preset_for(hybrid.tenant)
+    options.reassign_reports = True
+
+    job = run(lifecycle.request_offboarding(joined.identity, options, actor="system"))
+
+    assert job.status == Job.Status.SUCCEEDED, job.error or steps_of(job)
+    assert not [t for a, t in steps_of(job) if a == A.REASSIGN_REPORT]
+    bob = f"bob.boss@{hybrid.tenant.primary_domain}"
+    assert f"Set the manager of {hybrid.sam} to {bob} in on-premises Active Directory" in items(job)

@@ -15,6 +15,7 @@ from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
+from msgraph.generated.models.reference_update import ReferenceUpdate
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody,
@@ -170,6 +171,19 @@ def test_a_cloud_user_reads_no_sync_and_patches_freely(hybrid: EntraDir) -> None
     assert read.on_premises_sync_enabled is None
     assert read.account_enabled is False
     assert read.department == "Finance"
+
+
+def test_the_manager_of_a_synced_user_is_ad_s_to_set(hybrid: EntraDir) -> None:
+    sam, cleo = user_id(hybrid, "sam.synced"), user_id(hybrid, "cleo.cloud")
+
+    def manager(uid: str, boss: str):
+        body = ReferenceUpdate(odata_id=f"{hybrid.server.url}/v1.0/users/{boss}")
+        return lambda client: client.users.by_user_id(uid).manager.ref.put(body)
+
+    assert_refused(refusal(hybrid, manager(sam, cleo)), SYNC_TEXT)
+    run_sdk(hybrid, manager(cleo, sam))  # a cloud user may report to a synced one
+    read = run_sdk(hybrid, lambda client: client.users.by_user_id(cleo).manager.get())
+    assert read.id == sam
 
 
 def test_a_synced_user_may_be_deleted_in_the_cloud(hybrid: EntraDir) -> None:
