@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
 import pytest
 
 from provisioning import lifecycle, services
@@ -201,6 +202,26 @@ def test_the_connector_reads_a_transition_as_lag_and_enables_only_what_okta_acti
     assert user.attributes["status"] == "PROVISIONED" and user.enabled  # waits for its person
     bridge.run(okta.enable_user(made.id))  # allowed already: no activate (E0000016)
     assert bridge.run(okta.get_user(made.id)).attributes["status"] == "PROVISIONED"
+
+    # A password reset under way (RECOVERY) is sign-in allowed too: nothing to enable.
+    recovering = bridge.run(
+        okta.create_user(
+            NewUser("reset@example.com", "Re", "Set", "Re Set", "reset@example.com", "Pa55-word!x")
+        )
+    )
+    time.sleep(1.7)
+    url = f"{on_sandbox.url}/okta/{dirs.okta_id}/api/v1/users/{recovering.id}"
+    token = dirs.tenant.connections.get().get_secret()
+    reset = httpx.post(
+        f"{url}/lifecycle/reset_password?sendEmail=false",
+        headers={"Authorization": f"SSWS {token}"},
+        verify=str(on_sandbox.ca),
+    )
+    assert reset.status_code == 200, reset.text
+    user = bridge.run(okta.get_user(recovering.id))
+    assert user.attributes["status"] == "RECOVERY" and user.enabled
+    bridge.run(okta.enable_user(recovering.id))
+    assert bridge.run(okta.get_user(recovering.id)).attributes["status"] == "RECOVERY"
 
 
 def test_a_restore_activates_a_deactivated_leaver_and_waits_for_okta(on_sandbox, worker):
