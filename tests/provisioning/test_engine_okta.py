@@ -134,6 +134,8 @@ def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_i
     assert job.status == Job.Status.SUCCEEDED, steps
     assert not job.steps.filter(action=Step.Action.UNASSIGN_APP, target_name="VPN").exists()
     assert not job.steps.filter(target_name="AD Engineers").exists()
+    kept = [(c["kind"], c["item"]) for c in job.checklist]  # shown on the job's page
+    assert (group_sources.IMPORTED_GROUP, item.item) in kept
     status, groups, apps = held(dirs, login)
     assert status == "SUSPENDED"
     assert groups == {"Everyone", "AD Engineers"}  # built in, and Active Directory's to change
