@@ -9,12 +9,13 @@ Body (all optional but `users`):
 Adds to an existing tenant: users with names, departments, job titles, cities and usage
 locations; an "All <prefix>" group holding everyone, one group per department, and `groups`
 project groups of 1 to 5 % of the users each; the tenant's first SKU for `licensed_share` of
-the users (its second, if any, for a fifth of those), seats raised to cover them with 5 %
-spare; `disabled_share` blocked accounts (a third of them still licensed: licence waste);
-sign-ins for `signed_in_share` of the users, `stale_share` of those 90 to 400 days ago and the
-rest in the last 30 days; `apps` more service principals ("<prefix> app N", app roles of
-every shape: for users, for applications only, for both, disabled, none); the first role for
-users of a random service principal (default access when it has none) for `app_share`.
+the users (for a fifth of those also the next SKU whose service plans stack with it), seats
+raised to cover them with 5 % spare; `disabled_share` blocked accounts (a third of them still
+licensed: licence waste); sign-ins for `signed_in_share` of the users, `stale_share` of those
+90 to 400 days ago and the rest in the last 30 days; `apps` more service principals
+("<prefix> app N", app roles of every shape: for users, for applications only, for both,
+disabled, none); the first role for users of a random service principal (default access when
+it has none) for `app_share`.
 
 Everything goes through the tenant's own methods, so delta rounds report the new objects
 like any other change. The result counts what was made and how long it took.
@@ -37,6 +38,7 @@ from sandbox.entra.model import (
     Group,
     ServicePrincipal,
 )
+from sandbox.entra.service_plans import stack
 from sandbox.entra.signins import record as record_sign_in
 from sandbox.seed import DEPARTMENTS, FIRST, LAST, LOCATIONS
 
@@ -129,6 +131,9 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
     rng = random.Random(body.get("seed", 1))
     now = dt.datetime.now(dt.UTC)
     skus = list(tenant.skus.values())
+    # The SKU some users hold beside the first: one whose service plans do not exclude it.
+    first_part = skus[0].sku_part_number if skus else ""
+    second = next((s for s in skus[1:] if stack([first_part, s.sku_part_number])), None)
     apps_made = _service_principals(tenant, prefix, generating.count(body, "apps", 0, 5000))
     sps = list(tenant.service_principals.values())
 
@@ -154,8 +159,8 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
         licences = []
         if skus and rng.random() < shares["licensed_share"] and (enabled or rng.random() < 1 / 3):
             licences.append({"skuId": skus[0].sku_id, "disabledPlans": []})
-            if len(skus) > 1 and rng.random() < 0.2:
-                licences.append({"skuId": skus[1].sku_id, "disabledPlans": []})
+            if second is not None and rng.random() < 0.2:
+                licences.append({"skuId": second.sku_id, "disabledPlans": []})
         created = now - dt.timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86399))
         props = {
             "id": str(uuid.uuid4()),
@@ -211,7 +216,7 @@ def generate(tenant: EntraTenant, body: dict) -> dict[str, Any]:
         for user in rng.sample(users, k=max(1, int(len(users) * rng.uniform(0.01, 0.05)))):
             tenant.add_member(project, user)
             memberships += 1
-    for sku in skus[:2]:
+    for sku in [*skus[:1], *([second] if second else [])]:
         consumed = tenant.consumed(sku.sku_id)
         if consumed > sku.enabled:
             sku.enabled = consumed + max(1, consumed // 20)
