@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import bad_json, forbidden, invalid_search
-from .listing import matching, page
+from .listing import limit_param, matching, page
 from .model import Group
 from .pipeline import Call, Reply
 from .query import QueryError, analyse
@@ -19,6 +19,7 @@ from .resources import app_json, group_json, user_json
 # What `filter` accepts on groups ("Filtering supports the following limited number of
 # properties: id, type, lastUpdated, and lastMembershipUpdated"); `search` takes any.
 FILTERABLE = frozenset({"id", "type", "lastUpdated", "lastMembershipUpdated"})
+Q_LIMIT = 300
 
 _TOP_LEVEL = {
     "id": "id",
@@ -61,7 +62,11 @@ def list_groups(call: Call) -> Reply:
         groups = matching(groups, expression, _attribute)
     q = (call.query("q") or "").strip().lower()
     if q:
-        groups = [g for g in groups if g.name.lower().startswith(q)]
+        # "Paging and searching are currently mutually exclusive ... The default limit for a
+        # query is 300 results": no next page, whatever matches beyond the limit.
+        found = [g for g in groups if g.name.lower().startswith(q)]
+        found = sorted(found, key=lambda g: g.id)[: limit_param(call, Q_LIMIT, Q_LIMIT)]
+        return Reply(200, [group_json(g, call.base) for g in found])
     chosen, headers = page(call, groups, "/api/v1/groups", default=10_000, maximum=10_000)
     return Reply(200, [group_json(g, call.base) for g in chosen], headers)
 

@@ -225,3 +225,15 @@ def test_reactivate_only_from_provisioned_or_recovery(okta_sandbox, org, api):
     assert_okta_error(
         api.post(f"/api/v1/users/{active['id']}/lifecycle/suspend"), 400, "E0000001"
     )  # RECOVERY is not ACTIVE: suspend refuses it
+
+
+def test_a_group_query_is_not_paged(org, api):
+    for n in range(4):
+        assert (
+            api.post("/api/v1/groups", json={"profile": {"name": f"Team {n}"}}).status_code == 200
+        )
+    response = api.get("/api/v1/groups", params={"q": "team", "limit": 2})
+    assert [g["profile"]["name"] for g in response.json()] == ["Team 0", "Team 1"]
+    assert "next" not in response.links  # a query has no next page, unlike a listing
+    listing = api.get("/api/v1/groups", params={"limit": 2})
+    assert "next" in listing.links
