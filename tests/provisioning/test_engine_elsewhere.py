@@ -6,6 +6,7 @@ verified by reading back. The real engine runs in-process against the sandbox ov
 import uuid
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from portal.models import Role
@@ -251,3 +252,25 @@ def test_a_synced_direct_report_gets_the_new_manager_in_ad(hybrid):
     assert not [t for a, t in steps_of(job) if a == A.REASSIGN_REPORT]
     bob = f"bob.boss@{hybrid.tenant.primary_domain}"
     assert f"Set the manager of {hybrid.sam} to {bob} in on-premises Active Directory" in items(job)
+
+
+def test_the_delete_of_a_synced_leaver_is_ad_s_and_the_job_still_verifies(hybrid):
+    link_sam(hybrid, extra_groups=())
+    identity = Job.objects.get(tenant=hybrid.tenant).identity
+    options = lifecycle.OffboardingOptions.preset_for(hybrid.tenant)
+    options.delete_after_days = 0
+    leave = run(lifecycle.request_offboarding(identity, options, actor="system"))
+    assert leave.status == Job.Status.SUCCEEDED, leave.error or steps_of(leave)
+    delete = identity.jobs.get(kind=Job.Kind.DELETE)
+    with transaction.atomic():
+        assert lifecycle.start_job(delete)
+
+    delete = run(delete)
+
+    assert delete.status == Job.Status.SUCCEEDED, delete.error or steps_of(delete)
+    assert not {a for a, _ in steps_of(delete)} & {A.DELETE_USER, A.PURGE_USER}
+    assert items(delete) == [
+        f"Delete {hybrid.sam} in on-premises Active Directory (or take it out of the sync scope)"
+    ]
+    assert delete.checklist[0]["reason"] == elsewhere.SYNCED_DELETE_WHY
+    assert hybrid.entra_user(hybrid.sam)["deleted"] is False
