@@ -24,7 +24,7 @@ from portal.audit.events import record
 from provisioning.connectors.sign_in import DIRECTORY_EMAIL, IssuedSignIn
 from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
 from provisioning.models import Step
-from tenants.crypto import decrypt, encrypt
+from tenants.crypto import CredentialError, decrypt, encrypt
 
 
 def token_hash(token: str) -> str:
@@ -140,8 +140,13 @@ def view_once(token: str, *, request) -> Viewing:
         state = _state(row)
         if state != "waiting":
             return Viewing(state, row)
-        secret = decrypt(row.ciphertext)
         now = timezone.now()
+        try:
+            secret = decrypt(row.ciphertext)
+        except CredentialError:  # its key was rotated out: it can never be shown
+            row.ciphertext, row.wiped_at = "", now
+            row.save(update_fields=["ciphertext", "wiped_at"])
+            return Viewing("expired", row)
         row.ciphertext, row.viewed_at, row.wiped_at = "", now, now
         row.save(update_fields=["ciphertext", "viewed_at", "wiped_at"])
         record(
