@@ -57,19 +57,30 @@ class FirstSignInHandler:
 
 
 def _still_due(policy: FirstSignInPolicy, joiner: Joiner) -> bool:
-    """Not issued for this person in this directory yet; and for an account that exists, one
-    the portal created since the policy chose a method (never the people it managed before)."""
+    """Not issued for this person in this directory yet, nor failed (retrying that job runs
+    its failed step again; the periodic checks never do); and for an account that exists,
+    one the portal created since the policy chose a method (never the people it managed
+    before)."""
     if joiner.identity_id is not None:
         issued = Delivery.objects.filter(
             identity_id=joiner.identity_id, connection=joiner.connection
         ).exists()
-        if issued:
+        if issued or _failed(joiner):
             return False
     account = joiner.account
     if account is None or not account.remote_id:
         return True
     created = account.created_remotely_at
     return bool(created and policy.active_since and created >= policy.active_since)
+
+
+def _failed(joiner: Joiner) -> bool:
+    return Step.objects.filter(
+        job__identity_id=joiner.identity_id,
+        connection=joiner.connection,
+        action=FIRST_SIGN_IN,
+        status=Step.Status.FAILED,
+    ).exists()
 
 
 handler = FirstSignInHandler()

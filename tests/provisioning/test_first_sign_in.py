@@ -200,6 +200,27 @@ def test_an_unknown_manager_is_a_note_not_a_failure(
     assert any("No first sign-in will be sent" in w for w in job.options["warnings"])
 
 
+def test_a_pass_the_directory_refuses_fails_the_step_once_in_words(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The tenant's TAP policy allows at most 480 minutes (Entra's default): the step fails
+    with Graph's reason, nothing is kept or mailed, and the periodic check does not try again
+    (retrying the job does)."""
+    dirs = make_directories(on_sandbox, "fsi-refused")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap", tap_lifetime_minutes=600)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = drive(onboard(dirs, manager.username))
+    assert job.status == Job.Status.PARTIAL
+    (step,) = first_sign_in_steps(job)
+    assert step.status == Step.Status.FAILED and step.error_kind == "permanent"
+    assert "maximum (480)" in step.last_error
+    assert Delivery.objects.count() == 0 and mailoutbox == []
+    reconcile = Job.objects.create(tenant=dirs.tenant, identity=job.identity, kind="reconcile")
+    assert drive(reconcile).status == Job.Status.SUCCEEDED
+    assert len(first_sign_in_steps(job)) == 1
+
+
 def test_people_made_before_the_policy_never_get_one(
     on_sandbox, mailoutbox, django_capture_on_commit_callbacks
 ):
