@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from provisioning.connectors.base import DirectoryUser
 from provisioning.connectors.entra_mail import DriveUnavailableError, MailboxUnavailableError
+from provisioning.connectors.errors import PermissionDeniedError
 from provisioning.engine import manager as managers
 from provisioning.engine import planner
 
@@ -74,6 +75,9 @@ async def _plan_mail(connector, plan, options: dict, boss: DirectoryUser | None)
     except MailboxUnavailableError as exc:
         plan.problems.append(_no_mailbox(plan.user.username, exc.message))
         return False
+    except PermissionDeniedError as exc:
+        plan.problems.append(_not_permitted("MailboxSettings.ReadWrite", "mail", exc.message))
+        return True  # whether there is a mailbox is unknown: the checklist stays
     return True
 
 
@@ -102,6 +106,9 @@ async def _plan_files(connector, plan, options: dict, boss: DirectoryUser | None
         return
     try:
         shares = await connector.drive_shares(plan.user.id)
+    except PermissionDeniedError as exc:
+        plan.problems.append(_not_permitted("Files.ReadWrite.All", "OneDrive", exc.message))
+        return
     except DriveUnavailableError as exc:
         plan.problems.append(
             planner.Problem(
@@ -158,6 +165,19 @@ def _no_mailbox(username: str, why: str) -> planner.Problem:
         f"{username} has no mailbox Graph can reach (no Exchange Online licence, or on-premises): "
         f"no automatic reply or forwarding. Graph: {why}",
         username,
+        blocking=False,
+    )
+
+
+def _not_permitted(permission: str, what: str, why: str) -> planner.Problem:
+    """The app registration cannot read this: the leave goes on without the handover (its
+    sign-in and access changes matter more), and the dry run says what to grant."""
+    return planner.Problem(
+        "handover_not_permitted",
+        f"The portal's app may not read the {what} ({why}): grant it the {permission} "
+        "application permission, or turn these leaver options off. The rest of the leave "
+        "goes on.",
+        permission,
         blocking=False,
     )
 

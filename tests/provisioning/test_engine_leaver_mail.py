@@ -150,3 +150,45 @@ def test_without_a_manager_forwarding_files_and_reports_are_notes(on_sandbox, wo
     assert [s.action for s in plan.steps if s.action in HANDOVER] == [AUTO_REPLY]
     job = wait_for_job(lifecycle.request_offboarding(leaver, chosen, actor="system").pk)
     assert job.status == Job.Status.SUCCEEDED, job.error
+
+
+def test_an_app_without_mail_and_files_permissions_leaves_a_note_and_the_leave_goes_on(
+    on_sandbox, worker, monkeypatch
+):
+    """Existing app registrations lack MailboxSettings.ReadWrite and Files.ReadWrite.All:
+    the leave still blocks sign-in and strips access; the dry run says what to grant."""
+    from sandbox.entra.model import ALL_PERMISSIONS
+    from tests.provisioning import directories
+
+    narrower = [
+        p for p in ALL_PERMISSIONS if p not in ("MailboxSettings.ReadWrite", "Files.ReadWrite.All")
+    ]
+    real_control = type(on_sandbox).control
+
+    def control(server):
+        """The control client, whose tenant creations give the app `narrower` permissions."""
+        client = real_control(server)
+        post = client.post
+
+        def narrowed(url, json=None, **kwargs):
+            if url == "/_sandbox/entra/tenants" and json:
+                json = {**json, "apps": [{**json["apps"][0], "permissions": narrower}]}
+            return post(url, json=json, **kwargs)
+
+        client.post = narrowed
+        return client
+
+    monkeypatch.setattr(type(on_sandbox), "control", control)
+    dirs = directories.make_directories(on_sandbox, "mail-perm")
+    monkeypatch.setattr(type(on_sandbox), "control", real_control)
+    dirs.add_entra_user("bo.boss@mail-perm.example", "Bo", "Boss")
+    leaver = joined(dirs)
+    chosen = options(dirs)
+    plan = entra_plan(leaver, chosen)
+    denied = [p for p in plan.problems if p.kind == "handover_not_permitted"]
+    assert {p.subject for p in denied} == {"MailboxSettings.ReadWrite", "Files.ReadWrite.All"}
+    assert not plan.blocked and [s for s in plan.steps if s.action in HANDOVER] == []
+    assert {c.kind for c in plan.checklist} == {"shared_mailbox", "hide_from_gal"}
+    job = wait_for_job(lifecycle.request_offboarding(leaver, chosen, actor="system").pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert dirs.entra_user(leaver.username)["accountEnabled"] is False
