@@ -103,10 +103,12 @@ DEPARTMENTS = {
 LOCATIONS = [("US", "Seattle"), ("GB", "London"), ("DE", "Berlin"), ("NL", "Amsterdam")]
 APPS = {
     "Salesforce": ["User", "Admin"],
-    "ServiceNow": ["Agent", "Requester"],
+    "ServiceNow": ["Requester", "Agent"],
     "Zoom": ["Member"],
     "Slack": ["Member", "Workspace Admin"],
 }
+# Roles given to applications (app permissions), not to people: a user never gets these.
+APP_ONLY_ROLES = {"Agent"}
 
 
 def _id(*parts: str) -> str:
@@ -270,7 +272,12 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
             "id": _id(key, "sp", app),
             "app_id": _id("app", app),  # one multi-tenant app, the same appId everywhere
             "app_roles": [
-                {"value": r.replace(" ", ""), "display_name": r, "id": _id("app", app, "role", r)}
+                {
+                    "value": r.replace(" ", ""),
+                    "display_name": r,
+                    "id": _id("app", app, "role", r),
+                    "allowed_member_types": ["Application" if r in APP_ONLY_ROLES else "User"],
+                }
                 for r in roles
             ],
         }

@@ -53,16 +53,19 @@ TENANTS = [
     },
 ]
 
-# Group, SKU and app names as the sandbox's demo directories have them (sandbox/seed.py).
+# Group, SKU and app names as the sandbox's demo directories have them (sandbox/seed.py). An
+# app with several roles for users is named with the one a joiner gets (an Okta app has no
+# roles: the name before " / " is enough there).
+SALESFORCE, SLACK = "Salesforce / User", "Slack / Member"
 ROLE_TEMPLATES = {
     "contoso": [
-        ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
+        ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], [SALESFORCE], "Sales"),
         ("Support", ["All Staff", "Support Team", "VPN Users"], ["EMS"], ["ServiceNow"], "Support"),
         (
             "Engineering",
             ["All Staff", "Engineering Team", "VPN Users"],
             ["SPE_E3"],
-            ["Slack"],
+            [SLACK],
             "Engineering",
         ),
     ],
@@ -72,15 +75,15 @@ ROLE_TEMPLATES = {
         ("Finance", ["All Staff", "Finance"], [], ["Workday"], "Finance"),
     ],
     "northwind": [
-        ("Sales", ["All Staff", "VPN Users"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
+        ("Sales", ["All Staff", "VPN Users"], ["O365_BUSINESS_PREMIUM"], [SALESFORCE], "Sales"),
         ("Operations", ["All Staff"], ["EMS"], ["Zoom"], "Operations"),
-        ("Office", ["All Staff", "Managers"], ["SPE_E3"], ["Slack"], "Operations"),
+        ("Office", ["All Staff", "Managers"], ["SPE_E3"], [SLACK], "Operations"),
     ],
 }
 
 MSP_TEMPLATES = [
     ("Standard employee", ["All Staff"], ["O365_BUSINESS_PREMIUM"], [], ""),
-    ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], ["Salesforce"], "Sales"),
+    ("Sales", ["All Staff", "Sales Team"], ["O365_BUSINESS_PREMIUM"], [SALESFORCE], "Sales"),
 ]
 
 # username, first, last, role, all_tenants, tenant slugs
