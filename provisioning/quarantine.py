@@ -36,7 +36,7 @@ from django.utils import timezone
 from portal.audit.events import record
 from provisioning import throttle
 from provisioning.connectors import bridge
-from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.errors import ConnectorError, ThrottledError
 from provisioning.connectors.factory import connector_for
 from provisioning.models import Identity, Job
 from provisioning.models_throttle import ConnectionBreaker, ConnectionBucket
@@ -180,12 +180,16 @@ def due_for_probe(now: datetime | None = None) -> list[DirectoryConnection]:
 def probe(connection: DirectoryConnection) -> bool | None:
     """One read through the connector, by one caller at a time (the half-open state).
     True: released by itself; False: the probe failed and the breaker stays open; None: not
-    probed (closed meanwhile, held, or another caller is probing)."""
+    probed (closed meanwhile, held, another caller is probing, or the directory throttled it)."""
     if not _claim_probe(connection):
         return None
     try:
         connector = connector_for(connection)
         bridge.run(connector.probe(), timeout=PROBE_TIMEOUT_S)
+    except ThrottledError as exc:  # pacing says nothing of health: probe again at a later beat
+        throttle.throttled(connection, exc.retry_after)
+        ConnectionBreaker.objects.filter(connection_id=connection.pk).update(probing_until=None)
+        return None
     except ConnectorError as exc:
         return _probe_failed(connection, exc.message)
     except CredentialError as exc:

@@ -203,3 +203,18 @@ def test_an_app_with_several_roles_for_users_needs_one_named(on_sandbox, worker)
     assert [(a["app"], a["appRoleId"]) for a in user["appRoleAssignments"]] == [
         ("Workspace", ADMIN)
     ]
+
+
+@pytest.mark.django_db
+def test_a_throttled_probe_neither_releases_nor_fails(on_sandbox, settings):
+    settings.QUARANTINE_COOLDOWN_SECONDS = 0
+    dirs = make_directories(on_sandbox, slug("probe"))
+    connection = dirs.tenant.connections.get(kind="entra")
+    for _ in range(quarantine.MIN_CALLS):
+        quarantine.record_outcome(connection, ok=False, reason="down")
+    connection.refresh_from_db()
+    assert connection.quarantined_at is not None
+    dirs.behave("entra", throttle_next=1, throttle_retry_after=False)
+    assert quarantine.probe_due_connections() == {"released": 0, "failed": 0}
+    assert connection.breaker.probe_failures == 0  # no longer cool-down for being paced
+    assert quarantine.probe_due_connections() == {"released": 1, "failed": 0}
