@@ -277,7 +277,10 @@ CONNECTION_FORMS = {
 class RoleTemplateForm(forms.ModelForm):
     groups = LinesField(help_text="Group names or object IDs, one a line.")
     licenses = LinesField(label="Licences", help_text="SKU part numbers or SKU IDs, one a line.")
-    apps = LinesField(help_text="Application names or IDs, one a line.")
+    apps = LinesField(
+        help_text="Application names or IDs, one a line; “App / Role” names the app role a "
+        "joiner gets where the app has several for users."
+    )
     usage_location = forms.CharField(required=False, max_length=20, help_text="e.g. GB")
     domain = forms.ChoiceField(
         required=False,
