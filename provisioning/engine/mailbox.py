@@ -151,8 +151,9 @@ def _warn_licence(plan, options: dict) -> None:
     plan.problems.append(
         planner.Problem(
             "mailbox_goes_with_licence",
-            "Removing the licences disables the mailbox: the automatic reply and the forwarding "
-            "stop with it unless the mailbox becomes a shared mailbox first.",
+            "Removing the licences leaves the mailbox 30 days before Exchange removes it, and the "
+            "automatic reply and the forwarding with it, unless it becomes a shared mailbox "
+            "first.",
             plan.user.username,
             blocking=False,
         )

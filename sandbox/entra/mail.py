@@ -4,8 +4,9 @@ replies) and the inbox's message rules.
 Only a user whose licences give an enabled Exchange Online plan (EXCHANGE_S_*, per the SKU's
 service plans in service_plans.py) has a mailbox; for anyone else Graph answers
 404 MailboxNotEnabledForRESTAPI ("The mailbox is either inactive, soft-deleted, or is hosted
-on-premise."). The mailbox goes with the licence here, at once (Exchange keeps the data for
-30 days but Graph no longer reaches it).
+on-premise."). A mailbox outlives its licence by Exchange's 30-day grace period (it stays
+active and receives mail; then it is removed, or made inactive under a hold): here the grace
+starts when a licensed mailbox is first seen without its plan.
 
 Permissions (application): mailboxSettings GET MailboxSettings.Read, PATCH
 MailboxSettings.ReadWrite (user-get-mailboxsettings.md, user-update-mailboxsettings.md);
@@ -15,6 +16,7 @@ messageRules GET MailboxSettings.Read, POST and DELETE MailboxSettings.ReadWrite
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sandbox.entra.errors import GraphError, bad_request, not_found
@@ -27,6 +29,7 @@ SETTINGS_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
 SETTINGS_WRITE = ("MailboxSettings.ReadWrite",)
 # User plans that give a mailbox (EXCHANGE_S_FOUNDATION applies to the company: no mailbox).
 EXCHANGE_PLANS = ("EXCHANGE_S_",)
+LICENCE_GRACE_S = 30 * 86400
 REPLY_STATUSES = ("disabled", "alwaysEnabled", "scheduled")
 AUDIENCES = ("none", "contactsOnly", "all")
 REPLY_FIELDS = {
@@ -68,13 +71,19 @@ def holds_plan(tenant: EntraTenant, user: User, prefixes: tuple[str, ...]) -> bo
 
 def mailbox_user(req: GraphRequest) -> User:
     user = find_user(req, req.params["id"])
-    if not holds_plan(req.tenant, user, EXCHANGE_PLANS):
-        raise GraphError(
-            404,
-            "MailboxNotEnabledForRESTAPI",
-            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
-        )
-    return user
+    if holds_plan(req.tenant, user, EXCHANGE_PLANS):
+        user.mailbox["provisioned"] = True
+        user.mailbox.pop("unlicensed_since", None)
+        return user
+    if user.mailbox.get("provisioned"):
+        since = user.mailbox.setdefault("unlicensed_since", time.time())
+        if time.time() - since < LICENCE_GRACE_S:
+            return user
+    raise GraphError(
+        404,
+        "MailboxNotEnabledForRESTAPI",
+        "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+    )
 
 
 def default_settings() -> dict[str, Any]:

@@ -99,9 +99,9 @@ def test_a_changed_reply_is_planned_again(on_sandbox, worker):
     ]
 
 
-def test_replies_set_before_the_licence_goes_then_a_note_not_a_failure(on_sandbox, worker):
-    """Removing the licence disables the mailbox: the handover runs first, the read-back that
-    finds no mailbox any more is a note, and the job succeeds."""
+def test_replies_set_before_the_licence_goes_and_read_back_in_the_grace_period(on_sandbox, worker):
+    """The handover runs before the licence steps; Exchange keeps the unlicensed mailbox for
+    30 days, so the read-back verifies it; the dry run warns that it ends then."""
     dirs = make_directories(on_sandbox, "mail-lic")
     dirs.add_entra_user("bo.boss@mail-lic.example", "Bo", "Boss")
     leaver = joined(dirs)
@@ -114,8 +114,9 @@ def test_replies_set_before_the_licence_goes_then_a_note_not_a_failure(on_sandbo
     actions = [a for a, _ in steps]
     assert actions.index(AUTO_REPLY) < actions.index("remove_license")
     assert all(status == "succeeded" for _, status in steps)
-    gone = dirs.graph("GET", f"/users/{leaver.username}/mailboxSettings")
-    assert gone.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
+    assert dirs.entra_user(leaver.username)["licenses"] == []
+    reply = read(dirs, f"/users/{leaver.username}/mailboxSettings")["automaticRepliesSetting"]
+    assert reply["status"] == "alwaysEnabled"
 
 
 def test_no_exchange_licence_is_a_note_and_the_leave_goes_on(on_sandbox, worker):

@@ -183,18 +183,23 @@ def test_no_exchange_licence_no_mailbox(org: EntraDir) -> None:
     assert rules.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
 
 
-def test_the_mailbox_goes_with_the_exchange_licence(org: EntraDir) -> None:
+def test_the_mailbox_outlives_its_licence_by_the_grace_period(org: EntraDir) -> None:
+    """Exchange keeps an unlicensed mailbox active for 30 days: the reply set before the
+    licence went still reads back."""
     who = ids(org)
     e3 = next(s["skuId"] for s in org.state()["subscribedSkus"] if s["skuPartNumber"] == "SPE_E3")
     with org.graph() as graph:
+        url = f"/users/{who['ann']}/mailboxSettings"
+        on = {"automaticRepliesSetting": {"status": "alwaysEnabled", "internalReplyMessage": "x"}}
+        assert graph.patch(url, json=on).status_code == 200
         removed = graph.post(
             f"/users/{who['ann']}/assignLicense",
             json={"addLicenses": [], "removeLicenses": [e3]},
         )
         assert removed.status_code == 200, removed.text
-        gone = graph.get(f"/users/{who['ann']}/mailboxSettings")
-    assert gone.status_code == 404
-    assert gone.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
+        kept = graph.get(url)
+    assert kept.status_code == 200
+    assert kept.json()["automaticRepliesSetting"]["status"] == "alwaysEnabled"
 
 
 def test_forwarding_rule_created_and_listed(org: EntraDir) -> None:
