@@ -100,6 +100,8 @@ class Plan:
             "account": self.user.id,
             "enabled": self.user.enabled,
             **{kind: len(getattr(self.access, kind)) for kind in ACCESS_KINDS},
+            # Admin roles (active and eligible) and administrative units (engine/roles.py).
+            "roles": len(self.access.roles) + len(self.access.admin_units),
         }
 
 

@@ -126,6 +126,11 @@ def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_
     ).content.decode()
     assert "Admin roles and units" in page and "Global Administrator (eligible)" in page
     assert "Not given back by a restore" in page
+    job.refresh_from_db()
+    connection = dirs.tenant.connections.get(kind="entra")
+    assert job.verification["directories"][str(connection.pk)]["roles"] == 0  # read back: none
+    job_page = client.get(reverse("job_detail", kwargs={"job_id": job.pk})).content.decode()
+    assert "Admin roles and units" in job_page
 
 
 def test_a_password_reset_without_the_directory_role_fails_with_a_clear_permanent_error(
