@@ -165,7 +165,7 @@ def test_a_password_reset_without_the_directory_role_fails_with_a_clear_permanen
     assert "Insufficient privileges to complete the operation." in reset.last_error
 
 
-def test_a_mover_keeps_their_roles_and_units(on_sandbox):
+def test_a_mover_keeps_their_roles_and_units_and_a_leave_preview_lists_them(on_sandbox):
     dirs = make_directories(on_sandbox, "rolesmove")
     identity, upn = admin_person(dirs, "max")
     connection = dirs.tenant.connections.get(kind="entra")
@@ -187,6 +187,16 @@ def test_a_mover_keeps_their_roles_and_units(on_sandbox):
     assert len(plan.access.admin_units) == 1
     assert plan.access.groups == frozenset()  # neither the role nor the unit is a group
     assert not [s for s in plan.steps if s.action in ("remove_role", "remove_admin_unit")]
+
+    # The offboarding dry run shows each role and unit as its own step, before the reset.
+    options = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    preview = lifecycle.preview_offboarding(identity, options)
+    planned = [(s.action, s.target_name) for _, plan, _ in preview.plans for s in plan.steps]
+    assert planned.index(("remove_role", "User Administrator")) < planned.index(
+        ("reset_password", "random, never shown or stored")
+    )
+    assert ("remove_role", "Global Administrator (eligible)") in planned
+    assert ("remove_admin_unit", "Paris") in planned
 
 
 def test_without_role_permissions_a_leave_says_what_the_app_lacks(on_sandbox):
