@@ -193,3 +193,19 @@ def test_an_app_without_mail_and_files_permissions_leaves_a_note_and_the_leave_g
     job = wait_for_job(lifecycle.request_offboarding(leaver, chosen, actor="system").pk)
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert dirs.entra_user(leaver.username)["accountEnabled"] is False
+
+
+def test_a_step_that_meets_no_mailbox_records_why_instead_of_failing(on_sandbox):
+    """The mailbox went between the plan and the step: nothing a retry could change."""
+    from provisioning.connectors import bridge
+    from provisioning.connectors.factory import connector_for
+    from provisioning.engine import mailbox
+
+    dirs = make_directories(on_sandbox, "mail-gone")
+    person = dirs.add_entra_user("no.mail@mail-gone.example", "No", "Mail")  # no licence
+    connector = connector_for(dirs.tenant.connections.get(kind="entra"))
+    result = bridge.run(mailbox.apply(connector, AUTO_REPLY, {"message": "x"}, person["id"]))
+    assert "inactive, soft-deleted, or is hosted on-premise" in result["skipped"]
+    boss = {"id": person["id"], "username": "bo@x.example", "email": "bo@x.example"}
+    result = bridge.run(mailbox.apply(connector, SHARE_FILES, {"to": boss}, person["id"]))
+    assert result["skipped"] == "User's mysite not found."
