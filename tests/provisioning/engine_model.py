@@ -113,7 +113,11 @@ def okta_account(state: dict, login: str) -> Account:
     return Account(
         present=True,
         enabled=user["status"] in OKTA_ENABLED,
-        groups=frozenset(g["name"] for g in state["groups"] if user["id"] in g["members"]),
+        groups=frozenset(
+            g["name"]
+            for g in state["groups"]
+            if user["id"] in g["members"] and g["type"] != "BUILT_IN"  # Everyone: Okta's
+        ),
         apps=frozenset(a["label"] for a in state["apps"] if user["id"] in a["user_ids"]),
         detail=f"status {user['status']}{duplicates}",
     )

@@ -37,6 +37,7 @@ def assert_okta_user_complete(dirs, login: str) -> None:
     assert user["status"] == "ACTIVE"
     assert user["profile"]["department"] == "Sales"
     groups = {g["name"] for g in dirs.okta_state()["groups"] if user["id"] in g["members"]}
+    groups.discard("Everyone")  # built in: Okta puts every user there
     assert groups == {"Staff", "Sales"}
     apps = {a["label"] for a in dirs.okta_state()["apps"] if user["id"] in a["user_ids"]}
     assert apps == {"Salesforce"}

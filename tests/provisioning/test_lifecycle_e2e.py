@@ -49,7 +49,11 @@ def entra_user(state: dict, upn: str) -> dict:
 
 def okta_access(state: dict, login: str) -> tuple[dict, set, set]:
     user = next(u for u in state["users"] if u["profile"]["login"] == login)
-    groups = {g["name"] for g in state["groups"] if user["id"] in g["members"]}
+    groups = {
+        g["name"]
+        for g in state["groups"]
+        if user["id"] in g["members"] and g["type"] != "BUILT_IN"  # Everyone: Okta's to fill
+    }
     apps = {a["label"] for a in state["apps"] if user["id"] in a["user_ids"]}
     return user, groups, apps
 
