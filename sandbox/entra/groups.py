@@ -10,8 +10,8 @@ from typing import Any
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import Group, User, new_id, now_iso
 from sandbox.entra.odata import paged, select
-from sandbox.entra.roles import directory_objects_of
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
+from sandbox.entra.roles import directory_objects_of
 from sandbox.entra.router import (
     GROUP_READ,
     GROUP_WRITE,

@@ -50,6 +50,7 @@ from sandbox.entra.model import (
     new_id,
     now_iso,
 )
+from sandbox.entra.roles import seed_roles
 from sandbox.entra.settings import update_settings
 from sandbox.entra.signins import parse_time
 from sandbox.entra.signins import record as record_sign_in
@@ -328,6 +329,7 @@ def build_tenant(body: dict) -> EntraTenant:
     _add_users(tenant, body)
     _add_managers(tenant, body)
     _add_groups(tenant, body)
+    seed_roles(tenant, body)  # directory roles, PIM, administrative units (roles.py)
     update_settings(
         tenant,
         {

@@ -11,6 +11,7 @@ from sandbox.entra.errors import GraphError, bad_request, not_found, object_conf
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
 from sandbox.entra.odata import filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
+from sandbox.entra.roles import check_password_reset
 from sandbox.entra.router import (
     USER_READ,
     USER_WRITE,
@@ -297,6 +298,8 @@ def get_user(req: GraphRequest) -> GraphResponse:
 def update_user(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     data = req.json()
+    if "passwordProfile" in data:
+        check_password_reset(req, user)  # the app needs a directory role (roles.py)
     props = validate_props(req.tenant, data, user.id)
     for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
         if name in props and props[name] in (None, ""):
