@@ -104,6 +104,21 @@ NEEDS = (
         "remove a leaver from administrative units",
         ("AdministrativeUnit.ReadWrite.All",),
     ),
+    (
+        "Hand over a leaver's mail",
+        "set a leaver's automatic replies or forward their mail",
+        ("MailboxSettings.ReadWrite",),
+    ),
+    (
+        "Share a leaver's OneDrive",
+        "give a leaver's manager their OneDrive",
+        ("Files.ReadWrite.All", "Sites.ReadWrite.All"),
+    ),
+    (
+        "Issue a Temporary Access Pass",
+        "issue a joiner's Temporary Access Pass",
+        ("UserAuthenticationMethod.ReadWrite.All",),
+    ),
 )
 PASSWORD_PERMISSIONS = ("User-PasswordProfile.ReadWrite.All", *USER_WRITE)
 # Role definition ids (the built-in role templates, the same in every tenant).

@@ -174,6 +174,11 @@ def test_the_app_permissions_jobs_need_are_named(client, msp_admin, tenant, on_s
     assert "✗ Remove a leaver&#x27;s admin roles: Cannot remove a leaver&#x27;s admin roles" in page
     assert "grant the app RoleManagement.ReadWrite.Directory" in page
     assert "grant the app AdministrativeUnit.ReadWrite.All" in page
+    assert "✗ Hand over a leaver&#x27;s mail: " in page
+    assert "grant the app MailboxSettings.ReadWrite" in page
+    assert "✗ Share a leaver&#x27;s OneDrive: " in page
+    assert "grant the app Files.ReadWrite.All" in page
+    assert "grant the app UserAuthenticationMethod.ReadWrite.All" in page
     # Without a permission to read role assignments it cannot tell: it says so.
     assert "✗ Reset passwords: Cannot tell which directory roles the app holds" in page
 
