@@ -175,4 +175,7 @@ class _Seeder:
 
 
 def _assignable(group) -> bool:
-    return not (group.detail.get("dynamic") or group.detail.get("builtin") or owner_of(group))
+    detail = group.detail
+    return not (
+        detail.get("dynamic") or detail.get("builtin") or detail.get("imported") or owner_of(group)
+    )

@@ -17,6 +17,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import Resource
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
+from provisioning.engine.elsewhere import owner_of
 from provisioning.models import AccessRequest, ActionRequest, Identity, Job, RequestableResource
 from tenants import access
 from tenants.crypto import CredentialError
@@ -95,8 +96,8 @@ def directory_resources(tenant: Tenant) -> list[DirectoryListing]:
 
 
 def _listing(connection: DirectoryConnection) -> DirectoryListing:
-    """Groups the directory fills by itself (Entra dynamic groups, Okta's built-in
-    "Everyone") are left out: nobody can be added to them."""
+    """Groups the directory or another system fills (Entra dynamic groups, Okta's built-in
+    "Everyone", imported, synced and Exchange groups) are left out: nobody can be added."""
     try:
         groups, apps = bridge.run(_read(connector_for(connection)), READ_TIMEOUT_S)
     except CredentialError as exc:
@@ -105,8 +106,17 @@ def _listing(connection: DirectoryConnection) -> DirectoryListing:
         return DirectoryListing(connection, error=exc.message or "No answer.")
     except TimeoutError:
         return DirectoryListing(connection, error=f"No answer within {READ_TIMEOUT_S:.0f} s.")
-    assignable = [g for g in groups if not (g.detail.get("dynamic") or g.detail.get("builtin"))]
+    assignable = [g for g in groups if not _filled_elsewhere(g)]
     return DirectoryListing(connection, groups=_sorted(assignable), apps=_sorted(apps))
+
+
+def _filled_elsewhere(group: Resource) -> bool:
+    """Rule-based, built in, imported (Okta's APP_GROUP), synced from AD or an Exchange
+    list: the portal could never grant it, so nobody may ask for it."""
+    detail = group.detail
+    return bool(
+        detail.get("dynamic") or detail.get("builtin") or detail.get("imported") or owner_of(group)
+    )
 
 
 async def _read(connector) -> tuple[list[Resource], list[Resource]]:
