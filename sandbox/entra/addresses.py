@@ -1,4 +1,4 @@
-"""A user's proxyAddresses and the directory's uniqueness of them.
+"""Users' and groups' proxyAddresses and the directory's uniqueness of them.
 
 Graph (resources/user.md): proxyAddresses is read-only through the API; setting `mail` adds it
 as the primary SMTP address ("SMTP:" prefix; secondary ones are "smtp:"). proxyAddresses are
@@ -8,6 +8,11 @@ how-to-connect-syncservice-duplicate-attribute-resiliency.md): a create or updat
 another object holds as any of its proxy addresses fails with 400 "Another object with the
 same value for property proxyAddresses already exists." (microsoft-graph-docs-contrib#8421:
 nothing is written, mail included). Addresses compare ignoring case and prefix.
+
+A mail-enabled group (a distribution list, a mail-enabled security group, a Microsoft 365
+group) holds its `mail` as its primary SMTP proxy address too (resources/group.md:
+proxyAddresses "Returned by default. Read-only. Not nullable."), so a user's mail may not be a
+group's address either; the ConflictingObjects detail then names `Group_<id>`.
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ def address_of(proxy: str) -> str:
 
 
 def holder_of(tenant: EntraTenant, address: str, user_id: str | None) -> str | None:
-    """The id of the live user other than `user_id` that holds `address` as a proxy address."""
+    """The object other than user `user_id` that holds `address` as a proxy address, named as
+    Graph's ConflictingObjects detail names it: "User_<id>" or "Group_<id>"."""
     wanted = address.lower()
     for user in tenant.live_users():
         if user.id != user_id and wanted in addresses(user.props):
-            return user.id
+            return f"User_{user.id}"
+    for group in tenant.groups.values():
+        if wanted in addresses(group.props):
+            return f"Group_{group.id}"
     return None
 
 
@@ -51,8 +60,15 @@ def check_mail(tenant: EntraTenant, mail: str | None, user_id: str | None) -> No
         raise conflict(holder)
 
 
-def conflict(holder_id: str) -> GraphError:
-    return object_conflict("proxyAddresses", holder_id)
+def conflict(holder: str) -> GraphError:
+    """`holder` as holder_of names it."""
+    kind, _, holder_id = holder.partition("_")
+    return object_conflict("proxyAddresses", holder_id, kind=kind)
+
+
+def group_proxies(mail: str | None) -> list[str]:
+    """A group's proxyAddresses: its mail as the primary SMTP address, else none."""
+    return with_mail([], mail)
 
 
 def with_mail(proxies: list[str], mail: str | None) -> list[str]:

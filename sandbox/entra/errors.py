@@ -55,7 +55,7 @@ def bad_json() -> GraphError:
     )
 
 
-def object_conflict(prop: str, holder_id: str | None = None) -> GraphError:
+def object_conflict(prop: str, holder_id: str | None = None, *, kind: str = "User") -> GraphError:
     """400 for a value another directory object holds (userPrincipalName, proxyAddresses).
     Graph names the property in an ObjectConflict detail, and the holder, as `<Type>_<id>`, in
     a ConflictingObjects one (microsoft-graph-docs-contrib#8421, microsoft-graph-docs#1508)."""
@@ -63,6 +63,6 @@ def object_conflict(prop: str, holder_id: str | None = None) -> GraphError:
     details = [{"code": "ObjectConflict", "message": message, "target": prop}]
     if holder_id is not None:
         details.append(
-            {"code": "ConflictingObjects", "message": message, "target": f"User_{holder_id}"}
+            {"code": "ConflictingObjects", "message": message, "target": f"{kind}_{holder_id}"}
         )
     return GraphError(400, "Request_BadRequest", message, details)

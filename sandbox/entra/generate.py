@@ -54,6 +54,7 @@ def _group(tenant: EntraTenant, name: str, description: str) -> Group:
             "displayName": name,
             "description": description,
             "mail": None,
+            "proxyAddresses": [],
             "mailEnabled": False,
             "mailNickname": nickname,
             "securityEnabled": True,

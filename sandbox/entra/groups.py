@@ -7,9 +7,10 @@ import re
 import time
 from typing import Any
 
+from sandbox.entra.addresses import check_mail, group_proxies
 from sandbox.entra.errors import GraphError, bad_request, not_found
-from sandbox.entra.model import Group, User, new_id, now_iso
-from sandbox.entra.odata import paged, select
+from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
+from sandbox.entra.odata import USUAL, filterable, paged, select
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
 from sandbox.entra.roles import directory_objects_of
 from sandbox.entra.router import (
@@ -38,9 +39,10 @@ DEFAULT_SELECT = (
     "visibility",
     "createdDateTime",
     "onPremisesSyncEnabled",
+    "proxyAddresses",
 )
 FILTERABLE = {
-    n: n
+    n: USUAL
     for n in (
         "id",
         "displayName",
@@ -50,13 +52,14 @@ FILTERABLE = {
         "mailEnabled",
         "groupTypes",
     )
-}
+} | {"proxyAddresses": filterable("eq ge le startswith", "not", collection=True)}
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
 
 
 def group_view(group: Group, query: dict[str, str]) -> dict[str, Any]:
-    return select({**group.props, "@odata.type": "#microsoft.graph.group"}, query, DEFAULT_SELECT)
+    props = {"proxyAddresses": group_proxies(group.props.get("mail")), **group.props}
+    return select({**props, "@odata.type": "#microsoft.graph.group"}, query, DEFAULT_SELECT)
 
 
 def member_view(user: User, query: dict[str, str]) -> dict[str, Any]:
@@ -111,6 +114,7 @@ def new_group_props(data: dict) -> dict[str, Any]:
         "displayName": data["displayName"],
         "description": data.get("description"),
         "mail": None,
+        "proxyAddresses": [],
         "mailEnabled": data["mailEnabled"],
         "mailNickname": data["mailNickname"],
         "securityEnabled": data["securityEnabled"],
@@ -126,9 +130,19 @@ def new_group_props(data: dict) -> dict[str, Any]:
 def create_group(req: GraphRequest) -> GraphResponse:
     props = new_group_props(req.json())
     refuse_exchange_create(props)
+    if "Unified" in props["groupTypes"]:  # a Microsoft 365 group gets its address at once
+        give_mail(req.tenant, props, f"{props['mailNickname']}@{req.tenant.domains[0]}")
     group = Group(props, created_mono=time.monotonic())
     req.tenant.add_group(group)
     return GraphResponse(201, group_view(group, {}))
+
+
+def give_mail(tenant: EntraTenant, props: dict[str, Any], mail: str) -> None:
+    """A new group's mail and proxyAddresses; 400 ObjectConflict when another object holds
+    the address (addresses.py)."""
+    check_mail(tenant, mail, None)
+    props["mail"] = mail
+    props["proxyAddresses"] = group_proxies(mail)
 
 
 UPDATABLE = {"displayName": str, "description": str, "mailNickname": str, "visibility": str}

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sandbox.entra.addresses import addresses, with_mail
 from sandbox.entra.apps import user_roles
 from sandbox.entra.errors import GraphError
-from sandbox.entra.groups import new_group_props
+from sandbox.entra.groups import give_mail, new_group_props
 from sandbox.entra.model import (
     ALL_PERMISSIONS,
     DEFAULT_ACCESS_ROLE,
@@ -292,10 +292,10 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
         }
         try:
             props = new_group_props(data)
+            if mail_enabled:  # its address is unique among users' and groups' (addresses.py)
+                give_mail(tenant, props, f"{data['mailNickname']}@{tenant.domains[0]}")
         except GraphError as exc:
             raise ValueError(f"group {name!r}: {exc.message}") from None
-        if mail_enabled:
-            props["mail"] = f"{data['mailNickname']}@{tenant.domains[0]}"
         if item.get("synced") is True:  # from on-premises AD (sandbox/entra/onprem.py)
             props["onPremisesSyncEnabled"] = True
         if item.get("id"):
