@@ -102,6 +102,16 @@ USER_FIELDS = [
     "officeLocation",
     "onPremisesSyncEnabled",  # synced from AD: Graph refuses what AD masters (engine/elsewhere.py)
 ]
+# What names a group holding an address, and says what kind it is (_group_detail).
+GROUP_FIELDS = [
+    "id",
+    "displayName",
+    "mailEnabled",
+    "securityEnabled",
+    "groupTypes",
+    "membershipRule",
+    "onPremisesSyncEnabled",
+]
 # Our attribute names -> msgraph User model fields.
 ATTRIBUTES = {
     "first_name": "given_name",
@@ -308,6 +318,13 @@ class EntraConnector:
         """The account holding `address` among its e-mail addresses (entra_unique.py)."""
         found = await entra_unique.user_holding(self, address, USER_FIELDS)
         return _directory_user(found) if found is not None else None
+
+    async def group_by_mail(self, address: str) -> Resource | None:
+        """The group (a distribution list, a Microsoft 365 group...) holding `address`."""
+        found = await entra_unique.group_holding(self, address, GROUP_FIELDS)
+        if found is None:
+            return None
+        return Resource(str(found.id), found.display_name or "", _group_detail(found))
 
     async def _holder(self, field: str, new: NewUser) -> DirectoryUser | None:
         """Who holds what a create clashed on: the username, or the new person's mail."""

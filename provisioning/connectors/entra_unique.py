@@ -8,6 +8,11 @@ microsoft-graph-docs-contrib#8421). The holder of an address is found with
 (includes/filter-directory-objects.md: eq on proxyAddresses needs no advanced query
 parameters), so the answer is not merely eventually consistent. Addresses compare ignoring
 case, and the filter's `smtp:` matches the primary `SMTP:` as well.
+
+Groups hold addresses too (a distribution list's, a Microsoft 365 group's mail is its primary
+SMTP proxy address; resources/group.md), unique across users, groups and contacts
+(azure-docs how-to-connect-syncservice-duplicate-attribute-resiliency.md): the same filter on
+/groups finds such a holder.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import re
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder
+from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
@@ -55,5 +62,16 @@ async def user_holding(connector, address: str, select: list[str]) -> User | Non
     )
     async with connector._errors():
         page = await connector._graph().users.get(RequestConfiguration(query_parameters=query))
+    found = (page.value if page else None) or []
+    return found[0] if found else None
+
+
+async def group_holding(connector, address: str, select: list[str]) -> Group | None:
+    """The group with `address` among its proxyAddresses, if any."""
+    query = GroupsRequestBuilder.GroupsRequestBuilderGetQueryParameters(
+        filter=holder_filter(address), select=select, top=1
+    )
+    async with connector._errors():
+        page = await connector._graph().groups.get(RequestConfiguration(query_parameters=query))
     found = (page.value if page else None) or []
     return found[0] if found else None

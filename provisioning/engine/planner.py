@@ -141,6 +141,10 @@ async def _plan_account(
         plan.user = await connector.find_user(desired.username)
         if plan.user is None:
             holder = await mail_holder(connector, desired)
+            clash = await mail_groups.group_conflict(connector, desired) if not holder else None
+            if clash is not None:  # a group is never the person: never linked
+                plan.problems.append(clash)
+                return plan
             if holder is not None and not (link_existing and same_name(holder, desired)):
                 plan.problems.append(_mail_conflict(holder, desired))
                 return plan
@@ -489,4 +493,4 @@ async def plan_onboarding(
 
 # The manager and a leaver's handover plan through this module's types (a cycle by design:
 # they need PlannedStep and Problem, and plan_account calls them).
-from provisioning.engine import mailbox, manager  # noqa: E402
+from provisioning.engine import mail_groups, mailbox, manager  # noqa: E402

@@ -1,8 +1,9 @@
 """A joiner's e-mail address held by another account in Entra ID (proxyAddresses are unique in
 the directory; Graph refuses the create with ObjectConflict on proxyAddresses): a conflict like
 a taken username, found at dry run with the holder named, linked when it is the person's own
-account and linking is allowed, and resolved the same way if it only shows at the create.
-Real SDK, the sandbox; the linking job through a real worker."""
+account and linking is allowed, and resolved the same way if it only shows at the create. A
+group holding it (a distribution list) is always a conflict, never linked. Real SDK, the
+sandbox; the linking job through a real worker."""
 
 from __future__ import annotations
 
@@ -167,3 +168,47 @@ def test_apply_links_a_clash_found_only_at_the_create_when_it_is_hers(
     else:  # someone else's: the create fails as a conflict, nothing linked
         assert isinstance(error, ConflictError) and error.field == EMAIL
         assert error.existing.id == other["id"] and account.remote_id == ""
+
+
+SALES_ALL = {  # the demo's kind of distribution list, its address sales@
+    "display_name": "Sales-All",
+    "mail_nickname": "sales",
+    "mail_enabled": True,
+    "security_enabled": False,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("link", [False, True])
+def test_a_joiner_whose_mail_a_distribution_list_holds_is_stopped_at_dry_run(on_sandbox, link):
+    slug = f"dlmail-{link}".lower()
+    dirs = make_directories(on_sandbox, slug, entra_extra={"groups": [SALES_ALL]})
+    dirs.tenant.link_existing_accounts = link  # a group is never the person: never linked
+    dirs.tenant.save(update_fields=["link_existing_accounts"])
+    request = services.OnboardingRequest(
+        "Sam", "Sales", [dirs.template], username=f"sales@{dirs.tenant.primary_domain}"
+    )
+    before = len(dirs.entra_state()["users"])
+    plan = entra_plan(services.preview_onboarding(dirs.tenant, request))
+    assert plan.blocked and not plan.steps
+    (problem,) = [p for p in plan.problems if p.kind == "conflict"]
+    assert problem.subject == f"sales@{slug}.example"
+    assert problem.message.startswith(
+        f"The distribution list Sales-All holds sales@{slug}.example in this directory"
+    )
+    assert "Choose another e-mail address" in problem.message
+    assert len(dirs.entra_state()["users"]) == before  # nothing sent
+
+
+@pytest.mark.django_db
+def test_the_connector_names_the_group_holding_an_address(on_sandbox):
+    dirs = make_directories(on_sandbox, "dlfind", entra_extra={"groups": [SALES_ALL]})
+    connector = connector_for(dirs.tenant.connections.get())
+    group = bridge.run(connector.group_by_mail("SALES@dlfind.example"))
+    assert (group.name, group.detail["mail_enabled"], group.detail["unified"]) == (
+        "Sales-All",
+        True,
+        False,
+    )
+    assert bridge.run(connector.find_by_mail("sales@dlfind.example")) is None  # not a user
+    assert bridge.run(connector.group_by_mail("nobody@dlfind.example")) is None
