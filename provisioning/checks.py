@@ -1,5 +1,6 @@
 """“Test connection”: a real sign-in, a few reads, and what the jobs will need (the app's
-permissions and, for Entra, its directory roles), reported in plain words."""
+permissions and, for Entra, its directory roles; for Okta, the token's admin roles:
+okta_checks.py), reported in plain words."""
 
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ async def _checks(connector, kind: str) -> list[Check]:
             checks.append(Check(label, False, exc.message))
     if hasattr(connector, "app_permissions"):
         checks += await _job_needs(connector)
+    if hasattr(connector, "admin_roles"):
+        from provisioning.okta_checks import okta_job_needs  # it imports Check from here
+
+        checks += await okta_job_needs(connector)
     return checks
 
 

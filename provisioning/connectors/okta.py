@@ -164,6 +164,14 @@ class OktaConnector:
         """One cheap authenticated read: list one user."""
         await self._call(self._okta().list_users(limit=1))
 
+    async def admin_roles(self) -> frozenset[str]:
+        """The standard admin role types (SUPER_ADMIN, READ_ONLY_ADMIN, ...) of the admin whose
+        API token this is: the token acts with exactly their roles."""
+        me, _ = await self._call(self._okta().get_user("me"))
+        found, _ = await self._call(self._okta().list_assigned_roles_for_user(me.id))
+        types = (getattr(r.actual_instance, "type", None) for r in found or [])
+        return frozenset(str(getattr(t, "value", t)) for t in types if t is not None)
+
     async def get_user(self, user_id: str) -> DirectoryUser:
         user, _ = await self._call(self._okta().get_user(user_id))
         return _directory_user(_settled(user))

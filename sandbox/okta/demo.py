@@ -28,6 +28,7 @@ DEMO_ORGS = {
     NORTHWIND_ORG_ID: {
         "name": "Northwind Traders",
         "token": NORTHWIND_API_TOKEN,
+        "role": "ORG_ADMIN",  # its token's admin: an Org Administrator (Fabrikam's: Super)
         "domain": "northwind.example",
         "users": 80,
     },
@@ -228,6 +229,7 @@ def demo_org_body(org_id: str) -> dict[str, Any]:
         "id": org_id,
         "name": spec["name"],
         "api_token": spec["token"],
+        "api_token_roles": [spec.get("role", "SUPER_ADMIN")],
         "groups": [{"name": name, "description": text} for name, text in GROUPS]
         + [
             {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sandbox.behaviour import Behaviour, Stats
 
 from . import group_apps, rules
+from .admins import Admin
 from .errors import OktaError, not_found, validation_failed
 from .model import GROUP_TYPES, App, Assignment, Group, GroupRule, User, new_id, now_iso
 
@@ -43,9 +44,12 @@ class OktaOrg:
     def __init__(self, org_id: str, name: str, api_token: str) -> None:
         self.id = org_id
         self.name = name
-        self.api_token = api_token  # a super admin's token: may do everything
-        # Tokens of read-only admins: GETs only, for testing "missing permission".
+        self.api_token = api_token  # a Super Administrator's token unless given other roles
+        # Tokens of Read-only Administrators: GETs only, for testing "missing permission".
         self.read_only_tokens: list[str] = []
+        # Every token's admin (admins.py): what it may write, GET /api/v1/users/me, its roles.
+        self.admins: dict[str, Admin] = {}
+        self.add_admin(api_token, ["SUPER_ADMIN"])
         self.okta_id = new_id("00o")  # what GET /api/v1/org calls the org's id
         self.created = now_iso()
         self.behaviour = Behaviour()
@@ -59,6 +63,16 @@ class OktaOrg:
         # Seconds an activation takes (Okta activates asynchronously: transitioningToStatus).
         self.activation_s = 0.0
         self.everyone = self.create_group(*EVERYONE, group_type="BUILT_IN")
+
+    def add_admin(self, token: str, roles: list[str]) -> Admin:
+        """The admin a token acts for (the same admin, with new roles, for a known token)."""
+        earlier = self.admins.get(token)
+        if earlier is not None:
+            earlier.roles = roles
+            return earlier
+        admin = Admin(token, roles, f"admin{len(self.admins) + 1}@{self.id}.example")
+        self.admins[token] = admin
+        return admin
 
     # users -----------------------------------------------------------------
 
@@ -250,6 +264,7 @@ class OktaOrg:
             "name": self.name,
             "api_token": self.api_token,
             "read_only_tokens": list(self.read_only_tokens),
+            "admins": [a.to_json() for a in self.admins.values()],
             "okta_id": self.okta_id,
             "created": self.created,
             "behaviour": self.behaviour.as_dict(),
@@ -267,6 +282,10 @@ class OktaOrg:
     def from_json(cls, data: dict) -> OktaOrg:
         org = cls(data["id"], data["name"], data["api_token"])
         org.read_only_tokens = list(data.get("read_only_tokens", []))
+        for token in org.read_only_tokens:  # state saved before admins were modelled
+            org.add_admin(token, ["READ_ONLY_ADMIN"])
+        for raw in data.get("admins", []):
+            org.admins[raw["token"]] = Admin.from_json(raw)
         org.okta_id = data.get("okta_id", org.okta_id)
         org.created = data.get("created", org.created)
         if data.get("behaviour"):

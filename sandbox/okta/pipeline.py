@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.behaviour import Fault, RateDecision
 
+from .admins import Admin
 from .errors import (
     OktaError,
     bad_json,
@@ -44,6 +45,7 @@ class Call:
     request: Request
     org: OktaOrg
     base: str  # the org URL, e.g. https://127.0.0.1:8765/okta/fabrikam
+    caller: Admin | None = None  # the admin the call's token acts for
     raw_body: bytes = b""
     _parsed: Any = field(default=_NO_BODY, repr=False)
 
@@ -101,19 +103,19 @@ def _error(error: OktaError, headers: dict[str, str]) -> Response:
     return _respond(error.status, error.body(), headers)
 
 
-def _access(request: Request, org: OktaOrg) -> str | None:
-    """What the call's SSWS token may do: "admin", "read-only", or None (not a token here)."""
+def _access(request: Request, org: OktaOrg) -> Admin | None:
+    """The admin whose SSWS token the call carries, or None (not a token here)."""
     # okta SDK 3.4.6 sends "SSWS<token>" without the space (its generated auth settings
     # concatenate), and real Okta takes it; so the space is optional here too.
     header = request.headers.get("authorization", "")
     if header[:4].upper() != "SSWS":
         return None
     given = header[4:].strip().encode()
-    if secrets.compare_digest(given, org.api_token.encode()):
-        return "admin"
-    if any(secrets.compare_digest(given, t.encode()) for t in org.read_only_tokens):
-        return "read-only"
-    return None
+    found = None
+    for token, admin in org.admins.items():  # compare them all: no timing hint
+        if secrets.compare_digest(given, token.encode()):
+            found = admin
+    return found
 
 
 def _org_url(request: Request, org: OktaOrg) -> str:
@@ -159,17 +161,17 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         if not decision.allowed:
             record(429)
             return _error(rate_limited(), headers)
-        access = _access(request, org)
-        if access is None:
+        caller = _access(request, org)
+        if caller is None:
             record(401)
             return _error(invalid_token(), headers)
-        if access == "read-only" and request.method != "GET":
+        if request.method != "GET" and not caller.may_write(family, template):
             record(403)
             return _error(forbidden(), headers)
         fault = org.behaviour.draw_fault()
         if fault is not None:
             return await _fault_response(request, fault, record, headers)
-        call = Call(request, org, _org_url(request, org))
+        call = Call(request, org, _org_url(request, org), caller=caller)
         if request.method in ("POST", "PUT", "PATCH"):
             call.raw_body = await request.body()
         try:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from . import group_apps, rules
+from .admins import check_roles
 from .errors import OktaError
 from .model import USER_STATUSES
 from .org import OktaOrg
@@ -99,6 +100,20 @@ def _assign_groups(org: OktaOrg, raw: dict) -> None:
         group_apps.assign_group(org, app, by_name[name])
 
 
+def _add_admins(org: OktaOrg, body: dict, read_only: list[str]) -> None:
+    """Each token's admin: `api_token_roles` (default SUPER_ADMIN), READ_ONLY_ADMIN for the
+    `read_only_tokens`, and `admin_tokens` ([{"token", "roles"}]) with any standard roles."""
+    if "api_token_roles" in body:
+        org.add_admin(org.api_token, check_roles(body["api_token_roles"], "api_token_roles"))
+    for token in read_only:
+        org.add_admin(token, ["READ_ONLY_ADMIN"])
+    for raw in _list_of_dicts(body, "admin_tokens"):
+        org.add_admin(
+            _require_str(raw, "token", "admin_tokens"),
+            check_roles(raw.get("roles"), "admin_tokens"),
+        )
+
+
 def _activation_seconds(body: dict) -> float:
     value = body.get("activation_ms", 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -118,6 +133,7 @@ def build_org(body: dict) -> OktaOrg:
     if not isinstance(read_only, list) or not all(isinstance(t, str) and t for t in read_only):
         raise ValueError("org: 'read_only_tokens' must be a list of non-empty strings")
     org.read_only_tokens = list(read_only)
+    _add_admins(org, body, read_only)
     org.activation_s = _activation_seconds(body)
     try:
         if body.get("behaviour"):

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from . import apps_api, groups_api, org_api, rules_api, users_api
+from . import admins_api, apps_api, groups_api, org_api, rules_api, users_api
 from .errors import OktaError
 from .pipeline import Call, Endpoint, Handler, Reply, endpoint
 
@@ -23,6 +23,7 @@ API: list[tuple[str, str, str, Handler]] = [
     ("GET", "/api/v1/org", "org", org_api.get_org),
     ("POST", "/api/v1/users", "users", users_api.create_user),
     ("GET", "/api/v1/users", "users", users_api.list_users),
+    ("GET", "/api/v1/users/me", "users", admins_api.me),  # before {user_id}
     ("GET", "/api/v1/users/{user_id}", "users", users_api.get_user),
     ("POST", "/api/v1/users/{user_id}", "users", users_api.update_user),
     ("PUT", "/api/v1/users/{user_id}", "users", users_api.update_user),
@@ -30,6 +31,7 @@ API: list[tuple[str, str, str, Handler]] = [
     ("DELETE", "/api/v1/users/{user_id}/sessions", "users", users_api.clear_sessions),
     ("GET", "/api/v1/users/{user_id}/groups", "users", users_api.user_groups),
     ("GET", "/api/v1/users/{user_id}/appLinks", "users", users_api.app_links),
+    ("GET", "/api/v1/users/{user_id}/roles", "users", admins_api.roles),
     *[
         ("POST", f"/api/v1/users/{{user_id}}/lifecycle/{operation}", "users", handler)
         for operation, handler in users_api.LIFECYCLE.items()

@@ -191,3 +191,64 @@ def test_a_user_administrator_app_resets_users_not_administrators(
     page = press_test(client, connection)
     assert "Connection works" in page
     assert "✓ Reset passwords: users&#x27; passwords; an administrator&#x27;s needs the " in page
+
+
+def okta_connection_as(tenant, server, roles: list[str]):
+    """An Okta connection whose API token's admin holds `roles`."""
+    org_id = f"t-{uuid.uuid4().hex[:10]}"
+    body = {
+        "id": org_id,
+        "name": f"Test org {org_id}",
+        "api_token": f"{org_id}-token",
+        "admin_tokens": [{"token": f"{org_id}-limited", "roles": roles}],
+        "groups": [{"name": "Sales"}],
+        "apps": [{"name": "slack", "label": "Slack"}],
+    }
+    with server.control() as control:
+        assert control.post("/_sandbox/okta/orgs", json=body).status_code == 201
+    connection = DirectoryConnection(
+        tenant=tenant, kind="okta", org_url=f"{server.url}/okta/{org_id}"
+    )
+    connection.set_secret(f"{org_id}-limited")
+    connection.save()
+    return connection
+
+
+def test_an_okta_read_only_token_reads_and_is_told_no_job_can_write(
+    client, msp_admin, tenant, on_sandbox
+):
+    connection = okta_connection_as(tenant, on_sandbox, ["READ_ONLY_ADMIN"])
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page
+    assert "✓ Read users" in page and "✓ Read groups: 2 found" in page  # reads look fine
+    assert (
+        "✗ Write with the token&#x27;s admin roles: Can read, cannot create users, change "
+        "groups, assign apps or reset passwords: the token&#x27;s admin is a Read-only "
+        "Administrator; use a token of a Super or Org Administrator." in page
+    )
+    assert "✗ Assign apps: Cannot assign apps: use a token of a Super or Org Administrator." in page
+
+
+def test_an_okta_group_membership_admin_token_names_the_jobs_that_fail(
+    client, msp_admin, tenant, on_sandbox
+):
+    connection = okta_connection_as(tenant, on_sandbox, ["GROUP_MEMBERSHIP_ADMIN"])
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page
+    assert "✓ Change group members" in page
+    assert (
+        "Can read and some jobs work, cannot create users, assign apps or reset passwords" in page
+    )
+    assert "✗ Create and update users, suspend and deactivate them: Cannot create users" in page
+
+
+@pytest.mark.parametrize("roles", [["SUPER_ADMIN"], ["ORG_ADMIN"], ["USER_ADMIN", "APP_ADMIN"]])
+def test_okta_admin_roles_that_allow_every_job_pass(client, msp_admin, tenant, on_sandbox, roles):
+    connection = okta_connection_as(tenant, on_sandbox, roles)
+    client.force_login(msp_admin)
+    page = press_test(client, connection)
+    assert "Connection works" in page
+    assert "✓ Write with the token&#x27;s admin roles: the token&#x27;s admin is a" in page
+    assert "✓ Reset passwords" in page and "✓ Assign apps" in page
