@@ -15,7 +15,7 @@ from provisioning.inventory.models import Cursor
 from provisioning.models import Identity
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
-from tests.provisioning.directories import make_directories
+from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +51,7 @@ def existing_user(dirs, name: str, last: str, groups=(), skus=(), apps=()) -> di
         body = {
             "principalId": user["id"],
             "resourceId": apps_by_name[app],
-            "appRoleId": str(uuid.UUID(int=0)),
+            "appRoleId": user_role(dirs, apps_by_name[app]),
         }
         graph_ok(dirs, "POST", f"/servicePrincipals/{apps_by_name[app]}/appRoleAssignedTo", body)
     return user

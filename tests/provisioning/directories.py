@@ -91,6 +91,14 @@ class Directories:
         return next((u for u in users if u["profile"]["login"] == login), None)
 
 
+def user_role(dirs, app_id: str) -> str:
+    """The app's role for users: Graph refuses default access on an app that has one."""
+    response = dirs.graph("GET", f"/servicePrincipals/{app_id}")
+    assert response.status_code == 200, response.text
+    roles = response.json()["appRoles"]
+    return next(r["id"] for r in roles if "User" in r["allowedMemberTypes"] and r["isEnabled"])
+
+
 def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None) -> tuple[str, str]:
     """`extra`: more "users", "groups", "skus" and "service_principals" for the control API's
     body (synced users, distribution lists, app roles: sandbox/entra/provision.py)."""

@@ -29,7 +29,7 @@ from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
-from tests.provisioning.directories import make_directories
+from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def entra_person(dirs, name: str, *, groups=(), skus=(), apps=(), **fields) -> d
         body = {
             "principalId": user["id"],
             "resourceId": app_ids[app],
-            "appRoleId": str(uuid.UUID(int=0)),
+            "appRoleId": user_role(dirs, app_ids[app]),
         }
         graph_ok(dirs, "POST", f"/servicePrincipals/{app_ids[app]}/appRoleAssignedTo", body)
     return user

@@ -79,7 +79,14 @@ def test_an_incremental_read_follows_renames_and_lists_groups_only_for_a_new_one
 
     assert calls["GET /v1.0/groups"] == 1, calls  # the group met that it did not know
     apollo = catalog.resolve(connection, "groups", "project apollo")
-    assert apollo.remote_id == made["id"] and apollo.detail == {"dynamic": False}
+    assert apollo.remote_id == made["id"]
+    assert apollo.detail == {  # a cloud security group: Graph changes its members
+        "dynamic": False,
+        "mail_enabled": False,
+        "security_enabled": True,
+        "synced": False,
+        "unified": False,
+    }
     assert catalog.resolve(connection, "groups", "Managers") is None  # deleted
     assert made["id"] in account(dirs, ada).group_ids
 

@@ -16,7 +16,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor
-from tests.provisioning.directories import make_directories
+from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,11 @@ def existing(dirs):
         dirs,
         "POST",
         f"/servicePrincipals/{apps['Slack']}/appRoleAssignedTo",
-        {"principalId": bob, "resourceId": apps["Slack"], "appRoleId": str(uuid.UUID(int=0))},
+        {
+            "principalId": bob,
+            "resourceId": apps["Slack"],
+            "appRoleId": user_role(dirs, apps["Slack"]),
+        },
     )
     graph_ok(dirs, "PATCH", f"/users/{bob}", {"department": "Finance", "employeeId": "E-42"})
     return {"people": people, "groups": groups, "skus": skus, "apps": apps}
@@ -414,7 +418,7 @@ def test_app_assignments_are_read_with_full_reads_and_every_apps_interval(dirs, 
         dirs,
         "POST",
         f"/servicePrincipals/{slack}/appRoleAssignedTo",
-        {"principalId": cy, "resourceId": slack, "appRoleId": str(uuid.UUID(int=0))},
+        {"principalId": cy, "resourceId": slack, "appRoleId": user_role(dirs, slack)},
     )
 
     cursor, calls = requests_during(dirs, lambda: refresh(dirs, "entra"))
