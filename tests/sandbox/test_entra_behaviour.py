@@ -26,11 +26,16 @@ async def burst(d: EntraDir, token: str, calls: int) -> list[httpx.Response]:
 
 def test_burst_over_the_rate_is_throttled_with_retry_after(entra: EntraDir) -> None:
     entra.behave(rate_per_s=5)
+    started = time.monotonic()
     responses = asyncio.run(burst(entra, entra.token(), 50))
+    took = time.monotonic() - started
     statuses = [r.status_code for r in responses]
-    assert statuses.count(200) <= 6  # the bucket (5) plus at most one refill during the burst
+    # A token bucket lets through its burst (5) and what refills while the burst lasts, however
+    # slowly a loaded machine sends it; the rest is throttled.
+    allowed = 5 + int(5 * took) + 1
+    assert statuses.count(200) <= allowed, (statuses.count(200), took)
     throttled = [r for r in responses if r.status_code == 429]
-    assert len(throttled) >= 44
+    assert len(throttled) >= 50 - allowed
     for response in throttled:
         assert_graph_error(response, 429, "TooManyRequests")
         assert int(response.headers["Retry-After"]) >= 1
