@@ -503,10 +503,13 @@ class EntraConnector:
         """The directory roles (definition ids) held by the connection's own app."""
         return await entra_roles.own_directory_roles(self)
 
-    async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
+    async def read_state(
+        self, user_id: str, with_roles: bool = True
+    ) -> tuple[DirectoryUser, AccessState]:
         """The user and what it holds, in one `$batch` of six GETs (the user, memberOf,
-        licences, app assignments, active and eligible directory roles); one more `$batch` per
-        further page, only for a user with more groups or app assignments than a page holds."""
+        licences, app assignments, active and eligible directory roles; four without the
+        roles, which only a leave takes away); one more `$batch` per further page, only for a
+        user with more groups or app assignments than a page holds."""
         user_url = f"/users/{quote(user_id, safe='@')}"
         first = await self._get_many(
             user_id,
@@ -516,7 +519,7 @@ class EntraConnector:
                 f"{user_url}/licenseDetails",
                 f"{user_url}/appRoleAssignments",
             ],
-            optional=entra_roles.role_urls(user_id),
+            optional=entra_roles.role_urls(user_id) if with_roles else (),
         )
         lists = [list(page.get("value") or []) for page in first[1:]]
         links = [page.get("@odata.nextLink") for page in first[1:]]
@@ -528,13 +531,17 @@ class EntraConnector:
                 links[index] = page.get("@odata.nextLink")
         member_of, licences, assignments, *roles = lists
         groups, units = entra_roles.split_member_of(member_of)
-        role_pages = [{**page, "value": held} for page, held in zip(first[-2:], roles, strict=True)]
+        if with_roles:
+            role_pages = [{**p, "value": held} for p, held in zip(first[-2:], roles, strict=True)]
+            role_fields = entra_roles.role_fields(role_pages, units)
+        else:
+            role_fields = {"admin_units": units, "roles_unread": entra_roles.NOT_READ}
         return _directory_user(_parsed(User, first[0])), AccessState(
             groups=groups,
             licenses=frozenset(str(lic["skuId"]) for lic in licences if lic.get("skuId")),
             apps=frozenset(str(a["resourceId"]) for a in assignments if a.get("resourceId")),
             **entra_licences.inherited(first[0].get(entra_licences.STATES)),
-            **entra_roles.role_fields(role_pages, units),
+            **role_fields,
         )
 
     async def _get_many(self, user_id: str, urls: list[str], optional=()) -> list[dict]:

@@ -35,6 +35,9 @@ UNIT_WRITE = "AdministrativeUnit.ReadWrite.All"
 REFUSED = "@refused"  # a role read the app may not make: the reason, in the body's place
 
 
+NOT_READ = "Only a leave reads directory roles."  # roles_unread of a read that left them out
+
+
 def role_urls(user_id: str) -> list[str]:
     """The two reads of a user's roles, for the same `$batch` as the user's other reads."""
     where = quote(f"principalId eq '{user_id}'")

@@ -101,7 +101,9 @@ class Plan:
             "enabled": self.user.enabled,
             **{kind: len(getattr(self.access, kind)) for kind in ACCESS_KINDS},
             # Admin roles (active and eligible) and administrative units (engine/roles.py).
-            "roles": len(self.access.roles) + len(self.access.admin_units),
+            "roles": None
+            if self.access.roles_unread
+            else len(self.access.roles) + len(self.access.admin_units),
         }
 
 
@@ -129,7 +131,9 @@ async def _plan_account(
     plan = Plan(connection_id, connector.kind)
     if account.remote_id and not account.confirmed_gone:
         try:
-            plan.user, plan.access = await read_account(connector, account.remote_id)
+            plan.user, plan.access = await read_account(
+                connector, account.remote_id, with_roles=desired.leaving
+            )
         except NotFoundError:
             plan.missing = True  # lag or gone: the engine waits out the replication window
             return plan
@@ -174,9 +178,14 @@ async def _plan_account(
     return plan
 
 
-async def read_account(connector, user_id: str) -> tuple[DirectoryUser, AccessState]:
-    """The user and what they hold, in one round trip where the directory allows it."""
+async def read_account(
+    connector, user_id: str, with_roles: bool = False
+) -> tuple[DirectoryUser, AccessState]:
+    """The user and what they hold, in one round trip where the directory allows it; admin
+    roles only `with_roles` (a leave: nobody else has roles taken away)."""
     read_state = getattr(connector, "read_state", None)
+    if read_state is not None and roles.has_roles(connector):
+        return await read_state(user_id, with_roles=with_roles)
     if read_state is not None:
         return await read_state(user_id)
     return await connector.get_user(user_id), await connector.access_of(user_id)
