@@ -13,22 +13,14 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
+
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
 ACCESS_KINDS = ("groups", "licenses", "apps")
 # What happens to access a person holds but should not have, per kind:
 MANAGED = "managed"  # remove what the portal gave and no longer wants (a mover)
 STRIP = "strip"  # remove everything held but the kept groups (a leaver)
 KEEP = "keep"  # remove nothing (a leave whose options keep it)
-# A leave's options about the person's mail, files and reports (engine/mailbox.py).
-HANDOVER_OPTIONS = (
-    "auto_reply",
-    "auto_reply_message",
-    "forward_to_manager",
-    "files_to_manager",
-    "reassign_reports",
-    "convert_to_shared_mailbox",
-    "hide_from_address_list",
-)
 
 
 @dataclass(frozen=True)
@@ -178,7 +170,7 @@ def _leaving(active: DesiredState, options: dict, version: dict) -> DesiredState
         leaving=True,
         explained=explained,
         manager="",  # a leaver's manager stays: their handover needs it
-        handover={name: options[name] for name in HANDOVER_OPTIONS if options.get(name)},
+        handover={name: options[name] for name in HANDOVER_FIELDS if options.get(name)},
         **version,
     )
 

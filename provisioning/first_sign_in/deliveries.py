@@ -79,6 +79,11 @@ def _link_expiry(tenant, now: datetime, secret_expires: datetime | None) -> date
     return min(expiry, secret_expires) if secret_expires else expiry
 
 
+def _about(row: Delivery) -> dict:
+    """What an audit event says of a delivery (never its secret)."""
+    return {"directory": row.connection.get_kind_display(), "method": row.method_name}
+
+
 def _audit_issued(row: Delivery, job_id: int, *, sent_by: str) -> None:
     record(
         "first_sign_in.issued",
@@ -86,8 +91,7 @@ def _audit_issued(row: Delivery, job_id: int, *, sent_by: str) -> None:
         tenant=row.tenant,
         target=row.identity,
         after={
-            "directory": row.connection.get_kind_display(),
-            "method": row.method_name,
+            **_about(row),
             "recipient": row.recipient,
             "sent_by": sent_by,
             "link_expires": row.expires_at.isoformat() if row.recipient else "",
@@ -154,7 +158,7 @@ def view_once(token: str, *, request) -> Viewing:
             actor=request.user,
             tenant=row.tenant,
             target=row.identity,
-            after={"directory": row.connection.get_kind_display(), "method": row.method_name},
+            after=_about(row),
             request=request,
         )
     return Viewing("shown", row, secret)
@@ -190,11 +194,7 @@ def wipe_expired(now: datetime | None = None) -> int:
                 actor="system",
                 tenant=row.tenant,
                 target=row.identity,
-                after={
-                    "directory": row.connection.get_kind_display(),
-                    "method": row.method_name,
-                    "recipient": row.recipient,
-                },
+                after={**_about(row), "recipient": row.recipient},
             )
             wiped += 1
     return wiped
