@@ -67,6 +67,12 @@ HANDOVER_HELP = {
 }
 
 
+def handover_checkbox(name: str) -> forms.BooleanField:
+    return forms.BooleanField(
+        required=False, label=HANDOVER_LABELS[name], help_text=HANDOVER_HELP[name]
+    )
+
+
 def auto_reply_field() -> forms.CharField:
     return forms.CharField(
         required=False,
@@ -178,31 +184,11 @@ class OffboardingForm(forms.Form):
     remove_apps = forms.BooleanField(required=False, label="Remove app assignments")
     auto_reply = forms.BooleanField(required=False, label=HANDOVER_LABELS["auto_reply"])
     auto_reply_message = auto_reply_field()
-    forward_to_manager = forms.BooleanField(
-        required=False,
-        label=HANDOVER_LABELS["forward_to_manager"],
-        help_text=HANDOVER_HELP["forward_to_manager"],
-    )
-    files_to_manager = forms.BooleanField(
-        required=False,
-        label=HANDOVER_LABELS["files_to_manager"],
-        help_text=HANDOVER_HELP["files_to_manager"],
-    )
-    reassign_reports = forms.BooleanField(
-        required=False,
-        label=HANDOVER_LABELS["reassign_reports"],
-        help_text=HANDOVER_HELP["reassign_reports"],
-    )
-    convert_to_shared_mailbox = forms.BooleanField(
-        required=False,
-        label=HANDOVER_LABELS["convert_to_shared_mailbox"],
-        help_text=HANDOVER_HELP["convert_to_shared_mailbox"],
-    )
-    hide_from_address_list = forms.BooleanField(
-        required=False,
-        label=HANDOVER_LABELS["hide_from_address_list"],
-        help_text=HANDOVER_HELP["hide_from_address_list"],
-    )
+    forward_to_manager = handover_checkbox("forward_to_manager")
+    files_to_manager = handover_checkbox("files_to_manager")
+    reassign_reports = handover_checkbox("reassign_reports")
+    convert_to_shared_mailbox = handover_checkbox("convert_to_shared_mailbox")
+    hide_from_address_list = handover_checkbox("hide_from_address_list")
     delete_after_days = delete_after_days_field()
     when = forms.ChoiceField(choices=WHEN, widget=forms.RadioSelect, initial="now")
     at = WallClockDateTimeField(required=False, label="Date and time")
