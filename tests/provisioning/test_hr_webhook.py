@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,6 +29,7 @@ from portal.models import Role
 from provisioning import lifecycle
 from provisioning.models import Batch, Identity, Job
 from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook import receive
 from tenants import clock
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -285,10 +287,30 @@ def test_a_body_changed_after_signing_is_401(client, tenant):
     assert_refused_and_recorded(response, 401, "bad signature", before)
 
 
-@pytest.mark.parametrize("skew", [-301, -3600, 301, 86400])
-def test_timestamp_outside_five_minutes_is_401(client, tenant, skew):
+@pytest.fixture
+def frozen_webhook_clock(monkeypatch):
+    """The webhook's clock stopped on a whole second, so that a skew is exactly the skew asked
+    for: from the running clock, int(time.time()) + 301 is only 300.x s ahead by the time the
+    request arrives, which the five-minute window rightly accepts."""
+    now = float(int(time.time()))
+    monkeypatch.setattr(receive, "time", SimpleNamespace(time=lambda: now))
+    return int(now)
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_timestamp_exactly_five_minutes_away_is_accepted(
+    client, tenant, frozen_webhook_clock, skew
+):
     body = json.dumps(hire()).encode()
-    meta = signed(body, timestamp=int(time.time()) + skew)
+    meta = signed(body, timestamp=frozen_webhook_clock + skew)
+    response = client.post(hook_url(tenant.slug), body, content_type="application/json", **meta)
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("skew", [-301, -3600, 301, 86400])
+def test_timestamp_outside_five_minutes_is_401(client, tenant, frozen_webhook_clock, skew):
+    body = json.dumps(hire()).encode()
+    meta = signed(body, timestamp=frozen_webhook_clock + skew)
     before = counts()
     response = client.post(hook_url(tenant.slug), body, content_type="application/json", **meta)
     answer = assert_refused_and_recorded(response, 401, "from our clock", before)
