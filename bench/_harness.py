@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +158,37 @@ def migrate(env: dict[str, str]) -> None:
     )
 
 
+# --- the environment of a bench's stack --------------------------------------------------
+
+
+def stack_env(
+    sandbox: Sandbox, database_url: str, prefix: str, redis_url: str, **extra: str
+) -> dict[str, str]:
+    """The environment a bench's workers (and the bench, once `django.setup()`) run with:
+    our sandbox, our database, our Redis key prefix and queue (`prefix`), a throwaway
+    credential key; `extra` on top (e.g. `BENCH_COUNTS_KEY`)."""
+    from cryptography.fernet import Fernet
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return env | {
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,  # the shared token buckets live in Redis too
+        # Buckets and quarantine windows of this run only: a fresh database reuses the
+        # connection ids, and an earlier run's outcome windows must not count here.
+        "REDIS_KEY_PREFIX": prefix,
+        "CELERY_QUEUE": prefix,
+        "SANDBOX_URL": sandbox.url,
+        "SANDBOX_CA_FILE": str(sandbox.ca),
+        "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "JOB_LEASE_SECONDS": "120",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",
+        **extra,
+    }
+
+
 # --- Celery workers ----------------------------------------------------------------------
 
 
@@ -168,19 +201,20 @@ class Workers:
     concurrency: int = 4
     pool: str = "prefork"
     include: str = ""  # e.g. "bench._instrument": extra modules every worker imports
+    host: str = ""  # a label in the workers' names: a simulated host (its own Workers)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def start(self) -> Workers:
         logs = []
         for index in range(self.procs):
-            log_path = self.log_dir / f"worker-{index}.log"
+            log_path = self.log_dir / f"worker{self.host}-{index}.log"
             log = log_path.open("w")
             command = [
                 sys.executable, "-m", "celery", "-A", "portal", "worker",
                 "--queues", self.queue, "--pool", self.pool,
                 "--concurrency", str(self.concurrency), "--loglevel", "info",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--hostname", f"bench-{os.getpid()}-{index}@%h",
+                "--hostname", f"bench-{os.getpid()}{self.host}-{index}@%h",
                 *(["--include", self.include] if self.include else []),
             ]  # fmt: skip
             self.processes.append(
@@ -216,12 +250,16 @@ class Workers:
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds of every worker process group (a group per worker process)."""
+        return sum(group_cpu_seconds(pid) for pid in self.pids())
+
     def exited(self) -> str:
         """Which worker ended, how, and its log's last lines; empty while every worker runs
         (a bench that went on would wait for jobs nobody runs)."""
         for index, process in enumerate(self.processes):
             if process.poll() is not None:
-                tail = (self.log_dir / f"worker-{index}.log").read_text()[-1500:]
+                tail = (self.log_dir / f"worker{self.host}-{index}.log").read_text()[-1500:]
                 code = process.returncode
                 return f"worker {index} (pid {process.pid}) exited with {code}:\n{tail}"
         return ""
@@ -295,6 +333,146 @@ def machine_busy_seconds() -> tuple[float, float]:
     idle = values[3] + values[4]
     total = sum(values[:8])
     return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+# --- CPU per unit of work, and the machine's load ----------------------------------------
+
+
+def loadavg_text(values: tuple[float, ...] | None = None) -> str:
+    return ",".join(f"{v:.2f}" for v in (values or os.getloadavg()))
+
+
+@dataclass
+class Span:
+    """What a measured span cost: CPU seconds per part, its wall time, and the whole
+    machine meanwhile (every process, other users' too), so that a figure can be compared
+    across runs on a shared machine."""
+
+    wall: float
+    cpu: dict[str, float]
+    busy_cores: float  # the whole machine's, from /proc/stat
+    loadavg_start: tuple[float, float, float]
+    loadavg_end: tuple[float, float, float]
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+    def ms_per(self, units: float, part: str | None = None) -> float:
+        seconds = self.cpu_s if part is None else self.cpu.get(part, 0.0)
+        return seconds * 1000 / max(units, 1e-9)
+
+    def machine(self) -> str:
+        return (
+            f"whole machine {self.busy_cores:.2f} of {os.cpu_count()} cores busy over "
+            f"{self.wall:.1f} s; load average {loadavg_text(self.loadavg_start)} at the start, "
+            f"{loadavg_text(self.loadavg_end)} at the end"
+        )
+
+    def cores(self) -> str:
+        """Cores each part kept busy, and what the rest of the machine did meanwhile."""
+        wall = max(self.wall, 1e-9)
+        parts = [f"{name} {seconds / wall:.2f}" for name, seconds in self.cpu.items()]
+        rest = self.busy_cores - self.cpu_s / wall
+        return ", ".join([*parts, f"everything else (Redis, other users) {rest:.2f}"])
+
+    def line(self, units: float, unit: str) -> str:
+        """`CPU per <unit>: <total> ms = <part> <ms> + ...`, the cores and the machine."""
+        parts = " + ".join(f"{name} {self.ms_per(units, name):.1f}" for name in self.cpu)
+        return (
+            f"CPU per {unit}: {self.ms_per(units):.1f} ms = {parts} ({units:g} in "
+            f"{self.wall:.1f} s); cores busy: {self.cores()}; {self.machine()}"
+        )
+
+    def keys(self) -> str:
+        """The machine's figures for a bench's last line."""
+        return (
+            f"loadavg_start={loadavg_text(self.loadavg_start)} "
+            f"loadavg={loadavg_text(self.loadavg_end)} busy_cores={self.busy_cores:.2f}"
+        )
+
+
+class CpuMeter:
+    """The one way the benches measure CPU: samples of named parts (each a function giving
+    the CPU seconds that part has used so far; None counts 0), the wall clock, the machine's
+    busy time and load average; `span(before, after)` is what happened between two."""
+
+    def __init__(self, **parts: Callable[[], float | None]):
+        self.parts = parts
+
+    def sample(self) -> dict:
+        busy, total = machine_busy_seconds()
+        cpu = {name: part() or 0.0 for name, part in self.parts.items()}
+        return cpu | {
+            "wall": time.monotonic(),
+            "machine": busy,
+            "machine_total": total,
+            "loadavg": os.getloadavg(),
+        }
+
+    def span(self, before: dict, after: dict) -> Span:
+        total = after["machine_total"] - before["machine_total"]
+        busy = after["machine"] - before["machine"]
+        return Span(
+            wall=after["wall"] - before["wall"],
+            cpu={name: after[name] - before[name] for name in self.parts},
+            busy_cores=busy / total * (os.cpu_count() or 1) if total > 0 else 0.0,
+            loadavg_start=before["loadavg"],
+            loadavg_end=after["loadavg"],
+        )
+
+    @contextmanager
+    def measure(self) -> Iterator[list[Span]]:
+        """`with meter.measure() as spans:` ... `spans[0]` once the block is over."""
+        spans: list[Span] = []
+        before = self.sample()
+        yield spans
+        spans.append(self.span(before, self.sample()))
+
+
+def backend_cpu(connection=None) -> Callable[[], float | None]:
+    """A CpuMeter part: the CPU of the PostgreSQL backend serving this process's Django
+    connection (the default one), as it is when the part is sampled."""
+
+    def seconds() -> float | None:
+        from django.db import connection as default
+
+        conn = connection or default
+        conn.ensure_connection()
+        return process_cpu_seconds(conn.connection.info.backend_pid)
+
+    return seconds
+
+
+@dataclass
+class Submits:
+    """What this process spent doing a web request's work (submitting onboardings, starting
+    a CSV file): statements sent, its CPU and its PostgreSQL backend's, summed over every
+    `with submits.count():`."""
+
+    sql: int = 0
+    cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+
+    @contextmanager
+    def count(self) -> Iterator[None]:
+        from django.db import connection
+
+        def counted(execute, sql, params, many, context):
+            self.sql += 1
+            return execute(sql, params, many, context)
+
+        connection.ensure_connection()
+        backend = connection.connection.info.backend_pid
+        pg_before = process_cpu_seconds(backend) or 0.0
+        cpu_before = time.process_time()
+        with connection.execute_wrapper(counted):
+            yield
+        self.cpu_s += time.process_time() - cpu_before
+        self.pg_cpu_s += (process_cpu_seconds(backend) or 0.0) - pg_before
+
+    def snapshot(self) -> dict:
+        return {"sql": self.sql, "cpu_s": self.cpu_s, "pg_cpu_s": self.pg_cpu_s}
 
 
 if __name__ == "__main__":
