@@ -7,7 +7,12 @@ by id through Graph (token check, routing, behaviour, JSON), and the health endp
 
     .venv/bin/python bench/sandbox.py [--seconds 5] [--procs 2] [--conns 16]
 
-Last line: sandbox_gets_per_s=<number> (the Graph GET figure).
+Beside each rate, the sandbox's CPU per request (its process group, from /proc) and the
+machine's busy cores and load average (`_harness.CpuMeter`): the load processes compete with
+the server for the same cores.
+
+Last line: sandbox_gets_per_s=<number> sandbox_cpu_us_per_get=<µs> loadavg_start=<1m>,<5m>,<15m>
+loadavg=<1m>,<5m>,<15m> busy_cores=<n> (the Graph GET figures; the load over both runs).
 """
 
 from __future__ import annotations
@@ -16,9 +21,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,51 +30,11 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # before bench/: `sandbox` is the package, not this file
+
+import _harness  # noqa: E402
 
 from sandbox.demo_directories import ENTRA_DEMO  # noqa: E402
-
-CONTROL_TOKEN = "bench-control-token"  # noqa: S105 - a throwaway token for a throwaway server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_sandbox(port: int, tls_dir: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.server",
-            "--port",
-            str(port),
-            "--tls-dir",
-            tls_dir,
-            "--seed",
-            "demo",
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN},
-    )
-    ca = Path(tls_dir) / "ca.pem"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if (
-                ca.exists()
-                and httpx.get(
-                    f"https://127.0.0.1:{port}/_sandbox/health", verify=str(ca), timeout=1
-                ).is_success
-            ):
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the sandbox did not start")
 
 
 def token_and_user(url: str, ca: str) -> tuple[str, str]:
@@ -130,6 +93,7 @@ def _load(port: int, ca: str, request: bytes, conns: int, seconds: float, out: m
 
 
 def measure(port: int, ca: str, request: bytes, procs: int, conns: int, seconds: float) -> float:
+    """Requests served per second, `procs` processes x `conns` connections for `seconds`."""
     out: mp.Queue = mp.Queue()
     workers = [
         mp.Process(target=_load, args=(port, ca, request, conns, seconds, out))
@@ -152,10 +116,11 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tls_dir:
-        port = free_port()
-        process = start_sandbox(port, tls_dir)
+        sandbox = _harness.start_sandbox(Path(tls_dir), seed="demo")
+        cpu = _harness.CpuMeter(sandbox=lambda: _harness.group_cpu_seconds(sandbox.process.pid))
         try:
-            url, ca = f"https://127.0.0.1:{port}", str(Path(tls_dir) / "ca.pem")
+            url, ca = sandbox.url, str(sandbox.ca)
+            port = int(url.rsplit(":", 1)[1])
             token, user_id = token_and_user(url, ca)
             graph_get = (
                 f"GET /v1.0/users/{user_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -163,18 +128,27 @@ def main() -> None:
             ).encode()
             health = f"GET /_sandbox/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
             measure(port, ca, health, 1, 4, 1.0)  # warm up
-            health_rate = measure(port, ca, health, args.procs, args.conns, args.seconds)
-            graph_rate = measure(port, ca, graph_get, args.procs, args.conns, args.seconds)
+            run_start = cpu.sample()
+            with cpu.measure() as health_spans:
+                health_rate = measure(port, ca, health, args.procs, args.conns, args.seconds)
+            with cpu.measure() as graph_spans:
+                graph_rate = measure(port, ca, graph_get, args.procs, args.conns, args.seconds)
+            run = cpu.span(run_start, cpu.sample())
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            _harness.stop_group(sandbox.process)
+    health_us = health_spans[0].ms_per(health_rate * health_spans[0].wall) * 1000
+    graph_us = graph_spans[0].ms_per(graph_rate * graph_spans[0].wall) * 1000
     print(
         f"clients: {args.procs} processes x {args.conns} keep-alive TLS connections, "
         f"{args.seconds:.0f} s per run, latency 0, {os.cpu_count()} CPUs"
     )
-    print(f"GET /_sandbox/health          {health_rate:8.0f} req/s")
-    print(f"GET /v1.0/users/{{id}} (Graph)  {graph_rate:8.0f} req/s")
-    print(f"sandbox_gets_per_s={graph_rate:.0f}")
+    for route, rate, us in (
+        ("GET /_sandbox/health", health_rate, health_us),
+        ("GET /v1.0/users/{id} (Graph)", graph_rate, graph_us),
+    ):
+        print(f"{route:<30}{rate:8.0f} req/s, sandbox CPU {us:.0f} µs each")
+    print(run.machine())
+    print(f"sandbox_gets_per_s={graph_rate:.0f} sandbox_cpu_us_per_get={graph_us:.0f} {run.keys()}")
 
 
 if __name__ == "__main__":
