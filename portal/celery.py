@@ -1,9 +1,36 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def keep_database_connections(**kwargs) -> None:
+    """A worker's connections live across tasks (settings.CELERY_DB_REUSE_MAX), for at most
+    WORKER_DB_CONN_MAX_AGE seconds, checked before reuse. Only in workers: the web server's
+    development threads would leave persistent connections behind."""
+    from django.conf import settings
+    from django.db import connections
+
+    for alias in connections:
+        database = connections.settings[alias]
+        database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
+        database["CONN_HEALTH_CHECKS"] = True
+
+
+@task_prerun.connect
+@task_postrun.connect
+def drop_old_database_connections(sender=None, **kwargs) -> None:
+    """What Django does around each request: close the connection past its age or broken (a
+    task that failed mid-transaction, a restarted server), so the next task opens a new one.
+    Not for a task run eagerly, inside its caller's transaction."""
+    from django.db import close_old_connections
+
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
