@@ -265,6 +265,50 @@ class Workers:
         return ""
 
 
+@dataclass
+class Fleet:
+    """Worker processes on simulated hosts: per host its own `Workers`, with its own copy of
+    the environment, its own process groups and so its own database and Redis connections,
+    as a second machine's would have (on this machine they share the cores).
+    `Fleet(env, queue, log_dir, [2, 1])`: two hosts, with 2 and 1 worker processes."""
+
+    env: dict[str, str]
+    queue: str
+    log_dir: Path
+    per_host: list[int]
+    concurrency: int = 8
+    pool: str = "threads"
+    include: str = ""
+    hosts: list[Workers] = field(default_factory=list)
+
+    def start(self) -> Fleet:
+        for index, procs in enumerate(self.per_host):
+            host = Workers(
+                dict(self.env),
+                self.queue,
+                self.log_dir,
+                procs=procs,
+                concurrency=self.concurrency,
+                pool=self.pool,
+                include=self.include,
+                host=f"-h{index}",
+            )
+            self.hosts.append(host)
+            host.start()
+        return self
+
+    def stop(self) -> None:
+        for host in self.hosts:
+            host.stop()
+        self.hosts = []
+
+    def cpu_seconds(self) -> float:
+        return sum(host.cpu_seconds() for host in self.hosts)
+
+    def exited(self) -> str:
+        return next((gone for host in self.hosts if (gone := host.exited())), "")
+
+
 # --- CPU accounting ----------------------------------------------------------------------
 
 
@@ -361,6 +405,18 @@ class Span:
     def ms_per(self, units: float, part: str | None = None) -> float:
         seconds = self.cpu_s if part is None else self.cpu.get(part, 0.0)
         return seconds * 1000 / max(units, 1e-9)
+
+    def minus(self, inner: Span) -> Span:
+        """This span without `inner`, a span inside it (a read without its cycle)."""
+        wall = self.wall - inner.wall
+        busy = self.busy_cores * self.wall - inner.busy_cores * inner.wall
+        return Span(
+            wall=wall,
+            cpu={name: seconds - inner.cpu.get(name, 0.0) for name, seconds in self.cpu.items()},
+            busy_cores=busy / wall if wall > 0 else 0.0,
+            loadavg_start=self.loadavg_start,
+            loadavg_end=self.loadavg_end,
+        )
 
     def machine(self) -> str:
         return (

@@ -1,9 +1,10 @@
 """Onboarding throughput, latency and fairness of the engine, end to end, on one machine.
 
 Starts its own sandbox (free port, CA in a temporary folder), a fresh PostgreSQL database
-(`msp_portal_bench`, dropped and created, migrated), real Celery workers on Redis (own queue)
-and runs `bench/sequential.py` for the baseline; stops all of it at the end, also on error.
-Every directory answers with 30 ms latency. Then, in one run:
+(`msp_portal_bench_<pid>`: runs side by side do not drop each other's; `--db` names it),
+real Celery workers on Redis (own queue) and runs `bench/sequential.py` for the baseline;
+stops all of it at the end, also on error. Every directory answers with 30 ms latency.
+Then, in one run:
 
 1. latency of one onboarding (1 licence, 5 groups, 1 app) from submit to succeeded, and its
    sequential round trips (HTTP requests the sandbox served for it): cold (first job of a
@@ -13,20 +14,30 @@ Every directory answers with 30 ms latency. Then, in one run:
    against the sequential baseline;
 3. fairness: nine of those tenants alone, then the same nine plus a tenant throttled to
    1 call/s; slowdown = the nine's wall time with it / without it;
-4. API calls per onboarding, from the sandbox's stats;
-5. per phase, CPU milliseconds per onboarding (the worker processes from /proc; PostgreSQL:
-   the backends serving the jobs, read by the workers through bench/_instrument.py, and the
-   bench's own backend while it submits) and SQL statements per onboarding (counted in the
-   workers by bench/_instrument.py and in the bench around each submit); the whole local
-   PostgreSQL server's CPU and the load average next to them.
+4. the engine's own throughput: `--engine-people` onboardings over `--engine-tenants`
+   tenants whose directories have no rate limit (30 ms latency still), after a warm-up;
+   people/s from the first submit to the last job done, and against bench/sequential.py's
+   people/s at the same latency (`vs_sequential`);
+and, per phase, CPU milliseconds per onboarding (the worker processes from /proc; PostgreSQL:
+the backends serving the jobs, read by the workers through bench/_instrument.py, and the
+bench's own backend while it submits) and SQL statements per onboarding (counted in the
+workers by bench/_instrument.py and in the bench around each submit); the whole local
+PostgreSQL server's CPU, the machine's busy cores and load average next to them
+(`_harness.CpuMeter`). API calls per onboarding come from the sandbox's stats (phase 2).
+How throughput grows with worker processes and hosts: bench/scaling.py.
 
     .venv/bin/python bench/onboard.py [--people 1000] [--rate 10] [--burst 20]
-        [--procs 2] [--pool threads] [--concurrency 8] [--skip 1,2,3] [--pace-factor 1]
+        [--procs 2] [--pool threads] [--concurrency 8] [--skip 1,2,3,4] [--pace-factor 1]
+        [--engine-people 100] [--engine-tenants 10]
 
 Last line: round_trips=<n> latency_ms=<n> ceiling_share=<0..1> vs_sequential=<ratio>
-fairness_slowdown=<ratio> calls_per_onboarding=<n> cpu_ms_per_onboarding=<ms>
-worker_cpu_ms=<ms> postgres_cpu_ms=<ms> sql_per_onboarding=<n> loadavg=<1m>,<5m>,<15m>
-(CPU and SQL from phase 2, or from phase 1's warm jobs when phase 2 is skipped)
+vs_sequential_at_ceiling=<ratio> engine_people_per_s=<n> fairness_slowdown=<ratio>
+calls_per_onboarding=<n> cpu_ms_per_onboarding=<ms> worker_cpu_ms=<ms> postgres_cpu_ms=<ms>
+sql_per_onboarding=<n> engine_cpu_ms_per_onboarding=<ms> engine_sql_per_onboarding=<n>
+loadavg_start=<1m>,<5m>,<15m> loadavg=<1m>,<5m>,<15m> busy_cores=<n>
+(cpu_ms and sql_per_onboarding from phase 2, or from phase 1's warm jobs when phase 2 is
+skipped; the engine_ ones from phase 4; vs_sequential from phase 4, vs_sequential_at_ceiling
+from phase 2; loadavg and busy_cores over the whole run, workers started to stopped)
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _harness  # noqa: E402
 
-DB_NAME = "msp_portal_bench"
+DB_PREFIX = "msp_portal_bench"
 REDIS = "redis://127.0.0.1:6379/5"
 LATENCY_MS = 30
 MAX_ROUND_TRIPS = 4  # issue 13: sequential round trips per onboarding, the verification read in
@@ -127,7 +138,7 @@ class Bench:
         self.serial = 0
         # What submitting cost the bench process (as a web request would): statements sent,
         # its PostgreSQL backend's CPU and its own, summed over every submit.
-        self.submitted = {"sql": 0, "pg_cpu_s": 0.0, "cpu_s": 0.0}
+        self.submits = _harness.Submits()
 
     def make_tenant(self, slug: str, rate: float | None, burst: int | None) -> BenchTenant:
         from provisioning import throttle
@@ -166,29 +177,16 @@ class Bench:
         return BenchTenant(slug, directory_id, tenant, connection, template, rate, burst)
 
     def submit(self, bench_tenant: BenchTenant) -> int:
-        from django.db import connection
-
         from provisioning import services
 
         self.serial += 1
         first, last = "Ada", f"Bench{self.serial:05d}"
         request = services.OnboardingRequest(first, last, role_templates=[bench_tenant.template])
         username = f"{first}.{last}@{bench_tenant.tenant.primary_domain}".lower()
-
-        def count(execute, sql, params, many, context):
-            self.submitted["sql"] += 1
-            return execute(sql, params, many, context)
-
-        connection.ensure_connection()
-        backend = connection.connection.info.backend_pid
-        pg_before = _harness.process_cpu_seconds(backend) or 0.0
-        cpu_before = time.process_time()
-        with connection.execute_wrapper(count):
+        with self.submits.count():
             job = services.request_onboarding(
                 bench_tenant.tenant, request, username=username, actor="system"
             )
-        self.submitted["cpu_s"] += time.process_time() - cpu_before
-        self.submitted["pg_cpu_s"] += (_harness.process_cpu_seconds(backend) or 0.0) - pg_before
         return job.pk
 
     def wait(self, job_ids: list[int], timeout: float, poll: float = 0.2) -> list:
@@ -222,41 +220,23 @@ def ms(delta) -> float:
     return delta.total_seconds() * 1000
 
 
-class Cpu:
-    """CPU seconds used by each part while a phase runs (evidence for what limits it)."""
+def cpu_meter(sandbox_pid: int, workers: list[_harness.Workers]) -> _harness.CpuMeter:
+    """CPU of each part while a phase runs (evidence for what limits it): the worker process
+    groups, the sandbox, this process, and the whole local PostgreSQL server (every
+    database: a cross-check of the backends the workers read)."""
+    return _harness.CpuMeter(
+        workers=lambda: sum(w.cpu_seconds() for w in workers),
+        sandbox=lambda: _harness.group_cpu_seconds(sandbox_pid),
+        bench=_harness.self_cpu_seconds,
+        postgres=_harness.postgres_cpu_seconds,
+    )
 
-    def __init__(self, sandbox_pid: int, worker_pids: list[int]):
-        self.sandbox_pid, self.worker_pids = sandbox_pid, worker_pids
 
-    def sample(self) -> dict:
-        busy, total = _harness.machine_busy_seconds()
-        return {
-            "wall": time.monotonic(),
-            "sandbox": _harness.group_cpu_seconds(self.sandbox_pid),
-            "workers": sum(_harness.group_cpu_seconds(p) for p in self.worker_pids),
-            "bench": _harness.self_cpu_seconds(),
-            "postgres": _harness.postgres_cpu_seconds() or 0.0,
-            "machine": busy,
-            "machine_total": total,
-        }
-
-    @staticmethod
-    def report(label: str, before: dict, after: dict) -> str:
-        wall = after["wall"] - before["wall"]
-        parts = []
-        ours = 0.0
-        for name in ("workers", "sandbox", "bench", "postgres"):
-            ours += after[name] - before[name]
-            parts.append(f"{name} {(after[name] - before[name]) / wall:.2f}")
-        machine = (after["machine"] - before["machine"]) / wall
-        parts.append(f"everything else (Redis, other users) {machine - ours / wall:.2f}")
-        return (
-            f"{label}: CPU cores busy over {wall:.1f} s: "
-            + ", ".join(parts)
-            + f" (postgres: the whole local server, every database); whole machine "
-            f"{machine:.2f} of {os.cpu_count()}; load average "
-            + " ".join(f"{v:.1f}" for v in os.getloadavg())
-        )
+def cores_line(label: str, span: _harness.Span) -> str:
+    return (
+        f"{label}: cores busy: {span.cores()} (postgres: the whole local server, every "
+        f"database); {span.machine()}"
+    )
 
 
 class Counts:
@@ -322,6 +302,7 @@ class Cost:
     submit_sql: int
     task_runs: int
     server_pg_cpu_s: float  # the whole local PostgreSQL server meanwhile: a cross-check
+    span: _harness.Span  # the CPU of every part, the wall time and the machine's load
 
     def per(self, seconds: float) -> float:
         return seconds * 1000 / max(1, self.onboardings)
@@ -357,11 +338,11 @@ class Cost:
 class Meter:
     """Snapshots before and after a span of onboardings, and their Cost."""
 
-    def __init__(self, bench: Bench, cpu: Cpu, counts: Counts):
-        self.bench, self.cpu, self.counts = bench, cpu, counts
+    def __init__(self, submits: _harness.Submits, cpu: _harness.CpuMeter, counts: Counts):
+        self.submits, self.cpu, self.counts = submits, cpu, counts
 
     def snapshot(self) -> dict:
-        return {"cpu": self.cpu.sample(), "submit": dict(self.bench.submitted)}
+        return {"cpu": self.cpu.sample(), "submit": self.submits.snapshot()}
 
     def cost(self, before: dict, job_ids: list[int]) -> tuple[Cost, dict]:
         """The Cost of `job_ids` since `before` (once their task runs have flushed), and the
@@ -380,6 +361,7 @@ class Meter:
             submit_sql=submit["sql"],
             task_runs=workers["runs"],
             server_pg_cpu_s=after["cpu"]["postgres"] - before["cpu"]["postgres"],
+            span=self.cpu.span(before["cpu"], after["cpu"]),
         )
         return cost, after
 
@@ -573,11 +555,72 @@ def fairness_round(bench: Bench, meter: Meter, nine: list, throttled, args) -> f
         )
         slow_jobs.exclude(status__in=DONE).update(status="cancelled", waiting_reason="bench over")
     say("    " + cost.line())
-    say("    " + Cpu.report("CPU", before["cpu"], after["cpu"]))
+    say("    " + cores_line("CPU", cost.span))
     return wall
 
 
+def warm_up(bench: Bench, tenants: list[BenchTenant], jobs: int) -> None:
+    """`jobs` onboardings, waited for and not measured: every worker process has run the
+    engine (imports, the SDK's first token, connections) before a measured span."""
+    ids = [bench.submit(tenants[i % len(tenants)]) for i in range(jobs)]
+    bench.wait(ids, timeout=300)
+
+
+@dataclass
+class Throughput:
+    people_per_s: float
+    wall_s: float
+    submit_s: float
+    statuses: dict
+    runs_per_job: float
+    cost: Cost
+
+
+def engine_throughput(bench: Bench, meter: Meter, tenants: list[BenchTenant], people: int):
+    """`people` onboardings over `tenants` (directories with no rate limit), submitted one
+    after the other as fast as the bench can; people/s from the first submit to the last job
+    done (end to end: the submits run beside the workers), and what they cost."""
+    plan = [tenants[i % len(tenants)] for i in range(people)]
+    before = meter.snapshot()
+    jobs, submit_s, t0 = run_batch(bench, plan, timeout=600)
+    cost, _ = meter.cost(before, [j["pk"] for j in jobs])
+    statuses = Counter(j["status"] for j in jobs)
+    wall = wall_s(jobs, t0)
+    return Throughput(
+        people_per_s=statuses["succeeded"] / wall,
+        wall_s=wall,
+        submit_s=submit_s,
+        statuses=dict(statuses),
+        runs_per_job=sum(j["runs"] for j in jobs) / len(jobs),
+        cost=cost,
+    )
+
+
+def phase_engine(
+    bench: Bench, meter: Meter, tenants: list[BenchTenant], args, sequential_rate: float
+) -> Throughput:
+    warmups = args.procs * 2
+    say(
+        f"== 4. the engine's throughput: {args.engine_people} onboardings over {len(tenants)} "
+        f"tenants, no rate limit ({LATENCY_MS} ms), after {warmups} warm-ups"
+    )
+    warm_up(bench, tenants, warmups)
+    engine = engine_throughput(bench, meter, tenants, args.engine_people)
+    say(
+        f"  submitted in {engine.submit_s:.1f} s; statuses {engine.statuses}; all done after "
+        f"{engine.wall_s:.1f} s; task runs per job {engine.runs_per_job:.2f}"
+    )
+    say(
+        f"  {engine.people_per_s:.2f} people/s vs sequential {sequential_rate:.2f} (one SDK call "
+        f"at a time, same latency): {engine.people_per_s / sequential_rate:.1f}x (target >= 20)"
+    )
+    say("  " + engine.cost.line())
+    say("  " + cores_line("phase 4", engine.cost.span))
+    return engine
+
+
 def run_sequential(people: int) -> float:
+    """bench/sequential.py's people/s at our latency (its other lines echoed)."""
     script = Path(__file__).resolve().parent / "sequential.py"
     out = (
         subprocess.run(  # noqa: S603
@@ -591,7 +634,8 @@ def run_sequential(people: int) -> float:
     )
     for line in out[:-1]:
         say("  " + line)
-    return float(out[-1].split("=", 1)[1])
+    figures = dict(pair.split("=", 1) for pair in out[-1].split())
+    return float(figures["sequential_people_per_s"])
 
 
 def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best top to bottom
@@ -615,7 +659,12 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
     parser.add_argument("--pool", default="threads", help="threads (measured best) or prefork")
     parser.add_argument("--sequential-people", type=int, default=40)
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3")
+    parser.add_argument(
+        "--engine-people", type=int, default=100, help="phase 4: onboardings, no rate limit"
+    )
+    parser.add_argument("--engine-tenants", type=int, default=10, help="phase 4: tenants")
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3,4")
+    parser.add_argument("--db", default="", help="database name (default msp_portal_bench_<pid>)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument(
         "--diagnose",
@@ -634,32 +683,21 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     root = Path(tmp.name)
     sandbox = workers = bench = None
     queue = f"bench-onboard-{os.getpid()}"
+    db_name = args.db or f"{DB_PREFIX}_{os.getpid()}"
     figures: dict[str, float] = {}
+    run: list[_harness.Span] = []  # workers started to stopped: the load line's figures
     try:
         (root / "tls").mkdir()
         sandbox = _harness.start_sandbox(root / "tls")
-        from cryptography.fernet import Fernet
-
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        env |= {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": _harness.recreate_database(DB_NAME),
-            "CELERY_BROKER_URL": REDIS,
-            "REDIS_URL": REDIS,  # the shared token buckets live in Redis too
-            # Buckets and quarantine windows of this run only: a fresh database reuses the
-            # connection ids, and an earlier run's outcome windows must not count here.
-            "REDIS_KEY_PREFIX": queue,
-            "CELERY_QUEUE": queue,
-            "SANDBOX_URL": sandbox.url,
-            "SANDBOX_CA_FILE": str(sandbox.ca),
-            "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
-            "JOB_LEASE_SECONDS": "120",
-            "LOG_LEVEL": "WARNING",
-            "DEBUG": "false",
-            # bench/_instrument.py, which the workers --include, counts SQL statements and
-            # PostgreSQL CPU per job into Redis under this prefix (nothing without it).
-            "BENCH_COUNTS_KEY": f"{queue}:counts",
-        }
+        # bench/_instrument.py, which the workers --include, counts SQL statements and
+        # PostgreSQL CPU per job into Redis under BENCH_COUNTS_KEY (nothing without it).
+        env = _harness.stack_env(
+            sandbox,
+            _harness.recreate_database(db_name),
+            queue,
+            REDIS,
+            BENCH_COUNTS_KEY=f"{queue}:counts",
+        )
         if args.diagnose:
             Path(args.diagnose).mkdir(parents=True, exist_ok=True)
             env |= {"BENCH_SQL_SITES": "1", "BENCH_PROFILE": str(Path(args.diagnose).resolve())}
@@ -689,13 +727,15 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             include="bench._instrument",
         ).start()
         bench.workers = workers
-        cpu = Cpu(sandbox.process.pid, workers.pids())
+        cpu = cpu_meter(sandbox.process.pid, [workers])
+        run_start = cpu.sample()
         counts = Counts(env["BENCH_COUNTS_KEY"])
-        meter = Meter(bench, cpu, counts)
+        meter = Meter(bench.submits, cpu, counts)
         costs: dict[str, Cost] = {}
         say(
-            f"== stack: sandbox {sandbox.url}, PostgreSQL {DB_NAME}, Redis {REDIS} queue {queue}, "
-            f"{args.procs} worker(s) x {args.pool} {args.concurrency}"
+            f"== stack: sandbox {sandbox.url}, PostgreSQL {db_name}, Redis {REDIS} queue {queue}, "
+            f"{args.procs} worker(s) x {args.pool} {args.concurrency}; "
+            f"load average {_harness.loadavg_text()}"
         )
 
         # 1. Latency and round trips ----------------------------------------------------
@@ -753,7 +793,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             share_no_burst = (calls_served - bursts) / wall / ceiling
             people_per_s = ok / wall
             figures["ceiling_share"] = share
-            figures["vs_sequential"] = people_per_s / sequential_rate
+            figures["vs_sequential_at_ceiling"] = people_per_s / sequential_rate
             figures["calls_per_onboarding"] = api_calls(stats) / max(1, len(jobs))
             latencies = sorted(
                 ms(j["finished_at"] - j["created_at"]) for j in jobs if j["finished_at"]
@@ -769,7 +809,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             )
             say(
                 f"  {people_per_s:.2f} people/s vs sequential {sequential_rate:.2f}: "
-                f"{figures['vs_sequential']:.1f}x; job latency p50 "
+                f"{figures['vs_sequential_at_ceiling']:.1f}x; job latency p50 "
                 f"{latencies[len(latencies) // 2]:.0f} ms, p95 "
                 f"{latencies[int(len(latencies) * 0.95)]:.0f} ms; "
                 f"task runs per job {sum(j['runs'] for j in jobs) / len(jobs):.2f}"
@@ -779,7 +819,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
                 f"{figures['calls_per_onboarding']:.2f}; routes {stats['calls']}"
             )
             say("  " + costs["2"].line())
-            say("  " + Cpu.report("phase 2", before["cpu"], after["cpu"]))
+            say("  " + cores_line("phase 2", costs["2"].span))
 
         # 3. Fairness --------------------------------------------------------------------
         if "3" not in skip:
@@ -803,6 +843,18 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
                 f"{together / alone:.3f} (target <= 1.10)"
             )
 
+        # 4. The engine's own throughput: no rate limit -----------------------------------
+        if "4" not in skip:
+            unlimited = [
+                bench.make_tenant(f"bench-u{i:02d}", None, None)
+                for i in range(1, args.engine_tenants + 1)
+            ]
+            engine = phase_engine(bench, meter, unlimited, args, sequential_rate)
+            figures["engine_people_per_s"] = engine.people_per_s
+            figures["vs_sequential"] = engine.people_per_s / sequential_rate
+            figures["engine_cpu_ms_per_onboarding"] = engine.cost.cpu_ms
+            figures["engine_sql_per_onboarding"] = engine.cost.sql
+
         cost_phase = "2" if "2" in costs else "1"
         if cost_phase in costs:
             cost = costs[cost_phase]
@@ -815,6 +867,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             "== SQL statements the workers ran outside any job (other tasks; outside a task): "
             f"{counts.not_jobs() or 'none'}"
         )
+        run.append(cpu.span(run_start, cpu.sample()))
+        say("== the whole run: " + run[0].machine())
     finally:
         if workers is not None:
             workers.stop()
@@ -829,7 +883,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
             pass
         if not args.keep_db:
-            _harness.drop_database(DB_NAME)
+            _harness.drop_database(db_name)
         tmp.cleanup()
 
     def fmt(name: str, digits: int) -> str:
@@ -839,12 +893,16 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     say(
         f"round_trips={fmt('round_trips', 0)} latency_ms={fmt('latency_ms', 0)} "
         f"ceiling_share={fmt('ceiling_share', 3)} vs_sequential={fmt('vs_sequential', 2)} "
+        f"vs_sequential_at_ceiling={fmt('vs_sequential_at_ceiling', 2)} "
+        f"engine_people_per_s={fmt('engine_people_per_s', 2)} "
         f"fairness_slowdown={fmt('fairness_slowdown', 3)} "
         f"calls_per_onboarding={fmt('calls_per_onboarding', 2)} "
         f"cpu_ms_per_onboarding={fmt('cpu_ms_per_onboarding', 1)} "
         f"worker_cpu_ms={fmt('worker_cpu_ms', 1)} postgres_cpu_ms={fmt('postgres_cpu_ms', 1)} "
         f"sql_per_onboarding={fmt('sql_per_onboarding', 1)} "
-        f"loadavg={','.join(f'{v:.2f}' for v in os.getloadavg())}"
+        f"engine_cpu_ms_per_onboarding={fmt('engine_cpu_ms_per_onboarding', 1)} "
+        f"engine_sql_per_onboarding={fmt('engine_sql_per_onboarding', 1)} "
+        + (run[0].keys() if run else f"loadavg={_harness.loadavg_text()}")
     )
 
 

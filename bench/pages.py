@@ -6,13 +6,18 @@ Starts what it needs: a PostgreSQL database of its own (created, migrated and fi
 the seed takes minutes), plus one tenant with 50,000 directory accounts (an Entra and an
 Okta connection, matched into people by `inventory.matching.rematch`, whose time is
 reported), then renders each page in-process through Django's test client, as the signed-in
-person would get it, and reports p50/p95, CPU per request, the SQL queries per page and the
-machine's load.
+person would get it, and reports p50/p95, the CPU milliseconds per page (this process's:
+the view, the templates, the driver; and the PostgreSQL backend's serving it, from /proc),
+the SQL queries per page and the machine's busy cores and load average (`_harness.CpuMeter`).
 
     .venv/bin/python bench/pages.py [--repeat 30] [--fresh] [--only people]
 
 Last line: dashboard_p95_ms=<n> report_p95_ms=<n> audit_p95_ms=<n> audit_deep_p95_ms=<n>
-people_p95_ms=<n> people_deep_p95_ms=<n>
+people_p95_ms=<n> people_deep_p95_ms=<n> cpu_ms_per_page=<ms> render_cpu_ms_per_page=<ms>
+pg_cpu_ms_per_page=<ms> max_cpu_ms_per_page=<ms> loadavg_start=<1m>,<5m>,<15m>
+loadavg=<1m>,<5m>,<15m> busy_cores=<n>
+(CPU per page: the mean over the pages measured, render + backend; the max: the costliest
+page; the load over the whole measurement)
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATABASE = os.environ.get("BENCH_PAGES_DB", "msp_portal_bench")
+# Not bench/onboard.py's: that one is dropped and created by every run.
+DATABASE = os.environ.get("BENCH_PAGES_DB", "msp_portal_bench_pages")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 SCALE = ["--tenants", "200", "--identities", "50000", "--events", "1000000"]
 # The People page's tenant: 40,000 Entra and 10,000 Okta accounts, 8,000 of them the same
@@ -248,14 +254,14 @@ class Figures(NamedTuple):
     sql_ms: float
     size: int  # bytes
     cpu_ms: float  # this process's CPU per request (Django, templates, the driver)
-    pg_cpu_ms: float | None  # the PostgreSQL server's CPU per request
+    pg_cpu_ms: float  # the CPU per request of the PostgreSQL backend serving this process
 
 
 def measure(client, url: str, repeat: int, headers: dict | None = None) -> Figures:
     """Timings, SQL queries and time, CPU here and in PostgreSQL, of one request."""
     from django.db import connection
 
-    from bench._harness import postgres_cpu_seconds
+    from bench._harness import CpuMeter, backend_cpu, self_cpu_seconds
 
     headers = headers or {}
     for _ in range(3):  # warm caches and connections
@@ -274,16 +280,20 @@ def measure(client, url: str, repeat: int, headers: dict | None = None) -> Figur
     with connection.execute_wrapper(count):
         response = client.get(url, headers=headers)
     timings = []
-    cpu, pg_cpu = os.times(), postgres_cpu_seconds()
-    for _ in range(repeat):
-        started = time.perf_counter()
-        response = client.get(url, headers=headers)
-        timings.append((time.perf_counter() - started) * 1000)
-    spent, pg_spent = os.times(), postgres_cpu_seconds()
-    cpu_ms = (spent.user + spent.system - cpu.user - cpu.system) * 1000 / repeat
-    pg_ms = (pg_spent - pg_cpu) * 1000 / repeat if pg_cpu is not None else None
+    meter = CpuMeter(render=self_cpu_seconds, postgres=backend_cpu())
+    with meter.measure() as spans:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url, headers=headers)
+            timings.append((time.perf_counter() - started) * 1000)
+    (span,) = spans
     return Figures(
-        timings, sql["queries"], sql["seconds"] * 1000, len(response.content), cpu_ms, pg_ms
+        timings,
+        sql["queries"],
+        sql["seconds"] * 1000,
+        len(response.content),
+        span.ms_per(repeat, "render"),
+        span.ms_per(repeat, "postgres"),
     )
 
 
@@ -367,35 +377,34 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from bench._harness import machine_busy_seconds
+    from bench._harness import CpuMeter
     from portal.audit.models import AuditEvent
 
     print(f"database {DATABASE}: {AuditEvent.objects.count():,} audit events", end="")
     print(f" (seeded in {seed_s:.0f} s)" if seed_s else " (seed reused)")
     seed_people()
     users = get_user_model().objects
-    figures = {}
+    figures, cpu = {}, {}
     print(
         f"{'page':<26}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms':>9}{'PG ms':>8}"
         f"{'queries':>9}{'SQL ms':>9}{'KB':>8}"
     )
-    busy, total = machine_busy_seconds()
+    machine = CpuMeter()
+    start = machine.sample()
     for name, username, url in (pages() if everything else []) + people_pages():
         client = Client(SERVER_NAME="localhost")  # a host of the default ALLOWED_HOSTS
         client.force_login(users.get(username=username))
         htmx = {"HX-Request": "true"} if name.endswith("_htmx") else None
         measured = measure(client, url, args.repeat, htmx)
         figures[name] = p95(measured.timings)
-        pg = f"{measured.pg_cpu_ms:8.1f}" if measured.pg_cpu_ms is not None else f"{'–':>8}"
+        cpu[name] = (measured.cpu_ms, measured.pg_cpu_ms)
         print(
             f"{name:<26}{statistics.median(measured.timings):9.1f}{figures[name]:9.1f}"
-            f"{measured.cpu_ms:9.1f}{pg}{measured.queries:9d}{measured.sql_ms:9.1f}"
-            f"{measured.size / 1024:8.1f}"
+            f"{measured.cpu_ms:9.1f}{measured.pg_cpu_ms:8.1f}{measured.queries:9d}"
+            f"{measured.sql_ms:9.1f}{measured.size / 1024:8.1f}"
         )
-    busy_after, total_after = machine_busy_seconds()
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    share = (busy_after - busy) / max(total_after - total, 1e-9)
-    print(f"machine: {os.cpu_count()} CPUs, {share:.0%} busy while measuring, load {load}")
+    span = machine.span(start, machine.sample())
+    print(f"(CPU ms: this process per request; PG ms: its PostgreSQL backend's) {span.machine()}")
     people = [v for k, v in figures.items() if k.startswith("people") and "deep" not in k]
     deep = [v for k, v in figures.items() if k.startswith("people") and "deep" in k]
     line = (
@@ -408,7 +417,14 @@ def main() -> None:
         if everything
         else ""
     )
-    print(f"{line}people_p95_ms={max(people):.0f} people_deep_p95_ms={max(deep):.0f}")
+    render = statistics.mean(c for c, _ in cpu.values())
+    backend = statistics.mean(pg for _, pg in cpu.values())
+    print(
+        f"{line}people_p95_ms={max(people):.0f} people_deep_p95_ms={max(deep):.0f} "
+        f"cpu_ms_per_page={render + backend:.1f} render_cpu_ms_per_page={render:.1f} "
+        f"pg_cpu_ms_per_page={backend:.1f} "
+        f"max_cpu_ms_per_page={max(c + pg for c, pg in cpu.values()):.1f} {span.keys()}"
+    )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 100 changes made behind the portal's back and the one incremental cycle that finds them.
 
 Starts what it needs and stops it at the end, also on error: its own sandbox (free port, CA
-in a temporary folder), a fresh PostgreSQL database (`msp_portal_bench_reconcile`, dropped
-and created, migrated), the token buckets in Redis under a prefix of this run. The reads run
+in a temporary folder), a fresh PostgreSQL database (`msp_portal_bench_reconcile_<pid>`,
+created, migrated, dropped), the token buckets in Redis under a prefix of this run. The reads run
 in this process, as a worker runs them (`service.refresh`). Every directory call answers
 after 30 ms, and the directory allows `--rate` calls a second (burst `--burst`): the
 connection is paced to match.
@@ -22,12 +22,16 @@ connection is paced to match.
    against those injected (by person, kind and group or licence).
 
 CPU: this process (the reader), its PostgreSQL backend and the sandbox, per 1,000 accounts
-for the full read and per change for the incremental cycle; the machine's load average.
+for the full read and per change for the incremental cycle; the machine's busy cores and
+load average (`_harness.CpuMeter`).
 
     .venv/bin/python bench/reconcile.py [--users 50000] [--rate 10] [--burst 20] [--keep-db]
 
 Last line: accounts=<n> full_share=<0..1> incremental_calls=<n> drift_found=<n>
-drift_injected=<n>
+drift_injected=<n> read_cpu_ms_per_1k_accounts=<ms> cycle_cpu_ms_per_1k_accounts=<ms>
+incremental_cpu_ms_per_change=<ms> loadavg_start=<1m>,<5m>,<15m> loadavg=<1m>,<5m>,<15m>
+busy_cores=<n>
+(CPU: reader + its PostgreSQL backend, the sandbox left out; load over the whole run)
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _harness  # noqa: E402
 
-DB_NAME = "msp_portal_bench_reconcile"
+DB_PREFIX = "msp_portal_bench_reconcile"
 REDIS = "redis://127.0.0.1:6379/5"
 LATENCY_MS = 30
 PER_KIND = 15  # disables, group additions, group removals, licence removals
@@ -66,37 +70,18 @@ def directory_calls(stats: dict) -> int:
     )
 
 
-@dataclass
-class Meter:
-    """CPU seconds of this process, its PostgreSQL backend and the sandbox; wall time."""
-
-    sandbox_pid: int
-    marks: dict = field(default_factory=dict)
-
-    def read(self) -> dict:
-        from django.db import connection
-
-        connection.ensure_connection()
-        backend = connection.connection.info.backend_pid
-        return {
-            "wall": time.monotonic(),
-            "self": _harness.self_cpu_seconds(),
-            "postgres": _harness.process_cpu_seconds(backend) or 0.0,
-            "sandbox": _harness.group_cpu_seconds(self.sandbox_pid),
-        }
-
-    @staticmethod
-    def spent(before: dict, after: dict) -> dict:
-        return {key: after[key] - before[key] for key in before}
-
-
-def cpu_line(spent: dict, units: float, unit: str) -> str:
-    per = {k: spent[k] * 1000 / max(units, 1) for k in ("self", "postgres", "sandbox")}
-    return (
-        f"CPU per {unit}: reader {per['self']:.2f} ms, PostgreSQL {per['postgres']:.2f} ms, "
-        f"sandbox {per['sandbox']:.2f} ms (totals {spent['self']:.1f} / "
-        f"{spent['postgres']:.1f} / {spent['sandbox']:.1f} s over {spent['wall']:.1f} s)"
+def cpu_meter(sandbox_pid: int) -> _harness.CpuMeter:
+    """CPU of this process (the reader), its PostgreSQL backend and the sandbox."""
+    return _harness.CpuMeter(
+        reader=_harness.self_cpu_seconds,
+        postgres=_harness.backend_cpu(),
+        sandbox=lambda: _harness.group_cpu_seconds(sandbox_pid),
     )
+
+
+def portal_ms_per(span: _harness.Span, units: float) -> float:
+    """The portal's CPU per unit: the reader and its backend (the directory's left out)."""
+    return span.ms_per(units, "reader") + span.ms_per(units, "postgres")
 
 
 # --- the portal side ---------------------------------------------------------------------
@@ -309,25 +294,24 @@ def run(args, sandbox: _harness.Sandbox, figures: dict) -> None:
         f"{time.monotonic() - started:.1f} s"
     )
     sandbox.behave(directory_id, latency_ms=LATENCY_MS, rate_per_s=args.rate, burst=args.burst)
-    meter = Meter(sandbox.process.pid)
+    meter = cpu_meter(sandbox.process.pid)
 
     # 2. The full inventory ---------------------------------------------------------------
-    cycle_time: dict[str, float] = {}
-    cycle_cpu: dict[str, float] = {}
+    cycle_spans: list[_harness.Span] = []  # the last refresh's scope + matching + drift
     real_after_read = cycle.after_read
 
     def timed_after_read(conn) -> None:
-        begun = meter.read()
+        begun = meter.sample()
         real_after_read(conn)
-        cycle_cpu.update(meter.spent(begun, meter.read()))
-        cycle_time["s"] = cycle_cpu["wall"]
+        cycle_spans[:] = [meter.span(begun, meter.sample())]
 
     cycle.after_read = timed_after_read
     warm_up(connection)
     sandbox.reset_stats(directory_id)
-    before = meter.read()
+    before = meter.sample()
     cursor = profiled(args.profile, lambda: read(connection))
-    spent = meter.spent(before, meter.read())
+    spent = meter.span(before, meter.sample())
+    (cycle_span,) = cycle_spans
     stats = sandbox.stats(directory_id)
     calls = directory_calls(stats)
     read_s = (cursor.finished_at - cursor.started_at).total_seconds()
@@ -345,11 +329,15 @@ def run(args, sandbox: _harness.Sandbox, figures: dict) -> None:
     say(f"  routes: {dict(sorted(stats['calls'].items()))}")
     say(
         f"  then scope, matching and drift of {accounts:,} accounts: "
-        f"{cycle_time.get('s', 0.0):.1f} s; the whole refresh {spent['wall']:.1f} s"
+        f"{cycle_span.wall:.1f} s; the whole refresh {spent.wall:.1f} s"
     )
-    read_cpu = {key: spent[key] - cycle_cpu[key] for key in spent}
-    say("  " + cpu_line(read_cpu, accounts / 1000, "1,000 accounts, the read"))
-    say("  " + cpu_line(cycle_cpu, accounts / 1000, "1,000 accounts, scope + matching + drift"))
+    read_span = spent.minus(cycle_span)
+    say("  " + read_span.line(accounts / 1000, "1,000 accounts, the read"))
+    say("  " + cycle_span.line(accounts / 1000, "1,000 accounts, scope + matching + drift"))
+    figures.update(
+        read_cpu_ms_per_1k_accounts=portal_ms_per(read_span, accounts / 1000),
+        cycle_cpu_ms_per_1k_accounts=portal_ms_per(cycle_span, accounts / 1000),
+    )
     say(f"  sign-ins: {cursor.sign_ins_note or 'read'}")
 
     # 3. Some people adopted ----------------------------------------------------------------
@@ -393,9 +381,9 @@ def run(args, sandbox: _harness.Sandbox, figures: dict) -> None:
 
     # 5. One incremental cycle --------------------------------------------------------------
     sandbox.reset_stats(directory_id)
-    before = meter.read()
+    before = meter.sample()
     cursor = read(connection)
-    spent = meter.spent(before, meter.read())
+    spent = meter.span(before, meter.sample())
     stats = sandbox.stats(directory_id)
     calls = directory_calls(stats)
     read_s = (cursor.finished_at - cursor.started_at).total_seconds()
@@ -408,8 +396,8 @@ def run(args, sandbox: _harness.Sandbox, figures: dict) -> None:
     say(
         f"== 5. one incremental cycle: full={cursor.full}, {calls} directory calls "
         f"({dict(sorted(stats['calls'].items()))}), {cursor.accounts_read} accounts read, "
-        f"read {read_s:.2f} s, scope + matching + drift {cycle_time.get('s', 0.0):.1f} s, "
-        f"whole cycle {spent['wall']:.1f} s (target <= 10 calls; app assignments every "
+        f"read {read_s:.2f} s, scope + matching + drift {cycle_spans[0].wall:.1f} s, "
+        f"whole cycle {spent.wall:.1f} s (target <= 10 calls; app assignments every "
         f"{settings.INVENTORY_APPS_SECONDS} s, not due)"
     )
     say(
@@ -419,7 +407,8 @@ def run(args, sandbox: _harness.Sandbox, figures: dict) -> None:
     missed = injected - found
     if missed:
         say(f"  missed: {sorted(missed)[:10]}")
-    say("  " + cpu_line(spent, len(changes), "change"))
+    say("  " + spent.line(len(changes), "change"))
+    figures["incremental_cpu_ms_per_change"] = portal_ms_per(spent, len(changes))
     rows_changed = Account.objects.filter(
         connection=connection, attributes__jobTitle="Changed by hand"
     ).count()
@@ -454,6 +443,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="the directory's calls/s")
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--db", default="", help="database name (default ..._reconcile_<pid>)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", default="", help="cProfile the full read into this file")
     args = parser.parse_args()
@@ -462,30 +452,21 @@ def main() -> None:
     root = Path(tmp.name)
     prefix = f"bench-reconcile-{os.getpid()}"
     sandbox = None
+    db_name = args.db or f"{DB_PREFIX}_{os.getpid()}"
     figures: dict[str, float] = {}
+    machine = _harness.CpuMeter()
+    run_start = machine.sample()
     try:
         (root / "tls").mkdir()
         sandbox = _harness.start_sandbox(root / "tls")
-        from cryptography.fernet import Fernet
-
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        env |= {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": _harness.recreate_database(DB_NAME),
-            "REDIS_URL": REDIS,  # the connection's bucket, as the workers share it
-            "REDIS_KEY_PREFIX": prefix,
-            "SANDBOX_URL": sandbox.url,
-            "SANDBOX_CA_FILE": str(sandbox.ca),
-            "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
-            "LOG_LEVEL": "WARNING",
-            "DEBUG": "false",
-        }
+        # The connection's bucket in Redis, as the workers share it (no workers here).
+        env = _harness.stack_env(sandbox, _harness.recreate_database(db_name), prefix, REDIS)
         _harness.migrate(env)
         os.environ.update(env)
         import django
 
         django.setup()
-        say(f"== stack: sandbox {sandbox.url}, PostgreSQL {DB_NAME}, Redis {REDIS} ({prefix})")
+        say(f"== stack: sandbox {sandbox.url}, PostgreSQL {db_name}, Redis {REDIS} ({prefix})")
         run(args, sandbox, figures)
     finally:
         if sandbox is not None:
@@ -498,18 +479,22 @@ def main() -> None:
             pass
         cleanup_redis(prefix)
         if not args.keep_db:
-            _harness.drop_database(DB_NAME)
+            _harness.drop_database(db_name)
         tmp.cleanup()
 
     def fmt(name: str, digits: int) -> str:
         value = figures.get(name)
         return "nan" if value is None else f"{value:.{digits}f}"
 
-    say(f"loadavg={','.join(f'{v:.2f}' for v in os.getloadavg())}")
+    span = machine.span(run_start, machine.sample())
+    say("== the whole run: " + span.machine())
     say(
         f"accounts={fmt('accounts', 0)} full_share={fmt('full_share', 3)} "
         f"incremental_calls={fmt('incremental_calls', 0)} drift_found={fmt('drift_found', 0)} "
-        f"drift_injected={fmt('drift_injected', 0)}"
+        f"drift_injected={fmt('drift_injected', 0)} "
+        f"read_cpu_ms_per_1k_accounts={fmt('read_cpu_ms_per_1k_accounts', 1)} "
+        f"cycle_cpu_ms_per_1k_accounts={fmt('cycle_cpu_ms_per_1k_accounts', 1)} "
+        f"incremental_cpu_ms_per_change={fmt('incremental_cpu_ms_per_change', 1)} {span.keys()}"
     )
 
 

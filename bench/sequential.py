@@ -8,7 +8,11 @@ does the UPN exist? create the user, assign the licence, add to each group, assi
 
     .venv/bin/python bench/sequential.py [--people 40] [--latency-ms 30]
 
-Last line: sequential_people_per_s=<number>.
+CPU per person of the loop (this process: the SDKs) and of the sandbox, over the loop only,
+with the machine's load (`_harness.CpuMeter`).
+
+Last line: sequential_people_per_s=<number> cpu_ms_per_person=<ms> sandbox_cpu_ms_per_person=<ms>
+loadavg_start=<1m>,<5m>,<15m> loadavg=<1m>,<5m>,<15m> busy_cores=<n>
 """
 
 from __future__ import annotations
@@ -60,9 +64,16 @@ def graph_client(url: str, ca: str, tenant_id: str, client_id: str, secret: str)
 
 
 async def onboard_sequentially(
-    url: str, ca: str, tenant_id: str, client_id: str, secret: str, domain: str, people: int
-) -> tuple[int, float, float]:
-    """(people onboarded, seconds for the loop, seconds for the preamble)."""
+    url: str,
+    ca: str,
+    tenant_id: str,
+    client_id: str,
+    secret: str,
+    domain: str,
+    people: int,
+    meter: _harness.CpuMeter,
+) -> tuple[int, float, float, _harness.Span]:
+    """(people onboarded, seconds for the loop, seconds for the preamble, the loop's CPU)."""
     from msgraph.generated.models.app_role_assignment import AppRoleAssignment
     from msgraph.generated.models.assigned_license import AssignedLicense
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
@@ -85,7 +96,7 @@ async def onboard_sequentially(
         role_id = app.app_roles[0].id if app.app_roles else None
         preamble = time.monotonic() - started
 
-        started = time.monotonic()
+        started, before = time.monotonic(), meter.sample()
         for index in range(people):
             first, last = "Seq", f"Person{index:05d}"
             upn = f"{first}.{last}@{domain}".lower()
@@ -126,7 +137,7 @@ async def onboard_sequentially(
             ).app_role_assigned_to.post(
                 AppRoleAssignment(principal_id=user.id, resource_id=app.id, app_role_id=role_id)
             )
-        return people, time.monotonic() - started, preamble
+        return people, time.monotonic() - started, preamble, meter.span(before, meter.sample())
     finally:
         for close in closers:
             await close()
@@ -144,7 +155,11 @@ def main() -> None:
             domain = "sequential.example"
             tenant_id, client_id = sandbox.create_entra(domain)
             sandbox.behave(tenant_id, latency_ms=args.latency_ms)
-            people, seconds, preamble = asyncio.run(
+            meter = _harness.CpuMeter(
+                loop=_harness.self_cpu_seconds,
+                sandbox=lambda: _harness.group_cpu_seconds(sandbox.process.pid),
+            )
+            people, seconds, preamble, span = asyncio.run(
                 onboard_sequentially(
                     sandbox.url,
                     str(sandbox.ca),
@@ -153,6 +168,7 @@ def main() -> None:
                     _harness.SECRET,
                     domain,
                     args.people,
+                    meter,
                 )
             )
             stats = sandbox.stats(tenant_id)
@@ -164,7 +180,11 @@ def main() -> None:
     print(f"sequential: {people} people in {seconds:.2f} s (preamble {preamble * 1000:.0f} ms)")
     print(f"sequential: {calls} calls served in all, {per_call_ms:.1f} ms per call in the loop")
     print(f"sequential: latency {args.latency_ms} ms, {rate:.2f} people/s")
-    print(f"sequential_people_per_s={rate:.3f}")
+    print(f"sequential: {span.line(people, 'person')}")
+    print(
+        f"sequential_people_per_s={rate:.3f} cpu_ms_per_person={span.ms_per(people, 'loop'):.1f} "
+        f"sandbox_cpu_ms_per_person={span.ms_per(people, 'sandbox'):.1f} {span.keys()}"
+    )
 
 
 if __name__ == "__main__":
