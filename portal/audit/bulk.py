@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import transaction
 
-from .events import _actor_fields, _clean_state, _lock_head
-from .models import AuditChainHead, AuditEvent, chain_key_for
+from .events import _actor_fields, _clean_state, _lock_head, seal_after
+from .models import AuditEvent, chain_key_for
 
 BATCH = 5000
 
@@ -74,15 +74,3 @@ def append_events(
 def _bulk_insert(events: list[AuditEvent]) -> None:
     for start in range(0, len(events), BATCH):
         AuditEvent.objects.bulk_create(events[start : start + BATCH])
-
-
-def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:
-    """Chain `events` on from `head` under the current key, and advance and sign the head.
-
-    The caller holds the head's row lock and saves the events and the head."""
-    seq, prev = head.seq, head.hash
-    for event in events:
-        seq += 1
-        event.seal(seq, prev)
-        prev = event.hash
-    head.advance(seq, prev)

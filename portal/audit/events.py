@@ -79,6 +79,38 @@ def record(
     ``before``/``after`` are scrubbed of secret-looking keys, but never pass secrets.
     Joins the caller's transaction, or opens one.
     """
+    (event,) = record_all(
+        [
+            event_for(
+                action,
+                actor=actor,
+                tenant=tenant,
+                target=target,
+                before=before,
+                after=after,
+                result=result,
+                request=request,
+                job_id=job_id,
+            )
+        ]
+    )
+    return event
+
+
+def event_for(
+    action: str,
+    *,
+    actor: Any,
+    tenant: HasPk | None = None,
+    target: TargetSpec = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    result: str = "success",
+    request: HttpRequest | None = None,
+    job_id: int | str | None = None,
+) -> AuditEvent:
+    """An event checked and built as ``record`` takes it, not yet in its chain: for
+    ``record_all``, which appends several at once."""
     if not _ACTION.match(action):
         raise ValueError(f"audit action must look like 'noun.verb', got {action!r}")
     if result not in Result.values:
@@ -86,7 +118,7 @@ def record(
     if tenant is not None and tenant.pk is None:
         raise ValueError("audit tenant must be saved before an event can name it")
     tenant_id = None if tenant is None else int(tenant.pk)
-    event = AuditEvent(
+    return AuditEvent(
         chain_key=chain_key_for(tenant_id),
         tenant_id=tenant_id,
         tenant_name=_clip("" if tenant is None else str(tenant), 255),
@@ -99,15 +131,42 @@ def record(
         **_target_fields(target),
         **_request_fields(request),
     )
+
+
+def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append events built by ``event_for`` to their chains, in the order given: each
+    chain's head locked once and its events inserted in one statement. Joins the caller's
+    transaction, or opens one."""
+    chains: dict[str, list[AuditEvent]] = {}
+    for event in events:
+        chains.setdefault(event.chain_key, []).append(event)
     with transaction.atomic(savepoint=False):
-        head = _lock_head(event.chain_key, tenant_id)
+        # Heads in one order whatever the caller's, so two writers never wait on each other.
+        for chain_key in sorted(chains):
+            _append(chains[chain_key])
+    return events
+
+
+def _append(chain: list[AuditEvent]) -> None:
+    head = _lock_head(chain[0].chain_key, chain[0].tenant_id)
+    for event in chain:
         # Stamped under the lock, so seq order and time order agree within a chain.
         event.timestamp = timezone.now()
-        event.seal(head.seq + 1, head.hash)
-        event.save()
-        head.advance(event.seq, event.hash)
-        head.save(update_fields=head.ADVANCED_FIELDS)
-    return event
+    seal_after(head, chain)
+    AuditEvent.objects.bulk_create(chain)
+    head.save(update_fields=head.ADVANCED_FIELDS)
+
+
+def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:
+    """Chain `events` on from `head` under the current key, and advance and sign the head.
+
+    The caller holds the head's row lock and saves the events and the head."""
+    seq, prev = head.seq, head.hash
+    for event in events:
+        seq += 1
+        event.seal(seq, prev)
+        prev = event.hash
+    head.advance(seq, prev)
 
 
 def snapshot(

@@ -21,34 +21,39 @@ def account_for(job: Job, connection) -> DirectoryAccount:
 
 
 def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:
+    account.save(update_fields=_link(account, remote_id, created))
+
+
+def _link(account: DirectoryAccount, remote_id: str, created: bool) -> list[str]:
     account.remote_id = remote_id
     account.last_synced_at = timezone.now()
     account.missing_since = None
     if created:
         account.created_remotely_at = timezone.now()
-    account.save(
-        update_fields=["remote_id", "last_synced_at", "created_remotely_at", "missing_since"]
-    )
+    return ["remote_id", "last_synced_at", "created_remotely_at", "missing_since"]
 
 
-def applied(account: DirectoryAccount, step: Step, result: dict) -> None:
-    """What a succeeded step changes in the database's record of the account."""
+def applied(account: DirectoryAccount, step: Step, result: dict) -> list[str]:
+    """What a succeeded step changes in the database's record of the account, made on
+    `account`; the fields it changed, which the caller saves (once for a batch of steps)."""
     action = step.action
     if action in (planner.CREATE_USER, planner.LINK_USER) and result.get("user_id"):
-        link_account(account, result["user_id"], result.get("created", False))
-    elif action in ADDS or action in REMOVALS:
+        return _link(account, result["user_id"], result.get("created", False))
+    if action in ADDS or action in REMOVALS:
         _track(account, step)
-    elif action == licences.SET_LICENSES:
+        return ["managed"]
+    if action == licences.SET_LICENSES:
         account.managed = licences.managed_after(account.managed or {}, step.params)
-        account.save(update_fields=["managed"])
-    elif action == planner.DELETE_USER and connector_type(step.connection).soft_deletes:
+        return ["managed"]
+    if action == planner.DELETE_USER and connector_type(step.connection).soft_deletes:
         # Gone by our own hand: no need to wait for the replication window to say so.
         account.missing_since = timezone.now() - replication_window() * 2
-        account.save(update_fields=["missing_since"])
-    elif action in (planner.DELETE_USER, planner.PURGE_USER):
+        return ["missing_since"]
+    if action in (planner.DELETE_USER, planner.PURGE_USER):
         account.remote_id, account.created_remotely_at, account.missing_since = "", None, None
         account.managed = {}
-        account.save(update_fields=["remote_id", "created_remotely_at", "missing_since", "managed"])
+        return ["remote_id", "created_remotely_at", "missing_since", "managed"]
+    return []
 
 
 def _track(account: DirectoryAccount, step: Step) -> None:
@@ -62,4 +67,3 @@ def _track(account: DirectoryAccount, step: Step) -> None:
         refs.append({"id": resource_id, "name": step.target_name})
     managed[kind] = refs
     account.managed = managed
-    account.save(update_fields=["managed"])

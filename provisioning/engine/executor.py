@@ -14,10 +14,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from portal.audit.events import record
+from portal.audit.events import event_for, record, record_all
+from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import (
@@ -60,23 +61,28 @@ def execute(job_id: int) -> Outcome:
 
 def _run(job: Job) -> Outcome:
     """Rounds of plan (read, compare), apply, until a read finds nothing to do."""
+    identity_read = True  # the claim has just read the person with the job
     while not job.is_done:
-        outcome = plan_job(job) if not job.planned else run_steps(job)
+        outcome = run_steps(job) if job.planned else plan_job(job, identity_read=identity_read)
+        identity_read = False
         if outcome is not None:
             return outcome
     return Outcome()
 
 
-def plan_job(job: Job) -> Outcome | None:
+def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     """A round: read every directory of the tenant, compare with the desired state now, and
     write the steps. No steps anywhere: the read was the verification and the job succeeds.
-    None when the job goes on (its steps, or done); an Outcome when it must wait."""
+    None when the job goes on (its steps, or done); an Outcome when it must wait.
+    `identity_read`: job.identity was read from the database just now (by the claim)."""
     identity = job.identity
-    identity.refresh_from_db()
+    if not identity_read:
+        identity.refresh_from_db()
     rounds = job.options.get("round", 0)
     plans, problems = [], []
+    accounts = accounts_of(identity)
     for connection in job.tenant.connections.order_by("kind"):
-        account = DirectoryAccount.objects.filter(identity=identity, connection=connection).first()
+        account = accounts.get(connection.pk)
         stored_id = account.remote_id if account else ""
         protected = guards.protected(connection.pk, stored_id)
         if protected:
@@ -107,7 +113,7 @@ def plan_job(job: Job) -> Outcome | None:
             return None
         quarantine.record_outcome(connection, ok=True)
         if plan.user is not None:
-            outcomes.account_read(connection.pk, plan.user, plan.access)
+            outcomes.account_read(connection, plan.user, plan.access)
         if plan.missing:
             return wait_for_replication(job, account_for(job, connection))
         if not guards.refuse_found(plan, stored_id):
@@ -129,6 +135,11 @@ def plan_job(job: Job) -> Outcome | None:
         return None
     write_steps(job, plans, identity.desired_version)
     return None
+
+
+def accounts_of(identity: Identity) -> dict[int, DirectoryAccount]:
+    """The person's directory accounts by connection id, in one query."""
+    return {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)}
 
 
 def max_rounds() -> int:
@@ -229,35 +240,41 @@ def write_steps(job: Job, plans, version: int) -> None:
     with transaction.atomic():
         Step.objects.bulk_create(rows)
         Job.objects.filter(pk=job.pk).update(planned=True, steps_total=total, options=options)
-        record(
+        record_all(plan_events(job, rows, rounds, version))
+    job.planned, job.steps_total, job.options = True, total, options
+
+
+def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[AuditEvent]:
+    """The round's plan; a reconciliation's first round also says the person had drifted."""
+    changes = [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]
+    events = [
+        event_for(
             "job.plan",
             actor="system",
             tenant=job.tenant,
             target=job.identity,
-            after={
-                "round": rounds,
-                "desired_version": version,
-                "steps": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows],
-            },
+            after={"round": rounds, "desired_version": version, "steps": changes},
             job_id=job.pk,
         )
-        if job.kind == Job.Kind.RECONCILE and rounds == 1:
-            record(
+    ]
+    if job.kind == Job.Kind.RECONCILE and rounds == 1:
+        events.append(
+            event_for(
                 "identity.drift",
                 actor="system",
                 tenant=job.tenant,
                 target=job.identity,
-                after={
-                    "differs": [f"{s.get_action_display()} {s.target_name}".strip() for s in rows]
-                },
+                after={"differs": changes},
                 result="failure",
                 job_id=job.pk,
             )
-    job.planned, job.steps_total, job.options = True, total, options
+        )
+    return events
 
 
 def run_steps(job: Job) -> Outcome | None:
     """Apply the round's steps; then the job goes back to planning: its next read verifies."""
+    accounts: dict[int, DirectoryAccount] = {}  # by connection: read once, kept current
     while True:
         batch = next_batch(job)
         if not batch:
@@ -268,7 +285,9 @@ def run_steps(job: Job) -> Outcome | None:
         pause = throttle.acquire(connection, tokens=len(batch))
         if pause > 0:
             return wait(job, f"Pacing calls to {connection}", pause)
-        retry = apply_batch(job, batch)
+        if connection.pk not in accounts:
+            accounts[connection.pk] = account_for(job, connection)
+        retry = apply_batch(job, batch, accounts[connection.pk])
         if retry is not None:
             return retry
         Job.objects.filter(pk=job.pk).update(
@@ -278,19 +297,26 @@ def run_steps(job: Job) -> Outcome | None:
 
 def end_round(job: Job) -> None:
     """Every step of the round is settled: a failed one ends the job; else read again."""
-    if job.steps.filter(status__in=[Step.Status.FAILED, Step.Status.SKIPPED]).exists():
-        finish_job(job)
+    counts = step_counts(job)
+    if counts["failed"]:
+        finish_job(job, counts)
         return None
     Job.objects.filter(pk=job.pk).update(planned=False)
     job.planned = False
     return None
 
 
-def finish_job(job: Job) -> None:
+def step_counts(job: Job) -> dict[str, int]:
+    """The job's steps done and failed (skipped counts as failed), in one aggregate."""
+    failed = Q(status__in=[Step.Status.FAILED, Step.Status.SKIPPED])
+    return job.steps.aggregate(
+        done=Count("pk", filter=Q(status=Step.Status.SUCCEEDED)), failed=Count("pk", filter=failed)
+    )
+
+
+def finish_job(job: Job, counts: dict[str, int]) -> None:
     """A round ended with failed steps: the job ends unverified, failed or partial."""
-    counts = {s: job.steps.filter(status=s).count() for s in Step.Status.values}
-    failed = counts[Step.Status.FAILED] + counts[Step.Status.SKIPPED]
-    done = counts[Step.Status.SUCCEEDED]
+    failed, done = counts["failed"], counts["done"]
     status = Job.Status.PARTIAL if done else Job.Status.FAILED
     end(
         job,
@@ -302,7 +328,7 @@ def finish_job(job: Job) -> None:
 
 def succeed_verified(job: Job, plans, version: int) -> None:
     """The read found every directory equal to the desired state of `version`."""
-    done = job.steps.filter(status=Step.Status.SUCCEEDED).count()
+    done = step_counts(job)["done"] if job.steps_total else 0
     verification = {
         "read_at": timezone.now().isoformat(),
         "desired_version": version,
@@ -333,8 +359,10 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
     """The job's outcome, its audit event and what follows (registered from above), at once."""
     with transaction.atomic():
         # The person first, as a claim locks them: the same order, so no deadlock between
-        # this job ending and the next one starting.
-        list(Identity.objects.select_for_update().filter(pk=job.identity_id).values("pk"))
+        # this job ending and the next one starting. Read whole, as it is now, for what
+        # follows a job (outcomes.job_finished).
+        if job.identity_id is not None:
+            job.identity = Identity.objects.select_for_update().get(pk=job.identity_id)
         Job.objects.filter(pk=job.pk).update(
             status=status,
             finished_at=timezone.now(),

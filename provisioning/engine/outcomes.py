@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.models import Job
+from tenants.models import DirectoryConnection
 
 JobFinished = Callable[[Job, str], None]
-AccountRead = Callable[[int, DirectoryUser, AccessState], None]
+AccountRead = Callable[[DirectoryConnection, DirectoryUser, AccessState], None]
 
 _on_finished: list[JobFinished] = []
 _on_account_read: list[AccountRead] = []
@@ -34,13 +35,13 @@ def job_finished(job: Job, status: str) -> None:
 
 
 def on_account_read(callback: AccountRead) -> AccountRead:
-    """Call `callback(connection_id, user, access)` whenever a job's read of an account
+    """Call `callback(connection, user, access)` whenever a job's read of an account
     succeeds (its plan, and the read that verifies it)."""
     if callback not in _on_account_read:
         _on_account_read.append(callback)
     return callback
 
 
-def account_read(connection_id: int, user: DirectoryUser, access: AccessState) -> None:
+def account_read(connection: DirectoryConnection, user: DirectoryUser, access: AccessState) -> None:
     for callback in _on_account_read:
-        callback(connection_id, user, access)
+        callback(connection, user, access)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from portal.audit.events import record
+from portal.audit.events import event_for, record_all
+from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
@@ -34,7 +37,7 @@ from provisioning.engine import (
     planner,
     roles,
 )
-from provisioning.engine.accounts import account_for, link_account
+from provisioning.engine.accounts import link_account
 from provisioning.engine.parking import Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
 
@@ -67,10 +70,10 @@ def next_batch(job: Job) -> list[Step]:
     return batch
 
 
-def apply_batch(job: Job, steps: list[Step]) -> Outcome | None:
-    connection = steps[0].connection
-    connector = connector_for(connection)
-    account = account_for(job, connection)
+def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outcome | None:
+    """Run a batch of steps against `account` (its row, fetched once for the run): their
+    intent is written before the call, their outcomes after it, together."""
+    connector = connector_for(steps[0].connection)
     if account.created_remotely_at and hasattr(connector, "note_created"):
         age = (timezone.now() - account.created_remotely_at).total_seconds()
         connector.note_created(account.remote_id, age)
@@ -81,12 +84,42 @@ def apply_batch(job: Job, steps: list[Step]) -> Outcome | None:
     else:
         results = [apply_one(connector, steps[0], account)]
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    retry_in = None
+    settled = Settled()
     for step, (error, result) in zip(steps, results, strict=True):
-        later = settle(job, step, error, result, elapsed_ms)
-        if later is not None:
-            retry_in = max(retry_in or 0.0, later)
-    return wait(job, "Retrying after a temporary failure", retry_in) if retry_in else None
+        settle(job, account, step, error, result, elapsed_ms, settled)
+    write_outcomes(job, account, steps, settled)
+    if settled.retry_in:
+        return wait(job, "Retrying after a temporary failure", settled.retry_in)
+    return None
+
+
+@dataclass
+class Settled:
+    """What a batch's steps came to, beyond the steps themselves: written by
+    `write_outcomes` in one go."""
+
+    events: list[AuditEvent] = field(default_factory=list)
+    account_fields: set[str] = field(default_factory=set)  # the account's, changed by steps
+    skip_rest: str = ""  # why the connection's remaining steps are skipped
+    retry_in: float | None = None
+
+    def retry_after(self, seconds: float) -> None:
+        self.retry_in = max(self.retry_in or 0.0, seconds)
+
+
+def write_outcomes(
+    job: Job, account: DirectoryAccount, steps: list[Step], settled: Settled
+) -> None:
+    """The batch's outcomes at once: the account's record (the access the portal gave, its
+    id), the step rows in one statement, their audit events under one lock of the chain."""
+    with transaction.atomic():
+        if settled.account_fields:
+            account.save(update_fields=sorted(settled.account_fields))
+        Step.objects.bulk_update(steps, OUTCOME_FIELDS)
+        if settled.events:
+            record_all(settled.events)
+        if settled.skip_rest:
+            skip_rest(job, steps[0].connection, settled.skip_rest)
 
 
 def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:
@@ -223,34 +256,57 @@ def mark_running(steps: list[Step]) -> None:
         step.started_at = now
 
 
-def settle(job: Job, step: Step, error, result: dict, elapsed_ms: int) -> float | None:
-    """Record one step's outcome; the seconds until a retry when it must be tried again."""
+def settle(
+    job: Job,
+    account: DirectoryAccount,
+    step: Step,
+    error,
+    result: dict,
+    elapsed_ms: int,
+    settled: Settled,
+) -> None:
+    """One step's outcome, on the step and in `settled`, for `write_outcomes` to write."""
     connection = step.connection
     if isinstance(error, ThrottledError):  # pacing: no attempt spent, nothing for quarantine
-        wait_s = throttle.throttled(connection, error.retry_after)
-        save_step(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
-        return wait_s
+        settled.retry_after(throttle.throttled(connection, error.retry_after))
+        set_outcome(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
+        return
     if isinstance(error, TransientError):
         if step.attempts < MAX_TRANSIENT_ATTEMPTS:
-            save_step(step, Step.Status.PENDING, error)
-            audit_step(job, step, "failure", error)
-            return max(error.retry_after or 0.0, backoff(step.attempts))
+            set_outcome(step, Step.Status.PENDING, error)
+            settled.events.append(step_event(job, step, "failure", error))
+            settled.retry_after(max(error.retry_after or 0.0, backoff(step.attempts)))
+            return
         # Only the give-up counts towards quarantine: a failure a retry absorbs says little.
         if not isinstance(error, ReplicationLagError):
             quarantine.record_outcome(connection, ok=False, reason=error.message)
         error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
     elif error is None:
         quarantine.record_outcome(connection, ok=True)
-        accounts.applied(account_for(job, connection), step, result)
+        settled.account_fields.update(accounts.applied(account, step, result))
     status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
-    save_step(step, status, error, result=result, elapsed_ms=elapsed_ms)
-    audit_step(job, step, "failure" if error else "success", error)
+    set_outcome(step, status, error, result=result, elapsed_ms=elapsed_ms)
+    settled.events.append(step_event(job, step, "failure" if error else "success", error))
     if error and step.action in (planner.CREATE_USER, planner.LINK_USER):
-        skip_rest(job, connection, f"Skipped: {step.get_action_display().lower()} failed.")
-    return None
+        settled.skip_rest = f"Skipped: {step.get_action_display().lower()} failed."
 
 
-def save_step(step: Step, status: str, error=None, *, attempts=None, result=None, elapsed_ms=None):
+# What `set_outcome` changes on a step: written for a whole batch in one statement.
+OUTCOME_FIELDS = [
+    "status",
+    "last_error",
+    "error_kind",
+    "request_ids",
+    "attempts",
+    "result",
+    "finished_at",
+    "duration_ms",
+]
+
+
+def set_outcome(
+    step: Step, status: str, error=None, *, attempts=None, result=None, elapsed_ms=None
+) -> None:
     step.status = status
     step.last_error = error.message if error else ""
     step.error_kind = _error_kind(error)
@@ -263,7 +319,6 @@ def save_step(step: Step, status: str, error=None, *, attempts=None, result=None
     if status in (Step.Status.SUCCEEDED, Step.Status.FAILED):
         step.finished_at = timezone.now()
         step.duration_ms = elapsed_ms
-    step.save()
 
 
 def _error_kind(error) -> str:
@@ -279,8 +334,8 @@ def _error_kind(error) -> str:
     return next((name for cls, name in kinds if isinstance(error, cls)), "not_found")
 
 
-def audit_step(job: Job, step: Step, result: str, error) -> None:
-    record(
+def step_event(job: Job, step: Step, result: str, error) -> AuditEvent:
+    return event_for(
         f"directory.{step.action}",
         actor="system",
         tenant=job.tenant,

@@ -56,6 +56,8 @@ SUMMARY = [
 _SIGNING_IN = {Identity.Status.JOINER, Identity.Status.ACTIVE}
 # The Identity fields a Person row is made of (its key or its summary).
 _SUMMARISED = {"username", "email", "employee_id", "display_name", "status", "attributes"}
+# A save of these alone changes no key: the summary follows, the row and its accounts stay.
+_STATUS_ONLY = {"status", "updated_at"}
 
 
 class _Account(NamedTuple):
@@ -513,7 +515,24 @@ def identity_saved(sender, instance: Identity, raw: bool = False, **kwargs) -> N
     fields = kwargs.get("update_fields")
     if raw or (fields is not None and not set(fields) & _SUMMARISED):
         return  # e.g. a reconciliation's timestamps: nothing the person's row shows
+    if fields is not None and set(fields) <= _STATUS_ONLY:
+        summarise(instance)  # a job's end (joiner to active, leaver to left): the key stays
+        return
     _person_for_identity_or_later(instance)
+
+
+def summarise(identity: Identity) -> None:
+    """Bring the summary of the identity's Person row up to date with the identity and the
+    accounts attached to it: two statements, the row written only when it differs."""
+    accounts = list(_accounts(Policy(), person__identity_id=identity.pk))
+    summary = dict(zip(SUMMARY, _summary(_as_read(identity), accounts), strict=True))
+    Person.objects.filter(identity_id=identity.pk).exclude(**summary).update(
+        updated_at=timezone.now(), **summary
+    )
+
+
+def _as_read(identity: Identity) -> _Identity:
+    return _Identity(*(getattr(identity, name) for name in _IDENTITY_FIELDS))
 
 
 def _person_for_identity_or_later(identity: Identity) -> None:
@@ -529,8 +548,9 @@ def _person_for_identity_or_later(identity: Identity) -> None:
 
 def directory_account_saved(sender, instance: DirectoryAccount, raw: bool = False, **kwargs):
     """A link that gains a remote id takes the inventory's account to its identity's person."""
-    if raw or not instance.remote_id:
-        return
+    fields = kwargs.get("update_fields")
+    if raw or not instance.remote_id or (fields is not None and "remote_id" not in fields):
+        return  # e.g. the access the portal gave, saved after each batch of steps
     owners = Account.objects.filter(
         connection_id=instance.connection_id, remote_id=instance.remote_id
     ).values_list("person__identity_id", flat=True)

@@ -55,7 +55,7 @@ from provisioning.connectors.errors import (
 )
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory import catalog, cycle
-from provisioning.inventory.models import Account, Cursor, Resource
+from provisioning.inventory.models import Account, Cursor, Person, Resource
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
 
@@ -794,15 +794,18 @@ READ_FIELDS = {
 }
 
 
-def record_account_read(connection_id: int, user: DirectoryUser, access: AccessState) -> None:
+def record_account_read(
+    connection: DirectoryConnection, user: DirectoryUser, access: AccessState
+) -> None:
     """The engine read one account (a job's plan or its verification): its row shows what
     the read found at once, without waiting for the next inventory read; created when the
-    inventory has not seen the account yet. Registered with `engine.outcomes`."""
+    inventory has not seen the account yet, with the person of the identity linked to it.
+    One statement (an upsert). Registered with `engine.outcomes`."""
     now = timezone.now()
     values = {
         "username": user.username,
         "enabled": user.enabled,
-        "group_ids": sorted(access.groups - _builtin_groups(connection_id)),
+        "group_ids": sorted(access.groups - _builtin_groups(connection)),
         "licence_ids": sorted(access.licenses),
         "app_ids": sorted(access.apps),
         "deleted": False,
@@ -814,28 +817,32 @@ def record_account_read(connection_id: int, user: DirectoryUser, access: AccessS
         for name, field in READ_FIELDS.items()
         if user.attributes.get(name) is not None
     }
-    updated = Account.objects.filter(connection_id=connection_id, remote_id=user.id).update(
-        **values
+    linked_person = Person.objects.filter(
+        identity__accounts__connection_id=connection.pk, identity__accounts__remote_id=user.id
+    ).values("pk")[:1]
+    row = Account(
+        tenant_id=connection.tenant_id,
+        connection_id=connection.pk,
+        remote_id=user.id,
+        first_seen=now,
+        person_id=models.Subquery(linked_person),
+        **values,
     )
-    if not updated:
-        tenant_id = (
-            DirectoryConnection.objects.filter(pk=connection_id)
-            .values_list("tenant_id", flat=True)
-            .first()
-        )
-        if tenant_id is not None:
-            Account.objects.update_or_create(
-                connection_id=connection_id,
-                remote_id=user.id,
-                defaults=values,
-                create_defaults={**values, "tenant_id": tenant_id, "first_seen": now},
-            )
+    Account.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["connection", "remote_id"],
+        update_fields=list(values),
+    )
 
 
-def _builtin_groups(connection_id: int) -> set[str]:
-    """Groups nobody is put in (Okta's Everyone): an inventory read leaves them out too."""
+def _builtin_groups(connection: DirectoryConnection) -> set[str]:
+    """Groups nobody is put in (Okta's Everyone): an inventory read leaves them out too.
+    Only Okta's catalogue has any."""
+    if connection.kind != DirectoryConnection.Kind.OKTA:
+        return set()
     return set(
         Resource.objects.filter(
-            connection_id=connection_id, kind="groups", detail__builtin=True
+            connection_id=connection.pk, kind="groups", detail__builtin=True
         ).values_list("remote_id", flat=True)
     )
