@@ -161,6 +161,63 @@ class ResourceCache:
         self._entries[key] = (time.monotonic(), found)
         return found
 
+    def stale(self, ttls: dict[str, float]) -> int:
+        """How many of the catalogues (key -> ttl) the next `get` would read again."""
+        now = time.monotonic()
+        return sum(
+            1
+            for key, ttl in ttls.items()
+            if key not in self._entries or now - self._entries[key][0] >= ttl
+        )
+
+
+# A read a plan names before it starts: a connector method and its arguments, e.g.
+# ("manager_of", user id) or ("read_state", user id, with_roles).
+Read = tuple
+
+
+class Answered:
+    """A connector for one plan: the reads made ahead (`read_ahead`, one round trip) answer
+    their methods' calls with the same arguments, raising what the read raised; every other
+    call goes to the connector."""
+
+    def __init__(self, connector, answers: dict[Read, object]):
+        self._connector = connector
+        self._answers = answers
+        self._names = {read[0] for read in answers}
+
+    def __getattr__(self, name: str):
+        found = getattr(self._connector, name)
+        if name not in self._names:
+            return found
+
+        async def answered(*args, **kwargs):
+            read = (name, *args, *kwargs.values())
+            if read not in self._answers:
+                return await found(*args, **kwargs)
+            answer = self._answers[read]
+            if isinstance(answer, ConnectorError):
+                raise answer
+            return answer
+
+        return answered
+
+
+async def read_ahead(connector, reads: list[Read]):
+    """`connector` with `reads` answered from one read made now, where the directory can
+    send them together; else `connector` itself (its methods read as they are called)."""
+    ahead = getattr(connector, "read_ahead", None)
+    if ahead is None or not reads:
+        return connector
+    return Answered(connector, await ahead(reads))
+
+
+def read_cost(connector, reads: list[Read]) -> int:
+    """Operations the reads send, as the directory counts them against its limits (a
+    `$batch` counts each request it carries): one each unless the connector says."""
+    cost = getattr(connector, "read_cost", None)
+    return cost(reads) if cost is not None else len(reads)
+
 
 class Connector(Protocol):
     kind: str  # for people (labels, forms); the engine decides on the capabilities below

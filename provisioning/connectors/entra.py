@@ -22,7 +22,6 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
-from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph import GraphServiceClient
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
@@ -37,6 +36,7 @@ from provisioning.connectors import (
     entra_apps,
     entra_licences,
     entra_mail,
+    entra_reads,
     entra_roles,
     entra_tap,
     entra_unique,
@@ -51,6 +51,7 @@ from provisioning.connectors.base import (
     MembershipChanges,
     NewUser,
     ObservedAccount,
+    Read,
     Resource,
     ResourceCache,
     SignInPage,
@@ -73,7 +74,6 @@ from provisioning.connectors.errors import (
     ReplicationLagError,
     ThrottledError,
     TransientError,
-    most_telling,
 )
 from provisioning.connectors.sign_in import TAP, IssuedSignIn
 from tenants.endpoints import Endpoint, Service
@@ -151,6 +151,8 @@ INVENTORY_OWN = set(INVENTORY_FIELDS) - {
     "usageLocation",
 }
 DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
+# How long a plan's catalogues are kept: seat counts briefly (a seat may go any moment).
+CATALOGUE_TTLS = {"groups": 300.0, "apps": 300.0, "licenses": 30.0}
 ALREADY_DONE = (
     "already exist",  # "One or more added object references already exist ..."
     "Permission being assigned already exists",
@@ -178,6 +180,7 @@ class EntraConnector:
     has_directory_roles = True  # admin roles and administrative units (entra_roles.py)
     first_sign_in_methods: tuple[str, ...] = (TAP,)  # entra_tap.py
     hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)
+    user_fields, group_fields = USER_FIELDS, GROUP_FIELDS  # what a read selects (entra_reads)
     compared_attributes = (
         "first_name",
         "last_name",
@@ -510,60 +513,24 @@ class EntraConnector:
         licences, app assignments, active and eligible directory roles; four without the
         roles, which only a leave takes away); one more `$batch` per further page, only for a
         user with more groups or app assignments than a page holds."""
-        user_url = f"/users/{quote(user_id, safe='@')}"
-        first = await self._get_many(
-            user_id,
-            [
-                f"{user_url}?$select={','.join(USER_FIELDS)},{entra_licences.STATES}",
-                f"{user_url}/memberOf?$select=id&$top=999",
-                f"{user_url}/licenseDetails",
-                f"{user_url}/appRoleAssignments",
-            ],
-            optional=entra_roles.role_urls(user_id) if with_roles else (),
-        )
-        lists = [list(page.get("value") or []) for page in first[1:]]
-        links = [page.get("@odata.nextLink") for page in first[1:]]
-        while any(links):
-            pending = [index for index, link in enumerate(links) if link]
-            pages = await self._get_many(user_id, [self._below_graph(links[i]) for i in pending])
-            for index, page in zip(pending, pages, strict=True):
-                lists[index] += page.get("value") or []
-                links[index] = page.get("@odata.nextLink")
-        member_of, licences, assignments, *roles = lists
-        groups, units = entra_roles.split_member_of(member_of)
-        if with_roles:
-            role_pages = [{**p, "value": held} for p, held in zip(first[-2:], roles, strict=True)]
-            role_fields = entra_roles.role_fields(role_pages, units)
-        else:
-            role_fields = {"admin_units": units, "roles_unread": entra_roles.NOT_READ}
-        return _directory_user(_parsed(User, first[0])), AccessState(
-            groups=groups,
-            licenses=frozenset(str(lic["skuId"]) for lic in licences if lic.get("skuId")),
-            apps=frozenset(str(a["resourceId"]) for a in assignments if a.get("resourceId")),
-            **entra_licences.inherited(first[0].get(entra_licences.STATES)),
-            **role_fields,
-        )
+        read = ("read_state", user_id, with_roles)
+        return (await self.read_ahead([read]))[read]
 
-    async def _get_many(self, user_id: str, urls: list[str], optional=()) -> list[dict]:
-        """The bodies of GETs (URLs below /v1.0) sent in one `$batch`, else the failure that
-        tells most (`most_telling`). An `optional` URL the directory refuses (a permission or
-        licence missing) gives its reason instead ({entra_roles.REFUSED: message})."""
-        every = [*urls, *optional]
-        answers = await self._post_batch([{"method": "GET", "url": url} for url in every])
-        errors = [self._answer_error(answer, user_id) for answer in answers]
-        refused = {
-            index: entra_roles.refusal(error)
-            for index, error in enumerate(errors)
-            if index >= len(urls) and entra_roles.refusal(error) is not None
-        }
-        failure = most_telling([e for i, e in enumerate(errors) if i not in refused])
-        if failure is not None:
-            raise failure
-        return [
-            {entra_roles.REFUSED: refused[index]} if index in refused else answer.get("body") or {}
-            for index, answer in enumerate(answers)
-            if answer is not None
-        ]
+    async def read_ahead(self, reads: list[Read]) -> dict[Read, object]:
+        """What a plan reads (the account and its access, the lookups of a joiner, a leaver's
+        manager, reports, mailbox and OneDrive) in one `$batch` (entra_reads.py)."""
+        return await entra_reads.read_ahead(self, reads)
+
+    def read_cost(self, reads: list[Read]) -> int:
+        """Graph operations a plan making `reads` sends (first pages only): those of
+        `read_ahead`, and a read of each catalogue (groups, apps, SKUs) no longer cached."""
+        catalogues = self._resources.stale(CATALOGUE_TTLS) if reads else 0
+        return entra_reads.cost(reads, self.user_fields, self.group_fields) + catalogues
+
+    _user_of = staticmethod(lambda user: _directory_user(user))
+    _group_of = staticmethod(
+        lambda group: Resource(str(group.id), group.display_name or "", _group_detail(group))
+    )
 
     def _below_graph(self, link: str) -> str:
         """A paging link as a `$batch` URL; refused unless it is on this connection's Graph."""
@@ -612,9 +579,11 @@ class EntraConnector:
                 for sku in page.value or []
             ]
 
-        return await self._cached("licenses", read, fresh, ttl=30.0)
+        return await self._cached("licenses", read, fresh, ttl=CATALOGUE_TTLS["licenses"])
 
-    async def _cached(self, key: str, read, fresh: bool, ttl: float = 300.0) -> list[Resource]:
+    async def _cached(
+        self, key: str, read, fresh: bool, ttl: float = CATALOGUE_TTLS["groups"]
+    ) -> list[Resource]:
         async with self._errors():
             return await self._resources.get(key, read, fresh, ttl)
 
@@ -967,12 +936,6 @@ def _group_detail(group) -> dict:
         "unified": "Unified" in (group.group_types or []),
         "synced": bool(group.on_premises_sync_enabled),
     }
-
-
-def _parsed(model, body: dict):
-    """A JSON body as the SDK's model, parsed as the SDK parses a direct answer."""
-    node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(body).encode())
-    return node.get_object_value(model)
 
 
 def _observed(item: dict) -> ObservedAccount:

@@ -33,7 +33,7 @@ from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from provisioning.connectors.base import DirectoryUser
-from provisioning.connectors.errors import NotFoundError
+from provisioning.connectors.errors import ConnectorError, NotFoundError
 
 MAILBOX_NOT_ENABLED = "MailboxNotEnabledForRESTAPI"
 NO_MYSITE = "mysite not found"
@@ -80,11 +80,28 @@ async def _unavailable_as(user_id: str):
         error = exc.error
         code = (error.code if error else "") or ""
         message = (error.message if error else "") or str(exc)
-        if exc.response_status_code == 404 and code == MAILBOX_NOT_ENABLED:
-            raise MailboxUnavailableError(message, status=404) from None
-        if exc.response_status_code == 404 and NO_MYSITE in message:
-            raise DriveUnavailableError(message, status=404) from None
+        missing = _missing(exc.response_status_code or 0, code, message)
+        if missing is not None:
+            raise missing from None
         raise
+
+
+def _missing(status: int, code: str, message: str) -> NotFoundError | None:
+    if status == 404 and code == MAILBOX_NOT_ENABLED:
+        return MailboxUnavailableError(message, status=404)
+    if status == 404 and NO_MYSITE in message:
+        return DriveUnavailableError(message, status=404)
+    return None
+
+
+def unavailable(answer: dict | None, error: ConnectorError) -> ConnectorError:
+    """A `$batch` sub-response's error (`error` as the connector classified it) as the same
+    request sent alone raises it here: a missing mailbox or drive is its own class."""
+    body = (answer or {}).get("body")
+    detail = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(detail, dict) or error.status != 404:
+        return error
+    return _missing(404, str(detail.get("code") or ""), str(detail.get("message") or "")) or error
 
 
 # -- the manager ----------------------------------------------------------------------------
@@ -139,6 +156,10 @@ async def people_named(connector, name: str, select: list[str]) -> list[User]:
 async def auto_reply(connector, user_id: str) -> AutoReply:
     async with connector._errors(user_id), _unavailable_as(user_id):
         settings = await connector._graph().users.by_user_id(user_id).mailbox_settings.get()
+    return auto_reply_from(settings)
+
+
+def auto_reply_from(settings: MailboxSettings | None) -> AutoReply:
     reply = settings.automatic_replies_setting if settings else None
     if reply is None:
         return AutoReply(False)
@@ -178,8 +199,12 @@ def _rules(connector, user_id: str):
 async def inbox_rules(connector, user_id: str) -> list[InboxRule]:
     async with connector._errors(user_id), _unavailable_as(user_id):
         page = await _rules(connector, user_id).get()
+    return rules_from((page.value if page else None) or [])
+
+
+def rules_from(rules: list[MessageRule]) -> list[InboxRule]:
     found = []
-    for rule in (page.value if page else None) or []:
+    for rule in rules:
         actions = rule.actions
         forwards = [
             (r.email_address.address or "").casefold()
@@ -226,8 +251,13 @@ async def drive_shares(connector, user_id: str) -> list[DriveShare]:
     root = await _drive_root(connector, user_id)
     async with connector._errors(user_id):
         page = await root.permissions.get()
+    return shares_from((page.value if page else None) or [])
+
+
+def shares_from(permissions: list) -> list[DriveShare]:
+    """Who holds what, from a drive item's permissions (msgraph Permission models)."""
     shares = []
-    for permission in (page.value if page else None) or []:
+    for permission in permissions:
         granted = permission.granted_to_v2
         user = granted.user if granted else None
         if user is None:

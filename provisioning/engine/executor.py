@@ -92,11 +92,12 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         if account and account.created_remotely_at and hasattr(connector, "note_created"):
             age = (timezone.now() - account.created_remotely_at).total_seconds()
             connector.note_created(account.remote_id, age)  # a 404 soon after is lag
-        planning = plans_of.plan_for(job, connector, connection, account)
+        planning, read_cost = plans_of.plan_for(job, connector, connection, account)
         if connection.quarantined_at:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
-        pause = throttle.acquire(connection)  # the plan's own read counts against the pace too
+        # The plan's reads count against the pace too: each operation, as the directory counts.
+        pause = throttle.acquire(connection, tokens=read_cost)
         if pause > 0:
             planning.close()
             return wait(job, f"Pacing calls to {connection}", pause)

@@ -36,6 +36,29 @@ def forward_rule_name(address: str) -> str:
     return f"Leaver: forward to {address}"
 
 
+def reads_for(connector, desired, user_id: str) -> list[tuple]:
+    """What `plan_handover` reads of a leaver's account, as it reads it (the manager even
+    where the handover then finds none)."""
+    options = desired.handover
+    if not desired.leaving or not any(options.values()):
+        return []
+    wanted = set()
+    if managers.supported(connector):
+        if any(options.get(name) for name in NEEDS_BOSS):
+            wanted.add("manager_of")
+        if options.get("reassign_reports"):
+            wanted.add("direct_reports")
+    if getattr(connector, "hands_over_mail", False):
+        if any(options.get(name) for name in (*MAIL_OPTIONS, *CHECKLIST_OPTIONS)):
+            forward = options.get("forward_to_manager")
+            wanted.add("inbox_rules" if forward else "auto_reply")
+            if options.get("auto_reply"):
+                wanted.add("auto_reply")
+        if options.get("files_to_manager"):
+            wanted.add("drive_shares")
+    return [(name, user_id) for name in sorted(wanted)]
+
+
 async def plan_handover(connector, plan, desired) -> None:
     """The leave's handover steps for an existing account (before its licences go)."""
     options = desired.handover

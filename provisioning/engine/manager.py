@@ -21,6 +21,15 @@ def supported(connector) -> bool:
     return hasattr(connector, "set_manager") and hasattr(connector, "people_named")
 
 
+def reads_for(connector, desired, user_id: str) -> list[tuple]:
+    """What `plan_manager` reads: the account's manager (for an account known by `user_id`)
+    and the people the named manager may be."""
+    if not desired.manager or desired.leaving or not supported(connector):
+        return []
+    named = [("people_named", desired.manager)]
+    return [("manager_of", user_id), *named] if user_id else named
+
+
 async def plan_manager(connector, plan, desired) -> None:
     """A SET_MANAGER step when the account's manager is not the one the person names."""
     if not desired.manager or desired.leaving or not supported(connector):

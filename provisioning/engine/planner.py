@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from provisioning.connectors.app_roles import choose_user_role, split_entry
-from provisioning.connectors.base import AccessState, DirectoryUser, Resource
+from provisioning.connectors.base import AccessState, DirectoryUser, Read, Resource, read_ahead
 from provisioning.connectors.errors import NotFoundError
 from provisioning.engine import elsewhere, group_sources, licences, roles
 from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
@@ -131,6 +131,8 @@ async def _plan_account(
     plan = Plan(connection_id, connector.kind)
     if account.remote_id and not account.confirmed_gone:
         try:
+            # NotFoundError here as well: the account's own read goes with the rest.
+            connector = await read_ahead(connector, reads_for(connector, desired, account))
             plan.user, plan.access = await read_account(
                 connector, account.remote_id, with_roles=desired.leaving
             )
@@ -142,6 +144,7 @@ async def _plan_account(
             plan.steps.append(PlannedStep(PURGE_USER, desired.username, _id(account)))
         return plan
     elif desired.present:
+        connector = await read_ahead(connector, reads_for(connector, desired, account))
         plan.user = await connector.find_user(desired.username)
         if plan.user is None:
             holder = await mail_holder(connector, desired)
@@ -189,6 +192,31 @@ async def read_account(
     if read_state is not None:
         return await read_state(user_id)
     return await connector.get_user(user_id), await connector.access_of(user_id)
+
+
+def reads_for(connector, desired: DesiredState, account: AccountView) -> list[Read]:
+    """What planning `desired` reads of the directory before anything else, named up front so
+    that the connector may send it all at once and the engine pace it by its cost: the
+    account and its access, else the joiner's lookups (username, e-mail address), with the
+    manager and a leaver's handover where they apply."""
+    if account.remote_id and not account.confirmed_gone:
+        user_id = account.remote_id
+        state = ("read_state", user_id)
+        if hasattr(connector, "read_state") and roles.has_roles(connector):
+            state += (desired.leaving,)
+        extra = manager.reads_for(connector, desired, user_id) if desired.present else []
+        extra += mailbox.reads_for(connector, desired, user_id) if desired.present else []
+        return list(dict.fromkeys([state, *extra]))
+    if account.remote_id or not desired.present:
+        return []
+    lookups = [("find_user", desired.username)]
+    if desired.email:
+        lookups += [
+            (name, desired.email)
+            for name in ("find_by_mail", "group_by_mail")
+            if hasattr(connector, name)
+        ]
+    return lookups + manager.reads_for(connector, desired, "")
 
 
 def _id(account: AccountView) -> dict:

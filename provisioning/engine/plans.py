@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from provisioning.connectors.base import read_cost
 from provisioning.engine import first_sign_in, planner
 from provisioning.engine.desired import desired_for
 from provisioning.models import DirectoryAccount, Identity, Job
@@ -27,8 +28,10 @@ def confirmed_gone(account: DirectoryAccount | None) -> bool:
 
 
 def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
-    """The planning coroutine of `job` for one connection; reads the database first, here,
-    because the coroutine runs on the bridge's event loop where the ORM may not be used."""
+    """The planning coroutine of `job` for one connection, and what its reads cost (the
+    directory's operations, to be taken from the connection's bucket before it runs). Reads
+    the database first, here, because the coroutine runs on the bridge's event loop where the
+    ORM may not be used."""
     identity = job.identity
     view = planner.AccountView(
         remote_id=account.remote_id if account else "",
@@ -38,6 +41,11 @@ def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
     desired = desired_for(identity, connection)
     manager = (identity.attributes or {}).get("manager") or ""
     joiner = first_sign_in.Joiner(job.tenant, connection, manager, identity.pk, account)
+    cost = read_cost(connector, planner.reads_for(connector, desired, view))
+    return _planning(job, connector, connection, desired, view, joiner), cost
+
+
+def _planning(job: Job, connector, connection, desired, view, joiner):
     return first_sign_in.planned(
         lambda: planner.plan_account(
             connector,

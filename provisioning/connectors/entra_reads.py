@@ -1,0 +1,236 @@
+"""What one plan reads of Entra, sent as one `$batch` (more only for further pages).
+
+A plan names its reads before it starts (`Read`: a connector method and its arguments, e.g.
+("manager_of", user id)); `read_ahead` sends every GET they need at once and answers each as
+the method would: its value, or the ConnectorError it would raise. Throttling, a transient
+failure or a user gone or lagging raise for the whole read (the plan is tried again); another
+failure (a mailbox the user does not have, a permission the app lacks) is kept as that read's
+answer, raised only if the plan asks for it. The user and its access (`read_state`) fail as a
+whole, as a read of the account must.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+from msgraph.generated.models.group import Group
+from msgraph.generated.models.mailbox_settings import MailboxSettings
+from msgraph.generated.models.message_rule import MessageRule
+from msgraph.generated.models.permission import Permission
+from msgraph.generated.models.user import User
+
+from provisioning.connectors import entra_licences, entra_mail, entra_roles, entra_unique
+from provisioning.connectors.base import AccessState, Read
+from provisioning.connectors.errors import (
+    ConnectorError,
+    NotFoundError,
+    TransientError,
+    most_telling,
+)
+
+BATCH_LIMIT = 20
+USER = "#microsoft.graph.user"
+
+
+@dataclass
+class _Get:
+    """One GET of a read: its URL, whether its further pages are read, whose id a 404 may be
+    lag of ("" when a 404 is an answer), and whether a refusal is only noted (role reads)."""
+
+    url: str
+    paged: bool = False
+    subject: str = ""
+    optional: bool = False
+    body: dict = field(default_factory=dict)
+    error: ConnectorError | None = None
+
+
+def gets_of(read: Read, user_fields: list[str], group_fields: list[str]) -> list[_Get]:
+    """The GETs that answer `read`, in the order its decoder takes them."""
+    name, arg = read[0], str(read[1])
+    user_url = f"/users/{quote(arg, safe='@')}"
+    select = f"$select={','.join(user_fields)}"
+    if name == "read_state":
+        gets = [
+            _Get(f"{user_url}?{select},{entra_licences.STATES}", subject=arg),
+            _Get(f"{user_url}/memberOf?$select=id&$top=999", paged=True, subject=arg),
+            _Get(f"{user_url}/licenseDetails", paged=True, subject=arg),
+            _Get(f"{user_url}/appRoleAssignments", paged=True, subject=arg),
+        ]
+        with_roles = read[2] if len(read) > 2 else True
+        urls = entra_roles.role_urls(arg) if with_roles else []
+        return gets + [_Get(url, paged=True, subject=arg, optional=True) for url in urls]
+    if name == "find_user":
+        return [_Get(f"{user_url}?{select}")]
+    if name in ("find_by_mail", "group_by_mail"):
+        where = quote(entra_unique.holder_filter(arg))
+        users = name == "find_by_mail"
+        kind, fields = ("users", user_fields) if users else ("groups", group_fields)
+        return [_Get(f"/{kind}?$filter={where}&$select={','.join(fields)}&$top=1")]
+    if name == "people_named":
+        named = quote(
+            f"displayName eq '{entra_unique.odata_text(arg)}' or mail eq "
+            f"'{entra_unique.odata_text(arg)}'"
+        )
+        found = _Get(f"/users?$filter={named}&{select}&$top={entra_mail.CANDIDATES_SHOWN + 1}")
+        exact = [_Get(f"{user_url}?{select}")] if "@" in arg or _is_object_id(arg) else []
+        return [*exact, found]
+    if name == "manager_of":
+        return [_Get(f"{user_url}/manager")]
+    if name == "direct_reports":
+        return [_Get(f"{user_url}/directReports?{select}", paged=True)]
+    if name == "auto_reply":
+        return [_Get(f"{user_url}/mailboxSettings")]
+    if name == "inbox_rules":
+        return [_Get(f"{user_url}/mailFolders/inbox/messageRules", paged=True)]
+    if name == "drive_shares":
+        return [_Get(f"{user_url}/drive/root/permissions", paged=True)]
+    raise ValueError(f"Entra cannot read {name} ahead")
+
+
+def cost(reads: list[Read], user_fields: list[str], group_fields: list[str]) -> int:
+    """Graph operations the reads send (each `$batch` sub-request counts against the limits),
+    first pages only."""
+    return sum(len(gets_of(read, user_fields, group_fields)) for read in reads)
+
+
+async def read_ahead(connector, reads: list[Read]) -> dict[Read, object]:
+    """Each read's answer (a value, or the ConnectorError its method would raise)."""
+    fields = (connector.user_fields, connector.group_fields)
+    gets = {read: gets_of(read, *fields) for read in dict.fromkeys(reads)}
+    every = [get for read_gets in gets.values() for get in read_gets]
+    await _send(connector, every)
+    failure = most_telling(get.error for get in every if _fatal(get))
+    if failure is not None:
+        raise failure
+    await _follow_pages(connector, every)
+    answers = {}
+    for read, read_gets in gets.items():
+        try:
+            answers[read] = _decode(connector, read, read_gets)
+        except ConnectorError as exc:
+            answers[read] = exc
+    return answers | _reports_read(answers)
+
+
+def _reports_read(answers: dict[Read, object]) -> dict[Read, object]:
+    """Direct reports come with get_user's fields: whether one is synced needs no more reads."""
+    return {
+        ("get_user", report.id): report
+        for read, reports in answers.items()
+        if read[0] == "direct_reports" and isinstance(reports, list)
+        for report in reports
+    }
+
+
+async def _send(connector, gets: list[_Get]) -> None:
+    for start in range(0, len(gets), BATCH_LIMIT):
+        chunk = gets[start : start + BATCH_LIMIT]
+        answers = await connector._post_batch([{"method": "GET", "url": g.url} for g in chunk])
+        for get, answer in zip(chunk, answers, strict=True):
+            error = connector._answer_error(answer, get.subject)
+            if error is None:
+                get.body = (answer or {}).get("body") or {}
+            elif get.optional and entra_roles.refusal(error) is not None:
+                get.body = {entra_roles.REFUSED: error.message}  # noted, not raised
+            else:
+                get.error = entra_mail.unavailable(answer, error)
+
+
+def _fatal(get: _Get) -> bool:
+    """An error that fails the whole read: any of the account's own (it has a subject);
+    elsewhere, what trying again may cure (throttling, a transient failure, lag)."""
+    return get.error is not None and (bool(get.subject) or isinstance(get.error, TransientError))
+
+
+async def _follow_pages(connector, gets: list[_Get]) -> None:
+    """Further pages of the paged reads, all of them in one `$batch` per round."""
+    pending = [g for g in gets if g.paged and g.error is None and g.body.get("@odata.nextLink")]
+    while pending:
+        pages = [
+            _Get(connector._below_graph(g.body["@odata.nextLink"]), subject=g.subject)
+            for g in pending
+        ]
+        await _send(connector, pages)
+        failure = most_telling(p.error for p in pages)
+        if failure is not None:
+            raise failure
+        for get, page in zip(pending, pages, strict=True):
+            get.body = {
+                **get.body,
+                "value": [*get.body.get("value", []), *page.body.get("value", [])],
+                "@odata.nextLink": page.body.get("@odata.nextLink"),
+            }
+        pending = [g for g in pending if g.body.get("@odata.nextLink")]
+
+
+def _decode(connector, read: Read, gets: list[_Get]):
+    name = read[0]
+    first = gets[0]
+    if name == "read_state":
+        return _state(connector, read, gets)
+    if name == "people_named":
+        exact = gets[0] if len(gets) > 1 else None
+        if exact is not None and exact.error is None:
+            return [connector._user_of(_parsed(User, exact.body))]
+        if gets[-1].error is not None:
+            raise gets[-1].error
+        return [connector._user_of(_parsed(User, u)) for u in _values(gets[-1])]
+    if first.error is not None:
+        if isinstance(first.error, NotFoundError) and name in ("find_user", "manager_of"):
+            return None
+        raise first.error
+    if name in ("find_user", "manager_of"):
+        if first.body.get("@odata.type", USER) != USER:
+            return None
+        return connector._user_of(_parsed(User, first.body))
+    if name == "find_by_mail":
+        found = _values(first)
+        return connector._user_of(_parsed(User, found[0])) if found else None
+    if name == "group_by_mail":
+        found = _values(first)
+        return connector._group_of(_parsed(Group, found[0])) if found else None
+    if name == "direct_reports":
+        return [
+            connector._user_of(_parsed(User, u))
+            for u in _values(first)
+            if u.get("@odata.type", USER) == USER
+        ]
+    if name == "auto_reply":
+        return entra_mail.auto_reply_from(_parsed(MailboxSettings, first.body))
+    if name == "inbox_rules":
+        return entra_mail.rules_from([_parsed(MessageRule, r) for r in _values(first)])
+    return entra_mail.shares_from([_parsed(Permission, p) for p in _values(first)])
+
+
+def _state(connector, read: Read, gets: list[_Get]):
+    user, member_of, licences, assignments, *roles = gets
+    groups, units = entra_roles.split_member_of(_values(member_of))
+    if roles:
+        role_fields = entra_roles.role_fields([r.body for r in roles], units)
+    else:
+        role_fields = {"admin_units": units, "roles_unread": entra_roles.NOT_READ}
+    return connector._user_of(_parsed(User, user.body)), AccessState(
+        groups=groups,
+        licenses=frozenset(str(x["skuId"]) for x in _values(licences) if x.get("skuId")),
+        apps=frozenset(str(x["resourceId"]) for x in _values(assignments) if x.get("resourceId")),
+        **entra_licences.inherited(user.body.get(entra_licences.STATES)),
+        **role_fields,
+    )
+
+
+def _values(get: _Get) -> list[dict]:
+    return list(get.body.get("value") or [])
+
+
+def _parsed(model, body: dict):
+    """A JSON body as the SDK's model, parsed as the SDK parses a direct answer."""
+    node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(body).encode())
+    return node.get_object_value(model)
+
+
+def _is_object_id(text: str) -> bool:
+    return len(text) == 36 and text.count("-") == 4

@@ -1,0 +1,111 @@
+"""What a plan's reads cost, counted by the sandbox: a warm Entra onboarding is four round
+trips (the joiner's lookups, the create, the writes, the read that verifies), a leaver's
+reads with the whole handover are one, and the engine takes a token from the connection's
+bucket for every operation a plan's read sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning import lifecycle, services, throttle
+from provisioning.engine import executor
+from provisioning.models import Job
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+
+BATCH = "POST /v1.0/$batch"
+
+
+def onboard(dirs, first: str, last: str, **attributes) -> Job:
+    request = services.OnboardingRequest(
+        first_name=first, last_name=last, role_templates=[dirs.template], attributes=attributes
+    )
+    username = services.suggest_username(dirs.tenant, request)
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def reset_stats(dirs) -> None:
+    with dirs.control() as control:
+        control.delete(f"/_sandbox/entra/{dirs.entra_id}/stats").raise_for_status()
+
+
+def operations(stats: dict) -> int:
+    """Graph operations as the directory counts them: each `$batch` sub-request, not the
+    envelope; no token requests."""
+    return sum(n for route, n in stats["calls"].items() if route != BATCH and "oauth2" not in route)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_onboarding_is_four_round_trips(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "rounds-join", groups=["Staff", "Sales", "Finance"])
+    cold = wait_for_job(onboard(dirs, "Ada", "Lovelace").pk)  # token and catalogues read
+    assert cold.status == Job.Status.SUCCEEDED, cold.error
+    reset_stats(dirs)
+
+    warm = wait_for_job(onboard(dirs, "Grace", "Hopper").pk)
+
+    assert warm.status == Job.Status.SUCCEEDED, warm.error
+    stats = dirs.stats("entra")
+    # The lookups (username, the address among users and groups), POST /users, the writes,
+    # the read that verifies.
+    assert stats["http_requests"] == 4, stats["calls"]
+    assert stats["calls"][BATCH] == 3 and stats["calls"]["POST /v1.0/users"] == 1
+    assert "GET /v1.0/subscribedSkus" not in stats["calls"]
+    user = dirs.entra_user(f"grace.hopper@{dirs.tenant.primary_domain}")
+    assert sorted(user["groups"]) == ["Finance", "Sales", "Sales (dynamic)", "Staff"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leavers_reads_are_one_round_trip_with_the_whole_handover(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "rounds-leave")
+    boss = dirs.add_entra_user("bo.boss@rounds-leave.example", "Bo", "Boss")
+    job = wait_for_job(onboard(dirs, "Ada", "Lovelace", manager="Bo Boss").pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    leaver = job.identity
+    report = dirs.add_entra_user("cy.report@rounds-leave.example", "Cy", "Report")
+    leaver_id = leaver.accounts.get().remote_id
+    ref = {"@odata.id": f"{on_sandbox.url}/v1.0/users/{leaver_id}"}
+    assert dirs.graph("PUT", f"/users/{report['id']}/manager/$ref", ref).status_code == 204
+    chosen = lifecycle.OffboardingOptions.preset_for(dirs.tenant)
+    for name in ("auto_reply", "forward_to_manager", "files_to_manager", "reassign_reports"):
+        setattr(chosen, name, True)
+    chosen.auto_reply_message = "Ada has left."
+    lifecycle.preview_offboarding(leaver, chosen)  # the roles' and units' names, once
+    reset_stats(dirs)
+
+    [(_, plan, error)] = lifecycle.preview_offboarding(leaver, chosen).plans
+
+    assert not error, error
+    stats = dirs.stats("entra")
+    assert stats["http_requests"] == 1, stats["calls"]
+    for read in ("manager", "directReports", "mailboxSettings", "drive/root/permissions"):
+        assert stats["calls"][f"GET /v1.0/users/{{id}}/{read}"] == 1, stats["calls"]
+    assert stats["calls"]["GET /v1.0/roleManagement/directory/roleAssignments"] == 1
+    reassigned = [s for s in plan.steps if s.action == "reassign_report"]
+    assert [s.params["report_id"] for s in reassigned] == [report["id"]]
+    assert reassigned[0].params["manager"]["id"] == boss["id"]
+    assert {"auto_reply", "forward_mail", "share_files"} <= {s.action for s in plan.steps}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tokens_left", [5, 6])
+def test_a_plans_read_takes_a_token_for_each_operation_it_sends(on_sandbox, tokens_left):
+    """A first join's plan sends six operations: the lookups of the username and the
+    address among users and groups, in one `$batch`, and the groups, apps and SKUs."""
+    dirs = make_directories(on_sandbox, f"rounds-pace{tokens_left}", rate_limit_per_s=0.01)
+    connection = dirs.tenant.connections.get(kind="entra")
+    job = onboard(dirs, "Ada", "Lovelace")  # not started: its transaction never commits
+    throttle.reset(connection)
+    assert throttle.acquire(connection, tokens=50 - tokens_left) == 0.0
+    reset_stats(dirs)
+
+    executor.plan_job(job)
+
+    job.refresh_from_db()
+    stats = dirs.stats("entra")
+    if tokens_left < 6:
+        assert not job.planned and operations(stats) == 0, stats
+        return
+    assert job.planned and operations(stats) == 6, (job.waiting_reason, stats)
+    assert stats["calls"][BATCH] == 1
+    assert throttle.acquire(connection, tokens=1) > 0  # the six took every token left
