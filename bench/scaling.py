@@ -109,10 +109,13 @@ def one_worker(results: list[tuple[Config, Throughput]]) -> float | None:
 
 
 def table(results: list[tuple[Config, Throughput]]) -> None:
+    """People/s, CPU and SQL per person by configuration; the cores our processes got (the
+    workers, the sandbox, the bench and the whole local PostgreSQL server) and the cores
+    the whole machine was busy: a ratio means little when the machine had none to give."""
     base = one_worker(results)
     say(
         f"  {'workers':<36}{'people/s':>9}{'ratio':>7}{'CPU ms/person':>15}"
-        f"{'(workers':>10}{'PG':>7}{'submit)':>9}{'SQL':>6}{'busy cores':>12}  load average"
+        f"{'(workers':>10}{'PG':>7}{'submit)':>9}{'SQL':>6}{'ours':>6}{'machine':>9}  load average"
     )
     for config, result in results:
         cost, span = result.cost, result.cost.span
@@ -120,7 +123,8 @@ def table(results: list[tuple[Config, Throughput]]) -> None:
         say(
             f"  {config.label:<36}{result.people_per_s:9.2f}{ratio}{cost.cpu_ms:15.1f}"
             f"{cost.per(cost.worker_cpu_s):10.1f}{cost.postgres_ms:7.1f}"
-            f"{cost.per(cost.submit_cpu_s):9.1f}{cost.sql:6.1f}{span.busy_cores:12.2f}  "
+            f"{cost.per(cost.submit_cpu_s):9.1f}{cost.sql:6.1f}{span.cpu_s / span.wall:6.2f}"
+            f"{span.busy_cores:9.2f}  "
             f"{_harness.loadavg_text(span.loadavg_start)} -> "
             f"{_harness.loadavg_text(span.loadavg_end)}"
         )
