@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -503,32 +504,42 @@ def backend_cpu(connection=None) -> Callable[[], float | None]:
 @dataclass
 class Submits:
     """What this process spent doing a web request's work (submitting onboardings, starting
-    a CSV file): statements sent, its CPU and its PostgreSQL backend's, summed over every
-    `with submits.count():`."""
+    a CSV file): statements sent, the CPU of the thread doing it and of its PostgreSQL
+    backend, summed over every `with submits.count():` (from several threads at once too:
+    each has its own connection, and its own CPU clock)."""
 
     sql: int = 0
     cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
     def count(self) -> Iterator[None]:
         from django.db import connection
 
+        statements = 0
+
         def counted(execute, sql, params, many, context):
-            self.sql += 1
+            nonlocal statements
+            statements += 1
             return execute(sql, params, many, context)
 
         connection.ensure_connection()
         backend = connection.connection.info.backend_pid
         pg_before = process_cpu_seconds(backend) or 0.0
-        cpu_before = time.process_time()
+        cpu_before = time.thread_time()
         with connection.execute_wrapper(counted):
             yield
-        self.cpu_s += time.process_time() - cpu_before
-        self.pg_cpu_s += (process_cpu_seconds(backend) or 0.0) - pg_before
+        cpu = time.thread_time() - cpu_before
+        pg_cpu = (process_cpu_seconds(backend) or 0.0) - pg_before
+        with self.lock:
+            self.sql += statements
+            self.cpu_s += cpu
+            self.pg_cpu_s += pg_cpu
 
     def snapshot(self) -> dict:
-        return {"sql": self.sql, "cpu_s": self.cpu_s, "pg_cpu_s": self.pg_cpu_s}
+        with self.lock:
+            return {"sql": self.sql, "cpu_s": self.cpu_s, "pg_cpu_s": self.pg_cpu_s}
 
 
 if __name__ == "__main__":

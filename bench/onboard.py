@@ -15,9 +15,10 @@ Then, in one run:
 3. fairness: nine of those tenants alone, then the same nine plus a tenant throttled to
    1 call/s; slowdown = the nine's wall time with it / without it;
 4. the engine's own throughput: `--engine-people` onboardings over `--engine-tenants`
-   tenants whose directories have no rate limit (30 ms latency still), after a warm-up;
-   people/s from the first submit to the last job done, and against bench/sequential.py's
-   people/s at the same latency (`vs_sequential`);
+   tenants whose directories have no rate limit (30 ms latency still), after a warm-up,
+   submitted from `--submitters` threads (as that many web requests at once: one
+   submitter would set the pace itself); people/s from the first submit to the last job
+   done, and against bench/sequential.py's people/s at the same latency (`vs_sequential`);
 and, per phase, CPU milliseconds per onboarding (the worker processes from /proc; PostgreSQL:
 the backends serving the jobs, read by the workers through bench/_instrument.py, and the
 bench's own backend while it submits) and SQL statements per onboarding (counted in the
@@ -28,7 +29,7 @@ How throughput grows with worker processes and hosts: bench/scaling.py.
 
     .venv/bin/python bench/onboard.py [--people 1000] [--rate 10] [--burst 20]
         [--procs 2] [--pool threads] [--concurrency 8] [--skip 1,2,3,4] [--pace-factor 1]
-        [--engine-people 100] [--engine-tenants 10]
+        [--engine-people 100] [--engine-tenants 10] [--submitters 4]
 
 Last line: round_trips=<n> latency_ms=<n> ceiling_share=<0..1> vs_sequential=<ratio>
 vs_sequential_at_ceiling=<ratio> engine_people_per_s=<n> fairness_slowdown=<ratio>
@@ -43,11 +44,13 @@ from phase 2; loadavg and busy_cores over the whole run, workers started to stop
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -135,7 +138,7 @@ class Bench:
         self.pace_factor = pace_factor
         self.connection_pks: list[int] = []
         self.workers: _harness.Workers | None = None  # set once started; `wait` watches them
-        self.serial = 0
+        self.serials = itertools.count(1)  # names; next() is safe from several threads
         # What submitting cost the bench process (as a web request would): statements sent,
         # its PostgreSQL backend's CPU and its own, summed over every submit.
         self.submits = _harness.Submits()
@@ -179,8 +182,7 @@ class Bench:
     def submit(self, bench_tenant: BenchTenant) -> int:
         from provisioning import services
 
-        self.serial += 1
-        first, last = "Ada", f"Bench{self.serial:05d}"
+        first, last = "Ada", f"Bench{next(self.serials):05d}"
         request = services.OnboardingRequest(first, last, role_templates=[bench_tenant.template])
         username = f"{first}.{last}@{bench_tenant.tenant.primary_domain}".lower()
         with self.submits.count():
@@ -471,16 +473,46 @@ def diagnose(counts: Counts, job_ids: list[int], folder: Path) -> None:
             say(line)
 
 
-def run_batch(bench: Bench, plan: list[BenchTenant], timeout: float) -> tuple[list, float, object]:
-    """Submit one onboarding per entry of `plan` (in that order); wait; (jobs, submit s, t0)."""
+def run_batch(
+    bench: Bench, plan: list[BenchTenant], timeout: float, submitters: int = 1
+) -> tuple[list, float, object]:
+    """Submit one onboarding per entry of `plan` (in that order, or from `submitters`
+    threads at once); wait; (jobs, submit s, t0)."""
     from django.utils import timezone
 
     t0 = timezone.now()
     started = time.monotonic()
-    ids = [bench.submit(t) for t in plan]
+    ids = submit_all(bench, plan, submitters)
     submit_s = time.monotonic() - started
     jobs = bench.wait(ids, timeout=timeout)
     return jobs, submit_s, t0
+
+
+def submit_all(bench: Bench, plan: list[BenchTenant], submitters: int) -> list[int]:
+    """Job ids of one onboarding per entry of `plan`, submitted from `submitters` threads
+    (as that many web requests at a time would; each its own database connection, closed
+    when its share is done)."""
+    if submitters <= 1:
+        return [bench.submit(t) for t in plan]
+    ids: list[int | None] = [None] * len(plan)
+
+    def submit_share(first: int) -> None:
+        from django.db import connection
+
+        try:
+            for index in range(first, len(plan), submitters):
+                ids[index] = bench.submit(plan[index])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit_share, args=(k,)) for k in range(submitters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if None in ids:
+        raise SystemExit("a submitter failed (its traceback is above)")
+    return [job_id for job_id in ids if job_id is not None]
 
 
 def wall_s(jobs: list, t0) -> float:
@@ -576,13 +608,15 @@ class Throughput:
     cost: Cost
 
 
-def engine_throughput(bench: Bench, meter: Meter, tenants: list[BenchTenant], people: int):
-    """`people` onboardings over `tenants` (directories with no rate limit), submitted one
-    after the other as fast as the bench can; people/s from the first submit to the last job
+def engine_throughput(
+    bench: Bench, meter: Meter, tenants: list[BenchTenant], people: int, submitters: int
+):
+    """`people` onboardings over `tenants` (directories with no rate limit), submitted from
+    `submitters` threads as fast as they can; people/s from the first submit to the last job
     done (end to end: the submits run beside the workers), and what they cost."""
     plan = [tenants[i % len(tenants)] for i in range(people)]
     before = meter.snapshot()
-    jobs, submit_s, t0 = run_batch(bench, plan, timeout=600)
+    jobs, submit_s, t0 = run_batch(bench, plan, timeout=600, submitters=submitters)
     cost, _ = meter.cost(before, [j["pk"] for j in jobs])
     statuses = Counter(j["status"] for j in jobs)
     wall = wall_s(jobs, t0)
@@ -605,11 +639,8 @@ def phase_engine(
         f"tenants, no rate limit ({LATENCY_MS} ms), after {warmups} warm-ups"
     )
     warm_up(bench, tenants, warmups)
-    engine = engine_throughput(bench, meter, tenants, args.engine_people)
-    say(
-        f"  submitted in {engine.submit_s:.1f} s; statuses {engine.statuses}; all done after "
-        f"{engine.wall_s:.1f} s; task runs per job {engine.runs_per_job:.2f}"
-    )
+    engine = engine_throughput(bench, meter, tenants, args.engine_people, args.submitters)
+    say("  " + submitted_line(engine, args.submitters))
     say(
         f"  {engine.people_per_s:.2f} people/s vs sequential {sequential_rate:.2f} (one SDK call "
         f"at a time, same latency): {engine.people_per_s / sequential_rate:.1f}x (target >= 20)"
@@ -617,6 +648,18 @@ def phase_engine(
     say("  " + engine.cost.line())
     say("  " + cores_line("phase 4", engine.cost.span))
     return engine
+
+
+def submitted_line(result: Throughput, submitters: int) -> str:
+    """How the submits went beside the jobs; a warning when they set the pace."""
+    people = sum(result.statuses.values())
+    bound = result.submit_s >= 0.9 * result.wall_s
+    return (
+        f"submitted by {submitters} thread(s) in {result.submit_s:.1f} s "
+        f"({people / result.submit_s:.1f}/s); statuses {result.statuses}; all done after "
+        f"{result.wall_s:.1f} s; task runs per job {result.runs_per_job:.2f}"
+        + ("; the submits set the pace (try more --submitters)" if bound else "")
+    )
 
 
 def run_sequential(people: int) -> float:
@@ -663,6 +706,9 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         "--engine-people", type=int, default=100, help="phase 4: onboardings, no rate limit"
     )
     parser.add_argument("--engine-tenants", type=int, default=10, help="phase 4: tenants")
+    parser.add_argument(
+        "--submitters", type=int, default=4, help="phase 4: threads submitting at once"
+    )
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: 1,2,3,4")
     parser.add_argument("--db", default="", help="database name (default msp_portal_bench_<pid>)")
     parser.add_argument("--keep-db", action="store_true")

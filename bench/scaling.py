@@ -18,7 +18,7 @@ per person, the ratio to one worker process, and the machine's busy cores and lo
 meanwhile (a shared machine: a ratio means little when the machine had no core to give).
 
     .venv/bin/python bench/scaling.py [--configs 1,2,3,1+1] [--people 100] [--tenants 10]
-        [--concurrency 8] [--pool threads]
+        [--concurrency 8] [--pool threads] [--submitters 4]
 
 Last line, per configuration (`<processes>w<hosts>h`): people_per_s_1w1h=<n> ...
 cpu_ms_per_person_1w1h=<ms> ... ratio_2w1h=<n> ... and loadavg_start=, loadavg=,
@@ -48,6 +48,7 @@ from onboard import (  # noqa: E402
     cleanup_redis,
     cpu_meter,
     engine_throughput,
+    submitted_line,
     warm_up,
 )
 
@@ -97,7 +98,7 @@ def measure(bench: Bench, counts: Counts, config: Config, tenants: list, args, e
         bench.workers = fleet
         meter = Meter(bench.submits, cpu_meter(bench.sandbox.process.pid, [fleet]), counts)
         warm_up(bench, tenants, config.processes * 4)
-        return engine_throughput(bench, meter, tenants, args.people)
+        return engine_throughput(bench, meter, tenants, args.people, args.submitters)
     finally:
         bench.workers = None
         fleet.stop()
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--configs", default="1,2,3,1+1", help="worker processes per host")
     parser.add_argument("--people", type=int, default=100, help="onboardings per configuration")
     parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--submitters", type=int, default=4, help="threads submitting at once")
     parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
     parser.add_argument("--pool", default="threads")
     parser.add_argument("--db", default="", help="database name (default ..._scaling_<pid>)")
@@ -180,10 +182,7 @@ def main() -> None:
             say(f"== {config.label}")
             result = measure(bench, counts, config, tenants, args, env, root)
             results.append((config, result))
-            say(
-                f"  {result.people_per_s:.2f} people/s ({result.statuses}, all done after "
-                f"{result.wall_s:.1f} s, task runs per job {result.runs_per_job:.2f})"
-            )
+            say(f"  {result.people_per_s:.2f} people/s; " + submitted_line(result, args.submitters))
             say("  " + result.cost.line())
             say("  " + result.cost.span.line(args.people, "person"))
         run.append(machine.span(run_start, machine.sample()))
