@@ -17,6 +17,9 @@ class ConnectionBucket(models.Model):
     # future (the end of the pause), so the bucket refills only once the pause is over.
     updated_at = models.DateTimeField()
     paused_until = models.DateTimeField(null=True, blank=True)
+    # While set and in the future, jobs wait their turn to be admitted: a job new to the
+    # connection gets no tokens ahead of them (provisioning/engine/admission.py).
+    line_until = models.DateTimeField(null=True, blank=True)
     # Newest first: "0" for a success, "1:<reason>" for a failure (provisioning/quarantine.py).
     outcomes = models.JSONField(default=list, blank=True)
 

@@ -41,6 +41,8 @@ BACKOFF_CAP_S = 60.0
 # The database backend keeps the consecutive throttles at the head of the bucket row's
 # outcome list ("t:3"); provisioning/quarantine.py skips it and drops it with any outcome.
 STREAK = "t:"
+# Reservations may put a connection this many seconds of its rate into debt (reserve_ahead_s).
+RESERVE_AHEAD_S = 5.0
 
 
 def acquire(connection: DirectoryConnection, tokens: int = 1) -> float:
@@ -53,6 +55,41 @@ def acquire(connection: DirectoryConnection, tokens: int = 1) -> float:
     if tokens <= 0:
         return 0.0
     return _backend().acquire(connection.pk, bucket_capacity(connection), _rate(connection), tokens)
+
+
+def reserve(
+    connection: DirectoryConnection, tokens: int, within_s: float, *, newcomer: bool = False
+) -> tuple[bool, float]:
+    """Take `tokens` now, even into debt, for calls sent when they are due: (True, seconds
+    until due; 0.0 for now). Refused, nothing taken, while the debt already reserved (and any
+    pause) runs more than `within_s` ahead: (False, seconds until it no longer does). A
+    negative `within_s` asks for that many seconds of the rate left over in the bucket.
+
+    The gate looks at the debt before this request, never at its size, so a 7-token `$batch`
+    gets in whenever a 1-token read would. Reservations are due in the order they were taken.
+    A `newcomer` is refused while jobs wait their turn at the connection (`hold_line`).
+    """
+    if tokens <= 0:
+        return True, 0.0
+    return _backend().reserve(
+        connection.pk, bucket_capacity(connection), _rate(connection), tokens, within_s, newcomer
+    )
+
+
+def hold_line(connection: DirectoryConnection, seconds: float) -> None:
+    """Jobs wait their turn at the connection for the next `seconds` (extends, never
+    shortens): until then a newcomer's `reserve` is refused, so it queues behind them."""
+    _backend().hold_line(connection.pk, bucket_capacity(connection), seconds)
+
+
+def reserve_ahead_s(connection: DirectoryConnection) -> float:
+    """How far ahead a connection's reservations may run: a few seconds of its rate, and at
+    least a full bucket's worth, so that a `$batch` as big as the bucket always fits."""
+    return max(RESERVE_AHEAD_S, bucket_capacity(connection) / _rate(connection))
+
+
+def rate_per_s(connection: DirectoryConnection) -> float:
+    return _rate(connection)
 
 
 def pause(connection: DirectoryConnection, seconds: float) -> None:
@@ -119,6 +156,10 @@ def _rate(connection: DirectoryConnection) -> float:
 
 class _Buckets(Protocol):
     def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float: ...
+    def reserve(
+        self, pk: int, capacity: float, rate: float, tokens: int, within_s: float, newcomer: bool
+    ) -> tuple[bool, float]: ...
+    def hold_line(self, pk: int, capacity: float, seconds: float) -> None: ...
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None: ...
     def paused_for(self, pk: int) -> float: ...
     def reset(self, pk: int, capacity: float) -> None: ...
@@ -155,6 +196,46 @@ tokens = tokens - want
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
            'ts', string.format('%.6f', now))
 redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1)
+return '0'
+"""
+
+# Taken when the debt (and pause) before it ends within ARGV[4] seconds (a negative ARGV[4]:
+# when that many seconds of surplus are left): "1 <due in>"; else "0 <seconds until then>".
+# The clock (ts) never goes back, so that after a pause the bucket refills from its end. A
+# newcomer (ARGV[5] = 1) is refused while a line is held: "0 0".
+_RESERVE = """
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local want, within, newcomer = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'line')
+if newcomer and (tonumber(s[3]) or 0) > now then return '0 0' end
+local tokens = tonumber(s[1]) or capacity
+local ts = tonumber(s[2]) or now
+if now > ts then
+  tokens = math.min(capacity, tokens + (now - ts) * rate)
+  ts = now
+end
+local ahead = ts - now
+local gate = ahead - tokens / rate
+if gate > within then return '0 ' .. string.format('%.6f', gate - within) end
+local due = ahead + math.max(0, math.min(want, capacity) - tokens) / rate
+tokens = tokens - want
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', ts))
+redis.call('EXPIRE', KEYS[1], math.ceil(ahead + (capacity - tokens) / rate) + 1)
+return '1 ' .. string.format('%.6f', due)
+"""
+
+_HOLD_LINE = """
+local seconds = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local line = math.max(tonumber(redis.call('HGET', KEYS[1], 'line')) or 0, now + seconds)
+redis.call('HSET', KEYS[1], 'line', string.format('%.6f', line))
+if redis.call('TTL', KEYS[1]) < line - now then
+  redis.call('EXPIRE', KEYS[1], math.ceil(line - now) + 1)
+end
 return '0'
 """
 
@@ -219,12 +300,24 @@ class _RedisBuckets:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
         self._acquire = self.client.register_script(_ACQUIRE)
+        self._reserve = self.client.register_script(_RESERVE)
+        self._hold_line = self.client.register_script(_HOLD_LINE)
         self._pause = self.client.register_script(_PAUSE)
         self._paused_for = self.client.register_script(_PAUSED_FOR)
         self._throttled = self.client.register_script(_THROTTLED)
 
     def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float:
         return float(self._acquire(keys=[_key(pk)], args=[capacity, rate, tokens]))
+
+    def reserve(
+        self, pk: int, capacity: float, rate: float, tokens: int, within_s: float, newcomer: bool
+    ) -> tuple[bool, float]:
+        args = [capacity, rate, tokens, within_s, int(newcomer)]
+        taken, seconds = self._reserve(keys=[_key(pk)], args=args).split()
+        return taken == b"1", float(seconds)
+
+    def hold_line(self, pk: int, capacity: float, seconds: float) -> None:
+        self._hold_line(keys=[_key(pk)], args=[seconds])
 
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None:
         self._pause(keys=[_key(pk)], args=[capacity, rate, seconds])
@@ -277,6 +370,33 @@ class _DatabaseBuckets:
             bucket.save(update_fields=["tokens", "updated_at"])
             return 0.0
 
+    def reserve(
+        self, pk: int, capacity: float, rate: float, tokens: int, within_s: float, newcomer: bool
+    ) -> tuple[bool, float]:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            now = timezone.now()
+            if newcomer and bucket.line_until and bucket.line_until > now:
+                return False, 0.0
+            counted_at = max(bucket.updated_at, now)
+            balance = _refilled(bucket, now, capacity, rate)
+            ahead = _seconds(counted_at - now)
+            gate = ahead - balance / rate
+            if gate > within_s:
+                return False, gate - within_s
+            due = ahead + max(0.0, min(tokens, capacity) - balance) / rate
+            bucket.tokens, bucket.updated_at = balance - tokens, counted_at
+            bucket.save(update_fields=["tokens", "updated_at"])
+            return True, due
+
+    def hold_line(self, pk: int, capacity: float, seconds: float) -> None:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            until = timezone.now() + timedelta(seconds=seconds)
+            if bucket.line_until is None or bucket.line_until < until:
+                bucket.line_until = until
+                bucket.save(update_fields=["line_until"])
+
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None:
         with transaction.atomic():
             bucket = locked_bucket(pk, capacity)
@@ -306,8 +426,11 @@ class _DatabaseBuckets:
                     timezone.now(),
                     None,
                 )
+                bucket.line_until = None
                 bucket.outcomes = without_streak(bucket.outcomes)
-                bucket.save(update_fields=["tokens", "updated_at", "paused_until", "outcomes"])
+                bucket.save(
+                    update_fields=["tokens", "updated_at", "paused_until", "line_until", "outcomes"]
+                )
 
     def throttled(
         self, pk: int, capacity: float, rate: float, given: float, jitter: float
