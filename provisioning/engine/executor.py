@@ -28,7 +28,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import elsewhere, guards, outcomes, planner, serial
+from provisioning.engine import admission, elsewhere, guards, outcomes, planner, serial
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
@@ -97,10 +97,10 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
         # The plan's reads count against the pace too: each operation, as the directory counts.
-        pause = throttle.acquire(connection, tokens=read_cost)
-        if pause > 0:
+        paced = admission.pace(job, connection, read_cost, first_read=True)
+        if paced is not None:
             planning.close()
-            return wait(job, f"Pacing calls to {connection}", pause)
+            return paced
         try:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
@@ -283,9 +283,9 @@ def run_steps(job: Job) -> Outcome | None:
         connection = batch[0].connection
         if connection.quarantined_at:
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
-        pause = throttle.acquire(connection, tokens=len(batch))
-        if pause > 0:
-            return wait(job, f"Pacing calls to {connection}", pause)
+        paced = admission.pace(job, connection, len(batch))
+        if paced is not None:
+            return paced
         if connection.pk not in accounts:
             accounts[connection.pk] = account_for(job, connection)
         retry = apply_batch(job, batch, accounts[connection.pk])

@@ -32,9 +32,13 @@ def backoff(attempt: int) -> float:
 
 
 def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
-    """Park the job: WAITING until `retry_in` (or until someone re-enqueues it)."""
+    """Park the job: WAITING until `retry_in` (or until someone re-enqueues it). Its options
+    as the run left them: the tokens it reserved, and those it spent (engine/admission.py)."""
     until = timezone.now() + timedelta(seconds=(retry_in or 0) + lease_seconds())
     Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.WAITING, waiting_reason=reason[:300], lease_until=until
+        status=Job.Status.WAITING,
+        waiting_reason=reason[:300],
+        lease_until=until,
+        options=job.options,
     )
     return Outcome(retry_in=retry_in)

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from provisioning.engine import executor
+from provisioning.engine import admission, executor, outcomes
 from provisioning.models import Job
 
 
@@ -28,6 +29,14 @@ def run_job(self, job_id: int) -> None:
     if outcome.retry_in is not None:
         # Throttled or a transient failure: come back later instead of sleeping in the worker.
         raise self.retry(countdown=outcome.retry_in)
+
+
+@outcomes.on_job_finished
+def _start_next_in_turn(job: Job, status: str) -> None:
+    """An admitted job of a throttled connection ended: the first in line goes now."""
+    next_id = admission.next_in_turn(job)
+    if next_id is not None:
+        transaction.on_commit(lambda: run_job.delay(next_id))
 
 
 @shared_task(name="provisioning.tasks.resume_stalled_jobs", ignore_result=True)

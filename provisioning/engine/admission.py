@@ -1,0 +1,118 @@
+"""Pacing a job's calls by reservation, and admitting a throttled connection's jobs a few at
+a time, in arrival order.
+
+A call takes its tokens from the connection's bucket when the job gets there, even into debt
+(`throttle.reserve`, at most a few seconds of the connection's rate ahead). A job whose tokens
+are due later parks once, the reservation kept in `job.options`, and its next run sends the
+calls when they are due without asking again. A reservation kept long past its time (a
+killed worker, a job resumed late) is dropped unused: a crash loses at most those tokens.
+
+While a connection is short of tokens, or jobs wait their turn at it, a job's first read is
+admitted only for the tenant's few oldest unfinished jobs; the others wait their turn, in the
+order they arrived (job id), each coming back about when its turn is due, and woken sooner
+by an admitted job that ends.
+So a throttled connection's own jobs finish one after another at its rate instead of all
+spending its calls on their first reads, and other tenants' jobs are not slowed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from provisioning import throttle
+from provisioning.engine.parking import Outcome, wait
+from provisioning.models import Job
+from tenants.models import DirectoryConnection
+
+RESERVED = "reserved"  # job.options: {connection id: when its tokens are due, epoch seconds}
+ADMITTED = "admitted"  # job.options: admitted while its connection was short of tokens
+TURN = "Waiting its turn at"
+# A reservation due this soon is sent now; one this long overdue is stale.
+DUE_NOW_S = 0.02
+STALE_AFTER_S = 60.0
+# About the tokens an onboarding takes: how many jobs the reservations ahead can carry.
+TOKENS_PER_JOB = 10
+MIN_ADMITTED = 2
+TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
+
+UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
+
+
+def pace(
+    job: Job, connection: DirectoryConnection, tokens: int, *, first_read: bool = False
+) -> Outcome | None:
+    """Before the job's calls to `connection`: None to send them now; else the Outcome that
+    parks the job (its tokens reserved, or its turn not come)."""
+    due_at = _take_reservation(job, connection)
+    if due_at is not None:
+        return _send_at(job, connection, due_at - time.time())
+    if first_read and _needs_admission(job):
+        surplus_only = -throttle.bucket_capacity(connection) / 2 / throttle.rate_per_s(connection)
+        taken, due = throttle.reserve(connection, tokens, surplus_only, newcomer=True)
+        if taken:
+            return _send_at(job, connection, due)
+        ahead = jobs_ahead(job)
+        if ahead >= admitted_at_once(connection):
+            return _wait_turn(job, connection, ahead)
+        job.options = {**job.options, ADMITTED: True}
+    taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
+    if not taken:
+        return wait(job, f"Pacing calls to {connection}", seconds)
+    return _send_at(job, connection, seconds)
+
+
+def admitted_at_once(connection: DirectoryConnection) -> int:
+    """How many of a throttled connection's jobs may be under way: as many as its
+    reservations ahead can carry."""
+    ahead_tokens = throttle.reserve_ahead_s(connection) * throttle.rate_per_s(connection)
+    return max(MIN_ADMITTED, math.ceil(ahead_tokens / TOKENS_PER_JOB))
+
+
+def jobs_ahead(job: Job) -> int:
+    """The tenant's unfinished jobs that arrived before this one."""
+    older = Job.objects.filter(tenant_id=job.tenant_id, status__in=UNFINISHED, pk__lt=job.pk)
+    return older.count()
+
+
+def next_in_turn(job: Job) -> int | None:
+    """When an admitted job ends: the tenant's oldest job waiting its turn, to start now."""
+    if not job.options.get(ADMITTED):
+        return None
+    waiting = Job.objects.filter(
+        tenant_id=job.tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
+    )
+    return waiting.order_by("pk").values_list("pk", flat=True).first()
+
+
+def _needs_admission(job: Job) -> bool:
+    return job.options.get("round", 0) == 0 and not job.options.get(ADMITTED)
+
+
+def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int) -> Outcome:
+    # Back about when the jobs ahead have gone through at the connection's rate; an admitted
+    # job that ends wakes the first in line sooner.
+    behind_admitted = ahead - admitted_at_once(connection) + 1
+    eta = behind_admitted * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta))
+    throttle.hold_line(connection, comes_back)
+    return wait(job, f"{TURN} {connection}", comes_back)
+
+
+def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:
+    if due_in <= DUE_NOW_S:
+        return None
+    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
+    job.options = {**job.options, RESERVED: reserved}
+    return wait(job, f"Pacing calls to {connection}", due_in)
+
+
+def _take_reservation(job: Job, connection: DirectoryConnection) -> float | None:
+    """The due time of the job's reservation on `connection`, removed from the job (it is
+    spent by the calls that follow); None when it holds none, or a stale one."""
+    reserved = dict(job.options.get(RESERVED, {}))
+    due_at = reserved.pop(str(connection.pk), None)
+    if due_at is None:
+        return None
+    job.options = {**job.options, RESERVED: reserved}
+    return due_at if time.time() < due_at + STALE_AFTER_S else None

@@ -1,0 +1,119 @@
+"""A throttled connection's jobs: paced by reservation (one park per paced call at most),
+admitted to their first read a few at a time in arrival order, the next one started when an
+admitted one ends. Every test that uses the bucket runs on both backends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from provisioning import throttle
+from provisioning.engine import admission
+from provisioning.models import Job
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_e2e import onboard
+from tests.provisioning.throttle_support import limiter_backend  # noqa: F401 - the fixture
+
+BURST = 10
+
+
+@pytest.fixture
+def slow(alpha, limiter_backend):  # noqa: F811
+    """One call a second, a bucket of ten, emptied: every call from now on is paced."""
+    connection = alpha.connection
+    connection.rate_limit_per_s, connection.rate_burst = 1.0, BURST
+    connection.save()
+    throttle.reset(connection)
+    assert throttle.reserve(connection, BURST, 0.0)[0]
+    return connection
+
+
+def new_jobs(tenant, count: int) -> list[Job]:
+    return [Job.objects.create(tenant=tenant, kind=Job.Kind.JOIN) for _ in range(count)]
+
+
+def probe_due(connection) -> float:
+    """When one more token would be due: how much the connection has reserved so far."""
+    taken, due = throttle.reserve(connection, 1, 600.0)
+    assert taken
+    return due
+
+
+def test_only_the_oldest_jobs_are_admitted_whatever_order_they_ask_in(alpha, slow):
+    jobs = new_jobs(alpha.tenant, 6)
+    admitted = admission.admitted_at_once(slow)
+    assert admitted == admission.MIN_ADMITTED
+    parked = {job.pk: admission.pace(job, slow, 1, first_read=True) for job in reversed(jobs)}
+    reasons = dict(Job.objects.filter(pk__in=parked).values_list("pk", "waiting_reason"))
+    in_turn = [job.pk for job in jobs if not reasons[job.pk].startswith(admission.TURN)]
+    assert in_turn == [job.pk for job in jobs[:admitted]]
+    comes_back = [parked[job.pk].retry_in for job in jobs[admitted:]]
+    assert comes_back == sorted(comes_back)  # the later in line, the later it looks again
+
+
+def test_an_admitted_job_that_ends_starts_the_first_in_line(alpha, slow):
+    jobs = new_jobs(alpha.tenant, 4)
+    for job in reversed(jobs):
+        admission.pace(job, slow, 1, first_read=True)
+    first, _, third, _ = (Job.objects.get(pk=job.pk) for job in jobs)
+    assert admission.next_in_turn(first) == third.pk
+    Job.objects.filter(pk=first.pk).update(status=Job.Status.SUCCEEDED)
+    outcome = admission.pace(third, slow, 1, first_read=True)
+    third.refresh_from_db()
+    assert not third.waiting_reason.startswith(admission.TURN)
+    assert outcome is not None and outcome.retry_in > 0  # admitted, its read reserved
+
+
+def test_the_next_run_sends_its_reserved_calls_without_asking_again(alpha, slow):
+    (job,) = new_jobs(alpha.tenant, 1)
+    outcome = admission.pace(job, slow, 1)
+    assert 0.0 < outcome.retry_in <= 1.0
+    job.refresh_from_db()
+    (due_at,) = job.options[admission.RESERVED].values()
+    assert due_at > time.time()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace(job, slow, 1) is None
+    assert admission.RESERVED not in job.options or not job.options[admission.RESERVED]
+    assert probe_due(slow) == pytest.approx(2.0, abs=0.2)  # its token and this one: no more
+
+
+def test_a_run_that_comes_early_parks_again_and_keeps_its_reservation(alpha, slow):
+    (job,) = new_jobs(alpha.tenant, 1)
+    admission.pace(job, slow, 1)
+    job.refresh_from_db()
+    outcome = admission.pace(job, slow, 1)  # woken before its time
+    assert outcome is not None and 0.0 < outcome.retry_in <= 1.0
+    job.refresh_from_db()
+    assert list(job.options[admission.RESERVED]) == [str(slow.pk)]
+    assert probe_due(slow) == pytest.approx(2.0, abs=0.2)  # reserved once only
+
+
+def test_a_killed_workers_stale_reservation_is_not_spent(alpha, slow):
+    (job,) = new_jobs(alpha.tenant, 1)
+    long_ago = time.time() - admission.STALE_AFTER_S - 60
+    job.options = {admission.RESERVED: {str(slow.pk): long_ago}}
+    outcome = admission.pace(job, slow, 1)
+    assert outcome is not None and outcome.retry_in > 0  # reserved afresh, at the rate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_at_the_ceiling_a_job_runs_a_bounded_number_of_times(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "paced", rate_limit_per_s=4)
+    connection = dirs.tenant.connections.get()
+    connection.rate_burst = 5
+    connection.save()
+    jobs = [onboard(dirs, first=f"Person{n}", last="Paced") for n in range(6)]
+    finished = [wait_for_job(job.pk, timeout=60) for job in jobs]
+    assert [j.status for j in finished] == [Job.Status.SUCCEEDED] * len(jobs)
+    # Each round trip the job paces parks it once at most (a read, the create, the `$batch`,
+    # the read that verifies), plus a few looks at whether its turn has come: a job polling
+    # the bucket comes back many times for each (6.6 task runs per job in the bench).
+    runs = [j.runs for j in finished]
+    assert max(runs) <= 10 and sum(runs) / len(runs) <= 6, runs
+    # Admitted in arrival order: the first half is through, on the whole, before the second.
+    order = [j.pk for j in sorted(finished, key=lambda j: j.finished_at)]
+    ranks = [order.index(j.pk) for j in finished]
+    half = len(ranks) // 2
+    assert sum(ranks[:half]) < sum(ranks[half:]), order
