@@ -277,7 +277,7 @@ def after_job(job: Job, status: str) -> None:
     active, a leaver has left (and the hard delete of the leave's options is scheduled)."""
     if status != Job.Status.SUCCEEDED or job.identity_id is None:
         return
-    identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+    identity = job.identity  # locked and read by the engine in this transaction
     if job.converged_version != identity.desired_version:
         return  # a later action is on its way: its own job moves the status
     if identity.status == Identity.Status.JOINER and is_live(identity):
@@ -291,7 +291,6 @@ def after_job(job: Job, status: str) -> None:
     else:
         return
     identity.save(update_fields=["status", "updated_at"])
-    job.identity.status = identity.status
 
 
 def _leave_done(identity: Identity, job: Job) -> bool:

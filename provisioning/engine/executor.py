@@ -362,8 +362,9 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         # The person first, as a claim locks them: the same order, so no deadlock between
         # this job ending and the next one starting. Read whole, as it is now, for what
         # follows a job (outcomes.job_finished).
-        if job.identity_id is not None:
-            job.identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+        person = Identity.objects.select_for_update().filter(pk=job.identity_id).first()
+        if person is not None:
+            job.identity = person
         Job.objects.filter(pk=job.pk).update(
             status=status,
             finished_at=timezone.now(),

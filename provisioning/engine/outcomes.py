@@ -23,7 +23,8 @@ _on_account_read: list[AccountRead] = []
 
 
 def on_job_finished(callback: JobFinished) -> JobFinished:
-    """Call `callback(job, status)` whenever a job ends (succeeded, partial or failed)."""
+    """Call `callback(job, status)` whenever a job ends (succeeded, partial or failed).
+    `job.identity` is the person's row as read under its lock in the same transaction."""
     if callback not in _on_finished:
         _on_finished.append(callback)
     return callback

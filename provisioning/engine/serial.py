@@ -90,6 +90,8 @@ def converged(job: Job) -> None:
 
 def _settle(other: Job, by: Job) -> None:
     now = timezone.now()
+    # The same person (and tenant), as the engine read them under the lock.
+    other.identity, other.tenant = by.identity, by.tenant
     other.status, other.converged_version = Job.Status.SUCCEEDED, by.converged_version
     other.verification = {**by.verification, "by_job": by.pk}
     other.started_at, other.finished_at = other.started_at or now, now

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
-from portal.audit.events import record, snapshot
+from portal.audit.events import event_for, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from portal.audit.verify import verify_all
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +157,23 @@ def test_json_values_survive_the_round_trip_and_still_verify(alice, contoso):
     event = record("tenant.update", actor=alice, tenant=contoso, after=after)
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.compute_hash() == stored.hash
+
+
+def test_record_all_appends_in_order_under_one_head_per_chain(alice, contoso, fabrikam):
+    first = record("tenant.create", actor=alice, tenant=contoso)
+    events = [
+        event_for("tenant.update", actor="system", tenant=contoso, after={"n": 1}),
+        event_for("tenant.create", actor=alice, tenant=fabrikam),
+        event_for("tenant.update", actor="system", tenant=contoso, after={"n": 2}),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        record_all(events)
+
+    a2, b1, a3 = (AuditEvent.objects.get(pk=e.pk) for e in events)
+    assert [(a2.seq, a2.prev_hash), (a3.seq, a3.prev_hash)] == [(2, first.hash), (3, a2.hash)]
+    assert a2.after == {"n": 1} and a3.after == {"n": 2} and a2.timestamp <= a3.timestamp
+    assert (b1.chain_key, b1.seq, b1.prev_hash) == ("tenant:202", 1, GENESIS_HASH)
+    assert AuditChainHead.objects.get(chain_key="tenant:101").hash == a3.hash
+    assert verify_all().ok
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "audit_auditevent"')]
+    assert len(inserts) == 2  # one per chain, whatever the number of events

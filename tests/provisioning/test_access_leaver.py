@@ -18,6 +18,7 @@ def test_a_successful_offboarding_closes_the_persons_requests(alpha, vpn, wiki, 
         leave_options={"delete_after_days": None},
         desired_version=3,
     )
+    alpha.identity.refresh_from_db()  # the engine hands callbacks the person as read at the end
     leave = Job.objects.create(
         tenant=alpha.tenant,
         identity=alpha.identity,

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Role
+from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.inventory import matching, service
 from provisioning.inventory.models import Account, Cursor, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
@@ -231,3 +232,23 @@ def test_a_changed_rule_rekeys_and_keeps_the_managed_row(alpha):
 
     again = Person.objects.get(identity=pat)
     assert again.pk == row.pk and again.key == "pat@corp.test" and again.accounts_count == 1
+
+
+def test_the_engines_read_of_a_new_account_goes_to_its_persons_row(alpha):
+    pat = alpha.identity
+    DirectoryAccount.objects.create(identity=pat, connection=alpha.connection, remote_id="u-pat")
+    user = DirectoryUser("u-pat", pat.username, True, {"display_name": "Pat Read"})
+
+    service.record_account_read(alpha.connection, user, AccessState(licenses=frozenset({"sku"})))
+    service.record_account_read(alpha.connection, user, AccessState())  # read again: updated
+
+    account = Account.objects.get(connection=alpha.connection, remote_id="u-pat")
+    assert account.person == Person.objects.get(identity=pat)
+    assert account.licence_ids == [] and account.display_name == "Pat Read"
+    # The job's end moves the status: the row's summary follows, its accounts counted.
+    Identity.objects.filter(pk=pat.pk).update(status=Identity.Status.JOINER)
+    pat.refresh_from_db()
+    pat.status = Identity.Status.ACTIVE
+    pat.save(update_fields=["status", "updated_at"])
+    person = Person.objects.get(identity=pat)
+    assert person.accounts_count == 1 and person.enabled
