@@ -223,7 +223,8 @@ local due = ahead + math.max(0, math.min(want, capacity) - tokens) / rate
 tokens = tokens - want
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
            'ts', string.format('%.6f', ts))
-redis.call('EXPIRE', KEYS[1], math.ceil(ahead + (capacity - tokens) / rate) + 1)
+local line = (tonumber(s[3]) or 0) - now
+redis.call('EXPIRE', KEYS[1], math.ceil(math.max(line, ahead + (capacity - tokens) / rate)) + 1)
 return '1 ' .. string.format('%.6f', due)
 """
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provisioning import throttle
 from tests.provisioning.throttle_support import (
+    REDIS_TEST_URL,
     database_shared_between_threads,
     limiter_backend,  # noqa: F401 - the fixture
     run_threads,
@@ -157,3 +160,12 @@ def test_while_jobs_wait_their_turn_a_newcomer_gets_no_tokens(slow):
     assert throttle.reserve(slow, 1, 0.0)[0]  # a job admitted already
     throttle.reset(slow)
     assert throttle.reserve(slow, 1, 0.0, newcomer=True)[0]
+
+
+@pytest.mark.parametrize("limiter_backend", ["redis"], indirect=True)
+def test_a_reservation_keeps_the_line_held(slow, limiter_backend):  # noqa: F811
+    throttle.hold_line(slow, 30.0)
+    assert throttle.reserve(slow, 1, 0.0)[0]  # the bucket itself would be forgotten in ~2 s
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    (key,) = client.keys(f"{django_settings.REDIS_KEY_PREFIX}:throttle:*")
+    assert client.ttl(key) > 20
