@@ -48,47 +48,57 @@ class _Get:
     error: ConnectorError | None = None
 
 
+# Reads of what a user has: the path below /users/{id} ({select}: get_user's fields), and
+# whether further pages are read.
+RELATIONS = {
+    "manager_of": ("/manager", False),
+    "direct_reports": ("/directReports?{select}", True),  # as get_user sees them (synced?)
+    "auto_reply": ("/mailboxSettings", False),
+    "inbox_rules": ("/mailFolders/inbox/messageRules", True),
+    "drive_shares": ("/drive/root/permissions", True),
+}
+
+
 def gets_of(read: Read, user_fields: list[str], group_fields: list[str]) -> list[_Get]:
     """The GETs that answer `read`, in the order its decoder takes them."""
     name, arg = read[0], str(read[1])
     user_url = f"/users/{quote(arg, safe='@')}"
     select = f"$select={','.join(user_fields)}"
     if name == "read_state":
-        gets = [
-            _Get(f"{user_url}?{select},{entra_licences.STATES}", subject=arg),
-            _Get(f"{user_url}/memberOf?$select=id&$top=999", paged=True, subject=arg),
-            _Get(f"{user_url}/licenseDetails", paged=True, subject=arg),
-            _Get(f"{user_url}/appRoleAssignments", paged=True, subject=arg),
-        ]
-        with_roles = read[2] if len(read) > 2 else True
-        urls = entra_roles.role_urls(arg) if with_roles else []
-        return gets + [_Get(url, paged=True, subject=arg, optional=True) for url in urls]
+        return _state_gets(user_url, arg, select, with_roles=read[2] if len(read) > 2 else True)
+    if name in RELATIONS:
+        path, paged = RELATIONS[name]
+        return [_Get(user_url + path.format(select=select), paged=paged)]
     if name == "find_user":
         return [_Get(f"{user_url}?{select}")]
-    if name in ("find_by_mail", "group_by_mail"):
-        where = quote(entra_unique.holder_filter(arg))
-        users = name == "find_by_mail"
-        kind, fields = ("users", user_fields) if users else ("groups", group_fields)
-        return [_Get(f"/{kind}?$filter={where}&$select={','.join(fields)}&$top=1")]
+    if name == "find_by_mail":
+        return [_Get(f"/users?$filter={_holding(arg)}&{select}&$top=1")]
+    if name == "group_by_mail":
+        return [_Get(f"/groups?$filter={_holding(arg)}&$select={','.join(group_fields)}&$top=1")]
     if name == "people_named":
-        named = quote(
-            f"displayName eq '{entra_unique.odata_text(arg)}' or mail eq "
-            f"'{entra_unique.odata_text(arg)}'"
-        )
+        text = entra_unique.odata_text(arg)
+        named = quote(f"displayName eq '{text}' or mail eq '{text}'")
         found = _Get(f"/users?$filter={named}&{select}&$top={entra_mail.CANDIDATES_SHOWN + 1}")
         exact = [_Get(f"{user_url}?{select}")] if "@" in arg or _is_object_id(arg) else []
         return [*exact, found]
-    if name == "manager_of":
-        return [_Get(f"{user_url}/manager")]
-    if name == "direct_reports":
-        return [_Get(f"{user_url}/directReports?{select}", paged=True)]
-    if name == "auto_reply":
-        return [_Get(f"{user_url}/mailboxSettings")]
-    if name == "inbox_rules":
-        return [_Get(f"{user_url}/mailFolders/inbox/messageRules", paged=True)]
-    if name == "drive_shares":
-        return [_Get(f"{user_url}/drive/root/permissions", paged=True)]
     raise ValueError(f"Entra cannot read {name} ahead")
+
+
+def _state_gets(user_url: str, user_id: str, select: str, *, with_roles: bool) -> list[_Get]:
+    """The user with its licence states, memberOf, licences, app assignments; the roles
+    (active, eligible) where asked, a refusal of which is noted."""
+    gets = [
+        _Get(f"{user_url}?{select},{entra_licences.STATES}", subject=user_id),
+        _Get(f"{user_url}/memberOf?$select=id&$top=999", paged=True, subject=user_id),
+        _Get(f"{user_url}/licenseDetails", paged=True, subject=user_id),
+        _Get(f"{user_url}/appRoleAssignments", paged=True, subject=user_id),
+    ]
+    roles = entra_roles.role_urls(user_id) if with_roles else []
+    return gets + [_Get(url, paged=True, subject=user_id, optional=True) for url in roles]
+
+
+def _holding(address: str) -> str:
+    return quote(entra_unique.holder_filter(address))
 
 
 def cost(reads: list[Read], user_fields: list[str], group_fields: list[str]) -> int:
@@ -168,45 +178,68 @@ async def _follow_pages(connector, gets: list[_Get]) -> None:
 
 
 def _decode(connector, read: Read, gets: list[_Get]):
+    """The answer `read[0]` gives (its errors raised as the method raises them)."""
     name = read[0]
-    first = gets[0]
     if name == "read_state":
-        return _state(connector, read, gets)
+        return _state(connector, gets)
     if name == "people_named":
-        exact = gets[0] if len(gets) > 1 else None
-        if exact is not None and exact.error is None:
-            return [connector._user_of(_parsed(User, exact.body))]
-        if gets[-1].error is not None:
-            raise gets[-1].error
-        return [connector._user_of(_parsed(User, u)) for u in _values(gets[-1])]
+        return _people(connector, gets)
+    first = gets[0]
     if first.error is not None:
         if isinstance(first.error, NotFoundError) and name in ("find_user", "manager_of"):
-            return None
+            return None  # no such user; no manager
         raise first.error
-    if name in ("find_user", "manager_of"):
-        if first.body.get("@odata.type", USER) != USER:
-            return None
-        return connector._user_of(_parsed(User, first.body))
-    if name == "find_by_mail":
-        found = _values(first)
-        return connector._user_of(_parsed(User, found[0])) if found else None
-    if name == "group_by_mail":
-        found = _values(first)
-        return connector._group_of(_parsed(Group, found[0])) if found else None
-    if name == "direct_reports":
-        return [
-            connector._user_of(_parsed(User, u))
-            for u in _values(first)
-            if u.get("@odata.type", USER) == USER
-        ]
-    if name == "auto_reply":
-        return entra_mail.auto_reply_from(_parsed(MailboxSettings, first.body))
-    if name == "inbox_rules":
-        return entra_mail.rules_from([_parsed(MessageRule, r) for r in _values(first)])
-    return entra_mail.shares_from([_parsed(Permission, p) for p in _values(first)])
+    return _DECODERS[name](connector, first)
 
 
-def _state(connector, read: Read, gets: list[_Get]):
+def _one_user(connector, get: _Get):
+    if get.body.get("@odata.type", USER) != USER:
+        return None  # a manager may be a contact: not a user of the directory
+    return connector._user_of(_parsed(User, get.body))
+
+
+def _first_user(connector, get: _Get):
+    found = _values(get)
+    return connector._user_of(_parsed(User, found[0])) if found else None
+
+
+def _first_group(connector, get: _Get):
+    found = _values(get)
+    return connector._group_of(_parsed(Group, found[0])) if found else None
+
+
+def _users(connector, get: _Get):
+    users = [u for u in _values(get) if u.get("@odata.type", USER) == USER]
+    return [connector._user_of(_parsed(User, u)) for u in users]
+
+
+def _people(connector, gets: list[_Get]):
+    """The exact user a username or id names, else those with the name or address."""
+    exact = gets[0] if len(gets) > 1 else None
+    if exact is not None and exact.error is None:
+        return [_one_user(connector, exact)]
+    if gets[-1].error is not None:
+        raise gets[-1].error
+    return _users(connector, gets[-1])
+
+
+_DECODERS = {
+    "find_user": _one_user,
+    "manager_of": _one_user,
+    "find_by_mail": _first_user,
+    "group_by_mail": _first_group,
+    "direct_reports": _users,
+    "auto_reply": lambda _, get: entra_mail.auto_reply_from(_parsed(MailboxSettings, get.body)),
+    "inbox_rules": lambda _, get: entra_mail.rules_from(
+        [_parsed(MessageRule, r) for r in _values(get)]
+    ),
+    "drive_shares": lambda _, get: entra_mail.shares_from(
+        [_parsed(Permission, p) for p in _values(get)]
+    ),
+}
+
+
+def _state(connector, gets: list[_Get]):
     user, member_of, licences, assignments, *roles = gets
     groups, units = entra_roles.split_member_of(_values(member_of))
     if roles:

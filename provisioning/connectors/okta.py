@@ -28,6 +28,7 @@ from provisioning.connectors.base import (
     MembershipChanges,
     NewUser,
     ObservedAccount,
+    Read,
     Resource,
     ResourceCache,
     classified,
@@ -350,10 +351,28 @@ class OktaConnector:
             apps=frozenset(link.app_instance_id for link in links or []),
         )
 
-    def read_cost(self, reads: list[tuple]) -> int:
+    def read_cost(self, reads: list[Read]) -> int:
         """Requests the reads send: three for the account and its access (`read_state`), one
         for any other."""
         return sum(3 if read[0] == "read_state" else 1 for read in reads)
+
+    async def read_ahead(self, reads: list[Read]) -> dict[Read, object]:
+        """The reads at once (Okta has no batch: each its own request, one round trip in time
+        together). What trying again may cure, or the account's own read failing, raises for
+        them all; another failure is that read's answer (raised if the plan asks for it)."""
+        answers = await asyncio.gather(
+            *(getattr(self, read[0])(*read[1:]) for read in reads), return_exceptions=True
+        )
+        fatal = [
+            answer
+            for read, answer in zip(reads, answers, strict=True)
+            if isinstance(answer, BaseException)
+            and (read[0] == "read_state" or not isinstance(answer, PermanentError | NotFoundError))
+        ]
+        failure = most_telling(fatal)
+        if failure is not None:
+            raise failure
+        return dict(zip(reads, answers, strict=True))
 
     async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
         """The user, its groups and its app links: three requests at once, one round trip in

@@ -117,7 +117,12 @@ async def plan_account(
     one_shots: tuple[str, ...] = (),
 ) -> Plan:
     """Steps that make the account equal `desired` (none when it is); what another system
-    owns (a synced user, a distribution list) set aside as checklist items (elsewhere.py)."""
+    owns (a synced user, a distribution list) set aside as checklist items (elsewhere.py).
+    What it reads is read first, at once where the directory allows (`reads_for`)."""
+    try:
+        connector = await read_ahead(connector, reads_for(connector, desired, account))
+    except NotFoundError:  # the stored id: lag or gone, the engine waits out the replication
+        return Plan(connection_id, connector.kind, missing=True)
     plan = await _plan_account(connector, connection_id, desired, account, link_existing, one_shots)
     await elsewhere.set_aside(
         connector, plan, plan.user.username if plan.user else desired.username
@@ -131,8 +136,6 @@ async def _plan_account(
     plan = Plan(connection_id, connector.kind)
     if account.remote_id and not account.confirmed_gone:
         try:
-            # NotFoundError here as well: the account's own read goes with the rest.
-            connector = await read_ahead(connector, reads_for(connector, desired, account))
             plan.user, plan.access = await read_account(
                 connector, account.remote_id, with_roles=desired.leaving
             )
@@ -144,7 +147,6 @@ async def _plan_account(
             plan.steps.append(PlannedStep(PURGE_USER, desired.username, _id(account)))
         return plan
     elif desired.present:
-        connector = await read_ahead(connector, reads_for(connector, desired, account))
         plan.user = await connector.find_user(desired.username)
         if plan.user is None:
             holder = await mail_holder(connector, desired)
