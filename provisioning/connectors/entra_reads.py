@@ -20,7 +20,6 @@ from msgraph.generated.models.group import Group
 from msgraph.generated.models.mailbox_settings import MailboxSettings
 from msgraph.generated.models.message_rule import MessageRule
 from msgraph.generated.models.permission import Permission
-from msgraph.generated.models.user import User
 
 from provisioning.connectors import entra_licences, entra_mail, entra_roles, entra_unique
 from provisioning.connectors.base import AccessState, Read
@@ -195,12 +194,12 @@ def _decode(connector, read: Read, gets: list[_Get]):
 def _one_user(connector, get: _Get):
     if get.body.get("@odata.type", USER) != USER:
         return None  # a manager may be a contact: not a user of the directory
-    return connector._user_of(_parsed(User, get.body))
+    return connector._user_of(get.body)
 
 
 def _first_user(connector, get: _Get):
     found = _values(get)
-    return connector._user_of(_parsed(User, found[0])) if found else None
+    return connector._user_of(found[0]) if found else None
 
 
 def _first_group(connector, get: _Get):
@@ -210,7 +209,7 @@ def _first_group(connector, get: _Get):
 
 def _users(connector, get: _Get):
     users = [u for u in _values(get) if u.get("@odata.type", USER) == USER]
-    return [connector._user_of(_parsed(User, u)) for u in users]
+    return [connector._user_of(u) for u in users]
 
 
 def _people(connector, gets: list[_Get]):
@@ -246,7 +245,7 @@ def _state(connector, gets: list[_Get]):
         role_fields = entra_roles.role_fields([r.body for r in roles], units)
     else:
         role_fields = {"admin_units": units, "roles_unread": entra_roles.NOT_READ}
-    return connector._user_of(_parsed(User, user.body)), AccessState(
+    return connector._user_of(user.body), AccessState(
         groups=groups,
         licenses=frozenset(str(x["skuId"]) for x in _values(licences) if x.get("skuId")),
         apps=frozenset(str(x["resourceId"]) for x in _values(assignments) if x.get("resourceId")),
