@@ -141,6 +141,9 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     waiting_reason = models.CharField(max_length=300, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # A WAITING job's come-back time (None: whenever it is enqueued). A task that arrives
+    # before it is a duplicate (the park enqueued one for this time) and is dropped unrun.
+    resume_at = models.DateTimeField(null=True, blank=True)
     # The person's desired-state version this job was asked for, and the one it verified.
     desired_version = models.PositiveIntegerField(default=0)
     converged_version = models.PositiveIntegerField(null=True, blank=True)

@@ -9,8 +9,9 @@ killed worker, a job resumed late) is dropped unused: a crash loses at most thos
 
 While a connection is short of tokens, or jobs wait their turn at it, a job's first read is
 admitted only for the tenant's few oldest unfinished jobs; the others wait their turn, in the
-order they arrived (job id), each coming back about when its turn is due, and woken sooner
-by an admitted job that ends.
+order they arrived (job id). Each job that went through the connection's pacing starts the
+first in line when it ends; the come-back time each waiting job sets itself is the fallback
+for a wake-up lost with a killed worker.
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
 """
@@ -21,18 +22,20 @@ import math
 import time
 
 from provisioning import throttle
-from provisioning.engine.parking import Outcome, wait
+from provisioning.engine.parking import Outcome, make_due, wait
 from provisioning.models import Job
 from tenants.models import DirectoryConnection
 
 RESERVED = "reserved"  # job.options: {connection id: when its tokens are due, epoch seconds}
 ADMITTED = "admitted"  # job.options: admitted while its connection was short of tokens
+TURN_LOOKS = "turn_looks"  # job.options: how often it has waited its turn
 TURN = "Waiting its turn at"
 # A reservation due this soon is sent now; one this long overdue is stale.
 DUE_NOW_S = 0.02
 STALE_AFTER_S = 60.0
-# About the tokens an onboarding takes: how many jobs the reservations ahead can carry.
-TOKENS_PER_JOB = 10
+# About the tokens an onboarding takes (its lookups with the catalogues, the create, two
+# `$batch`es of writes, the read that verifies): how many jobs the reservations ahead carry.
+TOKENS_PER_JOB = 15
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
 
@@ -76,13 +79,15 @@ def jobs_ahead(job: Job) -> int:
 
 
 def next_in_turn(job: Job) -> int | None:
-    """When an admitted job ends: the tenant's oldest job waiting its turn, to start now."""
-    if not job.options.get(ADMITTED):
-        return None
+    """When a job that went through a throttled connection's pacing ends: the tenant's
+    oldest job waiting its turn, its come-back time brought forward, to start now."""
+    if not (job.options.get(ADMITTED) or RESERVED in job.options):
+        return None  # never parked for tokens: none were short, no one waits behind it
     waiting = Job.objects.filter(
         tenant_id=job.tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
     )
-    return waiting.order_by("pk").values_list("pk", flat=True).first()
+    first = waiting.order_by("pk").values_list("pk", flat=True).first()
+    return first if first is not None and make_due(first) else None
 
 
 def _needs_admission(job: Job) -> bool:
@@ -90,11 +95,14 @@ def _needs_admission(job: Job) -> bool:
 
 
 def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int) -> Outcome:
-    # Back about when the jobs ahead have gone through at the connection's rate; an admitted
-    # job that ends wakes the first in line sooner.
-    behind_admitted = ahead - admitted_at_once(connection) + 1
-    eta = behind_admitted * TOKENS_PER_JOB / throttle.rate_per_s(connection)
-    comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta))
+    # Back when the jobs ahead have about gone through at the connection's rate (those under
+    # way share it, so the first of them ends late), later each time it found its turn not
+    # come (a loaded worker is slower than the rate): a fallback, as the job that ends before
+    # this one's turn wakes it.
+    looks = job.options.get(TURN_LOOKS, 0)
+    job.options = {**job.options, TURN_LOOKS: looks + 1}
+    eta = ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
     throttle.hold_line(connection, comes_back)
     return wait(job, f"{TURN} {connection}", comes_back)
 

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from provisioning.models import Job
 
 BACKOFF_CAP_S = 60.0
+# A task may be delivered a little before its countdown; within this it counts as due.
+EARLY_SLACK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,24 @@ def backoff(attempt: int) -> float:
 def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
     """Park the job: WAITING until `retry_in` (or until someone re-enqueues it). Its options
     as the run left them: the tokens it reserved, and those it spent (engine/admission.py)."""
-    until = timezone.now() + timedelta(seconds=(retry_in or 0) + lease_seconds())
+    now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.WAITING,
         waiting_reason=reason[:300],
-        lease_until=until,
+        lease_until=now + timedelta(seconds=(retry_in or 0) + lease_seconds()),
+        resume_at=now + timedelta(seconds=retry_in) if retry_in else None,
         options=job.options,
     )
     return Outcome(retry_in=retry_in)
+
+
+def due(now) -> Q:
+    """Jobs a task may run now: any but a WAITING one whose come-back time is still ahead
+    (that task is an earlier park's, or a wake-up meant for someone else)."""
+    ahead = now + timedelta(seconds=EARLY_SLACK_S)
+    return ~Q(status=Job.Status.WAITING, resume_at__gt=ahead)
+
+
+def make_due(job_id: int) -> bool:
+    """Bring a WAITING job's come-back time forward to now (someone enqueues it now)."""
+    return bool(Job.objects.filter(pk=job_id, status=Job.Status.WAITING).update(resume_at=None))

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from portal.audit.events import record
 from provisioning.engine import outcomes
+from provisioning.engine.parking import due
 from provisioning.models import Identity, Job
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
@@ -25,7 +26,8 @@ OWN_WORK = (Job.Kind.LEAVE, Job.Kind.RETRY)
 
 
 def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
-    """(the job, RUNNING under a lease) or (None, an older job of the person to start)."""
+    """(the job, RUNNING under a lease) or (None, an older job of the person to start).
+    (None, None) as well when the job is done, running elsewhere, or parked until later."""
     now = timezone.now()
     identity_id = Job.objects.filter(pk=job_id).values_list("identity_id", flat=True).first()
     with transaction.atomic():
@@ -40,9 +42,10 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
             status=Job.Status.RUNNING, lease_until__lt=now
         )
-        claimed = Job.objects.filter(claimable, pk=job_id).update(
+        claimed = Job.objects.filter(claimable, due(now), pk=job_id).update(
             status=Job.Status.RUNNING,
             lease_until=now + timedelta(seconds=lease_seconds),
+            resume_at=None,
             runs=F("runs") + 1,
             started_at=Coalesce("started_at", now),
             waiting_reason="",

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from provisioning import quarantine
-from provisioning.engine import executor
 from provisioning.models import Job
+from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import assert_entra_user_complete, onboard
 
@@ -28,7 +28,7 @@ MAX_RUNS = 400
 def drive(job: Job) -> Job:
     """Run `job` until it is done or waits for something other than time."""
     for _ in range(MAX_RUNS):
-        outcome = executor.execute(job.pk)
+        outcome = run_now(job.pk)
         job.refresh_from_db()
         if job.is_done or (job.status == Job.Status.WAITING and outcome.retry_in is None):
             return job

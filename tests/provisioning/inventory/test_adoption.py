@@ -16,7 +16,6 @@ from provisioning import lifecycle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import executor
 from provisioning.inventory import (
     adoption,
     adoption_bulk,
@@ -29,6 +28,7 @@ from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
+from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def person(dirs, name: str) -> Person:
 def drive(job: Job) -> Job:
     """Run `job` in this process, as a worker would, until it ends."""
     for _ in range(400):
-        outcome = executor.execute(job.pk)
+        outcome = run_now(job.pk)
         job.refresh_from_db()
         if job.is_done:
             return job

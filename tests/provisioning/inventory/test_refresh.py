@@ -16,6 +16,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor
+from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
@@ -459,7 +460,6 @@ def test_a_directory_that_keeps_failing_is_quarantined_and_no_longer_read(dirs, 
 def test_after_a_job_the_rows_show_its_end_state_without_an_inventory_read(dirs):
     """The engine's own reads (the plan's and the verification) update the inventory rows:
     an onboarding shows in both directories' rows as it ended, before any read."""
-    from provisioning.engine import executor
     from tests.provisioning.test_engine_e2e import onboard
 
     for kind in ("entra", "okta"):
@@ -470,7 +470,7 @@ def test_after_a_job_the_rows_show_its_end_state_without_an_inventory_read(dirs)
     }
     job = onboard(dirs, first="Rowan", last="Reads")
     for _ in range(200):
-        outcome = executor.execute(job.pk)
+        outcome = run_now(job.pk)
         job.refresh_from_db()
         if job.is_done:
             break

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
-from provisioning.engine import executor, guards
+from provisioning.engine import guards
 from provisioning.inventory import scope, service
 from provisioning.inventory.models import Account, Cursor, Policy
 from provisioning.models import DirectoryAccount, Identity, Job, Step
+from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db
@@ -280,7 +281,7 @@ def drive(job: Job) -> Job:
     """Run `job` in this process until it is done (the test's transaction hides it from the
     session's workers)."""
     for _ in range(MAX_RUNS):
-        outcome = executor.execute(job.pk)
+        outcome = run_now(job.pk)
         job.refresh_from_db()
         if job.is_done:
             return job
