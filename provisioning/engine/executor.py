@@ -78,6 +78,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     identity = job.identity
     if not identity_read:
         identity.refresh_from_db()
+    identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
     plans, problems = [], []
     accounts = accounts_of(identity)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -29,10 +29,10 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     """(the job, RUNNING under a lease) or (None, an older job of the person to start).
     (None, None) as well when the job is done, running elsewhere, or parked until later."""
     now = timezone.now()
-    identity_id = Job.objects.filter(pk=job_id).values_list("identity_id", flat=True).first()
     with transaction.atomic():
+        person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
+        identity_id = person.values_list("pk", flat=True).first()  # locked, when it has one
         if identity_id is not None:
-            list(Identity.objects.select_for_update().filter(pk=identity_id).values("pk"))
             blocker = _ahead_of(job_id, identity_id, now)
             if blocker is not None:
                 Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
@@ -56,10 +56,12 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
-    """A job of the same person that holds them (a live lease) or is older and unfinished."""
-    others = Job.objects.filter(identity_id=identity_id, status__in=UNFINISHED).exclude(pk=job_id)
-    live = others.filter(status=Job.Status.RUNNING, lease_until__gte=now).first()
-    return live or others.filter(pk__lt=job_id).order_by("pk").first()
+    """A job of the same person that holds them (a live lease), else the oldest that is
+    older and unfinished: one query."""
+    holds = Q(status=Job.Status.RUNNING, lease_until__gte=now)
+    others = Job.objects.filter(holds | Q(pk__lt=job_id), identity_id=identity_id)
+    others = others.filter(status__in=UNFINISHED).exclude(pk=job_id)
+    return others.order_by(Case(When(holds, then=0), default=1), "pk").first()
 
 
 def next_job(job: Job) -> int | None:
