@@ -29,6 +29,9 @@ from tenants.models import DirectoryConnection
 RESERVED = "reserved"  # job.options: {connection id: when its tokens are due, epoch seconds}
 ADMITTED = "admitted"  # job.options: admitted while its connection was short of tokens
 TURN_LOOKS = "turn_looks"  # job.options: how often it has waited its turn
+# job.options, per connection id: the round's calls still to send (its steps and the read
+# that verifies them), and the tokens reserved for them and not spent yet.
+ROUND_CALLS, PAID = "round_calls", "paid"
 TURN = "Waiting its turn at"
 # A reservation due this soon is sent now; one this long overdue is stale.
 DUE_NOW_S = 0.02
@@ -63,6 +66,37 @@ def pace(
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
     return _send_at(job, connection, seconds)
+
+
+def pace_calls(
+    job: Job, connection: DirectoryConnection, tokens: int, *, first_read: bool = False
+) -> Outcome | None:
+    """`pace` for the calls of a round: the first reserves as many of the round's calls as
+    the connection's bucket holds and parks once for them all; the calls after it spend
+    what it reserved, without a park each (a joiner's create, its `$batch`es and the read
+    that verifies them)."""
+    key = str(connection.pk)
+    paid = job.options.get(PAID, {}).get(key, 0)
+    to_come = job.options.get(ROUND_CALLS, {}).get(key, 0)
+    if paid < tokens:
+        # As many as a full bucket: the directory takes them at once when they are due.
+        wanted = max(tokens, min(to_come, int(throttle.bucket_capacity(connection))))
+        outcome = pace(job, connection, wanted - paid, first_read=first_read)
+        if outcome is not None:
+            return outcome
+        paid = wanted
+    job.options = {
+        **job.options,
+        PAID: {**job.options.get(PAID, {}), key: paid - tokens},
+        ROUND_CALLS: {**job.options.get(ROUND_CALLS, {}), key: max(0, to_come - tokens)},
+    }
+    return None
+
+
+def round_calls(calls: dict[int, int]) -> dict:
+    """A new round's job.options for `pace_calls`: its calls by connection; nothing paid (a
+    round's leftover was for the read that has just verified it)."""
+    return {ROUND_CALLS: {str(pk): n for pk, n in calls.items()}, PAID: {}}
 
 
 def admitted_at_once(connection: DirectoryConnection) -> int:

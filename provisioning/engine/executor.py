@@ -80,7 +80,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         identity.refresh_from_db()
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
-    plans, problems = [], []
+    plans, problems, read_costs = [], [], {}
     accounts = accounts_of(identity)
     for connection in job.tenant.connections.order_by("kind"):
         account = accounts.get(connection.pk)
@@ -98,10 +98,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
         # The plan's reads count against the pace too: each operation, as the directory counts.
-        paced = admission.pace(job, connection, read_cost, first_read=True)
+        paced = admission.pace_calls(job, connection, read_cost, first_read=True)
         if paced is not None:
             planning.close()
             return paced
+        read_costs[connection.pk] = read_cost
         try:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
@@ -135,7 +136,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if rounds >= max_rounds():
         fail_still_differs(job)
         return None
-    write_steps(job, plans, identity.desired_version)
+    write_steps(job, plans, identity.desired_version, read_costs)
     return None
 
 
@@ -213,7 +214,9 @@ def _plan_retry_in(error: TransientError, tries: int) -> float:
     return max(error.retry_after or 0.0, backoff(min(tries, PLAN_BACKOFF_STEPS)))
 
 
-def write_steps(job: Job, plans, version: int) -> None:
+def write_steps(job: Job, plans, version: int, read_costs: dict[int, int]) -> None:
+    """The round's steps, and the calls each connection has to come in it: the steps and
+    the read that verifies them (as costly as this round's read), for the pacing."""
     first = (job.steps.aggregate(last=Max("order"))["last"] or 0) + 1
     rows = [
         Step(
@@ -237,6 +240,13 @@ def write_steps(job: Job, plans, version: int) -> None:
         "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
         "round": rounds,
         "planned_version": version,
+        **admission.round_calls(
+            {
+                plan.connection_id: len(plan.steps) + read_costs.get(plan.connection_id, 0)
+                for plan in plans
+                if plan.steps
+            }
+        ),
     }
     total = job.steps_total + len(rows)
     with transaction.atomic():
@@ -284,7 +294,7 @@ def run_steps(job: Job) -> Outcome | None:
         connection = batch[0].connection
         if connection.quarantined_at:
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
-        paced = admission.pace(job, connection, len(batch))
+        paced = admission.pace_calls(job, connection, len(batch))
         if paced is not None:
             return paced
         if connection.pk not in accounts:

@@ -112,15 +112,16 @@ def test_at_the_ceiling_a_job_runs_a_bounded_number_of_times(on_sandbox, worker)
     finished = [wait_for_job(job.pk, timeout=60) for job in jobs]
     assert [j.status for j in finished] == [Job.Status.SUCCEEDED] * len(jobs)
     round_trips = sum(own_requests(dirs.stats("entra")).values()) / len(jobs)
-    # A job parks once at most for each round trip it paces, and runs once more to end; those
-    # after the first few wait their turn once, and are started by the job that ends before
-    # them (one more run, allowed, for a call due a moment after the last was sent). A job
-    # polling the bucket, or run by a duplicate wake-up, comes back many times per round trip.
+    assert round_trips >= 4  # the lookups, the create, the writes, the read-back
+    # A job parks at most twice a round: for its read, then for the round's calls (its steps
+    # and the read that verifies them) at once; it runs once more to end. Those after the
+    # first few wait their turn once, and are started by the job that ends before them. One
+    # run more is allowed for a read-back its round did not cover. A job parked per call
+    # comes back once per round trip; one polling the bucket, many times.
     runs = [j.runs for j in finished]
-    assert max(runs) <= round_trips + 3 and sum(runs) / len(runs) <= round_trips + 1.5, (
-        runs,
-        round_trips,
-    )
+    bound = [2 * j.options["round"] + 3 for j in finished]
+    assert all(r <= b + 1 for r, b in zip(runs, bound, strict=True)), (runs, bound)
+    assert sum(runs) <= sum(bound), (runs, bound)
     # Admitted in arrival order: the first half is through, on the whole, before the second.
     order = [j.pk for j in sorted(finished, key=lambda j: j.finished_at)]
     ranks = [order.index(j.pk) for j in finished]
@@ -172,3 +173,25 @@ def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, sl
         waits.append(admission.pace(last, slow, 1, first_read=True).retry_in)
         last.refresh_from_db()
     assert waits[0] < waits[1] < waits[2] <= admission.TURN_MAX_S, waits
+
+
+def test_a_rounds_calls_park_once_for_all_of_them(alpha, slow):
+    (job,) = new_jobs(alpha.tenant, 1)
+    # A round of 4 steps (the create, then a $batch of 3) and a read of 2 that verifies it.
+    job.options = {"round": 1, **admission.round_calls({slow.pk: 6})}
+    parked = admission.pace_calls(job, slow, 1)
+    assert parked is not None and parked.retry_in == pytest.approx(6.0, abs=0.3)
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, 1) is None  # the create
+    assert admission.pace_calls(job, slow, 3) is None  # the $batch, without a park
+    assert admission.pace_calls(job, slow, 2, first_read=True) is None  # the read-back
+    assert probe_due(slow) == pytest.approx(7.0, abs=0.3)  # the round's 6 tokens, taken once
+    assert admission.pace_calls(job, slow, 1) is not None  # a call beyond them is paced
+
+
+def test_a_rounds_reservation_is_at_most_a_bucket(alpha, slow):
+    (job,) = new_jobs(alpha.tenant, 1)
+    job.options = {"round": 1, **admission.round_calls({slow.pk: 3 * BURST})}
+    parked = admission.pace_calls(job, slow, 2)
+    assert parked.retry_in == pytest.approx(BURST, abs=0.3)  # a bucket's worth, due at once

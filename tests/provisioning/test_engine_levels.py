@@ -107,10 +107,19 @@ def test_a_move_asked_before_the_joins_adds_leaves_only_the_new_role(on_sandbox,
     }
 
 
+@pytest.fixture
+def short_window_worker(worker_factory):
+    """A worker with a 3 s replication window, beside the session's, for this test only: left
+    running, it would take later tests' jobs from the queue (a test that kills the session's
+    worker mid-job would see the job end in this one, never resumed)."""
+    extra = worker_factory(REPLICATION_WINDOW_SECONDS="3", JOB_LEASE_SECONDS="5")
+    yield extra
+    extra.stop()
+
+
 def test_a_known_account_the_directory_does_not_show_is_waited_for_before_it_is_absent(
-    on_sandbox, worker_factory
+    on_sandbox, short_window_worker
 ):
-    worker_factory(REPLICATION_WINDOW_SECONDS="3", JOB_LEASE_SECONDS="5")
     dirs = make_directories(on_sandbox, "vanished")
     joined = wait_for_job(join(dirs).pk)
     assert joined.status == Job.Status.SUCCEEDED
