@@ -150,6 +150,22 @@ def drop_database(name: str, host: str = "127.0.0.1", port: int = 5432) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def close_stack(sandbox, db_name: str, *, keep_db: bool, tmp) -> None:
+    """A bench's end: its sandbox stopped, this process's database connections closed, its
+    database dropped (unless kept) and its temporary folder removed."""
+    if sandbox is not None:
+        stop_group(sandbox.process)
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
+        pass
+    if not keep_db:
+        drop_database(db_name)
+    tmp.cleanup()
+
+
 def migrate(env: dict[str, str]) -> None:
     subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],

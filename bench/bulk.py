@@ -437,17 +437,7 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             workers.stop()
         cleanup_redis(queue)
         _drop_prefixed(prefix)
-        if sandbox is not None:
-            _harness.stop_group(sandbox.process)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
-            pass
-        if not args.keep_db:
-            _harness.drop_database(db_name)
-        tmp.cleanup()
+        _harness.close_stack(sandbox, db_name, keep_db=args.keep_db, tmp=tmp)
 
     def fmt(name: str, digits: int) -> str:
         value = figures.get(name)

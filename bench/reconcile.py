@@ -469,18 +469,8 @@ def main() -> None:
         say(f"== stack: sandbox {sandbox.url}, PostgreSQL {db_name}, Redis {REDIS} ({prefix})")
         run(args, sandbox, figures)
     finally:
-        if sandbox is not None:
-            _harness.stop_group(sandbox.process)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
-            pass
         cleanup_redis(prefix)
-        if not args.keep_db:
-            _harness.drop_database(db_name)
-        tmp.cleanup()
+        _harness.close_stack(sandbox, db_name, keep_db=args.keep_db, tmp=tmp)
 
     def fmt(name: str, digits: int) -> str:
         value = figures.get(name)

@@ -191,17 +191,7 @@ def main() -> None:
         say("== the whole run: " + run[0].machine())
     finally:
         cleanup_redis(queue)
-        if sandbox is not None:
-            _harness.stop_group(sandbox.process)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
-            pass
-        if not args.keep_db:
-            _harness.drop_database(db_name)
-        tmp.cleanup()
+        _harness.close_stack(sandbox, db_name, keep_db=args.keep_db, tmp=tmp)
 
     base = one_worker(results)
     figures = []
