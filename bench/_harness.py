@@ -150,6 +150,20 @@ def drop_database(name: str, host: str = "127.0.0.1", port: int = 5432) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def setup_stack(
+    sandbox: Sandbox, db_name: str, prefix: str, redis_url: str, **extra: str
+) -> dict[str, str]:
+    """A bench's database created afresh and migrated, and this process set up on it and on
+    the sandbox (Django too); returns the environment its workers get (`stack_env`)."""
+    env = stack_env(sandbox, recreate_database(db_name), prefix, redis_url, **extra)
+    migrate(env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return env
+
+
 def close_stack(sandbox, db_name: str, *, keep_db: bool, tmp) -> None:
     """A bench's end: its sandbox stopped, this process's database connections closed, its
     database dropped (unless kept) and its temporary folder removed."""

@@ -290,18 +290,9 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         widen_seats(sandbox)
         # bench/_instrument.py, which the workers --include, counts SQL statements and
         # PostgreSQL CPU per job into Redis under BENCH_COUNTS_KEY.
-        env = _harness.stack_env(
-            sandbox,
-            _harness.recreate_database(db_name),
-            prefix,
-            REDIS,
-            BENCH_COUNTS_KEY=f"{prefix}:counts",
+        env = _harness.setup_stack(
+            sandbox, db_name, prefix, REDIS, BENCH_COUNTS_KEY=f"{prefix}:counts"
         )
-        _harness.migrate(env)
-        os.environ.update(env)
-        import django
-
-        django.setup()
         from django.contrib.auth import get_user_model
         from django.core.management import call_command
 

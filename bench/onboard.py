@@ -737,21 +737,16 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         sandbox = _harness.start_sandbox(root / "tls")
         # bench/_instrument.py, which the workers --include, counts SQL statements and
         # PostgreSQL CPU per job into Redis under BENCH_COUNTS_KEY (nothing without it).
-        env = _harness.stack_env(
-            sandbox,
-            _harness.recreate_database(db_name),
-            queue,
-            REDIS,
-            BENCH_COUNTS_KEY=f"{queue}:counts",
-        )
+        diagnosing = {}
         if args.diagnose:
             Path(args.diagnose).mkdir(parents=True, exist_ok=True)
-            env |= {"BENCH_SQL_SITES": "1", "BENCH_PROFILE": str(Path(args.diagnose).resolve())}
-        _harness.migrate(env)
-        os.environ.update(env)
-        import django
-
-        django.setup()
+            diagnosing = {
+                "BENCH_SQL_SITES": "1",
+                "BENCH_PROFILE": str(Path(args.diagnose).resolve()),
+            }
+        env = _harness.setup_stack(
+            sandbox, db_name, queue, REDIS, BENCH_COUNTS_KEY=f"{queue}:counts", **diagnosing
+        )
 
         bench = Bench(sandbox, args.pace_factor)
         solo = bench.make_tenant("bench-solo", None, None)

@@ -460,12 +460,7 @@ def main() -> None:
         (root / "tls").mkdir()
         sandbox = _harness.start_sandbox(root / "tls")
         # The connection's bucket in Redis, as the workers share it (no workers here).
-        env = _harness.stack_env(sandbox, _harness.recreate_database(db_name), prefix, REDIS)
-        _harness.migrate(env)
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        _harness.setup_stack(sandbox, db_name, prefix, REDIS)
         say(f"== stack: sandbox {sandbox.url}, PostgreSQL {db_name}, Redis {REDIS} ({prefix})")
         run(args, sandbox, figures)
     finally:

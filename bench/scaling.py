@@ -154,18 +154,9 @@ def main() -> None:
     try:
         (root / "tls").mkdir()
         sandbox = _harness.start_sandbox(root / "tls")
-        env = _harness.stack_env(
-            sandbox,
-            _harness.recreate_database(db_name),
-            queue,
-            REDIS,
-            BENCH_COUNTS_KEY=f"{queue}:counts",
+        env = _harness.setup_stack(
+            sandbox, db_name, queue, REDIS, BENCH_COUNTS_KEY=f"{queue}:counts"
         )
-        _harness.migrate(env)
-        os.environ.update(env)
-        import django
-
-        django.setup()
 
         bench = Bench(sandbox)
         tenants = [bench.make_tenant(f"bench-u{i:02d}", None, None) for i in range(args.tenants)]
