@@ -22,3 +22,15 @@ def run_now(job_id: int) -> Outcome:
     of it at most). A worker's task that comes early is dropped (engine/serial.claim)."""
     make_due(job_id)
     return executor.execute(job_id)
+
+
+def drive(job: Job, max_runs: int = 400) -> Job:
+    """Run `job` in this process, as a worker would, until it ends (a test's transaction
+    hides it from the session's workers)."""
+    for _ in range(max_runs):
+        outcome = run_now(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            return job
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")

@@ -152,7 +152,7 @@ def test_a_paced_job_that_ends_brings_the_first_in_lines_time_forward(alpha, slo
     first.options = {admission.RESERVED: {}}  # parked for tokens once, not let in by the gate
     for job in reversed(waiting):
         admission.pace(job, slow, 1, first_read=True)
-    in_line = [j for j in Job.objects.filter(pk__in=[j.pk for j in waiting]).order_by("pk")]
+    in_line = Job.objects.filter(pk__in=[j.pk for j in waiting]).order_by("pk")
     turn = [j for j in in_line if j.waiting_reason.startswith(admission.TURN)]
     assert turn and all(j.resume_at > timezone.now() for j in turn)
     assert admission.next_in_turn(first) == turn[0].pk

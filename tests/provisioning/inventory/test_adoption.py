@@ -28,7 +28,7 @@ from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
-from tests.provisioning.conftest import run_now
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
@@ -117,17 +117,6 @@ def read_inventory(dirs) -> None:
 
 def person(dirs, name: str) -> Person:
     return Person.objects.get(tenant=dirs.tenant, username=f"{name}@{dirs.tenant.primary_domain}")
-
-
-def drive(job: Job) -> Job:
-    """Run `job` in this process, as a worker would, until it ends."""
-    for _ in range(400):
-        outcome = run_now(job.pk)
-        job.refresh_from_db()
-        if job.is_done:
-            return job
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
-    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
 
 
 def writes(before: dict, after: dict) -> dict:

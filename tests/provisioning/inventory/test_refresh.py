@@ -16,7 +16,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
 from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor
-from tests.provisioning.conftest import run_now
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories, user_role
 
 pytestmark = pytest.mark.django_db
@@ -468,13 +468,7 @@ def test_after_a_job_the_rows_show_its_end_state_without_an_inventory_read(dirs)
         c.connection_id: c.finished_at
         for c in Cursor.objects.filter(connection__tenant=dirs.tenant)
     }
-    job = onboard(dirs, first="Rowan", last="Reads")
-    for _ in range(200):
-        outcome = run_now(job.pk)
-        job.refresh_from_db()
-        if job.is_done:
-            break
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    job = drive(onboard(dirs, first="Rowan", last="Reads"), max_runs=200)
     assert job.status == "succeeded", job.error
 
     entra = dirs.entra_user(job.identity.username)

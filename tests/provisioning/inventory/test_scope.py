@@ -5,7 +5,6 @@ left exactly as it was, and the job says why."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -18,7 +17,7 @@ from provisioning.engine import guards
 from provisioning.inventory import scope, service
 from provisioning.inventory.models import Account, Cursor, Policy
 from provisioning.models import DirectoryAccount, Identity, Job, Step
-from tests.provisioning.conftest import run_now
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db
@@ -272,21 +271,6 @@ def dirs(on_sandbox):
     yield made
     with made.control() as control:
         control.delete(f"/_sandbox/entra/{made.entra_id}")
-
-
-MAX_RUNS = 400
-
-
-def drive(job: Job) -> Job:
-    """Run `job` in this process until it is done (the test's transaction hides it from the
-    session's workers)."""
-    for _ in range(MAX_RUNS):
-        outcome = run_now(job.pk)
-        job.refresh_from_db()
-        if job.is_done:
-            return job
-        time.sleep(min(outcome.retry_in or 0.0, 0.2))
-    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
 
 
 def as_graph_shows(dirs, user_id: str) -> dict:
