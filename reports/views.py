@@ -5,13 +5,11 @@ managers, who change nothing, get their client reports; client admins (whom the 
 their organisation's home) get the overview of their own tenant.
 """
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +25,6 @@ from reports.report import build_report, month_headlines
 from reports.report_charts import licence_chart, weekly_chart
 from tenants import access
 from tenants.clock import tenant_today
-from tenants.models import DirectoryConnection
 
 
 @login_required
@@ -35,7 +32,7 @@ from tenants.models import DirectoryConnection
 def dashboard(request):
     role = access.require_role(request.user, access.READ_ROLES)
     if role == Role.CLIENT_ADMIN:
-        return _tenant_overview(request)
+        return redirect("client_landing")
     if role == Role.ACCOUNT_MANAGER:
         return redirect("report_index")
     form = DashboardForm(request.GET or None)
@@ -49,28 +46,6 @@ def dashboard(request):
     }
     template = "reports/dashboard.html"
     return render(request, f"{template}#board" if request.htmx else template, context)
-
-
-def _tenant_overview(request):
-    """A client admin's landing: their tenant(s), credentials expiring, quarantines."""
-    tenants = access.tenants_for(request.user).annotate(
-        connection_count=Count("connections", distinct=True),
-        template_count=Count("role_templates", distinct=True),
-    )
-    soon = timezone.localdate() + timedelta(days=30)
-    expiring = (
-        DirectoryConnection.objects.filter(tenant__in=tenants, secret_expires_on__lte=soon)
-        .select_related("tenant")
-        .order_by("secret_expires_on")
-    )
-    quarantined = DirectoryConnection.objects.filter(
-        tenant__in=tenants, quarantined_at__isnull=False
-    ).select_related("tenant")
-    return render(
-        request,
-        "reports/tenant_overview.html",
-        {"tenants": tenants, "expiring_connections": expiring, "quarantined": quarantined},
-    )
 
 
 @login_required
