@@ -20,7 +20,7 @@ from portal.audit.events import record
 from portal.models import Role
 from reports import export, licences
 from reports.dashboard import COLUMNS, build_dashboard
-from reports.forms import PERIODS, DashboardForm, ReportPeriodForm
+from reports.forms import PERIODS, DashboardForm, ReportPeriodForm, period_query
 from reports.report import build_report, month_headlines
 from reports.report_charts import licence_chart, weekly_chart
 from tenants import access
@@ -84,6 +84,11 @@ def client_report(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant)
     form = ReportPeriodForm(request.GET or None, today=tenant_today(tenant_obj))
     period, start, end = form.chosen()
+    query = period_query(period, start, end)
+    if request.GET and form.is_valid() and _query_of(request) != query and not request.htmx:
+        # Dates left over from an earlier choice beside a preset: the address says only
+        # what defines the period, so a bookmark or a shared link shows the same report.
+        return redirect(f"{request.path}?{query}")
     report = build_report(tenant_obj, start, end)
     context = {
         "tenant": tenant_obj,
@@ -92,10 +97,21 @@ def client_report(request, tenant: str):
         "report": report,
         "weekly_chart": weekly_chart(report),
         "licence_chart": licence_chart(report),
-        "csv_query": f"period={period}&start={start:%Y-%m-%d}&end={end:%Y-%m-%d}",
+        "csv_query": query,
     }
     template = "reports/client_report.html"
-    return render(request, f"{template}#report" if request.htmx else template, context)
+    if not request.htmx:
+        return render(request, template, context)
+    response = render(request, f"{template}#report", context)
+    if form.is_valid():
+        response["HX-Push-Url"] = f"{request.path}?{query}"
+    return response
+
+
+def _query_of(request) -> str:
+    """The period's part of the request's query, in the order period_query writes it."""
+    given = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)}
+    return urlencode(given)
 
 
 @login_required
