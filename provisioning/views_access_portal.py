@@ -75,6 +75,8 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         "jobs": queries_access.recent_jobs(tenant_obj),
         "events": queries_access.audit_trail(tenant_obj),
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],
+        # Their changes wait while a connection is held: the client should know why.
+        "quarantined": tenant_obj.connections.filter(quarantined_at__isnull=False),
         "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
         "can_file": role_of(user) in (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN),
         "nav_section": "client" if role_of(user) == Role.CLIENT_ADMIN else "tenants",

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.models import Role
 from tenants.models import TenantAssignment
@@ -157,3 +158,13 @@ def test_the_count_fragments_are_scoped(client, alpha, bravo):
     assert "Nothing is waiting for your decision." in response.content.decode()
     client.logout()
     assert client.get(reverse("waiting_badge")).status_code == 302  # to the sign-in
+
+
+def test_home_says_when_a_connection_is_paused(client, alpha):
+    alpha.connection.quarantined_at = timezone.now()
+    alpha.connection.quarantine_reason = "Sign-in refused by the directory"
+    alpha.connection.save()
+    client.force_login(alpha.client_admin)
+    page = client.get(home(alpha)).content.decode()
+    assert 'id="quarantined"' in page and "Sign-in refused by the directory" in page
+    assert "Changes there wait until your MSP releases it." in page
