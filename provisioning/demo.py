@@ -87,10 +87,11 @@ REQUESTABLES = {
         ("okta", "app", "Workday", {}),
     ],
 }
-# tenant slug -> (first name of a demo joiner, requestable name, reason, days until it ends)
+# tenant slug -> (first name of a demo joiner, requestable name, reason, days until it ends):
+# access their role does not give them (every Contoso role already gives VPN Users).
 PENDING = {
     "contoso": [
-        ("Imogen", "VPN Users", "Visiting clients in Leeds for two weeks", 14),
+        ("Imogen", "ServiceNow", "Covers the support queue during the release weeks", 14),
         ("Tobias", "Engineering Team", "Joining the API support rota", None),
     ],
     "fabrikam": [
@@ -98,8 +99,8 @@ PENDING = {
         ("Owen", "VPN Users", "Working from the Boston office next week", 10),
     ],
     "northwind": [
-        ("Greta", "Managers", "Leads the new sales team from next month", None),
-        ("Jonas", "VPN Users", "On call for the warehouse systems", 21),
+        ("Jonas", "Managers", "Leads the warehouse team from next month", None),
+        ("Emil", "VPN Users", "On call for the warehouse systems", 21),
     ],
 }
 REQUESTER = "tech"  # the demo technician files them, so the client admins may decide
@@ -122,6 +123,9 @@ def seed_access(wait_seconds: float = 60.0) -> tuple[int, int]:
         for first, name, reason, days in PENDING[slug] if requester else []:
             identity = tenant.identities.filter(first_name=first).first()
             if identity is None or name not in resources:
+                continue
+            if held := queries_access.held_already(identity, resources[name]):
+                logger.warning("Demo %s: %s has %s %s already", slug, first, name, held)
                 continue
             ends = timezone.now() + timedelta(days=days) if days else None
             access_requests.file_request(

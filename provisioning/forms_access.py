@@ -7,6 +7,7 @@ End dates are typed in the tenant's time zone (wall clock), never the server's.
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
@@ -17,6 +18,7 @@ from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_lifecycle import WallClockDateTimeField, clean_future
+from provisioning.inventory.memberships import seen_holding
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
 from provisioning.queries import ATTRIBUTE_LABELS
 from tenants.forms import no_markup
@@ -243,7 +245,25 @@ class AccessRequestForm(forms.Form):
     def clean(self):
         data = super().clean()
         _clean_end(self, self.tenant, data.get("resource"), data.get("ends_at"))
+        identity, resource = data.get("identity"), data.get("resource")
+        held = identity and resource and _held_already(identity, resource)
+        if held:
+            self.add_error(
+                "resource",
+                f"{identity.display_name} already has {resource.name} {held}: "
+                "there is nothing to request.",
+            )
         return data
+
+
+def _held_already(identity: Identity, resource: RequestableResource) -> str:
+    """How the person holds the access already, by the portal's records or the directory's."""
+    if held := queries_access.held_already(identity, resource):
+        return held
+    if seen := seen_holding(identity, resource):
+        when = timezone.localtime(seen, ZoneInfo(identity.tenant.time_zone))
+        return f"in {resource.connection.get_kind_display()} (seen there {when:%-d %b %Y %H:%M})"
+    return ""
 
 
 class ExtendForm(forms.Form):

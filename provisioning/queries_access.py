@@ -161,3 +161,33 @@ def jobs_to_link(action_request: ActionRequest, limit: int = 20) -> QuerySet[Job
     else:
         jobs = jobs.filter(kind=Job.Kind.JOIN, created_at__gte=action_request.created_at)
     return jobs.order_by("-created_at")[:limit]
+
+
+# -- access a person holds already -------------------------------------------------------------
+
+
+def held_already(identity: Identity, resource: RequestableResource) -> str:
+    """How `identity` already holds `resource` in the portal's own records ("" when not): a
+    role template (or the person's extra groups) that gives it, or a live grant of it."""
+    names = {resource.name.casefold(), resource.remote_id.casefold()}
+    kind = "groups" if resource.kind == RequestableResource.Kind.GROUP else "apps"
+    for template in identity.role_templates.all():
+        refs = template.groups if kind == "groups" else [_app_of(r) for r in template.apps]
+        if names & {ref.casefold() for ref in refs}:
+            return f"through the role {template.name}"
+    if kind == "groups" and names & {ref.casefold() for ref in identity.extra_groups}:
+        return "through the groups set on their profile"
+    live = AccessRequest.objects.filter(
+        identity=identity,
+        status__in=AccessRequest.LIVE,
+        resource__connection=resource.connection,
+        resource__remote_id=resource.remote_id,
+    )
+    if live.exists():
+        return "through an access request granted earlier"
+    return ""
+
+
+def _app_of(ref: str) -> str:
+    """A template's app reference "Name / Role" names the app."""
+    return ref.split(" / ", 1)[0].strip()

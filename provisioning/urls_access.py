@@ -51,6 +51,12 @@ urlpatterns = [
     ),
     path("home/", views_access_portal.client_landing, name="client_landing"),
     path(f"{TENANT}/home/", views_access_portal.client_home, name="client_home"),
+    path(
+        f"{TENANT}/home/waiting/",
+        views_access_portal.client_home_waiting,
+        name="client_home_waiting",
+    ),
+    path("home/waiting/", views_access_portal.waiting_badge, name="waiting_badge"),
     path(f"{ACTIONS}/", views_access_portal.action_request_list, name="action_request_list"),
     path(f"{ACTIONS}/new/", views_access_portal.action_request_new, name="action_request_new"),
     path(

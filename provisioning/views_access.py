@@ -15,6 +15,8 @@ from provisioning import access_requests as ar
 from provisioning.models import AccessRequest
 from tenants import access
 
+DECIDED_EVENT = "access-decided"
+
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
@@ -88,6 +90,9 @@ def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
         return redirect("access_request_detail", tenant=tenant, request_id=request_id)
     template = "access/request_detail.html"
     context = _context(request, access_request, form)
-    return render(
+    response = render(
         request, f"{template}#decision" if request.htmx else template, context, status=status
     )
+    if status == 200:  # the waiting counts on the page listen for it and fetch themselves again
+        response["HX-Trigger"] = DECIDED_EVENT
+    return response

@@ -75,11 +75,34 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         "jobs": queries_access.recent_jobs(tenant_obj),
         "events": queries_access.audit_trail(tenant_obj),
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],
+        # Their changes wait while a connection is held: the client should know why.
+        "quarantined": tenant_obj.connections.filter(quarantined_at__isnull=False),
         "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
         "can_file": role_of(user) in (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN),
         "nav_section": "client" if role_of(user) == Role.CLIENT_ADMIN else "tenants",
     }
     return render(request, "access/client_home.html", context)
+
+
+@login_required
+@require_GET
+def client_home_waiting(request: HttpRequest, tenant: str) -> HttpResponse:
+    """The home page's "N requests waiting for your decision", fetched again after a decision
+    (the decision answers with the `access-decided` event)."""
+    tenant_obj = access.get_tenant_for(request.user, tenant)
+    context = {
+        "tenant": tenant_obj,
+        "waiting_here": ar.waiting_for(request.user).filter(tenant=tenant_obj).count(),
+    }
+    return render(request, "access/client_home.html#waiting", context)
+
+
+@login_required
+@require_GET
+def waiting_badge(request: HttpRequest) -> HttpResponse:
+    """The sidebar's "waiting for you" count alone, fetched again after a decision."""
+    access.require_role(request.user, CLIENT_ADMIN)
+    return render(request, "access/_client_sidebar.html#badge")
 
 
 # -- requests to act --------------------------------------------------------------------------

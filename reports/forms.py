@@ -87,6 +87,14 @@ class ReportPeriodForm(forms.Form):
         return (DEFAULT_PERIOD, *preset_range(DEFAULT_PERIOD, self.today))
 
 
+def period_query(period: str, start: date, end: date) -> str:
+    """The query string that defines a period: a preset's name alone (its dates follow from
+    the day it is read), a custom period's first and last day."""
+    if period != "custom":
+        return urlencode({"period": period})
+    return urlencode({"period": period, "start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"})
+
+
 def preset_range(period: str, today: date) -> tuple[date, date]:
     """First and last day (inclusive) of a preset period, seen from `today`."""
     month_start = today.replace(day=1)

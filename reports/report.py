@@ -142,8 +142,29 @@ class Report:
     weeks: list[WeekBar] = field(default_factory=list)
     licences: list[LicenceSeries] = field(default_factory=list)
     licences_read_at: datetime | None = None
+    # Directories that sell licence SKUs (Entra); Okta bills per person and has none.
+    licence_directories: int = 0
     # Seats nobody uses, as the inventory's last reads show them now (not over the period).
     licence_waste: LicenceWaste | None = None
+
+    @property
+    def licence_note(self) -> str:
+        """Why the licence card has no line, in one sentence; "" when it has one."""
+        if any(s.points for s in self.licences):
+            return ""
+        if self.licences:
+            return "No licences to show: the period has not started yet."
+        if not self.licence_directories:
+            return (
+                "No licences to show: this client's directories sell no licence SKUs "
+                "(Okta bills per person)."
+            )
+        if self.licences_read_at is None:
+            return (
+                "No licences to show yet: the directory's licences have not been read, "
+                "and the portal assigned none in this period."
+            )
+        return "No licences to show: the directory has no licence SKUs."
 
     @property
     def people(self) -> list[JobRow]:
@@ -361,6 +382,7 @@ def _add_licences(report: Report, begin: datetime, until: datetime) -> None:
     ids = DirectoryConnection.objects.filter(
         tenant=report.tenant, kind=DirectoryConnection.Kind.ENTRA
     ).values_list("id", flat=True)
+    report.licence_directories = len(ids)
     snapshots = [s for s in snapshots_for(list(ids)).values() if s.read_at]
     # A directory the dashboard has not read has its seats from the inventory's last read.
     read = {s.connection_id for s in snapshots}

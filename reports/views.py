@@ -5,13 +5,11 @@ managers, who change nothing, get their client reports; client admins (whom the 
 their organisation's home) get the overview of their own tenant.
 """
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,12 +20,11 @@ from portal.audit.events import record
 from portal.models import Role
 from reports import export, licences
 from reports.dashboard import COLUMNS, build_dashboard
-from reports.forms import PERIODS, DashboardForm, ReportPeriodForm
+from reports.forms import PERIODS, DashboardForm, ReportPeriodForm, period_query
 from reports.report import build_report, month_headlines
 from reports.report_charts import licence_chart, weekly_chart
 from tenants import access
 from tenants.clock import tenant_today
-from tenants.models import DirectoryConnection
 
 
 @login_required
@@ -35,7 +32,7 @@ from tenants.models import DirectoryConnection
 def dashboard(request):
     role = access.require_role(request.user, access.READ_ROLES)
     if role == Role.CLIENT_ADMIN:
-        return _tenant_overview(request)
+        return redirect("client_landing")
     if role == Role.ACCOUNT_MANAGER:
         return redirect("report_index")
     form = DashboardForm(request.GET or None)
@@ -49,28 +46,6 @@ def dashboard(request):
     }
     template = "reports/dashboard.html"
     return render(request, f"{template}#board" if request.htmx else template, context)
-
-
-def _tenant_overview(request):
-    """A client admin's landing: their tenant(s), credentials expiring, quarantines."""
-    tenants = access.tenants_for(request.user).annotate(
-        connection_count=Count("connections", distinct=True),
-        template_count=Count("role_templates", distinct=True),
-    )
-    soon = timezone.localdate() + timedelta(days=30)
-    expiring = (
-        DirectoryConnection.objects.filter(tenant__in=tenants, secret_expires_on__lte=soon)
-        .select_related("tenant")
-        .order_by("secret_expires_on")
-    )
-    quarantined = DirectoryConnection.objects.filter(
-        tenant__in=tenants, quarantined_at__isnull=False
-    ).select_related("tenant")
-    return render(
-        request,
-        "reports/tenant_overview.html",
-        {"tenants": tenants, "expiring_connections": expiring, "quarantined": quarantined},
-    )
 
 
 @login_required
@@ -109,6 +84,11 @@ def client_report(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant)
     form = ReportPeriodForm(request.GET or None, today=tenant_today(tenant_obj))
     period, start, end = form.chosen()
+    query = period_query(period, start, end)
+    if request.GET and form.is_valid() and _query_of(request) != query and not request.htmx:
+        # Dates left over from an earlier choice beside a preset: the address says only
+        # what defines the period, so a bookmark or a shared link shows the same report.
+        return redirect(f"{request.path}?{query}")
     report = build_report(tenant_obj, start, end)
     context = {
         "tenant": tenant_obj,
@@ -117,10 +97,21 @@ def client_report(request, tenant: str):
         "report": report,
         "weekly_chart": weekly_chart(report),
         "licence_chart": licence_chart(report),
-        "csv_query": f"period={period}&start={start:%Y-%m-%d}&end={end:%Y-%m-%d}",
+        "csv_query": query,
     }
     template = "reports/client_report.html"
-    return render(request, f"{template}#report" if request.htmx else template, context)
+    if not request.htmx:
+        return render(request, template, context)
+    response = render(request, f"{template}#report", context)
+    if form.is_valid():
+        response["HX-Push-Url"] = f"{request.path}?{query}"
+    return response
+
+
+def _query_of(request) -> str:
+    """The period's part of the request's query, in the order period_query writes it."""
+    given = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)}
+    return urlencode(given)
 
 
 @login_required

@@ -37,3 +37,14 @@ document.addEventListener("focusin", (event) => {
     event.target.select();
   }
 });
+
+// A report's preset period (last quarter, ...) is defined by its name alone: the dates the
+// form still shows from an earlier choice are not sent, so the address carries no stale ones.
+document.addEventListener("htmx:configRequest", (event) => {
+  const params = event.detail.parameters;
+  const form = event.detail.elt;
+  if (form.matches && form.matches("form.report-period") && params.period !== "custom") {
+    delete params.start;
+    delete params.end;
+  }
+});

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from provisioning import access_requests as ar
+from provisioning import queries_access
 from provisioning.demo import PENDING, REQUESTABLES, seed_access, seed_people
 from provisioning.models import AccessRequest, RequestableResource
 from tenants.demo import DEMO_PASSWORD
@@ -32,6 +33,8 @@ def test_each_demo_tenant_gets_requestables_and_pending_requests(demo, client):
         waiting = ar.waiting_for(admin)
         assert sorted(r.identity.first_name for r in waiting) == sorted(p[0] for p in PENDING[slug])
         assert {r.requested_by.username for r in waiting} == {"tech"}
+        # each asks for access the person's role does not give them: approving it adds some
+        assert all(queries_access.held_already(r.identity, r.resource) == "" for r in waiting)
     vpn = RequestableResource.objects.get(tenant__slug="fabrikam", name="VPN Users")
     assert vpn.connection.kind == "okta" and vpn.time_bound and vpn.max_days == 14
     # a client admin signs in with the demo password and finds them on their home page

@@ -134,11 +134,12 @@ def test_account_managers_land_on_their_reports(client, busy):
     assert response.status_code == 302 and response["Location"] == reverse("report_index")
 
 
-def test_client_admins_keep_their_own_overview(client, busy, bravo):
+def test_client_admins_are_sent_to_their_organisations_home(client, busy, bravo):
     client.force_login(bravo.client_admin)
-    response = client.get(DASHBOARD)
+    response = client.get(DASHBOARD, follow=True)
     body = response.content.decode()
-    assert response.status_code == 200 and "board" not in response.context
+    assert response.redirect_chain[-1][0] == reverse("client_home", args=[bravo.tenant.slug])
+    assert "board" not in response.context
     assert "Bravo GmbH" in body and "Alpha Ltd" not in body
 
 

@@ -1,0 +1,64 @@
+"""A client admin's first hour: they sign in, find their organisation's home, people,
+requests and report in the sidebar, and deny a request inline: the "waiting" sentence and the
+sidebar's badge count down without a reload."""
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.factories import PASSWORD
+from tests.provisioning.test_views_access import file, requestable
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_client_admin_finds_their_way_in_their_own_words(page, screenshot, alpha):
+    sign_in(page, alpha.client_admin.username, PASSWORD)
+    page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
+    nav = page.locator("nav.sidebar")
+    assert nav.locator("a.active").inner_text().startswith("Home")
+    assert "Alpha Ltd" in nav.locator("a.active").inner_text()
+    for msp_word in ("Dashboard", "Tenants", "Jobs", "Audit"):
+        assert nav.get_by_role("link", name=msp_word, exact=True).count() == 0
+    screenshot("client-admin-home")
+    nav.screenshot(path=str(ARTIFACTS / "client-admin-sidebar.png"))
+
+    for entry, path in (
+        ("People", "people/"),
+        ("Requests", "access/requests/"),
+    ):
+        nav.get_by_role("link", name=entry, exact=True).click()
+        page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/{path}")
+        assert nav.locator("a.active").inner_text() == entry
+    nav.get_by_role("link", name="Reports", exact=True).click()
+    page.wait_for_url(f"**/reports/{alpha.tenant.slug}/")
+    assert "Provisioning report: Alpha Ltd" in page.locator("#report h1").inner_text()
+
+    page.goto("/")  # the MSP's dashboard, as a bookmark: their home instead
+    page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
+    assert "1 tenants" not in page.content()
+
+
+def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, screenshot, alpha):
+    vpn = requestable(alpha, "Alpha VPN", time_bound=True, max_days=30)
+    wiki = requestable(alpha, "Alpha Wiki", kind="app")
+    first, second = file(alpha, vpn), file(alpha, wiki, days=None)
+    sign_in(page, alpha.client_admin.username, PASSWORD)
+    page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
+    here, badge = page.locator("#waiting-here"), page.locator("#waiting-for-you .count")
+    assert here.inner_text() == "2 requests waiting for your decision."
+    assert badge.inner_text() == "2"
+
+    decision = page.locator(f"#decision-{first.pk}")
+    decision.locator("textarea[name=reason]").fill("Not this quarter")
+    decision.locator("button", has_text="Deny").click()
+    page.locator(f'#decision-{first.pk}[data-status="denied"]').wait_for()
+    page.locator("#waiting-here", has_text="1 request waiting for your decision.").wait_for()
+    page.locator("#waiting-for-you .count", has_text="1").wait_for()
+    screenshot("client-admin-after-one-decision")
+
+    decision = page.locator(f"#decision-{second.pk}")
+    decision.locator("textarea[name=reason]").fill("Not needed")
+    decision.locator("button", has_text="Deny").click()
+    page.locator("#waiting-here", has_text="Nothing is waiting for your decision.").wait_for()
+    page.locator("#waiting-for-you .count", has_text="0").wait_for()
+    assert "some" not in (page.locator("#waiting-for-you .count").get_attribute("class") or "")
