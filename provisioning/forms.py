@@ -206,10 +206,20 @@ def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[Licens
                 skus.append(problem.subject)
     choices = []
     for sku in skus:
-        others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
-        options = [("", "Choose…")]
-        options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
-        options.append((GO_WITHOUT, "Go without this licence"))
         chosen = posted.get(sku)
-        choices.append(LicenseChoice(sku, options, GO_WITHOUT if chosen == "" else (chosen or "")))
+        choices.append(
+            LicenseChoice(
+                sku, license_options(sku, availability), GO_WITHOUT if chosen == "" else (chosen or "")
+            )
+        )
     return choices
+
+
+def license_options(sku: str, availability: dict[str, int]) -> list[tuple[str, str]]:
+    """What may replace `sku` when it has no free seat: another SKU with a free seat, or none.
+    The one list of choices, for the form, a bulk file's rows and a job that waits."""
+    others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
+    options = [("", "Choose…")]
+    options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
+    options.append((GO_WITHOUT, "Go without this licence"))
+    return options

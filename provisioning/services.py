@@ -105,8 +105,16 @@ def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> De
     return active_state(person, request.role_templates, tenant)
 
 
-def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
-    """The dry run: the exact operations per directory, before anything is sent."""
+def preview_onboarding(
+    tenant: Tenant,
+    request: OnboardingRequest,
+    *,
+    connections: list | None = None,
+    connector_of=connector_for,
+) -> Preview:
+    """The dry run: the exact operations per directory, before anything is sent.
+    `connections` and `connector_of` let a caller previewing many joiners at once (a bulk
+    file) read the tenant's connections once and answer the lookups from one read."""
     username = request.username or suggest_username(tenant, request)
     desired = desired_for(tenant, request, username)
 
@@ -122,20 +130,30 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
             due,
         )
 
-    return dry_run(tenant, username, plan)
+    return dry_run(tenant, username, plan, connections=connections, connector_of=connector_of)
 
 
-def dry_run(tenant: Tenant, username: str, plan_of, remote_ids: dict | None = None) -> Preview:
+def dry_run(
+    tenant: Tenant,
+    username: str,
+    plan_of,
+    remote_ids: dict | None = None,
+    *,
+    connections: list | None = None,
+    connector_of=connector_for,
+) -> Preview:
     """Each directory's plan from `plan_of(connector, connection, remote_id)`, or why it
     could not be read; nothing is sent."""
     plans = []
-    for connection in tenant.connections.order_by("kind"):
+    if connections is None:
+        connections = tenant.connections.order_by("kind")
+    for connection in connections:
         remote_id = (remote_ids or {}).get(connection.pk, "")
         if reason := guards.protected(connection.pk, remote_id):
             plans.append((connection, guards.left_alone(connection, remote_id, reason), ""))
             continue
         try:
-            connector = connector_for(connection)
+            connector = connector_of(connection)
             plan = bridge.run(plan_of(connector, connection, remote_id))
             guards.refuse_found(plan, remote_id)  # the job would refuse it: so does the preview
             plans.append((connection, plan, ""))
