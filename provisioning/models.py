@@ -107,6 +107,8 @@ class Job(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting"  # throttled, or its connection is quarantined
+        # Stopped before sending anything: a person must choose (e.g. another licence).
+        NEEDS_CHOICE = "choice", "Needs a choice"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         PARTIAL = "partial", "Partially failed"

@@ -104,9 +104,7 @@ class RowChoicesForm(forms.Form):
         super().__init__(data)
         self.per_row, self.shared = per_row, shared
         for question in [*shared, *(q for qs in per_row.values() for q in qs)]:
-            self.fields[question.name] = forms.ChoiceField(
-                choices=question.options, required=False
-            )
+            self.fields[question.name] = forms.ChoiceField(choices=question.options, required=False)
 
     def row_choices(self, stored: dict[int, RowChoice]) -> dict[int, RowChoice]:
         """Each answered row's choice: a row's own answer over the one for all rows."""

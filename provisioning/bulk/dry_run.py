@@ -108,11 +108,11 @@ class _RowConnector(Answered):
 
     async def licenses(self, fresh: bool = False) -> list[Resource]:
         taken = self._directory.taken
+        skus = await self._connector.licenses(fresh)
         return [
-            Resource(
-                sku.id, sku.name, {**sku.detail, "consumed": sku.detail["consumed"] + taken[sku.name]}
-            )
-            for sku in await self._connector.licenses(fresh)
+            Resource(sku.id, sku.name, {**sku.detail, "consumed": used + taken[sku.name]})
+            for sku in skus
+            for used in [sku.detail["consumed"]]
         ]
 
 

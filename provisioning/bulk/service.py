@@ -214,9 +214,7 @@ def _start_offboarding(batch: Batch, rows: list[BatchRow], actor, http_request, 
         )
 
 
-def choose(
-    batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_request=None
-) -> int:
+def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_request=None) -> int:
     """The technician's choices for rows that need one (another licence, none, or leave the
     row out), kept on the rows; then every row is dry-run again with them, since one row's
     choice takes seats another row may have counted on. How many rows still need one."""
@@ -282,8 +280,13 @@ class Progress:
         return sum(self.counts[s] for s in WAITING_FOR_TIME)
 
     @property
+    def choosing(self) -> int:
+        """Jobs that stopped for a person's choice (their pages ask it)."""
+        return self.counts[Job.Status.NEEDS_CHOICE]
+
+    @property
     def active(self) -> int:
-        return self.total - self.done - self.later
+        return self.total - self.done - self.later - self.choosing
 
     @property
     def percent(self) -> int:
