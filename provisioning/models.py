@@ -218,6 +218,8 @@ class Step(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        # No free seat when it ran: the job read the seats again and asked for a choice.
+        REPLACED = "replaced", "No seat: replanned"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
     connection = models.ForeignKey(DirectoryConnection, on_delete=models.PROTECT, related_name="+")

@@ -11,13 +11,19 @@ any other change.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import transaction
 
 from portal.audit.events import record
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
-from provisioning.models import Job
+from provisioning.models import Job, Step
 
-CHOOSABLE = ("no_seat",)
+NO_SEAT = "no_seat"  # a plan's Problem kind, and a failed step's error_kind
+CHOOSABLE = (NO_SEAT,)
 
 
 def choices_in(connection, plan: planner.Plan) -> list[dict]:
@@ -33,6 +39,22 @@ def choices_in(connection, plan: planner.Plan) -> list[dict]:
         for problem in plan.problems
         if problem.blocking and problem.kind in CHOOSABLE
     ]
+
+
+def replan_for_seats(job: Job, failed: int) -> bool:
+    """True when every failed step of the job is a licence that found no free seat: those
+    steps are marked replaced, the seat counts read again, and the job plans anew."""
+    seatless = job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT)
+    connections = {step.connection for step in seatless.select_related("connection")}
+    if not connections or seatless.count() != failed:
+        return False
+    for connection in connections:
+        with contextlib.suppress(ConnectorError):  # the plan reads them, and says if it cannot
+            bridge.run(connector_for(connection).licenses(fresh=True))
+    seatless.update(status=Step.Status.REPLACED)
+    Job.objects.filter(pk=job.pk).update(planned=False)
+    job.planned = False
+    return True
 
 
 def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:

@@ -312,9 +312,11 @@ def run_steps(job: Job) -> Outcome | None:
 
 
 def end_round(job: Job) -> None:
-    """Every step of the round is settled: a failed one ends the job; else read again."""
+    """Every step of the round is settled: a failed one ends the job; else read again.
+    Licences that had no free seat any more are not a failure of the job: it reads the
+    seats again and plans anew, which asks for a choice (choosing.py) if none is free."""
     counts = step_counts(job)
-    if counts["failed"]:
+    if counts["failed"] and not choosing.replan_for_seats(job, counts["failed"]):
         finish_job(job, counts)
         return None
     Job.objects.filter(pk=job.pk).update(planned=False)
