@@ -62,8 +62,10 @@ def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:
     reason = " ".join(choice["message"] for choice in choices)
     job.options = {**job.options, "choices": choices, "choice_version": version}
     job.status, job.waiting_reason = Job.Status.NEEDS_CHOICE, reason[:300]
+    job.steps_done = job.steps.filter(status=Step.Status.SUCCEEDED).count()
     with transaction.atomic():
         Job.objects.filter(pk=job.pk).update(
+            steps_done=job.steps_done,
             status=job.status,
             waiting_reason=job.waiting_reason,
             options=job.options,
