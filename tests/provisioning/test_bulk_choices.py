@@ -256,4 +256,4 @@ def test_a_200_row_preview_reads_each_directory_once_per_file(client, on_sandbox
     assert batch.rows.filter(data__problems__0__kind="no_seat").count() == 197
     # The lookups of 200 rows (3 each) go in $batch requests of 20, not one read per row.
     assert stats["http_requests"] < 60, stats
-    assert seconds < 30
+    assert seconds < 60  # 4.5 to 12 s measured on the shared 2-core machine
