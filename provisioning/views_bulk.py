@@ -240,6 +240,7 @@ def batch_start(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespons
     try:
         if not _posted_choices(request, batch):
             return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+        unanswered = sum(1 for row in batch.rows.all() if dry_run.needs_choice(row))
         started = service.start(batch, actor=request.user, http_request=request)
     except service.BatchError as exc:
         messages.error(request, str(exc))
@@ -249,6 +250,8 @@ def batch_start(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespons
         text = f"Queued {started.jobs} row{'s' if started.jobs != 1 else ''}."
         if started.skipped:
             text += f" {started.skipped} changed since the check and were left out."
+        if unanswered:
+            text += f" {unanswered} without a choice left out."
         if started.held:
             text = f"Held {started.jobs} offboardings: an MSP admin must confirm them."
         (messages.warning if started.held else messages.success)(request, text)

@@ -152,7 +152,7 @@ def test_choices_for_all_rows_and_per_row_are_applied_when_queued(client, on_san
 
 def test_a_skipped_row_is_not_queued_and_a_choice_without_seats_is_asked_again(client, on_sandbox):
     dirs = three_seats(on_sandbox, "skip")
-    batch = preview(client, dirs, rows_for(NAMES))
+    batch = preview(client, dirs, rows_for(NAMES + [("Edith", "Clarke")]))
     fourth, fifth = row(batch, 5), row(batch, 6)
     client.post(batch_url("bulk_choose", batch), {f"row-{fourth.pk}-license-SPE_E3": "skip"})
     batch.refresh_from_db()
@@ -160,10 +160,15 @@ def test_a_skipped_row_is_not_queued_and_a_choice_without_seats_is_asked_again(c
     # a value the page did not offer changes nothing
     client.post(batch_url("bulk_choose", batch), {f"row-{fifth.pk}-license-SPE_E3": "SPE_E5"})
     assert row(batch, 6).data.get("choice") is None
-    client.post(batch_url("bulk_start", batch), {f"row-{fifth.pk}-license-SPE_E3": "__without__"})
+    response = client.post(
+        batch_url("bulk_start", batch), {f"row-{fifth.pk}-license-SPE_E3": "__without__"},
+        follow=True,
+    )  # fmt: skip
+    assert "Queued 4 rows. 1 without a choice left out." in response.content.decode()
     batch.refresh_from_db()
     assert batch.status == Batch.Status.STARTED
     assert sorted(batch.rows.exclude(job=None).values_list("line", flat=True)) == [2, 3, 4, 6]
+    assert row(batch, 7).data["problems"][0]["kind"] == "no_seat"  # asked, never answered
 
 
 def test_a_seat_gone_before_the_run_stops_the_job_for_a_choice_that_converges(client, on_sandbox):
