@@ -115,6 +115,7 @@ def test_a_row_without_a_seat_gets_another_licence_and_a_job_waits_for_a_choice(
     page.click("#queue-rows")
     page.locator(".message.success", has_text="Queued 4 rows.").wait_for()
     page.locator("#batch-progress .stat", has_text="Need a choice").wait_for(timeout=90_000)
+    screenshot("bulk-batch-needs-choice")
     waiting = Job.objects.get(batch__tenant=dirs.tenant, status=Job.Status.NEEDS_CHOICE)
 
     page.goto(f"/jobs/{waiting.pk}/")
