@@ -206,10 +206,39 @@ def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[Licens
                 skus.append(problem.subject)
     choices = []
     for sku in skus:
-        others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
-        options = [("", "Choose…")]
-        options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
-        options.append((GO_WITHOUT, "Go without this licence"))
         chosen = posted.get(sku)
-        choices.append(LicenseChoice(sku, options, GO_WITHOUT if chosen == "" else (chosen or "")))
+        selected = GO_WITHOUT if chosen == "" else (chosen or "")
+        choices.append(LicenseChoice(sku, license_options(sku, availability), selected))
     return choices
+
+
+def license_options(sku: str, availability: dict[str, int]) -> list[tuple[str, str]]:
+    """What may replace `sku` when it has no free seat: another SKU with a free seat, or none.
+    The one list of choices, for the form, a bulk file's rows and a job that waits."""
+    others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
+    options = [("", "Choose…")]
+    options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
+    options.append((GO_WITHOUT, "Go without this licence"))
+    return options
+
+
+class JobChoiceForm(forms.Form):
+    """The answer to a job that stopped for a choice: per SKU without a free seat, one of the
+    options the onboarding form offers for it (`license_options`), with the seats the job's
+    read found."""
+
+    def __init__(self, data, *, job):
+        super().__init__(data)
+        self.questions = []
+        for choice in job.options.get("choices", []):
+            if choice["kind"] != "no_seat" or choice["subject"] in self.fields:
+                continue
+            sku = choice["subject"]
+            options = license_options(sku, choice.get("availability", {}))
+            self.fields[LICENSE_CHOICE_PREFIX + sku] = forms.ChoiceField(
+                choices=options, label=choice["message"]
+            )
+            self.questions.append(LicenseChoice(sku, options, ""))
+
+    def license_choices(self) -> dict[str, str]:
+        return posted_license_choices(self.cleaned_data)

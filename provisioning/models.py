@@ -107,6 +107,8 @@ class Job(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting"  # throttled, or its connection is quarantined
+        # Stopped before sending anything: a person must choose (e.g. another licence).
+        NEEDS_CHOICE = "choice", "Needs a choice"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         PARTIAL = "partial", "Partially failed"
@@ -216,6 +218,8 @@ class Step(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        # No free seat when it ran: the job read the seats again and asked for a choice.
+        REPLACED = "replaced", "No seat: replanned"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
     connection = models.ForeignKey(DirectoryConnection, on_delete=models.PROTECT, related_name="+")

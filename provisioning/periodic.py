@@ -21,7 +21,13 @@ CHECKED = (
     Identity.Status.LEAVER,
     Identity.Status.LEFT,
 )
-UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING, Job.Status.HELD)
+UNFINISHED = (
+    Job.Status.QUEUED,
+    Job.Status.RUNNING,
+    Job.Status.WAITING,
+    Job.Status.HELD,
+    Job.Status.NEEDS_CHOICE,  # a check would stop on the same question
+)
 
 
 def interval() -> timedelta:

@@ -16,7 +16,7 @@ from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import first_sign_in, guards, planner
 from provisioning.engine.desired import DesiredState, active_state
-from provisioning.jobs import enqueue_on_commit, new_job
+from provisioning.jobs import ask, enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
 from tenants import clock, naming
 from tenants.crypto import CredentialError
@@ -105,8 +105,16 @@ def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> De
     return active_state(person, request.role_templates, tenant)
 
 
-def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
-    """The dry run: the exact operations per directory, before anything is sent."""
+def preview_onboarding(
+    tenant: Tenant,
+    request: OnboardingRequest,
+    *,
+    connections: list | None = None,
+    connector_of=connector_for,
+) -> Preview:
+    """The dry run: the exact operations per directory, before anything is sent.
+    `connections` and `connector_of` let a caller previewing many joiners at once (a bulk
+    file) read the tenant's connections once and answer the lookups from one read."""
     username = request.username or suggest_username(tenant, request)
     desired = desired_for(tenant, request, username)
 
@@ -122,20 +130,30 @@ def preview_onboarding(tenant: Tenant, request: OnboardingRequest) -> Preview:
             due,
         )
 
-    return dry_run(tenant, username, plan)
+    return dry_run(tenant, username, plan, connections=connections, connector_of=connector_of)
 
 
-def dry_run(tenant: Tenant, username: str, plan_of, remote_ids: dict | None = None) -> Preview:
+def dry_run(
+    tenant: Tenant,
+    username: str,
+    plan_of,
+    remote_ids: dict | None = None,
+    *,
+    connections: list | None = None,
+    connector_of=connector_for,
+) -> Preview:
     """Each directory's plan from `plan_of(connector, connection, remote_id)`, or why it
     could not be read; nothing is sent."""
     plans = []
-    for connection in tenant.connections.order_by("kind"):
+    if connections is None:
+        connections = tenant.connections.order_by("kind")
+    for connection in connections:
         remote_id = (remote_ids or {}).get(connection.pk, "")
         if reason := guards.protected(connection.pk, remote_id):
             plans.append((connection, guards.left_alone(connection, remote_id, reason), ""))
             continue
         try:
-            connector = connector_for(connection)
+            connector = connector_of(connection)
             plan = bridge.run(plan_of(connector, connection, remote_id))
             guards.refuse_found(plan, remote_id)  # the job would refuse it: so does the preview
             plans.append((connection, plan, ""))
@@ -238,6 +256,37 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
             job_id=job.pk,
         )
         enqueue_on_commit(job.pk)
+    return job
+
+
+def choose_licences(job: Job, choices: dict[str, str], *, actor, http_request=None) -> Job:
+    """A job that stopped for a choice (engine/choosing.py) gets its answer: each SKU
+    without a free seat maps to another SKU, or "" to go without, in the person's desired
+    state (`license_choices`, as the onboarding form sets it), and the same job is asked for
+    the new state. Nothing happens if the job no longer waits for a choice."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("tenant").get(pk=job.pk)
+        if job.status != Job.Status.NEEDS_CHOICE or job.identity_id is None:
+            return job
+        identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+        before = dict(identity.license_choices or {})
+        identity.license_choices = {**before, **choices}
+        identity.save(update_fields=["license_choices"])
+        asked = [c["subject"] for c in job.options.get("choices", [])]
+        job.options = {k: v for k, v in job.options.items() if k not in ("choices", "round")}
+        job.waiting_reason, job.error = "", ""
+        job.save(update_fields=["options", "waiting_reason", "error"])
+        record(
+            "job.choose",
+            actor=actor,
+            tenant=job.tenant,
+            target=identity,
+            before={"license_choices": before, "asked": asked},
+            after={"license_choices": identity.license_choices},
+            request=http_request,
+            job_id=job.pk,
+        )
+        ask(job)
     return job
 
 

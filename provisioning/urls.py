@@ -30,6 +30,7 @@ urlpatterns = [
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<int:job_id>/choose/", views.job_choose, name="job_choose"),
     path(
         "tenants/<slug:tenant>/people/<int:identity_id>/",
         views.identity_detail,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("tenants/<slug:tenant>/bulk/template.csv", views_bulk.bulk_template, name="bulk_template"),
     path(BATCH, views_bulk.batch_detail, name="bulk_batch"),
     path(f"{BATCH}start/", views_bulk.batch_start, name="bulk_start"),
+    path(f"{BATCH}choose/", views_bulk.batch_choose, name="bulk_choose"),
     path(f"{BATCH}discard/", views_bulk.batch_discard, name="bulk_discard"),
     path(f"{BATCH}result.csv", views_bulk.batch_result, name="bulk_result"),
 ]

@@ -21,6 +21,7 @@ from portal.models import Role, role_of
 from provisioning import queries, services
 from provisioning.filters import JobFilter
 from provisioning.forms import (
+    JobChoiceForm,
     LicenseChoice,
     OnboardingForm,
     OnboardingPrefillForm,
@@ -223,6 +224,9 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
         "tenant": job.tenant,
     }
+    if job.status == Job.Status.NEEDS_CHOICE:
+        context["choice_form"] = JobChoiceForm(None, job=job)
+        context["can_choose"] = role_of(request.user) in OPERATORS
     template = "provisioning/job_detail.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
 
@@ -266,6 +270,7 @@ def _identity_context(identity) -> dict:
         "identity": identity,
         "tenant": identity.tenant,
         "jobs": identity.jobs.select_related("requested_by")[:50],
+        "waiting_choice": identity.jobs.filter(status=Job.Status.NEEDS_CHOICE).first(),
         "events": queries.audit_events_of(identity),
         "templates": identity.role_templates.all(),
         "attributes": [
@@ -294,3 +299,20 @@ def connection_release(request: HttpRequest, tenant: str, connection_id: int) ->
             f"{resumed} waiting job{'s' if resumed != 1 else ''} resumed.",
         )
     return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))
+
+
+@login_required
+@require_POST
+def job_choose(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job that stopped for a choice: the person's licence choice, then the job again."""
+    job = queries.get_job_for(request.user, job_id, OPERATORS)
+    if job.status != Job.Status.NEEDS_CHOICE:
+        messages.error(request, "This job does not wait for a choice any more.")
+        return redirect("job_detail", job_id=job.pk)
+    form = JobChoiceForm(request.POST, job=job)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the options offered for each licence.")
+        return redirect("job_detail", job_id=job.pk)
+    services.choose_licences(job, form.license_choices(), actor=request.user, http_request=request)
+    messages.success(request, "Choice recorded: the job runs again with it.")
+    return redirect("job_detail", job_id=job.pk)

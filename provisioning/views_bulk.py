@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Role, role_of
 from provisioning import lifecycle
-from provisioning.bulk import columns, export, service
+from provisioning.bulk import choices, columns, dry_run, export, service
 from provisioning.bulk.forms import CappedUploadHandler, OffboardingOptionsForm, UploadForm
 from provisioning.models import Batch
 from tenants import access
@@ -28,7 +29,7 @@ OPERATORS = access.OPERATOR_ROLES
 ADMINS = (Role.MSP_ADMIN,)
 ROWS_PER_PAGE = 250
 BATCHES_PER_PAGE = 25
-SHOW = {"errors": "With errors", "valid": "Valid", "": "All rows"}
+SHOW = {"errors": "With errors", "choice": "Need a choice", "valid": "Valid", "": "All rows"}
 
 
 def _batch_for(user, slug: str, batch_id: int, roles=OPERATORS) -> Batch:
@@ -133,14 +134,18 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
     batch = _batch_for(request.user, tenant, batch_id)
     show = request.GET.get("show", "")
     rows = batch.rows.select_related("job", "identity").order_by("line")
+    with_problems = Q(data__problems__0__isnull=False)
     if show == "errors":
         rows = rows.exclude(errors=[])
+    elif show == "choice":
+        rows = rows.filter(with_problems, errors=[])
     elif show == "valid":
-        rows = rows.filter(errors=[])
+        rows = rows.filter(errors=[]).exclude(with_problems)
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     for row in page:
         row.shown = _shown(row)
     context = {
+        **_choices_context(batch, page),
         "tenant": batch.tenant,
         "batch": batch,
         "kind": service.file_kind(batch),
@@ -148,8 +153,10 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         "show": show if show in SHOW else "",
         "filters": SHOW,
         "progress": service.progress(batch),
-        "notes": batch.options.get("notes", []),
-        "invalid": batch.rows_total - batch.rows_valid,
+        "notes": list(
+            dict.fromkeys(batch.options.get("notes", []) + batch.options.get("choice_notes", []))
+        ),
+        "invalid": batch.rows.exclude(errors=[]).count(),
         "is_admin": role_of(request.user) == Role.MSP_ADMIN,
     }
     pending = batch.status == Batch.Status.VALIDATED and batch.kind == Batch.Kind.CSV_OFFBOARD
@@ -157,6 +164,60 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         context["will_hold"] = lifecycle.hold_reason(batch.tenant, batch.rows_valid)
     template = "provisioning/bulk_batch.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+def _choices_context(batch: Batch, page) -> dict:
+    """The rows that need a choice, their questions, and those for all rows alike."""
+    if batch.status != Batch.Status.VALIDATED or batch.kind != Batch.Kind.CSV_ONBOARD:
+        return {"shared_questions": [], "need_choice": 0}
+    per_row, shared = choices.questions(batch.rows.order_by("line"))
+    for row in page:
+        row.questions = per_row.get(row.pk, [])
+        row.needs_choice = row.pk in per_row
+    return {"shared_questions": shared, "need_choice": len(per_row)}
+
+
+def _posted_choices(request: HttpRequest, batch: Batch) -> bool:
+    """Apply the choices posted with the preview; False (with a message) when they leave a
+    row that was given a choice still without a way through."""
+    rows = list(batch.rows.order_by("line"))
+    per_row, shared = choices.questions(rows)
+    if not per_row:
+        return True
+    form = choices.RowChoicesForm(request.POST, per_row, shared)
+    if not form.is_valid():
+        messages.error(request, "A choice was not one of those offered: choose again.")
+        return False
+    stored = {row.pk: dry_run.RowChoice.of(row.data) for row in rows}
+    answers = form.row_choices(stored)
+    if not answers:
+        return True
+    service.choose(batch, answers, actor=request.user, http_request=request)
+    still = [
+        row.line
+        for row in batch.rows.filter(pk__in=answers).order_by("line")
+        if dry_run.needs_choice(row)
+    ]
+    if still:
+        lines = ", ".join(str(line) for line in still)
+        messages.warning(
+            request, f"Line{'s' if len(still) > 1 else ''} {lines} still need a choice: see below."
+        )
+        return False
+    return True
+
+
+@login_required
+@require_POST
+def batch_choose(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
+    """Keep the choices made on the preview and check every row again with them."""
+    batch = _batch_for(request.user, tenant, batch_id)
+    try:
+        if _posted_choices(request, batch):
+            messages.success(request, "Checked every row again with your choices.")
+    except service.BatchError as exc:
+        messages.error(request, str(exc))
+    return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
 
 
 def _shown(row) -> dict[str, str]:
@@ -177,6 +238,9 @@ def _shown(row) -> dict[str, str]:
 def batch_start(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
     batch = _batch_for(request.user, tenant, batch_id)
     try:
+        if not _posted_choices(request, batch):
+            return redirect("bulk_batch", tenant=batch.tenant.slug, batch_id=batch.pk)
+        unanswered = sum(1 for row in batch.rows.all() if dry_run.needs_choice(row))
         started = service.start(batch, actor=request.user, http_request=request)
     except service.BatchError as exc:
         messages.error(request, str(exc))
@@ -186,6 +250,8 @@ def batch_start(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespons
         text = f"Queued {started.jobs} row{'s' if started.jobs != 1 else ''}."
         if started.skipped:
             text += f" {started.skipped} changed since the check and were left out."
+        if unanswered:
+            text += f" {unanswered} without a choice left out."
         if started.held:
             text = f"Held {started.jobs} offboardings: an MSP admin must confirm them."
         (messages.warning if started.held else messages.success)(request, text)

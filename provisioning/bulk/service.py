@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
 
 from portal.audit.events import record
 from provisioning import lifecycle, services
-from provisioning.bulk import columns, parse, validate
+from provisioning.bulk import columns, dry_run, parse, validate
 from provisioning.models import Batch, BatchRow, Identity, Job
 from tenants.models import RoleTemplate, Tenant
 
@@ -49,7 +49,8 @@ def upload(
     stored) when the file as a whole cannot be read. Nothing is queued here."""
     parsed = parse.parse(data, kind)
     checked = validate.validate(tenant, parsed)
-    options: dict = {"notes": parsed.notes + checked.notes, "header": parsed.header}
+    dry_notes = dry_run.check(tenant, checked.rows) if kind == columns.ONBOARD else []
+    options: dict = {"notes": parsed.notes + checked.notes + dry_notes, "header": parsed.header}
     if kind == columns.OFFBOARD:
         options["offboard"] = (
             offboarding or lifecycle.OffboardingOptions.preset_for(tenant)
@@ -60,7 +61,7 @@ def upload(
             kind=KIND_OF[kind],
             filename=os.path.basename(filename or "upload.csv")[:255],
             rows_total=len(checked.rows),
-            rows_valid=checked.valid,
+            rows_valid=sum(1 for row in checked.rows if dry_run.ready(row)),
             options=options,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
@@ -112,7 +113,7 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
         batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
         if batch.status != Batch.Status.VALIDATED:
             raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
-        rows = [row for row in batch.rows.order_by("line") if not row.errors]
+        rows = [row for row in batch.rows.order_by("line") if dry_run.ready(row)]
         skipped = _recheck(batch, rows)
         rows = [row for row in rows if not row.errors]
         if not rows:
@@ -181,23 +182,10 @@ def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
 
 
 def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -> None:
+    """Each row as the single form would queue it, with the licence choices made for it."""
     templates = {t.pk: t for t in RoleTemplate.objects.filter(tenant=batch.tenant)}
     for row in rows:
-        cells = row.data["input"]
-        attributes = {
-            name: cells[name].upper() if name == "usage_location" else cells[name]
-            for name in ("department", "job_title", "office", "usage_location")
-            if cells.get(name)
-        }
-        request = services.OnboardingRequest(
-            first_name=cells["first_name"],
-            last_name=cells["last_name"],
-            role_templates=[templates[pk] for pk in row.data["role_ids"]],
-            start_date=date.fromisoformat(row.data["start_date"]),
-            username=row.data["username"],
-            attributes=attributes,
-            employee_id=cells.get("employee_id", ""),
-        )
+        request = dry_run.onboarding_request(row.data, templates)
         row.job = services.request_onboarding(
             batch.tenant,
             request,
@@ -224,6 +212,36 @@ def _start_offboarding(batch: Batch, rows: list[BatchRow], actor, http_request, 
             hold=held,
             http_request=http_request,
         )
+
+
+def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_request=None) -> int:
+    """The technician's choices for rows that need one (another licence, none, or leave the
+    row out), kept on the rows; then every row is dry-run again with them, since one row's
+    choice takes seats another row may have counted on. How many rows still need one."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
+        if batch.status != Batch.Status.VALIDATED:
+            raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
+        rows = list(batch.rows.order_by("line"))
+        chosen = {}
+        for row in rows:
+            if row.pk in choices:
+                row.data["choice"] = choices[row.pk].as_dict()
+                chosen[row.line] = row.data["choice"]
+        notes = dry_run.check(batch.tenant, rows)
+        BatchRow.objects.bulk_update(rows, ["data"], batch_size=500)
+        batch.rows_valid = sum(1 for row in rows if dry_run.ready(row))
+        batch.options = {**batch.options, "choice_notes": notes}
+        batch.save(update_fields=["rows_valid", "options"])
+        record(
+            "batch.choose",
+            actor=actor,
+            tenant=batch.tenant,
+            target=("batch", batch.pk, str(batch)),
+            after={"choices": chosen, "valid": batch.rows_valid},
+            request=http_request,
+        )
+    return sum(1 for row in rows if dry_run.needs_choice(row))
 
 
 def discard(batch: Batch, *, actor, http_request=None) -> None:
@@ -262,8 +280,13 @@ class Progress:
         return sum(self.counts[s] for s in WAITING_FOR_TIME)
 
     @property
+    def choosing(self) -> int:
+        """Jobs that stopped for a person's choice (their pages ask it)."""
+        return self.counts[Job.Status.NEEDS_CHOICE]
+
+    @property
     def active(self) -> int:
-        return self.total - self.done - self.later
+        return self.total - self.done - self.later - self.choosing
 
     @property
     def percent(self) -> int:

@@ -69,6 +69,7 @@ from provisioning.connectors.errors import (
     ConflictError,
     ConnectorError,
     EndpointRefusedError,
+    NoSeatError,
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
@@ -164,6 +165,7 @@ INVENTORY_OWN = set(INVENTORY_FIELDS) - {
     "usageLocation",
 }
 DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
+NO_SEAT = "does not have any available licenses"  # "Subscription <id> does not have any ..."
 # How long a plan's catalogues are kept: seat counts briefly (a seat may go any moment).
 CATALOGUE_TTLS = {"groups": 300.0, "apps": 300.0, "licenses": 30.0}
 ALREADY_DONE = (
@@ -1031,6 +1033,8 @@ def _by_status(status: int, message: str, request_id: str) -> ConnectorError:
         return ThrottledError(message, retry_after=None, **kwargs)
     if status >= 500 or status in (408, 0):
         return TransientError(message, **kwargs)
+    if status == 400 and NO_SEAT in message:
+        return NoSeatError(message, **kwargs)
     return PermanentError(message, **kwargs)
 
 

@@ -41,6 +41,11 @@ class PermanentError(ConnectorError):
     """Retrying cannot help: bad request, no licence seat, bad credentials, missing permission."""
 
 
+class NoSeatError(PermanentError):
+    """A licence has no free seat left (taken since the plan read the counts): not worth a
+    retry, but a person may choose another licence or none."""
+
+
 class EndpointRefusedError(PermanentError):
     """A request (and its credential) would go to a host that is not allowed: not sent."""
 

@@ -28,7 +28,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import admission, elsewhere, guards, outcomes, planner, serial
+from provisioning.engine import admission, choosing, elsewhere, guards, outcomes, planner, serial
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
@@ -80,7 +80,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         identity.refresh_from_db()
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
-    plans, problems, read_costs = [], [], {}
+    plans, problems, choices, read_costs = [], [], [], {}
     accounts = accounts_of(identity)
     for connection in job.tenant.connections.order_by("kind"):
         account = accounts.get(connection.pk)
@@ -125,7 +125,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         problems += [
             f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
         ]
+        choices += choosing.choices_in(connection, plan)
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
+    if problems and len(choices) == len(problems):
+        choosing.ask_for_choice(job, choices, identity.desired_version)
+        return Outcome(then=serial.next_job(job))
     if problems:
         first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
         fail_job(job, first + " ".join(problems))
@@ -308,9 +312,11 @@ def run_steps(job: Job) -> Outcome | None:
 
 
 def end_round(job: Job) -> None:
-    """Every step of the round is settled: a failed one ends the job; else read again."""
+    """Every step of the round is settled: a failed one ends the job; else read again.
+    Licences that had no free seat any more are not a failure of the job: it reads the
+    seats again and plans anew, which asks for a choice (choosing.py) if none is free."""
     counts = step_counts(job)
-    if counts["failed"]:
+    if counts["failed"] and not choosing.replan_for_seats(job, counts["failed"]):
         finish_job(job, counts)
         return None
     Job.objects.filter(pk=job.pk).update(planned=False)

@@ -22,6 +22,7 @@ from provisioning.connectors.errors import (
     EMAIL,
     ConflictError,
     ConnectorError,
+    NoSeatError,
     PermanentError,
     ReplicationLagError,
     ThrottledError,
@@ -30,6 +31,7 @@ from provisioning.connectors.errors import (
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import (
     accounts,
+    choosing,
     first_sign_in,
     licences,
     mailbox,
@@ -329,6 +331,7 @@ def _error_kind(error) -> str:
         (ThrottledError, "throttled"),
         (TransientError, "transient"),
         (ConflictError, "conflict"),
+        (NoSeatError, choosing.NO_SEAT),
         (PermanentError, "permanent"),
     )
     return next((name for cls, name in kinds if isinstance(error, cls)), "not_found")

@@ -2,12 +2,18 @@
 and watches the batch's progress bar reach 100 %: the live server, the sandbox directory over
 HTTPS and a real Celery worker on the test database."""
 
+import re
+import uuid
+
 import pytest
 
+from portal.models import Role
+from provisioning.models import Job
 from tenants.models import OffboardingPreset
 from tests.browser.conftest import sign_in
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_person
 from tests.provisioning.bulk_support import ONBOARD_HEADER, csv_text, sandbox_tenant
+from tests.provisioning.directories import make_directories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,3 +80,72 @@ def test_offboarding_upload_starts_from_the_tenant_preset(page, screenshot, on_s
     page.click("text=Upload and check")
     page.locator("#line-2.invalid", has_text="Nobody with username").wait_for()
     assert page.locator("#queue-rows").count() == 0
+
+
+def test_a_row_without_a_seat_gets_another_licence_and_a_job_waits_for_a_choice(
+    page, screenshot, on_sandbox, worker
+):
+    """Three SPE_E3 seats for four rows: the preview asks about the fourth, which takes EMS
+    instead. An admin takes one more seat before the jobs run, so one job stops for a choice
+    on its page; choosing EMS there converges it."""
+    slug = f"browserseat-{uuid.uuid4().hex[:6]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",), seats=3)
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    domain = dirs.tenant.primary_domain
+    names = [("Ada", "Lovelace"), ("Alan", "Turing"), ("Grace", "Hopper"), ("Edsger", "Dijkstra")]
+    rows = [[first, last, "Sales", "", "", "", "", "", "", ""] for first, last in names]
+    sign_in(page, technician.username, PASSWORD)
+    page.goto(f"/tenants/{dirs.tenant.slug}/bulk/upload/?kind=onboard")
+    page.set_input_files(
+        "#id_file",
+        files=[{"name": "joiners.csv", "mimeType": "text/csv",
+                "buffer": csv_text(ONBOARD_HEADER, rows).encode()}],
+    )  # fmt: skip
+    with page.expect_navigation(url="**/bulk/*/", timeout=60_000):  # every row is dry-run
+        page.click("text=Upload and check")
+    fifth = page.locator("#line-5.needs-choice")
+    fifth.locator(".problem", has_text="No free seat of SPE_E3").wait_for()
+    assert page.locator("#line-4 .badge", has_text="Valid").count() == 1
+    assert page.locator("#need-choice-count").inner_text() == "1"
+    select = fifth.locator("select")
+    select.select_option(label="Use EMS instead (50 available)")
+    screenshot("bulk-preview-needs-choice")
+
+    take_a_seat(dirs, f"late@{domain}")  # before the jobs run: one of them finds none
+    page.click("#queue-rows")
+    page.locator(".message.success", has_text="Queued 4 rows.").wait_for()
+    page.locator("#batch-progress .stat", has_text="Need a choice").wait_for(timeout=90_000)
+    screenshot("bulk-batch-needs-choice")
+    waiting = Job.objects.get(batch__tenant=dirs.tenant, status=Job.Status.NEEDS_CHOICE)
+
+    page.goto(f"/jobs/{waiting.pk}/")
+    page.locator("#job-needs-choice", has_text="No free seat of SPE_E3").wait_for()
+    assert "No steps: the directories matched already" not in page.content()
+    assert page.locator("text=0 steps failed").count() == 0
+    offered = page.locator("#job-choice select option").all_inner_texts()
+    assert offered[-1] == "Go without this licence", offered
+    assert re.fullmatch(r"Use EMS instead \((48|49|50) available\)", offered[1]), offered
+    page.select_option("#job-choice select", value="EMS")
+    screenshot("job-waiting-for-choice")
+    page.click("#apply-choice")
+    page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
+    screenshot("job-choice-converged")
+
+    licences = sorted(
+        tuple(dirs.entra_user(f"{f.lower()}.{last.lower()}@{domain}")["licenses"])
+        for f, last in names
+    )
+    assert licences == [("EMS",), ("EMS",), ("SPE_E3",), ("SPE_E3",)]
+    assert {j.status for j in Job.objects.filter(batch__tenant=dirs.tenant)} == {
+        Job.Status.SUCCEEDED
+    }
+
+
+def take_a_seat(dirs, upn: str) -> None:
+    """An admin gives an SPE_E3 seat to someone else, behind the portal's back."""
+    user = dirs.add_entra_user(upn, "Late", "Comer")
+    dirs.graph("PATCH", f"/users/{user['id']}", {"usageLocation": "GB"})
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
+    body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
+    assert dirs.graph("POST", f"/users/{user['id']}/assignLicense", body).status_code == 200

@@ -56,6 +56,7 @@ def pages(tenant, batch) -> list[tuple[str, str]]:
         ("get", reverse("bulk_batch", kwargs=kwargs)),
         ("get", reverse("bulk_result", kwargs=kwargs)),
         ("post", reverse("bulk_start", kwargs=kwargs)),
+        ("post", reverse("bulk_choose", kwargs=kwargs)),
         ("post", reverse("bulk_discard", kwargs=kwargs)),
         ("post", reverse("batch_confirm", kwargs=kwargs)),
         ("post", reverse("batch_cancel", kwargs=kwargs)),

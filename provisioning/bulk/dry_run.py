@@ -1,0 +1,203 @@
+"""The single onboarding form's dry run (`services.preview_onboarding`), for every row of a
+file at once: each directory's lookups for all rows in one read, its catalogues read once,
+and the seats of each licence counted across the rows in file order — five rows wanting the
+last three seats leave two rows without one, as the directory would.
+
+A row whose plan has a blocking problem (no free seat, an unknown group or app, an address
+that someone in the directory holds) is not ready: it shows the problem and the choices the
+single form offers, and waits for one (`row.data["choice"]`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from provisioning import services
+from provisioning.connectors import bridge
+from provisioning.connectors.base import Answered, Resource
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import licences, planner
+from provisioning.engine.planner import AccountView
+from tenants.crypto import CredentialError
+from tenants.models import RoleTemplate, Tenant
+
+READ_TIMEOUT_S = 120.0
+SKIP = "skip"
+
+
+@dataclass
+class RowChoice:
+    """What the technician chose for a row: licences (SKU -> replacement, "" to go without),
+    or to leave the row out."""
+
+    licenses: dict[str, str] = field(default_factory=dict)
+    skip: bool = False
+
+    @classmethod
+    def of(cls, data: dict) -> RowChoice:
+        stored = data.get("choice") or {}
+        return cls(dict(stored.get("licenses", {})), bool(stored.get("skip")))
+
+    def as_dict(self) -> dict:
+        return {"licenses": self.licenses, "skip": self.skip}
+
+
+class _Directory:
+    """One connection for the whole file: its connector, what it answered for every row's
+    lookups, and the seats earlier rows took."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.answers: dict = {}
+        self.error: ConnectorError | None = None
+        self.taken: Counter = Counter()
+        try:
+            self.connector = connector_for(connection)
+        except CredentialError:
+            self.connector = None
+
+    def prefetch(self, desired_states: list) -> None:
+        if self.connector is None or getattr(self.connector, "read_ahead", None) is None:
+            return
+        reads = list(
+            dict.fromkeys(
+                read
+                for desired in desired_states
+                for read in planner.reads_for(self.connector, desired, AccountView())
+            )
+        )
+        if not reads:
+            return
+        try:
+            self.answers = bridge.run(self.connector.read_ahead(reads), timeout=READ_TIMEOUT_S)
+        except ConnectorError as exc:
+            self.error = exc  # every row's dry run says it, as the form's would
+
+    def for_row(self, _connection):
+        if self.connector is None:
+            return connector_for(self.connection)  # raises the CredentialError for the row
+        return _RowConnector(self)
+
+    def take_seats(self, plan: planner.Plan) -> None:
+        for step in plan.steps:
+            if step.action == planner.ASSIGN_LICENSE:
+                self.taken[step.target_name] += 1
+            elif step.action == licences.SET_LICENSES:
+                self.taken.update(step.params.get("added", []))
+
+
+class _RowConnector(Answered):
+    """The connector as one row's plan sees it: lookups answered from the file's read, and
+    seats less those that earlier rows of the file take."""
+
+    def __init__(self, directory: _Directory):
+        super().__init__(directory.connector, directory.answers)
+        self._directory = directory
+
+    async def read_ahead(self, reads: list) -> dict:
+        if self._directory.error is not None:
+            raise self._directory.error
+        known = {read: self._answers[read] for read in reads if read in self._answers}
+        rest = [read for read in reads if read not in known]
+        if rest:
+            known |= await self._connector.read_ahead(rest)
+        return known
+
+    async def licenses(self, fresh: bool = False) -> list[Resource]:
+        taken = self._directory.taken
+        skus = await self._connector.licenses(fresh)
+        return [
+            Resource(sku.id, sku.name, {**sku.detail, "consumed": used + taken[sku.name]})
+            for sku in skus
+            for used in [sku.detail["consumed"]]
+        ]
+
+
+def needs_choice(row) -> bool:
+    """The row's dry run found a problem and no choice has set it aside yet."""
+    return not row.errors and bool(row.data.get("problems")) and not RowChoice.of(row.data).skip
+
+
+def ready(row) -> bool:
+    """The row will be queued: no error, no problem left, not left out by choice."""
+    return not row.errors and not row.data.get("problems") and not RowChoice.of(row.data).skip
+
+
+def onboarding_request(row_data: dict, templates: dict[int, RoleTemplate]):
+    """The single form's request for a checked row, with the row's licence choices."""
+    cells = row_data["input"]
+    attributes = {
+        name: cells[name].upper() if name == "usage_location" else cells[name]
+        for name in ("department", "job_title", "office", "usage_location")
+        if cells.get(name)
+    }
+    return services.OnboardingRequest(
+        first_name=cells["first_name"],
+        last_name=cells["last_name"],
+        role_templates=[templates[pk] for pk in row_data["role_ids"]],
+        start_date=date.fromisoformat(row_data["start_date"]),
+        username=row_data["username"],
+        attributes=attributes,
+        employee_id=cells.get("employee_id", ""),
+        license_choices=RowChoice.of(row_data).licenses,
+    )
+
+
+def check(tenant: Tenant, rows: list) -> list[str]:
+    """Dry-run every row without errors that is not left out by choice; each gets
+    `data["problems"]` (blocking, with the connection's kind) and `data["availability"]` (the
+    free seats its plan saw, for the choices). `rows`: objects with `.data` and `.errors`.
+    Returns the file's notes: a directory that could not be read does not block the rows
+    (as for usernames, each job checks again before it creates anything)."""
+    templates = {t.pk: t for t in RoleTemplate.objects.filter(tenant=tenant)}
+    checked = [r for r in rows if not r.errors and not RowChoice.of(r.data).skip]
+    for row in rows:
+        row.data.pop("problems", None)
+        row.data.pop("availability", None)
+    connections = list(tenant.connections.order_by("kind"))
+    if not checked or not connections:
+        return []
+    requests = [onboarding_request(row.data, templates) for row in checked]
+    directories = {c.pk: _Directory(c) for c in connections}
+    desired = [services.desired_for(tenant, r, r.username) for r in requests]
+    for directory in directories.values():
+        directory.prefetch(desired)
+
+    def connector_of(connection):
+        return directories[connection.pk].for_row(connection)
+
+    unread: dict[str, str] = {}
+    for row, request in zip(checked, requests, strict=True):
+        preview = services.preview_onboarding(
+            tenant, request, connections=connections, connector_of=connector_of
+        )
+        _note(row, preview)
+        for connection, plan, error in preview.plans:
+            if plan is None:
+                unread.setdefault(connection.get_kind_display(), error)
+            elif not row.data["problems"]:
+                directories[connection.pk].take_seats(plan)
+    return [
+        f"{kind} could not be read ({error}), so seats, groups and apps were not checked there; "
+        "each job checks again before it changes anything."
+        for kind, error in unread.items()
+    ]
+
+
+def _note(row, preview: services.Preview) -> None:
+    problems, availability = [], {}
+    for connection, plan, _ in preview.plans:
+        if plan is None:
+            continue
+        where = connection.get_kind_display()
+        availability |= plan.license_availability
+        problems += [
+            {"kind": p.kind, "message": f"{where}: {p.message}", "subject": p.subject}
+            for p in plan.problems
+            if p.blocking
+        ]
+    row.data["problems"] = problems
+    row.data["availability"] = availability

@@ -1,0 +1,83 @@
+"""A job that stops for a person's choice instead of failing.
+
+When every blocking problem of a round is one a person answers in the desired state (a
+licence without a free seat: another licence, or none, through `Identity.license_choices`),
+failing the job would only invite a retry that fails the same way. The job stops *Needs a
+choice*, having sent nothing this round, with the question kept on it (`Job.options
+["choices"]`). The answer is a change of the person's desired state, made from above
+(`services.choose_licences`), which asks for the same job again: the engine converges as for
+any other change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.db import transaction
+
+from portal.audit.events import record
+from provisioning.connectors import bridge
+from provisioning.connectors.errors import ConnectorError
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import planner
+from provisioning.models import Job, Step
+
+NO_SEAT = "no_seat"  # a plan's Problem kind, and a failed step's error_kind
+CHOOSABLE = (NO_SEAT,)
+
+
+def choices_in(connection, plan: planner.Plan) -> list[dict]:
+    """The plan's blocking problems a choice answers, as the job keeps them."""
+    return [
+        {
+            "kind": problem.kind,
+            "subject": problem.subject,
+            "message": f"{connection.get_kind_display()}: {problem.message}",
+            "connection": connection.pk,
+            "availability": dict(plan.license_availability),
+        }
+        for problem in plan.problems
+        if problem.blocking and problem.kind in CHOOSABLE
+    ]
+
+
+def replan_for_seats(job: Job, failed: int) -> bool:
+    """True when every failed step of the job is a licence that found no free seat: those
+    steps are marked replaced, the seat counts read again, and the job plans anew."""
+    seatless = job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT)
+    connections = {step.connection for step in seatless.select_related("connection")}
+    if not connections or seatless.count() != failed:
+        return False
+    for connection in connections:
+        with contextlib.suppress(ConnectorError):  # the plan reads them, and says if it cannot
+            bridge.run(connector_for(connection).licenses(fresh=True))
+    seatless.update(status=Step.Status.REPLACED)
+    Job.objects.filter(pk=job.pk).update(planned=False)
+    job.planned = False
+    return True
+
+
+def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:
+    """Stop the job, nothing sent this round, until someone chooses."""
+    reason = " ".join(choice["message"] for choice in choices)
+    job.options = {**job.options, "choices": choices, "choice_version": version}
+    job.status, job.waiting_reason = Job.Status.NEEDS_CHOICE, reason[:300]
+    job.steps_done = job.steps.filter(status=Step.Status.SUCCEEDED).count()
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            steps_done=job.steps_done,
+            status=job.status,
+            waiting_reason=job.waiting_reason,
+            options=job.options,
+            lease_until=None,
+            resume_at=None,
+        )
+        record(
+            "job.needs_choice",
+            actor="system",
+            tenant=job.tenant,
+            target=job.identity,
+            after={"choices": [{k: c[k] for k in ("kind", "subject")} for c in choices]},
+            result="failure",
+            job_id=job.pk,
+        )
