@@ -45,7 +45,14 @@ def seed_demo_accounts() -> dict:
     from provisioning.inventory.tasks import refresh_inventory
     from tenants.models import DirectoryConnection
 
-    made = demo_accounts.seed_accounts()
+    from celery.worker import state as worker_state
+
+    def stopping() -> bool:  # Ctrl-C on the demo: stop between people, not after all of them
+        return worker_state.should_stop is not None or worker_state.should_terminate is not None
+
+    made = demo_accounts.seed_accounts(stopping=stopping)
+    if stopping():
+        return made
     for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
         refresh_inventory.delay(connection.pk)
     return made
