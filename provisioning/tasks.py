@@ -42,10 +42,10 @@ def reconcile_due_people() -> int:
 def seed_demo_accounts() -> dict:
     """The demo history's people get their sandbox accounts, then every demo connection's
     inventory is read, so the People page and the drift report show them (`make demo`)."""
+    from celery.worker import state as worker_state
+
     from provisioning.inventory.tasks import refresh_inventory
     from tenants.models import DirectoryConnection
-
-    from celery.worker import state as worker_state
 
     def stopping() -> bool:  # Ctrl-C on the demo: stop between people, not after all of them
         return worker_state.should_stop is not None or worker_state.should_terminate is not None

@@ -288,7 +288,7 @@ def start_web(addresses: DemoAddresses, env: dict) -> Child:
     return start("web server", command, env, signal.SIGINT)
 
 
-def stop_children(children: list[Child], seconds: float = 4.5) -> list[str]:
+def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
     """Stops the children within `seconds`, each with its own signal: first those that call
     the sandbox (a job whose directory has gone away waits on retries and timeouts, while one
     whose directory answers finishes in a second or two), then the others once those have
@@ -298,6 +298,9 @@ def stop_children(children: list[Child], seconds: float = 4.5) -> list[str]:
     first = [c for c in children if c.calls_the_sandbox]
     _stop(first, until=deadline - 1.0)
     _stop([c for c in children if not c.calls_the_sandbox], until=deadline)
+    for child in children:  # a busy worker may use what is left
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
     killed = []
     for child in children:
         if child.process.poll() is None:
