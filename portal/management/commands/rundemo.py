@@ -169,6 +169,7 @@ class Command(BaseCommand):
                 env=env,
                 cwd=settings.BASE_DIR,
                 stdout=subprocess.DEVNULL,
+                process_group=0,  # Ctrl-C is this command's to handle (it ends the run)
             )
             if not seeded or seeded.returncode:
                 self.stderr.write("Could not seed the demo's access requests (see above).")
@@ -273,6 +274,10 @@ def start_sandbox(addresses: DemoAddresses, env: dict) -> Child:
 
 
 def start_worker(env: dict) -> Child:
+    # Beat's record of its last runs: a worker killed at a stop may leave it half written, and
+    # beat would fail at every start after; without it the periodic tasks simply run now.
+    for path in settings.VAR_DIR.glob("celerybeat-schedule*"):
+        path.unlink(missing_ok=True)
     command = [
         *(sys.executable, "-m", "celery", "-A", "portal", "--quiet", "worker"),  # no banner
         *("--loglevel", "warning", "--pool", "threads", "--concurrency", "4"),
