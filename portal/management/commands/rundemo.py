@@ -126,6 +126,7 @@ class Command(BaseCommand):
             children.append(start_web(addresses, env))  # it needs the tables at its first request
             with self.clock.phase("migrate"):
                 call_command("migrate", interactive=False, verbosity=0)
+            children.append(start_worker({**env, "WORKER_READY_FILE": str(ready_file)}))
             logins = self.seed(addresses, children, env, ready_file)
             url = addresses.web_url
             with self.clock.phase("web answering"):
@@ -149,9 +150,7 @@ class Command(BaseCommand):
             self.stop(children)
 
     def seed(self, addresses: DemoAddresses, children: list["Child"], env, ready_file) -> str:
-        """The demo's data, written while the processes start; seed_demo's logins. The worker
-        starts once the access requests are in: its first jobs and the seeding would otherwise
-        share two cores and SQLite's one writer for the slowest phase."""
+        """The demo's data, written while the processes start; seed_demo's logins."""
         logins = io.StringIO()
         with self.clock.phase("seed_demo"):
             call_command("seed_demo", stdout=logins)
@@ -173,7 +172,6 @@ class Command(BaseCommand):
             )
             if not seeded or seeded.returncode:
                 self.stderr.write("Could not seed the demo's access requests (see above).")
-        children.append(start_worker({**env, "WORKER_READY_FILE": str(ready_file)}))
         # After the access seeding: its past requests are for the requestable groups and apps.
         with self.clock.phase("seed_demo_history"):
             call_command("seed_demo_history", stdout=io.StringIO())
