@@ -1,7 +1,8 @@
 import os
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -34,3 +35,11 @@ def drop_old_database_connections(sender=None, **kwargs) -> None:
 
     if not getattr(getattr(sender, "request", None), "is_eager", False):
         close_old_connections()
+
+
+@worker_ready.connect
+def say_ready(**kwargs) -> None:
+    """Touches WORKER_READY_FILE once the worker consumes: `rundemo` prints the portal's
+    address only then (a quiet worker prints nothing to wait for)."""
+    if path := os.environ.get("WORKER_READY_FILE"):
+        Path(path).touch()

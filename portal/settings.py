@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "portal",
     "portal.audit",
     "tenants",
+    "tenants.outbox",
     "provisioning",
     "provisioning.inventory",
     "provisioning.first_sign_in",
@@ -141,6 +142,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Argon2 first: a sign-in costs a third of the CPU of PBKDF2's 1,000,000 rounds (docs/demo.md);
+# the others still check older hashes, which Django upgrades at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -213,7 +223,8 @@ CREDENTIAL_KEYS = (
 )
 
 # Celery: Redis when configured, otherwise a broker on the file system that needs no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# (A host name in the URL, though the file system broker uses none: kombu warns without one.)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
@@ -342,11 +353,14 @@ AUDIT_GLOBAL_RETENTION_DAYS = env.int("AUDIT_GLOBAL_RETENTION_DAYS", default=400
 # A job's claim on a worker; a job past its lease is resumed by another worker.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 
+# Outside production sent e-mails are kept in the database for MSP admins to read (the outbox,
+# tenants/outbox/); those carrying a one-time link are kept without their body, which goes to
+# the console (stderr) only, as before.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
     if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
+    else "tenants.outbox.backend.OutboxBackend",
 )
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -423,13 +437,29 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Django logs answers 4xx as WARNING and 5xx as ERROR (django.request; django.server is
+# runserver's access log): ERROR keeps only the server's own failures (the demo sets it).
+REQUEST_LOG_LEVEL = env.str("REQUEST_LOG_LEVEL", default=LOG_LEVEL)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # A 403 or 404 is an answer, not a failure: its line stays, its traceback goes.
+    "filters": {"no_4xx_tracebacks": {"()": "portal.logs.DropClientErrorTracebacks"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_4xx_tracebacks"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console handler (DEBUG only) would print each record a second time.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {"level": REQUEST_LOG_LEVEL},
+        "django.server": {"level": REQUEST_LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # The SDKs log every request at INFO; keep the logs about our own work.

@@ -34,5 +34,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("reports.urls")),
     path("", include("tenants.urls")),
+    path("", include("tenants.outbox.urls")),
     path("", include("provisioning.urls")),
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,9 +40,10 @@ LIVE = (Identity.Status.ACTIVE, Identity.Status.LEAVER, Identity.Status.LEFT)
 SLUGS = ("contoso", "fabrikam", "northwind")
 
 
-def seed_accounts(slugs=SLUGS) -> dict[str, int]:
+def seed_accounts(slugs=SLUGS, stopping: Callable[[], bool] = lambda: False) -> dict[str, int]:
     """Accounts for the demo tenants' history people that have none yet, then the drift;
-    counts of what was made."""
+    counts of what was made. When `stopping()` turns true (the worker is asked to stop) it
+    returns at the next person; the next demo start carries on with those still without."""
     made = {"accounts": 0, "without_seat": 0, "drift": 0}
     people = (
         Identity.objects.filter(
@@ -55,6 +57,8 @@ def seed_accounts(slugs=SLUGS) -> dict[str, int]:
     )
     seeders: dict[int, _Seeder] = {}
     for person in people:
+        if stopping():
+            return made
         for connection in person.tenant.connections.all():
             seeder = seeders.get(connection.pk) or seeders.setdefault(
                 connection.pk, _Seeder(connection)

@@ -42,10 +42,17 @@ def reconcile_due_people() -> int:
 def seed_demo_accounts() -> dict:
     """The demo history's people get their sandbox accounts, then every demo connection's
     inventory is read, so the People page and the drift report show them (`make demo`)."""
+    from celery.worker import state as worker_state
+
     from provisioning.inventory.tasks import refresh_inventory
     from tenants.models import DirectoryConnection
 
-    made = demo_accounts.seed_accounts()
+    def stopping() -> bool:  # Ctrl-C on the demo: stop between people, not after all of them
+        return worker_state.should_stop is not None or worker_state.should_terminate is not None
+
+    made = demo_accounts.seed_accounts(stopping=stopping)
+    if stopping():
+        return made
     for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
         refresh_inventory.delay(connection.pk)
     return made

@@ -45,6 +45,21 @@ class SaveOnChange:
         await self.app(scope, receive, watch)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose stop does not wait on idle keep-alive connections. Closing a TLS
+    connection waits for the client's close_notify, which a client that keeps the connection
+    idle in its pool (the portal's SDK clients) may never send: every stop ran into
+    timeout_graceful_shutdown ("Cancel 0 running task(s)"). Requests still being answered
+    finish as before."""
+
+    async def shutdown(self, sockets=None) -> None:
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is None or cycle.response_complete:
+                connection.transport.abort()
+        await super().shutdown(sockets)
+
+
 def build_app(state: SandboxState, control_token: str) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -97,7 +112,7 @@ def serve(
         timeout_keep_alive=30,
         timeout_graceful_shutdown=2,
     )
-    uvicorn.Server(config).run()
+    _Server(config).run()
 
 
 def main() -> None:

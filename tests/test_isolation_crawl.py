@@ -11,6 +11,7 @@ from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tenants.outbox.models import SentEmail
 
 # hr_webhook has no session: the HMAC signature guards it (tests/provisioning/test_hr_webhook.py).
 # The password reset pages are for people who cannot sign in (tests/security/test_mfa_and_signin).
@@ -49,6 +50,8 @@ OTHER_PARAMS = {
     # A password reset link (public): a made-up one is answered "this link no longer works".
     "uidb64": lambda world, extra: "MQ",
     "token": lambda world, extra: "set-password",
+    # An e-mail in the outbox (MSP admins only).
+    "email_id": lambda world, extra: SentEmail.objects.create(subject="Hello", recipients="x@y").pk,
 }
 
 # Routes whose parameter means something else there: staff pages' person is a portal user.

@@ -6,8 +6,10 @@ import hashlib
 
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Connector
-from provisioning.connectors.entra import EntraConnector
-from provisioning.connectors.okta import OktaConnector
+
+# Each connector module is imported when a connection of its kind is first used: importing the
+# okta SDK alone takes seconds of CPU (its models), which every process paid at start-up
+# (the web server, the worker, each management command) whether or not it spoke to Okta.
 
 
 def connector_for(connection) -> Connector:
@@ -31,17 +33,24 @@ def connector_for(connection) -> Connector:
 
 def connector_type(connection) -> type[Connector]:
     """The class of a connection's connector: its capabilities, without a client."""
-    return EntraConnector if connection.kind == "entra" else OktaConnector
+    if connection.kind == "entra":
+        from provisioning.connectors.entra import EntraConnector
+
+        return EntraConnector
+    from provisioning.connectors.okta import OktaConnector
+
+    return OktaConnector
 
 
 def _build(connection) -> Connector:
     secret = connection.get_secret()
-    if connector_type(connection) is EntraConnector:
-        return EntraConnector(
+    connector = connector_type(connection)
+    if connection.kind == "entra":
+        return connector(
             tenant_id=connection.directory_id,
             client_id=connection.client_id,
             secret=secret,
             login_url=connection.login_base_url,
             graph_url=connection.graph_base_url,
         )
-    return OktaConnector(org_url=connection.org_url, token=secret)
+    return connector(org_url=connection.org_url, token=secret)

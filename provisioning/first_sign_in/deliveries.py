@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.events import record
+from portal.mail import send_one_time_link
 from provisioning.connectors.sign_in import DIRECTORY_EMAIL, IssuedSignIn
 from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
 from provisioning.models import Step
@@ -102,11 +102,10 @@ def _audit_issued(row: Delivery, job_id: int, *, sent_by: str) -> None:
 
 def _send_link(row: Delivery, link: str) -> None:
     context = {"delivery": row, "identity": row.identity, "link": link, "msp": settings.MSP_NAME}
-    send_mail(
+    send_one_time_link(
         f"A first sign-in for {row.identity.display_name} is waiting for you",
         render_to_string("first_sign_in/link_email.txt", context),
-        settings.DEFAULT_FROM_EMAIL,
-        [row.recipient],
+        row.recipient,
     )
 
 

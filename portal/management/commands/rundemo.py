@@ -1,12 +1,17 @@
-"""`make demo`: migrate, seed, then run the sandbox clouds, a Celery worker and the web server.
+"""`make demo`: the sandbox clouds, a Celery worker and the web server, seeded while they start.
 
 The demo runs with DEBUG off, as a deployment does (WhiteNoise serves the static files), so
 nobody sees Django's technical error pages. The web server listens on PORT (or --port), the
 sandbox on the port of SANDBOX_URL, so two demos in two checkouts run side by side:
 `PORT=8100 SANDBOX_URL=https://127.0.0.1:8865 make demo`.
+
+Each phase prints its time; the URL and the logins come last, once the web server answers and
+the worker consumes, and after them only errors. The processes run in process groups of their
+own, so Ctrl-C reaches this command alone and it stops them in order (docs/demo.md).
 """
 
 import argparse
+import contextlib
 import io
 import os
 import signal
@@ -16,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -67,7 +73,15 @@ def demo_addresses(sandbox_url: str, web_host: str, web_port: int) -> DemoAddres
 
 def demo_environment(base: dict[str, str], addresses: DemoAddresses) -> dict[str, str]:
     """The environment of the demo's processes: DEBUG off whatever the shell or .env says."""
-    env = {**base, "DEBUG": "0", "PORT": str(addresses.web_port)}
+    env = {
+        **base,
+        "DEBUG": "0",
+        "PORT": str(addresses.web_port),
+        # Warnings and errors only; refused requests (4xx) are the portal's answers, not news.
+        "LOG_LEVEL": base.get("LOG_LEVEL", "WARNING"),
+        "REQUEST_LOG_LEVEL": base.get("REQUEST_LOG_LEVEL", "ERROR"),
+        "DJANGO_RUNSERVER_HIDE_WARNING": "true",
+    }
     if "ALLOWED_HOSTS" not in base and addresses.web_host not in ("0.0.0.0", "::"):  # noqa: S104
         hosts = [*settings.LOOPBACK_HOSTS, addresses.web_host]
         env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys(hosts))
@@ -100,107 +114,250 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, host: str, **options):
         addresses = demo_addresses(settings.SANDBOX_URL, host, port)
-        for name, (h, p) in (
-            ("web server", (addresses.web_host, addresses.web_port)),
-            ("sandbox", (addresses.sandbox_host, addresses.sandbox_port)),
-        ):
-            if port_in_use(h, p):
-                raise CommandError(
-                    f"Port {p} for the {name} is taken (another demo?). Choose free ones, e.g. "
-                    f"PORT={addresses.web_port + 100} "
-                    f"SANDBOX_URL=https://127.0.0.1:{addresses.sandbox_port + 100} make demo"
-                )
-        call_command("migrate", interactive=False, verbosity=0)
-        logins = io.StringIO()  # seed_demo's list of logins, printed last with the URL
-        call_command("seed_demo", stdout=logins)
-        call_command("seed_demo_people")  # queued now, provisioned once the worker is up
+        check_ports_free(addresses)
+        self.clock = Clock(self.stdout)
         env = demo_environment(dict(os.environ), addresses)
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        processes = [
-            self.start(
-                "sandbox",
-                [
-                    *manage,
-                    "runsandbox",
-                    "--host",
-                    addresses.sandbox_host,
-                    "--port",
-                    str(addresses.sandbox_port),
-                    "--seed",
-                    "demo",
-                    "--state-file",
-                    str(settings.VAR_DIR / "sandbox" / "state.json"),
-                ],
-                env,
-            ),
-            self.start(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--loglevel",
-                    "warning",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "4",
-                    "--beat",  # scheduled joiners, leavers and deletions
-                    "--schedule",
-                    str(settings.VAR_DIR / "celerybeat-schedule"),
-                ],
-                env,
-            ),
-            self.start("web", [*manage, "runserver", addresses.web_bind, "--noreload"], env),
-        ]
-        url = addresses.web_url
-        if not self.wait_for(url, processes):
-            self.stop(processes)
-            raise CommandError(f"The portal did not answer at {url}; see the messages above.")
-        try:  # reads the sandbox's ids, so only once it runs
-            call_command("seed_demo_access")
-        except Exception as exc:  # the demo still runs, without its sample requests
-            self.stderr.write(f"Could not seed the demo's access requests: {exc}")
-        call_command("seed_demo_history")  # a month of past work, beside the live people
-        call_command("seed_demo_accounts")  # queued: the worker gives them sandbox accounts
-        self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
-        self.stdout.write(f"Sandbox clouds at {settings.SANDBOX_URL} · Ctrl-C stops everything.")
-        self.stdout.write(logins.getvalue())
-        self.wait(processes)
-
-    def start(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
-        self.stdout.write(f"starting {name}: {' '.join(command[1:])}")
-        return subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)  # noqa: S603
-
-    def wait_for(self, url: str, processes: list[subprocess.Popen], seconds: float = 120) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and all(p.poll() is None for p in processes):
-            try:
-                urllib.request.urlopen(url + "login/", timeout=2)  # noqa: S310 - our own server
-                return True
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.3)
-        return False
-
-    def wait(self, processes: list[subprocess.Popen]) -> None:
+        ready_file = settings.VAR_DIR / "worker-ready"
+        ready_file.unlink(missing_ok=True)
+        children: list[Child] = []
+        stop_on_signals()
         try:
-            while all(p.poll() is None for p in processes):
-                time.sleep(0.5)
+            children.append(start_sandbox(addresses, env))
+            children.append(start_web(addresses, env))  # it needs the tables at its first request
+            with self.clock.phase("migrate"):
+                call_command("migrate", interactive=False, verbosity=0)
+            children.append(start_worker({**env, "WORKER_READY_FILE": str(ready_file)}))
+            logins = self.seed(addresses, children, env, ready_file)
+            url = addresses.web_url
+            with self.clock.phase("web answering"):
+                if not wait_until(lambda: answers(url + "login/"), children):
+                    raise CommandError(f"The portal did not answer at {url}; see above.")
+            with self.clock.phase("worker consuming"):
+                if not wait_until(ready_file.exists, children):
+                    raise CommandError("The worker did not start; see the messages above.")
+            self.stdout.write(self.style.SUCCESS(f"\nThe portal is running at {url}"))
+            self.stdout.write(
+                f"Sandbox clouds at {settings.SANDBOX_URL} · e-mails in the Outbox (as admin)"
+                " · Ctrl-C stops everything."
+            )
+            self.stdout.write(logins)
+            self.clock.total("ready")
+            wait_for_any_to_end(children)
             self.stderr.write("A demo process stopped; stopping the others.")
-        except KeyboardInterrupt:
+        except StopDemo:
             pass
         finally:
-            self.stop(processes)
+            self.stop(children)
 
-    def stop(self, processes: list[subprocess.Popen]) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    def seed(self, addresses: DemoAddresses, children: list["Child"], env, ready_file) -> str:
+        """The demo's data, written while the processes start; seed_demo's logins."""
+        logins = io.StringIO()
+        with self.clock.phase("seed_demo"):
+            call_command("seed_demo", stdout=logins)
+        with self.clock.phase("seed_demo_people"):
+            call_command("seed_demo_people", stdout=io.StringIO())  # the worker onboards them
+        with self.clock.phase("sandbox answering"):
+            sandbox_up = wait_until(
+                lambda: port_in_use(addresses.sandbox_host, addresses.sandbox_port), children
+            )
+        with self.clock.phase("seed_demo_access"):  # reads the sandbox's ids
+            # In a process of its own: the directory clients it opens are closed as it ends,
+            # while the sandbox runs, not when this command ends after the sandbox.
+            seeded = sandbox_up and subprocess.run(  # noqa: S603 - our own command
+                manage("seed_demo_access"),
+                env=env,
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.DEVNULL,
+                process_group=0,  # Ctrl-C is this command's to handle (it ends the run)
+            )
+            if not seeded or seeded.returncode:
+                self.stderr.write("Could not seed the demo's access requests (see above).")
+        # After the access seeding: its past requests are for the requestable groups and apps.
+        with self.clock.phase("seed_demo_history"):
+            call_command("seed_demo_history", stdout=io.StringIO())
+        call_command("seed_demo_accounts")  # queued: the worker gives them sandbox accounts
+        return logins.getvalue()
+
+    def stop(self, children: list["Child"]) -> None:
+        if not children:
+            return
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
+        self.stdout.write("\nStopping the demo…")
+        started = time.monotonic()
+        killed = stop_children(children)
+        took = time.monotonic() - started
+        if killed:  # a job mid-call: its lease runs out and the next start resumes it
+            self.stdout.write(f"Stopped in {took:.1f} s ({', '.join(killed)} busy: ended).")
+        else:
+            self.stdout.write(f"Stopped in {took:.1f} s.")
+
+
+class StopDemo(BaseException):  # noqa: N818 - not an error: Ctrl-C, SIGTERM or SIGHUP
+    """Raised in the main thread by a stop signal (like KeyboardInterrupt, past `except
+    Exception`)."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> None:
+    def stop(signum, frame):
+        raise StopDemo
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
+
+
+class Clock:
+    """Seconds since the start, printed as each phase ends."""
+
+    def __init__(self, stdout) -> None:
+        self.stdout = stdout
+        self.started = time.monotonic()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        yield
+        now = time.monotonic()
+        self.stdout.write(f"  {now - self.started:5.1f} s  {name} ({now - began:.1f} s)")
+
+    def total(self, name: str) -> None:
+        self.stdout.write(f"({name} {time.monotonic() - self.started:.1f} s after the start)")
+
+
+# -- the processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """A process of the demo, and the signal that asks it to stop cleanly."""
+
+    name: str
+    process: subprocess.Popen
+    stop_signal: int
+    calls_the_sandbox: bool = True
+
+
+def start(
+    name: str, command: list[str], env: dict, stop_signal: int, calls_the_sandbox: bool = True
+) -> Child:
+    """A child in a process group of its own: Ctrl-C in the terminal reaches this command only,
+    which stops the children in order; its banner output (stdout) is dropped, its warnings and
+    errors (stderr) are not."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        command,
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        process_group=0,
+    )
+    return Child(name, process, stop_signal, calls_the_sandbox)
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
+
+
+def start_sandbox(addresses: DemoAddresses, env: dict) -> Child:
+    state = settings.VAR_DIR / "sandbox" / "state.json"
+    command = manage(
+        "runsandbox",
+        *("--host", addresses.sandbox_host, "--port", str(addresses.sandbox_port)),
+        *("--seed", "demo", "--state-file", str(state)),
+    )
+    # SIGTERM: uvicorn shuts down gracefully (the state file is flushed), then ends quietly.
+    return start("sandbox", command, env, signal.SIGTERM, calls_the_sandbox=False)
+
+
+def start_worker(env: dict) -> Child:
+    # Beat's record of its last runs: a worker killed at a stop may leave it half written, and
+    # beat would fail at every start after; without it the periodic tasks simply run now.
+    for path in settings.VAR_DIR.glob("celerybeat-schedule*"):
+        path.unlink(missing_ok=True)
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "portal", "--quiet", "worker"),  # no banner
+        *("--loglevel", "warning", "--pool", "threads", "--concurrency", "4"),
+        "--beat",  # scheduled joiners, leavers and deletions
+        *("--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
+    ]
+    # SIGTERM: Celery's warm shutdown; running tasks finish (the demo seeding stops early).
+    return start("worker", command, env, signal.SIGTERM)
+
+
+def start_web(addresses: DemoAddresses, env: dict) -> Child:
+    command = manage("runserver", addresses.web_bind, "--noreload")
+    return start("web server", command, env, signal.SIGINT)
+
+
+def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
+    """Stops the children within `seconds`, each with its own signal: first those that call
+    the sandbox (a job whose directory has gone away waits on retries and timeouts, while one
+    whose directory answers finishes in a second or two), then the others once those have
+    ended or a second before the end; whatever still runs at the end is killed. The names of
+    those killed."""
+    deadline = time.monotonic() + seconds
+    first = [c for c in children if c.calls_the_sandbox]
+    _stop(first, until=deadline - 1.0)
+    _stop([c for c in children if not c.calls_the_sandbox], until=deadline)
+    for child in children:  # a busy worker may use what is left
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    killed = []
+    for child in children:
+        if child.process.poll() is None:
+            # The whole group: the worker's embedded beat is a process of its own.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+            killed.append(child.name)
+    return killed
+
+
+def _stop(children: list[Child], until: float) -> None:
+    running = [c for c in children if c.process.poll() is None]
+    for child in running:
+        with contextlib.suppress(ProcessLookupError):
+            child.process.send_signal(child.stop_signal)
+    for child in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=max(0.0, until - time.monotonic()))
+
+
+def wait_until(condition, children: list[Child], seconds: float = 120) -> bool:
+    """Polls `condition` until it holds (True), the time is up or a child has ended (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if any(c.process.poll() is not None for c in children):
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def wait_for_any_to_end(children: list[Child]) -> None:
+    while all(c.process.poll() is None for c in children):
+        time.sleep(0.5)
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - our own server
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+    return True
+
+
+def check_ports_free(addresses: DemoAddresses) -> None:
+    for name, (h, p) in (
+        ("web server", (addresses.web_host, addresses.web_port)),
+        ("sandbox", (addresses.sandbox_host, addresses.sandbox_port)),
+    ):
+        if port_in_use(h, p):
+            raise CommandError(
+                f"Port {p} for the {name} is taken (another demo?). Choose free ones, e.g. "
+                f"PORT={addresses.web_port + 100} "
+                f"SANDBOX_URL=https://127.0.0.1:{addresses.sandbox_port + 100} make demo"
+            )

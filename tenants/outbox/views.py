@@ -1,0 +1,34 @@
+"""The outbox: the e-mails the portal sent, for MSP admins (when the outbox backend delivers)."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from portal.models import Role
+from tenants import access
+from tenants.outbox.forms import OutboxPageForm
+from tenants.outbox.models import SentEmail
+
+MSP_ADMIN = (Role.MSP_ADMIN,)
+PER_PAGE = 50
+
+
+@login_required
+@require_GET
+def outbox_list(request):
+    access.require_role(request.user, MSP_ADMIN)
+    form = OutboxPageForm(request.GET)
+    number = form.cleaned_data["page"] if form.is_valid() and form.cleaned_data["page"] else 1
+    page = Paginator(SentEmail.objects.all(), PER_PAGE).get_page(number)
+    keeping = settings.EMAIL_BACKEND == "tenants.outbox.backend.OutboxBackend"
+    return render(request, "outbox/list.html", {"page": page, "keeping": keeping})
+
+
+@login_required
+@require_GET
+def outbox_detail(request, email_id: int):
+    access.require_role(request.user, MSP_ADMIN)
+    email = get_object_or_404(SentEmail, pk=email_id)
+    return render(request, "outbox/detail.html", {"email": email})

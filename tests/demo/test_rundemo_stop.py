@@ -1,0 +1,87 @@
+"""Ctrl-C on `make demo`: rundemo stops its processes in order, within the time it promises."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+
+from portal.management.commands import rundemo
+from tests.sandbox.server import free_port, start, wait_until_up
+
+# A child that notes when it was asked to stop, then takes `linger` seconds to end (or never).
+CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    log, linger = sys.argv[1], float(sys.argv[2])
+    def stop(signum, frame):
+        open(log, "a").write(f"{time.monotonic()}\\n")
+        if linger >= 0:
+            time.sleep(linger)
+            sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    open(log + ".ready", "w").close()
+    while True:
+        time.sleep(0.05)
+    """
+)
+
+
+def child(tmp_path, name: str, linger: float, calls_the_sandbox: bool = True) -> rundemo.Child:
+    log = tmp_path / name
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", CHILD, str(log), str(linger)], process_group=0
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / f"{name}.ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rundemo.Child(name, process, signal.SIGTERM, calls_the_sandbox)
+
+
+def asked_at(tmp_path, name: str) -> float:
+    return float((tmp_path / name).read_text().split()[0])
+
+
+def test_the_sandbox_is_stopped_after_the_processes_that_call_it(tmp_path):
+    worker = child(tmp_path, "worker", linger=0.5)
+    web = child(tmp_path, "web", linger=0)
+    sandbox = child(tmp_path, "sandbox", linger=0, calls_the_sandbox=False)
+    began = time.monotonic()
+    assert rundemo.stop_children([sandbox, worker, web]) == []
+    assert time.monotonic() - began < 2.5
+    assert asked_at(tmp_path, "sandbox") >= asked_at(tmp_path, "worker") + 0.5
+    assert all(c.process.returncode == 0 for c in (worker, web, sandbox))
+
+
+def test_a_process_that_does_not_stop_is_killed_with_its_group_in_time(tmp_path):
+    busy = child(tmp_path, "worker", linger=-1)  # asked, never ends (a job mid-call)
+    grandchild = subprocess.Popen(  # noqa: S603 - in the busy child's group, as beat is
+        [sys.executable, "-c", "import time; time.sleep(60)"], process_group=busy.process.pid
+    )
+    sandbox = child(tmp_path, "sandbox", linger=0, calls_the_sandbox=False)
+    began = time.monotonic()
+    assert rundemo.stop_children([busy, sandbox], seconds=2.0) == ["worker"]
+    took = time.monotonic() - began
+    assert 1.9 < took < 3.0
+    assert busy.process.returncode == -signal.SIGKILL and sandbox.process.returncode == 0
+    assert grandchild.wait(timeout=5) == -signal.SIGKILL
+    # The sandbox was still asked in time to end cleanly (its state file is flushed then).
+    assert asked_at(tmp_path, "sandbox") - began < 1.5
+
+
+def test_the_sandbox_stops_at_once_with_an_idle_keep_alive_client(tmp_path):
+    """A client holding a TLS connection idle in its pool used to hold the stop for
+    timeout_graceful_shutdown and end it with "Cancel 0 running task(s)"."""
+    port = free_port()
+    process = start(tmp_path, port, "token")
+    url = f"https://127.0.0.1:{port}"
+    wait_until_up(url, tmp_path / "ca.pem", process)
+    with httpx.Client(verify=str(tmp_path / "ca.pem")) as client:
+        assert client.get(f"{url}/_sandbox/health").is_success  # its connection stays pooled
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        assert time.monotonic() - began < 1.0
