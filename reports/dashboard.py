@@ -202,6 +202,7 @@ DRIFT_FIGURES = {
 BUCKETS = (
     ("done", (Job.Status.SUCCEEDED,), "ok"),
     ("failed", FAILED, "bad"),
+    ("needs a choice", (Job.Status.NEEDS_CHOICE,), "warn"),
     ("in progress", IN_PROGRESS, "info"),
     ("planned", (Job.Status.SCHEDULED, Job.Status.HELD), ""),
     ("cancelled", (Job.Status.CANCELLED,), ""),

@@ -110,6 +110,19 @@ def test_a_tenants_row_has_its_figures(busy, bravo, msp_admin):
     assert other.failures == 1 and not other.quarantined and other.pending_approvals == 0
 
 
+def test_a_job_waiting_for_a_licence_choice_is_counted_apart(busy, msp_admin):
+    Job.objects.create(
+        tenant=busy.tenant,
+        identity=person(busy, "Bo", "Waiting"),
+        kind="join",
+        status=Job.Status.NEEDS_CHOICE,
+        waiting_reason="No free seat of SPE_E3",
+    )
+    row = row_of(build_dashboard(msp_admin), busy)
+    assert ("needs a choice", 1, "warn") in row.today_breakdown
+    assert ("in progress", 1, "info") in row.today_breakdown  # the throttled leave only
+
+
 def test_the_page_shows_them_with_links_to_the_failed_step(client, busy, msp_admin):
     client.force_login(msp_admin)
     body = client.get(DASHBOARD).content.decode()
