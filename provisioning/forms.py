@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
+from portal.plain_text import plain_name
 from provisioning.models import Identity
 from provisioning.services import OnboardingRequest, Preview, start_date_is_sane
-from tenants.forms import LinesField, no_markup
+from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
 MAX_PAST_DAYS = 30
@@ -39,8 +40,8 @@ def role_templates_field() -> BoundedModelMultipleChoiceField:
 
 
 class OnboardingForm(forms.Form):
-    first_name = forms.CharField(max_length=64, validators=[no_markup])
-    last_name = forms.CharField(max_length=64, validators=[no_markup])
+    first_name = forms.CharField(max_length=64, validators=[plain_name])
+    last_name = forms.CharField(max_length=64, validators=[plain_name])
     role_templates = role_templates_field()
     start_date = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -52,12 +53,12 @@ class OnboardingForm(forms.Form):
         label="Username override",
         help_text="Blank: the role's naming rule decides. Must be in one of the tenant's domains.",
     )
-    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
-    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    department = forms.CharField(max_length=64, required=False, validators=[plain_name])
+    job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     manager = forms.CharField(
         max_length=160,
         required=False,
-        validators=[no_markup],
+        validators=[plain_name],
         help_text="Username, or the name the directory shows: it is set as their manager there "
         "and must match exactly one account (the dry run names the candidates otherwise).",
     )

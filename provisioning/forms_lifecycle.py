@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
+from portal.plain_text import plain_name
 from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
 from provisioning.models import Identity
@@ -265,9 +266,9 @@ class OffboardingForm(forms.Form):
 
 class ChangeForm(forms.Form):
     role_templates = role_templates_field()
-    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
-    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
-    office = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    department = forms.CharField(max_length=64, required=False, validators=[plain_name])
+    job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
+    office = forms.CharField(max_length=128, required=False, validators=[plain_name])
     usage_location = forms.CharField(
         max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
     )

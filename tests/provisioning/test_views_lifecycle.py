@@ -304,7 +304,7 @@ CHANGE_CASES = [
     ({"role_templates": ["999999"]}, "That role template is not one of this tenant"),
     ({"role_templates": ["abc"]}, "That role template is not one of this tenant"),
     ({"usage_location": "Britain"}, "Two letters"),
-    ({"department": "<b>x</b>"}, "&lt; and &gt; are not allowed"),
+    ({"department": "<b>x</b>"}, "Holds &lt; or &gt;: use plain text."),
     ({"at": "2001-01-01T09:00"}, "That time has passed"),
     ({"department": "Sales"}, "Nothing differs from what the person has now."),
 ]
