@@ -2,6 +2,7 @@
 wraps inside its card: the Desired state card's values may break anywhere (static/css)."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -31,7 +32,7 @@ def test_the_desired_state_card_shows_a_long_address_whole(client, alpha):
 
 
 def test_the_stylesheet_lets_card_values_wrap():
-    css = open(finders.find("css/portal.css"), encoding="utf-8").read()
+    css = Path(finders.find("css/portal.css")).read_text(encoding="utf-8")
     dd_rule = re.search(r"dl\.props dd \{([^}]*)\}", css).group(1)
     assert "overflow-wrap: anywhere" in dd_rule and "min-width: 0" in dd_rule
     columns = re.search(r"dl\.props \{([^}]*)\}", css).group(1)
