@@ -176,11 +176,9 @@ class OffboardingForm(forms.Form):
         help_text="Nobody sees it and the portal does not keep it.",
     )
     remove_groups = forms.BooleanField(required=False, label="Remove from groups")
+    # Ticked in the dry run, among the person's groups it would remove (the preset's kept
+    # groups start ticked); a kept group is kept by name in every directory.
     keep_group = NamesField(label="Keep these groups")
-    keep_groups = LinesField(
-        label="Groups to keep",
-        help_text="One group a line; every other group is removed.",
-    )
     remove_licenses = forms.BooleanField(required=False, label="Remove licences")
     remove_apps = forms.BooleanField(required=False, label="Remove app assignments")
     auto_reply = forms.BooleanField(required=False, label=HANDOVER_LABELS["auto_reply"])
@@ -198,7 +196,8 @@ class OffboardingForm(forms.Form):
         self.identity = identity
         self.tenant = identity.tenant
         preset = lifecycle.OffboardingOptions.preset_for(self.tenant)
-        kwargs.setdefault("initial", preset.as_dict() | {"when": "now"})
+        initial = preset.as_dict() | {"when": "now", "keep_group": preset.keep_groups}
+        kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.has_okta = self.tenant.connections.filter(kind="okta").exists()
         self.preset = preset
@@ -233,8 +232,10 @@ class OffboardingForm(forms.Form):
 
     @property
     def kept_groups(self) -> list[str]:
-        data = self.cleaned_data
-        return list(dict.fromkeys([*data.get("keep_group", []), *data.get("keep_groups", [])]))
+        """The ticked groups as posted, or the preset's before anything was posted."""
+        if not self.is_bound:
+            return list(self.initial.get("keep_group") or [])
+        return list(getattr(self, "cleaned_data", {}).get("keep_group") or [])
 
     def options(self) -> lifecycle.OffboardingOptions:
         data = self.cleaned_data

@@ -8,12 +8,14 @@ call its preview functions, which read the directories and change nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -166,19 +168,50 @@ def _refusal(identity: Identity, lifecycle_state) -> str:
     return ""
 
 
+def _group_choices(form: OffboardingForm, dry_run: DryRun | None) -> list[tuple[str, bool]]:
+    """(group, kept?) for the checkboxes: the groups the dry run removes and the ones kept
+    now; where a directory cannot be read, also the groups the person's roles give, so that
+    one of them can still be kept there."""
+    kept = form.kept_groups
+    offered = [*kept]
+    if dry_run is not None:
+        offered += dry_run.removed_groups
+        if any(d.error for d in dry_run.directories):
+            identity = form.identity
+            offered += [g for t in identity.role_templates.all() for g in t.groups]
+            offered += identity.extra_groups
+    names: dict[str, str] = {}
+    for name in offered:
+        names.setdefault(name.casefold(), name)
+    ticked = {name.casefold() for name in kept}
+    ordered = sorted(names.values(), key=str.casefold)
+    return [(name, name.casefold() in ticked) for name in ordered]
+
+
+def _deletion(form: OffboardingForm) -> tuple[int | None, datetime | None]:
+    """The days the account is kept after the offboarding, and when it would be deleted: that
+    many days after the chosen leave time (now, or the date typed; None while it is wrong)."""
+    cleaned = getattr(form, "cleaned_data", {})
+    days = cleaned.get("delete_after_days", form.initial.get("delete_after_days"))
+    if days is None:
+        return None, None
+    at_a_time = form.is_bound and cleaned.get("when") == "at"
+    leave = cleaned.get("at") if at_a_time else timezone.now()
+    return days, (leave + timedelta(days=days) if leave else None)
+
+
 def _offboard_context(form: OffboardingForm, dry_run: DryRun | None) -> dict:
     identity = form.identity
-    cleaned = getattr(form, "cleaned_data", {})
-    kept = cleaned.get("keep_group", [])
-    offered = dict.fromkeys([*dry_run.removed_groups, *kept]) if dry_run else {}
+    delete_after, deletion_at = _deletion(form)
     return {
         "identity": identity,
         "tenant": identity.tenant,
         "form": form,
         "state": queries_lifecycle.lifecycle_of(identity),
         "preview": dry_run,
-        "group_choices": [(name, name in kept) for name in offered],
-        "delete_after": cleaned.get("delete_after_days", form.initial.get("delete_after_days")),
+        "group_choices": _group_choices(form, dry_run),
+        "delete_after": delete_after,
+        "deletion_at": deletion_at,
     }
 
 

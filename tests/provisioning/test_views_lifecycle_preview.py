@@ -2,6 +2,8 @@
 HTTPS (the person is onboarded there first, by the real engine run in-process)."""
 
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -10,10 +12,11 @@ from portal.models import Role
 from provisioning import services
 from provisioning.models import Job
 from provisioning.tasks import run_job
-from tenants.models import RoleTemplate
+from tenants import clock
+from tenants.models import OffboardingPreset, RoleTemplate
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
-from tests.provisioning.test_views_lifecycle import change_data, offboard_data
+from tests.provisioning.test_views_lifecycle import NEW_YORK, change_data, local_in, offboard_data
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +92,43 @@ def test_an_unreadable_directory_warns_but_does_not_stop_an_offboarding(client, 
     response = client.post(url("offboard", northwind), offboard_data())
     assert response.status_code == 302
     assert Job.objects.filter(kind=Job.Kind.LEAVE, identity=northwind.identity).exists()
+
+
+def test_the_dry_run_dates_the_deletion_from_the_chosen_leave_time(client, northwind):
+    """The preset's deletion is a step of the dry run, dated in the tenant's zone."""
+    OffboardingPreset.objects.create(tenant=northwind.tenant, delete_after_days=30)
+    northwind.tenant.time_zone = NEW_YORK
+    northwind.tenant.save()
+    leave = local_in(NEW_YORK, days=3, hour=9, minute=30)
+    data = offboard_data(when="at", at=leave.strftime("%Y-%m-%dT%H:%M"))
+    body = preview(client, "offboard_preview", northwind, data)
+    deleted = (leave.replace(tzinfo=ZoneInfo(NEW_YORK)) + timedelta(days=30)).astimezone(
+        ZoneInfo(NEW_YORK)
+    )
+    expected = f"Delete the account on <strong>{deleted:%a} {deleted.day} {deleted:%b %Y}</strong>"
+    assert f"{expected} at about {deleted:%H:%M} ({NEW_YORK})" in body
+    assert "30 days after the offboarding" in body
+
+    now = preview(client, "offboard_preview", northwind, offboard_data(delete_after_days="7"))
+    day = clock.tenant_today(northwind.tenant) + timedelta(days=7)
+    assert f"Delete the account on <strong>{day:%a} {day.day} {day:%b %Y}</strong>" in now
+    kept = preview(client, "offboard_preview", northwind, offboard_data(delete_after_days=""))
+    assert "Delete the account" not in kept and "nothing is deleted" in kept
+
+
+def test_an_unreadable_directory_still_offers_the_roles_groups_to_keep(client, northwind):
+    OffboardingPreset.objects.create(tenant=northwind.tenant, keep_groups=["VPN Users"])
+    northwind.tenant.connections.update(
+        org_url="https://127.0.0.1:9/okta/x", login_base_url="https://127.0.0.1:9/login"
+    )
+    client.force_login(northwind.technician)
+    page = client.get(url("offboard", northwind)).content.decode()
+    assert '<input type="checkbox" name="keep_group" value="VPN Users" checked>' in page
+    body = preview(client, "offboard_preview", northwind, offboard_data(keep_group=["VPN Users"]))
+    assert "could not be read now" in body
+    for group in northwind.template.groups:  # Sales and Staff, from the role template
+        assert f'<input type="checkbox" name="keep_group" value="{group}">' in body
+    assert '<input type="checkbox" name="keep_group" value="VPN Users" checked>' in body
 
 
 @pytest.fixture
