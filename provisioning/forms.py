@@ -1,9 +1,8 @@
-"""The onboarding form, and the licence choices its dry run asks for."""
+"""The onboarding form (the licence choices its dry run asks for are provisioning/seats.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
@@ -13,14 +12,12 @@ from django.utils import timezone
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning.models import Identity
-from provisioning.services import OnboardingRequest, Preview, start_date_is_sane
+from provisioning.services import OnboardingRequest, start_date_is_sane
 from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
 MAX_PAST_DAYS = 30
 MAX_AHEAD_DAYS = 365
-LICENSE_CHOICE_PREFIX = "license_choice__"
-GO_WITHOUT = "__without__"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
 
@@ -169,48 +166,3 @@ class OnboardingPrefillForm(forms.Form):
         if "role_templates" in values:
             values["role_templates"] = [str(t.pk) for t in values["role_templates"]]
         return values
-
-
-def posted_license_choices(data) -> dict[str, str]:
-    """SKU -> replacement SKU, or "" to go without; only answered choices."""
-    choices = {}
-    for key, value in data.items():
-        if key.startswith(LICENSE_CHOICE_PREFIX) and value:
-            sku = key.removeprefix(LICENSE_CHOICE_PREFIX)
-            choices[sku] = "" if value == GO_WITHOUT else value
-    return choices
-
-
-@dataclass(frozen=True)
-class LicenseChoice:
-    """A licence the plan cannot give as asked: the technician picks another or none."""
-
-    sku: str
-    options: list[tuple[str, str]]  # (value, label)
-    selected: str
-
-    @property
-    def field_name(self) -> str:
-        return LICENSE_CHOICE_PREFIX + self.sku
-
-
-def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
-    """A choice per SKU without a free seat (and per SKU already answered, so it stays)."""
-    availability: dict[str, int] = {}
-    for _, plan, _ in preview.plans:
-        if plan:
-            availability |= plan.license_availability
-    skus = list(posted)
-    for _, plan, _ in preview.plans:
-        for problem in plan.problems if plan else []:
-            if problem.kind == "no_seat" and problem.subject not in skus:
-                skus.append(problem.subject)
-    choices = []
-    for sku in skus:
-        others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
-        options = [("", "Choose…")]
-        options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
-        options.append((GO_WITHOUT, "Go without this licence"))
-        chosen = posted.get(sku)
-        choices.append(LicenseChoice(sku, options, GO_WITHOUT if chosen == "" else (chosen or "")))
-    return choices

@@ -325,11 +325,15 @@ class ChangeForm(forms.Form):
             merged[name] = self.cleaned_data.get(name, "")
         return {k: v for k, v in merged.items() if v not in (None, "")}
 
-    def change_request(self) -> lifecycle.ChangeRequest:
+    def change_request(self, license_choices: dict | None = None) -> lifecycle.ChangeRequest:
+        """`license_choices`: the dry run's answers (SKU -> replacement, "" to go without),
+        on top of the person's own; none: theirs stay as they are."""
+        mine = self.identity.license_choices or {}
         return lifecycle.ChangeRequest(
             role_templates=list(self.cleaned_data["role_templates"]),
             attributes=self.attributes(),
             extra_groups=self.cleaned_data["extra_groups"],
+            license_choices={**mine, **license_choices} if license_choices else None,
         )
 
 

@@ -149,7 +149,10 @@ def test_mover_dry_run_shows_only_the_difference(client, northwind, support):
     body = preview(client, "identity_change_preview", northwind, data)
     assert '<div class="ok">+ Finance</div>' in body and '<div class="bad">− Sales</div>' in body
     assert "Staff</div>" not in body  # both roles give it: untouched
-    assert '<div class="ok">+ EMS</div>' in body and '<div class="bad">− SPE_E3</div>' in body
+    assert (
+        '<div class="ok">+ EMS (50 available)</div>' in body
+        and '<div class="bad">− SPE_E3</div>' in body
+    )
     assert '<div class="ok">+ Slack</div>' in body and '<div class="bad">− Salesforce</div>' in body
     assert "department → <strong>Support</strong>" in body
     assert "job_title → <strong>Agent</strong>" in body
@@ -179,3 +182,78 @@ def test_mover_blocked_by_the_plan_queues_nothing(client, northwind, support):
     assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
     northwind.identity.refresh_from_db()
     assert list(northwind.identity.role_templates.all()) == [northwind.template]
+
+
+# -- a mover's licence seats: shown, and the last one or none asks, as onboarding does ------
+
+
+@pytest.fixture
+def seats(on_sandbox):
+    """Ada Lovelace, onboarded as Sales (SPE_E3) into an Entra directory where VISIO has one
+    free seat and PROJECT none; a role template for each."""
+    slug = f"seats-{uuid.uuid4().hex[:8]}"
+    extra = {"skus": [{"sku_part_number": "VISIO", "seats": 1}]}
+    extra["skus"].append({"sku_part_number": "PROJECT", "seats": 0})
+    dirs = make_directories(on_sandbox, slug, ("entra",), entra_extra=extra)
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(dirs.tenant, request, username=upn, actor="system")
+    run_job(job.pk)
+    assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+    dirs.identity = job.identity
+    for name, sku in (("Designer", "VISIO"), ("Planner", "PROJECT")):
+        template = RoleTemplate.objects.create(
+            tenant=dirs.tenant, name=name, groups=["Staff"], licenses=[sku], apps=[]
+        )
+        setattr(dirs, name.lower(), template)
+    return dirs
+
+
+def test_a_movers_dry_run_shows_the_free_seats_of_what_it_adds(client, seats):
+    support = RoleTemplate.objects.create(
+        tenant=seats.tenant, name="Support", groups=["Staff"], licenses=["EMS"], apps=[]
+    )
+    body = preview(
+        client, "identity_change_preview", seats, change_data(seats, role_templates=[support.pk])
+    )
+    assert '<div class="ok">+ EMS (50 available)</div>' in body
+    assert "last free seat" not in body and "Ready to queue" in body
+
+
+def test_a_mover_taking_the_last_seat_is_told_and_may_choose(client, seats):
+    data = change_data(seats, role_templates=[seats.designer.pk])
+    body = preview(client, "identity_change_preview", seats, data)
+    assert '<div class="ok">+ VISIO (1 available)</div>' in body
+    assert "This takes the last free seat of VISIO" in body
+    assert '<option value="" selected>Take the last free seat of VISIO</option>' in body
+    assert "Use EMS instead (50 available)" in body and "Go without this licence" in body
+    assert "Ready to queue" in body  # the last seat is the technician's to take
+
+    chosen = preview(
+        client, "identity_change_preview", seats, data | {"license_choice__VISIO": "EMS"}
+    )
+    assert '<div class="ok">+ EMS (50 available)</div>' in chosen and "+ VISIO" not in chosen
+    assert '<option value="EMS" selected>Use EMS instead (50 available)</option>' in chosen
+
+
+def test_a_mover_with_no_free_seat_queues_nothing_until_answered(client, seats):
+    data = change_data(seats, role_templates=[seats.planner.pk])
+    body = preview(client, "identity_change_preview", seats, data)
+    assert "No free seat of PROJECT: what should this person get?" in body
+    assert 'name="license_choice__PROJECT"' in body and "Use EMS instead (50 available)" in body
+    assert "Not ready" in body
+    response = client.post(url("identity_change", seats), data)
+    assert "Nothing was queued" in response.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
+
+    answered = data | {"license_choice__PROJECT": "__without__"}
+    body = preview(client, "identity_change_preview", seats, answered)
+    assert "+ PROJECT" not in body and "Ready to queue" in body
+    assert '<option value="__without__" selected>Go without this licence</option>' in body
+    response = client.post(url("identity_change", seats), answered)
+    job = Job.objects.get(kind=Job.Kind.CHANGE, identity=seats.identity)
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {"PROJECT": ""}  # part of their desired state
+    assert list(seats.identity.role_templates.all()) == [seats.planner]
