@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from portal.models import Role
-from provisioning import services
+from provisioning import lifecycle, services
 from provisioning.models import Job
 from provisioning.tasks import run_job
 from tenants import clock
@@ -256,4 +256,21 @@ def test_a_mover_with_no_free_seat_queues_nothing_until_answered(client, seats):
     assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
     seats.identity.refresh_from_db()
     assert seats.identity.license_choices == {"PROJECT": ""}  # part of their desired state
+    assert list(seats.identity.role_templates.all()) == [seats.planner]
+
+
+def test_a_scheduled_movers_licence_choice_waits_with_the_change(client, seats):
+    client.force_login(seats.technician)
+    day = clock.tenant_today(seats.tenant) + timedelta(days=5)
+    data = change_data(seats, role_templates=[seats.planner.pk], at=f"{day.isoformat()}T09:00")
+    response = client.post(url("identity_change", seats), data | {"license_choice__PROJECT": "EMS"})
+    job = Job.objects.get(kind=Job.Kind.CHANGE, identity=seats.identity)
+    assert response.status_code == 302 and job.status == Job.Status.SCHEDULED
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {}  # nothing changes before the time comes
+    assert job.options["change"]["license_choices"] == {"PROJECT": "EMS"}
+
+    assert lifecycle.start_due_jobs(now=job.not_before) == 1
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {"PROJECT": "EMS"}
     assert list(seats.identity.role_templates.all()) == [seats.planner]
