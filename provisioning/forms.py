@@ -1,9 +1,8 @@
-"""The onboarding form, and the licence choices its dry run asks for."""
+"""The onboarding form (the licence choices its dry run asks for are provisioning/seats.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
@@ -11,15 +10,20 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
+from portal.plain_text import plain_name
 from provisioning.models import Identity
-from provisioning.services import OnboardingRequest, Preview, start_date_is_sane
-from tenants.forms import LinesField, no_markup
+from provisioning.seats import (
+    LICENSE_CHOICE_PREFIX,
+    LicenseChoice,
+    license_options,
+    posted_license_choices,
+)
+from provisioning.services import OnboardingRequest, start_date_is_sane
+from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
 MAX_PAST_DAYS = 30
 MAX_AHEAD_DAYS = 365
-LICENSE_CHOICE_PREFIX = "license_choice__"
-GO_WITHOUT = "__without__"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
 
@@ -39,8 +43,8 @@ def role_templates_field() -> BoundedModelMultipleChoiceField:
 
 
 class OnboardingForm(forms.Form):
-    first_name = forms.CharField(max_length=64, validators=[no_markup])
-    last_name = forms.CharField(max_length=64, validators=[no_markup])
+    first_name = forms.CharField(max_length=64, validators=[plain_name])
+    last_name = forms.CharField(max_length=64, validators=[plain_name])
     role_templates = role_templates_field()
     start_date = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -52,12 +56,12 @@ class OnboardingForm(forms.Form):
         label="Username override",
         help_text="Blank: the role's naming rule decides. Must be in one of the tenant's domains.",
     )
-    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
-    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    department = forms.CharField(max_length=64, required=False, validators=[plain_name])
+    job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     manager = forms.CharField(
         max_length=160,
         required=False,
-        validators=[no_markup],
+        validators=[plain_name],
         help_text="Username, or the name the directory shows: it is set as their manager there "
         "and must match exactly one account (the dry run names the candidates otherwise).",
     )
@@ -168,58 +172,6 @@ class OnboardingPrefillForm(forms.Form):
         if "role_templates" in values:
             values["role_templates"] = [str(t.pk) for t in values["role_templates"]]
         return values
-
-
-def posted_license_choices(data) -> dict[str, str]:
-    """SKU -> replacement SKU, or "" to go without; only answered choices."""
-    choices = {}
-    for key, value in data.items():
-        if key.startswith(LICENSE_CHOICE_PREFIX) and value:
-            sku = key.removeprefix(LICENSE_CHOICE_PREFIX)
-            choices[sku] = "" if value == GO_WITHOUT else value
-    return choices
-
-
-@dataclass(frozen=True)
-class LicenseChoice:
-    """A licence the plan cannot give as asked: the technician picks another or none."""
-
-    sku: str
-    options: list[tuple[str, str]]  # (value, label)
-    selected: str
-
-    @property
-    def field_name(self) -> str:
-        return LICENSE_CHOICE_PREFIX + self.sku
-
-
-def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
-    """A choice per SKU without a free seat (and per SKU already answered, so it stays)."""
-    availability: dict[str, int] = {}
-    for _, plan, _ in preview.plans:
-        if plan:
-            availability |= plan.license_availability
-    skus = list(posted)
-    for _, plan, _ in preview.plans:
-        for problem in plan.problems if plan else []:
-            if problem.kind == "no_seat" and problem.subject not in skus:
-                skus.append(problem.subject)
-    choices = []
-    for sku in skus:
-        chosen = posted.get(sku)
-        selected = GO_WITHOUT if chosen == "" else (chosen or "")
-        choices.append(LicenseChoice(sku, license_options(sku, availability), selected))
-    return choices
-
-
-def license_options(sku: str, availability: dict[str, int]) -> list[tuple[str, str]]:
-    """What may replace `sku` when it has no free seat: another SKU with a free seat, or none.
-    The one list of choices, for the form, a bulk file's rows and a job that waits."""
-    others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
-    options = [("", "Choose…")]
-    options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
-    options.append((GO_WITHOUT, "Go without this licence"))
-    return options
 
 
 class JobChoiceForm(forms.Form):

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
+from portal.plain_text import plain_name
 from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
 from provisioning.models import Identity
@@ -175,11 +176,9 @@ class OffboardingForm(forms.Form):
         help_text="Nobody sees it and the portal does not keep it.",
     )
     remove_groups = forms.BooleanField(required=False, label="Remove from groups")
+    # Ticked in the dry run, among the person's groups it would remove (the preset's kept
+    # groups start ticked); a kept group is kept by name in every directory.
     keep_group = NamesField(label="Keep these groups")
-    keep_groups = LinesField(
-        label="Groups to keep",
-        help_text="One group a line; every other group is removed.",
-    )
     remove_licenses = forms.BooleanField(required=False, label="Remove licences")
     remove_apps = forms.BooleanField(required=False, label="Remove app assignments")
     auto_reply = forms.BooleanField(required=False, label=HANDOVER_LABELS["auto_reply"])
@@ -197,7 +196,8 @@ class OffboardingForm(forms.Form):
         self.identity = identity
         self.tenant = identity.tenant
         preset = lifecycle.OffboardingOptions.preset_for(self.tenant)
-        kwargs.setdefault("initial", preset.as_dict() | {"when": "now"})
+        initial = preset.as_dict() | {"when": "now", "keep_group": preset.keep_groups}
+        kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.has_okta = self.tenant.connections.filter(kind="okta").exists()
         self.preset = preset
@@ -232,8 +232,10 @@ class OffboardingForm(forms.Form):
 
     @property
     def kept_groups(self) -> list[str]:
-        data = self.cleaned_data
-        return list(dict.fromkeys([*data.get("keep_group", []), *data.get("keep_groups", [])]))
+        """The ticked groups as posted, or the preset's before anything was posted."""
+        if not self.is_bound:
+            return list(self.initial.get("keep_group") or [])
+        return list(getattr(self, "cleaned_data", {}).get("keep_group") or [])
 
     def options(self) -> lifecycle.OffboardingOptions:
         data = self.cleaned_data
@@ -265,9 +267,9 @@ class OffboardingForm(forms.Form):
 
 class ChangeForm(forms.Form):
     role_templates = role_templates_field()
-    department = forms.CharField(max_length=64, required=False, validators=[no_markup])
-    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
-    office = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    department = forms.CharField(max_length=64, required=False, validators=[plain_name])
+    job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
+    office = forms.CharField(max_length=128, required=False, validators=[plain_name])
     usage_location = forms.CharField(
         max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
     )
@@ -323,11 +325,15 @@ class ChangeForm(forms.Form):
             merged[name] = self.cleaned_data.get(name, "")
         return {k: v for k, v in merged.items() if v not in (None, "")}
 
-    def change_request(self) -> lifecycle.ChangeRequest:
+    def change_request(self, license_choices: dict | None = None) -> lifecycle.ChangeRequest:
+        """`license_choices`: the dry run's answers (SKU -> replacement, "" to go without),
+        on top of the person's own; none: theirs stay as they are."""
+        mine = self.identity.license_choices or {}
         return lifecycle.ChangeRequest(
             role_templates=list(self.cleaned_data["role_templates"]),
             attributes=self.attributes(),
             extra_groups=self.cleaned_data["extra_groups"],
+            license_choices={**mine, **license_choices} if license_choices else None,
         )
 
 

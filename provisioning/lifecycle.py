@@ -80,6 +80,7 @@ class ChangeRequest:
     role_templates: list[RoleTemplate]
     attributes: dict = field(default_factory=dict)
     extra_groups: list[str] | None = None  # None: keep the current ones
+    license_choices: dict[str, str] | None = None  # SKU -> replacement or ""; None: keep
 
 
 # -- the circuit breaker ----------------------------------------------------------------------
@@ -180,6 +181,7 @@ def request_change(
         "role_templates": [t.pk for t in change.role_templates],
         "attributes": {k: v for k, v in change.attributes.items() if v not in (None, "")},
         "extra_groups": None if change.extra_groups is None else list(change.extra_groups),
+        "license_choices": change.license_choices,
     }
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
@@ -198,6 +200,7 @@ def request_change(
                 "role_templates": [t.name for t in change.role_templates],
                 "attributes": wanted["attributes"],
                 "extra_groups": wanted["extra_groups"],
+                **({"license_choices": change.license_choices} if change.license_choices else {}),
                 "at": at.isoformat() if later else "now",
             },
             request=http_request,
@@ -211,7 +214,9 @@ def _apply(identity: Identity, wanted: dict) -> None:
     identity.attributes = wanted["attributes"]
     if wanted["extra_groups"] is not None:
         identity.extra_groups = wanted["extra_groups"]
-    identity.save(update_fields=["attributes", "extra_groups", "updated_at"])
+    if wanted.get("license_choices") is not None:  # a change scheduled before it had them
+        identity.license_choices = wanted["license_choices"]
+    identity.save(update_fields=["attributes", "extra_groups", "license_choices", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
 
 
@@ -525,6 +530,8 @@ def preview_change(identity: Identity, change: ChangeRequest):
     extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
     attributes = {k: v for k, v in change.attributes.items() if v not in (None, "")}
     changes = {"attributes": attributes, "extra_groups": list(extra)}
+    if change.license_choices is not None:
+        changes["license_choices"] = change.license_choices
     return _preview(identity, templates=change.role_templates, changes=changes)
 
 

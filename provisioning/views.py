@@ -22,14 +22,18 @@ from provisioning import queries, services
 from provisioning.filters import JobFilter
 from provisioning.forms import (
     JobChoiceForm,
-    LicenseChoice,
     OnboardingForm,
     OnboardingPrefillForm,
     TenantPickForm,
-    license_choices_for,
-    posted_license_choices,
 )
 from provisioning.models import Job, Step
+from provisioning.seats import (
+    LicenseChoice,
+    license_choices_for,
+    posted_license_choices,
+    unanswered_blockers,
+    with_seats,
+)
 from tenants import access
 from tenants.models import Tenant
 
@@ -92,10 +96,10 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
             continue
         operations = []
         for step in plan.steps:
-            text = f"{Step.Action(step.action).label} {step.target_name}".strip()
+            target = step.target_name
             if step.action == Step.Action.ASSIGN_LICENSE:
-                text += f" ({plan.license_availability.get(step.target_name, 0)} available)"
-            operations.append(text)
+                target = with_seats(target, plan.license_availability)
+            operations.append(f"{Step.Action(step.action).label} {target}".strip())
         directories.append(
             DirectoryPlan(
                 connection,
@@ -112,12 +116,7 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
         for c in directories
         if c.error
     ]
-    answered = {c.sku for c in choices if c.selected}
-    blockers += [
-        p.message
-        for p in preview.blocking_problems
-        if not (p.kind == "no_seat" and p.subject in answered)
-    ]
+    blockers += unanswered_blockers(preview, choices)
     return PreviewView(preview.username, directories, choices, blockers)
 
 

@@ -8,12 +8,14 @@ call its preview functions, which read the directories and change nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,6 +28,13 @@ from provisioning.forms_lifecycle import (
     PresetForm,
 )
 from provisioning.models import Batch, Identity, Step
+from provisioning.seats import (
+    LicenseChoice,
+    license_choices_for,
+    posted_license_choices,
+    unanswered_blockers,
+    with_seats,
+)
 from tenants import access
 from tenants.lifecycle_settings import preset_of, save_lifecycle_settings
 
@@ -68,6 +77,7 @@ class DirectoryRun:
 class DryRun:
     directories: list[DirectoryRun]
     blockers: list[str]
+    license_choices: list[LicenseChoice] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -109,10 +119,13 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
         if step.action in DIFF_ROWS:
             label, added = DIFF_ROWS[step.action]
             row = rows.setdefault(label, DiffRow(label))
-            (row.added if added else row.removed).append(step.target_name)
+            if step.action == Step.Action.ASSIGN_LICENSE:
+                row.added.append(with_seats(step.target_name, plan.license_availability))
+            else:
+                (row.added if added else row.removed).append(step.target_name)
         elif step.action == Step.Action.SET_LICENSES:  # a swap in one call (engine/licences.py)
             row = rows.setdefault("Licences", DiffRow("Licences"))
-            row.added += step.params["added"]
+            row.added += [with_seats(n, plan.license_availability) for n in step.params["added"]]
             row.removed += step.params["removed"]
         elif step.action == Step.Action.UPDATE_USER:
             run.attributes |= step.params.get("attributes", {})
@@ -122,12 +135,14 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
     return run
 
 
-def _dry_run(preview_of, *, read_errors_block: bool) -> DryRun:
+def _dry_run(preview_of, *, read_errors_block: bool, posted: dict | None = None) -> DryRun:
     """The preview in words (a directory that cannot be read is one of its plans, with the
-    connector's message)."""
+    connector's message). `posted`: the licence choices answered so far, on a form that
+    offers them (a licence with no free seat, or its last one, asks for one)."""
     preview = preview_of()
     directories = [_directory_run(c, plan, error) for c, plan, error in preview.plans]
-    blockers = [p.message for p in preview.blocking_problems]
+    choices = [] if posted is None else license_choices_for(preview, posted)
+    blockers = unanswered_blockers(preview, choices)
     if read_errors_block:
         blockers += [
             f"{d.connection.get_kind_display()} could not be read, so the plan cannot be "
@@ -135,7 +150,7 @@ def _dry_run(preview_of, *, read_errors_block: bool) -> DryRun:
             for d in directories
             if d.error
         ]
-    return DryRun(directories, blockers)
+    return DryRun(directories, blockers, choices)
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
@@ -166,19 +181,50 @@ def _refusal(identity: Identity, lifecycle_state) -> str:
     return ""
 
 
+def _group_choices(form: OffboardingForm, dry_run: DryRun | None) -> list[tuple[str, bool]]:
+    """(group, kept?) for the checkboxes: the groups the dry run removes and the ones kept
+    now; where a directory cannot be read, also the groups the person's roles give, so that
+    one of them can still be kept there."""
+    kept = form.kept_groups
+    offered = [*kept]
+    if dry_run is not None:
+        offered += dry_run.removed_groups
+        if any(d.error for d in dry_run.directories):
+            identity = form.identity
+            offered += [g for t in identity.role_templates.all() for g in t.groups]
+            offered += identity.extra_groups
+    names: dict[str, str] = {}
+    for name in offered:
+        names.setdefault(name.casefold(), name)
+    ticked = {name.casefold() for name in kept}
+    ordered = sorted(names.values(), key=str.casefold)
+    return [(name, name.casefold() in ticked) for name in ordered]
+
+
+def _deletion(form: OffboardingForm) -> tuple[int | None, datetime | None]:
+    """The days the account is kept after the offboarding, and when it would be deleted: that
+    many days after the chosen leave time (now, or the date typed; None while it is wrong)."""
+    cleaned = getattr(form, "cleaned_data", {})
+    days = cleaned.get("delete_after_days", form.initial.get("delete_after_days"))
+    if days is None:
+        return None, None
+    at_a_time = form.is_bound and cleaned.get("when") == "at"
+    leave = cleaned.get("at") if at_a_time else timezone.now()
+    return days, (leave + timedelta(days=days) if leave else None)
+
+
 def _offboard_context(form: OffboardingForm, dry_run: DryRun | None) -> dict:
     identity = form.identity
-    cleaned = getattr(form, "cleaned_data", {})
-    kept = cleaned.get("keep_group", [])
-    offered = dict.fromkeys([*dry_run.removed_groups, *kept]) if dry_run else {}
+    delete_after, deletion_at = _deletion(form)
     return {
         "identity": identity,
         "tenant": identity.tenant,
         "form": form,
         "state": queries_lifecycle.lifecycle_of(identity),
         "preview": dry_run,
-        "group_choices": [(name, name in kept) for name in offered],
-        "delete_after": cleaned.get("delete_after_days", form.initial.get("delete_after_days")),
+        "group_choices": _group_choices(form, dry_run),
+        "delete_after": delete_after,
+        "deletion_at": deletion_at,
     }
 
 
@@ -226,11 +272,15 @@ def offboard_preview(request: HttpRequest, tenant: str, identity_id: int) -> Htt
 # -- movers ----------------------------------------------------------------------------------
 
 
-def _change_preview(form: ChangeForm) -> DryRun | None:
+def _change_preview(form: ChangeForm, posted: dict[str, str]) -> DryRun | None:
     if not form.is_valid():
         return None
-    change = form.change_request()
-    return _dry_run(lambda: lifecycle.preview_change(form.identity, change), read_errors_block=True)
+    change = form.change_request(posted)
+    return _dry_run(
+        lambda: lifecycle.preview_change(form.identity, change),
+        read_errors_block=True,
+        posted=posted,
+    )
 
 
 def _change_context(form: ChangeForm, dry_run: DryRun | None) -> dict:
@@ -253,11 +303,12 @@ def change(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
         )
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
     form = ChangeForm(request.POST or None, identity=identity)
-    dry_run = _change_preview(form) if request.method == "POST" else None
+    posted = posted_license_choices(request.POST)
+    dry_run = _change_preview(form, posted) if request.method == "POST" else None
     if dry_run is not None and dry_run.ready:
         job = lifecycle.request_change(
             identity,
-            form.change_request(),
+            form.change_request(posted),
             actor=request.user,
             at=form.cleaned_data["at"],
             http_request=request,
@@ -275,7 +326,8 @@ def change(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
 def change_preview(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
     identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
     form = ChangeForm(request.POST, identity=identity)
-    context = _change_context(form, _change_preview(form))
+    posted = posted_license_choices(request.POST)
+    context = _change_context(form, _change_preview(form, posted))
     return render(request, "provisioning/change.html#preview", context)
 
 

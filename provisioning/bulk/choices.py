@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django import forms
 
 from provisioning.bulk.dry_run import SKIP, RowChoice, needs_choice
-from provisioning.forms import GO_WITHOUT, license_options
+from provisioning.seats import GO_WITHOUT, license_options
 
 NO_SEAT = "no_seat"
 SKIP_OPTION = (SKIP, "Skip this row")

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
+from portal.plain_text import name_problem
 from provisioning import lifecycle
 from provisioning.bulk import columns
 from provisioning.bulk.directory import DirectoryNames
@@ -25,7 +26,6 @@ from tenants.models import RoleTemplate, Tenant
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2}))?$")
-FORMULA_STARTS = ("=", "+", "-", "@")
 MAX_DELETE_AFTER_DAYS = 3650
 TEXT_COLUMNS = ("first_name", "last_name", "department", "job_title", "office", "employee_id")
 YES = ("yes", "y", "true", "1")
@@ -66,11 +66,8 @@ def _result(row: ParsedRow) -> RowResult:
 
 def _check_text(cells: dict[str, str], errors: list[str]) -> None:
     for name in TEXT_COLUMNS:
-        value = cells.get(name, "")
-        if "<" in value or ">" in value:
-            errors.append(f"{name} holds < or >: use plain text.")
-        elif value.startswith(FORMULA_STARTS):
-            errors.append(f"{name} starts with “{value[0]}”, as a spreadsheet formula does.")
+        if problem := name_problem(cells.get(name, "")):
+            errors.append(f"{name} {problem}")
 
 
 def full_name(first: str, last: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from portal.models import Role
 from provisioning import services
+from provisioning.models import Identity
 from tenants import clock
 from tenants.models import RoleTemplate
 from tests.browser.conftest import sign_in
@@ -17,6 +18,8 @@ from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LONG_MAIL = "ada.lovelace-of-the-analytical-engine-department@research.contoso-holdings.example"
 
 
 @pytest.fixture
@@ -35,14 +38,28 @@ def contoso(on_sandbox, worker):
 def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     page, screenshot, contoso
 ):
+    Identity.objects.filter(username=contoso.upn).update(email=LONG_MAIL)
     sign_in(page, contoso.technician.username, PASSWORD)
     page.goto(f"/tenants/{contoso.tenant.slug}/people/")
     page.click("text=Ada Lovelace")
+    # a long address wraps inside the Desired state card instead of running past it
+    mail = page.locator("dl.props dd", has_text=LONG_MAIL)
+    assert mail.evaluate("dd => dd.scrollWidth <= dd.clientWidth")
+    card, shown = page.locator("section.card", has=mail).bounding_box(), mail.bounding_box()
+    assert shown["x"] + shown["width"] <= card["x"] + card["width"]
+    screenshot("identity-long-address")
+    Identity.objects.filter(username=contoso.upn).update(email=contoso.upn)  # as the directory
     page.click("text=Offboard…")
     page.wait_for_url("**/offboard/")
 
-    # the dry run of the tenant's preset appears by itself
+    # the dry run of the tenant's preset (the MSP's default) appears by itself, with the
+    # deletion 30 days later it schedules
     plan = page.locator("#preview")
+    deleted = clock.tenant_today(contoso.tenant) + timedelta(days=30)
+    plan.locator(
+        "#plan-deletion li", has_text=f"{deleted:%a} {deleted.day} {deleted:%b %Y}"
+    ).wait_for()
+    assert page.locator("textarea[name=keep_groups]").count() == 0  # one control: the ticks
     plan.locator("li", has_text="Remove licence SPE_E3").wait_for()
     plan.locator("li", has_text="Unassign app Salesforce").wait_for()
     plan.locator("li", has_text="Remove from group Staff").wait_for()
@@ -51,7 +68,12 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     plan.locator("li", has_text="Remove from group Staff").wait_for(state="detached")
     plan.locator("li", has_text="Remove from group Sales").wait_for()
     page.fill("#id_delete_after_days", "14")
-    plan.locator(".plan-verdict", has_text="14 days after the offboarding").wait_for()
+    deleted = clock.tenant_today(contoso.tenant) + timedelta(days=14)
+    plan.locator(
+        "#plan-deletion li", has_text=f"{deleted:%a} {deleted.day} {deleted:%b %Y}"
+    ).wait_for()
+    plan.locator("#plan-deletion", has_text="14 days after the offboarding").wait_for()
+    assert plan.get_by_label("Staff", exact=True).is_checked()  # the tick survived the swap
     screenshot("offboarding-wizard-with-plan")
 
     page.click("button:has-text('Offboard Ada Lovelace')")
@@ -112,6 +134,7 @@ def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_
     shown = f"{day:%a} {day.day} {day:%b %Y} 09:30"
     plan = page.locator("#preview")
     plan.locator(".ok", has_text="+ Finance").wait_for()
+    plan.locator(".ok", has_text="+ EMS (50 available)").wait_for()  # the seats, as onboarding
     plan.locator(".bad", has_text="− SPE_E3").wait_for()
     plan.locator("td", has_text="department → Support").wait_for()
     screenshot("mover-with-difference")

@@ -47,7 +47,6 @@ def offboard_data(**overrides) -> dict:
         "revoke_sessions": "on",
         "reset_password": "on",
         "remove_groups": "on",
-        "keep_groups": "",
         "remove_licenses": "on",
         "remove_apps": "on",
         "delete_after_days": "30",
@@ -83,7 +82,10 @@ def test_operators_open_the_wizard_prefilled_from_the_preset(client, alpha, msp_
     assert form["remove_apps"].value() is False and form["remove_groups"].value() is True
     assert form["delete_after_days"].value() == 7 and form["when"].value() == "now"
     body = response.content.decode()
-    assert "All Staff" in body and "drops app assignments" in body  # the Okta choice explained
+    assert "drops app assignments" in body  # the Okta choice explained
+    # one control for the kept groups: the preset's start ticked, the dry run offers the rest
+    assert '<input type="checkbox" name="keep_group" value="All Staff" checked>' in body
+    assert 'name="keep_groups"' not in body and "the preset keeps All Staff" in body
     preview = url("offboard_preview", alpha)
     assert f'hx-post="{preview}"' in body and 'hx-trigger="load, change' in body
     assert f"time zone, {alpha.tenant.time_zone}" in body
@@ -166,8 +168,7 @@ def test_offboard_now_queues_a_leave_job_with_the_chosen_options(client, alpha):
     data = offboard_data(
         okta_mode="deactivate",
         remove_apps=None,
-        keep_groups="VPN Users\nAll Staff",
-        keep_group=["Finance", "All Staff"],
+        keep_group=["Finance", "All Staff", ""],
         delete_after_days="",
     )
     response = client.post(url("offboard", alpha), data)
@@ -180,7 +181,7 @@ def test_offboard_now_queues_a_leave_job_with_the_chosen_options(client, alpha):
     options = job.options["offboard"]
     assert options["okta_mode"] == "deactivate" and options["remove_apps"] is False
     assert options["delete_after_days"] is None
-    assert options["keep_groups"] == ["Finance", "All Staff", "VPN Users"]
+    assert options["keep_groups"] == ["Finance", "All Staff"]
     event = AuditEvent.objects.get(action="identity.offboard")
     assert event.actor_username == alpha.technician.username and event.job_id == str(job.pk)
     assert "password" not in str(event.after).replace("reset_password", "")
@@ -209,7 +210,8 @@ OFFBOARD_CASES = [
     ({"delete_after_days": "soon"}, "whole number of days"),
     ({"delete_after_days": "99999"}, "less than or equal to 3650"),
     ({"okta_mode": "obliterate"}, "Select a valid choice"),
-    ({"keep_groups": "<script>x</script>"}, "&lt; and &gt; are not allowed"),
+    ({"keep_group": ["Sales", "<script>x</script>"]}, "&lt; and &gt; are not allowed"),
+    ({"keep_group": [f"Group {n}" for n in range(101)]}, "Too many or too long group names"),
     (
         {k: None for k in ("block_sign_in", "revoke_sessions", "reset_password")}
         | {k: None for k in ("remove_groups", "remove_licenses", "remove_apps")},
@@ -304,7 +306,7 @@ CHANGE_CASES = [
     ({"role_templates": ["999999"]}, "That role template is not one of this tenant"),
     ({"role_templates": ["abc"]}, "That role template is not one of this tenant"),
     ({"usage_location": "Britain"}, "Two letters"),
-    ({"department": "<b>x</b>"}, "&lt; and &gt; are not allowed"),
+    ({"department": "<b>x</b>"}, "Holds &lt; or &gt;: use plain text."),
     ({"at": "2001-01-01T09:00"}, "That time has passed"),
     ({"department": "Sales"}, "Nothing differs from what the person has now."),
 ]

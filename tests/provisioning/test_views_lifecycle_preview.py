@@ -2,18 +2,21 @@
 HTTPS (the person is onboarded there first, by the real engine run in-process)."""
 
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 
 from portal.models import Role
-from provisioning import services
+from provisioning import lifecycle, services
 from provisioning.models import Job
 from provisioning.tasks import run_job
-from tenants.models import RoleTemplate
+from tenants import clock
+from tenants.models import OffboardingPreset, RoleTemplate
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
-from tests.provisioning.test_views_lifecycle import change_data, offboard_data
+from tests.provisioning.test_views_lifecycle import NEW_YORK, change_data, local_in, offboard_data
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +94,43 @@ def test_an_unreadable_directory_warns_but_does_not_stop_an_offboarding(client, 
     assert Job.objects.filter(kind=Job.Kind.LEAVE, identity=northwind.identity).exists()
 
 
+def test_the_dry_run_dates_the_deletion_from_the_chosen_leave_time(client, northwind):
+    """The preset's deletion is a step of the dry run, dated in the tenant's zone."""
+    OffboardingPreset.objects.create(tenant=northwind.tenant, delete_after_days=30)
+    northwind.tenant.time_zone = NEW_YORK
+    northwind.tenant.save()
+    leave = local_in(NEW_YORK, days=3, hour=9, minute=30)
+    data = offboard_data(when="at", at=leave.strftime("%Y-%m-%dT%H:%M"))
+    body = preview(client, "offboard_preview", northwind, data)
+    deleted = (leave.replace(tzinfo=ZoneInfo(NEW_YORK)) + timedelta(days=30)).astimezone(
+        ZoneInfo(NEW_YORK)
+    )
+    expected = f"Delete the account on <strong>{deleted:%a} {deleted.day} {deleted:%b %Y}</strong>"
+    assert f"{expected} at about {deleted:%H:%M} ({NEW_YORK})" in body
+    assert "30 days after the offboarding" in body
+
+    now = preview(client, "offboard_preview", northwind, offboard_data(delete_after_days="7"))
+    day = clock.tenant_today(northwind.tenant) + timedelta(days=7)
+    assert f"Delete the account on <strong>{day:%a} {day.day} {day:%b %Y}</strong>" in now
+    kept = preview(client, "offboard_preview", northwind, offboard_data(delete_after_days=""))
+    assert "Delete the account" not in kept and "nothing is deleted" in kept
+
+
+def test_an_unreadable_directory_still_offers_the_roles_groups_to_keep(client, northwind):
+    OffboardingPreset.objects.create(tenant=northwind.tenant, keep_groups=["VPN Users"])
+    northwind.tenant.connections.update(
+        org_url="https://127.0.0.1:9/okta/x", login_base_url="https://127.0.0.1:9/login"
+    )
+    client.force_login(northwind.technician)
+    page = client.get(url("offboard", northwind)).content.decode()
+    assert '<input type="checkbox" name="keep_group" value="VPN Users" checked>' in page
+    body = preview(client, "offboard_preview", northwind, offboard_data(keep_group=["VPN Users"]))
+    assert "could not be read now" in body
+    for group in northwind.template.groups:  # Sales and Staff, from the role template
+        assert f'<input type="checkbox" name="keep_group" value="{group}">' in body
+    assert '<input type="checkbox" name="keep_group" value="VPN Users" checked>' in body
+
+
 @pytest.fixture
 def support(northwind):
     return RoleTemplate.objects.create(
@@ -109,7 +149,10 @@ def test_mover_dry_run_shows_only_the_difference(client, northwind, support):
     body = preview(client, "identity_change_preview", northwind, data)
     assert '<div class="ok">+ Finance</div>' in body and '<div class="bad">− Sales</div>' in body
     assert "Staff</div>" not in body  # both roles give it: untouched
-    assert '<div class="ok">+ EMS</div>' in body and '<div class="bad">− SPE_E3</div>' in body
+    assert (
+        '<div class="ok">+ EMS (50 available)</div>' in body
+        and '<div class="bad">− SPE_E3</div>' in body
+    )
     assert '<div class="ok">+ Slack</div>' in body and '<div class="bad">− Salesforce</div>' in body
     assert "department → <strong>Support</strong>" in body
     assert "job_title → <strong>Agent</strong>" in body
@@ -139,3 +182,95 @@ def test_mover_blocked_by_the_plan_queues_nothing(client, northwind, support):
     assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
     northwind.identity.refresh_from_db()
     assert list(northwind.identity.role_templates.all()) == [northwind.template]
+
+
+# -- a mover's licence seats: shown, and the last one or none asks, as onboarding does ------
+
+
+@pytest.fixture
+def seats(on_sandbox):
+    """Ada Lovelace, onboarded as Sales (SPE_E3) into an Entra directory where VISIO has one
+    free seat and PROJECT none; a role template for each."""
+    slug = f"seats-{uuid.uuid4().hex[:8]}"
+    extra = {"skus": [{"sku_part_number": "VISIO", "seats": 1}]}
+    extra["skus"].append({"sku_part_number": "PROJECT", "seats": 0})
+    dirs = make_directories(on_sandbox, slug, ("entra",), entra_extra=extra)
+    dirs.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(dirs.tenant, request, username=upn, actor="system")
+    run_job(job.pk)
+    assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+    dirs.identity = job.identity
+    for name, sku in (("Designer", "VISIO"), ("Planner", "PROJECT")):
+        template = RoleTemplate.objects.create(
+            tenant=dirs.tenant, name=name, groups=["Staff"], licenses=[sku], apps=[]
+        )
+        setattr(dirs, name.lower(), template)
+    return dirs
+
+
+def test_a_movers_dry_run_shows_the_free_seats_of_what_it_adds(client, seats):
+    support = RoleTemplate.objects.create(
+        tenant=seats.tenant, name="Support", groups=["Staff"], licenses=["EMS"], apps=[]
+    )
+    body = preview(
+        client, "identity_change_preview", seats, change_data(seats, role_templates=[support.pk])
+    )
+    assert '<div class="ok">+ EMS (50 available)</div>' in body
+    assert "last free seat" not in body and "Ready to queue" in body
+
+
+def test_a_mover_taking_the_last_seat_is_told_and_may_choose(client, seats):
+    data = change_data(seats, role_templates=[seats.designer.pk])
+    body = preview(client, "identity_change_preview", seats, data)
+    assert '<div class="ok">+ VISIO (1 available)</div>' in body
+    assert "This takes the last free seat of VISIO" in body
+    assert '<option value="" selected>Take the last free seat of VISIO</option>' in body
+    assert "Use EMS instead (50 available)" in body and "Go without this licence" in body
+    assert "Ready to queue" in body  # the last seat is the technician's to take
+
+    chosen = preview(
+        client, "identity_change_preview", seats, data | {"license_choice__VISIO": "EMS"}
+    )
+    assert '<div class="ok">+ EMS (50 available)</div>' in chosen and "+ VISIO" not in chosen
+    assert '<option value="EMS" selected>Use EMS instead (50 available)</option>' in chosen
+
+
+def test_a_mover_with_no_free_seat_queues_nothing_until_answered(client, seats):
+    data = change_data(seats, role_templates=[seats.planner.pk])
+    body = preview(client, "identity_change_preview", seats, data)
+    assert "No free seat of PROJECT: what should this person get?" in body
+    assert 'name="license_choice__PROJECT"' in body and "Use EMS instead (50 available)" in body
+    assert "Not ready" in body
+    response = client.post(url("identity_change", seats), data)
+    assert "Nothing was queued" in response.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
+
+    answered = data | {"license_choice__PROJECT": "__without__"}
+    body = preview(client, "identity_change_preview", seats, answered)
+    assert "+ PROJECT" not in body and "Ready to queue" in body
+    assert '<option value="__without__" selected>Go without this licence</option>' in body
+    response = client.post(url("identity_change", seats), answered)
+    job = Job.objects.get(kind=Job.Kind.CHANGE, identity=seats.identity)
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {"PROJECT": ""}  # part of their desired state
+    assert list(seats.identity.role_templates.all()) == [seats.planner]
+
+
+def test_a_scheduled_movers_licence_choice_waits_with_the_change(client, seats):
+    client.force_login(seats.technician)
+    day = clock.tenant_today(seats.tenant) + timedelta(days=5)
+    data = change_data(seats, role_templates=[seats.planner.pk], at=f"{day.isoformat()}T09:00")
+    response = client.post(url("identity_change", seats), data | {"license_choice__PROJECT": "EMS"})
+    job = Job.objects.get(kind=Job.Kind.CHANGE, identity=seats.identity)
+    assert response.status_code == 302 and job.status == Job.Status.SCHEDULED
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {}  # nothing changes before the time comes
+    assert job.options["change"]["license_choices"] == {"PROJECT": "EMS"}
+
+    assert lifecycle.start_due_jobs(now=job.not_before) == 1
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {"PROJECT": "EMS"}
+    assert list(seats.identity.role_templates.all()) == [seats.planner]

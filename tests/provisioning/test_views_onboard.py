@@ -101,7 +101,7 @@ def too_far_back() -> str:
         ({"last_name": ""}, "last_name", "This field is required."),
         ({"first_name": "A" * 500}, "first_name", "at most 64 characters (it has 500)"),
         ({"last_name": "L" * 500}, "last_name", "at most 64 characters (it has 500)"),
-        ({"first_name": "<script>"}, "first_name", "< and > are not allowed"),
+        ({"first_name": "<script>"}, "first_name", "Holds < or >: use plain text."),
         ({"role_templates": []}, "role_templates", "Choose at least one role template."),
         ({"start_date": "two months ago"}, "start_date", "Enter a valid date."),
         ({"usage_location": "GBR"}, "usage_location", "at most 2 characters"),

@@ -300,3 +300,47 @@ def test_every_reader_of_the_tenant_reads_the_pages(client, alpha, directory):
         client.force_login(alpha.people[role])
         assert client.get(url(alpha)).status_code == 200
         assert client.get(person_url(alpha, olga)).status_code == 200
+
+
+def test_search_finds_a_person_by_an_email_unlike_their_username(client, alpha):
+    add_account(alpha.connection, "a.k@alpha.test", "A. K.", mail="anna.karenina@mail.test")
+    add_account(alpha.connection, "l.t@alpha.test", "L. T.", mail="leo@mail.test")
+    matching.rematch(alpha.tenant)
+    client.force_login(alpha.client_admin)
+    assert names_on(client.get(url(alpha, q="Karenina@MAIL"))) == ["A. K."]
+    assert names_on(client.get(url(alpha, q="l.t@alpha"))) == ["L. T."]  # the username / UPN
+
+
+def test_pages_neither_overlap_nor_skip_among_equal_names(client, alpha):
+    """120 people of one name: the id breaks the tie, so every page starts where the last
+    ended, forward and back."""
+    for n in range(120):
+        add_account(alpha.connection, f"sam{n:03d}@x.test", "Sam Same")
+    matching.rematch(alpha.tenant)
+    client.force_login(alpha.technician)
+    pages, query = [], {"q": "sam same"}
+    response = client.get(url(alpha, **query))
+    while True:
+        pages.append([row["person"].pk for row in response.context["rows"]])
+        after = response.context["page"].next_after
+        if after is None:
+            break
+        response = client.get(url(alpha, **query, after=after))
+    seen = [pk for page in pages for pk in page]
+    same = Person.objects.filter(tenant=alpha.tenant, display_name="Sam Same")
+    assert [len(page) for page in pages] == [50, 50, 20]
+    assert seen == sorted(same.values_list("pk", flat=True))  # each once, in order
+    back = client.get(url(alpha, **query, before=response.context["page"].previous_before))
+    assert [row["person"].pk for row in back.context["rows"]] == pages[1]
+
+
+def test_a_cursor_that_is_no_row_of_this_list_is_a_400_or_the_first_page(client, alpha, bravo):
+    client.force_login(alpha.technician)
+    for bad in ("abc", "1.5", "1e3", "0x10", ""):
+        response = client.get(url(alpha, after=bad))
+        assert response.status_code == (200 if bad == "" else 400), bad
+    # another tenant's person as the cursor: the first page of this tenant, nothing of theirs
+    theirs = Person.objects.get(identity=bravo.identity)
+    response = client.get(url(alpha, after=theirs.pk))
+    assert response.status_code == 200 and response.context["page"].moved
+    assert bravo.identity.display_name not in response.content.decode()

@@ -1,0 +1,107 @@
+"""Licence seats in a dry run, for every form that adds licences (onboarding, a mover): the
+free seats beside each licence it gives, and a choice per licence with no free seat (it blocks
+until answered) or whose last free seat it takes (it takes it unless told otherwise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provisioning.models import Step
+from provisioning.services import Preview
+
+LICENSE_CHOICE_PREFIX = "license_choice__"
+GO_WITHOUT = "__without__"
+MAX_POSTED_CHOICES = 50
+MAX_SKU_LENGTH = 128
+
+
+def with_seats(sku: str, availability: dict[str, int]) -> str:
+    """A licence as a dry run names it: "SPE_E3 (12 available)"."""
+    return f"{sku} ({availability.get(sku, 0)} available)"
+
+
+def posted_license_choices(data) -> dict[str, str]:
+    """SKU -> replacement SKU, or "" to go without; only answered choices, and only as many
+    and as long as a dry run can ask for (the rest is ignored)."""
+    choices = {}
+    for key, value in data.items():
+        sku = key.removeprefix(LICENSE_CHOICE_PREFIX)
+        if key == sku or not value or len(sku) > MAX_SKU_LENGTH or len(value) > MAX_SKU_LENGTH:
+            continue
+        choices[sku] = "" if value == GO_WITHOUT else value
+        if len(choices) == MAX_POSTED_CHOICES:
+            break
+    return choices
+
+
+@dataclass(frozen=True)
+class LicenseChoice:
+    """A licence the plan cannot give as asked, or gives from its last free seat: the
+    technician picks another or none (or, for the last seat, lets it be taken)."""
+
+    sku: str
+    options: list[tuple[str, str]]  # (value, label)
+    selected: str
+    last_seat: bool = False
+
+    @property
+    def field_name(self) -> str:
+        return LICENSE_CHOICE_PREFIX + self.sku
+
+
+def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
+    """A choice per SKU without a free seat or whose last seat the plan takes (and per SKU
+    already answered, so that it stays)."""
+    availability: dict[str, int] = {}
+    for _, plan, _ in preview.plans:
+        if plan:
+            availability |= plan.license_availability
+    skus = list(posted)
+    for _, plan, _ in preview.plans:
+        for problem in plan.problems if plan else []:
+            if problem.kind == "no_seat" and problem.subject not in skus:
+                skus.append(problem.subject)
+    last = [sku for sku in _added_licences(preview) if availability.get(sku) == 1]
+    skus += [sku for sku in last if sku not in skus]
+    choices = []
+    for sku in skus:
+        last_seat = sku in last
+        options = license_options(sku, availability, last_seat=last_seat)
+        chosen = posted.get(sku)
+        selected = GO_WITHOUT if chosen == "" else (chosen or "")
+        choices.append(LicenseChoice(sku, options, selected, last_seat))
+    return choices
+
+
+def license_options(
+    sku: str, availability: dict[str, int], *, last_seat: bool = False
+) -> list[tuple[str, str]]:
+    """What may replace `sku` when it has no free seat (or the plan takes its last): another
+    SKU with a free seat, or none. The one list of choices, for the forms, a bulk file's rows
+    and a job that waits."""
+    others = [s for s, free in sorted(availability.items()) if free > 0 and s != sku]
+    options = [("", f"Take the last free seat of {sku}" if last_seat else "Choose…")]
+    options += [(s, f"Use {s} instead ({availability[s]} available)") for s in others]
+    options.append((GO_WITHOUT, "Go without this licence"))
+    return options
+
+
+def _added_licences(preview: Preview) -> list[str]:
+    added: list[str] = []
+    for _, plan, _ in preview.plans:
+        for step in plan.steps if plan else []:
+            if step.action == Step.Action.ASSIGN_LICENSE:
+                added.append(step.target_name)
+            elif step.action == Step.Action.SET_LICENSES:
+                added += step.params["added"]
+    return list(dict.fromkeys(added))
+
+
+def unanswered_blockers(preview: Preview, choices: list[LicenseChoice]) -> list[str]:
+    """The plan's blocking problems, but a missing seat the technician has answered."""
+    answered = {c.sku for c in choices if c.selected}
+    return [
+        p.message
+        for p in preview.blocking_problems
+        if not (p.kind == "no_seat" and p.subject in answered)
+    ]
