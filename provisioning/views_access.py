@@ -79,7 +79,8 @@ def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
                 http_request=request,
             )
             access_request.refresh_from_db()
-            messages.success(request, f"Request {access_request.get_status_display().lower()}.")
+            if not request.htmx:  # in place, the swapped panel says it; a flash would linger
+                messages.success(request, f"Request {access_request.get_status_display().lower()}.")
             form = None
         except ar.AccessRequestError as exc:
             form.add_error(None, exc.message)

@@ -390,6 +390,9 @@ def test_a_client_admin_denies_with_a_reason(client, alpha, vpn):
     assert filed.decided_by == alpha.client_admin
     assert filed.decision_reason == "Not for contractors"
     assert not Job.objects.filter(kind=Job.Kind.GRANT).exists()
+    # Said in place; no flash message waits for the next full page.
+    page = client.get(url("access_request_detail", alpha, request_id=filed.pk))
+    assert "Request denied." not in page.content.decode()
 
 
 def test_a_decision_needs_a_reason(client, alpha, vpn):
