@@ -168,3 +168,21 @@ def test_home_says_when_a_connection_is_paused(client, alpha):
     page = client.get(home(alpha)).content.decode()
     assert 'id="quarantined"' in page and "Sign-in refused by the directory" in page
     assert "Changes there wait until your MSP releases it." in page
+
+
+def breadcrumbs(response) -> str:
+    page = response.content.decode()
+    start = page.index('<div class="breadcrumbs')
+    return page[start : page.index("</div>", start)]
+
+
+@pytest.mark.parametrize("name", ["people_list", "access_request_list", "client_report"])
+def test_a_client_admins_trail_starts_at_their_organisation(client, alpha, name):
+    page = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(alpha.client_admin)
+    trail = links(breadcrumbs(client.get(page)))
+    assert trail.get("Alpha Ltd") == home(alpha)
+    assert "Tenants" not in trail
+    client.force_login(alpha.technician)
+    trail = links(breadcrumbs(client.get(page)))
+    assert trail.get("Alpha Ltd") == reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})
