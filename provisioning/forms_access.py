@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
+from portal.plain_text import plain_name
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_lifecycle import WallClockDateTimeField, clean_future
@@ -326,15 +327,15 @@ def note_field() -> forms.CharField:
 
 
 class OnboardActionForm(forms.Form):
-    first_name = forms.CharField(max_length=64, validators=[no_markup])
-    last_name = forms.CharField(max_length=64, validators=[no_markup])
+    first_name = forms.CharField(max_length=64, validators=[plain_name])
+    last_name = forms.CharField(max_length=64, validators=[plain_name])
     role_template = forms.ModelChoiceField(
         queryset=RoleTemplate.objects.none(),
         required=False,
         label="Role",
         empty_label="— the technician decides —",
     )
-    job_title = forms.CharField(max_length=128, required=False, validators=[no_markup])
+    job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     note = note_field()
 

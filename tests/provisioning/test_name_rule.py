@@ -8,6 +8,7 @@ from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
 from provisioning.forms import OnboardingForm
+from provisioning.forms_access import OnboardActionForm
 from provisioning.forms_lifecycle import ChangeForm
 from provisioning.models import Batch, Identity, Job
 from tests.provisioning.bulk_support import ONBOARD_HEADER, batch_of, csv_text, sandbox_tenant
@@ -91,3 +92,13 @@ def test_the_bulk_import_keeps_refusing_by_the_same_rule(client, on_sandbox):
     found = [row.errors for row in batch.rows.order_by("line")]
     assert [error in errors for error, errors in zip(expected, found, strict=True)] == [True] * 30
     assert not Identity.objects.filter(tenant=dirs.tenant).exists()
+
+
+@pytest.mark.parametrize("value,problem", HOSTILE)
+@pytest.mark.parametrize("field", ["first_name", "last_name", "job_title"])
+def test_a_client_admins_ask_to_onboard_refuses_it_too(alpha, field, value, problem):
+    data = {"first_name": "Ada", "last_name": "Lovelace", "start_date": "2027-01-04"}
+    form = OnboardActionForm({**data, field: value}, tenant=alpha.tenant)
+    assert not form.is_valid()
+    assert form.errors[field] == [problem[0].upper() + problem[1:]]
+    assert OnboardActionForm(data, tenant=alpha.tenant).is_valid()

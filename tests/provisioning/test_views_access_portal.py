@@ -206,7 +206,10 @@ def test_a_client_admin_asks_to_offboard_an_active_person_once(client, alpha):
     ("data", "message"),
     [
         ({"kind": "onboard", "first_name": "", "last_name": "Hopper"}, "This field is required."),
-        ({"kind": "onboard", "first_name": "<b>", "last_name": "x"}, "Use plain text"),
+        (
+            {"kind": "onboard", "first_name": "<b>", "last_name": "x"},
+            "Holds &lt; or &gt;: use plain text.",
+        ),
         ({"kind": "offboard", "identity": ""}, "This field is required."),
         ({"kind": "offboard", "identity": "BRAVO"}, "Choose an active person of this tenant."),
         ({"kind": "offboard", "identity": "LEFT"}, "Choose an active person of this tenant."),
