@@ -9,10 +9,10 @@ import pytest
 from portal.models import Role
 from provisioning import services
 from provisioning.models import Identity, Job
-from provisioning.tasks import run_job
 from tenants.models import RoleTemplate
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,8 +29,7 @@ def seats(on_sandbox):
     upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
     request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
     job = services.request_onboarding(dirs.tenant, request, username=upn, actor="system")
-    run_job(job.pk)
-    assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+    assert drive(job).status == Job.Status.SUCCEEDED
     dirs.identity = job.identity
     for name, sku in (("Designer", "VISIO"), ("Planner", "PROJECT")):
         RoleTemplate.objects.create(

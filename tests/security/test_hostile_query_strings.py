@@ -282,9 +282,12 @@ def test_observation_finds_every_parameter_the_code_reads(targets):
     assert observed["onboard"].reads[Role.CLIENT_ADMIN] == set()  # refused, read nothing
 
 
-def test_every_route_and_parameter_survives_the_known_hostile_values(targets, clients):
+@pytest.mark.parametrize("part", [0, 1])
+def test_every_route_and_parameter_survives_the_known_hostile_values(targets, clients, part):
+    """In two parts (every other route), each well inside the per-test time limit on a loaded
+    machine: the whole crawl is over 7,000 requests."""
     requests = 0
-    for target in targets:
+    for target in targets[part::2]:
         for role, params in target.reads.items():
             for param in sorted(params):
                 for i, value in enumerate(HOSTILE):
@@ -292,7 +295,7 @@ def test_every_route_and_parameter_survives_the_known_hostile_values(targets, cl
                     where = f"{role} GET {target.url} {param}={str(value)[:40]!r} htmx={htmx}"
                     check(clients[role], where, target.url, {param: value}, htmx)
                     requests += 1
-    assert requests > 1000  # the crawl reached the views' parameters
+    assert requests > 1000  # the crawl reached the views' parameters (in each part)
 
 
 def test_every_route_survives_every_known_name_at_once(targets, clients):
