@@ -1,4 +1,5 @@
 import pytest
+from django.test import override_settings
 from pytest_django.plugin import blocking_manager_key
 
 from portal.models import Role
@@ -6,6 +7,15 @@ from tests import settle
 from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, worker_env
 from tests.sandbox.server import running_sandbox
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing():
+    """Argon2 costs about 0.2 s of CPU a hash, and nearly every test makes people with
+    passwords: the suite hashes with MD5 instead. tests/test_password_hashing.py checks the
+    production hashers themselves."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session")
