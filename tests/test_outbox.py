@@ -52,6 +52,13 @@ def test_a_one_time_link_is_kept_without_its_body_and_shown_on_the_console(
     assert link in capsys.readouterr().err  # the operator's console, as before
 
 
+def test_a_one_time_link_mail_carries_no_header_of_ours_over_smtp(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    send_one_time_link("Reset your password", "http://x/password-reset/a/b/", "t@c.test")
+    headers = mail.outbox[0].message().keys()
+    assert not [name for name in headers if name.lower().startswith("x-portal")]
+
+
 def test_a_password_reset_link_never_reaches_the_outbox(client, alpha, outbox_backend, capsys):
     client.post(reverse("password_reset"), {"email": "tech-alpha@msp.test"})
     email = SentEmail.objects.get()
