@@ -19,7 +19,7 @@ from sandbox.scim.filter import Parser, alone
 from sandbox.scim.paths import Resolved, ResourceSchemas, attr_resolver
 from sandbox.scim.pipeline import Call, Reply
 from sandbox.scim.resources import Kind, prepare
-from sandbox.scim.schema import PATCH_OP, Attr
+from sandbox.scim.schema import PATCH_OP, Attr, Schema
 from sandbox.scim.values import normalise_resource, normalise_single, normalise_value
 
 OPS = ("add", "replace", "remove")
@@ -38,7 +38,11 @@ class Target:
         return self.sub or self.path.leaf
 
 
-def parse_target(text: str, schemas: ResourceSchemas) -> Target:
+def parse_target(text: str, schemas: ResourceSchemas) -> Target | Schema:
+    """A path, or an extension schema's URN alone (its attributes as one object)."""
+    extension = schemas.extension(text.strip())
+    if extension is not None:
+        return extension
     if "[" not in text:
         return Target(schemas.resolve(text, "invalidPath"))
     head, _, rest = text.partition("[")
@@ -89,9 +93,11 @@ class Document:
             raise bad_request("noTarget", "the filter in path matched no value")
         return found
 
-    def apply(self, op: str, target: Target | None, value: Any) -> None:
+    def apply(self, op: str, target: Target | Schema | None, value: Any) -> None:
         if target is None:
             self.without_path(op, value)
+        elif isinstance(target, Schema):
+            self.on_extension(op, target, value)
         elif op == "remove":
             self.remove(target)
         elif target.value_filter is not None:
@@ -111,10 +117,22 @@ class Document:
             extension = self.schemas.extension(key) if ":" in key else None
             if extension is not None and isinstance(item, dict):
                 for sub_key, sub_item in item.items():
+                    if sub_key.lower() == "schemas":
+                        continue
                     path = self.schemas.resolve(f"{extension.id}:{sub_key}", "invalidPath")
                     self.apply(op, checked(Target(path)), sub_item)
                 continue
             self.apply(op, checked(Target(self.schemas.resolve(key, "invalidPath"))), item)
+
+    def on_extension(self, op: str, extension: Schema, value: Any) -> None:
+        if op == "remove":
+            self.data.pop(extension.id, None)
+            return
+        if not isinstance(value, dict):
+            raise bad_request("invalidValue", f"{extension.id} takes an object")
+        if op == "replace":
+            self.data.pop(extension.id, None)
+        self.without_path("add", {extension.id: value})
 
     def set(self, op: str, path: Resolved, value: Any) -> None:
         holder = self.holder(path, create=True)
@@ -201,7 +219,9 @@ def run_operation(doc: Document, operation: dict) -> None:
         )
     if op != "remove" and "value" not in fields:
         raise bad_request("invalidValue", f"{op} needs a value")
-    target = checked(parse_target(path, doc.schemas)) if path is not None else None
+    target = parse_target(path, doc.schemas) if path is not None else None
+    if isinstance(target, Target):
+        check_mutable(target)
     doc.apply(op, target, fields.get("value"))
 
 

@@ -19,7 +19,10 @@ def test_membership_shows_on_the_users_groups(scim_app: App) -> None:
     ann = client.create(User(user_name="ann@contoso.example", display_name="Ann"))
     ben = client.create(User(user_name="ben@contoso.example"))
     group = client.create(
-        Group(display_name="Engineering", members=[GroupMember(value=ann.id, type="User")])
+        Group(
+            display_name="Engineering",
+            members=[GroupMember(value=ann.id, type="User", display="Ann")],
+        )
     )
     assert [(m.value, m.display) for m in group.members] == [(ann.id, "Ann")]
     assert str(group.members[0].ref) == f"{scim_app.base_url}/Users/{ann.id}"
