@@ -10,7 +10,10 @@ its /ServiceProviderConfig, /Schemas and /ResourceTypes so a client can discover
   the RFC's option (§3.5.2 makes PATCH optional), not on the vendor.
 - `zoom`: filters on `userName` only (any other attribute → 400 invalidFilter), pages of at
   most 100 (RFC 7644 §3.4.2.4 lets a provider return fewer than `count`), no Group resource
-  type (/Groups → 404). Zoom's own SCIM docs were not found: modelled on the RFC options.
+  type (/Groups → 404). Zoom's SCIM2 API reference (developers.zoom.us/docs/api/rest/scim-api)
+  was found but says nothing of these limits, and it does serve Groups: the flavour is
+  modelled on the RFC's options (filtering, §3.4.2.2, and resource types, RFC 7643 §6, are a
+  provider's choice), not on the vendor. It has no enterprise extension in its /Schemas.
 """
 
 from __future__ import annotations
