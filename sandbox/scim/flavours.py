@@ -13,8 +13,9 @@ its /ServiceProviderConfig, /Schemas and /ResourceTypes so a client can discover
   type (/Groups → 404), and `userName pr` alone is 400 tooMany (RFC 7644 §3.12's own example
   of a filter a provider may refuse). Zoom's SCIM2 API reference
   (developers.zoom.us/docs/api/rest/scim-api) was found but says nothing of these limits,
-  and it does serve Groups: the flavour is modelled on the RFC's options (filtering, §3.4.2.2, and resource types, RFC 7643 §6, are a
-  provider's choice), not on the vendor. It has no enterprise extension in its /Schemas.
+  and it does serve Groups: the flavour is modelled on the RFC's options (filtering,
+  §3.4.2.2, and resource types, RFC 7643 §6, are a provider's choice), not on the vendor.
+  It has no enterprise extension in its /Schemas.
 """
 
 from __future__ import annotations
