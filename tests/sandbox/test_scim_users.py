@@ -25,7 +25,13 @@ def test_control_api_creates_apps_and_refuses_a_taken_slug(sandbox_server: Sandb
             json={"slug": f"{app.slug}-t", "name": "T", "flavour": "zoom", "token": "chosen-token"},
         )
         assert chosen.json()["token"] == "chosen-token"
-    assert app.state() | {"users": [], "groups": []} == app.state()
+    state = app.state()
+    assert (state["slug"], state["flavour"], state["users"], state["groups"]) == (
+        app.slug,
+        "full",
+        [],
+        [],
+    )
 
 
 def test_a_missing_or_wrong_bearer_token_is_401_in_scim_shape(scim_app: App) -> None:
