@@ -59,7 +59,12 @@ def targets(tenant: Tenant) -> list[Target]:
     return [*found, Target(INBOUND, KINDS[INBOUND].label, KINDS[INBOUND])]
 
 
-def overrides_for(tenant: Tenant, target: str) -> dict[str, str]:
+def attributes_of(target: str) -> tuple[str, ...]:
+    """Our names of the attributes `target` holds, in its order."""
+    return tuple(kind_of(target).attributes)
+
+
+def overrides_for(tenant: Tenant | int, target: str) -> dict[str, str]:
     """The tenant's own rows for `target` (attribute -> expression), in one query."""
     rows = AttributeMapping.objects.filter(tenant=tenant, target=target)
     return dict(rows.values_list("attribute", "expression"))
@@ -73,7 +78,10 @@ def expressions_for(target: str, overrides: dict[str, str]) -> dict[str, str]:
 
 
 def apply(
-    tenant: Tenant, target: str, source: dict[str, str], overrides: dict[str, str] | None = None
+    tenant: Tenant | int,
+    target: str,
+    source: dict[str, str],
+    overrides: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The target's attributes for `source`; `overrides`: the rows, when already read."""
     rows = overrides_for(tenant, target) if overrides is None else overrides
@@ -84,3 +92,42 @@ def apply(
         except ExpressionError:
             continue  # saved expressions parse; a value they cannot take is left out
     return values
+
+
+@dataclass(frozen=True)
+class Row:
+    """One target attribute, as a mappings page shows it."""
+
+    attribute: str
+    label: str  # the target's own name
+    expression: str
+    default: str
+    overridden: bool
+    value: str | None = None  # with a source: what it maps to
+    error: ExpressionError | None = None
+
+
+def rows_for(
+    target: str,
+    overrides: dict[str, str],
+    source: dict[str, str] | None = None,
+    edited: tuple[str, str] | None = None,
+) -> list[Row]:
+    """Every attribute of `target` with its expression (`edited`: (attribute, text) standing
+    in for the saved one), and with a `source` its value or the error that stops it."""
+    kind = kind_of(target)
+    expressions = dict(overrides)
+    if edited:
+        expressions[edited[0]] = edited[1]
+    rows = []
+    for name, label in kind.attributes.items():
+        default = kind.defaults.get(name, "")
+        text = expressions.get(name, default)
+        value, error = None, None
+        if source is not None and text:
+            try:
+                value = evaluate(validate(text, target), source)
+            except ExpressionError as exc:
+                error = exc
+        rows.append(Row(name, label, text, default, name in expressions, value, error))
+    return rows
