@@ -20,9 +20,9 @@ COMPARISONS = ("==", "!=", "<>", "=")
 
 
 class ExpressionError(ValueError):
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} at {position}")
-        self.message, self.position = message, position
+    def __init__(self, message: str, position: int, hint: str = "") -> None:
+        super().__init__(f"{message} at {position}" + (f" ({hint})" if hint else ""))
+        self.message, self.position, self.hint = message, position, hint
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ def validate(text: str, target: str) -> Node:
     for attribute in expressions.attributes_of(node):
         if attribute.name.casefold() not in known:
             close = difflib.get_close_matches(attribute.name.casefold(), list(known), n=1)
-            hint = f" (did you mean [{known[close[0]]}]?)" if close else ""
-            raise ExpressionError(f"Unknown attribute [{attribute.name}]{hint}", attribute.position)
+            hint = f"did you mean [{known[close[0]]}]?" if close else ""
+            raise ExpressionError(f"Unknown attribute [{attribute.name}]", attribute.position, hint)
     return node
 
 
