@@ -114,7 +114,8 @@ def _target_of(tenant, key: str, attribute: str | None = None) -> Target:
 
 
 def _chosen(tenant, person_id) -> list[Identity]:
-    if not str(person_id or "").isdigit():
+    text = str(person_id or "")
+    if not (text.isascii() and text.isdigit() and len(text) < 12):
         return []
     return list(Identity.objects.filter(tenant=tenant, pk=int(person_id)))
 

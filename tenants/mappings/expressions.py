@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 MAX_LENGTH = 1000  # characters of an expression
 MAX_DEPTH = 12  # nested calls and comparisons
 COMPARISONS = ("==", "!=", "<>", "=")
+DIGITS = frozenset("0123456789")  # str.isdigit() also takes "²", which int() refuses
 
 
 class ExpressionError(ValueError):
@@ -90,9 +91,9 @@ def tokenize(text: str) -> list[Token]:
             i = _attribute(text, i, tokens)
         elif char == '"':
             i = _string(text, i, tokens)
-        elif char.isdigit() or (char == "-" and text[i + 1 : i + 2].isdigit()):
+        elif char in DIGITS or (char == "-" and text[i + 1 : i + 2] in DIGITS):
             i = _number(text, i, tokens)
-        elif char.isalpha():
+        elif char.isascii() and char.isalpha():
             i = _name(text, i, tokens)
         elif op := next((op for op in COMPARISONS if text.startswith(op, i)), None):
             tokens.append(Token("op", {"==": "=", "<>": "!="}.get(op, op), i + 1))
@@ -132,7 +133,7 @@ def _string(text: str, i: int, tokens: list[Token]) -> int:
 
 def _number(text: str, i: int, tokens: list[Token]) -> int:
     j = i + 1
-    while j < len(text) and text[j].isdigit():
+    while j < len(text) and text[j] in DIGITS:
         j += 1
     if j - i > 6:
         raise ExpressionError("Number too large", i + 1)
@@ -142,7 +143,7 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
 
 def _name(text: str, i: int, tokens: list[Token]) -> int:
     j = i
-    while j < len(text) and (text[j].isalnum() or text[j] == "_"):
+    while j < len(text) and text[j].isascii() and (text[j].isalnum() or text[j] == "_"):
         j += 1
     tokens.append(Token("name", text[i:j], i + 1))
     return j

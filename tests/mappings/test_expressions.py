@@ -116,6 +116,8 @@ def test_documented_behaviour(text, value):
         ("[x] )", "Unexpected ')'", 5),
         ("ToLower([x]) ; 1", "Unexpected character ';'", 14),
         ('Left([x], "three")', "Left needs a whole number as argument 2", 11),
+        ("Left([x], ¹)", "Unexpected character '¹'", 11),  # found by hypothesis
+        ("Lëft([x], 1)", "Unexpected character 'ë'", 2),
     ],
 )
 def test_errors_carry_the_position(text, message, position):
