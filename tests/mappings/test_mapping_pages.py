@@ -82,6 +82,8 @@ def test_a_bad_expression_is_shown_where_it_goes_wrong_and_nothing_is_saved(
 
 def test_save_then_reset_each_audited(client, alpha, msp_admin):
     client.force_login(msp_admin)
+    page = client.get(edit_url(alpha)).content.decode()
+    assert "[job_title]" in page and "Preview before saving" in page and "Pat Member-alpha" in page
     response = client.post(edit_url(alpha), {"expression": "ToUpper([job_title])"})
     assert response.status_code == 302
     row = AttributeMapping.objects.get(tenant=alpha.tenant, target="entra", attribute="job_title")
