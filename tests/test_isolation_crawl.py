@@ -42,6 +42,9 @@ TENANT_PARAMS = {
     "action_request_id": lambda world: action_request_of(world).pk,
     "person_id": lambda world: unmanaged_person_of(world).pk,
     "drift_id": lambda world: drift_of(world).pk,
+    # An attribute mapping's target and attribute (tenants/mappings/defaults.py).
+    "target": lambda world: "entra",
+    "attribute": lambda world: "job_title",
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {
