@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "provisioning",
     "provisioning.inventory",
     "provisioning.first_sign_in",
+    "provisioning.scim",
     "sandbox",
     "reports",
 ]
