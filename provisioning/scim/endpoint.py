@@ -25,10 +25,13 @@ from scim2_models import (
     InvalidValueException,
     ListResponse,
     NotFoundException,
+    NotImplementedException,
     PatchOp,
     ResourceType,
+    ResponseParameters,
     Schema,
     SCIMException,
+    SearchRequest,
     UniquenessException,
 )
 
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY_BYTES = 256 * 1024
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+ENTERPRISE = str(resources.EnterpriseExtension.__schema__)
 
 
 def answer(payload: dict | None, status: int = 200, **headers) -> HttpResponse:
@@ -146,13 +150,38 @@ def _validated(model, data: dict, context: Context):
         ) from None
 
 
-def _user_answer(request, token, identity, status=200, context=Context.RESOURCE_QUERY_RESPONSE):
+def _shown(params) -> ResponseParameters:
+    """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9)."""
+    wanted = {
+        "attributes": params.get("attributes") or None,
+        "excludedAttributes": params.get("excludedAttributes") or None,
+    }
+    return _validated(ResponseParameters[ScimUser], wanted, Context.DEFAULT)
+
+
+def _scim_user(request, token, identity) -> ScimUser:
     base = base_url(request, token)
-    user = mapping.scim_user_of(mapping.fields_of(identity))
+    user = mapping.scim_user_of(mapping.fields_of(identity), base)
     user.id = str(identity.pk)
     user.meta = resources.user_meta(identity, base)
+    return user
+
+
+def _user_answer(request, token, identity, status=200, context=Context.RESOURCE_QUERY_RESPONSE):
+    user = _scim_user(request, token, identity)
     headers = {"Location": user.meta.location} if status == 201 else {}
-    return answer(user.model_dump(scim_ctx=context), status, **headers)
+    shown = _shown(request.GET)
+    payload = _typed(user.model_dump(scim_ctx=context, response_parameters=shown))
+    return answer(payload, status, **headers)
+
+
+def _typed(payload: dict) -> dict:
+    """Every user names the enterprise extension in `schemas`, even without a value of it:
+    its resource type has the extension, and a client (scim2-client) picks the model of a
+    response by these URNs, so one without would drop the extension from a later PATCH."""
+    if ENTERPRISE not in payload.get("schemas", []):
+        payload["schemas"] = [*payload.get("schemas", []), ENTERPRISE]
+    return payload
 
 
 # -- discovery --------------------------------------------------------------------------------
@@ -191,11 +220,13 @@ def resource_type(request: HttpRequest, token, name: str) -> HttpResponse:
     raise NotFoundException(detail=f"No resource type {name}.")
 
 
-def _listed(model, items: list, total: int, start: int, context=Context.SEARCH_RESPONSE) -> dict:
+def _listed(
+    model, items: list, total: int, start: int, context=Context.SEARCH_RESPONSE, shown=None
+) -> dict:
     listing = ListResponse[model](
         total_results=total, start_index=start, items_per_page=len(items), resources=items
     )
-    return listing.model_dump(scim_ctx=context)
+    return listing.model_dump(scim_ctx=context, response_parameters=shown)
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -208,15 +239,23 @@ def users(request: HttpRequest, token) -> HttpResponse:
         user = _validated(ScimUser, _body(request), Context.RESOURCE_CREATION_REQUEST)
         identity = service.create(tenant, user, token=token, http_request=request)
         return _user_answer(request, token, identity, 201, Context.RESOURCE_CREATION_RESPONSE)
-    page = queries.page_of_users(tenant, request.GET)
-    base = base_url(request, token)
-    found = []
-    for identity in page.people:
-        user = mapping.scim_user_of(mapping.fields_of(identity))
-        user.id = str(identity.pk)
-        user.meta = resources.user_meta(identity, base)
-        found.append(user)
-    return answer(_listed(ScimUser, found, page.total, page.start))
+    return _user_list(request, token, request.GET)
+
+
+@scim_view(("POST",))
+def users_search(request: HttpRequest, token) -> HttpResponse:
+    """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
+    search = _validated(SearchRequest[ScimUser], _body(request), Context.SEARCH_REQUEST)
+    params = search.model_dump(exclude_none=True, by_alias=True)
+    return _user_list(request, token, {k: str(v) for k, v in params.items() if k != "schemas"})
+
+
+def _user_list(request: HttpRequest, token, params) -> HttpResponse:
+    page = queries.page_of_users(token.tenant, params)
+    found = [_scim_user(request, token, identity) for identity in page.people]
+    payload = _listed(ScimUser, found, page.total, page.start, shown=_shown(params))
+    payload["Resources"] = [_typed(each) for each in payload.get("Resources", [])]
+    return answer(payload)
 
 
 @scim_view(("GET", "PUT", "PATCH", "DELETE"))
@@ -259,4 +298,8 @@ def group(request: HttpRequest, token, group_id: str) -> HttpResponse:
 
 @scim_view(("GET", "POST", "PUT", "PATCH", "DELETE"))
 def unknown(request: HttpRequest, token, rest: str = "") -> HttpResponse:
+    if rest == ".search" and request.method == "POST":
+        raise NotImplementedException(
+            detail="Searching several resource types at once is not supported: POST /Users/.search."
+        )
     raise NotFoundException(detail="No such SCIM resource.")

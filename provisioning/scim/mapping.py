@@ -58,14 +58,17 @@ def fields_of(identity: Identity) -> dict:
     }
 
 
-def scim_user_of(fields: dict) -> ScimUser:
-    """The SCIM user for these fields (without id and meta)."""
-    manager = fields.get("manager_id") or fields["manager"]
+def scim_user_of(fields: dict, base: str = "") -> ScimUser:
+    """The SCIM user for these fields (without id and meta); `base` the endpoint's URL, for
+    the manager's `$ref` when the portal manages the manager."""
+    manager_id = fields.get("manager_id") or ""
+    manager = manager_id or fields["manager"]
+    ref = f"{base}/Users/{manager_id}" if base and manager_id else None
     enterprise = EnterpriseExtension(
         department=fields["department"] or None,
         organization=fields["company"] or None,
         employee_number=fields["employee_id"] or None,
-        manager={"value": manager} if manager else None,
+        manager={"value": manager, "$ref": ref} if manager else None,
     )
     user = ScimUser(
         user_name=fields["username"],
@@ -92,8 +95,9 @@ def _emails_of(address: str) -> list[Email] | None:
 
 
 def _with_extension(user: ScimUser, enterprise: EnterpriseExtension) -> ScimUser:
-    if any(v is not None for v in enterprise.model_dump(exclude={"schemas"}).values()):
-        user[EnterpriseExtension] = enterprise
+    # Always there, even empty: its URN in `schemas` tells a client (scim2-client picks
+    # its model by it) that this user type carries the extension.
+    user[EnterpriseExtension] = enterprise
     return user
 
 

@@ -18,6 +18,7 @@ from scim2_models import (
     Group,
     GroupMember,
     Meta,
+    Mutability,
     Patch,
     Reference,
     ResourceType,
@@ -106,8 +107,59 @@ def resource_types(base: str) -> list[ResourceType]:
     ]
 
 
+# What the portal keeps of a user, and so all the schemas advertise: an attribute a client
+# sends beyond these is accepted and ignored (RFC 7643 §2: a service provider's schema says
+# what it supports). userName is immutable: the portal does not rename accounts.
+SUPPORTED = {
+    str(User.__schema__): {
+        "userName": None,
+        "name": {"givenName", "familyName"},
+        "displayName": None,
+        "emails": {"value", "type", "primary"},
+        "title": None,
+        "active": None,
+        "roles": {"value"},
+    },
+    str(EnterpriseExtension.__schema__): {
+        "employeeNumber": None,
+        "organization": None,
+        "department": None,
+        "manager": {"value", "$ref"},
+    },
+}
+IMMUTABLE = {"userName"}
+
+
+def _advertised(schema):
+    if str(schema.id) == str(Group.__schema__):  # the role templates are edited in the portal
+        schema = schema.model_copy(deep=True)
+        for attribute in schema.attributes or []:
+            attribute.mutability = Mutability.read_only
+            for sub in attribute.sub_attributes or []:
+                sub.mutability = Mutability.read_only
+        return schema
+    keep = SUPPORTED.get(str(schema.id))
+    if keep is None:
+        return schema
+    schema = schema.model_copy(deep=True)
+    attributes = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in keep:
+            continue
+        subs = keep[attribute.name]
+        if subs is not None and attribute.sub_attributes:
+            attribute.sub_attributes = [a for a in attribute.sub_attributes if a.name in subs]
+        if attribute.name in IMMUTABLE:
+            attribute.mutability = Mutability.immutable
+        attributes.append(attribute)
+    schema.attributes = attributes
+    if str(schema.id) == str(EnterpriseExtension.__schema__):
+        schema.name = "EnterpriseUser"  # as RFC 7643 §8.7.1 names it, not as our class is
+    return schema
+
+
 def schemas(base: str):
-    return [with_meta(s, base, "Schema", f"Schemas/{s.id}") for s in PROVIDER.schemas]
+    return [with_meta(_advertised(s), base, "Schema", f"Schemas/{s.id}") for s in PROVIDER.schemas]
 
 
 def user_meta(identity: Identity, base: str) -> Meta:

@@ -130,7 +130,12 @@ def _transition(identity: Identity, old: dict, new: dict, actor, http_request) -
     regroup = any(old[key] != new[key] for key in RULE_INPUTS)
     _save_own(identity, new)
     _save_groups(identity, new)
-    if managed and (changed or regroup or old["employee_id"] != new["employee_id"]):
+    if not managed:  # a leaver's attributes count again only when restored: kept, no job
+        identity.attributes = _attributes(identity.attributes, new)
+        identity.employee_id = new["employee_id"]
+        identity.save(update_fields=["attributes", "employee_id", "updated_at"])
+        return jobs
+    if changed or regroup or old["employee_id"] != new["employee_id"]:
         if new["employee_id"] != identity.employee_id:
             identity.employee_id = new["employee_id"]
             identity.save(update_fields=["employee_id", "updated_at"])

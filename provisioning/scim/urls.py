@@ -17,6 +17,7 @@ urlpatterns = [
     path(SCIM + "ResourceTypes", endpoint.resource_types, name="scim_resource_types"),
     path(SCIM + "ResourceTypes/<str:name>", endpoint.resource_type, name="scim_resource_type"),
     path(SCIM + "Users", endpoint.users, name="scim_users"),
+    path(SCIM + "Users/.search", endpoint.users_search, name="scim_users_search"),
     path(SCIM + "Users/<str:user_id>", endpoint.user, name="scim_user"),
     path(SCIM + "Groups", endpoint.groups, name="scim_groups"),
     path(SCIM + "Groups/<str:group_id>", endpoint.group, name="scim_group"),

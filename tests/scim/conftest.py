@@ -13,6 +13,10 @@ from tenants.models import RoleTemplate
 
 @pytest.fixture
 def scim(alpha, msp_admin):
+    return scim_world(alpha, msp_admin)
+
+
+def scim_world(alpha, msp_admin):
     """Tenant A with a token, a Finance template chosen by department and the Sales template
     as the default."""
     finance = RoleTemplate.objects.create(tenant=alpha.tenant, name="Finance", department="")
