@@ -93,13 +93,14 @@ def note_use(token: ScimToken) -> None:
 def refuse(slug: str, reason: str, *, token: ScimToken | None, http_request) -> None:
     """Audit a refused call: in the tenant the URL names when there is one (its MSP admins
     see why their identity provider fails), else in the global trail."""
-    tenant = Tenant.objects.filter(slug=slug).first()
+    slug = "".join(c for c in slug if c.isprintable())[:60]  # as given, but storable
+    tenant = Tenant.objects.filter(slug=slug).first() if slug else None
     record(
         "scim_token.refuse",
         actor=actor_of(token) if token else "webhook",
         tenant=tenant,
         target=("scim_token", token.pk, str(token)) if token else None,
-        after={"tenant_slug": slug[:60], "reason": reason},
+        after={"tenant_slug": slug, "reason": reason},
         result="denied",
         request=http_request,
     )

@@ -1,6 +1,6 @@
 """The SCIM endpoint (bearer token, no session) and the MSP admins' pages of it."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from provisioning.scim import endpoint, views
 
@@ -21,7 +21,7 @@ urlpatterns = [
     path(SCIM + "Users/<str:user_id>", endpoint.user, name="scim_user"),
     path(SCIM + "Groups", endpoint.groups, name="scim_groups"),
     path(SCIM + "Groups/<str:group_id>", endpoint.group, name="scim_group"),
-    re_path(r"^scim/v2/(?P<tenant>[^/]+)/(?P<rest>.*)$", endpoint.unknown, name="scim_unknown"),
+    path(SCIM + "<path:rest>", endpoint.unknown, name="scim_unknown"),
     path("tenants/<slug:tenant>/scim/", views.scim_settings, name="scim_settings"),
     path(
         "tenants/<slug:tenant>/scim/tokens/<int:token_id>/revoke/",
