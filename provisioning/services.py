@@ -90,8 +90,11 @@ def _connector_or_none(connection):
         return None
 
 
-def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> DesiredState:
-    """What the person of an onboarding form would have (the engine's own builder)."""
+def desired_for(
+    tenant: Tenant, request: OnboardingRequest, username: str, connection=None
+) -> DesiredState:
+    """What the person of an onboarding form would have (the engine's own builder), in
+    `connection`'s directory when given (its attribute mappings applied)."""
     person = {
         "username": username,
         "first_name": request.first_name,
@@ -101,8 +104,10 @@ def desired_for(tenant: Tenant, request: OnboardingRequest, username: str) -> De
         "attributes": request.attributes,
         "extra_groups": request.extra_groups,
         "license_choices": request.license_choices,
+        "employee_id": request.employee_id,
+        "start_date": request.start_date,
     }
-    return active_state(person, request.role_templates, tenant)
+    return active_state(person, request.role_templates, tenant, connection=connection)
 
 
 def preview_onboarding(
@@ -116,16 +121,16 @@ def preview_onboarding(
     `connections` and `connector_of` let a caller previewing many joiners at once (a bulk
     file) read the tenant's connections once and answer the lookups from one read."""
     username = request.username or suggest_username(tenant, request)
-    desired = desired_for(tenant, request, username)
 
     def plan(connector, connection, remote_id):
         manager = (request.attributes or {}).get("manager") or ""
         due = first_sign_in.wanted(first_sign_in.Joiner(tenant, connection, manager))
+        mapped = desired_for(tenant, request, username, connection)
         return first_sign_in.planned(
             lambda: planner.plan_onboarding(
-                connector, connection.pk, desired, tenant.link_existing_accounts
+                connector, connection.pk, mapped, tenant.link_existing_accounts
             ),
-            desired,
+            mapped,
             planner.AccountView(),
             due,
         )

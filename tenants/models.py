@@ -240,3 +240,27 @@ class RoleTemplate(models.Model):
     @property
     def effective_domain(self) -> str:
         return self.domain or (self.tenant.primary_domain if self.tenant else "")
+
+
+class AttributeMapping(models.Model):
+    """One target attribute of a tenant's target, computed by an expression
+    (tenants/mappings/): a row exists only where the tenant changed the default."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mappings")
+    # "entra", "okta", "scim:<connection id>" or "inbound-scim" (tenants/mappings/defaults.py)
+    target = models.CharField(max_length=40)
+    attribute = models.CharField(max_length=40)  # our name of the target attribute
+    expression = models.TextField(max_length=1000)
+    order = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["target", "order", "attribute"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "target", "attribute"], name="one_mapping_per_attribute"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} · {self.target} · {self.attribute} ← {self.expression}"

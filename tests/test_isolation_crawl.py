@@ -59,6 +59,9 @@ TENANT_PARAMS = {
     "drift_id": lambda world: drift_of(world).pk,
     "token_id": lambda world: scim_token_of(world).pk,
     "rule_id": lambda world: scim_rule_of(world).pk,
+    # An attribute mapping's target and attribute (tenants/mappings/defaults.py).
+    "target": lambda world: "entra",
+    "attribute": lambda world: "job_title",
 }
 # Parameters that are not tenant-owned: only a role check stands in front of them (403).
 OTHER_PARAMS = {

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
+# Mapped values that are the state's own fields; every other mapped value is an attribute.
+MAPPED_FIELDS = ("first_name", "last_name", "display_name", "email")
 ACCESS_KINDS = ("groups", "licenses", "apps")
 # What happens to access a person holds but should not have, per kind:
 MANAGED = "managed"  # remove what the portal gave and no longer wants (a mover)
@@ -80,12 +83,19 @@ def with_choices(licenses: tuple[str, ...], choices: dict | None) -> tuple[str, 
 
 
 def active_state(
-    person: dict, templates, tenant, *, grants=(), exceptions: dict | None = None
+    person: dict,
+    templates,
+    tenant,
+    *,
+    grants=(),
+    exceptions: dict | None = None,
+    connection=None,
 ) -> DesiredState:
     """What an active person holds: templates, their own overrides and extra groups, the
     licence choices made at onboarding, live grants and restored exceptions. `person` holds
     username, first_name, last_name, display_name, email, attributes, extra_groups and
-    license_choices (an Identity's fields, or a form's before there is one)."""
+    license_choices (an Identity's fields, or a form's before there is one), and may hold
+    employee_id, start_date and end_date. With a `connection`, its attribute mappings."""
     merged = merge_templates(
         templates, tenant, person.get("attributes") or {}, person.get("extra_groups") or ()
     )
@@ -99,7 +109,7 @@ def active_state(
         extra = [g["id"] or g["name"] for g in grants if g["kind"] == kind]
         extra += [ref.get("id") or ref["name"] for ref in exceptions.get(kind, [])]
         access[kind] = tuple(dict.fromkeys([*access[kind], *extra]))
-    return DesiredState(
+    state = DesiredState(
         username=person["username"],
         first_name=person["first_name"],
         last_name=person["last_name"],
@@ -109,6 +119,45 @@ def active_state(
         manager=str((person.get("attributes") or {}).get("manager") or "").strip(),
         **access,
     )
+    return with_mapping(state, connection, person) if connection is not None else state
+
+
+def with_mapping(state: DesiredState, connection, person: dict) -> DesiredState:
+    """`state` as `connection`'s attribute mappings send it (tenants/mappings), its rows read
+    in one query. Without rows the defaults are today's lists: `state` as it is. A value
+    that maps to "" is left out, as an empty attribute is today; the names a directory
+    requires stay the person's own."""
+    target = mappings.target_key_for(connection)
+    overrides = mappings.overrides_for(connection.tenant_id, target)
+    if not overrides:
+        return state
+    values = mappings.apply(connection.tenant_id, target, mapping_source(state, person), overrides)
+    attributes = dict(state.attributes)
+    for name in mappings.attributes_of(target):
+        if name in MAPPED_FIELDS:
+            continue
+        if values.get(name):
+            attributes[name] = values[name]
+        else:
+            attributes.pop(name, None)
+    names = {name: values[name] for name in MAPPED_FIELDS if values.get(name)}
+    return _replace(state, attributes=attributes, **names)
+
+
+def mapping_source(state: DesiredState, person: dict) -> dict[str, str]:
+    """A person's attributes as a mapping reads them (tenants/mappings/defaults.py)."""
+    dates = {name: person.get(name) or "" for name in ("start_date", "end_date")}
+    return {
+        "username": state.username,
+        "first_name": state.first_name,
+        "last_name": state.last_name,
+        "display_name": state.display_name,
+        "email": state.email,
+        "employee_id": str(person.get("employee_id") or ""),
+        "manager": state.manager,
+        **{name: str(value) for name, value in state.attributes.items() if value is not None},
+        **{name: getattr(value, "isoformat", value.__str__)() for name, value in dates.items()},
+    }
 
 
 def desired_for(identity, connection, *, templates=None, changes: dict | None = None, grants=None):
@@ -127,6 +176,7 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
         identity.tenant,
         grants=_live_grants(identity, connection) if grants is None else grants,
         exceptions=(identity.access_exceptions or {}).get(str(connection.pk)),
+        connection=connection,
     )
     version = {"version": identity.desired_version}
     if view.status == Status.DELETED or _not_yet(identity):
@@ -189,6 +239,9 @@ def _person(identity) -> dict:
         "attributes": identity.attributes,
         "extra_groups": identity.extra_groups,
         "license_choices": identity.license_choices,
+        "employee_id": identity.employee_id,
+        "start_date": identity.start_date,
+        "end_date": identity.end_date,
     }
 
 
@@ -236,6 +289,13 @@ def template_access(identity) -> dict:
         list(identity.role_templates.all()), identity.tenant, {}, identity.extra_groups
     )
     return {name: list(merged[name]) for name in ACCESS_KINDS}
+
+
+def mapping_source_for(identity) -> dict[str, str]:
+    """What an outbound mapping reads of `identity` (a mappings page's preview)."""
+    person = _person(identity)
+    state = active_state(person, list(identity.role_templates.all()), identity.tenant)
+    return mapping_source(state, person)
 
 
 def desired_for_display(identity) -> DesiredState:

@@ -271,6 +271,7 @@ def changes_of(result: Draft, known: Known) -> list[str]:
             result.templates,
             tenant,
             exceptions=exceptions.get(str(connection.pk)),
+            connection=connection,
         )
         if result.status == Identity.Status.LEFT:
             active = _left(active)

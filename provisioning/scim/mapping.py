@@ -8,34 +8,61 @@ from scim2_models import Email, Name, Role
 
 from provisioning.models import Identity
 from provisioning.scim.resources import EnterpriseExtension, ScimUser
+from tenants import mappings
+from tenants.mappings.defaults import INBOUND
 from tenants.models import Tenant
 
-ATTRIBUTES = ("department", "job_title", "company", "manager")
+ATTRIBUTES = ("department", "job_title", "company", "office", "manager")
 
 
 def person_fields(tenant: Tenant, scim_user: ScimUser) -> dict:
-    """userName, names, e-mail, title, enterprise department / organisation / employee number
-    / manager, externalId, active and the pushed groups (`roles`), as the portal names them."""
-    name = scim_user.name or Name()
-    enterprise = scim_user[EnterpriseExtension] or EnterpriseExtension()
-    manager = enterprise.manager
-    first, last = _names(name, scim_user.display_name or "", scim_user.user_name or "")
+    """The person's fields for a SCIM user: its attributes (userName, names, work e-mail,
+    title, enterprise department / organization / employeeNumber / manager) through the
+    tenant's attribute mapping of the target "inbound-scim" (tenants/mappings: the defaults
+    map each to today's field), then what SCIM itself decides: externalId, active and the
+    pushed groups (`roles`)."""
+    source = scim_source(tenant, scim_user)
+    mapped = {key: _text(value) for key, value in mappings.apply(tenant, INBOUND, source).items()}
+    first, last = mapped.get("first_name", ""), mapped.get("last_name", "")
+    if not first and not last:  # the directories need names
+        first, last = _names(mapped.get("display_name", ""), mapped.get("username", ""))
     return {
-        "username": _text(scim_user.user_name),
+        "username": mapped.get("username", ""),
         "first_name": first,
         "last_name": last,
-        "display_name": _text(scim_user.display_name) or f"{first} {last}".strip(),
-        "email": _email(scim_user.emails or []) or _text(scim_user.user_name),
-        "job_title": _text(scim_user.title),
-        "department": _text(enterprise.department),
-        "company": _text(enterprise.organization),
-        "employee_id": _text(enterprise.employee_number),
-        "manager": _manager_in(tenant, manager),
-        "external_id": _text(scim_user.external_id),
+        "display_name": mapped.get("display_name", "") or f"{first} {last}".strip(),
+        "email": mapped.get("email", "") or mapped.get("username", ""),
+        **{key: mapped.get(key, "") for key in ATTRIBUTES},
+        "employee_id": mapped.get("employee_id", ""),
+        "external_id": source["externalId"],
         "active": scim_user.active is not False,
         "groups": [
             _text(r.value or r.display) for r in scim_user.roles or [] if r.value or r.display
         ],
+    }
+
+
+def _pushed_groups(scim_user: ScimUser) -> list[str]:
+    return [g for g in (_text(r.value or r.display) for r in scim_user.roles or []) if g]
+
+
+def scim_source(tenant: Tenant, scim_user: ScimUser) -> dict[str, str]:
+    """The SCIM user as the mapping's source attributes (tenants.mappings' INBOUND_SOURCES)."""
+    name = scim_user.name or Name()
+    enterprise = scim_user[EnterpriseExtension] or EnterpriseExtension()
+    return {
+        "userName": _text(scim_user.user_name),
+        "name.givenName": _text(name.given_name),
+        "name.familyName": _text(name.family_name),
+        "displayName": _text(scim_user.display_name),
+        "emails.work": _email(scim_user.emails or []),
+        "title": _text(scim_user.title),
+        "externalId": _text(scim_user.external_id),
+        "active": "false" if scim_user.active is False else "true",
+        "department": _text(enterprise.department),
+        "organization": _text(enterprise.organization),
+        "employeeNumber": _text(enterprise.employee_number),
+        "manager": _manager_in(tenant, enterprise.manager),
     }
 
 
@@ -122,10 +149,7 @@ def _manager_id(tenant_id: int, manager: str) -> str:
     return str(found.pk) if found else ""
 
 
-def _names(name: Name, display: str, username: str) -> tuple[str, str]:
-    first, last = _text(name.given_name), _text(name.family_name)
-    if first or last:
-        return first, last
+def _names(display: str, username: str) -> tuple[str, str]:
     words = (display or username.split("@")[0]).split()
     return (words[0], " ".join(words[1:])) if words else ("", "")
 

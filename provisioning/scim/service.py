@@ -35,6 +35,7 @@ LIMITS = {
     "department": 64,
     "job_title": 64,
     "company": 64,
+    "office": 64,
     "manager": 254,
 }
 

@@ -176,3 +176,86 @@ def test_discovery(client, scim):
     assert ENTERPRISE in {s["id"] for s in schemas["Resources"]}
     groups = call(client, scim, "get", url(scim, "scim_groups")).json()
     assert {g["displayName"] for g in groups["Resources"]} == {"Alpha Ltd Sales", "Finance"}
+
+
+def test_the_tenants_inbound_mapping_translates_the_user(client, scim):
+    from tenants.models import AttributeMapping
+
+    AttributeMapping.objects.create(
+        tenant=scim.tenant, target="inbound-scim", attribute="office", expression='"Berlin"'
+    )
+    AttributeMapping.objects.create(
+        tenant=scim.tenant,
+        target="inbound-scim",
+        attribute="job_title",
+        expression="ToUpper([title])",
+    )
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    person = Identity.objects.get(username="ada@alpha.test")
+    assert person.attributes["office"] == "Berlin"
+    assert person.attributes["job_title"] == "ANALYST"
+
+
+def test_a_pushed_group_chooses_the_template(client, scim, msp_admin):
+    from provisioning.scim import rules
+    from provisioning.scim.models import RoleRule
+    from tenants.models import RoleTemplate
+
+    ops = RoleTemplate.objects.create(tenant=scim.tenant, name="Ops")
+    rules.add(
+        scim.tenant,
+        attribute=RoleRule.Attribute.GROUP,
+        value="okta-ops",
+        template=ops,
+        actor=msp_admin,
+        http_request=None,
+    )
+    body = ada(roles=[{"value": "okta-ops"}])
+    assert call(client, scim, "post", url(scim), body).status_code == 201
+    person = Identity.objects.get(username="ada@alpha.test")
+    assert {t.name for t in person.role_templates.all()} == {"Finance", "Ops"}
+
+
+def test_no_matching_rule_and_no_default_is_refused(client, scim):
+    from provisioning.scim.models import RoleRule
+
+    RoleRule.objects.filter(attribute="default").delete()
+    response = call(client, scim, "post", url(scim), ada(**{ENTERPRISE: {"department": "Ops"}}))
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert not Identity.objects.filter(username="ada@alpha.test").exists()
+
+
+def test_a_rename_is_refused_and_a_bad_patch_changes_nothing(client, scim):
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    rename = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "userName", "value": "x@y.com"}],
+    }
+    response = call(client, scim, "patch", one, rename)
+    assert response.status_code == 400 and response.json()["scimType"] == "mutability"
+    jobs = Job.objects.count()
+    bad = {"schemas": [PATCH], "Operations": [{"op": "jump", "path": "title", "value": "x"}]}
+    response = call(client, scim, "patch", one, bad)
+    assert response.status_code == 400
+    person = Identity.objects.get(pk=person_id)
+    assert (person.username, person.attributes["job_title"]) == ("ada@alpha.test", "Analyst")
+    assert Job.objects.count() == jobs
+
+
+def test_the_circuit_breaker_holds_a_run_of_scim_leavers(client, scim):
+    scim.tenant.offboard_hold_count = 1
+    scim.tenant.save()
+    ids = []
+    for n in range(3):
+        body = ada(userName=f"l{n}@alpha.test", externalId=f"l{n}")
+        body[ENTERPRISE] = {"department": "Finance"}
+        ids.append(call(client, scim, "post", url(scim), body).json()["id"])
+    leave = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    answers = [
+        call(client, scim, "patch", url(scim, "scim_user", user_id=i), leave).json() for i in ids
+    ]
+    assert [a["active"] for a in answers] == [False, True, True]  # the 2nd leave is held
+    held = Job.objects.filter(kind=Job.Kind.LEAVE, status=Job.Status.HELD)
+    assert held.count() == 2 and held.first().batch.kind == "scim"
+    assert held.first().batch.status == "held"
