@@ -146,3 +146,29 @@ def test_errors(idp, bravo, msp_admin):
     with Client(base_url=idp.base, headers={"Authorization": f"Bearer {other}"}) as foreign:
         hidden = SyncSCIMClient(foreign, provider=PROVIDER).query(Person, raise_scim_errors=False)
     assert isinstance(hidden, Error) and hidden.status == 404
+
+
+def test_the_curl_session_of_the_doc_works(live_server, alpha, msp_admin, tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    scim = scim_world(alpha, msp_admin)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scim.md").read_text()
+    script = re.findall(r"```sh\n(.*?)```", doc, flags=re.S)[0]
+    settings_lines = ("PORTAL=", "TENANT=", "TOKEN=")
+    script = "\n".join(s for s in script.splitlines() if not s.startswith(settings_lines))
+    env = {
+        "PORTAL": live_server.url,
+        "TENANT": scim.tenant.slug,
+        "TOKEN": scim.clear,
+        "PATH": "/usr/bin:/bin",
+    }
+    run = subprocess.run(
+        ["bash", "-ec", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    person = Identity.objects.get(tenant=scim.tenant, external_id="hr-1042")
+    assert person.status == Identity.Status.LEAVER
+    assert [t.name for t in person.role_templates.all()] == ["Finance"]
+    assert '"active": false' in run.stdout
