@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -36,6 +37,7 @@ from scim2_models import (
 )
 
 from portal.audit.events import record
+from provisioning import refusals
 from provisioning.scim import mapping, queries, resources, service, tokens
 from provisioning.scim.resources import ScimUser
 
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY_BYTES = 256 * 1024
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+REFUSALS = "scim"
 ENTERPRISE = str(resources.EnterpriseExtension.__schema__)
 
 
@@ -69,13 +72,18 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:
+            addr = refusals.remote_addr(request)
+            if refusals.too_many(REFUSALS, addr, settings.SCIM_REFUSALS_PER_MINUTE):
+                return error(429, "Too many refused requests from this address: wait a minute.")
             token = tokens.find(tokens.bearer_of(request.headers.get("Authorization", "")))
             if token is None:
+                refusals.count(REFUSALS, addr)
                 tokens.refuse(tenant, "no valid bearer token", token=None, http_request=request)
                 return error(
                     401, "A valid bearer token is required.", WWW_Authenticate='Bearer realm="scim"'
                 )
             if token.tenant.slug != tenant or not token.tenant.is_active:
+                refusals.count(REFUSALS, addr)
                 tokens.refuse(tenant, "token of another tenant", token=token, http_request=request)
                 return error(404, "No such SCIM endpoint.")
             tokens.note_use(token)

@@ -11,6 +11,12 @@ from provisioning.scim.models import RoleRule
 from tenants.models import RoleTemplate
 
 
+@pytest.fixture(autouse=True)
+def _no_refusal_limit(settings):
+    """These tests send refused requests from one address; one test sets a limit."""
+    settings.SCIM_REFUSALS_PER_MINUTE = 100_000
+
+
 @pytest.fixture
 def scim(alpha, msp_admin):
     return scim_world(alpha, msp_admin)

@@ -259,3 +259,16 @@ def test_the_circuit_breaker_holds_a_run_of_scim_leavers(client, scim):
     held = Job.objects.filter(kind=Job.Kind.LEAVE, status=Job.Status.HELD)
     assert held.count() == 2 and held.first().batch.kind == "scim"
     assert held.first().batch.status == "held"
+
+
+def test_a_caller_that_keeps_failing_gets_429_and_fills_nothing(client, scim, settings):
+    settings.SCIM_REFUSALS_PER_MINUTE = 2
+    meta = {"REMOTE_ADDR": "203.0.113.9", "HTTP_AUTHORIZATION": "Bearer scim_wrong"}
+    for _ in range(2):
+        assert client.get(url(scim), **meta).status_code == 401
+    events = AuditEvent.objects.count()
+    response = client.get(url(scim), **meta)
+    assert response.status_code == 429 and response.json()["status"] == "429"
+    assert AuditEvent.objects.count() == events
+    other = {"REMOTE_ADDR": "203.0.113.10", "HTTP_AUTHORIZATION": f"Bearer {scim.clear}"}
+    assert client.get(url(scim), **other).status_code == 200
