@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "provisioning",
     "provisioning.inventory",
     "provisioning.first_sign_in",
+    "provisioning.scim",
     "sandbox",
     "reports",
 ]
@@ -298,6 +299,8 @@ QUARANTINE_COOLDOWN_SECONDS = env.int("QUARANTINE_COOLDOWN_SECONDS", default=180
 QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", default=1800)
 # Refused HR webhook requests per sender address and minute before it gets 429 unrecorded.
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
+# Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
+SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
 
 
 def _audit_signing_keys(text: str) -> dict[str, bytes]:

@@ -19,7 +19,7 @@ from provisioning.engine import planner
 from provisioning.engine.desired import desired_for, is_live
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
-from provisioning.models import Batch, Identity, Job
+from provisioning.models import Batch, BatchRow, Identity, Job
 from provisioning.services import dry_run
 from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
@@ -549,3 +549,85 @@ def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=())
 
     remote_ids = {pk: a.remote_id for pk, a in accounts.items()}
     return dry_run(identity.tenant, identity.username, plan, remote_ids)
+
+
+# -- automated leavers: the circuit breaker's window -----------------------------------------
+
+BREAKER_WINDOW = timedelta(hours=1)
+
+
+def offboard_in_window(
+    identity: Identity,
+    options: OffboardingOptions,
+    *,
+    kind: str,
+    actor,
+    at: datetime | None = None,
+    row: dict | None = None,
+    http_request=None,
+) -> Job:
+    """A leave sent by a system (the HR webhook, a SCIM client), in that source's batch of
+    the last hour; once that batch offboards more people than the tenant's limit, it is
+    held, and so is every leave that joins it, until an MSP admin confirms."""
+    tenant = identity.tenant
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one at a time
+        batch = _open_window_batch(tenant, kind, options)
+        leavers = _leavers_of(batch) | {identity.pk}
+        hold = batch.status == Batch.Status.HELD
+        if not hold and would_hold(tenant, len(leavers)):
+            _hold_window_batch(batch, hold_reason(tenant, len(leavers)), actor=actor)
+            hold = True
+        job = request_offboarding(
+            identity, options, actor=actor, at=at, batch=batch, hold=hold, http_request=http_request
+        )
+        line = batch.rows_total + 1
+        BatchRow.objects.create(
+            batch=batch,
+            line=line,
+            data=(row or {}) | {"leave_at": at.isoformat() if at else "now"},
+            identity=identity,
+            job=job,
+        )
+        batch.rows_total = batch.rows_valid = line
+        batch.save(update_fields=["rows_total", "rows_valid"])
+    return job
+
+
+def _open_window_batch(tenant: Tenant, kind: str, options: OffboardingOptions) -> Batch:
+    recent = (
+        Batch.objects.filter(
+            tenant=tenant, kind=kind, created_at__gte=timezone.now() - BREAKER_WINDOW
+        )
+        .exclude(status=Batch.Status.CANCELLED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if recent is not None:
+        return recent
+    return Batch.objects.create(
+        tenant=tenant,
+        kind=kind,
+        status=Batch.Status.STARTED,
+        options={"offboard": options.as_dict()},
+    )
+
+
+def _leavers_of(batch: Batch) -> set[int]:
+    jobs = batch.jobs.filter(kind=Job.Kind.LEAVE).exclude(status=Job.Status.CANCELLED)
+    return set(jobs.values_list("identity_id", flat=True))
+
+
+def _hold_window_batch(batch: Batch, reason: str, *, actor) -> None:
+    """Hold the batch, and its leaves that wait for their time: nothing of it is sent
+    until an MSP admin confirms."""
+    hold_batch(batch, reason)
+    waiting = list(batch.jobs.filter(status=Job.Status.SCHEDULED).values_list("pk", flat=True))
+    Job.objects.filter(pk__in=waiting).update(status=Job.Status.HELD)
+    record(
+        "batch.hold",
+        actor=actor,
+        tenant=batch.tenant,
+        target=("batch", batch.pk, str(batch)),
+        after={"reason": batch.hold_reason, "jobs_held": waiting},
+    )

@@ -23,6 +23,8 @@ class Identity(models.Model):
     display_name = models.CharField(max_length=160)
     username = models.CharField(max_length=254, help_text="UPN (Entra) and login (Okta).")
     employee_id = models.CharField(max_length=64, blank=True, help_text="The HR system's id.")
+    # The id a SCIM client (an identity provider or HR system) keeps for the person.
+    external_id = models.CharField(max_length=255, blank=True, db_index=True)
     email = models.EmailField(max_length=254)
     attributes = models.JSONField(default=dict, blank=True)  # overrides of template defaults
     extra_groups = models.JSONField(default=list, blank=True)

@@ -14,6 +14,7 @@ class Batch(models.Model):
         CSV_OFFBOARD = "csv_offboard", "CSV offboarding"
         SCHEDULE = "schedule", "Scheduled leavers"
         WEBHOOK = "webhook", "HR webhook"
+        SCIM = "scim", "SCIM provisioning"
 
     class Status(models.TextChoices):
         VALIDATED = "validated", "Validated (not started)"

@@ -17,7 +17,22 @@ from tenants.outbox.models import SentEmail
 # The password reset pages are for people who cannot sign in (tests/security/test_mfa_and_signin).
 # A first sign-in's one-time page is for its recipient, who may have no portal account: its
 # unguessable token is the key (tests/provisioning/test_first_sign_in.py).
-PUBLIC = {
+# The SCIM endpoint has no session either: a tenant's bearer token guards it, and another
+# tenant's token gets 404 (tests/scim/).
+SCIM_ENDPOINT = {
+    "scim_service_provider_config",
+    "scim_schemas",
+    "scim_schema",
+    "scim_resource_types",
+    "scim_resource_type",
+    "scim_users",
+    "scim_users_search",
+    "scim_user",
+    "scim_groups",
+    "scim_group",
+    "scim_unknown",
+}
+PUBLIC = SCIM_ENDPOINT | {
     "first_sign_in_view",
     "login",
     "logout",
@@ -42,6 +57,8 @@ TENANT_PARAMS = {
     "action_request_id": lambda world: action_request_of(world).pk,
     "person_id": lambda world: unmanaged_person_of(world).pk,
     "drift_id": lambda world: drift_of(world).pk,
+    "token_id": lambda world: scim_token_of(world).pk,
+    "rule_id": lambda world: scim_rule_of(world).pk,
     # An attribute mapping's target and attribute (tenants/mappings/defaults.py).
     "target": lambda world: "entra",
     "attribute": lambda world: "job_title",
@@ -55,6 +72,12 @@ OTHER_PARAMS = {
     "token": lambda world, extra: "set-password",
     # An e-mail in the outbox (MSP admins only).
     "email_id": lambda world, extra: SentEmail.objects.create(subject="Hello", recipients="x@y").pk,
+    # The SCIM endpoint's own path parts (its token guards them).
+    "schema_id": lambda world, extra: "urn:ietf:params:scim:schemas:core:2.0:User",
+    "name": lambda world, extra: "User",
+    "user_id": lambda world, extra: str(world.identity.pk),
+    "group_id": lambda world, extra: str(world.template.pk),
+    "rest": lambda world, extra: "Unknown",
 }
 
 # Routes whose parameter means something else there: staff pages' person is a portal user.
@@ -84,6 +107,28 @@ def unmanaged_person_of(world):
             in_scope=True,
         )
     return person
+
+
+def scim_token_of(world):
+    """A SCIM token of the tenant (one per world)."""
+    from provisioning.scim.models import ScimToken
+
+    token, _ = ScimToken.objects.get_or_create(
+        tenant=world.tenant,
+        name=f"{world.tenant.name} IdP",
+        defaults={"prefix": "scim_crawl", "token_sha256": f"crawl-{world.tenant.slug}"},
+    )
+    return token
+
+
+def scim_rule_of(world):
+    """A SCIM role rule of the tenant (one per world)."""
+    from provisioning.scim.models import RoleRule
+
+    rule, _ = RoleRule.objects.get_or_create(
+        tenant=world.tenant, attribute="default", role_template=world.template
+    )
+    return rule
 
 
 def drift_of(world):

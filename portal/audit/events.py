@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import models, transaction
@@ -51,6 +52,15 @@ _METADATA_LAST_WORDS = frozenset({"at", "on", "date", "expiry", "expires", "days
 # Fernet tokens (our credential ciphertext) are redacted whatever key they sit under.
 _FERNET_TOKEN = re.compile(r"^gAAAAA[A-Za-z0-9_\-]{40,}={0,2}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class ServiceActor:
+    """A system that acts through a credential of its own (a SCIM client's token): recorded
+    as a webhook actor under the credential's name, so the trail says which one it was."""
+
+    username: str  # e.g. "scim-token:12"
+    display: str  # e.g. "SCIM token Okta production"
 
 
 class HasPk(Protocol):
@@ -256,6 +266,12 @@ def _lock_head(chain_key: str, tenant_id: int | None) -> AuditChainHead:
 
 
 def _actor_fields(actor: Any) -> dict[str, Any]:
+    if isinstance(actor, ServiceActor):
+        return {
+            "actor_kind": ActorKind.WEBHOOK,
+            "actor_username": _clip(actor.username, 150),
+            "actor_display": _clip(actor.display, 255),
+        }
     if actor == ActorKind.SYSTEM or actor == ActorKind.WEBHOOK:
         kind = ActorKind(actor)
         return {"actor_kind": kind, "actor_username": kind.value, "actor_display": kind.label}

@@ -9,18 +9,17 @@ event: 200 with the original job), the tenant's data (422), then the service cal
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 
 from portal.audit.events import record
+from provisioning import refusals
 from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import schema, service, signing
 from tenants.crypto import CredentialError
@@ -54,10 +53,7 @@ class Inbound:
 
     @property
     def remote_addr(self) -> str | None:
-        try:
-            return str(ipaddress.ip_address(self.request.META.get("REMOTE_ADDR", "").strip()))
-        except ValueError:
-            return None
+        return refusals.remote_addr(self.request)
 
     def event_row(self, outcome: str, reason: str = "", job=None) -> HRWebhookEvent:
         return HRWebhookEvent.objects.create(
@@ -107,25 +103,15 @@ def handle(request: HttpRequest, slug: str) -> Reply:
 
 
 REFUSALS_MESSAGE = "Too many refused requests from this address: wait a minute."
-
-
-def _refusals_key(remote_addr: str | None) -> str:
-    minute = int(time.time() // 60)
-    return f"{settings.REDIS_KEY_PREFIX}:hr-webhook-refusals:{remote_addr or 'unknown'}:{minute}"
+REFUSALS = "hr-webhook"
 
 
 def _too_many_refusals(remote_addr: str | None) -> bool:
-    limit = settings.HR_WEBHOOK_REFUSALS_PER_MINUTE
-    return cache.get(_refusals_key(remote_addr), 0) >= limit
+    return refusals.too_many(REFUSALS, remote_addr, settings.HR_WEBHOOK_REFUSALS_PER_MINUTE)
 
 
 def _count_refusal(remote_addr: str | None) -> None:
-    key = _refusals_key(remote_addr)
-    if not cache.add(key, 1, timeout=120):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=120)
+    refusals.count(REFUSALS, remote_addr)
 
 
 def _limit() -> str:

@@ -8,20 +8,15 @@ transaction that also records the event, so that the event and its job commit to
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
-from django.db import transaction
-from django.utils import timezone
-
-from portal.audit.events import record
 from provisioning import lifecycle, services
-from provisioning.models import Batch, BatchRow, Identity, Job
+from provisioning.models import Batch, Identity, Job
 from provisioning.webhook.schema import Change, Event, Hire, Terminate
 from tenants import clock
 from tenants.models import RoleTemplate, Tenant
 
 ACTOR = "webhook"
-BATCH_WINDOW = timedelta(hours=1)
 END_OF_DAY = time(23, 59)  # an end_date is the last working day: access ends as it closes
 
 Action = Callable[[], Job]
@@ -121,87 +116,12 @@ def leave_time(tenant: Tenant, event: Terminate) -> datetime | None:
 def _prepare_terminate(tenant: Tenant, event: Terminate, http_request) -> Action:
     identity = _employee(tenant, event.employee_id)
     at = leave_time(tenant, event)
-    return lambda: offboard_in_batch(identity, at, event, http_request=http_request)
-
-
-# -- the circuit breaker ----------------------------------------------------------------------
-
-
-def offboard_in_batch(identity: Identity, at: datetime | None, event: Terminate, *, http_request):
-    """A leave job in the tenant's webhook batch of the last hour; once that batch offboards
-    more people than the tenant's limit, it is held, and so is every leave that joins it."""
-    tenant = identity.tenant
-    options = lifecycle.OffboardingOptions.preset_for(tenant)
-    with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one at a time
-        batch = _open_batch(tenant, options)
-        leavers = _leavers(batch) | {identity.pk}
-        hold = batch.status == Batch.Status.HELD
-        if not hold and lifecycle.would_hold(tenant, len(leavers)):
-            _hold(batch, lifecycle.hold_reason(tenant, len(leavers)))
-            hold = True
-        job = lifecycle.request_offboarding(
-            identity,
-            options,
-            actor=ACTOR,
-            at=at,
-            batch=batch,
-            hold=hold,
-            http_request=http_request,
-        )
-        line = batch.rows_total + 1
-        BatchRow.objects.create(
-            batch=batch,
-            line=line,
-            data={
-                "employee_id": identity.employee_id,
-                "event_id": event.id,
-                "leave_at": at.isoformat() if at else "now",
-            },
-            identity=identity,
-            job=job,
-        )
-        batch.rows_total = batch.rows_valid = line
-        batch.save(update_fields=["rows_total", "rows_valid"])
-    return job
-
-
-def _open_batch(tenant: Tenant, options: lifecycle.OffboardingOptions) -> Batch:
-    recent = (
-        Batch.objects.filter(
-            tenant=tenant,
-            kind=Batch.Kind.WEBHOOK,
-            created_at__gte=timezone.now() - BATCH_WINDOW,
-        )
-        .exclude(status=Batch.Status.CANCELLED)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if recent is not None:
-        return recent
-    return Batch.objects.create(
-        tenant=tenant,
+    return lambda: lifecycle.offboard_in_window(
+        identity,
+        lifecycle.OffboardingOptions.preset_for(tenant),
         kind=Batch.Kind.WEBHOOK,
-        status=Batch.Status.STARTED,
-        options={"offboard": options.as_dict()},
-    )
-
-
-def _leavers(batch: Batch) -> set[int]:
-    jobs = batch.jobs.filter(kind=Job.Kind.LEAVE).exclude(status=Job.Status.CANCELLED)
-    return set(jobs.values_list("identity_id", flat=True))
-
-
-def _hold(batch: Batch, reason: str) -> None:
-    """Hold the batch, and its leaves that wait for their time: nothing of it is sent
-    until an MSP admin confirms."""
-    lifecycle.hold_batch(batch, reason)
-    waiting = list(batch.jobs.filter(status=Job.Status.SCHEDULED).values_list("pk", flat=True))
-    Job.objects.filter(pk__in=waiting).update(status=Job.Status.HELD)
-    record(
-        "batch.hold",
         actor=ACTOR,
-        tenant=batch.tenant,
-        target=("batch", batch.pk, str(batch)),
-        after={"reason": batch.hold_reason, "jobs_held": waiting},
+        at=at,
+        row={"employee_id": identity.employee_id, "event_id": event.id},
+        http_request=http_request,
     )

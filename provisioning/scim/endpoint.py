@@ -1,0 +1,313 @@
+"""The SCIM 2.0 endpoint of a tenant, /scim/v2/<tenant>/: bearer-authenticated, without a
+session or CSRF token, every answer `application/scim+json`, every error RFC 7644 §3.12.
+
+A token opens its own tenant only: another tenant's URL is answered 404, as if it did not
+exist. Refused calls and every write are in the tenant's audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    Error,
+    Group,
+    InvalidSyntaxException,
+    InvalidValueException,
+    ListResponse,
+    NotFoundException,
+    NotImplementedException,
+    PatchOp,
+    ResourceType,
+    ResponseParameters,
+    Schema,
+    SCIMException,
+    SearchRequest,
+    UniquenessException,
+)
+
+from portal.audit.events import record
+from provisioning import refusals
+from provisioning.scim import mapping, queries, resources, service, tokens
+from provisioning.scim.resources import ScimUser
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/scim+json"
+MAX_BODY_BYTES = 256 * 1024
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+REFUSALS = "scim"
+ENTERPRISE = str(resources.EnterpriseExtension.__schema__)
+
+
+def answer(payload: dict | None, status: int = 200, **headers) -> HttpResponse:
+    body = "" if payload is None else json.dumps(payload, default=str)
+    response = HttpResponse(body, status=status, content_type=CONTENT_TYPE)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def error(status: int, detail: str, scim_type: str | None = None, **headers) -> HttpResponse:
+    payload = Error(status=status, scim_type=scim_type, detail=detail).model_dump()
+    return answer(payload, status, **headers)
+
+
+def scim_view(methods: tuple[str, ...]) -> Callable:
+    """Authenticate the bearer token for the URL's tenant, then run the view; a SCIM
+    exception it raises is the answer."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:
+            addr = refusals.remote_addr(request)
+            if refusals.too_many(REFUSALS, addr, settings.SCIM_REFUSALS_PER_MINUTE):
+                return error(429, "Too many refused requests from this address: wait a minute.")
+            token = tokens.find(tokens.bearer_of(request.headers.get("Authorization", "")))
+            if token is None:
+                refusals.count(REFUSALS, addr)
+                tokens.refuse(tenant, "no valid bearer token", token=None, http_request=request)
+                return error(
+                    401, "A valid bearer token is required.", WWW_Authenticate='Bearer realm="scim"'
+                )
+            if token.tenant.slug != tenant or not token.tenant.is_active:
+                refusals.count(REFUSALS, addr)
+                tokens.refuse(tenant, "token of another tenant", token=token, http_request=request)
+                return error(404, "No such SCIM endpoint.")
+            tokens.note_use(token)
+            if request.method not in methods:
+                return error(405, f"{request.method} is not supported here.")
+            if len(request.body) > MAX_BODY_BYTES:
+                return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+            try:
+                return view(request, token, **kwargs)
+            except SCIMException as exc:
+                return _refused(request, token, exc.to_error())
+            except IntegrityError:  # the same user sent twice at once: the other one won
+                return _refused(
+                    request,
+                    token,
+                    UniquenessException(detail="The user exists already.").to_error(),
+                )
+            except DatabaseError:
+                logger.exception("SCIM request of tenant %s failed", tenant)
+                return error(500, "The portal could not process the request; send it again.")
+
+        return wrapper
+
+    return decorate
+
+
+def _refused(request: HttpRequest, token, scim_error: Error) -> HttpResponse:
+    status = int(scim_error.status or 400)
+    if request.method in WRITES:
+        record(
+            "scim.reject",
+            actor=tokens.actor_of(token),
+            tenant=token.tenant,
+            after={
+                "token": token.name,
+                "method": request.method,
+                "path": request.path[:200],
+                "status": status,
+                "scim_type": scim_error.scim_type or "",
+                "detail": (scim_error.detail or "")[:300],
+            },
+            result="failure",
+            request=request,
+        )
+    return answer(scim_error.model_dump(), status)
+
+
+def base_url(request: HttpRequest, token) -> str:
+    root = reverse("scim_service_provider_config", kwargs={"tenant": token.tenant.slug})
+    return request.build_absolute_uri(root).rsplit("/", 1)[0]
+
+
+def _body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        raise InvalidSyntaxException(detail="The body is not JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidSyntaxException(detail="The body must be a JSON object.")
+    return data
+
+
+def _validated(model, data: dict, context: Context):
+    try:
+        return model.model_validate(data, scim_ctx=context)
+    except ValidationError as exc:
+        first = Error.from_validation_errors(exc)[0]
+        raise (
+            InvalidSyntaxException(detail=first.detail)
+            if first.scim_type == "invalidSyntax"
+            else InvalidValueException(detail=first.detail)
+        ) from None
+
+
+def _shown(params) -> ResponseParameters:
+    """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9)."""
+    wanted = {
+        "attributes": params.get("attributes") or None,
+        "excludedAttributes": params.get("excludedAttributes") or None,
+    }
+    return _validated(ResponseParameters[ScimUser], wanted, Context.DEFAULT)
+
+
+def _scim_user(request, token, identity) -> ScimUser:
+    base = base_url(request, token)
+    user = mapping.scim_user_of(mapping.fields_of(identity), base)
+    user.id = str(identity.pk)
+    user.meta = resources.user_meta(identity, base)
+    return user
+
+
+def _user_answer(request, token, identity, status=200, context=Context.RESOURCE_QUERY_RESPONSE):
+    user = _scim_user(request, token, identity)
+    headers = {"Location": user.meta.location} if status == 201 else {}
+    shown = _shown(request.GET)
+    payload = _typed(user.model_dump(scim_ctx=context, response_parameters=shown))
+    return answer(payload, status, **headers)
+
+
+def _typed(payload: dict) -> dict:
+    """Every user names the enterprise extension in `schemas`, even without a value of it:
+    its resource type has the extension, and a client (scim2-client) picks the model of a
+    response by these URNs, so one without would drop the extension from a later PATCH."""
+    if ENTERPRISE not in payload.get("schemas", []):
+        payload["schemas"] = [*payload.get("schemas", []), ENTERPRISE]
+    return payload
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+@scim_view(("GET",))
+def service_provider_config(request: HttpRequest, token) -> HttpResponse:
+    return answer(resources.service_provider_config(base_url(request, token)).model_dump())
+
+
+@scim_view(("GET",))
+def schemas(request: HttpRequest, token) -> HttpResponse:
+    found = resources.schemas(base_url(request, token))
+    return answer(_listed(Schema, found, len(found), 1, Context.DEFAULT))
+
+
+@scim_view(("GET",))
+def schema(request: HttpRequest, token, schema_id: str) -> HttpResponse:
+    for each in resources.schemas(base_url(request, token)):
+        if each.id.casefold() == schema_id.casefold():
+            return answer(each.model_dump())
+    raise NotFoundException(detail=f"No schema {schema_id}.")
+
+
+@scim_view(("GET",))
+def resource_types(request: HttpRequest, token) -> HttpResponse:
+    found = resources.resource_types(base_url(request, token))
+    return answer(_listed(ResourceType, found, len(found), 1, Context.DEFAULT))
+
+
+@scim_view(("GET",))
+def resource_type(request: HttpRequest, token, name: str) -> HttpResponse:
+    for each in resources.resource_types(base_url(request, token)):
+        if each.id.casefold() == name.casefold():
+            return answer(each.model_dump())
+    raise NotFoundException(detail=f"No resource type {name}.")
+
+
+def _listed(
+    model, items: list, total: int, start: int, context=Context.SEARCH_RESPONSE, shown=None
+) -> dict:
+    listing = ListResponse[model](
+        total_results=total, start_index=start, items_per_page=len(items), resources=items
+    )
+    return listing.model_dump(scim_ctx=context, response_parameters=shown)
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@scim_view(("GET", "POST"))
+def users(request: HttpRequest, token) -> HttpResponse:
+    tenant = token.tenant
+    if request.method == "POST":
+        user = _validated(ScimUser, _body(request), Context.RESOURCE_CREATION_REQUEST)
+        identity = service.create(tenant, user, token=token, http_request=request)
+        return _user_answer(request, token, identity, 201, Context.RESOURCE_CREATION_RESPONSE)
+    return _user_list(request, token, request.GET)
+
+
+@scim_view(("POST",))
+def users_search(request: HttpRequest, token) -> HttpResponse:
+    """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
+    search = _validated(SearchRequest[ScimUser], _body(request), Context.SEARCH_REQUEST)
+    params = search.model_dump(exclude_none=True, by_alias=True)
+    return _user_list(request, token, {k: str(v) for k, v in params.items() if k != "schemas"})
+
+
+def _user_list(request: HttpRequest, token, params) -> HttpResponse:
+    page = queries.page_of_users(token.tenant, params)
+    found = [_scim_user(request, token, identity) for identity in page.people]
+    payload = _listed(ScimUser, found, page.total, page.start, shown=_shown(params))
+    payload["Resources"] = [_typed(each) for each in payload.get("Resources", [])]
+    return answer(payload)
+
+
+@scim_view(("GET", "PUT", "PATCH", "DELETE"))
+def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
+    identity = queries.user_or_404(token.tenant, user_id)
+    if request.method == "GET":
+        return _user_answer(request, token, identity)
+    if request.method == "DELETE":
+        service.delete(identity, token=token, http_request=request)
+        return answer(None, 204)
+    if request.method == "PUT":
+        replacement = _validated(ScimUser, _body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
+        identity = service.update(identity, replacement, token=token, http_request=request)
+        return _user_answer(request, token, identity, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    patch = _validated(PatchOp[ScimUser], _body(request), Context.RESOURCE_PATCH_REQUEST)
+    current = mapping.scim_user_of(mapping.fields_of(identity))
+    current.id = str(identity.pk)
+    patch.patch(current)
+    identity = service.update(identity, current, token=token, http_request=request)
+    return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
+
+
+# -- groups: the tenant's role templates, read-only -------------------------------------------
+
+
+@scim_view(("GET",))
+def groups(request: HttpRequest, token) -> HttpResponse:
+    page = queries.page_of_groups(token.tenant, request.GET)
+    base = base_url(request, token)
+    found = [resources.group_of(t, base, members) for t, members in page.groups]
+    return answer(_listed(Group, found, page.total, page.start))
+
+
+@scim_view(("GET",))
+def group(request: HttpRequest, token, group_id: str) -> HttpResponse:
+    template, members = queries.group_or_404(token.tenant, group_id)
+    found = resources.group_of(template, base_url(request, token), members)
+    return answer(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@scim_view(("GET", "POST", "PUT", "PATCH", "DELETE"))
+def unknown(request: HttpRequest, token, rest: str = "") -> HttpResponse:
+    if rest == ".search" and request.method == "POST":
+        raise NotImplementedException(
+            detail="Searching several resource types at once is not supported: POST /Users/.search."
+        )
+    raise NotFoundException(detail="No such SCIM resource.")

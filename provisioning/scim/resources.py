@@ -1,0 +1,188 @@
+"""What the endpoint serves, as scim2-models objects: the user model with its enterprise
+extension, the service's description (ServiceProviderConfig, Schemas, ResourceTypes), and
+users and groups in SCIM shape."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    ComplexAttribute,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    Group,
+    GroupMember,
+    Meta,
+    Mutability,
+    Patch,
+    Reference,
+    ResourceType,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models.annotations import CaseExact, Required
+
+from provisioning.models import Identity
+from tenants.models import RoleTemplate
+
+MAX_RESULTS = 100  # a page never holds more (filter.maxResults)
+
+
+class LenientManager(ComplexAttribute):
+    """The enterprise manager as identity providers send it: Okta and Entra send `value`
+    (and Okta `displayName`) but no `$ref`, which RFC 7643 marks required."""
+
+    value: Annotated[str | None, CaseExact.true] = None
+    ref: Annotated[Reference["User"] | None, Required.false] = Field(  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    display_name: str | None = None
+
+
+class EnterpriseExtension(EnterpriseUser):
+    manager: LenientManager | None = None
+
+
+ScimUser = User[EnterpriseExtension]
+
+CONFIG = ServiceProviderConfig(
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    filter=Filter(supported=True, max_results=MAX_RESULTS),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=False),
+    etag=ETag(supported=False),
+    authentication_schemes=[
+        AuthenticationScheme(
+            type="oauthbearertoken",
+            name="Bearer token",
+            description="A token an MSP admin creates on the tenant's SCIM page: "
+            "Authorization: Bearer scim_…",
+            primary=True,
+        )
+    ],
+)
+
+
+def _user_type() -> ResourceType:
+    user_type = ResourceType.from_resource(ScimUser)
+    user_type.description = "People of the tenant: POST joins, PATCH/PUT moves, active=false leaves"
+    return user_type
+
+
+def _group_type() -> ResourceType:
+    group_type = ResourceType.from_resource(Group)
+    group_type.description = "The tenant's role templates, read-only (GET only)"
+    return group_type
+
+
+PROVIDER = ScimProvider(
+    models=[User, EnterpriseExtension, Group],
+    resource_types=[_user_type(), _group_type()],
+    config=CONFIG,
+)
+
+
+def with_meta(document, base: str, resource_type: str, location: str):
+    """A discovery document with the `meta` RFC 7644 §4 asks of it."""
+    document = document.model_copy(deep=True)
+    document.meta = Meta(resource_type=resource_type, location=f"{base}/{location}")
+    return document
+
+
+def service_provider_config(base: str) -> ServiceProviderConfig:
+    return with_meta(CONFIG, base, "ServiceProviderConfig", "ServiceProviderConfig")
+
+
+def resource_types(base: str) -> list[ResourceType]:
+    return [
+        with_meta(t, base, "ResourceType", f"ResourceTypes/{t.id}") for t in PROVIDER.resource_types
+    ]
+
+
+# What the portal keeps of a user, and so all the schemas advertise: an attribute a client
+# sends beyond these is accepted and ignored (RFC 7643 §2: a service provider's schema says
+# what it supports). userName is immutable: the portal does not rename accounts.
+SUPPORTED = {
+    str(User.__schema__): {
+        "userName": None,
+        "name": {"givenName", "familyName"},
+        "displayName": None,
+        "emails": {"value", "type", "primary"},
+        "title": None,
+        "active": None,
+        "roles": {"value"},
+    },
+    str(EnterpriseExtension.__schema__): {
+        "employeeNumber": None,
+        "organization": None,
+        "department": None,
+        "manager": {"value", "$ref"},
+    },
+}
+IMMUTABLE = {"userName"}
+
+
+def _advertised(schema):
+    if str(schema.id) == str(Group.__schema__):  # the role templates are edited in the portal
+        schema = schema.model_copy(deep=True)
+        for attribute in schema.attributes or []:
+            attribute.mutability = Mutability.read_only
+            for sub in attribute.sub_attributes or []:
+                sub.mutability = Mutability.read_only
+        return schema
+    keep = SUPPORTED.get(str(schema.id))
+    if keep is None:
+        return schema
+    schema = schema.model_copy(deep=True)
+    attributes = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in keep:
+            continue
+        subs = keep[attribute.name]
+        if subs is not None and attribute.sub_attributes:
+            attribute.sub_attributes = [a for a in attribute.sub_attributes if a.name in subs]
+        if attribute.name in IMMUTABLE:
+            attribute.mutability = Mutability.immutable
+        attributes.append(attribute)
+    schema.attributes = attributes
+    if str(schema.id) == str(EnterpriseExtension.__schema__):
+        schema.name = "EnterpriseUser"  # as RFC 7643 §8.7.1 names it, not as our class is
+    return schema
+
+
+def schemas(base: str):
+    return [with_meta(_advertised(s), base, "Schema", f"Schemas/{s.id}") for s in PROVIDER.schemas]
+
+
+def user_meta(identity: Identity, base: str) -> Meta:
+    return Meta(
+        resource_type="User",
+        created=identity.created_at,
+        last_modified=identity.updated_at,
+        location=f"{base}/Users/{identity.pk}",
+    )
+
+
+def group_of(template: RoleTemplate, base: str, members: list[Identity]) -> Group:
+    return Group(
+        id=str(template.pk),
+        display_name=template.name,
+        members=[
+            GroupMember(value=str(m.pk), display=m.display_name, ref=f"{base}/Users/{m.pk}")
+            for m in members
+        ]
+        or None,
+        meta=Meta(
+            resource_type="Group",
+            created=template.created_at if hasattr(template, "created_at") else None,
+            location=f"{base}/Groups/{template.pk}",
+        ),
+    )

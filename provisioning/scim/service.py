@@ -1,0 +1,242 @@
+"""SCIM requests as the portal's actions: POST a join, PUT/PATCH a move or a change of the
+person's fields, `active` false a leave (through the circuit breaker, with the tenant's
+preset), `active` true on a leaver a restore, DELETE a leave whose account is then deleted.
+
+Each function is one transaction: the person's fields, the service calls, the SCIM side and
+the audit event commit together, or nothing does. Errors are scim2-models exceptions, which
+the endpoint answers as RFC 7644 §3.12 errors.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from scim2_models import InvalidValueException, MutabilityException, UniquenessException
+
+from portal.audit.events import record
+from provisioning import lifecycle, services
+from provisioning.models import Batch, Identity, Job
+from provisioning.scim import mapping, rules
+from provisioning.scim.models import ScimPerson, ScimToken
+from provisioning.scim.resources import ScimUser
+from provisioning.scim.tokens import actor_of
+from tenants.models import Tenant
+
+OWN_FIELDS = ("first_name", "last_name", "display_name", "email", "external_id")
+RULE_INPUTS = ("department", "job_title", "groups")
+LIMITS = {
+    "username": 254,
+    "first_name": 64,
+    "last_name": 64,
+    "display_name": 160,
+    "email": 254,
+    "employee_id": 64,
+    "external_id": 255,
+    "department": 64,
+    "job_title": 64,
+    "company": 64,
+    "office": 64,
+    "manager": 254,
+}
+
+
+def visible(tenant: Tenant):
+    """The people a SCIM client of the tenant sees: all but those it deleted."""
+    return (
+        Identity.objects.filter(tenant=tenant)
+        .exclude(scim__deleted_at__isnull=False)
+        .select_related("scim")
+        .order_by("pk")
+    )
+
+
+def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
+    fields = mapping.person_fields(tenant, user)
+    _check(fields)
+    existing = Identity.objects.filter(tenant=tenant, username__iexact=fields["username"]).first()
+    if existing is not None:
+        raise UniquenessException(detail=f"userName {fields['username']} exists already.")
+    _check_employee_id(tenant, fields["employee_id"], None)
+    templates = _templates(tenant, fields)
+    request = services.OnboardingRequest(
+        first_name=fields["first_name"],
+        last_name=fields["last_name"],
+        role_templates=templates,
+        attributes=_attributes({}, fields),
+        employee_id=fields["employee_id"],
+    )
+    actor = actor_of(token)
+    with transaction.atomic():
+        job = services.request_onboarding(
+            tenant, request, username=fields["username"], actor=actor, http_request=http_request
+        )
+        identity = job.identity
+        _save_own(identity, fields)
+        ScimPerson.objects.create(identity=identity, groups=fields["groups"])
+        jobs = [job]
+        if not fields["active"]:  # an account the identity provider holds disabled
+            jobs.append(_leave(identity, fields, actor, http_request, delete=False))
+        _audit("scim.user_create", identity, token, jobs, http_request, fields=fields)
+    return identity
+
+
+def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
+    """A PUT, or a PATCH once applied to the person's current SCIM user."""
+    tenant = identity.tenant
+    old = mapping.fields_of(identity)
+    new = mapping.person_fields(tenant, user)
+    _check(new)
+    if new["username"].casefold() != old["username"].casefold():
+        raise MutabilityException(
+            detail="userName cannot change: the portal does not rename accounts. "
+            "Create the new user and deactivate the old one."
+        )
+    _check_employee_id(tenant, new["employee_id"], identity)
+    actor = actor_of(token)
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        jobs = _transition(identity, old, new, actor, http_request)
+        _audit("scim.user_update", identity, token, jobs, http_request, fields=new, before=old)
+    return Identity.objects.get(pk=identity.pk)
+
+
+def delete(identity: Identity, *, token: ScimToken, http_request) -> None:
+    actor = actor_of(token)
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        jobs = []
+        if identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE):
+            jobs.append(_leave(identity, mapping.fields_of(identity), actor, http_request, True))
+        ScimPerson.objects.update_or_create(
+            identity=identity, defaults={"deleted_at": timezone.now()}
+        )
+        _audit("scim.user_delete", identity, token, jobs, http_request)
+
+
+# -- what a change means ----------------------------------------------------------------------
+
+
+def _transition(identity: Identity, old: dict, new: dict, actor, http_request) -> list[Job]:
+    jobs = []
+    managed = identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE)
+    if old["active"] and not new["active"] and managed:
+        _save_own(identity, new)
+        _save_groups(identity, new)
+        return [_leave(identity, new, actor, http_request, delete=False)]
+    if new["active"] and identity.status in lifecycle.RESTORABLE:
+        jobs.append(lifecycle.request_restore(identity, actor=actor, http_request=http_request))
+        identity.refresh_from_db()
+        managed = True
+    changed = any(old[key] != new[key] for key in (*OWN_FIELDS, *mapping.ATTRIBUTES))
+    regroup = any(old[key] != new[key] for key in RULE_INPUTS)
+    _save_own(identity, new)
+    _save_groups(identity, new)
+    if not managed:  # a leaver's attributes count again only when restored: kept, no job
+        identity.attributes = _attributes(identity.attributes, new)
+        identity.employee_id = new["employee_id"]
+        identity.save(update_fields=["attributes", "employee_id", "updated_at"])
+        return jobs
+    if changed or regroup or old["employee_id"] != new["employee_id"]:
+        if new["employee_id"] != identity.employee_id:
+            identity.employee_id = new["employee_id"]
+            identity.save(update_fields=["employee_id", "updated_at"])
+        templates = (
+            _templates(identity.tenant, new) if regroup else list(identity.role_templates.all())
+        )
+        change = lifecycle.ChangeRequest(
+            role_templates=templates, attributes=_attributes(identity.attributes, new)
+        )
+        jobs.append(
+            lifecycle.request_change(identity, change, actor=actor, http_request=http_request)
+        )
+    return jobs
+
+
+def _leave(identity: Identity, fields: dict, actor, http_request, delete: bool) -> Job:
+    """Through the circuit breaker, with the tenant's preset; a DELETE also deletes the
+    account: after the preset's days, or at once when the preset keeps accounts."""
+    options = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    if delete and options.delete_after_days is None:
+        options.delete_after_days = 0
+    return lifecycle.offboard_in_window(
+        identity,
+        options,
+        kind=Batch.Kind.SCIM,
+        actor=actor,
+        row={"user_name": fields["username"], "external_id": fields["external_id"]},
+        http_request=http_request,
+    )
+
+
+def _templates(tenant: Tenant, fields: dict):
+    try:
+        return rules.templates_for(tenant, fields)
+    except rules.NoRuleMatches as exc:
+        raise InvalidValueException(detail=str(exc)) from None
+
+
+def _attributes(current: dict, fields: dict) -> dict:
+    merged = dict(current or {})
+    for key in mapping.ATTRIBUTES:
+        merged[key] = fields[key]
+    return {k: v for k, v in merged.items() if v not in (None, "")}
+
+
+def _save_own(identity: Identity, fields: dict) -> None:
+    for key in OWN_FIELDS:
+        setattr(identity, key, fields[key])
+    identity.save(update_fields=[*OWN_FIELDS, "updated_at"])
+
+
+def _save_groups(identity: Identity, fields: dict) -> None:
+    ScimPerson.objects.update_or_create(identity=identity, defaults={"groups": fields["groups"]})
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def _check(fields: dict) -> None:
+    if not fields["username"]:
+        raise InvalidValueException(detail="userName is required.")
+    if not fields["first_name"] and not fields["last_name"]:
+        raise InvalidValueException(detail="A name is required (name.givenName or displayName).")
+    for key, limit in LIMITS.items():
+        if len(fields[key]) > limit:
+            raise InvalidValueException(detail=f"{key} is longer than {limit} characters.")
+    for value in fields["groups"]:
+        if len(value) > 200:
+            raise InvalidValueException(detail="A role value is longer than 200 characters.")
+
+
+def _check_employee_id(tenant: Tenant, employee_id: str, identity: Identity | None) -> None:
+    if not employee_id:
+        return
+    others = Identity.objects.filter(tenant=tenant, employee_id=employee_id)
+    if identity is not None:
+        others = others.exclude(pk=identity.pk)
+    if others.exists():
+        raise UniquenessException(detail=f"employeeNumber {employee_id} belongs to another user.")
+
+
+# -- the record -------------------------------------------------------------------------------
+
+
+def _audit(action, identity, token, jobs, http_request, *, fields=None, before=None) -> None:
+    after = {
+        "token": token.name,
+        "user_name": identity.username,
+        "jobs": [job.pk for job in jobs],
+        "job_kinds": [job.kind for job in jobs],
+    }
+    if fields is not None:
+        after["fields"] = {k: v for k, v in fields.items() if v not in ("", [], None)}
+    record(
+        action,
+        actor=actor_of(token),
+        tenant=identity.tenant,
+        target=identity,
+        before={"fields": before} if before else None,
+        after=after,
+        request=http_request,
+        job_id=jobs[-1].pk if jobs else None,
+    )

@@ -1,0 +1,106 @@
+"""The tenants' SCIM bearer tokens: issued (shown once), kept as SHA-256, revoked, checked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.events import ServiceActor, record
+from provisioning.scim.models import ScimToken
+from tenants.models import Tenant
+
+PREFIX = "scim_"  # recognisable in a secret scanner and in a support call
+SHOWN_PREFIX = 12  # characters of the token kept in clear, to tell tokens apart
+LAST_USED_GRAIN = timedelta(minutes=1)  # at most one write a minute per token
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def actor_of(token: ScimToken) -> ServiceActor:
+    """The audit trail's "who" for what a token's client does."""
+    return ServiceActor(username=f"scim-token:{token.pk}", display=f"SCIM token {token.name}")
+
+
+def issue(tenant: Tenant, name: str, *, actor, http_request=None) -> tuple[ScimToken, str]:
+    """A new token of the tenant; the clear token is returned here only."""
+    clear = PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ScimToken.objects.create(
+            tenant=tenant,
+            name=name,
+            prefix=clear[:SHOWN_PREFIX],
+            token_sha256=digest(clear),
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        record(
+            "scim_token.create",
+            actor=actor,
+            tenant=tenant,
+            target=("scim_token", token.pk, str(token)),
+            after={"name": name, "prefix": token.prefix},
+            request=http_request,
+        )
+    return token, clear
+
+
+def revoke(token: ScimToken, *, actor, http_request=None) -> bool:
+    """False when it was revoked already."""
+    with transaction.atomic():
+        updated = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated:
+            record(
+                "scim_token.revoke",
+                actor=actor,
+                tenant=token.tenant,
+                target=("scim_token", token.pk, str(token)),
+                after={"name": token.name, "prefix": token.prefix},
+                request=http_request,
+            )
+    return bool(updated)
+
+
+def bearer_of(header: str) -> str:
+    scheme, _, value = (header or "").strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def find(clear: str) -> ScimToken | None:
+    """The live token this clear text is, if any."""
+    if not clear:
+        return None
+    return (
+        ScimToken.objects.select_related("tenant")
+        .filter(token_sha256=digest(clear), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def note_use(token: ScimToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRAIN:
+        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def refuse(slug: str, reason: str, *, token: ScimToken | None, http_request) -> None:
+    """Audit a refused call: in the tenant the URL names when there is one (its MSP admins
+    see why their identity provider fails), else in the global trail."""
+    slug = "".join(c for c in slug if c.isprintable())[:60]  # as given, but storable
+    tenant = Tenant.objects.filter(slug=slug).first() if slug else None
+    record(
+        "scim_token.refuse",
+        actor=actor_of(token) if token else "webhook",
+        tenant=tenant,
+        target=("scim_token", token.pk, str(token)) if token else None,
+        after={"tenant_slug": slug, "reason": reason},
+        result="denied",
+        request=http_request,
+    )

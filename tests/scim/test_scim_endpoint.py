@@ -1,0 +1,274 @@
+"""The SCIM endpoint through Django's test client: discovery, the join / move / leave /
+restore / delete semantics, filters, paging and errors, and what the audit trail says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from provisioning.models import Identity, Job
+from provisioning.scim import tokens
+
+pytestmark = pytest.mark.django_db
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def url(scim, name="scim_users", **kwargs):
+    return reverse(name, kwargs={"tenant": scim.tenant.slug, **kwargs})
+
+
+def call(client, scim, method, path, body=None, token=None, raw=None):
+    data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+    return getattr(client, method)(
+        path,
+        data=data,
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {token or scim.clear}",
+    )
+
+
+def ada(**extra) -> dict:
+    return {
+        "schemas": [USER, ENTERPRISE],
+        "userName": "ada@alpha.test",
+        "externalId": "okta-00u1",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "ada.lovelace@alpha-corp.com", "type": "work", "primary": True}],
+        "title": "Analyst",
+        "active": True,
+        ENTERPRISE: {"department": "Finance", "employeeNumber": "E-42"},
+    } | extra
+
+
+def test_post_is_a_join_with_the_rules_templates(client, scim):
+    response = call(client, scim, "post", url(scim), ada())
+    assert response.status_code == 201, response.content
+    assert response["Content-Type"] == "application/scim+json"
+    body = response.json()
+    person = Identity.objects.get(tenant=scim.tenant, username="ada@alpha.test")
+    assert body["id"] == str(person.pk)
+    assert response["Location"].endswith(f"/Users/{person.pk}")
+    assert body["active"] is True and body["externalId"] == "okta-00u1"
+    assert body[ENTERPRISE]["department"] == "Finance"
+    assert [t.name for t in person.role_templates.all()] == ["Finance"]
+    assert (person.email, person.employee_id, person.external_id) == (
+        "ada.lovelace@alpha-corp.com",
+        "E-42",
+        "okta-00u1",
+    )
+    assert person.attributes == {"department": "Finance", "job_title": "Analyst"}
+    assert person.jobs.get().kind == Job.Kind.JOIN
+    event = AuditEvent.objects.get(action="scim.user_create")
+    assert event.actor_display == "SCIM token Okta production"
+
+
+def test_no_department_rule_gives_the_default(client, scim):
+    body = ada(**{ENTERPRISE: {"department": "Ops"}})
+    assert call(client, scim, "post", url(scim), body).status_code == 201
+    person = Identity.objects.get(username="ada@alpha.test")
+    assert list(person.role_templates.all()) == [scim.world.template]
+
+
+def test_duplicate_username_is_409_uniqueness(client, scim):
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    response = call(client, scim, "post", url(scim), ada(externalId="other"))
+    assert response.status_code == 409
+    assert response.json() == {
+        "schemas": [ERROR],
+        "status": "409",
+        "scimType": "uniqueness",
+        "detail": "userName ada@alpha.test exists already.",
+    }
+
+
+def test_malformed_body_is_invalid_syntax_and_changes_nothing(client, scim):
+    before = Identity.objects.count(), Job.objects.count()
+    response = call(client, scim, "post", url(scim), raw='{"userName": "x"')
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+    assert response.json()["status"] == "400"
+    assert (Identity.objects.count(), Job.objects.count()) == before
+    assert AuditEvent.objects.filter(action="scim.reject").count() == 1
+
+
+def test_filters_and_paging(client, scim):
+    for n in range(3):
+        body = ada(userName=f"p{n}@alpha.test", externalId=f"x{n}")
+        body[ENTERPRISE] = {"department": "Finance", "employeeNumber": f"E{n}"}
+        assert call(client, scim, "post", url(scim), body).status_code == 201
+    found = call(client, scim, "get", url(scim) + '?filter=userName eq "P1@alpha.test"').json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["userName"] == "p1@alpha.test"
+    found = call(client, scim, "get", url(scim) + '?filter=externalId eq "x2"').json()
+    assert [u["userName"] for u in found["Resources"]] == ["p2@alpha.test"]
+    both = 'userName eq "p0@alpha.test" and externalId eq "x1"'
+    assert call(client, scim, "get", url(scim) + f"?filter={both}").json()["totalResults"] == 0
+    page = call(client, scim, "get", url(scim) + "?startIndex=2&count=2").json()
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (4, 2, 2)
+    big = call(client, scim, "get", url(scim) + "?count=100000").json()
+    assert big["itemsPerPage"] == 4
+    bad = call(client, scim, "get", url(scim) + '?filter=title co "x"')
+    assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+
+
+def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    move = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": f"{ENTERPRISE}:department", "value": "Sales"}],
+    }
+    response = call(client, scim, "patch", one, move)
+    assert response.status_code == 200, response.content
+    person = Identity.objects.get(pk=person_id)
+    assert list(person.role_templates.all()) == [scim.world.template]
+    assert person.jobs.order_by("-pk").first().kind == Job.Kind.CHANGE
+    leave = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    response = call(client, scim, "patch", one, leave)
+    assert response.status_code == 200 and response.json()["active"] is False
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    assert person.jobs.order_by("-pk").first().kind == Job.Kind.LEAVE
+    back = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    response = call(client, scim, "patch", one, back)
+    assert response.json()["active"] is True
+    person.refresh_from_db()
+    assert person.status == Identity.Status.JOINER
+    assert person.jobs.order_by("-pk").first().kind == Job.Kind.RESTORE
+
+
+def test_delete_is_a_leave_and_hides_the_user(client, scim):
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    assert call(client, scim, "delete", one).status_code == 204
+    person = Identity.objects.get(pk=person_id)
+    assert person.status == Identity.Status.LEAVER
+    assert call(client, scim, "get", one).status_code == 404
+
+
+def test_wrong_token_401_and_other_tenant_404(client, scim, bravo, msp_admin):
+    response = call(client, scim, "get", url(scim), token="scim_wrong")
+    assert response.status_code == 401 and response.json()["schemas"] == [ERROR]
+    _, other = tokens.issue(bravo.tenant, "Bravo IdP", actor=msp_admin)
+    response = call(client, scim, "get", url(scim), token=other)
+    assert response.status_code == 404 and response.json()["status"] == "404"
+    assert AuditEvent.objects.filter(action="scim_token.refuse").count() == 2
+
+
+def test_revoked_token_is_refused(client, scim, msp_admin):
+    tokens.revoke(scim.token, actor=msp_admin)
+    assert call(client, scim, "get", url(scim)).status_code == 401
+
+
+def test_discovery(client, scim):
+    config = call(client, scim, "get", url(scim, "scim_service_provider_config")).json()
+    assert config["filter"] == {"supported": True, "maxResults": 100}
+    assert config["patch"] == {"supported": True} and config["bulk"]["supported"] is False
+    types = call(client, scim, "get", url(scim, "scim_resource_types")).json()
+    assert {t["name"] for t in types["Resources"]} == {"User", "Group"}
+    schemas = call(client, scim, "get", url(scim, "scim_schemas")).json()
+    assert ENTERPRISE in {s["id"] for s in schemas["Resources"]}
+    groups = call(client, scim, "get", url(scim, "scim_groups")).json()
+    assert {g["displayName"] for g in groups["Resources"]} == {"Alpha Ltd Sales", "Finance"}
+
+
+def test_the_tenants_inbound_mapping_translates_the_user(client, scim):
+    from tenants.models import AttributeMapping
+
+    AttributeMapping.objects.create(
+        tenant=scim.tenant, target="inbound-scim", attribute="office", expression='"Berlin"'
+    )
+    AttributeMapping.objects.create(
+        tenant=scim.tenant,
+        target="inbound-scim",
+        attribute="job_title",
+        expression="ToUpper([title])",
+    )
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    person = Identity.objects.get(username="ada@alpha.test")
+    assert person.attributes["office"] == "Berlin"
+    assert person.attributes["job_title"] == "ANALYST"
+
+
+def test_a_pushed_group_chooses_the_template(client, scim, msp_admin):
+    from provisioning.scim import rules
+    from provisioning.scim.models import RoleRule
+    from tenants.models import RoleTemplate
+
+    ops = RoleTemplate.objects.create(tenant=scim.tenant, name="Ops")
+    rules.add(
+        scim.tenant,
+        attribute=RoleRule.Attribute.GROUP,
+        value="okta-ops",
+        template=ops,
+        actor=msp_admin,
+        http_request=None,
+    )
+    body = ada(roles=[{"value": "okta-ops"}])
+    assert call(client, scim, "post", url(scim), body).status_code == 201
+    person = Identity.objects.get(username="ada@alpha.test")
+    assert {t.name for t in person.role_templates.all()} == {"Finance", "Ops"}
+
+
+def test_no_matching_rule_and_no_default_is_refused(client, scim):
+    from provisioning.scim.models import RoleRule
+
+    RoleRule.objects.filter(attribute="default").delete()
+    response = call(client, scim, "post", url(scim), ada(**{ENTERPRISE: {"department": "Ops"}}))
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert not Identity.objects.filter(username="ada@alpha.test").exists()
+
+
+def test_a_rename_is_refused_and_a_bad_patch_changes_nothing(client, scim):
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    rename = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "userName", "value": "x@y.com"}],
+    }
+    response = call(client, scim, "patch", one, rename)
+    assert response.status_code == 400 and response.json()["scimType"] == "mutability"
+    jobs = Job.objects.count()
+    bad = {"schemas": [PATCH], "Operations": [{"op": "jump", "path": "title", "value": "x"}]}
+    response = call(client, scim, "patch", one, bad)
+    assert response.status_code == 400
+    person = Identity.objects.get(pk=person_id)
+    assert (person.username, person.attributes["job_title"]) == ("ada@alpha.test", "Analyst")
+    assert Job.objects.count() == jobs
+
+
+def test_the_circuit_breaker_holds_a_run_of_scim_leavers(client, scim):
+    scim.tenant.offboard_hold_count = 1
+    scim.tenant.save()
+    ids = []
+    for n in range(3):
+        body = ada(userName=f"l{n}@alpha.test", externalId=f"l{n}")
+        body[ENTERPRISE] = {"department": "Finance"}
+        ids.append(call(client, scim, "post", url(scim), body).json()["id"])
+    leave = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    answers = [
+        call(client, scim, "patch", url(scim, "scim_user", user_id=i), leave).json() for i in ids
+    ]
+    assert [a["active"] for a in answers] == [False, True, True]  # the 2nd leave is held
+    held = Job.objects.filter(kind=Job.Kind.LEAVE, status=Job.Status.HELD)
+    assert held.count() == 2 and held.first().batch.kind == "scim"
+    assert held.first().batch.status == "held"
+
+
+def test_a_caller_that_keeps_failing_gets_429_and_fills_nothing(client, scim, settings):
+    settings.SCIM_REFUSALS_PER_MINUTE = 2
+    meta = {"REMOTE_ADDR": "203.0.113.9", "HTTP_AUTHORIZATION": "Bearer scim_wrong"}
+    for _ in range(2):
+        assert client.get(url(scim), **meta).status_code == 401
+    events = AuditEvent.objects.count()
+    response = client.get(url(scim), **meta)
+    assert response.status_code == 429 and response.json()["status"] == "429"
+    assert AuditEvent.objects.count() == events
+    other = {"REMOTE_ADDR": "203.0.113.10", "HTTP_AUTHORIZATION": f"Bearer {scim.clear}"}
+    assert client.get(url(scim), **other).status_code == 200
