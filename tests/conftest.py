@@ -8,24 +8,23 @@ from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, worker_env
 from tests.sandbox.server import running_sandbox
 
-# The files that cost most (seconds on two workers, a loaded machine: `--durations`): they
+# The files that cost most (seconds on two workers, from a whole run's `--durations`): they
 # are handed out first, so that the last file a worker takes is a short one. xdist's own
 # order (`--dist loadfile` sorts by the number of tests, most first; turned off in
-# pyproject.toml) sent these, which hold few but long tests, last: one worker ran the final
-# few minutes alone.
+# pyproject.toml) sent these, which hold few but long tests, last, where one of them could
+# keep a worker busy minutes after the other had finished.
 HEAVY_FILES = {
-    "tests/security/test_hostile_query_strings.py": 180,
-    "tests/provisioning/test_engine_model.py": 160,
-    "tests/provisioning/test_engine_faults.py": 150,
-    "tests/provisioning/test_engine_levels.py": 130,
-    "tests/provisioning/test_lifecycle_e2e.py": 60,
-    "tests/provisioning/test_bulk_directory.py": 45,
-    "tests/sandbox/test_generate.py": 40,
-    "tests/browser/test_report_flow.py": 36,
-    "tests/provisioning/test_engine_transport.py": 35,
-    "tests/provisioning/test_bulk_e2e.py": 33,
-    "tests/provisioning/test_engine_manager.py": 31,
-    "tests/reports/test_audit_scale.py": 30,
+    "tests/provisioning/test_engine_faults.py": 190,
+    "tests/provisioning/test_engine_model.py": 120,
+    "tests/security/test_hostile_query_strings.py": 120,
+    "tests/provisioning/test_engine_levels.py": 86,
+    "tests/provisioning/test_lifecycle_e2e.py": 61,
+    "tests/provisioning/test_bulk_e2e.py": 31,
+    "tests/provisioning/test_engine_transport.py": 27,
+    "tests/browser/test_report_flow.py": 26,
+    "tests/provisioning/test_admission.py": 20,
+    "tests/provisioning/test_engine_okta.py": 19,
+    "tests/reports/test_audit_scale.py": 17,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 
