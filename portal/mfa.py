@@ -8,10 +8,11 @@ Django admin's permission check), however the session was made.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django_otp import device_classes
 from django_otp.models import Device
@@ -43,12 +44,28 @@ def missing_step(request: HttpRequest) -> str | None:
 
 
 def has_second_factor(user) -> bool:
-    """Whether `user` has a confirmed device of any kind: one query (a union), as this is
-    asked on every request of a session that has not passed the second factor."""
-    confirmed = [
-        model.objects.filter(user=user, confirmed=True).values("pk") for model in device_classes()
+    """Whether `user` has a confirmed device of any kind: one query, as this is asked on every
+    request of a session that has not passed the second factor. Its SQL is written once per
+    process: building the ORM union every time cost more than running it (about 1 ms of CPU
+    a request, and some 7,000 requests in the test suite's hostile-query crawl alone)."""
+    sql, tables = _confirmed_device_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk] * tables)
+        return bool(cursor.fetchone()[0])
+
+
+@functools.cache
+def _confirmed_device_sql() -> tuple[str, int]:
+    """SELECT EXISTS (a confirmed row of the user in the first device table) OR EXISTS (...),
+    and how many tables it reads (each takes the user's id)."""
+    quote = connection.ops.quote_name
+    exists = [
+        f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)}"  # noqa: S608 - names of models
+        f" WHERE {quote(model._meta.get_field('user').column)} = %s"
+        f" AND {quote(model._meta.get_field('confirmed').column)})"
+        for model in device_classes()
     ]
-    return confirmed[0].union(*confirmed[1:]).exists()
+    return "SELECT " + " OR ".join(exists), len(exists)
 
 
 def _is_verified(user) -> bool:

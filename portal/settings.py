@@ -104,13 +104,23 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Whether a commit waits for the disk (fsync): on, but for throwaway databases. The test suite
+# turns it off (tests/pytest_env.py): its workers commit every step, and a commit that waits
+# for a busy disk costs tens of milliseconds. Off, a crash of the machine (not of the process)
+# may lose the last commits; nothing is ever left half-written.
+DURABLE_COMMITS = env.bool("DURABLE_COMMITS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+    if not DURABLE_COMMITS:
+        DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA synchronous = OFF"
     # A file, not memory, so that the tests' Celery worker processes share the test database.
     # One per test run, so that runs side by side never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
+elif not DURABLE_COMMITS:
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

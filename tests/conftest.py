@@ -8,6 +8,39 @@ from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, worker_env
 from tests.sandbox.server import running_sandbox
 
+# The files that cost most (seconds on two workers, from a whole run's `--durations`): they
+# are handed out first, so that the last file a worker takes is a short one. xdist's own
+# order (`--dist loadfile` sorts by the number of tests, most first; turned off in
+# pyproject.toml) sent these, which hold few but long tests, last, where one of them could
+# keep a worker busy minutes after the other had finished.
+HEAVY_FILES = {
+    "tests/provisioning/test_engine_faults.py": 190,
+    "tests/provisioning/test_engine_model.py": 120,
+    "tests/security/test_hostile_query_strings.py": 120,
+    "tests/provisioning/test_engine_levels.py": 86,
+    "tests/provisioning/test_lifecycle_e2e.py": 61,
+    "tests/provisioning/test_bulk_e2e.py": 31,
+    "tests/provisioning/test_engine_transport.py": 27,
+    "tests/browser/test_report_flow.py": 26,
+    "tests/provisioning/test_admission.py": 20,
+    "tests/provisioning/test_engine_okta.py": 19,
+    "tests/reports/test_audit_scale.py": 17,
+}
+SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
+
+
+def pytest_collection_modifyitems(items):
+    """Longest files first (the order `--dist loadfile` hands files out in)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.location[0]] = counts.get(item.location[0], 0) + 1
+
+    def cost(item) -> float:
+        path = item.location[0]
+        return HEAVY_FILES.get(path, counts[path] * SECONDS_A_TEST)
+
+    items.sort(key=lambda item: -cost(item))  # stable: a file's tests keep their order
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _quick_password_hashing():

@@ -14,6 +14,8 @@ os.environ.setdefault("CELERY_QUEUE", f"tests-{os.getpid()}")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"tests-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="portal-test-broker-"))
 os.environ.setdefault("SNAPSHOT_CACHE_DIR", tempfile.mkdtemp(prefix="portal-test-snapshots-"))
+# The test databases are thrown away: a commit need not wait for the disk (settings.py).
+os.environ.setdefault("DURABLE_COMMITS", "false")
 
 # Under pytest-xdist each worker process inherits the controller's values: give each its own
 # queue, broker folder, key prefix and cache, as each has its own test database and sandbox.
