@@ -71,7 +71,8 @@ def connection_create(request, tenant: str, kind: str):
     tenant_obj = access.get_tenant_for(request.user, tenant, MSP_ADMIN)
     if kind not in CONNECTION_FORMS:
         raise Http404("Unknown directory kind.")
-    if tenant_obj.connections.filter(kind=kind).exists():
+    one_per_tenant = kind != DirectoryConnection.Kind.SCIM  # SCIM apps: as many as it uses
+    if one_per_tenant and tenant_obj.connections.filter(kind=kind).exists():
         messages.error(request, "This tenant has a connection of that kind already: edit it.")
         return redirect("tenant_detail", tenant=tenant_obj.slug)
     return _connection_form(request, DirectoryConnection(tenant=tenant_obj, kind=kind))
@@ -93,7 +94,7 @@ def _connection_form(request, connection: DirectoryConnection):
             actor=request.user,
             request=request,
         )
-        messages.success(request, f"Saved the {connection.get_kind_display()} connection.")
+        messages.success(request, f"Saved the {connection.label} connection.")
         return redirect("tenant_detail", tenant=connection.tenant.slug)
     return render(
         request,
