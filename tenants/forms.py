@@ -387,6 +387,33 @@ class RoleTemplateForm(forms.ModelForm):
         else:
             self.fields["domain"].widget = forms.HiddenInput()
             self.fields["domain"].choices = [("", "")]
+        self.scim_apps = self._scim_app_fields(tenant)
+
+    def _scim_app_fields(self, tenant: Tenant | None) -> list[tuple[str, str]]:
+        """A box and a list of groups for each SCIM app of the tenant: (box, groups) names."""
+        if tenant is None:
+            return []
+        apps = tenant.connections.filter(kind=DirectoryConnection.Kind.SCIM).order_by("name")
+        names = []
+        for app in apps:
+            groups = self.instance.scim_groups_for(app.pk)
+            box, lines = f"scim_{app.pk}", f"scim_{app.pk}_groups"
+            self.fields[box] = forms.BooleanField(
+                label=f"Give {app.name}", required=False, initial=groups is not None
+            )
+            self.fields[lines] = LinesField(
+                label=f"Groups in {app.name}",
+                required=False,
+                initial=groups or [],
+                help_text="Group names in the app, one a line.",
+            )
+            names.append((box, lines))
+        return names
+
+    @property
+    def scim_app_fields(self) -> list[tuple]:
+        """The bound fields of each SCIM app, for the template."""
+        return [(self[box], self[lines]) for box, lines in self.scim_apps]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -397,6 +424,18 @@ class RoleTemplateForm(forms.ModelForm):
 
     def clean_usage_location(self) -> str:
         return clean_usage_location(self.cleaned_data["usage_location"])
+
+    def clean(self):
+        data = super().clean()
+        chosen = []
+        for box, lines in self.scim_apps:
+            groups = data.get(lines) or []
+            if data.get(box):
+                chosen.append({"connection": int(box.split("_")[1]), "groups": groups})
+            elif groups and lines not in self.errors:
+                self.add_error(lines, "Tick the app too, or remove its groups.")
+        self.instance.scim_apps = chosen
+        return data
 
     def clean_username_rule(self) -> str:
         rule = self.cleaned_data["username_rule"].strip()
