@@ -1,7 +1,7 @@
-"""The control API under /_sandbox/: create directories, tune their behaviour and settings,
-read their stats and state, generate big directories, record sign-ins, reset delta tokens,
-reset. Every route but /_sandbox/health needs `Authorization: Bearer <control token>` (env
-SANDBOX_CONTROL_TOKEN).
+"""The control API under /_sandbox/: create directories and SCIM apps (/_sandbox/scim-apps),
+tune their behaviour and settings, read their stats and state, generate big directories,
+record sign-ins, reset delta tokens, reset. Every route but /_sandbox/health needs
+`Authorization: Bearer <control token>` (env SANDBOX_CONTROL_TOKEN).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from sandbox.entra.provision import create_tenant, created_summary
 from sandbox.okta import create_org
 from sandbox.okta import generate as okta_generate
 from sandbox.okta import signins as okta_signins
+from sandbox.scim import SlugTaken, create_app
 from sandbox.state import SandboxState
 
 DEFAULT_CONTROL_TOKEN = "sandbox-demo-control-token"  # noqa: S105 - documented demo default
-KINDS = ("entra", "okta")
+KINDS = ("entra", "okta", "scim")
+GENERATED_KINDS = ("entra", "okta")  # generate and sign-ins: directories only
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -59,7 +61,7 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
                 return problem(401, "control token missing or wrong (Authorization: Bearer ...)")
             kind = request.path_params.get("kind")
             if kind is not None and kind not in KINDS:
-                return problem(404, f"unknown directory kind {kind!r}; use entra or okta")
+                return problem(404, f"unknown directory kind {kind!r}; use entra, okta or scim")
             try:
                 return await endpoint(request)
             except ValueError as exc:
@@ -70,12 +72,23 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
 
         return wrapper
 
-    def directory(request: Request) -> Any:  # EntraTenant | OktaOrg | None
-        kind, key = request.path_params["kind"], request.path_params["id"]
+    def directory(request: Request) -> Any:  # EntraTenant | OktaOrg | ScimApp | None
+        # /_sandbox/scim-apps/{slug}/... names a SCIM app without a {kind}.
+        kind = request.path_params.get("kind", "scim")
+        key = request.path_params.get("id") or request.path_params["slug"]
+        if kind not in KINDS:
+            return None
         return state.directories(kind).get(key.lower() if kind == "entra" else key)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "entra": len(state.entra), "okta": len(state.okta)})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "entra": len(state.entra),
+                "okta": len(state.okta),
+                "scim": len(state.scim),
+            }
+        )
 
     async def create_entra(request: Request) -> Response:
         tenant = create_tenant(state, await json_body(request))
@@ -84,6 +97,24 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
     async def create_okta(request: Request) -> Response:
         org = create_org(state, await json_body(request))
         return JSONResponse(org.to_state(), status_code=201)
+
+    async def create_scim_app(request: Request) -> Response:
+        try:
+            app = create_app(state, await json_body(request))
+        except SlugTaken as taken:
+            return problem(409, f"a SCIM app with slug {taken} already exists")
+        base = f"{request.url.scheme}://{request.url.netloc}/scim/{app.slug}/v2"
+        return JSONResponse(
+            {"slug": app.slug, "base_url": base, "token": app.token}, status_code=201
+        )
+
+    async def scim_apps(request: Request) -> Response:
+        return JSONResponse(
+            [
+                {"slug": a.slug, "name": a.name, "flavour": a.flavour_name}
+                for a in state.scim.values()
+            ]
+        )
 
     async def behaviour(request: Request) -> Response:
         target = directory(request)
@@ -112,7 +143,7 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         target = directory(request)
         if target is None:
             return problem(404, "no such directory")
-        del state.directories(request.path_params["kind"])[target.id]
+        del state.directories(request.path_params.get("kind", "scim"))[target.id]
         return Response(status_code=204)
 
     async def settings(request: Request) -> Response:
@@ -135,6 +166,8 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             return problem(404, "no such directory")
         body = await json_body(request)
         kind = request.path_params["kind"]
+        if kind not in GENERATED_KINDS:
+            return problem(404, "only Entra and Okta directories are generated")
         made = (entra_generate if kind == "entra" else okta_generate).generate(target, body)
         return JSONResponse(made, status_code=201)
 
@@ -144,13 +177,16 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             return problem(404, "no such directory")
         body = await json_body(request)
         kind = request.path_params["kind"]
+        if kind not in GENERATED_KINDS:
+            return problem(404, "only Entra and Okta directories record sign-ins")
         count = (entra_signins if kind == "entra" else okta_signins).record_from_control(
             target, body
         )
         return JSONResponse({"recorded": count})
 
     async def listing(request: Request) -> Response:
-        return JSONResponse({kind: sorted(state.directories(kind)) for kind in KINDS})
+        # SCIM apps are listed at /_sandbox/scim-apps.
+        return JSONResponse({kind: sorted(state.directories(kind)) for kind in GENERATED_KINDS})
 
     async def reset(request: Request) -> Response:
         state.reset()
@@ -161,6 +197,12 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/directories", guarded(listing), methods=["GET"]),
         Route("/_sandbox/entra/tenants", guarded(create_entra), methods=["POST"]),
         Route("/_sandbox/okta/orgs", guarded(create_okta), methods=["POST"]),
+        Route("/_sandbox/scim-apps", guarded(create_scim_app), methods=["POST"]),
+        Route("/_sandbox/scim-apps", guarded(scim_apps), methods=["GET"]),
+        Route("/_sandbox/scim-apps/{slug}", guarded(whole_state), methods=["GET"]),
+        Route("/_sandbox/scim-apps/{slug}", guarded(remove), methods=["DELETE"]),
+        Route("/_sandbox/scim-apps/{slug}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
+        Route("/_sandbox/scim-apps/{slug}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),

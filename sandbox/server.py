@@ -1,5 +1,5 @@
-"""The sandbox server: one Starlette app (control API, Entra, Okta) served by uvicorn over
-HTTPS with the project's own CA.
+"""The sandbox server: one Starlette app (control API, Entra, Okta, SCIM apps) served by
+uvicorn over HTTPS with the project's own CA.
 
 It is a separate server, like another host: the portal meets it only over HTTP.
 """
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox import control
 from sandbox.entra.routes import routes as entra_routes
 from sandbox.okta import routes as okta_routes
+from sandbox.scim import routes as scim_routes
 from sandbox.state import SandboxState
 from sandbox.tls import tls_files
 
@@ -70,6 +71,7 @@ def build_app(state: SandboxState, control_token: str) -> ASGIApp:
         *control.routes(state, control_token),
         *okta_routes(state),
         *entra_routes(state),
+        *scim_routes(state),
     ]
     return SaveOnChange(Starlette(routes=routes, lifespan=lifespan), state)
 

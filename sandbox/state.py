@@ -1,6 +1,7 @@
-"""Everything the sandbox holds: the Entra tenants and Okta orgs, optionally kept in a file.
+"""Everything the sandbox holds: the Entra tenants, Okta orgs and SCIM apps, optionally kept
+in a file.
 
-Directory objects (EntraTenant, OktaOrg) share one protocol: `.id`, `.behaviour`, `.stats`,
+Directory objects (EntraTenant, OktaOrg, ScimApp) share one protocol: `.id`, `.behaviour`, `.stats`,
 `to_state()` for the control API, `to_json()` / `from_json()` for persistence.
 """
 
@@ -17,10 +18,11 @@ from typing import Any, Literal, Protocol
 from sandbox.behaviour import Behaviour, Stats
 from sandbox.entra.model import EntraTenant
 from sandbox.okta import OktaOrg
+from sandbox.scim import ScimApp
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["entra", "okta"]
+Kind = Literal["entra", "okta", "scim"]
 SAVE_DELAY_S = 0.5
 
 
@@ -38,16 +40,18 @@ class SandboxState:
     def __init__(self, state_file: Path | str | None = None) -> None:
         self.entra: dict[str, EntraTenant] = {}
         self.okta: dict[str, OktaOrg] = {}
+        self.scim: dict[str, ScimApp] = {}  # by slug
         self.state_file = Path(state_file) if state_file else None
         self._save_handle: asyncio.TimerHandle | None = None
 
     def reset(self) -> None:
         self.entra.clear()
         self.okta.clear()
+        self.scim.clear()
         self.mark_changed()
 
-    def directories(self, kind: Kind) -> dict[str, Any]:  # EntraTenant or OktaOrg values
-        return self.entra if kind == "entra" else self.okta
+    def directories(self, kind: Kind) -> dict[str, Any]:  # EntraTenant, OktaOrg, ScimApp values
+        return {"entra": self.entra, "okta": self.okta, "scim": self.scim}[kind]
 
     # Persistence ---------------------------------------------------------------------------
 
@@ -56,6 +60,7 @@ class SandboxState:
             "version": 1,
             "entra": [t.to_json() for t in self.entra.values()],
             "okta": [o.to_json() for o in self.okta.values()],
+            "scim": [a.to_json() for a in self.scim.values()],
         }
 
     def load(self) -> bool:
@@ -69,6 +74,9 @@ class SandboxState:
         for item in data.get("okta", []):
             org = OktaOrg.from_json(item)
             self.okta[org.id] = org
+        for item in data.get("scim", []):
+            app = ScimApp.from_json(item)
+            self.scim[app.slug] = app
         return True
 
     def save(self) -> None:

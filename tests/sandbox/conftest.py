@@ -3,6 +3,7 @@
 
 - `control` (session): the control API client, ready to use.
 - `entra` (function): a fresh, isolated Entra directory (tests/sandbox/entra_support.py).
+- `scim_app` (function): a fresh SCIM app, `full` flavour (tests/sandbox/scim_support.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def entra(sandbox_server: SandboxServer):
     from tests.sandbox.entra_support import make_entra
 
     return make_entra(sandbox_server)
+
+
+@pytest.fixture
+def scim_app(sandbox_server: SandboxServer):
+    """A fresh SCIM app of the `full` flavour for one test (tests/sandbox/scim_support.py)."""
+    from tests.sandbox.scim_support import make_app
+
+    return make_app(sandbox_server, "full")
 
 
 @pytest.fixture(scope="module")

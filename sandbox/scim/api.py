@@ -1,0 +1,108 @@
+"""The /Users and /Groups handlers (RFC 7644 §3.3 create, §3.4.1 get, §3.4.2 query, §3.5.1
+replace, §3.5.2 modify, §3.6 delete)."""
+
+from __future__ import annotations
+
+from sandbox.scim.errors import ScimError, bad_request
+from sandbox.scim.pipeline import Call, Reply
+from sandbox.scim.resources import Kind, etag, listing, prepare, project, render
+from sandbox.scim.values import check_schemas, normalise_resource
+
+
+def kind_of(call: Call, name: str) -> Kind:
+    if name == "Group" and not call.app.flavour.groups:
+        raise ScimError(404, "this app has no Group resource type")
+    return Kind(name, call.app, call.base)
+
+
+def rendered(call: Call, kind: Kind, item: dict, status: int = 200) -> Reply:
+    body = render(kind, item)
+    headers = {"Location": body["meta"]["location"]} if status == 201 else {}
+    if call.app.flavour.etag:
+        headers["ETag"] = etag(item)
+    query = call.query
+    body = project(kind, body, query.get("attributes"), query.get("excludedAttributes"))
+    return Reply(status, body, headers)
+
+
+def check_if_match(call: Call, item: dict) -> None:
+    """A stale If-Match is 412 (RFC 7644 §3.14); ignored where the flavour has no ETags."""
+    wanted = call.header("if-match")
+    if not call.app.flavour.etag or wanted is None:
+        return
+    tags = {t.strip() for t in wanted.split(",")}
+    if "*" not in tags and etag(item) not in tags:
+        raise ScimError(412, "the resource changed since that version (If-Match)")
+
+
+def body_id_matches(data: dict, item_id: str) -> None:
+    """`id` is readOnly and assigned by the server (RFC 7643 §3.1): a PUT whose body names
+    another id is an attempt to change it, 400 mutability (RFC 7644 §3.12)."""
+    given = next((v for k, v in data.items() if k.lower() == "id"), None)
+    if given is not None and given != item_id:
+        raise bad_request("mutability", "id is readOnly and cannot change")
+
+
+def creator(name: str):
+    def create(call: Call) -> Reply:
+        kind = kind_of(call, name)
+        data = call.json()
+        check_schemas(data, kind.schemas)
+        item = call.app.add(name, prepare(kind, normalise_resource(data, kind.schemas)))
+        return rendered(call, kind, item, 201)
+
+    return create
+
+
+def getter(name: str):
+    def get(call: Call) -> Reply:
+        kind = kind_of(call, name)
+        item = kind.get(call.param("id"))
+        wanted = call.header("if-none-match")
+        if (
+            call.app.flavour.etag
+            and wanted
+            and etag(item) in {t.strip() for t in wanted.split(",")}
+        ):
+            return Reply(304, None, {"ETag": etag(item)})
+        return rendered(call, kind, item)
+
+    return get
+
+
+def lister(name: str):
+    def list_all(call: Call) -> Reply:
+        return Reply(200, listing(kind_of(call, name), call.query))
+
+    return list_all
+
+
+def replacer(name: str):
+    def replace(call: Call) -> Reply:
+        kind = kind_of(call, name)
+        item_id = call.param("id")
+        item = kind.get(item_id)
+        check_if_match(call, item)
+        data = call.json()
+        check_schemas(data, kind.schemas)
+        body_id_matches(data, item_id)
+        new = prepare(kind, normalise_resource(data, kind.schemas), item_id)
+        if name == "User" and "password" not in new and "password" in item:
+            new["password"] = item["password"]  # writeOnly: a PUT that cannot see it keeps it
+        return rendered(call, kind, call.app.replace(name, item_id, new))
+
+    return replace
+
+
+def deleter(name: str):
+    def delete(call: Call) -> Reply:
+        kind = kind_of(call, name)
+        item = kind.get(call.param("id"))
+        check_if_match(call, item)
+        if name == "User":
+            call.app.remove_user(item["id"])
+        else:
+            del call.app.groups[item["id"]]
+        return Reply(204)
+
+    return delete

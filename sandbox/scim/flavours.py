@@ -1,0 +1,57 @@
+"""The vendor flavours of a sandbox SCIM app: what each one supports, declared truthfully in
+its /ServiceProviderConfig, /Schemas and /ResourceTypes so a client can discover it.
+
+- `full`: everything the sandbox implements; filters on any attribute; pages of up to 200.
+- `slack`: modelled on Slack's SCIM API where its docs say so (page size capped at 1000 with
+  a default of 10, per Slack's 2019 changelog "SCIM API pagination changes"; 429 with
+  Retry-After on its rate limits); Groups take PUT but not PATCH (501 Not Implemented, the
+  RFC 7644 §3.12 status for "service provider does not support the request operation, e.g.,
+  PATCH"). Slack's docs were not found to say its Groups lack PATCH: that quirk is modelled on
+  the RFC's option (§3.5.2 makes PATCH optional), not on the vendor.
+- `zoom`: filters on `userName` only (any other attribute → 400 invalidFilter), pages of at
+  most 100 (RFC 7644 §3.4.2.4 lets a provider return fewer than `count`), no Group resource
+  type (/Groups → 404). Zoom's own SCIM docs were not found: modelled on the RFC options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Flavour:
+    name: str
+    max_results: int
+    default_count: int
+    groups: bool = True
+    group_patch: bool = True
+    enterprise: bool = True
+    etag: bool = True
+    filter_attributes: frozenset[str] | None = None  # lower-cased dotted names; None: any
+    change_password: bool = True
+
+    def filters_on(self, dotted: str) -> bool:
+        return self.filter_attributes is None or dotted.lower() in self.filter_attributes
+
+
+FLAVOURS = {
+    "full": Flavour("full", max_results=200, default_count=100),
+    "slack": Flavour(
+        "slack",
+        max_results=1000,
+        default_count=10,
+        group_patch=False,
+        etag=False,
+        change_password=False,
+    ),
+    "zoom": Flavour(
+        "zoom",
+        max_results=100,
+        default_count=30,
+        groups=False,
+        enterprise=False,
+        etag=False,
+        filter_attributes=frozenset({"username"}),
+        change_password=False,
+    ),
+}

@@ -1,0 +1,72 @@
+"""The SCIM routes of every app, one app per path prefix: /scim/{slug}/v2/...
+
+A known path asked with a method it does not take is 405 (HTTP); a PATCH on /Groups of a
+flavour without group PATCH is 501, the RFC 7644 §3.12 status for "service provider does not
+support the request operation, e.g., PATCH"; an unknown path is 404. All in the SCIM error
+shape, behind auth and the app's behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from sandbox.scim import api, discovery, patch
+from sandbox.scim.errors import ScimError
+from sandbox.scim.pipeline import Call, Endpoint, Handler, Reply, endpoint
+
+API: list[tuple[str, str, Handler]] = [
+    ("GET", "/ServiceProviderConfig", discovery.service_provider_config),
+    ("GET", "/Schemas", discovery.schemas),
+    ("GET", "/Schemas/{id}", discovery.schema),
+    ("GET", "/ResourceTypes", discovery.resource_types),
+    ("GET", "/ResourceTypes/{id}", discovery.resource_type),
+    *[
+        route
+        for name, path in (("User", "/Users"), ("Group", "/Groups"))
+        for route in (
+            ("GET", path, api.lister(name)),
+            ("POST", path, api.creator(name)),
+            ("GET", f"{path}/{{id}}", api.getter(name)),
+            ("PUT", f"{path}/{{id}}", api.replacer(name)),
+            ("PATCH", f"{path}/{{id}}", patch.patcher(name)),
+            ("DELETE", f"{path}/{{id}}", api.deleter(name)),
+        )
+    ],
+]
+
+
+def _dispatch(by_method: dict[str, Endpoint]) -> Endpoint:
+    async def run(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return run
+
+
+def _no_such_route(known: list[Route]) -> Handler:
+    def run(call: Call) -> Reply:
+        path = "/" + call.param("rest")
+        if any(route.path_regex.match(path) for route in known):
+            raise ScimError(405, f"{call.request.method} is not allowed on {path}")
+        raise ScimError(404, f"no endpoint {path}")
+
+    return run
+
+
+def routes(state: Any) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for method, path, handler in API:
+        by_path.setdefault(path, {})[method] = endpoint(state, path, handler)
+    api_routes = [
+        Route(path, _dispatch(by_method), methods=list(by_method))
+        for path, by_method in by_path.items()
+    ]
+    fallback = Route(
+        "/{rest:path}",
+        endpoint(state, "(no such route)", _no_such_route(api_routes)),
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    )
+    return [Mount("/scim/{slug}/v2", routes=[*api_routes, fallback])]
