@@ -183,12 +183,9 @@ class ScimConnector:
         if self._scim is None:
             if self._discovery is None:
                 await self.discover()
-            found = self._discovery
-            user_model = User[EnterpriseUser] if found.enterprise else User
-            models = (user_model, Group) if found.groups else (user_model,)
             self._scim = AsyncSCIMClient(
                 http,
-                provider=ScimProvider(models=models),
+                provider=_provider(self._discovery),
                 check_request_payload=True,
                 check_response_payload=True,
                 raise_scim_errors=True,
@@ -521,6 +518,18 @@ class ScimConnector:
         return AccountChanges(
             [_observed(u) for u in users], [], str(following) if more else "", more
         )
+
+
+def _provider(found: Discovery) -> ScimProvider:
+    """The models the app serves: User (with the enterprise extension where it declares
+    it) and Group where it has groups, at the RFC's endpoints."""
+    user = User[EnterpriseUser] if found.enterprise else User
+    models = (User, EnterpriseUser) if found.enterprise else (User,)
+    types = [ResourceType.from_resource(user)]
+    if found.groups:
+        models += (Group,)
+        types.append(ResourceType.from_resource(Group))
+    return ScimProvider(models=models, resource_types=types)
 
 
 def _only_to(allowed: list[Endpoint]):
