@@ -6,6 +6,7 @@ from __future__ import annotations
 from sandbox.scim.errors import ScimError, bad_request
 from sandbox.scim.pipeline import Call, Reply
 from sandbox.scim.resources import Kind, etag, listing, prepare, project, render
+from sandbox.scim.schema import SEARCH_REQUEST
 from sandbox.scim.values import check_schemas, normalise_resource
 
 
@@ -75,6 +76,36 @@ def lister(name: str):
         return Reply(200, listing(kind_of(call, name), call.query))
 
     return list_all
+
+
+def searcher(name: str):
+    """POST /{Users,Groups}/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
+
+    def search(call: Call) -> Reply:
+        kind = kind_of(call, name)
+        body = call.json()
+        if SEARCH_REQUEST.lower() not in {str(s).lower() for s in body.get("schemas") or []}:
+            raise bad_request("invalidSyntax", f"'schemas' must be [{SEARCH_REQUEST!r}]")
+        query = {}
+        for key in ("filter", "startIndex", "count", "attributes", "excludedAttributes"):
+            value = next((v for k, v in body.items() if k.lower() == key.lower()), None)
+            if isinstance(value, list):
+                if not all(isinstance(v, str) for v in value):
+                    raise bad_request("invalidSyntax", f"{key} must be a list of strings")
+                value = ",".join(value)
+            if value is not None:
+                query[key] = value
+        if not isinstance(query.get("filter", ""), str):
+            raise bad_request("invalidFilter", "filter must be a string")
+        return Reply(200, listing(kind, query))
+
+    return search
+
+
+def search_everything(call: Call) -> Reply:
+    """A search across resource types at the root (RFC 7644 §3.4.3) is not offered: 501, the
+    RFC 7644 §3.12 answer for an operation a provider does not support."""
+    raise ScimError(501, "search at the root is not supported; use /Users/.search")
 
 
 def replacer(name: str):

@@ -74,6 +74,8 @@ class ScimApp:
             kept = [m for m in members if m.get("value") != user_id]
             if len(kept) != len(members):
                 group["members"] = kept
+                if not kept:
+                    del group["members"]  # unassigned, not empty (RFC 7643 §2.5)
                 group["meta"] = {
                     **group["meta"],
                     "lastModified": now_iso(),

@@ -79,9 +79,14 @@ def members_of(app: ScimApp, members: list[dict]) -> list[dict]:
         value = member.get("value")
         if not isinstance(value, str) or value not in app.users:
             raise bad_request("invalidValue", f"member {value!r} is not a user of this app")
+        if member.get("type", "User") != "User":
+            raise bad_request("invalidValue", "members are users here (no nested groups)")
         if value not in seen:
             seen.add(value)
-            out.append({"value": value, "type": "User"})
+            kept = {"value": value, "type": "User"}
+            if member.get("display"):
+                kept["display"] = member["display"]
+            out.append(kept)
     return out
 
 
@@ -111,9 +116,7 @@ def render(kind: Kind, item: dict) -> dict:
             out["groups"] = groups
     else:
         for member in out.get("members", []):
-            user = kind.app.users.get(member["value"], {})
             member["$ref"] = Kind("User", kind.app, kind.base).location(member["value"])
-            member["display"] = user.get("displayName") or user.get("userName")
     out["meta"] = {
         "resourceType": kind.name,
         "created": meta["created"],
@@ -190,12 +193,12 @@ def page_numbers(kind: Kind, start: str | None, count: str | None) -> tuple[int,
     try:
         start_index = int(start) if start not in (None, "") else 1
         wanted = int(count) if count not in (None, "") else flavour.default_count
-    except ValueError:
+    except (TypeError, ValueError):
         raise bad_request("invalidValue", "startIndex and count must be integers") from None
     return max(1, start_index), min(max(0, wanted), flavour.max_results)
 
 
-def listing(kind: Kind, query: dict[str, str]) -> dict:
+def listing(kind: Kind, query: dict[str, Any]) -> dict:
     start, count = page_numbers(kind, query.get("startIndex"), query.get("count"))
     items = [render(kind, item) for item in kind.store.values()]  # insertion order: stable
     text = query.get("filter")

@@ -24,12 +24,14 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/Schemas/{id}", discovery.schema),
     ("GET", "/ResourceTypes", discovery.resource_types),
     ("GET", "/ResourceTypes/{id}", discovery.resource_type),
+    ("POST", "/.search", api.search_everything),
     *[
         route
         for name, path in (("User", "/Users"), ("Group", "/Groups"))
         for route in (
             ("GET", path, api.lister(name)),
             ("POST", path, api.creator(name)),
+            ("POST", f"{path}/.search", api.searcher(name)),
             ("GET", f"{path}/{{id}}", api.getter(name)),
             ("PUT", f"{path}/{{id}}", api.replacer(name)),
             ("PATCH", f"{path}/{{id}}", patch.patcher(name)),

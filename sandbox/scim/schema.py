@@ -14,6 +14,7 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -222,7 +223,7 @@ GROUP = Schema(
             sub=(
                 Attr("value", mutability="immutable"),
                 Attr("$ref", "reference", mutability="immutable", reference_types=("User",)),
-                Attr("display", mutability="readOnly"),
+                Attr("display"),  # not in RFC 7643 §8.7.1; kept as the client gives it
                 Attr("type", mutability="immutable", canonical=("User",)),
             ),
         ),
