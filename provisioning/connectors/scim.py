@@ -86,6 +86,11 @@ PAGE_SIZE = 100  # what we ask for; an app may answer fewer (RFC 7644 §3.4.2.4)
 TOKEN_MARGIN_S = 60.0  # an OAuth token is renewed this long before it expires
 
 
+class NoTargetError(PermanentError):
+    """400 `noTarget`: a PATCH path's filter matched nothing (RFC 7644 §3.5.2), e.g. removing
+    a member the group does not have."""
+
+
 @dataclass(frozen=True)
 class Discovery:
     """What the app declares (and its vendor profile allows), as Test connection shows it."""
@@ -485,7 +490,7 @@ class ScimConnector:
                 await self._call(app.modify(Group, group_id, PatchOp[Group](operations=[remove])))
                 return
             await self._replace_members(group_id, lambda ids: ids - {user_id})
-        except NotFoundError:
+        except (NotFoundError, NoTargetError):  # not a member (any more): nothing to do
             return
 
     async def _replace_members(self, group_id: str, change) -> None:
@@ -655,6 +660,8 @@ def _classified(status: int, scim_type: str, detail: str, headers) -> ConnectorE
         return AuthenticationError(message, status=status)
     if status == 403:
         return PermissionDeniedError(f"The app refused the operation: {message}", status=status)
+    if scim_type == "noTarget":
+        return NoTargetError(message, status=status)
     if status == 501:
         return PermanentError(f"The app does not support this: {message}", status=status)
     return PermanentError(message, status=status)

@@ -54,7 +54,7 @@ def test_an_msp_admin_adds_several_scim_apps_with_their_tokens_sealed(client, al
     body = detail.content.decode()
     assert "Slack (SCIM)" in body and "Zoom (SCIM)" in body and TOKEN not in body
     assert TOKEN not in client.get(edit_url(slack)).content.decode()
-    events = AuditEvent.objects.filter(action="connection.create", tenant=alpha.tenant)
+    events = AuditEvent.objects.filter(action="connection.create", tenant_id=alpha.tenant.pk)
     assert events.count() == 2 and all(TOKEN not in str(e.after) for e in events)
 
 
