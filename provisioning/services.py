@@ -58,7 +58,10 @@ class Preview:
 def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
     """The naming rule's username, with a suffix when the portal or a directory has it."""
     template = request.role_templates[0]
-    connectors = [_connector_or_none(c) for c in tenant.connections.all()]
+    # The directories name people; an app downstream of them (a SCIM app) holds the same name
+    # for the same person, and its account is linked, never a reason for another name.
+    directories = [c for c in tenant.connections.all() if not c.assigned_by_template]
+    connectors = [_connector_or_none(c) for c in directories]
 
     def taken(candidate: str) -> bool:
         if Identity.objects.filter(tenant=tenant, username__iexact=candidate).exists():
