@@ -7,6 +7,7 @@ Client configuration against a sandbox on SANDBOX_URL (default https://127.0.0.1
 - Entra: authority = SANDBOX_URL, tenant id + client id + secret below, Graph base URL =
   SANDBOX_URL + "/v1.0", CA = var/sandbox/ca.pem.
 - Okta: org URL = SANDBOX_URL + "/okta/<org id>", API token below, same CA.
+- SCIM apps: base URL = SANDBOX_URL + "/scim/<slug>/v2", bearer token below, same CA.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ from sandbox.okta.demo import (
     FABRIKAM_ORG_ID,
     NORTHWIND_API_TOKEN,
     NORTHWIND_ORG_ID,
+)
+from sandbox.scim.demo import (
+    CONTOSO_SLACK_NAME,
+    CONTOSO_SLACK_SLUG,
+    CONTOSO_SLACK_TOKEN,
+    FABRIKAM_ZOOM_NAME,
+    FABRIKAM_ZOOM_SLUG,
+    FABRIKAM_ZOOM_TOKEN,
 )
 
 SANDBOX_URL = "https://127.0.0.1:8765"
@@ -33,6 +42,27 @@ CONTOSO_CLIENT_SECRET = "contoso-demo-secret"  # noqa: S105 - demo credential
 FABRIKAM_OKTA_ORG_ID = FABRIKAM_ORG_ID
 FABRIKAM_OKTA_API_TOKEN = FABRIKAM_API_TOKEN
 FABRIKAM_OKTA_ORG_URL = f"{SANDBOX_URL}/okta/{FABRIKAM_ORG_ID}"
+
+# SCIM apps (sandbox/scim/demo.py): Contoso's "Slack" (flavour slack), Fabrikam's "Zoom"
+# (flavour zoom).
+CONTOSO_SLACK_BASE_URL = f"{SANDBOX_URL}/scim/{CONTOSO_SLACK_SLUG}/v2"
+FABRIKAM_ZOOM_BASE_URL = f"{SANDBOX_URL}/scim/{FABRIKAM_ZOOM_SLUG}/v2"
+SCIM_DEMO = {
+    "contoso": {
+        "slug": CONTOSO_SLACK_SLUG,
+        "name": CONTOSO_SLACK_NAME,
+        "flavour": "slack",
+        "token": CONTOSO_SLACK_TOKEN,
+        "base_url": CONTOSO_SLACK_BASE_URL,
+    },
+    "fabrikam": {
+        "slug": FABRIKAM_ZOOM_SLUG,
+        "name": FABRIKAM_ZOOM_NAME,
+        "flavour": "zoom",
+        "token": FABRIKAM_ZOOM_TOKEN,
+        "base_url": FABRIKAM_ZOOM_BASE_URL,
+    },
+}
 
 # Northwind: Entra ID and Okta.
 NORTHWIND_TENANT_ID = "9a4d2b6c-1e3f-4a5b-8c7d-a0e7b1d00002"

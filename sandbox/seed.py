@@ -1,4 +1,5 @@
-"""`--seed demo`: Contoso (Entra), Fabrikam (Okta), Northwind (Entra and Okta).
+"""`--seed demo`: Contoso (Entra, and its Slack over SCIM), Fabrikam (Okta, and its Zoom over
+SCIM), Northwind (Entra and Okta).
 
 Content is deterministic (seeded by the directory name): the same people, groups, licences
 and apps on every run, so demos and screenshots are repeatable. Last sign-ins are the same
@@ -16,6 +17,7 @@ from typing import Any
 from sandbox import demo_directories as demo
 from sandbox.entra.provision import create_tenant
 from sandbox.okta import seed_demo as seed_okta_demo
+from sandbox.scim import demo as scim_demo
 from sandbox.state import SandboxState
 
 NAMESPACE = uuid.UUID("5a4db0c5-0000-4000-8000-000000000000")
@@ -324,3 +326,30 @@ def seed_state(state: SandboxState, seed: str) -> None:
         state.entra.pop(demo.ENTRA_DEMO[key]["tenant_id"], None)
         create_tenant(state, entra_demo_body(key, count))
     seed_okta_demo(state)
+    _seed_scim_apps(state)
+
+
+def _seed_scim_apps(state: SandboxState) -> None:
+    """Contoso's Slack and Fabrikam's Zoom, each holding a few of the company's own people."""
+    count = scim_demo.DEMO_PEOPLE_PER_APP
+    contoso = list(state.entra[demo.CONTOSO_TENANT_ID].users.values())[:count]
+    fabrikam = list(state.okta[demo.FABRIKAM_OKTA_ORG_ID].users.values())[:count]
+    for slug in (scim_demo.CONTOSO_SLACK_SLUG, scim_demo.FABRIKAM_ZOOM_SLUG):
+        state.scim.pop(slug, None)
+    scim_demo.seed_demo(
+        state,
+        [
+            scim_demo.person(
+                u.props["userPrincipalName"],
+                u.props["givenName"],
+                u.props["surname"],
+                department=u.props.get("department"),
+                employee_number=u.props.get("employeeId"),
+            )
+            for u in contoso
+        ],
+        [
+            scim_demo.person(u.profile["login"], u.profile["firstName"], u.profile["lastName"])
+            for u in fabrikam
+        ],
+    )

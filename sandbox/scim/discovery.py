@@ -79,7 +79,11 @@ def _resource_types(call: Call) -> list[dict]:
     return [user, group] if flavour.groups else [user]
 
 
-def _list(resources: list[dict]) -> dict:
+def _list(call: Call, resources: list[dict]) -> dict:
+    if "filter" in call.query:
+        # RFC 7644 §4: a filter on a discovery endpoint SHOULD be 403, so that a client does
+        # not take an unfiltered answer for a filtered one.
+        raise ScimError(403, "discovery endpoints take no filter")
     return {
         "schemas": [LIST_RESPONSE],
         "totalResults": len(resources),
@@ -90,7 +94,7 @@ def _list(resources: list[dict]) -> dict:
 
 
 def schemas(call: Call) -> Reply:
-    return Reply(200, _list([s.to_scim(call.base) for s in _schemas(call)]))
+    return Reply(200, _list(call, [s.to_scim(call.base) for s in _schemas(call)]))
 
 
 def schema(call: Call) -> Reply:
@@ -102,7 +106,7 @@ def schema(call: Call) -> Reply:
 
 
 def resource_types(call: Call) -> Reply:
-    return Reply(200, _list(_resource_types(call)))
+    return Reply(200, _list(call, _resource_types(call)))
 
 
 def resource_type(call: Call) -> Reply:

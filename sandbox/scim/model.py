@@ -51,10 +51,11 @@ class ScimApp:
     def store(self, kind: str) -> dict[str, dict]:
         return self.users if kind == "User" else self.groups
 
-    def add(self, kind: str, data: dict) -> dict:
-        """Store a new resource (already validated); the server assigns `id` and `meta`."""
+    def add(self, kind: str, data: dict, item_id: str | None = None) -> dict:
+        """Store a new resource (already validated); the server assigns `id` and `meta` (the
+        demo seed chooses ids, so that they are the same on every run)."""
         stamp = now_iso()
-        item = {**copy.deepcopy(data), "id": uuid.uuid4().hex}
+        item = {**copy.deepcopy(data), "id": item_id or uuid.uuid4().hex}
         item["meta"] = {"created": stamp, "lastModified": stamp, "version": 1}
         self.store(kind)[item["id"]] = item
         return item

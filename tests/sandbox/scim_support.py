@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_models import EnterpriseUser, Group, User
+from scim2_models import EnterpriseUser, Group, ScimProvider, User
 
 from tests.sandbox.server import SandboxServer
 
@@ -35,8 +35,11 @@ class App:
             timeout=10.0,
         )
 
-    def client(self) -> SyncSCIMClient:
-        """A discovered scim2-client: it learns the app's schemas and resource types."""
+    def client(self, discover: bool = True) -> SyncSCIMClient:
+        """A scim2-client that learnt the app's schemas and resource types from the app
+        (discover) or knows the standard User and Group (not discover)."""
+        if not discover:
+            return SyncSCIMClient(self.http(), provider=ScimProvider(models=(User, Group)))
         client = SyncSCIMClient(self.http())
         client.discover()
         return client

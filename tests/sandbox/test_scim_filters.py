@@ -1,0 +1,91 @@
+"""Filters (RFC 7644 §3.4.2.2) and attribute projection (§3.4.2.5) on the `full` flavour."""
+
+from __future__ import annotations
+
+import pytest
+from scim2_models import Email, Name, SearchRequest, User
+
+from tests.sandbox.scim_support import App, make_app
+from tests.sandbox.server import SandboxServer
+
+
+@pytest.fixture(scope="module")
+def people(sandbox_server: SandboxServer) -> App:
+    """One app with three people, read (never changed) by every test of the module."""
+    scim_app = make_app(sandbox_server, "full")
+    client = scim_app.client()
+    client.create(
+        User(
+            user_name="ada@contoso.example",
+            external_id="HR-1",
+            title="Engineer",
+            active=True,
+            name=Name(given_name="Ada", family_name="Lovelace"),
+            emails=[
+                Email(value="ada@contoso.example", type="work"),
+                Email(value="ada@home.example", type="home"),
+            ],
+        )
+    )
+    client.create(
+        User(
+            user_name="bob@contoso.example",
+            external_id="hr-2",
+            title="Sales Manager",
+            active=False,
+            name=Name(given_name="Bob", family_name="Baker"),
+            emails=[Email(value="bob@contoso.example", type="work")],
+        )
+    )
+    client.create(User(user_name="cy@fabrikam.example", active=True))
+    return scim_app
+
+
+def names(app: App, text: str) -> list[str]:
+    page = app.client(discover=False).query(User, query_parameters=SearchRequest(filter=text))
+    return [u.user_name.split("@")[0] for u in page.resources or []]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('userName eq "ADA@contoso.example"', ["ada"]),
+        ('userName ne "ada@contoso.example"', ["bob", "cy"]),
+        ('userName co "CONTOSO"', ["ada", "bob"]),
+        ('userName sw "b"', ["bob"]),
+        ('userName ew "fabrikam.example"', ["cy"]),
+        ("title pr", ["ada", "bob"]),
+        ('userName gt "b"', ["bob", "cy"]),
+        ('userName le "bob@contoso.example"', ["ada", "bob"]),
+        ("active eq true", ["ada", "cy"]),
+        ('name.familyName eq "baker"', ["bob"]),
+        ('emails[type eq "work" and value co "contoso"]', ["ada", "bob"]),
+        ('emails[type eq "home"]', ["ada"]),
+        ('emails co "home.example"', ["ada"]),
+        ('externalId eq "hr-1"', []),  # externalId is caseExact (RFC 7643 §3.1)
+        ('externalId eq "HR-1"', ["ada"]),
+        ('title eq "engineer" or title sw "sales"', ["ada", "bob"]),
+        ('not (userName sw "a") and active eq true', ["cy"]),
+        ('(title pr or active eq false) and not (emails[type eq "home"])', ["bob"]),
+        ('meta.created gt "2000-01-01T00:00:00Z"', ["ada", "bob", "cy"]),
+        ('META.RESOURCETYPE eq "User" AND USERNAME SW "C"', ["cy"]),
+    ],
+)
+def test_filters(people: App, text: str, expected: list[str]) -> None:
+    assert names(people, text) == expected
+
+
+def test_attributes_and_excluded_attributes(people: App) -> None:
+    with people.raw() as raw:
+        some = raw.get(
+            "/Users",
+            params={"filter": 'userName sw "ada"', "attributes": "userName,name.givenName"},
+        ).json()["Resources"][0]
+        assert set(some) == {"schemas", "id", "userName", "name"}
+        assert some["name"] == {"givenName": "Ada"}
+        rest = raw.get(
+            "/Users", params={"filter": 'userName sw "ada"', "excludedAttributes": "emails,id"}
+        ).json()["Resources"][0]
+        assert "emails" not in rest and rest["id"]  # id is returned "always"
+        one = raw.get(f"/Users/{rest['id']}", params={"attributes": "emails.value"}).json()
+        assert one["emails"] == [{"value": "ada@contoso.example"}, {"value": "ada@home.example"}]

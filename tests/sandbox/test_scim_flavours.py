@@ -1,0 +1,130 @@
+"""The vendor flavours of the sandbox's SCIM apps, each discoverable from its own
+/ServiceProviderConfig, /Schemas and /ResourceTypes."""
+
+from __future__ import annotations
+
+from scim2_models import Error, Group, ListResponse, SearchRequest, User
+
+from tests.sandbox.scim_support import make_app
+from tests.sandbox.server import SandboxServer
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def test_full_declares_everything(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "full")
+    with app.raw() as raw:
+        config = raw.get("/ServiceProviderConfig").json()
+        types = raw.get("/ResourceTypes").json()["Resources"]
+        schema_ids = [s["id"] for s in raw.get("/Schemas").json()["Resources"]]
+        enterprise = raw.get(f"/Schemas/{ENTERPRISE}").json()
+        assert raw.get("/Schemas", params={"filter": 'id eq "x"'}).status_code == 403
+    assert (config["patch"], config["etag"], config["filter"]) == (
+        {"supported": True},
+        {"supported": True},
+        {"supported": True, "maxResults": 200},
+    )
+    assert [t["id"] for t in types] == ["User", "Group"]
+    assert types[0]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    assert len(schema_ids) == 3 and ENTERPRISE in schema_ids
+    assert {a["name"] for a in enterprise["attributes"]} >= {
+        "employeeNumber",
+        "department",
+        "organization",
+        "manager",
+    }
+
+
+def test_zoom_has_no_groups_and_filters_only_on_user_name(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "zoom")
+    client = app.client()
+    with app.raw() as raw:
+        assert [t["id"] for t in raw.get("/ResourceTypes").json()["Resources"]] == ["User"]
+        assert raw.get("/ResourceTypes/Group").status_code == 404
+        assert raw.get("/Groups").status_code == 404
+        assert raw.get("/ServiceProviderConfig").json()["filter"]["maxResults"] == 100
+        schema_ids = [s["id"] for s in raw.get("/Schemas").json()["Resources"]]
+    assert schema_ids == ["urn:ietf:params:scim:schemas:core:2.0:User"]
+    client.create(
+        User(user_name="zed@fabrikam.example", emails=[{"value": "zed@fabrikam.example"}])
+    )
+    found = client.query(
+        User, query_parameters=SearchRequest(filter='userName eq "ZED@fabrikam.example"')
+    )
+    assert [u.user_name for u in found.resources] == ["zed@fabrikam.example"]
+    for text in (
+        'emails eq "zed@fabrikam.example"',
+        'emails[value eq "z"]',
+        'userName eq "a" or active eq true',
+    ):
+        refused = client.query(
+            User, query_parameters=SearchRequest(filter=text), raise_scim_errors=False
+        )
+        assert isinstance(refused, Error), text
+        assert (refused.status, refused.scim_type) == (400, "invalidFilter"), text
+
+
+def test_zoom_pages_at_most_100(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "zoom")
+    client = app.client()
+    for i in range(105):
+        client.create(User(user_name=f"u{i:03}@fabrikam.example"))
+    page = client.query(User, query_parameters=SearchRequest(count=500))
+    assert isinstance(page, ListResponse)
+    assert (page.total_results, page.items_per_page, len(page.resources)) == (105, 100, 100)
+    rest = client.query(User, query_parameters=SearchRequest(start_index=101, count=500))
+    assert [u.user_name for u in rest.resources] == [
+        f"u{i:03}@fabrikam.example" for i in range(100, 105)
+    ]
+
+
+def test_slack_groups_take_put_but_not_patch(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "slack")
+    client = app.client()
+    ann = client.create(User(user_name="ann@contoso.example"))
+    group = client.create(Group(display_name="Engineering"))
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": ann.id}]}],
+    }
+    with app.raw() as raw:
+        refused = raw.patch(f"/Groups/{group.id}", json=patch)
+        assert refused.status_code == 501
+        assert refused.json()["status"] == "501"
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "members": [{"value": ann.id}],
+        }
+        assert raw.put(f"/Groups/{group.id}", json=body).status_code == 200
+        user_patch = {**patch, "Operations": [{"op": "replace", "path": "title", "value": "x"}]}
+        assert raw.patch(f"/Users/{ann.id}", json=user_patch).status_code == 200
+        config = raw.get("/ServiceProviderConfig").json()
+        default_page = raw.get("/Users").json()
+    assert [m["value"] for m in app.state()["groups"][0]["members"]] == [ann.id]
+    assert config["filter"]["maxResults"] == 1000 and config["etag"] == {"supported": False}
+    assert default_page["itemsPerPage"] == 1
+
+
+def test_slack_serves_the_enterprise_extension(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "slack")
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "eve@contoso.example",
+        ENTERPRISE: {"employeeNumber": "E-7", "department": "Sales", "manager": {"value": "m1"}},
+    }
+    with app.raw() as raw:
+        created = raw.post("/Users", json=body).json()
+        filtered = raw.get("/Users", params={"filter": f'{ENTERPRISE}:department eq "sales"'})
+    assert created["schemas"] == body["schemas"]
+    assert created[ENTERPRISE] == body[ENTERPRISE]
+    assert [u["userName"] for u in filtered.json()["Resources"]] == ["eve@contoso.example"]
+
+
+def test_an_unknown_path_is_404_and_a_wrong_method_405(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "full")
+    with app.raw() as raw:
+        assert raw.get("/Nothing").status_code == 404
+        wrong = raw.delete("/Users")
+    assert wrong.status_code == 405
+    assert wrong.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
