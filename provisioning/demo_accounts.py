@@ -96,9 +96,11 @@ class _Seeder:
         return bridge.run(coroutine)
 
     def account_for(self, person: Identity, made: dict) -> None:
+        desired = desired_for(person, self.connection)
+        if not desired.present:  # e.g. an app none of their role templates gives
+            return
         if self._call(self.connector.find_user(person.username)) is not None:
             return  # a name the directory has already: left as "no account"
-        desired = desired_for(person, self.connection)
         user = self._call(
             self.connector.create_user(
                 NewUser(
