@@ -15,7 +15,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import first_sign_in, guards, planner
-from provisioning.engine.desired import DesiredState, active_state
+from provisioning.engine.desired import DesiredState, active_state, in_connection
 from provisioning.jobs import ask, enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
 from tenants import clock, naming
@@ -124,11 +124,12 @@ def preview_onboarding(
     def plan(connector, connection, remote_id):
         manager = (request.attributes or {}).get("manager") or ""
         due = first_sign_in.wanted(first_sign_in.Joiner(tenant, connection, manager))
+        wanted = in_connection(desired, request.role_templates, connection)
         return first_sign_in.planned(
             lambda: planner.plan_onboarding(
-                connector, connection.pk, desired, tenant.link_existing_accounts
+                connector, connection.pk, wanted, tenant.link_existing_accounts
             ),
-            desired,
+            wanted,
             planner.AccountView(),
             due,
         )

@@ -141,6 +141,14 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
     return _replace(active, enabled=_enabled_now(identity), **version)
 
 
+def in_connection(active: DesiredState, templates, connection) -> DesiredState:
+    """A joiner's active state (not saved yet: a preview) as `connection` sees it: unchanged
+    in a directory, the app's account and groups in an app given by templates."""
+    if getattr(connection, "assigned_by_template", False):
+        return in_app(active, templates, connection, (), None)
+    return active
+
+
 def in_app(
     active: DesiredState, templates, connection, grants, exceptions, identity_id=None
 ) -> DesiredState:
