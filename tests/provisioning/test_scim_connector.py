@@ -163,3 +163,16 @@ def test_nothing_goes_to_another_origin(on_sandbox):
     private = ScimConnector(base_url="https://10.0.0.8/scim/v2", secret="t")  # noqa: S106
     with pytest.raises(EndpointRefusedError):
         run(private.probe())
+
+
+def test_an_app_without_patch_gets_users_replaced_whole(on_sandbox):
+    app = make_app(on_sandbox, "full")
+    declared = {"patch": False, "filter": True, "max_results": 100, "groups": True}
+    scim = ScimConnector(base_url=app.base_url, secret=app.token, discovered=declared)
+    user = run(scim.create_user(joiner("put@co.example")))
+    run(scim.update_user(user.id, {"job_title": "Director", "first_name": "Augusta"}))
+    run(scim.disable_user(user.id))
+    held = app.user("put@co.example")
+    assert held["title"] == "Director" and held["name"]["givenName"] == "Augusta"
+    assert held["active"] is False and held["name"]["familyName"] == "Lovelace"
+    assert [e["value"] for e in held["emails"]] == ["put@co.example"]
