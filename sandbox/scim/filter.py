@@ -20,6 +20,8 @@ from sandbox.scim.errors import bad_request
 from sandbox.scim.paths import Resolved, ResourceSchemas, attr_resolver
 from sandbox.scim.schema import Attr
 
+MAX_FILTER_LENGTH = 4096
+MAX_DEPTH = 32  # nested groups and `not`s; deeper is refused rather than risking the stack
 COMPARE = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 ORDERING = frozenset({"gt", "ge", "lt", "le"})
 TOKEN = re.compile(
@@ -193,8 +195,11 @@ def tokens(text: str) -> list[tuple[str, str]]:
 
 class Parser:
     def __init__(self, text: str, schemas: ResourceSchemas) -> None:
+        if len(text) > MAX_FILTER_LENGTH:
+            raise invalid(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
         self.items = tokens(text)
         self.pos = 0
+        self.depth = 0
         self.schemas = schemas
 
     def peek(self, offset: int = 0) -> tuple[str, str] | None:
@@ -251,8 +256,12 @@ class Parser:
 
     def group(self, resolve: Resolver) -> Any:
         self.expect("(")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise invalid(f"the filter nests deeper than {MAX_DEPTH}")
         node = self.disjunction(resolve)
         self.expect(")")
+        self.depth -= 1
         return node
 
     def attribute_expression(self, resolve: Resolver) -> Any:

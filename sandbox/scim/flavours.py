@@ -10,7 +10,12 @@ its /ServiceProviderConfig, /Schemas and /ResourceTypes so a client can discover
   the RFC's option (§3.5.2 makes PATCH optional), not on the vendor.
 - `zoom`: filters on `userName` only (any other attribute → 400 invalidFilter), pages of at
   most 100 (RFC 7644 §3.4.2.4 lets a provider return fewer than `count`), no Group resource
-  type (/Groups → 404). Zoom's own SCIM docs were not found: modelled on the RFC options.
+  type (/Groups → 404), and `userName pr` alone is 400 tooMany (RFC 7644 §3.12's own example
+  of a filter a provider may refuse). Zoom's SCIM2 API reference
+  (developers.zoom.us/docs/api/rest/scim-api) was found but says nothing of these limits,
+  and it does serve Groups: the flavour is modelled on the RFC's options (filtering,
+  §3.4.2.2, and resource types, RFC 7643 §6, are a provider's choice), not on the vendor.
+  It has no enterprise extension in its /Schemas.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ class Flavour:
     enterprise: bool = True
     etag: bool = True
     filter_attributes: frozenset[str] | None = None  # lower-cased dotted names; None: any
+    # A filter that is one `pr` and nothing else is refused 400 tooMany: RFC 7644 §3.12's own
+    # example of a filter that "MAY not be acceptable to the service provider".
+    refuses_bare_present: bool = False
     change_password: bool = True
 
     def filters_on(self, dotted: str) -> bool:
@@ -52,6 +60,7 @@ FLAVOURS = {
         enterprise=False,
         etag=False,
         filter_attributes=frozenset({"username"}),
+        refuses_bare_present=True,
         change_password=False,
     ),
 }

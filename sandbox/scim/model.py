@@ -94,17 +94,19 @@ class ScimApp:
 
     def to_state(self) -> dict:
         """What the control API shows: the app and everything it holds."""
+        users = [{k: v for k, v in u.items() if k != "password"} for u in self.users.values()]
         return {
             "slug": self.slug,
             "name": self.name,
             "flavour": self.flavour_name,
-            "users": list(copy.deepcopy(self.users).values()),
+            "users": copy.deepcopy(users),
             "groups": list(copy.deepcopy(self.groups).values()),
             "behaviour": self.behaviour.as_dict(),
         }
 
     def to_json(self) -> dict:
-        return {**self.to_state(), "token": self.token}
+        """For the state file: everything, the token and passwords included."""
+        return {**self.to_state(), "users": list(self.users.values()), "token": self.token}
 
     @classmethod
     def from_json(cls, data: dict) -> ScimApp:

@@ -222,6 +222,10 @@ def run_operation(doc: Document, operation: dict) -> None:
     target = parse_target(path, doc.schemas) if path is not None else None
     if isinstance(target, Target):
         check_mutable(target)
+        whole = target.path.sub is None and target.value_filter is None
+        if op == "remove" and whole and target.path.attr.required:
+            # RFC 7644 §3.5.2.2: removing a required attribute is a mutability error.
+            raise bad_request("mutability", f"{target.path.attr.name} is required")
     doc.apply(op, target, fields.get("value"))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.scim.errors import ScimError, bad_request, not_found, uniqueness
-from sandbox.scim.filter import parse_filter, paths_in
+from sandbox.scim.filter import Compare, parse_filter, paths_in
 from sandbox.scim.model import ScimApp
 from sandbox.scim.paths import ResourceSchemas
 from sandbox.scim.schema import ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA
@@ -209,6 +209,8 @@ def listing(kind: Kind, query: dict[str, Any]) -> dict:
             raise bad_request(
                 "invalidFilter", f"this app filters only on userName, not {refused[0]}"
             )
+        if kind.app.flavour.refuses_bare_present and isinstance(tree, Compare) and tree.op == "pr":
+            raise bad_request("tooMany", "a filter of only 'pr' would return everyone")
         items = [i for i in items if tree.matches(i)]
     page = items[start - 1 : start - 1 + count]
     resources = [

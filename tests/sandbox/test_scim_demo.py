@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from pathlib import Path
 
 from scim2_models import Group, SearchRequest, User
 
 from sandbox import demo_directories as demo
+from sandbox.seed import seed_state
+from sandbox.state import SandboxState
 from tests.sandbox.scim_support import App, make_app
 from tests.sandbox.server import SandboxServer, running_sandbox
 
@@ -17,18 +20,39 @@ def demo_app(server: SandboxServer, key: str) -> App:
     return App(spec["slug"], f"{server.url}/scim/{spec['slug']}/v2", spec["token"], server)
 
 
+@functools.cache
+def demo_state() -> SandboxState:
+    """What `--seed demo` makes (deterministic), seeded here in-process."""
+    state = SandboxState()
+    seed_state(state, "demo")
+    return state
+
+
+def seeded(slug: str) -> dict:
+    return demo_state().scim[slug].to_state()
+
+
+def served_user_names(client) -> set[str]:
+    # The session's sandbox is shared: other tests may have provisioned more people since.
+    page = client.query(User, query_parameters=SearchRequest(count=1000))
+    return {u.user_name for u in page.resources or []}
+
+
 def test_contoso_slack_holds_some_of_contosos_people_and_channels(
     sandbox_server: SandboxServer,
 ) -> None:
     slack = demo_app(sandbox_server, "contoso")
     client = slack.client()
-    users = client.query(User, query_parameters=SearchRequest(count=100)).resources
-    names = [u.user_name for u in users]
-    contoso = [n for n in names if n.endswith("@contoso.example")]
+    expected = seeded(demo.CONTOSO_SLACK_SLUG)
+    names = {u["userName"] for u in expected["users"]}
+    contoso = {n for n in names if n.endswith("@contoso.example")}
     assert len(names) == 6 and len(contoso) == 5
-    assert "alex.rivera@studio-agency.example" in names
-    groups = {g.display_name: g for g in client.query(Group).resources}
-    assert set(groups) == {"All Hands", "Engineering", "Sales"}
+    entra = demo_state().entra[demo.CONTOSO_TENANT_ID]
+    upns = {u.props["userPrincipalName"] for u in entra.users.values()}
+    assert len(contoso & upns) == 4  # four of Contoso's people, one former intern
+    assert names <= served_user_names(client)
+    groups = {g.display_name for g in client.query(Group).resources}
+    assert {"All Hands", "Engineering", "Sales"} <= groups
     with sandbox_server.control() as control:
         state = control.get(f"/_sandbox/scim-apps/{demo.CONTOSO_SLACK_SLUG}").json()
     assert (state["name"], state["flavour"]) == ("Slack", "slack")
@@ -37,9 +61,10 @@ def test_contoso_slack_holds_some_of_contosos_people_and_channels(
 def test_fabrikam_zoom_holds_some_of_fabrikams_people(sandbox_server: SandboxServer) -> None:
     zoom = demo_app(sandbox_server, "fabrikam")
     client = zoom.client()
-    users = client.query(User, query_parameters=SearchRequest(count=100)).resources
-    assert sum(u.user_name.endswith("@fabrikam.example") for u in users) == 5
-    assert len(users) == 6
+    names = {u["userName"] for u in seeded(demo.FABRIKAM_ZOOM_SLUG)["users"]}
+    assert len(names) == 6
+    assert sum(n.endswith("@fabrikam.example") for n in names) == 5  # four people, one room
+    assert names <= served_user_names(client)
     with zoom.raw() as raw:
         assert raw.get("/Groups").status_code == 404
 

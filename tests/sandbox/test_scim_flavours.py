@@ -62,6 +62,10 @@ def test_zoom_has_no_groups_and_filters_only_on_user_name(sandbox_server: Sandbo
         )
         assert isinstance(refused, Error), text
         assert (refused.status, refused.scim_type) == (400, "invalidFilter"), text
+    everyone = client.query(
+        User, query_parameters=SearchRequest(filter="userName pr"), raise_scim_errors=False
+    )
+    assert (everyone.status, everyone.scim_type) == (400, "tooMany")
 
 
 def test_zoom_pages_at_most_100(sandbox_server: SandboxServer) -> None:

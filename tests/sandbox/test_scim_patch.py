@@ -122,6 +122,7 @@ def test_bad_paths_and_values(scim_app: App) -> None:
         ({"op": "replace", "path": "active", "value": "False"}, "invalidValue"),
         ({"op": "add", "path": "title"}, "invalidValue"),
         ({"op": "move", "path": "title", "value": "x"}, "invalidSyntax"),
+        ({"op": "remove", "path": "userName"}, "mutability"),  # required (RFC 7644 §3.5.2.2)
     ]
     for operation, scim_type in cases:
         answer = raw_patch(scim_app, user.id, operation)

@@ -25,7 +25,29 @@ def test_control_api_creates_apps_and_refuses_a_taken_slug(sandbox_server: Sandb
             json={"slug": f"{app.slug}-t", "name": "T", "flavour": "zoom", "token": "chosen-token"},
         )
         assert chosen.json()["token"] == "chosen-token"
-    assert app.state() | {"users": [], "groups": []} == app.state()
+    state = app.state()
+    assert (state["slug"], state["flavour"], state["users"], state["groups"]) == (
+        app.slug,
+        "full",
+        [],
+        [],
+    )
+
+
+def test_control_api_lists_counts_and_removes_apps(sandbox_server: SandboxServer) -> None:
+    app = make_app(sandbox_server, "zoom")
+    with app.raw() as raw:
+        raw.get("/Users")
+    with sandbox_server.control() as control:
+        listed = control.get("/_sandbox/scim-apps").json()
+        assert {"slug": app.slug, "name": app.slug, "flavour": "zoom"} in listed
+        stats = control.get(f"/_sandbox/scim-apps/{app.slug}/stats").json()
+        assert stats["calls"] == {"GET /Users": 1}
+        assert control.delete(f"/_sandbox/scim-apps/{app.slug}").status_code == 204
+        assert control.get(f"/_sandbox/scim-apps/{app.slug}").status_code == 404
+    with app.raw() as raw:
+        gone = raw.get("/Users")
+    assert (gone.status_code, gone.json()["status"]) == (404, "404")
 
 
 def test_a_missing_or_wrong_bearer_token_is_401_in_scim_shape(scim_app: App) -> None:
