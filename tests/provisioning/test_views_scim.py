@@ -196,3 +196,25 @@ def test_role_templates_with_scim_apps_keep_their_access_rules(client, alpha, br
     client.force_login(bravo.technician)
     assert client.get(role_url(alpha.template)).status_code == 404
     assert RoleTemplate.objects.get(pk=alpha.template.pk).scim_apps == []
+
+
+def test_a_scim_apps_token_goes_only_to_the_base_url_it_was_entered_for(alpha, settings):
+    from tenants import endpoints
+    from tenants.crypto import SecretBindingError
+
+    allowed = endpoints.check_allowed(endpoints.Service.SCIM_APP, "https://API.Slack.com/scim/v2/")
+    assert allowed.url == "https://api.slack.com/scim/v2"
+    for refused in ("https://127.0.0.1/scim", "https://localhost/scim", "http://a.example/scim"):
+        with pytest.raises(endpoints.EndpointError):
+            endpoints.check_allowed(endpoints.Service.SCIM_APP, refused)
+    settings.SANDBOX_URL = "https://127.0.0.1:9443"
+    sandbox = endpoints.check_allowed(
+        endpoints.Service.SCIM_APP, "https://127.0.0.1:9443/scim/x/v2"
+    )
+    assert sandbox.path == "/scim/x/v2"
+
+    app = connect(alpha.tenant, _FakeApp(), "Slack")
+    assert app.get_secret() == _FakeApp.token
+    app.scim_base_url = "https://scim.elsewhere.example/v2"
+    with pytest.raises(SecretBindingError):
+        app.get_secret()
