@@ -218,3 +218,17 @@ def test_a_scim_apps_token_goes_only_to_the_base_url_it_was_entered_for(alpha, s
     app.scim_base_url = "https://scim.elsewhere.example/v2"
     with pytest.raises(SecretBindingError):
         app.get_secret()
+
+
+def test_the_inventory_reads_a_scim_apps_users(alpha, on_sandbox):
+    from provisioning.inventory.models import Account
+    from provisioning.inventory.service import refresh
+
+    app = make_app(on_sandbox, "zoom")
+    for i in range(3):
+        app.add_user(f"seen{i}@alpha.test", "Seen", f"N{i}")
+    connection = connect(alpha.tenant, app, "Zoom")
+    cursor = refresh(connection)
+    assert cursor.state == "idle", cursor.last_error
+    names = set(Account.objects.filter(connection=connection).values_list("username", flat=True))
+    assert names == {"seen0@alpha.test", "seen1@alpha.test", "seen2@alpha.test"}
