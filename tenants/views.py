@@ -29,6 +29,14 @@ def tenant_list(request):
 def tenant_detail(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant)
     connections = list(tenant_obj.connections.all())
+    apps = {c.pk: c.name for c in connections if c.assigned_by_template}
+    role_templates = list(tenant_obj.role_templates.all())
+    for template in role_templates:  # the SCIM apps it gives, by name, with their groups
+        template.scim_given = [
+            (apps[entry["connection"]], entry.get("groups") or [])
+            for entry in template.scim_apps
+            if entry.get("connection") in apps
+        ]
     return render(
         request,
         "tenants/tenant_detail.html",
@@ -36,7 +44,7 @@ def tenant_detail(request, tenant: str):
             "tenant": tenant_obj,
             "connections": connections,
             "connected_kinds": {c.kind for c in connections},
-            "role_templates": tenant_obj.role_templates.all(),
+            "role_templates": role_templates,
         },
     )
 

@@ -181,6 +181,8 @@ def test_a_technician_gives_a_role_a_scim_app_and_its_groups(client, alpha, brav
     assert saved.status_code == 302
     alpha.template.refresh_from_db()
     assert alpha.template.scim_apps == [{"connection": slack.pk, "groups": ["sales", "general"]}]
+    listed = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+    assert "Slack: sales, general" in listed.content.decode()
     smuggled = role_form(alpha.template, **{f"scim_{other.pk}": "on"})
     client.post(role_url(alpha.template), smuggled)
     alpha.template.refresh_from_db()
