@@ -114,6 +114,23 @@ class Discovery:
         return cls(**known)
 
 
+def declared(config: ServiceProviderConfig, types: list, schemas: list) -> Discovery:
+    """What /ServiceProviderConfig, /ResourceTypes and /Schemas say the app supports; the
+    enterprise extension only where /Schemas has it and the User resource type names it."""
+    user_type = next((t for t in types if t.name == "User"), None)
+    extensions = (
+        {str(e.schema_) for e in (user_type.schema_extensions or [])} if user_type else set()
+    )
+    return Discovery(
+        patch=bool(config.patch and config.patch.supported),
+        filter=bool(config.filter and config.filter.supported),
+        max_results=int((config.filter.max_results if config.filter else 0) or 0),
+        bulk=bool(config.bulk and config.bulk.supported),
+        groups=any(t.name == "Group" for t in types),
+        enterprise=ENTERPRISE in {s.id for s in schemas} and ENTERPRISE in extensions,
+    )
+
+
 def apply_profile(found: Discovery, profile: str) -> Discovery:
     """A vendor profile narrows what the app declares: Slack-like apps refuse PATCH on groups;
     Zoom-like apps have no groups and at most 100 a page."""
@@ -233,7 +250,10 @@ class ScimConnector:
         try:
             return await awaitable
         except SCIMException as exc:
-            raise _from_scim_error(exc) from None
+            failure = _from_scim_error(exc)
+            if isinstance(failure, AuthenticationError):
+                self._token = ""  # an OAuth token refused early: the next call asks anew
+            raise failure from None
         except RequestNetworkException as exc:
             raise TransientError(f"Cannot reach {self.base_url}: {exc}") from None
         except UnexpectedStatusCodeException as exc:
@@ -249,23 +269,10 @@ class ScimConnector:
         http = self._client()
         await self._sign_in(http)
         reader = AsyncSCIMClient(http, raise_scim_errors=True)
-        config: ServiceProviderConfig = await self._call(reader.query(ServiceProviderConfig))
-        types: ListResponse = await self._call(reader.query(ResourceType))
-        schemas: ListResponse = await self._call(reader.query(Schema))
-        type_names = {t.name for t in types.resources or []}
-        schema_ids = {s.id for s in schemas.resources or []}
-        user_type = next((t for t in types.resources or [] if t.name == "User"), None)
-        extensions = (
-            {e.schema_ for e in (user_type.schema_extensions or [])} if user_type else set()
-        )
-        found = Discovery(
-            patch=bool(config.patch and config.patch.supported),
-            filter=bool(config.filter and config.filter.supported),
-            max_results=int((config.filter.max_results if config.filter else 0) or 0),
-            bulk=bool(config.bulk and config.bulk.supported),
-            groups="Group" in type_names,
-            enterprise=ENTERPRISE in schema_ids and ENTERPRISE in {str(e) for e in extensions},
-        )
+        config = await self._call(reader.query(ServiceProviderConfig))
+        types = await self._call(reader.query(ResourceType))
+        schemas = await self._call(reader.query(Schema))
+        found = declared(config, types.resources or [], schemas.resources or [])
         self._discovery = apply_profile(found, self._profile)
         self._narrow(self._discovery)
         self._scim = None  # rebuilt with the models the app serves
@@ -649,7 +656,7 @@ def _classified(status: int, scim_type: str, detail: str, headers) -> ConnectorE
     message = f"{detail} ({scim_type})" if scim_type else detail
     if status == 429:
         return ThrottledError(message, retry_after=_retry_after(headers), status=status)
-    if status == 503 or status >= 500 and status != 501:
+    if status >= 500 and status != 501:  # 501: the app does not do this, ever
         return TransientError(message, retry_after=_retry_after(headers), status=status)
     if status == 404:
         return NotFoundError(message, status=status)
