@@ -129,3 +129,23 @@ def test_the_same_person_in_the_app_already_is_linked(slack, worker):
     assert join.status == Job.Status.SUCCEEDED, steps_of(join)
     assert [u["id"] for u in app.state()["users"]] == [existing]
     assert app.groups_of(existing) == {"sales", "general"}
+
+
+def test_a_mover_out_of_the_app_loses_the_account_there(slack, worker):
+    dirs, app, _ = slack
+    join = onboard(dirs.tenant, [dirs.template])
+    assert join.status == Job.Status.SUCCEEDED, steps_of(join)
+    plain = RoleTemplate.objects.create(tenant=dirs.tenant, name="Plain", groups=["Staff"])
+    move = lifecycle.request_change(join.identity, lifecycle.ChangeRequest([plain]), actor="system")
+    move = wait_for_job(move.pk)
+    assert move.status == Job.Status.SUCCEEDED, steps_of(move)
+    assert app.user(join.identity.username) is None
+    assert dirs.entra_user(join.identity.username)["accountEnabled"] is True
+
+
+def test_a_throttled_app_is_waited_out_and_the_join_still_converges(slack, worker):
+    dirs, app, _ = slack
+    app.behave(throttle_next=3)
+    join = onboard(dirs.tenant, [dirs.template])
+    assert join.status == Job.Status.SUCCEEDED, steps_of(join)
+    assert app.groups_of(app.user(join.identity.username)["id"]) == {"sales", "general"}
