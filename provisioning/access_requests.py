@@ -70,7 +70,7 @@ def _describe(resource: RequestableResource) -> dict:
     return {
         "name": resource.name,
         "kind": resource.kind,
-        "directory": resource.connection.get_kind_display(),
+        "directory": resource.connection.label,
         "approvers": resource.approvers,
         "named_approvers": [u.get_username() for u in resource.named_approvers.all()],
         "time_bound": resource.time_bound,

@@ -4,7 +4,7 @@ okta_checks.py), reported in plain words."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import (
@@ -28,6 +28,8 @@ class Check:
 @dataclass(frozen=True)
 class CheckResult:
     checks: list[Check]
+    # What a SCIM app declared (connectors/scim.py Discovery), for the connection to keep.
+    discovered: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -42,9 +44,11 @@ def check_connection(connection) -> CheckResult:
     except CredentialError as exc:
         return CheckResult([Check("Read the stored secret", False, str(exc))])
     try:
-        return CheckResult(bridge.run(_checks(connector, connection.kind), timeout=90))
+        checks = bridge.run(_checks(connector, connection.kind), timeout=90)
     except TimeoutError:
         return CheckResult([Check("Reach the directory", False, "No answer within 90 seconds.")])
+    discovered = getattr(connector, "discovered", None)
+    return CheckResult(checks, discovered.as_dict() if discovered else {})
 
 
 async def _checks(connector, kind: str) -> list[Check]:
@@ -62,6 +66,8 @@ async def _checks(connector, kind: str) -> list[Check]:
         return [reach, sign_in, Check("Read users", False, detail)]
     except ConnectorError as exc:
         return [reach, Check(_sign_in_label(kind), False, exc.message)]
+    if hasattr(connector, "discover"):
+        return [reach, sign_in, *await scim_checks(connector)]
     checks = [reach, sign_in, Check("Read users", True)]
     reads = [("Read groups", connector.groups), ("Read apps", connector.apps)]
     if kind == "entra":
@@ -177,7 +183,48 @@ async def _password_check(connector, granted: frozenset[str]) -> Check:
     )
 
 
+async def scim_checks(connector) -> list[Check]:
+    """What a SCIM app declares in /ServiceProviderConfig, /ResourceTypes and /Schemas (its
+    vendor profile applied), and a read of its users and groups."""
+    try:
+        found = await connector.discover()
+    except ConnectorError as exc:
+        return [
+            Check("Read /ServiceProviderConfig, /ResourceTypes and /Schemas", False, exc.message)
+        ]
+    page = f"at most {found.max_results} a page" if found.max_results else "no page limit given"
+    checks = [
+        Check("Read /ServiceProviderConfig, /ResourceTypes and /Schemas", True),
+        Check("PATCH users", True, "yes" if found.patch else "no: users are replaced with PUT"),
+        Check(
+            "PATCH groups",
+            True,
+            "yes" if found.group_patch else "no: a group is replaced whole with PUT",
+        ),
+        Check("Filter", True, f"yes, {page}" if found.filter else f"no: users are paged, {page}"),
+        Check("Bulk", True, "yes" if found.bulk else "no"),
+        Check("Groups", True, "yes" if found.groups else "no Group resource: no groups to give"),
+        Check(
+            "Enterprise extension",
+            True,
+            "yes: department, organization, employee number"
+            if found.enterprise
+            else "no: department and company are not sent",
+        ),
+    ]
+    try:
+        users = await connector.list_usernames()
+        checks.append(Check("Read users", True, f"{len(users)} found"))
+        groups = await connector.groups(fresh=True)
+        checks.append(Check("Read groups", True, f"{len(groups)} found"))
+    except ConnectorError as exc:
+        checks.append(Check("Read users and groups", False, exc.message))
+    return checks
+
+
 def _sign_in_label(kind: str) -> str:
+    if kind == "scim":
+        return "Use the token"
     return "Sign in with the client secret" if kind == "entra" else "Use the API token"
 
 
@@ -190,4 +237,6 @@ def _auth_words(kind: str, message: str) -> str:
         return f"No application with this client ID in the directory. ({message})"
     if kind == "okta":
         return f"The API token is wrong, expired or revoked. ({message})"
+    if kind == "scim":
+        return f"The app refused the token: it is wrong, expired or revoked. ({message})"
     return message

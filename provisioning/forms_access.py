@@ -45,7 +45,7 @@ def reason_field(**kwargs) -> forms.CharField:
 
 
 def resource_label(resource: RequestableResource) -> str:
-    where = f"{resource.get_kind_display().lower()} in {resource.connection.get_kind_display()}"
+    where = f"{resource.get_kind_display().lower()} in {resource.connection.label}"
     limit = f" · time-bound, at most {resource.max_days} days" if resource.time_bound else ""
     return f"{resource.name} ({where}){limit}"
 
@@ -181,7 +181,7 @@ def _offers(tenant: Tenant, listings) -> dict:
 def _grouped(offered: dict) -> list:
     groups: dict[str, list] = {}
     for value, (connection, kind, found) in offered.items():
-        label = f"{connection.get_kind_display()} {'groups' if kind == 'group' else 'apps'}"
+        label = f"{connection.label} {'groups' if kind == 'group' else 'apps'}"
         groups.setdefault(label, []).append((value, found.name))
     return [("", "— choose —"), *groups.items()]
 
@@ -263,7 +263,7 @@ def _held_already(identity: Identity, resource: RequestableResource) -> str:
         return held
     if seen := seen_holding(identity, resource):
         when = timezone.localtime(seen, ZoneInfo(identity.tenant.time_zone))
-        return f"in {resource.connection.get_kind_display()} (seen there {when:%-d %b %Y %H:%M})"
+        return f"in {resource.connection.label} (seen there {when:%-d %b %Y %H:%M})"
     return ""
 
 

@@ -52,7 +52,7 @@ class RequestableResource(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()}, {self.connection.get_kind_display()})"
+        return f"{self.name} ({self.get_kind_display()}, {self.connection.label})"
 
 
 def approvers_of(resource: RequestableResource) -> list:

@@ -15,7 +15,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import first_sign_in, guards, planner
-from provisioning.engine.desired import DesiredState, active_state
+from provisioning.engine.desired import DesiredState, active_state, in_connection
 from provisioning.jobs import ask, enqueue_on_commit, new_job
 from provisioning.models import Identity, Job, Step
 from tenants import clock, naming
@@ -58,7 +58,10 @@ class Preview:
 def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
     """The naming rule's username, with a suffix when the portal or a directory has it."""
     template = request.role_templates[0]
-    connectors = [_connector_or_none(c) for c in tenant.connections.all()]
+    # The directories name people; an app downstream of them (a SCIM app) holds the same name
+    # for the same person, and its account is linked, never a reason for another name.
+    directories = [c for c in tenant.connections.all() if not c.assigned_by_template]
+    connectors = [_connector_or_none(c) for c in directories]
 
     def taken(candidate: str) -> bool:
         if Identity.objects.filter(tenant=tenant, username__iexact=candidate).exists():
@@ -126,11 +129,12 @@ def preview_onboarding(
         manager = (request.attributes or {}).get("manager") or ""
         due = first_sign_in.wanted(first_sign_in.Joiner(tenant, connection, manager))
         mapped = desired_for(tenant, request, username, connection)
+        wanted = in_connection(mapped, request.role_templates, connection)
         return first_sign_in.planned(
             lambda: planner.plan_onboarding(
-                connector, connection.pk, mapped, tenant.link_existing_accounts
+                connector, connection.pk, wanted, tenant.link_existing_accounts
             ),
-            mapped,
+            wanted,
             planner.AccountView(),
             due,
         )

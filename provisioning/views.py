@@ -111,8 +111,7 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
         )
     choices = license_choices_for(preview, posted)
     blockers = [
-        f"{c.connection.get_kind_display()} could not be read, so the plan cannot be checked: "
-        f"{c.error}"
+        f"{c.connection.label} could not be read, so the plan cannot be checked: {c.error}"
         for c in directories
         if c.error
     ]
@@ -288,13 +287,13 @@ def _identity_context(identity) -> dict:
 def connection_release(request: HttpRequest, tenant: str, connection_id: int) -> HttpResponse:
     connection = access.get_connection_for(request.user, tenant, connection_id, (Role.MSP_ADMIN,))
     if connection.quarantined_at is None:
-        kind = connection.get_kind_display()
+        kind = connection.label
         messages.info(request, f"The {kind} connection is not quarantined.")
     else:
         resumed = services.release_connection(connection, actor=request.user, http_request=request)
         messages.success(
             request,
-            f"Released the {connection.get_kind_display()} connection; "
+            f"Released the {connection.label} connection; "
             f"{resumed} waiting job{'s' if resumed != 1 else ''} resumed.",
         )
     return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))

@@ -9,6 +9,7 @@ from portal.models import Role
 from provisioning import quarantine
 from provisioning.checks import check_connection
 from tenants import access
+from tenants.services import save_discovery
 
 
 @login_required
@@ -18,10 +19,13 @@ def connection_test(request, tenant: str, connection_id: int):
     connection = access.get_connection_for(
         request.user, tenant, connection_id, (Role.MSP_ADMIN, Role.TECHNICIAN)
     )
+    result = check_connection(connection)
+    if result.ok and result.discovered:  # a SCIM app: keep what it declared for the jobs
+        save_discovery(connection, result.discovered, actor=request.user, request=request)
     return render(
         request,
         "tenants/tenant_detail.html#connection-test",
-        {"connection": connection, "result": check_connection(connection)},
+        {"connection": connection, "result": result},
     )
 
 
@@ -31,7 +35,7 @@ def connection_hold(request: HttpRequest, tenant: str, connection_id: int) -> Ht
     """MSP admin: quarantine a connection by hand; no probe releases it, only a person."""
     connection = access.get_connection_for(request.user, tenant, connection_id, (Role.MSP_ADMIN,))
     reason = request.POST.get("reason", "").strip()[:200]
-    kind = connection.get_kind_display()
+    kind = connection.label
     if quarantine.hold(connection, actor=request.user, reason=reason, request=request):
         messages.success(request, f"Holding the {kind} connection: its jobs wait until released.")
     else:

@@ -145,8 +145,7 @@ def _dry_run(preview_of, *, read_errors_block: bool, posted: dict | None = None)
     blockers = unanswered_blockers(preview, choices)
     if read_errors_block:
         blockers += [
-            f"{d.connection.get_kind_display()} could not be read, so the plan cannot be "
-            f"checked: {d.error}"
+            f"{d.connection.label} could not be read, so the plan cannot be checked: {d.error}"
             for d in directories
             if d.error
         ]

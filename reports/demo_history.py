@@ -359,7 +359,7 @@ def _retry(ctx: Ctx, job: Job, person, moment: datetime) -> datetime:
 
 
 def _step_event(ctx, job, person, connection, action, target, when, attempt, error=""):
-    after = {"directory": connection.get_kind_display(), "target": target, "attempt": attempt}
+    after = {"directory": connection.label, "target": target, "attempt": attempt}
     if error:
         after["error"] = error
     result = "failure" if error else "success"

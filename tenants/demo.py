@@ -23,6 +23,27 @@ SANDBOX_OKTA = {
     "northwind": {"org": "northwind", "token": "northwind-demo-token-00Okta5andb0xN0rthw1nd"},
 }
 
+# SCIM apps of the sandbox's demo (sandbox/scim/demo.py): base URL SANDBOX_URL/scim/<slug>/v2.
+SANDBOX_SCIM = {
+    "contoso": {
+        "slug": "contoso-slack",
+        "name": "Slack",
+        "token": "contoso-slack-demo-scim-token",
+        "profile": "slack",
+    },
+    "fabrikam": {
+        "slug": "fabrikam-zoom",
+        "name": "Zoom",
+        "token": "fabrikam-zoom-demo-scim-token",
+        "profile": "zoom",
+    },
+}
+# Role templates that give a tenant's SCIM app: template name -> the app's groups (channels).
+SCIM_TEMPLATES = {
+    "contoso": {"Engineering": ["All Hands", "Engineering"], "Sales": ["All Hands", "Sales"]},
+    "fabrikam": {"Support": []},  # Zoom has no groups
+}
+
 TENANTS = [
     {
         "name": "Contoso",

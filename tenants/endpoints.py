@@ -61,6 +61,7 @@ class Service(enum.Enum):
     ENTRA_LOGIN = "Microsoft Entra sign-in"
     ENTRA_GRAPH = "Microsoft Graph"
     OKTA_ORG = "Okta org"
+    SCIM_APP = "SCIM app"
 
 
 class EndpointError(ValueError):
@@ -186,6 +187,8 @@ def custom_okta_domains() -> frozenset[str]:
 
 
 def is_documented_host(service: Service, host: str) -> bool:
+    if service is Service.SCIM_APP:
+        return True  # any https host the MSP admin enters: the secret is bound to it
     if service is Service.ENTRA_LOGIN:
         return host in ENTRA_LOGIN_HOSTS
     if service is Service.ENTRA_GRAPH:
@@ -201,6 +204,8 @@ def check_allowed(service: Service, url: str) -> Endpoint:
     endpoint = parse(url)
     if endpoint.origin == sandbox_origin():
         return endpoint
+    if service is Service.SCIM_APP:
+        return _public_https(endpoint)
     if endpoint.port != HTTPS_PORT or not is_documented_host(service, endpoint.host):
         raise EndpointError(f"{endpoint.url} is not {_an(service)} host. {allowed_text(service)}")
     if endpoint.path:
@@ -213,13 +218,29 @@ def check_allowed(service: Service, url: str) -> Endpoint:
     return endpoint
 
 
+def _public_https(endpoint: Endpoint) -> Endpoint:
+    """A SCIM app is any vendor's host: https on a name, never a loopback or private address
+    (only the sandbox may be one, and it was accepted above)."""
+    try:
+        address = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        if endpoint.host == "localhost" or endpoint.host.endswith(".localhost"):
+            raise EndpointError("A SCIM app's address may not be this machine.") from None
+        return endpoint
+    if not address.is_global:
+        raise EndpointError("A SCIM app's address may not be a private or loopback address.")
+    return endpoint
+
+
 def _an(service: Service) -> str:
     return f"a {service.value}" if service is not Service.OKTA_ORG else "an Okta org"
 
 
 def allowed_text(service: Service) -> str:
     """What may be entered for `service`, in words."""
-    if service is Service.ENTRA_LOGIN:
+    if service is Service.SCIM_APP:
+        text = "Allowed: the app's https:// SCIM base URL, as its vendor documents it"
+    elif service is Service.ENTRA_LOGIN:
         hosts = ", ".join(f"{h} ({cloud})" for h, cloud in ENTRA_LOGIN_HOSTS.items())
         text = f"Allowed: {hosts}"
     elif service is Service.ENTRA_GRAPH:
@@ -240,7 +261,13 @@ def allowed_text(service: Service) -> str:
 
 
 def secret_binding(
-    kind: str, directory_id: str, client_id: str, login_url: str, graph_url: str, org_url: str
+    kind: str,
+    directory_id: str,
+    client_id: str,
+    login_url: str,
+    graph_url: str,
+    org_url: str,
+    scim: tuple[str, str, str] | None = None,
 ) -> str:
     """A fingerprint of what a connection's secret was entered for: sealed with the secret,
     so that a changed id or endpoint makes the stored secret unusable until it is entered
@@ -253,4 +280,7 @@ def secret_binding(
         canonical(graph_url),
         canonical(org_url),
     ]
+    if scim is not None:  # a SCIM app's base URL, auth mode and token URL (none for others)
+        base_url, auth, token_url = scim
+        fields += [canonical(base_url), auth, canonical(token_url)]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()

@@ -260,6 +260,75 @@ class OktaConnectionForm(ConnectionForm):
         return allowed_endpoint(endpoints.Service.OKTA_ORG, self.cleaned_data["org_url"])
 
 
+class ScimConnectionForm(ConnectionForm):
+    """A SCIM 2.0 app: its base URL and a bearer token, or OAuth client credentials."""
+
+    secret_label = "Token or client secret"  # noqa: S105 - a label
+    bound_fields = ("scim_base_url", "scim_auth", "scim_token_url", "client_id")
+    scim_base_url = url_field(
+        label="SCIM base URL", help_text="e.g. https://api.slack.com/scim/v2 (the vendor's docs)"
+    )
+    scim_token_url = url_field(
+        label="OAuth token URL", required=False, help_text="Only for OAuth client credentials."
+    )
+
+    class Meta:
+        model = DirectoryConnection
+        fields = [
+            "name",
+            "scim_base_url",
+            "scim_auth",
+            "scim_token_url",
+            "client_id",
+            "secret",
+            "secret_expires_on",
+            "scim_profile",
+        ]
+        labels = {"client_id": "OAuth client ID"}
+        help_texts = {
+            "name": "How people call it, e.g. Slack. Role templates name it.",
+            "client_id": "Only for OAuth client credentials.",
+            "scim_profile": "Known quirks beyond what the app declares; Test connection "
+            "reads the rest from the app.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = True
+        self.fields["name"].validators.append(no_markup)
+        self.fields["secret"].help_text = (
+            "The bearer token, or the OAuth client secret. " + self.fields["secret"].help_text
+        )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = DirectoryConnection.objects.filter(
+            tenant=self.instance.tenant, kind=DirectoryConnection.Kind.SCIM, name__iexact=name
+        )
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise ValidationError("This tenant has a SCIM app of this name already.")
+        return name
+
+    def clean_scim_base_url(self) -> str:
+        return allowed_endpoint(endpoints.Service.SCIM_APP, self.cleaned_data["scim_base_url"])
+
+    def clean_scim_token_url(self) -> str:
+        return allowed_endpoint(endpoints.Service.SCIM_APP, self.cleaned_data["scim_token_url"])
+
+    def clean_client_id(self) -> str:
+        return self.cleaned_data["client_id"].strip()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scim_auth") == DirectoryConnection.ScimAuth.OAUTH:
+            for name in ("scim_token_url", "client_id"):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, "Needed for OAuth client credentials.")
+        else:  # a bearer token: nothing of OAuth's is kept
+            data["scim_token_url"] = data["client_id"] = ""
+        return data
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -271,6 +340,7 @@ def _is_uuid(value: str) -> bool:
 CONNECTION_FORMS = {
     DirectoryConnection.Kind.ENTRA: EntraConnectionForm,
     DirectoryConnection.Kind.OKTA: OktaConnectionForm,
+    DirectoryConnection.Kind.SCIM: ScimConnectionForm,
 }
 
 
@@ -317,6 +387,33 @@ class RoleTemplateForm(forms.ModelForm):
         else:
             self.fields["domain"].widget = forms.HiddenInput()
             self.fields["domain"].choices = [("", "")]
+        self.scim_apps = self._scim_app_fields(tenant)
+
+    def _scim_app_fields(self, tenant: Tenant | None) -> list[tuple[str, str]]:
+        """A box and a list of groups for each SCIM app of the tenant: (box, groups) names."""
+        if tenant is None:
+            return []
+        apps = tenant.connections.filter(kind=DirectoryConnection.Kind.SCIM).order_by("name")
+        names = []
+        for app in apps:
+            groups = self.instance.scim_groups_for(app.pk)
+            box, lines = f"scim_{app.pk}", f"scim_{app.pk}_groups"
+            self.fields[box] = forms.BooleanField(
+                label=f"Give {app.name}", required=False, initial=groups is not None
+            )
+            self.fields[lines] = LinesField(
+                label=f"Groups in {app.name}",
+                required=False,
+                initial=groups or [],
+                help_text="Group names in the app, one a line.",
+            )
+            names.append((box, lines))
+        return names
+
+    @property
+    def scim_app_fields(self) -> list[tuple]:
+        """The bound fields of each SCIM app, for the template."""
+        return [(self[box], self[lines]) for box, lines in self.scim_apps]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -327,6 +424,18 @@ class RoleTemplateForm(forms.ModelForm):
 
     def clean_usage_location(self) -> str:
         return clean_usage_location(self.cleaned_data["usage_location"])
+
+    def clean(self):
+        data = super().clean()
+        chosen = []
+        for box, lines in self.scim_apps:
+            groups = data.get(lines) or []
+            if data.get(box):
+                chosen.append({"connection": int(box.split("_")[1]), "groups": groups})
+            elif groups and lines not in self.errors:
+                self.add_error(lines, "Tick the app too, or remove its groups.")
+        self.instance.scim_apps = chosen
+        return data
 
     def clean_username_rule(self) -> str:
         rule = self.cleaned_data["username_rule"].strip()

@@ -128,6 +128,18 @@ class DirectoryConnection(models.Model):
     class Kind(models.TextChoices):
         ENTRA = "entra", "Microsoft Entra ID"
         OKTA = "okta", "Okta"
+        SCIM = "scim", "SCIM app"
+
+    class ScimAuth(models.TextChoices):
+        BEARER = "bearer", "Bearer token"
+        OAUTH = "oauth", "OAuth 2.0 client credentials"
+
+    class ScimProfile(models.TextChoices):
+        """A vendor's known quirks, on top of what its discovery endpoints declare."""
+
+        GENERIC = "generic", "Generic (as the app declares)"
+        SLACK = "slack", "Slack-like (groups replaced with PUT, no PATCH on groups)"
+        ZOOM = "zoom", "Zoom-like (filters on userName only, 100 a page, no groups)"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -138,6 +150,19 @@ class DirectoryConnection(models.Model):
     graph_base_url = models.URLField(blank=True, help_text="Override for the sandbox.")
     # Okta
     org_url = models.URLField(blank=True)
+    # A SCIM 2.0 app (RFC 7643/7644): several per tenant, told apart by name.
+    name = models.CharField(max_length=80, blank=True)
+    scim_base_url = models.URLField("SCIM base URL", blank=True)
+    scim_auth = models.CharField(
+        "authentication", max_length=10, choices=ScimAuth.choices, default=ScimAuth.BEARER
+    )
+    scim_token_url = models.URLField("OAuth token URL", blank=True)
+    scim_profile = models.CharField(
+        "vendor profile", max_length=10, choices=ScimProfile.choices, default=ScimProfile.GENERIC
+    )
+    # What Test connection read from /ServiceProviderConfig, /Schemas and /ResourceTypes
+    # (provisioning/connectors/scim.py: Discovery.as_dict); {} until then.
+    scim_discovered = models.JSONField(default=dict, blank=True, editable=False)
     # The client secret (Entra) or API token (Okta), Fernet-encrypted; never rendered.
     secret_ciphertext = models.TextField(blank=True, editable=False)
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -153,11 +178,34 @@ class DirectoryConnection(models.Model):
     class Meta:
         ordering = ["tenant__name", "kind"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "kind"], name="one_connection_per_kind")
+            # One Entra and one Okta per tenant; SCIM apps as many as it uses, each named.
+            models.UniqueConstraint(
+                fields=["tenant", "kind"],
+                condition=~models.Q(kind="scim"),
+                name="one_connection_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "name"],
+                condition=models.Q(kind="scim"),
+                name="unique_scim_app_name_per_tenant",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.tenant.name} · {self.get_kind_display()}"
+        return f"{self.tenant.name} · {self.label}"
+
+    @property
+    def label(self) -> str:
+        """What people call it: the directory's kind, or a SCIM app's own name."""
+        if self.kind == self.Kind.SCIM and self.name:
+            return f"{self.name} (SCIM)"
+        return self.get_kind_display()
+
+    @property
+    def assigned_by_template(self) -> bool:
+        """Whether a person has an account here only when a role template (or a grant) gives
+        them this app: a SCIM app; a directory holds every managed person."""
+        return self.kind == self.Kind.SCIM
 
     @property
     def has_secret(self) -> bool:
@@ -173,6 +221,9 @@ class DirectoryConnection(models.Model):
             self.login_base_url,
             self.graph_base_url,
             self.org_url,
+            scim=(self.scim_base_url, self.scim_auth, self.scim_token_url)
+            if self.kind == self.Kind.SCIM
+            else None,
         )
 
     def set_secret(self, plaintext: str) -> None:
@@ -215,6 +266,8 @@ class RoleTemplate(models.Model):
     usage_location = models.CharField(max_length=2, blank=True)
     company = models.CharField(max_length=64, blank=True)
     office = models.CharField(max_length=64, blank=True)
+    # SCIM apps a joiner gets an account in: [{"connection": id, "groups": [names]}].
+    scim_apps = models.JSONField("SCIM apps", default=list, blank=True)
     username_rule = models.CharField(max_length=120, default="{first}.{last}@{domain}")
     domain = models.CharField(max_length=253, blank=True, help_text="Blank: the primary domain.")
     copied_from = models.ForeignKey(
@@ -236,6 +289,13 @@ class RoleTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def scim_groups_for(self, connection_id: int) -> list[str] | None:
+        """The groups this template gives in a SCIM app, or None when it does not give it."""
+        for entry in self.scim_apps or []:
+            if entry.get("connection") == connection_id:
+                return list(entry.get("groups") or [])
+        return None
 
     @property
     def effective_domain(self) -> str:

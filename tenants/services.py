@@ -8,6 +8,11 @@ from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 CONNECTION_AUDIT_FIELDS = [
     "kind",
+    "name",
+    "scim_base_url",
+    "scim_auth",
+    "scim_token_url",
+    "scim_profile",
     "directory_id",
     "client_id",
     "login_base_url",
@@ -63,6 +68,26 @@ def save_connection(
             request=request,
         )
     return connection
+
+
+def save_discovery(connection: DirectoryConnection, discovered: dict, *, actor, request=None):
+    """What a SCIM app's Test connection read of its support (PATCH, filter, page size,
+    groups, enterprise extension), kept so that the jobs need not read it again."""
+    if connection.scim_discovered == discovered:
+        return
+    with transaction.atomic():
+        before = {"scim_discovered": connection.scim_discovered}
+        connection.scim_discovered = discovered
+        connection.save(update_fields=["scim_discovered"])
+        record(
+            "connection.discover",
+            actor=actor,
+            tenant=connection.tenant,
+            target=connection,
+            before=before,
+            after={"scim_discovered": discovered},
+            request=request,
+        )
 
 
 def rotate_connection_secret(connection: DirectoryConnection) -> bool:

@@ -29,6 +29,14 @@ def tenant_list(request):
 def tenant_detail(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant)
     connections = list(tenant_obj.connections.all())
+    apps = {c.pk: c.name for c in connections if c.assigned_by_template}
+    role_templates = list(tenant_obj.role_templates.all())
+    for template in role_templates:  # the SCIM apps it gives, by name, with their groups
+        template.scim_given = [
+            (apps[entry["connection"]], entry.get("groups") or [])
+            for entry in template.scim_apps
+            if entry.get("connection") in apps
+        ]
     return render(
         request,
         "tenants/tenant_detail.html",
@@ -36,7 +44,7 @@ def tenant_detail(request, tenant: str):
             "tenant": tenant_obj,
             "connections": connections,
             "connected_kinds": {c.kind for c in connections},
-            "role_templates": tenant_obj.role_templates.all(),
+            "role_templates": role_templates,
         },
     )
 
@@ -71,7 +79,8 @@ def connection_create(request, tenant: str, kind: str):
     tenant_obj = access.get_tenant_for(request.user, tenant, MSP_ADMIN)
     if kind not in CONNECTION_FORMS:
         raise Http404("Unknown directory kind.")
-    if tenant_obj.connections.filter(kind=kind).exists():
+    one_per_tenant = kind != DirectoryConnection.Kind.SCIM  # SCIM apps: as many as it uses
+    if one_per_tenant and tenant_obj.connections.filter(kind=kind).exists():
         messages.error(request, "This tenant has a connection of that kind already: edit it.")
         return redirect("tenant_detail", tenant=tenant_obj.slug)
     return _connection_form(request, DirectoryConnection(tenant=tenant_obj, kind=kind))
@@ -93,7 +102,7 @@ def _connection_form(request, connection: DirectoryConnection):
             actor=request.user,
             request=request,
         )
-        messages.success(request, f"Saved the {connection.get_kind_display()} connection.")
+        messages.success(request, f"Saved the {connection.label} connection.")
         return redirect("tenant_detail", tenant=connection.tenant.slug)
     return render(
         request,

@@ -24,7 +24,7 @@ TIMEOUT_S = 120.0
 
 class _Source:
     def __init__(self, connection):
-        self.label = connection.get_kind_display()
+        self.label = connection.label
         self.connector = None
         self.error = ""
         self.listed = False

@@ -177,7 +177,7 @@ def check(tenant: Tenant, rows: list) -> list[str]:
         _note(row, preview)
         for connection, plan, error in preview.plans:
             if plan is None:
-                unread.setdefault(connection.get_kind_display(), error)
+                unread.setdefault(connection.label, error)
             elif not row.data["problems"]:
                 directories[connection.pk].take_seats(plan)
     return [
@@ -192,7 +192,7 @@ def _note(row, preview: services.Preview) -> None:
     for connection, plan, _ in preview.plans:
         if plan is None:
             continue
-        where = connection.get_kind_display()
+        where = connection.label
         availability |= plan.license_availability
         problems += [
             {"kind": p.kind, "message": f"{where}: {p.message}", "subject": p.subject}

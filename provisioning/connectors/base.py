@@ -225,6 +225,8 @@ class Connector(Protocol):
     supports_licences: bool
     disable_modes: tuple[str, ...]  # ways `disable_user(id, mode=...)` accepts; () for one
     soft_deletes: bool  # a deleted user must be purged as well
+    sets_passwords: bool  # holds a password the portal may reset (a SCIM app: none)
+    revokes_sessions: bool  # has sign-in sessions the portal may end (a SCIM app: none)
     compared_attributes: tuple[str, ...]  # attributes the directory holds and we keep equal
 
     async def probe(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Connector
@@ -23,6 +24,11 @@ def connector_for(connection) -> Connector:
                 connection.login_base_url,
                 connection.graph_base_url,
                 connection.org_url,
+                connection.scim_base_url,
+                connection.scim_auth,
+                connection.scim_token_url,
+                connection.scim_profile,
+                json.dumps(connection.scim_discovered, sort_keys=True),
             ]
         ).encode()
     ).hexdigest()
@@ -37,6 +43,10 @@ def connector_type(connection) -> type[Connector]:
         from provisioning.connectors.entra import EntraConnector
 
         return EntraConnector
+    if connection.kind == "scim":
+        from provisioning.connectors.scim import ScimConnector
+
+        return ScimConnector
     from provisioning.connectors.okta import OktaConnector
 
     return OktaConnector
@@ -52,5 +62,15 @@ def _build(connection) -> Connector:
             secret=secret,
             login_url=connection.login_base_url,
             graph_url=connection.graph_base_url,
+        )
+    if connection.kind == "scim":
+        return connector(
+            base_url=connection.scim_base_url,
+            secret=secret,
+            auth=connection.scim_auth,
+            token_url=connection.scim_token_url,
+            client_id=connection.client_id,
+            profile=connection.scim_profile,
+            discovered=connection.scim_discovered,
         )
     return connector(org_url=connection.org_url, token=secret)

@@ -88,6 +88,8 @@ class OktaConnector:
     supports_licences = False
     disable_modes = ("suspend", "deactivate")  # the first is the default
     soft_deletes = False
+    sets_passwords = True  # a leave may reset the password
+    revokes_sessions = True  # a leave may end the sign-in sessions
     first_sign_in_methods = (ACTIVATION_LINK, TEMP_PASSWORD, DIRECTORY_EMAIL)  # okta_sign_in.py
     compared_attributes = (
         "first_name",

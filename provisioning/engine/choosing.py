@@ -32,7 +32,7 @@ def choices_in(connection, plan: planner.Plan) -> list[dict]:
         {
             "kind": problem.kind,
             "subject": problem.subject,
-            "message": f"{connection.get_kind_display()}: {problem.message}",
+            "message": f"{connection.label}: {problem.message}",
             "connection": connection.pk,
             "availability": dict(plan.license_availability),
         }

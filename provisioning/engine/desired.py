@@ -170,20 +170,58 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
     """
     view = _Fields(identity, changes or {})
     Status = identity.Status
-    active = active_state(
-        _person(view),
-        list(identity.role_templates.all()) if templates is None else list(templates),
-        identity.tenant,
-        grants=_live_grants(identity, connection) if grants is None else grants,
-        exceptions=(identity.access_exceptions or {}).get(str(connection.pk)),
-        connection=connection,
-    )
+    templates = list(identity.role_templates.all()) if templates is None else list(templates)
+    grants = _live_grants(identity, connection) if grants is None else grants
+    exceptions = (identity.access_exceptions or {}).get(str(connection.pk))
     version = {"version": identity.desired_version}
+    if getattr(connection, "assigned_by_template", False):
+        active = active_state(_person(view), templates, identity.tenant, connection=connection)
+        active = in_app(active, templates, connection, grants, exceptions, identity.pk)
+        if not active.present:  # no template or grant gives this app: no account in it
+            return _replace(active, enabled=False, **version)
+    else:
+        active = active_state(
+            _person(view),
+            templates,
+            identity.tenant,
+            grants=grants,
+            exceptions=exceptions,
+            connection=connection,
+        )
     if view.status == Status.DELETED or _not_yet(identity):
         return _replace(active, present=False, enabled=False, **version)
     if view.status in (Status.LEAVER, Status.LEFT):
         return _leaving(active, view.leave_options or {}, version)
     return _replace(active, enabled=_enabled_now(identity), **version)
+
+
+def in_connection(active: DesiredState, templates, connection) -> DesiredState:
+    """A joiner's active state (not saved yet: a preview) as `connection` sees it: unchanged
+    in a directory, the app's account and groups in an app given by templates."""
+    if getattr(connection, "assigned_by_template", False):
+        return in_app(active, templates, connection, (), None)
+    return active
+
+
+def in_app(
+    active: DesiredState, templates, connection, grants, exceptions, identity_id=None
+) -> DesiredState:
+    """The active state in an app a person gets only through a role template or a grant (a
+    SCIM app): the account when one of them gives the app, with their groups there; the
+    directory's own groups, licences and apps are not the app's."""
+    given = [t.scim_groups_for(connection.pk) for t in templates]
+    given = [groups for groups in given if groups is not None]
+    granted = [g["id"] or g["name"] for g in grants if g["kind"] == "groups"]
+    if not given and not granted:
+        return _replace(active, present=False, groups=(), licenses=(), apps=())
+    restored = [ref.get("id") or ref["name"] for ref in (exceptions or {}).get("groups", [])]
+    groups = [name for names in given for name in names] + granted + restored
+    attributes = dict(active.attributes)
+    if identity_id is not None:  # the app's externalId: the portal's own id of the person
+        attributes["external_id"] = str(identity_id)
+    return _replace(
+        active, groups=tuple(dict.fromkeys(groups)), licenses=(), apps=(), attributes=attributes
+    )
 
 
 class _Fields:

@@ -122,9 +122,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         if not guards.refuse_found(plan, stored_id):
             found(job, connection, account, plan)
         plans.append(plan)
-        problems += [
-            f"{connection.get_kind_display()}: {p.message}" for p in plan.problems if p.blocking
-        ]
+        problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]
         choices += choosing.choices_in(connection, plan)
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
     if problems and len(choices) == len(problems):

@@ -237,7 +237,7 @@ def _plan_absent(connector, plan: Plan, desired: DesiredState) -> None:
 
 async def _plan_user(connector, plan: Plan, desired: DesiredState, one_shots) -> None:
     user = plan.user
-    if RESET_PASSWORD in one_shots:
+    if RESET_PASSWORD in one_shots and connector.sets_passwords:
         plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
     changed = _changed_attributes(connector.compared_attributes, user, desired)
     if changed:
@@ -246,7 +246,7 @@ async def _plan_user(connector, plan: Plan, desired: DesiredState, one_shots) ->
         plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
     elif desired.enabled is False:
         await _plan_disable(connector, plan, desired)
-    if REVOKE_SESSIONS in one_shots:
+    if REVOKE_SESSIONS in one_shots and connector.revokes_sessions:
         plan.steps.append(PlannedStep(REVOKE_SESSIONS, user.username))
 
 

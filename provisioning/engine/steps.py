@@ -344,7 +344,7 @@ def step_event(job: Job, step: Step, result: str, error) -> AuditEvent:
         tenant=job.tenant,
         target=job.identity,
         after={
-            "directory": step.connection.get_kind_display(),
+            "directory": step.connection.label,
             "target": step.target_name,
             "attempt": step.attempts,
             **({"error": error.message} if error else {}),

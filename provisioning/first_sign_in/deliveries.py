@@ -81,7 +81,7 @@ def _link_expiry(tenant, now: datetime, secret_expires: datetime | None) -> date
 
 def _about(row: Delivery) -> dict:
     """What an audit event says of a delivery (never its secret)."""
-    return {"directory": row.connection.get_kind_display(), "method": row.method_name}
+    return {"directory": row.connection.label, "method": row.method_name}
 
 
 def _audit_issued(row: Delivery, job_id: int, *, sent_by: str) -> None:

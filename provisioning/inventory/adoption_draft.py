@@ -82,7 +82,7 @@ class Draft:
         return self._named(self.managed)
 
     def _named(self, refs: dict) -> list[tuple[str, str, str]]:
-        labels = {a.connection_id: a.connection.get_kind_display() for a in self.accounts}
+        labels = {a.connection_id: a.connection.label for a in self.accounts}
         return [
             (labels.get(cid, str(cid)), KIND_NOUNS[kind], ref["name"])
             for cid, kinds in refs.items()
@@ -217,7 +217,7 @@ def _refusal(person: Person, accounts: list[Account], templates) -> tuple[str, s
     out = [a for a in accounts if not a.in_scope]
     if out:
         reasons = "; ".join(
-            f"{a.username or a.remote_id} in {a.connection.get_kind_display()}: "
+            f"{a.username or a.remote_id} in {a.connection.label}: "
             f"{a.scope_reason or 'not in scope'}"
             for a in out
         )
@@ -306,7 +306,7 @@ def differences(
 ) -> list[str]:
     """The changes the planner would make to `account` (as the inventory shows it) for
     `desired`, in words; none when they are equal."""
-    where = connection.get_kind_display()
+    where = connection.label
     if account is None:
         return [f"create an account for {desired.username} in {where}"] if desired.present else []
     if not desired.present:
@@ -341,7 +341,7 @@ def _attribute_changes(connection, desired: DesiredState, account: Account, wher
 
 
 def _access_changes(connection, kind, desired, held: set, catalogue, managed) -> list[str]:
-    where, noun = connection.get_kind_display(), KIND_NOUNS[kind]
+    where, noun = connection.label, KIND_NOUNS[kind]
     changes, wanted_ids = [], set()
     for name in desired.wanted(kind):
         found = catalogue.resolve(connection.pk, kind, name)

@@ -37,7 +37,7 @@ class DriftFilterForm(forms.Form):
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["directory"].choices = [("", "Every directory")] + [
-            (str(c.pk), c.get_kind_display()) for c in tenant.connections.order_by("pk")
+            (str(c.pk), c.label) for c in tenant.connections.order_by("pk")
         ]
 
     def items(self, rows: QuerySet[Drift]) -> QuerySet[Drift]:

@@ -68,7 +68,7 @@ class PeopleFilterForm(forms.Form):
         super().__init__(data)
         connections = tenant.connections.order_by("kind")
         self.fields["directory"].choices = [("", "Any directory")] + [
-            (c.pk, c.get_kind_display()) for c in connections
+            (c.pk, c.label) for c in connections
         ]
         self.fields["directory"].label = "Directory"
 

@@ -54,7 +54,7 @@ class Directory:
 
     @property
     def label(self) -> str:
-        return self.connection.get_kind_display()
+        return self.connection.label
 
     @property
     def sign_ins_known(self) -> bool:
@@ -164,7 +164,7 @@ def rows_of(
         since = account.last_sign_in or account.first_seen
         yield StaleRow(
             account,
-            account.connection.get_kind_display(),
+            account.connection.label,
             [names.get((account.connection_id, sku), sku) for sku in account.licence_ids],
             max((now - since).days, 0),
         )

@@ -59,7 +59,7 @@ def request_refresh(connection: DirectoryConnection, *, actor, request=None) -> 
             actor=actor,
             tenant=connection.tenant,
             target=connection,
-            after={"connection": connection.get_kind_display()},
+            after={"connection": connection.label},
             request=request,
         )
     return STARTED

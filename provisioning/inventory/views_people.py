@@ -120,7 +120,7 @@ def _actions(tenant):
 
 def _directory_label(connection) -> tuple[str, str]:
     """(short label, full name) of a directory, for a row's badge."""
-    full = connection.get_kind_display()
+    full = connection.label
     return ("Entra" if connection.kind == "entra" else full, full)
 
 

@@ -58,7 +58,7 @@ def inventory_refresh(request: HttpRequest, tenant: str, connection_id: int) -> 
         request.user, tenant, connection_id, access.OPERATOR_ROLES
     )
     outcome = tasks.request_refresh(connection, actor=request.user, request=request)
-    kind = connection.get_kind_display()
+    kind = connection.label
     note = {
         tasks.STARTED: f"Reading the {kind} directory now.",
         tasks.RUNNING: f"A read of the {kind} directory is running already.",

@@ -66,7 +66,15 @@ def test_history_people_get_their_accounts_and_the_last_seats_stay_free(seeded):
     users, skus = graph_users(seeded, contoso)
 
     live = history.exclude(status=Identity.Status.DELETED)
-    assert made["accounts"] == live.count() > 15
+    slack = contoso.connections.get(kind="scim")
+    in_slack = [
+        p
+        for p in live
+        if any(t.scim_groups_for(slack.pk) is not None for t in p.role_templates.all())
+    ]
+    assert made["accounts"] == live.count() + len(in_slack) and live.count() > 15
+    slack_accounts = DirectoryAccount.objects.filter(connection=slack).exclude(remote_id="")
+    assert {a.identity_id for a in slack_accounts} == {p.pk for p in in_slack}
     enabled_leavers = 0
     for person in live:
         link = DirectoryAccount.objects.get(identity=person, connection__kind="entra")

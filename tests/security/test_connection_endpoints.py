@@ -554,7 +554,7 @@ def test_demo_connections_still_test_ok_against_the_sandbox(client, msp_admin, o
     call_command("seed_demo")
     client.force_login(msp_admin)
     connections = list(DirectoryConnection.objects.all())
-    assert {c.kind for c in connections} == {"entra", "okta"}
+    assert {c.kind for c in connections} == {"entra", "okta", "scim"}  # Slack and Zoom too
     for connection in connections:
         assert "Connection works" in press_test(client, connection), connection
 

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         for row in demo.MSP_TEMPLATES:
             self.role_template(None, *row)
         self.connections(tenants)
+        self.scim_templates(tenants)
         for row in demo.PEOPLE:
             self.person(tenants, *row)
         self.stdout.write(
@@ -62,11 +63,31 @@ class Command(BaseCommand):
         for slug, okta in demo.SANDBOX_OKTA.items():
             endpoints = {"org_url": f"{base}/okta/{okta['org']}"}
             self.connection(tenants[slug], "okta", okta["token"], endpoints, {})
+        for slug, app in demo.SANDBOX_SCIM.items():
+            endpoints = {"scim_base_url": f"{base}/scim/{app['slug']}/v2"}
+            ids = {"name": app["name"], "scim_profile": app["profile"]}
+            self.connection(tenants[slug], "scim", app["token"], endpoints, ids)
+
+    def scim_templates(self, tenants: dict[str, Tenant]) -> None:
+        """The demo role templates that give their tenant's SCIM app (and its groups)."""
+        for slug, given in demo.SCIM_TEMPLATES.items():
+            app = tenants[slug].connections.get(kind="scim", name=demo.SANDBOX_SCIM[slug]["name"])
+            for name, groups in given.items():
+                template = RoleTemplate.objects.get(tenant=tenants[slug], name=name)
+                if template.scim_groups_for(app.pk) is None:
+                    template.scim_apps = [
+                        *template.scim_apps,
+                        {"connection": app.pk, "groups": groups},
+                    ]
+                    services.save_role_template(template, actor="system")
 
     def connection(self, tenant, kind: str, secret: str, endpoints: dict, ids: dict) -> None:
         """A demo connection to SANDBOX_URL; one left by a demo whose sandbox listened on
         another port is moved to this one, its secret entered again with the new endpoint."""
-        connection = tenant.connections.filter(kind=kind).first()
+        found = tenant.connections.filter(kind=kind)
+        if kind == "scim":
+            found = found.filter(name=ids["name"])
+        connection = found.first()
         if connection is None:
             connection = DirectoryConnection(tenant=tenant, kind=kind, **ids, **endpoints)
         elif _points_elsewhere_on_loopback(connection, endpoints):

@@ -1,0 +1,106 @@
+"""A fresh sandbox SCIM app for one test, the portal's connection to it, and what it holds."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from tenants.models import DirectoryConnection, Tenant
+
+PROFILES = {"full": "generic", "slack": "slack", "zoom": "zoom"}
+
+
+@dataclass
+class ScimApp:
+    server: object
+    slug: str
+    base_url: str
+    token: str
+    flavour: str
+
+    def state(self) -> dict:
+        with self.server.control() as control:
+            response = control.get(f"/_sandbox/scim-apps/{self.slug}")
+            response.raise_for_status()
+            return response.json()
+
+    def user(self, user_name: str) -> dict | None:
+        key = user_name.casefold()
+        return next((u for u in self.state()["users"] if u["userName"].casefold() == key), None)
+
+    def groups_of(self, user_id: str) -> set[str]:
+        return {
+            g["displayName"]
+            for g in self.state()["groups"]
+            if any(m["value"] == user_id for m in g.get("members") or [])
+        }
+
+    def behave(self, **settings) -> None:
+        with self.server.control() as control:
+            response = control.put(f"/_sandbox/scim-apps/{self.slug}/behaviour", json=settings)
+            response.raise_for_status()
+
+    def add_group(self, name: str) -> str:
+        """A group made in the app by its own admin (the portal only changes members)."""
+        response = httpx.post(
+            f"{self.base_url}/Groups",
+            json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name},
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/scim+json",
+            },
+            verify=str(self.server.ca),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def add_user(self, user_name: str, first: str, last: str) -> str:
+        """Someone the app holds already, made by its own admin."""
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "name": {"givenName": first, "familyName": last},
+            "active": True,
+        }
+        response = httpx.post(
+            f"{self.base_url}/Users",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/scim+json",
+            },
+            verify=str(self.server.ca),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+
+def make_app(server, flavour: str = "full", groups=()) -> ScimApp:
+    slug = f"{flavour}-{uuid.uuid4().hex[:10]}"
+    with server.control() as control:
+        response = control.post(
+            "/_sandbox/scim-apps", json={"slug": slug, "name": slug, "flavour": flavour}
+        )
+        assert response.status_code in (200, 201), response.text
+        body = response.json()
+    app = ScimApp(server, slug, body["base_url"], body["token"], flavour)
+    for name in groups:
+        app.add_group(name)
+    return app
+
+
+def connect(tenant: Tenant, app: ScimApp, name: str = "Slack") -> DirectoryConnection:
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind=DirectoryConnection.Kind.SCIM,
+        name=name,
+        scim_base_url=app.base_url,
+        scim_profile=PROFILES[app.flavour],
+        rate_limit_per_s=50,
+        rate_burst=50,
+    )
+    connection.set_secret(app.token)
+    connection.save()
+    return connection
