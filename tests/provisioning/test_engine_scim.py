@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from provisioning import lifecycle, services
 from provisioning.models import DirectoryAccount, Identity, Job
-from tenants.models import RoleTemplate
+from tenants import mappings
+from tenants.models import AttributeMapping, RoleTemplate
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -149,3 +151,25 @@ def test_a_throttled_app_is_waited_out_and_the_join_still_converges(slack, worke
     join = onboard(dirs.tenant, [dirs.template])
     assert join.status == Job.Status.SUCCEEDED, steps_of(join)
     assert app.groups_of(app.user(join.identity.username)["id"]) == {"sales", "general"}
+
+
+def test_the_apps_own_attribute_mapping_reaches_it_and_not_the_directory(slack, worker):
+    dirs, app, connection = slack
+    rows = {"job_title": "ToUpper([job_title])", "department": 'Append([department], " (EU)")'}
+    for attribute, expression in rows.items():
+        AttributeMapping.objects.create(
+            tenant=dirs.tenant,
+            target=mappings.target_key_for(connection),
+            attribute=attribute,
+            expression=expression,
+        )
+    join = onboard(dirs.tenant, [dirs.template])
+    assert join.status == Job.Status.SUCCEEDED, steps_of(join)  # the read-back matched
+    held = app.user(join.identity.username)
+    assert held["title"] == dirs.template.job_title.upper()
+    assert held[ENTERPRISE]["department"] == f"{dirs.template.department} (EU)"
+    entra = dirs.entra_user(join.identity.username)  # Entra's mapping is the default
+    assert (entra["jobTitle"], entra["department"]) == (
+        dirs.template.job_title,
+        dirs.template.department,
+    )
