@@ -99,6 +99,18 @@ def test_remove_without_path_is_no_target(scim_app: App) -> None:
     assert (answer["status"], answer["scimType"]) == (400, "noTarget")
 
 
+def test_remove_with_a_value_is_refused_and_keeps_every_email(scim_app: App) -> None:
+    client = scim_app.client()
+    user = client.create(
+        User(user_name="lea@contoso.example", emails=[Email(value="lea@contoso.example")])
+    )
+    answer = raw_patch(
+        scim_app, user.id, {"op": "remove", "path": "emails", "value": [{"value": "x@y.z"}]}
+    )
+    assert (answer["status"], answer["scimType"]) == (400, "invalidSyntax")
+    assert [e.value for e in client.query(User, user.id).emails] == ["lea@contoso.example"]
+
+
 def test_a_filter_matching_nothing_is_no_target(scim_app: App) -> None:
     user = scim_app.client().create(User(user_name="hal@contoso.example"))
     answer = raw_patch(

@@ -311,9 +311,15 @@ def test_seeded_demo_connections_follow_sandbox_url(settings, db):
     settings.SANDBOX_URL = "https://127.0.0.1:8865"
     call_command("seed_demo", verbosity=0)
     connections = DirectoryConnection.objects.all()
-    assert connections.count() == 4  # Contoso, Fabrikam and Northwind's two
+    # Contoso's Entra and Slack, Fabrikam's Okta and Zoom, Northwind's Entra and Okta
+    assert connections.count() == 6
     for connection in connections:
-        endpoints = [connection.login_base_url, connection.graph_base_url, connection.org_url]
+        endpoints = [
+            connection.login_base_url,
+            connection.graph_base_url,
+            connection.org_url,
+            connection.scim_base_url,
+        ]
         used = [url for url in endpoints if url]
         assert used and all(url.startswith("https://127.0.0.1:8865") for url in used)
         assert connection.get_secret()  # entered again with the new endpoint
