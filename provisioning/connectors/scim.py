@@ -2,6 +2,8 @@
 
 One `AsyncSCIMClient` per connection over an httpx2 client that trusts the sandbox's CA for
 exactly the sandbox's origin and refuses every request to another origin (an event hook).
+It signs in with a bearer token, or with OAuth 2.0 client credentials (RFC 6749 §4.4) at the
+connection's token URL, the one other address it may call (client_credentials.py).
 What the app supports is read from /ServiceProviderConfig, /ResourceTypes and /Schemas once
 (or taken from what Test connection stored), then narrowed by the vendor profile: some apps
 take no PATCH on groups (the whole group is replaced with PUT), filter on `userName` only,
