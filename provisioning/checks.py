@@ -237,6 +237,8 @@ def _auth_words(kind: str, message: str) -> str:
         return f"No application with this client ID in the directory. ({message})"
     if kind == "okta":
         return f"The API token is wrong, expired or revoked. ({message})"
+    if kind == "scim" and "token URL refused" in message:
+        return f"The OAuth client ID or secret is wrong, or the client was removed. ({message})"
     if kind == "scim":
         return f"The app refused the token: it is wrong, expired or revoked. ({message})"
     return message

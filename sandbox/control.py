@@ -103,10 +103,30 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             app = create_app(state, await json_body(request))
         except SlugTaken as taken:
             return problem(409, f"a SCIM app with slug {taken} already exists")
-        base = f"{request.url.scheme}://{request.url.netloc}/scim/{app.slug}/v2"
-        return JSONResponse(
-            {"slug": app.slug, "base_url": base, "token": app.token}, status_code=201
-        )
+        root = f"{request.url.scheme}://{request.url.netloc}/scim/{app.slug}"
+        created = {
+            "slug": app.slug,
+            "base_url": f"{root}/v2",
+            "token": app.token,
+            "token_url": f"{root}/oauth/token",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+        }
+        return JSONResponse(created, status_code=201)
+
+    async def scim_settings(request: Request) -> Response:
+        target = state.scim.get(request.path_params["slug"])
+        if target is None:
+            return problem(404, "no such SCIM app")
+        if request.method == "PUT":
+            target.update_settings(await json_body(request))
+        return JSONResponse(target.settings())
+
+    async def scim_expire_tokens(request: Request) -> Response:
+        target = state.scim.get(request.path_params["slug"])
+        if target is None:
+            return problem(404, "no such SCIM app")
+        return JSONResponse({"expired": target.expire_tokens()})
 
     async def scim_apps(request: Request) -> Response:
         return JSONResponse(
@@ -203,6 +223,14 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/scim-apps/{slug}", guarded(remove), methods=["DELETE"]),
         Route("/_sandbox/scim-apps/{slug}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/scim-apps/{slug}/stats", guarded(stats), methods=["GET", "DELETE"]),
+        Route(
+            "/_sandbox/scim-apps/{slug}/settings", guarded(scim_settings), methods=["GET", "PUT"]
+        ),
+        Route(
+            "/_sandbox/scim-apps/{slug}/tokens/expire",
+            guarded(scim_expire_tokens),
+            methods=["POST"],
+        ),
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),

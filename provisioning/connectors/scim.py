@@ -2,6 +2,8 @@
 
 One `AsyncSCIMClient` per connection over an httpx2 client that trusts the sandbox's CA for
 exactly the sandbox's origin and refuses every request to another origin (an event hook).
+It signs in with a bearer token, or with OAuth 2.0 client credentials (RFC 6749 §4.4) at the
+connection's token URL, the one other address it may call (client_credentials.py).
 What the app supports is read from /ServiceProviderConfig, /ResourceTypes and /Schemas once
 (or taken from what Test connection stored), then narrowed by the vendor profile: some apps
 take no PATCH on groups (the whole group is replaced with PUT), filter on `userName` only,
@@ -54,6 +56,7 @@ from provisioning.connectors.base import (
     require_allowed,
     ssl_context_for,
 )
+from provisioning.connectors.client_credentials import ClientCredentials
 from provisioning.connectors.errors import (
     USERNAME,
     AuthenticationError,
@@ -83,7 +86,6 @@ ATTRIBUTES = {
 CORE_COMPARED = ("first_name", "last_name", "display_name", "job_title")
 ENTERPRISE_COMPARED = ("department", "company", "employee_id")
 PAGE_SIZE = 100  # what we ask for; an app may answer fewer (RFC 7644 §3.4.2.4)
-TOKEN_MARGIN_S = 60.0  # an OAuth token is renewed this long before it expires
 
 
 class NoTargetError(PermanentError):
@@ -170,7 +172,6 @@ class ScimConnector:
         self.base_url = base_url.rstrip("/")
         self._secret, self._auth, self._client_id = secret, auth, client_id
         self._token_url, self._profile = token_url, profile
-        self._token, self._token_expires = "", 0.0
         self._http: httpx2.AsyncClient | None = None
         self._scim: AsyncSCIMClient | None = None
         self._discovery = Discovery.from_dict(discovered)
@@ -184,9 +185,10 @@ class ScimConnector:
     def _client(self) -> httpx2.AsyncClient:
         if self._http is None:
             base = require_allowed(Service.SCIM_APP, self.base_url)
-            allowed = [base]
+            auth, token = None, None
             if self._auth == "oauth":
-                allowed.append(require_allowed(Service.SCIM_APP, self._token_url))
+                token = require_allowed(Service.SCIM_APP, self._token_url)
+                auth = ClientCredentials(token.url, self._client_id, self._secret)
             self._http = httpx2.AsyncClient(
                 base_url=base.url + "/",
                 verify=ssl_context_for(base.url),
@@ -194,7 +196,8 @@ class ScimConnector:
                 follow_redirects=False,
                 trust_env=False,
                 headers={"Accept": "application/scim+json"},
-                event_hooks={"request": [_only_to(allowed)]},
+                auth=auth,
+                event_hooks={"request": [_only_to([base], token)]},
             )
         return self._http
 
@@ -215,31 +218,10 @@ class ScimConnector:
         return self._scim
 
     async def _sign_in(self, http: httpx2.AsyncClient) -> None:
+        """A bearer token goes in every request; OAuth's token is the auth flow's to get,
+        renew and send (client_credentials.py)."""
         if self._auth != "oauth":
             http.headers["Authorization"] = f"Bearer {self._secret}"
-            return
-        if self._token and time.monotonic() < self._token_expires:
-            return
-        try:
-            answer = await http.post(
-                self._token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": self._client_id,
-                    "client_secret": self._secret,
-                },
-                headers={"Accept": "application/json"},
-            )
-        except httpx2.RequestError as exc:
-            raise TransientError(f"Cannot reach the token URL: {type(exc).__name__}") from None
-        if answer.status_code != 200:
-            raise _token_refused(answer)
-        body = answer.json()
-        self._token = body["access_token"]
-        self._token_expires = (
-            time.monotonic() + float(body.get("expires_in", 3600)) - TOKEN_MARGIN_S
-        )
-        http.headers["Authorization"] = f"Bearer {self._token}"
 
     async def close(self) -> None:
         if self._http is not None:
@@ -250,10 +232,7 @@ class ScimConnector:
         try:
             return await awaitable
         except SCIMException as exc:
-            failure = _from_scim_error(exc)
-            if isinstance(failure, AuthenticationError):
-                self._token = ""  # an OAuth token refused early: the next call asks anew
-            raise failure from None
+            raise _from_scim_error(exc) from None
         except RequestNetworkException as exc:
             raise TransientError(f"Cannot reach {self.base_url}: {exc}") from None
         except UnexpectedStatusCodeException as exc:
@@ -544,13 +523,16 @@ def _provider(found: Discovery) -> ScimProvider:
     return ScimProvider(models=models, resource_types=types)
 
 
-def _only_to(allowed: list[Endpoint]):
-    """An httpx2 request hook: every request (paging links, redirects, the token URL's
-    answer's links included) goes to one of the connection's own origins, or nowhere."""
+def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
+    """An httpx2 request hook: every request (paging links and redirects included) goes to
+    the connection's own origin, or, for OAuth, to exactly its token URL; else nowhere."""
     origins = {endpoint.origin for endpoint in allowed}
 
     async def hook(request: httpx2.Request) -> None:
-        if origin_of(str(request.url)) not in origins:
+        origin = origin_of(str(request.url))
+        if token and origin == token.origin and request.url.path.rstrip("/") == token.path:
+            return
+        if origin not in origins:
             refuse_other_origins(allowed[0], str(request.url))
 
     return hook
@@ -687,16 +669,3 @@ def _retry_after(headers) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def _token_refused(answer) -> ConnectorError:
-    try:
-        body = answer.json()
-    except ValueError:
-        body = {}
-    reason = body.get("error_description") or body.get("error") or f"HTTP {answer.status_code}"
-    if answer.status_code in (400, 401, 403):
-        return AuthenticationError(f"The token URL refused the client credentials: {reason}")
-    if answer.status_code == 429 or answer.status_code >= 500:
-        return TransientError(f"The token URL did not answer: {reason}")
-    return PermanentError(f"The token URL answered {answer.status_code}: {reason}")

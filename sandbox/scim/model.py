@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import secrets
+import time
 import uuid
 
 from sandbox.behaviour import Behaviour, Stats
@@ -19,13 +20,23 @@ from sandbox.scim.flavours import FLAVOURS, Flavour
 from sandbox.scim.paths import ResourceSchemas
 from sandbox.scim.schema import ENTERPRISE, GROUP, USER
 
+TOKEN_LIFETIME_S = 3600  # an OAuth access token's default lifetime (`expires_in`)
+
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ScimApp:
-    def __init__(self, slug: str, name: str, flavour: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        slug: str,
+        name: str,
+        flavour: str,
+        token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}; use one of {', '.join(FLAVOURS)}")
         self.id = slug  # the Directory protocol's key
@@ -33,6 +44,11 @@ class ScimApp:
         self.name = name
         self.flavour_name = flavour
         self.token = token or secrets.token_urlsafe(24)
+        # OAuth 2.0 client credentials (oauth.py); issued tokens are kept in memory only.
+        self.client_id = client_id or f"{slug}-client"
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.token_lifetime_s = TOKEN_LIFETIME_S
+        self.access_tokens: dict[str, float] = {}  # token -> when it expires (monotonic)
         self.users: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
         self.behaviour = Behaviour()
@@ -90,6 +106,40 @@ class ScimApp:
             if any(m.get("value") == user_id for m in g.get("members") or [])
         ]
 
+    # OAuth access tokens -------------------------------------------------------------------
+
+    def issue_token(self) -> tuple[str, int]:
+        """A new access token and its lifetime in seconds; expired ones are forgotten."""
+        now = time.monotonic()
+        self.access_tokens = {t: end for t, end in self.access_tokens.items() if end > now}
+        token = secrets.token_urlsafe(32)
+        self.access_tokens[token] = now + self.token_lifetime_s
+        return token, self.token_lifetime_s
+
+    def takes_access_token(self, given: str) -> bool:
+        """An issued token that has not expired (RFC 6750 §3.1: else `invalid_token`)."""
+        expires = self.access_tokens.get(given)
+        return expires is not None and time.monotonic() < expires
+
+    def expire_tokens(self) -> int:
+        """Every issued token expires now (the control API's way to test a renewal)."""
+        count = len(self.access_tokens)
+        self.access_tokens = {t: 0.0 for t in self.access_tokens}
+        return count
+
+    def settings(self) -> dict:
+        return {"token_lifetime_s": self.token_lifetime_s}
+
+    def update_settings(self, data: dict) -> None:
+        unknown = set(data) - {"token_lifetime_s"}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        if "token_lifetime_s" in data:
+            lifetime = data["token_lifetime_s"]
+            if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
+                raise ValueError("token_lifetime_s must be a whole number of seconds, at least 1")
+            self.token_lifetime_s = lifetime
+
     # State ---------------------------------------------------------------------------------
 
     def to_state(self) -> dict:
@@ -106,11 +156,26 @@ class ScimApp:
 
     def to_json(self) -> dict:
         """For the state file: everything, the token and passwords included."""
-        return {**self.to_state(), "users": list(self.users.values()), "token": self.token}
+        return {
+            **self.to_state(),
+            "users": list(self.users.values()),
+            "token": self.token,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "token_lifetime_s": self.token_lifetime_s,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> ScimApp:
-        app = cls(data["slug"], data["name"], data["flavour"], data["token"])
+        app = cls(
+            data["slug"],
+            data["name"],
+            data["flavour"],
+            data["token"],
+            data.get("client_id"),
+            data.get("client_secret"),
+        )
+        app.token_lifetime_s = data.get("token_lifetime_s", TOKEN_LIFETIME_S)
         app.users = {u["id"]: u for u in data.get("users", [])}
         app.groups = {g["id"]: g for g in data.get("groups", [])}
         if data.get("behaviour"):

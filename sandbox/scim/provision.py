@@ -1,4 +1,5 @@
-"""Creating SCIM apps from a control API body: `{"slug", "name", "flavour", "token"?}`."""
+"""Creating SCIM apps from a control API body: `{"slug", "name", "flavour", "token"?,
+"client_id"?, "client_secret"?, "token_lifetime_s"?, "behaviour"?}`."""
 
 from __future__ import annotations
 
@@ -27,9 +28,16 @@ def create_app(state: Any, body: dict) -> ScimApp:
         raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}")
     if token is not None and (not isinstance(token, str) or len(token) < 8):
         raise ValueError("token must be a string of at least 8 characters")
+    client_id, client_secret = body.get("client_id"), body.get("client_secret")
+    if client_id is not None and (not isinstance(client_id, str) or not client_id.strip()):
+        raise ValueError("client_id must be a non-empty string")
+    if client_secret is not None and (not isinstance(client_secret, str) or len(client_secret) < 8):
+        raise ValueError("client_secret must be a string of at least 8 characters")
     if slug in state.scim:
         raise SlugTaken(slug)
-    app = ScimApp(slug, name.strip(), flavour, token)
+    app = ScimApp(slug, name.strip(), flavour, token, client_id, client_secret)
+    if "token_lifetime_s" in body:
+        app.update_settings({"token_lifetime_s": body["token_lifetime_s"]})
     if body.get("behaviour"):
         app.behaviour.update(body["behaviour"])
     state.scim[slug] = app

@@ -19,6 +19,9 @@ class ScimApp:
     base_url: str
     token: str
     flavour: str
+    token_url: str = ""  # OAuth 2.0 client credentials (RFC 6749 §4.4), at the sandbox's
+    client_id: str = ""  # token endpoint of the app
+    client_secret: str = ""
 
     def state(self) -> dict:
         with self.server.control() as control:
@@ -41,6 +44,12 @@ class ScimApp:
         with self.server.control() as control:
             response = control.put(f"/_sandbox/scim-apps/{self.slug}/behaviour", json=settings)
             response.raise_for_status()
+
+    def control(self, method: str, path: str, **kwargs) -> httpx.Response:
+        with self.server.control() as control:
+            response = control.request(method, f"/_sandbox/scim-apps/{self.slug}{path}", **kwargs)
+            response.raise_for_status()
+            return response
 
     def add_group(self, name: str) -> str:
         """A group made in the app by its own admin (the portal only changes members)."""
@@ -85,13 +94,26 @@ def make_app(server, flavour: str = "full", groups=()) -> ScimApp:
         )
         assert response.status_code in (200, 201), response.text
         body = response.json()
-    app = ScimApp(server, slug, body["base_url"], body["token"], flavour)
+    app = ScimApp(
+        server,
+        slug,
+        body["base_url"],
+        body["token"],
+        flavour,
+        body["token_url"],
+        body["client_id"],
+        body["client_secret"],
+    )
     for name in groups:
         app.add_group(name)
     return app
 
 
-def connect(tenant: Tenant, app: ScimApp, name: str = "Slack") -> DirectoryConnection:
+def connect(
+    tenant: Tenant, app: ScimApp, name: str = "Slack", oauth: bool = False
+) -> DirectoryConnection:
+    """The portal's connection to `app`, with its bearer token or (oauth) its client
+    credentials."""
     connection = DirectoryConnection(
         tenant=tenant,
         kind=DirectoryConnection.Kind.SCIM,
@@ -101,6 +123,10 @@ def connect(tenant: Tenant, app: ScimApp, name: str = "Slack") -> DirectoryConne
         rate_limit_per_s=50,
         rate_burst=50,
     )
-    connection.set_secret(app.token)
+    if oauth:
+        connection.scim_auth = DirectoryConnection.ScimAuth.OAUTH
+        connection.scim_token_url = app.token_url
+        connection.client_id = app.client_id
+    connection.set_secret(app.client_secret if oauth else app.token)
     connection.save()
     return connection

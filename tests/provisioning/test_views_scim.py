@@ -234,3 +234,49 @@ def test_the_inventory_reads_a_scim_apps_users(alpha, on_sandbox):
     assert cursor.state == "idle", cursor.last_error
     names = set(Account.objects.filter(connection=connection).values_list("username", flat=True))
     assert names == {"seen0@alpha.test", "seen1@alpha.test", "seen2@alpha.test"}
+
+
+def test_an_oauth_scim_app_is_added_with_its_secret_sealed_and_passes_its_test(
+    client, msp_admin, alpha, on_sandbox
+):
+    app = make_app(on_sandbox, "full")
+    client.force_login(msp_admin)
+    oauth = form(
+        "Sandbox OAuth",
+        app.base_url,
+        scim_auth="oauth",
+        scim_token_url=app.token_url,
+        client_id=app.client_id,
+        secret=app.client_secret,
+        scim_profile="generic",
+    )
+    assert client.post(create_url(alpha.tenant), oauth).status_code == 302
+    saved = scim_apps(alpha.tenant).get()
+    assert (saved.scim_auth, saved.scim_token_url) == ("oauth", app.token_url)
+    assert saved.client_id == app.client_id and saved.get_secret() == app.client_secret
+    assert app.client_secret not in saved.secret_ciphertext
+    edit = client.get(edit_url(saved)).content.decode()
+    assert app.client_secret not in edit and app.token_url in edit
+    page = press_test(client, saved)
+    assert "Connection works" in page and app.client_secret not in page
+    saved.refresh_from_db()
+    assert saved.scim_discovered["groups"] is True
+
+    moved = client.post(
+        edit_url(saved), {**oauth, "scim_token_url": app.base_url + "/token", "secret": ""}
+    )
+    assert "enter the Token or client secret again" in moved.content.decode()
+
+
+def test_test_connection_says_when_the_client_secret_is_refused(
+    client, msp_admin, alpha, on_sandbox
+):
+    app = make_app(on_sandbox, "full")
+    client.force_login(msp_admin)
+    connection = connect(alpha.tenant, app, "Wrong secret", oauth=True)
+    connection.set_secret("not-the-client-secret")
+    connection.save()
+    page = press_test(client, connection)
+    assert "Connection has a problem" in page
+    assert "The OAuth client ID or secret is wrong" in page and "invalid_client" in page
+    assert "not-the-client-secret" not in page
