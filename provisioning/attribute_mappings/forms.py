@@ -28,6 +28,13 @@ class ExpressionForm(forms.Form):
         return text
 
 
+class PersonSearchForm(forms.Form):
+    """The preview's search, read before the people it offers are known."""
+
+    q = forms.CharField(required=False, max_length=100)
+    person = forms.IntegerField(required=False, min_value=1, max_value=2**62)
+
+
 class PreviewForm(forms.Form):
     """A person of the tenant, and optionally one attribute's edited expression."""
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Role, role_of
 from provisioning.attribute_mappings import preview
-from provisioning.attribute_mappings.forms import ExpressionForm, PreviewForm
+from provisioning.attribute_mappings.forms import ExpressionForm, PersonSearchForm, PreviewForm
 from provisioning.models import Identity
 from tenants import access
 from tenants.mappings import Target, overrides_for, rows_for, targets
@@ -85,8 +85,10 @@ def mapping_preview(request, tenant: str, target: str):
     standing in for the saved one when given (nothing is saved)."""
     tenant_obj = access.get_tenant_for(request.user, tenant, access.STAFF_ROLES)
     found = _target_of(tenant_obj, target)
-    offered = preview.people(tenant_obj, request.GET.get("q", ""))
-    chosen = [p for p in _chosen(tenant_obj, request.GET.get("person")) if p not in offered]
+    search = PersonSearchForm(request.GET)
+    wanted = search.cleaned_data if search.is_valid() else {}
+    offered = preview.people(tenant_obj, wanted.get("q") or "")
+    chosen = [p for p in _chosen(tenant_obj, wanted.get("person")) if p not in offered]
     form = PreviewForm(request.GET or None, people=offered + chosen)
     rows, person = None, None
     if form.is_bound and form.is_valid() and form.cleaned_data["person"]:
@@ -113,11 +115,10 @@ def _target_of(tenant, key: str, attribute: str | None = None) -> Target:
     return found
 
 
-def _chosen(tenant, person_id) -> list[Identity]:
-    text = str(person_id or "")
-    if not (text.isascii() and text.isdigit() and len(text) < 12):
+def _chosen(tenant, person_id: int | None) -> list[Identity]:
+    if person_id is None:
         return []
-    return list(Identity.objects.filter(tenant=tenant, pk=int(person_id)))
+    return list(Identity.objects.filter(tenant=tenant, pk=person_id))
 
 
 def _caret(form: ExpressionForm) -> dict | None:
