@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -221,15 +222,27 @@ def check_allowed(service: Service, url: str) -> Endpoint:
 def _public_https(endpoint: Endpoint) -> Endpoint:
     """A SCIM app is any vendor's host: https on a name, never a loopback or private address
     (only the sandbox may be one, and it was accepted above)."""
-    try:
-        address = ipaddress.ip_address(endpoint.host)
-    except ValueError:
+    address = address_in(endpoint.host)
+    if address is None:
         if endpoint.host == "localhost" or endpoint.host.endswith(".localhost"):
-            raise EndpointError("A SCIM app's address may not be this machine.") from None
+            raise EndpointError("A SCIM app's address may not be this machine.")
         return endpoint
     if not address.is_global:
         raise EndpointError("A SCIM app's address may not be a private or loopback address.")
     return endpoint
+
+
+def address_in(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `host` spells, in any form a resolver takes as one: the usual, and the
+    old shorthand ones (`127.1`, `2130706433`, `0x7f.0.0.1`) that connect to 127.0.0.1 too."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.ip_address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
 
 
 def _an(service: Service) -> str:

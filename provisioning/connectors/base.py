@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import ipaddress
 import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -305,6 +308,28 @@ def refuse_other_origins(expected: endpoints.Endpoint, sent_to: str) -> None:
             "(a redirect or link from the directory). Credentials only go to the connection's "
             "own endpoints."
         )
+
+
+async def refuse_private_addresses(url: str) -> None:
+    """EndpointRefusedError when `url`'s host name resolves to a loopback, private or other
+    non-public address (a name entered for a SCIM app that points inside the MSP's own
+    network); the sandbox's origin excepted. A name that does not resolve is left to the
+    request, which fails to connect and is classified as such."""
+    origin = endpoints.origin_of(url)
+    if origin is not None and origin == endpoints.sandbox_origin():
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not address.is_global:
+            raise EndpointRefusedError(
+                f"Nothing was sent: {host} resolves to {address}, a private or loopback "
+                "address. Credentials only go to public hosts."
+            )
 
 
 def ssl_context_for(url: str) -> ssl.SSLContext:

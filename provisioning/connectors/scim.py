@@ -53,6 +53,7 @@ from provisioning.connectors.base import (
     ResourceCache,
     classified,
     refuse_other_origins,
+    refuse_private_addresses,
     require_allowed,
     ssl_context_for,
 )
@@ -530,10 +531,10 @@ def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
 
     async def hook(request: httpx2.Request) -> None:
         origin = origin_of(str(request.url))
-        if token and origin == token.origin and request.url.path.rstrip("/") == token.path:
-            return
-        if origin not in origins:
+        to_token = token and origin == token.origin and request.url.path.rstrip("/") == token.path
+        if not to_token and origin not in origins:
             refuse_other_origins(allowed[0], str(request.url))
+        await refuse_private_addresses(str(request.url))
 
     return hook
 

@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from provisioning.connectors import bridge
-from provisioning.connectors.base import NewUser
+from provisioning.connectors.base import NewUser, refuse_private_addresses
 from provisioning.connectors.errors import (
     USERNAME,
     AuthenticationError,
@@ -163,6 +163,23 @@ def test_nothing_goes_to_another_origin(on_sandbox):
     private = ScimConnector(base_url="https://10.0.0.8/scim/v2", secret="t")  # noqa: S106
     with pytest.raises(EndpointRefusedError):
         run(private.probe())
+
+
+@pytest.mark.parametrize(
+    "url", ["https://127.1/scim/v2", "https://2130706433/scim/v2", "https://0x7f.0.0.1/scim/v2"]
+)
+def test_a_loopback_address_in_shorthand_is_refused_before_anything_is_sent(url):
+    with pytest.raises(endpoints.EndpointError):
+        endpoints.check_allowed(endpoints.Service.SCIM_APP, url)
+    shorthand = ScimConnector(base_url=url, secret="t")  # noqa: S106
+    with pytest.raises(EndpointRefusedError):
+        run(shorthand.probe())
+
+
+def test_a_name_that_resolves_to_this_machine_gets_no_request(on_sandbox):
+    with pytest.raises(EndpointRefusedError, match="resolves to 127.0.0.1"):
+        run(refuse_private_addresses("https://localhost/scim/v2"))
+    run(refuse_private_addresses(f"{on_sandbox.url}/scim/x/v2"))  # the sandbox's own origin
 
 
 def test_an_app_without_patch_gets_users_replaced_whole(on_sandbox):
