@@ -502,7 +502,7 @@ class ScimConnector:
     async def users_changes(self, cursor: str) -> AccountChanges:
         """A page of every user: SCIM has no change feed, so each inventory read is a full,
         paged read (the cursor is the next `startIndex`)."""
-        start = int(cursor) if cursor.isdigit() else 1
+        start = int(cursor) if cursor.isascii() and cursor.isdigit() else 1
         page = await self._search(None, start, self._page_size)
         users = page.resources or []
         following = start + len(users)

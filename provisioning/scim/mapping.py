@@ -134,7 +134,7 @@ def _manager_in(tenant: Tenant, manager) -> str:
     if manager is None:
         return ""
     value = _text(manager.value)
-    if value.isdigit() and len(value) < 19:
+    if value.isascii() and value.isdigit() and len(value) < 19:
         found = Identity.objects.filter(tenant=tenant, pk=int(value)).first()
         if found is not None:
             return found.username

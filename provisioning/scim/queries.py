@@ -93,7 +93,7 @@ def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
 def user_or_404(tenant: Tenant, user_id: str) -> Identity:
     found = (
         visible(tenant).filter(pk=int(user_id)).first()
-        if user_id.isdigit() and len(user_id) < 19
+        if user_id.isascii() and user_id.isdigit() and len(user_id) < 19
         else None
     )
     if found is None:
@@ -118,7 +118,7 @@ def page_of_groups(tenant: Tenant, params: QueryDict) -> GroupPage:
 def group_or_404(tenant: Tenant, group_id: str) -> tuple[RoleTemplate, list[Identity]]:
     found = (
         RoleTemplate.objects.filter(tenant=tenant, pk=int(group_id)).first()
-        if group_id.isdigit() and len(group_id) < 19
+        if group_id.isascii() and group_id.isdigit() and len(group_id) < 19
         else None
     )
     if found is None:

@@ -161,6 +161,14 @@ def test_wrong_token_401_and_other_tenant_404(client, scim, bravo, msp_admin):
     assert AuditEvent.objects.filter(action="scim_token.refuse").count() == 2
 
 
+@pytest.mark.parametrize("name", ["scim_user", "scim_group"])
+@pytest.mark.parametrize("unknown", ["\u00b2", "99999999999999999999", "-1", "abc"])
+def test_an_id_that_is_no_ones_is_404_in_scim_shape(client, scim, name, unknown):
+    key = "user_id" if name == "scim_user" else "group_id"
+    response = call(client, scim, "get", url(scim, name, **{key: unknown}))
+    assert response.status_code == 404 and response.json()["schemas"] == [ERROR]
+
+
 def test_revoked_token_is_refused(client, scim, msp_admin):
     tokens.revoke(scim.token, actor=msp_admin)
     assert call(client, scim, "get", url(scim)).status_code == 401
