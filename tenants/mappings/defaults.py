@@ -33,78 +33,56 @@ def _same(*names: str) -> dict[str, str]:
     return {name: f"[{name}]" for name in names}
 
 
+# Per outbound kind, our name -> the target's own name; by default each is sent as it is.
+ENTRA_NAMES = {
+    "first_name": "givenName",
+    "last_name": "surname",
+    "display_name": "displayName",
+    "department": "department",
+    "job_title": "jobTitle",
+    "usage_location": "usageLocation",
+    "company": "companyName",
+    "office": "officeLocation",
+}
 ENTRA = TargetKind(
     "entra",
     "Microsoft Entra ID",
-    {
-        "first_name": "givenName",
-        "last_name": "surname",
-        "display_name": "displayName",
-        "department": "department",
-        "job_title": "jobTitle",
-        "usage_location": "usageLocation",
-        "company": "companyName",
-        "office": "officeLocation",
-    },
-    _same(
-        "first_name",
-        "last_name",
-        "display_name",
-        "department",
-        "job_title",
-        "usage_location",
-        "company",
-        "office",
-    ),  # fmt: skip
+    ENTRA_NAMES,
+    _same(*ENTRA_NAMES),
     OUTBOUND_SOURCES,
 )
+OKTA_NAMES = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "display_name": "displayName",
+    "department": "department",
+    "job_title": "title",
+    "company": "organization",
+    "usage_location": "countryCode",
+}
 OKTA = TargetKind(
     "okta",
     "Okta",
-    {
-        "first_name": "firstName",
-        "last_name": "lastName",
-        "display_name": "displayName",
-        "department": "department",
-        "job_title": "title",
-        "company": "organization",
-        "usage_location": "countryCode",
-    },
-    _same(
-        "first_name",
-        "last_name",
-        "display_name",
-        "department",
-        "job_title",
-        "company",
-        "usage_location",
-    ),  # fmt: skip
+    OKTA_NAMES,
+    _same(*OKTA_NAMES),
     OUTBOUND_SOURCES,
     note="Okta's base profile has no office attribute, so the office is not sent to Okta.",
 )
+SCIM_NAMES = {
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "display_name": "displayName",
+    "email": 'emails[type eq "work"].value',
+    "job_title": "title",
+    "department": "department",
+    "company": "organization",
+    "employee_id": "employeeNumber",
+}
 SCIM = TargetKind(
     "scim",
     "SCIM app",
-    {
-        "first_name": "name.givenName",
-        "last_name": "name.familyName",
-        "display_name": "displayName",
-        "email": 'emails[type eq "work"].value',
-        "job_title": "title",
-        "department": "department",
-        "company": "organization",
-        "employee_id": "employeeNumber",
-    },
-    _same(
-        "first_name",
-        "last_name",
-        "display_name",
-        "email",
-        "job_title",
-        "department",
-        "company",
-        "employee_id",
-    ),  # fmt: skip
+    SCIM_NAMES,
+    _same(*SCIM_NAMES),
     OUTBOUND_SOURCES,
     note="department, organization and employeeNumber are in the enterprise user extension.",
 )
