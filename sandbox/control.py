@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -23,14 +22,13 @@ from sandbox.entra.provision import create_tenant, created_summary
 from sandbox.okta import create_org
 from sandbox.okta import generate as okta_generate
 from sandbox.okta import signins as okta_signins
+from sandbox.reply import Endpoint
 from sandbox.scim import SlugTaken, create_app
 from sandbox.state import SandboxState
 
 DEFAULT_CONTROL_TOKEN = "sandbox-demo-control-token"  # noqa: S105 - documented demo default
 KINDS = ("entra", "okta", "scim")
 GENERATED_KINDS = ("entra", "okta")  # generate and sign-ins: directories only
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def control_token_from_env() -> str:

@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.behaviour import Fault, RateDecision
+from sandbox.reply import Endpoint, Reply
 
 from .admins import Admin
 from .errors import (
@@ -71,15 +72,7 @@ class Call:
         return self._parsed
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 Handler = Callable[[Call], Reply]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _rate_headers(decision: RateDecision) -> dict[str, str]:

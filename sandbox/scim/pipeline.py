@@ -14,13 +14,14 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.reply import Endpoint, Reply
 from sandbox.scim.errors import ScimError, bad_request
 from sandbox.scim.model import ScimApp
 
@@ -58,15 +59,7 @@ class Call:
         return data
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 Handler = Callable[[Call], Reply]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def respond(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
