@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "provisioning.inventory",
     "provisioning.first_sign_in",
     "provisioning.scim",
+    "provisioning.events",
     "sandbox",
     "reports",
 ]

@@ -1,0 +1,47 @@
+"""Emit an event; who hears of it registers from above.
+
+`emit` writes the Event inside the caller's transaction, so an event exists exactly when
+the change it tells of committed. After the commit, every subscriber is called with the
+event's id: outbound webhooks and alert e-mails subscribe when their app is ready and only
+enqueue work there, so a slow receiver never holds the change that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+from django.db import transaction
+
+from provisioning.events.models import Event
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[UUID], None]
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(callback: Subscriber) -> Subscriber:
+    """Call `callback(event_id)` after the commit of every emitted event."""
+    if callback not in _subscribers:
+        _subscribers.append(callback)
+    return callback
+
+
+def emit(kind: str, *, tenant: Tenant | None, data: dict) -> Event:
+    if kind not in Event.Kind.values:
+        raise ValueError(f"Unknown event kind {kind!r}")
+    with transaction.atomic():
+        event = Event.objects.create(kind=kind, tenant=tenant, data=data)
+        transaction.on_commit(lambda: _tell(event.pk))
+    return event
+
+
+def _tell(event_id: UUID) -> None:
+    for callback in _subscribers:
+        try:
+            callback(event_id)
+        except Exception:  # one subscriber's broken queue must not silence the others
+            log.exception("Subscriber %r failed for event %s", callback, event_id)
