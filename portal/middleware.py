@@ -10,6 +10,7 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal import mfa, signin
+from portal.audit.context import request_scope
 
 
 class RequestIdMiddleware:
@@ -25,7 +26,8 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request.request_id = uuid.uuid4().hex
         request.client_request_id = client_request_id(request.headers.get("X-Request-ID", ""))
-        response = self.get_response(request)
+        with request_scope():
+            response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
 

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "provisioning.first_sign_in",
     "provisioning.scim",
     "provisioning.events",
+    "provisioning.api",
+    "ninja",
     "sandbox",
     "reports",
 ]
@@ -312,6 +314,8 @@ QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", def
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 # Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
 SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
+# Requests a minute per API token (429 with Retry-After beyond).
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
 
 
 def _audit_signing_keys(text: str) -> dict[str, bytes]:

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from provisioning import views, views_connections
+from provisioning.api.api import api
 
 urlpatterns = [
     path("", include("provisioning.urls_lifecycle")),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", include("provisioning.first_sign_in.urls")),
     path("", include("provisioning.scim.urls")),
     path("", include("provisioning.attribute_mappings.urls")),
+    path("api/v1/", api.urls),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,

@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from .context import current_channel
 from .models import (
     GENESIS_HASH,
     ActorKind,
@@ -282,11 +283,14 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
         raise TypeError(f"audit actor must be a saved User, 'system' or 'webhook', got {actor!r}")
     username = actor.get_username()
     full_name = actor.get_full_name() if hasattr(actor, "get_full_name") else ""
+    display = full_name or username
+    if channel := current_channel():
+        display = f"{display} via {channel}"
     return {
         "actor_kind": ActorKind.PERSON,
         "actor_user_id": int(actor.pk),
         "actor_username": _clip(username, 150),
-        "actor_display": _clip(full_name or username, 255),
+        "actor_display": _clip(display, 255),
     }
 
 

@@ -1,0 +1,27 @@
+"""The public REST API at /api/v1/: one NinjaAPI, its routers, its errors as problems."""
+
+from ninja import NinjaAPI
+
+from provisioning.api import problems
+from provisioning.api.auth import TokenAuth
+from provisioning.api.endpoints_tenants import router as tenants_router
+
+DESCRIPTION = """\
+Drive the portal from a PSA or RMM: read tenants, people and jobs; onboard, change,
+offboard and restore people; follow the jobs that do it.
+
+Authenticate with an API token made on the portal's *API tokens* page:
+`Authorization: Bearer mpp_…`. A token sees what its person sees, or less. Errors are
+RFC 9457 problem details. Lists are cursor pages. Every POST takes an `Idempotency-Key`.
+"""
+
+api = NinjaAPI(
+    title="MSP provisioning portal API",
+    version="1",
+    description=DESCRIPTION,
+    auth=TokenAuth(),
+    urls_namespace="api_v1",
+    docs_url="/docs",
+)
+problems.install(api)
+api.add_router("/tenants", tenants_router, tags=["Tenants"])

@@ -1,0 +1,110 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), for every failure the
+API can answer with, so a client parses one shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "/docs/api#problem-"  # a fragment of docs/api.md per problem type
+
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+class Problem(Exception):
+    """Raise from an endpoint to answer with a problem of this status."""
+
+    def __init__(self, status: int, detail: str, *, kind: str = "", headers=None, **extra) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind = status, detail, kind
+        self.headers, self.extra = headers or {}, extra
+
+
+def problem_response(
+    request: HttpRequest, status: int, detail: str, *, kind: str = "", headers=None, **extra
+) -> HttpResponse:
+    body = {
+        "type": TYPE_BASE + (kind or str(status)),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
+    response = HttpResponse(json.dumps(body), status=status, content_type=MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def install(api) -> None:
+    """Answer every error of `api` as a problem."""
+
+    @api.exception_handler(Problem)
+    def on_problem(request, exc: Problem):
+        return problem_response(
+            request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, **exc.extra
+        )
+
+    @api.exception_handler(ValidationError)
+    def on_invalid(request, exc: ValidationError):
+        errors = [_error(e) for e in exc.errors]
+        return problem_response(
+            request, 422, "The request did not validate.", kind="invalid", errors=errors
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def on_unauthenticated(request, exc):
+        return problem_response(
+            request,
+            401,
+            "Send a live API token: Authorization: Bearer mpp_…",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+
+    @api.exception_handler(PermissionDenied)
+    def on_forbidden(request, exc):
+        return problem_response(request, 403, str(exc) or "Not allowed.", kind="forbidden")
+
+    @api.exception_handler(Http404)
+    def on_not_found(request, exc):
+        return problem_response(request, 404, "No such resource, or not yours.", kind="not-found")
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request, exc: HttpError):
+        return problem_response(request, exc.status_code, str(exc))
+
+    @api.exception_handler(Exception)
+    def on_crash(request, exc):
+        log.exception("API request %s %s failed", request.method, request.path)
+        return problem_response(request, 500, "Something went wrong on our side.", kind="500")
+
+
+def _error(error: dict) -> dict:
+    """One validation error, as the client needs it: where and what (never the input echoed
+    back whole: it may be huge or a secret)."""
+    return {
+        "loc": [str(part) for part in error.get("loc", ())],
+        "msg": str(error.get("msg", "invalid")),
+        "type": str(error.get("type", "")),
+    }

@@ -1,0 +1,44 @@
+"""What a token may see and do: the person's own scope (tenants/access.py, as on the pages),
+narrowed by the token (some tenants, read-only). Every endpoint fetches through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from provisioning.api.models import ApiToken
+from tenants import access
+from tenants.models import Tenant
+
+
+def tenants_of(token: ApiToken) -> QuerySet[Tenant]:
+    """The tenants this token may see: its person's, and only the named ones if it names any."""
+    tenants = access.tenants_for(token.user)
+    named = token.tenants.values("pk")
+    if named.exists():
+        tenants = tenants.filter(pk__in=named)
+    return tenants
+
+
+def require(token: ApiToken, roles: Iterable[str], *, writes: bool) -> None:
+    """403 when the person's role may not do this, or the token is read-only and this writes."""
+    access.require_role(token.user, roles)
+    if writes and token.read_only:
+        raise PermissionDenied("This API token is read-only.")
+
+
+def tenant_for(
+    token: ApiToken,
+    slug: str,
+    roles: Iterable[str] = access.READ_ROLES,
+    *,
+    writes: bool = False,
+) -> Tenant:
+    """A tenant the token may see (else 404) and act on in one of `roles` (else 403): the
+    404 first, so a caller learns nothing of tenants that are not theirs."""
+    tenant = get_object_or_404(tenants_of(token), slug=slug)
+    require(token, roles, writes=writes)
+    return tenant

@@ -1,0 +1,101 @@
+"""API tokens: issued to a person (shown once), kept as SHA-256, revoked, checked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.events import record
+from portal.models import role_of
+from provisioning.api.models import ApiToken
+from tenants.models import Tenant
+
+PREFIX = "mpp_"  # recognisable in a secret scanner and in a support call
+SHOWN_PREFIX = 12  # characters kept in clear, to tell tokens apart
+LAST_USED_GRAIN = timedelta(minutes=1)  # at most one write a minute per token
+MAX_LIFETIME = timedelta(days=366)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def issue(
+    user,
+    name: str,
+    *,
+    expires_at: datetime,
+    read_only: bool = False,
+    tenants: Iterable[Tenant] = (),
+    http_request=None,
+) -> tuple[ApiToken, str]:
+    """A new token of `user`, who issues it for themself; the clear token is returned here
+    only. `tenants` must be ones the person may see (the form offers only those)."""
+    clear = PREFIX + secrets.token_urlsafe(32)
+    tenants = list(tenants)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=clear[:SHOWN_PREFIX],
+            token_sha256=digest(clear),
+            read_only=read_only,
+            expires_at=expires_at,
+        )
+        token.tenants.set(tenants)
+        record(
+            "api_token.create",
+            actor=user,
+            target=("api_token", token.pk, str(token)),
+            after={
+                "name": name,
+                "prefix": token.prefix,
+                "read_only": read_only,
+                "tenants": sorted(t.slug for t in tenants) or "all of the person's",
+                "expires": expires_at.isoformat(),
+            },
+            request=http_request,
+        )
+    return token, clear
+
+
+def revoke(token: ApiToken, *, actor, http_request=None) -> bool:
+    """False when it was revoked already."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            record(
+                "api_token.revoke",
+                actor=actor,
+                target=("api_token", token.pk, str(token)),
+                request=http_request,
+            )
+    return bool(revoked)
+
+
+def authenticate(clear: str) -> ApiToken | None:
+    """The live token for this clear text, or None (unknown, revoked, expired, or its
+    person may no longer sign in)."""
+    if not clear.startswith(PREFIX) or len(clear) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__profile")
+        .filter(token_sha256=digest(clear))
+        .first()
+    )
+    now = timezone.now()
+    if token is None or not token.is_usable(now):
+        return None
+    if not token.user.is_active or role_of(token.user) is None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRAIN:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
