@@ -34,9 +34,7 @@ class ApiClient:
         headers = {**self.headers, **headers}
         if key is not None:
             headers["Idempotency-Key"] = key
-        return self.client.post(
-            path, body or {}, content_type="application/json", headers=headers
-        )
+        return self.client.post(path, body or {}, content_type="application/json", headers=headers)
 
 
 @pytest.fixture
