@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "provisioning.first_sign_in",
     "provisioning.scim",
     "provisioning.events",
+    "provisioning.outbound",
     "sandbox",
     "reports",
 ]
@@ -281,6 +282,10 @@ CELERY_BEAT_SCHEDULE = {
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
+    },
+    "send-due-webhook-deliveries": {
+        "task": "provisioning.outbound.tasks.send_due_deliveries",
+        "schedule": 60.0,
     },
     "wipe-expired-first-sign-ins": {
         "task": "provisioning.first_sign_in.tasks.wipe_expired_first_sign_ins",

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("provisioning.inventory.urls")),
     path("", include("provisioning.first_sign_in.urls")),
     path("", include("provisioning.scim.urls")),
+    path("", include("provisioning.outbound.urls")),
     path("", include("provisioning.attribute_mappings.urls")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
