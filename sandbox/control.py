@@ -248,6 +248,13 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             guarded(scim_expire_tokens),
             methods=["POST"],
         ),
+        # Before /_sandbox/{kind}/{id}, which would take a DELETE of a receiver.
+        Route(
+            "/_sandbox/webhook-receivers/{name}",
+            guarded(webhook_receiver),
+            methods=["GET", "PUT", "DELETE"],
+        ),
+        Route("/hooks/{name}", hook, methods=["POST"]),
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
@@ -257,10 +264,4 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/{kind}/{id}/sign-ins", guarded(sign_ins), methods=["POST"]),
         Route("/_sandbox/{kind}/{id}", guarded(remove), methods=["DELETE"]),
         Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
-        Route(
-            "/_sandbox/webhook-receivers/{name}",
-            guarded(webhook_receiver),
-            methods=["GET", "PUT", "DELETE"],
-        ),
-        Route("/hooks/{name}", hook, methods=["POST"]),
     ]
