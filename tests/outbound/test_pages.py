@@ -193,3 +193,11 @@ def test_the_pages_are_linked_from_the_tenant_page_and_the_navigation(client, al
     tenant_page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
     assert tenant_url("list", alpha.tenant) in tenant_page.content.decode()
     assert msp_url("list") in tenant_page.content.decode()
+
+
+def test_the_msp_log_takes_hostile_query_strings(client, msp_admin):
+    endpoint, _ = make_endpoint(None, HOOK)
+    client.force_login(msp_admin)
+    url = msp_url("endpoint", endpoint_id=endpoint.pk)
+    for query in ({"status": "\x00"}, {"page": "-1"}, {"page": "9" * 40, "status": "given_up"}):
+        assert client.get(url, query).status_code == 200
