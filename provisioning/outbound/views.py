@@ -58,7 +58,8 @@ def _endpoint(request: HttpRequest, tenant: str | None, endpoint_id: int):
 
 
 def _context(scope: Scope, **more) -> dict:
-    return {"scope": scope, "tenant": scope.tenant, "nav_section": "webhooks", **more}
+    section = "webhooks" if scope.tenant is None else "tenants"
+    return {"scope": scope, "tenant": scope.tenant, "nav_section": section, **more}
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
