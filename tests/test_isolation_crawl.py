@@ -87,7 +87,7 @@ MSP_WEBHOOK_PARAMS = {
     "endpoint_id": lambda world, extra: webhook_delivery_of(None).endpoint_id,
     "delivery_id": lambda world, extra: webhook_delivery_of(None).pk,
 }
-MSP_WEBHOOK_PAGES = ("endpoint", "edit", "rotate", "test", "switch_on", "redeliver")
+MSP_WEBHOOK_PAGES = ("endpoint", "edit", "rotate", "test", "switch_on", "delete", "redeliver")
 
 # Routes whose parameter means something else there: staff pages' person is a portal user.
 ROUTE_PARAMS = {

@@ -32,15 +32,16 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         return Answer(False, error=str(exc))
     sent = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
     try:
-        with httpx.Client(
+        client = httpx.Client(
             verify=ssl_context_for(url), timeout=TIMEOUT_S, follow_redirects=False
-        ) as client:
-            response = client.post(url, content=body, headers=sent)
+        )
+        # Streamed and never read: a receiver's answer body is not ours to hold.
+        with client, client.stream("POST", url, content=body, headers=sent) as response:
+            return classify(response)
     except httpx.TimeoutException:
         return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s.")
     except httpx.HTTPError as exc:
         return Answer(False, error=f"Could not connect: {type(exc).__name__}.")
-    return classify(response)
 
 
 def classify(response: httpx.Response) -> Answer:

@@ -170,3 +170,17 @@ def redeliver(delivery: Delivery, *, actor, http_request=None) -> Delivery:
         )
         deliveries.enqueue_on_commit(again.pk)
     return again
+
+
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor, http_request=None) -> None:
+    """The endpoint and its delivery log go; nothing more is sent to it."""
+    with transaction.atomic():
+        record(
+            "webhook.endpoint_delete",
+            actor=actor,
+            tenant=endpoint.tenant,
+            target=endpoint,
+            before=_described(endpoint),
+            request=http_request,
+        )
+        endpoint.delete()

@@ -13,6 +13,7 @@ PAGES = [
     ("<int:endpoint_id>/rotate/", views.endpoint_rotate, "rotate"),
     ("<int:endpoint_id>/test/", views.endpoint_test, "test"),
     ("<int:endpoint_id>/switch-on/", views.endpoint_switch_on, "switch_on"),
+    ("<int:endpoint_id>/delete/", views.endpoint_delete, "delete"),
     (
         "<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
         views.delivery_redeliver,

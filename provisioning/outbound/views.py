@@ -101,7 +101,7 @@ def _shown_once(request, scope: Scope, endpoint: WebhookEndpoint, secret: str) -
 
 
 def _urls(scope: Scope, endpoint: WebhookEndpoint) -> dict:
-    pages = ("endpoint", "edit", "rotate", "test", "switch_on")
+    pages = ("endpoint", "edit", "rotate", "test", "switch_on", "delete")
     return {f"{page}_url": scope.url(page, endpoint_id=endpoint.pk) for page in pages} | {
         "list_url": scope.url("list")
     }
@@ -182,3 +182,12 @@ def delivery_redeliver(
     services.redeliver(delivery, actor=request.user, http_request=request)
     messages.success(request, "Sent again as a new delivery (same webhook-id).")
     return redirect(scope.url("endpoint", endpoint_id=endpoint.pk))
+
+
+@login_required
+@require_POST
+def endpoint_delete(request: HttpRequest, endpoint_id: int, tenant: str | None = None):
+    scope, endpoint = _endpoint(request, tenant, endpoint_id)
+    services.delete_endpoint(endpoint, actor=request.user, http_request=request)
+    messages.success(request, f"Deleted {endpoint.name}: nothing more is sent to it.")
+    return redirect(scope.url("list"))

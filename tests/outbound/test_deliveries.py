@@ -166,3 +166,13 @@ def test_a_tenant_endpoint_hears_only_its_tenant_and_the_msp_endpoint_hears_all(
         msp_endpoint.pk
     }
     assert not Delivery.objects.filter(endpoint=alpha_endpoint).exists()
+
+
+def test_a_pending_delivery_of_a_switched_off_endpoint_is_given_up_unsent(on_sandbox, alpha):
+    url = receiver(on_sandbox)
+    endpoint, _ = make_endpoint(alpha.tenant, url)
+    delivery = delivery_of(alpha.tenant, endpoint)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled_at=timezone.now())
+    done = deliveries.attempt(delivery.pk)
+    assert done.status == Delivery.Status.GIVEN_UP and "switched off" in done.last_error
+    assert received(on_sandbox, url) == []

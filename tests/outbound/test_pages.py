@@ -201,3 +201,20 @@ def test_the_msp_log_takes_hostile_query_strings(client, msp_admin):
     url = msp_url("endpoint", endpoint_id=endpoint.pk)
     for query in ({"status": "\x00"}, {"page": "-1"}, {"page": "9" * 40, "status": "given_up"}):
         assert client.get(url, query).status_code == 200
+
+
+def test_deleting_an_endpoint_is_audited_and_for_its_operators(client, alpha, bravo):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    delete = tenant_url("delete", alpha.tenant, endpoint_id=endpoint.pk)
+    client.force_login(alpha.account_manager)
+    assert client.post(delete).status_code == 403
+    client.force_login(bravo.technician)
+    assert client.post(delete).status_code == 404
+    client.force_login(alpha.technician)
+    assert (
+        delete
+        in client.get(tenant_url("edit", alpha.tenant, endpoint_id=endpoint.pk)).content.decode()
+    )
+    assert client.post(delete).status_code == 302
+    assert not WebhookEndpoint.objects.exists()
+    assert AuditEvent.objects.get(action="webhook.endpoint_delete").before["url"] == HOOK
