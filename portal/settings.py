@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "provisioning.events",
     "provisioning.api",
     "ninja",
+    "provisioning.outbound",
     "sandbox",
     "reports",
 ]
@@ -283,6 +284,10 @@ CELERY_BEAT_SCHEDULE = {
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
+    },
+    "send-due-webhook-deliveries": {
+        "task": "provisioning.outbound.tasks.send_due_deliveries",
+        "schedule": 60.0,
     },
     "wipe-expired-first-sign-ins": {
         "task": "provisioning.first_sign_in.tasks.wipe_expired_first_sign_ins",

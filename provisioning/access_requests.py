@@ -16,6 +16,9 @@ from portal.audit.events import record
 from portal.models import Role, role_of
 from provisioning import notifications
 from provisioning.engine.desired import merge_templates
+from provisioning.events import describe
+from provisioning.events.models import Event
+from provisioning.events.publish import emit
 from provisioning.jobs import ask
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
 from provisioning.models_access import approvers_of
@@ -118,6 +121,40 @@ def waiting_for(user):
     ).distinct()
 
 
+# -- events (webhooks, alert e-mails) ----------------------------------------------------------
+
+# A pending request that is closed: which event tells of it (a cancellation tells nobody).
+CLOSING_EVENTS = {
+    Status.DENIED: Event.Kind.ACCESS_REQUEST_DENIED,
+    Status.EXPIRED: Event.Kind.ACCESS_REQUEST_EXPIRED,
+}
+
+
+def emit_event(kind: str, access_request: AccessRequest, *, error: str = "") -> None:
+    """Inside the caller's transaction, so the event exists exactly when the change does."""
+    emit(
+        kind,
+        tenant=access_request.tenant,
+        data={
+            "access_request": {
+                "id": access_request.pk,
+                "status": access_request.status,
+                "resource": access_request.resource.name,
+                "reason": access_request.reason,
+                "decision_reason": access_request.decision_reason,
+                "ends_at": describe.when(access_request.ends_at),
+                "error": error[:1000],
+                "url": describe.portal_url(
+                    "access_request_detail",
+                    tenant=access_request.tenant.slug,
+                    request_id=access_request.pk,
+                ),
+            },
+            "person": describe.person(access_request.identity),
+        },
+    )
+
+
 # -- requests ---------------------------------------------------------------------------------
 
 
@@ -157,6 +194,7 @@ def file_request(
             },
             request=http_request,
         )
+        emit_event(Event.Kind.ACCESS_REQUEST_FILED, access_request)
         if _auto_approves(resource, identity):
             _approve(access_request, actor="system", rule=rule_text(resource), reason="")
         else:
@@ -258,6 +296,7 @@ def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> Non
         job_id=job.pk,
     )
     ask(job)
+    emit_event(Event.Kind.ACCESS_REQUEST_APPROVED, access_request)
     notifications.on_commit("decision", access_request)
 
 
@@ -300,6 +339,8 @@ def _close(access_request, status: str, actor, reason: str, http_request, notice
             after={"request": access_request.pk, "status": status, "reason": reason},
             request=http_request,
         )
+        if status in CLOSING_EVENTS:
+            emit_event(CLOSING_EVENTS[status], access_request)
         if notice:
             notifications.on_commit(notice, access_request)
     return access_request
@@ -390,6 +431,8 @@ def grant_finished(job: Job, status: str) -> None:
         if ok and access_request.extends_id:
             _hand_over(access_request)
         access_request.refresh_from_db()
+        kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
+        emit_event(kind, access_request, error=job.error if not ok else "")
         notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
     elif ok:
         final = job.options.get("final", Status.ENDED)
@@ -431,6 +474,7 @@ def end_due_grants(now: datetime | None = None) -> int:
         try:
             with transaction.atomic():
                 _end(access_request, actor="system", final=Status.ENDED)
+                emit_event(Event.Kind.ACCESS_REQUEST_EXPIRED, access_request)
             ended += 1
         except AccessRequestError:
             continue  # ended by someone else meanwhile

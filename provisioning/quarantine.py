@@ -38,6 +38,9 @@ from provisioning import throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError, ThrottledError
 from provisioning.connectors.factory import connector_for
+from provisioning.events import describe
+from provisioning.events.models import Event
+from provisioning.events.publish import emit
 from provisioning.models import Identity, Job
 from provisioning.models_throttle import ConnectionBreaker, ConnectionBucket
 from provisioning.throttle import bucket_capacity, locked_bucket, without_streak
@@ -259,6 +262,7 @@ def _probe_succeeded(connection: DirectoryConnection) -> bool:
             before=_quarantine_state(current),
             after={"quarantined_at": None, "quarantine_reason": "", "released_by": "probe"},
         )
+        _emit_released(connection, current, by="probe")
         # What changed behind the portal's back meanwhile is found by the periodic
         # reconciliation, which takes the tenant's people first now.
         Identity.objects.filter(tenant_id=connection.tenant_id).update(last_reconciled_at=None)
@@ -312,6 +316,8 @@ def hold(
             after=_quarantine_state(connection),
             request=request,
         )
+        if current.quarantined_at is None:  # a hold on an open breaker changes nothing outside
+            _emit_quarantined(connection, by=getattr(actor, "username", str(actor)))
     return True
 
 
@@ -337,6 +343,7 @@ def release(connection: DirectoryConnection, *, actor, request: HttpRequest | No
             after={"quarantined_at": None, "quarantine_reason": ""},
             request=request,
         )
+        _emit_released(connection, current, by=getattr(actor, "username", str(actor)))
     return True
 
 
@@ -406,7 +413,34 @@ def _quarantine_if_failing(connection: DirectoryConnection, outcomes: list[str])
                 "next_probe_at": _next_probe_at(now, breaker).isoformat(),
             },
         )
+        _emit_quarantined(connection, by="breaker")
     return True
+
+
+def _emit_quarantined(connection: DirectoryConnection, *, by: str) -> None:
+    emit(
+        Event.Kind.CONNECTION_QUARANTINED,
+        tenant=connection.tenant,
+        data={
+            "connection": describe.connection(connection),
+            "reason": connection.quarantine_reason,
+            "by": by,
+            "quarantined_at": describe.when(connection.quarantined_at),
+        },
+    )
+
+
+def _emit_released(connection: DirectoryConnection, before: DirectoryConnection, *, by: str):
+    emit(
+        Event.Kind.CONNECTION_RELEASED,
+        tenant=connection.tenant,
+        data={
+            "connection": describe.connection(connection),
+            "reason": f"Released by {by}",
+            "by": by,
+            "quarantined_since": describe.when(before.quarantined_at),
+        },
+    )
 
 
 def _quarantine_state(connection: DirectoryConnection) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("provisioning.inventory.urls")),
     path("", include("provisioning.first_sign_in.urls")),
     path("", include("provisioning.scim.urls")),
+    path("", include("provisioning.outbound.urls")),
     path("", include("provisioning.attribute_mappings.urls")),
     path("api/v1/", api.urls),
     path(

@@ -1,6 +1,8 @@
-"""The control API under /_sandbox/: create directories and SCIM apps (/_sandbox/scim-apps),
+"""The control API under /_sandbox/: create directories and SCIM apps (/_sandbox/scim-apps)
+and webhook receivers (/_sandbox/webhook-receivers, receiving at /hooks/{name}),
 tune their behaviour and settings, read their stats and state, generate big directories,
-record sign-ins, reset delta tokens, reset. Every route but /_sandbox/health needs
+record sign-ins, reset delta tokens, reset. Every route but /_sandbox/health and the
+receivers themselves (/hooks/{name}) needs
 `Authorization: Bearer <control token>` (env SANDBOX_CONTROL_TOKEN).
 """
 
@@ -15,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox import webhook_receivers
 from sandbox.entra import generate as entra_generate
 from sandbox.entra import settings as entra_settings
 from sandbox.entra import signins as entra_signins
@@ -206,6 +209,22 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         # SCIM apps are listed at /_sandbox/scim-apps.
         return JSONResponse({kind: sorted(state.directories(kind)) for kind in GENERATED_KINDS})
 
+    async def webhook_receiver(request: Request) -> Response:
+        name = request.path_params["name"]
+        receivers = state.webhook_receivers
+        if request.method == "PUT":
+            made = webhook_receivers.configure(receivers, name, await json_body(request))
+            return JSONResponse(made.to_state())
+        if name not in receivers:
+            return problem(404, "no such webhook receiver")
+        if request.method == "DELETE":
+            del receivers[name]
+            return Response(status_code=204)
+        return JSONResponse(receivers[name].to_state())
+
+    async def hook(request: Request) -> Response:
+        return await webhook_receivers.receive(state.webhook_receivers, request)
+
     async def reset(request: Request) -> Response:
         state.reset()
         return JSONResponse({"status": "reset"})
@@ -229,6 +248,13 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             guarded(scim_expire_tokens),
             methods=["POST"],
         ),
+        # Before /_sandbox/{kind}/{id}, which would take a DELETE of a receiver.
+        Route(
+            "/_sandbox/webhook-receivers/{name}",
+            guarded(webhook_receiver),
+            methods=["GET", "PUT", "DELETE"],
+        ),
+        Route("/hooks/{name}", hook, methods=["POST"]),
         Route("/_sandbox/{kind}/{id}/behaviour", guarded(behaviour), methods=["GET", "PUT"]),
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),

@@ -19,6 +19,7 @@ from sandbox.behaviour import Behaviour, Stats
 from sandbox.entra.model import EntraTenant
 from sandbox.okta import OktaOrg
 from sandbox.scim import ScimApp
+from sandbox.webhook_receivers import Receiver
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class SandboxState:
         self.entra: dict[str, EntraTenant] = {}
         self.okta: dict[str, OktaOrg] = {}
         self.scim: dict[str, ScimApp] = {}  # by slug
+        # Not saved: a receiver is a test's fixture (sandbox/webhook_receivers.py).
+        self.webhook_receivers: dict[str, Receiver] = {}
         self.state_file = Path(state_file) if state_file else None
         self._save_handle: asyncio.TimerHandle | None = None
 
@@ -48,6 +51,7 @@ class SandboxState:
         self.entra.clear()
         self.okta.clear()
         self.scim.clear()
+        self.webhook_receivers.clear()
         self.mark_changed()
 
     def directories(self, kind: Kind) -> dict[str, Any]:  # EntraTenant, OktaOrg, ScimApp values

@@ -59,6 +59,8 @@ TENANT_PARAMS = {
     "drift_id": lambda world: drift_of(world).pk,
     "token_id": lambda world: scim_token_of(world).pk,
     "rule_id": lambda world: scim_rule_of(world).pk,
+    "endpoint_id": lambda world: webhook_delivery_of(world).endpoint_id,
+    "delivery_id": lambda world: webhook_delivery_of(world).pk,
     # An attribute mapping's target and attribute (tenants/mappings/defaults.py).
     "target": lambda world: "entra",
     "attribute": lambda world: "job_title",
@@ -80,11 +82,37 @@ OTHER_PARAMS = {
     "rest": lambda world, extra: "Unknown",
 }
 
+# The MSP's own webhook endpoints (every tenant's events): MSP admins only, so a 403.
+MSP_WEBHOOK_PARAMS = {
+    "endpoint_id": lambda world, extra: webhook_delivery_of(None).endpoint_id,
+    "delivery_id": lambda world, extra: webhook_delivery_of(None).pk,
+}
+MSP_WEBHOOK_PAGES = ("endpoint", "edit", "rotate", "test", "switch_on", "delete", "redeliver")
+
 # Routes whose parameter means something else there: staff pages' person is a portal user.
 ROUTE_PARAMS = {
     "staff_edit": {"person_id": lambda world, extra: world.client_admin.pk},
     "staff_mfa_reset": {"person_id": lambda world, extra: world.client_admin.pk},
+    **{f"outbound_msp_{page}": MSP_WEBHOOK_PARAMS for page in MSP_WEBHOOK_PAGES},
 }
+
+
+def webhook_delivery_of(world):
+    """A delivery to a webhook endpoint of the tenant (one per world; the MSP's for None)."""
+    from provisioning.outbound.models import Delivery, WebhookEndpoint
+
+    tenant = world.tenant if world else None
+    name = f"{tenant.name} PSA" if tenant else "MSP PSA"
+    endpoint = WebhookEndpoint.objects.filter(tenant=tenant).first()
+    if endpoint is None:
+        endpoint = WebhookEndpoint(
+            tenant=tenant, name=name, url="https://psa.example.com/in", kinds=["job.failed"]
+        )
+        endpoint.set_secret("whsec_c2VjcmV0LW9mLXRoZS1jcmF3bA==")
+        endpoint.save()
+    return endpoint.deliveries.first() or Delivery.objects.create(
+        endpoint=endpoint, kind="webhook.test"
+    )
 
 
 def unmanaged_person_of(world):

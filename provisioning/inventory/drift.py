@@ -54,7 +54,7 @@ from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import ACCESS_KINDS, desired_for, live_grants_by_person
-from provisioning.inventory import scope
+from provisioning.inventory import drift_events, scope
 from provisioning.inventory.drift_actions import (
     ACCEPT_CHANGES_DESIRED,
     IN_FLIGHT,
@@ -259,6 +259,8 @@ def _store(
             resolved.append(row.pk)
     with transaction.atomic():
         Drift.objects.bulk_create(new, batch_size=BATCH)
+        if new:
+            drift_events.emit_new_drift(tenant, new)
         Drift.objects.bulk_update(
             touched, ["last_seen_at", "detail", "ref_name", "account", "status"], batch_size=BATCH
         )

@@ -67,6 +67,7 @@ KNOWN_PARAMS = {
         "bulk_template": "kind",
         "bulk_batch": "show page",
         "hr_webhook_events": "outcome page",
+        "outbound_tenant_endpoint": "status page",
         "access_request_list": "status resource page",
         "access_request_new": "identity resource",
         "access_request_detail": "inline",

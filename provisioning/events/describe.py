@@ -1,0 +1,39 @@
+"""The pieces events' data share, built one way wherever an event is emitted: a portal link,
+a person, a connection. Ids, names and links only; never a secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.urls import reverse
+
+from tenants.models import DirectoryConnection
+
+
+def portal_url(name: str, **kwargs) -> str:
+    return settings.PORTAL_URL.rstrip("/") + reverse(name, kwargs=kwargs)
+
+
+def when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def person(identity) -> dict | None:
+    """An Identity (provisioning.models) as a receiver reads it."""
+    if identity is None:
+        return None
+    return {
+        "id": identity.pk,
+        "display_name": identity.display_name,
+        "username": identity.username,
+    }
+
+
+def connection(conn: DirectoryConnection) -> dict:
+    return {
+        "id": conn.pk,
+        "kind": conn.kind,
+        "label": conn.label,
+        "url": portal_url("tenant_detail", tenant=conn.tenant.slug),
+    }

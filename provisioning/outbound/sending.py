@@ -1,0 +1,71 @@
+"""The one seam for outgoing webhook requests: POST the body, never follow a redirect,
+classify the answer once."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from provisioning.connectors.base import ssl_context_for
+from provisioning.outbound.addresses import RefusedAddress, refuse_private
+
+TIMEOUT_S = 10.0
+USER_AGENT = "msp-portal-webhooks/1"
+RETRY_AFTER_MAX_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Answer:
+    delivered: bool
+    status_code: int | None = None
+    error: str = ""
+    retry_after_s: float | None = None  # what a 429 or 503 asked for
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    try:
+        refuse_private(url)
+    except RefusedAddress as exc:
+        return Answer(False, error=str(exc))
+    sent = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
+    try:
+        client = httpx.Client(
+            verify=ssl_context_for(url), timeout=TIMEOUT_S, follow_redirects=False
+        )
+        # Streamed and never read: a receiver's answer body is not ours to hold.
+        with client, client.stream("POST", url, content=body, headers=sent) as response:
+            return classify(response)
+    except httpx.TimeoutException:
+        return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s.")
+    except httpx.HTTPError as exc:
+        return Answer(False, error=f"Could not connect: {type(exc).__name__}.")
+
+
+def classify(response: httpx.Response) -> Answer:
+    code = response.status_code
+    if 200 <= code < 300:
+        return Answer(True, code)
+    if 300 <= code < 400:
+        return Answer(False, code, "Answered with a redirect, which is not followed.")
+    wait = retry_after(response.headers.get("retry-after")) if code in (429, 503) else None
+    return Answer(False, code, f"Answered HTTP {code}.", wait)
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (RFC 9110 10.2.3: delay-seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), RETRY_AFTER_MAX_S)
+    try:
+        at = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    seconds = (at - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)

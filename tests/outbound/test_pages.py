@@ -1,0 +1,220 @@
+"""The webhook pages: who may open them (allowed, 403, 404 for another tenant), the secret
+shown once and stored encrypted, the URL change confirmed, rotation, test, redelivery and
+switching on, each audited."""
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from provisioning.outbound import signing
+from provisioning.outbound.models import TEST_KIND, Delivery, WebhookEndpoint
+from tests.outbound.support import delivery_of, make_endpoint
+
+pytestmark = pytest.mark.django_db
+
+HOOK = "https://psa.example.com/hooks/portal"
+
+
+def tenant_url(page: str, tenant, **kwargs) -> str:
+    return reverse(f"outbound_tenant_{page}", kwargs={"tenant": tenant.slug, **kwargs})
+
+
+def msp_url(page: str, **kwargs) -> str:
+    return reverse(f"outbound_msp_{page}", kwargs=kwargs)
+
+
+def test_msp_pages_are_for_msp_admins(client, alpha, msp_admin):
+    endpoint, _ = make_endpoint(None, HOOK)
+    for person, expected in [(msp_admin, 200), (alpha.technician, 403), (alpha.client_admin, 403)]:
+        client.force_login(person)
+        assert client.get(msp_url("list")).status_code == expected
+        assert client.get(msp_url("endpoint", endpoint_id=endpoint.pk)).status_code == expected
+
+
+def test_tenant_pages_are_for_the_tenants_operators(client, alpha, bravo, msp_admin):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK, name="Alpha Ltd HaloPSA")
+    detail = tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk)
+    for person, expected in [
+        (msp_admin, 200),
+        (alpha.technician, 200),
+        (alpha.account_manager, 403),
+        (alpha.client_admin, 403),
+        (bravo.technician, 404),
+        (bravo.client_admin, 404),
+    ]:
+        client.force_login(person)
+        assert client.get(tenant_url("list", alpha.tenant)).status_code == expected, person
+        assert client.get(detail).status_code == expected, person
+
+
+def test_an_endpoint_of_another_tenant_is_404_under_ones_own(client, alpha, bravo):
+    theirs, _ = make_endpoint(bravo.tenant, HOOK)
+    client.force_login(alpha.technician)
+    assert (
+        client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=theirs.pk)).status_code == 404
+    )
+    response = client.post(tenant_url("rotate", alpha.tenant, endpoint_id=theirs.pk))
+    assert response.status_code == 404
+
+
+def test_an_msp_endpoint_is_404_under_a_tenant(client, alpha, msp_admin):
+    msp_endpoint, _ = make_endpoint(None, HOOK)
+    client.force_login(msp_admin)
+    url = tenant_url("endpoint", alpha.tenant, endpoint_id=msp_endpoint.pk)
+    assert client.get(url).status_code == 404
+
+
+def test_creating_shows_the_secret_once_and_stores_it_encrypted(client, alpha):
+    client.force_login(alpha.technician)
+    response = client.post(
+        tenant_url("create", alpha.tenant),
+        {"name": "HaloPSA", "url": HOOK, "kinds": ["job.failed", "connection.quarantined"]},
+    )
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    endpoint = WebhookEndpoint.objects.get(tenant=alpha.tenant)
+    (secret,) = endpoint.secrets()
+    assert secret.startswith("whsec_") and secret in response.content.decode()
+    assert secret not in endpoint.secret_ciphertext
+    assert endpoint.kinds == ["connection.quarantined", "job.failed"]
+    page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
+    assert secret not in page.content.decode()
+    audit = AuditEvent.objects.get(action="webhook.endpoint_create")
+    assert audit.tenant_id == alpha.tenant.pk and secret not in str(audit.after)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://psa.example.com/hook",
+        "https://127.0.0.1/hook",
+        "https://10.0.0.5/hook",
+        "https://localhost/hook",
+        "https://user:pw@psa.example.com/hook",
+        "https://psa.example.com/hook?token=x",
+        "\x00",
+    ],
+)
+def test_the_form_refuses_what_is_not_a_public_https_address(client, alpha, url):
+    client.force_login(alpha.technician)
+    response = client.post(
+        tenant_url("create", alpha.tenant), {"name": "x", "url": url, "kinds": ["job.failed"]}
+    )
+    assert response.status_code == 200
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_changing_the_url_asks_for_confirmation_and_keeps_the_secret(client, alpha):
+    endpoint, secret = make_endpoint(alpha.tenant, HOOK)
+    client.force_login(alpha.technician)
+    edit = tenant_url("edit", alpha.tenant, endpoint_id=endpoint.pk)
+    form = {"name": "PSA", "url": "https://other.example.com/in", "kinds": ["job.failed"]}
+    response = client.post(edit, {**form, "active": "on"})
+    assert response.status_code == 200 and "tick to confirm" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == HOOK
+    response = client.post(edit, {**form, "active": "on", "confirm_url": "on"})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://other.example.com/in" and endpoint.secrets() == [secret]
+    audit = AuditEvent.objects.get(action="webhook.endpoint_update")
+    assert audit.before["url"] == HOOK and audit.after["url"] == "https://other.example.com/in"
+
+
+def test_rotating_shows_a_new_secret_and_the_old_one_still_signs_a_while(client, alpha):
+    endpoint, old = make_endpoint(alpha.tenant, HOOK)
+    client.force_login(alpha.technician)
+    response = client.post(tenant_url("rotate", alpha.tenant, endpoint_id=endpoint.pk))
+    endpoint.refresh_from_db()
+    new, previous = endpoint.secrets()
+    assert previous == old and new != old and new in response.content.decode()
+    assert AuditEvent.objects.filter(action="webhook.endpoint_rotate_secret").count() == 1
+    assert signing.PREFIX in new
+
+
+def test_a_test_event_is_queued_and_audited(client, alpha, django_capture_on_commit_callbacks):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    client.force_login(alpha.technician)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(tenant_url("test", alpha.tenant, endpoint_id=endpoint.pk))
+    assert response.status_code == 302 and len(callbacks) == 1  # the task, after the commit
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.kind == TEST_KIND and delivery.event is None
+    assert AuditEvent.objects.filter(action="webhook.test_send").exists()
+
+
+def test_redelivery_from_the_log_sends_the_same_message_again(client, alpha, msp_admin):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    delivery = delivery_of(alpha.tenant, endpoint)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.GIVEN_UP, attempts=8)
+    client.force_login(alpha.technician)
+    page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
+    redeliver = tenant_url(
+        "redeliver", alpha.tenant, endpoint_id=endpoint.pk, delivery_id=delivery.pk
+    )
+    assert redeliver in page.content.decode() and "Given up" in page.content.decode()
+    assert client.post(redeliver).status_code == 302
+    again = Delivery.objects.exclude(pk=delivery.pk).get()
+    assert again.message_id == delivery.message_id and again.status == Delivery.Status.PENDING
+    assert AuditEvent.objects.filter(action="webhook.redeliver").exists()
+    client.force_login(alpha.account_manager)
+    assert client.post(redeliver).status_code == 403
+
+
+def test_the_log_filters_by_status_and_answers_htmx_with_the_partial(client, alpha):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    delivery_of(alpha.tenant, endpoint)
+    client.force_login(alpha.technician)
+    url = tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk)
+    assert (
+        "No deliveries with this status"
+        in client.get(url, {"status": "delivered"}).content.decode()
+    )
+    partial = client.get(url, {"status": "pending"}, headers={"HX-Request": "true"})
+    assert "<html" not in partial.content.decode() and "job.failed" in partial.content.decode()
+    assert client.get(url, {"status": "\x00", "page": "\x00"}).status_code == 200
+
+
+def test_a_switched_off_endpoint_is_switched_on_again(client, alpha, msp_admin):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        disabled_at="2026-01-01T00:00:00Z", disabled_reason="8 attempts", consecutive_failures=8
+    )
+    client.force_login(msp_admin)
+    page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
+    assert "Switched off" in page.content.decode()
+    client.post(tenant_url("switch_on", alpha.tenant, endpoint_id=endpoint.pk))
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is None and endpoint.consecutive_failures == 0
+    assert AuditEvent.objects.filter(action="webhook.endpoint_switch_on").exists()
+
+
+def test_the_pages_are_linked_from_the_tenant_page_and_the_navigation(client, alpha, msp_admin):
+    client.force_login(msp_admin)
+    tenant_page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+    assert tenant_url("list", alpha.tenant) in tenant_page.content.decode()
+    assert msp_url("list") in tenant_page.content.decode()
+
+
+def test_the_msp_log_takes_hostile_query_strings(client, msp_admin):
+    endpoint, _ = make_endpoint(None, HOOK)
+    client.force_login(msp_admin)
+    url = msp_url("endpoint", endpoint_id=endpoint.pk)
+    for query in ({"status": "\x00"}, {"page": "-1"}, {"page": "9" * 40, "status": "given_up"}):
+        assert client.get(url, query).status_code == 200
+
+
+def test_deleting_an_endpoint_is_audited_and_for_its_operators(client, alpha, bravo):
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK)
+    delete = tenant_url("delete", alpha.tenant, endpoint_id=endpoint.pk)
+    client.force_login(alpha.account_manager)
+    assert client.post(delete).status_code == 403
+    client.force_login(bravo.technician)
+    assert client.post(delete).status_code == 404
+    client.force_login(alpha.technician)
+    assert (
+        delete
+        in client.get(tenant_url("edit", alpha.tenant, endpoint_id=endpoint.pk)).content.decode()
+    )
+    assert client.post(delete).status_code == 302
+    assert not WebhookEndpoint.objects.exists()
+    assert AuditEvent.objects.get(action="webhook.endpoint_delete").before["url"] == HOOK
