@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from csp.constants import NONE, SELF
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "provisioning.first_sign_in",
     "provisioning.scim",
     "provisioning.events",
+    "provisioning.alerts",
     "sandbox",
     "reports",
 ]
@@ -281,6 +283,14 @@ CELERY_BEAT_SCHEDULE = {
     "probe-quarantined-connections": {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
+    },
+    "check-credential-expiry": {
+        "task": "provisioning.alerts.tasks.check_credential_expiry",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "send-alert-digests": {
+        "task": "provisioning.alerts.tasks.send_daily_digests",
+        "schedule": crontab(hour=env.int("ALERT_DIGEST_HOUR", default=7), minute=0),
     },
     "wipe-expired-first-sign-ins": {
         "task": "provisioning.first_sign_in.tasks.wipe_expired_first_sign_ins",
