@@ -30,10 +30,15 @@ def check_all(now: datetime | None = None) -> int:
     now = now or timezone.now()
     emitted = 0
     for connection in DirectoryConnection.objects.select_related("tenant").order_by("pk"):
-        if connector_type(connection).reads_credential_expiry and connection.has_secret:
-            read_from_directory(connection)
-        emitted += warn_if_due(connection, now)
+        emitted += check(connection, now)
     return emitted
+
+
+def check(connection: DirectoryConnection, now: datetime) -> int:
+    """Read the directory's date where it tells one, then warn if a threshold is reached."""
+    if connector_type(connection).reads_credential_expiry and connection.has_secret:
+        read_from_directory(connection)
+    return warn_if_due(connection, now)
 
 
 def read_from_directory(connection: DirectoryConnection) -> bool:

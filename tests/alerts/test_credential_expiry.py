@@ -85,7 +85,7 @@ def test_thresholds_are_told_once_each_and_a_new_date_starts_again(alpha):
     okta.save()
     ends = okta.secret_expires_on
 
-    runs = [expiry.check_all(now=at(days, ends)) for days in (45, 30, 29, 7, 7, 2, 1, 1, 0, -3)]
+    runs = [expiry.check(okta, at(days, ends)) for days in (45, 30, 29, 7, 7, 2, 1, 1, 0, -3)]
 
     assert runs == [0, 1, 0, 1, 0, 0, 1, 0, 1, 0]
     assert [w["days_left"] for w in warnings(okta)] == [30, 7, 1, 0]
@@ -93,7 +93,7 @@ def test_thresholds_are_told_once_each_and_a_new_date_starts_again(alpha):
 
     okta.secret_expires_on = ends + timedelta(days=365)  # a new token, a new date
     okta.save()
-    assert expiry.check_all(now=at(7, okta.secret_expires_on)) == 1
+    assert expiry.check(okta, at(7, okta.secret_expires_on)) == 1
     assert [w["days_left"] for w in warnings(okta)][-1] == 7
 
 
@@ -101,8 +101,8 @@ def test_a_first_check_inside_a_threshold_tells_only_the_tightest(alpha):
     okta = alpha.okta_connection
     okta.secret_expires_on = timezone.localdate() + timedelta(days=3)
     okta.save()
-    assert expiry.check_all() == 1
-    assert expiry.check_all() == 0
+    assert expiry.check(okta, timezone.now()) == 1
+    assert expiry.check(okta, timezone.now()) == 0
     assert [w["days_left"] for w in warnings(okta)] == [3]
 
 
@@ -118,7 +118,7 @@ def test_a_scim_token_s_typed_in_date_is_told(alpha):
     )
     scim.set_secret("scim-bearer-token")
     scim.save()
-    assert expiry.check_all() == 1
+    assert expiry.check(scim, timezone.now()) == 1
     [told] = warnings(scim)
     assert told["connection_label"] == "Slack (SCIM)" and told["days_left"] == 1
 
@@ -131,3 +131,47 @@ def test_the_tenant_page_shows_the_expiry_and_its_source(client, alpha, msp_admi
     expected = (timezone.localdate() + timedelta(days=6)).isoformat()
     assert f"expires {expected} (typed in)" in page
     assert "in 6 days" in page
+
+
+def test_without_application_read_the_typed_in_date_stays(on_sandbox):
+    import uuid
+
+    from tenants.models import DirectoryConnection, Tenant
+
+    tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with on_sandbox.control() as c:
+        c.post(
+            "/_sandbox/entra/tenants",
+            json={
+                "tenant_id": tenant_id,
+                "display_name": "No app read",
+                "domains": ["noappread.example"],
+                "apps": [
+                    {
+                        "client_id": client_id,
+                        "client_secret": "narrow-secret",
+                        "permissions": ["User.ReadWrite.All", "Group.ReadWrite.All"],
+                    }
+                ],
+            },
+        ).raise_for_status()
+    tenant = Tenant.objects.create(name="Narrow", slug="narrow", primary_domain="narrow.example")
+    typed = timezone.localdate() + timedelta(days=25)
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=tenant_id,
+        client_id=client_id,
+        login_base_url=on_sandbox.url,
+        graph_base_url=on_sandbox.url,
+        secret_expires_on=typed,
+    )
+    connection.set_secret("narrow-secret")
+    connection.save()
+
+    assert expiry.read_from_directory(connection) is False
+    assert expiry.check_all() == 1
+    connection.refresh_from_db()
+    assert connection.credential_expiry_read is None
+    [told] = warnings(connection)
+    assert told["source"] == "typed in" and told["days_left"] == 25
