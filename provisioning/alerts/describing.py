@@ -14,15 +14,19 @@ Kind = Event.Kind
 
 
 def link_of(event: Event) -> str:
+    """The page the event is about: the link the event carries (its job's or connection's, as
+    provisioning/events/describe.py builds them), else one built here."""
     data = event.data or {}
-    for key in ("url", "portal_url", "link"):
-        if isinstance(data.get(key), str) and data[key].startswith(("http://", "https://")):
-            return data[key]
+    for holder in (data, data.get("job"), data.get("connection")):
+        url = holder.get("url") if isinstance(holder, dict) else None
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return url
     return _absolute(_path_of(event, data))
 
 
 def _path_of(event: Event, data: dict) -> str:
-    job_id = data.get("job_id") or (data.get("job") or {}).get("id")
+    job = data.get("job") if isinstance(data.get("job"), dict) else {}
+    job_id = job.get("id") or data.get("job_id")
     try:
         if event.kind in (Kind.JOB_FAILED, Kind.JOB_PARTIAL) and job_id:
             return reverse("job_detail", kwargs={"job_id": int(job_id)})
@@ -30,19 +34,11 @@ def _path_of(event: Event, data: dict) -> str:
             return reverse("tenant_detail", kwargs={"tenant": event.tenant.slug})
     except (NoReverseMatch, TypeError, ValueError):
         pass
-    return reverse("dashboard") if _has("dashboard") else "/"
+    return "/"
 
 
 def settings_link() -> str:
     return _absolute(reverse("alert_settings"))
-
-
-def _has(name: str) -> bool:
-    try:
-        reverse(name)
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def _absolute(path: str) -> str:
@@ -61,10 +57,14 @@ def _detail(event: Event, data: dict) -> str:
     if event.kind == Kind.CREDENTIAL_EXPIRING:
         label, ends = data.get("connection_label", "a connection"), data.get("expires_at", "")
         return f"{label}'s credential {_when(data.get('days_left'))} ({str(ends)[:10]})"
+    job = data.get("job") if isinstance(data.get("job"), dict) else {}
+    person = data.get("person") if isinstance(data.get("person"), dict) else {}
+    connection = data.get("connection") if isinstance(data.get("connection"), dict) else {}
     parts = [
-        _text(data.get(key))
-        for key in ("job", "person", "connection_label", "connection", "reason", "error")
-        if data.get(key)
+        str(job.get("kind") or "").replace("_", " "),
+        str(person.get("display_name") or ""),
+        str(connection.get("label") or data.get("connection_label") or ""),
+        str(data.get("reason") or job.get("error") or ""),
     ]
     return " · ".join(p for p in parts if p)[:300]
 
@@ -75,12 +75,6 @@ def _when(days) -> str:
     if days < 0:
         return "has expired"
     return "ends today" if days == 0 else f"ends in {days} day{'s' if days != 1 else ''}"
-
-
-def _text(value) -> str:
-    if isinstance(value, dict):
-        return str(value.get("name") or value.get("label") or value.get("display_name") or "")
-    return str(value)
 
 
 def connection_link(connection) -> str:

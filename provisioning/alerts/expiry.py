@@ -90,7 +90,14 @@ def warn_if_due(connection: DirectoryConnection, now: datetime) -> int:
 
 
 def _data(connection: DirectoryConnection, expires_on, days_left: int) -> dict:
+    link = connection_link(connection)
     return {
+        "connection": {
+            "id": connection.pk,
+            "kind": connection.kind,
+            "label": connection.label,
+            "url": link,
+        },
         "connection_id": connection.pk,
         "connection_label": connection.label,
         "tenant": {"slug": connection.tenant.slug, "name": connection.tenant.name},
@@ -102,5 +109,5 @@ def _data(connection: DirectoryConnection, expires_on, days_left: int) -> dict:
         "days_left": days_left,
         "source": connection.credential_expiry_source,
         "credential": connection.credential_expiry_detail,
-        "url": connection_link(connection),
+        "url": link,
     }

@@ -23,8 +23,8 @@ def _job_event(job, status: str) -> None:
     """The engine's job.failed/job.partial, until the outbound-webhooks branch emits them
     from the engine itself: then this finds its event and adds none."""
     kind = {"failed": Event.Kind.JOB_FAILED, "partial": Event.Kind.JOB_PARTIAL}.get(status)
-    if kind and not Event.objects.filter(kind=kind, data__job_id=job.pk).exists():
-        emit(kind, tenant=job.tenant, data={"job_id": job.pk, "job": {"id": job.pk}})
+    if kind and not Event.objects.filter(kind=kind, data__job__id=job.pk).exists():
+        emit(kind, tenant=job.tenant, data={"job": {"id": job.pk, "kind": job.kind}})
 
 
 @pytest.fixture

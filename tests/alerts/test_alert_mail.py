@@ -28,7 +28,14 @@ def quarantined(world) -> Event:
     return emit(
         Event.Kind.CONNECTION_QUARANTINED,
         tenant=world.tenant,
-        data={"connection_id": world.connection.pk, "connection_label": "Microsoft Entra ID"},
+        data={  # as provisioning/quarantine.py tells it
+            "connection": {
+                "id": world.connection.pk,
+                "kind": "entra",
+                "label": "Microsoft Entra ID",
+            },
+            "reason": "11 of the last 20 operations failed: HTTP 503",
+        },
     )
 
 
@@ -66,6 +73,7 @@ def test_a_quarantine_mails_each_person_alone(alpha, msp_admin, mailoutbox, mail
     assert to(mailoutbox) == sorted([alpha.technician.email, msp_admin.email])
     assert all(len(mail.to) == 1 and not mail.cc and not mail.bcc for mail in mailoutbox)
     assert f"/tenants/{alpha.tenant.slug}/" in mailoutbox[0].body
+    assert "Microsoft Entra ID · 11 of the last 20 operations failed" in mailoutbox[0].subject
 
 
 def test_nobody_hears_of_a_tenant_they_cannot_see(alpha, bravo, mailoutbox, mail_on_commit):
@@ -108,7 +116,7 @@ def test_the_digest_collects_the_day_and_sends_once(alpha, bravo, mailoutbox, ma
     )
     with mail_on_commit():
         quarantined(alpha)
-        emit(Event.Kind.JOB_FAILED, tenant=alpha.tenant, data={"job_id": alpha.job.pk})
+        emit(Event.Kind.JOB_FAILED, tenant=alpha.tenant, data={"job": {"id": alpha.job.pk}})
         quarantined(bravo)  # not Alpha's technician's tenant
     assert alpha.technician.email not in to(mailoutbox)  # not at once
     mailoutbox.clear()
