@@ -13,7 +13,8 @@ class AlertPreferencesForm(forms.Form):
     )
     credential_expiry = forms.BooleanField(
         required=False,
-        label="A connection's credential expires in 30, 7 or 1 days, or has expired",
+        label="A connection's credential expires soon",
+        help_text="30, 7 and 1 days before, and once it has expired.",
     )
     delivery = forms.ChoiceField(choices=Delivery.choices, widget=forms.RadioSelect)
 
