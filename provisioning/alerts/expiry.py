@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from portal.audit.events import record
 from provisioning.alerts.describing import connection_link
 from provisioning.alerts.models import CredentialWarning
 from provisioning.connectors import bridge
@@ -49,10 +50,35 @@ def read_from_directory(connection: DirectoryConnection) -> bool:
     except (ConnectorError, CredentialError, TimeoutError) as exc:
         log.warning("Could not read the credential expiry of connection %s: %s", connection.pk, exc)
         return False
-    connection.credential_expiry_read = found.expires_at if found else None
-    connection.credential_expiry_detail = found.which[:200] if found else ""
-    connection.save(update_fields=["credential_expiry_read", "credential_expiry_detail"])
+    store_read(connection, found.expires_at if found else None, found.which if found else "")
     return True
+
+
+def store_read(connection: DirectoryConnection, expires_at: datetime | None, which: str) -> None:
+    """Keep the directory's answer on the connection; audited when it changed (a new secret
+    at the directory, or one moved)."""
+    before = {"expires_at": _iso(connection.credential_expiry_read)}
+    after = {"expires_at": _iso(expires_at)}
+    if before == after and connection.credential_expiry_detail == which[:200]:
+        return
+    with transaction.atomic():
+        connection.credential_expiry_read, connection.credential_expiry_detail = (
+            expires_at,
+            which[:200],
+        )
+        connection.save(update_fields=["credential_expiry_read", "credential_expiry_detail"])
+        record(
+            "connection.credential_expiry_read",
+            actor="system",
+            tenant=connection.tenant,
+            target=connection,
+            before=before,
+            after={**after, "chosen": which[:200]},
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def due_threshold(days_left: int) -> int | None:

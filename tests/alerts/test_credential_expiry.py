@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from portal.audit.models import AuditEvent
 from provisioning.alerts import expiry
 from provisioning.events.models import Event
 from tests.provisioning.directories import make_directories
@@ -50,6 +51,11 @@ def test_the_entra_secret_in_use_is_read_from_the_app_registration(on_sandbox):
     assert connection.credential_expiry_source == "directory"
     assert "the secret in use" in connection.credential_expiry_detail
     assert "hint ent" in connection.credential_expiry_detail
+    [audited] = AuditEvent.objects.filter(action="connection.credential_expiry_read")
+    assert audited.after["expires_at"] == in_use_end.isoformat()
+    assert "the secret in use" in audited.after["chosen"]
+    assert expiry.read_from_directory(connection) is True  # the same answer: nothing new
+    assert AuditEvent.objects.filter(action="connection.credential_expiry_read").count() == 1
 
 
 def test_the_daily_check_tells_the_directory_s_date_with_the_connection_page(on_sandbox):
