@@ -135,3 +135,23 @@ def test_an_empty_day_sends_no_digest(alpha, mailoutbox):
     AlertPreference.objects.create(user=alpha.technician, delivery=Delivery.DIGEST)
     assert sending.send_digests() == 0
     assert mailoutbox == []
+
+
+@pytest.mark.parametrize(
+    "kind, data",
+    [
+        (Event.Kind.JOB_PARTIAL, {"job": {"id": 1, "kind": "onboard"}}),
+        (Event.Kind.CONNECTION_RELEASED, {"connection": {"label": "Okta"}, "reason": "Released"}),
+    ],
+)
+def test_partial_jobs_and_releases_are_told_too(alpha, mailoutbox, mail_on_commit, kind, data):
+    with mail_on_commit():
+        emit(kind, tenant=alpha.tenant, data=data)
+    assert to(mailoutbox) == [alpha.technician.email]
+
+
+def test_events_nobody_chooses_send_nothing(alpha, msp_admin, mailoutbox, mail_on_commit):
+    with mail_on_commit():
+        emit(Event.Kind.JOB_SUCCEEDED, tenant=alpha.tenant, data={"job": {"id": 1}})
+        emit(Event.Kind.DRIFT_DETECTED, tenant=alpha.tenant, data={})
+    assert mailoutbox == []

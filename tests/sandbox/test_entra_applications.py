@@ -4,8 +4,11 @@ API that moves the end of the secret in use or adds another secret."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from msgraph import GraphServiceClient
 
+from sandbox import demo_directories as demo
 from tests.sandbox.entra_support import EntraDir, assert_graph_error, make_entra, run_sdk
 from tests.sandbox.server import SandboxServer
 
@@ -89,3 +92,19 @@ def test_the_sdk_reads_the_end_dates(entra: EntraDir) -> None:
     app = run_sdk(entra, read)
     [secret] = app.password_credentials
     assert secret.hint == "rig" and secret.end_date_time.tzinfo is not None
+
+
+def test_the_demo_s_northwind_secret_ends_within_30_days(sandbox_server: SandboxServer) -> None:
+    northwind = EntraDir(
+        sandbox_server,
+        demo.NORTHWIND_TENANT_ID,
+        demo.NORTHWIND_DOMAIN,
+        demo.NORTHWIND_CLIENT_ID,
+        demo.NORTHWIND_CLIENT_SECRET,
+    )
+    with northwind.graph() as graph:
+        app = graph.get(f"/applications(appId='{demo.NORTHWIND_CLIENT_ID}')").json()
+    [secret] = app["passwordCredentials"]
+    ends = dt.datetime.fromisoformat(secret["endDateTime"].replace("Z", "+00:00"))
+    assert dt.timedelta(days=1) < ends - dt.datetime.now(dt.UTC) <= dt.timedelta(days=30)
+    assert secret["hint"] == demo.NORTHWIND_CLIENT_SECRET[:3]
