@@ -55,6 +55,10 @@ def wants(user, preference: AlertPreference, kind: str) -> bool:
     return name is not None and name in offered(user) and getattr(preference, name)
 
 
+def kinds_wanted(user, preference: AlertPreference) -> list[str]:
+    return [kind for kind in PREFERENCE_OF if wants(user, preference, kind)]
+
+
 def may_see(user, event: Event) -> bool:
     return event.tenant_id is not None and tenants_for(user).filter(pk=event.tenant_id).exists()
 

@@ -19,6 +19,7 @@ from provisioning.alerts import rules
 from provisioning.alerts.describing import link_of, settings_link, summary
 from provisioning.alerts.models import AlertPreference, AlertSent, Delivery
 from provisioning.events.models import Event
+from tenants.access import tenants_for
 
 log = logging.getLogger(__name__)
 DIGEST_WINDOW = timedelta(days=1)
@@ -82,28 +83,50 @@ def send_digests(now: datetime | None = None) -> int:
 def _digest_for(preference: AlertPreference, now: datetime) -> int:
     person = preference.user
     since = preference.digest_sent_until or now - DIGEST_WINDOW
-    events = [
-        e
-        for e in Event.objects.filter(occurred_at__gt=since, occurred_at__lte=now)
+    if not _claim_window(preference, now):
+        return 0  # another run is sending this person's digest
+    events = list(
+        Event.objects.filter(
+            occurred_at__gt=since,
+            occurred_at__lte=now,
+            kind__in=rules.kinds_wanted(person, preference),
+            tenant__in=tenants_for(person),
+        )
         .exclude(alerts_sent__user=person)
         .select_related("tenant")
         .order_by("occurred_at")
-        if rules.wants(person, preference, e.kind) and rules.may_see(person, e)
-    ]
-    mailed = False
-    if events and person.email:
-        lines = [{"when": e.occurred_at, "summary": summary(e), "link": link_of(e)} for e in events]
-        body = render_to_string(
-            "email/alert_digest.txt",
-            {"items": lines, "since": since, "settings_link": settings_link()},
-        )
-        subject = f"[MSP portal] Daily alerts: {len(events)} since {since:%Y-%m-%d %H:%M}"
-        mailed = _mail(person, subject, body)
-        if not mailed:
-            return 0  # the window stays open: the next run tries again
-        AlertSent.objects.bulk_create(
-            [AlertSent(event=e, user=person, delivery=Delivery.DIGEST) for e in events],
-            ignore_conflicts=True,
-        )
-    AlertPreference.objects.filter(pk=preference.pk).update(digest_sent_until=now)
-    return int(mailed)
+    )
+    if not events or not person.email:
+        return 0
+    if not _mail(person, _digest_subject(len(events), since), _digest_body(events, since)):
+        _reopen_window(preference, since, now)  # the next run tries again
+        return 0
+    AlertSent.objects.bulk_create(
+        [AlertSent(event=e, user=person, delivery=Delivery.DIGEST) for e in events],
+        ignore_conflicts=True,
+    )
+    return 1
+
+
+def _claim_window(preference: AlertPreference, now: datetime) -> bool:
+    """Move the person's window on to `now` if nobody else did since we read it."""
+    claimed = AlertPreference.objects.filter(
+        pk=preference.pk, digest_sent_until=preference.digest_sent_until
+    ).update(digest_sent_until=now)
+    return claimed == 1
+
+
+def _reopen_window(preference: AlertPreference, since: datetime, now: datetime) -> None:
+    AlertPreference.objects.filter(pk=preference.pk, digest_sent_until=now).update(
+        digest_sent_until=preference.digest_sent_until
+    )
+
+
+def _digest_subject(count: int, since: datetime) -> str:
+    return f"[MSP portal] Daily alerts: {count} since {timezone.localtime(since):%Y-%m-%d %H:%M}"
+
+
+def _digest_body(events: list[Event], since: datetime) -> str:
+    items = [{"when": e.occurred_at, "summary": summary(e), "link": link_of(e)} for e in events]
+    context = {"items": items, "since": since, "settings_link": settings_link()}
+    return render_to_string("email/alert_digest.txt", context)

@@ -155,3 +155,21 @@ def test_events_nobody_chooses_send_nothing(alpha, msp_admin, mailoutbox, mail_o
         emit(Event.Kind.JOB_SUCCEEDED, tenant=alpha.tenant, data={"job": {"id": 1}})
         emit(Event.Kind.DRIFT_DETECTED, tenant=alpha.tenant, data={})
     assert mailoutbox == []
+
+
+def test_a_refused_digest_is_sent_on_the_next_run(alpha, mailoutbox, monkeypatch):
+    AlertPreference.objects.create(
+        user=alpha.technician, connection_changes=True, delivery=Delivery.DIGEST
+    )
+    quarantined(alpha)
+
+    def refused(*args, **kwargs):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr(sending, "send_mail", refused)
+    now = timezone.now() + timedelta(minutes=1)
+    assert sending.send_digests(now=now) == 0
+    monkeypatch.undo()
+    assert sending.send_digests(now=now + timedelta(minutes=1)) == 1
+    assert sending.send_digests(now=now + timedelta(minutes=2)) == 0
+    assert to(mailoutbox) == [alpha.technician.email]
