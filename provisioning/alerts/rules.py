@@ -43,9 +43,10 @@ def offered(user) -> tuple[str, ...]:
 
 def preferences_of(user) -> AlertPreference:
     """The person's stored choice, or their role's defaults (unsaved)."""
-    stored = AlertPreference.objects.filter(user=user).first()
-    if stored is not None:
-        return stored
+    try:
+        return user.alert_preference  # one query, or none after select_related
+    except AlertPreference.DoesNotExist:
+        pass
     chosen = DEFAULTS.get(role_of(user), ())
     return AlertPreference(user=user, **{name: name in chosen for name in ALL_PREFERENCES})
 
@@ -71,7 +72,7 @@ def recipients(event: Event, delivery: str = Delivery.IMMEDIATE) -> list:
         get_user_model()
         .objects.filter(is_active=True, profile__isnull=False)
         .exclude(email="")
-        .select_related("profile")
+        .select_related("profile", "alert_preference")
         .order_by("pk")
     )
     found = []
