@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from csp.constants import NONE, SELF
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "provisioning.api",
     "ninja",
     "provisioning.outbound",
+    "provisioning.alerts",
     "sandbox",
     "reports",
 ]
@@ -288,6 +290,14 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-webhook-deliveries": {
         "task": "provisioning.outbound.tasks.send_due_deliveries",
         "schedule": 60.0,
+    },
+    "check-credential-expiry": {
+        "task": "provisioning.alerts.tasks.check_credential_expiry",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "send-alert-digests": {
+        "task": "provisioning.alerts.tasks.send_daily_digests",
+        "schedule": crontab(hour=env.int("ALERT_DIGEST_HOUR", default=7), minute=0),
     },
     "wipe-expired-first-sign-ins": {
         "task": "provisioning.first_sign_in.tasks.wipe_expired_first_sign_ins",

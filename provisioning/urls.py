@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("provisioning.urls_access")),
     path("", include("provisioning.inventory.urls")),
     path("", include("provisioning.first_sign_in.urls")),
+    path("", include("provisioning.alerts.urls")),
     path("", include("provisioning.scim.urls")),
     path("", include("provisioning.outbound.urls")),
     path("", include("provisioning.attribute_mappings.urls")),

@@ -405,6 +405,7 @@ def _add_connections(rows, scope, now) -> None:
         "quarantined_at",
         "quarantine_reason",
         "secret_expires_on",
+        "credential_expiry_read",
         *BREAKER_FIELDS,
     )
     labels = dict(DirectoryConnection.Kind.choices)
@@ -426,7 +427,8 @@ def _add_connections(rows, scope, now) -> None:
             )
         if c["id"] in paused:
             row.throttled += 1
-        expires = c["secret_expires_on"]
+        read = c["credential_expiry_read"]  # the directory's date wins over the typed-in one
+        expires = timezone.localdate(read) if read else c["secret_expires_on"]
         if expires and (expires - today).days <= EXPIRY_WINDOW_DAYS:
             row.expiring.append(
                 ConnectionState(kind, expires_on=expires, days=(expires - today).days)

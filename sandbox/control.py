@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import webhook_receivers
+from sandbox.entra import applications as entra_applications
 from sandbox.entra import generate as entra_generate
 from sandbox.entra import settings as entra_settings
 from sandbox.entra import signins as entra_signins
@@ -181,6 +182,23 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             return problem(404, "no such Entra directory")
         return JSONResponse(entra_settings.reset_delta(target, await json_body(request)))
 
+    async def app_passwords(request: Request) -> Response:
+        target = state.entra.get(request.path_params["id"].lower())
+        if target is None:
+            return problem(404, "no such Entra directory")
+        client_id = request.path_params["client_id"]
+        try:
+            if request.method == "PUT":
+                body = await json_body(request)
+                return JSONResponse(entra_applications.set_in_use_end(target, client_id, body))
+            if request.method == "POST":
+                body = await json_body(request)
+                made = entra_applications.add_password(target, client_id, body)
+                return JSONResponse(made, status_code=201)
+            return JSONResponse(entra_applications.credentials_of(target, client_id))
+        except LookupError:
+            return problem(404, "no such app registration in this directory")
+
     async def generate(request: Request) -> Response:
         target = directory(request)
         if target is None:
@@ -260,6 +278,11 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
         Route("/_sandbox/entra/{id}/settings", guarded(settings), methods=["GET", "PUT"]),
         Route("/_sandbox/entra/{id}/delta-reset", guarded(delta_reset), methods=["POST"]),
+        Route(
+            "/_sandbox/entra/{id}/apps/{client_id}/password-credentials",
+            guarded(app_passwords),
+            methods=["GET", "PUT", "POST"],
+        ),
         Route("/_sandbox/{kind}/{id}/generate", guarded(generate), methods=["POST"]),
         Route("/_sandbox/{kind}/{id}/sign-ins", guarded(sign_ins), methods=["POST"]),
         Route("/_sandbox/{kind}/{id}", guarded(remove), methods=["DELETE"]),

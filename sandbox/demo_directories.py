@@ -90,5 +90,7 @@ ENTRA_DEMO = {
         "other_domains": NORTHWIND_OTHER_DOMAINS,
         "client_id": NORTHWIND_CLIENT_ID,
         "client_secret": NORTHWIND_CLIENT_SECRET,
+        # The demo shows a credential about to expire (and its alert) on Northwind's Entra.
+        "secret_days_left": 21,
     },
 }

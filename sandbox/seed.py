@@ -294,6 +294,7 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
                 "client_id": spec["client_id"],
                 "client_secret": spec["client_secret"],
                 "display_name": "MSP provisioning portal",
+                **_secret_end(spec),
             }
         ],
         "skus": skus,
@@ -302,6 +303,13 @@ def entra_demo_body(key: str, user_count: int) -> dict[str, Any]:
         "service_principals": service_principals,
         **_admins(users, managers),
     }
+
+
+def _secret_end(spec: dict) -> dict[str, str]:
+    if "secret_days_left" not in spec:
+        return {}
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(days=spec["secret_days_left"])
+    return {"secret_end_date_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _admins(users: list[dict], managers: list[str]) -> dict[str, Any]:

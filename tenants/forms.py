@@ -11,6 +11,10 @@ from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 256
+EXPIRY_HELP = (
+    "Optional; alert e-mails warn 30, 7 and 1 days before. Entra's is read from the app "
+    "registration when the app may (Application.Read.All), and this date is used otherwise."
+)
 
 
 def no_markup(value: str) -> None:
@@ -142,6 +146,8 @@ class ConnectionForm(forms.ModelForm):
         if self.instance.has_secret:
             self.fields["secret"].help_text = "Leave blank to keep the stored value."
         self.fields["secret_expires_on"].widget = forms.DateInput(attrs={"type": "date"})
+        self.fields["secret_expires_on"].label = "Credential expires on"
+        self.fields["secret_expires_on"].help_text = EXPIRY_HELP
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"]

@@ -167,6 +167,10 @@ class DirectoryConnection(models.Model):
     secret_ciphertext = models.TextField(blank=True, editable=False)
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_expires_on = models.DateField(null=True, blank=True)
+    # When the directory says the credential in use ends (Entra: the app's passwordCredentials),
+    # read by the daily check; it wins over the typed-in date. Cleared when the secret changes.
+    credential_expiry_read = models.DateTimeField(null=True, blank=True, editable=False)
+    credential_expiry_detail = models.CharField(max_length=200, blank=True, editable=False)
     # Our own pace towards this directory, shared by every worker (provisioning/throttle.py).
     rate_limit_per_s = models.FloatField(default=20.0)
     rate_burst = models.PositiveIntegerField(default=20)
@@ -230,16 +234,31 @@ class DirectoryConnection(models.Model):
         """Store the secret bound to the row's current ids and endpoints: set those first."""
         self.secret_ciphertext = crypto.encrypt_bound(plaintext, self.secret_binding)
         self.secret_set_at = timezone.now()
+        self.credential_expiry_read, self.credential_expiry_detail = None, ""
 
     def get_secret(self) -> str:
         """The plaintext secret, for the connectors only. Raises crypto.CredentialError, or
         crypto.SecretBindingError when the ids or endpoints changed since it was entered."""
         return crypto.decrypt_bound(self.secret_ciphertext, self.secret_binding)
 
+    @property
+    def credential_expires_on(self) -> date | None:
+        """The day the credential ends: as the directory tells it, else as typed in."""
+        if self.credential_expiry_read:
+            return timezone.localdate(self.credential_expiry_read)
+        return self.secret_expires_on
+
+    @property
+    def credential_expiry_source(self) -> str:
+        if self.credential_expiry_read:
+            return "directory"
+        return "typed in" if self.secret_expires_on else ""
+
     def secret_expires_in_days(self, today: date | None = None) -> int | None:
-        if not self.secret_expires_on:
+        expires = self.credential_expires_on
+        if not expires:
             return None
-        return (self.secret_expires_on - (today or timezone.localdate())).days
+        return (expires - (today or timezone.localdate())).days
 
     @property
     def secret_expiring_soon(self) -> bool:

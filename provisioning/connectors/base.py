@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -222,6 +223,16 @@ def read_cost(connector, reads: list[Read]) -> int:
     return cost(reads) if cost is not None else len(reads)
 
 
+@dataclass(frozen=True)
+class CredentialExpiry:
+    """When the credential a connection signs in with ends, as its directory tells it."""
+
+    expires_at: datetime
+    key_id: str  # the directory's id of the credential ("" when it has none)
+    which: str  # for people: which credential this is, and how it was chosen
+    matches_secret_in_use: bool
+
+
 class Connector(Protocol):
     kind: str  # for people (labels, forms); the engine decides on the capabilities below
     batchable: frozenset[str]  # step actions `apply_many` carries in one request
@@ -231,6 +242,9 @@ class Connector(Protocol):
     sets_passwords: bool  # holds a password the portal may reset (a SCIM app: none)
     revokes_sessions: bool  # has sign-in sessions the portal may end (a SCIM app: none)
     compared_attributes: tuple[str, ...]  # attributes the directory holds and we keep equal
+    # The directory tells when the credential in use ends (`credential_expiry()`); others
+    # rely on the date typed into the connection form.
+    reads_credential_expiry: bool
 
     async def probe(self) -> None: ...
     async def get_user(self, user_id: str) -> DirectoryUser: ...

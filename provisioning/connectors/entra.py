@@ -35,6 +35,7 @@ from msgraph_core.middleware import GraphTelemetryHandler
 
 from provisioning.connectors import (
     entra_apps,
+    entra_credentials,
     entra_licences,
     entra_mail,
     entra_reads,
@@ -45,6 +46,7 @@ from provisioning.connectors import (
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
+    CredentialExpiry,
     DeltaExpiredError,
     DirectoryUser,
     HeldRole,
@@ -197,6 +199,7 @@ class EntraConnector:
     has_directory_roles = True  # admin roles and administrative units (entra_roles.py)
     first_sign_in_methods: tuple[str, ...] = (TAP,)  # entra_tap.py
     hands_over_mail = True  # automatic replies, forwarding, OneDrive sharing (entra_mail.py)
+    reads_credential_expiry = True  # the app's passwordCredentials (entra_credentials.py)
     user_fields, group_fields = USER_FIELDS, GROUP_FIELDS  # what a read selects (entra_reads)
     compared_attributes = (
         "first_name",
@@ -310,6 +313,11 @@ class EntraConnector:
         query = _user_list_query(top=1, select=["id"])
         async with self._errors():
             await self._graph().users.get(RequestConfiguration(query_parameters=query))
+
+    async def credential_expiry(self) -> CredentialExpiry | None:
+        """When the client secret in use ends, read from the app registration."""
+        async with self._errors():
+            return await entra_credentials.read_expiry(self._graph(), self.client_id, self._secret)
 
     async def get_user(self, user_id: str) -> DirectoryUser:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)

@@ -91,6 +91,7 @@ class OktaConnector:
     sets_passwords = True  # a leave may reset the password
     revokes_sessions = True  # a leave may end the sign-in sessions
     first_sign_in_methods = (ACTIVATION_LINK, TEMP_PASSWORD, DIRECTORY_EMAIL)  # okta_sign_in.py
+    reads_credential_expiry = False  # its expiry is typed into the connection form
     compared_attributes = (
         "first_name",
         "last_name",

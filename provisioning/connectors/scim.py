@@ -157,6 +157,7 @@ class ScimConnector:
     sets_passwords = False  # the person signs in through their identity provider (SSO)
     revokes_sessions = False  # SCIM has no sessions to end: `active: false` signs them out
     first_sign_in_methods: tuple[str, ...] = ()
+    reads_credential_expiry = False  # its expiry is typed into the connection form
     compared_attributes = CORE_COMPARED + ENTERPRISE_COMPARED  # narrowed per app below
 
     def __init__(

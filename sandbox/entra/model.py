@@ -34,6 +34,8 @@ PREMIUM_SKUS = frozenset(
     {"AAD_PREMIUM", "AAD_PREMIUM_P2", "EMS", "EMSPREMIUM", "SPE_E3", "SPE_E5", "SPB"}
 )
 DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
+# The longest a client secret may live when added in the Entra admin center (24 months).
+SECRET_LIFETIME_DAYS = 730
 ALL_PERMISSIONS = [
     "User.ReadWrite.All",
     "Group.ReadWrite.All",
@@ -71,6 +73,29 @@ class AppRegistration:
     display_name: str = "MSP provisioning portal"
     permissions: list[str] = field(default_factory=lambda: list(ALL_PERMISSIONS))
     certificates: list[str] = field(default_factory=list)  # PEM, for client assertions
+    object_id: str = field(default_factory=lambda: new_id())  # the application's own id
+    # Graph's passwordCredentials (sandbox/entra/applications.py): the secret in use gets one
+    # when the app is made; the control API moves its endDateTime or adds others.
+    password_credentials: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.client_secret and not self.password_credentials:
+            self.password_credentials.append(in_use_credential(self.client_secret))
+
+
+def in_use_credential(secret: str, end: str | None = None) -> dict:
+    """A passwordCredential for `secret`: the hint is its first three characters (Graph)."""
+    now = dt.datetime.now(dt.UTC)
+    default_end = now + dt.timedelta(days=SECRET_LIFETIME_DAYS)
+    return {
+        "customKeyIdentifier": None,
+        "displayName": "Provisioning portal",
+        "endDateTime": end or default_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "hint": secret[:3],
+        "keyId": new_id(),
+        "secretText": None,
+        "startDateTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 @dataclass

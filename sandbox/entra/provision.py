@@ -5,6 +5,7 @@ Body (snake_case keys; user entries use Graph property names):
     {"tenant_id": "<uuid, optional>", "display_name": "Contoso",
      "domains": ["contoso.example"],
      "apps": [{"client_id": "<uuid>", "client_secret": "...", "display_name": "...",
+               "secret_end_date_time": "<ISO, optional: when the secret ends>",
                "permissions": ["User.ReadWrite.All", ...], "certificates": ["<PEM>"]}],
      "skus": [{"sku_part_number": "SPE_E3", "seats": 25, "sku_id": "<uuid, optional>"}],
      "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"]},
@@ -35,6 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sandbox.entra.addresses import addresses, with_mail
+from sandbox.entra.applications import end_date_time
 from sandbox.entra.apps import user_roles
 from sandbox.entra.errors import GraphError
 from sandbox.entra.groups import give_mail, new_group_props
@@ -47,6 +49,7 @@ from sandbox.entra.model import (
     Group,
     ServicePrincipal,
     Sku,
+    in_use_credential,
     new_id,
     now_iso,
 )
@@ -123,6 +126,10 @@ def _apps(body: dict) -> list[AppRegistration]:
                 certificates=certificates,
             )
         )
+        if "secret_end_date_time" in item:  # when the secret the app signs in with ends
+            app = apps[-1]
+            app.password_credentials = [in_use_credential(app.client_secret)]
+            app.password_credentials[0]["endDateTime"] = end_date_time(item, "secret_end_date_time")
     return apps
 
 

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 # Importing the resource modules registers their Graph routes.
 from sandbox.entra import (  # noqa: F401
     admin_units,
+    applications,
     apps,
     delta,
     drive,

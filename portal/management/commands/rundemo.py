@@ -176,6 +176,7 @@ class Command(BaseCommand):
         with self.clock.phase("seed_demo_history"):
             call_command("seed_demo_history", stdout=io.StringIO())
         call_command("seed_demo_accounts")  # queued: the worker gives them sandbox accounts
+        call_command("check_credential_expiry", "--queue")  # Northwind's secret ends soon
         return logins.getvalue()
 
     def stop(self, children: list["Child"]) -> None:
