@@ -40,7 +40,7 @@ def quarantined(world) -> Event:
 
 
 def test_a_real_failed_job_mails_the_technician_not_the_account_manager(
-    on_sandbox, mailoutbox, mail_on_commit, job_events
+    on_sandbox, mailoutbox, mail_on_commit
 ):
     dirs = make_directories(on_sandbox, "alert-fail")
     technician = make_person("tech-fail", Role.TECHNICIAN, [dirs.tenant])
