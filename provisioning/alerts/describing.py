@@ -63,7 +63,7 @@ def _detail(event: Event, data: dict) -> str:
     parts = [
         str(job.get("kind") or "").replace("_", " "),
         str(person.get("display_name") or ""),
-        str(connection.get("label") or data.get("connection_label") or ""),
+        str(connection.get("label") or ""),
         str(data.get("reason") or job.get("error") or ""),
     ]
     return " · ".join(p for p in parts if p)[:300]
@@ -75,9 +75,3 @@ def _when(days) -> str:
     if days < 0:
         return "has expired"
     return "ends today" if days == 0 else f"ends in {days} day{'s' if days != 1 else ''}"
-
-
-def connection_link(connection) -> str:
-    """The tenant page, where the connection and its credential's expiry are shown."""
-    path = reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug})
-    return _absolute(f"{path}#connection-{connection.pk}")

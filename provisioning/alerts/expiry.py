@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning.alerts.describing import connection_link
 from provisioning.alerts.models import CredentialWarning
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for, connector_type
+from provisioning.events import describe
 from provisioning.events.models import Event
 from provisioning.events.publish import emit
 from tenants.crypto import CredentialError
@@ -116,16 +116,9 @@ def warn_if_due(connection: DirectoryConnection, now: datetime) -> int:
 
 
 def _data(connection: DirectoryConnection, expires_on, days_left: int) -> dict:
-    link = connection_link(connection)
+    described = describe.connection(connection)
     return {
-        "connection": {
-            "id": connection.pk,
-            "kind": connection.kind,
-            "label": connection.label,
-            "url": link,
-        },
-        "connection_id": connection.pk,
-        "connection_label": connection.label,
+        "connection": described,
         "tenant": {"slug": connection.tenant.slug, "name": connection.tenant.name},
         "expires_at": (
             connection.credential_expiry_read.isoformat()
@@ -135,5 +128,5 @@ def _data(connection: DirectoryConnection, expires_on, days_left: int) -> dict:
         "days_left": days_left,
         "source": connection.credential_expiry_source,
         "credential": connection.credential_expiry_detail,
-        "url": link,
+        "url": described["url"],
     }

@@ -35,5 +35,6 @@ def connection(conn: DirectoryConnection) -> dict:
         "id": conn.pk,
         "kind": conn.kind,
         "label": conn.label,
-        "url": portal_url("tenant_detail", tenant=conn.tenant.slug),
+        # The tenant page, where the connection, its state and its credential's expiry show.
+        "url": portal_url("tenant_detail", tenant=conn.tenant.slug) + f"#connection-{conn.pk}",
     }

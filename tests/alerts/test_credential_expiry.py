@@ -34,7 +34,7 @@ def add_other_secret(dirs, when: datetime) -> None:
 
 def warnings(connection) -> list[dict]:
     told = Event.objects.filter(kind=Event.Kind.CREDENTIAL_EXPIRING).order_by("occurred_at")
-    return [e.data for e in told if e.data["connection_id"] == connection.pk]
+    return [e.data for e in told if e.data["connection"]["id"] == connection.pk]
 
 
 def test_the_entra_secret_in_use_is_read_from_the_app_registration(on_sandbox):
@@ -67,7 +67,7 @@ def test_the_daily_check_tells_the_directory_s_date_with_the_connection_page(on_
 
     [told] = warnings(connection)
     assert told["days_left"] == 5 and told["source"] == "directory"
-    assert told["connection_label"] == "Microsoft Entra ID"
+    assert told["connection"]["label"] == "Microsoft Entra ID"
     assert told["url"].endswith(f"/tenants/expiry-check/#connection-{connection.pk}")
 
 
@@ -126,7 +126,7 @@ def test_a_scim_token_s_typed_in_date_is_told(alpha):
     scim.save()
     assert expiry.check(scim, timezone.now()) == 1
     [told] = warnings(scim)
-    assert told["connection_label"] == "Slack (SCIM)" and told["days_left"] == 1
+    assert told["connection"]["label"] == "Slack (SCIM)" and told["days_left"] == 1
 
 
 def test_the_tenant_page_shows_the_expiry_and_its_source(client, alpha, msp_admin):
