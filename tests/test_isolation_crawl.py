@@ -42,7 +42,9 @@ PUBLIC = SCIM_ENDPOINT | {
     "password_reset_confirm",
     "password_reset_complete",
 }
-SKIPPED_NAMESPACES = {"admin", "djdt"}
+# The REST API answers a token, not a session: tests/api/test_api_isolation_crawl.py crawls
+# every route of its OpenAPI schema the same way.
+SKIPPED_NAMESPACES = {"admin", "djdt", "api_v1"}
 
 # Path parameter -> how to take it from tenant A's world (tenant-owned objects: 404 for B).
 TENANT_PARAMS = {
