@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("provisioning.scim.urls")),
     path("", include("provisioning.attribute_mappings.urls")),
     path("api/v1/", api.urls),
+    path("", include("provisioning.api.urls")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,

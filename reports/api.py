@@ -17,7 +17,7 @@ from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning.api import scope
-from provisioning.api.filters import PathSlug, text
+from provisioning.api.filters import Day, PathSlug, When, text
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.problems import Problem
@@ -52,8 +52,8 @@ class PeriodQuery(Schema):
     period: Literal["last_30_days", "this_month", "last_month", "last_quarter", "custom"] = Field(
         "last_30_days", description="A preset, or custom with start and end."
     )
-    start: date | None = Field(None, description="First day (custom).")
-    end: date | None = Field(None, description="Last day, inclusive (custom).")
+    start: Day | None = Field(None, description="First day (custom).")
+    end: Day | None = Field(None, description="Last day, inclusive (custom).")
 
 
 class StatsOut(Schema):
@@ -215,8 +215,8 @@ class AuditQuery(Schema):
     target_id: str | None = text(64, "The target's id.")
     q: str | None = text(100, "Contained in the target's name, any case.")
     result: Literal["success", "failure", "denied"] | None = None
-    since: datetime | None = Field(None, description="At or after this time.")
-    until: datetime | None = Field(None, description="Before this time.")
+    since: When | None = Field(None, description="At or after this time.")
+    until: When | None = Field(None, description="Before this time.")
 
 
 class AuditEventOut(Schema):

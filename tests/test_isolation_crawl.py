@@ -4,8 +4,11 @@ The crawl reads the URLconf, so it grows by itself as later issues add URLs. A U
 parameter it cannot fill fails the test: add the parameter to OBJECT_PARAMS below.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
@@ -61,6 +64,8 @@ TENANT_PARAMS = {
     "drift_id": lambda world: drift_of(world).pk,
     "token_id": lambda world: scim_token_of(world).pk,
     "rule_id": lambda world: scim_rule_of(world).pk,
+    # An API token of the tenant's technician: a person's own (MSP admins reach any).
+    "api_token_id": lambda world: api_token_of(world).pk,
     # An attribute mapping's target and attribute (tenants/mappings/defaults.py).
     "target": lambda world: "entra",
     "attribute": lambda world: "job_title",
@@ -119,6 +124,22 @@ def scim_token_of(world):
         tenant=world.tenant,
         name=f"{world.tenant.name} IdP",
         defaults={"prefix": "scim_crawl", "token_sha256": f"crawl-{world.tenant.slug}"},
+    )
+    return token
+
+
+def api_token_of(world):
+    """An API token of the tenant's technician (one per world)."""
+    from provisioning.api.models import ApiToken
+
+    token, _ = ApiToken.objects.get_or_create(
+        user=world.technician,
+        name=f"{world.tenant.name} PSA",
+        defaults={
+            "prefix": "mpp_crawl",
+            "token_sha256": f"crawl-{world.tenant.slug}",
+            "expires_at": timezone.now() + timedelta(days=30),
+        },
     )
     return token
 

@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from provisioning.api import scope
-from provisioning.api.filters import Id, PathId, slug
+from provisioning.api.filters import Id, PathId, When, slug
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.schemas import ERRORS
@@ -120,8 +120,8 @@ class JobsQuery(Schema):
     status: JobStatus | None = None
     kind: JobKind | None = None
     person: Id | None = Field(None, description="Only the jobs of this person (their id).")
-    created_since: datetime | None = Field(None, description="Created at or after this time.")
-    created_until: datetime | None = Field(None, description="Created before this time.")
+    created_since: When | None = Field(None, description="Created at or after this time.")
+    created_until: When | None = Field(None, description="Created before this time.")
 
 
 def jobs_of(token: ApiToken) -> QuerySet[Job]:

@@ -14,7 +14,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from provisioning.api import scope
-from provisioning.api.filters import Id, PathId, PathSlug, slug, text
+from provisioning.api.filters import Id, PathId, PathSlug, When, slug, text
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.schemas import ERRORS
@@ -34,7 +34,7 @@ class PeopleQuery(Schema):
     q: str | None = text(100, "Contained in the name, username or e-mail, any case.")
     department: str | None = text(200, "Exactly this department, any case.")
     role_template: Id | None = Field(None, description="Has this role template (its id).")
-    updated_since: datetime | None = Field(None, description="Changed at or after this time.")
+    updated_since: When | None = Field(None, description="Changed at or after this time.")
 
 
 class TemplateRef(Schema):
