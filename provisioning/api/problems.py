@@ -57,7 +57,8 @@ def problem_response(
 
 
 def install(api) -> None:
-    """Answer every error of `api` as a problem."""
+    """Answer every error of `api` as a problem, and say so in its OpenAPI schema."""
+    _document(api)
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
@@ -108,3 +109,21 @@ def _error(error: dict) -> dict:
         "msg": str(error.get("msg", "invalid")),
         "type": str(error.get("type", "")),
     }
+
+
+def _document(api) -> None:
+    """Declare every 4xx answer of the schema as `application/problem+json` (ninja writes
+    `application/json`), so a client, and a schema-conformance check, reads what is sent."""
+    build = api.get_openapi_schema
+
+    def schema_with_problems(*args, **kwargs):
+        schema = build(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if str(status).startswith("4") and "application/json" in content:
+                        response["content"] = {MEDIA_TYPE: content["application/json"]}
+        return schema
+
+    api.get_openapi_schema = schema_with_problems
