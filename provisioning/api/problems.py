@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -91,9 +91,21 @@ def install(api) -> None:
     def on_not_found(request, exc):
         return problem_response(request, 404, "No such resource, or not yours.", kind="not-found")
 
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request, exc):
+        return problem_response(
+            request, 413, "The request body is larger than this API takes.", kind="too-large"
+        )
+
+    @api.exception_handler(SuspiciousOperation)
+    def on_suspicious(request, exc):
+        return problem_response(request, 400, "The request is malformed.", kind="malformed")
+
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):
-        return problem_response(request, exc.status_code, str(exc))
+        # ninja's own 400 for a body that is not JSON, among others: the message is ninja's
+        # (never the input), and it names no problem type of ours.
+        return problem_response(request, exc.status_code, str(exc), kind=str(exc.status_code))
 
     @api.exception_handler(Exception)
     def on_crash(request, exc):
