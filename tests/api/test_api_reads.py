@@ -323,3 +323,20 @@ def test_bad_audit_filters_are_4xx_problems(alpha, api_as, params):
     client = api_as(alpha.technician)
     assert_problem(client.get("/api/v1/audit-events", **params), 400, 422)
     assert_problem(client.get("/api/v1/audit-events.csv", **params), 400, 422)
+
+
+def test_a_read_only_token_reads_everything(alpha, api_as):
+    client = api_as(alpha.client_admin, read_only=True)
+    for path in (
+        "/api/v1/people",
+        f"/api/v1/people/{alpha.identity.pk}",
+        f"/api/v1/people/{alpha.identity.pk}/accounts",
+        "/api/v1/tenants/alpha/accounts",
+        "/api/v1/jobs",
+        f"/api/v1/jobs/{alpha.job.pk}",
+        "/api/v1/tenants/alpha/report",
+        "/api/v1/tenants/alpha/report.csv",
+        "/api/v1/audit-events",
+        "/api/v1/audit-events.csv",
+    ):
+        assert client.get(path).status_code == 200, path

@@ -8,6 +8,8 @@ meets the 403s). The examples are bounded so the file runs in about a minute."""
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 import schemathesis
 from django.core import signals
@@ -46,8 +48,9 @@ def keep_the_test_connection():
 
 
 @pytest.fixture
-def callers(alpha, bravo, msp_admin, keep_the_test_connection) -> dict:
+def callers(alpha, bravo, msp_admin, keep_the_test_connection, settings) -> dict:
     """The two tokens, and tenant A's real objects to aim some of the requests at."""
+    settings.API_REQUESTS_PER_MINUTE = 100_000  # a 429 would hide the answer it stands for
     return {
         "msp admin": token_for(msp_admin),
         "read-only technician": token_for(alpha.technician, read_only=True),
@@ -61,7 +64,7 @@ def callers(alpha, bravo, msp_admin, keep_the_test_connection) -> dict:
 def aim_at_real_objects(case, objects: dict) -> None:
     """Every other case names tenant A's real objects, so that the 200 answers are checked
     too and not only the 404s of made-up ids."""
-    if not case.path_parameters or hash(repr(case.path_parameters)) % 2:
+    if not case.path_parameters or zlib.crc32(repr(case.path_parameters).encode()) % 2:
         return
     first = case.operation.path.removeprefix("/api/v1/").split("/")[0]
     if "slug" in case.path_parameters:
