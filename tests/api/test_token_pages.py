@@ -60,21 +60,25 @@ def test_the_expiry_defaults_to_90_days_and_is_bounded(client, alpha):
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "message"),
     [
-        {"name": ""},
-        {"name": "x" * 81},
-        {"name": "bad\x00name"},
-        {"name": "<script>"},
-        {"expires_on": "soon"},
-        {"expires_on": ""},
-        {"tenants": ["not-a-number"]},
+        ({"name": ""}, "This field is required."),
+        ({"name": "x" * 81}, "at most 80 characters"),
+        ({"name": "bad\x00name"}, "Null characters are not allowed"),
+        ({"name": "bad\x1bname"}, "no control characters"),
+        ({"name": "<script>"}, "no control characters, &lt; or &gt;"),
+        ({"expires_on": "soon"}, "Enter a valid date."),
+        ({"expires_on": ""}, "This field is required."),
+        ({"tenants": ["not-a-number"]}, "is not a valid value"),
     ],
 )
-def test_bad_input_makes_no_token(client, alpha, fields):
+def test_bad_input_makes_no_token_and_says_why(client, alpha, fields, message):
     client.force_login(alpha.technician)
     response = create(client, **fields)
-    assert response.status_code == 200 and b"mpp_" not in response.content
+    body = response.content.decode()
+    assert response.status_code == 200 and "mpp_" not in body
+    assert "Nothing was saved" in body and message in body
+    assert "<script>" not in body
     assert not ApiToken.objects.exists()
 
 
