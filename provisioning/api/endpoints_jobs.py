@@ -16,7 +16,7 @@ from provisioning.api import scope
 from provisioning.api.filters import Id, PathId, When, slug
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
-from provisioning.api.schemas import ERRORS
+from provisioning.api.schemas import ERRORS, absolute
 from provisioning.models import Job, Step
 from tenants import access
 
@@ -110,8 +110,8 @@ class JobOut(Schema):
             "started_at": job.started_at,
             "finished_at": job.finished_at,
             "steps": [StepOut.of(step) for step in job.steps.all()],
-            "url": reverse("job_detail", args=[job.pk]),
-            "api_url": reverse("api_v1:job", args=[job.pk]),
+            "url": absolute(reverse("job_detail", args=[job.pk])),
+            "api_url": absolute(reverse("api_v1:job", args=[job.pk])),
         }
 
 

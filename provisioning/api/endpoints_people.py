@@ -17,7 +17,7 @@ from provisioning.api import scope
 from provisioning.api.filters import Id, PathId, PathSlug, When, slug, text
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
-from provisioning.api.schemas import ERRORS
+from provisioning.api.schemas import ERRORS, absolute
 from provisioning.inventory.models import Account
 from provisioning.models import Identity
 from provisioning.queries import ATTRIBUTE_LABELS
@@ -101,9 +101,11 @@ class PersonOut(Schema):
                 for account in identity.accounts.all()
                 if account.remote_id
             ],
-            "url": reverse(
-                "identity_detail",
-                kwargs={"tenant": identity.tenant.slug, "identity_id": identity.pk},
+            "url": absolute(
+                reverse(
+                    "identity_detail",
+                    kwargs={"tenant": identity.tenant.slug, "identity_id": identity.pk},
+                )
             ),
         }
 

@@ -5,6 +5,7 @@ filter values are 4xx problems."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -76,7 +77,7 @@ def test_a_person_shows_names_templates_directory_ids_and_the_portal_link(alpha,
     assert body["role_templates"] == [{"id": alpha.template.pk, "name": alpha.template.name}]
     assert body["attributes"] == {"department": "Sales"}
     assert body["directory_ids"][0]["directory_id"] == "entra-object-1"
-    assert body["url"] == reverse(
+    assert body["url"] == settings.PORTAL_URL + reverse(
         "identity_detail", kwargs={"tenant": "alpha", "identity_id": alpha.identity.pk}
     )
 
@@ -184,8 +185,8 @@ def test_a_job_shows_its_steps_and_links(alpha, api_as):
     (step,) = body["steps"]
     assert step["action"] == "create_user" and step["status"] == "failed"
     assert step["message"] == "Insufficient privileges to complete the operation."
-    assert body["url"] == reverse("job_detail", args=[alpha.job.pk])
-    assert body["api_url"] == f"/api/v1/jobs/{alpha.job.pk}"
+    assert body["url"] == settings.PORTAL_URL + reverse("job_detail", args=[alpha.job.pk])
+    assert body["api_url"] == f"{settings.PORTAL_URL}/api/v1/jobs/{alpha.job.pk}"
 
 
 def test_job_filters(alpha, msp_admin, bravo, api_as):
