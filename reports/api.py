@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -230,8 +230,8 @@ class AuditEventOut(Schema):
     target_type: str
     target_id: str
     target: str
-    before: dict | list | None
-    after: dict | list | None
+    before: Any = Field(description="The target before the change (JSON), if recorded.")
+    after: Any = Field(description="The target after the change (JSON), if recorded.")
     job_id: str
     request_id: str
 

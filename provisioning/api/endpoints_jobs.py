@@ -130,7 +130,7 @@ def jobs_of(token: ApiToken) -> QuerySet[Job]:
 
 def job_for(token: ApiToken, job_id: int) -> Job:
     """A job of the token's tenants (else 404), for a role that may read it (else 403)."""
-    job = get_object_or_404(jobs_of(token), pk=job_id)
+    job = get_object_or_404(_with_details(jobs_of(token)), pk=job_id)
     scope.require(token, access.READ_ROLES, writes=False)
     return job
 
@@ -160,5 +160,4 @@ def list_jobs(request: HttpRequest, filters: Query[JobsQuery], page: Query[PageQ
 @router.get("/jobs/{id}", response={200: JobOut, **ERRORS}, summary="One job", url_name="job")
 def get_job(request: HttpRequest, id: PathId):
     """A job with its steps: what each step does, its status and the directory's message."""
-    job = job_for(request.auth, id)
-    return JobOut.of(_with_details(Job.objects.filter(pk=job.pk)).get())
+    return JobOut.of(job_for(request.auth, id))

@@ -164,7 +164,8 @@ def people_of(token: ApiToken) -> QuerySet[Identity]:
 def person_for(token: ApiToken, identity_id: int) -> Identity:
     """One person of the token's tenants: 404 for anyone else's, before the role's 403."""
     identity = get_object_or_404(
-        Identity.objects.filter(tenant__in=scope.tenants_of(token)), pk=identity_id
+        _with_details(Identity.objects.filter(tenant__in=scope.tenants_of(token))),
+        pk=identity_id,
     )
     scope.require(token, access.READ_ROLES, writes=False)
     return identity
@@ -204,8 +205,7 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery], page: Query[P
 @router.get("/people/{id}", response={200: PersonOut, **ERRORS}, summary="One person")
 def get_person(request: HttpRequest, id: PathId):
     """A person of a tenant you may see; another tenant's is 404."""
-    person = person_for(request.auth, id)
-    return PersonOut.of(_with_details(Identity.objects.filter(pk=person.pk)).get())
+    return PersonOut.of(person_for(request.auth, id))
 
 
 @router.get(
