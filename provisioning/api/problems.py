@@ -8,6 +8,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ def problem_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+@csrf_exempt
+def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any path under /api/v1/ that is no route: a problem, not the portal's HTML page."""
+    return problem_response(request, 404, "No such route in this API.", kind="no-route")
 
 
 def install(api) -> None:

@@ -3,6 +3,8 @@ the limit, too many query fields, huge headers. Each is a 4xx problem, never a 5
 on a small API of the same frame (so it holds whatever endpoints exist) and on every POST
 operation of the real schema."""
 
+import re
+
 import pytest
 from django.test import Client, RequestFactory
 from ninja import NinjaAPI, Schema
@@ -94,9 +96,16 @@ def test_every_post_operation_refuses_hostile_bodies_with_problems(alpha, msp_ad
         if "post" not in operations:
             continue
         url = path.replace("{slug}", alpha.tenant.slug).replace("{id}", str(alpha.job.pk))
+        url = re.sub(r"\{[^}]+\}", "1", url)  # any other parameter: some id
         for body, content_type, _status in HOSTILE_BODIES:
             response = client.client.post(
                 url, body, content_type=content_type, headers=client.headers
             )
             assert 400 <= response.status_code < 500, f"POST {url} {body!r}"
             assert response["Content-Type"] == "application/problem+json", f"POST {url}"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/people/1/nope/deeper", "/api/v1/x%00"])
+def test_a_path_that_is_no_route_is_a_404_problem(path):
+    assert_problem(Client().get(path), 404)
+    assert_problem(Client().post(path, "{}", content_type="application/json"), 404)

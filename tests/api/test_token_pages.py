@@ -152,3 +152,11 @@ def test_the_token_pages_are_linked_from_the_navigation_and_link_the_docs(client
     assert reverse("api_tokens") in page
     page = client.get(reverse("api_tokens")).content.decode()
     assert "/api/v1/docs" in page
+
+
+@pytest.mark.parametrize("token_id", [0, 2**31, 2**63, 10**30])
+def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
+    client.force_login(msp_admin)
+    url = f"/account/api-tokens/{token_id}/revoke/"
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
