@@ -32,12 +32,7 @@ def _token_for(user, token_id: int) -> ApiToken:
 def token_list(request: HttpRequest) -> HttpResponse:
     access.require_role(request.user, access.READ_ROLES)
     mine = ApiToken.objects.filter(user=request.user).prefetch_related("tenants")
-    context = {
-        "api_tokens": mine,
-        "is_msp_admin": role_of(request.user) == Role.MSP_ADMIN,
-        "nav_section": "api-tokens",
-    }
-    return render(request, "api/token_list.html", context)
+    return render(request, "api/token_list.html", {"api_tokens": mine, "nav_section": "api-tokens"})
 
 
 @login_required

@@ -160,3 +160,11 @@ def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
     url = f"/account/api-tokens/{token_id}/revoke/"
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 404
+
+
+def test_only_msp_admins_see_the_link_to_everyones_tokens(client, alpha, msp_admin):
+    link = f'href="{reverse("api_tokens_all")}"'
+    client.force_login(alpha.technician)
+    assert link not in client.get(reverse("api_tokens")).content.decode()
+    client.force_login(msp_admin)
+    assert link in client.get(reverse("api_tokens")).content.decode()
