@@ -341,3 +341,16 @@ def test_a_read_only_token_reads_everything(alpha, api_as):
         "/api/v1/audit-events.csv",
     ):
         assert client.get(path).status_code == 200, path
+
+
+def test_the_report_lists_decided_access_requests(alpha, api_as):
+    from provisioning.models import AccessRequest
+    from tests.test_isolation_crawl import access_request_of
+
+    filed = access_request_of(alpha)
+    AccessRequest.objects.filter(pk=filed.pk).update(
+        status=AccessRequest.Status.DENIED, decided_at=timezone.now(), decided_by=alpha.client_admin
+    )
+    body = api_as(alpha.account_manager).get("/api/v1/tenants/alpha/report").json()
+    assert [(r["id"], r["status"]) for r in body["requests"]] == [(filed.pk, "Denied")]
+    assert body["requests_received"] == 1
