@@ -93,8 +93,8 @@ def test_every_post_operation_refuses_hostile_bodies_with_problems(alpha, msp_ad
     client = ApiClient(token_for(msp_admin))
     schema = Client().get("/api/v1/openapi.json").json()
     for path, operations in schema["paths"].items():
-        if "post" not in operations:
-            continue
+        if "requestBody" not in operations.get("post", {}):
+            continue  # a POST without a body never reads one
         url = path.replace("{slug}", alpha.tenant.slug).replace("{id}", str(alpha.job.pk))
         url = re.sub(r"\{[^}]+\}", "1", url)  # any other parameter: some id
         for body, content_type, _status in HOSTILE_BODIES:
