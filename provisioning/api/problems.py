@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import wraps
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -66,6 +68,7 @@ def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
 def install(api) -> None:
     """Answer every error of `api` as a problem, and say so in its OpenAPI schema."""
     _document(api)
+    _wrong_methods_as_problems(api)
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
@@ -146,3 +149,36 @@ def _document(api) -> None:
         return schema
 
     api.get_openapi_schema = schema_with_problems
+
+
+def _wrong_methods_as_problems(api) -> None:
+    """ninja answers a method a route does not take with a bare 405 of its own, outside the
+    exception handlers: wrap its views so that one is a problem too."""
+    build = api._get_urls
+
+    def urls():
+        patterns = build()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _problem_for_405(pattern.callback)
+        return patterns
+
+    api._get_urls = urls
+
+
+def _problem_for_405(view):
+    @wraps(view)  # keeps ninja's csrf_exempt mark
+    def view_with_problems(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type") == MEDIA_TYPE:
+            return response
+        allowed = response.get("Allow", "")
+        return problem_response(
+            request,
+            405,
+            f"This route takes {allowed or 'other methods'}.",
+            kind="method",
+            headers={"Allow": allowed},
+        )
+
+    return view_with_problems

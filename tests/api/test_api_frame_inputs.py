@@ -109,3 +109,18 @@ def test_every_post_operation_refuses_hostile_bodies_with_problems(alpha, msp_ad
 def test_a_path_that_is_no_route_is_a_404_problem(path):
     assert_problem(Client().get(path), 404)
     assert_problem(Client().post(path, "{}", content_type="application/json"), 404)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+def test_a_method_a_route_does_not_take_is_a_405_problem(alpha, method):
+    client = ApiClient(token_for(alpha.technician))
+    response = getattr(client.client, method)("/api/v1/people", headers=client.headers)
+    assert_problem(response, 405)
+    assert response["Allow"] == "GET"
+
+
+def test_the_api_takes_no_csrf_token(alpha):
+    """A token, not a session cookie, authenticates: the CSRF check does not apply."""
+    client = Client(enforce_csrf_checks=True)
+    headers = {"Authorization": f"Bearer {token_for(alpha.technician)}"}
+    assert_problem(client.post("/api/v1/people", "{}", "application/json", headers=headers), 405)
