@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from provisioning import views, views_connections
+from provisioning.api import problems
 from provisioning.api.api import api
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("", include("provisioning.outbound.urls")),
     path("", include("provisioning.attribute_mappings.urls")),
     path("api/v1/", api.urls),
+    path("api/v1/<path:rest>", problems.unknown_route, name="api_unknown"),
+    path("", include("provisioning.api.urls")),
     path(
         "tenants/<slug:tenant>/connections/<int:connection_id>/test/",
         views_connections.connection_test,

@@ -4,6 +4,8 @@ from ninja import NinjaAPI
 
 from provisioning.api import problems
 from provisioning.api.auth import TokenAuth
+from provisioning.api.endpoints_jobs import router as jobs_router
+from provisioning.api.endpoints_people import router as people_router
 from provisioning.api.endpoints_tenants import router as tenants_router
 
 DESCRIPTION = """\
@@ -25,3 +27,5 @@ api = NinjaAPI(
 )
 problems.install(api)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])
+api.add_router("", people_router)
+api.add_router("", jobs_router)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import wraps
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,16 @@ def problem_response(
     return response
 
 
+@csrf_exempt
+def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any path under /api/v1/ that is no route: a problem, not the portal's HTML page."""
+    return problem_response(request, 404, "No such route in this API.", kind="no-route")
+
+
 def install(api) -> None:
-    """Answer every error of `api` as a problem."""
+    """Answer every error of `api` as a problem, and say so in its OpenAPI schema."""
+    _document(api)
+    _wrong_methods_as_problems(api)
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
@@ -90,9 +101,21 @@ def install(api) -> None:
     def on_not_found(request, exc):
         return problem_response(request, 404, "No such resource, or not yours.", kind="not-found")
 
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request, exc):
+        return problem_response(
+            request, 413, "The request body is larger than this API takes.", kind="too-large"
+        )
+
+    @api.exception_handler(SuspiciousOperation)
+    def on_suspicious(request, exc):
+        return problem_response(request, 400, "The request is malformed.", kind="malformed")
+
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):
-        return problem_response(request, exc.status_code, str(exc))
+        # ninja's own 400 for a body that is not JSON, among others: the message is ninja's
+        # (never the input), and it names no problem type of ours.
+        return problem_response(request, exc.status_code, str(exc), kind=str(exc.status_code))
 
     @api.exception_handler(Exception)
     def on_crash(request, exc):
@@ -108,3 +131,54 @@ def _error(error: dict) -> dict:
         "msg": str(error.get("msg", "invalid")),
         "type": str(error.get("type", "")),
     }
+
+
+def _document(api) -> None:
+    """Declare every 4xx answer of the schema as `application/problem+json` (ninja writes
+    `application/json`), so a client, and a schema-conformance check, reads what is sent."""
+    build = api.get_openapi_schema
+
+    def schema_with_problems(*args, **kwargs):
+        schema = build(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if str(status).startswith("4") and "application/json" in content:
+                        response["content"] = {MEDIA_TYPE: content["application/json"]}
+        return schema
+
+    api.get_openapi_schema = schema_with_problems
+
+
+def _wrong_methods_as_problems(api) -> None:
+    """ninja answers a method a route does not take with a bare 405 of its own, outside the
+    exception handlers: wrap its views so that one is a problem too."""
+    build = api._get_urls
+
+    def urls():
+        patterns = build()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _problem_for_405(pattern.callback)
+        return patterns
+
+    api._get_urls = urls
+
+
+def _problem_for_405(view):
+    @wraps(view)  # keeps ninja's csrf_exempt mark
+    def view_with_problems(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type") == MEDIA_TYPE:
+            return response
+        allowed = response.get("Allow", "")
+        return problem_response(
+            request,
+            405,
+            f"This route takes {allowed or 'other methods'}.",
+            kind="method",
+            headers={"Allow": allowed},
+        )
+
+    return view_with_problems

@@ -1,5 +1,6 @@
 """Shapes shared by several endpoints."""
 
+from django.conf import settings
 from ninja import Schema
 from pydantic import Field
 
@@ -23,3 +24,8 @@ ERRORS = {
     422: ProblemOut,
     429: ProblemOut,
 }
+
+
+def absolute(path: str) -> str:
+    """A link a PSA can put in a ticket: the portal's own address (PORTAL_URL), this path."""
+    return settings.PORTAL_URL.rstrip("/") + path

@@ -48,3 +48,12 @@ document.addEventListener("htmx:configRequest", (event) => {
     delete params.end;
   }
 });
+
+// <button data-copy-from="id">: copy that input's value (a token shown once) to the clipboard.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-copy-from]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copyFrom);
+  source.select();
+  navigator.clipboard.writeText(source.value).then(() => { button.textContent = "Copied"; });
+});

@@ -1,0 +1,52 @@
+"""Bounded query-parameter types shared by the read endpoints: every string has a length
+limit and no control characters (PostgreSQL refuses NUL bytes), every id fits the column."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from typing import Annotated
+
+from ninja import Path
+from pydantic import AfterValidator, Field
+
+from portal.fields import MAX_DATE, MIN_DATE
+
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
+TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+SLUG = r"^[-a-zA-Z0-9_]{1,60}$"
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id.")]
+PathSlug = Annotated[str, Path(pattern=SLUG, max_length=60, description="The tenant's slug.")]
+
+
+def text(max_length: int, description: str):
+    """An optional free-text filter of at most `max_length` printable characters."""
+    return Field(None, max_length=max_length, pattern=TEXT, description=description)
+
+
+def slug(description: str = "Only this tenant (its slug)."):
+    return Field(None, max_length=60, pattern=SLUG, description=description)
+
+
+def _within_bounds(value: datetime) -> datetime:
+    """A time the databases and every time zone around it can hold (portal.fields' range);
+    a naive one is read as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    if not (EARLIEST <= value <= LATEST):
+        raise ValueError(f"Give a time from {MIN_DATE} to {MAX_DATE}.")
+    return value
+
+
+def _date_within_bounds(value: date) -> date:
+    if not (MIN_DATE <= value <= MAX_DATE):
+        raise ValueError(f"Give a date from {MIN_DATE} to {MAX_DATE}.")
+    return value
+
+
+EARLIEST = dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC)
+LATEST = dt.datetime.combine(MAX_DATE, dt.time(), dt.UTC)
+When = Annotated[datetime, AfterValidator(_within_bounds)]
+Day = Annotated[date, AfterValidator(_date_within_bounds)]

@@ -1,0 +1,82 @@
+"""The API token pages: a person's own tokens (list, issue, revoke) and, for MSP admins,
+everyone's. Issuing and revoking go through provisioning.api.tokens (audited there)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal.models import Role, role_of
+from provisioning.api import tokens
+from provisioning.api.forms import TokenForm
+from provisioning.api.models import ApiToken
+from tenants import access
+
+
+def _token_for(user, token_id: int) -> ApiToken:
+    """The person's own token; an MSP admin may reach anyone's. 404 for the rest."""
+    found = ApiToken.objects.select_related("user").filter(pk=token_id)
+    if role_of(user) != Role.MSP_ADMIN:
+        found = found.filter(user=user)
+    token = found.first()
+    if token is None:
+        raise Http404("No such token.")
+    return token
+
+
+@login_required
+@require_GET
+def token_list(request: HttpRequest) -> HttpResponse:
+    access.require_role(request.user, access.READ_ROLES)
+    mine = ApiToken.objects.filter(user=request.user).prefetch_related("tenants")
+    return render(request, "api/token_list.html", {"api_tokens": mine, "nav_section": "api-tokens"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_create(request: HttpRequest) -> HttpResponse:
+    access.require_role(request.user, access.READ_ROLES)
+    form = TokenForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        token, clear = tokens.issue(
+            request.user,
+            form.cleaned_data["name"],
+            expires_at=form.expires_at(),
+            read_only=form.cleaned_data["read_only"],
+            tenants=form.cleaned_data["tenants"],
+            http_request=request,
+        )
+        # The only time the clear token exists outside the caller: never stored, never cached.
+        response = render(request, "api/token_created.html", {"token": token, "clear": clear})
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(request, "api/token_form.html", {"form": form, "nav_section": "api-tokens"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_revoke(request: HttpRequest, api_token_id: int) -> HttpResponse:
+    access.require_role(request.user, access.READ_ROLES)
+    token = _token_for(request.user, api_token_id)
+    back = "api_tokens" if token.user_id == request.user.pk else "api_tokens_all"
+    if request.method == "GET":
+        return render(request, "api/token_revoke.html", {"token": token, "back": back})
+    if tokens.revoke(token, actor=request.user, http_request=request):
+        messages.success(request, f"Revoked the API token “{token.name}”.")
+    else:
+        messages.info(request, f"The API token “{token.name}” was revoked already.")
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def token_list_all(request: HttpRequest) -> HttpResponse:
+    """Every person's tokens (MSP admins)."""
+    access.require_role(request.user, (Role.MSP_ADMIN,))
+    every = ApiToken.objects.select_related("user").prefetch_related("tenants")
+    return render(
+        request, "api/token_list_all.html", {"api_tokens": every, "nav_section": "api-tokens"}
+    )

@@ -1,0 +1,170 @@
+"""The API token pages: a person's own tokens, shown once, revoked; MSP admins see all."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning.api import tokens
+from provisioning.api.models import ApiToken
+
+from .conftest import ApiClient, token_for
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+
+
+def create(client, **fields):
+    data = {"name": "HaloPSA", "expires_on": f"{timezone.localdate() + timedelta(days=30)}"}
+    return client.post(reverse("api_token_create"), data | fields)
+
+
+def clear_token_in(response) -> str:
+    return re.search(r'value="(mpp_[^"]+)"', response.content.decode()).group(1)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_person_makes_a_token_that_is_shown_once_and_works(client, alpha, bravo, role):
+    person = alpha.people[role]
+    client.force_login(person)
+    form = client.get(reverse("api_token_create")).content.decode()
+    assert "Alpha Ltd" in form and "Bravo GmbH" not in form  # only their tenants offered
+    response = create(client, read_only="on", tenants=[alpha.tenant.pk])
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    clear = clear_token_in(response)
+    assert ApiClient(clear).get("/api/v1/tenants").status_code == 200
+    token = ApiToken.objects.get(user=person)
+    assert token.read_only and list(token.tenants.all()) == [alpha.tenant]
+    listing = client.get(reverse("api_tokens")).content.decode()
+    assert "HaloPSA" in listing and token.prefix in listing and clear not in listing
+    assert AuditEvent.objects.filter(action="api_token.create", actor_username=person.username)
+
+
+def test_the_expiry_defaults_to_90_days_and_is_bounded(client, alpha):
+    client.force_login(alpha.technician)
+    expected = f"{timezone.localdate() + timedelta(days=90):%Y-%m-%d}"
+    assert expected in client.get(reverse("api_token_create")).content.decode()
+    for days in (0, -3, 367, 10_000):
+        day = timezone.localdate() + timedelta(days=days) if days < 10_000 else "9999-12-31"
+        response = create(client, expires_on=f"{day}")
+        assert response.status_code == 200 and b"mpp_" not in response.content
+    assert not ApiToken.objects.exists()
+    create(client, expires_on=f"{timezone.localdate() + timedelta(days=366)}")
+    (token,) = ApiToken.objects.all()
+    assert token.expires_at - timezone.now() <= tokens.MAX_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ""}, "This field is required."),
+        ({"name": "x" * 81}, "at most 80 characters"),
+        ({"name": "bad\x00name"}, "Null characters are not allowed"),
+        ({"name": "bad\x1bname"}, "no control characters"),
+        ({"name": "<script>"}, "no control characters, &lt; or &gt;"),
+        ({"expires_on": "soon"}, "Enter a valid date."),
+        ({"expires_on": ""}, "This field is required."),
+        ({"tenants": ["not-a-number"]}, "is not a valid value"),
+    ],
+)
+def test_bad_input_makes_no_token_and_says_why(client, alpha, fields, message):
+    client.force_login(alpha.technician)
+    response = create(client, **fields)
+    body = response.content.decode()
+    assert response.status_code == 200 and "mpp_" not in body
+    assert "Nothing was saved" in body and message in body
+    assert "<script>" not in body
+    assert not ApiToken.objects.exists()
+
+
+def test_another_tenant_cannot_be_chosen(client, alpha, bravo):
+    client.force_login(alpha.technician)
+    create(client, tenants=[bravo.tenant.pk])
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_person_revokes_their_own_token_after_confirming(client, alpha, role):
+    person = alpha.people[role]
+    clear = token_for(person)
+    token = ApiToken.objects.get(user=person)
+    client.force_login(person)
+    url = reverse("api_token_revoke", kwargs={"api_token_id": token.pk})
+    assert client.get(url).status_code == 200
+    assert ApiClient(clear).get("/api/v1/tenants").status_code == 200
+    assert client.post(url).status_code == 302
+    assert ApiClient(clear).get("/api/v1/tenants").status_code == 401
+    assert AuditEvent.objects.filter(action="api_token.revoke").count() == 1
+    client.post(url)  # twice: revoked once
+    assert AuditEvent.objects.filter(action="api_token.revoke").count() == 1
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_another_persons_token_is_404(client, alpha, bravo, role):
+    token_for(bravo.technician, name="Not yours")
+    token_for(
+        alpha.account_manager if role != Role.ACCOUNT_MANAGER else alpha.technician,
+        name="Not yours",
+    )
+    client.force_login(alpha.people[role])
+    for token in ApiToken.objects.exclude(user=alpha.people[role]):
+        url = reverse("api_token_revoke", kwargs={"api_token_id": token.pk})
+        assert client.get(url).status_code == 404
+        assert client.post(url).status_code == 404
+    assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+    listing = client.get(reverse("api_tokens")).content.decode()
+    assert "Not yours" not in listing
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_everyones_tokens_is_for_msp_admins_only(client, alpha, role):
+    client.force_login(alpha.people[role])
+    assert client.get(reverse("api_tokens_all")).status_code == 403
+
+
+def test_an_msp_admin_lists_and_revokes_anyones_token(client, alpha, bravo, msp_admin):
+    clear = token_for(bravo.client_admin, name="Bravo RMM")
+    token = ApiToken.objects.get(user=bravo.client_admin)
+    client.force_login(msp_admin)
+    page = client.get(reverse("api_tokens_all")).content.decode()
+    assert "Bravo RMM" in page and "ca-bravo" in page
+    response = client.post(reverse("api_token_revoke", kwargs={"api_token_id": token.pk}))
+    assert response.status_code == 302 and response["Location"] == reverse("api_tokens_all")
+    assert ApiClient(clear).get("/api/v1/tenants").status_code == 401
+    event = AuditEvent.objects.get(action="api_token.revoke")
+    assert event.actor_username == "msp-admin"
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    for name in ("api_tokens", "api_token_create", "api_tokens_all"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_token_pages_are_linked_from_the_navigation_and_link_the_docs(client, alpha):
+    client.force_login(alpha.client_admin)
+    page = client.get(reverse("mfa"), follow=True).content.decode()
+    assert reverse("api_tokens") in page
+    page = client.get(reverse("api_tokens")).content.decode()
+    assert "/api/v1/docs" in page
+
+
+@pytest.mark.parametrize("token_id", [0, 2**31, 2**63, 10**30])
+def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
+    client.force_login(msp_admin)
+    url = f"/account/api-tokens/{token_id}/revoke/"
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
+
+
+def test_only_msp_admins_see_the_link_to_everyones_tokens(client, alpha, msp_admin):
+    link = f'href="{reverse("api_tokens_all")}"'
+    client.force_login(alpha.technician)
+    assert link not in client.get(reverse("api_tokens")).content.decode()
+    client.force_login(msp_admin)
+    assert link in client.get(reverse("api_tokens")).content.decode()
