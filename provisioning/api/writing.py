@@ -1,0 +1,133 @@
+"""What the API's POST endpoints share: the objects they act on (scoped by the token, 404
+before 403), the page's form errors as a 422 problem, a service's refusal as a problem, and
+the `202 Accepted` answer that points at the job."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import wraps
+from typing import Annotated
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Path, Schema
+from pydantic import Field
+
+from provisioning.api import scope
+from provisioning.api.models import ApiToken
+from provisioning.api.problems import Problem
+from provisioning.api.schemas import ProblemOut
+from provisioning.models import Identity, Job
+from tenants import clock
+from tenants.models import Tenant
+
+API_ROOT = "/api/v1"
+MAX_ID = 2**63 - 1  # BigAutoField: a larger id is a 422, never a database error
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id.")]
+PathSlug = Annotated[
+    str, Path(pattern=SLUG_PATTERN, max_length=60, description="The tenant's slug.")
+]
+CONFLICT = {409: ProblemOut}
+
+
+class JobRef(Schema):
+    id: int = Field(description="The job's id.")
+    kind: Job.Kind = Field(description="What the job does.")
+    status: Job.Status = Field(description="Where it stands now; follow `url` until it is done.")
+    url: str = Field(description="The job in this API: GET it to follow its status and steps.")
+    portal_url: str = Field(description="The job's page in the portal, for a person.")
+
+
+class JobAccepted(Schema):
+    """The job that will do what was asked (it runs in the background)."""
+
+    job: JobRef
+
+
+def job_url(job_id: int) -> str:
+    return f"{API_ROOT}/jobs/{job_id}"
+
+
+def accepted(job: Job) -> tuple[int, dict]:
+    """The `202 Accepted` answer for a job."""
+    page = reverse("job_detail", kwargs={"job_id": job.pk})
+    return 202, {
+        "job": {
+            "id": job.pk,
+            "kind": job.kind,
+            "status": job.status,
+            "url": job_url(job.pk),
+            "portal_url": settings.PORTAL_URL.rstrip("/") + page,
+        }
+    }
+
+
+def located(view):
+    """Outside `@idempotent`: a `Location` header pointing at the accepted job, on the first
+    answer (through ninja's temporal response, which the view declares as `response`) and on
+    a replay alike."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        result = view(request, *args, **kwargs)
+        if isinstance(result, HttpResponseBase):  # a replayed answer, kept as JSON
+            job = json.loads(result.content).get("job") if result.status_code == 202 else None
+            if job:
+                result["Location"] = job["url"]
+        elif result[0] == 202:
+            kwargs["response"]["Location"] = result[1]["job"]["url"]
+        return result
+
+    return wrapper
+
+
+# -- scoped objects ---------------------------------------------------------------------------
+
+
+def person_for(token: ApiToken, identity_id: int, roles, *, writes: bool = True) -> Identity:
+    """A person of a tenant the token sees (else 404), for a role in `roles` (else 403)."""
+    people = Identity.objects.select_related("tenant").filter(tenant__in=scope.tenants_of(token))
+    identity = get_object_or_404(people, pk=identity_id)
+    scope.require(token, roles, writes=writes)
+    return identity
+
+
+def job_for(token: ApiToken, job_id: int, roles, *, writes: bool = True) -> Job:
+    jobs = Job.objects.select_related("tenant", "identity").filter(
+        tenant__in=scope.tenants_of(token)
+    )
+    job = get_object_or_404(jobs, pk=job_id)
+    scope.require(token, roles, writes=writes)
+    return job
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def invalid(form: forms.Form) -> Problem:
+    """The page's form errors, as the 422 problem a schema error is (`errors`: where, what)."""
+    errors = []
+    for name, messages in form.errors.items():
+        loc = ["body"] if name == forms.forms.NON_FIELD_ERRORS else ["body", name]
+        errors += [{"loc": loc, "msg": str(m), "type": "form"} for m in messages]
+    first = errors[0]["msg"] if errors else "The request did not validate."
+    return Problem(422, first, kind="invalid", errors=errors)
+
+
+def conflict(message: str, **extra) -> Problem:
+    """A service refused: the thing is not in a state where this can be done."""
+    return Problem(409, message, kind="conflict", **extra)
+
+
+def wall_clock(tenant: Tenant, at: datetime | None) -> datetime | None:
+    """The forms take a wall-clock time in the tenant's zone, as a person types it: an
+    instant with an offset is turned into that; one without is taken as that already."""
+    if at is None or at.tzinfo is None:
+        return at
+    return at.astimezone(clock.tenant_zone(tenant)).replace(tzinfo=None)
