@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 
 from provisioning.api import problems
 from provisioning.api.auth import TokenAuth
+from provisioning.api.endpoints_access import router as access_router
 from provisioning.api.endpoints_lifecycle import router as lifecycle_router
 from provisioning.api.endpoints_tenants import router as tenants_router
 
@@ -27,3 +28,4 @@ api = NinjaAPI(
 problems.install(api)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])
 api.add_router("", lifecycle_router)
+api.add_router("", access_router)
