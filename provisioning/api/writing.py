@@ -114,7 +114,8 @@ def invalid(form: forms.Form) -> Problem:
     """The page's form errors, as the 422 problem a schema error is (`errors`: where, what)."""
     errors = []
     for name, messages in form.errors.items():
-        loc = ["body"] if name == forms.forms.NON_FIELD_ERRORS else ["body", name]
+        # As ninja places a body field's schema error: ["body", "body", field].
+        loc = ["body", "body"] + ([] if name == forms.forms.NON_FIELD_ERRORS else [name])
         errors += [{"loc": loc, "msg": str(m), "type": "form"} for m in messages]
     first = errors[0]["msg"] if errors else "The request did not validate."
     return Problem(422, first, kind="invalid", errors=errors)
