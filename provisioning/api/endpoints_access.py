@@ -37,6 +37,9 @@ from tenants import access
 
 router = Router(tags=["Access requests"])
 FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
+# Literal, not the TextChoices: see writing.JobKind.
+ResourceKind = Literal[tuple(RequestableResource.Kind.values)]
+RequestStatus = Literal[tuple(AccessRequest.Status.values)]
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -44,7 +47,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 class ResourceOut(Schema):
     id: int
     name: str
-    kind: RequestableResource.Kind = Field(description="A group or an app.")
+    kind: ResourceKind = Field(description="A group or an app.")
     directory: str = Field(description="The directory connection it lives in.")
     description: str
     time_bound: bool = Field(description="A request must give `ends_at`.")
@@ -72,7 +75,7 @@ class AccessRequestOut(Schema):
     person_name: str
     resource: int = Field(description="The requestable resource's id.")
     resource_name: str
-    status: AccessRequest.Status
+    status: RequestStatus
     reason: str
     ends_at: datetime | None = Field(description="When the access ends; null: until removed.")
     requested_by: str | None = Field(description="Who asked (null: the system).")
@@ -110,7 +113,7 @@ def _name(user) -> str | None:
 
 
 class AccessRequestsQuery(Schema):
-    status: AccessRequest.Status | None = Field(None, description="Only requests in this state.")
+    status: RequestStatus | None = Field(None, description="Only requests in this state.")
     person: ObjectId | None = Field(None, description="Only this person's requests.")
     resource: ObjectId | None = Field(None, description="Only requests for this resource.")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import wraps
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django import forms
 from django.conf import settings
@@ -34,12 +34,16 @@ PathSlug = Annotated[
     str, Path(pattern=SLUG_PATTERN, max_length=60, description="The tenant's slug.")
 ]
 CONFLICT = {409: ProblemOut}
+# Literal, not the models' TextChoices: the schema names an enum by its class, and several
+# models have a `Status` and a `Kind`, which would share one component.
+JobKind = Literal[tuple(Job.Kind.values)]
+JobStatus = Literal[tuple(Job.Status.values)]
 
 
 class JobRef(Schema):
     id: int = Field(description="The job's id.")
-    kind: Job.Kind = Field(description="What the job does.")
-    status: Job.Status = Field(description="Where it stands now; follow `url` until it is done.")
+    kind: JobKind = Field(description="What the job does.")
+    status: JobStatus = Field(description="Where it stands now; follow `url` until it is done.")
     url: str = Field(description="The job in this API: GET it to follow its status and steps.")
     portal_url: str = Field(description="The job's page in the portal, for a person.")
 
