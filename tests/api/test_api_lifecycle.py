@@ -116,13 +116,17 @@ def test_a_taken_username_and_another_tenants_template_are_422(sandboxed, alpha,
     assert "not one of this tenant's" in response.json()["errors"][0]["msg"]
 
 
-def test_a_directory_that_cannot_be_read_blocks_the_onboarding_as_the_page_does(alpha, api_as):
-    body = {"first_name": "Ada", "last_name": "Lovelace", "role_templates": [alpha.template.pk]}
-    response = api_as(alpha.technician).post(f"/api/v1/tenants/{alpha.tenant.slug}/people", body)
+def test_a_directory_that_cannot_be_read_blocks_the_onboarding_as_the_page_does(sandboxed, api_as):
+    connection = sandboxed.tenant.connections.get()
+    connection.set_secret("not-the-secret")  # the sandbox's token endpoint refuses it
+    connection.save()
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    response = client.post(f"/api/v1/tenants/{sandboxed.tenant.slug}/people", onboarding(sandboxed))
     assert response.status_code == 409
     problem = response.json()
     assert problem["type"].endswith("#problem-blocked") and problem["blockers"]
     assert "could not be read" in problem["detail"]
+    assert not Identity.objects.filter(tenant=sandboxed.tenant).exists()
 
 
 @pytest.mark.parametrize(
