@@ -18,6 +18,7 @@ from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.api import scope
 from provisioning.api.idempotency import IdempotencyKey, idempotent
+from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
@@ -26,9 +27,12 @@ from provisioning.api.writing import (
     MAX_ID,
     PathId,
     PathSlug,
+    ScopedTokenAuth,
     conflict,
     invalid,
     job_url,
+    path_id,
+    tenant_first,
     wall_clock,
 )
 from provisioning.forms_access import AccessRequestForm, DecisionForm
@@ -174,6 +178,7 @@ def list_access_requests(
     "/tenants/{slug}/access-requests",
     response={201: AccessRequestOut, **ERRORS, **CONFLICT},
     summary="File an access request",
+    auth=tenant_first(FILE_ROLES),
 )
 @idempotent
 def file_access_request(
@@ -213,6 +218,7 @@ def file_access_request(
     "/access-requests/{id}/decision",
     response={200: AccessRequestOut, **ERRORS, **CONFLICT},
     summary="Approve or deny an access request",
+    auth=ScopedTokenAuth(lambda token, path: _request_for(token, path_id(path))),
 )
 @idempotent
 def decide(
@@ -223,10 +229,7 @@ def decide(
 ):
     """For the resource's approvers only (client admins of the tenant, or the ones it
     names), never the person who asked; an approval starts the grant job."""
-    token = request.auth
-    requests = AccessRequest.objects.filter(tenant__in=scope.tenants_of(token))
-    access_request = get_object_or_404(requests.select_related("resource"), pk=id)
-    scope.require(token, access.READ_ROLES, writes=True)
+    access_request = _request_for(request.auth, id)
     form = DecisionForm({"decision": body.decision, "reason": body.reason})
     if not form.is_valid():
         raise invalid(form)
@@ -243,6 +246,17 @@ def decide(
             raise Problem(403, exc.message, kind="forbidden") from exc
         raise conflict(exc.message) from exc
     return 200, AccessRequestOut.of(_fetched(access_request.pk))
+
+
+def _request_for(token: ApiToken, request_id: int | None) -> AccessRequest | None:
+    """A request of the token's tenants (else 404), for a person who may read it (else 403):
+    whether they may decide is the service's to say, as on the page."""
+    if request_id is None:
+        return None
+    requests = AccessRequest.objects.filter(tenant__in=scope.tenants_of(token))
+    access_request = get_object_or_404(requests.select_related("resource"), pk=request_id)
+    scope.require(token, access.READ_ROLES, writes=True)
+    return access_request
 
 
 def _fetched(pk: int) -> AccessRequest:

@@ -27,9 +27,12 @@ from provisioning.api.writing import (
     accepted,
     conflict,
     invalid,
+    job_first,
     job_for,
     located,
+    person_first,
     person_for,
+    tenant_first,
     wall_clock,
 )
 from provisioning.forms import OnboardingForm
@@ -144,6 +147,7 @@ def blocked(blockers: list[str]) -> Problem:
 @router.post(
     "/tenants/{slug}/people",
     response=ACCEPTED,
+    auth=tenant_first(OPERATORS),
     summary="Onboard a person",
     url_name="onboard",
 )
@@ -201,6 +205,7 @@ class ChangeIn(Schema):
 @router.post(
     "/people/{id}/change",
     response=ACCEPTED,
+    auth=person_first(OPERATORS),
     summary="Change a person's roles or attributes (a mover)",
     url_name="change",
 )
@@ -308,6 +313,7 @@ def _refusal(identity: Identity) -> str:
 @router.post(
     "/people/{id}/offboard",
     response=ACCEPTED,
+    auth=person_first(OPERATORS),
     summary="Offboard a person (a leaver)",
     url_name="offboard",
 )
@@ -348,6 +354,7 @@ def offboard(
 @router.post(
     "/people/{id}/restore",
     response=ACCEPTED,
+    auth=person_first(OPERATORS),
     summary="Restore a leaver, or rehire someone deleted",
     url_name="restore",
 )
@@ -373,6 +380,7 @@ def restore(
 @router.post(
     "/jobs/{id}/retry",
     response=ACCEPTED,
+    auth=job_first(OPERATORS),
     summary="Retry a failed job's failed steps",
     url_name="job_retry",
 )
@@ -393,6 +401,7 @@ def retry(
 @router.post(
     "/jobs/{id}/cancel",
     response=ACCEPTED,
+    auth=job_first(OPERATORS),
     summary="Cancel a scheduled or held job",
     url_name="job_cancel",
 )

@@ -5,6 +5,7 @@ the `202 Accepted` answer that points at the job."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import wraps
 from typing import Annotated, Literal
@@ -18,6 +19,7 @@ from ninja import Path, Schema
 from pydantic import Field
 
 from provisioning.api import scope
+from provisioning.api.auth import TokenAuth
 from provisioning.api.models import ApiToken
 from provisioning.api.problems import Problem
 from provisioning.api.schemas import ProblemOut
@@ -92,6 +94,68 @@ def located(view):
 
 
 # -- scoped objects ---------------------------------------------------------------------------
+
+
+class ScopedTokenAuth(TokenAuth):
+    """The token, then `check(token, path)`: the object the path names (404) and the role
+    (403), before ninja validates the body. So a POST on what is not yours is a 404 and a
+    read-only token's POST a 403, whatever the body says; the view fetches the object again.
+    A path value that is not well formed is left to the schema's 422."""
+
+    def __init__(self, check) -> None:
+        super().__init__()
+        self.check = check
+
+    def authenticate(self, request: HttpRequest, token: str):
+        api_token = super().authenticate(request, token)
+        match = request.resolver_match
+        if api_token is not None and match is not None:
+            self.check(api_token, match.kwargs)
+        return api_token
+
+
+# The schema names a security scheme by its class: this is the same bearer token.
+ScopedTokenAuth.__name__ = TokenAuth.__name__
+
+
+def path_id(path: dict) -> int | None:
+    value = str(path.get("id", ""))
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID else None
+
+
+def path_slug(path: dict) -> str | None:
+    value = str(path.get("slug", ""))
+    return value if len(value) <= 60 and re.match(SLUG_PATTERN, value) else None
+
+
+def tenant_first(roles) -> ScopedTokenAuth:
+    """For /tenants/{slug}/… writes."""
+
+    def check(token: ApiToken, path: dict) -> None:
+        if (slug := path_slug(path)) is not None:
+            scope.tenant_for(token, slug, roles, writes=True)
+
+    return ScopedTokenAuth(check)
+
+
+def person_first(roles) -> ScopedTokenAuth:
+    """For /people/{id}/… writes."""
+
+    def check(token: ApiToken, path: dict) -> None:
+        if (identity_id := path_id(path)) is not None:
+            person_for(token, identity_id, roles)
+
+    return ScopedTokenAuth(check)
+
+
+def job_first(roles) -> ScopedTokenAuth:
+    """For /jobs/{id}/… writes."""
+
+    def check(token: ApiToken, path: dict) -> None:
+        if (job_id := path_id(path)) is not None:
+            job_for(token, job_id, roles)
+
+    return ScopedTokenAuth(check)
 
 
 def person_for(token: ApiToken, identity_id: int, roles, *, writes: bool = True) -> Identity:

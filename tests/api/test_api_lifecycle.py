@@ -328,3 +328,27 @@ def test_an_onboarding_through_the_api_ends_with_the_user_in_the_sandbox(on_sand
     user = dirs.entra_user(f"grace.hopper@{dirs.tenant.primary_domain}")
     assert user is not None and user["accountEnabled"] is True
     assert sorted(user["groups"]) == ["Sales", "Sales (dynamic)", "Staff"]
+
+
+def test_whatever_the_body_another_tenants_object_is_404_and_a_read_only_token_403(
+    alpha, bravo, api_as
+):
+    from tests.provisioning.test_views_access import file, requestable
+
+    filed = file(alpha, requestable(alpha, "Alpha Wiki", kind="app"), days=None)
+    paths = [path for path, _ in posts_of(alpha)] + [
+        f"/api/v1/tenants/{alpha.tenant.slug}/access-requests",
+        f"/api/v1/access-requests/{filed.pk}/decision",
+    ]
+    read_only = api_as(alpha.client_admin, read_only=True)
+    for path in paths:
+        for body in ({}, {"first_name": 5}, {"decision": "perhaps"}):
+            for client in (api_as(bravo.technician), api_as(bravo.client_admin)):
+                response = client.post(path, body)
+                assert response.status_code == 404, (path, body, response.content)
+            assert read_only.post(path, body).status_code == 403, (path, body)
+
+
+def test_the_write_endpoints_use_the_one_bearer_scheme(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert list(schema["components"]["securitySchemes"]) == ["TokenAuth"]
