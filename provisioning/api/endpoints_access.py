@@ -28,6 +28,7 @@ from provisioning.api.writing import (
     PathId,
     PathSlug,
     ScopedTokenAuth,
+    WriteIn,
     conflict,
     invalid,
     job_url,
@@ -122,7 +123,7 @@ class AccessRequestsQuery(Schema):
     resource: ObjectId | None = Field(None, description="Only requests for this resource.")
 
 
-class AccessRequestIn(Schema):
+class AccessRequestIn(WriteIn):
     person: ObjectId = Field(description="An active person of the tenant (their id).")
     resource: ObjectId = Field(
         description="An active requestable resource of the tenant (GET "
@@ -137,7 +138,7 @@ class AccessRequestIn(Schema):
     )
 
 
-class DecisionIn(Schema):
+class DecisionIn(WriteIn):
     decision: Literal["approve", "deny"] = Field(description="approve or deny.")
     reason: Reason = Field(description="Why; the requester sees it.")
 

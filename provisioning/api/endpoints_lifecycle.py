@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router
 from pydantic import Field, StringConstraints
 
 from provisioning import lifecycle, queries_lifecycle, services
@@ -24,6 +24,7 @@ from provisioning.api.writing import (
     JobAccepted,
     PathId,
     PathSlug,
+    WriteIn,
     accepted,
     conflict,
     invalid,
@@ -77,7 +78,7 @@ Groups = Annotated[list[OneLine], Field(max_length=MAX_LIST_ITEMS)]
 # -- onboard ----------------------------------------------------------------------------------
 
 
-class OnboardIn(Schema):
+class OnboardIn(WriteIn):
     first_name: str = Field(max_length=64, description="Given name.")
     last_name: str = Field(max_length=64, description="Family name.")
     role_templates: list[TemplateId] = Field(
@@ -113,7 +114,7 @@ class OnboardIn(Schema):
 
 
 def _onboarding_form(tenant, body: OnboardIn) -> OnboardingForm:
-    data = body.dict()
+    data = body.model_dump()
     data["start_date"] = body.start_date or clock.tenant_today(tenant)
     data["extra_groups"] = "\n".join(body.extra_groups)
     return OnboardingForm(data, tenant=tenant)
@@ -183,7 +184,7 @@ def onboard(
 # -- change -----------------------------------------------------------------------------------
 
 
-class ChangeIn(Schema):
+class ChangeIn(WriteIn):
     """Only what is sent changes; what is left out stays as the person has it."""
 
     role_templates: list[TemplateId] | None = Field(
@@ -242,7 +243,7 @@ def change(
 
 
 def _change_data(identity: Identity, body: ChangeIn) -> dict:
-    sent = body.dict(exclude_unset=True, exclude={"license_choices"})
+    sent = body.model_dump(exclude_unset=True, exclude={"license_choices"})
     data = {
         "role_templates": [t.pk for t in identity.role_templates.all()],
         "extra_groups": "\n".join(identity.extra_groups),
@@ -259,7 +260,7 @@ def _change_data(identity: Identity, body: ChangeIn) -> dict:
 # -- offboard ---------------------------------------------------------------------------------
 
 
-class OffboardIn(Schema):
+class OffboardIn(WriteIn):
     """What the offboarding does; what is left out is as the tenant's leaver preset says."""
 
     block_sign_in: bool | None = None
@@ -289,7 +290,7 @@ class OffboardIn(Schema):
 
 
 def _offboard_data(form_initial: dict, identity: Identity, body: OffboardIn) -> dict:
-    sent = body.dict(exclude_unset=True, exclude={"at", "keep_groups"})
+    sent = body.model_dump(exclude_unset=True, exclude={"at", "keep_groups"})
     data = {**form_initial, **{k: v for k, v in sent.items() if v is not None}}
     if "delete_after_days" in body.model_fields_set:
         data["delete_after_days"] = body.delete_after_days

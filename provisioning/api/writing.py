@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Path, Schema
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from provisioning.api import scope
 from provisioning.api.auth import TokenAuth
@@ -40,6 +40,14 @@ CONFLICT = {409: ProblemOut}
 # models have a `Status` and a `Kind`, which would share one component.
 JobKind = Literal[tuple(Job.Kind.values)]
 JobStatus = Literal[tuple(Job.Status.values)]
+
+
+class WriteIn(BaseModel):
+    """A POST body: a JSON object of exactly these fields. (ninja's Schema would read a list
+    or a string as an object with no fields, all defaults; and a misspelt option must not be
+    dropped silently when the request changes something.)"""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class JobRef(Schema):

@@ -139,6 +139,8 @@ def test_a_directory_that_cannot_be_read_blocks_the_onboarding_as_the_page_does(
         b'{"first_name": "A", "last_name": "L", "role_templates": [1], "start_date": "soon"}',
         b'{"first_name": "A\\u0000", "last_name": "L", "role_templates": [1]}',
         b"[]",
+        b'"a string"',
+        b'{"first_name": "A", "last_name": "L", "role_templates": [1], "frist_name": "A"}',
     ],
 )
 def test_malformed_bodies_are_a_4xx_problem(alpha, api_as, raw):
@@ -352,3 +354,20 @@ def test_whatever_the_body_another_tenants_object_is_404_and_a_read_only_token_4
 def test_the_write_endpoints_use_the_one_bearer_scheme(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert list(schema["components"]["securitySchemes"]) == ["TokenAuth"]
+
+
+@pytest.mark.parametrize(
+    "raw", [b'["a list"]', b'"text"', b"5", b"null", b'{"reset_pasword": true}']
+)
+def test_an_offboarding_body_that_is_not_an_object_of_its_fields_offboards_nobody(
+    alpha, api_as, raw
+):
+    client = api_as(alpha.technician)
+    response = client.client.post(
+        f"/api/v1/people/{alpha.identity.pk}/offboard",
+        raw,
+        content_type="application/json",
+        headers=client.headers,
+    )
+    assert response.status_code == 422, response.content
+    assert not Job.objects.filter(identity=alpha.identity, kind=Job.Kind.LEAVE).exists()
