@@ -260,29 +260,36 @@ def _change_data(identity: Identity, body: ChangeIn) -> dict:
 # -- offboard ---------------------------------------------------------------------------------
 
 
-class OffboardIn(WriteIn):
-    """What the offboarding does; what is left out is as the tenant's leaver preset says."""
+def option(name: str, **kwargs):
+    """A field of the offboarding page's form, described as the page labels it."""
+    field = OffboardingForm.base_fields[name]
+    words = " ".join(str(part) for part in (field.label, field.help_text) if part)
+    return Field(None, description=f"{words.rstrip('.')}. Left out: the tenant's preset.", **kwargs)
 
-    block_sign_in: bool | None = None
-    okta_mode: Literal["suspend", "deactivate"] | None = Field(
-        None, description="In Okta: suspend (keeps app assignments) or deactivate."
+
+class OffboardIn(WriteIn):
+    """What the offboarding does; what is left out is as the tenant's leaver preset says.
+    The mail and OneDrive options apply where the tenant has Entra ID, `okta_mode` where it
+    has Okta."""
+
+    block_sign_in: bool | None = option("block_sign_in")
+    okta_mode: Literal["suspend", "deactivate"] | None = option("okta_mode")
+    revoke_sessions: bool | None = option("revoke_sessions")
+    reset_password: bool | None = option("reset_password")
+    remove_groups: bool | None = option("remove_groups")
+    keep_groups: Groups | None = Field(
+        None, description="Groups kept (by name, in every directory) when removing groups."
     )
-    revoke_sessions: bool | None = Field(None, description="Sign them out everywhere.")
-    reset_password: bool | None = Field(None, description="To a random secret nobody sees.")
-    remove_groups: bool | None = None
-    keep_groups: Groups | None = Field(None, description="Groups kept when removing groups.")
-    remove_licenses: bool | None = None
-    remove_apps: bool | None = None
-    auto_reply: bool | None = Field(None, description="Entra ID: an automatic reply.")
-    auto_reply_message: str | None = Field(None, max_length=MAX_AUTO_REPLY)
-    forward_to_manager: bool | None = None
-    files_to_manager: bool | None = None
-    reassign_reports: bool | None = None
-    convert_to_shared_mailbox: bool | None = None
-    hide_from_address_list: bool | None = None
-    delete_after_days: int | None = Field(
-        None, ge=0, le=MAX_DELETE_AFTER_DAYS, description="Delete the account after this many days."
-    )
+    remove_licenses: bool | None = option("remove_licenses")
+    remove_apps: bool | None = option("remove_apps")
+    auto_reply: bool | None = option("auto_reply")
+    auto_reply_message: str | None = option("auto_reply_message", max_length=MAX_AUTO_REPLY)
+    forward_to_manager: bool | None = option("forward_to_manager")
+    files_to_manager: bool | None = option("files_to_manager")
+    reassign_reports: bool | None = option("reassign_reports")
+    convert_to_shared_mailbox: bool | None = option("convert_to_shared_mailbox")
+    hide_from_address_list: bool | None = option("hide_from_address_list")
+    delete_after_days: int | None = option("delete_after_days", ge=0, le=MAX_DELETE_AFTER_DAYS)
     at: datetime | None = Field(
         None,
         description="When (ISO 8601; without an offset, the tenant's local time); none: now.",

@@ -371,3 +371,33 @@ def test_an_offboarding_body_that_is_not_an_object_of_its_fields_offboards_nobod
     )
     assert response.status_code == 422, response.content
     assert not Job.objects.filter(identity=alpha.identity, kind=Job.Kind.LEAVE).exists()
+
+
+WRITES = [
+    "/api/v1/tenants/{slug}/people",
+    "/api/v1/people/{id}/change",
+    "/api/v1/people/{id}/offboard",
+    "/api/v1/people/{id}/restore",
+    "/api/v1/jobs/{id}/retry",
+    "/api/v1/jobs/{id}/cancel",
+    "/api/v1/tenants/{slug}/access-requests",
+    "/api/v1/access-requests/{id}/decision",
+]
+
+
+def test_every_write_is_documented_field_by_field_with_its_idempotency_key(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    components = schema["components"]["schemas"]
+    for path in WRITES:
+        operation = schema["paths"][path]["post"]
+        headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+        assert headers == ["Idempotency-Key"], path
+        assert {"403", "404", "422"} <= set(operation["responses"]), path
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        fields = components[ref]["properties"]
+        undocumented = [name for name, field in fields.items() if not field.get("description")]
+        assert not undocumented, f"{path}: {undocumented}"
+        assert components[ref]["additionalProperties"] is False, path
