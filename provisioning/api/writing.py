@@ -207,4 +207,7 @@ def wall_clock(tenant: Tenant, at: datetime | None) -> datetime | None:
     instant with an offset is turned into that; one without is taken as that already."""
     if at is None or at.tzinfo is None:
         return at
-    return at.astimezone(clock.tenant_zone(tenant)).replace(tzinfo=None)
+    try:
+        return at.astimezone(clock.tenant_zone(tenant)).replace(tzinfo=None)
+    except OverflowError as exc:  # year 1 or 9999 moved past the calendar's end
+        raise Problem(422, "That time is out of range.", kind="invalid", errors=[]) from exc

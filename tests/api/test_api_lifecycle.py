@@ -214,6 +214,8 @@ def test_an_offboarding_that_does_nothing_or_has_passed_is_422(alpha, api_as):
         "at",
     ]
     assert client.post(path, {"okta_mode": "obliterate"}).status_code == 422
+    for edge in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59"):
+        assert client.post(path, {"at": edge}).status_code == 422, edge
 
 
 def test_offboarding_more_than_the_limit_within_an_hour_is_held(alpha, api_as):
