@@ -38,6 +38,7 @@ from provisioning.api.writing import (
 )
 from provisioning.forms import OnboardingForm
 from provisioning.forms_lifecycle import (
+    CHANGE_ATTRIBUTES,
     MAX_AUTO_REPLY,
     MAX_DELETE_AFTER_DAYS,
     ChangeForm,
@@ -127,16 +128,14 @@ def _posted(choices: dict[str, str]) -> dict[str, str]:
     )
 
 
-def _blockers(preview, posted: dict[str, str], *, read_errors_block: bool = True) -> list[str]:
-    """What stops the page's dry run from going ahead: a directory it cannot read, and a
-    licence without a free seat that has no answer."""
-    blockers = []
-    if read_errors_block:
-        blockers = [
-            f"{connection.label} could not be read, so the plan cannot be checked: {error}"
-            for connection, _, error in preview.plans
-            if error
-        ]
+def _blockers(preview, posted: dict[str, str]) -> list[str]:
+    """What stops the onboarding and change pages' dry run from going ahead: a directory it
+    cannot read, and a licence without a free seat that has no answer."""
+    blockers = [
+        f"{connection.label} could not be read, so the plan cannot be checked: {error}"
+        for connection, _, error in preview.plans
+        if error
+    ]
     return blockers + unanswered_blockers(preview, license_choices_for(preview, posted))
 
 
@@ -243,12 +242,12 @@ def change(
 
 
 def _change_data(identity: Identity, body: ChangeIn) -> dict:
+    """The change form's data: what the person has now, with what was sent over it."""
     sent = body.model_dump(exclude_unset=True, exclude={"license_choices"})
     data = {
         "role_templates": [t.pk for t in identity.role_templates.all()],
         "extra_groups": "\n".join(identity.extra_groups),
-        **{name: identity.attributes.get(name, "") for name in ("department", "job_title")},
-        **{name: identity.attributes.get(name, "") for name in ("office", "usage_location")},
+        **{name: identity.attributes.get(name, "") for name in CHANGE_ATTRIBUTES},
     }
     data |= {name: value for name, value in sent.items() if value is not None}
     if body.extra_groups is not None:
