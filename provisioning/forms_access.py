@@ -285,6 +285,15 @@ class ExtendForm(forms.Form):
         return data
 
 
+class DecisionForm(forms.Form):
+    """Approve or deny a request (the request page and the API)."""
+
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    reason = forms.CharField(
+        max_length=2000, strip=True, error_messages={"required": "Give a reason."}
+    )
+
+
 class AccessRequestQuery(forms.Form):
     """The new-request page's query: the person and the access a link names, as initial
     values; what does not parse is left out."""

@@ -15,6 +15,7 @@ class Batch(models.Model):
         SCHEDULE = "schedule", "Scheduled leavers"
         WEBHOOK = "webhook", "HR webhook"
         SCIM = "scim", "SCIM provisioning"
+        API = "api", "REST API"
 
     class Status(models.TextChoices):
         VALIDATED = "validated", "Validated (not started)"

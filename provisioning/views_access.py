@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -12,17 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.fields import query_flag
 from portal.models import role_of
 from provisioning import access_requests as ar
+from provisioning.forms_access import DecisionForm
 from provisioning.models import AccessRequest
 from tenants import access
 
 DECIDED_EVENT = "access-decided"
-
-
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
-    reason = forms.CharField(
-        max_length=2000, strip=True, error_messages={"required": "Give a reason."}
-    )
 
 
 def get_request_for(user, tenant_slug: str, request_id: int) -> AccessRequest:

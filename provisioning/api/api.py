@@ -4,7 +4,9 @@ from ninja import NinjaAPI
 
 from provisioning.api import problems
 from provisioning.api.auth import TokenAuth
+from provisioning.api.endpoints_access import router as access_router
 from provisioning.api.endpoints_jobs import router as jobs_router
+from provisioning.api.endpoints_lifecycle import router as lifecycle_router
 from provisioning.api.endpoints_people import router as people_router
 from provisioning.api.endpoints_tenants import router as tenants_router
 
@@ -29,3 +31,5 @@ problems.install(api)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])
 api.add_router("", people_router)
 api.add_router("", jobs_router)
+api.add_router("", lifecycle_router)
+api.add_router("", access_router)
