@@ -52,9 +52,16 @@ def keep_the_test_connection():
 
 
 @pytest.fixture
-def callers(alpha, bravo, msp_admin, keep_the_test_connection, settings) -> dict:
+def callers(alpha, bravo, msp_admin, keep_the_test_connection, settings, on_sandbox) -> dict:
     """The two tokens, and tenant A's real objects to aim some of the requests at."""
     settings.API_REQUESTS_PER_MINUTE = 100_000  # a 429 would hide the answer it stands for
+    # A's directories are on the sandbox, which does not know them: an onboarding's dry run
+    # is refused there at once (409 blocked), not after a name look-up for Microsoft's hosts
+    # that this machine cannot make.
+    alpha.connection.login_base_url = alpha.connection.graph_base_url = on_sandbox.url
+    alpha.connection.save()
+    alpha.okta_connection.org_url = f"{on_sandbox.url}/okta/alpha"
+    alpha.okta_connection.save()
     return {
         "msp admin": token_for(msp_admin),
         "read-only technician": token_for(alpha.technician, read_only=True),
