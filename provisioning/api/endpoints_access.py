@@ -17,6 +17,7 @@ from portal.models import Role
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.api import scope
+from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.idempotency import IdempotencyKey, idempotent
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
@@ -24,9 +25,6 @@ from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
 from provisioning.api.writing import (
     CONFLICT,
-    MAX_ID,
-    PathId,
-    PathSlug,
     ScopedTokenAuth,
     WriteIn,
     conflict,

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from provisioning.api import scope
 from provisioning.api.filters import Id, PathId, When, slug
-from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
-from provisioning.api.schemas import ERRORS, absolute
+from provisioning.api.schemas import ERRORS, JobKind, JobStatus, absolute
 from provisioning.models import Job, Step
 from tenants import access
 
 router = Router(tags=["Jobs"])
-
-JobStatus = Literal[
-    "scheduled",
-    "held",
-    "queued",
-    "running",
-    "waiting",
-    "choice",
-    "succeeded",
-    "failed",
-    "partial",
-    "cancelled",
-]
-JobKind = Literal[
-    "join", "change", "leave", "retry", "reconcile", "restore", "delete", "grant", "revoke"
-]
 
 
 class StepOut(Schema):
@@ -124,17 +105,6 @@ class JobsQuery(Schema):
     created_until: When | None = Field(None, description="Created before this time.")
 
 
-def jobs_of(token: ApiToken) -> QuerySet[Job]:
-    return Job.objects.filter(tenant__in=scope.tenants_of(token))
-
-
-def job_for(token: ApiToken, job_id: int) -> Job:
-    """A job of the token's tenants (else 404), for a role that may read it (else 403)."""
-    job = get_object_or_404(_with_details(jobs_of(token)), pk=job_id)
-    scope.require(token, access.READ_ROLES, writes=False)
-    return job
-
-
 def _with_details(jobs: QuerySet[Job]) -> QuerySet[Job]:
     return jobs.select_related("tenant", "requested_by").prefetch_related("steps__connection")
 
@@ -143,7 +113,7 @@ def _with_details(jobs: QuerySet[Job]) -> QuerySet[Job]:
 def list_jobs(request: HttpRequest, filters: Query[JobsQuery], page: Query[PageQuery]):
     """The jobs of the tenants you may see, newest first, with their steps."""
     scope.require(request.auth, access.READ_ROLES, writes=False)
-    jobs = jobs_of(request.auth)
+    jobs = scope.jobs_of(request.auth)
     if filters.tenant:
         jobs = jobs.filter(tenant=scope.tenant_for(request.auth, filters.tenant))
     conditions = {
@@ -160,4 +130,4 @@ def list_jobs(request: HttpRequest, filters: Query[JobsQuery], page: Query[PageQ
 @router.get("/jobs/{id}", response={200: JobOut, **ERRORS}, summary="One job", url_name="job")
 def get_job(request: HttpRequest, id: PathId):
     """A job with its steps: what each step does, its status and the directory's message."""
-    return JobOut.of(job_for(request.auth, id))
+    return JobOut.of(scope.job_for(request.auth, id, jobs=_with_details(Job.objects)))

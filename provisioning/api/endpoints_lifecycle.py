@@ -15,24 +15,20 @@ from pydantic import Field, StringConstraints
 
 from provisioning import lifecycle, queries_lifecycle, services
 from provisioning.api import scope
+from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.idempotency import IdempotencyKey, idempotent
 from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
 from provisioning.api.writing import (
     CONFLICT,
-    MAX_ID,
     JobAccepted,
-    PathId,
-    PathSlug,
     WriteIn,
     accepted,
     conflict,
     invalid,
     job_first,
-    job_for,
     located,
     person_first,
-    person_for,
     tenant_first,
     wall_clock,
 )
@@ -218,7 +214,7 @@ def change(
     idempotency_key: IdempotencyKey = None,
     response: HttpResponse = None,
 ):
-    identity = person_for(request.auth, id, OPERATORS)
+    identity = scope.person_for(request.auth, id, OPERATORS, writes=True)
     if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
         raise conflict(
             f"{identity.display_name} has left: restore them before changing their role."
@@ -336,7 +332,7 @@ def offboard(
     """Through the tenant's circuit breaker, as the HR webhook and SCIM are: once the API has
     offboarded more of the tenant's people within an hour than its limit, the job is `held`
     until an MSP admin confirms the batch in the portal."""
-    identity = person_for(request.auth, id, OPERATORS)
+    identity = scope.person_for(request.auth, id, OPERATORS, writes=True)
     if refusal := _refusal(identity):
         raise conflict(refusal)
     initial = OffboardingForm(identity=identity).initial
@@ -373,7 +369,7 @@ def restore(
     idempotency_key: IdempotencyKey = None,
     response: HttpResponse = None,
 ):
-    identity = person_for(request.auth, id, OPERATORS)
+    identity = scope.person_for(request.auth, id, OPERATORS, writes=True)
     try:
         job = lifecycle.request_restore(identity, actor=request.user, http_request=request)
     except ValueError as error:
@@ -399,7 +395,7 @@ def retry(
     idempotency_key: IdempotencyKey = None,
     response: HttpResponse = None,
 ):
-    job = job_for(request.auth, id, OPERATORS)
+    job = scope.job_for(request.auth, id, OPERATORS, writes=True)
     if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
         raise conflict(f"Job {job.pk} is {job.status}: only a failed or partial job is retried.")
     return accepted(services.retry_failed_steps(job, actor=request.user, http_request=request))
@@ -420,7 +416,7 @@ def cancel(
     idempotency_key: IdempotencyKey = None,
     response: HttpResponse = None,
 ):
-    job = job_for(request.auth, id, OPERATORS)
+    job = scope.job_for(request.auth, id, OPERATORS, writes=True)
     if not lifecycle.cancel_job(job, actor=request.user, http_request=request):
         job.refresh_from_db()
         raise conflict(f"Job {job.pk} is {job.status}: it can no longer be cancelled.")

@@ -8,14 +8,12 @@ from typing import Literal
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from provisioning.api import scope
 from provisioning.api.filters import Id, PathId, PathSlug, When, slug, text
-from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.schemas import ERRORS, absolute
 from provisioning.inventory.models import Account
@@ -155,22 +153,6 @@ class AccountsQuery(Schema):
     q: str | None = text(100, "Contained in the username, e-mail or name, any case.")
 
 
-def people_of(token: ApiToken) -> QuerySet[Identity]:
-    """Every person of the token's tenants (403 for a role that may not read)."""
-    scope.require(token, access.READ_ROLES, writes=False)
-    return Identity.objects.filter(tenant__in=scope.tenants_of(token)).select_related("tenant")
-
-
-def person_for(token: ApiToken, identity_id: int) -> Identity:
-    """One person of the token's tenants: 404 for anyone else's, before the role's 403."""
-    identity = get_object_or_404(
-        _with_details(Identity.objects.filter(tenant__in=scope.tenants_of(token))),
-        pk=identity_id,
-    )
-    scope.require(token, access.READ_ROLES, writes=False)
-    return identity
-
-
 def _with_details(people: QuerySet[Identity]) -> QuerySet[Identity]:
     return people.select_related("tenant").prefetch_related(
         "role_templates", "accounts__connection"
@@ -180,7 +162,8 @@ def _with_details(people: QuerySet[Identity]) -> QuerySet[Identity]:
 @router.get("/people", response={200: Page[PersonOut], **ERRORS}, summary="People")
 def list_people(request: HttpRequest, filters: Query[PeopleQuery], page: Query[PageQuery]):
     """The people the portal manages in the tenants you may see, newest first."""
-    people = people_of(request.auth)
+    scope.require(request.auth, access.READ_ROLES, writes=False)
+    people = scope.people_of(request.auth)
     if filters.tenant:
         people = people.filter(tenant=scope.tenant_for(request.auth, filters.tenant))
     if filters.status:
@@ -205,7 +188,7 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery], page: Query[P
 @router.get("/people/{id}", response={200: PersonOut, **ERRORS}, summary="One person")
 def get_person(request: HttpRequest, id: PathId):
     """A person of a tenant you may see; another tenant's is 404."""
-    return PersonOut.of(person_for(request.auth, id))
+    return PersonOut.of(scope.person_for(request.auth, id, people=_with_details(Identity.objects)))
 
 
 @router.get(
@@ -215,7 +198,7 @@ def get_person(request: HttpRequest, id: PathId):
 )
 def list_person_accounts(request: HttpRequest, id: PathId, page: Query[PageQuery]):
     """The person's accounts in each directory, as the inventory last read them."""
-    person = person_for(request.auth, id)
+    person = scope.person_for(request.auth, id)
     accounts = Account.objects.filter(tenant=person.tenant, person__identity=person)
     return page_of(accounts.select_related("connection", "person"), page, AccountOut.of)
 

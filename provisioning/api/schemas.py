@@ -1,8 +1,17 @@
 """Shapes shared by several endpoints."""
 
+from typing import Literal
+
 from django.conf import settings
 from ninja import Schema
 from pydantic import Field
+
+from provisioning.models import Job
+
+# Literal, not the models' TextChoices: the schema names an enum by its class, and several
+# models have a `Status` and a `Kind`, which would share one component.
+JobKind = Literal[tuple(Job.Kind.values)]
+JobStatus = Literal[tuple(Job.Status.values)]
 
 
 class ProblemOut(Schema):

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from provisioning.api.models import ApiToken
+from provisioning.models import Identity, Job
 from tenants import access
 from tenants.models import Tenant
 
@@ -42,3 +43,44 @@ def tenant_for(
     tenant = get_object_or_404(tenants_of(token), slug=slug)
     require(token, roles, writes=writes)
     return tenant
+
+
+def people_of(token: ApiToken) -> QuerySet[Identity]:
+    """Every person of the token's tenants."""
+    return Identity.objects.filter(tenant__in=tenants_of(token)).select_related("tenant")
+
+
+def jobs_of(token: ApiToken) -> QuerySet[Job]:
+    """Every job of the token's tenants."""
+    return Job.objects.filter(tenant__in=tenants_of(token)).select_related("tenant", "identity")
+
+
+def person_for(
+    token: ApiToken,
+    identity_id: int,
+    roles: Iterable[str] = access.READ_ROLES,
+    *,
+    writes: bool = False,
+    people: QuerySet[Identity] | None = None,
+) -> Identity:
+    """A person of the token's tenants (else 404), for a role in `roles` (else 403).
+    `people`: the same rows with what the caller reads of them joined."""
+    rows = people_of(token) if people is None else people.filter(tenant__in=tenants_of(token))
+    identity = get_object_or_404(rows, pk=identity_id)
+    require(token, roles, writes=writes)
+    return identity
+
+
+def job_for(
+    token: ApiToken,
+    job_id: int,
+    roles: Iterable[str] = access.READ_ROLES,
+    *,
+    writes: bool = False,
+    jobs: QuerySet[Job] | None = None,
+) -> Job:
+    """A job of the token's tenants (else 404), for a role in `roles` (else 403)."""
+    rows = jobs_of(token) if jobs is None else jobs.filter(tenant__in=tenants_of(token))
+    job = get_object_or_404(rows, pk=job_id)
+    require(token, roles, writes=writes)
+    return job

@@ -8,38 +8,26 @@ import json
 import re
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Literal
 
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import Path, Schema
+from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisioning.api import scope
 from provisioning.api.auth import TokenAuth
+from provisioning.api.filters import MAX_ID, SLUG
 from provisioning.api.models import ApiToken
 from provisioning.api.problems import Problem
-from provisioning.api.schemas import ProblemOut
-from provisioning.models import Identity, Job
+from provisioning.api.schemas import JobKind, JobStatus, ProblemOut
+from provisioning.models import Job
 from tenants import clock
 from tenants.models import Tenant
 
 API_ROOT = "/api/v1"
-MAX_ID = 2**63 - 1  # BigAutoField: a larger id is a 422, never a database error
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-
-PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id.")]
-PathSlug = Annotated[
-    str, Path(pattern=SLUG_PATTERN, max_length=60, description="The tenant's slug.")
-]
 CONFLICT = {409: ProblemOut}
-# Literal, not the models' TextChoices: the schema names an enum by its class, and several
-# models have a `Status` and a `Kind`, which would share one component.
-JobKind = Literal[tuple(Job.Kind.values)]
-JobStatus = Literal[tuple(Job.Status.values)]
 
 
 class WriteIn(BaseModel):
@@ -133,7 +121,7 @@ def path_id(path: dict) -> int | None:
 
 def path_slug(path: dict) -> str | None:
     value = str(path.get("slug", ""))
-    return value if len(value) <= 60 and re.match(SLUG_PATTERN, value) else None
+    return value if re.match(SLUG, value) else None
 
 
 def tenant_first(roles) -> ScopedTokenAuth:
@@ -151,7 +139,7 @@ def person_first(roles) -> ScopedTokenAuth:
 
     def check(token: ApiToken, path: dict) -> None:
         if (identity_id := path_id(path)) is not None:
-            person_for(token, identity_id, roles)
+            scope.person_for(token, identity_id, roles, writes=True)
 
     return ScopedTokenAuth(check)
 
@@ -161,26 +149,9 @@ def job_first(roles) -> ScopedTokenAuth:
 
     def check(token: ApiToken, path: dict) -> None:
         if (job_id := path_id(path)) is not None:
-            job_for(token, job_id, roles)
+            scope.job_for(token, job_id, roles, writes=True)
 
     return ScopedTokenAuth(check)
-
-
-def person_for(token: ApiToken, identity_id: int, roles, *, writes: bool = True) -> Identity:
-    """A person of a tenant the token sees (else 404), for a role in `roles` (else 403)."""
-    people = Identity.objects.select_related("tenant").filter(tenant__in=scope.tenants_of(token))
-    identity = get_object_or_404(people, pk=identity_id)
-    scope.require(token, roles, writes=writes)
-    return identity
-
-
-def job_for(token: ApiToken, job_id: int, roles, *, writes: bool = True) -> Job:
-    jobs = Job.objects.select_related("tenant", "identity").filter(
-        tenant__in=scope.tenants_of(token)
-    )
-    job = get_object_or_404(jobs, pk=job_id)
-    scope.require(token, roles, writes=writes)
-    return job
 
 
 # -- errors -----------------------------------------------------------------------------------
