@@ -19,6 +19,7 @@ from sandbox.entra.provision import create_tenant
 from sandbox.okta import seed_demo as seed_okta_demo
 from sandbox.scim import demo as scim_demo
 from sandbox.state import SandboxState
+from sandbox.webhook_receivers import Receiver
 
 NAMESPACE = uuid.UUID("5a4db0c5-0000-4000-8000-000000000000")
 FIRST = [
@@ -327,6 +328,9 @@ def _admins(users: list[dict], managers: list[str]) -> dict[str, Any]:
     }
 
 
+DEMO_RECEIVER = "psa"
+
+
 def seed_state(state: SandboxState, seed: str) -> None:
     if seed != "demo":
         raise ValueError(f"unknown seed {seed!r}; the only one is 'demo'")
@@ -335,6 +339,8 @@ def seed_state(state: SandboxState, seed: str) -> None:
         create_tenant(state, entra_demo_body(key, count))
     seed_okta_demo(state)
     _seed_scim_apps(state)
+    # The demo MSP's PSA: the portal's demo webhook endpoint posts here (/hooks/psa).
+    state.webhook_receivers[DEMO_RECEIVER] = Receiver(DEMO_RECEIVER)
 
 
 def _seed_scim_apps(state: SandboxState) -> None:

@@ -154,6 +154,7 @@ class Command(BaseCommand):
         logins = io.StringIO()
         with self.clock.phase("seed_demo"):
             call_command("seed_demo", stdout=logins)
+            call_command("seed_demo_webhooks", stdout=io.StringIO())  # before any job ends
         with self.clock.phase("seed_demo_people"):
             call_command("seed_demo_people", stdout=io.StringIO())  # the worker onboards them
         with self.clock.phase("sandbox answering"):
