@@ -1,6 +1,7 @@
 """The API token pages: a person's own tokens, shown once, revoked; MSP admins see all."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,15 +9,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role
 from provisioning.api import tokens
 from provisioning.api.models import ApiToken
+from tests.factories import PASSWORD
 
 from .conftest import ApiClient, token_for
 
 pytestmark = pytest.mark.django_db
 
 ROLES = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
+
+
+def signed_in(client, person, *, seconds_ago: int = 0) -> None:
+    """Signed in (the password typed `seconds_ago`), as the sign-in page leaves a session."""
+    client.force_login(person)
+    session = client.session
+    session[REAUTH_SESSION_KEY] = int(time.time()) - seconds_ago
+    session.save()
 
 
 def create(client, **fields):
@@ -31,7 +42,7 @@ def clear_token_in(response) -> str:
 @pytest.mark.parametrize("role", ROLES)
 def test_a_person_makes_a_token_that_is_shown_once_and_works(client, alpha, bravo, role):
     person = alpha.people[role]
-    client.force_login(person)
+    signed_in(client, person)
     form = client.get(reverse("api_token_create")).content.decode()
     assert "Alpha Ltd" in form and "Bravo GmbH" not in form  # only their tenants offered
     response = create(client, read_only="on", tenants=[alpha.tenant.pk])
@@ -46,7 +57,7 @@ def test_a_person_makes_a_token_that_is_shown_once_and_works(client, alpha, brav
 
 
 def test_the_expiry_defaults_to_90_days_and_is_bounded(client, alpha):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     expected = f"{timezone.localdate() + timedelta(days=90):%Y-%m-%d}"
     assert expected in client.get(reverse("api_token_create")).content.decode()
     for days in (0, -3, 367, 10_000):
@@ -73,7 +84,7 @@ def test_the_expiry_defaults_to_90_days_and_is_bounded(client, alpha):
     ],
 )
 def test_bad_input_makes_no_token_and_says_why(client, alpha, fields, message):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = create(client, **fields)
     body = response.content.decode()
     assert response.status_code == 200 and "mpp_" not in body
@@ -83,7 +94,7 @@ def test_bad_input_makes_no_token_and_says_why(client, alpha, fields, message):
 
 
 def test_another_tenant_cannot_be_chosen(client, alpha, bravo):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     create(client, tenants=[bravo.tenant.pk])
     assert not ApiToken.objects.exists()
 
@@ -93,7 +104,7 @@ def test_a_person_revokes_their_own_token_after_confirming(client, alpha, role):
     person = alpha.people[role]
     clear = token_for(person)
     token = ApiToken.objects.get(user=person)
-    client.force_login(person)
+    signed_in(client, person)
     url = reverse("api_token_revoke", kwargs={"api_token_id": token.pk})
     assert client.get(url).status_code == 200
     assert ApiClient(clear).get("/api/v1/tenants").status_code == 200
@@ -111,7 +122,7 @@ def test_another_persons_token_is_404(client, alpha, bravo, role):
         alpha.account_manager if role != Role.ACCOUNT_MANAGER else alpha.technician,
         name="Not yours",
     )
-    client.force_login(alpha.people[role])
+    signed_in(client, alpha.people[role])
     for token in ApiToken.objects.exclude(user=alpha.people[role]):
         url = reverse("api_token_revoke", kwargs={"api_token_id": token.pk})
         assert client.get(url).status_code == 404
@@ -123,14 +134,14 @@ def test_another_persons_token_is_404(client, alpha, bravo, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_everyones_tokens_is_for_msp_admins_only(client, alpha, role):
-    client.force_login(alpha.people[role])
+    signed_in(client, alpha.people[role])
     assert client.get(reverse("api_tokens_all")).status_code == 403
 
 
 def test_an_msp_admin_lists_and_revokes_anyones_token(client, alpha, bravo, msp_admin):
     clear = token_for(bravo.client_admin, name="Bravo RMM")
     token = ApiToken.objects.get(user=bravo.client_admin)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     page = client.get(reverse("api_tokens_all")).content.decode()
     assert "Bravo RMM" in page and "ca-bravo" in page
     response = client.post(reverse("api_token_revoke", kwargs={"api_token_id": token.pk}))
@@ -147,7 +158,7 @@ def test_anonymous_is_sent_to_sign_in(client):
 
 
 def test_the_token_pages_are_linked_from_the_navigation_and_link_the_docs(client, alpha):
-    client.force_login(alpha.client_admin)
+    signed_in(client, alpha.client_admin)
     page = client.get(reverse("mfa"), follow=True).content.decode()
     assert reverse("api_tokens") in page
     page = client.get(reverse("api_tokens")).content.decode()
@@ -156,7 +167,7 @@ def test_the_token_pages_are_linked_from_the_navigation_and_link_the_docs(client
 
 @pytest.mark.parametrize("token_id", [0, 2**31, 2**63, 10**30])
 def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = f"/account/api-tokens/{token_id}/revoke/"
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 404
@@ -164,7 +175,19 @@ def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
 
 def test_only_msp_admins_see_the_link_to_everyones_tokens(client, alpha, msp_admin):
     link = f'href="{reverse("api_tokens_all")}"'
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     assert link not in client.get(reverse("api_tokens")).content.decode()
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     assert link in client.get(reverse("api_tokens")).content.decode()
+
+
+def test_making_a_token_asks_for_the_password_again_after_five_minutes(client, alpha):
+    signed_in(client, alpha.technician, seconds_ago=301)
+    again = reverse("reauth") + "?next=%2Faccount%2Fapi-tokens%2Fnew%2F"
+    assert client.get(reverse("api_token_create"))["Location"] == again
+    assert create(client)["Location"] == again
+    assert not ApiToken.objects.exists()
+
+    client.post(reverse("reauth"), {"password": PASSWORD, "next": reverse("api_token_create")})
+    assert create(client).status_code == 200
+    assert ApiToken.objects.filter(user=alpha.technician).count() == 1
