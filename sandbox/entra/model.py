@@ -82,6 +82,16 @@ class AppRegistration:
         if self.client_secret and not self.password_credentials:
             self.password_credentials.append(in_use_credential(self.client_secret))
 
+    def secret_has_expired(self, now: dt.datetime | None = None) -> bool:
+        """The secret the app signs in with ended (its passwordCredential's endDateTime)."""
+        now = now or dt.datetime.now(dt.UTC)
+        hint = self.client_secret[:3]
+        for credential in self.password_credentials:
+            if credential["hint"] == hint and credential.get("endDateTime"):
+                end = dt.datetime.fromisoformat(credential["endDateTime"].replace("Z", "+00:00"))
+                return end <= now
+        return False
+
 
 def in_use_credential(secret: str, end: str | None = None) -> dict:
     """A passwordCredential for `secret`: the hint is its first three characters (Graph)."""

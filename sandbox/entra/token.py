@@ -130,6 +130,16 @@ def _check_credential(
             "is the client secret value, not the client secret ID, for a secret added "
             f"to app '{app.client_id}'.",
         )
+    if app.secret_has_expired():  # a secret past its endDateTime signs nobody in
+        return aadsts(
+            401,
+            "invalid_client",
+            7000222,
+            f"The provided client secret keys for app '{app.client_id}' are expired. Visit "
+            "the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, "
+            "or consider using certificate credentials for added security: "
+            "https://aka.ms/certCreds.",
+        )
     return None
 
 

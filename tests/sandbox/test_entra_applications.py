@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 from msgraph import GraphServiceClient
 
 from sandbox import demo_directories as demo
@@ -108,3 +109,33 @@ def test_the_demo_s_northwind_secret_ends_within_30_days(sandbox_server: Sandbox
     ends = dt.datetime.fromisoformat(secret["endDateTime"].replace("Z", "+00:00"))
     assert dt.timedelta(days=1) < ends - dt.datetime.now(dt.UTC) <= dt.timedelta(days=30)
     assert secret["hint"] == demo.NORTHWIND_CLIENT_SECRET[:3]
+
+
+def test_a_secret_past_its_end_signs_nobody_in(entra: EntraDir) -> None:
+    """AADSTS7000222: Entra refuses a client secret whose passwordCredential has ended, so
+    the portal meets the expiry it was warned of as the refused sign-in a client meets."""
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with entra.server.control() as control:
+        control.put(
+            passwords_url(entra), json={"endDateTime": yesterday.isoformat()}
+        ).raise_for_status()
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": entra.client_id,
+        "client_secret": entra.client_secret,
+        "scope": "https://graph.microsoft.com/.default",
+    }
+    refused = httpx.post(
+        f"{entra.server.url}/{entra.tenant_id}/oauth2/v2.0/token",
+        data=form,
+        verify=str(entra.server.ca),
+    )
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+    assert refused.json()["error_codes"] == [7000222]
+    assert "are expired" in refused.json()["error_description"]
+
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    with entra.server.control() as control:
+        control.put(passwords_url(entra), json={"endDateTime": tomorrow.isoformat()})
+    assert entra.token()
