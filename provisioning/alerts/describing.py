@@ -55,7 +55,8 @@ def summary(event: Event) -> str:
 
 def _detail(event: Event, data: dict) -> str:
     if event.kind == Kind.CREDENTIAL_EXPIRING:
-        label, ends = data.get("connection_label", "a connection"), data.get("expires_at", "")
+        connection = data.get("connection") if isinstance(data.get("connection"), dict) else {}
+        label, ends = connection.get("label") or "a connection", data.get("expires_at", "")
         return f"{label}'s credential {_when(data.get('days_left'))} ({str(ends)[:10]})"
     job = data.get("job") if isinstance(data.get("job"), dict) else {}
     person = data.get("person") if isinstance(data.get("person"), dict) else {}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from portal.models import Role
 from provisioning import services
-from provisioning.alerts import sending
+from provisioning.alerts import expiry, sending
 from provisioning.alerts.models import AlertPreference, Delivery
 from provisioning.events.models import Event
 from provisioning.events.publish import emit
@@ -173,3 +173,16 @@ def test_a_refused_digest_is_sent_on_the_next_run(alpha, mailoutbox, monkeypatch
     assert sending.send_digests(now=now + timedelta(minutes=1)) == 1
     assert sending.send_digests(now=now + timedelta(minutes=2)) == 0
     assert to(mailoutbox) == [alpha.technician.email]
+
+
+def test_an_expiring_credential_mails_the_msp_admin_naming_the_connection(
+    alpha, msp_admin, mailoutbox, mail_on_commit
+):
+    alpha.connection.secret_expires_on = timezone.localdate() + timedelta(days=6)
+    alpha.connection.save()
+    with mail_on_commit():
+        assert expiry.warn_if_due(alpha.connection, timezone.now()) == 1
+    assert to(mailoutbox) == [msp_admin.email]  # technicians do not choose it by default
+    [mail] = mailoutbox
+    assert "Microsoft Entra ID's credential ends in 6 days" in mail.subject
+    assert f"#connection-{alpha.connection.pk}" in mail.body
