@@ -287,6 +287,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.quarantine.probe_due_connections",
         "schedule": 30.0,
     },
+    "forget-old-idempotent-responses": {
+        "task": "provisioning.api.tasks.forget_old_idempotent_responses",
+        "schedule": 3600.0,
+    },
+    "forget-old-events": {
+        "task": "provisioning.events.tasks.forget_old_events",
+        "schedule": 3600.0,
+    },
     "send-due-webhook-deliveries": {
         "task": "provisioning.outbound.tasks.send_due_deliveries",
         "schedule": 60.0,
@@ -329,6 +337,8 @@ QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", def
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 # Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
 SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
+# Days an event (what webhooks and alert e-mails told) is kept, with its delivery log.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=180)
 # Requests a minute per API token (429 with Retry-After beyond).
 API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
 
