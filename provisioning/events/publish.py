@@ -2,15 +2,15 @@
 
 `emit` writes the Event inside the caller's transaction, so an event exists exactly when
 the change it tells of committed. After the commit, every subscriber is called with the
-event's id: outbound webhooks and alert e-mails subscribe when their app is ready and only
-enqueue work there, so a slow receiver never holds the change that caused it.
+event (a task it enqueues reads the row by id): outbound webhooks and alert e-mails
+subscribe when their app is ready and only enqueue work there, so a slow receiver never
+holds the change that caused it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from uuid import UUID
 
 from django.db import transaction
 
@@ -19,12 +19,12 @@ from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[UUID], None]
+Subscriber = Callable[[Event], None]
 _subscribers: list[Subscriber] = []
 
 
 def subscribe(callback: Subscriber) -> Subscriber:
-    """Call `callback(event_id)` after the commit of every emitted event."""
+    """Call `callback(event)` after the commit of every emitted event."""
     if callback not in _subscribers:
         _subscribers.append(callback)
     return callback
@@ -35,13 +35,13 @@ def emit(kind: str, *, tenant: Tenant | None, data: dict) -> Event:
         raise ValueError(f"Unknown event kind {kind!r}")
     with transaction.atomic():
         event = Event.objects.create(kind=kind, tenant=tenant, data=data)
-        transaction.on_commit(lambda: _tell(event.pk))
+        transaction.on_commit(lambda: _tell(event))
     return event
 
 
-def _tell(event_id: UUID) -> None:
+def _tell(event: Event) -> None:
     for callback in _subscribers:
         try:
-            callback(event_id)
+            callback(event)
         except Exception:  # one subscriber's broken queue must not silence the others
-            log.exception("Subscriber %r failed for event %s", callback, event_id)
+            log.exception("Subscriber %r failed for event %s", callback, event.pk)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime, timedelta
-from uuid import UUID
 
 from celery import current_app
 from django.db import transaction
@@ -35,16 +34,13 @@ SWITCH_OFF_AFTER = timedelta(days=1)
 # -- from an event to deliveries ----------------------------------------------------------------
 
 
-def on_event(event_id: UUID) -> None:
+def on_event(event: Event) -> None:
     """Subscribed to events.publish: rows now, the requests in tasks after the commit."""
-    for delivery_id in create_for_event(event_id):
+    for delivery_id in create_for_event(event):
         enqueue(delivery_id)
 
 
-def create_for_event(event_id: UUID) -> list[int]:
-    event = Event.objects.filter(pk=event_id).first()
-    if event is None:
-        return []
+def create_for_event(event: Event) -> list[int]:
     candidates = WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True).filter(
         Q(tenant__isnull=True) | Q(tenant_id=event.tenant_id)
     )

@@ -40,7 +40,7 @@ def make_endpoint(tenant, url: str, kinds=None, name="PSA") -> tuple[WebhookEndp
 def delivery_of(tenant, endpoint, kind=Event.Kind.JOB_FAILED, data=None) -> Delivery:
     """An event emitted for `tenant`, and its delivery to `endpoint` (not yet attempted)."""
     event = emit(kind, tenant=tenant, data=data or {"job": {"id": 7, "kind": "join"}})
-    ids = deliveries.create_for_event(event.pk)
+    ids = deliveries.create_for_event(event)
     return Delivery.objects.get(pk__in=ids, endpoint=endpoint)
 
 

@@ -119,7 +119,7 @@ def test_an_endpoint_failing_for_a_day_is_switched_off_with_an_alert(
     assert "switched off" in mailoutbox[0].subject and endpoint.url in mailoutbox[0].body
     audit = AuditEvent.objects.get(action="webhook.endpoint_switch_off")
     assert audit.tenant_id == alpha.tenant.pk and audit.result == "failure"
-    assert deliveries.create_for_event(delivery.event_id) == [], "switched off: not chosen"
+    assert deliveries.create_for_event(delivery.event) == [], "switched off: not chosen"
 
 
 def test_failures_within_the_first_day_do_not_switch_off(on_sandbox, alpha):
