@@ -337,6 +337,8 @@ QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", def
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 # Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
 SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
+# Likewise for the REST API (an unknown, revoked or expired token).
+API_REFUSALS_PER_MINUTE = env.int("API_REFUSALS_PER_MINUTE", default=30)
 # Days an event (what webhooks and alert e-mails told) is kept, with its delivery log.
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=180)
 # Requests a minute per API token (429 with Retry-After beyond).

@@ -1,12 +1,18 @@
 """Bearer tokens for the API: who is calling, within which limits; every call it makes is
-rate-limited and what it changes carries the token's name in the audit trail."""
+rate-limited and what it changes carries the token's name in the audit trail. A refused
+token is audited, and an address that keeps sending refused tokens is answered 429 without
+a record (provisioning/refusals.py); a live token is never slowed by that."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from portal.audit.context import acting_through
+from portal.audit.events import record
+from provisioning import refusals
 from provisioning.api import ratelimit, tokens
 from provisioning.api.models import ApiToken
 from provisioning.api.problems import Problem
@@ -16,6 +22,7 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         api_token = tokens.authenticate(token)
         if api_token is None:
+            _refused(request, token)
             return None
         # Keyed by the digest, not the row id: ids are reused after a delete, digests never.
         wait = ratelimit.seconds_to_wait(api_token.token_sha256[:32])
@@ -29,3 +36,28 @@ class TokenAuth(HttpBearer):
         request.user = api_token.user
         acting_through(f"API token “{api_token.name}”")
         return api_token
+
+
+REFUSALS = "api"
+
+
+def _refused(request: HttpRequest, clear: str) -> None:
+    addr = refusals.remote_addr(request)
+    if refusals.too_many(REFUSALS, addr, settings.API_REFUSALS_PER_MINUTE):
+        raise Problem(
+            429,
+            "Too many refused tokens from this address: wait a minute.",
+            kind="rate-limited",
+            headers={"Retry-After": "60"},
+        )
+    refusals.count(REFUSALS, addr)
+    # Only what the token pages show of a token of ours (its prefix), never more of a secret.
+    shown = clear[: tokens.SHOWN_PREFIX] if clear.startswith(tokens.PREFIX) else ""
+    record(
+        "api_token.refuse",
+        actor=AnonymousUser(),
+        target=("api_token", None, shown) if shown else None,
+        after={"reason": "unknown, revoked or expired token, or its person may not sign in"},
+        result="denied",
+        request=request,
+    )

@@ -125,3 +125,30 @@ def test_the_schema_is_openapi_3_1_and_every_operation_needs_a_token(client):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation.get("security"), f"{method.upper()} {path} is open"
+
+
+def test_a_refused_token_is_audited_with_no_more_of_it_than_its_prefix(alpha):
+    clear = token_for(alpha.technician)
+    token = ApiToken.objects.get(token_sha256=tokens.digest(clear))
+    tokens.revoke(token, actor=alpha.technician)
+    assert ApiClient(clear).get("/api/v1/tenants").status_code == 401
+    refused = AuditEvent.objects.get(action="api_token.refuse")
+    assert refused.result == "denied" and refused.target_display == clear[:12]
+    assert clear[12:] not in str(refused.after) + refused.target_display
+
+    assert ApiClient("someone-elses-secret-value").get("/api/v1/tenants").status_code == 401
+    assert (
+        "someone" not in AuditEvent.objects.filter(action="api_token.refuse").last().target_display
+    )
+
+
+def test_an_address_sending_refused_tokens_is_slowed_but_a_live_token_is_not(alpha, settings):
+    settings.API_REFUSALS_PER_MINUTE = 3
+    guesser = "198.51.100.23"
+    codes = [
+        ApiClient(f"mpp_guess{n}", guesser).get("/api/v1/tenants").status_code for n in range(5)
+    ]
+    assert codes == [401, 401, 401, 429, 429]
+    assert AuditEvent.objects.filter(action="api_token.refuse").count() == 3  # no more rows
+    live = ApiClient(token_for(alpha.technician), guesser)
+    assert live.get("/api/v1/tenants").status_code == 200
