@@ -17,9 +17,23 @@ ASSIGN, REMOVE = "assign_license", "remove_license"
 @pytest.fixture(autouse=True)
 def no_licence_readings():
     """Connection ids repeat between tests: a reading stored by one must not show in the next."""
-    caches["snapshots"].clear()
+    forget_licence_readings()
     yield
-    caches["snapshots"].clear()
+    forget_licence_readings()
+
+
+def forget_licence_readings() -> None:
+    """This test process's readings only. On Redis, `clear()` is FLUSHDB: it would also wipe
+    the other pytest worker's counters (sign-in budgets, rate limits) in the middle of its
+    tests, which then count from zero again."""
+    snapshots = caches["snapshots"]
+    client = getattr(getattr(snapshots, "_cache", None), "get_client", None)
+    if client is None:  # the file cache of a run without Redis: this process's own
+        snapshots.clear()
+        return
+    redis = client(write=True)
+    for key in redis.scan_iter(match=snapshots.make_key("*")):
+        redis.delete(key)
 
 
 @dataclass
