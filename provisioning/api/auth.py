@@ -5,6 +5,8 @@ a record (provisioning/refusals.py); a live token is never slowed by that."""
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
@@ -39,6 +41,10 @@ class TokenAuth(HttpBearer):
 
 
 REFUSALS = "api"
+# What a token of ours starts with: the prefix, then URL-safe base64.
+OUR_PREFIX = re.compile(
+    rf"^{tokens.PREFIX}[A-Za-z0-9_-]{{{tokens.SHOWN_PREFIX - len(tokens.PREFIX)}}}$"
+)
 
 
 def _refused(request: HttpRequest, clear: str) -> None:
@@ -52,7 +58,9 @@ def _refused(request: HttpRequest, clear: str) -> None:
         )
     refusals.count(REFUSALS, addr)
     # Only what the token pages show of a token of ours (its prefix), never more of a secret.
-    shown = clear[: tokens.SHOWN_PREFIX] if clear.startswith(tokens.PREFIX) else ""
+    shown = clear[: tokens.SHOWN_PREFIX]
+    if not OUR_PREFIX.match(shown):  # a NUL or anything not of ours is not recorded at all
+        shown = ""
     record(
         "api_token.refuse",
         actor=AnonymousUser(),
