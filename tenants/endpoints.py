@@ -206,7 +206,7 @@ def check_allowed(service: Service, url: str) -> Endpoint:
     if endpoint.origin == sandbox_origin():
         return endpoint
     if service is Service.SCIM_APP:
-        return _public_https(endpoint)
+        return _public_https(endpoint, "A SCIM app's address may not be")
     if endpoint.port != HTTPS_PORT or not is_documented_host(service, endpoint.host):
         raise EndpointError(f"{endpoint.url} is not {_an(service)} host. {allowed_text(service)}")
     if endpoint.path:
@@ -219,17 +219,35 @@ def check_allowed(service: Service, url: str) -> Endpoint:
     return endpoint
 
 
-def _public_https(endpoint: Endpoint) -> Endpoint:
-    """A SCIM app is any vendor's host: https on a name, never a loopback or private address
-    (only the sandbox may be one, and it was accepted above)."""
+def public_https(url: str, refusal: str) -> Endpoint:
+    """The normalised endpoint of any vendor's host (a SCIM app, a webhook receiver): https
+    on a name, never this machine or a private or loopback address, the sandbox's origin
+    excepted. `refusal` begins the message, e.g. "A webhook may not go to"."""
+    endpoint = parse(url)
+    if endpoint.origin == sandbox_origin():
+        return endpoint
+    return _public_https(endpoint, refusal)
+
+
+def _public_https(endpoint: Endpoint, refusal: str) -> Endpoint:
     address = address_in(endpoint.host)
     if address is None:
         if endpoint.host == "localhost" or endpoint.host.endswith(".localhost"):
-            raise EndpointError("A SCIM app's address may not be this machine.")
+            raise EndpointError(f"{refusal} this machine.")
         return endpoint
     if not address.is_global:
-        raise EndpointError("A SCIM app's address may not be a private or loopback address.")
+        raise EndpointError(f"{refusal} a private or loopback address.")
     return endpoint
+
+
+def first_non_public(found: list) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The first loopback, private or otherwise non-global address among `getaddrinfo`
+    results (what a name resolves to now), or None when all are public."""
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not address.is_global:
+            return address
+    return None
 
 
 def address_in(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

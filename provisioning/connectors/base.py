@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import ipaddress
 import logging
 import ssl
 import time
@@ -337,13 +336,11 @@ async def refuse_private_addresses(url: str) -> None:
         found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
         return
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if not address.is_global:
-            raise EndpointRefusedError(
-                f"Nothing was sent: {host} resolves to {address}, a private or loopback "
-                "address. Credentials only go to public hosts."
-            )
+    if (address := endpoints.first_non_public(found)) is not None:
+        raise EndpointRefusedError(
+            f"Nothing was sent: {host} resolves to {address}, a private or loopback "
+            "address. Credentials only go to public hosts."
+        )
 
 
 def ssl_context_for(url: str) -> ssl.SSLContext:

@@ -7,7 +7,6 @@ provisioning/connectors/base.refuse_private_addresses)."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 from tenants import endpoints
@@ -20,16 +19,7 @@ class RefusedAddress(Exception):
 
 def check_url(url: str) -> str:
     """The normalised URL, or EndpointError with a message for the form."""
-    endpoint = endpoints.parse(url)
-    if endpoint.origin == endpoints.sandbox_origin():
-        return endpoint.url
-    host = endpoint.host
-    if host == "localhost" or host.endswith(".localhost"):
-        raise EndpointError("A webhook may not go to this machine.")
-    address = endpoints.address_in(host)
-    if address is not None and not address.is_global:
-        raise EndpointError("A webhook may not go to a private or loopback address.")
-    return endpoint.url
+    return endpoints.public_https(url, "A webhook may not go to").url
 
 
 def refuse_private(url: str) -> None:
@@ -47,10 +37,8 @@ def refuse_private(url: str) -> None:
         raise RefusedAddress(str(exc)) from None
     except OSError:
         return
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if not address.is_global:
-            raise RefusedAddress(
-                f"Nothing was sent: {origin[1]} resolves to {address}, a private or loopback "
-                "address. Webhooks only go to public hosts."
-            )
+    if (address := endpoints.first_non_public(found)) is not None:
+        raise RefusedAddress(
+            f"Nothing was sent: {origin[1]} resolves to {address}, a private or loopback "
+            "address. Webhooks only go to public hosts."
+        )
