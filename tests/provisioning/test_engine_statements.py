@@ -1,0 +1,72 @@
+"""What a warm onboarding costs the database, counted statement by statement: the submit
+(person, job, audit event) and the one worker run that plans, writes, verifies and ends it.
+The figures are deterministic (no timing): a change that adds a query per step or per job
+shows here, with the statements listed."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from provisioning import services
+from provisioning.engine import executor
+from provisioning.models import Job
+from tests.provisioning.conftest import drive
+from tests.provisioning.directories import make_directories
+
+# Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory).
+SUBMIT_STATEMENTS = 24
+WORKER_STATEMENTS = 62
+
+
+def onboard(dirs, first: str, last: str) -> Job:
+    request = services.OnboardingRequest(
+        first_name=first, last_name=last, role_templates=[dirs.template]
+    )
+    username = f"{first}.{last}@{dirs.tenant.primary_domain}".lower()
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def statements(context: CaptureQueriesContext) -> list[str]:
+    """What the database was sent, as the bench counts it: without the BEGIN and COMMIT
+    that psycopg sends itself (savepoints count), and without the token buckets and
+    quarantine windows, which live in Redis wherever `REDIS_URL` is set (the tests keep
+    them in the database)."""
+    return [
+        q["sql"]
+        for q in context.captured_queries
+        if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
+        and '"provisioning_connectionbucket"' not in q["sql"]
+    ]
+
+
+def listing(sent: list[str]) -> str:
+    shapes = Counter(sql[:110] for sql in sent)
+    return "\n".join(f"{n:3} {sql}" for sql, n in shapes.most_common())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_onboarding_stays_within_its_statements(on_sandbox):
+    dirs = make_directories(
+        on_sandbox,
+        "stmts",
+        groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
+        apps=["Salesforce"],
+    )
+    warm_up = drive(onboard(dirs, "Warm", "Up"))
+    assert warm_up.status == Job.Status.SUCCEEDED, warm_up.error
+
+    with CaptureQueriesContext(connection) as submit:
+        job = onboard(dirs, "Grace", "Hopper")
+    with CaptureQueriesContext(connection) as run:
+        executor.execute(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    submitted, ran = statements(submit), statements(run)
+    print(f"\nsubmit {len(submitted)}:\n{listing(submitted)}\n\nworker {len(ran)}:\n{listing(ran)}")
+    assert len(submitted) <= SUBMIT_STATEMENTS, listing(submitted)
+    assert len(ran) <= WORKER_STATEMENTS, listing(ran)
