@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from provisioning.engine import memo
 from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
 
@@ -128,7 +129,10 @@ def with_mapping(state: DesiredState, connection, person: dict) -> DesiredState:
     that maps to "" is left out, as an empty attribute is today; the names a directory
     requires stay the person's own."""
     target = mappings.target_key_for(connection)
-    overrides = mappings.overrides_for(connection.tenant_id, target)
+    overrides = memo.remembered(
+        ("mappings", connection.tenant_id, target),
+        lambda: mappings.overrides_for(connection.tenant_id, target),
+    )
     if not overrides:
         return state
     values = mappings.apply(connection.tenant_id, target, mapping_source(state, person), overrides)
@@ -170,8 +174,16 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
     """
     view = _Fields(identity, changes or {})
     Status = identity.Status
-    templates = list(identity.role_templates.all()) if templates is None else list(templates)
-    grants = _live_grants(identity, connection) if grants is None else grants
+    version_key = (identity.pk, identity.desired_version)
+    if templates is None:
+        templates = memo.remembered(
+            ("templates", *version_key), lambda: list(identity.role_templates.all())
+        )
+    templates = list(templates)
+    if grants is None:
+        grants = memo.remembered(
+            ("grants", *version_key, connection.pk), lambda: _live_grants(identity, connection)
+        )
     exceptions = (identity.access_exceptions or {}).get(str(connection.pk))
     version = {"version": identity.desired_version}
     if getattr(connection, "assigned_by_template", False):

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from portal.audit.events import event_for, record, record_all
@@ -28,11 +28,20 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import admission, choosing, elsewhere, guards, outcomes, planner, serial
+from provisioning.engine import (
+    admission,
+    choosing,
+    elsewhere,
+    guards,
+    memo,
+    outcomes,
+    planner,
+    serial,
+)
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
-from provisioning.engine.steps import apply_batch, next_batch
+from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
@@ -44,6 +53,11 @@ PLAN_BACKOFF_STEPS = 4
 
 
 def execute(job_id: int) -> Outcome:
+    with memo.one_run():
+        return _execute(job_id)
+
+
+def _execute(job_id: int) -> Outcome:
     job, blocker = serial.claim(job_id, lease_seconds())
     if job is None:
         # Done already, claimed elsewhere, or behind another job of the person (which
@@ -82,7 +96,10 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     rounds = job.options.get("round", 0)
     plans, problems, choices, read_costs = [], [], [], {}
     accounts = accounts_of(identity)
-    for connection in job.tenant.connections.order_by("kind"):
+    connections = memo.remembered(
+        ("connections", job.tenant_id), lambda: list(job.tenant.connections.order_by("kind"))
+    )
+    for connection in connections:
         account = accounts.get(connection.pk)
         stored_id = account.remote_id if account else ""
         protected = guards.protected(connection.pk, stored_id)
@@ -219,7 +236,7 @@ def _plan_retry_in(error: TransientError, tries: int) -> float:
 def write_steps(job: Job, plans, version: int, read_costs: dict[int, int]) -> None:
     """The round's steps, and the calls each connection has to come in it: the steps and
     the read that verifies them (as costly as this round's read), for the pacing."""
-    first = (job.steps.aggregate(last=Max("order"))["last"] or 0) + 1
+    first = job.steps_total + 1  # orders run 1..steps_total: only this writes steps
     rows = [
         Step(
             job=job,
@@ -289,8 +306,9 @@ def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[A
 def run_steps(job: Job) -> Outcome | None:
     """Apply the round's steps; then the job goes back to planning: its next read verifies."""
     accounts: dict[int, DirectoryAccount] = {}  # by connection: read once, kept current
+    pending = pending_steps(job)
     while True:
-        batch = next_batch(job)
+        batch = next_batch(pending)
         if not batch:
             return end_round(job)
         connection = batch[0].connection
@@ -304,9 +322,20 @@ def run_steps(job: Job) -> Outcome | None:
         retry = apply_batch(job, batch, accounts[connection.pk])
         if retry is not None:
             return retry
-        Job.objects.filter(pk=job.pk).update(
-            lease_until=timezone.now() + timedelta(seconds=lease_seconds())
-        )
+        if any(step.status == Step.Status.FAILED for step in batch):
+            pending = pending_steps(job)  # a failed create skips the directory's other steps
+        else:
+            del pending[: len(batch)]
+        keep_lease(job)
+
+
+def keep_lease(job: Job) -> None:
+    """Extend the job's lease once half of it is spent, so a long round keeps its person."""
+    now = timezone.now()
+    lease = timedelta(seconds=lease_seconds())
+    if job.lease_until is None or job.lease_until - now < lease / 2:
+        job.lease_until = now + lease
+        Job.objects.filter(pk=job.pk).update(lease_until=job.lease_until)
 
 
 def end_round(job: Job) -> None:

@@ -46,14 +46,18 @@ from provisioning.models import DirectoryAccount, Job, Step
 MAX_TRANSIENT_ATTEMPTS = 8
 
 
-def next_batch(job: Job) -> list[Step]:
-    """The next step, or the run of steps its directory can carry in one request (Entra's
-    `$batch` of licence/group/app steps)."""
-    pending = list(
+def pending_steps(job: Job) -> list[Step]:
+    """The job's steps still to run, in order: read once per run of the round."""
+    return list(
         job.steps.filter(status__in=[Step.Status.PENDING, Step.Status.RUNNING])
         .select_related("connection")
-        .order_by("order")[:20]
+        .order_by("order")
     )
+
+
+def next_batch(pending: list[Step]) -> list[Step]:
+    """The next step of `pending`, or the run of steps its directory can carry in one
+    request (Entra's `$batch` of licence/group/app steps)."""
     if not pending:
         return []
     first = pending[0]

@@ -11,6 +11,7 @@ from provisioning.connectors.sign_in import (
     TAP,
     IssuedSignIn,
 )
+from provisioning.engine import memo
 from provisioning.engine.first_sign_in import FIRST_SIGN_IN, Joiner
 from provisioning.engine.planner import PlannedStep, Problem
 from provisioning.first_sign_in import deliveries
@@ -21,7 +22,11 @@ from provisioning.models import Step
 
 class FirstSignInHandler:
     def wanted(self, joiner: Joiner) -> PlannedStep | Problem | None:
-        policy = FirstSignInPolicy.objects.filter(tenant=joiner.tenant).first()
+        tenant = joiner.tenant
+        policy = memo.remembered(
+            ("first_sign_in_policy", tenant.pk),
+            lambda: FirstSignInPolicy.objects.filter(tenant=tenant).first(),
+        )
         connection = joiner.connection
         method = policy.method_for(connection.kind) if policy else ""
         if not method or method not in connector_type(connection).first_sign_in_methods:

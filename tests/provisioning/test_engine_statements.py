@@ -19,7 +19,7 @@ from tests.provisioning.directories import make_directories
 
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory).
 SUBMIT_STATEMENTS = 24
-WORKER_STATEMENTS = 62
+WORKER_STATEMENTS = 52
 
 
 def onboard(dirs, first: str, last: str) -> Job:

@@ -1,0 +1,37 @@
+"""What one run of a job reads more than once and what does not change under it: the
+tenant's connections and settings, and the person's templates and grants for the
+desired-state version the run planned (every change to those raises the version: jobs.ask).
+
+A run plans, applies and reads again within seconds; its second read of the desired state
+then costs one statement (the person, for their version) instead of six. Outside a run
+(previews, pages) nothing is remembered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_reads: ContextVar[dict | None] = ContextVar("engine_run_reads", default=None)
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    token = _reads.set({})
+    try:
+        yield
+    finally:
+        _reads.reset(token)
+
+
+def remembered(key: Hashable, read: Callable[[], T]) -> T:
+    """`read()`, once per run for `key`; every time outside a run."""
+    reads = _reads.get()
+    if reads is None:
+        return read()
+    if key not in reads:
+        reads[key] = read()
+    return reads[key]
