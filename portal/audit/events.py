@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -164,8 +165,43 @@ def _append(chain: list[AuditEvent]) -> None:
         # Stamped under the lock, so seq order and time order agree within a chain.
         event.timestamp = timezone.now()
     seal_after(head, chain)
-    AuditEvent.objects.bulk_create(chain)
-    head.save(update_fields=head.ADVANCED_FIELDS)
+    if connection.vendor == "postgresql":
+        _insert_advancing_head(chain, head)
+    else:
+        AuditEvent.objects.bulk_create(chain)
+        head.save(update_fields=head.ADVANCED_FIELDS)
+
+
+def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> None:
+    """Insert `events` and save the advanced `head` in one statement (PostgreSQL): the head's
+    UPDATE rides in a data-modifying CTE in front of the events' INSERT.
+
+    The locked read cannot join them: the new hashes are HMACs over the old head, made in
+    Python between the two. Both statements are built by Django's compilers, so their columns
+    follow the models. The caller holds the head's row lock, so the UPDATE finds its row."""
+    update = UpdateQuery(AuditChainHead)
+    advanced = {  # pre_save, as save() would: it stamps updated_at
+        name: head._meta.get_field(name).pre_save(head, add=False) for name in head.ADVANCED_FIELDS
+    }
+    update.add_update_values(advanced)
+    update.add_filter("pk", head.pk)
+    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+
+    insert = InsertQuery(AuditEvent)
+    insert.insert_values([f for f in AuditEvent._meta.concrete_fields if not f.primary_key], events)
+    compiler = insert.get_compiler(connection=connection)
+    compiler.returning_fields = [AuditEvent._meta.pk]
+    ((insert_sql, insert_params),) = compiler.as_sql()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH advanced_head AS ({update_sql}) {insert_sql}", (*update_params, *insert_params)
+        )
+        ids = cursor.fetchall()
+    # As bulk_create leaves them: saved, with their ids (RETURNING keeps the VALUES order).
+    for event, (pk,) in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding, event._state.db = False, connection.alias
 
 
 def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:

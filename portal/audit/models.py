@@ -221,7 +221,7 @@ class AuditChainHead(models.Model):
     signature = models.CharField(max_length=64, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
 
-    # What ``advance`` changes, for ``save(update_fields=...)``.
+    # What ``advance`` changes: the columns an append writes back (``events._append``).
     ADVANCED_FIELDS = ("seq", "hash", "key_id", "signature", "signed_at", "updated_at")
 
     def __str__(self) -> str:

@@ -10,6 +10,8 @@ from portal.audit.events import event_for, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from portal.audit.verify import verify_all
 
+from .conftest import is_postgres
+
 pytestmark = pytest.mark.django_db
 
 
@@ -175,5 +177,27 @@ def test_record_all_appends_in_order_under_one_head_per_chain(alice, contoso, fa
     assert (b1.chain_key, b1.seq, b1.prev_hash) == ("tenant:202", 1, GENESIS_HASH)
     assert AuditChainHead.objects.get(chain_key="tenant:101").hash == a3.hash
     assert verify_all().ok
-    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "audit_auditevent"')]
+    # On PostgreSQL the INSERT follows the head's UPDATE in a WITH: "in", not "startswith".
+    inserts = [q for q in queries if 'INSERT INTO "audit_auditevent"' in q["sql"]]
     assert len(inserts) == 2  # one per chain, whatever the number of events
+
+
+def test_an_append_is_a_locked_read_of_the_head_and_one_write(alice, contoso):
+    """PostgreSQL: the head's SELECT ... FOR UPDATE, then its UPDATE and the events' INSERT
+    as one statement. SQLite (no data-modifying WITH): the UPDATE on its own."""
+    with CaptureQueriesContext(connection) as first:
+        record("tenant.create", actor=alice, tenant=contoso)
+    with CaptureQueriesContext(connection) as next_:
+        event = record("tenant.update", actor=alice, tenant=contoso)
+
+    writes = 1 if is_postgres() else 2
+    # A chain's first event also creates its head and reads it again.
+    assert len(first) == 3 + writes
+    assert len(next_) == 1 + writes
+    locked_read, *_ = (q["sql"] for q in next_)
+    assert locked_read.startswith('SELECT "audit_auditchainhead"')
+    assert locked_read.endswith("FOR UPDATE") == is_postgres()
+    head = AuditChainHead.objects.get(chain_key="tenant:101")
+    assert (head.seq, head.hash) == (2, event.hash) and head.signature_problem() is None
+    assert AuditEvent.objects.get(pk=event.pk).hash == event.hash
+    assert verify_all().ok
