@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
-from provisioning.engine import licences, planner
+from provisioning.engine import licences, memo, planner
 from provisioning.engine.plans import replication_window
 from provisioning.models import DirectoryAccount, Job, Step
 
@@ -13,11 +14,28 @@ ADDS = {add: kind for kind, (add, _, _) in planner.ACCESS_ACTIONS.items()}
 REMOVALS = {remove: kind for kind, (_, remove, _) in planner.ACCESS_ACTIONS.items()}
 
 
-def account_for(job: Job, connection) -> DirectoryAccount:
-    account, _ = DirectoryAccount.objects.get_or_create(
-        identity=job.identity, connection=connection
+def accounts_of(identity) -> dict[int, DirectoryAccount]:
+    """The person's directory accounts by connection id: read once per run of a job
+    (engine/memo.py); the run's own writes keep these same rows current."""
+    return memo.remembered(
+        ("accounts", identity.pk),
+        lambda: {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)},
     )
-    return account
+
+
+def account_for(job: Job, connection) -> DirectoryAccount:
+    accounts = accounts_of(job.identity)
+    if connection.pk not in accounts:
+        accounts[connection.pk] = _new_account(job.identity, connection)
+    return accounts[connection.pk]
+
+
+def _new_account(identity, connection) -> DirectoryAccount:
+    try:
+        with transaction.atomic():
+            return DirectoryAccount.objects.create(identity=identity, connection=connection)
+    except IntegrityError:  # made since the run read the person's accounts (an adoption)
+        return DirectoryAccount.objects.get(identity=identity, connection=connection)
 
 
 def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:

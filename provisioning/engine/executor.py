@@ -39,7 +39,7 @@ from provisioning.engine import (
     serial,
 )
 from provisioning.engine import plans as plans_of
-from provisioning.engine.accounts import account_for, link_account
+from provisioning.engine.accounts import account_for, accounts_of, link_account
 from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
@@ -157,11 +157,6 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         return None
     write_steps(job, plans, identity.desired_version, read_costs)
     return None
-
-
-def accounts_of(identity: Identity) -> dict[int, DirectoryAccount]:
-    """The person's directory accounts by connection id, in one query."""
-    return {a.connection_id: a for a in DirectoryAccount.objects.filter(identity=identity)}
 
 
 def max_rounds() -> int:
@@ -305,7 +300,6 @@ def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[A
 
 def run_steps(job: Job) -> Outcome | None:
     """Apply the round's steps; then the job goes back to planning: its next read verifies."""
-    accounts: dict[int, DirectoryAccount] = {}  # by connection: read once, kept current
     pending = pending_steps(job)
     while True:
         batch = next_batch(pending)
@@ -317,9 +311,7 @@ def run_steps(job: Job) -> Outcome | None:
         paced = admission.pace_calls(job, connection, len(batch))
         if paced is not None:
             return paced
-        if connection.pk not in accounts:
-            accounts[connection.pk] = account_for(job, connection)
-        retry = apply_batch(job, batch, accounts[connection.pk])
+        retry = apply_batch(job, batch, account_for(job, connection))
         if retry is not None:
             return retry
         if any(step.status == Step.Status.FAILED for step in batch):
@@ -346,16 +338,24 @@ def end_round(job: Job) -> None:
     if counts["failed"] and not choosing.replan_for_seats(job, counts["failed"]):
         finish_job(job, counts)
         return None
-    Job.objects.filter(pk=job.pk).update(planned=False)
+    if counts["failed"]:
+        Job.objects.filter(pk=job.pk).update(planned=False)
+    # Else written with the next round's steps or the job's end: a run that stops before
+    # either finds nothing pending, comes back here and plans, as this one does.
     job.planned = False
     return None
 
 
 def step_counts(job: Job) -> dict[str, int]:
-    """The job's steps done and failed (skipped counts as failed), in one aggregate."""
+    """The job's steps done and failed (skipped counts as failed), in one aggregate; read
+    once per run for as many steps as the job has."""
     failed = Q(status__in=[Step.Status.FAILED, Step.Status.SKIPPED])
-    return job.steps.aggregate(
-        done=Count("pk", filter=Q(status=Step.Status.SUCCEEDED)), failed=Count("pk", filter=failed)
+    return memo.remembered(
+        ("step_counts", job.pk, job.steps_total),
+        lambda: job.steps.aggregate(
+            done=Count("pk", filter=Q(status=Step.Status.SUCCEEDED)),
+            failed=Count("pk", filter=failed),
+        ),
     )
 
 
@@ -409,17 +409,18 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         person = Identity.objects.select_for_update().filter(pk=job.identity_id).first()
         if person is not None:
             job.identity = person
-        Job.objects.filter(pk=job.pk).update(
-            status=status,
-            finished_at=timezone.now(),
-            lease_until=None,
-            error=error,
+        ended = {
+            "status": status,
+            "finished_at": timezone.now(),
+            "lease_until": None,
+            "error": error,
+            "planned": job.planned,
             **counts,
             **fields,
-        )
-        for name, value in fields.items():
+        }
+        Job.objects.filter(pk=job.pk).update(**ended)
+        for name, value in ended.items():
             setattr(job, name, value)
-        job.status = status
         if status == Job.Status.SUCCEEDED:
             serial.converged(job)
         outcomes.job_finished(job, status)

@@ -52,7 +52,7 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         )
     if not claimed:
         return None, None
-    return Job.objects.select_related("tenant", "identity").get(pk=job_id), None
+    return Job.objects.select_related("tenant", "identity", "requested_by").get(pk=job_id), None
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:

@@ -23,12 +23,10 @@ def job_finished(job: Job, status: str) -> None:
     kind = KINDS.get(status)
     if kind is None:
         return
-    # Read again: the executor wrote error, counts and finished_at with an UPDATE, in this
-    # same transaction, without setting them on `job`.
-    ended = Job.objects.select_related("tenant", "requested_by").get(pk=job.pk)
-    if is_quiet_reconcile(ended, status):
+    # `job` as it ended: the engine sets on it what it wrote (error, counts, finished_at).
+    if is_quiet_reconcile(job, status):
         return
-    emit(kind, tenant=ended.tenant, data=job_data(ended, status, job.identity))
+    emit(kind, tenant=job.tenant, data=job_data(job, status, job.identity))
 
 
 def is_quiet_reconcile(job: Job, status: str) -> bool:
