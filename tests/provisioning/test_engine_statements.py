@@ -18,7 +18,7 @@ from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory).
-SUBMIT_STATEMENTS = 24
+SUBMIT_STATEMENTS = 8
 WORKER_STATEMENTS = 62
 
 
