@@ -72,7 +72,7 @@ def new_job(
 
     `new_identity`: the identity was created in this transaction at `first_version` of this
     job's status; a queued job records that version and is enqueued, without the bump
-    (and its two reads and writes) that `ask` makes for a person who already exists."""
+    (three statements) that `ask` makes for a person who already exists."""
     status = status_for(at=at, hold=hold)
     job = Job.objects.create(
         tenant=identity.tenant,

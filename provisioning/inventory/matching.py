@@ -536,9 +536,9 @@ def summarise(identity: Identity) -> None:
 
 def _person_for_new_identity(identity: Identity) -> None:
     """A new identity has no linked accounts and no row yet: its row is a new one under its
-    key, summarised from the identity alone, in one statement with the policy's read. When a
-    person already holds the key (one the inventory found, or another identity's), the
-    general path settles whose it is: taken over with its accounts, or a key of its own."""
+    key, summarised from the identity alone, made in one INSERT after the policy's read.
+    When a person already holds the key (one the inventory found, or another identity's),
+    the general path settles whose it is: taken over with its accounts, or a key of its own."""
     key = identity_key(policy_for(identity.tenant_id), identity) or f"identity:{identity.pk}"
     row = _person(None, _summary(_as_read(identity), []), key=key)
     row.tenant_id, row.identity_id = identity.tenant_id, identity.pk
