@@ -42,6 +42,21 @@ def _actor_user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
+def status_for(*, at: datetime | None, hold: bool) -> str:
+    """HELD, SCHEDULED (at in the future) or QUEUED: what a new job starts as."""
+    if hold:
+        return Job.Status.HELD
+    if at is not None and at > timezone.now():
+        return Job.Status.SCHEDULED
+    return Job.Status.QUEUED
+
+
+def first_version(status: str) -> int:
+    """The desired-state version a new identity is created at when its first job, made in
+    the same transaction, starts as `status`: what `ask` would make of 0 for a queued job."""
+    return 1 if status == Job.Status.QUEUED else 0
+
+
 def new_job(
     identity: Identity,
     kind: str,
@@ -51,14 +66,14 @@ def new_job(
     at: datetime | None,
     batch: Batch | None,
     hold: bool,
+    new_identity: bool = False,
 ) -> Job:
-    """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit."""
-    if hold:
-        status = Job.Status.HELD
-    elif at is not None and at > timezone.now():
-        status = Job.Status.SCHEDULED
-    else:
-        status = Job.Status.QUEUED
+    """A job that is HELD, SCHEDULED (at in the future) or QUEUED and enqueued on commit.
+
+    `new_identity`: the identity was created in this transaction at `first_version` of this
+    job's status; a queued job records that version and is enqueued, without the bump
+    (three statements) that `ask` makes for a person who already exists."""
+    status = status_for(at=at, hold=hold)
     job = Job.objects.create(
         tenant=identity.tenant,
         identity=identity,
@@ -68,7 +83,11 @@ def new_job(
         batch=batch,
         requested_by=_actor_user(actor),
         options=options,
+        desired_version=identity.desired_version if new_identity else 0,
     )
     if status == Job.Status.QUEUED:
-        ask(job)
+        if new_identity:
+            enqueue_on_commit(job.pk)
+        else:
+            ask(job)
     return job

@@ -16,7 +16,7 @@ from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import first_sign_in, guards, planner
 from provisioning.engine.desired import DesiredState, active_state, in_connection
-from provisioning.jobs import ask, enqueue_on_commit, new_job
+from provisioning.jobs import ask, enqueue_on_commit, first_version, new_job, status_for
 from provisioning.models import Identity, Job, Step
 from tenants import clock, naming
 from tenants.crypto import CredentialError
@@ -186,6 +186,13 @@ def request_onboarding(
     disabled, and a scheduled job enables it on the start date; without, the whole join
     waits for that day."""
     future = request.start_date is not None and request.start_date > clock.tenant_today(tenant)
+    enable_at = at = None
+    if future:
+        start = clock.start_of_day(tenant, request.start_date)
+        if request.create_ahead:
+            enable_at = start
+        else:
+            at = start
     with transaction.atomic():
         identity = Identity.objects.create(
             tenant=tenant,
@@ -199,18 +206,22 @@ def request_onboarding(
             extra_groups=request.extra_groups,
             start_date=request.start_date,
             license_choices=request.license_choices,
+            enable_at=enable_at,
+            provision_from=at,
+            desired_version=first_version(status_for(at=at, hold=False)),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        identity.role_templates.set(request.role_templates)
-        at = None
-        if future:
-            start = clock.start_of_day(tenant, request.start_date)
-            if request.create_ahead:
-                identity.enable_at = start
-            else:
-                at = identity.provision_from = start
-            identity.save(update_fields=["enable_at", "provision_from"])
-        job = new_job(identity, Job.Kind.JOIN, {}, actor=actor, at=at, batch=batch, hold=False)
+        identity.role_templates.add(*request.role_templates)  # one INSERT: a new identity has none
+        job = new_job(
+            identity,
+            Job.Kind.JOIN,
+            {},
+            actor=actor,
+            at=at,
+            batch=batch,
+            hold=False,
+            new_identity=True,
+        )
         if future and request.create_ahead:
             _schedule_enable(identity, request.start_date, actor=actor)
         record(

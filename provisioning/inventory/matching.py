@@ -515,6 +515,9 @@ def identity_saved(sender, instance: Identity, raw: bool = False, **kwargs) -> N
     fields = kwargs.get("update_fields")
     if raw or (fields is not None and not set(fields) & _SUMMARISED):
         return  # e.g. a reconciliation's timestamps: nothing the person's row shows
+    if kwargs.get("created"):
+        _person_for_new_identity(instance)
+        return
     if fields is not None and set(fields) <= _STATUS_ONLY:
         summarise(instance)  # a job's end (joiner to active, leaver to left): the key stays
         return
@@ -529,6 +532,34 @@ def summarise(identity: Identity) -> None:
     Person.objects.filter(identity_id=identity.pk).exclude(**summary).update(
         updated_at=timezone.now(), **summary
     )
+
+
+def _person_for_new_identity(identity: Identity) -> None:
+    """A new identity has no linked accounts and no row yet: its row is a new one under its
+    key, summarised from the identity alone, made in one INSERT after the policy's read.
+    When a person already holds the key (one the inventory found, or another identity's),
+    the general path settles whose it is: taken over with its accounts, or a key of its own."""
+    key = identity_key(policy_for(identity.tenant_id), identity) or f"identity:{identity.pk}"
+    row = _person(None, _summary(_as_read(identity), []), key=key)
+    row.tenant_id, row.identity_id = identity.tenant_id, identity.pk
+    if not _insert_unless_taken(row):
+        _person_for_identity_or_later(identity)
+
+
+def _insert_unless_taken(person: Person) -> bool:
+    """INSERT the row unless its key (or identity) is taken; whether it was. No savepoint:
+    the conflict is no error (a concurrent insert of the key is waited for, then seen)."""
+    meta = Person._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    params = [f.get_db_prep_save(f.pre_save(person, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+            f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING",
+            params,
+        )
+        return cursor.rowcount == 1
 
 
 def _as_read(identity: Identity) -> _Identity:

@@ -18,8 +18,8 @@ from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory).
-SUBMIT_STATEMENTS = 24
-WORKER_STATEMENTS = 52
+SUBMIT_STATEMENTS = 8
+WORKER_STATEMENTS = 47
 
 
 def onboard(dirs, first: str, last: str) -> Job:

@@ -185,6 +185,56 @@ def test_an_identity_has_its_person_at_once_and_gets_its_account_when_linked(alp
     assert person.accounts_count == 1
 
 
+def new_identity(alpha, name: str, **fields) -> Identity:
+    domain = alpha.tenant.primary_domain
+    return Identity.objects.create(
+        tenant=alpha.tenant,
+        first_name=name.title(),
+        last_name="New",
+        display_name=f"{name.title()} New",
+        username=fields.pop("username", f"{name}@{domain}"),
+        email=fields.pop("email", f"{name}@{domain}"),
+        **fields,
+    )
+
+
+def test_a_new_identity_s_row_is_summarised_as_a_later_refresh_would(alpha):
+    ident = new_identity(alpha, "dee", employee_id="E-9")
+    person = Person.objects.get(identity=ident)
+    made = {name: getattr(person, name) for name in matching.SUMMARY}
+
+    Person.objects.filter(pk=person.pk).update(display_name="", search="", enabled=False)
+    matching.refresh_people([person])
+    person.refresh_from_db()
+
+    assert made == {name: getattr(person, name) for name in matching.SUMMARY}
+    assert person.enabled and person.in_scope and person.accounts_count == 0
+    assert "e-9" in person.search.split()
+
+
+def test_a_new_identity_takes_over_the_unmanaged_person_holding_its_key(alpha):
+    domain = alpha.tenant.primary_domain
+    found = add_account(alpha.connection, f"eve@{domain}", display_name="Eve Found")
+    matching.rematch(alpha.tenant)
+    held = Person.objects.get(key=f"eve@{domain}")
+
+    ident = new_identity(alpha, "eve")
+
+    person = Person.objects.get(identity=ident)
+    assert person.pk == held.pk and person.key == f"eve@{domain}"
+    assert list(person.accounts.all()) == [found] and person.accounts_count == 1
+    assert person.display_name == "Eve New"
+
+
+def test_a_new_identity_whose_key_another_identity_holds_gets_a_key_of_its_own(alpha):
+    Policy.objects.create(tenant=alpha.tenant, match_on=Policy.MatchOn.MAIL)
+    first = new_identity(alpha, "fay", email="shared@corp.test")
+    second = new_identity(alpha, "fay.two", email="shared@corp.test")
+
+    assert Person.objects.get(identity=first).key == "shared@corp.test"
+    assert Person.objects.get(identity=second).key == f"identity:{second.pk}"
+
+
 def test_rows_left_empty_go_and_a_deleted_account_alone_is_nobody(alpha):
     gone = add_account(alpha.connection, "gone@x.test")
     matching.rematch(alpha.tenant)
