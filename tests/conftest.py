@@ -1,4 +1,6 @@
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from django.test import override_settings
 from pytest_django.plugin import blocking_manager_key
 
@@ -50,6 +52,25 @@ def _quick_password_hashing():
     production hashers themselves."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_windows():
+    """Each test counts from zero in the fixed-window limits (portal/ratelimit.py): the
+    security events' budget of a minute is shared by everything a process does in it, so a
+    crawl of refused requests just before would leave a test's own refusal unrecorded.
+    Only this process's counters (its REDIS_KEY_PREFIX): the other pytest worker's stay."""
+    forget_rate_counters()
+
+
+def forget_rate_counters() -> None:
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is None:  # the local-memory cache: this process's own
+        cache.clear()
+        return
+    redis = client(write=True)
+    for key in redis.scan_iter(match=cache.make_key(f"{settings.REDIS_KEY_PREFIX}:rate:*")):
+        redis.delete(key)
 
 
 @pytest.fixture(scope="session")
