@@ -17,9 +17,10 @@ from provisioning.models import Job
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
-# Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory).
-SUBMIT_STATEMENTS = 8
-WORKER_STATEMENTS = 47
+# Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory):
+# (the submit, the worker's run). PostgreSQL appends to the audit chain in one statement
+# fewer (portal/audit/events.py).
+STATEMENTS = {"postgresql": (7, 43), "sqlite": (8, 47)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -68,5 +69,6 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox):
     assert job.status == Job.Status.SUCCEEDED, job.error
     submitted, ran = statements(submit), statements(run)
     print(f"\nsubmit {len(submitted)}:\n{listing(submitted)}\n\nworker {len(ran)}:\n{listing(ran)}")
-    assert len(submitted) <= SUBMIT_STATEMENTS, listing(submitted)
-    assert len(ran) <= WORKER_STATEMENTS, listing(ran)
+    submit_ceiling, worker_ceiling = STATEMENTS[connection.vendor]
+    assert len(submitted) <= submit_ceiling, listing(submitted)
+    assert len(ran) <= worker_ceiling, listing(ran)
