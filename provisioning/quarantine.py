@@ -68,15 +68,23 @@ def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") 
     4xx answers, which say nothing about the connection's health, nor throttling. When more
     than THRESHOLD of the last WINDOW outcomes failed (with at least MIN_CALLS seen), open
     the breaker and return True (only on the call that tipped it)."""
-    entry = SUCCESS if ok else FAILURE + reason[:REASON_CHARS]
+    return record_outcomes(connection, [(ok, reason)])
+
+
+def record_outcomes(connection: DirectoryConnection, outcomes: list[tuple[bool, str]]) -> bool:
+    """`record_outcome` for several operations at once, oldest first (a batch's steps): one
+    round trip to the window, not one per step."""
+    if not outcomes:
+        return False
+    entries = [SUCCESS if ok else FAILURE + reason[:REASON_CHARS] for ok, reason in outcomes]
     # An answer that was not a throttle ends the connection's run of throttles.
     if settings.REDIS_URL:
         throttle.calm(connection)
-        outcomes = _redis_window(settings.REDIS_URL).push(connection.pk, entry)
-        return _quarantine_if_failing(connection, outcomes) if _failing(outcomes) else False
+        window = _redis_window(settings.REDIS_URL).push(connection.pk, entries)
+        return _quarantine_if_failing(connection, window) if _failing(window) else False
     with transaction.atomic():
         bucket = locked_bucket(connection.pk, bucket_capacity(connection))
-        bucket.outcomes = [entry, *without_streak(bucket.outcomes)][:WINDOW]
+        bucket.outcomes = [*reversed(entries), *without_streak(bucket.outcomes)][:WINDOW]
         bucket.save(update_fields=["outcomes"])
         return _failing(bucket.outcomes) and _quarantine_if_failing(connection, bucket.outcomes)
 
@@ -469,11 +477,12 @@ class _RedisWindow:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, decode_responses=True)
 
-    def push(self, pk: int, entry: str) -> list[str]:
-        """Add `entry` and return the window after it, newest first, in one MULTI/EXEC."""
+    def push(self, pk: int, entries: list[str]) -> list[str]:
+        """Add `entries` (oldest first) and return the window after them, newest first, in
+        one MULTI/EXEC."""
         key = _key(pk)
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, entry).ltrim(key, 0, WINDOW - 1).expire(key, WINDOW_TTL_S)
+            pipe.lpush(key, *entries).ltrim(key, 0, WINDOW - 1).expire(key, WINDOW_TTL_S)
             pipe.lrange(key, 0, -1)
             return pipe.execute()[-1]
 

@@ -93,6 +93,7 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
     settled = Settled()
     for step, (error, result) in zip(steps, results, strict=True):
         settle(job, account, step, error, result, elapsed_ms, settled)
+    quarantine.record_outcomes(steps[0].connection, settled.health)
     write_outcomes(job, account, steps, settled)
     if settled.retry_in:
         return wait(job, "Retrying after a temporary failure", settled.retry_in)
@@ -105,6 +106,8 @@ class Settled:
     `write_outcomes` in one go."""
 
     events: list[AuditEvent] = field(default_factory=list)
+    # For the connection's breaker (quarantine.py): (ok, why not), oldest first.
+    health: list[tuple[bool, str]] = field(default_factory=list)
     account_fields: set[str] = field(default_factory=set)  # the account's, changed by steps
     skip_rest: str = ""  # why the connection's remaining steps are skipped
     retry_in: float | None = None
@@ -285,10 +288,10 @@ def settle(
             return
         # Only the give-up counts towards quarantine: a failure a retry absorbs says little.
         if not isinstance(error, ReplicationLagError):
-            quarantine.record_outcome(connection, ok=False, reason=error.message)
+            settled.health.append((False, error.message))
         error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
     elif error is None:
-        quarantine.record_outcome(connection, ok=True)
+        settled.health.append((True, ""))
         settled.account_fields.update(accounts.applied(account, step, result))
     status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
     set_outcome(step, status, error, result=result, elapsed_ms=elapsed_ms)

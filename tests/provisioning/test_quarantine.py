@@ -42,6 +42,18 @@ def test_failures_below_min_calls_do_not_quarantine(alpha):
     assert events("connection.quarantine", conn) == []
 
 
+def test_a_batchs_outcomes_count_as_the_same_outcomes_one_by_one(alpha):
+    conn = alpha.connection
+    succeed(conn, 10)
+    batch = [(False, "HTTP 503")] * 10 + [(True, "")] + [(False, "HTTP 500: the last")]
+    # 11 failures of the last 20 once the batch is in, the newest naming why.
+    assert quarantine.record_outcomes(conn, batch) is True
+    assert quarantine.failure_share(conn) == (11, 20)
+    conn.refresh_from_db()
+    assert conn.quarantine_reason == "11 of the last 20 operations failed: HTTP 500: the last"
+    assert len(events("connection.quarantine", conn)) == 1
+
+
 def test_trips_once_just_above_the_threshold_with_one_audit_event(alpha):
     conn = alpha.connection
     assert succeed(conn, 10) == [False] * 10
