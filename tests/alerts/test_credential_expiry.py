@@ -1,7 +1,7 @@
 """Credential expiry: read from the Entra app registration over the real sandbox, typed in
 for Okta and SCIM, and `credential.expiring` told once per threshold per expiry date."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -60,7 +60,10 @@ def test_the_entra_secret_in_use_is_read_from_the_app_registration(on_sandbox):
 
 def test_the_daily_check_tells_the_directory_s_date_with_the_connection_page(on_sandbox):
     dirs = make_directories(on_sandbox, "expiry-check")
-    set_secret_end(dirs, datetime.now(UTC) + timedelta(days=5, hours=1))
+    # Noon, five days on: "5 days left" at any hour of today (now + 5 days and an hour is
+    # tomorrow's date when the check runs after 23:00).
+    noon = datetime.combine(timezone.localdate() + timedelta(days=5), time(12))
+    set_secret_end(dirs, timezone.make_aware(noon).astimezone(UTC))
     connection = dirs.tenant.connections.get(kind="entra")
 
     assert expiry.check_all() == 1

@@ -37,7 +37,8 @@ def test_an_onboarding_ends_with_a_signed_job_succeeded(on_sandbox, worker):
     )
     username = services.suggest_username(dirs.tenant, request)
     job = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
-    assert wait_for_job(job.pk).status == Job.Status.SUCCEEDED
+    ended = wait_for_job(job.pk)
+    assert ended.status == Job.Status.SUCCEEDED
 
     delivery = wait_for_delivery("job.succeeded")
     assert delivery.endpoint_id == endpoint.pk and delivery.attempts == 1
@@ -46,6 +47,9 @@ def test_an_onboarding_ends_with_a_signed_job_succeeded(on_sandbox, worker):
     body = json.loads(got["body"])
     assert body["data"]["job"]["id"] == job.pk and body["data"]["job"]["status"] == "succeeded"
     assert body["data"]["job"]["url"].endswith(f"/jobs/{job.pk}/")
+    # What the job's end wrote, as the job page shows it.
+    assert body["data"]["job"]["steps_total"] == ended.steps_total > 0
+    assert body["data"]["job"]["finished_at"] == ended.finished_at.isoformat()
     assert body["data"]["person"]["display_name"] == "Grace Hopper"
     assert body["tenant"]["slug"] == dirs.tenant.slug
     assert body["ticket"]["dedupe_key"] == f"msp-portal:{dirs.tenant.slug}:job:{job.pk}"
