@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal.audit.events import event_for, record_all
 from portal.audit.models import AuditEvent
+from portal.bulk_rows import set_many
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
@@ -124,7 +125,9 @@ def write_outcomes(
     with transaction.atomic():
         if settled.account_fields:
             account.save(update_fields=sorted(settled.account_fields))
-        Step.objects.bulk_update(steps, OUTCOME_FIELDS)
+        set_many(
+            Step, OUTCOME_FIELDS, [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
+        )
         if settled.events:
             record_all(settled.events)
         if settled.skip_rest:

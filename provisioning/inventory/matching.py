@@ -29,6 +29,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
+from portal.bulk_rows import set_many
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import Tenant
@@ -361,8 +362,8 @@ def _store(tenant: Tenant, wanted: dict[str, _Wanted]) -> dict[str, int]:
             changed.append((pk, key, identity_id, now, *summary))
     # Re-keyed rows take a placeholder key first, so that two rows swapping keys never hold
     # the same one in between (unique per tenant, checked row by row).
-    _bulk_set(Person, ["key"], rekeyed)
-    _bulk_set(Person, ["key", "identity", "updated_at", *SUMMARY], changed)
+    set_many(Person, ["key"], rekeyed)
+    set_many(Person, ["key", "identity", "updated_at", *SUMMARY], changed)
     Person.objects.bulk_create([person for _, person in new], batch_size=BATCH)
     rows.update((key, person.pk) for key, person in new)
     return rows
@@ -372,42 +373,7 @@ def _attach(accounts: list[_Account], wanted: dict[str, _Wanted], people: dict[s
     """Point every account at its person's row (None for a deleted account left alone)."""
     person_of = {a.pk: people[key] for key, want in wanted.items() for a in want.accounts}
     moved = [(a.pk, person_of.get(a.pk)) for a in accounts if a.person_id != person_of.get(a.pk)]
-    _bulk_set(Account, ["person"], moved)
-
-
-def _bulk_set(model, fields: list[str], rows: list[tuple]) -> None:
-    """Set `fields` of many rows, each given as (pk, *values): one UPDATE ... FROM (VALUES ...)
-    a batch. Django's bulk_update builds a CASE expression per row and field, which costs
-    seconds per ten thousand rows; the first match of a tenant moves every account."""
-    if not rows:
-        return
-    meta = model._meta
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    quote = connection.ops.quote_name
-    # PostgreSQL types a VALUES list from its rows, and a parameter alone has no type.
-    cast = connection.vendor == "postgresql"
-    slot = "({})".format(
-        ", ".join(f"CAST(%s AS {f.db_type(connection)})" if cast else "%s" for f in columns)
-    )
-    table = quote(meta.db_table)
-    assignments = ", ".join(
-        f"{quote(f.column)} = v.column{n}" for n, f in enumerate(columns[1:], start=2)
-    )
-    limit = connection.features.max_query_params or BATCH * len(columns)
-    size = max(1, min(BATCH, limit // len(columns)))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            batch = rows[start : start + size]
-            params = [
-                f.get_db_prep_save(value, connection)
-                for row in batch
-                for f, value in zip(columns, row, strict=True)
-            ]
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(batch))})"  # noqa: S608
-                f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1",
-                params,
-            )
+    set_many(Account, ["person"], moved)
 
 
 # --- one person at a time --------------------------------------------------------------------
@@ -501,7 +467,7 @@ def _refresh_batch(pks: list[int]) -> None:
         summary = _summary(identity, mine)
         if summary != tuple(old):
             changed.append((pk, now, *summary))
-    _bulk_set(Person, ["updated_at", *SUMMARY], changed)
+    set_many(Person, ["updated_at", *SUMMARY], changed)
     if empty:
         Account.objects.filter(person_id__in=empty).update(person=None)
         Person.objects.filter(pk__in=empty).delete()
