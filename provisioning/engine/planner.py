@@ -383,7 +383,7 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
             continue  # a new account holds nothing to take away
         mode = desired.removal.get(kind, MANAGED)
         if mode == STRIP:
-            _plan_strip(plan, kind, resources, wanted_ids, desired)
+            _plan_strip(plan, kind, resources, wanted_ids, desired, account.managed.get(kind, []))
         elif mode == MANAGED:
             _plan_unmanaged(plan, kind, resources, wanted_ids, account.managed.get(kind, []))
     if connector.supports_licences:
@@ -442,8 +442,10 @@ def _entry(kind: str, resources: list[Resource], name: str) -> tuple[Resource | 
     return (find(resources, app), role) if role else (None, "")
 
 
-def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired) -> None:
-    """A leaver: everything held goes, but the kept groups and what the directory manages."""
+def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, managed) -> None:
+    """A leaver: everything held goes, but the kept groups and what the directory manages.
+    What the portal gave (`managed`) is no exception even when no template explains it now:
+    a move asked with the leave had not taken it away yet."""
     _, remove, param = ACCESS_ACTIONS[kind]
     kept = {k.casefold() for k in desired.keep_groups} if kind == "groups" else set()
     removed = []
@@ -457,7 +459,8 @@ def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired) -> N
             continue
         plan.steps.append(PlannedStep(remove, ref["name"], {param: resource_id}))
         removed.append(ref)
-    _note_exceptions(plan, desired, kind, removed)
+    given = {m.get("id") for m in managed}
+    _note_exceptions(plan, desired, kind, [ref for ref in removed if ref["id"] not in given])
 
 
 def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: list) -> None:

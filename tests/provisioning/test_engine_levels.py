@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -200,6 +201,35 @@ def test_drift_behind_the_portals_back_is_converged_and_recorded(on_sandbox, wor
     assert set(drift.after["differs"]) == {"Add to group Sales", f"Allow sign-in {upn}"}
     # Checked just now: not due again within the interval.
     assert periodic.reconcile_due_people() == 0
+
+
+def test_a_leave_asked_with_a_move_keeps_no_exception_of_the_old_role(on_sandbox, worker):
+    """The old role's access the portal gave is still held when the leave strips it (the
+    move had not run yet): it is not access someone gave by hand, so a restore gives the new
+    role only."""
+    dirs = make_directories(on_sandbox, "moveleave")
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "Finance"], department="Support"
+    )
+    joined = wait_for_job(join(dirs).pk)
+    assert held(dirs, joined.identity.username) == SALES
+    with transaction.atomic():  # both asked before either job runs
+        change = lifecycle.ChangeRequest([support])
+        move = lifecycle.request_change(joined.identity, change, actor="system")
+        leave = lifecycle.request_offboarding(joined.identity, NO_DELETE, actor="system")
+    assert wait_for_job(move.pk).status == Job.Status.SUCCEEDED
+    assert wait_for_job(leave.pk).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=joined.identity_id)
+    assert identity.access_exceptions in ({}, {str(dirs.tenant.connections.get().pk): {}})
+    restore = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
+    assert restore.status == Job.Status.SUCCEEDED
+    assert held(dirs, joined.identity.username) == {
+        "present": True,
+        "enabled": True,
+        "groups": {"Staff", "Finance"},
+        "licenses": set(),
+        "apps": set(),
+    }
 
 
 def test_access_no_template_explains_is_taken_at_the_leave_and_given_back_by_a_restore(
