@@ -322,10 +322,12 @@ def run_steps(job: Job) -> Outcome | None:
 
 
 def keep_lease(job: Job) -> None:
-    """Extend the job's lease once half of it is spent, so a long round keeps its person."""
+    """Extend the job's lease once a quarter of it is spent, so a long round keeps its
+    person: a short job (most) writes no lease after its batches, and a long one is never
+    more than three quarters of a lease from its last extension."""
     now = timezone.now()
     lease = timedelta(seconds=lease_seconds())
-    if job.lease_until is None or job.lease_until - now < lease / 2:
+    if job.lease_until is None or job.lease_until - now < lease * 3 / 4:
         job.lease_until = now + lease
         Job.objects.filter(pk=job.pk).update(lease_until=job.lease_until)
 
