@@ -102,7 +102,9 @@ class _RowConnector(Answered):
             raise self._directory.error
         known = {read: self._answers[read] for read in reads if read in self._answers}
         rest = [read for read in reads if read not in known]
-        if rest:
+        # A connector that reads as it is asked (a SCIM app) answers the rest when the plan
+        # calls its methods.
+        if rest and getattr(self._connector, "read_ahead", None) is not None:
             known |= await self._connector.read_ahead(rest)
         return known
 

@@ -19,6 +19,7 @@ from tests.provisioning.bulk_support import (
     sandbox_tenant,
     upload,
 )
+from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,24 @@ def test_template_imports_cleanly(client, dirs):
     offboard = client.get(url + "?kind=offboard").content
     response = upload(client, dirs.tenant, offboard, kind="offboard", **OFFBOARD_OPTIONS)
     assert "The file has its header but no rows" in response.content.decode()
+
+
+def test_a_tenant_with_a_scim_app_previews_its_rows(client, on_sandbox):
+    """A SCIM app's connector reads as it is asked (no read-ahead): the file's preview
+    looks its rows up there one by one, beside the directory's read-ahead."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkscim")
+    slack = connect(dirs.tenant, make_app(on_sandbox, "slack"))
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": []}]  # Sales gives Slack
+    dirs.template.save()
+    client.force_login(dirs.technician)
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 1, 1)
+
+
+def test_a_tenant_with_okta_beside_entra_previews_its_rows(client, on_sandbox):
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkokta", kinds=("entra", "okta"))
+    client.force_login(dirs.technician)
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 1, 1)
