@@ -340,10 +340,9 @@ def end_round(job: Job) -> None:
     if counts["failed"] and not choosing.replan_for_seats(job, counts["failed"]):
         finish_job(job, counts)
         return None
-    if counts["failed"]:
-        Job.objects.filter(pk=job.pk).update(planned=False)
-    # Else written with the next round's steps or the job's end: a run that stops before
-    # either finds nothing pending, comes back here and plans, as this one does.
+    # `planned = false`: a replan for seats has written it; else it is written with the next
+    # round's steps or the job's end. A run that stops before either finds nothing pending,
+    # comes back here and plans, as this one does.
     job.planned = False
     return None
 
