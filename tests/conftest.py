@@ -5,7 +5,7 @@ from django.test import override_settings
 from pytest_django.plugin import blocking_manager_key
 
 from portal.models import Role
-from tests import settle
+from tests import caches, settle
 from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, worker_env
 from tests.sandbox.server import running_sandbox
@@ -60,17 +60,7 @@ def _fresh_rate_windows():
     security events' budget of a minute is shared by everything a process does in it, so a
     crawl of refused requests just before would leave a test's own refusal unrecorded.
     Only this process's counters (its REDIS_KEY_PREFIX): the other pytest worker's stay."""
-    forget_rate_counters()
-
-
-def forget_rate_counters() -> None:
-    client = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if client is None:  # the local-memory cache: this process's own
-        cache.clear()
-        return
-    redis = client(write=True)
-    for key in redis.scan_iter(match=cache.make_key(f"{settings.REDIS_KEY_PREFIX}:rate:*")):
-        redis.delete(key)
+    caches.forget(cache, f"{settings.REDIS_KEY_PREFIX}:rate:*")
 
 
 @pytest.fixture(scope="session")

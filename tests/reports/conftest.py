@@ -8,6 +8,7 @@ from django.core.cache import caches
 
 from reports import licences
 from reports.licences import SkuSeats, Snapshot
+from tests.caches import forget
 from tests.reports.history import access_request, at, job, person
 
 START, END = date(2026, 1, 5), date(2026, 1, 18)  # Monday 5 to Sunday 18 January 2026
@@ -23,17 +24,8 @@ def no_licence_readings():
 
 
 def forget_licence_readings() -> None:
-    """This test process's readings only. On Redis, `clear()` is FLUSHDB: it would also wipe
-    the other pytest worker's counters (sign-in budgets, rate limits) in the middle of its
-    tests, which then count from zero again."""
-    snapshots = caches["snapshots"]
-    client = getattr(getattr(snapshots, "_cache", None), "get_client", None)
-    if client is None:  # the file cache of a run without Redis: this process's own
-        snapshots.clear()
-        return
-    redis = client(write=True)
-    for key in redis.scan_iter(match=snapshots.make_key("*")):
-        redis.delete(key)
+    """This test process's readings only (the snapshots cache's keys carry its prefix)."""
+    forget(caches["snapshots"], "*")
 
 
 @dataclass
