@@ -57,6 +57,20 @@ SALES = {
     "apps": {"Salesforce"},
 }
 LEFT = {"present": True, "enabled": False, "groups": set(), "licenses": set(), "apps": set()}
+# What the Support role gives: a mover from Sales keeps only this.
+SUPPORT = {
+    "present": True,
+    "enabled": True,
+    "groups": {"Staff", "Finance"},
+    "licenses": set(),
+    "apps": set(),
+}
+
+
+def support_template(dirs) -> RoleTemplate:
+    return RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "Finance"], department="Support"
+    )
 
 
 def graph(dirs, method: str, path: str, body: dict | None = None):
@@ -89,9 +103,7 @@ def test_a_leave_asked_while_the_join_runs_ends_with_the_person_left(on_sandbox,
 
 def test_a_move_asked_before_the_joins_adds_leaves_only_the_new_role(on_sandbox, worker):
     dirs = make_directories(on_sandbox, "racymove")
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "Finance"], department="Support"
-    )
+    support = support_template(dirs)
     dirs.behave("entra", latency_ms=250)
     joining = join(dirs)
     wait_for_step(joining, "create_user")
@@ -100,13 +112,7 @@ def test_a_move_asked_before_the_joins_adds_leaves_only_the_new_role(on_sandbox,
     assert wait_for_job(joining.pk).status == Job.Status.SUCCEEDED
     assert wait_for_job(move.pk).status == Job.Status.SUCCEEDED
     dirs.behave("entra", latency_ms=0)
-    assert held(dirs, joining.identity.username) == {
-        "present": True,
-        "enabled": True,
-        "groups": {"Staff", "Finance"},
-        "licenses": set(),
-        "apps": set(),
-    }
+    assert held(dirs, joining.identity.username) == SUPPORT
 
 
 @pytest.fixture
@@ -208,9 +214,7 @@ def test_a_leave_asked_with_a_move_keeps_no_exception_of_the_old_role(on_sandbox
     move had not run yet): it is not access someone gave by hand, so a restore gives the new
     role only."""
     dirs = make_directories(on_sandbox, "moveleave")
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "Finance"], department="Support"
-    )
+    support = support_template(dirs)
     joined = wait_for_job(join(dirs).pk)
     assert held(dirs, joined.identity.username) == SALES
     with transaction.atomic():  # both asked before either job runs
@@ -223,13 +227,7 @@ def test_a_leave_asked_with_a_move_keeps_no_exception_of_the_old_role(on_sandbox
     assert identity.access_exceptions in ({}, {str(dirs.tenant.connections.get().pk): {}})
     restore = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
     assert restore.status == Job.Status.SUCCEEDED
-    assert held(dirs, joined.identity.username) == {
-        "present": True,
-        "enabled": True,
-        "groups": {"Staff", "Finance"},
-        "licenses": set(),
-        "apps": set(),
-    }
+    assert held(dirs, joined.identity.username) == SUPPORT
 
 
 def test_access_no_template_explains_is_taken_at_the_leave_and_given_back_by_a_restore(
