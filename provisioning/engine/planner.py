@@ -176,7 +176,7 @@ async def _plan_account(
     else:
         if not account.remote_id:
             plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": plan.user.id}))
-        await _plan_user(connector, plan, desired, one_shots)
+        await _plan_user(connector, plan, desired, one_shots, account.managed.get("apps", []))
         await mailbox.plan_handover(connector, plan, desired)  # before the licences go
     await manager.plan_manager(connector, plan, desired)
     await _plan_access(connector, plan, desired, account)
@@ -235,7 +235,9 @@ def _plan_absent(connector, plan: Plan, desired: DesiredState) -> None:
         plan.steps.append(PlannedStep(PURGE_USER, desired.username, params))
 
 
-async def _plan_user(connector, plan: Plan, desired: DesiredState, one_shots) -> None:
+async def _plan_user(
+    connector, plan: Plan, desired: DesiredState, one_shots, managed_apps: list
+) -> None:
     user = plan.user
     if RESET_PASSWORD in one_shots and connector.sets_passwords:
         plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
@@ -245,12 +247,14 @@ async def _plan_user(connector, plan: Plan, desired: DesiredState, one_shots) ->
     if desired.enabled and not user.enabled:
         plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
     elif desired.enabled is False:
-        await _plan_disable(connector, plan, desired)
+        await _plan_disable(connector, plan, desired, managed_apps)
     if REVOKE_SESSIONS in one_shots and connector.revokes_sessions:
         plan.steps.append(PlannedStep(REVOKE_SESSIONS, user.username))
 
 
-async def _plan_disable(connector, plan: Plan, desired: DesiredState) -> None:
+async def _plan_disable(connector, plan: Plan, desired: DesiredState, managed_apps) -> None:
+    """Okta's deactivate drops every app assignment: those the portal gave (`managed_apps`)
+    are no exception, as in `_plan_strip`."""
     user, modes = plan.user, connector.disable_modes
     mode = (desired.disable_mode if desired.disable_mode in modes else modes[0]) if modes else ""
     deactivate = mode == "deactivate"
@@ -263,7 +267,8 @@ async def _plan_disable(connector, plan: Plan, desired: DesiredState) -> None:
         dropped = [_ref(apps, app_id) for app_id in sorted(plan.access.apps)]
         params["drops_apps"] = dropped
         label += " (deactivate: drops app assignments)"
-        _note_exceptions(plan, desired, "apps", dropped)
+        given = {m.get("id") for m in managed_apps}
+        _note_exceptions(plan, desired, "apps", [a for a in dropped if a["id"] not in given])
     plan.steps.append(PlannedStep(DISABLE_USER, label, params))
 
 

@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 import pytest
+from django.db import transaction
 
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
@@ -241,3 +242,33 @@ def test_a_restore_activates_a_deactivated_leaver_and_waits_for_okta(on_sandbox,
     status, groups, apps = held(dirs, identity.username)
     assert status == "ACTIVE" and {"Staff", "Sales"} <= groups
     assert apps == {"Salesforce", "VPN", "Slack"}  # VPN and Slack back with their groups
+
+
+def test_a_deactivating_leave_asked_with_a_move_keeps_no_exception_of_the_old_role(
+    on_sandbox, worker
+):
+    """Deactivation drops the old role's app, which the portal gave (the move had not run
+    yet): not access someone gave by hand, so a restore gives the new role's access only."""
+    dirs = okta_world(on_sandbox)
+    identity = join(dirs).identity
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff"], department="Support"
+    )
+    deactivate = lifecycle.OffboardingOptions(delete_after_days=None, okta_mode="deactivate")
+    with transaction.atomic():  # both asked before either job runs
+        move = lifecycle.request_change(
+            identity, lifecycle.ChangeRequest([support]), actor="system"
+        )
+        leave = lifecycle.request_offboarding(identity, deactivate, actor="system")
+    assert wait_for_job(move.pk).status == Job.Status.SUCCEEDED
+    assert wait_for_job(leave.pk).status == Job.Status.SUCCEEDED
+    assert held(dirs, identity.username)[0] == "DEPROVISIONED"
+    identity.refresh_from_db()
+    exceptions = identity.access_exceptions
+    assert not any(refs for kinds in exceptions.values() for refs in kinds.values()), exceptions
+
+    restore = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
+    assert restore.status == Job.Status.SUCCEEDED
+    status, groups, apps = held(dirs, identity.username)
+    assert status == "ACTIVE" and groups >= {"Staff"} and "Sales" not in groups
+    assert apps == {"VPN", "Slack"}  # through Staff and Everyone; Salesforce stays gone
