@@ -239,9 +239,12 @@ CREDENTIAL_KEYS = (
     else env.list("CREDENTIAL_KEYS", default=[_dev_credential_key(SECRET_KEY)])
 )
 
-# Celery: Redis when configured, otherwise a broker on the file system that needs no server.
-# (A host name in the URL, though the file system broker uses none: kombu warns without one.)
+# Celery: Redis when configured, otherwise a broker on the file system that needs no server
+# (kombu's, each message written whole first: portal/broker.py). A host name in the URL,
+# though the file system broker uses none: kombu warns without one.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem")
+CELERY_BROKER_TRANSPORT = "portal.broker:Transport" if FILESYSTEM_BROKER else None
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
@@ -251,7 +254,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
+    if FILESYSTEM_BROKER
     else {}
 )
 if CELERY_BROKER_TRANSPORT_OPTIONS:
