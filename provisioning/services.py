@@ -113,6 +113,15 @@ def desired_for(
     return active_state(person, request.role_templates, tenant, connection=connection)
 
 
+def joiner_in(
+    tenant: Tenant, request: OnboardingRequest, username: str, connection
+) -> DesiredState:
+    """The joiner of an onboarding form as `connection`'s plan wants them: its attribute
+    mappings applied and, in an app given by templates, the app's account and groups."""
+    mapped = desired_for(tenant, request, username, connection)
+    return in_connection(mapped, request.role_templates, connection)
+
+
 def preview_onboarding(
     tenant: Tenant,
     request: OnboardingRequest,
@@ -128,8 +137,7 @@ def preview_onboarding(
     def plan(connector, connection, remote_id):
         manager = (request.attributes or {}).get("manager") or ""
         due = first_sign_in.wanted(first_sign_in.Joiner(tenant, connection, manager))
-        mapped = desired_for(tenant, request, username, connection)
-        wanted = in_connection(mapped, request.role_templates, connection)
+        wanted = joiner_in(tenant, request, username, connection)
         return first_sign_in.planned(
             lambda: planner.plan_onboarding(
                 connector, connection.pk, wanted, tenant.link_existing_accounts

@@ -1,7 +1,9 @@
 """The single onboarding form's dry run (`services.preview_onboarding`), for every row of a
-file at once: each directory's lookups for all rows in one read, its catalogues read once,
-and the seats of each licence counted across the rows in file order — five rows wanting the
-last three seats leave two rows without one, as the directory would.
+file at once: each directory's lookups for all rows in one read (a SCIM app's from one
+listing of its users, where that is cheaper than a lookup per row), its catalogues and the
+tenant's attribute mappings read once, and the seats of each licence counted across the
+rows in file order — five rows wanting the last three seats leave two rows without one, as
+the directory would.
 
 A row whose plan has a blocking problem (no free seat, an unknown group or app, an address
 that someone in the directory holds) is not ready: it shows the problem and the choices the
@@ -19,7 +21,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import Answered, Resource
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import licences, planner
+from provisioning.engine import licences, memo, planner
 from provisioning.engine.planner import AccountView
 from tenants.crypto import CredentialError
 from tenants.models import RoleTemplate, Tenant
@@ -52,7 +54,7 @@ class _Directory:
     def __init__(self, connection):
         self.connection = connection
         self.answers: dict = {}
-        self.error: ConnectorError | None = None
+        self.error: ConnectorError | TimeoutError | None = None
         self.taken: Counter = Counter()
         try:
             self.connector = connector_for(connection)
@@ -60,7 +62,9 @@ class _Directory:
             self.connector = None
 
     def prefetch(self, desired_states: list) -> None:
-        if self.connector is None or getattr(self.connector, "read_ahead", None) is None:
+        """The reads of every row's plan, made now; `desired_states`: the rows in this
+        connection (its mappings applied; in an app, present only where a template gives it)."""
+        if self.connector is None:
             return
         reads = list(
             dict.fromkeys(
@@ -72,9 +76,16 @@ class _Directory:
         if not reads:
             return
         try:
-            self.answers = bridge.run(self.connector.read_ahead(reads), timeout=READ_TIMEOUT_S)
-        except ConnectorError as exc:
+            self.answers = bridge.run(self._read(reads), timeout=READ_TIMEOUT_S)
+        except (ConnectorError, TimeoutError) as exc:  # a big app's listing may take long
             self.error = exc  # every row's dry run says it, as the form's would
+
+    async def _read(self, reads: list) -> dict:
+        if getattr(self.connector, "read_ahead", None) is not None:
+            return await self.connector.read_ahead(reads)
+        if getattr(self.connector, "find_users", None) is not None:
+            return await _listed(self.connector, reads)
+        return {}
 
     def for_row(self, _connection):
         if self.connector is None:
@@ -102,8 +113,8 @@ class _RowConnector(Answered):
             raise self._directory.error
         known = {read: self._answers[read] for read in reads if read in self._answers}
         rest = [read for read in reads if read not in known]
-        # A connector that reads as it is asked (a SCIM app) answers the rest when the plan
-        # calls its methods.
+        # A connector that reads as it is asked (a SCIM app whose listing would cost more
+        # than its lookups) answers the rest when the plan calls its methods.
         if rest and getattr(self._connector, "read_ahead", None) is not None:
             known |= await self._connector.read_ahead(rest)
         return known
@@ -116,6 +127,20 @@ class _RowConnector(Answered):
             for sku in skus
             for used in [sku.detail["consumed"]]
         ]
+
+
+async def _listed(connector, reads: list) -> dict:
+    """A SCIM app's lookups (`find_user`, and `access_of` for whom it finds) answered from one
+    listing of its users; none where the listing would cost more (each row asks)."""
+    usernames = [read[1] for read in reads if read[0] == "find_user"]
+    found = await connector.find_users(usernames) if usernames else None
+    answers: dict = {}
+    for username, held in (found or {}).items():
+        user, access = held or (None, None)
+        answers[("find_user", username)] = user
+        if user is not None:
+            answers[("access_of", user.id)] = access
+    return answers
 
 
 def needs_choice(row) -> bool:
@@ -164,9 +189,21 @@ def check(tenant: Tenant, rows: list) -> list[str]:
         return []
     requests = [onboarding_request(row.data, templates) for row in checked]
     directories = {c.pk: _Directory(c) for c in connections}
-    desired = [services.desired_for(tenant, r, r.username) for r in requests]
-    for directory in directories.values():
-        directory.prefetch(desired)
+    with memo.one_run():  # the tenant's mappings and settings: read once for the file
+        for directory in directories.values():
+            directory.prefetch(
+                [services.joiner_in(tenant, r, r.username, directory.connection) for r in requests]
+            )
+        unread = _preview_rows(tenant, checked, requests, connections, directories)
+    return [
+        f"{kind} could not be read ({error}), so seats, groups and apps were not checked there; "
+        "each job checks again before it changes anything."
+        for kind, error in unread.items()
+    ]
+
+
+def _preview_rows(tenant, checked, requests, connections, directories) -> dict[str, str]:
+    """Each row's dry run, in file order; the connections that could not be read."""
 
     def connector_of(connection):
         return directories[connection.pk].for_row(connection)
@@ -182,11 +219,7 @@ def check(tenant: Tenant, rows: list) -> list[str]:
                 unread.setdefault(connection.label, error)
             elif not row.data["problems"]:
                 directories[connection.pk].take_seats(plan)
-    return [
-        f"{kind} could not be read ({error}), so seats, groups and apps were not checked there; "
-        "each job checks again before it changes anything."
-        for kind, error in unread.items()
-    ]
+    return unread
 
 
 def _note(row, preview: services.Preview) -> None:

@@ -311,16 +311,49 @@ class ScimConnector:
             query["filter"] = expression
         return await self._call(app.query(self._user_model(app), query_parameters=query))
 
-    async def _all_users(self):
-        start = 1
+    async def _all_users(self, first: ListResponse | None = None):
+        """Every user, page after page; `first`: the first page, when already read."""
+        start, page = 1, first
         while True:
-            page = await self._search(None, start, self._page_size)
+            if page is None:
+                page = await self._search(None, start, self._page_size)
             users = page.resources or []
             for user in users:
                 yield user
             start += len(users)
             if not users or start > (page.total_results or 0):
                 return
+            page = None
+
+    async def find_users(
+        self, usernames: list[str]
+    ) -> dict[str, tuple[DirectoryUser, AccessState] | None] | None:
+        """`find_user` and `access_of` for many usernames at once: each username -> the user
+        and what they hold, or None where the app has no such user; from one paged read of
+        /Users (and one of /Groups if a found user's groups are left out of it). None when
+        that read costs more requests than a `find_user` per username: the caller asks those.
+        userName is compared casefolded, as the app's filter does (RFC 7643 §4.1.1: caseExact
+        false)."""
+        if self._discovery is None:
+            await self._app()
+        names = {name.casefold() for name in usernames}
+        filtered = self._discovery.filter  # else each find_user reads every page itself
+        if filtered and len(names) < 2:
+            return None  # one lookup, one request: no listing is cheaper
+        first = await self._search(None, 1, self._page_size)
+        # The first page is spent: the other pages are worth reading if fewer than the lookups.
+        if filtered and _pages(first) - 1 >= len(names):
+            return None
+        found: dict = {}
+        async for user in self._all_users(first):
+            key = (user.user_name or "").casefold()
+            if key in names:
+                found.setdefault(key, user)  # the first, as find_user's own read takes it
+        groups = None
+        if self._discovery.groups and any(u.groups is None for u in found.values()):
+            groups = await self._all_groups()
+        held = {k: (_directory_user(u), await self._access(u, groups)) for k, u in found.items()}
+        return {name: held.get(name.casefold()) for name in usernames}
 
     async def list_usernames(self) -> list[str]:
         return [user.user_name async for user in self._all_users() if user.user_name]
@@ -415,12 +448,15 @@ class ScimConnector:
     async def access_of(self, user_id: str) -> AccessState:
         return await self._access(await self._user(user_id))
 
-    async def _access(self, user) -> AccessState:
+    async def _access(self, user, groups: list | None = None) -> AccessState:
+        """`groups`: every group of the app, when already read."""
         if not self._discovery.groups:
             return AccessState()
         if user.groups is not None:
             return AccessState(groups=frozenset(g.value for g in user.groups if g.value))
-        held = [g.id for g in await self._all_groups() if _has_member(g, user.id)]
+        if groups is None:
+            groups = await self._all_groups()
+        held = [g.id for g in groups if _has_member(g, user.id)]
         return AccessState(groups=frozenset(held))
 
     async def groups(self, fresh: bool = False) -> list[Resource]:
@@ -538,6 +574,12 @@ def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
         await refuse_private_addresses(str(request.url))
 
     return hook
+
+
+def _pages(first: ListResponse) -> int:
+    """How many pages of the first one's size hold every user (totalResults)."""
+    size = len(first.resources or [])
+    return max(1, -(-(first.total_results or 0) // size)) if size else 1
 
 
 def _quoted(value: str) -> str:

@@ -3,8 +3,9 @@ tenant's connections and settings, and the person's templates and grants for the
 desired-state version the run planned (every change to those raises the version: jobs.ask).
 
 A run plans, applies and reads again within seconds; its second read of the desired state
-then costs one statement (the person, for their version) instead of six. Outside a run
-(previews, pages) nothing is remembered."""
+then costs one statement (the person, for their version) instead of six. A bulk file's dry
+run is one run too (its rows share the tenant's mappings and settings). Outside a run
+(other previews, pages) nothing is remembered."""
 
 from __future__ import annotations
 

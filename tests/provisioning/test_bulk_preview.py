@@ -5,12 +5,16 @@ rows. Usernames are checked against the portal and a real sandbox directory."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
+from provisioning.bulk import service
 from provisioning.models import Batch, BatchRow, Identity, Job
 from tenants import clock
+from tenants.models import AttributeMapping
 from tests.provisioning.bulk_support import (
     OFFBOARD_OPTIONS,
     ONBOARD_HEADER,
@@ -189,6 +193,47 @@ def test_a_tenant_with_a_scim_app_previews_its_rows(client, on_sandbox):
     rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
     batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
     assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 1, 1)
+
+
+def test_a_big_file_looks_its_rows_up_in_a_scim_app_from_one_listing(client, on_sandbox):
+    """40 rows for a tenant whose template gives a SCIM app: the preview reads the app's
+    users once, not once a row, and shows what the single form shows: a username the app
+    holds for someone else, in other letters' case, is a conflict."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkscim40")
+    app = make_app(on_sandbox, "slack", groups=["Sales"])
+    slack = connect(dirs.tenant, app)
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["Sales"]}]
+    dirs.template.save()
+    rows = [[f"Person{i:02}", f"Tester{i:02}", "Sales", "", "", "", "", "", "", ""]
+            for i in range(40)]  # fmt: skip
+    client.force_login(dirs.technician)
+    app.control("DELETE", "/stats")
+    with CaptureQueriesContext(connection) as queries:
+        batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert (batch.rows_total, batch.rows_valid) == (40, 40)
+    assert get_users(app) == 2  # one listing to check the usernames, one for the dry run
+    mappings = [q for q in queries if AttributeMapping._meta.db_table in q["sql"]]
+    assert len(mappings) == 2  # each connection's attribute mappings, once for the file
+
+    # The app's own admin gives one row's username to someone else before a choice re-runs
+    # the file's dry run.
+    domain = dirs.tenant.primary_domain
+    app.add_user(f"PERSON07.TESTER07@{domain.upper()}", "Someone", "Else")
+    app.control("DELETE", "/stats")
+    service.choose(batch, {}, actor=dirs.technician)
+    assert get_users(app) == 1
+    problems = {row.line: row.data["problems"] for row in batch.rows.all()}
+    conflict = problems.pop(9)
+    assert [p["kind"] for p in conflict] == ["conflict"]
+    assert conflict[0]["message"].startswith(
+        f"{slack.label}: person07.tester07@{domain} already exists in this directory for someone "
+        "else"
+    )
+    assert not any(problems.values())
+
+
+def get_users(app) -> int:
+    return app.control("GET", "/stats").json()["calls"].get("GET /Users", 0)
 
 
 def test_a_tenant_with_okta_beside_entra_previews_its_rows(client, on_sandbox):

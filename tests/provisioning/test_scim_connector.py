@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from provisioning.connectors import bridge
-from provisioning.connectors.base import NewUser, refuse_private_addresses
+from provisioning.connectors.base import AccessState, NewUser, refuse_private_addresses
 from provisioning.connectors.errors import (
     USERNAME,
     AuthenticationError,
@@ -193,3 +193,44 @@ def test_an_app_without_patch_gets_users_replaced_whole(on_sandbox):
     assert held["title"] == "Director" and held["name"]["givenName"] == "Augusta"
     assert held["active"] is False and held["name"]["familyName"] == "Lovelace"
     assert [e["value"] for e in held["emails"]] == ["put@co.example"]
+
+
+def get_users(app) -> int:
+    return app.control("GET", "/stats").json()["calls"].get("GET /Users", 0)
+
+
+@pytest.mark.parametrize("flavour", ["full", "zoom"])
+def test_many_lookups_are_answered_from_one_listing_as_find_user_would(on_sandbox, flavour):
+    """A bulk preview's lookups: the users named, as `find_user` and `access_of` answer one
+    by one (userName compared whatever its case), from the pages of one listing."""
+    app = make_app(on_sandbox, flavour, groups=["Engineering"] if flavour == "full" else [])
+    ada = app.add_user("Ada.Lovelace@co.example", "Ada", "Lovelace")
+    app.add_user("grace@co.example", "Grace", "Hopper")
+    for i in range(103):  # two pages: 100 a page
+        app.add_user(f"p{i:03}@co.example", "P", f"{i:03}")
+    scim = connector_for(app)
+    if flavour == "full":
+        run(scim.add_to_group(ada, next(g.id for g in run(scim.groups(fresh=True)))))
+    asked = ["ada.lovelace@co.example", "GRACE@co.example", "nobody@co.example"]
+    one_by_one = {}
+    for name in asked:
+        user = run(scim.find_user(name))
+        one_by_one[name] = (user, run(scim.access_of(user.id))) if user else None
+    assert one_by_one[asked[0]][1].groups or flavour == "zoom"
+
+    app.control("DELETE", "/stats")
+    assert run(scim.find_users(asked)) == one_by_one
+    assert get_users(app) == 2  # the two pages, not a lookup per username
+
+    # One username: its own lookup is one request, which no listing beats.
+    assert run(scim.find_users(["grace@co.example"])) is None
+    assert get_users(app) == 2
+
+
+def test_an_app_that_cannot_filter_is_listed_once_for_every_lookup(on_sandbox):
+    app = make_app(on_sandbox, "full")
+    app.add_user("Ada@co.example", "Ada", "Lovelace")
+    declared = {"patch": True, "filter": False, "max_results": 100, "groups": True}
+    scim = ScimConnector(base_url=app.base_url, secret=app.token, discovered=declared)
+    found = run(scim.find_users(["ada@CO.example"]))
+    assert found == {"ada@CO.example": (run(scim.find_user("ada@co.example")), AccessState())}
