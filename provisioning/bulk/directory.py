@@ -3,7 +3,10 @@
 A file of a handful of people looks each candidate up (concurrently, a few at a time); a big
 file reads each directory's user list once when its connector can list (`list_usernames`).
 Like `services._in_directory`, a directory that cannot answer counts as "not taken" and says
-so: the job's own plan checks again before it creates anything.
+so: the job's own plan checks again before it creates anything. As for the single form
+(`services.suggest_username`), the directories name people and an app downstream of them (a
+SCIM app) is not asked: its account of the same name is the same person's, and the file's dry
+run shows a clash there as the form's does.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class _Source:
 
 class DirectoryNames:
     def __init__(self, tenant: Tenant):
-        self.sources = [_Source(c) for c in tenant.connections.order_by("kind", "pk")]
+        connections = tenant.connections.order_by("kind", "pk")
+        self.sources = [_Source(c) for c in connections if not c.assigned_by_template]
 
     def prefetch(self, usernames: Iterable[str]) -> None:
         wanted = {u.lower() for u in usernames if u}

@@ -211,7 +211,7 @@ def test_a_big_file_looks_its_rows_up_in_a_scim_app_from_one_listing(client, on_
     with CaptureQueriesContext(connection) as queries:
         batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
     assert (batch.rows_total, batch.rows_valid) == (40, 40)
-    assert get_users(app) == 2  # one listing to check the usernames, one for the dry run
+    assert get_users(app) == 1  # the dry run's listing (usernames are the directories')
     mappings = [q for q in queries if AttributeMapping._meta.db_table in q["sql"]]
     assert len(mappings) == 2  # each connection's attribute mappings, once for the file
 
@@ -242,3 +242,23 @@ def test_a_tenant_with_okta_beside_entra_previews_its_rows(client, on_sandbox):
     rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
     batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
     assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 1, 1)
+
+
+def test_a_username_only_a_scim_app_holds_keeps_its_name_and_the_dry_run_shows_the_clash(
+    client, on_sandbox
+):
+    """As in the single form: the directories name people; the app's account of that name is
+    a clash the dry run shows (someone else's), not a reason for another username."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkscimname")
+    app = make_app(on_sandbox, "slack")
+    slack = connect(dirs.tenant, app)
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": []}]
+    dirs.template.save()
+    app.add_user(f"ada.lovelace@{dirs.tenant.primary_domain}", "Someone", "Else")
+    client.force_login(dirs.technician)
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    [row] = batch.rows.all()
+    assert row.data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"
+    assert [p["kind"] for p in row.data["problems"]] == ["conflict"]
+    assert row.data["problems"][0]["message"].startswith(f"{slack.label}: ada.lovelace@")
