@@ -3,6 +3,7 @@ import time
 from provisioning.engine import executor
 from provisioning.engine.parking import Outcome, make_due
 from provisioning.models import Job
+from tests.conftest import STARTED_WORKERS
 
 
 def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:
@@ -13,7 +14,18 @@ def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:
             return job
         time.sleep(0.2)
     steps = list(job.steps.values_list("order", "action", "status", "last_error"))
-    raise AssertionError(f"job {job_id} still {job.status} ({job.waiting_reason}): {steps}")
+    raise AssertionError(
+        f"job {job_id} still {job.status} ({job.waiting_reason}): {steps}{_workers_gone()}"
+    )
+
+
+def _workers_gone() -> str:
+    """Why nothing ran the job, when a session's worker has ended (its log's last lines)."""
+    return "".join(
+        f"\nThe worker logging to {w.log_path} has exited:\n{w.log_path.read_text()[-2000:]}"
+        for w in STARTED_WORKERS
+        if not w.alive()
+    )
 
 
 def run_now(job_id: int) -> Outcome:
