@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
@@ -175,3 +175,20 @@ def test_periodic_checks_that_found_nothing_are_hidden_unless_asked_for(client, 
     assert listed(checks="all") == {quiet.pk, drift.pk, alpha.job.pk}
     assert listed(kind="reconcile") == {quiet.pk, drift.pk}
     assert client.get(reverse("job_list"), {"checks": "bogus"}).status_code in (200, 400)
+
+
+def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(client, alpha):
+    """Finished and read back are the same moment: one clock on the page (the tenant's own
+    zone is for what it schedules)."""
+    alpha.tenant.time_zone = "Europe/Berlin"
+    alpha.tenant.save(update_fields=["time_zone"])
+    job = alpha.job
+    ended = timezone.now().replace(microsecond=0)
+    job.status, job.started_at, job.finished_at = Job.Status.SUCCEEDED, ended, ended
+    job.verification = {"read_at": ended.isoformat(), "desired_version": 1, "directories": {}}
+    job.save()
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    shown = dateformat.format(timezone.localtime(ended), "j M Y H:i:s")
+    assert f"<dt>Finished</dt><dd>{shown}</dd>" in body
+    assert f"Read back {shown}:" in body
