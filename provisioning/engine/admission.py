@@ -127,6 +127,15 @@ def give_back(connections: list[DirectoryConnection], surplus: dict[int, int]) -
             throttle.refund(connection, surplus[connection.pk])
 
 
+def forfeit(job: Job, connection: DirectoryConnection) -> None:
+    """After a throttled answer from `connection`: the tokens the job paid ahead there are
+    void (the pause empties the bucket, the directory's budget is spent), so after the pause
+    its calls reserve afresh instead of sending at once what was paid before it."""
+    paid = job.options.get(PAID, {})
+    if paid.get(str(connection.pk)):
+        job.options = {**job.options, PAID: {**paid, str(connection.pk): 0}}
+
+
 def admitted_at_once(connection: DirectoryConnection) -> int:
     """How many of a throttled connection's jobs may be under way: as many as its
     reservations ahead can carry."""

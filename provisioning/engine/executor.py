@@ -121,6 +121,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         try:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
+            admission.forfeit(job, connection)  # a joiner's round, paid with this read
             return wait(
                 job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
             )

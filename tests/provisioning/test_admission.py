@@ -213,6 +213,18 @@ def test_a_joiners_first_read_pays_for_its_round_and_gives_back_the_rest(alpha, 
     assert probe_due(slow) == pytest.approx(3 + 9 + 1, abs=0.3)  # the surplus given back
 
 
+def test_a_throttled_read_voids_what_the_joiner_paid_ahead(alpha, slow):
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    (job,) = new_jobs(alpha.tenant, 1)
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None  # now
+    admission.forfeit(job, slow)  # the read was answered 429: the bucket is emptied
+    throttle.throttled(slow, 2.0)
+    parked = admission.pace_calls(job, slow, 3, first_read=True, joiner=True)
+    assert parked is not None and parked.retry_in > 2.0  # reserved afresh, after the pause
+
+
 def test_a_joiner_reserves_its_read_alone_where_a_bucket_cannot_hold_its_round(alpha, slow):
     assert slow.rate_burst < admission.TOKENS_PER_JOB
     (job,) = new_jobs(alpha.tenant, 1)
