@@ -76,6 +76,14 @@ def reserve(
     )
 
 
+def refund(connection: DirectoryConnection, tokens: int) -> None:
+    """Give back `tokens` reserved and not to be spent (a job that paid ahead for more calls
+    than it makes): the debt shrinks by as much, the bucket never beyond full. Reservations
+    already taken keep their due times; the next ones find the tokens."""
+    if tokens > 0:
+        _backend().refund(connection.pk, bucket_capacity(connection), _rate(connection), tokens)
+
+
 def hold_line(connection: DirectoryConnection, seconds: float) -> None:
     """Jobs wait their turn at the connection for the next `seconds` (extends, never
     shortens): until then a newcomer's `reserve` is refused, so it queues behind them."""
@@ -159,6 +167,7 @@ class _Buckets(Protocol):
     def reserve(
         self, pk: int, capacity: float, rate: float, tokens: int, within_s: float, newcomer: bool
     ) -> tuple[bool, float]: ...
+    def refund(self, pk: int, capacity: float, rate: float, tokens: int) -> None: ...
     def hold_line(self, pk: int, capacity: float, seconds: float) -> None: ...
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None: ...
     def paused_for(self, pk: int) -> float: ...
@@ -226,6 +235,26 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
 local line = (tonumber(s[3]) or 0) - now
 redis.call('EXPIRE', KEYS[1], math.ceil(math.max(line, ahead + (capacity - tokens) / rate)) + 1)
 return '1 ' .. string.format('%.6f', due)
+"""
+
+# The tokens back, as _RESERVE counts them, never beyond a full bucket. A missing hash is a
+# full bucket already; the key's TTL is left as it is (it outlasts the smaller debt).
+_REFUND = """
+local capacity, rate, give = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+if not s[1] then return '0' end
+local tokens = tonumber(s[1])
+local ts = tonumber(s[2]) or now
+if now > ts then
+  tokens = math.min(capacity, tokens + (now - ts) * rate)
+  ts = now
+end
+tokens = math.min(capacity, tokens + give)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', ts))
+return '0'
 """
 
 _HOLD_LINE = """
@@ -302,6 +331,7 @@ class _RedisBuckets:
         self.client = redis.Redis.from_url(url)
         self._acquire = self.client.register_script(_ACQUIRE)
         self._reserve = self.client.register_script(_RESERVE)
+        self._refund = self.client.register_script(_REFUND)
         self._hold_line = self.client.register_script(_HOLD_LINE)
         self._pause = self.client.register_script(_PAUSE)
         self._paused_for = self.client.register_script(_PAUSED_FOR)
@@ -316,6 +346,9 @@ class _RedisBuckets:
         args = [capacity, rate, tokens, within_s, int(newcomer)]
         taken, seconds = self._reserve(keys=[_key(pk)], args=args).split()
         return taken == b"1", float(seconds)
+
+    def refund(self, pk: int, capacity: float, rate: float, tokens: int) -> None:
+        self._refund(keys=[_key(pk)], args=[capacity, rate, tokens])
 
     def hold_line(self, pk: int, capacity: float, seconds: float) -> None:
         self._hold_line(keys=[_key(pk)], args=[seconds])
@@ -389,6 +422,15 @@ class _DatabaseBuckets:
             bucket.tokens, bucket.updated_at = balance - tokens, counted_at
             bucket.save(update_fields=["tokens", "updated_at"])
             return True, due
+
+    def refund(self, pk: int, capacity: float, rate: float, tokens: int) -> None:
+        with transaction.atomic():
+            bucket = locked_bucket(pk, capacity)
+            now = timezone.now()
+            balance = _refilled(bucket, now, capacity, rate)
+            bucket.tokens = min(capacity, balance + tokens)
+            bucket.updated_at = max(bucket.updated_at, now)
+            bucket.save(update_fields=["tokens", "updated_at"])
 
     def hold_line(self, pk: int, capacity: float, seconds: float) -> None:
         with transaction.atomic():

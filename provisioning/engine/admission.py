@@ -6,6 +6,9 @@ A call takes its tokens from the connection's bucket when the job gets there, ev
 are due later parks once, the reservation kept in `job.options`, and its next run sends the
 calls when they are due without asking again. A reservation kept long past its time (a
 killed worker, a job resumed late) is dropped unused: a crash loses at most those tokens.
+A round's first call reserves for the round's calls to come as well (`pace_calls`); a
+joiner's first read, before its round is planned, for about an onboarding's first round
+(`TOKENS_PER_JOB`), and the plan gives back what it paid beyond its round (`round_calls`).
 
 While a connection is short of tokens, or jobs wait their turn at it, a job's first read is
 admitted only for the tenant's few oldest unfinished jobs; the others wait their turn, in the
@@ -37,7 +40,8 @@ TURN = "Waiting its turn at"
 DUE_NOW_S = 0.02
 STALE_AFTER_S = 60.0
 # About the tokens an onboarding takes (its lookups with the catalogues, the create, two
-# `$batch`es of writes, the read that verifies): how many jobs the reservations ahead carry.
+# `$batch`es of writes, the read that verifies): how many jobs the reservations ahead carry,
+# and what a joiner's first read reserves for its first round.
 TOKENS_PER_JOB = 15
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
@@ -69,18 +73,29 @@ def pace(
 
 
 def pace_calls(
-    job: Job, connection: DirectoryConnection, tokens: int, *, first_read: bool = False
+    job: Job,
+    connection: DirectoryConnection,
+    tokens: int,
+    *,
+    first_read: bool = False,
+    joiner: bool = False,
 ) -> Outcome | None:
     """`pace` for the calls of a round: the first reserves as many of the round's calls as
     the connection's bucket holds and parks once for them all; the calls after it spend
     what it reserved, without a park each (a joiner's create, its `$batch`es and the read
-    that verifies them)."""
-    key = str(connection.pk)
+    that verifies them). A `joiner`'s first read (no account in the connection yet) comes
+    before its round is planned: it reserves for about an onboarding's first round."""
+    key, capacity = str(connection.pk), int(throttle.bucket_capacity(connection))
     paid = job.options.get(PAID, {}).get(key, 0)
     to_come = job.options.get(ROUND_CALLS, {}).get(key, 0)
+    if joiner and job.options.get("round", 0) == 0 and capacity >= TOKENS_PER_JOB:
+        # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
+        # round that needs more reserves the rest at its first step. A round a bucket cannot
+        # hold parks again anyway: paying part of it ahead would only delay the read.
+        to_come = max(to_come, TOKENS_PER_JOB)
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
-        wanted = max(tokens, min(to_come, int(throttle.bucket_capacity(connection))))
+        wanted = max(tokens, min(to_come, capacity))
         outcome = pace(job, connection, wanted - paid, first_read=first_read)
         if outcome is not None:
             return outcome
@@ -93,10 +108,32 @@ def pace_calls(
     return None
 
 
-def round_calls(calls: dict[int, int]) -> dict:
-    """A new round's job.options for `pace_calls`: its calls by connection; nothing paid (a
-    round's leftover was for the read that has just verified it)."""
-    return {ROUND_CALLS: {str(pk): n for pk, n in calls.items()}, PAID: {}}
+def round_calls(job: Job, calls: dict[int, int]) -> tuple[dict, dict[int, int]]:
+    """A new round's job.options for `pace_calls`: its calls by connection, and the tokens
+    already paid for them (a joiner's first read pays ahead); and, by connection, the tokens
+    paid beyond them, for `give_back` once the options are written."""
+    kept, surplus = {}, {}
+    for key, paid in job.options.get(PAID, {}).items():
+        kept[key] = min(paid, calls.get(int(key), 0))
+        if paid > kept[key]:
+            surplus[int(key)] = paid - kept[key]
+    return {ROUND_CALLS: {str(pk): n for pk, n in calls.items()}, PAID: kept}, surplus
+
+
+def give_back(connections: list[DirectoryConnection], surplus: dict[int, int]) -> None:
+    """The tokens a job paid for and will not spend, back to their connections' buckets."""
+    for connection in connections:
+        if surplus.get(connection.pk, 0) > 0:
+            throttle.refund(connection, surplus[connection.pk])
+
+
+def forfeit(job: Job, connection: DirectoryConnection) -> None:
+    """After a throttled answer from `connection`: the tokens the job paid ahead there are
+    void (the pause empties the bucket, the directory's budget is spent), so after the pause
+    its calls reserve afresh instead of sending at once what was paid before it."""
+    paid = job.options.get(PAID, {})
+    if paid.get(str(connection.pk)):
+        job.options = {**job.options, PAID: {**paid, str(connection.pk): 0}}
 
 
 def admitted_at_once(connection: DirectoryConnection) -> int:

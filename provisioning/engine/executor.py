@@ -94,11 +94,9 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         identity.refresh_from_db()
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
-    plans, problems, choices, read_costs = [], [], [], {}
+    plans, problems, choices, verify_costs = [], [], [], {}
     accounts = accounts_of(identity)
-    connections = memo.remembered(
-        ("connections", job.tenant_id), lambda: list(job.tenant.connections.order_by("kind"))
-    )
+    connections = connections_of(job)
     for connection in connections:
         account = accounts.get(connection.pk)
         stored_id = account.remote_id if account else ""
@@ -110,19 +108,20 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         if account and account.created_remotely_at and hasattr(connector, "note_created"):
             age = (timezone.now() - account.created_remotely_at).total_seconds()
             connector.note_created(account.remote_id, age)  # a 404 soon after is lag
-        planning, read_cost = plans_of.plan_for(job, connector, connection, account)
+        planning, read_cost, verify_cost = plans_of.plan_for(job, connector, connection, account)
         if connection.quarantined_at:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
         # The plan's reads count against the pace too: each operation, as the directory counts.
-        paced = admission.pace_calls(job, connection, read_cost, first_read=True)
+        joiner = not stored_id  # its plan creates the account
+        paced = admission.pace_calls(job, connection, read_cost, first_read=True, joiner=joiner)
         if paced is not None:
             planning.close()
             return paced
-        read_costs[connection.pk] = read_cost
         try:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
+            admission.forfeit(job, connection)  # a joiner's round, paid with this read
             return wait(
                 job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
             )
@@ -132,6 +131,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
         quarantine.record_outcome(connection, ok=True)
+        verify_costs[connection.pk] = verify_cost()
         if plan.user is not None:
             outcomes.account_read(connection, plan.user, plan.access)
         if plan.missing:
@@ -155,8 +155,15 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if rounds >= max_rounds():
         fail_still_differs(job)
         return None
-    write_steps(job, plans, identity.desired_version, read_costs)
+    write_steps(job, plans, identity.desired_version, verify_costs)
     return None
+
+
+def connections_of(job: Job) -> list:
+    """The tenant's connections, read once per run."""
+    return memo.remembered(
+        ("connections", job.tenant_id), lambda: list(job.tenant.connections.order_by("kind"))
+    )
 
 
 def max_rounds() -> int:
@@ -228,9 +235,10 @@ def _plan_retry_in(error: TransientError, tries: int) -> float:
     return max(error.retry_after or 0.0, backoff(min(tries, PLAN_BACKOFF_STEPS)))
 
 
-def write_steps(job: Job, plans, version: int, read_costs: dict[int, int]) -> None:
+def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> None:
     """The round's steps, and the calls each connection has to come in it: the steps and
-    the read that verifies them (as costly as this round's read), for the pacing."""
+    the read that verifies them (`verify_costs`), for the pacing. Tokens paid ahead for
+    them are kept, those paid beyond them given back."""
     first = job.steps_total + 1  # orders run 1..steps_total: only this writes steps
     rows = [
         Step(
@@ -249,18 +257,20 @@ def write_steps(job: Job, plans, version: int, read_costs: dict[int, int]) -> No
     rounds = job.options.get("round", 0) + 1
     # A read that went through ends the run of failed reads: the next one backs off afresh.
     kept = {k: v for k, v in job.options.items() if k not in ("plan_failures", "missing_reads")}
+    paced, surplus = admission.round_calls(
+        job,
+        {
+            plan.connection_id: len(plan.steps) + verify_costs.get(plan.connection_id, 0)
+            for plan in plans
+            if plan.steps
+        },
+    )
     options = {
         **kept,
         "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
         "round": rounds,
         "planned_version": version,
-        **admission.round_calls(
-            {
-                plan.connection_id: len(plan.steps) + read_costs.get(plan.connection_id, 0)
-                for plan in plans
-                if plan.steps
-            }
-        ),
+        **paced,
     }
     total = job.steps_total + len(rows)
     with transaction.atomic():
@@ -268,6 +278,8 @@ def write_steps(job: Job, plans, version: int, read_costs: dict[int, int]) -> No
         Job.objects.filter(pk=job.pk).update(planned=True, steps_total=total, options=options)
         record_all(plan_events(job, rows, rounds, version))
     job.planned, job.steps_total, job.options = True, total, options
+    # After the commit: a crash in between loses the surplus, never spends it twice.
+    admission.give_back(connections_of(job), surplus)
 
 
 def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[AuditEvent]:

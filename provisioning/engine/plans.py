@@ -28,10 +28,11 @@ def confirmed_gone(account: DirectoryAccount | None) -> bool:
 
 
 def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
-    """The planning coroutine of `job` for one connection, and what its reads cost (the
-    directory's operations, to be taken from the connection's bucket before it runs). Reads
-    the database first, here, because the coroutine runs on the bridge's event loop where the
-    ORM may not be used."""
+    """The planning coroutine of `job` for one connection, what its reads cost (the
+    directory's operations, to be taken from the connection's bucket before it runs), and a
+    function for what the read that verifies its steps will cost. Reads the database first,
+    here, because the coroutine runs on the bridge's event loop where the ORM may not be
+    used."""
     identity = job.identity
     view = planner.AccountView(
         remote_id=account.remote_id if account else "",
@@ -42,7 +43,14 @@ def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
     manager = (identity.attributes or {}).get("manager") or ""
     joiner = first_sign_in.Joiner(job.tenant, connection, manager, identity.pk, account)
     cost = read_cost(connector, planner.reads_for(connector, desired, view))
-    return _planning(job, connector, connection, desired, view, joiner), cost
+    # The next read finds the account by its id, a joiner's too (its first one looks it up
+    # by name: fewer operations). Counted after the plan, which leaves the catalogues cached.
+    then = planner.AccountView(remote_id=view.remote_id or "created", managed=view.managed)
+
+    def verify_cost() -> int:
+        return read_cost(connector, planner.reads_for(connector, desired, then))
+
+    return _planning(job, connector, connection, desired, view, joiner), cost, verify_cost
 
 
 def _planning(job: Job, connector, connection, desired, view, joiner):

@@ -105,21 +105,22 @@ def test_a_killed_workers_stale_reservation_is_not_spent(alpha, slow):
 def test_at_the_ceiling_a_job_runs_a_bounded_number_of_times(on_sandbox, worker):
     dirs = make_directories(on_sandbox, "paced", rate_limit_per_s=4)
     connection = dirs.tenant.connections.get()
-    connection.rate_burst = 5
+    connection.rate_burst = admission.TOKENS_PER_JOB  # holds a joiner's first round
     connection.save()
+    assert throttle.reserve(connection, connection.rate_burst, 0.0)[0]  # at the ceiling now
     reset_stats(dirs)
     jobs = [onboard(dirs, first=f"Person{n}", last="Paced") for n in range(6)]
     finished = [wait_for_job(job.pk, timeout=60) for job in jobs]
     assert [j.status for j in finished] == [Job.Status.SUCCEEDED] * len(jobs)
     round_trips = sum(own_requests(dirs.stats("entra")).values()) / len(jobs)
     assert round_trips >= 4  # the lookups, the create, the writes, the read-back
-    # A job parks at most twice a round: for its read, then for the round's calls (its steps
-    # and the read that verifies them) at once; it runs once more to end. Those after the
-    # first few wait their turn once, and are started by the job that ends before them. One
-    # run more is allowed for a read-back its round did not cover. A job parked per call
-    # comes back once per round trip; one polling the bucket, many times.
+    # A joiner parks once for its whole first round: its read, its steps and the read that
+    # verifies them, reserved at once (parked twice before: the read, then the round). Those
+    # after the first few wait their turn once first, started by the job that ends before
+    # them. A later round parks once for its calls. One run more is allowed for a job that
+    # found its turn not come twice. A job parked per call comes back once per round trip.
     runs = [j.runs for j in finished]
-    bound = [2 * j.options["round"] + 3 for j in finished]
+    bound = [j.options["round"] + 2 for j in finished]
     assert all(r <= b + 1 for r, b in zip(runs, bound, strict=True)), (runs, bound)
     assert sum(runs) <= sum(bound), (runs, bound)
     # Admitted in arrival order: the first half is through, on the whole, before the second.
@@ -178,7 +179,7 @@ def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, sl
 def test_a_rounds_calls_park_once_for_all_of_them(alpha, slow):
     (job,) = new_jobs(alpha.tenant, 1)
     # A round of 4 steps (the create, then a $batch of 3) and a read of 2 that verifies it.
-    job.options = {"round": 1, **admission.round_calls({slow.pk: 6})}
+    job.options = {"round": 1, **admission.round_calls(job, {slow.pk: 6})[0]}
     parked = admission.pace_calls(job, slow, 1)
     assert parked is not None and parked.retry_in == pytest.approx(6.0, abs=0.3)
     job.refresh_from_db()
@@ -190,8 +191,49 @@ def test_a_rounds_calls_park_once_for_all_of_them(alpha, slow):
     assert admission.pace_calls(job, slow, 1) is not None  # a call beyond them is paced
 
 
+def test_a_joiners_first_read_pays_for_its_round_and_gives_back_the_rest(alpha, slow):
+    slow.rate_burst = 2 * BURST  # holds an onboarding's first round
+    slow.save()
+    throttle.reset(slow)
+    assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
+    (job,) = new_jobs(alpha.tenant, 1)
+    parked = admission.pace_calls(job, slow, 3, first_read=True, joiner=True)
+    assert parked.retry_in == pytest.approx(admission.TOKENS_PER_JOB, abs=0.3)  # one park
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None
+    # Its plan: the create, a $batch of 4 and a read of 4 that verifies them; 3 paid too many.
+    options, surplus = admission.round_calls(job, {slow.pk: 9})
+    assert surplus == {slow.pk: admission.TOKENS_PER_JOB - 3 - 9}
+    admission.give_back([slow], surplus)
+    job.options = {**job.options, "round": 1, **options}
+    assert admission.pace_calls(job, slow, 1) is None  # the create
+    assert admission.pace_calls(job, slow, 4) is None  # the $batch, without a park
+    assert admission.pace_calls(job, slow, 4, first_read=True) is None  # the read-back
+    assert probe_due(slow) == pytest.approx(3 + 9 + 1, abs=0.3)  # the surplus given back
+
+
+def test_a_throttled_read_voids_what_the_joiner_paid_ahead(alpha, slow):
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    (job,) = new_jobs(alpha.tenant, 1)
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None  # now
+    admission.forfeit(job, slow)  # the read was answered 429: the bucket is emptied
+    throttle.throttled(slow, 2.0)
+    parked = admission.pace_calls(job, slow, 3, first_read=True, joiner=True)
+    assert parked is not None and parked.retry_in > 2.0  # reserved afresh, after the pause
+
+
+def test_a_joiner_reserves_its_read_alone_where_a_bucket_cannot_hold_its_round(alpha, slow):
+    assert slow.rate_burst < admission.TOKENS_PER_JOB
+    (job,) = new_jobs(alpha.tenant, 1)
+    parked = admission.pace_calls(job, slow, 3, first_read=True, joiner=True)
+    assert parked.retry_in == pytest.approx(3.0, abs=0.3)
+
+
 def test_a_rounds_reservation_is_at_most_a_bucket(alpha, slow):
     (job,) = new_jobs(alpha.tenant, 1)
-    job.options = {"round": 1, **admission.round_calls({slow.pk: 3 * BURST})}
+    job.options = {"round": 1, **admission.round_calls(job, {slow.pk: 3 * BURST})[0]}
     parked = admission.pace_calls(job, slow, 2)
     assert parked.retry_in == pytest.approx(BURST, abs=0.3)  # a bucket's worth, due at once

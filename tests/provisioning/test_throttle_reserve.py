@@ -115,6 +115,18 @@ def test_under_contention_no_two_reservations_share_a_token(slow, limiter_backen
         assert after - before >= tokens - SLACK_S
 
 
+def test_a_refund_shortens_the_debt_and_never_fills_past_a_full_bucket(slow):
+    throttle.refund(slow, 5)  # a bucket never used is full: nothing to give back to
+    empty(slow)
+    assert throttle.reserve(slow, 1, 60.0)[1] == pytest.approx(1.0, abs=SLACK_S)
+    assert throttle.reserve(slow, 5, 60.0)[1] == pytest.approx(6.0, abs=SLACK_S)
+    throttle.refund(slow, 5)  # those 5 will not be sent
+    assert throttle.reserve(slow, 1, 60.0)[1] == pytest.approx(2.0, abs=SLACK_S)
+    throttle.refund(slow, 100)
+    assert throttle.reserve(slow, BURST, 0.0) == (True, 0.0)  # full again, and no more:
+    assert throttle.reserve(slow, 1, 60.0)[1] == pytest.approx(1.0, abs=SLACK_S)
+
+
 def test_a_big_request_gets_in_whenever_a_small_one_would(slow):
     empty(slow)
     while throttle.reserve(slow, 1, 3.0)[0]:
