@@ -253,8 +253,8 @@ async def _plan_user(
 
 
 async def _plan_disable(connector, plan: Plan, desired: DesiredState, managed_apps) -> None:
-    """Okta's deactivate drops every app assignment: those the portal gave (`managed_apps`)
-    are no exception, as in `_plan_strip`."""
+    """Okta's deactivate drops every app assignment, those the portal gave (`managed_apps`)
+    with the rest."""
     user, modes = plan.user, connector.disable_modes
     mode = (desired.disable_mode if desired.disable_mode in modes else modes[0]) if modes else ""
     deactivate = mode == "deactivate"
@@ -267,8 +267,7 @@ async def _plan_disable(connector, plan: Plan, desired: DesiredState, managed_ap
         dropped = [_ref(apps, app_id) for app_id in sorted(plan.access.apps)]
         params["drops_apps"] = dropped
         label += " (deactivate: drops app assignments)"
-        given = {m.get("id") for m in managed_apps}
-        _note_exceptions(plan, desired, "apps", [a for a in dropped if a["id"] not in given])
+        _note_exceptions(plan, desired, "apps", dropped, managed_apps)
     plan.steps.append(PlannedStep(DISABLE_USER, label, params))
 
 
@@ -448,9 +447,7 @@ def _entry(kind: str, resources: list[Resource], name: str) -> tuple[Resource | 
 
 
 def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, managed) -> None:
-    """A leaver: everything held goes, but the kept groups and what the directory manages.
-    What the portal gave (`managed`) is no exception even when no template explains it now:
-    a move asked with the leave had not taken it away yet."""
+    """A leaver: everything held goes, but the kept groups and what the directory manages."""
     _, remove, param = ACCESS_ACTIONS[kind]
     kept = {k.casefold() for k in desired.keep_groups} if kind == "groups" else set()
     removed = []
@@ -464,8 +461,7 @@ def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, mana
             continue
         plan.steps.append(PlannedStep(remove, ref["name"], {param: resource_id}))
         removed.append(ref)
-    given = {m.get("id") for m in managed}
-    _note_exceptions(plan, desired, kind, [ref for ref in removed if ref["id"] not in given])
+    _note_exceptions(plan, desired, kind, removed, managed)
 
 
 def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: list) -> None:
@@ -480,13 +476,20 @@ def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: 
             plan.steps.append(PlannedStep(remove, resource.name, {param: resource.id}))
 
 
-def _note_exceptions(plan: Plan, desired: DesiredState, kind: str, removed: list[dict]) -> None:
-    """Access a leave takes that no template or grant explains: a restore puts it back."""
+def _note_exceptions(
+    plan: Plan, desired: DesiredState, kind: str, removed: list[dict], managed: list[dict]
+) -> None:
+    """Access a leave takes that no template or grant explains: a restore puts it back. What
+    the portal gave (`managed`) is no exception even when no template explains it now: a
+    move asked with the leave had not taken it away yet."""
     explained = {e.casefold() for e in desired.explained.get(kind, ())}
+    given = {m.get("id") for m in managed}
     unexplained = [
         ref
         for ref in removed
-        if ref["id"].casefold() not in explained and ref["name"].casefold() not in explained
+        if ref["id"] not in given
+        and ref["id"].casefold() not in explained
+        and ref["name"].casefold() not in explained
     ]
     if unexplained:
         known = {r["id"] for r in plan.exceptions.get(kind, [])}
