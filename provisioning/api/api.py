@@ -1,6 +1,7 @@
 """The public REST API at /api/v1/: one NinjaAPI, its routers, its errors as problems."""
 
 from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
 
 from provisioning.api import problems
 from provisioning.api.auth import TokenAuth
@@ -19,6 +20,14 @@ Authenticate with an API token made on the portal's *API tokens* page:
 RFC 9457 problem details. Lists are cursor pages. Every POST takes an `Idempotency-Key`.
 """
 
+
+class ReferencePage(Swagger):
+    """Swagger UI in a page of our own: a language, a main landmark and a heading for
+    screen readers (ninja's page has none)."""
+
+    template = "api/swagger.html"
+
+
 api = NinjaAPI(
     title="MSP provisioning portal API",
     version="1",
@@ -26,6 +35,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     urls_namespace="api_v1",
     docs_url="/docs",
+    docs=ReferencePage(),
 )
 problems.install(api)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])

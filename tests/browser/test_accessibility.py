@@ -1,0 +1,120 @@
+"""Every page a person of each role reaches by following links passes axe-core's WCAG 2.1 AA
+checks, and so do the main forms when they come back with errors: contrast, names of
+links, buttons and fields, table headers, landmarks, a language and a heading.
+
+One page per URL shape (`/jobs/12/` stands for every job), on the demo's data without its
+sandbox: the tenants, their live joiners and a month of history."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
+
+from portal.models import Role
+from provisioning.demo import seed_people
+from reports.demo_history import seed_history
+from tenants.models import Tenant
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, make_person
+from tests.reports.test_demo_history import requestables
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WCAG_AA = {"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
+# Best practice beyond WCAG that a checker reports as well.
+BEST_PRACTICE = {"landmark-one-main", "page-has-heading-one", "empty-table-header"}
+CHECKS = {"runOnly": {"type": "tag", "values": [*sorted(WCAG_AA), "best-practice"]}}
+NOT_PAGES = re.compile(r"logout|\.(csv|json|pdf)$|/export|/download|template\.csv")
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo")
+    seed_people()
+    requestables()
+    seed_history()
+    return {t.slug: t for t in Tenant.objects.all()}
+
+
+def problems(page) -> list[str]:
+    found = []
+    for violation in Axe().run(page, options=CHECKS).response["violations"]:
+        if WCAG_AA.isdisjoint(violation["tags"]) and violation["id"] not in BEST_PRACTICE:
+            continue
+        where = [node["target"] for node in violation["nodes"][:3]]
+        found.append(f"{page.url}: {violation['id']} ({violation['impact']}) at {where}")
+    return found
+
+
+def shape(path: str) -> str:
+    return re.sub(r"\d+", "N", path)
+
+
+def crawl(page, keep: str) -> tuple[int, list[str]]:
+    """Follow the links from the landing page, one page per shape, in one tenant (`keep`):
+    the others' pages are the same templates; what axe found."""
+    other_tenants = re.compile(rf"/(?!{keep}/)(contoso|fabrikam|northwind)/")
+    queue, shapes, found = [urlsplit(page.url).path], set(), []
+    while queue:
+        path = queue.pop(0)
+        if shape(path) in shapes or NOT_PAGES.search(path) or other_tenants.search(path):
+            continue
+        shapes.add(shape(path))
+        response = page.goto(path)
+        assert response.ok, f"{path}: {response.status}"
+        if "text/html" not in response.headers.get("content-type", ""):
+            continue
+        found += problems(page)
+        links = page.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.pathname)")
+        queue += [link for link in links if not link.startswith(("/static/", "/admin/"))]
+    return len(shapes), found
+
+
+@pytest.mark.parametrize(
+    "role,tenants,least_pages",
+    [
+        (Role.MSP_ADMIN, None, 50),
+        (Role.ACCOUNT_MANAGER, ["fabrikam"], 8),
+        (Role.CLIENT_ADMIN, ["contoso"], 8),
+    ],
+)
+def test_every_page_a_role_reaches_passes_axe(page, demo, role, tenants, least_pages):
+    person = make_person(
+        f"a11y.{role}",
+        role,
+        [demo[slug] for slug in tenants or []],
+        all_tenants=tenants is None,
+    )
+    sign_in(page, person.username, PASSWORD)
+    pages, found = crawl(page, keep=tenants[0] if tenants else "contoso")
+    assert pages >= least_pages  # the crawl reached the product, not just a login page
+    assert found == []
+
+
+FORMS = [
+    "/tenants/contoso/onboard/",
+    "/tenants/contoso/roles/new/",
+    "/tenants/contoso/webhooks/new/",
+]
+
+
+def test_forms_sent_back_with_errors_pass_axe(page, demo, screenshot):
+    technician = make_person("a11y.tech", Role.TECHNICIAN, all_tenants=True)
+    sign_in(page, technician.username, PASSWORD)
+    found = []
+    for path in FORMS:
+        page.goto(path)
+        form = page.locator("form[method=post]:has([required])").first
+        form.evaluate("f => { f.noValidate = true }")  # the server's errors, not the browser's
+        form.locator("button[type=submit], input[type=submit]").first.click()
+        page.wait_for_load_state()
+        assert page.locator(".errorlist, [aria-invalid=true]").count() > 0, (
+            f"{path} showed no errors"
+        )
+        screenshot("a11y-errors-" + path.strip("/").replace("/", "-"))
+        found += problems(page)
+    assert found == []
