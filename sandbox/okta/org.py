@@ -17,6 +17,26 @@ from .errors import OktaError, not_found, validation_failed
 from .model import GROUP_TYPES, App, Assignment, Group, GroupRule, User, new_id, now_iso
 
 REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
+# The base profile's (minLength, maxLength): the OpenAPI spec bundled with the okta SDK 3.x
+# (okta/models/user_profile.py); login's maximum from the Schemas API's base subschema table,
+# https://developer.okta.com/docs/reference/api/schemas/#user-profile-base-subschema. Okta's
+# cause for a value over its bound: "<field>: The field is too long" (Okta's Zones API doc shows
+# that text for its `name`); "too short" is assumed by symmetry.
+PROFILE_LENGTHS = {
+    "login": (5, 100),
+    "email": (5, 100),
+    "secondEmail": (0, 100),
+    "firstName": (1, 50),
+    "lastName": (1, 50),
+    "mobilePhone": (0, 100),
+    "primaryPhone": (0, 100),
+    "city": (0, 128),
+    "state": (0, 128),
+    "streetAddress": (0, 1024),
+    "zipCode": (0, 50),
+    "countryCode": (0, 2),
+    "postalAddress": (0, 4096),
+}
 EVERYONE = ("Everyone", "All users in your organization")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -25,6 +45,15 @@ POLICY_NOT_MET = (
     "Password requirements were not met. Password requirements: at least 8 characters, "
     "a lowercase letter, an uppercase letter, a number, no parts of your username."
 )
+
+
+def _check_lengths(profile: dict) -> None:
+    for name, (shortest, longest) in PROFILE_LENGTHS.items():
+        value = profile.get(name)
+        if isinstance(value, str) and len(value) > longest:
+            raise validation_failed(name, "The field is too long")
+        if isinstance(value, str) and len(value) < shortest:
+            raise validation_failed(name, "The field is too short")
 
 
 def check_password(password: str, profile: dict) -> None:
@@ -96,6 +125,7 @@ class OktaOrg:
             value = profile.get(name)
             if not isinstance(value, str) or not value.strip():
                 raise validation_failed(name, "The field cannot be left blank")
+        _check_lengths(profile)
         if not _EMAIL.match(profile["email"]):
             raise validation_failed("email", "Does not match required pattern")
         if not _EMAIL.match(profile["login"]):
