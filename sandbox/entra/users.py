@@ -147,7 +147,12 @@ SELECTABLE = (
     "microsoft.graph.user",
 )
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
-_UPN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}@(?P<domain>[A-Za-z0-9.-]+)$")
+# Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, at most 64 of them, no
+# period just before the @ (https://learn.microsoft.com/entra/identity/authentication/
+# concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts).
+_UPN = re.compile(
+    r"^(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]@(?P<domain>[A-Za-z0-9.-]+)$"
+)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 

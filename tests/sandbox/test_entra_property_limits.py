@@ -1,7 +1,8 @@
 """A user's string properties within Graph's published bounds: the maximum length of each
 (api-reference/v1.0/resources/user.md, "Maximum length is N characters"; employeeId in
-user-update.md), and no accented characters in `mail`. A value over the bound is a 400 on
-create and on update, and nothing is written; through the real msgraph-sdk too."""
+user-update.md), no accented characters in `mail`, and a userPrincipalName within Entra's
+username policy. A value outside them is a 400 on create and on update, and nothing is
+written; through the real msgraph-sdk too."""
 
 from __future__ import annotations
 
@@ -80,3 +81,28 @@ def test_mail_with_accented_characters_is_refused(entra: EntraDir) -> None:
         assert_graph_error(patched, 400, "Request_BadRequest", invalid("mail"))
         plain = graph.patch(f"/users/{made.json()['id']}", json={"mail": f"jose@{entra.domain}"})
         assert plain.status_code == 204, plain.text
+
+
+@pytest.mark.parametrize("local", ["jr.", "ada+test", "tom&jerry", "a$b", "x/y", "p%q", "a=b"])
+def test_a_upn_outside_entras_username_policy_is_refused(entra: EntraDir, local: str) -> None:
+    """Entra's UPN policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
+    it, at most 64 characters there."""
+    with entra.graph() as graph:
+        upn = f"{local}@{entra.domain}"
+        body = new_user_body(entra.domain, "policy", userPrincipalName=upn)
+        assert_graph_error(
+            graph.post("/users", json=body), 400, "Request_BadRequest", invalid("userPrincipalName")
+        )
+        made = graph.post("/users", json=new_user_body(entra.domain, "policy"))
+        assert made.status_code == 201, made.text
+        renamed = graph.patch(f"/users/{made.json()['id']}", json={"userPrincipalName": upn})
+        assert_graph_error(renamed, 400, "Request_BadRequest", invalid("userPrincipalName"))
+
+
+def test_every_character_the_upn_policy_allows_is_taken(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        upn = f"o'neil.x-y_z!#^~9@{entra.domain}"
+        body = new_user_body(entra.domain, "oneil", userPrincipalName=upn)
+        made = graph.post("/users", json=body)
+        assert made.status_code == 201, made.text
+        assert made.json()["userPrincipalName"] == upn
