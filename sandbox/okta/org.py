@@ -7,6 +7,7 @@ process that serves the sandbox.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
@@ -45,6 +46,15 @@ POLICY_NOT_MET = (
     "Password requirements were not met. Password requirements: at least 8 characters, "
     "a lowercase letter, an uppercase letter, a number, no parts of your username."
 )
+
+
+def login_key(login: str) -> str:
+    """A login as Okta compares logins for uniqueness: without regard to case or diacritics
+    ("If one of your users has a login of Isaac.Brock@example.com, there cannot be another
+    user whose login is isaac.brock@example.com, nor isáàc.bröck@example.com": the okta SDK's
+    UserProfile.login, from Okta's OpenAPI spec)."""
+    decomposed = unicodedata.normalize("NFKD", login.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _check_lengths(profile: dict) -> None:
@@ -87,7 +97,7 @@ class OktaOrg:
         self.groups: dict[str, Group] = {}
         self.apps: dict[str, App] = {}
         self.rules: dict[str, GroupRule] = {}
-        self._by_login: dict[str, str] = {}  # lower-cased login -> user id
+        self._by_login: dict[str, str] = {}  # login_key(login) -> user id
         self._by_id: list[User] | None = None  # users in id order, until one comes or goes
         # Seconds an activation takes (Okta activates asynchronously: transitioningToStatus).
         self.activation_s = 0.0
@@ -114,7 +124,9 @@ class OktaOrg:
     def find_user(self, id_or_login: str) -> User:
         user = self.users.get(id_or_login)
         if user is None:
-            user = self.users.get(self._by_login.get(id_or_login.lower(), ""))
+            user = self.users.get(self._by_login.get(login_key(id_or_login), ""))
+            if user is not None and user.login.lower() != id_or_login.lower():
+                user = None  # the key ignores diacritics; a lookup by login does not
         if user is None:
             raise not_found(id_or_login, "User")
         user.settle()
@@ -130,7 +142,7 @@ class OktaOrg:
             raise validation_failed("email", "Does not match required pattern")
         if not _EMAIL.match(profile["login"]):
             raise validation_failed("login", "Username must be in the form of an email address")
-        holder = self._by_login.get(profile["login"].lower())
+        holder = self._by_login.get(login_key(profile["login"]))
         if holder is not None and holder != owner:
             raise validation_failed(
                 "login", "An object with this field already exists in the current organization"
@@ -160,7 +172,7 @@ class OktaOrg:
             user.start_transition("ACTIVE" if has_password else "PROVISIONED", self.activation_s)
         self.users[user.id] = user
         self._by_id = None
-        self._by_login[user.login.lower()] = user.id
+        self._by_login[login_key(user.login)] = user.id
         self.add_member(self.everyone, user)
         for group in groups:
             self.add_member(group, user)
@@ -171,16 +183,16 @@ class OktaOrg:
         merged = dict(profile) if replace else {**user.profile, **profile}
         merged = {k: v for k, v in merged.items() if v is not None or k not in REQUIRED_PROFILE}
         self._check_profile(merged, owner=user.id)
-        del self._by_login[user.login.lower()]
+        del self._by_login[login_key(user.login)]
         user.profile = merged
-        self._by_login[user.login.lower()] = user.id
+        self._by_login[login_key(user.login)] = user.id
         user.last_updated = now_iso()
         rules.evaluate(self, [user])
 
     def delete_user(self, user: User) -> None:
         del self.users[user.id]
         self._by_id = None
-        self._by_login.pop(user.login.lower(), None)
+        self._by_login.pop(login_key(user.login), None)
         for group in self.groups.values():
             group.members.pop(user.id, None)
             group.by_rule.discard(user.id)
@@ -323,7 +335,7 @@ class OktaOrg:
         for raw in data.get("users", []):
             user = User.from_json(raw)
             org.users[user.id] = user
-            org._by_login[user.login.lower()] = user.id
+            org._by_login[login_key(user.login)] = user.id
         org.groups = {g["id"]: Group.from_json(g) for g in data.get("groups", [])}
         apps = [{k: v for k, v in a.items() if k != "user_ids"} for a in data.get("apps", [])]
         org.apps = {a["id"]: App.from_json(a) for a in apps}
