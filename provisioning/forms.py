@@ -24,7 +24,10 @@ from tenants.models import RoleTemplate, Tenant
 
 MAX_PAST_DAYS = 30
 MAX_AHEAD_DAYS = 365
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9.-]+$")
+# At most 64 characters before the @, and no period just before it: Entra refuses such a UPN
+# (learn.microsoft.com/entra/identity/authentication/concept-sspr-policy, UPN policies), and
+# it is no e-mail address for Okta's login either.
+USERNAME_RE = re.compile(r"^(?=[^@]{1,64}@)[a-z0-9](?:[a-z0-9._-]*[a-z0-9_-])?@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -106,7 +109,7 @@ class OnboardingForm(forms.Form):
         if not USERNAME_RE.match(username):
             raise ValidationError(
                 "Use a username such as ada.lovelace@contoso.com: letters, digits, . _ - "
-                "before the @."
+                "before the @ (not a . just before it)."
             )
         domain = username.split("@", 1)[1]
         if domain not in [d.lower() for d in self.tenant.domains]:

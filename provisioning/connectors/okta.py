@@ -17,6 +17,7 @@ from okta.client import Client
 from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
 from okta.pagination import PaginationHelper
+from pydantic import ValidationError
 
 from provisioning.connectors import okta_groups, okta_manager, okta_sign_in
 from provisioning.connectors.base import (
@@ -211,7 +212,7 @@ class OktaConnector:
         profile["login"] = new.username
         # No password: the person sets one through their activation link (okta_sign_in.py).
         credentials = {"credentials": {"password": {"value": new.password}}} if new.password else {}
-        body = CreateUserRequest.from_dict({"profile": profile, **credentials})
+        body = _request(CreateUserRequest, {"profile": profile, **credentials})
         try:
             user, _ = await self._call(self._okta().create_user(body, activate=new.enabled))
         except PermanentError as exc:
@@ -224,7 +225,7 @@ class OktaConnector:
     async def update_user(self, user_id: str, attributes: dict) -> None:
         profile = _profile(attributes)
         if profile:
-            request = UpdateUserRequest.from_dict({"profile": profile})
+            request = _request(UpdateUserRequest, {"profile": profile})
             await self._call(self._okta().update_user(user_id, request))
         if attributes.get("enabled") is False:
             await self.disable_user(user_id)
@@ -462,6 +463,22 @@ class OktaConnector:
             await self._call(self._okta().unassign_user_from_application(app_id, user_id))
         except NotFoundError:
             return
+
+
+def _request(model, body: dict):
+    """The SDK's request model of `body`. The SDK checks Okta's base profile bounds itself
+    (lastName at most 50 characters, countryCode 2, ...) and refuses to build the request:
+    the person's data does not fit Okta, so a permanent error naming the field; nothing sent."""
+    try:
+        return model.from_dict(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'] if part != 'profile')}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise PermanentError(
+            f"Okta does not take this profile ({problems}). Nothing was sent."
+        ) from None
 
 
 def _profile(attributes: dict) -> dict:

@@ -63,6 +63,25 @@ WRITABLE = {
     "passwordPolicies": str,
     "passwordProfile": dict,
 }
+# "Maximum length is N characters" in api-reference/v1.0/resources/user.md (employeeId: 16, in
+# user-update.md); https://learn.microsoft.com/graph/api/resources/user#properties. Graph's text
+# for a value over its bound is not published: the sandbox gives its usual invalid-value 400.
+MAX_LENGTH = {
+    "displayName": 256,
+    "givenName": 64,
+    "surname": 64,
+    "mailNickname": 64,
+    "department": 64,
+    "jobTitle": 128,
+    "companyName": 64,
+    "mobilePhone": 64,
+    "city": 128,
+    "state": 128,
+    "country": 128,
+    "streetAddress": 1024,
+    "postalCode": 40,
+    "employeeId": 16,
+}
 # $filter on users as includes/filter-directory-objects.md has it: the operators each property
 # takes by default, and those that need the advanced query parameters; "in" wherever "eq" works
 # by default; endsWith only on mail, otherMails, proxyAddresses and userPrincipalName, advanced.
@@ -128,7 +147,12 @@ SELECTABLE = (
     "microsoft.graph.user",
 )
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
-_UPN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}@(?P<domain>[A-Za-z0-9.-]+)$")
+# Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, at most 64 of them, no
+# period just before the @ (https://learn.microsoft.com/entra/identity/authentication/
+# concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts).
+_UPN = re.compile(
+    r"^(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]@(?P<domain>[A-Za-z0-9.-]+)$"
+)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -208,10 +232,15 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
             )
         if value is not None and not isinstance(value, kind):
             raise invalid_value(key)
+        if isinstance(value, str) and len(value) > MAX_LENGTH.get(key, len(value)):
+            raise invalid_value(key)
         props[key] = value
     if "userPrincipalName" in props:
         _check_upn(tenant, props["userPrincipalName"] or "", user_id)
     if "mail" in props:
+        # user.md: mail "cannot contain accent characters".
+        if not (props["mail"] or "").isascii():
+            raise invalid_value("mail")
         check_mail(tenant, props["mail"], user_id)
     if props.get("mailNickname") is not None and not _NICKNAME.match(props["mailNickname"]):
         raise invalid_value("mailNickname")

@@ -7,6 +7,7 @@ process that serves the sandbox.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
@@ -17,6 +18,26 @@ from .errors import OktaError, not_found, validation_failed
 from .model import GROUP_TYPES, App, Assignment, Group, GroupRule, User, new_id, now_iso
 
 REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
+# The base profile's (minLength, maxLength): the OpenAPI spec bundled with the okta SDK 3.x
+# (okta/models/user_profile.py); login's maximum from the Schemas API's base subschema table,
+# https://developer.okta.com/docs/reference/api/schemas/#user-profile-base-subschema. Okta's
+# cause for a value over its bound: "<field>: The field is too long" (Okta's Zones API doc shows
+# that text for its `name`); "too short" is assumed by symmetry.
+PROFILE_LENGTHS = {
+    "login": (5, 100),
+    "email": (5, 100),
+    "secondEmail": (0, 100),
+    "firstName": (1, 50),
+    "lastName": (1, 50),
+    "mobilePhone": (0, 100),
+    "primaryPhone": (0, 100),
+    "city": (0, 128),
+    "state": (0, 128),
+    "streetAddress": (0, 1024),
+    "zipCode": (0, 50),
+    "countryCode": (0, 2),
+    "postalAddress": (0, 4096),
+}
 EVERYONE = ("Everyone", "All users in your organization")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -25,6 +46,24 @@ POLICY_NOT_MET = (
     "Password requirements were not met. Password requirements: at least 8 characters, "
     "a lowercase letter, an uppercase letter, a number, no parts of your username."
 )
+
+
+def login_key(login: str) -> str:
+    """A login as Okta compares logins for uniqueness: without regard to case or diacritics
+    ("If one of your users has a login of Isaac.Brock@example.com, there cannot be another
+    user whose login is isaac.brock@example.com, nor isáàc.bröck@example.com": the okta SDK's
+    UserProfile.login, from Okta's OpenAPI spec)."""
+    decomposed = unicodedata.normalize("NFKD", login.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _check_lengths(profile: dict) -> None:
+    for name, (shortest, longest) in PROFILE_LENGTHS.items():
+        value = profile.get(name)
+        if isinstance(value, str) and len(value) > longest:
+            raise validation_failed(name, "The field is too long")
+        if isinstance(value, str) and len(value) < shortest:
+            raise validation_failed(name, "The field is too short")
 
 
 def check_password(password: str, profile: dict) -> None:
@@ -58,7 +97,7 @@ class OktaOrg:
         self.groups: dict[str, Group] = {}
         self.apps: dict[str, App] = {}
         self.rules: dict[str, GroupRule] = {}
-        self._by_login: dict[str, str] = {}  # lower-cased login -> user id
+        self._by_login: dict[str, str] = {}  # login_key(login) -> user id
         self._by_id: list[User] | None = None  # users in id order, until one comes or goes
         # Seconds an activation takes (Okta activates asynchronously: transitioningToStatus).
         self.activation_s = 0.0
@@ -85,7 +124,9 @@ class OktaOrg:
     def find_user(self, id_or_login: str) -> User:
         user = self.users.get(id_or_login)
         if user is None:
-            user = self.users.get(self._by_login.get(id_or_login.lower(), ""))
+            user = self.users.get(self._by_login.get(login_key(id_or_login), ""))
+            if user is not None and user.login.lower() != id_or_login.lower():
+                user = None  # the key ignores diacritics; a lookup by login does not
         if user is None:
             raise not_found(id_or_login, "User")
         user.settle()
@@ -96,11 +137,12 @@ class OktaOrg:
             value = profile.get(name)
             if not isinstance(value, str) or not value.strip():
                 raise validation_failed(name, "The field cannot be left blank")
+        _check_lengths(profile)
         if not _EMAIL.match(profile["email"]):
             raise validation_failed("email", "Does not match required pattern")
         if not _EMAIL.match(profile["login"]):
             raise validation_failed("login", "Username must be in the form of an email address")
-        holder = self._by_login.get(profile["login"].lower())
+        holder = self._by_login.get(login_key(profile["login"]))
         if holder is not None and holder != owner:
             raise validation_failed(
                 "login", "An object with this field already exists in the current organization"
@@ -130,7 +172,7 @@ class OktaOrg:
             user.start_transition("ACTIVE" if has_password else "PROVISIONED", self.activation_s)
         self.users[user.id] = user
         self._by_id = None
-        self._by_login[user.login.lower()] = user.id
+        self._by_login[login_key(user.login)] = user.id
         self.add_member(self.everyone, user)
         for group in groups:
             self.add_member(group, user)
@@ -141,16 +183,16 @@ class OktaOrg:
         merged = dict(profile) if replace else {**user.profile, **profile}
         merged = {k: v for k, v in merged.items() if v is not None or k not in REQUIRED_PROFILE}
         self._check_profile(merged, owner=user.id)
-        del self._by_login[user.login.lower()]
+        del self._by_login[login_key(user.login)]
         user.profile = merged
-        self._by_login[user.login.lower()] = user.id
+        self._by_login[login_key(user.login)] = user.id
         user.last_updated = now_iso()
         rules.evaluate(self, [user])
 
     def delete_user(self, user: User) -> None:
         del self.users[user.id]
         self._by_id = None
-        self._by_login.pop(user.login.lower(), None)
+        self._by_login.pop(login_key(user.login), None)
         for group in self.groups.values():
             group.members.pop(user.id, None)
             group.by_rule.discard(user.id)
@@ -293,7 +335,7 @@ class OktaOrg:
         for raw in data.get("users", []):
             user = User.from_json(raw)
             org.users[user.id] = user
-            org._by_login[user.login.lower()] = user.id
+            org._by_login[login_key(user.login)] = user.id
         org.groups = {g["id"]: Group.from_json(g) for g in data.get("groups", [])}
         apps = [{k: v for k, v in a.items() if k != "user_ids"} for a in data.get("apps", [])]
         org.apps = {a["id"]: App.from_json(a) for a in apps}

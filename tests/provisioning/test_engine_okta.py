@@ -15,7 +15,7 @@ from django.db import transaction
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
-from provisioning.connectors.errors import ReplicationLagError
+from provisioning.connectors.errors import PermanentError, ReplicationLagError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import group_sources
 from provisioning.models import Job, Step
@@ -272,3 +272,26 @@ def test_a_deactivating_leave_asked_with_a_move_keeps_no_exception_of_the_old_ro
     status, groups, apps = held(dirs, identity.username)
     assert status == "ACTIVE" and groups >= {"Staff"} and "Sales" not in groups
     assert apps == {"VPN", "Slack"}  # through Staff and Everyone; Salesforce stays gone
+
+
+def test_a_profile_value_over_oktas_bound_is_a_permanent_error_naming_it(on_sandbox):
+    """Okta's base profile takes at most 50 characters of lastName (the portal up to 64): the
+    okta SDK refuses such a body before sending it. That is the person's data, not the
+    directory's answer: a permanent error that names the field, not an unreadable reply
+    retried as transient; nothing is created."""
+    dirs = okta_world(on_sandbox)
+    okta = connector_for(dirs.tenant.connections.get())
+    last = "de la Santísima Trinidad Fernández de Córdoba y Mendoza"  # 55 characters
+    new = NewUser("long@example.com", "Maria", last, f"Maria {last}", "long@example.com", "")
+    with pytest.raises(PermanentError) as caught:
+        bridge.run(okta.create_user(new))
+    assert "lastName" in caught.value.message and "50" in caught.value.message
+    assert "long@example.com" not in bridge.run(okta.list_usernames())
+
+    made = bridge.run(
+        okta.create_user(NewUser("short@example.com", "Al", "Li", "Al Li", "short@example.com", ""))
+    )
+    with pytest.raises(PermanentError) as caught:
+        bridge.run(okta.update_user(made.id, {"last_name": last}))
+    assert "lastName" in caught.value.message
+    assert bridge.run(okta.get_user(made.id)).attributes["last_name"] == "Li"

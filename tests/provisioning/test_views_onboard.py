@@ -108,6 +108,7 @@ def too_far_back() -> str:
         ({"usage_location": "1x"}, "usage_location", "Two letters"),
         ({"username": "ada@elsewhere.com"}, "username", "not one of this tenant's domains"),
         ({"username": "ada lovelace@alpha.test"}, "username", "Use a username such as"),
+        ({"username": "ada.@alpha.test"}, "username", "Use a username such as"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, field, message):

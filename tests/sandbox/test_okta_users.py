@@ -36,6 +36,27 @@ def test_duplicate_login_is_rejected_ignoring_case(api):
     )
 
 
+def test_duplicate_login_is_rejected_ignoring_diacritics(api):
+    """The okta SDK's UserProfile.login (Okta's OpenAPI text): "If one of your users has a
+    login of Isaac.Brock@example.com, there cannot be another user whose login is
+    isaac.brock@example.com, nor isáàc.bröck@example.com." Renaming onto one is refused too."""
+    create(api, "isaac.brock@example.com")
+    taken = "login: An object with this field already exists in the current organization"
+    for login in ("isáàc.bröck@example.com", "ISAAC.BRÖCK@example.com"):
+        body = user_body(login, email="isaac2@example.com", firstName="Isaac")
+        error = assert_okta_error(api.post("/api/v1/users", json=body), 400, "E0000001")
+        assert error["errorCauses"] == [{"errorSummary": taken}]
+    other = create(api, "jose.muller@example.com", firstName="Jose")
+    renamed = api.post(
+        f"/api/v1/users/{other['id']}", json={"profile": {"login": "ísaac.brock@example.com"}}
+    )
+    assert assert_okta_error(renamed, 400, "E0000001")["errorCauses"] == [{"errorSummary": taken}]
+    own = api.post(
+        f"/api/v1/users/{other['id']}", json={"profile": {"login": "josé.muller@example.com"}}
+    )
+    assert own.status_code == 200, own.text
+
+
 def test_get_by_id_or_login_and_404(api):
     user = create(api, "get.me@example.com")
     assert api.get(f"/api/v1/users/{user['id']}").json()["id"] == user["id"]

@@ -1,0 +1,108 @@
+"""A user's string properties within Graph's published bounds: the maximum length of each
+(api-reference/v1.0/resources/user.md, "Maximum length is N characters"; employeeId in
+user-update.md), no accented characters in `mail`, and a userPrincipalName within Entra's
+username policy. A value outside them is a 400 on create and on update, and nothing is
+written; through the real msgraph-sdk too."""
+
+from __future__ import annotations
+
+import pytest
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.user import User
+
+from tests.sandbox.entra_support import EntraDir, assert_graph_error, new_user_body, run_sdk
+
+LIMITS = {
+    "displayName": 256,
+    "givenName": 64,
+    "surname": 64,
+    "department": 64,
+    "jobTitle": 128,
+    "companyName": 64,
+    "mobilePhone": 64,
+    "city": 128,
+    "state": 128,
+    "country": 128,
+    "streetAddress": 1024,
+    "employeeId": 16,
+}
+
+
+def invalid(prop: str) -> str:
+    return f"Invalid value specified for property '{prop}' of resource 'User'."
+
+
+@pytest.mark.parametrize(("prop", "limit"), sorted(LIMITS.items()))
+def test_a_value_over_its_maximum_length_is_refused(entra: EntraDir, prop: str, limit: int) -> None:
+    with entra.graph() as graph:
+        too_long = graph.post(
+            "/users", json=new_user_body(entra.domain, "over", **{prop: "a" * (limit + 1)})
+        )
+        assert_graph_error(too_long, 400, "Request_BadRequest", invalid(prop))
+        assert graph.get(f"/users/over@{entra.domain}").status_code == 404
+
+        made = graph.post("/users", json=new_user_body(entra.domain, "edge", **{prop: "a" * limit}))
+        assert made.status_code == 201, made.text
+        user = f"/users/{made.json()['id']}"
+        patched = graph.patch(user, json={prop: "b" * (limit + 1)})
+        assert_graph_error(patched, 400, "Request_BadRequest", invalid(prop))
+        assert graph.get(user, params={"$select": prop}).json()[prop] == "a" * limit
+
+
+def test_the_sdk_sees_a_too_long_department_as_a_400(entra: EntraDir) -> None:
+    async def work(client):
+        body = User(
+            account_enabled=True,
+            display_name="Long Dept",
+            mail_nickname="longdept",
+            user_principal_name=f"longdept@{entra.domain}",
+            password_profile=PasswordProfile(password="Sandb0x!pass"),
+            department="Research and Development, Advanced Materials and Manufacturing Lab",
+        )
+        with pytest.raises(ODataError) as caught:
+            await client.users.post(body)
+        return caught.value
+
+    error = run_sdk(entra, work)
+    assert (error.response_status_code, error.error.code) == (400, "Request_BadRequest")
+    assert error.error.message == invalid("department")
+
+
+def test_mail_with_accented_characters_is_refused(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        accented = graph.post(
+            "/users", json=new_user_body(entra.domain, "jose", mail=f"josé@{entra.domain}")
+        )
+        assert_graph_error(accented, 400, "Request_BadRequest", invalid("mail"))
+        made = graph.post("/users", json=new_user_body(entra.domain, "jose"))
+        assert made.status_code == 201, made.text
+        patched = graph.patch(f"/users/{made.json()['id']}", json={"mail": f"zoë@{entra.domain}"})
+        assert_graph_error(patched, 400, "Request_BadRequest", invalid("mail"))
+        plain = graph.patch(f"/users/{made.json()['id']}", json={"mail": f"jose@{entra.domain}"})
+        assert plain.status_code == 204, plain.text
+
+
+@pytest.mark.parametrize("local", ["jr.", "ada+test", "tom&jerry", "a$b", "x/y", "p%q", "a=b"])
+def test_a_upn_outside_entras_username_policy_is_refused(entra: EntraDir, local: str) -> None:
+    """Entra's UPN policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
+    it, at most 64 characters there."""
+    with entra.graph() as graph:
+        upn = f"{local}@{entra.domain}"
+        body = new_user_body(entra.domain, "policy", userPrincipalName=upn)
+        assert_graph_error(
+            graph.post("/users", json=body), 400, "Request_BadRequest", invalid("userPrincipalName")
+        )
+        made = graph.post("/users", json=new_user_body(entra.domain, "policy"))
+        assert made.status_code == 201, made.text
+        renamed = graph.patch(f"/users/{made.json()['id']}", json={"userPrincipalName": upn})
+        assert_graph_error(renamed, 400, "Request_BadRequest", invalid("userPrincipalName"))
+
+
+def test_every_character_the_upn_policy_allows_is_taken(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        upn = f"o'neil.x-y_z!#^~9@{entra.domain}"
+        body = new_user_body(entra.domain, "oneil", userPrincipalName=upn)
+        made = graph.post("/users", json=body)
+        assert made.status_code == 201, made.text
+        assert made.json()["userPrincipalName"] == upn

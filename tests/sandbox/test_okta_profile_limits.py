@@ -1,0 +1,64 @@
+"""The base profile's length bounds, as Okta's user schema declares them (the Schemas API's
+base subschema; the OpenAPI spec bundled with the okta SDK, okta/models/user_profile.py): a
+value out of bounds is 400 E0000001 naming the field, on create and on update, and nothing is
+written. Over raw HTTP: the okta SDK checks most of these bounds itself and would not send."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.okta_support import assert_okta_error, create, user_body
+
+MAXIMA = {
+    "firstName": 50,
+    "lastName": 50,
+    "mobilePhone": 100,
+    "primaryPhone": 100,
+    "secondEmail": 100,
+    "city": 128,
+    "state": 128,
+    "streetAddress": 1024,
+    "zipCode": 50,
+    "countryCode": 2,
+}
+
+
+def value_of(prop: str, length: int) -> str:
+    if prop == "secondEmail":
+        return "s" * (length - len("@example.com")) + "@example.com"
+    return "A" * length
+
+
+@pytest.mark.parametrize(("prop", "limit"), sorted(MAXIMA.items()))
+def test_a_value_over_its_maximum_length_is_refused(api, prop: str, limit: int) -> None:
+    too_long = api.post(
+        "/api/v1/users", json=user_body("over@example.com", **{prop: value_of(prop, limit + 1)})
+    )
+    error = assert_okta_error(too_long, 400, "E0000001")
+    assert error["errorSummary"] == f"Api validation failed: {prop}"
+    assert error["errorCauses"] == [{"errorSummary": f"{prop}: The field is too long"}]
+    assert api.get("/api/v1/users/over@example.com").status_code == 404
+
+    user = create(api, "edge@example.com", **{prop: value_of(prop, limit)})
+    changed = api.post(
+        f"/api/v1/users/{user['id']}", json={"profile": {prop: value_of(prop, limit + 1)}}
+    )
+    assert_okta_error(changed, 400, "E0000001")
+    assert api.get(f"/api/v1/users/{user['id']}").json()["profile"][prop] == value_of(prop, limit)
+
+
+def test_login_and_email_take_five_to_a_hundred_characters(api) -> None:
+    long_login = "l" * 89 + "@example.com"  # 101 characters
+    error = assert_okta_error(
+        api.post("/api/v1/users", json=user_body(long_login)), 400, "E0000001"
+    )
+    assert error["errorCauses"][0]["errorSummary"].endswith(": The field is too long")
+    body = user_body(long_login, firstName="L", email="short@example.com")
+    error = assert_okta_error(api.post("/api/v1/users", json=body), 400, "E0000001")
+    assert error["errorCauses"] == [{"errorSummary": "login: The field is too long"}]
+    error = assert_okta_error(
+        api.post("/api/v1/users", json=user_body("ok@example.com", email="a@b")), 400, "E0000001"
+    )
+    assert error["errorCauses"] == [{"errorSummary": "email: The field is too short"}]
+    longest = "l" * 88 + "@example.com"  # 100 characters
+    assert create(api, longest, firstName="L")["profile"]["login"] == longest
