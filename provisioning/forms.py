@@ -152,6 +152,12 @@ class TenantPickForm(forms.Form):
     tenant = forms.SlugField(max_length=60, required=False)
 
 
+class HoldForm(forms.Form):
+    """Why an MSP admin holds a connection in quarantine (shown on the tenant's page)."""
+
+    reason = forms.CharField(max_length=200, required=False, validators=[plain_name])
+
+
 class OnboardingPrefillForm(forms.Form):
     """The onboarding form's initial values from a link's query string (a client admin's
     request to act links here): a value that does not parse is left out."""

@@ -56,15 +56,16 @@ class RequestableResource(models.Model):
 
 
 def approvers_of(resource: RequestableResource) -> list:
-    """The client admins who decide on requests for `resource`."""
+    """The client admins who decide on requests for `resource`: the tenant's, or the named
+    ones while they still are (a named approver made account manager, or moved to another
+    tenant, decides nothing)."""
+    people = get_user_model().objects.filter(
+        is_active=True,
+        profile__role=Role.CLIENT_ADMIN,
+        tenantassignment__tenant=resource.tenant,
+    )
     if resource.approvers == RequestableResource.Approvers.NAMED:
-        people = resource.named_approvers.filter(is_active=True)
-    else:
-        people = get_user_model().objects.filter(
-            is_active=True,
-            profile__role=Role.CLIENT_ADMIN,
-            tenantassignment__tenant=resource.tenant,
-        )
+        people = people.filter(pk__in=resource.named_approvers.values("pk"))
     return list(people.distinct())
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from portal.models import Role
 from provisioning import quarantine
 from provisioning.checks import check_connection
+from provisioning.forms import HoldForm
 from tenants import access
 from tenants.services import save_discovery
 
@@ -34,10 +35,15 @@ def connection_test(request, tenant: str, connection_id: int):
 def connection_hold(request: HttpRequest, tenant: str, connection_id: int) -> HttpResponse:
     """MSP admin: quarantine a connection by hand; no probe releases it, only a person."""
     connection = access.get_connection_for(request.user, tenant, connection_id, (Role.MSP_ADMIN,))
-    reason = request.POST.get("reason", "").strip()[:200]
+    back = redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not held, the reason is refused: {form.errors['reason'][0]}")
+        return back
+    reason = form.cleaned_data["reason"]
     kind = connection.label
     if quarantine.hold(connection, actor=request.user, reason=reason, request=request):
         messages.success(request, f"Holding the {kind} connection: its jobs wait until released.")
     else:
         messages.info(request, f"The {kind} connection is held already.")
-    return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))
+    return back

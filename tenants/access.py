@@ -41,8 +41,12 @@ def require_role(user, roles: Iterable[str]) -> str:
 def get_tenant_for(user, slug: str, roles: Iterable[str] = READ_ROLES) -> Tenant:
     """A tenant the person may see (else 404) and act on in one of `roles` (else 403).
 
-    The 404 comes first, so a person learns nothing about tenants that are not theirs.
+    The 404 comes first, so a person learns nothing about tenants that are not theirs. A
+    slug with a NUL (from a form field or a query string) is no tenant's: PostgreSQL would
+    refuse the query.
     """
+    if "\x00" in slug:
+        raise Http404("No such tenant.")
     tenant = get_object_or_404(tenants_for(user), slug=slug)
     require_role(user, roles)
     return tenant

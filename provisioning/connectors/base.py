@@ -328,19 +328,28 @@ async def refuse_private_addresses(url: str) -> None:
     non-public address (a name entered for a SCIM app that points inside the MSP's own
     network); the sandbox's origin excepted. A name that does not resolve is left to the
     request, which fails to connect and is classified as such."""
+    await checked_address(url)
+
+
+async def checked_address(url: str) -> str | None:
+    """The address a request to `url` is to connect to: the first its host resolves to now,
+    once every address it resolves to is public (EndpointRefusedError otherwise; the
+    sandbox's origin is not checked). The request connects there, not to the name looked up
+    again, so a name that answers otherwise a moment later (DNS rebinding) gets no
+    credential. None when the name does not resolve: the request is left to fail."""
     origin = endpoints.origin_of(url)
-    if origin is not None and origin == endpoints.sandbox_origin():
-        return
+    sandbox = origin is not None and origin == endpoints.sandbox_origin()
     host = urlsplit(url).hostname or ""
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
-        return
-    if (address := endpoints.first_non_public(found)) is not None:
+        return None
+    if not sandbox and (address := endpoints.first_non_public(found)) is not None:
         raise EndpointRefusedError(
             f"Nothing was sent: {host} resolves to {address}, a private or loopback "
             "address. Credentials only go to public hosts."
         )
+    return str(found[0][4][0]).split("%", 1)[0] if found else None
 
 
 def ssl_context_for(url: str) -> ssl.SSLContext:

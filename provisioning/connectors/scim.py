@@ -51,9 +51,9 @@ from provisioning.connectors.base import (
     ObservedAccount,
     Resource,
     ResourceCache,
+    checked_address,
     classified,
     refuse_other_origins,
-    refuse_private_addresses,
     require_allowed,
     ssl_context_for,
 )
@@ -561,17 +561,29 @@ def _provider(found: Discovery) -> ScimProvider:
     return ScimProvider(models=models, resource_types=types)
 
 
+# The URL a request had before it was pinned to the address that was checked.
+PINNED_FROM = "msp_portal_pinned_from"
+
+
 def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
     """An httpx2 request hook: every request (paging links and redirects included) goes to
     the connection's own origin, or, for OAuth, to exactly its token URL; else nowhere."""
     origins = {endpoint.origin for endpoint in allowed}
 
     async def hook(request: httpx2.Request) -> None:
-        origin = origin_of(str(request.url))
-        to_token = token and origin == token.origin and request.url.path.rstrip("/") == token.path
+        url = request.extensions.get(PINNED_FROM) or request.url  # a retried request: its own
+        origin = origin_of(str(url))
+        to_token = token and origin == token.origin and url.path.rstrip("/") == token.path
         if not to_token and origin not in origins:
-            refuse_other_origins(allowed[0], str(request.url))
-        await refuse_private_addresses(str(request.url))
+            refuse_other_origins(allowed[0], str(url))
+        address = await checked_address(str(url))
+        if address is not None:  # there, with the name as Host (set already) and TLS name
+            request.extensions = {
+                **request.extensions,
+                PINNED_FROM: url,
+                "sni_hostname": url.raw_host.decode("ascii"),
+            }
+            request.url = url.copy_with(host=address)
 
     return hook
 

@@ -3,7 +3,10 @@
 Checked when the URL is entered (its form: https, no user name, no private or loopback
 literal, no `localhost`) and again before every request (what the name resolves to now),
 the same rules as a SCIM app's address (tenants/endpoints.py,
-provisioning/connectors/base.refuse_private_addresses)."""
+provisioning/connectors/base.refuse_private_addresses). The request then connects to the
+address that was checked (`pinned_address`), never to the name resolved a second time: a
+name that answers a public address to the check and a private one to the connection a moment
+later (DNS rebinding) reaches nothing inside."""
 
 from __future__ import annotations
 
@@ -22,23 +25,26 @@ def check_url(url: str) -> str:
     return endpoints.public_https(url, "A webhook may not go to").url
 
 
-def refuse_private(url: str) -> None:
-    """RefusedAddress when `url`'s host resolves to any non-public address (the sandbox's
-    origin excepted). A name that does not resolve is left to the request, which fails."""
+def pinned_addresses(url: str) -> list[str]:
+    """The addresses to connect to for `url`, in the resolver's order: what its host resolves
+    to now, when every one of them is public (the sandbox's origin is not checked).
+    RefusedAddress otherwise. Empty when the name does not resolve: the request is left to
+    fail."""
     origin = endpoints.origin_of(url)
     if origin is None:
         raise RefusedAddress("Only plain https:// addresses are used.")
-    if origin == endpoints.sandbox_origin():
-        return
+    sandbox = origin == endpoints.sandbox_origin()
     try:
-        check_url(url)
+        if not sandbox:
+            check_url(url)
         found = socket.getaddrinfo(origin[1], origin[2], proto=socket.IPPROTO_TCP)
     except EndpointError as exc:
         raise RefusedAddress(str(exc)) from None
     except OSError:
-        return
-    if (address := endpoints.first_non_public(found)) is not None:
+        return []
+    if not sandbox and (address := endpoints.first_non_public(found)) is not None:
         raise RefusedAddress(
             f"Nothing was sent: {origin[1]} resolves to {address}, a private or loopback "
             "address. Webhooks only go to public hosts."
         )
+    return list(dict.fromkeys(str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from provisioning.connectors.base import ssl_context_for
-from provisioning.outbound.addresses import RefusedAddress, refuse_private
+from provisioning.outbound.addresses import RefusedAddress, pinned_addresses
 
 TIMEOUT_S = 10.0
 USER_AGENT = "msp-portal-webhooks/1"
@@ -27,21 +27,45 @@ class Answer:
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     try:
-        refuse_private(url)
+        addresses = pinned_addresses(url)
     except RefusedAddress as exc:
         return Answer(False, error=str(exc))
     sent = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
+    answer = Answer(False, error="Could not connect: the name does not resolve.")
+    for address in addresses:  # the next one only when this one took no connection
+        answer, connected = _post_to(url, address, body, sent)
+        if connected:
+            break
+    return answer
+
+
+def _post_to(url: str, address: str, body: bytes, headers: dict) -> tuple[Answer, bool]:
+    """POST to `url` at `address` (the checked one, never the name resolved again), with
+    the URL's host as the Host header and the TLS name asked for and verified. Whether a
+    connection was made too: one that was not sent nothing."""
+    parts = httpx.URL(url)
     try:
         client = httpx.Client(
             verify=ssl_context_for(url), timeout=TIMEOUT_S, follow_redirects=False
         )
-        # Streamed and never read: a receiver's answer body is not ours to hold.
-        with client, client.stream("POST", url, content=body, headers=sent) as response:
-            return classify(response)
+        request = client.build_request(
+            "POST",
+            parts.copy_with(host=address),
+            content=body,
+            headers={**headers, "host": parts.netloc.decode("ascii")},
+            extensions={"sni_hostname": parts.raw_host.decode("ascii")},
+        )
+        with client:
+            # Streamed and never read: a receiver's answer body is not ours to hold.
+            response = client.send(request, stream=True)
+            response.close()
+            return classify(response), True
+    except httpx.ConnectError as exc:
+        return Answer(False, error=f"Could not connect: {type(exc).__name__}."), False
     except httpx.TimeoutException:
-        return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s.")
+        return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s."), True
     except httpx.HTTPError as exc:
-        return Answer(False, error=f"Could not connect: {type(exc).__name__}.")
+        return Answer(False, error=f"Could not connect: {type(exc).__name__}."), True
 
 
 def classify(response: httpx.Response) -> Answer:

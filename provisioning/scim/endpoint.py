@@ -139,11 +139,29 @@ def base_url(request: HttpRequest, token) -> str:
 def _body(request: HttpRequest) -> dict:
     try:
         data = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         raise InvalidSyntaxException(detail="The body is not JSON.") from None
     if not isinstance(data, dict):
         raise InvalidSyntaxException(detail="The body must be a JSON object.")
+    if _holds_nul(data):  # PostgreSQL refuses a NUL in text: a 400, not a failed write
+        raise InvalidValueException(detail="A value may not contain a NUL character (\\u0000).")
     return data
+
+
+def _holds_nul(data: dict) -> bool:
+    """Whether any key or string value, at any depth, holds a NUL (walked without recursion)."""
+    pending: list = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _validated(model, data: dict, context: Context):

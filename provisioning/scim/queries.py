@@ -11,6 +11,7 @@ from django.http import QueryDict
 from scim2_models import InvalidFilterException, NotFoundException, ScimFilter
 from scim2_models.path.expressions import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 
+from portal.fields import MAX_ID
 from provisioning.models import Identity
 from provisioning.scim.resources import MAX_RESULTS
 from provisioning.scim.service import visible
@@ -67,10 +68,11 @@ def _q(node, fields: dict[str, str]) -> Q:
 
 def _paging(params: QueryDict) -> tuple[int, int]:
     """(startIndex, count): RFC 7644 §3.4.2.4, a start below 1 is 1, a negative count 0,
-    and no page holds more than MAX_RESULTS."""
+    and no page holds more than MAX_RESULTS. A start past any table (beyond a bigint, which
+    the database refuses as an OFFSET) is the last one a bigint holds: an empty page."""
     start = _int(params.get("startIndex"), 1)
     count = _int(params.get("count"), MAX_RESULTS)
-    return max(start, 1), min(max(count, 0), MAX_RESULTS)
+    return min(max(start, 1), MAX_ID), min(max(count, 0), MAX_RESULTS)
 
 
 def _int(value: str | None, default: int) -> int:

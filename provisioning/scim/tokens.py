@@ -91,10 +91,15 @@ def note_use(token: ScimToken) -> None:
 
 
 def refuse(slug: str, reason: str, *, token: ScimToken | None, http_request) -> None:
-    """Audit a refused call: in the tenant the URL names when there is one (its MSP admins
-    see why their identity provider fails), else in the global trail."""
+    """Audit a refused call: a token's in its own tenant (a token sent to another tenant's
+    URL is news for its tenant's admins, and never named in the other tenant's trail), else
+    in the tenant the URL names when there is one (its MSP admins see why their identity
+    provider fails), else in the global trail."""
     slug = "".join(c for c in slug if c.isprintable())[:60]  # as given, but storable
-    tenant = Tenant.objects.filter(slug=slug).first() if slug else None
+    if token is not None:
+        tenant = token.tenant
+    else:
+        tenant = Tenant.objects.filter(slug=slug).first() if slug else None
     record(
         "scim_token.refuse",
         actor=actor_of(token) if token else "webhook",

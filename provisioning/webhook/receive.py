@@ -70,14 +70,21 @@ class Inbound:
         )
 
 
+def storable(text: str) -> str:
+    """`text` without what a database column cannot hold or a reader should not see (NUL
+    and other control characters): what a sender wrote, kept in the record as far as it can."""
+    return "".join(c for c in text if c.isprintable())
+
+
 def handle(request: HttpRequest, slug: str) -> Reply:
-    inbound = Inbound(request, slug[:60])
+    inbound = Inbound(request, storable(slug)[:60])
     if _too_many_refusals(inbound.remote_addr):
         # Nothing is written: a sender that keeps failing must not fill the event table and
         # the audit trail. A sender with valid signatures is never refused, so never slowed.
         logger.warning("HR webhook: too many refused requests from %s", inbound.remote_addr)
         return Reply(429, {"error": "too_many_refusals", "message": REFUSALS_MESSAGE})
-    inbound.tenant = Tenant.objects.filter(slug=inbound.slug).first()
+    if inbound.slug == slug[:60]:  # a slug with a control character names no tenant
+        inbound.tenant = Tenant.objects.filter(slug=inbound.slug).first()
     size = _content_length(request)
     if size > MAX_BODY_BYTES:
         return _reject(inbound, 413, "too_large", f"The body is larger than {_limit()}.")
@@ -183,7 +190,7 @@ def _note_raw(inbound: Inbound) -> None:
     """For the record of an invalid event: its type and employee, as far as they can be read."""
     try:
         data = json.loads(inbound.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         return
     if isinstance(data, dict):
         inbound.event_type = _text(data.get("event"))
@@ -192,7 +199,8 @@ def _note_raw(inbound: Inbound) -> None:
 
 
 def _text(value) -> str:
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    readable = isinstance(value, str | int) and not isinstance(value, bool)
+    return storable(str(value)) if readable else ""
 
 
 # -- once only --------------------------------------------------------------------------------
@@ -292,7 +300,7 @@ def _reject(
     result: str = "failure",
     details: list | None = None,
 ) -> Reply:
-    reason = reason or message
+    reason = storable(reason or message)  # a message may quote the sender's field names
     _count_refusal(inbound.remote_addr)
     with transaction.atomic():
         row = inbound.event_row(Outcome.REJECTED, reason)

@@ -1,0 +1,89 @@
+"""A webhook goes to the address that was checked, never to its name resolved a second time.
+
+DNS rebinding: a receiver's name answers a public address to the portal's check and a
+loopback one a moment later, to the request's own look-up. The resolver is the only stand-in
+here (no sandbox can play a rebinding DNS server); the connection is refused where it is
+attempted, so nothing leaves the machine. The real delivery, by name, with TLS verified
+against that name, goes to the sandbox reached as `localhost`."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from provisioning.outbound import deliveries, sending, signing
+from provisioning.outbound.models import Delivery
+from tests.outbound.support import delivery_of, make_endpoint, received, receiver
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = "93.184.216.34"  # what the name answers the check
+REBIND = "rebind.example.com"
+
+
+@pytest.fixture
+def rebinding(monkeypatch):
+    """`REBIND` resolves to PUBLIC once, then to 127.0.0.1; every connection attempt is
+    noted and refused."""
+    real = socket.getaddrinfo
+    looked_up: list[str] = []
+    connected: list[tuple] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != REBIND:
+            return real(host, port, *args, **kwargs)
+        looked_up.append(host)
+        address = PUBLIC if len(looked_up) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 443))]
+
+    def create_connection(address, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("refused by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return connected
+
+
+def test_the_request_connects_to_the_checked_address_not_the_name_again(rebinding):
+    answer = sending.post(f"https://{REBIND}/hooks/in", b"{}", {})
+    assert not answer.delivered and "Could not connect" in answer.error
+    assert rebinding == [(PUBLIC, 443)], "connected to a name resolved again (or elsewhere)"
+
+
+def test_every_checked_address_is_tried_until_one_connects(monkeypatch):
+    """Pinning keeps the resolver's fallback: an address that takes no connection (an IPv6
+    route that is missing) is followed by the next one."""
+    attempts: list[tuple] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:2800:220:1::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port)),
+        ]
+
+    def create_connection(address, *args, **kwargs):
+        attempts.append(address)
+        raise ConnectionRefusedError("refused by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    sending.post("https://psa.example.com/in", b"{}", {})
+    assert [a[0] for a in attempts] == ["2606:2800:220:1::1", PUBLIC]
+
+
+def test_a_delivery_by_name_reaches_the_receiver_with_its_host_and_tls_name(
+    on_sandbox, alpha, settings
+):
+    """The sandbox reached as `localhost` (its certificate names localhost): the pinned
+    request verifies TLS against the name and sends it as the Host."""
+    by_name = on_sandbox.url.replace("127.0.0.1", "localhost")
+    settings.SANDBOX_URL = by_name
+    url = receiver(on_sandbox).replace(on_sandbox.url, by_name)
+    endpoint, secret = make_endpoint(alpha.tenant, url)
+    delivery = deliveries.attempt(delivery_of(alpha.tenant, endpoint).pk)
+    assert delivery.status == Delivery.Status.DELIVERED, delivery.last_error
+    (got,) = received(on_sandbox, url)
+    signing.verify(secret, got["headers"], got["body"])
+    assert got["headers"]["host"] == by_name.removeprefix("https://")

@@ -1,0 +1,59 @@
+"""Crafted SCIM input is answered with a SCIM error, never a 500: a start index beyond what
+the database takes as an OFFSET, a NUL in a value (PostgreSQL refuses it in text), a body
+nested deeper than Python's recursion limit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from provisioning.models import Identity
+from tests.scim.test_scim_endpoint import ada, call, url
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("name", ["scim_users", "scim_groups"])
+def test_a_start_index_past_a_bigint_is_an_empty_page(client, scim, name):
+    response = call(client, scim, "get", url(scim, name) + "?startIndex=" + "9" * 30)
+    assert response.status_code == 200, response.content
+    assert response.json()["itemsPerPage"] == 0
+    assert not response.json().get("Resources")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ada(userName="ada\x00@alpha.test"),
+        ada(title="Ana\x00lyst"),
+        ada(
+            **{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "\x00"}}
+        ),
+        ada(emails=[{"value": "a\x00@alpha-corp.com", "type": "work", "primary": True}]),
+    ],
+)
+def test_a_nul_in_a_value_is_a_400(client, scim, body):
+    response = call(client, scim, "post", url(scim), body)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidValue"
+    assert not Identity.objects.filter(tenant=scim.tenant, external_id="okta-00u1").exists()
+
+
+def test_a_nul_in_a_patch_is_a_400(client, scim):
+    created = call(client, scim, "post", url(scim), ada()).json()
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "x\x00y"}],
+    }
+    user_url = url(scim, "scim_user", user_id=created["id"])
+    response = call(client, scim, "patch", user_url, patch)
+    assert response.status_code == 400, response.content
+    assert call(client, scim, "get", user_url).json()["title"] == "Analyst"
+
+
+def test_a_body_nested_past_the_recursion_limit_is_a_400(client, scim):
+    raw = '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = call(client, scim, "post", url(scim), raw=raw)
+    assert response.status_code == 400, response.content
+    assert json.loads(response.content)["scimType"] == "invalidSyntax"
