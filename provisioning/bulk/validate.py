@@ -19,7 +19,14 @@ from provisioning import lifecycle
 from provisioning.bulk import columns
 from provisioning.bulk.directory import DirectoryNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
-from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
+from provisioning.forms import (
+    MAX_AHEAD_DAYS,
+    MAX_PAST_DAYS,
+    USAGE_LOCATION_RE,
+    USERNAME_RE,
+    longest_name,
+    name_too_long,
+)
 from provisioning.models import Identity, Job
 from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
@@ -110,6 +117,7 @@ class OnboardingCheck:
         self.today = clock.tenant_today(tenant)
         self.templates = {t.name.lower(): t for t in RoleTemplate.objects.filter(tenant=tenant)}
         self.domains = [d.lower() for d in tenant.domains]
+        self.longest_name = longest_name(tenant)
         people = list(
             Identity.objects.filter(tenant=tenant).only(
                 "username", "email", "employee_id", "display_name", "first_name", "last_name",
@@ -141,6 +149,9 @@ class OnboardingCheck:
         for name in ("first_name", "last_name", "role"):
             if name not in row.too_long and not cells.get(name):
                 errors.append(f"{name} is missing.")
+        for name in ("first_name", "last_name"):
+            if problem := name_too_long(cells.get(name, ""), self.longest_name):
+                errors.append(f"{name}: {problem}")
         _check_text(cells, errors)
         draft.templates = self.roles(cells.get("role", ""), errors)
         draft.result.data["role_ids"] = [t.pk for t in draft.templates]

@@ -195,6 +195,21 @@ def test_a_tenant_with_a_scim_app_previews_its_rows(client, on_sandbox):
     assert (batch.status, batch.rows_total, batch.rows_valid) == ("validated", 1, 1)
 
 
+def test_a_name_okta_would_refuse_is_refused_on_its_line(client, on_sandbox):
+    """Okta takes names of at most 50 characters: a longer one would be created in Entra and
+    refused by Okta, so the row is refused before anything is queued."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkoktalong", kinds=("entra", "okta"))
+    client.force_login(dirs.technician)
+    rows = [
+        ["Ada", "L" * 51, "Sales", "", "", "", "", "", "", ""],
+        ["Grace", "H" * 50, "Sales", "", "", "", "", "", "", ""],
+    ]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert (batch.rows_total, batch.rows_valid) == (2, 1)
+    refused = BatchRow.objects.get(batch=batch, line=2)
+    assert refused.errors == ["last_name: Okta takes at most 50 characters here (51 given)."]
+
+
 def test_a_big_file_looks_its_rows_up_in_a_scim_app_from_one_listing(client, on_sandbox):
     """40 rows for a tenant whose template gives a SCIM app: the preview reads the app's
     users once, not once a row, and shows what the single form shows: a username the app

@@ -109,6 +109,7 @@ def too_far_back() -> str:
         ({"username": "ada@elsewhere.com"}, "username", "not one of this tenant's domains"),
         ({"username": "ada lovelace@alpha.test"}, "username", "Use a username such as"),
         ({"username": "ada.@alpha.test"}, "username", "Use a username such as"),
+        ({"last_name": "L" * 51}, "last_name", "Okta takes at most 50 characters here (51"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, field, message):
@@ -121,6 +122,15 @@ def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, fie
     assert message in " ".join(errors[field]), errors
     assert "Nothing was saved." in response.content.decode()
     assert counts() == before
+
+
+def test_a_tenant_without_okta_takes_entras_64_characters_for_a_name(client, alpha):
+    alpha.okta_connection.delete()
+    client.force_login(alpha.technician)
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, form_data(alpha.template, last_name="L" * 64))
+    errors = response.context["form"].errors if response.context else {}
+    assert "last_name" not in errors
 
 
 def test_start_date_two_months_past_is_refused(client, alpha):
