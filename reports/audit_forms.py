@@ -104,5 +104,6 @@ class VerifyForm(forms.Form):
     tenant = forms.ChoiceField(label="Audit trail of")
 
     def __init__(self, *args, scope: Scope, **kwargs):
-        super().__init__(*args, **kwargs)
+        # Its own ids: the filter form on the same page has a tenant field too.
+        super().__init__(*args, auto_id="verify_%s", **kwargs)
         self.fields["tenant"].choices = _tenant_choices(scope, None)

@@ -50,7 +50,7 @@ def test_technician_imports_a_csv_and_watches_it_finish(page, screenshot, on_san
     page.locator(".message.success", has_text="Queued 3 rows.").wait_for()
     # the progress partial polls until every job is done, then stops
     page.locator('#batch-progress[data-percent="100"]').wait_for(timeout=90_000)
-    assert page.locator("#batch-progress").get_attribute("hx-trigger") is None
+    assert page.locator("#batch-progress").get_attribute("data-hx-trigger") is None
     assert page.locator("#batch-progress progress").get_attribute("value") == "100"
     assert page.locator("#batch-progress .badge.ok", has_text="Succeeded").count() == 3
     screenshot("bulk-batch-done")

@@ -51,7 +51,7 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     page.locator(".message.success", has_text="Ada Lovelace").wait_for()
     # the progress partial polls every second until the job is done, then stops
     page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
-    assert page.locator("#job-progress").get_attribute("hx-trigger") is None
+    assert page.locator("#job-progress").get_attribute("data-hx-trigger") is None
     page.locator("table.steps tr", has_text="Create user").locator(".badge.ok").wait_for()
     # Succeeded only on the read-back, which the page shows per directory.
     verified = page.locator("#job-verification")

@@ -95,7 +95,7 @@ def test_the_dashboard_updates_itself_and_sorts(page, screenshot, contoso):
     sign_in(page, "admin", "demo-pass-2026")
     rows = page.locator("#board tbody tr[data-tenant]")
     assert rows.count() == 3
-    assert page.locator("#board").get_attribute("hx-trigger") == "every 15s"
+    assert page.locator("#board").get_attribute("data-hx-trigger") == "every 15s"
     assert page.locator("tr[data-tenant='contoso'] .licences").inner_text().startswith("EMS")
     screenshot("dashboard")
 

@@ -119,8 +119,8 @@ def test_an_inline_decision_tells_the_page_to_refresh_its_counts(client, alpha):
     page = client.get(home(alpha)).content.decode()
     assert "2 requests waiting for your decision." in page
     badge_url, here_url = reverse("waiting_badge"), f"{home(alpha)}waiting/"
-    assert f'hx-get="{badge_url}" hx-trigger="access-decided from:body"' in page
-    assert f'hx-get="{here_url}" hx-trigger="access-decided from:body"' in page
+    assert f'hx-get="{badge_url}" data-hx-trigger="access-decided from:body"' in page
+    assert f'hx-get="{here_url}" data-hx-trigger="access-decided from:body"' in page
 
     decide = reverse(
         "access_request_decide", kwargs={"tenant": alpha.tenant.slug, "request_id": first.pk}

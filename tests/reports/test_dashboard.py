@@ -172,7 +172,7 @@ def test_tag_filter_and_sort(client, busy, bravo, msp_admin):
 def test_htmx_poll_returns_the_board_partial(client, busy, msp_admin):
     client.force_login(msp_admin)
     body = client.get(DASHBOARD, {"tag": "gold"}, HTTP_HX_REQUEST="true").content.decode()
-    assert body.lstrip().startswith('<div id="board" hx-get="/?tag=gold&amp;sort=attention"')
+    assert body.lstrip().startswith('<div id="board" data-hx-get="/?tag=gold&amp;sort=attention"')
     assert 'hx-trigger="every 15s"' in body and "<html" not in body
 
 

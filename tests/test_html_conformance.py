@@ -1,0 +1,81 @@
+"""Every page of the project, as an MSP admin and as a client admin, is HTML a validator
+(the W3C's Nu checker) takes on the points it found here: htmx attributes spelt `data-hx-*`
+(`hx-*` are no HTML attributes), one element per id, every label's `for` naming a control
+of the page, no XML declaration (an inline SVG's) in an HTML document."""
+
+from collections import Counter
+from html.parser import HTMLParser
+
+import pytest
+
+from portal.models import Role
+from tests.test_isolation_crawl import crawl_urls
+
+pytestmark = pytest.mark.django_db
+
+CONTROLS = {"input", "select", "textarea", "button", "meter", "output", "progress"}
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: Counter[str] = Counter()
+        self.control_ids: set[str] = set()
+        self.label_targets: list[str] = []
+        self.bare_htmx: set[str] = set()
+        self.declarations: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if "id" in attributes:
+            self.ids[attributes["id"]] += 1
+            if tag in CONTROLS and attributes.get("type") != "hidden":
+                self.control_ids.add(attributes["id"])
+        if tag == "label" and "for" in attributes:
+            self.label_targets.append(attributes["for"] or "")
+        self.bare_htmx |= {name for name in attributes if name.startswith("hx-")}
+
+    def handle_pi(self, data):
+        self.declarations.append(data[:40])
+
+
+def problems_of(html: str) -> list[str]:
+    page = Page()
+    page.feed(html)
+    found = [f"id {name!r} {n} times" for name, n in page.ids.items() if n > 1]
+    missing = [t for t in page.label_targets if t not in page.control_ids]
+    found += [f"<label for={target!r}> names no control" for target in missing]
+    found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
+    found += [f"<?{text}" for text in page.declarations]
+    return found
+
+
+@pytest.mark.parametrize("role", [Role.MSP_ADMIN, Role.CLIENT_ADMIN])
+def test_every_page_passes_the_validators_checks(client, alpha, msp_admin, msp_template, role):
+    client.force_login(msp_admin if role == Role.MSP_ADMIN else alpha.people[role])
+    pages, found = 0, []
+    for name, url, _ in crawl_urls(alpha, {"msp_template": msp_template}):
+        response = client.get(url)
+        if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
+            continue
+        pages += 1
+        found += [f"{name} {url}: {problem}" for problem in problems_of(response.text)]
+    assert pages > (60 if role == Role.MSP_ADMIN else 15)
+    assert found == []
+
+
+def test_the_checks_find_what_the_validator_found():
+    broken = (
+        '<form hx-post="/x"><label for="">Tenants</label><input id="a"><input id="a">'
+        '<label for="gone">Gone</label><?xml version="1.0"?></form>'
+    )
+    assert problems_of(broken) == [
+        "id 'a' 2 times",
+        "<label for=''> names no control",
+        "<label for='gone'> names no control",
+        "attribute hx-post (spell it data-hx-post)",
+        '<?xml version="1.0"?',
+    ]
+    assert (
+        problems_of('<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>') == []
+    )
