@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning.models import Identity
+from provisioning.name_bounds import longest_name, name_too_long
 from provisioning.seats import (
     LICENSE_CHOICE_PREFIX,
     LicenseChoice,
@@ -30,28 +31,6 @@ MAX_AHEAD_DAYS = 365
 # it is no e-mail address for Okta's login either.
 USERNAME_RE = re.compile(r"^(?=[^@]{1,64}@)[a-z0-9](?:[a-z0-9._-]*[a-z0-9_-])?@[a-z0-9.-]+$")
 USAGE_LOCATION_RE = re.compile(r"^[A-Za-z]{2}$")
-# Okta's base profile takes a firstName and a lastName of at most 50 characters (the okta SDK's
-# UserProfile, from Okta's OpenAPI spec), Entra's givenName and surname 64 (user.md). Checked
-# where a joiner is asked for: a longer name would get its Entra account and then be refused
-# by Okta, leaving the job half done.
-NAME_MAX = {"okta": 50}
-NAME_MAX_DEFAULT = 64
-
-
-def longest_name(tenant: Tenant) -> tuple[int, str]:
-    """The longest first or last name all of `tenant`'s directories take, and whose bound it is."""
-    kinds = set(tenant.connections.values_list("kind", flat=True))
-    bounds = [(NAME_MAX[kind], kind) for kind in kinds if kind in NAME_MAX]
-    return min(bounds, default=(NAME_MAX_DEFAULT, ""))
-
-
-def name_too_long(value: str, bound: tuple[int, str]) -> str:
-    """What is wrong with a name longer than `bound` (from longest_name), else ''."""
-    longest, kind = bound
-    if len(value) <= longest:
-        return ""
-    where = "Okta takes" if kind == "okta" else "The directories take"
-    return f"{where} at most {longest} characters here ({len(value)} given)."
 
 
 def role_templates_field() -> BoundedModelMultipleChoiceField:

@@ -19,15 +19,9 @@ from provisioning import lifecycle
 from provisioning.bulk import columns
 from provisioning.bulk.directory import DirectoryNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
-from provisioning.forms import (
-    MAX_AHEAD_DAYS,
-    MAX_PAST_DAYS,
-    USAGE_LOCATION_RE,
-    USERNAME_RE,
-    longest_name,
-    name_too_long,
-)
+from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
 from provisioning.models import Identity, Job
+from provisioning.name_bounds import longest_name, name_too_long
 from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
 

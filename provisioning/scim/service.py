@@ -14,7 +14,7 @@ from django.utils import timezone
 from scim2_models import InvalidValueException, MutabilityException, UniquenessException
 
 from portal.audit.events import record
-from provisioning import lifecycle, services
+from provisioning import lifecycle, name_bounds, services
 from provisioning.models import Batch, Identity, Job
 from provisioning.scim import mapping, rules
 from provisioning.scim.models import ScimPerson, ScimToken
@@ -53,6 +53,7 @@ def visible(tenant: Tenant):
 def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
     fields = mapping.person_fields(tenant, user)
     _check(fields)
+    _check_names(tenant, fields)
     existing = Identity.objects.filter(tenant=tenant, username__iexact=fields["username"]).first()
     if existing is not None:
         raise UniquenessException(detail=f"userName {fields['username']} exists already.")
@@ -86,6 +87,7 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
     old = mapping.fields_of(identity)
     new = mapping.person_fields(tenant, user)
     _check(new)
+    _check_names(tenant, new)
     if new["username"].casefold() != old["username"].casefold():
         raise MutabilityException(
             detail="userName cannot change: the portal does not rename accounts. "
@@ -206,6 +208,13 @@ def _check(fields: dict) -> None:
     for value in fields["groups"]:
         if len(value) > 200:
             raise InvalidValueException(detail="A role value is longer than 200 characters.")
+
+
+def _check_names(tenant: Tenant, fields: dict) -> None:
+    bound = name_bounds.longest_name(tenant)
+    for key, attribute in (("first_name", "name.givenName"), ("last_name", "name.familyName")):
+        if problem := name_bounds.name_too_long(fields[key], bound):
+            raise InvalidValueException(detail=f"{attribute}: {problem}")
 
 
 def _check_employee_id(tenant: Tenant, employee_id: str, identity: Identity | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time
 
-from provisioning import lifecycle, services
+from provisioning import lifecycle, name_bounds, services
 from provisioning.models import Batch, Identity, Job
 from provisioning.webhook.schema import Change, Event, Hire, Terminate
 from tenants import clock
@@ -48,6 +48,10 @@ def _prepare_hire(tenant: Tenant, event: Hire, http_request) -> Action:
             f"Employee {event.employee_id} exists already ({existing.get_status_display()}): "
             "send a change event, or restore a leaver in the portal."
         )
+    bound = name_bounds.longest_name(tenant)
+    for key in ("first_name", "last_name"):
+        if problem := name_bounds.name_too_long(getattr(event, key), bound):
+            raise Unprocessable(f"{key}: {problem}")
     request = services.OnboardingRequest(
         first_name=event.first_name,
         last_name=event.last_name,

@@ -31,6 +31,7 @@ from provisioning.models import Batch, Identity, Job
 from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import receive
 from tenants import clock
+from tenants.models import DirectoryConnection
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
 
@@ -438,6 +439,17 @@ def test_hire_of_an_existing_employee_and_leave_of_a_leaver_are_422(client, dirs
     assert_refused_and_recorded(send(client, tenant.slug, hire()), 422, "exists already", before)
     response = send(client, tenant.slug, terminate("E1002"))
     assert_refused_and_recorded(response, 422, "has left", before)
+
+
+def test_a_hire_whose_name_okta_would_refuse_is_422(client, tenant):
+    okta = DirectoryConnection(tenant=tenant, kind="okta", org_url="https://hr-name.okta.test")
+    okta.set_secret("hr-name-OKTA-TOKEN")
+    okta.save()
+    before = counts()
+    response = send(client, tenant.slug, hire(last="L" * 51))
+    too_long = "last_name: Okta takes at most 50 characters"
+    assert_refused_and_recorded(response, 422, too_long, before)
+    assert send(client, tenant.slug, hire(last="L" * 50)).status_code == 202
 
 
 def test_an_id_reused_for_another_event_is_422_and_a_fixed_one_may_reuse_its_id(client, tenant):

@@ -47,6 +47,18 @@ def ada(**extra) -> dict:
     } | extra
 
 
+def test_a_name_okta_would_refuse_is_invalid_and_creates_nobody(client, scim):
+    """The tenant has an Okta directory: a family name over Okta's 50 characters would be
+    created in Entra and then refused by Okta, so the request is refused whole."""
+    long_name = {"givenName": "Ada", "familyName": "L" * 51}
+    response = call(client, scim, "post", url(scim), ada(name=long_name))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["scimType"] == "invalidValue"
+    assert "name.familyName: Okta takes at most 50 characters here (51 given)" in body["detail"]
+    assert not Identity.objects.filter(tenant=scim.tenant, username="ada@alpha.test").exists()
+
+
 def test_post_is_a_join_with_the_rules_templates(client, scim):
     response = call(client, scim, "post", url(scim), ada())
     assert response.status_code == 201, response.content
