@@ -127,6 +127,12 @@ def give_back(connections: list[DirectoryConnection], surplus: dict[int, int]) -
             throttle.refund(connection, surplus[connection.pk])
 
 
+def unspent(job: Job) -> dict[int, int]:
+    """By connection, the tokens the job paid for and did not send: at its end, what it
+    gives back (a joiner found with nothing to do, a job that failed before its calls)."""
+    return {int(key): paid for key, paid in job.options.get(PAID, {}).items() if paid > 0}
+
+
 def forfeit(job: Job, connection: DirectoryConnection) -> None:
     """After a throttled answer from `connection`: the tokens the job paid ahead there are
     void (the pause empties the bucket, the directory's budget is spent), so after the pause

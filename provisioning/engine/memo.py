@@ -36,3 +36,16 @@ def remembered(key: Hashable, read: Callable[[], T]) -> T:
     if key not in reads:
         reads[key] = read()
     return reads[key]
+
+
+def keep(key: Hashable, value: object) -> None:
+    """Hand `value` to a later step of this run (`take`); nothing outside a run."""
+    reads = _reads.get()
+    if reads is not None:
+        reads[key] = value
+
+
+def take(key: Hashable):
+    """What `keep` handed over for `key`, once; None when nothing was (or outside a run)."""
+    reads = _reads.get()
+    return None if reads is None else reads.pop(key, None)

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from provisioning import throttle
-from provisioning.engine import admission, serial
+from provisioning.engine import admission, executor, serial
 from provisioning.engine.parking import wait
 from provisioning.models import Job
 from tests.provisioning.conftest import wait_for_job
@@ -211,6 +211,21 @@ def test_a_joiners_first_read_pays_for_its_round_and_gives_back_the_rest(alpha, 
     assert admission.pace_calls(job, slow, 4) is None  # the $batch, without a park
     assert admission.pace_calls(job, slow, 4, first_read=True) is None  # the read-back
     assert probe_due(slow) == pytest.approx(3 + 9 + 1, abs=0.3)  # the surplus given back
+
+
+def test_a_job_that_ends_without_its_calls_gives_back_what_it_paid_for_them(alpha, slow):
+    """A joiner whose read finds the account as asked (nothing to do), or that fails before
+    its round: the tokens its first read paid for the round go back to the bucket."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)  # a full bucket of 20
+    (job,) = new_jobs(alpha.tenant, 1)
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None  # now
+    assert admission.unspent(job) == {slow.pk: admission.TOKENS_PER_JOB - 3}  # 5 left
+    executor.fail_job(job, "Stopped before its round.")
+    # The 12 paid for and never sent are back: 17 are due at once (12 s from now without).
+    taken, due = throttle.reserve(slow, 2 * BURST - 3, 600.0)
+    assert taken and due == pytest.approx(0.0, abs=0.3)
 
 
 def test_a_throttled_read_voids_what_the_joiner_paid_ahead(alpha, slow):
