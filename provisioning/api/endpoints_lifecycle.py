@@ -76,8 +76,12 @@ Groups = Annotated[list[OneLine], Field(max_length=MAX_LIST_ITEMS)]
 
 
 class OnboardIn(WriteIn):
-    first_name: str = Field(max_length=64, description="Given name.")
-    last_name: str = Field(max_length=64, description="Family name.")
+    first_name: str = Field(
+        max_length=64, description="Given name; at most 50 characters where the tenant has Okta."
+    )
+    last_name: str = Field(
+        max_length=64, description="Family name; at most 50 characters where the tenant has Okta."
+    )
     role_templates: list[TemplateId] = Field(
         min_length=1,
         max_length=50,
