@@ -14,8 +14,8 @@ import pytest
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle
 from provisioning.engine.desired import DesiredState
-from provisioning.inventory import drift, drift_actions, drift_compare, service
-from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
+from provisioning.inventory import adoption_suggest, drift, drift_actions, drift_compare, service
+from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy, Resource
 from provisioning.jobs import ask
 from provisioning.models import Batch, Identity, Job
 from tests.provisioning.directories import make_directories
@@ -289,3 +289,20 @@ def test_state_and_presence():
     gone = drift_compare.compare(desired(), None, CATALOG)
     assert [(f.kind, f.detail) for f in gone] == [(Kind.VANISHED, "The linked account is gone.")]
     assert drift_compare.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
+
+
+def test_an_app_named_with_its_role_is_the_app_the_account_holds():
+    """A template's "Slack / Member" is the app Slack given with the role Member (as the
+    engine assigns it, connectors/app_roles.py): holding Slack is neither missing nor extra."""
+    state = desired(apps=("Slack / Member",))
+    assert found(state, apps=["app-slack"]) == set()
+    assert found(state) == {(Kind.MISSING, "apps", "app-slack")}
+    assert found(desired(apps=("Zoom / Member",))) == {(Kind.MISSING, "apps", "Zoom / Member")}
+
+
+def test_adoption_resolves_an_app_named_with_its_role_too(alpha):
+    Resource.objects.create(
+        connection=alpha.connection, kind="apps", remote_id="app-slack", name="Slack"
+    )
+    catalogue = adoption_suggest.Catalogue([alpha.connection])
+    assert catalogue.resolve(alpha.connection.pk, "apps", "slack / Member") == "app-slack"
