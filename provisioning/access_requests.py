@@ -170,6 +170,7 @@ def file_request(
 ) -> AccessRequest:
     """A new request: pending, or approved at once by the resource's auto-approve rule."""
     _check_request(identity, resource, reason, ends_at, extends)
+    _check_someone_decides(identity, resource, actor)
     with transaction.atomic():
         access_request = AccessRequest.objects.create(
             tenant=identity.tenant,
@@ -227,6 +228,21 @@ def _check_request(identity, resource, reason, ends_at, extends) -> None:
     if live.exists():
         raise AccessRequestError(
             f"{identity.display_name} already has an open request or grant for {resource.name}."
+        )
+
+
+def _check_someone_decides(identity, resource, actor) -> None:
+    """Refuse a request that only its requester could decide: nobody approves their own
+    (`can_decide`), so it would wait until it expires."""
+    user = _user(actor)
+    if user is None or _auto_approves(resource, identity):
+        return
+    approvers = approvers_of(resource)
+    if approvers and all(a.pk == user.pk for a in approvers):
+        raise AccessRequestError(
+            f"You are the only approver of {resource.name}, and nobody approves their own "
+            "request: it would wait for no one. Ask your MSP: a technician files it and you "
+            "approve it, or they name another approver."
         )
 
 

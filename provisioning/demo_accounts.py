@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from provisioning import throttle
 from provisioning.connectors import bridge
+from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
@@ -148,10 +149,25 @@ class _Seeder:
             self.free[sku.id] -= 1
             managed.setdefault("licenses", []).append({"id": sku.id, "name": sku.name})
         for name in desired.apps:
-            if app := find(self.catalog["apps"], name):
-                self._call(self.connector.assign_app(user_id, app.id))
+            if app := self._assign_app(user_id, name):
                 managed.setdefault("apps", []).append({"id": app.id, "name": app.name})
         return managed
+
+    def _assign_app(self, user_id: str, entry: str):
+        """The app a template entry names, alone or with its role ("Slack / Member"), given
+        with that role as the engine gives it; None when the directory has no such app."""
+        app, role = find(self.catalog["apps"], entry), ""
+        if app is None:
+            app_name, role = split_entry(entry)
+            app = find(self.catalog["apps"], app_name) if role else None
+        if app is None:
+            return None
+        role_id = choose_user_role(app, role).role_id
+        if role_id:
+            self._call(self.connector.assign_app(user_id, app.id, role_id))
+        else:
+            self._call(self.connector.assign_app(user_id, app.id))
+        return app
 
     def _go_without(self, person: Identity, sku_name: str) -> None:
         choices = dict(person.license_choices or {})

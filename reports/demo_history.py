@@ -130,7 +130,8 @@ def _moments(ctx: Ctx, count: int) -> list[datetime]:
 # -- people ------------------------------------------------------------------------------------
 
 
-def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
+def _person(ctx: Ctx, status: str, created: datetime, template, by=None) -> Identity:
+    """`by`: who onboarded them in the history (movers and leavers joined before it)."""
     while True:
         first, last = ctx.rng.choice(FIRST), ctx.rng.choice(LAST)
         if (first, last) not in ctx.names:
@@ -148,6 +149,7 @@ def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
         attributes={"department": template.department} if template.department else {},
         status=status,
         start_date=created.date(),
+        created_by=by if getattr(by, "pk", None) else None,
     )
     identity.role_templates.set([template])
     # Their accounts come later (provisioning.demo_accounts): not among the first people the
@@ -161,7 +163,7 @@ def _person(ctx: Ctx, status: str, created: datetime, template) -> Identity:
 
 def _joiner(ctx: Ctx, when: datetime, *, outcome: str, ahead: bool) -> Identity | None:
     template = ctx.rng.choice(ctx.templates)
-    person = _person(ctx, Identity.Status.ACTIVE, when, template)
+    person = _person(ctx, Identity.Status.ACTIVE, when, template, by=ctx.tech)
     _event(ctx, "identity.onboard", when, ctx.tech, person, {"role_templates": [template.name]})
     plan = [s for c in ctx.connections for s in _join_steps(c, template, person)]
     failing = None

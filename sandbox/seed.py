@@ -339,8 +339,15 @@ def seed_state(state: SandboxState, seed: str) -> None:
         create_tenant(state, entra_demo_body(key, count))
     seed_okta_demo(state)
     _seed_scim_apps(state)
-    # The demo MSP's PSA: the portal's demo webhook endpoint posts here (/hooks/psa).
-    state.webhook_receivers[DEMO_RECEIVER] = Receiver(DEMO_RECEIVER)
+    seed_receivers(state, seed)
+
+
+def seed_receivers(state: SandboxState, seed: str) -> None:
+    """The demo MSP's PSA: the portal's demo webhook endpoint posts here (/hooks/psa).
+    Receivers are not in the state file, so a demo started again (its state loaded) needs
+    this too, else every delivery is answered 404."""
+    if seed == "demo":
+        state.webhook_receivers.setdefault(DEMO_RECEIVER, Receiver(DEMO_RECEIVER))
 
 
 def _seed_scim_apps(state: SandboxState) -> None:

@@ -77,12 +77,14 @@ def build_app(state: SandboxState, control_token: str) -> ASGIApp:
 
 
 def make_state(state_file: Path | str | None, seed: str | None) -> SandboxState:
+    from sandbox.seed import seed_receivers, seed_state
+
     state = SandboxState(state_file)
     if state.load():
         log.warning("sandbox state loaded from %s", state_file)
+        if seed:
+            seed_receivers(state, seed)  # never saved: made again at every start
     elif seed:
-        from sandbox.seed import seed_state
-
         seed_state(state, seed)
         if state_file:
             state.save()

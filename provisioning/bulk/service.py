@@ -293,6 +293,11 @@ class Progress:
         return int(100 * self.done / self.total) if self.total else 0
 
     @property
+    def finished(self) -> bool:
+        """Every job of the batch has ended (the batch itself stays "started")."""
+        return self.total > 0 and self.done == self.total
+
+    @property
     def live(self) -> bool:
         """Something is queued or running: the page keeps polling."""
         return self.active > 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import ACCESS_KINDS, ATTRIBUTE_NAMES
+from provisioning.inventory.drift_compare import id_by_name
 from provisioning.inventory.models import Account, Person, Resource
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -58,7 +59,7 @@ class Catalogue:
         names = self._names.get((connection_id, kind), {})
         if wanted in names:
             return wanted
-        return self._by_name.get((connection_id, kind), {}).get(wanted.strip().casefold())
+        return id_by_name(self._by_name.get((connection_id, kind), {}), kind, wanted)
 
     def ref(self, connection_id: int, kind: str, remote_id: str) -> dict:
         return {"id": remote_id, "name": self.name(connection_id, kind, remote_id)}

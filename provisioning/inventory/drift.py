@@ -129,6 +129,19 @@ def detect(tenant: Tenant, *, now: datetime | None = None) -> dict:
     return counts
 
 
+def read_kinds(connector) -> tuple[str, ...]:
+    """The access kinds an inventory read finds on the accounts of this connector's
+    directory: groups with `group_changes`, apps with `app_users`, licences where it sells
+    them. A SCIM app has neither read: its groups' members are unknown to the inventory, so
+    they are not drift."""
+    reads = {
+        "groups": hasattr(connector, "group_changes"),
+        "licenses": getattr(connector, "supports_licences", False),
+        "apps": hasattr(connector, "app_users"),
+    }
+    return tuple(kind for kind in ACCESS_KINDS if reads[kind])
+
+
 def _observed(tenant: Tenant) -> dict[int, _Observed]:
     """The tenant's connections whose last read got to its end after a full read."""
     cursors = Cursor.objects.filter(
@@ -141,8 +154,7 @@ def _observed(tenant: Tenant) -> dict[int, _Observed]:
     found = {}
     for cursor in cursors:
         connection = cursor.connection
-        licensed = connector_type(connection).supports_licences
-        kinds = tuple(k for k in ACCESS_KINDS if k != "licenses" or licensed)
+        kinds = read_kinds(connector_type(connection))
         found[connection.pk] = _Observed(
             connection, cursor.started_at, Catalog.of(connection.pk), kinds
         )

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from provisioning.connectors.app_roles import split_entry
 from provisioning.engine.desired import ACCESS_KINDS, KEEP, MANAGED, STRIP, DesiredState
 from provisioning.inventory.models import Account, Drift, Resource
 
@@ -54,10 +55,21 @@ class Catalog:
         """The id of a name or id as a template or grant gives it (any case), or None."""
         if wanted in self.names[kind]:
             return wanted
-        return self.ids_by_name[kind].get(wanted.strip().casefold())
+        return id_by_name(self.ids_by_name[kind], kind, wanted)
 
     def name(self, kind: str, remote_id: str) -> str:
         return self.names[kind].get(remote_id, remote_id)
+
+
+def id_by_name(ids_by_name: dict[str, str], kind: str, wanted: str) -> str | None:
+    """The id of the name `wanted` (any case) among `ids_by_name` (casefolded name -> id).
+    A template names an app alone or with the role it gives ("Slack / Member",
+    connectors/app_roles.py): either way the account holds the app."""
+    remote_id = ids_by_name.get(wanted.strip().casefold())
+    if remote_id is None and kind == "apps":
+        app, role = split_entry(wanted)
+        remote_id = ids_by_name.get(app.casefold()) if role else None
+    return remote_id
 
 
 def compare(

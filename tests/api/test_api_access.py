@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from portal.models import Role
 from provisioning.models import AccessRequest, Job
-from tests.factories import make_joiner
+from tests.factories import make_joiner, make_person
 from tests.provisioning.test_views_access import file, requestable
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +136,7 @@ def test_only_approvers_decide_and_never_on_their_own_request(alpha, bravo, wiki
     assert api_as(alpha.client_admin, read_only=True).post(path, deny).status_code == 403
     assert api_as(bravo.client_admin).post(path, deny).status_code == 404
     other, _ = make_joiner(alpha, "Other", "One")
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])  # who decides their own
     own = file(alpha, wiki, by=alpha.client_admin, days=None, identity=other)
     response = api_as(alpha.client_admin).post(f"/api/v1/access-requests/{own.pk}/decision", deny)
     assert response.status_code == 403 and "You asked" in response.json()["detail"]

@@ -59,7 +59,8 @@ def test_client_admin_approves_inline_and_sees_it_granted(page, screenshot, cont
         ends_at=timezone.now() + timedelta(days=14),
         actor=contoso.tech,
     )
-    ar.file_request(
+    make_person(f"ca2-{contoso.tenant.slug}", Role.CLIENT_ADMIN, [contoso.tenant])
+    ar.file_request(  # a second client admin decides it: nobody approves their own
         grace,
         vpn,
         reason="Own request",

@@ -68,3 +68,24 @@ def test_search_as_you_type_and_keyset_pages(page, screenshot):
     assert rows.count() == 50
 
     assert page.goto(f"/tenants/{other.slug}/people/").status == 404
+
+
+def test_the_people_table_fits_a_1280_pixel_screen(page, screenshot):
+    """A technician's rows carry Adopt… and Offboard…; with long usernames (as a client's
+    agency accounts have) the table stays in its card and the page never scrolls sideways."""
+    agency = [(f"alex.rivera{n}@studio-agency.example", f"Alex Rivera {n}") for n in range(3)]
+    contoso = tenant_with_people("Contoso", agency)
+    tech = make_person(f"tech-{contoso.slug}", Role.TECHNICIAN, [contoso])
+    sign_in(page, tech.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.slug}/people/")
+    row = page.locator("#people-rows table.people tbody tr").first
+    row.locator("a.button", has_text="Offboard").wait_for()
+    screenshot("people-1280")
+
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    card = page.locator("table.people").evaluate("t => t.closest('.card').getBoundingClientRect()")
+    assert row.locator("a.button").count() == 2
+    for button in row.locator("a.button").all():
+        box = button.bounding_box()
+        assert box["x"] + box["width"] <= card["right"]

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from provisioning.outbound import deliveries, signing
 from provisioning.outbound.models import Delivery, WebhookEndpoint
 from sandbox.seed import DEMO_RECEIVER, seed_state
+from sandbox.server import make_state
 from sandbox.state import SandboxState
 from tests.outbound.support import delivery_of, received
 
@@ -18,6 +19,16 @@ def test_the_sandboxs_demo_seed_has_the_psa_receiver():
     state = SandboxState()
     seed_state(state, "demo")
     assert DEMO_RECEIVER in state.webhook_receivers
+
+
+def test_a_demo_started_again_from_its_state_file_still_has_the_receiver(tmp_path):
+    """Receivers are not saved: the second `make demo` (its sandbox state loaded) answered
+    every delivery to /hooks/psa with 404, 36 failures in a row on the Webhooks page."""
+    state_file = tmp_path / "state.json"
+    make_state(state_file, "demo")  # the first start seeds and saves
+    again = make_state(state_file, "demo")
+    assert again.entra and DEMO_RECEIVER in again.webhook_receivers
+    assert DEMO_RECEIVER not in make_state(state_file, None).webhook_receivers
 
 
 def test_the_demo_webhook_is_seeded_once_and_delivers_to_the_sandbox(on_sandbox, alpha):

@@ -67,6 +67,10 @@ def test_csv_onboarding_reaches_every_directory(client, on_sandbox, worker):
     # the polled partial says 100 % and stops polling; the result lists every job
     partial = client.get(batch_url("bulk_batch", batch), **HX).content.decode()
     assert 'data-percent="100"' in partial and "hx-trigger" not in partial
+    # and the header's badge says it is over, live (out of band) and on the page
+    assert 'id="batch-status" hx-swap-oob="true"' in partial and ">Finished</span>" in partial
+    page = client.get(batch_url("bulk_batch", batch)).content.decode()
+    assert ">Finished</span>" in page and ">Started</span>" not in page
     result = list(csv.reader(io.StringIO(client.get(batch_url("bulk_result", batch))
                                          .content.decode("utf-8-sig"))))  # fmt: skip
     assert [(line[0], line[-3]) for line in result[1:]] == [

@@ -86,6 +86,13 @@ def test_history_people_get_their_accounts_and_the_last_seats_stay_free(seeded):
         else:
             enabled_leavers += user["accountEnabled"]
     assert enabled_leavers == 1, "one leaver enabled by hand: the seeded drift"
+    # Engineering gives "Slack / Member": the app Slack with the role Member, as the engine
+    # gives it (the drift report showed every history engineer without it)
+    engineers = live.filter(status=Identity.Status.ACTIVE, role_templates__name="Engineering")
+    assert engineers.exists()
+    for person in engineers:
+        link = DirectoryAccount.objects.get(identity=person, connection__kind="entra")
+        assert [a["name"] for a in link.managed.get("apps", [])] == ["Slack"], person.username
     assert made["drift"] == 2
     for sku in skus:
         assert sku["prepaidUnits"]["enabled"] - sku["consumedUnits"] >= 1, sku["skuPartNumber"]

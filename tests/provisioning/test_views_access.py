@@ -49,6 +49,12 @@ def vpn(alpha):
 
 
 @pytest.fixture
+def co_admin(alpha):
+    """A second client admin of alpha: what alpha's client admin files has an approver."""
+    return make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])
+
+
+@pytest.fixture
 def wiki(alpha):
     return requestable(alpha, "Alpha Wiki", kind="app")
 
@@ -131,7 +137,9 @@ def test_another_tenants_people_get_404(client, alpha, bravo, vpn):
 
 
 @pytest.mark.parametrize("role", FILERS)
-def test_technicians_and_client_admins_file_a_request(client, alpha, msp_admin, vpn, role):
+def test_technicians_and_client_admins_file_a_request(
+    client, alpha, msp_admin, vpn, role, co_admin
+):
     alpha.tenant.time_zone = "America/New_York"
     alpha.tenant.save()
     filer = person(alpha, role, msp_admin)
@@ -261,7 +269,7 @@ def test_the_identity_page_lists_the_persons_requests(client, alpha, vpn, wiki):
 # -- cancel, revoke, extend -------------------------------------------------------------------
 
 
-def test_the_requester_cancels_their_pending_request(client, alpha, vpn):
+def test_the_requester_cancels_their_pending_request(client, alpha, vpn, co_admin):
     filed = file(alpha, vpn, by=alpha.client_admin)
     client.force_login(alpha.client_admin)
     back = url("access_request_list", alpha)
@@ -273,7 +281,7 @@ def test_the_requester_cancels_their_pending_request(client, alpha, vpn):
 
 
 @pytest.mark.parametrize("role", OPERATORS)
-def test_operators_cancel_anyones_pending_request(client, alpha, msp_admin, vpn, role):
+def test_operators_cancel_anyones_pending_request(client, alpha, msp_admin, vpn, role, co_admin):
     filed = file(alpha, vpn, by=alpha.client_admin)
     client.force_login(person(alpha, role, msp_admin))
     client.post(url("access_request_cancel", alpha, request_id=filed.pk))
@@ -332,7 +340,7 @@ def test_a_pending_request_cannot_be_revoked(client, alpha, vpn):
 
 
 @pytest.mark.parametrize("role", FILERS)
-def test_extending_a_grant_is_a_new_request(client, alpha, msp_admin, vpn, role):
+def test_extending_a_grant_is_a_new_request(client, alpha, msp_admin, vpn, role, co_admin):
     filed = granted(file(alpha, vpn, days=5))
     client.force_login(person(alpha, role, msp_admin))
     extend = url("access_request_extend", alpha, request_id=filed.pk)
@@ -417,9 +425,8 @@ def test_an_approval_starts_one_grant_job(
     assert filed.grant_job.kind == Job.Kind.GRANT and no_enqueue == [filed.grant_job.pk]
 
 
-def test_the_requester_cannot_approve_their_own_request(client, alpha, vpn):
-    filed = file(alpha, vpn, by=alpha.client_admin)
-    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])  # so there is an approver
+def test_the_requester_cannot_approve_their_own_request(client, alpha, vpn, co_admin):
+    filed = file(alpha, vpn, by=alpha.client_admin)  # co_admin: so there is an approver
     client.force_login(alpha.client_admin)
     response = decide(client, alpha, filed, "approve", "I need it", **HX)
     assert response.status_code == 403
@@ -464,3 +471,18 @@ def test_pending_requests_expire_after_the_tenants_days(alpha, vpn, wiki):
     assert old.status == AccessRequest.Status.EXPIRED
     assert young.status == AccessRequest.Status.PENDING
     assert AuditEvent.objects.filter(action="access.expired", actor_kind="system").count() == 1
+
+
+def test_a_request_only_its_requester_could_approve_is_refused(client, alpha, vpn):
+    """A tenant's only client admin files a request: nobody approves their own, so it would
+    wait for no one. Refused with what to do; a second client admin can decide it."""
+    client.force_login(alpha.client_admin)
+    new = url("access_request_new", alpha)
+    fields = {"identity": alpha.identity.pk, "resource": vpn.pk, "reason": "On call"}
+    fields["ends_at"] = typed(local(alpha.tenant.time_zone, 5))
+    response = client.post(new, fields)
+    assert response.status_code == 400 and not AccessRequest.objects.exists()
+    assert "You are the only approver of Alpha VPN" in response.content.decode()
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])
+    assert client.post(new, fields).status_code == 302
+    assert AccessRequest.objects.get().status == AccessRequest.Status.PENDING

@@ -58,6 +58,7 @@ def test_staff_still_land_where_they_did(client, alpha):
 
 
 def test_pending_approvals_come_first_and_decide_inline(client, alpha, bravo, vpn, wiki):
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])  # who decides theirs
     theirs = file(alpha, wiki, by=alpha.client_admin, days=None)  # not theirs to decide
     mine = file(alpha, vpn)
     client.force_login(alpha.client_admin)
@@ -101,6 +102,7 @@ def test_the_home_shows_people_with_their_access_jobs_and_the_audit_trail(
 
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, "msp_admin"])
 def test_msp_staff_see_the_client_view_without_deciding(client, alpha, msp_admin, vpn, role):
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])  # so it has an approver
     pending = file(alpha, vpn, by=alpha.client_admin)
     client.force_login(msp_admin if role == "msp_admin" else alpha.people[role])
     page = client.get(url("client_home", alpha)).content.decode()

@@ -75,3 +75,20 @@ def test_without_requestable_resources_it_files_no_requests_and_makes_none(db):
     seed_history()
     assert not AccessRequest.objects.exists()
     assert not RequestableResource.objects.exists()  # `seed_demo_access` still makes its own
+
+
+def test_a_history_person_was_onboarded_by_whom_the_trail_names(db):
+    """The person page's "Onboarded by" and the trail's identity.onboard agree (the page
+    showed "–" beside an audit event by Taylor Brooks)."""
+    call_command("seed_demo")
+    seed_history()
+    onboarded = AuditEvent.objects.filter(action="identity.onboard", actor_username="tech")
+    assert onboarded.count() >= 8
+    for event in onboarded:
+        person = Identity.objects.get(pk=event.target_id)
+        assert person.employee_id.startswith(EMPLOYEE_PREFIX)
+        assert person.created_by_id == event.actor_user_id is not None
+    before = Identity.objects.filter(employee_id__startswith=EMPLOYEE_PREFIX).exclude(
+        pk__in=[int(e.target_id) for e in onboarded]
+    )
+    assert before.exists() and not before.exclude(created_by=None).exists()  # joined earlier

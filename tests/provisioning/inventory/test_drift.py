@@ -10,14 +10,19 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle
+from provisioning.connectors.entra import EntraConnector
+from provisioning.connectors.okta import OktaConnector
+from provisioning.connectors.scim import ScimConnector
 from provisioning.engine.desired import DesiredState
-from provisioning.inventory import drift, drift_actions, drift_compare, service
-from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
+from provisioning.inventory import adoption_suggest, drift, drift_actions, drift_compare, service
+from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy, Resource
 from provisioning.jobs import ask
 from provisioning.models import Batch, Identity, Job
+from tenants.models import DirectoryConnection
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import onboard
 from tests.provisioning.test_quarantine_breaker import drive
@@ -289,3 +294,37 @@ def test_state_and_presence():
     gone = drift_compare.compare(desired(), None, CATALOG)
     assert [(f.kind, f.detail) for f in gone] == [(Kind.VANISHED, "The linked account is gone.")]
     assert drift_compare.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
+
+
+def test_an_app_named_with_its_role_is_the_app_the_account_holds():
+    """A template's "Slack / Member" is the app Slack given with the role Member (as the
+    engine assigns it, connectors/app_roles.py): holding Slack is neither missing nor extra."""
+    state = desired(apps=("Slack / Member",))
+    assert found(state, apps=["app-slack"]) == set()
+    assert found(state) == {(Kind.MISSING, "apps", "app-slack")}
+    assert found(desired(apps=("Zoom / Member",))) == {(Kind.MISSING, "apps", "Zoom / Member")}
+
+
+def test_adoption_resolves_an_app_named_with_its_role_too(alpha):
+    Resource.objects.create(
+        connection=alpha.connection, kind="apps", remote_id="app-slack", name="Slack"
+    )
+    catalogue = adoption_suggest.Catalogue([alpha.connection])
+    assert catalogue.resolve(alpha.connection.pk, "apps", "slack / Member") == "app-slack"
+
+
+def test_only_the_access_an_inventory_read_finds_is_compared():
+    """The inventory reads no SCIM app's group members: comparing them made every person
+    of a Slack role \"missing\" All Hands although the app held them (the demo's Contoso)."""
+    assert drift.read_kinds(EntraConnector) == ("groups", "licenses", "apps")
+    assert drift.read_kinds(OktaConnector) == ("groups", "apps")
+    assert drift.read_kinds(ScimConnector) == ()
+
+
+def test_a_scim_apps_groups_are_not_compared(alpha):
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    now = timezone.now()
+    Cursor.objects.create(
+        connection=slack, state="idle", full_read_at=now, started_at=now, finished_at=now
+    )
+    assert drift._observed(alpha.tenant)[slack.pk].kinds == ()
