@@ -83,7 +83,6 @@ def _rows(request, tenant, people) -> list[dict]:
             {
                 "person": person,
                 "url": identity_page(identity.pk) if identity else person_page(person.pk),
-                "username": person.username.partition("@"),  # may break before the @
                 # the mail under the username only when it says something more
                 "mail": person.mail if person.mail.casefold() != person.username.casefold() else "",
                 "directories": [_directory_label(c) for c in directories.get(person.pk, [])],

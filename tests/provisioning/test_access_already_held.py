@@ -5,8 +5,10 @@ account as the inventory last read it. Access they do not hold is filed as befor
 import pytest
 from django.utils import timezone
 
+from portal.models import Role
 from provisioning.inventory.models import Account
 from provisioning.models import AccessRequest, DirectoryAccount
+from tests.factories import make_person
 from tests.provisioning.test_views_access import file, granted, post_request, requestable
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +74,7 @@ def test_access_not_held_is_filed(client, alpha):
     Account.objects.create(  # in other groups only
         connection=alpha.connection, tenant=alpha.tenant, remote_id="user-1", group_ids=["x"]
     )
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])  # who decides it
     client.force_login(alpha.client_admin)
     response = post_request(client, alpha, resource=vpn.pk)
     assert response.status_code == 302
