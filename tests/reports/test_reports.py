@@ -173,6 +173,8 @@ def test_each_role_of_the_tenant_reads_the_report(client, history, msp_admin, ro
     assert "5 January 2026 – 18 January 2026" in body
     assert "Bluewater IT" in body or "MSP" in body
     assert body.count('<rect class="bar"') == 4  # 2 weeks x joiners, leavers
+    # received and decided are counted apart: the expired one was made before the period
+    assert "Received counts the requests made in the period; below, the 4 decided" in body
     assert "Bravo" not in body and "Pat Member-bravo" not in body
 
 
