@@ -15,10 +15,10 @@ import pytest
 from provisioning.outbound import deliveries, sending, signing
 from provisioning.outbound.models import Delivery
 from tests.outbound.support import delivery_of, make_endpoint, received, receiver
+from tests.rebinding import PUBLIC, rebinding_resolver
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = "93.184.216.34"  # what the name answers the check
 REBIND = "rebind.example.com"
 
 
@@ -26,22 +26,13 @@ REBIND = "rebind.example.com"
 def rebinding(monkeypatch):
     """`REBIND` resolves to PUBLIC once, then to 127.0.0.1; every connection attempt is
     noted and refused."""
-    real = socket.getaddrinfo
-    looked_up: list[str] = []
+    rebinding_resolver(monkeypatch, REBIND)
     connected: list[tuple] = []
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        if host != REBIND:
-            return real(host, port, *args, **kwargs)
-        looked_up.append(host)
-        address = PUBLIC if len(looked_up) == 1 else "127.0.0.1"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 443))]
 
     def create_connection(address, *args, **kwargs):
         connected.append(address)
         raise ConnectionRefusedError("refused by the test")
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket, "create_connection", create_connection)
     return connected
 

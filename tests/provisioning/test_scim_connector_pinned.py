@@ -8,16 +8,14 @@ the sandbox (its origin is pinned too, only not checked)."""
 
 from __future__ import annotations
 
-import socket
-
 import anyio
 import pytest
 
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.scim import ScimConnector
+from tests.rebinding import PUBLIC, rebinding_resolver
 
-PUBLIC = "93.184.216.34"
 REBIND = "scim.rebind.example.com"
 
 
@@ -25,22 +23,13 @@ REBIND = "scim.rebind.example.com"
 def rebinding(monkeypatch):
     """`REBIND` resolves to PUBLIC once, then to 127.0.0.1; every connect is noted and
     refused."""
-    real = socket.getaddrinfo
-    looked_up: list[str] = []
+    rebinding_resolver(monkeypatch, REBIND)
     connected: list[str] = []
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        if host != REBIND:
-            return real(host, port, *args, **kwargs)
-        looked_up.append(host)
-        address = PUBLIC if len(looked_up) == 1 else "127.0.0.1"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 443))]
 
     async def connect_tcp(remote_host, remote_port, **kwargs):
         connected.append(str(remote_host))
         raise ConnectionRefusedError("refused by the test")
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(anyio, "connect_tcp", connect_tcp)
     return connected
 
