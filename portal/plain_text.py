@@ -18,6 +18,12 @@ def name_problem(value: str) -> str:
     return ""
 
 
+def printable(text: str) -> str:
+    """`text` without what a database column cannot hold or a reader should not see (NUL
+    and other control characters): what a sender wrote, kept in a record as far as it can."""
+    return "".join(c for c in text if c.isprintable())
+
+
 def plain_name(value: str) -> None:
     """A form field's validator of the same rule."""
     if problem := name_problem(value):

@@ -240,11 +240,17 @@ def _public_https(endpoint: Endpoint, refusal: str) -> Endpoint:
     return endpoint
 
 
+def addresses_of(found: list) -> list[str]:
+    """The addresses `getaddrinfo` results name (without an IPv6 zone), each once, in the
+    resolver's order: where a request connects."""
+    return list(dict.fromkeys(str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found))
+
+
 def first_non_public(found: list) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The first loopback, private or otherwise non-global address among `getaddrinfo`
     results (what a name resolves to now), or None when all are public."""
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+    for text in addresses_of(found):
+        address = ipaddress.ip_address(text)
         if not address.is_global:
             return address
     return None

@@ -349,7 +349,7 @@ async def checked_address(url: str) -> str | None:
             f"Nothing was sent: {host} resolves to {address}, a private or loopback "
             "address. Credentials only go to public hosts."
         )
-    return str(found[0][4][0]).split("%", 1)[0] if found else None
+    return next(iter(endpoints.addresses_of(found)), None)
 
 
 def ssl_context_for(url: str) -> ssl.SSLContext:

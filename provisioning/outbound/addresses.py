@@ -47,4 +47,4 @@ def pinned_addresses(url: str) -> list[str]:
             f"Nothing was sent: {origin[1]} resolves to {address}, a private or loopback "
             "address. Webhooks only go to public hosts."
         )
-    return list(dict.fromkeys(str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found))
+    return endpoints.addresses_of(found)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import ServiceActor, record
+from portal.plain_text import printable
 from provisioning.scim.models import ScimToken
 from tenants.models import Tenant
 
@@ -95,7 +96,7 @@ def refuse(slug: str, reason: str, *, token: ScimToken | None, http_request) -> 
     URL is news for its tenant's admins, and never named in the other tenant's trail), else
     in the tenant the URL names when there is one (its MSP admins see why their identity
     provider fails), else in the global trail."""
-    slug = "".join(c for c in slug if c.isprintable())[:60]  # as given, but storable
+    slug = printable(slug)[:60]  # as given, but storable
     if token is not None:
         tenant = token.tenant
     else:

@@ -19,6 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 
 from portal.audit.events import record
+from portal.plain_text import printable
 from provisioning import refusals
 from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import schema, service, signing
@@ -70,14 +71,8 @@ class Inbound:
         )
 
 
-def storable(text: str) -> str:
-    """`text` without what a database column cannot hold or a reader should not see (NUL
-    and other control characters): what a sender wrote, kept in the record as far as it can."""
-    return "".join(c for c in text if c.isprintable())
-
-
 def handle(request: HttpRequest, slug: str) -> Reply:
-    inbound = Inbound(request, storable(slug)[:60])
+    inbound = Inbound(request, printable(slug)[:60])
     if _too_many_refusals(inbound.remote_addr):
         # Nothing is written: a sender that keeps failing must not fill the event table and
         # the audit trail. A sender with valid signatures is never refused, so never slowed.
@@ -200,7 +195,7 @@ def _note_raw(inbound: Inbound) -> None:
 
 def _text(value) -> str:
     readable = isinstance(value, str | int) and not isinstance(value, bool)
-    return storable(str(value)) if readable else ""
+    return printable(str(value)) if readable else ""
 
 
 # -- once only --------------------------------------------------------------------------------
@@ -300,7 +295,7 @@ def _reject(
     result: str = "failure",
     details: list | None = None,
 ) -> Reply:
-    reason = storable(reason or message)  # a message may quote the sender's field names
+    reason = printable(reason or message)  # a message may quote the sender's field names
     _count_refusal(inbound.remote_addr)
     with transaction.atomic():
         row = inbound.event_row(Outcome.REJECTED, reason)
