@@ -20,6 +20,19 @@ from tenants.models import DirectoryConnection
 KINDS = ACCESS_KINDS  # groups | licenses | apps
 
 
+def read_kinds(connector) -> tuple[str, ...]:
+    """The access kinds an inventory read finds on the accounts of this connector's
+    directory: groups with `group_changes`, apps with `app_users`, licences where it sells
+    them. The read asks for those; drift compares only those (a SCIM app has neither read:
+    its groups' members are unknown to the inventory, so they are no drift)."""
+    reads = {
+        "groups": hasattr(connector, "group_changes"),
+        "licenses": getattr(connector, "supports_licences", False),
+        "apps": hasattr(connector, "app_users"),
+    }
+    return tuple(kind for kind in ACCESS_KINDS if reads[kind])
+
+
 def names(connection: DirectoryConnection, kind: str) -> dict[str, str]:
     """id -> name of the connection's resources of `kind`."""
     return dict(_of(connection, kind).values_list("remote_id", "name"))

@@ -53,8 +53,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
-from provisioning.engine.desired import ACCESS_KINDS, desired_for, live_grants_by_person
+from provisioning.engine.desired import desired_for, live_grants_by_person
 from provisioning.inventory import drift_events, scope
+from provisioning.inventory.catalog import read_kinds
 from provisioning.inventory.drift_actions import (
     ACCEPT_CHANGES_DESIRED,
     IN_FLIGHT,
@@ -127,19 +128,6 @@ def detect(tenant: Tenant, *, now: datetime | None = None) -> dict:
     if policy.auto_converge and opened_people:
         counts["auto_converged"], counts["held"] = auto_converge(tenant, opened_people)
     return counts
-
-
-def read_kinds(connector) -> tuple[str, ...]:
-    """The access kinds an inventory read finds on the accounts of this connector's
-    directory: groups with `group_changes`, apps with `app_users`, licences where it sells
-    them. A SCIM app has neither read: its groups' members are unknown to the inventory, so
-    they are not drift."""
-    reads = {
-        "groups": hasattr(connector, "group_changes"),
-        "licenses": getattr(connector, "supports_licences", False),
-        "apps": hasattr(connector, "app_users"),
-    }
-    return tuple(kind for kind in ACCESS_KINDS if reads[kind])
 
 
 def _observed(tenant: Tenant) -> dict[int, _Observed]:

@@ -226,7 +226,7 @@ class _Reader:
         # are read meanwhile, beside the others.
         first: list[_Chain] = []
         memberships = groups = None
-        if hasattr(self.connector, "group_changes"):
+        if "groups" in catalog.read_kinds(self.connector):
             memberships = _Memberships(full=full)
             groups = _Chain("groups", self.connector.group_changes, memberships.take(self.cursor))
             groups.cursor = "" if full else self.cursor.groups_cursor
@@ -282,7 +282,7 @@ class _Reader:
         _progress(self.cursor, accounts=len(page.accounts) + len(page.removed))
 
     def _reads_apps(self) -> bool:
-        return hasattr(self.connector, "app_users")
+        return "apps" in catalog.read_kinds(self.connector)
 
     # -- the catalogue: groups, licences and apps by id and name --------------------------
 
