@@ -1,5 +1,6 @@
-"""A resolver that rebinds: a name answers a public address to its first look-up (the
-portal's check) and loopback to every later one (a request that resolves the name again)."""
+"""Stand-in resolvers: one that rebinds (a name answers a public address to its first look-up,
+the portal's check, and loopback to every later one, a request that resolves the name
+again), and one that answers a name with several addresses."""
 
 from __future__ import annotations
 
@@ -22,3 +23,15 @@ def rebinding_resolver(monkeypatch, name: str) -> list[str]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return looked_up
+
+
+def resolving(monkeypatch, name: str, addresses: list[str]) -> None:
+    """`name` resolves to `addresses`, in that order (other names resolve as ever)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 443)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

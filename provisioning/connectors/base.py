@@ -8,7 +8,7 @@ import inspect
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -328,28 +328,47 @@ async def refuse_private_addresses(url: str) -> None:
     non-public address (a name entered for a SCIM app that points inside the MSP's own
     network); the sandbox's origin excepted. A name that does not resolve is left to the
     request, which fails to connect and is classified as such."""
-    await checked_address(url)
+    await checked_addresses(url)
 
 
-async def checked_address(url: str) -> str | None:
-    """The address a request to `url` is to connect to: the first its host resolves to now,
-    once every address it resolves to is public (EndpointRefusedError otherwise; the
-    sandbox's origin is not checked). The request connects there, not to the name looked up
-    again, so a name that answers otherwise a moment later (DNS rebinding) gets no
-    credential. None when the name does not resolve: the request is left to fail."""
+async def checked_addresses(url: str) -> list[str]:
+    """The addresses a request to `url` is to connect to, in the resolver's order: what its
+    host resolves to now, once every one of them is public (EndpointRefusedError otherwise;
+    the sandbox's origin is not checked). The request connects there (`connect_attempts`),
+    not to the name looked up again, so a name that answers otherwise a moment later (DNS
+    rebinding) gets no credential. Empty when the name does not resolve."""
     origin = endpoints.origin_of(url)
     sandbox = origin is not None and origin == endpoints.sandbox_origin()
     host = urlsplit(url).hostname or ""
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
-        return None
+        return []
     if not sandbox and (address := endpoints.first_non_public(found)) is not None:
         raise EndpointRefusedError(
             f"Nothing was sent: {host} resolves to {address}, a private or loopback "
             "address. Credentials only go to public hosts."
         )
-    return next(iter(endpoints.addresses_of(found)), None)
+    return endpoints.addresses_of(found)
+
+
+def connect_attempts(addresses: list[str], timeout: float) -> Iterator[tuple[str, float]]:
+    """Each checked address, in order, with its connect timeout: an even share of what is
+    left of `timeout`, so that the attempts together take no longer than one connection
+    may, and an address that never answers leaves time for the next (the fallback a client
+    given the name makes). The caller goes on only while an address takes no connection."""
+    deadline = time.monotonic() + timeout
+    for left in range(len(addresses), 0, -1):
+        share = (deadline - time.monotonic()) / left
+        if share <= 0:
+            return
+        yield addresses[-left], share
+
+
+def unreachable(host: str, failures: list[tuple[str, str]]) -> str:
+    """What to tell when no checked address of `host` took a connection: (address, why)."""
+    tried = ", ".join(f"{address} ({why})" for address, why in failures)
+    return f"Could not connect to {host} at any of its addresses: {tried or 'none tried'}."
 
 
 def ssl_context_for(url: str) -> ssl.SSLContext:

@@ -1,7 +1,9 @@
 """A SCIM 2.0 app (RFC 7643/7644) through scim2-client and scim2-models.
 
 One `AsyncSCIMClient` per connection over an httpx2 client that trusts the sandbox's CA for
-exactly the sandbox's origin and refuses every request to another origin (an event hook).
+exactly the sandbox's origin, refuses every request to another origin (an event hook) and
+connects only to addresses that were checked, the next one when one takes no connection (a
+transport).
 It signs in with a bearer token, or with OAuth 2.0 client credentials (RFC 6749 §4.4) at the
 connection's token URL, the one other address it may call (client_credentials.py).
 What the app supports is read from /ServiceProviderConfig, /ResourceTypes and /Schemas once
@@ -51,11 +53,13 @@ from provisioning.connectors.base import (
     ObservedAccount,
     Resource,
     ResourceCache,
-    checked_address,
+    checked_addresses,
     classified,
+    connect_attempts,
     refuse_other_origins,
     require_allowed,
     ssl_context_for,
+    unreachable,
 )
 from provisioning.connectors.client_credentials import ClientCredentials
 from provisioning.connectors.errors import (
@@ -71,6 +75,7 @@ from provisioning.connectors.errors import (
 )
 from tenants.endpoints import Endpoint, Service, origin_of
 
+TIMEOUT_S = 30.0
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Our attribute names -> the SCIM attribute that holds them (a PATCH path). The enterprise
 # ones only where the app's /Schemas declares the extension.
@@ -193,8 +198,8 @@ class ScimConnector:
                 auth = ClientCredentials(token.url, self._client_id, self._secret)
             self._http = httpx2.AsyncClient(
                 base_url=base.url + "/",
-                verify=ssl_context_for(base.url),
-                timeout=30.0,
+                transport=_Pinned(verify=ssl_context_for(base.url)),
+                timeout=TIMEOUT_S,
                 follow_redirects=False,
                 trust_env=False,
                 headers={"Accept": "application/scim+json"},
@@ -236,7 +241,8 @@ class ScimConnector:
         except SCIMException as exc:
             raise _from_scim_error(exc) from None
         except RequestNetworkException as exc:
-            raise TransientError(f"Cannot reach {self.base_url}: {exc}") from None
+            reason = str(exc.__cause__ or "") or str(exc)  # httpx2's, e.g. which addresses
+            raise TransientError(f"Cannot reach {self.base_url}: {reason}") from None
         except UnexpectedStatusCodeException as exc:
             raise _from_status(exc) from None
         except SCIMClientException as exc:
@@ -561,31 +567,57 @@ def _provider(found: Discovery) -> ScimProvider:
     return ScimProvider(models=models, resource_types=types)
 
 
-# The URL a request had before it was pinned to the address that was checked.
-PINNED_FROM = "msp_portal_pinned_from"
-
-
 def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
     """An httpx2 request hook: every request (paging links and redirects included) goes to
     the connection's own origin, or, for OAuth, to exactly its token URL; else nowhere."""
     origins = {endpoint.origin for endpoint in allowed}
 
     async def hook(request: httpx2.Request) -> None:
-        url = request.extensions.get(PINNED_FROM) or request.url  # a retried request: its own
+        url = request.url
         origin = origin_of(str(url))
         to_token = token and origin == token.origin and url.path.rstrip("/") == token.path
         if not to_token and origin not in origins:
             refuse_other_origins(allowed[0], str(url))
-        address = await checked_address(str(url))
-        if address is not None:  # there, with the name as Host (set already) and TLS name
-            request.extensions = {
-                **request.extensions,
-                PINNED_FROM: url,
-                "sni_hostname": url.raw_host.decode("ascii"),
-            }
-            request.url = url.copy_with(host=address)
 
     return hook
+
+
+class _Pinned(httpx2.AsyncBaseTransport):
+    """Sends a request to the addresses its host resolves to now, once they are checked
+    (base.checked_addresses), with the name as Host and TLS name; the next address only when
+    one takes no connection, never the name looked up again."""
+
+    def __init__(self, verify) -> None:
+        self._inner = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = request.url
+        addresses = await checked_addresses(str(url))
+        if not addresses:
+            raise httpx2.ConnectError(f"{url.host} does not resolve.", request=request)
+        timeouts = request.extensions.get("timeout", {})
+        budget = timeouts.get("connect") or TIMEOUT_S
+        failures: list[tuple[str, str]] = []
+        for address, connect_s in connect_attempts(addresses, budget):
+            pinned = httpx2.Request(
+                request.method,
+                url.copy_with(host=address),
+                headers=request.headers,
+                stream=request.stream,
+                extensions={
+                    **request.extensions,
+                    "sni_hostname": url.raw_host.decode("ascii"),
+                    "timeout": {**timeouts, "connect": connect_s},
+                },
+            )
+            try:
+                return await self._inner.handle_async_request(pinned)
+            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+                failures.append((address, type(exc).__name__))  # nothing sent: the next one
+        raise httpx2.ConnectError(unreachable(url.host, failures), request=request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _pages(first: ListResponse) -> int:

@@ -4,9 +4,9 @@ Checked when the URL is entered (its form: https, no user name, no private or lo
 literal, no `localhost`) and again before every request (what the name resolves to now),
 the same rules as a SCIM app's address (tenants/endpoints.py,
 provisioning/connectors/base.refuse_private_addresses). The request then connects to the
-address that was checked (`pinned_address`), never to the name resolved a second time: a
-name that answers a public address to the check and a private one to the connection a moment
-later (DNS rebinding) reaches nothing inside."""
+addresses that were checked (`pinned_addresses`; the next one when one takes no connection),
+never to the name resolved a second time: a name that answers a public address to the check
+and a private one to the connection a moment later (DNS rebinding) reaches nothing inside."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from provisioning.connectors.base import ssl_context_for
+from provisioning.connectors.base import connect_attempts, ssl_context_for, unreachable
 from provisioning.outbound.addresses import RefusedAddress, pinned_addresses
 
 TIMEOUT_S = 10.0
@@ -30,23 +30,29 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         addresses = pinned_addresses(url)
     except RefusedAddress as exc:
         return Answer(False, error=str(exc))
+    if not addresses:
+        return Answer(False, error="Could not connect: the name does not resolve.")
     sent = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
-    answer = Answer(False, error="Could not connect: the name does not resolve.")
-    for address in addresses:  # the next one only when this one took no connection
-        answer, connected = _post_to(url, address, body, sent)
-        if connected:
-            break
-    return answer
+    failures: list[tuple[str, str]] = []
+    for address, connect_s in connect_attempts(addresses, TIMEOUT_S):
+        try:
+            return _post_to(url, address, connect_s, body, sent)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            failures.append((address, type(exc).__name__))  # nothing sent: the next address
+    return Answer(False, error=unreachable(httpx.URL(url).host, failures))
 
 
-def _post_to(url: str, address: str, body: bytes, headers: dict) -> tuple[Answer, bool]:
+def _post_to(url: str, address: str, connect_s: float, body: bytes, headers: dict) -> Answer:
     """POST to `url` at `address` (the checked one, never the name resolved again), with
-    the URL's host as the Host header and the TLS name asked for and verified. Whether a
-    connection was made too: one that was not sent nothing."""
+    the URL's host as the Host header and the TLS name asked for and verified.
+    httpx.ConnectError or ConnectTimeout when `address` took no connection: nothing was
+    sent."""
     parts = httpx.URL(url)
     try:
         client = httpx.Client(
-            verify=ssl_context_for(url), timeout=TIMEOUT_S, follow_redirects=False
+            verify=ssl_context_for(url),
+            timeout=httpx.Timeout(TIMEOUT_S, connect=connect_s),
+            follow_redirects=False,
         )
         request = client.build_request(
             "POST",
@@ -59,13 +65,13 @@ def _post_to(url: str, address: str, body: bytes, headers: dict) -> tuple[Answer
             # Streamed and never read: a receiver's answer body is not ours to hold.
             response = client.send(request, stream=True)
             response.close()
-            return classify(response), True
-    except httpx.ConnectError as exc:
-        return Answer(False, error=f"Could not connect: {type(exc).__name__}."), False
+            return classify(response)
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise
     except httpx.TimeoutException:
-        return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s."), True
+        return Answer(False, error=f"No answer within {TIMEOUT_S:.0f} s.")
     except httpx.HTTPError as exc:
-        return Answer(False, error=f"Could not connect: {type(exc).__name__}."), True
+        return Answer(False, error=f"Could not connect: {type(exc).__name__}.")
 
 
 def classify(response: httpx.Response) -> Answer:
