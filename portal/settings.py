@@ -426,7 +426,7 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="" if PRODUCTION else "https://127.
 SANDBOX_CONTROL_TOKEN = env.str("SANDBOX_CONTROL_TOKEN", default="sandbox-demo-control-token")
 SANDBOX_CA_FILE = Path(env.str("SANDBOX_CA_FILE", default=str(VAR_DIR / "sandbox" / "ca.pem")))
 # Host names of custom Okta domains (e.g. login.fabrikam.com) a connection's org URL may use,
-# besides <org>.okta.com and Okta's other domains.
+# besides <org>.okta.com and Okta's other domains; public hosts only (tenants/endpoints.py).
 OKTA_CUSTOM_DOMAINS = env.list("OKTA_CUSTOM_DOMAINS", default=[])
 
 MSP_NAME = env.str("MSP_NAME", default="Bluewater IT")

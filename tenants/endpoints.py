@@ -4,7 +4,8 @@ An endpoint URL is parsed and normalised (https only, no user name or password, 
 fragment, host lower-cased and IDNA-encoded, port 443 folded), then checked against the
 documented hosts of its directory: Microsoft's sign-in and Graph hosts of the global and
 national clouds, Okta's org hosts (one label under an Okta domain), custom Okta domains
-listed in OKTA_CUSTOM_DOMAINS, and exactly the sandbox's origin when SANDBOX_URL is set.
+listed in OKTA_CUSTOM_DOMAINS (public hosts only, as a SCIM app's), and exactly the sandbox's
+origin when SANDBOX_URL is set.
 Origins are compared as (scheme, host, port), never as string prefixes: a prefix test lets
 `https://sandbox:8765@elsewhere` through.
 
@@ -216,6 +217,8 @@ def check_allowed(service: Service, url: str) -> Endpoint:
         raise EndpointError(
             f"Use the org URL, not the admin console's: https://{label[:-6]}.{domain}"
         )
+    if service is Service.OKTA_ORG and endpoint.host in custom_okta_domains():
+        return _public_https(endpoint, "A custom Okta domain (OKTA_CUSTOM_DOMAINS) may not be")
     return endpoint
 
 

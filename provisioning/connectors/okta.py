@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from okta.client import Client
 from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
@@ -32,6 +34,7 @@ from provisioning.connectors.base import (
     Read,
     Resource,
     ResourceCache,
+    checked_addresses,
     classified,
     refuse_other_origins,
     require_allowed,
@@ -55,7 +58,7 @@ from provisioning.connectors.sign_in import (
     TEMP_PASSWORD,
     IssuedSignIn,
 )
-from tenants.endpoints import Endpoint, Service
+from tenants.endpoints import Endpoint, Service, custom_okta_domains
 
 # Our attribute names -> Okta profile attributes.
 ATTRIBUTES = {
@@ -114,7 +117,9 @@ class OktaConnector:
         if self._client is None:
             org = require_allowed(Service.OKTA_ORG, self.org_url)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=ssl_context_for(org.url)),
+                connector=aiohttp.TCPConnector(
+                    ssl=ssl_context_for(org.url), resolver=_resolver_for(org)
+                ),
                 timeout=aiohttp.ClientTimeout(total=30),
                 # aiohttp follows redirects (re-sending the body); this runs for every hop.
                 middlewares=(_same_origin_middleware(org),),
@@ -574,6 +579,40 @@ def _settled(user):
             "reading again shortly."
         )
     return user
+
+
+def _resolver_for(org: Endpoint) -> AbstractResolver | None:
+    """A custom domain's name is the MSP's to point anywhere (inside its own network too), so
+    its addresses are checked and pinned; Okta's own domains keep aiohttp's resolver."""
+    return _CheckedResolver() if org.host in custom_okta_domains() else None
+
+
+class _CheckedResolver(AbstractResolver):
+    """What a name resolves to now, once every address is public (base.checked_addresses;
+    EndpointRefusedError otherwise, the sandbox's origin excepted). aiohttp connects to these
+    in order, the next when one takes no connection, never to the name looked up again."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await checked_addresses(f"https://{host}:{port}")
+        if not addresses:
+            raise OSError(f"{host} does not resolve.")
+        numeric = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=numeric,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        pass
 
 
 def _same_origin_middleware(org: Endpoint):

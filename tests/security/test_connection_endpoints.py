@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import aiohappyeyeballs
 import pytest
 from django.apps import apps
 from django.core.management import call_command
@@ -22,13 +23,14 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from provisioning.connectors import bridge
-from provisioning.connectors.errors import EndpointRefusedError
+from provisioning.connectors.errors import EndpointRefusedError, TransientError
 from provisioning.connectors.factory import connector_for
 from sandbox.tls import tls_files
 from tenants import crypto
 from tenants.models import DirectoryConnection, Tenant
 from tests.provisioning.directories import make_entra, make_okta
 from tests.provisioning.test_connection_check import press_test
+from tests.rebinding import PUBLIC, rebinding_resolver, resolving
 
 pytestmark = pytest.mark.django_db
 
@@ -362,6 +364,80 @@ def test_custom_okta_domain_only_when_listed(client, tenant, msp_admin, settings
     assert "OKTA_CUSTOM_DOMAINS (login.fabrikam.example)" in refused.content.decode()
     assert create_connection(client, tenant, "okta", listed).status_code == 302
     assert tenant.connections.get().org_url == "https://login.fabrikam.example"
+
+
+CUSTOM_INSIDE = [
+    ("10.0.0.5", "a private or loopback address"),
+    ("169.254.169.254", "a private or loopback address"),  # link-local: cloud metadata
+    ("127.0.0.1", "a private or loopback address"),  # port 443: not the sandbox
+    ("localhost", "this machine"),
+    ("okta.localhost", "this machine"),
+]
+
+
+@pytest.mark.parametrize("domain,words", CUSTOM_INSIDE)
+def test_a_custom_okta_domain_inside_the_network_is_refused_though_listed(
+    client, tenant, msp_admin, sandbox_on_8765, settings, domain, words
+):
+    settings.OKTA_CUSTOM_DOMAINS = [domain]
+    client.force_login(msp_admin)
+    org = {"org_url": f"https://{domain}", "secret": SECRET}
+    response = create_connection(client, tenant, "okta", org)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"A custom Okta domain (OKTA_CUSTOM_DOMAINS) may not be {words}." in body
+    assert not tenant.connections.exists()
+
+
+def test_a_custom_okta_domain_that_resolves_inside_gets_no_token(
+    client, tenant, settings, monkeypatch
+):
+    """Listed, and a name, so the form takes it; the name resolves to loopback when the
+    token is about to go: nothing is sent."""
+    settings.OKTA_CUSTOM_DOMAINS = ["okta.fabrikam.example"]
+    resolving(monkeypatch, "okta.fabrikam.example", ["127.0.0.1"])
+    connection = okta_row(tenant, "https://okta.fabrikam.example")
+    client.force_login(make_technician(tenant))
+    page = press_test(client, connection)
+    assert "Nothing was sent" in page and "resolves to 127.0.0.1" in page
+    with pytest.raises(EndpointRefusedError, match="okta.fabrikam.example resolves to 127.0"):
+        bridge.run(connector_for(connection).probe(), timeout=30)
+
+
+def test_a_custom_okta_domain_is_connected_at_the_address_that_was_checked(
+    tenant, settings, monkeypatch
+):
+    """DNS rebinding: the name answers a public address to its one look-up (the check) and
+    loopback to any later one; the connection goes to the checked address (refused here,
+    so nothing leaves the machine)."""
+    settings.OKTA_CUSTOM_DOMAINS = ["okta.rebind.example"]
+    looked_up = rebinding_resolver(monkeypatch, "okta.rebind.example")
+    connected: list[str] = []
+
+    async def start_connection(addr_infos, **kwargs):
+        connected.extend(info[4][0] for info in addr_infos)
+        raise ConnectionRefusedError("refused by the test")
+
+    monkeypatch.setattr(aiohappyeyeballs, "start_connection", start_connection)
+    connection = okta_row(tenant, "https://okta.rebind.example")
+    with pytest.raises(TransientError):
+        bridge.run(connector_for(connection).probe(), timeout=30)
+    assert looked_up == ["okta.rebind.example"] and connected == [PUBLIC]
+
+
+def test_a_custom_okta_domain_falls_through_to_its_next_address(
+    client, tenant, on_sandbox, settings, monkeypatch
+):
+    """The sandbox reached by a listed name (its origin is not checked, as ever): of the two
+    addresses the name answers, nothing listens at the first; the second takes the token."""
+    by_name = on_sandbox.url.replace("127.0.0.1", "localhost")
+    settings.SANDBOX_URL = by_name
+    settings.OKTA_CUSTOM_DOMAINS = ["localhost"]
+    org_id = make_okta(on_sandbox)
+    connection = okta_row(tenant, f"{by_name}/okta/{org_id}", f"{org_id}-token")
+    resolving(monkeypatch, "localhost", ["127.0.0.2", "127.0.0.1"])  # 127.0.0.2: closed
+    client.force_login(make_technician(tenant))
+    assert "Connection works" in press_test(client, connection)
 
 
 def test_without_sandbox_url_the_sandbox_origin_is_refused(client, tenant, msp_admin, settings):
