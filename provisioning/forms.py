@@ -13,7 +13,12 @@ from django.utils.functional import cached_property
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning.models import Identity
-from provisioning.name_bounds import longest_name, name_too_long
+from provisioning.name_bounds import (
+    directory_kinds,
+    longest_name,
+    name_too_long,
+    username_too_long,
+)
 from provisioning.seats import (
     LICENSE_CHOICE_PREFIX,
     LicenseChoice,
@@ -21,6 +26,7 @@ from provisioning.seats import (
     posted_license_choices,
 )
 from provisioning.services import OnboardingRequest, start_date_is_sane
+from tenants import naming
 from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
@@ -78,7 +84,9 @@ class OnboardingForm(forms.Form):
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
-        self.fields["role_templates"].queryset = RoleTemplate.objects.filter(tenant=tenant)
+        self.fields["role_templates"].queryset = RoleTemplate.objects.filter(
+            tenant=tenant
+        ).select_related("tenant")
         self.fields["start_date"].initial = timezone.localdate()
 
     def clean_first_name(self) -> str:
@@ -91,13 +99,13 @@ class OnboardingForm(forms.Form):
         value = " ".join(self.cleaned_data[key].split())
         if not value:
             raise ValidationError("This field is required.")
-        if problem := name_too_long(value, self.longest_name):
+        if problem := name_too_long(value, longest_name(self.kinds)):
             raise ValidationError(problem)
         return value
 
     @cached_property
-    def longest_name(self) -> tuple[int, str]:
-        return longest_name(self.tenant)
+    def kinds(self) -> frozenset[str]:
+        return directory_kinds(self.tenant)
 
     def clean_start_date(self):
         start = self.cleaned_data["start_date"]
@@ -124,9 +132,36 @@ class OnboardingForm(forms.Form):
             raise ValidationError(
                 f"{domain} is not one of this tenant's domains ({', '.join(self.tenant.domains)})."
             )
+        if problem := username_too_long(username, self.kinds):
+            raise ValidationError(problem)
         if Identity.objects.filter(tenant=self.tenant, username__iexact=username).exists():
             raise ValidationError(f"{username} belongs to another person in this portal already.")
         return username
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("username") and "username" not in self.errors:
+            self._check_rule_username(data)
+        return data
+
+    def _check_rule_username(self, data: dict) -> None:
+        """The naming rule's username must fit the directories too: refused here, not by
+        a directory halfway through the job."""
+        names = (data.get("first_name"), data.get("last_name"))
+        if not (data.get("role_templates") and all(names)):
+            return
+        template = list(data["role_templates"])[0]
+        try:
+            username = naming.render(template.username_rule, *names, template.effective_domain)
+        except naming.NamingRuleError as exc:
+            self.add_error("username", f"No username from the naming rule of {template}: {exc}")
+            return
+        if problem := username_too_long(username, self.kinds):
+            self.add_error(
+                "username",
+                f"The naming rule of {template} gives {username}. {problem} "
+                "Enter a shorter username here.",
+            )
 
     def clean_usage_location(self) -> str:
         value = self.cleaned_data["usage_location"].strip()

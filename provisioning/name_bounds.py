@@ -1,8 +1,11 @@
-"""How long a person's first and last name may be, for every directory of their tenant to take
-it: checked where a joiner is asked for (the form, the API, a bulk file, SCIM, the HR
-webhook), so no directory refuses the name after another has created the account."""
+"""How long a person's first and last name and their username may be, for every directory of
+their tenant to take them: checked where a joiner is asked for (the form, the API, a bulk
+file, SCIM, the HR webhook), so no directory refuses them after another has created the
+account."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from tenants.models import Tenant
 
@@ -12,11 +15,21 @@ from tenants.models import Tenant
 # by Okta, leaving the job half done.
 NAME_MAX = {"okta": 50}
 NAME_MAX_DEFAULT = 64
+# The username is Entra's userPrincipalName: "up to 64 characters before the @" and "up to 48
+# characters after" it, 113 in all (learn.microsoft.com/entra/identity/authentication/
+# concept-sspr-policy, UserPrincipalName policies); and Okta's login and e-mail, at most 100
+# (the Schemas API's base subschema).
+UPN_LOCAL_MAX, UPN_DOMAIN_MAX = 64, 48
+OKTA_LOGIN_MAX = 100
 
 
-def longest_name(tenant: Tenant) -> tuple[int, str]:
-    """The longest first or last name all of `tenant`'s directories take, and whose bound it is."""
-    kinds = set(tenant.connections.values_list("kind", flat=True))
+def directory_kinds(tenant: Tenant) -> frozenset[str]:
+    """The kinds of directory `tenant` has, which the bounds below depend on."""
+    return frozenset(tenant.connections.values_list("kind", flat=True))
+
+
+def longest_name(kinds: Collection[str]) -> tuple[int, str]:
+    """The longest first or last name directories of these kinds take, and whose bound it is."""
     bounds = [(NAME_MAX[kind], kind) for kind in kinds if kind in NAME_MAX]
     return min(bounds, default=(NAME_MAX_DEFAULT, ""))
 
@@ -28,3 +41,17 @@ def name_too_long(value: str, bound: tuple[int, str]) -> str:
         return ""
     where = "Okta takes" if kind == "okta" else "The directories take"
     return f"{where} at most {longest} characters here ({len(value)} given)."
+
+
+def username_too_long(username: str, kinds: Collection[str]) -> str:
+    """What is wrong with a username too long for a directory of these kinds, else ''."""
+    local, _, domain = username.partition("@")
+    if "entra" in kinds and len(local) > UPN_LOCAL_MAX:
+        return f"Entra takes at most {UPN_LOCAL_MAX} characters before the @ ({len(local)} given)."
+    if "entra" in kinds and len(domain) > UPN_DOMAIN_MAX:
+        return f"Entra takes at most {UPN_DOMAIN_MAX} characters after the @ ({len(domain)} given)."
+    if "okta" in kinds and len(username) > OKTA_LOGIN_MAX:
+        return (
+            f"Okta takes a username of at most {OKTA_LOGIN_MAX} characters ({len(username)} given)."
+        )
+    return ""

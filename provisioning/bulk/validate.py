@@ -21,7 +21,12 @@ from provisioning.bulk.directory import DirectoryNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
 from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
 from provisioning.models import Identity, Job
-from provisioning.name_bounds import longest_name, name_too_long
+from provisioning.name_bounds import (
+    directory_kinds,
+    longest_name,
+    name_too_long,
+    username_too_long,
+)
 from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
 
@@ -111,7 +116,8 @@ class OnboardingCheck:
         self.today = clock.tenant_today(tenant)
         self.templates = {t.name.lower(): t for t in RoleTemplate.objects.filter(tenant=tenant)}
         self.domains = [d.lower() for d in tenant.domains]
-        self.longest_name = longest_name(tenant)
+        self.kinds = directory_kinds(tenant)
+        self.longest_name = longest_name(self.kinds)
         people = list(
             Identity.objects.filter(tenant=tenant).only(
                 "username", "email", "employee_id", "display_name", "first_name", "last_name",
@@ -257,6 +263,8 @@ class OnboardingCheck:
             self.check_explicit(result, username)
         else:
             username = self.from_rule(draft)
+        if username and (problem := username_too_long(username, self.kinds)):
+            result.errors.append(f"username {username}: {problem}")
         if username and not result.errors:
             self.claimed[username] = result.line
             result.data["username"] = username

@@ -21,7 +21,7 @@ from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserReque
 from okta.pagination import PaginationHelper
 from pydantic import ValidationError
 
-from provisioning.connectors import okta_groups, okta_manager, okta_sign_in
+from provisioning.connectors import okta_groups, okta_manager, okta_sign_in, okta_unique
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -222,10 +222,18 @@ class OktaConnector:
             user, _ = await self._call(self._okta().create_user(body, activate=new.enabled))
         except PermanentError as exc:
             if "already exists" in exc.message:
-                existing = await self.find_user(new.username)
+                existing = await self._login_holder(new.username)
                 raise ConflictError(exc.message, existing=existing, status=400) from None
             raise
         return _directory_user(user)
+
+    async def _login_holder(self, login: str) -> DirectoryUser | None:
+        """Who holds `login`: that login, else one equal to it but for case and diacritics,
+        which Okta refuses as taken too (okta_unique.py)."""
+        found = await self.find_user(login)
+        if found is None and (twin := await okta_unique.twin_of(self, login)) is not None:
+            found = _directory_user(_settled(twin))
+        return found
 
     async def update_user(self, user_id: str, attributes: dict) -> None:
         profile = _profile(attributes)

@@ -17,7 +17,7 @@ PAGE = 200
 CANDIDATES = 6
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -60,12 +60,12 @@ async def _search(connector, expression: str, limit: int | None = None) -> list:
 
 
 async def direct_reports(connector, user_id: str) -> list:
-    return await _search(connector, f"profile.managerId eq {_quoted(user_id)}")
+    return await _search(connector, f"profile.managerId eq {quoted(user_id)}")
 
 
 async def people_named(connector, name: str) -> list:
     """Those whose display name or e-mail equals `name` (a few, enough to name candidates)."""
-    value = _quoted(name)
+    value = quoted(name)
     return await _search(
         connector, f"profile.displayName eq {value} or profile.email eq {value}", CANDIDATES
     )

@@ -53,7 +53,10 @@ def visible(tenant: Tenant):
 def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
     fields = mapping.person_fields(tenant, user)
     _check(fields)
-    _check_names(tenant, fields)
+    kinds = name_bounds.directory_kinds(tenant)
+    _check_names(kinds, fields)
+    if problem := name_bounds.username_too_long(fields["username"], kinds):
+        raise InvalidValueException(detail=f"userName: {problem}")
     existing = Identity.objects.filter(tenant=tenant, username__iexact=fields["username"]).first()
     if existing is not None:
         raise UniquenessException(detail=f"userName {fields['username']} exists already.")
@@ -87,7 +90,7 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
     old = mapping.fields_of(identity)
     new = mapping.person_fields(tenant, user)
     _check(new)
-    _check_names(tenant, new)
+    _check_names(name_bounds.directory_kinds(tenant), new)
     if new["username"].casefold() != old["username"].casefold():
         raise MutabilityException(
             detail="userName cannot change: the portal does not rename accounts. "
@@ -210,8 +213,8 @@ def _check(fields: dict) -> None:
             raise InvalidValueException(detail="A role value is longer than 200 characters.")
 
 
-def _check_names(tenant: Tenant, fields: dict) -> None:
-    bound = name_bounds.longest_name(tenant)
+def _check_names(kinds: frozenset[str], fields: dict) -> None:
+    bound = name_bounds.longest_name(kinds)
     for key, attribute in (("first_name", "name.givenName"), ("last_name", "name.familyName")):
         if problem := name_bounds.name_too_long(fields[key], bound):
             raise InvalidValueException(detail=f"{attribute}: {problem}")

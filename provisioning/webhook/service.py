@@ -48,7 +48,8 @@ def _prepare_hire(tenant: Tenant, event: Hire, http_request) -> Action:
             f"Employee {event.employee_id} exists already ({existing.get_status_display()}): "
             "send a change event, or restore a leaver in the portal."
         )
-    bound = name_bounds.longest_name(tenant)
+    kinds = name_bounds.directory_kinds(tenant)
+    bound = name_bounds.longest_name(kinds)
     for key in ("first_name", "last_name"):
         if problem := name_bounds.name_too_long(getattr(event, key), bound):
             raise Unprocessable(f"{key}: {problem}")
@@ -61,6 +62,8 @@ def _prepare_hire(tenant: Tenant, event: Hire, http_request) -> Action:
         employee_id=event.employee_id,
     )
     username = services.suggest_username(tenant, request)
+    if problem := name_bounds.username_too_long(username, kinds):
+        raise Unprocessable(f"username {username}: {problem}")
     return lambda: services.request_onboarding(
         tenant, request, username=username, actor=ACTOR, http_request=http_request
     )

@@ -147,11 +147,13 @@ SELECTABLE = (
     "microsoft.graph.user",
 )
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
-# Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, at most 64 of them, no
-# period just before the @ (https://learn.microsoft.com/entra/identity/authentication/
-# concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts).
+# Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
+# it; "The total length must not exceed 113 characters", "up to 64 characters before the @"
+# and "up to 48 characters after" it (https://learn.microsoft.com/entra/identity/
+# authentication/concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts).
 _UPN = re.compile(
-    r"^(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]@(?P<domain>[A-Za-z0-9.-]+)$"
+    r"^(?=.{1,113}$)(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]"
+    r"@(?P<domain>[A-Za-z0-9.-]{1,48})$"
 )
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 

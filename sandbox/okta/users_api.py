@@ -37,8 +37,11 @@ _TOP_LEVEL = {
 # ge, lt, and le)", only `and`/`or` ("The not operator isn't supported"), and is
 # "case-sensitive for property names and query values", and "supports the following limited
 # number of properties: status, lastUpdated, id, profile.login, profile.email,
-# profile.firstName, and profile.lastName": anything else is E0000031.
+# profile.firstName, and profile.lastName": anything else is E0000031. In `search`, "You can
+# only use co with these select user profile attributes: profile.firstName, profile.lastName,
+# profile.email, and profile.login".
 SEARCHABLE = frozenset({"id", "status", "created", "activated", "statusChanged", "lastUpdated"})
+CONTAINS = frozenset({"profile.firstName", "profile.lastName", "profile.email", "profile.login"})
 FILTERABLE = frozenset(
     {
         "status",
@@ -119,6 +122,8 @@ def _search(call: Call, text: str) -> Callable[[User], bool]:
             raise invalid_search(f"{attribute} is not a searchable property")
         if operator == "ne":
             raise invalid_search("The ne operator isn't supported; use (x lt v or x gt v)")
+        if operator == "co" and attribute not in CONTAINS:
+            raise invalid_search(f"co is supported only on {', '.join(sorted(CONTAINS))}")
     lag_ms = call.org.behaviour.settings.replication_lag_ms
     predicate = compiled.predicate
     if lag_ms <= 0:

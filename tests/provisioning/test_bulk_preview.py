@@ -210,6 +210,21 @@ def test_a_name_okta_would_refuse_is_refused_on_its_line(client, on_sandbox):
     assert refused.errors == ["last_name: Okta takes at most 50 characters here (51 given)."]
 
 
+def test_a_username_entra_would_refuse_is_refused_on_its_line(client, on_sandbox):
+    """The naming rule's username for long names can exceed Entra's 64 characters before the
+    @: the row is refused, not the job at the directory."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkupnlong")
+    client.force_login(dirs.technician)
+    rows = [
+        ["A" * 40, "L" * 30, "Sales", "", "", "", "", "", "", ""],
+        ["A" * 40, "L" * 23, "Sales", "", "", "", "", "", "", ""],
+    ]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert (batch.rows_total, batch.rows_valid) == (2, 1)
+    [error] = BatchRow.objects.get(batch=batch, line=2).errors
+    assert error.endswith(": Entra takes at most 64 characters before the @ (71 given)."), error
+
+
 def test_a_big_file_looks_its_rows_up_in_a_scim_app_from_one_listing(client, on_sandbox):
     """40 rows for a tenant whose template gives a SCIM app: the preview reads the app's
     users once, not once a row, and shows what the single form shows: a username the app

@@ -15,7 +15,7 @@ from django.db import transaction
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
-from provisioning.connectors.errors import PermanentError, ReplicationLagError
+from provisioning.connectors.errors import ConflictError, PermanentError, ReplicationLagError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import group_sources
 from provisioning.models import Job, Step
@@ -295,3 +295,25 @@ def test_a_profile_value_over_oktas_bound_is_a_permanent_error_naming_it(on_sand
         bridge.run(okta.update_user(made.id, {"last_name": last}))
     assert "lastName" in caught.value.message
     assert bridge.run(okta.get_user(made.id)).attributes["last_name"] == "Li"
+
+
+def test_a_login_an_accented_twin_holds_is_a_conflict_naming_the_twin(on_sandbox):
+    """Okta keeps logins unique without regard to diacritics, but neither a GET by login nor
+    a search value finds rené.müller@ for rene.muller@: the connector lists the domain's
+    logins (`co`) and compares them as Okta does, so the conflict names the holder."""
+    dirs = okta_world(on_sandbox)
+    okta = connector_for(dirs.tenant.connections.get())
+    domain = dirs.tenant.primary_domain
+
+    def create(login: str, first: str, last: str):
+        return bridge.run(
+            okta.create_user(NewUser(login, first, last, f"{first} {last}", login, ""))
+        )
+
+    create(f"renee.muller@{domain}", "Renée", "Muller")  # alike, but no twin
+    twin = create(f"rené.müller@{domain}", "René", "Müller")
+    with pytest.raises(ConflictError) as caught:
+        create(f"rene.muller@{domain}", "Rene", "Muller")
+    holder = caught.value.existing
+    assert holder is not None, caught.value.message
+    assert (holder.id, holder.username) == (twin.id, f"rené.müller@{domain}")

@@ -452,6 +452,14 @@ def test_a_hire_whose_name_okta_would_refuse_is_422(client, tenant):
     assert send(client, tenant.slug, hire(last="L" * 50)).status_code == 202
 
 
+def test_a_hire_whose_username_entra_would_refuse_is_422(client, tenant):
+    """The naming rule gives aaa….lll…@ with 71 characters before the @: Entra takes 64."""
+    before = counts()
+    response = send(client, tenant.slug, hire(first="A" * 40, last="L" * 30))
+    too_long = "Entra takes at most 64 characters before the @ (71 given)"
+    assert_refused_and_recorded(response, 422, too_long, before)
+
+
 def test_an_id_reused_for_another_event_is_422_and_a_fixed_one_may_reuse_its_id(client, tenant):
     assert send(client, tenant.slug, hire()).status_code == 202
     before = counts()

@@ -110,6 +110,11 @@ def too_far_back() -> str:
         ({"username": "ada lovelace@alpha.test"}, "username", "Use a username such as"),
         ({"username": "ada.@alpha.test"}, "username", "Use a username such as"),
         ({"last_name": "L" * 51}, "last_name", "Okta takes at most 50 characters here (51"),
+        (  # the naming rule's aaa….lll…@alpha.test: 71 characters before the @
+            {"first_name": "A" * 40, "last_name": "L" * 30},
+            "username",
+            "Entra takes at most 64 characters before the @ (71 given)",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, field, message):
@@ -121,6 +126,20 @@ def test_bad_input_is_refused_with_a_clear_message(client, alpha, overrides, fie
     errors = response.context["form"].errors
     assert message in " ".join(errors[field]), errors
     assert "Nothing was saved." in response.content.decode()
+    assert counts() == before
+
+
+def test_a_username_over_entras_48_characters_after_the_at_is_refused(client, alpha):
+    """Entra's UPN takes at most 48 characters after the @, whatever the tenant's domains."""
+    long_domain = f"{'d' * 38}.alpha.test"
+    alpha.tenant.other_domains = [long_domain]
+    alpha.tenant.save()
+    client.force_login(alpha.technician)
+    before = counts()
+    url = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, form_data(alpha.template, username=f"ada@{long_domain}"))
+    message = "Entra takes at most 48 characters after the @ (49 given)."
+    assert response.context["form"].errors["username"] == [message]
     assert counts() == before
 
 

@@ -6,12 +6,21 @@ written; through the real msgraph-sdk too."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
 
-from tests.sandbox.entra_support import EntraDir, assert_graph_error, new_user_body, run_sdk
+from tests.sandbox.entra_support import (
+    EntraDir,
+    assert_graph_error,
+    new_user_body,
+    run_sdk,
+    tenant_body,
+)
+from tests.sandbox.server import SandboxServer
 
 LIMITS = {
     "displayName": 256,
@@ -106,3 +115,32 @@ def test_every_character_the_upn_policy_allows_is_taken(entra: EntraDir) -> None
         made = graph.post("/users", json=body)
         assert made.status_code == 201, made.text
         assert made.json()["userPrincipalName"] == upn
+
+
+def test_a_upn_over_48_characters_after_the_at_is_refused(sandbox_server: SandboxServer) -> None:
+    """Entra's UPN policy: at most 48 characters after the @, 113 in all (64 + 1 + 48)."""
+    tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    domain = f"t{tenant_id[:8]}.example"
+    at_bound = f"{'d' * (47 - len(domain))}.{domain}"
+    over = f"e{at_bound}"
+    assert (len(at_bound), len(over)) == (48, 49)
+    with sandbox_server.control() as control:
+        body = tenant_body(tenant_id, domain, client_id, domains=[domain, at_bound, over])
+        response = control.post("/_sandbox/entra/tenants", json=body)
+        assert response.status_code == 201, response.text
+    entra = EntraDir(sandbox_server, tenant_id, domain, client_id, "right-secret", response.json())
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "long", userPrincipalName=f"long@{over}")
+        assert_graph_error(
+            graph.post("/users", json=body), 400, "Request_BadRequest", invalid("userPrincipalName")
+        )
+        longest = f"{'a' * 64}@{at_bound}"
+        made = graph.post(
+            "/users", json=new_user_body(entra.domain, "long", userPrincipalName=longest)
+        )
+        assert made.status_code == 201, made.text
+        assert len(made.json()["userPrincipalName"]) == 113
+        renamed = graph.patch(
+            f"/users/{made.json()['id']}", json={"userPrincipalName": f"a@{over}"}
+        )
+        assert_graph_error(renamed, 400, "Request_BadRequest", invalid("userPrincipalName"))

@@ -87,6 +87,27 @@ def test_list_search_filter_and_q(api):
     assert_okta_error(api.get("/api/v1/users", params={"search": "status eq"}), 400, "E0000031")
 
 
+def test_search_values_count_diacritics_and_co_takes_four_attributes(api):
+    """List Users' `search` (the okta SDK's UserApi.list_users, from Okta's OpenAPI text):
+    values are case insensitive, but "Unlike with user logins, diacritical marks are
+    significant in search string values"; "You can only use co with" profile.firstName,
+    profile.lastName, profile.email and profile.login."""
+    create(api, "rené.müller@example.com", firstName="René", department="Sales")
+    create(api, "ann@elsewhere.example", department="Sales")
+
+    def logins(search: str) -> list[str]:
+        response = api.get("/api/v1/users", params={"search": search})
+        assert response.status_code == 200, response.text
+        return [u["profile"]["login"] for u in response.json()]
+
+    assert logins('profile.login eq "RENÉ.MÜLLER@example.com"') == ["rené.müller@example.com"]
+    assert logins('profile.login eq "rene.muller@example.com"') == []
+    assert logins('profile.login co "@example.com"') == ["rené.müller@example.com"]
+    assert logins('profile.firstName co "NÉ"') == ["rené.müller@example.com"]
+    refused = api.get("/api/v1/users", params={"search": 'profile.department co "Sal"'})
+    assert_okta_error(refused, 400, "E0000031")
+
+
 def test_paging_follows_link_next_to_the_end(api):
     made = {create(api, f"page{n}@example.com")["id"] for n in range(7)}
     response = api.get("/api/v1/users", params={"limit": 3})

@@ -59,6 +59,16 @@ def test_a_name_okta_would_refuse_is_invalid_and_creates_nobody(client, scim):
     assert not Identity.objects.filter(tenant=scim.tenant, username="ada@alpha.test").exists()
 
 
+def test_a_username_entra_would_refuse_is_invalid_and_creates_nobody(client, scim):
+    user_name = f"{'a' * 65}@alpha.test"
+    response = call(client, scim, "post", url(scim), ada(userName=user_name))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["scimType"] == "invalidValue"
+    assert "userName: Entra takes at most 64 characters before the @ (65 given)" in body["detail"]
+    assert not Identity.objects.filter(tenant=scim.tenant, username=user_name).exists()
+
+
 def test_post_is_a_join_with_the_rules_templates(client, scim):
     response = call(client, scim, "post", url(scim), ada())
     assert response.status_code == 201, response.content
