@@ -89,6 +89,7 @@ def test_operators_open_the_wizard_prefilled_from_the_preset(client, alpha, msp_
     assert 'name="keep_groups"' not in body and "the preset keeps All Staff" in body
     preview = url("offboard_preview", alpha)
     assert f'hx-post="{preview}"' in body and 'hx-trigger="load, change' in body
+    assert 'data-hx-sync="this:queue last"' in body  # never aborted (test_views_onboard)
     assert f"time zone, {alpha.tenant.time_zone}" in body
 
 
@@ -282,6 +283,7 @@ def test_operators_open_the_change_form_with_the_current_role(client, alpha, msp
     assert list(form["role_templates"].value()) == [alpha.template.pk]
     assert form["department"].value() == "Sales"
     assert url("identity_change_preview", alpha) in response.content.decode()
+    assert 'data-hx-sync="this:queue last"' in response.content.decode()
 
 
 @pytest.mark.parametrize("role", READ_ONLY)
