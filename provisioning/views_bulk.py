@@ -52,6 +52,9 @@ def batch_list(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
     batches = Batch.objects.filter(tenant=tenant_obj).select_related("created_by")
     page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    shown = service.progresses(page)
+    for batch in page:
+        batch.progress = shown[batch.pk]
     return render(request, "provisioning/bulk_list.html", {"tenant": tenant_obj, "page": page})
 
 

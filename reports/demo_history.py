@@ -205,15 +205,15 @@ def _mover(ctx: Ctx, when: datetime) -> None:
     _event(ctx, "identity.change", when, ctx.tech, person, {"role_templates": [new.name]})
     plan = []
     for c in ctx.connections:
-        plan += [(c, Step.Action.REMOVE_GROUP, g) for g in old.groups if g not in new.groups]
-        plan += [(c, Step.Action.ADD_GROUP, g) for g in new.groups if g not in old.groups]
-        if c.kind == "entra":
-            plan += [
-                (c, Step.Action.REMOVE_LICENSE, s) for s in old.licenses if s not in new.licenses
-            ]
-            plan += [
-                (c, Step.Action.ASSIGN_LICENSE, s) for s in new.licenses if s not in old.licenses
-            ]
+        had, has = _given(c, old), _given(c, new)
+        if had is None or has is None:  # an app the move gives or takes away
+            plan += [] if has is None else _join_steps(c, new, person)
+            plan += [] if had is None else [(c, Step.Action.DISABLE_USER, person.username)]
+            continue
+        plan += [(c, Step.Action.REMOVE_GROUP, g) for g in had.groups if g not in has.groups]
+        plan += [(c, Step.Action.ADD_GROUP, g) for g in has.groups if g not in had.groups]
+        plan += [(c, Step.Action.REMOVE_LICENSE, s) for s in had.licenses if s not in has.licenses]
+        plan += [(c, Step.Action.ASSIGN_LICENSE, s) for s in has.licenses if s not in had.licenses]
         plan.append((c, Step.Action.UPDATE_USER, "department"))
     _job(ctx, person, Job.Kind.CHANGE, when, plan)
     ctx.figures["movers"] += 1
@@ -231,25 +231,49 @@ def _leaver(ctx: Ctx, when: datetime, *, throttled: bool = False) -> None:
     ctx.figures["leavers"] += 1
 
 
+@dataclass(frozen=True)
+class Given:
+    """What a role template gives in one connection."""
+
+    groups: list[str]
+    licenses: list[str]
+    apps: list[str]
+
+
+def _given(connection, template) -> Given | None:
+    """As the engine's desired state has it: in a directory, the template's groups, apps and
+    (Entra) licences; in a SCIM app, an account with the app's groups only where the template
+    gives the app, else none (None)."""
+    if connection.assigned_by_template:
+        groups = template.scim_groups_for(connection.pk)
+        return None if groups is None else Given(groups, [], [])
+    licenses = template.licenses if connection.kind == "entra" else []
+    return Given(template.groups, licenses, template.apps)
+
+
 def _join_steps(connection, template, person) -> list[tuple]:
+    given = _given(connection, template)
+    if given is None:
+        return []
     steps = [(connection, Step.Action.CREATE_USER, person.username)]
-    if connection.kind == "entra":
-        steps += [(connection, Step.Action.ASSIGN_LICENSE, s) for s in template.licenses]
-    steps += [(connection, Step.Action.ADD_GROUP, g) for g in template.groups]
-    steps += [(connection, Step.Action.ASSIGN_APP, a) for a in template.apps]
+    steps += [(connection, Step.Action.ASSIGN_LICENSE, s) for s in given.licenses]
+    steps += [(connection, Step.Action.ADD_GROUP, g) for g in given.groups]
+    steps += [(connection, Step.Action.ASSIGN_APP, a) for a in given.apps]
     return steps
 
 
 def _leave_steps(connection, template, person) -> list[tuple]:
-    steps = [
-        (connection, Step.Action.DISABLE_USER, person.username),
-        (connection, Step.Action.REVOKE_SESSIONS, person.username),
-    ]
+    given = _given(connection, template)
+    if given is None:
+        return []
+    steps = [(connection, Step.Action.DISABLE_USER, person.username)]
+    if not connection.assigned_by_template:  # a SCIM app has no sessions or password
+        steps.append((connection, Step.Action.REVOKE_SESSIONS, person.username))
     if connection.kind == "entra":
         steps.append((connection, Step.Action.RESET_PASSWORD, person.username))
-        steps += [(connection, Step.Action.REMOVE_LICENSE, s) for s in template.licenses]
-    steps += [(connection, Step.Action.REMOVE_GROUP, g) for g in template.groups]
-    steps += [(connection, Step.Action.UNASSIGN_APP, a) for a in template.apps]
+    steps += [(connection, Step.Action.REMOVE_LICENSE, s) for s in given.licenses]
+    steps += [(connection, Step.Action.REMOVE_GROUP, g) for g in given.groups]
+    steps += [(connection, Step.Action.UNASSIGN_APP, a) for a in given.apps]
     return steps
 
 

@@ -34,11 +34,17 @@ class Catalog:
         self.names: dict[str, dict[str, str]] = defaultdict(dict)
         self.ids_by_name: dict[str, dict[str, str]] = defaultdict(dict)
         self.directory_kept: dict[str, set[str]] = defaultdict(set)
+        self.everyones: set[str] = set()  # built-in groups: every account is in them
+        self.granted_by: dict[str, frozenset[str]] = {}  # app id -> the groups that grant it
         for kind, remote_id, name, detail in rows:
             self.names[kind][remote_id] = name
             self.ids_by_name[kind].setdefault(name.casefold(), remote_id)
             if detail.get("dynamic") or detail.get("builtin"):
                 self.directory_kept[kind].add(remote_id)
+            if kind == "groups" and detail.get("builtin"):
+                self.everyones.add(remote_id)
+            if kind == "apps" and detail.get("granted_by"):
+                self.granted_by[remote_id] = frozenset(detail["granted_by"])
 
     @classmethod
     def of(cls, connection_id: int) -> Catalog:
@@ -59,6 +65,13 @@ class Catalog:
 
     def name(self, kind: str, remote_id: str) -> str:
         return self.names[kind].get(remote_id, remote_id)
+
+    def through_groups(self, account: Account) -> set[str]:
+        """The apps the account holds through a group it is in (Okta's scope GROUP): they go
+        with the group, which is compared itself (the engine leaves them to it too,
+        engine/group_sources.py), so they are never extra on their own."""
+        groups = set(account.group_ids or ()) | self.everyones
+        return {app for app in account.app_ids or () if self.granted_by.get(app, set()) & groups}
 
 
 def id_by_name(ids_by_name: dict[str, str], kind: str, wanted: str) -> str | None:
@@ -112,6 +125,8 @@ def _state(desired: DesiredState, account: Account, who: str) -> list[Found]:
 def _access(desired: DesiredState, account: Account, catalog: Catalog, kind: str) -> list[Found]:
     held = set(_held(account, kind))
     kept_by_directory = catalog.directory_kept[kind]
+    if kind == "apps":
+        kept_by_directory = kept_by_directory | catalog.through_groups(account)
     noun = NOUNS[kind]
     found, wanted_ids = [], set()
     for wanted in desired.wanted(kind):

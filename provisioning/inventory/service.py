@@ -24,7 +24,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -46,6 +46,7 @@ from provisioning.connectors.base import (
     ObservedAccount,
     SignInPage,
 )
+from provisioning.connectors.base import Resource as Listed
 from provisioning.connectors.errors import (
     ConnectorError,
     PermissionDeniedError,
@@ -297,8 +298,22 @@ class _Reader:
         """List each kind through the connector (one call, or a few pages of groups)."""
         for kind in kinds:
             listed = self._page(lambda kind=kind: getattr(self.connector, kind)(fresh=True))
+            if kind == "apps":
+                listed = self._with_granting_groups(listed)
             catalog.store(self.connection, kind, listed)
             _progress(self.cursor)
+
+    def _with_granting_groups(self, apps: list[Listed]) -> list[Listed]:
+        """Each app with the groups that grant it ("granted_by"), where the directory assigns
+        apps to groups (Okta): their members hold it through the group, not as drift."""
+        granting_of = getattr(self.connector, "groups_granting", None)
+        if granting_of is None:
+            return apps
+        granted = []
+        for app in apps:
+            groups = self._page(lambda app=app: granting_of([app.id])).get(app.id, ())
+            granted.append(replace(app, detail={**app.detail, "granted_by": sorted(groups)}))
+        return granted
 
     def _kinds_lacking(self, memberships: _Memberships | None) -> list[str]:
         """The kinds an incremental read must list again: an id it met is not catalogued

@@ -106,3 +106,29 @@ def test_a_held_batch_waits_for_an_msp_admin(client, alpha, held, msp_admin):
     assert held.status == Batch.Status.CANCELLED
     assert Job.objects.get(batch=held).status == Job.Status.CANCELLED
     assert AuditEvent.objects.filter(action="batch.cancel").count() == 1
+
+
+def test_the_list_says_finished_as_the_batch_page_does(client, alpha):
+    """A started batch whose jobs have all ended reads "Finished" in the list too."""
+    outcomes = {
+        "clean": [Job.Status.SUCCEEDED],
+        "failed": [Job.Status.SUCCEEDED, Job.Status.FAILED],
+    }
+    batches = {}
+    for name, statuses in outcomes.items():
+        batches[name] = Batch.objects.create(
+            tenant=alpha.tenant, kind=Batch.Kind.CSV_ONBOARD, status=Batch.Status.STARTED
+        )
+        for status in statuses:
+            Job.objects.create(
+                tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.JOIN,
+                status=status, batch=batches[name],
+            )  # fmt: skip
+    client.force_login(alpha.technician)
+    listed = client.get(reverse("bulk_list", kwargs={"tenant": alpha.tenant.slug})).content.decode()
+    for name, label in (("clean", "Finished"), ("failed", "Finished, with failures")):
+        kwargs = {"tenant": alpha.tenant.slug, "batch_id": batches[name].pk}
+        page = client.get(reverse("bulk_batch", kwargs=kwargs)).content.decode()
+        assert f">{label}</span>" in page
+    assert listed.count(">Finished</span>") == 1 and ">Finished, with failures</span>" in listed
+    assert ">Started</span>" not in listed

@@ -13,6 +13,7 @@ from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning.models import Identity, Job
 from tenants.models import OffboardingPreset
+from tests.provisioning.test_client_navigation import breadcrumbs, links
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,7 @@ def test_operators_open_the_wizard_prefilled_from_the_preset(client, alpha, msp_
     assert 'name="keep_groups"' not in body and "the preset keeps All Staff" in body
     preview = url("offboard_preview", alpha)
     assert f'hx-post="{preview}"' in body and 'hx-trigger="load, change' in body
+    assert 'data-hx-sync="this:queue last"' in body  # never aborted (test_views_onboard)
     assert f"time zone, {alpha.tenant.time_zone}" in body
 
 
@@ -281,6 +283,7 @@ def test_operators_open_the_change_form_with_the_current_role(client, alpha, msp
     assert list(form["role_templates"].value()) == [alpha.template.pk]
     assert form["department"].value() == "Sales"
     assert url("identity_change_preview", alpha) in response.content.decode()
+    assert 'data-hx-sync="this:queue last"' in response.content.decode()
 
 
 @pytest.mark.parametrize("role", READ_ONLY)
@@ -373,6 +376,16 @@ def test_identity_page_offers_offboard_and_change_to_operators_only(client, alph
         body = client.get(url("identity_detail", alpha)).content.decode()
         assert url("offboard", alpha) not in body and url("identity_change", alpha) not in body
         assert 'id="lifecycle"' in body
+
+
+@pytest.mark.parametrize("name", ["offboard", "identity_change"])
+def test_the_wizards_trail_is_the_persons_trail_then_the_person(client, alpha, name):
+    client.force_login(alpha.technician)
+    person = breadcrumbs(client.get(url("identity_detail", alpha)))
+    trail = breadcrumbs(client.get(url(name, alpha)))
+    assert trail.startswith(person)
+    assert links(trail)[alpha.identity.display_name] == url("identity_detail", alpha)
+    assert links(trail)["Tenants"] == reverse("tenant_list")
 
 
 def test_people_list_rows_link_the_wizard(client, alpha):

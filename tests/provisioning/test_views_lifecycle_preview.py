@@ -68,8 +68,10 @@ def test_offboarding_dry_run_lists_every_step_per_directory(client, northwind):
         assert f"<li>{step}</li>" in body, step
     assert "Microsoft Entra ID" in body and "Okta" in body
     assert "rule-based" in body  # "Sales (dynamic)" stays: the directory manages it
-    # the person's groups are offered to keep
+    # the person's groups are offered to keep, once for every directory, above their plans
     assert '<input type="checkbox" name="keep_group" value="Sales">' in body
+    keep = body.index("<h3>Every directory</h3>")
+    assert keep < body.index('id="keep-groups"') < body.index('<div class="plan-directory">')
     assert '<input type="checkbox" name="keep_group" value="Staff">' in body
     assert "30 days after the offboarding" in body and "Ready." in body
     assert Job.objects.filter(kind=Job.Kind.LEAVE).count() == 0  # a dry run sends nothing

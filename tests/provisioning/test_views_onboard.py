@@ -55,6 +55,9 @@ def test_technician_and_msp_admin_open_the_form(client, alpha, msp_admin):
         body = response.content.decode()
         assert alpha.template.name in body
         assert 'hx-trigger="change, input changed delay:500ms"' in body
+        # a newer preview waits for the one in flight: replacing it aborted it, and htmx
+        # logs every abort (htmx:sendAbort) as an error on the console
+        assert 'data-hx-sync="this:queue last"' in body
         assert reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug}) in body
 
 

@@ -92,3 +92,27 @@ def test_a_history_person_was_onboarded_by_whom_the_trail_names(db):
         pk__in=[int(e.target_id) for e in onboarded]
     )
     assert before.exists() and not before.exclude(created_by=None).exists()  # joined earlier
+
+
+def test_a_history_joiner_has_an_account_only_where_their_template_gives_one(db):
+    """In a SCIM app only when the template gives the app, with its groups there: the engine's
+    desired state (Contoso's Support joiners had a Slack account created in their history)."""
+    call_command("seed_demo")
+    seed_history()
+    joiners = Job.objects.filter(kind="join", identity__employee_id__startswith=EMPLOYEE_PREFIX)
+    in_apps = set()
+    for job in joiners.select_related("tenant"):
+        [template] = job.identity.role_templates.all()
+        given = {
+            c.pk: template.scim_groups_for(c.pk) if c.assigned_by_template else template.groups
+            for c in job.tenant.connections.all()
+        }
+        given = {pk: groups for pk, groups in given.items() if groups is not None}
+        steps = list(job.steps.values_list("connection_id", "action", "target_name"))
+        created = sorted(pk for pk, action, _ in steps if action == "create_user")
+        assert created == sorted(given), (template.name, steps)
+        for pk, groups in given.items():
+            added = [name for c, action, name in steps if c == pk and action == "add_group"]
+            assert added == groups, (template.name, steps)
+        in_apps |= {(c.kind, c.pk in given) for c in job.tenant.connections.all()}
+    assert {("scim", True), ("scim", False)} <= in_apps  # some joiners get an app, some not

@@ -14,6 +14,7 @@ from portal.models import Role
 from provisioning.inventory import matching, scope
 from provisioning.inventory.models import Account, Person, Resource
 from provisioning.models import Identity
+from tests.provisioning.test_client_navigation import breadcrumbs
 
 pytestmark = pytest.mark.django_db
 
@@ -260,3 +261,11 @@ def test_offboarding_someone_disabled_adopts_them_as_a_leaver_the_form_accepts(c
     assert identity.leave_options["block_sign_in"] and not identity.leave_options["remove_groups"]
     form = client.get(response["Location"])
     assert form.status_code == 200 and "Offboard Cy Existing" in form.content.decode()
+
+
+def test_the_adoption_pages_trail_starts_as_the_people_pages_do(client, alpha, people):
+    client.force_login(alpha.technician)
+    people_page = reverse("people_list", kwargs={"tenant": alpha.tenant.slug})
+    trail = breadcrumbs(client.get(people_page))  # Tenants / Alpha Ltd /
+    for page in (url("person_adopt", alpha, people["ada"]), url("people_adopt", alpha)):
+        assert breadcrumbs(client.get(page)).startswith(f'{trail} <a href="{people_page}">')

@@ -25,6 +25,7 @@ from provisioning.models import Batch, Identity, Job
 from tenants.models import DirectoryConnection
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import onboard
+from tests.provisioning.test_engine_okta import okta_world
 from tests.provisioning.test_quarantine_breaker import drive
 
 pytestmark = pytest.mark.django_db
@@ -303,6 +304,39 @@ def test_an_app_named_with_its_role_is_the_app_the_account_holds():
     assert found(state, apps=["app-slack"]) == set()
     assert found(state) == {(Kind.MISSING, "apps", "app-slack")}
     assert found(desired(apps=("Zoom / Member",))) == {(Kind.MISSING, "apps", "Zoom / Member")}
+
+
+def test_an_app_held_through_a_group_is_never_extra_on_its_own():
+    """Okta's apps assigned to a group are held by its members: the group is compared, not
+    the app (the demo's Northwind showed GlobalProtect VPN extra for every VPN Users member)."""
+    granted = drift_compare.Catalog(
+        [
+            ("groups", "g-vpn", "VPN Users", {}),
+            ("groups", "g-all", "Everyone", {"builtin": True}),
+            ("apps", "app-vpn", "GlobalProtect VPN", {"granted_by": ["g-vpn"]}),
+            ("apps", "app-slack", "Slack", {"granted_by": ["g-all"]}),
+        ]
+    )
+    account = Account(remote_id="u1", enabled=True, group_ids=["g-vpn"], app_ids=["app-vpn"])
+    assert drift_compare.compare(desired(groups=("VPN Users",)), account, granted) == []
+    extra = drift_compare.compare(desired(), account, granted)
+    assert [(f.kind, f.access_kind, f.ref_id) for f in extra] == [(Kind.EXTRA, "groups", "g-vpn")]
+    account.group_ids, account.app_ids = [], ["app-vpn", "app-slack"]  # VPN given by hand
+    extra = drift_compare.compare(desired(), account, granted)
+    assert [(f.kind, f.access_kind, f.ref_id) for f in extra] == [(Kind.EXTRA, "apps", "app-vpn")]
+
+
+def test_an_okta_read_notes_the_groups_that_grant_each_app(on_sandbox):
+    dirs = okta_world(on_sandbox)  # VPN assigned to Staff, Slack to Everyone
+    job = drive(onboard(dirs))  # Sales: Staff, Sales and Salesforce
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    connection = dirs.tenant.connections.get()
+    cursor = service.refresh(connection, sleep=lambda s: None)
+    assert cursor.state == Cursor.State.IDLE, cursor.last_error
+    vpn = Resource.objects.get(connection=connection, kind="apps", name="VPN")
+    staff = Resource.objects.get(connection=connection, kind="groups", name="Staff")
+    assert vpn.detail["granted_by"] == [staff.remote_id]
+    assert open_items(Identity.objects.get(pk=job.identity_id)) == set()
 
 
 def test_adoption_resolves_an_app_named_with_its_role_too(alpha):
