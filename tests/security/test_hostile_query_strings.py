@@ -107,6 +107,12 @@ HOSTILE: list[str | list[str]] = [
     "@msp",
     "global",
 ]
+# What a view does with a value hardly depends on who asks, but its querysets and its tenant
+# scope do: after the first role that reads a name has met every value, the others meet one
+# of each kind that reaches a query or the scope (overflow, a date bound, a cursor, a repeat,
+# a NUL, length, the scope's own words). The crawl is half as long.
+EACH_KIND = [HUGE, "-1", "999999999999999999-1", "0001-01-01", "9999-12-31"]
+EACH_KIND += [["1", HUGE, ""], "1\x00", "x" * 20000, "@msp", "global"]
 
 
 @dataclass
@@ -298,9 +304,12 @@ def test_every_route_and_parameter_survives_the_known_hostile_values(targets, cl
     machine: the whole crawl is over 7,000 requests."""
     requests = 0
     for target in targets[part::2]:
+        met_all: set[str] = set()  # the names a role has met every value in already
         for role, params in target.reads.items():
             for param in sorted(params):
-                for i, value in enumerate(HOSTILE):
+                values = EACH_KIND if param in met_all else HOSTILE
+                met_all.add(param)
+                for i, value in enumerate(values):
                     htmx = i % 2 == 1
                     where = f"{role} GET {target.url} {param}={str(value)[:40]!r} htmx={htmx}"
                     check(clients[role], where, target.url, {param: value}, htmx)
