@@ -13,7 +13,7 @@ from datetime import datetime, time
 from provisioning import lifecycle, name_bounds, services
 from provisioning.models import Batch, Identity, Job
 from provisioning.webhook.schema import Change, Event, Hire, Terminate
-from tenants import clock
+from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
 
 ACTOR = "webhook"
@@ -61,7 +61,10 @@ def _prepare_hire(tenant: Tenant, event: Hire, http_request) -> Action:
         attributes={k: v for k, v in event.attributes.items() if v},
         employee_id=event.employee_id,
     )
-    username = services.suggest_username(tenant, request)
+    try:
+        username = services.suggest_username(tenant, request)
+    except naming.NamingRuleError as exc:
+        raise Unprocessable(f"username: {exc}") from None
     if problem := name_bounds.username_too_long(username, kinds):
         raise Unprocessable(f"username {username}: {problem}")
     return lambda: services.request_onboarding(

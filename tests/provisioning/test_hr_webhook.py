@@ -773,3 +773,10 @@ def test_a_sender_that_keeps_failing_gets_429_and_fills_nothing(client, tenant, 
     good = signed(body) | {"REMOTE_ADDR": "203.0.113.78"}  # another sender is not slowed
     response = client.post(hook_url(tenant.slug), body, content_type="application/json", **good)
     assert response.status_code == 202, response.content
+
+
+def test_a_hire_whose_names_give_no_username_is_422(client, tenant):
+    """The naming rule keeps ASCII letters: "李 王" gives an empty name before the @."""
+    before = counts()
+    response = send(client, tenant.slug, hire(first="李", last="王"))
+    assert_refused_and_recorded(response, 422, "gives an empty username", before)
