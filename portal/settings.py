@@ -400,6 +400,9 @@ AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 AUDIT_GLOBAL_RETENTION_DAYS = env.int("AUDIT_GLOBAL_RETENTION_DAYS", default=400)
 # A job's claim on a worker; a job past its lease is resumed by another worker.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+# A web process imports the connectors in the background as it starts, so the first dry run
+# does not wait seconds for the okta SDK's models (provisioning/connectors/factory.py).
+WARM_CONNECTORS = env.bool("WARM_CONNECTORS", default=False)
 
 # Outside production sent e-mails are kept in the database for MSP admins to read (the outbox,
 # tenants/outbox/); those carrying a one-time link are kept without their body, which goes to

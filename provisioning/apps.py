@@ -1,4 +1,7 @@
+import threading
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ProvisioningConfig(AppConfig):
@@ -12,3 +15,9 @@ class ProvisioningConfig(AppConfig):
 
         outcomes.on_job_finished(access_requests.after_job)
         outcomes.on_job_finished(lifecycle.after_job)
+        if settings.WARM_CONNECTORS:
+            from provisioning.connectors import factory
+
+            threading.Thread(
+                target=factory.import_every_kind, name="warm-connectors", daemon=True
+            ).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import SimpleNamespace
 
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Connector
@@ -11,6 +12,12 @@ from provisioning.connectors.base import Connector
 # Each connector module is imported when a connection of its kind is first used: importing the
 # okta SDK alone takes seconds of CPU (its models), which every process paid at start-up
 # (the web server, the worker, each management command) whether or not it spoke to Okta.
+# A web server may import them all in the background as it starts (settings.WARM_CONNECTORS).
+
+
+def import_every_kind() -> None:
+    for kind in ("entra", "scim", "okta"):
+        connector_type(SimpleNamespace(kind=kind))
 
 
 def connector_for(connection) -> Connector:

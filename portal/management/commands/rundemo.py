@@ -290,7 +290,7 @@ def start_worker(env: dict) -> Child:
 
 def start_web(addresses: DemoAddresses, env: dict) -> Child:
     command = manage("runserver", addresses.web_bind, "--noreload")
-    return start("web server", command, env, signal.SIGINT)
+    return start("web server", command, {**env, "WARM_CONNECTORS": "1"}, signal.SIGINT)
 
 
 def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
