@@ -326,6 +326,33 @@ def test_an_app_held_through_a_group_is_never_extra_on_its_own():
     assert [(f.kind, f.access_kind, f.ref_id) for f in extra] == [(Kind.EXTRA, "apps", "app-vpn")]
 
 
+def test_an_app_held_through_a_group_is_not_adopted_as_access_of_its_own(alpha):
+    """Adopting such an account: the group is held (an exception where no template gives it),
+    the app goes with it, as drift has it."""
+    rows = [
+        ("groups", "g-vpn", "VPN Users", {}),
+        ("groups", "g-all", "Everyone", {"builtin": True}),
+        ("apps", "app-vpn", "GlobalProtect VPN", {"granted_by": ["g-vpn"]}),
+        ("apps", "app-slack", "Slack", {"granted_by": ["g-all"]}),
+        ("apps", "app-crm", "Salesforce", {}),
+    ]
+    for kind, remote_id, name, detail in rows:
+        Resource.objects.create(
+            connection=alpha.connection, kind=kind, remote_id=remote_id, name=name, detail=detail
+        )
+    catalogue = adoption_suggest.Catalogue([alpha.connection])
+    account = Account(
+        connection=alpha.connection,
+        group_ids=["g-vpn", "g-all"],
+        app_ids=["app-vpn", "app-slack", "app-crm"],
+    )
+    held = adoption_suggest.held_of([account], catalogue)[alpha.connection.pk]
+    assert held["groups"] == {"g-vpn"} and held["apps"] == {"app-crm"}
+    account.group_ids = []  # VPN given by hand, not through its group
+    held = adoption_suggest.held_of([account], catalogue)[alpha.connection.pk]
+    assert held["apps"] == {"app-vpn", "app-crm"}
+
+
 def test_an_okta_read_notes_the_groups_that_grant_each_app(on_sandbox):
     dirs = okta_world(on_sandbox)  # VPN assigned to Staff, Slack to Everyone
     job = drive(onboard(dirs))  # Sales: Staff, Sales and Salesforce
