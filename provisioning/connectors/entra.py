@@ -211,6 +211,19 @@ class EntraConnector:
         "office",
     )
 
+    @staticmethod
+    def warm() -> None:
+        """Import the models Graph's answers are read into. kiota imports a model's field
+        types when it first reads one: some 1,200 modules and over a second of CPU, paid by
+        a web process's first dry run unless it warms up (factory.import_every_kind)."""
+        from msgraph.generated.models.group import Group
+        from msgraph.generated.models.subscribed_sku import SubscribedSku
+        from msgraph.generated.models.user import User
+        from msgraph.generated.models.user_collection_response import UserCollectionResponse
+
+        for model in (User, Group, SubscribedSku, UserCollectionResponse):
+            model().get_field_deserializers()
+
     def __init__(
         self, *, tenant_id: str, client_id: str, secret: str, login_url: str, graph_url: str
     ):

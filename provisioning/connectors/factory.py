@@ -17,7 +17,9 @@ from provisioning.connectors.base import Connector
 
 def import_every_kind() -> None:
     for kind in ("entra", "scim", "okta"):
-        connector_type(SimpleNamespace(kind=kind))
+        connector = connector_type(SimpleNamespace(kind=kind))
+        if hasattr(connector, "warm"):
+            connector.warm()
 
 
 def connector_for(connection) -> Connector:
