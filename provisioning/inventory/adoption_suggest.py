@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import ACCESS_KINDS, ATTRIBUTE_NAMES
-from provisioning.inventory.drift_compare import id_by_name
+from provisioning.inventory.drift_compare import Catalog, id_by_name
 from provisioning.inventory.models import Account, Person, Resource
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -36,8 +36,7 @@ class Catalogue:
         self._names: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
         self._by_name: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
         self._directory_kept: set[tuple[int, str]] = set()  # rule-based and built-in groups
-        self._everyones: set[tuple[int, str]] = set()  # built-in groups: every account's
-        self._granted_by: dict[tuple[int, str], frozenset[str]] = {}  # app -> groups giving it
+        by_connection: dict[int, list[tuple]] = defaultdict(list)
         rows = (
             Resource.objects.filter(connection__in=[c.pk for c in connections])
             .order_by("pk")
@@ -46,24 +45,21 @@ class Catalogue:
         for connection_id, kind, remote_id, name, detail in rows:
             self._names[connection_id, kind][remote_id] = name
             self._by_name[connection_id, kind].setdefault(name.casefold(), remote_id)
-            detail = detail or {}
-            if detail.get("dynamic") or detail.get("builtin"):
+            if (detail or {}).get("dynamic") or (detail or {}).get("builtin"):
                 self._directory_kept.add((connection_id, remote_id))
-            if kind == "groups" and detail.get("builtin"):
-                self._everyones.add((connection_id, remote_id))
-            if kind == "apps" and detail.get("granted_by"):
-                self._granted_by[connection_id, remote_id] = frozenset(detail["granted_by"])
+            by_connection[connection_id].append((kind, remote_id, name, detail or {}))
+        # What drift knows of each connection: here, which apps a group gives.
+        self._catalogs = {pk: Catalog(its) for pk, its in by_connection.items()}
 
     def directory_kept(self, connection_id: int, remote_id: str) -> bool:
         """A group whose members the directory decides (a rule, or built in)."""
         return (connection_id, remote_id) in self._directory_kept
 
-    def through_group(self, account: Account, app_id: str) -> bool:
-        """The account holds the app through a group it is in (Okta's scope GROUP): it goes
-        with the group, so no one adopts it as access of its own (as drift has it)."""
-        granting = self._granted_by.get((account.connection_id, app_id), frozenset())
-        groups = set(account.group_ids or ())
-        return any(g in groups or (account.connection_id, g) in self._everyones for g in granting)
+    def through_groups(self, account: Account) -> set[str]:
+        """The apps the account holds through a group it is in: they go with the group, so
+        no one adopts them as access of their own (drift_compare.Catalog.through_groups)."""
+        catalog = self._catalogs.get(account.connection_id)
+        return catalog.through_groups(account) if catalog else set()
 
     def name(self, connection_id: int, kind: str, remote_id: str) -> str:
         return self._names.get((connection_id, kind), {}).get(remote_id, remote_id)
@@ -119,7 +115,7 @@ def held_of(accounts: Iterable[Account], catalogue: Catalogue | None = None) -> 
         groups, apps = set(a.group_ids or ()), set(a.app_ids or ())
         if catalogue is not None:
             groups = {g for g in groups if not catalogue.directory_kept(a.connection_id, g)}
-            apps = {app for app in apps if not catalogue.through_group(a, app)}
+            apps -= catalogue.through_groups(a)
         held[a.connection_id] = {
             "groups": groups,
             "licenses": set(a.licence_ids or ()),
