@@ -43,6 +43,16 @@ def name_too_long(value: str, bound: tuple[int, str]) -> str:
     return f"{where} at most {longest} characters here ({len(value)} given)."
 
 
+def longest_local(kinds: Collection[str], domain: str) -> int | None:
+    """How many characters before the @ directories of these kinds take, for `domain`."""
+    bounds = []
+    if "entra" in kinds:
+        bounds.append(UPN_LOCAL_MAX)
+    if "okta" in kinds:
+        bounds.append(OKTA_LOGIN_MAX - len(domain) - 1)
+    return min(bounds, default=None)
+
+
 def username_too_long(username: str, kinds: Collection[str]) -> str:
     """What is wrong with a username too long for a directory of these kinds, else ''."""
     local, _, domain = username.partition("@")

@@ -18,6 +18,7 @@ from provisioning.engine import first_sign_in, guards, planner
 from provisioning.engine.desired import DesiredState, active_state, in_connection
 from provisioning.jobs import ask, enqueue_on_commit, first_version, new_job, status_for
 from provisioning.models import Identity, Job, Step
+from provisioning.name_bounds import longest_local
 from tenants import clock, naming
 from tenants.crypto import CredentialError
 from tenants.models import RoleTemplate, Tenant
@@ -74,6 +75,7 @@ def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
         request.last_name,
         template.effective_domain,
         taken,
+        longest_local=longest_local({c.kind for c in directories}, template.effective_domain),
     )
 
 

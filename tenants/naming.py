@@ -74,15 +74,32 @@ def render(rule: str, first: str, last: str, domain: str) -> str:
 
 
 def unique_username(
-    rule: str, first: str, last: str, domain: str, is_taken: Callable[[str], bool]
+    rule: str,
+    first: str,
+    last: str,
+    domain: str,
+    is_taken: Callable[[str], bool],
+    *,
+    longest_local: int | None = None,
 ) -> str:
-    """The first username the rule gives that `is_taken` does not claim."""
+    """The first username the rule gives that `is_taken` does not claim. A suffixed one keeps
+    within `longest_local` characters before the @ by shortening the name in front of its
+    number (the rule's own first choice is left whole: the callers refuse one too long)."""
     first_choice = render(rule, first, last, domain)
     local, at_domain = first_choice.split("@", 1)
-    suffixed = (f"{local}{n}@{at_domain}" for n in range(2, MAX_COLLISION_SUFFIX + 1))
+    suffixed = (
+        f"{_fitted(local, str(n), longest_local)}@{at_domain}"
+        for n in range(2, MAX_COLLISION_SUFFIX + 1)
+    )
     for candidate in chain([first_choice], suffixed):  # lazily: most names are free
         if not is_taken(candidate):
             return candidate
     raise NamingRuleError(
         f"Every username from {local}@ to {local}{MAX_COLLISION_SUFFIX}@ is taken."
     )
+
+
+def _fitted(local: str, suffix: str, longest: int | None) -> str:
+    if longest is None or len(local) + len(suffix) <= longest:
+        return local + suffix
+    return local[: longest - len(suffix)].rstrip(".-_") + suffix

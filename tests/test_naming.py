@@ -57,3 +57,26 @@ def test_bad_rules(rule, message):
 def test_name_without_letters_is_an_error():
     with pytest.raises(naming.NamingRuleError, match="empty username"):
         naming.render("{first}.{last}@{domain}", "李", "王", "c.test")
+
+
+def test_a_suffix_shortens_the_name_in_front_of_it_to_stay_within_the_bound():
+    local = "a" * 30 + "." + "b" * 33  # 64 characters: Entra's most before the @
+    taken = {f"{local}@c.test", f"{local[:63]}2@c.test"}
+    result = naming.unique_username(
+        "{first}.{last}@{domain}", "a" * 30, "b" * 33, "c.test", taken.__contains__,
+        longest_local=64,
+    )  # fmt: skip
+    assert result == f"{local[:63]}3@c.test"
+    at_ten = naming.unique_username(
+        "{first}.{last}@{domain}", "a" * 30, "b" * 33, "c.test",
+        lambda name: not name.split("@")[0].endswith("10"), longest_local=64,
+    )  # fmt: skip
+    assert at_ten == f"{local[:62]}10@c.test"
+
+
+def test_a_shortened_name_does_not_end_in_a_dot_before_its_number():
+    result = naming.unique_username(
+        "{first}.{last}@{domain}", "a" * 9, "b" * 5, "c.test",
+        lambda name: name == "aaaaaaaaa.bbbbb@c.test", longest_local=10,
+    )  # fmt: skip
+    assert result == "aaaaaaaaa2@c.test"

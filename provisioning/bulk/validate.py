@@ -23,6 +23,7 @@ from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE,
 from provisioning.models import Identity, Job
 from provisioning.name_bounds import (
     directory_kinds,
+    longest_local,
     longest_name,
     name_too_long,
     username_too_long,
@@ -313,6 +314,7 @@ class OnboardingCheck:
             username = naming.unique_username(
                 template.username_rule, cells["first_name"], cells["last_name"],
                 template.effective_domain, taken,
+                longest_local=longest_local(self.kinds, template.effective_domain),
             )  # fmt: skip
         except naming.NamingRuleError as exc:
             draft.result.errors.append(str(exc))

@@ -292,3 +292,20 @@ def test_a_username_only_a_scim_app_holds_keeps_its_name_and_the_dry_run_shows_t
     assert row.data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"
     assert [p["kind"] for p in row.data["problems"]] == ["conflict"]
     assert row.data["problems"][0]["message"].startswith(f"{slack.label}: ada.lovelace@")
+
+
+def test_a_second_joiner_of_a_longest_name_gets_a_numbered_username_within_entras_bound(
+    client, on_sandbox
+):
+    """Two joiners of one name whose username is Entra's longest: the second's number takes
+    the place of the name's last character, not a 65th."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkupnsuffix")
+    client.force_login(dirs.technician)
+    row = ["A" * 40, "L" * 23, "Sales", "", "", "", "", "", "", ""]
+    rows = [[*row, ""], [*row, "yes"]]
+    header = [*ONBOARD_HEADER, "different_person"]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(header, rows)))
+    assert (batch.rows_total, batch.rows_valid) == (2, 2), [r.errors for r in batch.rows.all()]
+    first, second = (r.data["username"] for r in batch.rows.order_by("line"))
+    assert first.split("@")[0] == "a" * 40 + "." + "l" * 23
+    assert second.split("@")[0] == "a" * 40 + "." + "l" * 22 + "2"

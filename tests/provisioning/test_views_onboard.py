@@ -236,6 +236,18 @@ def test_preview_suffixes_a_username_taken_in_the_directory(client, contoso):
     assert contoso.upn.replace("lovelace@", "lovelace2@") in body
 
 
+def test_a_numbered_username_keeps_within_entras_64_characters_before_the_at(client, contoso):
+    first, last = "A" * 40, "L" * 23  # the naming rule's aaa….lll…: 64 characters
+    domain = contoso.upn.split("@")[1]
+    contoso.add_entra_user(f"{first}.{last}@{domain}".lower(), first, last)
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    data = form_data(contoso.template, first_name=first, last_name=last)
+    body = client.post(url, data, **HX).content.decode()
+    assert f"{first[:40]}.{last[:22]}2@{domain}".lower() in body
+    assert "Ready to queue" in body
+
+
 def test_submit_creates_one_identity_one_job_one_audit_event(client, contoso):
     client.force_login(contoso.technician)
     before = counts()
