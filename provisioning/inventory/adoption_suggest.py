@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import ACCESS_KINDS, ATTRIBUTE_NAMES
-from provisioning.inventory.drift_compare import Catalog, id_by_name
+from provisioning.inventory.drift_compare import Catalog
 from provisioning.inventory.models import Account, Person, Resource
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -30,46 +30,38 @@ ADDS_PENALTY = 0.5  # per share of a template's access the person lacks
 
 class Catalogue:
     """The tenant's groups, licences and apps per connection, as the inventory last read
-    them (the catalogue's Resource rows), loaded once for many people."""
+    them (the catalogue's Resource rows), loaded once for many people: drift's Catalog of
+    each connection, so adoption and drift name, resolve and leave out the same access."""
 
     def __init__(self, connections: Iterable[DirectoryConnection]):
-        self._names: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
-        self._by_name: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
-        self._directory_kept: set[tuple[int, str]] = set()  # rule-based and built-in groups
         by_connection: dict[int, list[tuple]] = defaultdict(list)
         rows = (
             Resource.objects.filter(connection__in=[c.pk for c in connections])
-            .order_by("pk")
+            .order_by("pk")  # of two resources of one name, the older answers to it
             .values_list("connection_id", "kind", "remote_id", "name", "detail")
         )
         for connection_id, kind, remote_id, name, detail in rows:
-            self._names[connection_id, kind][remote_id] = name
-            self._by_name[connection_id, kind].setdefault(name.casefold(), remote_id)
-            if (detail or {}).get("dynamic") or (detail or {}).get("builtin"):
-                self._directory_kept.add((connection_id, remote_id))
             by_connection[connection_id].append((kind, remote_id, name, detail or {}))
-        # What drift knows of each connection: here, which apps a group gives.
         self._catalogs = {pk: Catalog(its) for pk, its in by_connection.items()}
+
+    def _of(self, connection_id: int) -> Catalog:
+        return self._catalogs.get(connection_id) or Catalog(())
 
     def directory_kept(self, connection_id: int, remote_id: str) -> bool:
         """A group whose members the directory decides (a rule, or built in)."""
-        return (connection_id, remote_id) in self._directory_kept
+        return remote_id in self._of(connection_id).directory_kept["groups"]
 
     def through_groups(self, account: Account) -> set[str]:
         """The apps the account holds through a group it is in: they go with the group, so
-        no one adopts them as access of their own (drift_compare.Catalog.through_groups)."""
-        catalog = self._catalogs.get(account.connection_id)
-        return catalog.through_groups(account) if catalog else set()
+        no one adopts them as access of their own."""
+        return self._of(account.connection_id).through_groups(account)
 
     def name(self, connection_id: int, kind: str, remote_id: str) -> str:
-        return self._names.get((connection_id, kind), {}).get(remote_id, remote_id)
+        return self._of(connection_id).name(kind, remote_id)
 
     def resolve(self, connection_id: int, kind: str, wanted: str) -> str | None:
         """The id of `wanted` (an id, else a name in any case), as the planner finds it."""
-        names = self._names.get((connection_id, kind), {})
-        if wanted in names:
-            return wanted
-        return id_by_name(self._by_name.get((connection_id, kind), {}), kind, wanted)
+        return self._of(connection_id).resolve(kind, wanted)
 
     def ref(self, connection_id: int, kind: str, remote_id: str) -> dict:
         return {"id": remote_id, "name": self.name(connection_id, kind, remote_id)}
