@@ -1,5 +1,3 @@
-import threading
-
 from django.apps import AppConfig
 from django.conf import settings
 
@@ -18,6 +16,4 @@ class ProvisioningConfig(AppConfig):
         if settings.WARM_CONNECTORS:
             from provisioning.connectors import factory
 
-            threading.Thread(
-                target=factory.import_every_kind, name="warm-connectors", daemon=True
-            ).start()
+            factory.warm_in_background()

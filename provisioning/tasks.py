@@ -2,8 +2,11 @@
 that beat runs. They take primitive ids, are enqueued on commit, and are safe to run twice."""
 
 from celery import shared_task
+from celery.concurrency import get_implementation
+from celery.signals import worker_init
 
 from provisioning import access_requests, demo_accounts, lifecycle, periodic
+from provisioning.connectors import factory
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
 
 __all__ = [
@@ -56,3 +59,18 @@ def seed_demo_accounts() -> dict:
     for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
         refresh_inventory.delay(connection.pk)
     return made
+
+
+@worker_init.connect
+def warm_connectors(sender=None, **kwargs) -> None:
+    """A worker imports every connector as it starts, not in its first job of each kind (the
+    okta SDK alone is seconds of CPU, under the GIL that the other tasks wait on). A pool
+    that forks gets them before it forks, so its children share one import instead of each
+    paying for its own; a pool of threads gets them in the background."""
+    pool = getattr(sender, "pool_cls", None)
+    if isinstance(pool, str):
+        pool = get_implementation(pool)
+    if pool is None or pool.__module__.endswith("prefork"):  # Celery's default pool
+        factory.import_every_kind()
+    else:
+        factory.warm_in_background()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from types import SimpleNamespace
 
 from provisioning.connectors import bridge
@@ -20,6 +21,14 @@ def import_every_kind() -> None:
         connector = connector_type(SimpleNamespace(kind=kind))
         if hasattr(connector, "warm"):
             connector.warm()
+
+
+def warm_in_background() -> threading.Thread:
+    """import_every_kind in a thread of its own, so the process serves meanwhile. Never in a
+    process about to fork: a child forked while the thread holds the import lock hangs."""
+    thread = threading.Thread(target=import_every_kind, name="warm-connectors", daemon=True)
+    thread.start()
+    return thread
 
 
 def connector_for(connection) -> Connector:
