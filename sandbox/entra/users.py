@@ -234,6 +234,13 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
             )
         if value is not None and not isinstance(value, kind):
             raise invalid_value(key)
+        if value == "" or (kind is list and "" in value):
+            # Graph takes no empty string for a user's string: null clears a property, ""
+            # is 400 "Invalid value specified for property 'givenName' of resource 'User'."
+            # (msgraph-sdk-dotnet#187 givenName/surname, msgraph-sdk-powershell#2087
+            # officeLocation and #852 mobilePhone; msgraph-sdk-dotnet#1453: "The otherMails
+            # should be between 1 and 256 characters"; null clears: microsoft-graph-docs#4299).
+            raise invalid_value(key)
         if isinstance(value, str) and len(value) > MAX_LENGTH.get(key, len(value)):
             raise invalid_value(key)
         props[key] = value
