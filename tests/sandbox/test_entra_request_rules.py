@@ -128,3 +128,27 @@ def test_the_clients_request_id_is_echoed(entra: EntraDir) -> None:
         anonymous = graph.get("/users/nobody@" + entra.domain)
         inner = anonymous.json()["error"]["innerError"]
         assert inner["client-request-id"] == inner["request-id"]
+
+
+@pytest.mark.parametrize("prop", ["createdDateTime", "assignedLicenses", "onPremisesSyncEnabled"])
+def test_a_read_only_property_cannot_be_set(entra: EntraDir, prop: str) -> None:
+    value = {"assignedLicenses": [], "onPremisesSyncEnabled": True}.get(
+        prop, "2020-01-01T00:00:00Z"
+    )
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "ro")).json()["id"]
+        refused = graph.patch(f"/users/{user}", json={prop: value, "jobTitle": "Analyst"})
+        message = f"Property '{prop}' is read-only and cannot be set."
+        assert_graph_error(refused, 400, "Request_BadRequest", message)
+        assert (
+            graph.get(f"/users/{user}", params={"$select": "jobTitle"}).json()["jobTitle"] is None
+        )
+        made = graph.post("/users", json=new_user_body(entra.domain, "ro2", **{prop: value}))
+        assert_graph_error(made, 400, "Request_BadRequest", message)
+
+
+def test_proxy_addresses_are_not_the_apps_to_set(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "px")).json()["id"]
+        refused = graph.patch(f"/users/{user}", json={"proxyAddresses": ["SMTP:px@x.example"]})
+        assert_graph_error(refused, 403, "Authorization_RequestDenied", "Insufficient privileges")
