@@ -267,7 +267,7 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
             )
         if value is not None and not isinstance(value, kind):
             raise invalid_value(key)
-        if value == "" or (kind is list and "" in value):
+        if value == "" or (isinstance(value, list) and "" in value):
             # Graph takes no empty string for a user's string: null clears a property, ""
             # is 400 "Invalid value specified for property 'givenName' of resource 'User'."
             # (msgraph-sdk-dotnet#187 givenName/surname, msgraph-sdk-powershell#2087

@@ -51,6 +51,9 @@ def test_an_empty_string_in_a_list_is_refused(entra: EntraDir) -> None:
     with entra.graph() as graph:
         body = new_user_body(entra.domain, "lists", otherMails=["", "a@elsewhere.example"])
         assert_graph_error(graph.post("/users", json=body), 400, "Request_BadRequest")
+        body = new_user_body(entra.domain, "lists", otherMails=["a@elsewhere.example"])
+        user = f"/users/{graph.post('/users', json=body).json()['id']}"
+        assert graph.patch(user, json={"otherMails": None}).status_code == 204  # null clears
 
 
 def test_assign_license_takes_both_lists(entra: EntraDir) -> None:
