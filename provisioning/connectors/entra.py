@@ -958,7 +958,14 @@ def _user_list_query(top: int, select: list[str]):
 
 
 def _user_fields(attributes: dict) -> dict:
-    return {ATTRIBUTES[k]: v for k, v in attributes.items() if k in ATTRIBUTES and v is not None}
+    """The msgraph fields of our attributes, blank ones left out: Graph refuses "" for a
+    user's string ("Invalid value specified for property 'mail' ...", docs/sandbox-fidelity.md
+    "request rules"), so a joiner without an address is created without `mail`."""
+    return {
+        ATTRIBUTES[k]: v
+        for k, v in attributes.items()
+        if k in ATTRIBUTES and v is not None and v != ""
+    }
 
 
 def _middleware() -> list:

@@ -190,6 +190,19 @@ def parse_assignments(tenant: EntraTenant, items: object, field: str) -> dict[st
     return found
 
 
+def require_both(data: dict) -> None:
+    """assignLicense takes addLicenses and removeLicenses, both required (user-assignlicense.md:
+    "addLicenses ... Required", "removeLicenses ... Required"; an empty list where there is
+    nothing to add or remove). Without one Graph refuses the whole call, in these words
+    (msgraph-sdk-powershell#3231, #3361; msgraph-sdk-go#163 for removeLicenses)."""
+    missing = [name for name in ("addLicenses", "removeLicenses") if data.get(name) is None]
+    if missing:
+        raise bad_request(
+            "One or more parameters of the operation 'assignLicense' are missing from the "
+            f"request payload. The missing parameters are: {', '.join(missing)}."
+        )
+
+
 def parse_removals(tenant: EntraTenant, items: object) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise bad_request("Invalid value specified for property 'removeLicenses'.")
@@ -203,9 +216,10 @@ def parse_removals(tenant: EntraTenant, items: object) -> list[str]:
 def assign_group_license(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
     data = req.json()
+    require_both(data)
     tenant = req.tenant
-    adds = parse_assignments(tenant, data.get("addLicenses") or [], "addLicenses")
-    removes = parse_removals(tenant, data.get("removeLicenses") or [])
+    adds = parse_assignments(tenant, data["addLicenses"], "addLicenses")
+    removes = parse_removals(tenant, data["removeLicenses"])
     current = {lic["skuId"]: lic for lic in _licences(group)}
     for sku_id in removes:
         if sku_id not in current:

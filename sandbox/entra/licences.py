@@ -17,6 +17,7 @@ from sandbox.entra.group_licences import (
     inherited_of,
     parse_assignments,
     parse_removals,
+    require_both,
 )
 from sandbox.entra.model import EntraTenant, Sku
 from sandbox.entra.router import (
@@ -83,9 +84,10 @@ def assign_license(req: GraphRequest) -> GraphResponse:
     """All or nothing: every check passes before anything changes."""
     user = find_user(req, req.params["id"])
     data = req.json()
+    require_both(data)
     tenant = req.tenant
-    adds = parse_assignments(tenant, data.get("addLicenses") or [], "addLicenses")
-    removes = parse_removals(tenant, data.get("removeLicenses") or [])
+    adds = parse_assignments(tenant, data["addLicenses"], "addLicenses")
+    removes = parse_removals(tenant, data["removeLicenses"])
     direct = direct_of(user)
     inherited = inherited_of(user)
     for sku_id in removes:

@@ -368,6 +368,11 @@ def paged(
 ) -> dict:
     """One page of `items` with @odata.nextLink when more follow; the link keeps the query.
     `cap` bounds the page below what $top asks, as some queries do on Graph."""
+    if "$skip" in query:
+        # Directory objects page by $skiptoken only: "the /users endpoint supports $top but
+        # not $skip" (https://learn.microsoft.com/graph/paging), answered with this 400
+        # (msgraph-metadata#135, msgraph-sdk-powershell#1771).
+        raise bad_request("'$skip' is not supported by the service.", code="Request_BadRequest")
     size = page_size(query) if cap is None else min(page_size(query), cap)
     offset = 0
     if "$skiptoken" in query:

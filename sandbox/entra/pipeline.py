@@ -114,13 +114,21 @@ def no_segment(path: str) -> GraphError:
     return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
 
 
-def to_response(resp: GraphResponse) -> Response:
+def to_response(resp: GraphResponse, client_request_id: str | None = None) -> Response:
+    """`client_request_id`: the client's own `client-request-id` header, which Graph echoes in
+    the response header and in an error's innerError (both differ from Graph's `request-id`
+    in every published error, e.g. msgraph-sdk-powershell#3361, msgraph-metadata#135; "the
+    client-request-id ... returned in the response headers": Microsoft.Graph Error
+    .ClientRequestId). Without one, Graph's request id stands in for it."""
     headers = dict(resp.headers)
     request_id = str(uuid.uuid4())
-    if resp.body is not None and isinstance(resp.body.get("error"), dict):
-        request_id = resp.body["error"].get("innerError", {}).get("request-id", request_id)
+    error = resp.body.get("error") if resp.body is not None else None
+    if isinstance(error, dict):
+        request_id = error.get("innerError", {}).get("request-id", request_id)
+        if client_request_id and isinstance(error.get("innerError"), dict):
+            error["innerError"]["client-request-id"] = client_request_id
     headers["request-id"] = request_id
-    headers["client-request-id"] = request_id
+    headers["client-request-id"] = client_request_id or request_id
     if resp.body is None:
         return Response(status_code=resp.status, headers=headers)
     content = json.dumps(resp.body, separators=(",", ":"))
@@ -135,15 +143,16 @@ async def hang() -> GraphResponse:
 
 
 async def graph_call(state: SandboxState, request: Request) -> Response:
+    client_request_id = request.headers.get("client-request-id")
     try:
         caller = authenticate(state, request.headers.get("authorization"))
     except GraphError as exc:
-        return to_response(error_response(exc))
+        return to_response(error_response(exc), client_request_id)
     with caller.tenant.stats.serving():
-        return await _serve(caller, request)
+        return await _serve(caller, request, client_request_id)
 
 
-async def _serve(caller: Caller, request: Request) -> Response:
+async def _serve(caller: Caller, request: Request, client_request_id: str | None) -> Response:
     from sandbox.entra.batch import run_batch  # batch builds on this module
 
     path = "/" + request.path_params["path"]
@@ -153,23 +162,23 @@ async def _serve(caller: Caller, request: Request) -> Response:
     if path == "/$batch" and method == "POST":
         resp = await run_batch(caller, await request.body(), base_url)
         tenant.stats.record(method, "/v1.0/$batch", resp.status)
-        return to_response(resp)
+        return to_response(resp, client_request_id)
     try:
         route, params = router.match(method, path)
         if route is None:
             raise no_segment(path)
     except GraphError as exc:
         tenant.stats.record(method, "/v1.0/{unknown}", exc.status)
-        return to_response(error_response(exc))
+        return to_response(error_response(exc), client_request_id)
     template = "/v1.0" + route.template
     early, fault = admit(caller)
     await tenant.behaviour.delay()
     if fault == "timeout":
         tenant.stats.record(method, template, 504, fault)
-        return to_response(await hang())
+        return to_response(await hang(), client_request_id)
     if early is not None:
         tenant.stats.record(method, template, early.status, fault)
-        return to_response(early)
+        return to_response(early, client_request_id)
     req = GraphRequest(
         tenant,
         caller.client_id,
@@ -183,4 +192,4 @@ async def _serve(caller: Caller, request: Request) -> Response:
     )
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status)
-    return to_response(resp)
+    return to_response(resp, client_request_id)

@@ -63,6 +63,28 @@ WRITABLE = {
     "passwordPolicies": str,
     "passwordProfile": dict,
 }
+# Properties user.md marks read-only: a body that sets one is 400 "Property 'x' is read-only
+# and cannot be set." (the text Graph gave for mail while it was read-only, microsoft-graph-
+# docs-contrib#6969, and for refreshTokensValidFromDateTime, #8042), not "does not exist".
+READ_ONLY = frozenset(
+    {
+        "id",
+        "createdDateTime",
+        "deletedDateTime",
+        "lastPasswordChangeDateTime",
+        "signInSessionsValidFromDateTime",
+        "refreshTokensValidFromDateTime",
+        "assignedLicenses",
+        "assignedPlans",
+        "licenseAssignmentStates",
+        "creationType",
+        "externalUserState",
+        "securityIdentifier",
+        "onPremisesSyncEnabled",
+        "onPremisesLastSyncDateTime",
+        "signInActivity",
+    }
+)
 # "Maximum length is N characters" in api-reference/v1.0/resources/user.md (employeeId: 16, in
 # user-update.md); https://learn.microsoft.com/graph/api/resources/user#properties. Graph's text
 # for a value over its bound is not published: the sandbox gives its usual invalid-value 400.
@@ -227,12 +249,30 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         if key.startswith("@odata."):
             continue
         kind = WRITABLE.get(key)
+        if key in READ_ONLY:
+            raise bad_request(f"Property '{key}' is read-only and cannot be set.")
+        if key == "proxyAddresses":
+            # "Read-only in Microsoft Graph; you can update this property only through the
+            # Microsoft 365 admin center" (user.md); an app that tries is answered 403
+            # (msgraph-beta-sdk-java#951, with User.ReadWrite.All and Global Administrator).
+            raise GraphError(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
         if kind is None:
             raise bad_request(
                 f"Property '{key}' does not exist as a declared property or extension property.",
                 code="Request_BadRequest",
             )
         if value is not None and not isinstance(value, kind):
+            raise invalid_value(key)
+        if value == "" or (isinstance(value, list) and "" in value):
+            # Graph takes no empty string for a user's string: null clears a property, ""
+            # is 400 "Invalid value specified for property 'givenName' of resource 'User'."
+            # (msgraph-sdk-dotnet#187 givenName/surname, msgraph-sdk-powershell#2087
+            # officeLocation and #852 mobilePhone; msgraph-sdk-dotnet#1453: "The otherMails
+            # should be between 1 and 256 characters"; null clears: microsoft-graph-docs#4299).
             raise invalid_value(key)
         if isinstance(value, str) and len(value) > MAX_LENGTH.get(key, len(value)):
             raise invalid_value(key)

@@ -150,7 +150,10 @@ class Document:
             given = normalise_value(attr, value)
             if op == "add":
                 existing = holder.get(attr.name) or []
-                given = existing + [v for v in given if v not in existing]
+                added = [v for v in given if v not in existing]
+                if any(_primary(v) for v in added):
+                    demote_primary(existing)
+                given = existing + added
             holder[attr.name] = given
             return
         normal = normalise_single(attr, value)
@@ -160,14 +163,19 @@ class Document:
             holder[attr.name] = normal
 
     def set_in_matches(self, op: str, target: Target, value: Any) -> None:
-        for item in self.matched(target):
+        matched = self.matched(target)
+        values = self.holder(target.path).get(target.path.attr.name) or []
+        for item in matched:
             if target.sub is not None:
                 item[target.sub.name] = normalise_single(target.sub, value)
-                continue
-            normal = normalise_single(target.path.attr, value)
-            if op == "replace":
-                item.clear()
-            item.update(normal)
+            else:
+                normal = normalise_single(target.path.attr, value)
+                if op == "replace":
+                    item.clear()
+                item.update(normal)
+        chosen = [item for item in matched if _primary(item)]
+        if len(chosen) == 1:
+            demote_primary([v for v in values if v is not chosen[0]])
 
     def remove(self, target: Target) -> None:
         holder = self.holder(target.path)
@@ -186,6 +194,19 @@ class Document:
                 item.pop(target.sub.name, None)
             return
         holder[attr.name] = [v for v in holder[attr.name] if all(v is not m for m in matched)]
+
+
+def _primary(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("primary") is True
+
+
+def demote_primary(values: list) -> None:
+    """RFC 7644 §3.5.2: "a PATCH operation that sets a value's "primary" sub-attribute to
+    "true" SHALL cause the server to automatically set "primary" to "false" for any other
+    values in the array" (a POST or PUT with two primaries stays 400: RFC 7643 §2.4)."""
+    for item in values:
+        if _primary(item):
+            item["primary"] = False
 
 
 def checked(target: Target) -> Target:

@@ -104,6 +104,32 @@ def test_a_created_user_reads_back_as_it_was_created(on_sandbox):
     assert read.enabled
 
 
+@pytest.mark.django_db
+def test_blank_values_are_left_out_not_sent_as_empty_strings(on_sandbox):
+    """Graph refuses "" for any of a user's strings (docs/sandbox-fidelity.md, "request
+    rules"): a joiner without an address or a department is created without them, and an
+    update with a blank value changes nothing instead of failing."""
+    dirs = fresh(on_sandbox)
+    connector = connector_for(entra_of(dirs))
+    domain = dirs.tenant.primary_domain
+    new = NewUser(
+        username=f"blank@{domain}",
+        first_name="Bea",
+        last_name="Blank",
+        display_name="Bea Blank",
+        email="",
+        password="Created-Pa55word!",
+        attributes={"department": "", "job_title": "Analyst"},
+    )
+
+    created = bridge.run(connector.create_user(new))
+    bridge.run(connector.update_user(created.id, {"office": "", "department": "Research"}))
+    read, _ = bridge.run(connector.read_state(created.id, with_roles=False))
+
+    assert (read.attributes.get("email"), read.attributes.get("office")) == (None, None)
+    assert (read.attributes["job_title"], read.attributes["department"]) == ("Analyst", "Research")
+
+
 @pytest.mark.parametrize(
     "body",
     [

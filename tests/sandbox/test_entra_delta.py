@@ -92,7 +92,10 @@ def test_sdk_full_read_then_only_what_changed_behind_its_back(entra: EntraDir) -
         mover = create(graph, entra.domain, "mover")
         graph.patch(f"/users/{mover['id']}", json={"department": "Finance"})
         gone = create(graph, entra.domain, "gone")
-        licence = {"addLicenses": [{"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965"}]}
+        licence = {
+            "addLicenses": [{"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965"}],
+            "removeLicenses": [],
+        }
         assert graph.post(f"/users/{newcomer['id']}/assignLicense", json=licence).is_success
         graph.patch(f"/users/{existing['id']}", json={"accountEnabled": False})
         graph.delete(f"/users/{gone['id']}")

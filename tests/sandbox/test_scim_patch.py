@@ -119,6 +119,43 @@ def test_a_filter_matching_nothing_is_no_target(scim_app: App) -> None:
     assert (answer["status"], answer["scimType"]) == (400, "noTarget")
 
 
+def test_a_patch_that_makes_a_value_primary_demotes_the_others(scim_app: App) -> None:
+    """RFC 7644 §3.5.2: the app sets "primary" to false on the other values itself, whether
+    the new primary is added or chosen by a filter; a body with two primaries of its own is
+    still refused (RFC 7643 §2.4). The app used to refuse the add with 400 invalidValue."""
+    client = scim_app.client()
+    user = client.create(
+        User(
+            user_name="kim@contoso.example",
+            emails=[Email(value="kim@contoso.example", type="work", primary=True)],
+        )
+    )
+    home = {"value": "kim@home.example", "type": "home", "primary": True}
+    answer = raw_patch(scim_app, user.id, {"op": "add", "path": "emails", "value": [home]})
+    assert answer["status"] == 200, answer
+    assert [(e["value"], e.get("primary")) for e in answer["emails"]] == [
+        ("kim@contoso.example", False),
+        ("kim@home.example", True),
+    ]
+
+    back = raw_patch(
+        scim_app,
+        user.id,
+        {"op": "replace", "path": 'emails[type eq "work"].primary', "value": True},
+    )
+    assert back["status"] == 200, back
+    assert [e.get("primary") for e in back["emails"]] == [True, False]
+
+    pathless = raw_patch(
+        scim_app, user.id, {"op": "add", "value": {"emails": [home | {"value": "k2@home.example"}]}}
+    )
+    assert [e.get("primary") for e in pathless["emails"]] == [False, False, True]
+
+    two = [home | {"value": "a@x.example"}, home | {"value": "b@x.example"}]
+    answer = raw_patch(scim_app, user.id, {"op": "add", "path": "emails", "value": two})
+    assert (answer["status"], answer["scimType"]) == (400, "invalidValue")
+
+
 def test_read_only_attributes_cannot_be_patched(scim_app: App) -> None:
     user = scim_app.client().create(User(user_name="ivy@contoso.example"))
     for path in ("id", "meta.created", "groups"):

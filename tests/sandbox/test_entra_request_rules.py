@@ -1,0 +1,157 @@
+"""Request rules Graph enforces that a kinder sandbox let through: no empty strings in a
+user's properties (null clears one), assignLicense with both of its lists, no `$skip` on
+directory objects, and the client's `client-request-id` echoed back. Sources in
+docs/sandbox-fidelity.md ("Request rules") and beside each rule in sandbox/entra/."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
+    AssignLicensePostRequestBody,
+)
+
+from tests.sandbox.entra_support import EntraDir, assert_graph_error, new_user_body, run_sdk
+
+SPE_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # the SKU id Microsoft publishes for SPE_E3
+
+
+def invalid(prop: str) -> str:
+    return f"Invalid value specified for property '{prop}' of resource 'User'."
+
+
+def missing(names: str) -> str:
+    return (
+        "One or more parameters of the operation 'assignLicense' are missing from the request "
+        f"payload. The missing parameters are: {names}."
+    )
+
+
+@pytest.mark.parametrize("prop", ["givenName", "department", "jobTitle", "officeLocation", "mail"])
+def test_an_empty_string_is_refused_where_null_clears(entra: EntraDir, prop: str) -> None:
+    with entra.graph() as graph:
+        refused = graph.post("/users", json=new_user_body(entra.domain, "blank", **{prop: ""}))
+        assert_graph_error(refused, 400, "Request_BadRequest", invalid(prop))
+        assert graph.get(f"/users/blank@{entra.domain}").status_code == 404
+
+        value = f"kept@{entra.domain}" if prop == "mail" else "Kept"
+        made = graph.post("/users", json=new_user_body(entra.domain, "kept", **{prop: value}))
+        assert made.status_code == 201, made.text
+        user = f"/users/{made.json()['id']}"
+        assert_graph_error(graph.patch(user, json={prop: ""}), 400, "Request_BadRequest")
+        assert graph.get(user, params={"$select": prop}).json()[prop] == value
+
+        assert graph.patch(user, json={prop: None}).status_code == 204
+        assert graph.get(user, params={"$select": prop}).json()[prop] is None
+
+
+def test_an_empty_string_in_a_list_is_refused(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "lists", otherMails=["", "a@elsewhere.example"])
+        assert_graph_error(graph.post("/users", json=body), 400, "Request_BadRequest")
+        body = new_user_body(entra.domain, "lists", otherMails=["a@elsewhere.example"])
+        user = f"/users/{graph.post('/users', json=body).json()['id']}"
+        assert graph.patch(user, json={"otherMails": None}).status_code == 204  # null clears
+
+
+def test_assign_license_takes_both_lists(entra: EntraDir) -> None:
+    """Without removeLicenses (or addLicenses) the whole call is refused, nothing assigned; with
+    both, an empty one is fine."""
+    with entra.graph() as graph:
+        user = graph.post(
+            "/users", json=new_user_body(entra.domain, "lic", usageLocation="GB")
+        ).json()["id"]
+        url = f"/users/{user}/assignLicense"
+        add = [{"skuId": SPE_E3, "disabledPlans": []}]
+        refused = graph.post(url, json={"addLicenses": add})
+        assert_graph_error(refused, 400, "Request_BadRequest", missing("removeLicenses"))
+        assert graph.get(f"/users/{user}/licenseDetails").json()["value"] == []
+
+        refused = graph.post(url, json={"removeLicenses": [SPE_E3]})
+        assert_graph_error(refused, 400, "Request_BadRequest", missing("addLicenses"))
+        refused = graph.post(url, json={"addLicenses": add, "removeLicenses": None})
+        assert_graph_error(refused, 400, "Request_BadRequest", missing("removeLicenses"))
+        assert_graph_error(graph.post(url, json={}), 400, "Request_BadRequest", "addLicenses, re")
+
+        assert graph.post(url, json={"addLicenses": add, "removeLicenses": []}).status_code == 200
+        removed = graph.post(url, json={"addLicenses": [], "removeLicenses": [SPE_E3]})
+        assert removed.status_code == 200, removed.text
+
+        group = entra.group_id("Staff")
+        refused = graph.post(f"/groups/{group}/assignLicense", json={"addLicenses": add})
+        assert_graph_error(refused, 400, "Request_BadRequest", missing("removeLicenses"))
+
+
+def test_the_sdk_sends_both_lists_when_both_are_set(entra: EntraDir) -> None:
+    """msgraph-sdk writes what it is given: a body without remove_licenses is refused, as
+    Graph refuses it (the portal's connector always sets both: entra_licences.assign_body)."""
+    with entra.graph() as graph:
+        user = graph.post(
+            "/users", json=new_user_body(entra.domain, "sdk", usageLocation="GB")
+        ).json()["id"]
+
+    async def assign(client, **lists):
+        body = AssignLicensePostRequestBody(**lists)
+        await client.users.by_user_id(user).assign_license.post(body)
+
+    from msgraph.generated.models.assigned_license import AssignedLicense
+
+    add = [AssignedLicense(sku_id=uuid.UUID(SPE_E3), disabled_plans=[])]
+    with pytest.raises(ODataError) as refused:
+        run_sdk(entra, lambda client: assign(client, add_licenses=add))
+    assert refused.value.response_status_code == 400
+    assert "removeLicenses" in refused.value.error.message
+    run_sdk(entra, lambda client: assign(client, add_licenses=add, remove_licenses=[]))
+
+
+@pytest.mark.parametrize("url", ["/users", "/groups", "/servicePrincipals"])
+def test_skip_is_refused_on_directory_objects(entra: EntraDir, url: str) -> None:
+    with entra.graph() as graph:
+        refused = graph.get(url, params={"$skip": "1"})
+        assert_graph_error(
+            refused, 400, "Request_BadRequest", "'$skip' is not supported by the service."
+        )
+        assert graph.get(url, params={"$top": "1"}).status_code == 200
+
+
+def test_the_clients_request_id_is_echoed(entra: EntraDir) -> None:
+    mine = str(uuid.uuid4())
+    with entra.graph() as graph:
+        answer = graph.get("/users/nobody@" + entra.domain, headers={"client-request-id": mine})
+        assert answer.status_code == 404
+        inner = answer.json()["error"]["innerError"]
+        assert inner["client-request-id"] == answer.headers["client-request-id"] == mine
+        assert inner["request-id"] == answer.headers["request-id"] != mine
+
+        ok = graph.get("/users", params={"$top": "1"}, headers={"client-request-id": mine})
+        assert ok.headers["client-request-id"] == mine != ok.headers["request-id"]
+
+        anonymous = graph.get("/users/nobody@" + entra.domain)
+        inner = anonymous.json()["error"]["innerError"]
+        assert inner["client-request-id"] == inner["request-id"]
+
+
+@pytest.mark.parametrize("prop", ["createdDateTime", "assignedLicenses", "onPremisesSyncEnabled"])
+def test_a_read_only_property_cannot_be_set(entra: EntraDir, prop: str) -> None:
+    value = {"assignedLicenses": [], "onPremisesSyncEnabled": True}.get(
+        prop, "2020-01-01T00:00:00Z"
+    )
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "ro")).json()["id"]
+        refused = graph.patch(f"/users/{user}", json={prop: value, "jobTitle": "Analyst"})
+        message = f"Property '{prop}' is read-only and cannot be set."
+        assert_graph_error(refused, 400, "Request_BadRequest", message)
+        assert (
+            graph.get(f"/users/{user}", params={"$select": "jobTitle"}).json()["jobTitle"] is None
+        )
+        made = graph.post("/users", json=new_user_body(entra.domain, "ro2", **{prop: value}))
+        assert_graph_error(made, 400, "Request_BadRequest", message)
+
+
+def test_proxy_addresses_are_not_the_apps_to_set(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "px")).json()["id"]
+        refused = graph.patch(f"/users/{user}", json={"proxyAddresses": ["SMTP:px@x.example"]})
+        assert_graph_error(refused, 403, "Authorization_RequestDenied", "Insufficient privileges")
