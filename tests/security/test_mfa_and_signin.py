@@ -453,9 +453,7 @@ def test_reset_requests_are_limited_per_client_address(client, settings, alpha):
     assert elsewhere.status_code == 302 and len(mail.outbox) == 1
 
 
-def test_the_pages_that_show_an_authenticator_key_or_recovery_codes_are_not_stored(
-    client, alpha
-):
+def test_the_pages_that_show_an_authenticator_key_or_recovery_codes_are_not_stored(client, alpha):
     """The key and the codes are shown once, as the portal's other secrets are: with
     Cache-Control no-store, so no browser or proxy cache keeps a copy (they had none)."""
     login(client, "tech-alpha")
