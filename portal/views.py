@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -84,6 +85,7 @@ def admin_login(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # the authenticator's key and the recovery codes are shown here
 def mfa_page(request):
     """Two-step sign-in: set it up, pass it for this session, or see and change it."""
     user = request.user
@@ -103,6 +105,7 @@ def mfa_page(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # the authenticator's key and the recovery codes are shown here
 def mfa_enrol(request):
     """Set up (or replace) the authenticator app."""
     if mfa.missing_step(request) == mfa.VERIFY:
@@ -112,6 +115,7 @@ def mfa_enrol(request):
 
 @login_required
 @require_POST
+@never_cache  # the authenticator's key and the recovery codes are shown here
 def mfa_recovery_codes(request):
     """A new set of recovery codes, shown once."""
     if mfa.authenticator_of(request.user) is None:

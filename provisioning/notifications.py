@@ -73,6 +73,9 @@ def send(kind: str, request_id: int) -> int:
         person=access_request.identity.display_name,
         status=access_request.get_status_display().lower(),
     )
+    # One line: the resource's name is the directory's, and a header with a newline is
+    # refused (BadHeaderError) after the request was filed.
+    subject = " ".join(subject.split())
     body = render_to_string(f"email/access_{kind}.txt", context)
     sent = 0
     for person in people:

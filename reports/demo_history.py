@@ -362,6 +362,7 @@ def _steps(ctx: Ctx, job: Job, person, steps, plan: Plan, start: datetime):
                 order=order,
                 action=action,
                 target_name=target,
+                params=_params(action, target),
                 status=Step.Status.FAILED if failed else Step.Status.SUCCEEDED,
                 attempts=attempts,
                 last_error=error if failed else "",
@@ -373,6 +374,24 @@ def _steps(ctx: Ctx, job: Job, person, steps, plan: Plan, start: datetime):
         )
         moment += duration
     return rows, moment
+
+
+# The ids the engine's steps carry in their params (engine/planner.py, ACCESS_KINDS), which
+# what a leave removed is read back from (engine/offboarding.py): the template's reference
+# (a name or an id) stands for the directory's id.
+PARAM_OF = {
+    Step.Action.ADD_GROUP: "group_id",
+    Step.Action.REMOVE_GROUP: "group_id",
+    Step.Action.ASSIGN_LICENSE: "sku_id",
+    Step.Action.REMOVE_LICENSE: "sku_id",
+    Step.Action.ASSIGN_APP: "app_id",
+    Step.Action.UNASSIGN_APP: "app_id",
+}
+
+
+def _params(action: str, target: str) -> dict:
+    key = PARAM_OF.get(action)
+    return {key: target} if key else {}
 
 
 def _retry(ctx: Ctx, job: Job, person, moment: datetime) -> datetime:

@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.plain_text import plain_name
 from tenants import endpoints, naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -383,8 +384,12 @@ class RoleTemplateForm(forms.ModelForm):
     def __init__(self, *args, tenant: Tenant | None, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
-        for name in ("name", "description", "department", "job_title", "company", "office"):
+        for name in ("name", "description"):
             self.fields[name].validators.append(no_markup)
+        # What the template gives its joiners: a person's attributes in the directories, under
+        # the one rule for them (formulas too: the directories' own exports carry them).
+        for name in ("department", "job_title", "company", "office"):
+            self.fields[name].validators.append(plain_name)
         if tenant:
             domains = tenant.domains
             self.fields["domain"].choices = [("", f"Primary ({domains[0]})")] + [

@@ -22,6 +22,12 @@ ROLE_CASES = [
     ({"username_rule": "{first.{last}@{domain}"}, "unbalanced braces"),
     ({"usage_location": "Britain"}, "two-letter country code"),
     ({"name": "Alpha Ltd Sales"}, "exists already"),
+    # The attributes a template gives its joiners are a person's attributes in the
+    # directory: the one plain-text rule (portal/plain_text.py), formulas included.
+    ({"department": '=HYPERLINK("https://evil.example")'}, "as a spreadsheet formula does"),
+    ({"job_title": "+Manager"}, "as a spreadsheet formula does"),
+    ({"company": "@SUM(A1)"}, "as a spreadsheet formula does"),
+    ({"office": "-2+3"}, "as a spreadsheet formula does"),
 ]
 
 

@@ -58,6 +58,9 @@ def _claim(event: Event, person, delivery: str) -> bool:
 
 
 def _mail(person, subject: str, body: str) -> bool:
+    # One line: the summary quotes names and the directory's messages, and a header with a
+    # newline is refused (BadHeaderError), which left the alert unsent.
+    subject = " ".join(subject.split())
     try:
         return bool(send_mail(subject, body, None, [person.email]))
     except OSError as exc:  # the mail server is down: log it, nothing else changes

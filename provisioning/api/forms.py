@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from portal.fields import BoundedDateField
+from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from provisioning.api.tokens import MAX_LIFETIME
 from tenants import access
 
@@ -35,7 +35,7 @@ class TokenForm(forms.Form):
     read_only = forms.BooleanField(
         required=False, label="Read-only", help_text="It may read, never change anything."
     )
-    tenants = forms.ModelMultipleChoiceField(
+    tenants = BoundedModelMultipleChoiceField(
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -55,7 +55,9 @@ def mail_switched_off(endpoint_id: int) -> int:
     """One message per person; a mail failure never undoes the switching off."""
     endpoint = WebhookEndpoint.objects.select_related("tenant").get(pk=endpoint_id)
     where = endpoint.tenant.name if endpoint.tenant else "the MSP"
-    subject = f"Webhook switched off: {endpoint.name} ({where})"
+    # One line: a newline in a header is refused (BadHeaderError), and a name stored before
+    # the form refused them must not keep the mail from going.
+    subject = " ".join(f"Webhook switched off: {endpoint.name} ({where})".split())
     body = render_to_string(
         "email/webhook_switched_off.txt",
         {"endpoint": endpoint, "where": where, "link": endpoint_link(endpoint)},

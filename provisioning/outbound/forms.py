@@ -10,8 +10,18 @@ from provisioning.outbound.models import Delivery, WebhookEndpoint
 from tenants.endpoints import EndpointError
 
 
+def one_line_of_plain_text(value: str) -> None:
+    """A name for people, and the subject of the switch-off mail: one line, no markup."""
+    if not value.isprintable() or "<" in value or ">" in value:
+        raise forms.ValidationError("Use one line of plain text: no control characters, < or >.")
+
+
 class EndpointForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="For people: e.g. “HaloPSA tickets”.")
+    name = forms.CharField(
+        max_length=100,
+        validators=[one_line_of_plain_text],
+        help_text="For people: e.g. “HaloPSA tickets”.",
+    )
     url = forms.CharField(
         label="URL",
         max_length=500,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from scim2_models import InvalidValueException, MutabilityException, UniquenessException
 
 from portal.audit.events import record
+from portal.plain_text import name_problem
 from provisioning import lifecycle, name_bounds, services
 from provisioning.models import Batch, Identity, Job
 from provisioning.scim import mapping, rules
@@ -37,6 +38,19 @@ LIMITS = {
     "company": 64,
     "office": 64,
     "manager": 254,
+}
+
+# The person's names and attributes, by the SCIM attribute they come from by default: the one
+# rule of the forms, the CSV import and the HR webhook (portal/plain_text.py) holds here too,
+# so no markup or spreadsheet formula reaches the pages' trail or the directories' reports.
+PLAIN_TEXT = {
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "display_name": "displayName",
+    "job_title": "title",
+    "department": "department",
+    "company": "organization",
+    "office": "office",
 }
 
 
@@ -211,6 +225,9 @@ def _check(fields: dict) -> None:
     for value in fields["groups"]:
         if len(value) > 200:
             raise InvalidValueException(detail="A role value is longer than 200 characters.")
+    for key, attribute in PLAIN_TEXT.items():
+        if problem := name_problem(fields[key]):
+            raise InvalidValueException(detail=f"{attribute} {problem}")
 
 
 def _check_names(kinds: frozenset[str], fields: dict) -> None:

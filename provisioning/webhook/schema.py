@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from portal.csv_cells import FORMULA_TRIGGERS
+
 MAX_PAST_DAYS = 365
 MAX_AHEAD_DAYS = 365
 MAX_START_PAST_DAYS = 30  # as the onboarding form: a later joiner starts today
@@ -37,6 +39,15 @@ def _plain_text(value: str) -> str:
         raise ValueError("use plain text: < and > are not allowed")
     if not value.isprintable():
         raise ValueError("must not contain control characters")
+    return value
+
+
+def _plain_name(value: str) -> str:
+    """A person's name or attribute: plain text, and no spreadsheet formula either (the one
+    rule of the forms and the CSV import, portal/plain_text.py)."""
+    value = _plain_text(value)
+    if value.startswith(FORMULA_TRIGGERS):
+        raise ValueError(f"must not start with “{value[0]}”, as a spreadsheet formula does")
     return value
 
 
@@ -64,7 +75,7 @@ def _country(value: str | None) -> str | None:
     return value.upper() if value else value
 
 
-Name = Annotated[StrictStr, Field(max_length=64), AfterValidator(_plain_text)]
+Name = Annotated[StrictStr, Field(max_length=64), AfterValidator(_plain_name)]
 RoleName = Annotated[StrictStr, Field(min_length=1, max_length=80), AfterValidator(_plain_text)]
 Roles = Annotated[
     list[RoleName],
@@ -76,9 +87,9 @@ EmployeeId = Annotated[
     StrictStr, BeforeValidator(_id_text), Field(min_length=1, max_length=64), AfterValidator(_token)
 ]
 EventId = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_token)]
-Text = Annotated[StrictStr, Field(max_length=64), AfterValidator(lambda v: v and _plain_text(v))]
+Text = Annotated[StrictStr, Field(max_length=64), AfterValidator(lambda v: v and _plain_name(v))]
 LongText = Annotated[
-    StrictStr, Field(max_length=128), AfterValidator(lambda v: v and _plain_text(v))
+    StrictStr, Field(max_length=128), AfterValidator(lambda v: v and _plain_name(v))
 ]
 Country = Annotated[StrictStr, AfterValidator(_country)]
 

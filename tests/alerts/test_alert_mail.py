@@ -186,3 +186,15 @@ def test_an_expiring_credential_mails_the_msp_admin_naming_the_connection(
     [mail] = mailoutbox
     assert "Microsoft Entra ID's credential ends in 6 days" in mail.subject
     assert f"#connection-{alpha.connection.pk}" in mail.body
+
+
+def test_a_directory_message_over_two_lines_still_makes_a_one_line_subject(
+    alpha, mailoutbox, mail_on_commit
+):
+    """The summary quotes the directory's error: a newline in it made Django refuse the
+    Subject header (BadHeaderError), and the alert was never sent."""
+    error = "Request failed.\r\nerrorCauses: login: Username must be unique"
+    with mail_on_commit():
+        emit(Event.Kind.JOB_FAILED, tenant=alpha.tenant, data={"job": {"id": 1, "error": error}})
+    [mail] = mailoutbox
+    assert "Request failed. errorCauses: login" in mail.subject

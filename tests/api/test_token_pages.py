@@ -81,6 +81,8 @@ def test_the_expiry_defaults_to_90_days_and_is_bounded(client, alpha):
         ({"expires_on": "soon"}, "Enter a valid date."),
         ({"expires_on": ""}, "This field is required."),
         ({"tenants": ["not-a-number"]}, "is not a valid value"),
+        # An id beyond a bigint was a 500 (OverflowError on SQLite, DataError on PostgreSQL).
+        ({"tenants": ["9" * 30]}, "is not a valid value"),
     ],
 )
 def test_bad_input_makes_no_token_and_says_why(client, alpha, fields, message):

@@ -103,6 +103,21 @@ def test_the_form_refuses_what_is_not_a_public_https_address(client, alpha, url)
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "name", ["PSA\r\nBcc: someone@evil.example", "PSA\tTickets", "<b>PSA</b>", "PSA\x1b[31m"]
+)
+def test_the_form_refuses_a_name_that_is_no_single_line_of_plain_text(client, alpha, name):
+    """The name is the subject of the switch-off mail: a newline in it made Django refuse the
+    header (BadHeaderError), and nobody heard that their endpoint was switched off."""
+    client.force_login(alpha.technician)
+    response = client.post(
+        tenant_url("create", alpha.tenant), {"name": name, "url": HOOK, "kinds": ["job.failed"]}
+    )
+    assert response.status_code == 200
+    assert "whsec_" not in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_changing_the_url_asks_for_confirmation_and_keeps_the_secret(client, alpha):
     endpoint, secret = make_endpoint(alpha.tenant, HOOK)
     client.force_login(alpha.technician)
@@ -218,3 +233,15 @@ def test_deleting_an_endpoint_is_audited_and_for_its_operators(client, alpha, br
     assert client.post(delete).status_code == 302
     assert not WebhookEndpoint.objects.exists()
     assert AuditEvent.objects.get(action="webhook.endpoint_delete").before["url"] == HOOK
+
+
+def test_the_switch_off_mail_of_an_endpoint_named_over_two_lines_is_sent(
+    alpha, msp_admin, mailoutbox
+):
+    """A name stored before the form refused newlines still makes a one-line subject."""
+    from provisioning.outbound import alerts
+
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK, name="PSA\r\nBcc: someone@evil.example")
+    assert alerts.mail_switched_off(endpoint.pk) == 2
+    assert mailoutbox[0].subject.startswith("Webhook switched off: PSA Bcc: someone@")
+    assert all(m.recipients() in ([msp_admin.email], [alpha.technician.email]) for m in mailoutbox)

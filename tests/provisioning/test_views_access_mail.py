@@ -56,6 +56,19 @@ def test_a_new_request_goes_to_the_approvers_only(world, mailoutbox, mail_on_com
     assert "Tech-Alpha asked for access that you approve." in mail.body
 
 
+def test_a_group_named_over_two_lines_in_the_directory_still_makes_a_mail(
+    world, mailoutbox, mail_on_commit
+):
+    """The resource's name is the directory's: a newline in it made Django refuse the
+    Subject header (BadHeaderError) after the request was filed, a 500 for the filer."""
+    RequestableResource.objects.filter(pk=world.vpn.pk).update(name="Alpha VPN\r\nBcc: x@y")
+    world.vpn.refresh_from_db()
+    with mail_on_commit():
+        file(world, world.vpn)
+    assert len(mailoutbox) == 2
+    assert mailoutbox[0].subject.startswith("Access request waiting for you: Alpha VPN Bcc: x@y")
+
+
 def test_named_approvers_only_hear_of_their_resources(world, mailoutbox, mail_on_commit):
     world.vpn.approvers = RequestableResource.Approvers.NAMED
     ar.save_requestable(world.vpn, named=[world.second_admin], actor="system")

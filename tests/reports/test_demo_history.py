@@ -116,3 +116,23 @@ def test_a_history_joiner_has_an_account_only_where_their_template_gives_one(db)
             assert added == groups, (template.name, steps)
         in_apps |= {(c.kind, c.pk in given) for c in job.tenant.connections.all()}
     assert {("scim", True), ("scim", False)} <= in_apps  # some joiners get an app, some not
+
+
+def test_a_history_leavers_page_shows_what_the_leave_removed(db, client):
+    """The person page reads what a leave removed from its steps' params (engine/offboarding):
+    the history's steps carried none, and every leaver's page was a 500 (KeyError 'group_id')."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    call_command("seed_demo")
+    seed_history()
+    client.force_login(get_user_model().objects.get(username="admin"))
+    leavers = Job.objects.filter(kind="leave", identity__employee_id__startswith=EMPLOYEE_PREFIX)
+    assert leavers.filter(steps__action="remove_group").exists()
+    for job in leavers.select_related("identity__tenant")[:6]:
+        person = job.identity
+        url = reverse(
+            "identity_detail", kwargs={"tenant": person.tenant.slug, "identity_id": person.pk}
+        )
+        response = client.get(url)
+        assert response.status_code == 200, (url, job.pk)

@@ -57,3 +57,40 @@ def test_a_body_nested_past_the_recursion_limit_is_a_400(client, scim):
     response = call(client, scim, "post", url(scim), raw=raw)
     assert response.status_code == 400, response.content
     assert json.loads(response.content)["scimType"] == "invalidSyntax"
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.mark.parametrize(
+    ("body", "attribute"),
+    [
+        (ada(displayName="<img src=x onerror=alert(1)>"), "displayName"),
+        (ada(name={"givenName": "<b>Ada</b>", "familyName": "Lovelace"}), "name.givenName"),
+        (ada(name={"givenName": "Ada", "familyName": '=HYPERLINK("x")'}), "name.familyName"),
+        (ada(title="+Analyst"), "title"),
+        (ada(**{ENTERPRISE: {"department": "@SUM(A1)"}}), "department"),
+        (ada(**{ENTERPRISE: {"organization": "-2+3"}}), "organization"),
+    ],
+)
+def test_a_name_or_attribute_that_is_no_plain_text_is_a_400(client, scim, body, attribute):
+    """The one rule for a person's name or attribute (portal/plain_text.py), which the forms,
+    the CSV import and the HR webhook apply: SCIM took markup and spreadsheet formulas, and
+    pushed them into the directories, whose own reports and exports carry them."""
+    response = call(client, scim, "post", url(scim), body)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidValue"
+    assert attribute in response.json()["detail"]
+    assert not Identity.objects.filter(tenant=scim.tenant, external_id="okta-00u1").exists()
+
+
+def test_a_patch_to_a_formula_is_a_400_and_changes_nothing(client, scim):
+    created = call(client, scim, "post", url(scim), ada()).json()
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "=cmd|' /C calc'!A0"}],
+    }
+    user_url = url(scim, "scim_user", user_id=created["id"])
+    response = call(client, scim, "patch", user_url, patch)
+    assert response.status_code == 400, response.content
+    assert call(client, scim, "get", user_url).json()["title"] == "Analyst"

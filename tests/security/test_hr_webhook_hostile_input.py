@@ -63,3 +63,25 @@ def test_a_body_nested_past_the_recursion_limit_is_a_400_recorded(client, alpha)
     raw = b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
     response = send(client, alpha.tenant.slug, raw=raw)
     assert_refused_and_recorded(response, 400, "not valid JSON", before)
+
+
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (hire(first='=HYPERLINK("https://evil.example","Ada")'), "first_name"),
+        (hire(last="+Lovelace"), "last_name"),
+        (hire(department="@SUM(A1)"), "department"),
+        (hire(job_title="-2+3"), "job_title"),
+    ],
+)
+def test_a_name_or_attribute_starting_as_a_formula_is_a_400_recorded(client, alpha, event, reason):
+    """The one rule for a person's name (portal/plain_text.py) that the forms and the CSV
+    import apply: the webhook refused markup but took a spreadsheet formula, and pushed it
+    into the directories, whose own reports and exports carry it."""
+    from provisioning.models import Identity
+
+    with_secret(alpha.tenant)
+    before = counts()
+    response = send(client, alpha.tenant.slug, event)
+    assert_refused_and_recorded(response, 400, reason, before)
+    assert not Identity.objects.filter(tenant=alpha.tenant, employee_id="E1001").exists()

@@ -451,3 +451,17 @@ def test_reset_requests_are_limited_per_client_address(client, settings, alpha):
     assert mail.outbox == []
     elsewhere = ask_reset(client, "tech-alpha@msp.test", REMOTE_ADDR="198.51.100.7")
     assert elsewhere.status_code == 302 and len(mail.outbox) == 1
+
+
+def test_the_pages_that_show_an_authenticator_key_or_recovery_codes_are_not_stored(client, alpha):
+    """The key and the codes are shown once, as the portal's other secrets are: with
+    Cache-Control no-store, so no browser or proxy cache keeps a copy (they had none)."""
+    login(client, "tech-alpha")
+    setup = client.get(reverse("mfa_enrol"))
+    assert setup.status_code == 200 and "no-store" in setup["Cache-Control"]
+    device = TOTPDevice.objects.get(user=alpha.technician, confirmed=False)
+    shown = client.post(reverse("mfa_enrol"), {"token": totp_now(device)})
+    assert re.search(r"<code>\w{4}-\w{4}</code>", shown.content.decode())
+    assert "no-store" in shown["Cache-Control"]
+    again = client.post(reverse("mfa_recovery_codes"))
+    assert again.status_code == 200 and "no-store" in again["Cache-Control"]
