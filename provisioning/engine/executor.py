@@ -40,7 +40,7 @@ from provisioning.engine import (
 )
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, accounts_of, link_account
-from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
+from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
@@ -68,6 +68,9 @@ def _execute(job_id: int) -> Outcome:
     except CredentialError as exc:
         fail_job(job, str(exc))
         outcome = Outcome()
+    except LeaseLost:
+        # Claimed by another run meanwhile: that one goes on from what the directories hold.
+        return Outcome()
     if job.is_done:
         return Outcome(then=serial.next_job(job))
     return outcome
@@ -274,8 +277,12 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     }
     total = job.steps_total + len(rows)
     with transaction.atomic():
+        # Only while no other run has claimed the job: two runs would each write a round.
+        if not Job.objects.filter(held(job)).update(
+            planned=True, steps_total=total, options=options
+        ):
+            raise LeaseLost
         Step.objects.bulk_create(rows)
-        Job.objects.filter(pk=job.pk).update(planned=True, steps_total=total, options=options)
         record_all(plan_events(job, rows, rounds, version))
     job.planned, job.steps_total, job.options = True, total, options
     _hand_over(job, rows)
@@ -353,7 +360,8 @@ def keep_lease(job: Job) -> None:
     lease = timedelta(seconds=lease_seconds())
     if job.lease_until is None or job.lease_until - now < lease * 3 / 4:
         job.lease_until = now + lease
-        Job.objects.filter(pk=job.pk).update(lease_until=job.lease_until)
+        if not Job.objects.filter(held(job)).update(lease_until=job.lease_until):
+            raise LeaseLost
 
 
 def end_round(job: Job) -> None:
@@ -443,7 +451,9 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             **counts,
             **fields,
         }
-        Job.objects.filter(pk=job.pk).update(**ended)
+        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
+        if not Job.objects.filter(held(job)).update(**ended):
+            raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
         if status == Job.Status.SUCCEEDED:

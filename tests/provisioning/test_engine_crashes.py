@@ -1,0 +1,84 @@
+"""Runs of a job that stop or stall where a worker's would: in-process and deterministic.
+A run frozen past its lease (another run takes the job over) must send and write nothing
+more once it wakes up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from provisioning import lifecycle, services
+from provisioning.engine import executor
+from provisioning.engine.tasks import run_job
+from provisioning.models import Identity, Job
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive
+from tests.provisioning.directories import make_directories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def lease_runs_out(job: Job) -> None:
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+
+def onboard(dirs) -> Job:
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def test_a_run_whose_lease_ran_out_sends_nothing_more(on_sandbox, monkeypatch):
+    """Run 1 of a join is frozen between two batches longer than its lease. Run 2 takes the
+    job over and verifies it; a move follows and is verified. When run 1 wakes up it must
+    not send the join's stale adds (undoing the move under two succeeded jobs), nor write
+    a round or a second end on a job that has ended."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"lease{uuid.uuid4().hex[:6]}")
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
+    )
+    join = onboard(dirs)
+    real = executor.apply_batch
+    calls = []
+
+    def frozen_after_the_create(job, batch, account):
+        calls.append(batch[0].action)
+        if len(calls) == 2:  # the adds' batch, its intent not yet written: frozen here
+            monkeypatch.setattr(executor, "apply_batch", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+            identity = Identity.objects.get(pk=job.identity_id)
+            change = lifecycle.ChangeRequest([support])
+            move = lifecycle.request_change(identity, change, actor="system")
+            assert drive(move).status == Job.Status.SUCCEEDED
+            writes_before.update(sandbox_writes(dirs))
+        return real(job, batch, account)
+
+    writes_before = {}
+    monkeypatch.setattr(executor, "apply_batch", frozen_after_the_create)
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    assert calls[:2] == ["create_user", "add_group"]
+    assert sandbox_writes(dirs) == writes_before  # nothing sent after it woke up
+    upn = join.identity.username
+    assert entra_access(dirs, upn) == (["Staff", "VPN Users"], [], [])
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.converged_version == 1
+    finishes = AuditEvent.objects.filter(action="job.finish", job_id=join.pk)
+    assert finishes.count() == 1
+    assert join.steps.count() == join.steps_total
+
+
+def sandbox_writes(dirs) -> dict:
+    stats = dirs.stats("entra")
+    return {k: v for k, v in stats["calls"].items() if not k.startswith("GET")}
+
+
+def entra_access(dirs, upn):
+    [user] = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    groups = sorted(g for g in user["groups"] if "dynamic" not in g)
+    return groups, sorted(user["licenses"]), sorted(a["app"] for a in user["appRoleAssignments"])
