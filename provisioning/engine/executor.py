@@ -10,7 +10,8 @@ transient failures never sleep in the worker: `execute` returns when to try agai
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -50,6 +51,8 @@ from tenants.crypto import CredentialError
 # single step: more tries, and a back-off that stops growing early (about 8 s).
 MAX_PLAN_ATTEMPTS = 20
 PLAN_BACKOFF_STEPS = 4
+# A round's runs of reads that failed, found no account or lagged: each round counts afresh.
+READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
 
 
 def execute(job_id: int) -> Outcome:
@@ -155,6 +158,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if not any(plan.steps for plan in plans):
         succeed_verified(job, plans, identity.desired_version)
         return None
+    if (lagging := read_lag(job, plans)) is not None:
+        return lagging
     if rounds >= max_rounds():
         fail_still_differs(job)
         return None
@@ -234,6 +239,37 @@ def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
     Identity.objects.filter(pk=identity.pk).update(access_exceptions=saved)
 
 
+def read_lag(job: Job, plans) -> Outcome | None:
+    """The read-back finds only steps its own round has just done: each directory took them
+    (or had them already), and the read came from a replica that has not caught up (Entra is
+    eventually consistent: an accepted write may not show in a read for a while). The job
+    reads again after a back-off, without a new round, for at most the replication window;
+    past it, what differs still is planned as a difference. None: plan as usual."""
+    if not job.options.get("round"):
+        return None
+    planned = {
+        _step_key(plan.connection_id, s.action, s.params) for plan in plans for s in plan.steps
+    }
+    done = job.steps.filter(
+        order__gte=job.options.get("round_from", 1), status=Step.Status.SUCCEEDED
+    )
+    if not planned <= {_step_key(s.connection_id, s.action, s.params) for s in done}:
+        return None
+    now = timezone.now()
+    since = job.options.get("lagging_since") or now.isoformat()
+    left = (plans_of.replication_window() - (now - datetime.fromisoformat(since))).total_seconds()
+    if left <= 0:
+        return None
+    tries = job.options.get("lag_reads", 0) + 1
+    job.options = {**job.options, "lag_reads": tries, "lagging_since": since}
+    reason = "The directories do not show this round's changes yet: waiting out replication"
+    return wait(job, reason, min(backoff(tries), left))
+
+
+def _step_key(connection_id: int, action: str, params: dict) -> tuple:
+    return connection_id, action, json.dumps(params, sort_keys=True, default=str)
+
+
 def _plan_retry_in(error: TransientError, tries: int) -> float:
     return max(error.retry_after or 0.0, backoff(min(tries, PLAN_BACKOFF_STEPS)))
 
@@ -259,7 +295,7 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
     rounds = job.options.get("round", 0) + 1
     # A read that went through ends the run of failed reads: the next one backs off afresh.
-    kept = {k: v for k, v in job.options.items() if k not in ("plan_failures", "missing_reads")}
+    kept = {k: v for k, v in job.options.items() if k not in READ_COUNTS}
     paced, surplus = admission.round_calls(
         job,
         {
@@ -272,6 +308,7 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
         **kept,
         "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
         "round": rounds,
+        "round_from": first,  # the round's first step (read_lag)
         "planned_version": version,
         **paced,
     }

@@ -1,6 +1,7 @@
-"""Runs of a job that stop or stall where a worker's would: in-process and deterministic.
-A run frozen past its lease (another run takes the job over) must send and write nothing
-more once it wakes up."""
+"""The engine's promise under what a worker and a directory do in practice, driven in this
+process and deterministic: a run frozen past its lease (another run takes the job over)
+sends and writes nothing more once it wakes up; a read-back from a replica that has not
+caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
@@ -82,3 +83,27 @@ def entra_access(dirs, upn):
     [user] = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
     groups = sorted(g for g in user["groups"] if "dynamic" not in g)
     return groups, sorted(user["licenses"]), sorted(a["app"] for a in user["appRoleAssignments"])
+
+
+def test_a_read_back_from_a_lagging_replica_is_waited_out_not_failed(on_sandbox, monkeypatch):
+    """Entra accepts the round's group adds, but memberOf shows them only 1.5 s later. The
+    read-back that finds them missing again must not replan them round after round until
+    the job gives up ("still differ after 4 rounds"): it waits and reads again."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"stale{uuid.uuid4().hex[:6]}")
+    dirs.behave("entra", read_lag_ms=1500)
+    job = drive(onboard(dirs))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.options["round"] == 1  # the adds were sent once: the reads waited
+    assert list(job.steps.values_list("action", flat=True)) == [
+        "create_user",
+        "add_group",
+        "add_group",
+        "assign_license",
+        "assign_app",
+    ]
+    assert entra_access(dirs, job.identity.username) == (
+        ["Sales", "Staff"],
+        ["SPE_E3"],
+        ["Salesforce"],
+    )
