@@ -137,6 +137,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
         quarantine.record_outcome(connection, ok=True)
+        keep_lease(job)  # a plan reads the directories one after another: each may be slow
         verify_costs[connection.pk] = verify_cost()
         if plan.user is not None:
             outcomes.account_read(connection, plan.user, plan.access)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
+from provisioning.connectors import bridge
 from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job
@@ -107,3 +108,33 @@ def test_a_read_back_from_a_lagging_replica_is_waited_out_not_failed(on_sandbox,
         ["SPE_E3"],
         ["Salesforce"],
     )
+
+
+def test_a_plan_that_reads_slow_directories_keeps_its_lease(on_sandbox, monkeypatch, settings):
+    """A plan reads every directory of the tenant one after another, each within the
+    bridge's time limit. Slow but answering directories (here 0.6 s a call against a 1 s
+    lease) must not let the lease lapse mid-plan: another worker would claim the job, and
+    with every plan longer than a lease each run would lose the job to the next."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    settings.JOB_LEASE_SECONDS = 1
+    dirs = make_directories(on_sandbox, f"slow{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    join = drive(onboard(dirs))  # warm: the catalogues are read, the accounts exist
+    for kind in ("entra", "okta"):
+        dirs.behave(kind, latency_ms=600)
+    lapsed = []
+    real = bridge.run
+
+    def watched(coroutine, *args, **kwargs):
+        job = Job.objects.filter(identity_id=join.identity_id).order_by("-pk").first()
+        if job.status == Job.Status.RUNNING and job.lease_until < timezone.now():
+            lapsed.append(job.pk)
+        return real(coroutine, *args, **kwargs)
+
+    monkeypatch.setattr(bridge, "run", watched)
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([dirs.template], attributes={"office": "Leeds"})
+    move = drive(lifecycle.request_change(identity, change, actor="system"))
+    for kind in ("entra", "okta"):
+        dirs.behave(kind, latency_ms=0)
+    assert move.status == Job.Status.SUCCEEDED, move.error
+    assert lapsed == [] and move.runs == 1
