@@ -15,11 +15,13 @@ from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
 from provisioning.engine import executor
+from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
-from provisioning.models import Identity, Job
+from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +47,7 @@ def test_a_run_whose_lease_ran_out_sends_nothing_more(on_sandbox, monkeypatch):
         tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
     )
     join = onboard(dirs)
+
     real = executor.apply_batch
     calls = []
 
@@ -138,3 +141,60 @@ def test_a_plan_that_reads_slow_directories_keeps_its_lease(on_sandbox, monkeypa
         dirs.behave(kind, latency_ms=0)
     assert move.status == Job.Status.SUCCEEDED, move.error
     assert lapsed == [] and move.runs == 1
+
+
+class Killed(BaseException):
+    """What a SIGKILL leaves of a run: nothing after this point happens."""
+
+
+@pytest.mark.parametrize(
+    ("call", "batch"), [("entra $batch", 2), ("okta create", 3), ("scim create", 7)]
+)
+def test_a_join_killed_after_a_call_then_a_leave_ends_left_everywhere(
+    on_sandbox, monkeypatch, call, batch
+):
+    """The worker dies after the directory took a call and before its outcome is written
+    (the step stays Running, the account's id may be unknown); a leave is asked meanwhile.
+    Once the lease has run out, the join is finished by another run and the leave follows:
+    one account per directory, created once (a re-sent create links it), and left."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"kill{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    app = make_app(on_sandbox, "full", groups=["sales", "general"])
+    scim = connect(dirs.tenant, app, "Slack")
+    dirs.template.scim_apps = [{"connection": scim.pk, "groups": ["sales", "general"]}]
+    dirs.template.save()
+    real, calls = steps_module.write_outcomes, []
+
+    def killed_at_the_batch(job, account, steps, settled):
+        calls.append(steps[0].action)
+        if len(calls) == batch:
+            raise Killed
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", killed_at_the_batch)
+    join = onboard(dirs)
+    with pytest.raises(Killed):
+        executor.execute(join.pk)
+    monkeypatch.setattr(steps_module, "write_outcomes", real)
+    assert Step.objects.filter(job=join, status=Step.Status.RUNNING).count() >= 1
+    identity = Identity.objects.get(pk=join.identity_id)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    lease_runs_out(join)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
+    upn = identity.username
+    [entra] = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert entra["accountEnabled"] is False and entra["licenses"] == []
+    assert [g for g in entra["groups"] if "dynamic" not in g] == []
+    assert entra["appRoleAssignments"] == []
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == upn]
+    assert okta["status"] == "SUSPENDED"
+    assert not any(
+        okta["id"] in g["members"] for g in okta_state["groups"] if g["type"] != "BUILT_IN"
+    )
+    assert not any(okta["id"] in a["user_ids"] for a in okta_state["apps"])
+    [held] = [u for u in app.state()["users"] if u["userName"] == upn]
+    assert held["active"] is False and app.groups_of(held["id"]) == set()
+    assert join.steps.filter(action="create_user").count() == 3  # one per directory, once
