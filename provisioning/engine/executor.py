@@ -10,7 +10,6 @@ transient failures never sleep in the worker: `execute` returns when to try agai
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -34,6 +33,7 @@ from provisioning.engine import (
     choosing,
     elsewhere,
     guards,
+    licences,
     memo,
     outcomes,
     planner,
@@ -156,11 +156,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
         fail_job(job, first + " ".join(problems))
         return None
+    if (lagging := read_lag(job, plans)) is not None:
+        return lagging
     if not any(plan.steps for plan in plans):
         succeed_verified(job, plans, identity.desired_version)
         return None
-    if (lagging := read_lag(job, plans)) is not None:
-        return lagging
     if rounds >= max_rounds():
         fail_still_differs(job)
         return None
@@ -241,20 +241,18 @@ def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
 
 
 def read_lag(job: Job, plans) -> Outcome | None:
-    """The read-back finds only steps its own round has just done: each directory took them
-    (or had them already), and the read came from a replica that has not caught up (Entra is
-    eventually consistent: an accepted write may not show in a read for a while). The job
-    reads again after a back-off, without a new round, for at most the replication window;
-    past it, what differs still is planned as a difference. None: plan as usual."""
+    """The read does not show what the job's last round has just done to an account (a
+    group it added missing, one it removed still there): the directory took those writes,
+    and the read came from a replica that has not caught up (Entra is eventually consistent:
+    an accepted write may not show in a read for a while). Such a read can neither verify
+    the job (it may match a newer ask by showing the old state) nor plan the round's steps
+    again: the job reads again after a back-off, for at most the replication window; past
+    it, the read counts as it is. None: the read shows the round's writes."""
     if not job.options.get("round"):
         return None
-    planned = {
-        _step_key(plan.connection_id, s.action, s.params) for plan in plans for s in plan.steps
-    }
-    done = job.steps.filter(
-        order__gte=job.options.get("round_from", 1), status=Step.Status.SUCCEEDED
-    )
-    if not planned <= {_step_key(s.connection_id, s.action, s.params) for s in done}:
+    read = {plan.connection_id: plan for plan in plans}
+    done = [s for s in round_steps(job) if s.status == Step.Status.SUCCEEDED]
+    if all(_shows(read.get(step.connection_id), step) for step in done):
         return None
     now = timezone.now()
     since = job.options.get("lagging_since") or now.isoformat()
@@ -267,8 +265,30 @@ def read_lag(job: Job, plans) -> Outcome | None:
     return wait(job, reason, min(backoff(tries), left))
 
 
-def _step_key(connection_id: int, action: str, params: dict) -> tuple:
-    return connection_id, action, json.dumps(params, sort_keys=True, default=str)
+def round_steps(job: Job) -> list[Step]:
+    """The steps of the job's last round, as this run applied them, else as stored."""
+    first = job.options.get("round_from", 1)
+    return memo.remembered(
+        ("round_steps", job.pk, first), lambda: list(job.steps.filter(order__gte=first))
+    )
+
+
+def _shows(plan, step: Step) -> bool:
+    """Whether the read of `plan` shows what the succeeded `step` did to the account's
+    access (a step that changes no access, or a read without the account, says nothing)."""
+    if plan is None or plan.user is None:
+        return True
+    held = plan.access
+    if step.action == licences.SET_LICENSES:
+        add, remove = set(step.params.get("add", [])), set(step.params.get("remove", []))
+        return add <= held.licenses and not (remove & (held.licenses - held.inherited_licenses))
+    for kind, (add, remove, param) in planner.ACCESS_ACTIONS.items():
+        if step.action == add:
+            return step.params.get(param) in getattr(held, kind)
+        if step.action == remove:
+            kept = held.inherited_licenses if kind == "licenses" else frozenset()
+            return step.params.get(param) not in getattr(held, kind) - kept
+    return True
 
 
 def _plan_retry_in(error: TransientError, tries: int) -> float:
@@ -337,6 +357,8 @@ def _hand_over(job: Job, rows: list[Step]) -> None:
         for row in rows:
             row.connection = by_id[row.connection_id]
         memo.keep(("written_steps", job.pk), rows)
+        # read_lag checks the read-back against them (run_steps consumes the list above)
+        memo.keep(("round_steps", job.pk, rows[0].order), list(rows))
 
 
 def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[AuditEvent]:

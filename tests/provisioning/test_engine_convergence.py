@@ -198,3 +198,34 @@ def test_a_join_killed_after_a_call_then_a_leave_ends_left_everywhere(
     [held] = [u for u in app.state()["users"] if u["userName"] == upn]
     assert held["active"] is False and app.groups_of(held["id"]) == set()
     assert join.steps.filter(action="create_user").count() == 3  # one per directory, once
+
+
+def test_a_read_back_that_has_not_caught_up_never_verifies_a_later_ask(on_sandbox, monkeypatch):
+    """A move to Support (Sales out, VPN Users in) is applied; the move back to Sales is
+    asked before the read-back, which Entra serves from a replica that has not caught up:
+    it still shows Sales and not VPN Users, which is what the newest ask wants. That read
+    contradicts what the round has just done: it must not verify anything."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"stale{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = drive(onboard(dirs))
+    identity = Identity.objects.get(pk=join.identity_id)
+    dirs.behave("entra", read_lag_ms=1500)
+    real, asked = executor.end_round, []
+
+    def then_asked_back(job):
+        if not asked:  # the move's round is applied: the move back comes before its read
+            person = Identity.objects.get(pk=identity.pk)
+            change = lifecycle.ChangeRequest([dirs.template])
+            asked.append(lifecycle.request_change(person, change, actor="system"))
+        return real(job)
+
+    monkeypatch.setattr(executor, "end_round", then_asked_back)
+    change = lifecycle.ChangeRequest([support])
+    move = drive(lifecycle.request_change(identity, change, actor="system"))
+    back = drive(asked[0])
+    assert (move.status, back.status) == (Job.Status.SUCCEEDED, Job.Status.SUCCEEDED)
+    dirs.behave("entra", read_lag_ms=0)
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
