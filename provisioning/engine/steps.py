@@ -159,6 +159,11 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
         if existing is not None and (_our_create(exc, step) or _ours(existing, step)):
             link_account(account, existing.id, created=_our_create(exc, step))
             return None, {"user_id": existing.id, "linked": True}
+        if existing is None and step.attempts > 1:
+            # A create sent before (its answer lost: a timeout, a killed worker) clashes with
+            # an account the directory cannot show yet: most likely that attempt's, not
+            # replicated. Tried again like lag, it links the account once a read shows it.
+            return ReplicationLagError(f"Not replicated yet: {exc.message}", retry_after=1), {}
         return exc, {}
     except ConnectorError as exc:
         return exc, {}

@@ -5,6 +5,7 @@ caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -19,7 +20,7 @@ from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
-from tests.provisioning.conftest import drive
+from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
@@ -229,3 +230,50 @@ def test_a_read_back_that_has_not_caught_up_never_verifies_a_later_ask(on_sandbo
     assert (move.status, back.status) == (Job.Status.SUCCEEDED, Job.Status.SUCCEEDED)
     dirs.behave("entra", read_lag_ms=0)
     assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+@pytest.mark.parametrize("kind", ["entra", "okta"])
+def test_a_create_sent_again_before_the_directory_shows_the_first_links_it(
+    on_sandbox, monkeypatch, kind
+):
+    """The create reached the directory but its answer was lost (here the worker died; a
+    timeout does the same) and it is sent again while the new account is not replicated:
+    "already exists", and the look-up of who holds the name finds nobody yet. That is the
+    first attempt's account: the step waits for it and links it, it does not fail the job
+    (and skip the directory's other steps)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"again{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    dirs.behave(kind, replication_lag_ms=1500)
+    real = steps_module.write_outcomes
+
+    def killed_at_the_create(job, account, steps, settled):
+        if steps[0].action == "create_user" and steps[0].connection.kind == kind:
+            raise Killed
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", killed_at_the_create)
+    join = onboard(dirs)
+    with pytest.raises(Killed):
+        drive(join)
+    monkeypatch.setattr(steps_module, "write_outcomes", real)
+    lease_runs_out(join)
+    join = drive_in_time(join)
+    dirs.behave(kind, replication_lag_ms=0)
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    created = join.steps.get(action="create_user", connection__kind=kind)
+    assert created.result.get("linked") and created.attempts >= 2
+    upn = join.identity.username
+    assert len([u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]) == 1
+    assert len([u for u in dirs.okta_state()["users"] if u["profile"]["login"] == upn]) == 1
+
+
+def drive_in_time(job: Job, runs: int = 40) -> Job:
+    """As `drive`, but each come-back time is waited out (3 s at most): a directory's lag
+    passes in real time."""
+    for _ in range(runs):
+        outcome = run_now(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            return job
+        time.sleep(min(outcome.retry_in or 0.05, 3.0))
+    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
