@@ -28,6 +28,7 @@ class BehaviourSettings:
     error_rate: float = 0.0  # share of calls answered 500/503
     timeout_rate: float = 0.0  # share of calls that hang past any client timeout
     replication_lag_ms: int = 0  # objects younger than this are 404 on some reads
+    read_lag_ms: int = 0  # a user's memberships changed less than this ago read as before
     throttle_next: int = 0  # the next this many calls are throttled, whatever the bucket holds
     # How Graph says so (Okta keeps its X-Rate-Limit-* 429): with or without Retry-After,
     # as 429 TooManyRequests or as 503 Request_ThrottledTemporarily.
@@ -45,6 +46,7 @@ class BehaviourSettings:
             "latency_ms",
             "jitter_ms",
             "replication_lag_ms",
+            "read_lag_ms",
             "throttle_next",
             "throttle_status",
             "batch_order_seed",
@@ -56,6 +58,7 @@ class BehaviourSettings:
             "latency_ms",
             "jitter_ms",
             "replication_lag_ms",
+            "read_lag_ms",
             "error_rate",
             "timeout_rate",
             "throttle_next",
@@ -72,7 +75,13 @@ class BehaviourSettings:
             raise ValueError("rate_per_s must be positive (or null for unlimited)")
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be at least 1")
-        for name in ("latency_ms", "jitter_ms", "replication_lag_ms", "throttle_next"):
+        for name in (
+            "latency_ms",
+            "jitter_ms",
+            "replication_lag_ms",
+            "read_lag_ms",
+            "throttle_next",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("error_rate", "timeout_rate"):

@@ -20,6 +20,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
+from provisioning.engine.parking import LeaseLost, held
 from provisioning.models import Job, Step
 
 NO_SEAT = "no_seat"  # a plan's Problem kind, and a failed step's error_kind
@@ -64,14 +65,15 @@ def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:
     job.status, job.waiting_reason = Job.Status.NEEDS_CHOICE, reason[:300]
     job.steps_done = job.steps.filter(status=Step.Status.SUCCEEDED).count()
     with transaction.atomic():
-        Job.objects.filter(pk=job.pk).update(
+        if not Job.objects.filter(held(job)).update(
             steps_done=job.steps_done,
             status=job.status,
             waiting_reason=job.waiting_reason,
             options=job.options,
             lease_until=None,
             resume_at=None,
-        )
+        ):
+            raise LeaseLost  # claimed by another run meanwhile: that one asks, if need be
         record(
             "job.needs_choice",
             actor="system",

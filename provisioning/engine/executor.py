@@ -10,7 +10,7 @@ transient failures never sleep in the worker: `execute` returns when to try agai
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +33,7 @@ from provisioning.engine import (
     choosing,
     elsewhere,
     guards,
+    licences,
     memo,
     outcomes,
     planner,
@@ -40,7 +41,7 @@ from provisioning.engine import (
 )
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, accounts_of, link_account
-from provisioning.engine.parking import Outcome, backoff, lease_seconds, wait
+from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
@@ -50,6 +51,8 @@ from tenants.crypto import CredentialError
 # single step: more tries, and a back-off that stops growing early (about 8 s).
 MAX_PLAN_ATTEMPTS = 20
 PLAN_BACKOFF_STEPS = 4
+# A round's runs of reads that failed, found no account or lagged: each round counts afresh.
+READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
 
 
 def execute(job_id: int) -> Outcome:
@@ -68,6 +71,9 @@ def _execute(job_id: int) -> Outcome:
     except CredentialError as exc:
         fail_job(job, str(exc))
         outcome = Outcome()
+    except LeaseLost:
+        # Claimed by another run meanwhile: that one goes on from what the directories hold.
+        return Outcome()
     if job.is_done:
         return Outcome(then=serial.next_job(job))
     return outcome
@@ -131,6 +137,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
         quarantine.record_outcome(connection, ok=True)
+        keep_lease(job)  # a plan reads the directories one after another: each may be slow
         verify_costs[connection.pk] = verify_cost()
         if plan.user is not None:
             outcomes.account_read(connection, plan.user, plan.access)
@@ -149,6 +156,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
         fail_job(job, first + " ".join(problems))
         return None
+    if (lagging := read_lag(job, plans)) is not None:
+        return lagging
     if not any(plan.steps for plan in plans):
         succeed_verified(job, plans, identity.desired_version)
         return None
@@ -231,6 +240,57 @@ def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
     Identity.objects.filter(pk=identity.pk).update(access_exceptions=saved)
 
 
+def read_lag(job: Job, plans) -> Outcome | None:
+    """The read does not show what the job's last round has just done to an account (a
+    group it added missing, one it removed still there): the directory took those writes,
+    and the read came from a replica that has not caught up (Entra is eventually consistent:
+    an accepted write may not show in a read for a while). Such a read can neither verify
+    the job (it may match a newer ask by showing the old state) nor plan the round's steps
+    again: the job reads again after a back-off, for at most the replication window; past
+    it, the read counts as it is. None: the read shows the round's writes."""
+    if not job.options.get("round"):
+        return None
+    read = {plan.connection_id: plan for plan in plans}
+    done = [s for s in round_steps(job) if s.status == Step.Status.SUCCEEDED]
+    if all(_shows(read.get(step.connection_id), step) for step in done):
+        return None
+    now = timezone.now()
+    since = job.options.get("lagging_since") or now.isoformat()
+    left = (plans_of.replication_window() - (now - datetime.fromisoformat(since))).total_seconds()
+    if left <= 0:
+        return None
+    tries = job.options.get("lag_reads", 0) + 1
+    job.options = {**job.options, "lag_reads": tries, "lagging_since": since}
+    reason = "The directories do not show this round's changes yet: waiting out replication"
+    return wait(job, reason, min(backoff(tries), left))
+
+
+def round_steps(job: Job) -> list[Step]:
+    """The steps of the job's last round, as this run applied them, else as stored."""
+    first = job.options.get("round_from", 1)
+    return memo.remembered(
+        ("round_steps", job.pk, first), lambda: list(job.steps.filter(order__gte=first))
+    )
+
+
+def _shows(plan, step: Step) -> bool:
+    """Whether the read of `plan` shows what the succeeded `step` did to the account's
+    access (a step that changes no access, or a read without the account, says nothing)."""
+    if plan is None or plan.user is None:
+        return True
+    held = plan.access
+    if step.action == licences.SET_LICENSES:
+        add, remove = set(step.params.get("add", [])), set(step.params.get("remove", []))
+        return add <= held.licenses and not (remove & (held.licenses - held.inherited_licenses))
+    for kind, (add, remove, param) in planner.ACCESS_ACTIONS.items():
+        if step.action == add:
+            return step.params.get(param) in getattr(held, kind)
+        if step.action == remove:
+            kept = held.inherited_licenses if kind == "licenses" else frozenset()
+            return step.params.get(param) not in getattr(held, kind) - kept
+    return True
+
+
 def _plan_retry_in(error: TransientError, tries: int) -> float:
     return max(error.retry_after or 0.0, backoff(min(tries, PLAN_BACKOFF_STEPS)))
 
@@ -256,7 +316,7 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     warnings = [p.message for plan in plans for p in plan.problems if not p.blocking]
     rounds = job.options.get("round", 0) + 1
     # A read that went through ends the run of failed reads: the next one backs off afresh.
-    kept = {k: v for k, v in job.options.items() if k not in ("plan_failures", "missing_reads")}
+    kept = {k: v for k, v in job.options.items() if k not in READ_COUNTS}
     paced, surplus = admission.round_calls(
         job,
         {
@@ -269,13 +329,18 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
         **kept,
         "warnings": list(dict.fromkeys([*job.options.get("warnings", []), *warnings])),
         "round": rounds,
+        "round_from": first,  # the round's first step (read_lag)
         "planned_version": version,
         **paced,
     }
     total = job.steps_total + len(rows)
     with transaction.atomic():
+        # Only while no other run has claimed the job: two runs would each write a round.
+        if not Job.objects.filter(held(job)).update(
+            planned=True, steps_total=total, options=options
+        ):
+            raise LeaseLost
         Step.objects.bulk_create(rows)
-        Job.objects.filter(pk=job.pk).update(planned=True, steps_total=total, options=options)
         record_all(plan_events(job, rows, rounds, version))
     job.planned, job.steps_total, job.options = True, total, options
     _hand_over(job, rows)
@@ -292,6 +357,8 @@ def _hand_over(job: Job, rows: list[Step]) -> None:
         for row in rows:
             row.connection = by_id[row.connection_id]
         memo.keep(("written_steps", job.pk), rows)
+        # read_lag checks the read-back against them (run_steps consumes the list above)
+        memo.keep(("round_steps", job.pk, rows[0].order), list(rows))
 
 
 def plan_events(job: Job, rows: list[Step], rounds: int, version: int) -> list[AuditEvent]:
@@ -353,7 +420,8 @@ def keep_lease(job: Job) -> None:
     lease = timedelta(seconds=lease_seconds())
     if job.lease_until is None or job.lease_until - now < lease * 3 / 4:
         job.lease_until = now + lease
-        Job.objects.filter(pk=job.pk).update(lease_until=job.lease_until)
+        if not Job.objects.filter(held(job)).update(lease_until=job.lease_until):
+            raise LeaseLost
 
 
 def end_round(job: Job) -> None:
@@ -443,7 +511,9 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             **counts,
             **fields,
         }
-        Job.objects.filter(pk=job.pk).update(**ended)
+        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
+        if not Job.objects.filter(held(job)).update(**ended):
+            raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
         if status == Job.Status.SUCCEEDED:

@@ -25,6 +25,18 @@ class Outcome:
     then: int | None = None  # a job of the same person to start now
 
 
+class LeaseLost(Exception):  # noqa: N818 - a condition of the run, not a failure of the job
+    """Another run has claimed the job since this one did (this run's lease ran out while it
+    was slow, or its worker was frozen): this run stops at once, sending and writing nothing
+    more. Whatever it left half-done, the run that holds the job reads and finishes."""
+
+
+def held(job: Job) -> Q:
+    """The job, as long as no run has claimed it since `job` was claimed: each claim counts
+    a run (`Job.runs`), so the count the run was claimed with is its fencing token."""
+    return Q(pk=job.pk, runs=job.runs)
+
+
 def lease_seconds() -> int:
     return getattr(settings, "JOB_LEASE_SECONDS", 120)
 
@@ -38,13 +50,15 @@ def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
     """Park the job: WAITING until `retry_in` (or until someone re-enqueues it). Its options
     as the run left them: the tokens it reserved, and those it spent (engine/admission.py)."""
     now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(
+    parked = Job.objects.filter(held(job)).update(
         status=Job.Status.WAITING,
         waiting_reason=reason[:300],
         lease_until=now + timedelta(seconds=(retry_in or 0) + lease_seconds()),
         resume_at=now + timedelta(seconds=retry_in) if retry_in else None,
         options=job.options,
     )
+    if not parked:
+        raise LeaseLost
     return Outcome(retry_in=retry_in)
 
 

@@ -41,7 +41,7 @@ from provisioning.engine import (
     roles,
 )
 from provisioning.engine.accounts import link_account
-from provisioning.engine.parking import Outcome, backoff, wait
+from provisioning.engine.parking import LeaseLost, Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
 
 MAX_TRANSIENT_ATTEMPTS = 8
@@ -84,7 +84,7 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
     if account.created_remotely_at and hasattr(connector, "note_created"):
         age = (timezone.now() - account.created_remotely_at).total_seconds()
         connector.note_created(account.remote_id, age)
-    mark_running(steps)
+    mark_running(job, steps)
     started = time.monotonic()
     if len(steps) > 1:
         results = apply_many(connector, steps, account)
@@ -159,6 +159,11 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
         if existing is not None and (_our_create(exc, step) or _ours(existing, step)):
             link_account(account, existing.id, created=_our_create(exc, step))
             return None, {"user_id": existing.id, "linked": True}
+        if existing is None and step.attempts > 1:
+            # A create sent before (its answer lost: a timeout, a killed worker) clashes with
+            # an account the directory cannot show yet: most likely that attempt's, not
+            # replicated. Tried again like lag, it links the account once a read shows it.
+            return ReplicationLagError(f"Not replicated yet: {exc.message}", retry_after=1), {}
         return exc, {}
     except ConnectorError as exc:
         return exc, {}
@@ -258,11 +263,16 @@ def random_password() -> str:
     return f"{core}!{secrets.choice(string.digits)}aA"
 
 
-def mark_running(steps: list[Step]) -> None:
+def mark_running(job: Job, steps: list[Step]) -> None:
+    """The steps' intent, written before their call; only while no other run has claimed
+    the job since this one (a run whose lease ran out while it was slow must not send its
+    round's steps after the run that took over has verified, or after a later job)."""
     now = timezone.now()
-    Step.objects.filter(pk__in=[s.pk for s in steps]).update(
-        status=Step.Status.RUNNING, attempts=F("attempts") + 1, started_at=now
-    )
+    marked = Step.objects.filter(
+        pk__in=[s.pk for s in steps], job__pk=job.pk, job__runs=job.runs
+    ).update(status=Step.Status.RUNNING, attempts=F("attempts") + 1, started_at=now)
+    if marked != len(steps):
+        raise LeaseLost
     for step in steps:
         step.attempts += 1
         step.started_at = now

@@ -238,7 +238,7 @@ def remove_member(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/users/{id}/memberOf", USER_READ)
 def member_of(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
-    items = [group_view(g, req.query) for g in req.tenant.groups_of(user)]
+    items = [group_view(g, req.query) for g in req.tenant.stale_groups_of(user)]
     items += directory_objects_of(req, user)  # directory roles, administrative units
     url = f"{req.base_url}/users/{user.id}/memberOf"
     return GraphResponse(

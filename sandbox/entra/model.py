@@ -286,6 +286,9 @@ class EntraTenant:
         self.delta_resync_before = 0.0
         self.delta_rounds: dict[str, Any] = {}  # open delta rounds (sandbox/entra/delta.py)
         self.roles = RoleState()  # directory roles, PIM, administrative units (roles.py)
+        # (group id, user id) -> (monotonic time, added): the latest membership changes, for
+        # `read_lag_ms` (stale_groups_of); not saved, as a replica catches up in seconds.
+        self.member_writes: dict[tuple[str, str], tuple[float, bool]] = {}
 
     # Look-ups -------------------------------------------------------------------------------
 
@@ -331,6 +334,42 @@ class EntraTenant:
             for g in self.groups.values()
             if (g.id in user.dynamic if g.rule is not None else user.id in g.members)
         ]
+
+    def stale_groups_of(self, user: User) -> list[Group]:
+        """The groups of a user as a lagging replica reads them (`read_lag_ms`): a membership
+        added or removed less than that ago reads as it was before. Microsoft, "Designing for
+        Eventual Consistency for Microsoft Entra" (devblogs.microsoft.com/identity, 2026): a
+        write to a group membership "is accepted first and replicated asynchronously across
+        directory replicas", and meanwhile "a read request [may] not return the latest data"
+        (a successful write "does not guarantee that an immediate read will reflect" it)."""
+        groups = self.groups_of(user)
+        lag_s = self.behaviour.settings.read_lag_ms / 1000
+        if lag_s <= 0 or not self.member_writes:
+            return groups
+        now = time.monotonic()
+        before = {
+            group_id: held
+            for (group_id, user_id), (at, held) in self.member_writes.items()
+            if user_id == user.id and now - at < lag_s
+        }
+        stale = [g for g in groups if before.get(g.id, True)]
+        shown = {g.id for g in stale}
+        return stale + [
+            self.groups[group_id]
+            for group_id, held in before.items()
+            if held and group_id in self.groups and group_id not in shown
+        ]
+
+    def _note_member_write(self, group_id: str, user_id: str, *, added: bool) -> None:
+        """Remember what a lagging replica shows of the membership: as it was before the
+        first of the writes it has not caught up with, until `read_lag_ms` after the last."""
+        lag_s = self.behaviour.settings.read_lag_ms / 1000
+        if lag_s <= 0:
+            return
+        now = time.monotonic()
+        previous = self.member_writes.get((group_id, user_id))
+        held = previous[1] if previous is not None and now - previous[0] < lag_s else not added
+        self.member_writes[(group_id, user_id)] = (now, held)
 
     def consumed(self, sku_id: str) -> int:
         return sum(
@@ -419,11 +458,13 @@ class EntraTenant:
 
     def add_member(self, group: Group, user: User) -> None:
         group.members[user.id] = None
+        self._note_member_write(group.id, user.id, added=True)
         if user.deleted_at is None:
             self._member_changed(group, user.id, added=True)
 
     def remove_member(self, group: Group, user_id: str) -> None:
         del group.members[user_id]
+        self._note_member_write(group.id, user_id, added=False)
         self._member_changed(group, user_id, added=False)
 
     def add_user(self, props: dict[str, Any], password: str) -> User:

@@ -105,6 +105,28 @@ def test_replication_lag_hides_new_objects_for_a_while(entra: EntraDir) -> None:
         assert graph.post(f"/groups/{staff}/members/$ref", json=ref).status_code == 204
 
 
+def test_read_lag_shows_memberships_as_they_were_for_a_while(entra: EntraDir) -> None:
+    """An accepted membership write is not in memberOf until the replica catches up, and a
+    second write within the lag (a removal) reads as before both."""
+    staff, finance = entra.group_id("Staff"), entra.group_id("Finance")
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "lagged")).json()
+        ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+        assert graph.post(f"/groups/{staff}/members/$ref", json=ref).status_code == 204
+        entra.behave(read_lag_ms=400)
+        assert graph.post(f"/groups/{finance}/members/$ref", json=ref).status_code == 204
+        assert graph.delete(f"/groups/{staff}/members/{user['id']}/$ref").status_code == 204
+
+        def member_of() -> set[str]:
+            body = graph.get(f"/users/{user['id']}/memberOf?$select=id").json()
+            return {g["id"] for g in body["value"]}
+
+        assert member_of() == {staff}  # as before the add and the removal
+        time.sleep(0.45)
+        assert member_of() == {finance}
+        entra.behave(read_lag_ms=0)
+
+
 def test_bad_behaviour_input_is_400_and_changes_nothing(entra: EntraDir) -> None:
     with entra.server.control() as control:
         url = f"/_sandbox/entra/{entra.tenant_id}/behaviour"

@@ -1,0 +1,279 @@
+"""The engine's promise under what a worker and a directory do in practice, driven in this
+process and deterministic: a run frozen past its lease (another run takes the job over)
+sends and writes nothing more once it wakes up; a read-back from a replica that has not
+caught up with the round's writes is waited out, not counted as a difference."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from provisioning import lifecycle, services
+from provisioning.connectors import bridge
+from provisioning.engine import executor
+from provisioning.engine import steps as steps_module
+from provisioning.engine.tasks import run_job
+from provisioning.models import Identity, Job, Step
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive, run_now
+from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def lease_runs_out(job: Job) -> None:
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+
+def onboard(dirs) -> Job:
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    return services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+
+def test_a_run_whose_lease_ran_out_sends_nothing_more(on_sandbox, monkeypatch):
+    """Run 1 of a join is frozen between two batches longer than its lease. Run 2 takes the
+    job over and verifies it; a move follows and is verified. When run 1 wakes up it must
+    not send the join's stale adds (undoing the move under two succeeded jobs), nor write
+    a round or a second end on a job that has ended."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"lease{uuid.uuid4().hex[:6]}")
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
+    )
+    join = onboard(dirs)
+
+    real = executor.apply_batch
+    calls = []
+
+    def frozen_after_the_create(job, batch, account):
+        calls.append(batch[0].action)
+        if len(calls) == 2:  # the adds' batch, its intent not yet written: frozen here
+            monkeypatch.setattr(executor, "apply_batch", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+            identity = Identity.objects.get(pk=job.identity_id)
+            change = lifecycle.ChangeRequest([support])
+            move = lifecycle.request_change(identity, change, actor="system")
+            assert drive(move).status == Job.Status.SUCCEEDED
+            writes_before.update(sandbox_writes(dirs))
+        return real(job, batch, account)
+
+    writes_before = {}
+    monkeypatch.setattr(executor, "apply_batch", frozen_after_the_create)
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    assert calls[:2] == ["create_user", "add_group"]
+    assert sandbox_writes(dirs) == writes_before  # nothing sent after it woke up
+    upn = join.identity.username
+    assert entra_access(dirs, upn) == (["Staff", "VPN Users"], [], [])
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.converged_version == 1
+    finishes = AuditEvent.objects.filter(action="job.finish", job_id=join.pk)
+    assert finishes.count() == 1
+    assert join.steps.count() == join.steps_total
+
+
+def sandbox_writes(dirs) -> dict:
+    stats = dirs.stats("entra")
+    return {k: v for k, v in stats["calls"].items() if not k.startswith("GET")}
+
+
+def entra_access(dirs, upn):
+    [user] = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    groups = sorted(g for g in user["groups"] if "dynamic" not in g)
+    return groups, sorted(user["licenses"]), sorted(a["app"] for a in user["appRoleAssignments"])
+
+
+def test_a_read_back_from_a_lagging_replica_is_waited_out_not_failed(on_sandbox, monkeypatch):
+    """Entra accepts the round's group adds, but memberOf shows them only 1.5 s later. The
+    read-back that finds them missing again must not replan them round after round until
+    the job gives up ("still differ after 4 rounds"): it waits and reads again."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"stale{uuid.uuid4().hex[:6]}")
+    dirs.behave("entra", read_lag_ms=1500)
+    job = drive(onboard(dirs))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.options["round"] == 1  # the adds were sent once: the reads waited
+    assert list(job.steps.values_list("action", flat=True)) == [
+        "create_user",
+        "add_group",
+        "add_group",
+        "assign_license",
+        "assign_app",
+    ]
+    assert entra_access(dirs, job.identity.username) == (
+        ["Sales", "Staff"],
+        ["SPE_E3"],
+        ["Salesforce"],
+    )
+
+
+def test_a_plan_that_reads_slow_directories_keeps_its_lease(on_sandbox, monkeypatch, settings):
+    """A plan reads every directory of the tenant one after another, each within the
+    bridge's time limit. Slow but answering directories (here 0.6 s a call against a 1 s
+    lease) must not let the lease lapse mid-plan: another worker would claim the job, and
+    with every plan longer than a lease each run would lose the job to the next."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    settings.JOB_LEASE_SECONDS = 1
+    dirs = make_directories(on_sandbox, f"slow{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    join = drive(onboard(dirs))  # warm: the catalogues are read, the accounts exist
+    for kind in ("entra", "okta"):
+        dirs.behave(kind, latency_ms=600)
+    lapsed = []
+    real = bridge.run
+
+    def watched(coroutine, *args, **kwargs):
+        job = Job.objects.filter(identity_id=join.identity_id).order_by("-pk").first()
+        if job.status == Job.Status.RUNNING and job.lease_until < timezone.now():
+            lapsed.append(job.pk)
+        return real(coroutine, *args, **kwargs)
+
+    monkeypatch.setattr(bridge, "run", watched)
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([dirs.template], attributes={"office": "Leeds"})
+    move = drive(lifecycle.request_change(identity, change, actor="system"))
+    for kind in ("entra", "okta"):
+        dirs.behave(kind, latency_ms=0)
+    assert move.status == Job.Status.SUCCEEDED, move.error
+    assert lapsed == [] and move.runs == 1
+
+
+class Killed(BaseException):
+    """What a SIGKILL leaves of a run: nothing after this point happens."""
+
+
+@pytest.mark.parametrize(
+    ("call", "batch"), [("entra $batch", 2), ("okta create", 3), ("scim create", 7)]
+)
+def test_a_join_killed_after_a_call_then_a_leave_ends_left_everywhere(
+    on_sandbox, monkeypatch, call, batch
+):
+    """The worker dies after the directory took a call and before its outcome is written
+    (the step stays Running, the account's id may be unknown); a leave is asked meanwhile.
+    Once the lease has run out, the join is finished by another run and the leave follows:
+    one account per directory, created once (a re-sent create links it), and left."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"kill{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    app = make_app(on_sandbox, "full", groups=["sales", "general"])
+    scim = connect(dirs.tenant, app, "Slack")
+    dirs.template.scim_apps = [{"connection": scim.pk, "groups": ["sales", "general"]}]
+    dirs.template.save()
+    real, calls = steps_module.write_outcomes, []
+
+    def killed_at_the_batch(job, account, steps, settled):
+        calls.append(steps[0].action)
+        if len(calls) == batch:
+            raise Killed
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", killed_at_the_batch)
+    join = onboard(dirs)
+    with pytest.raises(Killed):
+        executor.execute(join.pk)
+    monkeypatch.setattr(steps_module, "write_outcomes", real)
+    assert Step.objects.filter(job=join, status=Step.Status.RUNNING).count() >= 1
+    identity = Identity.objects.get(pk=join.identity_id)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    lease_runs_out(join)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
+    upn = identity.username
+    [entra] = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert entra["accountEnabled"] is False and entra["licenses"] == []
+    assert [g for g in entra["groups"] if "dynamic" not in g] == []
+    assert entra["appRoleAssignments"] == []
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == upn]
+    assert okta["status"] == "SUSPENDED"
+    assert not any(
+        okta["id"] in g["members"] for g in okta_state["groups"] if g["type"] != "BUILT_IN"
+    )
+    assert not any(okta["id"] in a["user_ids"] for a in okta_state["apps"])
+    [held] = [u for u in app.state()["users"] if u["userName"] == upn]
+    assert held["active"] is False and app.groups_of(held["id"]) == set()
+    assert join.steps.filter(action="create_user").count() == 3  # one per directory, once
+
+
+def test_a_read_back_that_has_not_caught_up_never_verifies_a_later_ask(on_sandbox, monkeypatch):
+    """A move to Support (Sales out, VPN Users in) is applied; the move back to Sales is
+    asked before the read-back, which Entra serves from a replica that has not caught up:
+    it still shows Sales and not VPN Users, which is what the newest ask wants. That read
+    contradicts what the round has just done: it must not verify anything."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"stale{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = drive(onboard(dirs))
+    identity = Identity.objects.get(pk=join.identity_id)
+    dirs.behave("entra", read_lag_ms=1500)
+    real, asked = executor.end_round, []
+
+    def then_asked_back(job):
+        if not asked:  # the move's round is applied: the move back comes before its read
+            person = Identity.objects.get(pk=identity.pk)
+            change = lifecycle.ChangeRequest([dirs.template])
+            asked.append(lifecycle.request_change(person, change, actor="system"))
+        return real(job)
+
+    monkeypatch.setattr(executor, "end_round", then_asked_back)
+    change = lifecycle.ChangeRequest([support])
+    move = drive(lifecycle.request_change(identity, change, actor="system"))
+    back = drive(asked[0])
+    assert (move.status, back.status) == (Job.Status.SUCCEEDED, Job.Status.SUCCEEDED)
+    dirs.behave("entra", read_lag_ms=0)
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+@pytest.mark.parametrize("kind", ["entra", "okta"])
+def test_a_create_sent_again_before_the_directory_shows_the_first_links_it(
+    on_sandbox, monkeypatch, kind
+):
+    """The create reached the directory but its answer was lost (here the worker died; a
+    timeout does the same) and it is sent again while the new account is not replicated:
+    "already exists", and the look-up of who holds the name finds nobody yet. That is the
+    first attempt's account: the step waits for it and links it, it does not fail the job
+    (and skip the directory's other steps)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"again{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    dirs.behave(kind, replication_lag_ms=1500)
+    real = steps_module.write_outcomes
+
+    def killed_at_the_create(job, account, steps, settled):
+        if steps[0].action == "create_user" and steps[0].connection.kind == kind:
+            raise Killed
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", killed_at_the_create)
+    join = onboard(dirs)
+    with pytest.raises(Killed):
+        drive(join)
+    monkeypatch.setattr(steps_module, "write_outcomes", real)
+    lease_runs_out(join)
+    join = drive_in_time(join)
+    dirs.behave(kind, replication_lag_ms=0)
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    created = join.steps.get(action="create_user", connection__kind=kind)
+    assert created.result.get("linked") and created.attempts >= 2
+    upn = join.identity.username
+    assert len([u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]) == 1
+    assert len([u for u in dirs.okta_state()["users"] if u["profile"]["login"] == upn]) == 1
+
+
+def drive_in_time(job: Job, runs: int = 40) -> Job:
+    """As `drive`, but each come-back time is waited out (3 s at most): a directory's lag
+    passes in real time."""
+    for _ in range(runs):
+        outcome = run_now(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            return job
+        time.sleep(min(outcome.retry_in or 0.05, 3.0))
+    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
