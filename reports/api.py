@@ -236,6 +236,21 @@ class AuditEventOut(Schema):
     after: Any = Field(description="The target after the change (JSON), if recorded.")
     job_id: str
     request_id: str
+    # The rest of what the event's hash covers, losslessly (as the CSV export's columns), so
+    # that an auditor can check the JSON as docs/audit.md checks a CSV export.
+    timestamp_utc: str = Field(description="The time in UTC with microseconds and offset.")
+    actor_kind: str
+    actor_username: str
+    actor_user_id: int | None
+    tenant_id: int | None
+    tenant_name: str
+    client_request_id: str
+    source_ip: str | None
+    chain: str
+    seq: int
+    prev_hash: str
+    hash: str
+    key_id: str
 
     @staticmethod
     def of(event: AuditEvent, slugs: dict[int, str]) -> dict:
@@ -254,6 +269,19 @@ class AuditEventOut(Schema):
             "after": event.after,
             "job_id": event.job_id,
             "request_id": event.request_id,
+            "timestamp_utc": audit_csv.utc_timestamp(event.timestamp),
+            "actor_kind": event.actor_kind,
+            "actor_username": event.actor_username,
+            "actor_user_id": event.actor_user_id,
+            "tenant_id": event.tenant_id,
+            "tenant_name": event.tenant_name,
+            "client_request_id": event.client_request_id,
+            "source_ip": event.source_ip,
+            "chain": event.chain_key,
+            "seq": event.seq,
+            "prev_hash": event.prev_hash,
+            "hash": event.hash,
+            "key_id": event.key_id,
         }
 
 

@@ -65,7 +65,7 @@ def stream(events: QuerySet[AuditEvent]) -> Iterator[str]:
 
 def row(event: AuditEvent) -> tuple:
     return (
-        event.timestamp.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        utc_timestamp(event.timestamp),
         event.tenant_name,
         event.actor_username,
         event.actor_display,
@@ -89,6 +89,11 @@ def row(event: AuditEvent) -> tuple:
         "" if event.actor_user_id is None else event.actor_user_id,
         "" if event.tenant_id is None else event.tenant_id,
     )
+
+
+def utc_timestamp(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC, with microseconds (the hash covers them) and the offset."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _cell(value) -> str:

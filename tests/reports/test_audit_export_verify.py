@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -122,3 +123,26 @@ def test_a_row_edited_in_the_database_fails_in_its_export(
         f"chain tenant:{victim.tenant_id} seq {victim.seq}: edited: its content "
         "does not match its hash"
     ]
+
+
+def test_the_apis_json_events_verify_with_the_same_rules(alpha, msp_admin, verify_export, tmp_path):
+    """The API's JSON carries every hashed field, so its events check like the CSV's."""
+    from tests.api.conftest import ApiClient, token_for
+
+    record("job.retry", actor=alpha.technician, tenant=alpha.tenant, before={"x": 1.0})
+    record("settings.change", actor=msp_admin, target=("settings", 1, "=MSP"))
+    items = ApiClient(token_for(msp_admin)).get("/api/v1/audit-events").json()["items"]
+    assert {"job.retry", "settings.change"} <= {item["action"] for item in items}
+    path = tmp_path / "from-json.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        names = ["actor", "tenant", *sorted(set(items[0]) - {"actor", "tenant"})]
+        writer = csv.DictWriter(out, names)
+        writer.writeheader()
+        for item in items:
+            row = {k: "" if v is None else v for k, v in item.items()}
+            row["actor"] = item["actor_display"]
+            row["tenant"] = item["tenant_name"]
+            for key in ("before", "after"):
+                row[key] = "" if item[key] is None else json.dumps(item[key])
+            writer.writerow(row)
+    assert verify_export(str(path), _keys()) == []
