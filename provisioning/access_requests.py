@@ -438,14 +438,14 @@ def grant_finished(job: Job, status: str) -> None:
     access_request = AccessRequest.objects.filter(pk=job.options.get("access_request")).first()
     if access_request is None:
         return
-    ok = status == Job.Status.SUCCEEDED
+    ok, was = status == Job.Status.SUCCEEDED, access_request.status
     if job.kind == Job.Kind.GRANT:
         added = _added_by(job, access_request.resource)
         AccessRequest.objects.filter(pk=access_request.pk).update(
             status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
         )
         if ok and access_request.extends_id:
-            _hand_over(access_request)
+            _hand_over(access_request, job)
         access_request.refresh_from_db()
         kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
         emit_event(kind, access_request, error=job.error if not ok else "")
@@ -455,6 +455,28 @@ def grant_finished(job: Job, status: str) -> None:
         AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
     else:
         AccessRequest.objects.filter(pk=access_request.pk).update(status=Status.GRANTED)
+    access_request.refresh_from_db(fields=["status", "added_access"])
+    _record_job_outcome(access_request, job, was, ok)
+
+
+def _record_job_outcome(access_request: AccessRequest, job: Job, was: str, ok: bool) -> None:
+    """When access was actually given or taken away (the job.finish beside it names only
+    the job): the request's move, by the system, in the person's tenant chain."""
+    record(
+        "access.job_outcome",
+        actor="system",
+        tenant=access_request.tenant,
+        target=access_request.identity,
+        before={"status": was},
+        after={
+            "request": access_request.pk,
+            "resource": access_request.resource.name,
+            "status": access_request.status,
+            "added_access": access_request.added_access,
+        },
+        result="success" if ok else "failure",
+        job_id=job.pk,
+    )
 
 
 def _added_by(job: Job, resource) -> bool:
@@ -467,10 +489,24 @@ def _added_by(job: Job, resource) -> bool:
     return any(resource.remote_id in step.params.values() for step in adds)
 
 
-def _hand_over(extension: AccessRequest) -> None:
+def _hand_over(extension: AccessRequest, job: Job) -> None:
     """An approved extension replaces the grant it extends (which ends without removal)."""
     old = extension.extends
-    AccessRequest.objects.filter(pk=old.pk, status=Status.GRANTED).update(status=Status.ENDED)
+    if AccessRequest.objects.filter(pk=old.pk, status=Status.GRANTED).update(status=Status.ENDED):
+        record(
+            "access.end",
+            actor="system",
+            tenant=old.tenant,
+            target=old.identity,
+            before={"status": Status.GRANTED},
+            after={
+                "request": old.pk,
+                "resource": old.resource.name,
+                "ends_as": Status.ENDED,
+                "reason": f"Replaced by its extension, request {extension.pk}.",
+            },
+            job_id=job.pk,
+        )
     AccessRequest.objects.filter(pk=extension.pk).update(
         added_access=old.added_access or extension.added_access
     )

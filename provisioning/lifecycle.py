@@ -276,15 +276,17 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
     return job
 
 
-def after_job(job: Job, status: str) -> None:
+def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
     """Registered with the engine (`engine.outcomes`): a job verified the person's newest
     desired state, so their status follows it: a joiner (on or after the start date) is
-    active, a leaver has left (and the hard delete of the leave's options is scheduled)."""
+    active, a leaver has left (and the hard delete of the leave's options is scheduled).
+    What changed goes into the job's job.finish event, for the trail."""
     if status != Job.Status.SUCCEEDED or job.identity_id is None:
-        return
+        return None
     identity = job.identity  # locked and read by the engine in this transaction
     if job.converged_version != identity.desired_version:
-        return  # a later action is on its way: its own job moves the status
+        return None  # a later action is on its way: its own job moves the status
+    was, after = identity.status, {}
     if identity.status == Identity.Status.JOINER and is_live(identity):
         identity.status = Identity.Status.ACTIVE
     elif identity.status == Identity.Status.LEAVER and _leave_done(identity, job):
@@ -292,10 +294,15 @@ def after_job(job: Job, status: str) -> None:
         days = (identity.leave_options or {}).get("delete_after_days")
         already = identity.jobs.filter(kind=Job.Kind.DELETE, status=Job.Status.SCHEDULED)
         if days is not None and not already.exists():
-            schedule_deletion(identity, days, leave_job=job)
+            deletion = schedule_deletion(identity, days, leave_job=job)
+            after = {
+                "hard_delete_job_id": deletion.pk,
+                "hard_delete_not_before": deletion.not_before.isoformat(),
+            }
     else:
-        return
+        return None
     identity.save(update_fields=["status", "updated_at"])
+    return {"person_status": was}, {"person_status": identity.status, **after}
 
 
 def _leave_done(identity: Identity, job: Job) -> bool:

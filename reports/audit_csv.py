@@ -1,7 +1,8 @@
 """The audit export: the filtered events as CSV, streamed, for Excel as much as for scripts.
 
 A UTF-8 byte order mark first (Excel then reads UTF-8), CRLF lines, and every cell that a
-spreadsheet would take for a formula written with a leading quote (provisioning.bulk.export).
+spreadsheet would take for a formula (or that starts with a quote) written with a leading quote.
+Every field an event's hash covers is a column, so an export verifies on its own.
 Rows are read ``iterator(chunk_size=...)`` and written a chunk at a time: a million events
 cost constant memory, and the first bytes leave before the last row is read.
 """
@@ -9,6 +10,7 @@ cost constant memory, and the first bytes leave before the last row is read.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -40,6 +42,12 @@ HEADER = (
     "seq",
     "key_id",
     "hash",
+    # Added after the first release, so at the end: with these an export carries every field
+    # its hashes cover, and an auditor can verify it without the portal (docs/audit.md).
+    "prev_hash",
+    "actor_kind",
+    "actor_user_id",
+    "tenant_id",
 )
 
 
@@ -49,7 +57,7 @@ def stream(events: QuerySet[AuditEvent]) -> Iterator[str]:
     writer.writerow(HEADER)
     yield BOM + _drain(buffer)
     for n, event in enumerate(events.iterator(chunk_size=CHUNK_SIZE), start=1):
-        writer.writerow([neutralise(cell) for cell in row(event)])
+        writer.writerow([_cell(cell) for cell in row(event)])
         if n % CHUNK_SIZE == 0:
             yield _drain(buffer)
     yield _drain(buffer)
@@ -57,7 +65,7 @@ def stream(events: QuerySet[AuditEvent]) -> Iterator[str]:
 
 def row(event: AuditEvent) -> tuple:
     return (
-        event.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        utc_timestamp(event.timestamp),
         event.tenant_name,
         event.actor_username,
         event.actor_display,
@@ -76,7 +84,23 @@ def row(event: AuditEvent) -> tuple:
         event.seq,
         event.key_id,
         event.hash,
+        event.prev_hash,
+        event.actor_kind,
+        "" if event.actor_user_id is None else event.actor_user_id,
+        "" if event.tenant_id is None else event.tenant_id,
     )
+
+
+def utc_timestamp(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC, with microseconds (the hash covers them) and the offset."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _cell(value) -> str:
+    """Formula-safe, and reversible: a cell that starts with ' gets one more, so removing one
+    leading ' from any cell that has one gives back the value that was hashed."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith("'") else neutralise(text)
 
 
 def _json(value) -> str:

@@ -116,12 +116,17 @@ def save_person(data: dict, *, person=None, actor, request=None):
         TenantAssignment.objects.bulk_create(
             TenantAssignment(user=person, tenant=t) for t in data["tenants"]
         )
+        after = staff_snapshot(person)
+        if data.get("password"):
+            # Whoever sets a password could sign in as the person: that it changed is on
+            # the record (never the password; a boolean survives the redaction).
+            after["password_changed"] = True
         record(
             "staff.create" if creating else "staff.update",
             actor=actor,
             target=person,
             before=before,
-            after=staff_snapshot(person),
+            after=after,
             request=request,
         )
     return person

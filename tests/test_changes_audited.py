@@ -174,3 +174,57 @@ def test_dashboard_names_quarantined_connections_of_my_tenants_only(client, alph
     page = client.get(reverse("dashboard")).content.decode()
     assert "Connections in quarantine" in page and "27 of the last 50 calls failed" in page
     assert "Bravo is down" not in page
+
+
+def test_a_verified_leave_records_the_status_change_and_the_scheduled_hard_delete(alpha):
+    """The system changes the person (leaver -> left) and schedules their hard delete when
+    a leave is verified: the job's job.finish event says both, beside the job's outcome."""
+    from provisioning.engine.executor import end
+    from provisioning.models import Identity, Job
+
+    person = alpha.identity
+    person.status, person.leave_options = Identity.Status.LEAVER, {"delete_after_days": 30}
+    person.save()
+    leave = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=person,
+        kind=Job.Kind.LEAVE,
+        status=Job.Status.RUNNING,
+        converged_version=person.desired_version,
+    )
+    end(leave, Job.Status.SUCCEEDED, {})
+    event = AuditEvent.objects.get(action="job.finish", job_id=str(leave.pk))
+    deletion = Job.objects.get(identity=person, kind=Job.Kind.DELETE)
+    assert event.actor_kind == "system" and event.tenant_id == alpha.tenant.pk
+    assert (event.target_type, event.target_id) == ("provisioning.identity", str(person.pk))
+    assert event.before == {"person_status": "leaver"}
+    assert event.after["status"] == "succeeded" and event.after["person_status"] == "left"
+    assert event.after["hard_delete_job_id"] == deletion.pk
+    assert event.after["hard_delete_not_before"] == deletion.not_before.isoformat()
+
+
+def test_a_password_set_by_an_admin_is_in_the_staff_event(client, msp_admin, alpha):
+    """An admin who sets someone's password could sign in as them: the trail must say the
+    password was changed (never what to), and a plain edit must not look like one."""
+    client.force_login(msp_admin)
+    person = alpha.technician
+    url = reverse("staff_edit", kwargs={"person_id": person.pk})
+    staff = {
+        "username": person.username,
+        "first_name": "Renamed",
+        "last_name": person.last_name,
+        "email": person.email or "tech@alpha.test",
+        "role": "technician",
+        "tenants": [alpha.tenant.pk],
+        "password": "",
+        "is_active": "on",
+    }
+    before = AuditEvent.objects.count()
+    assert client.post(url, staff).status_code == 302
+    plain = one_new_event(before, "staff.update")
+    assert plain.after["first_name"] == "Renamed" and not plain.after.get("password_changed")
+
+    assert client.post(url, {**staff, "password": "another-long-passphrase-2"}).status_code == 302
+    event = one_new_event(before + 1, "staff.update")
+    assert event.after["password_changed"] is True
+    assert "passphrase" not in str(event.after)

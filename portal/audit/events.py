@@ -23,6 +23,8 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
+from portal.models import Role, role_of
+
 from .context import current_channel
 from .models import (
     GENESIS_HASH,
@@ -320,6 +322,9 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     username = actor.get_username()
     full_name = actor.get_full_name() if hasattr(actor, "get_full_name") else ""
     display = full_name or username
+    if role := role_of(actor):
+        # In what capacity, as it was then: a later role change does not rewrite the event.
+        display = f"{display} ({Role(role).label})"
     if channel := current_channel():
         display = f"{display} via {channel}"
     return {

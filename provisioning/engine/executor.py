@@ -518,13 +518,14 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             setattr(job, name, value)
         if status == Job.Status.SUCCEEDED:
             serial.converged(job)
-        outcomes.job_finished(job, status)
+        changed_before, changed_after = outcomes.job_finished(job, status)
         record(
             "job.finish",
             actor="system",
             tenant=job.tenant,
             target=job.identity,
-            after=_finish_record(status, counts, error, fields),
+            before=changed_before or None,
+            after={**_finish_record(status, counts, error, fields), **changed_after},
             result="success" if status == Job.Status.SUCCEEDED else "failure",
             job_id=job.pk,
         )

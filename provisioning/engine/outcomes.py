@@ -15,7 +15,9 @@ from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.models import Job
 from tenants.models import DirectoryConnection
 
-JobFinished = Callable[[Job, str], None]
+# What a callback changed, as (before, after) for the job's job.finish event; None: nothing.
+Noted = tuple[dict, dict] | None
+JobFinished = Callable[[Job, str], Noted]
 AccountRead = Callable[[DirectoryConnection, DirectoryUser, AccessState], None]
 
 _on_finished: list[JobFinished] = []
@@ -30,9 +32,16 @@ def on_job_finished(callback: JobFinished) -> JobFinished:
     return callback
 
 
-def job_finished(job: Job, status: str) -> None:
+def job_finished(job: Job, status: str) -> tuple[dict, dict]:
+    """Run the callbacks; what they changed, (before, after), for the job.finish event the
+    caller records in the same transaction, so the trail says what the job's end did."""
+    before: dict = {}
+    after: dict = {}
     for callback in _on_finished:
-        callback(job, status)
+        if noted := callback(job, status):
+            before.update(noted[0])
+            after.update(noted[1])
+    return before, after
 
 
 def on_account_read(callback: AccountRead) -> AccountRead:

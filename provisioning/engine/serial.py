@@ -103,16 +103,18 @@ def _settle(other: Job, by: Job) -> None:
     other.save(
         update_fields=["status", "converged_version", "verification", "started_at", "finished_at"]
     )
-    outcomes.job_finished(other, Job.Status.SUCCEEDED)
+    changed_before, changed_after = outcomes.job_finished(other, Job.Status.SUCCEEDED)
     record(
         "job.finish",
         actor="system",
         tenant=other.tenant,
         target=other.identity,
+        before=changed_before or None,
         after={
             "status": other.status,
             "desired_version": by.converged_version,
             "verified_by_job": by.pk,
+            **changed_after,
         },
         job_id=other.pk,
     )

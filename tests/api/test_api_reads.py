@@ -310,6 +310,22 @@ def test_audit_filters(alpha, bravo, msp_admin, api_as):
     assert "Entra" in targets(until=(timezone.now() + timedelta(minutes=1)).isoformat())
 
 
+def test_an_audit_export_beyond_its_limit_is_refused_not_cut_short(
+    alpha, bravo, msp_admin, api_as, monkeypatch
+):
+    """An auditor must never get a silently truncated trail that looks complete."""
+    from reports import api as reports_api
+
+    audit_world(alpha, bravo, msp_admin)
+    monkeypatch.setattr(reports_api, "MAX_AUDIT_EXPORT_ROWS", 3)
+    client = api_as(msp_admin)
+    response = client.get("/api/v1/audit-events.csv")
+    assert_problem(response, 400)
+    assert "narrow" in response.json()["detail"]
+    body = b"".join(client.get("/api/v1/audit-events.csv", tenant="alpha").streaming_content)
+    assert body.decode("utf-8-sig").count("\r\n") == 3  # the header and both events
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -185,6 +185,9 @@ def test_record_all_appends_in_order_under_one_head_per_chain(alice, contoso, fa
 def test_an_append_is_a_locked_read_of_the_head_and_one_write(alice, contoso):
     """PostgreSQL: the head's SELECT ... FOR UPDATE, then its UPDATE and the events' INSERT
     as one statement. SQLite (no data-modifying WITH): the UPDATE on its own."""
+    from portal.models import role_of
+
+    role_of(alice)  # the actor's role, read once per user (a request's access check has)
     with CaptureQueriesContext(connection) as first:
         record("tenant.create", actor=alice, tenant=contoso)
     with CaptureQueriesContext(connection) as next_:
@@ -200,4 +203,17 @@ def test_an_append_is_a_locked_read_of_the_head_and_one_write(alice, contoso):
     head = AuditChainHead.objects.get(chain_key="tenant:101")
     assert (head.seq, head.hash) == (2, event.hash) and head.signature_problem() is None
     assert AuditEvent.objects.get(pk=event.pk).hash == event.hash
+    assert verify_all().ok
+
+
+def test_a_persons_event_names_their_role_then(alpha):
+    """Who acted, and in what capacity at the time: a later role change does not rewrite it."""
+    from portal.audit.context import acting_through, request_scope
+
+    event = record("tenant.update", actor=alpha.technician, tenant=alpha.tenant)
+    assert event.actor_display.endswith("(Technician)")
+    with request_scope():
+        acting_through("API token “RMM”")
+        via = record("job.retry", actor=alpha.client_admin, tenant=alpha.tenant)
+    assert via.actor_display.endswith("(Client admin) via API token “RMM”")
     assert verify_all().ok

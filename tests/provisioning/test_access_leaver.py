@@ -1,8 +1,12 @@
 """A leaver's access requests close with the offboarding: nothing stays pending or granted."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from provisioning import access_requests as ar
 from provisioning.engine.outcomes import job_finished
 from provisioning.models import AccessRequest, Identity, Job
 from tests.provisioning.test_views_access import file, granted, no_enqueue, vpn, wiki  # noqa: F401
@@ -63,3 +67,66 @@ def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enque
     assert grant.status == AccessRequest.Status.GRANTED
     assert ar.end_due_grants(now=later + timedelta(minutes=1)) == 0
     assert Job.objects.filter(kind=Job.Kind.REVOKE).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "start", "final"),
+    [
+        (Job.Kind.GRANT, Job.Status.SUCCEEDED, "approved", "granted"),
+        (Job.Kind.GRANT, Job.Status.FAILED, "approved", "failed"),
+        (Job.Kind.REVOKE, Job.Status.SUCCEEDED, "granted", "ended"),
+        (Job.Kind.REVOKE, Job.Status.FAILED, "granted", "granted"),
+    ],
+)
+def test_a_grant_or_removal_job_records_what_became_of_the_request(
+    alpha,
+    vpn,  # noqa: F811
+    no_enqueue,  # noqa: F811
+    kind,
+    outcome,
+    start,
+    final,
+):
+    """The system moves the request when its job ends: the trail says when access was
+    actually given or taken away, not only that a job finished."""
+    filed = file(alpha, vpn)
+    AccessRequest.objects.filter(pk=filed.pk).update(status=start)
+    job = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=kind,
+        options={"access_request": filed.pk},
+    )
+    job_finished(job, outcome)
+    filed.refresh_from_db()
+    assert filed.status == final
+    event = AuditEvent.objects.filter(action="access.job_outcome").get()
+    assert event.actor_kind == "system" and event.job_id == str(job.pk)
+    assert event.tenant_id == alpha.tenant.pk and event.target_id == str(alpha.identity.pk)
+    assert event.before == {"status": start}
+    assert event.after["status"] == final and event.after["request"] == filed.pk
+    assert event.after["resource"] == "Alpha VPN"
+    assert event.result == ("success" if outcome == Job.Status.SUCCEEDED else "failure")
+
+
+def test_an_extension_granted_records_the_end_of_the_grant_it_replaces(alpha, vpn, no_enqueue):  # noqa: F811
+    old = granted(file(alpha, vpn))
+    extension = ar.extend(
+        old,
+        ends_at=timezone.now() + timedelta(days=20),
+        reason="Longer project",
+        actor=alpha.technician,
+    )
+    AccessRequest.objects.filter(pk=extension.pk).update(status="approved")
+    job = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.GRANT,
+        options={"access_request": extension.pk},
+    )
+    job_finished(job, Job.Status.SUCCEEDED)
+    old.refresh_from_db()
+    assert old.status == AccessRequest.Status.ENDED
+    ended = AuditEvent.objects.get(action="access.end")
+    assert ended.after["request"] == old.pk and ended.actor_kind == "system"
+    assert str(extension.pk) in ended.after["reason"]
