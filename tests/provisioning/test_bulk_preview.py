@@ -2,7 +2,8 @@
 line, nothing is queued before the technician confirms, and confirming queues only the valid
 rows. Usernames are checked against the portal and a real sandbox directory."""
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -180,6 +181,9 @@ def test_template_imports_cleanly(client, dirs):
     offboard = client.get(url + "?kind=offboard").content
     response = upload(client, dirs.tenant, offboard, kind="offboard", **OFFBOARD_OPTIONS)
     assert "The file has its header but no rows" in response.content.decode()
+    # the example's leave_at is one the file would take (today or later), not a past date
+    example = re.search(r"(\d{4}-\d{2}-\d{2}) 17:30 \(leave_at\)", offboard.decode("utf-8-sig"))
+    assert example and date.fromisoformat(example.group(1)) > clock.tenant_today(dirs.tenant)
 
 
 def test_a_tenant_with_a_scim_app_previews_its_rows(client, on_sandbox):
