@@ -83,8 +83,8 @@ class TenantForm(forms.ModelForm):
         self.fields["time_zone"].choices = [(z, z) for z in zones]
         self.fields["name"].validators.append(no_markup)
         self.fields["notes"].validators.append(no_markup)
-        if self.instance.pk:
-            self.initial["tags"] = ", ".join(self.instance.tags)
+        # Always: a new tenant's default list would otherwise show (and save) as "[]".
+        self.initial["tags"] = ", ".join(self.instance.tags or [])
 
     def clean_primary_domain(self) -> str:
         return clean_domain(self.cleaned_data["primary_domain"])

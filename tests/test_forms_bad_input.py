@@ -138,3 +138,12 @@ def test_msp_admin_cannot_demote_themselves(client, msp_admin):
     assert "cannot take your own MSP admin role away" in response.content.decode()
     msp_admin.profile.refresh_from_db()
     assert msp_admin.profile.role == "msp_admin"
+
+
+def test_new_tenant_form_starts_with_no_tags(client, msp_admin):
+    """The empty form's tags box is empty: it showed the model's default list as "[]",
+    which saving as it was made a tag "[]" on the new tenant."""
+    client.force_login(msp_admin)
+    form = client.get(reverse("tenant_create")).context["form"]
+    assert form["tags"].value() in ("", None)
+    assert 'value="[]"' not in client.get(reverse("tenant_create")).content.decode()
