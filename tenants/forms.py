@@ -12,6 +12,10 @@ DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 256
 EXPIRY_HELP = (
+    "Optional; alert e-mails warn 30, 7 and 1 days before. The directory does not tell the "
+    "portal when a token ends, so this date is the one used."
+)
+ENTRA_EXPIRY_HELP = (
     "Optional; alert e-mails warn 30, 7 and 1 days before. Entra's is read from the app "
     "registration when the app may (Application.Read.All), and this date is used otherwise."
 )
@@ -138,6 +142,7 @@ class ConnectionForm(forms.ModelForm):
 
     secret = forms.CharField(widget=SecretInput(), required=False, max_length=2000, strip=True)
     secret_label = "Secret"  # noqa: S105 - a label
+    expiry_help = EXPIRY_HELP  # Entra's form says where its date comes from
     bound_fields: tuple[str, ...] = ()  # what the secret is bound to (DirectoryConnection)
 
     def __init__(self, *args, **kwargs):
@@ -147,7 +152,7 @@ class ConnectionForm(forms.ModelForm):
             self.fields["secret"].help_text = "Leave blank to keep the stored value."
         self.fields["secret_expires_on"].widget = forms.DateInput(attrs={"type": "date"})
         self.fields["secret_expires_on"].label = "Credential expires on"
-        self.fields["secret_expires_on"].help_text = EXPIRY_HELP
+        self.fields["secret_expires_on"].help_text = self.expiry_help
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"]
@@ -202,6 +207,7 @@ def allowed_endpoint(service: endpoints.Service, url: str) -> str:
 
 class EntraConnectionForm(ConnectionForm):
     secret_label = "Client secret"  # noqa: S105 - a label
+    expiry_help = ENTRA_EXPIRY_HELP
     bound_fields = ("directory_id", "client_id", "login_base_url", "graph_base_url")
     login_base_url = url_field(
         label="Sign-in URL",

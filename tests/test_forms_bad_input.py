@@ -147,3 +147,13 @@ def test_new_tenant_form_starts_with_no_tags(client, msp_admin):
     form = client.get(reverse("tenant_create")).context["form"]
     assert form["tags"].value() in ("", None)
     assert 'value="[]"' not in client.get(reverse("tenant_create")).content.decode()
+
+
+@pytest.mark.parametrize("kind", ["okta", "scim"])
+def test_okta_and_scim_forms_do_not_speak_of_entra(client, msp_admin, kind):
+    """The expiry's help named Entra's app registration on the Okta and SCIM forms too."""
+    tenant = Tenant.objects.create(name="Foxtrot", slug="foxtrot", primary_domain="fox.test")
+    client.force_login(msp_admin)
+    url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": kind})
+    body = client.get(url).content.decode()
+    assert "Credential expires on" in body and "Entra" not in body
