@@ -76,6 +76,17 @@ def test_people_lists_the_accounts_nobody_manages_beside_the_managed(client, alp
     assert "Unmanaged" in body and "Managed" in body
 
 
+def test_onboarded_by_names_who_did_it_never_a_dash(client, alpha):
+    """An identity onboarded without a staff member (the system, the HR webhook, SCIM) is
+    "Onboarded by" whoever its identity.onboard event names, not "–"."""
+    alpha.identity.created_by = None
+    alpha.identity.save(update_fields=["created_by"])
+    record("identity.onboard", actor="system", tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.technician)
+    body = client.get(identity_url(alpha)).content.decode()
+    assert "<dt>Onboarded by</dt><dd>System," in body
+
+
 def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
     record("identity.onboard", actor=bravo.technician, tenant=bravo.tenant, target=bravo.identity)
     client.force_login(alpha.technician)
