@@ -65,12 +65,12 @@ def test_technician_imports_a_csv_and_watches_it_finish(page, screenshot, on_san
 def test_offboarding_upload_starts_from_the_tenant_preset(page, screenshot, on_sandbox):
     dirs = sandbox_tenant(on_sandbox, "browseroff")
     OffboardingPreset.objects.create(tenant=dirs.tenant, okta_mode="deactivate",
-                                     delete_after_days=14, keep_groups=["All Staff"])  # fmt: skip
+                                     delete_after_days=14, keep_groups=["Staff"])  # fmt: skip
     sign_in(page, dirs.technician.username, PASSWORD)
     page.goto(f"/tenants/{dirs.tenant.slug}/bulk/upload/?kind=offboard")
     assert page.locator("#id_okta_mode").input_value() == "deactivate"
     assert page.locator("#id_delete_after_days").input_value() == "14"
-    assert page.locator("#id_keep_groups").input_value() == "All Staff"
+    assert page.locator("#id_keep_groups").input_value() == "Staff"
     page.set_input_files(
         "#id_file",
         files=[{"name": "leavers.csv", "mimeType": "text/csv",

@@ -296,3 +296,30 @@ def test_a_username_only_a_scim_app_holds_keeps_its_name_and_the_dry_run_shows_t
     assert row.data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"
     assert [p["kind"] for p in row.data["problems"]] == ["conflict"]
     assert row.data["problems"][0]["message"].startswith(f"{slack.label}: ada.lovelace@")
+
+
+def test_a_kept_group_no_directory_has_is_an_error_on_its_line(client, dirs):
+    """keep_groups "Staf" (a typo of Staff) would keep nothing and Staff would go: the row
+    is refused with the group named, as an unknown column is; a group the directory has,
+    in any case, passes."""
+    client.force_login(dirs.technician)
+    username = f"alan.turing@{dirs.tenant.primary_domain}"
+    header = ["username", "keep_groups"]
+    for kept, ok in (("staff;VPN Users", True), ("Staf", False)):
+        text = csv_text(header, [[username, kept]])
+        batch = batch_of(upload(client, dirs.tenant, text, kind="offboard", **OFFBOARD_OPTIONS))
+        row = batch.rows.get()
+        assert (batch.rows_valid == 1) is ok, row.errors
+        if not ok:
+            assert row.errors == [
+                f"keep_groups “Staf” is no group of {dirs.tenant.name}'s directories: check "
+                "its spelling (a group not kept is removed)."
+            ]
+        batch.status = Batch.Status.CANCELLED
+        batch.save(update_fields=["status"])
+    # the upload's own list is checked the same way
+    text = csv_text(["username"], [[username]])
+    response = upload(
+        client, dirs.tenant, text, kind="offboard", **(OFFBOARD_OPTIONS | {"keep_groups": "Staf"})
+    )
+    assert response.status_code == 200 and "“Staf” is no group" in response.content.decode()
