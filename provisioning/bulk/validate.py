@@ -255,7 +255,10 @@ class OnboardingCheck:
                 template.effective_domain,
             )  # fmt: skip
         except naming.NamingRuleError as exc:
-            errors.append(f"No username from the naming rule of {template.name}: {exc}")
+            errors.append(
+                f"No username from the naming rule of {template.name}: {exc} "
+                "Give one in the username column."
+            )
 
     def resolve_username(self, draft: _Draft) -> None:
         result, username = draft.result, draft.candidate
