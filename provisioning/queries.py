@@ -111,9 +111,12 @@ class DirectoryView:
     user: DirectoryUser | None = None
     attributes: list[AttributeRow] = field(default_factory=list)
     access: list[Comparison] = field(default_factory=list)
+    wanted: bool = True  # False: no account is desired here (an app no role or grant gives)
 
     @property
     def in_sync(self) -> bool:
+        if not self.wanted and self.user is None:
+            return not self.error
         return (
             not self.error
             and self.user is not None
@@ -160,7 +163,9 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
             user = None
     if user is None:
         user = await connector.find_user(desired.username)
-    view = DirectoryView(connection, user=user)
+    view = DirectoryView(connection, user=user, wanted=desired.present)
+    if user is None and not desired.present:
+        return view  # nothing there, and nothing wanted: no rows to compare
     if user is None:
         view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
         view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())

@@ -19,6 +19,7 @@ from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db
 
@@ -196,6 +197,17 @@ def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
     assert 'sign-in <span class="bad">blocked' in body
     assert "in sync" in body and "differs" not in body
     assert "not changed at a leave" in body  # the department row, shown but not compared
+
+
+def test_an_app_no_role_gives_is_no_account_as_desired(client, fabrikam, on_sandbox):
+    """A SCIM app the person's templates do not give holds no account by design: the page
+    says so, not "no account … yet" in warning colours beside a missing display name."""
+    connect(fabrikam.tenant, make_app(on_sandbox, "slack"))
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    slack = body[body.index("Slack") :]
+    assert "no account, as desired" in slack and "yet" not in slack
+    assert "Display name" not in slack
 
 
 def test_unreadable_directory_says_so(client, fabrikam):
