@@ -348,3 +348,31 @@ def test_a_scim_app_no_template_gives_is_no_account_to_create(on_sandbox):
     assert (preview.selected, preview.adoptable) == (1, 1), preview.refused
     identity = adoption.adopt(ada, [made.template], "system")
     assert [a.connection.kind for a in identity.accounts.select_related("connection")] == ["entra"]
+
+
+def test_a_template_is_judged_in_a_scim_app_by_what_it_gives_there(on_sandbox):
+    """A template's directory groups, licences and apps are not an app's: someone with an
+    Entra account as Sales gives it and a Slack account is not told Sales "names access
+    their directory does not have (Staff, Sales, SPE_E3, Salesforce): a job would stop"."""
+    made = make_directories(on_sandbox, f"adoptscim{uuid.uuid4().hex[:6]}", kinds=("entra",))
+    app = make_app(on_sandbox, "slack")
+    connect(made.tenant, app)
+    entra_person(
+        made,
+        "ada",
+        groups=["Staff", "Sales"],
+        skus=["SPE_E3"],
+        apps=["Salesforce"],
+        department="Sales",
+        jobTitle="Account Executive",
+    )
+    app.add_user(f"ada@{made.tenant.primary_domain}", "Ada", "Existing")
+    read_inventory(made)
+    ada = person(made, "ada")
+    assert {a.connection.kind for a in ada.accounts.select_related("connection")} == {
+        "entra",
+        "scim",
+    }
+
+    sales = next(s for s in adoption_suggest.suggest_templates(ada) if s.template == made.template)
+    assert sales.unknown == {} and not sales.adds, sales.note
