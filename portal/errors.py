@@ -1,4 +1,4 @@
-"""The portal's 400, 403, 404 and 500 pages and its CSRF refusal, in the portal's layout.
+"""The portal's 400, 403, 404, 405 and 500 pages and its CSRF refusal, in the portal's layout.
 
 They say what happened and what to do, never how: no traceback, URL patterns or settings,
 whatever DEBUG is. An htmx request gets the message alone (`<page>#message`), the fragment
@@ -48,6 +48,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     # The exception's message ("No Tenant matches the given query.") stays out of the page.
     return _render(request, "404.html", 404)
+
+
+def method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
+    """A button's address opened as a link (Django's 405 has no body: the browser showed its
+    own blank error page)."""
+    response = _render(request, "405.html", 405)
+    response["Allow"] = allowed
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

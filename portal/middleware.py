@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal import mfa, signin
+from portal import errors, mfa, signin
 from portal.audit.context import request_scope
 
 
@@ -104,3 +104,26 @@ def _refusal_reason(request) -> str:
     if not getattr(request, "csrf_processing_done", False):
         return "CSRF check failed."
     return "Refused."
+
+
+# Machine endpoints answer in their own formats (JSON, SCIM): no HTML page for them.
+_MACHINE_PREFIXES = ("/api/", "/scim/", "/hooks/")
+
+
+class MethodNotAllowedPageMiddleware:
+    """A GET of a POST-only address (/logout/ typed, a job's retry opened in a tab) gets the
+    portal's 405 page instead of Django's empty response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and not getattr(response, "streaming", False)
+            and not response.content
+            and not request.path.startswith(_MACHINE_PREFIXES)
+        ):
+            return errors.method_not_allowed(request, response.get("Allow", ""))
+        return response

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "portal.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -404,11 +404,16 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
     return access_request
 
 
+NOTHING_TO_EXTEND = "This access has no end date: there is nothing to extend."
+
+
 def extend(access_request: AccessRequest, *, ends_at, reason: str, actor, http_request=None):
     """A longer grant is a new request that needs a new approval."""
     if access_request.status != Status.GRANTED:
         raise AccessRequestError("Only granted access can be extended.")
-    if access_request.ends_at and ends_at <= access_request.ends_at:
+    if access_request.ends_at is None:
+        raise AccessRequestError(NOTHING_TO_EXTEND)
+    if ends_at <= access_request.ends_at:
         raise AccessRequestError("An extension must end later than the current grant.")
     return file_request(
         access_request.identity,

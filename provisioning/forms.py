@@ -154,7 +154,11 @@ class OnboardingForm(forms.Form):
         try:
             username = naming.render(template.username_rule, *names, template.effective_domain)
         except naming.NamingRuleError as exc:
-            self.add_error("username", f"No username from the naming rule of {template}: {exc}")
+            self.add_error(
+                "username",
+                f"No username from the naming rule of {template}: {exc} "
+                "Enter one under Username override.",
+            )
             return
         if problem := username_too_long(username, self.kinds):
             self.add_error(

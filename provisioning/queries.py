@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from portal.audit.models import AuditEvent
 from provisioning.connectors import bridge
+from provisioning.connectors.app_roles import split_entry
 from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for
@@ -69,15 +70,24 @@ class Comparison:
     desired: tuple[str, ...]
     actual: tuple[str, ...]
 
+    def _held(self, wanted: str, have: set[str]) -> bool:
+        # A template names an app alone or with the role it gives ("Slack / Member",
+        # connectors/app_roles.py): either way the account holds the app.
+        if wanted.casefold() in have:
+            return True
+        app, role = split_entry(wanted) if self.label == "Apps" else (wanted, "")
+        return bool(role) and app.casefold() in have
+
     @property
     def missing(self) -> list[str]:
         have = {a.casefold() for a in self.actual}
-        return [d for d in self.desired if d.casefold() not in have]
+        return [d for d in self.desired if not self._held(d, have)]
 
     @property
     def extra(self) -> list[str]:
-        want = {d.casefold() for d in self.desired}
-        return [a for a in self.actual if a.casefold() not in want]
+        return [
+            a for a in self.actual if not any(self._held(d, {a.casefold()}) for d in self.desired)
+        ]
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,11 @@ class AttributeRow:
     name: str
     desired: str
     actual: str
+    compared: bool = True  # False: the engine does not keep it equal (a leaver, a blank)
 
     @property
     def matches(self) -> bool:
-        return (self.desired or "") == (self.actual or "")
+        return not self.compared or (self.desired or "") == (self.actual or "")
 
 
 @dataclass
@@ -100,9 +111,12 @@ class DirectoryView:
     user: DirectoryUser | None = None
     attributes: list[AttributeRow] = field(default_factory=list)
     access: list[Comparison] = field(default_factory=list)
+    wanted: bool = True  # False: no account is desired here (an app no role or grant gives)
 
     @property
     def in_sync(self) -> bool:
+        if not self.wanted and self.user is None:
+            return not self.error
         return (
             not self.error
             and self.user is not None
@@ -149,9 +163,11 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
             user = None
     if user is None:
         user = await connector.find_user(desired.username)
-    view = DirectoryView(connection, user=user)
-    view.attributes = _attribute_rows(desired, user)
+    view = DirectoryView(connection, user=user, wanted=desired.present)
+    if user is None and not desired.present:
+        return view  # nothing there, and nothing wanted: no rows to compare
     if user is None:
+        view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
         view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
@@ -161,6 +177,8 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
     if connector.supports_licences:
         licences = _names(await connector.licenses(), held.licenses)
     view.access = _comparisons(connector.supports_licences, desired, groups, licences, apps)
+    # After the reads: a SCIM app narrows what it holds once it has been discovered.
+    view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
     return view
 
 
@@ -187,13 +205,23 @@ ATTRIBUTE_LABELS = {
 }
 
 
-def _attribute_rows(desired: DesiredState, user: DirectoryUser | None) -> list[AttributeRow]:
+def _attribute_rows(
+    desired: DesiredState, user: DirectoryUser | None, compared: tuple[str, ...]
+) -> list[AttributeRow]:
+    """The attributes the directory holds (`compared`), compared as the planner compares
+    them (engine/planner.py `_changed_attributes`): a leave changes none, and a blank
+    desired value leaves the directory's own."""
     wanted = {"display_name": desired.display_name, **desired.attributes}
     have = user.attributes if user else {}
     return [
-        AttributeRow(label, str(wanted.get(name) or ""), str(have.get(name) or ""))
+        AttributeRow(
+            label,
+            str(wanted.get(name) or ""),
+            str(have.get(name) or ""),
+            compared=not desired.leaving and bool(wanted.get(name)),
+        )
         for name, label in ATTRIBUTE_LABELS.items()
-        if wanted.get(name) or have.get(name)
+        if name in compared and (wanted.get(name) or have.get(name))
     ]
 
 

@@ -264,12 +264,14 @@ def identity_directories(request: HttpRequest, tenant: str, identity_id: int) ->
 
 
 def _identity_context(identity) -> dict:
+    events = queries.audit_events_of(identity)
     return {
         "identity": identity,
         "tenant": identity.tenant,
         "jobs": identity.jobs.select_related("requested_by")[:50],
         "waiting_choice": identity.jobs.filter(status=Job.Status.NEEDS_CHOICE).first(),
-        "events": queries.audit_events_of(identity),
+        "events": events,
+        "onboarded_by": _onboarded_by(identity, events),
         "templates": identity.role_templates.all(),
         "attributes": [
             (label, identity.attributes[name])
@@ -277,6 +279,17 @@ def _identity_context(identity) -> dict:
             if identity.attributes.get(name)
         ],
     }
+
+
+def _onboarded_by(identity, events) -> str:
+    """Who onboarded them: the staff member, else whoever the onboarding's audit event
+    names (the system, the HR webhook, a SCIM client), never a bare dash."""
+    if identity.created_by is not None:
+        return identity.created_by.get_full_name() or identity.created_by.username
+    onboard = next((e for e in reversed(events) if e.action == "identity.onboard"), None)
+    if onboard is not None:
+        return onboard.actor_display or onboard.actor_username or "System"
+    return "System"
 
 
 # -- quarantine ----------------------------------------------------------------------------

@@ -155,6 +155,9 @@ def request_extend(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
     if access_request.status != AccessRequest.Status.GRANTED:
         messages.error(request, "Only granted access can be extended.")
         return redirect("access_request_detail", tenant=tenant, request_id=request_id)
+    if access_request.ends_at is None:
+        messages.error(request, ar.NOTHING_TO_EXTEND)
+        return redirect("access_request_detail", tenant=tenant, request_id=request_id)
     form = ExtendForm(posted(request), access_request=access_request)
     status = 200
     if request.method == "POST":

@@ -72,7 +72,12 @@ class ReportPeriodForm(forms.Form):
             self.add_error("start", "Give the first day of the period.")
         if end is None and "end" not in self.errors:
             self.add_error("end", "Give the last day of the period.")
-        if start and end and end < start:
+        if start and start > self.today:
+            # Nothing has happened in it: its zeros would read as "every operation succeeded".
+            self.add_error(
+                "start", "The period starts after today: nothing has happened in it yet."
+            )
+        elif start and end and end < start:
             self.add_error("end", "The last day comes before the first.")
         elif start and end and (end - start).days >= MAX_REPORT_DAYS:
             self.add_error("end", f"A report covers at most {MAX_REPORT_DAYS} days.")

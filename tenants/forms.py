@@ -13,6 +13,10 @@ DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 256
 EXPIRY_HELP = (
+    "Optional; alert e-mails warn 30, 7 and 1 days before. The directory does not tell the "
+    "portal when a token ends, so this date is the one used."
+)
+ENTRA_EXPIRY_HELP = (
     "Optional; alert e-mails warn 30, 7 and 1 days before. Entra's is read from the app "
     "registration when the app may (Application.Read.All), and this date is used otherwise."
 )
@@ -84,8 +88,8 @@ class TenantForm(forms.ModelForm):
         self.fields["time_zone"].choices = [(z, z) for z in zones]
         self.fields["name"].validators.append(no_markup)
         self.fields["notes"].validators.append(no_markup)
-        if self.instance.pk:
-            self.initial["tags"] = ", ".join(self.instance.tags)
+        # Always: a new tenant's default list would otherwise show (and save) as "[]".
+        self.initial["tags"] = ", ".join(self.instance.tags or [])
 
     def clean_primary_domain(self) -> str:
         return clean_domain(self.cleaned_data["primary_domain"])
@@ -139,6 +143,7 @@ class ConnectionForm(forms.ModelForm):
 
     secret = forms.CharField(widget=SecretInput(), required=False, max_length=2000, strip=True)
     secret_label = "Secret"  # noqa: S105 - a label
+    expiry_help = EXPIRY_HELP  # Entra's form says where its date comes from
     bound_fields: tuple[str, ...] = ()  # what the secret is bound to (DirectoryConnection)
 
     def __init__(self, *args, **kwargs):
@@ -148,7 +153,7 @@ class ConnectionForm(forms.ModelForm):
             self.fields["secret"].help_text = "Leave blank to keep the stored value."
         self.fields["secret_expires_on"].widget = forms.DateInput(attrs={"type": "date"})
         self.fields["secret_expires_on"].label = "Credential expires on"
-        self.fields["secret_expires_on"].help_text = EXPIRY_HELP
+        self.fields["secret_expires_on"].help_text = self.expiry_help
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"]
@@ -203,6 +208,7 @@ def allowed_endpoint(service: endpoints.Service, url: str) -> str:
 
 class EntraConnectionForm(ConnectionForm):
     secret_label = "Client secret"  # noqa: S105 - a label
+    expiry_help = ENTRA_EXPIRY_HELP
     bound_fields = ("directory_id", "client_id", "login_base_url", "graph_base_url")
     login_base_url = url_field(
         label="Sign-in URL",

@@ -144,3 +144,22 @@ def test_msp_admin_cannot_demote_themselves(client, msp_admin):
     assert "cannot take your own MSP admin role away" in response.content.decode()
     msp_admin.profile.refresh_from_db()
     assert msp_admin.profile.role == "msp_admin"
+
+
+def test_new_tenant_form_starts_with_no_tags(client, msp_admin):
+    """The empty form's tags box is empty: it showed the model's default list as "[]",
+    which saving as it was made a tag "[]" on the new tenant."""
+    client.force_login(msp_admin)
+    form = client.get(reverse("tenant_create")).context["form"]
+    assert form["tags"].value() in ("", None)
+    assert 'value="[]"' not in client.get(reverse("tenant_create")).content.decode()
+
+
+@pytest.mark.parametrize("kind", ["okta", "scim"])
+def test_okta_and_scim_forms_do_not_speak_of_entra(client, msp_admin, kind):
+    """The expiry's help named Entra's app registration on the Okta and SCIM forms too."""
+    tenant = Tenant.objects.create(name="Foxtrot", slug="foxtrot", primary_domain="fox.test")
+    client.force_login(msp_admin)
+    url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": kind})
+    body = client.get(url).content.decode()
+    assert "Credential expires on" in body and "Entra" not in body

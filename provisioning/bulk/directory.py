@@ -116,3 +116,42 @@ async def _find_all(connector, usernames: set[str]) -> tuple[set[str], str]:
     answers = await asyncio.gather(*(exists(u) for u in sorted(usernames)))
     found = {u for u, hit in zip(sorted(usernames), answers, strict=True) if hit}
     return found, errors[-1] if errors else ""
+
+
+class GroupNames:
+    """Every group of a tenant's directories and apps, by name and id (any case), read once
+    when first asked: a kept group the file names must be one of them, or the row would keep
+    nothing and the group it meant would be removed."""
+
+    def __init__(self, tenant: Tenant):
+        self.tenant = tenant
+        self._known: set[str] | None = None
+        self._unchecked = False
+
+    def _read(self) -> set[str] | None:
+        known: set[str] = set()
+        for connection in self.tenant.connections.order_by("kind", "pk"):
+            try:
+                groups = bridge.run(connector_for(connection).groups(), TIMEOUT_S)
+            except (CredentialError, ConnectorError, TimeoutError):
+                return None  # a directory that cannot answer: the names are not checked
+            known |= {g.name.casefold() for g in groups} | {g.id.casefold() for g in groups}
+        return known
+
+    def unknown(self, names: Iterable[str]) -> list[str]:
+        """The names no directory has (none when a directory could not be read)."""
+        names = [n for n in names if n]
+        if not names:
+            return []
+        if self._known is None:
+            self._known = self._read() or set()
+            self._unchecked = not self._known
+        if self._unchecked:
+            return []
+        return [n for n in names if n.casefold() not in self._known]
+
+    def message(self, name: str, column: str = "keep_groups ") -> str:
+        return (
+            f"{column}“{name}” is no group of {self.tenant.name}'s directories: check its "
+            "spelling (a group not kept is removed)."
+        )

@@ -59,9 +59,11 @@ def _comment_lines(tenant: Tenant, kind: str) -> list[list[str]]:
         notes.append("The row below is an example: replace it with your people.")
     else:
         notes.append(f"Times are in the tenant's time zone, {tenant.time_zone}.")
+        # A date ahead of today: a leave_at in the past is refused, and the example is copied.
+        leave_day = clock.tenant_today(tenant) + timedelta(days=14)
         notes.append(
             f"Example: jane.doe@{tenant.primary_domain} (username), blank employee_id, "
-            "2026-12-01 17:30 (leave_at), suspend, 30, All Staff"
+            f"{leave_day.isoformat()} 17:30 (leave_at), suspend, 30, All Staff"
         )
     return [[f"{columns.COMMENT} {note}"] for note in notes]
 

@@ -9,6 +9,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from provisioning import lifecycle
 from provisioning.bulk import columns, parse
+from provisioning.bulk.directory import GroupNames
 from tenants.forms import LinesField
 from tenants.models import Tenant
 
@@ -106,6 +107,15 @@ class OffboardingOptionsForm(forms.Form):
     def __init__(self, *args, tenant: Tenant, **kwargs):
         kwargs.setdefault("initial", lifecycle.OffboardingOptions.preset_for(tenant).as_dict())
         super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def clean_keep_groups(self) -> list[str]:
+        kept = self.cleaned_data["keep_groups"]
+        groups = GroupNames(self.tenant)
+        unknown = groups.unknown(kept)
+        if unknown:
+            raise ValidationError([groups.message(name, column="") for name in unknown])
+        return kept
 
     def options(self) -> lifecycle.OffboardingOptions:
         return lifecycle.OffboardingOptions.from_dict(self.cleaned_data)

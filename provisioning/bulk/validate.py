@@ -17,7 +17,7 @@ from django.utils import timezone
 from portal.plain_text import name_problem
 from provisioning import lifecycle
 from provisioning.bulk import columns
-from provisioning.bulk.directory import DirectoryNames
+from provisioning.bulk.directory import DirectoryNames, GroupNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
 from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
 from provisioning.models import Identity, Job
@@ -256,7 +256,10 @@ class OnboardingCheck:
                 template.effective_domain,
             )  # fmt: skip
         except naming.NamingRuleError as exc:
-            errors.append(f"No username from the naming rule of {template.name}: {exc}")
+            errors.append(
+                f"No username from the naming rule of {template.name}: {exc} "
+                "Give one in the username column."
+            )
 
     def resolve_username(self, draft: _Draft) -> None:
         result, username = draft.result, draft.candidate
@@ -372,6 +375,7 @@ class OffboardingCheck:
         ).values_list("identity_id", "pk", "status", "not_before")
         self.leaves = {identity_id: (pk, status, at) for identity_id, pk, status, at in leaves}
         self.seen: dict[int, int] = {}
+        self.groups = GroupNames(tenant)
 
     def run(self, parsed: ParsedFile) -> Validation:
         return Validation([self.check(row) for row in parsed.rows], [])
@@ -469,4 +473,6 @@ class OffboardingCheck:
         keep = [g.strip() for g in cells.get("keep_groups", "").split(columns.ROLE_SEPARATOR)]
         if any(keep):
             overrides["keep_groups"] = list(dict.fromkeys(g for g in keep if g))
+            for name in self.groups.unknown(overrides["keep_groups"]):
+                result.errors.append(self.groups.message(name))
         result.data["overrides"] = overrides

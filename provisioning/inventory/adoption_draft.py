@@ -17,6 +17,7 @@ from provisioning.engine.desired import (
     STRIP,
     DesiredState,
     active_state,
+    in_app,
 )
 from provisioning.inventory.adoption_suggest import (
     Catalogue,
@@ -273,6 +274,13 @@ def changes_of(result: Draft, known: Known) -> list[str]:
             exceptions=exceptions.get(str(connection.pk)),
             connection=connection,
         )
+        if getattr(connection, "assigned_by_template", False):
+            # A SCIM app: an account only where a template gives the app, as the builder says.
+            active = in_app(
+                active, result.templates, connection, (), exceptions.get(str(connection.pk))
+            )
+            if not active.present:
+                active = DesiredState(**{**active.__dict__, "enabled": False})
         if result.status == Identity.Status.LEFT:
             active = _left(active)
         account = next((a for a in result.accounts if a.connection_id == connection.pk), None)

@@ -183,8 +183,14 @@ def _template_ids(template, connection, catalogue) -> tuple[dict, dict]:
     """kind -> ids the template gives in this directory; kind -> names it cannot find."""
     ids: dict[str, set[str]] = {}
     unknown: dict[str, list[str]] = {}
-    for kind in kinds_of(connection):
-        for name in getattr(template, kind) or ():
+    if getattr(connection, "assigned_by_template", False):
+        # A SCIM app: the template gives its groups there, or nothing when it does not give
+        # the app (engine/desired.py `in_app`); its directory access is not the app's.
+        given = {"groups": template.scim_groups_for(connection.pk) or []}
+    else:
+        given = {kind: getattr(template, kind) or () for kind in kinds_of(connection)}
+    for kind, names in given.items():
+        for name in names:
             found = catalogue.resolve(connection.pk, kind, name)
             if found is None:
                 unknown.setdefault(kind, []).append(name)

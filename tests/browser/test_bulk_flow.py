@@ -65,21 +65,29 @@ def test_technician_imports_a_csv_and_watches_it_finish(page, screenshot, on_san
 def test_offboarding_upload_starts_from_the_tenant_preset(page, screenshot, on_sandbox):
     dirs = sandbox_tenant(on_sandbox, "browseroff")
     OffboardingPreset.objects.create(tenant=dirs.tenant, okta_mode="deactivate",
-                                     delete_after_days=14, keep_groups=["All Staff"])  # fmt: skip
+                                     delete_after_days=14, keep_groups=["Staff"])  # fmt: skip
     sign_in(page, dirs.technician.username, PASSWORD)
     page.goto(f"/tenants/{dirs.tenant.slug}/bulk/upload/?kind=offboard")
     assert page.locator("#id_okta_mode").input_value() == "deactivate"
     assert page.locator("#id_delete_after_days").input_value() == "14"
-    assert page.locator("#id_keep_groups").input_value() == "All Staff"
+    assert page.locator("#id_keep_groups").input_value() == "Staff"
     page.set_input_files(
         "#id_file",
         files=[{"name": "leavers.csv", "mimeType": "text/csv",
-                "buffer": b"username\r\nnobody@elsewhere.example\r\n"}],
+                "buffer": b"username\r\nnobody@elsewhere.example\r\n"
+                          + b"a" * 200 + b"@elsewhere.example\r\n"}],
     )  # fmt: skip
     screenshot("bulk-upload-offboard")
     page.click("text=Upload and check")
     page.locator("#line-2.invalid", has_text="Nobody with username").wait_for()
     assert page.locator("#queue-rows").count() == 0
+    # a long unbroken value (a pasted line, a username) wraps: the rows stay in their card
+    page.locator("#line-3.invalid").wait_for()
+    screenshot("bulk-preview-long-value")
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    badge = page.locator("#line-3 .badge", has_text="Invalid").bounding_box()
+    assert badge["height"] < 2 * page.locator("#line-2 code").bounding_box()["height"]
 
 
 def test_a_row_without_a_seat_gets_another_licence_and_a_job_waits_for_a_choice(

@@ -37,6 +37,14 @@ def test_a_client_admin_finds_their_way_in_their_own_words(page, screenshot, alp
     page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
     assert "1 tenants" not in page.content()
 
+    # on a phone, each page fits the screen: a wide table scrolls inside its card
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("home/", "people/", "access/requests/"):
+        page.goto(f"/tenants/{alpha.tenant.slug}/{path}")
+        width = page.evaluate("document.documentElement.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    screenshot("client-admin-requests-phone")
+
 
 def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, screenshot, alpha):
     vpn = requestable(alpha, "Alpha VPN", time_bound=True, max_days=30)

@@ -2,7 +2,8 @@
 line, nothing is queued before the technician confirms, and confirming queues only the valid
 rows. Usernames are checked against the portal and a real sandbox directory."""
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -180,6 +181,9 @@ def test_template_imports_cleanly(client, dirs):
     offboard = client.get(url + "?kind=offboard").content
     response = upload(client, dirs.tenant, offboard, kind="offboard", **OFFBOARD_OPTIONS)
     assert "The file has its header but no rows" in response.content.decode()
+    # the example's leave_at is one the file would take (today or later), not a past date
+    example = re.search(r"(\d{4}-\d{2}-\d{2}) 17:30 \(leave_at\)", offboard.decode("utf-8-sig"))
+    assert example and date.fromisoformat(example.group(1)) > clock.tenant_today(dirs.tenant)
 
 
 def test_a_tenant_with_a_scim_app_previews_its_rows(client, on_sandbox):
@@ -309,3 +313,30 @@ def test_a_second_joiner_of_a_longest_name_gets_a_numbered_username_within_entra
     first, second = (r.data["username"] for r in batch.rows.order_by("line"))
     assert first.split("@")[0] == "a" * 40 + "." + "l" * 23
     assert second.split("@")[0] == "a" * 40 + "." + "l" * 22 + "2"
+
+
+def test_a_kept_group_no_directory_has_is_an_error_on_its_line(client, dirs):
+    """keep_groups "Staf" (a typo of Staff) would keep nothing and Staff would go: the row
+    is refused with the group named, as an unknown column is; a group the directory has,
+    in any case, passes."""
+    client.force_login(dirs.technician)
+    username = f"alan.turing@{dirs.tenant.primary_domain}"
+    header = ["username", "keep_groups"]
+    for kept, ok in (("staff;VPN Users", True), ("Staf", False)):
+        text = csv_text(header, [[username, kept]])
+        batch = batch_of(upload(client, dirs.tenant, text, kind="offboard", **OFFBOARD_OPTIONS))
+        row = batch.rows.get()
+        assert (batch.rows_valid == 1) is ok, row.errors
+        if not ok:
+            assert row.errors == [
+                f"keep_groups “Staf” is no group of {dirs.tenant.name}'s directories: check "
+                "its spelling (a group not kept is removed)."
+            ]
+        batch.status = Batch.Status.CANCELLED
+        batch.save(update_fields=["status"])
+    # the upload's own list is checked the same way
+    text = csv_text(["username"], [[username]])
+    response = upload(
+        client, dirs.tenant, text, kind="offboard", **(OFFBOARD_OPTIONS | {"keep_groups": "Staf"})
+    )
+    assert response.status_code == 200 and "“Staf” is no group" in response.content.decode()

@@ -376,6 +376,21 @@ def test_extension_bad_input_and_roles(client, alpha, vpn):
     assert "Only granted access can be extended." in response.content.decode()
 
 
+def test_access_without_an_end_has_nothing_to_extend(client, alpha):
+    """An open-ended grant is not offered "Extend…": an "extension" would give it an end,
+    shortening the access it claims to lengthen."""
+    wiki = requestable(alpha, "Alpha Wiki", kind="app")
+    filed = granted(file(alpha, wiki, days=None))
+    client.force_login(alpha.technician)
+    extend = url("access_request_extend", alpha, request_id=filed.pk)
+    assert extend not in client.get(url("access_request_list", alpha)).content.decode()
+    response = client.get(extend, follow=True)
+    assert "has no end date: there is nothing to extend" in response.content.decode()
+    ends = typed(local(alpha.tenant.time_zone, 20))
+    client.post(extend, {"ends_at": ends, "reason": "x"})
+    assert AccessRequest.objects.count() == 1
+
+
 # -- the decision (the lead's view, driven as a client admin would) ---------------------------
 
 

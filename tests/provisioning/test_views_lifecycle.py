@@ -401,7 +401,11 @@ def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
 
     Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
     leave = Job.objects.create(
-        tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.LEAVE, status="succeeded"
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.LEAVE,
+        status="succeeded",
+        finished_at=datetime(2031, 2, 1, 9, 30, tzinfo=UTC),
     )
     removed = [
         ("remove_group", "Sales Team", "succeeded"),
@@ -430,6 +434,8 @@ def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
     response = client.get(url("identity_detail", alpha))
     body = response.content.decode()
     assert "Removed at offboarding" in body
+    # in the tenant's time (the job page's times are UTC): the zone is named
+    assert f"1 Feb 2031 09:30 {alpha.tenant.time_zone}" in body
     for name in ("Sales Team", "SPE_E3", "CRM"):
         assert f'<span class="chip">{name}</span>' in body
     assert (

@@ -197,6 +197,16 @@ def test_preview_of_an_incomplete_form_says_what_it_needs(client, alpha):
     assert "the username and the plan" in body and "at most 64 characters" in body
 
 
+def test_preview_of_a_name_the_rule_cannot_spell_asks_for_a_username(client, alpha):
+    """An Arabic or Chinese name folds to nothing under {first}.{last}: the dry run says so and
+    points at Username override, instead of asking for a name the technician has typed."""
+    client.force_login(alpha.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug})
+    data = form_data(alpha.template, first_name="سارة", last_name="العلي")
+    body = client.post(url, data, **HX).content.decode()
+    assert "gives an empty username" in body and "Username override" in body
+
+
 # -- against a sandbox directory -----------------------------------------------------------
 
 

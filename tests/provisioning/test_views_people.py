@@ -11,13 +11,15 @@ from django.utils import timezone
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import services
+from provisioning import lifecycle, services
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account
-from provisioning.models import DirectoryAccount
+from provisioning.models import DirectoryAccount, Job
+from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +75,17 @@ def test_people_lists_the_accounts_nobody_manages_beside_the_managed(client, alp
     assert "Legacy User" in body and "legacy.user@alpha.test" in body
     assert alpha.identity.display_name in body
     assert "Unmanaged" in body and "Managed" in body
+
+
+def test_onboarded_by_names_who_did_it_never_a_dash(client, alpha):
+    """An identity onboarded without a staff member (the system, the HR webhook, SCIM) is
+    "Onboarded by" whoever its identity.onboard event names, not "–"."""
+    alpha.identity.created_by = None
+    alpha.identity.save(update_fields=["created_by"])
+    record("identity.onboard", actor="system", tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.technician)
+    body = client.get(identity_url(alpha)).content.decode()
+    assert "<dt>Onboarded by</dt><dd>System," in body
 
 
 def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
@@ -148,6 +161,53 @@ def test_identity_desired_vs_actual(client, fabrikam):
     assert "differs" in body and 'sign-in <span class="ok">allowed' in body
     assert "Missing: SPE_E3" in body and "Missing: Salesforce" in body
     assert "Account Executive" in body  # the desired job title, absent in the directory
+
+
+def test_a_joined_person_is_in_sync_with_an_app_named_with_its_role(client, on_sandbox):
+    """A template's "Salesforce / User" is the app Salesforce given with that role: once the
+    join has verified, the page says in sync, not "Missing: Salesforce / User"."""
+    slug = f"fr-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",), apps=["Salesforce / User"])
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(
+        dirs.tenant, request, username=f"ada.lovelace@{slug}.example", actor="system"
+    )
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    dirs.identity = job.identity
+    client.force_login(technician)
+    body = directories_of(client, dirs)
+    assert "Missing:" not in body and "Also holds: Salesforce" not in body
+    assert "in sync" in body and "differs" not in body
+
+
+def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
+    """A leave changes no attribute (the planner compares none for a leaver): the department
+    the account keeps is no difference, and the page shows the leave is complete."""
+    run_job(fabrikam.job.pk)
+    options = lifecycle.OffboardingOptions.preset_for(fabrikam.tenant)
+    leave = lifecycle.request_offboarding(fabrikam.identity, options, actor="system")
+    run_job(leave.pk)
+    leave.refresh_from_db()
+    assert leave.status == Job.Status.SUCCEEDED, leave.error
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    assert 'sign-in <span class="bad">blocked' in body
+    assert "in sync" in body and "differs" not in body
+    assert "not changed at a leave" in body  # the department row, shown but not compared
+
+
+def test_an_app_no_role_gives_is_no_account_as_desired(client, fabrikam, on_sandbox):
+    """A SCIM app the person's templates do not give holds no account by design: the page
+    says so, not "no account … yet" in warning colours beside a missing display name."""
+    connect(fabrikam.tenant, make_app(on_sandbox, "slack"))
+    client.force_login(fabrikam.technician)
+    body = directories_of(client, fabrikam)
+    slack = body[body.index("Slack") :]
+    assert "no account, as desired" in slack and "yet" not in slack
+    assert "Display name" not in slack
 
 
 def test_unreadable_directory_says_so(client, fabrikam):

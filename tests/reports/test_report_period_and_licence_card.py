@@ -1,10 +1,12 @@
 """The client report's address carries only what defines the period (a preset's name; a
 custom period's dates), and the licence card says one true thing about why it has no line."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from reports.report import build_report
 from tenants.models import DirectoryConnection, Tenant
@@ -57,6 +59,18 @@ def test_a_bad_period_is_shown_with_its_message_not_redirected(client, alpha):
     response = client.get(report_url(alpha.tenant), bad)
     assert response.status_code == 200 and "comes before" in response.content.decode()
     assert "HX-Push-Url" not in client.get(report_url(alpha.tenant), bad, **HX)
+
+
+def test_a_period_that_starts_after_today_is_refused(client, alpha):
+    """A period still to come would show zeros and "Every operation of this period
+    succeeded" to a client: it is refused with its reason, and the default period shown."""
+    client.force_login(alpha.account_manager)
+    ahead = timezone.localdate() + timedelta(days=30)
+    future = {"period": "custom", "start": f"{ahead:%Y-%m-%d}", "end": f"{ahead:%Y-%m-%d}"}
+    response = client.get(report_url(alpha.tenant), future)
+    assert response.status_code == 200
+    assert "nothing has happened in it yet" in response.content.decode()
+    assert response.context["report"].start <= timezone.localdate()
 
 
 def licence_card(response) -> str:

@@ -122,6 +122,33 @@ def test_403_to_an_htmx_request_is_a_fragment_with_the_reason(client, alpha):
     assert "Your role may not do this." in body
 
 
+def test_405_of_a_buttons_address_opened_as_a_link_is_in_the_layout(client, alpha):
+    """An action's address typed or opened in a tab (GET of a POST-only view: /logout/, a
+    job's retry) gets the portal's page, not the browser's blank error; Allow is kept."""
+    client.force_login(alpha.technician)
+    response = client.get(reverse("job_retry", kwargs={"job_id": alpha.job.pk}))
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    body = _page(response)
+    _assert_portal_layout(body, signed_in=True)
+    assert "Nothing was changed" in body
+    _assert_no_technical_details(body)
+
+    response = client.get(reverse("logout"))
+    assert response.status_code == 405
+    body = _page(response)
+    assert f'action="{reverse("logout")}"' in body  # signing out is one button away
+    assert alpha.job.status == type(alpha.job).objects.get(pk=alpha.job.pk).status
+
+
+def test_405_to_an_htmx_request_is_a_fragment(client, alpha):
+    client.force_login(alpha.technician)
+    url = reverse("job_retry", kwargs={"job_id": alpha.job.pk})
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 405
+    body = _page(response)
+    assert "<html" not in body and 'id="error-message"' in body
+
+
 def test_a_form_without_its_csrf_token_gets_the_403_page_with_what_to_do(db):
     client = Client(enforce_csrf_checks=True)
     response = client.post(reverse("login"), {"username": "x", "password": "y"})

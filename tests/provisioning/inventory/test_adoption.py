@@ -30,6 +30,7 @@ from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories, user_role
+from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db
 
@@ -322,3 +323,56 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     assert summary.after["adopted"] == 2 and summary.after["selected"] == 4
     again = adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
     assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 2}
+
+
+def test_a_scim_app_no_template_gives_is_no_account_to_create(on_sandbox):
+    """A SCIM app holds an account only when a template or grant gives it (engine/desired.py
+    `in_app`): someone whose template gives no Slack is adopted without one, as the engine's
+    builder would leave them, not refused as "create an account in Slack"."""
+    made = make_directories(on_sandbox, f"adoptscim{uuid.uuid4().hex[:6]}", kinds=("entra",))
+    connect(made.tenant, make_app(on_sandbox, "slack"))
+    entra_person(
+        made,
+        "ada",
+        groups=["Staff", "Sales"],
+        skus=["SPE_E3"],
+        apps=["Salesforce"],
+        department="Sales",
+        jobTitle="Account Executive",
+    )
+    read_inventory(made)
+    ada = person(made, "ada")
+
+    assert adoption_draft.draft(ada, [made.template]).changes == []
+    preview = adoption_bulk.preview_adoption(made.tenant)
+    assert (preview.selected, preview.adoptable) == (1, 1), preview.refused
+    identity = adoption.adopt(ada, [made.template], "system")
+    assert [a.connection.kind for a in identity.accounts.select_related("connection")] == ["entra"]
+
+
+def test_a_template_is_judged_in_a_scim_app_by_what_it_gives_there(on_sandbox):
+    """A template's directory groups, licences and apps are not an app's: someone with an
+    Entra account as Sales gives it and a Slack account is not told Sales "names access
+    their directory does not have (Staff, Sales, SPE_E3, Salesforce): a job would stop"."""
+    made = make_directories(on_sandbox, f"adoptscim{uuid.uuid4().hex[:6]}", kinds=("entra",))
+    app = make_app(on_sandbox, "slack")
+    connect(made.tenant, app)
+    entra_person(
+        made,
+        "ada",
+        groups=["Staff", "Sales"],
+        skus=["SPE_E3"],
+        apps=["Salesforce"],
+        department="Sales",
+        jobTitle="Account Executive",
+    )
+    app.add_user(f"ada@{made.tenant.primary_domain}", "Ada", "Existing")
+    read_inventory(made)
+    ada = person(made, "ada")
+    assert {a.connection.kind for a in ada.accounts.select_related("connection")} == {
+        "entra",
+        "scim",
+    }
+
+    sales = next(s for s in adoption_suggest.suggest_templates(ada) if s.template == made.template)
+    assert sales.unknown == {} and not sales.adds, sales.note
