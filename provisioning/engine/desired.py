@@ -18,6 +18,8 @@ from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
+# An adopted person's "usage_location" when none of their accounts held one (kept by moves).
+NO_USAGE_LOCATION = ""
 # Mapped values that are the state's own fields; every other mapped value is an attribute.
 MAPPED_FIELDS = ("first_name", "last_name", "display_name", "email")
 ACCESS_KINDS = ("groups", "licenses", "apps")
@@ -67,7 +69,11 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
         licenses += template.licenses
         apps += template.apps
     given = {k: v for k, v in overrides.items() if v not in (None, "")}
-    attributes = {"usage_location": tenant.default_usage_location} | from_templates | given
+    # The tenant's usage location is the default of people the portal makes. An adopted
+    # person whose accounts hold none has "" (NO_USAGE_LOCATION): none is imposed on them.
+    own_none = overrides.get("usage_location", None) == NO_USAGE_LOCATION
+    default = {} if own_none else {"usage_location": tenant.default_usage_location}
+    attributes = default | from_templates | given
     return {
         "attributes": attributes,
         "groups": tuple(dict.fromkeys([*groups, *extra_groups])),

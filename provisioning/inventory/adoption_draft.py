@@ -74,7 +74,10 @@ class Draft:
     def attribute_labels(self) -> list[tuple[str, str]]:
         """(label, value) of the attributes kept as theirs, for the pages."""
         attributes = self.fields.get("attributes", {})
-        return [(name.replace("_", " ").capitalize(), value) for name, value in attributes.items()]
+        return [
+            (name.replace("_", " ").capitalize(), value or "none")
+            for name, value in attributes.items()
+        ]
 
     @property
     def managed_names(self) -> list[tuple[str, str, str]]:

@@ -322,3 +322,40 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     assert summary.after["adopted"] == 2 and summary.after["selected"] == 4
     again = adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
     assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 2}
+
+
+def test_no_usage_location_of_their_own_gets_none_on_adoption_or_a_move(dirs):
+    """Neither account holds a usage location: the tenant's default (GB) is for the people the
+    portal makes, not a change that adopting, reconciling or a later move may make."""
+    upn = f"eve@{dirs.tenant.primary_domain}"
+    dirs.add_entra_user(upn, "Eve", "Existing")
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    new = NewUser(
+        username=upn,
+        first_name="Eve",
+        last_name="Existing",
+        display_name="Eve Existing",
+        email=upn,
+        password="Okta-Existing-Pa55!",
+        attributes={},
+    )
+    bridge.run(okta.create_user(new))
+    read_inventory(dirs)
+
+    assert adoption_bulk.preview_adoption(dirs.tenant).adoptable == 1
+    identity = adoption.adopt(person(dirs, "eve"), [], "system")  # nothing to confirm
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+
+    finance = RoleTemplate.objects.get(tenant=dirs.tenant, name="Finance")
+    # the change form's attributes: its blank fields left out
+    mine = {k: v for k, v in identity.attributes.items() if v}
+    change = lifecycle.ChangeRequest(role_templates=[finance], attributes=mine)
+    preview = lifecycle.preview_change(identity, change)
+    planned = [s.action for _, plan, _ in preview.plans for s in plan.steps]
+    assert "add_group" in planned and "update_user" not in planned
+    moved = drive(lifecycle.request_change(identity, change, actor="system"))
+    assert moved.status == Job.Status.SUCCEEDED, moved.error
+    assert "update_user" not in {s.action for s in moved.steps.all()}
+    assert dirs.entra_user(upn)["usageLocation"] is None
+    assert "countryCode" not in dirs.okta_user(upn)["profile"]
