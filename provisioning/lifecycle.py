@@ -214,7 +214,7 @@ def _kept_attributes(identity: Identity, attributes: dict) -> dict:
     location of their own" (engine/desired.py), which a move without one keeps."""
     kept = {k: v for k, v in attributes.items() if v not in (None, "")}
     mine = identity.attributes or {}
-    if "usage_location" not in kept and mine.get("usage_location", None) == NO_USAGE_LOCATION:
+    if "usage_location" not in kept and mine.get("usage_location") == NO_USAGE_LOCATION:
         kept["usage_location"] = NO_USAGE_LOCATION
     return kept
 

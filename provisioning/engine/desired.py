@@ -71,7 +71,7 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
     given = {k: v for k, v in overrides.items() if v not in (None, "")}
     # The tenant's usage location is the default of people the portal makes. An adopted
     # person whose accounts hold none has "" (NO_USAGE_LOCATION): none is imposed on them.
-    own_none = overrides.get("usage_location", None) == NO_USAGE_LOCATION
+    own_none = overrides.get("usage_location") == NO_USAGE_LOCATION
     default = {} if own_none else {"usage_location": tenant.default_usage_location}
     attributes = default | from_templates | given
     return {
