@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
 import pytest
 
 from portal.audit.models import AuditEvent
@@ -359,3 +360,36 @@ def test_no_usage_location_of_their_own_gets_none_on_adoption_or_a_move(dirs):
     assert "update_user" not in {s.action for s in moved.steps.all()}
     assert dirs.entra_user(upn)["usageLocation"] is None
     assert "countryCode" not in dirs.okta_user(upn)["profile"]
+
+
+@pytest.fixture
+def okta_only(on_sandbox):
+    made = make_directories(on_sandbox, f"adopt{uuid.uuid4().hex[:8]}", kinds=("okta",))
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+def test_an_okta_user_whose_password_expired_is_adopted_as_someone_who_signs_in(okta_only):
+    """Okta's PASSWORD_EXPIRED (like LOCKED_OUT and PROVISIONED) still lets its person sign
+    in, as the engine reads it: the inventory must not call it disabled, or adoption makes
+    them a leaver and the first reconciliation suspends them."""
+    dirs = okta_only
+    user = okta_person(dirs, "fay", groups=["Staff"])
+    okta = dirs.tenant.connections.get(kind="okta")
+    expired = httpx.post(
+        f"{okta.org_url}/api/v1/users/{user.id}/lifecycle/expire_password",
+        headers={"Authorization": f"SSWS {okta.get_secret()}"},
+        verify=str(dirs.server.ca),
+    )
+    assert expired.status_code == 200, expired.text
+    read_inventory(dirs)
+    fay = person(dirs, "fay")
+    assert fay.enabled
+
+    identity = adoption.adopt(fay, [], "system")
+
+    assert identity.status == Identity.Status.ACTIVE
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert dirs.okta_user(fay.username)["status"] == "PASSWORD_EXPIRED"
