@@ -82,6 +82,15 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
     }
 
 
+def names_stand_in(name: str, value: str, held: str, desired: DesiredState) -> bool:
+    """An optional display name (Okta's, a SCIM app's) the account holds none of, wanted as
+    just the first and last name: the directory shows the names for it, so a reconciliation
+    does not fill it in (Okta users made in its admin console have none: adopting them must
+    not write one)."""
+    full = f"{desired.first_name} {desired.last_name}".strip()
+    return name == "display_name" and not held and value == full
+
+
 def with_choices(licenses: tuple[str, ...], choices: dict | None) -> tuple[str, ...]:
     """`choices` maps a SKU with no free seat to its replacement ("" = go without)."""
     if not choices:

@@ -17,6 +17,7 @@ from provisioning.engine.desired import (
     STRIP,
     DesiredState,
     active_state,
+    names_stand_in,
 )
 from provisioning.inventory.adoption_suggest import (
     Catalogue,
@@ -339,7 +340,10 @@ def _attribute_changes(connection, desired: DesiredState, account: Account, wher
     return [
         f"set {name.replace('_', ' ')} to “{value}” in {where} (now “{observed(account, name)}”)"
         for name, value in wanted.items()
-        if value and name in compared and observed(account, name) != value
+        if value
+        and name in compared
+        and observed(account, name) != value
+        and not names_stand_in(name, value, observed(account, name), desired)
     ]
 
 

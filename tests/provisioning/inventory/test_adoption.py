@@ -393,3 +393,32 @@ def test_an_okta_user_whose_password_expired_is_adopted_as_someone_who_signs_in(
     job = reconcile(identity)
     assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
     assert dirs.okta_user(fay.username)["status"] == "PASSWORD_EXPIRED"
+
+
+def test_an_okta_user_without_a_display_name_is_adopted_and_left_without_one(okta_only):
+    """Okta's displayName is optional (its admin console's Add person sets none): adopting
+    must not need to write one, and a reconciliation leaves it empty."""
+    dirs = okta_only
+    okta = dirs.tenant.connections.get(kind="okta")
+    login = f"gil@{dirs.tenant.primary_domain}"
+    profile = {"firstName": "Gil", "lastName": "Existing", "login": login, "email": login}
+    made = httpx.post(
+        f"{okta.org_url}/api/v1/users?activate=true",
+        json={"profile": {**profile, "countryCode": "GB"}},
+        headers={"Authorization": f"SSWS {okta.get_secret()}"},
+        verify=str(dirs.server.ca),
+    )
+    assert made.status_code == 200, made.text
+    read_inventory(dirs)
+
+    preview = adoption_bulk.preview_adoption(dirs.tenant)
+    assert preview.adoptable == 1, [row.refusal for row in preview.samples]
+    adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    identity = Identity.objects.get(tenant=dirs.tenant, username=login)
+    assert identity.display_name == "Gil Existing"
+
+    before = dirs.stats("okta")
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert writes(before, dirs.stats("okta")) == {}
+    assert "displayName" not in dirs.okta_user(login)["profile"]
