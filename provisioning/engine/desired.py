@@ -18,6 +18,9 @@ from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
+# In access_exceptions, an app account adopted as it was (refs of the account), which keeps
+# it though no template or grant gives the app.
+KEPT_ACCOUNT = "account"
 # An adopted person's "usage_location" when none of their accounts held one (kept by moves).
 NO_USAGE_LOCATION = ""
 # Mapped values that are the state's own fields; every other mapped value is an attribute.
@@ -239,7 +242,9 @@ def in_app(
     given = [t.scim_groups_for(connection.pk) for t in templates]
     given = [groups for groups in given if groups is not None]
     granted = [g["id"] or g["name"] for g in grants if g["kind"] == "groups"]
-    if not given and not granted:
+    # an account the person held before adoption, kept as theirs (an exception of its own)
+    kept = (exceptions or {}).get(KEPT_ACCOUNT)
+    if not given and not granted and not kept:
         return _replace(active, present=False, groups=(), licenses=(), apps=())
     restored = [ref.get("id") or ref["name"] for ref in (exceptions or {}).get("groups", [])]
     groups = [name for names in given for name in names] + granted + restored

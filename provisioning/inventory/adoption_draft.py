@@ -13,10 +13,12 @@ from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import (
     ACCESS_KINDS,
     KEEP,
+    KEPT_ACCOUNT,
     MANAGED,
     STRIP,
     DesiredState,
     active_state,
+    in_app,
     names_stand_in,
 )
 from provisioning.inventory.adoption_suggest import (
@@ -32,7 +34,7 @@ from provisioning.inventory.models import Account, Person
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
-KIND_NOUNS = {"groups": "group", "licenses": "licence", "apps": "app"}
+KIND_NOUNS = {"groups": "group", "licenses": "licence", "apps": "app", KEPT_ACCOUNT: "account"}
 # A person whose every account is disabled is adopted as someone who has left: sign-in stays
 # blocked, nothing is stripped, the account is never deleted by the portal.
 LEFT_OPTIONS = lifecycle.OffboardingOptions(
@@ -211,6 +213,12 @@ def _split_access(result: Draft, catalogue: Catalogue) -> None:
             if rest:
                 refs = [catalogue.ref(cid, kind, i) for i in rest]
                 result.exceptions.setdefault(str(cid), {})[kind] = refs
+        if getattr(account.connection, "assigned_by_template", False) and not any(
+            t.scim_groups_for(cid) is not None for t in result.templates
+        ):
+            # an app account no chosen template gives: kept as theirs, not deleted
+            ref = {"id": account.remote_id, "name": account.username}
+            result.exceptions.setdefault(str(cid), {})[KEPT_ACCOUNT] = [ref]
 
 
 def _refusal(person: Person, accounts: list[Account], templates) -> tuple[str, str]:
@@ -277,6 +285,10 @@ def changes_of(result: Draft, known: Known) -> list[str]:
             exceptions=exceptions.get(str(connection.pk)),
             connection=connection,
         )
+        if getattr(connection, "assigned_by_template", False):  # as desired_for builds it
+            active = in_app(
+                active, result.templates, connection, (), exceptions.get(str(connection.pk))
+            )
         if result.status == Identity.Status.LEFT:
             active = _left(active)
         account = next((a for a in result.accounts if a.connection_id == connection.pk), None)

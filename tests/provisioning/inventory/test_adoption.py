@@ -422,3 +422,28 @@ def test_an_okta_user_without_a_display_name_is_adopted_and_left_without_one(okt
     assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
     assert writes(before, dirs.stats("okta")) == {}
     assert "displayName" not in dirs.okta_user(login)["profile"]
+
+
+def test_a_scim_app_beside_the_directory_is_kept_as_each_person_holds_it(okta_only):
+    """A SCIM app gives accounts only through a template or grant: adopting someone without
+    an account there creates none, and someone's existing account there is kept (not
+    deleted by the first reconciliation) though no template gives the app."""
+    from tests.provisioning.scim_apps import connect, make_app
+
+    dirs = okta_only
+    app = make_app(dirs.server, "full")
+    connect(dirs.tenant, app, name="Slack")
+    okta_person(dirs, "hal", groups=["Staff"])
+    okta_person(dirs, "ida", groups=["Staff"])
+    app.add_user(f"ida@{dirs.tenant.primary_domain}", "Ida", "Existing")
+    read_inventory(dirs)
+
+    preview = adoption_bulk.preview_adoption(dirs.tenant)
+    assert preview.adoptable == 2, [row.refusal for row in preview.samples]
+    adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    for name in ("hal", "ida"):
+        identity = Identity.objects.get(tenant=dirs.tenant, username=person(dirs, name).username)
+        job = reconcile(identity)
+        assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, (name, job.error)
+    assert app.user(f"hal@{dirs.tenant.primary_domain}") is None
+    assert app.user(f"ida@{dirs.tenant.primary_domain}")["active"] is True
