@@ -287,6 +287,10 @@ class ChangeForm(forms.Form):
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.fields["role_templates"].queryset = RoleTemplate.objects.filter(tenant=self.tenant)
+        if not initial["role_templates"]:
+            # adopted with no role (bulk adoption's choice when no template fits): changing
+            # their department must not force a role on them, whose access it would add
+            self.fields["role_templates"].required = False
         self.fields[
             "at"
         ].help_text = f"Blank: now. In the tenant's time zone, {self.tenant.time_zone}."

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal.audit.events import record, snapshot
 from provisioning.engine import planner
-from provisioning.engine.desired import desired_for, is_live
+from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
@@ -179,7 +179,7 @@ def request_change(
     later = at is not None and at > timezone.now()
     wanted = {
         "role_templates": [t.pk for t in change.role_templates],
-        "attributes": {k: v for k, v in change.attributes.items() if v not in (None, "")},
+        "attributes": _kept_attributes(identity, change.attributes),
         "extra_groups": None if change.extra_groups is None else list(change.extra_groups),
         "license_choices": change.license_choices,
     }
@@ -207,6 +207,16 @@ def request_change(
             job_id=job.pk,
         )
     return job
+
+
+def _kept_attributes(identity: Identity, attributes: dict) -> dict:
+    """The change's attributes less the blank ones, except an adopted person's "no usage
+    location of their own" (engine/desired.py), which a move without one keeps."""
+    kept = {k: v for k, v in attributes.items() if v not in (None, "")}
+    mine = identity.attributes or {}
+    if "usage_location" not in kept and mine.get("usage_location") == NO_USAGE_LOCATION:
+        kept["usage_location"] = NO_USAGE_LOCATION
+    return kept
 
 
 def _apply(identity: Identity, wanted: dict) -> None:
@@ -535,8 +545,10 @@ def preview_change(identity: Identity, change: ChangeRequest):
     """What a mover would change now: what the new templates add, and what the portal gave
     for the old ones and the new ones do not give."""
     extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
-    attributes = {k: v for k, v in change.attributes.items() if v not in (None, "")}
-    changes = {"attributes": attributes, "extra_groups": list(extra)}
+    changes = {
+        "attributes": _kept_attributes(identity, change.attributes),
+        "extra_groups": list(extra),
+    }
     if change.license_choices is not None:
         changes["license_choices"] = change.license_choices
     return _preview(identity, templates=change.role_templates, changes=changes)

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.audit.models import AuditEvent
 from portal.models import Role, role_of
 from provisioning import queries, services
 from provisioning.filters import JobFilter
@@ -273,6 +274,10 @@ def _identity_context(identity) -> dict:
         "events": events,
         "onboarded_by": _onboarded_by(identity, events),
         "templates": identity.role_templates.all(),
+        # taken over from the directories rather than onboarded by the portal
+        "adopted": AuditEvent.objects.filter(
+            action="inventory.adopted", target_id=str(identity.pk), tenant_id=identity.tenant_id
+        ).exists(),
         "attributes": [
             (label, identity.attributes[name])
             for name, label in ATTRIBUTE_LABELS.items()

@@ -551,7 +551,9 @@ def _observed(user) -> ObservedAccount:
     return ObservedAccount(
         id=user.id,
         username=profile.get("login") or "",
-        enabled=status == "ACTIVE",
+        # as the engine reads it (_directory_user): PASSWORD_EXPIRED, LOCKED_OUT and the
+        # rest still sign in, so an inventory read must not show them as disabled
+        enabled=status in SIGN_IN_ALLOWED,
         mail=profile.get("email") or "",
         employee_id=profile.get("employeeNumber") or "",
         display_name=profile.get("displayName") or "",

@@ -18,6 +18,11 @@ from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
+# In access_exceptions, an app account adopted as it was (refs of the account), which keeps
+# it though no template or grant gives the app.
+KEPT_ACCOUNT = "account"
+# An adopted person's "usage_location" when none of their accounts held one (kept by moves).
+NO_USAGE_LOCATION = ""
 # Mapped values that are the state's own fields; every other mapped value is an attribute.
 MAPPED_FIELDS = ("first_name", "last_name", "display_name", "email")
 ACCESS_KINDS = ("groups", "licenses", "apps")
@@ -67,13 +72,26 @@ def merge_templates(templates, tenant, overrides: dict, extra_groups=()) -> dict
         licenses += template.licenses
         apps += template.apps
     given = {k: v for k, v in overrides.items() if v not in (None, "")}
-    attributes = {"usage_location": tenant.default_usage_location} | from_templates | given
+    # The tenant's usage location is the default of people the portal makes. An adopted
+    # person whose accounts hold none has "" (NO_USAGE_LOCATION): none is imposed on them.
+    own_none = overrides.get("usage_location") == NO_USAGE_LOCATION
+    default = {} if own_none else {"usage_location": tenant.default_usage_location}
+    attributes = default | from_templates | given
     return {
         "attributes": attributes,
         "groups": tuple(dict.fromkeys([*groups, *extra_groups])),
         "licenses": tuple(dict.fromkeys(licenses)),
         "apps": tuple(dict.fromkeys(apps)),
     }
+
+
+def names_stand_in(name: str, value: str, held: str, desired: DesiredState) -> bool:
+    """An optional display name (Okta's, a SCIM app's) the account holds none of, wanted as
+    just the first and last name: the directory shows the names for it, so a reconciliation
+    does not fill it in (Okta users made in its admin console have none: adopting them must
+    not write one)."""
+    full = f"{desired.first_name} {desired.last_name}".strip()
+    return name == "display_name" and not held and value == full
 
 
 def with_choices(licenses: tuple[str, ...], choices: dict | None) -> tuple[str, ...]:
@@ -224,7 +242,9 @@ def in_app(
     given = [t.scim_groups_for(connection.pk) for t in templates]
     given = [groups for groups in given if groups is not None]
     granted = [g["id"] or g["name"] for g in grants if g["kind"] == "groups"]
-    if not given and not granted:
+    # an account the person held before adoption, kept as theirs (an exception of its own)
+    kept = (exceptions or {}).get(KEPT_ACCOUNT)
+    if not given and not granted and not kept:
         return _replace(active, present=False, groups=(), licenses=(), apps=())
     restored = [ref.get("id") or ref["name"] for ref in (exceptions or {}).get("groups", [])]
     groups = [name for names in given for name in names] + granted + restored

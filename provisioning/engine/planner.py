@@ -14,7 +14,13 @@ from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import AccessState, DirectoryUser, Read, Resource, read_ahead
 from provisioning.connectors.errors import NotFoundError
 from provisioning.engine import elsewhere, group_sources, licences, roles
-from provisioning.engine.desired import ACCESS_KINDS, MANAGED, STRIP, DesiredState
+from provisioning.engine.desired import (
+    ACCESS_KINDS,
+    MANAGED,
+    STRIP,
+    DesiredState,
+    names_stand_in,
+)
 
 # Step actions (the values of provisioning.models.Step.Action).
 CREATE_USER, LINK_USER, UPDATE_USER = "create_user", "link_user", "update_user"
@@ -357,7 +363,10 @@ def _changed_attributes(
     return {
         name: value
         for name, value in wanted.items()
-        if value and name in compared and user.attributes.get(name) != value
+        if value
+        and name in compared
+        and user.attributes.get(name) != value
+        and not names_stand_in(name, value, user.attributes.get(name), desired)
     }
 
 

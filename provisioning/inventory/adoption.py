@@ -85,6 +85,9 @@ def adopt(
     verified job makes them someone who has left)."""
     with transaction.atomic():
         identity, result = _adopt(person, templates, known, confirm_changes, leaver=to_offboard)
+        if getattr(by, "pk", None):  # who took them over (the person page names them)
+            identity.created_by = by
+            identity.save(update_fields=["created_by"])
         _audit(identity, result, by, reason, confirm_changes, http_request)
     return identity
 

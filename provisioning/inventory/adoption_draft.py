@@ -13,11 +13,13 @@ from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import (
     ACCESS_KINDS,
     KEEP,
+    KEPT_ACCOUNT,
     MANAGED,
     STRIP,
     DesiredState,
     active_state,
     in_app,
+    names_stand_in,
 )
 from provisioning.inventory.adoption_suggest import (
     Catalogue,
@@ -32,7 +34,7 @@ from provisioning.inventory.models import Account, Person
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
-KIND_NOUNS = {"groups": "group", "licenses": "licence", "apps": "app"}
+KIND_NOUNS = {"groups": "group", "licenses": "licence", "apps": "app", KEPT_ACCOUNT: "account"}
 # A person whose every account is disabled is adopted as someone who has left: sign-in stays
 # blocked, nothing is stripped, the account is never deleted by the portal.
 LEFT_OPTIONS = lifecycle.OffboardingOptions(
@@ -75,7 +77,10 @@ class Draft:
     def attribute_labels(self) -> list[tuple[str, str]]:
         """(label, value) of the attributes kept as theirs, for the pages."""
         attributes = self.fields.get("attributes", {})
-        return [(name.replace("_", " ").capitalize(), value) for name, value in attributes.items()]
+        return [
+            (name.replace("_", " ").capitalize(), value or "none")
+            for name, value in attributes.items()
+        ]
 
     @property
     def managed_names(self) -> list[tuple[str, str, str]]:
@@ -208,6 +213,12 @@ def _split_access(result: Draft, catalogue: Catalogue) -> None:
             if rest:
                 refs = [catalogue.ref(cid, kind, i) for i in rest]
                 result.exceptions.setdefault(str(cid), {})[kind] = refs
+        if getattr(account.connection, "assigned_by_template", False) and not any(
+            t.scim_groups_for(cid) is not None for t in result.templates
+        ):
+            # an app account no chosen template gives: kept as theirs, not deleted
+            ref = {"id": account.remote_id, "name": account.username}
+            result.exceptions.setdefault(str(cid), {})[KEPT_ACCOUNT] = [ref]
 
 
 def _refusal(person: Person, accounts: list[Account], templates) -> tuple[str, str]:
@@ -344,7 +355,10 @@ def _attribute_changes(connection, desired: DesiredState, account: Account, wher
     return [
         f"set {name.replace('_', ' ')} to “{value}” in {where} (now “{observed(account, name)}”)"
         for name, value in wanted.items()
-        if value and name in compared and observed(account, name) != value
+        if value
+        and name in compared
+        and observed(account, name) != value
+        and not names_stand_in(name, value, observed(account, name), desired)
     ]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from provisioning.connectors.factory import connector_type
-from provisioning.engine.desired import ACCESS_KINDS, ATTRIBUTE_NAMES
+from provisioning.engine.desired import ACCESS_KINDS, ATTRIBUTE_NAMES, NO_USAGE_LOCATION
 from provisioning.inventory.drift_compare import Catalog
 from provisioning.inventory.models import Account, Person, Resource
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
@@ -132,6 +132,8 @@ def person_fields(accounts: list[Account]) -> dict:
     for name in ATTRIBUTE_NAMES:
         if value := first(observed(a, name) for a in accounts):
             attributes[name] = value
+    # None held: adopting must not give them the tenant's default (engine/desired.py).
+    attributes.setdefault("usage_location", NO_USAGE_LOCATION)
     return {
         "first_name": first_name[:64],
         "last_name": last_name[:64],

@@ -607,3 +607,24 @@ def test_a_new_tenants_preset_has_the_msp_defaults():
         assert getattr(defaults, name) is False and getattr(OffboardingOptions(), name) is False
     for name in ("files_to_manager", "reassign_reports", "convert_to_shared_mailbox"):
         assert getattr(defaults, name) is True and getattr(OffboardingOptions(), name) is True
+
+
+def test_someone_adopted_without_a_role_can_have_an_attribute_changed(alpha):
+    """Bulk adoption gives no template when none fits: such a person's department can be
+    changed without choosing a role (which would add its access); someone with a role must
+    keep one."""
+    from provisioning.forms_lifecycle import ChangeForm
+
+    world = alpha
+    identity = world.identity
+    identity.role_templates.clear()
+    identity.attributes = {"department": "Sales", "usage_location": "DE"}
+    identity.save()
+
+    form = ChangeForm(change_data(world, role_templates=[], usage_location="DE"), identity=identity)
+    assert form.is_valid(), form.errors
+    assert form.change_request().attributes == {"department": "Support", "usage_location": "DE"}
+
+    identity.role_templates.set([world.template])
+    with_role = ChangeForm(change_data(world, role_templates=[]), identity=identity)
+    assert not with_role.is_valid() and "role_templates" in with_role.errors

@@ -147,6 +147,9 @@ def test_adopting_leads_to_the_identity_and_is_audited(client, alpha, people):
     assert groups == [{"id": "g-vpn", "name": "VPN Users"}]
     event = AuditEvent.objects.get(action="inventory.adopted")
     assert event.actor_user_id == alpha.technician.pk and event.after["reason"] == "takeover"
+    page = client.get(response["Location"]).content.decode()
+    who = alpha.technician.get_full_name() or alpha.technician.username
+    assert f"<dt>Adopted by</dt><dd>{who}," in page
     # managed now: its actions are the identity's own pages
     again = client.get(url("person_offboard", alpha, Person.objects.get(identity=identity)))
     assert again["Location"].endswith(f"/people/{identity.pk}/offboard/")

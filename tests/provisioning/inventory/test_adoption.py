@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
 import pytest
 
 from portal.audit.models import AuditEvent
@@ -376,3 +377,127 @@ def test_a_template_is_judged_in_a_scim_app_by_what_it_gives_there(on_sandbox):
 
     sales = next(s for s in adoption_suggest.suggest_templates(ada) if s.template == made.template)
     assert sales.unknown == {} and not sales.adds, sales.note
+
+
+def test_no_usage_location_of_their_own_gets_none_on_adoption_or_a_move(dirs):
+    """Neither account holds a usage location: the tenant's default (GB) is for the people the
+    portal makes, not a change that adopting, reconciling or a later move may make."""
+    upn = f"eve@{dirs.tenant.primary_domain}"
+    dirs.add_entra_user(upn, "Eve", "Existing")
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    new = NewUser(
+        username=upn,
+        first_name="Eve",
+        last_name="Existing",
+        display_name="Eve Existing",
+        email=upn,
+        password="Okta-Existing-Pa55!",
+        attributes={},
+    )
+    bridge.run(okta.create_user(new))
+    read_inventory(dirs)
+
+    assert adoption_bulk.preview_adoption(dirs.tenant).adoptable == 1
+    identity = adoption.adopt(person(dirs, "eve"), [], "system")  # nothing to confirm
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+
+    finance = RoleTemplate.objects.get(tenant=dirs.tenant, name="Finance")
+    # the change form's attributes: its blank fields left out
+    mine = {k: v for k, v in identity.attributes.items() if v}
+    change = lifecycle.ChangeRequest(role_templates=[finance], attributes=mine)
+    preview = lifecycle.preview_change(identity, change)
+    planned = [s.action for _, plan, _ in preview.plans for s in plan.steps]
+    assert "add_group" in planned and "update_user" not in planned
+    moved = drive(lifecycle.request_change(identity, change, actor="system"))
+    assert moved.status == Job.Status.SUCCEEDED, moved.error
+    assert "update_user" not in {s.action for s in moved.steps.all()}
+    assert dirs.entra_user(upn)["usageLocation"] is None
+    assert "countryCode" not in dirs.okta_user(upn)["profile"]
+
+
+@pytest.fixture
+def okta_only(on_sandbox):
+    made = make_directories(on_sandbox, f"adopt{uuid.uuid4().hex[:8]}", kinds=("okta",))
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+def test_an_okta_user_whose_password_expired_is_adopted_as_someone_who_signs_in(okta_only):
+    """Okta's PASSWORD_EXPIRED (like LOCKED_OUT and PROVISIONED) still lets its person sign
+    in, as the engine reads it: the inventory must not call it disabled, or adoption makes
+    them a leaver and the first reconciliation suspends them."""
+    dirs = okta_only
+    user = okta_person(dirs, "fay", groups=["Staff"])
+    okta = dirs.tenant.connections.get(kind="okta")
+    expired = httpx.post(
+        f"{okta.org_url}/api/v1/users/{user.id}/lifecycle/expire_password",
+        headers={"Authorization": f"SSWS {okta.get_secret()}"},
+        verify=str(dirs.server.ca),
+    )
+    assert expired.status_code == 200, expired.text
+    read_inventory(dirs)
+    fay = person(dirs, "fay")
+    assert fay.enabled
+
+    identity = adoption.adopt(fay, [], "system")
+
+    assert identity.status == Identity.Status.ACTIVE
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert dirs.okta_user(fay.username)["status"] == "PASSWORD_EXPIRED"
+
+
+def test_an_okta_user_without_a_display_name_is_adopted_and_left_without_one(okta_only):
+    """Okta's displayName is optional (its admin console's Add person sets none): adopting
+    must not need to write one, and a reconciliation leaves it empty."""
+    dirs = okta_only
+    okta = dirs.tenant.connections.get(kind="okta")
+    login = f"gil@{dirs.tenant.primary_domain}"
+    profile = {"firstName": "Gil", "lastName": "Existing", "login": login, "email": login}
+    made = httpx.post(
+        f"{okta.org_url}/api/v1/users?activate=true",
+        json={"profile": {**profile, "countryCode": "GB"}},
+        headers={"Authorization": f"SSWS {okta.get_secret()}"},
+        verify=str(dirs.server.ca),
+    )
+    assert made.status_code == 200, made.text
+    read_inventory(dirs)
+
+    preview = adoption_bulk.preview_adoption(dirs.tenant)
+    assert preview.adoptable == 1, [row.refusal for row in preview.samples]
+    adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    identity = Identity.objects.get(tenant=dirs.tenant, username=login)
+    assert identity.display_name == "Gil Existing"
+
+    before = dirs.stats("okta")
+    job = reconcile(identity)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert writes(before, dirs.stats("okta")) == {}
+    assert "displayName" not in dirs.okta_user(login)["profile"]
+
+
+def test_a_scim_app_beside_the_directory_is_kept_as_each_person_holds_it(okta_only):
+    """A SCIM app gives accounts only through a template or grant: adopting someone without
+    an account there creates none, and someone's existing account there is kept (not
+    deleted by the first reconciliation) though no template gives the app."""
+    from tests.provisioning.scim_apps import connect, make_app
+
+    dirs = okta_only
+    app = make_app(dirs.server, "full")
+    connect(dirs.tenant, app, name="Slack")
+    okta_person(dirs, "hal", groups=["Staff"])
+    okta_person(dirs, "ida", groups=["Staff"])
+    app.add_user(f"ida@{dirs.tenant.primary_domain}", "Ida", "Existing")
+    read_inventory(dirs)
+
+    preview = adoption_bulk.preview_adoption(dirs.tenant)
+    assert preview.adoptable == 2, [row.refusal for row in preview.samples]
+    adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    for name in ("hal", "ida"):
+        identity = Identity.objects.get(tenant=dirs.tenant, username=person(dirs, name).username)
+        job = reconcile(identity)
+        assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, (name, job.error)
+    assert app.user(f"hal@{dirs.tenant.primary_domain}") is None
+    assert app.user(f"ida@{dirs.tenant.primary_domain}")["active"] is True
