@@ -19,7 +19,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.audit.events import record
+from portal.audit.people import record_about
 from portal.models import Role, role_of
 
 RECOVERY_CODE_COUNT = 10
@@ -141,7 +141,8 @@ def enrol_authenticator(user, device: TOTPDevice, *, request: HttpRequest) -> li
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _replace_recovery_codes(user)
-        record(
+        record_about(
+            user,
             "staff.mfa_enrolled",
             actor=user,
             target=user,
@@ -155,7 +156,8 @@ def regenerate_recovery_codes(user, *, request: HttpRequest) -> list[str]:
     """A new set of recovery codes (returned, to be shown once); the old set stops working."""
     with transaction.atomic():
         codes = _replace_recovery_codes(user)
-        record(
+        record_about(
+            user,
             "staff.recovery_codes_generated",
             actor=user,
             target=user,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from portal.audit.events import record
+from portal.audit.people import record_about
 from portal.models import StaffProfile
 
 
@@ -17,7 +17,8 @@ def set_optional_emails(user, wanted: bool, *, http_request=None) -> bool:
             return False
         profile.optional_emails = wanted
         profile.save(update_fields=["optional_emails"])
-        record(
+        record_about(
+            user,
             "staff.email_settings",
             actor=user,
             target=user,

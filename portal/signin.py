@@ -1,11 +1,14 @@
 """The audit of the ways in: sign-ins, second-factor codes, lockouts, sign-outs, password
 resets, and refused state-changing requests.
 
-All of them go to the MSP-wide chain with the username and the client address (never a
-password or a code). What anyone can cause without a password (a failed sign-in, a wrong
-code, a lockout, a refused request, a reset request) is recorded within a budget per source
-and minute and in total (SECURITY_EVENTS_PER_MINUTE, SECURITY_EVENTS_PER_MINUTE_TOTAL), so a
-flood cannot fill the table; what is over budget is logged instead.
+Each is recorded with the username and the client address (never a password or a code): on
+the chain of every tenant the person is bound to (a client admin's tenant, an account
+manager's assigned tenants: ``portal.audit.people``), else on the MSP-wide chain, as is a
+failed sign-in for a username nobody has. What anyone can cause without a password (a failed
+sign-in, a wrong code, a lockout, a refused request, a reset request) is recorded within a
+budget per source and minute and in total (SECURITY_EVENTS_PER_MINUTE,
+SECURITY_EVENTS_PER_MINUTE_TOTAL), so a flood cannot fill the table; what is over budget is
+logged instead.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from portal import mfa, ratelimit
-from portal.audit.events import record
+from portal.audit.people import record_about
 
 log = logging.getLogger("portal.security")
 
@@ -53,14 +56,17 @@ def _record_with_second_factor(action: str, request: HttpRequest, user, device) 
         how = "none"
     else:
         how = "recovery code" if mfa.is_recovery_code(device) else "authenticator app"
-    record(action, actor=user, target=user, after={"second_factor": how}, request=request)
+    record_about(
+        user, action, actor=user, target=user, after={"second_factor": how}, request=request
+    )
     if mfa.is_recovery_code(device):
         record_recovery_code_use(request, user)
 
 
 def record_recovery_code_use(request: HttpRequest, user) -> None:
     left = mfa.recovery_codes_left(user)
-    record(
+    record_about(
+        user,
         "auth.recovery_code_used",
         actor=user,
         target=user,
@@ -83,7 +89,8 @@ def record_budgeted(
     if not within_budget(request, action):
         return False
     username = _clip(username or "", USERNAME_LIMIT)
-    record(
+    record_about(
+        user,
         action,
         actor=_actor(request),
         target=_person_target(user, username),
@@ -165,7 +172,7 @@ def on_locked_out(sender, request: HttpRequest | None = None, username=None, ip_
 
 def on_logged_out(sender, request: HttpRequest | None = None, user=None, **kwargs):
     if user is not None and user.pk is not None:
-        record("auth.logout", actor=user, target=user, request=request)
+        record_about(user, "auth.logout", actor=user, target=user, request=request)
 
 
 def _actor(request: HttpRequest):

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from portal import mfa, ratelimit, signin
-from portal.audit.events import record
+from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, role_of
 
@@ -188,7 +188,9 @@ def reauth(request):
     form = ReauthForm(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
         mfa.stamp_reauth(request)
-        record("auth.reauth", actor=request.user, target=request.user, request=request)
+        record_about(
+            request.user, "auth.reauth", actor=request.user, target=request.user, request=request
+        )
         return HttpResponseRedirect(_safe_next(request, default=reverse("mfa")))
     return render(request, "portal/reauth.html", {"form": form, "next": _next_of(request)})
 
@@ -286,7 +288,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        record("auth.password_reset_done", actor=form.user, target=form.user, request=self.request)
+        record_about(
+            form.user,
+            "auth.password_reset_done",
+            actor=form.user,
+            target=form.user,
+            request=self.request,
+        )
         return response
 
 

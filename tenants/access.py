@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from portal.models import Role, role_of
+from portal.models import Role, StaffProfile, role_of
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 READ_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
@@ -28,6 +28,19 @@ def tenants_for(user) -> QuerySet[Tenant]:
     if role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants):
         return Tenant.objects.all()
     return Tenant.objects.filter(tenantassignment__user=user)
+
+
+def bound_tenants(user) -> list[Tenant]:
+    """The tenants whose audit trail records events about this person (their sign-ins, their
+    staff changes): a client admin's tenant, an account manager's assigned tenants (none when
+    they see every tenant); none for anyone else. Read from the database, not from cached
+    relations, so it holds right after a staff change. Registered with
+    ``portal.audit.people`` in ``tenants.apps``."""
+    profile = StaffProfile.objects.filter(user_id=user.pk).values_list("role", "all_tenants")
+    role, all_tenants = profile.first() or (None, False)
+    if role == Role.CLIENT_ADMIN or (role == Role.ACCOUNT_MANAGER and not all_tenants):
+        return list(Tenant.objects.filter(tenantassignment__user_id=user.pk).order_by("pk"))
+    return []
 
 
 def require_role(user, roles: Iterable[str]) -> str:

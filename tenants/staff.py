@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from portal import mfa
-from portal.audit.events import record
+from portal.audit.events import event_for, record_all
+from portal.audit.people import record_about
 from portal.fields import BoundedModelMultipleChoiceField
 from portal.models import Role, StaffProfile
+from tenants.access import bound_tenants
 from tenants.forms import no_markup
 from tenants.models import Tenant, TenantAssignment
 
@@ -101,6 +103,7 @@ def save_person(data: dict, *, person=None, actor, request=None):
     creating = person is None
     before = None if creating else staff_snapshot(person)
     with transaction.atomic():
+        bound_before = [] if creating else bound_tenants(person)
         person = person or User()
         for field in ("username", "first_name", "last_name", "email", "is_active"):
             setattr(person, field, data[field])
@@ -121,15 +124,39 @@ def save_person(data: dict, *, person=None, actor, request=None):
             # Whoever sets a password could sign in as the person: that it changed is on
             # the record (never the password; a boolean survives the redaction).
             after["password_changed"] = True
-        record(
-            "staff.create" if creating else "staff.update",
-            actor=actor,
-            target=person,
-            before=before,
-            after=after,
-            request=request,
+        action = "staff.create" if creating else "staff.update"
+        record_all(
+            [
+                event_for(
+                    action,
+                    actor=actor,
+                    tenant=tenant,
+                    target=person,
+                    before=_as_seen_by(before, tenant),
+                    after=_as_seen_by(after, tenant),
+                    request=request,
+                )
+                for tenant in _trails(bound_before, bound_tenants(person))
+            ]
         )
     return person
+
+
+def _trails(before: list[Tenant], after: list[Tenant]) -> list[Tenant | None]:
+    """Where a staff change is recorded: the trail of every tenant the person was or is
+    bound to (a client admin, an account manager of some tenants), so that the client sees
+    its own admins created, changed, given a password, moved away or deactivated; the
+    MSP-wide trail when there is none. MSP admins read every trail."""
+    tenants = {t.pk: t for t in [*before, *after]}
+    return [tenants[pk] for pk in sorted(tenants)] or [None]
+
+
+def _as_seen_by(snapshot: dict | None, tenant: Tenant | None) -> dict | None:
+    """A staff snapshot for `tenant`'s trail: its list of tenants names this one only (never
+    another client); whole on the MSP-wide trail."""
+    if snapshot is None or tenant is None:
+        return snapshot
+    return {**snapshot, "tenants": [s for s in snapshot["tenants"] if s == tenant.slug]}
 
 
 def reset_second_factor(person, *, actor, request=None) -> int:
@@ -138,7 +165,8 @@ def reset_second_factor(person, *, actor, request=None) -> int:
     them, they set it up again at their next sign-in."""
     with transaction.atomic():
         removed = mfa.remove_second_factor(person)
-        record(
+        record_about(
+            person,
             "staff.mfa_reset",
             actor=actor,
             target=person,
