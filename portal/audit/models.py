@@ -1,7 +1,8 @@
 """The audit trail: one append-only table of events, chained by keyed hashes.
 
 Chains are per tenant (chain key ``tenant:<id>``), plus one ``global`` chain for MSP-wide
-events that belong to no tenant (staff changes, MSP-wide role templates). See
+events that belong to no tenant (MSP staff, MSP-wide role templates; events about a client's
+own people are on its chain: ``portal.audit.people``). See
 ``AuditChainHead`` for why, and ``portal.audit.events.record`` for the one way to write.
 
 Each event's hash is an HMAC (``portal.audit.keys``) over its content and the hash of the
