@@ -500,21 +500,10 @@ class EntraConnector:
     # -- access ----------------------------------------------------------------------------
 
     async def access_of(self, user_id: str) -> AccessState:
-        user = self._graph().users.by_user_id(user_id)
-        async with self._errors(user_id):
-            member_of = await user.member_of.get()
-            licences = await user.license_details.get()
-            assignments = await user.app_role_assignments.get()
-        groups, units = entra_roles.split_member_of(
-            [{"id": o.id, "@odata.type": o.odata_type} for o in member_of.value or []]
-        )
-        return AccessState(
-            groups=groups,
-            licenses=frozenset(str(lic.sku_id) for lic in licences.value or []),
-            apps=frozenset(str(a.resource_id) for a in assignments.value or []),
-            **await entra_licences.inherited_of(self, user_id),
-            **entra_roles.role_fields(await entra_roles.role_pages(self, user_id), units),
-        )
+        """What the user holds, every page of it: `read_state`'s `$batch`, which follows each
+        list's @odata.nextLink (memberOf and appRoleAssignments come 100 a page unless
+        $top says more), where the SDK's `.get()` of each list read its first page only."""
+        return (await self.read_state(user_id))[1]
 
     # -- directory roles and administrative units (entra_roles.py) -------------------------
 
@@ -653,14 +642,17 @@ class EntraConnector:
         await self._idempotent(user_id, sp.app_role_assigned_to.post(assignment))
 
     async def unassign_app(self, user_id: str, app_id: str) -> None:
+        """Remove each of the user's assignments to the app, found on any page (Graph lists
+        appRoleAssignments 100 a page): one on a later page must not be left in place."""
         user = self._graph().users.by_user_id(user_id)
         async with self._errors(user_id):
-            assignments = await user.app_role_assignments.get()
-            for assignment in assignments.value or []:
-                if str(assignment.resource_id) == app_id:
-                    await user.app_role_assignments.by_app_role_assignment_id(
-                        assignment.id
-                    ).delete()
+            page, found = await user.app_role_assignments.get(), []
+            while page is not None:
+                found += [a.id for a in page.value or [] if str(a.resource_id) == app_id]
+                link = page.odata_next_link
+                page = await user.app_role_assignments.with_url(link).get() if link else None
+            for assignment_id in found:
+                await user.app_role_assignments.by_app_role_assignment_id(assignment_id).delete()
 
     async def _idempotent(self, user_id: str, call) -> None:
         """Run a write whose "already done" answer counts as success."""

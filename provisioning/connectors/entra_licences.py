@@ -78,16 +78,6 @@ async def _user_licences(connector: EntraConnector, user_id: str):
         return await connector._graph().users.by_user_id(user_id).get(request_configuration=config)
 
 
-async def inherited_of(connector: EntraConnector, user_id: str) -> dict:
-    """AccessState's inherited fields for a user, read on their own (`access_of`)."""
-    user = await _user_licences(connector, user_id)
-    states = [
-        {"skuId": str(s.sku_id), "assignedByGroup": s.assigned_by_group, "state": s.state}
-        for s in user.license_assignment_states or []
-    ]
-    return inherited(states)
-
-
 def inherited(states: list[dict] | None) -> dict:
     """From `licenseAssignmentStates` (JSON): the SKUs held through a group, and from which
     groups, as AccessState's `inherited_licenses` and `licence_groups`."""

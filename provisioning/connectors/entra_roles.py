@@ -72,19 +72,6 @@ def refusal(error) -> str | None:
     return None
 
 
-async def role_pages(connector, user_id: str) -> list[dict]:
-    """The two role reads on their own (for `access_of`), as `role_fields` takes them."""
-    pages = []
-    for url in role_urls(user_id):
-        try:
-            pages.append(await connector._delta_page(url))
-        except PermanentError as exc:
-            if refusal(exc) is None:
-                raise
-            pages.append({REFUSED: exc.message})
-    return pages
-
-
 def password_refused(exc: PermissionDeniedError) -> PermissionDeniedError:
     """A refused password reset in words that say what to change: Graph lets an app set
     passwords only when it also holds a directory role."""

@@ -361,11 +361,11 @@ class OktaConnector:
     # -- access ----------------------------------------------------------------------------
 
     async def access_of(self, user_id: str) -> AccessState:
-        groups, _ = await self._call(self._okta().list_user_groups(user_id))
+        """Every group (all pages) and every app link (one list: Okta does not page it)."""
+        groups = await okta_groups.group_ids_of(self, user_id)
         links, _ = await self._call(self._okta().list_app_links(user_id))
         return AccessState(
-            groups=frozenset(g.id for g in groups or []),
-            apps=frozenset(link.app_instance_id for link in links or []),
+            groups=groups, apps=frozenset(link.app_instance_id for link in links or [])
         )
 
     def read_cost(self, reads: list[Read]) -> int:
@@ -393,22 +393,21 @@ class OktaConnector:
 
     async def read_state(self, user_id: str) -> tuple[DirectoryUser, AccessState]:
         """The user, its groups and its app links: three requests at once, one round trip in
-        time (Okta has no batch). As in `access_of`, the groups are the first page only: this
-        SDK's call takes no `after` cursor, and Okta pages them 200 at a time."""
+        time (Okta has no batch); a user in more than 200 groups costs a request per further
+        page of them, as in `access_of`."""
         okta = self._okta()
         answers = await asyncio.gather(
             self._call(okta.get_user(user_id)),
-            self._call(okta.list_user_groups(user_id)),
+            okta_groups.group_ids_of(self, user_id),
             self._call(okta.list_app_links(user_id)),
             return_exceptions=True,
         )
         failure = most_telling(answers)
         if failure is not None:
             raise failure
-        (user, _), (groups, _), (links, _) = answers
+        (user, _), groups, (links, _) = answers
         return _directory_user(_settled(user)), AccessState(
-            groups=frozenset(g.id for g in groups or []),
-            apps=frozenset(link.app_instance_id for link in links or []),
+            groups=groups, apps=frozenset(link.app_instance_id for link in links or [])
         )
 
     async def groups(self, fresh: bool = False) -> list[Resource]:

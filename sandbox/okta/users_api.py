@@ -9,7 +9,7 @@ from typing import Any
 
 from . import lifecycle
 from .errors import bad_json, invalid_search, not_found, validation_failed
-from .listing import limit_param, page_matching
+from .listing import limit_param, page, page_matching
 from .model import User, now_iso
 from .org import check_password
 from .pipeline import Call, Handler, Reply
@@ -218,11 +218,19 @@ def clear_sessions(call: Call) -> Reply:
 
 
 def user_groups(call: Call) -> Reply:
-    groups = call.org.groups_of(_user(call))
-    return Reply(200, [group_json(g, call.base) for g in groups])
+    """Okta pages a user's groups like any list: "after" (the cursor from the Link header)
+    and "limit" (<= 200, default 200), per List all groups (of a user),
+    https://developer.okta.com/docs/api/openapi/okta-management/management/tags/userresources/other/listusergroups.
+    A limit above 200 gives 200, as the other lists here clamp theirs."""
+    user = _user(call)
+    groups = call.org.groups_of(user)
+    chosen, headers = page(call, groups, f"/api/v1/users/{user.id}/groups", 200, 200)
+    return Reply(200, [group_json(g, call.base) for g in chosen], headers)
 
 
 def app_links(call: Call) -> Reply:
+    """Not paged: List all assigned app links takes no `after` or `limit` (okta SDK 3.x
+    UserResourcesApi.list_app_links, from Okta's OpenAPI spec), and answers every link."""
     pairs = call.org.assignments_of(_user(call))
     return Reply(200, [app_link_json(a, s, call.base, i) for i, (a, s) in enumerate(pairs)])
 

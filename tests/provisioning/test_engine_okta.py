@@ -18,7 +18,7 @@ from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import ConflictError, PermanentError, ReplicationLagError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import group_sources
-from provisioning.models import Job, Step
+from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import GROUPS, Directories
@@ -35,7 +35,12 @@ APPS = [
 AD_GROUP = {"name": "AD Engineers", "type": "APP_GROUP", "source": "active_directory"}
 
 
-def okta_world(server, ada_groups: list[str] | None = None, activation_ms: int = 0):
+def okta_world(
+    server,
+    ada_groups: list[str] | None = None,
+    activation_ms: int = 0,
+    extra_groups: list[str] = (),
+):
     """An Okta-only tenant whose org has an imported group and an app assigned to Staff; with
     `ada_groups`, Ada is in the org already (in those groups, Salesforce assigned to her)."""
     slug = f"ok{uuid.uuid4().hex[:8]}"
@@ -44,7 +49,7 @@ def okta_world(server, ada_groups: list[str] | None = None, activation_ms: int =
         "id": org_id,
         "name": f"Test org {org_id}",
         "api_token": token,
-        "groups": [{"name": name} for name in GROUPS] + [AD_GROUP],
+        "groups": [{"name": name} for name in [*GROUPS, *extra_groups]] + [AD_GROUP],
         "apps": APPS,
         "users": [seeded_ada(f"{slug}.example", ada_groups)] if ada_groups else [],
         "activation_ms": activation_ms,
@@ -142,6 +147,34 @@ def test_a_leavers_group_granted_app_goes_with_the_group_and_ad_is_a_checklist_i
     assert groups == {"Everyone", "AD Engineers"}  # built in, and Active Directory's to change
     assert apps == {"Slack"}  # VPN left with Staff; Salesforce was unassigned; Everyone's stays
     assert job.verification["directories"]  # the read-back found nothing left to do
+
+
+def test_a_leaver_in_more_groups_than_a_page_is_planned_and_read_back_whole(on_sandbox):
+    """Okta pages a user's groups 200 at a time: the plan and the read-back see every page."""
+    teams = [f"Team {n:03}" for n in range(205)]
+    dirs = okta_world(on_sandbox, ["Staff", *teams], extra_groups=teams)
+    login = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    [ada] = [u for u in dirs.okta_state()["users"] if u["profile"]["login"] == login]
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Ada",
+        last_name="Lovelace",
+        display_name="Ada Lovelace",
+        username=login,
+        email=login,
+        status=Identity.Status.ACTIVE,
+    )
+    connection = dirs.tenant.connections.get()
+    DirectoryAccount.objects.create(identity=identity, connection=connection, remote_id=ada["id"])
+
+    plan = okta_plan(lifecycle.preview_offboarding(identity, LEAVE))
+    removed = {s.target_name for s in plan.steps if s.action == "remove_group"}
+    assert removed == {"Staff", *teams}
+    okta = connector_for(connection)
+    _, access = bridge.run(okta.read_state(ada["id"]))
+    names = {g.id: g.name for g in bridge.run(okta.groups())}
+    assert {names[g] for g in access.groups} == {"Everyone", "Staff", *teams}
+    assert bridge.run(okta.access_of(ada["id"])) == access
 
 
 def test_a_granting_group_the_leave_keeps_keeps_its_app_and_says_so(on_sandbox, worker):

@@ -161,6 +161,14 @@ def test_entra_follows_full_pages_with_one_more_request_for_all_of_them(on_sandb
     assert sent["calls"]["GET /v1.0/users/{id}/memberOf"] == 2
     assert sent["calls"]["GET /v1.0/users/{id}/appRoleAssignments"] == 2
     assert sent["calls"]["GET /v1.0/users/{id}/licenseDetails"] == 1
+    # What the person page and a join that links the account read: every page too.
+    assert bridge.run(entra.access_of(user.id)) == access
+    # An assignment listed on the second page is found, and removed, by an unassign.
+    graph_user = entra._graph().users.by_user_id(user.id)
+    first_page = bridge.run(graph_user.app_role_assignments.get())
+    [later] = access.apps - {str(a.resource_id) for a in first_page.value}
+    bridge.run(entra.unassign_app(user.id, later))
+    assert bridge.run(entra.access_of(user.id)).apps == access.apps - {later}
 
 
 def test_entra_unknown_id_is_not_found_in_one_request(dirs):

@@ -100,3 +100,46 @@ def test_org_created_with_users_in_groups_and_apps(okta_sandbox):
     assert user["status"] == "SUSPENDED"
     assert [g["members"] for g in state["groups"] if g["name"] == "Sales"] == [[user["id"]]]
     assert [a["user_ids"] for a in state["apps"] if a["name"] == "zoom"] == [[user["id"]]]
+
+
+def _pages(api, url: str, **params) -> list[list[str]]:
+    """The ids on each page, following Link rel="next" to the end."""
+    response, pages = api.get(url, params=params), []
+    while True:
+        assert response.status_code == 200, response.text
+        pages.append([item["id"] for item in response.json()])
+        if "next" not in response.links:
+            return pages
+        assert "after=" in response.links["next"]["url"]
+        response = api.get(response.links["next"]["url"])
+
+
+def test_a_users_groups_page_two_hundred_at_a_time_with_links(okta_sandbox):
+    """List all groups (of a user): `after` and `limit` (<= 200, default 200), pages linked
+    by rel="next"; a limit above 200 gives 200."""
+    many = [{"name": f"Team {n:03}"} for n in range(205)]
+    seeded = {**user_body("many@example.com"), "groups": [g["name"] for g in many]}
+    org = okta_sandbox.new_org(users=[seeded], extra_groups=many)
+    with okta_sandbox.api(org) as api:
+        [user] = api.get("/api/v1/users").json()
+        url = f"/api/v1/users/{user['id']}/groups"
+        every = {org.groups[g["name"]] for g in many} | {org.groups["Everyone"]}
+        pages = _pages(api, url)
+        assert [len(p) for p in pages] == [200, 6]
+        assert set(sum(pages, [])) == every
+        assert [len(p) for p in _pages(api, url, limit=1000)] == [200, 6]
+        small = _pages(api, url, limit=100)
+        assert [len(p) for p in small] == [100, 100, 6] and set(sum(small, [])) == every
+        first = api.get(url, params={"limit": 2})
+        assert first.links["self"]["url"].endswith(f"{url}?limit=2")
+        assert f"{url}?after=" in first.links["next"]["url"]
+
+
+def test_a_users_app_links_are_not_paged(okta_sandbox):
+    """List all assigned app links takes no `after` or `limit`: every link, no next."""
+    seeded = {**user_body("apps@example.com"), "apps": ["slack", "zoom"]}
+    org = okta_sandbox.new_org(users=[seeded])
+    with okta_sandbox.api(org) as api:
+        [user] = api.get("/api/v1/users").json()
+        links = api.get(f"/api/v1/users/{user['id']}/appLinks", params={"limit": 1})
+        assert len(links.json()) == 2 and "next" not in links.links
