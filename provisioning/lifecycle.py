@@ -250,10 +250,18 @@ def _described(identity: Identity) -> dict:
     return snapshot(identity) | {"role_templates": [t.name for t in identity.role_templates.all()]}
 
 
-def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
+def request_restore(
+    identity: Identity,
+    *,
+    actor,
+    license_choices: dict[str, str] | None = None,
+    http_request=None,
+) -> Job:
     """Rehire. Before the hard delete: enabled again with the templates, grants and the
     access recorded as an exception when they left. After it: a new join of the same
-    Identity, so its history stays linked. A scheduled hard delete is cancelled."""
+    Identity, so its history stays linked. A scheduled hard delete is cancelled.
+    `license_choices`: the dry run's answers for licences without a free seat (SKU ->
+    replacement, "" to go without), kept in the person's desired state as a mover's are."""
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status not in RESTORABLE:
@@ -268,8 +276,17 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
             identity.access_exceptions = {}
         identity.status = Identity.Status.JOINER
         identity.end_date, identity.leave_options = None, {}
+        if license_choices:
+            identity.license_choices = {**(identity.license_choices or {}), **license_choices}
         identity.save(
-            update_fields=["status", "end_date", "leave_options", "access_exceptions", "updated_at"]
+            update_fields=[
+                "status",
+                "end_date",
+                "leave_options",
+                "access_exceptions",
+                "license_choices",
+                "updated_at",
+            ]
         )
         kind = Job.Kind.JOIN if rehire else Job.Kind.RESTORE
         options = {"rehire": True} if rehire else {}
@@ -279,7 +296,11 @@ def request_restore(identity: Identity, *, actor, http_request=None) -> Job:
             actor=actor,
             tenant=identity.tenant,
             target=identity,
-            after={"cancelled_deletion": bool(cancelled), "job_kind": kind},
+            after={
+                "cancelled_deletion": bool(cancelled),
+                "job_kind": kind,
+                **({"license_choices": license_choices} if license_choices else {}),
+            },
             request=http_request,
             job_id=job.pk,
         )
@@ -554,8 +575,22 @@ def preview_change(identity: Identity, change: ChangeRequest):
     return _preview(identity, templates=change.role_templates, changes=changes)
 
 
-def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=()):
-    accounts = {a.connection_id: a for a in identity.accounts.all()}
+def preview_restore(identity: Identity, license_choices: dict[str, str] | None = None):
+    """What `request_restore` would send now, per directory: sign-in enabled again and the
+    access given back (before the hard delete), or a new join's accounts (a rehire, whose
+    accounts and recorded exceptions the restore forgets)."""
+    rehire = identity.status == Identity.Status.DELETED
+    changes: dict = {"status": Identity.Status.JOINER, "end_date": None, "leave_options": {}}
+    if rehire:
+        changes["access_exceptions"] = {}
+    if license_choices:
+        changes["license_choices"] = {**(identity.license_choices or {}), **license_choices}
+    return _preview(identity, changes=changes, fresh=rehire)
+
+
+def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False):
+    """`fresh`: as if no account had been created yet (a rehire's new join)."""
+    accounts = {} if fresh else {a.connection_id: a for a in identity.accounts.all()}
     link = identity.tenant.link_existing_accounts
 
     def plan(connector, connection, remote_id):

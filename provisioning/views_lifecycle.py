@@ -333,20 +333,48 @@ def change_preview(request: HttpRequest, tenant: str, identity_id: int) -> HttpR
 # -- rehire ----------------------------------------------------------------------------------
 
 
+def _restore_context(identity: Identity, dry_run: DryRun | None) -> dict:
+    return {
+        "identity": identity,
+        "tenant": identity.tenant,
+        "rehire": identity.status == Identity.Status.DELETED,
+        "state": queries_lifecycle.lifecycle_of(identity),
+        "preview": dry_run,
+        "templates": identity.role_templates.all(),
+    }
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def restore(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
-    """Restore a leaver within the grace period, or rehire a deleted one (a new join)."""
+    """Restore a leaver within the grace period, or rehire a deleted one (a new join): the
+    dry run per directory first (GET, nothing sent); the confirm button (POST) checks it
+    again with the licence choices made and queues the job only when nothing blocks it."""
     identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
-    rehire = identity.status == Identity.Status.DELETED
-    try:
-        job = lifecycle.request_restore(identity, actor=request.user, http_request=request)
-    except ValueError as error:
-        messages.error(request, str(error))
+    if identity.status not in lifecycle.RESTORABLE:
+        messages.error(
+            request, f"{identity.display_name} has not left; there is nothing to restore."
+        )
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
-    what = "rehire" if rehire else "restore"
-    messages.success(request, f"Queued the {what} of {identity.display_name}.")
-    return redirect("job_detail", job_id=job.pk)
+    rehire = identity.status == Identity.Status.DELETED
+    posted = posted_license_choices(request.POST)
+    dry_run = _dry_run(
+        lambda: lifecycle.preview_restore(identity, posted), read_errors_block=True, posted=posted
+    )
+    if request.method == "POST" and dry_run.ready:
+        try:
+            job = lifecycle.request_restore(
+                identity, actor=request.user, license_choices=posted, http_request=request
+            )
+        except ValueError as error:
+            messages.error(request, str(error))
+            return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+        what = "rehire" if rehire else "restore"
+        messages.success(request, f"Queued the {what} of {identity.display_name}.")
+        return redirect("job_detail", job_id=job.pk)
+    context = _restore_context(identity, dry_run)
+    context["blocked"] = request.method == "POST"
+    return render(request, "provisioning/restore.html", context)
 
 
 # -- a tenant's lifecycle settings -----------------------------------------------------------

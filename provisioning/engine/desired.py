@@ -186,7 +186,8 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
     """The one builder: `identity`'s desired state in `connection`'s directory now.
 
     A preview asks what it would be after an action: `templates` and `changes` (field name
-    -> value: status, leave_options, attributes, extra_groups) stand in for the saved ones.
+    -> value: status, leave_options, attributes, extra_groups, license_choices,
+    access_exceptions) stand in for the saved ones.
     `grants`: the person's live grants in this directory, when the caller has read many
     people's at once (`live_grants_by_person`).
     """
@@ -202,7 +203,7 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
         grants = memo.remembered(
             ("grants", *version_key, connection.pk), lambda: _live_grants(identity, connection)
         )
-    exceptions = (identity.access_exceptions or {}).get(str(connection.pk))
+    exceptions = (view.access_exceptions or {}).get(str(connection.pk))
     version = {"version": identity.desired_version}
     if getattr(connection, "assigned_by_template", False):
         active = active_state(_person(view), templates, identity.tenant, connection=connection)

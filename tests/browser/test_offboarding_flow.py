@@ -91,7 +91,7 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     for name in ("Sales", "SPE_E3", "Salesforce"):
         removed.locator(".chip", has_text=name).first.wait_for()
     card.locator("td", has_text="Delete the disabled account").wait_for()
-    card.locator("button", has_text="Restore Ada Lovelace").wait_for()
+    card.locator("a", has_text="Restore Ada Lovelace").wait_for()
     screenshot("identity-after-offboarding")
 
     user = contoso.entra_user(contoso.upn)
@@ -99,8 +99,16 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     assert user["licenses"] == [] and user["appRoleAssignments"] == []
     assert "Staff" in user["groups"] and "Sales" not in user["groups"]
 
-    # rehire within the grace period: Restore puts back exactly what was removed
-    card.locator("button", has_text="Restore Ada Lovelace").click()
+    # rehire within the grace period: Restore shows what it will put back, then does so
+    card.locator("a", has_text="Restore Ada Lovelace").click()
+    page.wait_for_url("**/restore/")
+    plan = page.locator("#preview")
+    for step in ("Allow sign-in", "Add to group Sales", "Assign licence SPE_E3"):
+        plan.locator("li", has_text=step).first.wait_for(state="attached")
+    plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
+    assert contoso.entra_user(contoso.upn)["accountEnabled"] is False  # nothing sent yet
+    screenshot("restore-dry-run")
+    page.click("#confirm-restore")
     page.wait_for_url("**/jobs/*/")
     page.locator(".message.success", has_text="restore of Ada Lovelace").wait_for()
     page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)

@@ -124,6 +124,7 @@ def test_other_tenant_gets_404(client, alpha, bravo, role):
     for name in ("offboard_preview", "identity_change_preview"):
         assert client.post(url(name, alpha), offboard_data(), **HX).status_code == 404
     assert client.post(url("identity_restore", alpha)).status_code == 404
+    assert client.get(url("identity_restore", alpha)).status_code == 404
     assert counts() == before
 
 
@@ -336,16 +337,44 @@ def test_another_tenants_role_template_is_refused(client, alpha, bravo):
 # -- restore and rehire ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "status,kind", [(Identity.Status.LEFT, Job.Kind.RESTORE), (Identity.Status.DELETED, "join")]
-)
-def test_restore_or_rehire_queues_the_right_job(client, alpha, status, kind):
+def unreachable(world) -> None:
+    """The world's directories refuse at once (nothing listens on port 9): no test here waits
+    for a real cloud's host to time out."""
+    down = "https://127.0.0.1:9/x"
+    world.tenant.connections.update(login_base_url=down, graph_base_url=down, org_url=down)
+
+
+@pytest.mark.parametrize("role", OPERATORS)
+@pytest.mark.parametrize("status", [Identity.Status.LEFT, Identity.Status.DELETED])
+def test_operators_see_the_restore_page_and_a_get_changes_nothing(
+    client, alpha, msp_admin, role, status
+):
+    """The confirm page, not a one-click restore: a GET sends nothing and queues nothing. (The
+    dry run read from real directories: test_views_lifecycle_preview.py.)"""
     Identity.objects.filter(pk=alpha.identity.pk).update(status=status)
+    unreachable(alpha)
+    client.force_login(person(alpha, role, msp_admin))
+    before = counts()
+    response = client.get(url("identity_restore", alpha))
+    assert response.status_code == 200
+    body = response.content.decode()
+    verb = "Rehire" if status == Identity.Status.DELETED else "Restore"
+    assert f"<h1>{verb} Pat Member-alpha</h1>" in body
+    assert 'id="confirm-restore"' in body and "Nothing has been sent" in body
+    assert counts() == before
+
+
+def test_a_restore_the_dry_run_cannot_check_queues_nothing(client, alpha):
+    """Its directories cannot be read: as a mover's, the restore waits until they can."""
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    unreachable(alpha)
     client.force_login(alpha.technician)
+    before = counts()
     response = client.post(url("identity_restore", alpha))
-    job = Job.objects.filter(identity=alpha.identity).order_by("-pk").first()
-    assert job.kind == kind and job.status == Job.Status.QUEUED
-    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Nothing was queued" in body and "could not be read" in body
+    assert counts() == before
 
 
 def test_restore_of_someone_still_here_is_refused(client, alpha):
@@ -360,8 +389,10 @@ def test_restore_of_someone_still_here_is_refused(client, alpha):
 def test_read_only_roles_may_not_restore(client, alpha, role):
     Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
     client.force_login(alpha.people[role])
+    before = counts()
     assert client.post(url("identity_restore", alpha)).status_code == 403
-    assert client.get(url("identity_restore", alpha)).status_code == 405
+    assert client.get(url("identity_restore", alpha)).status_code == 403
+    assert counts() == before
 
 
 # -- the identity page -----------------------------------------------------------------------
@@ -444,6 +475,9 @@ def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
     assert "Delete the disabled account" in body and "1 Mar 2031 12:00" in body  # Europe/London
     assert reverse("job_cancel", kwargs={"job_id": deletion.pk}) in body
     assert url("identity_restore", alpha) in body and "the scheduled deletion is cancelled" in body
+    # a link to the confirm page with its dry run, not a one-click restore
+    assert f'href="{url("identity_restore", alpha)}"' in body
+    assert f'action="{url("identity_restore", alpha)}"' not in body
     assert url("offboard", alpha) not in body
 
     client.force_login(alpha.account_manager)
@@ -458,6 +492,8 @@ def test_a_deleted_person_is_offered_a_rehire(client, alpha):
     client.force_login(alpha.technician)
     body = client.get(url("identity_detail", alpha)).content.decode()
     assert "Rehire Pat Member-alpha" in body and "new join of this same person" in body
+    assert f'href="{url("identity_restore", alpha)}"' in body
+    assert f'action="{url("identity_restore", alpha)}"' not in body
 
 
 def test_unknown_role_template_pk_is_not_a_server_error(client, alpha):

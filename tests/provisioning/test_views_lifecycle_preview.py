@@ -6,15 +6,18 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
+from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning import lifecycle, services
-from provisioning.models import Job
+from provisioning.models import Identity, Job
 from provisioning.tasks import run_job
 from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate
 from tests.factories import make_person
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_views_lifecycle import NEW_YORK, change_data, local_in, offboard_data
 
@@ -276,3 +279,100 @@ def test_a_scheduled_movers_licence_choice_waits_with_the_change(client, seats):
     seats.identity.refresh_from_db()
     assert seats.identity.license_choices == {"PROJECT": "EMS"}
     assert list(seats.identity.role_templates.all()) == [seats.planner]
+
+
+# -- restore: the dry run on a confirm page, then one job ------------------------------------
+
+
+def offboarded(dirs):
+    """`dirs.identity` offboarded with the defaults (disabled, stripped), the leave run."""
+    options = lifecycle.OffboardingOptions(reset_password=False, delete_after_days=30)
+    job = drive(lifecycle.request_offboarding(dirs.identity, options, actor="system"))
+    dirs.identity.refresh_from_db()
+    assert dirs.identity.status == Identity.Status.LEFT, list(
+        job.steps.values_list("action", "last_error")
+    )
+    return dirs
+
+
+def restore_counts(identity) -> tuple:
+    return (
+        list(Job.objects.filter(identity=identity).values_list("kind", "status")),
+        AuditEvent.objects.exclude(action__startswith="security.").count(),
+        Identity.objects.filter(pk=identity.pk).values("status", "license_choices").get(),
+    )
+
+
+def test_the_restore_page_shows_the_dry_run_and_a_get_sends_nothing(client, northwind):
+    offboarded(northwind)
+    client.force_login(northwind.technician)
+    before = restore_counts(northwind.identity)
+    response = client.get(url("identity_restore", northwind))
+    assert response.status_code == 200
+    body = response.content.decode()
+    for step in (
+        f"Allow sign-in {northwind.upn}",
+        "Add to group Sales",
+        "Add to group Staff",
+        "Assign licence SPE_E3",
+        "Assign app Salesforce",
+    ):
+        assert f"<li>{step}</li>" in body, step
+    assert "Microsoft Entra ID" in body and "Okta" in body
+    assert '<div class="ok">+ SPE_E3 (' in body  # the licence's free seats, as a mover's
+    assert "The scheduled deletion" in body and "Ready to queue" in body
+    assert restore_counts(northwind.identity) == before  # a dry run sends and queues nothing
+
+
+def test_confirming_queues_one_restore_job_and_one_audit_event(client, northwind):
+    offboarded(northwind)
+    client.force_login(northwind.technician)
+    jobs = Job.objects.filter(identity=northwind.identity, kind=Job.Kind.RESTORE)
+    events = AuditEvent.objects.filter(action="identity.restore")
+    response = client.post(url("identity_restore", northwind))
+    job = jobs.get()
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    assert job.status == Job.Status.QUEUED and events.count() == 1
+    assert events.get().after["cancelled_deletion"] is True
+    deletion = Job.objects.get(identity=northwind.identity, kind=Job.Kind.DELETE)
+    assert deletion.status == Job.Status.CANCELLED
+
+
+def test_a_restore_with_no_free_seat_queues_nothing_until_answered(client, seats):
+    """The role was given a licence with no free seat while they were away: the restore asks,
+    as a mover's change does, and keeps the answer in their desired state."""
+    offboarded(seats)
+    seats.identity.role_templates.add(seats.planner)  # PROJECT: no free seat
+    client.force_login(seats.technician)
+    body = client.get(url("identity_restore", seats)).content.decode()
+    assert "No free seat of PROJECT: what should this person get?" in body
+    assert 'name="license_choice__PROJECT"' in body and "Not ready" in body
+    before = restore_counts(seats.identity)
+    response = client.post(url("identity_restore", seats))
+    assert "Nothing was queued" in response.content.decode()
+    assert restore_counts(seats.identity) == before
+
+    response = client.post(url("identity_restore", seats), {"license_choice__PROJECT": "EMS"})
+    job = Job.objects.get(kind=Job.Kind.RESTORE, identity=seats.identity)
+    assert response["Location"] == reverse("job_detail", kwargs={"job_id": job.pk})
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {"PROJECT": "EMS"}
+    event = AuditEvent.objects.get(action="identity.restore")
+    assert event.after["license_choices"] == {"PROJECT": "EMS"}
+
+
+def test_a_rehire_after_the_hard_delete_shows_a_new_join(client, northwind):
+    offboarded(northwind)
+    deletion = Job.objects.get(identity=northwind.identity, kind=Job.Kind.DELETE)
+    with transaction.atomic():
+        lifecycle.start_job(deletion)
+    drive(deletion)  # a worker's runs, each retry included (the purge waits for the delete)
+    northwind.identity.refresh_from_db()
+    assert northwind.identity.status == Identity.Status.DELETED
+    client.force_login(northwind.technician)
+    before = restore_counts(northwind.identity)
+    body = client.get(url("identity_restore", northwind)).content.decode()
+    assert "<h1>Rehire Ada Lovelace</h1>" in body
+    assert body.count("<li>Create user") == 2  # Entra ID and Okta: new accounts, not the old
+    assert "<li>Assign licence SPE_E3</li>" in body and "Ready to queue" in body
+    assert restore_counts(northwind.identity) == before

@@ -253,3 +253,16 @@ def test_the_person_page_shows_drift_of_managed_people_only(client, alpha):
     url = reverse("person_detail", kwargs={"tenant": alpha.tenant.slug, "person_id": nobody.pk})
     page = client.get(url)
     assert page.status_code == 200 and 'id="person-drift-items"' not in page.content.decode()
+
+
+def test_converge_asks_before_it_changes_a_directory(client, alpha):
+    """Converge sends to the directory: one click by mistake must not remove access."""
+    drift = item(alpha, name="Finance")
+    url = reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
+    )
+    text = login(client, alpha.technician).get(url).content.decode()
+    one = action(alpha, "drift_converge", drift)
+    assert f'action="{one}" class="inline" data-confirm="Remove Finance from ' in text
+    assert f"in {alpha.connection.label} now? (Holds the group Finance" in text
+    assert 'data-confirm="Converge all 1 open item of ' in text
