@@ -41,11 +41,10 @@ class EventRow:
 def audit_list(request: HttpRequest) -> HttpResponse:
     scope, form = _filter_form(request)
     cursors = CursorForm(request.GET)
-    page, cursor = None, cursors.cursor()
+    cursor = cursors.cursor()
     if not cursors.is_valid():
         messages.warning(request, "That page link is not valid: showing the newest events.")
-    if form.is_valid():
-        page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
+    page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
     slugs = {t.id: t.slug for t in scope.tenants}
     context = {
         "form": form,
