@@ -81,6 +81,7 @@ KNOWN_PARAMS = {
         "stale_report": "days directory managed page",
         "stale_csv": "days directory managed page",
         "inventory_status": "asked on_page",
+        "outbox_list": "page",
     }.items()
 }
 
