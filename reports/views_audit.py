@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.fields import usable_filters
 from portal.models import Role
 from reports import audit_csv, audit_diff, audit_queries
 from reports.audit_forms import AuditFilterForm, CursorForm, VerifyForm
@@ -51,6 +52,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": [_row(event, slugs) for event in page.events] if page else [],
         "query": _query(request),
+        # the filters the page applied: a value it left out is not exported either
+        "export_query": urlencode(
+            {k: v for k, v in usable_filters(form).items() if v not in (None, "")}
+        ),
         "cursor": cursor,
         "verify_form": VerifyForm(initial={"tenant": request.GET.get("tenant")}, scope=scope)
         if scope.msp_admin

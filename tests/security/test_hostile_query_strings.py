@@ -522,3 +522,4 @@ def test_a_bad_filter_value_leaves_the_valid_ones_applied(alpha, msp_admin, clie
     assert "who=managed" in response.context["query"] and "idle" not in response.context["query"]
     audit = client.get(reverse("audit_list"), {"result": "x", "actor": "system"})
     assert audit.context["page"] is not None  # the events, the actor filter applied
+    assert audit.context["export_query"] == "actor=system"  # the export: what the page applied
