@@ -142,3 +142,34 @@ class KeysetCursorField(forms.CharField):
 def query_flag(data, name: str) -> bool:
     """A yes/no query parameter as a checkbox reads it: absent, "", "0", "false" are no."""
     return bool(forms.BooleanField(required=False).clean(data.get(name)))
+
+
+def usable_filters(form: forms.Form) -> dict:
+    """The valid part of a list page's filters. Every list page treats its query string
+    alike: a value that is not valid is marked on its field with the error, left out, and
+    the other filters still apply (HTTP 200), as django-filter's FilterSets do by default.
+    A form's own clean() takes out the values its non-field error concerns."""
+    form.is_valid()
+    return {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
+
+
+MAX_PAGE = 100_000
+
+
+class PageForm(forms.Form):
+    """The page number of a list (Paginator pages): a bounded whole number, or the first page
+    with the error shown (templates/includes/query_errors.html)."""
+
+    page = BoundedIntegerField(
+        required=False,
+        max_value=MAX_PAGE,
+        label="Page",
+        error_messages={
+            "invalid": f"Give a page number from 1 to {MAX_PAGE}: showing the first page.",
+            "min_value": f"Give a page number from 1 to {MAX_PAGE}: showing the first page.",
+            "max_value": f"Give a page number from 1 to {MAX_PAGE}: showing the first page.",
+        },
+    )
+
+    def number(self) -> int:
+        return usable_filters(self).get("page") or 1

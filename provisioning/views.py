@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import queries, services
 from provisioning.filters import JobFilter
@@ -202,10 +203,11 @@ def onboard_preview(request: HttpRequest, tenant: str) -> HttpResponse:
 def job_list(request: HttpRequest) -> HttpResponse:
     access.require_role(request.user, access.READ_ROLES)
     jobs = JobFilter(request.GET, queryset=queries.jobs_for(request.user), request=request)
-    page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    page_form = PageForm(request.GET)
+    page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(page_form.number())
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": jobs, "page": page, "query": query.urlencode()}
+    context = {"filter": jobs, "page": page, "page_form": page_form, "query": query.urlencode()}
     template = "provisioning/job_list.html"
     return render(request, f"{template}#results" if request.htmx else template, context)
 

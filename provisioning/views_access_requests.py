@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import access_requests as ar
 from provisioning import queries_access
@@ -40,7 +41,8 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
     found = AccessRequestFilter(
         request.GET, queryset=queries_access.requests_of(tenant_obj), tenant=tenant_obj
     )
-    page = Paginator(found.qs, PER_PAGE).get_page(request.GET.get("page"))
+    page_form = PageForm(request.GET)
+    page = Paginator(found.qs, PER_PAGE).get_page(page_form.number())
     query = request.GET.copy()
     query.pop("page", None)
     role = role_of(request.user)
@@ -48,6 +50,7 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "tenant": tenant_obj,
         "filter": found,
         "page": page,
+        "page_form": page_form,
         "query": query.urlencode(),
         "can_file": role in FILE_ROLES,
         "is_operator": role in OPERATORS,

@@ -17,10 +17,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import lifecycle
 from provisioning.bulk import choices, columns, dry_run, export, service
-from provisioning.bulk.forms import CappedUploadHandler, OffboardingOptionsForm, UploadForm
+from provisioning.bulk.forms import (
+    SHOW,
+    BatchRowsForm,
+    CappedUploadHandler,
+    OffboardingOptionsForm,
+    UploadForm,
+)
 from provisioning.models import Batch
 from tenants import access
 from tenants.models import Tenant
@@ -29,7 +36,6 @@ OPERATORS = access.OPERATOR_ROLES
 ADMINS = (Role.MSP_ADMIN,)
 ROWS_PER_PAGE = 250
 BATCHES_PER_PAGE = 25
-SHOW = {"errors": "With errors", "choice": "Need a choice", "valid": "Valid", "": "All rows"}
 
 
 def _batch_for(user, slug: str, batch_id: int, roles=OPERATORS) -> Batch:
@@ -51,11 +57,13 @@ def _kind(request: HttpRequest) -> str:
 def batch_list(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
     batches = Batch.objects.filter(tenant=tenant_obj).select_related("created_by")
-    page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    page_form = PageForm(request.GET)
+    page = Paginator(batches, BATCHES_PER_PAGE).get_page(page_form.number())
     shown = service.progresses(page)
     for batch in page:
         batch.progress = shown[batch.pk]
-    return render(request, "provisioning/bulk_list.html", {"tenant": tenant_obj, "page": page})
+    context = {"tenant": tenant_obj, "page": page, "page_form": page_form}
+    return render(request, "provisioning/bulk_list.html", context)
 
 
 @csrf_exempt  # so that the upload handler goes in before the body is read; csrf_protect below
@@ -135,7 +143,8 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
     """The preview of a validated batch, or the progress of a started one; with HX-Request,
     only the progress partial (polled while jobs are queued or running)."""
     batch = _batch_for(request.user, tenant, batch_id)
-    show = request.GET.get("show", "")
+    query = BatchRowsForm(request.GET)
+    show = query.show_value()
     rows = batch.rows.select_related("job", "identity").order_by("line")
     with_problems = Q(data__problems__0__isnull=False)
     if show == "errors":
@@ -144,7 +153,7 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         rows = rows.filter(with_problems, errors=[])
     elif show == "valid":
         rows = rows.filter(errors=[]).exclude(with_problems)
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(query.number())
     for row in page:
         row.shown = _shown(row)
     context = {
@@ -153,8 +162,9 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         "batch": batch,
         "kind": service.file_kind(batch),
         "page": page,
-        "show": show if show in SHOW else "",
+        "show": show,
         "filters": SHOW,
+        "query_form": query,
         "progress": service.progress(batch),
         "notes": list(
             dict.fromkeys(batch.options.get("notes", []) + batch.options.get("choice_notes", []))

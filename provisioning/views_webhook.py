@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.fields import PageForm
 from portal.models import Role
 from provisioning.models import Batch
 from provisioning.webhook import receive, secret
@@ -75,6 +76,7 @@ def hr_webhook_events(request: HttpRequest, tenant: str) -> HttpResponse:
     """What the tenant's HR system sent lately, and what became of it."""
     tenant_obj = access.get_tenant_for(request.user, tenant, access.OPERATOR_ROLES)
     filters = EventFilter(request.GET or None)
+    page_form = PageForm(request.GET)
     outcome = filters.cleaned_data["outcome"] if filters.is_valid() else ""
     events = tenant_obj.hr_events.select_related("job")
     if outcome:
@@ -82,7 +84,8 @@ def hr_webhook_events(request: HttpRequest, tenant: str) -> HttpResponse:
     context = {
         "tenant": tenant_obj,
         "filters": filters,
-        "page": Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page")),
+        "page": Paginator(events, EVENTS_PER_PAGE).get_page(page_form.number()),
+        "page_form": page_form,
         "query": urlencode({"outcome": outcome}) if outcome else "",
         "held_batches": Batch.objects.filter(
             tenant=tenant_obj, kind=Batch.Kind.WEBHOOK, status=Batch.Status.HELD

@@ -12,11 +12,12 @@ from django import forms
 from django.utils import timezone
 
 from portal.audit.models import Result
-from portal.fields import BoundedDateField, KeysetCursorField
+from portal.fields import BoundedDateField, KeysetCursorField, usable_filters
 from reports.audit_queries import GLOBAL, AuditFilters, Cursor, Scope
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 GLOBAL_LABEL = "MSP-wide (staff, MSP role templates)"
+TEXT_FILTERS = ("tenant", "actor", "action", "target_type", "target_id", "q", "job")
 
 
 def _tenant_choices(scope: Scope, first: tuple[str, str] | None) -> list[tuple[str, str]]:
@@ -60,19 +61,20 @@ class AuditFilterForm(forms.Form):
         return data
 
     def filters(self) -> AuditFilters:
-        """The filters of a valid form."""
-        data = self.cleaned_data
+        """The valid filters of the form (one that is not valid is left out, and marked)."""
+        data = usable_filters(self)
+        text = {name: (data.get(name) or "").strip() for name in TEXT_FILTERS}
         return AuditFilters(
-            tenant=data["tenant"].strip(),
-            actor=data["actor"].strip(),
-            action=data["action"].strip().lower(),
-            target_type=data["target_type"].strip(),
-            target_id=data["target_id"].strip(),
-            text=data["q"].strip(),
-            result=data["result"],
-            since=_start_of(data["date_from"]),
-            until=_start_of(data["date_to"], days_after=1),
-            job_id=data["job"].strip(),
+            tenant=text["tenant"],
+            actor=text["actor"],
+            action=text["action"].lower(),
+            target_type=text["target_type"],
+            target_id=text["target_id"],
+            text=text["q"],
+            result=data.get("result") or "",
+            since=_start_of(data.get("date_from")),
+            until=_start_of(data.get("date_to"), days_after=1),
+            job_id=text["job"],
         )
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from portal.fields import BoundedDateField
+from portal.fields import BoundedDateField, usable_filters
 from reports.dashboard import DEFAULT_SORT, SORTS
 
 MAX_REPORT_DAYS = 400
@@ -30,10 +30,12 @@ class DashboardForm(forms.Form):
         self.fields["sort"].choices = [(k, k) for name in SORTS for k in (name, f"-{name}")]
 
     def choices(self) -> tuple[str | None, str]:
-        """(tag, sort); what does not parse falls back to the whole, default-sorted board."""
-        if not self.is_valid():
+        """(tag, sort); a value that is not valid is left out (the whole board, the default
+        sort), and marked on the page."""
+        if not self.is_bound:
             return None, DEFAULT_SORT
-        return self.cleaned_data["tag"] or None, self.cleaned_data["sort"] or DEFAULT_SORT
+        data = usable_filters(self)
+        return data.get("tag") or None, data.get("sort") or DEFAULT_SORT
 
     def query(self) -> str:
         """The valid choices as a query string, to come back to the same view of the board."""

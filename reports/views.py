@@ -40,6 +40,7 @@ def dashboard(request):
     board = build_dashboard(request.user, tag=tag, sort=sort)
     context = {
         "board": board,
+        "filters": form,
         "columns": COLUMNS,
         "query": urlencode({"tag": tag}) if tag else "",
         "time_zone": settings.TIME_ZONE,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.fields import usable_filters
 from portal.models import Role
 from reports import audit_csv, audit_diff, audit_queries
 from reports.audit_forms import AuditFilterForm, CursorForm, VerifyForm
@@ -41,17 +42,20 @@ class EventRow:
 def audit_list(request: HttpRequest) -> HttpResponse:
     scope, form = _filter_form(request)
     cursors = CursorForm(request.GET)
-    page, cursor = None, cursors.cursor()
+    cursor = cursors.cursor()
     if not cursors.is_valid():
         messages.warning(request, "That page link is not valid: showing the newest events.")
-    if form.is_valid():
-        page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
+    page = audit_queries.audit_page(request.user, form.filters(), cursor, scope=scope)
     slugs = {t.id: t.slug for t in scope.tenants}
     context = {
         "form": form,
         "page": page,
         "rows": [_row(event, slugs) for event in page.events] if page else [],
         "query": _query(request),
+        # the filters the page applied: a value it left out is not exported either
+        "export_query": urlencode(
+            {k: v for k, v in usable_filters(form).items() if v not in (None, "")}
+        ),
         "cursor": cursor,
         "verify_form": VerifyForm(initial={"tenant": request.GET.get("tenant")}, scope=scope)
         if scope.msp_admin

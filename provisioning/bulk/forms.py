@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from portal.fields import PageForm, usable_filters
 from provisioning import lifecycle
 from provisioning.bulk import columns, parse
 from provisioning.bulk.directory import GroupNames
@@ -119,3 +120,16 @@ class OffboardingOptionsForm(forms.Form):
 
     def options(self) -> lifecycle.OffboardingOptions:
         return lifecycle.OffboardingOptions.from_dict(self.cleaned_data)
+
+
+# The batch page's row filter: value -> label.
+SHOW = {"errors": "With errors", "choice": "Need a choice", "valid": "Valid", "": "All rows"}
+
+
+class BatchRowsForm(PageForm):
+    """The batch page's query string: which rows, and the page of them."""
+
+    show = forms.ChoiceField(required=False, choices=list(SHOW.items()), label="Rows")
+
+    def show_value(self) -> str:
+        return usable_filters(self).get("show") or ""

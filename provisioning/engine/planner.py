@@ -406,6 +406,28 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
     await group_sources.settle(
         connector, plan, plan.user.username if plan.user else desired.username
     )
+    _leave_to_deactivation(plan)
+
+
+def _leave_to_deactivation(plan: Plan) -> None:
+    """No unassign step for an app the plan's deactivation drops anyway. Okta: "Deactivating
+    a user is a destructive operation. The user is deprovisioned from all assigned apps"
+    (developer.okta.com, Management API, User Lifecycle, "Deactivate a user"). Each would be
+    a second call, answered 404, and a second line of the dry run for one removal. The
+    read-back still checks that no app is left: a pass that finds one held after the
+    deactivation plans its unassign then (that pass has no deactivate step)."""
+    dropped = {
+        app["id"]
+        for step in plan.steps
+        if step.action == DISABLE_USER
+        for app in step.params.get("drops_apps", [])
+    }
+    if dropped:
+        plan.steps[:] = [
+            s
+            for s in plan.steps
+            if not (s.action == UNASSIGN_APP and s.params["app_id"] in dropped)
+        ]
 
 
 def _note_seats(plan: Plan, skus: list[Resource]) -> None:

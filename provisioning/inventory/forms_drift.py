@@ -41,7 +41,7 @@ class DriftFilterForm(forms.Form):
         ]
 
     def items(self, rows: QuerySet[Drift]) -> QuerySet[Drift]:
-        """`rows` narrowed to what the form asks for (call once it is valid)."""
+        """`rows` narrowed to the valid filters of the form (call once it is cleaned)."""
         data = self.cleaned_data
         status = data.get("status") or CURRENT
         if status == CURRENT:

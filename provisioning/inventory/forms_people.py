@@ -1,5 +1,5 @@
 """The People page's query string: one search box, filters and a page position, each bounded
-(a value out of range is a form error, answered 400, never a server error)."""
+(a value out of range is a form error marked on the page, never a server error)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ class PeopleFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("after") and cleaned.get("before"):
+            cleaned["after"] = cleaned["before"] = None  # the first page, then
             raise forms.ValidationError("A page link has either a start or an end, not both.")
         return cleaned
 

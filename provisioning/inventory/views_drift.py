@@ -5,6 +5,8 @@ and a plain POST with a redirect back to the page it came from."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.fields import usable_filters
 from portal.models import role_of
 from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
@@ -43,8 +46,7 @@ def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
         "unmanaged_sample": list(unmanaged.order_by("sort_name", "pk")[:UNMANAGED_SAMPLE]),
         "here": request.get_full_path(),
     }
-    if not form.is_valid():
-        return render(request, TEMPLATE, context, status=400)
+    usable_filters(form)  # a value that is not valid: marked, left out
     items = form.items(Drift.objects.filter(tenant=tenant_obj))
     has_items = items.filter(person=OuterRef("pk"))
     people = (
@@ -54,15 +56,19 @@ def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
         .order_by("sort_name", "pk")
     )
     page = Paginator(people, PER_PAGE).get_page(form.cleaned_data.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     context |= {
         "valid": True,
         "page": page,
         "blocks": queries_drift.blocks(page.object_list, items),
-        "query": query.urlencode(),
+        "query": _query(form),
     }
     return render(request, f"{TEMPLATE}#results" if request.htmx else TEMPLATE, context)
+
+
+def _query(form) -> str:
+    """The valid filters, for page links (a value that is not valid is not carried on)."""
+    kept = {k: v for k, v in usable_filters(form).items() if k != "page" and v not in (None, "")}
+    return urlencode(kept)
 
 
 def _item_for(request: HttpRequest, tenant: str, drift_id: int) -> Drift:

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from portal.fields import usable_filters
 from portal.models import role_of
 from provisioning.inventory import queries_people
 from provisioning.inventory.forms_people import PeopleFilterForm
@@ -28,24 +29,19 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
     HX-Request only the rows (what the search box swaps as one types)."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
     form = PeopleFilterForm(request.GET, tenant=tenant_obj)
-    page, status = None, 200
-    if form.is_valid():
-        people = queries_people.people_of(tenant_obj, form.cleaned_data)
-        page = queries_people.page_of(
-            people, form.cleaned_data["after"], form.cleaned_data["before"]
-        )
-    else:
-        status = 400
+    filters = usable_filters(form)  # a value that is not valid: marked, left out
+    people = queries_people.people_of(tenant_obj, filters)
+    page = queries_people.page_of(people, filters.get("after"), filters.get("before"))
     context = {
         "tenant": tenant_obj,
         "form": form,
         "page": page,
         "rows": _rows(request, tenant_obj, page.people) if page else [],
-        "query": _filters_query(form),
+        "query": _filters_query(filters),
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
     }
     template = f"{PEOPLE_TEMPLATE}#rows" if request.htmx else PEOPLE_TEMPLATE
-    return render(request, template, context, status=status)
+    return render(request, template, context)
 
 
 # The badge of a managed person's lifecycle status (as provisioning/_status.html colours it).
@@ -124,11 +120,9 @@ def _directory_label(connection) -> tuple[str, str]:
     return ("Entra" if connection.kind == "entra" else full, full)
 
 
-def _filters_query(form: PeopleFilterForm) -> str:
+def _filters_query(filters: dict) -> str:
     """The valid filters as a query string, for page links that keep them (no position)."""
-    if not form.is_valid():
-        return ""
-    kept = {name: form.cleaned_data.get(name) for name in PeopleFilterForm.FILTERS}
+    kept = {name: filters.get(name) for name in PeopleFilterForm.FILTERS}
     return urlencode({name: value for name, value in kept.items() if value not in (None, "")})
 
 

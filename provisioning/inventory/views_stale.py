@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -10,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from portal.audit.events import record
+from portal.fields import usable_filters
 from portal.models import role_of
 from provisioning.inventory import stale
 from provisioning.inventory.forms_stale import StaleFilterForm
@@ -37,20 +40,16 @@ def stale_report(request: HttpRequest, tenant: str) -> HttpResponse:
         "unknown": [d for d in directories if not d.sign_ins_known],
         "can_operate": role_of(request.user) in access.OPERATOR_ROLES,
     }
-    if not form.is_valid():
-        context["days"] = form.default_days
-        return render(request, TEMPLATE, context, status=400)
+    usable_filters(form)  # a value that is not valid: marked, left out
     days = form.stale_days()
     accounts = stale.stale_accounts(tenant_obj, days, directories=directories, **form.filters())
     page = Paginator(accounts, PER_PAGE).get_page(form.cleaned_data.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     context |= {
         "valid": True,
         "days": days,
         "page": page,
         "rows": list(stale.rows_of(page.object_list, stale.licence_names(tenant_obj))),
-        "query": query.urlencode(),
+        "query": _query(form),
     }
     return render(request, f"{TEMPLATE}#results" if request.htmx else TEMPLATE, context)
 
@@ -83,6 +82,13 @@ def stale_csv(request: HttpRequest, tenant: str) -> HttpResponse:
     name = f"{tenant_obj.slug}-stale-accounts-{days}d-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _query(form: StaleFilterForm) -> str:
+    """The valid filters, for page links and the CSV (a value that is not valid is left out,
+    as on the page, so the file holds what the page shows)."""
+    kept = {k: v for k, v in usable_filters(form).items() if k != "page" and v not in (None, "")}
+    return urlencode(kept)
 
 
 def _named(form: StaleFilterForm) -> dict:

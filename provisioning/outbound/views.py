@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.fields import PageForm
 from portal.models import Role
 from provisioning.outbound import services
 from provisioning.outbound.forms import DeliveryFilter, EndpointForm
@@ -116,12 +117,14 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int, tenant: str | None =
     log = endpoint.deliveries.all()
     if status:
         log = log.filter(status=status)
-    page = Paginator(log, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
+    page_form = PageForm(request.GET)
+    page = Paginator(log, DELIVERIES_PER_PAGE).get_page(page_form.number())
     context = _context(
         scope,
         endpoint=endpoint,
         filters=filters,
         page=page,
+        page_form=page_form,
         rows=[(d, scope.url("redeliver", endpoint_id=endpoint.pk, delivery_id=d.pk)) for d in page],
         query=f"status={status}&" if status else "",
         **_urls(scope, endpoint),

@@ -6,9 +6,9 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from portal.fields import PageForm
 from portal.models import Role
 from tenants import access
-from tenants.outbox.forms import OutboxPageForm
 from tenants.outbox.models import SentEmail
 
 MSP_ADMIN = (Role.MSP_ADMIN,)
@@ -19,11 +19,12 @@ PER_PAGE = 50
 @require_GET
 def outbox_list(request):
     access.require_role(request.user, MSP_ADMIN)
-    form = OutboxPageForm(request.GET)
-    number = form.cleaned_data["page"] if form.is_valid() and form.cleaned_data["page"] else 1
-    page = Paginator(SentEmail.objects.all(), PER_PAGE).get_page(number)
+    form = PageForm(request.GET)
+    page = Paginator(SentEmail.objects.all(), PER_PAGE).get_page(form.number())
     keeping = settings.EMAIL_BACKEND == "tenants.outbox.backend.OutboxBackend"
-    return render(request, "outbox/list.html", {"page": page, "keeping": keeping})
+    return render(
+        request, "outbox/list.html", {"page": page, "keeping": keeping, "page_form": form}
+    )
 
 
 @login_required

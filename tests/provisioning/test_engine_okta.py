@@ -267,6 +267,9 @@ def test_a_restore_activates_a_deactivated_leaver_and_waits_for_okta(on_sandbox,
     left = wait_for_job(lifecycle.request_offboarding(identity, deactivate, actor="system").pk)
     assert left.status == Job.Status.SUCCEEDED, list(left.steps.values_list("last_error"))
     assert held(dirs, identity.username)[0] == "DEPROVISIONED"
+    # The deactivation drops Salesforce: no unassign call of its own, and none left held.
+    assert not left.steps.filter(action="unassign_app").exists()
+    assert held(dirs, identity.username)[2] == set()
 
     job = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
     steps = list(job.steps.values_list("action", "status", "last_error"))

@@ -88,6 +88,14 @@ def test_kept_groups_and_deactivate_change_the_plan(client, northwind):
     assert '<input type="checkbox" name="keep_group" value="Sales" checked>' in body
     assert f"Deactivate {northwind.upn} (drops app assignments: Salesforce)" in body
     assert "The disabled account is kept" in body
+    # Each removal once: the deactivation drops Salesforce, so Okta's plan has no unassign
+    # step of its own for it (Entra's, which keeps no such rule, still has one).
+    okta = body[body.index("<h3>Okta</h3>") :].split('<div class="plan-directory"')[0]
+    assert "Deactivate" in okta and "Unassign app" not in okta
+    entra = body[body.index("<h3>Microsoft Entra ID</h3>") :].split('<div class="plan-directory"')[
+        0
+    ]
+    assert "<li>Unassign app Salesforce</li>" in entra
 
 
 def test_an_unreadable_directory_warns_but_does_not_stop_an_offboarding(client, northwind):

@@ -81,6 +81,7 @@ KNOWN_PARAMS = {
         "stale_report": "days directory managed page",
         "stale_csv": "days directory managed page",
         "inventory_status": "asked on_page",
+        "outbox_list": "page",
     }.items()
 }
 
@@ -458,3 +459,67 @@ def test_valid_dates_and_cursors_still_work(client, alpha, msp_admin):
     form = client.get(onboard, {"role_templates": template.pk, "first_name": "Ada"}).context["form"]
     assert form["role_templates"].value() == [str(template.pk)]
     assert form["first_name"].value() == "Ada"
+
+
+# -- a bad filter value: marked on its field, left out, the rest applied (HTTP 200) ------------
+
+CHOICE = "Select a valid choice."
+NUMBER = "Enter a whole number."
+PAGE = "Give a page number from 1 to 100000"
+# Route -> (query, what the page says). One list page per row; every filter a list page reads
+# has a bad value here, so a page that drops one silently, answers 400 or shows nothing fails.
+BAD_FILTERS = {
+    "job_list": [({"status": "bogus"}, CHOICE), ({"kind": "x"}, CHOICE), ({"page": "a"}, PAGE)],
+    "people_list": [
+        ({"who": "x"}, CHOICE),
+        ({"idle": "abc"}, NUMBER),
+        ({"idle": "0"}, "Give a number of days from 1 to 3650."),
+        ({"after": "abc"}, f"Page link: {NUMBER}"),
+        ({"after": "5", "before": "6"}, "either a start or an end"),
+    ],
+    "drift_report": [({"kind": "x"}, CHOICE), ({"person": "a"}, NUMBER), ({"page": "0"}, "Page:")],
+    "stale_report": [({"days": "ab"}, NUMBER), ({"managed": "x"}, CHOICE), ({"page": "a"}, "Page")],
+    "audit_list": [({"result": "x"}, CHOICE), ({"date_from": "2101-01-01"}, "Give a date from")],
+    "access_request_list": [({"status": "x"}, CHOICE), ({"page": "-1"}, PAGE)],
+    "bulk_list": [({"page": "abc"}, PAGE)],
+    "bulk_batch": [({"show": "x"}, CHOICE), ({"page": "abc"}, PAGE)],
+    "hr_webhook_events": [({"outcome": "x"}, CHOICE), ({"page": "abc"}, PAGE)],
+    "outbound_tenant_endpoint": [({"status": "x"}, CHOICE), ({"page": "abc"}, PAGE)],
+    "outbox_list": [({"page": "abc"}, PAGE)],
+    "dashboard": [({"sort": "x"}, CHOICE)],
+    "client_report": [({"period": "x"}, CHOICE)],
+}
+
+
+@pytest.fixture
+def list_urls(alpha, msp_template) -> dict[str, str]:
+    return {r.name: r.url for r in routes(alpha, {"msp_template": msp_template})}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILTERS))
+def test_a_bad_filter_value_is_marked_and_the_page_still_lists(
+    name, list_urls, msp_admin, offline, client
+):
+    client.force_login(msp_admin)
+    for query, message in BAD_FILTERS[name]:
+        for htmx in (False, True):
+            response = fetch(client, list_urls[name], query, htmx)
+            where = f"{name} {query} htmx={htmx}"
+            assert response.status_code == 200, where
+            if not htmx:  # htmx swaps the rows only; the form with its errors is the page's
+                assert message in response.content.decode(), where
+
+
+def test_a_bad_filter_value_leaves_the_valid_ones_applied(alpha, msp_admin, client):
+    """The bad value is left out, the good one still narrows the list."""
+    client.force_login(msp_admin)
+    jobs = client.get(reverse("job_list"), {"status": "bogus", "kind": "leave"})
+    assert jobs.context["filter"].form.errors.keys() == {"status"}
+    assert str(jobs.context["filter"].qs.query).count("kind") >= 1
+    people = reverse("people_list", kwargs={"tenant": alpha.tenant.slug})
+    response = client.get(people, {"idle": "abc", "who": "managed"})
+    assert response.status_code == 200 and response.context["page"] is not None
+    assert "who=managed" in response.context["query"] and "idle" not in response.context["query"]
+    audit = client.get(reverse("audit_list"), {"result": "x", "actor": "system"})
+    assert audit.context["page"] is not None  # the events, the actor filter applied
+    assert audit.context["export_query"] == "actor=system"  # the export: what the page applied

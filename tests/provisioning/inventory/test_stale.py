@@ -284,13 +284,14 @@ BAD_FILTERS = [
 ]
 
 
-def test_bad_filters_answer_400_and_say_so(alpha, client):
+def test_bad_filters_are_marked_and_left_out_and_the_csv_refuses_them(alpha, client):
     client.force_login(alpha.technician)
 
     for query in BAD_FILTERS:
         page = client.get(url(alpha, **query))
-        assert page.status_code == 400, query
-        assert "These filters cannot be used" in page.content.decode()
+        assert page.status_code == 200, query
+        assert page.context["form"].errors and page.context["page"] is not None, query
+        assert '<p class="error">' in page.content.decode(), query
         assert client.get(url(alpha, "stale_csv", **query)).status_code == 400, query
 
 
