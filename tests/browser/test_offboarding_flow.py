@@ -156,8 +156,11 @@ def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_
     row = page.locator("#upcoming tr", has_text="Ada Lovelace")
     row.locator("td", has_text=shown).wait_for()
     screenshot("schedule")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     row.locator("button", has_text="Cancel").click()
     page.locator(".message.success", has_text="Cancelled Change").wait_for()
+    assert asked and asked[0].endswith("for Ada Lovelace? It will not run."), asked
     page.locator("#upcoming td.empty", has_text="Nothing is scheduled.").wait_for()
 
     page.context.clear_cookies()

@@ -1,6 +1,7 @@
 """The schedule (per tenant and across tenants), cancelling jobs, confirming held batches, the
 job pages' scheduled time, and a tenant's lifecycle settings."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -181,6 +182,28 @@ def test_technician_cancels_a_scheduled_job(client, alpha):
     assert job.status == Job.Status.CANCELLED
     event = AuditEvent.objects.get(action="job.cancel")
     assert event.actor_username == alpha.technician.username and event.job_id == str(job.pk)
+
+
+def test_every_cancel_button_of_a_job_asks_first(client, alpha):
+    """A mistaken cancel of a scheduled leave leaves the leaver's access in place: each page
+    that offers it asks, naming the job and the person, before anything is posted."""
+    job = scheduled_leave(alpha)
+    client.force_login(alpha.technician)
+    pages = [
+        schedule_url(alpha),
+        reverse("job_list"),
+        reverse("job_detail", kwargs={"job_id": job.pk}),
+        reverse(
+            "identity_detail",
+            kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk},
+        ),
+    ]
+    asked = f"Cancel Leave #{job.pk} for {alpha.identity.display_name}? It will not run."
+    for page in pages:
+        body = client.get(page).content.decode()
+        form = re.search(rf'<form [^>]*action="{re.escape(cancel_url(job))}"[^>]*>', body)
+        assert form is not None, page
+        assert f'data-confirm="{asked}"' in form.group(0), page
 
 
 def test_cancel_ignores_a_next_url_elsewhere(client, alpha):
