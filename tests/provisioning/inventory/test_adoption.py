@@ -326,12 +326,12 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 2}
 
 
-def test_a_scim_app_no_template_gives_is_no_account_to_create(on_sandbox):
-    """A SCIM app holds an account only when a template or grant gives it (engine/desired.py
-    `in_app`): someone whose template gives no Slack is adopted without one, as the engine's
-    builder would leave them, not refused as "create an account in Slack"."""
+def entra_sales_person_beside_slack(on_sandbox):
+    """A tenant of one Entra directory and the SCIM app Slack, and Ada in Entra as the Sales
+    template gives her (no Slack account yet): the tenant's directories and the app."""
     made = make_directories(on_sandbox, f"adoptscim{uuid.uuid4().hex[:6]}", kinds=("entra",))
-    connect(made.tenant, make_app(on_sandbox, "slack"))
+    app = make_app(on_sandbox, "slack")
+    connect(made.tenant, app)
     entra_person(
         made,
         "ada",
@@ -341,6 +341,14 @@ def test_a_scim_app_no_template_gives_is_no_account_to_create(on_sandbox):
         department="Sales",
         jobTitle="Account Executive",
     )
+    return made, app
+
+
+def test_a_scim_app_no_template_gives_is_no_account_to_create(on_sandbox):
+    """A SCIM app holds an account only when a template or grant gives it (engine/desired.py
+    `in_app`): someone whose template gives no Slack is adopted without one, as the engine's
+    builder would leave them, not refused as "create an account in Slack"."""
+    made, _ = entra_sales_person_beside_slack(on_sandbox)
     read_inventory(made)
     ada = person(made, "ada")
 
@@ -355,18 +363,7 @@ def test_a_template_is_judged_in_a_scim_app_by_what_it_gives_there(on_sandbox):
     """A template's directory groups, licences and apps are not an app's: someone with an
     Entra account as Sales gives it and a Slack account is not told Sales "names access
     their directory does not have (Staff, Sales, SPE_E3, Salesforce): a job would stop"."""
-    made = make_directories(on_sandbox, f"adoptscim{uuid.uuid4().hex[:6]}", kinds=("entra",))
-    app = make_app(on_sandbox, "slack")
-    connect(made.tenant, app)
-    entra_person(
-        made,
-        "ada",
-        groups=["Staff", "Sales"],
-        skus=["SPE_E3"],
-        apps=["Salesforce"],
-        department="Sales",
-        jobTitle="Account Executive",
-    )
+    made, app = entra_sales_person_beside_slack(on_sandbox)
     app.add_user(f"ada@{made.tenant.primary_domain}", "Ada", "Existing")
     read_inventory(made)
     ada = person(made, "ada")
