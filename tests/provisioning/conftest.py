@@ -36,13 +36,14 @@ def run_now(job_id: int) -> Outcome:
     return executor.execute(job_id)
 
 
-def drive(job: Job, max_runs: int = 400) -> Job:
+def drive(job: Job, max_runs: int = 400, longest_wait: float = 0.2) -> Job:
     """Run `job` in this process, as a worker would, until it ends (a test's transaction
-    hides it from the session's workers)."""
+    hides it from the session's workers); each come-back time is waited out up to
+    `longest_wait` seconds."""
     for _ in range(max_runs):
         outcome = run_now(job.pk)
         job.refresh_from_db()
         if job.is_done:
             return job
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+        time.sleep(min(outcome.retry_in or 0.05, longest_wait))
     raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")

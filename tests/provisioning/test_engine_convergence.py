@@ -5,7 +5,6 @@ caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
@@ -20,7 +19,7 @@ from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
-from tests.provisioning.conftest import drive, run_now
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
@@ -270,10 +269,4 @@ def test_a_create_sent_again_before_the_directory_shows_the_first_links_it(
 def drive_in_time(job: Job, runs: int = 40) -> Job:
     """As `drive`, but each come-back time is waited out (3 s at most): a directory's lag
     passes in real time."""
-    for _ in range(runs):
-        outcome = run_now(job.pk)
-        job.refresh_from_db()
-        if job.is_done:
-            return job
-        time.sleep(min(outcome.retry_in or 0.05, 3.0))
-    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+    return drive(job, runs, longest_wait=3.0)
