@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.audit.events import record
 from portal.models import Role, role_of
 from provisioning import notifications
-from provisioning.engine.desired import merge_templates
+from provisioning.engine.desired import manages, merge_templates
 from provisioning.events import describe
 from provisioning.events.models import Event
 from provisioning.events.publish import emit
@@ -208,6 +208,12 @@ def _check_request(identity, resource, reason, ends_at, extends) -> None:
         raise AccessRequestError(f"{resource.name} cannot be requested for this person.")
     if identity.status not in (Identity.Status.JOINER, Identity.Status.ACTIVE):
         raise AccessRequestError(f"{identity.display_name} is not an active person here.")
+    listed = identity.directories is not None  # None: every directory (no query needed)
+    if listed and not manages(identity.directories, resource.connection):
+        raise AccessRequestError(
+            f"{identity.display_name} is not in {resource.connection.label}: add them to it "
+            "from their page first."
+        )
     if not reason or not reason.strip():
         raise AccessRequestError("Give a reason: the approver decides on it.")
     now = timezone.now()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal.audit.events import record, snapshot
 from provisioning.engine import planner
-from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live
+from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live, manages
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
@@ -307,6 +307,42 @@ def request_restore(
     return job
 
 
+def add_to_directory(identity: Identity, connection, *, actor, http_request=None) -> Job:
+    """A person managed in some directories only (adopted where they had an account) is
+    managed in `connection` too from now on: a Change job creates their account there (or
+    links the one the engine finds is theirs) and reads it back. ValueError when they are
+    managed there already or have left."""
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        if identity.status not in MANAGED:
+            raise ValueError(f"{identity.display_name} has left: restore them first.")
+        before = identity.directories
+        if manages(before, connection):
+            raise ValueError(f"{identity.display_name} is managed in {connection.label} already.")
+        identity.directories = [*before, connection.pk]
+        identity.save(update_fields=["directories", "updated_at"])
+        job = new_job(
+            identity,
+            Job.Kind.CHANGE,
+            {"add_directory": connection.pk},
+            actor=actor,
+            at=None,
+            batch=None,
+            hold=False,
+        )
+        record(
+            "identity.directory_added",
+            actor=actor,
+            tenant=identity.tenant,
+            target=identity,
+            before={"directories": before},
+            after={"directories": identity.directories, "added": connection.label},
+            request=http_request,
+            job_id=job.pk,
+        )
+    return job
+
+
 def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
     """Registered with the engine (`engine.outcomes`): a job verified the person's newest
     desired state, so their status follows it: a joiner (on or after the start date) is
@@ -586,6 +622,13 @@ def preview_restore(identity: Identity, license_choices: dict[str, str] | None =
     if license_choices:
         changes["license_choices"] = {**(identity.license_choices or {}), **license_choices}
     return _preview(identity, changes=changes, fresh=rehire)
+
+
+def preview_add_to_directory(identity: Identity, connection):
+    """What `add_to_directory` would send now: the account in `connection`'s directory,
+    nothing in the others."""
+    directories = [*(identity.directories or []), connection.pk]
+    return _preview(identity, changes={"directories": directories})
 
 
 def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False):

@@ -38,6 +38,10 @@ class Identity(models.Model):
     enable_at = models.DateTimeField(null=True, blank=True)  # created ahead: sign-in from this
     leave_options = models.JSONField(default=dict, blank=True)  # the leave under way or done
     access_exceptions = models.JSONField(default=dict, blank=True)  # per connection id
+    # The directory connections (ids) the person is managed in: an adopted person only those
+    # they had an account in. None: every directory connection of the tenant. SCIM apps go by
+    # the role templates whatever this says.
+    directories = models.JSONField(null=True, blank=True, default=None)
     # Bumped by every action, in the action's transaction; jobs converge to a version.
     desired_version = models.PositiveIntegerField(default=0)
     last_reconciled_at = models.DateTimeField(null=True, blank=True, db_index=True)

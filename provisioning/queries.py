@@ -112,9 +112,12 @@ class DirectoryView:
     attributes: list[AttributeRow] = field(default_factory=list)
     access: list[Comparison] = field(default_factory=list)
     wanted: bool = True  # False: no account is desired here (an app no role or grant gives)
+    managed: bool = True  # False: a directory the person is not in, not read at all
 
     @property
     def in_sync(self) -> bool:
+        if not self.managed:
+            return True
         if not self.wanted and self.user is None:
             return not self.error
         return (
@@ -123,6 +126,14 @@ class DirectoryView:
             and all(row.matches for row in self.attributes)
             and not any(c.missing for c in self.access)
         )
+
+
+def managed_in(identity: Identity) -> list[str] | None:
+    """The labels of the directory connections the person is managed in; None: every one."""
+    if identity.directories is None:
+        return None
+    connections = identity.tenant.connections.filter(pk__in=identity.directories)
+    return [c.label for c in connections.order_by("kind") if not c.assigned_by_template]
 
 
 def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryView]]:
@@ -135,6 +146,9 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
         # A leaver should hold nothing: anything still there shows as "extra", not the role's
         # access as "missing" (the builder says so).
         desired = desired_for(identity, connection)
+        if not desired.managed_here:  # whoever holds their username there is not them
+            views.append(DirectoryView(connection, wanted=False, managed=False))
+            continue
         overall = overall or desired
         account = accounts.get(connection.pk)
         remote_id = account.remote_id if account else ""

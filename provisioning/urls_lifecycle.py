@@ -12,6 +12,11 @@ urlpatterns = [
     path(f"{PERSON}/change/", views.change, name="identity_change"),
     path(f"{PERSON}/change/preview/", views.change_preview, name="identity_change_preview"),
     path(f"{PERSON}/restore/", views.restore, name="identity_restore"),
+    path(
+        f"{PERSON}/directories/<int:connection_id>/add/",
+        views.add_directory,
+        name="identity_add_directory",
+    ),
     path("tenants/<slug:tenant>/lifecycle/", views.lifecycle_settings, name="lifecycle_settings"),
     path("tenants/<slug:tenant>/schedule/", views.tenant_schedule, name="tenant_schedule"),
     path("schedule/", views.schedule, name="schedule"),

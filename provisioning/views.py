@@ -276,6 +276,7 @@ def _identity_context(identity) -> dict:
         "events": events,
         "onboarded_by": _onboarded_by(identity, events),
         "templates": identity.role_templates.all(),
+        "managed_in": queries.managed_in(identity),  # None: every directory of the tenant
         # taken over from the directories rather than onboarded by the portal
         "adopted": AuditEvent.objects.filter(
             action="inventory.adopted", target_id=str(identity.pk), tenant_id=identity.tenant_id

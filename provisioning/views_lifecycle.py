@@ -21,6 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Role
 from provisioning import lifecycle, queries, queries_lifecycle
+from provisioning.engine import planner
+from provisioning.engine.desired import manages
 from provisioning.forms_lifecycle import (
     ChangeForm,
     CircuitBreakerForm,
@@ -110,6 +112,8 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
     if plan is None:
         return DirectoryRun(connection, error=error)
     run = DirectoryRun(connection, problems=list(plan.problems), checklist=list(plan.checklist))
+    if plan.not_managed:
+        run.problems.append(not_managed_note(connection))
     username = plan.user.username if plan.user else ""
     rows: dict[str, DiffRow] = {}
     for step in plan.steps:
@@ -133,6 +137,15 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
             run.other.append(_operation(step, username))
     run.diff = [rows[label] for label in ("Groups", "Licences", "Apps") if label in rows]
     return run
+
+
+def not_managed_note(connection) -> planner.Problem:
+    """A directory the person is not managed in, in a dry run's words."""
+    message = (
+        f"Not in {connection.label}: not managed there. Nothing is read or sent there, "
+        "whoever holds this username."
+    )
+    return planner.Problem("not_managed", message, connection.label, blocking=False)
 
 
 def _dry_run(preview_of, *, read_errors_block: bool, posted: dict | None = None) -> DryRun:
@@ -375,6 +388,46 @@ def restore(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse
     context = _restore_context(identity, dry_run)
     context["blocked"] = request.method == "POST"
     return render(request, "provisioning/restore.html", context)
+
+
+# -- adding a person to a directory ----------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def add_directory(
+    request: HttpRequest, tenant: str, identity_id: int, connection_id: int
+) -> HttpResponse:
+    """Manage a person (adopted where they had an account) in another directory of the
+    tenant: the dry run first (GET, nothing sent); the confirm button (POST) checks it again
+    and queues the job only when nothing blocks it."""
+    identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
+    connection = access.get_connection_for(request.user, tenant, connection_id, OPERATORS)
+    if identity.status not in lifecycle.MANAGED or manages(identity.directories, connection):
+        messages.error(
+            request, f"{identity.display_name} cannot be added to {connection.label} now."
+        )
+        return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    dry_run = _dry_run(
+        lambda: lifecycle.preview_add_to_directory(identity, connection), read_errors_block=True
+    )
+    if request.method == "POST" and dry_run.ready:
+        job = lifecycle.add_to_directory(
+            identity, connection, actor=request.user, http_request=request
+        )
+        messages.success(
+            request, f"Queued the account of {identity.display_name} in {connection.label}."
+        )
+        return redirect("job_detail", job_id=job.pk)
+    context = {
+        "identity": identity,
+        "tenant": identity.tenant,
+        "connection": connection,
+        "managed_in": queries.managed_in(identity),
+        "preview": dry_run,
+        "blocked": request.method == "POST",
+    }
+    return render(request, "provisioning/add_directory.html", context)
 
 
 # -- a tenant's lifecycle settings -----------------------------------------------------------

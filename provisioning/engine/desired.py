@@ -55,6 +55,9 @@ class DesiredState:
     manager: str = ""  # who they report to, as named on the person ("": left as it is)
     # A leave's mail and files options (engine/mailbox.py), e.g. {"auto_reply": True, ...}.
     handover: dict = field(default_factory=dict)
+    # False: a directory the person is not managed in (`manages`): the engine reads, creates,
+    # changes and deletes no account there, whatever holds their username.
+    managed_here: bool = True
 
     def wanted(self, kind: str) -> tuple[str, ...]:
         return getattr(self, kind)
@@ -187,7 +190,8 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
 
     A preview asks what it would be after an action: `templates` and `changes` (field name
     -> value: status, leave_options, attributes, extra_groups, license_choices,
-    access_exceptions) stand in for the saved ones.
+    access_exceptions, directories) stand in for the saved ones. A directory the person is
+    not managed in (`manages`) gets `managed_here` false: nothing is wanted or done there.
     `grants`: the person's live grants in this directory, when the caller has read many
     people's at once (`live_grants_by_person`).
     """
@@ -219,11 +223,33 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
             exceptions=exceptions,
             connection=connection,
         )
+    if not manages(view.directories, connection):
+        return _replace(
+            active,
+            present=False,
+            enabled=None,
+            groups=(),
+            licenses=(),
+            apps=(),
+            removal=dict.fromkeys(ACCESS_KINDS, KEEP),
+            managed_here=False,
+            **version,
+        )
     if view.status == Status.DELETED or _not_yet(identity):
         return _replace(active, present=False, enabled=False, **version)
     if view.status in (Status.LEAVER, Status.LEFT):
         return _leaving(active, view.leave_options or {}, version)
     return _replace(active, enabled=_enabled_now(identity), **version)
+
+
+def manages(directories: list[int] | None, connection) -> bool:
+    """Whether a person whose `Identity.directories` is `directories` is managed in
+    `connection`: in every directory when None (the people the portal onboards), else in
+    those listed (an adopted person: where they had an account). A SCIM app's account goes
+    by the role templates (`in_app`), whatever the list says."""
+    if directories is None or getattr(connection, "assigned_by_template", False):
+        return True
+    return connection.pk in directories
 
 
 def in_connection(active: DesiredState, templates, connection) -> DesiredState:

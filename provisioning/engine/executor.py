@@ -41,6 +41,7 @@ from provisioning.engine import (
 )
 from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, accounts_of, link_account
+from provisioning.engine.desired import desired_for
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
@@ -104,6 +105,10 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     accounts = accounts_of(identity)
     connections = connections_of(job)
     for connection in connections:
+        desired = desired_for(identity, connection)
+        if not desired.managed_here:  # no account of theirs is read or changed there
+            plans.append(planner.not_managed(connection.pk, connection.kind))
+            continue
         account = accounts.get(connection.pk)
         stored_id = account.remote_id if account else ""
         protected = guards.protected(connection.pk, stored_id)
@@ -114,7 +119,9 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         if account and account.created_remotely_at and hasattr(connector, "note_created"):
             age = (timezone.now() - account.created_remotely_at).total_seconds()
             connector.note_created(account.remote_id, age)  # a 404 soon after is lag
-        planning, read_cost, verify_cost = plans_of.plan_for(job, connector, connection, account)
+        planning, read_cost, verify_cost = plans_of.plan_for(
+            job, connector, connection, account, desired
+        )
         if connection.quarantined_at:
             planning.close()
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)

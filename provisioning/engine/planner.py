@@ -30,6 +30,7 @@ REMOVE_LICENSE, REMOVE_GROUP, UNASSIGN_APP = "remove_license", "remove_group", "
 DISABLE_USER, REVOKE_SESSIONS, RESET_PASSWORD = "disable_user", "revoke_sessions", "reset_password"
 DELETE_USER, PURGE_USER = "delete_user", "purge_user"
 ONE_SHOTS = (RESET_PASSWORD, REVOKE_SESSIONS)  # actions, not state: a leave runs them once
+NOT_MANAGED = "not managed"  # a read-back's account in a directory the person is not in
 
 # kind -> (add action, remove action, param)
 ACCESS_ACTIONS = {
@@ -91,6 +92,7 @@ class Plan:
     exceptions: dict = field(default_factory=dict)  # a leave strips access nothing explains
     left_alone: str = ""  # why the portal may not change this account (engine/guards.py)
     remote_id: str = ""  # the account left alone
+    not_managed: bool = False  # a directory the person is not managed in: nothing read
 
     @property
     def blocked(self) -> bool:
@@ -100,6 +102,8 @@ class Plan:
         """What the read found, as the job page shows it."""
         if self.left_alone:
             return {"account": self.remote_id, "left_alone": self.left_alone}
+        if self.not_managed:
+            return {"account": NOT_MANAGED}
         if self.user is None:
             return {"account": "absent"}
         return {
@@ -124,7 +128,10 @@ async def plan_account(
 ) -> Plan:
     """Steps that make the account equal `desired` (none when it is); what another system
     owns (a synced user, a distribution list) set aside as checklist items (elsewhere.py).
-    What it reads is read first, at once where the directory allows (`reads_for`)."""
+    What it reads is read first, at once where the directory allows (`reads_for`). A
+    directory the person is not managed in is neither read nor planned."""
+    if not desired.managed_here:
+        return not_managed(connection_id, connector.kind)
     try:
         connector = await read_ahead(connector, reads_for(connector, desired, account))
     except NotFoundError:  # the stored id: lag or gone, the engine waits out the replication
@@ -202,11 +209,19 @@ async def read_account(
     return await connector.get_user(user_id), await connector.access_of(user_id)
 
 
+def not_managed(connection_id: int, kind: str) -> Plan:
+    """The plan of a directory the person is not managed in (engine/desired.py `manages`):
+    nothing read, nothing to do, whoever holds their username there."""
+    return Plan(connection_id, kind, not_managed=True)
+
+
 def reads_for(connector, desired: DesiredState, account: AccountView) -> list[Read]:
     """What planning `desired` reads of the directory before anything else, named up front so
     that the connector may send it all at once and the engine pace it by its cost: the
     account and its access, else the joiner's lookups (username, e-mail address), with the
     manager and a leaver's handover where they apply."""
+    if not desired.managed_here:
+        return []
     if account.remote_id and not account.confirmed_gone:
         user_id = account.remote_id
         state = ("read_state", user_id)

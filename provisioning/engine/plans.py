@@ -27,8 +27,9 @@ def confirmed_gone(account: DirectoryAccount | None) -> bool:
     return timezone.now() - account.missing_since > replication_window()
 
 
-def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
-    """The planning coroutine of `job` for one connection, what its reads cost (the
+def plan_for(job: Job, connector, connection, account: DirectoryAccount | None, desired=None):
+    """The planning coroutine of `job` for one connection (`desired`: the person's state
+    there, when the caller has built it already), what its reads cost (the
     directory's operations, to be taken from the connection's bucket before it runs), and a
     function for what the read that verifies its steps will cost. Reads the database first,
     here, because the coroutine runs on the bridge's event loop where the ORM may not be
@@ -39,7 +40,7 @@ def plan_for(job: Job, connector, connection, account: DirectoryAccount | None):
         managed=account.managed if account else {},
         confirmed_gone=confirmed_gone(account),
     )
-    desired = desired_for(identity, connection)
+    desired = desired if desired is not None else desired_for(identity, connection)
     manager = (identity.attributes or {}).get("manager") or ""
     joiner = first_sign_in.Joiner(job.tenant, connection, manager, identity.pk, account)
     cost = read_cost(connector, planner.reads_for(connector, desired, view))

@@ -114,6 +114,8 @@ def detect(tenant: Tenant, *, now: datetime | None = None) -> dict:
         desired = desired_for(
             identity, seen.connection, grants=grants.get((identity.pk, seen.connection.pk), [])
         )
+        if not desired.managed_here:
+            continue  # an account linked in a directory they are not managed in: left alone
         who = identity.display_name
         for item in compare(desired, row, seen.catalog, kinds=seen.kinds, who=who):
             key = (*pair, item.kind, item.access_kind, item.ref_id)
