@@ -15,11 +15,14 @@ The person's desired state (engine/desired.py) is made equal to what their accou
   sign-in and remove nothing (a leaver with the same options when the offboarding form
   comes next, since that form takes leavers).
 
+The person is managed only in the directory connections they hold an account in
+(`Identity.directories`): the engine creates no account for them in the others (a
+technician may add them to one later, `lifecycle.add_to_directory`).
+
 Before anything is saved, the desired state is compared with the inventory's rows: an
 adoption that would change something (a template adding access, a tenant default filling an
-empty attribute, an account created in a directory where the person has none) is refused
-unless the technician confirms the change. Once saved, the engine's own builder
-(`desired_for`) is asked again, and the same comparison decides.
+empty attribute) is refused unless the technician confirms the change. Once saved, the
+engine's own builder (`desired_for`) is asked again, and the same comparison decides.
 
 `offboard` adopts and hands the person to `lifecycle.request_offboarding` in one
 transaction; the pages offer the same through the identity's own offboarding and move forms.
@@ -143,6 +146,7 @@ def _save(result: Draft) -> Identity:
         status=result.status,
         leave_options=result.leave_options,
         access_exceptions=result.exceptions,
+        directories=result.directories,
         **result.fields,
     )
     identity.role_templates.set(result.templates)
@@ -181,6 +185,8 @@ def _audit(identity, result: Draft, by, reason, confirm_changes, http_request, *
                 for a in result.accounts
             ],
             "exceptions": result.exceptions,
+            # managed only in these directories; none is created in the others
+            "directories": [{"connection": c.pk, "label": c.label} for c in result.directories_in],
             "attributes": result.fields["attributes"],
             "changes_confirmed": result.changes if confirm_changes else [],
             "reason": reason[:500],

@@ -25,6 +25,7 @@ class BulkRow:
     template: RoleTemplate | None
     exceptions: int
     refusal: str = ""
+    directories: list[str] = field(default_factory=list)  # managed in these only
 
 
 @dataclass
@@ -114,7 +115,8 @@ def _count(preview: BulkPreview, person: Person, result: Draft, chosen) -> None:
         exceptions = sum(len(r) for kinds in result.exceptions.values() for r in kinds.values())
         template = chosen[0] if chosen else None
         refusal = result.refusal or ("; ".join(result.changes[:3]) if result.changes else "")
-        preview.samples.append(BulkRow(person, template, exceptions, refusal))
+        directories = [c.label for c in result.directories_in]
+        preview.samples.append(BulkRow(person, template, exceptions, refusal, directories))
 
 
 @dataclass

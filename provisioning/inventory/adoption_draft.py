@@ -19,6 +19,7 @@ from provisioning.engine.desired import (
     DesiredState,
     active_state,
     in_app,
+    manages,
     names_stand_in,
 )
 from provisioning.inventory.adoption_suggest import (
@@ -67,6 +68,15 @@ class Draft:
     refusal: str = ""  # why it cannot be adopted, as a sentence
     refused_as: str = ""  # the same in a few words
     changes: list[str] = field(default_factory=list)  # what the engine would change
+    # The tenant's directory connections they have an account in (managed only there), and
+    # the others (no account is ever created for them there). SCIM apps are neither.
+    directories_in: list[DirectoryConnection] = field(default_factory=list)
+    directories_not_in: list[DirectoryConnection] = field(default_factory=list)
+
+    @property
+    def directories(self) -> list[int]:
+        """`Identity.directories` of the adopted person."""
+        return [c.pk for c in self.directories_in]
 
     @property
     def exception_names(self) -> list[tuple[str, str, str]]:
@@ -182,6 +192,7 @@ def draft(
     if not accounts:
         return result
     result.fields = person_fields(accounts)
+    _split_directories(result, known.connections)
     if not any(a.enabled for a in accounts):
         result.status = Identity.Status.LEFT
         result.leave_options = LEFT_OPTIONS.as_dict()
@@ -190,6 +201,16 @@ def draft(
         result.refused_as, result.refusal = _collision(known, accounts, result.fields)
     result.changes = changes_of(result, known)
     return result
+
+
+def _split_directories(result: Draft, connections: list[DirectoryConnection]) -> None:
+    """The directories they hold an account in, where they are managed from now on, and the
+    others, where the portal will create none for them."""
+    held = {a.connection_id for a in result.accounts}
+    for connection in connections:
+        if not connection.assigned_by_template:
+            mine = connection.pk in held
+            (result.directories_in if mine else result.directories_not_in).append(connection)
 
 
 def _split_access(result: Draft, catalogue: Catalogue) -> None:
@@ -278,6 +299,8 @@ def changes_of(result: Draft, known: Known) -> list[str]:
     exceptions = result.exceptions
     changes = []
     for connection in known.connections:
+        if not manages(result.directories, connection):
+            continue  # not managed there: the engine creates nothing in it (desired.py)
         active = active_state(
             {**result.fields, "extra_groups": [], "license_choices": {}},
             result.templates,

@@ -155,20 +155,35 @@ def test_adopting_leads_to_the_identity_and_is_audited(client, alpha, people):
     assert again["Location"].endswith(f"/people/{identity.pk}/offboard/")
 
 
-def test_an_adoption_that_would_change_something_needs_a_confirmation(client, alpha, people):
+def test_someone_in_one_directory_is_adopted_there_only_with_nothing_to_confirm(
+    client, alpha, people
+):
     client.force_login(alpha.technician)
     bob = url("person_adopt", alpha, people["bob"])
     page = client.get(bob).content.decode()
-    assert "create an account for bob@alpha.test in Okta" in page
+    assert "Not in Okta: not managed there, and no account is created" in page
+    assert "Adopting changes nothing in any directory" in page
 
-    refused = client.post(bob, {})
+    assert client.post(bob, {}).status_code == 302
+    identity = Identity.objects.get(username="bob@alpha.test")
+    assert identity.directories == [alpha.connection.pk]
+
+
+def test_an_adoption_that_would_change_something_needs_a_confirmation(client, alpha, people):
+    client.force_login(alpha.technician)
+    bob = url("person_adopt", alpha, people["bob"])
+    sales = {"templates": [alpha.template.pk]}
+    page = client.get(bob, {"preview": "1", **sales}).content.decode()
+    assert "add group" in page and "Okta (now" not in page and "account for" not in page
+
+    refused = client.post(bob, sales)
     assert refused.status_code == 400 and "unless you confirm" in refused.content.decode()
     assert not Identity.objects.filter(username="bob@alpha.test").exists()
 
-    assert client.post(bob, {"confirm_changes": "on"}).status_code == 302
+    assert client.post(bob, {**sales, "confirm_changes": "on"}).status_code == 302
     identity = Identity.objects.get(username="bob@alpha.test")
     event = AuditEvent.objects.get(action="inventory.adopted", target_id=str(identity.pk))
-    assert any("Okta" in change for change in event.after["changes_confirmed"])
+    assert any("add group" in change for change in event.after["changes_confirmed"])
 
 
 def test_out_of_scope_and_bad_input_save_nothing(client, alpha, bravo, people):
@@ -227,26 +242,29 @@ def test_bulk_page_previews_and_adopts_what_it_previewed(client, alpha, people):
     page = client.get(url("people_adopt", alpha))
     assert page.status_code == 200
     preview = page.context["preview"]
-    # Ada adopted with the template; Bob would get an Okta account: left as is
-    assert (preview.selected, preview.adoptable) == (2, 1)
-    assert preview.templates == {"Alpha Ltd Sales": 1}
+    # Ada adopted with the template; Bob, only in Entra, without one, in Entra only
+    assert (preview.selected, preview.adoptable) == (2, 2)
+    assert preview.templates == {"Alpha Ltd Sales": 1} and preview.without_template == 1
+    assert "<th>Managed in</th>" in page.content.decode()
 
-    stale = client.post(url("people_adopt", alpha), {"expected": "2"})
+    stale = client.post(url("people_adopt", alpha), {"expected": "1"})
     assert stale.status_code == 302 and not Identity.objects.filter(username="ada@alpha.test")
 
-    done = client.post(url("people_adopt", alpha), {"expected": "1", "reason": "takeover"})
+    done = client.post(url("people_adopt", alpha), {"expected": "2", "reason": "takeover"})
     assert done.status_code == 302
     assert Identity.objects.filter(username="ada@alpha.test").exists()
+    bob = Identity.objects.get(username="bob@alpha.test")
+    assert bob.directories == [alpha.connection.pk]
     summary = AuditEvent.objects.get(action="inventory.adopted_many")
-    assert summary.after["adopted"] == 1
+    assert summary.after["adopted"] == 2
     for bad in ({"directory": "x"}, {"q": "x" * 101}, {"status": "nope"}, {"expected": "-1"}):
         assert client.get(url("people_adopt", alpha), bad).status_code == 400, bad
     assert client.get(url("people_adopt", alpha), {"q": "nobody"}).context["preview"].selected == 0
     # a People page filter with out-of-scope people: counted as left as they are
     everyone = client.get(url("people_adopt", alpha), {"who": "unmanaged", "scope": ""})
     preview = everyone.context["preview"]
-    assert preview.selected == 2  # Bob and the service account (Ada is managed now)
-    assert preview.refused == {"Out of scope": 1, "Adopting would change their accounts": 1}
+    assert preview.selected == 1  # the service account (Ada and Bob are managed now)
+    assert preview.refused == {"Out of scope": 1}
 
 
 def test_offboarding_someone_disabled_adopts_them_as_a_leaver_the_form_accepts(client, alpha):

@@ -293,7 +293,7 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     # Finance as the template says, in both directories: adopted with it by itself
     entra_person(dirs, "dan", groups=["Staff", "Finance"], apps=["Slack"])
     okta_person(dirs, "dan", groups=["Staff", "Finance"], apps=["Slack"])
-    # only in Entra: adopting would create an Okta account, so bulk adoption leaves him
+    # only in Entra: adopted, managed in Entra only (no Okta account is created for him)
     entra_person(dirs, "bob", groups=["Staff"])
     entra_person(dirs, "svc-backup", groups=["Staff"])  # out of scope
     read_inventory(dirs)
@@ -301,13 +301,14 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
 
     preview = adoption_bulk.preview_adoption(dirs.tenant, everyone)
 
-    assert (preview.selected, preview.adoptable) == (4, 2)
-    assert preview.templates == {"Sales": 1, "Finance": 1} and preview.without_template == 0
-    assert preview.refused == {adoption_draft.OUT_OF_SCOPE: 1, adoption_draft.WOULD_CHANGE: 1}
-    bob = next(row for row in preview.samples if row.person.username.startswith("bob@"))
-    assert "create an account" in bob.refusal and "Okta" in bob.refusal
+    assert (preview.selected, preview.adoptable) == (4, 3)
+    assert preview.templates == {"Sales": 1, "Finance": 1} and preview.without_template == 1
+    assert preview.refused == {adoption_draft.OUT_OF_SCOPE: 1}
+    rows = {row.person.username.split("@")[0]: row for row in preview.samples}
+    assert (rows["bob"].refusal, rows["bob"].directories) == ("", ["Microsoft Entra ID"])
+    assert rows["ada"].directories == ["Microsoft Entra ID", "Okta"]
     in_scope = adoption_bulk.preview_adoption(dirs.tenant)  # everything in scope
-    assert (in_scope.selected, in_scope.adoptable) == (3, 2)
+    assert (in_scope.selected, in_scope.adoptable) == (3, 3)
 
     result = adoption_bulk.adopt_many(dirs.tenant, everyone.values_list("pk", flat=True), "system")
 
@@ -317,13 +318,21 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
         (i.username.split("@")[0], [t.name for t in i.role_templates.all()]) for i in adopted
     ] == [
         ("ada", ["Sales"]),
+        ("bob", []),
         ("dan", ["Finance"]),
     ]
-    assert AuditEvent.objects.filter(action="inventory.adopted").count() == 2
+    entra = dirs.tenant.connections.get(kind="entra")
+    bob = adopted.get(username__startswith="bob@")
+    assert bob.directories == [entra.pk]
+    assert AuditEvent.objects.filter(action="inventory.adopted").count() == 3
     summary = AuditEvent.objects.get(action="inventory.adopted_many")
-    assert summary.after["adopted"] == 2 and summary.after["selected"] == 4
+    assert summary.after["adopted"] == 3 and summary.after["selected"] == 4
+    before = dirs.stats("okta")
+    job = reconcile(bob)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert dirs.okta_user(bob.username) is None and writes(before, dirs.stats("okta")) == {}
     again = adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
-    assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 2}
+    assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 3}
 
 
 def entra_sales_person_beside_slack(on_sandbox):

@@ -1,0 +1,149 @@
+"""A person with an account in only one of the tenant's two directories (Eve: Okta, not
+Entra) is adopted as she is: managed in Okta only, so no Entra account is created for her,
+and an Entra account that comes to hold her username later is someone else's, never read,
+linked, changed or deleted. A leave disables her Okta account only; a technician can add
+her to Entra later, with a dry run, and the job creates and verifies the account."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning import lifecycle
+from provisioning.inventory import adoption, adoption_draft, drift
+from provisioning.inventory.models import Drift
+from provisioning.models import DirectoryAccount, Identity, Job
+from tests.factories import make_person
+from tests.provisioning.conftest import drive
+from tests.provisioning.directories import make_directories
+from tests.provisioning.inventory.test_adoption import (
+    okta_person,
+    person,
+    read_inventory,
+    reconcile,
+    writes,
+)
+
+pytestmark = pytest.mark.django_db
+
+ENTRA = "Microsoft Entra ID"
+
+
+@pytest.fixture
+def dirs(on_sandbox):
+    made = make_directories(on_sandbox, f"onedir{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
+    made.entra = made.tenant.connections.get(kind="entra")
+    made.okta = made.tenant.connections.get(kind="okta")
+    yield made
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+@pytest.fixture
+def eve(dirs):
+    """Eve's Okta account, as the Sales template gives it in Okta; she has none in Entra."""
+    okta_person(
+        dirs,
+        "eve",
+        groups=["Staff", "Sales"],
+        apps=["Salesforce"],
+        department="Sales",
+        job_title="Account Executive",
+    )
+    read_inventory(dirs)
+    return person(dirs, "eve")
+
+
+def adopted_eve(dirs, eve) -> Identity:
+    return adoption.adopt(eve, [dirs.template], "system", reason="takeover")
+
+
+def someone_else_in_entra(dirs, username: str) -> dict:
+    """Another person's Entra account with Eve's username, made behind the portal's back."""
+    return dirs.add_entra_user(username, "Evelyn", "Other")
+
+
+def test_adopting_her_predicts_no_change_and_names_her_directory(dirs, eve):
+    result = adoption_draft.draft(eve, [dirs.template])
+
+    assert (result.refusal, result.changes) == ("", [])
+    assert [c.label for c in result.directories_in] == ["Okta"]
+    assert [c.label for c in result.directories_not_in] == [ENTRA]
+
+    identity = adopted_eve(dirs, eve)  # no confirmation asked: nothing would change
+
+    assert identity.directories == [dirs.okta.pk]
+    event = AuditEvent.objects.get(action="inventory.adopted", target_id=str(identity.pk))
+    assert event.after["directories"] == [{"connection": dirs.okta.pk, "label": "Okta"}]
+
+
+def test_her_reconciliation_touches_nothing_in_entra(dirs, eve, client):
+    identity = adopted_eve(dirs, eve)
+    other = someone_else_in_entra(dirs, eve.username)
+    drift.detect(dirs.tenant)
+    before = {kind: dirs.stats(kind) for kind in ("entra", "okta")}
+
+    job = reconcile(identity)
+
+    after = {kind: dirs.stats(kind) for kind in ("entra", "okta")}
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert after["entra"]["calls"] == before["entra"]["calls"]  # not even read
+    assert writes(before["okta"], after["okta"]) == {}
+    assert job.verification["directories"][str(dirs.entra.pk)] == {"account": "not managed"}
+    assert dirs.entra_user(eve.username)["id"] == other["id"]
+    assert dirs.entra_user(eve.username)["accountEnabled"] is True
+    assert not DirectoryAccount.objects.filter(identity=identity, connection=dirs.entra).exists()
+    assert not Drift.objects.filter(identity=identity, status__in=Drift.OPEN_STATES).exists()
+
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = client.get(
+        f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert f"Not in {ENTRA}: not managed there." in page
+    assert f"/directories/{dirs.entra.pk}/add/" in page
+
+
+def test_her_leave_disables_only_her_okta_account(dirs, eve):
+    identity = adopted_eve(dirs, eve)
+    someone_else_in_entra(dirs, eve.username)
+    before = dirs.stats("entra")
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+
+    job = drive(lifecycle.request_offboarding(identity, options, actor="system"))
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert dirs.okta_user(eve.username)["status"] == "SUSPENDED"
+    assert dirs.stats("entra")["calls"] == before["calls"]
+    assert dirs.entra_user(eve.username)["accountEnabled"] is True
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+
+
+def test_adding_her_to_entra_creates_and_verifies_the_account(dirs, eve, client):
+    identity = adopted_eve(dirs, eve)
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+
+    dry_run = client.get(page).content.decode()
+
+    assert f"Create user {eve.username}" in dry_run and "Ready to queue" in dry_run
+    assert Identity.objects.get(pk=identity.pk).directories == [dirs.okta.pk]  # nothing yet
+    posted = client.post(page)
+    assert posted.status_code == 302
+    job = drive(Job.objects.get(identity=identity, kind=Job.Kind.CHANGE))
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    user = dirs.entra_user(eve.username)
+    assert user["accountEnabled"] is True and {"Staff", "Sales"} <= set(user["groups"])
+    link = DirectoryAccount.objects.get(identity=identity, connection=dirs.entra)
+    assert job.verification["directories"][str(dirs.entra.pk)]["account"] == link.remote_id
+    identity.refresh_from_db()
+    assert identity.directories == [dirs.okta.pk, dirs.entra.pk]
+    event = AuditEvent.objects.get(action="identity.directory_added", target_id=str(identity.pk))
+    assert event.before["directories"] == [dirs.okta.pk]
+    assert event.after["directories"] == [dirs.okta.pk, dirs.entra.pk]
+    assert client.get(page).status_code == 302  # managed there now: nothing to add
