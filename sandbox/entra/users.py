@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from sandbox.entra.addresses import check_mail, with_mail
+from sandbox.entra.countries import ISO_3166_ALPHA_2
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
 from sandbox.entra.odata import filterable, ordered, paged, select
@@ -177,7 +178,6 @@ _UPN = re.compile(
     r"^(?=.{1,113}$)(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]"
     r"@(?P<domain>[A-Za-z0-9.-]{1,48})$"
 )
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def invalid_value(prop: str) -> GraphError:
@@ -289,7 +289,9 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
     if "displayName" in props and not (props["displayName"] or "").strip():
         raise invalid_value("displayName")
     location = props.get("usageLocation")
-    if location is not None and not _COUNTRY.match(location):
+    if location is not None and location not in ISO_3166_ALPHA_2:
+        # "A two-letter country code (ISO standard 3166)" (user.md): UK, EU and the like,
+        # two capitals that name no country, are refused like any invalid value.
         raise invalid_value("usageLocation")
     if "passwordProfile" in props:
         _check_password(props["passwordProfile"] or {})

@@ -144,3 +144,21 @@ def test_a_upn_over_48_characters_after_the_at_is_refused(sandbox_server: Sandbo
             f"/users/{made.json()['id']}", json={"userPrincipalName": f"a@{over}"}
         )
         assert_graph_error(renamed, 400, "Request_BadRequest", invalid("userPrincipalName"))
+
+
+@pytest.mark.parametrize("code", ["UK", "EU", "XX", "ZZ"])
+def test_a_usage_location_that_is_no_iso_3166_country_is_refused(entra: EntraDir, code: str) -> None:
+    """usageLocation is "A two-letter country code (ISO standard 3166)" (user.md): two
+    capitals that name no country (the United Kingdom is GB, not UK) are refused like any
+    invalid value, on create and on update, and the one held stays."""
+    with entra.graph() as graph:
+        made = graph.post("/users", json=new_user_body(entra.domain, "ana", usageLocation="GB"))
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        patched = graph.patch(f"/users/{user_id}", json={"usageLocation": code})
+        assert_graph_error(patched, 400, "Request_BadRequest", invalid("usageLocation"))
+        created = graph.post("/users", json=new_user_body(entra.domain, "bo", usageLocation=code))
+        assert_graph_error(created, 400, "Request_BadRequest", invalid("usageLocation"))
+        held = graph.get(f"/users/{user_id}", params={"$select": "usageLocation"})
+        assert held.json()["usageLocation"] == "GB"
+        assert graph.patch(f"/users/{user_id}", json={"usageLocation": "IE"}).status_code == 204
