@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
+from portal.countries import country_code_problem
 from portal.plain_text import plain_name
 from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
@@ -299,6 +300,8 @@ class ChangeForm(forms.Form):
         value = self.cleaned_data["usage_location"].strip()
         if value and not USAGE_LOCATION_RE.match(value):
             raise ValidationError("Two letters, such as GB or US.")
+        if value and (problem := country_code_problem(value.upper())):
+            raise ValidationError(problem)
         return value.upper()
 
     def clean_at(self):

@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.countries import country_code_problem
 from portal.plain_text import plain_name
 from tenants import endpoints, naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
@@ -129,6 +130,8 @@ def clean_usage_location(value: str, required: bool = False) -> str:
         return ""
     if not re.fullmatch(r"[A-Z]{2}", code):
         raise ValidationError("Use a two-letter country code such as GB, US or DE.")
+    if problem := country_code_problem(code):
+        raise ValidationError(problem)
     return code
 
 
