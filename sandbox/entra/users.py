@@ -6,8 +6,8 @@ import re
 import time
 from typing import Any
 
+from sandbox.countries import ISO_3166_ALPHA_2
 from sandbox.entra.addresses import check_mail, with_mail
-from sandbox.entra.countries import ISO_3166_ALPHA_2
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
 from sandbox.entra.odata import filterable, ordered, paged, select

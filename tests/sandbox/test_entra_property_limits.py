@@ -147,7 +147,9 @@ def test_a_upn_over_48_characters_after_the_at_is_refused(sandbox_server: Sandbo
 
 
 @pytest.mark.parametrize("code", ["UK", "EU", "XX", "ZZ"])
-def test_a_usage_location_that_is_no_iso_3166_country_is_refused(entra: EntraDir, code: str) -> None:
+def test_a_usage_location_that_is_no_iso_3166_country_is_refused(
+    entra: EntraDir, code: str
+) -> None:
     """usageLocation is "A two-letter country code (ISO standard 3166)" (user.md): two
     capitals that name no country (the United Kingdom is GB, not UK) are refused like any
     invalid value, on create and on update, and the one held stays."""

@@ -1,7 +1,9 @@
-"""The ISO 3166-1 alpha-2 country codes: what Graph takes as a user's `usageLocation` ("A
-two-letter country code (ISO standard 3166)", api-reference/v1.0/resources/user.md; the same
-text in msgraph-sdk's `User.usage_location`). The 249 officially assigned codes; reserved ones
-such as UK (the United Kingdom is GB) and EU are not countries."""
+"""The ISO 3166-1 alpha-2 country codes (the 249 officially assigned; reserved ones such as UK,
+the United Kingdom being GB, and EU are not countries). Graph takes only these as a user's
+`usageLocation` ("A two-letter country code (ISO standard 3166)", api-reference/v1.0/resources/
+user.md; the same text in msgraph-sdk's `User.usage_location`), Okta as `profile.countryCode`
+("For validation, see ISO 3166-1 alpha 2 \"short\" code format", okta SDK
+models/user_profile.py)."""
 
 from __future__ import annotations
 
