@@ -214,6 +214,12 @@ def find_user(req: GraphRequest, key: str) -> User:
     return user
 
 
+# Entra's cloud password policy: "Characters allowed: A-Z a-z 0-9 @ # $ % ^ & * - _ ! + = [ ]
+# { } | \ : ' , . ? / ` ~ " ( ) ; < > Blank space"; "Characters not allowed: Unicode
+# characters" (entra-docs concept-sspr-policy.md).
+PASSWORD_SYMBOLS = frozenset("@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ")
+
+
 def _check_password(profile: dict) -> None:
     password = profile.get("password")
     if not isinstance(password, str) or not password:
@@ -221,7 +227,8 @@ def _check_password(profile: dict) -> None:
     classes = sum(
         bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
     )
-    if len(password) < 8 or len(password) > 256 or classes < 3:
+    allowed = all(c.isascii() and (c.isalnum() or c in PASSWORD_SYMBOLS) for c in password)
+    if len(password) < 8 or len(password) > 256 or classes < 3 or not allowed:
         raise bad_request(
             "The specified password does not comply with password complexity requirements. "
             "Please provide a different password."

@@ -164,3 +164,24 @@ def test_a_usage_location_that_is_no_iso_3166_country_is_refused(
         held = graph.get(f"/users/{user_id}", params={"$select": "usageLocation"})
         assert held.json()["usageLocation"] == "GB"
         assert graph.patch(f"/users/{user_id}", json={"usageLocation": "IE"}).status_code == 204
+
+
+@pytest.mark.parametrize("password", ["Passwörd123", "Password€12", "Pass\tword12", "Pässwort12!"])
+def test_a_password_with_characters_entra_does_not_allow_is_refused(
+    entra: EntraDir, password: str
+) -> None:
+    """Entra's cloud password policy allows A-Z, a-z, 0-9, the listed ASCII symbols and the
+    blank space, and no Unicode characters: an ö or € is no symbol that makes up the three
+    kinds of characters, it is refused, on create and on a reset."""
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "pw", passwordProfile={"password": password})
+        refused = graph.post("/users", json=body)
+        assert_graph_error(refused, 400, "Request_BadRequest", "password complexity")
+        made = graph.post("/users", json=new_user_body(entra.domain, "pw"))
+        assert made.status_code == 201, made.text
+        reset = graph.patch(
+            f"/users/{made.json()['id']}", json={"passwordProfile": {"password": password}}
+        )
+        assert_graph_error(reset, 400, "Request_BadRequest", "password complexity")
+        spaced = {"passwordProfile": {"password": "correct horse 9 Battery"}}
+        assert graph.patch(f"/users/{made.json()['id']}", json=spaced).status_code == 204
