@@ -78,7 +78,9 @@ class OnboardingForm(forms.Form):
         "and must match exactly one account (the dry run names the candidates otherwise).",
     )
     usage_location = forms.CharField(
-        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+        max_length=2,
+        required=False,
+        help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
     extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
 

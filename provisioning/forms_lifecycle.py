@@ -272,7 +272,9 @@ class ChangeForm(forms.Form):
     job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     office = forms.CharField(max_length=128, required=False, validators=[plain_name])
     usage_location = forms.CharField(
-        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+        max_length=2,
+        required=False,
+        help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
     extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
     at = WallClockDateTimeField(required=False, label="Effective at", help_text="Blank: now.")
