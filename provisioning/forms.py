@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from portal.countries import country_code_problem
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning.models import Identity
@@ -77,7 +78,9 @@ class OnboardingForm(forms.Form):
         "and must match exactly one account (the dry run names the candidates otherwise).",
     )
     usage_location = forms.CharField(
-        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+        max_length=2,
+        required=False,
+        help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
     extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
 
@@ -171,6 +174,8 @@ class OnboardingForm(forms.Form):
         value = self.cleaned_data["usage_location"].strip()
         if value and not USAGE_LOCATION_RE.match(value):
             raise ValidationError("Two letters, such as GB or US.")
+        if value and (problem := country_code_problem(value.upper())):
+            raise ValidationError(problem)
         return value.upper()
 
     def onboarding_request(self, license_choices: dict | None = None) -> OnboardingRequest:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
+from portal.countries import country_code_problem
 from portal.plain_text import plain_name
 from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
@@ -271,7 +272,9 @@ class ChangeForm(forms.Form):
     job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     office = forms.CharField(max_length=128, required=False, validators=[plain_name])
     usage_location = forms.CharField(
-        max_length=2, required=False, help_text="Two letters, e.g. GB. Blank: the role's."
+        max_length=2,
+        required=False,
+        help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
     extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
     at = WallClockDateTimeField(required=False, label="Effective at", help_text="Blank: now.")
@@ -299,6 +302,8 @@ class ChangeForm(forms.Form):
         value = self.cleaned_data["usage_location"].strip()
         if value and not USAGE_LOCATION_RE.match(value):
             raise ValidationError("Two letters, such as GB or US.")
+        if value and (problem := country_code_problem(value.upper())):
+            raise ValidationError(problem)
         return value.upper()
 
     def clean_at(self):

@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.countries import country_code_problem
 from portal.plain_text import plain_name
 from tenants import endpoints, naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
@@ -66,7 +67,9 @@ class TenantForm(forms.ModelForm):
     other_domains = LinesField(item_validator=None, help_text="Other verified domains, one a line.")
     tags = forms.CharField(required=False, max_length=300, help_text="Comma separated.")
     time_zone = forms.ChoiceField(choices=[])
-    default_usage_location = forms.CharField(max_length=20, initial="GB", help_text="e.g. GB")
+    default_usage_location = forms.CharField(
+        max_length=20, initial="GB", help_text="A country code, e.g. GB (not UK)"
+    )
 
     class Meta:
         model = Tenant
@@ -129,6 +132,8 @@ def clean_usage_location(value: str, required: bool = False) -> str:
         return ""
     if not re.fullmatch(r"[A-Z]{2}", code):
         raise ValidationError("Use a two-letter country code such as GB, US or DE.")
+    if problem := country_code_problem(code):
+        raise ValidationError(problem)
     return code
 
 
@@ -364,7 +369,9 @@ class RoleTemplateForm(forms.ModelForm):
         help_text="Application names or IDs, one a line; “App / Role” names the app role a "
         "joiner gets where the app has several for users."
     )
-    usage_location = forms.CharField(required=False, max_length=20, help_text="e.g. GB")
+    usage_location = forms.CharField(
+        required=False, max_length=20, help_text="A country code, e.g. GB (not UK)"
+    )
     domain = forms.ChoiceField(
         required=False,
         error_messages={"invalid_choice": "“%(value)s” is not one of this tenant's domains."},

@@ -21,6 +21,7 @@ ROLE_CASES = [
     ({"username_rule": "{first}.{last}"}, "must end with @{domain}"),
     ({"username_rule": "{first.{last}@{domain}"}, "unbalanced braces"),
     ({"usage_location": "Britain"}, "two-letter country code"),
+    ({"usage_location": "UK"}, "UK is not an ISO 3166 country code: use GB."),
     ({"name": "Alpha Ltd Sales"}, "exists already"),
     # The attributes a template gives its joiners are a person's attributes in the
     # directory: the one plain-text rule (portal/plain_text.py), formulas included.
@@ -66,6 +67,7 @@ TENANT_CASES = [
     ({"slug": "alpha"}, "already exists"),
     ({"time_zone": "Mars/Olympus"}, "Select a valid choice"),
     ({"notes": HUGE}, "at most 4000 characters"),
+    ({"default_usage_location": "EU"}, "EU is not an ISO 3166 country code such as GB"),
 ]
 
 

@@ -108,7 +108,9 @@ class OnboardIn(WriteIn):
         description="Username or display name of the manager, matching one directory account.",
     )
     usage_location: str = Field(
-        "", max_length=2, description="Two letters, e.g. GB; blank: the role template's."
+        "",
+        max_length=2,
+        description="An ISO 3166 country code, e.g. GB (not UK); blank: the role template's.",
     )
     extra_groups: Groups = Field([], description="Groups besides the role templates'.")
     license_choices: LicenseChoices = {}
@@ -192,7 +194,9 @@ class ChangeIn(WriteIn):
     department: str | None = Field(None, max_length=64, description="Blank: the role's.")
     job_title: str | None = Field(None, max_length=128, description="Blank: the role's.")
     office: str | None = Field(None, max_length=128, description="Blank: the role's.")
-    usage_location: str | None = Field(None, max_length=2, description="Two letters, e.g. GB.")
+    usage_location: str | None = Field(
+        None, max_length=2, description="An ISO 3166 country code, e.g. GB (not UK)."
+    )
     extra_groups: Groups | None = Field(None, description="Groups besides the role templates'.")
     at: datetime | None = Field(
         None,

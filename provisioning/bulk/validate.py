@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
+from portal.countries import country_code_problem
 from portal.plain_text import name_problem
 from provisioning import lifecycle
 from provisioning.bulk import columns
@@ -160,6 +161,8 @@ class OnboardingCheck:
         location = cells.get("usage_location", "")
         if location and not USAGE_LOCATION_RE.match(location):
             errors.append(f"usage_location “{location}” is not two letters such as GB.")
+        elif location and (problem := country_code_problem(location.upper())):
+            errors.append(f"usage_location {problem}")
         self.employee_id(cells.get("employee_id", ""), draft.result)
         draft.different = _different_person(cells.get("different_person", ""), errors)
         self.same_person(cells, draft)

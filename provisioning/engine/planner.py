@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from portal.countries import country_code_problem
 from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import AccessState, DirectoryUser, Read, Resource, read_ahead
 from provisioning.connectors.errors import NotFoundError
@@ -51,7 +52,9 @@ class PlannedStep:
 class Problem:
     """Something the technician must know or decide before the job may start."""
 
-    kind: str  # no_seat | unknown_group | unknown_license | unknown_app | dynamic_group | conflict
+    # no_seat | unknown_group | unknown_license | unknown_app | dynamic_group | conflict |
+    # usage_location | ...
+    kind: str
     message: str
     subject: str = ""
     blocking: bool = True
@@ -175,6 +178,9 @@ async def _plan_account(
             plan.access = await connector.access_of(plan.user.id)
     if not desired.present:
         _plan_absent(connector, plan, desired)
+        return plan
+    if not desired.leaving and (problem := _usage_location_problem(connector, desired)):
+        plan.problems.append(problem)  # the directory would refuse the create or update
         return plan
     if plan.user is None:
         if desired.leaving and account.confirmed_gone:
@@ -340,6 +346,23 @@ def _mail_conflict(holder: DirectoryUser, desired: DesiredState) -> Problem:
         "conflict",
         f"{desired.email} is already an e-mail address of {who} in this directory. {advice}",
         desired.email,
+    )
+
+
+def _usage_location_problem(connector, desired: DesiredState) -> Problem | None:
+    """A usage location stored before the forms took only ISO 3166 codes (UK for GB), for a
+    directory that writes it (Graph's usageLocation, Okta's countryCode: both refuse it)."""
+    if "usage_location" not in getattr(connector, "compared_attributes", ()):
+        return None
+    code = str(desired.attributes.get("usage_location") or "").upper()
+    reason = country_code_problem(code) if code else None
+    if reason is None:
+        return None
+    return Problem(
+        "usage_location",
+        f"The usage location {reason} The directory refuses it; correct it on the person, "
+        "their role template or the tenant.",
+        code,
     )
 
 

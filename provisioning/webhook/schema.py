@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from portal.countries import country_code_problem
 from portal.csv_cells import FORMULA_TRIGGERS
 
 MAX_PAST_DAYS = 365
@@ -72,6 +73,8 @@ def _unique(names: list[str]) -> list[str]:
 def _country(value: str | None) -> str | None:
     if value and not _COUNTRY.match(value):
         raise ValueError("two letters, such as GB or US")
+    if value and (problem := country_code_problem(value.upper())):
+        raise ValueError(problem)
     return value.upper() if value else value
 
 

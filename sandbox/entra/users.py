@@ -6,6 +6,7 @@ import re
 import time
 from typing import Any
 
+from sandbox.countries import ISO_3166_ALPHA_2
 from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
@@ -177,7 +178,6 @@ _UPN = re.compile(
     r"^(?=.{1,113}$)(?=.{1,64}@)[A-Za-z0-9'._!#^~-]*[A-Za-z0-9'_!#^~-]"
     r"@(?P<domain>[A-Za-z0-9.-]{1,48})$"
 )
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def invalid_value(prop: str) -> GraphError:
@@ -214,6 +214,12 @@ def find_user(req: GraphRequest, key: str) -> User:
     return user
 
 
+# Entra's cloud password policy: "Characters allowed: A-Z a-z 0-9 @ # $ % ^ & * - _ ! + = [ ]
+# { } | \ : ' , . ? / ` ~ " ( ) ; < > Blank space"; "Characters not allowed: Unicode
+# characters" (entra-docs concept-sspr-policy.md).
+PASSWORD_SYMBOLS = frozenset("@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ")
+
+
 def _check_password(profile: dict) -> None:
     password = profile.get("password")
     if not isinstance(password, str) or not password:
@@ -221,7 +227,8 @@ def _check_password(profile: dict) -> None:
     classes = sum(
         bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
     )
-    if len(password) < 8 or len(password) > 256 or classes < 3:
+    allowed = all(c.isascii() and (c.isalnum() or c in PASSWORD_SYMBOLS) for c in password)
+    if len(password) < 8 or len(password) > 256 or classes < 3 or not allowed:
         raise bad_request(
             "The specified password does not comply with password complexity requirements. "
             "Please provide a different password."
@@ -289,7 +296,9 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
     if "displayName" in props and not (props["displayName"] or "").strip():
         raise invalid_value("displayName")
     location = props.get("usageLocation")
-    if location is not None and not _COUNTRY.match(location):
+    if location is not None and location not in ISO_3166_ALPHA_2:
+        # "A two-letter country code (ISO standard 3166)" (user.md): UK, EU and the like,
+        # two capitals that name no country, are refused like any invalid value.
         raise invalid_value("usageLocation")
     if "passwordProfile" in props:
         _check_password(props["passwordProfile"] or {})

@@ -80,9 +80,12 @@ def unsuspend(org: OktaOrg, user: User) -> None:
 
 
 def unlock(org: OktaOrg, user: User) -> None:
-    if user.status != "LOCKED_OUT":
+    """LOCKED_OUT becomes ACTIVE; an ACTIVE user is taken too ("unlocks a user with an ACTIVE
+    status that's blocked from unknown devices", UserLifecycleApi.unlock_user) and stays so."""
+    if user.status not in ("LOCKED_OUT", "ACTIVE"):
         raise wrong_status()
-    user.set_status("ACTIVE")
+    if user.status == "LOCKED_OUT":
+        user.set_status("ACTIVE")
 
 
 def reset_password(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dict:

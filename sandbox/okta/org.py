@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from sandbox.behaviour import Behaviour, Stats
+from sandbox.countries import ISO_3166_ALPHA_2
 
 from . import group_apps, rules
 from .admins import Admin
@@ -64,6 +65,11 @@ def _check_lengths(profile: dict) -> None:
             raise validation_failed(name, "The field is too long")
         if isinstance(value, str) and len(value) < shortest:
             raise validation_failed(name, "The field is too short")
+    country = profile.get("countryCode")
+    if isinstance(country, str) and country and country.upper() not in ISO_3166_ALPHA_2:
+        # "For validation, see ISO 3166-1 alpha 2 "short" code format" (user_profile.py);
+        # Okta's cause text for it is not published.
+        raise validation_failed("countryCode", "Does not match required pattern")
 
 
 def check_password(password: str, profile: dict) -> None:

@@ -89,6 +89,7 @@ def test_onboarding_is_refused_to_account_managers_client_admins_and_other_tenan
         ({"start_date": "2001-01-01"}, "start_date"),
         ({"first_name": "   "}, "first_name"),
         ({"usage_location": "G1"}, "usage_location"),
+        ({"usage_location": "UK"}, "usage_location"),
     ],
 )
 def test_the_onboarding_forms_rules_answer_422_with_the_field(sandboxed, api_as, change, field):

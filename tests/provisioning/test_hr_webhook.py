@@ -384,6 +384,7 @@ def test_malformed_json_is_400(client, tenant, raw):
         (hire() | {"start_date": "1/3/2026"}, "start_date"),
         (hire() | {"start_date": "2001-01-01"}, "start_date"),
         (hire() | {"usage_location": "Germany"}, "usage_location"),
+        (hire() | {"usage_location": "uk"}, "usage_location"),
         (hire() | {"salary": 100000}, "salary"),
         ({"event": "change", "id": "x", "employee_id": "E1"}, ""),
         (terminate("E1", end_date="2030-02-30"), "end_date"),

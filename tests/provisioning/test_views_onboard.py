@@ -109,6 +109,7 @@ def too_far_back() -> str:
         ({"start_date": "two months ago"}, "start_date", "Enter a valid date."),
         ({"usage_location": "GBR"}, "usage_location", "at most 2 characters"),
         ({"usage_location": "1x"}, "usage_location", "Two letters"),
+        ({"usage_location": "uk"}, "usage_location", "UK is not an ISO 3166 country code: use GB."),
         ({"username": "ada@elsewhere.com"}, "username", "not one of this tenant's domains"),
         ({"username": "ada lovelace@alpha.test"}, "username", "Use a username such as"),
         ({"username": "ada.@alpha.test"}, "username", "Use a username such as"),

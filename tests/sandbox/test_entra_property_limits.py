@@ -144,3 +144,44 @@ def test_a_upn_over_48_characters_after_the_at_is_refused(sandbox_server: Sandbo
             f"/users/{made.json()['id']}", json={"userPrincipalName": f"a@{over}"}
         )
         assert_graph_error(renamed, 400, "Request_BadRequest", invalid("userPrincipalName"))
+
+
+@pytest.mark.parametrize("code", ["UK", "EU", "XX", "ZZ"])
+def test_a_usage_location_that_is_no_iso_3166_country_is_refused(
+    entra: EntraDir, code: str
+) -> None:
+    """usageLocation is "A two-letter country code (ISO standard 3166)" (user.md): two
+    capitals that name no country (the United Kingdom is GB, not UK) are refused like any
+    invalid value, on create and on update, and the one held stays."""
+    with entra.graph() as graph:
+        made = graph.post("/users", json=new_user_body(entra.domain, "ana", usageLocation="GB"))
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        patched = graph.patch(f"/users/{user_id}", json={"usageLocation": code})
+        assert_graph_error(patched, 400, "Request_BadRequest", invalid("usageLocation"))
+        created = graph.post("/users", json=new_user_body(entra.domain, "bo", usageLocation=code))
+        assert_graph_error(created, 400, "Request_BadRequest", invalid("usageLocation"))
+        held = graph.get(f"/users/{user_id}", params={"$select": "usageLocation"})
+        assert held.json()["usageLocation"] == "GB"
+        assert graph.patch(f"/users/{user_id}", json={"usageLocation": "IE"}).status_code == 204
+
+
+@pytest.mark.parametrize("password", ["Passwörd123", "Password€12", "Pass\tword12", "Pässwort12!"])
+def test_a_password_with_characters_entra_does_not_allow_is_refused(
+    entra: EntraDir, password: str
+) -> None:
+    """Entra's cloud password policy allows A-Z, a-z, 0-9, the listed ASCII symbols and the
+    blank space, and no Unicode characters: an ö or € is no symbol that makes up the three
+    kinds of characters, it is refused, on create and on a reset."""
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "pw", passwordProfile={"password": password})
+        refused = graph.post("/users", json=body)
+        assert_graph_error(refused, 400, "Request_BadRequest", "password complexity")
+        made = graph.post("/users", json=new_user_body(entra.domain, "pw"))
+        assert made.status_code == 201, made.text
+        reset = graph.patch(
+            f"/users/{made.json()['id']}", json={"passwordProfile": {"password": password}}
+        )
+        assert_graph_error(reset, 400, "Request_BadRequest", "password complexity")
+        spaced = {"passwordProfile": {"password": "correct horse 9 Battery"}}
+        assert graph.patch(f"/users/{made.json()['id']}", json=spaced).status_code == 204

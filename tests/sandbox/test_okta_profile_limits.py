@@ -26,6 +26,8 @@ MAXIMA = {
 def value_of(prop: str, length: int) -> str:
     if prop == "secondEmail":
         return "s" * (length - len("@example.com")) + "@example.com"
+    if prop == "countryCode":
+        return "GBR"[:length]  # a country at the bound (ISO 3166), one letter over past it
     return "A" * length
 
 
@@ -62,3 +64,17 @@ def test_login_and_email_take_five_to_a_hundred_characters(api) -> None:
     assert error["errorCauses"] == [{"errorSummary": "email: The field is too short"}]
     longest = "l" * 88 + "@example.com"  # 100 characters
     assert create(api, longest, firstName="L")["profile"]["login"] == longest
+
+
+@pytest.mark.parametrize("code", ["UK", "EU", "XX"])
+def test_a_country_code_that_is_no_iso_3166_country_is_refused(api, code: str) -> None:
+    """countryCode is validated as an ISO 3166-1 alpha 2 code (user_profile.py, from Okta's
+    OpenAPI spec): two letters that name no country are refused on create and on update."""
+    refused = api.post("/api/v1/users", json=user_body("uk@example.com", countryCode=code))
+    error = assert_okta_error(refused, 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: countryCode"
+    assert api.get("/api/v1/users/uk@example.com").status_code == 404
+    user = create(api, "gb@example.com", countryCode="GB")
+    changed = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"countryCode": code}})
+    assert_okta_error(changed, 400, "E0000001")
+    assert api.get(f"/api/v1/users/{user['id']}").json()["profile"]["countryCode"] == "GB"

@@ -161,6 +161,22 @@ def test_suspend_and_unsuspend_follow_okta_rules(api):
     assert status_of(api, active) == "ACTIVE"
 
 
+def test_unlock_takes_locked_out_and_active_users_only(okta_sandbox):
+    """Unlock "unlocks a user with a LOCKED_OUT status or unlocks a user with an ACTIVE status
+    that's blocked from unknown devices" (okta SDK UserLifecycleApi.unlock_user): an ACTIVE
+    user is answered 200 and stays ACTIVE; another status is refused."""
+    locked = {**user_body("locked@example.com"), "status": "LOCKED_OUT"}
+    org = okta_sandbox.new_org(users=[locked])
+    with okta_sandbox.api(org) as api:
+        [user] = api.get("/api/v1/users").json()
+        assert lifecycle(api, user, "unlock").status_code == 200
+        assert status_of(api, user) == "ACTIVE"
+        assert lifecycle(api, user, "unlock").status_code == 200
+        assert status_of(api, user) == "ACTIVE"
+        staged = create(api, "staged.u@example.com", activate=False)
+        assert_okta_error(lifecycle(api, staged, "unlock"), 403, "E0000038")
+
+
 def test_activate_only_from_staged_or_deprovisioned(api):
     staged = create(api, "act@example.com", activate=False)
     response = lifecycle(api, staged, "activate", sendEmail="false")
