@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import models
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -39,6 +42,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Django's own user and group admins change passwords, active state and superuser flags with
+# nothing on the audit trail: the staff pages do that (tenants/staff.py), recorded on the trail
+# of every tenant the person is bound to. Here they are for looking, as everything else.
+class UserReadOnlyAdmin(ReadOnlyAdmin, UserAdmin):
+    pass
+
+
+class GroupReadOnlyAdmin(ReadOnlyAdmin, GroupAdmin):
+    pass
+
+
+for _model, _model_admin in ((get_user_model(), UserReadOnlyAdmin), (Group, GroupReadOnlyAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)
 
 
 @admin.register(StaffProfile)

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
+from django.core.validators import MaxLengthValidator
 from django.template import loader
 
 from portal import mfa, signin
@@ -24,6 +25,14 @@ class LoginForm(AuthenticationForm):
         widget=CODE_WIDGET,
         help_text="Only if you have set up two-step sign-in.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django sets the username's max_length after the field is made, so only the widget
+        # says it; a longer name was tried and stored as django-axes' failed attempt (a 500
+        # on PostgreSQL, whose column takes 255).
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
 
     def clean(self):
         cleaned = super().clean()

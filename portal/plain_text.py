@@ -3,9 +3,15 @@ that no spreadsheet runs as a formula when an export or a directory's report car
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.exceptions import ValidationError
 
 from portal.csv_cells import FORMULA_TRIGGERS
+
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Invisible but meaningful in Persian and Indic names (zero-width non-joiner and joiner).
+NAME_JOINERS = frozenset("\u200c\u200d")
 
 
 def name_problem(value: str) -> str:
@@ -13,9 +19,18 @@ def name_problem(value: str) -> str:
     ("first_name starts with …"); "" when nothing is."""
     if "<" in value or ">" in value:
         return "holds < or >: use plain text."
+    if hidden := next((c for c in value if _hidden(c)), None):
+        return f"holds an invisible control character (U+{ord(hidden):04X}): use plain text."
     if value.startswith(FORMULA_TRIGGERS):
         return f"starts with “{value[0]}”, as a spreadsheet formula does."
     return ""
+
+
+def _hidden(char: str) -> bool:
+    """A control, format (a right-to-left override, a zero-width space), line-separator,
+    private-use or unassigned character: it changes how a name reads in every list, trail and
+    directory that shows it. A space of any width (a pasted no-break space) is no such."""
+    return unicodedata.category(char) in HIDDEN_CATEGORIES and char not in NAME_JOINERS
 
 
 def printable(text: str) -> str:

@@ -169,9 +169,13 @@ def file_request(
     http_request=None,
 ) -> AccessRequest:
     """A new request: pending, or approved at once by the resource's auto-approve rule."""
-    _check_request(identity, resource, reason, ends_at, extends)
+    _check_request(identity, resource, reason, ends_at)
     _check_someone_decides(identity, resource, actor)
     with transaction.atomic():
+        # One filing of a person at a time, checked under the lock: two at once (a double
+        # click, two API calls) would each find no open request before either is written.
+        Identity.objects.select_for_update().filter(pk=identity.pk).first()
+        _check_nothing_open(identity, resource, extends)
         access_request = AccessRequest.objects.create(
             tenant=identity.tenant,
             identity=identity,
@@ -203,7 +207,7 @@ def file_request(
     return access_request
 
 
-def _check_request(identity, resource, reason, ends_at, extends) -> None:
+def _check_request(identity, resource, reason, ends_at) -> None:
     if resource.tenant_id != identity.tenant_id or not resource.is_active:
         raise AccessRequestError(f"{resource.name} cannot be requested for this person.")
     if identity.status not in (Identity.Status.JOINER, Identity.Status.ACTIVE):
@@ -226,6 +230,9 @@ def _check_request(identity, resource, reason, ends_at, extends) -> None:
             raise AccessRequestError(
                 f"{resource.name} may be granted for at most {resource.max_days} days."
             )
+
+
+def _check_nothing_open(identity, resource, extends) -> None:
     live = AccessRequest.objects.filter(
         identity=identity, resource=resource, status__in=(Status.PENDING, *AccessRequest.LIVE)
     )

@@ -83,6 +83,12 @@ class OnboardingForm(forms.Form):
         help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
     extra_groups = LinesField(label="Extra groups", help_text="One group a line.")
+    different_person = forms.BooleanField(
+        required=False,
+        label="Another person of the same name",
+        help_text="Only when someone of this name is in the portal already and this joiner is "
+        "not them: they get a numbered username.",
+    )
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
@@ -169,6 +175,24 @@ class OnboardingForm(forms.Form):
                 f"The naming rule of {template} gives {username}. {problem} "
                 "Enter a shorter username here.",
             )
+        elif not data.get("different_person"):
+            self._check_not_onboarded_already(username, *names)
+
+    def _check_not_onboarded_already(self, username: str, first: str, last: str) -> None:
+        """The person of the same name at the naming rule's address is this joiner, sent
+        again (a second click, the back button): refused, as the CSV import refuses it, rather
+        than given a numbered username and a second account in every directory."""
+        person = Identity.objects.filter(tenant=self.tenant, username__iexact=username).first()
+        if person is None or naming.full_name(person.first_name, person.last_name) != (
+            naming.full_name(first, last)
+        ):
+            return
+        self.add_error(
+            "different_person",
+            f"{person.display_name} is in this portal already as {person.username} "
+            f"({person.get_status_display().lower()}): tick this box only if this joiner is "
+            "another person.",
+        )
 
     def clean_usage_location(self) -> str:
         value = self.cleaned_data["usage_location"].strip()

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from provisioning.models import AccessRequest
 from provisioning.models_access import approvers_of
+from tenants import access
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def send(kind: str, request_id: int) -> int:
     else:
         people = [access_request.requested_by] if access_request.requested_by else []
     people = [p for p in people if p.email and (notice.essential or _wants_optional(p))]
+    # Whoever filed it may since have been taken off the tenant or deactivated.
+    people = [p for p in people if access.may_see(p, access_request.tenant)]
     context = {
         "request": access_request,
         "kind": kind,

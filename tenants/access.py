@@ -30,6 +30,12 @@ def tenants_for(user) -> QuerySet[Tenant]:
     return Tenant.objects.filter(tenantassignment__user=user)
 
 
+def may_see(user, tenant: Tenant) -> bool:
+    """Whether this person, active, may see `tenant` now: for what reaches them outside a
+    request (an e-mail about something they did there earlier)."""
+    return user.is_active and tenants_for(user).filter(pk=tenant.pk).exists()
+
+
 def bound_tenants(user) -> list[Tenant]:
     """The tenants whose audit trail records events about this person (their sign-ins, their
     staff changes): a client admin's tenant, an account manager's assigned tenants (none when

@@ -38,6 +38,11 @@ def fold(name: str) -> str:
     return _NOT_ALLOWED.sub("", ascii_only)
 
 
+def full_name(first: str, last: str) -> str:
+    """A name as compared for "the same person": case and spacing do not count."""
+    return " ".join(f"{first} {last}".split()).casefold()
+
+
 def rule_placeholders(rule: str) -> list[str]:
     """The placeholders a rule uses; raises NamingRuleError for unknown ones or bad braces."""
     try:

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.urls import reverse
@@ -38,6 +39,17 @@ def test_repeated_failures_lock_the_account_with_a_clear_message(client, alpha):
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.content.decode()
     assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_a_username_longer_than_any_is_refused_before_it_is_tried(client, alpha):
+    """The form only said 150 characters in the page (Django sets maxlength on the widget,
+    not a validator): a longer one was tried and recorded as django-axes' failed attempt, whose
+    column takes 255, so on PostgreSQL any outsider's long username was a 500."""
+    attempts = AccessAttempt.objects.count()
+    response = login(client, "x" * 300, "nope")
+    assert response.status_code == 200
+    assert "at most 150 characters" in response.content.decode()
+    assert AccessAttempt.objects.count() == attempts
 
 
 def totp_now(device: TOTPDevice) -> str:

@@ -114,6 +114,12 @@ class OnboardIn(WriteIn):
     )
     extra_groups: Groups = Field([], description="Groups besides the role templates'.")
     license_choices: LicenseChoices = {}
+    different_person: bool = Field(
+        False,
+        description="True only when a person of the same name has the naming rule's username "
+        "in the portal already and this joiner is someone else (a numbered username); "
+        "otherwise such a request is refused as the same person sent again.",
+    )
 
 
 def _onboarding_form(tenant, body: OnboardIn) -> OnboardingForm:

@@ -93,9 +93,14 @@ def decode(data: bytes) -> tuple[str, list[str]]:
             raise BadFile(f"This is {what}, not a CSV file. {SAVE_AS}")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16"), []
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
             raise BadFile(f"The file says it is UTF-16 but is not. {SAVE_AS}") from None
+        # Its bytes hold zeros; a NUL character in it is binary data as in any other file
+        # (and PostgreSQL refuses it in the stored rows).
+        if "\x00" in text:
+            raise BadFile(f"This is not a text file (it holds binary data). {SAVE_AS}")
+        return text, []
     if b"\x00" in data:
         raise BadFile(f"This is not a text file (it holds binary data). {SAVE_AS}")
     try:

@@ -31,6 +31,7 @@ from provisioning.name_bounds import (
 )
 from tenants import clock, naming
 from tenants.models import RoleTemplate, Tenant
+from tenants.naming import full_name
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2}))?$")
@@ -76,11 +77,6 @@ def _check_text(cells: dict[str, str], errors: list[str]) -> None:
     for name in TEXT_COLUMNS:
         if problem := name_problem(cells.get(name, "")):
             errors.append(f"{name} {problem}")
-
-
-def full_name(first: str, last: str) -> str:
-    """A name as compared for "the same person": case and spacing do not count."""
-    return " ".join(f"{first} {last}".split()).casefold()
 
 
 def _different_person(value: str, errors: list[str]) -> bool:

@@ -117,6 +117,22 @@ def test_a_taken_username_and_another_tenants_template_are_422(sandboxed, alpha,
     assert "not one of this tenant's" in response.json()["errors"][0]["msg"]
 
 
+def test_the_same_onboarding_sent_twice_is_422_unless_it_is_another_person(sandboxed, api_as):
+    """A caller's retry without an Idempotency-Key gave ada.lovelace2 and a second account in
+    every directory; the form's namesake rule answers it, and `different_person` lets a
+    namesake in."""
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    path = f"/api/v1/tenants/{sandboxed.tenant.slug}/people"
+    assert client.post(path, onboarding(sandboxed)).status_code == 202
+    again = client.post(path, onboarding(sandboxed))
+    assert again.status_code == 422, again.content
+    assert ["body", "body", "different_person"] in [e["loc"] for e in again.json()["errors"]]
+    assert Identity.objects.filter(tenant=sandboxed.tenant).count() == 1
+    namesake = client.post(path, onboarding(sandboxed, different_person=True))
+    assert namesake.status_code == 202, namesake.content
+    assert Identity.objects.filter(tenant=sandboxed.tenant).count() == 2
+
+
 def test_a_directory_that_cannot_be_read_blocks_the_onboarding_as_the_page_does(sandboxed, api_as):
     connection = sandboxed.tenant.connections.get()
     connection.set_secret("not-the-secret")  # the sandbox's token endpoint refuses it

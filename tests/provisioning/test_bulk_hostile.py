@@ -56,6 +56,9 @@ def refused(client, tenant, content, message, **kwargs) -> None:
         (f"{HEADER}\r\n# a comment\r\n".encode(), "The file has its header but no rows"),
         (b"\x81\x8d\x8f\x90\x9d first_name", "The file is not UTF-8 text."),
         (b"\xff\xfe\x00\xd8", "The file says it is UTF-16 but is not."),
+        # Excel's "Unicode text" with a NUL in a cell: PostgreSQL refuses it in the rows (500).
+        (f"{HEADER}\r\nAda,Love\x00lace,Sales\r\n".encode("utf-16"),
+         "This is not a text file (it holds binary data)."),
         (b"first_name,last_name,role\r\n\x01\x02\x03\x04\x05\x06\x07\x08" * 10,
          "it holds control characters"),
         (f'{HEADER}\r\nAda,"{"x" * 200_000}",Sales\r\n'.encode(),

@@ -24,6 +24,9 @@ HOSTILE = [
     ("-2+3", "starts with “-”, as a spreadsheet formula does."),
     ("@cmd", "starts with “@”, as a spreadsheet formula does."),
     ("<b>Ada</b>", "holds < or >: use plain text."),
+    # A right-to-left override shows "Ada exe.gnp" as "Ada png.exe" in every list, audit
+    # trail and directory that carries the name; the HR webhook refused it, the rest took it.
+    ("Ada \u202eexe.gnp", "holds an invisible control character (U+202E): use plain text."),
 ]
 ONBOARD_FIELDS = ["first_name", "last_name", "department", "job_title", "manager"]
 CHANGE_FIELDS = ["department", "job_title", "office"]
@@ -90,7 +93,9 @@ def test_the_bulk_import_keeps_refusing_by_the_same_rule(client, on_sandbox):
     assert isinstance(batch, Batch) and batch.rows_valid == 0
     expected = [f"{field} {problem}" for field in CSV_FIELDS for _, problem in HOSTILE]
     found = [row.errors for row in batch.rows.order_by("line")]
-    assert [error in errors for error, errors in zip(expected, found, strict=True)] == [True] * 30
+    assert [error in errors for error, errors in zip(expected, found, strict=True)] == [True] * len(
+        expected
+    )
     assert not Identity.objects.filter(tenant=dirs.tenant).exists()
 
 

@@ -244,6 +244,23 @@ def test_a_second_open_request_is_refused_plainly(client, alpha, wiki):
     assert AccessRequest.objects.count() == 1
 
 
+def test_a_second_filing_between_the_check_and_the_insert_is_refused(alpha, wiki, monkeypatch):
+    """Two clicks or two API calls at once each found no open request before either was
+    written, and both were filed (three of eight parallel API calls on the demo): the person
+    then had two pending requests, and two grants once both were approved."""
+    check = ar._check_someone_decides
+
+    def the_other_click_lands_now(identity, resource, actor):
+        monkeypatch.setattr(ar, "_check_someone_decides", check)
+        file(alpha, wiki, days=None)
+        check(identity, resource, actor)
+
+    monkeypatch.setattr(ar, "_check_someone_decides", the_other_click_lands_now)
+    with pytest.raises(ar.AccessRequestError, match="already has an open request or grant"):
+        file(alpha, wiki, days=None)
+    assert AccessRequest.objects.filter(identity=alpha.identity, resource=wiki).count() == 1
+
+
 def test_the_identity_page_lists_the_persons_requests(client, alpha, vpn, wiki):
     filed = file(alpha, vpn)
     client.force_login(alpha.account_manager)

@@ -92,6 +92,24 @@ def test_a_decision_goes_to_the_requester(world, mailoutbox, mail_on_commit):
     assert "Their reason: Not for contractors" in denial.body
 
 
+def test_a_requester_who_may_no_longer_see_the_tenant_hears_nothing_of_it(
+    world, mailoutbox, mail_on_commit
+):
+    """Taken off the tenant, or deactivated, after filing: the decision (the person, the
+    resource, the approver's reason) went on to their mailbox as if nothing had changed."""
+    moved, gone = file(world, world.vpn), file(world, requestable(world, "Alpha Wiki"))
+    mover = make_person("tech-moved", Role.TECHNICIAN, [world.tenant])
+    moved.requested_by = mover
+    moved.save(update_fields=["requested_by"])
+    mover.tenantassignment_set.all().delete()  # now on another client's work
+    world.technician.is_active = False
+    world.technician.save(update_fields=["is_active"])
+    with mail_on_commit():
+        ar.deny(moved, actor=world.client_admin, reason="Not for contractors")
+        ar.deny(gone, actor=world.client_admin, reason="Left the project")
+    assert mailoutbox == []
+
+
 @pytest.mark.parametrize(
     ("status", "subject"),
     [

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from provisioning.forms import OnboardingForm
 from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tests.factories import make_person
@@ -187,6 +188,36 @@ def test_username_of_someone_already_in_the_portal_is_refused(client, alpha):
     response = client.post(url, form_data(alpha.template, username=alpha.identity.username))
     assert "belongs to another person" in " ".join(response.context["form"].errors["username"])
     assert counts() == before
+
+
+def ada_in_the_portal(world) -> Identity:
+    return Identity.objects.create(
+        tenant=world.tenant,
+        first_name="Ada",
+        last_name="Lovelace",
+        display_name="Ada Lovelace",
+        username=f"ada.lovelace@{world.tenant.primary_domain}",
+    )
+
+
+def test_the_same_person_submitted_again_is_refused_not_numbered(client, alpha):
+    """A second submit of the same joiner (a double click, the back button, a retry after a
+    slow page) gave ada.lovelace2 and a second account in every directory: the portal's
+    namesake at the naming rule's address is the same person unless the form says not, as in
+    the CSV import (provisioning/bulk/validate.py)."""
+    ada = ada_in_the_portal(alpha)
+    client.force_login(alpha.technician)
+    before = counts()
+    for name in ("onboard", "onboard_preview"):
+        url = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+        body = client.post(url, form_data(alpha.template, last_name=" lovelace "), **HX)
+        assert f"Ada Lovelace is in this portal already as {ada.username}" in (
+            body.content.decode()
+        )
+    assert counts() == before
+    another = form_data(alpha.template, different_person="on")
+    form = OnboardingForm(another, tenant=alpha.tenant)
+    assert form.is_valid(), form.errors
 
 
 def test_preview_of_an_incomplete_form_says_what_it_needs(client, alpha):

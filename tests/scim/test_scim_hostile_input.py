@@ -71,6 +71,8 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
         (ada(title="+Analyst"), "title"),
         (ada(**{ENTERPRISE: {"department": "@SUM(A1)"}}), "department"),
         (ada(**{ENTERPRISE: {"organization": "-2+3"}}), "organization"),
+        (ada(displayName="Ada \u202eexe.gnp"), "displayName"),
+        (ada(name={"givenName": "Ada\u200bLovelace", "familyName": "L"}), "name.givenName"),
     ],
 )
 def test_a_name_or_attribute_that_is_no_plain_text_is_a_400(client, scim, body, attribute):
