@@ -39,6 +39,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(filters),
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
+        "unread": [] if request.htmx else queries_people.unread_directories(tenant_obj),
     }
     template = f"{PEOPLE_TEMPLATE}#rows" if request.htmx else PEOPLE_TEMPLATE
     return render(request, template, context)
