@@ -82,7 +82,7 @@ def people_of(tenant: Tenant, filters: dict) -> QuerySet[Person]:
         people = people.filter(in_scope=filters["scope"] == "in")
     if filters.get("licensed"):
         people = people.filter(licensed=filters["licensed"] == "yes")
-    if days := filters.get("idle"):
+    if days := filters.get("idle_days"):
         since = timezone.now() - timedelta(days=days)
         people = people.filter(Q(last_sign_in__lt=since) | Q(last_sign_in__isnull=True))
     if connection_id := filters.get("directory"):

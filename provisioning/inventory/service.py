@@ -871,7 +871,6 @@ def _judge(connection: DirectoryConnection, remote_id: str) -> None:
         matching.refresh_people(Person.objects.filter(pk=account.person_id))
 
 
-
 def _builtin_groups(connection: DirectoryConnection) -> set[str]:
     """Groups nobody is put in (Okta's Everyone): an inventory read leaves them out too.
     Only Okta's catalogue has any."""
