@@ -479,7 +479,11 @@ BAD_FILTERS = {
         ({"after": "5", "before": "6"}, "either a start or an end"),
     ],
     "drift_report": [({"kind": "x"}, CHOICE), ({"person": "a"}, NUMBER), ({"page": "0"}, "Page:")],
-    "stale_report": [({"idle_days": "ab"}, NUMBER), ({"managed": "x"}, CHOICE), ({"page": "a"}, "Page")],
+    "stale_report": [
+        ({"idle_days": "ab"}, NUMBER),
+        ({"managed": "x"}, CHOICE),
+        ({"page": "a"}, "Page"),
+    ],
     "audit_list": [({"result": "x"}, CHOICE), ({"date_from": "2101-01-01"}, "Give a date from")],
     "access_request_list": [({"status": "x"}, CHOICE), ({"page": "-1"}, PAGE)],
     "bulk_list": [({"page": "abc"}, PAGE)],
