@@ -55,7 +55,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.inventory import catalog, cycle, matching, scope
+from provisioning.inventory import catalog, cycle, scope
 from provisioning.inventory.models import Account, Cursor, Person, Resource
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
@@ -815,9 +815,10 @@ def record_account_read(
     """The engine read one account (a job's plan or its verification): its row shows what
     the read found at once, without waiting for the next inventory read; created when the
     inventory has not seen the account yet, with the person of the identity linked to it,
-    and judged by the tenant's scope rules then (a new row is not "out of scope" merely for
-    not having been judged). An upsert, then the verdict when it differs. Registered with
-    `engine.outcomes`."""
+    and with the tenant's scope verdict on what the read shows (so a person onboarded before
+    the directory's first read is not "out of scope" for want of a verdict; a known row keeps
+    the verdict the inventory's last apply_scope gave it on the whole row). One statement
+    (an upsert) after the policy's read. Registered with `engine.outcomes`."""
     now = timezone.now()
     values = {
         "username": user.username,
@@ -845,30 +846,15 @@ def record_account_read(
         person_id=models.Subquery(linked_person),
         **values,
     )
+    row.in_scope, row.scope_reason = scope.account_in_scope(
+        scope.current_policy(connection.tenant_id), row
+    )
     Account.objects.bulk_create(
         [row],
         update_conflicts=True,
         unique_fields=["connection", "remote_id"],
         update_fields=list(values),
     )
-    _judge(connection, user.id)
-
-
-# What the scope rules read of one account, with the verdict stored and its person.
-JUDGED_NOW = [*scope.JUDGED, "deleted", "in_scope", "scope_reason", "person"]
-
-
-def _judge(connection: DirectoryConnection, remote_id: str) -> None:
-    """The account's scope verdict, and its person's summary when the verdict changes."""
-    account = Account.objects.only(*JUDGED_NOW).get(
-        connection_id=connection.pk, remote_id=remote_id
-    )
-    verdict = scope.account_in_scope(scope.current_policy(connection.tenant_id), account)
-    if verdict == (account.in_scope, account.scope_reason):
-        return
-    Account.objects.filter(pk=account.pk).update(in_scope=verdict[0], scope_reason=verdict[1])
-    if account.person_id:
-        matching.refresh_people(Person.objects.filter(pk=account.person_id))
 
 
 def _builtin_groups(connection: DirectoryConnection) -> set[str]:
