@@ -144,6 +144,21 @@ def query_flag(data, name: str) -> bool:
     return bool(forms.BooleanField(required=False).clean(data.get(name)))
 
 
+def renamed_query(request, renames: dict[str, str]) -> str | None:
+    """The request's address with its old parameter names given their new ones (`renames`:
+    old -> new), or None when it uses none: a bookmark from before a rename is redirected to
+    the same filters under the new names (a new name given too wins)."""
+    old_names = [name for name in renames if name in request.GET]
+    if not old_names:
+        return None
+    query = request.GET.copy()
+    for old in old_names:
+        values = query.pop(old)
+        if renames[old] not in query:
+            query.setlist(renames[old], values)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
 def usable_filters(form: forms.Form) -> dict:
     """The valid part of a list page's filters. Every list page treats its query string
     alike: a value that is not valid is marked on its field with the error, left out, and

@@ -137,6 +137,7 @@ class Report:
     retried_steps: int = 0
     requests: list[RequestRow] = field(default_factory=list)
     requests_received: int = 0
+    requests_waiting: int = 0  # made in the period, no decision yet (not in `requests`)
     job_times: Stats = Stats(0, None, None)
     request_times: Stats = Stats(0, None, None)
     weeks: list[WeekBar] = field(default_factory=list)
@@ -324,6 +325,7 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
     for r in requests:
         if begin <= r["created_at"] < until:
             report.requests_received += 1
+            report.requests_waiting += r["decided_at"] is None
         if not r["decided_at"] or not begin <= r["decided_at"] < until:
             continue
         seconds = None

@@ -6,9 +6,10 @@ from __future__ import annotations
 from django import forms
 
 from portal.fields import BoundedIntegerField
+from provisioning.inventory.forms_stale import IDLE_DAYS, idle_days_field
 from tenants.models import Tenant
 
-MAX_IDLE_DAYS = 3650
+OLD_NAMES = {"idle": IDLE_DAYS}  # the filter's name before the stale report's was chosen
 
 
 class PeopleFilterForm(forms.Form):
@@ -45,24 +46,14 @@ class PeopleFilterForm(forms.Form):
         label="Licences",
         choices=[("", "Any"), ("yes", "Licensed"), ("no", "No licence")],
     )
-    idle = BoundedIntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_IDLE_DAYS,
-        label="No sign-in for (days)",
-        error_messages={
-            "min_value": f"Give a number of days from 1 to {MAX_IDLE_DAYS}.",
-            "max_value": f"Give a number of days from 1 to {MAX_IDLE_DAYS}.",
-        },
-        widget=forms.NumberInput(attrs={"placeholder": "e.g. 90"}),
-    )
+    idle_days = idle_days_field(widget=forms.NumberInput(attrs={"placeholder": "e.g. 90"}))
     directory = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     # The page position: the id of the row the page starts after (next) or ends before
     # (previous), ordered by name then id.
     after = BoundedIntegerField(required=False, widget=forms.HiddenInput)
     before = BoundedIntegerField(required=False, widget=forms.HiddenInput)
 
-    FILTERS = ("q", "who", "status", "scope", "licensed", "idle", "directory")
+    FILTERS = ("q", "who", "status", "scope", "licensed", IDLE_DAYS, "directory")
 
     def __init__(self, data, *, tenant: Tenant):
         super().__init__(data)

@@ -10,15 +10,27 @@ from tenants.models import Tenant
 
 MAX_PAGE = 10_000
 MANAGED = {"managed": True, "unmanaged": False}
+# The one name of "nobody signed in for N days", on the People page and this report; the
+# names each used before, redirected (`portal.fields.renamed_query`).
+IDLE_DAYS = "idle_days"
+OLD_NAMES = {"days": IDLE_DAYS}
+
+
+def idle_days_field(**kwargs) -> BoundedIntegerField:
+    """Days without a sign-in, from stale.MIN_DAYS to stale.MAX_DAYS."""
+    message = f"Give a number of days from {stale.MIN_DAYS} to {stale.MAX_DAYS}."
+    return BoundedIntegerField(
+        required=False,
+        min_value=stale.MIN_DAYS,
+        max_value=stale.MAX_DAYS,
+        label="No sign-in for (days)",
+        error_messages={"min_value": message, "max_value": message},
+        **kwargs,
+    )
 
 
 class StaleFilterForm(forms.Form):
-    days = BoundedIntegerField(
-        min_value=stale.MIN_DAYS,
-        max_value=stale.MAX_DAYS,
-        required=False,
-        label="No sign-in for (days)",
-    )
+    idle_days = idle_days_field()
     directory = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     managed = forms.ChoiceField(
         required=False,
@@ -33,11 +45,11 @@ class StaleFilterForm(forms.Form):
         self.fields["directory"].choices = [("", "Every directory")] + [
             (str(d.connection.pk), d.label) for d in directories
         ]
-        self.fields["days"].widget.attrs["placeholder"] = str(self.default_days)
+        self.fields[IDLE_DAYS].widget.attrs["placeholder"] = str(self.default_days)
 
     def stale_days(self) -> int:
         """The form's N, or the tenant's policy's."""
-        return self.cleaned_data.get("days") or self.default_days
+        return self.cleaned_data.get(IDLE_DAYS) or self.default_days
 
     def filters(self) -> dict:
         """The keyword arguments of stale.stale_accounts the form asks for."""

@@ -55,6 +55,17 @@ def counts_of(tenant: Tenant) -> Counts:
     return Counts(**totals)
 
 
+def unread_directories(tenant: Tenant) -> list[DirectoryConnection]:
+    """The tenant's connections whose inventory has never finished a read: until it has, the
+    People page knows only the people the portal manages there."""
+    return list(
+        DirectoryConnection.objects.filter(tenant=tenant)
+        .filter(Q(inventory_cursor__isnull=True) | Q(inventory_cursor__finished_at__isnull=True))
+        .select_related("inventory_cursor")
+        .order_by("pk")
+    )
+
+
 def people_of(tenant: Tenant, filters: dict) -> QuerySet[Person]:
     """The tenant's people that pass the filters (a PeopleFilterForm's cleaned data)."""
     people = Person.objects.filter(tenant=tenant)
@@ -71,7 +82,7 @@ def people_of(tenant: Tenant, filters: dict) -> QuerySet[Person]:
         people = people.filter(in_scope=filters["scope"] == "in")
     if filters.get("licensed"):
         people = people.filter(licensed=filters["licensed"] == "yes")
-    if days := filters.get("idle"):
+    if days := filters.get("idle_days"):
         since = timezone.now() - timedelta(days=days)
         people = people.filter(Q(last_sign_in__lt=since) | Q(last_sign_in__isnull=True))
     if connection_id := filters.get("directory"):

@@ -55,7 +55,7 @@ from provisioning.connectors.errors import (
     TransientError,
 )
 from provisioning.connectors.factory import connector_for
-from provisioning.inventory import catalog, cycle
+from provisioning.inventory import catalog, cycle, scope
 from provisioning.inventory.models import Account, Cursor, Person, Resource
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection
@@ -814,8 +814,11 @@ def record_account_read(
 ) -> None:
     """The engine read one account (a job's plan or its verification): its row shows what
     the read found at once, without waiting for the next inventory read; created when the
-    inventory has not seen the account yet, with the person of the identity linked to it.
-    One statement (an upsert). Registered with `engine.outcomes`."""
+    inventory has not seen the account yet, with the person of the identity linked to it,
+    and with the tenant's scope verdict on what the read shows (so a person onboarded before
+    the directory's first read is not "out of scope" for want of a verdict; a known row keeps
+    the verdict the inventory's last apply_scope gave it on the whole row). One statement
+    (an upsert) after the policy's read. Registered with `engine.outcomes`."""
     now = timezone.now()
     values = {
         "username": user.username,
@@ -842,6 +845,9 @@ def record_account_read(
         first_seen=now,
         person_id=models.Subquery(linked_person),
         **values,
+    )
+    row.in_scope, row.scope_reason = scope.account_in_scope(
+        scope.current_policy(connection.tenant_id), row
     )
     Account.objects.bulk_create(
         [row],

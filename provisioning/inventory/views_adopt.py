@@ -16,8 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from portal.fields import renamed_query
 from provisioning.inventory import adoption, adoption_bulk, adoption_draft, adoption_suggest
 from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm
+from provisioning.inventory.forms_people import OLD_NAMES
 from provisioning.inventory.models import Person
 from provisioning.inventory.tasks_adopt import adopt_people
 from provisioning.models import Identity
@@ -158,6 +160,8 @@ def person_change(request: HttpRequest, tenant: str, person_id: int) -> HttpResp
 def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
     """A preview of adopting a selection (or everyone in scope), and the start of it."""
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
+    if request.method == "GET" and (moved := renamed_query(request, OLD_NAMES)):
+        return redirect(moved, permanent=True)
     data = request.POST if request.method == "POST" else request.GET
     if not data:
         data = {"scope": "in"}  # everyone in scope

@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from portal.fields import usable_filters
+from portal.fields import renamed_query, usable_filters
 from portal.models import role_of
 from provisioning.inventory import queries_people
-from provisioning.inventory.forms_people import PeopleFilterForm
+from provisioning.inventory.forms_people import OLD_NAMES, PeopleFilterForm
 from tenants import access
 
 PEOPLE_TEMPLATE = "inventory/people_list.html"
@@ -28,6 +28,8 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
     """Every person of the tenant's directories, searched, filtered and in keyset pages; with
     HX-Request only the rows (what the search box swaps as one types)."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
+    if moved := renamed_query(request, OLD_NAMES):
+        return redirect(moved, permanent=True)
     form = PeopleFilterForm(request.GET, tenant=tenant_obj)
     filters = usable_filters(form)  # a value that is not valid: marked, left out
     people = queries_people.people_of(tenant_obj, filters)
@@ -39,6 +41,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(filters),
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
+        "unread": [] if request.htmx else queries_people.unread_directories(tenant_obj),
     }
     template = f"{PEOPLE_TEMPLATE}#rows" if request.htmx else PEOPLE_TEMPLATE
     return render(request, template, context)

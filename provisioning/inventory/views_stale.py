@@ -7,15 +7,15 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from portal.audit.events import record
-from portal.fields import usable_filters
+from portal.fields import renamed_query, usable_filters
 from portal.models import role_of
 from provisioning.inventory import stale
-from provisioning.inventory.forms_stale import StaleFilterForm
+from provisioning.inventory.forms_stale import OLD_NAMES, StaleFilterForm
 from tenants import access
 
 PER_PAGE = 50
@@ -32,6 +32,8 @@ def _form(request: HttpRequest, tenant) -> tuple[StaleFilterForm, list[stale.Dir
 @require_GET
 def stale_report(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant)
+    if moved := renamed_query(request, OLD_NAMES):
+        return redirect(moved, permanent=True)
     form, directories = _form(request, tenant_obj)
     context = {
         "tenant": tenant_obj,
@@ -58,13 +60,10 @@ def stale_report(request: HttpRequest, tenant: str) -> HttpResponse:
 @require_GET
 def stale_csv(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant)
+    if moved := renamed_query(request, OLD_NAMES):
+        return redirect(moved, permanent=True)
     form, directories = _form(request, tenant_obj)
-    if not form.is_valid():
-        return HttpResponse(
-            "These filters cannot be used: " + form.errors.as_text(),
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+    usable_filters(form)  # a value that is not valid is left out, as the page leaves it out
     days = form.stale_days()
     accounts = stale.stale_accounts(tenant_obj, days, directories=directories, **form.filters())
     record(

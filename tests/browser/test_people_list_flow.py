@@ -3,12 +3,14 @@ search in the address; Next and Previous walk keyset pages that keep it; a clien
 their own tenant's people only."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from portal.models import Role
 from provisioning.inventory import matching
-from provisioning.inventory.models import Account
+from provisioning.inventory.models import Account, Cursor
 from tenants.models import DirectoryConnection, Tenant
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
@@ -89,3 +91,27 @@ def test_the_people_table_fits_a_1280_pixel_screen(page, screenshot):
     for button in row.locator("a.button").all():
         box = button.bounding_box()
         assert box["x"] + box["width"] <= card["right"]
+
+
+def test_the_stale_accounts_table_fits_a_1280_pixel_screen(page, screenshot):
+    """The same long usernames on the stale report: Offboard… stays inside the card."""
+    agency = [(f"alex.rivera{n}@studio-agency.example", f"Alex Rivera {n}") for n in range(3)]
+    contoso = tenant_with_people("Contoso", agency)
+    long_ago = timezone.now() - timedelta(days=200)
+    Account.objects.filter(tenant=contoso).update(
+        enabled=True, licence_ids=["EMS", "O365_BUSINESS_PREMIUM"], last_sign_in=long_ago
+    )
+    connection = contoso.connections.get()
+    Cursor.objects.create(connection=connection, full_read_at=timezone.now())
+    tech = make_person(f"tech-{contoso.slug}", Role.TECHNICIAN, [contoso])
+    sign_in(page, tech.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.slug}/stale/")
+    row = page.locator("table.stale-table tbody tr").first
+    row.locator("a.button", has_text="Offboard").wait_for()
+    screenshot("stale-1280")
+
+    card = page.locator("table.stale-table").evaluate(
+        "t => t.closest('.card').getBoundingClientRect()"
+    )
+    box = row.locator("a.button").bounding_box()
+    assert box["x"] + box["width"] <= card["right"]

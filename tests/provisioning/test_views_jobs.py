@@ -192,3 +192,13 @@ def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(cli
     shown = dateformat.format(timezone.localtime(ended), "j M Y H:i:s")
     assert f"<dt>Finished</dt><dd>{shown}</dd>" in body
     assert f"Read back {shown}:" in body
+
+
+def test_retry_asks_first_naming_the_job_the_person_and_the_tenant(client, alpha):
+    client.force_login(alpha.technician)
+    body = client.get(job_url(alpha.job)).content.decode()
+    retry = reverse("job_retry", kwargs={"job_id": alpha.job.pk})
+    form = body[body.index(f'action="{retry}"') :].split(">", 1)[0]
+    name = alpha.identity.display_name.replace("'", "&#x27;")
+    assert f'data-confirm="Retry the 1 failed step of {alpha.job} for {name} in' in form
+    assert alpha.tenant.name in form

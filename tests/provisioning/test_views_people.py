@@ -272,7 +272,10 @@ def test_quarantine_notice_and_release_for_msp_admins(client, alpha, msp_admin):
     assert client.post(release).status_code == 403
 
     client.force_login(msp_admin)
-    assert release in tenant_page(client, alpha)
+    body = tenant_page(client, alpha)
+    form = body[body.index(f'action="{release}"') :].split(">", 1)[0]
+    assert "data-confirm=" in form and "quarantine" in form
+    assert alpha.tenant.name in form and connection.label in form
     response = client.post(release)
     assert response.status_code == 302
     connection.refresh_from_db()

@@ -12,7 +12,7 @@ from portal.models import Role
 from reports.forms import ReportPeriodForm, preset_range
 from reports.report import build_report, percentile
 from tests.reports.conftest import END, START, read_licences
-from tests.reports.history import at, bare_world, job, person
+from tests.reports.history import access_request, at, bare_world, job, person
 
 HOUR = 3600.0
 PERIOD = {"period": "custom", "start": "2026-01-05", "end": "2026-01-18"}
@@ -56,6 +56,18 @@ def test_access_requests_granted_denied_expired_and_their_times(history):
     assert report.requests_received == 4  # the expired one was made before the period
     assert report.request_times.median == pytest.approx(4 * HOUR)
     assert report.request_times.p90 == pytest.approx(5.6 * HOUR)
+
+
+def test_the_page_counts_the_requests_still_waiting_instead_of_saying_one(history, client):
+    """Four received, three decided in the period: the page says how many wait, not "one"."""
+    report = build_report(history.world.tenant, START, END)
+    assert report.requests_waiting == 1
+    world = history.world
+    access_request(world, person(world, "Ula", "Waiting"), "pending", created=at("2026-01-17", 9))
+    client.force_login(world.account_manager)
+    body = client.get(report_url(world), PERIOD).content.decode()
+    assert "2 still waiting for a decision are not listed" in body
+    assert "one still waiting" not in body
 
 
 def test_failed_and_retried_operations(history):

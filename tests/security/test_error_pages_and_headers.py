@@ -354,3 +354,13 @@ def test_seeded_demo_connections_follow_sandbox_url(settings, db):
         used = [url for url in endpoints if url]
         assert used and all(url.startswith("https://127.0.0.1:8865") for url in used)
         assert connection.get_secret()  # entered again with the new endpoint
+
+
+@pytest.mark.django_db
+def test_the_django_admin_names_the_portals_icon(client, msp_admin):
+    """Without it the browser asks for /favicon.ico, which the portal does not serve: a 404
+    on every admin page (the portal's own pages name favicon.svg in base.html)."""
+    client.force_login(msp_admin)
+    body = client.get("/admin/").content.decode()
+    assert 'rel="icon"' in body and "favicon.svg" in body
+    assert "MSP portal administration" in body  # the site header, as before

@@ -302,3 +302,39 @@ def test_the_engines_read_of_a_new_account_goes_to_its_persons_row(alpha):
     pat.save(update_fields=["status", "updated_at"])
     person = Person.objects.get(identity=pat)
     assert person.accounts_count == 1 and person.enabled
+
+
+def test_an_account_the_engine_read_is_judged_by_the_scope_rules_before_any_inventory_read(
+    client, alpha
+):
+    """The demo's first minute: onboarded people's accounts are known from the jobs' reads
+    only; they must not be counted "out of scope: never changed" for want of a verdict."""
+    pat = alpha.identity
+    DirectoryAccount.objects.create(identity=pat, connection=alpha.connection, remote_id="u-pat")
+    user = DirectoryUser("u-pat", pat.username, True, {"display_name": pat.display_name})
+    service.record_account_read(alpha.connection, user, AccessState())
+
+    account = Account.objects.get(connection=alpha.connection, remote_id="u-pat")
+    assert (account.in_scope, account.scope_reason) == (True, "")
+    assert Person.objects.get(identity=pat).in_scope
+    client.force_login(alpha.technician)
+    page = client.get(reverse("people_list", kwargs={"tenant": alpha.tenant.slug}))
+    assert page.context["counts"].out_of_scope == 0
+
+    service_account = DirectoryUser("u-svc", "svc-backup@alpha.example", True, {})
+    service.record_account_read(alpha.connection, service_account, AccessState())
+    account = Account.objects.get(connection=alpha.connection, remote_id="u-svc")
+    assert not account.in_scope and account.scope_reason == "matches excluded pattern svc-*"
+
+
+def test_the_people_page_says_which_directories_have_not_been_read_yet(client, alpha):
+    client.force_login(alpha.technician)
+    url = reverse("people_list", kwargs={"tenant": alpha.tenant.slug})
+    body = client.get(url).content.decode()
+    notice = body[body.index('id="people-unread"') :].split("</p>", 1)[0]
+    assert "<strong>Microsoft Entra ID</strong> and <strong>Okta</strong> have not been" in notice
+    assert "lists only the people the portal manages" in notice
+    now = timezone.now()
+    for connection in alpha.tenant.connections.all():
+        Cursor.objects.create(connection=connection, started_at=now, finished_at=now)
+    assert "not been read yet" not in client.get(url).content.decode()

@@ -123,7 +123,7 @@ FILTERED = [
     ({"status": "disabled"}, ["Bob Idle"]),
     ({"status": "enabled", "licensed": "yes"}, ["Ada Lovelace"]),
     ({"licensed": "no", "who": "unmanaged", "scope": "in"}, ["Bob Idle", "Olga Okta"]),
-    ({"idle": "90", "who": "unmanaged"}, ["Ada Lovelace", "Bob Idle", "Olga Okta"]),
+    ({"idle_days": "90", "who": "unmanaged"}, ["Ada Lovelace", "Bob Idle", "Olga Okta"]),
 ]
 
 
@@ -184,9 +184,9 @@ def test_a_page_link_to_a_row_that_left_starts_again(client, alpha, directory):
 
 
 BAD_INPUT = [
-    {"idle": "0"},
-    {"idle": "3651"},
-    {"idle": "99999999999999999999"},
+    {"idle_days": "0"},
+    {"idle_days": "3651"},
+    {"idle_days": "99999999999999999999"},
     {"after": "99999999999999999999"},
     {"after": "-1"},
     {"after": "1", "before": "2"},
@@ -347,3 +347,22 @@ def test_a_cursor_that_is_no_row_of_this_list_is_marked_or_the_first_page(client
     response = client.get(url(alpha, after=theirs.pk))
     assert response.status_code == 200 and response.context["page"].moved
     assert bravo.identity.display_name not in response.content.decode()
+
+
+def test_no_sign_in_for_n_days_has_one_name_here_and_on_the_stale_report(client, alpha):
+    """`idle_days` on the People page, its bulk adoption and the stale report (and its CSV);
+    a bookmark with the names they had before (`idle`, `days`) lands on the same filters."""
+    client.force_login(alpha.technician)
+    people = url(alpha)
+    assert 'name="idle_days"' in client.get(people).content.decode()
+    moved = client.get(people, {"who": "unmanaged", "idle": "90"})
+    assert moved.status_code == 301 and moved["Location"] == f"{people}?who=unmanaged&idle_days=90"
+    adopt = reverse("people_adopt", kwargs={"tenant": alpha.tenant.slug})
+    assert client.get(adopt, {"idle": "30"})["Location"] == f"{adopt}?idle_days=30"
+    for name in ("stale_report", "stale_csv"):
+        stale = reverse(name, kwargs={"tenant": alpha.tenant.slug})
+        moved = client.get(stale, {"days": "150", "managed": "managed"})
+        assert moved.status_code == 301
+        assert moved["Location"] == f"{stale}?managed=managed&idle_days=150"
+    stale = client.get(reverse("stale_report", kwargs={"tenant": alpha.tenant.slug}))
+    assert 'name="idle_days"' in stale.content.decode()

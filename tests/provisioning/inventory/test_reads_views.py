@@ -163,3 +163,15 @@ def test_another_tenants_connection_is_404_and_methods_are_checked(client, alpha
     assert client.post(url(alpha)).status_code == 405
     assert client.get(url(alpha) + "?asked=" + "9" * 60).status_code == 400
     assert client.get(url(alpha) + "?asked=-1").status_code == 400
+
+
+def test_a_read_that_just_ended_says_just_now_not_0_minutes_ago(client, alpha):
+    now = timezone.now()
+    Cursor.objects.create(connection=alpha.connection, started_at=now, finished_at=now)
+    alpha.connection.secret_set_at = now
+    alpha.connection.save(update_fields=["secret_set_at"])
+    client.force_login(alpha.technician)
+    body = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+    body = body.content.decode()
+    assert "Read just now" in body and "set just now" in body
+    assert "0 minutes ago" not in body
