@@ -88,7 +88,9 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 return error(404, "No such SCIM endpoint.")
             tokens.note_use(token)
             if request.method not in methods:
-                return error(405, f"{request.method} is not supported here.")
+                return error(
+                    405, f"{request.method} is not supported here.", Allow=", ".join(methods)
+                )
             if len(request.body) > MAX_BODY_BYTES:
                 return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
             try:

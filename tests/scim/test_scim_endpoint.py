@@ -191,6 +191,24 @@ def test_an_id_that_is_no_ones_is_404_in_scim_shape(client, scim, name, unknown)
     assert response.status_code == 404 and response.json()["schemas"] == [ERROR]
 
 
+@pytest.mark.parametrize(
+    "name,method,allowed",
+    [
+        ("scim_groups", "post", "GET"),
+        ("scim_service_provider_config", "put", "GET"),
+        ("scim_users", "delete", "GET, POST"),
+    ],
+)
+def test_a_method_a_resource_does_not_take_is_405_naming_the_ones_it_does(
+    client, scim, name, method, allowed
+):
+    """RFC 9110 §15.5.6: a 405 carries Allow, so a client learns that the groups are
+    read-only without trying each method."""
+    response = call(client, scim, method, url(scim, name), {})
+    assert response.status_code == 405 and response.json()["schemas"] == [ERROR]
+    assert response["Allow"] == allowed
+
+
 def test_revoked_token_is_refused(client, scim, msp_admin):
     tokens.revoke(scim.token, actor=msp_admin)
     assert call(client, scim, "get", url(scim)).status_code == 401
