@@ -1,0 +1,32 @@
+"""The rules of the pages' forms, said in the OpenAPI schema as JSON Schema patterns, so that
+a client (or a checker generating requests from the schema) knows what the form will refuse.
+The forms still validate, with their own words in the 422's `errors`; a pattern only
+describes. The rule itself: portal/plain_text.py (no < or >; not starting as a spreadsheet
+formula does once trimmed), tenants/forms.py's `no_markup` (list items), and the two letters
+of a usage location."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+# Trimmed, it starts with none of portal.csv_cells.FORMULA_TRIGGERS (the tab and the return
+# are trimmed); no NUL anywhere (Django's fields refuse it).
+_FIRST = r"[^\s<>=+\-@\x00]"
+_REST = r"[^<>\x00]*"
+PLAIN_NAME = rf"^\s*{_FIRST}{_REST}$"  # required: something besides spaces
+PLAIN_TEXT = rf"^\s*({_FIRST}{_REST})?$"  # or blank
+NO_MARKUP_LINE = r"^[^\r\n<>]*$"
+TWO_LETTERS_OR_BLANK = r"^(\s*|[A-Za-z]{2})$"  # with maxLength 2; the form trims
+
+
+def described(pattern: str) -> dict:
+    """A field's keyword arguments that put `pattern` in the schema without validating it."""
+    return {"json_schema_extra": {"pattern": pattern}}
+
+
+def plain_name(description: str, **kwargs):
+    return Field(description=description, **kwargs, **described(PLAIN_NAME))
+
+
+def plain_text(default, description: str, **kwargs):
+    return Field(default, description=description, **kwargs, **described(PLAIN_TEXT))
