@@ -275,7 +275,15 @@ def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
     search = _validated(SearchRequest[ScimUser], _body(request), Context.SEARCH_REQUEST)
     params = search.model_dump(exclude_none=True, by_alias=True)
-    return _user_list(request, token, {k: str(v) for k, v in params.items() if k != "schemas"})
+    return _user_list(
+        request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
+    )
+
+
+def _as_query(value) -> str:
+    """A SearchRequest member as the query string has it: `attributes` and
+    `excludedAttributes` are JSON arrays there, comma-separated names here."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _user_list(request: HttpRequest, token, params) -> HttpResponse:

@@ -139,6 +139,26 @@ def test_filters_and_paging(client, scim):
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
 
 
+def test_a_search_request_body_takes_its_attributes_as_lists(client, scim):
+    """RFC 7644 §3.4.3: a SearchRequest's attributes and excludedAttributes are JSON
+    arrays of attribute names, not the comma-separated text of a query string."""
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "ada@alpha.test"',
+        "attributes": ["userName", "title"],
+    }
+    found = call(client, scim, "post", url(scim, "scim_users_search"), search)
+    assert found.status_code == 200, found.content
+    user = found.json()["Resources"][0]
+    assert (user["userName"], user["title"]) == ("ada@alpha.test", "Analyst")
+    assert "name" not in user
+    search = search | {"attributes": None, "excludedAttributes": ["title", "name"]}
+    user = call(client, scim, "post", url(scim, "scim_users_search"), search).json()
+    assert "title" not in user["Resources"][0] and "name" not in user["Resources"][0]
+    assert user["Resources"][0]["userName"] == "ada@alpha.test"
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
