@@ -170,12 +170,11 @@ def _validated(model, data: dict, context: Context):
     try:
         return model.model_validate(data, scim_ctx=context)
     except ValidationError as exc:
+        # Its own scimType (invalidSyntax, invalidPath, mutability …, RFC 7644 §3.12), else
+        # invalidValue.
         first = Error.from_validation_errors(exc)[0]
-        raise (
-            InvalidSyntaxException(detail=first.detail)
-            if first.scim_type == "invalidSyntax"
-            else InvalidValueException(detail=first.detail)
-        ) from None
+        first.scim_type = first.scim_type or "invalidValue"
+        raise SCIMException.from_error(first) from None
 
 
 def _shown(params) -> ResponseParameters:

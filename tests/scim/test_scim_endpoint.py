@@ -159,6 +159,18 @@ def test_a_search_request_body_takes_its_attributes_as_lists(client, scim):
     assert user["Resources"][0]["userName"] == "ada@alpha.test"
 
 
+def test_a_patch_of_an_attribute_the_schema_lacks_is_invalid_path(client, scim):
+    """RFC 7644 §3.12: invalidPath, "the path attribute was invalid or malformed"."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "nosuchattribute", "value": "x"}],
+    }
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), patch)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidPath"
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
