@@ -19,6 +19,7 @@ from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.form_rules import (
     NO_MARKUP_LINE,
     TWO_LETTERS_OR_BLANK,
+    USERNAME_OR_BLANK,
     described,
     plain_name,
     plain_text,
@@ -110,6 +111,7 @@ class OnboardIn(WriteIn):
         max_length=254,
         description="Instead of the naming rule's, e.g. ada.lovelace@contoso.com: in one of "
         "the tenant's domains and not taken in the portal.",
+        **described(USERNAME_OR_BLANK),
     )
     department: str = plain_text("", "Blank: the role template's.", max_length=64)
     job_title: str = plain_text("", "Blank: the role template's.", max_length=128)
