@@ -13,9 +13,17 @@ def name_problem(value: str) -> str:
     ("first_name starts with …"); "" when nothing is."""
     if "<" in value or ">" in value:
         return "holds < or >: use plain text."
+    if has_control_character(value):
+        return "holds a control character: use plain text."
     if value.startswith(FORMULA_TRIGGERS):
         return f"starts with “{value[0]}”, as a spreadsheet formula does."
     return ""
+
+
+def has_control_character(text: str) -> bool:
+    """A C0 or C1 control character (U+0000–U+001F, U+007F–U+009F): no HTML page may show
+    one (the Nu checker's "forbidden code point"), nor a directory's name."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
 
 
 def printable(text: str) -> str:

@@ -15,7 +15,7 @@ from pydantic import Field, StringConstraints
 
 from provisioning import lifecycle, queries_lifecycle, services
 from provisioning.api import scope
-from provisioning.api.filters import MAX_ID, PathId, PathSlug
+from provisioning.api.filters import MAX_ID, TEXT, PathId, PathSlug
 from provisioning.api.form_rules import (
     NO_MARKUP_LINE,
     TWO_LETTERS_OR_BLANK,
@@ -70,10 +70,10 @@ OneLine = Annotated[
     StringConstraints(max_length=MAX_ITEM_LENGTH, pattern=r"^[^\r\n]*$"),
     Field(**described(NO_MARKUP_LINE)),  # the form refuses < and > in its own words
 ]
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT)]
 TemplateId = Annotated[int, Field(ge=1, le=MAX_ID)]
 LicenseChoices = Annotated[
-    dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH)]],
+    dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH, pattern=TEXT)]],
     Field(
         max_length=MAX_POSTED_CHOICES,
         description="For a licence without a free seat (or whose last seat this takes): SKU "

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema
 from portal.fields import MAX_DATE, MIN_DATE
 
 MAX_ID = 2**31 - 1  # the largest id an integer column holds
-TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"  # no control characters (C0, DEL, C1)
 SLUG = r"^[-a-zA-Z0-9_]{1,60}$"
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -10,12 +10,15 @@ from __future__ import annotations
 from pydantic import Field
 
 # Trimmed, it starts with none of portal.csv_cells.FORMULA_TRIGGERS (the tab and the return
-# are trimmed); no NUL anywhere (Django's fields refuse it).
-_FIRST = r"[^\s<>=+\-@\x00]"
-_REST = r"[^<>\x00]*"
-PLAIN_NAME = rf"^\s*{_FIRST}{_REST}$"  # required: something besides spaces
-PLAIN_TEXT = rf"^\s*({_FIRST}{_REST})?$"  # or blank
-NO_MARKUP_LINE = r"^[^\r\n<>]*$"
+# are trimmed); no < or >, and no control character but the whitespace trimmed at its ends.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_FIRST = rf"[^\s<>=+\-@{_CONTROL}]"
+_REST = rf"[^<>{_CONTROL}]*"
+PLAIN_NAME = rf"^\s*{_FIRST}{_REST}\s*$"  # required: something besides spaces
+PLAIN_TEXT = rf"^\s*({_FIRST}{_REST}\s*)?$"  # or blank
+# A list item (one line: the API refuses \r and \n itself); the form splits a value at the
+# other line breaks (\v \f \x1c-\x1e \x85) and trims each part, so those pass here.
+NO_MARKUP_LINE = r"^[^\r\n<>\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]*$"
 # provisioning.forms.USERNAME_RE before the form trims and lowers it (its domain must be the
 # tenant's besides, which no schema can say); blank: the naming rule's.
 USERNAME_OR_BLANK = (

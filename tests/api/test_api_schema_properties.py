@@ -107,6 +107,9 @@ ONBOARDING_VALUES = [
     ("first_name", " Ada "),
     ("first_name", ""),
     ("first_name", "   "),
+    ("first_name", "Ada\t"),
+    ("first_name", "Ada\x81"),
+    ("department", "Sales\x07"),
     ("last_name", "<b>Lovelace</b>"),
     ("last_name", "=HYPERLINK(1)"),
     ("last_name", " -1"),
@@ -123,6 +126,7 @@ ONBOARDING_VALUES = [
     ("usage_location", "G1"),
     ("extra_groups", ["Sales"]),
     ("extra_groups", ["<script>"]),
+    ("extra_groups", ["Sales\x9c"]),
 ]
 
 
