@@ -89,7 +89,7 @@ def test_the_checks_find_what_the_validator_found():
     broken = (
         '<form hx-post="/x"><label for="">Tenants</label><input id="a"><input id="a">'
         '<label for="gone">Gone</label><?xml version="1.0"?></form>'
-        '<table><thead><tr><th>A</th><th>B</th></tr></thead>'
+        "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
         '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
     )
     assert problems_of(broken) == [

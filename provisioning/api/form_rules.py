@@ -21,9 +21,7 @@ PLAIN_TEXT = rf"^\s*({_FIRST}{_REST}\s*)?$"  # or blank
 NO_MARKUP_LINE = r"^[^\r\n<>\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]*$"
 # provisioning.forms.USERNAME_RE before the form trims and lowers it (its domain must be the
 # tenant's besides, which no schema can say); blank: the naming rule's.
-USERNAME_OR_BLANK = (
-    r"^\s*([A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?@[A-Za-z0-9.-]+\s*)?$"
-)
+USERNAME_OR_BLANK = r"^\s*([A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?@[A-Za-z0-9.-]+\s*)?$"
 TWO_LETTERS_OR_BLANK = r"^(\s*|[A-Za-z]{2})$"  # with maxLength 2; the form trims
 
 

@@ -142,7 +142,9 @@ def test_the_schema_refuses_what_the_onboarding_form_refuses(alpha, field, value
     assert jsonschema_rs.is_valid(prop, value) == form_takes
 
 
-@pytest.mark.parametrize("day", ["0213-09-18", "1999-12-31", "2000-01-01", "2100-12-31", "2101-01-01"])
+@pytest.mark.parametrize(
+    "day", ["0213-09-18", "1999-12-31", "2000-01-01", "2100-12-31", "2101-01-01"]
+)
 def test_the_schema_bounds_a_day_as_the_api_does(day):
     from datetime import date
 
