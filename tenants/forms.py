@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from portal.countries import country_code_problem
-from portal.plain_text import plain_name
+from portal.plain_text import has_control_character, plain_name
 from tenants import endpoints, naming, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -57,6 +57,8 @@ class LinesField(forms.CharField):
         for item in items:
             if len(item) > MAX_ITEM_LENGTH:
                 raise ValidationError(f"Each line may be at most {MAX_ITEM_LENGTH} characters.")
+            if has_control_character(item):
+                raise ValidationError("A line holds a control character: use plain text.")
             if self.item_validator:
                 self.item_validator(item)
         return items

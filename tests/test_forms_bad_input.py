@@ -29,6 +29,10 @@ ROLE_CASES = [
     ({"job_title": "+Manager"}, "as a spreadsheet formula does"),
     ({"company": "@SUM(A1)"}, "as a spreadsheet formula does"),
     ({"office": "-2+3"}, "as a spreadsheet formula does"),
+    # A control character (a C1 one from a mis-decoded file, or a fuzzer's): no page may
+    # show it (the Nu checker's "forbidden code point" on the audit trail).
+    ({"department": "Sales\x81"}, "Holds an invisible control character (U+0081)"),
+    ({"groups": "Sales\nSupport\x07"}, "A line holds a control character"),
 ]
 
 

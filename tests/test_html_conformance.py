@@ -1,12 +1,15 @@
 """Every page of the project, as an MSP admin and as a client admin, is HTML a validator
 (the W3C's Nu checker) takes on the points it found here: htmx attributes spelt `data-hx-*`
 (`hx-*` are no HTML attributes), one element per id, every label's `for` naming a control
-of the page, no XML declaration (an inline SVG's) in an HTML document."""
+of the page, no XML declaration (an inline SVG's) in an HTML document, no table row wider
+than the table's first row (an empty list's one cell spanning more columns than the header
+has: "Table column 8 established by element td has no cells beginning in it")."""
 
 from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
+from django.urls import reverse
 
 from portal.models import Role
 from tests.test_isolation_crawl import crawl_urls
@@ -24,6 +27,8 @@ class Page(HTMLParser):
         self.label_targets: list[str] = []
         self.bare_htmx: set[str] = set()
         self.declarations: list[str] = []
+        self.tables: list[list[int]] = []  # per open table, the width of each of its rows
+        self.wide_rows: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
@@ -34,6 +39,22 @@ class Page(HTMLParser):
         if tag == "label" and "for" in attributes:
             self.label_targets.append(attributes["for"] or "")
         self.bare_htmx |= {name for name in attributes if name.startswith("hx-")}
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append(0)
+        elif tag in ("td", "th") and self.tables and self.tables[-1]:
+            span = attributes.get("colspan") or "1"
+            self.tables[-1][-1] += int(span) if span.isdigit() else 1
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.tables:
+            widths = self.tables.pop()
+            self.wide_rows += [
+                f"a row {width} columns wide in a table of {widths[0]}"
+                for width in widths[1:]
+                if width > widths[0]
+            ]
 
     def handle_pi(self, data):
         self.declarations.append(data[:40])
@@ -47,7 +68,7 @@ def problems_of(html: str) -> list[str]:
     found += [f"<label for={target!r}> names no control" for target in missing]
     found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
     found += [f"<?{text}" for text in page.declarations]
-    return found
+    return found + page.wide_rows
 
 
 @pytest.mark.parametrize("role", [Role.MSP_ADMIN, Role.CLIENT_ADMIN])
@@ -68,6 +89,8 @@ def test_the_checks_find_what_the_validator_found():
     broken = (
         '<form hx-post="/x"><label for="">Tenants</label><input id="a"><input id="a">'
         '<label for="gone">Gone</label><?xml version="1.0"?></form>'
+        "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
+        '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
     )
     assert problems_of(broken) == [
         "id 'a' 2 times",
@@ -75,7 +98,25 @@ def test_the_checks_find_what_the_validator_found():
         "<label for='gone'> names no control",
         "attribute hx-post (spell it data-hx-post)",
         '<?xml version="1.0"?',
+        "a row 3 columns wide in a table of 2",
     ]
     assert (
         problems_of('<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>') == []
     )
+
+
+@pytest.mark.parametrize(
+    "name,query,empty",
+    [
+        ("people_list", {"q": "no such person"}, "Nobody matches."),
+        ("requestable_list", {}, "Nothing is requestable yet."),
+    ],
+)
+def test_an_empty_list_spans_only_the_columns_a_client_admin_sees(
+    client, alpha, name, query, empty
+):
+    """A client admin's lists have no actions column: their empty row spans one less."""
+    client.force_login(alpha.people[Role.CLIENT_ADMIN])
+    response = client.get(reverse(name, kwargs={"tenant": alpha.tenant.slug}), query)
+    assert empty in response.text
+    assert problems_of(response.text) == []

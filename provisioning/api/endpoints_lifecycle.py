@@ -15,7 +15,15 @@ from pydantic import Field, StringConstraints
 
 from provisioning import lifecycle, queries_lifecycle, services
 from provisioning.api import scope
-from provisioning.api.filters import MAX_ID, PathId, PathSlug
+from provisioning.api.filters import MAX_ID, TEXT, PathId, PathSlug
+from provisioning.api.form_rules import (
+    NO_MARKUP_LINE,
+    TWO_LETTERS_OR_BLANK,
+    USERNAME_OR_BLANK,
+    described,
+    plain_name,
+    plain_text,
+)
 from provisioning.api.idempotency import IdempotencyKey, idempotent
 from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
@@ -57,11 +65,15 @@ router = Router(tags=["Lifecycle"])
 OPERATORS = access.OPERATOR_ROLES
 ACCEPTED = {202: JobAccepted, **ERRORS, **CONFLICT}
 
-OneLine = Annotated[str, StringConstraints(max_length=MAX_ITEM_LENGTH, pattern=r"^[^\r\n]*$")]
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH)]
+OneLine = Annotated[
+    str,
+    StringConstraints(max_length=MAX_ITEM_LENGTH, pattern=r"^[^\r\n]*$"),
+    Field(**described(NO_MARKUP_LINE)),  # the form refuses < and > in its own words
+]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT)]
 TemplateId = Annotated[int, Field(ge=1, le=MAX_ID)]
 LicenseChoices = Annotated[
-    dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH)]],
+    dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH, pattern=TEXT)]],
     Field(
         max_length=MAX_POSTED_CHOICES,
         description="For a licence without a free seat (or whose last seat this takes): SKU "
@@ -76,11 +88,11 @@ Groups = Annotated[list[OneLine], Field(max_length=MAX_LIST_ITEMS)]
 
 
 class OnboardIn(WriteIn):
-    first_name: str = Field(
-        max_length=64, description="Given name; at most 50 characters where the tenant has Okta."
+    first_name: str = plain_name(
+        "Given name; at most 50 characters where the tenant has Okta.", max_length=64
     )
-    last_name: str = Field(
-        max_length=64, description="Family name; at most 50 characters where the tenant has Okta."
+    last_name: str = plain_name(
+        "Family name; at most 50 characters where the tenant has Okta.", max_length=64
     )
     role_templates: list[TemplateId] = Field(
         min_length=1,
@@ -99,18 +111,20 @@ class OnboardIn(WriteIn):
         max_length=254,
         description="Instead of the naming rule's, e.g. ada.lovelace@contoso.com: in one of "
         "the tenant's domains and not taken in the portal.",
+        **described(USERNAME_OR_BLANK),
     )
-    department: str = Field("", max_length=64, description="Blank: the role template's.")
-    job_title: str = Field("", max_length=128, description="Blank: the role template's.")
-    manager: str = Field(
+    department: str = plain_text("", "Blank: the role template's.", max_length=64)
+    job_title: str = plain_text("", "Blank: the role template's.", max_length=128)
+    manager: str = plain_text(
         "",
+        "Username or display name of the manager, matching one directory account.",
         max_length=160,
-        description="Username or display name of the manager, matching one directory account.",
     )
     usage_location: str = Field(
         "",
         max_length=2,
         description="An ISO 3166 country code, e.g. GB (not UK); blank: the role template's.",
+        **described(TWO_LETTERS_OR_BLANK),
     )
     extra_groups: Groups = Field([], description="Groups besides the role templates'.")
     license_choices: LicenseChoices = {}
@@ -197,11 +211,14 @@ class ChangeIn(WriteIn):
     role_templates: list[TemplateId] | None = Field(
         None, min_length=1, max_length=50, description="The person's role templates from now."
     )
-    department: str | None = Field(None, max_length=64, description="Blank: the role's.")
-    job_title: str | None = Field(None, max_length=128, description="Blank: the role's.")
-    office: str | None = Field(None, max_length=128, description="Blank: the role's.")
+    department: str | None = plain_text(None, "Blank: the role's.", max_length=64)
+    job_title: str | None = plain_text(None, "Blank: the role's.", max_length=128)
+    office: str | None = plain_text(None, "Blank: the role's.", max_length=128)
     usage_location: str | None = Field(
-        None, max_length=2, description="An ISO 3166 country code, e.g. GB (not UK)."
+        None,
+        max_length=2,
+        description="An ISO 3166 country code, e.g. GB (not UK).",
+        **described(TWO_LETTERS_OR_BLANK),
     )
     extra_groups: Groups | None = Field(None, description="Groups besides the role templates'.")
     at: datetime | None = Field(

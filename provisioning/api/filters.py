@@ -8,12 +8,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Path
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from portal.fields import MAX_DATE, MIN_DATE
 
 MAX_ID = 2**31 - 1  # the largest id an integer column holds
-TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"  # no control characters (C0, DEL, C1)
 SLUG = r"^[-a-zA-Z0-9_]{1,60}$"
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -49,4 +49,11 @@ def _date_within_bounds(value: date) -> date:
 EARLIEST = dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC)
 LATEST = dt.datetime.combine(MAX_DATE, dt.time(), dt.UTC)
 When = Annotated[datetime, AfterValidator(_within_bounds)]
-Day = Annotated[date, AfterValidator(_date_within_bounds)]
+# The bounds of a day as the schema can say them (JSON Schema has no minimum for a date):
+# years 2000 to 2100 are exactly MIN_DATE to MAX_DATE.
+DAY_IN_BOUNDS = r"^(20[0-9]{2}|2100)-"
+Day = Annotated[
+    date,
+    AfterValidator(_date_within_bounds),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_IN_BOUNDS}),
+]

@@ -88,7 +88,9 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 return error(404, "No such SCIM endpoint.")
             tokens.note_use(token)
             if request.method not in methods:
-                return error(405, f"{request.method} is not supported here.")
+                return error(
+                    405, f"{request.method} is not supported here.", Allow=", ".join(methods)
+                )
             if len(request.body) > MAX_BODY_BYTES:
                 return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
             try:
@@ -168,12 +170,11 @@ def _validated(model, data: dict, context: Context):
     try:
         return model.model_validate(data, scim_ctx=context)
     except ValidationError as exc:
+        # Its own scimType (invalidSyntax, invalidPath, mutability …, RFC 7644 §3.12), else
+        # invalidValue.
         first = Error.from_validation_errors(exc)[0]
-        raise (
-            InvalidSyntaxException(detail=first.detail)
-            if first.scim_type == "invalidSyntax"
-            else InvalidValueException(detail=first.detail)
-        ) from None
+        first.scim_type = first.scim_type or "invalidValue"
+        raise SCIMException.from_error(first) from None
 
 
 def _shown(params) -> ResponseParameters:
@@ -273,7 +274,15 @@ def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
     search = _validated(SearchRequest[ScimUser], _body(request), Context.SEARCH_REQUEST)
     params = search.model_dump(exclude_none=True, by_alias=True)
-    return _user_list(request, token, {k: str(v) for k, v in params.items() if k != "schemas"})
+    return _user_list(
+        request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
+    )
+
+
+def _as_query(value) -> str:
+    """A SearchRequest member as the query string has it: `attributes` and
+    `excludedAttributes` are JSON arrays there, comma-separated names here."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _user_list(request: HttpRequest, token, params) -> HttpResponse:

@@ -1,6 +1,7 @@
 """The SCIM routes of every app, one app per path prefix: /scim/{slug}/v2/...
 
-A known path asked with a method it does not take is 405 (HTTP); a PATCH on /Groups of a
+A known path asked with a method it does not take is 405 with `Allow` (RFC 9110 §15.5.6);
+HEAD is answered as GET. A PATCH on /Groups of a
 flavour without group PATCH is 501, the RFC 7644 §3.12 status for "service provider does not
 support the request operation, e.g., PATCH"; an unknown path is 404. All in the SCIM error
 shape, behind auth and the app's behaviour.
@@ -42,8 +43,10 @@ API: list[tuple[str, str, Handler]] = [
 
 
 def _dispatch(by_method: dict[str, Endpoint]) -> Endpoint:
+    """HEAD is answered as GET without the body (RFC 9110 §9.3.2; uvicorn drops the body)."""
+
     async def run(request: Request) -> Response:
-        return await by_method[request.method](request)
+        return await by_method["GET" if request.method == "HEAD" else request.method](request)
 
     return run
 
@@ -51,8 +54,19 @@ def _dispatch(by_method: dict[str, Endpoint]) -> Endpoint:
 def _no_such_route(known: list[Route]) -> Handler:
     def run(call: Call) -> Reply:
         path = "/" + call.param("rest")
-        if any(route.path_regex.match(path) for route in known):
-            raise ScimError(405, f"{call.request.method} is not allowed on {path}")
+        allowed = sorted(
+            method
+            for route in known
+            if route.path_regex.match(path)
+            for method in route.methods or ()
+            if method != "HEAD"
+        )
+        if allowed:
+            raise ScimError(
+                405,
+                f"{call.request.method} is not allowed on {path}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise ScimError(404, f"no endpoint {path}")
 
     return run

@@ -57,3 +57,26 @@ document.addEventListener("click", (event) => {
   source.select();
   navigator.clipboard.writeText(source.value).then(() => { button.textContent = "Copied"; });
 });
+
+// A card that scrolls sideways (a wide table on a phone) and holds nothing a keyboard can
+// reach: it takes the focus itself, so the arrow keys scroll it (WCAG 2.1.1; axe's
+// "scrollable-region-focusable"). Only while it scrolls: on a wide screen it is no tab stop.
+function focusableScrollers() {
+  for (const card of document.querySelectorAll(".card")) {
+    const scrolls = card.scrollWidth > card.clientWidth;
+    if (scrolls && !card.hasAttribute("tabindex")) {
+      const reachable = card.querySelector("a[href], button, input, select, textarea, summary");
+      if (reachable) continue;
+      const heading = card.querySelector("h2, h3");
+      card.tabIndex = 0;
+      card.dataset.scrollFocus = "";
+      if (heading && !card.hasAttribute("aria-label")) card.setAttribute("aria-label", heading.textContent.trim());
+    } else if (!scrolls && card.hasAttribute("data-scroll-focus")) {
+      card.removeAttribute("tabindex");
+      card.removeAttribute("data-scroll-focus");
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", focusableScrollers);
+document.addEventListener("htmx:afterSettle", focusableScrollers);
+window.addEventListener("resize", focusableScrollers);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 
+import jsonschema_rs  # schemathesis's own validator
 import pytest
 import schemathesis
 from django.core import signals
@@ -96,3 +97,59 @@ def aim_at_real_objects(case, objects: dict) -> None:
 def test_every_operation_answers_within_its_schema(case, callers, who):
     aim_at_real_objects(case, callers["objects"])
     case.call_and_validate(headers={"Authorization": f"Bearer {callers[who]}"}, checks=CHECKS)
+
+
+# (field, value): the onboarding form's verdicts on names and attributes, which the schema
+# must say too: a client generating bodies from it (a checker's "schema-valid request
+# rejected") learns the form's rules there, not from a 422.
+ONBOARDING_VALUES = [
+    ("first_name", "Ada"),
+    ("first_name", " Ada "),
+    ("first_name", ""),
+    ("first_name", "   "),
+    ("first_name", "Ada\t"),
+    ("first_name", "Ada\x81"),
+    ("department", "Sales\x07"),
+    ("last_name", "<b>Lovelace</b>"),
+    ("last_name", "=HYPERLINK(1)"),
+    ("last_name", " -1"),
+    ("department", ""),
+    ("department", "R&D"),
+    ("department", "+44"),
+    ("username", ""),
+    ("username", " Ada.Lovelace@alpha.test "),
+    ("username", "Not A Name"),
+    ("username", "ada.@alpha.test"),
+    ("username", "-ada@alpha.test"),
+    ("usage_location", ""),
+    ("usage_location", "gb"),
+    ("usage_location", "G1"),
+    ("extra_groups", ["Sales"]),
+    ("extra_groups", ["<script>"]),
+    ("extra_groups", ["Sales\x9c"]),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field,value", ONBOARDING_VALUES)
+def test_the_schema_refuses_what_the_onboarding_form_refuses(alpha, field, value):
+    from provisioning.api.endpoints_lifecycle import OnboardIn, _onboarding_form
+
+    body = {"first_name": "Ada", "last_name": "Lovelace", "role_templates": [alpha.template.pk]}
+    form = _onboarding_form(alpha.tenant, OnboardIn(**body | {field: value}))
+    form_takes = field not in form.errors
+    prop = schema.raw_schema["components"]["schemas"]["OnboardIn"]["properties"][field]
+    assert jsonschema_rs.is_valid(prop, value) == form_takes
+
+
+@pytest.mark.parametrize(
+    "day", ["0213-09-18", "1999-12-31", "2000-01-01", "2100-12-31", "2101-01-01"]
+)
+def test_the_schema_bounds_a_day_as_the_api_does(day):
+    from datetime import date
+
+    from provisioning.api.filters import MAX_DATE, MIN_DATE
+
+    operation = schema.raw_schema["paths"]["/api/v1/tenants/{slug}/report"]["get"]
+    start = next(p for p in operation["parameters"] if p["name"] == "start")["schema"]
+    assert jsonschema_rs.is_valid(start, day) == (MIN_DATE <= date.fromisoformat(day) <= MAX_DATE)

@@ -129,3 +129,28 @@ def test_forms_sent_back_with_errors_pass_axe(page, demo, screenshot):
         screenshot("a11y-errors-" + path.strip("/").replace("/", "-"))
         found += problems(page)
     assert found == []
+
+
+def test_the_report_passes_axe_on_a_phone(page, demo):
+    """At 390 px its wide tables scroll inside their cards: a keyboard reaches each one."""
+    person = make_person("a11y.phone", Role.CLIENT_ADMIN, [demo["contoso"]])
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, person.username, PASSWORD)
+    page.goto("/reports/contoso/")
+    assert page.locator(".card[tabindex='0']").count() > 0  # the check met a scrolling card
+    assert problems(page) == []
+
+
+def test_an_offboarding_batch_passes_axe(page, demo):
+    """Its rows link each leaver beside their username: the link is told from the text
+    without its colour (the crawl meets a joiners' batch under the same URL shape)."""
+    from provisioning.models import Batch, BatchRow, Identity
+
+    leaver = Identity.objects.filter(tenant=demo["contoso"]).first()
+    batch = Batch.objects.create(tenant=demo["contoso"], kind=Batch.Kind.CSV_OFFBOARD)
+    BatchRow.objects.create(batch=batch, line=2, identity=leaver, data={"shown": {"leave": "now"}})
+    technician = make_person("a11y.leavers", Role.TECHNICIAN, all_tenants=True)
+    sign_in(page, technician.username, PASSWORD)
+    page.goto(f"/tenants/contoso/bulk/{batch.pk}/")
+    assert page.locator("#line-2 a", has_text=leaver.display_name).count() == 1
+    assert problems(page) == []

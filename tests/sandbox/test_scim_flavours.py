@@ -126,9 +126,14 @@ def test_slack_serves_the_enterprise_extension(sandbox_server: SandboxServer) ->
 
 
 def test_an_unknown_path_is_404_and_a_wrong_method_405(sandbox_server: SandboxServer) -> None:
+    """A 405 names the methods the path takes (RFC 9110 §15.5.6); HEAD is GET's answer
+    without its body (RFC 9110 §9.3.2)."""
     app = make_app(sandbox_server, "full")
     with app.raw() as raw:
         assert raw.get("/Nothing").status_code == 404
         wrong = raw.delete("/Users")
+        head = raw.head("/Users")
     assert wrong.status_code == 405
     assert wrong.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert wrong.headers["Allow"] == "GET, POST"
+    assert head.status_code == 200 and head.content == b""

@@ -139,6 +139,38 @@ def test_filters_and_paging(client, scim):
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
 
 
+def test_a_search_request_body_takes_its_attributes_as_lists(client, scim):
+    """RFC 7644 §3.4.3: a SearchRequest's attributes and excludedAttributes are JSON
+    arrays of attribute names, not the comma-separated text of a query string."""
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "ada@alpha.test"',
+        "attributes": ["userName", "title"],
+    }
+    found = call(client, scim, "post", url(scim, "scim_users_search"), search)
+    assert found.status_code == 200, found.content
+    user = found.json()["Resources"][0]
+    assert (user["userName"], user["title"]) == ("ada@alpha.test", "Analyst")
+    assert "name" not in user
+    search = search | {"attributes": None, "excludedAttributes": ["title", "name"]}
+    user = call(client, scim, "post", url(scim, "scim_users_search"), search).json()
+    assert "title" not in user["Resources"][0] and "name" not in user["Resources"][0]
+    assert user["Resources"][0]["userName"] == "ada@alpha.test"
+
+
+def test_a_patch_of_an_attribute_the_schema_lacks_is_invalid_path(client, scim):
+    """RFC 7644 §3.12: invalidPath, "the path attribute was invalid or malformed"."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "nosuchattribute", "value": "x"}],
+    }
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), patch)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidPath"
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
@@ -189,6 +221,24 @@ def test_an_id_that_is_no_ones_is_404_in_scim_shape(client, scim, name, unknown)
     key = "user_id" if name == "scim_user" else "group_id"
     response = call(client, scim, "get", url(scim, name, **{key: unknown}))
     assert response.status_code == 404 and response.json()["schemas"] == [ERROR]
+
+
+@pytest.mark.parametrize(
+    "name,method,allowed",
+    [
+        ("scim_groups", "post", "GET"),
+        ("scim_service_provider_config", "put", "GET"),
+        ("scim_users", "delete", "GET, POST"),
+    ],
+)
+def test_a_method_a_resource_does_not_take_is_405_naming_the_ones_it_does(
+    client, scim, name, method, allowed
+):
+    """RFC 9110 §15.5.6: a 405 carries Allow, so a client learns that the groups are
+    read-only without trying each method."""
+    response = call(client, scim, method, url(scim, name), {})
+    assert response.status_code == 405 and response.json()["schemas"] == [ERROR]
+    assert response["Allow"] == allowed
 
 
 def test_revoked_token_is_refused(client, scim, msp_admin):

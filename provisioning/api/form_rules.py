@@ -1,0 +1,41 @@
+"""The rules of the pages' forms, said in the OpenAPI schema as JSON Schema patterns, so that
+a client (or a checker generating requests from the schema) knows what the form will refuse.
+The forms still validate, with their own words in the 422's `errors`; a pattern only
+describes. The rule itself: portal/plain_text.py (no < or >; not starting as a spreadsheet
+formula does once trimmed), tenants/forms.py's `no_markup` (list items), and the two letters
+of a usage location."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from portal.plain_text import hidden_ranges
+
+# Trimmed, it starts with none of portal.csv_cells.FORMULA_TRIGGERS (the tab and the return
+# are trimmed); no < or >, and none of the invisible characters portal.plain_text refuses
+# (controls, format characters, line separators) but the whitespace trimmed at its ends.
+_CONTROL = hidden_ranges()
+_FIRST = rf"[^\s<>=+\-@{_CONTROL}]"
+_REST = rf"[^<>{_CONTROL}]*"
+PLAIN_NAME = rf"^\s*{_FIRST}{_REST}\s*$"  # required: something besides spaces
+PLAIN_TEXT = rf"^\s*({_FIRST}{_REST}\s*)?$"  # or blank
+# A list item (one line: the API refuses \r and \n itself); the form splits a value at the
+# other line breaks (\v \f \x1c-\x1e \x85) and trims each part, so those pass here.
+NO_MARKUP_LINE = r"^[^\r\n<>\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]*$"
+# provisioning.forms.USERNAME_RE before the form trims and lowers it (its domain must be the
+# tenant's besides, which no schema can say); blank: the naming rule's.
+USERNAME_OR_BLANK = r"^\s*([A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?@[A-Za-z0-9.-]+\s*)?$"
+TWO_LETTERS_OR_BLANK = r"^(\s*|[A-Za-z]{2})$"  # with maxLength 2; the form trims
+
+
+def described(pattern: str) -> dict:
+    """A field's keyword arguments that put `pattern` in the schema without validating it."""
+    return {"json_schema_extra": {"pattern": pattern}}
+
+
+def plain_name(description: str, **kwargs):
+    return Field(description=description, **kwargs, **described(PLAIN_NAME))
+
+
+def plain_text(default, description: str, **kwargs):
+    return Field(default, description=description, **kwargs, **described(PLAIN_TEXT))
