@@ -270,3 +270,41 @@ def drive_in_time(job: Job, runs: int = 40) -> Job:
     """As `drive`, but each come-back time is waited out (3 s at most): a directory's lag
     passes in real time."""
     return drive(job, runs, longest_wait=3.0)
+
+
+def test_a_job_after_one_that_ended_unverified_waits_for_its_writes(on_sandbox, monkeypatch):
+    """A move to Support adds VPN Users and takes Sales away, and another of its steps
+    fails for good (the group was deleted meanwhile): the move ends Partially failed, with
+    no read-back. The move back to Sales asked next reads at once, from a replica that has
+    not caught up: it shows Staff and Sales, what the move back wants. That read must not
+    verify anything: the account's recent writes are waited out, whichever job made them."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"after{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users", "Finance"]
+    )
+    join = drive(onboard(dirs))
+    identity = Identity.objects.get(pk=join.identity_id)
+    a_while_ago = timezone.now() - timedelta(hours=1)  # joined long ago: a 404 is no lag
+    identity.accounts.update(created_remotely_at=a_while_ago)
+    [finance] = [g for g in dirs.entra_state()["groups"] if g["displayName"] == "Finance"]
+    dirs.behave("entra", read_lag_ms=1500)
+    real = executor.apply_batch
+
+    def finance_deleted_first(job, batch, account):
+        monkeypatch.setattr(executor, "apply_batch", real)
+        assert dirs.graph("DELETE", f"/groups/{finance['id']}").status_code == 204
+        return real(job, batch, account)
+
+    monkeypatch.setattr(executor, "apply_batch", finance_deleted_first)
+    move = drive(
+        lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    )
+    assert move.status == Job.Status.PARTIAL, move.error
+    back = lifecycle.request_change(
+        identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+    )
+    back = drive_in_time(back)
+    dirs.behave("entra", read_lag_ms=0)
+    assert back.status == Job.Status.SUCCEEDED, back.error
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
