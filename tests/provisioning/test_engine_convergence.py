@@ -308,3 +308,39 @@ def test_a_job_after_one_that_ended_unverified_waits_for_its_writes(on_sandbox, 
     dirs.behave("entra", read_lag_ms=0)
     assert back.status == Job.Status.SUCCEEDED, back.error
     assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+def test_a_run_whose_lease_ran_out_during_a_call_writes_no_outcome(on_sandbox, monkeypatch):
+    """Run 1 of a join is stuck in its adds' call past its lease (a directory that hangs
+    until the client gives up). Run 2 takes the job over and verifies it; a move to
+    Support follows (Sales out, VPN Users in) and is verified. When run 1's call returns,
+    its outcomes are stale: written, they would put back the join's record of what the
+    portal gave (Sales, not VPN Users), and the move back would then leave VPN Users held."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"late{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    real = steps_module.write_outcomes
+
+    def stuck_in_the_adds(job, account, steps, settled):
+        if steps[0].action == "add_group":
+            monkeypatch.setattr(steps_module, "write_outcomes", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+            identity = Identity.objects.get(pk=job.identity_id)
+            move = lifecycle.request_change(
+                identity, lifecycle.ChangeRequest([support]), actor="system"
+            )
+            assert drive(move).status == Job.Status.SUCCEEDED
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", stuck_in_the_adds)
+    executor.execute(join.pk)  # run 1, from its start to its late answer
+    identity = Identity.objects.get(pk=join.identity_id)
+    back = lifecycle.request_change(
+        identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+    )
+    assert drive(back).status == Job.Status.SUCCEEDED, back.error
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
