@@ -38,12 +38,16 @@ def earlier_jobs(job, since: datetime) -> list[Step]:
 
 def wanted_after(steps: list[Step]) -> Wanted:
     """What each access the steps touched must read as after them, the last write to it
-    winning; an account created, linked or deleted since forgets what came before it."""
+    winning (an Okta deactivation takes the apps it drops away); an account created, linked
+    or deleted since forgets what came before it."""
     wanted: Wanted = {}
     for step in steps:
         connection = step.connection_id
         if step.action in ACCOUNT_STEPS:
             wanted = {key: held for key, held in wanted.items() if key[0] != connection}
+        elif step.action == planner.DISABLE_USER:  # Okta's deactivate drops every app
+            for app in step.params.get("drops_apps", []):
+                wanted[(connection, "apps", app["id"])] = False
         elif step.action == licences.SET_LICENSES:
             for sku in step.params.get("add", []):
                 wanted[(connection, "licenses", sku)] = True
