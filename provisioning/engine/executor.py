@@ -186,8 +186,7 @@ def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
             quarantine.record_outcome(connection, ok=False, reason=exc.message)
         fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
         return None
-    job.options = {**job.options, "plan_failures": tries}
-    Job.objects.filter(pk=job.pk).update(options=job.options)
+    job.options = {**job.options, "plan_failures": tries}  # written by the park, fenced
     return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
 
 
@@ -197,8 +196,7 @@ def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
         account.missing_since = timezone.now()
         account.save(update_fields=["missing_since"])
     tries = job.options.get("missing_reads", 0) + 1
-    job.options = {**job.options, "missing_reads": tries}
-    Job.objects.filter(pk=job.pk).update(options=job.options)
+    job.options = {**job.options, "missing_reads": tries}  # written by the park, fenced
     window = plans_of.replication_window().total_seconds()
     return wait(
         job,

@@ -344,3 +344,31 @@ def test_a_run_whose_lease_ran_out_during_a_call_writes_no_outcome(on_sandbox, m
     )
     assert drive(back).status == Job.Status.SUCCEEDED, back.error
     assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+def test_a_run_whose_lease_ran_out_during_a_failed_read_keeps_the_jobs_record(
+    on_sandbox, monkeypatch
+):
+    """Run 1's first read hangs past its lease and then fails (a timeout). Run 2 has taken
+    the job over meanwhile and verified it in one round. Run 1 must not write its stale
+    record of the job over run 2's (round 0, a failed read), which the job page and the
+    next rounds go by: the rounds it records are those its audit trail shows."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"slowread{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    dirs.behave("entra", error_rate=1.0)
+    real = executor.plan_failed
+
+    def taken_over_meanwhile(job, connection, exc):
+        monkeypatch.setattr(executor, "plan_failed", real)
+        dirs.behave("entra", error_rate=0.0)
+        lease_runs_out(job)
+        assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, connection, exc)
+
+    monkeypatch.setattr(executor, "plan_failed", taken_over_meanwhile)
+    join = onboard(dirs)
+    executor.execute(join.pk)  # run 1, from its start to its failed read
+    join.refresh_from_db()
+    plans = AuditEvent.objects.filter(action="job.plan", job_id=join.pk).count()
+    assert join.status == Job.Status.SUCCEEDED
+    assert (plans, join.options.get("round")) == (1, 1)
