@@ -12,10 +12,14 @@ from django.db import connection
 BATCH = 500  # rows per statement (fewer where SQLite caps the parameters)
 
 
-def set_many(model, fields: list[str], rows: list[tuple]) -> None:
-    """Set `fields` of many rows of `model`, each row given as (pk, *values)."""
+def set_many(
+    model, fields: list[str], rows: list[tuple], *, where: tuple[str, list] | None = None
+) -> int:
+    """Set `fields` of many rows of `model`, each row given as (pk, *values); the number of
+    rows set. `where`: (an SQL condition on the table's columns, its parameters) that a row
+    must also meet to be set."""
     if not rows:
-        return
+        return 0
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
     quote = connection.ops.quote_name
@@ -30,6 +34,9 @@ def set_many(model, fields: list[str], rows: list[tuple]) -> None:
     )
     limit = connection.features.max_query_params or BATCH * len(columns)
     size = max(1, min(BATCH, limit // len(columns)))
+    condition, condition_params = where or ("", [])
+    extra = f" AND ({condition})" if condition else ""
+    done = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             batch = rows[start : start + size]
@@ -40,6 +47,8 @@ def set_many(model, fields: list[str], rows: list[tuple]) -> None:
             ]
             cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(batch))})"  # noqa: S608
-                f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1",
-                params,
+                f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1{extra}",
+                params + list(condition_params),
             )
+            done += cursor.rowcount
+    return done

@@ -447,8 +447,15 @@ def after_job(job: Job, status: str) -> None:
     offboarding succeeded and their requests and grants close."""
     if job.kind in (Job.Kind.GRANT, Job.Kind.REVOKE):
         grant_finished(job, status)
-    elif job.kind == Job.Kind.LEAVE and status == Job.Status.SUCCEEDED and job.identity:
+    elif job.kind == Job.Kind.LEAVE and status == Job.Status.SUCCEEDED and _still_leaving(job):
         close_for_leaver(job.identity)
+
+
+def _still_leaving(job: Job) -> bool:
+    """The person, as the engine read them when the leave's job ended, is still leaving: a
+    restore asked meanwhile (the job then verified it) brings their live grants back."""
+    leaving = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
+    return job.identity is not None and job.identity.status in leaving
 
 
 def grant_finished(job: Job, status: str) -> None:

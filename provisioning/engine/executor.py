@@ -33,10 +33,10 @@ from provisioning.engine import (
     choosing,
     elsewhere,
     guards,
-    licences,
     memo,
     outcomes,
     planner,
+    recent_writes,
     serial,
 )
 from provisioning.engine import plans as plans_of
@@ -193,8 +193,7 @@ def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
             quarantine.record_outcome(connection, ok=False, reason=exc.message)
         fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
         return None
-    job.options = {**job.options, "plan_failures": tries}
-    Job.objects.filter(pk=job.pk).update(options=job.options)
+    job.options = {**job.options, "plan_failures": tries}  # written by the park, fenced
     return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
 
 
@@ -204,8 +203,7 @@ def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
         account.missing_since = timezone.now()
         account.save(update_fields=["missing_since"])
     tries = job.options.get("missing_reads", 0) + 1
-    job.options = {**job.options, "missing_reads": tries}
-    Job.objects.filter(pk=job.pk).update(options=job.options)
+    job.options = {**job.options, "missing_reads": tries}  # written by the park, fenced
     window = plans_of.replication_window().total_seconds()
     return wait(
         job,
@@ -249,17 +247,14 @@ def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
 
 def read_lag(job: Job, plans) -> Outcome | None:
     """The read does not show what the job's last round has just done to an account (a
-    group it added missing, one it removed still there): the directory took those writes,
-    and the read came from a replica that has not caught up (Entra is eventually consistent:
-    an accepted write may not show in a read for a while). Such a read can neither verify
-    the job (it may match a newer ask by showing the old state) nor plan the round's steps
-    again: the job reads again after a back-off, for at most the replication window; past
-    it, the read counts as it is. None: the read shows the round's writes."""
-    if not job.options.get("round"):
-        return None
-    read = {plan.connection_id: plan for plan in plans}
-    done = [s for s in round_steps(job) if s.status == Step.Status.SUCCEEDED]
-    if all(_shows(read.get(step.connection_id), step) for step in done):
+    group it added missing, one it removed still there), or, in a job's first read, what
+    the person's previous jobs wrote lately (recent_writes.py): the directory took those
+    writes, and the read came from a replica that has not caught up (Entra is eventually
+    consistent: an accepted write may not show in a read for a while). Such a read can
+    neither verify the job (it may match a newer ask by showing the old state) nor plan
+    those steps again: the job reads again after a back-off, for at most the replication
+    window; past it, the read counts as it is. None: the read shows those writes."""
+    if recent_writes.shown(plans, _writes_to_show(job, plans)):
         return None
     now = timezone.now()
     since = job.options.get("lagging_since") or now.isoformat()
@@ -268,8 +263,20 @@ def read_lag(job: Job, plans) -> Outcome | None:
         return None
     tries = job.options.get("lag_reads", 0) + 1
     job.options = {**job.options, "lag_reads": tries, "lagging_since": since}
-    reason = "The directories do not show this round's changes yet: waiting out replication"
+    reason = "The directories do not show the latest changes yet: waiting out replication"
     return wait(job, reason, min(backoff(tries), left))
+
+
+def _writes_to_show(job: Job, plans) -> recent_writes.Wanted:
+    """The job's last round's writes; in its first read, the person's other jobs' writes
+    of the replication window (only where an account was read: a joiner has none)."""
+    if job.options.get("round"):
+        done = [s for s in round_steps(job) if s.status == Step.Status.SUCCEEDED]
+        return recent_writes.wanted_after(done)
+    if not any(plan.user is not None for plan in plans):
+        return {}
+    since = timezone.now() - plans_of.replication_window()
+    return recent_writes.wanted_after(recent_writes.earlier_jobs(job, since))
 
 
 def round_steps(job: Job) -> list[Step]:
@@ -278,24 +285,6 @@ def round_steps(job: Job) -> list[Step]:
     return memo.remembered(
         ("round_steps", job.pk, first), lambda: list(job.steps.filter(order__gte=first))
     )
-
-
-def _shows(plan, step: Step) -> bool:
-    """Whether the read of `plan` shows what the succeeded `step` did to the account's
-    access (a step that changes no access, or a read without the account, says nothing)."""
-    if plan is None or plan.user is None:
-        return True
-    held = plan.access
-    if step.action == licences.SET_LICENSES:
-        add, remove = set(step.params.get("add", [])), set(step.params.get("remove", []))
-        return add <= held.licenses and not (remove & (held.licenses - held.inherited_licenses))
-    for kind, (add, remove, param) in planner.ACCESS_ACTIONS.items():
-        if step.action == add:
-            return step.params.get(param) in getattr(held, kind)
-        if step.action == remove:
-            kept = held.inherited_licenses if kind == "licenses" else frozenset()
-            return step.params.get(param) not in getattr(held, kind) - kept
-    return True
 
 
 def _plan_retry_in(error: TransientError, tries: int) -> float:

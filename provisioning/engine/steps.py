@@ -120,18 +120,29 @@ class Settled:
 def write_outcomes(
     job: Job, account: DirectoryAccount, steps: list[Step], settled: Settled
 ) -> None:
-    """The batch's outcomes at once: the account's record (the access the portal gave, its
-    id), the step rows in one statement, their audit events under one lock of the chain."""
+    """The batch's outcomes at once: the step rows in one statement, the account's record
+    (the access the portal gave, its id), their audit events under one lock of the chain.
+    The rows and the record only while no other run has claimed the job since this one: a
+    call that outlived the run's lease answers late, and the run that took over has re-sent
+    the step and recorded its own outcome (and maybe more since), which a stale record of
+    the account must not overwrite. The events are written either way: the calls were made."""
     with transaction.atomic():
-        if settled.account_fields:
+        rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
+        current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
+        if current and settled.account_fields:
             account.save(update_fields=sorted(settled.account_fields))
-        set_many(
-            Step, OUTCOME_FIELDS, [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
-        )
         if settled.events:
             record_all(settled.events)
-        if settled.skip_rest:
+        if current and settled.skip_rest:
             skip_rest(job, steps[0].connection, settled.skip_rest)
+    if not current:
+        raise LeaseLost
+
+
+def _still_held(job: Job) -> tuple[str, list]:
+    """The condition on a step row that its job is still this run's (parking.held)."""
+    jobs = Job._meta.db_table
+    return (f"job_id IN (SELECT id FROM {jobs} WHERE id = %s AND runs = %s)", [job.pk, job.runs])  # noqa: S608
 
 
 def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:

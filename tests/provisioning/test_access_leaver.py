@@ -130,3 +130,23 @@ def test_an_extension_granted_records_the_end_of_the_grant_it_replaces(alpha, vp
     ended = AuditEvent.objects.get(action="access.end")
     assert ended.after["request"] == old.pk and ended.actor_kind == "system"
     assert str(extension.pk) in ended.after["reason"]
+
+
+def test_a_leave_whose_job_verified_the_restore_keeps_the_grants(alpha, wiki, no_enqueue):  # noqa: F811
+    """The restore is asked while the leave's job is mid-round: that job's next read finds
+    the person restored, gives the access back and succeeds. A restore brings back the live
+    grants: the leave's job, which ended having verified the restore, must not end them
+    (the directory would hold access the desired state no longer has)."""
+    from provisioning import lifecycle
+
+    grant = granted(file(alpha, wiki, days=None))
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(alpha.identity, options, actor="system")
+    restore = lifecycle.request_restore(alpha.identity, actor="system")
+    person = Identity.objects.get(pk=alpha.identity.pk)  # as the engine reads them at the end
+    leave.identity = person
+    leave.converged_version = restore.desired_version
+    job_finished(leave, Job.Status.SUCCEEDED)
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.GRANTED
+    assert not AuditEvent.objects.filter(action="access.close_for_leaver").exists()

@@ -270,3 +270,105 @@ def drive_in_time(job: Job, runs: int = 40) -> Job:
     """As `drive`, but each come-back time is waited out (3 s at most): a directory's lag
     passes in real time."""
     return drive(job, runs, longest_wait=3.0)
+
+
+def test_a_job_after_one_that_ended_unverified_waits_for_its_writes(on_sandbox, monkeypatch):
+    """A move to Support adds VPN Users and takes Sales away, and another of its steps
+    fails for good (the group was deleted meanwhile): the move ends Partially failed, with
+    no read-back. The move back to Sales asked next reads at once, from a replica that has
+    not caught up: it shows Staff and Sales, what the move back wants. That read must not
+    verify anything: the account's recent writes are waited out, whichever job made them."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"after{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users", "Finance"]
+    )
+    join = drive(onboard(dirs))
+    identity = Identity.objects.get(pk=join.identity_id)
+    a_while_ago = timezone.now() - timedelta(hours=1)  # joined long ago: a 404 is no lag
+    identity.accounts.update(created_remotely_at=a_while_ago)
+    [finance] = [g for g in dirs.entra_state()["groups"] if g["displayName"] == "Finance"]
+    dirs.behave("entra", read_lag_ms=1500)
+    real = executor.apply_batch
+
+    def finance_deleted_first(job, batch, account):
+        monkeypatch.setattr(executor, "apply_batch", real)
+        assert dirs.graph("DELETE", f"/groups/{finance['id']}").status_code == 204
+        return real(job, batch, account)
+
+    monkeypatch.setattr(executor, "apply_batch", finance_deleted_first)
+    move = drive(
+        lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    )
+    assert move.status == Job.Status.PARTIAL, move.error
+    back = lifecycle.request_change(
+        identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+    )
+    back = drive_in_time(back)
+    dirs.behave("entra", read_lag_ms=0)
+    assert back.status == Job.Status.SUCCEEDED, back.error
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+def test_a_run_whose_lease_ran_out_during_a_call_writes_no_outcome(on_sandbox, monkeypatch):
+    """Run 1 of a join is stuck in its adds' call past its lease (a directory that hangs
+    until the client gives up). Run 2 takes the job over and verifies it; a move to
+    Support follows (Sales out, VPN Users in) and is verified. When run 1's call returns,
+    its outcomes are stale: written, they would put back the join's record of what the
+    portal gave (Sales, not VPN Users), and the move back would then leave VPN Users held."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"late{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    real = steps_module.write_outcomes
+
+    def stuck_in_the_adds(job, account, steps, settled):
+        if steps[0].action == "add_group":
+            monkeypatch.setattr(steps_module, "write_outcomes", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+            identity = Identity.objects.get(pk=job.identity_id)
+            move = lifecycle.request_change(
+                identity, lifecycle.ChangeRequest([support]), actor="system"
+            )
+            assert drive(move).status == Job.Status.SUCCEEDED
+        return real(job, account, steps, settled)
+
+    monkeypatch.setattr(steps_module, "write_outcomes", stuck_in_the_adds)
+    executor.execute(join.pk)  # run 1, from its start to its late answer
+    identity = Identity.objects.get(pk=join.identity_id)
+    back = lifecycle.request_change(
+        identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+    )
+    assert drive(back).status == Job.Status.SUCCEEDED, back.error
+    assert entra_access(dirs, identity.username)[0] == ["Sales", "Staff"]
+
+
+def test_a_run_whose_lease_ran_out_during_a_failed_read_keeps_the_jobs_record(
+    on_sandbox, monkeypatch
+):
+    """Run 1's first read hangs past its lease and then fails (a timeout). Run 2 has taken
+    the job over meanwhile and verified it in one round. Run 1 must not write its stale
+    record of the job over run 2's (round 0, a failed read), which the job page and the
+    next rounds go by: the rounds it records are those its audit trail shows."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"slowread{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    dirs.behave("entra", error_rate=1.0)
+    real = executor.plan_failed
+
+    def taken_over_meanwhile(job, connection, exc):
+        monkeypatch.setattr(executor, "plan_failed", real)
+        dirs.behave("entra", error_rate=0.0)
+        lease_runs_out(job)
+        assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, connection, exc)
+
+    monkeypatch.setattr(executor, "plan_failed", taken_over_meanwhile)
+    join = onboard(dirs)
+    executor.execute(join.pk)  # run 1, from its start to its failed read
+    join.refresh_from_db()
+    plans = AuditEvent.objects.filter(action="job.plan", job_id=join.pk).count()
+    assert join.status == Job.Status.SUCCEEDED
+    assert (plans, join.options.get("round")) == (1, 1)
