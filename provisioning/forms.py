@@ -187,11 +187,15 @@ class OnboardingForm(forms.Form):
             naming.full_name(first, last)
         ):
             return
+        back = {
+            Identity.Status.LEFT: " To bring them back, use Restore on their page.",
+            Identity.Status.DELETED: " To bring them back, use Rehire on their page.",
+        }.get(person.status, "")
         self.add_error(
             "different_person",
             f"{person.display_name} is in this portal already as {person.username} "
-            f"({person.get_status_display().lower()}): tick this box only if this joiner is "
-            "another person.",
+            f"({person.get_status_display().lower()}).{back} Tick this box only if this joiner "
+            "is another person.",
         )
 
     def clean_usage_location(self) -> str:

@@ -220,6 +220,19 @@ def test_the_same_person_submitted_again_is_refused_not_numbered(client, alpha):
     assert form.is_valid(), form.errors
 
 
+def test_a_leaver_of_the_same_name_is_pointed_to_restore_not_onboarded_again(alpha):
+    """A returning leaver typed in as a new joiner: the refusal says how to bring them back,
+    so their history stays on one person."""
+    ada = ada_in_the_portal(alpha)
+    for status, action in ((Identity.Status.LEFT, "Restore"), (Identity.Status.DELETED, "Rehire")):
+        Identity.objects.filter(pk=ada.pk).update(status=status)
+        form = OnboardingForm(form_data(alpha.template), tenant=alpha.tenant)
+        assert not form.is_valid()
+        assert f"To bring them back, use {action} on their page" in str(
+            form.errors["different_person"]
+        )
+
+
 def test_preview_of_an_incomplete_form_says_what_it_needs(client, alpha):
     client.force_login(alpha.technician)
     url = reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug})
