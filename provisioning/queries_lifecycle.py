@@ -10,7 +10,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from provisioning.engine.offboarding import removed_by_job
-from provisioning.models import Batch, Identity, Job
+from provisioning.models import Batch, Identity, Job, Step
 from tenants import access
 from tenants.models import Tenant
 
@@ -71,6 +71,13 @@ class Lifecycle:
     in_flight_leave: Job | None = None
     leave_job: Job | None = None
     removed: dict[str, list[str]] = field(default_factory=dict)
+    # The steps of a leave that failed or partly failed: what the person still holds.
+    still_held: list[Step] = field(default_factory=list)
+
+    @property
+    def leave_unfinished(self) -> bool:
+        unfinished = (Job.Status.FAILED, Job.Status.PARTIAL)
+        return self.leave_job is not None and self.leave_job.status in unfinished
 
     @property
     def has_left(self) -> bool:
@@ -104,6 +111,12 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
     )
     if result.leave_job:
         result.removed = removed_by(result.leave_job)
+    if result.leave_unfinished:
+        result.still_held = list(
+            result.leave_job.steps.exclude(status=Step.Status.SUCCEEDED)
+            .select_related("connection")
+            .order_by("order")
+        )
     return result
 
 

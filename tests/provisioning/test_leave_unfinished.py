@@ -1,0 +1,53 @@
+"""A leave that partly fails: the person's page says what is still held, per directory, and
+never that the offboarding is done. Services, a real worker, the real SDK, the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from provisioning import lifecycle
+from provisioning.models import Identity, Job
+from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_e2e import onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def without_directory_roles(dirs) -> None:
+    """The portal's app loses its User Administrator role: Graph refuses its password resets
+    (403 Authorization_RequestDenied), a permanent failure, while the rest of a leave goes on."""
+    client_id = dirs.tenant.connections.get(kind="entra").client_id
+    own = dirs.graph("GET", f"/servicePrincipals(appId='{client_id}')").json()
+    query = f"/roleManagement/directory/roleAssignments?$filter=principalId eq '{own['id']}'"
+    for assignment in dirs.graph("GET", query).json()["value"]:
+        path = f"/roleManagement/directory/roleAssignments/{assignment['id']}"
+        assert dirs.graph("DELETE", path).status_code == 204
+
+
+def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
+    on_sandbox, worker, client, msp_admin
+):
+    dirs = make_directories(on_sandbox, "leavehalf")
+    joined = wait_for_job(onboard(dirs).pk)
+    assert joined.status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=joined.identity_id)
+    without_directory_roles(dirs)
+
+    chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor="system").pk)
+
+    assert leave.status == Job.Status.PARTIAL
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+    client.force_login(msp_admin)
+    url = reverse("identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk})
+    page = client.get(url).content.decode()
+    card = page[page.index('id="lifecycle"') :]
+    card = card[: card.index("</section>")]
+    assert "The offboarding did not finish" in card
+    assert "Still held" in card and "Reset password" in card and "Microsoft Entra ID" in card
+    assert "Removed at offboarding" not in card  # what went is "removed so far"
+    assert "Removed so far" in card and "Staff" in card
+    assert reverse("job_detail", kwargs={"job_id": leave.pk}) in card
