@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from portal.audit.models import AuditEvent
 from provisioning import lifecycle
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import wait_for_job
@@ -51,3 +52,23 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     assert "Removed at offboarding" not in card  # what went is "removed so far"
     assert "Removed so far" in card and "Staff" in card
     assert reverse("job_detail", kwargs={"job_id": leave.pk}) in card
+
+
+def test_the_audit_trail_carries_the_read_back_that_proves_a_leave(on_sandbox, worker):
+    dirs = make_directories(on_sandbox, "leaveproof", kinds=("entra", "okta"))
+    joined = wait_for_job(onboard(dirs).pk)
+    identity = Identity.objects.get(pk=joined.identity_id)
+
+    chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor="system").pk)
+
+    assert leave.status == Job.Status.SUCCEEDED
+    finish = AuditEvent.objects.get(action="job.finish", job_id=leave.pk)
+    read_back = finish.after["read_back"]
+    assert read_back["at"] == leave.verification["read_at"]
+    by_directory = {d["directory"]: d for d in read_back["directories"]}
+    assert set(by_directory) == {"Microsoft Entra ID", "Okta"}
+    entra = by_directory["Microsoft Entra ID"]
+    assert entra["enabled"] is False and entra["licenses"] == entra["apps"] == 0
+    assert entra["groups"] == 1  # Sales (dynamic): its rule's, left to the directory
+    assert by_directory["Okta"]["enabled"] is False and by_directory["Okta"]["apps"] == 0
