@@ -54,15 +54,31 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     assert reverse("job_detail", kwargs={"job_id": leave.pk}) in card
 
 
-def test_the_audit_trail_carries_the_read_back_that_proves_a_leave(on_sandbox, worker):
+def test_the_person_page_and_the_audit_trail_carry_the_proof_of_a_leave(
+    on_sandbox, worker, client, msp_admin
+):
     dirs = make_directories(on_sandbox, "leaveproof", kinds=("entra", "okta"))
     joined = wait_for_job(onboard(dirs).pk)
     identity = Identity.objects.get(pk=joined.identity_id)
 
     chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
-    leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor="system").pk)
+    leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor=msp_admin).pk)
 
     assert leave.status == Job.Status.SUCCEEDED
+    client.force_login(msp_admin)
+    url = reverse("identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk})
+    page = client.get(url).content.decode()
+    proof = page[page.index('id="leave-proof"') :]
+    proof = proof[: proof.index("</table>")]
+    assert f"job #{leave.pk}" in proof and f"asked by {msp_admin.get_full_name()}" in proof
+    assert "Read back " in proof
+    rows = proof.split("<tr>")[2:]  # the directories' rows, after the heading's
+    assert [row.split("</td>")[0].removeprefix("<td>") for row in rows] == [
+        "Microsoft Entra ID",
+        "Okta",
+    ]
+    assert "SPE_E3" in rows[0] and "Salesforce" in rows[0] and "Staff" in rows[0]
+    assert "Salesforce" in rows[1] and "Staff" in rows[1] and "SPE_E3" not in rows[1]
     finish = AuditEvent.objects.get(action="job.finish", job_id=leave.pk)
     read_back = finish.after["read_back"]
     assert read_back["at"] == leave.verification["read_at"]
