@@ -16,7 +16,7 @@ from tenants import access
 from tenants.models import DirectoryConnection, Tenant
 
 SCHEDULE_LIMIT = 500
-KINDS = ("groups", "licenses", "apps")
+KINDS = (("groups", "Groups"), ("licenses", "Licences"), ("apps", "Apps"))
 PENDING = (Job.Status.SCHEDULED, Job.Status.HELD)
 IN_FLIGHT = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -130,13 +130,16 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
 
 def removed_per_directory(leave_job: Job) -> list[dict]:
     """What the offboarding removed, by directory: `cells`, the names of its groups, licences
-    and apps."""
+    and apps, each under its heading."""
     records = removed_by_job(leave_job)
     connections = DirectoryConnection.objects.filter(pk__in=records).order_by("pk")
     return [
         {
             "directory": connection.label,
-            "cells": [[r["name"] for r in getattr(records[connection.pk], k)] for k in KINDS],
+            "cells": [
+                (label, [r["name"] for r in getattr(records[connection.pk], kind)])
+                for kind, label in KINDS
+            ],
         }
         for connection in connections
     ]

@@ -43,7 +43,9 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     identity.refresh_from_db()
     assert identity.status == Identity.Status.LEAVER
     client.force_login(msp_admin)
-    url = reverse("identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk})
+    url = reverse(
+        "identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk}
+    )
     page = client.get(url).content.decode()
     card = page[page.index('id="lifecycle"') :]
     card = card[: card.index("</section>")]
@@ -66,19 +68,19 @@ def test_the_person_page_and_the_audit_trail_carry_the_proof_of_a_leave(
 
     assert leave.status == Job.Status.SUCCEEDED
     client.force_login(msp_admin)
-    url = reverse("identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk})
+    url = reverse(
+        "identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk}
+    )
     page = client.get(url).content.decode()
     proof = page[page.index('id="leave-proof"') :]
-    proof = proof[: proof.index("</table>")]
+    proof = proof[: proof.index("</section>")]
     assert f"job #{leave.pk}" in proof and f"asked by {msp_admin.get_full_name()}" in proof
     assert "Read back " in proof
-    rows = proof.split("<tr>")[2:]  # the directories' rows, after the heading's
-    assert [row.split("</td>")[0].removeprefix("<td>") for row in rows] == [
-        "Microsoft Entra ID",
-        "Okta",
-    ]
-    assert "SPE_E3" in rows[0] and "Salesforce" in rows[0] and "Staff" in rows[0]
-    assert "Salesforce" in rows[1] and "Staff" in rows[1] and "SPE_E3" not in rows[1]
+    directories = proof.split("<h4>")[1:]
+    assert [d.split("</h4>")[0] for d in directories] == ["Microsoft Entra ID", "Okta"]
+    entra, okta = directories
+    assert "SPE_E3" in entra and "Salesforce" in entra and "Staff" in entra
+    assert "Salesforce" in okta and "Staff" in okta and "SPE_E3" not in okta
     finish = AuditEvent.objects.get(action="job.finish", job_id=leave.pk)
     read_back = finish.after["read_back"]
     assert read_back["at"] == leave.verification["read_at"]
