@@ -89,4 +89,10 @@ def test_the_person_page_and_the_audit_trail_carry_the_proof_of_a_leave(
     entra = by_directory["Microsoft Entra ID"]
     assert entra["enabled"] is False and entra["licenses"] == entra["apps"] == 0
     assert entra["groups"] == 1  # Sales (dynamic): its rule's, left to the directory
+    assert entra["kept"] == [
+        "“Sales (dynamic)” is rule-based: the directory manages its members, so it stays."
+    ]
+    job_page = client.get(reverse("job_detail", kwargs={"job_id": leave.pk})).content.decode()
+    verification = job_page[job_page.index('id="job-verification"') :]
+    assert "Kept: “Sales (dynamic)” is rule-based" in verification
     assert by_directory["Okta"]["enabled"] is False and by_directory["Okta"]["apps"] == 0
