@@ -3,11 +3,13 @@ never that the offboarding is done. Services, a real worker, the real SDK, the s
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle
+from provisioning import lifecycle, services
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -16,15 +18,25 @@ from tests.provisioning.test_engine_e2e import onboard
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def without_directory_roles(dirs) -> None:
+def without_directory_roles(dirs) -> list[dict]:
     """The portal's app loses its User Administrator role: Graph refuses its password resets
-    (403 Authorization_RequestDenied), a permanent failure, while the rest of a leave goes on."""
+    (403 Authorization_RequestDenied), a permanent failure, while the rest of a leave goes on.
+    Returns the assignments taken away."""
     client_id = dirs.tenant.connections.get(kind="entra").client_id
     own = dirs.graph("GET", f"/servicePrincipals(appId='{client_id}')").json()
     query = f"/roleManagement/directory/roleAssignments?$filter=principalId eq '{own['id']}'"
-    for assignment in dirs.graph("GET", query).json()["value"]:
+    taken = dirs.graph("GET", query).json()["value"]
+    for assignment in taken:
         path = f"/roleManagement/directory/roleAssignments/{assignment['id']}"
         assert dirs.graph("DELETE", path).status_code == 204
+    return taken
+
+
+def give_back(dirs, assignments: list[dict]) -> None:
+    for a in assignments:
+        body = {k: a[k] for k in ("principalId", "roleDefinitionId", "directoryScopeId")}
+        created = dirs.graph("POST", "/roleManagement/directory/roleAssignments", body)
+        assert created.status_code == 201, created.text
 
 
 def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
@@ -34,7 +46,7 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     joined = wait_for_job(onboard(dirs).pk)
     assert joined.status == Job.Status.SUCCEEDED
     identity = Identity.objects.get(pk=joined.identity_id)
-    without_directory_roles(dirs)
+    taken = without_directory_roles(dirs)
 
     chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
     leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor="system").pk)
@@ -54,6 +66,18 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     assert "Removed at offboarding" not in card  # what went is "removed so far"
     assert "Removed so far" in card and "Staff" in card
     assert reverse("job_detail", kwargs={"job_id": leave.pk}) in card
+
+    give_back(dirs, taken)  # the cause fixed, the technician retries the failed step
+    services.retry_failed_steps(leave, actor=msp_admin)
+    leave = wait_for_job(leave.pk)
+
+    assert leave.status == Job.Status.SUCCEEDED
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+    # Steps that succeeded are not repeated: each one-shot ran once, the retried one included.
+    one_shots = Counter(leave.steps.filter(status="succeeded").values_list("action", flat=True))
+    assert one_shots["reset_password"] == 1 and one_shots["revoke_sessions"] == 1
+    assert "The offboarding did not finish" not in client.get(url).content.decode()
 
 
 def test_the_person_page_and_the_audit_trail_carry_the_proof_of_a_leave(
