@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from provisioning.engine.offboarding import removed_by_job
-from provisioning.models import Batch, Identity, Job
+from provisioning.models import Batch, Identity, Job, Step
 from tenants import access
-from tenants.models import Tenant
+from tenants.models import DirectoryConnection, Tenant
 
 SCHEDULE_LIMIT = 500
+KINDS = (("groups", "Groups"), ("licenses", "Licences"), ("apps", "Apps"))
 PENDING = (Job.Status.SCHEDULED, Job.Status.HELD)
 IN_FLIGHT = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -71,6 +73,16 @@ class Lifecycle:
     in_flight_leave: Job | None = None
     leave_job: Job | None = None
     removed: dict[str, list[str]] = field(default_factory=dict)
+    # Per directory (label, then names by kind), and when a read found it so: the proof.
+    removed_in: list[dict] = field(default_factory=list)
+    read_back_at: datetime | None = None
+    # The steps of a leave that failed or partly failed: what the person still holds.
+    still_held: list[Step] = field(default_factory=list)
+
+    @property
+    def leave_unfinished(self) -> bool:
+        unfinished = (Job.Status.FAILED, Job.Status.PARTIAL)
+        return self.leave_job is not None and self.leave_job.status in unfinished
 
     @property
     def has_left(self) -> bool:
@@ -104,7 +116,33 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
     )
     if result.leave_job:
         result.removed = removed_by(result.leave_job)
+        result.removed_in = removed_per_directory(result.leave_job)
+        read_at = (result.leave_job.verification or {}).get("read_at")
+        result.read_back_at = datetime.fromisoformat(read_at) if read_at else None
+    if result.leave_unfinished:
+        result.still_held = list(
+            result.leave_job.steps.exclude(status=Step.Status.SUCCEEDED)
+            .select_related("connection")
+            .order_by("order")
+        )
     return result
+
+
+def removed_per_directory(leave_job: Job) -> list[dict]:
+    """What the offboarding removed, by directory: `cells`, the names of its groups, licences
+    and apps, each under its heading."""
+    records = removed_by_job(leave_job)
+    connections = DirectoryConnection.objects.filter(pk__in=records).order_by("pk")
+    return [
+        {
+            "directory": connection.label,
+            "cells": [
+                (label, [r["name"] for r in getattr(records[connection.pk], kind)])
+                for kind, label in KINDS
+            ],
+        }
+        for connection in connections
+    ]
 
 
 def removed_by(leave_job: Job) -> dict[str, list[str]]:

@@ -45,7 +45,16 @@ def report_lines(report: Report) -> Iterator[list]:
     yield from figures(report)
     yield []
     yield ["Joiners, movers and leavers"]
-    yield ["Kind", "Person", "Requested or due", "Done", "Hours to done", "Job"]
+    yield [
+        "Kind",
+        "Person",
+        "Requested or due",
+        "Done",
+        "Hours to done",
+        "Job",
+        "Asked by",
+        "Read back",
+    ]
     for row in report.people:
         yield [
             row.kind,
@@ -54,6 +63,8 @@ def report_lines(report: Report) -> Iterator[list]:
             _when(row.finished_at, zone),
             _hours(row.seconds),
             row.id,
+            row.asked_by,
+            _when(row.read_back_at, zone),
         ]
     yield []
     yield ["Access requests decided"]

@@ -72,6 +72,8 @@ class JobRow:
     finished_at: datetime
     seconds: float
     runs: int
+    asked_by: str = ""  # who asked for it ("" for the system: a schedule, the HR feed)
+    read_back_at: datetime | None = None  # the read that found every directory so
 
 
 @dataclass
@@ -227,6 +229,10 @@ def _add_jobs(report: Report, begin: datetime, until: datetime) -> None:
             "runs",
             "options__enable",
             "identity__display_name",
+            "requested_by__username",
+            "requested_by__first_name",
+            "requested_by__last_name",
+            "verification__read_at",
         )
         .order_by("finished_at", "id")
     )
@@ -242,6 +248,8 @@ def _add_jobs(report: Report, begin: datetime, until: datetime) -> None:
             j["finished_at"],
             max(0.0, (j["finished_at"] - asked).total_seconds()),
             j["runs"],
+            _asker(j),
+            _moment(j["verification__read_at"]),
         )
         succeeded = j["status"] == Job.Status.SUCCEEDED
         if succeeded and j["kind"] == Job.Kind.JOIN:
@@ -256,6 +264,15 @@ def _add_jobs(report: Report, begin: datetime, until: datetime) -> None:
             report.retried_jobs.append(row)
     done = report.joiners + report.movers + report.leavers
     report.job_times = Stats.of([r.seconds for r in done])
+
+
+def _asker(job: dict) -> str:
+    name = f"{job['requested_by__first_name']} {job['requested_by__last_name']}".strip()
+    return name or job["requested_by__username"] or ""
+
+
+def _moment(iso: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso) if iso else None
 
 
 def _add_steps(report: Report, begin: datetime, until: datetime) -> None:

@@ -46,6 +46,7 @@ from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
+from tenants.models import DirectoryConnection
 
 # A plan is several reads that must all succeed in one go (the verification alone is four
 # GETs in one `$batch`), so an unsteady directory fails a whole plan far more often than a
@@ -535,4 +536,20 @@ def _finish_record(status: str, counts: dict, error: str, fields: dict) -> dict:
         after["error"] = error
     if "converged_version" in fields:
         after["desired_version"] = fields["converged_version"]
+    if verification := fields.get("verification"):
+        after["read_back"] = _read_back_record(verification)
     return after
+
+
+def _read_back_record(verification: dict) -> dict:
+    """The read that verified the job, in the trail: an audit export is the proof an auditor
+    keeps (what each directory held when it was read), not the portal's page."""
+    ids = [int(cid) for cid in verification["directories"]]
+    labels = {c.pk: c.label for c in DirectoryConnection.objects.filter(pk__in=ids)}
+    return {
+        "at": verification["read_at"],
+        "directories": [
+            {"connection_id": int(cid), "directory": labels.get(int(cid), ""), **readback}
+            for cid, readback in verification["directories"].items()
+        ],
+    }

@@ -96,6 +96,7 @@ class Plan:
     left_alone: str = ""  # why the portal may not change this account (engine/guards.py)
     remote_id: str = ""  # the account left alone
     not_managed: bool = False  # a directory the person is not managed in: nothing read
+    kept: list[str] = field(default_factory=list)  # what a leave leaves held, and why
 
     @property
     def blocked(self) -> bool:
@@ -117,6 +118,7 @@ class Plan:
             "roles": None
             if self.access.roles_unread
             else len(self.access.roles) + len(self.access.admin_units),
+            **({"kept": self.kept} if self.kept else {}),
         }
 
 
@@ -523,10 +525,12 @@ def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, mana
     for resource_id in sorted(getattr(plan.access, kind) - wanted_ids):
         ref = _ref(resources, resource_id)
         if ref["name"].casefold() in kept or resource_id in kept:
+            plan.kept.append(f"“{ref['name']}”: kept, as the offboarding asked.")
             continue
         resource = find(resources, resource_id)
         if resource and (resource.detail.get("dynamic") or resource.detail.get("builtin")):
             plan.problems.append(_stays(resource))
+            plan.kept.append(plan.problems[-1].message)
             continue
         plan.steps.append(PlannedStep(remove, ref["name"], {param: resource_id}))
         removed.append(ref)

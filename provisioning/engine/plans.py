@@ -11,7 +11,7 @@ from django.utils import timezone
 from provisioning.connectors.base import read_cost
 from provisioning.engine import first_sign_in, planner
 from provisioning.engine.desired import desired_for
-from provisioning.models import DirectoryAccount, Identity, Job
+from provisioning.models import DirectoryAccount, Identity, Job, Step
 
 LEAVING = (Identity.Status.LEAVER, Identity.Status.LEFT)
 
@@ -55,6 +55,7 @@ def plan_for(job: Job, connector, connection, account: DirectoryAccount | None, 
 
 
 def _planning(job: Job, connector, connection, desired, view, joiner):
+    shots = one_shots(job, connection.pk)
     return first_sign_in.planned(
         lambda: planner.plan_account(
             connector,
@@ -62,7 +63,7 @@ def _planning(job: Job, connector, connection, desired, view, joiner):
             desired,
             view,
             link_existing=job.tenant.link_existing_accounts,
-            one_shots=one_shots(job),
+            one_shots=shots,
         ),
         desired,
         view,
@@ -70,14 +71,23 @@ def _planning(job: Job, connector, connection, desired, view, joiner):
     )
 
 
-def one_shots(job: Job) -> tuple[str, ...]:
+def one_shots(job: Job, connection_id: int) -> tuple[str, ...]:
     """A leave resets the password and ends the sessions once, in its first round, and only
-    while the person is still leaving."""
+    while the person is still leaving; a retry (round 0 again) plans only those it has no
+    step of in that directory yet (a failed one is retried as its own step)."""
     if job.kind != Job.Kind.LEAVE or job.options.get("round", 0) > 0:
         return ()
     if job.identity.status not in LEAVING:
         return ()
-    return one_shots_of(job.options.get("offboard", {}))
+    wanted = one_shots_of(job.options.get("offboard", {}))
+    if not wanted or not job.steps_total:
+        return wanted
+    had = set(
+        job.steps.filter(connection_id=connection_id, action__in=wanted)
+        .exclude(status=Step.Status.REPLACED)
+        .values_list("action", flat=True)
+    )
+    return tuple(action for action in wanted if action not in had)
 
 
 def one_shots_of(offboard: dict) -> tuple[str, ...]:

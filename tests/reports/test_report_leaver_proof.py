@@ -1,0 +1,37 @@
+"""The client report carries what an auditor asks of each leaver: who asked for it and when a
+read of the directories found it done."""
+
+from django.urls import reverse
+
+from tests.reports.history import at, job, person
+from tests.reports.test_reports import PERIOD, csv_of
+
+READ_AT = "2026-01-09T15:29:41.123456+00:00"
+
+
+def a_verified_leave(world):
+    gus = person(world, "Gus", "Leaver", "left")
+    leave = job(world, gus, "leave", created=at("2026-01-09", 15), hours=0.5)
+    leave.requested_by = world.technician
+    leave.verification = {"read_at": READ_AT, "desired_version": 2, "directories": {}}
+    leave.save(update_fields=["requested_by", "verification"])
+    return leave
+
+
+def test_each_leaver_row_names_who_asked_and_when_it_was_read_back(client, alpha):
+    a_verified_leave(alpha)
+    client.force_login(alpha.account_manager)
+    asker = alpha.technician.get_full_name() or alpha.technician.username
+
+    _, rows = csv_of(client, alpha)
+    header = next(r for r in rows if r and r[0] == "Kind")
+    leaver = dict(zip(header, next(r for r in rows if r and r[0] == "Leave"), strict=True))
+    assert leaver["Asked by"] == asker
+    assert leaver["Read back"] == "2026-01-09 15:29"  # the tenant's zone: Europe/London
+
+    url = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
+    page = client.get(url, PERIOD).content.decode()
+    table = page[page.index("people-table") :]
+    row = table[table.index("Gus Leaver") :]
+    row = row[: row.index("</tr>")]
+    assert asker in row and "9 Jan 2026 15:29" in row
