@@ -46,7 +46,6 @@ from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
-from tenants.models import DirectoryConnection
 
 # A plan is several reads that must all succeed in one go (the verification alone is four
 # GETs in one `$batch`), so an unsteady directory fails a whole plan far more often than a
@@ -522,7 +521,7 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             tenant=job.tenant,
             target=job.identity,
             before=changed_before or None,
-            after={**_finish_record(status, counts, error, fields), **changed_after},
+            after={**_finish_record(job, status, counts, error, fields), **changed_after},
             result="success" if status == Job.Status.SUCCEEDED else "failure",
             job_id=job.pk,
         )
@@ -530,22 +529,22 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         admission.give_back(connections_of(job), unspent)
 
 
-def _finish_record(status: str, counts: dict, error: str, fields: dict) -> dict:
+def _finish_record(job: Job, status: str, counts: dict, error: str, fields: dict) -> dict:
     after = {"status": status, **counts}
     if error:
         after["error"] = error
     if "converged_version" in fields:
         after["desired_version"] = fields["converged_version"]
     if verification := fields.get("verification"):
-        after["read_back"] = _read_back_record(verification)
+        after["read_back"] = _read_back_record(job, verification)
     return after
 
 
-def _read_back_record(verification: dict) -> dict:
+def _read_back_record(job: Job, verification: dict) -> dict:
     """The read that verified the job, in the trail: an audit export is the proof an auditor
-    keeps (what each directory held when it was read), not the portal's page."""
-    ids = [int(cid) for cid in verification["directories"]]
-    labels = {c.pk: c.label for c in DirectoryConnection.objects.filter(pk__in=ids)}
+    keeps (what each directory held when it was read), not the portal's page. The labels
+    from the connections the run read already."""
+    labels = {c.pk: c.label for c in connections_of(job)}
     return {
         "at": verification["read_at"],
         "directories": [
