@@ -309,7 +309,7 @@ CHANGE_CASES = [
     ({"role_templates": []}, "Choose at least one role template."),
     ({"role_templates": ["999999"]}, "That role template is not one of this tenant"),
     ({"role_templates": ["abc"]}, "That role template is not one of this tenant"),
-    ({"usage_location": "Britain"}, "Two letters"),
+    ({"usage_location": "Britain"}, "Ensure this value has at most 2 characters"),
     ({"usage_location": "XX"}, "XX is not an ISO 3166 country code such as GB"),
     ({"department": "<b>x</b>"}, "Holds &lt; or &gt;: use plain text."),
     ({"at": "2001-01-01T09:00"}, "That time has passed"),
