@@ -71,10 +71,15 @@ def _accounts_of(people: list[Person]) -> dict[int, list[Account]]:
     return found
 
 
-def _chosen(accounts: list[Account], known: Known, templates) -> list[RoleTemplate]:
-    """Bulk adoption's choice: the best template if it adds nothing, else none."""
-    chosen = best_match(rank(accounts, known.catalogue, templates)) if accounts else None
-    return [chosen] if chosen else []
+def _chosen(person: Person, accounts: list[Account], known: Known, templates):
+    """Bulk adoption's choice: the best template if adopting with it changes nothing in any
+    directory (it adds no access, and no attribute such as its usage location), else none."""
+    best = best_match(rank(accounts, known.catalogue, templates)) if accounts else None
+    if best is None or person.identity_id is not None:
+        return []
+    if draft(person, [best], known=known, accounts=accounts).changes:
+        return []
+    return [best]
 
 
 def _in_chunks(people):
@@ -91,7 +96,7 @@ def preview_adoption(tenant: Tenant, people=None) -> BulkPreview:
         accounts = _accounts_of(chunk)
         for person in chunk:
             mine = accounts.get(person.pk, [])
-            chosen = _chosen(mine, known, templates) if person.identity_id is None else []
+            chosen = _chosen(person, mine, known, templates)
             result = draft(person, chosen, known=known, accounts=mine)
             _count(preview, person, result, chosen)
             if not (result.refusal or result.changes):
@@ -139,7 +144,7 @@ def adopt_many(tenant: Tenant, person_ids: Sequence[int], by, *, reason: str = "
         people = list(people.select_related("tenant").order_by("sort_name", "pk"))
         accounts = _accounts_of(people)
         for person in people:
-            chosen = _chosen(accounts.get(person.pk, []), known, templates)
+            chosen = _chosen(person, accounts.get(person.pk, []), known, templates)
             try:
                 adopt(person, chosen, by, reason=reason, known=known)
             except AdoptionRefused as refused:

@@ -335,6 +335,27 @@ def test_bulk_preview_counts_what_adopting_many_does(dirs):
     assert again.adopted == 0 and again.refused == {adoption_draft.MANAGED_ALREADY: 3}
 
 
+def test_bulk_adoption_takes_no_template_that_would_set_an_attribute_they_lack(dirs):
+    """Eve holds what Finance gives, in Okta only, with no usage location: Finance would set
+    its own there, so bulk adoption takes her with no template (her access as exceptions)
+    rather than leaving her out as "would change their accounts"."""
+    RoleTemplate.objects.filter(tenant=dirs.tenant, name="Finance").update(usage_location="DE")
+    okta_person(dirs, "eve", groups=["Staff", "Finance"], apps=["Slack"], usage_location="")
+    read_inventory(dirs)
+    eve = Person.objects.filter(tenant=dirs.tenant, username__startswith="eve@")
+
+    preview = adoption_bulk.preview_adoption(dirs.tenant, eve)
+
+    assert (preview.adoptable, preview.without_template, preview.refused) == (1, 1, {})
+    result = adoption_bulk.adopt_many(dirs.tenant, preview.person_ids, "system")
+    assert result.adopted == 1 and result.templates == {"": 1}
+    adopted = Identity.objects.get(tenant=dirs.tenant, username__startswith="eve@")
+    before = dirs.stats("okta")
+    job = reconcile(adopted)
+    assert job.status == Job.Status.SUCCEEDED and job.steps.count() == 0, job.error
+    assert writes(before, dirs.stats("okta")) == {}
+
+
 def entra_sales_person_beside_slack(on_sandbox):
     """A tenant of one Entra directory and the SCIM app Slack, and Ada in Entra as the Sales
     template gives her (no Slack account yet): the tenant's directories and the app."""
