@@ -78,6 +78,7 @@ def test_creating_shows_the_secret_once_and_stores_it_encrypted(client, alpha):
     assert endpoint.kinds == ["connection.quarantined", "job.failed"]
     page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
     assert secret not in page.content.decode()
+    assert "set just now" in page.content.decode()  # not "set 0 minutes ago"
     audit = AuditEvent.objects.get(action="webhook.endpoint_create")
     assert audit.tenant_id == alpha.tenant.pk and secret not in str(audit.after)
 

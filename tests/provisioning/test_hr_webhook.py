@@ -597,6 +597,7 @@ def test_msp_admin_generates_a_secret_that_is_shown_once(client, alpha, msp_admi
 
     again = client.get(secret_url(alpha.tenant)).content.decode()
     assert shown not in again and "Rotate secret" in again
+    assert "just now" in again and "0\xa0minutes" not in again
     audit = AuditEvent.objects.get(action="tenant.hr_secret_rotate")
     assert audit.actor_user_id == msp_admin.pk and audit.tenant_id == alpha.tenant.pk
     assert shown not in json.dumps([audit.before, audit.after])
