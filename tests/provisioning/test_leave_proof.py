@@ -66,6 +66,11 @@ def test_a_partly_failed_leave_says_what_is_still_held_and_never_done(
     assert "Removed at offboarding" not in card  # what went is "removed so far"
     assert "Removed so far" in card and "Staff" in card
     assert reverse("job_detail", kwargs={"job_id": leave.pk}) in card
+    restore = reverse(
+        "identity_restore", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk}
+    )
+    assert restore in card  # a leave begun by mistake can be undone though it did not finish
+    assert client.get(restore).status_code == 200
 
     give_back(dirs, taken)  # the cause fixed, the technician retries the failed step
     services.retry_failed_steps(leave, actor=msp_admin)
