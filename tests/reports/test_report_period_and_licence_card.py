@@ -85,9 +85,12 @@ def test_an_okta_only_client_is_told_one_thing_about_licences(client, db):
     okta.set_secret("token-of-fabrikam")
     okta.save()
     client.force_login(make_person("ca-fab", "client_admin", [tenant]))
-    card = licence_card(client.get(report_url(tenant)))
+    response = client.get(report_url(tenant))
+    card = licence_card(response)
     assert "sell no licence SKUs (Okta bills per person)" in card
     assert "not been read" not in card and "the line" not in card
+    # no second card saying the inventory "has read none" of what Okta does not sell
+    assert 'id="licence-waste"' not in response.content.decode()
 
 
 def test_an_unread_entra_directory_is_not_said_to_have_no_skus(client, alpha):
