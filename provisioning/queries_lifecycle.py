@@ -111,6 +111,7 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
     result.leave_job = (
         jobs.filter(kind=Job.Kind.LEAVE, status__in=Job.DONE)
         .exclude(status=Job.Status.CANCELLED)
+        .select_related("requested_by", "batch__confirmed_by")
         .order_by("-pk")
         .first()
     )

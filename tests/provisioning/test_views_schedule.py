@@ -398,3 +398,22 @@ def test_tenant_page_links_schedule_and_settings(client, alpha, msp_admin):
     client.force_login(alpha.technician)
     body = client.get(tenant_url).content.decode()
     assert settings_url(alpha) not in body and schedule_url(alpha) in body
+
+
+def test_a_bulk_leavers_page_names_the_msp_admin_who_confirmed_the_file(client, alpha, msp_admin):
+    """The auditor's question of a bulk leave: who asked (the uploader) and who let it run."""
+    batch = held_batch(alpha, leavers=1)
+    Batch.objects.filter(pk=batch.pk).update(
+        status=Batch.Status.STARTED, confirmed_by=msp_admin, confirmed_at=WHEN
+    )
+    leave = batch.jobs.get()
+    Job.objects.filter(pk=leave.pk).update(
+        status=Job.Status.SUCCEEDED, requested_by=alpha.technician, finished_at=WHEN
+    )
+    client.force_login(alpha.technician)
+    url = reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": leave.identity_id}
+    )
+    proof = re.search(r'id="leave-proof">(.*?)</p>', client.get(url).content.decode(), re.S)
+    admin = msp_admin.get_full_name() or msp_admin.username
+    assert f"(bulk file leavers.csv), confirmed by {admin}" in proof.group(1)
