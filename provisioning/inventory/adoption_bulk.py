@@ -71,15 +71,17 @@ def _accounts_of(people: list[Person]) -> dict[int, list[Account]]:
     return found
 
 
-def _chosen(person: Person, accounts: list[Account], known: Known, templates):
+def _chosen(
+    person: Person, accounts: list[Account], known: Known, templates
+) -> tuple[list[RoleTemplate], Draft | None]:
     """Bulk adoption's choice: the best template if adopting with it changes nothing in any
-    directory (it adds no access, and no attribute such as its usage location), else none."""
+    directory (it adds no access, and no attribute such as its usage location), else none;
+    with the draft of adopting with that template, when one was made to judge it."""
     best = best_match(rank(accounts, known.catalogue, templates)) if accounts else None
     if best is None or person.identity_id is not None:
-        return []
-    if draft(person, [best], known=known, accounts=accounts).changes:
-        return []
-    return [best]
+        return [], None
+    result = draft(person, [best], known=known, accounts=accounts)
+    return ([], None) if result.changes else ([best], result)
 
 
 def _in_chunks(people):
@@ -96,8 +98,8 @@ def preview_adoption(tenant: Tenant, people=None) -> BulkPreview:
         accounts = _accounts_of(chunk)
         for person in chunk:
             mine = accounts.get(person.pk, [])
-            chosen = _chosen(person, mine, known, templates)
-            result = draft(person, chosen, known=known, accounts=mine)
+            chosen, result = _chosen(person, mine, known, templates)
+            result = result or draft(person, chosen, known=known, accounts=mine)
             _count(preview, person, result, chosen)
             if not (result.refusal or result.changes):
                 known.taken(result.fields)
@@ -144,7 +146,7 @@ def adopt_many(tenant: Tenant, person_ids: Sequence[int], by, *, reason: str = "
         people = list(people.select_related("tenant").order_by("sort_name", "pk"))
         accounts = _accounts_of(people)
         for person in people:
-            chosen = _chosen(person, accounts.get(person.pk, []), known, templates)
+            chosen, _ = _chosen(person, accounts.get(person.pk, []), known, templates)
             try:
                 adopt(person, chosen, by, reason=reason, known=known)
             except AdoptionRefused as refused:
