@@ -412,9 +412,13 @@ def add_directory(
         lambda: lifecycle.preview_add_to_directory(identity, connection), read_errors_block=True
     )
     if request.method == "POST" and dry_run.ready:
-        job = lifecycle.add_to_directory(
-            identity, connection, actor=request.user, http_request=request
-        )
+        try:  # checked again under the person's lock: another confirm may have come first
+            job = lifecycle.add_to_directory(
+                identity, connection, actor=request.user, http_request=request
+            )
+        except ValueError as error:
+            messages.error(request, str(error))
+            return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
         messages.success(
             request, f"Queued the account of {identity.display_name} in {connection.label}."
         )

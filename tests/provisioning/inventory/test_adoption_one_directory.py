@@ -147,3 +147,35 @@ def test_adding_her_to_entra_creates_and_verifies_the_account(dirs, eve, client)
     assert event.before["directories"] == [dirs.okta.pk]
     assert event.after["directories"] == [dirs.okta.pk, dirs.entra.pk]
     assert client.get(page).status_code == 302  # managed there now: nothing to add
+
+
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
+def test_only_operators_add_her_to_a_directory(dirs, eve, client, role):
+    identity = adopted_eve(dirs, eve)
+    client.force_login(make_person(f"ro{identity.pk}", role, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+    assert client.get(page).status_code == 403
+    assert client.post(page).status_code == 403
+    assert Identity.objects.get(pk=identity.pk).directories == [dirs.okta.pk]
+    assert not Job.objects.filter(identity=identity).exists()
+
+
+def test_a_second_confirm_racing_the_first_is_told_not_failed(dirs, eve, client, monkeypatch):
+    """Two technicians confirm at once: the second one's page checked before the first one's
+    commit, and the service (under the person's lock) refuses it; a message, not a 500."""
+    identity = adopted_eve(dirs, eve)
+    tech = make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant])
+    client.force_login(tech)
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+    real = lifecycle.add_to_directory
+
+    def first_one_commits_meanwhile(person, connection, **kwargs):
+        real(person, connection, actor=tech)
+        return real(person, connection, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "add_to_directory", first_one_commits_meanwhile)
+    response = client.post(page, follow=True)
+
+    assert response.status_code == 200
+    assert "is managed in Microsoft Entra ID already" in response.content.decode()
+    assert Job.objects.filter(identity=identity, kind=Job.Kind.CHANGE).count() == 1
