@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from portal.countries import country_code_problem
-from portal.csv_cells import FORMULA_TRIGGERS
+from portal.plain_text import name_problem
 
 MAX_PAST_DAYS = 365
 MAX_AHEAD_DAYS = 365
@@ -44,11 +44,14 @@ def _plain_text(value: str) -> str:
 
 
 def _plain_name(value: str) -> str:
-    """A person's name or attribute: plain text, and no spreadsheet formula either (the one
-    rule of the forms and the CSV import, portal/plain_text.py)."""
-    value = _plain_text(value)
-    if value.startswith(FORMULA_TRIGGERS):
-        raise ValueError(f"must not start with “{value[0]}”, as a spreadsheet formula does")
+    """A person's name or attribute, by the one rule of the forms and the CSV import
+    (portal/plain_text.py): no markup, no formula, no invisible character but the joiners
+    that Persian and Indic names need."""
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank")
+    if problem := name_problem(value):
+        raise ValueError(problem.rstrip("."))
     return value
 
 

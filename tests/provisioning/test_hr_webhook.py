@@ -782,3 +782,17 @@ def test_a_hire_whose_names_give_no_username_is_422(client, tenant):
     before = counts()
     response = send(client, tenant.slug, hire(first="李", last="王"))
     assert_refused_and_recorded(response, 422, "gives an empty username", before)
+
+
+def test_a_name_is_judged_by_the_forms_rule_joiners_taken_overrides_refused(client, tenant):
+    """The one rule (portal/plain_text.py): a right-to-left override is refused as the forms
+    refuse it; a zero-width non-joiner, which Persian and Indic names need and the forms take,
+    is taken too (the webhook refused every invisible character, joiners included)."""
+    before = counts()
+    response = send(client, tenant.slug, hire(last="Lovelace \u202eexe.gnp"))
+    assert_refused_and_recorded(response, 400, "U+202E", before)
+
+    response = send(client, tenant.slug, hire(first="Mehr\u200cnaz", last="Tehrani"))
+    assert response.status_code == 202, response.json()
+    person = Identity.objects.get(tenant=tenant, employee_id="E1001")
+    assert person.first_name == "Mehr\u200cnaz"
