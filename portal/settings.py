@@ -436,6 +436,9 @@ OKTA_CUSTOM_DOMAINS = env.list("OKTA_CUSTOM_DOMAINS", default=[])
 MSP_NAME = env.str("MSP_NAME", default="Bluewater IT")
 
 SESSION_COOKIE_HTTPONLY = True
+# Twelve hours from sign-in (or the session's last change), not Django's two weeks: NIST SP
+# 800-63B asks a new sign-in of AAL2 sessions at least every 12 hours.
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE_SECONDS", default=12 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

@@ -128,3 +128,22 @@ def test_production_refuses_to_start_without_secrets():
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_a_session_ends_twelve_hours_after_sign_in(client, alpha):
+    """A stolen or forgotten session of someone who can change every client's directories
+    does not last Django's default two weeks: twelve hours (`SESSION_MAX_AGE_SECONDS`), the
+    re-authentication interval of NIST SP 800-63B at AAL2."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    login(client, "tech-alpha")
+    session = Session.objects.get(pk=client.session.session_key)
+    left = (session.expire_date - timezone.now()).total_seconds()
+    assert 12 * 3600 - 60 < left <= 12 * 3600
+    assert client.get(reverse("dashboard")).status_code == 200
+
+    # Twelve hours on: the store no longer takes the session.
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now())
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
