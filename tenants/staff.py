@@ -6,7 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from portal import mfa
+from portal import mfa, usernames
 from portal.audit.events import event_for, record_all
 from portal.audit.people import record_about
 from portal.deactivation import withdraw_access
@@ -48,12 +48,10 @@ class StaffForm(forms.Form):
             self.fields["password"].help_text = ""
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username = usernames.nfkc(self.cleaned_data["username"].strip())
         User.username_validator(username)
-        taken = User.objects.filter(username__iexact=username)
-        if self.person is not None:
-            taken = taken.exclude(pk=self.person.pk)
-        if taken.exists():
+        other_than = self.person.pk if self.person is not None else None
+        if usernames.holder_of(username, other_than=other_than) is not None:
             raise ValidationError("Another person has this username.")
         return username
 
