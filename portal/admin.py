@@ -1,5 +1,5 @@
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -81,6 +81,23 @@ class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
         lockouts.unlock(queryset, actor=request.user, request=request)
 
 
-if admin.site.is_registered(AccessAttempt):
-    admin.site.unregister(AccessAttempt)
-    admin.site.register(AccessAttempt, AuditedAccessAttemptAdmin)
+class SignInLogAdmin(ReadOnlyAdmin):
+    """django-axes' sign-in and failure logs: evidence, for looking only."""
+
+
+class AccessLogReadOnlyAdmin(SignInLogAdmin, AccessLogAdmin):
+    pass
+
+
+class AccessFailureLogReadOnlyAdmin(SignInLogAdmin, AccessFailureLogAdmin):
+    pass
+
+
+for _model, _model_admin in (
+    (AccessAttempt, AuditedAccessAttemptAdmin),
+    (AccessLog, AccessLogReadOnlyAdmin),
+    (AccessFailureLog, AccessFailureLogReadOnlyAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+        admin.site.register(_model, _model_admin)
