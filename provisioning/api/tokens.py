@@ -84,17 +84,19 @@ def revoke(token: ApiToken, *, actor, http_request=None) -> bool:
 def revoke_all_of(user, *, actor, reason: str, request=None) -> int:
     """Revoke every live token of `user` (how many), each on the trail of the tenants the
     person is bound to, with `reason`: a portal.deactivation hook."""
-    live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("pk"))
-    ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked_at=timezone.now())
-    for token in live:
-        record_about(
-            user,
-            "api_token.revoke",
-            actor=actor,
-            target=("api_token", token.pk, str(token)),
-            after={"reason": reason},
-            request=request,
-        )
+    with transaction.atomic():
+        mine = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        live = list(mine.select_for_update().order_by("pk"))  # a revoke at once records once
+        ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked_at=timezone.now())
+        for token in live:
+            record_about(
+                user,
+                "api_token.revoke",
+                actor=actor,
+                target=("api_token", token.pk, str(token)),
+                after={"reason": reason},
+                request=request,
+            )
     return len(live)
 
 
