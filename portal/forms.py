@@ -7,7 +7,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.validators import MaxLengthValidator
 from django.template import loader
 
-from portal import mfa, signin
+from portal import mfa, signin, usernames
 from portal.mail import send_one_time_link
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,13 @@ class LoginForm(AuthenticationForm):
         # on PostgreSQL, whose column takes 255).
         username = self.fields["username"]
         username.validators.append(MaxLengthValidator(username.max_length))
+
+    def clean_username(self) -> str:
+        """The account's own spelling of a name typed in another case or width, so that
+        the password is checked against it and django-axes counts its failures once."""
+        typed = self.cleaned_data["username"]
+        holder = usernames.holder_of(typed)
+        return holder.get_username() if holder is not None else typed
 
     def clean(self):
         cleaned = super().clean()

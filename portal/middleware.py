@@ -11,6 +11,19 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal import errors, mfa, signin
 from portal.audit.context import request_scope
+from portal.client_address import use_client_address
+
+
+class ClientAddressMiddleware:
+    """REMOTE_ADDR becomes the client's address behind TRUSTED_PROXIES (portal/client_address.py),
+    before anything reads it: the sign-in lockout, the rate limits, the audit trail."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        use_client_address(request)
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

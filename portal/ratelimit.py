@@ -31,6 +31,11 @@ def first(bucket: str, who: str, *, window_s: int) -> bool:
     return cache.add(_key(bucket, who, 0), 1, timeout=max(1, window_s))
 
 
+def forget_first(bucket: str, who: str) -> None:
+    """The next `first(bucket, who)` is True again."""
+    cache.delete(_key(bucket, who, 0))
+
+
 def _key(bucket: str, who: str, window: int) -> str:
     digest = hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{settings.REDIS_KEY_PREFIX}:rate:{bucket}:{digest}:{window}"

@@ -7,6 +7,7 @@ from the environment and every cookie is secure.
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -35,6 +36,15 @@ DEBUG = env.bool("DEBUG", default=False)
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else LOOPBACK_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The reverse proxies in front of the portal (addresses or networks): only a connection from
+# one of them has its X-Forwarded-For read for the client's address (portal/client_address.py).
+# None: the connection's address is the client's, as when the portal faces the clients.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_exc}") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -183,6 +194,8 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address behind TRUSTED_PROXIES, as everything else reads it (never django-ipware's guess).
+AXES_CLIENT_IP_CALLABLE = "portal.client_address.of_request"
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False

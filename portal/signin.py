@@ -30,6 +30,7 @@ log = logging.getLogger("portal.security")
 # "login failed" signal is recorded as the step that failed.
 STEP_ATTR = "portal_signin_step"
 PASSWORD, SECOND_FACTOR, REAUTH = "password", "second_factor", "reauth"
+LOCKOUT_MARK = "lockout"  # a lockout's start is recorded once (portal.lockouts.unlock forgets it)
 FAILED_ACTION = {
     PASSWORD: "auth.login_failed",
     SECOND_FACTOR: "auth.second_factor_failed",
@@ -157,7 +158,7 @@ def on_locked_out(sender, request: HttpRequest | None = None, username=None, ip_
     if request is None:
         return
     cooloff_s = int(float(settings.AXES_COOLOFF_TIME) * 3600)
-    if not ratelimit.first("lockout", f"{username}|{ip_address}", window_s=cooloff_s):
+    if not ratelimit.first(LOCKOUT_MARK, f"{username}|{ip_address}", window_s=cooloff_s):
         return
     username = str(username or "")
     user = get_user_model().objects.filter(username=username).first() if username else None

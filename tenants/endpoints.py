@@ -238,9 +238,40 @@ def _public_https(endpoint: Endpoint, refusal: str) -> Endpoint:
         if endpoint.host == "localhost" or endpoint.host.endswith(".localhost"):
             raise EndpointError(f"{refusal} this machine.")
         return endpoint
-    if not address.is_global:
+    if not is_public(address):
         raise EndpointError(f"{refusal} a private or loopback address.")
     return endpoint
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 prefixes whose last 32 bits are an IPv4 address the packet goes on to: NAT64's
+# well-known prefix (RFC 6052 §2.1), IPv4-compatible (RFC 4291 §2.5.5.1), IPv4-translated
+# (RFC 2765 §2.1). IPv4-mapped, 6to4 and Teredo have their own properties in `ipaddress`.
+EMBEDDING_LAST_32 = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")]
+# RFC 8215's local-use NAT64 prefix: translates to whatever the operator chose, inside
+# (IANA's special-purpose registry: not globally reachable).
+LOCAL_USE_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def is_public(address: Address) -> bool:
+    """Whether a request to `address` reaches only the public internet: a global address
+    that does not carry a non-global IPv4 address inside it (`ipaddress` judges those by
+    their IPv6 prefix, and counts NAT64 and 6to4 of 127.0.0.1 as global)."""
+    if not address.is_global:
+        return False
+    if address.version == 4:
+        return True
+    if address in LOCAL_USE_NAT64:
+        return False
+    return all(inside.is_global for inside in embedded_ipv4(address))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through (none for a plain one)."""
+    found = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if any(address in prefix for prefix in EMBEDDING_LAST_32):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [inside for inside in found if inside is not None]
 
 
 def addresses_of(found: list) -> list[str]:
@@ -254,7 +285,7 @@ def first_non_public(found: list) -> ipaddress.IPv4Address | ipaddress.IPv6Addre
     results (what a name resolves to now), or None when all are public."""
     for text in addresses_of(found):
         address = ipaddress.ip_address(text)
-        if not address.is_global:
+        if not is_public(address):
             return address
     return None
 

@@ -6,12 +6,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from portal import mfa
+from portal import mfa, usernames
 from portal.audit.events import event_for, record_all
 from portal.audit.people import record_about
+from portal.deactivation import withdraw_access
 from portal.fields import BoundedModelMultipleChoiceField
 from portal.models import Role, StaffProfile
-from portal.sessions import end_sessions_of
 from tenants.access import bound_tenants
 from tenants.forms import no_markup
 from tenants.models import Tenant, TenantAssignment
@@ -48,12 +48,10 @@ class StaffForm(forms.Form):
             self.fields["password"].help_text = ""
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username = usernames.nfkc(self.cleaned_data["username"].strip())
         User.username_validator(username)
-        taken = User.objects.filter(username__iexact=username)
-        if self.person is not None:
-            taken = taken.exclude(pk=self.person.pk)
-        if taken.exists():
+        other_than = self.person.pk if self.person is not None else None
+        if usernames.holder_of(username, other_than=other_than) is not None:
             raise ValidationError("Another person has this username.")
         return username
 
@@ -113,9 +111,10 @@ def save_person(data: dict, *, person=None, actor, request=None):
         if data.get("password"):
             person.set_password(data["password"])
         person.save()
-        if before is not None and before["is_active"] and not person.is_active:
-            # Django refuses them while inactive, but would take them back on reactivation.
-            end_sessions_of(person)
+        if before is not None and before["is_active"] != person.is_active:
+            # Django refuses their sessions and tokens while they are inactive, but would
+            # take them back on reactivation.
+            withdraw_access(person, actor=actor, reactivated=person.is_active, request=request)
         StaffProfile.objects.update_or_create(
             user=person, defaults={"role": data["role"], "all_tenants": data["all_tenants"]}
         )

@@ -60,4 +60,5 @@ urlpatterns = [
     path("staff/new/", views_staff.staff_create, name="staff_create"),
     path("staff/<int:person_id>/edit/", views_staff.staff_edit, name="staff_edit"),
     path("staff/<int:person_id>/mfa/reset/", views_staff.staff_mfa_reset, name="staff_mfa_reset"),
+    path("staff/<int:person_id>/unlock/", views_staff.staff_unlock, name="staff_unlock"),
 ]

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import mfa
+from portal import lockouts, mfa
 from portal.models import Role
 from tenants import access
 from tenants.staff import StaffForm, reset_second_factor, save_person
@@ -59,6 +59,19 @@ def staff_mfa_reset(request, person_id: int):
     return redirect("staff_edit", person_id=person.pk)
 
 
+@login_required
+@require_POST
+def staff_unlock(request, person_id: int):
+    """An MSP admin lets a person locked out of sign-in try again before the cool-off ends."""
+    access.require_role(request.user, MSP_ADMIN)
+    person = get_object_or_404(User, pk=person_id)
+    if lockouts.unlock_person(person, actor=request.user, request=request):
+        messages.success(request, f"{person.username} can sign in again.")
+    else:
+        messages.info(request, f"{person.username} was not locked out.")
+    return redirect("staff_edit", person_id=person.pk)
+
+
 def _staff_form(request, person):
     form = StaffForm(request.POST or None, person=person)
     if request.method == "POST" and form.is_valid():
@@ -71,5 +84,10 @@ def _staff_form(request, person):
             messages.success(request, f"Saved {saved.username}.")
             return redirect("staff_list")
     has_second_factor = person is not None and mfa.has_second_factor(person)
-    context = {"form": form, "person": person, "has_second_factor": has_second_factor}
+    context = {
+        "form": form,
+        "person": person,
+        "has_second_factor": has_second_factor,
+        "lockouts": lockouts.lockouts_of(person) if person is not None else [],
+    }
     return render(request, "tenants/staff_form.html", context)

@@ -101,6 +101,7 @@ MSP_WEBHOOK_PAGES = ("endpoint", "edit", "rotate", "test", "switch_on", "delete"
 ROUTE_PARAMS = {
     "staff_edit": {"person_id": lambda world, extra: world.client_admin.pk},
     "staff_mfa_reset": {"person_id": lambda world, extra: world.client_admin.pk},
+    "staff_unlock": {"person_id": lambda world, extra: world.client_admin.pk},
     **{f"outbound_msp_{page}": MSP_WEBHOOK_PARAMS for page in MSP_WEBHOOK_PAGES},
 }
 

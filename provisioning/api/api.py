@@ -1,8 +1,10 @@
 """The public REST API at /api/v1/: one NinjaAPI, its routers, its errors as problems."""
 
+from django.urls import URLPattern
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
+from portal.head import answers_head
 from provisioning.api import problems
 from provisioning.api.auth import TokenAuth
 from provisioning.api.endpoints_access import router as access_router
@@ -38,6 +40,23 @@ api = NinjaAPI(
     docs=ReferencePage(),
 )
 problems.install(api)
+
+
+def _answering_head(api: NinjaAPI) -> None:
+    """ninja takes HEAD only where a route declares it: every route answers it as GET."""
+    build = api._get_urls
+
+    def urls():
+        patterns = build()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = answers_head(pattern.callback)
+        return patterns
+
+    api._get_urls = urls
+
+
+_answering_head(api)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])
 api.add_router("", people_router)
 api.add_router("", jobs_router)

@@ -5,3 +5,9 @@ class ApiConfig(AppConfig):
     name = "provisioning.api"
     label = "api"
     verbose_name = "REST API"
+
+    def ready(self) -> None:
+        from portal import deactivation
+        from provisioning.api import tokens
+
+        deactivation.on_withdraw(tokens.revoke_all_of)

@@ -37,6 +37,7 @@ from scim2_models import (
 )
 
 from portal.audit.events import record
+from portal.head import answers_head
 from provisioning import refusals
 from provisioning.scim import mapping, queries, resources, service, tokens
 from provisioning.scim.resources import ScimUser
@@ -69,6 +70,7 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
     exception it raises is the answer."""
 
     def decorate(view):
+        @answers_head
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:

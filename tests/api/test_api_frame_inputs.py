@@ -116,7 +116,7 @@ def test_a_method_a_route_does_not_take_is_a_405_problem(alpha, method):
     client = ApiClient(token_for(alpha.technician))
     response = getattr(client.client, method)("/api/v1/people", headers=client.headers)
     assert_problem(response, 405)
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
 
 
 def test_the_api_takes_no_csrf_token(alpha):

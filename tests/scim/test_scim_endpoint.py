@@ -226,9 +226,9 @@ def test_an_id_that_is_no_ones_is_404_in_scim_shape(client, scim, name, unknown)
 @pytest.mark.parametrize(
     "name,method,allowed",
     [
-        ("scim_groups", "post", "GET"),
-        ("scim_service_provider_config", "put", "GET"),
-        ("scim_users", "delete", "GET, POST"),
+        ("scim_groups", "post", "GET, HEAD"),
+        ("scim_service_provider_config", "put", "GET, HEAD"),
+        ("scim_users", "delete", "GET, HEAD, POST"),
     ],
 )
 def test_a_method_a_resource_does_not_take_is_405_naming_the_ones_it_does(

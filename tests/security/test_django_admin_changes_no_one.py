@@ -43,3 +43,15 @@ def test_users_and_groups_are_read_only_in_the_admin(msp_admin):
         assert not model_admin.has_add_permission(request)
         assert not model_admin.has_change_permission(request)
         assert not model_admin.has_delete_permission(request)
+
+
+def test_sign_in_logs_are_read_only_in_the_admin(msp_admin):
+    """django-axes' logs are the evidence of who tried to sign in: nobody deletes them."""
+    from axes.models import AccessFailureLog, AccessLog
+
+    request = RequestFactory().get("/admin/")
+    request.user = msp_admin
+    for model in (AccessLog, AccessFailureLog):
+        model_admin = admin.site._registry[model]
+        assert not model_admin.has_change_permission(request)
+        assert not model_admin.has_delete_permission(request)

@@ -1,0 +1,80 @@
+"""The address of the client a request comes from, the one the sign-in lockout
+(django-axes), the rate limits and the audit trail key on.
+
+Without TRUSTED_PROXIES (the default) it is the connection's own address, REMOTE_ADDR, and
+X-Forwarded-For is ignored: anyone can write that header. Behind a reverse proxy, every
+connection comes from the proxy: list its addresses (or networks) in TRUSTED_PROXIES, and
+the client is then the nearest address in X-Forwarded-For that is not a trusted proxy,
+read from the right (each proxy appends the address it was connected from; what a client
+wrote itself stays on the left, behind its real address, and is never reached)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+
+
+def client_address(remote_addr: str, forwarded_for: str, trusted: tuple[str, ...]) -> str:
+    """The client's address, from the connection's and the X-Forwarded-For header's."""
+    networks = trusted_networks(trusted)
+    nearest = parse(remote_addr)
+    if nearest is None or not _is_trusted(nearest, networks):
+        return remote_addr
+    for hop in reversed(forwarded_for.split(",")):
+        address = parse(hop)
+        if address is None:  # a trusted proxy wrote nonsense: stop at the proxy
+            break
+        nearest = address
+        if not _is_trusted(address, networks):
+            break
+    return str(nearest)
+
+
+def of_request(request: HttpRequest) -> str:
+    """For django-axes (AXES_CLIENT_IP_CALLABLE): the address ClientAddressMiddleware set,
+    never what django-ipware would make of the headers if it were installed."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def parse(text: str) -> Address | None:
+    """An address as a proxy writes it: bare, or with a port (`1.2.3.4:80`, `[::1]:80`)."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _is_trusted(address: Address, networks: tuple[Network, ...]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+def use_client_address(request: HttpRequest) -> None:
+    trusted = tuple(settings.TRUSTED_PROXIES)
+    if trusted:
+        request.META["REMOTE_ADDR"] = client_address(
+            request.META.get("REMOTE_ADDR", ""),
+            request.META.get("HTTP_X_FORWARDED_FOR", ""),
+            trusted,
+        )

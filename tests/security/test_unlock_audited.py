@@ -1,0 +1,101 @@
+"""Unlocking a person locked out of sign-in (django-axes' failed attempts deleted) lets
+someone try passwords again: who did it, for whom and from how many failures is on the audit
+trail, whether done on the person's staff page or in the Django admin."""
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _events_unbudgeted(settings):
+    """Every failure and lockout here is recorded (one address makes them all)."""
+    settings.SECURITY_EVENTS_PER_MINUTE = 1000
+
+
+ATTACKER = "203.0.113.9"
+
+
+def sign_in(username: str, password: str = PASSWORD):
+    client = Client(REMOTE_ADDR=ATTACKER)
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def lock_out(username: str) -> None:
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(username, "wrong")
+    assert sign_in(username).status_code == 429
+
+
+def test_an_msp_admin_unlocks_a_person_on_their_staff_page_and_it_is_audited(
+    client, alpha, msp_admin
+):
+    person = alpha.client_admin
+    lock_out(person.username)
+    client.force_login(msp_admin)
+    edit = reverse("staff_edit", kwargs={"person_id": person.pk})
+    page = client.get(edit).content.decode()
+    assert "locked out" in page and ATTACKER in page and "Unlock sign-in" in page
+    unlock = reverse("staff_unlock", kwargs={"person_id": person.pk})
+    response = client.post(unlock)
+    assert response.status_code == 302 and response["Location"] == edit
+    assert sign_in(person.username).status_code == 302
+    event = AuditEvent.objects.get(action="auth.unlocked")
+    assert event.actor_username == msp_admin.username
+    assert event.target_display == person.username and event.tenant_id == alpha.tenant.pk
+    # The right password tried during the lockout counted as one more failure.
+    failures = settings.AXES_FAILURE_LIMIT + 1
+    assert event.before == {"attempts": [{"address": ATTACKER, "failures": failures}]}
+    assert "Unlock sign-in" not in client.get(edit).content.decode()
+
+
+def test_a_person_locked_out_again_after_an_unlock_is_recorded_again(client, alpha, msp_admin):
+    person = alpha.technician
+    lock_out(person.username)
+    client.force_login(msp_admin)
+    client.post(reverse("staff_unlock", kwargs={"person_id": person.pk}))
+    lock_out(person.username)
+    assert AuditEvent.objects.filter(action="auth.locked_out").count() == 2
+
+
+@pytest.mark.parametrize("role", ["technician", "client_admin", "account_manager"])
+def test_only_msp_admins_unlock(client, alpha, role):
+    person = alpha.technician
+    lock_out(person.username)
+    client.force_login(getattr(alpha, role))
+    response = client.post(reverse("staff_unlock", kwargs={"person_id": person.pk}))
+    assert response.status_code == 403
+    assert sign_in(person.username).status_code == 429
+    assert not AuditEvent.objects.filter(action="auth.unlocked").exists()
+
+
+def test_an_unlock_in_the_django_admin_is_audited(client, alpha, msp_admin):
+    person = alpha.technician
+    lock_out(person.username)
+    attempt = AccessAttempt.objects.get(username=person.username)
+    client.force_login(msp_admin)
+    delete = reverse("admin:axes_accessattempt_delete", args=[attempt.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert sign_in(person.username).status_code == 302
+    event = AuditEvent.objects.get(action="auth.unlocked")
+    assert event.actor_username == msp_admin.username and event.target_display == person.username
+
+
+def test_a_bulk_delete_in_the_django_admin_is_audited_per_username(client, alpha, msp_admin):
+    lock_out(alpha.technician.username)
+    lock_out("nobody-has-this-name")
+    client.force_login(msp_admin)
+    changelist = reverse("admin:axes_accessattempt_changelist")
+    chosen = [str(pk) for pk in AccessAttempt.objects.values_list("pk", flat=True)]
+    data = {"action": "delete_selected", "_selected_action": chosen, "post": "yes"}
+    assert client.post(changelist, data).status_code == 302
+    assert not AccessAttempt.objects.exists()
+    unlocked = AuditEvent.objects.filter(action="auth.unlocked")
+    assert sorted(e.target_display for e in unlocked) == ["nobody-has-this-name", "tech-alpha"]
