@@ -240,6 +240,9 @@ class Connector(Protocol):
     soft_deletes: bool  # a deleted user must be purged as well
     sets_passwords: bool  # holds a password the portal may reset (a SCIM app: none)
     revokes_sessions: bool  # has sign-in sessions the portal may end (a SCIM app: none)
+    # Account statuses (`attributes["status"]`) in which the directory refuses a profile
+    # update: the update waits for the enable (Okta: DEPROVISIONED).
+    profile_frozen_in: frozenset[str]
     compared_attributes: tuple[str, ...]  # attributes the directory holds and we keep equal
     # The directory tells when the credential in use ends (`credential_expiry()`); others
     # rely on the date typed into the connection form.

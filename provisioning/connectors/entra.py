@@ -192,6 +192,7 @@ class EntraConnector:
     supports_licences = True
     disable_modes: tuple[str, ...] = ()  # one way: sign-in blocked
     soft_deletes = True  # a deleted user waits in deleted items until it is purged
+    profile_frozen_in: frozenset[str] = frozenset()
     sets_passwords = True  # a leave may reset the password
     revokes_sessions = True  # a leave may end the sign-in sessions
     on_premises_sync = True  # users and groups may be synced from AD (engine/elsewhere.py)

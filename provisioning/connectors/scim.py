@@ -159,6 +159,7 @@ class ScimConnector:
     supports_licences = False
     disable_modes: tuple[str, ...] = ()
     soft_deletes = False
+    profile_frozen_in: frozenset[str] = frozenset()
     sets_passwords = False  # the person signs in through their identity provider (SSO)
     revokes_sessions = False  # SCIM has no sessions to end: `active: false` signs them out
     first_sign_in_methods: tuple[str, ...] = ()

@@ -268,10 +268,11 @@ async def _plan_user(
     connector, plan: Plan, desired: DesiredState, one_shots, managed_apps: list
 ) -> None:
     user = plan.user
+    frozen = _frozen(connector, user)
     if RESET_PASSWORD in one_shots and connector.sets_passwords:
-        plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
+        _plan_reset(plan, frozen)
     changed = _changed_attributes(connector.compared_attributes, user, desired)
-    if changed:
+    if changed and not (desired.enabled and frozen):
         plan.steps.append(PlannedStep(UPDATE_USER, ", ".join(changed), {"attributes": changed}))
     if desired.enabled and not user.enabled:
         plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
@@ -298,6 +299,24 @@ async def _plan_disable(connector, plan: Plan, desired: DesiredState, managed_ap
         label += " (deactivate: drops app assignments)"
         _note_exceptions(plan, desired, "apps", dropped, managed_apps)
     plan.steps.append(PlannedStep(DISABLE_USER, label, params))
+
+
+def _plan_reset(plan: Plan, frozen: bool) -> None:
+    """A reset of an account the directory keeps as it is (deactivated before this leave,
+    e.g. by a move asked with it) is refused (Okta: the same update call, 404): it cannot
+    sign in, and the technician is told the password was left."""
+    if not frozen:
+        plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
+        return
+    status = plan.user.attributes.get("status")
+    message = f"The account is {status}: it cannot sign in, and its password cannot be reset."
+    plan.problems.append(Problem("password_kept", message, plan.user.username, blocking=False))
+
+
+def _frozen(connector, user: DirectoryUser) -> bool:
+    """The directory refuses a profile update in the account's status (Okta: DEPROVISIONED):
+    the enable goes first and the next round, reading the account enabled, writes it."""
+    return user.attributes.get("status") in connector.profile_frozen_in
 
 
 def same_person(user: DirectoryUser, desired: DesiredState) -> bool:

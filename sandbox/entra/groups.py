@@ -10,7 +10,7 @@ from typing import Any
 from sandbox.entra.addresses import check_mail, group_proxies
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
-from sandbox.entra.odata import USUAL, filterable, paged, select
+from sandbox.entra.odata import USUAL, Known, filterable, paged, select
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
 from sandbox.entra.roles import directory_objects_of
 from sandbox.entra.router import (
@@ -53,13 +53,56 @@ FILTERABLE = {
         "groupTypes",
     )
 } | {"proxyAddresses": filterable("eq ge le startswith", "not", collection=True)}
+# What $select may name: group.md's properties (api-reference/v1.0/resources/group.md,
+# "Properties"); any other name is 400 as on /users. Those the sandbox does not hold are null.
+SELECTABLE = (
+    frozenset(
+        n.lower()
+        for n in (
+            *DEFAULT_SELECT,
+            "allowExternalSenders",
+            "assignedLabels",
+            "assignedLicenses",
+            "autoSubscribeNewMembers",
+            "classification",
+            "deletedDateTime",
+            "expirationDateTime",
+            "hasMembersWithLicenseErrors",
+            "hideFromAddressLists",
+            "hideFromOutlookClients",
+            "isArchived",
+            "isAssignableToRole",
+            "isManagementRestricted",
+            "isSubscribedByMail",
+            "licenseProcessingState",
+            "onPremisesDomainName",
+            "onPremisesLastSyncDateTime",
+            "onPremisesNetBiosName",
+            "onPremisesProvisioningErrors",
+            "onPremisesSamAccountName",
+            "onPremisesSecurityIdentifier",
+            "preferredDataLocation",
+            "preferredLanguage",
+            "renewedDateTime",
+            "resourceBehaviorOptions",
+            "resourceProvisioningOptions",
+            "securityIdentifier",
+            "serviceProvisioningErrors",
+            "theme",
+            "uniqueName",
+            "unseenCount",
+        )
+    ),
+    "microsoft.graph.group",
+)
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
 
 
-def group_view(group: Group, query: dict[str, str]) -> dict[str, Any]:
+def group_view(group: Group, query: dict[str, str], known: Known | None = None) -> dict[str, Any]:
     props = {"proxyAddresses": group_proxies(group.props.get("mail")), **group.props}
-    return select({**props, "@odata.type": "#microsoft.graph.group"}, query, DEFAULT_SELECT)
+    obj = {**props, "@odata.type": "#microsoft.graph.group"}
+    return select(obj, query, DEFAULT_SELECT, known)
 
 
 def member_view(user: User, query: dict[str, str]) -> dict[str, Any]:
@@ -77,19 +120,20 @@ def find_group(req: GraphRequest, key: str) -> Group:
 
 @router.add("GET", "/groups", GROUP_READ)
 def list_groups(req: GraphRequest) -> GraphResponse:
+    select({}, req.query, DEFAULT_SELECT, SELECTABLE)  # an unknown property is 400 at once
     groups = list(req.tenant.groups.values())
     predicate = req.filter(FILTERABLE, "Group")
     if predicate is not None:
         groups = [g for g in groups if predicate(g.props)]
     page = paged(groups, req.query, f"{req.base_url}/groups", f"{req.base_url}/$metadata#groups")
-    page["value"] = [group_view(g, req.query) for g in page["value"]]
+    page["value"] = [group_view(g, req.query, SELECTABLE) for g in page["value"]]
     return GraphResponse(200, page)
 
 
 @router.add("GET", "/groups/{id}", GROUP_READ)
 def get_group(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
-    return GraphResponse(200, group_view(group, req.query))
+    return GraphResponse(200, group_view(group, req.query, SELECTABLE))
 
 
 def new_group_props(data: dict) -> dict[str, Any]:

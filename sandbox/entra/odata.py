@@ -78,6 +78,10 @@ def needs_advanced(operator: str) -> GraphError:
     )
 
 
+# The filterable Edm.Boolean properties of users and groups (resources/user.md, group.md).
+BOOLEANS = frozenset({"accountEnabled", "onPremisesSyncEnabled", "mailEnabled", "securityEnabled"})
+
+
 def invalid_filter(text: str) -> GraphError:
     return bad_request(f"Invalid filter clause: {text}", code="BadRequest")
 
@@ -284,6 +288,10 @@ class _Parser:
         if kind != "word" or op not in ("eq", "ne", "ge", "le"):
             raise invalid_filter(self.text)
         value = self.literal()
+        if value is not None and isinstance(value, bool) != (operand.name in BOOLEANS):
+            # Edm.Boolean against a string, or the reverse: "Invalid filter clause"
+            # (microsoftgraph/microsoft-graph-docs#3044, msgraph-sdk-powershell#515).
+            raise invalid_filter(self.text)
         if op == "ne":
             self.allow(operand, "ne")
         if value is None:

@@ -191,6 +191,12 @@ def get_user(call: Call) -> Reply:
 
 def update_user(call: Call) -> Reply:
     user = _user(call)
+    if user.status == "DEPROVISIONED" and user.transitioning_to is None:
+        # "Users with the DEPROVISIONED status won't have their profiles updated when running
+        # the Update a user endpoint" (developer.okta.com, Deactivate a user; the "Edit
+        # deactivated user profiles" option, off by default, is not emulated). Okta answers
+        # 404 E0000007 (okta/okta-sdk-java#721). A user being activated takes writes.
+        raise not_found(user.id, "User")
     replace = call.request.method == "PUT"
     body = call.json()
     profile = body.get("profile")

@@ -297,7 +297,8 @@ def test_a_deactivating_leave_asked_with_a_move_keeps_no_exception_of_the_old_ro
         )
         leave = lifecycle.request_offboarding(identity, deactivate, actor="system")
     assert wait_for_job(move.pk).status == Job.Status.SUCCEEDED
-    assert wait_for_job(leave.pk).status == Job.Status.SUCCEEDED
+    left = wait_for_job(leave.pk)
+    assert left.status == Job.Status.SUCCEEDED, list(left.steps.values_list("action", "last_error"))
     assert held(dirs, identity.username)[0] == "DEPROVISIONED"
     identity.refresh_from_db()
     exceptions = identity.access_exceptions
@@ -353,3 +354,34 @@ def test_a_login_an_accented_twin_holds_is_a_conflict_naming_the_twin(on_sandbox
     holder = caught.value.existing
     assert holder is not None, caught.value.message
     assert (holder.id, holder.username) == (twin.id, f"rené.müller@{domain}")
+
+
+def test_a_deactivated_leavers_new_role_waits_for_the_restore(on_sandbox, worker):
+    """Okta does not update a DEPROVISIONED user's profile (404 E0000007): a move asked
+    while the person is deactivated changes nothing in Okta, and the restore activates first
+    and then writes the new role's profile (it updated first, and failed)."""
+    dirs = okta_world(on_sandbox)
+    identity = join(dirs).identity
+    deactivate = lifecycle.OffboardingOptions(delete_after_days=None, okta_mode="deactivate")
+    left = wait_for_job(lifecycle.request_offboarding(identity, deactivate, actor="system").pk)
+    assert left.status == Job.Status.SUCCEEDED
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff"], department="Support"
+    )
+    change = lifecycle.ChangeRequest([support])
+    move = wait_for_job(lifecycle.request_change(identity, change, actor="system").pk)
+    steps = list(move.steps.values_list("action", "status", "last_error"))
+    assert move.status == Job.Status.SUCCEEDED, steps
+    assert "update_user" not in [action for action, _, _ in steps]
+    assert profile_of(dirs, identity.username)["department"] == "Sales"
+
+    restore = wait_for_job(lifecycle.request_restore(identity, actor="system").pk)
+    steps = list(restore.steps.values_list("action", "status", "last_error"))
+    assert restore.status == Job.Status.SUCCEEDED, steps
+    assert held(dirs, identity.username)[0] == "ACTIVE"
+    assert profile_of(dirs, identity.username)["department"] == "Support"
+
+
+def profile_of(dirs: Directories, login: str) -> dict:
+    state = dirs.okta_state()
+    return next(u for u in state["users"] if u["profile"]["login"] == login)["profile"]

@@ -533,6 +533,27 @@ def test_organization_domains_and_unknown_select(entra: EntraDir) -> None:
         )
 
 
+def test_an_unknown_group_property_in_select_is_400(entra: EntraDir) -> None:
+    """As on /users: Graph refuses a $select naming no property of microsoft.graph.group
+    (the sandbox answered it as null, so a misspelt field read as "not set"); a documented
+    property the sandbox does not hold is null (resources/group.md)."""
+    staff = entra.group_id("Staff")
+    with entra.graph() as graph:
+        for url, params in [
+            ("/groups", {"$select": "id,mailEnabld"}),
+            (f"/groups/{staff}", {"$select": "id,mailEnabld"}),
+            ("/groups", {"$select": "mailEnabld", "$filter": "displayName eq 'Nobody'"}),
+        ]:
+            assert_graph_error(
+                graph.get(url, params=params),
+                400,
+                "BadRequest",
+                "Could not find a property named 'mailEnabld' on type 'microsoft.graph.group'.",
+            )
+        kept = graph.get(f"/groups/{staff}", params={"$select": "id,isAssignableToRole"})
+    assert kept.json()["isAssignableToRole"] is None
+
+
 def test_advanced_operators_need_consistency_level_eventual(entra: EntraDir) -> None:
     query = {"$filter": f"endswith(mail,'@{entra.domain}')"}
     with entra.graph() as graph:

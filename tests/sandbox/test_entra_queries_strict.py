@@ -230,3 +230,27 @@ def test_orderby_alone_by_default_with_filter_only_in_advanced_queries(people: E
         return refused.value
 
     assert run_sdk(people, work).error.message == "Sorting not supported for current query."
+
+
+@pytest.mark.parametrize(
+    "url, clause",
+    [
+        ("/users", "accountEnabled eq 'true'"),
+        ("/users", "accountEnabled eq 'false' or displayName eq 'x'"),
+        ("/users", "onPremisesSyncEnabled eq 'true'"),
+        ("/groups", "securityEnabled eq 'true'"),
+        ("/users", "displayName eq true"),
+    ],
+)
+def test_a_boolean_compared_with_a_string_is_an_invalid_filter(
+    entra: EntraDir, url: str, clause: str
+) -> None:
+    """A quoted boolean (or a boolean for a string) is 400 "Invalid filter clause" on Graph
+    (microsoft-graph-docs#3044, msgraph-sdk-powershell#515: `accountEnabled eq 'true'`); the
+    sandbox answered it with nobody, so a connector quoting a boolean read "no such user"."""
+    with entra.graph() as graph:
+        assert_graph_error(
+            graph.get(url, params={"$filter": clause}), 400, "BadRequest", "Invalid filter clause"
+        )
+        enabled = graph.get("/users", params={"$filter": "accountEnabled eq true"})
+    assert enabled.status_code == 200 and enabled.json()["value"]

@@ -265,3 +265,19 @@ def test_password_change_is_checked_before_anything_changes(api):
     assert api.get(url).json()["profile"]["department"] == "Sales"
     body["credentials"]["password"]["value"] = "Another-Good-1"
     assert api.post(url, json=body).json()["profile"]["department"] == "Finance"
+
+
+def test_a_deactivated_users_profile_is_not_updated(api):
+    """Okta keeps a DEPROVISIONED user's profile ("won't have their profiles updated when
+    running the Update a user endpoint"): the update is 404 E0000007, as okta-sdk-java#721
+    saw it, by POST and PUT, and nothing changes until the user is activated again."""
+    user = create(api, "gone@example.com", department="Sales")
+    url = f"/api/v1/users/{user['id']}"
+    assert lifecycle(api, user, "deactivate").status_code == 200
+    assert_okta_error(api.post(url, json={"profile": {"department": "Support"}}), 404, "E0000007")
+    replaced = user_body("gone@example.com", department="Support")
+    assert_okta_error(api.put(url, json=replaced), 404, "E0000007")
+    assert api.get(url).json()["profile"]["department"] == "Sales"
+    assert lifecycle(api, user, "activate", sendEmail="false").status_code == 200
+    changed = api.post(url, json={"profile": {"department": "Support"}})
+    assert changed.json()["profile"]["department"] == "Support"
