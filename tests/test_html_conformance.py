@@ -3,7 +3,10 @@
 (`hx-*` are no HTML attributes), one element per id, every label's `for` naming a control
 of the page, no XML declaration (an inline SVG's) in an HTML document, no table row wider
 than the table's first row (an empty list's one cell spanning more columns than the header
-has: "Table column 8 established by element td has no cells beginning in it")."""
+has: "Table column 8 established by element td has no cells beginning in it"), no
+`aria-describedby` naming an element the page lacks (a field's help text without the id
+Django's widget points at: "The aria-describedby attribute must point to an element in the
+same document")."""
 
 from collections import Counter
 from html.parser import HTMLParser
@@ -25,6 +28,7 @@ class Page(HTMLParser):
         self.ids: Counter[str] = Counter()
         self.control_ids: set[str] = set()
         self.label_targets: list[str] = []
+        self.described_by: list[str] = []
         self.bare_htmx: set[str] = set()
         self.declarations: list[str] = []
         self.tables: list[list[int]] = []  # per open table, the width of each of its rows
@@ -36,6 +40,7 @@ class Page(HTMLParser):
             self.ids[attributes["id"]] += 1
             if tag in CONTROLS and attributes.get("type") != "hidden":
                 self.control_ids.add(attributes["id"])
+        self.described_by += (attributes.get("aria-describedby") or "").split()
         if tag == "label" and "for" in attributes:
             self.label_targets.append(attributes["for"] or "")
         self.bare_htmx |= {name for name in attributes if name.startswith("hx-")}
@@ -66,6 +71,7 @@ def problems_of(html: str) -> list[str]:
     found = [f"id {name!r} {n} times" for name, n in page.ids.items() if n > 1]
     missing = [t for t in page.label_targets if t not in page.control_ids]
     found += [f"<label for={target!r}> names no control" for target in missing]
+    found += [f"aria-describedby {i!r} names nothing" for i in page.described_by if i not in page.ids]
     found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
     found += [f"<?{text}" for text in page.declarations]
     return found + page.wide_rows
@@ -88,7 +94,8 @@ def test_every_page_passes_the_validators_checks(client, alpha, msp_admin, msp_t
 def test_the_checks_find_what_the_validator_found():
     broken = (
         '<form hx-post="/x"><label for="">Tenants</label><input id="a"><input id="a">'
-        '<label for="gone">Gone</label><?xml version="1.0"?></form>'
+        '<label for="gone">Gone</label><?xml version="1.0"?>'
+        '<input id="b" aria-describedby="b_helptext"></form>'
         "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
         '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
     )
@@ -96,6 +103,7 @@ def test_the_checks_find_what_the_validator_found():
         "id 'a' 2 times",
         "<label for=''> names no control",
         "<label for='gone'> names no control",
+        "aria-describedby 'b_helptext' names nothing",
         "attribute hx-post (spell it data-hx-post)",
         '<?xml version="1.0"?',
         "a row 3 columns wide in a table of 2",
@@ -119,4 +127,14 @@ def test_an_empty_list_spans_only_the_columns_a_client_admin_sees(
     client.force_login(alpha.people[Role.CLIENT_ADMIN])
     response = client.get(reverse(name, kwargs={"tenant": alpha.tenant.slug}), query)
     assert empty in response.text
+    assert problems_of(response.text) == []
+
+
+def test_a_form_sent_back_with_errors_describes_each_field_by_its_help_and_error(
+    client, msp_admin
+):
+    """Django points a field at `<id>_helptext` and `<id>_error`: both are on the page."""
+    client.force_login(msp_admin)
+    response = client.post(reverse("staff_create"), {"username": "", "email": "not an address"})
+    assert 'aria-invalid="true"' in response.text
     assert problems_of(response.text) == []
