@@ -71,7 +71,9 @@ def problems_of(html: str) -> list[str]:
     found = [f"id {name!r} {n} times" for name, n in page.ids.items() if n > 1]
     missing = [t for t in page.label_targets if t not in page.control_ids]
     found += [f"<label for={target!r}> names no control" for target in missing]
-    found += [f"aria-describedby {i!r} names nothing" for i in page.described_by if i not in page.ids]
+    found += [
+        f"aria-describedby {i!r} names nothing" for i in page.described_by if i not in page.ids
+    ]
     found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
     found += [f"<?{text}" for text in page.declarations]
     return found + page.wide_rows
@@ -130,9 +132,7 @@ def test_an_empty_list_spans_only_the_columns_a_client_admin_sees(
     assert problems_of(response.text) == []
 
 
-def test_a_form_sent_back_with_errors_describes_each_field_by_its_help_and_error(
-    client, msp_admin
-):
+def test_a_form_sent_back_with_errors_describes_each_field_by_its_help_and_error(client, msp_admin):
     """Django points a field at `<id>_helptext` and `<id>_error`: both are on the page."""
     client.force_login(msp_admin)
     response = client.post(reverse("staff_create"), {"username": "", "email": "not an address"})
