@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal import errors, mfa, signin
@@ -139,4 +140,22 @@ class MethodNotAllowedPageMiddleware:
             and not request.path.startswith(_MACHINE_PREFIXES)
         ):
             return errors.method_not_allowed(request, response.get("Allow", ""))
+        return response
+
+
+class PrivateAnswersMiddleware:
+    """An answer to a signed-in person or a bearer token (pages, partials, exports, API and
+    SCIM bodies: people, jobs, audit trails) is stored by no browser or shared cache, unless
+    its view chose its own caching (OWASP ASVS V8.2.1)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
+        if (signed_in or "Authorization" in request.headers) and not response.has_header(
+            "Cache-Control"
+        ):
+            patch_cache_control(response, private=True, no_store=True)
         return response

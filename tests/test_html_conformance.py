@@ -3,8 +3,13 @@
 (`hx-*` are no HTML attributes), one element per id, every label's `for` naming a control
 of the page, no XML declaration (an inline SVG's) in an HTML document, no table row wider
 than the table's first row (an empty list's one cell spanning more columns than the header
-has: "Table column 8 established by element td has no cells beginning in it")."""
+has: "Table column 8 established by element td has no cells beginning in it"), no
+`aria-describedby` naming an element the page lacks (a field's help text without the id
+Django's widget points at: "The aria-describedby attribute must point to an element in the
+same document"), no bare `&` in a tag (an ampersand that starts no character reference:
+`href="?tenant=x&page=2"`, which html5lib's strict parser refuses; written `&amp;`)."""
 
+import re
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -12,10 +17,12 @@ import pytest
 from django.urls import reverse
 
 from portal.models import Role
+from provisioning.models import Job
 from tests.test_isolation_crawl import crawl_urls
 
 pytestmark = pytest.mark.django_db
 
+BARE_AMPERSAND = re.compile(r"&(?!#?\w+;)")
 CONTROLS = {"input", "select", "textarea", "button", "meter", "output", "progress"}
 
 
@@ -25,6 +32,8 @@ class Page(HTMLParser):
         self.ids: Counter[str] = Counter()
         self.control_ids: set[str] = set()
         self.label_targets: list[str] = []
+        self.described_by: list[str] = []
+        self.bare_ampersands: list[str] = []
         self.bare_htmx: set[str] = set()
         self.declarations: list[str] = []
         self.tables: list[list[int]] = []  # per open table, the width of each of its rows
@@ -36,6 +45,9 @@ class Page(HTMLParser):
             self.ids[attributes["id"]] += 1
             if tag in CONTROLS and attributes.get("type") != "hidden":
                 self.control_ids.add(attributes["id"])
+        self.described_by += (attributes.get("aria-describedby") or "").split()
+        tag_text = self.get_starttag_text() or ""
+        self.bare_ampersands += [tag_text[:80] for _ in BARE_AMPERSAND.finditer(tag_text)]
         if tag == "label" and "for" in attributes:
             self.label_targets.append(attributes["for"] or "")
         self.bare_htmx |= {name for name in attributes if name.startswith("hx-")}
@@ -66,8 +78,12 @@ def problems_of(html: str) -> list[str]:
     found = [f"id {name!r} {n} times" for name, n in page.ids.items() if n > 1]
     missing = [t for t in page.label_targets if t not in page.control_ids]
     found += [f"<label for={target!r}> names no control" for target in missing]
+    found += [
+        f"aria-describedby {i!r} names nothing" for i in page.described_by if i not in page.ids
+    ]
     found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
     found += [f"<?{text}" for text in page.declarations]
+    found += [f"a bare & in {text}" for text in page.bare_ampersands]
     return found + page.wide_rows
 
 
@@ -88,7 +104,8 @@ def test_every_page_passes_the_validators_checks(client, alpha, msp_admin, msp_t
 def test_the_checks_find_what_the_validator_found():
     broken = (
         '<form hx-post="/x"><label for="">Tenants</label><input id="a"><input id="a">'
-        '<label for="gone">Gone</label><?xml version="1.0"?></form>'
+        '<label for="gone">Gone</label><?xml version="1.0"?>'
+        '<input id="b" aria-describedby="b_helptext"></form><a href="?a=1&b=2">Next</a>'
         "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
         '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
     )
@@ -96,12 +113,18 @@ def test_the_checks_find_what_the_validator_found():
         "id 'a' 2 times",
         "<label for=''> names no control",
         "<label for='gone'> names no control",
+        "aria-describedby 'b_helptext' names nothing",
         "attribute hx-post (spell it data-hx-post)",
         '<?xml version="1.0"?',
+        'a bare & in <a href="?a=1&b=2">',
         "a row 3 columns wide in a table of 2",
     ]
     assert (
-        problems_of('<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>') == []
+        problems_of(
+            '<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>'
+            '<a href="?a=1&amp;b=2&#38;c=3" title="Q&amp;A">Next</a>'
+        )
+        == []
     )
 
 
@@ -119,4 +142,21 @@ def test_an_empty_list_spans_only_the_columns_a_client_admin_sees(
     client.force_login(alpha.people[Role.CLIENT_ADMIN])
     response = client.get(reverse(name, kwargs={"tenant": alpha.tenant.slug}), query)
     assert empty in response.text
+    assert problems_of(response.text) == []
+
+
+def test_a_form_sent_back_with_errors_describes_each_field_by_its_help_and_error(client, msp_admin):
+    """Django points a field at `<id>_helptext` and `<id>_error`: both are on the page."""
+    client.force_login(msp_admin)
+    response = client.post(reverse("staff_create"), {"username": "", "email": "not an address"})
+    assert 'aria-invalid="true"' in response.text
+    assert problems_of(response.text) == []
+
+
+def test_a_filtered_list_with_more_pages_links_them_in_valid_html(client, alpha):
+    """The pager joins the filter and the page with `&amp;` (it was a bare `&`)."""
+    Job.objects.bulk_create(Job(tenant=alpha.tenant, kind=Job.Kind.RECONCILE) for _ in range(30))
+    client.force_login(alpha.technician)
+    response = client.get(reverse("job_list"), {"tenant": alpha.tenant.slug, "page": 2})
+    assert "Newer" in response.text
     assert problems_of(response.text) == []
