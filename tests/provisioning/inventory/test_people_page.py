@@ -366,3 +366,21 @@ def test_no_sign_in_for_n_days_has_one_name_here_and_on_the_stale_report(client,
         assert moved["Location"] == f"{stale}?managed=managed&idle_days=150"
     stale = client.get(reverse("stale_report", kwargs={"tenant": alpha.tenant.slug}))
     assert 'name="idle_days"' in stale.content.decode()
+
+
+def test_the_people_page_leads_an_operator_to_adopt_the_listed_people(client, alpha, directory):
+    """Taking a client over starts on the People page: its list (filters kept) opens the
+    bulk adoption's preview. Readers get no such button; a list of managed people neither."""
+    adopt = reverse("people_adopt", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(alpha.technician)
+    body = client.get(url(alpha)).content.decode()
+    assert f'href="{adopt}"' in body and "Adopt the unmanaged people of this list" in body
+
+    rows = client.get(url(alpha, q="love", scope="in"), **HX).content.decode()
+    assert f'href="{adopt}?q=love&amp;scope=in"' in rows
+    preview = client.get(f"{adopt}?q=love&scope=in")
+    assert preview.status_code == 200 and preview.context["preview"].selected == 1
+
+    assert f'href="{adopt}' not in client.get(url(alpha, who="managed")).content.decode()
+    client.force_login(alpha.account_manager)
+    assert f'href="{adopt}' not in client.get(url(alpha)).content.decode()
