@@ -16,6 +16,7 @@ from portal.models import Role
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Resource
 from provisioning.models import DirectoryAccount, Identity
+from tenants.models import DirectoryConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -384,3 +385,29 @@ def test_the_people_page_leads_an_operator_to_adopt_the_listed_people(client, al
     assert f'href="{adopt}' not in client.get(url(alpha, who="managed")).content.decode()
     client.force_login(alpha.account_manager)
     assert f'href="{adopt}' not in client.get(url(alpha)).content.decode()
+
+
+def test_an_account_shows_only_the_access_its_directory_holds(client, alpha, directory):
+    """Licences are Entra ID's: an Okta or SCIM app account has no "Licences" row, a SCIM app
+    account no "Apps" row (it is an app), and its groups, whose members the inventory does not
+    read, are "not known" rather than "none"."""
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    add_account(slack, f"ada@{alpha.tenant.primary_domain}", "Ada Lovelace")
+    add_account(slack, "zed@agency.test", "Zed Agency")
+    matching.rematch(alpha.tenant)
+    client.force_login(alpha.technician)
+
+    def card(person_key: str, label: str) -> str:
+        person = Person.objects.get(key=person_key)
+        body = client.get(person_url(alpha, person)).content.decode()
+        start = body.index(f"<h2>{label}</h2>")
+        return body[start : body.index("</section>", start)]
+
+    ada = f"ada@{alpha.tenant.primary_domain}"
+    entra = card(ada, "Microsoft Entra ID")
+    assert "<dt>Licences</dt>" in entra and "<dt>Apps</dt>" in entra
+    okta = card(ada, "Okta")
+    assert "<dt>Licences</dt>" not in okta and "<dt>Apps</dt>" in okta
+    scim = card("zed@agency.test", "Slack (SCIM)")
+    assert "<dt>Licences</dt>" not in scim and "<dt>Apps</dt>" not in scim
+    assert "<dt>Groups</dt>" in scim and "not known" in scim
