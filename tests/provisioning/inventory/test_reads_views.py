@@ -207,3 +207,4 @@ def test_a_scim_apps_inventory_page_tells_what_it_reads(client, alpha):
     read = page[page.index("<h2>How it is read</h2>") :]
     assert "every account of the app" in read and "delta" not in read
     assert "27 accounts, 3 directory calls" in page and "0 groups" not in page
+    assert "kept current by reading them all again" in page
