@@ -15,8 +15,9 @@ from provisioning.connectors import bridge
 from provisioning.connectors.app_roles import split_entry
 from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
-from provisioning.connectors.factory import connector_for
+from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
+from provisioning.engine.roles import has_roles
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
 from tenants.crypto import CredentialError
@@ -243,6 +244,21 @@ def _attribute_rows(
 class VerifiedDirectory:
     connection: DirectoryConnection | None
     readback: dict
+    # The read-back's columns the directory has at all: "licenses", "apps", "roles" (a SCIM
+    # app has none of them; its 0 would read as "all removed").
+    holds: frozenset[str] = frozenset(("licenses", "apps", "roles"))
+
+
+def _holds(connection: DirectoryConnection | None) -> frozenset[str]:
+    if connection is None:
+        return VerifiedDirectory.holds
+    connector = connector_type(connection)
+    has = {
+        "licenses": connector.supports_licences,
+        "apps": hasattr(connector, "app_users"),  # an app of its own has none to assign
+        "roles": has_roles(connector),
+    }
+    return frozenset(kind for kind, held in has.items() if held)
 
 
 @dataclass(frozen=True)
@@ -266,7 +282,8 @@ def verification_of(job: Job) -> Verification | None:
         version=record.get("desired_version"),
         by_job=record.get("by_job"),
         directories=[
-            VerifiedDirectory(connections.get(int(pk)), readback)
+            VerifiedDirectory(connection, readback, _holds(connection))
             for pk, readback in record.get("directories", {}).items()
+            for connection in [connections.get(int(pk))]
         ],
     )

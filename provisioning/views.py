@@ -133,9 +133,33 @@ def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) ->
         "tenants": access.tenants_for(user).filter(is_active=True),
         "form": form,
         "preview": preview,
+        "plan_errors": _plan_errors(form),
+        "plan_missing": _plan_missing(form),
         "quarantined": [c for c in tenant.connections.all() if c.quarantined_at],
         "nav_section": "onboard",
     }
+
+
+PLAN_CHECKS = ("username", "different_person")  # their errors are the dry run's own
+
+
+def _plan_errors(form) -> list[str]:
+    """What stops the dry run, said beside it: errors of what was typed (a field left blank
+    so far is no error yet), the username's and the same-name check's."""
+    if not form.is_bound:
+        return []
+    return [
+        f"{field.label}: {' '.join(field.errors)}"
+        for field in form
+        if field.errors and (field.value() or field.name in PLAN_CHECKS)
+    ]
+
+
+def _plan_missing(form) -> bool:
+    """Whether a field the dry run needs is still blank."""
+    return form.is_bound and any(
+        f.errors and not f.value() and f.name not in PLAN_CHECKS for f in form
+    )
 
 
 @login_required

@@ -267,7 +267,8 @@ def _add_jobs(report: Report, begin: datetime, until: datetime) -> None:
 
 
 def _asker(job: dict) -> str:
-    name = f"{job['requested_by__first_name']} {job['requested_by__last_name']}".strip()
+    # A job nobody asked for (a schedule, the HR feed) joins no user: every name is None.
+    name = f"{job['requested_by__first_name'] or ''} {job['requested_by__last_name'] or ''}".strip()
     return name or job["requested_by__username"] or ""
 
 

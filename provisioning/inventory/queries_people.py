@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from provisioning.connectors.factory import connector_type
 from provisioning.inventory import catalog
 from provisioning.inventory.models import Account, Person
 from tenants.models import DirectoryConnection, Tenant
@@ -156,7 +157,25 @@ def get_person_for(tenant: Tenant, person_id: int) -> Person | None:
 @dataclass
 class AccountView:
     account: Account
-    access: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+    # kind -> names, for the kinds the directory's accounts hold: licences only where it sells
+    # them, apps not in a SCIM app (it is one).
+    access: dict[str, list[str]] = field(default_factory=dict)
+    # The inventory does not read who is in a SCIM app's groups (catalog.read_kinds): none
+    # known is not none held.
+    groups_unread: bool = False
+
+
+@dataclass(frozen=True)
+class HeldKinds:
+    held: tuple[str, ...]  # what the directory's accounts can hold
+    read: tuple[str, ...]  # what inventory reads find on them
+
+
+def held_kinds(connection: DirectoryConnection) -> HeldKinds:
+    """Every account can be in groups; licences and apps where the inventory reads them
+    (licences in Entra ID, apps in Entra ID and Okta)."""
+    read = catalog.read_kinds(connector_type(connection))
+    return HeldKinds(("groups",) + tuple(kind for kind in read if kind != "groups"), read)
 
 
 def accounts_of(person: Person) -> list[AccountView]:
@@ -169,8 +188,11 @@ def accounts_of(person: Person) -> list[AccountView]:
     names: dict[tuple[int, str], dict[str, str]] = {}
     views = []
     for account in accounts:
-        view = AccountView(account)
+        kinds = held_kinds(account.connection)
+        view = AccountView(account, groups_unread="groups" not in kinds.read)
         for kind, column in ACCESS_KINDS:
+            if kind not in kinds.held:
+                continue
             key = (account.connection_id, kind)
             if key not in names:
                 names[key] = catalog.names(account.connection, kind)

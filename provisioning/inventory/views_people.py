@@ -40,6 +40,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "page": page,
         "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(filters),
+        "adopt_url": _adopt_url(tenant_obj, filters),
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
         "unread": [] if request.htmx else queries_people.unread_directories(tenant_obj),
     }
@@ -115,6 +116,19 @@ def _actions(tenant):
         return [(label, link(person.pk)) for label, link in unmanaged] if person.in_scope else []
 
     return of
+
+
+def _adopt_url(tenant, filters: dict) -> str:
+    """The bulk adoption's preview of the unmanaged people of this list (its filters kept);
+    "" when the list is of managed people only or the adoption pages are not there."""
+    if filters.get("who") == "managed":
+        return ""
+    try:
+        url = reverse("people_adopt", kwargs={"tenant": tenant.slug})
+    except NoReverseMatch:
+        return ""
+    query = _filters_query(filters)
+    return f"{url}?{query}" if query else url
 
 
 def _directory_label(connection) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import BoundedIntegerField
-from provisioning.inventory import tasks
+from provisioning.inventory import queries_people, tasks
 from provisioning.inventory.models import Account, Cursor, Resource
 from tenants import access
 from tenants.models import DirectoryConnection
@@ -107,4 +107,5 @@ def inventory_figures(connection: DirectoryConnection) -> dict:
         "enabled": rows.filter(deleted=False, enabled=True).count(),
         "deleted": rows.filter(deleted=True).count(),
         "catalogue": catalogue,
+        "kinds": queries_people.held_kinds(connection),
     }

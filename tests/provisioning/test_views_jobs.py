@@ -1,5 +1,6 @@
 """The job page (live progress that stops when done, retry) and the Jobs list (filters, scope)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -202,3 +203,39 @@ def test_retry_asks_first_naming_the_job_the_person_and_the_tenant(client, alpha
     name = alpha.identity.display_name.replace("'", "&#x27;")
     assert f'data-confirm="Retry the 1 failed step of {alpha.job} for {name} in' in form
     assert alpha.tenant.name in form
+
+
+def test_the_read_back_says_what_a_directory_does_not_have_instead_of_zero(client, alpha):
+    """A SCIM app has no licences, no apps and no admin roles; Okta no licences: their
+    columns show "–", as a read of nothing, not "0", which reads as "all removed"."""
+    from tenants.models import DirectoryConnection
+
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    job = alpha.job
+    ended = timezone.now().replace(microsecond=0)
+    job.status, job.started_at, job.finished_at = Job.Status.SUCCEEDED, ended, ended
+    counts = {"enabled": True, "groups": 2, "licenses": 0, "apps": 0, "roles": 0}
+    job.verification = {
+        "read_at": ended.isoformat(),
+        "desired_version": 1,
+        "directories": {
+            str(alpha.connection.pk): {"account": "e-1", **counts, "licenses": 1, "roles": None},
+            str(alpha.okta_connection.pk): {"account": "o-1", **counts, "apps": 1},
+            str(slack.pk): {"account": "s-1", **counts},
+        },
+    }
+    job.save()
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    table = body[body.index('id="job-verification"') :]
+
+    def cells(account: str) -> list[str]:
+        row = table[table.index(account) :].split("</tr>")[0]
+        numbers = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
+        return [re.sub(r"<[^>]+>", "", cell).strip() for cell in numbers]
+
+    # groups, licences, apps, admin roles and units
+    assert cells("e-1") == ["2", "1", "0", "–"]  # roles not read by a join
+    assert cells("o-1") == ["2", "–", "1", "–"]
+    assert cells("s-1") == ["2", "–", "–", "–"]
+    assert "Slack (SCIM) has no licences" in table

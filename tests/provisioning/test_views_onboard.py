@@ -220,6 +220,20 @@ def test_the_same_person_submitted_again_is_refused_not_numbered(client, alpha):
     assert form.is_valid(), form.errors
 
 
+def test_the_dry_run_says_what_stops_it_not_to_fill_in_what_is_filled_in(client, alpha):
+    """With every field filled in and a namesake in the portal, the dry run named the
+    problem under "Enter a first and last name, a start date and a role", as if nothing
+    had been typed."""
+    ada_in_the_portal(alpha)
+    client.force_login(alpha.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": alpha.tenant.slug})
+    body = client.post(url, form_data(alpha.template), **HX).content.decode()
+    assert "Enter a first and last name" not in body
+    assert "Once this is settled" in body and "Ada Lovelace is in this portal already" in body
+    empty = client.post(url, {"first_name": "Ada"}, **HX).content.decode()
+    assert "Enter a first and last name" in empty and "Once this is settled" not in empty
+
+
 def test_a_leaver_of_the_same_name_is_pointed_to_restore_not_onboarded_again(alpha):
     """A returning leaver typed in as a new joiner: the refusal says how to bring them back,
     so their history stays on one person."""

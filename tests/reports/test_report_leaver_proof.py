@@ -35,3 +35,24 @@ def test_each_leaver_row_names_who_asked_and_when_it_was_read_back(client, alpha
     row = table[table.index("Gus Leaver") :]
     row = row[: row.index("</tr>")]
     assert asker in row and "9 Jan 2026 15:29" in row
+
+
+def test_a_job_nobody_asked_for_is_asked_by_the_system(client, alpha):
+    """A job with no requester (the demo's first onboardings, a schedule, the HR feed) reads
+    "the system" in the report and its CSV, never the missing person's "None None"."""
+    leave = a_verified_leave(alpha)
+    leave.requested_by = None
+    leave.save(update_fields=["requested_by"])
+    client.force_login(alpha.account_manager)
+
+    _, rows = csv_of(client, alpha)
+    header = next(r for r in rows if r and r[0] == "Kind")
+    leaver = dict(zip(header, next(r for r in rows if r and r[0] == "Leave"), strict=True))
+    assert leaver["Asked by"] == ""
+
+    url = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
+    page = client.get(url, PERIOD).content.decode()
+    table = page[page.index("people-table") :]
+    row = table[table.index("Gus Leaver") :]
+    row = row[: row.index("</tr>")]
+    assert "None" not in row and "the system" in row

@@ -16,6 +16,7 @@ from portal.models import Role
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Resource
 from provisioning.models import DirectoryAccount, Identity
+from tenants.models import DirectoryConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -366,3 +367,47 @@ def test_no_sign_in_for_n_days_has_one_name_here_and_on_the_stale_report(client,
         assert moved["Location"] == f"{stale}?managed=managed&idle_days=150"
     stale = client.get(reverse("stale_report", kwargs={"tenant": alpha.tenant.slug}))
     assert 'name="idle_days"' in stale.content.decode()
+
+
+def test_the_people_page_leads_an_operator_to_adopt_the_listed_people(client, alpha, directory):
+    """Taking a client over starts on the People page: its list (filters kept) opens the
+    bulk adoption's preview. Readers get no such button; a list of managed people neither."""
+    adopt = reverse("people_adopt", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(alpha.technician)
+    body = client.get(url(alpha)).content.decode()
+    assert f'href="{adopt}"' in body and "Adopt the unmanaged people of this list" in body
+
+    rows = client.get(url(alpha, q="love", scope="in"), **HX).content.decode()
+    assert f'href="{adopt}?q=love&amp;scope=in"' in rows
+    preview = client.get(f"{adopt}?q=love&scope=in")
+    assert preview.status_code == 200 and preview.context["preview"].selected == 1
+
+    assert f'href="{adopt}' not in client.get(url(alpha, who="managed")).content.decode()
+    client.force_login(alpha.account_manager)
+    assert f'href="{adopt}' not in client.get(url(alpha)).content.decode()
+
+
+def test_an_account_shows_only_the_access_its_directory_holds(client, alpha, directory):
+    """Licences are Entra ID's: an Okta or SCIM app account has no "Licences" row, a SCIM app
+    account no "Apps" row (it is an app), and its groups, whose members the inventory does not
+    read, are "not known" rather than "none"."""
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    add_account(slack, f"ada@{alpha.tenant.primary_domain}", "Ada Lovelace")
+    add_account(slack, "zed@agency.test", "Zed Agency")
+    matching.rematch(alpha.tenant)
+    client.force_login(alpha.technician)
+
+    def card(person_key: str, label: str) -> str:
+        person = Person.objects.get(key=person_key)
+        body = client.get(person_url(alpha, person)).content.decode()
+        start = body.index(f"<h2>{label}</h2>")
+        return body[start : body.index("</section>", start)]
+
+    ada = f"ada@{alpha.tenant.primary_domain}"
+    entra = card(ada, "Microsoft Entra ID")
+    assert "<dt>Licences</dt>" in entra and "<dt>Apps</dt>" in entra
+    okta = card(ada, "Okta")
+    assert "<dt>Licences</dt>" not in okta and "<dt>Apps</dt>" in okta
+    scim = card("zed@agency.test", "Slack (SCIM)")
+    assert "<dt>Licences</dt>" not in scim and "<dt>Apps</dt>" not in scim
+    assert "<dt>Groups</dt>" in scim and "not known" in scim

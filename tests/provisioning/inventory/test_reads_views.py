@@ -175,3 +175,36 @@ def test_a_read_that_just_ended_says_just_now_not_0_minutes_ago(client, alpha):
     body = body.content.decode()
     assert "Read just now" in body and "set just now" in body
     assert "0 minutes ago" not in body
+
+
+def test_a_scim_apps_inventory_page_tells_what_it_reads(client, alpha):
+    """A SCIM app's page lists no licences and no apps (it has neither), says each read is a
+    full read of its users without its groups' members, and its last read does not claim
+    "0 groups" beside a catalogue of three."""
+    from tenants.models import DirectoryConnection
+
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    for n in range(3):
+        Resource.objects.create(connection=slack, kind="groups", remote_id=f"g{n}", name=f"G{n}")
+    now = timezone.now()
+    Cursor.objects.create(
+        connection=slack,
+        state=Cursor.State.IDLE,
+        full=True,
+        started_at=now,
+        finished_at=now,
+        full_read_at=now,
+        accounts_read=27,
+        pages_read=3,
+    )
+    client.force_login(alpha.technician)
+
+    page = client.get(url(alpha, connection=slack)).content.decode()
+
+    kept = page[page.index("<h2>What is kept</h2>") : page.index("<h2>How it is read</h2>")]
+    assert "<dt>Groups</dt><dd>3</dd>" in kept
+    assert "<dt>Licences</dt>" not in kept and "<dt>Apps</dt>" not in kept
+    read = page[page.index("<h2>How it is read</h2>") :]
+    assert "every account of the app" in read and "delta" not in read
+    assert "27 accounts, 3 directory calls" in page and "0 groups" not in page
+    assert "kept current by reading them all again" in page
