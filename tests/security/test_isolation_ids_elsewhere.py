@@ -124,7 +124,8 @@ def test_b_slug_with_a_object_is_404(client, alpha, bravo, extra, role, method):
     assert snapshot_of_a(alpha) == before, "a request of tenant B changed tenant A"
 
 
-@pytest.mark.parametrize("role", ROLES)
+# The technician: the role whose views read the most ids (the others are refused first).
+@pytest.mark.parametrize("role", [Role.TECHNICIAN])
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_a_ids_in_b_queries_and_bodies_reach_nothing_of_a(
     client, alpha, bravo, extra, role, method
