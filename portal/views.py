@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,6 +20,7 @@ from portal import mfa, ratelimit, signin
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, role_of
+from portal.next_page import next_path
 
 
 def home_url(user) -> str:
@@ -35,10 +35,7 @@ def _safe_next(request, default: str) -> str:
     """A `next` path of this site, else `default` (redirect to it with HttpResponseRedirect:
     redirect() would take a bare word for a URL name)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return target if allowed else default
+    return next_path(request, target, default)
 
 
 class LoginView(auth_views.LoginView):

@@ -11,11 +11,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.fields import PageForm
 from portal.models import Role, role_of
+from portal.next_page import next_path
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_access import (
@@ -137,16 +137,11 @@ def _act(request: HttpRequest, access_request: AccessRequest, action, done: str)
 
 def _next(request: HttpRequest, access_request: AccessRequest) -> str:
     """Back to the page the button was on (this site only), else the request."""
-    wanted = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    if wanted and safe:
-        return wanted
-    return reverse(
+    default = reverse(
         "access_request_detail",
         kwargs={"tenant": access_request.tenant.slug, "request_id": access_request.pk},
     )
+    return next_path(request, request.POST.get("next", ""), default)
 
 
 @login_required

@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.models import Role
+from portal.next_page import next_path
 from provisioning import lifecycle, queries, queries_lifecycle
 from provisioning.engine import planner
 from provisioning.engine.desired import manages
@@ -166,11 +166,7 @@ def _dry_run(preview_of, *, read_errors_block: bool, posted: dict | None = None)
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return target if target and safe else default
+    return next_path(request, request.POST.get("next", ""), default)
 
 
 # -- offboarding -----------------------------------------------------------------------------

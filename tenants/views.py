@@ -1,3 +1,5 @@
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -63,7 +65,9 @@ def tenant_edit(request, tenant: str):
 
 
 def _tenant_form(request, tenant: Tenant):
-    form = TenantForm(request.POST or None, instance=tenant)
+    # The form cleans into a copy: a refused submit's page names and links the tenant as
+    # stored, not as half-typed (an emptied slug made its links a 500).
+    form = TenantForm(request.POST or None, instance=copy.copy(tenant))
     if request.method == "POST" and form.is_valid():
         tenant = form.save(commit=False)
         tenant.slug = form.cleaned_data["slug"]

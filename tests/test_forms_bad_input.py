@@ -85,6 +85,29 @@ def test_tenant_form_rejects(client, alpha, msp_admin, change, message):
     assert (Tenant.objects.count(), AuditEvent.objects.count()) == before
 
 
+# Editing: the same refusals, and the page still names and links the tenant as it is stored
+# (the form's half-cleaned copy had an empty slug, and the page's links a 500).
+EDIT_CASES = [
+    case for case in TENANT_CASES if case[0] not in ({"name": "Alpha Ltd"}, {"slug": "alpha"})
+]
+
+
+@pytest.mark.parametrize("change,message", EDIT_CASES)
+def test_tenant_edit_form_rejects_and_keeps_the_stored_tenant(
+    client, alpha, bravo, msp_admin, change, message
+):
+    client.force_login(msp_admin)
+    before = (Tenant.objects.values().get(pk=alpha.tenant.pk), AuditEvent.objects.count())
+    url = reverse("tenant_edit", kwargs={"tenant": alpha.tenant.slug})
+    response = client.post(url, {**TENANT_FORM, "slug": "", **change})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message in page
+    assert f'href="{reverse("tenant_detail", kwargs={"tenant": "alpha"})}"' in page
+    assert "<title>Edit Alpha Ltd" in page
+    assert (Tenant.objects.values().get(pk=alpha.tenant.pk), AuditEvent.objects.count()) == before
+
+
 ENTRA_FORM = {
     "directory_id": "0b7c2d54-4f8f-4a55-b0d5-111111111111",
     "client_id": "0b7c2d54-4f8f-4a55-b0d5-222222222222",

@@ -14,11 +14,11 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import usable_filters
 from portal.models import role_of
+from portal.next_page import next_path
 from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
 from provisioning.inventory.models import Cursor, Drift, Person
@@ -166,11 +166,6 @@ def _answer(request: HttpRequest, person: Person, said: str, *, ok: bool) -> Htt
 
 
 def _next(request: HttpRequest, person: Person) -> str:
-    wanted = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    if wanted and safe:
-        return wanted
     report = reverse("drift_report", kwargs={"tenant": person.tenant.slug})
-    return f"{report}?person={person.pk}#drift-person-{person.pk}"
+    default = f"{report}?person={person.pk}#drift-person-{person.pk}"
+    return next_path(request, request.POST.get("next", ""), default)

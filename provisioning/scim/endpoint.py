@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -93,7 +94,7 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 return error(
                     405, f"{request.method} is not supported here.", Allow=", ".join(methods)
                 )
-            if len(request.body) > MAX_BODY_BYTES:
+            if _too_large(request):
                 return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
             try:
                 return view(request, token, **kwargs)
@@ -112,6 +113,21 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _too_large(request: HttpRequest) -> bool:
+    """Told by Content-Length before the body is read: past Django's own limit
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) reading it raises, which answered the portal's HTML page."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return True
+    try:
+        return len(request.body) > MAX_BODY_BYTES
+    except RequestDataTooBig:
+        return True
 
 
 def _refused(request: HttpRequest, token, scim_error: Error) -> HttpResponse:

@@ -16,6 +16,7 @@ from scim2_models import InvalidValueException, MutabilityException, UniquenessE
 from portal.audit.events import record
 from portal.plain_text import name_problem
 from provisioning import lifecycle, name_bounds, services
+from provisioning.forms import USERNAME_RE
 from provisioning.models import Batch, Identity, Job
 from provisioning.scim import mapping, rules
 from provisioning.scim.models import ScimPerson, ScimToken
@@ -71,6 +72,7 @@ def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) ->
     _check_names(kinds, fields)
     if problem := name_bounds.username_too_long(fields["username"], kinds):
         raise InvalidValueException(detail=f"userName: {problem}")
+    _check_username(tenant, fields["username"])
     existing = Identity.objects.filter(tenant=tenant, username__iexact=fields["username"]).first()
     if existing is not None:
         raise UniquenessException(detail=f"userName {fields['username']} exists already.")
@@ -228,6 +230,24 @@ def _check(fields: dict) -> None:
     for key, attribute in PLAIN_TEXT.items():
         if problem := name_problem(fields[key]):
             raise InvalidValueException(detail=f"{attribute} {problem}")
+
+
+def _check_username(tenant: Tenant, username: str) -> None:
+    """userName is the UPN and the Okta login: a username's characters (the onboarding
+    form's), and its domain one of the tenant's, never another client's address. A bare
+    login without a domain is left to the directories to judge, as before."""
+    lowered = username.lower()
+    if not USERNAME_RE.match(lowered if "@" in lowered else f"{lowered}@x"):
+        raise InvalidValueException(
+            detail=f"userName must be a username such as ada.lovelace@{tenant.primary_domain}: "
+            "letters, digits, . _ - before the @."
+        )
+    domain = lowered.rpartition("@")[2]
+    domains = [d.lower() for d in tenant.domains]
+    if "@" in lowered and domain not in domains:
+        raise InvalidValueException(
+            detail=f"userName: {domain} is not a domain of this tenant ({', '.join(domains)})."
+        )
 
 
 def _check_names(kinds: frozenset[str], fields: dict) -> None:

@@ -69,6 +69,32 @@ def test_a_username_entra_would_refuse_is_invalid_and_creates_nobody(client, sci
     assert not Identity.objects.filter(tenant=scim.tenant, username=user_name).exists()
 
 
+@pytest.mark.parametrize(
+    "user_name",
+    [
+        "ceo@bravo.test",  # another client's domain: the account would carry their address
+        "ada@alpha.test.evil.example",
+        "ada lovelace@alpha.test",
+        "<b>ada</b>@alpha.test",
+        "ada\u202e@alpha.test",
+        "<b>ada</b>",
+    ],
+)
+def test_a_username_outside_the_tenants_domains_or_form_is_invalid(client, scim, bravo, user_name):
+    """userName is the UPN and Okta login: the onboarding form's rule, one of the tenant's
+    domains and a username's characters, holds for an identity provider too."""
+    response = call(client, scim, "post", url(scim), ada(userName=user_name))
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidValue"
+    assert "userName" in response.json()["detail"]
+    assert not Identity.objects.filter(external_id="okta-00u1").exists()
+
+
+def test_a_username_of_another_of_the_tenants_domains_in_capitals_joins(client, scim):
+    response = call(client, scim, "post", url(scim), ada(userName="Ada.Lovelace@Alpha-EU.test"))
+    assert response.status_code == 201, response.content
+
+
 def test_post_is_a_join_with_the_rules_templates(client, scim):
     response = call(client, scim, "post", url(scim), ada())
     assert response.status_code == 201, response.content

@@ -96,3 +96,15 @@ def test_a_patch_to_a_formula_is_a_400_and_changes_nothing(client, scim):
     response = call(client, scim, "patch", user_url, patch)
     assert response.status_code == 400, response.content
     assert call(client, scim, "get", user_url).json()["title"] == "Analyst"
+
+
+@pytest.mark.parametrize("size", [300 * 1024, 3 * 1024 * 1024])
+def test_a_body_too_large_is_a_scim_413(client, scim, size):
+    """Past the endpoint's limit, and past Django's own (DATA_UPLOAD_MAX_MEMORY_SIZE, which
+    answered the portal's HTML page): the SCIM error, and nobody created."""
+    raw = json.dumps(ada(title="x" * size))
+    response = call(client, scim, "post", url(scim), raw=raw)
+    assert response.status_code == 413, response.content[:200]
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["status"] == "413"
+    assert not Identity.objects.filter(tenant=scim.tenant, external_id="okta-00u1").exists()
