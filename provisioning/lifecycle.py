@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
+from provisioning import directory_lists
 from provisioning.engine import planner
 from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live, manages
 from provisioning.engine.plans import one_shots_of
@@ -316,7 +317,7 @@ def add_to_directory(identity: Identity, connection, *, actor, http_request=None
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status not in MANAGED:
             raise ValueError(f"{identity.display_name} has left: restore them first.")
-        before = identity.directories
+        before = directory_lists.listed(identity)
         if manages(before, connection):
             raise ValueError(f"{identity.display_name} is managed in {connection.label} already.")
         identity.directories = [*before, connection.pk]
@@ -627,7 +628,7 @@ def preview_restore(identity: Identity, license_choices: dict[str, str] | None =
 def preview_add_to_directory(identity: Identity, connection):
     """What `add_to_directory` would send now: the account in `connection`'s directory,
     nothing in the others."""
-    directories = [*(identity.directories or []), connection.pk]
+    directories = [*(directory_lists.listed(identity) or []), connection.pk]
     return _preview(identity, changes={"directories": directories})
 
 

@@ -243,8 +243,9 @@ def _person(pk: int, summary: tuple, **more) -> Person:
 def _apps(tenant_id: int) -> frozenset[int]:
     """The tenant's connections a person is in by role template whatever their list says."""
     return frozenset(
-        DirectoryConnection.objects.filter(tenant_id=tenant_id, kind=DirectoryConnection.Kind.SCIM)
-        .values_list("pk", flat=True)
+        DirectoryConnection.objects.filter(
+            tenant_id=tenant_id, kind=DirectoryConnection.Kind.SCIM
+        ).values_list("pk", flat=True)
     )
 
 
