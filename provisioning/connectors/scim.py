@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx2
 from scim2_client import (
