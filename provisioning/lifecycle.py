@@ -21,7 +21,7 @@ from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live,
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
-from provisioning.services import dry_run
+from provisioning.services import dry_run, read_seats_afresh
 from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
@@ -226,7 +226,9 @@ def _apply(identity: Identity, wanted: dict) -> None:
     if wanted["extra_groups"] is not None:
         identity.extra_groups = wanted["extra_groups"]
     if wanted.get("license_choices") is not None:  # a change scheduled before it had them
-        identity.license_choices = wanted["license_choices"]
+        # On top of the person's choices as they are now, under the caller's lock: another
+        # change may have answered another licence since this one's form was built.
+        identity.license_choices = {**(identity.license_choices or {}), **wanted["license_choices"]}
     identity.save(update_fields=["attributes", "extra_groups", "license_choices", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
 
@@ -599,16 +601,19 @@ def preview_offboarding(identity: Identity, options: OffboardingOptions):
     return _preview(identity, changes=changes, one_shots=one_shots_of(offboard))
 
 
-def preview_change(identity: Identity, change: ChangeRequest):
+def preview_change(identity: Identity, change: ChangeRequest, *, fresh_seats: bool = False):
     """What a mover would change now: what the new templates add, and what the portal gave
-    for the old ones and the new ones do not give."""
+    for the old ones and the new ones do not give. `fresh_seats`: the seat counts read
+    past the connectors' cache (a submit's dry run, which its choices are judged by)."""
     extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
     changes = {
         "attributes": _kept_attributes(identity, change.attributes),
         "extra_groups": list(extra),
     }
     if change.license_choices is not None:
-        changes["license_choices"] = change.license_choices
+        changes["license_choices"] = {**(identity.license_choices or {}), **change.license_choices}
+    if fresh_seats:
+        read_seats_afresh(identity.tenant)
     return _preview(identity, templates=change.role_templates, changes=changes)
 
 

@@ -284,12 +284,15 @@ def offboard_preview(request: HttpRequest, tenant: str, identity_id: int) -> Htt
 # -- movers ----------------------------------------------------------------------------------
 
 
-def _change_preview(form: ChangeForm, posted: dict[str, str]) -> DryRun | None:
+def _change_preview(
+    form: ChangeForm, posted: dict[str, str], *, submit: bool = False
+) -> DryRun | None:
+    """`submit`: the dry run the change is queued by, its seat counts read afresh."""
     if not form.is_valid():
         return None
     change = form.change_request(posted)
     return _dry_run(
-        lambda: lifecycle.preview_change(form.identity, change),
+        lambda: lifecycle.preview_change(form.identity, change, fresh_seats=submit),
         read_errors_block=True,
         posted=posted,
     )
@@ -316,7 +319,7 @@ def change(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
     form = ChangeForm(request.POST or None, identity=identity)
     posted = posted_license_choices(request.POST)
-    dry_run = _change_preview(form, posted) if request.method == "POST" else None
+    dry_run = _change_preview(form, posted, submit=True) if request.method == "POST" else None
     if dry_run is not None and dry_run.ready:
         job = lifecycle.request_change(
             identity,
