@@ -310,11 +310,19 @@ def request_restore(
     return job
 
 
-def add_to_directory(identity: Identity, connection, *, actor, http_request=None) -> Job:
+def add_to_directory(
+    identity: Identity,
+    connection,
+    *,
+    actor,
+    license_choices: dict[str, str] | None = None,
+    http_request=None,
+) -> Job:
     """A person managed in some directories only (adopted where they had an account) is
     managed in `connection` too from now on: a Change job creates their account there (or
-    links the one the engine finds is theirs) and reads it back. ValueError when they are
-    managed there already or have left."""
+    links the one the engine finds is theirs) and reads it back. `license_choices`: the dry
+    run's answers for their roles' licences there (SKU -> replacement, "" to go without), on
+    top of their own. ValueError when they are managed there already or have left."""
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status not in MANAGED:
@@ -323,7 +331,9 @@ def add_to_directory(identity: Identity, connection, *, actor, http_request=None
         if manages(before, connection):
             raise ValueError(f"{identity.display_name} is managed in {connection.label} already.")
         identity.directories = [*before, connection.pk]
-        identity.save(update_fields=["directories", "updated_at"])
+        if license_choices:
+            identity.license_choices = {**(identity.license_choices or {}), **license_choices}
+        identity.save(update_fields=["directories", "license_choices", "updated_at"])
         job = new_job(
             identity,
             Job.Kind.CHANGE,
@@ -339,7 +349,11 @@ def add_to_directory(identity: Identity, connection, *, actor, http_request=None
             tenant=identity.tenant,
             target=identity,
             before={"directories": before},
-            after={"directories": identity.directories, "added": connection.label},
+            after={
+                "directories": identity.directories,
+                "added": connection.label,
+                **({"license_choices": license_choices} if license_choices else {}),
+            },
             request=http_request,
             job_id=job.pk,
         )
@@ -630,11 +644,22 @@ def preview_restore(identity: Identity, license_choices: dict[str, str] | None =
     return _preview(identity, changes=changes, fresh=rehire)
 
 
-def preview_add_to_directory(identity: Identity, connection):
+def preview_add_to_directory(
+    identity: Identity,
+    connection,
+    license_choices: dict[str, str] | None = None,
+    *,
+    fresh_seats: bool = False,
+):
     """What `add_to_directory` would send now: the account in `connection`'s directory,
-    nothing in the others."""
+    nothing in the others. `license_choices` and `fresh_seats` as for `preview_change`."""
     directories = [*(directory_lists.listed(identity) or []), connection.pk]
-    return _preview(identity, changes={"directories": directories})
+    changes: dict = {"directories": directories}
+    if license_choices:
+        changes["license_choices"] = {**(identity.license_choices or {}), **license_choices}
+    if fresh_seats:
+        read_seats_afresh(identity.tenant)
+    return _preview(identity, changes=changes)
 
 
 def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False):

@@ -411,13 +411,23 @@ def add_directory(
             request, f"{identity.display_name} cannot be added to {connection.label} now."
         )
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    posted = posted_license_choices(request.POST)
+    confirm = request.method == "POST" and "preview" not in request.POST
     dry_run = _dry_run(
-        lambda: lifecycle.preview_add_to_directory(identity, connection), read_errors_block=True
+        lambda: lifecycle.preview_add_to_directory(
+            identity, connection, posted, fresh_seats=confirm
+        ),
+        read_errors_block=True,
+        posted=posted,
     )
-    if request.method == "POST" and dry_run.ready:
+    if confirm and dry_run.ready:
         try:  # checked again under the person's lock: another confirm may have come first
             job = lifecycle.add_to_directory(
-                identity, connection, actor=request.user, http_request=request
+                identity,
+                connection,
+                actor=request.user,
+                license_choices=posted,
+                http_request=request,
             )
         except ValueError as error:
             messages.error(request, str(error))
@@ -432,8 +442,10 @@ def add_directory(
         "connection": connection,
         "managed_in": queries.managed_in(identity),
         "preview": dry_run,
-        "blocked": request.method == "POST",
+        "blocked": confirm,
     }
+    if request.htmx and not confirm:  # a licence answered: the dry run again, with it
+        return render(request, "provisioning/add_directory.html#preview", context)
     return render(request, "provisioning/add_directory.html", context)
 
 
