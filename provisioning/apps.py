@@ -8,9 +8,10 @@ class ProvisioningConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the models are loaded: the features register what must happen
         # after a job, so that the engine below them never imports them.
-        from provisioning import access_requests, lifecycle
+        from provisioning import access_requests, directory_lists, lifecycle
         from provisioning.engine import outcomes
 
+        directory_lists.connect()
         outcomes.on_job_finished(access_requests.after_job)
         outcomes.on_job_finished(lifecycle.after_job)
         if settings.WARM_CONNECTORS:

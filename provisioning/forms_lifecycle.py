@@ -336,13 +336,13 @@ class ChangeForm(forms.Form):
 
     def change_request(self, license_choices: dict | None = None) -> lifecycle.ChangeRequest:
         """`license_choices`: the dry run's answers (SKU -> replacement, "" to go without),
-        on top of the person's own; none: theirs stay as they are."""
-        mine = self.identity.license_choices or {}
+        which go on top of the person's own as they are when the change is saved (under
+        its lock, not as this form read them); none: theirs stay as they are."""
         return lifecycle.ChangeRequest(
             role_templates=list(self.cleaned_data["role_templates"]),
             attributes=self.attributes(),
             extra_groups=self.cleaned_data["extra_groups"],
-            license_choices={**mine, **license_choices} if license_choices else None,
+            license_choices=dict(license_choices) if license_choices else None,
         )
 
 

@@ -15,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import record, snapshot
+from provisioning import directory_lists
 from provisioning.engine import planner
 from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live, manages
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
-from provisioning.services import dry_run
+from provisioning.services import dry_run, read_seats_afresh
 from tenants import clock
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
@@ -225,7 +226,9 @@ def _apply(identity: Identity, wanted: dict) -> None:
     if wanted["extra_groups"] is not None:
         identity.extra_groups = wanted["extra_groups"]
     if wanted.get("license_choices") is not None:  # a change scheduled before it had them
-        identity.license_choices = wanted["license_choices"]
+        # On top of the person's choices as they are now, under the caller's lock: another
+        # change may have answered another licence since this one's form was built.
+        identity.license_choices = {**(identity.license_choices or {}), **wanted["license_choices"]}
     identity.save(update_fields=["attributes", "extra_groups", "license_choices", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
 
@@ -307,20 +310,30 @@ def request_restore(
     return job
 
 
-def add_to_directory(identity: Identity, connection, *, actor, http_request=None) -> Job:
+def add_to_directory(
+    identity: Identity,
+    connection,
+    *,
+    actor,
+    license_choices: dict[str, str] | None = None,
+    http_request=None,
+) -> Job:
     """A person managed in some directories only (adopted where they had an account) is
     managed in `connection` too from now on: a Change job creates their account there (or
-    links the one the engine finds is theirs) and reads it back. ValueError when they are
-    managed there already or have left."""
+    links the one the engine finds is theirs) and reads it back. `license_choices`: the dry
+    run's answers for their roles' licences there (SKU -> replacement, "" to go without), on
+    top of their own. ValueError when they are managed there already or have left."""
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status not in MANAGED:
             raise ValueError(f"{identity.display_name} has left: restore them first.")
-        before = identity.directories
+        before = directory_lists.listed(identity)
         if manages(before, connection):
             raise ValueError(f"{identity.display_name} is managed in {connection.label} already.")
         identity.directories = [*before, connection.pk]
-        identity.save(update_fields=["directories", "updated_at"])
+        if license_choices:
+            identity.license_choices = {**(identity.license_choices or {}), **license_choices}
+        identity.save(update_fields=["directories", "license_choices", "updated_at"])
         job = new_job(
             identity,
             Job.Kind.CHANGE,
@@ -336,7 +349,11 @@ def add_to_directory(identity: Identity, connection, *, actor, http_request=None
             tenant=identity.tenant,
             target=identity,
             before={"directories": before},
-            after={"directories": identity.directories, "added": connection.label},
+            after={
+                "directories": identity.directories,
+                "added": connection.label,
+                **({"license_choices": license_choices} if license_choices else {}),
+            },
             request=http_request,
             job_id=job.pk,
         )
@@ -598,16 +615,19 @@ def preview_offboarding(identity: Identity, options: OffboardingOptions):
     return _preview(identity, changes=changes, one_shots=one_shots_of(offboard))
 
 
-def preview_change(identity: Identity, change: ChangeRequest):
+def preview_change(identity: Identity, change: ChangeRequest, *, fresh_seats: bool = False):
     """What a mover would change now: what the new templates add, and what the portal gave
-    for the old ones and the new ones do not give."""
+    for the old ones and the new ones do not give. `fresh_seats`: the seat counts read
+    past the connectors' cache (a submit's dry run, which its choices are judged by)."""
     extra = identity.extra_groups if change.extra_groups is None else change.extra_groups
     changes = {
         "attributes": _kept_attributes(identity, change.attributes),
         "extra_groups": list(extra),
     }
     if change.license_choices is not None:
-        changes["license_choices"] = change.license_choices
+        changes["license_choices"] = {**(identity.license_choices or {}), **change.license_choices}
+    if fresh_seats:
+        read_seats_afresh(identity.tenant)
     return _preview(identity, templates=change.role_templates, changes=changes)
 
 
@@ -624,11 +644,22 @@ def preview_restore(identity: Identity, license_choices: dict[str, str] | None =
     return _preview(identity, changes=changes, fresh=rehire)
 
 
-def preview_add_to_directory(identity: Identity, connection):
+def preview_add_to_directory(
+    identity: Identity,
+    connection,
+    license_choices: dict[str, str] | None = None,
+    *,
+    fresh_seats: bool = False,
+):
     """What `add_to_directory` would send now: the account in `connection`'s directory,
-    nothing in the others."""
-    directories = [*(identity.directories or []), connection.pk]
-    return _preview(identity, changes={"directories": directories})
+    nothing in the others. `license_choices` and `fresh_seats` as for `preview_change`."""
+    directories = [*(directory_lists.listed(identity) or []), connection.pk]
+    changes: dict = {"directories": directories}
+    if license_choices:
+        changes["license_choices"] = {**(identity.license_choices or {}), **license_choices}
+    if fresh_seats:
+        read_seats_afresh(identity.tenant)
+    return _preview(identity, changes=changes)
 
 
 def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False):

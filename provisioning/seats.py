@@ -48,6 +48,12 @@ class LicenseChoice:
     def field_name(self) -> str:
         return LICENSE_CHOICE_PREFIX + self.sku
 
+    @property
+    def offered(self) -> bool:
+        """Whether the answer is one of the choices as the seats are now (a replacement
+        offered by an earlier dry run may have lost its last seat since)."""
+        return self.selected in {value for value, _ in self.options}
+
 
 def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
     """A choice per SKU without a free seat or whose last seat the plan takes (and per SKU
@@ -98,9 +104,17 @@ def _added_licences(preview: Preview) -> list[str]:
 
 
 def unanswered_blockers(preview: Preview, choices: list[LicenseChoice]) -> list[str]:
-    """The plan's blocking problems, but a missing seat the technician has answered."""
-    answered = {c.sku for c in choices if c.selected}
-    return [
+    """The plan's blocking problems, but a missing seat the technician has answered with
+    one of the choices this dry run (read at the submit) offers; an answer it no longer
+    offers blocks, whatever an earlier dry run offered."""
+    answered = {c.sku for c in choices if c.selected and c.offered}
+    gone = [
+        f"{c.selected} cannot replace {c.sku} now: it has no free seat left, or is no licence "
+        "of this tenant's directory. Choose again."
+        for c in choices
+        if c.selected and not c.offered
+    ]
+    return gone + [
         p.message
         for p in preview.blocking_problems
         if not (p.kind == "no_seat" and p.subject in answered)

@@ -13,7 +13,7 @@ from portal.audit.events import record, snapshot
 from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
-from provisioning.connectors.factory import connector_for
+from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import first_sign_in, guards, planner
 from provisioning.engine.desired import DesiredState, active_state, in_connection
 from provisioning.jobs import ask, enqueue_on_commit, first_version, new_job, status_for
@@ -179,6 +179,20 @@ def dry_run(
         except (ConnectorError, CredentialError, TimeoutError) as exc:
             plans.append((connection, None, getattr(exc, "message", str(exc)) or "No answer."))
     return Preview(username, plans)
+
+
+def read_seats_afresh(tenant: Tenant) -> None:
+    """Read the seat counts of the tenant's directories again, past the connectors' brief
+    cache, for the dry run that follows: a submit judges its licence choices against the
+    seats as they are now, not as a dry run some minutes ago found them. A directory that
+    cannot be read is left to that dry run to report."""
+    for connection in tenant.connections.all():
+        if not connector_type(connection).supports_licences:
+            continue
+        try:
+            bridge.run(connector_for(connection).licenses(fresh=True))
+        except (ConnectorError, CredentialError, TimeoutError):
+            continue
 
 
 def request_onboarding(

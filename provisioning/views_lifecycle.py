@@ -280,12 +280,15 @@ def offboard_preview(request: HttpRequest, tenant: str, identity_id: int) -> Htt
 # -- movers ----------------------------------------------------------------------------------
 
 
-def _change_preview(form: ChangeForm, posted: dict[str, str]) -> DryRun | None:
+def _change_preview(
+    form: ChangeForm, posted: dict[str, str], *, submit: bool = False
+) -> DryRun | None:
+    """`submit`: the dry run the change is queued by, its seat counts read afresh."""
     if not form.is_valid():
         return None
     change = form.change_request(posted)
     return _dry_run(
-        lambda: lifecycle.preview_change(form.identity, change),
+        lambda: lifecycle.preview_change(form.identity, change, fresh_seats=submit),
         read_errors_block=True,
         posted=posted,
     )
@@ -312,7 +315,7 @@ def change(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse:
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
     form = ChangeForm(request.POST or None, identity=identity)
     posted = posted_license_choices(request.POST)
-    dry_run = _change_preview(form, posted) if request.method == "POST" else None
+    dry_run = _change_preview(form, posted, submit=True) if request.method == "POST" else None
     if dry_run is not None and dry_run.ready:
         job = lifecycle.request_change(
             identity,
@@ -404,13 +407,23 @@ def add_directory(
             request, f"{identity.display_name} cannot be added to {connection.label} now."
         )
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
+    posted = posted_license_choices(request.POST)
+    confirm = request.method == "POST" and "preview" not in request.POST
     dry_run = _dry_run(
-        lambda: lifecycle.preview_add_to_directory(identity, connection), read_errors_block=True
+        lambda: lifecycle.preview_add_to_directory(
+            identity, connection, posted, fresh_seats=confirm
+        ),
+        read_errors_block=True,
+        posted=posted,
     )
-    if request.method == "POST" and dry_run.ready:
+    if confirm and dry_run.ready:
         try:  # checked again under the person's lock: another confirm may have come first
             job = lifecycle.add_to_directory(
-                identity, connection, actor=request.user, http_request=request
+                identity,
+                connection,
+                actor=request.user,
+                license_choices=posted,
+                http_request=request,
             )
         except ValueError as error:
             messages.error(request, str(error))
@@ -425,8 +438,10 @@ def add_directory(
         "connection": connection,
         "managed_in": queries.managed_in(identity),
         "preview": dry_run,
-        "blocked": request.method == "POST",
+        "blocked": confirm,
     }
+    if request.htmx and not confirm:  # a licence answered: the dry run again, with it
+        return render(request, "provisioning/add_directory.html#preview", context)
     return render(request, "provisioning/add_directory.html", context)
 
 

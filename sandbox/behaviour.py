@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-Fault = Literal["error", "timeout"]
+Fault = Literal["error", "timeout", "garbled"]
 
 
 @dataclass

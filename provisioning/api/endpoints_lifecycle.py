@@ -255,7 +255,7 @@ def change(
         raise invalid(form)
     posted = _posted(body.license_choices)
     change_request = form.change_request(posted)
-    preview = lifecycle.preview_change(identity, change_request)
+    preview = lifecycle.preview_change(identity, change_request, fresh_seats=True)
     if blockers := _blockers(preview, posted):
         raise blocked(blockers)
     job = lifecycle.request_change(

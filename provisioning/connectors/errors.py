@@ -41,6 +41,12 @@ class PermanentError(ConnectorError):
     """Retrying cannot help: bad request, no licence seat, bad credentials, missing permission."""
 
 
+class UnreadableAnswerError(PermanentError):
+    """A success whose body is no answer the protocol allows (not JSON, not the resource
+    asked for, none where one is due): tried once more, in case a proxy's page came in
+    passing, then permanent: a garbled answer does not mend itself."""
+
+
 class NoSeatError(PermanentError):
     """A licence has no free seat left (taken since the plan read the counts): not worth a
     retry, but a person may choose another licence or none."""

@@ -46,6 +46,7 @@ def connector_for(connection) -> Connector:
                 connection.scim_auth,
                 connection.scim_token_url,
                 connection.scim_profile,
+                connection.name,
                 json.dumps(connection.scim_discovered, sort_keys=True),
             ]
         ).encode()
@@ -90,5 +91,6 @@ def _build(connection) -> Connector:
             client_id=connection.client_id,
             profile=connection.scim_profile,
             discovered=connection.scim_discovered,
+            name=connection.label,
         )
     return connector(org_url=connection.org_url, token=secret)

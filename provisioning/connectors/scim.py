@@ -14,6 +14,9 @@ cap a page at 100 or have no groups at all.
 Errors are classified here, once, by RFC 7644 §3.12: 409 `uniqueness` a conflict, 429 and
 503 worth retrying after `Retry-After`, 404 not found, 401 and 403 refused credentials, any
 other 4xx (400 `invalidValue`, `mutability`, ...) permanent with the app's own `detail`.
+A success whose body is no SCIM message (not JSON, not the resource asked for, or no body
+where one is due: RFC 7644 §3.1, §3.3, §3.4.1, §3.5.1) is UnreadableAnswerError (permanent
+after one more try), named with the app and the answer's content type and size.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx2
 from scim2_client import (
     RequestNetworkException,
     SCIMClientException,
+    SCIMResponseException,
     UnexpectedStatusCodeException,
 )
 from scim2_client.engines.httpx2 import AsyncSCIMClient
@@ -72,6 +77,7 @@ from provisioning.connectors.errors import (
     PermissionDeniedError,
     ThrottledError,
     TransientError,
+    UnreadableAnswerError,
 )
 from tenants.endpoints import Endpoint, Service, origin_of
 
@@ -176,8 +182,11 @@ class ScimConnector:
         client_id: str = "",
         profile: str = "generic",
         discovered: dict | None = None,
+        name: str = "",
     ):
         self.base_url = base_url.rstrip("/")
+        # What its errors call the app: the connection's label, else the app's host.
+        self.name = name or f"The SCIM app at {urlsplit(self.base_url).netloc}"
         self._secret, self._auth, self._client_id = secret, auth, client_id
         self._token_url, self._profile = token_url, profile
         self._http: httpx2.AsyncClient | None = None
@@ -236,9 +245,11 @@ class ScimConnector:
             await self._http.aclose()
         self._http = self._scim = None
 
-    async def _call(self, awaitable):
+    async def _call(self, awaitable, *, answered: bool = False):
+        """`answered`: the call's success carries the resource (a read, a create, a PUT),
+        so a success without one is a garbled answer."""
         try:
-            return await awaitable
+            result = await awaitable
         except SCIMException as exc:
             raise _from_scim_error(exc) from None
         except RequestNetworkException as exc:
@@ -246,8 +257,34 @@ class ScimConnector:
             raise TransientError(f"Cannot reach {self.base_url}: {reason}") from None
         except UnexpectedStatusCodeException as exc:
             raise _from_status(exc) from None
+        except SCIMResponseException as exc:
+            response = getattr(exc, "source", None)
+            status = getattr(response, "status_code", 0) or 0
+            if not 200 <= status < 300:  # a failure in the wrong shape is still a failure
+                headers = getattr(response, "headers", None) or {}
+                raise _classified(status or 400, "", exc.message, headers) from None
+            raise self._garbled(response, exc.message) from None
         except SCIMClientException as exc:
             raise PermanentError(f"The app's answer is not valid SCIM: {exc.message}") from None
+        if answered and result is None:
+            raise self._garbled(None, "the resource the call asked for is missing")
+        return result
+
+    def _garbled(self, response, reason: str) -> UnreadableAnswerError:
+        """A success that is no SCIM message, told by its content type and size only (its
+        body may hold anything, a person's data or the proxy's own secrets)."""
+        if response is None:  # scim2-client gives None for a success with no body
+            status, answer = None, "no body, 0 bytes"
+        else:
+            status = response.status_code
+            kind = (response.headers.get("content-type") or "no content type").strip()[:80]
+            answer = f"{kind}, {len(response.content)} bytes"
+        return UnreadableAnswerError(
+            f"{self.name} answered{f' {status}' if status else ''} with something that is not "
+            f"SCIM ({answer}): {reason}. Another try will not mend it: check the app (or what "
+            "stands in front of it), then retry the job.",
+            status=status,
+        )
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -257,9 +294,9 @@ class ScimConnector:
         http = self._client()
         await self._sign_in(http)
         reader = AsyncSCIMClient(http, raise_scim_errors=True)
-        config = await self._call(reader.query(ServiceProviderConfig))
-        types = await self._call(reader.query(ResourceType))
-        schemas = await self._call(reader.query(Schema))
+        config = await self._call(reader.query(ServiceProviderConfig), answered=True)
+        types = await self._call(reader.query(ResourceType), answered=True)
+        schemas = await self._call(reader.query(Schema), answered=True)
         found = declared(config, types.resources or [], schemas.resources or [])
         self._discovery = apply_profile(found, self._profile)
         self._narrow(self._discovery)
@@ -285,11 +322,11 @@ class ScimConnector:
         """One cheap authenticated read: the app's /ServiceProviderConfig."""
         http = self._client()
         await self._sign_in(http)
-        await self._call(AsyncSCIMClient(http).query(ServiceProviderConfig))
+        await self._call(AsyncSCIMClient(http).query(ServiceProviderConfig), answered=True)
 
     async def _user(self, user_id: str):
         app = await self._app()
-        return await self._call(app.query(self._user_model(app), user_id))
+        return await self._call(app.query(self._user_model(app), user_id), answered=True)
 
     def _user_model(self, app: AsyncSCIMClient):
         return app.get_resource_model("User")
@@ -316,7 +353,8 @@ class ScimConnector:
         query = {"startIndex": start, "count": count}
         if expression:
             query["filter"] = expression
-        return await self._call(app.query(self._user_model(app), query_parameters=query))
+        model = self._user_model(app)
+        return await self._call(app.query(model, query_parameters=query), answered=True)
 
     async def _all_users(self, first: ListResponse | None = None):
         """Every user, page after page; `first`: the first page, when already read."""
@@ -383,7 +421,7 @@ class ScimConnector:
         model = self._user_model(app)
         user = model.model_validate(document, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
         try:
-            created = await self._call(app.create(user))
+            created = await self._call(app.create(user), answered=True)
         except ConflictError as exc:
             existing = await self.find_user(new.username)
             raise ConflictError(
@@ -416,7 +454,7 @@ class ScimConnector:
             operations = [_replace(model, path, value) for path, value in changes.items()]
             await self._call(app.modify(model, user_id, PatchOp[model](operations=operations)))
             return
-        current = await self._call(app.query(model, user_id))
+        current = await self._call(app.query(model, user_id), answered=True)
         document = current.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
         for path, value in changes.items():
             _put(document, path, value)
@@ -481,7 +519,7 @@ class ScimConnector:
         found, start = [], 1
         while True:
             query = {"startIndex": start, "count": self._page_size}
-            page = await self._call(app.query(Group, query_parameters=query))
+            page = await self._call(app.query(Group, query_parameters=query), answered=True)
             groups = page.resources or []
             found += groups
             start += len(groups)
@@ -528,7 +566,7 @@ class ScimConnector:
         """An app without PATCH on groups: read the group, PUT it back with its members
         changed."""
         app = await self._app()
-        group = await self._call(app.query(Group, group_id))
+        group = await self._call(app.query(Group, group_id), answered=True)
         members = {m.value for m in group.members or [] if m.value}
         wanted = change(members)
         if wanted == members:

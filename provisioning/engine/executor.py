@@ -268,15 +268,16 @@ def read_lag(job: Job, plans) -> Outcome | None:
 
 
 def _writes_to_show(job: Job, plans) -> recent_writes.Wanted:
-    """The job's last round's writes; in its first read, the person's other jobs' writes
-    of the replication window (only where an account was read: a joiner has none)."""
+    """The job's last round's writes; in its first read, the person's jobs' writes of the
+    replication window, a retried job's own earlier runs' included (only where an account
+    was read: a joiner has none)."""
     if job.options.get("round"):
         done = [s for s in round_steps(job) if s.status == Step.Status.SUCCEEDED]
         return recent_writes.wanted_after(done)
     if not any(plan.user is not None for plan in plans):
         return {}
     since = timezone.now() - plans_of.replication_window()
-    return recent_writes.wanted_after(recent_writes.earlier_jobs(job, since))
+    return recent_writes.wanted_after(recent_writes.settled_since(job, since))
 
 
 def round_steps(job: Job) -> list[Step]:

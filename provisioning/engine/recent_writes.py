@@ -27,12 +27,15 @@ ACCOUNT_STEPS = (
 Wanted = dict[tuple[int, str, str], bool]  # (connection id, kind, resource id) -> held
 
 
-def earlier_jobs(job, since: datetime) -> list[Step]:
-    """The succeeded steps of the person's other jobs settled since `since`, in the order
-    they were settled: one query."""
+def settled_since(job, since: datetime) -> list[Step]:
+    """The succeeded steps of the person's jobs settled since `since`, in the order they
+    were settled: one query. The job's own are among them: a retried job's first read comes
+    after its earlier runs' writes, which undo what the jobs before it wrote (a leave's
+    removals after the join's additions); without them that read would wait out the
+    replication window for additions the job itself has since taken away."""
     steps = Step.objects.filter(
         job__identity_id=job.identity_id, status=Step.Status.SUCCEEDED, finished_at__gte=since
-    ).exclude(job_id=job.pk)
+    )
     return list(steps.order_by("finished_at", "order"))
 
 

@@ -28,6 +28,7 @@ from provisioning.connectors.errors import (
     ReplicationLagError,
     ThrottledError,
     TransientError,
+    UnreadableAnswerError,
 )
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import (
@@ -45,6 +46,7 @@ from provisioning.engine.parking import LeaseLost, Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
 
 MAX_TRANSIENT_ATTEMPTS = 8
+UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
 
 
 def pending_steps(job: Job) -> list[Step]:
@@ -303,6 +305,11 @@ def settle(
     if isinstance(error, ThrottledError):  # pacing: no attempt spent, nothing for quarantine
         settled.retry_after(throttle.throttled(connection, error.retry_after))
         set_outcome(step, Step.Status.PENDING, error, attempts=step.attempts - 1)
+        return
+    if isinstance(error, UnreadableAnswerError) and step.attempts < UNREADABLE_ATTEMPTS:
+        set_outcome(step, Step.Status.PENDING, error)
+        settled.events.append(step_event(job, step, "failure", error))
+        settled.retry_after(backoff(step.attempts))
         return
     if isinstance(error, TransientError):
         if step.attempts < MAX_TRANSIENT_ATTEMPTS:

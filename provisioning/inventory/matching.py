@@ -5,7 +5,10 @@ UPN, Okta login), its mail, its employee id, or one of its attributes; accounts 
 key are one Person. An account linked to a managed Identity by a DirectoryAccount
 (connection, remote id) belongs to that identity's person whatever its key. An account
 without a key is a person of its own ("account:<pk>"), as is a managed identity without one
-("identity:<pk>").
+("identity:<pk>"). A key matches a managed identity only to accounts in the directories
+the identity is managed in (`Identity.directories`): the others' accounts with its key are
+a person nobody manages ("outside:<identity pk>"), as an auditor must see them, not the
+portal's because a username is alike. Only a link (the portal's own) crosses that line.
 
 Person rows carry the summary the People page lists and filters (name, username, mail,
 enabled, licensed, last sign-in, in scope, live accounts), so that a page of 50,000 people
@@ -32,7 +35,7 @@ from django.utils import timezone
 from portal.bulk_rows import set_many
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
-from tenants.models import Tenant
+from tenants.models import DirectoryConnection, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +91,17 @@ class _Identity(NamedTuple):
     display_name: str
     status: str
     attributes: dict
+    directories: list[int] | None
 
     @property
     def mail(self) -> str:
         return self.email
+
+    def manages(self, connection_id: int, apps: frozenset[int]) -> bool:
+        """Whether the identity is managed in the connection (`desired.manages`); `apps`:
+        the tenant's SCIM apps, which go by the role templates."""
+        listed = self.directories
+        return listed is None or connection_id in listed or connection_id in apps
 
 
 _IDENTITY_FIELDS = list(_Identity._fields)
@@ -230,6 +240,20 @@ def _person(pk: int, summary: tuple, **more) -> Person:
     return Person(pk=pk, **dict(zip(SUMMARY, summary, strict=True)), **more)
 
 
+def _apps(tenant_id: int) -> frozenset[int]:
+    """The tenant's connections a person is in by role template whatever their list says."""
+    return frozenset(
+        DirectoryConnection.objects.filter(
+            tenant_id=tenant_id, kind=DirectoryConnection.Kind.SCIM
+        ).values_list("pk", flat=True)
+    )
+
+
+def outside_key(identity_id: int) -> str:
+    """The key of the accounts bearing an identity's key in directories it is not managed in."""
+    return f"outside:{identity_id}"
+
+
 # --- the whole tenant ------------------------------------------------------------------------
 
 
@@ -243,7 +267,8 @@ def rematch(tenant: Tenant) -> None:
                 _one_at_a_time(tenant)
                 policy = policy_for(tenant)
                 accounts = list(_accounts(policy, tenant=tenant))
-                wanted = _wanted(policy, _identities(tenant), _links(tenant), accounts)
+                identities, links = _identities(tenant), _links(tenant)
+                wanted = _wanted(policy, identities, links, accounts, _apps(tenant.pk))
                 people = _store(tenant, wanted)
                 _attach(accounts, wanted, people)
             return
@@ -289,6 +314,7 @@ def _wanted(
     identities: list[_Identity],
     links: dict[tuple[int, str], int],
     accounts: list[_Account],
+    apps: frozenset[int],
 ) -> dict[str, _Wanted]:
     """key -> the person the rule makes of the accounts and identities."""
     wanted: dict[str, _Wanted] = {}
@@ -303,7 +329,11 @@ def _wanted(
     for account in accounts:
         linked = links.get((account.connection_id, account.remote_id)) if links else None
         key = key_of_identity.get(linked) if linked else None
-        key = key or _fold(account.key_value) or f"account:{account.pk}"
+        if key is None:
+            key = _fold(account.key_value) or f"account:{account.pk}"
+            owner = wanted[key].identity if key in wanted else None
+            if owner is not None and not owner.manages(account.connection_id, apps):
+                key = outside_key(owner.pk)
         if account.deleted and key not in wanted:
             gone.append((key, account))
             continue
@@ -385,7 +415,7 @@ def person_for_identity(identity: Identity) -> Person:
     policy = policy_for(identity.tenant_id)
     with transaction.atomic():
         person = _claim_row(policy, identity)
-        touched = {person.pk}
+        touched = {person.pk, *_set_aside(identity, person)}
         linked = _linked_accounts(identity)
         touched.update(p for p in linked.values_list("person_id", flat=True) if p)
         linked.exclude(person=person).update(person=person)
@@ -417,6 +447,27 @@ def _claim_row(policy: Policy, identity: Identity) -> Person:
         own.key = key
         own.save(update_fields=["key"])
     return own
+
+
+def _set_aside(identity: Identity, person: Person) -> list[int]:
+    """Move the person's accounts in directories the identity is not managed in, save those
+    its links name, to the row of its key's accounts nobody manages; that row's pk, if any."""
+    if identity.directories is None:
+        return []
+    apps = _apps(identity.tenant_id)
+    linked = _linked_accounts(identity).values_list("pk", flat=True)
+    outside = (
+        Account.objects.filter(person=person)
+        .exclude(connection_id__in=[*identity.directories, *apps])
+        .exclude(pk__in=list(linked))
+    )
+    if not outside.exists():
+        return []
+    row, _ = Person.objects.get_or_create(
+        tenant_id=identity.tenant_id, key=outside_key(identity.pk)
+    )
+    outside.update(person=row)
+    return [row.pk]
 
 
 def _linked_accounts(identity: Identity):

@@ -20,6 +20,8 @@ from sandbox.scim.flavours import FLAVOURS, Flavour
 from sandbox.scim.paths import ResourceSchemas
 from sandbox.scim.schema import ENTERPRISE, GROUP, USER
 
+# How a garbled answer comes: an HTML page, no body at all, or JSON that is no SCIM resource.
+GARBLES = ("html", "empty", "shape")
 TOKEN_LIFETIME_S = 3600  # an OAuth access token's default lifetime (`expires_in`)
 
 
@@ -53,6 +55,11 @@ class ScimApp:
         self.groups: dict[str, dict] = {}
         self.behaviour = Behaviour()
         self.stats = Stats()
+        # The next this many answers with a body come garbled (`garble_as`), as an app behind a
+        # proxy's error page or a half-deployed release answers: the status stays a success.
+        self.garble_next = 0
+        self.garble_as = "html"
+        self.garble_on = ""  # only answers to this method ("POST", ...); "": any
 
     @property
     def flavour(self) -> Flavour:
@@ -128,17 +135,39 @@ class ScimApp:
         return count
 
     def settings(self) -> dict:
-        return {"token_lifetime_s": self.token_lifetime_s}
+        return {
+            "token_lifetime_s": self.token_lifetime_s,
+            "garble_next": self.garble_next,
+            "garble_as": self.garble_as,
+            "garble_on": self.garble_on,
+        }
 
     def update_settings(self, data: dict) -> None:
-        unknown = set(data) - {"token_lifetime_s"}
+        """Apply a partial update from the control API; raises ValueError, changing nothing."""
+        unknown = set(data) - set(self.settings())
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        if "token_lifetime_s" in data:
-            lifetime = data["token_lifetime_s"]
-            if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
-                raise ValueError("token_lifetime_s must be a whole number of seconds, at least 1")
-            self.token_lifetime_s = lifetime
+        merged = {**self.settings(), **data}
+        lifetime, garble_next = merged["token_lifetime_s"], merged["garble_next"]
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
+            raise ValueError("token_lifetime_s must be a whole number of seconds, at least 1")
+        if isinstance(garble_next, bool) or not isinstance(garble_next, int) or garble_next < 0:
+            raise ValueError("garble_next must be a whole number, at least 0")
+        if merged["garble_as"] not in GARBLES:
+            raise ValueError(f"garble_as must be one of {', '.join(GARBLES)}")
+        if merged["garble_on"] not in ("", "GET", "POST", "PUT", "PATCH"):
+            raise ValueError("garble_on must be GET, POST, PUT, PATCH or empty (any)")
+        self.token_lifetime_s, self.garble_next = lifetime, garble_next
+        self.garble_as, self.garble_on = merged["garble_as"], merged["garble_on"]
+
+    def garbles(self, method: str, status: int, body) -> bool:
+        """Whether this answer comes garbled (`garble_next`), counting it if so."""
+        if self.garble_next < 1 or body is None or not 200 <= status < 300:
+            return False
+        if self.garble_on and method != self.garble_on:
+            return False
+        self.garble_next -= 1
+        return True
 
     # State ---------------------------------------------------------------------------------
 

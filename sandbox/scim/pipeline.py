@@ -151,10 +151,24 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
             log.exception("SCIM sandbox handler failed: %s %s", request.method, template)
             record(500)
             return error_response(ScimError(500, "the sandbox failed (a bug: see its log)"))
+        if app.garbles(request.method, reply.status, reply.body):
+            record(reply.status, "garbled")
+            return garbled(reply.status, app.garble_as)
         record(reply.status)
         return respond(reply.status, reply.body, reply.headers)
 
     return run
+
+
+def garbled(status: int, kind: str) -> Response:
+    """A success whose body is no SCIM message (RFC 7644 §3.1 wants the resource, in
+    application/scim+json): what a proxy's page or a broken release of an app answers."""
+    if kind == "empty":
+        return Response(b"", status_code=status, media_type=MEDIA_TYPE)
+    if kind == "shape":
+        return Response(b'{"ok": true}', status_code=status, media_type=MEDIA_TYPE)
+    page = b"<html><body><h1>Service Unavailable</h1></body></html>"
+    return Response(page, status_code=status, media_type="text/html")
 
 
 def base_url(request: Request, app: ScimApp) -> str:

@@ -13,7 +13,9 @@ from provisioning.connectors.errors import (
     AuthenticationError,
     ConflictError,
     EndpointRefusedError,
+    PermanentError,
     ThrottledError,
+    TransientError,
 )
 from provisioning.connectors.scim import ScimConnector, _only_to
 from tenants import endpoints
@@ -234,3 +236,30 @@ def test_an_app_that_cannot_filter_is_listed_once_for_every_lookup(on_sandbox):
     scim = ScimConnector(base_url=app.base_url, secret=app.token, discovered=declared)
     found = run(scim.find_users(["ada@CO.example"]))
     assert found == {"ada@CO.example": (run(scim.find_user("ada@co.example")), AccessState())}
+
+
+@pytest.mark.parametrize(
+    ("garble", "answer"),
+    [
+        ("html", "(text/html; charset=utf-8, 54 bytes)"),
+        ("empty", "(no body, 0 bytes)"),
+        ("shape", "(application/scim+json, 12 bytes)"),
+    ],
+)
+def test_a_garbled_success_is_permanent_and_says_what_came(on_sandbox, garble, answer):
+    """A 201 that is no SCIM message will not mend itself: a permanent failure (no retry),
+    naming the app and what came (content type, size), never the body or the token."""
+    app = make_app(on_sandbox, "full")
+    scim = ScimConnector(base_url=app.base_url, secret=app.token, name="Litware (SCIM)")
+    run(scim.list_usernames())  # discovered first: the garbled answer is the create's
+    app.control("PUT", "/settings", json={"garble_next": 1, "garble_as": garble})
+
+    with pytest.raises(PermanentError) as garbled:
+        run(scim.create_user(joiner("ada@co.example")))
+
+    message = garbled.value.message
+    assert message.startswith("Litware (SCIM) answered") and answer in message
+    assert "Another try will not mend it" in message
+    assert app.token not in message and "Service Unavailable" not in message
+    assert not isinstance(garbled.value, TransientError)
+    assert app.user("ada@co.example") is not None  # the app made the user all the same

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from provisioning import lifecycle
+from provisioning.forms_lifecycle import ChangeForm
 from provisioning.models import Identity, Job
 from tenants.models import OffboardingPreset
 from tests.provisioning.test_client_navigation import breadcrumbs, links
@@ -665,3 +667,18 @@ def test_someone_adopted_without_a_role_can_have_an_attribute_changed(alpha):
     identity.role_templates.set([world.template])
     with_role = ChangeForm(change_data(world, role_templates=[]), identity=identity)
     assert not with_role.is_valid() and "role_templates" in with_role.errors
+
+
+def test_a_change_keeps_a_licence_choice_made_since_its_form_was_read(alpha):
+    """The form read Pat with no licence choices; before it is saved, another change answers
+    VISIO. Saving this one (PROJECT: go without) adds to the choices as they are then, under
+    the person's lock, and loses neither."""
+    form = ChangeForm(change_data(alpha), identity=alpha.identity)
+    assert form.is_valid(), form.errors
+    change = form.change_request({"PROJECT": ""})
+    Identity.objects.filter(pk=alpha.identity.pk).update(license_choices={"VISIO": "EMS"})
+
+    lifecycle.request_change(alpha.identity, change, actor=alpha.technician)
+
+    alpha.identity.refresh_from_db()
+    assert alpha.identity.license_choices == {"VISIO": "EMS", "PROJECT": ""}

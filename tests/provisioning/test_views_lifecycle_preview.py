@@ -384,3 +384,38 @@ def test_a_rehire_after_the_hard_delete_shows_a_new_join(client, northwind):
     assert body.count("<li>Create user") == 2  # Entra ID and Okta: new accounts, not the old
     assert "<li>Assign licence SPE_E3</li>" in body and "Ready to queue" in body
     assert restore_counts(northwind.identity) == before
+
+
+def give_a_seat_away(dirs, sku: str) -> None:
+    """An admin gives a seat of `sku` to someone else, in the directory, as a form is open."""
+    other = dirs.add_entra_user(
+        f"late.{uuid.uuid4().hex[:6]}@{dirs.tenant.primary_domain}", "Late", "Comer"
+    )
+    dirs.graph("PATCH", f"/users/{other['id']}", {"usageLocation": "GB"})
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    sku_id = next(s["skuId"] for s in skus if s["skuPartNumber"] == sku)
+    given = dirs.graph(
+        "POST", f"/users/{other['id']}/assignLicense",
+        {"addLicenses": [{"skuId": sku_id, "disabledPlans": []}], "removeLicenses": []},
+    )  # fmt: skip
+    assert given.status_code == 200, given.text
+
+
+def test_a_replacement_whose_last_seat_went_since_the_dry_run_queues_nothing(client, seats):
+    """The dry run offered VISIO's last seat in place of PROJECT; before the submit, the seat
+    went to someone else. The submit judges the choice against the seats as they are now."""
+    data = change_data(seats, role_templates=[seats.planner.pk])
+    body = preview(client, "identity_change_preview", seats, data)
+    assert "Use VISIO instead (1 available)" in body
+    give_a_seat_away(seats, "VISIO")
+
+    response = client.post(
+        url("identity_change", seats), data | {"license_choice__PROJECT": "VISIO"}
+    )
+
+    body = response.content.decode()
+    assert "Nothing was queued" in body
+    assert "VISIO cannot replace PROJECT now" in body
+    assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
+    seats.identity.refresh_from_db()
+    assert seats.identity.license_choices == {}

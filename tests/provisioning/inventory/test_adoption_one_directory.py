@@ -179,3 +179,54 @@ def test_a_second_confirm_racing_the_first_is_told_not_failed(dirs, eve, client,
     assert response.status_code == 200
     assert "is managed in Microsoft Entra ID already" in response.content.decode()
     assert Job.objects.filter(identity=identity, kind=Job.Kind.CHANGE).count() == 1
+
+
+@pytest.fixture
+def no_e3_seat(on_sandbox):
+    """As `dirs`, but no SPE_E3 seat is free in Entra (Sales gives SPE_E3); Eve is in Okta."""
+    made = make_directories(on_sandbox, f"noseat{uuid.uuid4().hex[:8]}", ("entra", "okta"), 0)
+    made.entra = made.tenant.connections.get(kind="entra")
+    made.okta = made.tenant.connections.get(kind="okta")
+    okta_person(
+        made,
+        "eve",
+        groups=["Staff", "Sales"],
+        apps=["Salesforce"],
+        department="Sales",
+        job_title="Account Executive",
+    )
+    read_inventory(made)
+    yield made, adoption.adopt(person(made, "eve"), [made.template], "system", reason="takeover")
+    with made.control() as control:
+        control.delete(f"/_sandbox/entra/{made.entra_id}")
+        control.delete(f"/_sandbox/okta/{made.okta_id}")
+
+
+def test_adding_her_to_entra_asks_for_a_licence_as_onboarding_does(no_e3_seat, client):
+    """Her role's SPE_E3 has no free seat in Entra: the page asks what she gets instead, the
+    dry run shows the answer, and the job gives it."""
+    dirs, identity = no_e3_seat
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+
+    dry_run = client.get(page).content.decode()
+    assert "No free seat of SPE_E3: what should this person get?" in dry_run
+    assert "Use EMS instead (50 available)" in dry_run and "Not ready" in dry_run
+    assert client.post(page).status_code == 200  # unanswered: nothing queued
+    assert not Job.objects.filter(identity=identity, kind=Job.Kind.CHANGE).exists()
+
+    answer = {"license_choice__SPE_E3": "EMS"}
+    shown = client.post(page, answer | {"preview": "1"}, HTTP_HX_REQUEST="true")
+    shown = shown.content.decode()
+    assert "<html" not in shown and "+ EMS (50 available)" in shown and "+ SPE_E3" not in shown
+    assert "Ready to queue" in shown
+    assert not Job.objects.filter(identity=identity, kind=Job.Kind.CHANGE).exists()
+
+    assert client.post(page, answer).status_code == 302
+    job = drive(Job.objects.get(identity=identity, kind=Job.Kind.CHANGE))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert dirs.entra_user(identity.username)["licenses"] == ["EMS"]
+    identity.refresh_from_db()
+    assert identity.license_choices == {"SPE_E3": "EMS"}
+    event = AuditEvent.objects.get(action="identity.directory_added", target_id=str(identity.pk))
+    assert event.after["license_choices"] == {"SPE_E3": "EMS"}

@@ -16,6 +16,7 @@ from portal.models import Role
 from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.inventory import matching, service
 from provisioning.inventory.models import Account, Cursor, Person, Policy
+from provisioning.inventory.queries_drift import unmanaged_people
 from provisioning.models import DirectoryAccount, Identity
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
@@ -338,3 +339,66 @@ def test_the_people_page_says_which_directories_have_not_been_read_yet(client, a
     for connection in alpha.tenant.connections.all():
         Cursor.objects.create(connection=connection, started_at=now, finished_at=now)
     assert "not been read yet" not in client.get(url).content.decode()
+
+
+# -- a directory the person is not managed in (Identity.directories) -------------------------
+
+
+def test_an_account_where_the_person_is_not_managed_stays_nobody_s_by_username(alpha):
+    """Pat is managed in Entra only: an Okta account with Pat's username is not the portal's
+    to count as Pat's. It is a row of its own that nobody manages, as the auditor must see it
+    (the People page's and the dashboard's "nobody manages" count), not hidden under Pat."""
+    pat = alpha.identity
+    Identity.objects.filter(pk=pat.pk).update(directories=[alpha.connection.pk])
+    entra = add_account(alpha.connection, pat.username, in_scope=True)
+    okta = add_account(alpha.okta_connection, pat.username.upper(), in_scope=True)
+
+    matching.rematch(alpha.tenant)
+
+    mine = Person.objects.get(identity=pat)
+    assert list(mine.accounts.all()) == [entra] and mine.accounts_count == 1
+    okta.refresh_from_db()
+    assert okta.person is not None and okta.person.identity is None
+    assert okta.person.accounts_count == 1 and okta.person.username == okta.username
+    assert list(unmanaged_people(alpha.tenant)) == [okta.person]
+
+    matching.rematch(alpha.tenant)  # again: nothing moves
+    okta.refresh_from_db()
+    assert okta.person.identity is None and Person.objects.get(identity=pat) == mine
+
+
+def test_an_adopted_person_takes_over_their_key_without_the_accounts_elsewhere(alpha):
+    """The one-person path (an identity saved): an unmanaged row holding the new identity's
+    key gives it the accounts in its directories only."""
+    domain = alpha.tenant.primary_domain
+    entra = add_account(alpha.connection, f"ivy@{domain}", in_scope=True)
+    okta = add_account(alpha.okta_connection, f"ivy@{domain}", in_scope=True)
+    matching.rematch(alpha.tenant)
+
+    ivy = new_identity(alpha, "ivy", directories=[alpha.connection.pk])
+
+    person = Person.objects.get(identity=ivy)
+    assert list(person.accounts.all()) == [entra] and person.accounts_count == 1
+    okta.refresh_from_db()
+    assert okta.person is not None and okta.person.identity is None
+    assert okta.person.accounts_count == 1
+    matching.rematch(alpha.tenant)  # the whole tenant's match agrees
+    okta.refresh_from_db()
+    assert okta.person.identity is None and list(person.accounts.all()) == [entra]
+
+
+def test_a_directory_the_person_is_added_to_brings_its_account_to_them(alpha):
+    pat = alpha.identity
+    Identity.objects.filter(pk=pat.pk).update(directories=[alpha.connection.pk])
+    okta = add_account(alpha.okta_connection, pat.username)
+    matching.rematch(alpha.tenant)
+    okta.refresh_from_db()
+    assert okta.person.identity is None
+
+    Identity.objects.filter(pk=pat.pk).update(
+        directories=[alpha.connection.pk, alpha.okta_connection.pk]
+    )
+    matching.rematch(alpha.tenant)
+
+    okta.refresh_from_db()
+    assert okta.person.identity_id == pat.pk
