@@ -39,6 +39,7 @@ from provisioning.seats import (
 )
 from tenants import access
 from tenants.lifecycle_settings import preset_of, save_lifecycle_settings
+from tenants.models import DirectoryConnection
 
 OPERATORS = access.OPERATOR_ROLES
 MSP_ADMIN = (Role.MSP_ADMIN,)
@@ -73,6 +74,7 @@ class DirectoryRun:
     attributes: dict = field(default_factory=dict)
     other: list[str] = field(default_factory=list)  # create, link, enable ...
     checklist: list = field(default_factory=list)  # work for AD or Exchange, not steps
+    managed: bool = True  # False: the person is not managed in this directory
 
 
 @dataclass
@@ -114,6 +116,7 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
     run = DirectoryRun(connection, problems=list(plan.problems), checklist=list(plan.checklist))
     if plan.not_managed:
         run.problems.append(not_managed_note(connection))
+        run.managed = False
     username = plan.user.username if plan.user else ""
     rows: dict[str, DiffRow] = {}
     for step in plan.steps:
@@ -221,6 +224,25 @@ def _deletion(form: OffboardingForm) -> tuple[int | None, datetime | None]:
     return days, (leave + timedelta(days=days) if leave else None)
 
 
+# How the hard delete removes an account, by the kind of directory (connectors' delete_user).
+DELETED_AS = {
+    DirectoryConnection.Kind.ENTRA: "soft-delete, then purge",
+    DirectoryConnection.Kind.OKTA: "deactivate, then delete",
+    DirectoryConnection.Kind.SCIM: "delete",
+}
+
+
+def _deletion_ways(dry_run: DryRun | None) -> list[str]:
+    """How each of the person's directories deletes the account, for the dry run's note."""
+    if dry_run is None:
+        return []
+    return [
+        f"{d.connection.label}: {DELETED_AS[d.connection.kind]}"
+        for d in dry_run.directories
+        if d.managed
+    ]
+
+
 def _offboard_context(form: OffboardingForm, dry_run: DryRun | None) -> dict:
     identity = form.identity
     delete_after, deletion_at = _deletion(form)
@@ -233,6 +255,7 @@ def _offboard_context(form: OffboardingForm, dry_run: DryRun | None) -> dict:
         "group_choices": _group_choices(form, dry_run),
         "delete_after": delete_after,
         "deletion_at": deletion_at,
+        "deletion_ways": _deletion_ways(dry_run),
     }
 
 

@@ -419,3 +419,28 @@ def test_a_replacement_whose_last_seat_went_since_the_dry_run_queues_nothing(cli
     assert not Job.objects.filter(kind=Job.Kind.CHANGE).exists()
     seats.identity.refresh_from_db()
     assert seats.identity.license_choices == {}
+
+
+def test_the_deletion_note_names_how_each_of_the_persons_directories_deletes(
+    client, on_sandbox, northwind
+):
+    """The note named Okta's deactivate-then-delete for a tenant with no Okta, and nothing of
+    a SCIM app's account: it names the person's directories, each with its own way."""
+    OffboardingPreset.objects.create(tenant=northwind.tenant, delete_after_days=30)
+    body = preview(client, "offboard_preview", northwind, offboard_data())
+    assert "Microsoft Entra ID: soft-delete, then purge; Okta: deactivate, then delete." in body
+
+    slug = f"ent-{uuid.uuid4().hex[:8]}"
+    entra_only = make_directories(on_sandbox, slug, ("entra",))
+    entra_only.technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [entra_only.tenant])
+    OffboardingPreset.objects.create(tenant=entra_only.tenant, delete_after_days=30)
+    request = services.OnboardingRequest("Ada", "Lovelace", [entra_only.template])
+    upn = f"ada.lovelace@{entra_only.tenant.primary_domain}"
+    job = drive(
+        services.request_onboarding(entra_only.tenant, request, username=upn, actor="system")
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    entra_only.identity = job.identity
+    body = preview(client, "offboard_preview", entra_only, offboard_data())
+    assert "Microsoft Entra ID: soft-delete, then purge." in body
+    assert "Okta" not in body
