@@ -340,3 +340,10 @@ def test_a_kept_group_no_directory_has_is_an_error_on_its_line(client, dirs):
         client, dirs.tenant, text, kind="offboard", **(OFFBOARD_OPTIONS | {"keep_groups": "Staf"})
     )
     assert response.status_code == 200 and "“Staf” is no group" in response.content.decode()
+
+
+def test_every_column_of_the_templates_says_what_it_takes():
+    """The template's comment lines describe each column (office had none)."""
+    from provisioning.bulk.columns import COLUMNS
+
+    assert [c.name for cols in COLUMNS.values() for c in cols if not c.help] == []
