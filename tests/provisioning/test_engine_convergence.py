@@ -372,3 +372,59 @@ def test_a_run_whose_lease_ran_out_during_a_failed_read_keeps_the_jobs_record(
     plans = AuditEvent.objects.filter(action="job.plan", job_id=join.pk).count()
     assert join.status == Job.Status.SUCCEEDED
     assert (plans, join.options.get("round")) == (1, 1)
+
+
+def test_a_run_whose_lease_ran_out_before_recording_exceptions_keeps_the_newer_record(
+    on_sandbox, monkeypatch
+):
+    """Both directories hold Finance, which no template explains (added behind the
+    portal's back). Run 1 of the leave reads Entra and is frozen before it records that
+    exception. Run 2 takes the leave over, records Finance in both directories as the
+    exceptions a restore gives back, strips it and verifies. When run 1 wakes up, its
+    record of the person (read before run 2's) must not overwrite run 2's: written, it
+    would drop the Okta exception, and the restore would not give Finance back there."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(
+        on_sandbox, f"except{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
+    )
+    join = drive(onboard(dirs))
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    identity = Identity.objects.get(pk=join.identity_id)
+    held_behind_the_back(dirs, identity.username, "Finance")
+    real = executor.found
+
+    def frozen_before_the_record(job, connection, account, plan):
+        if job.kind == Job.Kind.LEAVE and plan.exceptions:
+            monkeypatch.setattr(executor, "found", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, connection, account, plan)
+
+    monkeypatch.setattr(executor, "found", frozen_before_the_record)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    executor.execute(leave.pk)  # run 1, from its start to its wake-up
+    leave.refresh_from_db()
+    assert leave.status == Job.Status.SUCCEEDED and leave.runs == 2
+    restore = lifecycle.request_restore(Identity.objects.get(pk=identity.pk), actor="system")
+    assert drive(restore).status == Job.Status.SUCCEEDED, restore.error
+    assert "Finance" in entra_access(dirs, identity.username)[0]
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == identity.username]
+    assert okta["id"] in next(g for g in okta_state["groups"] if g["name"] == "Finance")["members"]
+
+
+def held_behind_the_back(dirs, username: str, group: str) -> None:
+    """`group` added to the person's account in both directories by an admin, not the portal."""
+    user = dirs.entra_user(username)
+    entra_group = next(g for g in dirs.entra_state()["groups"] if g["displayName"] == group)
+    ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+    added = dirs.graph("POST", f"/groups/{entra_group['id']}/members/$ref", ref)
+    assert added.status_code == 204, added.text
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == username]
+    okta_group = next(g for g in okta_state["groups"] if g["name"] == group)
+    with dirs.control() as c:
+        path = f"/okta/{dirs.okta_id}/api/v1/groups/{okta_group['id']}/users/{okta['id']}"
+        headers = {"Authorization": f"SSWS {dirs.okta_id}-token"}
+        assert c.put(path, headers=headers).status_code == 204
