@@ -14,7 +14,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
-from provisioning.engine import executor
+from provisioning.engine import elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
@@ -428,3 +428,48 @@ def held_behind_the_back(dirs, username: str, group: str) -> None:
         path = f"/okta/{dirs.okta_id}/api/v1/groups/{okta_group['id']}/users/{okta['id']}"
         headers = {"Authorization": f"SSWS {dirs.okta_id}-token"}
         assert c.put(path, headers=headers).status_code == 204
+
+
+def test_a_run_whose_lease_ran_out_before_keeping_its_checklist_keeps_the_newer_one(
+    on_sandbox, monkeypatch
+):
+    """A join puts the person in the distribution list Sales-All, which Exchange owns: a
+    checklist item, not a step. Run 1 has planned and is frozen before it keeps that item;
+    a move to Finance-All is asked, and run 2 takes the join over, plans the newer state
+    and keeps its item (Finance-All). Run 1's stale list must not replace it: the job page
+    would tell the technician to add them to Sales-All, and not to Finance-All."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    lists = [
+        {"display_name": name, "mail_enabled": True, "security_enabled": False}
+        for name in ("Sales-All", "Finance-All")
+    ]
+    dirs = make_directories(
+        on_sandbox,
+        f"list{uuid.uuid4().hex[:6]}",
+        entra_extra={"groups": lists},
+        licenses=[],
+        apps=[],
+    )
+    request = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], extra_groups=["Sales-All"]
+    )
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    real = elsewhere.keep
+
+    def frozen_before_the_list(job, plans):
+        monkeypatch.setattr(elsewhere, "keep", real)
+        identity = Identity.objects.get(pk=job.identity_id)
+        change = lifecycle.ChangeRequest([dirs.template], extra_groups=["Finance-All"])
+        lifecycle.request_change(identity, change, actor="system")
+        lease_runs_out(job)
+        assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, plans)
+
+    monkeypatch.setattr(elsewhere, "keep", frozen_before_the_list)
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.runs == 2
+    assert [row["item"] for row in join.checklist] == [
+        f"Add {username} to the distribution list Finance-All in Exchange"
+    ]
