@@ -54,6 +54,7 @@ MAX_PLAN_ATTEMPTS = 20
 PLAN_BACKOFF_STEPS = 4
 # A round's runs of reads that failed, found no account or lagged: each round counts afresh.
 READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
+NO_ANSWER = "No answer from the directory in time."
 
 
 def execute(job_id: int) -> Outcome:
@@ -140,6 +141,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             )
         except TransientError as exc:
             return plan_failed(job, connection, exc)
+        except TimeoutError:  # the bridge stopped waiting: as transient as a 503, and counted
+            return plan_failed(job, connection, TransientError(NO_ANSWER))
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None

@@ -473,3 +473,20 @@ def test_a_run_whose_lease_ran_out_before_keeping_its_checklist_keeps_the_newer_
     assert [row["item"] for row in join.checklist] == [
         f"Add {username} to the distribution list Finance-All in Exchange"
     ]
+
+
+def test_a_read_that_gets_no_answer_in_time_is_retried_then_gives_up(on_sandbox, monkeypatch):
+    """Entra holds every call past the bridge's time limit (here cut to half a second). The
+    plan's read is a transient failure like a 503: the job waits and reads again, then
+    fails with the directory's silence, instead of dying with its worker's task each time
+    and coming back after every lease, running for as long as the directory hangs."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(bridge.run, "__defaults__", (0.5,))
+    monkeypatch.setattr(executor, "MAX_PLAN_ATTEMPTS", 3)
+    dirs = make_directories(on_sandbox, f"hang{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    dirs.behave("entra", timeout_rate=1.0)
+    job = drive(onboard(dirs))
+    dirs.behave("entra", timeout_rate=0.0)
+    assert job.status == Job.Status.FAILED
+    assert job.error.startswith("Gave up reading") and "No answer from the directory" in job.error
+    assert job.runs == 3
