@@ -5,6 +5,7 @@ caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -19,7 +20,7 @@ from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
-from tests.provisioning.conftest import drive
+from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
@@ -490,3 +491,50 @@ def test_a_read_that_gets_no_answer_in_time_is_retried_then_gives_up(on_sandbox,
     assert job.status == Job.Status.FAILED
     assert job.error.startswith("Gave up reading") and "No answer from the directory" in job.error
     assert job.runs == 3
+
+
+def test_a_seat_count_that_gets_no_answer_in_time_still_asks_for_a_choice(on_sandbox, monkeypatch):
+    """The join's licence step finds no free seat (an admin gave the last one away after
+    the plan), and Entra then holds the read of the seat counts past the bridge's limit
+    (cut to half a second here). The job must go on to its next read, which asks for a
+    choice, rather than die with its task and stay Running until its lease runs out."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"seat{uuid.uuid4().hex[:6]}", seats=1, apps=[])
+    real_batch, real_run = executor.apply_batch, bridge.run
+
+    def seat_taken_first(job, batch, account):
+        if not any(step.action == "assign_license" for step in batch):
+            return real_batch(job, batch, account)
+        monkeypatch.setattr(executor, "apply_batch", real_batch)
+        give_last_seat_away(dirs)
+        outcome = real_batch(job, batch, account)
+        dirs.behave("entra", timeout_rate=1.0)  # the seat counts' read hangs
+        return outcome
+
+    def silent_once(coroutine, timeout=0.5):
+        try:
+            return real_run(coroutine, timeout)
+        except TimeoutError:
+            dirs.behave("entra", timeout_rate=0.0)
+            raise
+
+    monkeypatch.setattr(executor, "apply_batch", seat_taken_first)
+    monkeypatch.setattr(bridge, "run", silent_once)
+    job = onboard(dirs)
+    for _ in range(50):  # until it stops: a job waiting for a choice is not done
+        run_now(job.pk)
+        job.refresh_from_db()
+        if job.is_done or job.status == Job.Status.NEEDS_CHOICE:
+            break
+        time.sleep(0.2)
+    assert job.status == Job.Status.NEEDS_CHOICE, job.error
+    assert "SPE_E3" in job.waiting_reason
+
+
+def give_last_seat_away(dirs) -> None:
+    other = dirs.add_entra_user(f"late@{dirs.tenant.primary_domain}", "Late", "Comer")
+    dirs.graph("PATCH", f"/users/{other['id']}", {"usageLocation": "GB"})
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
+    body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
+    assert dirs.graph("POST", f"/users/{other['id']}/assignLicense", body).status_code == 200
