@@ -538,3 +538,31 @@ def give_last_seat_away(dirs) -> None:
     e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
     body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
     assert dirs.graph("POST", f"/users/{other['id']}/assignLicense", body).status_code == 200
+
+
+def test_a_group_a_move_takes_away_is_not_kept_by_a_leave_asked_before_it_ran(
+    on_sandbox, monkeypatch
+):
+    """A joiner with the extra group Managers is moved without it, then asked to leave
+    keeping Managers, before the move's job has run: that job reads the leave already.
+    Managers was the portal's to take away and the person no longer has it by the time
+    they leave: it goes, as it does when the move runs before the leave is asked. The end
+    state must not depend on when the jobs ran."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"keep{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    request = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], extra_groups=["Managers"]
+    )
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([dirs.template], extra_groups=[])
+    move = lifecycle.request_change(identity, change, actor="system")
+    options = lifecycle.OffboardingOptions(keep_groups=["Managers"], delete_after_days=None)
+    leave = lifecycle.request_offboarding(
+        Identity.objects.get(pk=identity.pk), options, actor="system"
+    )
+    assert drive(move).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
+    assert entra_access(dirs, username) == ([], [], [])
