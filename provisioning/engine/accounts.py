@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
 from provisioning.engine import licences, memo, planner
+from provisioning.engine.parking import LeaseLost, held
 from provisioning.engine.plans import replication_window
 from provisioning.models import DirectoryAccount, Job, Step
 
@@ -38,8 +40,26 @@ def _new_account(identity, connection) -> DirectoryAccount:
         return DirectoryAccount.objects.get(identity=identity, connection=connection)
 
 
-def link_account(account: DirectoryAccount, remote_id: str, created: bool) -> None:
-    account.save(update_fields=_link(account, remote_id, created))
+def link_account(
+    account: DirectoryAccount, remote_id: str, created: bool, *, job: Job | None = None
+) -> None:
+    """`job`: written only while that run still holds it (`save_held`)."""
+    fields = _link(account, remote_id, created)
+    if job is None:
+        account.save(update_fields=fields)
+    else:
+        save_held(job, account, fields)
+
+
+def save_held(job: Job, account: DirectoryAccount, fields: list[str]) -> None:
+    """Save `fields` of the account only while no other run has claimed `job` since this
+    one (parking.held): a run that woke up past its lease read the directory before the run
+    that took over, and its record of the account must not overwrite that run's."""
+    values = {name: getattr(account, name) for name in fields}
+    if not DirectoryAccount.objects.filter(
+        Exists(Job.objects.filter(held(job))), pk=account.pk
+    ).update(**values):
+        raise LeaseLost
 
 
 def _link(account: DirectoryAccount, remote_id: str, created: bool) -> list[str]:

@@ -50,7 +50,8 @@ def replan_for_seats(job: Job, failed: int) -> bool:
     if not connections or seatless.count() != failed:
         return False
     for connection in connections:
-        with contextlib.suppress(ConnectorError):  # the plan reads them, and says if it cannot
+        # The plan reads them, and says if it cannot (no answer in time included).
+        with contextlib.suppress(ConnectorError, TimeoutError):
             bridge.run(connector_for(connection).licenses(fresh=True))
     seatless.update(status=Step.Status.REPLACED)
     Job.objects.filter(pk=job.pk).update(planned=False)

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.engine import planner
+from provisioning.engine.parking import LeaseLost, held
 from provisioning.models import Job, Step
 
 Action = Step.Action
@@ -187,8 +188,11 @@ def merged(saved: list[dict], rows: list[dict]) -> list[dict]:
 
 
 def keep(job, plans) -> None:
-    """Add the round's checklists to `job.checklist` (each item once across rounds)."""
+    """Add the round's checklists to `job.checklist` (each item once across rounds), only
+    while this run holds the job (parking.held): a stale run's list would drop the items the
+    run that took over has added since."""
     checklist = merged(list(job.checklist or []), checklist_rows(plans))
     if checklist != (job.checklist or []):
-        Job.objects.filter(pk=job.pk).update(checklist=checklist)
+        if not Job.objects.filter(held(job)).update(checklist=checklist):
+            raise LeaseLost
         job.checklist = checklist

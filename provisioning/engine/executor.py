@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
 from portal.audit.events import event_for, record, record_all
@@ -40,7 +40,7 @@ from provisioning.engine import (
     serial,
 )
 from provisioning.engine import plans as plans_of
-from provisioning.engine.accounts import account_for, accounts_of, link_account
+from provisioning.engine.accounts import account_for, accounts_of, link_account, save_held
 from provisioning.engine.desired import desired_for
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
 from provisioning.engine.steps import apply_batch, next_batch, pending_steps
@@ -54,6 +54,7 @@ MAX_PLAN_ATTEMPTS = 20
 PLAN_BACKOFF_STEPS = 4
 # A round's runs of reads that failed, found no account or lagged: each round counts afresh.
 READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
+NO_ANSWER = "No answer from the directory in time."
 
 
 def execute(job_id: int) -> Outcome:
@@ -140,6 +141,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             )
         except TransientError as exc:
             return plan_failed(job, connection, exc)
+        except TimeoutError:  # the bridge stopped waiting: as transient as a 503, and counted
+            return plan_failed(job, connection, TransientError(NO_ANSWER))
         except ConnectorError as exc:
             fail_job(job, f"Could not read {connection}: {exc.message}")
             return None
@@ -201,7 +204,7 @@ def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
     """The stored id answered 404: lag, or gone. Absent only once confirmed past the window."""
     if account.missing_since is None:
         account.missing_since = timezone.now()
-        account.save(update_fields=["missing_since"])
+        save_held(job, account, ["missing_since"])
     tries = job.options.get("missing_reads", 0) + 1
     job.options = {**job.options, "missing_reads": tries}  # written by the park, fenced
     window = plans_of.replication_window().total_seconds()
@@ -220,29 +223,33 @@ def found(job: Job, connection, account: DirectoryAccount | None, plan) -> None:
     if account is not None and account.missing_since is not None:
         if not plans_of.confirmed_gone(account):
             account.missing_since = None  # it answered again: replication lag it was
-            account.save(update_fields=["missing_since"])
+            save_held(job, account, ["missing_since"])
         elif plan.user is not None:
             account.remote_id = ""  # replaced by the account its username finds now
     linked_by_step = any(s.action == planner.LINK_USER for s in plan.steps)
     someone_else = any(p.kind == "conflict" for p in plan.problems)
     if plan.user and not (account and account.remote_id) and not (linked_by_step or someone_else):
         # Found by username (linked outside the portal's own onboarding).
-        link_account(account_for(job, connection), plan.user.id, created=False)
+        link_account(account_for(job, connection), plan.user.id, created=False, job=job)
     if plan.exceptions:
-        record_exceptions(job.identity, connection.pk, plan.exceptions)
+        record_exceptions(job, connection.pk, plan.exceptions)
 
 
-def record_exceptions(identity, connection_id: int, exceptions: dict) -> None:
+def record_exceptions(job: Job, connection_id: int, exceptions: dict) -> None:
     """Access a leave strips that no template or grant explains: kept in the desired state,
-    so a restore gives it back."""
+    so a restore gives it back. Only while this run holds the job: a stale run's record of
+    the person (read before the run that took over wrote its own) would drop theirs."""
+    identity = job.identity
     saved = dict(identity.access_exceptions or {})
     mine = {kind: list(refs) for kind, refs in saved.get(str(connection_id), {}).items()}
     for kind, refs in exceptions.items():
         known = {r["id"] for r in mine.get(kind, [])}
         mine.setdefault(kind, []).extend(r for r in refs if r["id"] not in known)
     saved[str(connection_id)] = mine
+    held_by_run = Exists(Job.objects.filter(held(job)))
+    if not Identity.objects.filter(held_by_run, pk=identity.pk).update(access_exceptions=saved):
+        raise LeaseLost
     identity.access_exceptions = saved
-    Identity.objects.filter(pk=identity.pk).update(access_exceptions=saved)
 
 
 def read_lag(job: Job, plans) -> Outcome | None:

@@ -537,13 +537,18 @@ def _entry(kind: str, resources: list[Resource], name: str) -> tuple[Resource | 
 
 
 def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, managed) -> None:
-    """A leaver: everything held goes, but the kept groups and what the directory manages."""
+    """A leaver: everything held goes, but the kept groups and what the directory manages.
+    A kept group the portal gave that the person no longer has (a move asked with the leave
+    had not taken it away yet) goes too, as it would had the move run first."""
     _, remove, param = ACCESS_ACTIONS[kind]
     kept = {k.casefold() for k in desired.keep_groups} if kind == "groups" else set()
+    moved_away = {m.get("id") for m in managed} - _explained_ids(desired, kind, resources)
     removed = []
     for resource_id in sorted(getattr(plan.access, kind) - wanted_ids):
         ref = _ref(resources, resource_id)
-        if ref["name"].casefold() in kept or resource_id in kept:
+        if (ref["name"].casefold() in kept or resource_id in kept) and (
+            resource_id not in moved_away
+        ):
             plan.kept.append(f"“{ref['name']}”: kept, as the offboarding asked.")
             continue
         resource = find(resources, resource_id)
@@ -554,6 +559,14 @@ def _plan_strip(plan: Plan, kind, resources, wanted_ids: set[str], desired, mana
         plan.steps.append(PlannedStep(remove, ref["name"], {param: resource_id}))
         removed.append(ref)
     _note_exceptions(plan, desired, kind, removed, managed)
+
+
+def _explained_ids(desired: DesiredState, kind: str, resources) -> set[str]:
+    """The ids of what the person would hold were they active (names or ids, any case)."""
+    explained = {e.casefold() for e in desired.explained.get(kind, ())}
+    return {
+        r.id for r in resources if r.id.casefold() in explained or r.name.casefold() in explained
+    }
 
 
 def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: list) -> None:

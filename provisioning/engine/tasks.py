@@ -33,10 +33,17 @@ def run_job(self, job_id: int) -> None:
 
 @outcomes.on_job_finished
 def _start_next_in_turn(job: Job, status: str) -> None:
-    """An admitted job of a throttled connection ended: the first in line goes now."""
+    """An admitted job of a throttled connection ended: the first in line goes now, once
+    the end has committed. Waking it locks its row, which must not wait inside the end's
+    transaction: that holds the tenant's audit chain, which another job's end that woke
+    the same one first waits for (a deadlock between two workers)."""
+    transaction.on_commit(lambda: _wake_next_in_turn(job))
+
+
+def _wake_next_in_turn(job: Job) -> None:
     next_id = admission.next_in_turn(job)
     if next_id is not None:
-        transaction.on_commit(lambda: run_job.delay(next_id))
+        run_job.delay(next_id)
 
 
 @shared_task(name="provisioning.tasks.resume_stalled_jobs", ignore_result=True)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from provisioning import throttle
 from provisioning.engine import admission, executor, serial
 from provisioning.engine.parking import wait
+from provisioning.engine.tasks import run_job
 from provisioning.models import Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -252,3 +253,32 @@ def test_a_rounds_reservation_is_at_most_a_bucket(alpha, slow):
     job.options = {"round": 1, **admission.round_calls(job, {slow.pk: 3 * BURST})[0]}
     parked = admission.pace_calls(job, slow, 2)
     assert parked.retry_in == pytest.approx(BURST, abs=0.3)  # a bucket's worth, due at once
+
+
+def test_a_paced_job_wakes_the_first_in_line_only_once_its_end_has_committed(
+    alpha, slow, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The transaction that ends a job holds its person and its tenant's audit chain. The
+    first in line's row must not be taken inside it: another job's end that woke the same
+    one holds that row and waits for the chain (a deadlock, seen with two workers on
+    PostgreSQL, which rolled one end back). It is woken once the end has committed."""
+    first, *waiting = new_jobs(alpha.tenant, 4)
+    first.options = {admission.RESERVED: {}}  # parked for tokens once
+    for job in reversed(waiting):
+        admission.pace(job, slow, 1, first_read=True)
+    turn = (
+        Job.objects.filter(pk__in=[j.pk for j in waiting])
+        .filter(waiting_reason__startswith=admission.TURN)
+        .order_by("pk")
+        .first()
+    )
+    sent = []
+    monkeypatch.setattr(run_job, "delay", sent.append)
+    with django_capture_on_commit_callbacks() as after_commit:
+        executor.fail_job(first, "Stopped before its round.")
+        turn.refresh_from_db()
+        assert turn.resume_at > timezone.now() and sent == []  # not inside the end
+    for callback in after_commit:
+        callback()
+    turn.refresh_from_db()
+    assert turn.resume_at is None and sent == [turn.pk]

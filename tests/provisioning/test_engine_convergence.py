@@ -5,6 +5,7 @@ caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -14,12 +15,12 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
-from provisioning.engine import executor
+from provisioning.engine import elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
-from tests.provisioning.conftest import drive
+from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
@@ -372,3 +373,196 @@ def test_a_run_whose_lease_ran_out_during_a_failed_read_keeps_the_jobs_record(
     plans = AuditEvent.objects.filter(action="job.plan", job_id=join.pk).count()
     assert join.status == Job.Status.SUCCEEDED
     assert (plans, join.options.get("round")) == (1, 1)
+
+
+def test_a_run_whose_lease_ran_out_before_recording_exceptions_keeps_the_newer_record(
+    on_sandbox, monkeypatch
+):
+    """Both directories hold Finance, which no template explains (added behind the
+    portal's back). Run 1 of the leave reads Entra and is frozen before it records that
+    exception. Run 2 takes the leave over, records Finance in both directories as the
+    exceptions a restore gives back, strips it and verifies. When run 1 wakes up, its
+    record of the person (read before run 2's) must not overwrite run 2's: written, it
+    would drop the Okta exception, and the restore would not give Finance back there."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(
+        on_sandbox, f"except{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
+    )
+    join = drive(onboard(dirs))
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    identity = Identity.objects.get(pk=join.identity_id)
+    held_behind_the_back(dirs, identity.username, "Finance")
+    real = executor.found
+
+    def frozen_before_the_record(job, connection, account, plan):
+        if job.kind == Job.Kind.LEAVE and plan.exceptions:
+            monkeypatch.setattr(executor, "found", real)
+            lease_runs_out(job)
+            assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, connection, account, plan)
+
+    monkeypatch.setattr(executor, "found", frozen_before_the_record)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    executor.execute(leave.pk)  # run 1, from its start to its wake-up
+    leave.refresh_from_db()
+    assert leave.status == Job.Status.SUCCEEDED and leave.runs == 2
+    restore = lifecycle.request_restore(Identity.objects.get(pk=identity.pk), actor="system")
+    assert drive(restore).status == Job.Status.SUCCEEDED, restore.error
+    assert "Finance" in entra_access(dirs, identity.username)[0]
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == identity.username]
+    assert okta["id"] in next(g for g in okta_state["groups"] if g["name"] == "Finance")["members"]
+
+
+def held_behind_the_back(dirs, username: str, group: str) -> None:
+    """`group` added to the person's account in both directories by an admin, not the portal."""
+    user = dirs.entra_user(username)
+    entra_group = next(g for g in dirs.entra_state()["groups"] if g["displayName"] == group)
+    ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+    added = dirs.graph("POST", f"/groups/{entra_group['id']}/members/$ref", ref)
+    assert added.status_code == 204, added.text
+    okta_state = dirs.okta_state()
+    [okta] = [u for u in okta_state["users"] if u["profile"]["login"] == username]
+    okta_group = next(g for g in okta_state["groups"] if g["name"] == group)
+    with dirs.control() as c:
+        path = f"/okta/{dirs.okta_id}/api/v1/groups/{okta_group['id']}/users/{okta['id']}"
+        headers = {"Authorization": f"SSWS {dirs.okta_id}-token"}
+        assert c.put(path, headers=headers).status_code == 204
+
+
+def test_a_run_whose_lease_ran_out_before_keeping_its_checklist_keeps_the_newer_one(
+    on_sandbox, monkeypatch
+):
+    """A join puts the person in the distribution list Sales-All, which Exchange owns: a
+    checklist item, not a step. Run 1 has planned and is frozen before it keeps that item;
+    a move to Finance-All is asked, and run 2 takes the join over, plans the newer state
+    and keeps its item (Finance-All). Run 1's stale list must not replace it: the job page
+    would tell the technician to add them to Sales-All, and not to Finance-All."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    lists = [
+        {"display_name": name, "mail_enabled": True, "security_enabled": False}
+        for name in ("Sales-All", "Finance-All")
+    ]
+    dirs = make_directories(
+        on_sandbox,
+        f"list{uuid.uuid4().hex[:6]}",
+        entra_extra={"groups": lists},
+        licenses=[],
+        apps=[],
+    )
+    request = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], extra_groups=["Sales-All"]
+    )
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    real = elsewhere.keep
+
+    def frozen_before_the_list(job, plans):
+        monkeypatch.setattr(elsewhere, "keep", real)
+        identity = Identity.objects.get(pk=job.identity_id)
+        change = lifecycle.ChangeRequest([dirs.template], extra_groups=["Finance-All"])
+        lifecycle.request_change(identity, change, actor="system")
+        lease_runs_out(job)
+        assert drive(Job.objects.get(pk=job.pk)).status == Job.Status.SUCCEEDED
+        return real(job, plans)
+
+    monkeypatch.setattr(elsewhere, "keep", frozen_before_the_list)
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.runs == 2
+    assert [row["item"] for row in join.checklist] == [
+        f"Add {username} to the distribution list Finance-All in Exchange"
+    ]
+
+
+def test_a_read_that_gets_no_answer_in_time_is_retried_then_gives_up(on_sandbox, monkeypatch):
+    """Entra holds every call past the bridge's time limit (here cut to half a second). The
+    plan's read is a transient failure like a 503: the job waits and reads again, then
+    fails with the directory's silence, instead of dying with its worker's task each time
+    and coming back after every lease, running for as long as the directory hangs."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(bridge.run, "__defaults__", (0.5,))
+    monkeypatch.setattr(executor, "MAX_PLAN_ATTEMPTS", 3)
+    dirs = make_directories(on_sandbox, f"hang{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    dirs.behave("entra", timeout_rate=1.0)
+    job = drive(onboard(dirs))
+    dirs.behave("entra", timeout_rate=0.0)
+    assert job.status == Job.Status.FAILED
+    assert job.error.startswith("Gave up reading") and "No answer from the directory" in job.error
+    assert job.runs == 3
+
+
+def test_a_seat_count_that_gets_no_answer_in_time_still_asks_for_a_choice(on_sandbox, monkeypatch):
+    """The join's licence step finds no free seat (an admin gave the last one away after
+    the plan), and Entra then holds the read of the seat counts past the bridge's limit
+    (cut to half a second here). The job must go on to its next read, which asks for a
+    choice, rather than die with its task and stay Running until its lease runs out."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"seat{uuid.uuid4().hex[:6]}", seats=1, apps=[])
+    real_batch, real_run = executor.apply_batch, bridge.run
+
+    def seat_taken_first(job, batch, account):
+        if not any(step.action == "assign_license" for step in batch):
+            return real_batch(job, batch, account)
+        monkeypatch.setattr(executor, "apply_batch", real_batch)
+        give_last_seat_away(dirs)
+        outcome = real_batch(job, batch, account)
+        dirs.behave("entra", timeout_rate=1.0)  # the seat counts' read hangs
+        return outcome
+
+    def silent_once(coroutine, timeout=0.5):
+        try:
+            return real_run(coroutine, timeout)
+        except TimeoutError:
+            dirs.behave("entra", timeout_rate=0.0)
+            raise
+
+    monkeypatch.setattr(executor, "apply_batch", seat_taken_first)
+    monkeypatch.setattr(bridge, "run", silent_once)
+    job = onboard(dirs)
+    for _ in range(50):  # until it stops: a job waiting for a choice is not done
+        run_now(job.pk)
+        job.refresh_from_db()
+        if job.is_done or job.status == Job.Status.NEEDS_CHOICE:
+            break
+        time.sleep(0.2)
+    assert job.status == Job.Status.NEEDS_CHOICE, job.error
+    assert "SPE_E3" in job.waiting_reason
+
+
+def give_last_seat_away(dirs) -> None:
+    other = dirs.add_entra_user(f"late@{dirs.tenant.primary_domain}", "Late", "Comer")
+    dirs.graph("PATCH", f"/users/{other['id']}", {"usageLocation": "GB"})
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
+    body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
+    assert dirs.graph("POST", f"/users/{other['id']}/assignLicense", body).status_code == 200
+
+
+def test_a_group_a_move_takes_away_is_not_kept_by_a_leave_asked_before_it_ran(
+    on_sandbox, monkeypatch
+):
+    """A joiner with the extra group Managers is moved without it, then asked to leave
+    keeping Managers, before the move's job has run: that job reads the leave already.
+    Managers was the portal's to take away and the person no longer has it by the time
+    they leave: it goes, as it does when the move runs before the leave is asked. The end
+    state must not depend on when the jobs ran."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"keep{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    request = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], extra_groups=["Managers"]
+    )
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([dirs.template], extra_groups=[])
+    move = lifecycle.request_change(identity, change, actor="system")
+    options = lifecycle.OffboardingOptions(keep_groups=["Managers"], delete_after_days=None)
+    leave = lifecycle.request_offboarding(
+        Identity.objects.get(pk=identity.pk), options, actor="system"
+    )
+    assert drive(move).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
+    assert entra_access(dirs, username) == ([], [], [])
