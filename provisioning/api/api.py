@@ -1,6 +1,5 @@
 """The public REST API at /api/v1/: one NinjaAPI, its routers, its errors as problems."""
 
-from django.urls import URLPattern
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
@@ -42,21 +41,8 @@ api = NinjaAPI(
 problems.install(api)
 
 
-def _answering_head(api: NinjaAPI) -> None:
-    """ninja takes HEAD only where a route declares it: every route answers it as GET."""
-    build = api._get_urls
-
-    def urls():
-        patterns = build()
-        for pattern in patterns:
-            if isinstance(pattern, URLPattern):
-                pattern.callback = answers_head(pattern.callback)
-        return patterns
-
-    api._get_urls = urls
-
-
-_answering_head(api)
+# ninja takes HEAD only where a route declares it: every route answers it as GET.
+problems.wrap_views(api, answers_head)
 api.add_router("/tenants", tenants_router, tags=["Tenants"])
 api.add_router("", people_router)
 api.add_router("", jobs_router)

@@ -151,19 +151,25 @@ def _document(api) -> None:
     api.get_openapi_schema = schema_with_problems
 
 
-def _wrong_methods_as_problems(api) -> None:
-    """ninja answers a method a route does not take with a bare 405 of its own, outside the
-    exception handlers: wrap its views so that one is a problem too."""
+def wrap_views(api, wrapper) -> None:
+    """Every route's view, as ninja builds its URL patterns, wrapped in `wrapper` (the last
+    wrapper given is the outermost)."""
     build = api._get_urls
 
     def urls():
         patterns = build()
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
-                pattern.callback = _problem_for_405(pattern.callback)
+                pattern.callback = wrapper(pattern.callback)
         return patterns
 
     api._get_urls = urls
+
+
+def _wrong_methods_as_problems(api) -> None:
+    """ninja answers a method a route does not take with a bare 405 of its own, outside the
+    exception handlers: wrap its views so that one is a problem too."""
+    wrap_views(api, _problem_for_405)
 
 
 def _problem_for_405(view):
