@@ -43,7 +43,7 @@ def connection_deleted(sender, instance: DirectoryConnection, **kwargs) -> None:
             event_for(
                 "identity.directory_removed",
                 actor="system",
-                tenant=identity.tenant,
+                tenant=instance.tenant,  # theirs: no read of it per person
                 target=identity,
                 before={"directories": before},
                 after={"directories": identity.directories, "removed": instance.label},
