@@ -43,9 +43,8 @@ def dirs(on_sandbox):
         control.delete(f"/_sandbox/okta/{made.okta_id}")
 
 
-@pytest.fixture
-def eve(dirs):
-    """Eve's Okta account, as the Sales template gives it in Okta; she has none in Entra."""
+def eve_in_okta(dirs):
+    """Eve's Okta account, as the Sales template gives it there, read into the inventory."""
     okta_person(
         dirs,
         "eve",
@@ -56,6 +55,12 @@ def eve(dirs):
     )
     read_inventory(dirs)
     return person(dirs, "eve")
+
+
+@pytest.fixture
+def eve(dirs):
+    """Eve's Okta account, as the Sales template gives it in Okta; she has none in Entra."""
+    return eve_in_okta(dirs)
 
 
 def adopted_eve(dirs, eve) -> Identity:
@@ -187,16 +192,7 @@ def no_e3_seat(on_sandbox):
     made = make_directories(on_sandbox, f"noseat{uuid.uuid4().hex[:8]}", ("entra", "okta"), 0)
     made.entra = made.tenant.connections.get(kind="entra")
     made.okta = made.tenant.connections.get(kind="okta")
-    okta_person(
-        made,
-        "eve",
-        groups=["Staff", "Sales"],
-        apps=["Salesforce"],
-        department="Sales",
-        job_title="Account Executive",
-    )
-    read_inventory(made)
-    yield made, adoption.adopt(person(made, "eve"), [made.template], "system", reason="takeover")
+    yield made, adoption.adopt(eve_in_okta(made), [made.template], "system", reason="takeover")
     with made.control() as control:
         control.delete(f"/_sandbox/entra/{made.entra_id}")
         control.delete(f"/_sandbox/okta/{made.okta_id}")
