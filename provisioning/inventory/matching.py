@@ -33,11 +33,13 @@ from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
 from portal.bulk_rows import set_many
+from provisioning.engine.desired import manages
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import DirectoryConnection, Tenant
 
 logger = logging.getLogger(__name__)
+Connections = dict[int, DirectoryConnection]
 
 BATCH = 500  # rows per bulk statement (Django splits further where SQLite caps parameters)
 KEY_LENGTH = Person._meta.get_field("key").max_length
@@ -97,11 +99,9 @@ class _Identity(NamedTuple):
     def mail(self) -> str:
         return self.email
 
-    def manages(self, connection_id: int, apps: frozenset[int]) -> bool:
-        """Whether the identity is managed in the connection (`desired.manages`); `apps`:
-        the tenant's SCIM apps, which go by the role templates."""
-        listed = self.directories
-        return listed is None or connection_id in listed or connection_id in apps
+    def manages(self, connection_id: int, connections: Connections) -> bool:
+        """Whether the identity is managed in the connection, by the engine's rule."""
+        return manages(self.directories, connections[connection_id])
 
 
 _IDENTITY_FIELDS = list(_Identity._fields)
@@ -240,13 +240,9 @@ def _person(pk: int, summary: tuple, **more) -> Person:
     return Person(pk=pk, **dict(zip(SUMMARY, summary, strict=True)), **more)
 
 
-def _apps(tenant_id: int) -> frozenset[int]:
-    """The tenant's connections a person is in by role template whatever their list says."""
-    return frozenset(
-        DirectoryConnection.objects.filter(
-            tenant_id=tenant_id, kind=DirectoryConnection.Kind.SCIM
-        ).values_list("pk", flat=True)
-    )
+def _connections(tenant_id: int) -> Connections:
+    """The tenant's connections by id, for the engine's rule of who is managed where."""
+    return {c.pk: c for c in DirectoryConnection.objects.filter(tenant_id=tenant_id)}
 
 
 def outside_key(identity_id: int) -> str:
@@ -268,7 +264,7 @@ def rematch(tenant: Tenant) -> None:
                 policy = policy_for(tenant)
                 accounts = list(_accounts(policy, tenant=tenant))
                 identities, links = _identities(tenant), _links(tenant)
-                wanted = _wanted(policy, identities, links, accounts, _apps(tenant.pk))
+                wanted = _wanted(policy, identities, links, accounts, _connections(tenant.pk))
                 people = _store(tenant, wanted)
                 _attach(accounts, wanted, people)
             return
@@ -314,7 +310,7 @@ def _wanted(
     identities: list[_Identity],
     links: dict[tuple[int, str], int],
     accounts: list[_Account],
-    apps: frozenset[int],
+    connections: Connections,
 ) -> dict[str, _Wanted]:
     """key -> the person the rule makes of the accounts and identities."""
     wanted: dict[str, _Wanted] = {}
@@ -332,7 +328,7 @@ def _wanted(
         if key is None:
             key = _fold(account.key_value) or f"account:{account.pk}"
             owner = wanted[key].identity if key in wanted else None
-            if owner is not None and not owner.manages(account.connection_id, apps):
+            if owner is not None and not owner.manages(account.connection_id, connections):
                 key = outside_key(owner.pk)
         if account.deleted and key not in wanted:
             gone.append((key, account))
@@ -454,11 +450,12 @@ def _set_aside(identity: Identity, person: Person) -> list[int]:
     its links name, to the row of its key's accounts nobody manages; that row's pk, if any."""
     if identity.directories is None:
         return []
-    apps = _apps(identity.tenant_id)
+    connections = _connections(identity.tenant_id).values()
+    managed_in = [c.pk for c in connections if manages(identity.directories, c)]
     linked = _linked_accounts(identity).values_list("pk", flat=True)
     outside = (
         Account.objects.filter(person=person)
-        .exclude(connection_id__in=[*identity.directories, *apps])
+        .exclude(connection_id__in=managed_in)
         .exclude(pk__in=list(linked))
     )
     if not outside.exists():
