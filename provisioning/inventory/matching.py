@@ -163,8 +163,9 @@ def identity_key(policy: Policy, identity: _Identity | Identity) -> str:
             return _fold(identity.username)
 
 
-def _accounts(policy: Policy, **where) -> Iterator[_Account]:
-    """The accounts `where` selects, as matching reads them (by pk)."""
+def _accounts(policy: Policy, *, few: bool = False, **where) -> Iterator[_Account]:
+    """The accounts `where` selects, as matching reads them (by pk). A tenant's thousands are
+    read in chunks; `few` (one person's) in one query, not a server-side cursor's three."""
     rows = (
         Account.objects.filter(**where)
         .annotate(
@@ -193,7 +194,7 @@ def _accounts(policy: Policy, **where) -> Iterator[_Account]:
             "person_id",
         )
     )
-    return (_Account(*row) for row in rows.iterator(chunk_size=5000))
+    return (_Account(*row) for row in (rows if few else rows.iterator(chunk_size=5000)))
 
 
 # --- summaries -------------------------------------------------------------------------------
@@ -541,7 +542,7 @@ def identity_saved(sender, instance: Identity, raw: bool = False, **kwargs) -> N
 def summarise(identity: Identity) -> None:
     """Bring the summary of the identity's Person row up to date with the identity and the
     accounts attached to it: two statements, the row written only when it differs."""
-    accounts = list(_accounts(Policy(), person__identity_id=identity.pk))
+    accounts = list(_accounts(Policy(), few=True, person__identity_id=identity.pk))
     summary = dict(zip(SUMMARY, _summary(_as_read(identity), accounts), strict=True))
     Person.objects.filter(identity_id=identity.pk).exclude(**summary).update(
         updated_at=timezone.now(), **summary
