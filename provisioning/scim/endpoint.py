@@ -82,7 +82,7 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 return error(
                     429,
                     "Too many refused requests from this address: wait a minute.",
-                    Retry_After="60",
+                    Retry_After=refusals.retry_after(),
                 )
             token = tokens.find(tokens.bearer_of(request.headers.get("Authorization", "")))
             if token is None:

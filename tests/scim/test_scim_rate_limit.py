@@ -38,4 +38,4 @@ def test_refused_tokens_past_their_limit_are_told_when_to_come_back(client, scim
     meta = {"REMOTE_ADDR": "203.0.113.9", "HTTP_AUTHORIZATION": "Bearer scim_wrong"}
     assert client.get(url(scim), **meta).status_code == 401
     response = client.get(url(scim), **meta)
-    assert response.status_code == 429 and response["Retry-After"] == "60"
+    assert response.status_code == 429 and 1 <= int(response["Retry-After"]) <= 60
