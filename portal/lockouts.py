@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from portal import ratelimit
+from portal.audit.events import record
 from portal.audit.people import record_about
 from portal.signin import LOCKOUT_MARK
 
@@ -101,4 +102,31 @@ class AuditedAxesHandler(AxesDatabaseHandler):
                 attempts = attempts.filter(ip_address=ip_address)
             if username:
                 attempts = attempts.filter(username=username)
-        return unlock(attempts, actor="system", via="django-axes reset (manage.py axes_reset…)")
+        return unlock(attempts, actor="system", via=VIA)
+
+    def reset_logs(self, *, age_days: int | None = None) -> int:
+        with transaction.atomic():
+            deleted = super().reset_logs(age_days=age_days)
+            _record_logs_deleted("sign-in logs", deleted, age_days)
+        return deleted
+
+    def reset_failure_logs(self, *, age_days: int | None = None) -> int:
+        with transaction.atomic():
+            deleted = super().reset_failure_logs(age_days=age_days)
+            _record_logs_deleted("failure logs", deleted, age_days)
+        return deleted
+
+
+VIA = "django-axes reset (manage.py axes_reset…)"
+
+
+def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None:
+    """The Django admin keeps these logs read-only: deleting them (axes_reset_logs,
+    axes_reset_failure_logs) is on the MSP-wide trail."""
+    if deleted:
+        record(
+            "auth.logs_deleted",
+            actor="system",
+            target=("axes_log", None, which),
+            after={"deleted": deleted, "older_than_days": age_days, "via": VIA},
+        )

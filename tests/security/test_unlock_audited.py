@@ -124,3 +124,17 @@ def test_an_unlock_by_django_axes_commands_is_audited(alpha, command, args):
     assert event.actor_username == "system" and event.target_display == person.username
     assert event.before["attempts"][0]["address"] == ATTACKER
     assert "axes" in event.after["via"]
+
+
+@pytest.mark.parametrize("command", ["axes_reset_logs", "axes_reset_failure_logs"])
+def test_deleting_sign_in_logs_by_command_is_audited(alpha, command, settings):
+    """The Django admin keeps django-axes' sign-in and failure logs read-only; its commands
+    that delete them say so on the MSP-wide trail, with how many and how old."""
+    settings.AXES_ENABLE_ACCESS_FAILURE_LOG = True  # off unless the MSP turns it on
+    sign_in(alpha.technician.username, "wrong")
+    sign_in(alpha.technician.username)
+    call_command(command, "--age", "0", stdout=io.StringIO())
+    event = AuditEvent.objects.get(action="auth.logs_deleted")
+    assert event.actor_username == "system" and event.tenant_id is None
+    assert event.after["deleted"] >= 1 and event.after["older_than_days"] == 0
+    assert "axes" in event.after["via"]
