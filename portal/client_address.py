@@ -6,7 +6,10 @@ X-Forwarded-For is ignored: anyone can write that header. Behind a reverse proxy
 connection comes from the proxy: list its addresses (or networks) in TRUSTED_PROXIES, and
 the client is then the nearest address in X-Forwarded-For that is not a trusted proxy,
 read from the right (each proxy appends the address it was connected from; what a client
-wrote itself stays on the left, behind its real address, and is never reached)."""
+wrote itself stays on the left, behind its real address, and is never reached).
+
+X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER) is likewise believed only on a connection from a
+trusted proxy: from anyone else it is dropped before Django reads it."""
 
 from __future__ import annotations
 
@@ -70,11 +73,29 @@ def _is_trusted(address: Address, networks: tuple[Network, ...]) -> bool:
     return any(address in network for network in networks)
 
 
+def from_trusted_proxy(remote_addr: str, trusted: tuple[str, ...]) -> bool:
+    """Whether the connection itself comes from one of TRUSTED_PROXIES."""
+    peer = parse(remote_addr)
+    return bool(trusted) and peer is not None and _is_trusted(peer, trusted_networks(trusted))
+
+
 def use_client_address(request: HttpRequest) -> None:
     trusted = tuple(settings.TRUSTED_PROXIES)
+    if not from_trusted_proxy(request.META.get("REMOTE_ADDR", ""), trusted):
+        _drop_forwarded_proto(request)
     if trusted:
         request.META["REMOTE_ADDR"] = client_address(
             request.META.get("REMOTE_ADDR", ""),
             request.META.get("HTTP_X_FORWARDED_FOR", ""),
             trusted,
         )
+
+
+def _drop_forwarded_proto(request: HttpRequest) -> None:
+    """Whether the client's connection was HTTPS (SECURE_PROXY_SSL_HEADER) is a proxy's to
+    say: from anyone else the header would make request.is_secure() true over plain HTTP
+    (no SSL redirect, a secure-only CSRF check on a request that is not)."""
+    request.META.pop("HTTP_X_FORWARDED_PROTO", None)
+    header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if header:
+        request.META.pop(header[0], None)

@@ -1,5 +1,6 @@
 """Sign-in lockouts (django-axes' failed attempts): whether a person is locked out, and
-unlocking, on the person's staff page or by deleting attempts in the Django admin, always on
+unlocking, on the person's staff page, by deleting attempts in the Django admin or with
+django-axes' reset commands (`manage.py axes_reset`, `axes_reset_username`, ...), always on
 the audit trail: an unlock lets someone try passwords again."""
 
 from __future__ import annotations
@@ -7,15 +8,17 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from portal import ratelimit
+from portal.audit.events import record
 from portal.audit.people import record_about
 from portal.signin import LOCKOUT_MARK
 
@@ -32,9 +35,16 @@ def lockouts_of(person) -> list[AccessAttempt]:
     )
 
 
-def unlock(attempts: QuerySet[AccessAttempt], *, actor, request: HttpRequest | None = None) -> int:
+def unlock(
+    attempts: QuerySet[AccessAttempt],
+    *,
+    actor,
+    request: HttpRequest | None = None,
+    via: str = "",
+) -> int:
     """Delete `attempts` and record one `auth.unlocked` event per username they were of
-    (about the person of that name, else on the MSP-wide trail); how many were deleted."""
+    (about the person of that name, else on the MSP-wide trail); how many were deleted.
+    `via` says how, when it was not a person on a page."""
     with transaction.atomic():
         chosen = list(attempts.select_for_update().order_by("username", "attempt_time", "pk"))
         by_username: dict[str, list[AccessAttempt]] = defaultdict(list)
@@ -42,7 +52,7 @@ def unlock(attempts: QuerySet[AccessAttempt], *, actor, request: HttpRequest | N
             by_username[attempt.username or ""].append(attempt)
         AccessAttempt.objects.filter(pk__in=[a.pk for a in chosen]).delete()
         for username, theirs in by_username.items():
-            _record(username, theirs, actor=actor, request=request)
+            _record(username, theirs, actor=actor, request=request, via=via)
     return len(chosen)
 
 
@@ -52,7 +62,7 @@ def unlock_person(person, *, actor, request: HttpRequest | None = None) -> int:
     )
 
 
-def _record(username: str, attempts: list[AccessAttempt], *, actor, request) -> None:
+def _record(username: str, attempts: list[AccessAttempt], *, actor, request, via: str) -> None:
     person = get_user_model().objects.filter(username=username).first() if username else None
     for attempt in attempts:  # a later lockout is recorded again, as the first was
         ratelimit.forget_first(LOCKOUT_MARK, f"{username}|{attempt.ip_address}")
@@ -66,6 +76,57 @@ def _record(username: str, attempts: list[AccessAttempt], *, actor, request) -> 
                 {"address": a.ip_address, "failures": a.failures_since_start} for a in attempts
             ]
         },
-        after={"attempts": []},
+        after={"attempts": [], **({"via": via} if via else {})},
         request=request,
     )
+
+
+class AuditedAxesHandler(AxesDatabaseHandler):
+    """django-axes' database handler (AXES_HANDLER), whose reset, the one its commands
+    (`axes_reset`, `axes_reset_username`, `axes_reset_ip`, `axes_reset_ip_username`) and
+    `axes.utils.reset` call, unlocks through `unlock`: audited as the staff page's Unlock
+    sign-in is, by the system (a shell has no portal person)."""
+
+    def reset_attempts(
+        self,
+        *,
+        ip_address: str | None = None,
+        username: str | None = None,
+        ip_or_username: bool = False,
+    ) -> int:
+        attempts = AccessAttempt.objects.all()
+        if ip_or_username:
+            attempts = attempts.filter(Q(ip_address=ip_address) | Q(username=username))
+        else:
+            if ip_address:
+                attempts = attempts.filter(ip_address=ip_address)
+            if username:
+                attempts = attempts.filter(username=username)
+        return unlock(attempts, actor="system", via=VIA)
+
+    def reset_logs(self, *, age_days: int | None = None) -> int:
+        with transaction.atomic():
+            deleted = super().reset_logs(age_days=age_days)
+            _record_logs_deleted("sign-in logs", deleted, age_days)
+        return deleted
+
+    def reset_failure_logs(self, *, age_days: int | None = None) -> int:
+        with transaction.atomic():
+            deleted = super().reset_failure_logs(age_days=age_days)
+            _record_logs_deleted("failure logs", deleted, age_days)
+        return deleted
+
+
+VIA = "django-axes reset (manage.py axes_reset…)"
+
+
+def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None:
+    """The Django admin keeps these logs read-only: deleting them (axes_reset_logs,
+    axes_reset_failure_logs) is on the MSP-wide trail."""
+    if deleted:
+        record(
+            "auth.logs_deleted",
+            actor="system",
+            target=("axes_log", None, which),
+            after={"deleted": deleted, "older_than_days": age_days, "via": VIA},
+        )

@@ -17,7 +17,9 @@ from portal.client_address import use_client_address
 
 class ClientAddressMiddleware:
     """REMOTE_ADDR becomes the client's address behind TRUSTED_PROXIES (portal/client_address.py),
-    before anything reads it: the sign-in lockout, the rate limits, the audit trail."""
+    before anything reads it: the sign-in lockout, the rate limits, the audit trail; and
+    X-Forwarded-Proto is dropped unless a trusted proxy sent it, before SecurityMiddleware
+    and request.is_secure() read it."""
 
     def __init__(self, get_response):
         self.get_response = get_response

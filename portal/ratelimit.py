@@ -26,6 +26,25 @@ def hit(bucket: str, who: str, *, limit: int, window_s: int) -> bool:
     return count <= limit
 
 
+def seconds_to_wait(
+    bucket: str, who: str, *, limit: int, window_s: int, now: float | None = None
+) -> int:
+    """Count one hit of `who` in `bucket`: 0 while it is within `limit` hits this window, else
+    the seconds until the window ends (for a Retry-After)."""
+    now = time.time() if now is None else now
+    window = int(now // window_s)
+    key = _key(bucket, who, window)
+    cache.add(key, 0, timeout=window_s * 2)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # evicted between add and incr: start the window again
+        cache.set(key, 1, timeout=window_s * 2)
+        used = 1
+    if used <= limit:
+        return 0
+    return max(1, (window + 1) * window_s - int(now))
+
+
 def first(bucket: str, who: str, *, window_s: int) -> bool:
     """True for the first call about `who` in `bucket` within `window_s` seconds."""
     return cache.add(_key(bucket, who, 0), 1, timeout=max(1, window_s))

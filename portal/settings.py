@@ -198,6 +198,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address behind TRUSTED_PROXIES, as everything else reads it (never django-ipware's guess).
 AXES_CLIENT_IP_CALLABLE = "portal.client_address.of_request"
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+# Its reset (manage.py axes_reset and the like) is an audited unlock (portal/lockouts.py).
+AXES_HANDLER = "portal.lockouts.AuditedAxesHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Kept out of the request data django-axes stores with a failed attempt (the password always is).
@@ -355,6 +357,9 @@ QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", def
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
 # Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
 SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
+# Requests a minute per live SCIM token (429 with Retry-After beyond): an identity provider's
+# full sync is bursty, so the default is well above the REST API's.
+SCIM_REQUESTS_PER_MINUTE = env.int("SCIM_REQUESTS_PER_MINUTE", default=600)
 # Likewise for the REST API (an unknown, revoked or expired token).
 API_REFUSALS_PER_MINUTE = env.int("API_REFUSALS_PER_MINUTE", default=30)
 # Days an event (what webhooks and alert e-mails told) is kept, with its delivery log.

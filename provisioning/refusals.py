@@ -20,6 +20,14 @@ def remote_addr(request: HttpRequest) -> str | None:
         return None
 
 
+def retry_after() -> str:
+    """A refused sender's Retry-After (RFC 6585 §4): the seconds until its minute ends."""
+    return str(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS)
+
+
+WINDOW_SECONDS = 60
+
+
 def _key(source: str, addr: str | None) -> str:
     minute = int(time.time() // 60)
     return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{addr or 'unknown'}:{minute}"

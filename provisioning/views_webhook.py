@@ -33,7 +33,7 @@ EVENTS_PER_PAGE = 50
 @require_POST
 def hr_webhook(request: HttpRequest, tenant: str) -> HttpResponse:
     reply = receive.handle(request, tenant)
-    response = JsonResponse(reply.body, status=reply.status)
+    response = JsonResponse(reply.body, status=reply.status, headers=reply.headers)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -54,7 +54,7 @@ def _refused(request: HttpRequest, clear: str) -> None:
             429,
             "Too many refused tokens from this address: wait a minute.",
             kind="rate-limited",
-            headers={"Retry-After": "60"},
+            headers={"Retry-After": refusals.retry_after()},
         )
     refusals.count(REFUSALS, addr)
     # Only what the token pages show of a token of ours (its prefix), never more of a secret.

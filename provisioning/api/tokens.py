@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.events import record
-from portal.audit.people import record_about
+from portal.audit.events import event_for, record_all
+from portal.audit.people import tenants_of
 from portal.models import role_of
 from provisioning.api.models import ApiToken
 from tenants.models import Tenant
@@ -49,10 +49,10 @@ def issue(
             expires_at=expires_at,
         )
         token.tenants.set(tenants)
-        record(
+        _record(
+            token,
             "api_token.create",
             actor=user,
-            target=("api_token", token.pk, str(token)),
             after={
                 "name": name,
                 "prefix": token.prefix,
@@ -61,6 +61,7 @@ def issue(
                 "expires": expires_at.isoformat(),
             },
             request=http_request,
+            tenants=tenants,
         )
     return token, clear
 
@@ -72,12 +73,7 @@ def revoke(token: ApiToken, *, actor, http_request=None) -> bool:
             revoked_at=timezone.now()
         )
         if revoked:
-            record(
-                "api_token.revoke",
-                actor=actor,
-                target=("api_token", token.pk, str(token)),
-                request=http_request,
-            )
+            _record(token, "api_token.revoke", actor=actor, request=http_request)
     return bool(revoked)
 
 
@@ -89,15 +85,21 @@ def revoke_all_of(user, *, actor, reason: str, request=None) -> int:
         live = list(mine.select_for_update().order_by("pk"))  # a revoke at once records once
         ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked_at=timezone.now())
         for token in live:
-            record_about(
-                user,
-                "api_token.revoke",
-                actor=actor,
-                target=("api_token", token.pk, str(token)),
-                after={"reason": reason},
-                request=request,
+            _record(
+                token, "api_token.revoke", actor=actor, after={"reason": reason}, request=request
             )
     return len(live)
+
+
+def _record(token: ApiToken, action: str, *, tenants=None, **fields) -> None:
+    """An event about a token on the trail of each tenant it reaches, where that tenant's
+    auditors read it: the tenants it is limited to, else those its person is bound to (a
+    client admin's, an account manager's); MSP-wide for an MSP person's token for every
+    tenant."""
+    tenants = list(token.tenants.all() if tenants is None else tenants)
+    tenants = tenants or tenants_of(token.user) or [None]
+    target = ("api_token", token.pk, str(token))
+    record_all([event_for(action, tenant=t, target=target, **fields) for t in tenants])
 
 
 def authenticate(clear: str) -> ApiToken | None:

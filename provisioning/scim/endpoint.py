@@ -37,6 +37,7 @@ from scim2_models import (
     UniquenessException,
 )
 
+from portal import ratelimit
 from portal.audit.events import record
 from portal.head import answers_head
 from provisioning import refusals
@@ -49,6 +50,7 @@ CONTENT_TYPE = "application/scim+json"
 MAX_BODY_BYTES = 256 * 1024
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 REFUSALS = "scim"
+REQUESTS = "scim-requests"
 ENTERPRISE = str(resources.EnterpriseExtension.__schema__)
 
 
@@ -77,7 +79,11 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:
             addr = refusals.remote_addr(request)
             if refusals.too_many(REFUSALS, addr, settings.SCIM_REFUSALS_PER_MINUTE):
-                return error(429, "Too many refused requests from this address: wait a minute.")
+                return error(
+                    429,
+                    "Too many refused requests from this address: wait a minute.",
+                    Retry_After=refusals.retry_after(),
+                )
             token = tokens.find(tokens.bearer_of(request.headers.get("Authorization", "")))
             if token is None:
                 refusals.count(REFUSALS, addr)
@@ -89,6 +95,13 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 refusals.count(REFUSALS, addr)
                 tokens.refuse(tenant, "token of another tenant", token=token, http_request=request)
                 return error(404, "No such SCIM endpoint.")
+            wait = _seconds_to_wait(token)
+            if wait:
+                return error(
+                    429,
+                    f"This token's limit of requests a minute is used up; try again in {wait} s.",
+                    Retry_After=str(wait),
+                )
             tokens.note_use(token)
             if request.method not in methods:
                 return error(
@@ -113,6 +126,14 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _seconds_to_wait(token) -> int:
+    """A live token's requests a minute (RFC 6585 §4: 429 with Retry-After), counted by its
+    digest: a token's row id is reused after a delete, a digest never."""
+    return ratelimit.seconds_to_wait(
+        REQUESTS, token.token_sha256[:32], limit=settings.SCIM_REQUESTS_PER_MINUTE, window_s=60
+    )
 
 
 def _too_large(request: HttpRequest) -> bool:

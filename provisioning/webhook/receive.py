@@ -37,6 +37,7 @@ Outcome = HRWebhookEvent.Outcome
 class Reply:
     status: int
     body: dict
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,7 +78,11 @@ def handle(request: HttpRequest, slug: str) -> Reply:
         # Nothing is written: a sender that keeps failing must not fill the event table and
         # the audit trail. A sender with valid signatures is never refused, so never slowed.
         logger.warning("HR webhook: too many refused requests from %s", inbound.remote_addr)
-        return Reply(429, {"error": "too_many_refusals", "message": REFUSALS_MESSAGE})
+        return Reply(
+            429,
+            {"error": "too_many_refusals", "message": REFUSALS_MESSAGE},
+            {"Retry-After": refusals.retry_after()},
+        )
     if inbound.slug == slug[:60]:  # a slug with a control character names no tenant
         inbound.tenant = Tenant.objects.filter(slug=inbound.slug).first()
     size = _content_length(request)

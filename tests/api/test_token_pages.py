@@ -193,3 +193,37 @@ def test_making_a_token_asks_for_the_password_again_after_five_minutes(client, a
     client.post(reverse("reauth"), {"password": PASSWORD, "next": reverse("api_token_create")})
     assert create(client).status_code == 200
     assert ApiToken.objects.filter(user=alpha.technician).count() == 1
+
+
+def trails_of(action: str) -> list:
+    return sorted(
+        AuditEvent.objects.filter(action=action).values_list("tenant_id", flat=True),
+        key=lambda pk: pk or 0,
+    )
+
+
+def test_a_client_admins_token_is_on_their_tenants_trail(client, alpha, msp_admin):
+    """Their tenant's auditors see the token made and revoked, as they see the person's other
+    security events; MSP admins read every trail."""
+    signed_in(client, alpha.client_admin)
+    create(client)
+    token = ApiToken.objects.get(user=alpha.client_admin)
+    assert trails_of("api_token.create") == [alpha.tenant.pk]
+    signed_in(client, msp_admin)
+    client.post(reverse("api_token_revoke", kwargs={"api_token_id": token.pk}))
+    assert trails_of("api_token.revoke") == [alpha.tenant.pk]
+
+
+def test_a_token_for_some_tenants_is_on_each_of_their_trails(client, alpha, bravo, msp_admin):
+    signed_in(client, msp_admin)
+    create(client, tenants=[alpha.tenant.pk, bravo.tenant.pk])
+    assert trails_of("api_token.create") == sorted([alpha.tenant.pk, bravo.tenant.pk])
+    token = ApiToken.objects.get(user=msp_admin)
+    client.post(reverse("api_token_revoke", kwargs={"api_token_id": token.pk}))
+    assert trails_of("api_token.revoke") == sorted([alpha.tenant.pk, bravo.tenant.pk])
+
+
+def test_an_msp_token_for_every_tenant_stays_msp_wide(client, alpha):
+    signed_in(client, alpha.technician)
+    create(client)
+    assert trails_of("api_token.create") == [None]

@@ -771,6 +771,7 @@ def test_a_sender_that_keeps_failing_gets_429_and_fills_nothing(client, tenant, 
     recorded = HRWebhookEvent.objects.count(), AuditEvent.objects.count()
     response = client.post(hook_url(tenant.slug), body, content_type="application/json", **bad)
     assert response.status_code == 429 and response.json()["error"] == "too_many_refusals"
+    assert 1 <= int(response["Retry-After"]) <= 60  # RFC 6585 §4: when the minute ends
     assert (HRWebhookEvent.objects.count(), AuditEvent.objects.count()) == recorded
     good = signed(body) | {"REMOTE_ADDR": "203.0.113.78"}  # another sender is not slowed
     response = client.post(hook_url(tenant.slug), body, content_type="application/json", **good)

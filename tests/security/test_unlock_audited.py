@@ -2,9 +2,12 @@
 someone try passwords again: who did it, for whom and from how many failures is on the audit
 trail, whether done on the person's staff page or in the Django admin."""
 
+import io
+
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -99,3 +102,39 @@ def test_a_bulk_delete_in_the_django_admin_is_audited_per_username(client, alpha
     assert not AccessAttempt.objects.exists()
     unlocked = AuditEvent.objects.filter(action="auth.unlocked")
     assert sorted(e.target_display for e in unlocked) == ["nobody-has-this-name", "tech-alpha"]
+
+
+@pytest.mark.parametrize(
+    "command,args",
+    [
+        ("axes_reset", []),
+        ("axes_reset_username", ["tech-alpha"]),
+        ("axes_reset_ip", [ATTACKER]),
+        ("axes_reset_ip_username", [ATTACKER, "tech-alpha"]),
+    ],
+)
+def test_an_unlock_by_django_axes_commands_is_audited(alpha, command, args):
+    """django-axes' own commands delete the attempts through its handler, which the portal's
+    replaces: the same event as the staff page's, by the system, saying how."""
+    person = alpha.technician
+    lock_out(person.username)
+    call_command(command, *args, stdout=io.StringIO())
+    assert sign_in(person.username).status_code == 302
+    event = AuditEvent.objects.get(action="auth.unlocked")
+    assert event.actor_username == "system" and event.target_display == person.username
+    assert event.before["attempts"][0]["address"] == ATTACKER
+    assert "axes" in event.after["via"]
+
+
+@pytest.mark.parametrize("command", ["axes_reset_logs", "axes_reset_failure_logs"])
+def test_deleting_sign_in_logs_by_command_is_audited(alpha, command, settings):
+    """The Django admin keeps django-axes' sign-in and failure logs read-only; its commands
+    that delete them say so on the MSP-wide trail, with how many and how old."""
+    settings.AXES_ENABLE_ACCESS_FAILURE_LOG = True  # off unless the MSP turns it on
+    sign_in(alpha.technician.username, "wrong")
+    sign_in(alpha.technician.username)
+    call_command(command, "--age", "0", stdout=io.StringIO())
+    event = AuditEvent.objects.get(action="auth.logs_deleted")
+    assert event.actor_username == "system" and event.tenant_id is None
+    assert event.after["deleted"] >= 1 and event.after["older_than_days"] == 0
+    assert "axes" in event.after["via"]
