@@ -566,3 +566,35 @@ def test_a_group_a_move_takes_away_is_not_kept_by_a_leave_asked_before_it_ran(
     assert drive(move).status == Job.Status.SUCCEEDED
     assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
     assert entra_access(dirs, username) == ([], [], [])
+
+
+def test_a_create_that_clashes_after_its_lease_ran_out_keeps_the_newer_record(
+    on_sandbox, monkeypatch
+):
+    """Run 1 of a join has marked its create running and is frozen before the call. Run 2
+    takes the job over, creates the account and verifies the join. Run 1's create then
+    reaches the directory: the name is taken, by the person's own account (run 2's), which
+    the step would link. That record is stale (read before run 2 created the account):
+    written, it would wipe the account's creation time, by which a read that cannot find
+    a just-created account waits for replication instead of counting it gone."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"clash{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    real = steps_module.apply_one
+
+    def frozen_before_the_create(connector, step, account):
+        if step.action == "create_user":
+            monkeypatch.setattr(steps_module, "apply_one", real)
+            lease_runs_out(step.job)
+            assert drive(Job.objects.get(pk=step.job_id)).status == Job.Status.SUCCEEDED
+        return real(connector, step, account)
+
+    monkeypatch.setattr(steps_module, "apply_one", frozen_before_the_create)
+    join = onboard(dirs)
+    executor.execute(join.pk)  # run 1, from its start to its clash
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.runs == 2
+    account = join.identity.accounts.get()
+    created = join.steps.get(action="create_user")
+    assert created.result.get("created") and not created.result.get("linked")
+    assert account.remote_id == created.result["user_id"]
+    assert account.created_remotely_at is not None
