@@ -43,18 +43,26 @@ def choices_in(connection, plan: planner.Plan) -> list[dict]:
 
 
 def replan_for_seats(job: Job, failed: int) -> bool:
-    """True when every failed step of the job is a licence that found no free seat: those
-    steps are marked replaced, the seat counts read again, and the job plans anew."""
-    seatless = job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT)
-    connections = {step.connection for step in seatless.select_related("connection")}
-    if not connections or seatless.count() != failed:
+    """True when every failed step of the job is a licence that found no free seat: the
+    seat counts read again, those steps are marked replaced, and the job plans anew. The
+    marks only while no other run has claimed the job since this one (the read may outlive
+    the run's lease): the run that took over has replanned, maybe written a round whose
+    steps are pending, which `planned = false` would orphan."""
+    seatless = list(
+        job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT).select_related("connection")
+    )
+    if not seatless or len(seatless) != failed:
         return False
-    for connection in connections:
+    for connection in {step.connection for step in seatless}:
         # The plan reads them, and says if it cannot (no answer in time included).
         with contextlib.suppress(ConnectorError, TimeoutError):
             bridge.run(connector_for(connection).licenses(fresh=True))
-    seatless.update(status=Step.Status.REPLACED)
-    Job.objects.filter(pk=job.pk).update(planned=False)
+    with transaction.atomic():
+        if not Job.objects.filter(held(job)).update(planned=False):
+            raise LeaseLost
+        Step.objects.filter(pk__in=[step.pk for step in seatless]).update(
+            status=Step.Status.REPLACED
+        )
     job.planned = False
     return True
 
