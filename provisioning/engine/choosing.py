@@ -18,10 +18,11 @@ from django.db import transaction
 from portal.audit.events import record
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
-from provisioning.connectors.factory import connector_for
+from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import planner
 from provisioning.engine.parking import LeaseLost, held
 from provisioning.models import Job, Step
+from tenants.crypto import CredentialError
 
 NO_SEAT = "no_seat"  # a plan's Problem kind, and a failed step's error_kind
 CHOOSABLE = (NO_SEAT,)
@@ -53,10 +54,7 @@ def replan_for_seats(job: Job, failed: int) -> bool:
     )
     if not seatless or len(seatless) != failed:
         return False
-    for connection in {step.connection for step in seatless}:
-        # The plan reads them, and says if it cannot (no answer in time included).
-        with contextlib.suppress(ConnectorError, TimeoutError):
-            bridge.run(connector_for(connection).licenses(fresh=True))
+    read_seats_afresh({step.connection for step in seatless})
     with transaction.atomic():
         if not Job.objects.filter(held(job)).update(planned=False):
             raise LeaseLost
@@ -65,6 +63,18 @@ def replan_for_seats(job: Job, failed: int) -> bool:
         )
     job.planned = False
     return True
+
+
+def read_seats_afresh(connections) -> None:
+    """Read the seat counts of those of `connections` that hold licences again, past the
+    connectors' brief cache: a replan, or a submit's dry run, judges the licences against
+    the seats as they are now. A directory that cannot be read (no answer in time included)
+    is left to the plan or dry run that follows, which reads it and says so."""
+    for connection in connections:
+        if not connector_type(connection).supports_licences:
+            continue
+        with contextlib.suppress(ConnectorError, CredentialError, TimeoutError):
+            bridge.run(connector_for(connection).licenses(fresh=True))
 
 
 def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:
