@@ -17,7 +17,13 @@ from django.utils import timezone
 from portal.audit.events import record, snapshot
 from provisioning import directory_lists
 from provisioning.engine import planner
-from provisioning.engine.desired import NO_USAGE_LOCATION, desired_for, is_live, manages
+from provisioning.engine.desired import (
+    NO_USAGE_LOCATION,
+    desired_for,
+    is_live,
+    licence_choices_with,
+    manages,
+)
 from provisioning.engine.plans import one_shots_of
 from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
@@ -220,12 +226,6 @@ def _kept_attributes(identity: Identity, attributes: dict) -> dict:
     return kept
 
 
-def with_choices(identity: Identity, answers: dict[str, str]) -> dict[str, str]:
-    """The person's licence choices with `answers` (SKU -> replacement, "" to go without)
-    on top: read as the identity is now (under its lock, where the caller saves them)."""
-    return {**(identity.license_choices or {}), **answers}
-
-
 def _apply(identity: Identity, wanted: dict) -> None:
     """Save a mover's new desired state."""
     identity.attributes = wanted["attributes"]
@@ -234,7 +234,7 @@ def _apply(identity: Identity, wanted: dict) -> None:
     if wanted.get("license_choices") is not None:  # a change scheduled before it had them
         # On top of the person's choices as they are now, under the caller's lock: another
         # change may have answered another licence since this one's form was built.
-        identity.license_choices = with_choices(identity, wanted["license_choices"])
+        identity.license_choices = licence_choices_with(identity, wanted["license_choices"])
     identity.save(update_fields=["attributes", "extra_groups", "license_choices", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
 
@@ -286,7 +286,7 @@ def request_restore(
         identity.status = Identity.Status.JOINER
         identity.end_date, identity.leave_options = None, {}
         if license_choices:
-            identity.license_choices = with_choices(identity, license_choices)
+            identity.license_choices = licence_choices_with(identity, license_choices)
         identity.save(
             update_fields=[
                 "status",
@@ -338,7 +338,7 @@ def add_to_directory(
             raise ValueError(f"{identity.display_name} is managed in {connection.label} already.")
         identity.directories = [*before, connection.pk]
         if license_choices:
-            identity.license_choices = with_choices(identity, license_choices)
+            identity.license_choices = licence_choices_with(identity, license_choices)
         identity.save(update_fields=["directories", "license_choices", "updated_at"])
         job = new_job(
             identity,
@@ -631,7 +631,7 @@ def preview_change(identity: Identity, change: ChangeRequest, *, fresh_seats: bo
         "extra_groups": list(extra),
     }
     if change.license_choices is not None:
-        changes["license_choices"] = with_choices(identity, change.license_choices)
+        changes["license_choices"] = licence_choices_with(identity, change.license_choices)
     if fresh_seats:
         read_seats_afresh(identity.tenant)
     return _preview(identity, templates=change.role_templates, changes=changes)
@@ -646,7 +646,7 @@ def preview_restore(identity: Identity, license_choices: dict[str, str] | None =
     if rehire:
         changes["access_exceptions"] = {}
     if license_choices:
-        changes["license_choices"] = with_choices(identity, license_choices)
+        changes["license_choices"] = licence_choices_with(identity, license_choices)
     return _preview(identity, changes=changes, fresh=rehire)
 
 
@@ -662,7 +662,7 @@ def preview_add_to_directory(
     directories = [*(directory_lists.listed(identity) or []), connection.pk]
     changes: dict = {"directories": directories}
     if license_choices:
-        changes["license_choices"] = with_choices(identity, license_choices)
+        changes["license_choices"] = licence_choices_with(identity, license_choices)
     if fresh_seats:
         read_seats_afresh(identity.tenant)
     return _preview(identity, changes=changes)

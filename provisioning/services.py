@@ -13,9 +13,14 @@ from portal.audit.events import record, snapshot
 from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
-from provisioning.connectors.factory import connector_for, connector_type
-from provisioning.engine import first_sign_in, guards, planner
-from provisioning.engine.desired import DesiredState, active_state, in_connection
+from provisioning.connectors.factory import connector_for
+from provisioning.engine import choosing, first_sign_in, guards, planner
+from provisioning.engine.desired import (
+    DesiredState,
+    active_state,
+    in_connection,
+    licence_choices_with,
+)
 from provisioning.jobs import ask, enqueue_on_commit, first_version, new_job, status_for
 from provisioning.models import Identity, Job, Step
 from provisioning.name_bounds import longest_local
@@ -185,14 +190,8 @@ def read_seats_afresh(tenant: Tenant) -> None:
     """Read the seat counts of the tenant's directories again, past the connectors' brief
     cache, for the dry run that follows: a submit judges its licence choices against the
     seats as they are now, not as a dry run some minutes ago found them. A directory that
-    cannot be read is left to that dry run to report."""
-    for connection in tenant.connections.all():
-        if not connector_type(connection).supports_licences:
-            continue
-        try:
-            bridge.run(connector_for(connection).licenses(fresh=True))
-        except (ConnectorError, CredentialError, TimeoutError):
-            continue
+    cannot be read is left to that dry run to report. The engine's re-read for a replan."""
+    choosing.read_seats_afresh(tenant.connections.all())
 
 
 def request_onboarding(
@@ -314,7 +313,7 @@ def choose_licences(job: Job, choices: dict[str, str], *, actor, http_request=No
             return job
         identity = Identity.objects.select_for_update().get(pk=job.identity_id)
         before = dict(identity.license_choices or {})
-        identity.license_choices = {**before, **choices}
+        identity.license_choices = licence_choices_with(identity, choices)
         identity.save(update_fields=["license_choices"])
         asked = [c["subject"] for c in job.options.get("choices", [])]
         job.options = {k: v for k, v in job.options.items() if k not in ("choices", "round")}

@@ -40,15 +40,9 @@ def _new_account(identity, connection) -> DirectoryAccount:
         return DirectoryAccount.objects.get(identity=identity, connection=connection)
 
 
-def link_account(
-    account: DirectoryAccount, remote_id: str, created: bool, *, job: Job | None = None
-) -> None:
-    """`job`: written only while that run still holds it (`save_held`)."""
-    fields = _link(account, remote_id, created)
-    if job is None:
-        account.save(update_fields=fields)
-    else:
-        save_held(job, account, fields)
+def link_account(account: DirectoryAccount, remote_id: str, created: bool, *, job: Job) -> None:
+    """Written only while `job`'s run still holds it (`save_held`)."""
+    save_held(job, account, _link(account, remote_id, created))
 
 
 def save_held(job: Job, account: DirectoryAccount, fields: list[str]) -> None:

@@ -18,10 +18,11 @@ from django.db import transaction
 from portal.audit.events import record
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
-from provisioning.connectors.factory import connector_for
+from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import planner
 from provisioning.engine.parking import LeaseLost, held
 from provisioning.models import Job, Step
+from tenants.crypto import CredentialError
 
 NO_SEAT = "no_seat"  # a plan's Problem kind, and a failed step's error_kind
 CHOOSABLE = (NO_SEAT,)
@@ -43,20 +44,37 @@ def choices_in(connection, plan: planner.Plan) -> list[dict]:
 
 
 def replan_for_seats(job: Job, failed: int) -> bool:
-    """True when every failed step of the job is a licence that found no free seat: those
-    steps are marked replaced, the seat counts read again, and the job plans anew."""
-    seatless = job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT)
-    connections = {step.connection for step in seatless.select_related("connection")}
-    if not connections or seatless.count() != failed:
+    """True when every failed step of the job is a licence that found no free seat: the
+    seat counts read again, those steps are marked replaced, and the job plans anew. The
+    marks only while no other run has claimed the job since this one (the read may outlive
+    the run's lease): the run that took over has replanned, maybe written a round whose
+    steps are pending, which `planned = false` would orphan."""
+    seatless = list(
+        job.steps.filter(status=Step.Status.FAILED, error_kind=NO_SEAT).select_related("connection")
+    )
+    if not seatless or len(seatless) != failed:
         return False
-    for connection in connections:
-        # The plan reads them, and says if it cannot (no answer in time included).
-        with contextlib.suppress(ConnectorError, TimeoutError):
-            bridge.run(connector_for(connection).licenses(fresh=True))
-    seatless.update(status=Step.Status.REPLACED)
-    Job.objects.filter(pk=job.pk).update(planned=False)
+    read_seats_afresh({step.connection for step in seatless})
+    with transaction.atomic():
+        if not Job.objects.filter(held(job)).update(planned=False):
+            raise LeaseLost
+        Step.objects.filter(pk__in=[step.pk for step in seatless]).update(
+            status=Step.Status.REPLACED
+        )
     job.planned = False
     return True
+
+
+def read_seats_afresh(connections) -> None:
+    """Read the seat counts of those of `connections` that hold licences again, past the
+    connectors' brief cache: a replan, or a submit's dry run, judges the licences against
+    the seats as they are now. A directory that cannot be read (no answer in time included)
+    is left to the plan or dry run that follows, which reads it and says so."""
+    for connection in connections:
+        if not connector_type(connection).supports_licences:
+            continue
+        with contextlib.suppress(ConnectorError, CredentialError, TimeoutError):
+            bridge.run(connector_for(connection).licenses(fresh=True))
 
 
 def ask_for_choice(job: Job, choices: list[dict], version: int) -> None:

@@ -97,6 +97,13 @@ def names_stand_in(name: str, value: str, held: str, desired: DesiredState) -> b
     return name == "display_name" and not held and value == full
 
 
+def licence_choices_with(identity, answers: dict[str, str]) -> dict[str, str]:
+    """The person's licence choices with `answers` (SKU -> replacement, "" to go without)
+    on top: read as the identity is now (under its lock, where the caller saves them). The
+    one merge for every answer: a form's dry run, a job's question, a drift gone without."""
+    return {**(identity.license_choices or {}), **answers}
+
+
 def with_choices(licenses: tuple[str, ...], choices: dict | None) -> tuple[str, ...]:
     """`choices` maps a SKU with no free seat to its replacement ("" = go without)."""
     if not choices:

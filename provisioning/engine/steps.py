@@ -41,7 +41,6 @@ from provisioning.engine import (
     planner,
     roles,
 )
-from provisioning.engine.accounts import link_account
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, wait
 from provisioning.models import DirectoryAccount, Job, Step
 
@@ -159,7 +158,8 @@ def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[
 
 
 def apply_one(connector, step: Step, account: DirectoryAccount):
-    """(error or None, result) of one step; conflicts on create are resolved here."""
+    """(error or None, result) of one step; conflicts on create are resolved here. Writes
+    nothing: the caller records the outcome (`write_outcomes`, fenced by the run's lease)."""
     try:
         if step.action == first_sign_in.FIRST_SIGN_IN:  # the secret goes no further than this
             call = lambda: bridge.run(_call(connector, step, account))  # noqa: E731
@@ -170,8 +170,10 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
     except ConflictError as exc:
         existing = exc.existing
         if existing is not None and (_our_create(exc, step) or _ours(existing, step)):
-            link_account(account, existing.id, created=_our_create(exc, step))
-            return None, {"user_id": existing.id, "linked": True}
+            # Linked as a create's account is: recorded by `write_outcomes`, only while
+            # this run still holds the job (`accounts.applied`).
+            made = {"created": True} if _our_create(exc, step) else {}
+            return None, {"user_id": existing.id, "linked": True, **made}
         if existing is None and step.attempts > 1:
             # A create sent before (its answer lost: a timeout, a killed worker) clashes with
             # an account the directory cannot show yet: most likely that attempt's, not

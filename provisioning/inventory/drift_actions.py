@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from portal.audit.events import record
 from provisioning import lifecycle
-from provisioning.engine.desired import template_access
+from provisioning.engine.desired import licence_choices_with, template_access
 from provisioning.inventory.models import Drift, Person
 from provisioning.jobs import new_job
 from provisioning.models import Batch, DirectoryAccount, Identity, Job
@@ -287,7 +287,7 @@ def _go_without(identity: Identity, drift: Drift) -> None:
         identity.save(update_fields=["access_exceptions", "updated_at"])
     else:
         # Per person, not per directory: licences exist in Entra only.
-        identity.license_choices = {**(identity.license_choices or {}), ref: ""}
+        identity.license_choices = licence_choices_with(identity, {ref: ""})
         identity.save(update_fields=["license_choices", "updated_at"])
 
 

@@ -14,7 +14,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import EMAIL, USERNAME, ConflictError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import planner, steps
+from provisioning.engine import accounts, planner, steps
 from provisioning.engine.accounts import account_for
 from provisioning.models import Job, Step
 from tests.provisioning.conftest import wait_for_job
@@ -162,9 +162,10 @@ def test_apply_links_a_clash_found_only_at_the_create_when_it_is_hers(
     account = account_for(job, dirs.tenant.connections.get())
     error, result = steps.apply_one(connector_for(dirs.tenant.connections.get()), step, account)
     account.refresh_from_db()
+    assert account.remote_id == ""  # recorded with the step's outcome, by its run only
     if linked:
         assert (error, result) == (None, {"user_id": other["id"], "linked": True})
-        assert account.remote_id == other["id"]
+        assert accounts.applied(account, step, result) and account.remote_id == other["id"]
     else:  # someone else's: the create fails as a conflict, nothing linked
         assert isinstance(error, ConflictError) and error.field == EMAIL
         assert error.existing.id == other["id"] and account.remote_id == ""

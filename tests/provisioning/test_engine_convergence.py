@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
-from provisioning.engine import elsewhere, executor
+from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
@@ -566,3 +566,93 @@ def test_a_group_a_move_takes_away_is_not_kept_by_a_leave_asked_before_it_ran(
     assert drive(move).status == Job.Status.SUCCEEDED
     assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
     assert entra_access(dirs, username) == ([], [], [])
+
+
+def test_a_create_that_clashes_after_its_lease_ran_out_keeps_the_newer_record(
+    on_sandbox, monkeypatch
+):
+    """Run 1 of a join has marked its create running and is frozen before the call. Run 2
+    takes the job over, creates the account and verifies the join. Run 1's create then
+    reaches the directory: the name is taken, by the person's own account (run 2's), which
+    the step would link. That record is stale (read before run 2 created the account):
+    written, it would wipe the account's creation time, by which a read that cannot find
+    a just-created account waits for replication instead of counting it gone."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"clash{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    real = steps_module.apply_one
+
+    def frozen_before_the_create(connector, step, account):
+        if step.action == "create_user":
+            monkeypatch.setattr(steps_module, "apply_one", real)
+            lease_runs_out(step.job)
+            assert drive(Job.objects.get(pk=step.job_id)).status == Job.Status.SUCCEEDED
+        return real(connector, step, account)
+
+    monkeypatch.setattr(steps_module, "apply_one", frozen_before_the_create)
+    join = onboard(dirs)
+    executor.execute(join.pk)  # run 1, from its start to its clash
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED and join.runs == 2
+    account = join.identity.accounts.get()
+    created = join.steps.get(action="create_user")
+    assert created.result.get("created") and not created.result.get("linked")
+    assert account.remote_id == created.result["user_id"]
+    assert account.created_remotely_at is not None
+
+
+def test_a_replan_for_seats_after_its_lease_ran_out_keeps_the_newer_round(on_sandbox, monkeypatch):
+    """Run 1's licence finds no free seat (an admin gave the last one away after the plan);
+    run 1 reads the seat counts again to plan anew and is frozen in that read. Run 2 takes
+    the job over: the seat is free again, so it plans a round that assigns the licence,
+    whose call fails for now (a 503): the job waits with that step pending. When run 1
+    wakes up, its replan must not mark the job unplanned: the next run would plan a third
+    round and leave run 2's step pending for ever in a job that succeeds."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"reseat{uuid.uuid4().hex[:6]}", seats=1, apps=[])
+    real_batch, real_connector = executor.apply_batch, choosing.connector_for
+
+    def seat_taken_first(job, batch, account):
+        if any(step.action == "assign_license" for step in batch):
+            monkeypatch.setattr(executor, "apply_batch", real_batch)
+            give_last_seat_away(dirs)
+        return real_batch(job, batch, account)
+
+    def failing_once(job, batch, account):
+        monkeypatch.setattr(executor, "apply_batch", real_batch)
+        dirs.behave("entra", error_rate=1.0)
+        try:
+            return real_batch(job, batch, account)
+        finally:
+            dirs.behave("entra", error_rate=0.0)
+
+    def frozen_in_the_seat_read(connection):
+        monkeypatch.setattr(choosing, "connector_for", real_connector)
+        job = Job.objects.get(identity__username=username)
+        take_the_seat_back(dirs)
+        monkeypatch.setattr(executor, "apply_batch", failing_once)
+        lease_runs_out(job)
+        run_now(job.pk)  # run 2: its round's licence call fails for now
+        job.refresh_from_db()
+        assert (job.status, job.planned, job.runs) == (Job.Status.WAITING, True, 2)
+        return real_connector(connection)
+
+    monkeypatch.setattr(executor, "apply_batch", seat_taken_first)
+    monkeypatch.setattr(choosing, "connector_for", frozen_in_the_seat_read)
+    join = onboard(dirs)
+    username = join.identity.username
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    join = drive(Job.objects.get(pk=join.pk))
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    assert join.options["round"] == 2
+    assert not join.steps.filter(status=Step.Status.PENDING).exists()
+    assigned = join.steps.filter(action="assign_license", status=Step.Status.SUCCEEDED)
+    assert assigned.count() == 1
+
+
+def take_the_seat_back(dirs) -> None:
+    """The seat `give_last_seat_away` took, free again."""
+    other = dirs.entra_user(f"late@{dirs.tenant.primary_domain}")
+    skus = dirs.graph("GET", "/subscribedSkus").json()["value"]
+    e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
+    body = {"addLicenses": [], "removeLicenses": [e3]}
+    assert dirs.graph("POST", f"/users/{other['id']}/assignLicense", body).status_code == 200
