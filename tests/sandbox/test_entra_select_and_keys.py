@@ -7,7 +7,7 @@ against a sandbox that answers the kind way (null, an empty page, or 200)."""
 
 from __future__ import annotations
 
-from tests.sandbox.entra_support import E3, EntraDir, assert_graph_error
+from tests.sandbox.entra_support import E3, EntraDir, assert_graph_error, new_user_body
 from tests.sandbox.test_entra_roles import admin_directory, user_id
 
 
@@ -108,3 +108,35 @@ def test_a_group_or_service_principal_key_that_is_no_guid_is_400(entra: EntraDir
         missing = "00000000-0000-0000-0000-0000000000aa"
         assert graph.get(f"/groups/{missing}").status_code == 404
         assert graph.get("/users/abc").status_code == 404
+
+
+def test_users_listed_as_directory_objects_take_only_user_properties_in_select(
+    entra: EntraDir,
+) -> None:
+    """A group's members, a manager and direct reports are directoryObject collections: a
+    `$select` name that is no property of any listed type is 400, as on memberOf (the sandbox
+    answered it with null, so a misspelt name read as "not set")."""
+    with entra.graph() as graph:
+        boss = graph.get("/users").json()["value"][0]["id"]
+        report = graph.post("/users", json=new_user_body(entra.domain, "rita")).json()["id"]
+        ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{boss}"}
+        assert graph.put(f"/users/{report}/manager/$ref", json=ref).status_code == 204
+        staff = entra.group_id("Staff")
+        for url in [f"/groups/{staff}/members", f"/users/{report}/manager"]:
+            assert_graph_error(
+                graph.get(url, params={"$select": "id,jobTitel"}),
+                400,
+                "BadRequest",
+                "Could not find a property named 'jobTitel' on type "
+                "'microsoft.graph.directoryObject'.",
+            )
+        assert_graph_error(
+            graph.get(f"/users/{boss}/directReports", params={"$select": "jobTitel"}),
+            400,
+            "BadRequest",
+            "Could not find a property named 'jobTitel'",
+        )
+        reports = graph.get(f"/users/{boss}/directReports", params={"$select": "id,jobTitle"})
+    assert reports.json()["value"] == [
+        {"id": report, "jobTitle": None, "@odata.type": "#microsoft.graph.user"}
+    ]
