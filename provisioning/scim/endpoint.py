@@ -376,4 +376,7 @@ def unknown(request: HttpRequest, token, rest: str = "") -> HttpResponse:
         raise NotImplementedException(
             detail="Searching several resource types at once is not supported: POST /Users/.search."
         )
+    if rest == "Bulk" and request.method == "POST":
+        # RFC 7644 §3.7: bulk is optional, and CONFIG says it is not supported; §3.12's 501.
+        raise NotImplementedException(detail="Bulk operations are not supported.")
     raise NotFoundException(detail="No such SCIM resource.")

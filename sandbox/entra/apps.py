@@ -12,7 +12,7 @@ from sandbox.entra.model import (
     new_id,
     now_iso,
 )
-from sandbox.entra.odata import paged, select
+from sandbox.entra.odata import Known, check_object_id, paged, select
 from sandbox.entra.router import (
     APP_ASSIGN,
     APP_READ,
@@ -31,11 +31,52 @@ SP_SELECT = (
     "appRoleAssignmentRequired",
     "appRoles",
 )
+# What $select may name on a service principal: servicePrincipal.md's properties
+# (api-reference/v1.0/resources/serviceprincipal.md, "Properties"); any other name is 400 as
+# on /users and /groups (the sandbox answered it with null). Those it does not hold are null.
+SP_KNOWN: Known = (
+    frozenset(
+        n.lower()
+        for n in (
+            *SP_SELECT,
+            "addIns",
+            "alternativeNames",
+            "appDescription",
+            "appDisplayName",
+            "applicationTemplateId",
+            "appOwnerOrganizationId",
+            "deletedDateTime",
+            "description",
+            "disabledByMicrosoftStatus",
+            "homepage",
+            "info",
+            "keyCredentials",
+            "loginUrl",
+            "logoutUrl",
+            "notes",
+            "notificationEmailAddresses",
+            "oauth2PermissionScopes",
+            "passwordCredentials",
+            "preferredSingleSignOnMode",
+            "preferredTokenSigningKeyThumbprint",
+            "replyUrls",
+            "resourceSpecificApplicationPermissions",
+            "samlSingleSignOnSettings",
+            "servicePrincipalNames",
+            "signInAudience",
+            "tags",
+            "tokenEncryptionKeyId",
+            "verifiedPublisher",
+        )
+    ),
+    "microsoft.graph.servicePrincipal",
+)
 SP_FILTERABLE = {n: n for n in ("id", "appId", "displayName")}
 ASSIGNMENT_READ = (*APP_ASSIGN, *APP_READ)
 
 
 def find_sp(req: GraphRequest, key: str) -> ServicePrincipal:
+    check_object_id(key)  # keyed by its GUID only (appId through servicePrincipals(appId=…))
     sp = req.tenant.service_principals.get(key)
     if sp is None:
         raise not_found(key)
@@ -77,11 +118,12 @@ def assignment_view(req: GraphRequest, a: AppRoleAssignment) -> dict[str, Any]:
 
 @router.add("GET", "/servicePrincipals", APP_READ)
 def list_sps(req: GraphRequest) -> GraphResponse:
+    select({}, req.query, SP_SELECT, SP_KNOWN)  # an unknown property is 400 at once
     sps = [sp.to_graph() for sp in req.tenant.service_principals.values()]
     predicate = req.filter(SP_FILTERABLE, "ServicePrincipal")
     if predicate is not None:
         sps = [sp for sp in sps if predicate(sp)]
-    items = [select(sp, req.query, SP_SELECT) for sp in sps]
+    items = [select(sp, req.query, SP_SELECT, SP_KNOWN) for sp in sps]
     return GraphResponse(
         200,
         paged(
@@ -96,7 +138,7 @@ def list_sps(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/servicePrincipals/{id}", APP_READ)
 def get_sp(req: GraphRequest) -> GraphResponse:
     sp = find_sp(req, req.params["id"])
-    return GraphResponse(200, select(sp.to_graph(), req.query, SP_SELECT))
+    return GraphResponse(200, select(sp.to_graph(), req.query, SP_SELECT, SP_KNOWN))
 
 
 def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None) -> GraphResponse:

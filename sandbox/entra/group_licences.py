@@ -170,14 +170,19 @@ def _record(tenant: EntraTenant, user: User) -> None:
 
 
 def parse_assignments(tenant: EntraTenant, items: object, field: str) -> dict[str, list[str]]:
-    """`addLicenses`: SKU id -> disabled plan ids, each checked against the SKU's plans."""
+    """`addLicenses`: SKU id -> disabled plan ids, each checked against the SKU's plans.
+
+    A SKU given twice is 400 for the whole call (user-assignlicense.md: addLicenses is a
+    collection of assignedLicense, one per licence "to assign or update"; the sandbox kept the
+    last of the two, with its disabledPlans, and said 200). Graph's text for it is not
+    published: the sandbox gives its invalid-value text."""
     if not isinstance(items, list):
         raise bad_request(f"Invalid value specified for property '{field}'.")
     found: dict[str, list[str]] = {}
     for item in items:
         sku_id = item.get("skuId") if isinstance(item, dict) else None
         disabled = (item.get("disabledPlans") or []) if isinstance(item, dict) else None
-        if not isinstance(sku_id, str) or not isinstance(disabled, list):
+        if not isinstance(sku_id, str) or not isinstance(disabled, list) or sku_id in found:
             raise bad_request(f"Invalid value specified for property '{field}'.")
         sku = tenant.skus.get(sku_id)
         if sku is None:

@@ -10,9 +10,9 @@ from typing import Any
 from sandbox.entra.addresses import check_mail, group_proxies
 from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
-from sandbox.entra.odata import USUAL, Known, filterable, paged, select
+from sandbox.entra.odata import USUAL, Known, check_object_id, filterable, paged, select
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
-from sandbox.entra.roles import directory_objects_of
+from sandbox.entra.roles import ROLE_PROPERTIES, UNIT_PROPERTIES, directory_objects_of
 from sandbox.entra.router import (
     GROUP_READ,
     GROUP_WRITE,
@@ -22,8 +22,8 @@ from sandbox.entra.router import (
     router,
 )
 from sandbox.entra.rules import RuleError, parse_rule
+from sandbox.entra.users import AS_DIRECTORY_OBJECT, find_user
 from sandbox.entra.users import DEFAULT_SELECT as USER_SELECT
-from sandbox.entra.users import find_user
 
 DEFAULT_SELECT = (
     "id",
@@ -95,21 +95,35 @@ SELECTABLE = (
     ),
     "microsoft.graph.group",
 )
+# memberOf lists groups, directory roles and administrative units (user-list-memberof.md): a
+# $select name that is a property of none of them is 400, as on /groups; each object carries
+# only the selected properties its own type has.
+MEMBER_OF_KNOWN: Known = (
+    SELECTABLE[0] | ROLE_PROPERTIES | UNIT_PROPERTIES,
+    "microsoft.graph.directoryObject",
+)
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
 
 
-def group_view(group: Group, query: dict[str, str], known: Known | None = None) -> dict[str, Any]:
+def group_view(
+    group: Group,
+    query: dict[str, str],
+    known: Known | None = None,
+    own: frozenset[str] | None = None,
+) -> dict[str, Any]:
     props = {"proxyAddresses": group_proxies(group.props.get("mail")), **group.props}
     obj = {**props, "@odata.type": "#microsoft.graph.group"}
-    return select(obj, query, DEFAULT_SELECT, known)
+    return select(obj, query, DEFAULT_SELECT, known, own)
 
 
 def member_view(user: User, query: dict[str, str]) -> dict[str, Any]:
-    return select({**user.props, "@odata.type": "#microsoft.graph.user"}, query, USER_SELECT)
+    obj = {**user.props, "@odata.type": "#microsoft.graph.user"}
+    return select(obj, query, USER_SELECT, AS_DIRECTORY_OBJECT)
 
 
 def find_group(req: GraphRequest, key: str) -> Group:
+    check_object_id(key)  # a group is keyed by its GUID only: anything else is 400, not 404
     group = req.tenant.groups.get(key)
     if group is None:
         raise not_found(key)
@@ -232,6 +246,7 @@ def delete_group(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/groups/{id}/members", GROUP_READ)
 def list_members(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
+    select({}, req.query, USER_SELECT, AS_DIRECTORY_OBJECT)  # an unknown name: 400 at once
     url = f"{req.base_url}/groups/{group.id}/members"
     members = req.tenant.group_members(group)
     page = paged(members, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
@@ -282,7 +297,9 @@ def remove_member(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/users/{id}/memberOf", USER_READ)
 def member_of(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
-    items = [group_view(g, req.query) for g in req.tenant.stale_groups_of(user)]
+    select({}, req.query, DEFAULT_SELECT, MEMBER_OF_KNOWN)  # a name of no listed type: 400
+    own = SELECTABLE[0]
+    items = [group_view(g, req.query, own=own) for g in req.tenant.stale_groups_of(user)]
     items += directory_objects_of(req, user)  # directory roles, administrative units
     url = f"{req.base_url}/users/{user.id}/memberOf"
     return GraphResponse(

@@ -15,7 +15,7 @@ from sandbox.entra.model import User
 from sandbox.entra.odata import paged, select
 from sandbox.entra.onprem import refuse_synced_user_update
 from sandbox.entra.router import USER_READ, USER_WRITE, GraphRequest, GraphResponse, router
-from sandbox.entra.users import DEFAULT_SELECT, find_user
+from sandbox.entra.users import AS_DIRECTORY_OBJECT, DEFAULT_SELECT, find_user
 
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
@@ -29,7 +29,8 @@ def manager_of(req: GraphRequest, user: User) -> User | None:
 
 
 def _object_view(user: User, query: dict[str, str]) -> dict:
-    return select({**user.props, "@odata.type": "#microsoft.graph.user"}, query, DEFAULT_SELECT)
+    obj = {**user.props, "@odata.type": "#microsoft.graph.user"}
+    return select(obj, query, DEFAULT_SELECT, AS_DIRECTORY_OBJECT)
 
 
 @router.add("GET", "/users/{id}/manager", USER_READ)
@@ -73,6 +74,7 @@ def remove_manager(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/users/{id}/directReports", USER_READ)
 def direct_reports(req: GraphRequest) -> GraphResponse:
     manager = find_user(req, req.params["id"])
+    select({}, req.query, DEFAULT_SELECT, AS_DIRECTORY_OBJECT)  # an unknown name: 400 at once
     reports = [u for u in req.tenant.live_users() if u.manager_id == manager.id]
     url = f"{req.base_url}/users/{manager.id}/directReports"
     page = paged(reports, req.query, url, f"{req.base_url}/$metadata#directoryObjects")

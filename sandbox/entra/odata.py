@@ -86,6 +86,20 @@ def invalid_filter(text: str) -> GraphError:
     return bad_request(f"Invalid filter clause: {text}", code="BadRequest")
 
 
+# Directory objects are keyed by a GUID (resources/directoryobject.md, id). Graph answers an
+# id that is no GUID with 400 Request_BadRequest "Invalid object identifier '<id>'."
+# (AzureAD/microsoft-authentication-library-for-dotnet#1321, a group's members under a
+# non-GUID id); the sandbox gives the same for `id eq '<not a GUID>'` in $filter, where it
+# returned an empty list (the refusal's text in a filter is not published).
+DIRECTORY_OBJECTS = frozenset({"User", "Group", "ServicePrincipal", "AdministrativeUnit"})
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def check_object_id(value: Any) -> None:
+    if isinstance(value, str) and not _GUID.fullmatch(value):
+        raise bad_request(f"Invalid object identifier '{value}'.")
+
+
 def _tokenize(text: str) -> list[tuple[str, Any]]:
     tokens: list[tuple[str, Any]] = []
     pos = 0
@@ -273,6 +287,10 @@ class _Parser:
 
         return check
 
+    def check_key(self, operand: _Operand, value: Any) -> None:
+        if operand.name == "id" and self.resource in DIRECTORY_OBJECTS:
+            check_object_id(value)
+
     def comparison(self, operand: _Operand) -> Predicate:
         kind, op = self.next()
         op = str(op).lower()
@@ -284,10 +302,13 @@ class _Parser:
                 self.pos += 1
                 values.append(self.literal())
             self.expect("punct", ")")
+            for v in values:
+                self.check_key(operand, v)
             return lambda o: _norm(operand.get(o)) in values
         if kind != "word" or op not in ("eq", "ne", "ge", "le"):
             raise invalid_filter(self.text)
         value = self.literal()
+        self.check_key(operand, value)
         if value is not None and isinstance(value, bool) != (operand.name in BOOLEANS):
             # Edm.Boolean against a string, or the reverse: "Invalid filter clause"
             # (microsoftgraph/microsoft-graph-docs#3044, msgraph-sdk-powershell#515).
@@ -313,11 +334,14 @@ def select(
     query: dict[str, str],
     default: tuple[str, ...],
     known: Known | None = None,
+    own: frozenset[str] | None = None,
 ) -> dict:
     """The properties Graph returns: those in $select, else the resource's default set.
 
     With `known` (lower-case property names and the type name), an unknown $select name is
-    400 as Graph answers it.
+    400 as Graph answers it. With `own` (lower-case names of the object's own type, in a
+    collection of several derived types such as memberOf), a selected property of another
+    type is left out, not answered as null: Graph writes only the properties the object has.
     """
     raw = query.get("$select")
     names = [n.strip() for n in raw.split(",") if n.strip()] if raw else list(default)
@@ -329,6 +353,8 @@ def select(
                 f"Could not find a property named '{name}' on type '{known[1]}'.",
                 code="BadRequest",
             )
+        if own is not None and name.lower() not in own:
+            continue
         key = lowered.get(name.lower())
         result[key or name] = obj.get(key) if key else None
     if "@odata.type" in obj:

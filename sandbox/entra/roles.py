@@ -96,15 +96,31 @@ def directory_objects_of(req: GraphRequest, user: User) -> list[dict[str, Any]]:
     `memberOf` lists them beside the groups."""
     tenant = req.tenant
     roles = [
-        select(role_object(tenant, a.role_id), req.query, ROLE_SELECT)
+        select(role_object(tenant, a.role_id), req.query, ROLE_SELECT, own=ROLE_PROPERTIES)
         for a in tenant.roles.roles_of(user.id)
         if a.scope == "/"
     ]
-    units = [select(unit_object(u), req.query, UNIT_SELECT) for u in tenant.roles.units_of(user.id)]
+    units = [
+        select(unit_object(u), req.query, UNIT_SELECT, own=UNIT_PROPERTIES)
+        for u in tenant.roles.units_of(user.id)
+    ]
     return roles + units
 
 
 UNIT_SELECT = ("id", "displayName", "description", "visibility", "deletedDateTime")
+# The properties of each type memberOf lists beside groups (resources/directoryrole.md,
+# resources/administrativeunit.md, "Properties"): a $select name of another type is left out.
+ROLE_PROPERTIES = frozenset(n.lower() for n in ROLE_SELECT)
+UNIT_PROPERTIES = frozenset(
+    n.lower()
+    for n in (
+        *UNIT_SELECT,
+        "isMemberManagementRestricted",
+        "membershipRule",
+        "membershipRuleProcessingState",
+        "membershipType",
+    )
+)
 
 
 def unit_object(unit) -> dict[str, Any]:

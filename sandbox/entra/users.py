@@ -169,6 +169,9 @@ SELECTABLE = (
     ),
     "microsoft.graph.user",
 )
+# A user in a directoryObject collection (a group's members, a manager, direct reports): a
+# $select name that is no user property is 400 naming directoryObject, as memberOf does.
+AS_DIRECTORY_OBJECT = (SELECTABLE[0], "microsoft.graph.directoryObject")
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 # Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
 # it; "The total length must not exceed 113 characters", "up to 64 characters before the @"

@@ -108,6 +108,13 @@ def search_everything(call: Call) -> Reply:
     raise ScimError(501, "search at the root is not supported; use /Users/.search")
 
 
+def bulk(call: Call) -> Reply:
+    """Bulk (RFC 7644 §3.7) is OPTIONAL and ServiceProviderConfig says `bulk.supported: false`:
+    a POST to /Bulk is 501, §3.12's "Service provider does not support the request operation"
+    (the sandbox answered 404 "no endpoint", as if the path were wrong)."""
+    raise ScimError(501, "bulk operations are not supported (ServiceProviderConfig bulk)")
+
+
 def replacer(name: str):
     def replace(call: Call) -> Reply:
         kind = kind_of(call, name)

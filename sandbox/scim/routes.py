@@ -26,6 +26,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/ResourceTypes", discovery.resource_types),
     ("GET", "/ResourceTypes/{id}", discovery.resource_type),
     ("POST", "/.search", api.search_everything),
+    ("POST", "/Bulk", api.bulk),
     *[
         route
         for name, path in (("User", "/Users"), ("Group", "/Groups"))

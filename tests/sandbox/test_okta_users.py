@@ -281,3 +281,28 @@ def test_a_deactivated_users_profile_is_not_updated(api):
     assert lifecycle(api, user, "activate", sendEmail="false").status_code == 200
     changed = api.post(url, json={"profile": {"department": "Support"}})
     assert changed.json()["profile"]["department"] == "Support"
+
+
+def test_a_profile_property_outside_the_schema_is_refused(api):
+    """ "You must first add the custom property to the user profile schema before you reference
+    it" (okta SDK UserProfile, Okta's OpenAPI text): the sandbox's orgs have the 31 base
+    properties only, so another name is 400 E0000001 naming it, on create and on update (the
+    sandbox stored it), and nothing changes."""
+    body = user_body("extra@example.com", shoeSize="44")
+    refused = assert_okta_error(api.post("/api/v1/users", json=body), 400, "E0000001")
+    assert refused["errorSummary"] == "Api validation failed: shoeSize"
+    user = create(api, "plain@example.com")
+    for method in (api.post, api.put):
+        profile = {**user["profile"], "costCentre": "7"}  # Okta spells it costCenter
+        answer = method(f"/api/v1/users/{user['id']}", json={"profile": profile})
+        assert assert_okta_error(answer, 400, "E0000001")["errorCauses"] == [
+            {"errorSummary": "costCentre: The property is not defined in the user profile schema"}
+        ]
+    kept = api.get(f"/api/v1/users/{user['id']}").json()["profile"]
+    assert "costCentre" not in kept
+    fine = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"costCenter": "7"}})
+    assert fine.status_code == 200 and fine.json()["profile"]["costCenter"] == "7"
+    assert (
+        api.get("/api/v1/users", params={"search": 'profile.login eq "extra@example.com"'}).json()
+        == []
+    )

@@ -137,3 +137,22 @@ def test_an_unknown_path_is_404_and_a_wrong_method_405(sandbox_server: SandboxSe
     assert wrong.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert wrong.headers["Allow"] == "GET, POST"
     assert head.status_code == 200 and head.content == b""
+
+
+def test_bulk_is_501_as_service_provider_config_says_it_is_unsupported(
+    sandbox_server: SandboxServer,
+) -> None:
+    """Bulk is OPTIONAL (RFC 7644 §3.7) and every flavour says `bulk.supported: false`: a
+    POST to /Bulk is 501 Not Implemented (§3.12), in the SCIM error shape, not 404 as for a
+    path that does not exist; another method on /Bulk is 405 naming POST."""
+    app = make_app(sandbox_server, "full")
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []}
+    with app.raw() as raw:
+        config = raw.get("/ServiceProviderConfig").json()
+        bulk = raw.post("/Bulk", json=body)
+        wrong = raw.get("/Bulk")
+    assert config["bulk"]["supported"] is False
+    assert bulk.status_code == 501, bulk.text
+    assert bulk.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert bulk.json()["status"] == "501"
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"

@@ -378,3 +378,16 @@ def test_a_caller_that_keeps_failing_gets_429_and_fills_nothing(client, scim, se
     assert AuditEvent.objects.count() == events
     other = {"REMOTE_ADDR": "203.0.113.10", "HTTP_AUTHORIZATION": f"Bearer {scim.clear}"}
     assert client.get(url(scim), **other).status_code == 200
+
+
+def test_bulk_is_501_as_the_service_provider_config_says_it_is_unsupported(client, scim):
+    """Bulk is OPTIONAL (RFC 7644 §3.7) and our ServiceProviderConfig says `bulk.supported:
+    false`: a POST to /Bulk is 501 Not Implemented (§3.12) in the SCIM error shape, so an
+    identity provider reads "not offered", not "wrong URL" (it was 404)."""
+    config = call(client, scim, "get", url(scim, "scim_service_provider_config")).json()
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []}
+    bulk = call(client, scim, "post", url(scim, "scim_unknown", rest="Bulk"), body)
+    assert config["bulk"]["supported"] is False
+    assert bulk.status_code == 501, bulk.content
+    assert bulk.json()["schemas"] == [ERROR] and bulk.json()["status"] == "501"
+    assert call(client, scim, "get", url(scim, "scim_unknown", rest="Nothing")).status_code == 404
