@@ -180,6 +180,27 @@ def test_adding_her_to_entra_says_nothing_of_okta_when_okta_needs_nothing(dirs, 
     assert 'id="also-elsewhere"' not in client.get(page).content.decode()
 
 
+def test_her_page_names_the_group_she_kept_as_an_exception_and_reads_in_sync(dirs, client):
+    """An exception is kept by its id: the desired column showed the id, "Missing: <id>"
+    beside the same group held by name, and "differs" for an account in sync."""
+    okta_person(
+        dirs, "eve", groups=["Staff", "Sales", "Finance"], apps=["Salesforce"],
+        department="Sales", job_title="Account Executive",
+    )  # fmt: skip
+    read_inventory(dirs)
+    identity = adopted_eve(dirs, person(dirs, "eve"))
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+
+    page = client.get(
+        f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    okta = page[page.index("<h3>Okta") :]
+    assert '<span class="chip">Finance</span></div></td>' in okta  # desired, by its name
+    assert "Missing:" not in okta and "Also holds: Finance" not in okta
+    assert '<span class="badge ok">in sync</span>' in okta
+
+
 @pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
 def test_only_operators_add_her_to_a_directory(dirs, eve, client, role):
     identity = adopted_eve(dirs, eve)
