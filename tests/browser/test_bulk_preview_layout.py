@@ -1,6 +1,6 @@
 """The bulk preview's rows at a laptop's width: a username breaks only where a person would
-break it (after a dot or a hyphen, before the @), and a long name between its words, never
-in the middle of a word."""
+break it (after a dot or a hyphen of the name, before the @; the domain whole), and a long
+name between its words, never in the middle of a word."""
 
 import uuid
 
@@ -54,6 +54,7 @@ def test_a_long_username_in_the_preview_breaks_between_its_parts(page, screensho
     assert "".join(lines) == username
     for before, after in zip(lines, lines[1:], strict=False):
         assert before[-1] in ".-" or after[0] == "@", lines
+    assert any(line.endswith("@contoso.example") for line in lines), lines  # the domain whole
     name = page.locator("#line-2 td:nth-child(2)").evaluate(LINES)
     assert [line.strip() for line in name] in (
         [f"{first} {last}"],
