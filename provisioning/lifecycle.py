@@ -657,8 +657,10 @@ def preview_add_to_directory(
     *,
     fresh_seats: bool = False,
 ):
-    """What `add_to_directory` would send now: the account in `connection`'s directory,
-    nothing in the others. `license_choices` and `fresh_seats` as for `preview_change`."""
+    """What `add_to_directory` would send now: the account in `connection`'s directory, and
+    what the Change job brings the person's other directories to as well (every run converges
+    each directory they are managed in). `license_choices` and `fresh_seats` as for
+    `preview_change`."""
     directories = [*(directory_lists.listed(identity) or []), connection.pk]
     changes: dict = {"directories": directories}
     if license_choices:

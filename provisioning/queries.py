@@ -4,7 +4,7 @@ person. Nothing here changes the database or a directory; changes go through ser
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -186,11 +186,18 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
         view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
-    groups = _names(await connector.groups(), held.groups)
-    apps = _names(await connector.apps(), held.apps)
+    group_list, app_list = await connector.groups(), await connector.apps()
+    groups, apps = _names(group_list, held.groups), _names(app_list, held.apps)
     licences = set()
     if connector.supports_licences:
         licences = _names(await connector.licenses(), held.licenses)
+    # An exception kept at adoption names its group or app by id (engine/desired.py): shown
+    # and compared by its name, as what the account holds is.
+    desired = replace(
+        desired,
+        groups=_named(group_list, desired.groups),
+        apps=_named(app_list, desired.apps),
+    )
     view.access = _comparisons(connector.supports_licences, desired, groups, licences, apps)
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
     view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
@@ -200,6 +207,11 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
 def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
     by_id = {r.id: r.name for r in resources}
     return {by_id.get(i, i) for i in ids}
+
+
+def _named(resources: list[Resource], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    by_id = {r.id: r.name for r in resources}
+    return tuple(by_id.get(w, w) for w in wanted)
 
 
 def _comparisons(licensed: bool, desired: DesiredState, groups, licences, apps) -> list[Comparison]:

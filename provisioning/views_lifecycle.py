@@ -461,11 +461,22 @@ def add_directory(
         "connection": connection,
         "managed_in": queries.managed_in(identity),
         "preview": dry_run,
+        "also": _also_changed(dry_run, connection),
         "blocked": confirm,
     }
     if request.htmx and not confirm:  # a licence answered: the dry run again, with it
         return render(request, "provisioning/add_directory.html#preview", context)
     return render(request, "provisioning/add_directory.html", context)
+
+
+def _also_changed(dry_run, connection) -> list[str]:
+    """The person's other directories the job changes too: a Change job brings every
+    directory they are managed in to what the portal wants, not only the one added."""
+    return [
+        d.connection.label
+        for d in dry_run.directories
+        if d.connection.pk != connection.pk and d.operations
+    ]
 
 
 # -- a tenant's lifecycle settings -----------------------------------------------------------

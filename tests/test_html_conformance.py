@@ -7,7 +7,9 @@ has: "Table column 8 established by element td has no cells beginning in it"), n
 `aria-describedby` naming an element the page lacks (a field's help text without the id
 Django's widget points at: "The aria-describedby attribute must point to an element in the
 same document"), no bare `&` in a tag (an ampersand that starts no character reference:
-`href="?tenant=x&page=2"`, which html5lib's strict parser refuses; written `&amp;`)."""
+`href="?tenant=x&page=2"`, which html5lib's strict parser refuses; written `&amp;`), no
+section without a heading of its own ("Section lacks heading": a card that only holds the
+page's table or form under the page's h1 is a div)."""
 
 import re
 from collections import Counter
@@ -23,6 +25,11 @@ from tests.test_isolation_crawl import crawl_urls
 pytestmark = pytest.mark.django_db
 
 BARE_AMPERSAND = re.compile(r"&(?!#?\w+;)")
+# Nu: "Section lacks heading. Consider using h2-h6 elements to add identifying headings to
+# all sections, or else use a div element instead for any cases where no heading is needed."
+# A heading counts for the innermost sectioning element it is in.
+SECTIONING = {"section", "article", "aside", "nav"}
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 CONTROLS = {"input", "select", "textarea", "button", "meter", "output", "progress"}
 
 
@@ -38,6 +45,8 @@ class Page(HTMLParser):
         self.declarations: list[str] = []
         self.tables: list[list[int]] = []  # per open table, the width of each of its rows
         self.wide_rows: list[str] = []
+        self.sectioning: list[list] = []  # per open sectioning element: its tag, has a heading
+        self.headless: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
@@ -51,6 +60,10 @@ class Page(HTMLParser):
         if tag == "label" and "for" in attributes:
             self.label_targets.append(attributes["for"] or "")
         self.bare_htmx |= {name for name in attributes if name.startswith("hx-")}
+        if tag in SECTIONING:
+            self.sectioning.append([tag_text[:80], False])
+        elif tag in HEADINGS and self.sectioning:
+            self.sectioning[-1][1] = True
         if tag == "table":
             self.tables.append([])
         elif tag == "tr" and self.tables:
@@ -60,6 +73,10 @@ class Page(HTMLParser):
             self.tables[-1][-1] += int(span) if span.isdigit() else 1
 
     def handle_endtag(self, tag):
+        if tag in SECTIONING and self.sectioning:
+            opened, has_heading = self.sectioning.pop()
+            if tag in ("section", "article") and not has_heading:
+                self.headless.append(opened)
         if tag == "table" and self.tables:
             widths = self.tables.pop()
             self.wide_rows += [
@@ -84,6 +101,7 @@ def problems_of(html: str) -> list[str]:
     found += [f"attribute {name} (spell it data-{name})" for name in sorted(page.bare_htmx)]
     found += [f"<?{text}" for text in page.declarations]
     found += [f"a bare & in {text}" for text in page.bare_ampersands]
+    found += [f"a section without a heading: {text}" for text in page.headless]
     return found + page.wide_rows
 
 
@@ -108,6 +126,7 @@ def test_the_checks_find_what_the_validator_found():
         '<input id="b" aria-describedby="b_helptext"></form><a href="?a=1&b=2">Next</a>'
         "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
         '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
+        '<section class="card"><p>x</p><section><h2>Inner</h2></section></section>'
     )
     assert problems_of(broken) == [
         "id 'a' 2 times",
@@ -117,12 +136,14 @@ def test_the_checks_find_what_the_validator_found():
         "attribute hx-post (spell it data-hx-post)",
         '<?xml version="1.0"?',
         'a bare & in <a href="?a=1&b=2">',
+        'a section without a heading: <section class="card">',
         "a row 3 columns wide in a table of 2",
     ]
     assert (
         problems_of(
             '<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>'
             '<a href="?a=1&amp;b=2&#38;c=3" title="Q&amp;A">Next</a>'
+            '<section><div class="card-head"><h2>Drift</h2></div><p>x</p></section>'
         )
         == []
     )

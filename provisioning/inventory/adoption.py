@@ -134,8 +134,9 @@ def _link_person(identity: Identity, accounts: list[Account]) -> None:
 
 def _would_change(person: Person) -> str:
     return (
-        f"Adopting {person} like this would change their accounts; adopt only changes nothing "
-        "unless you confirm the changes."
+        f"Nothing was adopted: adopting {person} like this would change their accounts (the "
+        "changes are listed beside). To adopt them with these changes, tick “Adopt anyway”; "
+        "or choose other role templates."
     )
 
 

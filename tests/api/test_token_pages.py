@@ -167,6 +167,14 @@ def test_the_token_pages_are_linked_from_the_navigation_and_link_the_docs(client
     assert "/api/v1/docs" in page
 
 
+def test_the_reference_page_links_back_to_the_portal_and_the_tokens(client, alpha):
+    """The reference is Swagger UI's page, without the portal's sidebar: it had no way back."""
+    signed_in(client, alpha.client_admin)
+    page = client.get("/api/v1/docs").content.decode()
+    assert '<a href="/">' in page
+    assert f'<a href="{reverse("api_tokens")}">' in page
+
+
 @pytest.mark.parametrize("token_id", [0, 2**31, 2**63, 10**30])
 def test_a_made_up_token_id_is_404(client, alpha, msp_admin, token_id):
     signed_in(client, msp_admin)

@@ -115,3 +115,16 @@ def test_the_stale_accounts_table_fits_a_1280_pixel_screen(page, screenshot):
     )
     box = row.locator("a.button").bounding_box()
     assert box["x"] + box["width"] <= card["right"]
+
+
+def test_a_username_on_the_people_page_breaks_before_its_domain(page):
+    """It broke wherever the column ended: "adele.kowalski@northwi" / "nd.example"."""
+    from tests.browser.test_bulk_preview_layout import LINES
+
+    username = "adele.kowalski@northwind.example"
+    tenant = tenant_with_people("Northwind", [(username, "Adele Kowalski")])
+    technician = make_person(f"tech-{tenant.slug}", Role.TECHNICIAN, [tenant])
+    sign_in(page, technician.username, PASSWORD)
+    page.goto(f"/tenants/{tenant.slug}/people/")
+    lines = page.locator("table.people tbody tr code").first.evaluate(LINES)
+    assert lines in (["adele.kowalski@northwind.example"], ["adele.kowalski", "@northwind.example"])

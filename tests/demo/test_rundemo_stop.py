@@ -1,5 +1,6 @@
 """Ctrl-C on `make demo`: rundemo stops its processes in order, within the time it promises."""
 
+import io
 import signal
 import subprocess
 import sys
@@ -85,3 +86,16 @@ def test_the_sandbox_stops_at_once_with_an_idle_keep_alive_client(tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
         assert time.monotonic() - began < 1.0
+
+
+def test_the_stop_says_in_words_which_process_was_ended_and_what_follows(monkeypatch):
+    """It printed "Stopped in 3.5 s (worker busy: ended)."; a newcomer could not tell whether
+    something had gone wrong."""
+    monkeypatch.setattr(rundemo, "stop_children", lambda children: ["worker"])
+    monkeypatch.setattr(rundemo.signal, "signal", lambda signum, handler: None)
+    out = io.StringIO()
+    rundemo.Command(stdout=out).stop([object()])
+    said = out.getvalue()
+    assert "busy: ended" not in said
+    assert "The worker did not stop in time and was ended" in said
+    assert "a job cut short resumes at the next start" in said

@@ -190,10 +190,19 @@ class Command(BaseCommand):
         started = time.monotonic()
         killed = stop_children(children)
         took = time.monotonic() - started
-        if killed:  # a job mid-call: its lease runs out and the next start resumes it
-            self.stdout.write(f"Stopped in {took:.1f} s ({', '.join(killed)} busy: ended).")
-        else:
-            self.stdout.write(f"Stopped in {took:.1f} s.")
+        self.stdout.write(f"Stopped in {took:.1f} s.{ended_in_words(killed)}")
+
+
+def ended_in_words(killed: list[str]) -> str:
+    """What the stop had to end, for the person at the terminal ("" when nothing was)."""
+    if not killed:
+        return ""
+    names = " and ".join(f"the {name}" for name in killed)
+    said = f" {names[0].upper()}{names[1:]} did not stop in time and "
+    said += "was ended." if len(killed) == 1 else "were ended."
+    if "worker" in killed:  # a job mid-call: its lease runs out and the next start resumes it
+        said = said[:-1] + ": a job cut short resumes at the next start."
+    return said
 
 
 class StopDemo(BaseException):  # noqa: N818 - not an error: Ctrl-C, SIGTERM or SIGHUP

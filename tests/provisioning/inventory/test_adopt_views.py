@@ -177,7 +177,9 @@ def test_an_adoption_that_would_change_something_needs_a_confirmation(client, al
     assert "add group" in page and "Okta (now" not in page and "account for" not in page
 
     refused = client.post(bob, sales)
-    assert refused.status_code == 400 and "unless you confirm" in refused.content.decode()
+    said = refused.content.decode()
+    assert refused.status_code == 400 and "adopt only changes nothing" not in said  # garbled
+    assert "Nothing was adopted: adopting Bob" in said and "tick “Adopt anyway”" in said
     assert not Identity.objects.filter(username="bob@alpha.test").exists()
 
     assert client.post(bob, {**sales, "confirm_changes": "on"}).status_code == 302

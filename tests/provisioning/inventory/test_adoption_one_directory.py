@@ -154,6 +154,53 @@ def test_adding_her_to_entra_creates_and_verifies_the_account(dirs, eve, client)
     assert client.get(page).status_code == 302  # managed there now: nothing to add
 
 
+def test_adding_her_to_entra_says_the_job_also_brings_okta_to_what_the_portal_wants(
+    dirs, eve, client
+):
+    """Listed in Okta only, with no Okta account the portal knows of: the Change job that adds
+    Entra converges Okta too (it links her account there), and the dry run listed that under
+    "Add to Microsoft Entra ID" with nothing saying why."""
+    identity = adopted_eve(dirs, eve)
+    DirectoryAccount.objects.filter(identity=identity, connection=dirs.okta).delete()
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+
+    dry_run = client.get(page).content.decode()
+
+    assert f"Link existing user {eve.username}" in dry_run
+    assert 'id="also-elsewhere"' in dry_run
+    assert "The job also brings Okta to what the portal wants" in dry_run
+
+
+def test_adding_her_to_entra_says_nothing_of_okta_when_okta_needs_nothing(dirs, eve, client):
+    identity = adopted_eve(dirs, eve)
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+
+    assert 'id="also-elsewhere"' not in client.get(page).content.decode()
+
+
+def test_her_page_names_the_group_she_kept_as_an_exception_and_reads_in_sync(dirs, client):
+    """An exception is kept by its id: the desired column showed the id, "Missing: <id>"
+    beside the same group held by name, and "differs" for an account in sync."""
+    okta_person(
+        dirs, "eve", groups=["Staff", "Sales", "Finance"], apps=["Salesforce"],
+        department="Sales", job_title="Account Executive",
+    )  # fmt: skip
+    read_inventory(dirs)
+    identity = adopted_eve(dirs, person(dirs, "eve"))
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+
+    page = client.get(
+        f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    okta = page[page.index("<h3>Okta") :]
+    assert '<span class="chip">Finance</span></div></td>' in okta  # desired, by its name
+    assert "Missing:" not in okta and "Also holds: Finance" not in okta
+    assert '<span class="badge ok">in sync</span>' in okta
+
+
 @pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
 def test_only_operators_add_her_to_a_directory(dirs, eve, client, role):
     identity = adopted_eve(dirs, eve)

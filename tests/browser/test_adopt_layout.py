@@ -1,0 +1,23 @@
+"""The adopt page's "Adopt anyway" box, in the narrow column beside the form, sits on the
+line of its label (it stood alone, its label on the line below)."""
+
+import pytest
+
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD
+from tests.provisioning.inventory.test_adopt_views import people, url  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, people):  # noqa: F811
+    sign_in(page, alpha.technician.username, PASSWORD)
+    page.goto(
+        url("person_adopt", alpha, people["bob"]) + f"?preview=1&templates={alpha.template.pk}"
+    )
+    box = page.locator("#id_confirm_changes")
+    label = page.locator("label[for=id_confirm_changes]")
+    screenshot("adopt-confirm-changes")
+    box_at, label_at = box.bounding_box(), label.bounding_box()
+    assert label_at["y"] < box_at["y"] + box_at["height"], (box_at, label_at)
+    assert label_at["x"] > box_at["x"] + box_at["width"]
