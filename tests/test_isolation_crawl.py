@@ -34,6 +34,8 @@ SCIM_ENDPOINT = {
     "scim_groups",
     "scim_group",
     "scim_unknown",
+    "scim_root",
+    "scim_root_unslashed",
 }
 PUBLIC = SCIM_ENDPOINT | {
     "first_sign_in_view",
