@@ -43,6 +43,7 @@ PUBLIC = SCIM_ENDPOINT | {
     "logout",
     "hr_webhook",
     "api_unknown",  # the API's 404 problem for a path that is no route (tests/api/)
+    "api_problem_types",  # what each problem type of the API means (no tenant's data)
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",
