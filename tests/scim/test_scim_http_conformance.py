@@ -129,3 +129,13 @@ def test_a_precondition_that_holds_lets_the_write_through(client, scim):
 def test_a_precondition_on_no_ones_user_is_still_404(client, scim):
     """RFC 9110 §13.2.1: preconditions are ignored where the answer would not be 2xx."""
     assert _patch(client, scim, "99999", HTTP_IF_MATCH='"abc"').status_code == 404
+
+
+def test_an_unsupported_filter_names_the_attributes_as_the_schema_spells_them(client, scim):
+    """The attributes are matched in any case (RFC 7644 §3.4.2.2) but named as the schema
+    names them: the detail said 'username eq or externalid eq'."""
+    response = call(client, scim, "get", url(scim) + '?filter=userName co "a"')
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+    assert "userName eq or externalId eq" in response.json()["detail"]
+    found = call(client, scim, "get", url(scim) + '?filter=USERNAME Eq "nobody@alpha.test"')
+    assert found.status_code == 200 and found.json()["totalResults"] == 0
