@@ -49,8 +49,8 @@ def require_json_body(request: HttpRequest) -> None:
     """A body must say it is JSON (application/json, or a +json type), or say nothing (RFC
     9110 §8.3 lets the recipient examine it then): another media type is refused with 415
     (§15.5.16), naming what is taken, rather than read as JSON whatever it said."""
-    if not request.body or not request.META.get("CONTENT_TYPE"):
-        return
+    if request.method != "POST" or not request.body or not request.META.get("CONTENT_TYPE"):
+        return  # only a POST reads a body here, and only its operations document the 415
     declared = request.content_type or ""
     if declared == "application/json" or declared.endswith("+json"):
         return
