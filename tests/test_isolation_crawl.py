@@ -34,6 +34,8 @@ SCIM_ENDPOINT = {
     "scim_groups",
     "scim_group",
     "scim_unknown",
+    "scim_root",
+    "scim_root_unslashed",
 }
 PUBLIC = SCIM_ENDPOINT | {
     "first_sign_in_view",
@@ -41,6 +43,7 @@ PUBLIC = SCIM_ENDPOINT | {
     "logout",
     "hr_webhook",
     "api_unknown",  # the API's 404 problem for a path that is no route (tests/api/)
+    "api_problem_types",  # what each problem type of the API means (no tenant's data)
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

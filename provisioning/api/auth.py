@@ -15,7 +15,7 @@ from ninja.security import HttpBearer
 from portal.audit.context import acting_through
 from portal.audit.events import record
 from provisioning import refusals
-from provisioning.api import ratelimit, tokens
+from provisioning.api import problems, ratelimit, tokens
 from provisioning.api.models import ApiToken
 from provisioning.api.problems import Problem
 
@@ -35,6 +35,7 @@ class TokenAuth(HttpBearer):
                 kind="rate-limited",
                 headers={"Retry-After": str(wait)},
             )
+        problems.require_json_body(request)  # after the token: a 415 is for callers only
         request.user = api_token.user
         acting_through(f"API token “{api_token.name}”")
         return api_token

@@ -31,13 +31,12 @@ def slug(description: str = "Only this tenant (its slug)."):
 
 
 def _within_bounds(value: datetime) -> datetime:
-    """A time the databases and every time zone around it can hold (portal.fields' range);
-    a naive one is read as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    if not (EARLIEST <= value <= LATEST):
+    """A time whose date, as written (in its own offset), is in portal.fields' range, as the
+    schema's pattern says it; a naive one is read as UTC. A day either side of that range is
+    still one the databases hold."""
+    if not (MIN_DATE <= value.date() <= MAX_DATE):
         raise ValueError(f"Give a time from {MIN_DATE} to {MAX_DATE}.")
-    return value
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _date_within_bounds(value: date) -> date:
@@ -46,12 +45,14 @@ def _date_within_bounds(value: date) -> date:
     return value
 
 
-EARLIEST = dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC)
-LATEST = dt.datetime.combine(MAX_DATE, dt.time(), dt.UTC)
-When = Annotated[datetime, AfterValidator(_within_bounds)]
 # The bounds of a day as the schema can say them (JSON Schema has no minimum for a date):
 # years 2000 to 2100 are exactly MIN_DATE to MAX_DATE.
 DAY_IN_BOUNDS = r"^(20[0-9]{2}|2100)-"
+When = Annotated[
+    datetime,
+    AfterValidator(_within_bounds),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DAY_IN_BOUNDS}),
+]
 Day = Annotated[
     date,
     AfterValidator(_date_within_bounds),

@@ -16,7 +16,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "/docs/api#problem-"  # a fragment of docs/api.md per problem type
+# The page that documents each type, a fragment per type (problem_types.py): a client that
+# follows a `type` reads what it means (RFC 9457 §3.1.1); it was docs/api.md's fragment, which
+# the portal does not serve.
+TYPE_BASE = "/api/problems#problem-"
 
 TITLES = {
     400: "Bad request",
@@ -40,6 +43,23 @@ class Problem(Exception):
         super().__init__(detail)
         self.status, self.detail, self.kind = status, detail, kind
         self.headers, self.extra = headers or {}, extra
+
+
+def require_json_body(request: HttpRequest) -> None:
+    """A body must say it is JSON (application/json, or a +json type), or say nothing (RFC
+    9110 §8.3 lets the recipient examine it then): another media type is refused with 415
+    (§15.5.16), naming what is taken, rather than read as JSON whatever it said."""
+    if request.method != "POST" or not request.body or not request.META.get("CONTENT_TYPE"):
+        return  # only a POST reads a body here, and only its operations document the 415
+    declared = request.content_type or ""
+    if declared == "application/json" or declared.endswith("+json"):
+        return
+    raise Problem(
+        415,
+        "Send the body as JSON (Content-Type: application/json).",
+        kind="media-type",
+        headers={"Accept": "application/json"},
+    )
 
 
 def problem_response(
@@ -146,9 +166,27 @@ def _document(api) -> None:
                     content = response.get("content", {})
                     if str(status).startswith("4") and "application/json" in content:
                         response["content"] = {MEDIA_TYPE: content["application/json"]}
+            if "post" in operations:
+                _document_body_refusals(operations["post"])
         return schema
 
     api.get_openapi_schema = schema_with_problems
+
+
+BODY_REFUSALS = {
+    "413": "The request body is larger than this API takes.",
+    "415": "The request body is not JSON (Content-Type: application/json).",
+}
+
+
+def _document_body_refusals(operation: dict) -> None:
+    """What any POST may be answered besides its own statuses: its body too large or of
+    another media type."""
+    problem = {"$ref": "#/components/schemas/ProblemOut"}
+    for status, description in BODY_REFUSALS.items():
+        operation["responses"].setdefault(
+            status, {"description": description, "content": {MEDIA_TYPE: {"schema": problem}}}
+        )
 
 
 def wrap_views(api, wrapper) -> None:

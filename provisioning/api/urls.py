@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.api import views
+from provisioning.api import problem_types, views
 
 urlpatterns = [
     path("account/api-tokens/", views.token_list, name="api_tokens"),
@@ -11,4 +11,5 @@ urlpatterns = [
         name="api_token_revoke",
     ),
     path("api-tokens/", views.token_list_all, name="api_tokens_all"),
+    path("api/problems", problem_types.page, name="api_problem_types"),
 ]

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from scim2_models import (
     Context,
     Error,
+    ForbiddenException,
     Group,
     InvalidSyntaxException,
     InvalidValueException,
@@ -29,6 +30,7 @@ from scim2_models import (
     NotFoundException,
     NotImplementedException,
     PatchOp,
+    PreconditionFailedException,
     ResourceType,
     ResponseParameters,
     Schema,
@@ -47,6 +49,7 @@ from provisioning.scim.resources import ScimUser
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/scim+json"
+JSON_TYPES = (CONTENT_TYPE, "application/json")  # what a request body may be (RFC 7644 §8.1)
 MAX_BODY_BYTES = 256 * 1024
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 REFUSALS = "scim"
@@ -109,6 +112,12 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                 )
             if _too_large(request):
                 return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+            if request.body and not _json_typed(request):
+                return error(
+                    415,
+                    "Send the body as application/scim+json (or application/json).",
+                    Accept=", ".join(JSON_TYPES),
+                )
             try:
                 return view(request, token, **kwargs)
             except SCIMException as exc:
@@ -149,6 +158,14 @@ def _too_large(request: HttpRequest) -> bool:
         return len(request.body) > MAX_BODY_BYTES
     except RequestDataTooBig:
         return True
+
+
+def _json_typed(request: HttpRequest) -> bool:
+    """Whether the body says it is JSON, or says nothing (RFC 9110 §8.3: without a
+    Content-Type the recipient may examine the data); another media type is refused with
+    415 (§15.5.16) rather than read as JSON."""
+    declared = request.content_type or ""
+    return declared in JSON_TYPES or not request.META.get("CONTENT_TYPE")
 
 
 def _refused(request: HttpRequest, token, scim_error: Error) -> HttpResponse:
@@ -253,18 +270,34 @@ def _typed(payload: dict) -> dict:
 # -- discovery --------------------------------------------------------------------------------
 
 
+def _unfiltered(view):
+    """RFC 7644 §4: the discovery endpoints take no filter, and one given SHOULD be answered
+    403, so that a client does not take the whole list for what matched."""
+
+    @wraps(view)
+    def discovery(request: HttpRequest, token, **kwargs) -> HttpResponse:
+        if "filter" in request.GET:
+            raise ForbiddenException(detail="The discovery endpoints cannot be filtered.")
+        return view(request, token, **kwargs)
+
+    return discovery
+
+
 @scim_view(("GET",))
+@_unfiltered
 def service_provider_config(request: HttpRequest, token) -> HttpResponse:
     return answer(resources.service_provider_config(base_url(request, token)).model_dump())
 
 
 @scim_view(("GET",))
+@_unfiltered
 def schemas(request: HttpRequest, token) -> HttpResponse:
     found = resources.schemas(base_url(request, token))
     return answer(_listed(Schema, found, len(found), 1, Context.DEFAULT))
 
 
 @scim_view(("GET",))
+@_unfiltered
 def schema(request: HttpRequest, token, schema_id: str) -> HttpResponse:
     for each in resources.schemas(base_url(request, token)):
         if each.id.casefold() == schema_id.casefold():
@@ -273,12 +306,14 @@ def schema(request: HttpRequest, token, schema_id: str) -> HttpResponse:
 
 
 @scim_view(("GET",))
+@_unfiltered
 def resource_types(request: HttpRequest, token) -> HttpResponse:
     found = resources.resource_types(base_url(request, token))
     return answer(_listed(ResourceType, found, len(found), 1, Context.DEFAULT))
 
 
 @scim_view(("GET",))
+@_unfiltered
 def resource_type(request: HttpRequest, token, name: str) -> HttpResponse:
     for each in resources.resource_types(base_url(request, token)):
         if each.id.casefold() == name.casefold():
@@ -337,6 +372,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     identity = queries.user_or_404(token.tenant, user_id)
     if request.method == "GET":
         return _user_answer(request, token, identity)
+    _require_preconditions(request)
     if request.method == "DELETE":
         service.delete(identity, token=token, http_request=request)
         return answer(None, 204)
@@ -350,6 +386,20 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     patch.patch(current)
     identity = service.update(identity, current, token=token, http_request=request)
     return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
+
+
+def _require_preconditions(request: HttpRequest) -> None:
+    """RFC 9110 §13.1.1-2 on a write to a user that exists: the endpoint keeps no ETags
+    (ServiceProviderConfig: etag unsupported), so If-Match holds only as `*`, and
+    If-None-Match `*` never does. A client guarding against a lost update is told 412
+    instead of having its write applied unguarded."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match.strip() != "*":
+        raise PreconditionFailedException(
+            detail="No version of this user matches If-Match: this endpoint keeps no ETags."
+        )
+    if (request.headers.get("If-None-Match") or "").strip() == "*":
+        raise PreconditionFailedException(detail="The user exists (If-None-Match: *).")
 
 
 # -- groups: the tenant's role templates, read-only -------------------------------------------

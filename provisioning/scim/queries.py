@@ -17,8 +17,9 @@ from provisioning.scim.resources import MAX_RESULTS
 from provisioning.scim.service import visible
 from tenants.models import RoleTemplate, Tenant
 
-USER_FILTERS = {"username": "username__iexact", "externalid": "external_id"}
-GROUP_FILTERS = {"displayname": "name__iexact"}
+# The schema's attribute name -> its lookup; a filter's name matches in any case.
+USER_FILTERS = {"userName": "username__iexact", "externalId": "external_id"}
+GROUP_FILTERS = {"displayName": "name__iexact"}
 MAX_FILTER_LENGTH = 1000
 
 
@@ -57,7 +58,7 @@ def _q(node, fields: dict[str, str]) -> Q:
         path = node.attr_path
         uri = (path.uri or "").casefold()
         if uri in ("", "urn:ietf:params:scim:schemas:core:2.0:user") and not path.sub_attr:
-            lookup = fields.get(path.attr.casefold())
+            lookup = {k.casefold(): v for k, v in fields.items()}.get(path.attr.casefold())
             if lookup and isinstance(node.value, str):
                 return Q(**{lookup: node.value})
     supported = " or ".join(f"{name} eq" for name in fields)

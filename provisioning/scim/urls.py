@@ -22,6 +22,9 @@ urlpatterns = [
     path(SCIM + "Groups", endpoint.groups, name="scim_groups"),
     path(SCIM + "Groups/<str:group_id>", endpoint.group, name="scim_group"),
     path(SCIM + "<path:rest>", endpoint.unknown, name="scim_unknown"),
+    # The root, with and without its slash: a SCIM 404 too, not the portal's HTML page.
+    path(SCIM, endpoint.unknown, name="scim_root"),
+    path(SCIM.rstrip("/"), endpoint.unknown, name="scim_root_unslashed"),
     path("tenants/<slug:tenant>/scim/", views.scim_settings, name="scim_settings"),
     path(
         "tenants/<slug:tenant>/scim/tokens/<int:token_id>/revoke/",

@@ -11,7 +11,7 @@ import pytest
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning.api import problems
+from provisioning.api import problem_types, problems
 from provisioning.models import Identity
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
@@ -71,3 +71,5 @@ def test_every_problem_type_the_api_answers_with_has_its_section_in_the_doc():
     missing = {f"{prefix}{kind}" for kind in kinds} - anchors
     assert not missing, f"docs/api.md has no section for {sorted(missing)}"
     assert {"problem-not-found", "problem-blocked", "problem-conflict"} <= anchors
+    # and on the page each problem's `type` leads to
+    assert kinds <= set(problem_types.TYPES), sorted(kinds - set(problem_types.TYPES))

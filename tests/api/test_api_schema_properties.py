@@ -153,3 +153,37 @@ def test_the_schema_bounds_a_day_as_the_api_does(day):
     operation = schema.raw_schema["paths"]["/api/v1/tenants/{slug}/report"]["get"]
     start = next(p for p in operation["parameters"] if p["name"] == "start")["schema"]
     assert jsonschema_rs.is_valid(start, day) == (MIN_DATE <= date.fromisoformat(day) <= MAX_DATE)
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "0086-02-14T05:37:36-09:28",
+        "1999-12-31T23:59:59Z",
+        "2000-01-01T00:00:00+05:00",
+        "2050-06-01T10:00:00Z",
+        "2100-12-31T12:00:00Z",
+        "2100-12-31T23:59:59-12:00",
+        "2101-01-01T00:00:00Z",
+        "3847-08-08T13:10:40-23:52",
+    ],
+)
+@pytest.mark.parametrize(
+    "path,name",
+    [("/api/v1/jobs", "created_since"), ("/api/v1/audit-events", "until")],
+)
+def test_the_schema_bounds_a_time_as_the_api_does(path, name, time):
+    """A time filter takes the years 2000 to 2100 as written, whatever its offset, and the
+    schema says so: a checker's schema-valid 3847-08-08 (or 2100-12-31 noon) was refused."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from provisioning.api.filters import When
+
+    operation = schema.raw_schema["paths"][path]["get"]
+    param = next(p for p in operation["parameters"] if p["name"] == name)["schema"]
+    try:
+        TypeAdapter(When).validate_python(time)
+        taken = True
+    except ValidationError:
+        taken = False
+    assert jsonschema_rs.is_valid(param, time) == taken

@@ -1,0 +1,86 @@
+"""The API as RFC 9110 asks of it beyond its routes: a body in a format it does not take is
+415, and the schema names every status a POST can answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from provisioning.models import Identity
+
+from .conftest import ApiClient, token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _onboarding(alpha) -> dict:
+    return {"first_name": "Ada", "last_name": "Lovelace", "role_templates": [alpha.template.pk]}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_body_of_another_media_type_is_415_and_changes_nothing(alpha, msp_admin, content_type):
+    """RFC 9110 §15.5.16. A JSON body sent as text/plain was read as JSON (and a form
+    answered 400 'Cannot parse request body'); the client is told which type to send."""
+    client = ApiClient(token_for(msp_admin))
+    response = client.client.post(
+        f"/api/v1/tenants/{alpha.tenant.slug}/people",
+        json.dumps(_onboarding(alpha)),
+        content_type=content_type,
+        headers={**client.headers, "Idempotency-Key": "k-415"},
+    )
+    assert response.status_code == 415
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Accept"] == "application/json"
+    assert response.json()["status"] == 415
+    assert not Identity.objects.filter(first_name="Ada").exists()
+
+
+def test_without_a_token_a_body_of_another_type_is_still_401(alpha):
+    """The token is checked first: 415 tells nothing to someone who may not call at all."""
+    response = ApiClient(None).client.post(
+        f"/api/v1/tenants/{alpha.tenant.slug}/people", "x=1", content_type="text/plain"
+    )
+    assert response.status_code == 401
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_taken(alpha, msp_admin):
+    client = ApiClient(token_for(msp_admin))
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.client.post(
+            f"/api/v1/tenants/{alpha.tenant.slug}/people",
+            json.dumps({"first_name": "Ada"}),
+            content_type=content_type,
+            headers={**client.headers, "Idempotency-Key": content_type},
+        )
+        assert response.status_code == 422  # read, and found wanting: not refused unread
+
+
+def test_the_schema_names_413_and_415_on_every_post(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    posts = [(path, ops["post"]) for path, ops in schema["paths"].items() if "post" in ops]
+    assert posts
+    for path, operation in posts:
+        for status in ("413", "415"):
+            content = operation["responses"].get(status, {}).get("content", {})
+            assert "application/problem+json" in content, (path, status)
+
+
+def test_every_problem_type_leads_to_a_page_that_documents_it(alpha, msp_admin, client):
+    """RFC 9457 §3.1.1: a type, dereferenced, SHOULD document the problem for a person. The
+    types named docs/api.md's fragments, which the portal does not serve: a 404 page."""
+    caller = ApiClient(token_for(msp_admin))
+    problems = [
+        ApiClient(None).get("/api/v1/tenants"),
+        caller.get("/api/v1/no/such/route"),
+        caller.get("/api/v1/people/999999"),
+        caller.get("/api/v1/tenants", cursor="x"),
+        caller.post(f"/api/v1/tenants/{alpha.tenant.slug}/people", {}, key="k"),
+    ]
+    for problem in problems:
+        path, _, fragment = problem.json()["type"].partition("#")
+        page = client.get(path)  # signed out: the page is for any reader
+        assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+        assert f'id="{fragment}"' in page.content.decode(), fragment

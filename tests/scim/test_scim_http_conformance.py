@@ -1,0 +1,141 @@
+"""The SCIM endpoint as RFC 7644 and RFC 9110 ask of it beyond the resources themselves: a
+filter on the discovery endpoints, the endpoint's root, a body of another media type, and
+preconditions on a write (ETags are not supported, so none can match)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from provisioning.models import Identity
+
+from .test_scim_endpoint import ERROR, PATCH, ada, call, url
+
+pytestmark = pytest.mark.django_db
+
+DISCOVERY = [
+    ("scim_service_provider_config", {}),
+    ("scim_schemas", {}),
+    ("scim_schema", {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"}),
+    ("scim_resource_types", {}),
+    ("scim_resource_type", {"name": "User"}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", DISCOVERY)
+def test_a_filter_on_a_discovery_endpoint_is_403(client, scim, name, kwargs):
+    """RFC 7644 §4: the discovery endpoints take no filter; one given SHOULD be answered 403,
+    so that a client does not read the whole list as what matched."""
+    address = reverse(name, kwargs={"tenant": scim.tenant.slug, **kwargs})
+    response = call(client, scim, "get", address + '?filter=id eq "User"')
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["schemas"] == [ERROR] and response.json()["status"] == "403"
+    assert call(client, scim, "get", address).status_code == 200
+
+
+@pytest.mark.parametrize("root", ["/scim/v2/{slug}/", "/scim/v2/{slug}"])
+def test_the_endpoints_root_answers_in_scim_shape(client, scim, root):
+    """Every answer under the endpoint is application/scim+json (docs/scim.md), its root
+    too: it was the portal's HTML 404 page."""
+    response = call(client, scim, "get", root.format(slug=scim.tenant.slug))
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["schemas"] == [ERROR]
+    refused = client.get(root.format(slug=scim.tenant.slug))
+    assert refused.status_code == 401 and refused["Content-Type"] == "application/scim+json"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_body_of_another_media_type_is_415_and_creates_nobody(client, scim, content_type):
+    """RFC 9110 §15.5.16: a body in a format the resource does not take is 415; SCIM takes
+    JSON (RFC 7644 §3.1, §8.1). It was read as JSON whatever its type said."""
+    response = client.post(
+        url(scim),
+        data=json.dumps(ada()),
+        content_type=content_type,
+        HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
+    )
+    assert response.status_code == 415
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["schemas"] == [ERROR] and response.json()["status"] == "415"
+    assert response["Accept"] == "application/scim+json, application/json"
+    assert not Identity.objects.filter(username="ada@alpha.test").exists()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/scim+json; charset=utf-8"]
+)
+def test_json_of_either_media_type_is_taken(client, scim, content_type):
+    response = client.post(
+        url(scim),
+        data=json.dumps(ada()),
+        content_type=content_type,
+        HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
+    )
+    assert response.status_code == 201
+
+
+def _patch(client, scim, user_id, **headers):
+    body = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Lead"}]}
+    return client.patch(
+        url(scim, "scim_user", user_id=user_id),
+        data=json.dumps(body),
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
+        **headers,
+    )
+
+
+def _title(client, scim, user_id) -> str:
+    return call(client, scim, "get", url(scim, "scim_user", user_id=user_id)).json()["title"]
+
+
+@pytest.mark.parametrize(
+    "header,value",
+    [("HTTP_IF_MATCH", 'W/"1"'), ("HTTP_IF_MATCH", '"abc"'), ("HTTP_IF_NONE_MATCH", "*")],
+)
+def test_a_precondition_no_version_can_meet_is_412_and_changes_nothing(client, scim, header, value):
+    """RFC 9110 §13.1.1: a server that gets If-Match MUST evaluate it before the method, and
+    MUST NOT perform it when it is false; the endpoint keeps no ETags (ServiceProviderConfig:
+    etag unsupported), so no tag matches, and the user exists, so If-None-Match: * fails. A
+    PATCH sent to guard against a lost update was applied all the same."""
+    created = call(client, scim, "post", url(scim), ada())
+    user_id = created.json()["id"]
+    response = _patch(client, scim, user_id, **{header: value})
+    assert response.status_code == 412
+    assert response.json()["schemas"] == [ERROR] and response.json()["status"] == "412"
+    assert _title(client, scim, user_id) == "Analyst"
+    deleted = client.delete(
+        url(scim, "scim_user", user_id=user_id),
+        HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
+        **{header: value},
+    )
+    assert deleted.status_code == 412
+
+
+def test_a_precondition_that_holds_lets_the_write_through(client, scim):
+    created = call(client, scim, "post", url(scim), ada())
+    user_id = created.json()["id"]
+    assert _patch(client, scim, user_id, HTTP_IF_MATCH="*").status_code == 200
+    assert _patch(client, scim, user_id, HTTP_IF_NONE_MATCH='"abc"').status_code == 200
+    assert _title(client, scim, user_id) == "Lead"
+
+
+def test_a_precondition_on_no_ones_user_is_still_404(client, scim):
+    """RFC 9110 §13.2.1: preconditions are ignored where the answer would not be 2xx."""
+    assert _patch(client, scim, "99999", HTTP_IF_MATCH='"abc"').status_code == 404
+
+
+def test_an_unsupported_filter_names_the_attributes_as_the_schema_spells_them(client, scim):
+    """The attributes are matched in any case (RFC 7644 §3.4.2.2) but named as the schema
+    names them: the detail said 'username eq or externalid eq'."""
+    response = call(client, scim, "get", url(scim) + '?filter=userName co "a"')
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+    assert "userName eq or externalId eq" in response.json()["detail"]
+    found = call(client, scim, "get", url(scim) + '?filter=USERNAME Eq "nobody@alpha.test"')
+    assert found.status_code == 200 and found.json()["totalResults"] == 0
