@@ -4,6 +4,8 @@ optionally some of the tenants the person may see (only those are offered)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from provisioning.api.tokens import MAX_LIFETIME
 from tenants import access
 
 DEFAULT_LIFETIME = dt.timedelta(days=90)
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24)
 
 
 def printable(value: str) -> None:
@@ -41,10 +44,13 @@ class TokenForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every tenant you may see, now and later.",
     )
+    # This form's one-time key, made with the page: sent again, it makes no second token.
+    form_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data=None, *, user):
         today = timezone.localdate()
-        super().__init__(data, initial={"expires_on": today + DEFAULT_LIFETIME})
+        initial = {"expires_on": today + DEFAULT_LIFETIME, "form_key": secrets.token_urlsafe(24)}
+        super().__init__(data, initial=initial)
         self.today = today
         self.fields["tenants"].queryset = access.tenants_for(user).order_by("name")
         self.fields["expires_on"].widget.attrs.update(
@@ -59,6 +65,12 @@ class TokenForm(forms.Form):
         if day > self.today + MAX_LIFETIME:
             raise ValidationError(f"A token lives at most {MAX_LIFETIME.days} days.")
         return day
+
+    def clean_form_key(self) -> str:
+        """Another value than the page's own (out of date, or typed) is no key: no error
+        the person could act on, and the token is made as without one."""
+        key = self.cleaned_data["form_key"]
+        return key if FORM_KEY.fullmatch(key) else ""
 
     def expires_at(self) -> dt.datetime:
         day = self.cleaned_data["expires_on"]

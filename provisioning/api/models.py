@@ -25,6 +25,9 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The one-time key of the page's form that made it: that form sent again (a reload of the
+    # page that showed the token, a double click) makes no second token.
+    form_key = models.CharField(max_length=43, unique=True, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

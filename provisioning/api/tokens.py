@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.audit.events import event_for, record_all
@@ -33,14 +33,30 @@ def issue(
     expires_at: datetime,
     read_only: bool = False,
     tenants: Iterable[Tenant] = (),
+    form_key: str | None = None,
     http_request=None,
 ) -> tuple[ApiToken, str]:
     """A new token of `user`, who issues it for themself; the clear token is returned here
-    only. `tenants` must be ones the person may see (the form offers only those)."""
+    only. `tenants` must be ones the person may see (the form offers only those).
+    FormSentAgain, and nothing made, when a token was made from the form of `form_key`."""
     clear = PREFIX + secrets.token_urlsafe(32)
     tenants = list(tenants)
+    try:
+        return _issue(user, name, clear, expires_at, read_only, tenants, form_key, http_request)
+    except IntegrityError:  # the same form's other request made it meanwhile
+        if form_key and ApiToken.objects.filter(form_key=form_key).exists():
+            raise FormSentAgain from None
+        raise
+
+
+class FormSentAgain(Exception):
+    """The form that asked for a token was sent before, and its token made then."""
+
+
+def _issue(user, name, clear, expires_at, read_only, tenants, form_key, http_request):
     with transaction.atomic():
         token = ApiToken.objects.create(
+            form_key=form_key or None,
             user=user,
             name=name,
             prefix=clear[:SHOWN_PREFIX],

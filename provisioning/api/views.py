@@ -18,6 +18,11 @@ from provisioning.api.forms import TokenForm
 from provisioning.api.models import ApiToken
 from tenants import access
 
+SENT_AGAIN = (
+    "That form was sent before: its token was made then, and its secret shown that once. "
+    "Nothing new was made. If the secret was not copied, revoke that token and make another."
+)
+
 
 def _token_for(user, token_id: int) -> ApiToken:
     """The person's own token; an MSP admin may reach anyone's. 404 for the rest."""
@@ -47,14 +52,19 @@ def token_create(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('reauth')}?{urlencode({'next': here})}")
     form = TokenForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        token, clear = tokens.issue(
-            request.user,
-            form.cleaned_data["name"],
-            expires_at=form.expires_at(),
-            read_only=form.cleaned_data["read_only"],
-            tenants=form.cleaned_data["tenants"],
-            http_request=request,
-        )
+        try:
+            token, clear = tokens.issue(
+                request.user,
+                form.cleaned_data["name"],
+                expires_at=form.expires_at(),
+                read_only=form.cleaned_data["read_only"],
+                tenants=form.cleaned_data["tenants"],
+                form_key=form.cleaned_data["form_key"] or None,
+                http_request=request,
+            )
+        except tokens.FormSentAgain:
+            messages.warning(request, SENT_AGAIN)
+            return redirect("api_tokens")
         # The only time the clear token exists outside the caller: never stored, never cached.
         response = render(request, "api/token_created.html", {"token": token, "clear": clear})
         response["Cache-Control"] = "no-store"

@@ -235,3 +235,24 @@ def test_an_msp_token_for_every_tenant_stays_msp_wide(client, alpha):
     signed_in(client, alpha.technician)
     create(client)
     assert trails_of("api_token.create") == [None]
+
+
+def test_the_form_sent_again_makes_no_second_token(client, alpha):
+    """A reload of the page that showed the token (the browser sends its form again), or a
+    double click, makes one token: the second answer says so and shows no secret."""
+    signed_in(client, alpha.technician)
+    form = client.get(reverse("api_token_create")).content.decode()
+    key = re.search(r'name="form_key" value="([^"]+)"', form).group(1)
+    first = create(client, form_key=key)
+    clear = clear_token_in(first)
+    again = create(client, form_key=key)
+    assert again.status_code == 302 and again["Location"] == reverse("api_tokens")
+    assert ApiToken.objects.filter(user=alpha.technician).count() == 1
+    assert AuditEvent.objects.filter(action="api_token.create").count() == 1
+    listing = client.get(again["Location"]).content.decode()
+    assert "That form was sent before" in listing and clear not in listing
+    other_form = client.get(reverse("api_token_create")).content.decode()
+    other_key = re.search(r'name="form_key" value="([^"]+)"', other_form).group(1)
+    assert other_key != key and create(client, form_key=other_key).status_code == 200
+    assert create(client, form_key="<typed>").status_code == 200  # no key: made as without
+    assert ApiToken.objects.filter(user=alpha.technician).count() == 3
