@@ -12,6 +12,7 @@ from provisioning import lifecycle
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import (
     ACCESS_KINDS,
+    ATTRIBUTE_NAMES,
     KEEP,
     KEPT_ACCOUNT,
     MANAGED,
@@ -85,11 +86,14 @@ class Draft:
 
     @property
     def attribute_labels(self) -> list[tuple[str, str]]:
-        """(label, value) of the attributes kept as theirs, for the pages."""
+        """(label, value) of the attributes kept as theirs, for the pages. One they hold none
+        of is kept as none only where no chosen template sets it (merge_templates)."""
         attributes = self.fields.get("attributes", {})
+        set_by_templates = {n for t in self.templates for n in ATTRIBUTE_NAMES if getattr(t, n)}
         return [
             (name.replace("_", " ").capitalize(), value or "none")
             for name, value in attributes.items()
+            if value or name not in set_by_templates
         ]
 
     @property
