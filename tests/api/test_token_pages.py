@@ -256,3 +256,14 @@ def test_the_form_sent_again_makes_no_second_token(client, alpha):
     assert other_key != key and create(client, form_key=other_key).status_code == 200
     assert create(client, form_key="<typed>").status_code == 200  # no key: made as without
     assert ApiToken.objects.filter(user=alpha.technician).count() == 3
+
+
+def test_the_sidebar_marks_the_api_token_pages_as_where_one_is(client, alpha):
+    signed_in(client, alpha.technician)
+    listing = client.get(reverse("api_tokens")).content.decode()
+    assert f'<a href="{reverse("api_tokens")}" class="active" aria-current="page">' in listing
+    form = client.get(reverse("api_token_create")).content.decode()
+    assert f'<a href="{reverse("api_tokens")}" class="active">' in form  # its section
+    elsewhere = client.get(reverse("mfa")).content.decode()
+    assert f'<a href="{reverse("api_tokens")}">' in elsewhere
+    assert f'<a href="{reverse("mfa")}" class="active" aria-current="page">' in elsewhere
