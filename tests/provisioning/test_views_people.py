@@ -27,6 +27,11 @@ HX = {"HTTP_HX_REQUEST": "true"}
 READERS = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
 
 
+def shown(body: str) -> str:
+    """The page's text as read: a username's line-break points (<wbr>) are no characters."""
+    return body.replace("<wbr>", "")
+
+
 def people_url(world) -> str:
     return reverse("people_list", kwargs={"tenant": world.tenant.slug})
 
@@ -45,7 +50,7 @@ def test_every_role_of_the_tenant_reads_people_and_identity(client, alpha, role)
         job_id=alpha.job.pk,
     )
     client.force_login(alpha.people[role])
-    body = client.get(people_url(alpha)).content.decode()
+    body = shown(client.get(people_url(alpha)).content.decode())
     assert alpha.identity.display_name in body and alpha.identity.username in body
     assert ("Onboard a person" in body) is (role == Role.TECHNICIAN)
 
@@ -71,7 +76,7 @@ def test_people_lists_the_accounts_nobody_manages_beside_the_managed(client, alp
     )
     matching.rematch(alpha.tenant)
     client.force_login(alpha.people[role])
-    body = client.get(people_url(alpha)).content.decode()
+    body = shown(client.get(people_url(alpha)).content.decode())
     assert "Legacy User" in body and "legacy.user@alpha.test" in body
     assert alpha.identity.display_name in body
     assert "Unmanaged" in body and "Managed" in body
