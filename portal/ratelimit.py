@@ -14,16 +14,7 @@ from django.core.cache import cache
 
 def hit(bucket: str, who: str, *, limit: int, window_s: int) -> bool:
     """Count one hit of `who` in `bucket`: True while it is within `limit` hits this window."""
-    window = int(time.time() // window_s)
-    key = _key(bucket, who, window)
-    if cache.add(key, 1, timeout=window_s * 2):
-        return limit >= 1
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window_s * 2)
-        count = 1
-    return count <= limit
+    return seconds_to_wait(bucket, who, limit=limit, window_s=window_s) == 0
 
 
 def seconds_to_wait(
