@@ -205,13 +205,13 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
 
 
 def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
-    by_id = {r.id: r.name for r in resources}
-    return {by_id.get(i, i) for i in ids}
+    return set(_named(resources, tuple(ids)))
 
 
-def _named(resources: list[Resource], wanted: tuple[str, ...]) -> tuple[str, ...]:
+def _named(resources: list[Resource], refs: tuple[str, ...]) -> tuple[str, ...]:
+    """Each ref's name where it is the id of one of `resources`, else the ref as it is."""
     by_id = {r.id: r.name for r in resources}
-    return tuple(by_id.get(w, w) for w in wanted)
+    return tuple(by_id.get(ref, ref) for ref in refs)
 
 
 def _comparisons(licensed: bool, desired: DesiredState, groups, licences, apps) -> list[Comparison]:
