@@ -81,6 +81,9 @@ def _record(username: str, attempts: list[AccessAttempt], *, actor, request, via
     )
 
 
+VIA = "django-axes reset (manage.py axes_reset…)"
+
+
 class AuditedAxesHandler(AxesDatabaseHandler):
     """django-axes' database handler (AXES_HANDLER), whose reset, the one its commands
     (`axes_reset`, `axes_reset_username`, `axes_reset_ip`, `axes_reset_ip_username`) and
@@ -115,9 +118,6 @@ class AuditedAxesHandler(AxesDatabaseHandler):
             deleted = super().reset_failure_logs(age_days=age_days)
             _record_logs_deleted("failure logs", deleted, age_days)
         return deleted
-
-
-VIA = "django-axes reset (manage.py axes_reset…)"
 
 
 def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None:

@@ -20,16 +20,16 @@ def remote_addr(request: HttpRequest) -> str | None:
         return None
 
 
+WINDOW_SECONDS = 60
+
+
 def retry_after() -> str:
     """A refused sender's Retry-After (RFC 6585 §4): the seconds until its minute ends."""
     return str(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS)
 
 
-WINDOW_SECONDS = 60
-
-
 def _key(source: str, addr: str | None) -> str:
-    minute = int(time.time() // 60)
+    minute = int(time.time() // WINDOW_SECONDS)
     return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{addr or 'unknown'}:{minute}"
 
 
@@ -39,7 +39,7 @@ def too_many(source: str, addr: str | None, limit: int) -> bool:
 
 def count(source: str, addr: str | None) -> None:
     key = _key(source, addr)
-    if not cache.add(key, 1, timeout=120):
+    if not cache.add(key, 1, timeout=2 * WINDOW_SECONDS):
         try:
             cache.incr(key)
         except ValueError:  # expired between add and incr
