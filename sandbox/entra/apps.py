@@ -12,12 +12,13 @@ from sandbox.entra.model import (
     new_id,
     now_iso,
 )
-from sandbox.entra.odata import Known, check_object_id, paged, select
+from sandbox.entra.odata import Known, check_object_id, check_select, paged, select
 from sandbox.entra.router import (
     APP_ASSIGN,
     APP_READ,
     GraphRequest,
     GraphResponse,
+    count_response,
     router,
 )
 from sandbox.entra.users import find_user
@@ -116,14 +117,18 @@ def assignment_view(req: GraphRequest, a: AppRoleAssignment) -> dict[str, Any]:
     }
 
 
-@router.add("GET", "/servicePrincipals", APP_READ)
-def list_sps(req: GraphRequest) -> GraphResponse:
-    select({}, req.query, SP_SELECT, SP_KNOWN)  # an unknown property is 400 at once
+def matching_sps(req: GraphRequest) -> list[dict[str, Any]]:
     sps = [sp.to_graph() for sp in req.tenant.service_principals.values()]
     predicate = req.filter(SP_FILTERABLE, "ServicePrincipal")
     if predicate is not None:
         sps = [sp for sp in sps if predicate(sp)]
-    items = [select(sp, req.query, SP_SELECT, SP_KNOWN) for sp in sps]
+    return sps
+
+
+@router.add("GET", "/servicePrincipals", APP_READ)
+def list_sps(req: GraphRequest) -> GraphResponse:
+    check_select(req.query, SP_KNOWN)
+    items = [select(sp, req.query, SP_SELECT, SP_KNOWN) for sp in matching_sps(req)]
     return GraphResponse(
         200,
         paged(
@@ -135,10 +140,35 @@ def list_sps(req: GraphRequest) -> GraphResponse:
     )
 
 
+@router.add("GET", "/servicePrincipals/$count", APP_READ)
+def count_sps(req: GraphRequest) -> GraphResponse:
+    return count_response(req, matching_sps(req))
+
+
 @router.add("GET", "/servicePrincipals/{id}", APP_READ)
 def get_sp(req: GraphRequest) -> GraphResponse:
     sp = find_sp(req, req.params["id"])
     return GraphResponse(200, select(sp.to_graph(), req.query, SP_SELECT, SP_KNOWN))
+
+
+@router.add("GET", "/servicePrincipals(appId='{appId}')", APP_READ)
+def own_principal(req: GraphRequest) -> GraphResponse:
+    """The calling app's own service principal (not listed in GET /servicePrincipals here)."""
+    client_id = req.params["appId"]
+    app = req.tenant.apps.get(client_id)
+    if app is None:
+        raise not_found(f"appId='{client_id}'")
+    body = {
+        "@odata.context": f"{req.base_url}/$metadata#servicePrincipals/$entity",
+        "id": req.tenant.roles.app_principal(client_id),
+        "appId": client_id,
+        "displayName": app.display_name,
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appRoles": [],
+    }
+    held = tuple(k for k in body if k[0] != "@")
+    return GraphResponse(200, select(body, req.query, held, SP_KNOWN))
 
 
 def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None) -> GraphResponse:

@@ -124,7 +124,10 @@ def _sub_response(sub_id: str, resp: GraphResponse) -> dict:
         "status": resp.status,
         "headers": {"Content-Type": "application/json", **resp.headers},
     }
-    if resp.body is not None:
+    if resp.text is not None:
+        item["headers"]["Content-Type"] = "text/plain"
+        item["body"] = resp.text
+    elif resp.body is not None:
         item["body"] = resp.body
     else:
         item["headers"].pop("Content-Type")

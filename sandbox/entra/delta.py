@@ -428,6 +428,6 @@ def groups_delta(req: GraphRequest) -> GraphResponse:
 
 
 for _template in ("/users/delta", "/users/delta()", "/users/microsoft.graph.delta()"):
-    router.add("GET", _template, USER_READ)(users_delta)
+    router.add("GET", _template, USER_READ, expands=True)(users_delta)
 for _template in ("/groups/delta", "/groups/delta()", "/groups/microsoft.graph.delta()"):
-    router.add("GET", _template, GROUP_READ)(groups_delta)
+    router.add("GET", _template, GROUP_READ, expands=True)(groups_delta)

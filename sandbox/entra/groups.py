@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from sandbox.entra.addresses import check_mail, group_proxies
 from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.expand import EXPANDED_MAX, EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
-from sandbox.entra.odata import USUAL, Known, check_object_id, filterable, paged, select
+from sandbox.entra.odata import (
+    USUAL,
+    Known,
+    check_object_id,
+    check_select,
+    filterable,
+    paged,
+    select,
+)
 from sandbox.entra.onprem import refuse_exchange_create, refuse_group_change
 from sandbox.entra.roles import ROLE_PROPERTIES, UNIT_PROPERTIES, directory_objects_of
 from sandbox.entra.router import (
@@ -19,10 +29,11 @@ from sandbox.entra.router import (
     USER_READ,
     GraphRequest,
     GraphResponse,
+    count_response,
     router,
 )
 from sandbox.entra.rules import RuleError, parse_rule
-from sandbox.entra.users import AS_DIRECTORY_OBJECT, find_user
+from sandbox.entra.users import AS_DIRECTORY_OBJECT, EXPANSIONS, find_user
 from sandbox.entra.users import DEFAULT_SELECT as USER_SELECT
 
 DEFAULT_SELECT = (
@@ -102,6 +113,18 @@ MEMBER_OF_KNOWN: Known = (
     SELECTABLE[0] | ROLE_PROPERTIES | UNIT_PROPERTIES,
     "microsoft.graph.directoryObject",
 )
+# A group's relationships (resources/group.md, "Relationships"), those annotated
+# `expandable: false`, and the one the sandbox expands (sandbox/entra/expand.py).
+NAVIGATIONS = navigations(
+    "microsoft.graph.group",
+    "acceptedSenders appRoleAssignments calendar calendarView conversations createdOnBehalfOf "
+    "drive drives events extensions groupLifecyclePolicies memberOf members "
+    "membersWithLicenseErrors onenote owners permissionGrants photo photos planner "
+    "rejectedSenders settings sites team threads transitiveMemberOf transitiveMembers",
+    "acceptedSenders calendar calendarView conversations events photo photos rejectedSenders "
+    "threads",
+    "members",
+)
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
 
@@ -132,22 +155,50 @@ def find_group(req: GraphRequest, key: str) -> Group:
     return group
 
 
-@router.add("GET", "/groups", GROUP_READ)
-def list_groups(req: GraphRequest) -> GraphResponse:
-    select({}, req.query, DEFAULT_SELECT, SELECTABLE)  # an unknown property is 400 at once
+def expansion(req: GraphRequest) -> str | None:
+    return expanded(req.query, NAVIGATIONS, SELECTABLE[0], req.advanced_query())
+
+
+def with_expansion(req: GraphRequest, group: Group, name: str | None, body: dict) -> dict:
+    if name == "members":
+        members = req.tenant.group_members(group)[:EXPANDED_MAX]
+        body["members"] = [member_view(u, {}) for u in members]
+    return body
+
+
+def matching_groups(req: GraphRequest) -> list[Group]:
     groups = list(req.tenant.groups.values())
     predicate = req.filter(FILTERABLE, "Group")
     if predicate is not None:
         groups = [g for g in groups if predicate(g.props)]
-    page = paged(groups, req.query, f"{req.base_url}/groups", f"{req.base_url}/$metadata#groups")
-    page["value"] = [group_view(g, req.query, SELECTABLE) for g in page["value"]]
+    return groups
+
+
+@router.add("GET", "/groups", GROUP_READ, expands=True)
+def list_groups(req: GraphRequest) -> GraphResponse:
+    check_select(req.query, SELECTABLE)
+    name = expansion(req)
+    cap = None if name is None else EXPANDED_PAGE
+    url = f"{req.base_url}/groups"
+    page = paged(matching_groups(req), req.query, url, f"{req.base_url}/$metadata#groups", cap)
+    page["value"] = [
+        with_expansion(req, g, name, group_view(g, req.query, SELECTABLE)) for g in page["value"]
+    ]
     return GraphResponse(200, page)
 
 
-@router.add("GET", "/groups/{id}", GROUP_READ)
+@router.add("GET", "/groups/$count", GROUP_READ)
+def count_groups(req: GraphRequest) -> GraphResponse:
+    return count_response(req, matching_groups(req))
+
+
+@router.add("GET", "/groups/{id}", GROUP_READ, expands=True)
 def get_group(req: GraphRequest) -> GraphResponse:
+    name = expansion(req)
     group = find_group(req, req.params["id"])
-    return GraphResponse(200, group_view(group, req.query, SELECTABLE))
+    return GraphResponse(
+        200, with_expansion(req, group, name, group_view(group, req.query, SELECTABLE))
+    )
 
 
 def new_group_props(data: dict) -> dict[str, Any]:
@@ -246,7 +297,7 @@ def delete_group(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/groups/{id}/members", GROUP_READ)
 def list_members(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
-    select({}, req.query, USER_SELECT, AS_DIRECTORY_OBJECT)  # an unknown name: 400 at once
+    check_select(req.query, AS_DIRECTORY_OBJECT)
     url = f"{req.base_url}/groups/{group.id}/members"
     members = req.tenant.group_members(group)
     page = paged(members, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
@@ -294,10 +345,19 @@ def remove_member(req: GraphRequest) -> GraphResponse:
     return GraphResponse(204)
 
 
+def expanded_member_of(req: GraphRequest, user: User) -> list[dict[str, Any]]:
+    items = [group_view(g, {}, own=SELECTABLE[0]) for g in req.tenant.stale_groups_of(user)]
+    items += directory_objects_of(replace(req, query={}), user)
+    return items[:EXPANDED_MAX]
+
+
+EXPANSIONS["memberOf"] = expanded_member_of
+
+
 @router.add("GET", "/users/{id}/memberOf", USER_READ)
 def member_of(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
-    select({}, req.query, DEFAULT_SELECT, MEMBER_OF_KNOWN)  # a name of no listed type: 400
+    check_select(req.query, MEMBER_OF_KNOWN)
     own = SELECTABLE[0]
     items = [group_view(g, req.query, own=own) for g in req.tenant.stale_groups_of(user)]
     items += directory_objects_of(req, user)  # directory roles, administrative units

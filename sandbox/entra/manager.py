@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 
 from sandbox.entra.errors import bad_request, not_found
+from sandbox.entra.expand import EXPANDED_MAX
 from sandbox.entra.model import User
-from sandbox.entra.odata import paged, select
+from sandbox.entra.odata import check_select, paged, select
 from sandbox.entra.onprem import refuse_synced_user_update
 from sandbox.entra.router import USER_READ, USER_WRITE, GraphRequest, GraphResponse, router
-from sandbox.entra.users import AS_DIRECTORY_OBJECT, DEFAULT_SELECT, find_user
+from sandbox.entra.users import AS_DIRECTORY_OBJECT, DEFAULT_SELECT, EXPANSIONS, find_user
 
 # The id at the end of an @odata.id: .../directoryObjects/{id}, .../users/{id} or users('{id}').
 _REF = re.compile(r"/(?:directoryObjects|users)(?:/|\(')(?P<id>[^/'()]+)'?\)?/?$")
@@ -31,6 +32,23 @@ def manager_of(req: GraphRequest, user: User) -> User | None:
 def _object_view(user: User, query: dict[str, str]) -> dict:
     obj = {**user.props, "@odata.type": "#microsoft.graph.user"}
     return select(obj, query, DEFAULT_SELECT, AS_DIRECTORY_OBJECT)
+
+
+def reports_of(req: GraphRequest, manager: User) -> list[User]:
+    return [u for u in req.tenant.live_users() if u.manager_id == manager.id]
+
+
+def expanded_manager(req: GraphRequest, user: User) -> dict | None:
+    manager = manager_of(req, user)
+    return None if manager is None else _object_view(manager, {})
+
+
+def expanded_reports(req: GraphRequest, user: User) -> list[dict]:
+    return [_object_view(u, {}) for u in reports_of(req, user)[:EXPANDED_MAX]]
+
+
+EXPANSIONS["manager"] = expanded_manager
+EXPANSIONS["directReports"] = expanded_reports
 
 
 @router.add("GET", "/users/{id}/manager", USER_READ)
@@ -74,8 +92,8 @@ def remove_manager(req: GraphRequest) -> GraphResponse:
 @router.add("GET", "/users/{id}/directReports", USER_READ)
 def direct_reports(req: GraphRequest) -> GraphResponse:
     manager = find_user(req, req.params["id"])
-    select({}, req.query, DEFAULT_SELECT, AS_DIRECTORY_OBJECT)  # an unknown name: 400 at once
-    reports = [u for u in req.tenant.live_users() if u.manager_id == manager.id]
+    check_select(req.query, AS_DIRECTORY_OBJECT)
+    reports = reports_of(req, manager)
     url = f"{req.base_url}/users/{manager.id}/directReports"
     page = paged(reports, req.query, url, f"{req.base_url}/$metadata#directoryObjects")
     page["value"] = [_object_view(u, req.query) for u in page["value"]]

@@ -362,6 +362,12 @@ def select(
     return result
 
 
+def check_select(query: dict[str, str], known: Known) -> None:
+    """400 at once for a $select name that is no property of the type (`known`), as Graph
+    answers it even when nothing matches (the list, or the object, is never looked at)."""
+    select({}, query, (), known)
+
+
 def page_size(query: dict[str, str]) -> int:
     raw = query.get("$top")
     if raw is None:
@@ -415,7 +421,9 @@ def paged(
             raise bad_request("Invalid skip token.", code="Request_BadRequest")
     page = items[offset : offset + size]
     body: dict[str, Any] = {"@odata.context": context, "value": page}
-    if query.get("$count", "").lower() == "true":
+    if query.get("$count", "").lower() == "true" and offset == 0:
+        # "the @odata.count property is present only on the first page of the paged data"
+        # (concepts/known-issues.md, "Some limitations apply to query parameters")
         body["@odata.count"] = len(items)
     if offset + size < len(items):
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}

@@ -24,7 +24,7 @@ from sandbox.entra.role_state import (
     Assignment,
     role_template,
 )
-from sandbox.entra.router import APP_READ, GraphRequest, GraphResponse, router
+from sandbox.entra.router import GraphRequest, GraphResponse, router
 
 ROLE_READ = (
     "RoleManagement.Read.Directory",
@@ -344,27 +344,6 @@ def eligibility_request(req: GraphRequest) -> GraphResponse:
         "justification": data.get("justification"),
     }
     return GraphResponse(201, body)
-
-
-# The calling app's own service principal ----------------------------------------------------
-
-
-@router.add("GET", "/servicePrincipals(appId='{appId}')", APP_READ)
-def own_principal(req: GraphRequest) -> GraphResponse:
-    client_id = req.params["appId"]
-    app = req.tenant.apps.get(client_id)
-    if app is None:
-        raise not_found(f"appId='{client_id}'")
-    body = {
-        "@odata.context": f"{req.base_url}/$metadata#servicePrincipals/$entity",
-        "id": req.tenant.roles.app_principal(client_id),
-        "appId": client_id,
-        "displayName": app.display_name,
-        "servicePrincipalType": "Application",
-        "accountEnabled": True,
-        "appRoles": [],
-    }
-    return GraphResponse(200, select(body, req.query, tuple(k for k in body if k[0] != "@")))
 
 
 # Password resets need a directory role ------------------------------------------------------

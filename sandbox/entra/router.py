@@ -11,13 +11,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.entra.errors import GraphError, bad_json
+from sandbox.entra.errors import GraphError, bad_json, bad_request
 from sandbox.entra.model import EntraTenant
 from sandbox.entra.odata import Fields, Predicate
 from sandbox.entra.search import list_predicate
 
 NO_BODY = object()  # the request had no body
 BAD_BODY = object()  # the request had a body that is not a JSON object
+# Graph's system query options (concepts/query-parameters.md: the OData system query options
+# and $skipToken; $deltatoken from the delta functions). Their names are not case-sensitive.
+QUERY_OPTIONS = frozenset(
+    {
+        "$count",
+        "$expand",
+        "$filter",
+        "$format",
+        "$orderby",
+        "$search",
+        "$select",
+        "$skip",
+        "$top",
+        "$skiptoken",
+        "$deltatoken",
+    }
+)
 
 
 @dataclass
@@ -33,10 +50,21 @@ class GraphRequest:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
     def __post_init__(self) -> None:
+        self.query = {_option_name(k): v for k, v in self.query.items()}
         # "silently ignores the $count query parameter" without ConsistencyLevel: eventual
         # (concepts/aad-advanced-queries.md): as if it had not been sent.
         if not self.eventual():
             self.query = {k: v for k, v in self.query.items() if k != "$count"}
+        elif self.path.endswith("/$count"):
+            self.query["$count"] = "true"  # the segment is itself the advanced parameter
+
+    def check_query_options(self) -> None:
+        """400 for a `$` option Graph does not know: its directory answers an unknown query
+        argument so (microsoftgraph/microsoft-graph-docs#3879, `select` without its `$`:
+        "Unrecognized query argument specified: 'select'."), where the sandbox ignored it."""
+        for name in self.query:
+            if name.startswith("$") and name not in QUERY_OPTIONS:
+                raise bad_request(f"Unrecognized query argument specified: '{name}'.")
 
     def eventual(self) -> bool:
         return self.headers.get("consistencylevel", "").lower() == "eventual"
@@ -56,11 +84,25 @@ class GraphRequest:
         return list_predicate(self.query, fields, resource, self.eventual())
 
 
+def _option_name(name: str) -> str:
+    return name.lower() if name.lower() in QUERY_OPTIONS else name
+
+
 @dataclass
 class GraphResponse:
     status: int = 200
     body: dict | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # a text/plain body instead of JSON (a `/$count`)
+
+
+def count_response(req: GraphRequest, items: list) -> GraphResponse:
+    """`/$count`: the number as text/plain with ConsistencyLevel: eventual; without it Graph
+    answers 400 (concepts/aad-advanced-queries.md, "Error handling"; api/user-list.md,
+    example 3)."""
+    if not req.eventual():
+        raise bad_request("$count is not currently supported.")
+    return GraphResponse(200, text=str(len(items)))
 
 
 Handler = Callable[[GraphRequest], GraphResponse]
@@ -73,18 +115,26 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     permissions: tuple[str, ...]  # any one of these application permissions suffices
+    expands: bool = False  # the handler reads $expand (elsewhere the sandbox refuses it)
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, permissions: tuple[str, ...]) -> Callable:
+    def add(
+        self,
+        method: str,
+        template: str,
+        permissions: tuple[str, ...],
+        *,
+        expands: bool = False,
+    ) -> Callable:
         regex = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
         pattern = re.compile(f"^{regex}$")
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method, template, pattern, handler, permissions))
+            self.routes.append(Route(method, template, pattern, handler, permissions, expands))
             # Literal segments win over parameters: /users/delta before /users/{id}.
             self.routes.sort(key=lambda r: r.template.count("{"))
             return handler

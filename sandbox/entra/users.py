@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.countries import ISO_3166_ALPHA_2
 from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
+from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import filterable, ordered, paged, select
+from sandbox.entra.odata import check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.roles import check_password_reset
 from sandbox.entra.router import (
@@ -18,6 +20,7 @@ from sandbox.entra.router import (
     USER_WRITE,
     GraphRequest,
     GraphResponse,
+    count_response,
     router,
 )
 from sandbox.entra.signins import SIGN_IN, SIGN_IN_PAGE, check_access, check_key, selects_sign_in
@@ -172,6 +175,22 @@ SELECTABLE = (
 # A user in a directoryObject collection (a group's members, a manager, direct reports): a
 # $select name that is no user property is 400 naming directoryObject, as memberOf does.
 AS_DIRECTORY_OBJECT = (SELECTABLE[0], "microsoft.graph.directoryObject")
+# A user's relationships (resources/user.md, "Relationships"), those annotated
+# `expandable: false`, and those the sandbox expands (sandbox/entra/expand.py).
+NAVIGATIONS = navigations(
+    "microsoft.graph.user",
+    "agreementAcceptances activities appRoleAssignments calendar calendarGroups calendarView "
+    "calendars contactFolders contacts createdObjects directReports drive drives events "
+    "extensions inferenceClassification insights joinedGroups licenseDetails mailFolders "
+    "manager memberOf messages oauth2PermissionGrants onenote outlook ownedDevices "
+    "ownedObjects people photo photos planner registeredDevices todo",
+    "calendar calendarGroups calendars contactFolders contacts events "
+    "inferenceClassification mailFolders messages people photo photos",
+    "manager directReports memberOf",
+)
+# What an expanded relationship holds for one user; the modules that own the relationships
+# fill it in (manager.py, groups.py), so this one imports none of them.
+EXPANSIONS: dict[str, Callable[[GraphRequest, User], Any]] = {}
 _NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 # Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
 # it; "The total length must not exceed 113 characters", "up to 64 characters before the @"
@@ -205,6 +224,16 @@ def view(user: User, query: dict[str, str]) -> dict[str, Any]:
     if result.get(SIGN_IN, 0) is None:
         del result[SIGN_IN]  # never signed in: Graph leaves the property out
     return result
+
+
+def expansion(req: GraphRequest) -> str | None:
+    return expanded(req.query, NAVIGATIONS, SELECTABLE[0], req.advanced_query())
+
+
+def with_expansion(req: GraphRequest, user: User, name: str | None, body: dict) -> dict:
+    if name is not None:
+        body[name] = EXPANSIONS[name](req, user)
+    return body
 
 
 def find_user(req: GraphRequest, key: str) -> User:
@@ -347,34 +376,47 @@ def create_user(req: GraphRequest) -> GraphResponse:
     return GraphResponse(201, body, {"Location": user_url(req, user)})
 
 
-@router.add("GET", "/users", USER_READ)
+def matching_users(req: GraphRequest) -> list[User]:
+    users = req.tenant.live_users()
+    predicate = req.filter(FILTERABLE, "User")
+    if predicate is not None:
+        users = [u for u in users if predicate(u.props)]
+    return users
+
+
+@router.add("GET", "/users", USER_READ, expands=True)
 def list_users(req: GraphRequest) -> GraphResponse:
     cap = None
     if selects_sign_in(req.query):
         check_access(req)
         cap = SIGN_IN_PAGE
-    select({}, req.query, DEFAULT_SELECT, SELECTABLE)  # an unknown property is 400 at once
-    users = req.tenant.live_users()
-    predicate = req.filter(FILTERABLE, "User")
-    if predicate is not None:
-        users = [u for u in users if predicate(u.props)]
-    props = ordered([u.props for u in users], req.query, ORDERABLE, "User", req.advanced_query())
+    check_select(req.query, SELECTABLE)
+    name = expansion(req)
+    if name is not None:
+        cap = min(cap or EXPANDED_PAGE, EXPANDED_PAGE)
+    props = [u.props for u in matching_users(req)]
+    props = ordered(props, req.query, ORDERABLE, "User", req.advanced_query())
     users = [req.tenant.users[p["id"]] for p in props]
     url = f"{req.base_url}/users"
     page = paged(users, req.query, url, f"{req.base_url}/$metadata#users", cap=cap)
-    page["value"] = [view(u, req.query) for u in page["value"]]
+    page["value"] = [with_expansion(req, u, name, view(u, req.query)) for u in page["value"]]
     return GraphResponse(200, page)
 
 
-@router.add("GET", "/users/{id}", USER_READ)
+@router.add("GET", "/users/$count", USER_READ)
+def count_users(req: GraphRequest) -> GraphResponse:
+    return count_response(req, matching_users(req))
+
+
+@router.add("GET", "/users/{id}", USER_READ, expands=True)
 def get_user(req: GraphRequest) -> GraphResponse:
     if selects_sign_in(req.query):
         check_access(req)
         check_key(req.params["id"])
+    name = expansion(req)
     user = find_user(req, req.params["id"])
-    return GraphResponse(
-        200, {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, req.query)}
-    )
+    body = {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view(user, req.query)}
+    return GraphResponse(200, with_expansion(req, user, name, body))
 
 
 @router.add("PATCH", "/users/{id}", USER_WRITE)

@@ -140,3 +140,18 @@ def test_users_listed_as_directory_objects_take_only_user_properties_in_select(
     assert reports.json()["value"] == [
         {"id": report, "jobTitle": None, "@odata.type": "#microsoft.graph.user"}
     ]
+
+
+def test_an_unknown_property_in_select_on_the_apps_own_principal_is_400(entra: EntraDir) -> None:
+    url = f"/servicePrincipals(appId='{entra.client_id}')"
+    with entra.graph() as graph:
+        unknown = graph.get(url, params={"$select": "id,appRoless"})
+        documented = graph.get(url, params={"$select": "id,tags"})
+    assert_graph_error(
+        unknown,
+        400,
+        "BadRequest",
+        "Could not find a property named 'appRoless' on type 'microsoft.graph.servicePrincipal'.",
+    )
+    assert documented.status_code == 200, documented.text
+    assert documented.json() == {"id": documented.json()["id"], "tags": None}
