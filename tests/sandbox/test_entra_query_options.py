@@ -187,3 +187,18 @@ def test_expand_where_the_sandbox_does_not_model_it_is_refused_not_ignored(
         ]:
             refused = graph.get(url, params={"$expand": expand})
             assert_graph_error(refused, 501, "NotImplemented", "$expand")
+
+
+def test_a_page_with_an_expansion_holds_a_hundred_objects_at_most(entra: EntraDir) -> None:
+    with entra.server.control() as control:
+        made = control.post(f"/_sandbox/entra/{entra.tenant_id}/generate", json={"users": 150})
+        assert made.status_code == 201, made.text
+    with entra.graph() as graph:
+        params = {"$top": "999", "$select": "id"}
+        plain = graph.get("/users", params=params)
+        expanded = graph.get("/users", params={**params, "$expand": "manager"})
+        assert expanded.status_code == 200, expanded.text
+        rest = graph.get(expanded.json()["@odata.nextLink"])
+    assert len(plain.json()["value"]) == 151
+    assert len(expanded.json()["value"]) == 100
+    assert "manager" in rest.json()["value"][0]  # the next link keeps the expansion
