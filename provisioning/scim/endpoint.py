@@ -222,6 +222,20 @@ def _holds_nul(data: dict) -> bool:
     return False
 
 
+def _body_as(model, request: HttpRequest, context: Context):
+    """The request's body as `model`, which its `schemas` must name: a PatchOp's
+    "urn:ietf:params:scim:api:messages:2.0:PatchOp" (RFC 7644 §3.5.2: "The body of each
+    request MUST contain the "schemas" attribute with the URI value of ..."), a
+    SearchRequest's (§3.4.3), a resource's core schema (RFC 7643 §3, `schemas` REQUIRED).
+    Without it the body does not conform to the request schema: invalidSyntax (§3.12)."""
+    data = _body(request)
+    wanted = str(model.__schema__)
+    named = data.get("schemas")
+    if not isinstance(named, list) or wanted.lower() not in {str(n).lower() for n in named}:
+        raise InvalidSyntaxException(detail=f"The body's schemas must name {wanted}.")
+    return _validated(model, data, context)
+
+
 def _validated(model, data: dict, context: Context):
     try:
         return model.model_validate(data, scim_ctx=context)
@@ -337,7 +351,7 @@ def _listed(
 def users(request: HttpRequest, token) -> HttpResponse:
     tenant = token.tenant
     if request.method == "POST":
-        user = _validated(ScimUser, _body(request), Context.RESOURCE_CREATION_REQUEST)
+        user = _body_as(ScimUser, request, Context.RESOURCE_CREATION_REQUEST)
         identity = service.create(tenant, user, token=token, http_request=request)
         return _user_answer(request, token, identity, 201, Context.RESOURCE_CREATION_RESPONSE)
     return _user_list(request, token, request.GET)
@@ -346,7 +360,7 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
-    search = _validated(SearchRequest[ScimUser], _body(request), Context.SEARCH_REQUEST)
+    search = _body_as(SearchRequest[ScimUser], request, Context.SEARCH_REQUEST)
     params = search.model_dump(exclude_none=True, by_alias=True)
     return _user_list(
         request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
@@ -377,10 +391,10 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         service.delete(identity, token=token, http_request=request)
         return answer(None, 204)
     if request.method == "PUT":
-        replacement = _validated(ScimUser, _body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
+        replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
         identity = service.update(identity, replacement, token=token, http_request=request)
         return _user_answer(request, token, identity, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
-    patch = _validated(PatchOp[ScimUser], _body(request), Context.RESOURCE_PATCH_REQUEST)
+    patch = _body_as(PatchOp[ScimUser], request, Context.RESOURCE_PATCH_REQUEST)
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
     patch.patch(current)

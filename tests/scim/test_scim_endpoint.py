@@ -391,3 +391,55 @@ def test_bulk_is_501_as_the_service_provider_config_says_it_is_unsupported(clien
     assert bulk.status_code == 501, bulk.content
     assert bulk.json()["schemas"] == [ERROR] and bulk.json()["status"] == "501"
     assert call(client, scim, "get", url(scim, "scim_unknown", rest="Nothing")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "schemas",
+    [None, [], ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], [USER]],
+    ids=["missing", "empty", "another-message", "a-resource"],
+)
+def test_a_patch_without_the_patch_op_schema_is_invalid_syntax_and_changes_nothing(
+    client, scim, schemas
+):
+    """RFC 7644 §3.5.2: "The body of each request MUST contain the "schemas" attribute with
+    the URI value of "urn:ietf:params:scim:api:messages:2.0:PatchOp""; §3.12: invalidSyntax,
+    the body "did not conform to the request schema"."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    body = {"Operations": [{"op": "replace", "path": "title", "value": "Director"}]}
+    if schemas is not None:
+        body["schemas"] = schemas
+    jobs = Job.objects.count()
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), body)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidSyntax"
+    assert PATCH in response.json()["detail"]
+    assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
+    assert Job.objects.count() == jobs
+
+
+def test_a_search_or_a_user_without_its_schema_is_invalid_syntax(client, scim):
+    """RFC 7644 §3.4.3: a SearchRequest names urn:…:SearchRequest in schemas; RFC 7643 §3:
+    a resource's schemas (REQUIRED) names its core schema."""
+    search = call(
+        client,
+        scim,
+        "post",
+        url(scim, "scim_users_search"),
+        {"filter": 'userName eq "ada@alpha.test"'},
+    )
+    created = call(
+        client, scim, "post", url(scim), {k: v for k, v in ada().items() if k != "schemas"}
+    )
+    assert search.status_code == 400 and search.json()["scimType"] == "invalidSyntax"
+    assert created.status_code == 400 and created.json()["scimType"] == "invalidSyntax"
+    assert not Identity.objects.filter(username="ada@alpha.test").exists()
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    replaced = call(
+        client,
+        scim,
+        "put",
+        url(scim, "scim_user", user_id=person_id),
+        ada(schemas=[ENTERPRISE], title="Director"),
+    )
+    assert replaced.status_code == 400 and replaced.json()["scimType"] == "invalidSyntax"
+    assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
