@@ -5,23 +5,23 @@ caught up with the round's writes is waited out, not counted as a difference."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
-from provisioning.engine import choosing, elsewhere, executor, serial
+from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
+from tests.provisioning.claims import ClaimMeanwhile
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
@@ -675,73 +675,34 @@ def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"fence{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
     real_write, real_set_many = steps_module.write_outcomes, steps_module.set_many
-    run_2 = Run2()
+    created = {}
 
     def lease_ran_out_during_the_create(job, account, steps, settled):
         if steps[0].action == "create_user":
             monkeypatch.setattr(steps_module, "write_outcomes", real_write)
             monkeypatch.setattr(steps_module, "set_many", claimed_after_the_fence)
             lease_runs_out(job)
-            run_2.job_id, run_2.account_id = job.pk, account.pk
+            created["account"] = account.pk
+            created["run 2"] = ClaimMeanwhile(job.pk, lambda: account_id(account.pk))
         return real_write(job, account, steps, settled)
 
     def claimed_after_the_fence(*args, **kwargs):
         monkeypatch.setattr(steps_module, "set_many", real_set_many)
         done = real_set_many(*args, **kwargs)
-        run_2.claim_meanwhile()
+        created["run 2"].claim_meanwhile()
         return done
 
     monkeypatch.setattr(steps_module, "write_outcomes", lease_ran_out_during_the_create)
     join = onboard(dirs)
     executor.execute(join.pk)  # run 1, up to where it finds the job claimed
+    run_2 = created["run 2"]
     run_2.finish()
     join.refresh_from_db()
     assert join.runs == 2
-    recorded = DirectoryAccount.objects.get(pk=run_2.account_id).remote_id
-    assert run_2.seen == [recorded]
+    assert run_2.seen == [account_id(created["account"])]
+    lease_runs_out(join)  # run 2's worker stopped after its read: another run ends the join
+    assert drive(join).status == Job.Status.SUCCEEDED
 
 
-class Run2(threading.Thread):
-    """Another worker's run: it claims the job and reads the person's account, on its own
-    connection, while run 1 is inside its outcomes' transaction."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.job_id = self.account_id = self.backend = None
-        self.seen: list[str] = []
-        self.errors: list[BaseException] = []
-        self.connected = threading.Event()
-
-    def run(self) -> None:
-        try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                self.backend = cursor.fetchone()[0]
-            self.connected.set()
-            claimed, _ = serial.claim(self.job_id, 60)
-            assert claimed is not None
-            self.seen.append(DirectoryAccount.objects.get(pk=self.account_id).remote_id)
-        except BaseException as error:  # reported to the main thread by finish()
-            self.errors.append(error)
-        finally:
-            self.connected.set()
-            connections.close_all()
-
-    def claim_meanwhile(self) -> None:
-        """Start the claim; return once it is done or waits for a lock of run 1's."""
-        self.start()
-        assert self.connected.wait(timeout=30)
-        for _ in range(3000):
-            self.join(timeout=0.01)
-            if not self.is_alive() or self.waits_for_a_lock():
-                return
-        raise AssertionError("run 2's claim neither ended nor waited for a lock")
-
-    def waits_for_a_lock(self) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted", [self.backend])
-            return cursor.fetchone() is not None
-
-    def finish(self) -> None:
-        self.join(timeout=60)
-        assert not self.is_alive() and self.errors == []
+def account_id(pk: int) -> str:
+    return DirectoryAccount.objects.get(pk=pk).remote_id
