@@ -338,7 +338,7 @@ def test_a_run_that_lost_the_job_keeps_and_mails_no_pass(on_sandbox, mailoutbox,
     Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     try:
         run_now(join.pk)  # run 2
-    except IntegrityError:  # a worker's task that crashes leaves the job to the next run
+    except IntegrityError:  # unfenced, run 1 kept its pass first and run 2's clashed with it
         Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     run_1.finish()
     with_runs = drive(Job.objects.get(pk=join.pk))
