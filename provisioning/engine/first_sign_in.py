@@ -19,10 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.db import transaction
+
 from provisioning.connectors.errors import PermanentError
 from provisioning.connectors.sign_in import IssuedSignIn
 from provisioning.engine import planner
 from provisioning.engine.desired import DesiredState
+from provisioning.engine.parking import hold_until_commit
 from provisioning.engine.planner import AccountView, Plan, PlannedStep, Problem
 from provisioning.models import DirectoryAccount, Step
 
@@ -109,7 +112,11 @@ def add_to(
 
 def issue(step: Step, call: Callable[[], dict]) -> dict:
     """Run the step's directory call once and hand what it issued to the handler; the
-    step's result, which holds no secret."""
+    step's result, which holds no secret. Kept (and sent) only while the step's run still
+    holds its job (`step.job` is the run's: the step was read through it): a run whose lease
+    ran out during the call may have been overtaken by a run that found nothing kept and
+    asked the directory again, which replaced this pass. The run that takes over waits for
+    the delivery and finds it (`delivered`)."""
     if not _handlers:
         raise PermanentError("Nothing in this portal delivers a first sign-in.")
     handler = _handlers[0]
@@ -117,4 +124,6 @@ def issue(step: Step, call: Callable[[], dict]) -> dict:
     if done is not None:
         return done
     answer = call()
-    return handler.deliver(step, answer["issued"])
+    with transaction.atomic():
+        hold_until_commit(step.job)
+        return handler.deliver(step, answer["issued"])

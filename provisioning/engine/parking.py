@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from provisioning.models import Job
+from provisioning.models import Identity, Job
 
 BACKOFF_CAP_S = 60.0
 # A task may be delivered a little before its countdown; within this it counts as due.
@@ -35,6 +35,17 @@ def held(job: Job) -> Q:
     """The job, as long as no run has claimed it since `job` was claimed: each claim counts
     a run (`Job.runs`), so the count the run was claimed with is its fencing token."""
     return Q(pk=job.pk, runs=job.runs)
+
+
+def hold_until_commit(job: Job) -> None:
+    """Inside a transaction, before its writes: the job's row locked while this run still
+    holds it, else LeaseLost. A claim waits until the transaction ends, so the run that takes
+    over reads what it wrote. The person's row first, as a claim locks it before the job's
+    (and a job's end does): the same order, so neither waits for the other in a cycle (the
+    writes that follow check their references to the person)."""
+    Identity.objects.select_for_update().filter(pk=job.identity_id).exists()
+    if not Job.objects.select_for_update(no_key=True).filter(held(job)).exists():
+        raise LeaseLost
 
 
 def lease_seconds() -> int:

@@ -9,7 +9,7 @@ import string
 import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -141,9 +141,18 @@ def write_outcomes(
 
 
 def _still_held(job: Job) -> tuple[str, list]:
-    """The condition on a step row that its job is still this run's (parking.held)."""
+    """The condition on a step row that its job is still this run's (parking.held). The
+    job's row is locked with it (PostgreSQL): a claim (an update of the row) waits until the
+    transaction has written the account's record too, so the run that takes over reads that
+    record; without the lock a claim could commit between this statement and the record.
+    The lock is the job's first in the transaction, as in every other write of a job (the
+    job's row, then its steps), so it cannot deadlock with one. SQLite writes one at a time."""
     jobs = Job._meta.db_table
-    return (f"job_id IN (SELECT id FROM {jobs} WHERE id = %s AND runs = %s)", [job.pk, job.runs])  # noqa: S608
+    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    return (
+        f"job_id IN (SELECT id FROM {jobs} WHERE id = %s AND runs = %s{lock})",  # noqa: S608
+        [job.pk, job.runs],
+    )
 
 
 def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:

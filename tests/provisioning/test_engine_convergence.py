@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -18,8 +19,9 @@ from provisioning.connectors import bridge
 from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
-from provisioning.models import Identity, Job, Step
+from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
+from tests.provisioning.claims import ClaimMeanwhile
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
@@ -656,3 +658,51 @@ def take_the_seat_back(dirs) -> None:
     e3 = next(s["skuId"] for s in skus if s["skuPartNumber"] == "SPE_E3")
     body = {"addLicenses": [], "removeLicenses": [e3]}
     assert dirs.graph("POST", f"/users/{other['id']}/assignLicense", body).status_code == 200
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="two runs' transactions interleave on PostgreSQL; SQLite serialises writers",
+)
+def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
+    on_sandbox, monkeypatch
+):
+    """Run 1's create succeeds after its lease ran out; its outcomes' statement finds the job
+    still its own, and run 2 claims the job before run 1 records the account's id. Run 2 then
+    reads the person's accounts to plan from. Either run 2's claim waits for run 1's record
+    (and reads it) or run 1's record is refused: never an id written behind the back of the
+    run that holds the job, which planned without it (and would create the account again)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"fence{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    real_write, real_set_many = steps_module.write_outcomes, steps_module.set_many
+    created = {}
+
+    def lease_ran_out_during_the_create(job, account, steps, settled):
+        if steps[0].action == "create_user":
+            monkeypatch.setattr(steps_module, "write_outcomes", real_write)
+            monkeypatch.setattr(steps_module, "set_many", claimed_after_the_fence)
+            lease_runs_out(job)
+            created["account"] = account.pk
+            created["run 2"] = ClaimMeanwhile(job.pk, lambda: account_id(account.pk))
+        return real_write(job, account, steps, settled)
+
+    def claimed_after_the_fence(*args, **kwargs):
+        monkeypatch.setattr(steps_module, "set_many", real_set_many)
+        done = real_set_many(*args, **kwargs)
+        created["run 2"].claim_meanwhile()
+        return done
+
+    monkeypatch.setattr(steps_module, "write_outcomes", lease_ran_out_during_the_create)
+    join = onboard(dirs)
+    executor.execute(join.pk)  # run 1, up to where it finds the job claimed
+    run_2 = created["run 2"]
+    run_2.finish()
+    join.refresh_from_db()
+    assert join.runs == 2
+    assert run_2.seen == [account_id(created["account"])]
+    lease_runs_out(join)  # run 2's worker stopped after its read: another run ends the join
+    assert drive(join).status == Job.Status.SUCCEEDED
+
+
+def account_id(pk: int) -> str:
+    return DirectoryAccount.objects.get(pk=pk).remote_id

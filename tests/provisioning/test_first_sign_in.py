@@ -9,20 +9,28 @@ from __future__ import annotations
 import html
 import io
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning import services
+from provisioning.engine import executor
+from provisioning.engine import first_sign_in as engine_first_sign_in
+from provisioning.engine.tasks import run_job
 from provisioning.first_sign_in import deliveries
 from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
 from provisioning.first_sign_in.policies import save_policy
 from provisioning.models import Identity, Job, Step
+from tenants.crypto import decrypt
+from tests.provisioning.claims import ClaimMeanwhile
+from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_quarantine_breaker import drive
 
@@ -293,6 +301,143 @@ def test_a_step_whose_delivery_was_recorded_never_calls_the_directory_again(
 
     assert first_sign_in.issue(step, directory_call) == step.result
     assert Delivery.objects.count() == 1 and len(mailoutbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_lost_the_job_keeps_and_mails_no_pass(on_sandbox, mailoutbox, monkeypatch):
+    """Run 1 of a join has its pass from Entra when its lease runs out (a worker frozen
+    after the call). Run 2 takes the job over, finds no pass kept for the step and asks
+    Entra for one, which replaces run 1's. Run 1 wakes up before run 2's call and would keep
+    and mail its pass, which then no longer works. The manager must get one link, to the
+    pass Entra holds."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "fsi-lease")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    passes: dict[str, str] = {}  # each pass Entra issued: its id by its secret
+    run_1 = Run1()
+    real_issue = engine_first_sign_in.issue
+
+    def issue(step, call):
+        def called() -> dict:
+            if threading.current_thread() is run_1:
+                answer = call()
+                passes[answer["issued"].secret] = answer["issued"].reference
+                run_1.frozen_after_the_call()
+                return answer
+            run_1.wake_up_and_end()  # run 2, before its own call
+            answer = call()
+            passes[answer["issued"].secret] = answer["issued"].reference
+            return answer
+
+        return real_issue(step, called)
+
+    monkeypatch.setattr(engine_first_sign_in, "issue", issue)
+    join = onboard(dirs, manager.username)
+    run_1.start_run(join.pk)
+    Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    try:
+        run_now(join.pk)  # run 2
+    except IntegrityError:  # unfenced, run 1 kept its pass first and run 2's clashed with it
+        Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    run_1.finish()
+    with_runs = drive(Job.objects.get(pk=join.pk))
+    assert with_runs.status == Job.Status.SUCCEEDED, with_runs.error
+
+    kept = Delivery.objects.get()
+    assert len(mailoutbox) == 1 and len(passes) == 2
+    uid = dirs.entra_user(with_runs.identity.username)["id"]
+    held = dirs.graph("GET", f"/users/{uid}/authentication/temporaryAccessPassMethods").json()
+    (tap,) = held["value"]
+    assert passes[decrypt(kept.ciphertext)] == tap["id"]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="two runs' transactions interleave on PostgreSQL; SQLite serialises writers",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_while_a_run_keeps_its_pass_finds_it_kept(on_sandbox, mailoutbox, monkeypatch):
+    """Run 1's lease runs out as its pass comes back; another run claims the job as run 1
+    starts keeping the pass, and reads whether one is kept for the step. It must see the pass
+    run 1 keeps (and mails), or run 1 must keep none: else it asks Entra again, and the pass
+    that was mailed no longer works."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "fsi-claim")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    real_issue, real_deliver = engine_first_sign_in.issue, deliveries.deliver
+    claims = []
+
+    def issue(step, call):
+        def called() -> dict:
+            answer = call()
+            Job.objects.filter(pk=step.job_id).update(
+                lease_until=timezone.now() - timedelta(seconds=1)
+            )
+            return answer
+
+        return real_issue(step, called)
+
+    def deliver(step, issued):  # run 1, about to keep its pass
+        kept_for_step = lambda: Delivery.objects.filter(step=step).exists()  # noqa: E731
+        claims.append(ClaimMeanwhile(step.job_id, kept_for_step))
+        claims[0].claim_meanwhile()
+        return real_deliver(step, issued)
+
+    monkeypatch.setattr(engine_first_sign_in, "issue", issue)
+    monkeypatch.setattr(deliveries, "deliver", deliver)
+    join = onboard(dirs, manager.username)
+    executor.execute(join.pk)  # run 1, up to where it finds the job claimed
+    (run_2,) = claims
+    run_2.finish()
+    join.refresh_from_db()
+    assert join.runs == 2
+    kept = Delivery.objects.filter(step__job=join).exists()
+    assert run_2.seen == [kept] and len(mailoutbox) == int(kept)
+    # Run 2's worker stopped after its read: another run ends the join, with one pass mailed.
+    Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert drive(join).status == Job.Status.SUCCEEDED
+    assert Delivery.objects.count() == 1 and len(mailoutbox) == 1
+
+
+class Run1(threading.Thread):
+    """A worker's run of the join, on its own connection, frozen after its pass's call until
+    the run that took the job over is about to make its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job_id = None
+        self.errors: list[BaseException] = []
+        self.called, self.woken = threading.Event(), threading.Event()
+
+    def start_run(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.start()
+        assert self.called.wait(timeout=60), self.errors
+
+    def run(self) -> None:
+        try:
+            executor.execute(self.job_id)
+        except BaseException as error:  # reported to the main thread by finish()
+            self.errors.append(error)
+        finally:
+            self.called.set()
+            connections.close_all()
+
+    def frozen_after_the_call(self) -> None:
+        self.called.set()
+        assert self.woken.wait(timeout=60)
+
+    def wake_up_and_end(self) -> None:
+        self.woken.set()
+        self.join(timeout=60)
+        assert not self.is_alive()
+
+    def finish(self) -> None:
+        self.woken.set()
+        self.join(timeout=60)
+        assert not self.is_alive() and self.errors == []
 
 
 # -- the policy page ---------------------------------------------------------------------
