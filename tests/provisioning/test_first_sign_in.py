@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -340,6 +341,21 @@ def test_looking_at_links_is_rate_limited_per_client(client, db):
     answers = [client.get(url, REMOTE_ADDR="10.9.8.7").status_code for _ in range(21)]
     assert answers[:20] == [404] * 20 and answers[20] == 429
     assert client.get(url, REMOTE_ADDR="10.9.8.8").status_code == 404  # someone else
+
+
+def test_a_rate_limited_look_says_when_to_come_back(client, db):
+    """RFC 6585 §4: a 429 may say how long to wait; ours says the seconds left in the minute
+    the limit counts, as the other 429s of the portal do."""
+    url = reverse("first_sign_in_view", args=["guess"])
+    for _ in range(41):  # 21 in one minute, whenever the minute turns
+        started = int(time.time())
+        refused = client.get(url, REMOTE_ADDR="10.9.8.6")
+        ended = int(time.time())
+        if refused.status_code == 429:
+            break
+    assert refused.status_code == 429
+    window_ends = {(t // 60 + 1) * 60 - t for t in range(started, ended + 1)}
+    assert int(refused["Retry-After"]) in window_ends
 
 
 def test_an_unknown_link_is_404_and_says_nothing(client, db):
