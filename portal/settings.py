@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "portal.head.HeadAsGetMiddleware",
     "portal.middleware.MethodNotAllowedPageMiddleware",
 ]
 
