@@ -218,7 +218,8 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
-        if not _reset_allowed(self.request, email):
+        wait = _reset_wait(self.request, email)
+        if wait:
             signin.record_budgeted(
                 "auth.password_reset_requested",
                 self.request,
@@ -227,7 +228,9 @@ class PasswordResetView(auth_views.PasswordResetView):
                 result="denied",
             )
             form.add_error(None, TOO_MANY_RESETS)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            refused = self.render_to_response(self.get_context_data(form=form), status=429)
+            refused["Retry-After"] = str(wait)  # RFC 6585 §4
+            return refused
         people = list(form.get_users(email))
         portal = urlsplit(settings.PORTAL_URL)
         # The link names our own address, never the request's Host header.
@@ -251,20 +254,22 @@ class PasswordResetView(auth_views.PasswordResetView):
         return redirect(self.get_success_url())
 
 
-def _reset_allowed(request, email: str) -> bool:
-    per_client = ratelimit.hit(
+def _reset_wait(request, email: str) -> int:
+    """0 while this client and this address are within their hourly resets (each counted),
+    else the seconds until the later of their windows ends."""
+    per_client = ratelimit.seconds_to_wait(
         "password-reset-client",
         request.META.get("REMOTE_ADDR", ""),
         limit=settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR,
         window_s=3600,
     )
-    per_email = ratelimit.hit(
+    per_email = ratelimit.seconds_to_wait(
         "password-reset-email",
         email.strip().lower(),
         limit=settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
         window_s=3600,
     )
-    return per_client and per_email
+    return max(per_client, per_email)
 
 
 def _valid_minutes() -> int:
