@@ -199,6 +199,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address behind TRUSTED_PROXIES, as everything else reads it (never django-ipware's guess).
 AXES_CLIENT_IP_CALLABLE = "portal.client_address.of_request"
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "portal.lockouts.lockout_response"  # the page, with Retry-After
 # Its reset (manage.py axes_reset and the like) is an audited unlock (portal/lockouts.py).
 AXES_HANDLER = "portal.lockouts.AuditedAxesHandler"
 AXES_RESET_ON_SUCCESS = True
