@@ -523,7 +523,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # A 403 or 404 is an answer, not a failure: its line stays, its traceback goes.
-    "filters": {"no_4xx_tracebacks": {"()": "portal.logs.DropClientErrorTracebacks"}},
+    "filters": {
+        "no_4xx_tracebacks": {"()": "portal.logs.DropClientErrorTracebacks"},
+        "hide_secret_paths": {"()": "portal.logs.HideSecretPaths"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -535,8 +538,9 @@ LOGGING = {
     "loggers": {
         # Django's own console handler (DEBUG only) would print each record a second time.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "django.request": {"level": REQUEST_LOG_LEVEL},
-        "django.server": {"level": REQUEST_LOG_LEVEL},
+        "django.request": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
+        "django.server": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
+        "django.security.csrf": {"filters": ["hide_secret_paths"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # The SDKs log every request at INFO; keep the logs about our own work.
