@@ -31,6 +31,13 @@ def home_url(user) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+def password_again(then: str) -> HttpResponseRedirect:
+    """To the password page, and back to `then` (a path of this site) once it was typed: for
+    a second factor changed, or what makes a key that outlives the session (an API or SCIM
+    token, the HR webhook's secret)."""
+    return HttpResponseRedirect(f"{reverse('reauth')}?{urlencode({'next': then})}")
+
+
 def _safe_next(request, default: str) -> str:
     """A `next` path of this site, else `default` (redirect to it with HttpResponseRedirect:
     redirect() would take a bare word for a URL name)."""
@@ -118,7 +125,7 @@ def mfa_recovery_codes(request):
     if mfa.authenticator_of(request.user) is None:
         return redirect("mfa")
     if not mfa.reauth_is_fresh(request):
-        return _to_reauth(reverse("mfa"))
+        return password_again(reverse("mfa"))
     codes = mfa.regenerate_recovery_codes(request.user, request=request)
     return render(request, "portal/recovery_codes.html", {"codes": codes, "enrolled": False})
 
@@ -147,7 +154,7 @@ def _verify(request):
 
 def _enrol(request):
     if not mfa.reauth_is_fresh(request):
-        return _to_reauth(reverse("mfa_enrol"))
+        return password_again(reverse("mfa_enrol"))
     user = request.user
     device = mfa.pending_authenticator(user)
     form = TotpConfirmForm(request.POST or None)
@@ -168,10 +175,6 @@ def _enrol(request):
         "secret": base64.b32encode(device.bin_key).decode(),
     }
     return render(request, "portal/mfa_enrol.html", context)
-
-
-def _to_reauth(then: str):
-    return redirect(f"{reverse('reauth')}?{urlencode({'next': then})}")
 
 
 def _next_of(request) -> str:
