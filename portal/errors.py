@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
+from portal.logs import path_shown
+
 log = logging.getLogger(__name__)
 
 CSRF_REASON = (
@@ -63,7 +65,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     log.error(
         "Server error on %s %s, request id %s",
         request.method,
-        request.path,
+        path_shown(request.path),
         _request_id(request),
     )
     try:

@@ -2,8 +2,13 @@
 same authentication and scoping decide the answer; the client gets its status and headers,
 Content-Length included, without the body.
 
-Django's function views answer HEAD by accident of not checking the method; views that
-dispatch on it (the API's routes, the SCIM endpoint) are wrapped with ``answers_head``."""
+The portal's pages refuse a method they were not written for (``require_GET``,
+``require_http_methods(["GET", "POST"])``), HEAD included: ``HeadAsGetMiddleware`` runs every
+view of a HEAD request as a GET, after every check of the request (session, second factor,
+CSRF) has run as for HEAD, a safe method, and before the view's own (role, tenant scope), which
+are the GET's. Views that dispatch on the method themselves (the API's routes, the SCIM
+endpoint) are wrapped with ``answers_head`` as well, for a call that does not come through
+the middleware stack."""
 
 from __future__ import annotations
 
@@ -18,18 +23,39 @@ def answers_head(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
     @wraps(view)  # keeps a csrf_exempt mark
     def view_answering_head(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if request.method != "HEAD":
-            return _allowing_head(view(request, *args, **kwargs))
+            return allowing_head(view(request, *args, **kwargs))
         request.method = "GET"
         try:
             response = view(request, *args, **kwargs)
         finally:
             request.method = "HEAD"
-        return _without_body(_allowing_head(response))
+        return without_body(allowing_head(response))
 
     return view_answering_head
 
 
-def _allowing_head(response: HttpResponseBase) -> HttpResponseBase:
+class HeadAsGetMiddleware:
+    """Next to last in MIDDLEWARE: only the 405 page's middleware runs inside it, so its page
+    loses its body too, and no process_view runs after the method is GET."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.method != "HEAD":
+            return allowing_head(self.get_response(request))
+        try:
+            response = self.get_response(request)
+        finally:
+            request.method = "HEAD"
+        return without_body(allowing_head(response))
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        if request.method == "HEAD":
+            request.method = "GET"
+
+
+def allowing_head(response: HttpResponseBase) -> HttpResponseBase:
     """A 405's Allow names HEAD beside GET (RFC 9110 §10.2.1: the methods supported)."""
     allowed = [m.strip() for m in response.get("Allow", "").split(",") if m.strip()]
     if response.status_code == 405 and "GET" in allowed and "HEAD" not in allowed:
@@ -38,7 +64,7 @@ def _allowing_head(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
-def _without_body(response: HttpResponseBase) -> HttpResponseBase:
+def without_body(response: HttpResponseBase) -> HttpResponseBase:
     if response.streaming:
         response.streaming_content = []
         return response

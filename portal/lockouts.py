@@ -9,12 +9,19 @@ from collections import defaultdict
 from datetime import timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import (
+    get_client_username,
+    get_cool_off,
+    get_cool_off_iso8601,
+    get_failure_limit,
+)
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.shortcuts import render
 from django.utils import timezone
 
 from portal import ratelimit
@@ -130,3 +137,21 @@ def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None
             target=("axes_log", None, which),
             after={"deleted": deleted, "older_than_days": age_days, "via": VIA},
         )
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' lockout page (AXES_LOCKOUT_CALLABLE), with a Retry-After (RFC 6585 §4):
+    each attempt while locked starts the cool-off again (django-axes stores its time), so the
+    wait is the whole cool-off from now."""
+    cool_off = get_cool_off(request)
+    context = {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": get_client_username(request, credentials) or "",
+        "cooloff_time": get_cool_off_iso8601(cool_off) if cool_off else None,
+    }
+    response = render(
+        request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE
+    )
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "portal.head.HeadAsGetMiddleware",
     "portal.middleware.MethodNotAllowedPageMiddleware",
 ]
 
@@ -198,6 +199,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address behind TRUSTED_PROXIES, as everything else reads it (never django-ipware's guess).
 AXES_CLIENT_IP_CALLABLE = "portal.client_address.of_request"
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "portal.lockouts.lockout_response"  # the page, with Retry-After
 # Its reset (manage.py axes_reset and the like) is an audited unlock (portal/lockouts.py).
 AXES_HANDLER = "portal.lockouts.AuditedAxesHandler"
 AXES_RESET_ON_SUCCESS = True
@@ -521,7 +523,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # A 403 or 404 is an answer, not a failure: its line stays, its traceback goes.
-    "filters": {"no_4xx_tracebacks": {"()": "portal.logs.DropClientErrorTracebacks"}},
+    "filters": {
+        "no_4xx_tracebacks": {"()": "portal.logs.DropClientErrorTracebacks"},
+        "hide_secret_paths": {"()": "portal.logs.HideSecretPaths"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -533,8 +538,9 @@ LOGGING = {
     "loggers": {
         # Django's own console handler (DEBUG only) would print each record a second time.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "django.request": {"level": REQUEST_LOG_LEVEL},
-        "django.server": {"level": REQUEST_LOG_LEVEL},
+        "django.request": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
+        "django.server": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
+        "django.security.csrf": {"filters": ["hide_secret_paths"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # The SDKs log every request at INFO; keep the logs about our own work.

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 
 from portal import mfa, ratelimit
 from portal.audit.people import record_about
+from portal.logs import path_shown
 
 log = logging.getLogger("portal.security")
 
@@ -112,7 +113,7 @@ def record_refusal(request: HttpRequest, reason: str) -> bool:
         user=None if actor.is_anonymous else actor,
         after={
             "method": request.method,
-            "path": _clip(request.path, PATH_LIMIT),
+            "path": _clip(path_shown(request.path), PATH_LIMIT),
             "reason": _clip(reason, 200),
         },
         result="denied",

@@ -31,6 +31,13 @@ def home_url(user) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+def password_again(then: str) -> HttpResponseRedirect:
+    """To the password page, and back to `then` (a path of this site) once it was typed: for
+    a second factor changed, or what makes a key that outlives the session (an API or SCIM
+    token, the HR webhook's secret)."""
+    return HttpResponseRedirect(f"{reverse('reauth')}?{urlencode({'next': then})}")
+
+
 def _safe_next(request, default: str) -> str:
     """A `next` path of this site, else `default` (redirect to it with HttpResponseRedirect:
     redirect() would take a bare word for a URL name)."""
@@ -118,7 +125,7 @@ def mfa_recovery_codes(request):
     if mfa.authenticator_of(request.user) is None:
         return redirect("mfa")
     if not mfa.reauth_is_fresh(request):
-        return _to_reauth(reverse("mfa"))
+        return password_again(reverse("mfa"))
     codes = mfa.regenerate_recovery_codes(request.user, request=request)
     return render(request, "portal/recovery_codes.html", {"codes": codes, "enrolled": False})
 
@@ -147,7 +154,7 @@ def _verify(request):
 
 def _enrol(request):
     if not mfa.reauth_is_fresh(request):
-        return _to_reauth(reverse("mfa_enrol"))
+        return password_again(reverse("mfa_enrol"))
     user = request.user
     device = mfa.pending_authenticator(user)
     form = TotpConfirmForm(request.POST or None)
@@ -168,10 +175,6 @@ def _enrol(request):
         "secret": base64.b32encode(device.bin_key).decode(),
     }
     return render(request, "portal/mfa_enrol.html", context)
-
-
-def _to_reauth(then: str):
-    return redirect(f"{reverse('reauth')}?{urlencode({'next': then})}")
 
 
 def _next_of(request) -> str:
@@ -218,7 +221,8 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
-        if not _reset_allowed(self.request, email):
+        wait = _reset_wait(self.request, email)
+        if wait:
             signin.record_budgeted(
                 "auth.password_reset_requested",
                 self.request,
@@ -227,7 +231,9 @@ class PasswordResetView(auth_views.PasswordResetView):
                 result="denied",
             )
             form.add_error(None, TOO_MANY_RESETS)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            refused = self.render_to_response(self.get_context_data(form=form), status=429)
+            refused["Retry-After"] = str(wait)  # RFC 6585 §4
+            return refused
         people = list(form.get_users(email))
         portal = urlsplit(settings.PORTAL_URL)
         # The link names our own address, never the request's Host header.
@@ -251,20 +257,22 @@ class PasswordResetView(auth_views.PasswordResetView):
         return redirect(self.get_success_url())
 
 
-def _reset_allowed(request, email: str) -> bool:
-    per_client = ratelimit.hit(
+def _reset_wait(request, email: str) -> int:
+    """0 while this client and this address are within their hourly resets (each counted),
+    else the seconds until the later of their windows ends."""
+    per_client = ratelimit.seconds_to_wait(
         "password-reset-client",
         request.META.get("REMOTE_ADDR", ""),
         limit=settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR,
         window_s=3600,
     )
-    per_email = ratelimit.hit(
+    per_email = ratelimit.seconds_to_wait(
         "password-reset-email",
         email.strip().lower(),
         limit=settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
         window_s=3600,
     )
-    return per_client and per_email
+    return max(per_client, per_email)
 
 
 def _valid_minutes() -> int:

@@ -58,11 +58,8 @@ class LicenseChoice:
 def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[LicenseChoice]:
     """A choice per SKU without a free seat or whose last seat the plan takes (and per SKU
     already answered, so that it stays)."""
-    availability: dict[str, int] = {}
-    for _, plan, _ in preview.plans:
-        if plan:
-            availability |= plan.license_availability
-    skus = list(posted)
+    availability = _availability(preview)
+    skus = [sku for sku in posted if sku not in unasked_answers(preview, posted)]
     for _, plan, _ in preview.plans:
         for problem in plan.problems if plan else []:
             if problem.kind == "no_seat" and problem.subject not in skus:
@@ -77,6 +74,26 @@ def license_choices_for(preview: Preview, posted: dict[str, str]) -> list[Licens
         selected = GO_WITHOUT if chosen == "" else (chosen or "")
         choices.append(LicenseChoice(sku, options, selected, last_seat))
     return choices
+
+
+def unasked_answers(preview: Preview, posted: dict[str, str]) -> list[str]:
+    """The posted SKUs no dry run of this page can have asked about: a question is asked
+    only for a licence the plan adds that has no free seat or only its last. An answer kept
+    from an earlier dry run no longer shows its SKU as added (its replacement is), so the
+    SKU's seats decide; a licence the plan takes away was held, never asked about."""
+    availability = _availability(preview)
+    removed = _removed_licences(preview)
+    return [
+        sku for sku in posted if sku not in availability or availability[sku] > 1 or sku in removed
+    ]
+
+
+def _unasked_message(sku: str, availability: dict[str, int]) -> str:
+    if availability.get(sku, 0) > 1:
+        why = f"{sku} has free seats: the dry run asks nothing about it"
+    else:
+        why = f"The dry run asks nothing about {sku}"
+    return f"{why}, so no replacement can be chosen for it. Run the dry run again."
 
 
 def license_options(
@@ -103,12 +120,37 @@ def _added_licences(preview: Preview) -> list[str]:
     return list(dict.fromkeys(added))
 
 
-def unanswered_blockers(preview: Preview, choices: list[LicenseChoice]) -> list[str]:
+def _availability(preview: Preview) -> dict[str, int]:
+    """SKU -> free seats, as the dry run read them."""
+    availability: dict[str, int] = {}
+    for _, plan, _ in preview.plans:
+        if plan:
+            availability |= plan.license_availability
+    return availability
+
+
+def _removed_licences(preview: Preview) -> set[str]:
+    removed: set[str] = set()
+    for _, plan, _ in preview.plans:
+        for step in plan.steps if plan else []:
+            if step.action == Step.Action.REMOVE_LICENSE:
+                removed.add(step.target_name)
+            elif step.action == Step.Action.SET_LICENSES:
+                removed.update(step.params["removed"])
+    return removed
+
+
+def unanswered_blockers(
+    preview: Preview, choices: list[LicenseChoice], posted: dict[str, str]
+) -> list[str]:
     """The plan's blocking problems, but a missing seat the technician has answered with
     one of the choices this dry run (read at the submit) offers; an answer it no longer
-    offers blocks, whatever an earlier dry run offered."""
+    offers blocks, whatever an earlier dry run offered, and so does an answer about a
+    licence it does not ask about (a form edited by hand)."""
+    availability = _availability(preview)
+    unasked = [_unasked_message(sku, availability) for sku in unasked_answers(preview, posted)]
     answered = {c.sku for c in choices if c.selected and c.offered}
-    gone = [
+    gone = unasked + [
         f"{c.selected} cannot replace {c.sku} now: it has no free seat left, or is no licence "
         "of this tenant's directory. Choose again."
         for c in choices

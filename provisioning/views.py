@@ -117,7 +117,7 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
         for c in directories
         if c.error
     ]
-    blockers += unanswered_blockers(preview, choices)
+    blockers += unanswered_blockers(preview, choices, posted)
     return PreviewView(preview.username, directories, choices, blockers)
 
 

@@ -158,7 +158,7 @@ def _dry_run(preview_of, *, read_errors_block: bool, posted: dict | None = None)
     preview = preview_of()
     directories = [_directory_run(c, plan, error) for c, plan, error in preview.plans]
     choices = [] if posted is None else license_choices_for(preview, posted)
-    blockers = unanswered_blockers(preview, choices)
+    blockers = unanswered_blockers(preview, choices, posted or {})
     if read_errors_block:
         blockers += [
             f"{d.connection.label} could not be read, so the plan cannot be checked: {d.error}"

@@ -17,8 +17,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import mfa
 from portal.fields import PageForm
 from portal.models import Role
+from portal.views import password_again
 from provisioning.models import Batch
 from provisioning.webhook import receive, secret
 from provisioning.webhook.forms import EventFilter, SecretActionForm
@@ -54,6 +56,8 @@ def hr_webhook_secret(request: HttpRequest, tenant: str) -> HttpResponse:
             if secret.remove(tenant_obj, actor=request.user, http_request=request):
                 messages.success(request, "Removed the secret: the webhook refuses every request.")
             return redirect("hr_webhook_secret", tenant=tenant_obj.slug)
+        if not mfa.reauth_is_fresh(request):  # the key to the tenant's joins and leaves
+            return password_again(reverse("hr_webhook_secret", kwargs={"tenant": tenant_obj.slug}))
         issued = secret.rotate(tenant_obj, actor=request.user, http_request=request)
         tenant_obj.refresh_from_db()
     response = render(

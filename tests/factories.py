@@ -1,10 +1,12 @@
 """Builders for the base test world: two tenants, and a person of every role in each."""
 
+import time
 import uuid
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
+from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role, StaffProfile
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant, TenantAssignment
 
@@ -117,3 +119,11 @@ def make_joiner(world: TenantWorld, first: str = "Pat", last: str = "Member"):
         error_kind="permission",
     )
     return identity, job
+
+
+def signed_in(client, person, *, seconds_ago: int = 0) -> None:
+    """Signed in (the password typed `seconds_ago`), as the sign-in page leaves a session."""
+    client.force_login(person)
+    session = client.session
+    session[REAUTH_SESSION_KEY] = int(time.time()) - seconds_ago
+    session.save()

@@ -320,7 +320,7 @@ def test_crawl_covers_the_project(crawl):
     assert {"dashboard", "tenant_detail", "role_edit", "connection_edit", "staff_edit"} <= names
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("method", ["get", "head", "post"])
 def test_anonymous_is_sent_to_login(client, crawl, method):
     for name, url, _ in crawl:
         response = getattr(client, method)(url)
@@ -331,7 +331,7 @@ def test_anonymous_is_sent_to_login(client, crawl, method):
 
 
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
-@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("method", ["get", "head", "post"])
 def test_tenant_b_never_sees_or_changes_tenant_a(client, alpha, bravo, crawl, role, method):
     client.force_login(bravo.people[role])
     before = snapshot_of_a(alpha)

@@ -39,6 +39,9 @@ def test_repeated_failures_lock_the_account_with_a_clear_message(client, alpha):
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.content.decode()
     assert client.get(reverse("dashboard")).status_code == 302
+    # RFC 6585 §4: each attempt while locked starts the cool-off again (django-axes keeps
+    # the attempt's time), so the wait is the whole cool-off, from now.
+    assert response["Retry-After"] == str(int(settings.AXES_COOLOFF_TIME * 3600))
 
 
 def test_a_username_longer_than_any_is_refused_before_it_is_tried(client, alpha):

@@ -158,7 +158,7 @@ def _blockers(preview, posted: dict[str, str]) -> list[str]:
         for connection, _, error in preview.plans
         if error
     ]
-    return blockers + unanswered_blockers(preview, license_choices_for(preview, posted))
+    return blockers + unanswered_blockers(preview, license_choices_for(preview, posted), posted)
 
 
 def blocked(blockers: list[str]) -> Problem:

@@ -8,11 +8,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import mfa
 from portal.models import Role, role_of
+from portal.views import password_again
 from provisioning.api import tokens
 from provisioning.api.forms import TokenForm
 from provisioning.api.models import ApiToken
@@ -48,8 +48,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     access.require_role(request.user, access.READ_ROLES)
     if not mfa.reauth_is_fresh(request):  # a token acts as the person for months: ask again
-        here = reverse("api_token_create")
-        return redirect(f"{reverse('reauth')}?{urlencode({'next': here})}")
+        return password_again(reverse("api_token_create"))
     form = TokenForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:

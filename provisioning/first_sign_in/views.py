@@ -49,10 +49,11 @@ def policy_settings(request: HttpRequest, tenant: str) -> HttpResponse:
 def one_time(request: HttpRequest, token: str) -> HttpResponse:
     """GET says what waits (a mail scanner's prefetch spends nothing); POST shows it once."""
     client = request.META.get("REMOTE_ADDR", "")
-    if not ratelimit.hit("first-sign-in", client, limit=VIEWS_PER_MINUTE, window_s=60):
-        return _private(
-            render(request, "first_sign_in/one_time.html", {"state": "busy"}, status=429)
-        )
+    wait = ratelimit.seconds_to_wait("first-sign-in", client, limit=VIEWS_PER_MINUTE, window_s=60)
+    if wait:
+        busy = render(request, "first_sign_in/one_time.html", {"state": "busy"}, status=429)
+        busy["Retry-After"] = str(wait)  # RFC 6585 §4
+        return _private(busy)
     if request.method == "POST":
         viewing = deliveries.view_once(token, request=request)
     else:

@@ -10,7 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import mfa
 from portal.models import Role
+from portal.views import password_again
 from provisioning.scim import rules, tokens
 from provisioning.scim.forms import MoveForm, RuleForm, TokenForm
 from provisioning.scim.models import RoleRule, ScimToken
@@ -45,6 +47,8 @@ def scim_settings(request: HttpRequest, tenant: str) -> HttpResponse:
     form = TokenForm(request.POST or None, prefix="token")
     issued = ""
     if request.method == "POST" and form.is_valid():
+        if not mfa.reauth_is_fresh(request):  # a key to every person of the tenant: ask again
+            return password_again(reverse("scim_settings", kwargs={"tenant": tenant_obj.slug}))
         _, issued = tokens.issue(
             tenant_obj, form.cleaned_data["name"], actor=request.user, http_request=request
         )

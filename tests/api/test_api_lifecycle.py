@@ -146,6 +146,17 @@ def test_a_directory_that_cannot_be_read_blocks_the_onboarding_as_the_page_does(
     assert not Identity.objects.filter(tenant=sandboxed.tenant).exists()
 
 
+def test_a_licence_answer_the_dry_run_does_not_ask_for_is_409(sandboxed, api_as):
+    """SPE_E3 has free seats: the onboarding's dry run asks nothing about it, so a body that
+    names a replacement for it anyway is refused as the page refuses it, and no one is made."""
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    body = onboarding(sandboxed, license_choices={"SPE_E3": "EMS"})
+    response = client.post(f"/api/v1/tenants/{sandboxed.tenant.slug}/people", body)
+    assert response.status_code == 409, response.content
+    assert "SPE_E3 has free seats: the dry run asks nothing about it" in response.json()["detail"]
+    assert not Identity.objects.filter(tenant=sandboxed.tenant).exists()
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -1,7 +1,6 @@
 """The API token pages: a person's own tokens, shown once, revoked; MSP admins see all."""
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -9,25 +8,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role
 from provisioning.api import tokens
 from provisioning.api.models import ApiToken
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, signed_in
 
 from .conftest import ApiClient, token_for
 
 pytestmark = pytest.mark.django_db
 
 ROLES = [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN]
-
-
-def signed_in(client, person, *, seconds_ago: int = 0) -> None:
-    """Signed in (the password typed `seconds_ago`), as the sign-in page leaves a session."""
-    client.force_login(person)
-    session = client.session
-    session[REAUTH_SESSION_KEY] = int(time.time()) - seconds_ago
-    session.save()
 
 
 def create(client, **fields):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, connections
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -487,7 +490,41 @@ def test_looking_at_links_is_rate_limited_per_client(client, db):
     assert client.get(url, REMOTE_ADDR="10.9.8.8").status_code == 404  # someone else
 
 
+def test_a_rate_limited_look_says_when_to_come_back(client, db):
+    """RFC 6585 §4: a 429 may say how long to wait; ours says the seconds left in the minute
+    the limit counts, as the other 429s of the portal do."""
+    url = reverse("first_sign_in_view", args=["guess"])
+    for _ in range(41):  # 21 in one minute, whenever the minute turns
+        started = int(time.time())
+        refused = client.get(url, REMOTE_ADDR="10.9.8.6")
+        ended = int(time.time())
+        if refused.status_code == 429:
+            break
+    assert refused.status_code == 429
+    window_ends = {(t // 60 + 1) * 60 - t for t in range(started, ended + 1)}
+    assert int(refused["Retry-After"]) in window_ends
+
+
 def test_an_unknown_link_is_404_and_says_nothing(client, db):
     page = client.get(reverse("first_sign_in_view", args=["not-a-real-token"]))
     assert page.status_code == 404 and b"Link not found" in page.content
     assert page["Cache-Control"] == "no-store"
+
+
+def test_a_link_refused_or_limited_is_never_written_down(client, db, caplog):
+    """The link is the key to a secret still unseen: a POST refused by the CSRF check (a mail
+    scanner that submits forms, a browser without cookies) or a look past the limit leaves it
+    live, so neither the trail of refused requests nor a log line may carry it."""
+    caplog.set_level(logging.DEBUG)
+    token = "Xq7-live-link-token-not-spent-0123456789abcd"
+    url = reverse("first_sign_in_view", args=[token])
+    refused = Client(enforce_csrf_checks=True).post(url)
+    assert refused.status_code == 403
+    (event,) = AuditEvent.objects.filter(action="security.request_refused")
+    assert event.after["path"] == url.replace(token, "…")
+    answers = [client.get(url, REMOTE_ADDR="10.9.8.5").status_code for _ in range(21)]
+    assert answers[-1] == 429
+    # runserver's access log (the demo's) names every path, as "GET <path> HTTP/1.1".
+    logging.getLogger("django.server").info('"%s" %s %s', f"GET {url} HTTP/1.1", 200, 10)
+    assert "/first-sign-in/" in caplog.text and token not in caplog.text
+    assert token not in dump_everything()

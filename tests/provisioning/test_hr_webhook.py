@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +33,7 @@ from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import receive
 from tenants import clock
 from tenants.models import DirectoryConnection
+from tests.factories import PASSWORD, signed_in
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
 
@@ -584,7 +586,7 @@ def events_url(world_tenant) -> str:
 
 
 def test_msp_admin_generates_a_secret_that_is_shown_once(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     page = client.get(secret_url(alpha.tenant)).content.decode()
     assert "not set" in page and "Generate secret" in page
 
@@ -615,6 +617,23 @@ def test_msp_admin_generates_a_secret_that_is_shown_once(client, alpha, msp_admi
         hook_url(alpha.tenant.slug), body, content_type="application/json", **signed(body, shown)
     )
     assert stale.status_code == 401
+
+
+def test_a_secret_is_made_only_with_the_password_typed_lately(client, alpha, msp_admin):
+    """The secret lets its holder start joins and leaves of the tenant until it is rotated:
+    a session left open does not make one without the password (as an API token)."""
+    signed_in(client, msp_admin, seconds_ago=301)
+    refused = client.post(secret_url(alpha.tenant), {"action": "rotate"})
+    assert refused["Location"] == reverse("reauth") + "?" + urlencode(
+        {"next": secret_url(alpha.tenant)}
+    )
+    alpha.tenant.refresh_from_db()
+    assert not alpha.tenant.has_hr_webhook_secret
+
+    client.post(reverse("reauth"), {"password": PASSWORD, "next": secret_url(alpha.tenant)})
+    assert client.post(secret_url(alpha.tenant), {"action": "rotate"}).status_code == 200
+    alpha.tenant.refresh_from_db()
+    assert alpha.tenant.has_hr_webhook_secret
 
 
 def test_msp_admin_removes_the_secret(client, alpha, msp_admin):

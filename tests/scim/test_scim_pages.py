@@ -13,6 +13,7 @@ from portal.models import Role
 from provisioning.scim import tokens
 from provisioning.scim.models import RoleRule, ScimToken
 from tenants.models import RoleTemplate
+from tests.factories import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def page(tenant) -> str:
 
 
 def test_an_msp_admin_creates_a_token_shown_once(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = client.post(page(alpha.tenant), {"token-name": "Okta production"})
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     token = ScimToken.objects.get(tenant=alpha.tenant)
@@ -34,6 +35,20 @@ def test_an_msp_admin_creates_a_token_shown_once(client, alpha, msp_admin):
     event = AuditEvent.objects.get(action="scim_token.create")
     assert clear not in str(event.after) and event.after["name"] == "Okta production"
     assert "/scim/v2/alpha" in body
+
+
+def test_making_a_token_asks_for_the_password_again_after_five_minutes(client, alpha, msp_admin):
+    """A SCIM token is a key to every person of the tenant, good until revoked, whoever made
+    it: a session left open does not make one without the password (as an API token)."""
+    signed_in(client, msp_admin, seconds_ago=301)
+    assert client.get(page(alpha.tenant)).status_code == 200  # looking needs nothing more
+    refused = client.post(page(alpha.tenant), {"token-name": "Okta production"})
+    assert refused["Location"] == reverse("reauth") + "?next=%2Ftenants%2Falpha%2Fscim%2F"
+    assert not ScimToken.objects.exists()
+
+    client.post(reverse("reauth"), {"password": PASSWORD, "next": page(alpha.tenant)})
+    made = client.post(page(alpha.tenant), {"token-name": "Okta production"})
+    assert made.status_code == 200 and ScimToken.objects.filter(tenant=alpha.tenant).count() == 1
 
 
 def test_revoking_refuses_the_token(client, alpha, msp_admin):

@@ -1,11 +1,14 @@
-"""HEAD wherever GET is (RFC 9110 §9.3.2): the API and the SCIM endpoint answer it as they
-answer GET, with the same status and headers and no body, after the same authentication and
-the same scoping; a monitor or a client that probes with HEAD gets no 405."""
+"""HEAD wherever GET is (RFC 9110 §9.3.2): the portal's pages, the API and the SCIM endpoint
+answer it as they answer GET, with the same status and headers and no body, after the same
+authentication and the same scoping; a monitor or a client that probes with HEAD gets no
+405."""
 
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
 from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 
+from portal.models import Role
 from tests.api.conftest import token_for
 from tests.scim.conftest import scim_world
 
@@ -101,4 +104,55 @@ def test_the_body_is_left_out_by_the_view_not_only_by_the_test_client(alpha):
     get = view(RequestFactory().get(path, **headers))
     head = view(RequestFactory().head(path, **headers))
     assert head.status_code == 200 and head.content == b"" and get.content
+    assert head["Content-Length"] == str(len(get.content))
+
+
+def pages_of(world) -> list[str]:
+    slug = world.tenant.slug
+    return [
+        reverse("dashboard"),
+        reverse("tenant_detail", kwargs={"tenant": slug}),
+        reverse("identity_detail", kwargs={"tenant": slug, "identity_id": world.identity.pk}),
+        reverse("job_detail", kwargs={"job_id": world.job.pk}),
+        reverse("onboard", kwargs={"tenant": slug}),  # a form page: GET and POST
+    ]
+
+
+def test_pages_answer_head_as_get(client, alpha):
+    client.force_login(alpha.technician)
+    for path in pages_of(alpha):
+        assert assert_head_is_get(client, path, {}) == 200
+
+
+def test_head_on_a_page_is_scoped_and_role_checked_as_get(client, alpha, bravo):
+    client.force_login(bravo.technician)
+    for path in pages_of(alpha)[1:]:  # another tenant's objects do not exist
+        assert assert_head_is_get(client, path, {}) == 404, path
+    client.force_login(alpha.people[Role.ACCOUNT_MANAGER])  # reads reports, onboards no one
+    onboard = reverse("onboard", kwargs={"tenant": alpha.tenant.slug})
+    assert assert_head_is_get(client, onboard, {}) == 403
+    client.logout()
+    head = client.head(pages_of(alpha)[2])
+    assert head.status_code == 302 and head["Location"].startswith(reverse("login"))
+
+
+def test_head_on_a_post_only_page_is_405_naming_what_it_takes(client, alpha):
+    client.force_login(alpha.technician)
+    retry = reverse("job_retry", kwargs={"job_id": alpha.job.pk})
+    response = client.head(retry)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    dashboard = client.post(reverse("dashboard"))
+    assert dashboard.status_code == 405 and dashboard["Allow"] == "GET, HEAD"
+
+
+def test_a_page_answers_head_without_its_body_on_the_wire(client, alpha):
+    """As a WSGI server gets it: the test client's handler without its own removal of a
+    HEAD answer's body (`conditional_content_removal`)."""
+    client.force_login(alpha.technician)
+    path = pages_of(alpha)[2]
+    get = client.get(path)  # the handler's middleware is loaded from here on
+    request = WSGIRequest(RequestFactory().head(path).environ)
+    request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
+    head = client.handler.get_response(request)
+    assert head.status_code == 200 and head.content == b""
     assert head["Content-Length"] == str(len(get.content))

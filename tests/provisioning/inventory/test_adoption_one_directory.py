@@ -273,3 +273,24 @@ def test_adding_her_to_entra_asks_for_a_licence_as_onboarding_does(no_e3_seat, c
     assert identity.license_choices == {"SPE_E3": "EMS"}
     event = AuditEvent.objects.get(action="identity.directory_added", target_id=str(identity.pk))
     assert event.after["license_choices"] == {"SPE_E3": "EMS"}
+
+
+def test_a_licence_answer_the_page_did_not_ask_for_is_refused(dirs, eve, client):
+    """SPE_E3 has free seats: the dry run asks nothing about it, so a POST that names a
+    replacement anyway (a tampered form) is refused in words, and nothing is queued or
+    saved."""
+    identity = adopted_eve(dirs, eve)
+    client.force_login(make_person(f"tech{identity.pk}", Role.TECHNICIAN, [dirs.tenant]))
+    page = f"/tenants/{dirs.tenant.slug}/people/{identity.pk}/directories/{dirs.entra.pk}/add/"
+    assert "what should this person get?" not in client.get(page).content.decode()
+
+    refused = client.post(page, {"license_choice__SPE_E3": "EMS"})
+
+    assert refused.status_code == 200
+    text = refused.content.decode()
+    assert "SPE_E3 has free seats: the dry run asks nothing about it" in text
+    assert "Use EMS instead" not in text  # no question appears either
+    assert not Job.objects.filter(identity=identity, kind=Job.Kind.CHANGE).exists()
+    identity.refresh_from_db()
+    assert identity.directories == [dirs.okta.pk] and not identity.license_choices
+    assert client.post(page).status_code == 302  # as the page offered: queued
