@@ -5,11 +5,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import lockouts, mfa
 from portal.models import Role
+from portal.views import password_again
 from tenants import access
 from tenants.staff import StaffForm, reset_second_factor, save_person
 
@@ -34,6 +36,8 @@ def staff_list(request):
 @require_http_methods(["GET", "POST"])
 def staff_create(request):
     access.require_role(request.user, MSP_ADMIN)
+    if not mfa.reauth_is_fresh(request):  # who may sign in, and as what: ask again
+        return password_again(reverse("staff_create"))
     return _staff_form(request, None)
 
 
@@ -41,7 +45,10 @@ def staff_create(request):
 @require_http_methods(["GET", "POST"])
 def staff_edit(request, person_id: int):
     access.require_role(request.user, MSP_ADMIN)
-    return _staff_form(request, get_object_or_404(User, pk=person_id))
+    person = get_object_or_404(User, pk=person_id)
+    if not mfa.reauth_is_fresh(request):  # a role, the tenants, an account's second factor
+        return password_again(reverse("staff_edit", args=[person.pk]))
+    return _staff_form(request, person)
 
 
 @login_required
@@ -50,6 +57,8 @@ def staff_mfa_reset(request, person_id: int):
     """An MSP admin removes another person's second factor (a lost phone)."""
     access.require_role(request.user, MSP_ADMIN)
     person = get_object_or_404(User, pk=person_id)
+    if not mfa.reauth_is_fresh(request):
+        return password_again(reverse("staff_edit", args=[person.pk]))
     if person == request.user:
         messages.error(request, "Replace your own authenticator app under Two-step sign-in.")
     elif reset_second_factor(person, actor=request.user, request=request):

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from tenants.models import RoleTemplate, Tenant
+from tests.factories import signed_in
 
 ROLE_FORM = {
     "name": "Support",
@@ -79,7 +80,7 @@ def test_copy_msp_template_into_tenant(client, alpha, msp_template):
 
 
 def test_msp_admin_tenant_connection_and_staff_changes(client, msp_admin, alpha):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     before = AuditEvent.objects.count()
     form = {
         "name": "Charlie Co",
@@ -206,7 +207,7 @@ def test_a_verified_leave_records_the_status_change_and_the_scheduled_hard_delet
 def test_a_password_set_by_an_admin_is_in_the_staff_event(client, msp_admin, alpha):
     """An admin who sets someone's password could sign in as them: the trail must say the
     password was changed (never what to), and a plain edit must not look like one."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     person = alpha.technician
     url = reverse("staff_edit", kwargs={"person_id": person.pk})
     staff = {

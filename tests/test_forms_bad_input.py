@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tests.factories import signed_in
 from tests.test_changes_audited import ROLE_FORM
 
 HUGE = "x" * 10_000
@@ -77,7 +78,7 @@ TENANT_CASES = [
 
 @pytest.mark.parametrize("change,message", TENANT_CASES)
 def test_tenant_form_rejects(client, alpha, msp_admin, change, message):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     before = (Tenant.objects.count(), AuditEvent.objects.count())
     response = client.post(reverse("tenant_create"), {**TENANT_FORM, **change})
     assert response.status_code == 200
@@ -96,7 +97,7 @@ EDIT_CASES = [
 def test_tenant_edit_form_rejects_and_keeps_the_stored_tenant(
     client, alpha, bravo, msp_admin, change, message
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     before = (Tenant.objects.values().get(pk=alpha.tenant.pk), AuditEvent.objects.count())
     url = reverse("tenant_edit", kwargs={"tenant": alpha.tenant.slug})
     response = client.post(url, {**TENANT_FORM, "slug": "", **change})
@@ -128,7 +129,7 @@ CONNECTION_CASES = [
 @pytest.mark.parametrize("change,message", CONNECTION_CASES)
 def test_connection_form_rejects(client, msp_admin, change, message):
     tenant = Tenant.objects.create(name="Echo", slug="echo", primary_domain="echo.test")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "entra"})
     response = client.post(url, {**ENTRA_FORM, **change})
     assert response.status_code == 200
@@ -148,7 +149,7 @@ STAFF_FORM = {
 
 
 def test_staff_form_rules(client, alpha, bravo, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse("staff_create")
     cases = [
         ({"tenants": [alpha.tenant.pk, bravo.tenant.pk]}, "exactly one tenant"),
@@ -166,7 +167,7 @@ def test_staff_form_rules(client, alpha, bravo, msp_admin):
 
 
 def test_msp_admin_cannot_demote_themselves(client, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse("staff_edit", kwargs={"person_id": msp_admin.pk})
     data = {**STAFF_FORM, "username": msp_admin.username, "role": "technician", "all_tenants": "on"}
     response = client.post(url, data)
@@ -178,7 +179,7 @@ def test_msp_admin_cannot_demote_themselves(client, msp_admin):
 def test_new_tenant_form_starts_with_no_tags(client, msp_admin):
     """The empty form's tags box is empty: it showed the model's default list as "[]",
     which saving as it was made a tag "[]" on the new tenant."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     form = client.get(reverse("tenant_create")).context["form"]
     assert form["tags"].value() in ("", None)
     assert 'value="[]"' not in client.get(reverse("tenant_create")).content.decode()
@@ -188,7 +189,7 @@ def test_new_tenant_form_starts_with_no_tags(client, msp_admin):
 def test_okta_and_scim_forms_do_not_speak_of_entra(client, msp_admin, kind):
     """The expiry's help named Entra's app registration on the Okta and SCIM forms too."""
     tenant = Tenant.objects.create(name="Foxtrot", slug="foxtrot", primary_domain="fox.test")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": kind})
     body = client.get(url).content.decode()
     assert "Credential expires on" in body and "Entra" not in body

@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from portal.models import Role
 from provisioning.models import Job
+from tests.factories import signed_in
 from tests.test_isolation_crawl import crawl_urls
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def problems_of(html: str) -> list[str]:
 
 @pytest.mark.parametrize("role", [Role.MSP_ADMIN, Role.CLIENT_ADMIN])
 def test_every_page_passes_the_validators_checks(client, alpha, msp_admin, msp_template, role):
-    client.force_login(msp_admin if role == Role.MSP_ADMIN else alpha.people[role])
+    signed_in(client, msp_admin if role == Role.MSP_ADMIN else alpha.people[role])
     pages, found = 0, []
     for name, url, _ in crawl_urls(alpha, {"msp_template": msp_template}):
         response = client.get(url)
@@ -168,7 +169,7 @@ def test_an_empty_list_spans_only_the_columns_a_client_admin_sees(
 
 def test_a_form_sent_back_with_errors_describes_each_field_by_its_help_and_error(client, msp_admin):
     """Django points a field at `<id>_helptext` and `<id>_error`: both are on the page."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = client.post(reverse("staff_create"), {"username": "", "email": "not an address"})
     assert 'aria-invalid="true"' in response.text
     assert problems_of(response.text) == []

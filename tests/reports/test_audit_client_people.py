@@ -19,7 +19,7 @@ from portal import ratelimit
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
 from portal.models import Role
-from tests.factories import make_person
+from tests.factories import make_person, signed_in
 from tests.test_login import login
 
 from .audit_support import csv_rows, export_url
@@ -40,7 +40,7 @@ def _own_rate_counters(settings, monkeypatch):
 
 def as_person(user) -> Client:
     browser = Client()
-    browser.force_login(user)
+    signed_in(browser, user)
     return browser
 
 
@@ -110,8 +110,8 @@ def test_an_account_manager_of_two_tenants_is_in_both_trails_naming_only_each(
 ):
     manager = make_person("am-both", Role.ACCOUNT_MANAGER, [alpha.tenant, bravo.tenant])
     assert login(client, "am-both").status_code == 302
-    signed_in = AuditEvent.objects.filter(action="auth.login", actor_username="am-both")
-    assert sorted(signed_in.values_list("tenant_id", flat=True)) == sorted(
+    logins = AuditEvent.objects.filter(action="auth.login", actor_username="am-both")
+    assert sorted(logins.values_list("tenant_id", flat=True)) == sorted(
         [alpha.tenant.pk, bravo.tenant.pk]
     )
     for world in (alpha, bravo):

@@ -28,6 +28,7 @@ from portal.models import Role
 from provisioning.connectors.errors import ConnectorError
 from provisioning.models import Identity
 from tenants.models import RoleTemplate
+from tests.factories import signed_in
 from tests.test_isolation_crawl import (
     OTHER_PARAMS,
     PUBLIC,
@@ -237,12 +238,12 @@ def people(alpha, msp_admin) -> dict[str, object]:
 @pytest.fixture
 def clients(people) -> dict[str, Client]:
     """A signed-in client per role, and an anonymous one for the public pages."""
-    signed_in = {}
+    clients = {}
     for role, person in people.items():
-        signed_in[role] = Client()
-        signed_in[role].force_login(person)
-    signed_in["anonymous"] = Client()
-    return signed_in
+        clients[role] = Client()
+        signed_in(clients[role], person)
+    clients["anonymous"] = Client()
+    return clients
 
 
 @dataclass
@@ -482,7 +483,7 @@ def test_onboarding_with_a_huge_role_template_id_is_a_form_error(client, alpha, 
 
 
 def test_a_staff_form_with_a_huge_tenant_id_is_a_form_error(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = client.post(
         reverse("staff_create"),
         {
@@ -499,7 +500,7 @@ def test_a_staff_form_with_a_huge_tenant_id_is_a_form_error(client, alpha, msp_a
 
 
 def test_onboard_start_refuses_a_tenant_that_is_not_a_slug(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     for value in ("bad slug", "/", "../x", "Zoë"):
         response = client.get(reverse("onboard_start"), {"tenant": value})
         assert response.status_code == 400
@@ -510,7 +511,7 @@ def test_onboard_start_refuses_a_tenant_that_is_not_a_slug(client, alpha, msp_ad
 
 @pytest.mark.parametrize("token", ["999999999999999999-1", "1-" + HUGE, "12-0", "-5-3", "1-2-3"])
 def test_a_page_cursor_out_of_range_shows_the_newest_events(client, alpha, msp_admin, token):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     for name in ("before", "after"):
         response = client.get(reverse("audit_list"), {name: token})
         assert response.status_code == 200
@@ -519,7 +520,7 @@ def test_a_page_cursor_out_of_range_shows_the_newest_events(client, alpha, msp_a
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2101-01-01", "1999-12-31"])
 def test_dates_out_of_range_are_form_errors(client, alpha, msp_admin, day):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     message = "Give a date from 01 Jan 2000 to 31 Dec 2100."
     for name in ("date_from", "date_to"):
         response = client.get(reverse("audit_list"), {name: day})
@@ -536,7 +537,7 @@ def test_dates_out_of_range_are_form_errors(client, alpha, msp_admin, day):
 
 
 def test_valid_dates_and_cursors_still_work(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     template = RoleTemplate.objects.get(pk=alpha.template.pk)
     report = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
     response = client.get(report, {"period": "custom", "start": "2026-01-01", "end": "2026-01-31"})
@@ -590,7 +591,7 @@ def list_urls(alpha, msp_template) -> dict[str, str]:
 def test_a_bad_filter_value_is_marked_and_the_page_still_lists(
     name, list_urls, msp_admin, offline, client
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     for query, message in BAD_FILTERS[name]:
         for htmx in (False, True):
             response = fetch(client, list_urls[name], query, htmx)
@@ -602,7 +603,7 @@ def test_a_bad_filter_value_is_marked_and_the_page_still_lists(
 
 def test_a_bad_filter_value_leaves_the_valid_ones_applied(alpha, msp_admin, client):
     """The bad value is left out, the good one still narrows the list."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     jobs = client.get(reverse("job_list"), {"status": "bogus", "kind": "leave"})
     assert jobs.context["filter"].form.errors.keys() == {"status"}
     assert str(jobs.context["filter"].qs.query).count("kind") >= 1

@@ -11,6 +11,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -21,7 +22,7 @@ from portal import ratelimit
 from portal.audit.models import AuditEvent
 from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role
-from tests.factories import PASSWORD, make_person
+from tests.factories import PASSWORD, make_person, signed_in
 from tests.test_login import login, totp_now
 
 pytestmark = pytest.mark.django_db
@@ -473,3 +474,36 @@ def test_the_pages_that_show_an_authenticator_key_or_recovery_codes_are_not_stor
     assert "no-store" in shown["Cache-Control"]
     again = client.post(reverse("mfa_recovery_codes"))
     assert again.status_code == 200 and "no-store" in again["Cache-Control"]
+
+
+# -- staff changes: who may sign in, and as what --------------------------------------------
+
+
+def test_staff_changes_need_the_password_typed_lately(client, alpha, msp_admin):
+    """A session taken over without the password (a stolen cookie) cannot make itself an MSP
+    admin, give a technician every tenant or strip someone's second factor."""
+    signed_in(client, msp_admin, seconds_ago=301)
+    technician = alpha.technician
+    TOTPDevice.objects.create(user=technician, name="phone", confirmed=True)
+    edit = reverse("staff_edit", kwargs={"person_id": technician.pk})
+    promote = {"username": technician.username, "role": Role.MSP_ADMIN, "is_active": "on"}
+    create = {"username": "new-admin", "role": Role.MSP_ADMIN, "password": NEW_PASSWORD}
+    asked = [
+        client.get(edit),
+        client.post(edit, promote),
+        client.get(reverse("staff_create")),
+        client.post(reverse("staff_create"), create),
+        client.post(reverse("staff_mfa_reset", kwargs={"person_id": technician.pk})),
+    ]
+    assert {r["Location"].split("?")[0] for r in asked} == {reverse("reauth")}
+    technician.profile.refresh_from_db()
+    assert technician.profile.role == Role.TECHNICIAN
+    assert not get_user_model().objects.filter(username="new-admin").exists()
+    assert TOTPDevice.objects.filter(user=technician, confirmed=True).exists()
+    assert not AuditEvent.objects.filter(action__startswith="staff.").exists()
+
+    typed = client.post(reverse("reauth"), {"password": PASSWORD, "next": edit})
+    assert typed["Location"] == edit
+    assert client.post(edit, promote).status_code == 302
+    technician.profile.refresh_from_db()
+    assert technician.profile.role == Role.MSP_ADMIN

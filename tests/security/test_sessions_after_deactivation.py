@@ -9,6 +9,7 @@ from portal.audit.models import AuditEvent
 from provisioning.api.models import ApiToken
 from tenants.staff import initial_for
 from tests.api.conftest import ApiClient, token_for
+from tests.factories import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_a_deactivated_persons_sessions_do_not_come_back_with_reactivation(
     theirs.force_login(person)
     page = reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})
     assert theirs.get(page).status_code == 200
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
     assert client.post(edit, staff_data(person, is_active=False)).status_code == 302
     assert client.post(edit, staff_data(person, is_active=True)).status_code == 302
@@ -42,7 +43,7 @@ def test_a_deactivated_persons_api_tokens_do_not_come_back_with_reactivation(
     person = alpha.client_admin
     clear = token_for(person, name="Client RMM")
     assert ApiClient(clear).get("/api/v1/tenants").status_code == 200
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
     assert client.post(edit, staff_data(person, is_active=False)).status_code == 302
     assert client.post(edit, staff_data(person, is_active=True)).status_code == 302
@@ -63,7 +64,7 @@ def test_tokens_of_a_person_deactivated_before_are_revoked_when_they_are_reactiv
     clear = token_for(person)
     type(person).objects.filter(pk=person.pk).update(is_active=False)
     person.refresh_from_db()
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
     assert client.post(edit, staff_data(person, is_active=True)).status_code == 302
     assert ApiClient(clear).get("/api/v1/tenants").status_code == 401
@@ -73,7 +74,7 @@ def test_tokens_of_a_person_deactivated_before_are_revoked_when_they_are_reactiv
 
 def test_a_token_issued_after_reactivation_works(client, alpha, msp_admin):
     person = alpha.technician
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
     assert client.post(edit, staff_data(person, is_active=False)).status_code == 302
     assert client.post(edit, staff_data(person, is_active=True)).status_code == 302

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_an_msp_admin_unlocks_a_person_on_their_staff_page_and_it_is_audited(
 ):
     person = alpha.client_admin
     lock_out(person.username)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
     page = client.get(edit).content.decode()
     assert "locked out" in page and ATTACKER in page and "Unlock sign-in" in page
@@ -62,7 +62,7 @@ def test_an_msp_admin_unlocks_a_person_on_their_staff_page_and_it_is_audited(
 def test_a_person_locked_out_again_after_an_unlock_is_recorded_again(client, alpha, msp_admin):
     person = alpha.technician
     lock_out(person.username)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     client.post(reverse("staff_unlock", kwargs={"person_id": person.pk}))
     lock_out(person.username)
     assert AuditEvent.objects.filter(action="auth.locked_out").count() == 2
@@ -83,7 +83,7 @@ def test_an_unlock_in_the_django_admin_is_audited(client, alpha, msp_admin):
     person = alpha.technician
     lock_out(person.username)
     attempt = AccessAttempt.objects.get(username=person.username)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     delete = reverse("admin:axes_accessattempt_delete", args=[attempt.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert sign_in(person.username).status_code == 302
@@ -94,7 +94,7 @@ def test_an_unlock_in_the_django_admin_is_audited(client, alpha, msp_admin):
 def test_a_bulk_delete_in_the_django_admin_is_audited_per_username(client, alpha, msp_admin):
     lock_out(alpha.technician.username)
     lock_out("nobody-has-this-name")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     changelist = reverse("admin:axes_accessattempt_changelist")
     chosen = [str(pk) for pk in AccessAttempt.objects.values_list("pk", flat=True)]
     data = {"action": "delete_selected", "_selected_action": chosen, "post": "yes"}

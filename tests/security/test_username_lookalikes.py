@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def new_staff(username: str, alpha) -> dict:
     "lookalike", ["ｔｅｃｈ-ａｌｐｈａ", "ＴＥＣＨ-alpha", "TECH-ALPHA", "Tech-Alpha"]
 )
 def test_a_username_that_reads_as_an_existing_one_is_refused(client, alpha, msp_admin, lookalike):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = client.post(reverse("staff_create"), new_staff(lookalike, alpha))
     assert response.status_code == 200
     assert "Another person has this username." in response.content.decode()
@@ -40,20 +40,20 @@ def test_a_username_that_reads_as_an_existing_one_is_refused(client, alpha, msp_
 
 def test_case_folding_goes_beyond_upper_and_lower(client, alpha, msp_admin):
     """ "ß" folds to "ss": "strauß" and "strauss" are one name."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     assert client.post(reverse("staff_create"), new_staff("strauss", alpha)).status_code == 302
     response = client.post(reverse("staff_create"), new_staff("STRAUß", alpha))
     assert "Another person has this username." in response.content.decode()
 
 
 def test_a_new_username_is_kept_in_nfkc(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     assert client.post(reverse("staff_create"), new_staff("ｊｏ.ｄｏｅ", alpha)).status_code == 302
     assert User.objects.filter(username="jo.doe").exists()
 
 
 def test_a_person_keeps_their_own_name_on_edit(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     person = alpha.technician
     data = new_staff("Tech-Alpha", alpha) | {"password": ""}
     edit = reverse("staff_edit", kwargs={"person_id": person.pk})
