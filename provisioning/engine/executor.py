@@ -520,8 +520,7 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
-        if status == Job.Status.SUCCEEDED:
-            serial.converged(job)
+        serial.ended(job)
         changed_before, changed_after = outcomes.job_finished(job, status)
         record(
             "job.finish",

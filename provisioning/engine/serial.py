@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning.engine import outcomes
+from provisioning.engine import memo, outcomes
 from provisioning.engine.parking import due
 from provisioning.models import Identity, Job
 
@@ -65,7 +65,10 @@ def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
 
 
 def next_job(job: Job) -> int | None:
-    """The person's oldest unfinished job, to start once `job` has ended."""
+    """The person's oldest unfinished job, to start once `job` has ended: as `ended` found
+    it, when this run ended the job."""
+    if (kept := memo.take(("next_job", job.pk))) is not None:
+        return kept[0]
     if job.identity_id is None:
         return None
     pending = Job.objects.filter(
@@ -74,23 +77,47 @@ def next_job(job: Job) -> int | None:
     return pending.order_by("pk").values_list("pk", flat=True).first()
 
 
-def converged(job: Job) -> None:
-    """Inside the transaction that records `job` verified: the person is reconciled, and
-    their queued jobs asked for no later state than it verified are settled by it."""
-    Identity.objects.filter(pk=job.identity_id).update(last_reconciled_at=timezone.now())
-    settled = (
+def ended(job: Job) -> None:
+    """Inside the transaction that ends `job`, its person locked: the person's jobs queued
+    behind it read once, those a verified `job` settles settled, and the oldest of the rest
+    kept for `next_job`. Read before the commit, the next job is the one after it: a job
+    asked for later is claimed by its own task, which waits for the person's lock held here
+    and then finds this job ended."""
+    if job.identity_id is None:
+        return
+    behind = (
         Job.objects.select_for_update()
-        .filter(
-            identity_id=job.identity_id,
-            status=Job.Status.QUEUED,
-            planned=False,
-            desired_version__lte=job.converged_version,
-        )
-        .exclude(kind__in=OWN_WORK)
+        .filter(identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
         .exclude(pk=job.pk)
+        .order_by("pk")
     )
-    for other in settled:
-        _settle(other, job)
+    rest = list(behind)
+    if job.status == Job.Status.SUCCEEDED:
+        rest = converged(job, rest)
+    memo.keep(("next_job", job.pk), (rest[0].pk if rest else None,))
+
+
+def converged(job: Job, behind: list[Job]) -> list[Job]:
+    """`job` verified: the person is reconciled, and their queued jobs (of `behind`) asked
+    for no later state than it verified are settled by it. The jobs it did not settle."""
+    Identity.objects.filter(pk=job.identity_id).update(last_reconciled_at=timezone.now())
+    rest = []
+    for other in behind:
+        if _settled_by(other, job):
+            _settle(other, job)
+        else:
+            rest.append(other)
+    return rest
+
+
+def _settled_by(other: Job, job: Job) -> bool:
+    return (
+        other.status == Job.Status.QUEUED
+        and not other.planned
+        and job.converged_version is not None
+        and other.desired_version <= job.converged_version
+        and other.kind not in OWN_WORK
+    )
 
 
 def _settle(other: Job, by: Job) -> None:

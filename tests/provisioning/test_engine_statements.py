@@ -25,7 +25,7 @@ from tests.provisioning.directories import make_directories
 # fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
 # give the account row its verification read makes a verdict
 # (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 40), "sqlite": (8, 44)}
+STATEMENTS = {"postgresql": (7, 39), "sqlite": (8, 43)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -84,3 +84,48 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     submit_ceiling, worker_ceiling = STATEMENTS[connection.vendor]
     assert len(submitted) <= submit_ceiling, listing(submitted)
     assert len(ran) <= worker_ceiling, listing(ran)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_read(
+    on_sandbox, monkeypatch
+):
+    """The job's end reads the person's jobs behind it once: a queued ask of no later state is
+    settled by the verification, the person's own work (a leave) and a waiting job are not,
+    and the oldest of those is the job to start next."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "behind", groups=["Staff"])
+    join = onboard(dirs, "Ada", "Lovelace")
+    behind = {
+        kind: Job.objects.create(
+            tenant=dirs.tenant,
+            identity=join.identity,
+            kind=kind,
+            status=status,
+            desired_version=join.desired_version,
+        )
+        for kind, status in [
+            (Job.Kind.CHANGE, Job.Status.QUEUED),
+            (Job.Kind.LEAVE, Job.Status.QUEUED),
+            (Job.Kind.RECONCILE, Job.Status.WAITING),
+        ]
+    }
+
+    with CaptureQueriesContext(connection) as run:
+        outcome = executor.execute(join.pk)
+
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    change = Job.objects.get(pk=behind[Job.Kind.CHANGE].pk)
+    assert change.status == Job.Status.SUCCEEDED and change.verification["by_job"] == join.pk
+    assert Job.objects.get(pk=behind[Job.Kind.LEAVE].pk).status == Job.Status.QUEUED
+    assert Job.objects.get(pk=behind[Job.Kind.RECONCILE].pk).status == Job.Status.WAITING
+    assert outcome.then == behind[Job.Kind.LEAVE].pk
+    reads_behind = [  # the person's queued jobs, read at the job's end
+        sql
+        for sql in statements(run)
+        if sql.startswith('SELECT "provisioning_job"')
+        and "'running'" not in sql
+        and "queued" in sql
+    ]
+    assert len(reads_behind) == 1, "\n".join(reads_behind)
