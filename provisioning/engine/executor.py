@@ -520,8 +520,11 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
+        as_read = outcomes.person_as_read(person) if person is not None else None
         serial.ended(job)
         changed_before, changed_after = outcomes.job_finished(job, status)
+        if person is not None:
+            outcomes.save_person(person, as_read, **_reconciled(status))
         record(
             "job.finish",
             actor="system",
@@ -534,6 +537,11 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         )
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
+
+
+def _reconciled(status: str) -> dict:
+    """A verified job reconciled the person: when, saved with the person."""
+    return {"last_reconciled_at": timezone.now()} if status == Job.Status.SUCCEEDED else {}
 
 
 def _finish_record(job: Job, status: str, counts: dict, error: str, fields: dict) -> dict:

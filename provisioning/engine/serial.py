@@ -98,9 +98,9 @@ def ended(job: Job) -> None:
 
 
 def converged(job: Job, behind: list[Job]) -> list[Job]:
-    """`job` verified: the person is reconciled, and their queued jobs (of `behind`) asked
-    for no later state than it verified are settled by it. The jobs it did not settle."""
-    Identity.objects.filter(pk=job.identity_id).update(last_reconciled_at=timezone.now())
+    """`job` verified: their queued jobs (of `behind`) asked for no later state than it
+    verified are settled by it. The jobs it did not settle. (The person is reconciled: the
+    job's end saves the time with the person, `outcomes.save_person`.)"""
     rest = []
     for other in behind:
         if _settled_by(other, job):

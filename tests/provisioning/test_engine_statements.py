@@ -25,7 +25,7 @@ from tests.provisioning.directories import make_directories
 # fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
 # give the account row its verification read makes a verdict
 # (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 39), "sqlite": (8, 43)}
+STATEMENTS = {"postgresql": (7, 38), "sqlite": (8, 42)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -79,6 +79,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
+    # The person's status and reconciliation time, saved together at the job's end.
+    assert job.identity.status == "active" and job.identity.last_reconciled_at is not None
+    assert job.identity.inventory_person.enabled
     submitted, ran = statements(submit), statements(run)
     print(f"\nsubmit {len(submitted)}:\n{listing(submitted)}\n\nworker {len(ran)}:\n{listing(ran)}")
     submit_ceiling, worker_ceiling = STATEMENTS[connection.vendor]
