@@ -25,7 +25,7 @@ from tests.provisioning.directories import make_directories
 # fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
 # give the account row its verification read makes a verdict
 # (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 37), "sqlite": (8, 42)}
+STATEMENTS = {"postgresql": (7, 36), "sqlite": (8, 41)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
