@@ -162,13 +162,13 @@ def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
     return events
 
 
-# The head each chain had after this process's last append that committed, by database and
-# chain. An append that finds its chain still there (this process wrote last, as a worker's
-# run does from one batch to the next) chains on it without the locked read of the head: the
-# head's UPDATE is conditional on the seq and hash the events were sealed after, and the
-# events are inserted only if it matched. What is remembered is only a guess: a wrong one
-# (another process appended, a rolled back transaction, a flushed database) matches nothing
-# and the append goes the locked way.
+# The head each chain had after this process's last append, by database and chain. An
+# append that finds its chain still there (this process wrote last, as a worker's run does
+# from one batch to the next) chains on it without the locked read of the head: the head's
+# UPDATE is conditional on the seq and hash the events were sealed after, and the events are
+# inserted only if it matched. What is remembered is only a guess: a wrong one (another
+# process appended, a rolled back transaction, a flushed database) matches nothing and the
+# append goes the locked way.
 _known_heads: dict[tuple[str, str], tuple[int, str]] = {}
 
 
@@ -195,8 +195,9 @@ def _known_key(chain_key: str) -> tuple[str, str]:
 
 
 def _remember(head: AuditChainHead) -> None:
-    seen = (head.seq, head.hash)
-    transaction.on_commit(lambda: _known_heads.__setitem__(_known_key(head.chain_key), seen))
+    # At once, not on commit: a guess that never committed (a rollback) only misses, and
+    # another thread's append on it waits for this transaction's row lock, then re-checks.
+    _known_heads[_known_key(head.chain_key)] = (head.seq, head.hash)
 
 
 def forget_known_heads() -> None:

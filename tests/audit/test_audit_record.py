@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from portal.audit.events import event_for, record, record_all, snapshot
+from portal.audit.events import event_for, forget_known_heads, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from portal.audit.verify import verify_all
 
@@ -190,6 +190,7 @@ def test_an_append_is_a_locked_read_of_the_head_and_one_write(alice, contoso):
     role_of(alice)  # the actor's role, read once per user (a request's access check has)
     with CaptureQueriesContext(connection) as first:
         record("tenant.create", actor=alice, tenant=contoso)
+    forget_known_heads()  # as another process would append: it did not write the head last
     with CaptureQueriesContext(connection) as next_:
         event = record("tenant.update", actor=alice, tenant=contoso)
 
@@ -220,8 +221,8 @@ def test_a_persons_event_names_their_role_then(alpha):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_append_after_this_process_own_commit_is_one_statement(alice, contoso):
-    """The head this process's last commit left is still the chain's end: no locked read.
+def test_an_append_after_this_process_own_is_one_statement(alice, contoso):
+    """The head this process's last append left is still the chain's end: no locked read.
     PostgreSQL: the head's conditional UPDATE and the events' INSERT in one statement;
     SQLite: the conditional UPDATE, then the INSERT."""
     record("tenant.create", actor=alice, tenant=contoso)
@@ -267,7 +268,9 @@ def test_an_append_after_another_writer_chains_on_their_event(alice, contoso, mo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_append_rolled_back_leaves_nothing_remembered_to_chain_on(alice, contoso):
+def test_an_append_after_one_rolled_back_chains_on_the_committed_end(alice, contoso):
+    """The rolled back append's head was remembered and never committed: the next append's
+    guess matches nothing and it chains on the chain's real end."""
     record("tenant.create", actor=alice, tenant=contoso)
     with pytest.raises(RuntimeError), transaction.atomic():
         record("tenant.update", actor=alice, tenant=contoso)
