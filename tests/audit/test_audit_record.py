@@ -225,16 +225,20 @@ def test_an_append_after_this_process_own_is_one_statement(alice, contoso):
     """The head this process's last append left is still the chain's end: no locked read.
     PostgreSQL: the head's conditional UPDATE and the events' INSERT in one statement;
     SQLite: the conditional UPDATE, then the INSERT."""
-    record("tenant.create", actor=alice, tenant=contoso)
+    first = record("tenant.create", actor=alice, tenant=contoso)
+    request = RequestFactory().post("/tenants/101/", REMOTE_ADDR="2001:DB8::1")
+    after = {"n": 1.5, "names": ["a", "b"], "nested": {"ok": True, "none": None}}
     with CaptureQueriesContext(connection) as queries:
-        event = record("tenant.update", actor=alice, tenant=contoso)
+        event = record("tenant.update", actor=alice, tenant=contoso, request=request, after=after)
 
     sent = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
     assert len(sent) == (1 if is_postgres() else 2)
     assert not any(sql.startswith('SELECT "audit_auditchainhead"') for sql in sent)
     head = AuditChainHead.objects.get(chain_key="tenant:101")
     assert (head.seq, head.hash) == (2, event.hash) and head.signature_problem() is None
-    assert AuditEvent.objects.get(pk=event.pk).prev_hash != GENESIS_HASH
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.prev_hash, stored.source_ip, stored.after) == (first.hash, "2001:db8::1", after)
+    assert stored.compute_hash() == stored.hash
     assert verify_all().ok
 
 
