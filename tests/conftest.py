@@ -4,6 +4,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from pytest_django.plugin import blocking_manager_key
 
+from portal.audit.events import forget_known_heads
 from portal.models import Role
 from tests import caches, settle
 from tests.factories import make_person, make_tenant_world
@@ -62,6 +63,14 @@ def _fresh_rate_windows():
     crawl of refused requests just before would leave a test's own refusal unrecorded.
     Only this process's counters (its REDIS_KEY_PREFIX): the other pytest worker's stay."""
     caches.forget(cache, f"{settings.REDIS_KEY_PREFIX}:rate:*")
+
+
+@pytest.fixture(autouse=True)
+def _no_known_audit_heads():
+    """Each test appends to the audit chains as a fresh process does (portal/audit/events.py
+    remembers the heads its commits left): an earlier test's database was flushed, so its
+    heads would only cost a missed guess, but a statement count would see it."""
+    forget_known_heads()
 
 
 @pytest.fixture(scope="session")

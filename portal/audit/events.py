@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
@@ -161,17 +162,164 @@ def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
     return events
 
 
+# The head each chain had after this process's last append, by database and chain. An
+# append that finds its chain still there (this process wrote last, as a worker's run does
+# from one batch to the next) chains on it without the locked read of the head: the head's
+# UPDATE is conditional on the seq and hash the events were sealed after, and the events are
+# inserted only if it matched. What is remembered is only a guess: a wrong one (another
+# process appended, a rolled back transaction, a flushed database) matches nothing and the
+# append goes the locked way.
+_known_heads: dict[tuple[str, str], tuple[int, str]] = {}
+
+
 def _append(chain: list[AuditEvent]) -> None:
-    head = _lock_head(chain[0].chain_key, chain[0].tenant_id)
-    for event in chain:
-        # Stamped under the lock, so seq order and time order agree within a chain.
-        event.timestamp = timezone.now()
+    known = _known_heads.get(_known_key(chain[0].chain_key))
+    head = None
+    if known is not None:
+        appended, head = _append_on(known, chain)
+        if appended:
+            return
+    head = head or _lock_head(chain[0].chain_key, chain[0].tenant_id)
+    _stamp(chain)
     seal_after(head, chain)
     if connection.vendor == "postgresql":
         _insert_advancing_head(chain, head)
     else:
         AuditEvent.objects.bulk_create(chain)
         head.save(update_fields=head.ADVANCED_FIELDS)
+    _remember(head)
+
+
+def _known_key(chain_key: str) -> tuple[str, str]:
+    return str(connection.settings_dict["NAME"]), chain_key
+
+
+def _remember(head: AuditChainHead) -> None:
+    # At once, not on commit: a guess that never committed (a rollback) only misses, and
+    # another thread's append on it waits for this transaction's row lock, then re-checks.
+    _known_heads[_known_key(head.chain_key)] = (head.seq, head.hash)
+
+
+def forget_known_heads() -> None:
+    """The next append of every chain reads its head under lock, as a fresh process does."""
+    _known_heads.clear()
+
+
+def _stamp(chain: list[AuditEvent]) -> None:
+    # Stamped under the lock (or, on the known head, before the conditional UPDATE that
+    # matches only if nobody appended since this process did), so seq order and time order
+    # agree within a chain.
+    for event in chain:
+        event.timestamp = timezone.now()
+
+
+def _append_on(
+    known: tuple[int, str], chain: list[AuditEvent]
+) -> tuple[bool, AuditChainHead | None]:
+    """Append `chain` after the head this process last saw, if the chain still ends there.
+
+    Returns whether it did and, when not, the head locked by the same statement on
+    PostgreSQL (None on SQLite, or when the head is gone)."""
+    seq, hash_ = known
+    head = AuditChainHead(
+        chain_key=chain[0].chain_key, tenant_id=chain[0].tenant_id, seq=seq, hash=hash_
+    )
+    _stamp(chain)
+    seal_after(head, chain)
+    if connection.vendor == "postgresql":
+        appended, locked = _insert_if_head_is(chain, head, known)
+    else:
+        appended, locked = _advance_if_head_is(head, known), None
+        if appended:
+            AuditEvent.objects.bulk_create(chain)
+    if appended:
+        _remember(head)
+    return appended, locked
+
+
+def _advanced_values(head: AuditChainHead) -> dict[str, Any]:
+    # pre_save, as save() would: it stamps updated_at
+    return {
+        name: head._meta.get_field(name).pre_save(head, add=False) for name in head.ADVANCED_FIELDS
+    }
+
+
+def _advance_if_head_is(head: AuditChainHead, known: tuple[int, str]) -> bool:
+    seq, hash_ = known
+    unchanged = AuditChainHead.objects.filter(pk=head.pk, seq=seq, hash=hash_)
+    return unchanged.update(**_advanced_values(head)) == 1
+
+
+def _insert_if_head_is(
+    events: list[AuditEvent], head: AuditChainHead, known: tuple[int, str]
+) -> tuple[bool, AuditChainHead | None]:
+    """PostgreSQL, one statement: advance the head if it is still at `known`, insert `events`
+    only if it was, and otherwise lock and return the head as it is.
+
+    The UPDATE is the fence: under READ COMMITTED it waits for a concurrent appender's
+    commit and re-checks its WHERE on the row that appender left, so it matches only the
+    chain's real end. The events' INSERT reads its RETURNING; the locked read runs only when
+    it returned nothing (its `NOT EXISTS` waits for the UPDATE), so the caller appends
+    under that lock as it would have after `_lock_head`."""
+    seq, hash_ = known
+    update = UpdateQuery(AuditChainHead)
+    update.add_update_values(_advanced_values(head))
+    update.add_q(models.Q(pk=head.pk, seq=seq, hash=hash_))
+    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+
+    insert_sql, insert_params = _insert_sql(events, "WHERE EXISTS (SELECT FROM advanced_head)")
+    missed = RawSQL(
+        "NOT EXISTS (SELECT FROM advanced_head)", (), output_field=models.BooleanField()
+    )
+    locked = AuditChainHead.objects.select_for_update().filter(missed, pk=head.pk)
+    locked_sql, locked_params = locked.query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute(  # the pieces built by Django's compilers; values are parameters
+            f"WITH advanced_head AS ({update_sql} RETURNING 1), "  # noqa: S608
+            f"appended AS ({insert_sql}), "
+            f"locked_head AS ({locked_sql}) "
+            "SELECT (SELECT array_agg(id ORDER BY seq) FROM appended), locked_head.* "
+            "FROM (VALUES (1)) AS one LEFT JOIN locked_head ON TRUE",
+            (*update_params, *insert_params, *locked_params),
+        )
+        ids, *head_values = cursor.fetchone()
+    if ids:
+        _saved(events, ids)
+        return True, None
+    if head_values[0] is None:
+        return False, None
+    names = [field.attname for field in AuditChainHead._meta.concrete_fields]
+    return False, AuditChainHead.from_db(connection.alias, names, head_values)
+
+
+def _insert_sql(events: list[AuditEvent], condition: str) -> tuple[str, list[Any]]:
+    """`INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING id, seq` for `events`:
+    the arrays typed by the columns, as Django's own bulk insert on PostgreSQL builds them
+    (`InsertUnnest`), so a condition can follow."""
+    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    insert = InsertQuery(AuditEvent)
+    insert.insert_values(fields, events)
+    compiler = insert.get_compiler(connection=connection)
+    rows = [
+        [compiler.prepare_value(f, compiler.pre_save_val(f, e)) for f in fields] for e in events
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    table = quote(AuditEvent._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}) {condition} "  # noqa: S608
+        f"RETURNING {quote('id')}, {quote('seq')}"
+    )
+    return sql, [list(column) for column in zip(*rows, strict=True)]
+
+
+def _saved(events: list[AuditEvent], ids: list[int]) -> None:
+    # As bulk_create leaves them: saved, with their ids.
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding, event._state.db = False, connection.alias
 
 
 def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> None:
@@ -179,13 +327,11 @@ def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> No
     UPDATE rides in a data-modifying CTE in front of the events' INSERT.
 
     The locked read cannot join them: the new hashes are HMACs over the old head, made in
-    Python between the two. Both statements are built by Django's compilers, so their columns
-    follow the models. The caller holds the head's row lock, so the UPDATE finds its row."""
+    Python between the two (`_insert_if_head_is` does without it when the head is known).
+    Both statements are built by Django's compilers, so their columns follow the models.
+    The caller holds the head's row lock, so the UPDATE finds its row."""
     update = UpdateQuery(AuditChainHead)
-    advanced = {  # pre_save, as save() would: it stamps updated_at
-        name: head._meta.get_field(name).pre_save(head, add=False) for name in head.ADVANCED_FIELDS
-    }
-    update.add_update_values(advanced)
+    update.add_update_values(_advanced_values(head))
     update.add_filter("pk", head.pk)
     update_sql, update_params = update.get_compiler(connection=connection).as_sql()
 
@@ -200,10 +346,7 @@ def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> No
             f"WITH advanced_head AS ({update_sql}) {insert_sql}", (*update_params, *insert_params)
         )
         ids = cursor.fetchall()
-    # As bulk_create leaves them: saved, with their ids (RETURNING keeps the VALUES order).
-    for event, (pk,) in zip(events, ids, strict=True):
-        event.pk = pk
-        event._state.adding, event._state.db = False, connection.alias
+    _saved(events, [pk for (pk,) in ids])  # RETURNING keeps the VALUES order
 
 
 def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:

@@ -208,9 +208,11 @@ class AuditChainHead(models.Model):
 
     ``record`` takes this row ``select_for_update`` and holds it until the caller's
     transaction commits, so two writers can never claim the same sequence number or build on
-    the same previous hash. The head is also a witness: ``verify`` checks that the chain
-    ends where the head says, which catches rows deleted from (or forged onto) the end. It is
-    signed on every append, so moving it back over deleted rows needs the key.
+    the same previous hash. (After the process's own last append it skips that read: its
+    UPDATE matches only the seq and hash that append left, and locks the row as it writes.)
+    The head is also a witness: ``verify`` checks that the chain ends where the head says,
+    which catches rows deleted from (or forged onto) the end. It is signed on every append, so
+    moving it back over deleted rows needs the key.
     """
 
     chain_key = models.CharField(max_length=40, primary_key=True)

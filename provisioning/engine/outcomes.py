@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from provisioning.connectors.base import AccessState, DirectoryUser
-from provisioning.models import Job
+from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection
 
 # What a callback changed, as (before, after) for the job's job.finish event; None: nothing.
@@ -26,7 +26,9 @@ _on_account_read: list[AccountRead] = []
 
 def on_job_finished(callback: JobFinished) -> JobFinished:
     """Call `callback(job, status)` whenever a job ends (succeeded, partial or failed).
-    `job.identity` is the person's row as read under its lock in the same transaction."""
+    `job.identity` is the person's row as read under its lock in the same transaction: a
+    callback changes it and does not save it; the engine saves what the callbacks changed
+    once, after them all (`save_person`), with the reconciliation time a verified job sets."""
     if callback not in _on_finished:
         _on_finished.append(callback)
     return callback
@@ -55,3 +57,21 @@ def on_account_read(callback: AccountRead) -> AccountRead:
 def account_read(connection: DirectoryConnection, user: DirectoryUser, access: AccessState) -> None:
     for callback in _on_account_read:
         callback(connection, user, access)
+
+
+def person_as_read(person: Identity) -> dict:
+    """The person's fields before the callbacks, for `save_person`."""
+    return {f.attname: f.value_from_object(person) for f in person._meta.concrete_fields}
+
+
+def save_person(person: Identity, as_read: dict, **engine_fields) -> None:
+    """Write the person's row once: the fields the callbacks changed (a save, which tells
+    the inventory's row; updated_at with them) and the engine's own (`engine_fields`, e.g. the
+    reconciliation time; on their own a plain UPDATE: nothing the person's row shows)."""
+    changed = [name for name, value in as_read.items() if getattr(person, name) != value]
+    for name, value in engine_fields.items():
+        setattr(person, name, value)
+    if changed:
+        person.save(update_fields=[*changed, *engine_fields, "updated_at"])
+    elif engine_fields:
+        Identity.objects.filter(pk=person.pk).update(**engine_fields)

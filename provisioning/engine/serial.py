@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import Case, F, Q, When
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, QuerySet, When
 from django.db.models.functions import Coalesce
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning.engine import outcomes
+from provisioning.engine import memo, outcomes
 from provisioning.engine.parking import due
 from provisioning.models import Identity, Job
 
@@ -42,17 +43,45 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
             status=Job.Status.RUNNING, lease_until__lt=now
         )
-        claimed = Job.objects.filter(claimable, due(now), pk=job_id).update(
-            status=Job.Status.RUNNING,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            resume_at=None,
-            runs=F("runs") + 1,
-            started_at=Coalesce("started_at", now),
-            waiting_reason="",
-        )
+        claiming = {
+            "status": Job.Status.RUNNING,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "resume_at": None,
+            "runs": F("runs") + 1,
+            "started_at": Coalesce("started_at", now),
+            "waiting_reason": "",
+        }
+        still_claimable = Job.objects.filter(claimable, due(now), pk=job_id)
+        if connection.vendor == "postgresql":
+            return _claimed_and_read(still_claimable, claiming, job_id), None
+        claimed = still_claimable.update(**claiming)
     if not claimed:
         return None, None
-    return Job.objects.select_related("tenant", "identity", "requested_by").get(pk=job_id), None
+    return _with_tenant_person_requester(job_id).get(), None
+
+
+def _with_tenant_person_requester(job_id: int) -> QuerySet[Job]:
+    return Job.objects.select_related("tenant", "identity", "requested_by").filter(pk=job_id)
+
+
+def _claimed_and_read(still_claimable: QuerySet[Job], claiming: dict, job_id: int) -> Job | None:
+    """PostgreSQL: the claiming UPDATE and the claimed job's read (with its tenant, person
+    and requester) in one statement. The UPDATE rides in a WITH named as the job table, so
+    the read, Django's own, reads the rows it returns: the job as the claim left it (a WITH
+    shares the statement's snapshot, where the table still holds the job as it was). The
+    person was locked by an earlier statement, so the snapshot holds them as they are."""
+    update = still_claimable.query.chain(UpdateQuery)
+    update.add_update_values(claiming)
+    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+    table = connection.ops.quote_name(Job._meta.db_table)
+
+    def claiming_first(execute, sql, params, many, context):
+        claimed = f"WITH {table} AS ({update_sql} RETURNING {table}.*) "  # noqa: S608
+        return execute(claimed + sql, (*update_params, *params), many, context)
+
+    read = _with_tenant_person_requester(job_id)
+    with connection.execute_wrapper(claiming_first):
+        return read.first()
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
@@ -65,7 +94,10 @@ def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
 
 
 def next_job(job: Job) -> int | None:
-    """The person's oldest unfinished job, to start once `job` has ended."""
+    """The person's oldest unfinished job, to start once `job` has ended: as `ended` found
+    it, when this run ended the job."""
+    if (kept := memo.take(("next_job", job.pk))) is not None:
+        return kept[0]
     if job.identity_id is None:
         return None
     pending = Job.objects.filter(
@@ -74,23 +106,47 @@ def next_job(job: Job) -> int | None:
     return pending.order_by("pk").values_list("pk", flat=True).first()
 
 
-def converged(job: Job) -> None:
-    """Inside the transaction that records `job` verified: the person is reconciled, and
-    their queued jobs asked for no later state than it verified are settled by it."""
-    Identity.objects.filter(pk=job.identity_id).update(last_reconciled_at=timezone.now())
-    settled = (
+def ended(job: Job) -> None:
+    """Inside the transaction that ends `job`, its person locked: the person's jobs queued
+    behind it read once, those a verified `job` settles settled, and the oldest of the rest
+    kept for `next_job`. Read before the commit, the next job is the one after it: a job
+    asked for later is claimed by its own task, which waits for the person's lock held here
+    and then finds this job ended."""
+    if job.identity_id is None:
+        return
+    behind = (
         Job.objects.select_for_update()
-        .filter(
-            identity_id=job.identity_id,
-            status=Job.Status.QUEUED,
-            planned=False,
-            desired_version__lte=job.converged_version,
-        )
-        .exclude(kind__in=OWN_WORK)
+        .filter(identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
         .exclude(pk=job.pk)
+        .order_by("pk")
     )
-    for other in settled:
-        _settle(other, job)
+    rest = list(behind)
+    if job.status == Job.Status.SUCCEEDED:
+        rest = converged(job, rest)
+    memo.keep(("next_job", job.pk), (rest[0].pk if rest else None,))
+
+
+def converged(job: Job, behind: list[Job]) -> list[Job]:
+    """`job` verified: their queued jobs (of `behind`) asked for no later state than it
+    verified are settled by it. The jobs it did not settle. (The person is reconciled: the
+    job's end saves the time with the person, `outcomes.save_person`.)"""
+    rest = []
+    for other in behind:
+        if _settled_by(other, job):
+            _settle(other, job)
+        else:
+            rest.append(other)
+    return rest
+
+
+def _settled_by(other: Job, job: Job) -> bool:
+    return (
+        other.status == Job.Status.QUEUED
+        and not other.planned
+        and job.converged_version is not None
+        and other.desired_version <= job.converged_version
+        and other.kind not in OWN_WORK
+    )
 
 
 def _settle(other: Job, by: Job) -> None:

@@ -62,8 +62,9 @@ SUMMARY = [
 _SIGNING_IN = {Identity.Status.JOINER, Identity.Status.ACTIVE}
 # The Identity fields a Person row is made of (its key or its summary).
 _SUMMARISED = {"username", "email", "employee_id", "display_name", "status", "attributes"}
-# A save of these alone changes no key: the summary follows, the row and its accounts stay.
-_STATUS_ONLY = {"status", "updated_at"}
+# A save of these alone changes no key: the summary follows, the row and its accounts stay
+# (a job's end: the status, with the engine's reconciliation time).
+_STATUS_ONLY = {"status", "updated_at", "last_reconciled_at"}
 
 
 class _Account(NamedTuple):

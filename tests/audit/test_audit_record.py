@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from portal.audit.events import event_for, record, record_all, snapshot
+from portal.audit.events import event_for, forget_known_heads, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from portal.audit.verify import verify_all
 
@@ -190,6 +190,7 @@ def test_an_append_is_a_locked_read_of_the_head_and_one_write(alice, contoso):
     role_of(alice)  # the actor's role, read once per user (a request's access check has)
     with CaptureQueriesContext(connection) as first:
         record("tenant.create", actor=alice, tenant=contoso)
+    forget_known_heads()  # as another process would append: it did not write the head last
     with CaptureQueriesContext(connection) as next_:
         event = record("tenant.update", actor=alice, tenant=contoso)
 
@@ -216,4 +217,69 @@ def test_a_persons_event_names_their_role_then(alpha):
         acting_through("API token “RMM”")
         via = record("job.retry", actor=alpha.client_admin, tenant=alpha.tenant)
     assert via.actor_display.endswith("(Client admin) via API token “RMM”")
+    assert verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_this_process_own_is_one_statement(alice, contoso):
+    """The head this process's last append left is still the chain's end: no locked read.
+    PostgreSQL: the head's conditional UPDATE and the events' INSERT in one statement;
+    SQLite: the conditional UPDATE, then the INSERT."""
+    first = record("tenant.create", actor=alice, tenant=contoso)
+    request = RequestFactory().post("/tenants/101/", REMOTE_ADDR="2001:DB8::1")
+    after = {"n": 1.5, "names": ["a", "b"], "nested": {"ok": True, "none": None}}
+    with CaptureQueriesContext(connection) as queries:
+        event = record("tenant.update", actor=alice, tenant=contoso, request=request, after=after)
+
+    sent = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
+    assert len(sent) == (1 if is_postgres() else 2)
+    assert not any(sql.startswith('SELECT "audit_auditchainhead"') for sql in sent)
+    head = AuditChainHead.objects.get(chain_key="tenant:101")
+    assert (head.seq, head.hash) == (2, event.hash) and head.signature_problem() is None
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.prev_hash, stored.source_ip, stored.after) == (first.hash, "2001:db8::1", after)
+    assert stored.compute_hash() == stored.hash
+    assert verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_another_writer_chains_on_their_event(alice, contoso, monkeypatch):
+    """What this process remembers is stale when another process appended since (here:
+    the head as it was before this process's second event): the append still chains on
+    the chain's real end, after the locked read the same statement took (PostgreSQL)."""
+    from portal.audit import events
+
+    record("tenant.create", actor=alice, tenant=contoso)
+    stale = dict(events._known_heads)
+    other = record("tenant.update", actor="system", tenant=contoso)
+    monkeypatch.setattr(events, "_known_heads", stale)
+    with CaptureQueriesContext(connection) as queries:
+        event = record("tenant.update", actor=alice, tenant=contoso)
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.seq, stored.prev_hash) == (3, other.hash)
+    assert AuditEvent.objects.filter(chain_key="tenant:101").count() == 3
+    sent = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
+    # PostgreSQL: the missed guess locked the head in the same statement, as a locked read
+    # would; SQLite: the UPDATE that matched nothing, the read, the INSERT, the UPDATE.
+    assert len(sent) == (2 if is_postgres() else 4)
+    assert verify_all().ok
+    with CaptureQueriesContext(connection) as after:
+        record("tenant.update", actor=alice, tenant=contoso)
+    assert len([q for q in after if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]) == (
+        1 if is_postgres() else 2
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_one_rolled_back_chains_on_the_committed_end(alice, contoso):
+    """The rolled back append's head was remembered and never committed: the next append's
+    guess matches nothing and it chains on the chain's real end."""
+    record("tenant.create", actor=alice, tenant=contoso)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record("tenant.update", actor=alice, tenant=contoso)
+        raise RuntimeError("the change fails")
+    event = record("tenant.update", actor=alice, tenant=contoso)
+
+    assert AuditEvent.objects.get(pk=event.pk).seq == 2
     assert verify_all().ok

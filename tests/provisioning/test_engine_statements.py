@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portal.audit.events import forget_known_heads
 from provisioning import services
 from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
@@ -20,9 +21,11 @@ from tests.provisioning.directories import make_directories
 
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory):
 # (the submit, the worker's run). PostgreSQL appends to the audit chain in one statement
-# fewer (portal/audit/events.py). The run reads the tenant's scope policy once, to give the
-# account row its verification read makes a verdict (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 43), "sqlite": (8, 47)}
+# fewer (portal/audit/events.py); an append after the process's own (the run's second to
+# fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
+# give the account row its verification read makes a verdict
+# (inventory.service.record_account_read).
+STATEMENTS = {"postgresql": (7, 36), "sqlite": (8, 41)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -65,15 +68,97 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     warm_up = drive(onboard(dirs, "Warm", "Up"))
     assert warm_up.status == Job.Status.SUCCEEDED, warm_up.error
 
+    # The submit (a web process) and the run (a worker) each start as a process that did not
+    # write the tenant's audit chain last: their first append reads the head under lock.
+    forget_known_heads()
     with CaptureQueriesContext(connection) as submit:
         job = onboard(dirs, "Grace", "Hopper")
+    forget_known_heads()
     with CaptureQueriesContext(connection) as run:
         executor.execute(job.pk)
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
+    # The person's status and reconciliation time, saved together at the job's end.
+    assert job.identity.status == "active" and job.identity.last_reconciled_at is not None
+    assert job.identity.inventory_person.enabled
     submitted, ran = statements(submit), statements(run)
     print(f"\nsubmit {len(submitted)}:\n{listing(submitted)}\n\nworker {len(ran)}:\n{listing(ran)}")
     submit_ceiling, worker_ceiling = STATEMENTS[connection.vendor]
     assert len(submitted) <= submit_ceiling, listing(submitted)
     assert len(ran) <= worker_ceiling, listing(ran)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_read(
+    on_sandbox, monkeypatch
+):
+    """The job's end reads the person's jobs behind it once: a queued ask of no later state is
+    settled by the verification, the person's own work (a leave) and a waiting job are not,
+    and the oldest of those is the job to start next."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "behind", groups=["Staff"])
+    join = onboard(dirs, "Ada", "Lovelace")
+    behind = {
+        kind: Job.objects.create(
+            tenant=dirs.tenant,
+            identity=join.identity,
+            kind=kind,
+            status=status,
+            desired_version=join.desired_version,
+        )
+        for kind, status in [
+            (Job.Kind.CHANGE, Job.Status.QUEUED),
+            (Job.Kind.LEAVE, Job.Status.QUEUED),
+            (Job.Kind.RECONCILE, Job.Status.WAITING),
+        ]
+    }
+
+    with CaptureQueriesContext(connection) as run:
+        outcome = executor.execute(join.pk)
+
+    join.refresh_from_db()
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    change = Job.objects.get(pk=behind[Job.Kind.CHANGE].pk)
+    assert change.status == Job.Status.SUCCEEDED and change.verification["by_job"] == join.pk
+    assert Job.objects.get(pk=behind[Job.Kind.LEAVE].pk).status == Job.Status.QUEUED
+    assert Job.objects.get(pk=behind[Job.Kind.RECONCILE].pk).status == Job.Status.WAITING
+    assert outcome.then == behind[Job.Kind.LEAVE].pk
+    reads_behind = [  # the person's queued jobs, read at the job's end
+        sql
+        for sql in statements(run)
+        if sql.startswith('SELECT "provisioning_job"')
+        and "'running'" not in sql
+        and "queued" in sql
+    ]
+    assert len(reads_behind) == 1, "\n".join(reads_behind)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_returns_the_job_as_it_left_it_with_its_person_tenant_and_requester(
+    on_sandbox, monkeypatch
+):
+    """PostgreSQL: the claiming UPDATE and the job's read are one statement (after the
+    person's lock and the look at the jobs ahead); the job read is the claimed one."""
+    from provisioning.engine import serial
+
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)  # claimed here, not by a worker
+    dirs = make_directories(on_sandbox, "claim", groups=["Staff"])
+    submitted = onboard(dirs, "Ada", "Lovelace")
+    with CaptureQueriesContext(connection) as sent:
+        job, blocker = serial.claim(submitted.pk, lease_seconds=60)
+
+    assert blocker is None and job.status == Job.Status.RUNNING and job.runs == 1
+    assert job.lease_until is not None and job.started_at is not None
+    with CaptureQueriesContext(connection) as afterwards:
+        assert (job.identity.username, job.tenant.pk) == (
+            submitted.identity.username,
+            dirs.tenant.pk,
+        )
+        assert job.requested_by is None
+    assert len(afterwards) == 0
+    assert len(statements(sent)) == (3 if connection.vendor == "postgresql" else 4)
+    stored = Job.objects.get(pk=job.pk)
+    assert (stored.status, stored.runs, stored.lease_until) == (job.status, 1, job.lease_until)
+    assert serial.claim(submitted.pk, lease_seconds=60) == (None, None)  # held: a live lease
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, lease_until=None)
