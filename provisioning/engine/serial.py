@@ -51,10 +51,10 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
             "started_at": Coalesce("started_at", now),
             "waiting_reason": "",
         }
-        still_claimable = Job.objects.filter(claimable, due(now), pk=job_id)
+        job = Job.objects.filter(claimable, due(now), pk=job_id)
         if connection.vendor == "postgresql":
-            return _claimed_and_read(still_claimable, claiming, job_id), None
-        claimed = still_claimable.update(**claiming)
+            return _claimed_and_read(job, claiming, job_id), None
+        claimed = job.update(**claiming)
     if not claimed:
         return None, None
     return _with_tenant_person_requester(job_id).get(), None
@@ -64,13 +64,13 @@ def _with_tenant_person_requester(job_id: int) -> QuerySet[Job]:
     return Job.objects.select_related("tenant", "identity", "requested_by").filter(pk=job_id)
 
 
-def _claimed_and_read(still_claimable: QuerySet[Job], claiming: dict, job_id: int) -> Job | None:
+def _claimed_and_read(job: QuerySet[Job], claiming: dict, job_id: int) -> Job | None:
     """PostgreSQL: the claiming UPDATE and the claimed job's read (with its tenant, person
     and requester) in one statement. The UPDATE rides in a WITH named as the job table, so
     the read, Django's own, reads the rows it returns: the job as the claim left it (a WITH
     shares the statement's snapshot, where the table still holds the job as it was). The
     person was locked by an earlier statement, so the snapshot holds them as they are."""
-    update = still_claimable.query.chain(UpdateQuery)
+    update = job.query.chain(UpdateQuery)
     update.add_update_values(claiming)
     update_sql, update_params = update.get_compiler(connection=connection).as_sql()
     table = connection.ops.quote_name(Job._meta.db_table)
