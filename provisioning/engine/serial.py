@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connection, transaction
-from django.db.models import Case, F, Q, QuerySet, When
+from django.db import transaction
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal.audit.events import record
@@ -43,45 +42,17 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
             status=Job.Status.RUNNING, lease_until__lt=now
         )
-        claiming = {
-            "status": Job.Status.RUNNING,
-            "lease_until": now + timedelta(seconds=lease_seconds),
-            "resume_at": None,
-            "runs": F("runs") + 1,
-            "started_at": Coalesce("started_at", now),
-            "waiting_reason": "",
-        }
-        job = Job.objects.filter(claimable, due(now), pk=job_id)
-        if connection.vendor == "postgresql":
-            return _claimed_and_read(job, claiming, job_id), None
-        claimed = job.update(**claiming)
+        claimed = Job.objects.filter(claimable, due(now), pk=job_id).update(
+            status=Job.Status.RUNNING,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            resume_at=None,
+            runs=F("runs") + 1,
+            started_at=Coalesce("started_at", now),
+            waiting_reason="",
+        )
     if not claimed:
         return None, None
-    return _with_tenant_person_requester(job_id).get(), None
-
-
-def _with_tenant_person_requester(job_id: int) -> QuerySet[Job]:
-    return Job.objects.select_related("tenant", "identity", "requested_by").filter(pk=job_id)
-
-
-def _claimed_and_read(job: QuerySet[Job], claiming: dict, job_id: int) -> Job | None:
-    """PostgreSQL: the claiming UPDATE and the claimed job's read (with its tenant, person
-    and requester) in one statement. The UPDATE rides in a WITH named as the job table, so
-    the read, Django's own, reads the rows it returns: the job as the claim left it (a WITH
-    shares the statement's snapshot, where the table still holds the job as it was). The
-    person was locked by an earlier statement, so the snapshot holds them as they are."""
-    update = job.query.chain(UpdateQuery)
-    update.add_update_values(claiming)
-    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
-    table = connection.ops.quote_name(Job._meta.db_table)
-
-    def claiming_first(execute, sql, params, many, context):
-        claimed = f"WITH {table} AS ({update_sql} RETURNING {table}.*) "  # noqa: S608
-        return execute(claimed + sql, (*update_params, *params), many, context)
-
-    read = _with_tenant_person_requester(job_id)
-    with connection.execute_wrapper(claiming_first):
-        return read.first()
+    return Job.objects.select_related("tenant", "identity", "requested_by").get(pk=job_id), None
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:

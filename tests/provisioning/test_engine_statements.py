@@ -25,7 +25,7 @@ from tests.provisioning.directories import make_directories
 # fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
 # give the account row its verification read makes a verdict
 # (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 36), "sqlite": (8, 41)}
+STATEMENTS = {"postgresql": (7, 37), "sqlite": (8, 41)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -132,33 +132,3 @@ def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_r
         and "queued" in sql
     ]
     assert len(reads_behind) == 1, "\n".join(reads_behind)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_claim_returns_the_job_as_it_left_it_with_its_person_tenant_and_requester(
-    on_sandbox, monkeypatch
-):
-    """PostgreSQL: the claiming UPDATE and the job's read are one statement (after the
-    person's lock and the look at the jobs ahead); the job read is the claimed one."""
-    from provisioning.engine import serial
-
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)  # claimed here, not by a worker
-    dirs = make_directories(on_sandbox, "claim", groups=["Staff"])
-    submitted = onboard(dirs, "Ada", "Lovelace")
-    with CaptureQueriesContext(connection) as sent:
-        job, blocker = serial.claim(submitted.pk, lease_seconds=60)
-
-    assert blocker is None and job.status == Job.Status.RUNNING and job.runs == 1
-    assert job.lease_until is not None and job.started_at is not None
-    with CaptureQueriesContext(connection) as afterwards:
-        assert (job.identity.username, job.tenant.pk) == (
-            submitted.identity.username,
-            dirs.tenant.pk,
-        )
-        assert job.requested_by is None
-    assert len(afterwards) == 0
-    assert len(statements(sent)) == (3 if connection.vendor == "postgresql" else 4)
-    stored = Job.objects.get(pk=job.pk)
-    assert (stored.status, stored.runs, stored.lease_until) == (job.status, 1, job.lease_until)
-    assert serial.claim(submitted.pk, lease_seconds=60) == (None, None)  # held: a live lease
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, lease_until=None)
