@@ -15,6 +15,12 @@ from tests.factories import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# The page and each card, where they scroll sideways (a card scrolls what it cannot fit).
+SIDEWAYS = """() => [document.scrollingElement, ...document.querySelectorAll('.card')]
+  .filter(box => box.scrollWidth > box.clientWidth)
+  .map(box => box.id || box.className || box.tagName)"""
+
+
 def seed_trail(alpha, bravo, msp_admin) -> None:
     now = timezone.now()
     people = ["Ada Ng", "Ben Okoro", "Cleo Patel", "Dev Quinn"]
@@ -104,6 +110,16 @@ def test_msp_admin_searches_opens_a_diff_exports_and_verifies(
         "The audit trail of Alpha Ltd is intact: 11 event(s) checked."
     )
     screenshot("audit-trail-verified")
+
+    # On a phone each event stacks in the card: nothing scrolls sideways, its action whole.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(SIDEWAYS) == []
+    expect(page.locator(".audit-head")).to_be_hidden()
+    for action in page.locator(".audit-event summary code").all():
+        assert action.evaluate("c => c.scrollWidth <= c.clientWidth"), action.text_content()
+    row = page.locator(".audit-event summary").first
+    assert row.locator(".when").bounding_box()["y"] == row.locator(".result").bounding_box()["y"]
+    screenshot("audit-trail-phone")
 
 
 def test_account_manager_sees_only_their_client(page, alpha, bravo, msp_admin):
