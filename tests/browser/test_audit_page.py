@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from portal.audit.bulk import append_events, history_event
 from portal.audit.events import record
 from tests.browser.conftest import sign_in
+from tests.browser.test_bulk_preview_layout import LINES
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,9 +22,13 @@ SIDEWAYS = """() => [document.scrollingElement, ...document.querySelectorAll('.c
   .map(box => box.id || box.className || box.tagName)"""
 
 
+# A target as an identity names itself: a display name and the address.
+ADDRESSED = "Henrik Dahl <henrik.dahl@fabrikam.example>"
+
+
 def seed_trail(alpha, bravo, msp_admin) -> None:
     now = timezone.now()
-    people = ["Ada Ng", "Ben Okoro", "Cleo Patel", "Dev Quinn"]
+    people = [ADDRESSED, "Ben Okoro", "Cleo Patel", "Dev Quinn"]
     history = [
         history_event(
             action,
@@ -80,6 +85,13 @@ def test_msp_admin_searches_opens_a_diff_exports_and_verifies(
     # finishing may add an event of a tenant that is gone, and the MSP admin sees it too).
     expect(page.locator(".audit-event", has_text=alpha.tenant.name)).to_have_count(11)
     expect(page.locator(".audit-event", has_text=bravo.tenant.name)).to_have_count(1)
+
+    # The address breaks at a dot or before its @, not where the column ends ("fabrikam.e").
+    target = page.locator(".audit-event .target > span:last-child", has_text="henrik").first
+    lines = target.evaluate(LINES)
+    assert "".join(lines) == ADDRESSED
+    for before, after in zip(lines, lines[1:], strict=False):
+        assert before[-1] in " .-" or after[0] == "@", lines
 
     page.select_option("#id_tenant", "alpha")  # htmx swaps the results in
     expect(page.locator(".audit-event")).to_have_count(11)
