@@ -9,17 +9,11 @@ from playwright.sync_api import expect
 
 from portal.audit.bulk import append_events, history_event
 from portal.audit.events import record
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.browser.test_bulk_preview_layout import LINES
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-# The page and each card, where they scroll sideways (a card scrolls what it cannot fit).
-SIDEWAYS = """() => [document.scrollingElement, ...document.querySelectorAll('.card')]
-  .filter(box => box.scrollWidth > box.clientWidth)
-  .map(box => box.id || box.className || box.tagName)"""
 
 
 # A target as an identity names itself: a display name and the address.
