@@ -22,7 +22,8 @@ def test_a_preset_period_drops_the_custom_dates_from_the_address(page, screensho
     page.wait_for_selector(f"#report[data-start='{start}']")
     # The period's labels on one line, and Show a button the size of its word beside them (it
     # was stretched to a field's width, its word at the left).
-    tops = {round(label.bounding_box()["y"]) for label in page.locator(".report-period label").all()}
+    labels = page.locator(".report-period label").all()
+    tops = {round(label.bounding_box()["y"]) for label in labels}
     assert len(tops) == 1, tops
     show = page.locator(".report-period button", has_text="Show").bounding_box()
     assert show["width"] < 100, show
