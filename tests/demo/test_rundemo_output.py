@@ -1,12 +1,15 @@
-"""`make demo` as root: the worker's start says nothing about running as superuser (the demo's
-logins come last and clean), and every other warning and error still reaches the terminal."""
+"""What `make demo` prints before its logins: only phases, warnings and errors. As root, the
+worker's start says nothing about running as superuser, and every other warning and error still
+reaches the terminal; a second start's sandbox, loading its saved state, is no warning."""
 
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 
 from portal.management.commands import rundemo
+from sandbox.server import make_state
 
 # What the worker does at its start, as root (whoever runs the test): Celery's own privilege
 # check for the JSON the portal's worker accepts, then for pickle, which it must still refuse.
@@ -47,3 +50,14 @@ def test_the_worker_started_as_root_does_not_warn_of_it():
 def test_a_worker_not_run_as_root_gets_the_environment_as_it_is():
     env = {"PYTHONWARNINGS": "error"}
     assert rundemo.worker_environment(env, as_root=False) == env
+
+
+def test_a_second_start_loads_the_sandbox_state_without_a_warning(tmp_path, caplog):
+    """It printed "WARNING sandbox.server sandbox state loaded from …" among the phases."""
+    state_file = tmp_path / "state.json"
+    make_state(state_file, "demo")  # the first start seeds and saves
+    with caplog.at_level(logging.INFO, logger="sandbox"):
+        make_state(state_file, "demo")
+    loaded = [r for r in caplog.records if "state loaded" in r.getMessage()]
+    assert loaded, "the load is still logged (for `runsandbox` at INFO)"
+    assert all(r.levelno < logging.WARNING for r in loaded)
