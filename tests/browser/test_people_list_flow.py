@@ -12,7 +12,7 @@ from portal.models import Role
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Cursor
 from tenants.models import DirectoryConnection, Tenant
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -91,6 +91,11 @@ def test_the_people_table_fits_a_1280_pixel_screen(page, screenshot):
     for button in row.locator("a.button").all():
         box = button.bounding_box()
         assert box["x"] + box["width"] <= card["right"]
+
+    # A smaller laptop's window, the sidebar still beside the page: the table scrolls in its
+    # card if it must, the page does not scroll sideways.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    assert "HTML" not in page.evaluate(SIDEWAYS)
 
 
 def test_the_stale_accounts_table_fits_a_1280_pixel_screen(page, screenshot):

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from provisioning.outbound import signing
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD
 from tests.outbound.support import received, receiver
 
@@ -50,6 +50,7 @@ def test_msp_admin_adds_an_endpoint_and_sends_a_test(
         " return [...new Set([...r.getClientRects()].map(b => Math.round(b.top)))]; }"
     )
     assert len(tops) == 1, created.inner_text()
+    assert page.evaluate(SIDEWAYS) == []  # nor does the log outgrow its card for it
     (got,) = received(on_sandbox, url)
     signing.verify(secret, got["headers"], got["body"])
     assert json.loads(got["body"])["type"] == "webhook.test"
