@@ -81,7 +81,7 @@ def make_state(state_file: Path | str | None, seed: str | None) -> SandboxState:
 
     state = SandboxState(state_file)
     if state.load():
-        log.warning("sandbox state loaded from %s", state_file)
+        log.info("sandbox state loaded from %s", state_file)  # news, not a warning
         if seed:
             seed_receivers(state, seed)  # never saved: made again at every start
     elif seed:

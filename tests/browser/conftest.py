@@ -70,6 +70,12 @@ def screenshot(page):
     return take
 
 
+# The page and each card that scrolls sideways (a card scrolls what it cannot fit), by name.
+SIDEWAYS = """() => [document.scrollingElement, ...document.querySelectorAll('.card')]
+  .filter(box => box.scrollWidth > box.clientWidth)
+  .map(box => box.id || box.className || box.tagName)"""
+
+
 def sign_in(page, username: str, password: str) -> None:
     page.goto("/login/")
     page.fill("#id_username", username)

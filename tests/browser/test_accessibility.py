@@ -18,7 +18,7 @@ from portal.models import Role
 from provisioning.demo import seed_people
 from reports.demo_history import seed_history
 from tenants.models import Tenant
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD, make_person
 from tests.reports.test_demo_history import requestables
 
@@ -151,6 +151,11 @@ def test_a_tenants_connections_pass_axe_on_a_phone(page, demo, screenshot):
     assert page.locator("input[name=reason]").count() > 0  # the check met the reason boxes
     screenshot("a11y-tenant-phone")
     assert problems(page) == []
+    # Its settings are forms: nothing in them scrolls sideways (a fieldset, and a select of
+    # people's names and usernames, widened their cards).
+    for path in ("first-sign-in/", "mappings/entra/first_name/"):
+        page.goto(f"/tenants/contoso/{path}")
+        assert page.evaluate(SIDEWAYS) == [], path
 
 
 def test_an_offboarding_batch_passes_axe(page, demo):

@@ -39,4 +39,10 @@ def test_the_tenant_page_warns_of_a_credential_ending_soon(page, screenshot, alp
     warning = page.locator(".secret-state .badge.warn", has_text="in 5 days")
     expect(warning).to_be_visible()
     expect(page.locator(".secret-state", has_text="(typed in)")).to_be_visible()
+    # Said what it is (it read "••• set 2 minutes ago, expires …"), right below the address.
+    line = page.locator(f"#connection-{okta.pk} .credential")
+    expect(line).to_contain_text("Credential: ••• set")
+    address = page.locator(f"#connection-{okta.pk} > .muted").first.bounding_box()
+    gap = line.bounding_box()["y"] - (address["y"] + address["height"])
+    assert gap < 10, gap  # no empty row between them
     screenshot("tenant-credential-expiry")

@@ -9,15 +9,20 @@ from playwright.sync_api import expect
 
 from portal.audit.bulk import append_events, history_event
 from portal.audit.events import record
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
+from tests.browser.test_bulk_preview_layout import LINES
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# A target as an identity names itself: a display name and the address.
+ADDRESSED = "Henrik Dahl <henrik.dahl@fabrikam.example>"
+
+
 def seed_trail(alpha, bravo, msp_admin) -> None:
     now = timezone.now()
-    people = ["Ada Ng", "Ben Okoro", "Cleo Patel", "Dev Quinn"]
+    people = [ADDRESSED, "Ben Okoro", "Cleo Patel", "Dev Quinn"]
     history = [
         history_event(
             action,
@@ -75,6 +80,13 @@ def test_msp_admin_searches_opens_a_diff_exports_and_verifies(
     expect(page.locator(".audit-event", has_text=alpha.tenant.name)).to_have_count(11)
     expect(page.locator(".audit-event", has_text=bravo.tenant.name)).to_have_count(1)
 
+    # The address breaks at a dot or before its @, not where the column ends ("fabrikam.e").
+    target = page.locator(".audit-event .target > span:last-child", has_text="henrik").first
+    lines = target.evaluate(LINES)
+    assert "".join(lines) == ADDRESSED
+    for before, after in zip(lines, lines[1:], strict=False):
+        assert before[-1] in " .-" or after[0] == "@", lines
+
     page.select_option("#id_tenant", "alpha")  # htmx swaps the results in
     expect(page.locator(".audit-event")).to_have_count(11)
     assert "tenant=alpha" in page.url
@@ -104,6 +116,19 @@ def test_msp_admin_searches_opens_a_diff_exports_and_verifies(
         "The audit trail of Alpha Ltd is intact: 11 event(s) checked."
     )
     screenshot("audit-trail-verified")
+
+    # On a phone each event stacks in the card: nothing scrolls sideways, its action whole.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(SIDEWAYS) == []
+    expect(page.locator(".audit-head")).to_be_hidden()
+    for action in page.locator(".audit-event summary code").all():
+        assert action.evaluate("c => c.scrollWidth <= c.clientWidth"), action.text_content()
+    row = page.locator(".audit-event summary").first
+    assert row.locator(".when").bounding_box()["y"] == row.locator(".result").bounding_box()["y"]
+    screenshot("audit-trail-phone")
+    # The menu above the page takes less than half of the phone's first screen (it took 640 px).
+    main_top = page.evaluate("document.querySelector('main').getBoundingClientRect().top + scrollY")
+    assert main_top < 844 / 2, main_top
 
 
 def test_account_manager_sees_only_their_client(page, alpha, bravo, msp_admin):

@@ -44,6 +44,13 @@ def test_a_client_admin_finds_their_way_in_their_own_words(page, screenshot, alp
         width = page.evaluate("document.documentElement.clientWidth")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
     screenshot("client-admin-requests-phone")
+    # The sidebar's link no longer spans the column: its count stays apart from its words.
+    waiting = nav.locator("#waiting-for-you")
+    words_end = waiting.evaluate(
+        "a => { const r = document.createRange(); r.selectNodeContents(a.firstChild);"
+        " return r.getBoundingClientRect().right; }"
+    )
+    assert waiting.locator(".count").bounding_box()["x"] - words_end >= 4
 
 
 def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, screenshot, alpha):

@@ -45,8 +45,17 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     plan.locator("li", has_text="Assign app Salesforce").wait_for()
     plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
     screenshot("onboarding-form-with-plan")
+    queue = page.get_by_role("button", name="Queue onboarding")
+    form = page.locator("#onboard-form .card").first.bounding_box()
+    assert queue.bounding_box()["y"] < form["y"] + form["height"] + 30  # under the form
+    # On a phone the dry run comes before the button, not after it (below the whole form).
+    page.set_viewport_size({"width": 390, "height": 844})
+    verdict = plan.locator(".plan-verdict").bounding_box()
+    assert verdict["y"] + verdict["height"] < queue.bounding_box()["y"]
+    screenshot("onboarding-phone-plan-then-button")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
-    page.click("text=Queue onboarding")
+    queue.click()
     page.wait_for_url("**/jobs/*/")
     page.locator(".message.success", has_text="Ada Lovelace").wait_for()
     # the progress partial polls every second until the job is done, then stops

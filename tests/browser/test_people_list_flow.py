@@ -12,7 +12,7 @@ from portal.models import Role
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Cursor
 from tenants.models import DirectoryConnection, Tenant
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -92,6 +92,11 @@ def test_the_people_table_fits_a_1280_pixel_screen(page, screenshot):
         box = button.bounding_box()
         assert box["x"] + box["width"] <= card["right"]
 
+    # A smaller laptop's window, the sidebar still beside the page: the table scrolls in its
+    # card if it must, the page does not scroll sideways.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    assert "HTML" not in page.evaluate(SIDEWAYS)
+
 
 def test_the_stale_accounts_table_fits_a_1280_pixel_screen(page, screenshot):
     """The same long usernames on the stale report: Offboard… stays inside the card."""
@@ -117,8 +122,9 @@ def test_the_stale_accounts_table_fits_a_1280_pixel_screen(page, screenshot):
     assert box["x"] + box["width"] <= card["right"]
 
 
-def test_a_username_on_the_people_page_breaks_before_its_domain(page):
-    """It broke wherever the column ended: "adele.kowalski@northwi" / "nd.example"."""
+def test_a_username_on_the_people_page_breaks_before_its_domain(page, screenshot):
+    """It broke wherever the column ended: "adele.kowalski@northwi" / "nd.example", and on a
+    phone the name column was 11 characters wide ("adele.kowal" / "ski@northwi" / ...)."""
     from tests.browser.test_bulk_preview_layout import LINES
 
     username = "adele.kowalski@northwind.example"
@@ -126,5 +132,18 @@ def test_a_username_on_the_people_page_breaks_before_its_domain(page):
     technician = make_person(f"tech-{tenant.slug}", Role.TECHNICIAN, [tenant])
     sign_in(page, technician.username, PASSWORD)
     page.goto(f"/tenants/{tenant.slug}/people/")
-    lines = page.locator("table.people tbody tr code").first.evaluate(LINES)
-    assert lines in (["adele.kowalski@northwind.example"], ["adele.kowalski", "@northwind.example"])
+    code = page.locator("table.people tbody tr code").first
+    whole_or_before_the_domain = (
+        ["adele.kowalski@northwind.example"],
+        ["adele.kowalski", "@northwind.example"],
+    )
+    assert code.evaluate(LINES) in whole_or_before_the_domain
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot("people-390")
+    assert code.evaluate(LINES) in whole_or_before_the_domain
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    card = page.locator("#people-rows .card")
+    assert card.evaluate("c => c.scrollWidth <= c.clientWidth")  # nor does the card scroll
+    offboard = page.locator("table.people tbody tr a.button", has_text="Offboard")
+    assert offboard.bounding_box()["x"] + offboard.bounding_box()["width"] <= 390

@@ -20,6 +20,13 @@ def test_a_preset_period_drops_the_custom_dates_from_the_address(page, screensho
     end = timezone.localdate().isoformat()
     page.goto(f"/reports/{alpha.tenant.slug}/?period=custom&start={start}&end={end}")
     page.wait_for_selector(f"#report[data-start='{start}']")
+    # The period's labels on one line, and Show a button the size of its word beside them (it
+    # was stretched to a field's width, its word at the left).
+    labels = page.locator(".report-period label").all()
+    tops = {round(label.bounding_box()["y"]) for label in labels}
+    assert len(tops) == 1, tops
+    show = page.locator(".report-period button", has_text="Show").bounding_box()
+    assert show["width"] < 100, show
 
     page.select_option("#id_period", "last_quarter")
     first, last = preset_range("last_quarter", tenant_today(alpha.tenant))

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from provisioning.outbound import signing
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD
 from tests.outbound.support import received, receiver
 
@@ -43,6 +43,14 @@ def test_msp_admin_adds_an_endpoint_and_sends_a_test(
         page.reload()
     expect(page.locator(".webhook-deliveries")).to_contain_text("Delivered")
     screenshot("webhook-delivery-log")
+    # When it was made reads on one line (it took three: "6 Dec" / "2026" / "00:20:21").
+    created = page.locator(".webhook-deliveries tbody td").first
+    tops = created.evaluate(
+        "td => { const r = document.createRange(); r.selectNodeContents(td);"
+        " return [...new Set([...r.getClientRects()].map(b => Math.round(b.top)))]; }"
+    )
+    assert len(tops) == 1, created.inner_text()
+    assert page.evaluate(SIDEWAYS) == []  # nor does the log outgrow its card for it
     (got,) = received(on_sandbox, url)
     signing.verify(secret, got["headers"], got["body"])
     assert json.loads(got["body"])["type"] == "webhook.test"

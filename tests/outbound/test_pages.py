@@ -79,6 +79,10 @@ def test_creating_shows_the_secret_once_and_stores_it_encrypted(client, alpha):
     page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
     assert secret not in page.content.decode()
     assert "set just now" in page.content.decode()  # not "set 0 minutes ago"
+    assert "no failed attempts" in page.content.decode()  # not "0 failed attempt(s)"
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=1)
+    page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
+    assert "1 failed attempt in a row" in page.content.decode()
     audit = AuditEvent.objects.get(action="webhook.endpoint_create")
     assert audit.tenant_id == alpha.tenant.pk and secret not in str(audit.after)
 
