@@ -55,6 +55,34 @@ def _quick_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _discovered_scim_models_built_once():
+    """A SCIM client that discovers an app (scim2-client's `discover`, scim2-tester) builds a
+    pydantic model of every schema the app publishes. On Python 3.11 pydantic reads each new
+    model's attribute docstrings by walking the stack with `inspect.getmodule`, which goes
+    through all of `sys.modules` for a frame it has not seen: 0.3 s of CPU a discovery with a
+    few hundred modules loaded, seconds inside the suite (thousands; 58 s for
+    tests/sandbox/test_scim_patch.py's 13 tests). The same published schema gives the same
+    model, so it is built once a process (its `meta` left out of the key: the location names
+    the app, and no model reads it); the discovery itself (the requests, the checks of the
+    answers) still runs every time, and a schema that differs is built anew."""
+    from scim2_models import provider
+
+    build = provider._discovered_model
+    built: dict[tuple[str, bool], type] = {}
+
+    def built_once(schema, extended):
+        is_extension = provider._schema_key(schema.id) in extended
+        key = (schema.model_dump_json(exclude={"meta"}), is_extension)
+        if key not in built:
+            built[key] = build(schema, extended)
+        return built[key]
+
+    provider._discovered_model = built_once
+    yield
+    provider._discovered_model = build
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_windows():
     """Each test counts from zero in the fixed-window limits (portal/ratelimit.py): the
