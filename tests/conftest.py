@@ -83,6 +83,21 @@ def _discovered_scim_models_built_once():
     provider._discovered_model = build
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_answers_without_nagle():
+    """Django's development server (the `live_server` fixture's) writes an answer's status
+    and headers, then its body, as separate small sends; with Nagle's algorithm on, the body
+    waits for the client to acknowledge the headers, which a client acknowledges only after
+    its delayed-ACK timer (40 ms on Linux). Every request to the live server took some 90 ms
+    of waiting (tests/scim/test_scim_compliance.py: 265 requests, 25 s). socketserver's own
+    switch sets TCP_NODELAY on each connection, as production servers (gunicorn) do."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    WSGIRequestHandler.disable_nagle_algorithm = True
+    yield
+    WSGIRequestHandler.disable_nagle_algorithm = False
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_windows():
     """Each test counts from zero in the fixed-window limits (portal/ratelimit.py): the
