@@ -56,6 +56,49 @@ def _quick_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _discovered_scim_models_built_once():
+    """A SCIM client that discovers an app (scim2-client's `discover`, scim2-tester) builds a
+    pydantic model of every schema the app publishes. On Python 3.11 pydantic reads each new
+    model's attribute docstrings by walking the stack with `inspect.getmodule`, which goes
+    through all of `sys.modules` for a frame it has not seen: 0.3 s of CPU a discovery with a
+    few hundred modules loaded, seconds inside the suite (thousands; 58 s for
+    tests/sandbox/test_scim_patch.py's 13 tests). The same published schema gives the same
+    model, so it is built once a process (its `meta` left out of the key: the location names
+    the app, and no model reads it); the discovery itself (the requests, the checks of the
+    answers) still runs every time, and a schema that differs is built anew."""
+    from scim2_models import provider
+
+    build = provider._discovered_model
+    built: dict[tuple[str, bool], type] = {}
+
+    def built_once(schema, extended):
+        is_extension = provider._schema_key(schema.id) in extended
+        key = (schema.model_dump_json(exclude={"meta"}), is_extension)
+        if key not in built:
+            built[key] = build(schema, extended)
+        return built[key]
+
+    provider._discovered_model = built_once
+    yield
+    provider._discovered_model = build
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_answers_without_nagle():
+    """Django's development server (the `live_server` fixture's) writes an answer's status
+    and headers, then its body, as separate small sends; with Nagle's algorithm on, the body
+    waits for the client to acknowledge the headers, which a client acknowledges only after
+    its delayed-ACK timer (40 ms on Linux). Every request to the live server took some 90 ms
+    of waiting (tests/scim/test_scim_compliance.py: 265 requests, 25 s). socketserver's own
+    switch sets TCP_NODELAY on each connection, as production servers (gunicorn) do."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    WSGIRequestHandler.disable_nagle_algorithm = True
+    yield
+    WSGIRequestHandler.disable_nagle_algorithm = False
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_windows():
     """Each test counts from zero in the fixed-window limits (portal/ratelimit.py): the
@@ -146,11 +189,20 @@ def _db_access(config: pytest.Config):
     return config.stash[blocking_manager_key].unblock()
 
 
+def _module_data_open() -> bool:
+    """Whether a module's shared data is open around its tests (an atomic block of its own,
+    see tests/reports/test_demo_history.py): its audit events are that module's, uncommitted,
+    not a leak."""
+    from django.db import connection
+
+    return connection.in_atomic_block
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
     """Before a database test, no audit event may be there yet: one is a write of an earlier
     test's job (or anything else) that outlived that test's flush."""
-    if TEST_DATABASE and LAST_FLUSHED and _uses_db(item):
+    if TEST_DATABASE and LAST_FLUSHED and _uses_db(item) and not _module_data_open():
         with _db_access(item.config):
             leaked = settle.leaked_events()
             if leaked:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
+from functools import cache
 from urllib.parse import urlsplit
 
 import httpx2
@@ -452,7 +453,9 @@ class ScimConnector:
         model = self._user_model(app)
         if self._discovery.patch:
             operations = [_replace(model, path, value) for path, value in changes.items()]
-            await self._call(app.modify(model, user_id, PatchOp[model](operations=operations)))
+            await self._call(
+                app.modify(model, user_id, kept(PatchOp, model)(operations=operations))
+            )
             return
         current = await self._call(app.query(model, user_id), answered=True)
         document = current.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
@@ -546,7 +549,7 @@ class ScimConnector:
         app = await self._app()
         if self._discovery.group_patch:
             add = PatchOperation[Group](op="add", path="members", value=[{"value": user_id}])
-            await self._call(app.modify(Group, group_id, PatchOp[Group](operations=[add])))
+            await self._call(app.modify(Group, group_id, kept(PatchOp, Group)(operations=[add])))
             return
         await self._replace_members(group_id, lambda ids: ids | {user_id})
 
@@ -556,7 +559,9 @@ class ScimConnector:
             if self._discovery.group_patch:
                 path = f"members[value eq {_quoted(user_id)}]"
                 remove = PatchOperation[Group](op="remove", path=path)
-                await self._call(app.modify(Group, group_id, PatchOp[Group](operations=[remove])))
+                await self._call(
+                    app.modify(Group, group_id, kept(PatchOp, Group)(operations=[remove]))
+                )
                 return
             await self._replace_members(group_id, lambda ids: ids - {user_id})
         except (NotFoundError, NoTargetError):  # not a member (any more): nothing to do
@@ -594,10 +599,24 @@ class ScimConnector:
         )
 
 
+@cache
+def kept(generic, model):
+    """`generic[model]`, held for the process. pydantic keeps a parametrized model only
+    weakly: a job after a garbage collection built it again, and on Python 3.11 that reads
+    the model's attribute docstrings by walking the stack with `inspect.getmodule`, which
+    scans `sys.modules` (0.1 s a model with 300 modules loaded; a worker has thousands)."""
+    return generic[model]
+
+
+# The lists scim2-client parametrizes when it reads an app's discovery documents: held, so
+# that each job's discovery finds them built.
+_DISCOVERY_LISTS = (kept(ListResponse, ResourceType), kept(ListResponse, Schema))
+
+
 def _provider(found: Discovery) -> ScimProvider:
     """The models the app serves: User (with the enterprise extension where it declares
     it) and Group where it has groups, at the RFC's endpoints."""
-    user = User[EnterpriseUser] if found.enterprise else User
+    user = kept(User, EnterpriseUser) if found.enterprise else User
     models = (User, EnterpriseUser) if found.enterprise else (User,)
     types = [ResourceType.from_resource(user)]
     if found.groups:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -247,13 +247,22 @@ def _validated(model, data: dict, context: Context):
         raise SCIMException.from_error(first) from None
 
 
+@cache
+def kept(generic, model):
+    """`generic[model]`, held for the process. pydantic keeps a parametrized model only
+    weakly: after a garbage collection the next request built it again, and on Python 3.11
+    that reads the model's attribute docstrings by walking the stack with
+    `inspect.getmodule`, which scans `sys.modules` (0.1 s and more a model)."""
+    return generic[model]
+
+
 def _shown(params) -> ResponseParameters:
     """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9)."""
     wanted = {
         "attributes": params.get("attributes") or None,
         "excludedAttributes": params.get("excludedAttributes") or None,
     }
-    return _validated(ResponseParameters[ScimUser], wanted, Context.DEFAULT)
+    return _validated(kept(ResponseParameters, ScimUser), wanted, Context.DEFAULT)
 
 
 def _scim_user(request, token, identity) -> ScimUser:
@@ -338,7 +347,7 @@ def resource_type(request: HttpRequest, token, name: str) -> HttpResponse:
 def _listed(
     model, items: list, total: int, start: int, context=Context.SEARCH_RESPONSE, shown=None
 ) -> dict:
-    listing = ListResponse[model](
+    listing = kept(ListResponse, model)(
         total_results=total, start_index=start, items_per_page=len(items), resources=items
     )
     return listing.model_dump(scim_ctx=context, response_parameters=shown)
@@ -360,7 +369,7 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
-    search = _body_as(SearchRequest[ScimUser], request, Context.SEARCH_REQUEST)
+    search = _body_as(kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST)
     params = search.model_dump(exclude_none=True, by_alias=True)
     return _user_list(
         request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
@@ -394,7 +403,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
         identity = service.update(identity, replacement, token=token, http_request=request)
         return _user_answer(request, token, identity, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
-    patch = _body_as(PatchOp[ScimUser], request, Context.RESOURCE_PATCH_REQUEST)
+    patch = _body_as(kept(PatchOp, ScimUser), request, Context.RESOURCE_PATCH_REQUEST)
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
     patch.patch(current)

@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 
+import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -26,6 +28,19 @@ def requestables() -> None:
             remote_id=f"id-of-vpn-{tenant.slug}",
             name="VPN Users",
         )
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo and its month of history, made once for the tests that only read them (each
+    made its own: some 5 to 8 s a test), in a transaction rolled back after the module. Each
+    test runs inside it in a savepoint of its own (pytest-django's `db`), so what a test
+    writes is gone before the next one."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo")
+        seed_history()
+        yield
+        transaction.set_rollback(True)
 
 
 def test_history_fills_a_month_next_to_the_live_demo_people(db):
@@ -61,27 +76,21 @@ def test_history_fills_a_month_next_to_the_live_demo_people(db):
     assert verify_all().ok
 
 
-def test_running_it_twice_adds_nothing(db):
-    call_command("seed_demo")
-    seed_history()
+def test_running_it_twice_adds_nothing(seeded, db):
     counts = (Identity.objects.count(), Job.objects.count(), AuditEvent.objects.count())
     assert seed_history() == {}
     call_command("seed_demo_history")
     assert (Identity.objects.count(), Job.objects.count(), AuditEvent.objects.count()) == counts
 
 
-def test_without_requestable_resources_it_files_no_requests_and_makes_none(db):
-    call_command("seed_demo")
-    seed_history()
+def test_without_requestable_resources_it_files_no_requests_and_makes_none(seeded, db):
     assert not AccessRequest.objects.exists()
     assert not RequestableResource.objects.exists()  # `seed_demo_access` still makes its own
 
 
-def test_a_history_person_was_onboarded_by_whom_the_trail_names(db):
+def test_a_history_person_was_onboarded_by_whom_the_trail_names(seeded, db):
     """The person page's "Onboarded by" and the trail's identity.onboard agree (the page
     showed "–" beside an audit event by Taylor Brooks)."""
-    call_command("seed_demo")
-    seed_history()
     onboarded = AuditEvent.objects.filter(action="identity.onboard", actor_username="tech")
     assert onboarded.count() >= 8
     for event in onboarded:
@@ -94,11 +103,9 @@ def test_a_history_person_was_onboarded_by_whom_the_trail_names(db):
     assert before.exists() and not before.exclude(created_by=None).exists()  # joined earlier
 
 
-def test_a_history_joiner_has_an_account_only_where_their_template_gives_one(db):
+def test_a_history_joiner_has_an_account_only_where_their_template_gives_one(seeded, db):
     """In a SCIM app only when the template gives the app, with its groups there: the engine's
     desired state (Contoso's Support joiners had a Slack account created in their history)."""
-    call_command("seed_demo")
-    seed_history()
     joiners = Job.objects.filter(kind="join", identity__employee_id__startswith=EMPLOYEE_PREFIX)
     in_apps = set()
     for job in joiners.select_related("tenant"):
@@ -118,14 +125,12 @@ def test_a_history_joiner_has_an_account_only_where_their_template_gives_one(db)
     assert {("scim", True), ("scim", False)} <= in_apps  # some joiners get an app, some not
 
 
-def test_a_history_leavers_page_shows_what_the_leave_removed(db, client):
+def test_a_history_leavers_page_shows_what_the_leave_removed(seeded, db, client):
     """The person page reads what a leave removed from its steps' params (engine/offboarding):
     the history's steps carried none, and every leaver's page was a 500 (KeyError 'group_id')."""
     from django.contrib.auth import get_user_model
     from django.urls import reverse
 
-    call_command("seed_demo")
-    seed_history()
     client.force_login(get_user_model().objects.get(username="admin"))
     leavers = Job.objects.filter(kind="leave", identity__employee_id__startswith=EMPLOYEE_PREFIX)
     assert leavers.filter(steps__action="remove_group").exists()
