@@ -82,3 +82,16 @@ def sign_in(page, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+
+
+def assert_the_button_follows_the_dry_run(page, button, screenshot, name: str) -> None:
+    """A form beside its dry run: at 1280 px the form's button sits just under the form's card;
+    on a phone (390 px, one column) the whole dry run comes before the button."""
+    form = page.locator(".onboard-layout > .card:not(.plan-card)").first.bounding_box()
+    under = button.bounding_box()["y"] - (form["y"] + form["height"])
+    assert 0 <= under < 30, f"the button is {under} px under the form's card"
+    page.set_viewport_size({"width": 390, "height": 844})
+    plan = page.locator(".plan-card").bounding_box()
+    assert plan["y"] + plan["height"] <= button.bounding_box()["y"], "the button precedes the plan"
+    screenshot(f"{name}-phone-plan-then-button")
+    page.set_viewport_size({"width": 1280, "height": 900})

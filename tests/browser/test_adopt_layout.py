@@ -3,7 +3,7 @@ line of its label (it stood alone, its label on the line below)."""
 
 import pytest
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import assert_the_button_follows_the_dry_run, sign_in
 from tests.factories import PASSWORD
 from tests.provisioning.inventory.test_adopt_views import people, url  # noqa: F401 - fixture
 
@@ -21,3 +21,5 @@ def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, peo
     box_at, label_at = box.bounding_box(), label.bounding_box()
     assert label_at["y"] < box_at["y"] + box_at["height"], (box_at, label_at)
     assert label_at["x"] > box_at["x"] + box_at["width"]
+    adopt = page.get_by_role("button", name="Adopt")
+    assert_the_button_follows_the_dry_run(page, adopt, screenshot, "adopt")

@@ -40,6 +40,8 @@ def test_the_dashboard_fits_a_1280_pixel_screen(page, screenshot):
     tag_filter = page.locator(".board-filter select").bounding_box()
     assert tag_filter["x"] + tag_filter["width"] <= width
     card = page.locator(".board-table")
+    # Named like the cards beside it (Drift, Failures needing attention).
+    assert card.get_by_role("heading", level=2).inner_text() == "Tenants"
     assert card.evaluate("e => e.getBoundingClientRect().right") <= width
     # Nine columns fit a laptop's screen whole: no column (licences, approvals, the next
     # seven days) hides behind the card's own scroll bar.

@@ -12,7 +12,7 @@ from provisioning import services
 from provisioning.models import Identity
 from tenants import clock
 from tenants.models import RoleTemplate
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import assert_the_button_follows_the_dry_run, sign_in
 from tests.factories import PASSWORD, make_person
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories
@@ -75,8 +75,10 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     plan.locator("#plan-deletion", has_text="14 days after the offboarding").wait_for()
     assert plan.get_by_label("Staff", exact=True).is_checked()  # the tick survived the swap
     screenshot("offboarding-wizard-with-plan")
+    offboard = page.get_by_role("button", name="Offboard Ada Lovelace")
+    assert_the_button_follows_the_dry_run(page, offboard, screenshot, "offboarding")
 
-    page.click("button:has-text('Offboard Ada Lovelace')")
+    offboard.click()
     page.wait_for_url("**/jobs/*/")
     page.locator(".message.success", has_text="offboarding of Ada Lovelace").wait_for()
     page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
@@ -108,7 +110,11 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
     assert contoso.entra_user(contoso.upn)["accountEnabled"] is False  # nothing sent yet
     screenshot("restore-dry-run")
-    page.click("#confirm-restore")
+    confirm = page.locator("#confirm-restore")
+    actions = page.locator(".layout-actions").get_by_role("button").all_inner_texts()
+    assert actions == ["Confirm: restore Ada Lovelace"]  # no other page's Preview button
+    assert_the_button_follows_the_dry_run(page, confirm, screenshot, "restore")
+    confirm.click()
     page.wait_for_url("**/jobs/*/")
     page.locator(".message.success", has_text="restore of Ada Lovelace").wait_for()
     page.locator('#job-progress[data-status="succeeded"]').wait_for(timeout=90_000)
@@ -146,8 +152,10 @@ def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_
     plan.locator(".bad", has_text="− SPE_E3").wait_for()
     plan.locator("td", has_text="department → Support").wait_for()
     screenshot("mover-with-difference")
+    queue = page.get_by_role("button", name="Queue the change")
+    assert_the_button_follows_the_dry_run(page, queue, screenshot, "mover")
 
-    page.click("button:has-text('Queue the change')")
+    queue.click()
     page.wait_for_url("**/jobs/*/")
     page.locator("#job-scheduled", has_text=shown).wait_for()
     screenshot("mover-job-scheduled")

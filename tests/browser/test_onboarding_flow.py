@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from portal.models import Role
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import assert_the_button_follows_the_dry_run, sign_in
 from tests.factories import PASSWORD, make_person
 from tests.provisioning.directories import make_directories
 
@@ -46,14 +46,7 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
     screenshot("onboarding-form-with-plan")
     queue = page.get_by_role("button", name="Queue onboarding")
-    form = page.locator("#onboard-form .card").first.bounding_box()
-    assert queue.bounding_box()["y"] < form["y"] + form["height"] + 30  # under the form
-    # On a phone the dry run comes before the button, not after it (below the whole form).
-    page.set_viewport_size({"width": 390, "height": 844})
-    verdict = plan.locator(".plan-verdict").bounding_box()
-    assert verdict["y"] + verdict["height"] < queue.bounding_box()["y"]
-    screenshot("onboarding-phone-plan-then-button")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    assert_the_button_follows_the_dry_run(page, queue, screenshot, "onboarding")
 
     queue.click()
     page.wait_for_url("**/jobs/*/")

@@ -364,6 +364,7 @@ def test_operators_see_the_restore_page_and_a_get_changes_nothing(
     verb = "Rehire" if status == Identity.Status.DELETED else "Restore"
     assert f"<h1>{verb} Pat Member-alpha</h1>" in body
     assert 'id="confirm-restore"' in body and "Nothing has been sent" in body
+    assert f'id="confirm-restore">Confirm: {verb.lower()} Pat Member-alpha</button>' in body
     assert counts() == before
 
 
