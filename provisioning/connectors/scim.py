@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
-from functools import cache
 from urllib.parse import urlsplit
 
 import httpx2
@@ -51,6 +50,7 @@ from scim2_models import (
     User,
 )
 
+from portal.parametrized import kept
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -597,15 +597,6 @@ class ScimConnector:
         return AccountChanges(
             [_observed(u) for u in users], [], str(following) if more else "", more
         )
-
-
-@cache
-def kept(generic, model):
-    """`generic[model]`, held for the process. pydantic keeps a parametrized model only
-    weakly: a job after a garbage collection built it again, and on Python 3.11 that reads
-    the model's attribute docstrings by walking the stack with `inspect.getmodule`, which
-    scans `sys.modules` (0.1 s a model with 300 modules loaded; a worker has thousands)."""
-    return generic[model]
 
 
 # The lists scim2-client parametrizes when it reads an app's discovery documents: held, so

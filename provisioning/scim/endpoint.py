@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -42,6 +42,7 @@ from scim2_models import (
 from portal import ratelimit
 from portal.audit.events import record
 from portal.head import answers_head
+from portal.parametrized import kept
 from provisioning import refusals
 from provisioning.scim import mapping, queries, resources, service, tokens
 from provisioning.scim.resources import ScimUser
@@ -245,15 +246,6 @@ def _validated(model, data: dict, context: Context):
         first = Error.from_validation_errors(exc)[0]
         first.scim_type = first.scim_type or "invalidValue"
         raise SCIMException.from_error(first) from None
-
-
-@cache
-def kept(generic, model):
-    """`generic[model]`, held for the process. pydantic keeps a parametrized model only
-    weakly: after a garbage collection the next request built it again, and on Python 3.11
-    that reads the model's attribute docstrings by walking the stack with
-    `inspect.getmodule`, which scans `sys.modules` (0.1 s and more a model)."""
-    return generic[model]
 
 
 def _shown(params) -> ResponseParameters:
