@@ -99,6 +99,22 @@ def _live_server_answers_without_nagle():
     WSGIRequestHandler.disable_nagle_algorithm = False
 
 
+@pytest.fixture
+def models_built(monkeypatch) -> list[str]:
+    """The names of the parametrized pydantic models built while the test runs."""
+    from pydantic._internal import _generics
+
+    built: list[str] = []
+    create = _generics.create_generic_submodel
+
+    def noting(model_name, *args, **kwargs):
+        built.append(model_name)
+        return create(model_name, *args, **kwargs)
+
+    monkeypatch.setattr(_generics, "create_generic_submodel", noting)
+    return built
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_windows():
     """Each test counts from zero in the fixed-window limits (portal/ratelimit.py): the

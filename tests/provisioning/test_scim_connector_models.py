@@ -8,25 +8,9 @@ from __future__ import annotations
 
 import gc
 
-import pytest
-from pydantic._internal import _generics
-
 from provisioning.connectors import bridge
 from tests.provisioning.scim_apps import make_app
 from tests.provisioning.test_scim_connector import connector_for, joiner
-
-
-@pytest.fixture
-def models_built(monkeypatch) -> list[str]:
-    built: list[str] = []
-    create = _generics.create_generic_submodel
-
-    def noting(model_name, *args, **kwargs):
-        built.append(model_name)
-        return create(model_name, *args, **kwargs)
-
-    monkeypatch.setattr(_generics, "create_generic_submodel", noting)
-    return built
 
 
 def a_job(app, user_id: str, group_id: str) -> None:

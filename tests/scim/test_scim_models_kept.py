@@ -9,24 +9,10 @@ from __future__ import annotations
 import gc
 
 import pytest
-from pydantic._internal import _generics
 
 from tests.scim.test_scim_endpoint import PATCH, ada, call, url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def models_built(monkeypatch) -> list[str]:
-    built: list[str] = []
-    create = _generics.create_generic_submodel
-
-    def noting(model_name, *args, **kwargs):
-        built.append(model_name)
-        return create(model_name, *args, **kwargs)
-
-    monkeypatch.setattr(_generics, "create_generic_submodel", noting)
-    return built
 
 
 def list_search_and_patch(client, scim, person_id: str) -> None:
