@@ -21,6 +21,10 @@ class ApiToken(models.Model):
     # Empty: every tenant the person may see, now and later. Otherwise only these (and only
     # while the person may still see them).
     tenants = models.ManyToManyField(Tenant, blank=True, related_name="+")
+    # Made for every tenant (no tenant ticked). A token made for some tenants reaches none of
+    # the others even when those rows are gone (a tenant deleted): its list empties, it does
+    # not widen to every tenant.
+    every_tenant = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)

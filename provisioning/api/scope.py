@@ -16,10 +16,11 @@ from tenants.models import Tenant
 
 
 def tenants_of(token: ApiToken) -> QuerySet[Tenant]:
-    """The tenants this token may see: its person's, and only the named ones if it names any."""
+    """The tenants this token may see: its person's, and only the named ones if it names any
+    or was made for some (`every_tenant` off: none left if they are gone)."""
     tenants = access.tenants_for(token.user)
     named = token.tenants.values("pk")
-    if named.exists():
+    if not token.every_tenant or named.exists():
         tenants = tenants.filter(pk__in=named)
     return tenants
 

@@ -62,6 +62,7 @@ def _issue(user, name, clear, expires_at, read_only, tenants, form_key, http_req
             prefix=clear[:SHOWN_PREFIX],
             token_sha256=digest(clear),
             read_only=read_only,
+            every_tenant=not tenants,
             expires_at=expires_at,
         )
         token.tenants.set(tenants)

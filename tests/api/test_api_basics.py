@@ -81,6 +81,19 @@ def test_a_token_cannot_outlive_its_persons_access_to_a_tenant(alpha, api_as):
     assert client.get(f"/api/v1/tenants/{alpha.tenant.slug}").status_code == 404
 
 
+def test_a_token_made_for_some_tenants_does_not_widen_when_they_are_gone(
+    alpha, bravo, msp_admin, api_as
+):
+    """Its tenants' rows gone (a tenant deleted by hand: the list empties), it reaches none,
+    not every tenant as a token made for every tenant does."""
+    from provisioning.api.models import ApiToken
+
+    client = api_as(msp_admin, tenants=[bravo.tenant])
+    ApiToken.objects.get().tenants.clear()
+    assert client.get("/api/v1/tenants").json()["items"] == []
+    assert client.get(f"/api/v1/tenants/{alpha.tenant.slug}").status_code == 404
+
+
 def test_cursor_pages_walk_every_row_once(alpha, msp_admin, api_as):
     from tenants.models import Tenant
 
