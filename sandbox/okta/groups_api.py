@@ -14,11 +14,22 @@ from .listing import limit_param, matching, page
 from .model import Group
 from .pipeline import Call, Reply
 from .query import QueryError, analyse
-from .resources import app_json, group_json, user_json
+from .resources import app_json, group_json, group_profile, user_json
 
 # What `filter` accepts on groups ("Filtering supports the following limited number of
-# properties: id, type, lastUpdated, and lastMembershipUpdated"); `search` takes any.
+# properties: id, type, lastUpdated, and lastMembershipUpdated").
 FILTERABLE = frozenset({"id", "type", "lastUpdated", "lastMembershipUpdated"})
+# What `search` accepts on groups (okta SDK 3.x GroupApi.list_groups, Okta's OpenAPI text):
+# "Any group profile attribute, including imported app group profile attributes", "The
+# top-level properties: id, created, lastMembershipUpdated, lastUpdated, and type", and "The
+# source of groups with type of APP_GROUP, accessed as source.id"; "You can only use co with
+# these select profile attributes: profile.name and profile.description". Anything else is
+# 400 E0000031, as on users (the sandbox matched nothing, so `name eq "Sales"` for
+# `profile.name` read as "no such group").
+SEARCHABLE = frozenset(
+    {"id", "created", "lastMembershipUpdated", "lastUpdated", "type", "source.id"}
+)
+CONTAINS = frozenset({"profile.name", "profile.description"})
 Q_LIMIT = 300
 
 _TOP_LEVEL = {
@@ -34,10 +45,8 @@ def _attribute(group: Group, path: str) -> Any:
         return group.type
     if path == "source.id":
         return group.source_app_id
-    if path == "profile.name":
-        return group.name
-    if path == "profile.description":
-        return group.description
+    if path.startswith("profile."):
+        return group_profile(group).get(path[len("profile.") :])
     if path in _TOP_LEVEL:
         return getattr(group, _TOP_LEVEL[path])
     return None
@@ -53,10 +62,24 @@ def _check_filter(text: str) -> None:
             raise invalid_search(f"filter does not support {attribute}")
 
 
+def _check_search(text: str) -> None:
+    try:
+        analysed = analyse(text, _attribute)
+    except QueryError as error:
+        raise invalid_search(str(error)) from None
+    for attribute, operator in analysed.clauses:
+        if not (attribute.startswith("profile.") or attribute in SEARCHABLE):
+            raise invalid_search(f"{attribute} is not a searchable property")
+        if operator == "co" and attribute not in CONTAINS:
+            raise invalid_search(f"co is supported only on {', '.join(sorted(CONTAINS))}")
+
+
 def list_groups(call: Call) -> Reply:
     groups = list(call.org.groups.values())
     if call.query("filter"):
         _check_filter(call.query("filter"))
+    if call.query("search"):
+        _check_search(call.query("search"))
     expression = call.query("search") or call.query("filter")
     if expression:
         groups = matching(groups, expression, _attribute)

@@ -60,12 +60,12 @@ def group_json(group: Group, base: str) -> dict:
         "lastMembershipUpdated": group.last_membership_updated,
         "objectClass": _OBJECT_CLASS[group.type],
         "type": group.type,
-        "profile": _group_profile(group),
+        "profile": group_profile(group),
         "_links": links,
     }
 
 
-def _group_profile(group: Group) -> dict:
+def group_profile(group: Group) -> dict:
     profile = {"name": group.name, "description": group.description}
     if group.type == "APP_GROUP":  # what an Active Directory import carries
         account = group.name.replace(" ", "")[:20]

@@ -237,3 +237,28 @@ def test_a_group_query_is_not_paged(org, api):
     assert "next" not in response.links  # a query has no next page, unlike a listing
     listing = api.get("/api/v1/groups", params={"limit": 2})
     assert "next" in listing.links
+
+
+def test_group_search_takes_co_on_name_and_description_only(okta_sandbox, strict_org):
+    """List all groups' `search` (okta SDK 3.x GroupApi.list_groups, Okta's OpenAPI text):
+    "Any group profile attribute", "The top-level properties: id, created,
+    lastMembershipUpdated, lastUpdated, and type", and `source.id` of an APP_GROUP; "You can
+    only use co with these select profile attributes: profile.name and profile.description".
+    Anything else is 400 E0000031, as on users (`name` is no group property: it is
+    `profile.name`, so a search on it found nothing and looked like an empty org)."""
+
+    api = okta_sandbox.api(strict_org)
+
+    def names(search: str) -> list[str]:
+        response = api.get("/api/v1/groups", params={"search": search})
+        assert response.status_code == 200, response.text
+        return sorted(g["profile"]["name"] for g in response.json())
+
+    assert names('profile.name co "engineer"') == ["AD Engineers"]
+    assert names('profile.description co "people"') == ["Finance", "Sales"]
+    assert names('type eq "APP_GROUP" and profile.name sw "AD"') == ["AD Engineers"]
+    assert names('lastMembershipUpdated gt "2020-01-01T00:00:00.000Z"') != []
+    for search in ('type co "GROUP"', 'id co "00g"', 'name eq "Sales"', "objectClass pr"):
+        refused = api.get("/api/v1/groups", params={"search": search})
+        assert_okta_error(refused, 400, "E0000031")
+    api.close()
