@@ -28,7 +28,8 @@ def invalid_value(detail: str) -> Exception:
 
 
 def check_schemas(body: dict, schemas: ResourceSchemas) -> None:
-    """`schemas` is REQUIRED and names the core schema (RFC 7643 §3); 400 invalidSyntax."""
+    """`schemas` is REQUIRED, names the core schema, only the resource type's schemas, each
+    once (RFC 7643 §3); else 400 invalidSyntax."""
     listed = body.get("schemas")
     if not isinstance(listed, list) or not all(isinstance(s, str) for s in listed):
         raise bad_request("invalidSyntax", "the body needs a 'schemas' list")
@@ -38,6 +39,10 @@ def check_schemas(body: dict, schemas: ResourceSchemas) -> None:
     unknown = [s for s in listed if s.lower() not in known]
     if unknown:
         raise bad_request("invalidSyntax", f"unknown schema(s): {', '.join(unknown)}")
+    # "Each String value must be a unique URI ... Duplicate values MUST NOT be included"
+    # (RFC 7643 §3); compared as the rest of `schemas` is, without regard to case.
+    if len({s.lower() for s in listed}) != len(listed):
+        raise bad_request("invalidSyntax", "'schemas' names a schema more than once")
 
 
 def normalise_resource(body: dict, schemas: ResourceSchemas) -> dict:

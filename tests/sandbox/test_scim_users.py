@@ -189,3 +189,30 @@ def test_application_json_bodies_are_accepted_and_others_refused(scim_app: App) 
         assert as_text.status_code == 415
         no_schemas = raw.post("/Users", json={"userName": "k@c.example"})
         assert (no_schemas.status_code, no_schemas.json()["scimType"]) == (400, "invalidSyntax")
+
+
+def test_a_schema_named_twice_is_invalid_syntax_and_changes_nothing(scim_app: App) -> None:
+    """RFC 7643 §3: the "schemas" of a resource "Each String value must be a unique URI ...
+    Duplicate values MUST NOT be included"; a body that breaks it does not conform to the
+    request schema: 400 invalidSyntax (RFC 7644 §3.12), on POST and PUT of users and groups.
+    The same schemas once each, in any order ("Value order ... MUST NOT impact behavior"),
+    are taken."""
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    group = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    with scim_app.raw() as raw:
+        twice = raw.post("/Users", json={"schemas": [core, core], "userName": "d@c.example"})
+        assert (twice.status_code, twice.json()["scimType"]) == (400, "invalidSyntax")
+        assert "d@c.example" not in str(scim_app.state())
+        either_case = [enterprise, core, enterprise.upper()]
+        again = raw.post("/Users", json={"schemas": either_case, "userName": "d@c.example"})
+        assert (again.status_code, again.json()["scimType"]) == (400, "invalidSyntax")
+        made = raw.post("/Users", json={"schemas": [enterprise, core], "userName": "d@c.example"})
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        put = {"schemas": [core, core], "userName": "d@c.example", "title": "Boss"}
+        replaced = raw.put(f"/Users/{user_id}", json=put)
+        assert (replaced.status_code, replaced.json()["scimType"]) == (400, "invalidSyntax")
+        assert "title" not in raw.get(f"/Users/{user_id}").json()
+        groups = raw.post("/Groups", json={"schemas": [group, group], "displayName": "Twice"})
+        assert (groups.status_code, groups.json()["scimType"]) == (400, "invalidSyntax")
