@@ -262,3 +262,21 @@ def test_group_search_takes_co_on_name_and_description_only(okta_sandbox, strict
         refused = api.get("/api/v1/groups", params={"search": search})
         assert_okta_error(refused, 400, "E0000031")
     api.close()
+
+
+def test_group_search_is_eventually_consistent_and_filter_is_not(okta_sandbox, org, api):
+    """List all groups: "The search parameter results are sourced from an eventually
+    consistent datasource and may not reflect the latest information" (okta SDK 3.x
+    GroupApi.list_groups): with a replication lag, a group made less than that ago is not
+    found by `search` yet, while `filter`, `q` and a GET by id see it at once."""
+    okta_sandbox.set_behaviour(org.id, replication_lag_ms=60_000)
+    made = api.post("/api/v1/groups", json={"profile": {"name": "Fresh Team"}})
+    assert made.status_code == 200, made.text
+    group_id = made.json()["id"]
+    searched = api.get("/api/v1/groups", params={"search": 'profile.name eq "Fresh Team"'})
+    assert searched.status_code == 200 and searched.json() == []
+    filtered = api.get("/api/v1/groups", params={"filter": f'id eq "{group_id}"'})
+    assert [g["id"] for g in filtered.json()] == [group_id]
+    queried = api.get("/api/v1/groups", params={"q": "Fresh"})
+    assert [g["id"] for g in queried.json()] == [group_id]
+    assert api.get(f"/api/v1/groups/{group_id}").status_code == 200
