@@ -11,6 +11,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
@@ -104,10 +105,17 @@ def test_a_session_without_the_second_factor_is_sent_to_it_everywhere(client, ad
     assert refused.status_code == 302 and refused["Location"] == reverse("mfa")
     no_replacing = client.get(reverse("mfa_enrol"))
     assert no_replacing.status_code == 302 and no_replacing["Location"].startswith(reverse("mfa"))
+    half_signed_in = client.session.session_key  # a cookie planted before may be this one
     passed = client.post(
         reverse("mfa"), {"token": totp_now(app_of(admin_with_app)), "next": "/admin/"}
     )
     assert passed.status_code == 302 and passed["Location"] == "/admin/"
+    # Passing the second factor is a sign-in: the session gets a new key (OWASP session
+    # management: renew the id on any privilege change), so the old cookie opens nothing.
+    assert client.session.session_key != half_signed_in
+    planted = Client()
+    planted.cookies[settings.SESSION_COOKIE_NAME] = half_signed_in
+    assert planted.get(reverse("dashboard")).status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(reverse("dashboard")).status_code == 200
     assert events("auth.second_factor_passed").get().actor_username == "msp-admin"
