@@ -353,6 +353,27 @@ def test_a_refused_change_is_a_security_event(client, alpha):
     assert events("security.request_refused").count() == 1  # reading is not a change
 
 
+def test_a_change_aimed_at_another_tenant_is_a_security_event(client, alpha, bravo):
+    """Another tenant's object answers 404, as one that does not exist, so that nobody learns
+    what is there; the attempt is still on the trail, or a person probing other clients' ids
+    left no trace. Every 404 to a signed-in change is recorded alike, whether or not the
+    object exists: the trail a client admin reads must not tell them either."""
+    client.force_login(alpha.client_admin)
+    theirs = reverse("role_create", kwargs={"tenant": bravo.tenant.slug})
+    nobodys = reverse("role_create", kwargs={"tenant": "no-such-client"})
+    for url in (theirs, nobodys):
+        assert client.post(url, {"name": "x"}).status_code == 404
+    refused = list(events("security.request_refused"))
+    assert [e.after["path"] for e in refused] == [theirs, nobodys]
+    assert {e.after["reason"] for e in refused} == {"Not found, or not yours to change."}
+    assert {e.tenant_id for e in refused} == {alpha.tenant.pk}  # the client admin's own trail
+    assert all(e.actor_username == alpha.client_admin.username for e in refused)
+    assert client.get(theirs).status_code == 404
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.post(theirs, {"name": "x"}).status_code == 302  # signed out: to the sign-in
+    assert events("security.request_refused").count() == 2  # reads and outsiders are not
+
+
 def test_a_csrf_failure_is_a_security_event(alpha):
     browser = Client(enforce_csrf_checks=True)
     response = browser.post(reverse("login"), {"username": "tech-alpha", "password": PASSWORD})
