@@ -121,6 +121,19 @@ def test_a_session_without_the_second_factor_is_sent_to_it_everywhere(client, ad
     assert events("auth.second_factor_passed").get().actor_username == "msp-admin"
 
 
+def test_a_code_works_once_in_its_window_whichever_way_in(admin_with_app):
+    """Someone who saw a code typed (over a shoulder, in a phished form) and has the password
+    gets nothing with it in the same 30 seconds: neither at the sign-in nor at the two-step
+    page of a session of their own."""
+    code = totp_now(app_of(admin_with_app))
+    assert login(Client(), "msp-admin", otp_token=code).status_code == 302  # the owner
+    assert login(Client(), "msp-admin", otp_token=code).status_code == 200  # refused
+    other = Client()
+    other.force_login(admin_with_app)
+    assert other.post(reverse("mfa"), {"token": code}).status_code == 200
+    assert other.get(reverse("dashboard")).status_code == 302
+
+
 @pytest.mark.parametrize(
     "target", ["https://evil.example/", "//evil.example/", "99999999999999999999", "javascript:x"]
 )
