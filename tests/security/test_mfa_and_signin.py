@@ -461,6 +461,8 @@ def test_a_reset_link_works_once_and_does_not_skip_the_second_factor(client, set
     settings.PORTAL_URL = "http://testserver"
     technician = alpha.technician
     device = TOTPDevice.objects.create(user=technician, name="phone", confirmed=True)
+    earlier = Client()  # a session opened before the reset: perhaps the reason for it
+    assert login(earlier, "tech-alpha", otp_token=totp_now(device)).status_code == 302
     ask_reset(client, "tech-alpha@msp.test")
     path = link_in(mail.outbox[0]).removeprefix("http://testserver")
     form_page = client.get(path, follow=True)
@@ -469,6 +471,7 @@ def test_a_reset_link_works_once_and_does_not_skip_the_second_factor(client, set
     done = client.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert done.status_code == 302 and done["Location"] == reverse("password_reset_complete")
     assert "_auth_user_id" not in client.session  # a reset does not sign in
+    assert earlier.get(reverse("dashboard")).status_code == 302  # the new password ends it
     assert events("auth.password_reset_done").get().target_id == str(technician.pk)
     again = Client().get(path, follow=True).content.decode()
     assert "This link no longer works" in again
