@@ -14,7 +14,9 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest
+from django.middleware.csrf import rotate_token
 from django_otp import device_classes
+from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -41,6 +43,17 @@ def missing_step(request: HttpRequest) -> str | None:
     if settings.REQUIRE_ADMIN_MFA and role_of(user) == Role.MSP_ADMIN:
         return ENROL
     return None
+
+
+def passed(request: HttpRequest, device: Device) -> None:
+    """This session passed its second factor on `device` (the two-step page, or a device just
+    set up): a step up in what it may open, so it gets a new session key and CSRF token, as
+    Django's login() gives a password sign-in. A session key planted in the browser before
+    (session fixation: OWASP's Session Management Cheat Sheet, renew the id on any privilege
+    change) is left signed in with the password only, which opens nothing."""
+    otp_login(request, device)
+    request.session.cycle_key()
+    rotate_token(request)
 
 
 def has_second_factor(user) -> bool:

@@ -92,6 +92,12 @@ class RefusalAuditMiddleware:
     """Records refused state-changing requests (403 to POST, PUT, PATCH or DELETE, CSRF
     failures included) as security events, within the security-event budget (portal.signin).
 
+    A signed-in person's (or API token's) 404 to such a request is recorded too: another
+    tenant's object answers 404 like one that does not exist (tenants/access.py), so this is
+    where an attempt on another client's ids shows. Every such 404 is recorded with the same
+    reason, whether or not the object exists: the trail a client admin reads must not tell
+    them which tenants or ids there are.
+
     It sits outside the CSRF middleware, so it sees the CSRF failure view's 403 too.
     """
 
@@ -102,14 +108,26 @@ class RefusalAuditMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code == 403 and request.method in self.unsafe_methods:
+        if request.method not in self.unsafe_methods:
+            return response
+        if response.status_code == 403:
             signin.record_refusal(request, _refusal_reason(request))
+        elif response.status_code == 404 and _signed_in(request):
+            signin.record_refusal(request, NOT_FOUND_REASON)
         return response
 
     def process_exception(self, request, exception):
         if isinstance(exception, PermissionDenied):
             request.portal_refusal_reason = str(exception) or "Permission denied."
         return None
+
+
+NOT_FOUND_REASON = "Not found, or not yours to change."
+
+
+def _signed_in(request) -> bool:
+    user = getattr(request, "user", None)
+    return user is not None and user.is_authenticated
 
 
 def _refusal_reason(request) -> str:

@@ -135,7 +135,7 @@ def _verify(request):
     if request.method == "POST" and form.is_valid():
         device = mfa.match_second_factor(request.user, form.cleaned_data["token"])
         if device is not None:
-            otp_login(request, device)
+            mfa.passed(request, device)
             signin.record_second_factor_passed(request, request.user, device)
             return HttpResponseRedirect(_safe_next(request, default=home_url(request.user)))
         signin.record_budgeted(
@@ -164,7 +164,7 @@ def _enrol(request):
     elif request.method == "POST" and form.is_valid():
         if device.verify_token(mfa.normalise_code(form.cleaned_data["token"])):
             codes = mfa.enrol_authenticator(user, device, request=request)
-            otp_login(request, device)
+            mfa.passed(request, device)
             context = {"codes": codes, "enrolled": True, "next": home_url(user)}
             return render(request, "portal/recovery_codes.html", context)
         form.add_error("token", "That code did not match. Check the time on your phone.")

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.audit.events import record
 from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import lifecycle
@@ -288,6 +289,15 @@ def batch_discard(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespo
 @require_GET
 def batch_result(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
     batch = _batch_for(request.user, tenant, batch_id)
+    # The rows of people it hands out: an export, audited as each report's is.
+    record(
+        "report.export",
+        actor=request.user,
+        tenant=batch.tenant,
+        target=("batch", batch.pk, f"Result of {batch}"),
+        after={"format": "csv"},
+        request=request,
+    )
     response = HttpResponse(
         "\ufeff" + export.result_csv(batch), content_type="text/csv; charset=utf-8"
     )

@@ -24,6 +24,7 @@ from provisioning.api.paging import Page, PageQuery, page_of
 from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
 from reports import audit_csv, audit_queries, export
+from reports.audit_exports import record_export
 from reports.forms import ReportPeriodForm
 from reports.report import Report, build_report
 from tenants import access
@@ -298,7 +299,11 @@ def _audit_scope(token: ApiToken) -> audit_queries.Scope:
 
 def _events(token: ApiToken, query: AuditQuery):
     audit_scope = _audit_scope(token)
-    filters = audit_queries.AuditFilters(
+    return audit_scope, audit_queries.filtered_events(audit_scope, _filters_of(query))
+
+
+def _filters_of(query: AuditQuery) -> audit_queries.AuditFilters:
+    return audit_queries.AuditFilters(
         tenant=query.tenant or "",
         actor=query.actor or "",
         action=query.action or "",
@@ -309,7 +314,6 @@ def _events(token: ApiToken, query: AuditQuery):
         since=query.since,
         until=query.until,
     )
-    return audit_scope, audit_queries.filtered_events(audit_scope, filters)
 
 
 @router.get(
@@ -337,7 +341,7 @@ def list_audit_events(request: HttpRequest, filters: Query[AuditQuery], page: Qu
 )
 def export_audit_events(request: HttpRequest, filters: Query[AuditQuery]):
     """The same columns as the audit page's export; streamed."""
-    _scope, events = _events(request.auth, filters)
+    audit_scope, events = _events(request.auth, filters)
     newest = audit_queries.newest_first(events)
     if newest[MAX_AUDIT_EXPORT_ROWS : MAX_AUDIT_EXPORT_ROWS + 1].exists():
         raise HttpError(
@@ -345,7 +349,17 @@ def export_audit_events(request: HttpRequest, filters: Query[AuditQuery]):
             f"More than {MAX_AUDIT_EXPORT_ROWS:,} events match: narrow the period "
             "(since, until) or the filters, and export in parts.",
         )
-    response = StreamingHttpResponse(audit_csv.stream(newest), content_type=CSV)
+    exported = record_export(
+        audit_scope,
+        _filters_of(filters),
+        events,
+        actor=request.auth.user,
+        request=request,
+        via="api",
+    )
+    response = StreamingHttpResponse(
+        audit_csv.stream(audit_queries.newest_first(exported)), content_type=CSV
+    )
     label = filters.tenant.replace("@msp", "msp-wide") if filters.tenant else "all"
     name = f"audit-{label}-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

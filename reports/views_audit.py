@@ -22,6 +22,7 @@ from portal.audit.models import AuditEvent
 from portal.fields import usable_filters
 from portal.models import Role
 from reports import audit_csv, audit_diff, audit_queries
+from reports.audit_exports import record_export
 from reports.audit_forms import AuditFilterForm, CursorForm, VerifyForm
 from reports.audit_verify import verify_integrity
 from tenants import access
@@ -74,6 +75,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     # A value that is not valid is left out, as the page leaves it out (usable_filters).
     filters = form.filters()
     events = audit_queries.filtered_events(scope, filters)
+    events = record_export(scope, filters, events, actor=request.user, request=request, via="page")
     response = StreamingHttpResponse(
         audit_csv.stream(audit_queries.newest_first(events)), content_type="text/csv; charset=utf-8"
     )

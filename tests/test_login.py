@@ -81,8 +81,10 @@ def test_admin_mfa_required_when_configured(client, msp_admin, settings):
     assert "did not match" in wrong.content.decode()
     device.refresh_from_db()
     device.throttle_reset()  # django-otp slows down guessing after a wrong code
+    before = client.session.session_key
     done = client.post(reverse("mfa"), {"token": totp_now(device)})
     assert done.status_code == 200 and "Your recovery codes" in done.content.decode()
+    assert client.session.session_key != before  # a step up gets a new session key
     assert client.get(reverse("tenant_list")).status_code == 200
     device.refresh_from_db()
     assert device.confirmed

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.events import record
+from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning.inventory.models import Account, Person
 from provisioning.models import DirectoryAccount, Identity, Job
@@ -284,6 +285,9 @@ def test_each_role_searches_its_tenants_audit_trail_only(alpha, bravo, msp_admin
     assert_problem(client.get("/api/v1/audit-events", tenant="@msp"), 404)
     csv = b"".join(client.get("/api/v1/audit-events.csv").streaming_content).decode()
     assert "Alpha job" in csv and "Bravo job" not in csv and "MSP-wide" not in csv
+    exported = AuditEvent.objects.get(action="audit.export")  # a copy taken is on the trail
+    assert exported.actor_username == alpha.people[role].username
+    assert exported.after == {"filters": {}, "via": "api"}
 
 
 def test_an_msp_admin_reads_the_msp_wide_chain_unless_the_token_names_tenants(

@@ -65,10 +65,14 @@ def pages(tenant, batch) -> list[tuple[str, str]]:
 
 def test_technician_of_another_tenant_gets_404(client, alpha, bravo, batch):
     client.force_login(bravo.technician)
-    events = AuditEvent.objects.count()
+    events = AuditEvent.objects.exclude(action="security.request_refused").count()
     for method, url in pages(alpha.tenant, batch):
         assert getattr(client, method)(url).status_code == 404, url
-    assert AuditEvent.objects.count() == events
+    # Nothing done; each refused change is on the trail as an attempt, outside alpha's chain.
+    assert AuditEvent.objects.exclude(action="security.request_refused").count() == events
+    refused = AuditEvent.objects.filter(action="security.request_refused")
+    posts = [url for method, url in pages(alpha.tenant, batch) if method == "post"]
+    assert refused.count() == len(posts) and not refused.filter(tenant_id=alpha.tenant.pk).exists()
 
 
 @pytest.mark.parametrize("role", ["account_manager", "client_admin"])

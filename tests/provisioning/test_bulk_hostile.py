@@ -153,3 +153,8 @@ def test_formulas_in_cells_are_neutralised_in_the_result_csv(client, dirs):
         assert "'" + formula in cells, formula
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert {line[-3] for line in result[1:]} == {"invalid"}
+    # The rows of people it hands out are an export, audited as each report's is.
+    exported = AuditEvent.objects.get(action="report.export")
+    assert exported.tenant_id == dirs.tenant.pk
+    assert exported.actor_username == dirs.technician.username
+    assert exported.target_type == "batch" and exported.target_id == str(batch.pk)

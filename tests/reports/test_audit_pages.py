@@ -224,7 +224,11 @@ def test_bad_filters_say_why_and_are_left_out(client, trail, msp_admin, params, 
     response = client.get(export_url(**params))
     assert response.status_code == 200 and response.streaming
     unfiltered = client.get(export_url())
-    assert b"".join(response.streaming_content) == b"".join(unfiltered.streaming_content)
+
+    def events_of(export) -> list[dict]:  # each export is on the trail, and in the next one
+        return [row for row in csv_rows(export) if row["action"] != "audit.export"]
+
+    assert events_of(response) == events_of(unfiltered)
 
 
 def test_htmx_filter_answers_with_the_results_partial(client, trail, msp_admin):
@@ -394,6 +398,24 @@ def test_export_of_a_client_admin_holds_only_their_tenant(client, trail, alpha):
     assert len(rows) == len(ALPHA)
 
 
+def test_an_export_of_the_trail_is_on_the_trail_after_it(client, trail, alpha, msp_admin):
+    """Who took a copy of the trail (people, addresses, every change) is on it, as each report
+    export is: on the chain exported, or the person's own tenants' for all they may read; the
+    copy itself holds the trail as it was asked for, not its own record."""
+    client.force_login(alpha.client_admin)
+    assert len(csv_rows(client.get(export_url()))) == len(ALPHA)
+    client.force_login(msp_admin)
+    assert len(csv_rows(client.get(export_url(tenant="alpha", action="identity")))) == 1
+    assert len(csv_rows(client.get(export_url(tenant="@msp")))) == 1
+    exports = AuditEvent.objects.filter(action="audit.export").order_by("pk")
+    assert [(e.actor_username, e.tenant_id) for e in exports] == [
+        (alpha.client_admin.username, alpha.tenant.pk),
+        (msp_admin.username, alpha.tenant.pk),
+        (msp_admin.username, None),
+    ]
+    assert exports[1].after == {"filters": {"tenant": "alpha", "action": "identity"}, "via": "page"}
+
+
 def test_export_neutralises_formulas_in_every_cell(client, alpha, msp_admin):
     hostile = ['=HYPERLINK("http://x")', "+SUM(1,2)", "-2+3", "@cmd", "\tTAB", "\rCR"]
     for n, text in enumerate(hostile):
@@ -425,7 +447,11 @@ def test_export_of_five_thousand_events_is_complete(client, alpha, msp_admin):
     rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     assert len(rows) == 5000
     hashes = [row["hash"] for row in rows]
-    expected = AuditEvent.objects.filter(tenant_id=alpha.tenant.pk).order_by("-timestamp", "-id")
+    expected = (
+        AuditEvent.objects.filter(tenant_id=alpha.tenant.pk)
+        .exclude(action="audit.export")  # the export's own record is not in it
+        .order_by("-timestamp", "-id")
+    )
     assert hashes == list(expected.values_list("hash", flat=True))
 
 

@@ -11,6 +11,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
@@ -104,13 +105,33 @@ def test_a_session_without_the_second_factor_is_sent_to_it_everywhere(client, ad
     assert refused.status_code == 302 and refused["Location"] == reverse("mfa")
     no_replacing = client.get(reverse("mfa_enrol"))
     assert no_replacing.status_code == 302 and no_replacing["Location"].startswith(reverse("mfa"))
+    half_signed_in = client.session.session_key  # a cookie planted before may be this one
     passed = client.post(
         reverse("mfa"), {"token": totp_now(app_of(admin_with_app)), "next": "/admin/"}
     )
     assert passed.status_code == 302 and passed["Location"] == "/admin/"
+    # Passing the second factor is a sign-in: the session gets a new key (OWASP session
+    # management: renew the id on any privilege change), so the old cookie opens nothing.
+    assert client.session.session_key != half_signed_in
+    planted = Client()
+    planted.cookies[settings.SESSION_COOKIE_NAME] = half_signed_in
+    assert planted.get(reverse("dashboard")).status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(reverse("dashboard")).status_code == 200
     assert events("auth.second_factor_passed").get().actor_username == "msp-admin"
+
+
+def test_a_code_works_once_in_its_window_whichever_way_in(admin_with_app):
+    """Someone who saw a code typed (over a shoulder, in a phished form) and has the password
+    gets nothing with it in the same 30 seconds: neither at the sign-in nor at the two-step
+    page of a session of their own."""
+    code = totp_now(app_of(admin_with_app))
+    assert login(Client(), "msp-admin", otp_token=code).status_code == 302  # the owner
+    assert login(Client(), "msp-admin", otp_token=code).status_code == 200  # refused
+    other = Client()
+    other.force_login(admin_with_app)
+    assert other.post(reverse("mfa"), {"token": code}).status_code == 200
+    assert other.get(reverse("dashboard")).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -345,6 +366,27 @@ def test_a_refused_change_is_a_security_event(client, alpha):
     assert events("security.request_refused").count() == 1  # reading is not a change
 
 
+def test_a_change_aimed_at_another_tenant_is_a_security_event(client, alpha, bravo):
+    """Another tenant's object answers 404, as one that does not exist, so that nobody learns
+    what is there; the attempt is still on the trail, or a person probing other clients' ids
+    left no trace. Every 404 to a signed-in change is recorded alike, whether or not the
+    object exists: the trail a client admin reads must not tell them either."""
+    client.force_login(alpha.client_admin)
+    theirs = reverse("role_create", kwargs={"tenant": bravo.tenant.slug})
+    nobodys = reverse("role_create", kwargs={"tenant": "no-such-client"})
+    for url in (theirs, nobodys):
+        assert client.post(url, {"name": "x"}).status_code == 404
+    refused = list(events("security.request_refused"))
+    assert [e.after["path"] for e in refused] == [theirs, nobodys]
+    assert {e.after["reason"] for e in refused} == {"Not found, or not yours to change."}
+    assert {e.tenant_id for e in refused} == {alpha.tenant.pk}  # the client admin's own trail
+    assert all(e.actor_username == alpha.client_admin.username for e in refused)
+    assert client.get(theirs).status_code == 404
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.post(theirs, {"name": "x"}).status_code == 302  # signed out: to the sign-in
+    assert events("security.request_refused").count() == 2  # reads and outsiders are not
+
+
 def test_a_csrf_failure_is_a_security_event(alpha):
     browser = Client(enforce_csrf_checks=True)
     response = browser.post(reverse("login"), {"username": "tech-alpha", "password": PASSWORD})
@@ -419,6 +461,8 @@ def test_a_reset_link_works_once_and_does_not_skip_the_second_factor(client, set
     settings.PORTAL_URL = "http://testserver"
     technician = alpha.technician
     device = TOTPDevice.objects.create(user=technician, name="phone", confirmed=True)
+    earlier = Client()  # a session opened before the reset: perhaps the reason for it
+    assert login(earlier, "tech-alpha", otp_token=totp_now(device)).status_code == 302
     ask_reset(client, "tech-alpha@msp.test")
     path = link_in(mail.outbox[0]).removeprefix("http://testserver")
     form_page = client.get(path, follow=True)
@@ -427,6 +471,7 @@ def test_a_reset_link_works_once_and_does_not_skip_the_second_factor(client, set
     done = client.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert done.status_code == 302 and done["Location"] == reverse("password_reset_complete")
     assert "_auth_user_id" not in client.session  # a reset does not sign in
+    assert earlier.get(reverse("dashboard")).status_code == 302  # the new password ends it
     assert events("auth.password_reset_done").get().target_id == str(technician.pk)
     again = Client().get(path, follow=True).content.decode()
     assert "This link no longer works" in again
