@@ -706,3 +706,45 @@ def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
 
 def account_id(pk: int) -> str:
     return DirectoryAccount.objects.get(pk=pk).remote_id
+
+
+def test_a_rehire_asked_while_the_hard_delete_runs_ends_with_one_live_account_each(
+    on_sandbox, monkeypatch
+):
+    """A leaver's hard delete has deleted the Entra account when a rehire is asked (a new
+    join: stored ids forgotten). Whichever job reads it, the end is the rehire's: one
+    account per directory, enabled with the template's access, the person active; never
+    the deleted account left behind, nor a second one."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"rehire{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    join = onboard(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    options = lifecycle.OffboardingOptions(delete_after_days=0)
+    leave = lifecycle.request_offboarding(join.identity, options, actor="system")
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(seconds=1))
+    delete = Job.objects.get(identity_id=join.identity_id, kind=Job.Kind.DELETE)
+
+    real = executor.apply_batch
+    rehires = []
+
+    def rehire_after_the_first_call(job, batch, account):
+        outcome = real(job, batch, account)
+        if not rehires:  # the Entra account deleted, the rest of the round still to come
+            identity = Identity.objects.get(pk=job.identity_id)
+            rehires.append(lifecycle.request_restore(identity, actor="system"))
+        return outcome
+
+    monkeypatch.setattr(executor, "apply_batch", rehire_after_the_first_call)
+    assert drive(delete).status == Job.Status.SUCCEEDED
+    monkeypatch.setattr(executor, "apply_batch", real)
+    assert rehires[0].kind == Job.Kind.JOIN
+    assert drive(Job.objects.get(pk=rehires[0].pk)).status == Job.Status.SUCCEEDED
+    upn = join.identity.username
+    entra = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert [(u["accountEnabled"], u.get("deleted", False)) for u in entra] == [(True, False)]
+    assert entra_access(dirs, upn) == (["Sales", "Staff"], ["SPE_E3"], ["Salesforce"])
+    okta = dirs.okta_state()
+    users = [u for u in okta["users"] if u["profile"]["login"] == upn]
+    assert [u["status"] for u in users] == ["ACTIVE"]
+    assert Identity.objects.get(pk=join.identity_id).status == Identity.Status.ACTIVE
