@@ -22,7 +22,7 @@ from provisioning.engine.desired import (
     licence_choices_with,
 )
 from provisioning.jobs import ask, enqueue_on_commit, first_version, new_job, status_for
-from provisioning.models import Identity, Job, Step
+from provisioning.models import AccessRequest, Identity, Job, Step
 from provisioning.name_bounds import longest_local
 from tenants import clock, naming
 from tenants.crypto import CredentialError
@@ -289,17 +289,46 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
             if k not in ("round", "plan_failures", "missing_reads")
         }
         job.save(update_fields=["status", "error", "finished_at", "options"])
+        access = _access_asked_again(job)
         record(
             "job.retry",
             actor=actor,
             tenant=job.tenant,
             target=job.identity,
-            after={"steps_retried": retried, "replanned": not job.planned},
+            after={
+                "steps_retried": retried,
+                "replanned": not job.planned,
+                **({"access_request": access} if access else {}),
+            },
             request=http_request,
             job_id=job.pk,
         )
-        enqueue_on_commit(job.pk)
+        if access:
+            ask(job)  # the desired state has changed again: a new version for this job
+        else:
+            enqueue_on_commit(job.pk)
     return job
+
+
+def _access_asked_again(job: Job) -> str:
+    """A grant's or a removal's job retried: its access request back to the status that
+    asks for that work, as when it was first asked (approved: the access is wanted;
+    ending: it is not), and that status; "" when nothing changed. The job's end had put
+    it to failed (a grant) or back to granted (a removal: it may still be held); planned
+    against that, the retry would undo its own work and still say it succeeded. Only the
+    request whose job this is, as the job left it; a leaver's failed grant stays failed."""
+    requests = AccessRequest.objects.filter(pk=job.options.get("access_request"))
+    Status = AccessRequest.Status
+    if job.kind == Job.Kind.GRANT:
+        leaving = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
+        if job.identity is None or job.identity.status in leaving:
+            return ""
+        moved = requests.filter(grant_job=job, status=Status.FAILED).update(status=Status.APPROVED)
+        return Status.APPROVED if moved else ""
+    if job.kind == Job.Kind.REVOKE:
+        moved = requests.filter(end_job=job, status=Status.GRANTED).update(status=Status.ENDING)
+        return Status.ENDING if moved else ""
+    return ""
 
 
 def choose_licences(job: Job, choices: dict[str, str], *, actor, http_request=None) -> Job:

@@ -14,17 +14,21 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from portal.models import Role
+from provisioning import access_requests as ar
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
 from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
-from provisioning.models import DirectoryAccount, Identity, Job, Step
+from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
+from tests.factories import make_person
 from tests.provisioning.claims import ClaimMeanwhile
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_access_e2e import requestable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -706,3 +710,89 @@ def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
 
 def account_id(pk: int) -> str:
     return DirectoryAccount.objects.get(pk=pk).remote_id
+
+
+def test_a_rehire_asked_while_the_hard_delete_runs_ends_with_one_live_account_each(
+    on_sandbox, monkeypatch
+):
+    """A leaver's hard delete has deleted the Entra account when a rehire is asked (a new
+    join: stored ids forgotten). Whichever job reads it, the end is the rehire's: one
+    account per directory, enabled with the template's access, the person active; never
+    the deleted account left behind, nor a second one."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"rehire{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
+    join = onboard(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    options = lifecycle.OffboardingOptions(delete_after_days=0)
+    leave = lifecycle.request_offboarding(join.identity, options, actor="system")
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(seconds=1))
+    delete = Job.objects.get(identity_id=join.identity_id, kind=Job.Kind.DELETE)
+
+    real = executor.apply_batch
+    rehires = []
+
+    def rehire_after_the_first_call(job, batch, account):
+        outcome = real(job, batch, account)
+        if not rehires:  # the Entra account deleted, the rest of the round still to come
+            identity = Identity.objects.get(pk=job.identity_id)
+            rehires.append(lifecycle.request_restore(identity, actor="system"))
+        return outcome
+
+    monkeypatch.setattr(executor, "apply_batch", rehire_after_the_first_call)
+    assert drive(delete).status == Job.Status.SUCCEEDED
+    monkeypatch.setattr(executor, "apply_batch", real)
+    assert rehires[0].kind == Job.Kind.JOIN
+    assert drive(Job.objects.get(pk=rehires[0].pk)).status == Job.Status.SUCCEEDED
+    upn = join.identity.username
+    entra = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert [(u["accountEnabled"], u.get("deleted", False)) for u in entra] == [(True, False)]
+    assert entra_access(dirs, upn) == (["Sales", "Staff"], ["SPE_E3"], ["Salesforce"])
+    okta = dirs.okta_state()
+    users = [u for u in okta["users"] if u["profile"]["login"] == upn]
+    assert [u["status"] for u in users] == ["ACTIVE"]
+    assert Identity.objects.get(pk=join.identity_id).status == Identity.Status.ACTIVE
+
+
+def test_a_removal_of_access_retried_after_it_failed_removes_it(on_sandbox, monkeypatch):
+    """A grant is revoked and the Remove access job fails (the directory could not be
+    read), which puts the grant back to granted. A technician retries that job once the
+    directory answers: the retry is the revoke asked again, so it succeeds only once the
+    directory no longer holds the access, and the grant ends revoked. (It used to plan
+    against the grant as live again, find the group held, say Succeeded and mark the grant
+    revoked while the person kept the group.) The same for a failed grant retried."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"retry{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    tech = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
+    approver = make_person(f"ca-{dirs.tenant.slug}", Role.CLIENT_ADMIN, [dirs.tenant])
+    join = onboard(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    upn = join.identity.username
+    vpn = requestable(dirs, "VPN Users")
+
+    grant = ar.file_request(join.identity, vpn, reason="On call", ends_at=None, actor=tech)
+    dirs.behave("entra", error_rate=1.0)  # no read goes through: the job gives up
+    ar.approve(grant, actor=approver, reason="Agreed")
+    grant.refresh_from_db()
+    assert drive(grant.grant_job).status == Job.Status.FAILED
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.FAILED
+    dirs.behave("entra", error_rate=0.0)
+    services.retry_failed_steps(grant.grant_job, actor=tech)
+    assert drive(Job.objects.get(pk=grant.grant_job_id)).status == Job.Status.SUCCEEDED
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.GRANTED
+    assert entra_access(dirs, upn)[0] == ["Sales", "Staff", "VPN Users"]
+
+    ar.revoke(grant, actor=tech, reason="Left the rota")
+    grant.refresh_from_db()
+    dirs.behave("entra", error_rate=1.0)
+    assert drive(grant.end_job).status == Job.Status.FAILED
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.GRANTED  # the removal may not have happened
+    dirs.behave("entra", error_rate=0.0)
+    services.retry_failed_steps(grant.end_job, actor=tech)
+    assert drive(Job.objects.get(pk=grant.end_job_id)).status == Job.Status.SUCCEEDED
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.REVOKED
+    assert entra_access(dirs, upn)[0] == ["Sales", "Staff"]
