@@ -21,7 +21,15 @@ from starlette.responses import Response
 from sandbox.behaviour import Fault
 from sandbox.entra.errors import GraphError, error_body
 from sandbox.entra.model import EntraTenant
-from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, Route, router
+from sandbox.entra.router import (
+    BAD_BODY,
+    NO_BODY,
+    GraphRequest,
+    GraphResponse,
+    Route,
+    router,
+    unapplied,
+)
 from sandbox.entra.throttling import throttled
 from sandbox.state import SandboxState
 
@@ -92,7 +100,11 @@ def execute(route: Route, req: GraphRequest) -> GraphResponse:
         req.check_query_options()
         if "$expand" in req.query and not route.expands:
             raise expand_not_modelled(route.template)
-        return route.handler(req)
+        resp = route.handler(req)
+        missing = unapplied(req.query) if req.method == "GET" else []
+        if missing:
+            raise option_not_modelled(missing[0], route.template)
+        return resp
     except GraphError as exc:
         return error_response(exc)
     except Exception:
@@ -107,6 +119,15 @@ def expand_not_modelled(template: str) -> GraphError:
     # on users and groups only (sandbox/entra/expand.py), and refuses it elsewhere rather than
     # answer as if it had not been asked (docs/sandbox-fidelity.md, not modelled).
     return GraphError(501, "NotImplemented", f"The sandbox does not model $expand on {template}.")
+
+
+def option_not_modelled(option: str, template: str) -> GraphError:
+    # Graph filters, sorts and searches a group's members, a user's memberOf, /groups and
+    # deleted items (or refuses the query: concepts/aad-advanced-queries.md, "Support for
+    # filter", "Support for sorting"; concepts/query-parameters.md); a handler here that does
+    # not apply the option refuses it, as $expand above, rather than answer every object in
+    # its own order as if it had not been asked (docs/sandbox-fidelity.md, strict9).
+    return GraphError(501, "NotImplemented", f"The sandbox does not model {option} on {template}.")
 
 
 def parse_body(raw: bytes) -> object:
