@@ -315,6 +315,8 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
             raise invalid_value(key)
         if isinstance(value, str) and len(value) > MAX_LENGTH.get(key, len(value)):
             raise invalid_value(key)
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise invalid_value(key)  # businessPhones and otherMails are String collections
         props[key] = value
     if "userPrincipalName" in props:
         _check_upn(tenant, props["userPrincipalName"] or "", user_id)
@@ -332,9 +334,45 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         # "A two-letter country code (ISO standard 3166)" (user.md): UK, EU and the like,
         # two capitals that name no country, are refused like any invalid value.
         raise invalid_value("usageLocation")
+    if len(props.get("businessPhones") or []) > 1:
+        # "Although this is a string collection, only one number can be set for this
+        # property" (user.md, businessPhones); Graph's text for a second one is not
+        # published: the sandbox gives its invalid-value 400.
+        raise invalid_value("businessPhones")
+    policies = props.get("passwordPolicies")
+    if policies is not None and not _known_policies(policies):
+        raise invalid_value("passwordPolicies")
     if "passwordProfile" in props:
+        _check_profile(props["passwordProfile"] or {})
         _check_password(props["passwordProfile"] or {})
     return props
+
+
+# passwordPolicies "is an enumeration": DisableStrongPassword, DisablePasswordExpiration, or
+# "The two … together; for example: DisablePasswordExpiration, DisableStrongPassword"
+# (user.md); "None" clears them (Microsoft 365 admin "Set an individual user's password to
+# never expire": `Update-MgUser -PasswordPolicies None`). Anything else is refused (the text
+# is not published: the sandbox gives its invalid-value 400).
+PASSWORD_POLICIES = frozenset({"DisableStrongPassword", "DisablePasswordExpiration"})
+# passwordProfile's properties (resources/passwordprofile.md): the password and two booleans.
+PROFILE_FLAGS = ("forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa")
+
+
+def _known_policies(value: str) -> bool:
+    if value == "None":
+        return True
+    names = [name.strip() for name in value.split(",")]
+    return len(set(names)) == len(names) and set(names) <= PASSWORD_POLICIES
+
+
+def _check_profile(profile: dict) -> None:
+    """A passwordProfile of passwordprofile.md's properties, its flags booleans (the sandbox
+    read any value as a flag, "no" as true). Graph's text for another shape is not published."""
+    if set(profile) - {"password", *PROFILE_FLAGS}:
+        raise invalid_value("passwordProfile")
+    flags = [profile.get(flag) for flag in PROFILE_FLAGS]
+    if any(flag is not None and not isinstance(flag, bool) for flag in flags):
+        raise invalid_value("passwordProfile")
 
 
 @router.add("POST", "/users", USER_WRITE)
