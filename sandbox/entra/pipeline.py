@@ -124,9 +124,10 @@ def expand_not_modelled(template: str) -> GraphError:
 def option_not_modelled(option: str, template: str) -> GraphError:
     # Graph filters, sorts and searches a group's members, a user's memberOf, /groups and
     # deleted items (or refuses the query: concepts/aad-advanced-queries.md, "Support for
-    # filter", "Support for sorting"; concepts/query-parameters.md); a handler here that does
-    # not apply the option refuses it, as $expand above, rather than answer every object in
-    # its own order as if it had not been asked (docs/sandbox-fidelity.md, strict9).
+    # filter", "Support for sorting"; concepts/query-parameters.md), and selects properties
+    # and pages wherever it documents $select and $top; a handler here that does not apply
+    # the option refuses it, as $expand above, rather than answer every object and property
+    # as if it had not been asked (docs/sandbox-fidelity.md, strict9).
     return GraphError(501, "NotImplemented", f"The sandbox does not model {option} on {template}.")
 
 

@@ -87,8 +87,8 @@ class GraphRequest:
 
 class LookedAt(dict):
     """The query options, noting each one a handler looked up (by `get`, `[]` or `in`), so a
-    `$filter`, `$orderby` or `$search` that no handler applied is refused, not ignored
-    (`unapplied`)."""
+    `$filter`, `$orderby`, `$search`, `$select` or `$top` that no handler applied is refused,
+    not ignored (`unapplied`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,9 +107,11 @@ class LookedAt(dict):
         return super().__contains__(key)
 
 
-# The options that change which objects come back, or their order: a handler that does not
-# apply one must not answer as if it had not been asked (pipeline.execute).
-SHAPING_OPTIONS = ("$filter", "$orderby", "$search")
+# The options that change which objects come back, their order, or their properties: a
+# handler that does not apply one must not answer as if it had not been asked
+# (pipeline.execute); a `$select` ignored gave every property, so code reading one it had not
+# selected passed here and read null at Graph.
+SHAPING_OPTIONS = ("$filter", "$orderby", "$search", "$select", "$top")
 
 
 def unapplied(query: dict[str, str]) -> list[str]:

@@ -246,3 +246,30 @@ def test_filter_orderby_and_search_the_sandbox_does_not_apply_are_refused_not_ig
         assert ordered.status_code == 200, ordered.text
         groups = graph.get("/groups", params={"$filter": "displayName eq 'Sales'"})
         assert [g["id"] for g in groups.json()["value"]] == [group]
+
+
+def test_select_and_top_the_sandbox_does_not_apply_are_refused_not_ignored(
+    entra: EntraDir,
+) -> None:
+    """subscribedSkus, organization, a user's licenseDetails or mailboxSettings: the sandbox
+    answered every property and every object whatever `$select` and `$top` asked, so code
+    reading a property it had not selected passed here and read null at Graph."""
+    user = entra.state()["users"][0]["id"]
+    with entra.graph() as graph:
+        for url, params in [
+            ("/subscribedSkus", {"$select": "skuId"}),
+            ("/organization", {"$select": "id"}),
+            (f"/users/{user}/licenseDetails", {"$top": "1"}),
+            (f"/users/{user}/licenseDetails", {"$select": "skuId"}),
+        ]:
+            refused = graph.get(url, params=params)
+            assert_graph_error(refused, 501, "NotImplemented", next(iter(params)))
+        assert graph.get("/subscribedSkus").status_code == 200
+        users = graph.get("/users", params={"$select": "id", "$top": "1"})
+        assert [list(u) for u in users.json()["value"]] == [["id"]]
+        # The role definitions the connector reads with $select=id,displayName apply it.
+        roles = graph.get(
+            "/roleManagement/directory/roleDefinitions", params={"$select": "id,displayName"}
+        )
+        assert roles.status_code == 200, roles.text
+        assert {tuple(r) for r in roles.json()["value"]} == {("id", "displayName")}
