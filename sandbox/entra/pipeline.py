@@ -19,9 +19,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.behaviour import Fault
-from sandbox.entra.errors import GraphError, error_body
+from sandbox.entra.errors import GraphError, bad_json, error_body
 from sandbox.entra.model import EntraTenant
-from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, Route, router
+from sandbox.entra.router import (
+    BAD_BODY,
+    NO_BODY,
+    GraphRequest,
+    GraphResponse,
+    Route,
+    router,
+    unapplied,
+)
 from sandbox.entra.throttling import throttled
 from sandbox.state import SandboxState
 
@@ -92,7 +100,11 @@ def execute(route: Route, req: GraphRequest) -> GraphResponse:
         req.check_query_options()
         if "$expand" in req.query and not route.expands:
             raise expand_not_modelled(route.template)
-        return route.handler(req)
+        resp = route.handler(req)
+        missing = unapplied(req.query) if req.method == "GET" else []
+        if missing:
+            raise option_not_modelled(missing[0], route.template)
+        return resp
     except GraphError as exc:
         return error_response(exc)
     except Exception:
@@ -109,14 +121,35 @@ def expand_not_modelled(template: str) -> GraphError:
     return GraphError(501, "NotImplemented", f"The sandbox does not model $expand on {template}.")
 
 
-def parse_body(raw: bytes) -> object:
+def option_not_modelled(option: str, template: str) -> GraphError:
+    # Graph filters, sorts and searches a group's members, a user's memberOf, /groups and
+    # deleted items (or refuses the query: concepts/aad-advanced-queries.md, "Support for
+    # filter", "Support for sorting"; concepts/query-parameters.md), and selects properties
+    # and pages wherever it documents $select and $top; a handler here that does not apply
+    # the option refuses it, as $expand above, rather than answer every object and property
+    # as if it had not been asked (docs/sandbox-fidelity.md, strict9).
+    return GraphError(501, "NotImplemented", f"The sandbox does not model {option} on {template}.")
+
+
+def parse_body(raw: bytes, content_type: str | None) -> object:
+    """The request's JSON object, NO_BODY, or BAD_BODY (which `GraphRequest.json` answers with
+    Graph's 400). A body Graph does not read as JSON is bad too: without `Content-Type:
+    application/json` Graph answers "Unable to read JSON request payload. Please ensure
+    Content-Type header is set …" (microsoft-graph-docs-contrib#6337; every write's doc lists
+    "Content-Type: application/json. Required.")."""
     if not raw.strip():
         return NO_BODY
+    if not is_json(content_type):
+        return BAD_BODY
     try:
         body = json.loads(raw)
     except ValueError:
         return BAD_BODY
     return body if isinstance(body, dict) else BAD_BODY
+
+
+def is_json(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == "application/json"
 
 
 def no_segment(path: str) -> GraphError:
@@ -174,7 +207,11 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
     tenant = caller.tenant
     base_url = f"{request.url.scheme}://{request.url.netloc}/v1.0"
     if path == "/$batch" and method == "POST":
-        resp = await run_batch(caller, await request.body(), base_url)
+        raw = await request.body()
+        if raw.strip() and not is_json(request.headers.get("content-type")):
+            resp = error_response(bad_json())
+        else:
+            resp = await run_batch(caller, raw, base_url)
         tenant.stats.record(method, "/v1.0/$batch", resp.status)
         return to_response(resp, client_request_id)
     try:
@@ -199,7 +236,7 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
         method,
         path,
         dict(request.query_params),
-        parse_body(await request.body()),
+        parse_body(await request.body(), request.headers.get("content-type")),
         base_url,
         params,
         dict(request.headers),

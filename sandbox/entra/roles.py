@@ -211,6 +211,9 @@ def list_definitions(req: GraphRequest) -> GraphResponse:
     predicate = req.filter({n: n for n in ("id", "displayName", "templateId")}, "RoleDefinition")
     if predicate is not None:
         items = [i for i in items if predicate(i)]
+    # Only the $select'ed properties come back (concepts/query-parameters.md); the sandbox
+    # holds these of unifiedRoleDefinition's, a documented one it does not hold is null.
+    items = [select(i, req.query, tuple(i)) for i in items]
     url = f"{req.base_url}/roleManagement/directory/roleDefinitions"
     return GraphResponse(
         200,

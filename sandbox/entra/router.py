@@ -50,12 +50,13 @@ class GraphRequest:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
     def __post_init__(self) -> None:
-        self.query = {_option_name(k): v for k, v in self.query.items()}
+        query = {_option_name(k): v for k, v in self.query.items()}
         # "silently ignores the $count query parameter" without ConsistencyLevel: eventual
         # (concepts/aad-advanced-queries.md): as if it had not been sent.
         if not self.eventual():
-            self.query = {k: v for k, v in self.query.items() if k != "$count"}
-        elif self.path.endswith("/$count"):
+            query.pop("$count", None)
+        self.query = LookedAt(query)
+        if self.eventual() and self.path.endswith("/$count"):
             self.query["$count"] = "true"  # the segment is itself the advanced parameter
 
     def check_query_options(self) -> None:
@@ -82,6 +83,44 @@ class GraphRequest:
         """$filter and $search as one predicate (None without either); 400 as Graph answers
         bad ones, or ones that need the advanced query parameters without them."""
         return list_predicate(self.query, fields, resource, self.eventual())
+
+
+class LookedAt(dict):
+    """The query options, noting each one a handler looked up (by `get`, `[]` or `in`), so a
+    `$filter`, `$orderby`, `$search`, `$select` or `$top` that no handler applied is refused,
+    not ignored (`unapplied`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.looked: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.looked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        self.looked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.looked.add(key)  # type: ignore[arg-type]
+        return super().__contains__(key)
+
+
+# The options that change which objects come back, their order, or their properties: a
+# handler that does not apply one must not answer as if it had not been asked
+# (pipeline.execute); a `$select` ignored gave every property, so code reading one it had not
+# selected passed here and read null at Graph.
+SHAPING_OPTIONS = ("$filter", "$orderby", "$search", "$select", "$top")
+
+
+def unapplied(query: dict[str, str]) -> list[str]:
+    """The shaping options in `query` that the handler never looked up."""
+    looked = getattr(query, "looked", None)
+    if looked is None:
+        return []
+    present = set(query)  # iterating looks nothing up
+    return [name for name in SHAPING_OPTIONS if name in present and name not in looked]
 
 
 def _option_name(name: str) -> str:

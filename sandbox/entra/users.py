@@ -12,7 +12,7 @@ from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import check_select, filterable, ordered, paged, select
+from sandbox.entra.odata import Known, check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.roles import check_password_reset
 from sandbox.entra.router import (
@@ -315,6 +315,8 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
             raise invalid_value(key)
         if isinstance(value, str) and len(value) > MAX_LENGTH.get(key, len(value)):
             raise invalid_value(key)
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise invalid_value(key)  # businessPhones and otherMails are String collections
         props[key] = value
     if "userPrincipalName" in props:
         _check_upn(tenant, props["userPrincipalName"] or "", user_id)
@@ -332,9 +334,45 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         # "A two-letter country code (ISO standard 3166)" (user.md): UK, EU and the like,
         # two capitals that name no country, are refused like any invalid value.
         raise invalid_value("usageLocation")
+    if len(props.get("businessPhones") or []) > 1:
+        # "Although this is a string collection, only one number can be set for this
+        # property" (user.md, businessPhones); Graph's text for a second one is not
+        # published: the sandbox gives its invalid-value 400.
+        raise invalid_value("businessPhones")
+    policies = props.get("passwordPolicies")
+    if policies is not None and not _known_policies(policies):
+        raise invalid_value("passwordPolicies")
     if "passwordProfile" in props:
+        _check_profile(props["passwordProfile"] or {})
         _check_password(props["passwordProfile"] or {})
     return props
+
+
+# passwordPolicies "is an enumeration": DisableStrongPassword, DisablePasswordExpiration, or
+# "The two … together; for example: DisablePasswordExpiration, DisableStrongPassword"
+# (user.md); "None" clears them (Microsoft 365 admin "Set an individual user's password to
+# never expire": `Update-MgUser -PasswordPolicies None`). Anything else is refused (the text
+# is not published: the sandbox gives its invalid-value 400).
+PASSWORD_POLICIES = frozenset({"DisableStrongPassword", "DisablePasswordExpiration"})
+# passwordProfile's properties (resources/passwordprofile.md): the password and two booleans.
+PROFILE_FLAGS = ("forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa")
+
+
+def _known_policies(value: str) -> bool:
+    if value == "None":
+        return True
+    names = [name.strip() for name in value.split(",")]
+    return len(set(names)) == len(names) and set(names) <= PASSWORD_POLICIES
+
+
+def _check_profile(profile: dict) -> None:
+    """A passwordProfile of passwordprofile.md's properties, its flags booleans (the sandbox
+    read any value as a flag, "no" as true). Graph's text for another shape is not published."""
+    if set(profile) - {"password", *PROFILE_FLAGS}:
+        raise invalid_value("passwordProfile")
+    flags = [profile.get(flag) for flag in PROFILE_FLAGS]
+    if any(flag is not None and not isinstance(flag, bool) for flag in flags):
+        raise invalid_value("passwordProfile")
 
 
 @router.add("POST", "/users", USER_WRITE)
@@ -472,10 +510,13 @@ def revoke_sessions(req: GraphRequest) -> GraphResponse:
 # Deleted items ------------------------------------------------------------------------------
 
 
-def deleted_view(user: User, query: dict[str, str]) -> dict[str, Any]:
+def deleted_view(user: User, query: dict[str, str], known: Known = SELECTABLE) -> dict[str, Any]:
+    """A deleted user; a $select name that is no user property is 400 as on /users (the
+    sandbox answered it with null), naming the collection's type: microsoft.graph.user under
+    the cast, directoryObject for `/directory/deletedItems/{id}`."""
     deleted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(user.deleted_at or 0))
     props = {**user.props, "deletedDateTime": deleted, "@odata.type": "#microsoft.graph.user"}
-    return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"))
+    return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"), known)
 
 
 def find_deleted(req: GraphRequest) -> User:
@@ -486,6 +527,7 @@ def find_deleted(req: GraphRequest) -> User:
 
 
 def _list_deleted_users(req: GraphRequest) -> GraphResponse:
+    check_select(req.query, SELECTABLE)
     req.tenant.purge_expired()
     deleted = [u for u in req.tenant.users.values() if u.deleted_at is not None]
     predicate = req.filter(FILTERABLE, "User")
@@ -502,7 +544,8 @@ for _cast in ("microsoft.graph.user", "graph.user"):
 
 @router.add("GET", "/directory/deletedItems/{id}", USER_READ)
 def get_deleted(req: GraphRequest) -> GraphResponse:
-    return GraphResponse(200, deleted_view(find_deleted(req), req.query))
+    check_select(req.query, AS_DIRECTORY_OBJECT)
+    return GraphResponse(200, deleted_view(find_deleted(req), req.query, AS_DIRECTORY_OBJECT))
 
 
 @router.add("POST", "/directory/deletedItems/{id}/restore", USER_WRITE)

@@ -185,3 +185,49 @@ def test_a_password_with_characters_entra_does_not_allow_is_refused(
         assert_graph_error(reset, 400, "Request_BadRequest", "password complexity")
         spaced = {"passwordProfile": {"password": "correct horse 9 Battery"}}
         assert graph.patch(f"/users/{made.json()['id']}", json=spaced).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("businessPhones", ["+1 555 0100", "+1 555 0101"]),  # "only one number can be set"
+        ("businessPhones", [5550100]),
+        ("otherMails", [42]),
+        ("passwordPolicies", "NeverExpire"),
+        ("passwordPolicies", "DisablePasswordExpiration; DisableStrongPassword"),
+        ("passwordProfile", {"password": "Sandb0x!pass2", "forceChangePasswordNextSignIn": "no"}),
+        ("passwordProfile", {"password": "Sandb0x!pass2", "forceChangeNextSignIn": True}),
+    ],
+)
+def test_values_of_the_wrong_shape_are_refused(entra: EntraDir, prop: str, value) -> None:
+    """user.md: businessPhones holds one number, passwordPolicies is an enumeration, a
+    passwordProfile holds the password and booleans; the sandbox took any list, any string
+    and any profile (reading "no" as true)."""
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "shape", **{prop: value})
+        assert_graph_error(graph.post("/users", json=body), 400, "Request_BadRequest", prop)
+        assert graph.get(f"/users/shape@{entra.domain}").status_code == 404
+        made = graph.post("/users", json=new_user_body(entra.domain, "kept"))
+        user = f"/users/{made.json()['id']}"
+        assert_graph_error(graph.patch(user, json={prop: value}), 400, "Request_BadRequest", prop)
+        kept = graph.get(user, params={"$select": "businessPhones,passwordPolicies"}).json()
+        assert (kept["businessPhones"], kept["passwordPolicies"]) == ([], None)
+
+
+def test_the_values_graph_documents_are_taken(entra: EntraDir) -> None:
+    with entra.graph() as graph:
+        made = graph.post("/users", json=new_user_body(entra.domain, "shaped"))
+        user = f"/users/{made.json()['id']}"
+        for policies in (
+            "DisablePasswordExpiration",
+            "DisableStrongPassword",
+            "DisablePasswordExpiration, DisableStrongPassword",
+            "None",
+        ):
+            assert graph.patch(user, json={"passwordPolicies": policies}).status_code == 204
+        assert graph.patch(user, json={"businessPhones": ["+1 555 0100"]}).status_code == 204
+        profile = {"password": "Sandb0x!pass2", "forceChangePasswordNextSignIn": False}
+        assert graph.patch(user, json={"passwordProfile": profile}).status_code == 204
+        read = graph.get(user, params={"$select": "businessPhones,passwordPolicies"}).json()
+        assert read["businessPhones"] == ["+1 555 0100"]
+        assert read["passwordPolicies"] == "None"

@@ -202,3 +202,74 @@ def test_a_page_with_an_expansion_holds_a_hundred_objects_at_most(entra: EntraDi
     assert len(plain.json()["value"]) == 151
     assert len(expanded.json()["value"]) == 100
     assert "manager" in rest.json()["value"][0]  # the next link keeps the expansion
+
+
+def test_filter_orderby_and_search_the_sandbox_does_not_apply_are_refused_not_ignored(
+    entra: EntraDir,
+) -> None:
+    """A group's members, a user's memberOf, /groups sorted, deleted users sorted: Graph
+    filters, sorts or searches these (or refuses the query); the sandbox answered every
+    object in its own order, so a connector trusting the option read the wrong people."""
+    with entra.graph() as graph:
+        ids = _add_users(entra, graph, ["ann", "bob"])
+        group = graph.post(
+            "/groups",
+            json={
+                "displayName": "Sales",
+                "mailNickname": "sales",
+                "mailEnabled": False,
+                "securityEnabled": True,
+            },
+        ).json()["id"]
+        for user in ids.values():
+            ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user}"}
+            assert graph.post(f"/groups/{group}/members/$ref", json=ref).status_code == 204
+        assert graph.delete(f"/users/{ids['bob']}").status_code == 204
+        members = f"/groups/{group}/members"
+        for url, params in [
+            (members, {"$filter": "displayName eq 'Ann'"}),
+            (members, {"$orderby": "displayName"}),
+            (members, {"$search": '"displayName:ann"'}),
+            (f"/users/{ids['ann']}/memberOf", {"$filter": "displayName eq 'Nobody'"}),
+            ("/groups", {"$orderby": "displayName"}),
+            ("/directory/deletedItems/microsoft.graph.user", {"$orderby": "deletedDateTime"}),
+            ("/servicePrincipals", {"$orderby": "displayName"}),
+        ]:
+            for headers in ({}, EVENTUAL):
+                refused = graph.get(url, params=params, headers=headers)
+                assert_graph_error(refused, 501, "NotImplemented", next(iter(params)))
+
+        # Where the sandbox applies them, they still work.
+        users = graph.get("/users", params={"$filter": "displayName eq 'Ann'"}).json()["value"]
+        assert [u["id"] for u in users] == [ids["ann"]]
+        ordered = graph.get("/users", params={"$orderby": "displayName"})
+        assert ordered.status_code == 200, ordered.text
+        groups = graph.get("/groups", params={"$filter": "displayName eq 'Sales'"})
+        assert [g["id"] for g in groups.json()["value"]] == [group]
+
+
+def test_select_and_top_the_sandbox_does_not_apply_are_refused_not_ignored(
+    entra: EntraDir,
+) -> None:
+    """subscribedSkus, organization, a user's licenseDetails or mailboxSettings: the sandbox
+    answered every property and every object whatever `$select` and `$top` asked, so code
+    reading a property it had not selected passed here and read null at Graph."""
+    user = entra.state()["users"][0]["id"]
+    with entra.graph() as graph:
+        for url, params in [
+            ("/subscribedSkus", {"$select": "skuId"}),
+            ("/organization", {"$select": "id"}),
+            (f"/users/{user}/licenseDetails", {"$top": "1"}),
+            (f"/users/{user}/licenseDetails", {"$select": "skuId"}),
+        ]:
+            refused = graph.get(url, params=params)
+            assert_graph_error(refused, 501, "NotImplemented", next(iter(params)))
+        assert graph.get("/subscribedSkus").status_code == 200
+        users = graph.get("/users", params={"$select": "id", "$top": "1"})
+        assert [list(u) for u in users.json()["value"]] == [["id"]]
+        # The role definitions the connector reads with $select=id,displayName apply it.
+        roles = graph.get(
+            "/roleManagement/directory/roleDefinitions", params={"$select": "id,displayName"}
+        )
+        assert roles.status_code == 200, roles.text
+        assert {tuple(r) for r in roles.json()["value"]} == {("id", "displayName")}

@@ -5,6 +5,7 @@ docs/sandbox-fidelity.md ("Request rules") and beside each rule in sandbox/entra
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -155,3 +156,29 @@ def test_proxy_addresses_are_not_the_apps_to_set(entra: EntraDir) -> None:
         user = graph.post("/users", json=new_user_body(entra.domain, "px")).json()["id"]
         refused = graph.patch(f"/users/{user}", json={"proxyAddresses": ["SMTP:px@x.example"]})
         assert_graph_error(refused, 403, "Authorization_RequestDenied", "Insufficient privileges")
+
+
+def test_a_json_body_needs_a_json_content_type(entra: EntraDir) -> None:
+    """Graph reads a body only when Content-Type says JSON (microsoft-graph-docs-contrib#6337:
+    400 "Unable to read JSON request payload. Please ensure Content-Type header is set …");
+    the sandbox read any body as JSON, so a raw call that forgot the header passed."""
+    unreadable = "Unable to read JSON request payload. Please ensure Content-Type header is set"
+    with entra.graph() as graph:
+        made = graph.post("/users", json=new_user_body(entra.domain, "typed"))
+        user = f"/users/{made.json()['id']}"
+        change = json.dumps({"jobTitle": "Changed"})
+        for headers in ({}, {"Content-Type": "text/plain"}, {"Content-Type": "application/xml"}):
+            refused = graph.patch(user, content=change, headers=headers)
+            assert_graph_error(refused, 400, "BadRequest", unreadable)
+        assert graph.get(user, params={"$select": "jobTitle"}).json()["jobTitle"] is None
+
+        body = json.dumps(new_user_body(entra.domain, "untyped"))
+        assert_graph_error(graph.post("/users", content=body), 400, "BadRequest", unreadable)
+        assert graph.get(f"/users/untyped@{entra.domain}").status_code == 404
+        batch = json.dumps({"requests": [{"id": "1", "method": "GET", "url": "/users"}]})
+        assert_graph_error(graph.post("/$batch", content=batch), 400, "BadRequest", unreadable)
+
+        with_charset = {"Content-Type": "application/json; charset=utf-8"}
+        assert graph.patch(user, content=change, headers=with_charset).status_code == 204
+        assert graph.get(user, params={"$select": "jobTitle"}).json()["jobTitle"] == "Changed"
+        assert graph.post(f"{user}/revokeSignInSessions").status_code == 200  # no body at all

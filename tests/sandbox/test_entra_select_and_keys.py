@@ -155,3 +155,29 @@ def test_an_unknown_property_in_select_on_the_apps_own_principal_is_400(entra: E
     )
     assert documented.status_code == 200, documented.text
     assert documented.json() == {"id": documented.json()["id"], "tags": None}
+
+
+def test_an_unknown_property_in_select_on_deleted_users_is_400(entra: EntraDir) -> None:
+    """Deleted users are users (`/directory/deletedItems/microsoft.graph.user`) or directory
+    objects (`/directory/deletedItems/{id}`): a $select name that is no user property is 400
+    as on /users; the sandbox answered it with null."""
+    with entra.graph() as graph:
+        made = graph.post("/users", json=new_user_body(entra.domain, "gone"))
+        gone = made.json()["id"]
+        assert graph.delete(f"/users/{gone}").status_code == 204
+        listed = "/directory/deletedItems/microsoft.graph.user"
+        for url, type_name in [
+            (listed, "microsoft.graph.user"),
+            (f"/directory/deletedItems/{gone}", "microsoft.graph.directoryObject"),
+        ]:
+            refused = graph.get(url, params={"$select": "id,deletedDate"})
+            assert_graph_error(
+                refused,
+                400,
+                "BadRequest",
+                f"Could not find a property named 'deletedDate' on type '{type_name}'.",
+            )
+        page = graph.get(listed, params={"$select": "id,deletedDateTime"}).json()["value"]
+        assert [(u["id"], bool(u["deletedDateTime"])) for u in page] == [(gone, True)]
+        one = graph.get(f"/directory/deletedItems/{gone}", params={"$select": "displayName"})
+        assert one.json()["displayName"] == "Gone"
