@@ -33,6 +33,15 @@ def browser():
         pytest.fail(
             f"Browser tests need Debian's chromium at {CHROMIUM}: `apt-get install chromium`."
         )
+    # The live server does not warm the directory SDKs as the web server can as it starts
+    # (settings.WARM_CONNECTORS): the first page of a test process that asks a connector's
+    # class for its capabilities (the client report: does Okta bill licences?) imported the
+    # Okta SDK inside a click's wait (22 s with the machine's load average at 13), in
+    # whichever browser test came first on that pytest worker. Imported here, once, before
+    # any wait.
+    from provisioning.connectors import factory
+
+    factory.import_every_kind()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
