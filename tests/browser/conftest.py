@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
 # itself (fixtures) are still synchronous and safe.
@@ -42,10 +43,18 @@ def browser():
     from provisioning.connectors import factory
 
     factory.import_every_kind()
+    # Django keeps a thread's connections in a context variable (asgiref's Local), and
+    # entering Playwright's sync API gives this thread another context: the connection opened
+    # before it stayed open, idle and out of reach, while the package ran, and the one opened
+    # inside it was left for the garbage collector when Playwright ended. A connection still
+    # open when the session drops the test database fails the drop ("being accessed by other
+    # users"). Each is closed before its context is left.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        connections.close_all()
 
 
 @pytest.fixture
