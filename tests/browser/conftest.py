@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
 # itself (fixtures) are still synchronous and safe.
@@ -33,10 +34,27 @@ def browser():
         pytest.fail(
             f"Browser tests need Debian's chromium at {CHROMIUM}: `apt-get install chromium`."
         )
+    # The live server does not warm the directory SDKs as the web server can as it starts
+    # (settings.WARM_CONNECTORS): the first page of a test process that asks a connector's
+    # class for its capabilities (the client report: does Okta bill licences?) imported the
+    # Okta SDK inside a click's wait (22 s with the machine's load average at 13), in
+    # whichever browser test came first on that pytest worker. Imported here, once, before
+    # any wait.
+    from provisioning.connectors import factory
+
+    factory.import_every_kind()
+    # Django keeps a thread's connections in a context variable (asgiref's Local), and
+    # entering Playwright's sync API gives this thread another context: the connection opened
+    # before it stayed open, idle and out of reach, while the package ran, and the one opened
+    # inside it was left for the garbage collector when Playwright ended. A connection still
+    # open when the session drops the test database fails the drop ("being accessed by other
+    # users"). Each is closed before its context is left.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        connections.close_all()
 
 
 @pytest.fixture

@@ -62,6 +62,10 @@ def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, scr
     first, second = file(alpha, vpn), file(alpha, wiki, days=None)
     sign_in(page, alpha.client_admin.username, PASSWORD)
     page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
+    # A swapped-in element listens for events only once htmx has settled it (20 ms); settling
+    # slowly here makes the second decision come back before the first's counts have settled,
+    # as it could on a loaded machine: the counts must still follow it.
+    page.evaluate("htmx.config.defaultSettleDelay = 2000")
     here, badge = page.locator("#waiting-here"), page.locator("#waiting-for-you .count")
     assert here.inner_text() == "2 requests waiting for your decision."
     assert badge.inner_text() == "2"

@@ -121,6 +121,8 @@ def test_an_inline_decision_tells_the_page_to_refresh_its_counts(client, alpha):
     badge_url, here_url = reverse("waiting_badge"), f"{home(alpha)}waiting/"
     assert f'hx-get="{badge_url}" data-hx-trigger="access-decided from:body"' in page
     assert f'hx-get="{here_url}" data-hx-trigger="access-decided from:body"' in page
+    # what listens is not what is swapped (a swapped-in element listens only once settled)
+    assert 'data-hx-target="#waiting-here"' in page and 'data-hx-target="#waiting-count"' in page
 
     decide = reverse(
         "access_request_decide", kwargs={"tenant": alpha.tenant.slug, "request_id": first.pk}
