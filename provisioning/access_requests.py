@@ -478,8 +478,8 @@ def grant_finished(job: Job, status: str) -> None:
     elif ok:
         final = job.options.get("final", Status.ENDED)
         AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
-    else:
-        AccessRequest.objects.filter(pk=access_request.pk).update(status=Status.GRANTED)
+    # A removal that failed leaves the request ending: the access is still not wanted, so the
+    # person's next pass (a retry, a change) takes it away rather than giving it back.
     access_request.refresh_from_db(fields=["status", "added_access"])
     _record_job_outcome(access_request, job, was, ok)
 
@@ -542,10 +542,7 @@ def _hand_over(extension: AccessRequest, job: Job) -> None:
 
 def end_due_grants(now: datetime | None = None) -> int:
     now = now or timezone.now()
-    # A removal that failed is not started again every minute: a technician retries its job.
-    due = AccessRequest.objects.filter(status=Status.GRANTED, ends_at__lte=now).exclude(
-        end_job__status__in=(Job.Status.FAILED, Job.Status.PARTIAL)
-    )
+    due = AccessRequest.objects.filter(status=Status.GRANTED, ends_at__lte=now)
     ended = 0
     for access_request in due.select_related("tenant", "identity", "resource")[:500]:
         try:
@@ -603,6 +600,12 @@ def close_for_leaver(identity: Identity) -> int:
         status=Status.CANCELLED, decision_reason=reason, decided_at=timezone.now()
     )
     closed += identity.access_requests.filter(status=Status.GRANTED).update(status=Status.ENDED)
+    failed_removals = identity.access_requests.filter(
+        status=Status.ENDING, end_job__status__in=(Job.Status.FAILED, Job.Status.PARTIAL)
+    ).select_related("end_job")
+    for ending in failed_removals:  # the offboarding did what their own jobs could not
+        final = ending.end_job.options.get("final", Status.ENDED)
+        closed += identity.access_requests.filter(pk=ending.pk).update(status=final)
     if closed:
         record(
             "access.close_for_leaver",

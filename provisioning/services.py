@@ -313,10 +313,11 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
 def _access_asked_again(job: Job) -> str:
     """A grant's or a removal's job retried: its access request back to the status that
     asks for that work, as when it was first asked (approved: the access is wanted;
-    ending: it is not), and that status; "" when nothing changed. The job's end had put
-    it to failed (a grant) or back to granted (a removal: it may still be held); planned
-    against that, the retry would undo its own work and still say it succeeded. Only the
-    request whose job this is, as the job left it; a leaver's failed grant stays failed."""
+    ending: it is not), and that status; "" when nothing changed. A failed grant's end put
+    it to failed; planned against that, the retry would undo its own work and still say it
+    succeeded. A failed removal now leaves its request ending; one that failed before that
+    rule was put back to granted. Only the request whose job this is, as the job left it; a
+    leaver's failed grant stays failed."""
     requests = AccessRequest.objects.filter(pk=job.options.get("access_request"))
     Status = AccessRequest.Status
     if job.kind == Job.Kind.GRANT:

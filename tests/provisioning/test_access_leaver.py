@@ -9,13 +9,24 @@ from portal.audit.models import AuditEvent
 from provisioning import access_requests as ar
 from provisioning.engine.outcomes import job_finished, person_as_read, save_person
 from provisioning.models import AccessRequest, Identity, Job
-from tests.provisioning.test_views_access import file, granted, no_enqueue, vpn, wiki  # noqa: F401
+from tests.provisioning.test_views_access import (  # noqa: F401
+    file,
+    granted,
+    no_enqueue,
+    requestable,
+    vpn,
+    wiki,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_successful_offboarding_closes_the_persons_requests(alpha, vpn, wiki, no_enqueue):  # noqa: F811
     pending, grant = file(alpha, vpn), granted(file(alpha, wiki, days=None))
+    revoked = granted(file(alpha, requestable(alpha, "Alpha Files", kind="app"), days=None))
+    ar.revoke(revoked, actor=alpha.client_admin, reason="Not needed")
+    revoked.refresh_from_db()
+    Job.objects.filter(pk=revoked.end_job_id).update(status=Job.Status.FAILED)  # its removal
     # As request_offboarding leaves them: leaving, and the leave verified at their version.
     Identity.objects.filter(pk=alpha.identity.pk).update(
         status=Identity.Status.LEAVER,
@@ -38,9 +49,11 @@ def test_a_successful_offboarding_closes_the_persons_requests(alpha, vpn, wiki, 
     assert pending.status == AccessRequest.Status.CANCELLED
     assert pending.decision_reason == "The person left."
     assert grant.status == AccessRequest.Status.ENDED
+    revoked.refresh_from_db()
+    assert revoked.status == AccessRequest.Status.REVOKED  # the leave took it away
     assert Identity.objects.get(pk=alpha.identity.pk).status == Identity.Status.LEFT
     event = AuditEvent.objects.get(action="access.close_for_leaver")
-    assert event.after["requests_closed"] == 2
+    assert event.after["requests_closed"] == 3
 
 
 def test_a_failed_offboarding_leaves_them_open(alpha, vpn, no_enqueue):  # noqa: F811
@@ -66,7 +79,7 @@ def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enque
     job_finished(end_job, Job.Status.FAILED)  # as the engine leaves a removal that failed
     Job.objects.filter(pk=end_job.pk).update(status=Job.Status.FAILED)
     grant.refresh_from_db()
-    assert grant.status == AccessRequest.Status.GRANTED
+    assert grant.status == AccessRequest.Status.ENDING  # still not wanted: a retry removes it
     assert ar.end_due_grants(now=later + timedelta(minutes=1)) == 0
     assert Job.objects.filter(kind=Job.Kind.REVOKE).count() == 1
 
@@ -77,7 +90,7 @@ def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enque
         (Job.Kind.GRANT, Job.Status.SUCCEEDED, "approved", "granted"),
         (Job.Kind.GRANT, Job.Status.FAILED, "approved", "failed"),
         (Job.Kind.REVOKE, Job.Status.SUCCEEDED, "granted", "ended"),
-        (Job.Kind.REVOKE, Job.Status.FAILED, "granted", "granted"),
+        (Job.Kind.REVOKE, Job.Status.FAILED, "ending", "ending"),
     ],
 )
 def test_a_grant_or_removal_job_records_what_became_of_the_request(

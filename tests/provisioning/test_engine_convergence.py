@@ -789,10 +789,45 @@ def test_a_removal_of_access_retried_after_it_failed_removes_it(on_sandbox, monk
     dirs.behave("entra", error_rate=1.0)
     assert drive(grant.end_job).status == Job.Status.FAILED
     grant.refresh_from_db()
-    assert grant.status == AccessRequest.Status.GRANTED  # the removal may not have happened
+    assert grant.status == AccessRequest.Status.ENDING  # still not wanted: its removal failed
     dirs.behave("entra", error_rate=0.0)
     services.retry_failed_steps(grant.end_job, actor=tech)
     assert drive(Job.objects.get(pk=grant.end_job_id)).status == Job.Status.SUCCEEDED
     grant.refresh_from_db()
     assert grant.status == AccessRequest.Status.REVOKED
     assert entra_access(dirs, upn)[0] == ["Sales", "Staff"]
+
+
+def test_a_revoked_access_whose_removal_failed_is_not_given_back(on_sandbox, monkeypatch):
+    """The Remove access job fails (the directory could not be read), and before anyone
+    retries it the person is changed. The revoke still stands: the change's pass takes the
+    group away, not back (the failure had made the grant live again, so every later pass of
+    the person gave back what the client admin had revoked)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"revk{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    tech = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
+    approver = make_person(f"ca-{dirs.tenant.slug}", Role.CLIENT_ADMIN, [dirs.tenant])
+    join = onboard(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    upn = join.identity.username
+    grant = ar.file_request(
+        join.identity, requestable(dirs, "VPN Users"), reason="On call", ends_at=None, actor=tech
+    )
+    ar.approve(grant, actor=approver, reason="Agreed")
+    grant.refresh_from_db()
+    assert drive(grant.grant_job).status == Job.Status.SUCCEEDED
+    assert entra_access(dirs, upn)[0] == ["Sales", "Staff", "VPN Users"]
+
+    ar.revoke(grant, actor=tech, reason="Left the rota")
+    grant.refresh_from_db()
+    dirs.behave("entra", error_rate=1.0)
+    assert drive(grant.end_job).status == Job.Status.FAILED
+    dirs.behave("entra", error_rate=0.0)
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([dirs.template], attributes={"office": "Leeds"})
+    assert drive(lifecycle.request_change(identity, change, actor=tech)).status == (
+        Job.Status.SUCCEEDED
+    )
+    assert entra_access(dirs, upn)[0] == ["Sales", "Staff"]
+    grant.refresh_from_db()
+    assert grant.status == AccessRequest.Status.ENDING  # its own job has not succeeded yet
