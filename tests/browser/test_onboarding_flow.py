@@ -45,6 +45,14 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     plan.locator("li", has_text="Assign app Salesforce").wait_for()
     plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
     screenshot("onboarding-form-with-plan")
+    # Each one-line box is as tall as the others, however long the help under its neighbour
+    # (a field beside a longer help text stretched its own box).
+    page.set_viewport_size({"width": 1440, "height": 900})
+    heights = page.locator(".onboard-layout input[type=text]").evaluate_all(
+        "boxes => boxes.map(box => box.getBoundingClientRect().height)"
+    )
+    assert len(set(heights)) == 1, heights
+    page.set_viewport_size({"width": 1280, "height": 900})
     queue = page.get_by_role("button", name="Queue onboarding")
     assert_the_button_follows_the_dry_run(page, queue, screenshot, "onboarding")
 
