@@ -52,6 +52,19 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
         "boxes => boxes.map(box => box.getBoundingClientRect().height)"
     )
     assert len(set(heights)) == 1, heights
+    # Beside the form on a small laptop, the dry run wraps a long username instead of
+    # clipping it at the card's edge.
+    page.set_viewport_size({"width": 1024, "height": 900})
+    long_upn = f"ada.lovelace.countess.of.lovelace@{contoso.tenant.primary_domain}"
+    page.fill("#id_username", long_upn)
+    page.locator("#preview-username").filter(has_text=long_upn).wait_for()
+    clipped = page.locator(".plan-card, .plan-card *").evaluate_all(
+        "boxes => boxes.filter(box => box.scrollWidth > box.clientWidth).map(box => box.className)"
+    )
+    assert clipped == [], clipped
+    screenshot("onboarding-form-with-plan-1024")
+    page.fill("#id_username", "")
+    page.locator("#preview-username").filter(has_text=upn).wait_for()
     page.set_viewport_size({"width": 1280, "height": 900})
     queue = page.get_by_role("button", name="Queue onboarding")
     assert_the_button_follows_the_dry_run(page, queue, screenshot, "onboarding")
