@@ -21,5 +21,14 @@ def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, peo
     box_at, label_at = box.bounding_box(), label.bounding_box()
     assert label_at["y"] < box_at["y"] + box_at["height"], (box_at, label_at)
     assert label_at["x"] > box_at["x"] + box_at["width"]
+    # On a tablet or a phone each badge stays one pill of one line ("In scope" broke in two).
+    for width in (900, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        heights = page.locator("main .badge").evaluate_all(
+            "badges => badges.map(badge => badge.getBoundingClientRect().height)"
+        )
+        assert max(heights) < 1.5 * min(heights), (width, heights)
+    screenshot("adopt-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     adopt = page.get_by_role("button", name="Adopt")
     assert_the_button_follows_the_dry_run(page, adopt, screenshot, "adopt")
