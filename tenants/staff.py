@@ -38,7 +38,12 @@ class StaffForm(forms.Form):
         required=False,
         help_text="Blank keeps the current password.",
     )
-    is_active = forms.BooleanField(required=False, initial=True)
+    is_active = forms.BooleanField(
+        label="Active: may sign in",
+        required=False,
+        initial=True,
+        help_text="Untick to lock them out: their sessions end and their API tokens are revoked.",
+    )
 
     def __init__(self, *args, person=None, **kwargs):
         self.person = person

@@ -177,6 +177,9 @@ def test_a_new_staff_member_has_no_role_until_one_is_chosen(client, msp_admin):
     body = client.get(url).content.decode()
     role = body[body.index('name="role"') : body.index("</select>", body.index('name="role"'))]
     assert '<option value="" selected>Choose a role</option>' in role, role
+    # Its switch says what it does, in the list's word (Django's "Is active" said neither).
+    assert "Is active" not in body
+    assert '<label for="id_is_active">Active: may sign in</label>' in body
     response = client.post(url, {**STAFF_FORM, "role": ""})
     assert response.status_code == 200 and "This field is required." in response.content.decode()
     assert not User.objects.filter(username="sam").exists()
