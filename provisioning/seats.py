@@ -156,8 +156,25 @@ def unanswered_blockers(
         for c in choices
         if c.selected and not c.offered
     ]
-    return gone + [
-        p.message
-        for p in preview.blocking_problems
-        if not (p.kind == "no_seat" and p.subject in answered)
-    ]
+    return gone + _where(
+        (connection.label, p.message)
+        for connection, plan, _ in preview.plans
+        if plan
+        for p in plan.problems
+        if p.blocking and not (p.kind == "no_seat" and p.subject in answered)
+    )
+
+
+def _where(problems) -> list[str]:
+    """Each problem once, after the directories it is true of ("Microsoft Entra ID and Okta:
+    No group ..."): said once per directory, the list read as twice the work and its "this
+    directory" named none."""
+    directories: dict[str, list[str]] = {}
+    for label, message in problems:
+        if label not in directories.setdefault(message, []):
+            directories[message].append(label)
+    return [f"{_and(labels)}: {message}" for message, labels in directories.items()]
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 2 else words)

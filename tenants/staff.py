@@ -24,7 +24,9 @@ class StaffForm(forms.Form):
     first_name = forms.CharField(max_length=150, required=False, validators=[no_markup])
     last_name = forms.CharField(max_length=150, required=False, validators=[no_markup])
     email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=Role.choices)
+    # No role until one is picked: the first (MSP admin, every right) was chosen for whoever
+    # was added without a look at it.
+    role = forms.ChoiceField(choices=[("", "Choose a role"), *Role.choices])
     all_tenants = forms.BooleanField(
         required=False, help_text="Technicians and account managers: every tenant."
     )
@@ -36,7 +38,12 @@ class StaffForm(forms.Form):
         required=False,
         help_text="Blank keeps the current password.",
     )
-    is_active = forms.BooleanField(required=False, initial=True)
+    is_active = forms.BooleanField(
+        label="Active: may sign in",
+        required=False,
+        initial=True,
+        help_text="Untick to lock them out: their sessions end and their API tokens are revoked.",
+    )
 
     def __init__(self, *args, person=None, **kwargs):
         self.person = person

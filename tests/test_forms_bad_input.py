@@ -1,12 +1,15 @@
 """Bad input re-renders the form with a clear message, and nothing is saved."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tests.factories import signed_in
 from tests.test_changes_audited import ROLE_FORM
+
+User = get_user_model()
 
 HUGE = "x" * 10_000
 
@@ -164,6 +167,22 @@ def test_staff_form_rules(client, alpha, bravo, msp_admin):
         response = client.post(url, {**STAFF_FORM, **change})
         assert response.status_code == 200 and message in response.content.decode(), change
     assert AuditEvent.objects.count() == before
+
+
+def test_a_new_staff_member_has_no_role_until_one_is_chosen(client, msp_admin):
+    """The empty form chose MSP admin (the first role, every right) for whoever was added
+    without a look at the role; the admin now picks one."""
+    signed_in(client, msp_admin)
+    url = reverse("staff_create")
+    body = client.get(url).content.decode()
+    role = body[body.index('name="role"') : body.index("</select>", body.index('name="role"'))]
+    assert '<option value="" selected>Choose a role</option>' in role, role
+    # Its switch says what it does, in the list's word (Django's "Is active" said neither).
+    assert "Is active" not in body
+    assert '<label for="id_is_active">Active: may sign in</label>' in body
+    response = client.post(url, {**STAFF_FORM, "role": ""})
+    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert not User.objects.filter(username="sam").exists()
 
 
 def test_msp_admin_cannot_demote_themselves(client, msp_admin):

@@ -115,8 +115,10 @@ def _state(desired: DesiredState, account: Account, who: str) -> list[Found]:
     if desired.enabled is True and not account.enabled:
         detail = f"Sign-in is blocked in the directory, but {who} should be able to sign in."
     elif desired.enabled is False and account.enabled:
-        why = "is leaving" if desired.leaving else "may not sign in yet"
-        detail = f"Sign-in is allowed in the directory, but {who} {why}."
+        # Drift is read once a leave job is over (done, or stopped part way: "Left" or
+        # "Leaver"), never while it runs: "is leaving" read wrong beside a "Left" badge.
+        why = "'s offboarding blocks it" if desired.leaving else " may not sign in yet"
+        detail = f"Sign-in is allowed in the directory, but {who}{why}."
     else:
         return []
     return [Found(Kind.STATE, ref_id="sign-in", detail=detail)]

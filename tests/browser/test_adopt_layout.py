@@ -21,5 +21,31 @@ def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, peo
     box_at, label_at = box.bounding_box(), label.bounding_box()
     assert label_at["y"] < box_at["y"] + box_at["height"], (box_at, label_at)
     assert label_at["x"] > box_at["x"] + box_at["width"]
+    # On a tablet or a phone each badge stays one pill of one line ("In scope" broke in two).
+    for width in (900, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        heights = page.locator("main .badge").evaluate_all(
+            "badges => badges.map(badge => badge.getBoundingClientRect().height)"
+        )
+        assert max(heights) < 1.5 * min(heights), (width, heights)
+    screenshot("adopt-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     adopt = page.get_by_role("button", name="Adopt")
     assert_the_button_follows_the_dry_run(page, adopt, screenshot, "adopt")
+
+
+def test_the_drift_pages_accept_form_fits_its_card_on_a_small_laptop(page, screenshot, alpha):
+    """Opened in the table's last column, the reason box stood past the card's edge (the
+    column as narrow as its Converge button, the box its default 20 characters)."""
+    from tests.provisioning.inventory.test_drift_views import item
+
+    item(alpha, name="Engineering Team")
+    sign_in(page, alpha.technician.username, PASSWORD)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.goto(f"/tenants/{alpha.tenant.slug}/drift/")
+    page.locator("summary", has_text="Accept").click()
+    reason = page.locator(".act-form input[id^=accept-]")
+    card = reason.evaluate("box => box.closest('.card').getBoundingClientRect().right")
+    box = reason.bounding_box()
+    screenshot("drift-accept-1024")
+    assert box["x"] + box["width"] <= card, (box, card)

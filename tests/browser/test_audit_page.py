@@ -131,7 +131,7 @@ def test_msp_admin_searches_opens_a_diff_exports_and_verifies(
     assert main_top < 844 / 2, main_top
 
 
-def test_account_manager_sees_only_their_client(page, alpha, bravo, msp_admin):
+def test_account_manager_sees_only_their_client(page, screenshot, alpha, bravo, msp_admin):
     seed_trail(alpha, bravo, msp_admin)
     sign_in(page, alpha.account_manager.username, PASSWORD)
     page.goto("/audit/")
@@ -141,3 +141,12 @@ def test_account_manager_sees_only_their_client(page, alpha, bravo, msp_admin):
     expect(page.locator("body")).not_to_contain_text("Bravo GmbH")
     expect(page.locator("#audit-verify")).to_have_count(0)
     assert page.goto("/audit/?tenant=bravo").status == 404
+    # On a phone the menu above a short page (this 404) is no taller than its links: the
+    # page's spare height went to it, a dark block half the screen high.
+    page.set_viewport_size({"width": 390, "height": 844})
+    menu_end = page.evaluate(
+        "document.querySelector('.sidebar-foot').getBoundingClientRect().bottom"
+    )
+    main_top = page.evaluate("document.querySelector('main').getBoundingClientRect().top")
+    assert main_top - menu_end < 20, (menu_end, main_top)
+    screenshot("not-found-phone")

@@ -127,7 +127,11 @@ def test_a_row_without_a_seat_gets_another_licence_and_a_job_waits_for_a_choice(
     waiting = Job.objects.get(batch__tenant=dirs.tenant, status=Job.Status.NEEDS_CHOICE)
 
     page.goto(f"/jobs/{waiting.pk}/")
-    page.locator("#job-needs-choice", has_text="No free seat of SPE_E3").wait_for()
+    notice = page.locator("#job-needs-choice", has_text="No free seat of SPE_E3")
+    notice.wait_for()
+    # The notice stands apart from the cards under it (it touched them).
+    under = page.locator("#job-progress > .grid").bounding_box()["y"]
+    assert under - (notice.bounding_box()["y"] + notice.bounding_box()["height"]) >= 8
     assert "No steps: the directories matched already" not in page.content()
     assert page.locator("text=0 steps failed").count() == 0
     offered = page.locator("#job-choice select option").all_inner_texts()

@@ -45,6 +45,27 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     plan.locator("li", has_text="Assign app Salesforce").wait_for()
     plan.locator(".plan-verdict", has_text="Ready to queue").wait_for()
     screenshot("onboarding-form-with-plan")
+    # Each one-line box is as tall as the others, however long the help under its neighbour
+    # (a field beside a longer help text stretched its own box).
+    page.set_viewport_size({"width": 1440, "height": 900})
+    heights = page.locator(".onboard-layout input[type=text]").evaluate_all(
+        "boxes => boxes.map(box => box.getBoundingClientRect().height)"
+    )
+    assert len(set(heights)) == 1, heights
+    # Beside the form on a small laptop, the dry run wraps a long username instead of
+    # clipping it at the card's edge.
+    page.set_viewport_size({"width": 1024, "height": 900})
+    long_upn = f"ada.lovelace.countess.of.lovelace@{contoso.tenant.primary_domain}"
+    page.fill("#id_username", long_upn)
+    page.locator("#preview-username").filter(has_text=long_upn).wait_for()
+    clipped = page.locator(".plan-card, .plan-card *").evaluate_all(
+        "boxes => boxes.filter(box => box.scrollWidth > box.clientWidth).map(box => box.className)"
+    )
+    assert clipped == [], clipped
+    screenshot("onboarding-form-with-plan-1024")
+    page.fill("#id_username", "")
+    page.locator("#preview-username").filter(has_text=upn).wait_for()
+    page.set_viewport_size({"width": 1280, "height": 900})
     queue = page.get_by_role("button", name="Queue onboarding")
     assert_the_button_follows_the_dry_run(page, queue, screenshot, "onboarding")
 

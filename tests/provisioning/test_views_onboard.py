@@ -352,6 +352,15 @@ def test_unresolved_blocking_problem_queues_nothing(client, contoso):
     assert "Nothing was queued: resolve the problems in the plan first" in body
     assert "Please correct the fields" not in body  # no field is wrong: the plan is
     assert "No group “No Such Group” in this directory." in body
+    # The summary under the plan says it once, with the directories it is true of (each
+    # directory's copy read twice, and "this directory" named neither).
+    verdict = body[body.index('class="plan-verdict"') :]
+    verdict = verdict[: verdict.index("</ul>")]
+    assert verdict.count("No Such Group") == 1, verdict
+    assert (
+        "<li>Microsoft Entra ID and Okta: No group “No Such Group” in this directory.</li>"
+        in verdict
+    )
     assert counts() == before
 
 

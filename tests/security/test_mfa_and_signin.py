@@ -187,6 +187,18 @@ def test_setting_up_an_app_needs_the_password_again(client, alpha):
     assert enrolled.after == {"replaced_earlier_app": False, "recovery_codes": 10}
 
 
+def test_the_setup_pages_are_marked_in_the_menu(client, alpha):
+    """Setting up the app and its recovery codes are pages of Two-step sign-in: its menu link
+    says where they are (it was marked on /account/mfa/ alone)."""
+    signed_in(client, alpha.technician)
+    menu_link = '<a href="/account/mfa/" class="active">Two-step sign-in</a>'
+    assert menu_link in client.get(reverse("mfa_enrol")).content.decode()
+    device = TOTPDevice.objects.get(user=alpha.technician, confirmed=False)
+    codes = client.post(reverse("mfa_enrol"), {"token": totp_now(device)}).content.decode()
+    assert "recovery codes" in codes.lower() and menu_link in codes
+    assert menu_link in client.get(reverse("mfa_recovery_codes")).content.decode()
+
+
 def test_a_stale_password_is_asked_again_even_after_signing_in(client, alpha):
     login(client, "tech-alpha")
     assert client.get(reverse("mfa_enrol")).status_code == 200  # just signed in: fresh

@@ -300,6 +300,15 @@ def test_state_and_presence():
     gone = drift_compare.compare(desired(), None, CATALOG)
     assert [(f.kind, f.detail) for f in gone] == [(Kind.VANISHED, "The linked account is gone.")]
     assert drift_compare.compare(desired(leaving=True, enabled=False), None, CATALOG) == []
+    # Whether the offboarding is done (the drift page's badge says "Left") or stopped part way
+    # ("Leaver"), the item names what wants sign-in blocked (it said they were "leaving").
+    [left] = drift_compare.compare(
+        desired(leaving=True, enabled=False), Account(remote_id="u1", enabled=True), CATALOG,
+        who="Ada Lovelace",
+    )  # fmt: skip
+    assert left.detail == (
+        "Sign-in is allowed in the directory, but Ada Lovelace's offboarding blocks it."
+    )
 
 
 def test_an_app_named_with_its_role_is_the_app_the_account_holds():
