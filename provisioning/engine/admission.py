@@ -12,9 +12,10 @@ joiner's first read, before its round is planned, for about an onboarding's firs
 
 While a connection is short of tokens, or jobs wait their turn at it, a job's first read is
 admitted only for the tenant's few oldest unfinished jobs; the others wait their turn, in the
-order they arrived (job id). Each job that went through the connection's pacing starts the
-first in line when it ends; the come-back time each waiting job sets itself is the fallback
-for a wake-up lost with a killed worker.
+order they arrived (job id). Each job that went through the connection's pacing admits the
+first in line when it ends, with its first read's tokens reserved, so that job's next run
+sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
+lost with a killed worker.
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
 """
