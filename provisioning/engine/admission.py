@@ -12,9 +12,10 @@ joiner's first read, before its round is planned, for about an onboarding's firs
 
 While a connection is short of tokens, or jobs wait their turn at it, a job's first read is
 admitted only for the tenant's few oldest unfinished jobs; the others wait their turn, in the
-order they arrived (job id). Each job that went through the connection's pacing starts the
-first in line when it ends; the come-back time each waiting job sets itself is the fallback
-for a wake-up lost with a killed worker.
+order they arrived (job id). Each job that went through the connection's pacing admits the
+first in line when it ends, with its first read's tokens reserved, so that job's next run
+sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
+lost with a killed worker.
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
 """
@@ -23,15 +24,21 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
+
+from django.utils import timezone
 
 from provisioning import throttle
-from provisioning.engine.parking import Outcome, make_due, wait
+from provisioning.engine.parking import Outcome, lease_seconds, make_due, wait
 from provisioning.models import Job
 from tenants.models import DirectoryConnection
 
 RESERVED = "reserved"  # job.options: {connection id: when its tokens are due, epoch seconds}
 ADMITTED = "admitted"  # job.options: admitted while its connection was short of tokens
 TURN_LOOKS = "turn_looks"  # job.options: how often it has waited its turn
+# job.options, while it waits its turn: {"connection": id, "tokens": n}, what its first read
+# asked for there, reserved for it by the job that wakes it (`next_in_turn`).
+TURN_WANTS = "turn_wants"
 # job.options, per connection id: the round's calls still to send (its steps and the read
 # that verifies them), and the tokens reserved for them and not spent yet.
 ROUND_CALLS, PAID = "round_calls", "paid"
@@ -64,7 +71,7 @@ def pace(
             return _send_at(job, connection, due)
         ahead = jobs_ahead(job)
         if ahead >= admitted_at_once(connection):
-            return _wait_turn(job, connection, ahead)
+            return _wait_turn(job, connection, ahead, tokens)
         job.options = {**job.options, ADMITTED: True}
     taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
     if not taken:
@@ -155,29 +162,73 @@ def jobs_ahead(job: Job) -> int:
     return older.count()
 
 
-def next_in_turn(job: Job) -> int | None:
+def next_in_turn(job: Job) -> tuple[int, float] | None:
     """When a job that went through a throttled connection's pacing ends: the tenant's
-    oldest job waiting its turn, its come-back time brought forward, to start now."""
+    oldest job waiting its turn, and in how many seconds it runs. It is admitted here, its
+    first read's tokens reserved for it (`reserve_for`), so that its next run sends the read
+    (and the round paid with it) when they are due: one run, not a run that finds its turn
+    come and parks for its tokens, then another that sends them. Where the reservations
+    ahead are full, its come-back time is brought forward to now, as before."""
     if not (job.options.get(ADMITTED) or RESERVED in job.options):
         return None  # never parked for tokens: none were short, no one waits behind it
     waiting = Job.objects.filter(
         tenant_id=job.tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
     )
-    first = waiting.order_by("pk").values_list("pk", flat=True).first()
-    return first if first is not None and make_due(first) else None
+    first = waiting.order_by("pk").values("pk", "runs", "options").first()
+    if first is None:
+        return None
+    due_in = reserve_for(first)
+    if due_in is not None:
+        return first["pk"], due_in
+    return (first["pk"], 0.0) if make_due(first["pk"]) else None
+
+
+def reserve_for(waiting: dict) -> float | None:
+    """The first in line admitted and its first read's tokens reserved, written on its row
+    (as its own run would write them) while it still waits its turn, unclaimed since it was
+    read: the seconds until they are due. None where nothing was reserved (its row says
+    nothing of what it wants, the reservations ahead are full, or it was claimed since)."""
+    wants = (waiting["options"] or {}).get(TURN_WANTS)
+    connection = wants and DirectoryConnection.objects.filter(pk=wants["connection"]).first()
+    if connection is None:
+        return None
+    tokens = int(wants["tokens"])
+    taken, due_in = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
+    if not taken:
+        return None
+    options = {k: v for k, v in waiting["options"].items() if k != TURN_WANTS}
+    options[ADMITTED] = True
+    options[RESERVED] = {**options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
+    now = timezone.now()
+    admitted = Job.objects.filter(
+        pk=waiting["pk"],
+        runs=waiting["runs"],  # not claimed since it was read (a claim counts a run)
+        status=Job.Status.WAITING,
+        waiting_reason__startswith=TURN,
+    ).update(
+        options=options,
+        waiting_reason=f"Pacing calls to {connection}"[:300],
+        resume_at=now + timedelta(seconds=due_in) if due_in > DUE_NOW_S else None,
+        lease_until=now + timedelta(seconds=due_in + lease_seconds()),
+    )
+    if not admitted:
+        throttle.refund(connection, tokens)
+        return None
+    return due_in
 
 
 def _needs_admission(job: Job) -> bool:
     return job.options.get("round", 0) == 0 and not job.options.get(ADMITTED)
 
 
-def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int) -> Outcome:
+def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: int) -> Outcome:
     # Back when the jobs ahead have about gone through at the connection's rate (those under
     # way share it, so the first of them ends late), later each time it found its turn not
     # come (a loaded worker is slower than the rate): a fallback, as the job that ends before
     # this one's turn wakes it.
     looks = job.options.get(TURN_LOOKS, 0)
-    job.options = {**job.options, TURN_LOOKS: looks + 1}
+    wants = {"connection": connection.pk, "tokens": tokens}
+    job.options = {**job.options, TURN_LOOKS: looks + 1, TURN_WANTS: wants}
     eta = ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
     comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
     throttle.hold_line(connection, comes_back)

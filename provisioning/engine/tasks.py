@@ -41,9 +41,13 @@ def _start_next_in_turn(job: Job, status: str) -> None:
 
 
 def _wake_next_in_turn(job: Job) -> None:
-    next_id = admission.next_in_turn(job)
-    if next_id is not None:
-        run_job.delay(next_id)
+    woken = admission.next_in_turn(job)
+    if woken is not None:
+        next_id, due_in = woken
+        if due_in > admission.DUE_NOW_S:
+            run_job.apply_async((next_id,), countdown=due_in)
+        else:
+            run_job.delay(next_id)
 
 
 @shared_task(name="provisioning.tasks.resume_stalled_jobs", ignore_result=True)
