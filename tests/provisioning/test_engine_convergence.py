@@ -754,19 +754,26 @@ def test_a_rehire_asked_while_the_hard_delete_runs_ends_with_one_live_account_ea
     assert Identity.objects.get(pk=join.identity_id).status == Identity.Status.ACTIVE
 
 
-def test_a_removal_of_access_retried_after_it_failed_removes_it(on_sandbox, monkeypatch):
-    """A grant is revoked and the Remove access job fails (the directory could not be
-    read), which puts the grant back to granted. A technician retries that job once the
-    directory answers: the retry is the revoke asked again, so it succeeds only once the
-    directory no longer holds the access, and the grant ends revoked. (It used to plan
-    against the grant as live again, find the group held, say Succeeded and mark the grant
-    revoked while the person kept the group.) The same for a failed grant retried."""
+def _joined_with_an_approver(on_sandbox, monkeypatch, prefix: str):
+    """A joiner onboarded in Entra ID, a technician and a client admin of their tenant; jobs
+    run only when the test drives them."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(on_sandbox, f"retry{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    dirs = make_directories(on_sandbox, f"{prefix}{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
     tech = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
     approver = make_person(f"ca-{dirs.tenant.slug}", Role.CLIENT_ADMIN, [dirs.tenant])
     join = onboard(dirs)
     assert drive(join).status == Job.Status.SUCCEEDED
+    return dirs, tech, approver, join
+
+
+def test_a_removal_of_access_retried_after_it_failed_removes_it(on_sandbox, monkeypatch):
+    """A grant is revoked and the Remove access job fails (the directory could not be
+    read). A technician retries that job once the directory answers: the retry is the revoke
+    asked again, so it succeeds only once the directory no longer holds the access, and the
+    grant ends revoked. (It used to plan against the grant as live again, find the group
+    held, say Succeeded and mark the grant revoked while the person kept the group.) The
+    same for a failed grant retried."""
+    dirs, tech, approver, join = _joined_with_an_approver(on_sandbox, monkeypatch, "retry")
     upn = join.identity.username
     vpn = requestable(dirs, "VPN Users")
 
@@ -803,12 +810,7 @@ def test_a_revoked_access_whose_removal_failed_is_not_given_back(on_sandbox, mon
     retries it the person is changed. The revoke still stands: the change's pass takes the
     group away, not back (the failure had made the grant live again, so every later pass of
     the person gave back what the client admin had revoked)."""
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(on_sandbox, f"revk{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    tech = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
-    approver = make_person(f"ca-{dirs.tenant.slug}", Role.CLIENT_ADMIN, [dirs.tenant])
-    join = onboard(dirs)
-    assert drive(join).status == Job.Status.SUCCEEDED
+    dirs, tech, approver, join = _joined_with_an_approver(on_sandbox, monkeypatch, "revk")
     upn = join.identity.username
     grant = ar.file_request(
         join.identity, requestable(dirs, "VPN Users"), reason="On call", ends_at=None, actor=tech
