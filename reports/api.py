@@ -16,6 +16,7 @@ from pydantic import Field
 
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
+from portal.csv_cells import CSV_TABLE
 from portal.models import Role
 from provisioning.api import scope
 from provisioning.api.filters import Day, PathSlug, When, text
@@ -345,7 +346,7 @@ def export_audit_events(request: HttpRequest, filters: Query[AuditQuery]):
             f"More than {MAX_AUDIT_EXPORT_ROWS:,} events match: narrow the period "
             "(since, until) or the filters, and export in parts.",
         )
-    response = StreamingHttpResponse(audit_csv.stream(newest), content_type=CSV)
+    response = StreamingHttpResponse(audit_csv.stream(newest), content_type=CSV_TABLE)
     label = filters.tenant.replace("@msp", "msp-wide") if filters.tenant else "all"
     name = f"audit-{label}-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
