@@ -253,10 +253,11 @@ def _problem_for_405(view):
         if response.status_code != 405 or response.get("Content-Type") == MEDIA_TYPE:
             return response
         allowed = response.get("Allow", "")
+        # Not the list itself: wrappers outside this one add to Allow (HEAD wherever GET is).
         return problem_response(
             request,
             405,
-            f"This route takes {allowed or 'other methods'}.",
+            f"This route does not take {request.method}: the Allow header names the ones it takes.",
             kind="method",
             headers={"Allow": allowed},
         )
