@@ -1,7 +1,8 @@
 """Property-based tests generated from the API's own OpenAPI schema (schemathesis, through
 the Django WSGI app, in-process): for every operation in the schema, whatever it is and
-whoever added it, generated requests (valid and invalid) never get a 5xx, and every answer
-matches the schema: its status is documented, its body fits, its content type is declared.
+whoever added it, generated requests (valid and invalid) never get a 5xx, every answer
+matches the schema (its status is documented, its body, content type and headers fit), an
+invalid request is refused, and methods, Allow and missing headers are answered as HTTP asks.
 
 Run as an MSP admin (who may do everything) and as a technician with a read-only token (who
 meets the 403s). The examples are bounded so the file runs in about a minute."""
