@@ -4,6 +4,12 @@
 # injection): it gets a leading single quote, whoever typed it.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
+# The media type of an export that is one table whose first line names its columns: RFC 4180
+# §3's optional header parameter says so, so that a reader need not guess (RFC 7111 names the
+# same type for fragments). The client report is not one table (a title, figures, then tables,
+# each with its own heading line), so it is sent without the parameter.
+CSV_TABLE = "text/csv; charset=utf-8; header=present"
+
 
 def neutralise(value) -> str:
     text = "" if value is None else str(value)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.audit.events import record
+from portal.csv_cells import CSV_TABLE
 from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import lifecycle
@@ -129,7 +130,7 @@ def bulk_template(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, OPERATORS)
     kind = _kind(request)
     response = HttpResponse(
-        "\ufeff" + export.template_csv(tenant_obj, kind), content_type="text/csv; charset=utf-8"
+        "\ufeff" + export.template_csv(tenant_obj, kind), content_type=CSV_TABLE
     )
     response["Content-Disposition"] = f'attachment; filename="{tenant_obj.slug}-{kind}.csv"'
     return response
@@ -298,9 +299,7 @@ def batch_result(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         after={"format": "csv"},
         request=request,
     )
-    response = HttpResponse(
-        "\ufeff" + export.result_csv(batch), content_type="text/csv; charset=utf-8"
-    )
+    response = HttpResponse("\ufeff" + export.result_csv(batch), content_type=CSV_TABLE)
     response["Content-Disposition"] = (
         f'attachment; filename="{batch.tenant.slug}-batch-{batch.pk}-result.csv"'
     )

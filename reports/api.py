@@ -16,6 +16,7 @@ from pydantic import Field
 
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
+from portal.csv_cells import CSV_TABLE
 from portal.models import Role
 from provisioning.api import scope
 from provisioning.api.filters import Day, PathSlug, When, text
@@ -358,7 +359,7 @@ def export_audit_events(request: HttpRequest, filters: Query[AuditQuery]):
         via="api",
     )
     response = StreamingHttpResponse(
-        audit_csv.stream(audit_queries.newest_first(exported)), content_type=CSV
+        audit_csv.stream(audit_queries.newest_first(exported)), content_type=CSV_TABLE
     )
     label = filters.tenant.replace("@msp", "msp-wide") if filters.tenant else "all"
     name = f"audit-{label}-{timezone.now():%Y%m%d}.csv"

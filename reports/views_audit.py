@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.csv_cells import CSV_TABLE
 from portal.fields import usable_filters
 from portal.models import Role
 from reports import audit_csv, audit_diff, audit_queries
@@ -77,7 +78,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     events = audit_queries.filtered_events(scope, filters)
     events = record_export(scope, filters, events, actor=request.user, request=request, via="page")
     response = StreamingHttpResponse(
-        audit_csv.stream(audit_queries.newest_first(events)), content_type="text/csv; charset=utf-8"
+        audit_csv.stream(audit_queries.newest_first(events)), content_type=CSV_TABLE
     )
     name = f"audit-{_file_label(filters.tenant)}-{dt.date.today():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

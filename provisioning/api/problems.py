@@ -168,6 +168,8 @@ def _document(api) -> None:
                         response["content"] = {MEDIA_TYPE: content["application/json"]}
             if "post" in operations:
                 _document_body_refusals(operations["post"])
+            for operation in operations.values():
+                _document_refusal_headers(operation)
         return schema
 
     api.get_openapi_schema = schema_with_problems
@@ -187,6 +189,40 @@ def _document_body_refusals(operation: dict) -> None:
         operation["responses"].setdefault(
             status, {"description": description, "content": {MEDIA_TYPE: {"schema": problem}}}
         )
+
+
+# The headers a refusal carries, which tell the client what to do next: how to authenticate
+# (RFC 9110 §11.6.1), how long to wait (§10.2.3; always whole seconds here) and which media
+# type to send (§15.5.16).
+REFUSAL_HEADERS = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": "The scheme to use: a bearer token.",
+            "schema": {"type": "string", "const": 'Bearer realm="api"'},
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "description": "Seconds to wait before sending again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "415": {
+        "Accept": {
+            "description": "The media type a body must have.",
+            "schema": {"type": "string", "const": "application/json"},
+        }
+    },
+}
+
+
+def _document_refusal_headers(operation: dict) -> None:
+    for status, headers in REFUSAL_HEADERS.items():
+        response = operation.get("responses", {}).get(status) or operation.get("responses", {}).get(
+            int(status)
+        )
+        if response is not None:
+            response.setdefault("headers", {}).update(headers)
 
 
 def wrap_views(api, wrapper) -> None:
@@ -217,10 +253,11 @@ def _problem_for_405(view):
         if response.status_code != 405 or response.get("Content-Type") == MEDIA_TYPE:
             return response
         allowed = response.get("Allow", "")
+        # Not the list itself: wrappers outside this one add to Allow (HEAD wherever GET is).
         return problem_response(
             request,
             405,
-            f"This route takes {allowed or 'other methods'}.",
+            f"This route does not take {request.method}: the Allow header names the ones it takes.",
             kind="method",
             headers={"Allow": allowed},
         )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from portal.audit.events import record
+from portal.csv_cells import CSV_TABLE
 from portal.fields import renamed_query, usable_filters
 from portal.models import role_of
 from provisioning.inventory import stale
@@ -76,7 +77,7 @@ def stale_csv(request: HttpRequest, tenant: str) -> HttpResponse:
     )
     names = stale.licence_names(tenant_obj)
     response = StreamingHttpResponse(
-        stale.csv_stream(accounts, names, tenant_obj), content_type="text/csv; charset=utf-8"
+        stale.csv_stream(accounts, names, tenant_obj), content_type=CSV_TABLE
     )
     name = f"{tenant_obj.slug}-stale-accounts-{days}d-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

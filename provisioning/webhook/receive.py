@@ -109,6 +109,9 @@ def handle(request: HttpRequest, slug: str) -> Reply:
     return _accept(inbound, event)
 
 
+# RFC 9110 §15.5.2: a 401 MUST carry a challenge. The signature is no registered HTTP
+# authentication scheme (docs/hr-webhook.md's recipe), so the challenge names it plainly.
+CHALLENGE = 'HMAC-SHA256 realm="hr-webhook"'
 REFUSALS_MESSAGE = "Too many refused requests from this address: wait a minute."
 REFUSALS = "hr-webhook"
 
@@ -317,4 +320,4 @@ def _reject(
     body = {"error": code, "message": message}
     if details:
         body["details"] = details
-    return Reply(status, body)
+    return Reply(status, body, {"WWW-Authenticate": CHALLENGE} if status == 401 else {})

@@ -117,6 +117,10 @@ def test_a_method_a_route_does_not_take_is_a_405_problem(alpha, method):
     response = getattr(client.client, method)("/api/v1/people", headers=client.headers)
     assert_problem(response, 405)
     assert response["Allow"] == "GET, HEAD"
+    # The detail names what was refused and defers to Allow (it said "This route takes GET."
+    # beside an Allow of GET, HEAD).
+    detail = response.json()["detail"]
+    assert method.upper() in detail and "Allow" in detail
 
 
 def test_the_api_takes_no_csrf_token(alpha):

@@ -84,3 +84,38 @@ def test_every_problem_type_leads_to_a_page_that_documents_it(alpha, msp_admin, 
         page = client.get(path)  # signed out: the page is for any reader
         assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
         assert f'id="{fragment}"' in page.content.decode(), fragment
+
+
+def test_the_headers_a_refusal_carries_are_in_the_schema_and_match_it(alpha, msp_admin, settings):
+    """A 401's WWW-Authenticate, a 429's Retry-After and a 415's Accept are what a client acts
+    on: the schema names them for each operation that can answer so, and the answers fit."""
+    import jsonschema_rs
+
+    schema = ApiClient(None).client.get("/api/v1/openapi.json").json()
+    path = f"/api/v1/tenants/{alpha.tenant.slug}/people"
+    settings.API_REQUESTS_PER_MINUTE = 1
+    client = ApiClient(token_for(msp_admin))
+    answers = {
+        ("/api/v1/tenants/{slug}/people", "post", "401"): ApiClient(None).post(path, {}),
+        ("/api/v1/tenants/{slug}/people", "post", "415"): client.client.post(
+            path, "x=1", content_type="text/plain", headers=client.headers
+        ),
+        ("/api/v1/tenants/{slug}", "get", "429"): client.get(
+            f"/api/v1/tenants/{alpha.tenant.slug}"
+        ),
+    }
+    for (route, method, status), response in answers.items():
+        assert str(response.status_code) == status, (route, status)
+        documented = schema["paths"][route][method]["responses"][status].get("headers", {})
+        assert documented, (route, method, status)
+        for name, header in documented.items():
+            value = response[name]
+            value = int(value) if header["schema"]["type"] == "integer" else value
+            assert jsonschema_rs.is_valid(header["schema"], value), (status, name, value)
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for status in ("401", "429"):
+                assert operation["responses"][status].get("headers"), (
+                    operation["operationId"],
+                    status,
+                )

@@ -332,7 +332,9 @@ def test_an_audit_export_beyond_its_limit_is_refused_not_cut_short(
     response = client.get("/api/v1/audit-events.csv")
     assert_problem(response, 400)
     assert "narrow" in response.json()["detail"]
-    body = b"".join(client.get("/api/v1/audit-events.csv", tenant="alpha").streaming_content)
+    response = client.get("/api/v1/audit-events.csv", tenant="alpha")
+    assert response["Content-Type"] == "text/csv; charset=utf-8; header=present"
+    body = b"".join(response.streaming_content)
     assert body.decode("utf-8-sig").count("\r\n") == 3  # the header and both events
 
 

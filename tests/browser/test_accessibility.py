@@ -171,3 +171,32 @@ def test_an_offboarding_batch_passes_axe(page, demo):
     page.goto(f"/tenants/contoso/bulk/{batch.pk}/")
     assert page.locator("#line-2 a", has_text=leaver.display_name).count() == 1
     assert problems(page) == []
+
+
+def test_pages_before_sign_in_and_error_pages_pass_axe(page):
+    """What the crawls, signed in and following links, never meet: the sign-in and its errors,
+    the password reset and a spent reset link, the API's public problem types (a PSA's
+    developer follows a problem's `type` there, signed out), and the 403, 404 and 405 pages."""
+    found = []
+    for path in ("/login/", "/password-reset/", "/password-reset/MQ/spent/", "/api/problems"):
+        page.goto(path)
+        found += problems(page)
+    assert page.goto("/no-such-page/").status == 404
+    found += problems(page)
+    page.goto("/login/")
+    page.fill("#id_username", "nobody")
+    page.fill("#id_password", "not-the-password")
+    page.locator("form [type=submit]").first.click()
+    page.wait_for_load_state()
+    assert page.locator(".errorlist, .message, [role=alert]").count() > 0  # sent back with errors
+    found += problems(page)
+    person = make_person("a11y.errors", Role.ACCOUNT_MANAGER)
+    sign_in(page, person.username, PASSWORD)
+    for path, status in [
+        ("/staff/", 403),
+        ("/no-such-page/", 404),
+        ("/account/mfa/recovery-codes/", 405),
+    ]:
+        assert page.goto(path).status == status, path
+        found += problems(page)
+    assert found == []

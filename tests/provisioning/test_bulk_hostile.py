@@ -146,6 +146,7 @@ def test_formulas_in_cells_are_neutralised_in_the_result_csv(client, dirs):
     url = reverse("bulk_result", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk})
     response = client.get(url)
     assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Type"] == "text/csv; charset=utf-8; header=present"
     result = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert result[0] == ["row", *ONBOARD_HEADER, "assigned_username", "outcome", "job_id", "error"]
     cells = [cell for line in result[1:] for cell in line]

@@ -171,7 +171,7 @@ def test_template_imports_cleanly(client, dirs):
     client.force_login(dirs.technician)
     url = reverse("bulk_template", kwargs={"tenant": dirs.tenant.slug})
     template = client.get(url + "?kind=onboard")
-    assert template["Content-Type"].startswith("text/csv")
+    assert template["Content-Type"] == "text/csv; charset=utf-8; header=present"
     text = template.content.decode("utf-8-sig")
     assert "Roles of this tenant: Sales ; Support" in text
     batch = batch_of(upload(client, dirs.tenant, template.content, name="template.csv"))

@@ -43,6 +43,8 @@ SECRET = "hrwh_test-secret-never-shown-9f3a"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hr-webhook.md"
 HX = {"HTTP_HX_REQUEST": "true"}
 
+CHALLENGE = 'HMAC-SHA256 realm="hr-webhook"'
+
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -606,7 +608,10 @@ def test_msp_admin_generates_a_secret_that_is_shown_once(client, alpha, msp_admi
     assert shown not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
     # the HR system signs with it; the old one stops working at the rotation
-    assert send(client, alpha.tenant.slug, hire(), HTTP_X_SIGNATURE="0" * 64).status_code == 401
+    refused = send(client, alpha.tenant.slug, hire(), HTTP_X_SIGNATURE="0" * 64)
+    assert refused.status_code == 401
+    # RFC 9110 §15.5.2: a 401 carries a challenge, here naming how to authenticate
+    assert refused["WWW-Authenticate"] == CHALLENGE
     body = json.dumps(hire(role=alpha.template.name)).encode()
     ok = client.post(
         hook_url(alpha.tenant.slug), body, content_type="application/json", **signed(body, shown)
@@ -616,7 +621,7 @@ def test_msp_admin_generates_a_secret_that_is_shown_once(client, alpha, msp_admi
     stale = client.post(
         hook_url(alpha.tenant.slug), body, content_type="application/json", **signed(body, shown)
     )
-    assert stale.status_code == 401
+    assert stale.status_code == 401 and stale["WWW-Authenticate"] == CHALLENGE
 
 
 def test_a_secret_is_made_only_with_the_password_typed_lately(client, alpha, msp_admin):

@@ -382,7 +382,8 @@ def test_export_streams_the_filtered_events_for_excel(client, trail, alpha, msp_
     client.force_login(msp_admin)
     response = client.get(export_url(tenant="alpha", action="directory."))
     assert response.status_code == 200 and response.streaming
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    # RFC 4180 §3: a table whose first line names its columns says so (header=present).
+    assert response["Content-Type"] == "text/csv; charset=utf-8; header=present"
     assert "attachment" in response["Content-Disposition"]
     rows = csv_rows(response)
     assert [int(AuditEvent.objects.get(hash=r["hash"]).pk) for r in rows] == [trail["a_fail"]]

@@ -1,8 +1,7 @@
 """The endpoint against scim2-tester, the RFC 7643/7644 compliance checker, over real HTTP
 (Django's live server), for what it advertises: discovery, and the User resource's create,
-read, list, replace, patch (add, replace, remove) and delete. Groups are read-only (the
-tenant's role templates): the checker's Group CRUD would create groups the endpoint does not
-offer, so it runs for User only (the Group discovery documents are checked all the same)."""
+read, list, replace, patch (add, replace, remove) and delete; the checker's whole list, for
+every resource type the endpoint advertises."""
 
 from __future__ import annotations
 
@@ -24,9 +23,16 @@ DEVIATIONS = {
     ("check_remove_attribute", "displayName"): "derived from name.givenName/familyName",
     ("check_remove_attribute", "active"): "the portal always knows whether a person is active",
 }
+# Groups are the tenant's role templates, read-only here (405 with Allow: GET, HEAD on a POST,
+# docs/scim.md): every Group check of the checker starts by creating one, so each stops at
+# that 405 (RFC 9110 §15.5.6). A ResourceType (RFC 7643 §6) has no field that says it takes
+# no writes, so the checker cannot know to skip them: a false positive, and only these.
+GROUP_CHECKS_NEED_A_CREATE = "Groups are read-only: POST /Groups is 405"
 
 
 def deviation(result) -> str | None:
+    if result.resource_type == "Group" and result.reason == "POST is not supported here.":
+        return GROUP_CHECKS_NEED_A_CREATE
     urn = (result.data or {}).get("urn") if isinstance(result.data, dict) else None
     return DEVIATIONS.get((result.title, urn))
 
@@ -40,7 +46,7 @@ def test_the_checker_finds_no_failure_but_the_documented_deviations(live_server,
     scim.tenant.save()
     base = f"{live_server.url}/scim/v2/{scim.tenant.slug}"
     with Client(base_url=base, headers={"Authorization": f"Bearer {scim.clear}"}) as http:
-        results = check_server(SyncSCIMClient(http), resource_types=["User"])
+        results = check_server(SyncSCIMClient(http))
     failed = [r for r in results if r.status in (Status.ERROR, Status.CRITICAL)]
     unexplained = [r for r in failed if deviation(r) is None]
     assert not unexplained, "\n".join(f"{r.title}: {r.reason}" for r in unexplained)

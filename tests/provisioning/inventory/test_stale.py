@@ -351,7 +351,7 @@ def test_csv_has_the_columns_and_no_formula_runs(world, client):
     response = client.get(url(world, "stale_csv"))
 
     assert response.status_code == 200 and response.streaming
-    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8; header=present"
     assert "stale-accounts-90d" in response["Content-Disposition"]
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
