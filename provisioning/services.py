@@ -14,7 +14,7 @@ from provisioning import quarantine
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import choosing, first_sign_in, guards, planner
+from provisioning.engine import choosing, crashes, first_sign_in, guards, planner
 from provisioning.engine.desired import (
     DesiredState,
     active_state,
@@ -286,7 +286,7 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
         job.options = {
             k: v
             for k, v in job.options.items()
-            if k not in ("round", "plan_failures", "missing_reads")
+            if k not in ("round", "plan_failures", "missing_reads", crashes.CRASHES)
         }
         job.save(update_fields=["status", "error", "finished_at", "options"])
         access = _access_asked_again(job)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from provisioning.connectors.factory import connector_for
 from provisioning.engine import (
     admission,
     choosing,
+    crashes,
     elsewhere,
     guards,
     memo,
@@ -76,6 +77,10 @@ def _execute(job_id: int) -> Outcome:
     except LeaseLost:
         # Claimed by another run meanwhile: that one goes on from what the directories hold.
         return Outcome()
+    except (OperationalError, InterfaceError):
+        raise  # the database itself is away: the lease runs out and the job is sent again
+    except Exception as exc:  # no rule foresaw it: counted, and failed after a few
+        outcome = crashes.after(job, exc, fail_job)
     if job.is_done:
         return Outcome(then=serial.next_job(job))
     return outcome
