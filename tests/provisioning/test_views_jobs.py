@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -179,8 +180,8 @@ def test_periodic_checks_that_found_nothing_are_hidden_unless_asked_for(client, 
 
 
 def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(client, alpha):
-    """Finished and read back are the same moment: one clock on the page (the tenant's own
-    zone is for what it schedules)."""
+    """Finished and read back are the same moment: one clock on the page, the tenant's own
+    (as for what it schedules), named once under the title."""
     alpha.tenant.time_zone = "Europe/Berlin"
     alpha.tenant.save(update_fields=["time_zone"])
     job = alpha.job
@@ -190,7 +191,12 @@ def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(cli
     job.save()
     client.force_login(alpha.technician)
     body = client.get(job_url(job)).content.decode()
-    shown = dateformat.format(timezone.localtime(ended), "j M Y H:i:s")
+    shown = dateformat.format(timezone.localtime(ended, ZoneInfo("Europe/Berlin")), "j M Y H:i:s")
+    assert "Times in Europe/Berlin." in body
+    assert (
+        f"<dt>Created</dt><dd>{dateformat.format(timezone.localtime(job.created_at, ZoneInfo('Europe/Berlin')), 'j M Y H:i:s')}</dd>"
+        in body
+    )
     assert f"<dt>Finished</dt><dd>{shown}</dd>" in body
     assert f"Read back {shown}:" in body
 

@@ -316,7 +316,9 @@ def test_every_time_on_the_persons_page_is_in_the_tenants_zone_and_says_so(clien
     moment = datetime(2026, 1, 15, 10, 0, 5, tzinfo=UTC)  # 23:00:05 in Auckland (NZDT)
     Identity.objects.filter(pk=alpha.identity.pk).update(created_at=moment)
     Job.objects.filter(pk=alpha.job.pk).update(created_at=moment)
-    event = record("identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity)
+    event = record(
+        "identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity
+    )
     at = event.timestamp  # append-only: read, not set
     fmt = "j M Y H:i:s"
     in_auckland = dateformat.format(at.astimezone(ZoneInfo("Pacific/Auckland")), fmt)
