@@ -21,6 +21,7 @@ from portal.audit.models import AuditEvent
 from portal.fields import PageForm
 from portal.models import Role, role_of
 from provisioning import queries, services
+from provisioning.engine.choosing import NO_SEAT
 from provisioning.filters import JobFilter
 from provisioning.forms import (
     JobChoiceForm,
@@ -249,6 +250,14 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
         "tenant": job.tenant,
     }
+    if context["can_retry"]:
+        # A seat among other failures leaves the job partial, not waiting for a choice: a
+        # retry alone fails the same way, so the page says how to get a seat.
+        context["seatless"] = [
+            step.target_name
+            for step in context["steps"]
+            if step.status == Step.Status.FAILED and step.error_kind == NO_SEAT
+        ]
     if job.status == Job.Status.NEEDS_CHOICE:
         context["choice_form"] = JobChoiceForm(None, job=job)
         context["can_choose"] = role_of(request.user) in OPERATORS

@@ -68,6 +68,7 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
             for r in pending
         ],
         "waiting_here": len(mine),
+        "any_pending": bool(pending),
         "form": DecisionForm(),
         # The latest few only: the People page lists, searches and pages everyone.
         "people": people[:HOME_PEOPLE],
@@ -88,11 +89,15 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
 @require_GET
 def client_home_waiting(request: HttpRequest, tenant: str) -> HttpResponse:
     """The home page's "N requests waiting for your decision", fetched again after a decision
-    (the decision answers with the `access-decided` event)."""
+    (the decision answers with the `access-decided` event), and, out of band, the approvals'
+    heading, which must not say "Pending" above the last request once it is decided."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
+    pending = queries_access.requests_of(tenant_obj).filter(status=AccessRequest.Status.PENDING)
     context = {
         "tenant": tenant_obj,
         "waiting_here": ar.waiting_for(request.user).filter(tenant=tenant_obj).count(),
+        "any_pending": pending.exists(),
+        "oob": True,
     }
     return render(request, "access/client_home.html#waiting", context)
 

@@ -1,6 +1,6 @@
 """A client admin's first hour: they sign in, find their organisation's home, people,
 requests and report in the sidebar, and deny a request inline: the "waiting" sentence and the
-sidebar's badge count down without a reload."""
+sidebar's badge count down without a reload, and the approvals' heading with them."""
 
 import re
 
@@ -82,6 +82,8 @@ def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, scr
     decision.locator("textarea[name=reason]").fill("Not needed")
     decision.locator("button", has_text="Deny").click()
     page.locator("#waiting-here", has_text="Nothing is waiting for your decision.").wait_for()
+    # nor does the section's heading say "Pending" above what was just decided
+    expect(page.locator("#approvals-title")).to_have_text("No approvals pending")
     # htmx keeps the old badge's attributes until the swap settles (about 20 ms after the
     # new text shows), so the class is waited for, not read once.
     expect(badge).to_have_text("0")

@@ -2,6 +2,8 @@
 shown once and stored encrypted, the URL change confirmed, rotation, test, redelivery and
 switching on, each audited."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -250,3 +252,21 @@ def test_the_switch_off_mail_of_an_endpoint_named_over_two_lines_is_sent(
     assert alerts.mail_switched_off(endpoint.pk) == 2
     assert mailoutbox[0].subject.startswith("Webhook switched off: PSA Bcc: someone@")
     assert all(m.recipients() in ([msp_admin.email], [alpha.technician.email]) for m in mailoutbox)
+
+
+def test_the_pages_lead_nowhere_dead_and_tell_a_receiver_how_to_check_a_message(
+    client, alpha, msp_admin
+):
+    """No "Settings" crumb that is no page, and what a PSA's developer needs on the page
+    itself, not in a repository file a browser cannot open."""
+    endpoint, _ = make_endpoint(None, HOOK)
+    client.force_login(msp_admin)
+    for url in (msp_url("list"), msp_url("create"), msp_url("endpoint", endpoint_id=endpoint.pk)):
+        body = client.get(url).content.decode()
+        crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', body, re.S)
+        assert crumbs is None or "Settings" not in crumbs.group(1), url
+    for url in (msp_url("list"), tenant_url("list", alpha.tenant)):
+        body = client.get(url).content.decode()
+        assert "docs/webhooks.md" not in body
+        assert "<code>webhook-signature</code>" in body
+        assert 'href="https://www.standardwebhooks.com/"' in body

@@ -112,6 +112,8 @@ def test_preview_shows_every_error_and_queues_nothing(client, dirs):
                                                     "batch_id": batch.pk}))  # fmt: skip
     body = page.content.decode()
     assert "Queue 3 valid rows" in body
+    # a valid row's badge is green like the count of valid rows above it
+    assert body.count('<span class="badge ok">Valid</span>') == 3
     for line, message in expected.items():
         row = BatchRow.objects.get(batch=batch, line=line)
         assert any(message in error for error in row.errors), (line, row.errors)

@@ -138,6 +138,18 @@ def test_an_inline_decision_tells_the_page_to_refresh_its_counts(client, alpha):
     badge = client.get(badge_url, **HX).content.decode()
     assert re.search(r'id="waiting-count"[^>]*>1</span>', badge) and "<nav" not in badge
 
+    # the section's heading follows too: one still pending, then none (it comes out of band,
+    # beside the sentence, so nothing new has to listen)
+    heading = re.compile(r'<h2 id="approvals-title" data-hx-swap-oob="true">([^<]*)</h2>')
+    assert heading.search(here.content.decode()).group(1) == "Pending approvals"
+    decide = reverse(
+        "access_request_decide", kwargs={"tenant": alpha.tenant.slug, "request_id": _second.pk}
+    )
+    client.post(decide, {"decision": "deny", "reason": "No", "inline": "1"}, **HX)
+    here = client.get(here_url, **HX).content.decode()
+    assert "Nothing is waiting for your decision." in here
+    assert heading.search(here).group(1) == "No approvals pending"
+
 
 def test_a_refused_decision_triggers_nothing(client, alpha):
     vpn = requestable(alpha, "Alpha VPN", time_bound=True, max_days=30)

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -179,8 +180,8 @@ def test_periodic_checks_that_found_nothing_are_hidden_unless_asked_for(client, 
 
 
 def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(client, alpha):
-    """Finished and read back are the same moment: one clock on the page (the tenant's own
-    zone is for what it schedules)."""
+    """Finished and read back are the same moment: one clock on the page, the tenant's own
+    (as for what it schedules), named once under the title."""
     alpha.tenant.time_zone = "Europe/Berlin"
     alpha.tenant.save(update_fields=["time_zone"])
     job = alpha.job
@@ -190,7 +191,11 @@ def test_the_read_back_time_is_told_in_the_same_zone_as_the_jobs_other_times(cli
     job.save()
     client.force_login(alpha.technician)
     body = client.get(job_url(job)).content.decode()
-    shown = dateformat.format(timezone.localtime(ended), "j M Y H:i:s")
+    berlin = ZoneInfo("Europe/Berlin")
+    shown = dateformat.format(timezone.localtime(ended, berlin), "j M Y H:i:s")
+    created = dateformat.format(timezone.localtime(job.created_at, berlin), "j M Y H:i:s")
+    assert "Times in Europe/Berlin." in body
+    assert f"<dt>Created</dt><dd>{created}</dd>" in body
     assert f"<dt>Finished</dt><dd>{shown}</dd>" in body
     assert f"Read back {shown}:" in body
 
@@ -239,3 +244,34 @@ def test_the_read_back_says_what_a_directory_does_not_have_instead_of_zero(clien
     assert cells("o-1") == ["2", "–", "1", "–"]
     assert cells("s-1") == ["2", "–", "–", "–"]
     assert "Slack (SCIM) has no licences" in table
+
+
+def test_a_licence_without_a_seat_among_other_failures_says_how_to_get_on(client, alpha):
+    """Only every failed step a seat makes a job wait for a choice; beside another failure
+    the job is partial, and Retry alone would fail the same way: the page says to free a
+    seat or choose another licence, and links where each is done."""
+    job = alpha.job
+    Step.objects.create(
+        job=job,
+        connection=alpha.connection,
+        order=2,
+        action=Step.Action.ASSIGN_LICENSE,
+        target_name="Microsoft 365 E3",
+        status=Step.Status.FAILED,
+        attempts=1,
+        last_error="Subscription abc does not have any available licenses.",
+        error_kind="no_seat",
+    )
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.PARTIAL, steps_total=2, steps_failed=2)
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    assert 'id="no-seat-help"' in body
+    help_text = body[body.index('id="no-seat-help"') :].split("</p>", 1)[0]
+    assert "Microsoft 365 E3 found no free seat" in help_text
+    tenant, person = alpha.tenant.slug, alpha.identity.pk
+    change = reverse("identity_change", kwargs={"tenant": tenant, "identity_id": person})
+    assert f'href="{change}"' in help_text
+    assert f'href="{reverse("stale_report", kwargs={"tenant": tenant})}"' in help_text
+
+    Step.objects.filter(job=job, order=2).delete()  # no seat problem: no such help
+    assert 'id="no-seat-help"' not in client.get(job_url(job)).content.decode()

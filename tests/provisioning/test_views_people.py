@@ -299,3 +299,34 @@ def test_release_of_another_tenants_connection_is_404(client, alpha, bravo, role
     assert client.post(release).status_code == 404
     connection.refresh_from_db()
     assert connection.quarantined_at is not None
+
+
+def test_every_time_on_the_persons_page_is_in_the_tenants_zone_and_says_so(client, alpha):
+    """A client's people live in its zone: onboarded, jobs and audit events are told in it,
+    as the schedule and the lifecycle card already are, and the page names the zone once."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import dateformat
+
+    from provisioning.models import Identity
+
+    alpha.tenant.time_zone = "Pacific/Auckland"
+    alpha.tenant.save(update_fields=["time_zone"])
+    moment = datetime(2026, 1, 15, 10, 0, 5, tzinfo=UTC)  # 23:00:05 in Auckland (NZDT)
+    Identity.objects.filter(pk=alpha.identity.pk).update(created_at=moment)
+    Job.objects.filter(pk=alpha.job.pk).update(created_at=moment)
+    event = record(
+        "identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity
+    )
+    at = event.timestamp  # append-only: read, not set
+    fmt = "j M Y H:i:s"
+    in_auckland = dateformat.format(at.astimezone(ZoneInfo("Pacific/Auckland")), fmt)
+    in_utc = dateformat.format(at.astimezone(UTC), fmt)
+    client.force_login(alpha.account_manager)
+    body = client.get(identity_url(alpha)).content.decode()
+    assert "Times in Pacific/Auckland." in body
+    assert ", 15 Jan 2026 23:00</dd>" in body  # onboarded
+    assert "<td>15 Jan 2026 23:00</td>" in body  # the job's row
+    assert f"<td>{in_auckland}</td>" in body and in_utc not in body  # the audit event
+    assert "15 Jan 2026 10:00" not in body

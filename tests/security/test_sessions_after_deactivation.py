@@ -79,3 +79,16 @@ def test_a_token_issued_after_reactivation_works(client, alpha, msp_admin):
     assert client.post(edit, staff_data(person, is_active=False)).status_code == 302
     assert client.post(edit, staff_data(person, is_active=True)).status_code == 302
     assert ApiClient(token_for(person)).get("/api/v1/tenants").status_code == 200
+
+
+def test_the_staff_list_says_active_and_disabled_as_every_other_status_badge(
+    client, alpha, msp_admin
+):
+    """Capitalised like the rest of the portal's badges ("Active" on a person's page)."""
+    signed_in(client, msp_admin)
+    edit = reverse("staff_edit", kwargs={"person_id": alpha.technician.pk})
+    assert client.post(edit, staff_data(alpha.technician, is_active=False)).status_code == 302
+    body = client.get(reverse("staff_list")).content.decode()
+    assert '<span class="badge ok">Active</span>' in body
+    assert '<span class="badge">Disabled</span>' in body
+    assert ">active<" not in body and ">disabled<" not in body
