@@ -78,7 +78,11 @@ def test_tenant_not_assigned_is_404_and_nothing_is_created(client, alpha, bravo)
         url = reverse(name, kwargs={"tenant": alpha.tenant.slug})
         assert client.post(url, form_data(alpha.template)).status_code == 404
     assert client.get(reverse("onboard", kwargs={"tenant": alpha.tenant.slug})).status_code == 404
-    assert counts() == before
+    people, jobs, events = counts()
+    assert (people, jobs) == before[:2]
+    # Only the two refused changes are recorded, as security events, naming no tenant.
+    refused = AuditEvent.objects.order_by("-pk")[: events - before[2]]
+    assert [(e.action, e.tenant_id) for e in refused] == [("security.request_refused", None)] * 2
 
 
 def test_start_page_offers_only_my_tenants(client, alpha, bravo, msp_admin):
