@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 from .errors import bad_json, forbidden, invalid_search
-from .listing import limit_param, matching, page
+from .listing import analysed, limit_param, page
 from .model import Group
 from .pipeline import Call, Reply
-from .query import QueryError, analyse
+from .query import Analysed
 from .resources import app_json, group_json, group_profile, user_json
 
 # What `filter` accepts on groups ("Filtering supports the following limited number of
@@ -54,26 +54,22 @@ def _attribute(group: Group, path: str) -> Any:
     return None
 
 
-def _check_filter(text: str) -> None:
-    try:
-        analysed = analyse(text, _attribute)
-    except QueryError as error:
-        raise invalid_search(str(error)) from None
-    for attribute, _ in analysed.clauses:
+def _checked_filter(text: str) -> Analysed:
+    compiled = analysed(text, _attribute)
+    for attribute, _ in compiled.clauses:
         if attribute not in FILTERABLE:
             raise invalid_search(f"filter does not support {attribute}")
+    return compiled
 
 
-def _check_search(text: str) -> None:
-    try:
-        analysed = analyse(text, _attribute)
-    except QueryError as error:
-        raise invalid_search(str(error)) from None
-    for attribute, operator in analysed.clauses:
+def _checked_search(text: str) -> Analysed:
+    compiled = analysed(text, _attribute)
+    for attribute, operator in compiled.clauses:
         if not (attribute.startswith("profile.") or attribute in SEARCHABLE):
             raise invalid_search(f"{attribute} is not a searchable property")
         if operator == "co" and attribute not in CONTAINS:
             raise invalid_search(f"co is supported only on {', '.join(sorted(CONTAINS))}")
+    return compiled
 
 
 def _indexed(call: Call, group: Group) -> bool:
@@ -91,15 +87,12 @@ def _indexed(call: Call, group: Group) -> bool:
 
 def list_groups(call: Call) -> Reply:
     groups = list(call.org.groups.values())
-    if call.query("filter"):
-        _check_filter(call.query("filter"))
-    if call.query("search"):
-        _check_search(call.query("search"))
-    expression = call.query("search") or call.query("filter")
-    if expression:
-        groups = matching(groups, expression, _attribute)
-    if call.query("search"):
-        groups = [g for g in groups if _indexed(call, g)]
+    filtered = _checked_filter(call.query("filter")) if call.query("filter") else None
+    searched = _checked_search(call.query("search")) if call.query("search") else None
+    if searched is not None:  # search, where both are given
+        groups = [g for g in groups if searched.predicate(g) and _indexed(call, g)]
+    elif filtered is not None:
+        groups = [g for g in groups if filtered.predicate(g)]
     q = (call.query("q") or "").strip().lower()
     if q:
         # "Paging and searching are currently mutually exclusive ... The default limit for a

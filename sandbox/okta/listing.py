@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from .errors import invalid_search, validation_failed
 from .pipeline import Call
-from .query import Lookup, QueryError, compile_expression
+from .query import Analysed, Lookup, QueryError, analyse
 
 T = TypeVar("T")
 
@@ -94,10 +94,16 @@ def page_matching(
     return chosen, {"Link": ", ".join(links)}
 
 
-def matching(items: Sequence[T], expression: str, lookup: Lookup) -> list[T]:
-    """The items an Okta `search`/`filter` expression selects; E0000031 when it is malformed."""
+def analysed(expression: str, lookup: Lookup, ignore_case: bool = True) -> Analysed:
+    """An Okta `search`/`filter` expression compiled, with the clauses it uses; E0000031 when
+    it is malformed."""
     try:
-        predicate = compile_expression(expression, lookup)
+        return analyse(expression, lookup, ignore_case)
     except QueryError as error:
         raise invalid_search(str(error)) from None
+
+
+def matching(items: Sequence[T], expression: str, lookup: Lookup) -> list[T]:
+    """The items an Okta `search`/`filter` expression selects; E0000031 when it is malformed."""
+    predicate = analysed(expression, lookup).predicate
     return [item for item in items if predicate(item)]

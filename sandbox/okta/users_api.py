@@ -9,11 +9,10 @@ from typing import Any
 
 from . import lifecycle
 from .errors import bad_json, invalid_search, not_found, validation_failed
-from .listing import limit_param, page, page_matching
+from .listing import analysed, limit_param, page, page_matching
 from .model import User, now_iso
 from .org import check_password
 from .pipeline import Call, Handler, Reply
-from .query import Analysed, QueryError, analyse
 from .resources import USER_TYPE_ID, app_link_json, group_json, user_json
 
 # Searchable top-level attributes: API name -> User attribute.
@@ -106,15 +105,8 @@ def create_user(call: Call) -> Reply:
     return Reply(200, user_json(user, call.base))
 
 
-def _compiled(text: str, ignore_case: bool = True) -> Analysed:
-    try:
-        return analyse(text, _attribute, ignore_case)
-    except QueryError as error:
-        raise invalid_search(str(error)) from None
-
-
 def _search(call: Call, text: str) -> Callable[[User], bool]:
-    compiled = _compiled(text)
+    compiled = analysed(text, _attribute)
     for attribute, operator in compiled.clauses:
         if not (
             attribute.startswith("profile.") or attribute in SEARCHABLE or attribute == "type.id"
@@ -143,7 +135,7 @@ def _search(call: Call, text: str) -> Callable[[User], bool]:
 
 
 def _filter(text: str) -> Callable[[User], bool]:
-    compiled = _compiled(text, ignore_case=False)
+    compiled = analysed(text, _attribute, ignore_case=False)
     if compiled.negated:
         raise invalid_search("The not operator isn't supported in filter")
     for attribute, operator in compiled.clauses:
