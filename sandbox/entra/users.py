@@ -12,7 +12,7 @@ from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
-from sandbox.entra.odata import Known, check_select, filterable, ordered, paged, select
+from sandbox.entra.odata import check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.roles import check_password_reset
 from sandbox.entra.router import (
@@ -510,13 +510,14 @@ def revoke_sessions(req: GraphRequest) -> GraphResponse:
 # Deleted items ------------------------------------------------------------------------------
 
 
-def deleted_view(user: User, query: dict[str, str], known: Known = SELECTABLE) -> dict[str, Any]:
-    """A deleted user; a $select name that is no user property is 400 as on /users (the
-    sandbox answered it with null), naming the collection's type: microsoft.graph.user under
-    the cast, directoryObject for `/directory/deletedItems/{id}`."""
+def deleted_view(user: User, query: dict[str, str]) -> dict[str, Any]:
+    """A deleted user, as selected. Its callers refuse first a $select name that is no user
+    property, as /users does (the sandbox answered it with null), naming the collection's
+    type: microsoft.graph.user under the cast, directoryObject for
+    `/directory/deletedItems/{id}`."""
     deleted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(user.deleted_at or 0))
     props = {**user.props, "deletedDateTime": deleted, "@odata.type": "#microsoft.graph.user"}
-    return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"), known)
+    return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"))
 
 
 def find_deleted(req: GraphRequest) -> User:
@@ -545,7 +546,7 @@ for _cast in ("microsoft.graph.user", "graph.user"):
 @router.add("GET", "/directory/deletedItems/{id}", USER_READ)
 def get_deleted(req: GraphRequest) -> GraphResponse:
     check_select(req.query, AS_DIRECTORY_OBJECT)
-    return GraphResponse(200, deleted_view(find_deleted(req), req.query, AS_DIRECTORY_OBJECT))
+    return GraphResponse(200, deleted_view(find_deleted(req), req.query))
 
 
 @router.add("POST", "/directory/deletedItems/{id}/restore", USER_WRITE)
