@@ -217,10 +217,9 @@ REFUSAL_HEADERS = {
 
 
 def _document_refusal_headers(operation: dict) -> None:
+    responses = operation.get("responses", {})
     for status, headers in REFUSAL_HEADERS.items():
-        response = operation.get("responses", {}).get(status) or operation.get("responses", {}).get(
-            int(status)
-        )
+        response = responses.get(status) or responses.get(int(status))
         if response is not None:
             response.setdefault("headers", {}).update(headers)
 
