@@ -454,8 +454,7 @@ def after_job(job: Job, status: str) -> None:
 def _still_leaving(job: Job) -> bool:
     """The person, as the engine read them when the leave's job ended, is still leaving: a
     restore asked meanwhile (the job then verified it) brings their live grants back."""
-    leaving = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
-    return job.identity is not None and job.identity.status in leaving
+    return job.identity is not None and job.identity.status in Identity.LEAVING_OR_GONE
 
 
 def grant_finished(job: Job, status: str) -> None:

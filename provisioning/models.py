@@ -17,6 +17,8 @@ class Identity(models.Model):
         LEFT = "left", "Left"  # disabled and stripped; restorable until its hard delete
         DELETED = "deleted", "Deleted"  # gone from the directories; a rehire is a new join
 
+    LEAVING_OR_GONE = (Status.LEAVER, Status.LEFT, Status.DELETED)
+
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="identities")
     first_name = models.CharField(max_length=64)
     last_name = models.CharField(max_length=64)

@@ -321,8 +321,7 @@ def _access_asked_again(job: Job) -> str:
     requests = AccessRequest.objects.filter(pk=job.options.get("access_request"))
     Status = AccessRequest.Status
     if job.kind == Job.Kind.GRANT:
-        leaving = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
-        if job.identity is None or job.identity.status in leaving:
+        if job.identity is None or job.identity.status in Identity.LEAVING_OR_GONE:
             return ""
         moved = requests.filter(grant_job=job, status=Status.FAILED).update(status=Status.APPROVED)
         return Status.APPROVED if moved else ""
