@@ -191,7 +191,9 @@ NAVIGATIONS = navigations(
 # What an expanded relationship holds for one user; the modules that own the relationships
 # fill it in (manager.py, groups.py), so this one imports none of them.
 EXPANSIONS: dict[str, Callable[[GraphRequest, User], Any]] = {}
-_NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
+# user.md / group.md: mailNickname takes "only characters in the ASCII character set 0 - 127
+# except the following: @ () \\ [] " ; : <> , SPACE", 64 at most (groups.py uses it too).
+MAIL_NICKNAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 # Entra's username policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
 # it; "The total length must not exceed 113 characters", "up to 64 characters before the @"
 # and "up to 48 characters after" it (https://learn.microsoft.com/entra/identity/
@@ -325,7 +327,7 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         if not (props["mail"] or "").isascii():
             raise invalid_value("mail")
         check_mail(tenant, props["mail"], user_id)
-    if props.get("mailNickname") is not None and not _NICKNAME.match(props["mailNickname"]):
+    if props.get("mailNickname") is not None and not MAIL_NICKNAME.match(props["mailNickname"]):
         raise invalid_value("mailNickname")
     if "displayName" in props and not (props["displayName"] or "").strip():
         raise invalid_value("displayName")

@@ -182,3 +182,34 @@ def test_a_json_body_needs_a_json_content_type(entra: EntraDir) -> None:
         assert graph.patch(user, content=change, headers=with_charset).status_code == 204
         assert graph.get(user, params={"$select": "jobTitle"}).json()["jobTitle"] == "Changed"
         assert graph.post(f"{user}/revokeSignInSessions").status_code == 200  # no body at all
+
+
+def group_body(nickname: str) -> dict:
+    return {
+        "displayName": "Night Shift",
+        "mailEnabled": False,
+        "mailNickname": nickname,
+        "securityEnabled": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "nickname", ["night shift", "night@shift", "night(shift)", "n;s", "x" * 65]
+)
+def test_a_group_mail_nickname_outside_graphs_characters_is_refused(
+    entra: EntraDir, nickname: str
+) -> None:
+    """group.md: "Maximum length is 64 characters. This property can contain only characters
+    in the ASCII character set 0 - 127 except the following characters: @ () \\ [] " ; : <> ,
+    SPACE", on create and update; the sandbox stored a space."""
+    invalid_group = "Invalid value specified for property 'mailNickname' of resource 'Group'."
+    with entra.graph() as graph:
+        refused = graph.post("/groups", json=group_body(nickname))
+        assert_graph_error(refused, 400, "Request_BadRequest", invalid_group)
+        made = graph.post("/groups", json=group_body("night-shift.team"))
+        assert made.status_code == 201, made.text
+        group_id = made.json()["id"]
+        renamed = graph.patch(f"/groups/{group_id}", json={"mailNickname": nickname})
+        assert_graph_error(renamed, 400, "Request_BadRequest", invalid_group)
+        kept = graph.get(f"/groups/{group_id}", params={"$select": "mailNickname"})
+        assert kept.json()["mailNickname"] == "night-shift.team"
