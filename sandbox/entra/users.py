@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Callable
@@ -331,6 +332,7 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         raise invalid_value("mailNickname")
     if "displayName" in props and not (props["displayName"] or "").strip():
         raise invalid_value("displayName")
+    _check_date_times(props)
     location = props.get("usageLocation")
     if location is not None and location not in ISO_3166_ALPHA_2:
         # "A two-letter country code (ISO standard 3166)" (user.md): UK, EU and the like,
@@ -348,6 +350,34 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         _check_profile(props["passwordProfile"] or {})
         _check_password(props["passwordProfile"] or {})
     return props
+
+
+# user.md types employeeHireDate as DateTimeOffset: "ISO 8601 format and is always in UTC
+# time. For example, midnight UTC on Jan 1, 2014 is 2014-01-01T00:00:00Z". OData reads the
+# JSON string as an Edm.DateTimeOffset literal, whose offset is not optional, and refuses any
+# other with "Cannot convert the literal '…' to the expected type 'Edm.DateTimeOffset'."
+# (OData's text, odata.net#2113); the sandbox stored any string.
+DATE_TIME_OFFSETS = ("employeeHireDate",)
+_DATE_TIME_OFFSET = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+def _check_date_times(props: dict[str, Any]) -> None:
+    for name in DATE_TIME_OFFSETS:
+        value = props.get(name)
+        if value is None:
+            continue
+        if _DATE_TIME_OFFSET.match(value):
+            try:
+                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                continue
+            except ValueError:
+                pass  # well formed but no date (2026-02-30): refused as Graph refuses it
+        raise bad_request(
+            f"Cannot convert the literal '{value}' to the expected type 'Edm.DateTimeOffset'.",
+            code="BadRequest",
+        )
 
 
 # passwordPolicies "is an enumeration": DisableStrongPassword, DisablePasswordExpiration, or

@@ -213,3 +213,30 @@ def test_a_group_mail_nickname_outside_graphs_characters_is_refused(
         assert_graph_error(renamed, 400, "Request_BadRequest", invalid_group)
         kept = graph.get(f"/groups/{group_id}", params={"$select": "mailNickname"})
         assert kept.json()["mailNickname"] == "night-shift.team"
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-01-05", "2026-01-05T09:00:00", "2026-02-30T00:00:00Z"]
+)
+def test_employee_hire_date_is_a_date_time_offset(entra: EntraDir, value: object) -> None:
+    """user.md: employeeHireDate is a DateTimeOffset ("ISO 8601 format and is always in UTC
+    time", e.g. 2014-01-01T00:00:00Z); OData refuses a literal that is none (no offset
+    included: odata.net#2113). The sandbox stored any string."""
+    cannot = "to the expected type 'Edm.DateTimeOffset'"
+    with entra.graph() as graph:
+        refused = graph.post(
+            "/users", json=new_user_body(entra.domain, "hired", employeeHireDate=value)
+        )
+        assert_graph_error(refused, 400, "BadRequest", cannot)
+        assert graph.get(f"/users/hired@{entra.domain}").status_code == 404
+
+        made = graph.post(
+            "/users",
+            json=new_user_body(entra.domain, "hired", employeeHireDate="2026-01-05T09:00:00Z"),
+        )
+        assert made.status_code == 201, made.text
+        changed = graph.patch(f"/users/{made.json()['id']}", json={"employeeHireDate": value})
+        assert_graph_error(changed, 400, "BadRequest", cannot)
+        for taken in ("2026-02-01T00:00:00+01:00", "2026-02-01T08:30:00.5Z", None):
+            ok = graph.patch(f"/users/{made.json()['id']}", json={"employeeHireDate": taken})
+            assert ok.status_code == 204, ok.text
