@@ -193,6 +193,11 @@ class OktaOrg:
         _check_lengths(profile)
         if not _EMAIL.match(profile["email"]):
             raise validation_failed("email", "Does not match required pattern")
+        # secondEmail is validated as email is: "For validation, see RFC 5322 Section 3.2.3"
+        # (okta SDK 3.x okta/models/user_profile.py, Okta's OpenAPI text); null clears it.
+        second = profile.get("secondEmail")
+        if second is not None and not (isinstance(second, str) and _EMAIL.match(second)):
+            raise validation_failed("secondEmail", "Does not match required pattern")
         if not _EMAIL.match(profile["login"]):
             raise validation_failed("login", "Username must be in the form of an email address")
         holder = self._by_login.get(login_key(profile["login"]))

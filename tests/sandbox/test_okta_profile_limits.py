@@ -78,3 +78,25 @@ def test_a_country_code_that_is_no_iso_3166_country_is_refused(api, code: str) -
     changed = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"countryCode": code}})
     assert_okta_error(changed, 400, "E0000001")
     assert api.get(f"/api/v1/users/{user['id']}").json()["profile"]["countryCode"] == "GB"
+
+
+@pytest.mark.parametrize("second", ["nope", "two@@example.com", "spaced out@example.com"])
+def test_a_second_email_that_is_no_address_is_refused(api, second: str) -> None:
+    """secondEmail is validated as email is ("For validation, see RFC 5322 Section 3.2.3",
+    okta SDK 3.x okta/models/user_profile.py, from Okta's OpenAPI spec); the sandbox
+    checked the primary email only and stored any second one."""
+    refused = api.post("/api/v1/users", json=user_body("second@example.com", secondEmail=second))
+    error = assert_okta_error(refused, 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: secondEmail"
+    assert error["errorCauses"] == [
+        {"errorSummary": "secondEmail: Does not match required pattern"}
+    ]
+    assert api.get("/api/v1/users/second@example.com").status_code == 404
+
+    user = create(api, "second@example.com", secondEmail="backup@example.org")
+    changed = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"secondEmail": second}})
+    assert_okta_error(changed, 400, "E0000001")
+    profile = api.get(f"/api/v1/users/{user['id']}").json()["profile"]
+    assert profile["secondEmail"] == "backup@example.org"
+    cleared = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"secondEmail": None}})
+    assert cleared.status_code == 200, cleared.text
