@@ -147,7 +147,7 @@ class Document:
             holder.pop(attr.name, None)
             return
         if attr.multi:
-            given = normalise_value(attr, value)
+            given = normalise_value(attr, value, one_value=True)
             if op == "add":
                 existing = holder.get(attr.name) or []
                 added = [v for v in given if v not in existing]

@@ -77,10 +77,17 @@ def normalise_attrs(data: dict, schema: Schema) -> dict:
     return out
 
 
-def normalise_value(attr: Attr, value: Any) -> Any:
+def normalise_value(attr: Attr, value: Any, one_value: bool = False) -> Any:
+    """`value` in stored form. A multi-valued attribute's value is a JSON array (RFC 7643
+    §2.4: "contain a list of elements using the JSON array format"); anything else in a
+    resource body is 400 invalidValue (RFC 7644 §3.12: "not compatible with the ... attribute
+    type"). `one_value`: a PATCH may add a single value to one ("a new value is added to the
+    attribute", RFC 7644 §3.5.2.1)."""
     if attr.multi:
         if not isinstance(value, list):
-            value = [value]  # a single value for a multi-valued attribute, as lenient SPs take
+            if not one_value:
+                raise invalid_value(f"{attr.name} is multi-valued: its value must be an array")
+            value = [value]
         items = [normalise_single(attr, v) for v in value if v is not None]
         items = [v for v in items if v not in (None, {}, "")]
         if sum(1 for v in items if isinstance(v, dict) and v.get("primary") is True) > 1:

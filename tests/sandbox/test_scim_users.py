@@ -216,3 +216,37 @@ def test_a_schema_named_twice_is_invalid_syntax_and_changes_nothing(scim_app: Ap
         assert "title" not in raw.get(f"/Users/{user_id}").json()
         groups = raw.post("/Groups", json={"schemas": [group, group], "displayName": "Twice"})
         assert (groups.status_code, groups.json()["scimType"]) == (400, "invalidSyntax")
+
+
+def test_a_multi_valued_attribute_is_an_array_in_a_resource_body(scim_app: App) -> None:
+    """RFC 7643 §2.4: "Multi-valued attributes contain a list of elements using the JSON array
+    format"; a single object for `emails` or `members` in a POST or PUT body does not fit the
+    attribute's type: 400 invalidValue (RFC 7644 §3.12), nothing written. The sandbox wrapped
+    it in a list. A PATCH may still add one value to a multi-valued path (RFC 7644 §3.5.2.1:
+    "a new value is added")."""
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    group = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    patch_op = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    single = {"value": "e@c.example", "type": "work"}
+    with scim_app.raw() as raw:
+        refused = raw.post("/Users", json={"schemas": [core], "userName": "e", "emails": single})
+        assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidValue")
+        assert "e@c.example" not in str(scim_app.state())
+        made = raw.post("/Users", json={"schemas": [core], "userName": "e", "emails": [single]})
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        put = {"schemas": [core], "userName": "e", "emails": {"value": "f@c.example"}}
+        replaced = raw.put(f"/Users/{user_id}", json=put)
+        assert (replaced.status_code, replaced.json()["scimType"]) == (400, "invalidValue")
+        assert raw.get(f"/Users/{user_id}").json()["emails"] == [single]
+        members = {"schemas": [group], "displayName": "Solo", "members": {"value": user_id}}
+        refused = raw.post("/Groups", json=members)
+        assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidValue")
+        assert "Solo" not in str(scim_app.state())
+
+        add_one = {"op": "add", "path": "emails", "value": {"value": "g@c.example"}}
+        patched = raw.patch(
+            f"/Users/{user_id}", json={"schemas": [patch_op], "Operations": [add_one]}
+        )
+        assert patched.status_code == 200, patched.text
+        assert [e["value"] for e in patched.json()["emails"]] == ["e@c.example", "g@c.example"]
