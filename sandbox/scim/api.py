@@ -78,6 +78,9 @@ def lister(name: str):
     return list_all
 
 
+LIST_PARAMETERS = ("attributes", "excludedAttributes")
+
+
 def searcher(name: str):
     """POST /{Users,Groups}/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
 
@@ -89,12 +92,19 @@ def searcher(name: str):
         query = {}
         for key in ("filter", "startIndex", "count", "attributes", "excludedAttributes"):
             value = next((v for k, v in body.items() if k.lower() == key.lower()), None)
-            if isinstance(value, list):
-                if not all(isinstance(v, str) for v in value):
+            if value is None:
+                continue
+            # RFC 7644 §3.4.3: "attributes"/"excludedAttributes" are multi-valued lists of
+            # strings, "startIndex"/"count" integers; another shape does not conform to the
+            # request schema: 400 invalidSyntax (§3.12). The sandbox read "1" as 1 and a
+            # lone string as a list of one.
+            if key in LIST_PARAMETERS:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise bad_request("invalidSyntax", f"{key} must be a list of strings")
                 value = ",".join(value)
-            if value is not None:
-                query[key] = value
+            elif key != "filter" and (not isinstance(value, int) or isinstance(value, bool)):
+                raise bad_request("invalidSyntax", f"{key} must be an integer")
+            query[key] = value if key == "filter" else str(value)
         if not isinstance(query.get("filter", ""), str):
             raise bad_request("invalidFilter", "filter must be a string")
         return Reply(200, listing(kind, query))

@@ -89,3 +89,31 @@ def test_attributes_and_excluded_attributes(people: App) -> None:
         assert "emails" not in rest and rest["id"]  # id is returned "always"
         one = raw.get(f"/Users/{rest['id']}", params={"attributes": "emails.value"}).json()
         assert one["emails"] == [{"value": "ada@contoso.example"}, {"value": "ada@home.example"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"count": "1"},
+        {"startIndex": "2"},
+        {"count": 1.5},
+        {"count": True},
+        {"attributes": "userName"},
+        {"excludedAttributes": "emails"},
+    ],
+)
+def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(people: App, body: dict) -> None:
+    """RFC 7644 §3.4.3: a SearchRequest's "startIndex" and "count" are integers, "attributes"
+    and "excludedAttributes" multi-valued lists of strings; a body that does not conform to
+    the request schema is 400 invalidSyntax (§3.12). The sandbox read "1" as 1 and a lone
+    string as a list of one."""
+    search = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+    with people.raw() as raw:
+        refused = raw.post("/Users/.search", json={"schemas": [search], **body})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["scimType"] == "invalidSyntax"
+        proper = {"count": 1, "startIndex": 2, "attributes": ["userName"]}
+        taken = raw.post("/Users/.search", json={"schemas": [search], **proper})
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["itemsPerPage"] == 1
+        assert set(taken.json()["Resources"][0]) == {"schemas", "id", "userName"}
