@@ -24,6 +24,7 @@ MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32  # nested groups and `not`s; deeper is refused rather than risking the stack
 COMPARE = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 ORDERING = frozenset({"gt", "ge", "lt", "le"})
+LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
 TOKEN = re.compile(
     r'\s*(?:(?P<punct>[()\[\]])|(?P<string>"(?:[^"\\]|\\.)*")|(?P<word>[^\s()\[\]"]+))'
 )
@@ -294,9 +295,11 @@ class Parser:
         kind, text = self.take()
         if kind == "string":
             return json.loads(text)
-        lowered = text.lower()
-        if kind == "word" and lowered in ("true", "false", "null"):
-            return {"true": True, "false": False, "null": None}[lowered]
+        # "compValue = false / null / true / number / string ; rules from JSON" (RFC 7644
+        # §3.4.2.2, Figure 1), and JSON's "literal names MUST be lowercase" (RFC 7159 §3):
+        # `True` is no value (the sandbox read the literals in any case).
+        if kind == "word" and text in LITERALS:
+            return LITERALS[text]
         if kind == "word" and re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", text):
             return json.loads(text)
         raise invalid(f"{text!r} is not a value (string, number, true, false or null)")

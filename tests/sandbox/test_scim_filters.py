@@ -117,3 +117,21 @@ def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(people: App, body
         assert taken.status_code == 200, taken.text
         assert taken.json()["itemsPerPage"] == 1
         assert set(taken.json()["Resources"][0]) == {"schemas", "id", "userName"}
+
+
+@pytest.mark.parametrize(
+    "text", ["active eq True", "active eq TRUE", "active ne False", "title eq NULL"]
+)
+def test_true_false_and_null_are_lower_case_in_a_filter(people: App, text: str) -> None:
+    """RFC 7644 §3.4.2.2 (Figure 1): `compValue = false / null / true / number / string ;
+    rules from JSON (RFC 7159)`, and RFC 7159 §3: "The literal names MUST be lowercase. No
+    other literal names are allowed." `True` is no value: 400 invalidFilter (§3.12). The
+    sandbox read the literals in any case (attribute names and operators stay
+    case-insensitive, §3.4.2.2)."""
+    with people.raw() as raw:
+        refused = raw.get("/Users", params={"filter": text})
+        assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidFilter")
+        head, _, literal = text.rpartition(" ")
+        lower = raw.get("/Users", params={"filter": f"{head} {literal.lower()}"})
+        assert lower.status_code == 200, lower.text
+        assert raw.get("/Users", params={"filter": "ACTIVE EQ true"}).status_code == 200
