@@ -16,6 +16,7 @@ from provisioning.connectors.base import EndpointRefusedError, checked_addresses
 from provisioning.outbound.addresses import RefusedAddress, check_url, pinned_addresses
 from provisioning.outbound.models import WebhookEndpoint
 from tenants import endpoints
+from tests.factories import signed_in
 
 NOT_ONE_HOST = [
     ("224.0.0.1", "a multicast address"),  # all hosts on this segment
@@ -58,7 +59,7 @@ def test_a_name_resolving_to_no_single_host_gets_nothing(monkeypatch, address, k
 
 @pytest.mark.django_db
 def test_the_webhook_form_says_multicast_and_saves_nothing(client, alpha):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = client.post(
         reverse("outbound_tenant_create", kwargs={"tenant": alpha.tenant.slug}),
         {"name": "HaloPSA", "url": "https://224.0.0.251/hooks", "kinds": ["job.failed"]},
