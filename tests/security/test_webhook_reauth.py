@@ -81,3 +81,10 @@ def test_another_tenants_endpoint_is_still_404_first(client, alpha, bravo):
     signed_in(client, alpha.technician, seconds_ago=STALE)
     assert client.post(tenant_url("rotate", alpha.tenant, endpoint_id=theirs.pk)).status_code == 404
     assert client.get(tenant_url("create", bravo.tenant)).status_code == 404
+
+
+def test_the_password_page_says_why_for_more_than_signing_in(client, alpha):
+    signed_in(client, alpha.technician, seconds_ago=STALE)
+    response = client.get(client.get(tenant_url("create", alpha.tenant))["Location"])
+    assert response.status_code == 200
+    assert "outlives this session" in response.content.decode()
