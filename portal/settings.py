@@ -357,6 +357,10 @@ QUARANTINE_COOLDOWN_SECONDS = env.int("QUARANTINE_COOLDOWN_SECONDS", default=180
 QUARANTINE_COOLDOWN_MAX_SECONDS = env.int("QUARANTINE_COOLDOWN_MAX_SECONDS", default=1800)
 # Refused HR webhook requests per sender address and minute before it gets 429 unrecorded.
 HR_WEBHOOK_REFUSALS_PER_MINUTE = env.int("HR_WEBHOOK_REFUSALS_PER_MINUTE", default=30)
+# Signed HR webhook requests per tenant and minute (429 with Retry-After beyond): a leaked
+# secret or an HR system in a loop cannot queue jobs without end; an HR day's burst (a
+# start-of-month wave of hires exported at once) stays well within it.
+HR_WEBHOOK_REQUESTS_PER_MINUTE = env.int("HR_WEBHOOK_REQUESTS_PER_MINUTE", default=300)
 # Likewise for the inbound SCIM endpoint (a wrong or another tenant's token).
 SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
 # Requests a minute per live SCIM token (429 with Retry-After beyond): an identity provider's

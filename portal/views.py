@@ -184,7 +184,8 @@ def _next_of(request) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def reauth(request):
-    """The password again, before a change to how this person signs in."""
+    """The password again, before a change to how people sign in, or a key or feed that
+    outlives the session."""
     form = ReauthForm(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
         mfa.stamp_reauth(request)

@@ -238,8 +238,8 @@ def _public_https(endpoint: Endpoint, refusal: str) -> Endpoint:
         if endpoint.host == "localhost" or endpoint.host.endswith(".localhost"):
             raise EndpointError(f"{refusal} this machine.")
         return endpoint
-    if not is_public(address):
-        raise EndpointError(f"{refusal} a private or loopback address.")
+    if (kind := not_public(address)) is not None:
+        raise EndpointError(f"{refusal} {kind}.")
     return endpoint
 
 
@@ -253,17 +253,34 @@ EMBEDDING_LAST_32 = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::/96", 
 LOCAL_USE_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+RESERVED_IPV4 = ipaddress.ip_network("240.0.0.0/4")
+
+
 def is_public(address: Address) -> bool:
-    """Whether a request to `address` reaches only the public internet: a global address
-    that does not carry a non-global IPv4 address inside it (`ipaddress` judges those by
-    their IPv6 prefix, and counts NAT64 and 6to4 of 127.0.0.1 as global)."""
-    if not address.is_global:
-        return False
-    if address.version == 4:
-        return True
-    if address in LOCAL_USE_NAT64:
-        return False
-    return all(inside.is_global for inside in embedded_ipv4(address))
+    """Whether a request to `address` reaches one host on the public internet."""
+    return not_public(address) is None
+
+
+def not_public(address: Address) -> str | None:
+    """None when a request to `address` reaches one host on the public internet, else what
+    it reaches instead, for the message ("a multicast address"). A global unicast address
+    qualifies when it carries no other kind of IPv4 address inside it (`ipaddress` judges
+    those by their IPv6 prefix, and counts NAT64 and 6to4 of 127.0.0.1 as global). A
+    multicast group is no one host, and `ipaddress` calls the routable ones global."""
+    inside = embedded_ipv4(address) if address.version == 6 else []
+    for each in (address, *inside):
+        if each.is_multicast:
+            return "a multicast address"
+        if each == LIMITED_BROADCAST:
+            return "a broadcast address"
+        if each in RESERVED_IPV4:
+            return "a reserved address (240.0.0.0/4)"
+    if not address.is_global or address in LOCAL_USE_NAT64:
+        return "a private or loopback address"
+    if not all(each.is_global for each in inside):
+        return "a private or loopback address"
+    return None
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -280,13 +297,14 @@ def addresses_of(found: list) -> list[str]:
     return list(dict.fromkeys(str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found))
 
 
-def first_non_public(found: list) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The first loopback, private or otherwise non-global address among `getaddrinfo`
-    results (what a name resolves to now), or None when all are public."""
+def first_non_public(found: list) -> tuple[Address, str] | None:
+    """The first address among `getaddrinfo` results (what a name resolves to now) that is
+    not one public host, with what it is ("a private or loopback address"), or None when
+    all are public."""
     for text in addresses_of(found):
         address = ipaddress.ip_address(text)
-        if not is_public(address):
-            return address
+        if (kind := not_public(address)) is not None:
+            return address, kind
     return None
 
 

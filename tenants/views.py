@@ -7,7 +7,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal import mfa
 from portal.models import Role
+from portal.views import password_again
 from tenants import access, services
 from tenants.forms import CONNECTION_FORMS, TenantForm
 from tenants.models import DirectoryConnection, Tenant
@@ -87,6 +89,8 @@ def connection_create(request, tenant: str, kind: str):
     if one_per_tenant and tenant_obj.connections.filter(kind=kind).exists():
         messages.error(request, "This tenant has a connection of that kind already: edit it.")
         return redirect("tenant_detail", tenant=tenant_obj.slug)
+    if not mfa.reauth_is_fresh(request):  # a new place the tenant's people go: ask first
+        return password_again(request.path)
     return _connection_form(request, DirectoryConnection(tenant=tenant_obj, kind=kind))
 
 
@@ -100,6 +104,10 @@ def connection_edit(request, tenant: str, connection_id: int):
 def _connection_form(request, connection: DirectoryConnection):
     form = CONNECTION_FORMS[connection.kind](request.POST or None, instance=connection)
     if request.method == "POST" and form.is_valid():
+        # A new secret is what any change of where the people go needs (ConnectionForm.clean):
+        # like an API token, it outlives the session, so the password is asked again.
+        if form.cleaned_data["secret"] and not mfa.reauth_is_fresh(request):
+            return password_again(request.path)
         services.save_connection(
             form.save(commit=False),
             new_secret=form.cleaned_data["secret"],

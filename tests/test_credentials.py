@@ -10,6 +10,7 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from tenants import crypto
 from tenants.models import DirectoryConnection
+from tests.factories import signed_in
 
 NEW_SECRET = "brand-NEW-secret-value-55aa"
 
@@ -45,7 +46,7 @@ def test_secret_is_stored_encrypted(alpha):
 
 def test_secret_never_rendered_logged_or_audited(client, alpha, msp_admin, msp_template, caplog):
     caplog.set_level(logging.DEBUG)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse(
         "connection_edit",
         kwargs={"tenant": alpha.tenant.slug, "connection_id": alpha.connection.pk},
@@ -77,7 +78,7 @@ def test_secret_never_rendered_logged_or_audited(client, alpha, msp_admin, msp_t
 
 
 def test_blank_secret_keeps_the_stored_one_while_ids_and_endpoints_stay(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = reverse(
         "connection_edit",
         kwargs={"tenant": alpha.tenant.slug, "connection_id": alpha.connection.pk},
@@ -143,7 +144,7 @@ def test_rotate_command_reports_undecryptable_rows_and_carries_on(alpha, setting
 
 def test_pages_still_render_with_a_wrong_key(client, alpha, msp_admin, settings):
     settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     assert (
         client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})).status_code
         == 200

@@ -462,7 +462,8 @@ class OffboardingCheck:
         if days in ("never", "keep"):
             overrides["delete_after_days"] = None
         elif days:
-            if not days.isdigit() or int(days) > MAX_DELETE_AFTER_DAYS:
+            # isascii: isdigit() is true of "²", which int() refuses
+            if not (days.isascii() and days.isdigit()) or int(days) > MAX_DELETE_AFTER_DAYS:
                 result.errors.append(
                     f"delete_after_days “{days}” is not a number of days (0 to "
                     f"{MAX_DELETE_AFTER_DAYS}) or never."

@@ -347,10 +347,11 @@ async def checked_addresses(url: str) -> list[str]:
         found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
         return []
-    if not sandbox and (address := endpoints.first_non_public(found)) is not None:
+    if not sandbox and (refused := endpoints.first_non_public(found)) is not None:
+        address, kind = refused
         raise EndpointRefusedError(
-            f"Nothing was sent: {host} resolves to {address}, a private or loopback "
-            "address. Credentials only go to public hosts."
+            f"Nothing was sent: {host} resolves to {address}, {kind}. "
+            "Credentials only go to public hosts."
         )
     return endpoints.addresses_of(found)
 

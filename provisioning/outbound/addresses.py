@@ -1,7 +1,7 @@
 """Where a webhook may go: a public https host, or exactly the sandbox's origin.
 
-Checked when the URL is entered (its form: https, no user name, no private or loopback
-literal, no `localhost`) and again before every request (what the name resolves to now),
+Checked when the URL is entered (its form: https, no user name, no private, loopback or
+multicast literal, no `localhost`) and again before every request (what the name resolves to now),
 the same rules as a SCIM app's address (tenants/endpoints.py,
 provisioning/connectors/base.refuse_private_addresses). The request then connects to the
 addresses that were checked (`pinned_addresses`; the next one when one takes no connection),
@@ -42,9 +42,10 @@ def pinned_addresses(url: str) -> list[str]:
         raise RefusedAddress(str(exc)) from None
     except OSError:
         return []
-    if not sandbox and (address := endpoints.first_non_public(found)) is not None:
+    if not sandbox and (refused := endpoints.first_non_public(found)) is not None:
+        address, kind = refused
         raise RefusedAddress(
-            f"Nothing was sent: {origin[1]} resolves to {address}, a private or loopback "
-            "address. Webhooks only go to public hosts."
+            f"Nothing was sent: {origin[1]} resolves to {address}, {kind}. "
+            "Webhooks only go to public hosts."
         )
     return endpoints.addresses_of(found)

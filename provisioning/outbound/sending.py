@@ -89,7 +89,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit() alone takes "²", which float() refuses
         return min(float(text), RETRY_AFTER_MAX_S)
     try:
         at = email.utils.parsedate_to_datetime(text)

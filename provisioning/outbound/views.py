@@ -2,6 +2,8 @@
 a tenant's endpoints to the MSP admins and the technicians of that tenant (operators), who
 already see everything its events tell. Every object is fetched through the tenant scope
 (tenants/access.py): another tenant's endpoint is a 404, a role that may not manage is a 403.
+An endpoint outlives the session that made it, as an API token does: making one, sending one
+to another address and a new secret need the password typed recently (portal.mfa).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import mfa
 from portal.fields import PageForm
 from portal.models import Role
+from portal.views import password_again
 from provisioning.outbound import services
 from provisioning.outbound.forms import DeliveryFilter, EndpointForm
 from provisioning.outbound.models import Delivery, WebhookEndpoint
@@ -82,6 +86,8 @@ def endpoint_list(request: HttpRequest, tenant: str | None = None) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def endpoint_create(request: HttpRequest, tenant: str | None = None) -> HttpResponse:
     scope = _scope(request, tenant)
+    if not mfa.reauth_is_fresh(request):  # a feed of the events to an address: ask first
+        return password_again(scope.url("create"))
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         endpoint, secret = services.create_endpoint(
@@ -139,6 +145,8 @@ def endpoint_edit(request: HttpRequest, endpoint_id: int, tenant: str | None = N
     scope, endpoint = _endpoint(request, tenant, endpoint_id)
     form = EndpointForm(request.POST or None, endpoint=endpoint)
     if request.method == "POST" and form.is_valid():
+        if form.url_changes and not mfa.reauth_is_fresh(request):  # the feed goes elsewhere
+            return password_again(scope.url("edit", endpoint_id=endpoint.pk))
         services.update_endpoint(
             endpoint, _settings(form), actor=request.user, http_request=request
         )
@@ -152,6 +160,8 @@ def endpoint_edit(request: HttpRequest, endpoint_id: int, tenant: str | None = N
 @require_POST
 def endpoint_rotate(request: HttpRequest, endpoint_id: int, tenant: str | None = None):
     scope, endpoint = _endpoint(request, tenant, endpoint_id)
+    if not mfa.reauth_is_fresh(request):  # a key to sign as the portal to the receiver
+        return password_again(scope.url("endpoint", endpoint_id=endpoint.pk))
     secret = services.rotate_secret(endpoint, actor=request.user, http_request=request)
     endpoint.refresh_from_db()
     return _shown_once(request, scope, endpoint, secret)

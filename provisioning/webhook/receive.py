@@ -2,7 +2,8 @@
 
 Order of the checks: size (413), timestamp and signature (401: the same answer for an unknown
 tenant, a tenant without a secret and a wrong signature, so that nobody learns which tenants
-exist), the event (400, also without an id), its signed id as the idempotency key (a resent
+exist), the tenant's signed requests a minute (429, recorded once a minute), the event (400,
+also without an id), its signed id as the idempotency key (a resent
 event: 200 with the original job), the tenant's data (422), then the service call (202).
 """
 
@@ -18,8 +19,10 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 
+from portal import ratelimit
 from portal.audit.events import record
 from portal.plain_text import printable
+from portal.signin import within_budget
 from provisioning import refusals
 from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import schema, service, signing
@@ -94,6 +97,10 @@ def handle(request: HttpRequest, slug: str) -> Reply:
     refusal = _authenticate(inbound)
     if refusal is not None:
         return refusal
+    # Counted once signed, so that an outsider's requests cannot use up a tenant's minute.
+    wait = _seconds_to_wait(inbound.tenant)
+    if wait:
+        return _rate_limited(inbound, wait)
     try:
         event = schema.parse(inbound.body)
     except schema.InvalidEvent as exc:
@@ -122,6 +129,51 @@ def _too_many_refusals(remote_addr: str | None) -> bool:
 
 def _count_refusal(remote_addr: str | None) -> None:
     refusals.count(REFUSALS, remote_addr)
+
+
+REQUESTS = "hr-webhook-requests"
+WINDOW_SECONDS = 60
+
+
+def _seconds_to_wait(tenant: Tenant) -> int:
+    """0 while this signed request is within the tenant's limit a minute (and counts it);
+    else the seconds until the minute ends, for Retry-After (RFC 6585 §4)."""
+    return ratelimit.seconds_to_wait(
+        REQUESTS,
+        str(tenant.pk),
+        limit=settings.HR_WEBHOOK_REQUESTS_PER_MINUTE,
+        window_s=WINDOW_SECONDS,
+    )
+
+
+def _rate_limited(inbound: Inbound, wait: int) -> Reply:
+    """The 429: nothing written but one security event per tenant and minute, within the
+    security events' budget (a sender in a loop must not fill the trail either)."""
+    limit = settings.HR_WEBHOOK_REQUESTS_PER_MINUTE
+    tenant = inbound.tenant
+    minute = int(time.time() // WINDOW_SECONDS)
+    logger.warning("HR webhook of tenant %s: over %s signed requests a minute", tenant.pk, limit)
+    if ratelimit.first(
+        REQUESTS, f"{tenant.pk}|{minute}", window_s=2 * WINDOW_SECONDS
+    ) and within_budget(inbound.request, "hr_webhook.rate_limited"):
+        record(
+            "hr_webhook.rate_limited",
+            actor=service.ACTOR,
+            tenant=tenant,
+            target=("tenant", tenant.pk, tenant.name),
+            after={"tenant_slug": inbound.slug, "limit": limit, "retry_after": wait},
+            result="denied",
+            request=inbound.request,
+        )
+    return Reply(
+        429,
+        {
+            "error": "rate_limited",
+            "message": f"More than {limit} signed requests to this tenant in a minute: "
+            f"send this one again in {wait} s (nothing was done).",
+        },
+        {"Retry-After": str(wait)},
+    )
 
 
 def _limit() -> str:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from provisioning.outbound import signing
 from provisioning.outbound.models import TEST_KIND, Delivery, WebhookEndpoint
+from tests.factories import signed_in
 from tests.outbound.support import delivery_of, make_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def msp_url(page: str, **kwargs) -> str:
 def test_msp_pages_are_for_msp_admins(client, alpha, msp_admin):
     endpoint, _ = make_endpoint(None, HOOK)
     for person, expected in [(msp_admin, 200), (alpha.technician, 403), (alpha.client_admin, 403)]:
-        client.force_login(person)
+        signed_in(client, person)
         assert client.get(msp_url("list")).status_code == expected
         assert client.get(msp_url("endpoint", endpoint_id=endpoint.pk)).status_code == expected
 
@@ -44,14 +45,14 @@ def test_tenant_pages_are_for_the_tenants_operators(client, alpha, bravo, msp_ad
         (bravo.technician, 404),
         (bravo.client_admin, 404),
     ]:
-        client.force_login(person)
+        signed_in(client, person)
         assert client.get(tenant_url("list", alpha.tenant)).status_code == expected, person
         assert client.get(detail).status_code == expected, person
 
 
 def test_an_endpoint_of_another_tenant_is_404_under_ones_own(client, alpha, bravo):
     theirs, _ = make_endpoint(bravo.tenant, HOOK)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     assert (
         client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=theirs.pk)).status_code == 404
     )
@@ -61,13 +62,13 @@ def test_an_endpoint_of_another_tenant_is_404_under_ones_own(client, alpha, brav
 
 def test_an_msp_endpoint_is_404_under_a_tenant(client, alpha, msp_admin):
     msp_endpoint, _ = make_endpoint(None, HOOK)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = tenant_url("endpoint", alpha.tenant, endpoint_id=msp_endpoint.pk)
     assert client.get(url).status_code == 404
 
 
 def test_creating_shows_the_secret_once_and_stores_it_encrypted(client, alpha):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = client.post(
         tenant_url("create", alpha.tenant),
         {"name": "HaloPSA", "url": HOOK, "kinds": ["job.failed", "connection.quarantined"]},
@@ -102,7 +103,7 @@ def test_creating_shows_the_secret_once_and_stores_it_encrypted(client, alpha):
     ],
 )
 def test_the_form_refuses_what_is_not_a_public_https_address(client, alpha, url):
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = client.post(
         tenant_url("create", alpha.tenant), {"name": "x", "url": url, "kinds": ["job.failed"]}
     )
@@ -116,7 +117,7 @@ def test_the_form_refuses_what_is_not_a_public_https_address(client, alpha, url)
 def test_the_form_refuses_a_name_that_is_no_single_line_of_plain_text(client, alpha, name):
     """The name is the subject of the switch-off mail: a newline in it made Django refuse the
     header (BadHeaderError), and nobody heard that their endpoint was switched off."""
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = client.post(
         tenant_url("create", alpha.tenant), {"name": name, "url": HOOK, "kinds": ["job.failed"]}
     )
@@ -127,7 +128,7 @@ def test_the_form_refuses_a_name_that_is_no_single_line_of_plain_text(client, al
 
 def test_changing_the_url_asks_for_confirmation_and_keeps_the_secret(client, alpha):
     endpoint, secret = make_endpoint(alpha.tenant, HOOK)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     edit = tenant_url("edit", alpha.tenant, endpoint_id=endpoint.pk)
     form = {"name": "PSA", "url": "https://other.example.com/in", "kinds": ["job.failed"]}
     response = client.post(edit, {**form, "active": "on"})
@@ -144,7 +145,7 @@ def test_changing_the_url_asks_for_confirmation_and_keeps_the_secret(client, alp
 
 def test_rotating_shows_a_new_secret_and_the_old_one_still_signs_a_while(client, alpha):
     endpoint, old = make_endpoint(alpha.tenant, HOOK)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     response = client.post(tenant_url("rotate", alpha.tenant, endpoint_id=endpoint.pk))
     endpoint.refresh_from_db()
     new, previous = endpoint.secrets()
@@ -155,7 +156,7 @@ def test_rotating_shows_a_new_secret_and_the_old_one_still_signs_a_while(client,
 
 def test_a_test_event_is_queued_and_audited(client, alpha, django_capture_on_commit_callbacks):
     endpoint, _ = make_endpoint(alpha.tenant, HOOK)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(tenant_url("test", alpha.tenant, endpoint_id=endpoint.pk))
     assert response.status_code == 302 and len(callbacks) == 1  # the task, after the commit
@@ -168,7 +169,7 @@ def test_redelivery_from_the_log_sends_the_same_message_again(client, alpha, msp
     endpoint, _ = make_endpoint(alpha.tenant, HOOK)
     delivery = delivery_of(alpha.tenant, endpoint)
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.GIVEN_UP, attempts=8)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
     redeliver = tenant_url(
         "redeliver", alpha.tenant, endpoint_id=endpoint.pk, delivery_id=delivery.pk
@@ -178,14 +179,14 @@ def test_redelivery_from_the_log_sends_the_same_message_again(client, alpha, msp
     again = Delivery.objects.exclude(pk=delivery.pk).get()
     assert again.message_id == delivery.message_id and again.status == Delivery.Status.PENDING
     assert AuditEvent.objects.filter(action="webhook.redeliver").exists()
-    client.force_login(alpha.account_manager)
+    signed_in(client, alpha.account_manager)
     assert client.post(redeliver).status_code == 403
 
 
 def test_the_log_filters_by_status_and_answers_htmx_with_the_partial(client, alpha):
     endpoint, _ = make_endpoint(alpha.tenant, HOOK)
     delivery_of(alpha.tenant, endpoint)
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     url = tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk)
     assert (
         "No deliveries with this status"
@@ -201,7 +202,7 @@ def test_a_switched_off_endpoint_is_switched_on_again(client, alpha, msp_admin):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         disabled_at="2026-01-01T00:00:00Z", disabled_reason="8 attempts", consecutive_failures=8
     )
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     page = client.get(tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk))
     assert "Switched off" in page.content.decode()
     client.post(tenant_url("switch_on", alpha.tenant, endpoint_id=endpoint.pk))
@@ -211,7 +212,7 @@ def test_a_switched_off_endpoint_is_switched_on_again(client, alpha, msp_admin):
 
 
 def test_the_pages_are_linked_from_the_tenant_page_and_the_navigation(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     tenant_page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
     assert tenant_url("list", alpha.tenant) in tenant_page.content.decode()
     assert msp_url("list") in tenant_page.content.decode()
@@ -219,7 +220,7 @@ def test_the_pages_are_linked_from_the_tenant_page_and_the_navigation(client, al
 
 def test_the_msp_log_takes_hostile_query_strings(client, msp_admin):
     endpoint, _ = make_endpoint(None, HOOK)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     url = msp_url("endpoint", endpoint_id=endpoint.pk)
     for query in ({"status": "\x00"}, {"page": "-1"}, {"page": "9" * 40, "status": "given_up"}):
         assert client.get(url, query).status_code == 200
@@ -228,11 +229,11 @@ def test_the_msp_log_takes_hostile_query_strings(client, msp_admin):
 def test_deleting_an_endpoint_is_audited_and_for_its_operators(client, alpha, bravo):
     endpoint, _ = make_endpoint(alpha.tenant, HOOK)
     delete = tenant_url("delete", alpha.tenant, endpoint_id=endpoint.pk)
-    client.force_login(alpha.account_manager)
+    signed_in(client, alpha.account_manager)
     assert client.post(delete).status_code == 403
-    client.force_login(bravo.technician)
+    signed_in(client, bravo.technician)
     assert client.post(delete).status_code == 404
-    client.force_login(alpha.technician)
+    signed_in(client, alpha.technician)
     assert (
         delete
         in client.get(tenant_url("edit", alpha.tenant, endpoint_id=endpoint.pk)).content.decode()
@@ -260,7 +261,7 @@ def test_the_pages_lead_nowhere_dead_and_tell_a_receiver_how_to_check_a_message(
     """No "Settings" crumb that is no page, and what a PSA's developer needs on the page
     itself, not in a repository file a browser cannot open."""
     endpoint, _ = make_endpoint(None, HOOK)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     for url in (msp_url("list"), msp_url("create"), msp_url("endpoint", endpoint_id=endpoint.pk)):
         body = client.get(url).content.decode()
         crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', body, re.S)

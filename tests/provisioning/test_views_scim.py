@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from tenants.models import DirectoryConnection, RoleTemplate
+from tests.factories import signed_in
 from tests.provisioning.scim_apps import connect, make_app
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def scim_apps(tenant):
 
 
 def test_an_msp_admin_adds_several_scim_apps_with_their_tokens_sealed(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     page = client.get(create_url(alpha.tenant)).content.decode()
     assert 'name="scim_base_url"' in page and 'name="org_url"' not in page
     assert 'name="directory_id"' not in page and 'name="graph_base_url"' not in page
@@ -59,7 +60,7 @@ def test_an_msp_admin_adds_several_scim_apps_with_their_tokens_sealed(client, al
 
 
 def test_bad_scim_app_input_is_refused_with_a_reason(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     client.post(create_url(alpha.tenant), form())
     again = client.post(create_url(alpha.tenant), form("slack"))
     assert "a SCIM app of this name already" in again.content.decode()
@@ -73,7 +74,7 @@ def test_bad_scim_app_input_is_refused_with_a_reason(client, alpha, msp_admin):
 
 
 def test_a_new_base_url_needs_the_token_again(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     client.post(create_url(alpha.tenant), form())
     slack = scim_apps(alpha.tenant).get()
     moved = client.post(
@@ -115,7 +116,7 @@ def press_test(client, connection) -> str:
 
 
 def test_test_connection_says_what_each_app_supports(client, msp_admin, alpha, on_sandbox):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     slack = connect(alpha.tenant, make_app(on_sandbox, "slack", groups=["general"]), "Slack")
     page = press_test(client, slack)
     assert "Connection works" in page
@@ -131,7 +132,7 @@ def test_test_connection_says_what_each_app_supports(client, msp_admin, alpha, o
 
 
 def test_test_connection_says_when_the_token_is_refused(client, msp_admin, alpha, on_sandbox):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     app = connect(alpha.tenant, make_app(on_sandbox, "full"), "Wrong")
     app.set_secret("not-the-token")
     app.save()
@@ -240,7 +241,7 @@ def test_an_oauth_scim_app_is_added_with_its_secret_sealed_and_passes_its_test(
     client, msp_admin, alpha, on_sandbox
 ):
     app = make_app(on_sandbox, "full")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     oauth = form(
         "Sandbox OAuth",
         app.base_url,
@@ -272,7 +273,7 @@ def test_test_connection_says_when_the_client_secret_is_refused(
     client, msp_admin, alpha, on_sandbox
 ):
     app = make_app(on_sandbox, "full")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     connection = connect(alpha.tenant, app, "Wrong secret", oauth=True)
     connection.set_secret("not-the-client-secret")
     connection.save()

@@ -28,6 +28,7 @@ from provisioning.connectors.factory import connector_for
 from sandbox.tls import tls_files
 from tenants import crypto
 from tenants.models import DirectoryConnection, Tenant
+from tests.factories import signed_in
 from tests.provisioning.directories import make_entra, make_okta
 from tests.provisioning.test_connection_check import press_test
 from tests.rebinding import PUBLIC, rebinding_resolver, resolving
@@ -206,7 +207,7 @@ def test_userinfo_endpoint_with_blank_secret_is_refused_and_nothing_reaches_the_
     before, events = stored(connection), AuditEvent.objects.count()
     sandbox_netloc = on_sandbox.url.removeprefix("https://")
     hostile = f"https://{sandbox_netloc}@{listener.netloc}"
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
 
     for secret in ("", "entra-test-secret"):
         form = entra_form(connection, login_base_url=hostile, graph_base_url=hostile)
@@ -316,7 +317,7 @@ def new_entra_form(**change) -> dict:
 def test_documented_entra_hosts_are_saved_normalised(
     client, tenant, msp_admin, sandbox_on_8765, field_name, given, kept
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = create_connection(client, tenant, "entra", new_entra_form(**{field_name: given}))
     assert response.status_code == 302
     assert getattr(tenant.connections.get(kind="entra"), field_name) == kept
@@ -326,7 +327,7 @@ def test_documented_entra_hosts_are_saved_normalised(
 def test_other_entra_endpoints_are_refused_with_what_is_allowed(
     client, tenant, msp_admin, sandbox_on_8765, field_name, given, words
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = create_connection(client, tenant, "entra", new_entra_form(**{field_name: given}))
     body = response.content.decode()
     assert response.status_code == 200 and words in body
@@ -337,7 +338,7 @@ def test_other_entra_endpoints_are_refused_with_what_is_allowed(
 def test_okta_org_hosts_are_saved_normalised(
     client, tenant, msp_admin, sandbox_on_8765, given, kept
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = create_connection(client, tenant, "okta", {"org_url": given, "secret": SECRET})
     assert response.status_code == 302
     assert tenant.connections.get(kind="okta").org_url == kept
@@ -347,14 +348,14 @@ def test_okta_org_hosts_are_saved_normalised(
 def test_other_okta_endpoints_are_refused_with_what_is_allowed(
     client, tenant, msp_admin, sandbox_on_8765, given, words
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = create_connection(client, tenant, "okta", {"org_url": given, "secret": SECRET})
     assert response.status_code == 200 and words in response.content.decode()
     assert not tenant.connections.exists()
 
 
 def test_custom_okta_domain_only_when_listed(client, tenant, msp_admin, settings):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     listed = {"org_url": "https://login.fabrikam.example", "secret": SECRET}
     assert create_connection(client, tenant, "okta", listed).status_code == 200
     settings.OKTA_CUSTOM_DOMAINS = ["Login.Fabrikam.example"]
@@ -380,7 +381,7 @@ def test_a_custom_okta_domain_inside_the_network_is_refused_though_listed(
     client, tenant, msp_admin, sandbox_on_8765, settings, domain, words
 ):
     settings.OKTA_CUSTOM_DOMAINS = [domain]
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     org = {"org_url": f"https://{domain}", "secret": SECRET}
     response = create_connection(client, tenant, "okta", org)
     body = response.content.decode()
@@ -442,7 +443,7 @@ def test_a_custom_okta_domain_falls_through_to_its_next_address(
 
 def test_without_sandbox_url_the_sandbox_origin_is_refused(client, tenant, msp_admin, settings):
     settings.SANDBOX_URL = ""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = create_connection(
         client, tenant, "okta", {"org_url": "https://127.0.0.1:8765/okta/x", "secret": SECRET}
     )
@@ -468,7 +469,7 @@ def test_changed_entra_ids_or_endpoints_need_the_secret_again(
 ):
     connection = entra_row(tenant, "")
     before, events = stored(connection), AuditEvent.objects.count()
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     response = client.post(edit_url(connection), entra_form(connection, **change))
     body = response.content.decode()
     assert response.status_code == 200
@@ -485,7 +486,7 @@ def test_changed_entra_ids_or_endpoints_need_the_secret_again(
 def test_changed_okta_org_needs_the_token_again(client, tenant, msp_admin):
     connection = okta_row(tenant, "https://fabrikam.okta.com")
     before = stored(connection)
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     data = {"org_url": "https://contoso.okta.com", "secret": ""}
     response = client.post(edit_url(connection), data)
     assert response.status_code == 200
@@ -495,7 +496,7 @@ def test_changed_okta_org_needs_the_token_again(client, tenant, msp_admin):
 
 def test_the_same_endpoint_written_differently_keeps_the_secret(client, tenant, msp_admin):
     connection = okta_row(tenant, "https://fabrikam.okta.com")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     data = {"org_url": "https://FABRIKAM.okta.com:443/", "secret": ""}
     assert client.post(edit_url(connection), data).status_code == 302
     connection.refresh_from_db()
@@ -628,7 +629,7 @@ def test_okta_token_does_not_follow_a_redirect(client, tenant, redirect_pair, st
 
 def test_demo_connections_still_test_ok_against_the_sandbox(client, msp_admin, on_sandbox):
     call_command("seed_demo")
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     connections = list(DirectoryConnection.objects.all())
     assert {c.kind for c in connections} == {"entra", "okta", "scim"}  # Slack and Zoom too
     for connection in connections:
