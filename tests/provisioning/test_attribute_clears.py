@@ -10,6 +10,7 @@ from provisioning.connectors.base import DirectoryUser
 from provisioning.engine import accounts, planner
 from provisioning.engine.desired import DesiredState
 from provisioning.models import DirectoryAccount, Step
+from provisioning.queries import _attribute_rows
 
 COMPARED = ("first_name", "last_name", "display_name", "department", "job_title", "usage_location")
 ADA = DesiredState("ada", "Ada", "Lovelace", "Ada Lovelace", "", attributes={"job_title": "Lead"})
@@ -79,3 +80,11 @@ def test_a_linked_account_is_not_the_portals():
     accounts.applied(account, create, {"user_id": "u1", "linked": True})  # "already exists"
     assert "attributes" not in account.managed
 
+
+def test_the_person_page_shows_what_is_to_be_cleared_as_not_matching():
+    user = DirectoryUser("u1", "ada", True, dict(HELD))
+    rows = {r.name: r for r in _attribute_rows(ADA, user, COMPARED, ["department"])}
+    department = next(r for name, r in rows.items() if "epartment" in name)
+    assert (department.desired, department.actual, department.matches) == ("", "Finance", False)
+    rows = _attribute_rows(ADA, user, COMPARED, [])  # the account's own: not compared
+    assert all(r.matches for r in rows)
