@@ -17,6 +17,7 @@ from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
+from provisioning.engine.planner import NEVER_CLEARED
 from provisioning.engine.roles import has_roles
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
@@ -153,10 +154,13 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
         overall = overall or desired
         account = accounts.get(connection.pk)
         remote_id = account.remote_id if account else ""
+        set_here = tuple((account.managed or {}).get("attributes", ())) if account else ()
         try:
             connector = connector_for(connection)
             views.append(
-                bridge.run(_read(connector, connection, desired, remote_id), READ_TIMEOUT_S)
+                bridge.run(
+                    _read(connector, connection, desired, remote_id, set_here), READ_TIMEOUT_S
+                )
             )
         except CredentialError as exc:
             views.append(DirectoryView(connection, error=f"The stored secret is unusable: {exc}"))
@@ -169,7 +173,9 @@ def directory_views(identity: Identity) -> tuple[DesiredState, list[DirectoryVie
     return overall or desired_for_display(identity), views
 
 
-async def _read(connector, connection, desired: DesiredState, remote_id: str) -> DirectoryView:
+async def _read(
+    connector, connection, desired: DesiredState, remote_id: str, set_here: tuple = ()
+) -> DirectoryView:
     user = None
     if remote_id:
         try:
@@ -182,7 +188,7 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
     if user is None and not desired.present:
         return view  # nothing there, and nothing wanted: no rows to compare
     if user is None:
-        view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
+        view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
         view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
@@ -200,7 +206,7 @@ async def _read(connector, connection, desired: DesiredState, remote_id: str) ->
     )
     view.access = _comparisons(connector.supports_licences, desired, groups, licences, apps)
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
-    view.attributes = _attribute_rows(desired, user, connector.compared_attributes)
+    view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
     return view
 
 
@@ -233,19 +239,21 @@ ATTRIBUTE_LABELS = {
 
 
 def _attribute_rows(
-    desired: DesiredState, user: DirectoryUser | None, compared: tuple[str, ...]
+    desired: DesiredState, user: DirectoryUser | None, compared: tuple[str, ...], set_here=()
 ) -> list[AttributeRow]:
     """The attributes the directory holds (`compared`), compared as the planner compares
     them (engine/planner.py `_changed_attributes`): a leave changes none, and a blank
-    desired value leaves the directory's own."""
+    desired value leaves the directory's own, unless the portal set it (`set_here`): then
+    it is to be cleared."""
     wanted = {"display_name": desired.display_name, **desired.attributes}
     have = user.attributes if user else {}
+    cleared = {n for n in set_here if n not in NEVER_CLEARED}
     return [
         AttributeRow(
             label,
             str(wanted.get(name) or ""),
             str(have.get(name) or ""),
-            compared=not desired.leaving and bool(wanted.get(name)),
+            compared=not desired.leaving and (bool(wanted.get(name)) or name in cleared),
         )
         for name, label in ATTRIBUTE_LABELS.items()
         if name in compared and (wanted.get(name) or have.get(name))

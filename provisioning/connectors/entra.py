@@ -415,9 +415,19 @@ class EntraConnector:
         return created
 
     async def update_user(self, user_id: str, attributes: dict) -> None:
+        """`None` clears an attribute: Graph takes `null` for that, never "" (update user;
+        docs/sandbox-fidelity.md "request rules"). The SDK's models leave `None` fields out
+        of the body, so a clear goes as additional data, which kiota writes as null."""
         fields = _user_fields(attributes)
         if "enabled" in attributes:
             fields["account_enabled"] = bool(attributes["enabled"])
+        cleared = {
+            ATTRIBUTE_KEYS[k]: None
+            for k, v in attributes.items()
+            if v is None and k in ATTRIBUTE_KEYS
+        }
+        if cleared:
+            fields["additional_data"] = cleared
         async with self._errors(user_id):
             await self._graph().users.by_user_id(user_id).patch(User(**fields))
 

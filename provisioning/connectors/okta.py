@@ -21,7 +21,13 @@ from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserReque
 from okta.pagination import PaginationHelper
 from pydantic import ValidationError
 
-from provisioning.connectors import okta_groups, okta_manager, okta_sign_in, okta_unique
+from provisioning.connectors import (
+    okta_groups,
+    okta_manager,
+    okta_profile,
+    okta_sign_in,
+    okta_unique,
+)
 from provisioning.connectors.base import (
     AccessState,
     AccountChanges,
@@ -238,10 +244,17 @@ class OktaConnector:
         return found
 
     async def update_user(self, user_id: str, attributes: dict) -> None:
+        """`None` clears an attribute: a null in the partial update (okta_profile.py)."""
         profile = _profile(attributes)
-        if profile:
-            request = _request(UpdateUserRequest, {"profile": profile})
-            await self._call(self._okta().update_user(user_id, request))
+        cleared = {
+            ATTRIBUTES[k]: None for k, v in attributes.items() if v is None and k in ATTRIBUTES
+        }
+        if profile or cleared:
+            request = _request(UpdateUserRequest, {"profile": profile})  # checks the values
+            if cleared:
+                await self._call(okta_profile.update(self._okta(), user_id, profile | cleared))
+            else:
+                await self._call(self._okta().update_user(user_id, request))
         if attributes.get("enabled") is False:
             await self.disable_user(user_id)
 

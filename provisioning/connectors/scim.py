@@ -439,20 +439,25 @@ class ScimConnector:
         )
 
     async def update_user(self, user_id: str, attributes: dict) -> None:
-        changes = {
-            ATTRIBUTES[k]: v for k, v in attributes.items() if self._holds(k) and v is not None
-        }
+        """`None` clears an attribute: a PATCH "remove" of its path (RFC 7644 §3.5.2.2)."""
+        changes = {ATTRIBUTES[k]: v for k, v in attributes.items() if self._holds(k)}
         if "enabled" in attributes:
             changes["active"] = bool(attributes["enabled"])
         if changes:
             await self._change_user(user_id, changes)
 
     async def _change_user(self, user_id: str, changes: dict) -> None:
-        """PATCH (replace) where the app takes it; else read the user and PUT it whole."""
+        """PATCH (replace, or remove for `None`) where the app takes it; else read the user
+        and PUT it whole, without the attributes cleared."""
         app = await self._app()
         model = self._user_model(app)
         if self._discovery.patch:
-            operations = [_replace(model, path, value) for path, value in changes.items()]
+            operations = [
+                _replace(model, path, value)
+                if value is not None
+                else PatchOperation[model](op="remove", path=path)
+                for path, value in changes.items()
+            ]
             await self._call(
                 app.modify(model, user_id, kept(PatchOp, model)(operations=operations))
             )

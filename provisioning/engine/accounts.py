@@ -69,8 +69,14 @@ def applied(account: DirectoryAccount, step: Step, result: dict) -> list[str]:
     """What a succeeded step changes in the database's record of the account, made on
     `account`; the fields it changed, which the caller saves (once for a batch of steps)."""
     action = step.action
+    if action == planner.CREATE_USER and result.get("user_id") and result.get("created"):
+        account.managed = _set_attributes(account, step.params.get("attributes") or {}, fresh=True)
+        return [*_link(account, result["user_id"], True), "managed"]
     if action in (planner.CREATE_USER, planner.LINK_USER) and result.get("user_id"):
         return _link(account, result["user_id"], result.get("created", False))
+    if action == planner.UPDATE_USER:
+        account.managed = _set_attributes(account, step.params.get("attributes") or {})
+        return ["managed"]
     if action in ADDS or action in REMOVALS:
         _track(account, step)
         return ["managed"]
@@ -86,6 +92,20 @@ def applied(account: DirectoryAccount, step: Step, result: dict) -> list[str]:
         account.managed = {}
         return ["remote_id", "created_remotely_at", "missing_since", "managed"]
     return []
+
+
+def _set_attributes(account: DirectoryAccount, changed: dict, fresh: bool = False) -> dict:
+    """`managed` with the names of the attributes the portal set on the account
+    (`managed["attributes"]`, from nothing for the account it has just made): the ones it
+    clears again when the desired state has none. A clear ends that."""
+    managed = dict(account.managed or {})
+    names = set() if fresh else set(managed.get("attributes", []))
+    for name, value in changed.items():
+        if value in (None, ""):
+            names.discard(name)
+        else:
+            names.add(name)
+    return {**managed, "attributes": sorted(names)}
 
 
 def _track(account: DirectoryAccount, step: Step) -> None:

@@ -134,6 +134,8 @@ def _split_update(plan: planner.Plan, step, username: str) -> list[planner.Plann
     if on_premises:
         changes = ", ".join(
             f"{LABELS.get(name, name.replace('_', ' '))} to “{value}”"
+            if value is not None
+            else f"{LABELS.get(name, name.replace('_', ' '))} to nothing (clear it)"
             for name, value in on_premises.items()
         )
         plan.checklist.append(
@@ -144,7 +146,11 @@ def _split_update(plan: planner.Plan, step, username: str) -> list[planner.Plann
     if not cloud:
         return []
     return [
-        replace(step, target_name=", ".join(cloud), params={**step.params, "attributes": cloud})
+        replace(
+            step,
+            target_name=planner.update_label(cloud),
+            params={**step.params, "attributes": cloud},
+        )
     ]
 
 

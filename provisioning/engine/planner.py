@@ -32,6 +32,10 @@ DISABLE_USER, REVOKE_SESSIONS, RESET_PASSWORD = "disable_user", "revoke_sessions
 DELETE_USER, PURGE_USER = "delete_user", "purge_user"
 ONE_SHOTS = (RESET_PASSWORD, REVOKE_SESSIONS)  # actions, not state: a leave runs them once
 NOT_MANAGED = "not managed"  # a read-back's account in a directory the person is not in
+# Never cleared, whoever set them: the names a directory requires, and the usage location
+# (Graph: "Not nullable"; a licence needs one). Other attributes the portal set are cleared
+# when the desired state has none (`_changed_attributes`).
+NEVER_CLEARED = frozenset({"first_name", "last_name", "display_name", "email", "usage_location"})
 
 # kind -> (add action, remove action, param)
 ACCESS_ACTIONS = {
@@ -197,7 +201,7 @@ async def _plan_account(
     else:
         if not account.remote_id:
             plan.steps.append(PlannedStep(LINK_USER, desired.username, {"user_id": plan.user.id}))
-        await _plan_user(connector, plan, desired, one_shots, account.managed.get("apps", []))
+        await _plan_user(connector, plan, desired, one_shots, account.managed)
         await mailbox.plan_handover(connector, plan, desired)  # before the licences go
     await manager.plan_manager(connector, plan, desired)
     await _plan_access(connector, plan, desired, account)
@@ -265,19 +269,21 @@ def _plan_absent(connector, plan: Plan, desired: DesiredState) -> None:
 
 
 async def _plan_user(
-    connector, plan: Plan, desired: DesiredState, one_shots, managed_apps: list
+    connector, plan: Plan, desired: DesiredState, one_shots, managed: dict
 ) -> None:
     user = plan.user
     frozen = _frozen(connector, user)
     if RESET_PASSWORD in one_shots and connector.sets_passwords:
         _plan_reset(plan, frozen)
-    changed = _changed_attributes(connector.compared_attributes, user, desired)
+    changed = _changed_attributes(
+        connector.compared_attributes, user, desired, managed.get("attributes", ())
+    )
     if changed and not (desired.enabled and frozen):
-        plan.steps.append(PlannedStep(UPDATE_USER, ", ".join(changed), {"attributes": changed}))
+        plan.steps.append(PlannedStep(UPDATE_USER, update_label(changed), {"attributes": changed}))
     if desired.enabled and not user.enabled:
         plan.steps.append(PlannedStep(ENABLE_USER, desired.username))
     elif desired.enabled is False:
-        await _plan_disable(connector, plan, desired, managed_apps)
+        await _plan_disable(connector, plan, desired, managed.get("apps", []))
     if REVOKE_SESSIONS in one_shots and connector.revokes_sessions:
         plan.steps.append(PlannedStep(REVOKE_SESSIONS, user.username))
 
@@ -409,8 +415,12 @@ def _create_params(desired: DesiredState) -> dict:
 
 
 def _changed_attributes(
-    compared: tuple[str, ...], user: DirectoryUser, desired: DesiredState
+    compared: tuple[str, ...], user: DirectoryUser, desired: DesiredState, set_here=()
 ) -> dict:
+    """What differs: the wanted values, and `None` (clear it) for an attribute the desired
+    state has none of that the portal set on this account (`set_here`, the account's
+    `managed["attributes"]`) and the directory still holds. One the portal never set (a
+    taken-over account's own department) is the account's, and stays."""
     if desired.leaving:
         return {}
     wanted = {
@@ -419,7 +429,7 @@ def _changed_attributes(
         "display_name": desired.display_name,
         **desired.attributes,
     }
-    return {
+    changed = {
         name: value
         for name, value in wanted.items()
         if value
@@ -427,6 +437,22 @@ def _changed_attributes(
         and user.attributes.get(name) != value
         and not names_stand_in(name, value, user.attributes.get(name), desired)
     }
+    cleared = {
+        name: None
+        for name in set_here
+        if name in compared
+        and name not in NEVER_CLEARED
+        and not wanted.get(name)
+        and user.attributes.get(name) not in (None, "")
+    }
+    return changed | cleared
+
+
+def update_label(changed: dict) -> str:
+    """An update step's name: the attributes it sets, and "clear <name>" for one it clears."""
+    return ", ".join(
+        name if value is not None else f"clear {name}" for name, value in changed.items()
+    )
 
 
 def find(resources: list[Resource], wanted: str) -> Resource | None:

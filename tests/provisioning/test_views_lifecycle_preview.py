@@ -173,6 +173,15 @@ def test_mover_dry_run_shows_only_the_difference(client, northwind, support):
     assert Job.objects.filter(kind=Job.Kind.CHANGE).count() == 0
 
 
+def test_mover_dry_run_shows_what_the_portal_set_and_nothing_sets_now_as_cleared(client, northwind):
+    plain = RoleTemplate.objects.create(tenant=northwind.tenant, name="Plain", groups=["Staff"])
+    data = change_data(northwind, role_templates=[plain.pk], department="")
+    body = preview(client, "identity_change_preview", northwind, data)
+    assert body.count("department → <strong>cleared</strong>") == 2  # Entra and Okta
+    assert body.count("job_title → <strong>cleared</strong>") == 2
+    assert "usage_location → <strong>cleared</strong>" not in body  # never cleared
+
+
 def test_mover_submit_queues_a_change_job(client, northwind, support):
     client.force_login(northwind.technician)
     data = change_data(northwind, role_templates=[support.pk], department="", office="Leeds")

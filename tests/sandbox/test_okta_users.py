@@ -140,6 +140,18 @@ def test_post_updates_partially_put_replaces(api):
     assert_okta_error(response, 400, "E0000001")
 
 
+def test_a_null_in_a_partial_update_clears_that_property_alone(api):
+    """POST is a partial update: a property given as null is cleared, the others stay
+    (okta SDK UserApi.update_user; the base profile's properties are nullable in the
+    management OpenAPI; Okta Workflows' Update User clears a blank field with partial
+    semantics, "Pass Empty Values")."""
+    user = create(api, "clr@example.com", department="Sales", title="Rep")
+    url = f"/api/v1/users/{user['id']}"
+    changed = api.post(url, json={"profile": {"department": None}}).json()
+    assert changed["profile"].get("department") is None and changed["profile"]["title"] == "Rep"
+    assert api.get(url).json()["profile"].get("department") is None
+
+
 def lifecycle(api, user: dict, operation: str, **params):
     return api.post(f"/api/v1/users/{user['id']}/lifecycle/{operation}", params=params)
 

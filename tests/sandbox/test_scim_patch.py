@@ -93,6 +93,25 @@ def test_the_enterprise_extension_through_the_client(scim_app: App) -> None:
     assert scim_app.state()["users"][0][ENTERPRISE] == {"department": "Legal"}
 
 
+def test_remove_of_an_extension_attribute_clears_it_alone(scim_app: App) -> None:
+    """RFC 7644 §3.5.2.2: "remove" with a path naming a single-valued attribute removes
+    it; the rest of the extension and the user stay."""
+    client = scim_app.client()
+    user = enterprise_user("gil@contoso.example", "Finance")
+    user[EnterpriseUser].organization = "Contoso"
+    user = client.create(user)
+    client.modify(
+        User[EnterpriseUser],
+        user.id,
+        PatchOp[User[EnterpriseUser]](
+            operations=[PatchOperation(op="remove", path=f"{ENTERPRISE}:department")]
+        ),
+    )
+    held = scim_app.state()["users"][0]
+    assert held[ENTERPRISE] == {"organization": "Contoso"}
+    assert held["userName"] == "gil@contoso.example"
+
+
 def test_remove_without_path_is_no_target(scim_app: App) -> None:
     user = scim_app.client().create(User(user_name="gus@contoso.example"))
     answer = raw_patch(scim_app, user.id, {"op": "remove"})
