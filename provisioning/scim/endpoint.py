@@ -17,6 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.log import log_response
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 from scim2_models import (
@@ -187,7 +188,19 @@ def _refused(request: HttpRequest, token, scim_error: Error) -> HttpResponse:
             result="failure",
             request=request,
         )
-    return answer(scim_error.model_dump(), status)
+    response = answer(scim_error.model_dump(), status)
+    if status == 501:
+        # An optional operation we do not offer (a search at the root, bulk): a refusal,
+        # logged as Django logs a 4xx, not at ERROR with the server's own failures.
+        log_response(
+            "%s: %s",
+            response.reason_phrase,
+            request.path,
+            response=response,
+            request=request,
+            level="warning",
+        )
+    return response
 
 
 def base_url(request: HttpRequest, token) -> str:

@@ -4,6 +4,7 @@ restore / delete semantics, filters, paging and errors, and what the audit trail
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from django.urls import reverse
@@ -391,6 +392,42 @@ def test_bulk_is_501_as_the_service_provider_config_says_it_is_unsupported(clien
     assert bulk.status_code == 501, bulk.content
     assert bulk.json()["schemas"] == [ERROR] and bulk.json()["status"] == "501"
     assert call(client, scim, "get", url(scim, "scim_unknown", rest="Nothing")).status_code == 404
+
+
+@pytest.fixture
+def request_log():
+    """The records django.request writes while the test runs."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("rest", "body"),
+    [
+        (".search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+        ("Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]}),
+    ],
+    ids=["root-search", "bulk"],
+)
+def test_an_optional_operation_refused_with_501_is_logged_as_a_refusal(
+    client, scim, request_log, rest, body
+):
+    """A search at the root is optional (RFC 7644 §3.4.3: "MAY"), and so is bulk (§3.7,
+    `bulk.supported: false`): §3.12's 501 tells the client it is not offered. That is an
+    answer the portal chose, not a failure of the server, so django.request logs it as it
+    does a 4xx refusal (WARNING), not at ERROR with the server's own failures."""
+    path = url(scim, "scim_unknown", rest=rest)
+    response = call(client, scim, "post", path, body)
+    assert response.status_code == 501, response.content
+    assert response.json()["schemas"] == [ERROR] and response.json()["status"] == "501"
+    assert [(r.levelname, r.getMessage()) for r in request_log] == [
+        ("WARNING", f"Not Implemented: {path}")
+    ]
 
 
 @pytest.mark.parametrize(
