@@ -15,6 +15,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.audit.models import AuditEvent
@@ -232,7 +233,14 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(page_form.number())
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": jobs, "page": page, "page_form": page_form, "query": query.urlencode()}
+    context = {
+        "filter": jobs,
+        "page": page,
+        "page_form": page_form,
+        "query": query.urlencode(),
+        # The tenants' zones differ: Created and the date filter are in the portal's.
+        "time_zone": timezone.get_current_timezone_name(),
+    }
     template = "provisioning/job_list.html"
     return render(request, f"{template}#results" if request.htmx else template, context)
 

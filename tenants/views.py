@@ -33,9 +33,10 @@ def tenant_list(request):
 def tenant_detail(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant)
     connections = list(tenant_obj.connections.all())
-    apps = {c.pk: c.name for c in connections if c.assigned_by_template}
+    # By label ("Zoom (SCIM)"): a directory's app may bear the same name ("Zoom" in Okta).
+    apps = {c.pk: c.label for c in connections if c.assigned_by_template}
     role_templates = list(tenant_obj.role_templates.all())
-    for template in role_templates:  # the SCIM apps it gives, by name, with their groups
+    for template in role_templates:  # the SCIM apps it gives, by label, with their groups
         template.scim_given = [
             (apps[entry["connection"]], entry.get("groups") or [])
             for entry in template.scim_apps

@@ -113,3 +113,12 @@ def test_an_unknown_message_is_404_and_anonymous_is_sent_to_sign_in(client, msp_
     client.logout()
     response = client.get(reverse("outbox_list"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_list_and_a_message_name_the_zone_of_their_times(client, msp_admin, outbox_backend):
+    mail.send_mail("Access request waiting", "Open it.", None, ["ca@c.test"])
+    client.force_login(msp_admin)
+    assert "<th>Sent (UTC)</th>" in client.get(reverse("outbox_list")).content.decode()
+    kept = SentEmail.objects.get()
+    detail = client.get(reverse("outbox_detail", args=[kept.pk])).content.decode()
+    assert re.search(r"sent \d+ \w+ \d{4} \d\d:\d\d UTC<", detail)

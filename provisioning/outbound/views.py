@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import mfa
@@ -46,6 +47,11 @@ class Scope:
             kwargs["tenant"] = self.tenant.slug
         return reverse(f"{self.prefix}_{page}", kwargs=kwargs)
 
+    @property
+    def time_zone(self) -> str:
+        """A tenant's pages tell time in its zone; the MSP's (every tenant) in the portal's."""
+        return self.tenant.time_zone if self.tenant else timezone.get_current_timezone_name()
+
     def endpoints(self):
         return WebhookEndpoint.objects.filter(tenant=self.tenant).select_related("tenant")
 
@@ -64,7 +70,13 @@ def _endpoint(request: HttpRequest, tenant: str | None, endpoint_id: int):
 
 def _context(scope: Scope, **more) -> dict:
     section = "webhooks" if scope.tenant is None else "tenants"
-    return {"scope": scope, "tenant": scope.tenant, "nav_section": section, **more}
+    return {
+        "scope": scope,
+        "tenant": scope.tenant,
+        "nav_section": section,
+        "time_zone": scope.time_zone,
+        **more,
+    }
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

@@ -257,3 +257,16 @@ def test_the_sidebar_marks_the_api_token_pages_as_where_one_is(client, alpha):
     elsewhere = client.get(reverse("mfa")).content.decode()
     assert f'<a href="{reverse("api_tokens")}">' in elsewhere
     assert f'<a href="{reverse("mfa")}" class="active" aria-current="page">' in elsewhere
+
+
+def test_the_lists_name_the_zone_of_last_used(client, alpha, msp_admin):
+    """A token serves several tenants in different zones: its times are the portal's
+    (UTC), as on the Jobs list and the audit trail, and the column says so."""
+    token_for(alpha.technician)
+    ApiToken.objects.filter(user=alpha.technician).update(last_used_at=timezone.now())
+    signed_in(client, alpha.technician)
+    mine = client.get(reverse("api_tokens")).content.decode()
+    signed_in(client, msp_admin)
+    everyones = client.get(reverse("api_tokens_all")).content.decode()
+    for body in (mine, everyones):
+        assert "<th>Last used (UTC)</th>" in body

@@ -3,6 +3,7 @@ shown once and stored encrypted, the URL change confirmed, rotation, test, redel
 switching on, each audited."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -271,3 +272,25 @@ def test_the_pages_lead_nowhere_dead_and_tell_a_receiver_how_to_check_a_message(
         assert "docs/webhooks.md" not in body
         assert "<code>webhook-signature</code>" in body
         assert 'href="https://www.standardwebhooks.com/"' in body
+
+
+def test_the_log_tells_its_times_in_a_named_zone(client, alpha, msp_admin):
+    """A tenant's endpoint in the tenant's zone, as its other pages; the MSP's (every
+    tenant) in the portal's, UTC. Both say which, the htmx partial as the page."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    sent = datetime(2026, 12, 3, 14, 30, 5, tzinfo=UTC)
+    ours, _ = make_endpoint(alpha.tenant, HOOK)
+    everyones, _ = make_endpoint(None, HOOK)
+    for endpoint in (ours, everyones):
+        Delivery.objects.filter(pk=delivery_of(alpha.tenant, endpoint).pk).update(created_at=sent)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_set_at=sent)
+    client.force_login(msp_admin)
+    url = tenant_url("endpoint", alpha.tenant, endpoint_id=ours.pk)
+    page = client.get(url).content.decode()
+    assert "Times in America/New_York." in page
+    assert "3 Dec 2026 09:30:05" in page and "(3 Dec 2026 09:30)" in page and "14:30" not in page
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "3 Dec 2026 09:30:05" in partial and "14:30" not in partial
+    page = client.get(msp_url("endpoint", endpoint_id=everyones.pk)).content.decode()
+    assert "Times in UTC." in page and "3 Dec 2026 14:30:05" in page

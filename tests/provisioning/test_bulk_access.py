@@ -2,6 +2,8 @@
 technician gets 404 for everything, an account manager or client admin 403; a held batch is
 confirmed or cancelled by an MSP admin only."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -136,3 +138,20 @@ def test_the_list_says_finished_as_the_batch_page_does(client, alpha):
         assert f">{label}</span>" in page
     assert listed.count(">Finished</span>") == 1 and ">Finished, with failures</span>" in listed
     assert ">Started</span>" not in listed
+
+
+def test_the_list_and_the_batch_tell_its_time_in_the_tenants_zone(client, alpha, batch):
+    """As the tenant's other pages (people, jobs, schedule): New York's batch of 14:30 UTC
+    reads 09:30, and the page names the zone."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    Batch.objects.filter(pk=batch.pk).update(created_at=datetime(2026, 12, 3, 14, 30, tzinfo=UTC))
+    client.force_login(alpha.technician)
+    listed = client.get(reverse("bulk_list", kwargs={"tenant": alpha.tenant.slug}))
+    page = client.get(
+        reverse("bulk_batch", kwargs={"tenant": alpha.tenant.slug, "batch_id": batch.pk})
+    )
+    for response in (listed, page):
+        body = response.content.decode()
+        assert "3 Dec 2026 09:30" in body and "14:30" not in body
+        assert "America/New_York" in body

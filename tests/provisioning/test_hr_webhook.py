@@ -821,3 +821,22 @@ def test_a_name_is_judged_by_the_forms_rule_joiners_taken_overrides_refused(clie
     assert response.status_code == 202, response.json()
     person = Identity.objects.get(tenant=tenant, employee_id="E1001")
     assert person.first_name == "Mehr\u200cnaz"
+
+
+def test_the_event_log_tells_its_times_in_the_tenants_zone(client, alpha, msp_admin):
+    """As the tenant's other pages: received at 14:30 UTC reads 09:30 in New York, named."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    HRWebhookEvent.objects.create(
+        tenant=alpha.tenant,
+        tenant_slug=alpha.tenant.slug,
+        received_at=datetime(2026, 12, 3, 14, 30, 5, tzinfo=ZoneInfo("UTC")),
+        event_type="hire",
+        outcome=HRWebhookEvent.Outcome.REJECTED,
+        reason="bad signature",
+    )
+    client.force_login(msp_admin)
+    url = reverse("hr_webhook_events", kwargs={"tenant": alpha.tenant.slug})
+    body = client.get(url).content.decode()
+    assert "Times in America/New_York." in body
+    assert "3 Dec 2026 09:30:05" in body and "14:30" not in body

@@ -275,3 +275,17 @@ def test_a_licence_without_a_seat_among_other_failures_says_how_to_get_on(client
 
     Step.objects.filter(job=job, order=2).delete()  # no seat problem: no such help
     assert 'id="no-seat-help"' not in client.get(job_url(job)).content.decode()
+
+
+def test_the_list_names_the_zone_of_its_created_times(client, alpha):
+    """The list spans tenants in different zones: its Created column and its date filter are
+    in the portal's zone (UTC), and the page says so, as the audit trail does."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    client.force_login(alpha.technician)
+    body = client.get(reverse("job_list")).content.decode()
+    utc = timezone.localtime(alpha.job.created_at, ZoneInfo("UTC"))
+    shown = dateformat.format(utc, "j M Y H:i")
+    assert "<th>Created (UTC)</th>" in body
+    assert f"<td>{shown}</td>" in body
+    assert "Times and dates in UTC." in body

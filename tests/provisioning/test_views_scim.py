@@ -59,6 +59,31 @@ def test_an_msp_admin_adds_several_scim_apps_with_their_tokens_sealed(client, al
     assert events.count() == 2 and all(TOKEN not in str(e.after) for e in events)
 
 
+def test_the_new_scim_app_page_has_a_title_that_reads_as_one(client, alpha, msp_admin):
+    """The browser tab (and the history) said "a SCIM app connection · Alpha"."""
+    client.force_login(msp_admin)
+    page = client.get(create_url(alpha.tenant)).content.decode()
+    assert f"<title>New SCIM app connection · {alpha.tenant.name}" in page
+    assert "<h1>Connect a SCIM app</h1>" in page
+
+
+def test_a_role_template_names_its_scim_app_apart_from_a_directory_app_of_that_name(
+    client, alpha, msp_admin
+):
+    """Fabrikam's Support gives the Okta app Zoom and the SCIM app Zoom: its row read
+    "Zoom Slack Zoom"."""
+    zoom = DirectoryConnection.objects.create(
+        tenant=alpha.tenant, kind=DirectoryConnection.Kind.SCIM, name="Zoom"
+    )
+    alpha.template.apps = ["Zoom"]
+    alpha.template.scim_apps = [{"connection": zoom.pk, "groups": []}]
+    alpha.template.save(update_fields=["apps", "scim_apps"])
+    client.force_login(msp_admin)
+    page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+    assert '<span class="chip">Zoom</span>' in page.content.decode()
+    assert '<span class="chip" title="SCIM app">Zoom (SCIM)</span>' in page.content.decode()
+
+
 def test_bad_scim_app_input_is_refused_with_a_reason(client, alpha, msp_admin):
     signed_in(client, msp_admin)
     client.post(create_url(alpha.tenant), form())
@@ -183,7 +208,7 @@ def test_a_technician_gives_a_role_a_scim_app_and_its_groups(client, alpha, brav
     alpha.template.refresh_from_db()
     assert alpha.template.scim_apps == [{"connection": slack.pk, "groups": ["sales", "general"]}]
     listed = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
-    assert "Slack: sales, general" in listed.content.decode()
+    assert "Slack (SCIM): sales, general" in listed.content.decode()
     smuggled = role_form(alpha.template, **{f"scim_{other.pk}": "on"})
     client.post(role_url(alpha.template), smuggled)
     alpha.template.refresh_from_db()

@@ -4,6 +4,7 @@ admins only (403 for other roles, 404 for another tenant and for another tenant'
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -133,3 +134,16 @@ def test_a_rule_without_value_or_with_another_tenants_template_is_refused(
     foreign = {"rule-attribute": "default", "rule-role_template": bravo.template.pk}
     assert client.post(add, foreign).status_code == 400
     assert not RoleRule.objects.exists()
+
+
+def test_a_tokens_times_are_in_the_tenants_zone(client, alpha, msp_admin):
+    """As the tenant's other pages: made at 14:30 UTC reads 09:30 in New York, named."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    token, _ = tokens.issue(alpha.tenant, "Entra", actor=msp_admin)
+    made = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+    ScimToken.objects.filter(pk=token.pk).update(created_at=made)
+    signed_in(client, msp_admin)
+    body = client.get(page(alpha.tenant)).content.decode()
+    assert "Times in America/New_York." in body
+    assert "3 Dec 2026 09:30" in body and "14:30" not in body

@@ -3,6 +3,8 @@ htmx answers, and the person's drift on the identity page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -269,3 +271,20 @@ def test_converge_asks_before_it_changes_a_directory(client, alpha):
     assert f'action="{one}" class="inline" data-confirm="Remove Finance from ' in text
     assert f"in {alpha.connection.label} now? (Holds the group Finance" in text
     assert 'data-confirm="Converge all 1 open item of ' in text
+
+
+def test_the_report_tells_its_times_in_the_tenants_zone(client, alpha):
+    """As the person's page shows the same items: in the tenant's zone, named once."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    found, seen = (
+        datetime(2026, 12, 3, 14, 30, tzinfo=UTC),
+        datetime(2026, 12, 4, 15, 45, tzinfo=UTC),
+    )
+    Drift.objects.filter(pk=item(alpha).pk).update(found_at=found, last_seen_at=seen)
+    login(client, alpha.technician)
+    page = client.get(report(alpha)).content.decode()
+    assert "Times in America/New_York." in page
+    for body in (page, client.get(report(alpha), HTTP_HX_REQUEST="true").content.decode()):
+        assert "3 Dec 2026 09:30" in body and "last seen 4 Dec 10:45" in body
+        assert "14:30" not in body and "15:45" not in body

@@ -5,6 +5,8 @@ may not act 403."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -208,3 +210,26 @@ def test_a_scim_apps_inventory_page_tells_what_it_reads(client, alpha):
     assert "every account of the app" in read and "delta" not in read
     assert "27 accounts, 3 directory calls" in page and "0 groups" not in page
     assert "kept current by reading them all again" in page
+
+
+def test_the_reads_times_are_in_the_tenants_zone_as_on_the_rest_of_its_page(client, alpha):
+    """Fabrikam's (New York) page read "Last full read 6 Dec 2026 05:54." in UTC beside its
+    other times in its own zone."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    at = datetime(2026, 12, 3, 14, 30, 5, tzinfo=UTC)
+    Cursor.objects.create(
+        connection=alpha.connection,
+        state=Cursor.State.RUNNING,
+        full=True,
+        started_at=at,
+        finished_at=at,
+        full_read_at=at,
+    )
+    client.force_login(alpha.technician)
+    partial = client.get(url(alpha), **HX).content.decode()
+    assert "since 09:30:05" in partial
+    assert "Last full read 3 Dec 2026 09:30 (America/New_York)." in partial
+    assert "14:30" not in partial
+    page = client.get(reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug}))
+    assert "Last full read 3 Dec 2026 09:30 (America/New_York)." in page.content.decode()
