@@ -61,7 +61,7 @@ def test_an_msp_admin_adds_several_scim_apps_with_their_tokens_sealed(client, al
 
 def test_the_new_scim_app_page_has_a_title_that_reads_as_one(client, alpha, msp_admin):
     """The browser tab (and the history) said "a SCIM app connection · Alpha"."""
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     page = client.get(create_url(alpha.tenant)).content.decode()
     assert f"<title>New SCIM app connection · {alpha.tenant.name}" in page
     assert "<h1>Connect a SCIM app</h1>" in page
