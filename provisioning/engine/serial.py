@@ -52,7 +52,10 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         )
     if not claimed:
         return None, None
-    return Job.objects.select_related("tenant", "identity", "requested_by").get(pk=job_id), None
+    related = ("tenant", "identity", "requested_by", *memo.tenant_relations())
+    job = Job.objects.select_related(*related).get(pk=job_id)
+    memo.keep_tenant_rows(job.tenant)  # the features' settings read with it (memo.py)
+    return job, None
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
