@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.audit.events import forget_known_heads
+from portal.audit.models import AuditEvent
 from provisioning import services
 from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
@@ -136,11 +137,18 @@ def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_r
     assert Job.objects.get(pk=behind[Job.Kind.LEAVE].pk).status == Job.Status.QUEUED
     assert Job.objects.get(pk=behind[Job.Kind.RECONCILE].pk).status == Job.Status.WAITING
     assert outcome.then == behind[Job.Kind.LEAVE].pk
+    sent = statements(run)
     reads_behind = [  # the person's queued jobs, read at the job's end
         sql
-        for sql in statements(run)
+        for sql in sent
         if sql.startswith('SELECT "provisioning_job"')
         and "'running'" not in sql
         and "queued" in sql
     ]
     assert len(reads_behind) == 1, "\n".join(reads_behind)
+    # The settled job's `job.finish` and the join's own go to the audit chain in one append.
+    at_the_end = sent[sent.index(reads_behind[0]) :]
+    appends = [sql for sql in at_the_end if 'INSERT INTO "audit_auditevent"' in sql]
+    assert len(appends) == 1, listing(at_the_end)
+    finished = AuditEvent.objects.filter(action="job.finish").order_by("seq")
+    assert [e.job_id for e in finished][-2:] == [str(change.pk), str(join.pk)]
