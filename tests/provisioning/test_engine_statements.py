@@ -23,12 +23,11 @@ from tests.provisioning.directories import make_directories
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory):
 # (the submit, the worker's run). PostgreSQL appends to the audit chain in one statement
 # fewer (portal/audit/events.py); an append after the process's own (the run's second to
-# fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
-# give the account row its verification read makes a verdict
-# (inventory.service.record_account_read). A new account's row is inserted with its directory
-# id by the create's outcome (engine/accounts.py), not empty before the call and then updated.
-# The tenant's first sign-in and scope policies come with the claim's read of the job
-# (memo.read_with_tenant), not in statements of their own.
+# fourth) skips the locked read of the head. A new account's row is inserted with its
+# directory id by the create's outcome (engine/accounts.py), not empty before the call and
+# then updated. The tenant's first sign-in and scope policies (the scope for the verdict of the
+# account row the verification read makes, inventory.service.record_account_read) come with
+# the claim's read of the job (memo.read_with_tenant), not in statements of their own.
 STATEMENTS = {"postgresql": (7, 34), "sqlite": (8, 38)}
 
 
