@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists
-from django.db.models.signals import post_save
 from django.utils import timezone
 
 from provisioning.connectors.factory import connector_type
@@ -27,48 +26,10 @@ def accounts_of(identity) -> dict[int, DirectoryAccount]:
 
 
 def account_for(job: Job, connection) -> DirectoryAccount:
-    """The person's account row for `connection`, saved (inserted now if it has none)."""
-    accounts = accounts_of(job.identity)
-    account = accounts.get(connection.pk)
-    if account is None or account.pk is None:
-        accounts[connection.pk] = _new_account(job.identity, connection)
-    return accounts[connection.pk]
-
-
-def account_to_apply(job: Job, connection) -> DirectoryAccount:
-    """The account a round's steps are applied to. Where the person has no row yet (a
-    joiner), a row not saved yet: the first outcome that changes it (the create's id)
-    inserts it (`save_fields`), one write where an empty row before the call and its id
-    after it were two. An empty row told a run that resumes nothing: it reads by username."""
     accounts = accounts_of(job.identity)
     if connection.pk not in accounts:
-        accounts[connection.pk] = DirectoryAccount(identity=job.identity, connection=connection)
+        accounts[connection.pk] = _new_account(job.identity, connection)
     return accounts[connection.pk]
-
-
-def save_fields(account: DirectoryAccount, fields: set[str]) -> None:
-    """Save what steps changed on the account (`applied`); inside the caller's fenced
-    transaction (steps.write_outcomes). A row not saved yet is inserted with them, in one
-    statement that also holds when a row was made since the run read the person's accounts
-    (it takes these fields, as the update of that row would). `post_save` as `save()`
-    sends it: the inventory takes its account to the person (matching.py)."""
-    if account.pk is not None:
-        account.save(update_fields=sorted(fields))
-        return
-    DirectoryAccount.objects.bulk_create(
-        [account],
-        update_conflicts=True,
-        unique_fields=["identity", "connection"],
-        update_fields=sorted(fields),
-    )
-    post_save.send(
-        sender=DirectoryAccount,
-        instance=account,
-        created=True,
-        update_fields=None,
-        raw=False,
-        using=account._state.db,
-    )
 
 
 def _new_account(identity, connection) -> DirectoryAccount:

@@ -131,7 +131,7 @@ def write_outcomes(
         rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
         current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
         if current and settled.account_fields:
-            accounts.save_fields(account, settled.account_fields)
+            account.save(update_fields=sorted(settled.account_fields))
         if settled.events:
             record_all(settled.events)
         if current and settled.skip_rest:
