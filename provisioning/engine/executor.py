@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
-from portal.audit.events import event_for, record, record_all
+from portal.audit.events import event_for, record_all
 from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
@@ -538,11 +538,11 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         for name, value in ended.items():
             setattr(job, name, value)
         as_read = outcomes.person_as_read(person) if person is not None else None
-        serial.ended(job)
+        settled = serial.ended(job)  # the jobs it settled: their events appended with its own
         changed_before, changed_after = outcomes.job_finished(job, status)
         if person is not None:
             outcomes.save_person(person, as_read, **_reconciled(status))
-        record(
+        finish = event_for(
             "job.finish",
             actor="system",
             tenant=job.tenant,
@@ -552,6 +552,7 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             result="success" if status == Job.Status.SUCCEEDED else "failure",
             job_id=job.pk,
         )
+        record_all([*settled, finish])
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
 

@@ -17,6 +17,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _reads: ContextVar[dict | None] = ContextVar("engine_run_reads", default=None)
+# Features' one-row settings of a tenant (reverse one-to-ones of Tenant, by accessor name),
+# read with the job a run claims (serial.claim), registered from above: `read_with_tenant`.
+_tenant_rows: list[str] = []
 
 
 @contextmanager
@@ -49,3 +52,29 @@ def take(key: Hashable):
     """What `keep` handed over for `key`, once; None when nothing was (or outside a run)."""
     reads = _reads.get()
     return None if reads is None else reads.pop(key, None)
+
+
+def read_with_tenant(name: str) -> None:
+    """A feature's one-row setting of the tenant (`Tenant.<name>`, a reverse one-to-one) is
+    joined to the read of the job a run claims, instead of being a statement of its own in
+    the run; `tenant_row` answers from it. The engine names no feature's table."""
+    if name not in _tenant_rows:
+        _tenant_rows.append(name)
+
+
+def tenant_relations() -> list[str]:
+    """What the claim's read of the job joins (`select_related`) for the registered rows."""
+    return [f"tenant__{name}" for name in _tenant_rows]
+
+
+def keep_tenant_rows(tenant) -> None:
+    """The registered rows as the claim read them with `tenant` (None where it has none)."""
+    for name in _tenant_rows:
+        # No query: select_related cached the row, or None (which raises AttributeError).
+        keep(("tenant_row", name, tenant.pk), (getattr(tenant, name, None),))
+
+
+def tenant_row(name: str, tenant_id: int, read: Callable[[], T]) -> T:
+    """The tenant's `name` row: in a run, as its claim read it (else `read()`, once);
+    outside a run, `read()`."""
+    return remembered(("tenant_row", name, tenant_id), lambda: (read(),))[0]

@@ -15,7 +15,8 @@ from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from portal.audit.events import record
+from portal.audit.events import event_for
+from portal.audit.models import AuditEvent
 from provisioning.engine import memo, outcomes
 from provisioning.engine.parking import due
 from provisioning.models import Identity, Job
@@ -52,7 +53,10 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
         )
     if not claimed:
         return None, None
-    return Job.objects.select_related("tenant", "identity", "requested_by").get(pk=job_id), None
+    related = ("tenant", "identity", "requested_by", *memo.tenant_relations())
+    job = Job.objects.select_related(*related).get(pk=job_id)
+    memo.keep_tenant_rows(job.tenant)  # the features' settings read with it (memo.py)
+    return job, None
 
 
 def _ahead_of(job_id: int, identity_id: int, now) -> Job | None:
@@ -77,37 +81,40 @@ def next_job(job: Job) -> int | None:
     return pending.order_by("pk").values_list("pk", flat=True).first()
 
 
-def ended(job: Job) -> None:
+def ended(job: Job) -> list[AuditEvent]:
     """Inside the transaction that ends `job`, its person locked: the person's jobs queued
     behind it read once, those a verified `job` settles settled, and the oldest of the rest
     kept for `next_job`. Read before the commit, the next job is the one after it: a job
     asked for later is claimed by its own task, which waits for the person's lock held here
-    and then finds this job ended."""
+    and then finds this job ended. The settled jobs' `job.finish` events, for the caller to
+    append with `job`'s own in the same transaction: one append of the chain, not one each."""
     if job.identity_id is None:
-        return
+        return []
     behind = (
         Job.objects.select_for_update()
         .filter(identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
         .exclude(pk=job.pk)
         .order_by("pk")
     )
-    rest = list(behind)
+    rest, events = list(behind), []
     if job.status == Job.Status.SUCCEEDED:
-        rest = converged(job, rest)
+        rest, events = converged(job, rest)
     memo.keep(("next_job", job.pk), (rest[0].pk if rest else None,))
+    return events
 
 
-def converged(job: Job, behind: list[Job]) -> list[Job]:
+def converged(job: Job, behind: list[Job]) -> tuple[list[Job], list[AuditEvent]]:
     """`job` verified: their queued jobs (of `behind`) asked for no later state than it
-    verified are settled by it. The jobs it did not settle. (The person is reconciled: the
-    job's end saves the time with the person, `outcomes.save_person`.)"""
-    rest = []
+    verified are settled by it. The jobs it did not settle, and the `job.finish` events of
+    those it did, to append. (The person is reconciled: the job's end saves the time with
+    the person, `outcomes.save_person`.)"""
+    rest, events = [], []
     for other in behind:
         if _settled_by(other, job):
-            _settle(other, job)
+            events.append(_settle(other, job))
         else:
             rest.append(other)
-    return rest
+    return rest, events
 
 
 def _settled_by(other: Job, job: Job) -> bool:
@@ -120,7 +127,7 @@ def _settled_by(other: Job, job: Job) -> bool:
     )
 
 
-def _settle(other: Job, by: Job) -> None:
+def _settle(other: Job, by: Job) -> AuditEvent:
     now = timezone.now()
     # The same person (and tenant), as the engine read them under the lock.
     other.identity, other.tenant = by.identity, by.tenant
@@ -131,7 +138,7 @@ def _settle(other: Job, by: Job) -> None:
         update_fields=["status", "converged_version", "verification", "started_at", "finished_at"]
     )
     changed_before, changed_after = outcomes.job_finished(other, Job.Status.SUCCEEDED)
-    record(
+    return event_for(
         "job.finish",
         actor="system",
         tenant=other.tenant,

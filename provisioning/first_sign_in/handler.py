@@ -23,8 +23,9 @@ from provisioning.models import Step
 class FirstSignInHandler:
     def wanted(self, joiner: Joiner) -> PlannedStep | Problem | None:
         tenant = joiner.tenant
-        policy = memo.remembered(
-            ("first_sign_in_policy", tenant.pk),
+        policy = memo.tenant_row(  # read with the job a run claims (apps.py)
+            "first_sign_in_policy",
+            tenant.pk,
             lambda: FirstSignInPolicy.objects.filter(tenant=tenant).first(),
         )
         connection = joiner.connection

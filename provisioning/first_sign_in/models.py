@@ -37,7 +37,10 @@ class FirstSignInPolicy(models.Model):
         MANAGER = "manager", "The joiner's manager"
         NAMED = "named", "A named person"
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="+")
+    # Named from the tenant so that a run reads it with the job it claims (memo.tenant_row).
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="first_sign_in_policy"
+    )
     entra_method = models.CharField(max_length=20, blank=True, choices=EntraMethod.choices)
     tap_lifetime_minutes = models.PositiveIntegerField(
         default=480,

@@ -8,12 +8,14 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from provisioning.engine import guards, outcomes
+        from provisioning.engine import guards, memo, outcomes
         from provisioning.inventory import matching, scope, service
         from provisioning.models import DirectoryAccount, Identity
 
         # Out-of-scope accounts are never changed: the engine asks before it plans.
         guards.register(scope.protected_reason)
+        # Its rules (scope.current_policy) come with the job a run claims: no read of their own.
+        memo.read_with_tenant("inventory_policy")
         # The engine's own reads of accounts keep the inventory's rows current.
         outcomes.on_account_read(service.record_account_read)
         # Every managed person has a Person row from their Identity's first save on.

@@ -21,6 +21,7 @@ from django.db.models import Count, Q
 
 from portal.audit.events import record
 from provisioning import lifecycle
+from provisioning.engine import memo
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import Batch, DirectoryAccount, Identity
@@ -93,9 +94,11 @@ def current_policy(tenant: Tenant | int) -> Policy:
     """The tenant's policy, or the defaults unsaved (for a read: no write on a page's GET or
     on the engine's path)."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    return Policy.objects.filter(tenant_id=tenant_id).first() or Policy(
-        tenant_id=tenant_id, **default_rules()
+    # In an engine run, as the run's claim read it with the job (apps.py, memo.tenant_row).
+    stored = memo.tenant_row(
+        "inventory_policy", tenant_id, lambda: Policy.objects.filter(tenant_id=tenant_id).first()
     )
+    return stored or Policy(tenant_id=tenant_id, **default_rules())
 
 
 # -- the rules --------------------------------------------------------------------------------

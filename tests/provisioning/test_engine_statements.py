@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.audit.events import forget_known_heads
+from portal.audit.models import AuditEvent
 from provisioning import services
 from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
@@ -22,10 +23,11 @@ from tests.provisioning.directories import make_directories
 # Ceilings for the warm onboarding below (1 licence, 5 groups, 1 app on one Entra directory):
 # (the submit, the worker's run). PostgreSQL appends to the audit chain in one statement
 # fewer (portal/audit/events.py); an append after the process's own (the run's second to
-# fourth) skips the locked read of the head. The run reads the tenant's scope policy once, to
-# give the account row its verification read makes a verdict
-# (inventory.service.record_account_read).
-STATEMENTS = {"postgresql": (7, 37), "sqlite": (8, 41)}
+# fourth) skips the locked read of the head. The tenant's first sign-in and scope policies
+# (the scope for the verdict of the account row the verification read makes,
+# inventory.service.record_account_read) come with the claim's read of the job
+# (memo.read_with_tenant), not in statements of their own.
+STATEMENTS = {"postgresql": (7, 35), "sqlite": (8, 39)}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -87,6 +89,8 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     submit_ceiling, worker_ceiling = STATEMENTS[connection.vendor]
     assert len(submitted) <= submit_ceiling, listing(submitted)
     assert len(ran) <= worker_ceiling, listing(ran)
+    policies = ('SELECT "first_sign_in_firstsigninpolicy"', 'SELECT "inventory_policy"')
+    assert not [sql for sql in ran if sql.startswith(policies)], listing(ran)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -124,11 +128,18 @@ def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_r
     assert Job.objects.get(pk=behind[Job.Kind.LEAVE].pk).status == Job.Status.QUEUED
     assert Job.objects.get(pk=behind[Job.Kind.RECONCILE].pk).status == Job.Status.WAITING
     assert outcome.then == behind[Job.Kind.LEAVE].pk
+    sent = statements(run)
     reads_behind = [  # the person's queued jobs, read at the job's end
         sql
-        for sql in statements(run)
+        for sql in sent
         if sql.startswith('SELECT "provisioning_job"')
         and "'running'" not in sql
         and "queued" in sql
     ]
     assert len(reads_behind) == 1, "\n".join(reads_behind)
+    # The settled job's `job.finish` and the join's own go to the audit chain in one append.
+    at_the_end = sent[sent.index(reads_behind[0]) :]
+    appends = [sql for sql in at_the_end if 'INSERT INTO "audit_auditevent"' in sql]
+    assert len(appends) == 1, listing(at_the_end)
+    finished = AuditEvent.objects.filter(action="job.finish").order_by("seq")
+    assert [e.job_id for e in finished][-2:] == [str(change.pk), str(join.pk)]
