@@ -85,6 +85,10 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
     if account.created_remotely_at and hasattr(connector, "note_created"):
         age = (timezone.now() - account.created_remotely_at).total_seconds()
         connector.note_created(account.remote_id, age)
+    on_its_way = first_sign_in.on_its_way(steps[0])
+    if on_its_way is not None:
+        why = "Waiting out a first sign-in call of an earlier run: it would replace a new pass"
+        return wait(job, why, on_its_way)
     mark_running(job, steps)
     started = time.monotonic()
     if len(steps) > 1:
@@ -171,8 +175,7 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
     nothing: the caller records the outcome (`write_outcomes`, fenced by the run's lease)."""
     try:
         if step.action == first_sign_in.FIRST_SIGN_IN:  # the secret goes no further than this
-            call = lambda: bridge.run(_call(connector, step, account))  # noqa: E731
-            return None, first_sign_in.issue(step, call)
+            return None, first_sign_in.issue(step, lambda: _issue(connector, step, account))
         return None, bridge.run(_call(connector, step, account))
     except TimeoutError:
         return TransientError("No answer from the directory in time."), {}
@@ -191,6 +194,13 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
         return exc, {}
     except ConnectorError as exc:
         return exc, {}
+
+
+def _issue(connector, step: Step, account: DirectoryAccount) -> dict:
+    time_left = first_sign_in.time_left(step)
+    if time_left <= 0:
+        raise TimeoutError  # sent now, it could arrive after the next run's pass
+    return bridge.run(_call(connector, step, account), timeout=time_left)
 
 
 def _our_create(exc: ConflictError, step: Step) -> bool:
