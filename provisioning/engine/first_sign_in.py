@@ -12,8 +12,8 @@ a crash between the directory's call and that record issues a new pass, which re
 first in the directory (acceptable: the first was never delivered). A crash after the record
 is recognised (`delivered`) and the directory is not called again. A call that may still be on
 its way from a run that lost the job (its worker frozen, or killed with the request sent) is
-waited out before the next is sent (`on_its_way`): arriving after it, it would replace the pass
-that was kept and mailed.
+waited out before the next is sent (`steps.on_its_way`): arriving after it, it would replace
+the pass that was kept and mailed.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.db import transaction
-from django.utils import timezone
 
-from provisioning.connectors import bridge
 from provisioning.connectors.errors import PermanentError
 from provisioning.connectors.sign_in import IssuedSignIn
 from provisioning.engine import planner
@@ -35,9 +33,6 @@ from provisioning.engine.planner import AccountView, Plan, PlannedStep, Problem
 from provisioning.models import DirectoryAccount, Step
 
 FIRST_SIGN_IN = "first_sign_in"  # provisioning.models.Step.Action.FIRST_SIGN_IN
-# How long after its start a call may still reach the directory: the bridge gives it up after
-# CALL_TIMEOUT_S, and a request the directory has received by then may still be processed.
-ON_ITS_WAY_S = bridge.CALL_TIMEOUT_S + 5.0
 
 
 @dataclass(frozen=True)
@@ -116,25 +111,6 @@ def add_to(
     if activates:
         plan.steps[:] = [s for s in plan.steps if s.action != planner.ENABLE_USER]
     plan.steps.append(due)
-
-
-def on_its_way(step: Step) -> float | None:
-    """Seconds until the call of an earlier run of this step can no longer reach the
-    directory, or None. A step still *running* when a run comes to it was sent by a run that
-    recorded no outcome (it lost the job, or its worker died): its request may still be on
-    its way, and a pass asked for now could be replaced by it after being kept and mailed.
-    No database fence can stop a request already sent; waiting it out does."""
-    if step.action != FIRST_SIGN_IN or step.status != Step.Status.RUNNING or not step.started_at:
-        return None
-    left = ON_ITS_WAY_S - (timezone.now() - step.started_at).total_seconds()
-    return left if left > 0 else None
-
-
-def time_left(step: Step) -> float:
-    """What is left of this attempt's call time (since `started_at`, its intent's record):
-    a run that was frozen between the record and the call does not send it late, after the
-    run that took over has waited out `on_its_way`."""
-    return bridge.CALL_TIMEOUT_S - (timezone.now() - step.started_at).total_seconds()
 
 
 def issue(step: Step, call: Callable[[], dict]) -> dict:
