@@ -557,10 +557,14 @@ def start_job(job: Job, *, skip_held: bool = False) -> bool:
     `skip_held`: the scanner holds its due jobs' rows already, and an action (a rehire, a
     new leave) locks the person first and then cancels their scheduled jobs: waiting for a
     person another transaction holds would deadlock with it. Such a job stays scheduled
-    (False) for the scanner's next tick, which decides on the person as the action left them."""
+    (False) for the scanner's next tick, which decides on the person as the action left them.
+    Otherwise (a batch's confirm, which read its held jobs unlocked) the job is read again
+    under the person's lock: one cancelled meanwhile (by hand, by a restore) starts nothing."""
     people = Identity.objects.select_for_update(skip_locked=skip_held)
     identity = people.filter(pk=job.identity_id).first()
     if identity is None:
+        return False
+    if not skip_held and not Job.objects.filter(pk=job.pk, status__in=Job.CANCELLABLE).exists():
         return False
     job.identity = identity
     if job.kind == Job.Kind.LEAVE and identity.status in (

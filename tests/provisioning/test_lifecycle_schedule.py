@@ -161,3 +161,36 @@ def test_a_rehire_asked_as_the_hard_delete_falls_due_neither_deadlocks(alpha, mo
     delete.refresh_from_db()
     assert delete.status == Job.Status.CANCELLED
     assert Identity.objects.get(pk=person.pk).status == Identity.Status.JOINER
+
+
+def test_a_held_leave_cancelled_as_its_batch_is_confirmed_stays_cancelled(
+    alpha, msp_admin, monkeypatch
+):
+    """An MSP admin confirms a held batch of leaves; a technician cancels one of those
+    leaves in the same moment. The confirm read the batch's held jobs before the cancel
+    committed: it must not start that cancelled leave and make the person a leaver."""
+    from provisioning import tasks
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)
+    alpha.tenant.offboard_hold_count = 2
+    alpha.tenant.save()
+    at = timezone.now() + timezone.timedelta(days=3)
+    jobs = [
+        lifecycle.request_offboarding(p, lifecycle.OffboardingOptions(), actor="system", at=at)
+        for p in people(alpha, 3)
+    ]
+    assert lifecycle.start_due_jobs(now=at) == 0
+    batch = Batch.objects.get(kind=Batch.Kind.SCHEDULE)
+    kept = jobs[0].identity
+    real_start = lifecycle.start_job
+
+    def start_job(job, **kwargs):
+        if job.pk == jobs[0].pk:  # the cancel commits as the confirm gets here
+            assert lifecycle.cancel_job(Job.objects.get(pk=job.pk), actor="system")
+        return real_start(job, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "start_job", start_job)
+    lifecycle.confirm_batch(batch, actor=msp_admin)
+    assert Job.objects.get(pk=jobs[0].pk).status == Job.Status.CANCELLED
+    assert Identity.objects.get(pk=kept.pk).status == Identity.Status.ACTIVE
+    assert Job.objects.get(pk=jobs[1].pk).status == Job.Status.QUEUED
