@@ -174,7 +174,7 @@ def file_request(
     with transaction.atomic():
         # One filing of a person at a time, checked under the lock: two at once (a double
         # click, two API calls) would each find no open request before either is written.
-        Identity.objects.select_for_update().filter(pk=identity.pk).first()
+        _lock_active(identity)
         _check_nothing_open(identity, resource, extends)
         access_request = AccessRequest.objects.create(
             tenant=identity.tenant,
@@ -282,8 +282,25 @@ def approve(access_request: AccessRequest, *, actor, reason: str, http_request=N
             f"{access_request.resource.name} is no longer requestable: deny the request instead."
         )
     with transaction.atomic():
+        _lock_active(access_request.identity)
         _approve(access_request, actor=actor, rule="", reason=reason.strip(), http=http_request)
     return access_request
+
+
+def _lock_active(identity: Identity) -> None:
+    """The person's row locked, and still a joiner or active person as it holds now: a leave
+    (which changes the row under the same lock) asked after the caller read them must refuse
+    a new grant. Its job would verify the leaver's state, which wants no access, and call the
+    request granted; the leave's end closes only what was open before, and a restore would
+    give that grant back unasked."""
+    status = (
+        Identity.objects.select_for_update()
+        .filter(pk=identity.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status not in (Identity.Status.JOINER, Identity.Status.ACTIVE):
+        raise AccessRequestError(f"{identity.display_name} is not an active person here.")
 
 
 def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> None:

@@ -545,15 +545,27 @@ def start_due_jobs(now: datetime | None = None) -> int:
         for job in due:
             if job.status != Job.Status.SCHEDULED:
                 continue
-            started += start_job(job)
+            started += start_job(job, skip_held=True)
     return started
 
 
-def start_job(job: Job) -> bool:
+def start_job(job: Job, *, skip_held: bool = False) -> bool:
     """A scheduled or held job's time has come: what it asks for becomes the person's
     desired state now, and the job is queued; False when it no longer applies (a leave of
-    someone who has left, a hard delete of someone who is not leaving) and is cancelled."""
-    identity = Identity.objects.select_for_update().get(pk=job.identity_id)
+    someone who has left, a hard delete of someone who is not leaving) and is cancelled.
+
+    `skip_held`: the scanner holds its due jobs' rows already, and an action (a rehire, a
+    new leave) locks the person first and then cancels their scheduled jobs: waiting for a
+    person another transaction holds would deadlock with it. Such a job stays scheduled
+    (False) for the scanner's next tick, which decides on the person as the action left them.
+    Otherwise (a batch's confirm, which read its held jobs unlocked) the job is read again
+    under the person's lock: one cancelled meanwhile (by hand, by a restore) starts nothing."""
+    people = Identity.objects.select_for_update(skip_locked=skip_held)
+    identity = people.filter(pk=job.identity_id).first()
+    if identity is None:
+        return False
+    if not skip_held and not Job.objects.filter(pk=job.pk, status__in=Job.CANCELLABLE).exists():
+        return False
     job.identity = identity
     if job.kind == Job.Kind.LEAVE and identity.status in (
         Identity.Status.LEFT,

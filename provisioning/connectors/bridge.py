@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 MAX_CLIENTS = 256  # connections with a live client in one process; the least recent go
 CLOSE_AFTER_S = 120.0  # a replaced client is closed this much later: a job may still use it
+CALL_TIMEOUT_S = 60.0  # the longest `run` waits for a call before it gives it up (cancelled)
 
 _lock = threading.RLock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -43,7 +44,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def run(coroutine: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+def run(coroutine: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT_S) -> T:
     """Run `coroutine` on the bridge loop and wait for its result (or its exception)."""
     future = asyncio.run_coroutine_threadsafe(coroutine, _running_loop())
     try:

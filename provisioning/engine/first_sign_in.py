@@ -10,7 +10,10 @@ The secret goes from the connector's answer straight to the handler's `deliver`,
 step's handling; the step's result is what `deliver` returns, which holds none. A retry after
 a crash between the directory's call and that record issues a new pass, which replaces the
 first in the directory (acceptable: the first was never delivered). A crash after the record
-is recognised (`delivered`) and the directory is not called again.
+is recognised (`delivered`) and the directory is not called again. A call that may still be on
+its way from a run that lost the job (its worker frozen, or killed with the request sent) is
+waited out before the next is sent (`steps.on_its_way`): arriving after it, it would replace
+the pass that was kept and mailed.
 """
 
 from __future__ import annotations

@@ -41,10 +41,13 @@ from provisioning.engine import (
     planner,
     roles,
 )
-from provisioning.engine.parking import LeaseLost, Outcome, backoff, wait
+from provisioning.engine.parking import LeaseLost, Outcome, backoff, lease_seconds, wait
 from provisioning.models import DirectoryAccount, Job, Step
 
 MAX_TRANSIENT_ATTEMPTS = 8
+# How long after its start a call may still reach the directory: the bridge gives it up after
+# CALL_TIMEOUT_S, and a request the directory has received by then may still be processed.
+ON_ITS_WAY_S = bridge.CALL_TIMEOUT_S + 5.0
 UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
 
 
@@ -55,6 +58,39 @@ def pending_steps(job: Job) -> list[Step]:
         .select_related("connection")
         .order_by("order")
     )
+
+
+def on_its_way(steps: list[Step]) -> float | None:
+    """Seconds until the calls an earlier run made for these steps can no longer reach the
+    directory, or None. A step still *running* when a run comes to it was sent by a run that
+    recorded no outcome (it lost the job to this one, or its worker died): its request may
+    still be on its way. Sent again and verified now, the job could succeed, and a later job
+    undo the step, before that request arrives and does it again under both (or replaces the
+    first sign-in pass this run keeps and mails). No database fence stops a request already
+    sent; waiting it out does, and after a killed worker's lease it has mostly passed. The
+    lease bounds the wait too: it is meant to outlast any call (a lease shorter than the
+    bridge's call time, as the tests' workers have, is trusted as that bound)."""
+    now = timezone.now()
+    window = min(ON_ITS_WAY_S, lease_seconds())
+    left = max(
+        (
+            window - (now - step.started_at).total_seconds()
+            for step in steps
+            if step.status == Step.Status.RUNNING and step.started_at
+        ),
+        default=0.0,
+    )
+    return left if left > 0 else None
+
+
+def time_left(steps: list[Step]) -> float:
+    """What is left of the steps' call time since their intent was recorded (`started_at`):
+    a run frozen between the record and the call does not send it after the run that took
+    over has waited out `on_its_way`."""
+    starts = [step.started_at for step in steps if step.started_at]
+    if not starts:
+        return bridge.CALL_TIMEOUT_S
+    return bridge.CALL_TIMEOUT_S - (timezone.now() - min(starts)).total_seconds()
 
 
 def next_batch(pending: list[Step]) -> list[Step]:
@@ -85,6 +121,10 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
     if account.created_remotely_at and hasattr(connector, "note_created"):
         age = (timezone.now() - account.created_remotely_at).total_seconds()
         connector.note_created(account.remote_id, age)
+    still_on_its_way = on_its_way(steps)
+    if still_on_its_way is not None:
+        why = "Waiting out the calls of a run that lost the job: they may still arrive"
+        return wait(job, why, still_on_its_way)
     mark_running(job, steps)
     started = time.monotonic()
     if len(steps) > 1:
@@ -158,7 +198,10 @@ def _still_held(job: Job) -> tuple[str, list]:
 def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[tuple]:
     ops = [(s.action, s.params) for s in steps]
     try:
-        errors = bridge.run(connector.apply_many(account.remote_id, ops))
+        timeout = time_left(steps)
+        if timeout <= 0:
+            raise TimeoutError  # sent now, it could arrive after the next run's writes
+        errors = bridge.run(connector.apply_many(account.remote_id, ops), timeout=timeout)
     except TimeoutError:
         errors = [TransientError("No answer from the directory in time.")] * len(steps)
     except ConnectorError as exc:  # the whole batch failed, e.g. a 503 or throttled
@@ -171,9 +214,8 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
     nothing: the caller records the outcome (`write_outcomes`, fenced by the run's lease)."""
     try:
         if step.action == first_sign_in.FIRST_SIGN_IN:  # the secret goes no further than this
-            call = lambda: bridge.run(_call(connector, step, account))  # noqa: E731
-            return None, first_sign_in.issue(step, call)
-        return None, bridge.run(_call(connector, step, account))
+            return None, first_sign_in.issue(step, lambda: _send(connector, step, account))
+        return None, _send(connector, step, account)
     except TimeoutError:
         return TransientError("No answer from the directory in time."), {}
     except ConflictError as exc:
@@ -191,6 +233,13 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
         return exc, {}
     except ConnectorError as exc:
         return exc, {}
+
+
+def _send(connector, step: Step, account: DirectoryAccount) -> dict:
+    timeout = time_left([step])
+    if timeout <= 0:
+        raise TimeoutError  # sent now, it could arrive after the next run's writes
+    return bridge.run(_call(connector, step, account), timeout=timeout)
 
 
 def _our_create(exc: ConflictError, step: Step) -> bool:

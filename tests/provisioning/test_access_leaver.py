@@ -165,3 +165,37 @@ def test_a_leave_whose_job_verified_the_restore_keeps_the_grants(alpha, wiki, no
     grant.refresh_from_db()
     assert grant.status == AccessRequest.Status.GRANTED
     assert not AuditEvent.objects.filter(action="access.close_for_leaver").exists()
+
+
+def test_a_request_approved_after_the_leave_was_asked_is_refused(alpha, vpn, no_enqueue):  # noqa: F811
+    """A request filed while the person was active, approved once their leave was asked: its
+    job would verify the leaver's state (no access at all) and call the request granted, a
+    grant the directory never held, which the leave's end (it closes what is open then) can
+    miss and a restore would give back unasked."""
+    from provisioning import lifecycle
+
+    pending = file(alpha, vpn)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    lifecycle.request_offboarding(alpha.identity, options, actor="system")
+    with pytest.raises(ar.AccessRequestError, match="not an active person"):
+        ar.approve(pending, actor=alpha.client_admin, reason="Fine")
+    pending.refresh_from_db()
+    assert pending.status == AccessRequest.Status.PENDING and pending.grant_job is None
+    assert not Job.objects.filter(kind=Job.Kind.GRANT).exists()
+
+
+def test_a_request_filed_for_the_person_as_read_before_their_leave_is_refused(
+    alpha,
+    vpn,  # noqa: F811
+    no_enqueue,  # noqa: F811
+):
+    """The form read the person active; their leave commits before the filing: the filing
+    decides on the person as they are under its lock, not as the form read them."""
+    from provisioning import lifecycle
+
+    as_the_form_read = Identity.objects.get(pk=alpha.identity.pk)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    lifecycle.request_offboarding(alpha.identity, options, actor="system")
+    with pytest.raises(ar.AccessRequestError, match="not an active person"):
+        file(alpha, vpn, identity=as_the_form_read)
+    assert not AccessRequest.objects.exists()

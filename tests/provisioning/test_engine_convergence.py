@@ -85,6 +85,49 @@ def test_a_run_whose_lease_ran_out_sends_nothing_more(on_sandbox, monkeypatch):
     assert join.steps.count() == join.steps_total
 
 
+def test_a_call_still_on_its_way_from_a_run_that_lost_the_job_undoes_no_later_job(
+    on_sandbox, monkeypatch
+):
+    """Run 1 of a join has sent its adds' `$batch` when its lease runs out (a worker frozen
+    with the request on its way). If run 2 took the job over at once and a move then took
+    the adds away, the batch arriving after would give them back under two succeeded jobs.
+    Run 2 waits until no call of run 1's can still arrive (the window passes here without a
+    sleep: the steps' start moved back); the batch lands meanwhile, and the runs after it
+    read what it did."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"flight{uuid.uuid4().hex[:6]}")
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
+    )
+    join = onboard(dirs)
+    real = steps_module.apply_many
+    waited = []
+
+    def on_its_way(connector, steps, account):
+        monkeypatch.setattr(steps_module, "apply_many", real)
+        lease_runs_out(join)
+        run_now(join.pk)  # run 2
+        landed = None
+        if Job.objects.get(pk=join.pk).waiting_reason.startswith("Waiting out"):
+            waited.append(join.pk)
+            landed = real(connector, steps, account)  # within the window run 2 waits out
+            Step.objects.filter(job=join, status=Step.Status.RUNNING).update(
+                started_at=timezone.now() - timedelta(minutes=5)
+            )
+        assert drive(Job.objects.get(pk=join.pk)).status == Job.Status.SUCCEEDED
+        identity = Identity.objects.get(pk=join.identity_id)
+        move = lifecycle.request_change(
+            identity, lifecycle.ChangeRequest([support]), actor="system"
+        )
+        assert drive(move).status == Job.Status.SUCCEEDED
+        return landed or real(connector, steps, account)  # else it lands now, late
+
+    monkeypatch.setattr(steps_module, "apply_many", on_its_way)
+    executor.execute(join.pk)  # run 1, up to its adds' batch
+    assert entra_access(dirs, join.identity.username) == (["Staff", "VPN Users"], [], [])
+    assert waited == [join.pk]
+
+
 def sandbox_writes(dirs) -> dict:
     stats = dirs.stats("entra")
     return {k: v for k, v in stats["calls"].items() if not k.startswith("GET")}
@@ -577,7 +620,8 @@ def test_a_group_a_move_takes_away_is_not_kept_by_a_leave_asked_before_it_ran(
 def test_a_create_that_clashes_after_its_lease_ran_out_keeps_the_newer_record(
     on_sandbox, monkeypatch
 ):
-    """Run 1 of a join has marked its create running and is frozen before the call. Run 2
+    """Run 1 of a join has marked its create running and is frozen as it hands the call
+    over, longer than a call may take (so run 2 does not wait for it). Run 2
     takes the job over, creates the account and verifies the join. Run 1's create then
     reaches the directory: the name is taken, by the person's own account (run 2's), which
     the step would link. That record is stale (read before run 2 created the account):
@@ -591,6 +635,7 @@ def test_a_create_that_clashes_after_its_lease_ran_out_keeps_the_newer_record(
         if step.action == "create_user":
             monkeypatch.setattr(steps_module, "apply_one", real)
             lease_runs_out(step.job)
+            Step.objects.filter(pk=step.pk).update(started_at=step.started_at - timedelta(hours=1))
             assert drive(Job.objects.get(pk=step.job_id)).status == Job.Status.SUCCEEDED
         return real(connector, step, account)
 

@@ -339,6 +339,10 @@ def test_a_run_that_lost_the_job_keeps_and_mails_no_pass(on_sandbox, mailoutbox,
     join = onboard(dirs, manager.username)
     run_1.start_run(join.pk)
     Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    # Frozen longer than a call may take, so run 2 does not wait for run 1's to arrive.
+    Step.objects.filter(job=join, action=Step.Action.FIRST_SIGN_IN).update(
+        started_at=timezone.now() - timedelta(minutes=5)
+    )
     try:
         run_now(join.pk)  # run 2
     except IntegrityError:  # unfenced, run 1 kept its pass first and run 2's clashed with it
@@ -349,6 +353,55 @@ def test_a_run_that_lost_the_job_keeps_and_mails_no_pass(on_sandbox, mailoutbox,
 
     kept = Delivery.objects.get()
     assert len(mailoutbox) == 1 and len(passes) == 2
+    uid = dirs.entra_user(with_runs.identity.username)["id"]
+    held = dirs.graph("GET", f"/users/{uid}/authentication/temporaryAccessPassMethods").json()
+    (tap,) = held["value"]
+    assert passes[decrypt(kept.ciphertext)] == tap["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_still_on_its_way_from_a_run_that_lost_the_job_replaces_no_mailed_pass(
+    on_sandbox, mailoutbox, monkeypatch
+):
+    """Run 1 of a join has sent its pass's call when its lease runs out (a worker frozen with
+    the request on its way). Run 2 takes the job over: if it asked Entra for a pass while run
+    1's call could still arrive, that call would replace the pass run 2 keeps and mails. Run 2
+    waits until no call of run 1's can be on its way; the pass asked after that is the one
+    Entra holds, and the only one mailed."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "fsi-flight")
+    manager = manager_of(dirs)
+    set_policy(dirs, entra_method="tap")
+    passes: dict[str, str] = {}  # each pass Entra issued: its id by its secret
+    run_1 = Run1()
+    real_issue = engine_first_sign_in.issue
+
+    def issue(step, call):
+        def called() -> dict:
+            if threading.current_thread() is run_1:
+                run_1.frozen_after_the_call()  # its request not at Entra yet
+            answer = call()
+            passes[answer["issued"].secret] = answer["issued"].reference
+            return answer
+
+        return real_issue(step, called)
+
+    monkeypatch.setattr(engine_first_sign_in, "issue", issue)
+    join = onboard(dirs, manager.username)
+    run_1.start_run(join.pk)
+    Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    run_now(join.pk)  # run 2
+    run_1.finish()  # its call reaches Entra now, and it finds the job taken
+    # The longest a call may take has passed since run 1 sent its own (no sleep: its start
+    # moved back).
+    Step.objects.filter(job=join, action=Step.Action.FIRST_SIGN_IN).update(
+        started_at=timezone.now() - timedelta(minutes=5)
+    )
+    with_runs = drive(Job.objects.get(pk=join.pk))
+    assert with_runs.status == Job.Status.SUCCEEDED, with_runs.error
+
+    kept = Delivery.objects.get()
+    assert len(mailoutbox) == 1
     uid = dirs.entra_user(with_runs.identity.username)["id"]
     held = dirs.graph("GET", f"/users/{uid}/authentication/temporaryAccessPassMethods").json()
     (tap,) = held["value"]

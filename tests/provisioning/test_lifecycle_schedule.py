@@ -1,6 +1,9 @@
 """The due-job scanner and the circuit breaker, without directories (nothing gets sent)."""
 
+import threading
+
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from provisioning import lifecycle
@@ -99,3 +102,95 @@ def test_someone_who_left_is_not_offboarded_again(alpha):
     with pytest.raises(ValueError, match="has left already"):
         lifecycle.request_offboarding(person, lifecycle.OffboardingOptions(), actor="system")
     assert not Job.objects.filter(identity=person).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="two transactions that lock rows interleave on PostgreSQL; SQLite serialises writers",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_rehire_asked_as_the_hard_delete_falls_due_neither_deadlocks(alpha, monkeypatch):
+    """Beat's scanner has locked the due hard delete and is about to lock the person; a
+    rehire has locked the person and is about to cancel that delete. Each waits for the
+    other's row: PostgreSQL would abort one (the rehire answers an error, or the whole tick
+    of due jobs rolls back). The scanner leaves a person someone else holds for its next
+    tick; the rehire cancels the delete, and the person is a joiner again."""
+    from provisioning import tasks
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)
+    (person,) = people(alpha, 1)
+    Identity.objects.filter(pk=person.pk).update(status=Identity.Status.LEFT)
+    now = timezone.now()
+    delete = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=person,
+        kind=Job.Kind.DELETE,
+        status=Job.Status.SCHEDULED,
+        not_before=now,
+    )
+    scanner_holds_the_job, rehire_holds_the_person = threading.Event(), threading.Event()
+    real_start, real_cancel = lifecycle.start_job, lifecycle._cancel_pending
+    scanner_errors: list[BaseException] = []
+
+    def start_job(job, **kwargs):
+        scanner_holds_the_job.set()
+        assert rehire_holds_the_person.wait(timeout=30)
+        return real_start(job, **kwargs)
+
+    def cancel_pending(identity, kind, *, actor):
+        if kind == Job.Kind.DELETE:
+            rehire_holds_the_person.set()
+        return real_cancel(identity, kind, actor=actor)
+
+    def scan():
+        try:
+            lifecycle.start_due_jobs(now=now)
+        except BaseException as error:  # reported below
+            scanner_errors.append(error)
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(lifecycle, "start_job", start_job)
+    monkeypatch.setattr(lifecycle, "_cancel_pending", cancel_pending)
+    scanner = threading.Thread(target=scan)
+    scanner.start()
+    assert scanner_holds_the_job.wait(timeout=30)
+    lifecycle.request_restore(Identity.objects.get(pk=person.pk), actor="system")
+    scanner.join(timeout=60)
+    assert not scanner.is_alive() and scanner_errors == []
+    delete.refresh_from_db()
+    assert delete.status == Job.Status.CANCELLED
+    assert Identity.objects.get(pk=person.pk).status == Identity.Status.JOINER
+
+
+def test_a_held_leave_cancelled_as_its_batch_is_confirmed_stays_cancelled(
+    alpha, msp_admin, monkeypatch
+):
+    """An MSP admin confirms a held batch of leaves; a technician cancels one of those
+    leaves in the same moment. The confirm read the batch's held jobs before the cancel
+    committed: it must not start that cancelled leave and make the person a leaver."""
+    from provisioning import tasks
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)
+    alpha.tenant.offboard_hold_count = 2
+    alpha.tenant.save()
+    at = timezone.now() + timezone.timedelta(days=3)
+    jobs = [
+        lifecycle.request_offboarding(p, lifecycle.OffboardingOptions(), actor="system", at=at)
+        for p in people(alpha, 3)
+    ]
+    assert lifecycle.start_due_jobs(now=at) == 0
+    batch = Batch.objects.get(kind=Batch.Kind.SCHEDULE)
+    kept = jobs[0].identity
+    real_start = lifecycle.start_job
+
+    def start_job(job, **kwargs):
+        if job.pk == jobs[0].pk:  # the cancel commits as the confirm gets here
+            assert lifecycle.cancel_job(Job.objects.get(pk=job.pk), actor="system")
+        return real_start(job, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "start_job", start_job)
+    lifecycle.confirm_batch(batch, actor=msp_admin)
+    assert Job.objects.get(pk=jobs[0].pk).status == Job.Status.CANCELLED
+    assert Identity.objects.get(pk=kept.pk).status == Identity.Status.ACTIVE
+    assert Job.objects.get(pk=jobs[1].pk).status == Job.Status.QUEUED
