@@ -37,6 +37,9 @@ def _tenant(value: str) -> dict:
         "ListRequestables": ("get", "/tenants/{slug}/requestable-resources", {"slug": value}),
         "ListAccessRequests": ("get", "/tenants/{slug}/access-requests", {"slug": value}),
         "FileAccessRequest": ("post", "/tenants/{slug}/access-requests", {"slug": value}),
+        # The report's routes are the reports app's, in this same document.
+        "GetReport": ("get", "/tenants/{slug}/report", {"slug": value}),
+        "GetReportCsv": ("get", "/tenants/{slug}/report.csv", {"slug": value}),
     }
 
 
@@ -51,7 +54,11 @@ def _job(value: str) -> dict:
 FIRST = "$response.body#/items/0"  # a page's first item
 # (method, path, status) -> {link name: (method, path, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
-    ("get", "/tenants", "200"): {"GetTenant": _tenant(f"{FIRST}/slug")["GetTenant"]},
+    ("get", "/tenants", "200"): {
+        name: link
+        for name, link in _tenant(f"{FIRST}/slug").items()
+        if name in ("GetTenant", "GetReport")
+    },
     ("get", "/tenants/{slug}", "200"): _tenant("$response.body#/slug"),
     ("get", "/people", "200"): {"GetPerson": _person(f"{FIRST}/id")["GetPerson"]},
     ("get", "/people/{id}", "200"): _person("$response.body#/id"),

@@ -84,6 +84,9 @@ def test_a_filed_access_request_links_to_its_decision(document):
     [
         ("get", "/tenants/{slug}", "200", "POST /tenants/{slug}/people"),
         ("get", "/tenants/{slug}", "200", "POST /tenants/{slug}/access-requests"),
+        ("get", "/tenants/{slug}", "200", "GET /tenants/{slug}/report"),
+        ("get", "/tenants/{slug}", "200", "GET /tenants/{slug}/report.csv"),
+        ("get", "/tenants", "200", "GET /tenants/{slug}/report"),
         ("get", "/people/{id}", "200", "GET /people/{id}/accounts"),
         ("get", "/people/{id}", "200", "POST /people/{id}/offboard"),
         ("get", "/jobs/{id}", "200", "POST /jobs/{id}/cancel"),
