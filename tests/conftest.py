@@ -24,6 +24,7 @@ HEAVY_FILES = {
     "tests/provisioning/test_engine_levels.py": 86,
     "tests/provisioning/test_lifecycle_e2e.py": 61,
     "tests/api/test_api_schema_properties.py": 45,
+    "tests/api/test_api_stateful.py": 60,
     "tests/provisioning/test_bulk_e2e.py": 31,
     "tests/provisioning/test_engine_transport.py": 27,
     "tests/browser/test_report_flow.py": 26,

@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
 from portal.head import answers_head
-from provisioning.api import problems
+from provisioning.api import links, problems
 from provisioning.api.auth import TokenAuth
 from provisioning.api.endpoints_access import router as access_router
 from provisioning.api.endpoints_jobs import router as jobs_router
@@ -39,6 +39,7 @@ api = NinjaAPI(
     docs=ReferencePage(),
 )
 problems.install(api)
+links.install(api)
 
 
 # ninja takes HEAD only where a route declares it: every route answers it as GET.

@@ -10,6 +10,7 @@ is a 400: `_by_status` in entra.py makes it a PermanentError carrying the direct
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.assigned_license import AssignedLicense
@@ -56,6 +57,12 @@ async def set_licenses(
 
 
 async def _post(connector: EntraConnector, user_id: str, add: list[str], remove: list[str]):
+    # Graph names a licence by its SKU id, a GUID; the SDK refuses anything else with a
+    # ValueError while building the request, which would read as an unreadable answer.
+    if not_ids := [sku for sku in [*add, *remove] if not _is_sku_id(sku)]:
+        raise PermanentError(
+            f"{', '.join(not_ids)}: no licence id of Microsoft Graph (a SKU id is a GUID)."
+        )
     body = AssignLicensePostRequestBody(
         add_licenses=[AssignedLicense(sku_id=sku, disabled_plans=[]) for sku in add],
         remove_licenses=list(remove),
@@ -92,3 +99,11 @@ def inherited(states: list[dict] | None) -> dict:
         "inherited_licenses": frozenset(sku for sku, _ in pairs),
         "licence_groups": tuple(pairs),
     }
+
+
+def _is_sku_id(sku: str) -> bool:
+    try:
+        UUID(sku)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -457,4 +457,8 @@ def unknown(request: HttpRequest, token, rest: str = "") -> HttpResponse:
     if rest == "Bulk" and request.method == "POST":
         # RFC 7644 §3.7: bulk is optional, and CONFIG says it is not supported; §3.12's 501.
         raise NotImplementedException(detail="Bulk operations are not supported.")
+    if rest == "Me" or rest.startswith("Me/"):
+        # RFC 7644 §3.11: a token here is an identity provider's, no person to stand for;
+        # "A service provider that does NOT support this feature SHOULD respond with 501".
+        raise NotImplementedException(detail="/Me is not supported: a token here is no user's.")
     raise NotFoundException(detail="No such SCIM resource.")

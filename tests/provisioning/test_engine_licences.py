@@ -169,3 +169,29 @@ def test_connector_reads_inherited_licences_and_swaps_in_one_call(on_sandbox):
     bridge.run(connector.set_licenses(user_id, [e3], [standard]))
     _, state = bridge.run(connector.read_state(user_id))
     assert state.licenses == {e3, ems} and state.inherited_licenses == {ems}
+
+
+def test_a_licence_that_is_no_sku_id_is_refused_at_once(on_sandbox):
+    """Graph's assignLicense takes SKU ids: assignedLicense's skuId is a "Guid", "the unique
+    identifier for the SKU. Corresponds to the skuId from subscribedSkus" (Microsoft Graph,
+    assignedLicense resource type); a part number such as EMS (the demo history's steps hold
+    them, and a retry of one sent them on) made the SDK raise a ValueError while building
+    the request, which was read as an unreadable answer: eight tries over minutes."""
+    dirs = make_directories(on_sandbox, "licid")
+    made = dirs.graph(
+        "POST",
+        "/users",
+        {
+            "accountEnabled": True,
+            "displayName": "Ida Sku",
+            "mailNickname": "ida",
+            "userPrincipalName": "ida@licid.example",
+            "usageLocation": "GB",
+            "passwordProfile": {"password": "Sandb0x!pass"},
+        },
+    )
+    connector = connector_for(dirs.tenant.connections.get(kind="entra"))
+    with pytest.raises(PermanentError) as refused:
+        bridge.run(connector.set_licenses(made.json()["id"], ["EMS"], []))
+    assert type(refused.value) is PermanentError
+    assert "EMS" in refused.value.message

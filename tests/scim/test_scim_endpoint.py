@@ -430,6 +430,19 @@ def test_an_optional_operation_refused_with_501_is_logged_as_a_refusal(
     ]
 
 
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "post"])
+@pytest.mark.parametrize("rest", ["Me", "Me/anything"])
+def test_me_is_501_as_rfc_7644_asks_of_an_endpoint_without_it(client, scim, method, rest):
+    """/Me (RFC 7644 §3.11) stands for the authenticated subject, and a token here is an
+    identity provider's, no person: "A service provider that does NOT support this feature
+    SHOULD respond with HTTP status code 501 (Not Implemented)". It was 404."""
+    body = {"schemas": [USER], "userName": "me@alpha.test"} if method != "get" else None
+    answer = call(client, scim, method, url(scim, "scim_unknown", rest=rest), body)
+    assert answer.status_code == 501, answer.content
+    assert answer.json()["schemas"] == [ERROR] and answer.json()["status"] == "501"
+    assert answer["Content-Type"].startswith("application/scim+json")
+
+
 @pytest.mark.parametrize(
     "schemas",
     [None, [], ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], [USER]],
