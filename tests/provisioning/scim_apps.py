@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
+from django.urls import reverse
 
 from tenants.models import DirectoryConnection, Tenant
 
@@ -130,3 +131,25 @@ def connect(
     connection.set_secret(app.client_secret if oauth else app.token)
     connection.save()
     return connection
+
+
+def create_url(tenant) -> str:
+    """The portal's page that connects a new SCIM app."""
+    return reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "scim"})
+
+
+def edit_url(connection) -> str:
+    kwargs = {"tenant": connection.tenant.slug, "connection_id": connection.pk}
+    return reverse("connection_edit", kwargs=kwargs)
+
+
+def connection_form(name="Slack", url="https://api.slack.example/scim/v2", **more) -> dict:
+    """What a technician types on that page (a Slack app with a bearer token, by default;
+    `secret` is among `more`)."""
+    return {
+        "name": name,
+        "scim_base_url": url,
+        "scim_auth": "bearer",
+        "scim_profile": "slack",
+        **more,
+    }

@@ -7,33 +7,21 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from tenants.models import DirectoryConnection, RoleTemplate
 from tests.factories import signed_in
-from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.scim_apps import (
+    connect,
+    connection_form,
+    create_url,
+    edit_url,
+    make_app,
+)
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "scim-TOKEN-do-not-leak-4e1b"  # noqa: S105 - a test value
 
 
-def create_url(tenant) -> str:
-    return reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "scim"})
-
-
-def edit_url(connection) -> str:
-    return reverse(
-        "connection_edit",
-        kwargs={"tenant": connection.tenant.slug, "connection_id": connection.pk},
-    )
-
-
 def form(name="Slack", url="https://api.slack.example/scim/v2", **more) -> dict:
-    return {
-        "name": name,
-        "scim_base_url": url,
-        "scim_auth": "bearer",
-        "secret": TOKEN,
-        "scim_profile": "slack",
-        **more,
-    }
+    return connection_form(name, url, **{"secret": TOKEN, **more})
 
 
 def scim_apps(tenant):

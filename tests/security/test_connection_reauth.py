@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from tenants.models import DirectoryConnection
 from tests.factories import signed_in
+from tests.provisioning.scim_apps import connection_form, create_url, edit_url
 
 pytestmark = pytest.mark.django_db
 
@@ -22,24 +23,8 @@ TOKEN = "scim-TOKEN-reauth-test-7c2d"  # noqa: S105 - a test value
 STALE = 301  # seconds since the password was typed: past REAUTH_MAX_AGE_SECONDS (300)
 
 
-def create_url(tenant) -> str:
-    return reverse("connection_create", kwargs={"tenant": tenant.slug, "kind": "scim"})
-
-
-def edit_url(connection) -> str:
-    kwargs = {"tenant": connection.tenant.slug, "connection_id": connection.pk}
-    return reverse("connection_edit", kwargs=kwargs)
-
-
 def form(name="Slack", url="https://api.slack.example/scim/v2", **more) -> dict:
-    return {
-        "name": name,
-        "scim_base_url": url,
-        "scim_auth": "bearer",
-        "secret": TOKEN,
-        "scim_profile": "slack",
-        **more,
-    }
+    return connection_form(name, url, **{"secret": TOKEN, **more})
 
 
 def to_password_page(response, back_to: str) -> bool:
