@@ -451,8 +451,12 @@ def test_a_claim_while_a_run_keeps_its_pass_finds_it_kept(on_sandbox, mailoutbox
     assert join.runs == 2
     kept = Delivery.objects.filter(step__job=join).exists()
     assert run_2.seen == [kept] and len(mailoutbox) == int(kept)
-    # Run 2's worker stopped after its read: another run ends the join, with one pass mailed.
+    # Run 2's worker stopped after its read: another run ends the join, with one pass mailed,
+    # once no call of run 1's can still arrive (the window passed: the step's start moved back).
     Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    Step.objects.filter(job=join, action=Step.Action.FIRST_SIGN_IN).update(
+        started_at=timezone.now() - timedelta(minutes=5)
+    )
     assert drive(join).status == Job.Status.SUCCEEDED
     assert Delivery.objects.count() == 1 and len(mailoutbox) == 1
 
