@@ -48,6 +48,7 @@ MAX_TRANSIENT_ATTEMPTS = 8
 # How long after its start a call may still reach the directory: the bridge gives it up after
 # CALL_TIMEOUT_S, and a request the directory has received by then may still be processed.
 ON_ITS_WAY_S = bridge.CALL_TIMEOUT_S + 5.0
+WAITING_OUT_LOST_CALLS = "Waiting out the calls of a run that lost the job: they may still arrive"
 UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
 
 
@@ -123,8 +124,7 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
         connector.note_created(account.remote_id, age)
     still_on_its_way = on_its_way(steps)
     if still_on_its_way is not None:
-        why = "Waiting out the calls of a run that lost the job: they may still arrive"
-        return wait(job, why, still_on_its_way)
+        return wait(job, WAITING_OUT_LOST_CALLS, still_on_its_way)
     mark_running(job, steps)
     started = time.monotonic()
     if len(steps) > 1:

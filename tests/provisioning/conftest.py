@@ -1,8 +1,11 @@
 import time
+from datetime import timedelta
 
-from provisioning.engine import executor
+from django.db.models import F
+
+from provisioning.engine import executor, steps
 from provisioning.engine.parking import Outcome, make_due
-from provisioning.models import Job
+from provisioning.models import Job, Step
 from tests.conftest import STARTED_WORKERS
 
 
@@ -33,7 +36,18 @@ def run_now(job_id: int) -> Outcome:
     time it parked itself for: the caller stands in for the countdown (it sleeps a little
     of it at most). A worker's task that comes early is dropped (engine/serial.claim)."""
     make_due(job_id)
+    calls_can_no_longer_arrive(job_id)
     return executor.execute(job_id)
+
+
+def calls_can_no_longer_arrive(job_id: int) -> None:
+    """A job parked to wait out the calls of a run that lost it (engine/steps.on_its_way)
+    finds that time passed, as `make_due` stands in for its countdown: its steps still
+    running started a window earlier. The run that parked it has shown the wait."""
+    if Job.objects.filter(pk=job_id, waiting_reason=steps.WAITING_OUT_LOST_CALLS).exists():
+        window = timedelta(seconds=steps.ON_ITS_WAY_S)
+        running = Step.objects.filter(job_id=job_id, status=Step.Status.RUNNING)
+        running.update(started_at=F("started_at") - window)
 
 
 def drive(job: Job, max_runs: int = 400, longest_wait: float = 0.2) -> Job:
