@@ -7,7 +7,6 @@ It runs `celery -A portal worker` in its own process group, so that a test can k
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,14 +28,6 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def tied_to_this_process(command: list[str]) -> list[str]:
-    """The command, ended (SIGTERM) when the process that starts it dies, however it dies:
-    the worker runs in a session of its own, so a test run killed from outside would leave
-    it polling the broker for hours. `setpriv` (util-linux) sets the death signal and execs."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
-
-
 class WorkerProcess:
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
         self.env, self.log_path, self.concurrency = env, log_path, concurrency
@@ -52,12 +43,7 @@ class WorkerProcess:
         ]  # fmt: skip
         log = self.log_path.open("a")
         self.process = subprocess.Popen(  # noqa: S603
-            tied_to_this_process(command),
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
+            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
