@@ -52,18 +52,26 @@ DEFAULT_SELECT = (
     "onPremisesSyncEnabled",
     "proxyAddresses",
 )
+# What $filter takes on each group property: group.md's "Supports $filter (...)" per property
+# (api-reference/v1.0/resources/group.md, "Properties"); `in` wherever `eq` works by default,
+# and ne / not / endsWith only with the advanced query parameters (concepts/aad-advanced-
+# queries.md, "Support for filter by properties"). groupTypes and proxyAddresses are
+# collections, filtered through `any` ("The any operator is required to filter expressions on
+# multi-valued properties"; group-list.md filters `groupTypes/any(c:c+eq+'Unified')`). The
+# sandbox gave every property eq, in, startsWith, ge and le, refused groupTypes/any and
+# answered `groupTypes eq 'Unified'` with no group.
 FILTERABLE = {
-    n: USUAL
-    for n in (
-        "id",
-        "displayName",
-        "mailNickname",
-        "mail",
-        "securityEnabled",
-        "mailEnabled",
-        "groupTypes",
-    )
-} | {"proxyAddresses": filterable("eq ge le startswith", "not", collection=True)}
+    "id": filterable("eq in", "ne not"),
+    "displayName": USUAL,
+    "description": filterable("eq in ge le startswith", "ne not"),
+    "mailNickname": USUAL,
+    "mail": USUAL,
+    "securityEnabled": filterable("eq in", "ne not"),
+    "mailEnabled": filterable("eq in", "ne not"),
+    "onPremisesSyncEnabled": filterable("eq in null", "ne not"),
+    "groupTypes": filterable("eq", "not", collection=True),
+    "proxyAddresses": filterable("eq ge le startswith", "not endswith", collection=True),
+}
 # What $select may name: group.md's properties (api-reference/v1.0/resources/group.md,
 # "Properties"); any other name is 400 as on /users. Those the sandbox does not hold are null.
 SELECTABLE = (

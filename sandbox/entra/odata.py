@@ -309,6 +309,10 @@ class _Parser:
     def function(self, name: str) -> Predicate:
         self.expect("punct", "(")
         operand = self.operand(self.expect("word"))
+        if operand.name in BOOLEANS:
+            # startsWith / endsWith take strings: an Edm.Boolean in them is the type error
+            # Graph answers "Invalid filter clause" (as `accountEnabled eq 'true'`, below)
+            raise invalid_filter(self.text)
         self.allow(operand, name)
         self.expect("punct", ",")
         needle = self.literal()
