@@ -35,7 +35,14 @@ from sandbox.entra.pipeline import (
     hang,
     no_segment,
 )
-from sandbox.entra.router import BAD_BODY, NO_BODY, GraphRequest, GraphResponse, router
+from sandbox.entra.router import (
+    BAD_BODY,
+    NO_BODY,
+    GraphRequest,
+    GraphResponse,
+    repeated_options,
+    router,
+)
 
 MAX_REQUESTS = 20
 
@@ -44,12 +51,12 @@ def _bad(message: str) -> GraphError:
     return GraphError(400, "BadRequest", message)
 
 
-def _split_url(url: str) -> tuple[str, dict[str, str]]:
+def _split_url(url: str) -> tuple[str, list[tuple[str, str]]]:
     parts = urlsplit(url)
     path = unquote(parts.path)  # as the server decodes the path of a request of its own
     if not path.startswith("/"):
         path = "/" + path
-    return path, dict(parse_qsl(parts.query, keep_blank_values=True))
+    return path, parse_qsl(parts.query, keep_blank_values=True)
 
 
 def _validate(data: object) -> list[dict]:
@@ -170,7 +177,16 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
         else {}
     )
     req = GraphRequest(
-        tenant, caller.client_id, method, path, query, body, base_url, params, headers
+        tenant,
+        caller.client_id,
+        method,
+        path,
+        dict(query),
+        body,
+        base_url,
+        params,
+        headers,
+        repeated_options(query),
     )
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status, batched=True)

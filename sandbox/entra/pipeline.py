@@ -27,6 +27,7 @@ from sandbox.entra.router import (
     GraphRequest,
     GraphResponse,
     Route,
+    repeated_options,
     router,
     unapplied,
 )
@@ -240,6 +241,7 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
         base_url,
         params,
         dict(request.headers),
+        repeated_options(request.query_params.multi_items()),
     )
     resp = execute(route, req)
     tenant.stats.record(method, template, resp.status)

@@ -48,6 +48,7 @@ class GraphRequest:
     base_url: str  # e.g. https://127.0.0.1:8765/v1.0
     params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    repeated: tuple[str, ...] = ()  # system query options the URL gave more than once
 
     def __post_init__(self) -> None:
         query = {_option_name(k): v for k, v in self.query.items()}
@@ -66,6 +67,16 @@ class GraphRequest:
         for name in self.query:
             if name.startswith("$") and name not in QUERY_OPTIONS:
                 raise bad_request(f"Unrecognized query argument specified: '{name}'.")
+        if self.repeated:
+            # "The same system query option, irrespective of casing or whether or not it is
+            # prefixed with a $, MUST NOT be specified more than once for any resource" (OData
+            # 4.01 URL Conventions, §5); the text is OData's (Microsoft.OData.Core), Graph's
+            # own is not published. The sandbox kept the last one.
+            raise bad_request(
+                f"Query option '{self.repeated[0]}' was specified more than once, but it must "
+                "be specified at most once.",
+                code="BadRequest",
+            )
 
     def eventual(self) -> bool:
         return self.headers.get("consistencylevel", "").lower() == "eventual"
@@ -121,6 +132,20 @@ def unapplied(query: dict[str, str]) -> list[str]:
         return []
     present = set(query)  # iterating looks nothing up
     return [name for name in SHAPING_OPTIONS if name in present and name not in looked]
+
+
+def repeated_options(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The system query options among a URL's `pairs` that come more than once, in any case."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name, _ in pairs:
+        option = name.lower()
+        if option not in QUERY_OPTIONS:
+            continue
+        if option in seen and option not in repeated:
+            repeated.append(option)
+        seen.add(option)
+    return tuple(repeated)
 
 
 def _option_name(name: str) -> str:
