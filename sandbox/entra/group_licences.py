@@ -195,12 +195,25 @@ def parse_assignments(tenant: EntraTenant, items: object, field: str) -> dict[st
     return found
 
 
+ASSIGN_LICENSE_PARAMETERS = ("addLicenses", "removeLicenses")
+
+
 def require_both(data: dict) -> None:
     """assignLicense takes addLicenses and removeLicenses, both required (user-assignlicense.md:
     "addLicenses ... Required", "removeLicenses ... Required"; an empty list where there is
     nothing to add or remove). Without one Graph refuses the whole call, in these words
     (msgraph-sdk-powershell#3231, #3361; msgraph-sdk-go#163 for removeLicenses)."""
-    missing = [name for name in ("addLicenses", "removeLicenses") if data.get(name) is None]
+    for name in data:
+        # The missing-parameters text above is the OData parameter reader's; the same reader
+        # refuses a name the operation does not declare (Microsoft.OData.Core,
+        # ODataParameterReader), before it looks for missing ones. The sandbox ignored it, so
+        # a `disabledPlans` beside the lists (not inside an assignedLicense) passed here.
+        if name not in ASSIGN_LICENSE_PARAMETERS:
+            raise bad_request(
+                f"The parameter '{name}' in the request payload is not a valid parameter for "
+                "the operation 'assignLicense'."
+            )
+    missing = [name for name in ASSIGN_LICENSE_PARAMETERS if data.get(name) is None]
     if missing:
         raise bad_request(
             "One or more parameters of the operation 'assignLicense' are missing from the "
