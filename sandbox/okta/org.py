@@ -105,6 +105,16 @@ def check_known(profile: dict) -> None:
             raise validation_failed(name, "The property is not defined in the user profile schema")
 
 
+def _check_types(profile: dict) -> None:
+    """Every base profile property is a string (okta SDK 3.x okta/models/user_profile.py, Okta's
+    OpenAPI spec: each `StrictStr`) or null, and Okta does not coerce: "if you enter a wrong type
+    the API rejects it with a 400 error message" (okta/okta-developer-docs#4483). The cause
+    text is not published. The sandbox stored a number, list or boolean as given."""
+    for name, value in profile.items():
+        if name in BASE_PROFILE and value is not None and not isinstance(value, str):
+            raise validation_failed(name, "Does not match required type")
+
+
 def _check_lengths(profile: dict) -> None:
     for name, (shortest, longest) in PROFILE_LENGTHS.items():
         value = profile.get(name)
@@ -190,6 +200,7 @@ class OktaOrg:
             value = profile.get(name)
             if not isinstance(value, str) or not value.strip():
                 raise validation_failed(name, "The field cannot be left blank")
+        _check_types(profile)
         _check_lengths(profile)
         if not _EMAIL.match(profile["email"]):
             raise validation_failed("email", "Does not match required pattern")

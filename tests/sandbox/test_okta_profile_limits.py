@@ -100,3 +100,30 @@ def test_a_second_email_that_is_no_address_is_refused(api, second: str) -> None:
     assert profile["secondEmail"] == "backup@example.org"
     cleared = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"secondEmail": None}})
     assert cleared.status_code == 200, cleared.text
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [("department", 5), ("title", ["Engineer"]), ("organization", True), ("managerId", 12)],
+)
+def test_a_base_profile_value_that_is_no_string_is_refused(api, prop: str, value) -> None:
+    """Every property of the base user profile is a string (okta SDK 3.x
+    okta/models/user_profile.py, Okta's OpenAPI spec: each one `StrictStr`), and Okta does not
+    coerce types: "if you enter a wrong type the API rejects it with a 400 error message"
+    (okta/okta-developer-docs#4483, Okta's answer). The sandbox stored a number, a list or a
+    boolean, so a connector writing `department: 5` read it back as if Okta had taken it. The
+    cause text is not published: the sandbox says "<p>: Does not match required type"."""
+    refused = api.post("/api/v1/users", json=user_body("typed@example.com", **{prop: value}))
+    error = assert_okta_error(refused, 400, "E0000001")
+    assert error["errorSummary"] == f"Api validation failed: {prop}"
+    assert error["errorCauses"] == [{"errorSummary": f"{prop}: Does not match required type"}]
+    assert api.get("/api/v1/users/typed@example.com").status_code == 404
+
+    user = create(api, "typed@example.com", **{prop: "kept"})
+    for method in (api.post, api.put):
+        body = user_body("typed@example.com", password=False, **{prop: value})
+        changed = method(f"/api/v1/users/{user['id']}", json=body)
+        assert_okta_error(changed, 400, "E0000001")
+    assert api.get(f"/api/v1/users/{user['id']}").json()["profile"][prop] == "kept"
+    cleared = api.post(f"/api/v1/users/{user['id']}", json={"profile": {prop: None}})
+    assert cleared.status_code == 200, cleared.text
