@@ -332,6 +332,12 @@ class _Parser:
         if operand.name == "id" and self.resource in DIRECTORY_OBJECTS:
             check_object_id(value)
 
+    def check_type(self, operand: _Operand, value: Any) -> None:
+        if value is not None and isinstance(value, bool) != (operand.name in BOOLEANS):
+            # Edm.Boolean against a string, or the reverse: "Invalid filter clause"
+            # (microsoftgraph/microsoft-graph-docs#3044, msgraph-sdk-powershell#515).
+            raise invalid_filter(self.text)
+
     def comparison(self, operand: _Operand) -> Predicate:
         kind, op = self.next()
         op = str(op).lower()
@@ -345,6 +351,7 @@ class _Parser:
             self.expect("punct", ")")
             for v in values:
                 self.check_key(operand, v)
+                self.check_type(operand, v)  # `in` is `eq` over a list: the same type rule
             self.check_width(len(values))  # an `in` list alone, joined by `and` to more
             self.width = len(values)
             return lambda o: _norm(operand.get(o)) in values
@@ -352,10 +359,7 @@ class _Parser:
             raise invalid_filter(self.text)
         value = self.literal()
         self.check_key(operand, value)
-        if value is not None and isinstance(value, bool) != (operand.name in BOOLEANS):
-            # Edm.Boolean against a string, or the reverse: "Invalid filter clause"
-            # (microsoftgraph/microsoft-graph-docs#3044, msgraph-sdk-powershell#515).
-            raise invalid_filter(self.text)
+        self.check_type(operand, value)
         if op == "ne":
             self.allow(operand, "ne")
         if value is None:

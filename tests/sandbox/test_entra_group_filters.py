@@ -116,3 +116,25 @@ def test_starts_with_on_a_boolean_is_an_invalid_filter(entra: EntraDir, clause: 
     with entra.graph() as graph:
         refused = graph.get("/groups", params={"$filter": clause})
         assert_graph_error(refused, 400, "BadRequest", "Invalid filter clause")
+
+
+@pytest.mark.parametrize(
+    ("path", "clause"),
+    [
+        ("/users", "accountEnabled in ('true', 'false')"),
+        ("/users", "displayName in (true)"),
+        ("/groups", "securityEnabled in ('true')"),
+    ],
+)
+def test_a_boolean_and_a_string_mixed_in_an_in_list_is_an_invalid_filter(
+    entra: EntraDir, path: str, clause: str
+) -> None:
+    """`in (...)` is `eq` over a list, so a quoted boolean in it is the same type error as
+    `accountEnabled eq 'true'` (400 "Invalid filter clause": microsoftgraph/microsoft-graph-
+    docs#3044). The sandbox checked `eq` only and answered the list with nobody."""
+    with entra.graph() as graph:
+        refused = graph.get(path, params={"$filter": clause})
+        assert_graph_error(refused, 400, "BadRequest", "Invalid filter clause")
+        taken = graph.get("/users", params={"$filter": "accountEnabled in (true, false)"})
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["value"]
