@@ -68,6 +68,13 @@ def answer(payload: dict | None, status: int = 200, **headers) -> HttpResponse:
     return response
 
 
+def _no_content() -> HttpResponse:
+    """A 204 has no content (RFC 9110 §15.3.5), so no Content-Type to describe it."""
+    response = answer(None, 204)
+    del response["Content-Type"]
+    return response
+
+
 def error(status: int, detail: str, scim_type: str | None = None, **headers) -> HttpResponse:
     payload = Error(status=status, scim_type=scim_type, detail=detail).model_dump()
     return answer(payload, status, **headers)
@@ -403,7 +410,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     _require_preconditions(request)
     if request.method == "DELETE":
         service.delete(identity, token=token, http_request=request)
-        return answer(None, 204)
+        return _no_content()
     if request.method == "PUT":
         replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
         identity = service.update(identity, replacement, token=token, http_request=request)
