@@ -224,6 +224,20 @@ def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client
     assert person.jobs.order_by("-pk").first().kind == Job.Kind.RESTORE
 
 
+def test_a_user_posted_inactive_is_answered_inactive_as_it_is_then_read(client, scim):
+    """RFC 7644 §3.3: the 201 carries the resource as created. A user posted with
+    `active: false` is created and left at once (docs/scim.md); the answer said
+    `active: true` (the person as they were before the leave) while a GET said false, so an
+    identity provider would record an active account that the portal is disabling."""
+    response = call(client, scim, "post", url(scim), ada(active=False))
+    assert response.status_code == 201, response.content
+    assert response.json()["active"] is False
+    person = Identity.objects.get(pk=response.json()["id"])
+    assert person.status == Identity.Status.LEAVER
+    again = call(client, scim, "get", url(scim, "scim_user", user_id=person.pk))
+    assert again.json()["active"] is False
+
+
 def test_delete_is_a_leave_and_hides_the_user(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
