@@ -198,6 +198,27 @@ def test_a_patch_of_an_attribute_the_schema_lacks_is_invalid_path(client, scim):
     assert response.json()["scimType"] == "invalidPath"
 
 
+@pytest.mark.parametrize(
+    "path,value,named", [("active", "maybe", "active"), ("name.givenName", 42, "givenName")]
+)
+def test_a_patch_value_of_the_wrong_type_is_invalid_value_said_plainly(
+    client, scim, path, value, named
+):
+    """RFC 7644 §3.12: invalidValue with a human-readable detail. The detail was pydantic's
+    whole report ("1 validation error for User[EnterpriseExtension] … For further
+    information visit https://errors.pydantic.dev/…"), the library's model and links."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": path, "value": value}]}
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), patch)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["scimType"] == "invalidValue"
+    assert body["detail"].endswith(f": {named}") and "\n" not in body["detail"]
+    assert "pydantic" not in body["detail"] and "validation error for" not in body["detail"]
+    person = Identity.objects.get(pk=person_id)
+    assert person.status == Identity.Status.JOINER and person.first_name == "Ada"
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
