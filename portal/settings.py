@@ -233,6 +233,10 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles") if PRODU
 # Outside production (the demo runs with DEBUG off) WhiteNoise serves straight from the app and
 # project static folders, so nothing needs collecting first.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# WhiteNoise's default `Access-Control-Allow-Origin: *` would let any site's scripts read the
+# static files; the portal's own pages load them from their own origin (CSP 'self', no web
+# fonts or modules from elsewhere), which needs no CORS.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

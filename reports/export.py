@@ -2,7 +2,10 @@
 
 UTF-8 with a byte-order mark (Excel otherwise guesses the wrong encoding for names with
 accents), CRLF line ends, and every cell that a spreadsheet would run as a formula written
-with a leading single quote (portal.csv_cells.neutralise), whoever typed it.
+with a leading single quote (portal.csv_cells.neutralise), whoever typed it. Every record
+has as many fields as the widest section (RFC 4180 §2.4): the shorter ones, the titles and
+the blank lines between sections are padded with empty fields, which a spreadsheet shows as
+empty cells.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ def report_csv(report: Report) -> str:
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in report_lines(report):
-        writer.writerow([neutralise(cell) for cell in row])
+    lines = list(report_lines(report))
+    width = max(len(line) for line in lines)
+    for line in lines:
+        writer.writerow([neutralise(cell) for cell in line] + [""] * (width - len(line)))
     return buffer.getvalue()
 
 

@@ -35,7 +35,9 @@ def write_rows(rows) -> str:
 
 def template_csv(tenant: Tenant, kind: str) -> str:
     header = columns.names(kind)
-    lines = [header, *_comment_lines(tenant, kind)]
+    # each comment line padded to the header's fields: every record alike (RFC 4180 §2.4)
+    padding = [""] * (len(header) - 1)
+    lines = [header, *([*note, *padding] for note in _comment_lines(tenant, kind))]
     if kind == columns.ONBOARD:
         example = _example_row(tenant)
         if example:

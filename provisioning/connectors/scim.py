@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx2
+from pydantic import ValidationError
 from scim2_client import (
     RequestNetworkException,
     SCIMClientException,
@@ -420,7 +421,7 @@ class ScimConnector:
             if value not in (None, "") and self._holds(ours):
                 _put(document, ATTRIBUTES[ours], value)
         model = self._user_model(app)
-        user = model.model_validate(document, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        user = _ours(model, document, Context.RESOURCE_CREATION_REQUEST)
         try:
             created = await self._call(app.create(user), answered=True)
         except ConflictError as exc:
@@ -467,7 +468,7 @@ class ScimConnector:
         for path, value in changes.items():
             _put(document, path, value)
         document["id"] = user_id
-        replacement = model.model_validate(document, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+        replacement = _ours(model, document, Context.RESOURCE_REPLACEMENT_REQUEST)
         replacement.id = user_id
         await self._call(app.replace(replacement))
 
@@ -682,6 +683,19 @@ def _pages(first: ListResponse) -> int:
 
 def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ours(model, document: dict, context: Context):
+    """Our document as the app's model, else PermanentError: a value SCIM's schema refuses
+    (an e-mail without an @) is refused the same way at every try, and nothing is sent."""
+    try:
+        return model.model_validate(document, scim_ctx=context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PermanentError(
+            f"Nothing was sent: the app's SCIM schema refuses {where}: {first['msg']}"
+        ) from None
 
 
 def _replace(model, path: str, value) -> PatchOperation:

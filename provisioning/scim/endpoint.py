@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from functools import wraps
+from typing import NoReturn
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -65,6 +66,13 @@ def answer(payload: dict | None, status: int = 200, **headers) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
+    return response
+
+
+def _no_content() -> HttpResponse:
+    """A 204 has no content (RFC 9110 §15.3.5), so no Content-Type to describe it."""
+    response = answer(None, 204)
+    del response["Content-Type"]
     return response
 
 
@@ -254,11 +262,27 @@ def _validated(model, data: dict, context: Context):
     try:
         return model.model_validate(data, scim_ctx=context)
     except ValidationError as exc:
-        # Its own scimType (invalidSyntax, invalidPath, mutability …, RFC 7644 §3.12), else
-        # invalidValue.
-        first = Error.from_validation_errors(exc)[0]
-        first.scim_type = first.scim_type or "invalidValue"
-        raise SCIMException.from_error(first) from None
+        _raise_first(exc)
+
+
+def _raise_first(exc: ValidationError, by_field_name: bool = False) -> NoReturn:
+    """The first error, said as "what is wrong: where", with its own scimType (invalidSyntax,
+    invalidPath, mutability …, RFC 7644 §3.12), else invalidValue; never pydantic's whole
+    report (its model names and links). A PATCH's error is an assignment's, located by the
+    model's field names (`given_name`): said by the attribute's SCIM name (`givenName`)."""
+    errors = exc.errors()
+    if by_field_name:
+        errors = [{**e, "loc": tuple(_camel(p) for p in e["loc"])} for e in errors]
+    first = Error.from_validation_errors(errors)[0]
+    first.scim_type = first.scim_type or "invalidValue"
+    raise SCIMException.from_error(first) from None
+
+
+def _camel(part: str | int) -> str | int:
+    if not isinstance(part, str) or "_" not in part:
+        return part
+    head, *rest = part.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def _shown(params) -> ResponseParameters:
@@ -403,7 +427,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     _require_preconditions(request)
     if request.method == "DELETE":
         service.delete(identity, token=token, http_request=request)
-        return answer(None, 204)
+        return _no_content()
     if request.method == "PUT":
         replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
         identity = service.update(identity, replacement, token=token, http_request=request)
@@ -411,7 +435,12 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     patch = _body_as(kept(PatchOp, ScimUser), request, Context.RESOURCE_PATCH_REQUEST)
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
-    patch.patch(current)
+    try:
+        patch.patch(current)
+    except InvalidValueException as exc:
+        if isinstance(exc.__cause__, ValidationError):  # a value its attribute cannot hold
+            _raise_first(exc.__cause__, by_field_name=True)
+        raise
     identity = service.update(identity, current, token=token, http_request=request)
     return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
 

@@ -97,7 +97,8 @@ def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) ->
         if not fields["active"]:  # an account the identity provider holds disabled
             jobs.append(_leave(identity, fields, actor, http_request, delete=False))
         _audit("scim.user_create", identity, token, jobs, http_request, fields=fields)
-    return identity
+    # as created and, when posted inactive, left: the 201 shows that (RFC 7644 §3.3)
+    return Identity.objects.get(pk=identity.pk)
 
 
 def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request) -> Identity:

@@ -2,6 +2,8 @@
 line, nothing is queued before the technician confirms, and confirming queues only the valid
 rows. Usernames are checked against the portal and a real sandbox directory."""
 
+import csv
+import io
 import re
 from datetime import date, timedelta
 
@@ -176,6 +178,12 @@ def test_template_imports_cleanly(client, dirs):
     assert template["Content-Type"] == "text/csv; charset=utf-8; header=present"
     text = template.content.decode("utf-8-sig")
     assert "Roles of this tenant: Sales ; Support" in text
+    # RFC 4180 §2.4: every record has the header's number of fields, comment lines too
+    # (padded with empty fields), in both templates
+    offboard_text = client.get(url + "?kind=offboard").content.decode("utf-8-sig")
+    for each in (text, offboard_text):
+        records = list(csv.reader(io.StringIO(each, newline="")))
+        assert {len(record) for record in records} == {len(records[0])}
     batch = batch_of(upload(client, dirs.tenant, template.content, name="template.csv"))
     assert (batch.rows_total, batch.rows_valid) == (1, 1)
     assert batch.rows.get().data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"

@@ -80,6 +80,21 @@ def test_a_user_is_created_found_changed_disabled_enabled_and_deleted(on_sandbox
     run(scim.delete_user(created.id))  # already gone: done
 
 
+def test_a_user_the_app_cannot_take_is_permanent_at_once_and_sends_nothing(on_sandbox):
+    """A document of ours that SCIM's own schema refuses (an e-mail without an @: a SCIM
+    joiner's userName that is no address) fails the same way every time: it was an
+    "unexpected" error, read as the app's unreadable answer, logged with its traceback and
+    tried eight times (found by scim2-tester's joiners in the demo, whose userNames are
+    UUIDs)."""
+    app = make_app(on_sandbox, "full")
+    scim = connector_for(app)
+    with pytest.raises(PermanentError) as refused:
+        run(scim.create_user(joiner("8733d2c0-f984-4f1a-a1d0-a9106599fbea")))
+    assert not isinstance(refused.value, TransientError)
+    assert "emails" in refused.value.message and "@" in refused.value.message
+    assert app.user("8733d2c0-f984-4f1a-a1d0-a9106599fbea") is None
+
+
 @pytest.mark.parametrize("flavour", ["full", "slack"])
 def test_group_members_are_added_and_removed(on_sandbox, flavour):
     app = make_app(on_sandbox, flavour, groups=["Engineering", "Sales"])

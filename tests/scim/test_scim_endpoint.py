@@ -198,6 +198,27 @@ def test_a_patch_of_an_attribute_the_schema_lacks_is_invalid_path(client, scim):
     assert response.json()["scimType"] == "invalidPath"
 
 
+@pytest.mark.parametrize(
+    "path,value,named", [("active", "maybe", "active"), ("name.givenName", 42, "givenName")]
+)
+def test_a_patch_value_of_the_wrong_type_is_invalid_value_said_plainly(
+    client, scim, path, value, named
+):
+    """RFC 7644 §3.12: invalidValue with a human-readable detail. The detail was pydantic's
+    whole report ("1 validation error for User[EnterpriseExtension] … For further
+    information visit https://errors.pydantic.dev/…"), the library's model and links."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": path, "value": value}]}
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), patch)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["scimType"] == "invalidValue"
+    assert body["detail"].endswith(f": {named}") and "\n" not in body["detail"]
+    assert "pydantic" not in body["detail"] and "validation error for" not in body["detail"]
+    person = Identity.objects.get(pk=person_id)
+    assert person.status == Identity.Status.JOINER and person.first_name == "Ada"
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
@@ -222,6 +243,20 @@ def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client
     person.refresh_from_db()
     assert person.status == Identity.Status.JOINER
     assert person.jobs.order_by("-pk").first().kind == Job.Kind.RESTORE
+
+
+def test_a_user_posted_inactive_is_answered_inactive_as_it_is_then_read(client, scim):
+    """RFC 7644 §3.3: the 201 carries the resource as created. A user posted with
+    `active: false` is created and left at once (docs/scim.md); the answer said
+    `active: true` (the person as they were before the leave) while a GET said false, so an
+    identity provider would record an active account that the portal is disabling."""
+    response = call(client, scim, "post", url(scim), ada(active=False))
+    assert response.status_code == 201, response.content
+    assert response.json()["active"] is False
+    person = Identity.objects.get(pk=response.json()["id"])
+    assert person.status == Identity.Status.LEAVER
+    again = call(client, scim, "get", url(scim, "scim_user", user_id=person.pk))
+    assert again.json()["active"] is False
 
 
 def test_delete_is_a_leave_and_hides_the_user(client, scim):

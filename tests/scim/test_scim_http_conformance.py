@@ -139,3 +139,14 @@ def test_an_unsupported_filter_names_the_attributes_as_the_schema_spells_them(cl
     assert "userName eq or externalId eq" in response.json()["detail"]
     found = call(client, scim, "get", url(scim) + '?filter=USERNAME Eq "nobody@alpha.test"')
     assert found.status_code == 200 and found.json()["totalResults"] == 0
+
+
+def test_a_delete_answers_204_with_no_content_type(client, scim):
+    """RFC 9110 §15.3.5: a 204 has no content, so nothing for a Content-Type to describe
+    (RFC 7644 §3.6 answers a DELETE with 204 No Content). It carried application/scim+json."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    response = call(client, scim, "delete", url(scim, "scim_user", user_id=person_id))
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "Content-Type" not in response.headers
+    assert "Content-Length" not in response.headers or response["Content-Length"] == "0"

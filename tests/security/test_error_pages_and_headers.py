@@ -254,6 +254,18 @@ def test_static_files_are_served_with_debug_off(client, db):
     assert b"data-confirm" in b"".join(response.streaming_content)
 
 
+@pytest.mark.parametrize(
+    "address", ["/static/js/portal.js", "/static/css/portal.css", "/static/favicon.svg"]
+)
+def test_static_files_do_not_invite_cross_origin_reads(client, db, address):
+    """WhiteNoise sends `Access-Control-Allow-Origin: *` by default, letting any site's
+    scripts read the portal's files; the portal's pages load them from their own origin
+    (CSP `'self'`, no fonts or modules from elsewhere), which needs no CORS."""
+    response = client.get(address, headers={"Origin": "https://elsewhere.example"})
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
 # -- make demo -------------------------------------------------------------------------------
 
 
