@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_serialization_json.json_parse_node import JsonParseNode
 from msgraph.generated.drives.item.items.item.invite.invite_post_request_body import (
     InvitePostRequestBody,
 )
@@ -170,6 +171,26 @@ def auto_reply_from(settings: MailboxSettings | None) -> AutoReply:
     )
 
 
+def auto_reply_of(body: dict) -> AutoReply:
+    """`auto_reply_from` of mailboxSettings' JSON, read as the SDK's model reads it (a value
+    of the wrong type is None; the status as kiota's enum parse matches it) without building
+    the model (tests/provisioning/test_entra_raw_reads.py holds the two equal)."""
+    reply = body.get("automaticRepliesSetting") if isinstance(body, dict) else None
+    if not isinstance(reply, dict):
+        return AutoReply(False)
+    status = reply.get("status")
+    return AutoReply(
+        enabled=status is not None and str(status) in _ALWAYS_ENABLED,
+        internal=_text(reply.get("internalReplyMessage")) or "",
+        external=_text(reply.get("externalReplyMessage")) or "",
+    )
+
+
+# What kiota's enum parse reads as AutomaticRepliesStatus.AlwaysEnabled (its first letter
+# upper-cased, then the member's name).
+_ALWAYS_ENABLED = ("alwaysEnabled", "AlwaysEnabled")
+
+
 async def set_auto_reply(connector, user_id: str, message: str) -> None:
     """Replies on, with `message`, to everyone inside and outside, until turned off."""
     body = MailboxSettings(
@@ -213,6 +234,32 @@ def rules_from(rules: list[MessageRule]) -> list[InboxRule]:
         ]
         found.append(
             InboxRule(str(rule.id), rule.display_name or "", tuple(forwards), bool(rule.is_enabled))
+        )
+    return found
+
+
+def rules_of(values: list) -> list[InboxRule]:
+    """`rules_from` of messageRules' JSON (a page's `value`), read as the SDK's models read
+    it, without building them."""
+    found = []
+    for rule in values:
+        rule = rule if isinstance(rule, dict) else {}
+        actions = rule.get("actions")
+        recipients = actions.get("forwardTo") if isinstance(actions, dict) else None
+        forwards = []
+        for recipient in recipients if isinstance(recipients, list) else ():
+            address = recipient.get("emailAddress") if isinstance(recipient, dict) else None
+            if address is None:
+                continue  # no emailAddress: the model's is None, and skipped
+            text = address.get("address") if isinstance(address, dict) else None
+            forwards.append((_text(text) or "").casefold())
+        found.append(
+            InboxRule(
+                str(_text(rule.get("id"))),
+                _text(rule.get("displayName")) or "",
+                tuple(forwards),
+                rule.get("isEnabled") is True,
+            )
         )
     return found
 
@@ -267,6 +314,39 @@ def shares_from(permissions: list) -> list[DriveShare]:
             DriveShare(str(user.id), str(email).casefold(), tuple(permission.roles or ()))
         )
     return shares
+
+
+def shares_of(values: list) -> list[DriveShare]:
+    """`shares_from` of permissions' JSON (a page's `value`), read as the SDK's models read
+    it, without building them: the user's `email` is additional data of its Identity, except
+    on an emailIdentity, whose own field it is (so not read, as the model does not)."""
+    shares = []
+    for permission in values:
+        permission = permission if isinstance(permission, dict) else {}
+        granted = permission.get("grantedToV2")
+        user = granted.get("user") if isinstance(granted, dict) else None
+        if user is None:
+            continue
+        user = user if isinstance(user, dict) else {}
+        kind = user.get("@odata.type")
+        email = None
+        if not (isinstance(kind, str) and kind.casefold() == _EMAIL_IDENTITY):
+            email = _NODE.try_get_anything(user.get("email"))
+        roles = permission.get("roles")
+        if roles is not None:
+            roles = JsonParseNode(roles).get_collection_of_primitive_values(str)
+        shares.append(
+            DriveShare(str(_text(user.get("id"))), str(email or "").casefold(), tuple(roles or ()))
+        )
+    return shares
+
+
+_EMAIL_IDENTITY = "#microsoft.graph.emailidentity"
+_NODE = JsonParseNode(None)  # its try_get_anything reads additional data as the models do
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 async def share_drive(connector, user_id: str, to: DirectoryUser) -> None:
