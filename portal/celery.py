@@ -25,6 +25,19 @@ def keep_database_connections(**kwargs) -> None:
         database["CONN_HEALTH_CHECKS"] = True
 
 
+@worker_init.connect
+def end_with_the_starter(**kwargs) -> None:
+    """A worker given WORKER_ENDS_WITH_PID shuts down once that process is gone (the test
+    workers, in sessions of their own: portal/watchdog.py). Runs in the main process, before
+    a prefork pool forks: the children end with it."""
+    from django.conf import settings
+
+    if settings.WORKER_ENDS_WITH_PID:
+        from portal import watchdog
+
+        watchdog.start(settings.WORKER_ENDS_WITH_PID, settings.WORKER_WATCH_SECONDS)
+
+
 @task_prerun.connect
 @task_postrun.connect
 def drop_old_database_connections(sender=None, **kwargs) -> None:

@@ -293,6 +293,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # seconds or broken.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100_000)
 WORKER_DB_CONN_MAX_AGE = env.int("WORKER_DB_CONN_MAX_AGE", default=300)
+# A worker given a pid here shuts down once that process is gone, checking every
+# WORKER_WATCH_SECONDS (portal/watchdog.py): the tests' workers end with the test run.
+WORKER_ENDS_WITH_PID = env.int("WORKER_ENDS_WITH_PID", default=0)
+WORKER_WATCH_SECONDS = env.float("WORKER_WATCH_SECONDS", default=1.0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {

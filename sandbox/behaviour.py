@@ -168,10 +168,13 @@ class Behaviour:
             return "error"
         return None
 
-    async def delay(self) -> None:
+    async def delay(self, stats: Stats) -> None:
+        """The latency asked for (with its jitter), counted in `stats` as it is applied: a
+        test reads the delay the sandbox added rather than timing a call on a busy machine."""
         s = self.settings
         ms = s.latency_ms + (random.uniform(-s.jitter_ms, s.jitter_ms) if s.jitter_ms else 0)
         if ms > 0:
+            stats.delayed(ms)
             await asyncio.sleep(ms / 1000)
 
     def is_replicating(self, created_monotonic: float) -> bool:
@@ -199,6 +202,8 @@ class Stats:
         self.throttled = 0
         self.faults: Counter[str] = Counter()
         self.peak_in_flight = self.in_flight
+        self.delayed_calls = 0
+        self.delayed_ms = 0.0
 
     def record(
         self,
@@ -217,6 +222,10 @@ class Stats:
             self.throttled += 1
         if fault:
             self.faults[fault] += 1
+
+    def delayed(self, ms: float) -> None:
+        self.delayed_calls += 1
+        self.delayed_ms += ms
 
     @contextmanager
     def serving(self) -> Iterator[None]:
@@ -239,4 +248,6 @@ class Stats:
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "throttled": self.throttled,
             "faults": dict(self.faults),
+            "delayed_calls": self.delayed_calls,
+            "delayed_ms": round(self.delayed_ms),
         }

@@ -187,6 +187,17 @@ def django_db_setup(django_db_setup):
     TEST_DATABASE.clear()
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's, started after the test database, so stopped before it is dropped. A
+    test asks for `live_server` (through `page`) before the database (through its
+    `django_db` marker, later): on a pytest worker whose first file was a browser file, the
+    server came first and so was stopped last, after the drop, which one of its request
+    threads' connections then failed ("being accessed by other users"; the database was left
+    behind). tests/test_live_server_order.py checks the order."""
+    return live_server
+
+
 def _commits(item: pytest.Item) -> bool:
     """A transactional test: it commits, the workers see its rows, its tables are flushed."""
     marker = item.get_closest_marker("django_db")

@@ -203,7 +203,7 @@ async def run_batch(caller: Caller, raw: bytes, base_url: str) -> GraphResponse:
     except GraphError as exc:
         return error_response(exc)
     behaviour = caller.tenant.behaviour
-    await behaviour.delay()
+    await behaviour.delay(caller.tenant.stats)
     if behaviour.draw_fault() == "timeout":
         return await hang()
     statuses: dict[str, int] = {}

@@ -224,7 +224,7 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
         return to_response(error_response(exc), client_request_id)
     template = "/v1.0" + route.template
     early, fault = admit(caller)
-    await tenant.behaviour.delay()
+    await tenant.behaviour.delay(tenant.stats)
     if fault == "timeout":
         tenant.stats.record(method, template, 504, fault)
         return to_response(await hang(), client_request_id)

@@ -193,7 +193,7 @@ def token(state: SandboxState):
         tenant = find_tenant(state, key)
         if tenant is None:
             return unknown_tenant(key)
-        await tenant.behaviour.delay()
+        await tenant.behaviour.delay(tenant.stats)
         checked = _check_request(tenant, form)
         if isinstance(checked, JSONResponse):
             tenant.stats.record("POST", "/{tenant}/oauth2/v2.0/token", checked.status_code)

@@ -148,7 +148,7 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         def record(status: int, fault: Fault | None = None) -> None:
             org.stats.record(request.method, template, status, fault)
 
-        await org.behaviour.delay()
+        await org.behaviour.delay(org.stats)
         decision = org.behaviour.take_token(family)
         headers = _rate_headers(decision)
         if not decision.allowed:

@@ -121,7 +121,7 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
         def record(status: int, fault: Any = None) -> None:
             app.stats.record(request.method, template, status, fault)
 
-        await app.behaviour.delay()
+        await app.behaviour.delay(app.stats)
         refusal = throttled(app)
         if refusal is None and not authorised(request, app):
             refusal = ScimError(

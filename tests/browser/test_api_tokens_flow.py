@@ -38,7 +38,14 @@ def test_a_technician_makes_uses_and_revokes_a_token(page, screenshot, alpha, li
     expect(page.locator("table")).not_to_contain_text(clear)
     screenshot("api-token-list")
 
-    page.click("text=interactive documentation")
+    # Three events, each waited for on its own: the page with its scripts run (Swagger UI's
+    # bundle is 1.4 MB of JavaScript; the page's 15 s), the API's description fetched and
+    # read (the page's 15 s), then Swagger UI drawing it (`expect`'s own 5 s). One `expect`
+    # from the click to the drawn title gave all three 5 s, and failed three runs of three at
+    # a load of 12 to 16 (seen failing with the bundle and the description 4 s late each).
+    with page.expect_navigation(wait_until="load"):
+        page.click("text=interactive documentation")
+    page.wait_for_function("() => ui.specSelectors.loadingStatus() === 'success'", polling=100)
     expect(page.locator(".swagger-ui .title").first).to_contain_text("MSP provisioning portal API")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
     expect(page.get_by_text("/api/v1/people/{id}", exact=True).first).to_be_visible()

@@ -1,6 +1,11 @@
-"""Ctrl-C on `make demo`: rundemo stops its processes in order, within the time it promises."""
+"""Ctrl-C on `make demo`: rundemo stops its processes in order, within the time it promises.
+
+No upper bound on wall time here (a loaded machine makes any of them flaky): the order of
+what happened, what was killed, and a deadline a run never reaches where a stop must end
+because its processes did."""
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +26,7 @@ CHILD = textwrap.dedent(
         open(log, "a").write(f"{time.monotonic()}\\n")
         if linger >= 0:
             time.sleep(linger)
+            open(log + ".ended", "w").write(f"{time.monotonic()}\\n")
             sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -46,46 +52,59 @@ def asked_at(tmp_path, name: str) -> float:
     return float((tmp_path / name).read_text().split()[0])
 
 
+def ended_at(tmp_path, name: str) -> float:
+    return float((tmp_path / f"{name}.ended").read_text())
+
+
 def test_the_sandbox_is_stopped_after_the_processes_that_call_it(tmp_path):
     worker = child(tmp_path, "worker", linger=0.5)
     web = child(tmp_path, "web", linger=0)
     sandbox = child(tmp_path, "sandbox", linger=0, calls_the_sandbox=False)
-    began = time.monotonic()
-    assert rundemo.stop_children([sandbox, worker, web]) == []
-    assert time.monotonic() - began < 2.5
-    assert asked_at(tmp_path, "sandbox") >= asked_at(tmp_path, "worker") + 0.5
+    # A deadline no run reaches: the stop returns because its processes ended, not at a time.
+    assert rundemo.stop_children([sandbox, worker, web], seconds=3600) == []
+    assert asked_at(tmp_path, "sandbox") >= ended_at(tmp_path, "worker")
+    assert asked_at(tmp_path, "worker") + 0.5 <= ended_at(tmp_path, "worker")
     assert all(c.process.returncode == 0 for c in (worker, web, sandbox))
 
 
-def test_a_process_that_does_not_stop_is_killed_with_its_group_in_time(tmp_path):
+def test_a_process_that_does_not_stop_is_killed_with_its_group_in_time(tmp_path, monkeypatch):
     busy = child(tmp_path, "worker", linger=-1)  # asked, never ends (a job mid-call)
     grandchild = subprocess.Popen(  # noqa: S603 - in the busy child's group, as beat is
         [sys.executable, "-c", "import time; time.sleep(60)"], process_group=busy.process.pid
     )
     sandbox = child(tmp_path, "sandbox", linger=0, calls_the_sandbox=False)
+    kills, real_killpg = [], os.killpg
+
+    def killpg(pgid, signum):
+        kills.append((pgid, signum, time.monotonic()))
+        real_killpg(pgid, signum)
+
+    monkeypatch.setattr(rundemo.os, "killpg", killpg)
     began = time.monotonic()
     assert rundemo.stop_children([busy, sandbox], seconds=2.0) == ["worker"]
-    took = time.monotonic() - began
-    assert 1.9 < took < 3.0
+    [(pgid, signum, killed_at)] = kills
+    assert (pgid, signum) == (busy.process.pid, signal.SIGKILL)
+    assert killed_at - began >= 2.0  # not before the deadline
     assert busy.process.returncode == -signal.SIGKILL and sandbox.process.returncode == 0
     assert grandchild.wait(timeout=5) == -signal.SIGKILL
-    # The sandbox was still asked in time to end cleanly (its state file is flushed then).
-    assert asked_at(tmp_path, "sandbox") - began < 1.5
+    # The sandbox was asked once the busy worker had its second, before the kill, and ended
+    # by itself (its state file is flushed then).
+    assert began + 1.0 <= asked_at(tmp_path, "sandbox") < killed_at
 
 
 def test_the_sandbox_stops_at_once_with_an_idle_keep_alive_client(tmp_path):
     """A client holding a TLS connection idle in its pool used to hold the stop for
     timeout_graceful_shutdown and end it with "Cancel 0 running task(s)"."""
     port = free_port()
-    process = start(tmp_path, port, "token")
+    process = start(tmp_path, port, "token", stderr=subprocess.PIPE)
     url = f"https://127.0.0.1:{port}"
     wait_until_up(url, tmp_path / "ca.pem", process)
     with httpx.Client(verify=str(tmp_path / "ca.pem")) as client:
         assert client.get(f"{url}/_sandbox/health").is_success  # its connection stays pooled
-        began = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
-        assert time.monotonic() - began < 1.0
+        _, said = process.communicate(timeout=60)
+    # What uvicorn says when its graceful shutdown ran out of time on the idle connection.
+    assert "timeout graceful shutdown exceeded" not in said, said
 
 
 def test_the_stop_says_in_words_which_process_was_ended_and_what_follows(monkeypatch):

@@ -2,6 +2,7 @@ import time
 from datetime import timedelta
 
 from django.db.models import F
+from django.utils import timezone
 
 from provisioning.engine import executor, steps
 from provisioning.engine.parking import Outcome, make_due
@@ -48,6 +49,22 @@ def calls_can_no_longer_arrive(job_id: int) -> None:
         window = timedelta(seconds=steps.ON_ITS_WAY_S)
         running = Step.objects.filter(job_id=job_id, status=Step.Status.RUNNING)
         running.update(started_at=F("started_at") - window)
+
+
+def lease_runs_out(job: Job) -> None:
+    """Stand in for the wait until a killed worker's lease on `job` runs out (a session
+    worker's is 5 s, JOB_LEASE_SECONDS), as `make_due` does for a countdown. What that time
+    would have moved: the row's `lease_until` (nothing else holds the job), and the start of
+    the steps the killed run had sent, whose calls the next run waits out for up to a lease
+    (engine/steps.on_its_way). Only for a run that cannot write any more (its worker killed);
+    the worker started next takes seconds, which the killed run's last calls (the sandbox's
+    latency) are long over in."""
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING and job.lease_until is not None
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    window = timedelta(seconds=steps.ON_ITS_WAY_S)
+    running = Step.objects.filter(job_id=job.pk, status=Step.Status.RUNNING)
+    running.update(started_at=F("started_at") - window)
 
 
 def drive(job: Job, max_runs: int = 400, longest_wait: float = 0.2) -> Job:

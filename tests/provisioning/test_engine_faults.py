@@ -3,11 +3,10 @@
 import time
 
 import pytest
-from django.utils import timezone
 
 from provisioning import quarantine, services
 from provisioning.models import Job, Step
-from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.conftest import lease_runs_out, wait_for_job
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import assert_entra_user_complete, onboard
 
@@ -29,7 +28,7 @@ def test_killed_worker_resumes_without_duplicating(on_sandbox, worker):
     worker.kill()  # after step 1, before the rest: nothing acknowledged, nothing cleaned up
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING
-    time.sleep(max(0.0, (job.lease_until - timezone.now()).total_seconds()) + 0.5)
+    lease_runs_out(job)
     dirs.behave("entra", latency_ms=0)
     worker.start()  # a new worker resumes jobs whose lease ran out
     job = wait_for_job(job.pk)

@@ -11,7 +11,7 @@ from provisioning import lifecycle, services
 from provisioning.models import Identity, Job, Step
 from tenants import clock
 from tenants.models import RoleTemplate, Tenant
-from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.conftest import lease_runs_out, wait_for_job
 from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -218,7 +218,7 @@ def test_killed_worker_mid_offboarding_resumes_without_error(on_sandbox, worker)
     worker.kill()
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING
-    time.sleep(max(0.0, (job.lease_until - timezone.now()).total_seconds()) + 0.5)
+    lease_runs_out(job)
     dirs.behave("entra", latency_ms=0)
     worker.start()
     job = wait_for_job(job.pk)

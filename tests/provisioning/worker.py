@@ -2,6 +2,9 @@
 
 It runs `celery -A portal worker` in its own process group, so that a test can kill it
 (and its prefork children) the hard way and start another, as an operator's crash would.
+Being a session of its own, nothing ends it with the test run: it is told the pid of the
+process that starts it (WORKER_ENDS_WITH_PID) and shuts down once that is gone
+(portal/watchdog.py), however the test run ended.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ class WorkerProcess:
             "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]  # fmt: skip
         log = self.log_path.open("a")
+        env = self.env | {"WORKER_ENDS_WITH_PID": str(os.getpid())}
         self.process = subprocess.Popen(  # noqa: S603
-            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

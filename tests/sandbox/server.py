@@ -64,7 +64,9 @@ def wait_until_up(url: str, ca: Path, process: subprocess.Popen) -> None:
     raise RuntimeError("the sandbox did not answer /_sandbox/health in time")
 
 
-def start(tls_dir: Path, port: int, control_token: str, *extra: str) -> subprocess.Popen:
+def start(
+    tls_dir: Path, port: int, control_token: str, *extra: str, stderr: int | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable,
@@ -78,6 +80,8 @@ def start(tls_dir: Path, port: int, control_token: str, *extra: str) -> subproce
         ],
         cwd=REPO_ROOT,
         env={**os.environ, "SANDBOX_CONTROL_TOKEN": control_token},
+        stderr=stderr,
+        text=stderr is not None,
     )
 
 
