@@ -90,13 +90,16 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
 def client_home_waiting(request: HttpRequest, tenant: str) -> HttpResponse:
     """The home page's "N requests waiting for your decision", fetched again after a decision
     (the decision answers with the `access-decided` event), and, out of band, the approvals'
-    heading, which must not say "Pending" above the last request once it is decided."""
+    heading, which must not say "Pending" above the last request once it is decided, and the
+    recent jobs and audit trail, which an approval's grant job and any decision change."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
     pending = queries_access.requests_of(tenant_obj).filter(status=AccessRequest.Status.PENDING)
     context = {
         "tenant": tenant_obj,
         "waiting_here": ar.waiting_for(request.user).filter(tenant=tenant_obj).count(),
         "any_pending": pending.exists(),
+        "jobs": queries_access.recent_jobs(tenant_obj),
+        "events": queries_access.audit_trail(tenant_obj),
         "oob": True,
     }
     return render(request, "access/client_home.html#waiting", context)

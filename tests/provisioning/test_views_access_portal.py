@@ -14,7 +14,7 @@ from portal.models import Role, StaffProfile
 from provisioning.context_processors import waiting
 from provisioning.models import AccessRequest, ActionRequest, Identity, Job
 from tests.factories import PASSWORD, make_joiner, make_person
-from tests.provisioning.test_views_access import HX, file, granted, requestable
+from tests.provisioning.test_views_access import HX, file, granted, no_enqueue, requestable  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,32 @@ def test_the_home_shows_people_with_their_access_jobs_and_the_audit_trail(
     assert "access.request" in page  # the tenant's audit trail
     for marker in (bravo.tenant.name, bravo.identity.display_name, "Bravo VPN"):
         assert marker not in page
+
+
+def test_after_a_decision_the_home_fetches_its_jobs_and_audit_trail_again(
+    client, alpha, vpn, no_enqueue
+):
+    """An approval starts a grant job and writes the trail: the home's recent jobs and audit
+    sections come back, out of band, with the "waiting" sentence the decision asks for."""
+    filed = file(alpha, vpn)
+    client.force_login(alpha.client_admin)
+    page = client.get(url("client_home", alpha)).content.decode()
+    assert "access.approve" not in page and "Grant access #" not in page
+    decide = url("access_request_decide", alpha, request_id=filed.pk)
+    response = client.post(decide, {"decision": "approve", "reason": "Fine", "inline": "1"}, **HX)
+    assert response["HX-Trigger"] == "access-decided"
+    grant = Job.objects.get(kind=Job.Kind.GRANT, identity=alpha.identity)
+
+    body = client.get(url("client_home_waiting", alpha), **HX).content.decode()
+    assert "Nothing is waiting for your decision." in body
+    jobs = body[body.index('id="recent-jobs"') :]
+    jobs = jobs[: jobs.index("</section>")]
+    assert f"Grant access #{grant.pk}" in jobs and 'data-hx-swap-oob="true"' in body
+    trail = body[body.index('id="audit"') :]
+    assert "access.approve" in trail[: trail.index("</section>")]
+    # the page's own sections carry the ids the out-of-band swap replaces
+    page = client.get(url("client_home", alpha)).content.decode()
+    assert page.count('id="recent-jobs"') == 1 and page.count('id="audit"') == 1
 
 
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, "msp_admin"])
