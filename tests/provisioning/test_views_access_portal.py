@@ -14,7 +14,7 @@ from portal.models import Role, StaffProfile
 from provisioning.context_processors import waiting
 from provisioning.models import AccessRequest, ActionRequest, Identity, Job
 from tests.factories import PASSWORD, make_joiner, make_person
-from tests.provisioning.test_views_access import HX, file, granted, no_enqueue, requestable  # noqa: F401
+from tests.provisioning.test_views_access import HX, file, granted, requestable
 
 pytestmark = pytest.mark.django_db
 
@@ -100,9 +100,7 @@ def test_the_home_shows_people_with_their_access_jobs_and_the_audit_trail(
         assert marker not in page
 
 
-def test_after_a_decision_the_home_fetches_its_jobs_and_audit_trail_again(
-    client, alpha, vpn, no_enqueue
-):
+def test_after_a_decision_the_home_fetches_its_jobs_and_audit_trail_again(client, alpha, vpn):
     """An approval starts a grant job and writes the trail: the home's recent jobs and audit
     sections come back, out of band, with the "waiting" sentence the decision asks for."""
     filed = file(alpha, vpn)
