@@ -37,9 +37,10 @@ class JobFilter(django_filters.FilterSet):
     )
 
     checks = django_filters.ChoiceFilter(
-        choices=[("all", "Show them too")],
-        empty_label="Hide those that found nothing",
-        label="Periodic checks",
+        # Short choices: a select cannot wrap, and the question is in the label.
+        choices=[("all", "Shown")],
+        empty_label="Hidden",
+        label="Checks that found nothing",
         method="keep",
     )
 

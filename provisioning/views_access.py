@@ -16,6 +16,10 @@ from provisioning.models import AccessRequest
 from tenants import access
 
 DECIDED_EVENT = "access-decided"
+# An approved request's panel polls while its grant (or an ending's removal) runs; the answer
+# that shows it done says so, and the client's home fetches its people and jobs again.
+SETTLED_EVENT = "access-settled"
+UNSETTLED = (AccessRequest.Status.APPROVED, AccessRequest.Status.ENDING)
 
 
 def get_request_for(user, tenant_slug: str, request_id: int) -> AccessRequest:
@@ -52,7 +56,12 @@ def request_detail(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
     access_request = get_request_for(request.user, tenant, request_id)
     template = "access/request_detail.html"
     context = _context(request, access_request)
-    return render(request, f"{template}#decision" if request.htmx else template, context)
+    if not request.htmx:
+        return render(request, template, context)
+    response = render(request, f"{template}#decision", context)
+    if access_request.status not in UNSETTLED:
+        response["HX-Trigger"] = SETTLED_EVENT
+    return response
 
 
 @login_required

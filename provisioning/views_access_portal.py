@@ -60,7 +60,6 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         queries_access.requests_of(tenant_obj).filter(status=AccessRequest.Status.PENDING)
     )
     pending.sort(key=lambda r: (r.pk not in mine, r.created_at))
-    people = queries_access.people_with_access(tenant_obj).order_by("-created_at", "-pk")
     context = {
         "tenant": tenant_obj,
         "approvals": [
@@ -70,33 +69,45 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         "waiting_here": len(mine),
         "any_pending": bool(pending),
         "form": DecisionForm(),
-        # The latest few only: the People page lists, searches and pages everyone.
-        "people": people[:HOME_PEOPLE],
-        "people_total": people.count(),
-        "jobs": queries_access.recent_jobs(tenant_obj),
-        "events": queries_access.audit_trail(tenant_obj),
+        **_what_decisions_change(tenant_obj, user),
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],
         # Their changes wait while a connection is held: the client should know why.
         "quarantined": tenant_obj.connections.filter(quarantined_at__isnull=False),
-        "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
         "can_file": role_of(user) in (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN),
         "nav_section": "client" if role_of(user) == Role.CLIENT_ADMIN else "tenants",
     }
     return render(request, "access/client_home.html", context)
 
 
+def _what_decisions_change(tenant_obj, user) -> dict:
+    """The home's sections a decision or the end of its grant changes: the people with their
+    access, the recent jobs, the audit trail."""
+    people = queries_access.people_with_access(tenant_obj).order_by("-created_at", "-pk")
+    return {
+        # The latest few only: the People page lists, searches and pages everyone.
+        "people": people[:HOME_PEOPLE],
+        "people_total": people.count(),
+        "jobs": queries_access.recent_jobs(tenant_obj),
+        "events": queries_access.audit_trail(tenant_obj),
+        "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
+    }
+
+
 @login_required
 @require_GET
 def client_home_waiting(request: HttpRequest, tenant: str) -> HttpResponse:
     """The home page's "N requests waiting for your decision", fetched again after a decision
-    (the decision answers with the `access-decided` event), and, out of band, the approvals'
-    heading, which must not say "Pending" above the last request once it is decided."""
+    (the decision answers with the `access-decided` event, the end of its grant with
+    `access-settled`), and, out of band, the approvals' heading, which must not say "Pending"
+    above the last request once it is decided, and the people, recent jobs and audit trail,
+    which a decision and its grant job change."""
     tenant_obj = access.get_tenant_for(request.user, tenant)
     pending = queries_access.requests_of(tenant_obj).filter(status=AccessRequest.Status.PENDING)
     context = {
         "tenant": tenant_obj,
         "waiting_here": ar.waiting_for(request.user).filter(tenant=tenant_obj).count(),
         "any_pending": pending.exists(),
+        **_what_decisions_change(tenant_obj, request.user),
         "oob": True,
     }
     return render(request, "access/client_home.html#waiting", context)

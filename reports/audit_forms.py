@@ -30,7 +30,8 @@ def _tenant_choices(scope: Scope, first: tuple[str, str] | None) -> list[tuple[s
 class AuditFilterForm(forms.Form):
     # A slug outside the person's tenants is a 404 (audit_queries.scoped_events), not an
     # error message: the page must not tell which slugs exist.
-    tenant = forms.CharField(required=False, widget=forms.Select)
+    # "wide": two columns of the filter grid, for "MSP-wide (…)" and long tenant names.
+    tenant = forms.CharField(required=False, widget=forms.Select(attrs={"class": "wide"}))
     actor = forms.CharField(
         required=False, max_length=150, label="Actor", help_text="Username, system or webhook"
     )

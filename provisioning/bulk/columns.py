@@ -9,6 +9,9 @@ MAX_ROWS = 5_000
 MAX_CELL = 256  # longer cells are an error of their row (and stored cut short)
 ROLE_SEPARATOR = ";"
 COMMENT = "#"
+# The onboarding template's example person: a file uploaded with that row still in it is told
+# so beside it (export.py writes it, validate.py recognises it).
+EXAMPLE_PERSON = {"first_name": "Ada", "last_name": "Lovelace", "employee_id": "E-0001"}
 
 ONBOARD = "onboard"
 OFFBOARD = "offboard"

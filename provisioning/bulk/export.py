@@ -76,12 +76,10 @@ def _example_row(tenant: Tenant) -> dict[str, str]:
         return {}
     start = clock.tenant_today(tenant) + timedelta(days=14)
     return {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
+        **columns.EXAMPLE_PERSON,
         "role": template.name,
         "start_date": start.isoformat(),
         "job_title": template.job_title or "Analyst",
-        "employee_id": "E-0001",
     }
 
 

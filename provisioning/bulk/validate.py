@@ -162,6 +162,11 @@ class OnboardingCheck:
         self.employee_id(cells.get("employee_id", ""), draft.result)
         draft.different = _different_person(cells.get("different_person", ""), errors)
         self.same_person(cells, draft)
+        if all(cells.get(name) == value for name, value in columns.EXAMPLE_PERSON.items()):
+            who = f"{cells['first_name']} {cells['last_name']}"
+            draft.result.notes.append(
+                f"This is the template's example row: delete it unless you mean to onboard {who}."
+            )
         if "username" not in row.too_long:
             self.username(cells.get("username", "").lower(), draft, errors)
         return draft

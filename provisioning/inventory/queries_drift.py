@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from provisioning.inventory.drift_actions import CONVERGIBLE, Status, why_not_acceptable
 from provisioning.inventory.models import Drift, Person
+from provisioning.models import Job
 from tenants.models import Tenant
 
 # People whose live accounts are all in scope and who have no identity: the portal may manage
@@ -35,6 +36,14 @@ class Entry:
     can_converge: bool
     can_dismiss: bool
     not_acceptable: str  # why it cannot be accepted ("" when it can)
+    # An open item last seen before this job of the person ended (a leave, a move): the job
+    # may have settled it, and only the next inventory read tells (drift.detect resolves or
+    # keeps it). Its converge is not offered: that job made the directories what it wanted.
+    seen_before: Job | None = None
+
+    @property
+    def awaits_read(self) -> bool:
+        return self.seen_before is not None
 
 
 @dataclass
@@ -46,16 +55,49 @@ class PersonDrift:
 
     @property
     def open_count(self) -> int:
-        return sum(e.item.status == Status.OPEN for e in self.entries)
+        """The open items "Converge all open" would act on (not those awaiting a read)."""
+        return sum(e.item.status == Status.OPEN and not e.awaits_read for e in self.entries)
 
 
-def entry(item: Drift) -> Entry:
+def entry(item: Drift, seen_before: Job | None = None) -> Entry:
     return Entry(
         item,
-        can_converge=item.status in CONVERGIBLE and item.identity_id is not None,
+        can_converge=(
+            item.status in CONVERGIBLE and item.identity_id is not None and seen_before is None
+        ),
         can_dismiss=item.status == Status.OPEN,
         not_acceptable=why_not_acceptable(item),
+        seen_before=seen_before,
     )
+
+
+# Jobs that change what the portal wants of a person and make their directories so. Not the
+# periodic reconciliation (it takes from an active person only what the portal gave, and runs
+# so often that it would hide every converge), nor a grant's or a retry's narrower job.
+SETTLING_KINDS = (Job.Kind.JOIN, Job.Kind.CHANGE, Job.Kind.LEAVE, Job.Kind.RESTORE, Job.Kind.DELETE)
+SETTLED = (Job.Status.SUCCEEDED, Job.Status.PARTIAL)
+
+
+def _jobs_since_seen(items: list[Drift]) -> dict[int, Job]:
+    """Each open item's person's latest settling job that ended after the item was last seen,
+    by item id: one query, over the jobs that ended since the oldest of those sightings."""
+    open_items = [i for i in items if i.status == Status.OPEN and i.identity_id is not None]
+    if not open_items:
+        return {}
+    latest: dict[int, Job] = {}
+    jobs = Job.objects.filter(
+        identity_id__in={i.identity_id for i in open_items},
+        finished_at__gt=min(i.last_seen_at for i in open_items),
+        kind__in=SETTLING_KINDS,
+        status__in=SETTLED,
+    ).order_by("identity_id", "-finished_at", "-pk")
+    for job in jobs.only("pk", "kind", "status", "identity_id", "finished_at"):
+        latest.setdefault(job.identity_id, job)
+    return {
+        i.pk: latest[i.identity_id]
+        for i in open_items
+        if i.identity_id in latest and latest[i.identity_id].finished_at > i.last_seen_at
+    }
 
 
 def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]:
@@ -67,8 +109,10 @@ def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]
         .select_related("connection", "job", "identity", "resolved_by")
         .order_by("connection_id", "kind", "access_kind", "ref_name", "pk")
     )
+    chosen = list(chosen)
+    since_seen = _jobs_since_seen(chosen)
     for item in chosen:
-        by_person[item.person_id].append(entry(item))
+        by_person[item.person_id].append(entry(item, since_seen.get(item.pk)))
     return [PersonDrift(p, by_person[p.pk]) for p in people]
 
 

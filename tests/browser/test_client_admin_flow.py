@@ -7,9 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from provisioning.models import Job
 from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.factories import PASSWORD
-from tests.provisioning.test_views_access import file, requestable
+from tests.provisioning.test_views_access import file, granted, requestable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,3 +89,32 @@ def test_an_inline_decision_counts_down_the_waiting_sentence_and_badge(page, scr
     # new text shows), so the class is waited for, not read once.
     expect(badge).to_have_text("0")
     expect(badge).not_to_have_class(re.compile(r"\bsome\b"))
+
+
+def test_an_approval_shows_its_grant_job_and_trail_without_a_reload(page, screenshot, alpha):
+    vpn = requestable(alpha, "Alpha VPN", time_bound=True, max_days=30)
+    filed = file(alpha, vpn)
+    sign_in(page, alpha.client_admin.username, PASSWORD)
+    page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
+    expect(page.locator("#audit")).not_to_contain_text("access.approve")
+
+    decision = page.locator(f"#decision-{filed.pk}")
+    decision.locator("textarea[name=reason]").fill("Fine for the project")
+    decision.locator("button", has_text="Approve").click()
+    expect(page.locator("#recent-jobs tbody tr").first).to_contain_text("Grant access #")
+    expect(page.locator("#audit tbody tr").first).to_contain_text("access.approve")
+    # still one of each section: swapped in place, not added beside the old one
+    assert page.locator("#recent-jobs").count() == 1 and page.locator("#audit").count() == 1
+
+    # The grant job ends (as the worker leaves it): the panel's poll sees it, and the page's
+    # people and jobs follow without a reload.
+    filed.refresh_from_db()
+    Job.objects.filter(pk=filed.grant_job_id).update(status=Job.Status.SUCCEEDED)
+    granted(filed)
+    page.locator(f'#decision-{filed.pk}[data-status="granted"]').wait_for()
+    grant_row = page.locator(
+        "#recent-jobs tbody tr", has_text=f"Grant access #{filed.grant_job_id}"
+    )
+    expect(grant_row).to_contain_text("Succeeded")
+    expect(page.locator("#people")).to_contain_text("Alpha VPN · until")
+    screenshot("client-admin-after-approval")

@@ -3,6 +3,7 @@ line, nothing is queued before the technician confirms, and confirming queues on
 rows. Usernames are checked against the portal and a real sandbox directory."""
 
 import csv
+import html
 import io
 import re
 from datetime import date, timedelta
@@ -187,6 +188,13 @@ def test_template_imports_cleanly(client, dirs):
     batch = batch_of(upload(client, dirs.tenant, template.content, name="template.csv"))
     assert (batch.rows_total, batch.rows_valid) == (1, 1)
     assert batch.rows.get().data["username"] == f"ada.lovelace@{dirs.tenant.primary_domain}"
+    # valid, but a file uploaded with the example still in it says so beside that row
+    page = client.get(
+        reverse("bulk_batch", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk})
+    )
+    assert "! This is the template's example row: delete it unless you mean to onboard Ada" in (
+        html.unescape(page.content.decode())
+    )
 
     offboard = client.get(url + "?kind=offboard").content
     response = upload(client, dirs.tenant, offboard, kind="offboard", **OFFBOARD_OPTIONS)

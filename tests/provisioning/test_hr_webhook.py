@@ -840,3 +840,14 @@ def test_the_event_log_tells_its_times_in_the_tenants_zone(client, alpha, msp_ad
     body = client.get(url).content.decode()
     assert "Times in America/New_York." in body
     assert "3 Dec 2026 09:30:05" in body and "14:30" not in body
+
+
+def test_the_secret_page_tells_when_it_was_set_in_the_tenants_zone(client, alpha, msp_admin):
+    """Set at 14:30 UTC reads 09:30 in New York, and says so."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.set_hr_webhook_secret("hrwh_" + "x" * 40)
+    alpha.tenant.hr_webhook_secret_set_at = datetime(2026, 12, 3, 14, 30, tzinfo=ZoneInfo("UTC"))
+    alpha.tenant.save()
+    signed_in(client, msp_admin)
+    page = client.get(secret_url(alpha.tenant)).content.decode()
+    assert "3 Dec 2026 09:30 America/New_York" in page and "14:30" not in page

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role, StaffProfile
+from provisioning import access_requests as ar
 from provisioning.context_processors import waiting
 from provisioning.models import AccessRequest, ActionRequest, Identity, Job
 from tests.factories import PASSWORD, make_joiner, make_person
@@ -98,6 +99,53 @@ def test_the_home_shows_people_with_their_access_jobs_and_the_audit_trail(
     assert "access.request" in page  # the tenant's audit trail
     for marker in (bravo.tenant.name, bravo.identity.display_name, "Bravo VPN"):
         assert marker not in page
+
+
+def test_after_a_decision_the_home_fetches_its_jobs_and_audit_trail_again(client, alpha, vpn):
+    """An approval starts a grant job and writes the trail: the home's recent jobs and audit
+    sections come back, out of band, with the "waiting" sentence the decision asks for."""
+    filed = file(alpha, vpn)
+    client.force_login(alpha.client_admin)
+    page = client.get(url("client_home", alpha)).content.decode()
+    assert "access.approve" not in page and "Grant access #" not in page
+    decide = url("access_request_decide", alpha, request_id=filed.pk)
+    response = client.post(decide, {"decision": "approve", "reason": "Fine", "inline": "1"}, **HX)
+    assert response["HX-Trigger"] == "access-decided"
+    grant = Job.objects.get(kind=Job.Kind.GRANT, identity=alpha.identity)
+
+    body = client.get(url("client_home_waiting", alpha), **HX).content.decode()
+    assert "Nothing is waiting for your decision." in body
+    jobs = body[body.index('id="recent-jobs"') :]
+    jobs = jobs[: jobs.index("</section>")]
+    assert f"Grant access #{grant.pk}" in jobs and 'data-hx-swap-oob="true"' in body
+    trail = body[body.index('id="audit"') :]
+    assert "access.approve" in trail[: trail.index("</section>")]
+    # the page's own sections carry the ids the out-of-band swap replaces
+    page = client.get(url("client_home", alpha)).content.decode()
+    assert page.count('id="recent-jobs"') == 1 and page.count('id="audit"') == 1
+
+
+def test_when_the_grant_ends_the_home_fetches_its_people_jobs_and_trail_again(client, alpha, vpn):
+    """The approved request's panel polls until the grant job ends; its last answer tells
+    the page (`access-settled`), which fetches its sections again: the person holds the
+    access and the job is no longer shown queued."""
+    filed = file(alpha, vpn)
+    client.force_login(alpha.client_admin)
+    home = client.get(url("client_home", alpha)).content.decode()
+    assert re.search(r'data-hx-trigger="[^"]*access-settled from:body', home)
+    ar.approve(filed, actor=alpha.client_admin, reason="Fine")
+    filed.refresh_from_db()
+    panel = url("access_request_detail", alpha, request_id=filed.pk) + "?inline=1"
+    assert "HX-Trigger" not in client.get(panel, **HX)  # still granting: nothing settled
+    Job.objects.filter(pk=filed.grant_job_id).update(status=Job.Status.SUCCEEDED)
+    granted(filed)
+    assert client.get(panel, **HX)["HX-Trigger"] == "access-settled"
+
+    body = client.get(url("client_home_waiting", alpha), **HX).content.decode()
+    people = body[body.index('id="people"') :]
+    assert "Alpha VPN · until" in people[: people.index("</section>")]
+    jobs = body[body.index('id="recent-jobs"') :]
+    assert f"Grant access #{filed.grant_job_id}" in jobs and "Succeeded" in jobs
 
 
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ACCOUNT_MANAGER, "msp_admin"])

@@ -2,7 +2,9 @@
 and pages are tests/provisioning/inventory/test_people_page.py), identity page (desired vs
 actual read from the sandbox), tenant page links and the quarantine notice with its release."""
 
+import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -263,6 +265,20 @@ def test_tenant_page_links_people_and_onboarding(client, alpha):
     body = tenant_page(client, alpha)
     assert people_url(alpha) in body
     assert reverse("onboard", kwargs={"tenant": alpha.tenant.slug}) not in body
+
+
+def test_the_quarantine_notice_tells_its_times_in_the_tenants_zone(client, alpha):
+    """Quarantined at 14:30 UTC reads 09:30 in New York; each time says which zone it is in."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    connection = quarantine(alpha)
+    connection.quarantined_at = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+    connection.save(update_fields=["quarantined_at"])
+    client.force_login(alpha.technician)
+    body = tenant_page(client, alpha)
+    notice = body[body.index(f'id="quarantine-{connection.pk}"') :].split("</div>", 1)[0]
+    assert "since 3 Dec 2026 09:30 America/New_York" in notice
+    assert re.search(r"one read at \d+ \w+ \d{4} \d\d:\d\d:\d\d America/New_York", notice)
 
 
 def test_quarantine_notice_and_release_for_msp_admins(client, alpha, msp_admin):

@@ -128,6 +128,9 @@ def test_the_page_shows_them_with_links_to_the_failed_step(client, busy, msp_adm
     body = client.get(DASHBOARD).content.decode()
     assert f'href="/jobs/{busy.job.pk}/#step-1"' in body
     assert "Okta quarantined" in body and "1 throttled" in body
+    # the quarantine table spans tenants: its times are in the portal's zone, named
+    for column in ("Since", "Next probe", "Last probe"):
+        assert f"<th>{column} (UTC)</th>" in body
     assert 'SPE_E3</span> <span class="badge warn">3 free</span>' in body
     assert "read 5\xa0minutes ago" in body
     assert "Alpha Ltd" in body and "Bravo GmbH" in body

@@ -3,6 +3,7 @@ someone try passwords again: who did it, for whom and from how many failures is 
 trail, whether done on the person's staff page or in the Django admin."""
 
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from axes.models import AccessAttempt
@@ -57,6 +58,17 @@ def test_an_msp_admin_unlocks_a_person_on_their_staff_page_and_it_is_audited(
     failures = settings.AXES_FAILURE_LIMIT + 1
     assert event.before == {"attempts": [{"address": ATTACKER, "failures": failures}]}
     assert "Unlock sign-in" not in client.get(edit).content.decode()
+
+
+def test_the_lockout_names_the_zone_of_its_last_failure(client, alpha, msp_admin, settings):
+    """The staff pages span tenants: the last failure is told in the portal's zone, named."""
+    person = alpha.technician
+    lock_out(person.username)
+    attempt = AccessAttempt.objects.get(username=person.username)
+    signed_in(client, msp_admin)
+    page = client.get(reverse("staff_edit", kwargs={"person_id": person.pk})).content.decode()
+    when = attempt.attempt_time.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m-%d %H:%M")
+    assert f"last {when} {settings.TIME_ZONE})" in page
 
 
 def test_a_person_locked_out_again_after_an_unlock_is_recorded_again(client, alpha, msp_admin):

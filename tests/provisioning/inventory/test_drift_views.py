@@ -288,3 +288,45 @@ def test_the_report_tells_its_times_in_the_tenants_zone(client, alpha):
     for body in (page, client.get(report(alpha), HTTP_HX_REQUEST="true").content.decode()):
         assert "3 Dec 2026 09:30" in body and "last seen 4 Dec 10:45" in body
         assert "14:30" not in body and "15:45" not in body
+
+
+def test_an_item_seen_before_the_leave_ended_waits_for_the_next_read(client, alpha):
+    """Right after a leave, the inventory has not read the directory since: its open items
+    were seen before the leave changed the account. The page says so, and offers no converge
+    (the leave did that); the item stays open until the next read confirms or resolves it."""
+    seen = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    before = item(alpha, name="Finance", found_at=seen, last_seen_at=seen)
+    leave = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.LEAVE,
+        status=Job.Status.SUCCEEDED,
+        finished_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
+    )
+    alpha.identity.status = alpha.identity.Status.LEFT
+    alpha.identity.save(update_fields=["status"])
+    later = datetime(2026, 12, 3, 9, 45, tzinfo=UTC)  # a read after the leave found this one
+    after = item(
+        alpha,
+        Kind.STATE,
+        name="",
+        ref_id="sign-in",
+        detail="Sign-in is allowed",
+        found_at=later,
+        last_seen_at=later,
+    )
+    url = reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
+    )
+    for page in (url, report(alpha)):
+        text = login(client, alpha.technician).get(page).content.decode()
+        row = text[text.index(f'id="drift-{before.pk}"') :].split("</tr>", 1)[0]
+        assert f"Leave #{leave.pk}" in row and "Awaiting the next read" in row
+        assert "next inventory read confirms" in row
+        assert action(alpha, "drift_converge", before) not in row
+        other = text[text.index(f'id="drift-{after.pk}"') :].split("</tr>", 1)[0]
+        assert "Awaiting the next read" not in other
+        assert action(alpha, "drift_converge", after) in other
+        assert "Converge all open (1)" in text  # the item seen after the leave only
+    before.refresh_from_db()
+    assert before.status == Status.OPEN  # only a read resolves it (docs/inventory.md)
