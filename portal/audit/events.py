@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
+from portal.bulk_rows import insert_sql, saved
 from portal.models import Role, role_of
 
 from .context import current_channel
@@ -340,47 +341,13 @@ def _locked_if_missed_sql() -> str:
 
 
 def _insert_sql(events: list[AuditEvent], condition: str) -> tuple[str, list[Any]]:
-    """`INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING id, seq` for `events`:
-    the arrays typed by the columns, as Django's own bulk insert on PostgreSQL builds them
-    (`InsertUnnest`), so a condition can follow. The columns and their types are read from
-    the model once per database; each event's values are prepared as Django's insert
-    compiler prepares them (`pre_save`, then `get_db_prep_save`)."""
-    fields, head = _insert_shape()
-    rows = [[_prepared(f, e) for f in fields] for e in events]
-    quote = connection.ops.quote_name
-    sql = f"{head} {condition} RETURNING {quote('id')}, {quote('seq')}"
-    return sql, [list(column) for column in zip(*rows, strict=True)]
-
-
-_insert_shapes: dict[str, tuple[list[models.Field], str]] = {}
-
-
-def _insert_shape() -> tuple[list[models.Field], str]:
-    shape = _insert_shapes.get(connection.alias)
-    if shape is None:
-        fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-        table = quote(AuditEvent._meta.db_table)
-        head = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
-        shape = _insert_shapes[connection.alias] = (fields, head)
-    return shape
-
-
-def _prepared(field: models.Field, event: AuditEvent) -> Any:
-    value = field.pre_save(event, add=True)
-    if hasattr(value, "resolve_expression"):  # e.g. a database default: as the compiler does
-        compiler = InsertQuery(AuditEvent).get_compiler(connection=connection)
-        return compiler.prepare_value(field, value)
-    return field.get_db_prep_save(value, connection)
+    """`INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING id, seq` for `events`
+    (`portal.bulk_rows.insert_sql`: the columns read from the model once per database)."""
+    return insert_sql(AuditEvent, events, condition, returning=("id", "seq"))
 
 
 def _saved(events: list[AuditEvent], ids: list[int]) -> None:
-    # As bulk_create leaves them: saved, with their ids.
-    for event, pk in zip(events, ids, strict=True):
-        event.pk = pk
-        event._state.adding, event._state.db = False, connection.alias
+    saved(events, ids)  # as bulk_create leaves them: saved, with their ids
 
 
 def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> None:
