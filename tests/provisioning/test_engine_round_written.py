@@ -20,9 +20,7 @@ def round_of(job: Job, connection_id: int) -> list[Step]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_round_is_written_with_its_ids_only_while_the_run_holds_the_job(
-    on_sandbox, monkeypatch
-):
+def test_a_round_is_written_with_its_ids_only_while_the_run_holds_the_job(on_sandbox, monkeypatch):
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, "rounds", groups=["Staff", "Sales", "Finance"])
     job = onboard(dirs, "Ada", "Round")
