@@ -1,4 +1,5 @@
-"""Setting fields of many rows in one statement, for the places that write a batch at once.
+"""Setting fields of many rows in one statement, for the places that write a batch at once;
+and inserting many rows in a statement that a condition can follow (`insert_sql`).
 
 Django's `bulk_update` builds a CASE expression per row and field and compiles it each time:
 about 10 ms of CPU for a `$batch` of seven steps' eight outcome fields, seconds for ten
@@ -7,7 +8,9 @@ SQLite since 3.33)."""
 
 from __future__ import annotations
 
-from django.db import connection
+from typing import Any
+
+from django.db import connection, models
 
 BATCH = 500  # rows per statement (fewer where SQLite caps the parameters)
 
@@ -52,3 +55,57 @@ def set_many(
             )
             done += cursor.rowcount
     return done
+
+
+_insert_shapes: dict[tuple[str, str], tuple[list[models.Field], str]] = {}
+
+
+def insert_sql(
+    model, objs: list[models.Model], condition: str = "", returning: tuple[str, ...] = ("id",)
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: `INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING <returning>`
+    for `objs`, every concrete field but the primary key: one typed array per column, as
+    Django's own bulk insert builds them (`InsertUnnest`), so that a condition can follow
+    (`WHERE EXISTS (SELECT FROM a_cte_in_front)`). The columns and their types are read from
+    the model once per database; each value is prepared as Django's insert compiler prepares
+    it (`pre_save`, then `get_db_prep_save`). RETURNING's order is not the arrays': return a
+    column that tells the rows apart."""
+    key = (connection.alias, model._meta.label)
+    shape = _insert_shapes.get(key)
+    if shape is None:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        table = quote(model._meta.db_table)
+        head = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
+        shape = _insert_shapes[key] = (fields, head)
+    fields, head = shape
+    rows = [[_prepared(model, f, obj) for f in fields] for obj in objs]
+    quote = connection.ops.quote_name
+    sql = f"{head} {condition} RETURNING {', '.join(quote(c) for c in returning)}"
+    return sql, [list(column) for column in zip(*rows, strict=True)]
+
+
+# Fields whose preparation leaves a plain `str` as it is (`to_python` of a str, no lazy
+# text): most of a row's values, skipped past Django's four calls per value.
+_TEXT = (models.CharField, models.TextField)
+
+
+def _prepared(model, field: models.Field, obj: models.Model) -> Any:
+    if type(field) in _TEXT:  # exactly these: a subclass may prepare its own way
+        value = getattr(obj, field.attname)
+        if type(value) is str:
+            return value
+    value = field.pre_save(obj, add=True)
+    if hasattr(value, "resolve_expression"):
+        # A database default, say: no place in a typed array. Not for this statement.
+        raise ValueError(f"{model._meta.label}.{field.name}: an expression, not a value")
+    return field.get_db_prep_save(value, connection)
+
+
+def saved(objs: list[models.Model], ids: list[int]) -> None:
+    """As bulk_create leaves them: saved, with their ids (in `objs`' order)."""
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias

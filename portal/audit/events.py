@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
+from portal.bulk_rows import insert_sql, saved
 from portal.models import Role, role_of
 
 from .context import current_channel
@@ -262,26 +263,18 @@ def _insert_if_head_is(
     it returned nothing (its `NOT EXISTS` waits for the UPDATE), so the caller appends
     under that lock as it would have after `_lock_head`."""
     seq, hash_ = known
-    update = UpdateQuery(AuditChainHead)
-    update.add_update_values(_advanced_values(head))
-    update.add_q(models.Q(pk=head.pk, seq=seq, hash=hash_))
-    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
-
+    advanced = _advanced_values(head)
+    where = {"pk": head.pk, "seq": seq, "hash": hash_}
+    update_sql, update_params = _head_update_sql(advanced, where)
     insert_sql, insert_params = _insert_sql(events, "WHERE EXISTS (SELECT FROM advanced_head)")
-    missed = RawSQL(
-        "NOT EXISTS (SELECT FROM advanced_head)", (), output_field=models.BooleanField()
-    )
-    locked = AuditChainHead.objects.select_for_update().filter(missed, pk=head.pk)
-    locked_sql, locked_params = locked.query.sql_with_params()
-
     with connection.cursor() as cursor:
         cursor.execute(  # the pieces built by Django's compilers; values are parameters
             f"WITH advanced_head AS ({update_sql} RETURNING 1), "  # noqa: S608
             f"appended AS ({insert_sql}), "
-            f"locked_head AS ({locked_sql}) "
+            f"locked_head AS ({_locked_if_missed_sql()}) "
             "SELECT (SELECT array_agg(id ORDER BY seq) FROM appended), locked_head.* "
             "FROM (VALUES (1)) AS one LEFT JOIN locked_head ON TRUE",
-            (*update_params, *insert_params, *locked_params),
+            (*update_params, *insert_params, head.pk),
         )
         ids, *head_values = cursor.fetchone()
     if ids:
@@ -293,33 +286,68 @@ def _insert_if_head_is(
     return False, AuditChainHead.from_db(connection.alias, names, head_values)
 
 
-def _insert_sql(events: list[AuditEvent], condition: str) -> tuple[str, list[Any]]:
-    """`INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING id, seq` for `events`:
-    the arrays typed by the columns, as Django's own bulk insert on PostgreSQL builds them
-    (`InsertUnnest`), so a condition can follow."""
-    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-    insert = InsertQuery(AuditEvent)
-    insert.insert_values(fields, events)
-    compiler = insert.get_compiler(connection=connection)
-    rows = [
-        [compiler.prepare_value(f, compiler.pre_save_val(f, e)) for f in fields] for e in events
+# An append's statements have the same shape every time: their SQL is compiled by Django
+# once per database (the first append) and kept; each append sends its own values. What is
+# kept is checked when it is made: the compiled parameters must be exactly the values in the
+# order this module sends them, else the text is not kept and every append compiles its own.
+_shapes: dict[tuple[str, str], str | None] = {}
+
+
+def _shaped(name: str, params: list[Any], compile_: Any) -> tuple[str, list[Any]]:
+    key = (connection.alias, name)
+    sql = _shapes.get(key)
+    if sql is not None:
+        return sql, params
+    sql, compiled = compile_()
+    _shapes[key] = sql if list(compiled) == params else None
+    return sql, list(compiled)
+
+
+def _head_update_sql(advanced: dict[str, Any], where: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`UPDATE` of the head's advanced columns where `where` (field: value) holds."""
+    meta = AuditChainHead._meta
+    params = [meta.get_field(n).get_db_prep_save(v, connection) for n, v in advanced.items()]
+    # Q sorts its keyword arguments: the WHERE's parameters come in the names' order.
+    params += [
+        (meta.pk if n == "pk" else meta.get_field(n)).get_db_prep_value(
+            where[n], connection, prepared=False
+        )
+        for n in sorted(where)
     ]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    table = quote(AuditEvent._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}) {condition} "  # noqa: S608
-        f"RETURNING {quote('id')}, {quote('seq')}"
-    )
-    return sql, [list(column) for column in zip(*rows, strict=True)]
+
+    def compile_() -> tuple[str, tuple]:
+        update = UpdateQuery(AuditChainHead)
+        update.add_update_values(advanced)
+        update.add_q(models.Q(**where))
+        return update.get_compiler(connection=connection).as_sql()
+
+    return _shaped("head_update:" + ",".join([*advanced, *sorted(where)]), params, compile_)
+
+
+def _locked_if_missed_sql() -> str:
+    """The head locked and read, only when `advanced_head` updated nothing: one parameter,
+    the head's key."""
+    sql = _shapes.get((connection.alias, "locked_if_missed"))
+    if sql is None:
+        missed = RawSQL(
+            "NOT EXISTS (SELECT FROM advanced_head)", (), output_field=models.BooleanField()
+        )
+        locked = AuditChainHead.objects.select_for_update().filter(missed, pk="%key%")
+        sql, params = locked.query.sql_with_params()
+        if tuple(params) != ("%key%",):
+            raise AssertionError(f"the locked read of an audit chain head took {params!r}")
+        _shapes[(connection.alias, "locked_if_missed")] = sql
+    return sql
+
+
+def _insert_sql(events: list[AuditEvent], condition: str) -> tuple[str, list[Any]]:
+    """`INSERT INTO … SELECT * FROM UNNEST(…) <condition> RETURNING id, seq` for `events`
+    (`portal.bulk_rows.insert_sql`: the columns read from the model once per database)."""
+    return insert_sql(AuditEvent, events, condition, returning=("id", "seq"))
 
 
 def _saved(events: list[AuditEvent], ids: list[int]) -> None:
-    # As bulk_create leaves them: saved, with their ids.
-    for event, pk in zip(events, ids, strict=True):
-        event.pk = pk
-        event._state.adding, event._state.db = False, connection.alias
+    saved(events, ids)  # as bulk_create leaves them: saved, with their ids
 
 
 def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> None:
@@ -330,23 +358,14 @@ def _insert_advancing_head(events: list[AuditEvent], head: AuditChainHead) -> No
     Python between the two (`_insert_if_head_is` does without it when the head is known).
     Both statements are built by Django's compilers, so their columns follow the models.
     The caller holds the head's row lock, so the UPDATE finds its row."""
-    update = UpdateQuery(AuditChainHead)
-    update.add_update_values(_advanced_values(head))
-    update.add_filter("pk", head.pk)
-    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
-
-    insert = InsertQuery(AuditEvent)
-    insert.insert_values([f for f in AuditEvent._meta.concrete_fields if not f.primary_key], events)
-    compiler = insert.get_compiler(connection=connection)
-    compiler.returning_fields = [AuditEvent._meta.pk]
-    ((insert_sql, insert_params),) = compiler.as_sql()
-
+    update_sql, update_params = _head_update_sql(_advanced_values(head), {"pk": head.pk})
+    insert_sql, insert_params = _insert_sql(events, "")
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH advanced_head AS ({update_sql}) {insert_sql}", (*update_params, *insert_params)
         )
-        ids = cursor.fetchall()
-    _saved(events, [pk for (pk,) in ids])  # RETURNING keeps the VALUES order
+        returned = cursor.fetchall()
+    _saved(events, [pk for pk, _ in sorted(returned, key=lambda row: row[1])])  # by seq
 
 
 def seal_after(head: AuditChainHead, events: list[AuditEvent]) -> None:

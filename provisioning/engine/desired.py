@@ -360,14 +360,19 @@ def live_grants_by_person(**where) -> dict[tuple[int, int], list[dict]]:
     in one query."""
     from provisioning.models_access import AccessRequest
 
-    live = AccessRequest.objects.filter(status__in=AccessRequest.LIVE, **where).select_related(
-        "resource"
+    live = AccessRequest.objects.filter(status__in=AccessRequest.LIVE, **where).values_list(
+        "identity_id",
+        "resource__connection_id",
+        "resource__kind",
+        "resource__name",
+        "resource__remote_id",
     )
     kinds = {"group": "groups", "app": "apps"}
     found: dict[tuple[int, int], list[dict]] = {}
-    for r in live:
-        found.setdefault((r.identity_id, r.resource.connection_id), []).append(
-            {"kind": kinds[r.resource.kind], "name": r.resource.name, "id": r.resource.remote_id}
+    # The five columns a grant needs, not two whole rows (request and resource) per grant.
+    for identity_id, connection_id, kind, name, remote_id in live:
+        found.setdefault((identity_id, connection_id), []).append(
+            {"kind": kinds[kind], "name": name, "id": remote_id}
         )
     return found
 

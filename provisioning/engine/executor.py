@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as db
 from django.db.models import Count, Exists, Q
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from portal import bulk_rows
 from portal.audit.events import event_for, record_all
 from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
@@ -345,16 +348,45 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     total = job.steps_total + len(rows)
     with transaction.atomic():
         # Only while no other run has claimed the job: two runs would each write a round.
-        if not Job.objects.filter(held(job)).update(
-            planned=True, steps_total=total, options=options
-        ):
+        if not _round_written(job, rows, planned=True, steps_total=total, options=options):
             raise LeaseLost
-        Step.objects.bulk_create(rows)
         record_all(plan_events(job, rows, rounds, version))
     job.planned, job.steps_total, job.options = True, total, options
     _hand_over(job, rows)
     # After the commit: a crash in between loses the surplus, never spends it twice.
     admission.give_back(connections_of(job), surplus)
+
+
+def _round_written(job: Job, rows: list[Step], **values) -> bool:
+    """The job's `values` set and the round's step `rows` inserted, only while the run still
+    holds the job (`held`); whether it did. PostgreSQL: one statement, the job's UPDATE in a
+    data-modifying `WITH` in front of the steps' INSERT, which inserts only if the UPDATE
+    matched (both built from the models: Django's compiler, `bulk_rows.insert_sql`). The
+    job's row is written first as before (the UPDATE's lock, then the steps' references to
+    it, checked at the commit). SQLite: the UPDATE, then the INSERT."""
+    fenced = Job.objects.filter(held(job))
+    if db.vendor != "postgresql":
+        if not fenced.update(**values):
+            return False
+        Step.objects.bulk_create(rows)
+        return True
+    update = UpdateQuery(Job)
+    update.add_update_values(values)
+    update.add_q(held(job))
+    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    insert_sql, insert_params = bulk_rows.insert_sql(
+        Step, rows, "WHERE EXISTS (SELECT FROM fenced_job)", returning=("id", "order")
+    )
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"WITH fenced_job AS ({update_sql} RETURNING 1) {insert_sql}",
+            (*update_params, *insert_params),
+        )
+        ids = dict((order, pk) for pk, order in cursor.fetchall())
+    if not ids:
+        return False
+    bulk_rows.saved(rows, [ids[row.order] for row in rows])
+    return True
 
 
 def _hand_over(job: Job, rows: list[Step]) -> None:

@@ -164,9 +164,9 @@ def identity_key(policy: Policy, identity: _Identity | Identity) -> str:
             return _fold(identity.username)
 
 
-def _accounts(policy: Policy, *, few: bool = False, **where) -> Iterator[_Account]:
-    """The accounts `where` selects, as matching reads them (by pk). A tenant's thousands are
-    read in chunks; `few` (one person's) in one query, not a server-side cursor's three."""
+def _accounts(policy: Policy, **where) -> Iterator[_Account]:
+    """The accounts `where` selects, as matching reads them (by pk), in chunks: a tenant's
+    thousands. (One person's: `_accounts_of_identity`.)"""
     rows = (
         Account.objects.filter(**where)
         .annotate(
@@ -195,7 +195,71 @@ def _accounts(policy: Policy, *, few: bool = False, **where) -> Iterator[_Accoun
             "person_id",
         )
     )
-    return (_Account(*row) for row in (rows if few else rows.iterator(chunk_size=5000)))
+    return (_Account(*row) for row in rows.iterator(chunk_size=5000))
+
+
+def _accounts_of_identity(identity_id: int) -> list[_Account]:
+    """The accounts of an identity's person, as `_accounts` reads them but with the display
+    name and licensed flag worked out here, not in SQL: a job's end summarises one person,
+    and compiling the annotations cost more than the few rows (no match key: a summary has
+    no use for it)."""
+    rows = (
+        Account.objects.filter(person__identity_id=identity_id)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "connection_id",
+            "remote_id",
+            "display_name",
+            "first_name",
+            "last_name",
+            "username",
+            "mail",
+            "employee_id",
+            "enabled",
+            "in_scope",
+            "deleted",
+            "licence_ids",
+            "last_sign_in",
+            "person_id",
+        )
+    )
+    return [
+        _Account(
+            pk,
+            connection_id,
+            remote_id,
+            None,
+            # As `_accounts`' SQL: TRIM strips spaces only.
+            display_name or f"{first_name} {last_name}".strip(" "),
+            username,
+            mail,
+            employee_id,
+            enabled,
+            in_scope,
+            deleted,
+            licence_ids != [],
+            last_sign_in,
+            person_id,
+        )
+        for (
+            pk,
+            connection_id,
+            remote_id,
+            display_name,
+            first_name,
+            last_name,
+            username,
+            mail,
+            employee_id,
+            enabled,
+            in_scope,
+            deleted,
+            licence_ids,
+            last_sign_in,
+            person_id,
+        ) in rows
+    ]
 
 
 # --- summaries -------------------------------------------------------------------------------
@@ -543,7 +607,7 @@ def identity_saved(sender, instance: Identity, raw: bool = False, **kwargs) -> N
 def summarise(identity: Identity) -> None:
     """Bring the summary of the identity's Person row up to date with the identity and the
     accounts attached to it: two statements, the row written only when it differs."""
-    accounts = list(_accounts(Policy(), few=True, person__identity_id=identity.pk))
+    accounts = _accounts_of_identity(identity.pk)
     summary = dict(zip(SUMMARY, _summary(_as_read(identity), accounts), strict=True))
     Person.objects.filter(identity_id=identity.pk).exclude(**summary).update(
         updated_at=timezone.now(), **summary
