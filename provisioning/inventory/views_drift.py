@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import usable_filters
-from portal.models import role_of
 from portal.next_page import next_path
 from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
@@ -39,7 +38,7 @@ def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
     context = {
         "tenant": tenant_obj,
         "form": form,
-        "can_operate": role_of(request.user) in access.OPERATOR_ROLES,
+        "can_operate": access.may_operate(request.user),
         "counts": queries_drift.counts_by_status(tenant_obj),
         "reads": Cursor.objects.filter(connection__tenant=tenant_obj).select_related("connection"),
         "unmanaged_count": unmanaged.count(),
