@@ -60,7 +60,9 @@ def _page(request, tenant: Tenant, *, token_form=None, rule_form=None, issued=""
     context = {
         "tenant": tenant,
         "endpoint": _endpoint(request, tenant),
-        "tokens": ScimToken.objects.filter(tenant=tenant),
+        "tokens": ScimToken.objects.filter(tenant=tenant).select_related(
+            "created_by", "created_by__profile"
+        ),
         "rules": RoleRule.objects.filter(tenant=tenant).select_related("role_template"),
         "token_form": token_form or TokenForm(prefix="token"),
         "rule_form": rule_form or RuleForm(tenant=tenant, prefix="rule"),
