@@ -6,7 +6,6 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
@@ -20,7 +19,7 @@ from portal import mfa, ratelimit, signin
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
-from portal.next_page import next_path
+from portal.next_page import login_required, next_path
 
 
 def home_url(user) -> str:

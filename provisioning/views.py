@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.audit.models import AuditEvent
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from provisioning import queries, services
 from provisioning.engine.choosing import NO_SEAT
 from provisioning.filters import JobFilter

@@ -7,7 +7,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal import preferences
 from portal.models import Role
+from portal.next_page import login_required
 from provisioning import access_requests as ar
 from provisioning import action_requests, queries_access
 from provisioning.forms_access import (

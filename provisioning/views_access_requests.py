@@ -5,7 +5,6 @@ and extend (a new request that needs a new approval)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.fields import PageForm
 from portal.models import Role
-from portal.next_page import next_path
+from portal.next_page import login_required, next_path
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_access import (

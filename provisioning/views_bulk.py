@@ -8,7 +8,6 @@ redirect; the batch page's progress partial is polled by htmx until nothing is l
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Q
@@ -21,6 +20,7 @@ from portal.audit.events import record
 from portal.csv_cells import CSV_TABLE
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from provisioning import lifecycle
 from provisioning.bulk import choices, columns, dry_run, export, service
 from provisioning.bulk.forms import (

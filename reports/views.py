@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.events import record
+from portal.next_page import login_required
 from reports import export, licences
 from reports.dashboard import COLUMNS, build_dashboard
 from reports.forms import PERIODS, DashboardForm, ReportPeriodForm, period_query

@@ -4,7 +4,6 @@ everyone's. Issuing and revoking go through provisioning.api.tokens (audited the
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import mfa
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.api import tokens
 from provisioning.api.forms import TokenForm

@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import usable_filters
-from portal.next_page import next_path
+from portal.next_page import login_required, next_path
 from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
 from provisioning.inventory.models import Cursor, Drift, Person

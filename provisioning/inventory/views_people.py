@@ -7,13 +7,13 @@ from __future__ import annotations
 import zoneinfo
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from portal.fields import renamed_query, usable_filters
+from portal.next_page import login_required
 from provisioning.inventory import queries_people
 from provisioning.inventory.forms_people import OLD_NAMES, PeopleFilterForm
 from tenants import access

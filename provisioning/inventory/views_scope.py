@@ -6,11 +6,11 @@ same values; the save computes its own counts, whatever the page showed."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from portal.next_page import login_required
 from provisioning.inventory import scope
 from provisioning.inventory.forms_scope import PolicyForm, fingerprint
 from provisioning.inventory.models import Policy

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET
 from portal.audit.events import record
 from portal.csv_cells import CSV_TABLE
 from portal.fields import renamed_query, usable_filters
+from portal.next_page import login_required
 from provisioning.inventory import stale
 from provisioning.inventory.forms_stale import OLD_NAMES, StaleFilterForm
 from tenants import access

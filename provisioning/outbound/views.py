@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import errors, mfa, ratelimit
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.outbound import services
 from provisioning.outbound.forms import DeliveryFilter, EndpointForm
