@@ -9,7 +9,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import lockouts, mfa
-from portal.models import Role, StaffProfile, role_of
+from portal.models import Role, StaffProfile, has_role
 
 
 def _msp_admins_only(request) -> bool:
@@ -17,7 +17,7 @@ def _msp_admins_only(request) -> bool:
     admin's sign-in is the portal's: portal.views.admin_login)."""
     return (
         request.user.is_active
-        and role_of(request.user) == Role.MSP_ADMIN
+        and has_role(request.user, (Role.MSP_ADMIN,))
         and mfa.missing_step(request) is None
     )
 

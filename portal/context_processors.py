@@ -1,16 +1,17 @@
 from django.conf import settings
 
-from portal.models import Role, role_of
+from portal.models import Role, has_role, role_of
 
 
 def navigation(request) -> dict:
-    role = role_of(getattr(request, "user", None))
+    user = getattr(request, "user", None)
+    role = role_of(user)
     return {
         "msp_name": settings.MSP_NAME,
         "current_role": role,
         "current_role_label": Role(role).label if role else "",
-        "is_msp_admin": role == Role.MSP_ADMIN,
-        "can_operate": role in (Role.MSP_ADMIN, Role.TECHNICIAN),
+        "is_msp_admin": has_role(user, (Role.MSP_ADMIN,)),
+        "can_operate": has_role(user, (Role.MSP_ADMIN, Role.TECHNICIAN)),
         "nav_section": _section(request),
     }
 

@@ -60,6 +60,15 @@ def method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
     return response
 
 
+def too_many(request: HttpRequest, reason: str, retry_after: int, back: str) -> HttpResponse:
+    """A person's limit of an action a minute is used up (RFC 6585 §4: 429 with Retry-After);
+    `back` is the page they came from (a path of this site)."""
+    context = {"reason": reason, "back": back}
+    response = _render(request, "429.html", 429, context)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """Renders without the request's context processors, so it works with the database down."""
     log.error(

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.audit.people import record_about
-from portal.models import Role, role_of
+from portal.models import Role, has_role
 
 RECOVERY_CODE_COUNT = 10
 REAUTH_SESSION_KEY = "portal_reauth_at"
@@ -40,7 +40,7 @@ def missing_step(request: HttpRequest) -> str | None:
         return None
     if has_second_factor(user):
         return VERIFY
-    if settings.REQUIRE_ADMIN_MFA and role_of(user) == Role.MSP_ADMIN:
+    if settings.REQUIRE_ADMIN_MFA and has_role(user, (Role.MSP_ADMIN,)):
         return ENROL
     return None
 

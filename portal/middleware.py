@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal import errors, mfa, signin
+from portal import errors, mfa, next_page, signin
 from portal.audit.context import request_scope
 from portal.client_address import use_client_address
 
@@ -81,7 +81,7 @@ def _open_before(step: str, path: str) -> bool:
 
 def _to_second_factor(request) -> HttpResponse:
     url = reverse("mfa")
-    if request.method == "GET":
+    if request.method == "GET" and next_page.fits(request.get_full_path()):
         url += "?" + urlencode({"next": request.get_full_path()})
     if request.headers.get("HX-Request") == "true":
         return HttpResponseClientRedirect(url)

@@ -47,3 +47,11 @@ def role_of(user) -> str | None:
         return profile.role if profile else None
     except StaffProfile.DoesNotExist:
         return None
+
+
+def has_role(user, roles) -> bool:
+    """Whether the person's role is one of `roles` (no role: never). The questions built on it
+    are tenants.access's; this layer's own modules (the admin site, the second factor, the
+    navigation), below tenants/, ask here."""
+    role = role_of(user)
+    return role is not None and role in tuple(roles)

@@ -380,6 +380,9 @@ API_REFUSALS_PER_MINUTE = env.int("API_REFUSALS_PER_MINUTE", default=30)
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=180)
 # Requests a minute per API token (429 with Retry-After beyond).
 API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
+# "Send a test event" and "Redeliver" a minute per person (429 with Retry-After beyond): each
+# makes a request to the endpoint's host, which a loop of clicks must not flood.
+WEBHOOK_SENDS_PER_MINUTE = env.int("WEBHOOK_SENDS_PER_MINUTE", default=10)
 
 
 def _audit_signing_keys(text: str) -> dict[str, bytes]:

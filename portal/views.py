@@ -6,7 +6,6 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
@@ -19,14 +18,14 @@ from django_otp import login as otp_login
 from portal import mfa, ratelimit, signin
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
-from portal.models import Role, role_of
-from portal.next_page import next_path
+from portal.models import Role, has_role
+from portal.next_page import login_required, next_path
 
 
 def home_url(user) -> str:
     """Where a person starts: a client admin on their organisation's home (a URL of the
     provisioning app, named here only), everyone else on the default page."""
-    if role_of(user) == Role.CLIENT_ADMIN:
+    if has_role(user, (Role.CLIENT_ADMIN,)):
         return resolve_url("client_landing")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 

@@ -13,7 +13,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.events import record
-from portal.models import Role, role_of
 from provisioning import notifications
 from provisioning.engine.desired import manages, merge_templates
 from provisioning.events import describe
@@ -22,6 +21,7 @@ from provisioning.events.publish import emit
 from provisioning.jobs import ask
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
 from provisioning.models_access import approvers_of
+from tenants import access
 from tenants.models import Tenant
 
 Status = AccessRequest.Status
@@ -56,7 +56,7 @@ def save_requestable(resource: RequestableResource, *, named=(), actor, http_req
         resource.created_by = resource.created_by or _user(actor)
         resource.save()
         resource.named_approvers.set(
-            [u for u in named if role_of(u) == Role.CLIENT_ADMIN and _admin_of(u, resource.tenant)]
+            [u for u in named if access.is_client_admin(u) and _admin_of(u, resource.tenant)]
         )
         record(
             "requestable.create" if created else "requestable.update",
@@ -109,7 +109,7 @@ def can_decide(user, access_request: AccessRequest) -> bool:
 
 def waiting_for(user):
     """Pending requests this person may decide on (the header's "waiting for you")."""
-    if role_of(user) != Role.CLIENT_ADMIN:
+    if not access.is_client_admin(user):
         return AccessRequest.objects.none()
     tenants = user.tenantassignment_set.values("tenant")
     pending = AccessRequest.objects.filter(status=Status.PENDING, tenant__in=tenants).exclude(

@@ -7,7 +7,6 @@ from functools import cache, cached_property
 
 from django.http import HttpRequest
 
-from portal.models import Role, role_of
 from provisioning.access_requests import waiting_for
 from tenants import access
 from tenants.models import Tenant
@@ -51,7 +50,7 @@ class ClientNavigation:
 
 def waiting(request) -> dict:
     user = getattr(request, "user", None)
-    if role_of(user) != Role.CLIENT_ADMIN:
+    if not access.is_client_admin(user):
         return {}
 
     @cache

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.audit.models import AuditEvent
 from portal.fields import PageForm
-from portal.models import Role, role_of
+from portal.models import Role
+from portal.next_page import login_required
 from provisioning import queries, services
 from provisioning.engine.choosing import NO_SEAT
 from provisioning.filters import JobFilter
@@ -254,7 +254,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "job": job,
         "steps": job.steps.select_related("connection"),
         "verification": queries.verification_of(job),
-        "can_retry": role_of(request.user) in OPERATORS
+        "can_retry": access.may_operate(request.user)
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
         "tenant": job.tenant,
     }
@@ -268,7 +268,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         ]
     if job.status == Job.Status.NEEDS_CHOICE:
         context["choice_form"] = JobChoiceForm(None, job=job)
-        context["can_choose"] = role_of(request.user) in OPERATORS
+        context["can_choose"] = access.may_operate(request.user)
     template = "provisioning/job_detail.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
 

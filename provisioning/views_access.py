@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import query_flag
 from portal.models import role_of
+from portal.next_page import login_required
 from provisioning import access_requests as ar
 from provisioning.forms_access import DecisionForm
 from provisioning.models import AccessRequest

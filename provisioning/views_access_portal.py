@@ -7,14 +7,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import preferences
-from portal.models import Role, role_of
+from portal.models import Role
+from portal.next_page import login_required
 from provisioning import access_requests as ar
 from provisioning import action_requests, queries_access
 from provisioning.forms_access import (
@@ -42,7 +42,7 @@ HOME_PEOPLE = 20  # people on a client's home page, the latest managed first
 @require_GET
 def client_landing(request: HttpRequest) -> HttpResponse:
     """A client admin's home is their organisation's page (they have one tenant)."""
-    if role_of(request.user) == Role.CLIENT_ADMIN:
+    if access.is_client_admin(request.user):
         mine = access.tenants_for(request.user).order_by("name").first()
         if mine is not None:
             return redirect("client_home", tenant=mine.slug)
@@ -73,8 +73,8 @@ def client_home(request: HttpRequest, tenant: str) -> HttpResponse:
         "action_requests": tenant_obj.action_requests.select_related("identity", "handled_by")[:10],
         # Their changes wait while a connection is held: the client should know why.
         "quarantined": tenant_obj.connections.filter(quarantined_at__isnull=False),
-        "can_file": role_of(user) in (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN),
-        "nav_section": "client" if role_of(user) == Role.CLIENT_ADMIN else "tenants",
+        "can_file": access.may_file_requests(user),
+        "nav_section": "client" if access.is_client_admin(user) else "tenants",
     }
     return render(request, "access/client_home.html", context)
 
@@ -89,7 +89,7 @@ def _what_decisions_change(tenant_obj, user) -> dict:
         "people_total": people.count(),
         "jobs": queries_access.recent_jobs(tenant_obj),
         "events": queries_access.audit_trail(tenant_obj),
-        "is_client_admin": role_of(user) == Role.CLIENT_ADMIN,
+        "is_client_admin": access.is_client_admin(user),
     }
 
 
@@ -160,7 +160,7 @@ def action_request_new(request: HttpRequest, tenant: str) -> HttpResponse:
 @require_GET
 def action_request_list(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant)
-    is_operator = role_of(request.user) in OPERATORS
+    is_operator = access.may_operate(request.user)
     rows = []
     for item in tenant_obj.action_requests.select_related(
         "identity", "requested_by", "handled_by", "job"

@@ -5,8 +5,6 @@ and extend (a new request that needs a new approval)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.fields import PageForm
-from portal.models import Role, role_of
-from portal.next_page import next_path
+from portal.models import Role
+from portal.next_page import login_required, next_path
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_access import (
@@ -45,15 +43,14 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
     page = Paginator(found.qs, PER_PAGE).get_page(page_form.number())
     query = request.GET.copy()
     query.pop("page", None)
-    role = role_of(request.user)
     context = {
         "tenant": tenant_obj,
         "filter": found,
         "page": page,
         "page_form": page_form,
         "query": query.urlencode(),
-        "can_file": role in FILE_ROLES,
-        "is_operator": role in OPERATORS,
+        "can_file": access.may_file_requests(request.user),
+        "is_operator": access.may_operate(request.user),
         "here": request.get_full_path(),
     }
     template = "access/request_list.html"
@@ -107,8 +104,7 @@ def _back(tenant, identity: str | None) -> str:
 @require_POST
 def request_cancel(request: HttpRequest, tenant: str, request_id: int) -> HttpResponse:
     access_request = get_request_for(request.user, tenant, request_id)
-    if role_of(request.user) not in OPERATORS and access_request.requested_by_id != request.user.pk:
-        raise PermissionDenied("Only the requester or the MSP may cancel a request.")
+    access.require_requester_or_operator(request.user, access_request.requested_by_id)
     return _act(request, access_request, ar.cancel, "Request cancelled.")
 
 

@@ -5,12 +5,12 @@ admins and the tenant's technicians)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.next_page import login_required
 from provisioning import access_requests as ar
 from provisioning import queries_access
 from provisioning.forms_access import RequestableForm, posted

@@ -8,7 +8,6 @@ redirect; the batch page's progress partial is polled by htmx until nothing is l
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Q
@@ -20,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.audit.events import record
 from portal.csv_cells import CSV_TABLE
 from portal.fields import PageForm
-from portal.models import Role, role_of
+from portal.models import Role
+from portal.next_page import login_required
 from provisioning import lifecycle
 from provisioning.bulk import choices, columns, dry_run, export, service
 from provisioning.bulk.forms import (
@@ -172,7 +172,7 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
             dict.fromkeys(batch.options.get("notes", []) + batch.options.get("choice_notes", []))
         ),
         "invalid": batch.rows.exclude(errors=[]).count(),
-        "is_admin": role_of(request.user) == Role.MSP_ADMIN,
+        "is_admin": access.is_msp_admin(request.user),
     }
     pending = batch.status == Batch.Status.VALIDATED and batch.kind == Batch.Kind.CSV_OFFBOARD
     if pending and lifecycle.would_hold(batch.tenant, batch.rows_valid):

@@ -1,11 +1,11 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.models import Role
+from portal.next_page import login_required
 from provisioning import quarantine
 from provisioning.checks import check_connection
 from provisioning.forms import HoldForm

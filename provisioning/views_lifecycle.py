@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.models import Role
-from portal.next_page import next_path
+from portal.next_page import login_required, next_path
 from provisioning import lifecycle, queries, queries_lifecycle
 from provisioning.engine import planner
 from provisioning.engine.desired import manages

@@ -9,7 +9,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import mfa
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.models import Batch
 from provisioning.webhook import receive, secret

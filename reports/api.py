@@ -17,7 +17,6 @@ from pydantic import Field
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.csv_cells import CSV_TABLE
-from portal.models import Role
 from provisioning.api import scope
 from provisioning.api.filters import Day, PathSlug, When, text
 from provisioning.api.models import ApiToken
@@ -292,7 +291,8 @@ def _audit_scope(token: ApiToken) -> audit_queries.Scope:
     the MSP-wide chain."""
     rows = scope.tenants_of(token).order_by("name").values_list("id", "slug", "name")
     narrowed = token.tenants.exists()
-    msp_admin = access.require_role(token.user, access.READ_ROLES) == Role.MSP_ADMIN
+    access.require_role(token.user, access.READ_ROLES)
+    msp_admin = access.is_msp_admin(token.user)
     return audit_queries.Scope(
         tuple(audit_queries.TenantRef(*row) for row in rows), msp_admin and not narrowed
     )

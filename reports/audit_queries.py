@@ -22,7 +22,6 @@ from django.http import Http404
 
 from portal.audit.models import AuditEvent
 from portal.fields import KeysetPosition
-from portal.models import Role
 from tenants import access
 
 PAGE_SIZE = 50
@@ -88,9 +87,9 @@ class AuditPage:
 
 def scope_for(user) -> Scope:
     """The person's scope (403 for a person without a reading role): one query."""
-    role = access.require_role(user, access.READ_ROLES)
+    access.require_role(user, access.READ_ROLES)
     rows = access.tenants_for(user).order_by("name").values_list("id", "slug", "name")
-    return Scope(tuple(TenantRef(*row) for row in rows), role == Role.MSP_ADMIN)
+    return Scope(tuple(TenantRef(*row) for row in rows), access.is_msp_admin(user))
 
 
 def scoped_events(scope: Scope, tenant: str = "") -> QuerySet[AuditEvent]:

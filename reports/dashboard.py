@@ -18,7 +18,6 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.models import Role, role_of
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
 from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
@@ -318,8 +317,7 @@ def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Da
 
 
 def _sees_all(user) -> bool:
-    role = role_of(user)
-    return role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants)
+    return access.sees_every_tenant(user)
 
 
 def _add_recent_jobs(rows, scope, now, today_start, week_start) -> None:

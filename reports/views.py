@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.events import record
-from portal.models import Role
+from portal.next_page import login_required
 from reports import export, licences
 from reports.dashboard import COLUMNS, build_dashboard
 from reports.forms import PERIODS, DashboardForm, ReportPeriodForm, period_query
@@ -30,10 +29,10 @@ from tenants.clock import tenant_today
 @login_required
 @require_GET
 def dashboard(request):
-    role = access.require_role(request.user, access.READ_ROLES)
-    if role == Role.CLIENT_ADMIN:
+    access.require_role(request.user, access.READ_ROLES)
+    if access.is_client_admin(request.user):
         return redirect("client_landing")
-    if role == Role.ACCOUNT_MANAGER:
+    if access.is_account_manager(request.user):
         return redirect("report_index")
     form = DashboardForm(request.GET or None)
     tag, sort = form.choices()

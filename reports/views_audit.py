@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from portal.audit.models import AuditEvent
 from portal.csv_cells import CSV_TABLE
 from portal.fields import usable_filters
 from portal.models import Role
+from portal.next_page import login_required
 from reports import audit_csv, audit_diff, audit_queries
 from reports.audit_exports import record_export
 from reports.audit_forms import AuditFilterForm, CursorForm, VerifyForm

@@ -12,20 +12,75 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from portal.models import Role, StaffProfile, role_of
+from portal.models import Role, StaffProfile, has_role, role_of
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 READ_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
 STAFF_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER)
 OPERATOR_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN)
+# Who may file an access request (an account manager changes nothing).
+FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
+# Who may issue a SCIM token, and whose tokens stay live only while they still may.
+SCIM_ISSUER_ROLES = (Role.MSP_ADMIN,)
+
+
+# -- questions about a person's role: every page, endpoint and tag asks here -------------------
+
+
+def is_msp_admin(user) -> bool:
+    return has_role(user, (Role.MSP_ADMIN,))
+
+
+def is_client_admin(user) -> bool:
+    return has_role(user, (Role.CLIENT_ADMIN,))
+
+
+def is_account_manager(user) -> bool:
+    return has_role(user, (Role.ACCOUNT_MANAGER,))
+
+
+def may_operate(user) -> bool:
+    """Whether the person may act on the tenants they see (onboard, retry, converge...)."""
+    return has_role(user, OPERATOR_ROLES)
+
+
+def may_file_requests(user) -> bool:
+    return has_role(user, FILE_ROLES)
+
+
+def sees_every_tenant(user) -> bool:
+    """An MSP admin, or MSP staff flagged for every tenant (never a client admin)."""
+    role = role_of(user)
+    if role is None:
+        return False
+    return role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants)
+
+
+def stands_behind(user, roles: Iterable[str] = READ_ROLES) -> bool:
+    """Whether a key this person issued is still good: they are active and hold one of
+    `roles` (a token has its issuer's rights, and loses them with the issuer, as Okta's API
+    tokens do). No issuer left (deleted): no."""
+    return user is not None and user.is_active and has_role(user, roles)
+
+
+def require_requester_or_operator(user, requested_by_id: int | None) -> None:
+    """403 unless the person filed the thing (an access request) or may operate."""
+    if not may_operate(user) and requested_by_id != user.pk:
+        raise PermissionDenied("Only the requester or the MSP may cancel a request.")
+
+
+def own_or_everyones(user, queryset: QuerySet, owner_field: str = "user") -> QuerySet:
+    """The rows of `queryset` the person owns; an MSP admin's reach is everyone's."""
+    if is_msp_admin(user):
+        return queryset
+    return queryset.filter(**{owner_field: user})
 
 
 def tenants_for(user) -> QuerySet[Tenant]:
     """The tenants this person may see."""
-    role = role_of(user)
-    if role is None:
+    if role_of(user) is None:
         return Tenant.objects.none()
-    if role == Role.MSP_ADMIN or (role != Role.CLIENT_ADMIN and user.profile.all_tenants):
+    if sees_every_tenant(user):
         return Tenant.objects.all()
     return Tenant.objects.filter(tenantassignment__user=user)
 
@@ -51,10 +106,9 @@ def bound_tenants(user) -> list[Tenant]:
 
 def require_role(user, roles: Iterable[str]) -> str:
     """The person's role, or PermissionDenied (403) when it is not one of `roles`."""
-    role = role_of(user)
-    if role not in tuple(roles):
+    if not has_role(user, roles):
         raise PermissionDenied("Your role may not do this.")
-    return role
+    return role_of(user)
 
 
 def get_tenant_for(user, slug: str, roles: Iterable[str] = READ_ROLES) -> Tenant:

@@ -1,7 +1,6 @@
 import copy
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import mfa
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from tenants import access, services
 from tenants.forms import CONNECTION_FORMS, TenantForm

@@ -2,11 +2,11 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.models import Role
+from portal.next_page import login_required
 from tenants import access, naming, services
 from tenants.forms import RoleTemplateForm, UsernamePreviewForm, no_markup
 from tenants.models import RoleTemplate

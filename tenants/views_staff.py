@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import lockouts, mfa
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from tenants import access
 from tenants.staff import StaffForm, reset_second_factor, save_person

@@ -1,9 +1,9 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from portal.next_page import login_required
 from provisioning.alerts import rules, services
 from provisioning.alerts.forms import AlertPreferencesForm
 from provisioning.forms_access import posted

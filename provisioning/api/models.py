@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tenants import access
 from tenants.models import Tenant
 
 
@@ -42,6 +43,11 @@ class ApiToken(models.Model):
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+    @property
+    def holder_stands(self) -> bool:
+        """Whether its person may still use it (active, with a role): refused otherwise."""
+        return access.stands_behind(self.user)
 
 
 class IdempotentResponse(models.Model):

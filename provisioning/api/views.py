@@ -4,14 +4,14 @@ everyone's. Issuing and revoking go through provisioning.api.tokens (audited the
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import mfa
-from portal.models import Role, role_of
+from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.api import tokens
 from provisioning.api.forms import TokenForm
@@ -26,10 +26,8 @@ SENT_AGAIN = (
 
 def _token_for(user, token_id: int) -> ApiToken:
     """The person's own token; an MSP admin may reach anyone's. 404 for the rest."""
-    found = ApiToken.objects.select_related("user").filter(pk=token_id)
-    if role_of(user) != Role.MSP_ADMIN:
-        found = found.filter(user=user)
-    token = found.first()
+    mine = access.own_or_everyones(user, ApiToken.objects.select_related("user"))
+    token = mine.filter(pk=token_id).first()
     if token is None:
         raise Http404("No such token.")
     return token
@@ -91,7 +89,7 @@ def token_revoke(request: HttpRequest, api_token_id: int) -> HttpResponse:
 def token_list_all(request: HttpRequest) -> HttpResponse:
     """Every person's tokens (MSP admins)."""
     access.require_role(request.user, (Role.MSP_ADMIN,))
-    every = ApiToken.objects.select_related("user").prefetch_related("tenants")
+    every = ApiToken.objects.select_related("user__profile").prefetch_related("tenants")
     return render(
         request, "api/token_list_all.html", {"api_tokens": every, "nav_section": "api-tokens"}
     )

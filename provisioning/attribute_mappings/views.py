@@ -1,13 +1,13 @@
 """A tenant's attribute mappings: MSP admins edit, technicians and account managers read."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.models import Role, role_of
+from portal.models import Role
+from portal.next_page import login_required
 from provisioning.attribute_mappings import preview
 from provisioning.attribute_mappings.forms import ExpressionForm, PersonSearchForm, PreviewForm
 from provisioning.models import Identity
@@ -105,7 +105,7 @@ def mapping_preview(request, tenant: str, target: str):
 
 
 def _can_edit(user) -> bool:
-    return role_of(user) in EDITORS
+    return access.has_role(user, EDITORS)
 
 
 def _target_of(tenant, key: str, attribute: str | None = None) -> Target:

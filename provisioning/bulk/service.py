@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from portal.audit.events import record
+from portal.plain_text import printable
 from provisioning import lifecycle, services
 from provisioning.bulk import columns, dry_run, parse, validate
 from provisioning.models import Batch, BatchRow, Identity, Job
@@ -33,6 +34,14 @@ def file_kind(batch: Batch) -> str:
 
 
 # -- upload -----------------------------------------------------------------------------------
+
+
+def shown_name(filename: str) -> str:
+    """The file's name as kept and shown: its last part, without control or invisible
+    characters (a right-to-left override would turn it around on every page that shows it),
+    else "upload.csv"."""
+    name = printable(os.path.basename(filename or "")).strip()[:255]
+    return name or "upload.csv"
 
 
 def upload(
@@ -59,7 +68,7 @@ def upload(
         batch = Batch.objects.create(
             tenant=tenant,
             kind=KIND_OF[kind],
-            filename=os.path.basename(filename or "upload.csv")[:255],
+            filename=shown_name(filename),
             rows_total=len(checked.rows),
             rows_valid=sum(1 for row in checked.rows if dry_run.ready(row)),
             options=options,

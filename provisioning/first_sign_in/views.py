@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from portal import ratelimit
 from portal.models import Role
+from portal.next_page import login_required
 from provisioning.first_sign_in import deliveries
 from provisioning.first_sign_in.forms import PolicyForm
 from provisioning.first_sign_in.policies import policy_of, save_policy

@@ -9,7 +9,6 @@ directory."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from portal.fields import renamed_query
+from portal.next_page import login_required
 from provisioning.inventory import adoption, adoption_bulk, adoption_draft, adoption_suggest
 from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm
 from provisioning.inventory.forms_people import OLD_NAMES

@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import usable_filters
-from portal.models import role_of
-from portal.next_page import next_path
+from portal.next_page import login_required, next_path
 from provisioning.inventory import drift_actions, queries_drift
 from provisioning.inventory.forms_drift import DriftFilterForm, ReasonForm
 from provisioning.inventory.models import Cursor, Drift, Person
@@ -39,7 +37,7 @@ def drift_report(request: HttpRequest, tenant: str) -> HttpResponse:
     context = {
         "tenant": tenant_obj,
         "form": form,
-        "can_operate": role_of(request.user) in access.OPERATOR_ROLES,
+        "can_operate": access.may_operate(request.user),
         "counts": queries_drift.counts_by_status(tenant_obj),
         "reads": Cursor.objects.filter(connection__tenant=tenant_obj).select_related("connection"),
         "unmanaged_count": unmanaged.count(),

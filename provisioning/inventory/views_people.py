@@ -7,14 +7,13 @@ from __future__ import annotations
 import zoneinfo
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from portal.fields import renamed_query, usable_filters
-from portal.models import role_of
+from portal.next_page import login_required
 from provisioning.inventory import queries_people
 from provisioning.inventory.forms_people import OLD_NAMES, PeopleFilterForm
 from tenants import access
@@ -69,7 +68,7 @@ def _rows(request, tenant, people) -> list[dict]:
     directories = queries_people.directories_of(tenant, people)
     identity_page = _link_maker("identity_detail", tenant, "identity_id")
     person_page = _link_maker("person_detail", tenant, "person_id")
-    actions = _actions(tenant) if role_of(request.user) in access.OPERATOR_ROLES else None
+    actions = _actions(tenant) if access.may_operate(request.user) else None
     zone = zoneinfo.ZoneInfo(tenant.time_zone)
     rows = []
     for person in people:

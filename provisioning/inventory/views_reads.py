@@ -9,13 +9,13 @@ import time
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import BoundedIntegerField
+from portal.next_page import login_required
 from provisioning.inventory import queries_people, tasks
 from provisioning.inventory.models import Account, Cursor, Resource
 from tenants import access

@@ -6,12 +6,11 @@ same values; the save computes its own counts, whatever the page showed."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal.models import role_of
+from portal.next_page import login_required
 from provisioning.inventory import scope
 from provisioning.inventory.forms_scope import PolicyForm, fingerprint
 from provisioning.inventory.models import Policy
@@ -24,7 +23,7 @@ from tenants.models import Tenant
 def inventory_policy(request: HttpRequest, tenant: str) -> HttpResponse:
     roles = access.OPERATOR_ROLES if request.method == "POST" else access.READ_ROLES
     tenant_obj = access.get_tenant_for(request.user, tenant, roles)
-    can_operate = role_of(request.user) in access.OPERATOR_ROLES
+    can_operate = access.may_operate(request.user)
     policy = scope.current_policy(tenant_obj)
     form = PolicyForm(request.POST or None, tenant=tenant_obj, policy=policy)
     change, stamp, data = None, "", {}

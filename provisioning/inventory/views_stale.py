@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_GET
 from portal.audit.events import record
 from portal.csv_cells import CSV_TABLE
 from portal.fields import renamed_query, usable_filters
-from portal.models import role_of
+from portal.next_page import login_required
 from provisioning.inventory import stale
 from provisioning.inventory.forms_stale import OLD_NAMES, StaleFilterForm
 from tenants import access
@@ -41,7 +40,7 @@ def stale_report(request: HttpRequest, tenant: str) -> HttpResponse:
         "form": form,
         "directories": directories,
         "unknown": [d for d in directories if not d.sign_ins_known],
-        "can_operate": role_of(request.user) in access.OPERATOR_ROLES,
+        "can_operate": access.may_operate(request.user),
     }
     usable_filters(form)  # a value that is not valid: marked, left out
     days = form.stale_days()

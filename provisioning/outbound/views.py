@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import mfa
+from portal import errors, mfa, ratelimit
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.outbound import services
 from provisioning.outbound.forms import DeliveryFilter, EndpointForm
@@ -179,10 +180,28 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int, tenant: str | None =
     return _shown_once(request, scope, endpoint, secret)
 
 
+def _sends_wait(request: HttpRequest) -> int:
+    """0 while the person is within their test events and redeliveries this minute (one
+    count for both: each is a request to the endpoint's host), else the seconds to wait."""
+    return ratelimit.seconds_to_wait(
+        "webhook-sends", str(request.user.pk), limit=settings.WEBHOOK_SENDS_PER_MINUTE, window_s=60
+    )
+
+
+def _too_many_sends(request: HttpRequest, wait: int, back: str) -> HttpResponse:
+    reason = (
+        f"Too many test events and redeliveries this minute (at most "
+        f"{settings.WEBHOOK_SENDS_PER_MINUTE}): nothing was sent. Try again in {wait} s."
+    )
+    return errors.too_many(request, reason, wait, back)
+
+
 @login_required
 @require_POST
 def endpoint_test(request: HttpRequest, endpoint_id: int, tenant: str | None = None):
     scope, endpoint = _endpoint(request, tenant, endpoint_id)
+    if wait := _sends_wait(request):
+        return _too_many_sends(request, wait, scope.url("endpoint", endpoint_id=endpoint.pk))
     services.send_test(endpoint, actor=request.user, http_request=request)
     messages.success(request, "A test event is on its way; its delivery shows below.")
     return redirect(scope.url("endpoint", endpoint_id=endpoint.pk))
@@ -204,6 +223,8 @@ def delivery_redeliver(
 ):
     scope, endpoint = _endpoint(request, tenant, endpoint_id)
     delivery = get_object_or_404(Delivery, endpoint=endpoint, pk=delivery_id)
+    if wait := _sends_wait(request):
+        return _too_many_sends(request, wait, scope.url("endpoint", endpoint_id=endpoint.pk))
     services.redeliver(delivery, actor=request.user, http_request=request)
     messages.success(request, "Sent again as a new delivery (same webhook-id).")
     return redirect(scope.url("endpoint", endpoint_id=endpoint.pk))

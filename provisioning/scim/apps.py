@@ -5,3 +5,9 @@ class ScimConfig(AppConfig):
     name = "provisioning.scim"
     label = "scim"
     verbose_name = "SCIM provisioning (inbound)"
+
+    def ready(self) -> None:
+        from portal import deactivation
+        from provisioning.scim import tokens
+
+        deactivation.on_withdraw(tokens.revoke_issued_by)

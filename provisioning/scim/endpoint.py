@@ -57,6 +57,9 @@ MAX_BODY_BYTES = 256 * 1024
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 REFUSALS = "scim"
 REQUESTS = "scim-requests"
+# Okta refuses a token whose issuing admin was deactivated; ours also once they are no MSP
+# admin, whose rights it had (help.okta.com, Manage Okta API tokens).
+ISSUER_GONE = "the token's issuer is deactivated or no longer an MSP admin"
 ENTERPRISE = str(resources.EnterpriseExtension.__schema__)
 
 
@@ -98,9 +101,10 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
                     Retry_After=refusals.retry_after(),
                 )
             token = tokens.find(tokens.bearer_of(request.headers.get("Authorization", "")))
-            if token is None:
+            if token is None or not token.issuer_stands:
                 refusals.count(REFUSALS, addr)
-                tokens.refuse(tenant, "no valid bearer token", token=None, http_request=request)
+                reason = "no valid bearer token" if token is None else ISSUER_GONE
+                tokens.refuse(tenant, reason, token=token, http_request=request)
                 return error(
                     401, "A valid bearer token is required.", WWW_Authenticate='Bearer realm="scim"'
                 )

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from provisioning.models import Identity
+from tenants import access
 from tenants.models import RoleTemplate, Tenant
 
 
@@ -32,6 +33,13 @@ class ScimToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def issuer_stands(self) -> bool:
+        """Whether the MSP admin who issued it still may (active, still an MSP admin): a
+        token has its issuer's standing and is refused without it, as Okta refuses a token
+        of a deactivated admin (docs/security.md)."""
+        return access.stands_behind(self.created_by, access.SCIM_ISSUER_ROLES)
 
 
 class RoleRule(models.Model):

@@ -74,14 +74,38 @@ def bearer_of(header: str) -> str:
 
 
 def find(clear: str) -> ScimToken | None:
-    """The live token this clear text is, if any."""
+    """The unrevoked token this clear text is, if any (its issuer may no longer stand
+    behind it: `ScimToken.issuer_stands`)."""
     if not clear:
         return None
     return (
-        ScimToken.objects.select_related("tenant")
+        ScimToken.objects.select_related("tenant", "created_by", "created_by__profile")
         .filter(token_sha256=digest(clear), revoked_at__isnull=True)
         .first()
     )
+
+
+def revoke_issued_by(person, *, actor, reason: str, request=None) -> int:
+    """Revoke every live token `person` issued (how many), each on its tenant's trail with
+    `reason`: a portal.deactivation hook, so reactivating the issuer brings none back."""
+    with transaction.atomic():
+        live = list(
+            ScimToken.objects.filter(created_by=person, revoked_at__isnull=True)
+            .select_related("tenant")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        ScimToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked_at=timezone.now())
+        for token in live:
+            record(
+                "scim_token.revoke",
+                actor=actor,
+                tenant=token.tenant,
+                target=("scim_token", token.pk, str(token)),
+                after={"name": token.name, "prefix": token.prefix, "reason": reason},
+                request=request,
+            )
+    return len(live)
 
 
 def note_use(token: ScimToken) -> None:

@@ -4,7 +4,6 @@ once), and the rules that choose a SCIM joiner's role templates."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import mfa
 from portal.models import Role
+from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.scim import rules, tokens
 from provisioning.scim.forms import MoveForm, RuleForm, TokenForm
@@ -60,7 +60,9 @@ def _page(request, tenant: Tenant, *, token_form=None, rule_form=None, issued=""
     context = {
         "tenant": tenant,
         "endpoint": _endpoint(request, tenant),
-        "tokens": ScimToken.objects.filter(tenant=tenant),
+        "tokens": ScimToken.objects.filter(tenant=tenant).select_related(
+            "created_by", "created_by__profile"
+        ),
         "rules": RoleRule.objects.filter(tenant=tenant).select_related("role_template"),
         "token_form": token_form or TokenForm(prefix="token"),
         "rule_form": rule_form or RuleForm(tenant=tenant, prefix="rule"),

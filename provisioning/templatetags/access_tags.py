@@ -2,11 +2,10 @@
 
 from django import template
 
-from portal.models import Role, role_of
+from tenants import access
 
 register = template.Library()
 LIMIT = 20
-FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
 
 
 @register.inclusion_tag("access/_identity_requests.html", takes_context=True)
@@ -18,5 +17,5 @@ def access_requests_card(context, identity) -> dict:
         "tenant": identity.tenant,
         "requests": list(requests),
         "limit": LIMIT,
-        "can_file": role_of(getattr(request, "user", None)) in FILE_ROLES,
+        "can_file": access.may_file_requests(getattr(request, "user", None)),
     }

@@ -1,13 +1,13 @@
 """The outbox: the e-mails the portal sent, for MSP admins (when the outbox backend delivers)."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from portal.fields import PageForm
 from portal.models import Role
+from portal.next_page import login_required
 from tenants import access
 from tenants.outbox.models import SentEmail
 

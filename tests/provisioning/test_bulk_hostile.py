@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from provisioning.bulk import columns
+from provisioning.bulk import columns, service
 from provisioning.models import Batch
 from tests.provisioning.bulk_support import (
     OFFBOARD_OPTIONS,
@@ -159,3 +159,32 @@ def test_formulas_in_cells_are_neutralised_in_the_result_csv(client, dirs):
     assert exported.tenant_id == dirs.tenant.pk
     assert exported.actor_username == dirs.technician.username
     assert exported.target_type == "batch" and exported.target_id == str(batch.pk)
+
+
+def test_control_characters_in_the_file_name_are_left_out(client, dirs):
+    """A file name is shown on the batch pages and in the trail: a right-to-left override
+    would show "pay‮roll.csv" reversed, an escape could colour a terminal's log. Django's
+    upload parser drops them from what a browser sends; the bulk service drops them from
+    whatever name it is given, so no caller (a script, a later API) stores them."""
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    name = "pay\u202eroll\x1b[31m\x07\u200b.csv"
+    batch = service.upload(
+        dirs.tenant, "onboard", name, csv_text(ONBOARD_HEADER, rows).encode(), actor=dirs.technician
+    )
+    assert batch.filename == "payroll[31m.csv"
+    event = AuditEvent.objects.filter(action="batch.upload").latest("pk")
+    assert event.after["filename"] == "payroll[31m.csv"
+    client.force_login(dirs.technician)
+    page = preview_of(client, dirs, batch)
+    assert "payroll[31m.csv" in page and "\u202e" not in page and "\x1b" not in page
+    through_the_page = batch_of(
+        upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows), name=name)
+    )
+    assert through_the_page.filename == "payroll[31m.csv"
+
+
+def test_a_file_name_of_control_characters_only_is_named_for_what_it_is(dirs):
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    text = csv_text(ONBOARD_HEADER, rows).encode()
+    batch = service.upload(dirs.tenant, "onboard", "\u202e\x1b", text, actor=dirs.technician)
+    assert batch.filename == "upload.csv"
