@@ -1,0 +1,86 @@
+"""Calls that got no answer in time: the bridge gave them up, and the directory may still
+carry them out. Driven in this process, on the sandbox over HTTP; the test plays the
+network: the given-up call reaches the directory when the test lets it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from provisioning import lifecycle
+from provisioning.connectors import bridge
+from provisioning.engine import steps as steps_module
+from provisioning.engine.tasks import run_job
+from provisioning.models import Identity, Job, Step
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive, run_now
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_convergence import entra_access, onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class GivenUp:
+    """The first `$batch` of steps the engine sends: the bridge stops waiting for it at once
+    (its TimeoutError), while the request is still on its way; `land` delivers it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.monkeypatch, self.held, self.landed = monkeypatch, [], False
+        self.real_many, self.real_run = steps_module.apply_many, bridge.run
+        monkeypatch.setattr(steps_module, "apply_many", self.apply_many)
+
+    def apply_many(self, connector, steps, account):
+        if self.held:
+            return self.real_many(connector, steps, account)
+        self.monkeypatch.setattr(bridge, "run", self.give_up)
+        try:
+            return self.real_many(connector, steps, account)
+        finally:
+            self.monkeypatch.setattr(bridge, "run", self.real_run)
+
+    def give_up(self, coroutine, timeout=None):
+        self.held.append(coroutine)
+        raise TimeoutError
+
+    def land(self) -> None:
+        if self.held and not self.landed:
+            self.landed = True
+            self.real_run(self.held[0])
+
+
+def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(
+    on_sandbox, monkeypatch
+):
+    """The join's group adds (one `$batch`) get no answer within the bridge's time: the
+    bridge gives the call up, and the directory carries it out later. If the steps went
+    back to pending as if nothing was sent, the join would send them again, verify and
+    succeed, and a move that takes Sales away would succeed too, before the first batch
+    arrives and gives Sales back under two succeeded jobs. A call given up is a call whose
+    outcome is unknown, as a lost run's: the steps stay running and the job waits out the
+    time the call can still arrive (the batch lands meanwhile here); the runs after it read
+    what it did."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"noans{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    call = GivenUp(monkeypatch)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            call.land()  # within the time the job waits out
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert call.held and join.status == Job.Status.SUCCEEDED, join.error
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    call.land()  # else it lands now, late (still within the bridge's call time of its start)
+    assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
+    adds = join.steps.filter(action="add_group")
+    assert [s.status for s in adds] == [Step.Status.SUCCEEDED] * 2
