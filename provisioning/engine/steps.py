@@ -67,12 +67,13 @@ def on_its_way(steps: list[Step]) -> float | None:
     """Seconds until the calls an earlier run made for these steps can no longer reach the
     directory, or None. A step still *running* when a run comes to it was sent by a run that
     recorded no outcome (it lost the job to this one, or its worker died), or got no answer
-    in time (`NoAnswerError`): its request may still be on its way. Sent again and verified now, the job could succeed, and a later job
-    undo the step, before that request arrives and does it again under both (or replaces the
-    first sign-in pass this run keeps and mails). No database fence stops a request already
-    sent; waiting it out does, and after a killed worker's lease it has mostly passed. The
-    lease bounds the wait too: it is meant to outlast any call (a lease shorter than the
-    bridge's call time, as the tests' workers have, is trusted as that bound)."""
+    in time (`NoAnswerError`): its request may still be on its way. Sent again and verified
+    now, the job could succeed, and a later job undo the step, before that request arrives
+    and does it again under both (or replaces the first sign-in pass this run keeps and
+    mails). No database fence stops a request already sent; waiting it out does, and after
+    a killed worker's lease it has mostly passed. The lease bounds the wait too: it is meant
+    to outlast any call (a lease shorter than the bridge's call time, as the tests' workers
+    have, is trusted as that bound)."""
     now = timezone.now()
     window = min(ON_ITS_WAY_S, lease_seconds())
     left = max(

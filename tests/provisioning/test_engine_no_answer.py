@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from provisioning import lifecycle
-from provisioning.connectors import bridge
+from provisioning.connectors import bridge, entra
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
@@ -50,9 +50,7 @@ class GivenUp:
             self.real_run(self.held[0])
 
 
-def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(
-    on_sandbox, monkeypatch
-):
+def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(on_sandbox, monkeypatch):
     """The join's group adds (one `$batch`) get no answer within the bridge's time: the
     bridge gives the call up, and the directory carries it out later. If the steps went
     back to pending as if nothing was sent, the join would send them again, verify and
@@ -84,3 +82,63 @@ def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(
     assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
     adds = join.steps.filter(action="add_group")
     assert [s.status for s in adds] == [Step.Status.SUCCEEDED] * 2
+
+
+def test_an_answer_the_connector_stopped_waiting_for_is_waited_out_before_a_resend(
+    on_sandbox, monkeypatch
+):
+    """Graph takes longer over the join's group adds than the connector's HTTP client waits
+    for an answer (its read timeout, cut to half a second here): the client gives up, and
+    Graph carries the `$batch` out a second later. The steps are not sent again before that
+    request can no longer arrive (here: before it has landed); the move asked afterwards
+    ends as asked."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(entra, "ANSWER_TIMEOUT_S", 0.5)
+    dirs = make_directories(on_sandbox, f"readto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    real, sent, landed_before_resent = steps_module.apply_many, [], []
+
+    def slow_first(connector, steps, account):
+        served = adds_served(dirs)
+        if sent:  # sent again: whether the slow batch had landed by then
+            landed_before_resent.append(served >= sent[0])
+            return real(connector, steps, account)
+        sent.append(served + len(steps))  # served in all once the slow batch has landed
+        dirs.behave("entra", latency_ms=1500)
+        try:
+            return real(connector, steps, account)
+        finally:
+            dirs.behave("entra", latency_ms=0)  # the calls after it are quick
+
+    monkeypatch.setattr(steps_module, "apply_many", slow_first)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until_served(dirs, sent[0])  # nothing else sent since: the slow batch landed
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert sent and join.status == Job.Status.SUCCEEDED, join.error
+    assert landed_before_resent == [True]  # not sent again while the first were on their way
+    first = join.steps.filter(action="add_group").order_by("order").first()
+    assert first.attempts == 2 and first.status == Step.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
+
+
+def adds_served(dirs) -> int:
+    return dirs.stats("entra")["calls"].get("POST /v1.0/groups/{id}/members/$ref", 0)
+
+
+def until_served(dirs, served: int) -> None:
+    """Until the directory has carried out `served` group adds in all (its own clock)."""
+    deadline = time.monotonic() + 30
+    while adds_served(dirs) < served:
+        assert time.monotonic() < deadline, "the slow batch never landed"
+        time.sleep(0.05)
