@@ -2,16 +2,17 @@
 
 Hypothesis draws a sequence of asks for one person of an Entra tenant: their department set
 or cleared (an attribute the portal set and then clears: `DirectoryAccount.managed`), a
-leave, a hard delete falling due, a restore or rehire; and, between them, runs of the
-person's jobs that are disrupted: the worker killed after the directory took a call and
-before its outcome was written (then its lease runs out), a call the bridge gave up on that
-the directory carries out later (the test plays the network and delivers it while it may
-still arrive), a directory that fails every call for a run. At the end the jobs are run to
-their end: each must be done, the newest must say Succeeded, and the directory, read over
-the sandbox's control API, must hold what was last asked. Runs are stood in for as
-`run_now` does (no countdown sat out), so an example takes a second or two. Six examples
-in the suite; run with 100 (about 3 minutes) before a6055cd, it found a department change
-given up on landing after the next change had verified.
+leave, a hard delete falling due, a restore or rehire, VPN Users granted (filed and
+approved) or revoked; and, between them, runs of the person's jobs that are disrupted: the
+worker killed after the directory took a call and before its outcome was written (then its
+lease runs out), a call the bridge gave up on that the directory carries out later (the
+test plays the network and delivers it while it may still arrive), a directory that fails
+every call for a run. At the end the jobs are run to their end: each must be done, the
+newest must say Succeeded, and the directory, read over the sandbox's control API, must
+hold what was last asked. Runs are stood in for as `run_now` does (no countdown sat out),
+so an example takes a second or two. Six examples in the suite; run with 100 before
+a6055cd, it found a department change given up on landing after the next change had
+verified.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -32,14 +34,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from portal.models import Role
+from provisioning import access_requests as ar
 from provisioning import lifecycle, services
 from provisioning.connectors import bridge
 from provisioning.engine import executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
-from provisioning.models import Identity, Job
+from provisioning.models import DirectoryAccount, Identity, Job
+from tests.factories import make_person
 from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
+from tests.provisioning.test_access_e2e import requestable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +57,8 @@ ASKS = (
     "leave, deleted after it",
     "delete falls due",
     "restore",
+    "grant VPN Users",
+    "revoke VPN Users",
 )
 DISRUPTIONS = ("none", "killed", "no answer", "failing")
 MAX_RUNS = 200  # runs of all the person's jobs at the end, before they count as stuck
@@ -65,6 +73,7 @@ class Asked:
     department: str = ""
     left: bool = False
     deleted: bool = False
+    vpn: bool = False  # a live grant of VPN Users
 
     def expected(self) -> tuple:
         """(present, enabled, groups, department) as the directory must hold them."""
@@ -72,7 +81,8 @@ class Asked:
             return (False,)
         if self.left:
             return (True, False, [])  # a leave clears no attribute: not compared
-        return (True, True, sorted(GROUPS), self.department or None)
+        groups = sorted([*GROUPS, *(["VPN Users"] if self.vpn else [])])
+        return (True, True, groups, self.department or None)
 
 
 class Network:
@@ -115,6 +125,10 @@ class PersonMachine(RuleBasedStateMachine):
         self.log: list[str] = []
         self.network = Network()
         self.kill_next = False
+        self.tech = make_person(f"tech-{slug}", Role.TECHNICIAN, [self.dirs.tenant])
+        self.approver = make_person(f"ca-{slug}", Role.CLIENT_ADMIN, [self.dirs.tenant])
+        self.vpn = requestable(self.dirs, "VPN Users")
+        self.grant = None
         self.monkeypatch.setattr(steps_module, "bridge", self.network)  # the steps' calls
         real_many, real_write = steps_module.apply_many, steps_module.write_outcomes
         self.monkeypatch.setattr(steps_module, "apply_many", real_many)
@@ -165,6 +179,34 @@ class PersonMachine(RuleBasedStateMachine):
             self.delete_falls_due()
         elif what == "restore" and self.asked.left:
             self.restore()
+        elif what == "grant VPN Users" and self.grant is None:
+            self.file_and_approve()
+        elif what == "revoke VPN Users" and self.grant is not None:
+            self.revoke()
+
+    def file_and_approve(self) -> None:
+        identity = Identity.objects.get(pk=self.identity_id)
+        try:
+            grant = ar.file_request(
+                identity, self.vpn, reason="On call", ends_at=None, actor=self.tech
+            )
+            ar.approve(grant, actor=self.approver, reason="Agreed")
+        except (ValueError, ar.AccessRequestError) as refused:
+            self.log.append(f"grant VPN Users: refused ({refused})")
+            return
+        self.grant, self.asked.vpn = grant, True
+        grant.refresh_from_db()
+        self.log.append(f"grant VPN Users -> job {grant.grant_job_id}")
+
+    def revoke(self) -> None:
+        self.grant.refresh_from_db()
+        try:
+            ended = ar.revoke(self.grant, actor=self.tech, reason="Off the rota")
+        except (ValueError, ar.AccessRequestError) as refused:
+            self.log.append(f"revoke VPN Users: refused ({refused})")
+            return
+        self.grant, self.asked.vpn = None, False
+        self.log.append(f"revoke VPN Users -> job {ended.end_job_id}")
 
     def change_department(self, department: str) -> None:
         change = lifecycle.ChangeRequest(
@@ -196,8 +238,15 @@ class PersonMachine(RuleBasedStateMachine):
             self.log.append("the hard delete falls due")
 
     def restore(self) -> None:
+        leaves = Job.objects.filter(identity_id=self.identity_id, kind=Job.Kind.LEAVE)
+        leave = leaves.order_by("pk").last()
+        # A leave that succeeded ended the grants; one the restore overtakes verifies it.
+        ended = leave is not None and leave.status == Job.Status.SUCCEEDED
+
         def restored() -> None:
             self.asked.left = self.asked.deleted = False
+            if ended:
+                self.grant, self.asked.vpn = None, False
 
         self.submit(
             "restore",
@@ -245,10 +294,18 @@ class PersonMachine(RuleBasedStateMachine):
         if job.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
             self.network.land()  # run_now moves past the time they could still arrive
         try:
-            run_now(pk)
+            outcome = run_now(pk)
         except Killed:
             Job.objects.filter(pk=pk).update(lease_until=timezone.now() - timedelta(seconds=1))
             self.log.append(f"  job {pk}'s worker killed after its call")
+            return
+        if outcome.retry_in:
+            # The wait the next run_now skips passes for the account's age too: a 404 within
+            # the replication window after its creation counts as lag, past it as absence.
+            skipped = timedelta(seconds=outcome.retry_in)
+            DirectoryAccount.objects.filter(
+                identity_id=self.identity_id, created_remotely_at__isnull=False
+            ).update(created_remotely_at=F("created_remotely_at") - skipped)
 
     def unfinished(self) -> list[int]:
         jobs = Job.objects.filter(identity_id=self.identity_id).exclude(
