@@ -10,13 +10,14 @@ import uuid
 import pytest
 
 from provisioning import lifecycle
-from provisioning.connectors import bridge, entra
+from provisioning.connectors import bridge, entra, scim
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
 from tests.provisioning.test_engine_convergence import entra_access, onboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -141,4 +142,56 @@ def until_served(dirs, served: int) -> None:
     deadline = time.monotonic() + 30
     while adds_served(dirs) < served:
         assert time.monotonic() < deadline, "the slow batch never landed"
+        time.sleep(0.05)
+
+
+def test_a_scim_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandbox, monkeypatch):
+    """As above for a SCIM app: the join's group add takes longer than the connector's HTTP
+    client waits (cut to half a second here), and the app carries it out a second later. The
+    add is not sent again before it has landed."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(scim, "TIMEOUT_S", 0.5)
+    dirs = make_directories(on_sandbox, f"scimto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    app = make_app(on_sandbox, "full", groups=["sales"])
+    dirs.template.scim_apps = [
+        {"connection": connect(dirs.tenant, app, "Slack").pk, "groups": ["sales"]}
+    ]
+    dirs.template.save()
+    join = onboard(dirs)
+    real, sent, landed_before_resent = steps_module.apply_one, [], []
+
+    def in_sales() -> bool:
+        held = app.user(join.identity.username)
+        return held is not None and "sales" in app.groups_of(held["id"])
+
+    def slow_first(connector, step, account):
+        if step.action != "add_group" or step.connection.kind != "scim":
+            return real(connector, step, account)
+        if sent:  # sent again: whether the slow one had landed by then
+            landed_before_resent.append(in_sales())
+            return real(connector, step, account)
+        sent.append(step.pk)
+        app.behave(latency_ms=1500)
+        try:
+            return real(connector, step, account)
+        finally:
+            app.behave(latency_ms=0)
+
+    monkeypatch.setattr(steps_module, "apply_one", slow_first)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until(in_sales)  # nothing else sent since: the slow add has landed
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert sent and join.status == Job.Status.SUCCEEDED, join.error
+    assert landed_before_resent == [True]  # sent again once, after the first had landed
+
+
+def until(condition) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the slow call never landed"
         time.sleep(0.05)
