@@ -30,6 +30,9 @@ HEAVY_FILES = {
     "tests/browser/test_report_flow.py": 26,
     "tests/provisioning/test_admission.py": 20,
     "tests/provisioning/test_engine_okta.py": 19,
+    "tests/provisioning/test_bulk_killed_worker.py": 35,
+    "tests/provisioning/test_engine_no_answer.py": 25,
+    "tests/provisioning/test_engine_disrupted.py": 12,
     "tests/reports/test_audit_scale.py": 17,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only

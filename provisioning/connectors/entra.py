@@ -72,6 +72,7 @@ from provisioning.connectors.errors import (
     ConflictError,
     ConnectorError,
     EndpointRefusedError,
+    NoAnswerError,
     NoSeatError,
     NotFoundError,
     PermanentError,
@@ -87,6 +88,16 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com"
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests
+ANSWER_TIMEOUT_S = 30.0  # httpx's limit on connecting, sending and each read of an answer
+# Transport failures before the request left: Graph cannot have it. Any other (a read that
+# timed out, a connection closed before the answer) may follow a request Graph carries out.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
 BATCHABLE = frozenset(
     {"assign_license", "add_group", "assign_app", "remove_license", "remove_group"}
     | {"set_licenses"}  # one assignLicense that adds and removes (entra_licences.py)
@@ -262,7 +273,7 @@ class EntraConnector:
             )
             client = httpx.AsyncClient(
                 verify=ssl_context_for(graph.url),
-                timeout=30.0,
+                timeout=ANSWER_TIMEOUT_S,
                 event_hooks={
                     "request": [_same_origin_hook(graph)],
                     "response": [_refuse_redirects],
@@ -290,10 +301,12 @@ class EntraConnector:
             raise self._classify(exc, subject_id) from None
         except ClientAuthenticationError as exc:
             raise AuthenticationError(_first_line(exc.message or str(exc))) from None
-        except (ServiceRequestError, httpx.TransportError) as exc:
-            raise TransientError(
-                f"Cannot reach {self.graph_url}: {_first_line(str(exc))}"
-            ) from None
+        except httpx.TransportError as exc:
+            if isinstance(exc, NOT_SENT):
+                raise TransientError(f"Cannot reach {self.graph_url}: {_why(exc)}") from None
+            raise NoAnswerError(f"No answer from {self.graph_url}: {_why(exc)}") from None
+        except ServiceRequestError as exc:  # the token's request: it changes nothing
+            raise TransientError(f"Cannot reach {self.graph_url}: {_why(exc)}") from None
         except APIError as exc:
             raise _by_status(exc.response_status_code, str(exc.message or exc), "") from None
 
@@ -1204,6 +1217,10 @@ def _retry_after(headers) -> float | None:
 
 def _is_object_id(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
+
+
+def _why(exc: Exception) -> str:
+    return _first_line(str(exc)) if str(exc).strip() else type(exc).__name__
 
 
 def _first_line(text: str) -> str:

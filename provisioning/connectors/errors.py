@@ -32,6 +32,12 @@ class ReplicationLagError(TransientError):
     Says nothing about the connection's health."""
 
 
+class NoAnswerError(TransientError):
+    """The request went out and no answer came back in time: the directory may have it and
+    still carry it out. Its outcome is unknown, so it is not sent again before it can no
+    longer arrive (engine/steps.on_its_way)."""
+
+
 class UnexpectedError(TransientError):
     """The SDK or the transport failed in a way no rule above foresaw (the traceback is in
     the log): tried again like any transient failure, shown as unreadable meanwhile."""

@@ -74,6 +74,7 @@ from provisioning.connectors.errors import (
     AuthenticationError,
     ConflictError,
     ConnectorError,
+    NoAnswerError,
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
@@ -84,6 +85,14 @@ from provisioning.connectors.errors import (
 from tenants.endpoints import Endpoint, Service, origin_of
 
 TIMEOUT_S = 30.0
+# Transport failures before the request left: the app cannot have it.
+NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.ProxyError,
+    httpx2.UnsupportedProtocol,
+)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Our attribute names -> the SCIM attribute that holds them (a PATCH path). The enterprise
 # ones only where the app's /Schemas declares the extension.
@@ -255,7 +264,13 @@ class ScimConnector:
         except SCIMException as exc:
             raise _from_scim_error(exc) from None
         except RequestNetworkException as exc:
-            reason = str(exc.__cause__ or "") or str(exc)  # httpx2's, e.g. which addresses
+            cause = exc.__cause__
+            reason = str(cause or "") or str(exc)  # httpx2's, e.g. which addresses
+            if isinstance(cause, httpx2.TransportError) and not isinstance(cause, NOT_SENT):
+                # Sent, and no answer read (a read timeout, a connection closed): the app may
+                # still carry it out, so it is waited out before it is sent again.
+                reason = reason or type(cause).__name__
+                raise NoAnswerError(f"No answer from {self.base_url}: {reason}") from None
             raise TransientError(f"Cannot reach {self.base_url}: {reason}") from None
         except UnexpectedStatusCodeException as exc:
             raise _from_status(exc) from None

@@ -47,7 +47,7 @@ from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, accounts_of, link_account, save_held
 from provisioning.engine.desired import desired_for
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
-from provisioning.engine.steps import apply_batch, next_batch, pending_steps
+from provisioning.engine.steps import NO_ANSWER, apply_batch, next_batch, pending_steps
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
@@ -58,7 +58,6 @@ MAX_PLAN_ATTEMPTS = 20
 PLAN_BACKOFF_STEPS = 4
 # A round's runs of reads that failed, found no account or lagged: each round counts afresh.
 READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
-NO_ANSWER = "No answer from the directory in time."
 
 
 def execute(job_id: int) -> Outcome:

@@ -24,6 +24,7 @@ from provisioning.connectors.errors import (
     EMAIL,
     ConflictError,
     ConnectorError,
+    NoAnswerError,
     NoSeatError,
     PermanentError,
     ReplicationLagError,
@@ -49,7 +50,8 @@ MAX_TRANSIENT_ATTEMPTS = 8
 # How long after its start a call may still reach the directory: the bridge gives it up after
 # CALL_TIMEOUT_S, and a request the directory has received by then may still be processed.
 ON_ITS_WAY_S = bridge.CALL_TIMEOUT_S + 5.0
-WAITING_OUT_LOST_CALLS = "Waiting out the calls of a run that lost the job: they may still arrive"
+WAITING_OUT_LOST_CALLS = "Waiting out calls that got no answer: they may still arrive"
+NO_ANSWER = "No answer from the directory in time."
 UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
 
 
@@ -65,13 +67,14 @@ def pending_steps(job: Job) -> list[Step]:
 def on_its_way(steps: list[Step]) -> float | None:
     """Seconds until the calls an earlier run made for these steps can no longer reach the
     directory, or None. A step still *running* when a run comes to it was sent by a run that
-    recorded no outcome (it lost the job to this one, or its worker died): its request may
-    still be on its way. Sent again and verified now, the job could succeed, and a later job
-    undo the step, before that request arrives and does it again under both (or replaces the
-    first sign-in pass this run keeps and mails). No database fence stops a request already
-    sent; waiting it out does, and after a killed worker's lease it has mostly passed. The
-    lease bounds the wait too: it is meant to outlast any call (a lease shorter than the
-    bridge's call time, as the tests' workers have, is trusted as that bound)."""
+    recorded no outcome (it lost the job to this one, or its worker died), or got no answer
+    in time (`NoAnswerError`): its request may still be on its way. Sent again and verified
+    now, the job could succeed, and a later job undo the step, before that request arrives
+    and does it again under both (or replaces the first sign-in pass this run keeps and
+    mails). No database fence stops a request already sent; waiting it out does, and after
+    a killed worker's lease it has mostly passed. The lease bounds the wait too: it is meant
+    to outlast any call (a lease shorter than the bridge's call time, as the tests' workers
+    have, is trusted as that bound)."""
     now = timezone.now()
     window = min(ON_ITS_WAY_S, lease_seconds())
     left = max(
@@ -138,6 +141,8 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
         settle(job, account, step, error, result, elapsed_ms, settled)
     quarantine.record_outcomes(steps[0].connection, settled.health)
     write_outcomes(job, account, steps, settled)
+    if (unanswered := on_its_way(steps)) is not None:  # given up, maybe still carried out
+        return wait(job, WAITING_OUT_LOST_CALLS, max(unanswered, settled.retry_in or 0.0))
     if settled.retry_in:
         return wait(job, "Retrying after a temporary failure", settled.retry_in)
     return None
@@ -205,7 +210,7 @@ def apply_many(connector, steps: list[Step], account: DirectoryAccount) -> list[
             raise TimeoutError  # sent now, it could arrive after the next run's writes
         errors = bridge.run(connector.apply_many(account.remote_id, ops), timeout=timeout)
     except TimeoutError:
-        errors = [TransientError("No answer from the directory in time.")] * len(steps)
+        errors = [NoAnswerError(NO_ANSWER)] * len(steps)
     except ConnectorError as exc:  # the whole batch failed, e.g. a 503 or throttled
         errors = [exc] * len(steps)
     return [(error, {}) for error in errors]
@@ -219,7 +224,7 @@ def apply_one(connector, step: Step, account: DirectoryAccount):
             return None, first_sign_in.issue(step, lambda: _send(connector, step, account))
         return None, _send(connector, step, account)
     except TimeoutError:
-        return TransientError("No answer from the directory in time."), {}
+        return NoAnswerError(NO_ANSWER), {}
     except ConflictError as exc:
         existing = exc.existing
         if existing is not None and (_our_create(exc, step) or _ours(existing, step)):
@@ -374,6 +379,15 @@ def settle(
         return
     if isinstance(error, UnreadableAnswerError) and step.attempts < UNREADABLE_ATTEMPTS:
         set_outcome(step, Step.Status.PENDING, error)
+        settled.events.append(step_event(job, step, "failure", error))
+        settled.retry_after(backoff(step.attempts))
+        return
+    if isinstance(error, NoAnswerError) and step.attempts < MAX_TRANSIENT_ATTEMPTS:
+        # Sent, and its outcome unknown: the directory may still carry it out. Running, as a
+        # lost run's call is, so that it is sent again only once it can no longer arrive
+        # (`on_its_way`): sent again at once, the job could verify, and a later job undo
+        # the step, before this request lands and does it again under both.
+        set_outcome(step, Step.Status.RUNNING, error)
         settled.events.append(step_event(job, step, "failure", error))
         settled.retry_after(backoff(step.attempts))
         return

@@ -121,6 +121,11 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
         def record(status: int, fault: Any = None) -> None:
             app.stats.record(request.method, template, status, fault)
 
+        # The request is received whole before the app takes its time over it: a client that
+        # stops waiting meanwhile does not take it back (RFC 9110 §9.2.2: a request whose
+        # answer never came may still have been applied).
+        writes = request.method in ("POST", "PUT", "PATCH")
+        raw_body = await request.body() if writes else b""
         await app.behaviour.delay(app.stats)
         refusal = throttled(app)
         if refusal is None and not authorised(request, app):
@@ -134,14 +139,14 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
             return error_response(ScimError(504, "gateway timeout"))
         if fault == "error":
             refusal = ScimError(503 if random.random() < 0.5 else 500, "injected failure")
-        if refusal is None and request.method in ("POST", "PUT", "PATCH"):
+        if refusal is None and writes:
             refusal = body_type_refused(request)
         if refusal is not None:
             record(refusal.status, fault)
             return error_response(refusal)
         call = Call(request, app, base_url(request, app))
-        if request.method in ("POST", "PUT", "PATCH"):
-            call.raw_body = await request.body()
+        if writes:
+            call.raw_body = raw_body
         try:
             reply = handler(call)
         except ScimError as error:

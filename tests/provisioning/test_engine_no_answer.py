@@ -1,0 +1,197 @@
+"""Calls that got no answer in time: the bridge gave them up, and the directory may still
+carry them out. Driven in this process, on the sandbox over HTTP; the test plays the
+network: the given-up call reaches the directory when the test lets it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from provisioning import lifecycle
+from provisioning.connectors import bridge, entra, scim
+from provisioning.engine import steps as steps_module
+from provisioning.engine.tasks import run_job
+from provisioning.models import Identity, Job, Step
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive, run_now
+from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_engine_convergence import entra_access, onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class GivenUp:
+    """The first `$batch` of steps the engine sends: the bridge stops waiting for it at once
+    (its TimeoutError), while the request is still on its way; `land` delivers it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.monkeypatch, self.held, self.landed = monkeypatch, [], False
+        self.real_many, self.real_run = steps_module.apply_many, bridge.run
+        monkeypatch.setattr(steps_module, "apply_many", self.apply_many)
+
+    def apply_many(self, connector, steps, account):
+        if self.held:
+            return self.real_many(connector, steps, account)
+        self.monkeypatch.setattr(bridge, "run", self.give_up)
+        try:
+            return self.real_many(connector, steps, account)
+        finally:
+            self.monkeypatch.setattr(bridge, "run", self.real_run)
+
+    def give_up(self, coroutine, timeout=None):
+        self.held.append(coroutine)
+        raise TimeoutError
+
+    def land(self) -> None:
+        if self.held and not self.landed:
+            self.landed = True
+            self.real_run(self.held[0])
+
+
+def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(on_sandbox, monkeypatch):
+    """The join's group adds (one `$batch`) get no answer within the bridge's time: the
+    bridge gives the call up, and the directory carries it out later. If the steps went
+    back to pending as if nothing was sent, the join would send them again, verify and
+    succeed, and a move that takes Sales away would succeed too, before the first batch
+    arrives and gives Sales back under two succeeded jobs. A call given up is a call whose
+    outcome is unknown, as a lost run's: the steps stay running and the job waits out the
+    time the call can still arrive (the batch lands meanwhile here); the runs after it read
+    what it did."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"noans{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    call = GivenUp(monkeypatch)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            call.land()  # within the time the job waits out
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert call.held and join.status == Job.Status.SUCCEEDED, join.error
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    call.land()  # else it lands now, late (still within the bridge's call time of its start)
+    assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
+    adds = join.steps.filter(action="add_group")
+    assert [s.status for s in adds] == [Step.Status.SUCCEEDED] * 2
+
+
+def test_an_answer_the_connector_stopped_waiting_for_is_waited_out_before_a_resend(
+    on_sandbox, monkeypatch
+):
+    """Graph takes longer over the join's group adds than the connector's HTTP client waits
+    for an answer (its read timeout, cut to half a second here): the client gives up, and
+    Graph carries the `$batch` out a second later. The steps are not sent again before that
+    request can no longer arrive (here: before it has landed); the move asked afterwards
+    ends as asked."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(entra, "ANSWER_TIMEOUT_S", 0.5)
+    dirs = make_directories(on_sandbox, f"readto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    real, sent, landed_before_resent = steps_module.apply_many, [], []
+
+    def slow_first(connector, steps, account):
+        served = adds_served(dirs)
+        if sent:  # sent again: whether the slow batch had landed by then
+            landed_before_resent.append(served >= sent[0])
+            return real(connector, steps, account)
+        sent.append(served + len(steps))  # served in all once the slow batch has landed
+        dirs.behave("entra", latency_ms=1500)
+        try:
+            return real(connector, steps, account)
+        finally:
+            dirs.behave("entra", latency_ms=0)  # the calls after it are quick
+
+    monkeypatch.setattr(steps_module, "apply_many", slow_first)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until_served(dirs, sent[0])  # nothing else sent since: the slow batch landed
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert sent and join.status == Job.Status.SUCCEEDED, join.error
+    assert landed_before_resent == [True]  # not sent again while the first were on their way
+    first = join.steps.filter(action="add_group").order_by("order").first()
+    assert first.attempts == 2 and first.status == Step.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
+
+
+def adds_served(dirs) -> int:
+    return dirs.stats("entra")["calls"].get("POST /v1.0/groups/{id}/members/$ref", 0)
+
+
+def until_served(dirs, served: int) -> None:
+    """Until the directory has carried out `served` group adds in all (its own clock)."""
+    deadline = time.monotonic() + 30
+    while adds_served(dirs) < served:
+        assert time.monotonic() < deadline, "the slow batch never landed"
+        time.sleep(0.05)
+
+
+def test_a_scim_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandbox, monkeypatch):
+    """As above for a SCIM app: the join's group add takes longer than the connector's HTTP
+    client waits (cut to half a second here), and the app carries it out a second later. The
+    add is not sent again before it has landed."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(scim, "TIMEOUT_S", 0.5)
+    dirs = make_directories(on_sandbox, f"scimto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    app = make_app(on_sandbox, "full", groups=["sales"])
+    dirs.template.scim_apps = [
+        {"connection": connect(dirs.tenant, app, "Slack").pk, "groups": ["sales"]}
+    ]
+    dirs.template.save()
+    join = onboard(dirs)
+    real, sent, landed_before_resent = steps_module.apply_one, [], []
+
+    def in_sales() -> bool:
+        held = app.user(join.identity.username)
+        return held is not None and "sales" in app.groups_of(held["id"])
+
+    def slow_first(connector, step, account):
+        if step.action != "add_group" or step.connection.kind != "scim":
+            return real(connector, step, account)
+        if sent:  # sent again: whether the slow one had landed by then
+            landed_before_resent.append(in_sales())
+            return real(connector, step, account)
+        sent.append(step.pk)
+        app.behave(latency_ms=1500)
+        try:
+            return real(connector, step, account)
+        finally:
+            app.behave(latency_ms=0)
+
+    monkeypatch.setattr(steps_module, "apply_one", slow_first)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until(in_sales)  # nothing else sent since: the slow add has landed
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert sent and join.status == Job.Status.SUCCEEDED, join.error
+    assert landed_before_resent == [True]  # sent again once, after the first had landed
+
+
+def until(condition) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the slow call never landed"
+        time.sleep(0.05)
