@@ -19,6 +19,10 @@ from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    IExact,
+    IStartsWith,
     LessThan,
     LessThanOrEqual,
     StartsWith,
@@ -49,6 +53,12 @@ _ORDERING = {
     CompareOperator.lt: LessThan,
     CompareOperator.le: LessThanOrEqual,
 }
+_IGNORING_CASE = {
+    CompareOperator.eq: IExact,
+    CompareOperator.co: IContains,
+    CompareOperator.sw: IStartsWith,
+    CompareOperator.ew: IEndsWith,
+}
 ALL = Q(pk__isnull=False)  # an explicit "every row": ~Q() would not be "none"
 NONE = Q(pk__in=[])
 _STRING = {
@@ -63,7 +73,7 @@ _STRING = {
 @dataclass(frozen=True)
 class Text:
     """A string attribute held in a column or a JSON key ("" when absent); `case_exact` as
-    RFC 7643 §4.1.1 declares it: otherwise compared in lower case."""
+    RFC 7643 §4.1.1 declares it: otherwise compared as the database's i-lookups do."""
 
     name: str
     column: str
@@ -84,9 +94,11 @@ class Text:
             raise _refused(f"{self.name} {op.value}: a value with a NUL character")
         if op == CompareOperator.ne:
             return ~self.compare(CompareOperator.eq, value)
-        lhs = self.expression() if self.case_exact else Lower(self.expression())
-        rhs = value if self.case_exact else value.lower()
-        return Q(_STRING[op](lhs, rhs))
+        if self.case_exact:
+            return Q(_STRING[op](self.expression(), value))
+        if op in _ORDERING:  # both sides lower-cased by the database, so alike
+            return Q(_ORDERING[op](Lower(self.expression()), Lower(Value(value))))
+        return Q(_IGNORING_CASE[op](self.expression(), value))
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,12 @@ def test_groups_take_the_same_grammar_on_display_name(client, scim):
         HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
     )
     assert bad.status_code == 400 and "members" in bad.json()["detail"]
+
+
+def test_a_name_beyond_ascii_is_found_as_it_is_written(client, scim):
+    """SQLite lower-cases ASCII only: the filter's value was lower-cased in Python (Ö → ö)
+    and compared with the column lower-cased by the database (Ö stays), and never matched."""
+    body = ada(name={"givenName": "Ömer", "familyName": "Şahin"})
+    assert call(client, scim, "post", url(scim), body).status_code == 201
+    for text in ('name.givenName eq "Ömer"', 'name.familyName sw "Şa"', 'name.givenName ge "Ömer"'):
+        assert names(found(client, scim, text)) == {"ada"}, text
