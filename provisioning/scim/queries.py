@@ -1,26 +1,19 @@
 """The SCIM reads of a tenant: users by filter and page, one user, the role templates as
-groups. Filters: `userName` and `externalId` with `eq`, and an `and` of those (the lookups an
-identity provider makes before it creates or links a user); groups by `displayName eq`."""
+groups. Filters (RFC 7644 §3.4.2.2) are run by the database: `provisioning/scim/filters.py`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.http import QueryDict
-from scim2_models import InvalidFilterException, NotFoundException, ScimFilter
-from scim2_models.path.expressions import CompareOperator, Comparison, LogicalExpr, LogicalOperator
+from scim2_models import NotFoundException
 
 from portal.fields import MAX_ID
 from provisioning.models import Identity
+from provisioning.scim.filters import GROUP, USER, filter_q
 from provisioning.scim.resources import MAX_RESULTS
 from provisioning.scim.service import visible
 from tenants.models import RoleTemplate, Tenant
-
-# The schema's attribute name -> its lookup; a filter's name matches in any case.
-USER_FILTERS = {"userName": "username__iexact", "externalId": "external_id"}
-GROUP_FILTERS = {"displayName": "name__iexact"}
-MAX_FILTER_LENGTH = 1000
 
 
 @dataclass
@@ -35,36 +28,6 @@ class GroupPage:
     groups: list[tuple[RoleTemplate, list[Identity]]]
     total: int
     start: int
-
-
-def filter_q(text: str, fields: dict[str, str]) -> Q:
-    """The filter as a query, or InvalidFilterException for what is not supported."""
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidFilterException(detail="The filter is too long.")
-    try:
-        node = ScimFilter(text).ast
-    except (InvalidFilterException, ValueError) as exc:
-        raise InvalidFilterException(detail=f"The filter cannot be read: {exc}") from None
-    return _q(node, fields)
-
-
-def _q(node, fields: dict[str, str]) -> Q:
-    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
-        query = Q()
-        for term in node.terms:
-            query &= _q(term, fields)
-        return query
-    if isinstance(node, Comparison) and node.op == CompareOperator.eq:
-        path = node.attr_path
-        uri = (path.uri or "").casefold()
-        if uri in ("", "urn:ietf:params:scim:schemas:core:2.0:user") and not path.sub_attr:
-            lookup = {k.casefold(): v for k, v in fields.items()}.get(path.attr.casefold())
-            if lookup and isinstance(node.value, str):
-                return Q(**{lookup: node.value})
-    supported = " or ".join(f"{name} eq" for name in fields)
-    raise InvalidFilterException(
-        detail=f"Only {supported} (joined by and) can be filtered on here."
-    )
 
 
 def _paging(params: QueryDict) -> tuple[int, int]:
@@ -86,7 +49,7 @@ def _int(value: str | None, default: int) -> int:
 def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
     people = visible(tenant)
     if params.get("filter"):
-        people = people.filter(filter_q(params["filter"], USER_FILTERS))
+        people = people.filter(filter_q(params["filter"], USER))
     start, count = _paging(params)
     total = people.count()
     chosen = list(people[start - 1 : start - 1 + count]) if count else []
@@ -111,7 +74,7 @@ def _members(template: RoleTemplate) -> list[Identity]:
 def page_of_groups(tenant: Tenant, params: QueryDict) -> GroupPage:
     templates = RoleTemplate.objects.filter(tenant=tenant).order_by("pk")
     if params.get("filter"):
-        templates = templates.filter(filter_q(params["filter"], GROUP_FILTERS))
+        templates = templates.filter(filter_q(params["filter"], GROUP))
     start, count = _paging(params)
     total = templates.count()
     chosen = list(templates[start - 1 : start - 1 + count]) if count else []

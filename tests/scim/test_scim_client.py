@@ -129,7 +129,7 @@ def test_errors(idp, bravo, msp_admin):
     assert (duplicate.status, duplicate.scim_type) == (409, "uniqueness")
 
     bad = idp.client.query(
-        Person, query_parameters=SearchRequest(filter='title co "x"'), raise_scim_errors=False
+        Person, query_parameters=SearchRequest(filter='nickName co "x"'), raise_scim_errors=False
     )
     assert isinstance(bad, Error) and (bad.status, bad.scim_type) == (400, "invalidFilter")
 

@@ -162,7 +162,7 @@ def test_filters_and_paging(client, scim):
     assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (4, 2, 2)
     big = call(client, scim, "get", url(scim) + "?count=100000").json()
     assert big["itemsPerPage"] == 4
-    bad = call(client, scim, "get", url(scim) + '?filter=title co "x"')
+    bad = call(client, scim, "get", url(scim) + '?filter=nickName co "x"')
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
 
 

@@ -1,7 +1,8 @@
 """The filter grammar of the SCIM endpoint, property-based (hypothesis, no database): any text
-is either a query or a 400 invalidFilter, never another exception (a 500); the supported
-subset (`eq` on userName / externalId, joined by `and`) is taken in any case of attribute
-name and operator (RFC 7644 §3.4.2.2), and every other operator or `or` is invalidFilter."""
+is either a query or a 400 invalidFilter, never another exception (a 500); every operator on
+userName / externalId, joined by `and` or `or`, is taken in any case of attribute name,
+operator and joiner (RFC 7644 §3.4.2.2), and an attribute the endpoint does not filter on is
+an invalidFilter that names it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scim2_models import InvalidFilterException
 
-from provisioning.scim.queries import USER_FILTERS, filter_q
+from provisioning.scim.filters import USER, filter_q
 
 
 def _in_any_case(name: str):
@@ -25,12 +26,13 @@ VALUE = st.text(
 )
 EQ = st.sampled_from(["eq", "EQ", "Eq"])
 TERM = st.builds(lambda a, op, v: f'{a} {op} "{v}"', ANY_CASE, EQ, VALUE)
-OTHER_OP = st.sampled_from(["ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "CO", "Sw"])
+ANY_OP = st.sampled_from(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "CO", "Sw", "nE"])
+UNKNOWN = st.sampled_from(["nickName", "userType", "x509Certificates", "name.formatted"])
 
 
 def _outcome(text: str) -> Q | None:
     try:
-        return filter_q(text, USER_FILTERS)
+        return filter_q(text, USER)
     except InvalidFilterException:
         return None
 
@@ -54,7 +56,20 @@ def test_eq_terms_joined_by_and_are_taken_in_any_case(terms, joiner):
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
-@given(ANY_CASE, OTHER_OP, VALUE, st.lists(TERM, max_size=2))
-def test_another_operator_or_an_or_is_an_invalid_filter(attribute, op, value, others):
-    assert _outcome(f'{attribute} {op} "{value}"') is None
-    assert _outcome(" or ".join([f'{attribute} eq "{value}"', *others, 'userName eq "x"'])) is None
+@given(
+    ANY_CASE, ANY_OP, VALUE, st.lists(TERM, max_size=2), st.sampled_from([" or ", " OR ", " Or "])
+)
+def test_any_operator_and_an_or_are_taken_in_any_case(attribute, op, value, others, joiner):
+    assert isinstance(_outcome(f'{attribute} {op} "{value}"'), Q)
+    assert isinstance(_outcome(joiner.join([f'{attribute} {op} "{value}"', *others])), Q)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(UNKNOWN, ANY_OP, VALUE)
+def test_an_attribute_not_filtered_on_is_an_invalid_filter_naming_it(attribute, op, value):
+    try:
+        filter_q(f'userName eq "a" or {attribute} {op} "{value}"', USER)
+    except InvalidFilterException as refused:
+        assert attribute in str(refused.detail)
+    else:
+        raise AssertionError("taken")

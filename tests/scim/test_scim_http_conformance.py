@@ -134,9 +134,10 @@ def test_a_precondition_on_no_ones_user_is_still_404(client, scim):
 def test_an_unsupported_filter_names_the_attributes_as_the_schema_spells_them(client, scim):
     """The attributes are matched in any case (RFC 7644 §3.4.2.2) but named as the schema
     names them: the detail said 'username eq or externalid eq'."""
-    response = call(client, scim, "get", url(scim) + '?filter=userName co "a"')
+    response = call(client, scim, "get", url(scim) + '?filter=NICKNAME co "a"')
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
-    assert "userName eq or externalId eq" in response.json()["detail"]
+    assert "NICKNAME" in response.json()["detail"]
+    assert "userName, externalId, displayName" in response.json()["detail"]
     found = call(client, scim, "get", url(scim) + '?filter=USERNAME Eq "nobody@alpha.test"')
     assert found.status_code == 200 and found.json()["totalResults"] == 0
 
