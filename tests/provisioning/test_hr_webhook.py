@@ -8,8 +8,8 @@ would. The tenant's directories are sandbox ones, so the hire's username check a
 from __future__ import annotations
 
 import hashlib
-import html
 import hmac
+import html
 import json
 import re
 import subprocess
