@@ -6,6 +6,7 @@ The endpoint has no session and no CSRF token: the signature is its authenticati
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -22,13 +23,15 @@ from portal.models import Role
 from portal.next_page import login_required
 from portal.views import password_again
 from provisioning.models import Batch
-from provisioning.webhook import receive, secret
+from provisioning.webhook import receive, secret, signing
 from provisioning.webhook.forms import EventFilter, SecretActionForm
 from tenants import access
-from tenants.models import Tenant
+from tenants.models import RoleTemplate, Tenant
 
 MSP_ADMIN = (Role.MSP_ADMIN,)
 EVENTS_PER_PAGE = 50
+# a role name the page's shell example can quote as it is (no quote, backslash or dollar)
+_SHELL_SAFE = re.compile(r"^[\w .&()-]+$")
 
 
 @csrf_exempt
@@ -60,6 +63,7 @@ def hr_webhook_secret(request: HttpRequest, tenant: str) -> HttpResponse:
             return password_again(reverse("hr_webhook_secret", kwargs={"tenant": tenant_obj.slug}))
         issued = secret.rotate(tenant_obj, actor=request.user, http_request=request)
         tenant_obj.refresh_from_db()
+    roles = sorted(t.name for t in RoleTemplate.objects.filter(tenant=tenant_obj))
     response = render(
         request,
         "provisioning/hr_webhook_secret.html",
@@ -68,6 +72,10 @@ def hr_webhook_secret(request: HttpRequest, tenant: str) -> HttpResponse:
             "form": form,
             "issued": issued,
             "endpoint": _endpoint(request, tenant_obj),
+            "roles": roles,
+            "example_role": next((n for n in roles if _SHELL_SAFE.match(n)), "Sales"),
+            "window_minutes": signing.WINDOW_SECONDS // 60,
+            "max_kb": receive.MAX_BODY_BYTES // 1024,
         },
     )
     response["Cache-Control"] = "no-store"  # the page may hold the secret

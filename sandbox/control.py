@@ -25,6 +25,7 @@ from sandbox.entra import signins as entra_signins
 from sandbox.entra.provision import create_tenant, created_summary
 from sandbox.okta import create_org
 from sandbox.okta import generate as okta_generate
+from sandbox.okta import provision as okta_provision
 from sandbox.okta import signins as okta_signins
 from sandbox.reply import Endpoint
 from sandbox.scim import SlugTaken, create_app
@@ -176,6 +177,14 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
             entra_settings.update_settings(target, await json_body(request))
         return JSONResponse(entra_settings.settings_of(target))
 
+    async def okta_settings(request: Request) -> Response:
+        target = state.okta.get(request.path_params["id"])
+        if target is None:
+            return problem(404, "no such Okta org")
+        if request.method == "PUT":
+            okta_provision.update_settings(target, await json_body(request))
+        return JSONResponse(okta_provision.settings_of(target))
+
     async def delta_reset(request: Request) -> Response:
         target = state.entra.get(request.path_params["id"].lower())
         if target is None:
@@ -277,6 +286,7 @@ def routes(state: SandboxState, control_token: str) -> list[BaseRoute]:
         Route("/_sandbox/{kind}/{id}/stats", guarded(stats), methods=["GET", "DELETE"]),
         Route("/_sandbox/{kind}/{id}/state", guarded(whole_state), methods=["GET"]),
         Route("/_sandbox/entra/{id}/settings", guarded(settings), methods=["GET", "PUT"]),
+        Route("/_sandbox/okta/{id}/settings", guarded(okta_settings), methods=["GET", "PUT"]),
         Route("/_sandbox/entra/{id}/delta-reset", guarded(delta_reset), methods=["POST"]),
         Route(
             "/_sandbox/entra/{id}/apps/{client_id}/password-credentials",

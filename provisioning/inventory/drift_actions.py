@@ -40,6 +40,37 @@ class DriftError(Exception):
 # -- converge ---------------------------------------------------------------------------------
 
 
+# Jobs that change what the portal wants of a person and make their directories so. Not the
+# periodic reconciliation (it takes from an active person only what the portal gave, and runs
+# so often that it would hide every converge), nor a grant's or a retry's narrower job.
+SETTLING_KINDS = (Job.Kind.JOIN, Job.Kind.CHANGE, Job.Kind.LEAVE, Job.Kind.RESTORE, Job.Kind.DELETE)
+SETTLED = (Job.Status.SUCCEEDED, Job.Status.PARTIAL)
+
+
+def settled_since_seen(items: list[Drift]) -> dict[int, Job]:
+    """Each open item's person's latest settling job that ended after the item was last seen,
+    by item id: one query, over the jobs that ended since the oldest of those sightings. Such
+    an item awaits the next inventory read: the job may have settled it, so it is not
+    converged (the page offers no Converge, and `converge_person` refuses it)."""
+    open_items = [i for i in items if i.status == Status.OPEN and i.identity_id is not None]
+    if not open_items:
+        return {}
+    latest: dict[int, Job] = {}
+    jobs = Job.objects.filter(
+        identity_id__in={i.identity_id for i in open_items},
+        finished_at__gt=min(i.last_seen_at for i in open_items),
+        kind__in=SETTLING_KINDS,
+        status__in=SETTLED,
+    ).order_by("identity_id", "-finished_at", "-pk")
+    for job in jobs.only("pk", "kind", "status", "identity_id", "finished_at"):
+        latest.setdefault(job.identity_id, job)
+    return {
+        i.pk: latest[i.identity_id]
+        for i in open_items
+        if i.identity_id in latest and latest[i.identity_id].finished_at > i.last_seen_at
+    }
+
+
 def converge(drift: Drift, by, *, http_request=None) -> Job:
     """A reconciliation of the item's person; the item is converging until the next detect
     after the job ends finds it gone (resolved) or still there (open again)."""
@@ -59,8 +90,20 @@ def converge_person(
         chosen = Drift.objects.select_for_update().filter(person=person)
         wanted = {"status": Status.OPEN} if items is None else {"pk__in": items}
         chosen = list(chosen.filter(status__in=CONVERGIBLE, **wanted).select_related("connection"))
+        awaiting = settled_since_seen(chosen)
+        if items is not None and awaiting:
+            job = next(iter(awaiting.values()))
+            raise DriftError(
+                f"This item awaits the next inventory read: it was last seen before "
+                f"{job.get_kind_display()} #{job.pk} ended, which may have settled it. "
+                "Nothing was queued."
+            )
+        chosen = [d for d in chosen if d.pk not in awaiting]
         if not chosen:
-            raise DriftError("Nothing open to converge for this person.")
+            raise DriftError(
+                "Nothing open to converge for this person"
+                + (": the open items await the next inventory read." if awaiting else ".")
+            )
         _give_removal(identity, [d for d in chosen if d.kind == Kind.EXTRA])
         job = new_job(
             identity,

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from provisioning.inventory.drift_actions import CONVERGIBLE, Status, why_not_acceptable
+from provisioning.inventory.drift_actions import (
+    CONVERGIBLE,
+    Status,
+    settled_since_seen,
+    why_not_acceptable,
+)
 from provisioning.inventory.models import Drift, Person
 from provisioning.models import Job
 from tenants.models import Tenant
@@ -71,35 +76,6 @@ def entry(item: Drift, seen_before: Job | None = None) -> Entry:
     )
 
 
-# Jobs that change what the portal wants of a person and make their directories so. Not the
-# periodic reconciliation (it takes from an active person only what the portal gave, and runs
-# so often that it would hide every converge), nor a grant's or a retry's narrower job.
-SETTLING_KINDS = (Job.Kind.JOIN, Job.Kind.CHANGE, Job.Kind.LEAVE, Job.Kind.RESTORE, Job.Kind.DELETE)
-SETTLED = (Job.Status.SUCCEEDED, Job.Status.PARTIAL)
-
-
-def _jobs_since_seen(items: list[Drift]) -> dict[int, Job]:
-    """Each open item's person's latest settling job that ended after the item was last seen,
-    by item id: one query, over the jobs that ended since the oldest of those sightings."""
-    open_items = [i for i in items if i.status == Status.OPEN and i.identity_id is not None]
-    if not open_items:
-        return {}
-    latest: dict[int, Job] = {}
-    jobs = Job.objects.filter(
-        identity_id__in={i.identity_id for i in open_items},
-        finished_at__gt=min(i.last_seen_at for i in open_items),
-        kind__in=SETTLING_KINDS,
-        status__in=SETTLED,
-    ).order_by("identity_id", "-finished_at", "-pk")
-    for job in jobs.only("pk", "kind", "status", "identity_id", "finished_at"):
-        latest.setdefault(job.identity_id, job)
-    return {
-        i.pk: latest[i.identity_id]
-        for i in open_items
-        if i.identity_id in latest and latest[i.identity_id].finished_at > i.last_seen_at
-    }
-
-
 def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]:
     """The items of `rows` grouped per person, in the order of `people`."""
     people = list(people)
@@ -110,7 +86,7 @@ def blocks(people: Iterable[Person], rows: QuerySet[Drift]) -> list[PersonDrift]
         .order_by("connection_id", "kind", "access_kind", "ref_name", "pk")
     )
     chosen = list(chosen)
-    since_seen = _jobs_since_seen(chosen)
+    since_seen = settled_since_seen(chosen)
     for item in chosen:
         by_person[item.person_id].append(entry(item, since_seen.get(item.pk)))
     return [PersonDrift(p, by_person[p.pk]) for p in people]

@@ -62,6 +62,7 @@ class User:
     # becomes this at `transition_due` (monotonic); reads show it as transitioningToStatus.
     transitioning_to: str | None = None
     transition_due: float = field(default=0.0, compare=False)
+    transition_started: float = field(default=0.0, compare=False)  # monotonic
     # Monotonic creation time for the replication-lag option; not persisted.
     born: float = field(default_factory=time.monotonic, compare=False)
 
@@ -81,8 +82,16 @@ class User:
             self.set_status(status)
             return
         self.transitioning_to = status
-        self.transition_due = time.monotonic() + seconds
+        self.transition_started = time.monotonic()
+        self.transition_due = self.transition_started + seconds
         self.last_updated = now_iso()
+
+    def retime_transition(self, seconds: float) -> None:
+        """A transition under way takes `seconds` from its start instead (the org's activation
+        time changed through the control API); one whose time has come then ends."""
+        if self.transitioning_to is not None:
+            self.transition_due = self.transition_started + seconds
+            self.settle()
 
     def settle(self) -> None:
         """Finish a transition whose time has come (called before the user is read or used)."""
@@ -92,7 +101,7 @@ class User:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        del data["born"], data["transition_due"]
+        del data["born"], data["transition_due"], data["transition_started"]
         return data
 
     @classmethod

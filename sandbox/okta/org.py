@@ -166,6 +166,13 @@ class OktaOrg:
         self.activation_s = 0.0
         self.everyone = self.create_group(*EVERYONE, group_type="BUILT_IN")
 
+    def set_activation(self, seconds: float) -> None:
+        """How long an activation takes from now on, and for those under way, counted from
+        their start (so a test can hold an activation, then let it end, without racing it)."""
+        self.activation_s = seconds
+        for user in self.users.values():
+            user.retime_transition(seconds)
+
     def add_admin(self, token: str, roles: list[str]) -> Admin:
         """The admin a token acts for (the same admin, with new roles, for a known token)."""
         earlier = self.admins.get(token)

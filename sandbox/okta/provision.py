@@ -121,6 +121,18 @@ def _activation_seconds(body: dict) -> float:
     return value / 1000
 
 
+def update_settings(org: OktaOrg, body: dict) -> None:
+    """The control API's PUT of an org's settings: `activation_ms` alone, for now."""
+    if not isinstance(body, dict) or set(body) - {"activation_ms"}:
+        raise ValueError("settings: a JSON object with 'activation_ms' only")
+    if "activation_ms" in body:
+        org.set_activation(_activation_seconds(body))
+
+
+def settings_of(org: OktaOrg) -> dict:
+    return {"activation_ms": round(org.activation_s * 1000)}
+
+
 def build_org(body: dict) -> OktaOrg:
     """An org from its JSON description; raises ValueError naming what is wrong."""
     if not isinstance(body, dict):

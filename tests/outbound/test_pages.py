@@ -294,3 +294,29 @@ def test_the_log_tells_its_times_in_a_named_zone(client, alpha, msp_admin):
     assert "3 Dec 2026 09:30:05" in partial and "14:30" not in partial
     page = client.get(msp_url("endpoint", endpoint_id=everyones.pk)).content.decode()
     assert "Times in UTC." in page and "3 Dec 2026 14:30:05" in page
+
+
+def _breadcrumbs(html: str) -> str:
+    return re.search(r'<div class="breadcrumbs">(.*?)</div>', html, re.S).group(1)
+
+
+def test_the_secret_page_trail_leads_back_through_its_endpoint(client, alpha, msp_admin):
+    # The secret belongs to one endpoint: like every sub-page ("People / <person> /"), its trail
+    # names that parent, so a reader can go back to it from the trail as well as from "Done".
+    endpoint, _ = make_endpoint(alpha.tenant, HOOK, name="Alpha Ltd HaloPSA")
+    signed_in(client, alpha.technician)
+    response = client.post(tenant_url("rotate", alpha.tenant, endpoint_id=endpoint.pk))
+    trail = _breadcrumbs(response.content.decode())
+    list_url = tenant_url("list", alpha.tenant)
+    detail = tenant_url("endpoint", alpha.tenant, endpoint_id=endpoint.pk)
+    assert (
+        f'<a href="{list_url}">Webhooks</a> / <a href="{detail}">Alpha Ltd HaloPSA</a> /' in trail
+    )
+    msp_endpoint, _ = make_endpoint(None, HOOK, name="MSP PSA")
+    signed_in(client, msp_admin)
+    response = client.post(msp_url("rotate", endpoint_id=msp_endpoint.pk))
+    trail = _breadcrumbs(response.content.decode())
+    detail = msp_url("endpoint", endpoint_id=msp_endpoint.pk)
+    assert trail.startswith(
+        f'<a href="{msp_url("list")}">Webhooks</a> / <a href="{detail}">MSP PSA</a> /'
+    )

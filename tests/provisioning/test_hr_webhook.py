@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import re
 import subprocess
@@ -851,3 +852,30 @@ def test_the_secret_page_tells_when_it_was_set_in_the_tenants_zone(client, alpha
     signed_in(client, msp_admin)
     page = client.get(secret_url(alpha.tenant)).content.decode()
     assert "3 Dec 2026 09:30 America/New_York" in page and "14:30" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_secret_page_alone_tells_an_hr_system_how_to_send(
+    client, live_server, on_sandbox, msp_admin
+):
+    """Someone with the deployed portal has no docs/ folder: the page itself names the headers,
+    the signature and the fields, and its example, pasted with the secret, starts a join."""
+    dirs = make_directories(on_sandbox, f"hrpage-{uuid.uuid4().hex[:6]}")
+    with_secret(dirs.tenant)
+    signed_in(client, msp_admin)
+    page = client.get(secret_url(dirs.tenant)).content.decode()
+    assert "docs/hr-webhook.md" not in page
+    for needed in ("X-Signature-Timestamp", "HMAC-SHA256", "employee_id", "first_name", "end_date"):
+        assert needed in page, needed
+    example = re.search(r'<pre class="email-body" id="curl-example">(.*?)</pre>', page, re.S)
+    script = html.unescape(example.group(1)).replace("http://testserver", live_server.url)
+    script = "\n".join(line for line in script.splitlines() if not line.startswith("SECRET="))
+    env = {"SECRET": SECRET, "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert answer["kind"] == "join" and answer["status"] == "queued", answer
+    person = Identity.objects.get(tenant=dirs.tenant)
+    assert (person.employee_id, person.display_name) == ("E1042", "Ada Lovelace")

@@ -182,7 +182,9 @@ def test_q_gives_ten_users_at_most_and_no_next_page(api):
 
 
 def test_activation_is_asynchronous(okta_sandbox):
-    org = okta_sandbox.new_org(activation_ms=1500)
+    # An activation no loaded machine outlasts while it is read, then one that has ended:
+    # no read can come too late (with 1.5 s, both had to land within 1.5 s of the create).
+    org = okta_sandbox.new_org(activation_ms=600_000)
 
     async def work(client):
         body = CreateUserRequest.from_dict(user_body("slow@example.com"))
@@ -190,7 +192,7 @@ def test_activation_is_asynchronous(okta_sandbox):
         assert error is None
         during, _, _ = await client.get_user(user.id)
         again = await client.activate_user(user.id, send_email=False)
-        await asyncio.sleep(1.7)
+        okta_sandbox.set_activation(org.id, 0)  # counted from its start: it has ended
         after, _, _ = await client.get_user(user.id)
         return user, during, again, after
 
@@ -280,3 +282,22 @@ def test_group_search_is_eventually_consistent_and_filter_is_not(okta_sandbox, o
     queried = api.get("/api/v1/groups", params={"q": "Fresh"})
     assert [g["id"] for g in queried.json()] == [group_id]
     assert api.get(f"/api/v1/groups/{group_id}").status_code == 200
+
+
+def test_the_activation_time_set_later_counts_from_each_activations_start(okta_sandbox, api):
+    """The control API's settings: a new activation time applies to those under way too,
+    from when each began (a shorter one still running stays; one that has run its time
+    ends); a value that is no whole number of milliseconds is refused."""
+    org = okta_sandbox.new_org(activation_ms=600_000)
+    with okta_sandbox.api(org) as client:
+        user = create(client, "held@example.com")
+        okta_sandbox.set_activation(org.id, 300_000)
+        held = client.get(f"/api/v1/users/{user['id']}").json()
+        assert (held["status"], held.get("transitioningToStatus")) == ("STAGED", "ACTIVE")
+        okta_sandbox.set_activation(org.id, 0)
+        done = client.get(f"/api/v1/users/{user['id']}").json()
+        assert (done["status"], done.get("transitioningToStatus")) == ("ACTIVE", None)
+    for wrong in ({"activation_ms": -1}, {"activation_ms": 1.5}, {"latency_ms": 5}):
+        answer = okta_sandbox.control.put(f"/_sandbox/okta/{org.id}/settings", json=wrong)
+        assert answer.status_code == 400, wrong
+    assert okta_sandbox.control.get("/_sandbox/okta/nope/settings").status_code == 404

@@ -310,6 +310,9 @@ def start_worker(env: dict) -> Child:
         *("--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
     ]
     env = worker_environment(env, as_root=os.geteuid() == 0)
+    # A rundemo killed with SIGKILL stops none of its children: the worker watches this
+    # process and shuts down once it is gone (portal/watchdog.py), rather than poll on.
+    env = {**env, "WORKER_ENDS_WITH_PID": str(os.getpid())}
     # SIGTERM: Celery's warm shutdown; running tasks finish (the demo seeding stops early).
     return start("worker", command, env, signal.SIGTERM)
 

@@ -330,3 +330,44 @@ def test_an_item_seen_before_the_leave_ended_waits_for_the_next_read(client, alp
         assert "Converge all open (1)" in text  # the item seen after the leave only
     before.refresh_from_db()
     assert before.status == Status.OPEN  # only a read resolves it (docs/inventory.md)
+
+
+def test_a_converge_sent_by_hand_for_an_item_awaiting_the_read_is_refused(client, alpha):
+    """The page offers no Converge for an item last seen before the person's leave ended: a
+    POST made by hand is refused the same way, with a message, and queues nothing; "Converge
+    all open" acts only on the items seen since."""
+    seen = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    before = item(alpha, name="Finance", found_at=seen, last_seen_at=seen)
+    leave = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.LEAVE,
+        status=Job.Status.SUCCEEDED,
+        finished_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
+    )
+    login(client, alpha.technician)
+    jobs = Job.objects.count()
+    answer = client.post(action(alpha, "drift_converge", before), HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "awaits the next inventory read" in text and f"Leave #{leave.pk}" in text
+    assert "Nothing was queued" in text
+    plain = client.post(action(alpha, "drift_converge", before), follow=True)
+    assert "awaits the next inventory read" in plain.content.decode()
+    before.refresh_from_db()
+    assert (before.status, before.job_id) == (Status.OPEN, None)
+    assert Job.objects.count() == jobs
+    assert not AuditEvent.objects.filter(action="drift.converge").exists()
+
+    person_url = reverse(
+        "drift_converge_person",
+        kwargs={"tenant": alpha.tenant.slug, "person_id": before.person_id},
+    )
+    text = client.post(person_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "items await the next inventory read" in text and Job.objects.count() == jobs
+    later = datetime(2026, 12, 3, 9, 45, tzinfo=UTC)
+    after = item(alpha, name="Sales", found_at=later, last_seen_at=later)
+    client.post(person_url, HTTP_HX_REQUEST="true")
+    before.refresh_from_db()
+    after.refresh_from_db()
+    assert (before.status, after.status) == (Status.OPEN, Status.CONVERGING)

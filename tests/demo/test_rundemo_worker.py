@@ -1,0 +1,91 @@
+"""The demo's Celery worker ends with the rundemo that started it: a rundemo killed with
+SIGKILL (an out-of-memory kill, `kill -9`, a closed container) cannot stop its children, and
+the worker, in a process group of its own, went on polling the broker and running beat.
+
+rundemo gives the worker its own pid as WORKER_ENDS_WITH_PID (portal/watchdog.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portal import watchdog
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# A stand-in for rundemo: it starts the worker with rundemo's own function (beat's schedule in
+# a folder of the test's), prints the worker's pid and waits to be killed.
+STARTER = """
+import os, sys
+import django
+django.setup()
+from pathlib import Path
+from django.conf import settings
+settings.VAR_DIR = Path(sys.argv[1])
+from portal.management.commands import rundemo
+print(rundemo.start_worker(dict(os.environ)).process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def _alive(pid: int) -> bool:
+    stat = watchdog._stat(pid)
+    return stat is not None and stat[0] not in "ZX"
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of a process group: the worker's is its own (rundemo starts each
+    child so), with the embedded beat in it."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := watchdog._stat(int(entry))) and int(stat[2]) == pgid:
+            found.append(int(entry))
+    return [pid for pid in found if _alive(pid)]
+
+
+def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
+    ready = tmp_path / "ready"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "filesystem://localhost/",
+        "CELERY_BROKER_DIR": str(tmp_path / "broker"),
+        "CELERY_QUEUE": f"rundemo-{os.getpid()}",
+        "WORKER_WATCH_SECONDS": "0.2",
+        "WORKER_READY_FILE": str(ready),  # as rundemo waits for it before seeding
+    }
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:
+        starter = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", STARTER, str(tmp_path)],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+    worker = int(starter.stdout.readline())
+    try:
+        # The deadlines are safety nets only (a loaded machine), never what a run waits for.
+        deadline = time.monotonic() + 120
+        while not ready.exists() and _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists(), log.read_text()[-2000:]
+        assert worker in _group(worker)
+        starter.send_signal(signal.SIGKILL)  # rundemo stops nothing: it is simply gone
+        starter.wait()
+        deadline = time.monotonic() + 60
+        while _group(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _group(worker), "the demo's worker outlived the rundemo that started it"
+        assert "The process that started this worker" in log.read_text()
+    finally:
+        if _group(worker):
+            os.killpg(worker, signal.SIGKILL)  # its own group: beat's too
