@@ -13,12 +13,17 @@ import threading
 import uuid
 
 import pytest
+from celery.app.task import Task
+from celery.exceptions import Retry
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
+from provisioning import demo_accounts
 from provisioning.connectors.base import AccessState, DirectoryUser
 from provisioning.inventory import service
 from provisioning.inventory.models import Account, Cursor
 from provisioning.inventory.tasks import refresh_inventory
+from provisioning.tasks import seed_demo_accounts
 from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,3 +157,55 @@ def test_a_read_and_the_engine_writing_the_same_new_account_end_with_one_row(
     assert cursor.users_cursor and cursor.full_read_at is not None
     assert row.in_scope and row.person is not None
     assert row.person.username == user["userPrincipalName"]
+
+
+def test_the_demo_seedings_read_follows_a_read_already_running(dirs, monkeypatch):
+    """`rundemo`: beat's tick may start a directory's first read while `seed_demo_accounts`
+    is still making the history people's accounts and the drift. The seeding's own read
+    must then not be dropped as "running elsewhere" (the next read would be 15 minutes
+    later): it follows the running one and reads what the seeding made."""
+    entra = dirs.tenant.connections.get(kind="entra")
+    beat_started = timezone.now()
+    Cursor.objects.create(connection=entra, state=Cursor.State.RUNNING, started_at=beat_started)
+    made = {}
+    monkeypatch.setattr(demo_accounts, "SLUGS", (dirs.tenant.slug,))
+    monkeypatch.setattr(
+        demo_accounts,
+        "seed_accounts",
+        lambda stopping: made.setdefault("user", new_account(dirs)[0]),
+    )
+    queued: list[tuple[Task, tuple]] = []  # the broker: tasks and their arguments
+
+    def apply_async(task, args=None, kwargs=None, **options):
+        queued.append((task, tuple(args or ())))
+
+    def retry(task, *args, **kwargs):
+        queued.append((task, tuple(task.request.args or ())))
+        return Retry()
+
+    monkeypatch.setattr(Task, "apply_async", apply_async)
+    monkeypatch.setattr(Task, "retry", retry)
+
+    def work() -> None:
+        """The worker: every task queued, run once each."""
+        for task, args in queued[:]:
+            queued.remove((task, args))
+            task.push_request(args=args)
+            try:
+                task.run(*args)
+            except Retry:
+                pass
+            finally:
+                task.pop_request()
+
+    seed_demo_accounts()  # the accounts are made; the seeding asks for its read
+    seeded = timezone.now()
+    work()  # beat's read still runs
+    Cursor.objects.filter(connection=entra).update(
+        state=Cursor.State.IDLE, finished_at=timezone.now()
+    )  # beat's read ends: it had read its users before the seeding's account was made
+    work()
+
+    cursor = Cursor.objects.get(connection=entra)
+    assert cursor.started_at > seeded and cursor.state == Cursor.State.IDLE
+    assert Account.objects.filter(connection=entra, remote_id=made["user"]["id"]).exists()
