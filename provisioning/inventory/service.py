@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -648,9 +648,34 @@ def _upsert(
 ) -> None:
     """Insert the new accounts and update the known ones: a query to read, then a statement
     per BATCH rows of each. `known`: in a full read, what else it knows of each account by
-    now (groups, apps, last sign-in), written in the same statements."""
+    now (groups, apps, last sign-in), written in the same statements.
+
+    Another writer may insert a row of the page between the query and the INSERT: the
+    engine's read of an account it has just made (`record_account_read`), committed or
+    still in its job's transaction (PostgreSQL's INSERT waits for it). Its rows are skipped
+    by the INSERT, not an error, and the page is written again over the rows now there, as
+    it would have been had they been there when it asked: the read fails on nothing and
+    loses nothing (the engine's row keeps its first_seen, person and scope verdict)."""
     if not accounts:
         return
+    # Taken once (taking a sign-in marks its account written).
+    extras = {seen.id: known.of(seen.id) for seen in accounts} if known is not None else {}
+    for attempt in (1, 2):
+        new = _write_page(connection, accounts, extras)
+        if not new:
+            return
+        if attempt == 2:
+            raise IntegrityError(f"inventory rows of {connection.pk} inserted twice meanwhile")
+        logger.info("inventory of %s: %d rows written meanwhile", connection.pk, len(new))
+        taken = {row.remote_id for row in new}
+        accounts = [seen for seen in accounts if seen.id in taken]
+
+
+def _write_page(
+    connection: DirectoryConnection, accounts: list[ObservedAccount], extras: dict[str, dict]
+) -> list[Account]:
+    """One pass of `_upsert`: the new rows whose INSERT another writer forestalled, if any
+    ([] when every row was written)."""
     now = timezone.now()
     rows = {
         row.remote_id: row
@@ -677,12 +702,13 @@ def _upsert(
         if seen.last_sign_in:
             row.last_sign_in = seen.last_sign_in
         row.deleted, row.last_seen, row.updated_at = False, now, now
-        for name, value in (known.of(seen.id) if known is not None else {}).items():
+        for name, value in extras.get(seen.id, {}).items():
             setattr(row, name, value)
             extra.add(name)
     with transaction.atomic():
-        _insert(new)
+        inserted = _insert(new)
         _write(changed, [*WRITTEN, *sorted(extra - set(WRITTEN))])
+    return [] if inserted == len(new) else new
 
 
 WRITTEN = [*FIELDS, "licence_ids", "last_sign_in", "deleted", "last_seen", "updated_at"]
@@ -742,12 +768,14 @@ def _set_lists(
         _write(changed, [field, "updated_at"])
 
 
-def _insert(rows: list[Account]) -> None:
+def _insert(rows: list[Account]) -> int:
     """Insert new rows in one executemany (bulk_create prepares every value through its
     expression machinery, most of a full read's CPU; a short statement, unlike one INSERT
-    of many rows, is parsed once by the driver)."""
+    of many rows, is parsed once by the driver). A row whose connection and remote id
+    another writer has inserted meanwhile is skipped (ON CONFLICT DO NOTHING, which waits
+    for that writer's transaction to end); how many were inserted."""
     if not rows:
-        return
+        return 0
     db = connections[Account.objects.db]
     quote = db.ops.quote_name
     columns = [field for field in Account._meta.concrete_fields if not field.primary_key]
@@ -756,9 +784,11 @@ def _insert(rows: list[Account]) -> None:
     with db.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {quote(Account._meta.db_table)} ({names}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            f"VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({quote('connection_id')}, {quote('remote_id')}) DO NOTHING",
             [[prep(getattr(row, attname)) for attname, prep in prepared] for row in rows],
         )
+        return cursor.rowcount
 
 
 def _write(rows: list[Account], fields: list[str]) -> None:
