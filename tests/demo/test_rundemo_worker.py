@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from portal import watchdog
+from tests.provisioning.worker import is_running, standin_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,11 +33,6 @@ sys.stdin.read()
 """
 
 
-def _alive(pid: int) -> bool:
-    stat = watchdog._stat(pid)
-    return stat is not None and stat[0] not in "ZX"
-
-
 def _group(pgid: int) -> list[int]:
     """The live processes of a process group: the worker's is its own (rundemo starts each
     child so), with the embedded beat in it."""
@@ -44,20 +40,13 @@ def _group(pgid: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (stat := watchdog._stat(int(entry))) and int(stat[2]) == pgid:
             found.append(int(entry))
-    return [pid for pid in found if _alive(pid)]
+    return [pid for pid in found if is_running(pid)]
 
 
 def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
     ready = tmp_path / "ready"
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "filesystem://localhost/",
-        "CELERY_BROKER_DIR": str(tmp_path / "broker"),
-        "CELERY_QUEUE": f"rundemo-{os.getpid()}",
-        "WORKER_WATCH_SECONDS": "0.2",
+        **standin_env(tmp_path, "rundemo"),
         "WORKER_READY_FILE": str(ready),  # as rundemo waits for it before seeding
     }
     log = tmp_path / "worker.log"
@@ -75,7 +64,7 @@ def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
     try:
         # The deadlines are safety nets only (a loaded machine), never what a run waits for.
         deadline = time.monotonic() + 120
-        while not ready.exists() and _alive(worker) and time.monotonic() < deadline:
+        while not ready.exists() and is_running(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert ready.exists(), log.read_text()[-2000:]
         assert worker in _group(worker)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from portal import watchdog
+from tests.provisioning.worker import is_running, standin_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,11 +43,6 @@ sys.stdin.read()
 """
 
 
-def _alive(pid: int) -> bool:
-    stat = watchdog._stat(pid)
-    return stat is not None and stat[0] not in "ZX"  # a zombie no one reaps is gone too
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -56,16 +52,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_worker_ends_when_the_test_process_that_started_it_is_killed(tmp_path):
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "filesystem://localhost/",
-        "CELERY_BROKER_DIR": str(tmp_path / "broker"),
-        "CELERY_QUEUE": f"watchdog-{os.getpid()}",
-        "WORKER_WATCH_SECONDS": "0.2",
-    }
+    env = standin_env(tmp_path, "watchdog")
     log = tmp_path / "worker.log"
     starter = subprocess.Popen(  # noqa: S603
         [sys.executable, "-c", STARTER, str(log)],
@@ -80,22 +67,22 @@ def test_a_worker_ends_when_the_test_process_that_started_it_is_killed(tmp_path)
     try:
         # The thread that started the worker has ended: the worker stays (five polls).
         time.sleep(1.0)
-        assert _alive(worker), log.read_text()[-2000:]
-        assert pool and all(_alive(child) for child in pool)
+        assert is_running(worker), log.read_text()[-2000:]
+        assert pool and all(is_running(child) for child in pool)
 
         starter.send_signal(signal.SIGKILL)
         starter.wait()
         # The event: the worker's main process and its pool end. The deadline is a safety
         # net only (a warm shutdown of an idle worker on a loaded machine).
         deadline = time.monotonic() + 60
-        while any(map(_alive, [worker, *pool])) and time.monotonic() < deadline:
+        while any(map(is_running, [worker, *pool])) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(worker), "the worker outlived the test process that started it"
-        assert not any(map(_alive, pool)), "the worker's pool outlived it"
+        assert not is_running(worker), "the worker outlived the test process that started it"
+        assert not any(map(is_running, pool)), "the worker's pool outlived it"
         assert "The process that started this worker" in log.read_text()
     finally:
         for pid in [worker, *pool]:
-            if _alive(pid):
+            if is_running(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from portal import watchdog
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 
@@ -88,3 +90,25 @@ def worker_env(sandbox, **extra: str) -> dict[str, str]:
         **extra,
     }
     return env
+
+
+def standin_env(folder: Path, queue: str) -> dict[str, str]:
+    """The environment of a stand-in process that starts a worker the way the tests or
+    rundemo do, on a database and broker of its own in `folder`, the worker watching its
+    starter every 0.2 s (portal/watchdog.py)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "filesystem://localhost/",
+        "CELERY_BROKER_DIR": str(folder / "broker"),
+        "CELERY_QUEUE": f"{queue}-{os.getpid()}",
+        "WORKER_WATCH_SECONDS": "0.2",
+    }
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process runs: a zombie no one reaps has ended too."""
+    stat = watchdog._stat(pid)
+    return stat is not None and stat[0] not in "ZX"

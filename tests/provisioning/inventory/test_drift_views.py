@@ -290,19 +290,24 @@ def test_the_report_tells_its_times_in_the_tenants_zone(client, alpha):
         assert "14:30" not in body and "15:45" not in body
 
 
+def leave_ended(alpha, at: datetime) -> Job:
+    """A leave of alpha's person that ended at `at`."""
+    return Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.LEAVE,
+        status=Job.Status.SUCCEEDED,
+        finished_at=at,
+    )
+
+
 def test_an_item_seen_before_the_leave_ended_waits_for_the_next_read(client, alpha):
     """Right after a leave, the inventory has not read the directory since: its open items
     were seen before the leave changed the account. The page says so, and offers no converge
     (the leave did that); the item stays open until the next read confirms or resolves it."""
     seen = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     before = item(alpha, name="Finance", found_at=seen, last_seen_at=seen)
-    leave = Job.objects.create(
-        tenant=alpha.tenant,
-        identity=alpha.identity,
-        kind=Job.Kind.LEAVE,
-        status=Job.Status.SUCCEEDED,
-        finished_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
-    )
+    leave = leave_ended(alpha, datetime(2026, 12, 3, 9, 30, tzinfo=UTC))
     alpha.identity.status = alpha.identity.Status.LEFT
     alpha.identity.save(update_fields=["status"])
     later = datetime(2026, 12, 3, 9, 45, tzinfo=UTC)  # a read after the leave found this one
@@ -338,13 +343,7 @@ def test_a_converge_sent_by_hand_for_an_item_awaiting_the_read_is_refused(client
     all open" acts only on the items seen since."""
     seen = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     before = item(alpha, name="Finance", found_at=seen, last_seen_at=seen)
-    leave = Job.objects.create(
-        tenant=alpha.tenant,
-        identity=alpha.identity,
-        kind=Job.Kind.LEAVE,
-        status=Job.Status.SUCCEEDED,
-        finished_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
-    )
+    leave = leave_ended(alpha, datetime(2026, 12, 3, 9, 30, tzinfo=UTC))
     login(client, alpha.technician)
     jobs = Job.objects.count()
     answer = client.post(action(alpha, "drift_converge", before), HTTP_HX_REQUEST="true")
