@@ -198,6 +198,22 @@ def _accounts(policy: Policy, **where) -> Iterator[_Account]:
     return (_Account(*row) for row in rows.iterator(chunk_size=5000))
 
 
+# The columns of `_Account` stored as it holds them (the others are worked out).
+_AS_STORED = (
+    "pk",
+    "connection_id",
+    "remote_id",
+    "username",
+    "mail",
+    "employee_id",
+    "enabled",
+    "in_scope",
+    "deleted",
+    "last_sign_in",
+    "person_id",
+)
+
+
 def _accounts_of_identity(identity_id: int) -> list[_Account]:
     """The accounts of an identity's person, as `_accounts` reads them but with the display
     name and licensed flag worked out here, not in SQL: a job's end summarises one person,
@@ -206,59 +222,18 @@ def _accounts_of_identity(identity_id: int) -> list[_Account]:
     rows = (
         Account.objects.filter(person__identity_id=identity_id)
         .order_by("pk")
-        .values_list(
-            "pk",
-            "connection_id",
-            "remote_id",
-            "display_name",
-            "first_name",
-            "last_name",
-            "username",
-            "mail",
-            "employee_id",
-            "enabled",
-            "in_scope",
-            "deleted",
-            "licence_ids",
-            "last_sign_in",
-            "person_id",
-        )
+        .values(*_AS_STORED, "display_name", "first_name", "last_name", "licence_ids")
     )
     return [
         _Account(
-            pk,
-            connection_id,
-            remote_id,
-            None,
+            **{name: row[name] for name in _AS_STORED},
+            key_value=None,
             # As `_accounts`' SQL: TRIM strips spaces only.
-            display_name or f"{first_name} {last_name}".strip(" "),
-            username,
-            mail,
-            employee_id,
-            enabled,
-            in_scope,
-            deleted,
-            licence_ids != [],
-            last_sign_in,
-            person_id,
+            display_name=row["display_name"]
+            or f"{row['first_name']} {row['last_name']}".strip(" "),
+            licensed=row["licence_ids"] != [],
         )
-        for (
-            pk,
-            connection_id,
-            remote_id,
-            display_name,
-            first_name,
-            last_name,
-            username,
-            mail,
-            employee_id,
-            enabled,
-            in_scope,
-            deleted,
-            licence_ids,
-            last_sign_in,
-            person_id,
-        ) in rows
+        for row in rows
     ]
 
 
