@@ -165,8 +165,8 @@ def split(total: int, parts: int) -> list[int]:
 def phase_validate(tenant, rows: int, actor) -> float:
     """Seconds to parse, check and store a file of `rows` joiners: cold (the process's first
     directory read: SDK imports, token) and warm (what every later upload waits)."""
-    from provisioning import lifecycle
     from provisioning.bulk import parse, service, validate
+    from provisioning.lifecycle import services as lifecycle
 
     data = joiners_csv(tenant, 900_000, rows)
     timings = []
@@ -296,8 +296,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         from django.contrib.auth import get_user_model
         from django.core.management import call_command
 
-        from provisioning import lifecycle
         from provisioning.bulk import service
+        from provisioning.lifecycle import services as lifecycle
         from tenants.models import Tenant
 
         call_command("seed_demo", verbosity=0, stdout=io.StringIO())

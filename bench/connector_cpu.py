@@ -80,10 +80,11 @@ def measure(sandbox, kinds: tuple[str, ...], people: int, by_call: bool) -> dict
 
     call_command("migrate", verbosity=0)
 
-    from provisioning import lifecycle, services
+    from provisioning import services
     from provisioning.connectors import bridge
     from provisioning.engine import executor
     from provisioning.engine.tasks import run_job
+    from provisioning.lifecycle import services as lifecycle
     from provisioning.models import Identity, Job
 
     run_job.delay = lambda job_id: None  # this process runs the jobs (drive, below)

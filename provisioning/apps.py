@@ -8,8 +8,9 @@ class ProvisioningConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the models are loaded: the features register what must happen
         # after a job, so that the engine below them never imports them.
-        from provisioning import access_requests, directory_lists, lifecycle
+        from provisioning import access_requests, directory_lists
         from provisioning.engine import outcomes
+        from provisioning.lifecycle import services as lifecycle
 
         directory_lists.connect()
         outcomes.on_job_finished(access_requests.after_job)

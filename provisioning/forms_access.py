@@ -18,8 +18,8 @@ from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning import access_requests as ar
 from provisioning import queries_access
-from provisioning.forms_lifecycle import WallClockDateTimeField, clean_future
 from provisioning.inventory.memberships import seen_holding
+from provisioning.lifecycle.forms import WallClockDateTimeField, clean_future
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
 from provisioning.queries import ATTRIBUTE_LABELS
 from tenants.forms import no_markup

@@ -5,9 +5,10 @@ from celery import shared_task
 from celery.concurrency import get_implementation
 from celery.signals import worker_init
 
-from provisioning import access_requests, demo_accounts, lifecycle, periodic
+from provisioning import access_requests, demo_accounts, periodic
 from provisioning.connectors import factory
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
+from provisioning.lifecycle import services as lifecycle
 
 __all__ = [
     "access_request_clock",

@@ -5,7 +5,7 @@ from provisioning.api import problems
 from provisioning.api.api import api
 
 urlpatterns = [
-    path("", include("provisioning.urls_lifecycle")),
+    path("", include("provisioning.lifecycle.urls")),
     path("", include("provisioning.urls_bulk")),
     path("", include("provisioning.urls_webhook")),
     path("", include("provisioning.urls_access")),

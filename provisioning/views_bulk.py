@@ -21,7 +21,6 @@ from portal.csv_cells import CSV_TABLE
 from portal.fields import PageForm
 from portal.models import Role
 from portal.next_page import login_required
-from provisioning import lifecycle
 from provisioning.bulk import choices, columns, dry_run, export, service
 from provisioning.bulk.forms import (
     SHOW,
@@ -30,6 +29,7 @@ from provisioning.bulk.forms import (
     OffboardingOptionsForm,
     UploadForm,
 )
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch
 from tenants import access
 from tenants.models import Tenant

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from pydantic import Field, StringConstraints
 
-from provisioning import lifecycle, queries_lifecycle, services
+from provisioning import services
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, TEXT, PathId, PathSlug
 from provisioning.api.form_rules import (
@@ -41,7 +41,9 @@ from provisioning.api.writing import (
     wall_clock,
 )
 from provisioning.forms import OnboardingForm
-from provisioning.forms_lifecycle import (
+from provisioning.lifecycle import queries as queries_lifecycle
+from provisioning.lifecycle import services as lifecycle
+from provisioning.lifecycle.forms import (
     CHANGE_ATTRIBUTES,
     MAX_AUTO_REPLY,
     MAX_DELETE_AFTER_DAYS,

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from portal.fields import PageForm, usable_filters
-from provisioning import lifecycle
 from provisioning.bulk import columns, parse
 from provisioning.bulk.directory import GroupNames
+from provisioning.lifecycle import services as lifecycle
 from tenants.forms import LinesField
 from tenants.models import Tenant
 

@@ -16,8 +16,9 @@ from django.db.models import Count
 
 from portal.audit.events import record
 from portal.plain_text import printable
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.bulk import columns, dry_run, parse, validate
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, BatchRow, Identity, Job
 from tenants.models import RoleTemplate, Tenant
 

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from portal.countries import country_code_problem
 from portal.plain_text import name_problem
-from provisioning import lifecycle
 from provisioning.bulk import columns
 from provisioning.bulk.directory import DirectoryNames, GroupNames
 from provisioning.bulk.parse import ParsedFile, ParsedRow
 from provisioning.forms import MAX_AHEAD_DAYS, MAX_PAST_DAYS, USAGE_LOCATION_RE, USERNAME_RE
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from provisioning.name_bounds import (
     directory_kinds,

@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from django.db import IntegrityError, transaction
 
 from portal.audit.events import record
-from provisioning import lifecycle
 from provisioning.engine.desired import desired_for
 from provisioning.inventory import matching
 from provisioning.inventory.adoption_draft import (
@@ -50,6 +49,7 @@ from provisioning.inventory.adoption_draft import (
     draft,
 )
 from provisioning.inventory.models import Account, Person
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
 

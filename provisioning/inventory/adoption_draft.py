@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from provisioning import lifecycle
 from provisioning.connectors.factory import connector_type
 from provisioning.engine.desired import (
     ACCESS_KINDS,
@@ -33,6 +32,7 @@ from provisioning.inventory.adoption_suggest import (
     person_fields,
 )
 from provisioning.inventory.models import Account, Person
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 

@@ -11,10 +11,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning import lifecycle
 from provisioning.engine.desired import licence_choices_with, template_access
 from provisioning.inventory.models import Drift, Person
 from provisioning.jobs import new_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, DirectoryAccount, Identity, Job
 from tenants.models import Tenant
 

@@ -20,10 +20,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from portal.audit.events import record
-from provisioning import lifecycle
 from provisioning.engine import memo
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Policy
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, DirectoryAccount, Identity
 from tenants.models import Tenant
 

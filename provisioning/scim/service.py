@@ -15,8 +15,9 @@ from scim2_models import InvalidValueException, MutabilityException, UniquenessE
 
 from portal.audit.events import record
 from portal.plain_text import name_problem
-from provisioning import lifecycle, name_bounds, services
+from provisioning import name_bounds, services
 from provisioning.forms import USERNAME_RE
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
 from provisioning.scim import mapping, rules
 from provisioning.scim.models import ScimPerson, ScimToken

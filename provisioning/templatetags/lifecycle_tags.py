@@ -1,8 +1,8 @@
-"""The person's lifecycle card on the identity page: read-only, from queries_lifecycle."""
+"""The person's lifecycle card on the identity page: read-only, from lifecycle.queries."""
 
 from django import template
 
-from provisioning import queries_lifecycle
+from provisioning.lifecycle import queries as queries_lifecycle
 
 register = template.Library()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time
 
-from provisioning import lifecycle, name_bounds, services
+from provisioning import name_bounds, services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
 from provisioning.webhook.schema import Change, Event, Hire, Terminate
 from tenants import clock, naming

@@ -152,7 +152,7 @@ def test_a_leave_whose_job_verified_the_restore_keeps_the_grants(alpha, wiki, no
     the person restored, gives the access back and succeeds. A restore brings back the live
     grants: the leave's job, which ended having verified the restore, must not end them
     (the directory would hold access the desired state no longer has)."""
-    from provisioning import lifecycle
+    from provisioning.lifecycle import services as lifecycle
 
     grant = granted(file(alpha, wiki, days=None))
     options = lifecycle.OffboardingOptions(delete_after_days=None)
@@ -172,7 +172,7 @@ def test_a_request_approved_after_the_leave_was_asked_is_refused(alpha, vpn, no_
     job would verify the leaver's state (no access at all) and call the request granted, a
     grant the directory never held, which the leave's end (it closes what is open then) can
     miss and a restore would give back unasked."""
-    from provisioning import lifecycle
+    from provisioning.lifecycle import services as lifecycle
 
     pending = file(alpha, vpn)
     options = lifecycle.OffboardingOptions(delete_after_days=None)
@@ -191,7 +191,7 @@ def test_a_request_filed_for_the_person_as_read_before_their_leave_is_refused(
 ):
     """The form read the person active; their leave commits before the filing: the filing
     decides on the person as they are under its lock, not as the form read them."""
-    from provisioning import lifecycle
+    from provisioning.lifecycle import services as lifecycle
 
     as_the_form_read = Identity.objects.get(pk=alpha.identity.pk)
     options = lifecycle.OffboardingOptions(delete_after_days=None)

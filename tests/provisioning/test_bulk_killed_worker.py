@@ -9,8 +9,9 @@ import time
 import pytest
 from django.urls import reverse
 
-from provisioning import bulk, lifecycle
+from provisioning import bulk
 from provisioning.engine.tasks import resume_stalled_jobs
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job
 from tests.provisioning.bulk_support import (
     ONBOARD_HEADER,

@@ -8,8 +8,9 @@ import pytest
 from django.db import transaction
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle, queries
+from provisioning import queries
 from provisioning.engine.desired import desired_for
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity
 
 pytestmark = pytest.mark.django_db

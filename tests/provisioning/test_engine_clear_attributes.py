@@ -11,7 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from provisioning import lifecycle, services
+from provisioning import services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import Directories, make_directories

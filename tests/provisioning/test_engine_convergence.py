@@ -16,11 +16,12 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning import access_requests as ar
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.connectors import bridge
 from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.factories import make_person

@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.engine import crashes, executor
 from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories

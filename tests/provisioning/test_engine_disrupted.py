@@ -36,11 +36,12 @@ from hypothesis.stateful import (
 
 from portal.models import Role
 from provisioning import access_requests as ar
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.connectors import bridge
 from provisioning.engine import executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tests.factories import make_person
 from tests.provisioning.conftest import run_now

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from portal.models import Role
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.engine import elsewhere
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job, Step
 from provisioning.tasks import run_job
 from tests.factories import make_person

@@ -5,8 +5,9 @@ a note, never a failure loop. Real worker, real SDK, the sandbox."""
 
 import pytest
 
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.engine.mailbox import AUTO_REPLY, FORWARD_MAIL, SHARE_FILES
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories

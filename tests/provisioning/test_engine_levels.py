@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle, periodic, services
+from provisioning import periodic, services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.conftest import STARTED_WORKERS

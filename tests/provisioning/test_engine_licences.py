@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning import lifecycle
 from provisioning.connectors import bridge
 from provisioning.connectors.errors import PermanentError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine.licences import SET_LICENSES
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import wait_for_job

@@ -129,7 +129,7 @@ def test_an_unresolvable_manager_of_a_running_account_is_a_note(on_sandbox, work
 
 def test_reports_reassign_step_names_report_and_new_manager(on_sandbox, worker):
     """A leaver's report goes to the leaver's manager: one step, then none (level-triggered)."""
-    from provisioning import lifecycle
+    from provisioning.lifecycle import services as lifecycle
 
     dirs = make_directories(on_sandbox, "mgr-leave")
     boss = dirs.add_entra_user("bo.boss@mgr-leave.example", "Bo", "Boss")
@@ -183,7 +183,7 @@ def add_okta_user(dirs, login: str, first: str, last: str, **profile) -> dict:
 
 
 def test_okta_manager_written_to_the_profile_and_reports_reassigned(on_sandbox, worker):
-    from provisioning import lifecycle
+    from provisioning.lifecycle import services as lifecycle
 
     dirs = make_directories(on_sandbox, "mgr-okta", kinds=("okta",))
     boss = add_okta_user(dirs, "bo.boss@mgr-okta.example", "Bo", "Boss")

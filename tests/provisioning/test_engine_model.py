@@ -31,8 +31,9 @@ from hypothesis.stateful import (
 )
 
 from portal.models import Role
-from provisioning import lifecycle, quarantine, services
+from provisioning import quarantine, services
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from tenants.models import RoleTemplate
 from tests.factories import make_person

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from provisioning import lifecycle
 from provisioning.connectors import bridge, entra, scim
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive, run_now

@@ -11,12 +11,13 @@ import httpx
 import pytest
 from django.db import transaction
 
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import ConflictError, PermanentError, ReplicationLagError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import group_sources
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tests.provisioning.conftest import wait_for_job

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning import lifecycle, services, throttle
+from provisioning import services, throttle
 from provisioning.engine import admission, executor
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories

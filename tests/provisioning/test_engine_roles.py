@@ -11,7 +11,6 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from provisioning import lifecycle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import HeldRole
 from provisioning.connectors.errors import PermissionDeniedError
@@ -19,6 +18,7 @@ from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
 from provisioning.engine.desired import DesiredState, desired_for
 from provisioning.engine.offboarding import removed_by_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import DirectoryConnection, Tenant
 from tests.provisioning.conftest import wait_for_job

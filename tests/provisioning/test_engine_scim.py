@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from provisioning import lifecycle, services
+from provisioning import services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import mappings
 from tenants.models import AttributeMapping, RoleTemplate

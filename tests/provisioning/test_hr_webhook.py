@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
 from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import receive

@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle, services
+from provisioning import services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import make_directories

@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle, services
+from provisioning import services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants import clock
 from tenants.models import RoleTemplate, Tenant

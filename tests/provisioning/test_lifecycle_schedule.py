@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from provisioning import lifecycle
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
 
 pytestmark = pytest.mark.django_db

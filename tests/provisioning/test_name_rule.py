@@ -9,7 +9,7 @@ from django.utils.html import escape
 from portal.audit.models import AuditEvent
 from provisioning.forms import OnboardingForm
 from provisioning.forms_access import OnboardActionForm
-from provisioning.forms_lifecycle import ChangeForm
+from provisioning.lifecycle.forms import ChangeForm
 from provisioning.models import Batch, Identity, Job
 from tests.provisioning.bulk_support import ONBOARD_HEADER, batch_of, csv_text, sandbox_tenant
 from tests.provisioning.bulk_support import upload as upload_csv

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle
-from provisioning.forms_lifecycle import ChangeForm
+from provisioning.lifecycle import services as lifecycle
+from provisioning.lifecycle.forms import ChangeForm
 from provisioning.models import Identity, Job
 from tenants.models import OffboardingPreset
 from tests.provisioning.test_client_navigation import breadcrumbs, links
@@ -640,7 +640,7 @@ def test_the_preset_refuses_a_reply_without_text(client, alpha, msp_admin):
 def test_a_new_tenants_preset_has_the_msp_defaults():
     """Off: what answers or reads a leaver's mail is the client's call. On: the org chart,
     the files and the Exchange checklist."""
-    from provisioning.lifecycle import OffboardingOptions
+    from provisioning.lifecycle.services import OffboardingOptions
 
     defaults = OffboardingPreset()
     for name in ("auto_reply", "forward_to_manager"):
@@ -653,7 +653,7 @@ def test_someone_adopted_without_a_role_can_have_an_attribute_changed(alpha):
     """Bulk adoption gives no template when none fits: such a person's department can be
     changed without choosing a role (which would add its access); someone with a role must
     keep one."""
-    from provisioning.forms_lifecycle import ChangeForm
+    from provisioning.lifecycle.forms import ChangeForm
 
     world = alpha
     identity = world.identity

@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle, services
+from provisioning import services
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from provisioning.tasks import run_job
 from tenants import clock

@@ -13,9 +13,10 @@ from django.utils import timezone
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Job
 from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Job
 from tenants.models import OffboardingPreset
 from tests.factories import make_joiner

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.factory import connector_for
@@ -27,6 +26,7 @@ from provisioning.inventory import (
 )
 from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy
 from provisioning.jobs import new_job
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive

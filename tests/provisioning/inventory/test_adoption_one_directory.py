@@ -12,9 +12,9 @@ import pytest
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import lifecycle
 from provisioning.inventory import adoption, adoption_draft, drift
 from provisioning.inventory.models import Drift
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tests.factories import make_person
 from tests.provisioning.conftest import drive

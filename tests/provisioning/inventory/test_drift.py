@@ -14,7 +14,6 @@ import pytest
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle
 from provisioning.connectors.entra import EntraConnector
 from provisioning.connectors.okta import OktaConnector
 from provisioning.connectors.scim import ScimConnector
@@ -22,6 +21,7 @@ from provisioning.engine.desired import DesiredState
 from provisioning.inventory import adoption_suggest, drift, drift_actions, drift_compare, service
 from provisioning.inventory.models import Account, Cursor, Drift, Person, Policy, Resource
 from provisioning.jobs import ask
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job, Step
 from tenants.models import DirectoryConnection
 from tests.provisioning.directories import make_directories

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle, services
+from provisioning import services
 from provisioning.engine import guards
 from provisioning.inventory import scope, service
 from provisioning.inventory.models import Account, Cursor, Policy
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories

@@ -1,7 +1,7 @@
 """Lifecycle pages: offboard a person, change their role (mover), restore or rehire them, a
 tenant's lifecycle settings, the schedule with its held batches, and cancelling jobs.
 
-Views validate with a form and call one function of provisioning/lifecycle.py; the dry runs
+Views validate with a form and call one function of provisioning/lifecycle/services.py; the dry runs
 call its preview functions, which read the directories and change nothing.
 """
 
@@ -19,10 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Role
 from portal.next_page import login_required, next_path
-from provisioning import lifecycle, queries, queries_lifecycle
+from provisioning import queries
 from provisioning.engine import planner
 from provisioning.engine.desired import manages
-from provisioning.forms_lifecycle import (
+from provisioning.lifecycle import queries as queries_lifecycle
+from provisioning.lifecycle import services as lifecycle
+from provisioning.lifecycle.forms import (
     ChangeForm,
     CircuitBreakerForm,
     OffboardingForm,

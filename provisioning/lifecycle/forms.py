@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from portal.countries import country_code_problem
 from portal.plain_text import plain_name
-from provisioning import lifecycle
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity
 from tenants import clock
 from tenants.forms import MAX_ITEM_LENGTH, MAX_LIST_ITEMS, LinesField, no_markup

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from provisioning import views_lifecycle as views
+from provisioning.lifecycle import views
 
 PERSON = "tenants/<slug:tenant>/people/<int:identity_id>"
 

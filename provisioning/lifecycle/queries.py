@@ -1,5 +1,5 @@
 """Read-only look-ups of the lifecycle pages: the schedule, held batches, a person's lifecycle.
-Nothing here changes anything; changes go through provisioning/lifecycle.py."""
+Nothing here changes anything; changes go through provisioning/lifecycle/services.py."""
 
 from __future__ import annotations
 
