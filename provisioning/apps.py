@@ -8,7 +8,8 @@ class ProvisioningConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the models are loaded: the features register what must happen
         # after a job, so that the engine below them never imports them.
-        from provisioning import access_requests, directory_lists
+        from provisioning import directory_lists
+        from provisioning.access import services as access_requests
         from provisioning.engine import outcomes
         from provisioning.lifecycle import services as lifecycle
 

@@ -7,7 +7,7 @@ from functools import cache, cached_property
 
 from django.http import HttpRequest
 
-from provisioning.access_requests import waiting_for
+from provisioning.access.services import waiting_for
 from tenants import access
 from tenants.models import Tenant
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from provisioning import access_requests, queries_access, services
+from provisioning import services
+from provisioning.access import queries as queries_access
+from provisioning.access import services as access_requests
 from provisioning.models import Identity, RequestableResource
 from tenants.models import OffboardingPreset, Tenant
 

@@ -5,7 +5,8 @@ from celery import shared_task
 from celery.concurrency import get_implementation
 from celery.signals import worker_init
 
-from provisioning import access_requests, demo_accounts, periodic
+from provisioning import demo_accounts, periodic
+from provisioning.access import services as access_requests
 from provisioning.connectors import factory
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
 from provisioning.lifecycle import services as lifecycle

@@ -8,7 +8,7 @@ urlpatterns = [
     path("", include("provisioning.lifecycle.urls")),
     path("", include("provisioning.urls_bulk")),
     path("", include("provisioning.urls_webhook")),
-    path("", include("provisioning.urls_access")),
+    path("", include("provisioning.access.urls")),
     path("", include("provisioning.inventory.urls")),
     path("", include("provisioning.first_sign_in.urls")),
     path("", include("provisioning.alerts.urls")),

@@ -29,5 +29,8 @@ def test_the_contracts_name_the_rules_of_the_design():
         "Apps in their order: reports > provisioning > tenants > portal",
         "The engine imports no feature",
         "Inside provisioning:",
+        "Inside lifecycle:",
+        "Inside access:",
+        "A feature's actions and look-ups import no forms",
     ):
         assert rule in config, rule

@@ -4,9 +4,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from portal.next_page import login_required
+from provisioning.access.forms import posted
 from provisioning.alerts import rules, services
 from provisioning.alerts.forms import AlertPreferencesForm
-from provisioning.forms_access import posted
 from tenants import access
 
 

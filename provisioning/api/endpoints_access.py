@@ -14,8 +14,9 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from portal.models import Role
-from provisioning import access_requests as ar
-from provisioning import queries_access
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
+from provisioning.access.forms import AccessRequestForm, DecisionForm
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.idempotency import IdempotencyKey, idempotent
@@ -34,7 +35,6 @@ from provisioning.api.writing import (
     tenant_first,
     wall_clock,
 )
-from provisioning.forms_access import AccessRequestForm, DecisionForm
 from provisioning.models import AccessRequest, RequestableResource
 from tenants import access
 

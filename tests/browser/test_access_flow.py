@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from portal.models import Role
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
 from provisioning.models import AccessRequest, Identity, RequestableResource

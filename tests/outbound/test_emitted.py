@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from provisioning import access_requests, quarantine
+from provisioning import quarantine
+from provisioning.access import services as access_requests
 from provisioning.events.models import Event
 from provisioning.inventory.models import Drift
 from provisioning.models import Job, RequestableResource

@@ -8,7 +8,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from portal.models import Role
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
 from provisioning.models import AccessRequest, Job, RequestableResource

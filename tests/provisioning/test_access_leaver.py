@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.engine.outcomes import job_finished, person_as_read, save_person
 from provisioning.models import AccessRequest, Identity, Job
 from tests.provisioning.test_views_access import (  # noqa: F401
@@ -69,7 +69,7 @@ def test_a_failed_offboarding_leaves_them_open(alpha, vpn, no_enqueue):  # noqa:
 def test_a_failed_removal_is_not_started_again_every_minute(alpha, vpn, no_enqueue):  # noqa: F811
     from datetime import timedelta
 
-    from provisioning import access_requests as ar
+    from provisioning.access import services as ar
 
     grant = granted(file(alpha, vpn, days=3))
     later = grant.ends_at + timedelta(minutes=1)

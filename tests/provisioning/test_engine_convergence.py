@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import access_requests as ar
 from provisioning import services
+from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module

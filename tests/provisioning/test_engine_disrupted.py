@@ -35,8 +35,8 @@ from hypothesis.stateful import (
 )
 
 from portal.models import Role
-from provisioning import access_requests as ar
 from provisioning import services
+from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.engine import executor
 from provisioning.engine import steps as steps_module

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
+from provisioning.access.forms import OnboardActionForm
 from provisioning.forms import OnboardingForm
-from provisioning.forms_access import OnboardActionForm
 from provisioning.lifecycle.forms import ChangeForm
 from provisioning.models import Batch, Identity, Job
 from tests.provisioning.bulk_support import ONBOARD_HEADER, batch_of, csv_text, sandbox_tenant

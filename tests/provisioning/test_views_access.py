@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
 from tests.factories import make_joiner, make_person
 

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from provisioning import access_requests as ar
-from provisioning import queries_access
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
 from provisioning.demo import PENDING, REQUESTABLES, seed_access, seed_people
 from provisioning.models import AccessRequest, RequestableResource
 from tenants.demo import DEMO_PASSWORD

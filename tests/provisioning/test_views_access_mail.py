@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from portal.models import Role, StaffProfile
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.models import Job, RequestableResource
 from tests.factories import make_person
 from tests.provisioning.test_views_access import file, granted, requestable

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role, StaffProfile
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.context_processors import waiting
 from provisioning.models import AccessRequest, ActionRequest, Identity, Job
 from tests.factories import PASSWORD, make_joiner, make_person

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.models import RequestableResource
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories

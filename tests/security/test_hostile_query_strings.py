@@ -42,7 +42,7 @@ PROBE = "_probe"  # so that `request.GET or None` binds the view's form during d
 # an error from every connector: the crawl is about the portal's parsing, and stays offline.
 CONNECTOR_USERS = (
     "provisioning.queries",
-    "provisioning.queries_access",
+    "provisioning.access.queries",
     "provisioning.services",
     "provisioning.checks",
     "provisioning.bulk.directory",

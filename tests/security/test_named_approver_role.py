@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from portal.models import Role, StaffProfile
-from provisioning import access_requests as ar
+from provisioning.access import services as ar
 from provisioning.models import AccessRequest, RequestableResource
 from tests.api.conftest import ApiClient, token_for
 from tests.provisioning.test_views_access import file, requestable

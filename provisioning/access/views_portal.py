@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import preferences
 from portal.models import Role
 from portal.next_page import login_required
-from provisioning import access_requests as ar
-from provisioning import action_requests, queries_access
-from provisioning.forms_access import (
+from provisioning.access import action_requests
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
+from provisioning.access.forms import (
     ACTION_FORMS,
     ActionRequestQuery,
     DeclineForm,
@@ -25,8 +26,8 @@ from provisioning.forms_access import (
     MarkDoneForm,
     posted,
 )
+from provisioning.access.views import DecisionForm
 from provisioning.models import AccessRequest, ActionRequest
-from provisioning.views_access import DecisionForm
 from tenants import access
 
 OPERATORS = access.OPERATOR_ROLES

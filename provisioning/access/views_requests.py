@@ -14,17 +14,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.fields import PageForm
 from portal.models import Role
 from portal.next_page import login_required, next_path
-from provisioning import access_requests as ar
-from provisioning import queries_access
-from provisioning.forms_access import (
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
+from provisioning.access.forms import (
     AccessRequestFilter,
     AccessRequestForm,
     AccessRequestQuery,
     ExtendForm,
     posted,
 )
+from provisioning.access.views import get_request_for
 from provisioning.models import AccessRequest
-from provisioning.views_access import get_request_for
 from tenants import access
 
 OPERATORS = access.OPERATOR_ROLES

@@ -1,6 +1,6 @@
 """Read-only look-ups for the access pages: scoped fetches, the directory's live groups and
 apps to make requestable, and what the client admin's home shows. Changes go through
-provisioning/access_requests.py and provisioning/action_requests.py."""
+provisioning/access/services.py and provisioning/access/action_requests.py."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from portal.fields import BoundedIntegerField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
-from provisioning import access_requests as ar
-from provisioning import queries_access
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
 from provisioning.inventory.memberships import seen_holding
 from provisioning.lifecycle.forms import WallClockDateTimeField, clean_future
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource

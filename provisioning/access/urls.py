@@ -2,12 +2,10 @@
 
 from django.urls import path
 
-from provisioning import (
-    views_access,
-    views_access_portal,
-    views_access_requests,
-    views_access_resources,
-)
+from provisioning.access import views as views_access
+from provisioning.access import views_portal as views_access_portal
+from provisioning.access import views_requests as views_access_requests
+from provisioning.access import views_resources as views_access_resources
 
 TENANT = "tenants/<slug:tenant>"
 REQUESTS = f"{TENANT}/access/requests"

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.fields import query_flag
 from portal.models import role_of
 from portal.next_page import login_required
-from provisioning import access_requests as ar
-from provisioning.forms_access import DecisionForm
+from provisioning.access import services as ar
+from provisioning.access.forms import DecisionForm
 from provisioning.models import AccessRequest
 from tenants import access
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.events import record
-from provisioning import notifications
+from provisioning.access import notifications
 from provisioning.engine.desired import manages, merge_templates
 from provisioning.events import describe
 from provisioning.events.models import Event

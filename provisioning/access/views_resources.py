@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.next_page import login_required
-from provisioning import access_requests as ar
-from provisioning import queries_access
-from provisioning.forms_access import RequestableForm, posted
+from provisioning.access import queries as queries_access
+from provisioning.access import services as ar
+from provisioning.access.forms import RequestableForm, posted
 from provisioning.models import RequestableResource
 from tenants import access
 
