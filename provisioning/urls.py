@@ -6,7 +6,7 @@ from provisioning.api.api import api
 
 urlpatterns = [
     path("", include("provisioning.lifecycle.urls")),
-    path("", include("provisioning.urls_bulk")),
+    path("", include("provisioning.bulk.urls")),
     path("", include("provisioning.urls_webhook")),
     path("", include("provisioning.access.urls")),
     path("", include("provisioning.inventory.urls")),

@@ -30,6 +30,7 @@ def test_the_contracts_name_the_rules_of_the_design():
         "The engine imports no feature",
         "Inside provisioning:",
         "Inside lifecycle:",
+        "Inside bulk:",
         "Inside access:",
         "A feature's actions and look-ups import no forms",
     ):

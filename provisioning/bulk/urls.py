@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from provisioning import views_bulk
+from provisioning.bulk import views as views_bulk
 
 BATCH = "tenants/<slug:tenant>/bulk/<int:batch_id>/"
 
