@@ -1,9 +1,21 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.conf import settings
+
+# A feature's own models live in its package. provisioning/models.py is the bottom layer and
+# must not import a feature, so they are imported here, while Django imports the app's models
+# (their app label is still "provisioning": the app whose name their module starts with).
+FEATURE_MODELS = ("provisioning.webhook.models",)
 
 
 class ProvisioningConfig(AppConfig):
     name = "provisioning"
+
+    def import_models(self) -> None:
+        super().import_models()
+        for module in FEATURE_MODELS:
+            import_module(module)
 
     def ready(self) -> None:
         # Imported here, once the models are loaded: the features register what must happen

@@ -260,4 +260,3 @@ from provisioning.models_access import (  # noqa: E402, F401
 )
 from provisioning.models_batch import Batch, BatchRow  # noqa: E402, F401
 from provisioning.models_throttle import ConnectionBucket  # noqa: E402, F401
-from provisioning.models_webhook import HRWebhookEvent  # noqa: E402, F401

@@ -7,7 +7,7 @@ from provisioning.api.api import api
 urlpatterns = [
     path("", include("provisioning.lifecycle.urls")),
     path("", include("provisioning.bulk.urls")),
-    path("", include("provisioning.urls_webhook")),
+    path("", include("provisioning.webhook.urls")),
     path("", include("provisioning.access.urls")),
     path("", include("provisioning.inventory.urls")),
     path("", include("provisioning.first_sign_in.urls")),

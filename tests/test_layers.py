@@ -31,7 +31,9 @@ def test_the_contracts_name_the_rules_of_the_design():
         "Inside provisioning:",
         "Inside lifecycle:",
         "Inside bulk:",
+        "Inside webhook:",
         "Inside access:",
         "A feature's actions and look-ups import no forms",
+        "A feature's models import only models",
     ):
         assert rule in config, rule

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook.models import HRWebhookEvent
 
 
 class SecretActionForm(forms.Form):

@@ -24,8 +24,8 @@ from portal.audit.events import record
 from portal.plain_text import printable
 from portal.signin import within_budget
 from provisioning import refusals
-from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import schema, service, signing
+from provisioning.webhook.models import HRWebhookEvent
 from tenants.crypto import CredentialError
 from tenants.models import Tenant
 

@@ -30,8 +30,8 @@ from portal.audit.models import AuditEvent
 from portal.models import Role
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
-from provisioning.models_webhook import HRWebhookEvent
 from provisioning.webhook import receive
+from provisioning.webhook.models import HRWebhookEvent
 from tenants import clock
 from tenants.models import DirectoryConnection
 from tests.factories import PASSWORD, signed_in

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook.models import HRWebhookEvent
 from tests.provisioning.test_hr_webhook import (
     SECRET,
     assert_refused_and_recorded,

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from provisioning.models import Job
-from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook.models import HRWebhookEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ import pytest
 from django.urls import reverse
 
 from provisioning.models import Identity, Job
-from provisioning.models_webhook import HRWebhookEvent
+from provisioning.webhook.models import HRWebhookEvent
 from tests.provisioning.directories import make_directories
 
 pytestmark = pytest.mark.django_db

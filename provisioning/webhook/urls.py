@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from provisioning import views_webhook
+from provisioning.webhook import views as views_webhook
 
 urlpatterns = [
     # <str:>, not <slug:>: a request to a malformed tenant name is recorded too.
