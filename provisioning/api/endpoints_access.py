@@ -2,7 +2,7 @@
 request (the ids a new request names).
 
 As on the pages: anyone who sees the tenant lists; technicians, MSP admins and client admins
-file (provisioning/forms_access.AccessRequestForm validates); the resource's approvers (the
+file (provisioning.access.forms.AccessRequestForm validates); the resource's approvers (the
 tenant's client admins, or the ones it names), never the requester, decide."""
 
 from datetime import datetime
