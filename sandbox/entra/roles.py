@@ -349,24 +349,69 @@ def eligibility_request(req: GraphRequest) -> GraphResponse:
     return GraphResponse(201, body)
 
 
-# Password resets need a directory role ------------------------------------------------------
+# Password resets and other sensitive actions need a directory role ---------------------------
+
+# "Who can perform sensitive actions" (entra-docs privileged-roles-permissions.md): disabling
+# or enabling, these properties, deleting and restoring. user-update.md: "In app-only
+# scenarios, the app must be assigned a higher privileged administrator role" for a user with
+# privileged administrator roles; user-delete.md and directory-deleteditems-restore.md say the
+# same of User.ReadWrite.All for deleting and restoring them.
+SENSITIVE_PROPERTIES = frozenset(
+    name.lower()
+    for name in (
+        "accountEnabled",
+        "businessPhones",
+        "mobilePhone",
+        "onPremisesImmutableId",
+        "otherMails",
+        "passwordProfile",
+        "userPrincipalName",
+    )
+)
+
+
+def _app_roles(req: GraphRequest) -> set[str]:
+    roles = req.tenant.roles
+    principal = roles.app_principal(req.client_id)
+    return {a.role_id for a in roles.roles_of(principal) if a.scope == "/"}
+
+
+def _roles_held(req: GraphRequest, user: User) -> set[str]:
+    roles = req.tenant.roles
+    held = {a.role_id for a in roles.roles_of(user.id)}
+    return held | {a.role_id for a in roles.roles_of(user.id, eligible=True)}
+
+
+def _reaches(caller: set[str], target: set[str]) -> bool:
+    return bool(caller & RESETS_ANYONE) or bool(
+        caller & RESETS_SOME and target <= USER_ADMIN_MAY_RESET
+    )
+
+
+def check_sensitive_action(req: GraphRequest, user: User) -> None:
+    """A sensitive action on a user who holds an admin role (active or eligible) needs an app
+    role that reaches every role they hold; on anyone else the permission is enough."""
+    target = _roles_held(req, user)
+    if target and not _reaches(_app_roles(req), target):
+        raise GraphError(403, "Authorization_RequestDenied", DENIED)
+
+
+def check_user_update(req: GraphRequest, user: User, data: dict) -> None:
+    """A PATCH that sets a sensitive property; a password always needs a directory role."""
+    names = {str(name).lower() for name in data}
+    if "passwordprofile" in names:
+        check_password_reset(req, user)
+    elif names & SENSITIVE_PROPERTIES:
+        check_sensitive_action(req, user)
 
 
 def check_password_reset(req: GraphRequest, user: User) -> None:
     """An app sets a password only with at least the User Administrator role, and a
     Privileged Authentication Administrator (or Global Administrator) role for a target
     holding any role a User Administrator may not reset (active or eligible)."""
-    roles = req.tenant.roles
-    caller = {
-        a.role_id for a in roles.roles_of(roles.app_principal(req.client_id)) if a.scope == "/"
-    }
-    if caller & RESETS_ANYONE:
-        return
-    target = {a.role_id for a in roles.roles_of(user.id)}
-    target |= {a.role_id for a in roles.roles_of(user.id, eligible=True)}
-    if caller & RESETS_SOME and target <= USER_ADMIN_MAY_RESET:
-        return
-    raise GraphError(403, "Authorization_RequestDenied", DENIED)
+    caller = _app_roles(req)
+    if not _reaches(caller, _roles_held(req, user)):
+        raise GraphError(403, "Authorization_RequestDenied", DENIED)
 
 
 # Seeding (control API and demo) -------------------------------------------------------------
@@ -405,4 +450,11 @@ def seed_roles(tenant: EntraTenant, body: dict) -> None:
     seed_units(tenant, body.get("administrative_units") or [])
 
 
-__all__ = ["USER_ADMIN", "check_password_reset", "directory_objects_of", "seed_roles"]
+__all__ = [
+    "USER_ADMIN",
+    "check_password_reset",
+    "check_sensitive_action",
+    "check_user_update",
+    "directory_objects_of",
+    "seed_roles",
+]
