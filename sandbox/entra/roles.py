@@ -376,10 +376,18 @@ def _app_roles(req: GraphRequest) -> set[str]:
     return {a.role_id for a in roles.roles_of(principal) if a.scope == "/"}
 
 
+# The tables' row "User (no admin role, but member or owner of a role-assignable group)":
+# only a Privileged Authentication or Global Administrator reaches them (owners not modelled).
+ROLE_ASSIGNABLE_MEMBER = "member of a role-assignable group"
+
+
 def _roles_held(req: GraphRequest, user: User) -> set[str]:
     roles = req.tenant.roles
     held = {a.role_id for a in roles.roles_of(user.id)}
-    return held | {a.role_id for a in roles.roles_of(user.id, eligible=True)}
+    held |= {a.role_id for a in roles.roles_of(user.id, eligible=True)}
+    if any(g.props.get("isAssignableToRole") is True for g in req.tenant.groups_of(user)):
+        held.add(ROLE_ASSIGNABLE_MEMBER)
+    return held
 
 
 def _reaches(caller: set[str], target: set[str]) -> bool:

@@ -160,3 +160,74 @@ def test_a_user_administrator_reaches_a_groups_administrator(sandbox_server) -> 
     assert reset(d, groupie) is None
     with d.graph() as graph:
         assert graph.patch(f"/users/{groupie}", json={"accountEnabled": False}).status_code == 204
+
+
+def role_assignable_directory(server, permissions=None) -> EntraDir:
+    """pim@ is a member of "Helpdesk (PIM)", a role-assignable group, and holds no role."""
+    probe = str(uuid.uuid4())
+    domain = f"t{probe[:8]}.example"
+    client = str(uuid.uuid4())
+    app: dict = {"client_id": client, "client_secret": "right-secret"}
+    if permissions is not None:
+        app["permissions"] = permissions
+    body = tenant_body(
+        probe,
+        domain,
+        client,
+        apps=[app],
+        users=[
+            {"userPrincipalName": f"{name}@{domain}", "displayName": name.title()}
+            for name in ("pim", "plain")
+        ],
+        groups=[
+            {
+                "display_name": "Helpdesk (PIM)",
+                "assignable_to_role": True,
+                "members": [f"pim@{domain}"],
+            }
+        ],
+    )
+    with server.control() as control:
+        created = control.post("/_sandbox/entra/tenants", json=body)
+        assert created.status_code == 201, created.text
+    return EntraDir(server, probe, domain, client, "right-secret", created.json())
+
+
+def test_members_of_a_role_assignable_group_need_role_management_to_change(
+    sandbox_server,
+) -> None:
+    """group-post-members.md / group-delete-members.md: RoleManagement.ReadWrite.Directory
+    besides the group permissions."""
+    d = role_assignable_directory(
+        sandbox_server, permissions=["User.ReadWrite.All", "GroupMember.ReadWrite.All"]
+    )
+    group = d.group_id("Helpdesk (PIM)")
+    pim, plain = user_id(d, "pim"), user_id(d, "plain")
+    ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{plain}"}
+    with d.graph() as graph:
+        added = graph.post(f"/groups/{group}/members/$ref", json=ref)
+        assert_graph_error(added, 403, "Authorization_RequestDenied", DENIED)
+        removed = graph.delete(f"/groups/{group}/members/{pim}/$ref")
+        assert_graph_error(removed, 403, "Authorization_RequestDenied", DENIED)
+        members = graph.get(f"/groups/{group}/members", params={"$select": "id"}).json()
+        assert [m["id"] for m in members["value"]] == [pim]
+        selected = graph.get(f"/groups/{group}", params={"$select": "isAssignableToRole"})
+        assert selected.json()["isAssignableToRole"] is True
+
+
+def test_a_member_of_a_role_assignable_group_is_out_of_a_user_administrators_reach(
+    sandbox_server,
+) -> None:
+    """The tables' row "User (no admin role, but member or owner of a role-assignable
+    group)": only Privileged Authentication and Global Administrators are ticked."""
+    d = role_assignable_directory(sandbox_server)
+    pim = user_id(d, "pim")
+    error = reset(d, pim)
+    assert error is not None and error.response_status_code == 403
+    with d.graph() as graph:
+        disabled = graph.patch(f"/users/{pim}", json={"accountEnabled": False})
+        assert_graph_error(disabled, 403, "Authorization_RequestDenied", DENIED)
+        group = d.group_id("Helpdesk (PIM)")
+        assert graph.delete(f"/groups/{group}/members/{pim}/$ref").status_code == 204
+        assert graph.patch(f"/users/{pim}", json={"accountEnabled": False}).status_code == 204
+    assert reset(d, pim) is None
