@@ -1119,6 +1119,7 @@ def _group_detail(group) -> dict:
         "security_enabled": bool(group.security_enabled),
         "unified": "Unified" in (group.group_types or []),
         "synced": bool(group.on_premises_sync_enabled),
+        "role_assignable": bool(group.is_assignable_to_role),
     }
 
 
@@ -1137,6 +1138,7 @@ def _group_from_body(body: dict) -> Resource:
             "security_enabled": body.get("securityEnabled") is True,
             "unified": "Unified" in (kinds or []),
             "synced": body.get("onPremisesSyncEnabled") is True,
+            "role_assignable": body.get("isAssignableToRole") is True,
         },
     )
 

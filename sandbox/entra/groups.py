@@ -51,6 +51,7 @@ DEFAULT_SELECT = (
     "createdDateTime",
     "onPremisesSyncEnabled",
     "proxyAddresses",
+    "isAssignableToRole",  # group.md: "Returned by default"
 )
 # What $filter takes on each group property: group.md's "Supports $filter (...)" per property
 # (api-reference/v1.0/resources/group.md, "Properties"); `in` wherever `eq` works by default,

@@ -309,3 +309,46 @@ def test_a_leaver_whose_admin_role_stays_is_not_disabled_and_the_job_says_why(on
     assert "Privileged Authentication Administrator" in disable.last_error
     assert "holds an admin role" in disable.last_error
     assert "Insufficient privileges to complete the operation." in disable.last_error
+
+
+def test_a_leaver_leaves_a_role_assignable_group_before_the_reset_and_the_block(on_sandbox, worker):
+    """A member of a role-assignable group is out of a User Administrator's reach (entra-docs
+    "Who can reset passwords", "Who can perform sensitive actions"), as an admin is: the
+    group goes first, then the app may reset the password and block sign-in."""
+    upn = "pia@rolegroup.example"
+    dirs = make_directories(
+        on_sandbox,
+        "rolegroup",
+        entra_extra={
+            "users": [
+                {
+                    "userPrincipalName": upn,
+                    "displayName": "Pia Admin",
+                    "givenName": "Pia",
+                    "surname": "Admin",
+                }
+            ],
+            "groups": [
+                {"display_name": "Helpdesk (PIM)", "assignable_to_role": True, "members": [upn]}
+            ],
+        },
+    )
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Pia",
+        last_name="Admin",
+        display_name="Pia Admin",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+
+    job = offboard(identity, delete_after_days=None)
+
+    steps = list(job.steps.order_by("order").values_list("action", "target_name", "status"))
+    assert job.status == Job.Status.SUCCEEDED, steps
+    assert dirs.entra_user(upn)["accountEnabled"] is False
+    actions = [action for action, _, _ in steps]
+    assert ("remove_group", "Helpdesk (PIM)", Step.Status.SUCCEEDED) in steps
+    assert actions.index("remove_group") < actions.index("reset_password")
+    assert actions.index("remove_group") < actions.index("disable_user")
