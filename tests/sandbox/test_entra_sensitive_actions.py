@@ -184,7 +184,8 @@ def role_assignable_directory(server, permissions=None) -> EntraDir:
                 "display_name": "Helpdesk (PIM)",
                 "assignable_to_role": True,
                 "members": [f"pim@{domain}"],
-            }
+            },
+            {"display_name": "Staff"},
         ],
     )
     with server.control() as control:
@@ -211,8 +212,12 @@ def test_members_of_a_role_assignable_group_need_role_management_to_change(
         assert_graph_error(removed, 403, "Authorization_RequestDenied", DENIED)
         members = graph.get(f"/groups/{group}/members", params={"$select": "id"}).json()
         assert [m["id"] for m in members["value"]] == [pim]
-        selected = graph.get(f"/groups/{group}", params={"$select": "isAssignableToRole"})
-        assert selected.json()["isAssignableToRole"] is True
+        # group.md: isAssignableToRole is "Returned by default" (null for other groups).
+        assert graph.get(f"/groups/{group}").json()["isAssignableToRole"] is True
+        listed = {
+            g["displayName"]: g["isAssignableToRole"] for g in graph.get("/groups").json()["value"]
+        }
+        assert listed["Helpdesk (PIM)"] is True and listed["Staff"] is None
 
 
 def test_a_member_of_a_role_assignable_group_is_out_of_a_user_administrators_reach(
