@@ -16,6 +16,8 @@ from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, User, now_iso
 from sandbox.entra.odata import paged, select
 from sandbox.entra.role_state import (
+    AUTH_ADMIN,
+    AUTH_ADMIN_REACHES,
     BUILT_IN_ROLES,
     RESETS_ANYONE,
     RESETS_SOME,
@@ -400,7 +402,10 @@ def check_sensitive_action(req: GraphRequest, user: User) -> None:
     """A sensitive action on a user who holds an admin role (active or eligible) needs an app
     role that reaches every role they hold; on anyone else the permission is enough."""
     target = _roles_held(req, user)
-    if target and not _reaches(_app_roles(req), target):
+    if not target:
+        return
+    caller = _app_roles(req)
+    if not (_reaches(caller, target) or (AUTH_ADMIN in caller and target <= AUTH_ADMIN_REACHES)):
         raise GraphError(403, "Authorization_RequestDenied", DENIED)
 
 

@@ -236,3 +236,42 @@ def test_a_member_of_a_role_assignable_group_is_out_of_a_user_administrators_rea
         assert graph.delete(f"/groups/{group}/members/{pim}/$ref").status_code == 204
         assert graph.patch(f"/users/{pim}", json={"accountEnabled": False}).status_code == 204
     assert reset(d, pim) is None
+
+
+def test_an_authentication_administrator_reaches_what_its_column_ticks(sandbox_server) -> None:
+    """The Auth Admin column of "Who can perform sensitive actions" ticks Password Admin (and
+    users without a role) but not Helpdesk Admin or User Admin; it resets no passwords for an
+    app (that takes at least the User Administrator role)."""
+    probe = str(uuid.uuid4())
+    domain = f"t{probe[:8]}.example"
+    client = str(uuid.uuid4())
+    body = tenant_body(
+        probe,
+        domain,
+        client,
+        apps=[
+            {
+                "client_id": client,
+                "client_secret": "right-secret",
+                "directory_roles": ["Authentication Administrator"],
+            }
+        ],
+        users=[
+            {"userPrincipalName": f"{name}@{domain}", "displayName": name.title()}
+            for name in ("passwords", "helpdesk")
+        ],
+        directory_roles=[
+            {"role": "Password Administrator", "members": [f"passwords@{domain}"]},
+            {"role": "Helpdesk Administrator", "members": [f"helpdesk@{domain}"]},
+        ],
+    )
+    with sandbox_server.control() as control:
+        created = control.post("/_sandbox/entra/tenants", json=body)
+        assert created.status_code == 201, created.text
+    d = EntraDir(sandbox_server, probe, domain, client, "right-secret", created.json())
+    with d.graph() as graph:
+        reached = graph.patch(f"/users/{user_id(d, 'passwords')}", json={"accountEnabled": False})
+        assert reached.status_code == 204
+        beyond = graph.patch(f"/users/{user_id(d, 'helpdesk')}", json={"accountEnabled": False})
+        assert_graph_error(beyond, 403, "Authorization_RequestDenied", DENIED)
+    assert reset(d, user_id(d, "passwords")) is not None
