@@ -173,7 +173,8 @@ async def _password_check(connector, granted: frozenset[str]) -> Check:
             label,
             True,
             "users' passwords; an administrator's needs the Privileged Authentication "
-            "Administrator role",
+            "Administrator role, as do blocking an administrator's sign-in and deleting them "
+            "(a member of a role-assignable group counts as an administrator)",
         )
     return Check(
         label,

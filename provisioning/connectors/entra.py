@@ -439,7 +439,13 @@ class EntraConnector:
             for k, v in attributes.items()
             if v is None and k in ATTRIBUTE_KEYS
         }
-        await self._patch_user(user_id, fields, cleared)
+        try:
+            await self._patch_user(user_id, fields, cleared)
+        except PermissionDeniedError as exc:
+            if "enabled" not in attributes:
+                raise
+            action = "allow sign-in" if attributes["enabled"] else "block sign-in"
+            raise entra_roles.sensitive_refused(exc, action) from None
 
     async def _patch_user(self, user_id: str, fields: dict, cleared: dict | None = None) -> None:
         """PATCH the user with the body the SDK's User model would send (user_request)."""
@@ -460,6 +466,8 @@ class EntraConnector:
                 await self._graph().users.by_user_id(user_id).delete()
         except NotFoundError:
             return
+        except PermissionDeniedError as exc:
+            raise entra_roles.sensitive_refused(exc, "delete the account") from None
 
     async def purge_user(self, user_id: str) -> None:
         """Remove a soft-deleted user for good; done if it is gone already."""
@@ -1111,6 +1119,7 @@ def _group_detail(group) -> dict:
         "security_enabled": bool(group.security_enabled),
         "unified": "Unified" in (group.group_types or []),
         "synced": bool(group.on_premises_sync_enabled),
+        "role_assignable": bool(group.is_assignable_to_role),
     }
 
 
@@ -1129,6 +1138,7 @@ def _group_from_body(body: dict) -> Resource:
             "security_enabled": body.get("securityEnabled") is True,
             "unified": "Unified" in (kinds or []),
             "synced": body.get("onPremisesSyncEnabled") is True,
+            "role_assignable": body.get("isAssignableToRole") is True,
         },
     )
 

@@ -78,7 +78,22 @@ def password_refused(exc: PermissionDeniedError) -> PermissionDeniedError:
     return PermissionDeniedError(
         "The directory refused to set the password: besides User.ReadWrite.All the app needs "
         "the User Administrator role (Privileged Authentication Administrator when the person "
-        f"holds an admin role). Directory's answer: {exc.message}",
+        f"holds an admin role or is in a role-assignable group). Directory's answer: {exc.message}",
+        status=exc.status,
+        request_id=exc.request_id,
+    )
+
+
+def sensitive_refused(exc: PermissionDeniedError, action: str) -> PermissionDeniedError:
+    """A refused sensitive action (blocking or allowing sign-in, deleting) in words that say
+    what to change: for a person who holds an admin role, User.ReadWrite.All is not enough
+    (entra-docs, "Who can perform sensitive actions")."""
+    return PermissionDeniedError(
+        f"The directory refused to {action}: when the person holds an admin role (or is in a "
+        "role-assignable group), the app "
+        "needs a directory role that reaches it (Privileged Authentication Administrator; a "
+        "User Administrator reaches only limited admins such as Helpdesk Administrators), or "
+        f"the role must go first. Directory's answer: {exc.message}",
         status=exc.status,
         request_id=exc.request_id,
     )

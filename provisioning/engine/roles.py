@@ -3,9 +3,10 @@ hold (active or PIM-eligible) and every administrative unit they are in, each as
 step; a joiner or a mover keeps what they hold (the portal does not hand out admin roles).
 
 Removals come first in the plan, before a password reset: a directory refuses to reset an
-administrator's password to an app that is only a User Administrator, and an administrator
-whose roles are gone is a user like any other. The read-back verifies them like the rest:
-a role still held next round is planned again.
+administrator's password (or block their sign-in) to an app that is only a User
+Administrator, and an administrator whose roles are gone is a user like any other. The same
+holds for a member of a role-assignable group, so leaving those groups comes first too. The
+read-back verifies them like the rest: a role still held next round is planned again.
 """
 
 from __future__ import annotations
@@ -50,9 +51,23 @@ async def plan_roles(connector, plan, desired: DesiredState) -> None:
             planner.PlannedStep(REMOVE_ADMIN_UNIT, units.get(unit, unit), {"unit_id": unit})
             for unit in sorted(access.admin_units)
         ]
+    steps += await _role_group_removals(connector, plan)
     at = next((i for i, s in enumerate(plan.steps) if s.action == planner.RESET_PASSWORD), None)
     at = len(plan.steps) if at is None else at
     plan.steps[at:at] = steps
+
+
+async def _role_group_removals(connector, plan) -> list:
+    """The removals from role-assignable groups, taken out of their place: a member of one is
+    out of a User Administrator's reach as an admin is (no password reset, no block of
+    sign-in), so they go first, with the roles."""
+    removals = [s for s in plan.steps if s.action == planner.REMOVE_GROUP]
+    if not removals:
+        return []
+    assignable = {r.id for r in await connector.groups() if r.detail.get("role_assignable")}
+    moved = [s for s in removals if s.params["group_id"] in assignable]
+    plan.steps[:] = [s for s in plan.steps if not any(s is m for m in moved)]
+    return moved
 
 
 async def _names(connector, catalogue: str) -> dict[str, str]:

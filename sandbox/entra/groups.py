@@ -51,6 +51,7 @@ DEFAULT_SELECT = (
     "createdDateTime",
     "onPremisesSyncEnabled",
     "proxyAddresses",
+    "isAssignableToRole",  # group.md: "Returned by default"
 )
 # What $filter takes on each group property: group.md's "Supports $filter (...)" per property
 # (api-reference/v1.0/resources/group.md, "Properties"); `in` wherever `eq` works by default,
@@ -347,6 +348,20 @@ def refuse_dynamic(group: Group) -> None:
         )
 
 
+ROLE_WRITE = "RoleManagement.ReadWrite.Directory"
+
+
+def refuse_role_assignable(req: GraphRequest, group: Group) -> None:
+    """group-post-members.md, group-delete-members.md: "To add [remove] members to a
+    role-assignable group, the calling user must also be assigned the
+    RoleManagement.ReadWrite.Directory permission"."""
+    permissions = req.tenant.apps[req.client_id].permissions
+    if group.props.get("isAssignableToRole") is True and ROLE_WRITE not in permissions:
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
 @router.add("POST", "/groups/{id}/members/$ref", GROUP_WRITE)
 def add_member(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
@@ -357,6 +372,7 @@ def add_member(req: GraphRequest) -> GraphResponse:
     user = find_user(req, match["id"])
     refuse_dynamic(group)
     refuse_group_change(group)
+    refuse_role_assignable(req, group)
     if user.id in group.members:
         raise bad_request(
             "One or more added object references already exist for the following modified "
@@ -371,6 +387,7 @@ def remove_member(req: GraphRequest) -> GraphResponse:
     group = find_group(req, req.params["id"])
     refuse_dynamic(group)
     refuse_group_change(group)
+    refuse_role_assignable(req, group)
     member = req.params["member"]
     if member not in group.members:
         raise not_found(member)

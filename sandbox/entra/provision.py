@@ -8,7 +8,8 @@ Body (snake_case keys; user entries use Graph property names):
                "secret_end_date_time": "<ISO, optional: when the secret ends>",
                "permissions": ["User.ReadWrite.All", ...], "certificates": ["<PEM>"]}],
      "skus": [{"sku_part_number": "SPE_E3", "seats": 25, "sku_id": "<uuid, optional>"}],
-     "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"]},
+     "groups": [{"display_name": "Sales", "description": "...", "members": ["<upn or id>"],
+                 "assignable_to_role": false},
                 {"display_name": "Sales-All", "mail_enabled": true, "security_enabled": false,
                  "synced": false},
                 {"display_name": "All Sales",
@@ -305,6 +306,14 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
             raise ValueError(f"group {name!r}: {exc.message}") from None
         if item.get("synced") is True:  # from on-premises AD (sandbox/entra/onprem.py)
             props["onPremisesSyncEnabled"] = True
+        if item.get("assignable_to_role") is True:
+            # group.md (isAssignableToRole): set at creation only; "securityEnabled must also
+            # be set to true ... and the group can't be a dynamic group".
+            if rule or not props["securityEnabled"]:
+                raise ValueError(
+                    f"group {name!r}: a role-assignable group is a static security group"
+                )
+            props["isAssignableToRole"] = True
         if item.get("id"):
             props["id"] = _uuid(item["id"], "group id")
         members = []

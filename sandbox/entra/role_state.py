@@ -36,17 +36,33 @@ BUILT_IN_ROLES = {
     "4a5d8f65-41da-4de4-8968-e035b65339cf": "Reports Reader",
     "75934031-6c7e-415a-99d7-48dbd49e875e": "Usage Summary Reports Reader",
 }
-# "Who can reset passwords": a User Administrator may reset the password of users who hold
-# no role or only these; anyone else needs a Privileged Authentication Administrator (or a
-# Global Administrator).
+# "Who can reset passwords" and "Who can perform sensitive actions" (entra-docs
+# privileged-roles-permissions.md; both tables tick the same rows under User Admin): a User
+# Administrator reaches users who hold no role or only these; anyone else needs a Privileged
+# Authentication Administrator (or a Global Administrator).
 USER_ADMIN_MAY_RESET = frozenset(
     {
         USER_ADMIN,
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",  # Groups Administrator
         "729827e3-9c14-49f7-bb1b-9608f156bbb8",  # Helpdesk Administrator
         "966707d0-3269-4727-9be2-8c3a10f19b9d",  # Password Administrator
         "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",  # Directory Readers
         "95e79109-95c0-4d8e-aee3-d01accf2d47b",  # Guest Inviter
         "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",  # Message Center Reader
+        "4a5d8f65-41da-4de4-8968-e035b65339cf",  # Reports Reader
+        "75934031-6c7e-415a-99d7-48dbd49e875e",  # Usage Summary Reports Reader
+    }
+)
+# The Auth Admin column of "Who can perform sensitive actions" (an app's password resets take
+# at least a User Administrator, so this column serves the other sensitive actions only).
+AUTH_ADMIN = "c4e39bd9-1100-46d3-8c65-fb160da0071f"
+AUTH_ADMIN_REACHES = frozenset(
+    {
+        AUTH_ADMIN,
+        "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",  # Directory Readers
+        "95e79109-95c0-4d8e-aee3-d01accf2d47b",  # Guest Inviter
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",  # Message Center Reader
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",  # Password Administrator
         "4a5d8f65-41da-4de4-8968-e035b65339cf",  # Reports Reader
         "75934031-6c7e-415a-99d7-48dbd49e875e",  # Usage Summary Reports Reader
     }

@@ -16,6 +16,8 @@ from sandbox.entra.errors import GraphError, bad_request, not_found
 from sandbox.entra.model import EntraTenant, User, now_iso
 from sandbox.entra.odata import paged, select
 from sandbox.entra.role_state import (
+    AUTH_ADMIN,
+    AUTH_ADMIN_REACHES,
     BUILT_IN_ROLES,
     RESETS_ANYONE,
     RESETS_SOME,
@@ -349,24 +351,80 @@ def eligibility_request(req: GraphRequest) -> GraphResponse:
     return GraphResponse(201, body)
 
 
-# Password resets need a directory role ------------------------------------------------------
+# Password resets and other sensitive actions need a directory role ---------------------------
+
+# "Who can perform sensitive actions" (entra-docs privileged-roles-permissions.md): disabling
+# or enabling, these properties, deleting and restoring. user-update.md: "In app-only
+# scenarios, the app must be assigned a higher privileged administrator role" for a user with
+# privileged administrator roles; user-delete.md and directory-deleteditems-restore.md say the
+# same of User.ReadWrite.All for deleting and restoring them.
+SENSITIVE_PROPERTIES = frozenset(
+    name.lower()
+    for name in (
+        "accountEnabled",
+        "businessPhones",
+        "mobilePhone",
+        "onPremisesImmutableId",
+        "otherMails",
+        "passwordProfile",
+        "userPrincipalName",
+    )
+)
+
+
+def _app_roles(req: GraphRequest) -> set[str]:
+    roles = req.tenant.roles
+    principal = roles.app_principal(req.client_id)
+    return {a.role_id for a in roles.roles_of(principal) if a.scope == "/"}
+
+
+# The tables' row "User (no admin role, but member or owner of a role-assignable group)":
+# only a Privileged Authentication or Global Administrator reaches them (owners not modelled).
+ROLE_ASSIGNABLE_MEMBER = "member of a role-assignable group"
+
+
+def _roles_held(req: GraphRequest, user: User) -> set[str]:
+    roles = req.tenant.roles
+    held = {a.role_id for a in roles.roles_of(user.id)}
+    held |= {a.role_id for a in roles.roles_of(user.id, eligible=True)}
+    if any(g.props.get("isAssignableToRole") is True for g in req.tenant.groups_of(user)):
+        held.add(ROLE_ASSIGNABLE_MEMBER)
+    return held
+
+
+def _reaches(caller: set[str], target: set[str]) -> bool:
+    return bool(caller & RESETS_ANYONE) or bool(
+        caller & RESETS_SOME and target <= USER_ADMIN_MAY_RESET
+    )
+
+
+def check_sensitive_action(req: GraphRequest, user: User) -> None:
+    """A sensitive action on a user who holds an admin role (active or eligible) needs an app
+    role that reaches every role they hold; on anyone else the permission is enough."""
+    target = _roles_held(req, user)
+    if not target:
+        return
+    caller = _app_roles(req)
+    if not (_reaches(caller, target) or (AUTH_ADMIN in caller and target <= AUTH_ADMIN_REACHES)):
+        raise GraphError(403, "Authorization_RequestDenied", DENIED)
+
+
+def check_user_update(req: GraphRequest, user: User, data: dict) -> None:
+    """A PATCH that sets a sensitive property; a password always needs a directory role."""
+    names = {str(name).lower() for name in data}
+    if "passwordprofile" in names:
+        check_password_reset(req, user)
+    elif names & SENSITIVE_PROPERTIES:
+        check_sensitive_action(req, user)
 
 
 def check_password_reset(req: GraphRequest, user: User) -> None:
     """An app sets a password only with at least the User Administrator role, and a
     Privileged Authentication Administrator (or Global Administrator) role for a target
     holding any role a User Administrator may not reset (active or eligible)."""
-    roles = req.tenant.roles
-    caller = {
-        a.role_id for a in roles.roles_of(roles.app_principal(req.client_id)) if a.scope == "/"
-    }
-    if caller & RESETS_ANYONE:
-        return
-    target = {a.role_id for a in roles.roles_of(user.id)}
-    target |= {a.role_id for a in roles.roles_of(user.id, eligible=True)}
-    if caller & RESETS_SOME and target <= USER_ADMIN_MAY_RESET:
-        return
-    raise GraphError(403, "Authorization_RequestDenied", DENIED)
+    caller = _app_roles(req)
+    if not _reaches(caller, _roles_held(req, user)):
+        raise GraphError(403, "Authorization_RequestDenied", DENIED)
 
 
 # Seeding (control API and demo) -------------------------------------------------------------
@@ -405,4 +463,11 @@ def seed_roles(tenant: EntraTenant, body: dict) -> None:
     seed_units(tenant, body.get("administrative_units") or [])
 
 
-__all__ = ["USER_ADMIN", "check_password_reset", "directory_objects_of", "seed_roles"]
+__all__ = [
+    "USER_ADMIN",
+    "check_password_reset",
+    "check_sensitive_action",
+    "check_user_update",
+    "directory_objects_of",
+    "seed_roles",
+]

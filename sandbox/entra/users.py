@@ -15,7 +15,7 @@ from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, User, new_id, now_iso
 from sandbox.entra.odata import check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
-from sandbox.entra.roles import check_password_reset
+from sandbox.entra.roles import check_sensitive_action, check_user_update
 from sandbox.entra.router import (
     USER_READ,
     USER_WRITE,
@@ -493,8 +493,7 @@ def get_user(req: GraphRequest) -> GraphResponse:
 def update_user(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
     data = req.json()
-    if "passwordProfile" in data:
-        check_password_reset(req, user)  # the app needs a directory role (roles.py)
+    check_user_update(req, user, data)  # a directory role for sensitive ones (roles.py)
     props = validate_props(req.tenant, data, user.id)
     for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
         if name in props and props[name] in (None, ""):
@@ -525,6 +524,7 @@ def update_user(req: GraphRequest) -> GraphResponse:
 @router.add("DELETE", "/users/{id}", USER_WRITE)
 def delete_user(req: GraphRequest) -> GraphResponse:
     user = find_user(req, req.params["id"])
+    check_sensitive_action(req, user)
     req.tenant.soft_delete(user)
     return GraphResponse(204)
 
@@ -584,6 +584,7 @@ def get_deleted(req: GraphRequest) -> GraphResponse:
 @router.add("POST", "/directory/deletedItems/{id}/restore", USER_WRITE)
 def restore_deleted(req: GraphRequest) -> GraphResponse:
     user = find_deleted(req)
+    check_sensitive_action(req, user)
     if user.props["userPrincipalName"].lower() in req.tenant.upn_index:
         raise duplicate_upn()
     for proxy in user.props.get("proxyAddresses") or []:

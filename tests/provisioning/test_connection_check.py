@@ -191,6 +191,9 @@ def test_a_user_administrator_app_resets_users_not_administrators(
     page = press_test(client, connection)
     assert "Connection works" in page
     assert "✓ Reset passwords: users&#x27; passwords; an administrator&#x27;s needs the " in page
+    # Graph refuses that app the other sensitive actions on an admin too (block, delete).
+    assert "as do blocking an administrator&#x27;s sign-in and deleting them" in page
+    assert "a member of a role-assignable group counts as an administrator" in page
 
 
 def okta_connection_as(tenant, server, roles: list[str]):

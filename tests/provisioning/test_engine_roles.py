@@ -248,3 +248,107 @@ def test_without_role_permissions_a_leave_says_what_the_app_lacks(on_sandbox):
     with pytest.raises(PermissionDeniedError) as refused:
         bridge.run(connector.remove_role(user.id, HeldRole(GLOBAL_ADMIN)))
     assert "needs the RoleManagement.ReadWrite.Directory permission" in refused.value.message
+
+
+def test_a_leaver_whose_admin_role_stays_is_not_disabled_and_the_job_says_why(on_sandbox, worker):
+    """The app (a User Administrator without RoleManagement.ReadWrite.Directory) cannot take
+    away a Global Administrator's role, and then may not disable them either (entra-docs "Who
+    can perform sensitive actions"): the step fails with words that say what to grant."""
+    tenant_id, domain = str(uuid.uuid4()), f"rs{uuid.uuid4().hex[:8]}.example"
+    client_id, upn = str(uuid.uuid4()), f"chief@{domain}"
+    body = {
+        "tenant_id": tenant_id,
+        "domains": [domain],
+        "apps": [
+            {
+                "client_id": client_id,
+                "client_secret": "s",
+                "permissions": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+            }
+        ],
+        "users": [
+            {
+                "userPrincipalName": upn,
+                "displayName": "Chief Admin",
+                "givenName": "Chief",
+                "surname": "Admin",
+            }
+        ],
+        "directory_roles": [{"role": "Global Administrator", "members": [upn]}],
+    }
+    with on_sandbox.control() as control:
+        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
+    tenant = Tenant.objects.create(name="Chief", slug=f"c{tenant_id[:8]}", primary_domain=domain)
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=tenant_id,
+        client_id=client_id,
+        login_base_url=on_sandbox.url,
+        graph_base_url=on_sandbox.url,
+    )
+    connection.set_secret("s")
+    connection.save()
+    identity = Identity.objects.create(
+        tenant=tenant,
+        first_name="Chief",
+        last_name="Admin",
+        display_name="Chief Admin",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+
+    job = offboard(identity, delete_after_days=None)
+
+    steps = list(job.steps.order_by("order").values_list("action", "status", "last_error"))
+    assert job.status == Job.Status.PARTIAL, (job.error, steps)
+    disable = job.steps.get(action="disable_user")
+    assert disable.status == Step.Status.FAILED and disable.error_kind == "permanent"
+    assert disable.attempts == 1
+    assert "Privileged Authentication Administrator" in disable.last_error
+    assert "holds an admin role" in disable.last_error
+    assert "Insufficient privileges to complete the operation." in disable.last_error
+
+
+def test_a_leaver_leaves_a_role_assignable_group_before_the_reset_and_the_block(on_sandbox, worker):
+    """A member of a role-assignable group is out of a User Administrator's reach (entra-docs
+    "Who can reset passwords", "Who can perform sensitive actions"), as an admin is: the
+    group goes first, then the app may reset the password and block sign-in."""
+    upn = "pia@rolegroup.example"
+    dirs = make_directories(
+        on_sandbox,
+        "rolegroup",
+        entra_extra={
+            "users": [
+                {
+                    "userPrincipalName": upn,
+                    "displayName": "Pia Admin",
+                    "givenName": "Pia",
+                    "surname": "Admin",
+                }
+            ],
+            "groups": [
+                {"display_name": "Helpdesk (PIM)", "assignable_to_role": True, "members": [upn]}
+            ],
+        },
+    )
+    identity = Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Pia",
+        last_name="Admin",
+        display_name="Pia Admin",
+        username=upn,
+        email=upn,
+        status=Identity.Status.ACTIVE,
+    )
+
+    job = offboard(identity, delete_after_days=None)
+
+    steps = list(job.steps.order_by("order").values_list("action", "target_name", "status"))
+    assert job.status == Job.Status.SUCCEEDED, steps
+    assert dirs.entra_user(upn)["accountEnabled"] is False
+    actions = [action for action, _, _ in steps]
+    assert ("remove_group", "Helpdesk (PIM)", Step.Status.SUCCEEDED) in steps
+    assert actions.index("remove_group") < actions.index("reset_password")
+    assert actions.index("remove_group") < actions.index("disable_user")
