@@ -557,6 +557,9 @@ LOGGING = {
         "django.server": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
         "django.security.csrf": {"filters": ["hide_secret_paths"]},
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG it logs each variable a template misses with the whole context: a clear
+        # API token, recovery codes, a reset link's path (tests/security/test_debug_logs_...).
+        "django.template": {"level": "INFO"},
         "axes": {"level": "WARNING"},
         # The SDKs log every request at INFO; keep the logs about our own work.
         "azure": {"level": "WARNING"},
