@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import query_flag
+from portal.middleware import note_refusal
 from portal.models import role_of
 from portal.next_page import login_required
 from provisioning import access_requests as ar
@@ -74,6 +75,7 @@ def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
     refusal = ""
     if not ar.can_decide(request.user, access_request):  # who they are, before what they sent
         form, refusal, status = None, ar.why_not(request.user, access_request), 403
+        note_refusal(request, refusal)
     elif form.is_valid():
         decide = ar.approve if form.cleaned_data["decision"] == "approve" else ar.deny
         try:
