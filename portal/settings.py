@@ -567,6 +567,7 @@ LOGGING = {
         # The SDKs log every request at INFO; keep the logs about our own work.
         "azure": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the SCIM connector's: its URLs carry usernames
         "okta-sdk-python": {"level": "WARNING"},
     },
 }
