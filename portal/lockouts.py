@@ -20,11 +20,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from portal import ratelimit
+from portal import account_limit, ratelimit
 from portal.audit.events import record
 from portal.audit.people import record_about
 from portal.signin import LOCKOUT_MARK
@@ -59,11 +59,13 @@ def unlock(
             by_username[attempt.username or ""].append(attempt)
         AccessAttempt.objects.filter(pk__in=[a.pk for a in chosen]).delete()
         for username, theirs in by_username.items():
+            account_limit.forget(username)
             _record(username, theirs, actor=actor, request=request, via=via)
     return len(chosen)
 
 
 def unlock_person(person, *, actor, request: HttpRequest | None = None) -> int:
+    account_limit.forget(person.get_username())
     return unlock(
         AccessAttempt.objects.filter(username=person.get_username()), actor=actor, request=request
     )
@@ -137,6 +139,16 @@ def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None
             target=("axes_log", None, which),
             after={"deleted": deleted, "older_than_days": age_days, "via": VIA},
         )
+
+
+def account_held_response(request: HttpRequest, seconds: int) -> HttpResponse:
+    """The lockout page for an account held by its cap (portal.account_limit), from here."""
+    context = {"everywhere": True, "cooloff_time": f"{-(-seconds // 60)} minutes"}
+    response = render(
+        request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE
+    )
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):

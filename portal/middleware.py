@@ -125,6 +125,12 @@ class RefusalAuditMiddleware:
 NOT_FOUND_REASON = "Not found, or not yours to change."
 
 
+def note_refusal(request, reason: str) -> None:
+    """The reason for the trail of a 403 a view answers itself (a page's panel, an API
+    problem) rather than by raising PermissionDenied."""
+    request.portal_refusal_reason = reason
+
+
 def _signed_in(request) -> bool:
     user = getattr(request, "user", None)
     return user is not None and user.is_authenticated

@@ -36,6 +36,20 @@ def seconds_to_wait(
     return max(1, (window + 1) * window_s - int(now))
 
 
+def waiting(bucket: str, who: str, *, limit: int, window_s: int, now: float | None = None) -> int:
+    """As `seconds_to_wait` without counting a hit: 0 while `who` has hits left this window."""
+    now = time.time() if now is None else now
+    window = int(now // window_s)
+    if (cache.get(_key(bucket, who, window)) or 0) < limit:
+        return 0
+    return max(1, (window + 1) * window_s - int(now))
+
+
+def clear(bucket: str, who: str, *, window_s: int) -> None:
+    """`who` starts this window with no hits."""
+    cache.delete(_key(bucket, who, int(time.time() // window_s)))
+
+
 def first(bucket: str, who: str, *, window_s: int) -> bool:
     """True for the first call about `who` in `bucket` within `window_s` seconds."""
     return cache.add(_key(bucket, who, 0), 1, timeout=max(1, window_s))

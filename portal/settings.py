@@ -215,6 +215,9 @@ REAUTH_MAX_AGE_SECONDS = env.int("REAUTH_MAX_AGE_SECONDS", default=300)
 # audit trail per person-or-address and minute, and in total; the rest are only logged.
 SECURITY_EVENTS_PER_MINUTE = env.int("SECURITY_EVENTS_PER_MINUTE", default=10)
 SECURITY_EVENTS_PER_MINUTE_TOTAL = env.int("SECURITY_EVENTS_PER_MINUTE_TOTAL", default=100)
+# Failed sign-ins an account takes in an hour from all addresses but the person's familiar ones
+# (NIST SP 800-63B §5.2.2: at most 100; portal/account_limit.py).
+SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR = env.int("SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR", default=100)
 # Password reset e-mails: requests per e-mail address and per client address and hour, and
 # how long a link stays valid (it also stops working once used).
 PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)
@@ -557,10 +560,14 @@ LOGGING = {
         "django.server": {"level": REQUEST_LOG_LEVEL, "filters": ["hide_secret_paths"]},
         "django.security.csrf": {"filters": ["hide_secret_paths"]},
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG it logs each variable a template misses with the whole context: a clear
+        # API token, recovery codes, a reset link's path (tests/security/test_debug_logs_...).
+        "django.template": {"level": "INFO"},
         "axes": {"level": "WARNING"},
         # The SDKs log every request at INFO; keep the logs about our own work.
         "azure": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the SCIM connector's: its URLs carry usernames
         "okta-sdk-python": {"level": "WARNING"},
     },
 }

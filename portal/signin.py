@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from portal import mfa, ratelimit
+from portal import account_limit, mfa, ratelimit, usernames
 from portal.audit.people import record_about
 from portal.logs import path_shown
 
@@ -147,10 +147,29 @@ def on_login_failed(sender, credentials: dict, request: HttpRequest | None = Non
     if request is None:
         return
     username = str((credentials or {}).get("username") or "")
+    account_limit.count_failure(username)
     step = getattr(request, STEP_ATTR, PASSWORD)
     user = get_user_model().objects.filter(username=username).first() if username else None
     record_budgeted(
         FAILED_ACTION.get(step, FAILED_ACTION[PASSWORD]), request, username=username, user=user
+    )
+
+
+def record_account_held(request: HttpRequest, username: str, seconds: int) -> None:
+    """The per-account cap refused a sign-in (portal.account_limit): recorded once a window."""
+    if not ratelimit.first(LOCKOUT_MARK, f"account|{usernames.folded(username)}", window_s=seconds):
+        return
+    user = usernames.holder_of(username)
+    record_budgeted(
+        "auth.locked_out",
+        request,
+        username=user.get_username() if user is not None else username,
+        user=user,
+        after={
+            "scope": "account",
+            "failures": settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR,
+            "locked_for_minutes": -(-seconds // 60),
+        },
     )
 
 

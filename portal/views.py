@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from portal import mfa, ratelimit, signin
+from portal import account_limit, lockouts, mfa, ratelimit, signin
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
@@ -48,6 +48,16 @@ class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        """Held before the password is tried when the account has taken too many failures
+        from elsewhere (portal.account_limit)."""
+        username = str(request.POST.get("username", ""))[: signin.USERNAME_LIMIT]
+        held = account_limit.seconds_held(request, username)
+        if held:
+            signin.record_account_held(request, username, held)
+            return lockouts.account_held_response(request, held)
+        return super().post(request, *args, **kwargs)
 
     def get_success_url(self) -> str:
         """A client admin bound for the default page lands on their organisation's home

@@ -60,3 +60,11 @@ def test_the_demo_logs_no_4xx_lines_at_all(client, alpha, console, settings):
     finally:
         logger.setLevel(level)
     assert console.getvalue() == ""
+
+
+def test_the_scim_clients_request_lines_are_not_logged(console):
+    """httpx2 (the SCIM connector's client) logs each request's URL at INFO, a filter with a
+    person's username in it included, as httpx does (held at WARNING for the SDKs)."""
+    url = 'https://app.example/scim/v2/Users?filter=userName eq "ada.lovelace@contoso.example"'
+    logging.getLogger("httpx2").info('HTTP Request: GET %s "HTTP/1.1 200 OK"', url)
+    assert "ada.lovelace" not in console.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -105,6 +106,12 @@ def can_decide(user, access_request: AccessRequest) -> bool:
     if access_request.requested_by_id == user.pk:
         return False
     return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def require_decider(user, access_request: AccessRequest) -> None:
+    """403 unless the person may decide: asked before anything they sent is read."""
+    if not can_decide(user, access_request):
+        raise PermissionDenied(why_not(user, access_request))
 
 
 def waiting_for(user):
@@ -276,7 +283,7 @@ def approve(access_request: AccessRequest, *, actor, reason: str, http_request=N
     if not reason or not reason.strip():
         raise AccessRequestError("Give a reason for the approval.")
     if not can_decide(actor, access_request):
-        raise AccessRequestError(_why_not(actor, access_request))
+        raise AccessRequestError(why_not(actor, access_request))
     if not access_request.resource.is_active:
         raise AccessRequestError(
             f"{access_request.resource.name} is no longer requestable: deny the request instead."
@@ -346,7 +353,7 @@ def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> Non
     notifications.on_commit("decision", access_request)
 
 
-def _why_not(user, access_request: AccessRequest) -> str:
+def why_not(user, access_request: AccessRequest) -> str:
     if access_request.requested_by_id == user.pk:
         return "You asked for this access: someone else must approve it."
     return "You are not an approver of this resource."
@@ -356,7 +363,7 @@ def deny(access_request: AccessRequest, *, actor, reason: str, http_request=None
     if not reason or not reason.strip():
         raise AccessRequestError("Give a reason for the denial.")
     if not can_decide(actor, access_request):
-        raise AccessRequestError(_why_not(actor, access_request))
+        raise AccessRequestError(why_not(actor, access_request))
     return _close(access_request, Status.DENIED, actor, reason.strip(), http_request, "decision")
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.fields import query_flag
+from portal.middleware import note_refusal
 from portal.models import role_of
 from portal.next_page import login_required
 from provisioning.access import services as ar
@@ -71,7 +72,11 @@ def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
     access_request = get_request_for(request.user, tenant, request_id)
     form = DecisionForm(request.POST)
     status = 200
-    if form.is_valid():
+    refusal = ""
+    if not ar.can_decide(request.user, access_request):  # who they are, before what they sent
+        form, refusal, status = None, ar.why_not(request.user, access_request), 403
+        note_refusal(request, refusal)
+    elif form.is_valid():
         decide = ar.approve if form.cleaned_data["decision"] == "approve" else ar.deny
         try:
             decide(
@@ -86,13 +91,13 @@ def request_decide(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
             form = None
         except ar.AccessRequestError as exc:
             form.add_error(None, exc.message)
-            status = 403 if "approver" in exc.message or "You asked" in exc.message else 409
+            status = 409
     else:
         status = 400
     if not request.htmx and status == 200:
         return redirect("access_request_detail", tenant=tenant, request_id=request_id)
     template = "access/request_detail.html"
-    context = _context(request, access_request, form)
+    context = {**_context(request, access_request, form), "refusal": refusal}
     response = render(
         request, f"{template}#decision" if request.htmx else template, context, status=status
     )

@@ -22,7 +22,6 @@ from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.idempotency import IdempotencyKey, idempotent
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
-from provisioning.api.problems import Problem
 from provisioning.api.schemas import ERRORS
 from provisioning.api.writing import (
     CONFLICT,
@@ -217,7 +216,7 @@ def file_access_request(
     "/access-requests/{id}/decision",
     response={200: AccessRequestOut, **ERRORS, **CONFLICT},
     summary="Approve or deny an access request",
-    auth=ScopedTokenAuth(lambda token, path: _request_for(token, path_id(path))),
+    auth=ScopedTokenAuth(lambda token, path: _request_to_decide(token, path_id(path))),
 )
 @idempotent
 def decide(
@@ -241,10 +240,17 @@ def decide(
             http_request=request,
         )
     except ar.AccessRequestError as exc:
-        if not ar.can_decide(request.user, access_request):
-            raise Problem(403, exc.message, kind="forbidden") from exc
         raise conflict(exc.message) from exc
     return 200, AccessRequestOut.of(_fetched(access_request.pk))
+
+
+def _request_to_decide(token: ApiToken, request_id: int | None) -> AccessRequest | None:
+    """As `_request_for`, and 403 for anyone but its approvers: checked with the token,
+    before the body is read."""
+    access_request = _request_for(token, request_id)
+    if access_request is not None:
+        ar.require_decider(token.user, access_request)
+    return access_request
 
 
 def _request_for(token: ApiToken, request_id: int | None) -> AccessRequest | None:

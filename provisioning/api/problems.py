@@ -13,6 +13,8 @@ from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from portal.middleware import note_refusal
+
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
@@ -73,6 +75,8 @@ def problem_response(
         "instance": request.path,
         **extra,
     }
+    if status == 403:
+        note_refusal(request, detail)
     response = HttpResponse(json.dumps(body), status=status, content_type=MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value

@@ -1,0 +1,66 @@
+"""A cap on failed sign-ins per account, whatever the address, beside django-axes' lock per
+username and address.
+
+NIST SP 800-63B §5.2.2 limits the failed tries on one account to at most 100; django-axes
+alone lets someone who changes address every few tries (many hosts, one IPv6 /64) guess on
+without end. Counting per account alone would let anyone who knows a username keep its person
+out, so the addresses the person signed in from within `FAMILIAR_DAYS` (read from the audit
+trail's sign-ins) are never held, as Microsoft Entra's smart lockout keeps familiar locations
+apart: an outsider who spends the cap keeps only strangers out. The staff page's Unlock (and
+django-axes' resets through `portal.lockouts`) lifts it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from portal import ratelimit, usernames
+from portal.audit.models import AuditEvent
+
+BUCKET = "signin-account"
+WINDOW_S = 3600
+FAMILIAR_DAYS = 30
+
+
+def count_failure(username: str) -> None:
+    """One more failed try (password or second factor) of the account named `username`."""
+    if username:
+        ratelimit.hit(BUCKET, usernames.folded(username), limit=_cap(), window_s=WINDOW_S)
+
+
+def seconds_held(request: HttpRequest, username: str) -> int:
+    """0 when `username` may be tried from this request's address; else the seconds until
+    the account's count starts again."""
+    if not username:
+        return 0
+    wait = ratelimit.waiting(BUCKET, usernames.folded(username), limit=_cap(), window_s=WINDOW_S)
+    if not wait:
+        return 0
+    holder = usernames.holder_of(username)
+    if holder is not None and _familiar(holder, request.META.get("REMOTE_ADDR", "")):
+        return 0
+    return wait
+
+
+def forget(username: str) -> None:
+    """The account's failures are forgotten (an unlock)."""
+    ratelimit.clear(BUCKET, usernames.folded(username), window_s=WINDOW_S)
+
+
+def _familiar(user, address: str) -> bool:
+    if not address:
+        return False
+    return AuditEvent.objects.filter(
+        action="auth.login",
+        actor_user_id=user.pk,
+        source_ip=address,
+        timestamp__gte=timezone.now() - timedelta(days=FAMILIAR_DAYS),
+    ).exists()
+
+
+def _cap() -> int:
+    return settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR

@@ -1,0 +1,76 @@
+"""Failed sign-ins are capped per account, whatever the address (NIST SP 800-63B §5.2.2: at
+most 100 a subscriber's account), beside django-axes' lock per username and address: someone
+who moves to a new address for every few guesses (many hosts, the addresses of one IPv6 /64)
+is held once the account's failures reach SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR. Addresses the
+person signed in from within 30 days are never held by the cap (as Entra's smart lockout keeps
+familiar locations apart), so an outsider who spends it keeps only strangers out; the staff
+page's Unlock lifts it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from tests.factories import PASSWORD, signed_in
+
+pytestmark = pytest.mark.django_db
+
+CAP = 3
+
+
+@pytest.fixture(autouse=True)
+def _cap(settings):
+    settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR = CAP
+    settings.AXES_FAILURE_LIMIT = 5  # never reached from one address below
+
+
+def sign_in(address: str, username: str = "tech-alpha", password: str = PASSWORD):
+    client = Client(REMOTE_ADDR=address)
+    response = client.post(reverse("login"), {"username": username, "password": password})
+    return client, response
+
+
+def guess_from_many_addresses(username: str = "tech-alpha", how_many: int = CAP) -> None:
+    for n in range(how_many):
+        _, response = sign_in(f"203.0.113.{n + 1}", username, "wrong-guess")
+        assert response.status_code == 200
+
+
+def test_guesses_from_many_addresses_hold_the_account_for_a_new_address(alpha):
+    guess_from_many_addresses()
+    client, response = sign_in("198.51.100.7")  # the right password, from a new address
+    assert response.status_code == 429 and "Retry-After" in response
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    held = AuditEvent.objects.filter(action="auth.locked_out").get()
+    assert held.after["scope"] == "account" and held.target_display == "tech-alpha"
+
+
+def test_an_address_the_person_signed_in_from_is_never_held(alpha):
+    assert sign_in("192.0.2.10")[1].status_code == 302  # the person's office, earlier
+    guess_from_many_addresses()
+    client, response = sign_in("192.0.2.10")
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_another_spelling_of_the_name_counts_against_the_same_account(alpha):
+    guess_from_many_addresses("TECH-ALPHA")
+    assert sign_in("198.51.100.7", "tech-alpha")[1].status_code == 429
+
+
+def test_an_msp_admins_unlock_lifts_the_cap(client, alpha, msp_admin):
+    guess_from_many_addresses()
+    signed_in(client, msp_admin)
+    client.post(reverse("staff_unlock", kwargs={"person_id": alpha.technician.pk}))
+    assert sign_in("198.51.100.7")[1].status_code == 302
+
+
+def test_django_axes_reset_of_the_username_lifts_the_cap(alpha):
+    guess_from_many_addresses()
+    call_command("axes_reset_username", "tech-alpha", stdout=io.StringIO())
+    assert sign_in("198.51.100.7")[1].status_code == 302
