@@ -250,6 +250,7 @@ class Child:
     process: subprocess.Popen
     stop_signal: int
     calls_the_sandbox: bool = True
+    helpers: str = "helpers"  # what else runs in its process group, as the stop names them
 
 
 def start(
@@ -314,7 +315,9 @@ def start_worker(env: dict) -> Child:
     # process and shuts down once it is gone (portal/watchdog.py), rather than poll on.
     env = {**env, "WORKER_ENDS_WITH_PID": str(os.getpid())}
     # SIGTERM: Celery's warm shutdown; running tasks finish (the demo seeding stops early).
-    return start("worker", command, env, signal.SIGTERM)
+    worker = start("worker", command, env, signal.SIGTERM)
+    worker.helpers = "beat"
+    return worker
 
 
 def start_web(addresses: DemoAddresses, env: dict) -> Child:
@@ -343,7 +346,22 @@ def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
                 os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
             killed.append(child.name)
+        elif _end_group(child.process.pid):
+            # The worker asked to stop between its beat's start and its own ends at once
+            # ("not fully started") without stopping beat.
+            killed.append(f"{child.name}'s {child.helpers}")
     return killed
+
+
+def _end_group(pgid: int) -> bool:
+    """Kills what still runs in the process group of a child that has ended; whether
+    anything did. The child was reaped a moment ago, and no process is given a pid that
+    is still a group's id, so the group is the child's own."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _stop(children: list[Child], until: float) -> None:
