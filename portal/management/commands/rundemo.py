@@ -23,11 +23,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.recorder import MigrationRecorder
 
 # The names the sandbox's server certificate is made for (sandbox/tls.py).
 SANDBOX_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -122,10 +126,15 @@ class Command(BaseCommand):
         children: list[Child] = []
         stop_on_signals()
         try:
-            children.append(start_sandbox(addresses, env))
+            # A kept database's sandbox starts at once; a new one's once `migrate` made it.
+            if kept := database_mark():
+                children.append(start_sandbox(addresses, env, sandbox_state(kept, kept=True)))
             children.append(start_web(addresses, env))  # it needs the tables at its first request
             with self.clock.phase("migrate"):
                 call_command("migrate", interactive=False, verbosity=0)
+            if not kept:
+                state = sandbox_state(database_mark(), kept=False)
+                children.append(start_sandbox(addresses, env, state))
             children.append(start_worker({**env, "WORKER_READY_FILE": str(ready_file)}))
             logins = self.seed(addresses, children, env, ready_file)
             url = addresses.web_url
@@ -273,8 +282,31 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
 
 
-def start_sandbox(addresses: DemoAddresses, env: dict) -> Child:
-    state = settings.VAR_DIR / "sandbox" / "state.json"
+def database_mark() -> str:
+    """When this database was made (its first migration's time), "" before `migrate` has made
+    it: what names the sandbox state that belongs to it."""
+    recorder = MigrationRecorder(connections[DEFAULT_DB_ALIAS])
+    try:
+        first = recorder.migration_qs.order_by("applied", "pk").first()
+    except DatabaseError:  # no table yet (or no database: `migrate` says so next)
+        return ""
+    return first.applied.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if first else ""
+
+
+def sandbox_state(mark: str, kept: bool) -> Path:
+    """The sandbox's state file for the database of that mark. Each database has its own: the
+    demo directories a new one is seeded against are new, never the accounts another database
+    made (whose people would find their usernames taken), and never wiped while a database
+    that refers to them is kept. A kept database takes over the one state file of the demos
+    before files were per database (`state.json`); a new one leaves it be."""
+    folder = settings.VAR_DIR / "sandbox"
+    state, shared = folder / f"state-{mark}.json", folder / "state.json"
+    if kept and shared.exists() and not state.exists():
+        shared.rename(state)
+    return state
+
+
+def start_sandbox(addresses: DemoAddresses, env: dict, state: Path) -> Child:
     command = manage(
         "runsandbox",
         *("--host", addresses.sandbox_host, "--port", str(addresses.sandbox_port)),
