@@ -312,6 +312,9 @@ def start_sandbox(addresses: DemoAddresses, env: dict, state: Path) -> Child:
         *("--host", addresses.sandbox_host, "--port", str(addresses.sandbox_port)),
         *("--seed", "demo", "--state-file", str(state)),
     )
+    # A rundemo killed with SIGKILL stops none of its children: the sandbox ends with it
+    # (sandbox/watchdog.py), as the worker does.
+    env = {**env, "SANDBOX_ENDS_WITH_PID": str(os.getpid())}
     # SIGTERM: uvicorn shuts down gracefully (the state file is flushed), then ends quietly.
     return start("sandbox", command, env, signal.SIGTERM, calls_the_sandbox=False)
 
