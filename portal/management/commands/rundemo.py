@@ -126,15 +126,15 @@ class Command(BaseCommand):
         children: list[Child] = []
         stop_on_signals()
         try:
-            # A kept database's sandbox starts at once; a new one's once `migrate` made it.
-            if kept := database_mark():
-                children.append(start_sandbox(addresses, env, sandbox_state(kept, kept=True)))
+            if not (kept := database_mark()):
+                # A new database: its first migration (0.4 s) gives it the mark that names its
+                # sandbox state, and the sandbox starts while the others are applied.
+                call_command("migrate", "contenttypes", interactive=False, verbosity=0)
+            state = sandbox_state(database_mark(), kept=bool(kept))
+            children.append(start_sandbox(addresses, env, state))
             children.append(start_web(addresses, env))  # it needs the tables at its first request
             with self.clock.phase("migrate"):
                 call_command("migrate", interactive=False, verbosity=0)
-            if not kept:
-                state = sandbox_state(database_mark(), kept=False)
-                children.append(start_sandbox(addresses, env, state))
             children.append(start_worker({**env, "WORKER_READY_FILE": str(ready_file)}))
             logins = self.seed(addresses, children, env, ready_file)
             url = addresses.web_url
