@@ -77,8 +77,8 @@ def test_a_process_that_does_not_stop_is_killed_with_its_group_in_time(tmp_path,
     kills, real_killpg = [], os.killpg
 
     def killpg(pgid, signum):
-        real_killpg(pgid, signum)  # a group already empty (the sandbox's) is not a kill
         kills.append((pgid, signum, time.monotonic()))
+        real_killpg(pgid, signum)
 
     monkeypatch.setattr(rundemo.os, "killpg", killpg)
     began = time.monotonic()
@@ -101,10 +101,21 @@ def test_what_a_stopped_process_leaves_in_its_group_is_ended_too(tmp_path):
     beat = subprocess.Popen(  # noqa: S603 - in the worker's group, as the embedded beat is
         [sys.executable, "-c", "import time; time.sleep(600)"], process_group=worker.process.pid
     )
-    killed = rundemo.stop_children([worker], seconds=3600)
+    killed = rundemo.stop_children([worker], seconds=1.0)  # beat has until the deadline
     assert worker.process.returncode == 0
     assert beat.wait(timeout=60) == -signal.SIGKILL, "beat outlived the stop"
     assert killed == ["worker's beat"]
+
+
+def test_a_helper_that_ends_by_itself_before_the_deadline_is_left_to_end(tmp_path):
+    """The worker stops its beat without waiting for it: a stop that killed what was left in
+    the group at once said "the worker's beat did not stop in time" after every clean stop."""
+    worker = dataclasses.replace(child(tmp_path, "worker", linger=0), helpers="beat")
+    beat = subprocess.Popen(  # noqa: S603 - ends by itself, a moment after the worker
+        [sys.executable, "-c", "import time; time.sleep(0.5)"], process_group=worker.process.pid
+    )
+    assert rundemo.stop_children([worker], seconds=3600) == []
+    assert beat.wait() == 0
 
 
 def test_the_sandbox_stops_at_once_with_an_idle_keep_alive_client(tmp_path):

@@ -33,6 +33,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.recorder import MigrationRecorder
 
+from portal import watchdog
+
 # The names the sandbox's server certificate is made for (sandbox/tls.py).
 SANDBOX_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -373,6 +375,9 @@ def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
     for child in children:  # a busy worker may use what is left
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for child in children:  # and so may what runs in its group (beat, stopped by the worker)
+        while watchdog.group_runs(child.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
     killed = []
     for child in children:
         if child.process.poll() is None:
@@ -392,10 +397,10 @@ def _end_group(pgid: int) -> bool:
     """Kills what still runs in the process group of a child that has ended; whether
     anything did. The child was reaped a moment ago, and no process is given a pid that
     is still a group's id, so the group is the child's own."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
+    if not watchdog.group_runs(pgid):
         return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
     return True
 
 
