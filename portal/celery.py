@@ -2,7 +2,13 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
+from celery.signals import (
+    beat_embedded_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_ready,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -36,6 +42,30 @@ def end_with_the_starter(**kwargs) -> None:
         from portal import watchdog
 
         watchdog.start(settings.WORKER_ENDS_WITH_PID, settings.WORKER_WATCH_SECONDS)
+
+
+# The worker's main process, noted before its embedded beat (a process of its own) forks.
+_worker_pid = 0
+
+
+@worker_init.connect
+def note_the_worker(**kwargs) -> None:
+    global _worker_pid
+    _worker_pid = os.getpid()
+
+
+@beat_embedded_init.connect
+def beat_ends_with_its_worker(**kwargs) -> None:
+    """The embedded beat watches its worker (portal/watchdog.py): a worker asked to stop
+    between beat's start and its own ends without stopping beat (Celery's "not fully
+    started"), as does a worker killed alone, and beat went on sending the periodic tasks.
+    The pid noted before the fork: by now the worker may be gone, and getppid() is then
+    another process."""
+    from django.conf import settings
+
+    from portal import watchdog
+
+    watchdog.start(_worker_pid, settings.WORKER_WATCH_SECONDS)
 
 
 @task_prerun.connect

@@ -53,6 +53,23 @@ def is_gone(pid: int, seen: str | None) -> bool:
     return identity(pid) is None
 
 
+def group_runs(pgid: int) -> bool:
+    """Whether a live process (not a zombie) is left in the process group."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+    for entry in os.listdir("/proc"):
+        fields = _stat(int(entry)) if entry.isdigit() else None
+        if fields and int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
+
+
 def watch(
     pid: int,
     wait: Callable[[], bool],

@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import control
+from sandbox import control, watchdog
 from sandbox.entra.routes import routes as entra_routes
 from sandbox.okta import routes as okta_routes
 from sandbox.scim import routes as scim_routes
@@ -116,7 +116,9 @@ def serve(
         timeout_keep_alive=30,
         timeout_graceful_shutdown=2,
     )
-    _Server(config).run()
+    server = _Server(config)
+    watchdog.start_from_env(lambda: setattr(server, "should_exit", True))
+    server.run()
 
 
 def main() -> None:

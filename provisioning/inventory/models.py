@@ -97,6 +97,9 @@ class Cursor(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # "Read now" asked while a read ran (that read may have passed what the asker has just
+    # changed): one more read is queued for after it; the next read to start clears it.
+    follow_up_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"inventory of {self.connection_id}: {self.state}"

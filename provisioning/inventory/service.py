@@ -171,6 +171,7 @@ def _claim(connection: DirectoryConnection) -> Cursor | None:
             groups_read=0,
             pages_read=0,
             last_error="",
+            follow_up_at=None,  # this read starts after whoever asked for one to follow
         )
     )
     return Cursor.objects.get(connection=connection) if claimed else None

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from portal.audit.events import record
 from provisioning.inventory import (
     service,
     tasks_adopt,  # noqa: F401  (bulk adoption's task)
 )
+from provisioning.inventory.models import Cursor
 from tenants.models import DirectoryConnection
 
 
@@ -63,24 +65,39 @@ def refresh_soon(connection: DirectoryConnection) -> bool:
     return True
 
 
-STARTED, RUNNING, QUARANTINED = "started", "running", "quarantined"
+STARTED, FOLLOWS, FOLLOWING, QUARANTINED = "started", "follows", "following", "quarantined"
 
 
 def request_refresh(connection: DirectoryConnection, *, actor, request=None) -> str:
     """A person asks for a read of the connection now (audited: "inventory.refresh"):
-    STARTED, or RUNNING when one runs already, or QUARANTINED (its reads wait, as its
-    jobs do)."""
+    STARTED; FOLLOWS when one is running (it may have read past what they have just changed
+    in the directory): one more is queued to start once it has ended; FOLLOWING when one is
+    queued so already; QUARANTINED (its reads wait, as its jobs do)."""
     if connection.quarantined_at:
         return QUARANTINED
     with transaction.atomic():
-        if not refresh_soon(connection):
-            return RUNNING
+        if refresh_soon(connection):
+            outcome, after = STARTED, {}
+        elif _follow_the_running_read(connection):
+            outcome, after = FOLLOWS, {"starts": "after the running read"}
+        else:
+            return FOLLOWING
         record(
             "inventory.refresh",
             actor=actor,
             tenant=connection.tenant,
             target=connection,
-            after={"connection": connection.label},
+            after={"connection": connection.label, **after},
             request=request,
         )
-    return STARTED
+    return outcome
+
+
+def _follow_the_running_read(connection: DirectoryConnection) -> bool:
+    """Queue one read for after the running one (on commit); False when one is queued."""
+    asked = Cursor.objects.filter(connection=connection, follow_up_at__isnull=True).update(
+        follow_up_at=timezone.now()
+    )
+    if asked:
+        transaction.on_commit(lambda: refresh_inventory_after.delay(connection.pk))
+    return bool(asked)

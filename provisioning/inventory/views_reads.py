@@ -61,7 +61,12 @@ def inventory_refresh(request: HttpRequest, tenant: str, connection_id: int) -> 
     kind = connection.label
     note = {
         tasks.STARTED: f"Reading the {kind} directory now.",
-        tasks.RUNNING: f"A read of the {kind} directory is running already.",
+        tasks.FOLLOWS: (
+            f"A read of the {kind} directory is running: another starts once it ends and "
+            "sees your changes."
+        ),
+        tasks.FOLLOWING: f"A read of the {kind} directory is running, and another follows it "
+        "already.",
         tasks.QUARANTINED: f"The {kind} connection is quarantined: no read until it is released.",
     }[outcome]
     if request.htmx:
@@ -70,7 +75,8 @@ def inventory_refresh(request: HttpRequest, tenant: str, connection_id: int) -> 
         on_page = form.is_valid() and form.cleaned_data["on_page"]
         context = {**status_context(connection, asked), "note": note, "on_page": on_page}
         return render(request, PARTIAL, context)
-    (messages.success if outcome == tasks.STARTED else messages.info)(request, note)
+    asked_for = outcome in (tasks.STARTED, tasks.FOLLOWS)
+    (messages.success if asked_for else messages.info)(request, note)
     return redirect(reverse("tenant_detail", kwargs={"tenant": connection.tenant.slug}))
 
 

@@ -4,6 +4,7 @@ No upper bound on wall time here (a loaded machine makes any of them flaky): the
 what happened, what was killed, and a deadline a run never reaches where a stop must end
 because its processes did."""
 
+import dataclasses
 import io
 import os
 import signal
@@ -90,6 +91,31 @@ def test_a_process_that_does_not_stop_is_killed_with_its_group_in_time(tmp_path,
     # The sandbox was asked once the busy worker had its second, before the kill, and ended
     # by itself (its state file is flushed then).
     assert began + 1.0 <= asked_at(tmp_path, "sandbox") < killed_at
+
+
+def test_what_a_stopped_process_leaves_in_its_group_is_ended_too(tmp_path):
+    """A worker asked to stop between its embedded beat's start and its own ends at once
+    ("not fully started") and leaves beat running in its process group: the stop used to
+    kill the group only when the worker itself outlived the deadline."""
+    worker = dataclasses.replace(child(tmp_path, "worker", linger=0), helpers="beat")
+    beat = subprocess.Popen(  # noqa: S603 - in the worker's group, as the embedded beat is
+        [sys.executable, "-c", "import time; time.sleep(600)"], process_group=worker.process.pid
+    )
+    killed = rundemo.stop_children([worker], seconds=1.0)  # beat has until the deadline
+    assert worker.process.returncode == 0
+    assert beat.wait(timeout=60) == -signal.SIGKILL, "beat outlived the stop"
+    assert killed == ["worker's beat"]
+
+
+def test_a_helper_that_ends_by_itself_before_the_deadline_is_left_to_end(tmp_path):
+    """The worker stops its beat without waiting for it: a stop that killed what was left in
+    the group at once said "the worker's beat did not stop in time" after every clean stop."""
+    worker = dataclasses.replace(child(tmp_path, "worker", linger=0), helpers="beat")
+    beat = subprocess.Popen(  # noqa: S603 - ends by itself, a moment after the worker
+        [sys.executable, "-c", "import time; time.sleep(0.5)"], process_group=worker.process.pid
+    )
+    assert rundemo.stop_children([worker], seconds=3600) == []
+    assert beat.wait() == 0
 
 
 def test_the_sandbox_stops_at_once_with_an_idle_keep_alive_client(tmp_path):

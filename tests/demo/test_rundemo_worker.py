@@ -6,11 +6,13 @@ rundemo gives the worker its own pid as WORKER_ENDS_WITH_PID (portal/watchdog.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from portal import watchdog
@@ -43,7 +45,10 @@ def _group(pgid: int) -> list[int]:
     return [pid for pid in found if is_running(pid)]
 
 
-def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
+@contextlib.contextmanager
+def demo_worker(tmp_path) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+    """(the stand-in rundemo, the worker's pid, its log) once the worker consumes; whatever
+    is left of the worker's group is killed at the end."""
     ready = tmp_path / "ready"
     env = {
         **standin_env(tmp_path, "rundemo"),
@@ -68,13 +73,35 @@ def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
             time.sleep(0.1)
         assert ready.exists(), log.read_text()[-2000:]
         assert worker in _group(worker)
-        starter.send_signal(signal.SIGKILL)  # rundemo stops nothing: it is simply gone
-        starter.wait()
-        deadline = time.monotonic() + 60
-        while _group(worker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _group(worker), "the demo's worker outlived the rundemo that started it"
-        assert "The process that started this worker" in log.read_text()
+        yield starter, worker, log
     finally:
         if _group(worker):
             os.killpg(worker, signal.SIGKILL)  # its own group: beat's too
+        starter.kill()
+        starter.wait()
+
+
+def _gone_within(pids, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds  # a safety net, never what a run waits for
+    while any(is_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(is_running(pid) for pid in pids)
+
+
+def test_the_demo_worker_ends_when_rundemo_is_killed(tmp_path):
+    with demo_worker(tmp_path) as (starter, worker, log):
+        group = _group(worker)
+        starter.send_signal(signal.SIGKILL)  # rundemo stops nothing: it is simply gone
+        starter.wait()
+        assert _gone_within(group, 60), "the demo's worker outlived the rundemo that started it"
+        assert "The process that started this worker" in log.read_text()
+
+
+def test_the_embedded_beat_ends_when_its_worker_has_ended_without_stopping_it(tmp_path):
+    """A worker asked to stop between its beat's start and its own ends without stopping
+    beat (Celery's "not fully started, can safely exit"); so does a worker killed alone.
+    Beat, a process of its own, went on sending the periodic tasks."""
+    with demo_worker(tmp_path) as (_, worker, log):
+        [beat] = [pid for pid in _group(worker) if pid != worker]
+        os.kill(worker, signal.SIGKILL)  # the worker alone, as the early stop leaves beat
+        assert _gone_within([beat], 60), "the embedded beat outlived its worker"

@@ -79,7 +79,12 @@ def start(
             *extra,
         ],
         cwd=REPO_ROOT,
-        env={**os.environ, "SANDBOX_CONTROL_TOKEN": control_token},
+        env={
+            **os.environ,
+            "SANDBOX_CONTROL_TOKEN": control_token,
+            # A run killed from outside stops no fixture: the server ends with its starter.
+            "SANDBOX_ENDS_WITH_PID": str(os.getpid()),
+        },
         stderr=stderr,
         text=stderr is not None,
     )

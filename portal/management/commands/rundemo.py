@@ -23,11 +23,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.recorder import MigrationRecorder
+
+from portal import watchdog
 
 # The names the sandbox's server certificate is made for (sandbox/tls.py).
 SANDBOX_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -122,7 +128,12 @@ class Command(BaseCommand):
         children: list[Child] = []
         stop_on_signals()
         try:
-            children.append(start_sandbox(addresses, env))
+            if not (kept := database_mark()):
+                # A new database: its first migration (0.4 s) gives it the mark that names its
+                # sandbox state, and the sandbox starts while the others are applied.
+                call_command("migrate", "contenttypes", interactive=False, verbosity=0)
+            state = sandbox_state(database_mark(), kept=bool(kept))
+            children.append(start_sandbox(addresses, env, state))
             children.append(start_web(addresses, env))  # it needs the tables at its first request
             with self.clock.phase("migrate"):
                 call_command("migrate", interactive=False, verbosity=0)
@@ -250,6 +261,7 @@ class Child:
     process: subprocess.Popen
     stop_signal: int
     calls_the_sandbox: bool = True
+    helpers: str = "helpers"  # what else runs in its process group, as the stop names them
 
 
 def start(
@@ -272,13 +284,39 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
 
 
-def start_sandbox(addresses: DemoAddresses, env: dict) -> Child:
-    state = settings.VAR_DIR / "sandbox" / "state.json"
+def database_mark() -> str:
+    """When this database was made (its first migration's time), "" before `migrate` has made
+    it: what names the sandbox state that belongs to it."""
+    recorder = MigrationRecorder(connections[DEFAULT_DB_ALIAS])
+    try:
+        first = recorder.migration_qs.order_by("applied", "pk").first()
+    except DatabaseError:  # no table yet (or no database: `migrate` says so next)
+        return ""
+    return first.applied.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if first else ""
+
+
+def sandbox_state(mark: str, kept: bool) -> Path:
+    """The sandbox's state file for the database of that mark. Each database has its own: the
+    demo directories a new one is seeded against are new, never the accounts another database
+    made (whose people would find their usernames taken), and never wiped while a database
+    that refers to them is kept. A kept database takes over the one state file of the demos
+    before files were per database (`state.json`); a new one leaves it be."""
+    folder = settings.VAR_DIR / "sandbox"
+    state, shared = folder / f"state-{mark}.json", folder / "state.json"
+    if kept and shared.exists() and not state.exists():
+        shared.rename(state)
+    return state
+
+
+def start_sandbox(addresses: DemoAddresses, env: dict, state: Path) -> Child:
     command = manage(
         "runsandbox",
         *("--host", addresses.sandbox_host, "--port", str(addresses.sandbox_port)),
         *("--seed", "demo", "--state-file", str(state)),
     )
+    # A rundemo killed with SIGKILL stops none of its children: the sandbox ends with it
+    # (sandbox/watchdog.py), as the worker does.
+    env = {**env, "SANDBOX_ENDS_WITH_PID": str(os.getpid())}
     # SIGTERM: uvicorn shuts down gracefully (the state file is flushed), then ends quietly.
     return start("sandbox", command, env, signal.SIGTERM, calls_the_sandbox=False)
 
@@ -314,7 +352,9 @@ def start_worker(env: dict) -> Child:
     # process and shuts down once it is gone (portal/watchdog.py), rather than poll on.
     env = {**env, "WORKER_ENDS_WITH_PID": str(os.getpid())}
     # SIGTERM: Celery's warm shutdown; running tasks finish (the demo seeding stops early).
-    return start("worker", command, env, signal.SIGTERM)
+    worker = start("worker", command, env, signal.SIGTERM)
+    worker.helpers = "beat"
+    return worker
 
 
 def start_web(addresses: DemoAddresses, env: dict) -> Child:
@@ -335,6 +375,9 @@ def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
     for child in children:  # a busy worker may use what is left
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for child in children:  # and so may what runs in its group (beat, stopped by the worker)
+        while watchdog.group_runs(child.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
     killed = []
     for child in children:
         if child.process.poll() is None:
@@ -343,7 +386,22 @@ def stop_children(children: list[Child], seconds: float = 3.5) -> list[str]:
                 os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
             killed.append(child.name)
+        elif _end_group(child.process.pid):
+            # The worker asked to stop between its beat's start and its own ends at once
+            # ("not fully started") without stopping beat.
+            killed.append(f"{child.name}'s {child.helpers}")
     return killed
+
+
+def _end_group(pgid: int) -> bool:
+    """Kills what still runs in the process group of a child that has ended; whether
+    anything did. The child was reaped a moment ago, and no process is given a pid that
+    is still a group's id, so the group is the child's own."""
+    if not watchdog.group_runs(pgid):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    return True
 
 
 def _stop(children: list[Child], until: float) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from provisioning.inventory import service, tasks
 from provisioning.inventory.models import Account, Cursor, Resource
 
 pytestmark = pytest.mark.django_db
@@ -122,23 +123,59 @@ def test_read_now_starts_a_read_after_the_commit_and_is_audited(
     assert response.status_code == 302 and len(sent) == 1
 
 
-def test_read_now_while_one_runs_or_when_quarantined_starts_nothing(
+def test_read_now_when_quarantined_starts_nothing(
     client, alpha, django_capture_on_commit_callbacks
 ):
-    running(alpha)
     alpha.okta_connection.quarantined_at = timezone.now()
     alpha.okta_connection.save()
     client.force_login(alpha.technician)
 
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        busy = client.post(url(alpha, "inventory_refresh"), follow=True).content.decode()
         held = client.post(
             url(alpha, "inventory_refresh", alpha.okta_connection), **HX
         ).content.decode()
 
     assert sent == [] and not AuditEvent.objects.filter(action="inventory.refresh").exists()
-    assert "A read of the Microsoft Entra ID directory is running already." in busy
     assert "quarantined: no read until it is released" in held
+
+
+def test_read_now_while_one_runs_queues_one_read_after_it(
+    client, alpha, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A technician who has just changed something in the directory wants a read that starts
+    after their click; the running one may have read past it. "Running already" lost the
+    click."""
+    running(alpha)
+    queued = []
+    monkeypatch.setattr(tasks.refresh_inventory_after, "delay", queued.append)
+    client.force_login(alpha.technician)
+    assert "Read again once this one ends" in client.get(url(alpha), **HX).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = client.post(url(alpha, "inventory_refresh"), **HX).content.decode()
+        again = client.post(url(alpha, "inventory_refresh"), follow=True).content.decode()
+
+    assert queued == [alpha.connection.pk]  # one read follows, however often it is asked
+    assert "another starts once it ends and sees your changes" in asked
+    assert "Another read follows this one" in asked and 'data-state="running"' in asked
+    assert "Read again once this one ends" not in asked
+    assert "and another follows it already" in again
+    assert AuditEvent.objects.filter(action="inventory.refresh").count() == 1
+
+
+def test_the_read_that_follows_is_shown_until_a_read_starts(client, alpha):
+    cursor = running(alpha)
+    Cursor.objects.filter(pk=cursor.pk).update(
+        state=Cursor.State.IDLE, finished_at=timezone.now(), follow_up_at=timezone.now()
+    )
+    client.force_login(alpha.technician)
+
+    partial = client.get(url(alpha), **HX).content.decode()
+    assert 'data-state="starting"' in partial and "every 2s" in partial  # it polls on
+    assert "Another read follows" in partial
+
+    assert service._claim(alpha.connection) is not None  # a read starts: it is the one
+    assert Cursor.objects.get(pk=cursor.pk).follow_up_at is None
 
 
 @pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
