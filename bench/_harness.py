@@ -90,7 +90,11 @@ def start_sandbox(tls_dir: Path, seed: str | None = None) -> Sandbox:
     process = subprocess.Popen(  # noqa: S603
         command,
         cwd=REPO_ROOT,
-        env={**os.environ, "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN},
+        env={
+            **os.environ,
+            "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN,
+            "SANDBOX_ENDS_WITH_PID": str(os.getpid()),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
