@@ -28,9 +28,9 @@ into what its thread waited for and what it ran, pushed as one JSON row to `<pre
 the thread's CPU, the wall time in SQL statements and in `bridge.run` (waiting for the SDK's
 loop), how long each bridge call waited before the loop began it (the loop's backlog), and
 the runs in flight in the process at its start; the rest of the wall time is time the thread
-was runnable without running (the GIL, the cores) or in Redis. With `BENCH_PROFILE=<folder>`, every task run is profiled
-with cProfile and written there as `<job id>-<n>.prof`. Both cost CPU: for a diagnostic run
-(`bench/onboard.py --diagnose`), never in the figures.
+was runnable without running (the GIL, the cores) or in Redis. With `BENCH_PROFILE=<folder>`,
+every task run is profiled with cProfile and written there as `<job id>-<n>.prof`. Both cost
+CPU: for a diagnostic run (`bench/onboard.py --diagnose`), never in the figures.
 
 Not a bench: `make bench` skips files starting with `_`.
 """

@@ -478,11 +478,15 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
     written to `path` as JSON lines and summed up: where a run's wall time went, how many
     runs were in flight, how long jobs waited in the queue before their first run."""
     import json
+
     import redis
+
     from provisioning.models import Job
 
     wanted = {str(pk) for pk in job_ids}
-    rows = [json.loads(raw) for raw in redis.Redis.from_url(REDIS).lrange(f"{counts.key}:times", 0, -1)]
+    rows = [
+        json.loads(raw) for raw in redis.Redis.from_url(REDIS).lrange(f"{counts.key}:times", 0, -1)
+    ]
     rows = [row for row in rows if row["job"] in wanted]
     created = dict(Job.objects.filter(pk__in=job_ids).values_list("pk", "created_at"))
     first = {}
@@ -491,7 +495,9 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
     queued = [first[k] - created[int(k)].timestamp() for k in first]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     n = max(1, len(rows))
-    mean = {k: sum(row[k] for row in rows) * 1000 / n for k in ("cpu", "sql_s", "bridge_s", "backlog_s")}
+    mean = {
+        k: sum(row[k] for row in rows) * 1000 / n for k in ("cpu", "sql_s", "bridge_s", "backlog_s")
+    }
     wall = sum(row["t1"] - row["t0"] for row in rows) * 1000 / n
     span = max(row["t1"] for row in rows) - min(row["t0"] for row in rows)
     busy = sum(row["t1"] - row["t0"] for row in rows) / span
@@ -501,8 +507,8 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
         loop[row["pid"]] = (min(low, row["loop_cpu"]), max(high, row["loop_cpu"]))
     loop_ms = sum(high - low for low, high in loop.values()) * 1000 / n
     say(
-        f"  times per task run ({len(rows)} runs): wall {wall:.0f} ms = thread CPU {mean['cpu']:.0f}"
-        f" + in SQL {mean['sql_s']:.0f} + waiting for the bridge {mean['bridge_s']:.0f} (of "
+        f"  times per task run ({len(rows)} runs): wall {wall:.0f} ms = thread CPU "
+        f"{mean['cpu']:.0f} + in SQL {mean['sql_s']:.0f} + waiting for the bridge {mean['bridge_s']:.0f} (of "
         f"which before the loop began a call {mean['backlog_s']:.0f}) + the rest "
         f"{wall - mean['cpu'] - mean['sql_s'] - mean['bridge_s']:.0f} (runnable without the GIL or "
         f"a core, Redis); bridge loop CPU {loop_ms:.0f} ms a run; runs in flight on average "
