@@ -508,7 +508,8 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
     loop_ms = sum(high - low for low, high in loop.values()) * 1000 / n
     say(
         f"  times per task run ({len(rows)} runs): wall {wall:.0f} ms = thread CPU "
-        f"{mean['cpu']:.0f} + in SQL {mean['sql_s']:.0f} + waiting for the bridge {mean['bridge_s']:.0f} (of "
+        f"{mean['cpu']:.0f} + in SQL {mean['sql_s']:.0f} + waiting for the bridge "
+        f"{mean['bridge_s']:.0f} (of "
         f"which before the loop began a call {mean['backlog_s']:.0f}) + the rest "
         f"{wall - mean['cpu'] - mean['sql_s'] - mean['bridge_s']:.0f} (runnable without the GIL or "
         f"a core, Redis); bridge loop CPU {loop_ms:.0f} ms a run; runs in flight on average "
