@@ -165,6 +165,8 @@ def test_a_warm_okta_onboarding_stays_within_its_statements(on_sandbox, monkeypa
         groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
         apps=["Salesforce"],
     )
+    # Paced as the Entra test's connection is, so that no run parks for its tokens.
+    dirs.tenant.connections.update(rate_limit_per_s=50, rate_burst=50)
     warm_up = drive(onboard(dirs, "Warm", "Up"))
     assert warm_up.status == Job.Status.SUCCEEDED, warm_up.error
     job = onboard(dirs, "Grace", "Hopper")
