@@ -23,9 +23,14 @@ With `BENCH_SQL_SITES=1` as well, each statement of a job's run is also counted 
 the engine sent it, in `<prefix>:sites` keyed `<job id>|<engine step>|<caller>`: the engine
 step is the two outermost frames below `executor.execute` / `_run` (`serial.claim`,
 `executor.plan_job>executor.write_steps` ...), the caller the innermost frame of the
-product's own code (not Django's). With `BENCH_PROFILE=<folder>`, every task run is profiled
-with cProfile and written there as `<job id>-<n>.prof`. Both cost CPU: for a diagnostic run
-(`bench/onboard.py --diagnose`), never in the figures.
+product's own code (not Django's). With `BENCH_TIMES=1`, each task run's wall time is split
+into what its thread waited for and what it ran, pushed as one JSON row to `<prefix>:times`:
+the thread's CPU, the wall time in SQL statements and in `bridge.run` (waiting for the SDK's
+loop), how long each bridge call waited before the loop began it (the loop's backlog), and
+the runs in flight in the process at its start; the rest of the wall time is time the thread
+was runnable without running (the GIL, the cores) or in Redis. With `BENCH_PROFILE=<folder>`,
+every task run is profiled with cProfile and written there as `<job id>-<n>.prof`. Both cost
+CPU: for a diagnostic run (`bench/onboard.py --diagnose`), never in the figures.
 
 Not a bench: `make bench` skips files starting with `_`.
 """
@@ -34,9 +39,11 @@ from __future__ import annotations
 
 import cProfile
 import itertools
+import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +58,7 @@ KEY = os.environ.get("BENCH_COUNTS_KEY", "")
 JOB_TASKS = {"provisioning.tasks.run_job"}
 SITES = os.environ.get("BENCH_SQL_SITES") == "1"
 PROFILE_DIR = os.environ.get("BENCH_PROFILE", "")
+TIMES = os.environ.get("BENCH_TIMES") == "1"
 PRODUCT = ("/portal/", "/provisioning/", "/tenants/", "/accounts/")
 ENGINE_TOP = {"execute", "_run"}
 _profile_serial = itertools.count(1)
@@ -59,6 +67,7 @@ _state = threading.local()
 _lock = threading.Lock()
 _outside = 0
 _redis: Any = None
+_in_flight = 0
 
 
 def count_statement(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
@@ -71,6 +80,12 @@ def count_statement(execute: Callable, sql: str, params: Any, many: bool, contex
         if SITES:
             site = _site()
             _state.sites[site] = _state.sites.get(site, 0) + 1
+        if TIMES:
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                _state.sql_s += time.perf_counter() - started
     return execute(sql, params, many, context)
 
 
@@ -125,6 +140,8 @@ def _on_prerun(task: Any = None, args: Any = None, kwargs: Any = None, **extra: 
     _backend_cpu_delta()  # an open connection's earlier CPU belongs to earlier runs
     _state.key, _state.sql, _state.sites = _job_key(task, args, kwargs), 0, {}
     _redis.hincrby(f"{KEY}:running", _state.key, 1)
+    if TIMES:
+        _start_times()
     if PROFILE_DIR:
         _state.profile = cProfile.Profile()
         _state.profile.enable()
@@ -151,8 +168,68 @@ def _on_postrun(**extra: Any) -> None:
     if outside:
         pipe.hincrby(f"{KEY}:sql", "outside", outside)
     pipe.hincrby(f"{KEY}:running", key, -1)
+    if TIMES:
+        pipe.rpush(f"{KEY}:times", json.dumps(_end_times(key)))
     pipe.execute()
     _state.key = None
+
+
+def _start_times() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight += 1
+        _state.in_flight = _in_flight
+    _state.sql_s = _state.bridge_s = _state.backlog_s = 0.0
+    _state.bridge_n = 0
+    _state.t0, _state.cpu0 = time.time(), time.thread_time()
+
+
+def _end_times(key: str) -> dict:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
+    return {
+        "job": key, "pid": os.getpid(), "t0": _state.t0, "t1": time.time(),
+        "cpu": time.thread_time() - _state.cpu0, "sql_n": _state.sql, "sql_s": _state.sql_s,
+        "bridge_n": _state.bridge_n, "bridge_s": _state.bridge_s,
+        "backlog_s": _state.backlog_s, "in_flight": _state.in_flight, "loop_cpu": _loop_cpu(),
+        "tid": threading.get_native_id(),
+        "threads": {t.native_id: t.name for t in threading.enumerate()},
+    }  # fmt: skip
+
+
+def _loop_cpu() -> float:
+    """CPU seconds the bridge's loop thread has used so far (0 before it started)."""
+    loop = next((t for t in threading.enumerate() if t.name == "sdk-bridge"), None)
+    if loop is None or loop.ident is None:
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(loop.ident))
+
+
+def _timed_bridge() -> None:
+    """`bridge.run` timed: the wall time the calling thread waits, and how long each call
+    waited on the loop before it began (the loop busy with other threads' calls)."""
+    from provisioning.connectors import bridge
+
+    original = bridge.run
+
+    def run(coroutine: Any, timeout: float = bridge.CALL_TIMEOUT_S) -> Any:
+        sent = time.perf_counter()
+        began: list[float] = []
+
+        async def marked() -> Any:
+            began.append(time.perf_counter())
+            return await coroutine
+
+        try:
+            return original(marked(), timeout)
+        finally:
+            if getattr(_state, "key", None) is not None and TIMES:
+                _state.bridge_n += 1
+                _state.bridge_s += time.perf_counter() - sent
+                _state.backlog_s += (began[0] if began else time.perf_counter()) - sent
+
+    bridge.run = run
 
 
 if KEY and os.environ.get("REDIS_URL"):
@@ -162,3 +239,5 @@ if KEY and os.environ.get("REDIS_URL"):
     connection_created.connect(_on_connection_created, weak=False)
     task_prerun.connect(_on_prerun, weak=False)
     task_postrun.connect(_on_postrun, weak=False)
+    if TIMES:
+        _timed_bridge()

@@ -473,6 +473,51 @@ def diagnose(counts: Counts, job_ids: list[int], folder: Path) -> None:
             say(line)
 
 
+def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
+    """`--times`: phase 4's task runs' wall time split (bench/_instrument.py's BENCH_TIMES),
+    written to `path` as JSON lines and summed up: where a run's wall time went, how many
+    runs were in flight, how long jobs waited in the queue before their first run."""
+    import json
+
+    import redis
+
+    from provisioning.models import Job
+
+    wanted = {str(pk) for pk in job_ids}
+    rows = [
+        json.loads(raw) for raw in redis.Redis.from_url(REDIS).lrange(f"{counts.key}:times", 0, -1)
+    ]
+    rows = [row for row in rows if row["job"] in wanted]
+    created = dict(Job.objects.filter(pk__in=job_ids).values_list("pk", "created_at"))
+    first = {}
+    for row in rows:
+        first[row["job"]] = min(first.get(row["job"], row["t0"]), row["t0"])
+    queued = [first[k] - created[int(k)].timestamp() for k in first]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    n = max(1, len(rows))
+    mean = {
+        k: sum(row[k] for row in rows) * 1000 / n for k in ("cpu", "sql_s", "bridge_s", "backlog_s")
+    }
+    wall = sum(row["t1"] - row["t0"] for row in rows) * 1000 / n
+    span = max(row["t1"] for row in rows) - min(row["t0"] for row in rows)
+    busy = sum(row["t1"] - row["t0"] for row in rows) / span
+    loop = {}
+    for row in rows:
+        low, high = loop.get(row["pid"], (row["loop_cpu"], row["loop_cpu"]))
+        loop[row["pid"]] = (min(low, row["loop_cpu"]), max(high, row["loop_cpu"]))
+    loop_ms = sum(high - low for low, high in loop.values()) * 1000 / n
+    say(
+        f"  times per task run ({len(rows)} runs): wall {wall:.0f} ms = thread CPU "
+        f"{mean['cpu']:.0f} + in SQL {mean['sql_s']:.0f} + waiting for the bridge "
+        f"{mean['bridge_s']:.0f} (of "
+        f"which before the loop began a call {mean['backlog_s']:.0f}) + the rest "
+        f"{wall - mean['cpu'] - mean['sql_s'] - mean['bridge_s']:.0f} (runnable without the GIL or "
+        f"a core, Redis); bridge loop CPU {loop_ms:.0f} ms a run; runs in flight on average "
+        f"{busy:.1f} over {span:.1f} s; queued before the first run: median "
+        f"{statistics.median(queued) * 1000:.0f} ms, max {max(queued) * 1000:.0f} ms"
+    )
+
+
 def run_batch(
     bench: Bench, plan: list[BenchTenant], timeout: float, submitters: int = 1
 ) -> tuple[list, float, object]:
@@ -591,6 +636,22 @@ def fairness_round(bench: Bench, meter: Meter, nine: list, throttled, args) -> f
     return wall
 
 
+def settle(workers: _harness.Workers, limit_s: float = 60.0) -> float:
+    """Wait until the workers' processes are idle (under 5 % of a core over half a second):
+    a worker imports every connector in a background thread as it starts (`warm-connectors`,
+    seconds of CPU under the GIL), which a phase run right after start would share its
+    cores with. Returns the seconds waited."""
+    started = time.monotonic()
+    before = workers.cpu_seconds()
+    while time.monotonic() - started < limit_s:
+        time.sleep(0.5)
+        now = workers.cpu_seconds()
+        if now - before < 0.025:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 def warm_up(bench: Bench, tenants: list[BenchTenant], jobs: int) -> None:
     """`jobs` onboardings, waited for and not measured: every worker process has run the
     engine (imports, the SDK's first token, connections) before a measured span."""
@@ -606,6 +667,7 @@ class Throughput:
     statuses: dict
     runs_per_job: float
     cost: Cost
+    job_ids: list[int]
 
 
 def engine_throughput(
@@ -627,6 +689,7 @@ def engine_throughput(
         statuses=dict(statuses),
         runs_per_job=sum(j["runs"] for j in jobs) / len(jobs),
         cost=cost,
+        job_ids=[j["pk"] for j in jobs],
     )
 
 
@@ -639,6 +702,8 @@ def phase_engine(
         f"tenants, no rate limit ({LATENCY_MS} ms), after {warmups} warm-ups"
     )
     warm_up(bench, tenants, warmups)
+    idle_after = settle(bench.workers)
+    say(f"  the workers idle {idle_after:.1f} s after the warm-ups (background imports done)")
     engine = engine_throughput(bench, meter, tenants, args.engine_people, args.submitters)
     say("  " + submitted_line(engine, args.submitters))
     say(
@@ -713,6 +778,11 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument("--db", default="", help="database name (default msp_portal_bench_<pid>)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument(
+        "--times",
+        default="",
+        help="phase 4: split each task run's wall time (JSON lines to this file, a summary)",
+    )
+    parser.add_argument(
         "--diagnose",
         metavar="DIR",
         default="",
@@ -737,7 +807,9 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
         sandbox = _harness.start_sandbox(root / "tls")
         # bench/_instrument.py, which the workers --include, counts SQL statements and
         # PostgreSQL CPU per job into Redis under BENCH_COUNTS_KEY (nothing without it).
-        diagnosing = {}
+        diagnosing: dict[str, str] = {}
+        if args.times:
+            diagnosing["BENCH_TIMES"] = "1"
         if args.diagnose:
             Path(args.diagnose).mkdir(parents=True, exist_ok=True)
             diagnosing = {
@@ -895,6 +967,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             figures["vs_sequential"] = engine.people_per_s / sequential_rate
             figures["engine_cpu_ms_per_onboarding"] = engine.cost.cpu_ms
             figures["engine_sql_per_onboarding"] = engine.cost.sql
+            if args.times:
+                time_split(counts, engine.job_ids, Path(args.times))
 
         cost_phase = "2" if "2" in costs else "1"
         if cost_phase in costs:

@@ -276,6 +276,19 @@ class Connector(Protocol):
     async def users_changes(self, cursor: str) -> AccountChanges: ...
 
 
+def same_target_twice(steps: list[dict]) -> bool:
+    """Whether two steps (their params) touch the same group, licence or app: only then does
+    their order matter, and a connector sends them one after the other."""
+    seen: set[str] = set()
+    for params in steps:
+        targets = {str(params[k]) for k in ("sku_id", "group_id", "app_id") if k in params}
+        targets |= {str(t) for t in [*params.get("add", []), *params.get("remove", [])]}
+        if targets & seen:
+            return True
+        seen |= targets
+    return False
+
+
 def classified(cls: type) -> type:
     """Every public coroutine of a connector class raises only the connector errors (or
     TimeoutError): whatever else its SDK lets escape becomes an UnexpectedError here, at the

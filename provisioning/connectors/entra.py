@@ -63,6 +63,7 @@ from provisioning.connectors.base import (
     is_sandbox,
     refuse_other_origins,
     require_allowed,
+    same_target_twice,
     ssl_context_for,
 )
 from provisioning.connectors.errors import (
@@ -803,7 +804,7 @@ class EntraConnector:
         outcomes: list[ConnectorError | None] = []
         for start in range(0, len(requests), BATCH_LIMIT):
             chunk = slice(start, start + BATCH_LIMIT)
-            sequential = _same_target_twice([params for _, params in ops[chunk]])
+            sequential = same_target_twice([params for _, params in ops[chunk]])
             outcomes += await self.batch(requests[chunk], sequential=sequential)
         return outcomes
 
@@ -1195,19 +1196,6 @@ def _throttled(status: int, code: str, message: str, headers) -> ThrottledError 
     if status == 429 or (status == 503 and code == "Request_ThrottledTemporarily"):
         return ThrottledError(message, retry_after=_retry_after(headers), status=status)
     return None
-
-
-def _same_target_twice(steps: list[dict]) -> bool:
-    """Whether two steps (their params) touch the same group, licence or app: only then does
-    their order matter."""
-    seen: set[str] = set()
-    for params in steps:
-        targets = {str(params[k]) for k in ("sku_id", "group_id", "app_id") if k in params}
-        targets |= {str(t) for t in [*params.get("add", []), *params.get("remove", [])]}
-        if targets & seen:
-            return True
-        seen |= targets
-    return False
 
 
 def _retry_after(headers) -> float | None:

@@ -29,6 +29,10 @@ from tests.provisioning.directories import make_directories
 # (memo.read_with_tenant), not in statements of their own. On PostgreSQL the round's steps
 # are inserted by the statement that marks the job planned (executor._round_written).
 STATEMENTS = {"postgresql": (7, 34), "sqlite": (8, 39)}
+# The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
+# SQLite while each group and app step was a batch of its own (an intent, an outcome, an
+# audit append and the account's `managed` each).
+OKTA_STATEMENTS = {"postgresql": 38, "sqlite": 43}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -147,3 +151,30 @@ def test_a_verified_job_settles_the_asks_behind_it_and_names_the_next_from_one_r
     assert len(appends) == 1, listing(at_the_end)
     finished = AuditEvent.objects.filter(action="job.finish").order_by("seq")
     assert [e.job_id for e in finished][-2:] == [str(change.pk), str(join.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_okta_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
+    """The same on Okta (5 groups, 1 app): its group and app steps are one batch, one intent
+    and one outcome write for the six (OktaConnector.apply_many), not six of each."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(
+        on_sandbox,
+        "okstmts",
+        kinds=("okta",),
+        groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
+        apps=["Salesforce"],
+    )
+    # Paced as the Entra test's connection is, so that no run parks for its tokens.
+    dirs.tenant.connections.update(rate_limit_per_s=50, rate_burst=50)
+    warm_up = drive(onboard(dirs, "Warm", "Up"))
+    assert warm_up.status == Job.Status.SUCCEEDED, warm_up.error
+    job = onboard(dirs, "Grace", "Hopper")
+    forget_known_heads()
+    with CaptureQueriesContext(connection) as run:
+        job = drive(job)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    ran = statements(run)
+    print(f"\nokta worker {len(ran)}:\n{listing(ran)}")
+    assert len(ran) <= OKTA_STATEMENTS[connection.vendor], listing(ran)
