@@ -202,3 +202,13 @@ def test_a_client_admins_trail_starts_at_their_organisation(client, alpha, name)
     client.force_login(alpha.technician)
     trail = links(breadcrumbs(client.get(page)))
     assert trail.get("Alpha Ltd") == reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})
+
+
+def test_home_counts_its_latest_events_in_words(client, alpha):
+    """"The latest 1 events": one event is an event."""
+    from portal.audit.events import record
+
+    record("identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.client_admin)
+    page = client.get(home(alpha)).content.decode()
+    assert "The latest event of Alpha Ltd" in page, re.findall(r"The latest [^.]*\.", page)
