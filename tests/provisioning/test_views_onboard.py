@@ -451,3 +451,18 @@ def test_unreachable_directory_blocks_the_submit_with_a_clear_message(client, co
     assert response.status_code == 200 and "could not be read" in body
     assert "Nothing was queued" in body
     assert counts() == before
+
+
+def test_a_scim_app_no_chosen_role_gives_says_so_in_the_dry_run(client, contoso, on_sandbox):
+    """A role without the tenant's Slack: the dry run said "Nothing to change." under Slack,
+    as it says of an account that is there already and as wanted (newcomer12's walk)."""
+    from tests.provisioning.scim_apps import connect, make_app
+
+    slack = connect(contoso.tenant, make_app(on_sandbox, "slack"), "Slack")
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    body = client.post(url, form_data(contoso.template), **HX).content.decode()
+    section = body[body.index(f"<h3>{slack.label}</h3>") :]
+    section = section[: section.index("</div>")]
+    assert "No account there: none of the chosen roles gives this app." in section, section
+    assert "Nothing to change." not in section
