@@ -95,6 +95,21 @@ def test_start_page_offers_only_my_tenants(client, alpha, bravo, msp_admin):
     assert alpha.tenant.name in body and bravo.tenant.name in body
 
 
+def test_start_page_names_the_directories_each_tenant_onboards_into(
+    client, alpha, bravo, msp_admin, django_assert_max_num_queries
+):
+    """Which tenant has Okta, which a SCIM app: said before the form, not found out after."""
+    alpha.okta_connection.delete()
+    client.force_login(msp_admin)
+    with django_assert_max_num_queries(12):  # not a query per tenant
+        body = client.get(reverse("onboard_start")).content.decode()
+    picker = body[body.index('class="tenant-picker"') :]
+    alpha_item = picker[picker.index(alpha.tenant.name) :].split("</li>")[0]
+    bravo_item = picker[picker.index(bravo.tenant.name) :].split("</li>")[0]
+    assert "Microsoft Entra ID" in alpha_item and "Okta" not in alpha_item, alpha_item
+    assert "Microsoft Entra ID, Okta" in bravo_item, bravo_item
+
+
 # -- bad inputs: a clear message, nothing created, nothing queued --------------------------
 
 
