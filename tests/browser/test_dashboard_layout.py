@@ -15,6 +15,7 @@ from tenants.models import Tenant
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
 from tests.reports.history import bare_world, job, person
+from tests.reports.test_dashboard_drift import unmanaged
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,6 +59,7 @@ def test_failures_needing_attention_stack_on_a_phone(page, screenshot):
     steps = [("assign_license", "O365_BUSINESS_PREMIUM", "failed")]
     job(world, who, "join", created=timezone.now() - timedelta(hours=5), hours=0.01,
         status="partial", steps=steps)  # fmt: skip
+    unmanaged(world, 3)  # a row on the Drift card
     admin = make_person("msp.admin", Role.MSP_ADMIN, all_tenants=True)
     sign_in(page, admin.username, PASSWORD)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -74,3 +76,7 @@ def test_failures_needing_attention_stack_on_a_phone(page, screenshot):
     row = failure.inner_text()
     for said in ("Fabrikam", "Gideon Barros", "Join #", "No available licences for SPE_E3."):
         assert said in row, row
+    # The Drift card too: its link to the report was behind the card's scroll bar.
+    drift = page.locator("#drift-card")
+    assert drift.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Drift card scrolls sideways"
+    assert "In scope, not managed 3" in " ".join(drift.locator("tbody tr").inner_text().split())
