@@ -32,7 +32,8 @@ def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, peo
     # Their accounts on a phone: sign-in, what they hold and scope on the screen, not behind
     # the card's scroll bar.
     accounts = page.locator("table.accounts").evaluate(
-        "table => { const card = table.closest('.card'); return card.scrollWidth - card.clientWidth }"
+        "table => { const card = table.closest('.card');"
+        " return card.scrollWidth - card.clientWidth }"
     )
     assert accounts <= 0, f"their accounts scroll {accounts} px sideways"
     page.set_viewport_size({"width": 1280, "height": 900})

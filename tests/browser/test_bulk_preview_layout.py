@@ -97,6 +97,8 @@ def test_a_row_that_needs_a_choice_keeps_the_preview_inside_a_1280_pixel_screen(
     screenshot("bulk-preview-row-choice-1280")
 
     assert page.evaluate(SIDEWAYS) == []
-    card = page.locator("table.bulk-rows").evaluate("t => t.closest('.card').getBoundingClientRect()")
+    card = page.locator("table.bulk-rows").evaluate(
+        "t => t.closest('.card').getBoundingClientRect()"
+    )
     box = choice.bounding_box()
     assert box["x"] + box["width"] <= card["right"], "the row's choice stands past its card"

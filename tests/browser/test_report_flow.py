@@ -135,7 +135,11 @@ def test_a_client_report_on_a_phone_keeps_each_row_on_the_screen(page, screensho
     screenshot("client-report-390")
     assert tables.count() == 3
     for table in tables.all():
-        card = table.evaluate("t => { const c = t.closest('.card'); return c.scrollWidth - c.clientWidth }")
-        assert card <= 0, f"{table.locator('xpath=ancestor::section[1]/h2').inner_text()}: {card} px"
+        card = table.evaluate(
+            "t => { const c = t.closest('.card'); return c.scrollWidth - c.clientWidth }"
+        )
+        assert card <= 0, (
+            f"{table.locator('xpath=ancestor::section[1]/h2').inner_text()}: {card} px"
+        )
     leaver = page.locator("table.people-table tbody tr", has_text="Leave").first
     assert "Asked by" in leaver.inner_text() and "Read back" in leaver.inner_text()

@@ -205,7 +205,7 @@ def test_a_client_admins_trail_starts_at_their_organisation(client, alpha, name)
 
 
 def test_home_counts_its_latest_events_in_words(client, alpha):
-    """"The latest 1 events": one event is an event."""
+    """A home with one event said "The latest 1 events": one event is an event."""
     from portal.audit.events import record
 
     record("identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity)
