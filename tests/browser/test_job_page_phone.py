@@ -90,3 +90,21 @@ def test_a_leavers_steps_and_read_back_fit_a_phone(page, screenshot):
     for said in ("Sign-in blocked", "Licences 0", "Apps 0"):
         assert said in " ".join(entra.inner_text().split()), entra.inner_text()
     assert verification.locator("tr.kept", has_text="Sales (dynamic)").is_visible()
+
+
+def test_the_jobs_list_keeps_each_jobs_status_on_a_phone(page, screenshot):
+    world = make_tenant_world(f"phone-{uuid.uuid4().hex[:6]}", "Contoso")
+    finished_leave(world)
+    sign_in(page, world.technician.username, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/jobs/")
+    results = page.locator("#results")
+    results.locator("tbody tr").first.wait_for()
+    screenshot("job-list-390")
+
+    card = results.locator(".card").first
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth"), "the list scrolls sideways"
+    right = card.bounding_box()["x"] + card.bounding_box()["width"]
+    for badge in results.locator("tbody .badge").all():
+        box = badge.bounding_box()
+        assert box["x"] + box["width"] <= right, "a job's status is past the card's edge"

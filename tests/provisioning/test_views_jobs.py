@@ -289,5 +289,5 @@ def test_the_list_names_the_zone_of_its_created_times(client, alpha):
     utc = timezone.localtime(alpha.job.created_at, ZoneInfo("UTC"))
     shown = dateformat.format(utc, "j M Y H:i")
     assert "<th>Created (UTC)</th>" in body
-    assert f"<td>{shown}</td>" in body
+    assert f'<span class="cell-label">Created </span>{shown}</td>' in body
     assert "Times and dates in UTC." in body
