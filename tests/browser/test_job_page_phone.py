@@ -108,3 +108,17 @@ def test_the_jobs_list_keeps_each_jobs_status_on_a_phone(page, screenshot):
     for badge in results.locator("tbody .badge").all():
         box = badge.bounding_box()
         assert box["x"] + box["width"] <= right, "a job's status is past the card's edge"
+
+
+def test_the_tenants_list_fits_a_phone(page, screenshot):
+    """Connections, role templates and status were behind the card's scroll bar at 390 px."""
+    world = make_tenant_world(f"phone-{uuid.uuid4().hex[:6]}", "Contoso")
+    sign_in(page, world.technician.username, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/tenants/")
+    card = page.locator("main .card").first
+    row = card.locator("tbody tr", has_text="Contoso")
+    row.wait_for()
+    screenshot("tenant-list-390")
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth"), "the list scrolls sideways"
+    assert "Connections 2" in " ".join(row.inner_text().split())
