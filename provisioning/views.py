@@ -54,7 +54,9 @@ JOBS_PER_PAGE = 25
 def onboard_start(request: HttpRequest) -> HttpResponse:
     """Pick a tenant to onboard into (straight to the form when there is only one)."""
     access.require_role(request.user, OPERATORS)
-    tenants = list(access.tenants_for(request.user).filter(is_active=True))
+    tenants = list(
+        access.tenants_for(request.user).filter(is_active=True).prefetch_related("connections")
+    )
     pick = TenantPickForm(request.GET)
     if pick.is_valid() and pick.cleaned_data["tenant"]:
         return redirect("onboard", tenant=pick.cleaned_data["tenant"])

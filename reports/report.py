@@ -174,6 +174,11 @@ class Report:
         return sorted(self.joiners + self.movers + self.leavers, key=lambda r: r.finished_at)
 
     @property
+    def people_not_read_back(self) -> bool:
+        """Some joiner, mover or leaver ended before the engine read its directories back."""
+        return any(row.read_back_at is None for row in self.people)
+
+    @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 

@@ -29,6 +29,13 @@ def test_the_adopt_anyway_box_sits_beside_its_label(page, screenshot, alpha, peo
         )
         assert max(heights) < 1.5 * min(heights), (width, heights)
     screenshot("adopt-phone")
+    # Their accounts on a phone: sign-in, what they hold and scope on the screen, not behind
+    # the card's scroll bar.
+    accounts = page.locator("table.accounts").evaluate(
+        "table => { const card = table.closest('.card');"
+        " return card.scrollWidth - card.clientWidth }"
+    )
+    assert accounts <= 0, f"their accounts scroll {accounts} px sideways"
     page.set_viewport_size({"width": 1280, "height": 900})
     adopt = page.get_by_role("button", name="Adopt")
     assert_the_button_follows_the_dry_run(page, adopt, screenshot, "adopt")

@@ -9,7 +9,7 @@ import pytest
 from portal.models import Role
 from provisioning.models import Batch, BatchRow
 from tenants.models import Tenant
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.factories import PASSWORD, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,3 +61,44 @@ def test_a_long_username_in_the_preview_breaks_between_its_parts(page, screensho
         [first, last],
         [first, "Featherstonehaugh-", "Worthington"],
     ), name
+
+
+def test_a_row_that_needs_a_choice_keeps_the_preview_inside_a_1280_pixel_screen(page, screenshot):
+    """A row's licence choice (a select as wide as its longest option) sat past the card's edge
+    at 1280 px, and the whole page scrolled sideways (newcomer12's walk through the demo)."""
+    slug = f"layout-{uuid.uuid4().hex[:6]}"
+    tenant = Tenant.objects.create(name="Layout", slug=slug, primary_domain="northwind.example")
+    batch = Batch.objects.create(tenant=tenant, kind=Batch.Kind.CSV_ONBOARD, rows_total=3)
+    sku = "O365_BUSINESS_PREMIUM"
+    no_seat = {"kind": "no_seat", "subject": sku, "message": f"Entra: No free seat of {sku}."}
+    BatchRow.objects.create(
+        batch=batch,
+        line=2,
+        data={
+            "input": {"first_name": "Ann", "last_name": "Bulkley", "role": "Sales"},
+            "username": "ann.bulkley@northwind.example",
+            "start_date": "2026-12-06",
+            "problems": [no_seat],
+            "availability": {sku: 0, "EMS": 24, "SPE_E3": 48},
+        },
+    )
+    BatchRow.objects.create(
+        batch=batch,
+        line=3,
+        data={"input": {"first_name": "Ben", "last_name": "Bulkley", "role": "Nonexistent Role"}},
+        errors=["Unknown role “Nonexistent Role”. This tenant's roles: Office, Operations, Sales."],
+    )
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [tenant])
+    sign_in(page, technician.username, PASSWORD)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/tenants/{slug}/bulk/{batch.pk}/")
+    choice = page.locator("#line-2 select")
+    choice.select_option(label="Use SPE_E3 instead (48 available)")
+    screenshot("bulk-preview-row-choice-1280")
+
+    assert page.evaluate(SIDEWAYS) == []
+    card = page.locator("table.bulk-rows").evaluate(
+        "t => t.closest('.card').getBoundingClientRect()"
+    )
+    box = choice.bounding_box()
+    assert box["x"] + box["width"] <= card["right"], "the row's choice stands past its card"

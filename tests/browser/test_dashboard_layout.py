@@ -1,6 +1,7 @@
 """The dashboard on a laptop's screen: the page never scrolls sideways; a table wider than
 the screen scrolls inside its card, with the header and its filter whole."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,8 @@ from reports.licences import SkuSeats, Snapshot
 from tenants.models import Tenant
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_person
+from tests.reports.history import bare_world, job, person
+from tests.reports.test_dashboard_drift import unmanaged
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,3 +49,34 @@ def test_the_dashboard_fits_a_1280_pixel_screen(page, screenshot):
     # Nine columns fit a laptop's screen whole: no column (licences, approvals, the next
     # seven days) hides behind the card's own scroll bar.
     assert card.evaluate("e => e.scrollWidth <= e.clientWidth")
+
+
+def test_failures_needing_attention_stack_on_a_phone(page, screenshot):
+    """At 390 px the five columns left the failed step and the directory's words a word per
+    line, and the step behind the card's scroll bar: each failure stacks instead."""
+    world = bare_world(f"phone-{uuid.uuid4().hex[:6]}", "Fabrikam")
+    who = person(world, "Gideon", "Barros")
+    steps = [("assign_license", "O365_BUSINESS_PREMIUM", "failed")]
+    job(world, who, "join", created=timezone.now() - timedelta(hours=5), hours=0.01,
+        status="partial", steps=steps)  # fmt: skip
+    unmanaged(world, 3)  # a row on the Drift card
+    admin = make_person("msp.admin", Role.MSP_ADMIN, all_tenants=True)
+    sign_in(page, admin.username, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    card = page.locator(".card.attention")
+    failure = card.locator("tbody tr", has_text="Gideon Barros")
+    step = failure.locator("td:nth-child(4)")
+    step.wait_for()
+    screenshot("dashboard-failures-390")
+
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth"), "the card scrolls sideways"
+    # The failed step and the directory's words take the card's width, not a fifth of it.
+    assert step.bounding_box()["width"] >= 0.8 * card.bounding_box()["width"] - 40
+    row = failure.inner_text()
+    for said in ("Fabrikam", "Gideon Barros", "Join #", "No available licences for SPE_E3."):
+        assert said in row, row
+    # The Drift card too: its link to the report was behind the card's scroll bar.
+    drift = page.locator("#drift-card")
+    assert drift.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Drift card scrolls sideways"
+    assert "In scope, not managed 3" in " ".join(drift.locator("tbody tr").inner_text().split())

@@ -202,3 +202,26 @@ def test_a_client_admins_trail_starts_at_their_organisation(client, alpha, name)
     client.force_login(alpha.technician)
     trail = links(breadcrumbs(client.get(page)))
     assert trail.get("Alpha Ltd") == reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})
+
+
+def test_home_counts_its_latest_events_in_words(client, alpha):
+    """A home with one event said "The latest 1 events": one event is an event."""
+    from portal.audit.events import record
+
+    record("identity.onboard", actor=alpha.technician, tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.client_admin)
+    page = client.get(home(alpha)).content.decode()
+    assert "The latest event of Alpha Ltd" in page, re.findall(r"The latest [^.]*\.", page)
+
+
+def test_home_audit_trail_says_what_each_directory_call_did(client, alpha):
+    from portal.audit.events import record
+
+    change = {"directory": "Okta", "target": "Finance", "attempt": 1}
+    record("directory.add_group", actor="system", tenant=alpha.tenant, target=alpha.identity,
+           after=change)  # fmt: skip
+    client.force_login(alpha.client_admin)
+    page = client.get(home(alpha)).content.decode()
+    trail = page[page.index('id="audit"') :]
+    row = trail[trail.index("directory.add_group") :].split("</tr>")[0]
+    assert re.search(r"Finance.*Okta", re.sub(r"<[^>]+>", "", row), re.S), row

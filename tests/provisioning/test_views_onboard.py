@@ -95,6 +95,21 @@ def test_start_page_offers_only_my_tenants(client, alpha, bravo, msp_admin):
     assert alpha.tenant.name in body and bravo.tenant.name in body
 
 
+def test_start_page_names_the_directories_each_tenant_onboards_into(
+    client, alpha, bravo, msp_admin, django_assert_max_num_queries
+):
+    """Which tenant has Okta, which a SCIM app: said before the form, not found out after."""
+    alpha.okta_connection.delete()
+    client.force_login(msp_admin)
+    with django_assert_max_num_queries(12):  # not a query per tenant
+        body = client.get(reverse("onboard_start")).content.decode()
+    picker = body[body.index('class="tenant-picker"') :]
+    alpha_item = picker[picker.index(alpha.tenant.name) :].split("</li>")[0]
+    bravo_item = picker[picker.index(bravo.tenant.name) :].split("</li>")[0]
+    assert "Microsoft Entra ID" in alpha_item and "Okta" not in alpha_item, alpha_item
+    assert "Microsoft Entra ID, Okta" in bravo_item, bravo_item
+
+
 # -- bad inputs: a clear message, nothing created, nothing queued --------------------------
 
 
@@ -451,3 +466,18 @@ def test_unreachable_directory_blocks_the_submit_with_a_clear_message(client, co
     assert response.status_code == 200 and "could not be read" in body
     assert "Nothing was queued" in body
     assert counts() == before
+
+
+def test_a_scim_app_no_chosen_role_gives_says_so_in_the_dry_run(client, contoso, on_sandbox):
+    """A role without the tenant's Slack: the dry run said "Nothing to change." under Slack,
+    as it says of an account that is there already and as wanted (newcomer12's walk)."""
+    from tests.provisioning.scim_apps import connect, make_app
+
+    slack = connect(contoso.tenant, make_app(on_sandbox, "slack"), "Slack")
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    body = client.post(url, form_data(contoso.template), **HX).content.decode()
+    section = body[body.index(f"<h3>{slack.label}</h3>") :]
+    section = section[: section.index("</div>")]
+    assert "No account there: none of the chosen roles gives this app." in section, section
+    assert "Nothing to change." not in section

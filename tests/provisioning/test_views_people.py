@@ -347,3 +347,16 @@ def test_every_time_on_the_persons_page_is_in_the_tenants_zone_and_says_so(clien
     assert "<td>15 Jan 2026 23:00</td>" in body  # the job's row
     assert f"<td>{in_auckland}</td>" in body and in_utc not in body  # the audit event
     assert "15 Jan 2026 10:00" not in body
+
+
+def test_the_persons_audit_trail_says_what_each_directory_call_did(client, alpha):
+    """Four rows of "directory.add_group" by "System" said nothing of which group, where: the
+    account manager showing a client what was done had to open each event elsewhere."""
+    change = {"directory": "Okta", "target": "Finance", "attempt": 1}
+    record("directory.add_group", actor="system", tenant=alpha.tenant, target=alpha.identity,
+           after=change, job_id=alpha.job.pk)  # fmt: skip
+    client.force_login(alpha.account_manager)
+    page = client.get(identity_url(alpha)).content.decode()
+    trail = page[page.index("<h2>Audit trail</h2>") :]
+    row = trail[trail.index("directory.add_group") :].split("</tr>")[0]
+    assert re.search(r"Finance.*Okta", re.sub(r"<[^>]+>", "", row), re.S), row

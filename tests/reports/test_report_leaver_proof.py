@@ -56,3 +56,22 @@ def test_a_job_nobody_asked_for_is_asked_by_the_system(client, alpha):
     row = table[table.index("Gus Leaver") :]
     row = row[: row.index("</tr>")]
     assert "None" not in row and "the system" in row
+
+
+def footnote(page: str) -> str:
+    table = page[page.index("people-table") :]
+    return table[: table.index("</section>")]
+
+
+def test_a_dash_under_read_back_is_explained(client, alpha):
+    """A job done before the engine read the directories back has no read-back: the report
+    said only "–", which a client reads as "not checked" with nothing to say why."""
+    leave = a_verified_leave(alpha)
+    client.force_login(alpha.account_manager)
+    url = reverse("client_report", kwargs={"tenant": alpha.tenant.slug})
+    read_back = "– under Read back: the job ended before the portal read the directories back"
+    assert read_back not in footnote(client.get(url, PERIOD).content.decode())
+
+    leave.verification = {}
+    leave.save(update_fields=["verification"])
+    assert read_back in footnote(client.get(url, PERIOD).content.decode())
