@@ -119,3 +119,17 @@ def test_the_headers_a_refusal_carries_are_in_the_schema_and_match_it(alpha, msp
                     operation["operationId"],
                     status,
                 )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_the_document_and_its_page_take_get_and_head_only(client, msp_admin, path, method):
+    """ninja's views of the OpenAPI document and its reference page answered every method
+    with the document (an OPTIONS or a PUT got 200 and 115 kB): RFC 9110 §15.5.6, a 405
+    with Allow, as every route of the API answers."""
+    client.force_login(msp_admin)
+    response = getattr(client, method)(path)
+    assert response.status_code == 405, (method, path, response.status_code)
+    assert response["Allow"] == "GET, HEAD"
+    assert response["Content-Type"] == "application/problem+json"
+    assert client.get(path).status_code == client.head(path).status_code == 200
