@@ -133,3 +133,28 @@ def test_the_document_and_its_page_take_get_and_head_only(client, msp_admin, pat
     assert response["Allow"] == "GET, HEAD"
     assert response["Content-Type"] == "application/problem+json"
     assert client.get(path).status_code == client.head(path).status_code == 200
+
+
+def test_an_accepted_write_s_location_is_in_the_schema_and_matches_it(alpha, msp_admin):
+    """Every 202 sends `Location`, the job that does it (RFC 9110 §10.2.2): the schema did not
+    name it, so a client generated from it could not read it, and a conformance check saw
+    an undocumented header."""
+    import jsonschema_rs
+
+    schema = ApiClient(None).client.get("/api/v1/openapi.json").json()
+    response = ApiClient(token_for(msp_admin)).post(
+        f"/api/v1/people/{alpha.identity.pk}/offboard", {"reset_password": True}
+    )
+    assert response.status_code == 202, response.content
+    assert response["Location"] == response.json()["job"]["url"]
+    accepted = [
+        operation["responses"]["202"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        if "202" in operation["responses"]
+    ]
+    assert len(accepted) == 6  # onboard, change, offboard, restore, retry, cancel
+    for answer in accepted:
+        header = answer.get("headers", {}).get("Location")
+        assert header, answer
+        assert jsonschema_rs.is_valid(header["schema"], response["Location"])
