@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from provisioning.models import Identity
 
@@ -123,10 +124,12 @@ def test_the_headers_a_refusal_carries_are_in_the_schema_and_match_it(alpha, msp
 
 @pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
-def test_the_document_and_its_page_take_get_and_head_only(client, msp_admin, path, method):
+def test_the_document_and_its_page_take_get_and_head_only(msp_admin, path, method):
     """ninja's views of the OpenAPI document and its reference page answered every method
-    with the document (an OPTIONS or a PUT got 200 and 115 kB): RFC 9110 §15.5.6, a 405
-    with Allow, as every route of the API answers."""
+    with the document (an OPTIONS or a PUT got 200 and 115 kB), or a POST without a CSRF
+    token with the CSRF failure page: RFC 9110 §15.5.6, a 405 with Allow, as every route of
+    the API answers."""
+    client = Client(enforce_csrf_checks=True)
     client.force_login(msp_admin)
     response = getattr(client, method)(path)
     assert response.status_code == 405, (method, path, response.status_code)
@@ -158,3 +161,24 @@ def test_an_accepted_write_s_location_is_in_the_schema_and_matches_it(alpha, msp
         header = answer.get("headers", {}).get("Location")
         assert header, answer
         assert jsonschema_rs.is_valid(header["schema"], response["Location"])
+
+
+def test_every_request_body_has_an_example_its_schema_takes():
+    """A reader of the reference, and schemathesis' examples phase, start from the document's
+    examples: it had none, and that phase tested nothing."""
+    import jsonschema_rs
+
+    schema = ApiClient(None).client.get("/api/v1/openapi.json").json()
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        if "requestBody" in operation
+    ]
+    assert len(bodies) == 5
+    for ref in bodies:
+        body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert body.get("examples"), ref
+        check = jsonschema_rs.validator_for({"$ref": ref, "components": schema["components"]})
+        for example in body["examples"]:
+            assert check.is_valid(example), (ref, example)
