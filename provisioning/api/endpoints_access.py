@@ -28,6 +28,7 @@ from provisioning.api.writing import (
     ScopedTokenAuth,
     WriteIn,
     conflict,
+    examples,
     invalid,
     job_url,
     path_id,
@@ -121,6 +122,11 @@ class AccessRequestsQuery(Schema):
 
 
 class AccessRequestIn(WriteIn):
+    model_config = examples(
+        {"person": 42, "resource": 3, "reason": "Needs the VPN for the Q1 audit."},
+        {"person": 42, "resource": 1, "reason": "Covers on-call", "ends_at": "2027-01-31T18:00"},
+    )
+
     person: ObjectId = Field(description="An active person of the tenant (their id).")
     resource: ObjectId = Field(
         description="An active requestable resource of the tenant (GET "
@@ -136,6 +142,11 @@ class AccessRequestIn(WriteIn):
 
 
 class DecisionIn(WriteIn):
+    model_config = examples(
+        {"decision": "approve", "reason": "Agreed with the team lead."},
+        {"decision": "deny", "reason": "The VPN is for staff on contract only."},
+    )
+
     decision: Literal["approve", "deny"] = Field(description="approve or deny.")
     reason: Reason = Field(description="Why; the requester sees it.")
 

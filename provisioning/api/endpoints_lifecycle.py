@@ -33,6 +33,7 @@ from provisioning.api.writing import (
     WriteIn,
     accepted,
     conflict,
+    examples,
     invalid,
     job_first,
     located,
@@ -90,6 +91,17 @@ Groups = Annotated[list[OneLine], Field(max_length=MAX_LIST_ITEMS)]
 
 
 class OnboardIn(WriteIn):
+    model_config = examples(
+        {"first_name": "Ada", "last_name": "Lovelace", "role_templates": [1]},
+        {
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "role_templates": [1, 2],
+            "job_title": "Lead Engineer",
+            "usage_location": "GB",
+            "extra_groups": ["VPN Users"],
+        },
+    )
     first_name: str = plain_name(
         "Given name; at most 50 characters where the tenant has Okta.", max_length=64
     )
@@ -210,6 +222,11 @@ def onboard(
 class ChangeIn(WriteIn):
     """Only what is sent changes; what is left out stays as the person has it."""
 
+    model_config = examples(
+        {"job_title": "Senior Analyst", "department": "Finance"},
+        {"role_templates": [2], "at": "2027-01-04T09:00:00"},
+    )
+
     role_templates: list[TemplateId] | None = Field(
         None, min_length=1, max_length=50, description="The person's role templates from now."
     )
@@ -299,6 +316,12 @@ class OffboardIn(WriteIn):
     """What the offboarding does; what is left out is as the tenant's leaver preset says.
     The mail and OneDrive options apply where the tenant has Entra ID, `okta_mode` where it
     has Okta."""
+
+    model_config = examples(
+        {},
+        {"revoke_sessions": True, "reset_password": True, "keep_groups": ["All Staff"]},
+        {"okta_mode": "deactivate", "delete_after_days": 30, "at": "2027-01-29T17:00:00"},
+    )
 
     block_sign_in: bool | None = option("block_sign_in")
     okta_mode: Literal["suspend", "deactivate"] | None = option("okta_mode")

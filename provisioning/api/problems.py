@@ -173,7 +173,7 @@ def _document(api) -> None:
             if "post" in operations:
                 _document_body_refusals(operations["post"])
             for operation in operations.values():
-                _document_refusal_headers(operation)
+                _document_headers(operation)
         return schema
 
     api.get_openapi_schema = schema_with_problems
@@ -220,9 +220,21 @@ REFUSAL_HEADERS = {
 }
 
 
-def _document_refusal_headers(operation: dict) -> None:
+# And the one an accepted write carries: its job (RFC 9110 §10.2.2; `writing.located`).
+ANSWER_HEADERS = {
+    "202": {
+        "Location": {
+            "description": "The job that does it, in this API: the body's `job.url`.",
+            "schema": {"type": "string", "format": "uri-reference", "pattern": "^/api/v1/jobs/"},
+        }
+    },
+    **REFUSAL_HEADERS,
+}
+
+
+def _document_headers(operation: dict) -> None:
     responses = operation.get("responses", {})
-    for status, headers in REFUSAL_HEADERS.items():
+    for status, headers in ANSWER_HEADERS.items():
         response = responses.get(status) or responses.get(int(status))
         if response is not None:
             response.setdefault("headers", {}).update(headers)

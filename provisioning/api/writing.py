@@ -38,6 +38,11 @@ class WriteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def examples(*bodies: dict) -> ConfigDict:
+    """A body's config with examples for the reference (and schemathesis' examples phase)."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(bodies)})
+
+
 class JobRef(Schema):
     id: int = Field(description="The job's id.")
     kind: JobKind = Field(description="What the job does.")

@@ -8,6 +8,7 @@ else is InvalidFilterException whose detail names the part and what can be filte
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db.models import CharField, F, Q, Value
@@ -99,6 +100,24 @@ class Text:
         if op in _ORDERING:  # both sides lower-cased by the database, so alike
             return Q(_ORDERING[op](Lower(self.expression()), Lower(Value(value))))
         return Q(_IGNORING_CASE[op](self.expression(), value))
+
+
+@dataclass(frozen=True)
+class Id:
+    """`id` (RFC 7643 §3.1): the primary key as an opaque, case-exact string, compared whole;
+    a value that is no key of ours is no resource."""
+
+    name: str = "id"
+
+    def present(self) -> Q:
+        return ALL
+
+    def compare(self, op: CompareOperator, value) -> Q:
+        if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str):
+            raise _refused(f"{self.name} {op.value} {value!r}: an id takes eq or ne a string")
+        is_key = value.isascii() and value.isdigit() and len(value) < 19
+        same = Q(pk=int(value)) if is_key else NONE
+        return same if op == CompareOperator.eq else ~same
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,7 @@ EMAIL = Text("emails.value", "email")
 USER = Schema(
     urns=(USER_URN, ENTERPRISE_URN),
     attributes={
+        (USER_URN, "id", None): Id(),
         (USER_URN, "username", None): Text("userName", "username"),
         (USER_URN, "externalid", None): Text("externalId", "external_id", case_exact=True),
         (USER_URN, "displayname", None): Text("displayName", "display_name"),
@@ -232,15 +252,18 @@ USER = Schema(
             },
         )
     },
-    names="userName, externalId, displayName, name.givenName, name.familyName, title, "
+    names="id, userName, externalId, displayName, name.givenName, name.familyName, title, "
     "active, emails (value, type, primary), meta.created, meta.lastModified, and the "
     "enterprise department, organization and employeeNumber",
 )
 GROUP = Schema(
     urns=(GROUP_URN,),
-    attributes={(GROUP_URN, "displayname", None): Text("displayName", "name")},
+    attributes={
+        (GROUP_URN, "id", None): Id(),
+        (GROUP_URN, "displayname", None): Text("displayName", "name"),
+    },
     complex={},
-    names="displayName",
+    names="id, displayName",
 )
 
 
@@ -249,10 +272,29 @@ def _refused(part: str, schema: Schema | None = None) -> InvalidFilterException:
     return InvalidFilterException(detail=f"Not supported in a filter here: {part}.{more}")
 
 
+# A string (RFC 8259 §7, escapes included), or a literal name after an operator.
+_STRING_OR_LITERAL = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+(true|false|null)\b', re.I
+)
+
+
+def _check_literals(text: str) -> None:
+    """compValue's `false / null / true` are JSON's (RFC 7644 §3.4.2.2, Figure 1), whose
+    "literal names MUST be lowercase" (RFC 7159 §3); scim2-models reads them in any case."""
+    for match in _STRING_OR_LITERAL.finditer(text):
+        literal = match.group(1)
+        if literal and literal != literal.lower():
+            raise InvalidFilterException(
+                detail=f"The filter cannot be read: {literal} is no value; JSON's literals "
+                "are lowercase: true, false, null."
+            )
+
+
 def filter_q(text: str, schema: Schema) -> Q:
     """The filter as a query, or InvalidFilterException (the detail names what is wrong)."""
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilterException(detail="The filter is too long.")
+    _check_literals(text)
     try:
         node = ScimFilter(text).ast
     except (InvalidFilterException, ValueError) as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from provisioning.models import Identity
 
@@ -119,3 +120,65 @@ def test_the_headers_a_refusal_carries_are_in_the_schema_and_match_it(alpha, msp
                     operation["operationId"],
                     status,
                 )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_the_document_and_its_page_take_get_and_head_only(msp_admin, path, method):
+    """ninja's views of the OpenAPI document and its reference page answered every method
+    with the document (an OPTIONS or a PUT got 200 and 115 kB), or a POST without a CSRF
+    token with the CSRF failure page: RFC 9110 §15.5.6, a 405 with Allow, as every route of
+    the API answers."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(msp_admin)
+    response = getattr(client, method)(path)
+    assert response.status_code == 405, (method, path, response.status_code)
+    assert response["Allow"] == "GET, HEAD"
+    assert response["Content-Type"] == "application/problem+json"
+    assert client.get(path).status_code == client.head(path).status_code == 200
+
+
+def test_an_accepted_write_s_location_is_in_the_schema_and_matches_it(alpha, msp_admin):
+    """Every 202 sends `Location`, the job that does it (RFC 9110 §10.2.2): the schema did not
+    name it, so a client generated from it could not read it, and a conformance check saw
+    an undocumented header."""
+    import jsonschema_rs
+
+    schema = ApiClient(None).client.get("/api/v1/openapi.json").json()
+    response = ApiClient(token_for(msp_admin)).post(
+        f"/api/v1/people/{alpha.identity.pk}/offboard", {"reset_password": True}
+    )
+    assert response.status_code == 202, response.content
+    assert response["Location"] == response.json()["job"]["url"]
+    accepted = [
+        operation["responses"]["202"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        if "202" in operation["responses"]
+    ]
+    assert len(accepted) == 6  # onboard, change, offboard, restore, retry, cancel
+    for answer in accepted:
+        header = answer.get("headers", {}).get("Location")
+        assert header, answer
+        assert jsonschema_rs.is_valid(header["schema"], response["Location"])
+
+
+def test_every_request_body_has_an_example_its_schema_takes():
+    """A reader of the reference, and schemathesis' examples phase, start from the document's
+    examples: it had none, and that phase tested nothing."""
+    import jsonschema_rs
+
+    schema = ApiClient(None).client.get("/api/v1/openapi.json").json()
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        if "requestBody" in operation
+    ]
+    assert len(bodies) == 5
+    for ref in bodies:
+        body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert body.get("examples"), ref
+        check = jsonschema_rs.validator_for({"$ref": ref, "components": schema["components"]})
+        for example in body["examples"]:
+            assert check.is_valid(example), (ref, example)

@@ -172,3 +172,63 @@ def test_a_name_beyond_ascii_is_found_as_it_is_written(client, scim):
     assert call(client, scim, "post", url(scim), body).status_code == 201
     for text in ('name.givenName eq "Ömer"', 'name.familyName sw "Şa"', 'name.givenName ge "Ömer"'):
         assert names(found(client, scim, text)) == {"ada"}, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "active eq True",
+        "active eq FALSE",
+        "active ne False",
+        "title eq NULL",
+        'emails[type eq "work" and primary eq TRUE]',
+        'userName eq "ada@alpha.test" or active EQ tRuE',
+    ],
+)
+def test_json_literals_in_another_case_are_no_value(client, scim, people, text):
+    """RFC 7644 §3.4.2.2 takes compValue's `false / null / true` from JSON, whose "literal
+    names MUST be lowercase" (RFC 7159 §3): scim2-models reads `True` as true."""
+    response = found(client, scim, text)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidFilter"
+    assert "lowercase" in response.json()["detail"]
+
+
+def test_a_literal_word_inside_a_string_is_only_text(client, scim, people):
+    assert names(found(client, scim, 'title ne "eq True" and title pr')) == {"ada", "grace"}
+
+
+def _id(username: str) -> str:
+    return str(Identity.objects.get(username=username).pk)
+
+
+def test_a_filter_on_id_finds_that_user(client, scim, people):
+    """`id` is a common attribute every resource has (RFC 7643 §3.1), a filter may name any
+    attribute (RFC 7644 §3.4.2.2); Entra's group checks send `id eq "…" and …`."""
+    ada_id, grace_id = _id("ada@alpha.test"), _id("grace@alpha.test")
+    assert names(found(client, scim, f'id eq "{ada_id}"')) == {"ada"}
+    assert names(found(client, scim, f'id eq "{ada_id}" or ID EQ "{grace_id}"')) == {"ada", "grace"}
+    assert names(found(client, scim, f'id ne "{ada_id}" and title pr', "post")) == {"grace"}
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    assert names(found(client, scim, f'{core}:id eq "{grace_id}"')) == {"grace"}
+    for unknown in ("abc", "", " 1", "99999999999999999999999", f"{ada_id}.0"):
+        assert names(found(client, scim, f'id eq "{unknown}"')) == set(), unknown
+    assert names(found(client, scim, "id pr")) == {"ada", "grace", "linus", "pat.member"}
+
+
+@pytest.mark.parametrize(("text", "named"), [("id eq 5", "id eq 5"), ('id sw "1"', "id sw")])
+def test_an_id_is_an_opaque_string_compared_whole(client, scim, people, text, named):
+    response = found(client, scim, text)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidFilter"
+    assert named in response.json()["detail"]
+
+
+def test_groups_are_found_by_id(client, scim):
+    response = client.get(
+        url(scim, "scim_groups"),
+        {"filter": f'id eq "{scim.finance.pk}"'},
+        HTTP_AUTHORIZATION=f"Bearer {scim.clear}",
+    )
+    assert response.status_code == 200, response.content
+    assert [g["displayName"] for g in response.json()["Resources"]] == ["Finance"]
