@@ -179,7 +179,10 @@ INVENTORY_OWN = set(INVENTORY_FIELDS) - {
     "usageLocation",
 }
 DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
-NO_SEAT = "does not have any available licenses"  # "Subscription <id> does not have any ..."
+NO_SEAT = "does not have any available licenses"
+# Graph's refusal of a create on a federated domain without onPremisesImmutableId, as reported
+# (microsoftgraph/microsoft-graph-docs#8668; not in the published docs).
+SOURCE_ANCHOR = "SourceAnchor is a required property"  # "Subscription <id> does not have any ..."
 # How long a plan's catalogues are kept: seat counts briefly (a seat may go any moment).
 CATALOGUE_TTLS = {"groups": 300.0, "apps": 300.0, "licenses": 30.0}
 DOMAINS_TTL = {"domains": 300.0}  # read by a joiner's plan only (before a create)
@@ -425,6 +428,17 @@ class EntraConnector:
         except ConflictError as exc:
             exc.existing = await self._holder(exc.field, new)
             raise
+        except PermanentError as exc:
+            if SOURCE_ANCHOR not in exc.message:
+                raise
+            # A domain federated since the dry run read the domains (kept for a while).
+            raise PermanentError(
+                f"{new.username.rsplit('@', 1)[-1]} is a federated domain: Graph creates an "
+                "account there only with its on-premises immutable ID, so it must come from "
+                f"on-premises AD sync (Entra Connect). Graph said: {exc.message}",
+                status=exc.status,
+                request_id=exc.request_id,
+            ) from None
         created = _user_from_body(json.loads(raw))
         self._created[created.id] = time.monotonic()
         return created

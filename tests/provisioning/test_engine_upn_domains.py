@@ -11,6 +11,8 @@ import pytest
 
 from provisioning import services
 from provisioning.connectors import bridge
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.errors import PermanentError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import planner
 from provisioning.models import Job
@@ -98,3 +100,27 @@ def test_a_join_started_on_a_federated_domain_fails_with_nothing_sent(on_sandbox
     assert job.error.startswith("Nothing was sent.") and "federated domain" in job.error
     assert not job.steps.exists()
     assert dirs.entra_user(f"ada.lovelace@{corp}") is None
+
+
+@pytest.mark.django_db
+def test_a_create_refused_on_a_domain_federated_since_the_read_says_why(on_sandbox):
+    dirs, corp, _ = hybrid(on_sandbox, "fedlate")
+    connector = connector_for(dirs.tenant.connections.get())
+    with dirs.control() as control:
+        url = f"/_sandbox/entra/{dirs.entra_id}/settings"
+        control.put(url, json={"federated_domains": ["fedlate.example", corp]}).raise_for_status()
+    new = NewUser(
+        username="ada.lovelace@fedlate.example",
+        first_name="Ada",
+        last_name="Lovelace",
+        display_name="Ada Lovelace",
+        email="",
+        password="Sandb0x!pass-123",
+        enabled=True,
+        attributes={},
+    )
+    with pytest.raises(PermanentError) as refused:
+        bridge.run(connector.create_user(new))
+    assert refused.value.message.startswith("fedlate.example is a federated domain")
+    assert "on-premises AD sync" in refused.value.message
+    assert "SourceAnchor is a required property" in refused.value.message
