@@ -126,6 +126,16 @@ NEEDS = (
         ("Files.ReadWrite.All", "Sites.ReadWrite.All"),
     ),
     (
+        "Read the tenant's domains",
+        "check at dry run that a joiner's domain is verified and not federated",
+        (
+            "Domain.Read.All",
+            "Domain.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ),
+    ),
+    (
         "Issue a Temporary Access Pass",
         "issue a joiner's Temporary Access Pass",
         ("UserAuthenticationMethod.ReadWrite.All",),

@@ -179,9 +179,13 @@ INVENTORY_OWN = set(INVENTORY_FIELDS) - {
     "usageLocation",
 }
 DELTA_EXPIRED = {"syncStateNotFound", "resyncRequired"}
-NO_SEAT = "does not have any available licenses"  # "Subscription <id> does not have any ..."
+NO_SEAT = "does not have any available licenses"
+# Graph's refusal of a create on a federated domain without onPremisesImmutableId, as reported
+# (microsoftgraph/microsoft-graph-docs#8668; not in the published docs).
+SOURCE_ANCHOR = "SourceAnchor is a required property"  # "Subscription <id> does not have any ..."
 # How long a plan's catalogues are kept: seat counts briefly (a seat may go any moment).
 CATALOGUE_TTLS = {"groups": 300.0, "apps": 300.0, "licenses": 30.0}
+DOMAINS_TTL = {"domains": 300.0}  # read by a joiner's plan only (before a create)
 ALREADY_DONE = (
     "already exist",  # "One or more added object references already exist ..."
     "Permission being assigned already exists",
@@ -424,6 +428,17 @@ class EntraConnector:
         except ConflictError as exc:
             exc.existing = await self._holder(exc.field, new)
             raise
+        except PermanentError as exc:
+            if SOURCE_ANCHOR not in exc.message:
+                raise
+            # A domain federated since the dry run read the domains (kept for a while).
+            raise PermanentError(
+                f"{new.username.rsplit('@', 1)[-1]} is a federated domain: Graph creates an "
+                "account there only with its on-premises immutable ID, so it must come from "
+                f"on-premises AD sync (Entra Connect). Graph said: {exc.message}",
+                status=exc.status,
+                request_id=exc.request_id,
+            ) from None
         created = _user_from_body(json.loads(raw))
         self._created[created.id] = time.monotonic()
         return created
@@ -585,6 +600,8 @@ class EntraConnector:
         """Graph operations a plan making `reads` sends (first pages only): those of
         `read_ahead`, and a read of each catalogue (groups, apps, SKUs) no longer cached."""
         catalogues = self._resources.stale(CATALOGUE_TTLS) if reads else 0
+        if any(read[0] == "find_user" for read in reads):
+            catalogues += self._resources.stale(DOMAINS_TTL)
         return entra_reads.cost(reads, self.user_fields, self.group_fields) + catalogues
 
     _user_of = staticmethod(  # a user as entra_reads has it: its JSON, or the SDK's model
@@ -642,6 +659,22 @@ class EntraConnector:
             ]
 
         return await self._cached("licenses", read, fresh, ttl=CATALOGUE_TTLS["licenses"])
+
+    async def domains(self, fresh: bool = False) -> list[Resource]:
+        """The tenant's domains (GET /domains: Domain.Read.All or Directory.Read.All), each
+        with whether it is verified and whether it is federated (its authenticationType),
+        which decide whether Graph creates a user on it (engine/upn_domains.py)."""
+
+        async def read() -> list[Resource]:
+            page = await self._graph().domains.get()
+            found = []
+            while page is not None:
+                found += [_domain(d) for d in page.value or [] if d.id]
+                link = page.odata_next_link
+                page = await self._graph().domains.with_url(link).get() if link else None
+            return found
+
+        return await self._cached("domains", read, fresh, ttl=DOMAINS_TTL["domains"])
 
     async def _cached(
         self, key: str, read, fresh: bool, ttl: float = CATALOGUE_TTLS["groups"]
@@ -1122,6 +1155,12 @@ def _group_detail(group) -> dict:
         "synced": bool(group.on_premises_sync_enabled),
         "role_assignable": bool(group.is_assignable_to_role),
     }
+
+
+def _domain(domain) -> Resource:
+    federated = (domain.authentication_type or "").lower() == "federated"
+    detail = {"verified": bool(domain.is_verified), "federated": federated}
+    return Resource(str(domain.id).lower(), str(domain.id).lower(), detail)
 
 
 def _group_from_body(body: dict) -> Resource:

@@ -192,6 +192,10 @@ async def _plan_account(
         if desired.leaving and account.confirmed_gone:
             plan.problems.append(_no_account(desired.username))  # gone: nothing left to take
             return plan
+        if refused := await upn_domains.create_problem(connector, desired.username):
+            plan.problems.append(refused)  # federated or unverified: Graph refuses the create
+            if refused.blocking:
+                return plan
         # A leaver whose join never got this far gets the account disabled and empty, as if
         # the join had run first: the end state never depends on the order jobs ran in.
         plan.steps.append(PlannedStep(CREATE_USER, desired.username, _create_params(desired)))
@@ -674,4 +678,4 @@ async def plan_onboarding(
 
 # The manager and a leaver's handover plan through this module's types (a cycle by design:
 # they need PlannedStep and Problem, and plan_account calls them).
-from provisioning.engine import mail_groups, mailbox, manager  # noqa: E402
+from provisioning.engine import mail_groups, mailbox, manager, upn_domains  # noqa: E402

@@ -259,7 +259,11 @@ class EntraTenant:
     def __init__(self, tenant_id: str, display_name: str, domains: list[str]) -> None:
         self.id = tenant_id
         self.display_name = display_name
-        self.domains = domains
+        self.domains = domains  # verified; the first is the default
+        # Verified domains whose authenticationType is Federated (sign-in at an on-premises
+        # identity provider), and domains added but not verified: settings.py.
+        self.federated_domains: list[str] = []
+        self.unverified_domains: list[str] = []
         self.apps: dict[str, AppRegistration] = {}
         self.skus: dict[str, Sku] = {}
         self.users: dict[str, User] = {}
@@ -294,6 +298,9 @@ class EntraTenant:
 
     def is_verified_domain(self, domain: str) -> bool:
         return domain.lower() in (d.lower() for d in self.domains)
+
+    def is_federated_domain(self, domain: str) -> bool:
+        return domain.lower() in self.federated_domains
 
     def has_premium(self) -> bool:
         """Whether the tenant holds Microsoft Entra ID P1/P2, as signInActivity requires."""
@@ -601,6 +608,8 @@ class EntraTenant:
             "token_lifetime_s": self.token_lifetime_s,
             "behaviour": self.behaviour.as_dict(),
             "premium": self.premium,
+            "federated_domains": self.federated_domains,
+            "unverified_domains": self.unverified_domains,
             "delta_token_lifetime_s": self.delta_token_lifetime_s,
             "delta_secret": self.delta_secret.hex(),
             "delta_expired_before": self.delta_expired_before,
@@ -631,6 +640,8 @@ class EntraTenant:
         tenant.changes = ChangeLog.from_json(data.get("changes", {}), tenant.users)
         tenant.roles = RoleState.from_json(data.get("roles") or {})
         tenant.premium = data.get("premium")
+        tenant.federated_domains = data.get("federated_domains", [])
+        tenant.unverified_domains = data.get("unverified_domains", [])
         tenant.delta_token_lifetime_s = data.get("delta_token_lifetime_s", DELTA_TOKEN_LIFETIME_S)
         if data.get("delta_secret"):
             tenant.delta_secret = bytes.fromhex(data["delta_secret"])

@@ -23,7 +23,8 @@ Body (snake_case keys; user entries use Graph property names):
                 "apps": ["<service principal display name or id>"],
                 "last_sign_in": "<ISO date and time, optional>", ...}],
      "token_lifetime_s": 3600, "behaviour": {...},
-     "premium": null, "delta_token_lifetime_s": 604800}   # see sandbox/entra/settings.py
+     "premium": null, "delta_token_lifetime_s": 604800,   # see sandbox/entra/settings.py
+     "federated_domains": ["corp.contoso.example"], "unverified_domains": ["new.example"]}
 """
 
 from __future__ import annotations
@@ -350,7 +351,13 @@ def build_tenant(body: dict) -> EntraTenant:
         tenant,
         {
             k: body[k]
-            for k in ("token_lifetime_s", "premium", "delta_token_lifetime_s")
+            for k in (
+                "token_lifetime_s",
+                "premium",
+                "delta_token_lifetime_s",
+                "federated_domains",
+                "unverified_domains",
+            )
             if k in body
         },
     )

@@ -67,6 +67,7 @@ WRITABLE = {
     "otherMails": list,
     "passwordPolicies": str,
     "passwordProfile": dict,
+    "onPremisesImmutableId": str,  # needed at the create on a federated domain (below)
 }
 # Properties user.md marks read-only: a body that sets one is 400 "Property 'x' is read-only
 # and cannot be set." (the text Graph gave for mail while it was read-only, microsoft-graph-
@@ -211,6 +212,21 @@ def invalid_value(prop: str) -> GraphError:
 
 def duplicate_upn() -> GraphError:
     return object_conflict("userPrincipalName")
+
+
+# user-post-users.md: onPremisesImmutableId is "Required only when creating a new user
+# account if you are using a federated domain for the user's userPrincipalName (UPN)
+# property". Graph's answer is not published; these words are those reported for it
+# (microsoftgraph/microsoft-graph-docs#8668), with the usual 400 Request_BadRequest.
+FEDERATED_NEEDS_IMMUTABLE_ID = (
+    "SourceAnchor is a required property for creation of a federated user."
+)
+
+
+def refuse_federated_without_immutable_id(tenant: EntraTenant, props: dict) -> None:
+    domain = props["userPrincipalName"].rsplit("@", 1)[1]
+    if tenant.is_federated_domain(domain) and not props.get("onPremisesImmutableId"):
+        raise bad_request(FEDERATED_NEEDS_IMMUTABLE_ID)
 
 
 def no_password() -> GraphError:
@@ -416,6 +432,7 @@ def create_user(req: GraphRequest) -> GraphResponse:
     if not (isinstance(data["passwordProfile"], dict) and data["passwordProfile"].get("password")):
         raise no_password()
     props = validate_props(req.tenant, data, None)
+    refuse_federated_without_immutable_id(req.tenant, props)
     profile = props.pop("passwordProfile")
     now = now_iso()
     record = {

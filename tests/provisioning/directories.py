@@ -100,8 +100,9 @@ def user_role(dirs, app_id: str) -> str:
 
 
 def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None) -> tuple[str, str]:
-    """`extra`: more "users", "groups", "skus" and "service_principals" for the control API's
-    body (synced users, distribution lists, app roles: sandbox/entra/provision.py)."""
+    """`extra`: more "users", "groups", "skus", "service_principals" and "domains", and the
+    "federated_domains" and "unverified_domains", for the control API's body (synced users,
+    distribution lists, app roles, hybrid domains: sandbox/entra/provision.py)."""
     tenant_id = str(uuid.uuid4())
     body = {
         "tenant_id": tenant_id,
@@ -118,6 +119,10 @@ def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None)
             {"display_name": name, "app_roles": [{"value": "User"}]} for name in APPS
         ],
     }
+    body["domains"] += (extra or {}).get("domains", [])
+    for key in ("federated_domains", "unverified_domains"):  # sandbox/entra/settings.py
+        if key in (extra or {}):
+            body[key] = extra[key]
     body["users"] = list((extra or {}).get("users", []))
     body["groups"] += (extra or {}).get("groups", [])
     body["skus"] += (extra or {}).get("skus", [])

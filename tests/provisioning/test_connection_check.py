@@ -178,6 +178,8 @@ def test_the_app_permissions_jobs_need_are_named(client, msp_admin, tenant, on_s
     assert "grant the app MailboxSettings.ReadWrite" in page
     assert "✗ Share a leaver&#x27;s OneDrive: " in page
     assert "grant the app Files.ReadWrite.All" in page
+    assert "✗ Read the tenant&#x27;s domains: Cannot check at dry run that a joiner" in page
+    assert "grant the app Domain.Read.All" in page
     assert "grant the app UserAuthenticationMethod.ReadWrite.All" in page
     # Without a permission to read role assignments it cannot tell: it says so.
     assert "✗ Reset passwords: Cannot tell which directory roles the app holds" in page

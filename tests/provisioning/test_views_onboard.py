@@ -481,3 +481,26 @@ def test_a_scim_app_no_chosen_role_gives_says_so_in_the_dry_run(client, contoso,
     section = section[: section.index("</div>")]
     assert "No account there: none of the chosen roles gives this app." in section, section
     assert "Nothing to change." not in section
+
+
+def test_preview_of_a_username_on_a_federated_domain_says_so_and_submit_queues_nothing(
+    client, on_sandbox
+):
+    slug = f"fv-{uuid.uuid4().hex[:8]}"
+    corp = f"corp.{slug}.example"
+    extra = {"domains": [corp], "federated_domains": [corp]}
+    dirs = make_directories(on_sandbox, slug, entra_extra=extra)
+    dirs.tenant.other_domains = [corp]
+    dirs.tenant.save(update_fields=["other_domains"])
+    client.force_login(make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant]))
+    data = form_data(dirs.template, username=f"ada.lovelace@{corp}")
+    before = counts()
+    preview = client.post(reverse("onboard_preview", kwargs={"tenant": slug}), data, **HX)
+    body = preview.content.decode()
+    assert preview.status_code == 200
+    assert f"{corp} is a federated domain in this Microsoft Entra tenant" in body
+    assert f"choose a username on a managed domain ({slug}.example)" in body
+    assert f"Create user ada.lovelace@{corp}" not in body and "Ready to queue" not in body
+    submit = client.post(reverse("onboard", kwargs={"tenant": slug}), data)
+    assert "Nothing was queued: resolve the problems in the plan first" in submit.content.decode()
+    assert counts() == before
