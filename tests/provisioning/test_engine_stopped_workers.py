@@ -198,7 +198,7 @@ def test_a_frozen_worker_woken_after_another_took_its_job_over_changes_nothing(
             join = onboard(dirs, "", first=f"Frida{n}", last="Frost")
             target = rng.choice(RUN_PHASES)
             until(lambda j=join, t=target: phase_of(j) in (t, DONE), f"{target} ({seed})")
-            time.sleep(rng.uniform(0, 0.3))
+            time.sleep(rng.uniform(0, 0.05))  # within the phase, mostly
             frozen.freeze()
             phase = phase_of(join)
             phases.append(phase)
@@ -284,7 +284,7 @@ def killed_while_running(worker, worker_factory, jobs, rng, phases: list[str]):
         if any(phase_of(job) == target for job in jobs.filter(status=Job.Status.RUNNING)):
             break
         time.sleep(0.02)
-    time.sleep(rng.uniform(0, 0.2))
+    time.sleep(rng.uniform(0, 0.05))  # within the phase, mostly
     worker.kill()
     running = list(jobs.filter(status=Job.Status.RUNNING))
     phases.extend([phase_of(job) for job in running] or ["idle"])
