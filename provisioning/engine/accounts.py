@@ -94,6 +94,26 @@ def applied(account: DirectoryAccount, step: Step, result: dict) -> list[str]:
     return []
 
 
+def maybe_applied(account: DirectoryAccount, step: Step) -> list[str]:
+    """As `applied`, for a step given up with no answer (steps.settle): it may still be
+    carried out. What it adds or sets becomes the portal's to take away or clear again (if
+    it never lands, nothing is taken: only access still held is removed, only a value still
+    held cleared); what it removes or clears stays the portal's, as if it had not run."""
+    action, params = step.action, step.params
+    if action in ADDS:
+        _track(account, step)
+        return ["managed"]
+    if action == licences.SET_LICENSES:
+        adds_only = {**params, "remove": [], "removed": []}
+        account.managed = licences.managed_after(account.managed or {}, adds_only)
+        return ["managed"]
+    if action == planner.UPDATE_USER:
+        values = {k: v for k, v in (params.get("attributes") or {}).items() if v not in (None, "")}
+        account.managed = _set_attributes(account, values)
+        return ["managed"]
+    return []
+
+
 def _set_attributes(account: DirectoryAccount, changed: dict, fresh: bool = False) -> dict:
     """`managed` with the names of the attributes the portal set on the account
     (`managed["attributes"]`, from nothing for the account it has just made): the ones it

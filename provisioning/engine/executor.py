@@ -47,7 +47,14 @@ from provisioning.engine import plans as plans_of
 from provisioning.engine.accounts import account_for, accounts_of, link_account, save_held
 from provisioning.engine.desired import desired_for
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
-from provisioning.engine.steps import NO_ANSWER, apply_batch, next_batch, pending_steps
+from provisioning.engine.steps import (
+    NO_ANSWER,
+    WAITING_OUT_LOST_CALLS,
+    apply_batch,
+    given_up_unanswered,
+    next_batch,
+    pending_steps,
+)
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
@@ -465,11 +472,14 @@ def keep_lease(job: Job) -> None:
             raise LeaseLost
 
 
-def end_round(job: Job) -> None:
-    """Every step of the round is settled: a failed one ends the job; else read again.
+def end_round(job: Job) -> Outcome | None:
+    """Every step of the round is settled: a failed one ends the job (once the calls of
+    steps given up unanswered can no longer arrive); else read again.
     Licences that had no free seat any more are not a failure of the job: it reads the
     seats again and plans anew, which asks for a choice (choosing.py) if none is free."""
     counts = step_counts(job)
+    if counts["failed"] and (unanswered := given_up_unanswered(job)) is not None:
+        return wait(job, WAITING_OUT_LOST_CALLS, unanswered)
     if counts["failed"] and not choosing.replan_for_seats(job, counts["failed"]):
         finish_job(job, counts)
         return None

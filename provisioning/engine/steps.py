@@ -52,6 +52,7 @@ MAX_TRANSIENT_ATTEMPTS = 8
 ON_ITS_WAY_S = bridge.CALL_TIMEOUT_S + 5.0
 WAITING_OUT_LOST_CALLS = "Waiting out calls that got no answer: they may still arrive"
 NO_ANSWER = "No answer from the directory in time."
+NO_ANSWER_KIND = "no_answer"  # a step's error_kind: its last call may still be carried out
 UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
 
 
@@ -81,21 +82,44 @@ def on_its_way(steps: list[Step]) -> float | None:
         (
             window - (now - step.started_at).total_seconds()
             for step in steps
-            if step.status == Step.Status.RUNNING and step.started_at
+            if _may_still_arrive(step) and step.started_at
         ),
         default=0.0,
     )
     return left if left > 0 else None
 
 
+def _may_still_arrive(step: Step) -> bool:
+    """Its last call's outcome is unknown: a run recorded none (running), or the step gave
+    up after its last try got no answer (failed, `NO_ANSWER_KIND`)."""
+    return step.status == Step.Status.RUNNING or step.error_kind == NO_ANSWER_KIND
+
+
+def given_up_unanswered(job: Job) -> float | None:
+    """`on_its_way` for the job's steps that failed with no answer to their last try: a job
+    ends only once those calls can no longer arrive, so that the person's next job (which
+    runs once this one ends) reads what they did, never has them land after its read."""
+    failed = job.steps.filter(status=Step.Status.FAILED, error_kind=NO_ANSWER_KIND)
+    return on_its_way(list(failed.only("status", "error_kind", "started_at")))
+
+
 def time_left(steps: list[Step]) -> float:
     """What is left of the steps' call time since their intent was recorded (`started_at`):
     a run frozen between the record and the call does not send it after the run that took
     over has waited out `on_its_way`."""
+    call_time = _call_time()
     starts = [step.started_at for step in steps if step.started_at]
     if not starts:
-        return bridge.CALL_TIMEOUT_S
-    return bridge.CALL_TIMEOUT_S - (timezone.now() - min(starts)).total_seconds()
+        return call_time
+    return call_time - (timezone.now() - min(starts)).total_seconds()
+
+
+def _call_time() -> float:
+    """How long after its intent a step's call may be sent and waited for: the bridge's call
+    time, or with a lease shorter than `ON_ITS_WAY_S` the same share of the lease, since
+    `on_its_way` then waits a lease only (the run that takes over sends again by then, and
+    a call sent later could land after its verification); the rest is the call's transit."""
+    return bridge.CALL_TIMEOUT_S * min(1.0, lease_seconds() / ON_ITS_WAY_S)
 
 
 def next_batch(pending: list[Step]) -> list[Step]:
@@ -400,7 +424,10 @@ def settle(
         # Only the give-up counts towards quarantine: a failure a retry absorbs says little.
         if not isinstance(error, ReplicationLagError):
             settled.health.append((False, error.message))
-        error = TransientError(f"Gave up after {step.attempts} attempts: {error.message}")
+        if isinstance(error, NoAnswerError):  # its last try may still be carried out
+            settled.account_fields.update(accounts.maybe_applied(account, step))
+        gave_up = NoAnswerError if isinstance(error, NoAnswerError) else TransientError
+        error = gave_up(f"Gave up after {step.attempts} attempts: {error.message}")
     elif error is None:
         settled.health.append((True, ""))
         settled.account_fields.update(accounts.applied(account, step, result))
@@ -447,6 +474,7 @@ def _error_kind(error) -> str:
     # Most specific first: a replication lag or an unexpected answer is still transient.
     kinds = (
         (ThrottledError, "throttled"),
+        (NoAnswerError, NO_ANSWER_KIND),
         (TransientError, "transient"),
         (ConflictError, "conflict"),
         (NoSeatError, choosing.NO_SEAT),

@@ -1,7 +1,7 @@
 import time
 from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from provisioning.engine import executor, steps
@@ -42,13 +42,14 @@ def run_now(job_id: int) -> Outcome:
 
 
 def calls_can_no_longer_arrive(job_id: int) -> None:
-    """A job parked to wait out the calls of a run that lost it (engine/steps.on_its_way)
-    finds that time passed, as `make_due` stands in for its countdown: its steps still
-    running started a window earlier. The run that parked it has shown the wait."""
+    """A job parked to wait out the calls of a run that lost it, or of steps given up with
+    no answer (engine/steps.on_its_way), finds that time passed, as `make_due` stands in
+    for its countdown: those steps started a window earlier. The run that parked it has
+    shown the wait."""
     if Job.objects.filter(pk=job_id, waiting_reason=steps.WAITING_OUT_LOST_CALLS).exists():
         window = timedelta(seconds=steps.ON_ITS_WAY_S)
-        running = Step.objects.filter(job_id=job_id, status=Step.Status.RUNNING)
-        running.update(started_at=F("started_at") - window)
+        unknown = Q(status=Step.Status.RUNNING) | Q(error_kind=steps.NO_ANSWER_KIND)
+        Step.objects.filter(unknown, job_id=job_id).update(started_at=F("started_at") - window)
 
 
 def lease_runs_out(job: Job) -> None:

@@ -20,6 +20,7 @@ from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.engine import choosing, elsewhere, executor
 from provisioning.engine import steps as steps_module
+from provisioning.engine.parking import make_due
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job, Step
@@ -879,3 +880,52 @@ def test_a_revoked_access_whose_removal_failed_is_not_given_back(on_sandbox, mon
     assert entra_access(dirs, upn)[0] == ["Sales", "Staff"]
     grant.refresh_from_db()
     assert grant.status == AccessRequest.Status.ENDING  # its own job has not succeeded yet
+
+
+def test_a_run_frozen_between_its_intent_and_its_call_sends_nothing_late(
+    on_sandbox, monkeypatch, settings
+):
+    """A worker frozen (SIGSTOP) after its adds' intent is written and before their
+    `$batch` leaves, with a lease shorter than the bridge's call time (as the tests' workers
+    run): the run that takes over waits out only a lease for the steps still running, then
+    sends them itself and verifies; a move takes Sales away and is verified. When the frozen
+    run wakes up, the lease has passed since its intent too: it must not send the stale
+    adds then (Sales back under two succeeded jobs). Real time here, nothing moved back."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    settings.JOB_LEASE_SECONDS = 2
+    dirs = make_directories(on_sandbox, f"frozen{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
+    )
+    join = onboard(dirs)
+    real = steps_module.apply_many
+
+    def frozen_before_the_call(connector, steps, account):
+        monkeypatch.setattr(steps_module, "apply_many", real)
+        Job.objects.filter(pk=join.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        assert in_real_time(join).status == Job.Status.SUCCEEDED
+        identity = Identity.objects.get(pk=join.identity_id)
+        move = lifecycle.request_change(
+            identity, lifecycle.ChangeRequest([support]), actor="system"
+        )
+        assert in_real_time(move).status == Job.Status.SUCCEEDED
+        writes_before.update(sandbox_writes(dirs))
+        return real(connector, steps, account)  # it wakes up: the call it was about to make
+
+    writes_before = {}
+    monkeypatch.setattr(steps_module, "apply_many", frozen_before_the_call)
+    executor.execute(join.pk)  # run 1, from its start to its wake-up
+    assert sandbox_writes(dirs) == writes_before  # nothing sent after it woke up
+    assert entra_access(dirs, join.identity.username)[0] == ["Staff", "VPN Users"]
+
+
+def in_real_time(job: Job) -> Job:
+    """Run `job` until it ends, sitting out each come-back time for real (at most 3 s)."""
+    for _ in range(200):
+        make_due(job.pk)
+        outcome = executor.execute(job.pk)
+        job.refresh_from_db()
+        if job.is_done:
+            return job
+        time.sleep(min(outcome.retry_in or 0.05, 3.0))
+    raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")

@@ -195,3 +195,64 @@ def until(condition) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the slow call never landed"
         time.sleep(0.05)
+
+
+class Unanswered:
+    """Every `$batch` of steps the engine sends gets no answer in time: the bridge gives it
+    up, the request still on its way (held); `land` delivers the ones held."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.monkeypatch, self.held = monkeypatch, []
+        self.real_many, self.real_run = steps_module.apply_many, bridge.run
+        monkeypatch.setattr(steps_module, "apply_many", self.apply_many)
+
+    def apply_many(self, connector, steps, account):
+        self.monkeypatch.setattr(bridge, "run", self.give_up)
+        try:
+            return self.real_many(connector, steps, account)
+        finally:
+            self.monkeypatch.setattr(bridge, "run", self.real_run)
+
+    def give_up(self, coroutine, timeout=None):
+        self.held.append(coroutine)
+        raise TimeoutError
+
+    def land(self) -> None:
+        while self.held:
+            self.real_run(self.held.pop(0))
+
+
+def test_a_step_given_up_unanswered_is_waited_out_before_the_next_job(on_sandbox, monkeypatch):
+    """The join's group adds get no answer, try after try, until the step gives up (two
+    tries here, eight in the engine) and fails. The last try may still reach the directory:
+    the join must not end, and let the person's next job run, before it can no longer
+    arrive. Otherwise a move that takes Sales away reads the account without Sales,
+    succeeds, and the last add lands after it, under a succeeded move. And once it has
+    landed, the Sales it may have given is the portal's to take away again."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(steps_module, "MAX_TRANSIENT_ATTEMPTS", 2)
+    dirs = make_directories(on_sandbox, f"giveup{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    network, landed_before_end = Unanswered(monkeypatch), []
+    adds = Step.objects.filter(job=join, action="add_group")
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        given_up = adds.exists() and not adds.exclude(status=Step.Status.FAILED).exists()
+        if given_up and not join.is_done:
+            landed_before_end.append(bool(network.held))
+            network.land()  # within the time the job waits out after giving up
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert join.status == Job.Status.PARTIAL, join.error
+    assert landed_before_end[:1] == [True]  # the join waited for its last calls
+    network.monkeypatch.setattr(steps_module, "apply_many", network.real_many)
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    network.land()  # else it lands now, late
+    assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
