@@ -25,9 +25,9 @@ import pytest
 from django.db import connections
 
 from portal.audit.models import AuditEvent
-from provisioning import lifecycle
 from provisioning.engine.tasks import resume_stalled_jobs
 from provisioning.first_sign_in.models import Delivery
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.provisioning.directories import make_directories
