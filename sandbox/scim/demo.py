@@ -103,7 +103,12 @@ def seed_dropbox(state: Any, northwind_people: list[dict]) -> None:
         person("auditor@kpmg-audit.example", "External", "Auditor", department="Finance"),
     ]
     dropbox = _app(
-        state, NORTHWIND_DROPBOX_SLUG, NORTHWIND_DROPBOX_NAME, "full", NORTHWIND_DROPBOX_TOKEN, users
+        state,
+        NORTHWIND_DROPBOX_SLUG,
+        NORTHWIND_DROPBOX_NAME,
+        "full",
+        NORTHWIND_DROPBOX_TOKEN,
+        users,
     )
     everyone = [u["userName"] for u in users]
     _group(dropbox, "Everyone", everyone[:-1])
