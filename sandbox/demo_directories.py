@@ -25,6 +25,9 @@ from sandbox.scim.demo import (
     FABRIKAM_ZOOM_NAME,
     FABRIKAM_ZOOM_SLUG,
     FABRIKAM_ZOOM_TOKEN,
+    NORTHWIND_DROPBOX_NAME,
+    NORTHWIND_DROPBOX_SLUG,
+    NORTHWIND_DROPBOX_TOKEN,
 )
 
 SANDBOX_URL = "https://127.0.0.1:8765"
@@ -44,9 +47,10 @@ FABRIKAM_OKTA_API_TOKEN = FABRIKAM_API_TOKEN
 FABRIKAM_OKTA_ORG_URL = f"{SANDBOX_URL}/okta/{FABRIKAM_ORG_ID}"
 
 # SCIM apps (sandbox/scim/demo.py): Contoso's "Slack" (flavour slack), Fabrikam's "Zoom"
-# (flavour zoom).
+# (flavour zoom), Northwind's "Dropbox" (flavour full: a generic SCIM app).
 CONTOSO_SLACK_BASE_URL = f"{SANDBOX_URL}/scim/{CONTOSO_SLACK_SLUG}/v2"
 FABRIKAM_ZOOM_BASE_URL = f"{SANDBOX_URL}/scim/{FABRIKAM_ZOOM_SLUG}/v2"
+NORTHWIND_DROPBOX_BASE_URL = f"{SANDBOX_URL}/scim/{NORTHWIND_DROPBOX_SLUG}/v2"
 SCIM_DEMO = {
     "contoso": {
         "slug": CONTOSO_SLACK_SLUG,
@@ -62,9 +66,16 @@ SCIM_DEMO = {
         "token": FABRIKAM_ZOOM_TOKEN,
         "base_url": FABRIKAM_ZOOM_BASE_URL,
     },
+    "northwind": {
+        "slug": NORTHWIND_DROPBOX_SLUG,
+        "name": NORTHWIND_DROPBOX_NAME,
+        "flavour": "full",
+        "token": NORTHWIND_DROPBOX_TOKEN,
+        "base_url": NORTHWIND_DROPBOX_BASE_URL,
+    },
 }
 
-# Northwind: Entra ID and Okta.
+# Northwind: Entra ID, Okta and its Dropbox (SCIM).
 NORTHWIND_TENANT_ID = "9a4d2b6c-1e3f-4a5b-8c7d-a0e7b1d00002"
 NORTHWIND_DOMAIN = "northwind.example"
 NORTHWIND_OTHER_DOMAINS = ["northwindtraders.example", "northwind.onmicrosoft.example"]

@@ -1,5 +1,5 @@
 """`--seed demo`: Contoso (Entra, and its Slack over SCIM), Fabrikam (Okta, and its Zoom over
-SCIM), Northwind (Entra and Okta).
+SCIM), Northwind (Entra, Okta, and its Dropbox over SCIM).
 
 Content is deterministic (seeded by the directory name): the same people, groups, licences
 and apps on every run, so demos and screenshots are repeatable. Last sign-ins are the same
@@ -351,15 +351,22 @@ def seed_receivers(state: SandboxState, seed: str) -> None:
 
 
 def _seed_scim_apps(state: SandboxState) -> None:
-    """Contoso's Slack and Fabrikam's Zoom, each holding a few of the company's own people."""
-    count = scim_demo.DEMO_PEOPLE_PER_APP
-    contoso = list(state.entra[demo.CONTOSO_TENANT_ID].users.values())[:count]
-    fabrikam = list(state.okta[demo.FABRIKAM_OKTA_ORG_ID].users.values())[:count]
-    for slug in (scim_demo.CONTOSO_SLACK_SLUG, scim_demo.FABRIKAM_ZOOM_SLUG):
+    for slug in SCIM_APPS:
         state.scim.pop(slug, None)
-    scim_demo.seed_demo(
-        state,
-        [
+    seed_missing_scim_apps(state)
+
+
+def seed_missing_scim_apps(state: SandboxState) -> None:
+    """The demo SCIM apps the state lacks, each holding a few of its company's own people. A
+    state kept from before an app was added to the demo gets it at its next start."""
+    for slug, (seed_app, people) in SCIM_APPS.items():
+        if slug not in state.scim:
+            seed_app(state, people(state)[: scim_demo.DEMO_PEOPLE_PER_APP])
+
+
+def _entra_people(tenant_id: str):
+    def people(state: SandboxState) -> list[dict]:
+        return [
             scim_demo.person(
                 u.props["userPrincipalName"],
                 u.props["givenName"],
@@ -367,10 +374,24 @@ def _seed_scim_apps(state: SandboxState) -> None:
                 department=u.props.get("department"),
                 employee_number=u.props.get("employeeId"),
             )
-            for u in contoso
-        ],
-        [
-            scim_demo.person(u.profile["login"], u.profile["firstName"], u.profile["lastName"])
-            for u in fabrikam
-        ],
-    )
+            for u in state.entra[tenant_id].users.values()
+        ]
+
+    return people
+
+
+def _fabrikam_people(state: SandboxState) -> list[dict]:
+    return [
+        scim_demo.person(u.profile["login"], u.profile["firstName"], u.profile["lastName"])
+        for u in state.okta[demo.FABRIKAM_OKTA_ORG_ID].users.values()
+    ]
+
+
+SCIM_APPS = {
+    scim_demo.CONTOSO_SLACK_SLUG: (scim_demo.seed_slack, _entra_people(demo.CONTOSO_TENANT_ID)),
+    scim_demo.FABRIKAM_ZOOM_SLUG: (scim_demo.seed_zoom, _fabrikam_people),
+    scim_demo.NORTHWIND_DROPBOX_SLUG: (
+        scim_demo.seed_dropbox,
+        _entra_people(demo.NORTHWIND_TENANT_ID),
+    ),
+}

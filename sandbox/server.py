@@ -77,13 +77,14 @@ def build_app(state: SandboxState, control_token: str) -> ASGIApp:
 
 
 def make_state(state_file: Path | str | None, seed: str | None) -> SandboxState:
-    from sandbox.seed import seed_receivers, seed_state
+    from sandbox.seed import seed_missing_scim_apps, seed_receivers, seed_state
 
     state = SandboxState(state_file)
     if state.load():
         log.info("sandbox state loaded from %s", state_file)  # news, not a warning
         if seed:
             seed_receivers(state, seed)  # never saved: made again at every start
+            seed_missing_scim_apps(state)  # a demo app added since the state was saved
     elif seed:
         seed_state(state, seed)
         if state_file:

@@ -37,11 +37,20 @@ SANDBOX_SCIM = {
         "token": "fabrikam-zoom-demo-scim-token",
         "profile": "zoom",
     },
+    "northwind": {
+        "slug": "northwind-dropbox",
+        "name": "Dropbox",
+        "token": "northwind-dropbox-demo-scim-token",
+        "profile": "generic",
+    },
 }
 # Role templates that give a tenant's SCIM app: template name -> the app's groups (channels).
 SCIM_TEMPLATES = {
     "contoso": {"Engineering": ["All Hands", "Engineering"], "Sales": ["All Hands", "Sales"]},
     "fabrikam": {"Support": []},  # Zoom has no groups
+    # Northwind's Office joiners reach all three kinds: Entra groups, licence and app, Okta
+    # groups, and Dropbox's team folders: the one-form onboarding the demo points at.
+    "northwind": {"Office": ["Everyone", "Office"]},
 }
 
 TENANTS = [

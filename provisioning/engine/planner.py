@@ -101,6 +101,7 @@ class Plan:
     remote_id: str = ""  # the account left alone
     not_managed: bool = False  # a directory the person is not managed in: nothing read
     kept: list[str] = field(default_factory=list)  # what a leave leaves held, and why
+    by_rule: list[str] = field(default_factory=list)  # held groups the directory fills itself
 
     @property
     def blocked(self) -> bool:
@@ -123,6 +124,7 @@ class Plan:
             if self.access.roles_unread
             else len(self.access.roles) + len(self.access.admin_units),
             **({"kept": self.kept} if self.kept else {}),
+            **({"by_rule": self.by_rule} if self.by_rule else {}),
         }
 
 
@@ -488,6 +490,8 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
             _plan_strip(plan, kind, resources, wanted_ids, desired, account.managed.get(kind, []))
         elif mode == MANAGED:
             _plan_unmanaged(plan, kind, resources, wanted_ids, account.managed.get(kind, []))
+        if kind == "groups" and mode != STRIP:
+            _note_filled_by_directory(plan, resources, wanted_ids)
     if connector.supports_licences:
         await licences.settle(connector, plan)  # inherited ones stay; a swap is one step
     await roles.plan_roles(connector, plan, desired)  # a leaver's admin roles and units go
@@ -609,6 +613,20 @@ def _plan_unmanaged(plan: Plan, kind, resources, wanted_ids: set[str], managed: 
             continue
         if not resource.detail.get("dynamic"):
             plan.steps.append(PlannedStep(remove, resource.name, {param: resource.id}))
+
+
+def _note_filled_by_directory(plan: Plan, groups: list[Resource], wanted_ids: set[str]) -> None:
+    """Held groups the plan did not list and the directory fills itself (a rule, or built
+    in): the read-back counts them, so it says where they came from."""
+    for group_id in sorted(plan.access.groups - wanted_ids):
+        group = find(groups, group_id)
+        if group and group.detail.get("dynamic"):
+            plan.by_rule.append(
+                f"“{group.name}” is rule-based: the directory added the person by its rule, "
+                "not the plan."
+            )
+        elif group and group.detail.get("builtin"):
+            plan.by_rule.append(f"“{group.name}” is built in: the directory holds everyone in it.")
 
 
 def _note_exceptions(

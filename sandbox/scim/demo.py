@@ -1,4 +1,5 @@
-"""The demo SCIM apps of `--seed demo`: "Slack" for Contoso, "Zoom" for Fabrikam.
+"""The demo SCIM apps of `--seed demo`: "Slack" for Contoso, "Zoom" for Fabrikam, "Dropbox"
+for Northwind (beside its Entra ID and Okta: the tenant where one form reaches all three).
 
 Fixed slugs and bearer tokens (demo credentials for a local sandbox, not secrets), which the
 portal's demo seeding copies (it never imports the sandbox). Each app already holds a few of
@@ -23,6 +24,9 @@ CONTOSO_SLACK_TOKEN = "contoso-slack-demo-scim-token"  # noqa: S105 - demo crede
 FABRIKAM_ZOOM_SLUG = "fabrikam-zoom"
 FABRIKAM_ZOOM_NAME = "Zoom"
 FABRIKAM_ZOOM_TOKEN = "fabrikam-zoom-demo-scim-token"  # noqa: S105 - demo credential
+NORTHWIND_DROPBOX_SLUG = "northwind-dropbox"
+NORTHWIND_DROPBOX_NAME = "Dropbox"
+NORTHWIND_DROPBOX_TOKEN = "northwind-dropbox-demo-scim-token"  # noqa: S105 - demo credential
 DEMO_PEOPLE_PER_APP = 4  # the first people of each company's directory
 NAMESPACE = uuid.UUID("5c1a0de0-0000-4000-8000-000000000000")
 
@@ -67,8 +71,8 @@ def _group(app: ScimApp, name: str, user_names: list[str]) -> None:
     app.add("Group", {"displayName": name, "members": members}, _id(app.slug, f"group/{name}"))
 
 
-def seed_demo(state: Any, contoso_people: list[dict], fabrikam_people: list[dict]) -> None:
-    """`*_people`: the first people of each directory, as `person()` bodies."""
+def seed_slack(state: Any, contoso_people: list[dict]) -> None:
+    """`contoso_people`: the first people of Contoso's directory, as `person()` bodies."""
     slack_users = [
         *contoso_people,
         person("alex.rivera@studio-agency.example", "Alex", "Rivera", department="Design"),
@@ -81,9 +85,33 @@ def seed_demo(state: Any, contoso_people: list[dict], fabrikam_people: list[dict
     _group(slack, "All Hands", everyone)
     _group(slack, "Engineering", [everyone[1], "alex.rivera@studio-agency.example"])
     _group(slack, "Sales", [u["userName"] for u in contoso_people[:1]])
+
+
+def seed_zoom(state: Any, fabrikam_people: list[dict]) -> None:
     zoom_users = [
         *[{k: v for k, v in u.items() if k != ENTERPRISE_SCHEMA} for u in fabrikam_people],
         person("webinars@fabrikam-events.example", "Fabrikam", "Webinars"),
         person("boardroom.zoomroom@fabrikam.example", "Boardroom", "Zoom Room"),
     ]
     _app(state, FABRIKAM_ZOOM_SLUG, FABRIKAM_ZOOM_NAME, "zoom", FABRIKAM_ZOOM_TOKEN, zoom_users)
+
+
+def seed_dropbox(state: Any, northwind_people: list[dict]) -> None:
+    """A generic SCIM app (groups patched, filters on anything): team folders as groups."""
+    users = [
+        *northwind_people,
+        person("auditor@kpmg-audit.example", "External", "Auditor", department="Finance"),
+    ]
+    dropbox = _app(
+        state,
+        NORTHWIND_DROPBOX_SLUG,
+        NORTHWIND_DROPBOX_NAME,
+        "full",
+        NORTHWIND_DROPBOX_TOKEN,
+        users,
+    )
+    everyone = [u["userName"] for u in users]
+    _group(dropbox, "Everyone", everyone[:-1])
+    _group(dropbox, "Office", everyone[:2])
+    _group(dropbox, "Warehouse", everyone[2:-1])
+    _group(dropbox, "Audit 2026", everyone[-1:])

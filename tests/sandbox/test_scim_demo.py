@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from scim2_models import Group, SearchRequest, User
 
 from sandbox import demo_directories as demo
 from sandbox.seed import seed_state
+from sandbox.server import make_state
 from sandbox.state import SandboxState
 from tests.sandbox.scim_support import App, make_app
 from tests.sandbox.server import SandboxServer, running_sandbox
@@ -67,6 +69,36 @@ def test_fabrikam_zoom_holds_some_of_fabrikams_people(sandbox_server: SandboxSer
     assert names <= served_user_names(client)
     with zoom.raw() as raw:
         assert raw.get("/Groups").status_code == 404
+
+
+def test_northwind_dropbox_holds_some_of_northwinds_people_and_team_folders(
+    sandbox_server: SandboxServer,
+) -> None:
+    dropbox = demo_app(sandbox_server, "northwind")
+    client = dropbox.client()
+    names = {u["userName"] for u in seeded(demo.NORTHWIND_DROPBOX_SLUG)["users"]}
+    entra = demo_state().entra[demo.NORTHWIND_TENANT_ID]
+    upns = {u.props["userPrincipalName"] for u in entra.users.values()}
+    assert len(names) == 5 and len(names & upns) == 4  # four of its people, one auditor
+    assert names <= served_user_names(client)
+    groups = {g.display_name for g in client.query(Group).resources}
+    assert {"Everyone", "Office", "Warehouse"} <= groups
+
+
+def test_a_kept_demo_state_gets_the_demo_apps_added_since(tmp_path: Path) -> None:
+    """A demo database kept from before Northwind's Dropbox: its state file lacks the app,
+    which the portal's seeding now connects to."""
+    state_file = tmp_path / "state.json"
+    make_state(state_file, "demo")
+    saved = json.loads(state_file.read_text())
+    saved["scim"] = [a for a in saved["scim"] if a["slug"] != demo.NORTHWIND_DROPBOX_SLUG]
+    state_file.write_text(json.dumps(saved))
+    again = make_state(state_file, "demo")
+    assert set(again.scim) == {s["slug"] for s in demo.SCIM_DEMO.values()}
+    added = again.scim[demo.NORTHWIND_DROPBOX_SLUG].to_state()
+    expected = seeded(demo.NORTHWIND_DROPBOX_SLUG)
+    for kind, key in (("users", "userName"), ("groups", "displayName")):
+        assert [r[key] for r in added[kind]] == [r[key] for r in expected[kind]]
 
 
 def test_scim_apps_survive_a_restart(tmp_path: Path) -> None:

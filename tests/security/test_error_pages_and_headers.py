@@ -354,8 +354,8 @@ def test_seeded_demo_connections_follow_sandbox_url(settings, db):
     settings.SANDBOX_URL = "https://127.0.0.1:8865"
     call_command("seed_demo", verbosity=0)
     connections = DirectoryConnection.objects.all()
-    # Contoso's Entra and Slack, Fabrikam's Okta and Zoom, Northwind's Entra and Okta
-    assert connections.count() == 6
+    # Contoso's Entra and Slack, Fabrikam's Okta and Zoom, Northwind's Entra, Okta and Dropbox
+    assert connections.count() == 7
     for connection in connections:
         endpoints = [
             connection.login_base_url,
