@@ -5,6 +5,7 @@ table with its header and no labels."""
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from reports.demo_history import seed_history
 from tenants.models import Tenant
 from tenants.outbox.models import SentEmail
 from tests.browser.conftest import SIDEWAYS, sign_in
+from tests.browser.test_accessibility import problems
 from tests.factories import PASSWORD, make_person
 from tests.outbound.support import delivery_of, make_endpoint
 from tests.reports.test_demo_history import requestables
@@ -74,6 +76,7 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
     seed_history()
     admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
     paths = pages(admin, Tenant.objects.get(slug="contoso"))
+    page.context.add_init_script(script=Axe().axe_script)
     sign_in(page, admin.username, PASSWORD)
     for path in paths:
         name = path.strip("/").replace("/", "-")
@@ -84,6 +87,7 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
         for table in tables.all():
             assert table.locator("thead").is_visible(), path
             assert all(not shown for row in table.evaluate(LABELS) for shown in row), path
+        assert problems(page) == []
 
         page.set_viewport_size({"width": 390, "height": 844})
         screenshot(f"wide-{name}-390")
@@ -92,3 +96,4 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
         assert rows, f"{path}: no rows to look at"
         for labels in rows:
             assert labels and all(labels), f"{path}: a row's cells are not labelled: {labels}"
+        assert problems(page) == []  # the header only hidden: each cell keeps its column's name
