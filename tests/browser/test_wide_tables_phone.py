@@ -19,8 +19,9 @@ from tenants.models import Tenant
 from tenants.outbox.models import SentEmail
 from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.browser.test_accessibility import problems
-from tests.factories import PASSWORD, make_person
+from tests.factories import PASSWORD, make_person, make_tenant_world
 from tests.outbound.support import delivery_of, make_endpoint
+from tests.provisioning.inventory.test_drift_views import item
 from tests.reports.test_demo_history import requestables
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,7 +69,15 @@ def tenant_pages(admin, contoso) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("pages", [msp_pages, tenant_pages], ids=["msp", "tenant"])
+def drift_pages(admin, contoso) -> list[str]:
+    world = make_tenant_world("drifted", "Drifted Ltd")
+    item(world, name="Engineering Team (all offices, contractors included)")
+    return [f"/tenants/{world.tenant.slug}/drift/"]
+
+
+@pytest.mark.parametrize(
+    "pages", [msp_pages, tenant_pages, drift_pages], ids=["msp", "tenant", "drift"]
+)
 def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, pages):
     call_command("seed_demo")
     seed_people()
