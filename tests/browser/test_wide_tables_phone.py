@@ -13,6 +13,7 @@ from portal.models import Role
 from provisioning.api import tokens as api_tokens
 from provisioning.demo import seed_people
 from provisioning.models import Batch, BatchRow, Identity
+from provisioning.models_access import ActionRequest
 from provisioning.scim import tokens as scim_tokens
 from reports.demo_history import seed_history
 from tenants.models import Tenant
@@ -60,10 +61,14 @@ def tenant_pages(admin, contoso) -> list[str]:
     scim_tokens.issue(contoso, "Okta provisioning", actor=admin)
     batch = Batch.objects.create(tenant=contoso, kind=Batch.Kind.CSV_OFFBOARD)
     BatchRow.objects.create(batch=batch, line=2, identity=person, data={"shown": {"leave": "now"}})
+    details = {"first_name": "Grace", "last_name": "Hopper", "start_date": "2026-12-01"}
+    ActionRequest.objects.create(tenant=contoso, kind="onboard", details=details)
     return [
         f"/tenants/{contoso.slug}/",
         f"/tenants/{contoso.slug}/people/{person.pk}/",
         f"/tenants/{contoso.slug}/access/requests/",
+        f"/tenants/{contoso.slug}/access/resources/",
+        f"/tenants/{contoso.slug}/actions/",
         f"/tenants/{contoso.slug}/scim/",
         f"/tenants/{contoso.slug}/bulk/{batch.pk}/",
     ]
