@@ -84,6 +84,7 @@ def test_an_incremental_read_follows_renames_and_lists_groups_only_for_a_new_one
         "dynamic": False,
         "mail_enabled": False,
         "security_enabled": True,
+        "role_assignable": False,
         "synced": False,
         "unified": False,
     }
