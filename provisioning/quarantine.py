@@ -77,9 +77,7 @@ def record_outcomes(connection: DirectoryConnection, outcomes: list[tuple[bool, 
     if not outcomes:
         return False
     entries = [SUCCESS if ok else FAILURE + reason[:REASON_CHARS] for ok, reason in outcomes]
-    # An answer that was not a throttle ends the connection's run of throttles.
     if settings.REDIS_URL:
-        throttle.calm(connection)
         window = _redis_window(settings.REDIS_URL).push(connection.pk, entries)
         return _quarantine_if_failing(connection, window) if _failing(window) else False
     with transaction.atomic():
@@ -479,9 +477,11 @@ class _RedisWindow:
 
     def push(self, pk: int, entries: list[str]) -> list[str]:
         """Add `entries` (oldest first) and return the window after them, newest first, in
-        one MULTI/EXEC."""
+        one MULTI/EXEC; an answer that was not a throttle also ends the connection's run of
+        throttles."""
         key = _key(pk)
         with self.client.pipeline(transaction=True) as pipe:
+            throttle.calm_in(pipe, pk)
             pipe.lpush(key, *entries).ltrim(key, 0, WINDOW - 1).expire(key, WINDOW_TTL_S)
             pipe.lrange(key, 0, -1)
             return pipe.execute()[-1]

@@ -6,7 +6,7 @@ engine re-schedules its task with that countdown so that other tenants keep flow
 A throttled answer pauses the connection (`throttled`): for the directory's own delay when it
 gives one (Retry-After, X-Rate-Limit-Reset), else for an exponential back-off with full
 jitter that grows with each consecutive throttle of the connection (a throttle that comes
-after the previous pause ended) and starts again after a success (`calm`). Throttling is
+after the previous pause ended) and starts again after a success (`calm_in`). Throttling is
 pacing, never a failure: it counts toward no try limit and no quarantine.
 
 With ``settings.REDIS_URL`` the bucket lives in Redis and is changed by Lua scripts that read
@@ -122,11 +122,12 @@ def throttled(connection: DirectoryConnection, retry_after: float | None) -> flo
     )
 
 
-def calm(connection: DirectoryConnection) -> None:
-    """A call went through: the next throttle starts the back-off from the beginning. (The
-    database backend needs no call: quarantine.record_outcome drops the streak.)"""
-    if settings.REDIS_URL:
-        _redis_buckets(settings.REDIS_URL).calm(connection.pk)
+def calm_in(pipe: redis.client.Pipeline, connection_id: int) -> None:
+    """A call went through: the next throttle starts the back-off from the beginning. Redis
+    only, as a command of the caller's pipeline (quarantine's window push: one round trip
+    for both, their keys in one hash slot); the database backend needs no call:
+    quarantine.record_outcome drops the streak."""
+    pipe.hdel(_key(connection_id), "streak")
 
 
 def throttle_streak(connection: DirectoryConnection) -> int:
@@ -370,9 +371,6 @@ class _RedisBuckets:
 
     def streak(self, pk: int) -> int:
         return int(self.client.hget(_key(pk), "streak") or 0)
-
-    def calm(self, pk: int) -> None:
-        self.client.hdel(_key(pk), "streak")
 
 
 @cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
 
 from provisioning import quarantine, throttle
 from tests.provisioning.throttle_support import limiter_backend  # noqa: F401 - the fixture
@@ -104,6 +105,24 @@ def test_an_answer_that_is_no_throttle_starts_the_back_off_again(conn, jitter):
     assert throttle.throttle_streak(conn) == 0
     time.sleep(throttle.paused_for(conn) + 0.02)
     assert throttle.throttled(conn, None) == pytest.approx(2.0, abs=0.01)
+
+
+def test_an_outcome_ends_the_streak_in_the_window_s_round_trip(conn, monkeypatch, settings):
+    """On Redis a step's or a read's outcome is one round trip: the throttle streak's end goes
+    in the MULTI/EXEC that pushes the quarantine window (the keys share their hash slot)."""
+    throttle.throttled(conn, 0.05)
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    quarantine.record_outcomes(conn, [(True, ""), (True, "")])
+    monkeypatch.undo()
+    assert throttle.throttle_streak(conn) == 0
+    assert len(sent) == (1 if settings.REDIS_URL else 0)
 
 
 def test_throttles_are_no_outcome_for_quarantine(conn):
