@@ -87,6 +87,47 @@ def offboard(identity: Identity, **options) -> Job:
     return wait_for_job(job.pk)
 
 
+def admin_without_role_permissions(
+    on_sandbox, name: str, user: dict, **roles
+) -> tuple[DirectoryConnection, str]:
+    """A sandbox tenant whose one user (`user`, its userPrincipalName without the domain) is a
+    Global Administrator, connected through an app with User.ReadWrite.All and
+    Directory.ReadWrite.All but no RoleManagement permission: (its connection, the UPN)."""
+    tenant_id, domain = str(uuid.uuid4()), f"r{uuid.uuid4().hex[:8]}.example"
+    client_id, upn = str(uuid.uuid4()), f"{user['userPrincipalName']}@{domain}"
+    for assignments in roles.values():
+        for role in assignments:
+            role["members"] = [f"{m}@{domain}" for m in role["members"]]
+    body = {
+        "tenant_id": tenant_id,
+        "domains": [domain],
+        "apps": [
+            {
+                "client_id": client_id,
+                "client_secret": "s",
+                "permissions": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+            }
+        ],
+        "users": [user | {"userPrincipalName": upn}],
+        "directory_roles": [{"role": "Global Administrator", "members": [upn]}],
+        **roles,
+    }
+    with on_sandbox.control() as control:
+        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
+    tenant = Tenant.objects.create(name=name, slug=f"r{tenant_id[:8]}", primary_domain=domain)
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=tenant_id,
+        client_id=client_id,
+        login_base_url=on_sandbox.url,
+        graph_base_url=on_sandbox.url,
+    )
+    connection.set_secret("s")
+    connection.save()
+    return connection, upn
+
+
 def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_back(
     on_sandbox, worker, client, msp_admin
 ):
@@ -201,35 +242,12 @@ def test_a_mover_keeps_their_roles_and_units_and_a_leave_preview_lists_them(on_s
 
 
 def test_without_role_permissions_a_leave_says_what_the_app_lacks(on_sandbox):
-    tenant_id, domain = str(uuid.uuid4()), f"rp{uuid.uuid4().hex[:8]}.example"
-    client_id, upn = str(uuid.uuid4()), f"root@{domain}"
-    body = {
-        "tenant_id": tenant_id,
-        "domains": [domain],
-        "apps": [
-            {
-                "client_id": client_id,
-                "client_secret": "s",
-                "permissions": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
-            }
-        ],
-        "users": [{"userPrincipalName": upn}],
-        "directory_roles": [{"role": "Global Administrator", "members": [upn]}],
-        "eligible_roles": [{"role": "User Administrator", "members": [upn]}],
-    }
-    with on_sandbox.control() as control:
-        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
-    tenant = Tenant.objects.create(name="Perms", slug=f"p{tenant_id[:8]}", primary_domain=domain)
-    connection = DirectoryConnection(
-        tenant=tenant,
-        kind="entra",
-        directory_id=tenant_id,
-        client_id=client_id,
-        login_base_url=on_sandbox.url,
-        graph_base_url=on_sandbox.url,
+    connection, upn = admin_without_role_permissions(
+        on_sandbox,
+        "Perms",
+        {"userPrincipalName": "root"},
+        eligible_roles=[{"role": "User Administrator", "members": ["root"]}],
     )
-    connection.set_secret("s")
-    connection.save()
     connector = connector_for(connection)
     user = bridge.run(connector.get_user(upn))
     leaver = DesiredState(upn, "Root", "Admin", "Root Admin", upn, enabled=False, leaving=True)
@@ -254,41 +272,17 @@ def test_a_leaver_whose_admin_role_stays_is_not_disabled_and_the_job_says_why(on
     """The app (a User Administrator without RoleManagement.ReadWrite.Directory) cannot take
     away a Global Administrator's role, and then may not disable them either (entra-docs "Who
     can perform sensitive actions"): the step fails with words that say what to grant."""
-    tenant_id, domain = str(uuid.uuid4()), f"rs{uuid.uuid4().hex[:8]}.example"
-    client_id, upn = str(uuid.uuid4()), f"chief@{domain}"
-    body = {
-        "tenant_id": tenant_id,
-        "domains": [domain],
-        "apps": [
-            {
-                "client_id": client_id,
-                "client_secret": "s",
-                "permissions": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
-            }
-        ],
-        "users": [
-            {
-                "userPrincipalName": upn,
-                "displayName": "Chief Admin",
-                "givenName": "Chief",
-                "surname": "Admin",
-            }
-        ],
-        "directory_roles": [{"role": "Global Administrator", "members": [upn]}],
-    }
-    with on_sandbox.control() as control:
-        assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
-    tenant = Tenant.objects.create(name="Chief", slug=f"c{tenant_id[:8]}", primary_domain=domain)
-    connection = DirectoryConnection(
-        tenant=tenant,
-        kind="entra",
-        directory_id=tenant_id,
-        client_id=client_id,
-        login_base_url=on_sandbox.url,
-        graph_base_url=on_sandbox.url,
+    connection, upn = admin_without_role_permissions(
+        on_sandbox,
+        "Chief",
+        {
+            "userPrincipalName": "chief",
+            "displayName": "Chief Admin",
+            "givenName": "Chief",
+            "surname": "Admin",
+        },
     )
-    connection.set_secret("s")
-    connection.save()
+    tenant = connection.tenant
     identity = Identity.objects.create(
         tenant=tenant,
         first_name="Chief",
