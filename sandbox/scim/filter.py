@@ -294,7 +294,13 @@ class Parser:
     def comp_value(self) -> Any:
         kind, text = self.take()
         if kind == "string":
-            return json.loads(text)
+            # A string "follows rules from JSON" (Figure 1): RFC 7159 §7's escapes only, no
+            # raw control character; another is no filter (400 invalidFilter, §3.12), which
+            # json.loads raising used to turn into a 500.
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise invalid(f"{text} is no JSON string: {exc.msg}") from None
         # "compValue = false / null / true / number / string ; rules from JSON" (RFC 7644
         # §3.4.2.2, Figure 1), and JSON's "literal names MUST be lowercase" (RFC 7159 §3):
         # `True` is no value (the sandbox read the literals in any case).

@@ -135,3 +135,37 @@ def test_true_false_and_null_are_lower_case_in_a_filter(people: App, text: str) 
         lower = raw.get("/Users", params={"filter": f"{head} {literal.lower()}"})
         assert lower.status_code == 200, lower.text
         assert raw.get("/Users", params={"filter": "ACTIVE EQ true"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [r'"ada\q"', r'"ada\u00"', '"ada\tx"', r'"\x41"'],
+    ids=["unknown-escape", "short-unicode-escape", "raw-tab", "hex-escape"],
+)
+def test_a_string_that_is_no_json_string_is_an_invalid_filter(people: App, value: str) -> None:
+    """RFC 7644 §3.4.2.2 (Figure 1): a compValue string follows "rules from JSON (RFC
+    7159)": RFC 7159 §7 allows only the escapes `\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX` and no
+    unescaped control character. Anything else is a filter that "is not valid": 400
+    invalidFilter (§3.12), in a query and in a PATCH path's value filter alike. The sandbox
+    failed with a 500 on them; a JSON escape (`\\"`, `\\u0061`) is still read."""
+    search = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+    with people.raw() as raw:
+        for refused in (
+            raw.get("/Users", params={"filter": f"userName eq {value}"}),
+            raw.post("/Users/.search", json={"schemas": [search], "filter": f"title eq {value}"}),
+        ):
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["scimType"] == "invalidFilter"
+        someone = raw.get("/Users", params={"filter": 'userName eq "ada@contoso.example"'})
+        ada = someone.json()["Resources"][0]["id"]
+        patch = raw.patch(
+            f"/Users/{ada}",
+            json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "remove", "path": f"emails[value eq {value}]"}],
+            },
+        )
+        assert patch.status_code == 400, patch.text
+        assert patch.json()["scimType"] == "invalidFilter"
+        escaped = raw.get("/Users", params={"filter": r'userName eq "\u0061da@contoso.example"'})
+        assert escaped.json()["totalResults"] == 1, escaped.text
