@@ -42,6 +42,15 @@ def bad_json() -> OktaError:
     return OktaError(400, "E0000003", "The request body was not well-formed.")
 
 
+def unsupported_media_type() -> OktaError:
+    """A body without `Content-Type: application/json` (okta/okta-sdk-python#400)."""
+    return OktaError(
+        400,
+        "E0000021",
+        "Bad request. Accept and/or Content-Type headers likely do not match supported values.",
+    )
+
+
 def invalid_token() -> OktaError:
     return OktaError(401, "E0000011", "Invalid token provided")
 

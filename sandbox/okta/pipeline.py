@@ -33,6 +33,7 @@ from .errors import (
     rate_limited,
     server_error,
     unavailable,
+    unsupported_media_type,
 )
 from .org import OktaOrg
 
@@ -61,8 +62,16 @@ class Call:
         return default if value is None else value.strip().lower() == "true"
 
     def json(self) -> dict:
-        """The body as a JSON object; Okta's E0000003 when it is not one."""
+        """The body as a JSON object; Okta's E0000003 when it is not one, E0000021 when it
+        comes without `Content-Type: application/json` (okta/okta-sdk-python#400: "Okta HTTP
+        400 E0000021 Bad request. Accept and/or Content-Type headers likely do not match
+        supported values." for a call sent without its headers). The narrower reading of it:
+        a body of another type is refused; a call without a body, or without `Accept`, is
+        not. Parameters such as `charset` are fine."""
         if self._parsed is _NO_BODY:
+            kind = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if self.raw_body.strip() and kind != "application/json":
+                raise unsupported_media_type()
             try:
                 self._parsed = json.loads(self.raw_body or b"{}")
             except ValueError:

@@ -52,7 +52,7 @@ def test_every_response_carries_date_and_rate_limit_headers(org, api):
         api.get("/api/v1/users"),
         api.get("/api/v1/users/00unothere"),
         api.put(f"/api/v1/groups/{org.groups['Sales']}/users/{user['id']}"),
-        api.post("/api/v1/users", content=b"{"),
+        api.post("/api/v1/users", content=b"{", headers={"Content-Type": "application/json"}),
         api.get("/api/v1/apps"),
     ]
     assert [r.status_code for r in responses] == [200, 404, 204, 400, 200]

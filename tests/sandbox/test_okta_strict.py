@@ -7,6 +7,7 @@ RECOVERY."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from okta.client import Client
@@ -301,3 +302,45 @@ def test_the_activation_time_set_later_counts_from_each_activations_start(okta_s
         answer = okta_sandbox.control.put(f"/_sandbox/okta/{org.id}/settings", json=wrong)
         assert answer.status_code == 400, wrong
     assert okta_sandbox.control.get("/_sandbox/okta/nope/settings").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_json_body_needs_a_json_content_type(okta_sandbox, org, api, content_type):
+    """Okta reads a request body as JSON only: a body sent without `Content-Type:
+    application/json` is 400 E0000021 "Bad request. Accept and/or Content-Type headers
+    likely do not match supported values." (okta/okta-sdk-python#400: that answer to a call
+    the SDK sent without the header), and nothing is written; parameters such as `charset`
+    are fine, and a call without a body needs no type. The sandbox read any body as JSON, so
+    a raw call that forgot the header (the connector's partial update, okta_profile.update)
+    passed here and failed at Okta."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    user = create(api, "typed@example.com")
+    before = okta_sandbox.state(org.id)
+    writes = [
+        api.post(
+            "/api/v1/users", content=json.dumps(user_body("new@example.com")), headers=headers
+        ),
+        api.post(
+            f"/api/v1/users/{user['id']}",
+            content=json.dumps({"profile": {"title": "Boss"}}),
+            headers=headers,
+        ),
+        api.post(
+            "/api/v1/groups", content=json.dumps({"profile": {"name": "New"}}), headers=headers
+        ),
+    ]
+    for refused in writes:
+        error = assert_okta_error(refused, 400, "E0000021")
+        assert error["errorSummary"] == (
+            "Bad request. Accept and/or Content-Type headers likely do not match supported values."
+        )
+    assert okta_sandbox.state(org.id) == before
+    taken = api.post(
+        f"/api/v1/users/{user['id']}",
+        content=json.dumps({"profile": {"title": "Boss"}}),
+        headers={"Content-Type": "application/json; charset=UTF-8"},
+    )
+    assert taken.status_code == 200, taken.text
+    assert api.post(f"/api/v1/users/{user['id']}/lifecycle/suspend").status_code == 200

@@ -23,7 +23,9 @@ def test_missing_profile_field_names_it(api):
 
 
 def test_bad_json_is_e0000003(api):
-    response = api.post("/api/v1/users", content=b'{"profile": ', headers={"Content-Type": "x"})
+    response = api.post(
+        "/api/v1/users", content=b'{"profile": ', headers={"Content-Type": "application/json"}
+    )
     assert_okta_error(response, 400, "E0000003")
 
 
