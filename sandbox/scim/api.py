@@ -125,6 +125,14 @@ def bulk(call: Call) -> Reply:
     raise ScimError(501, "bulk operations are not supported (ServiceProviderConfig bulk)")
 
 
+def me(call: Call) -> Reply:
+    """No app here knows which User its bearer is, so none serves "/Me" (RFC 7644 §3.11): "A
+    service provider that does NOT support this feature SHOULD respond with HTTP status code
+    501 (Not Implemented)" (the sandbox answered 404 "no endpoint", as if the path were
+    wrong)."""
+    raise ScimError(501, "/Me is not supported: this app does not map its bearer to a User")
+
+
 def replacer(name: str):
     def replace(call: Call) -> Reply:
         kind = kind_of(call, name)

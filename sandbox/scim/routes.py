@@ -3,7 +3,8 @@
 A known path asked with a method it does not take is 405 with `Allow` (RFC 9110 §15.5.6);
 HEAD is answered as GET. A PATCH on /Groups of a
 flavour without group PATCH is 501, the RFC 7644 §3.12 status for "service provider does not
-support the request operation, e.g., PATCH"; an unknown path is 404. All in the SCIM error
+support the request operation, e.g., PATCH"; so are /Bulk and /Me, which no app here
+serves (§3.7, §3.11); an unknown path is 404. All in the SCIM error
 shape, behind auth and the app's behaviour.
 """
 
@@ -27,6 +28,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/ResourceTypes/{id}", discovery.resource_type),
     ("POST", "/.search", api.search_everything),
     ("POST", "/Bulk", api.bulk),
+    *[(method, "/Me", api.me) for method in ("GET", "POST", "PUT", "PATCH", "DELETE")],
     *[
         route
         for name, path in (("User", "/Users"), ("Group", "/Groups"))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from scim2_models import Error, Group, ListResponse, SearchRequest, User
 
 from tests.sandbox.scim_support import make_app
@@ -156,3 +157,21 @@ def test_bulk_is_501_as_service_provider_config_says_it_is_unsupported(
     assert bulk.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert bulk.json()["status"] == "501"
     assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("flavour", ["full", "slack", "zoom"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_me_is_501_not_a_missing_path(sandbox_server: SandboxServer, flavour, method) -> None:
+    """No app here resolves the authenticated subject ("/Me", RFC 7644 §3.11): "A service
+    provider that does NOT support this feature SHOULD respond with HTTP status code 501
+    (Not Implemented)", in the SCIM error shape (§3.12), for every method; the sandbox
+    answered 404 "no endpoint", as if the path were wrong. A POST to /Me (a create of the
+    subject, §3.11) is 501 too; below /Me nothing is an endpoint (404)."""
+    app = make_app(sandbox_server, flavour)
+    with app.raw() as raw:
+        me = raw.request(method, "/Me", json={} if method in ("PUT", "PATCH") else None)
+        assert me.status_code == 501, me.text
+        assert me.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+        assert me.json()["status"] == "501"
+        assert raw.post("/Me", json={}).status_code == 501
+        assert raw.get("/Me/x").status_code == 404
