@@ -344,6 +344,10 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         if not (props["mail"] or "").isascii():
             raise invalid_value("mail")
         check_mail(tenant, props["mail"], user_id)
+    if not all(address.isascii() for address in props.get("otherMails") or []):
+        # user.md, otherMails: "This property can't contain accent characters." (as mail;
+        # microsoftgraph/microsoft-graph-docs#13477: the 400 for both, the sandbox took them).
+        raise invalid_value("otherMails")
     if props.get("mailNickname") is not None and not MAIL_NICKNAME.match(props["mailNickname"]):
         raise invalid_value("mailNickname")
     if "displayName" in props and not (props["displayName"] or "").strip():

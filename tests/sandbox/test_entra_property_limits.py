@@ -92,6 +92,30 @@ def test_mail_with_accented_characters_is_refused(entra: EntraDir) -> None:
         assert plain.status_code == 204, plain.text
 
 
+def test_other_mails_with_accented_characters_are_refused(entra: EntraDir) -> None:
+    """user.md, otherMails: "NOTE: This property can't contain accent characters." (as for
+    mail; microsoftgraph/microsoft-graph-docs#13477 shows Graph's 400 "Invalid value
+    specified for property 'mail' of resource 'User'." for an accented mail and names
+    otherMails with it). On create and update, nothing written; the sandbox took them."""
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "renee", otherMails=["renée@fabrikam.example"])
+        assert_graph_error(graph.post("/users", json=body), 400, "Request_BadRequest")
+        assert graph.post("/users", json=body).json()["error"]["message"] == invalid("otherMails")
+        made = graph.post("/users", json=new_user_body(entra.domain, "renee"))
+        assert made.status_code == 201, made.text
+        user = f"/users/{made.json()['id']}"
+        mixed = ["renee@fabrikam.example", "zoë@fabrikam.example"]
+        assert_graph_error(
+            graph.patch(user, json={"otherMails": mixed}),
+            400,
+            "Request_BadRequest",
+            invalid("otherMails"),
+        )
+        assert not graph.get(f"{user}?$select=otherMails").json()["otherMails"]
+        plain = graph.patch(user, json={"otherMails": ["renee@fabrikam.example"]})
+        assert plain.status_code == 204, plain.text
+
+
 @pytest.mark.parametrize("local", ["jr.", "ada+test", "tom&jerry", "a$b", "x/y", "p%q", "a=b"])
 def test_a_upn_outside_entras_username_policy_is_refused(entra: EntraDir, local: str) -> None:
     """Entra's UPN policy: A-Z a-z 0-9 ' . - _ ! # ^ ~ before the @, no period just before
