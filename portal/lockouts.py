@@ -12,7 +12,6 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import (
     get_client_username,
     get_cool_off,
-    get_cool_off_iso8601,
     get_failure_limit,
 )
 from axes.models import AccessAttempt
@@ -141,9 +140,15 @@ def _record_logs_deleted(which: str, deleted: int, age_days: int | None) -> None
         )
 
 
+def _in_words(seconds: int) -> str:
+    """A wait as the lockout page says it ("15 minutes"; django-axes' own is "PT15M")."""
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def account_held_response(request: HttpRequest, seconds: int) -> HttpResponse:
     """The lockout page for an account held by its cap (portal.account_limit), from here."""
-    context = {"everywhere": True, "cooloff_time": f"{-(-seconds // 60)} minutes"}
+    context = {"everywhere": True, "cooloff_time": _in_words(seconds)}
     response = render(
         request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE
     )
@@ -159,7 +164,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     context = {
         "failure_limit": get_failure_limit(request, credentials),
         "username": get_client_username(request, credentials) or "",
-        "cooloff_time": get_cool_off_iso8601(cool_off) if cool_off else None,
+        "cooloff_time": _in_words(int(cool_off.total_seconds())) if cool_off else None,
     }
     response = render(
         request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE

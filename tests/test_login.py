@@ -42,6 +42,10 @@ def test_repeated_failures_lock_the_account_with_a_clear_message(client, alpha):
     # RFC 6585 §4: each attempt while locked starts the cool-off again (django-axes keeps
     # the attempt's time), so the wait is the whole cool-off, from now.
     assert response["Retry-After"] == str(int(settings.AXES_COOLOFF_TIME * 3600))
+    # In words, as the page for an account held from every address says it: the page said
+    # "Try again in PT15M" (django-axes' ISO 8601 duration).
+    minutes = int(settings.AXES_COOLOFF_TIME * 60)
+    assert f"Try again in {minutes} minutes," in response.content.decode()
 
 
 def test_a_username_longer_than_any_is_refused_before_it_is_tried(client, alpha):

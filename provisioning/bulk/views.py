@@ -29,7 +29,6 @@ from provisioning.bulk.forms import (
     OffboardingOptionsForm,
     UploadForm,
 )
-from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch
 from tenants import access
 from tenants.models import Tenant
@@ -175,8 +174,9 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         "is_admin": access.is_msp_admin(request.user),
     }
     pending = batch.status == Batch.Status.VALIDATED and batch.kind == Batch.Kind.CSV_OFFBOARD
-    if pending and lifecycle.would_hold(batch.tenant, batch.rows_valid):
-        context["will_hold"] = lifecycle.hold_reason(batch.tenant, batch.rows_valid)
+    if pending:
+        leavers = set(batch.rows.filter(errors=[]).values_list("identity_id", flat=True))
+        context["will_hold"] = service.hold_reason(batch, leavers - {None})
     template = "provisioning/bulk_batch.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
 

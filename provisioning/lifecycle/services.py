@@ -102,12 +102,28 @@ def would_hold(tenant: Tenant, leavers: int) -> bool:
     return leavers > tenant.offboard_hold_limit(managed_count(tenant))
 
 
-def hold_reason(tenant: Tenant, leavers: int) -> str:
+def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
+    """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
+    breaker's window offboard already."""
     managed = managed_count(tenant)
+    when = f" within the hour ({earlier} by earlier files)" if earlier else ""
     return (
-        f"Offboards {leavers} of {managed} managed people; more than "
+        f"Offboards {leavers} of {managed} managed people{when}; more than "
         f"{tenant.offboard_hold_limit(managed)} at once needs an MSP admin's confirmation."
     )
+
+
+def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
+    """The people whom the tenant's runs of `kind` (a batch kind) offboard that began within
+    the breaker's window, their cancelled leaves left out: counted with the next run of the
+    same source, so that one run split in several is held as the whole would be."""
+    leaves = Job.objects.filter(
+        tenant=tenant,
+        kind=Job.Kind.LEAVE,
+        batch__kind=kind,
+        created_at__gte=timezone.now() - BREAKER_WINDOW,
+    ).exclude(status=Job.Status.CANCELLED)
+    return set(leaves.values_list("identity_id", flat=True))
 
 
 # -- jobs -------------------------------------------------------------------------------------
