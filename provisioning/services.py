@@ -14,6 +14,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from portal.audit import events as audit_events
 from portal.audit.events import record, snapshot
 from provisioning import quarantine
 from provisioning.connectors import bridge
@@ -319,20 +320,26 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
         links_sql, links_params = _insert_sql(through, links, returning=False)
         parts.append(f"templates AS ({links_sql})")
         params += links_params
+    # The chain head as it is (no lock): the audit append's guess, kept below.
+    head_sql, head_params = audit_events.head_read_sql(identity.tenant_id)
+    joins, columns = [f"LEFT JOIN ({head_sql}) AS head ON TRUE"], ["head.*"]
+    params += head_params
     rows = _tenant_rows(identity.tenant_id)
-    joins = "".join(
-        f" LEFT JOIN ({sql}) AS row{n} ON TRUE" for n, (_, _, sql, _) in enumerate(rows)
-    )
-    columns = "".join(f", row{n}.*" for n in range(len(rows)))
-    for _, _, _, row_params in rows:
+    for n, (_, _, sql, row_params) in enumerate(rows):
+        joins.append(f"LEFT JOIN ({sql}) AS row{n} ON TRUE")
+        columns.append(f"row{n}.*")
         params += row_params
     with db.cursor() as cursor:
         cursor.execute(  # the pieces built by Django's compilers; values are parameters
-            f"WITH {', '.join(parts)} SELECT new_identity.*, new_job.*{columns}"  # noqa: S608
-            f" FROM new_identity CROSS JOIN new_job{joins}",
+            f"WITH {', '.join(parts)} SELECT new_identity.*, new_job.*, {', '.join(columns)}"  # noqa: S608
+            f" FROM new_identity CROSS JOIN new_job {' '.join(joins)}",
             params,
         )
-        identity_id, job_id, *values = cursor.fetchone()
+        identity_id, job_id, seq, hash_, *values = cursor.fetchone()
+    # The record below appends on it as after this process's own append: one statement, the
+    # head's row lock taken by that statement's conditional UPDATE (last, as before) unless
+    # another appender moved it since this read (then the locked way: one more).
+    audit_events.guess_head(identity.tenant_id, seq, hash_)
     identity.pk, job.pk = identity_id, job_id
     for instance in (identity, job):
         instance._state.adding, instance._state.db = False, db.alias
