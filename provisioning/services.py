@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.db import connection as db
 from django.db import transaction
@@ -325,7 +326,7 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
     joins, columns = [f"LEFT JOIN ({head_sql}) AS head ON TRUE"], ["head.*"]
     params += head_params
     rows = _tenant_rows(identity.tenant_id)
-    for n, (_, _, sql, row_params) in enumerate(rows):
+    for n, (_, _, sql, row_params, _) in enumerate(rows):
         joins.append(f"LEFT JOIN ({sql}) AS row{n} ON TRUE")
         columns.append(f"row{n}.*")
         params += row_params
@@ -378,26 +379,30 @@ def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _tenant_rows(tenant_id: int) -> list[tuple[str, list[str], str, list]]:
-    """(name, column names, SELECT, parameters) of each registered row of the tenant."""
+def _tenant_rows(tenant_id: int) -> list[tuple[str, list[str], str, list, Any]]:
+    """(name, column names, SELECT, parameters, converters) of each registered row of the
+    tenant: the ORM's read of it, and what the ORM does to the values it reads (JSON)."""
     rows = []
     for name in (relation.removeprefix("tenant__") for relation in memo.tenant_relations()):
-        model = Tenant._meta.get_field(name).related_model
-        names = [f.attname for f in model._meta.concrete_fields]
-        rel = Tenant._meta.get_field(name).field.attname
-        query = model.objects.filter(**{rel: tenant_id}).order_by().values_list(*names).query
-        sql, params = query.sql_with_params()
-        rows.append((name, names, sql, list(params)))
+        rel = Tenant._meta.get_field(name)
+        names = [f.attname for f in rel.related_model._meta.concrete_fields]
+        rows_of = rel.related_model.objects.filter(**{rel.field.attname: tenant_id})
+        compiler = rows_of.order_by().values_list(*names).query.get_compiler(connection=db)
+        sql, params = compiler.as_sql()
+        converters = compiler.get_converters([col for col, _, _ in compiler.select])
+        rows.append((name, names, sql, list(params), (compiler, converters)))
     return rows
 
 
 def _keep_tenant_rows(tenant: Tenant, rows: list, values: list) -> None:
     carrier = copy.copy(tenant)  # the caller's tenant keeps its own cache
-    for name, names, _, _ in rows:
+    for name, names, _, _, (compiler, converters) in rows:
         row, values = values[: len(names)], values[len(names) :]
         rel = Tenant._meta.get_field(name)
-        model = rel.related_model
-        found = None if row[0] is None else model.from_db(db.alias, names, row)
+        found = None
+        if row[0] is not None:
+            (row,) = compiler.apply_converters([row], converters)
+            found = rel.related_model.from_db(db.alias, names, row)
         rel.set_cached_value(carrier, found)
     memo.keep_tenant_rows(carrier)
 
