@@ -299,15 +299,7 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
         pre_save.send(
             sender=type(instance), instance=instance, raw=False, using=db.alias, update_fields=None
         )
-    m2m_changed.send(
-        sender=through,
-        action="pre_add",
-        instance=identity,
-        reverse=False,
-        model=RoleTemplate,
-        pk_set={t.pk for t in templates},
-        using=db.alias,
-    )
+    _templates_added("pre_add", identity, templates)
     pk = db.ops.quote_name(Identity._meta.pk.column)
     new_id = RawSQL(f"SELECT {pk} FROM new_identity", ())  # noqa: S608, S611 (no values)
     identity_sql, identity_params = _insert_sql(Identity, [identity], returning=True)
@@ -354,18 +346,24 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
         raw=False,
         using=db.alias,
     )
-    m2m_changed.send(
-        sender=through,
-        action="post_add",
-        instance=identity,
-        reverse=False,
-        model=RoleTemplate,
-        pk_set={t.pk for t in templates},
-        using=db.alias,
-    )
+    _templates_added("post_add", identity, templates)
     post_save.send(
         sender=Job, instance=job, created=True, update_fields=None, raw=False, using=db.alias
     )
+
+
+def _templates_added(action: str, identity: Identity, templates: list[RoleTemplate]) -> None:
+    """`m2m_changed` as `role_templates.add` sends it (nothing when nothing is added)."""
+    if templates:
+        m2m_changed.send(
+            sender=Identity.role_templates.through,
+            action=action,
+            instance=identity,
+            reverse=False,
+            model=RoleTemplate,
+            pk_set={t.pk for t in templates},
+            using=db.alias,
+        )
 
 
 def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
