@@ -73,19 +73,50 @@ def new_job(
     `new_identity`: the identity was created in this transaction at `first_version` of this
     job's status; a queued job records that version and is enqueued, without the bump
     (three statements) that `ask` makes for a person who already exists."""
-    status = status_for(at=at, hold=hold)
-    job = Job.objects.create(
+    job = unsaved_job(
+        identity,
+        kind,
+        options,
+        actor=actor,
+        at=at,
+        batch=batch,
+        hold=hold,
+        new_identity=new_identity,
+    )
+    job.save(force_insert=True)
+    return job_saved(job, new_identity=new_identity)
+
+
+def unsaved_job(
+    identity: Identity,
+    kind: str,
+    options: dict,
+    *,
+    actor,
+    at: datetime | None,
+    batch: Batch | None,
+    hold: bool,
+    new_identity: bool = False,
+) -> Job:
+    """The job `new_job` makes, not yet saved: for a caller that inserts it in a statement
+    of its own (`services.request_onboarding`), then hands it to `job_saved`."""
+    return Job(
         tenant=identity.tenant,
         identity=identity,
         kind=kind,
-        status=status,
+        status=status_for(at=at, hold=hold),
         not_before=at,
         batch=batch,
         requested_by=_actor_user(actor),
         options=options,
         desired_version=identity.desired_version if new_identity else 0,
     )
-    if status == Job.Status.QUEUED:
+
+
+def job_saved(job: Job, *, new_identity: bool = False) -> Job:
+    """What follows a new job's INSERT (`new_job`): a queued job is asked for (a new
+    identity's, made at its first version, only enqueued on commit)."""
+    if job.status == Job.Status.QUEUED:
         if new_identity:
             enqueue_on_commit(job.pk)
         else:

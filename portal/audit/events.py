@@ -191,6 +191,25 @@ def _append(chain: list[AuditEvent]) -> None:
     _remember(head)
 
 
+def head_read_sql(tenant_id: int | None) -> tuple[str, list[Any]]:
+    """A read of the tenant's chain head (its seq and hash, no lock), for a caller to join to
+    a statement it sends anyway before it records (`services.request_onboarding`'s INSERT),
+    then to hand to `guess_head`: the append then goes as after this process's own, one
+    statement when nobody appended in between. Its SQL is the ORM's; one parameter."""
+    heads = AuditChainHead.objects.filter(chain_key=chain_key_for(tenant_id)).order_by()
+    sql, params = heads.values_list("seq", "hash").query.sql_with_params()
+    return sql, list(params)
+
+
+def guess_head(tenant_id: int | None, seq: int | None, hash_: str | None) -> None:
+    """Take the head as `head_read_sql` read it (None: the chain has none yet) as this
+    process's guess of where the chain ends. Only a guess, as a remembered head is: the
+    append's conditional UPDATE matches only the chain's real end, else it goes the locked
+    way (`_append`), so a stale read costs a statement, never a fork."""
+    if seq is not None and hash_ is not None:
+        _known_heads[_known_key(chain_key_for(tenant_id))] = (seq, hash_)
+
+
 def _known_key(chain_key: str) -> tuple[str, str]:
     return str(connection.settings_dict["NAME"]), chain_key
 

@@ -33,6 +33,7 @@ from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
 from portal.bulk_rows import set_many
+from provisioning.engine import memo
 from provisioning.engine.desired import manages
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
@@ -594,7 +595,13 @@ def _person_for_new_identity(identity: Identity) -> None:
     key, summarised from the identity alone, made in one INSERT after the policy's read.
     When a person already holds the key (one the inventory found, or another identity's),
     the general path settles whose it is: taken over with its accounts, or a key of its own."""
-    key = identity_key(policy_for(identity.tenant_id), identity) or f"identity:{identity.pk}"
+    tenant_id = identity.tenant_id
+    # As the onboarding's INSERT of the identity read it (services._insert_joiner), if it did.
+    stored = memo.tenant_row(
+        "inventory_policy", tenant_id, lambda: Policy.objects.filter(tenant_id=tenant_id).first()
+    )
+    policy = stored or Policy(tenant_id=tenant_id)
+    key = identity_key(policy, identity) or f"identity:{identity.pk}"
     row = _person(None, _summary(_as_read(identity), []), key=key)
     row.tenant_id, row.identity_id = identity.tenant_id, identity.pk
     if not _insert_unless_taken(row):

@@ -283,3 +283,46 @@ def test_an_append_after_one_rolled_back_chains_on_the_committed_end(alice, cont
 
     assert AuditEvent.objects.get(pk=event.pk).seq == 2
     assert verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_head_read_without_its_lock_is_only_a_guess_the_append_checks(alice, contoso):
+    """A caller may read the head (no lock) in a statement it sends anyway and hand it over
+    as the guess (`head_read_sql`, `guess_head`: the onboarding's submit). Right: the append
+    is one statement on PostgreSQL. Stale (another writer appended since the read): the
+    append still chains on the real end, by the locked way."""
+    from portal.audit import events
+
+    def read_head() -> tuple[int, str]:
+        sql, params = events.head_read_sql(contoso.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    sql, params = events.head_read_sql(contoso.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchone() is None  # no chain yet
+    events.guess_head(contoso.pk, None, None)  # nothing to guess: the locked way
+    record("tenant.create", actor=alice, tenant=contoso)
+    stale = read_head()
+    other = record("tenant.update", actor="system", tenant=contoso)
+    forget_known_heads()
+    events.guess_head(contoso.pk, *stale)
+    with CaptureQueriesContext(connection) as missed:
+        event = record("tenant.update", actor=alice, tenant=contoso)
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.seq, stored.prev_hash) == (3, other.hash)
+    forget_known_heads()
+    events.guess_head(contoso.pk, *read_head())
+    with CaptureQueriesContext(connection) as guessed:
+        last = record("tenant.update", actor=alice, tenant=contoso)
+
+    assert AuditEvent.objects.get(pk=last.pk).prev_hash == event.hash
+    sent = [
+        [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
+        for queries in (missed, guessed)
+    ]
+    assert [len(s) for s in sent] == ([2, 1] if is_postgres() else [4, 2])
+    assert verify_all().ok

@@ -236,6 +236,43 @@ def test_a_new_identity_whose_key_another_identity_holds_gets_a_key_of_its_own(a
     assert Person.objects.get(identity=second).key == f"identity:{second.pk}"
 
 
+def onboard(alpha, name: str, templates: list, **fields):
+    from provisioning import services
+
+    request = services.OnboardingRequest(
+        first_name=name.title(), last_name="Joiner", role_templates=templates, **fields
+    )
+    username = f"{name}@{alpha.tenant.primary_domain}"
+    return services.request_onboarding(alpha.tenant, request, username=username, actor="system")
+
+
+def test_an_onboarding_keys_its_new_person_by_the_rule_as_its_submit_read_it(alpha, monkeypatch):
+    """On PostgreSQL the submit's INSERT of the identity reads the takeover policy and hands
+    it to this hook (services._insert_joiner): the person is keyed by the rule as it is at
+    that submit, and a changed rule holds from the next one (nothing kept past a submit).
+    The policy handed over is the row as the ORM reads it (its JSON lists decoded)."""
+    stored = Policy.objects.create(
+        tenant=alpha.tenant,
+        match_on=Policy.MatchOn.EMPLOYEE_ID,
+        user_types=["Member"],
+        departments=["Sales"],
+    )
+    seen = []
+    keyed = matching.identity_key
+    monkeypatch.setattr(matching, "identity_key", lambda p, i: seen.append(p) or keyed(p, i))
+    first = onboard(alpha, "gil", [alpha.template], employee_id="HR-7")
+    fields = [f.attname for f in Policy._meta.concrete_fields]
+    assert [getattr(seen[0], f) for f in fields] == [getattr(stored, f) for f in fields]
+    Policy.objects.filter(tenant=alpha.tenant).update(match_on=Policy.MatchOn.MAIL)
+    second = onboard(alpha, "hal", [], employee_id="HR-8")
+
+    assert Person.objects.get(identity=first.identity).key == "hr-7"
+    assert Person.objects.get(identity=second.identity).key == f"hal@{alpha.tenant.primary_domain}"
+    assert list(first.identity.role_templates.all()) == [alpha.template]
+    assert not second.identity.role_templates.exists()
+    assert first.identity_id == first.identity.pk and first.tenant_id == alpha.tenant.pk
+
+
 def test_rows_left_empty_go_and_a_deleted_account_alone_is_nobody(alpha):
     gone = add_account(alpha.connection, "gone@x.test")
     matching.rematch(alpha.tenant)
