@@ -289,13 +289,13 @@ def _camel(part: str | int) -> str | int:
     return head + "".join(word.title() for word in rest)
 
 
-def _shown(params) -> ResponseParameters:
-    """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9)."""
+def _shown(params, model=ScimUser) -> ResponseParameters:
+    """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9), of `model`'s."""
     wanted = {
         "attributes": params.get("attributes") or None,
         "excludedAttributes": params.get("excludedAttributes") or None,
     }
-    return _validated(kept(ResponseParameters, ScimUser), wanted, Context.DEFAULT)
+    return _validated(kept(ResponseParameters, model), wanted, Context.DEFAULT)
 
 
 def _scim_user(request, token, identity) -> ScimUser:
@@ -471,14 +471,17 @@ def groups(request: HttpRequest, token) -> HttpResponse:
     page = queries.page_of_groups(token.tenant, request.GET)
     base = base_url(request, token)
     found = [resources.group_of(t, base, members) for t, members in page.groups]
-    return answer(_listed(Group, found, page.total, page.start))
+    return answer(_listed(Group, found, page.total, page.start, shown=_shown(request.GET, Group)))
 
 
 @scim_view(("GET",))
 def group(request: HttpRequest, token, group_id: str) -> HttpResponse:
     template, members = queries.group_or_404(token.tenant, group_id)
     found = resources.group_of(template, base_url(request, token), members)
-    return answer(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    shown = _shown(request.GET, Group)  # RFC 7644 §3.4.2.5: Entra asks excludedAttributes=members
+    return answer(
+        found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=shown)
+    )
 
 
 @scim_view(("GET", "POST", "PUT", "PATCH", "DELETE"))

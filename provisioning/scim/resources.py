@@ -183,6 +183,8 @@ def group_of(template: RoleTemplate, base: str, members: list[Identity]) -> Grou
         meta=Meta(
             resource_type="Group",
             created=template.created_at if hasattr(template, "created_at") else None,
+            # RFC 7643 §3.1: the last change, `created` if there was none since.
+            last_modified=getattr(template, "updated_at", None),
             location=f"{base}/Groups/{template.pk}",
         ),
     )

@@ -1,0 +1,39 @@
+"""The groups (the tenant's role templates, read-only) answer `attributes` and
+`excludedAttributes` as the users do (RFC 7644 §3.4.2.5 and §3.9: a query of any resource
+type takes them; Entra's provisioning lists groups with `excludedAttributes=members`), and
+their `meta` says when each was last modified (RFC 7643 §3.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scim.test_scim_endpoint import call, url
+
+pytestmark = pytest.mark.django_db
+
+
+def test_excluded_members_are_left_out_of_the_list_and_of_a_group(client, scim):
+    listed = call(client, scim, "get", url(scim, "scim_groups") + "?excludedAttributes=members")
+    assert listed.status_code == 200, listed.content
+    resources = listed.json()["Resources"]
+    assert resources and all("members" not in g for g in resources)
+    assert all({"id", "displayName", "schemas"} <= g.keys() for g in resources)
+    one = url(scim, "scim_group", group_id=scim.finance.pk) + "?excludedAttributes=members"
+    assert "members" not in call(client, scim, "get", one).json()
+
+
+def test_attributes_keep_the_ones_asked_for_and_those_always_returned(client, scim):
+    listed = call(client, scim, "get", url(scim, "scim_groups") + "?attributes=members")
+    for group in listed.json()["Resources"]:
+        assert "displayName" not in group
+        assert {"id", "schemas"} <= group.keys()
+    one = url(scim, "scim_group", group_id=scim.finance.pk) + "?attributes=displayName"
+    assert call(client, scim, "get", one).json()["displayName"] == "Finance"
+
+
+def test_a_groups_meta_says_when_it_was_last_modified(client, scim):
+    one = call(client, scim, "get", url(scim, "scim_group", group_id=scim.finance.pk)).json()
+    scim.finance.refresh_from_db()
+    assert one["meta"]["lastModified"].startswith(scim.finance.updated_at.strftime("%Y-%m-%dT"))
+    listed = call(client, scim, "get", url(scim, "scim_groups")).json()["Resources"]
+    assert all("lastModified" in g["meta"] for g in listed)
