@@ -14,6 +14,7 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal import bulk_rows
+from portal.audit.events import Riding
 from provisioning.connectors.factory import connector_type
 from provisioning.engine import licences, memo, planner
 from provisioning.engine.parking import LeaseLost, held
@@ -113,38 +114,63 @@ def on_linked(ask: LinkedAsk) -> LinkedAsk:
     return ask
 
 
-def written_with(
+@dataclass
+class Record:
+    """The steps' outcomes and the account's record, one statement's writes (`record_of`)."""
+
+    riding: Riding
+    asks: list[LinkedAsk]
+    expected: int
+
+    def written(self, account: DirectoryAccount) -> bool:
+        """Whether the statement (sent: `riding.answer`) wrote them; the features' answers
+        handed to them if it did."""
+        written, *found = self.riding.answer or (0,)
+        if written != self.expected:
+            return False
+        for ask, values in zip(self.asks, found, strict=True):
+            ask.answered(account, list(values))
+        return True
+
+
+def record_of(
     account: DirectoryAccount, fields: list[str], outcomes: tuple[str, list], expected: int
-) -> bool:
-    """The `outcomes` statement (the steps' outcomes, fenced by the run's lease: an UPDATE),
-    and the account's `fields` saved only if it updated all `expected` rows; whether it
-    did. PostgreSQL only: one statement, the outcomes' UPDATE in a data-modifying `WITH`
-    that the account's UPDATE reads (so it runs after it, the job's row locked first, as in
-    `steps._still_held`), and, when the account gains a remote id, the features' questions
-    about it (`on_linked`) read by the same statement."""
-    asks = _on_linked if "remote_id" in fields and account.remote_id else []
+) -> Record:
+    """PostgreSQL: the `outcomes` statement (the steps' outcomes, fenced by the run's lease:
+    an UPDATE) and the account's `fields` saved only if it updated all `expected` rows, as
+    data-modifying `WITH`s of one statement, sent on its own or in the audit append of the
+    same outcomes (`events.Riding`). The account's UPDATE reads the outcomes' rows, so it
+    runs after them, the job's row locked first (`steps._still_held`); when the account gains
+    a remote id, the statement also reads the features' questions about it (`on_linked`)."""
+    asks = list(_on_linked) if "remote_id" in fields and account.remote_id else []
     outcome_sql, outcome_params = outcomes
-    all_set = RawSQL(
-        "(SELECT count(*) FROM outcomes) = %s", (expected,), output_field=BooleanField()
+    ctes, params, last = (
+        f"outcomes AS ({outcome_sql} RETURNING 1)",
+        list(outcome_params),
+        "outcomes",
     )
-    update = UpdateQuery(DirectoryAccount)
-    update.add_update_values({name: getattr(account, name) for name in fields})
-    update.add_q(Q(all_set, pk=account.pk))
-    account_sql, account_params = update.get_compiler(connection=db).as_sql()
-    questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
-    answers = "".join(f", ARRAY({sql})" for sql, _ in questions)
-    with db.cursor() as cursor:
-        cursor.execute(  # the pieces built by Django's compilers; values are parameters
-            f"WITH outcomes AS ({outcome_sql} RETURNING 1), account AS ({account_sql}) "  # noqa: S608
-            f"SELECT (SELECT count(*) FROM outcomes){answers}",
-            (*outcome_params, *account_params, *(p for _, ps in questions for p in ps)),
+    if fields:
+        all_set = RawSQL(
+            "(SELECT count(*) FROM outcomes) = %s", (expected,), output_field=BooleanField()
         )
-        written, *found = cursor.fetchone()
-    if written != expected:
-        return False
-    for ask, values in zip(asks, found, strict=True):
-        ask.answered(account, list(values))
-    return True
+        update = UpdateQuery(DirectoryAccount)
+        update.add_update_values({name: getattr(account, name) for name in fields})
+        update.add_q(Q(all_set, pk=account.pk))
+        account_sql, account_params = update.get_compiler(connection=db).as_sql()
+        ctes += f", account AS ({account_sql} RETURNING 1)"
+        params += account_params
+        last = "account"
+    questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
+    select = "".join(f", ARRAY({sql})" for sql, _ in questions)
+    riding = Riding(
+        ctes=ctes,
+        params=params,
+        last=last,
+        select=f"(SELECT count(*) FROM outcomes){select}",  # noqa: S608 (compiled pieces)
+        select_params=[p for _, ps in questions for p in ps],
+        width=1 + len(questions),
+    )
+    return Record(riding, asks, expected)
 
 
 def _new_account(identity, connection) -> DirectoryAccount:

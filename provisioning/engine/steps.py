@@ -15,7 +15,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from portal import bulk_rows
-from portal.audit.events import event_for, record_all
+from portal.audit.events import event_for, record_all, ride
 from portal.audit.models import AuditEvent
 from portal.bulk_rows import set_many
 from provisioning import quarantine, throttle
@@ -192,17 +192,15 @@ class Settled:
 def write_outcomes(
     job: Job, account: DirectoryAccount, steps: list[Step], settled: Settled
 ) -> None:
-    """The batch's outcomes at once: the step rows and the account's record (the access the
-    portal gave, its id) in one statement (`_outcomes_written`), their audit events under
-    one lock of the chain. The rows and the record only while no other run has claimed the
-    job since this one: a call that outlived the run's lease answers late, and the run that
-    took over has re-sent the step and recorded its own outcome (and maybe more since),
-    which a stale record of the account must not overwrite. The events are written either
-    way: the calls were made."""
+    """The batch's outcomes at once: the step rows, the account's record (the access the
+    portal gave, its id) and their audit events (`_outcomes_written`). The rows and the
+    record only while no other run has claimed the job since this one: a call that outlived
+    the run's lease answers late, and the run that took over has re-sent the step and
+    recorded its own outcome (and maybe more since), which a stale record of the account
+    must not overwrite. The events are written either way: the calls were made."""
     with transaction.atomic():
-        current = _outcomes_written(job, account, steps, sorted(settled.account_fields))
-        if settled.events:
-            record_all(settled.events)
+        fields = sorted(settled.account_fields)
+        current = _outcomes_written(job, account, steps, fields, settled.events)
         if current and settled.skip_rest:
             skip_rest(job, steps[0].connection, settled.skip_rest)
     if not current:
@@ -210,21 +208,33 @@ def write_outcomes(
 
 
 def _outcomes_written(
-    job: Job, account: DirectoryAccount, steps: list[Step], fields: list[str]
+    job: Job,
+    account: DirectoryAccount,
+    steps: list[Step],
+    fields: list[str],
+    events: list[AuditEvent],
 ) -> bool:
-    """The steps' outcome rows, and the account's `fields`, only while the run holds the
-    job; whether it did. PostgreSQL: one statement (`accounts.written_with`: the account's
-    UPDATE reads the outcomes' in a `WITH`, and the features' questions about a new remote
-    id ride with them). SQLite: the outcomes, then the account's save (whose `post_save`
-    asks the same questions)."""
+    """The steps' outcome rows and the account's `fields`, only while the run holds the
+    job, and the `events` (written either way); whether the rows were. PostgreSQL: the rows,
+    the record and the features' questions about a new remote id are one statement's
+    (`accounts.record_of`), which rides in the events' append (`events.Riding`: one
+    statement where this process appended last, as a run does after its plan). SQLite: the
+    outcomes, the account's save (whose `post_save` asks the same questions), the events."""
     rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
-    fused = fields and len(rows) <= bulk_rows.rows_per_statement(Step, OUTCOME_FIELDS)
-    if connection.vendor == "postgresql" and fused:
+    fits = len(rows) <= bulk_rows.rows_per_statement(Step, OUTCOME_FIELDS)
+    if connection.vendor == "postgresql" and fits:
         outcomes = bulk_rows.set_many_sql(Step, OUTCOME_FIELDS, rows, where=_still_held(job))
-        return accounts.written_with(account, fields, outcomes, len(steps))
+        record = accounts.record_of(account, fields, outcomes, len(steps))
+        if events:
+            record_all(events, riding=record.riding)
+        else:
+            ride(record.riding)
+        return record.written(account)
     current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
     if current and fields:
         account.save(update_fields=fields)
+    if events:
+        record_all(events)
     return current
 
 

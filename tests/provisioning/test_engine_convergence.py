@@ -720,7 +720,7 @@ def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
 ):
     """Run 1's create succeeds after its lease ran out; its outcomes' statement finds the job
     still its own, and run 2 claims the job before run 1's transaction ends (the account's id
-    is written by that statement on PostgreSQL: `accounts.written_with`). Run 2 then reads
+    is written by that statement on PostgreSQL: `accounts.record_of`). Run 2 then reads
     the person's accounts to plan from. Either run 2's claim waits for run 1's record (and
     reads it) or run 1's record is refused: never an id written behind the back of the run
     that holds the job, which planned without it (and would create the account again)."""
