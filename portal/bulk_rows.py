@@ -21,8 +21,27 @@ def set_many(
     """Set `fields` of many rows of `model`, each row given as (pk, *values); the number of
     rows set. `where`: (an SQL condition on the table's columns, its parameters) that a row
     must also meet to be set."""
-    if not rows:
-        return 0
+    size = rows_per_statement(model, fields)
+    done = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            cursor.execute(*set_many_sql(model, fields, rows[start : start + size], where=where))
+            done += cursor.rowcount
+    return done
+
+
+def rows_per_statement(model, fields: list[str]) -> int:
+    """How many rows one `set_many_sql` statement may carry (SQLite caps the parameters)."""
+    columns = 1 + len(fields)
+    limit = connection.features.max_query_params or BATCH * columns
+    return max(1, min(BATCH, limit // columns))
+
+
+def set_many_sql(
+    model, fields: list[str], rows: list[tuple], *, where: tuple[str, list] | None = None
+) -> tuple[str, list[Any]]:
+    """`set_many`'s statement for `rows` (at most `rows_per_statement`), and its parameters:
+    for a caller that sends it with more (a data-modifying `WITH`)."""
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
     quote = connection.ops.quote_name
@@ -35,26 +54,18 @@ def set_many(
     assignments = ", ".join(
         f"{quote(f.column)} = v.column{n}" for n, f in enumerate(columns[1:], start=2)
     )
-    limit = connection.features.max_query_params or BATCH * len(columns)
-    size = max(1, min(BATCH, limit // len(columns)))
     condition, condition_params = where or ("", [])
     extra = f" AND ({condition})" if condition else ""
-    done = 0
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            batch = rows[start : start + size]
-            params = [
-                f.get_db_prep_save(value, connection)
-                for row in batch
-                for f, value in zip(columns, row, strict=True)
-            ]
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(batch))})"  # noqa: S608
-                f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1{extra}",
-                params + list(condition_params),
-            )
-            done += cursor.rowcount
-    return done
+    params = [
+        f.get_db_prep_save(value, connection)
+        for row in rows
+        for f, value in zip(columns, row, strict=True)
+    ]
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(rows))})"  # noqa: S608
+        f" AS v WHERE {table}.{quote(meta.pk.column)} = v.column1{extra}"
+    )
+    return sql, params + list(condition_params)
 
 
 _insert_shapes: dict[tuple[str, str], tuple[list[models.Field], str]] = {}

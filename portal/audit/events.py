@@ -149,18 +149,59 @@ def event_for(
     )
 
 
-def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
+@dataclass
+class Riding:
+    """Writes of the caller's transaction that ride in the statement of an append
+    (PostgreSQL, one chain whose head this process knows: `_insert_if_head_is`), as
+    data-modifying `WITH`s in front of the append's; else sent on their own just before it
+    (`ride`). `ctes`: "name AS (…)", comma-joined, with `params`; `last`: the one whose rows
+    the head's UPDATE reads first, so that the caller's rows are locked before the head, as
+    every writer locks (the head last); `select`: `width` columns the statement returns of
+    them, with `select_params`; `answer`: those columns once sent."""
+
+    ctes: str
+    params: list[Any]
+    last: str
+    select: str
+    select_params: list[Any]
+    width: int
+    answer: tuple | None = None
+
+
+def ride(riding: Riding) -> None:
+    """`riding`'s writes on their own: one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(  # the caller's pieces, built by Django's compilers; values are parameters
+            f"WITH {riding.ctes} SELECT {riding.select}",  # noqa: S608
+            (*riding.params, *riding.select_params),
+        )
+        riding.answer = tuple(cursor.fetchone())
+
+
+def record_all(events: list[AuditEvent], riding: Riding | None = None) -> list[AuditEvent]:
     """Append events built by ``event_for`` to their chains, in the order given: each
     chain's head locked once and its events inserted in one statement. Joins the caller's
-    transaction, or opens one."""
+    transaction, or opens one. `riding`: the caller's writes, sent in the append's statement
+    where they can be, else before it (`Riding`)."""
     chains: dict[str, list[AuditEvent]] = {}
     for event in events:
         chains.setdefault(event.chain_key, []).append(event)
     with transaction.atomic(savepoint=False):
+        if riding is not None and not _can_ride(chains):
+            ride(riding)
+            riding = None
         # Heads in one order whatever the caller's, so two writers never wait on each other.
         for chain_key in sorted(chains):
-            _append(chains[chain_key])
+            _append(chains[chain_key], riding)
     return events
+
+
+def _can_ride(chains: dict[str, list[AuditEvent]]) -> bool:
+    return (
+        connection.vendor == "postgresql"
+        and len(chains) == 1
+        and _known_key(next(iter(chains))) in _known_heads
+    )
 
 
 # The head each chain had after this process's last append, by database and chain. An
@@ -173,11 +214,11 @@ def record_all(events: list[AuditEvent]) -> list[AuditEvent]:
 _known_heads: dict[tuple[str, str], tuple[int, str]] = {}
 
 
-def _append(chain: list[AuditEvent]) -> None:
+def _append(chain: list[AuditEvent], riding: Riding | None = None) -> None:
     known = _known_heads.get(_known_key(chain[0].chain_key))
     head = None
     if known is not None:
-        appended, head = _append_on(known, chain)
+        appended, head = _append_on(known, chain, riding)
         if appended:
             return
     head = head or _lock_head(chain[0].chain_key, chain[0].tenant_id)
@@ -234,12 +275,13 @@ def _stamp(chain: list[AuditEvent]) -> None:
 
 
 def _append_on(
-    known: tuple[int, str], chain: list[AuditEvent]
+    known: tuple[int, str], chain: list[AuditEvent], riding: Riding | None = None
 ) -> tuple[bool, AuditChainHead | None]:
     """Append `chain` after the head this process last saw, if the chain still ends there.
 
     Returns whether it did and, when not, the head locked by the same statement on
-    PostgreSQL (None on SQLite, or when the head is gone)."""
+    PostgreSQL (None on SQLite, or when the head is gone). `riding` (PostgreSQL) is sent by
+    that statement either way."""
     seq, hash_ = known
     head = AuditChainHead(
         chain_key=chain[0].chain_key, tenant_id=chain[0].tenant_id, seq=seq, hash=hash_
@@ -247,7 +289,7 @@ def _append_on(
     _stamp(chain)
     seal_after(head, chain)
     if connection.vendor == "postgresql":
-        appended, locked = _insert_if_head_is(chain, head, known)
+        appended, locked = _insert_if_head_is(chain, head, known, riding)
     else:
         appended, locked = _advance_if_head_is(head, known), None
         if appended:
@@ -271,7 +313,10 @@ def _advance_if_head_is(head: AuditChainHead, known: tuple[int, str]) -> bool:
 
 
 def _insert_if_head_is(
-    events: list[AuditEvent], head: AuditChainHead, known: tuple[int, str]
+    events: list[AuditEvent],
+    head: AuditChainHead,
+    known: tuple[int, str],
+    riding: Riding | None = None,
 ) -> tuple[bool, AuditChainHead | None]:
     """PostgreSQL, one statement: advance the head if it is still at `known`, insert `events`
     only if it was, and otherwise lock and return the head as it is.
@@ -280,22 +325,34 @@ def _insert_if_head_is(
     commit and re-checks its WHERE on the row that appender left, so it matches only the
     chain's real end. The events' INSERT reads its RETURNING; the locked read runs only when
     it returned nothing (its `NOT EXISTS` waits for the UPDATE), so the caller appends
-    under that lock as it would have after `_lock_head`."""
+    under that lock as it would have after `_lock_head`.
+
+    `riding`'s writes go in front; the head's UPDATE reads their last one's rows (a
+    condition always true, evaluated before the head's row is scanned), so they have run,
+    and locked what they lock, before the head is locked."""
     seq, hash_ = known
     advanced = _advanced_values(head)
     where = {"pk": head.pk, "seq": seq, "hash": hash_}
     update_sql, update_params = _head_update_sql(advanced, where)
     insert_sql, insert_params = _insert_sql(events, "WHERE EXISTS (SELECT FROM advanced_head)")
+    front, front_params, after, columns, column_params = "", [], "", "", []
+    if riding is not None:
+        front, front_params = f"{riding.ctes}, ", riding.params
+        after = f" AND (SELECT count(*) FROM {riding.last}) >= 0"  # noqa: S608 (a CTE's name)
+        columns, column_params = f", {riding.select}", riding.select_params
     with connection.cursor() as cursor:
         cursor.execute(  # the pieces built by Django's compilers; values are parameters
-            f"WITH advanced_head AS ({update_sql} RETURNING 1), "  # noqa: S608
+            f"WITH {front}advanced_head AS ({update_sql}{after} RETURNING 1), "  # noqa: S608
             f"appended AS ({insert_sql}), "
             f"locked_head AS ({_locked_if_missed_sql()}) "
-            "SELECT (SELECT array_agg(id ORDER BY seq) FROM appended), locked_head.* "
+            f"SELECT (SELECT array_agg(id ORDER BY seq) FROM appended){columns}, locked_head.* "
             "FROM (VALUES (1)) AS one LEFT JOIN locked_head ON TRUE",
-            (*update_params, *insert_params, head.pk),
+            (*front_params, *update_params, *insert_params, head.pk, *column_params),
         )
         ids, *head_values = cursor.fetchone()
+    if riding is not None:
+        riding.answer = tuple(head_values[: riding.width])
+        head_values = head_values[riding.width :]
     if ids:
         _saved(events, ids)
         return True, None

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.db import IntegrityError, transaction
-from django.db.models import Exists
+from django.db import connection as db
+from django.db.models import BooleanField, Exists, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from portal import bulk_rows
+from portal.audit.events import Riding
 from provisioning.connectors.factory import connector_type
 from provisioning.engine import licences, memo, planner
 from provisioning.engine.parking import LeaseLost, held
@@ -27,9 +36,141 @@ def accounts_of(identity) -> dict[int, DirectoryAccount]:
 
 def account_for(job: Job, connection) -> DirectoryAccount:
     accounts = accounts_of(job.identity)
+    account = accounts.get(connection.pk)
+    if account is None or account.pk is None:
+        accounts[connection.pk] = account = _new_account(job.identity, connection)
+    return account
+
+
+def account_to_apply(job: Job, connection) -> DirectoryAccount:
+    """As `account_for`, but where the person has no row in this directory yet, an unsaved
+    one: the steps' intent inserts it (`inserted_with`), in the statement that marks them."""
+    accounts = accounts_of(job.identity)
     if connection.pk not in accounts:
-        accounts[connection.pk] = _new_account(job.identity, connection)
+        accounts[connection.pk] = DirectoryAccount(identity=job.identity, connection=connection)
     return accounts[connection.pk]
+
+
+def inserted_with(account: DirectoryAccount, marking: QuerySet, values: dict) -> int:
+    """`marking.update(**values)` (the intent of the person's first steps in the directory),
+    and the `account`'s row inserted only if it updated rows; the rows it updated. The row
+    holds no id yet: nothing depends on when it is written, so it rides with the intent.
+    PostgreSQL: one statement, the intent's UPDATE in a data-modifying `WITH` in front of the
+    account's INSERT (`ON CONFLICT DO NOTHING`: a row made since the run read the person's
+    accounts, an adoption, is read and used instead). SQLite: the UPDATE, then the INSERT."""
+    if db.vendor != "postgresql":
+        marked = marking.update(**values)
+        if marked:
+            _adopt(account, _new_account(account.identity, account.connection))
+        return marked
+    update = marking.query.chain(UpdateQuery)
+    update.add_update_values(values)
+    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    insert_sql, insert_params = bulk_rows.insert_sql(
+        DirectoryAccount, [account], "WHERE EXISTS (SELECT FROM marked) ON CONFLICT DO NOTHING"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(  # the pieces built by Django's compilers; values are parameters
+            f"WITH marked AS ({update_sql} RETURNING 1), made AS ({insert_sql}) "  # noqa: S608
+            "SELECT (SELECT count(*) FROM marked), (SELECT id FROM made)",
+            (*update_params, *insert_params),
+        )
+        marked, pk = cursor.fetchone()
+    if pk is not None:
+        bulk_rows.saved([account], [pk])
+    elif marked:
+        row = DirectoryAccount.objects.get(identity=account.identity, connection=account.connection)
+        _adopt(account, row)
+    return marked
+
+
+def _adopt(account: DirectoryAccount, row: DirectoryAccount) -> None:
+    """`account` (the run's object, which the run's steps hold) becomes the stored `row`."""
+    for field in DirectoryAccount._meta.concrete_fields:
+        setattr(account, field.attname, getattr(row, field.attname))
+    account._state.adding, account._state.db = False, row._state.db
+
+
+@dataclass(frozen=True)
+class LinkedAsk:
+    """What a feature asks of an account that gains a remote id, registered from above
+    (`on_linked`): `query(account)`, a queryset of one column (its first row at most), is
+    read in the statement that writes the id; `answered(account, values)` is called with
+    the values it found ([] for none), in the same transaction, once the id is written."""
+
+    query: Callable[[DirectoryAccount], QuerySet]
+    answered: Callable[[DirectoryAccount, list[Any]], None]
+
+
+_on_linked: list[LinkedAsk] = []
+
+
+def on_linked(ask: LinkedAsk) -> LinkedAsk:
+    """Ask `ask` whenever the engine's outcomes give an account a remote id. The engine
+    writes the account's row by statement, not by `save()` (no `post_save`): a feature that
+    must hear of a new id registers here."""
+    if ask not in _on_linked:
+        _on_linked.append(ask)
+    return ask
+
+
+@dataclass
+class Record:
+    """The steps' outcomes and the account's record, one statement's writes (`record_of`)."""
+
+    riding: Riding
+    asks: list[LinkedAsk]
+    expected: int
+
+    def written(self, account: DirectoryAccount) -> bool:
+        """Whether the statement (sent: `riding.answer`) wrote them; the features' answers
+        handed to them if it did."""
+        written, *found = self.riding.answer or (0,)
+        if written != self.expected:
+            return False
+        for ask, values in zip(self.asks, found, strict=True):
+            ask.answered(account, list(values))
+        return True
+
+
+def record_of(
+    account: DirectoryAccount, fields: list[str], outcomes: tuple[str, list], expected: int
+) -> Record:
+    """PostgreSQL: the `outcomes` statement (the steps' outcomes, fenced by the run's lease:
+    an UPDATE) and the account's `fields` saved only if it updated all `expected` rows, as
+    data-modifying `WITH`s of one statement, sent on its own or in the audit append of the
+    same outcomes (`events.Riding`). The account's UPDATE reads the outcomes' rows, so it
+    runs after them, the job's row locked first (`steps._still_held`); when the account gains
+    a remote id, the statement also reads the features' questions about it (`on_linked`)."""
+    asks = list(_on_linked) if "remote_id" in fields and account.remote_id else []
+    outcome_sql, outcome_params = outcomes
+    ctes, params, last = (
+        f"outcomes AS ({outcome_sql} RETURNING 1)",
+        list(outcome_params),
+        "outcomes",
+    )
+    if fields:
+        all_set = RawSQL(
+            "(SELECT count(*) FROM outcomes) = %s", (expected,), output_field=BooleanField()
+        )
+        update = UpdateQuery(DirectoryAccount)
+        update.add_update_values({name: getattr(account, name) for name in fields})
+        update.add_q(Q(all_set, pk=account.pk))
+        account_sql, account_params = update.get_compiler(connection=db).as_sql()
+        ctes += f", account AS ({account_sql} RETURNING 1)"
+        params += account_params
+        last = "account"
+    questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
+    select = "".join(f", ARRAY({sql})" for sql, _ in questions)
+    riding = Riding(
+        ctes=ctes,
+        params=params,
+        last=last,
+        select=f"(SELECT count(*) FROM outcomes){select}",  # noqa: S608 (compiled pieces)
+        select_params=[p for _, ps in questions for p in ps],
+        width=1 + len(questions),
+    )
+    return Record(riding, asks, expected)
 
 
 def _new_account(identity, connection) -> DirectoryAccount:

@@ -44,7 +44,13 @@ from provisioning.engine import (
     serial,
 )
 from provisioning.engine import plans as plans_of
-from provisioning.engine.accounts import account_for, accounts_of, link_account, save_held
+from provisioning.engine.accounts import (
+    account_for,
+    account_to_apply,
+    accounts_of,
+    link_account,
+    save_held,
+)
 from provisioning.engine.desired import desired_for
 from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
 from provisioning.engine.steps import (
@@ -450,7 +456,7 @@ def run_steps(job: Job) -> Outcome | None:
         paced = admission.pace_calls(job, connection, len(batch))
         if paced is not None:
             return paced
-        retry = apply_batch(job, batch, account_for(job, connection))
+        retry = apply_batch(job, batch, account_to_apply(job, connection))
         if retry is not None:
             return retry
         if any(step.status == Step.Status.FAILED for step in batch):

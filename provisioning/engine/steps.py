@@ -14,7 +14,8 @@ from django.db.models import BooleanField, F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from portal.audit.events import event_for, record_all
+from portal import bulk_rows
+from portal.audit.events import event_for, record_all, ride
 from portal.audit.models import AuditEvent
 from portal.bulk_rows import set_many
 from provisioning import quarantine, throttle
@@ -153,7 +154,7 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
     still_on_its_way = on_its_way(steps)
     if still_on_its_way is not None:
         return wait(job, WAITING_OUT_LOST_CALLS, still_on_its_way)
-    mark_running(job, steps)
+    mark_running(job, steps, account)
     started = time.monotonic()
     if len(steps) > 1:
         results = apply_many(connector, steps, account)
@@ -191,23 +192,50 @@ class Settled:
 def write_outcomes(
     job: Job, account: DirectoryAccount, steps: list[Step], settled: Settled
 ) -> None:
-    """The batch's outcomes at once: the step rows in one statement, the account's record
-    (the access the portal gave, its id), their audit events under one lock of the chain.
-    The rows and the record only while no other run has claimed the job since this one: a
-    call that outlived the run's lease answers late, and the run that took over has re-sent
-    the step and recorded its own outcome (and maybe more since), which a stale record of
-    the account must not overwrite. The events are written either way: the calls were made."""
+    """The batch's outcomes at once: the step rows, the account's record (the access the
+    portal gave, its id) and their audit events (`_outcomes_written`). The rows and the
+    record only while no other run has claimed the job since this one: a call that outlived
+    the run's lease answers late, and the run that took over has re-sent the step and
+    recorded its own outcome (and maybe more since), which a stale record of the account
+    must not overwrite. The events are written either way: the calls were made."""
     with transaction.atomic():
-        rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
-        current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
-        if current and settled.account_fields:
-            account.save(update_fields=sorted(settled.account_fields))
-        if settled.events:
-            record_all(settled.events)
+        fields = sorted(settled.account_fields)
+        current = _outcomes_written(job, account, steps, fields, settled.events)
         if current and settled.skip_rest:
             skip_rest(job, steps[0].connection, settled.skip_rest)
     if not current:
         raise LeaseLost
+
+
+def _outcomes_written(
+    job: Job,
+    account: DirectoryAccount,
+    steps: list[Step],
+    fields: list[str],
+    events: list[AuditEvent],
+) -> bool:
+    """The steps' outcome rows and the account's `fields`, only while the run holds the
+    job, and the `events` (written either way); whether the rows were. PostgreSQL: the rows,
+    the record and the features' questions about a new remote id are one statement's
+    (`accounts.record_of`), which rides in the events' append (`events.Riding`: one
+    statement where this process appended last, as a run does after its plan). SQLite: the
+    outcomes, the account's save (whose `post_save` asks the same questions), the events."""
+    rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
+    fits = len(rows) <= bulk_rows.rows_per_statement(Step, OUTCOME_FIELDS)
+    if connection.vendor == "postgresql" and fits:
+        outcomes = bulk_rows.set_many_sql(Step, OUTCOME_FIELDS, rows, where=_still_held(job))
+        record = accounts.record_of(account, fields, outcomes, len(steps))
+        if events:
+            record_all(events, riding=record.riding)
+        else:
+            ride(record.riding)
+        return record.written(account)
+    current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
+    if current and fields:
+        account.save(update_fields=fields)
+    if events:
+        record_all(events)
+    return current
 
 
 def _still_held(job: Job, *, lock: bool = True) -> tuple[str, list]:
@@ -367,18 +395,22 @@ def random_password() -> str:
     return f"{core}!{secrets.choice(string.digits)}aA"
 
 
-def mark_running(job: Job, steps: list[Step]) -> None:
+def mark_running(job: Job, steps: list[Step], account: DirectoryAccount | None = None) -> None:
     """The steps' intent, written before their call; only while no other run has claimed
     the job since this one (a run whose lease ran out while it was slow must not send its
-    round's steps after the run that took over has verified, or after a later job)."""
+    round's steps after the run that took over has verified, or after a later job). The
+    `account` the steps apply to, if it has no row yet, is inserted with the intent."""
     now = timezone.now()
     # The job's fence as a condition of the step rows, not a join: an UPDATE through a join
     # is compiled by Django as a second query nested in it, twice the work for the same rows.
     fence, params = _still_held(job, lock=False)
     held_yet = RawSQL(fence, params, output_field=BooleanField())  # noqa: S611 (values: params)
-    marked = Step.objects.filter(held_yet, pk__in=[s.pk for s in steps]).update(
-        status=Step.Status.RUNNING, attempts=F("attempts") + 1, started_at=now
-    )
+    marking = Step.objects.filter(held_yet, pk__in=[s.pk for s in steps])
+    intent = {"status": Step.Status.RUNNING, "attempts": F("attempts") + 1, "started_at": now}
+    if account is not None and account.pk is None:  # the person's first steps here
+        marked = accounts.inserted_with(account, marking, intent)
+    else:
+        marked = marking.update(**intent)
     if marked != len(steps):
         raise LeaseLost
     for step in steps:

@@ -8,7 +8,7 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from provisioning.engine import guards, memo, outcomes
+        from provisioning.engine import accounts, guards, memo, outcomes
         from provisioning.inventory import matching, scope, service
         from provisioning.models import DirectoryAccount, Identity
 
@@ -23,3 +23,6 @@ class InventoryConfig(AppConfig):
         post_save.connect(
             matching.directory_account_saved, sender=DirectoryAccount, dispatch_uid="inv-link"
         )
+        # The engine's outcomes write an account's new id by statement: the same question,
+        # read in that statement.
+        accounts.on_linked(accounts.LinkedAsk(matching.link_owner, matching.link_owner_found))

@@ -644,9 +644,21 @@ def directory_account_saved(sender, instance: DirectoryAccount, raw: bool = Fals
     fields = kwargs.get("update_fields")
     if raw or not instance.remote_id or (fields is not None and "remote_id" not in fields):
         return  # e.g. the access the portal gave, saved after each batch of steps
-    owners = Account.objects.filter(
-        connection_id=instance.connection_id, remote_id=instance.remote_id
-    ).values_list("person__identity_id", flat=True)
-    owner = list(owners[:1])  # [] when the inventory has not seen the account yet
-    if owner and owner[0] != instance.identity_id:
-        _person_for_identity_or_later(instance.identity)
+    link_owner_found(instance, list(link_owner(instance)))
+
+
+def link_owner(account: DirectoryAccount):
+    """The identity whose person holds the inventory's account of the link (none when the
+    inventory has not seen the account yet; [None] when it holds it with no identity's)."""
+    return Account.objects.filter(
+        connection_id=account.connection_id, remote_id=account.remote_id
+    ).values_list("person__identity_id", flat=True)[:1]
+
+
+def link_owner_found(account: DirectoryAccount, owner: list) -> None:
+    """An account the inventory read before the link gained its id (an inventory cycle
+    between the directory's create and the engine's record of it) and gave another person
+    (or none) goes to the link's identity's person. Also the engine's question when its
+    outcomes write the id (`engine.accounts.on_linked`: asked in the same statement)."""
+    if owner and owner[0] != account.identity_id:
+        _person_for_identity_or_later(account.identity)

@@ -719,27 +719,28 @@ def test_a_claim_while_a_run_records_its_outcomes_sees_them_or_refuses_them(
     on_sandbox, monkeypatch
 ):
     """Run 1's create succeeds after its lease ran out; its outcomes' statement finds the job
-    still its own, and run 2 claims the job before run 1 records the account's id. Run 2 then
-    reads the person's accounts to plan from. Either run 2's claim waits for run 1's record
-    (and reads it) or run 1's record is refused: never an id written behind the back of the
-    run that holds the job, which planned without it (and would create the account again)."""
+    still its own, and run 2 claims the job before run 1's transaction ends (the account's id
+    is written by that statement on PostgreSQL: `accounts.record_of`). Run 2 then reads
+    the person's accounts to plan from. Either run 2's claim waits for run 1's record (and
+    reads it) or run 1's record is refused: never an id written behind the back of the run
+    that holds the job, which planned without it (and would create the account again)."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"fence{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    real_write, real_set_many = steps_module.write_outcomes, steps_module.set_many
+    real_write, real_written = steps_module.write_outcomes, steps_module._outcomes_written
     created = {}
 
     def lease_ran_out_during_the_create(job, account, steps, settled):
         if steps[0].action == "create_user":
             monkeypatch.setattr(steps_module, "write_outcomes", real_write)
-            monkeypatch.setattr(steps_module, "set_many", claimed_after_the_fence)
+            monkeypatch.setattr(steps_module, "_outcomes_written", claimed_after_the_fence)
             lease_runs_out(job)
             created["account"] = account.pk
             created["run 2"] = ClaimMeanwhile(job.pk, lambda: account_id(account.pk))
         return real_write(job, account, steps, settled)
 
     def claimed_after_the_fence(*args, **kwargs):
-        monkeypatch.setattr(steps_module, "set_many", real_set_many)
-        done = real_set_many(*args, **kwargs)
+        monkeypatch.setattr(steps_module, "_outcomes_written", real_written)
+        done = real_written(*args, **kwargs)
         created["run 2"].claim_meanwhile()
         return done
 
