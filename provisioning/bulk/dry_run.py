@@ -21,7 +21,7 @@ from provisioning.connectors import bridge
 from provisioning.connectors.base import Answered, Resource
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
-from provisioning.engine import licences, memo, planner
+from provisioning.engine import licences, memo, planner, upn_domains
 from provisioning.engine.planner import AccountView
 from tenants.crypto import CredentialError
 from tenants.models import RoleTemplate, Tenant
@@ -194,21 +194,23 @@ def check(tenant: Tenant, rows: list) -> list[str]:
             directory.prefetch(
                 [services.joiner_in(tenant, r, r.username, directory.connection) for r in requests]
             )
-        unread = _preview_rows(tenant, checked, requests, connections, directories)
+        unread, warned = _preview_rows(tenant, checked, requests, connections, directories)
     return [
         f"{kind} could not be read ({error}), so seats, groups and apps were not checked there; "
         "each job checks again before it changes anything."
         for kind, error in unread.items()
-    ]
+    ] + [f"{kind}: {message}" for kind, message in warned.items()]
 
 
-def _preview_rows(tenant, checked, requests, connections, directories) -> dict[str, str]:
-    """Each row's dry run, in file order; the connections that could not be read."""
+def _preview_rows(tenant, checked, requests, connections, directories):
+    """Each row's dry run, in file order; the connections that could not be read, and those
+    whose domains could not be read (a warning the form's dry run shows: once for the file)."""
 
     def connector_of(connection):
         return directories[connection.pk].for_row(connection)
 
     unread: dict[str, str] = {}
+    warned: dict[str, str] = {}
     for row, request in zip(checked, requests, strict=True):
         preview = services.preview_onboarding(
             tenant, request, connections=connections, connector_of=connector_of
@@ -217,9 +219,13 @@ def _preview_rows(tenant, checked, requests, connections, directories) -> dict[s
         for connection, plan, error in preview.plans:
             if plan is None:
                 unread.setdefault(connection.label, error)
-            elif not row.data["problems"]:
+                continue
+            for problem in plan.problems:
+                if problem.kind == upn_domains.UNREAD:
+                    warned.setdefault(connection.label, problem.message)
+            if not row.data["problems"]:
                 directories[connection.pk].take_seats(plan)
-    return unread
+    return unread, warned
 
 
 def _note(row, preview: services.Preview) -> None:

@@ -17,6 +17,7 @@ from provisioning.connectors.errors import PermissionDeniedError
 from provisioning.engine.planner import Problem
 
 KIND = "upn_domain"
+UNREAD = "domains_unread"  # a warning: the create goes ahead unchecked
 
 
 async def create_problem(connector, username: str) -> Problem | None:
@@ -31,7 +32,7 @@ async def create_problem(connector, username: str) -> Problem | None:
             "Could not read the tenant's domains to check the username's (grant the app "
             "Domain.Read.All): a federated or unverified domain would only show at the create."
         )
-        return Problem("domains_unread", message, username, blocking=False)
+        return Problem(UNREAD, message, username, blocking=False)
     domain = username.rsplit("@", 1)[1].lower()
     found = next((d for d in domains if d.id == domain), None)
     if found is None or not found.detail.get("verified"):

@@ -102,7 +102,8 @@ def user_role(dirs, app_id: str) -> str:
 def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None) -> tuple[str, str]:
     """`extra`: more "users", "groups", "skus", "service_principals" and "domains", and the
     "federated_domains" and "unverified_domains", for the control API's body (synced users,
-    distribution lists, app roles, hybrid domains: sandbox/entra/provision.py)."""
+    distribution lists, app roles, hybrid domains: sandbox/entra/provision.py); and the app's
+    "app_permissions" (all the sandbox knows when not given)."""
     tenant_id = str(uuid.uuid4())
     body = {
         "tenant_id": tenant_id,
@@ -123,6 +124,8 @@ def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None)
     for key in ("federated_domains", "unverified_domains"):  # sandbox/entra/settings.py
         if key in (extra or {}):
             body[key] = extra[key]
+    if "app_permissions" in (extra or {}):
+        body["apps"][0]["permissions"] = extra["app_permissions"]
     body["users"] = list((extra or {}).get("users", []))
     body["groups"] += (extra or {}).get("groups", [])
     body["skus"] += (extra or {}).get("skus", [])
