@@ -28,11 +28,11 @@ from tests.provisioning.directories import make_directories
 # inventory.service.record_account_read) come with the claim's read of the job
 # (memo.read_with_tenant), not in statements of their own. On PostgreSQL the round's steps
 # are inserted by the statement that marks the job planned (executor._round_written).
-STATEMENTS = {"postgresql": (7, 33), "sqlite": (8, 38)}
+STATEMENTS = {"postgresql": (7, 32), "sqlite": (8, 37)}
 # The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
 # SQLite while each group and app step was a batch of its own (an intent, an outcome, an
 # audit append and the account's `managed` each).
-OKTA_STATEMENTS = {"postgresql": 37, "sqlite": 42}
+OKTA_STATEMENTS = {"postgresql": 36, "sqlite": 41}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -100,6 +100,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     # verifying round reads them no more.
     whole = 'SELECT "provisioning_identity"."id", "provisioning_identity"."tenant_id"'
     assert len([sql for sql in ran if sql.startswith(whole)]) == 1, listing(ran)
+    # No endpoint could hear the job.succeeded (the event's INSERT asked): none read after.
+    endpoints = [sql for sql in ran if sql.startswith('SELECT "outbound_webhookendpoint"')]
+    assert not endpoints, listing(ran)
     if connection.vendor == "postgresql":  # the plan's job UPDATE rides with its steps
         planned = [sql for sql in ran if sql.startswith('UPDATE "provisioning_job" SET "planned"')]
         assert not planned, listing(ran)
@@ -182,3 +185,4 @@ def test_a_warm_okta_onboarding_stays_within_its_statements(on_sandbox, monkeypa
     ran = statements(run)
     print(f"\nokta worker {len(ran)}:\n{listing(ran)}")
     assert len(ran) <= OKTA_STATEMENTS[connection.vendor], listing(ran)
+    assert not [sql for sql in ran if sql.startswith('SELECT "outbound_webhookendpoint"')]
