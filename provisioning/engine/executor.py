@@ -635,16 +635,16 @@ def end(
             **counts,
             **fields,
         }
-        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
-        if not Job.objects.filter(held(job)).update(**ended):
-            raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
         as_read = outcomes.person_as_read(person) if person is not None else None
         settled = serial.ended(job)  # the jobs it settled: their events appended with its own
         changed_before, changed_after = outcomes.job_finished(job, status)
-        if person is not None:
-            outcomes.save_person(person, as_read, **_reconciled(status))
+        # Written after what follows the job (all in this transaction: a run that lost the
+        # job rolls it all back), so that the person's row goes with the job's.
+        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
+        if not _ended_with_person(job, ended, person, as_read, _reconciled(status)):
+            raise LeaseLost
         finish = event_for(
             "job.finish",
             actor="system",
@@ -658,6 +658,48 @@ def end(
         record_all([*settled, finish])
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
+
+
+def _ended_with_person(
+    job: Job, ended: dict, person: Identity | None, as_read: dict | None, engine_fields: dict
+) -> bool:
+    """The job's `ended` fields written while the run holds it (`held`), and the person's
+    row as what followed the job left it (`outcomes.person_changes`); whether the run held it.
+    PostgreSQL: one statement, the job's fenced UPDATE in a `WITH` in front of the person's,
+    which writes only if it matched (both compiled by Django, as `_round_written`). The
+    person's row is locked already (the end's first statement). SQLite: the UPDATE, then
+    the person's save."""
+    fenced = Job.objects.filter(held(job))
+    values, saved = (
+        outcomes.person_changes(person, as_read, **engine_fields)
+        if person is not None
+        else ({}, False)
+    )
+    if db.vendor != "postgresql" or not values:
+        if not fenced.update(**ended):
+            return False
+        if person is not None:
+            outcomes.write_person(person, values, saved)
+        return True
+    update = UpdateQuery(Job)
+    update.add_update_values(ended)
+    update.add_q(held(job))
+    job_sql, job_params = update.get_compiler(connection=db).as_sql()
+    of_person = UpdateQuery(Identity)
+    of_person.add_update_values(values)
+    of_person.add_q(Q(pk=person.pk))
+    person_sql, person_params = of_person.get_compiler(connection=db).as_sql()
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"WITH fenced_job AS ({job_sql} RETURNING 1) {person_sql}"
+            " AND EXISTS (SELECT FROM fenced_job)",
+            (*job_params, *person_params),
+        )
+        if cursor.rowcount != 1:
+            return False
+    if saved:
+        outcomes.person_saved(person, list(values))
+    return True
 
 
 def _reconciled(status: str) -> dict:

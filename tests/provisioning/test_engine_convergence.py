@@ -18,10 +18,11 @@ from portal.models import Role
 from provisioning import services
 from provisioning.access import services as ar
 from provisioning.connectors import bridge
-from provisioning.engine import choosing, elsewhere, executor, outcomes
+from provisioning.engine import choosing, elsewhere, executor, outcomes, serial
 from provisioning.engine import steps as steps_module
 from provisioning.engine.parking import make_due
 from provisioning.engine.tasks import run_job
+from provisioning.events.models import Event
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
@@ -964,3 +965,30 @@ def test_an_ask_made_while_the_verifying_read_runs_is_verified_by_the_same_run(
     assert join.converged_version == move.desired_version == 2
     assert move.status == Job.Status.SUCCEEDED and move.verification["by_job"] == join.pk
     assert entra_access(dirs, join.identity.username) == (["Staff", "VPN Users"], [], [])
+
+
+def test_a_run_that_lost_the_job_before_its_end_leaves_the_person_and_events_alone(
+    on_sandbox, monkeypatch
+):
+    """The job's end runs what follows a job (the person's new status, the job.succeeded
+    event) before its fenced write of the job's row, which carries the person's: a run whose
+    job another run claimed meanwhile writes none of it (the transaction rolls back)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"lostend{uuid.uuid4().hex[:6]}")
+    join = onboard(dirs)
+    real = executor.end
+
+    def claimed_first(job, status, *args, **kwargs):
+        lease_runs_out(job)
+        assert serial.claim(job.pk, 60)[0] is not None  # another run holds the job now
+        return real(job, status, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "end", claimed_first)
+    executor.execute(join.pk)
+
+    join.refresh_from_db()
+    identity = Identity.objects.get(pk=join.identity_id)
+    assert join.status == Job.Status.RUNNING and join.runs == 2
+    assert identity.status == Identity.Status.JOINER and identity.last_reconciled_at is None
+    assert not Event.objects.filter(kind="job.succeeded").exists()
+    assert not AuditEvent.objects.filter(action="job.finish", job_id=join.pk).exists()

@@ -28,11 +28,11 @@ from tests.provisioning.directories import make_directories
 # inventory.service.record_account_read) come with the claim's read of the job
 # (memo.read_with_tenant), not in statements of their own. On PostgreSQL the round's steps
 # are inserted by the statement that marks the job planned (executor._round_written).
-STATEMENTS = {"postgresql": (7, 32), "sqlite": (8, 37)}
+STATEMENTS = {"postgresql": (7, 31), "sqlite": (8, 37)}
 # The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
 # SQLite while each group and app step was a batch of its own (an intent, an outcome, an
 # audit append and the account's `managed` each).
-OKTA_STATEMENTS = {"postgresql": 36, "sqlite": 41}
+OKTA_STATEMENTS = {"postgresql": 35, "sqlite": 41}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -106,6 +106,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     if connection.vendor == "postgresql":  # the plan's job UPDATE rides with its steps
         planned = [sql for sql in ran if sql.startswith('UPDATE "provisioning_job" SET "planned"')]
         assert not planned, listing(ran)
+        # and the person's status and reconciliation time ride with the job's end
+        person = [sql for sql in ran if sql.startswith('UPDATE "provisioning_identity"')]
+        assert not person, listing(ran)
 
 
 @pytest.mark.django_db(transaction=True)
