@@ -103,23 +103,64 @@ def _execute(job_id: int) -> Outcome:
 
 def _run(job: Job) -> Outcome:
     """Rounds of plan (read, compare), apply, until a read finds nothing to do."""
-    identity_read = True  # the claim has just read the person with the job
+    _person_read(job)  # the claim has just read the person with the job
     while not job.is_done:
-        outcome = run_steps(job) if job.planned else plan_job(job, identity_read=identity_read)
-        identity_read = False
+        outcome = run_steps(job) if job.planned else plan_job(job)
         if outcome is not None:
             return outcome
     return Outcome()
+
+
+class NewerPerson(Exception):
+    """The job's end found the person changed since the plan that verified it (a newer ask
+    while the read was on its way): nothing was written; `person` is the row it read."""
+
+    def __init__(self, person: Identity) -> None:
+        super().__init__(person.pk)
+        self.person = person
+
+
+# What the engine itself, or the periodic check, writes on a person: no change of the state.
+_NOT_DESIRED = {"last_reconciled_at", "updated_at"}
+
+
+def _differs(planned: Identity, stored: Identity) -> bool:
+    """Whether the stored person is not the one the run planned with (any field of theirs
+    but the engine's own times): a newer ask raises the version, and a change of a field
+    no ask made (a deleted connection off `directories`) counts too."""
+    before, now = outcomes.person_as_read(planned), outcomes.person_as_read(stored)
+    return any(before[name] != now[name] for name in before if name not in _NOT_DESIRED)
+
+
+def _person_read(job: Job) -> None:
+    """job.identity was just read from the database: the next plan reads it no more."""
+    memo.keep(("person_read", job.pk), True)
+
+
+def _newer_person(job: Job) -> bool:
+    """Read the person again after a plan made without a fresh read of them: whether they
+    changed (job.identity is then the row read, for the plan again)."""
+    stored = Identity.objects.get(pk=job.identity_id)
+    if not _differs(job.identity, stored):
+        return False
+    job.identity = stored
+    _person_read(job)
+    return True
 
 
 def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     """A round: read every directory of the tenant, compare with the desired state now, and
     write the steps. No steps anywhere: the read was the verification and the job succeeds.
     None when the job goes on (its steps, or done); an Outcome when it must wait.
-    `identity_read`: job.identity was read from the database just now (by the claim)."""
+    `identity_read`: job.identity was read from the database just now (by the claim).
+
+    A later round of the run (the verifying read) plans with the person as the run holds
+    them, not read again: the job's end reads them under lock and, if they changed
+    meanwhile (a newer ask), writes nothing and the run reads again (`NewerPerson`). A round
+    that finds steps or problems reads the person before it acts on them, and plans again
+    if they changed: what it sends or fails on is the state as it is now."""
+    identity_read = memo.take(("person_read", job.pk)) or identity_read
     identity = job.identity
-    if not identity_read:
-        identity.refresh_from_db()
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
     plans, problems, choices, verify_costs = [], [], [], {}
@@ -178,6 +219,9 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         plans.append(plan)
         problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]
         choices += choosing.choices_in(connection, plan)
+    acting = problems or any(plan.steps for plan in plans)
+    if acting and not identity_read and _newer_person(job):
+        return None  # planned with a person since changed: plan again with them as they are
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
     if problems and len(choices) == len(problems):
         choosing.ask_for_choice(job, choices, identity.desired_version)
@@ -189,7 +233,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if (lagging := read_lag(job, plans)) is not None:
         return lagging
     if not any(plan.steps for plan in plans):
-        succeed_verified(job, plans, identity.desired_version)
+        try:
+            succeed_verified(job, plans, identity.desired_version)
+        except NewerPerson as newer:  # nothing written: read again against them
+            job.identity = newer.person
+            _person_read(job)
         return None
     if rounds >= max_rounds():
         fail_still_differs(job)
@@ -533,7 +581,8 @@ def finish_job(job: Job, counts: dict[str, int]) -> None:
 
 
 def succeed_verified(job: Job, plans, version: int) -> None:
-    """The read found every directory equal to the desired state of `version`."""
+    """The read found every directory equal to the desired state of `version`, planned with
+    the person as `job.identity` holds them: `NewerPerson` when the end finds them changed."""
     done = step_counts(job)["done"] if job.steps_total else 0
     verification = {
         "read_at": timezone.now().isoformat(),
@@ -546,6 +595,7 @@ def succeed_verified(job: Job, plans, version: int) -> None:
         {"steps_done": done, "steps_failed": 0},
         converged_version=version,
         verification=verification,
+        planned_with=job.identity,
     )
 
 
@@ -561,13 +611,25 @@ def fail_job(job: Job, reason: str) -> None:
     end(job, Job.Status.FAILED, {}, error=reason)
 
 
-def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> None:
-    """The job's outcome, its audit event and what follows (registered from above), at once."""
+def end(
+    job: Job,
+    status: str,
+    counts: dict,
+    *,
+    error: str = "",
+    planned_with: Identity | None = None,
+    **fields,
+) -> None:
+    """The job's outcome, its audit event and what follows (registered from above), at once.
+    `planned_with`: the person as the verifying plan had them; a person changed since ends
+    nothing (`NewerPerson`)."""
     with transaction.atomic():
         # The person first, as a claim locks them: the same order, so no deadlock between
         # this job ending and the next one starting. Read whole, as it is now, for what
-        # follows a job (outcomes.job_finished).
+        # follows a job (outcomes.job_finished), and to tell a newer ask.
         person = Identity.objects.select_for_update().filter(pk=job.identity_id).first()
+        if person is not None and planned_with is not None and _differs(planned_with, person):
+            raise NewerPerson(person)  # before any write: the transaction ends empty
         if person is not None:
             job.identity = person
         ended = {
@@ -579,16 +641,16 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
             **counts,
             **fields,
         }
-        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
-        if not Job.objects.filter(held(job)).update(**ended):
-            raise LeaseLost
         for name, value in ended.items():
             setattr(job, name, value)
         as_read = outcomes.person_as_read(person) if person is not None else None
         settled = serial.ended(job)  # the jobs it settled: their events appended with its own
         changed_before, changed_after = outcomes.job_finished(job, status)
-        if person is not None:
-            outcomes.save_person(person, as_read, **_reconciled(status))
+        # Written after what follows the job (all in this transaction: a run that lost the
+        # job rolls it all back), so that the person's row goes with the job's.
+        # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
+        if not _ended_with_person(job, ended, person, as_read, _reconciled(status)):
+            raise LeaseLost
         finish = event_for(
             "job.finish",
             actor="system",
@@ -602,6 +664,48 @@ def end(job: Job, status: str, counts: dict, *, error: str = "", **fields) -> No
         record_all([*settled, finish])
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
+
+
+def _ended_with_person(
+    job: Job, ended: dict, person: Identity | None, as_read: dict | None, engine_fields: dict
+) -> bool:
+    """The job's `ended` fields written while the run holds it (`held`), and the person's
+    row as what followed the job left it (`outcomes.person_changes`); whether the run held it.
+    PostgreSQL: one statement, the job's fenced UPDATE in a `WITH` in front of the person's,
+    which writes only if it matched (both compiled by Django, as `_round_written`). The
+    person's row is locked already (the end's first statement). SQLite: the UPDATE, then
+    the person's save."""
+    fenced = Job.objects.filter(held(job))
+    values, saved = (
+        outcomes.person_changes(person, as_read, **engine_fields)
+        if person is not None
+        else ({}, False)
+    )
+    if db.vendor != "postgresql" or not values:
+        if not fenced.update(**ended):
+            return False
+        if person is not None:
+            outcomes.write_person(person, values, saved)
+        return True
+    update = UpdateQuery(Job)
+    update.add_update_values(ended)
+    update.add_q(held(job))
+    job_sql, job_params = update.get_compiler(connection=db).as_sql()
+    of_person = UpdateQuery(Identity)
+    of_person.add_update_values(values)
+    of_person.add_q(Q(pk=person.pk))
+    person_sql, person_params = of_person.get_compiler(connection=db).as_sql()
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"WITH fenced_job AS ({job_sql} RETURNING 1) {person_sql}"
+            " AND EXISTS (SELECT FROM fenced_job)",
+            (*job_params, *person_params),
+        )
+        if cursor.rowcount != 1:
+            return False
+    if saved:
+        outcomes.person_saved(person, list(values))
+    return True
 
 
 def _reconciled(status: str) -> dict:

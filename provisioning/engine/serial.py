@@ -110,7 +110,7 @@ def converged(job: Job, behind: list[Job]) -> tuple[list[Job], list[AuditEvent]]
     """`job` verified: their queued jobs (of `behind`) asked for no later state than it
     verified are settled by it. The jobs it did not settle, and the `job.finish` events of
     those it did, to append. (The person is reconciled: the job's end saves the time with
-    the person, `outcomes.save_person`.)"""
+    the person, `outcomes.person_changes`.)"""
     rest, events = [], []
     for other in behind:
         if _settled_by(other, job):

@@ -5,6 +5,15 @@ the change it tells of committed. After the commit, every subscriber is called w
 event (a task it enqueues reads the row by id): outbound webhooks and alert e-mails
 subscribe when their app is ready and only enqueue work there, so a slow receiver never
 holds the change that caused it.
+
+A subscriber that hears only where rows of its own say so (outbound: the endpoints of the
+tenant and the MSP's) names them as a queryset (`hears`); the event's INSERT asks whether
+any exists, in the same statement (`RETURNING EXISTS (...)`), and a subscriber whose rows
+are none is not called: its read after the commit would find nothing. Nothing is kept
+between events, so no flag or cache can go stale (a queryset update that switches an
+endpoint on is seen by the next event's INSERT). What an event reaches is what existed when
+it was written: an endpoint committed after the INSERT (within the few statements before
+the commit) does not hear it, as one made after the commit does not.
 """
 
 from __future__ import annotations
@@ -12,7 +21,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.sql import InsertQuery
 
 from provisioning.events.models import Event
 from tenants.models import Tenant
@@ -20,13 +31,16 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
-_subscribers: list[Subscriber] = []
+# The rows that would hear an event of this kind and tenant (id), or None: it hears them all.
+Hears = Callable[[str, int | None], QuerySet | None]
+_subscribers: list[tuple[Subscriber, Hears | None]] = []
 
 
-def subscribe(callback: Subscriber) -> Subscriber:
-    """Call `callback(event)` after the commit of every emitted event."""
-    if callback not in _subscribers:
-        _subscribers.append(callback)
+def subscribe(callback: Subscriber, *, hears: Hears | None = None) -> Subscriber:
+    """Call `callback(event)` after the commit of every emitted event; with `hears`, only
+    when the queryset it returns for the event had a row when the event was written."""
+    if callback not in [known for known, _ in _subscribers]:
+        _subscribers.append((callback, hears))
     return callback
 
 
@@ -36,13 +50,41 @@ def emit(kind: str, *, tenant: Tenant | None, data: dict) -> Event:
     # No savepoint: inside the change's transaction an event that cannot be written fails
     # the change with it, and every job's end would pay two more statements for one.
     with transaction.atomic(savepoint=False):
-        event = Event.objects.create(kind=kind, tenant=tenant, data=data)
-        transaction.on_commit(lambda: _tell(event))
+        event = Event(kind=kind, tenant=tenant, data=data)
+        told = _inserted(event)
+        transaction.on_commit(lambda: _tell(event, told))
     return event
 
 
-def _tell(event: Event) -> None:
-    for callback in _subscribers:
+def _inserted(event: Event) -> list[Subscriber]:
+    """INSERT the event; the subscribers to tell of it. Where the database returns values
+    from an INSERT (PostgreSQL, SQLite 3.35+) the subscribers' `hears` are asked in it;
+    elsewhere every subscriber is told, as before (its own read decides)."""
+    probes = []
+    if connection.features.can_return_columns_from_insert:
+        tenant_id = event.tenant_id
+        probes = [(s, hears(event.kind, tenant_id) if hears else None) for s, hears in _subscribers]
+    asked = [(s, qs) for s, qs in probes if qs is not None]
+    if not asked:
+        event.save(force_insert=True)
+        return [s for s, _ in _subscribers]
+    query = InsertQuery(Event)
+    query.insert_values(Event._meta.concrete_fields, [event])
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    exists, exists_params = [], []
+    for _, queryset in asked:
+        sub_sql, sub_params = queryset.values("pk")[:1].query.sql_with_params()
+        exists.append(f"EXISTS ({sub_sql})")
+        exists_params.extend(sub_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {', '.join(exists)}", (*params, *exists_params))
+        answers = dict(zip([s for s, _ in asked], cursor.fetchone(), strict=True))
+    event._state.adding, event._state.db = False, connection.alias
+    return [s for s, _ in _subscribers if answers.get(s, True)]
+
+
+def _tell(event: Event, told: list[Subscriber]) -> None:
+    for callback in told:
         try:
             callback(event)
         except Exception:  # one subscriber's broken queue must not silence the others

@@ -407,7 +407,7 @@ def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
             }
     else:
         return None
-    # Saved by the engine with what else the job's end changes (outcomes.save_person).
+    # Saved by the engine with what else the job's end changes (outcomes.person_changes).
     return {"person_status": was}, {"person_status": identity.status, **after}
 
 

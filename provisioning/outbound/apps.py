@@ -13,4 +13,5 @@ class OutboundConfig(AppConfig):
         from provisioning.outbound import deliveries, job_events
 
         outcomes.on_job_finished(job_events.job_finished)
-        publish.subscribe(deliveries.on_event)
+        # The event's INSERT asks whether an endpoint could hear it: none, no read after.
+        publish.subscribe(deliveries.on_event, hears=deliveries.sending_to)

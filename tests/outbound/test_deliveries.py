@@ -6,10 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning.outbound import deliveries, signing
+from provisioning.events.publish import emit
+from provisioning.outbound import deliveries, services, signing
 from provisioning.outbound.models import Delivery, WebhookEndpoint
 from tests.outbound.support import delivery_of, make_due, make_endpoint, received, receiver
 
@@ -176,3 +179,30 @@ def test_a_pending_delivery_of_a_switched_off_endpoint_is_given_up_unsent(on_san
     done = deliveries.attempt(delivery.pk)
     assert done.status == Delivery.Status.GIVEN_UP and "switched off" in done.last_error
     assert received(on_sandbox, url) == []
+
+
+def test_an_event_no_endpoint_can_hear_reads_no_endpoints_after_its_commit(
+    alpha, bravo, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The event's INSERT asks, in the same statement, whether an endpoint could hear it (the
+    tenant's own or the MSP's, switched on): with none, its commit reads no endpoint. Nothing
+    is remembered between events, so an endpoint switched on by a queryset update (which no
+    signal sees) hears the next one."""
+    enqueued = []
+    monkeypatch.setattr(deliveries, "enqueue", enqueued.append)
+    make_endpoint(bravo.tenant, "https://hooks.example.com/bravo")  # another tenant's
+    url = "https://hooks.example.com/alpha"
+    wanted = services.EndpointSettings("PSA", url, ["job.failed"], active=False)
+    off, _ = services.create_endpoint(alpha.tenant, wanted, actor="system")
+
+    on_commit = django_capture_on_commit_callbacks(execute=True)
+    with CaptureQueriesContext(connection) as sent, on_commit:
+        emit("job.failed", tenant=alpha.tenant, data={})
+    assert [q["sql"].split()[0] for q in sent.captured_queries] == ["INSERT"], sent.captured_queries
+    assert enqueued == []
+
+    WebhookEndpoint.objects.filter(pk=off.pk).update(active=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = emit("job.failed", tenant=alpha.tenant, data={})
+    (delivery,) = Delivery.objects.filter(event=event)
+    assert delivery.endpoint_id == off.pk and enqueued == [delivery.pk]

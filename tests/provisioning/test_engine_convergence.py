@@ -18,10 +18,11 @@ from portal.models import Role
 from provisioning import services
 from provisioning.access import services as ar
 from provisioning.connectors import bridge
-from provisioning.engine import choosing, elsewhere, executor
+from provisioning.engine import choosing, elsewhere, executor, outcomes, serial
 from provisioning.engine import steps as steps_module
 from provisioning.engine.parking import make_due
 from provisioning.engine.tasks import run_job
+from provisioning.events.models import Event
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job, Step
 from tenants.models import RoleTemplate
@@ -930,3 +931,65 @@ def in_real_time(job: Job) -> Job:
             return job
         time.sleep(min(outcome.retry_in or 0.05, 3.0))
     raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+
+
+def test_an_ask_made_while_the_verifying_read_runs_is_verified_by_the_same_run(
+    on_sandbox, monkeypatch
+):
+    """A move asked while the join's verifying read is on its way: the join's end finds the
+    person newer than the read it verified (its lock reads the whole row anyway), reads
+    again against the move's state, applies it and verifies it, and the move's queued job is
+    settled by that verification, all in the one run. The verifying round itself reads no
+    person: a newer ask is caught at the end, where the person is read under lock."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"newer{uuid.uuid4().hex[:6]}")
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
+    )
+    join = onboard(dirs)
+    real = outcomes.account_read
+    moves = []
+
+    def ask_meanwhile(connection, user, access):
+        real(connection, user, access)
+        if not moves:  # the join's first read of the account: its verifying read
+            identity = Identity.objects.get(pk=join.identity_id)
+            change = lifecycle.ChangeRequest([support])
+            moves.append(lifecycle.request_change(identity, change, actor="system"))
+
+    monkeypatch.setattr(outcomes, "account_read", ask_meanwhile)
+    executor.execute(join.pk)
+
+    join.refresh_from_db()
+    move = Job.objects.get(pk=moves[0].pk)
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    assert join.converged_version == move.desired_version == 2
+    assert move.status == Job.Status.SUCCEEDED and move.verification["by_job"] == join.pk
+    assert entra_access(dirs, join.identity.username) == (["Staff", "VPN Users"], [], [])
+
+
+def test_a_run_that_lost_the_job_before_its_end_leaves_the_person_and_events_alone(
+    on_sandbox, monkeypatch
+):
+    """The job's end runs what follows a job (the person's new status, the job.succeeded
+    event) before its fenced write of the job's row, which carries the person's: a run whose
+    job another run claimed meanwhile writes none of it (the transaction rolls back)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"lostend{uuid.uuid4().hex[:6]}")
+    join = onboard(dirs)
+    real = executor.end
+
+    def claimed_first(job, status, *args, **kwargs):
+        lease_runs_out(job)
+        assert serial.claim(job.pk, 60)[0] is not None  # another run holds the job now
+        return real(job, status, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "end", claimed_first)
+    executor.execute(join.pk)
+
+    join.refresh_from_db()
+    identity = Identity.objects.get(pk=join.identity_id)
+    assert join.status == Job.Status.RUNNING and join.runs == 2
+    assert identity.status == Identity.Status.JOINER and identity.last_reconciled_at is None
+    assert not Event.objects.filter(kind="job.succeeded").exists()
+    assert not AuditEvent.objects.filter(action="job.finish", job_id=join.pk).exists()

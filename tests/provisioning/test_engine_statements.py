@@ -32,11 +32,11 @@ from tests.provisioning.directories import make_directories
 # the access given) by the statement of the steps' outcomes, which also asks the inventory
 # whose person holds the new id and rides in their audit append (accounts.inserted_with,
 # accounts.record_of, events.Riding).
-STATEMENTS = {"postgresql": (3, 28), "sqlite": (8, 39)}
+STATEMENTS = {"postgresql": (3, 25), "sqlite": (8, 37)}
 # The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
 # SQLite while each group and app step was a batch of its own (an intent, an outcome, an
 # audit append and the account's `managed` each).
-OKTA_STATEMENTS = {"postgresql": 32, "sqlite": 43}
+OKTA_STATEMENTS = {"postgresql": 29, "sqlite": 41}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -100,6 +100,13 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
     assert len(ran) <= worker_ceiling, listing(ran)
     policies = ('SELECT "first_sign_in_firstsigninpolicy"', 'SELECT "inventory_policy"')
     assert not [sql for sql in ran if sql.startswith(policies)], listing(ran)
+    # The person is read whole once, by the end's lock (which tells a newer ask): the
+    # verifying round reads them no more.
+    whole = 'SELECT "provisioning_identity"."id", "provisioning_identity"."tenant_id"'
+    assert len([sql for sql in ran if sql.startswith(whole)]) == 1, listing(ran)
+    # No endpoint could hear the job.succeeded (the event's INSERT asked): none read after.
+    endpoints = [sql for sql in ran if sql.startswith('SELECT "outbound_webhookendpoint"')]
+    assert not endpoints, listing(ran)
     if connection.vendor == "postgresql":
         # The submit's identity, role templates and job go in one statement that also reads
         # the takeover policy for the inventory's person and the audit chain's head, the
@@ -116,6 +123,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
         planned = [sql for sql in ran if sql.startswith('UPDATE "provisioning_job" SET "planned"')]
         assert not planned, listing(ran)
         assert not account_writes_alone(ran), listing(ran)
+        # and the person's status and reconciliation time ride with the job's end
+        person = [sql for sql in ran if sql.startswith('UPDATE "provisioning_identity"')]
+        assert not person, listing(ran)
 
 
 def account_writes_alone(sent: list[str]) -> list[str]:
@@ -213,3 +223,4 @@ def test_a_warm_okta_onboarding_stays_within_its_statements(on_sandbox, monkeypa
     assert len(ran) <= OKTA_STATEMENTS[connection.vendor], listing(ran)
     if connection.vendor == "postgresql":
         assert not account_writes_alone(ran), listing(ran)
+    assert not [sql for sql in ran if sql.startswith('SELECT "outbound_webhookendpoint"')]
