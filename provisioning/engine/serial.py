@@ -57,7 +57,7 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
             claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values)
             blocker, job = claimed.ahead, claimed.job
         else:
-            blocker = ahead.values_list("pk", "status", "kind").first() if ahead else None
+            blocker = None if ahead is None else ahead.values_list("pk", "status", "kind").first()
             job = None
             if blocker is None and claimable.update(**values):
                 related = ("tenant", "identity", "requested_by", *memo.tenant_relations())
