@@ -136,3 +136,4 @@ def test_a_claim_behind_an_older_job_names_it_and_claims_nothing(on_sandbox, mon
         assert isinstance(job.identity, Identity) and job.identity.pk == first.identity_id
     assert not reads.captured_queries
     assert serial.claim(later.pk, 60) == (None, None)  # held: not claimed twice
+    Job.objects.filter(pk=later.pk).update(status=Job.Status.CANCELLED, lease_until=None)
