@@ -12,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from provisioning.engine import executor, serial
+from provisioning.engine import desired, executor, memo, serial
+from provisioning.engine.accounts import accounts_of
 from provisioning.engine.tasks import run_job
-from provisioning.models import Identity, Job
+from provisioning.models import DirectoryAccount, Identity, Job
+from provisioning.models_access import AccessRequest, RequestableResource
 from tenants.models import AttributeMapping, DirectoryConnection, RoleTemplate, Tenant
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
@@ -137,3 +139,56 @@ def test_a_claim_behind_an_older_job_names_it_and_claims_nothing(on_sandbox, mon
     assert not reads.captured_queries
     assert serial.claim(later.pk, 60) == (None, None)  # held: not claimed twice
     Job.objects.filter(pk=later.pk).update(status=Job.Status.CANCELLED, lease_until=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_persons_rows_read_with_the_claim_are_those_the_tables_hold(on_sandbox, monkeypatch):
+    """The person's accounts (times and JSON included), live grants and templates, as the
+    run uses them after its claim, equal separate reads of them; and are no statement."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "cfgrows", groups=["Staff"])
+    job = onboard(dirs, "Ada", "Lovelace")
+    person = job.identity
+    entra = dirs.tenant.connections.get()
+    now = timezone.now()
+    account = DirectoryAccount.objects.create(
+        identity=person,
+        connection=entra,
+        remote_id="r-1",
+        created_remotely_at=now,
+        managed={"groups": [{"id": "g", "name": "Staff"}]},
+        last_seen={"at": "x"},
+    )
+    for kind, name in [("group", "VPN"), ("app", "Wiki"), ("group", "Gone")]:
+        resource = RequestableResource.objects.create(
+            tenant=dirs.tenant, connection=entra, kind=kind, remote_id=f"id-{name}", name=name
+        )
+        AccessRequest.objects.create(
+            tenant=dirs.tenant,
+            identity=person,
+            resource=resource,
+            reason="r",
+            status="pending" if name == "Gone" else AccessRequest.Status.GRANTED,
+        )
+
+    with memo.one_run():
+        claimed, _ = serial.claim(job.pk, 60)
+        assert claimed is not None
+        if connection.vendor == "postgresql":
+            with CaptureQueriesContext(connection) as reads:
+                accounts = accounts_of(claimed.identity)
+                grants = desired._live_grants(claimed.identity)
+            assert not reads.captured_queries
+        else:
+            accounts, grants = accounts_of(claimed.identity), desired._live_grants(claimed.identity)
+        templates = desired._templates(claimed.identity)
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, lease_until=None)
+
+    (kept,) = accounts.values()
+    stored = DirectoryAccount.objects.get(pk=account.pk)
+    for f in DirectoryAccount._meta.concrete_fields:
+        assert getattr(kept, f.attname) == getattr(stored, f.attname), f.name
+    assert kept.identity_id == claimed.identity.pk
+    assert grants == desired.live_grants_by_person(identity=person)
+    assert sorted(g["name"] for g in grants[(person.pk, entra.pk)]) == ["VPN", "Wiki"]
+    assert [t.pk for t in templates] == [t.pk for t in person.role_templates.all()]
