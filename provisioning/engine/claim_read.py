@@ -50,18 +50,22 @@ def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, valu
     returning = ", ".join(
         f"{quote(Job._meta.db_table)}.{quote(f.column)}" for f in Job._meta.concrete_fields
     )
-    parts = [_Columns(Tenant, "t"), _Columns(Identity, "i"), _Columns(get_user_model(), "u")]
+    related = [
+        ("t", Tenant, "tenant"),
+        ("i", Identity, "identity"),
+        ("u", get_user_model(), "requested_by"),
+    ]
+    parts = [_Columns(model, alias) for alias, model, _ in related]
     joins = [
-        ("t", Tenant, "id", "claimed", "tenant_id"),
-        ("i", Identity, "id", "claimed", "identity_id"),
-        ("u", get_user_model(), "id", "claimed", "requested_by_id"),
+        (alias, model, model._meta.pk.column, "claimed", Job._meta.get_field(name).column)
+        for alias, model, name in related
     ]
     rows = []  # (accessor name, relation, columns) of the tenant's registered feature rows
     for n, name in enumerate(memo.registered_tenant_rows()):
         rel = Tenant._meta.get_field(name)
         alias = f"r{n}"
         rows.append((name, rel, _Columns(rel.related_model, alias)))
-        joins.append((alias, rel.related_model, rel.field.column, "t", "id"))
+        joins.append((alias, rel.related_model, rel.field.column, "t", Tenant._meta.pk.column))
     extras, extra_params = _person_reads(identity_id)
 
     ahead_cols = "NULL, NULL, NULL"
@@ -126,7 +130,8 @@ def _person_reads(identity_id: int | None) -> tuple[list[str], list]:
     templates, t_params = _sql(desired.person_templates(identity_id))
     grants, g_params = _sql(desired.live_grants(identity_id=identity_id))
     accounts_sql, a_params = _sql(DirectoryAccount.objects.filter(identity_id=identity_id))
-    when = "CASE WHEN claimed.id IS NULL THEN NULL ELSE {} END"
+    claimed_pk = f"claimed.{db.ops.quote_name(Job._meta.pk.column)}"
+    when = f"CASE WHEN {claimed_pk} IS NULL THEN NULL ELSE {{}} END"
     return [
         when.format(f"ARRAY({templates})"),
         when.format(f"(SELECT json_agg(g) FROM ({grants}) AS g)"),  # noqa: S608 (compiled)
