@@ -1,5 +1,6 @@
 """Client tenants, their directory connections (encrypted credentials) and role templates."""
 
+import uuid
 from datetime import date
 
 from django.conf import settings
@@ -43,6 +44,11 @@ class Tenant(models.Model):
         settings.AUTH_USER_MODEL, through="TenantAssignment", related_name="assigned_tenants"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A new random value whenever the tenant's row, or a row of its connections, role
+    # templates or attribute mappings, is inserted, changed or deleted, however it is written
+    # (queryset updates and raw SQL included): set by database triggers (migration 0012). A
+    # worker keeps those rows across runs by it (provisioning/engine/memo.py).
+    config_version = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from provisioning.engine import memo
 from tenants import mappings
 from tenants.lifecycle_settings import HANDOVER_FIELDS  # a leave's mail, files and reports
+from tenants.models import AttributeMapping, RoleTemplate
 
 ATTRIBUTE_NAMES = ("department", "job_title", "usage_location", "company", "office")
 # In access_exceptions, an app account adopted as it was (refs of the account), which keeps
@@ -159,7 +160,7 @@ def with_mapping(state: DesiredState, connection, person: dict) -> DesiredState:
     target = mappings.target_key_for(connection)
     overrides = memo.remembered(
         ("mappings", connection.tenant_id, target),
-        lambda: mappings.overrides_for(connection.tenant_id, target),
+        lambda: _overrides(connection.tenant_id, target),
     )
     if not overrides:
         return state
@@ -174,6 +175,14 @@ def with_mapping(state: DesiredState, connection, person: dict) -> DesiredState:
             attributes.pop(name, None)
     names = {name: values[name] for name in MAPPED_FIELDS if values.get(name)}
     return _replace(state, attributes=attributes, **names)
+
+
+def _overrides(tenant_id: int, target: str) -> dict[str, str]:
+    """`mappings.overrides_for`, from the tenant's rows of every target as kept across runs
+    (memo.across_runs), else read as before."""
+    read = lambda: list(AttributeMapping.objects.filter(tenant_id=tenant_id))  # noqa: E731
+    rows = memo.across_runs(tenant_id, "mappings", read)
+    return {row.attribute: row.expression for row in rows if row.target == target}
 
 
 def mapping_source(state: DesiredState, person: dict) -> dict[str, str]:
@@ -206,14 +215,11 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
     Status = identity.Status
     version_key = (identity.pk, identity.desired_version)
     if templates is None:
-        templates = memo.remembered(
-            ("templates", *version_key), lambda: list(identity.role_templates.all())
-        )
+        templates = memo.remembered(("templates", *version_key), lambda: _templates(identity))
     templates = list(templates)
     if grants is None:
-        grants = memo.remembered(
-            ("grants", *version_key, connection.pk), lambda: _live_grants(identity, connection)
-        )
+        grants = memo.remembered(("grants", *version_key), lambda: _live_grants(identity))
+        grants = grants.get((identity.pk, connection.pk), [])
     exceptions = (view.access_exceptions or {}).get(str(connection.pk))
     version = {"version": identity.desired_version}
     if getattr(connection, "assigned_by_template", False):
@@ -349,28 +355,59 @@ def _person(identity) -> dict:
     }
 
 
-def _live_grants(identity, connection) -> list[dict]:
-    return live_grants_by_person(identity=identity, resource__connection=connection).get(
-        (identity.pk, connection.pk), []
-    )
+def _templates(identity) -> list:
+    """The person's role templates, in order: the tenant's templates as kept across runs
+    (memo.across_runs) in the order of the ids the claim read with the person
+    (`person_templates`), else read."""
+    ids = memo.take(("template_ids", identity.pk, identity.desired_version))
+    if ids is None:
+        return list(identity.role_templates.all())
+    read = lambda: list(RoleTemplate.objects.filter(tenant_id=identity.tenant_id))  # noqa: E731
+    by_id = {t.pk: t for t in memo.across_runs(identity.tenant_id, "role_templates", read)}
+    if not all(pk in by_id for pk in ids):  # an MSP-wide template (no tenant) among them
+        return list(identity.role_templates.all())
+    return [by_id[pk] for pk in ids]
+
+
+def person_templates(identity_id: int):
+    """The ids of the person's role templates, in the order `identity.role_templates.all()`
+    gives them (by name): a queryset to read with the person (serial.claim)."""
+    through = RoleTemplate.identities.through.objects.filter(identity_id=identity_id)
+    return through.order_by("roletemplate__name").values_list("roletemplate_id", flat=True)
+
+
+def _live_grants(identity) -> dict[tuple[int, int], list[dict]]:
+    """The person's live grants in every directory, as the claim read them with the person,
+    else read: one query, however many directories."""
+    kept = memo.take(("live_grants", identity.pk, identity.desired_version))
+    return kept if kept is not None else live_grants_by_person(identity=identity)
 
 
 def live_grants_by_person(**where) -> dict[tuple[int, int], list[dict]]:
     """Live grants of the access requests `where` selects, by (identity id, connection id),
     in one query."""
+    return grants_by_person(live_grants(**where))
+
+
+def live_grants(**where):
+    """The five columns a grant needs (`grants_by_person`), not two whole rows (request and
+    resource) per grant: a queryset, to read alone or with the person (serial.claim)."""
     from provisioning.models_access import AccessRequest
 
-    live = AccessRequest.objects.filter(status__in=AccessRequest.LIVE, **where).values_list(
+    return AccessRequest.objects.filter(status__in=AccessRequest.LIVE, **where).values_list(
         "identity_id",
         "resource__connection_id",
         "resource__kind",
         "resource__name",
         "resource__remote_id",
     )
+
+
+def grants_by_person(rows) -> dict[tuple[int, int], list[dict]]:
+    """`live_grants` rows by (identity id, connection id)."""
     kinds = {"group": "groups", "app": "apps"}
     found: dict[tuple[int, int], list[dict]] = {}
-    # The five columns a grant needs, not two whole rows (request and resource) per grant.
-    for identity_id, connection_id, kind, name, remote_id in live:
+    for identity_id, connection_id, kind, name, remote_id in rows:
         found.setdefault((identity_id, connection_id), []).append(
             {"kind": kinds[kind], "name": name, "id": remote_id}
         )

@@ -247,10 +247,17 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
 
 
 def connections_of(job: Job) -> list:
-    """The tenant's connections, read once per run."""
-    return memo.remembered(
-        ("connections", job.tenant_id), lambda: list(job.tenant.connections.order_by("kind"))
-    )
+    """The tenant's connections, once per run: as kept across runs for the tenant's
+    configuration version its claim read (memo.across_runs), else read."""
+    return memo.remembered(("connections", job.tenant_id), lambda: _connections(job.tenant))
+
+
+def _connections(tenant) -> list:
+    read = lambda: list(tenant.connections.order_by("kind"))  # noqa: E731
+    connections = memo.across_runs(tenant.pk, "connections", read)
+    for connection in connections:
+        connection.tenant = tenant  # as the tenant's related manager gives them
+    return connections
 
 
 def max_rounds() -> int:

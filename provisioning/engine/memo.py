@@ -5,14 +5,26 @@ desired-state version the run planned (every change to those raises the version:
 A run plans, applies and reads again within seconds; its second read of the desired state
 then costs one statement (the person, for their version) instead of six. A bulk file's dry
 run is one run too (its rows share the tenant's mappings and settings). Outside a run
-(other previews, pages) nothing is remembered."""
+(other previews, pages) nothing is remembered.
+
+Across runs, in the worker's process: the tenant's connections, role templates and attribute
+mappings (`across_runs`), by the `Tenant.config_version` the run's claim read with the job.
+Database triggers give that a new value whenever one of those rows (or the tenant's) is
+written, whatever writes it (tenants/migrations/0012), so a run uses the rows kept only when
+nothing changed since they were read. They are kept as values (a connection's secret as its
+ciphertext, as the database holds it; nothing here is logged) and each run gets instances of
+its own."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
+
+from django.db import connection as db
+from django.db.models import Model
 
 T = TypeVar("T")
 
@@ -20,6 +32,9 @@ _reads: ContextVar[dict | None] = ContextVar("engine_run_reads", default=None)
 # Features' one-row settings of a tenant (reverse one-to-ones of Tenant, by accessor name),
 # read with the job a run claims (serial.claim), registered from above: `read_with_tenant`.
 _tenant_rows: list[str] = []
+# (database alias, tenant id, name) -> (config_version, [(model, attnames, values), ...])
+_configs: dict[tuple, tuple] = {}
+CONFIGS_KEPT = 2000  # entries (a tenant has three): past it, the oldest go first
 
 
 @contextmanager
@@ -62,6 +77,11 @@ def read_with_tenant(name: str) -> None:
         _tenant_rows.append(name)
 
 
+def registered_tenant_rows() -> list[str]:
+    """The accessor names of the registered rows (`read_with_tenant`)."""
+    return list(_tenant_rows)
+
+
 def tenant_relations() -> list[str]:
     """What the claim's read of the job joins (`select_related`) for the registered rows."""
     return [f"tenant__{name}" for name in _tenant_rows]
@@ -78,3 +98,41 @@ def tenant_row(name: str, tenant_id: int, read: Callable[[], T]) -> T:
     """The tenant's `name` row: in a run, as its claim read it (else `read()`, once);
     outside a run, `read()`."""
     return remembered(("tenant_row", name, tenant_id), lambda: (read(),))[0]
+
+
+def config_read_with(tenant) -> None:
+    """The claim read `tenant` (its `config_version`) with the job: this run may use the
+    rows `across_runs` kept for that version."""
+    keep(("config_version", tenant.pk), tenant.config_version)
+
+
+def across_runs(tenant_id: int, name: str, read: Callable[[], list[Model]]) -> list[Model]:
+    """`read()`'s rows (the tenant's `name` configuration), kept across runs for the tenant's
+    `config_version` as this run's claim read it: fresh instances from the rows kept for that
+    version, else `read()` (kept for it). Without a version read (outside a run, or a run
+    that claimed no job) `read()`. Rows read after the version was: a change committed in
+    between gave the tenant a newer version, so the rows are never kept for a version older
+    than themselves."""
+    reads = _reads.get()
+    version = None if reads is None else reads.get(("config_version", tenant_id))
+    if version is None:
+        return read()
+    key = (db.alias, tenant_id, name)
+    kept = _configs.get(key)
+    if kept is not None and kept[0] == version:
+        return [
+            model.from_db(db.alias, attnames, copy.deepcopy(values))
+            for model, attnames, values in kept[1]
+        ]
+    rows = read()
+    _configs.pop(key, None)
+    while len(_configs) >= CONFIGS_KEPT:
+        _configs.pop(next(iter(_configs)))
+    _configs[key] = (version, [_as_values(row) for row in rows])
+    return rows
+
+
+def _as_values(row: Model) -> tuple:
+    fields = row._meta.concrete_fields
+    values = tuple(copy.deepcopy(getattr(row, f.attname)) for f in fields)
+    return type(row), tuple(f.attname for f in fields), values

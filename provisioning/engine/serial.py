@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from portal.audit.events import event_for
 from portal.audit.models import AuditEvent
-from provisioning.engine import memo, outcomes
+from provisioning.engine import claim_read, desired, memo, outcomes
 from provisioning.engine.parking import due
 from provisioning.models import Identity, Job
 
@@ -28,47 +29,68 @@ OWN_WORK = (Job.Kind.LEAVE, Job.Kind.RETRY)
 
 def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     """(the job, RUNNING under a lease) or (None, an older job of the person to start).
-    (None, None) as well when the job is done, running elsewhere, or parked until later."""
+    (None, None) as well when the job is done, running elsewhere, or parked until later.
+    The job is read with its tenant, person and requester, and the tenant's configuration
+    version (memo.across_runs); on PostgreSQL the person's template ids, live grants and
+    accounts too, and the look at the jobs ahead, the claiming UPDATE and those reads are
+    one statement after the person's lock (claim_read.py)."""
     now = timezone.now()
+    values = {
+        "status": Job.Status.RUNNING,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "resume_at": None,
+        "runs": F("runs") + 1,
+        "started_at": Coalesce("started_at", now),
+        "waiting_reason": "",
+    }
+    claimable = Job.objects.filter(
+        Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING])
+        | Q(status=Job.Status.RUNNING, lease_until__lt=now),
+        due(now),
+        pk=job_id,
+    )
     with transaction.atomic():
         person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
         identity_id = person.values_list("pk", flat=True).first()  # locked, when it has one
-        if identity_id is not None:
-            blocker = _ahead_of(job_id, identity_id, now)
-            if blocker is not None:
-                pk, status, kind = blocker
-                Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-                    waiting_reason=f"After {Job.Kind(kind).label} #{pk}"
-                )
-                return None, (pk if status == Job.Status.QUEUED else None)
-        claimable = Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING]) | Q(
-            status=Job.Status.RUNNING, lease_until__lt=now
-        )
-        claimed = Job.objects.filter(claimable, due(now), pk=job_id).update(
-            status=Job.Status.RUNNING,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            resume_at=None,
-            runs=F("runs") + 1,
-            started_at=Coalesce("started_at", now),
-            waiting_reason="",
-        )
-    if not claimed:
+        ahead = None if identity_id is None else _ahead_of(job_id, identity_id, now)
+        if db.vendor == "postgresql":
+            claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values)
+            blocker, job = claimed.ahead, claimed.job
+        else:
+            blocker = None if ahead is None else ahead.values_list("pk", "status", "kind").first()
+            job = None
+            if blocker is None and claimable.update(**values):
+                related = ("tenant", "identity", "requested_by", *memo.tenant_relations())
+                job = Job.objects.select_related(*related).get(pk=job_id)
+                if job.identity is not None:  # their templates' ids, for the kept rows
+                    templates = list(desired.person_templates(job.identity_id))
+                    memo.keep(
+                        ("template_ids", job.identity_id, job.identity.desired_version), templates
+                    )
+        if blocker is not None:
+            pk, status, kind = blocker
+            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+                waiting_reason=f"After {Job.Kind(kind).label} #{pk}"
+            )
+            return None, (pk if status == Job.Status.QUEUED else None)
+    if job is None:
         return None, None
-    related = ("tenant", "identity", "requested_by", *memo.tenant_relations())
-    job = Job.objects.select_related(*related).get(pk=job_id)
     memo.keep_tenant_rows(job.tenant)  # the features' settings read with it (memo.py)
+    memo.config_read_with(job.tenant)
+    if db.vendor == "postgresql":
+        for key, value in claimed.person_reads.items():
+            memo.keep(key, value)
     return job, None
 
 
-def _ahead_of(job_id: int, identity_id: int, now) -> tuple[int, str, str] | None:
-    """(pk, status, kind) of a job of the same person that holds them (a live lease), else
-    of the oldest that is older and unfinished: one query, of the three columns the claim
-    needs (a whole job row is twenty-odd columns to convert)."""
+def _ahead_of(job_id: int, identity_id: int, now):
+    """The jobs of the same person that hold them (a live lease), then those older and
+    unfinished, in that order: the first is the one ahead. Of it, the claim reads the three
+    columns it needs (a whole job row is twenty-odd columns to convert)."""
     holds = Q(status=Job.Status.RUNNING, lease_until__gte=now)
     others = Job.objects.filter(holds | Q(pk__lt=job_id), identity_id=identity_id)
     others = others.filter(status__in=UNFINISHED).exclude(pk=job_id)
-    ordered = others.order_by(Case(When(holds, then=0), default=1), "pk")
-    return ordered.values_list("pk", "status", "kind").first()
+    return others.order_by(Case(When(holds, then=0), default=1), "pk")
 
 
 def next_job(job: Job) -> int | None:

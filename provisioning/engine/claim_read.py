@@ -1,0 +1,190 @@
+"""PostgreSQL: a job's claim and the reads its first round needs, in one statement, sent
+once the claim holds the person's row lock (serial.claim; the lock stays a statement of its
+own: a statement's snapshot is taken before its lock wait).
+
+    WITH claimed AS (UPDATE job SET running ... WHERE claimable AND NOT EXISTS (ahead)
+                     RETURNING job.*)
+    SELECT ahead.*, claimed.*, tenant.*, person.*, requester.*, the tenant's feature rows,
+           the person's template ids, live grants and accounts
+    FROM (SELECT 1) one LEFT JOIN (ahead) ON TRUE LEFT JOIN claimed ON TRUE LEFT JOIN ...
+
+The job's columns come from the UPDATE's RETURNING (the row as claimed, whatever another
+transaction wrote to it while the UPDATE waited for it), the rest from the statement's
+snapshot, taken under the person's lock. Every part is built by Django's compiler (the
+look at the jobs ahead, the UPDATE, the person's reads) or from the models' fields (the
+columns, quoted by the backend), and every value is converted as Django converts it. SQLite
+keeps its separate statements (serial.claim)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import connection as db
+from django.db.models import Exists, Model, QuerySet
+from django.db.models.sql import UpdateQuery
+
+from provisioning.engine import desired, memo
+from provisioning.models import DirectoryAccount, Identity, Job
+from tenants.models import Tenant
+
+
+@dataclass
+class Claimed:
+    ahead: tuple | None = None  # (pk, status, kind) of a job ahead: nothing claimed
+    job: Job | None = None  # claimed, with its tenant, person and requester
+    person_reads: dict = field(default_factory=dict)  # memo keys -> what the run reads
+
+
+def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, values) -> Claimed:
+    """`claimable` (the job, when it may be claimed) set to `values` unless `ahead` (the
+    jobs ahead of it, ordered: None without a person) finds one; the job read as claimed."""
+    quote = db.ops.quote_name
+    if ahead is not None:
+        claimable = claimable.filter(~Exists(ahead.order_by()))
+    update = claimable.query.chain(UpdateQuery)
+    update.add_update_values(values)
+    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    jobs = _Columns(Job, "claimed")
+    returning = ", ".join(
+        f"{quote(Job._meta.db_table)}.{quote(f.column)}" for f in Job._meta.concrete_fields
+    )
+    related = [
+        ("t", Tenant, "tenant"),
+        ("i", Identity, "identity"),
+        ("u", get_user_model(), "requested_by"),
+    ]
+    parts = [_Columns(model, alias) for alias, model, _ in related]
+    joins = [
+        (alias, model, model._meta.pk.column, "claimed", Job._meta.get_field(name).column)
+        for alias, model, name in related
+    ]
+    rows = []  # (accessor name, relation, columns) of the tenant's registered feature rows
+    for n, name in enumerate(memo.registered_tenant_rows()):
+        rel = Tenant._meta.get_field(name)
+        alias = f"r{n}"
+        rows.append((name, rel, _Columns(rel.related_model, alias)))
+        joins.append((alias, rel.related_model, rel.field.column, "t", Tenant._meta.pk.column))
+    extras, extra_params = _person_reads(identity_id)
+
+    ahead_cols = "NULL, NULL, NULL"
+    ahead_join, ahead_params = "", []
+    if ahead is not None:
+        ahead_sql, ahead_params = _sql(ahead.values_list("pk", "status", "kind")[:1])
+        ahead_cols = "ahead.*"
+        ahead_join = f"LEFT JOIN ({ahead_sql}) AS ahead ON TRUE"
+    columns = ", ".join(
+        [ahead_cols, jobs.sql, *(p.sql for p in parts), *(c.sql for _, _, c in rows), *extras]
+    )
+    join_sql = " ".join(
+        f"LEFT JOIN {quote(model._meta.db_table)} AS {quote(alias)}"
+        f" ON {quote(alias)}.{quote(column)} = {quote(to)}.{quote(to_column)}"
+        for alias, model, column, to, to_column in joins
+    )
+    sql = (
+        # Compiled by Django, quoted by the backend; every value a parameter.
+        f"WITH claimed AS ({update_sql} RETURNING {returning}) "  # noqa: S608
+        f"SELECT {columns} FROM (SELECT 1) AS one {ahead_join} "
+        f"LEFT JOIN claimed ON TRUE {join_sql}"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, (*update_params, *extra_params, *ahead_params))
+        row = list(cursor.fetchone())
+
+    found, row = row[:3], row[3:]
+    if found[0] is not None:
+        return Claimed(ahead=tuple(found))
+    job, row = jobs.read(row)
+    if job is None:
+        return Claimed()
+    tenant, row = parts[0].read(row)
+    job.tenant = tenant
+    person, row = parts[1].read(row)
+    job.identity = person
+    job.requested_by, row = parts[2].read(row)
+    for _name, rel, columns in rows:
+        feature_row, row = columns.read(row)
+        rel.set_cached_value(tenant, feature_row)  # as select_related leaves it
+        if feature_row is not None:
+            rel.field.set_cached_value(feature_row, tenant)
+    reads = {}
+    if person is not None:
+        template_ids, grants, accounts = row
+        version = (person.pk, person.desired_version)
+        reads[("template_ids", *version)] = list(template_ids)
+        reads[("live_grants", *version)] = desired.grants_by_person(
+            tuple(g.values()) for g in _json(grants)
+        )
+        reads[("accounts", person.pk)] = {
+            a.connection_id: a for a in (_account(values, person) for values in _json(accounts))
+        }
+    return Claimed(job=job, person_reads=reads)
+
+
+def _person_reads(identity_id: int | None) -> tuple[list[str], list]:
+    """The person's template ids (in order), live grants and directory accounts, as
+    expressions of the SELECT list; each only when the job was claimed."""
+    if identity_id is None:
+        return [], []
+    templates, t_params = _sql(desired.person_templates(identity_id))
+    grants, g_params = _sql(desired.live_grants(identity_id=identity_id))
+    accounts_sql, a_params = _sql(DirectoryAccount.objects.filter(identity_id=identity_id))
+    claimed_pk = f"claimed.{db.ops.quote_name(Job._meta.pk.column)}"
+    when = f"CASE WHEN {claimed_pk} IS NULL THEN NULL ELSE {{}} END"
+    return [
+        when.format(f"ARRAY({templates})"),
+        when.format(f"(SELECT json_agg(g) FROM ({grants}) AS g)"),  # noqa: S608 (compiled)
+        when.format(f"(SELECT json_agg(a) FROM ({accounts_sql}) AS a)"),  # noqa: S608
+    ], [*t_params, *g_params, *a_params]
+
+
+def _sql(queryset: QuerySet) -> tuple[str, tuple]:
+    return queryset.query.get_compiler(connection=db).as_sql()
+
+
+def _json(value) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _account(values: dict, person: Identity) -> DirectoryAccount:
+    """A person's account from its row as `json_agg` gives it (its columns by name): each
+    value as its field makes it from text (a time's ISO text), JSON as it is."""
+    fields = DirectoryAccount._meta.concrete_fields
+    made = [
+        values[f.column] if f.get_internal_type() == "JSONField" else f.to_python(values[f.column])
+        for f in fields
+    ]
+    account = DirectoryAccount.from_db(db.alias, [f.attname for f in fields], made)
+    account.identity = person  # as the person's related manager gives them
+    return account
+
+
+class _Columns:
+    """A model's concrete columns under `alias` in a SELECT list, and its instance made from
+    them as Django's compiler makes it (the backend's converters, then the field's)."""
+
+    def __init__(self, model: type[Model], alias: str) -> None:
+        quote = db.ops.quote_name
+        self.model, self.fields = model, model._meta.concrete_fields
+        self.sql = ", ".join(f"{quote(alias)}.{quote(f.column)}" for f in self.fields)
+        self.attnames = [f.attname for f in self.fields]
+        self.converters = []
+        for f in self.fields:
+            col = f.get_col(alias)
+            self.converters.append(
+                (col, [*db.ops.get_db_converters(col), *col.get_db_converters(db)])
+            )
+
+    def read(self, row: list) -> tuple[Model | None, list]:
+        """The instance (None when the row's primary key is NULL), and the rest of `row`."""
+        values, rest = row[: len(self.fields)], row[len(self.fields) :]
+        pk_index = self.fields.index(self.model._meta.pk)
+        if values[pk_index] is None:
+            return None, rest
+        for n, (col, converters) in enumerate(self.converters):
+            for convert in converters:
+                values[n] = convert(values[n], col, db)
+        return self.model.from_db(db.alias, self.attnames, values), rest
