@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from portal.models import Role
 from provisioning.api import tokens as api_tokens
+from provisioning.inventory.models import Account, Cursor
 from provisioning.demo import seed_people
 from provisioning.models import Batch, BatchRow, Identity
 from provisioning.models_access import ActionRequest
@@ -22,7 +23,9 @@ from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.browser.test_accessibility import problems
 from tests.factories import PASSWORD, make_person, make_tenant_world
 from tests.outbound.support import delivery_of, make_endpoint
+from tests.provisioning.inventory.test_adopt_views import people  # noqa: F401 - fixture
 from tests.provisioning.inventory.test_drift_views import item
+from tests.provisioning.test_views_schedule import held_batch, scheduled_leave
 from tests.reports.test_demo_history import requestables
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,6 +93,34 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
     seed_history()
     admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
     paths = pages(admin, Tenant.objects.get(slug="contoso"))
+    stack_on_a_phone(page, screenshot, admin, paths)
+
+
+def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha, people):  # noqa: F811
+    """The schedule, the attribute mappings, the stale accounts and the adopt preview scrolled
+    sideways on a phone (seven columns, long expressions, chips of licences)."""
+    admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
+    scheduled_leave(alpha, when=timezone.now() + timedelta(days=3))
+    held_batch(alpha)
+    for name in ("ada", "bob"):  # licensed, never signed in since the first read
+        Account.objects.filter(tenant=alpha.tenant, username=f"{name}@alpha.test").update(
+            licence_ids=["sku-e3"], first_seen=timezone.now() - timedelta(days=120)
+        )
+    now = timezone.now()
+    for connection in (alpha.connection, alpha.okta_connection):
+        Cursor.objects.create(connection=connection, full_read_at=now, finished_at=now)
+    slug = alpha.tenant.slug
+    paths = [
+        "/schedule/",
+        f"/tenants/{slug}/schedule/",
+        f"/tenants/{slug}/mappings/",
+        f"/tenants/{slug}/stale/",
+        f"/tenants/{slug}/people/adopt/",
+    ]
+    stack_on_a_phone(page, screenshot, admin, paths)
+
+
+def stack_on_a_phone(page, screenshot, admin, paths: list[str]) -> None:
     page.context.add_init_script(script=Axe().axe_script)
     sign_in(page, admin.username, PASSWORD)
     for path in paths:
