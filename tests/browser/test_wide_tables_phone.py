@@ -97,11 +97,11 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
 
 
 def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha, people):  # noqa: F811
-    """The schedule, the attribute mappings, the stale accounts and the adopt preview scrolled
-    sideways on a phone (seven columns, long expressions, chips of licences)."""
+    """The schedule, the attribute mappings, the stale accounts, the adopt preview and the bulk
+    imports scrolled sideways on a phone (seven columns, long expressions, chips of licences)."""
     admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
     scheduled_leave(alpha, when=timezone.now() + timedelta(days=3))
-    held_batch(alpha)
+    held_batch(alpha)  # also a row of the bulk imports
     for name in ("ada", "bob"):  # licensed, never signed in since the first read
         Account.objects.filter(tenant=alpha.tenant, username=f"{name}@alpha.test").update(
             licence_ids=["sku-e3"], first_seen=timezone.now() - timedelta(days=120)
@@ -116,6 +116,7 @@ def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha,
         f"/tenants/{slug}/mappings/",
         f"/tenants/{slug}/stale/",
         f"/tenants/{slug}/people/adopt/",
+        f"/tenants/{slug}/bulk/",
     ]
     stack_on_a_phone(page, screenshot, admin, paths)
 
