@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from portal.models import Role
 from provisioning.api import tokens as api_tokens
-from provisioning.inventory.models import Account, Cursor
 from provisioning.demo import seed_people
+from provisioning.inventory.models import Account, Cursor
 from provisioning.models import Batch, BatchRow, Identity
 from provisioning.models_access import ActionRequest
 from provisioning.scim import tokens as scim_tokens
+from provisioning.webhook.models import HRWebhookEvent
 from reports.demo_history import seed_history
 from tenants.models import Tenant
 from tenants.outbox.models import SentEmail
@@ -97,8 +98,9 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
 
 
 def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha, people):  # noqa: F811
-    """The schedule, the attribute mappings, the stale accounts, the adopt preview and the bulk
-    imports scrolled sideways on a phone (seven columns, long expressions, chips of licences)."""
+    """The schedule, the attribute mappings, the stale accounts, the adopt preview, the bulk
+    imports and the HR webhook's events scrolled sideways on a phone (seven columns, long
+    expressions, chips of licences)."""
     admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
     scheduled_leave(alpha, when=timezone.now() + timedelta(days=3))
     held_batch(alpha)  # also a row of the bulk imports
@@ -106,6 +108,16 @@ def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha,
         Account.objects.filter(tenant=alpha.tenant, username=f"{name}@alpha.test").update(
             licence_ids=["sku-e3"], first_seen=timezone.now() - timedelta(days=120)
         )
+    HRWebhookEvent.objects.create(
+        tenant=alpha.tenant,
+        tenant_slug=alpha.tenant.slug,
+        idempotency_key="workday-evt-2026-12-06-000123-terminate",
+        event_type="terminate",
+        employee_id="E-100234",
+        outcome=HRWebhookEvent.Outcome.REJECTED,
+        reason="No managed person has this employee id.",
+        remote_addr="203.0.113.10",
+    )
     now = timezone.now()
     for connection in (alpha.connection, alpha.okta_connection):
         Cursor.objects.create(connection=connection, full_read_at=now, finished_at=now)
@@ -117,6 +129,7 @@ def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha,
         f"/tenants/{slug}/stale/",
         f"/tenants/{slug}/people/adopt/",
         f"/tenants/{slug}/bulk/",
+        f"/tenants/{slug}/hr-webhook/",
     ]
     stack_on_a_phone(page, screenshot, admin, paths)
 
