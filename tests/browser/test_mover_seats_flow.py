@@ -68,3 +68,17 @@ def test_the_change_preview_shows_seats_and_asks_for_the_last_or_a_missing_one(
     ada = Identity.objects.get(pk=seats.identity.pk)
     assert ada.license_choices == {"PROJECT": "EMS"}
     assert sorted(t.name for t in ada.role_templates.all()) == ["Planner", "Sales"]
+
+
+def test_the_dry_runs_values_get_the_columns_width(page, screenshot, seats):
+    """Beside the form the dry run's label column ("Account", "Groups") took 16rem of the
+    narrow card and its values broke a few letters a line (the username in four pieces)."""
+    sign_in(page, seats.technician.username, PASSWORD)
+    page.goto(f"/tenants/{seats.tenant.slug}/people/{seats.identity.pk}/change/")
+    page.get_by_label("Designer", exact=True).check()
+    table = page.locator("#preview table.compare").first
+    table.wait_for()
+    screenshot("mover-plan-columns")
+    label = table.locator("th[scope=row]").first.bounding_box()
+    value = table.locator("td").first.bounding_box()
+    assert label["width"] < value["width"], (label, value)

@@ -12,9 +12,11 @@ from django.utils import timezone
 from portal.models import Role
 from provisioning.api import tokens as api_tokens
 from provisioning.demo import seed_people
+from provisioning.inventory.models import Account, Cursor
 from provisioning.models import Batch, BatchRow, Identity
 from provisioning.models_access import ActionRequest
 from provisioning.scim import tokens as scim_tokens
+from provisioning.webhook.models import HRWebhookEvent
 from reports.demo_history import seed_history
 from tenants.models import Tenant
 from tenants.outbox.models import SentEmail
@@ -22,7 +24,9 @@ from tests.browser.conftest import SIDEWAYS, sign_in
 from tests.browser.test_accessibility import problems
 from tests.factories import PASSWORD, make_person, make_tenant_world
 from tests.outbound.support import delivery_of, make_endpoint
+from tests.provisioning.inventory.test_adopt_views import people  # noqa: F401 - fixture
 from tests.provisioning.inventory.test_drift_views import item
+from tests.provisioning.test_views_schedule import held_batch, scheduled_leave
 from tests.reports.test_demo_history import requestables
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,6 +94,47 @@ def test_wide_tables_stack_with_labelled_cells_on_a_phone(page, screenshot, page
     seed_history()
     admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
     paths = pages(admin, Tenant.objects.get(slug="contoso"))
+    stack_on_a_phone(page, screenshot, admin, paths)
+
+
+def test_takeover_and_lifecycle_tables_stack_on_a_phone(page, screenshot, alpha, people):  # noqa: F811
+    """The schedule, the attribute mappings, the stale accounts, the adopt preview, the bulk
+    imports and the HR webhook's events scrolled sideways on a phone (seven columns, long
+    expressions, chips of licences)."""
+    admin = make_person("wide.admin", Role.MSP_ADMIN, all_tenants=True)
+    scheduled_leave(alpha, when=timezone.now() + timedelta(days=3))
+    held_batch(alpha)  # also a row of the bulk imports
+    for name in ("ada", "bob"):  # licensed, never signed in since the first read
+        Account.objects.filter(tenant=alpha.tenant, username=f"{name}@alpha.test").update(
+            licence_ids=["sku-e3"], first_seen=timezone.now() - timedelta(days=120)
+        )
+    HRWebhookEvent.objects.create(
+        tenant=alpha.tenant,
+        tenant_slug=alpha.tenant.slug,
+        idempotency_key="workday-evt-2026-12-06-000123-terminate",
+        event_type="terminate",
+        employee_id="E-100234",
+        outcome=HRWebhookEvent.Outcome.REJECTED,
+        reason="No managed person has this employee id.",
+        remote_addr="203.0.113.10",
+    )
+    now = timezone.now()
+    for connection in (alpha.connection, alpha.okta_connection):
+        Cursor.objects.create(connection=connection, full_read_at=now, finished_at=now)
+    slug = alpha.tenant.slug
+    paths = [
+        "/schedule/",
+        f"/tenants/{slug}/schedule/",
+        f"/tenants/{slug}/mappings/",
+        f"/tenants/{slug}/stale/",
+        f"/tenants/{slug}/people/adopt/",
+        f"/tenants/{slug}/bulk/",
+        f"/tenants/{slug}/hr-webhook/",
+    ]
+    stack_on_a_phone(page, screenshot, admin, paths)
+
+
+def stack_on_a_phone(page, screenshot, admin, paths: list[str]) -> None:
     page.context.add_init_script(script=Axe().axe_script)
     sign_in(page, admin.username, PASSWORD)
     for path in paths:

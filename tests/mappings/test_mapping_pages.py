@@ -1,6 +1,8 @@
 """The attribute mappings pages: MSP admins edit, technicians and account managers read,
 client admins are refused, another tenant's people find nothing."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -133,3 +135,15 @@ def test_preview_of_the_inbound_side_reads_scim_names(client, alpha):
     preview = url("mapping_preview", alpha, target="inbound-scim")
     page = client.get(preview, {"person": alpha.identity.pk}).content.decode()
     assert "[name.givenName]" in page and "pat.member@alpha.test" in page
+
+
+def test_each_target_is_named_once(client, alpha, msp_admin):
+    """A directory whose label is its kind's name read "Microsoft Entra ID Microsoft Entra ID"
+    ("Okta Okta", the inbound SCIM side twice); the kind shows only when it says more."""
+    client.force_login(msp_admin)
+    page = client.get(url("mapping_list", alpha)).content.decode()
+    named = [
+        " ".join(re.sub(r"<[^>]+>", " ", h).split()) for h in re.findall(r"<h2>(.*?)</h2>", page)
+    ]
+    assert "Microsoft Entra ID" in named and "Okta" in named, named
+    assert [name for name in named if name.count("Inbound SCIM") > 1] == [], named
