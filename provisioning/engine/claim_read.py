@@ -25,6 +25,7 @@ from django.db import connection as db
 from django.db.models import Exists, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
+from portal.audit import events as audit_events
 from provisioning.engine import desired, memo
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import Tenant
@@ -35,11 +36,16 @@ class Claimed:
     ahead: tuple | None = None  # (pk, status, kind) of a job ahead: nothing claimed
     job: Job | None = None  # claimed, with its tenant, person and requester
     person_reads: dict = field(default_factory=dict)  # memo keys -> what the run reads
+    head: tuple = (None, None)  # the tenant's audit chain head (seq, hash), read unlocked
 
 
-def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, values) -> Claimed:
+def claim(
+    job_id: int, identity_id: int | None, claimable: QuerySet, ahead, values, tenant_id=None
+) -> Claimed:
     """`claimable` (the job, when it may be claimed) set to `values` unless `ahead` (the
-    jobs ahead of it, ordered: None without a person) finds one; the job read as claimed."""
+    jobs ahead of it, ordered: None without a person) finds one; the job read as claimed.
+    With `tenant_id` (the person's), the head of its audit chain too, unlocked: the guess
+    of the run's first append (events.head_read_sql)."""
     quote = db.ops.quote_name
     if ahead is not None:
         claimable = claimable.filter(~Exists(ahead.order_by()))
@@ -74,8 +80,20 @@ def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, valu
         ahead_sql, ahead_params = _sql(ahead.values_list("pk", "status", "kind")[:1])
         ahead_cols = "ahead.*"
         ahead_join = f"LEFT JOIN ({ahead_sql}) AS ahead ON TRUE"
+    head_cols, head_join, head_params = "NULL, NULL", "", []
+    if tenant_id is not None:
+        head_sql, head_params = audit_events.head_read_sql(tenant_id)
+        head_cols = "head.*"
+        head_join = f"LEFT JOIN ({head_sql}) AS head ON TRUE"
     columns = ", ".join(
-        [ahead_cols, jobs.sql, *(p.sql for p in parts), *(c.sql for _, _, c in rows), *extras]
+        [
+            ahead_cols,
+            jobs.sql,
+            *(p.sql for p in parts),
+            *(c.sql for _, _, c in rows),
+            *extras,
+            head_cols,
+        ]
     )
     join_sql = " ".join(
         f"LEFT JOIN {quote(model._meta.db_table)} AS {quote(alias)}"
@@ -85,14 +103,14 @@ def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, valu
     sql = (
         # Compiled by Django, quoted by the backend; every value a parameter.
         f"WITH claimed AS ({update_sql} RETURNING {returning}) "  # noqa: S608
-        f"SELECT {columns} FROM (SELECT 1) AS one {ahead_join} "
+        f"SELECT {columns} FROM (SELECT 1) AS one {ahead_join} {head_join} "
         f"LEFT JOIN claimed ON TRUE {join_sql}"
     )
     with db.cursor() as cursor:
-        cursor.execute(sql, (*update_params, *extra_params, *ahead_params))
+        cursor.execute(sql, (*update_params, *extra_params, *ahead_params, *head_params))
         row = list(cursor.fetchone())
 
-    found, row = row[:3], row[3:]
+    found, row, head = row[:3], row[3:-2], tuple(row[-2:])
     if found[0] is not None:
         return Claimed(ahead=tuple(found))
     job, row = jobs.read(row)
@@ -119,7 +137,7 @@ def claim(job_id: int, identity_id: int | None, claimable: QuerySet, ahead, valu
         reads[("accounts", person.pk)] = {
             a.connection_id: a for a in (_account(values, person) for values in _json(accounts))
         }
-    return Claimed(job=job, person_reads=reads)
+    return Claimed(job=job, person_reads=reads, head=head)
 
 
 def _person_reads(identity_id: int | None) -> tuple[list[str], list]:

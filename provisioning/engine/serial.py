@@ -16,7 +16,7 @@ from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from portal.audit.events import event_for
+from portal.audit.events import event_for, guess_head
 from portal.audit.models import AuditEvent
 from provisioning.engine import claim_read, desired, memo, outcomes
 from provisioning.engine.parking import due
@@ -51,10 +51,11 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     )
     with transaction.atomic():
         person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
-        identity_id = person.values_list("pk", flat=True).first()  # locked, when it has one
+        # locked, when it has one
+        identity_id, tenant_id = person.values_list("pk", "tenant_id").first() or (None, None)
         ahead = None if identity_id is None else _ahead_of(job_id, identity_id, now)
         if db.vendor == "postgresql":
-            claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values)
+            claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values, tenant_id)
             blocker, job = claimed.ahead, claimed.job
         else:
             blocker = None if ahead is None else ahead.values_list("pk", "status", "kind").first()
@@ -80,6 +81,7 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     if db.vendor == "postgresql":
         for key, value in claimed.person_reads.items():
             memo.keep(key, value)
+        guess_head(tenant_id, *claimed.head)  # the run's first append: one statement
     return job, None
 
 

@@ -12,6 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from portal.audit import events as audit_events
+from portal.audit.events import record
+from portal.audit.models import AuditEvent
+from portal.audit.verify import verify_all
 from provisioning.engine import desired, executor, memo, serial
 from provisioning.engine.accounts import accounts_of
 from provisioning.engine.tasks import run_job
@@ -192,3 +196,35 @@ def test_the_persons_rows_read_with_the_claim_are_those_the_tables_hold(on_sandb
     assert grants == desired.live_grants_by_person(identity=person)
     assert sorted(g["name"] for g in grants[(person.pk, entra.pk)]) == ["VPN", "Wiki"]
     assert [t.pk for t in templates] == [t.pk for t in person.role_templates.all()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_the_claims_read_of_the_audit_head_chains_on_it(on_sandbox, monkeypatch):
+    """On PostgreSQL the claim reads the tenant's audit chain head (unlocked) as the guess of
+    the run's first append. Another process appends after that read: the run's events follow
+    the other's, and the chain verifies."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "headguess", groups=["Staff"])
+    job = onboard(dirs, "Kit", "Marlowe")
+    others: list[AuditEvent] = []
+    claim = serial.claim
+
+    def claim_then_append_elsewhere(job_id, lease_seconds):
+        claimed = claim(job_id, lease_seconds)
+        guessed = dict(audit_events._known_heads)
+        others.append(record("tenant.update", actor="system", tenant=dirs.tenant))
+        audit_events._known_heads.clear()  # as another process's append: not remembered here
+        audit_events._known_heads.update(guessed)
+        return claimed
+
+    monkeypatch.setattr(serial, "claim", claim_then_append_elsewhere)
+    audit_events.forget_known_heads()
+    job = drive(job)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    (other,) = others
+    after = AuditEvent.objects.filter(tenant_id=dirs.tenant.pk, seq__gt=other.seq)
+    first = after.order_by("seq").first()
+    assert first is not None and first.job_id == str(job.pk)
+    assert first.prev_hash == other.hash
+    assert verify_all().ok
