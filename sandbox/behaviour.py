@@ -30,6 +30,7 @@ class BehaviourSettings:
     replication_lag_ms: int = 0  # objects younger than this are 404 on some reads
     read_lag_ms: int = 0  # a user's memberships changed less than this ago read as before
     throttle_next: int = 0  # the next this many calls are throttled, whatever the bucket holds
+    error_next: int = 0  # the next this many calls fail as `error_rate`'s do, whatever the share
     # How Graph says so (Okta keeps its X-Rate-Limit-* 429): with or without Retry-After,
     # as 429 TooManyRequests or as 503 Request_ThrottledTemporarily.
     throttle_retry_after: bool = True
@@ -48,6 +49,7 @@ class BehaviourSettings:
             "replication_lag_ms",
             "read_lag_ms",
             "throttle_next",
+            "error_next",
             "throttle_status",
             "batch_order_seed",
         ):
@@ -62,6 +64,7 @@ class BehaviourSettings:
             "error_rate",
             "timeout_rate",
             "throttle_next",
+            "error_next",
             "throttle_status",
             "batch_order_seed",
         ):
@@ -81,6 +84,7 @@ class BehaviourSettings:
             "replication_lag_ms",
             "read_lag_ms",
             "throttle_next",
+            "error_next",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -161,12 +165,19 @@ class Behaviour:
 
     def draw_fault(self) -> Fault | None:
         s = self.settings
+        if s.error_next > 0:
+            s.error_next -= 1
+            return "error"
         roll = random.random()
         if roll < s.timeout_rate:
             return "timeout"
         if roll < s.timeout_rate + s.error_rate:
             return "error"
         return None
+
+    def draw_timeout(self) -> bool:
+        """Whether a call that carries others (a `$batch`) hangs: its own faults are theirs."""
+        return random.random() < self.settings.timeout_rate
 
     async def delay(self, stats: Stats) -> None:
         """The latency asked for (with its jitter), counted in `stats` as it is applied: a

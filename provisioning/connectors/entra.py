@@ -979,7 +979,10 @@ class EntraConnector:
         if throttled is not None:
             throttled.request_id = request_id
             return throttled
-        return _by_status(status, message, request_id)
+        error = _by_status(status, message, request_id)
+        if isinstance(error, TransientError):  # a 503's own Retry-After, as a 429's
+            error.retry_after = _retry_after(headers)
+        return error
 
 
 def _graph_scope(graph: Endpoint, sandbox: bool) -> str:

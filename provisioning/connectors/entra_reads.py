@@ -11,6 +11,8 @@ whole, as a read of the account must.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -19,11 +21,19 @@ from provisioning.connectors.base import AccessState, Read
 from provisioning.connectors.errors import (
     ConnectorError,
     NotFoundError,
+    ReplicationLagError,
+    ThrottledError,
     TransientError,
     most_telling,
 )
 
 BATCH_LIMIT = 20
+# A GET that failed transiently is sent again, alone with the others that did: at most this
+# many sends of each in one read (then the read fails, and the engine tries the plan again
+# later, at most MAX_PLAN_ATTEMPTS times), with pauses of at most a couple of seconds.
+READ_PASSES = 4
+FIRST_PAUSE_S = 0.5
+LONGEST_PAUSE_S = 2.0
 USER = "#microsoft.graph.user"
 
 
@@ -129,17 +139,56 @@ def _reports_read(answers: dict[Read, object]) -> dict[Read, object]:
 
 
 async def _send(connector, gets: list[_Get]) -> None:
+    """Each GET's answer. Graph answers each request of a `$batch` with its own status, and
+    the client sends again those that failed (learn.microsoft.com/graph/json-batching;
+    graph/best-practices-concept: a 5xx is retried after its Retry-After, else with an
+    exponential back-off): a GET that failed transiently goes again, with the others that
+    did, not the whole read, up to READ_PASSES sends in all. Only a flaky directory's: one
+    that answered none of the first send is down, and the engine waits for it without
+    holding a worker. Throttling and lag are not retried here either: they are the
+    engine's pacing and replication waits."""
+    pending = gets
+    for sent in range(1, READ_PASSES + 1):
+        await _send_once(connector, pending)
+        pending = [get for get in pending if _worth_again(get.error)]
+        hopeless = any(_fatal(get) and not _worth_again(get.error) for get in gets)
+        down = sent == 1 and len(pending) == len(gets)
+        if not pending or sent == READ_PASSES or hopeless or down:
+            return  # done, out of tries, or the read fails whatever these answer
+        pause = _pause_before(pending, sent)
+        if pause is None:
+            return  # longer than a call should hold its worker: the engine waits it out
+        await asyncio.sleep(pause)
+
+
+def _worth_again(error: ConnectorError | None) -> bool:
+    return isinstance(error, TransientError) and not isinstance(
+        error, ThrottledError | ReplicationLagError
+    )
+
+
+def _pause_before(failed: list[_Get], sent: int) -> float | None:
+    """The longest Retry-After the failed requests named, else a back-off with full jitter;
+    None when a Retry-After is longer than a read waits in its call."""
+    asked = max((get.error.retry_after or 0.0 for get in failed), default=0.0)
+    if asked > LONGEST_PAUSE_S:
+        return None
+    return asked or random.uniform(0, min(LONGEST_PAUSE_S, FIRST_PAUSE_S * 2 ** (sent - 1)))
+
+
+async def _send_once(connector, gets: list[_Get]) -> None:
     for start in range(0, len(gets), BATCH_LIMIT):
         chunk = gets[start : start + BATCH_LIMIT]
         answers = await connector._post_batch([{"method": "GET", "url": g.url} for g in chunk])
         for get, answer in zip(chunk, answers, strict=True):
             error = connector._answer_error(answer, get.subject)
+            get.error = None
             if error is None:
                 get.body = (answer or {}).get("body") or {}
             elif get.optional and entra_roles.refusal(error) is not None:
                 get.body = {entra_roles.REFUSED: error.message}  # noted, not raised
             else:
-                get.error = entra_mail.unavailable(answer, error)
+                get.body, get.error = {}, entra_mail.unavailable(answer, error)
 
 
 def _fatal(get: _Get) -> bool:

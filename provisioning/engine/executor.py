@@ -68,6 +68,9 @@ from tenants.crypto import CredentialError
 # GETs in one `$batch`), so an unsteady directory fails a whole plan far more often than a
 # single step: more tries, and a back-off that stops growing early (about 8 s).
 MAX_PLAN_ATTEMPTS = 20
+# A job chases asks made while it runs (rounds_at) for at most this many times the rounds of
+# one desired state.
+CHASED_ROUNDS = 3
 PLAN_BACKOFF_STEPS = 4
 # A round's runs of reads that failed, found no account or lagged: each round counts afresh.
 READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
@@ -239,8 +242,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             job.identity = newer.person
             _person_read(job)
         return None
-    if rounds >= max_rounds():
+    if rounds_at(job, identity.desired_version) >= max_rounds():
         fail_still_differs(job)
+        return None
+    if rounds >= max_rounds() * CHASED_ROUNDS:
+        fail_still_asked(job, rounds)
         return None
     write_steps(job, plans, identity.desired_version, verify_costs)
     return None
@@ -262,6 +268,18 @@ def _connections(tenant) -> list:
 
 def max_rounds() -> int:
     return getattr(settings, "RECONCILE_MAX_ROUNDS", 4)
+
+
+def rounds_at(job: Job, version: int) -> int:
+    """The rounds the job has applied for the desired state `version`: a newer ask while it
+    ran (its read-back finds the newer ask to do) starts the count again, so a job chases
+    the state last asked for (up to CHASED_ROUNDS times max_rounds in all); only rounds of
+    one desired state that do not converge fail it. A count since a retry reset the rounds
+    (`round` gone, `version_since` kept) is none."""
+    rounds, since = job.options.get("round", 0), job.options.get("version_since", 1)
+    if job.options.get("planned_version", version) != version or since > rounds:
+        return 0
+    return rounds - since + 1
 
 
 def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
@@ -410,6 +428,7 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
         "round": rounds,
         "round_from": first,  # the round's first step (read_lag)
         "planned_version": version,
+        "version_since": _version_since(job, version, rounds),
         **paced,
     }
     total = job.steps_total + len(rows)
@@ -422,6 +441,13 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     _hand_over(job, rows)
     # After the commit: a crash in between loses the surplus, never spends it twice.
     admission.give_back(connections_of(job), surplus)
+
+
+def _version_since(job: Job, version: int, rounds: int) -> int:
+    """The first round planned for `version` (rounds_at)."""
+    if rounds_at(job, version) == 0:
+        return rounds
+    return job.options.get("version_since", 1)
 
 
 def _round_written(job: Job, rows: list[Step], **values) -> bool:
@@ -611,6 +637,14 @@ def fail_still_differs(job: Job) -> None:
         job,
         f"The directories still differ from the desired state after {max_rounds()} rounds of "
         "changes and read-backs; see the last round's steps.",
+    )
+
+
+def fail_still_asked(job: Job, rounds: int) -> None:
+    fail_job(
+        job,
+        f"The person was asked for again after each of {rounds} rounds of changes and "
+        "read-backs; the newest ask is left to their next job.",
     )
 
 

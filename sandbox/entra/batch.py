@@ -204,7 +204,7 @@ async def run_batch(caller: Caller, raw: bytes, base_url: str) -> GraphResponse:
         return error_response(exc)
     behaviour = caller.tenant.behaviour
     await behaviour.delay(caller.tenant.stats)
-    if behaviour.draw_fault() == "timeout":
+    if behaviour.draw_timeout():
         return await hang()
     statuses: dict[str, int] = {}
     responses = []
