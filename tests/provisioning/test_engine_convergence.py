@@ -40,6 +40,13 @@ def lease_runs_out(job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
 
 
+def support_template(dirs, department: str = "Support") -> RoleTemplate:
+    """The role a move takes the joiner to: Staff and VPN Users."""
+    return RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department=department
+    )
+
+
 def onboard(dirs) -> Job:
     request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
     username = f"ada.lovelace@{dirs.tenant.primary_domain}"
@@ -53,9 +60,7 @@ def test_a_run_whose_lease_ran_out_sends_nothing_more(on_sandbox, monkeypatch):
     a round or a second end on a job that has ended."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"lease{uuid.uuid4().hex[:6]}")
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
-    )
+    support = support_template(dirs)
     join = onboard(dirs)
 
     real = executor.apply_batch
@@ -99,9 +104,7 @@ def test_a_call_still_on_its_way_from_a_run_that_lost_the_job_undoes_no_later_jo
     read what it did."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"flight{uuid.uuid4().hex[:6]}")
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
-    )
+    support = support_template(dirs)
     join = onboard(dirs)
     real = steps_module.apply_many
     waited = []
@@ -260,9 +263,7 @@ def test_a_read_back_that_has_not_caught_up_never_verifies_a_later_ask(on_sandbo
     contradicts what the round has just done: it must not verify anything."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"stale{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, department="Sales")
     join = drive(onboard(dirs))
     identity = Identity.objects.get(pk=join.identity_id)
     dirs.behave("entra", read_lag_ms=1500)
@@ -371,9 +372,7 @@ def test_a_run_whose_lease_ran_out_during_a_call_writes_no_outcome(on_sandbox, m
     portal gave (Sales, not VPN Users), and the move back would then leave VPN Users held."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"late{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, department="Sales")
     join = onboard(dirs)
     real = steps_module.write_outcomes
 
@@ -896,9 +895,7 @@ def test_a_run_frozen_between_its_intent_and_its_call_sends_nothing_late(
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     settings.JOB_LEASE_SECONDS = 2
     dirs = make_directories(on_sandbox, f"frozen{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
-    )
+    support = support_template(dirs)
     join = onboard(dirs)
     real = steps_module.apply_many
 
@@ -943,9 +940,7 @@ def test_an_ask_made_while_the_verifying_read_runs_is_verified_by_the_same_run(
     person: a newer ask is caught at the end, where the person is read under lock."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"newer{uuid.uuid4().hex[:6]}")
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Support"
-    )
+    support = support_template(dirs)
     join = onboard(dirs)
     real = outcomes.account_read
     moves = []
