@@ -191,17 +191,19 @@ def _backend() -> _Buckets:
 # all in Redis server seconds. A missing hash is a full bucket, so every write sets a TTL of
 # the time the bucket needs to be full again.
 _ACQUIRE = """
+-- A wait is never printed as 0.000000, which the caller would read as "taken".
+local function wait(seconds) return string.format('%.6f', math.max(seconds, 0.000001)) end
 local capacity, rate, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'until')
 local paused = tonumber(s[3]) or 0
-if paused > now then return string.format('%.6f', paused - now) end
+if paused > now then return wait(paused - now) end
 local tokens = tonumber(s[1]) or capacity
 local ts = tonumber(s[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local need = math.min(want, capacity)
-if tokens < need then return string.format('%.6f', (need - tokens) / rate) end
+if tokens < need then return wait((need - tokens) / rate) end
 tokens = tokens - want
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
            'ts', string.format('%.6f', now))

@@ -215,3 +215,20 @@ def test_processes_never_get_more_than_the_bucket_allows(conn, limiter_backend, 
     assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
     total = sum(int(out) for out, _ in outputs)
     assert 10 <= total <= 10 + 20.0 * elapsed + 1
+
+
+@pytest.mark.parametrize("limiter_backend", ["redis"], indirect=True)
+def test_a_wait_shorter_than_the_answers_rounding_is_no_grant(conn, limiter_backend):  # noqa: F811
+    """A bucket a hair short of a token answers a wait, however small, and takes nothing: a
+    wait that printed as 0.000000 read as 0.0, "taken", and a call went out without its token
+    (four threads hammering one bucket were granted one or two more than it allows)."""
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    seconds, micros = client.time()
+    key = throttle._key(conn.pk)
+    # Counted "now" and a moment ahead, so nothing refills before the acquire reads it.
+    client.hset(key, mapping={"tokens": "0.99999999", "ts": f"{seconds + 5}.{micros:06d}"})
+
+    wait = throttle.acquire(conn)
+
+    assert wait > 0.0
+    assert float(client.hget(key, "tokens")) == pytest.approx(0.99999999)
