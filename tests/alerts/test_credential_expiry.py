@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from provisioning.alerts import expiry
 from provisioning.events.models import Event
-from tests.provisioning.directories import make_directories
+from tests.provisioning.directories import entra_connection, make_directories
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +145,7 @@ def test_the_tenant_page_shows_the_expiry_and_its_source(client, alpha, msp_admi
 def test_without_application_read_the_typed_in_date_stays(on_sandbox):
     import uuid
 
-    from tenants.models import DirectoryConnection, Tenant
+    from tenants.models import Tenant
 
     tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
     with on_sandbox.control() as c:
@@ -166,17 +166,9 @@ def test_without_application_read_the_typed_in_date_stays(on_sandbox):
         ).raise_for_status()
     tenant = Tenant.objects.create(name="Narrow", slug="narrow", primary_domain="narrow.example")
     typed = timezone.localdate() + timedelta(days=25)
-    connection = DirectoryConnection(
-        tenant=tenant,
-        kind="entra",
-        directory_id=tenant_id,
-        client_id=client_id,
-        login_base_url=on_sandbox.url,
-        graph_base_url=on_sandbox.url,
-        secret_expires_on=typed,
+    connection = entra_connection(
+        on_sandbox, tenant, tenant_id, client_id, "narrow-secret", secret_expires_on=typed
     )
-    connection.set_secret("narrow-secret")
-    connection.save()
 
     assert expiry.read_from_directory(connection) is False
     assert expiry.check_all() == 1

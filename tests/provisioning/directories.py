@@ -136,6 +136,29 @@ def make_entra(server, domain: str, seats: int = 100, extra: dict | None = None)
     return tenant_id, body["apps"][0]["client_id"]
 
 
+def entra_connection(
+    server,
+    tenant,
+    directory_id: str,
+    client_id: str,
+    secret: str = "entra-test-secret",  # noqa: S107 (the sandbox app's)
+    **fields,
+) -> DirectoryConnection:
+    """The tenant's saved connection to a sandbox Entra directory (`make_entra`'s ids)."""
+    connection = DirectoryConnection(
+        tenant=tenant,
+        kind="entra",
+        directory_id=directory_id,
+        client_id=client_id,
+        login_base_url=server.url,
+        graph_base_url=server.url,
+        **fields,
+    )
+    connection.set_secret(secret)
+    connection.save()
+    return connection
+
+
 def make_okta(server) -> str:
     org_id = f"t-{uuid.uuid4().hex[:10]}"
     body = {
@@ -167,18 +190,14 @@ def make_directories(
     dirs = Directories(server, tenant, None)
     if "entra" in kinds:
         dirs.entra_id, client_id = make_entra(server, domain, seats, entra_extra)
-        connection = DirectoryConnection(
-            tenant=tenant,
-            kind="entra",
-            directory_id=dirs.entra_id,
-            client_id=client_id,
-            login_base_url=server.url,
-            graph_base_url=server.url,
+        entra_connection(
+            server,
+            tenant,
+            dirs.entra_id,
+            client_id,
             rate_limit_per_s=rate_limit_per_s,
             rate_burst=50,
         )
-        connection.set_secret("entra-test-secret")
-        connection.save()
     if "okta" in kinds:
         dirs.okta_id = make_okta(server)
         connection = DirectoryConnection(

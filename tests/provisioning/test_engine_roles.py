@@ -22,7 +22,7 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import DirectoryConnection, Tenant
 from tests.provisioning.conftest import wait_for_job
-from tests.provisioning.directories import make_directories
+from tests.provisioning.directories import entra_connection, make_directories
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,17 +115,7 @@ def admin_without_role_permissions(
     with on_sandbox.control() as control:
         assert control.post("/_sandbox/entra/tenants", json=body).status_code == 201
     tenant = Tenant.objects.create(name=name, slug=f"r{tenant_id[:8]}", primary_domain=domain)
-    connection = DirectoryConnection(
-        tenant=tenant,
-        kind="entra",
-        directory_id=tenant_id,
-        client_id=client_id,
-        login_base_url=on_sandbox.url,
-        graph_base_url=on_sandbox.url,
-    )
-    connection.set_secret("s")
-    connection.save()
-    return connection, upn
+    return entra_connection(on_sandbox, tenant, tenant_id, client_id, secret="s"), upn
 
 
 def test_a_leaver_loses_active_and_eligible_roles_and_units_verified_by_reading_back(

@@ -17,7 +17,7 @@ from provisioning.forms import OnboardingForm
 from provisioning.models import Identity, Job
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 from tests.factories import make_person
-from tests.provisioning.directories import make_directories, make_entra
+from tests.provisioning.directories import entra_connection, make_directories, make_entra
 
 pytestmark = pytest.mark.django_db
 
@@ -389,16 +389,7 @@ def full_licences(on_sandbox):
     domain = f"full-{uuid.uuid4().hex[:8]}.example"
     tenant = Tenant.objects.create(name="Full", slug="full-seats", primary_domain=domain)
     directory_id, client_id = make_entra(on_sandbox, domain, seats=0)
-    connection = DirectoryConnection(
-        tenant=tenant,
-        kind="entra",
-        directory_id=directory_id,
-        client_id=client_id,
-        login_base_url=on_sandbox.url,
-        graph_base_url=on_sandbox.url,
-    )
-    connection.set_secret("entra-test-secret")
-    connection.save()
+    entra_connection(on_sandbox, tenant, directory_id, client_id)
     template = RoleTemplate.objects.create(
         tenant=tenant, name="Sales", groups=["Sales"], licenses=["SPE_E3"]
     )
