@@ -1,6 +1,7 @@
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.test import override_settings
 from pytest_django.plugin import blocking_manager_key
 
@@ -49,6 +50,18 @@ def pytest_collection_modifyitems(items):
         return HEAVY_FILES.get(path, counts[path] * SECONDS_A_TEST)
 
     items.sort(key=lambda item: -cost(item))  # stable: a file's tests keep their order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flushes_outlast_deadlocks():
+    """A transactional test's flush is done again when a late worker deadlocks it
+    (tests/settle.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        flush = BaseDatabaseOperations.execute_sql_flush
+        patch.setattr(
+            BaseDatabaseOperations, "execute_sql_flush", settle.flush_outlasting_deadlocks(flush)
+        )
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

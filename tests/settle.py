@@ -15,18 +15,28 @@ are relied on, not how the engine runs a job. A job still running at the deadlin
 flushed under a live worker: the workers are killed, so that nothing they do can reach the
 next test, and the test fails naming the jobs.
 
+A worker can still begin a transaction after that: a message it took before the queue was
+purged, or a claim that waited behind `_claims_under_way`'s own locks, starts at the moment
+of the flush. Its claim locks the person and job tables, then reads others, while the
+TRUNCATE takes its tables one at a time in the order of a set of names (another each
+process); when each holds what the other wants next, PostgreSQL ends one of them as a
+deadlock's victim, usually the flush, which waited first. `flush_outlasting_deadlocks`
+does the flush again then: it rolled back whole, and the claim, which found its job
+cancelled, has ended. Whatever the worker wrote meanwhile is truncated with the rest.
+
 After the flush, and before every later database test, `leaked_events` must be empty: an
 event committed outside any test's transaction is a write that outlived its test.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 
 from portal.audit.models import AuditChainHead, AuditEvent
@@ -36,6 +46,8 @@ from tests.provisioning.worker import WorkerProcess
 SETTLE_TIMEOUT_S = 30.0
 POLL_S = 0.1
 SHOWN = 20  # leaked events named in a failure; the count says how many more
+FLUSH_TRIES = 5
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,22 @@ def _unfinished() -> list[str]:
         f"job {pk} ({kind}, {status}, tenant {tenant_id})"
         for pk, kind, status, tenant_id in rows.values_list("pk", "kind", "status", "tenant_id")
     ]
+
+
+def flush_outlasting_deadlocks(execute_sql_flush: Callable) -> Callable:
+    """Django's `DatabaseOperations.execute_sql_flush`, done again when the database ended
+    it as a deadlock's victim (the module's docstring says how a late worker causes one)."""
+
+    @functools.wraps(execute_sql_flush)
+    def execute(ops, sql_list) -> None:
+        for tries_left in reversed(range(FLUSH_TRIES)):
+            try:
+                return execute_sql_flush(ops, sql_list)
+            except OperationalError as exc:
+                if tries_left == 0 or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK:
+                    raise
+
+    return execute
 
 
 def purge_queue() -> int:

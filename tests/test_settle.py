@@ -1,11 +1,20 @@
 """The teardown of transactional tests (tests/settle.py): what it cancels, what it waits for,
 when it stops the workers, and that a leaked audit event is named and cleared."""
 
+import re
+import threading
+import time
+
 import pytest
+from django.core.management import call_command
+from django.core.management.color import no_style
+from django.core.management.sql import sql_flush
+from django.db import connection, connections, transaction
 
 from portal.audit.events import record
 from portal.audit.models import AuditChainHead
 from provisioning.models import Job
+from tenants.models import Tenant
 from tests import settle
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +80,52 @@ def test_a_leaked_event_is_named_and_the_trail_forgotten(alpha):
     settle.forget_audit_trail()  # through the append-only trigger: TRUNCATE, not DELETE
     assert settle.leaked_events() == [] and not AuditChainHead.objects.exists()
     assert f"event {event.pk} job.plan" in settle.describe_leak([leaked], "here")
+
+
+def truncated_tables() -> list[str]:
+    """The tables of the flush's TRUNCATE, in the order it locks them (another each process:
+    Django lists them from a set)."""
+    [truncate] = sql_flush(no_style(), connection, allow_cascade=False)
+    return re.findall(r'"([^"]+)"', truncate)
+
+
+def flush_waits_for(cursor, table: str) -> bool:
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
+        " AND mode = 'AccessExclusiveLock' AND relation = %s::regclass)",
+        [table],
+    )
+    return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite writes one at a time")
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_a_late_workers_transaction_deadlocks_is_done_again(alpha):
+    """A worker's claim that began after settle_jobs (its message taken before the purge)
+    holds a table the flush's TRUNCATE wants and then reads one the TRUNCATE took first."""
+    tables = truncated_tables()
+    holds, reads_next = tables[-1], tables[0]
+    worker_read: list[bool] = []
+    holding = threading.Event()
+
+    def late_claim() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL deadlock_timeout = '10s'")  # the flush sees it first
+                cursor.execute(f'LOCK TABLE "{holds}" IN ACCESS SHARE MODE')
+                holding.set()
+                while not flush_waits_for(cursor, holds):
+                    time.sleep(0.01)
+                cursor.execute(f'SELECT 1 FROM "{reads_next}" LIMIT 1')  # noqa: S608 - Django's table name
+                worker_read.append(True)
+        finally:
+            holding.set()
+            connections.close_all()
+
+    worker = threading.Thread(target=late_claim)
+    worker.start()
+    assert holding.wait(timeout=30)
+    call_command("flush", verbosity=0, interactive=False)
+    worker.join(timeout=60)
+    assert worker_read == [True]  # the worker's transaction went on
+    assert not Job.objects.exists() and not Tenant.objects.exists()  # and the flush was done
