@@ -528,3 +528,20 @@ def test_a_search_or_a_user_without_its_schema_is_invalid_syntax(client, scim):
     )
     assert replaced.status_code == 400 and replaced.json()["scimType"] == "invalidSyntax"
     assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
+
+
+def test_employee_number_is_advertised_unique_and_kept_unique_in_any_case(client, scim):
+    """RFC 7643 §7: `uniqueness` "server" says a value is unique within the endpoint, and a
+    client reads it from /Schemas before it writes. The endpoint refused a second user's
+    employeeNumber (409 uniqueness) while its schema said "none"; and the number is
+    `caseExact` false (§2.2), as its filter compares it, so "e-42" is the same as "E-42"."""
+    schema = call(client, scim, "get", url(scim, "scim_schema", schema_id=ENTERPRISE)).json()
+    (number,) = [a for a in schema["attributes"] if a["name"] == "employeeNumber"]
+    assert (number["uniqueness"], number["caseExact"]) == ("server", False)
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    twin = ada(userName="twin@alpha.test", externalId="okta-00u2")
+    twin[ENTERPRISE] = {"department": "Finance", "employeeNumber": "e-42"}
+    response = call(client, scim, "post", url(scim), twin)
+    assert response.status_code == 409, response.content
+    assert response.json()["scimType"] == "uniqueness"
+    assert not Identity.objects.filter(tenant=scim.tenant, username="twin@alpha.test").exists()
