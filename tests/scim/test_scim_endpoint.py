@@ -502,6 +502,50 @@ def test_a_patch_without_the_patch_op_schema_is_invalid_syntax_and_changes_nothi
     assert Job.objects.count() == jobs
 
 
+NOT_A_PATCH_OP = [
+    {"Operations": [{"op": "move", "path": "title", "value": "Director"}]},
+    {"Operations": [{"op": "test", "path": "title", "value": "Analyst"}]},
+    {"Operations": [{"op": 5, "path": "title", "value": "Director"}]},
+    {"Operations": [{"path": "title", "value": "Director"}]},
+    {"Operations": ["replace"]},
+    {"Operations": []},
+    {"Operations": {"op": "replace", "path": "title", "value": "Director"}},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", NOT_A_PATCH_OP)
+def test_a_patch_op_message_of_the_wrong_shape_is_invalid_syntax_and_changes_nothing(
+    client, scim, body
+):
+    """RFC 7644 §3.5.2: a PATCH body "MUST contain the attribute "Operations", whose value is
+    an array of one or more PATCH operations", each with "exactly one "op" member" that is
+    "add", "remove" or "replace"; one that does not "did not conform to the request schema":
+    invalidSyntax (§3.12), as a PATCH without the PatchOp URN already was, and as the
+    sandbox's SCIM apps answer (tests/sandbox/test_scim_patch.py). It was invalidValue, which
+    §3.12 keeps for a value an attribute or operation cannot take."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    jobs = Job.objects.count()
+    user_url = url(scim, "scim_user", user_id=person_id)
+    response = call(client, scim, "patch", user_url, {"schemas": [PATCH]} | body)
+    assert response.status_code == 400, response.content
+    assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
+    assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
+    assert Job.objects.count() == jobs
+    # An operation of the right shape without the value it needs is still invalidValue.
+    no_value = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "title"}]}
+    assert call(client, scim, "patch", user_url, no_value).json()["scimType"] == "invalidValue"
+
+
+def test_a_patch_op_message_is_read_without_regard_to_case(client, scim):
+    """RFC 7643 §2.1: attribute names are case-insensitive; Entra sends "Replace"."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    body = {"schemas": [PATCH], "operations": [{"Op": "Replace", "path": "title", "value": "Lead"}]}
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), body)
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "Lead"
+
+
 def test_a_search_or_a_user_without_its_schema_is_invalid_syntax(client, scim):
     """RFC 7644 §3.4.3: a SearchRequest names urn:…:SearchRequest in schemas; RFC 7643 §3:
     a resource's schemas (REQUIRED) names its core schema."""
