@@ -429,11 +429,29 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
-    search = _body_as(kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST)
+    search = _body_as(
+        kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST, _search_request_shaped
+    )
     params = search.model_dump(exclude_none=True, by_alias=True)
     return _user_list(
         request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
     )
+
+
+def _search_request_shaped(data: dict) -> None:
+    """RFC 7644 §3.4.3: startIndex and count are integers, attributes and excludedAttributes
+    lists of strings; another shape (`"2"`, `true`, a lone name) is invalidSyntax (§3.12),
+    as the sandbox's SCIM apps answer, not a value read as the nearest number or list."""
+    for name in ("startIndex", "count"):
+        value = _member(data, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InvalidSyntaxException(detail=f"{name} must be an integer.")
+    for name in ("attributes", "excludedAttributes"):
+        value = _member(data, name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise InvalidSyntaxException(detail=f"{name} must be a list of attribute names.")
 
 
 def _as_query(value) -> str:

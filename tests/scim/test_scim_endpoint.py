@@ -589,3 +589,26 @@ def test_employee_number_is_advertised_unique_and_kept_unique_in_any_case(client
     assert response.status_code == 409, response.content
     assert response.json()["scimType"] == "uniqueness"
     assert not Identity.objects.filter(tenant=scim.tenant, username="twin@alpha.test").exists()
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        {"startIndex": "abc"},
+        {"startIndex": "2"},
+        {"count": 1.5},
+        {"count": True},
+        {"attributes": "userName"},
+        {"excludedAttributes": ["title", 5]},
+    ],
+)
+def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(client, scim, member):
+    """RFC 7644 §3.4.3: a SearchRequest's startIndex and count are integers, its attributes
+    and excludedAttributes lists of strings; another shape "did not conform to the request
+    schema": invalidSyntax (§3.12, which lists it for a search), as the sandbox's SCIM apps
+    answer (tests/sandbox/test_scim_filters.py). It was invalidValue, and "2" was read as 2."""
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]} | member
+    response = call(client, scim, "post", url(scim, "scim_users_search"), search)
+    assert response.status_code == 400, response.content
+    assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
+    assert next(iter(member)) in response.json()["detail"]
