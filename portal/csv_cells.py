@@ -1,8 +1,8 @@
 """CSV cells a spreadsheet will not run: every export of the portal writes through this."""
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (OWASP's CSV
-# injection): it gets a leading single quote, whoever typed it.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# injection; ASVS 5.0 V1.2.10 adds the NUL): it gets a leading single quote, whoever typed it.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 # The media type of an export that is one table whose first line names its columns: RFC 4180
 # §3's optional header parameter says so, so that a reader need not guess (RFC 7111 names the

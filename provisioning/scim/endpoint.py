@@ -248,18 +248,45 @@ def _holds_nul(data: dict) -> bool:
     return False
 
 
-def _body_as(model, request: HttpRequest, context: Context):
+def _body_as(model, request: HttpRequest, context: Context, shaped=None):
     """The request's body as `model`, which its `schemas` must name: a PatchOp's
     "urn:ietf:params:scim:api:messages:2.0:PatchOp" (RFC 7644 §3.5.2: "The body of each
     request MUST contain the "schemas" attribute with the URI value of ..."), a
     SearchRequest's (§3.4.3), a resource's core schema (RFC 7643 §3, `schemas` REQUIRED).
-    Without it the body does not conform to the request schema: invalidSyntax (§3.12)."""
+    Without it the body does not conform to the request schema: invalidSyntax (§3.12), and
+    so too where `shaped` finds the message's structure wrong."""
     data = _body(request)
     wanted = str(model.__schema__)
     named = data.get("schemas")
     if not isinstance(named, list) or wanted.lower() not in {str(n).lower() for n in named}:
         raise InvalidSyntaxException(detail=f"The body's schemas must name {wanted}.")
+    if shaped is not None:
+        shaped(data)
     return _validated(model, data, context)
+
+
+PATCH_OPS = ("add", "remove", "replace")
+
+
+def _member(data: dict, name: str):
+    return next((v for k, v in data.items() if str(k).lower() == name.lower()), None)
+
+
+def _patch_op_shaped(data: dict) -> None:
+    """RFC 7644 §3.5.2: "Operations" is "an array of one or more PATCH operations", each with
+    "exactly one "op" member" among add, remove and replace (in any case: Entra sends
+    "Replace", and attribute names are case-insensitive, RFC 7643 §2.1). Otherwise the body
+    does not conform to the PatchOp message: invalidSyntax, as the sandbox's SCIM apps say.
+    A member an operation needs that is missing (an add's value) stays invalidValue."""
+    operations = _member(data, "Operations")
+    if not isinstance(operations, list) or not operations:
+        raise InvalidSyntaxException(detail="Operations must be a list of one or more operations.")
+    for n, operation in enumerate(operations):
+        op = _member(operation, "op") if isinstance(operation, dict) else None
+        if not isinstance(op, str) or op.lower() not in PATCH_OPS:
+            raise InvalidSyntaxException(
+                detail=f"Operations[{n}].op must be add, remove or replace, not {op!r:.40}."
+            )
 
 
 def _validated(model, data: dict, context: Context):
@@ -402,11 +429,29 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
-    search = _body_as(kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST)
+    search = _body_as(
+        kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST, _search_request_shaped
+    )
     params = search.model_dump(exclude_none=True, by_alias=True)
     return _user_list(
         request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
     )
+
+
+def _search_request_shaped(data: dict) -> None:
+    """RFC 7644 §3.4.3: startIndex and count are integers, attributes and excludedAttributes
+    lists of strings; another shape (`"2"`, `true`, a lone name) is invalidSyntax (§3.12),
+    as the sandbox's SCIM apps answer, not a value read as the nearest number or list."""
+    for name in ("startIndex", "count"):
+        value = _member(data, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise InvalidSyntaxException(detail=f"{name} must be an integer.")
+    for name in ("attributes", "excludedAttributes"):
+        value = _member(data, name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise InvalidSyntaxException(detail=f"{name} must be a list of attribute names.")
 
 
 def _as_query(value) -> str:
@@ -436,7 +481,9 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
         identity = service.update(identity, replacement, token=token, http_request=request)
         return _user_answer(request, token, identity, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
-    patch = _body_as(kept(PatchOp, ScimUser), request, Context.RESOURCE_PATCH_REQUEST)
+    patch = _body_as(
+        kept(PatchOp, ScimUser), request, Context.RESOURCE_PATCH_REQUEST, _patch_op_shaped
+    )
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
     try:

@@ -3,10 +3,11 @@ groups. Filters (RFC 7644 §3.4.2.2) are run by the database: `provisioning/scim
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.http import QueryDict
-from scim2_models import NotFoundException
+from scim2_models import InvalidValueException, NotFoundException
 
 from portal.fields import MAX_ID
 from provisioning.models import Identity
@@ -34,16 +35,24 @@ def _paging(params: QueryDict) -> tuple[int, int]:
     """(startIndex, count): RFC 7644 §3.4.2.4, a start below 1 is 1, a negative count 0,
     and no page holds more than MAX_RESULTS. A start past any table (beyond a bigint, which
     the database refuses as an OFFSET) is the last one a bigint holds: an empty page."""
-    start = _int(params.get("startIndex"), 1)
-    count = _int(params.get("count"), MAX_RESULTS)
+    start = _int(params, "startIndex", 1)
+    count = _int(params, "count", MAX_RESULTS)
     return min(max(start, 1), MAX_ID), min(max(count, 0), MAX_RESULTS)
 
 
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value not in (None, "") else default
-    except ValueError:
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _int(params: QueryDict, name: str, default: int) -> int:
+    """An integer as JSON writes one, else invalidValue (RFC 7644 §3.12 Table 9, for a GET):
+    ignored, a client asking for its third page got the first. int() alone would also take
+    "1_0" and digits of other scripts."""
+    value = params.get(name)
+    if value in (None, ""):
         return default
+    if not _INTEGER.fullmatch(value):
+        raise InvalidValueException(detail=f"{name} takes an integer ({value[:32]!r} given).")
+    return int(value)
 
 
 def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:

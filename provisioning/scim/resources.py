@@ -25,6 +25,7 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
+    Uniqueness,
     User,
 )
 from scim2_models.annotations import CaseExact, Required
@@ -128,6 +129,9 @@ SUPPORTED = {
     },
 }
 IMMUTABLE = {"userName"}
+# Refused when another person of the tenant has it (409 uniqueness, `service.py`): said so, so
+# that a client learns it from /Schemas (RFC 7643 §7) rather than from a 409.
+UNIQUE = {"employeeNumber"}
 
 
 def _advertised(schema):
@@ -151,6 +155,8 @@ def _advertised(schema):
             attribute.sub_attributes = [a for a in attribute.sub_attributes if a.name in subs]
         if attribute.name in IMMUTABLE:
             attribute.mutability = Mutability.immutable
+        if attribute.name in UNIQUE:
+            attribute.uniqueness = Uniqueness.server
         attributes.append(attribute)
     schema.attributes = attributes
     if str(schema.id) == str(EnterpriseExtension.__schema__):

@@ -262,7 +262,8 @@ def _check_names(kinds: frozenset[str], fields: dict) -> None:
 def _check_employee_id(tenant: Tenant, employee_id: str, identity: Identity | None) -> None:
     if not employee_id:
         return
-    others = Identity.objects.filter(tenant=tenant, employee_id=employee_id)
+    # caseExact false in the schema, as the filter compares it (RFC 7643 §2.2)
+    others = Identity.objects.filter(tenant=tenant, employee_id__iexact=employee_id)
     if identity is not None:
         others = others.exclude(pk=identity.pk)
     if others.exists():

@@ -502,6 +502,50 @@ def test_a_patch_without_the_patch_op_schema_is_invalid_syntax_and_changes_nothi
     assert Job.objects.count() == jobs
 
 
+NOT_A_PATCH_OP = [
+    {"Operations": [{"op": "move", "path": "title", "value": "Director"}]},
+    {"Operations": [{"op": "test", "path": "title", "value": "Analyst"}]},
+    {"Operations": [{"op": 5, "path": "title", "value": "Director"}]},
+    {"Operations": [{"path": "title", "value": "Director"}]},
+    {"Operations": ["replace"]},
+    {"Operations": []},
+    {"Operations": {"op": "replace", "path": "title", "value": "Director"}},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", NOT_A_PATCH_OP)
+def test_a_patch_op_message_of_the_wrong_shape_is_invalid_syntax_and_changes_nothing(
+    client, scim, body
+):
+    """RFC 7644 §3.5.2: a PATCH body "MUST contain the attribute "Operations", whose value is
+    an array of one or more PATCH operations", each with "exactly one "op" member" that is
+    "add", "remove" or "replace"; one that does not "did not conform to the request schema":
+    invalidSyntax (§3.12), as a PATCH without the PatchOp URN already was, and as the
+    sandbox's SCIM apps answer (tests/sandbox/test_scim_patch.py). It was invalidValue, which
+    §3.12 keeps for a value an attribute or operation cannot take."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    jobs = Job.objects.count()
+    user_url = url(scim, "scim_user", user_id=person_id)
+    response = call(client, scim, "patch", user_url, {"schemas": [PATCH]} | body)
+    assert response.status_code == 400, response.content
+    assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
+    assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
+    assert Job.objects.count() == jobs
+    # An operation of the right shape without the value it needs is still invalidValue.
+    no_value = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "title"}]}
+    assert call(client, scim, "patch", user_url, no_value).json()["scimType"] == "invalidValue"
+
+
+def test_a_patch_op_message_is_read_without_regard_to_case(client, scim):
+    """RFC 7643 §2.1: attribute names are case-insensitive; Entra sends "Replace"."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    body = {"schemas": [PATCH], "operations": [{"Op": "Replace", "path": "title", "value": "Lead"}]}
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), body)
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "Lead"
+
+
 def test_a_search_or_a_user_without_its_schema_is_invalid_syntax(client, scim):
     """RFC 7644 §3.4.3: a SearchRequest names urn:…:SearchRequest in schemas; RFC 7643 §3:
     a resource's schemas (REQUIRED) names its core schema."""
@@ -528,3 +572,43 @@ def test_a_search_or_a_user_without_its_schema_is_invalid_syntax(client, scim):
     )
     assert replaced.status_code == 400 and replaced.json()["scimType"] == "invalidSyntax"
     assert Identity.objects.get(pk=person_id).attributes["job_title"] == "Analyst"
+
+
+def test_employee_number_is_advertised_unique_and_kept_unique_in_any_case(client, scim):
+    """RFC 7643 §7: `uniqueness` "server" says a value is unique within the endpoint, and a
+    client reads it from /Schemas before it writes. The endpoint refused a second user's
+    employeeNumber (409 uniqueness) while its schema said "none"; and the number is
+    `caseExact` false (§2.2), as its filter compares it, so "e-42" is the same as "E-42"."""
+    schema = call(client, scim, "get", url(scim, "scim_schema", schema_id=ENTERPRISE)).json()
+    (number,) = [a for a in schema["attributes"] if a["name"] == "employeeNumber"]
+    assert (number["uniqueness"], number["caseExact"]) == ("server", False)
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    twin = ada(userName="twin@alpha.test", externalId="okta-00u2")
+    twin[ENTERPRISE] = {"department": "Finance", "employeeNumber": "e-42"}
+    response = call(client, scim, "post", url(scim), twin)
+    assert response.status_code == 409, response.content
+    assert response.json()["scimType"] == "uniqueness"
+    assert not Identity.objects.filter(tenant=scim.tenant, username="twin@alpha.test").exists()
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        {"startIndex": "abc"},
+        {"startIndex": "2"},
+        {"count": 1.5},
+        {"count": True},
+        {"attributes": "userName"},
+        {"excludedAttributes": ["title", 5]},
+    ],
+)
+def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(client, scim, member):
+    """RFC 7644 §3.4.3: a SearchRequest's startIndex and count are integers, its attributes
+    and excludedAttributes lists of strings; another shape "did not conform to the request
+    schema": invalidSyntax (§3.12, which lists it for a search), as the sandbox's SCIM apps
+    answer (tests/sandbox/test_scim_filters.py). It was invalidValue, and "2" was read as 2."""
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]} | member
+    response = call(client, scim, "post", url(scim, "scim_users_search"), search)
+    assert response.status_code == 400, response.content
+    assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
+    assert next(iter(member)) in response.json()["detail"]

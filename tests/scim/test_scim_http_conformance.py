@@ -151,3 +151,27 @@ def test_a_delete_answers_204_with_no_content_type(client, scim):
     assert response.content == b""
     assert "Content-Type" not in response.headers
     assert "Content-Length" not in response.headers or response["Content-Length"] == "0"
+
+
+@pytest.mark.parametrize("name", ["scim_users", "scim_groups"])
+@pytest.mark.parametrize("param", ["startIndex", "count"])
+@pytest.mark.parametrize("value", ["abc", "1.5", "1e3", "1_0", "\u0663"])
+def test_a_page_parameter_that_is_no_integer_is_invalid_value(client, scim, name, param, value):
+    """RFC 7644 §3.4.2.4: startIndex and count are integers; §3.12 Table 9 gives
+    invalidValue for a GET (§3.4.2) whose value is not of the type. Read as absent, a client
+    asking for its third page got the first again; the same value in a SearchRequest body
+    (§3.4.3) was already refused. Python's int() also took "1_0" and an Arabic-Indic three."""
+    response = call(client, scim, "get", url(scim, name) + f"?{param}={value}")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["schemas"], body["status"], body["scimType"]) == ([ERROR], "400", "invalidValue")
+    assert param in body["detail"]
+
+
+def test_a_page_parameter_with_a_sign_or_left_empty_is_still_read(client, scim):
+    """A negative start is 1 and a negative count 0 (§3.4.2.4); "startIndex=" is absent."""
+    assert call(client, scim, "post", url(scim), ada()).status_code == 201
+    page = call(client, scim, "get", url(scim) + "?startIndex=-4&count=%2B1").json()
+    assert (page["startIndex"], page["itemsPerPage"]) == (1, 1)
+    page = call(client, scim, "get", url(scim) + "?startIndex=&count=-1").json()
+    assert (page["startIndex"], page["itemsPerPage"], page["totalResults"]) == (1, 0, 2)
