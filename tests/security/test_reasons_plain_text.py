@@ -42,9 +42,7 @@ def forms_of(alpha, wiki):
         AccessRequestForm(
             {"identity": person.pk, "resource": wiki.pk, "reason": MARKUP}, tenant=tenant
         ),
-        ExtendForm(
-            {"ends_at": "", "reason": MARKUP}, access_request=file(alpha, wiki, days=None)
-        ),
+        ExtendForm({"ends_at": "", "reason": MARKUP}, access_request=file(alpha, wiki, days=None)),
         DecisionForm({"decision": "deny", "reason": MARKUP}),
         DeclineForm({"reason": MARKUP}),
         ReasonForm({"reason": MARKUP}),
@@ -62,4 +60,3 @@ def test_every_reason_and_note_refuses_markup(alpha, wiki):
         field = "note" if "note" in form.fields else "reason"
         assert not form.is_valid()
         assert form.errors.get(field) == [REFUSED], type(form).__name__
-
