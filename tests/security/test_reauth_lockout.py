@@ -34,12 +34,19 @@ def signed_in_from(address: str, username: str = "tech-alpha") -> Client:
     return client
 
 
+def taken_session(alpha, address: str) -> Client:
+    """The person's session, used by someone else from `address`."""
+    thief = Client(REMOTE_ADDR=address)
+    signed_in(thief, alpha.technician, seconds_ago=STALE)
+    return thief
+
+
 def reauth(client: Client, password: str):
     return client.post(reverse("reauth"), {"password": password, "next": NEXT})
 
 
 def test_wrong_passwords_typed_again_lock_that_address_out(alpha):
-    thief = signed_in_from("203.0.113.5")
+    thief = taken_session(alpha, "203.0.113.5")
     for _ in range(LIMIT):
         reauth(thief, "wrong-guess")
     response = reauth(thief, PASSWORD)  # the right one, once locked: not tried
@@ -55,7 +62,7 @@ def test_wrong_passwords_typed_again_lock_that_address_out(alpha):
 
 def test_the_person_at_their_own_address_is_not_locked_out_by_them(alpha):
     office = signed_in_from("192.0.2.10")
-    thief = signed_in_from("203.0.113.5")
+    thief = taken_session(alpha, "203.0.113.5")
     for _ in range(LIMIT + 1):
         reauth(thief, "wrong-guess")
     assert reauth(office, PASSWORD)["Location"] == NEXT
@@ -66,8 +73,7 @@ def test_the_account_cap_holds_a_new_address_at_reauth_as_at_sign_in(alpha, sett
     """Guesses from many addresses spent the account's cap: a stolen session at yet another
     address is held before its password is tried, as the sign-in page holds it."""
     assert signed_in_from("192.0.2.10")  # the person's office
-    thief = Client(REMOTE_ADDR="198.51.100.7")
-    signed_in(thief, alpha.technician, seconds_ago=STALE)  # their session, taken
+    thief = taken_session(alpha, "198.51.100.7")
     settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR = 2
     for n in range(2):
         Client(REMOTE_ADDR=f"203.0.113.{n + 1}").post(
