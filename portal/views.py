@@ -195,6 +195,8 @@ def _next_of(request) -> str:
 def reauth(request):
     """The password again, before a change to how people sign in, or a key or feed that
     outlives the session."""
+    if request.method == "POST" and (held := _account_held(request)):
+        return held
     form = ReauthForm(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
         mfa.stamp_reauth(request)
@@ -203,6 +205,17 @@ def reauth(request):
         )
         return HttpResponseRedirect(_safe_next(request, default=reverse("mfa")))
     return render(request, "portal/reauth.html", {"form": form, "next": _next_of(request)})
+
+
+def _account_held(request):
+    """The lockout page when the account's cap holds this address (portal.account_limit), as
+    the sign-in page answers before the password is tried; else None."""
+    username = request.user.get_username()
+    held = account_limit.seconds_held(request, username)
+    if not held:
+        return None
+    signin.record_account_held(request, username, held)
+    return lockouts.account_held_response(request, held)
 
 
 def _qr_svg(data: str) -> str:

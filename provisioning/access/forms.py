@@ -40,6 +40,7 @@ def reason_field(**kwargs) -> forms.CharField:
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Give a reason."},
+        validators=[no_markup],
         **kwargs,
     )
 
@@ -290,7 +291,10 @@ class DecisionForm(forms.Form):
 
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
     reason = forms.CharField(
-        max_length=2000, strip=True, error_messages={"required": "Give a reason."}
+        max_length=2000,
+        strip=True,
+        validators=[no_markup],
+        error_messages={"required": "Give a reason."},
     )
 
 
@@ -331,6 +335,7 @@ def note_field() -> forms.CharField:
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[no_markup],
         help_text="Anything the technician should know (equipment, manager, access).",
     )
 
@@ -448,7 +453,9 @@ def _job_label(job: Job) -> str:
 
 class DeclineForm(forms.Form):
     reason = forms.CharField(
-        max_length=2000, error_messages={"required": "Give a reason: the client admin sees it."}
+        max_length=2000,
+        validators=[no_markup],
+        error_messages={"required": "Give a reason for declining: the client admin sees it."},
     )
 
 

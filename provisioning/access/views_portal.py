@@ -211,7 +211,7 @@ def action_request_decline(
     item = queries_access.get_action_request_for(request.user, tenant, action_request_id, OPERATORS)
     form = DeclineForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason for declining: the client admin sees it.")
+        messages.error(request, form.errors["reason"][0])
     else:
         _handle(request, action_requests.decline, item, reason=form.cleaned_data["reason"])
     return redirect("action_request_list", tenant=tenant)

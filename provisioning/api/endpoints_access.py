@@ -19,6 +19,7 @@ from provisioning.access import services as ar
 from provisioning.access.forms import AccessRequestForm, DecisionForm
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, PathId, PathSlug
+from provisioning.api.form_rules import NO_MARKUP, described
 from provisioning.api.idempotency import IdempotencyKey, idempotent
 from provisioning.api.models import ApiToken
 from provisioning.api.paging import Page, PageQuery, page_of
@@ -44,7 +45,7 @@ FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
 ResourceKind = Literal[tuple(RequestableResource.Kind.values)]
 RequestStatus = Literal[tuple(AccessRequest.Status.values)]
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000, **described(NO_MARKUP))]
 
 
 class ResourceOut(Schema):

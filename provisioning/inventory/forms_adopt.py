@@ -58,7 +58,10 @@ class BulkAdoptForm(PeopleFilterForm):
         min_value=0, max_value=MAX_PEOPLE, required=False, widget=forms.HiddenInput
     )
     reason = forms.CharField(
-        max_length=MAX_REASON, required=False, label="Note for the audit trail"
+        max_length=MAX_REASON,
+        required=False,
+        label="Note for the audit trail",
+        validators=[no_markup],
     )
 
     def __init__(self, data, *, tenant: Tenant):

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from portal.fields import BoundedIntegerField
 from provisioning.inventory import drift_actions
 from provisioning.inventory.models import Drift
+from tenants.forms import no_markup
 from tenants.models import Tenant
 
 MAX_PAGE = 10_000
@@ -62,6 +63,7 @@ class ReasonForm(forms.Form):
         min_length=drift_actions.REASON_MIN,
         max_length=drift_actions.REASON_MAX,
         strip=True,
+        validators=[no_markup],
         label="Reason",
         error_messages={
             "required": "Give a reason: it goes into the audit trail.",

@@ -94,6 +94,15 @@ def test_filing_follows_the_pages_form(alpha, bravo, vpn, wiki, api_as):
     assert not AccessRequest.objects.exists()
 
 
+def test_a_reason_with_markup_is_refused_as_on_the_page(alpha, wiki, api_as):
+    body = {"person": alpha.identity.pk, "resource": wiki.pk, "reason": "Needs it <b>now</b>"}
+    path = f"/api/v1/tenants/{alpha.tenant.slug}/access-requests"
+    response = api_as(alpha.client_admin).post(path, body)
+    assert response.status_code == 422
+    assert ["body", "body", "reason"] in [e["loc"] for e in response.json()["errors"]]
+    assert not AccessRequest.objects.exists()
+
+
 def test_filing_is_403_for_account_managers_and_read_only_tokens_404_elsewhere(
     alpha, bravo, wiki, api_as
 ):

@@ -338,6 +338,19 @@ def test_missing_or_malformed_signature_headers_are_401(client, tenant, headers)
     assert_refused_and_recorded(response, 401, "missing or malformed", before)
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 40, "-1", "1.5", "١٧٦٧٢٢٥٦٠٠", "¹⁷⁶⁷²²⁵⁶⁰⁰", "0x69"])
+def test_a_signed_timestamp_that_is_no_plain_integer_is_401(client, tenant, timestamp):
+    """Signed with the right secret, so only the timestamp's own rule refuses it: a number too
+    large for any clock, a sign, a fraction, digits of another script, hexadecimal."""
+    before = counts()
+    body = json.dumps(hire()).encode()
+    message = timestamp.encode() + b"." + body
+    digest = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    headers = {"HTTP_X_SIGNATURE_TIMESTAMP": timestamp, "HTTP_X_SIGNATURE": digest}
+    response = client.post(hook_url(tenant.slug), body, content_type="application/json", **headers)
+    assert_refused_and_recorded(response, 401, "missing or malformed", before)
+
+
 def test_unknown_tenant_and_tenant_without_secret_answer_like_a_bad_signature(
     client, tenant, alpha
 ):

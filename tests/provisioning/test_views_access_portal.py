@@ -342,6 +342,9 @@ def test_marking_done_with_the_job_and_declining_with_a_reason(client, alpha):
     decline = url("action_request_decline", alpha, action_request_id=other.pk)
     response = client.post(decline, {"reason": " "}, follow=True)
     assert "Give a reason for declining" in response.content.decode()
+    response = client.post(decline, {"reason": "Via the <b>agency</b>"}, follow=True)
+    assert "&lt; and &gt; are not allowed" in response.content.decode()
+    assert "<b>agency" not in response.content.decode()
     client.post(decline, {"reason": "Grace starts via the agency; they onboard her"})
     other.refresh_from_db()
     assert other.status == "declined"
