@@ -36,6 +36,9 @@ class BehaviourSettings:
     throttle_retry_after: bool = True
     throttle_status: int = 429
     batch_order_seed: int = 0  # with the body, seeds the order a `$batch` runs its requests in
+    # Okta: requests one org serves at once before the next is 429 (None: Okta's default, 75;
+    # sandbox/okta/pipeline.py). Graph's concurrency limits are not modelled.
+    concurrent_limit: int | None = None
 
     def validate(self) -> None:
         for name in ("rate_per_s", "error_rate", "timeout_rate"):
@@ -52,6 +55,7 @@ class BehaviourSettings:
             "error_next",
             "throttle_status",
             "batch_order_seed",
+            "concurrent_limit",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | None):
@@ -78,6 +82,8 @@ class BehaviourSettings:
             raise ValueError("rate_per_s must be positive (or null for unlimited)")
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be at least 1")
+        if self.concurrent_limit is not None and self.concurrent_limit < 1:
+            raise ValueError("concurrent_limit must be at least 1 (or null for Okta's 75)")
         for name in (
             "latency_ms",
             "jitter_ms",

@@ -173,8 +173,11 @@ def own_principal(req: GraphRequest) -> GraphResponse:
 
 def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None) -> GraphResponse:
     data = req.json()
-    principal = data.get("principalId", principal_id)
-    resource = data.get("resourceId", resource_id)
+    # All three in the body on either route, whatever the URL names: principalId and
+    # resourceId are "Required on create" (approleassignment.md); the sandbox took the one
+    # the URL gave.
+    principal = data.get("principalId")
+    resource = data.get("resourceId")
     role_id = data.get("appRoleId")
     for name, value in (
         ("principalId", principal),

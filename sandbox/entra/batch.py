@@ -33,6 +33,7 @@ from sandbox.entra.pipeline import (
     error_response,
     execute,
     hang,
+    is_json,
     no_segment,
 )
 from sandbox.entra.router import (
@@ -176,6 +177,10 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
         if isinstance(raw_headers, dict)
         else {}
     )
+    if body is not NO_BODY and not is_json(headers.get("content-type")):
+        # Read as the request alone would be (pipeline.parse_body): a body is JSON only
+        # under that type, else "Unable to read JSON request payload …" for this request.
+        body = BAD_BODY
     req = GraphRequest(
         tenant,
         caller.client_id,

@@ -21,24 +21,19 @@ from __future__ import annotations
 
 from sandbox.entra.errors import bad_request
 from sandbox.entra.groups import find_group, group_view
-from sandbox.entra.model import MEMBERSHIP_HOOKS, EntraTenant, Group, User, now_iso
+from sandbox.entra.model import (
+    MEMBERSHIP_HOOKS,
+    STATES,
+    EntraTenant,
+    Group,
+    User,
+    direct_of,
+    now_iso,
+)
 from sandbox.entra.router import GROUP_WRITE, GraphRequest, GraphResponse, router
 from sandbox.entra.service_plans import ServicePlan, clash, plans_of
 
 LICENCE_WRITE = (*GROUP_WRITE, "LicenseAssignment.ReadWrite.All")
-STATES = "licenseAssignmentStates"
-
-
-def direct_of(user: User) -> dict[str, list[str]]:
-    """The user's direct assignments: SKU id -> disabled plan ids."""
-    states = user.props.get(STATES)
-    if states is None:  # seeded or generated users: everything they hold is direct
-        return {lic["skuId"]: list(lic.get("disabledPlans") or []) for lic in _held(user)}
-    return {
-        s["skuId"]: list(s.get("disabledPlans") or [])
-        for s in states
-        if s.get("assignedByGroup") is None
-    }
 
 
 def inherited_of(user: User) -> dict[str, list[str]]:

@@ -122,6 +122,22 @@ class Sku:
         }
 
 
+STATES = "licenseAssignmentStates"  # group_licences.py
+
+
+def direct_of(user: User) -> dict[str, list[str]]:
+    """The user's direct licence assignments: SKU id -> disabled plan ids."""
+    states = user.props.get(STATES)
+    held = user.props.get("assignedLicenses") or []
+    if states is None:  # seeded or generated users: everything they hold is direct
+        return {lic["skuId"]: list(lic.get("disabledPlans") or []) for lic in held}
+    return {
+        s["skuId"]: list(s.get("disabledPlans") or [])
+        for s in states
+        if s.get("assignedByGroup") is None
+    }
+
+
 @dataclass
 class User:
     props: dict[str, Any]

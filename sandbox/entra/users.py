@@ -12,7 +12,7 @@ from sandbox.countries import ISO_3166_ALPHA_2
 from sandbox.entra.addresses import check_mail, with_mail
 from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
 from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
-from sandbox.entra.model import EntraTenant, User, new_id, now_iso
+from sandbox.entra.model import EntraTenant, User, direct_of, new_id, now_iso
 from sandbox.entra.odata import check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.roles import check_sensitive_action, check_user_update
@@ -516,9 +516,19 @@ def update_user(req: GraphRequest) -> GraphResponse:
     data = req.json()
     check_user_update(req, user, data)  # a directory role for sensitive ones (roles.py)
     props = validate_props(req.tenant, data, user.id)
-    for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
+    # mail too: "Can't be updated to `null`" (microsoft-graph-docs-contrib
+    # agentuser-update.md, the same PATCH /users/{id}; microsoft-graph-docs#18722: an error for
+    # null or "" on an update, though a user created without mail has none). The text is not
+    # published: the usual invalid-value 400. The sandbox cleared it.
+    for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "mail"):
         if name in props and props[name] in (None, ""):
             raise invalid_value(name)
+    if "usageLocation" in props and props["usageLocation"] is None and direct_of(user):
+        # user.md, usageLocation: "Required for users that are assigned licenses due to
+        # legal requirements ... Not nullable." Only a licence of the user's own needs it: a
+        # group's members without one take the tenant's (licensing-admin-center.md). The
+        # text is not published: the invalid-value 400. The sandbox cleared it.
+        raise invalid_value("usageLocation")
     refuse_synced_user_update(user, props)
     profile = props.pop("passwordProfile", None)
     if profile is not None:

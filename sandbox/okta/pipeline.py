@@ -92,6 +92,23 @@ def _rate_headers(decision: RateDecision) -> dict[str, str]:
     }
 
 
+# "Concurrency limits control how many requests your org can have processing at the same
+# time ... a default limit of 75 simultaneous transactions" (developer.okta.com/docs/reference/
+# rl2-concurrency); the request over it is 429 E0000047 (help.okta.com "API rate limits",
+# Concurrent rate limits: the first request over the limit gets a 429), its headers reporting
+# the concurrent limit, none remaining, and a reset a second on ("only a suggestion": no
+# published value). The sandbox served any number at once.
+CONCURRENT_LIMIT = 75
+
+
+def _concurrency_headers(limit: int) -> dict[str, str]:
+    return {
+        "X-Rate-Limit-Limit": str(limit),
+        "X-Rate-Limit-Remaining": "0",
+        "X-Rate-Limit-Reset": str(int(time.time()) + 1),
+    }
+
+
 def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
     # No Date here: uvicorn adds one to every response, and the okta SDK needs exactly that
     # one (with X-Rate-Limit-Reset) to compute its 429 back-off.
@@ -151,6 +168,10 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         if org is None:
             return _error(not_found(request.path_params.get("org_id", ""), "Org"), {})
         with org.stats.serving():
+            limit = org.behaviour.settings.concurrent_limit or CONCURRENT_LIMIT
+            if org.stats.in_flight > limit:
+                org.stats.record(request.method, template, 429)
+                return _error(rate_limited(), _concurrency_headers(limit))
             return await serve(request, org)
 
     async def serve(request: Request, org: OktaOrg) -> Response:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 
 from provisioning import services
 from provisioning.connectors import bridge
+from provisioning.connectors import okta as okta_connector
 from provisioning.connectors.base import NewUser
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
@@ -109,3 +111,37 @@ def test_steps_on_the_same_group_go_in_their_order(dirs):
     assert outcomes == [None, None]
     assert dirs.stats("okta")["peak_in_flight"] == 1
     assert "Staff" not in groups_held(dirs, user.id)
+
+
+def make_okta_groups(dirs, count: int) -> list[str]:
+    org_url = f"{dirs.server.url}/okta/{dirs.okta_id}"
+    headers = {"Authorization": f"SSWS {dirs.okta_id}-token"}
+    with httpx.Client(base_url=org_url, verify=str(dirs.server.ca), headers=headers) as api:
+        made = [
+            api.post("/api/v1/groups", json={"profile": {"name": f"Team {n:03}"}})
+            for n in range(count)
+        ]
+    assert {r.status_code for r in made} == {200}
+    return [r.json()["id"] for r in made]
+
+
+def test_more_steps_than_okta_serves_at_once_meet_no_429(dirs):
+    """Okta serves 75 requests of an org at once and answers the next 429 (developer.okta.com
+    rl2-concurrency); a leaver or joiner with more group steps than that sent them all at
+    once, so some were refused and paced again. The connector keeps its requests in flight
+    well under the limit: every step lands first time."""
+    user = new_user(dirs, "lamarr")
+    groups = make_okta_groups(dirs, 80)
+    reset_stats(dirs)
+    # Long enough that the 80 overlap even when their connections open slowly.
+    dirs.behave("okta", latency_ms=4 * LATENCY_MS)
+
+    outcomes = bridge.run(
+        okta(dirs).apply_many(user.id, [("add_group", {"group_id": g}) for g in groups])
+    )
+
+    assert outcomes == [None] * len(groups)
+    stats = dirs.stats("okta")
+    assert stats["throttled"] == 0
+    assert stats["peak_in_flight"] <= okta_connector.SIMULTANEOUS
+    assert groups_held(dirs, user.id) >= {f"Team {n:03}" for n in range(80)}

@@ -42,6 +42,27 @@ def test_a_request_with_a_body_needs_a_content_type(entra: EntraDir) -> None:
         assert post_batch(graph, [bare | {"headers": JSON}]).json()["responses"][0]["status"] == 204
 
 
+def test_a_json_body_in_a_batch_needs_a_json_content_type(entra: EntraDir) -> None:
+    """A request of a batch is read as that request alone would be: a JSON body under another
+    Content-Type (text/plain) answers that request 400 "Unable to read JSON request payload
+    …" (as a direct call, microsoft-graph-docs-contrib#6337), nothing written; the batch is
+    200. The sandbox read the body as JSON whatever its type said."""
+    url = f"/users/{user_id(entra)}"
+    change = {"id": "1", "method": "PATCH", "url": url, "body": {"jobTitle": "Typed"}}
+    with entra.graph() as graph:
+        for content_type in ("text/plain", "application/xml"):
+            answer = post_batch(graph, [change | {"headers": {"Content-Type": content_type}}])
+            assert answer.status_code == 200
+            refused = answer.json()["responses"][0]
+            assert refused["status"] == 400, refused
+            assert refused["body"]["error"]["message"].startswith("Unable to read JSON request")
+        assert graph.get(url, params={"$select": "jobTitle"}).json()["jobTitle"] is None
+        typed = {"Content-Type": "application/json; charset=utf-8"}
+        answer = post_batch(graph, [change | {"headers": typed}])
+        assert answer.json()["responses"][0]["status"] == 204
+        assert graph.get(url, params={"$select": "jobTitle"}).json()["jobTitle"] == "Typed"
+
+
 @pytest.mark.parametrize("url", ["https://graph.microsoft.com/v1.0/organization", "{sandbox}"])
 def test_urls_are_relative_to_the_version(entra: EntraDir, url: str) -> None:
     url = url.replace("{sandbox}", f"{entra.server.url}/v1.0/organization")

@@ -174,6 +174,25 @@ def test_no_usage_location_no_licence(sandbox_server) -> None:
     assert "invalid usage location" in answer.json()["error"]["message"]
 
 
+def test_a_directly_licensed_users_usage_location_cannot_be_cleared(sandbox_server) -> None:
+    """user.md, usageLocation: "Required for users that are assigned licenses ... Not
+    nullable." A user holding a licence of their own keeps it: null is 400 and the location
+    stays (the text is not published: the invalid-value 400); another country is taken, and
+    an unlicensed user may still clear it. The sandbox cleared it under the licence."""
+    d = _directory(sandbox_server)
+    licensed = _user(d, [E3])
+    cleared = d.graph().patch(f"/users/{licensed}", json={"usageLocation": None})
+    assert cleared.status_code == 400, cleared.text
+    assert cleared.json()["error"]["message"] == (
+        "Invalid value specified for property 'usageLocation' of resource 'User'."
+    )
+    kept = d.graph().get(f"/users/{licensed}?$select=usageLocation").json()
+    assert kept["usageLocation"] == "GB"
+    assert d.graph().patch(f"/users/{licensed}", json={"usageLocation": "FR"}).status_code == 204
+    unlicensed = _user(d)
+    assert d.graph().patch(f"/users/{unlicensed}", json={"usageLocation": None}).status_code == 204
+
+
 def _states(d: EntraDir, user_id: str):
     async def work(client):
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(

@@ -30,7 +30,7 @@ def missing(names: str) -> str:
     )
 
 
-@pytest.mark.parametrize("prop", ["givenName", "department", "jobTitle", "officeLocation", "mail"])
+@pytest.mark.parametrize("prop", ["givenName", "department", "jobTitle", "officeLocation"])
 def test_an_empty_string_is_refused_where_null_clears(entra: EntraDir, prop: str) -> None:
     with entra.graph() as graph:
         refused = graph.post("/users", json=new_user_body(entra.domain, "blank", **{prop: ""}))
@@ -46,6 +46,30 @@ def test_an_empty_string_is_refused_where_null_clears(entra: EntraDir, prop: str
 
         assert graph.patch(user, json={prop: None}).status_code == 204
         assert graph.get(user, params={"$select": prop}).json()[prop] is None
+
+
+def test_mail_cannot_be_updated_to_null(entra: EntraDir) -> None:
+    """A user's mail "Can't be updated to `null`" (agentuser-update.md; an agent user is a
+    user, updated through PATCH /users/{id} too), "" neither; microsoft-graph-docs#18722: an
+    error for null or "" on an update. A create without mail leaves it null, and a new
+    address replaces the old one. The sandbox cleared it and emptied proxyAddresses."""
+    with entra.graph() as graph:
+        bare = graph.post("/users", json=new_user_body(entra.domain, "bare"))
+        assert bare.status_code == 201, bare.text
+        assert bare.json()["mail"] is None
+        made = graph.post(
+            "/users", json=new_user_body(entra.domain, "kept", mail=f"kept@{entra.domain}")
+        )
+        user = f"/users/{made.json()['id']}"
+        for value in (None, ""):
+            refused = graph.patch(user, json={"mail": value})
+            assert_graph_error(refused, 400, "Request_BadRequest", invalid("mail"))
+        kept = graph.get(user, params={"$select": "mail,proxyAddresses"}).json()
+        assert kept["mail"] == f"kept@{entra.domain}"
+        assert kept["proxyAddresses"] == [f"SMTP:kept@{entra.domain}"]
+        moved = graph.patch(user, json={"mail": f"moved@{entra.domain}"})
+        assert moved.status_code == 204, moved.text
+        assert graph.get(user, params={"$select": "mail"}).json()["mail"] == f"moved@{entra.domain}"
 
 
 def test_an_empty_string_in_a_list_is_refused(entra: EntraDir) -> None:
@@ -258,3 +282,29 @@ def test_a_group_display_name_over_256_characters_is_refused(entra: EntraDir) ->
         assert_graph_error(renamed, 400, "Request_BadRequest", invalid_group)
         kept = graph.get(f"/groups/{made.json()['id']}", params={"$select": "displayName"})
         assert kept.json()["displayName"] == "L" * 256
+
+
+def test_an_app_role_assignment_names_principal_resource_and_role(entra: EntraDir) -> None:
+    """approleassignment.md: principalId and resourceId are each "Required on create", as
+    appRoleId (serviceprincipal-post-approleassignedto.md: "you need three identifiers"), on
+    both routes, whatever the URL names already. The sandbox took the id missing from the
+    body from the URL and made the assignment."""
+    sp = entra.sp("Salesforce")
+    role = next(r["id"] for r in sp["appRoles"] if r["value"] == "User")
+    by_sp = f"/servicePrincipals/{sp['id']}/appRoleAssignedTo"
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "roles")).json()["id"]
+        by_user = f"/users/{user}/appRoleAssignments"
+        full = {"principalId": user, "resourceId": sp["id"], "appRoleId": role}
+        for url, missing_name in ((by_sp, "resourceId"), (by_user, "principalId")):
+            body = {k: v for k, v in full.items() if k != missing_name}
+            refused = graph.post(url, json=body)
+            assert_graph_error(
+                refused,
+                400,
+                "Request_BadRequest",
+                f"Invalid value specified for property '{missing_name}' of resource "
+                "'AppRoleAssignment'.",
+            )
+        assert graph.get(by_user).json()["value"] == []
+        assert graph.post(by_sp, json=full).status_code == 201

@@ -204,3 +204,43 @@ def test_concurrent_creates_of_one_login_make_exactly_one_user(okta_sandbox, org
     assert [u["profile"]["login"] for u in okta_sandbox.state(org.id)["users"]] == [
         "race@example.com"
     ]
+
+
+def _at_once(okta_sandbox, org, count: int) -> list[httpx.Response]:
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=org.url,
+            verify=okta_sandbox.ssl_context(),
+            headers={"Authorization": f"SSWS {org.token}"},
+            limits=httpx.Limits(max_connections=count),
+            timeout=30,
+        ) as client:
+            return list(await asyncio.gather(*(client.get("/api/v1/groups") for _ in range(count))))
+
+    return asyncio.run(burst())
+
+
+def test_requests_over_the_concurrency_limit_are_429(okta_sandbox):
+    """Okta serves at most 75 requests of an org at once (developer.okta.com rl2-concurrency;
+    here `concurrent_limit` lowers it); one more is 429 E0000047 with the limit in
+    X-Rate-Limit-Limit and none remaining, whatever the per-minute bucket holds. Requests
+    one after the other never meet it. The sandbox served any number at once."""
+    org = okta_sandbox.new_org(latency_ms=400, concurrent_limit=3)
+    answers = _at_once(okta_sandbox, org, 6)
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(refused) == 3, [r.status_code for r in answers]
+    assert sorted(r.status_code for r in answers) == [200] * 3 + [429] * 3
+    for response in refused:
+        assert_okta_error(response, 429, "E0000047")
+        assert response.headers["X-Rate-Limit-Limit"] == "3"
+        assert response.headers["X-Rate-Limit-Remaining"] == "0"
+        assert_okta_headers(response)
+    assert okta_sandbox.stats(org.id)["throttled"] == 3
+    with okta_sandbox.api(org) as api:
+        assert all(api.get("/api/v1/groups").status_code == 200 for _ in range(5))
+
+
+def test_seventy_five_at_once_is_okta_s_default(okta_sandbox):
+    org = okta_sandbox.new_org(latency_ms=1500)
+    answers = _at_once(okta_sandbox, org, 80)
+    assert sorted(r.status_code for r in answers) == [200] * 75 + [429] * 5
