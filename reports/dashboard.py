@@ -61,6 +61,31 @@ SORTS = {
     "leavers": lambda r: r.leavers_next,
 }
 DEFAULT_SORT = "attention"
+# The Sort by list a phone shows instead of the column headers, each in its first click's order.
+SORT_CHOICES = (
+    ("attention", "Needs attention first"),
+    ("name", "Tenant name"),
+    ("-today", "Most jobs today"),
+    ("-week", "Most jobs this week"),
+    ("-failures", "Most failures"),
+    ("-connections", "Connection problems first"),
+    ("expiring", "Credentials expiring first"),
+    ("licences", "Fewest licences free"),
+    ("-approvals", "Most approvals waiting"),
+    ("-joiners", "Most joiners next 7 days"),
+)
+
+
+def sort_choices(current: str) -> list[tuple[str, str]]:
+    """SORT_CHOICES, with the order a second click on a header gave when that is the current."""
+    choices = list(SORT_CHOICES)
+    if current not in dict(choices):
+        headings = {key: heading for key, heading, _ in COLUMNS}
+        heading = headings.get(current.lstrip("-"), current.lstrip("-"))
+        choices.append(
+            (current, f"{heading}, {'highest' if current[0] == '-' else 'lowest'} first")
+        )
+    return choices
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.audit.events import record
 from portal.next_page import login_required
 from reports import export, licences
-from reports.dashboard import COLUMNS, build_dashboard
+from reports.dashboard import COLUMNS, build_dashboard, sort_choices
 from reports.forms import PERIODS, DashboardForm, ReportPeriodForm, period_query
 from reports.report import build_report, month_headlines
 from reports.report_charts import licence_chart, weekly_chart
@@ -41,6 +41,7 @@ def dashboard(request):
         "board": board,
         "filters": form,
         "columns": COLUMNS,
+        "sort_choices": sort_choices(board.sort),
         "query": urlencode({"tag": tag}) if tag else "",
         "time_zone": settings.TIME_ZONE,
     }

@@ -364,6 +364,23 @@ CONNECTION_FORMS = {
 }
 
 
+class RolePrefillForm(forms.Form):
+    """A new role template's name and access from the query string (the adopt preview's
+    "Make a role template of it" link); the role form only starts from it, nothing is saved."""
+
+    name = forms.CharField(required=False, max_length=80, validators=[no_markup])
+    groups = LinesField()
+    licenses = LinesField()
+    apps = LinesField()
+    back = forms.ChoiceField(required=False, choices=[("", ""), ("adopt", "the adopt preview")])
+
+    def prefill(self) -> dict:
+        """The valid values given; nothing when any is not valid (the empty form)."""
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
 class RoleTemplateForm(forms.ModelForm):
     groups = LinesField(help_text="Group names or object IDs, one a line.")
     licenses = LinesField(label="Licences", help_text="SKU part numbers or SKU IDs, one a line.")

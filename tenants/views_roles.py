@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.models import Role
 from portal.next_page import login_required
 from tenants import access, naming, services
-from tenants.forms import RoleTemplateForm, UsernamePreviewForm, no_markup
+from tenants.forms import RolePrefillForm, RoleTemplateForm, UsernamePreviewForm, no_markup
 from tenants.models import RoleTemplate
 
 EDITORS = (Role.MSP_ADMIN, Role.TECHNICIAN)
@@ -33,7 +33,10 @@ class CopyForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def role_create(request, tenant: str):
     tenant_obj = access.get_tenant_for(request.user, tenant, EDITORS)
-    return _role_form(request, RoleTemplate(tenant=tenant_obj))
+    initial = RolePrefillForm(request.GET).prefill() if request.GET else {}
+    # Made from the adopt preview's proposal: saved, back there to adopt with it.
+    back = "people_adopt" if initial.pop("back", "") == "adopt" else None
+    return _role_form(request, RoleTemplate(tenant=tenant_obj), initial, back)
 
 
 @login_required
@@ -57,11 +60,17 @@ def msp_role_edit(request, msp_template_id: int):
     return _role_form(request, access.get_msp_template_for(request.user, msp_template_id))
 
 
-def _role_form(request, template: RoleTemplate):
-    form = RoleTemplateForm(request.POST or None, instance=template, tenant=template.tenant)
+def _role_form(
+    request, template: RoleTemplate, initial: dict | None = None, back: str | None = None
+):
+    form = RoleTemplateForm(
+        request.POST or None, instance=template, tenant=template.tenant, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         services.save_role_template(form.save(commit=False), actor=request.user, request=request)
         messages.success(request, f"Saved the role template “{template.name}”.")
+        if back:
+            return redirect(back, tenant=template.tenant.slug)
         return _back_to_list(template)
     return render(
         request,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from portal.audit.events import record
 from provisioning.inventory.adoption import AdoptionRefused, adopt
 from provisioning.inventory.adoption_draft import WOULD_CHANGE, Draft, Known, draft
+from provisioning.inventory.adoption_patterns import shared_access
 from provisioning.inventory.adoption_suggest import best_match, rank, templates_of
 from provisioning.inventory.models import Account, Person
 from tenants.models import RoleTemplate, Tenant
@@ -40,6 +41,8 @@ class BulkPreview:
     refused: Counter = field(default_factory=Counter)  # reason in a few words -> people
     samples: list[BulkRow] = field(default_factory=list)
     person_ids: list[int] = field(default_factory=list)  # the adoptable, in order
+    # the access each adoptable person without a template holds alike -> people
+    patterns: Counter = field(default_factory=Counter)
 
     @property
     def refused_total(self) -> int:
@@ -103,6 +106,9 @@ def preview_adoption(tenant: Tenant, people=None) -> BulkPreview:
             _count(preview, person, result, chosen)
             if not (result.refusal or result.changes):
                 known.taken(result.fields)
+                signature = None if chosen else shared_access(mine, known.catalogue)
+                if signature:  # adopted with no template: what they hold alike with others
+                    preview.patterns[signature] += 1
     return preview
 
 

@@ -17,7 +17,13 @@ from django.views.decorators.http import require_http_methods
 
 from portal.fields import renamed_query
 from portal.next_page import login_required
-from provisioning.inventory import adoption, adoption_bulk, adoption_draft, adoption_suggest
+from provisioning.inventory import (
+    adoption,
+    adoption_bulk,
+    adoption_draft,
+    adoption_patterns,
+    adoption_suggest,
+)
 from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm
 from provisioning.inventory.forms_people import OLD_NAMES
 from provisioning.inventory.models import Person
@@ -181,7 +187,12 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
         elif preview.adoptable:
             _start(request, tenant_obj, preview, form.cleaned_data["reason"])
         return redirect(back)
-    context |= {"preview": preview, "query": form.query(), "filters": form.filters()}
+    context |= {
+        "preview": preview,
+        "proposals": adoption_patterns.proposals(preview.patterns, tenant_obj.slug),
+        "query": form.query(),
+        "filters": form.filters(),
+    }
     return render(request, "inventory/adopt_people.html", context)
 
 

@@ -34,6 +34,7 @@ from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
 RESTORABLE = (Identity.Status.LEAVER, Identity.Status.LEFT, Identity.Status.DELETED)
 LEAVING = (Identity.Status.LEAVER, Identity.Status.LEFT)
+PENDING_STATUSES = (Job.Status.SCHEDULED, Job.Status.HELD)
 OKTA_MODES = ("suspend", "deactivate")
 
 
@@ -185,6 +186,11 @@ def begin_leave(identity: Identity, offboard: dict) -> None:
     identity.status = Identity.Status.LEAVER
     identity.leave_options = offboard
     identity.save(update_fields=["status", "leave_options", "updated_at"])
+    # A joiner created ahead: their first day's sign-in must not stay on the schedule (a
+    # restore before it schedules it again).
+    for job in identity.jobs.filter(kind=Job.Kind.CHANGE, status__in=PENDING_STATUSES):
+        if job.options.get("enable"):
+            _cancel(job, actor="system", http_request=None)
 
 
 def request_change(
@@ -313,6 +319,9 @@ def request_restore(
                 "updated_at",
             ]
         )
+        if not rehire and identity.enable_at and identity.enable_at > timezone.now():
+            new_job(identity, Job.Kind.CHANGE, {"enable": True}, actor=actor,
+                    at=identity.enable_at, batch=None, hold=False)  # fmt: skip
         kind = Job.Kind.JOIN if rehire else Job.Kind.RESTORE
         options = {"rehire": True} if rehire else {}
         job = new_job(identity, kind, options, actor=actor, at=None, batch=None, hold=False)

@@ -56,3 +56,20 @@ def test_the_drift_pages_accept_form_fits_its_card_on_a_small_laptop(page, scree
     box = reason.bounding_box()
     screenshot("drift-accept-1024")
     assert box["x"] + box["width"] <= card, (box, card)
+
+
+def test_the_bulk_adopt_search_box_is_as_wide_and_tall_as_the_filters_beside_it(
+    page,
+    screenshot,
+    alpha,
+    people,  # noqa: F811
+):
+    """The Search box (type=search) had none of the form's input styling: a small bare box
+    beside the full-width Sign-in and Scope lists."""
+    sign_in(page, alpha.technician.username, PASSWORD)
+    page.goto(url("people_adopt", alpha))
+    search = page.locator("#adopt-filter input[name=q]").bounding_box()
+    sign_in_list = page.locator("#adopt-filter select").first.bounding_box()
+    screenshot("adopt-people-filters")
+    assert search["width"] >= 0.95 * sign_in_list["width"], (search, sign_in_list)
+    assert search["height"] >= 0.9 * sign_in_list["height"], (search, sign_in_list)

@@ -80,3 +80,35 @@ def test_failures_needing_attention_stack_on_a_phone(page, screenshot):
     drift = page.locator("#drift-card")
     assert drift.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Drift card scrolls sideways"
     assert "In scope, not managed 3" in " ".join(drift.locator("tbody tr").inner_text().split())
+
+
+def test_the_tenants_table_stacks_on_a_phone_and_still_sorts(page, screenshot):
+    """At 390 px the Tenants card scrolled sideways: its nine sortable columns left the
+    credentials, licences and approvals behind the card's scroll bar. Each tenant now stacks
+    with its cells labelled, and a Sort by list stands in for the hidden column headers."""
+    call_command("seed_demo")
+    admin = make_person("msp.admin", Role.MSP_ADMIN, all_tenants=True)
+    sign_in(page, admin.username, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    card = page.locator(".board-table")
+    card.locator("tbody tr").first.wait_for()
+    screenshot("dashboard-tenants-390")
+
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Tenants card scrolls sideways"
+    northwind = " ".join(card.locator("tr[data-tenant=northwind]").inner_text().split())
+    for said in ("Northwind", "Jobs today", "Failures", "Licences free", "Approvals 0"):
+        assert said in northwind, northwind
+    rows = card.locator("tbody tr[data-tenant]")
+    sort = card.get_by_label("Sort by")
+    sort.select_option(label="Tenant name")
+    page.wait_for_url("**sort=name**")
+    card.locator("tbody tr[data-tenant]").first.wait_for()
+    names = [rows.nth(i).get_attribute("data-tenant") for i in range(rows.count())]
+    assert names == ["contoso", "fabrikam", "northwind"]
+    assert page.locator(".board-table").get_by_label("Sort by").input_value() == "name"
+
+    # At 1280 px the column headers sort, and the list is not shown.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert not page.locator(".board-table").get_by_label("Sort by").is_visible()
+    assert page.locator(".board-table thead").is_visible()

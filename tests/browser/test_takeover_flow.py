@@ -141,3 +141,39 @@ def test_technician_adopts_an_existing_user_and_offboards_them(page, screenshot,
     page.locator(".message.success", has_text="Adopted 1 person").wait_for()
     alan = Identity.objects.get(tenant=northwind.tenant, username__startswith="alan@")
     assert list(alan.role_templates.all()) == [] and alan.access_exceptions
+
+
+def test_the_bulk_preview_proposes_a_template_the_technician_makes_and_adopts_with(
+    page, screenshot, northwind
+):
+    """Day one of a takeover: three people hold Staff and VPN Users and no template says so;
+    the preview proposes it, its link opens the role form filled in, and once it is saved the
+    three are adopted with it."""
+    for name in ("ada", "edsger", "barbara"):
+        existing_user(northwind, name, "Field", groups=["Staff", "VPN Users"])
+    cursor = service.refresh(northwind.tenant.connections.get(kind="entra"))
+    assert cursor.state == Cursor.State.IDLE, cursor.last_error
+    sign_in(page, northwind.technician.username, PASSWORD)
+    page.goto(f"/tenants/{northwind.tenant.slug}/people/adopt/")
+    proposals = page.locator("#template-proposals")
+    row = proposals.locator("tbody tr", has_text="VPN Users")
+    row.wait_for()
+    assert " ".join(row.inner_text().split()).startswith("Staff VPN Users 3 Make a role template")
+    screenshot("takeover-template-proposal")
+
+    row.get_by_role("link", name="Make a role template of it…").click()
+    page.wait_for_url("**/roles/new/?*")
+    assert page.locator("#id_groups").input_value() == "Staff\nVPN Users"
+    page.fill("#id_name", "Field staff")
+    page.get_by_role("button", name="Save role template").click()
+    # Saved, back at the preview.
+    page.wait_for_url(f"**/tenants/{northwind.tenant.slug}/people/adopt/")
+    page.locator(".message.success", has_text="Field staff").wait_for()
+    # Templates chosen: Field staff for the three (Alan, with Staff only, still without).
+    page.get_by_role("row", name="Field staff 3", exact=True).wait_for()
+    assert page.locator("#template-proposals").count() == 0
+    screenshot("takeover-template-chosen")
+    page.locator("#adopt-many button[type=submit]").click()
+    page.locator(".message.success").wait_for()
+    field = Identity.objects.filter(tenant=northwind.tenant, role_templates__name="Field staff")
+    assert field.count() == 3

@@ -194,3 +194,33 @@ def test_a_held_leave_cancelled_as_its_batch_is_confirmed_stays_cancelled(
     assert Job.objects.get(pk=jobs[0].pk).status == Job.Status.CANCELLED
     assert Identity.objects.get(pk=kept.pk).status == Identity.Status.ACTIVE
     assert Job.objects.get(pk=jobs[1].pk).status == Job.Status.QUEUED
+
+
+def test_a_joiner_offboarded_before_their_first_day_loses_the_first_day_sign_in(alpha, monkeypatch):
+    """Offboarding a joiner created ahead left their "Allow sign-in on the first day" on the
+    schedule and on their page, under "Left". The leave cancels it; a restore before the start
+    date schedules it again."""
+    from provisioning import tasks
+    from provisioning.lifecycle.queries import upcoming_jobs
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: None)
+    (person,) = people(alpha, 1)
+    first_day = timezone.now() + timezone.timedelta(days=2)
+    person.status, person.enable_at = Identity.Status.JOINER, first_day
+    person.save()
+    enable = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=person,
+        kind=Job.Kind.CHANGE,
+        status=Job.Status.SCHEDULED,
+        not_before=first_day,
+        options={"enable": True},
+    )
+    lifecycle.request_offboarding(person, lifecycle.OffboardingOptions(), actor="system")
+    enable.refresh_from_db()
+    assert enable.status == Job.Status.CANCELLED
+    assert not [j for j in upcoming_jobs([alpha.tenant]) if j.options.get("enable")]
+
+    lifecycle.request_restore(person, actor="system")
+    again = [j for j in upcoming_jobs([alpha.tenant]) if j.options.get("enable")]
+    assert [(j.identity_id, j.not_before) for j in again] == [(person.pk, first_day)]
