@@ -20,7 +20,7 @@ from provisioning.engine.tasks import run_job
 from provisioning.models import Job
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
-from tests.provisioning.test_engine_statements import listing, onboard, statements
+from tests.provisioning.test_engine_statements import STATEMENTS, listing, onboard, statements
 
 # Per task run of a job at the ceiling (worker statements; the warm onboarding's own run is
 # test_engine_statements.STATEMENTS' second figure):
@@ -105,7 +105,7 @@ def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbo
     figures["a task after the end"] = run(second)
 
     print("\n" + "\n\n".join(f"{k} {len(v)}:\n{listing(v)}" for k, v in figures.items()))
-    warm = {"postgresql": 17, "sqlite": 35}[connection.vendor]
+    warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
     assert len(figures["first parks"]) <= ceilings["parks"], listing(figures["first parks"])
     assert len(figures["second parks"]) <= ceilings["parks"], listing(figures["second parks"])
     woke = figures["first runs, wakes the second"]
