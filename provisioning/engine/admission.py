@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
 
 from provisioning import throttle
+from provisioning.engine import memo
 from provisioning.engine.parking import Outcome, lease_seconds, make_due, wait
 from provisioning.models import Job
 from tenants.models import DirectoryConnection
@@ -157,18 +159,28 @@ def admitted_at_once(connection: DirectoryConnection) -> int:
 
 
 def jobs_ahead(job: Job) -> int:
-    """The tenant's unfinished jobs that arrived before this one."""
-    older = Job.objects.filter(tenant_id=job.tenant_id, status__in=UNFINISHED, pk__lt=job.pk)
-    return older.count()
+    """The tenant's unfinished jobs that arrived before this one: as the run's claim counted
+    them (PostgreSQL, engine/claim_read.py), else counted now. Jobs ahead only finish, so
+    the claim's count is never fewer than one now: it admits no job that a count now would
+    not."""
+    kept = memo.take(("jobs_ahead", job.pk))
+    return kept[0] if kept is not None else older_unfinished(job.tenant_id, job.pk).count()
 
 
-def next_in_turn(job: Job) -> tuple[int, float] | None:
+def older_unfinished(tenant_id: int, job_id: int):
+    return Job.objects.filter(tenant_id=tenant_id, status__in=UNFINISHED, pk__lt=job_id)
+
+
+def next_in_turn(
+    job: Job, connections: Callable[[], list[DirectoryConnection]] = list
+) -> tuple[int, float] | None:
     """When a job that went through a throttled connection's pacing ends: the tenant's
     oldest job waiting its turn, and in how many seconds it runs. It is admitted here, its
     first read's tokens reserved for it (`reserve_for`), so that its next run sends the read
     (and the round paid with it) when they are due: one run, not a run that finds its turn
     come and parks for its tokens, then another that sends them. Where the reservations
-    ahead are full, its come-back time is brought forward to now, as before."""
+    ahead are full, its come-back time is brought forward to now, as before. `connections`:
+    the tenant's, as the ending run holds them (the waiting job's connection is one)."""
     if not (job.options.get(ADMITTED) or RESERVED in job.options):
         return None  # never parked for tokens: none were short, no one waits behind it
     waiting = Job.objects.filter(
@@ -177,19 +189,26 @@ def next_in_turn(job: Job) -> tuple[int, float] | None:
     first = waiting.order_by("pk").values("pk", "runs", "options").first()
     if first is None:
         return None
-    due_in = reserve_for(first)
+    due_in = reserve_for(first, connections)
     if due_in is not None:
         return first["pk"], due_in
     return (first["pk"], 0.0) if make_due(first["pk"]) else None
 
 
-def reserve_for(waiting: dict) -> float | None:
+def reserve_for(
+    waiting: dict, connections: Callable[[], list[DirectoryConnection]] = list
+) -> float | None:
     """The first in line admitted and its first read's tokens reserved, written on its row
     (as its own run would write them) while it still waits its turn, unclaimed since it was
     read: the seconds until they are due. None where nothing was reserved (its row says
-    nothing of what it wants, the reservations ahead are full, or it was claimed since)."""
+    nothing of what it wants, the reservations ahead are full, or it was claimed since).
+    Its connection from `connections` (the tenant's, as a run holds them), else read."""
     wants = (waiting["options"] or {}).get(TURN_WANTS)
-    connection = wants and DirectoryConnection.objects.filter(pk=wants["connection"]).first()
+    if not wants:
+        return None
+    connection = next((c for c in connections() if c.pk == wants["connection"]), None)
+    if connection is None:
+        connection = DirectoryConnection.objects.filter(pk=wants["connection"]).first()
     if connection is None:
         return None
     tokens = int(wants["tokens"])

@@ -5,7 +5,8 @@ own: a statement's snapshot is taken before its lock wait).
     WITH claimed AS (UPDATE job SET running ... WHERE claimable AND NOT EXISTS (ahead)
                      RETURNING job.*)
     SELECT ahead.*, claimed.*, tenant.*, person.*, requester.*, the tenant's feature rows,
-           the person's template ids, live grants and accounts
+           the person's template ids, live grants and accounts, the tenant's jobs ahead
+           (counted for a job neither admitted nor planned: admission.jobs_ahead)
     FROM (SELECT 1) one LEFT JOIN (ahead) ON TRUE LEFT JOIN claimed ON TRUE LEFT JOIN ...
 
 The job's columns come from the UPDATE's RETURNING (the row as claimed, whatever another
@@ -26,7 +27,7 @@ from django.db.models import Exists, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
 from portal.audit import events as audit_events
-from provisioning.engine import desired, memo
+from provisioning.engine import admission, desired, memo
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import Tenant
 
@@ -73,6 +74,7 @@ def claim(
         rows.append((name, rel, _Columns(rel.related_model, alias)))
         joins.append((alias, rel.related_model, rel.field.column, "t", Tenant._meta.pk.column))
     extras, extra_params = _person_reads(identity_id)
+    older, older_params = _jobs_ahead(job_id, tenant_id)
 
     ahead_cols = "NULL, NULL, NULL"
     ahead_join, ahead_params = "", []
@@ -92,6 +94,7 @@ def claim(
             *(p.sql for p in parts),
             *(c.sql for _, _, c in rows),
             *extras,
+            older,
             head_cols,
         ]
     )
@@ -107,10 +110,12 @@ def claim(
         f"LEFT JOIN claimed ON TRUE {join_sql}"
     )
     with db.cursor() as cursor:
-        cursor.execute(sql, (*update_params, *extra_params, *ahead_params, *head_params))
+        cursor.execute(
+            sql, (*update_params, *extra_params, *older_params, *ahead_params, *head_params)
+        )
         row = list(cursor.fetchone())
 
-    found, row, head = row[:3], row[3:-2], tuple(row[-2:])
+    found, row, jobs_ahead, head = row[:3], row[3:-3], row[-3], tuple(row[-2:])
     if found[0] is not None:
         return Claimed(ahead=tuple(found))
     job, row = jobs.read(row)
@@ -127,6 +132,8 @@ def claim(
         if feature_row is not None:
             rel.field.set_cached_value(feature_row, tenant)
     reads = {}
+    if jobs_ahead is not None and job.tenant_id == tenant_id:
+        reads[("jobs_ahead", job.pk)] = (jobs_ahead,)
     if person is not None:
         template_ids, grants, accounts = row
         version = (person.pk, person.desired_version)
@@ -155,6 +162,23 @@ def _person_reads(identity_id: int | None) -> tuple[list[str], list]:
         when.format(f"(SELECT json_agg(g) FROM ({grants}) AS g)"),  # noqa: S608 (compiled)
         when.format(f"(SELECT json_agg(a) FROM ({accounts_sql}) AS a)"),  # noqa: S608
     ], [*t_params, *g_params, *a_params]
+
+
+def _jobs_ahead(job_id: int, tenant_id: int | None) -> tuple[str, list]:
+    """The tenant's unfinished jobs older than the job (admission.jobs_ahead), as an
+    expression of the SELECT list: counted only for a job claimed that has been neither
+    admitted nor planned (its first read may wait its turn)."""
+    if tenant_id is None:
+        return "NULL", []
+    older, params = _sql(admission.older_unfinished(tenant_id, job_id).values("pk"))
+    options = f"claimed.{db.ops.quote_name(Job._meta.get_field('options').column)}"
+    claimed_pk = f"claimed.{db.ops.quote_name(Job._meta.pk.column)}"
+    counted = (  # compiled by Django; the names quoted by the backend, the keys constants
+        f"CASE WHEN {claimed_pk} IS NULL OR ({options} -> '{admission.ADMITTED}') IS NOT NULL"  # noqa: S608
+        f" OR COALESCE(({options} ->> 'round')::int, 0) <> 0 THEN NULL"
+        f" ELSE (SELECT COUNT(*) FROM ({older}) AS older) END"
+    )
+    return counted, list(params)
 
 
 def _sql(queryset: QuerySet) -> tuple[str, tuple]:

@@ -80,6 +80,14 @@ def due(now) -> Q:
     return ~Q(status=Job.Status.WAITING, resume_at__gt=ahead)
 
 
+def ended_or_parked(status: str, resume_at, now) -> bool:
+    """The job, as a row read at `now` shows it: ended, or WAITING until later (`due`)."""
+    if status in Job.DONE:
+        return True
+    ahead = now + timedelta(seconds=EARLY_SLACK_S)
+    return status == Job.Status.WAITING and resume_at is not None and resume_at > ahead
+
+
 def make_due(job_id: int) -> bool:
     """Bring a WAITING job's come-back time forward to now (someone enqueues it now)."""
     return bool(Job.objects.filter(pk=job_id, status=Job.Status.WAITING).update(resume_at=None))

@@ -19,7 +19,7 @@ from django.utils import timezone
 from portal.audit.events import event_for, guess_head
 from portal.audit.models import AuditEvent
 from provisioning.engine import claim_read, desired, memo, outcomes
-from provisioning.engine.parking import due
+from provisioning.engine.parking import due, ended_or_parked
 from provisioning.models import Identity, Job
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
@@ -51,8 +51,15 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     )
     with transaction.atomic():
         person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
-        # locked, when it has one
-        identity_id, tenant_id = person.values_list("pk", "tenant_id").first() or (None, None)
+        # Locked, when it has one; with the job as the statement's snapshot saw it, which
+        # may predate the lock's wait. A job it shows ended or parked until later is not
+        # claimed: nothing that holds the person's lock makes a job due again, and what does
+        # (a retry, a wake-up: make_due, admission.reserve_for) sends it again once
+        # committed. A job running elsewhere is left to the claim (it may park meanwhile).
+        locked = person.values_list("pk", "tenant_id", "jobs__status", "jobs__resume_at").first()
+        if locked is not None and ended_or_parked(*locked[2:], now):
+            return None, None
+        identity_id, tenant_id = locked[:2] if locked is not None else (None, None)
         ahead = None if identity_id is None else _ahead_of(job_id, identity_id, now)
         if db.vendor == "postgresql":
             claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values, tenant_id)

@@ -41,7 +41,8 @@ def _start_next_in_turn(job: Job, status: str) -> None:
 
 
 def _wake_next_in_turn(job: Job) -> None:
-    woken = admission.next_in_turn(job)
+    # The connections as the ending run holds them: the waiting job's is one of the tenant's.
+    woken = admission.next_in_turn(job, lambda: executor.connections_of(job))
     if woken is not None:
         next_id, due_in = woken
         if due_in > admission.DUE_NOW_S:

@@ -1,0 +1,116 @@
+"""What a job at the ceiling of a throttled connection costs the database, task run by task
+run: its first run parks (for its tokens, or its turn), the job that ends before it admits
+it, its next run sends, and a task that comes after it has ended finds nothing to do.
+Counted as tests/provisioning/test_engine_statements.py counts a warm onboarding; the
+figures are deterministic (the test stands in for the time a reservation waits)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portal.audit.events import forget_known_heads
+from provisioning import throttle
+from provisioning.engine import admission, executor
+from provisioning.engine.parking import make_due
+from provisioning.engine.tasks import run_job
+from provisioning.models import Job
+from tests.provisioning.conftest import drive
+from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_statements import STATEMENTS, listing, onboard, statements
+
+# Per task run of a job at the ceiling (worker statements; the warm onboarding's own run is
+# test_engine_statements.STATEMENTS' second figure):
+# - "parks": its first run, which parks for its tokens (admitted) or waits its turn;
+# - "wakes": what the job that ends before it pays on top of its own run to admit it
+#   (admission.next_in_turn: the first in line read, its reservation written);
+# - "none waits": the same look when no job waits its turn;
+# - "after": a task of a job that has ended (its turn's fallback timer, say).
+# SQLite's claim reads the job and the person's rows in statements of their own (its park
+# 9). Before the evening of 6 December 2026 (`ceiling12`): parks 4 on PostgreSQL (the count
+# of the jobs ahead a statement of its own), wakes 4 (the waiting job's connection and its
+# tenant read again), after 2 (the claim sent for a job the lock's read showed ended).
+PARKED = {
+    "postgresql": {"parks": 3, "wakes": 2, "none waits": 1, "after": 1},
+    "sqlite": {"parks": 9, "wakes": 2, "none waits": 1, "after": 1},
+}
+
+
+def run(job: Job) -> list[str]:
+    """One task run of `job` in this process, as a worker's that did not append to the
+    tenant's audit chain last; its statements, as the bench counts them."""
+    forget_known_heads()
+    with CaptureQueriesContext(connection) as ran:
+        executor.execute(job.pk)
+    return statements(ran)
+
+
+def tokens_due_now(job: Job) -> None:
+    """Stand in for the wait until the job's reserved tokens are due (as `make_due` stands
+    in for a countdown): the bucket keeps them spent."""
+    job.refresh_from_db()
+    options = {**job.options, admission.RESERVED: dict.fromkeys(job.options[admission.RESERVED])}
+    for key in options[admission.RESERVED]:
+        options[admission.RESERVED][key] = time.time()
+    Job.objects.filter(pk=job.pk).update(options=options)
+    make_due(job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbox, monkeypatch):
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(run_job, "apply_async", lambda *args, **kwargs: None)
+    dirs = make_directories(
+        on_sandbox,
+        "parks",
+        rate_limit_per_s=1,
+        groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
+        apps=["Salesforce"],
+    )
+    paced = dirs.tenant.connections.get()
+    paced.rate_burst = admission.TOKENS_PER_JOB  # a bucket that holds a joiner's round
+    paced.save()
+    throttle.reset(paced)
+    assert drive(onboard(dirs, "Warm", "Up")).status == Job.Status.SUCCEEDED
+    throttle.reset(paced)
+    assert throttle.reserve(paced, admission.TOKENS_PER_JOB, 0.0)[0]  # at the ceiling now
+    # A job of the tenant's that arrived first and is not under way: the two after it are
+    # admitted at most (admission.MIN_ADMITTED), so the second waits its turn.
+    Job.objects.create(tenant=dirs.tenant, kind=Job.Kind.JOIN)
+    first, second = onboard(dirs, "Ada", "Lovelace"), onboard(dirs, "Grace", "Hopper")
+    ceilings = PARKED[connection.vendor]
+    figures = {}
+
+    figures["first parks"] = run(first)
+    first.refresh_from_db()
+    assert first.waiting_reason.startswith("Pacing calls"), first.waiting_reason
+    figures["second parks"] = run(second)
+    second.refresh_from_db()
+    assert second.waiting_reason.startswith(admission.TURN), second.waiting_reason
+
+    tokens_due_now(first)
+    figures["first runs, wakes the second"] = run(first)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Job.Status.SUCCEEDED, first.error
+    assert second.waiting_reason.startswith("Pacing calls"), second.waiting_reason
+
+    tokens_due_now(second)
+    figures["second runs, none waits"] = run(second)
+    second.refresh_from_db()
+    assert second.status == Job.Status.SUCCEEDED, second.error
+    figures["a task after the end"] = run(second)
+
+    print("\n" + "\n\n".join(f"{k} {len(v)}:\n{listing(v)}" for k, v in figures.items()))
+    warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
+    assert len(figures["first parks"]) <= ceilings["parks"], listing(figures["first parks"])
+    assert len(figures["second parks"]) <= ceilings["parks"], listing(figures["second parks"])
+    woke = figures["first runs, wakes the second"]
+    assert len(woke) <= warm + ceilings["wakes"], listing(woke)
+    alone = figures["second runs, none waits"]
+    assert len(alone) <= warm + ceilings["none waits"], listing(alone)
+    after = figures["a task after the end"]
+    assert len(after) <= ceilings["after"], listing(after)
