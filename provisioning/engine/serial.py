@@ -8,19 +8,20 @@ it (asked for before that read) are settled by its verification: requests coales
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.audit.events import event_for, guess_head
 from portal.audit.models import AuditEvent
 from provisioning.engine import claim_read, desired, memo, outcomes
-from provisioning.engine.parking import due
-from provisioning.models import Identity, Job
+from provisioning.engine.parking import due, due_by
+from provisioning.models import Job
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 # A leave's password reset and session revocation are actions, not state: never coalesced.
@@ -35,29 +36,14 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     accounts too, and the look at the jobs ahead, the claiming UPDATE and those reads are
     one statement after the person's lock (claim_read.py)."""
     now = timezone.now()
-    values = {
-        "status": Job.Status.RUNNING,
-        "lease_until": now + timedelta(seconds=lease_seconds),
-        "resume_at": None,
-        "runs": F("runs") + 1,
-        "started_at": Coalesce("started_at", now),
-        "waiting_reason": "",
-    }
-    claimable = Job.objects.filter(
-        Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING])
-        | Q(status=Job.Status.RUNNING, lease_until__lt=now),
-        due(now),
-        pk=job_id,
-    )
+    ask = Claim(job_id, now, now + timedelta(seconds=lease_seconds), due_by(now))
     with transaction.atomic():
-        person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
-        # locked, when it has one
-        identity_id, tenant_id = person.values_list("pk", "tenant_id").first() or (None, None)
-        ahead = None if identity_id is None else _ahead_of(job_id, identity_id, now)
+        identity_id, tenant_id = claim_read.lock_person(job_id)  # locked, when it has one
         if db.vendor == "postgresql":
-            claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values, tenant_id)
+            claimed = claim_read.claim(ask, identity_id, tenant_id, claiming)
             blocker, job = claimed.ahead, claimed.job
         else:
+            claimable, ahead, values = claiming(ask, identity_id)
             blocker = None if ahead is None else ahead.values_list("pk", "status", "kind").first()
             job = None
             if blocker is None and claimable.update(**values):
@@ -83,6 +69,38 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
             memo.keep(key, value)
         guess_head(tenant_id, *claimed.head)  # the run's first append: one statement
     return job, None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim depends on besides the person: each a value of its statement."""
+
+    job_id: int
+    now: datetime
+    lease_until: datetime
+    due_by: datetime  # the latest come-back time due now (parking.due_by)
+
+
+def claiming(ask: Claim, identity_id: int | None) -> tuple[QuerySet, QuerySet | None, dict]:
+    """The job when it may be claimed, the jobs ahead of it (ordered; None without a
+    person), and what the claim sets: built from `ask`'s values alone, so that the
+    PostgreSQL statement made of them can be kept (claim_read.py)."""
+    values = {
+        "status": Job.Status.RUNNING,
+        "lease_until": ask.lease_until,
+        "resume_at": None,
+        "runs": F("runs") + 1,
+        "started_at": Coalesce("started_at", Value(ask.now)),
+        "waiting_reason": "",
+    }
+    claimable = Job.objects.filter(
+        Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING])
+        | Q(status=Job.Status.RUNNING, lease_until__lt=ask.now),
+        due(ask.due_by),
+        pk=ask.job_id,
+    )
+    ahead = None if identity_id is None else _ahead_of(ask.job_id, identity_id, ask.now)
+    return claimable, ahead, values
 
 
 def _ahead_of(job_id: int, identity_id: int, now):
