@@ -28,6 +28,8 @@ from typing import Any
 
 from django.core.exceptions import FieldError
 from django.db import connection
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
 
 
 @dataclass
@@ -131,3 +133,52 @@ def _same(*params: Any) -> bool:
 
 def _same_list(one: list[Any], two: list[Any]) -> bool:
     return len(one) == len(two) and all(_same(a, b) for a, b in zip(one, two, strict=True))
+
+
+def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[Model]:
+    """The rows of the queryset `build(*values)` as its model's instances, made as Django's
+    iterator makes them (the backend's and the fields' converters, then `from_db`), its
+    statement kept per shape as `kept` keeps one. A plain queryset of one model: no
+    `select_related`, annotations or values() (a `TypeError` says so)."""
+    built = kept(shape, lambda *v: _model_statement(build(*v)), *values)
+    model, attnames, converters = built.extra
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        rows = cursor.fetchall()
+    if converters:
+        rows = _converted(rows, converters)
+    return [model.from_db(connection.alias, attnames, row) for row in rows]
+
+
+def first_of(queryset: QuerySet) -> QuerySet:
+    """The queryset of `queryset.first()`'s one row, for `instances`."""
+    return (queryset if queryset.ordered else queryset.order_by("pk"))[:1]
+
+
+def _model_statement(queryset: QuerySet) -> Built:
+    query = queryset.query
+    if (
+        query.select_related
+        or query.annotation_select
+        or query.extra_select
+        or queryset._known_related_objects
+        or queryset._iterable_class is not ModelIterable
+    ):
+        raise TypeError(f"not a plain queryset of {queryset.model.__name__}")
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    columns = [col for col, _, _ in compiler.select]
+    attnames = [col.target.attname for col in columns]
+    converters = compiler.get_converters(columns)
+    return Built(sql, list(params), (queryset.model, attnames, converters))
+
+
+def _converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+    made = []
+    for row in rows:
+        row = list(row)
+        for index, (functions, expression) in converters.items():
+            for convert in functions:
+                row[index] = convert(row[index], expression, connection)
+        made.append(row)
+    return made

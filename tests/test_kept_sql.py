@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal import kept_sql
-from tenants.models import Tenant
+from tenants.models import RoleTemplate, Tenant
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +123,32 @@ def test_a_value_of_a_kind_with_no_stand_in_is_compiled_on_every_call():
         calls = build.calls
         assert _sent(kept_sql.kept("slug or none", build, value)) == sent
         assert build.calls > calls
+
+
+@pytest.mark.django_db
+def test_instances_are_the_rows_the_queryset_gives():
+    """Made as Django's iterator makes them: every field converted (times, JSON), fields
+    left out by only() deferred, and a second call's rows its own."""
+    tenants = _tenants()
+    Tenant.objects.filter(slug="k1").update(tags=["vip", {"since": 2026}])
+
+    def build(slug: str):
+        return kept_sql.first_of(Tenant.objects.filter(slug=slug))
+
+    for slug in ("k1", "k2", "k1"):
+        (made,) = kept_sql.instances("tenant", build, slug)
+        (read,) = build(slug)
+        assert made.pk == tenants[slug].pk and not made._state.adding
+        for f in Tenant._meta.concrete_fields:
+            assert getattr(made, f.attname) == getattr(read, f.attname), f.name
+    assert kept_sql.instances("tenant", build, "none") == []
+
+    judged = kept_sql.instances("only", lambda s: Tenant.objects.filter(slug=s).only("name"), "k0")
+    assert [t.name for t in judged] == ["K0"]
+    assert judged[0].get_deferred_fields() == {
+        f.attname for f in Tenant._meta.concrete_fields if f.name not in ("id", "name")
+    }
+    with pytest.raises(TypeError):
+        kept_sql.instances(
+            "joined", lambda s: RoleTemplate.objects.select_related("tenant").filter(name=s), "x"
+        )

@@ -17,6 +17,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from portal import kept_sql
 from portal.audit.events import event_for, guess_head
 from portal.audit.models import AuditEvent
 from provisioning.engine import claim_read, desired, memo, outcomes
@@ -135,17 +136,22 @@ def ended(job: Job) -> list[AuditEvent]:
     append with `job`'s own in the same transaction: one append of the chain, not one each."""
     if job.identity_id is None:
         return []
-    behind = (
-        Job.objects.select_for_update()
-        .filter(identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
-        .exclude(pk=job.pk)
-        .order_by("pk")
-    )
-    rest, events = list(behind), []
+    rest = kept_sql.instances("ended: the jobs behind", _behind, job.identity_id, job.pk)
+    events = []
     if job.status == Job.Status.SUCCEEDED:
         rest, events = converged(job, rest)
     memo.keep(("next_job", job.pk), (rest[0].pk if rest else None,))
     return events
+
+
+def _behind(identity_id: int, job_id: int):
+    """The person's queued and waiting jobs but `job_id`, locked, oldest first."""
+    return (
+        Job.objects.select_for_update()
+        .filter(identity_id=identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
+        .exclude(pk=job_id)
+        .order_by("pk")
+    )
 
 
 def converged(job: Job, behind: list[Job]) -> tuple[list[Job], list[AuditEvent]]:
