@@ -237,7 +237,12 @@ def head_read_sql(tenant_id: int | None) -> tuple[str, list[Any]]:
     a statement it sends anyway before it records (`services.request_onboarding`'s INSERT),
     then to hand to `guess_head`: the append then goes as after this process's own, one
     statement when nobody appended in between. Its SQL is the ORM's; one parameter."""
-    heads = AuditChainHead.objects.filter(chain_key=chain_key_for(tenant_id)).order_by()
+    return chain_head_read_sql(chain_key_for(tenant_id))
+
+
+def chain_head_read_sql(chain_key: str) -> tuple[str, list[Any]]:
+    """`head_read_sql` of the chain `chain_key`."""
+    heads = AuditChainHead.objects.filter(chain_key=chain_key).order_by()
     sql, params = heads.values_list("seq", "hash").query.sql_with_params()
     return sql, list(params)
 

@@ -13,20 +13,25 @@ The job's columns come from the UPDATE's RETURNING (the row as claimed, whatever
 transaction wrote to it while the UPDATE waited for it), the rest from the statement's
 snapshot, taken under the person's lock. Every part is built by Django's compiler (the
 look at the jobs ahead, the UPDATE, the person's reads) or from the models' fields (the
-columns, quoted by the backend), and every value is converted as Django converts it. SQLite
-keeps its separate statements (serial.claim)."""
+columns, quoted by the backend), and every value is converted as Django converts it. The
+text is the same for every claim of a shape (a job with a person or without): it is kept,
+with its column readers, and sent with each claim's values (portal/kept_sql.py), so a run
+does not build and compile the querysets behind it. SQLite keeps its separate statements
+(serial.claim)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth import get_user_model
 from django.db import connection as db
 from django.db.models import Exists, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
+from portal import kept_sql
 from portal.audit import events as audit_events
+from portal.audit.models import chain_key_for
 from provisioning.engine import admission, desired, memo
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants.models import Tenant
@@ -40,13 +45,75 @@ class Claimed:
     head: tuple = (None, None)  # the tenant's audit chain head (seq, hash), read unlocked
 
 
-def claim(
-    job_id: int, identity_id: int | None, claimable: QuerySet, ahead, values, tenant_id=None
-) -> Claimed:
+def lock_person(job_id: int) -> tuple:
+    """The job's person locked (FOR UPDATE; SQLite has no row locks): their id and tenant's,
+    and the job's status and come-back time as the statement saw them; all None for a job
+    with no person. Its text kept (portal/kept_sql.py)."""
+    built = kept_sql.kept("claim_lock", _lock_statement, job_id)
+    with db.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        row = cursor.fetchone()
+    return tuple(row) if row else (None, None, None, None)
+
+
+def _lock_statement(job_id: int) -> kept_sql.Built:
+    person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
+    person = (person if person.ordered else person.order_by("pk"))[:1]  # as first() reads
+    sql, params = _sql(person.values_list("pk", "tenant_id", "jobs__status", "jobs__resume_at"))
+    return kept_sql.Built(sql, list(params))
+
+
+def claim(ask, identity_id: int | None, tenant_id: int | None, claiming) -> Claimed:
+    """The job of `ask` (serial.Claim) claimed unless a job ahead of it (the person's, when
+    it has one) is found; the job read as claimed. With `tenant_id` (the person's), the head
+    of its audit chain too, unlocked: the guess of the run's first append
+    (events.head_read_sql). `claiming(ask, identity_id)` gives the querysets and values of
+    the claim (serial.claiming); the statement made of them is kept per shape and sent with
+    this claim's values (portal/kept_sql.py)."""
+    chain_key = None if tenant_id is None else chain_key_for(tenant_id)
+    extras = [v for v in (identity_id, tenant_id, chain_key) if v is not None]
+    shape = (
+        "claim",
+        identity_id is not None,
+        chain_key is not None,
+        tuple(memo.registered_tenant_rows()),
+    )
+
+    def build(job_id, now, lease_until, due_by, *more) -> kept_sql.Built:
+        more = list(more)
+        person = more.pop(0) if identity_id is not None else None
+        tenant = more.pop(0) if tenant_id is not None else None
+        key = more.pop(0) if chain_key is not None else None
+        values = replace(ask, job_id=job_id, now=now, lease_until=lease_until, due_by=due_by)
+        return _statement(*claiming(values, person), person, key, (job_id, tenant))
+
+    built = kept_sql.kept(shape, build, ask.job_id, ask.now, ask.lease_until, ask.due_by, *extras)
+    with db.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        row = list(cursor.fetchone())
+    return _read(built.extra, row, tenant_id)
+
+
+@dataclass
+class _Reader:
+    """The columns of the claim's row, in order, and the instances they make."""
+
+    jobs: _Columns
+    parts: list[_Columns]  # tenant, person, requester
+    rows: list[tuple]  # (accessor name, relation, columns) of the tenant's feature rows
+
+
+def _statement(
+    claimable: QuerySet,
+    ahead,
+    values: dict,
+    identity_id: int | None,
+    chain_key: str | None,
+    job_in_tenant: tuple[int, int | None],
+) -> kept_sql.Built:
     """`claimable` (the job, when it may be claimed) set to `values` unless `ahead` (the
-    jobs ahead of it, ordered: None without a person) finds one; the job read as claimed.
-    With `tenant_id` (the person's), the head of its audit chain too, unlocked: the guess
-    of the run's first append (events.head_read_sql)."""
+    jobs ahead of it, ordered: None without a person) finds one, and the reads with it;
+    `job_in_tenant` (the job's id, the person's tenant) for the tenant's jobs ahead."""
     quote = db.ops.quote_name
     if ahead is not None:
         claimable = claimable.filter(~Exists(ahead.order_by()))
@@ -74,7 +141,7 @@ def claim(
         rows.append((name, rel, _Columns(rel.related_model, alias)))
         joins.append((alias, rel.related_model, rel.field.column, "t", Tenant._meta.pk.column))
     extras, extra_params = _person_reads(identity_id)
-    older, older_params = _jobs_ahead(job_id, tenant_id)
+    older, older_params = _jobs_ahead(*job_in_tenant)
 
     ahead_cols = "NULL, NULL, NULL"
     ahead_join, ahead_params = "", []
@@ -83,8 +150,8 @@ def claim(
         ahead_cols = "ahead.*"
         ahead_join = f"LEFT JOIN ({ahead_sql}) AS ahead ON TRUE"
     head_cols, head_join, head_params = "NULL, NULL", "", []
-    if tenant_id is not None:
-        head_sql, head_params = audit_events.head_read_sql(tenant_id)
+    if chain_key is not None:
+        head_sql, head_params = audit_events.chain_head_read_sql(chain_key)
         head_cols = "head.*"
         head_join = f"LEFT JOIN ({head_sql}) AS head ON TRUE"
     columns = ", ".join(
@@ -109,24 +176,23 @@ def claim(
         f"SELECT {columns} FROM (SELECT 1) AS one {ahead_join} {head_join} "
         f"LEFT JOIN claimed ON TRUE {join_sql}"
     )
-    with db.cursor() as cursor:
-        cursor.execute(
-            sql, (*update_params, *extra_params, *older_params, *ahead_params, *head_params)
-        )
-        row = list(cursor.fetchone())
+    params = [*update_params, *extra_params, *older_params, *ahead_params, *head_params]
+    return kept_sql.Built(sql, params, _Reader(jobs, parts, rows))
 
+
+def _read(reader: _Reader, row: list, tenant_id: int | None) -> Claimed:
     found, row, jobs_ahead, head = row[:3], row[3:-3], row[-3], tuple(row[-2:])
     if found[0] is not None:
         return Claimed(ahead=tuple(found))
-    job, row = jobs.read(row)
+    job, row = reader.jobs.read(row)
     if job is None:
         return Claimed()
-    tenant, row = parts[0].read(row)
+    tenant, row = reader.parts[0].read(row)
     job.tenant = tenant
-    person, row = parts[1].read(row)
+    person, row = reader.parts[1].read(row)
     job.identity = person
-    job.requested_by, row = parts[2].read(row)
-    for _name, rel, columns in rows:
+    job.requested_by, row = reader.parts[2].read(row)
+    for _name, rel, columns in reader.rows:
         feature_row, row = columns.read(row)
         rel.set_cached_value(tenant, feature_row)  # as select_related leaves it
         if feature_row is not None:

@@ -19,7 +19,7 @@ from django.db.models import Count, Exists, Q
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from portal import bulk_rows
+from portal import bulk_rows, kept_sql
 from portal.audit.events import event_for, record_all
 from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
@@ -668,7 +668,7 @@ def end(
         # The person first, as a claim locks them: the same order, so no deadlock between
         # this job ending and the next one starting. Read whole, as it is now, for what
         # follows a job (outcomes.job_finished), and to tell a newer ask.
-        person = Identity.objects.select_for_update().filter(pk=job.identity_id).first()
+        person = _locked_person(job.identity_id)
         if person is not None and planned_with is not None and _differs(planned_with, person):
             raise NewerPerson(person)  # before any write: the transaction ends empty
         if person is not None:
@@ -705,6 +705,18 @@ def end(
         record_all([*settled, finish])
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
+
+
+def _locked_person(identity_id: int | None) -> Identity | None:
+    """The person locked and read whole (its statement kept: portal/kept_sql.py)."""
+    if identity_id is None:
+        return None
+    found = kept_sql.instances("end: the person locked", _person_locked, identity_id)
+    return found[0] if found else None
+
+
+def _person_locked(identity_id: int):
+    return kept_sql.first_of(Identity.objects.select_for_update().filter(pk=identity_id))
 
 
 def _ended_with_person(

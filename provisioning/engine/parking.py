@@ -73,19 +73,23 @@ def wait(job: Job, reason: str, retry_in: float | None) -> Outcome:
     return Outcome(retry_in=retry_in)
 
 
-def due(now) -> Q:
+def due(latest) -> Q:
     """Jobs a task may run now: any but a WAITING one whose come-back time is still ahead
-    (that task is an earlier park's, or a wake-up meant for someone else)."""
-    ahead = now + timedelta(seconds=EARLY_SLACK_S)
-    return ~Q(status=Job.Status.WAITING, resume_at__gt=ahead)
+    (that task is an earlier park's, or a wake-up meant for someone else). `latest`: the
+    latest come-back time that is due now, `due_by(now)`."""
+    return ~Q(status=Job.Status.WAITING, resume_at__gt=latest)
+
+
+def due_by(now):
+    """The latest come-back time due at `now` (a task may come a little early)."""
+    return now + timedelta(seconds=EARLY_SLACK_S)
 
 
 def ended_or_parked(status: str, resume_at, now) -> bool:
     """The job, as a row read at `now` shows it: ended, or WAITING until later (`due`)."""
     if status in Job.DONE:
         return True
-    ahead = now + timedelta(seconds=EARLY_SLACK_S)
-    return status == Job.Status.WAITING and resume_at is not None and resume_at > ahead
+    return status == Job.Status.WAITING and resume_at is not None and resume_at > due_by(now)
 
 
 def make_due(job_id: int) -> bool:

@@ -8,19 +8,21 @@ it (asked for before that read) are settled by its verification: requests coales
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from portal import kept_sql
 from portal.audit.events import event_for, guess_head
 from portal.audit.models import AuditEvent
 from provisioning.engine import claim_read, desired, memo, outcomes
-from provisioning.engine.parking import due, ended_or_parked
-from provisioning.models import Identity, Job
+from provisioning.engine.parking import due, due_by, ended_or_parked
+from provisioning.models import Job
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 # A leave's password reset and session revocation are actions, not state: never coalesced.
@@ -35,36 +37,21 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
     accounts too, and the look at the jobs ahead, the claiming UPDATE and those reads are
     one statement after the person's lock (claim_read.py)."""
     now = timezone.now()
-    values = {
-        "status": Job.Status.RUNNING,
-        "lease_until": now + timedelta(seconds=lease_seconds),
-        "resume_at": None,
-        "runs": F("runs") + 1,
-        "started_at": Coalesce("started_at", now),
-        "waiting_reason": "",
-    }
-    claimable = Job.objects.filter(
-        Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING])
-        | Q(status=Job.Status.RUNNING, lease_until__lt=now),
-        due(now),
-        pk=job_id,
-    )
+    ask = Claim(job_id, now, now + timedelta(seconds=lease_seconds), due_by(now))
     with transaction.atomic():
-        person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
         # Locked, when it has one; with the job as the statement's snapshot saw it, which
         # may predate the lock's wait. A job it shows ended or parked until later is not
         # claimed: nothing that holds the person's lock makes a job due again, and what does
         # (a retry, a wake-up: make_due, admission.reserve_for) sends it again once
         # committed. A job running elsewhere is left to the claim (it may park meanwhile).
-        locked = person.values_list("pk", "tenant_id", "jobs__status", "jobs__resume_at").first()
-        if locked is not None and ended_or_parked(*locked[2:], now):
+        identity_id, tenant_id, status, resume_at = claim_read.lock_person(job_id)
+        if status is not None and ended_or_parked(status, resume_at, now):
             return None, None
-        identity_id, tenant_id = locked[:2] if locked is not None else (None, None)
-        ahead = None if identity_id is None else _ahead_of(job_id, identity_id, now)
         if db.vendor == "postgresql":
-            claimed = claim_read.claim(job_id, identity_id, claimable, ahead, values, tenant_id)
+            claimed = claim_read.claim(ask, identity_id, tenant_id, claiming)
             blocker, job = claimed.ahead, claimed.job
         else:
+            claimable, ahead, values = claiming(ask, identity_id)
             blocker = None if ahead is None else ahead.values_list("pk", "status", "kind").first()
             job = None
             if blocker is None and claimable.update(**values):
@@ -90,6 +77,38 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
             memo.keep(key, value)
         guess_head(tenant_id, *claimed.head)  # the run's first append: one statement
     return job, None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim depends on besides the person: each a value of its statement."""
+
+    job_id: int
+    now: datetime
+    lease_until: datetime
+    due_by: datetime  # the latest come-back time due now (parking.due_by)
+
+
+def claiming(ask: Claim, identity_id: int | None) -> tuple[QuerySet, QuerySet | None, dict]:
+    """The job when it may be claimed, the jobs ahead of it (ordered; None without a
+    person), and what the claim sets: built from `ask`'s values alone, so that the
+    PostgreSQL statement made of them can be kept (claim_read.py)."""
+    values = {
+        "status": Job.Status.RUNNING,
+        "lease_until": ask.lease_until,
+        "resume_at": None,
+        "runs": F("runs") + 1,
+        "started_at": Coalesce("started_at", Value(ask.now)),
+        "waiting_reason": "",
+    }
+    claimable = Job.objects.filter(
+        Q(status__in=[Job.Status.QUEUED, Job.Status.WAITING])
+        | Q(status=Job.Status.RUNNING, lease_until__lt=ask.now),
+        due(ask.due_by),
+        pk=ask.job_id,
+    )
+    ahead = None if identity_id is None else _ahead_of(ask.job_id, identity_id, ask.now)
+    return claimable, ahead, values
 
 
 def _ahead_of(job_id: int, identity_id: int, now):
@@ -124,17 +143,22 @@ def ended(job: Job) -> list[AuditEvent]:
     append with `job`'s own in the same transaction: one append of the chain, not one each."""
     if job.identity_id is None:
         return []
-    behind = (
-        Job.objects.select_for_update()
-        .filter(identity_id=job.identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
-        .exclude(pk=job.pk)
-        .order_by("pk")
-    )
-    rest, events = list(behind), []
+    rest = kept_sql.instances("ended: the jobs behind", _behind, job.identity_id, job.pk)
+    events = []
     if job.status == Job.Status.SUCCEEDED:
         rest, events = converged(job, rest)
     memo.keep(("next_job", job.pk), (rest[0].pk if rest else None,))
     return events
+
+
+def _behind(identity_id: int, job_id: int):
+    """The person's queued and waiting jobs but `job_id`, locked, oldest first."""
+    return (
+        Job.objects.select_for_update()
+        .filter(identity_id=identity_id, status__in=[Job.Status.QUEUED, Job.Status.WAITING])
+        .exclude(pk=job_id)
+        .order_by("pk")
+    )
 
 
 def converged(job: Job, behind: list[Job]) -> tuple[list[Job], list[AuditEvent]]:

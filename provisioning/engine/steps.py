@@ -10,11 +10,12 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, F
+from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from portal import bulk_rows
+from portal import bulk_rows, kept_sql
 from portal.audit.events import event_for, record_all, ride
 from portal.audit.models import AuditEvent
 from portal.bulk_rows import set_many
@@ -222,15 +223,16 @@ def _outcomes_written(
     outcomes, the account's save (whose `post_save` asks the same questions), the events."""
     rows = [(s.pk, *(getattr(s, f) for f in OUTCOME_FIELDS)) for s in steps]
     fits = len(rows) <= bulk_rows.rows_per_statement(Step, OUTCOME_FIELDS)
+    fence = _still_held(job.pk, job.runs)
     if connection.vendor == "postgresql" and fits:
-        outcomes = bulk_rows.set_many_sql(Step, OUTCOME_FIELDS, rows, where=_still_held(job))
+        outcomes = bulk_rows.set_many_sql(Step, OUTCOME_FIELDS, rows, where=fence)
         record = accounts.record_of(account, fields, outcomes, len(steps))
         if events:
             record_all(events, riding=record.riding)
         else:
             ride(record.riding)
         return record.written(account)
-    current = set_many(Step, OUTCOME_FIELDS, rows, where=_still_held(job)) == len(steps)
+    current = set_many(Step, OUTCOME_FIELDS, rows, where=fence) == len(steps)
     if current and fields:
         account.save(update_fields=fields)
     if events:
@@ -238,7 +240,7 @@ def _outcomes_written(
     return current
 
 
-def _still_held(job: Job, *, lock: bool = True) -> tuple[str, list]:
+def _still_held(job_id: int, runs: int, *, lock: bool = True) -> tuple[str, list]:
     """The condition on a step row that its job is still this run's (parking.held). The
     job's row is locked with it (PostgreSQL): a claim (an update of the row) waits until the
     transaction has written the account's record too, so the run that takes over reads that
@@ -250,7 +252,7 @@ def _still_held(job: Job, *, lock: bool = True) -> tuple[str, list]:
     share = " FOR SHARE" if lock and connection.features.has_select_for_update else ""
     return (
         f"job_id IN (SELECT id FROM {jobs} WHERE id = %s AND runs = %s{share})",  # noqa: S608
-        [job.pk, job.runs],
+        [job_id, runs],
     )
 
 
@@ -401,21 +403,44 @@ def mark_running(job: Job, steps: list[Step], account: DirectoryAccount | None =
     round's steps after the run that took over has verified, or after a later job). The
     `account` the steps apply to, if it has no row yet, is inserted with the intent."""
     now = timezone.now()
-    # The job's fence as a condition of the step rows, not a join: an UPDATE through a join
-    # is compiled by Django as a second query nested in it, twice the work for the same rows.
-    fence, params = _still_held(job, lock=False)
-    held_yet = RawSQL(fence, params, output_field=BooleanField())  # noqa: S611 (values: params)
-    marking = Step.objects.filter(held_yet, pk__in=[s.pk for s in steps])
-    intent = {"status": Step.Status.RUNNING, "attempts": F("attempts") + 1, "started_at": now}
     if account is not None and account.pk is None:  # the person's first steps here
+        marking, intent = _marking(job.pk, job.runs, now, *(s.pk for s in steps))
         marked = accounts.inserted_with(account, marking, intent)
     else:
-        marked = marking.update(**intent)
+        marked = _marked(job, steps, now)
     if marked != len(steps):
         raise LeaseLost
     for step in steps:
         step.attempts += 1
         step.started_at = now
+
+
+def _marking(job_id: int, runs: int, now, *step_ids: int) -> tuple[QuerySet, dict]:
+    """The steps `step_ids` while their job is still the run's, and their intent."""
+    # The job's fence as a condition of the step rows, not a join: an UPDATE through a join
+    # is compiled by Django as a second query nested in it, twice the work for the same rows.
+    fence, params = _still_held(job_id, runs, lock=False)
+    held_yet = RawSQL(fence, params, output_field=BooleanField())  # noqa: S611 (values: params)
+    marking = Step.objects.filter(held_yet, pk__in=step_ids)
+    intent = {"status": Step.Status.RUNNING, "attempts": F("attempts") + 1, "started_at": now}
+    return marking, intent
+
+
+def _marked(job: Job, steps: list[Step], now) -> int:
+    """`_marking`'s UPDATE, its text kept per number of steps (portal/kept_sql.py)."""
+    values = (job.pk, job.runs, now, *(s.pk for s in steps))
+    built = kept_sql.kept(("mark_running", len(steps)), _marking_update, *values)
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        return cursor.rowcount
+
+
+def _marking_update(*values) -> kept_sql.Built:
+    marking, intent = _marking(*values)
+    update = marking.query.chain(UpdateQuery)
+    update.add_update_values(intent)
+    sql, params = update.get_compiler(connection=connection).as_sql()
+    return kept_sql.Built(sql, list(params))
 
 
 def settle(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Count, Q
 
+from portal import kept_sql
 from portal.audit.events import record
 from provisioning.engine import memo
 from provisioning.inventory import matching
@@ -453,17 +454,20 @@ def save_policy(tenant: Tenant, form_data: dict, by, *, request=None) -> ScopeCh
 # -- the engine's question --------------------------------------------------------------------
 
 
+def _judged(connection_id: int, remote_id: str):
+    """The inventory's row of this account, as the rules judge it (at most one)."""
+    rows = Account.objects.filter(connection_id=connection_id, remote_id=remote_id)
+    return kept_sql.first_of(rows.only(*JUDGED))
+
+
 def protected_reason(connection_id: int, remote_id: str) -> str:
     """Why the portal must leave this account alone ("" when it may change it): the
     inventory holds it and the tenant's rules put it out of scope. An account the inventory
     has not read (made by the portal, or not read yet) is not protected. The rules are asked
     afresh, so that a row not evaluated since its read is judged as apply_scope will judge
     it; deletion is not a reason here (the engine purges what it deleted itself)."""
-    account = (
-        Account.objects.filter(connection_id=connection_id, remote_id=remote_id)
-        .only(*JUDGED)
-        .first()
-    )
+    found = kept_sql.instances("protected_reason", _judged, connection_id, remote_id)
+    account = found[0] if found else None
     if account is None:
         return ""
     policy = current_policy(account.tenant_id)

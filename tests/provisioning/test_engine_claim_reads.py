@@ -12,12 +12,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from portal import kept_sql
 from portal.audit import events as audit_events
 from portal.audit.events import record
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
 from provisioning.engine import desired, executor, memo, serial
 from provisioning.engine.accounts import accounts_of
+from provisioning.engine.serial import claiming
 from provisioning.engine.tasks import run_job
 from provisioning.models import DirectoryAccount, Identity, Job
 from provisioning.models_access import AccessRequest, RequestableResource
@@ -228,3 +230,35 @@ def test_an_append_after_the_claims_read_of_the_audit_head_chains_on_it(on_sandb
     assert first is not None and first.job_id == str(job.pk)
     assert first.prev_hash == other.hash
     assert verify_all().ok
+
+
+@pytest.mark.django_db
+def test_a_claims_statement_is_built_once_and_each_claim_sends_its_own_values(
+    on_sandbox, monkeypatch
+):
+    """PostgreSQL keeps the claim's statement (portal/kept_sql.py): the next claims do not
+    build its querysets again, and each claims its own job, sees the jobs ahead of its own
+    person and reads its own person's rows. SQLite builds them for every claim."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    kept_sql.forget()
+    built = []
+    monkeypatch.setattr(serial, "claiming", lambda *a: built.append(a) or claiming(*a))
+    dirs = make_directories(on_sandbox, "cfgshape", groups=["Staff"])
+    ada, alan = onboard(dirs, "Ada", "Lovelace"), onboard(dirs, "Alan", "Turing")
+    later = Job.objects.create(
+        tenant=dirs.tenant, identity=alan.identity, kind=Job.Kind.CHANGE, desired_version=1
+    )
+
+    job, _ = serial.claim(ada.pk, 60)
+    assert job.pk == ada.pk and job.identity.pk == ada.identity_id
+    first = len(built)
+    assert serial.claim(later.pk, 60) == (None, alan.pk)  # Alan's join is ahead of it
+    with memo.one_run():
+        job, _ = serial.claim(alan.pk, 60)
+        assert (job.pk, job.status, job.runs) == (alan.pk, Job.Status.RUNNING, 1)
+        assert job.identity.pk == alan.identity_id and job.identity.first_name == "Alan"
+        assert job.lease_until > timezone.now()
+        assert accounts_of(job.identity) == {}
+    assert len(built) == (first if connection.vendor == "postgresql" else first + 2)
+    assert serial.claim(ada.pk, 60) == (None, None)  # held: not claimed twice
+    Job.objects.update(status=Job.Status.CANCELLED, lease_until=None)

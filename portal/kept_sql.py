@@ -1,0 +1,184 @@
+"""A statement built by Django's compilers the same way each time, kept per shape: its SQL
+text and where each of its values goes in the parameters, so a hot path sends it again with
+new values without building and compiling the querysets behind it (a claim's is some twenty
+ORM calls and a few milliseconds of CPU; the text never changes).
+
+`kept(shape, build, *values)`: `build(*values)` returns a `Built` (the SQL, its parameters,
+and anything made with it that does not depend on the values, such as the readers of its
+columns). The first call for a shape builds three times: with the values, and twice with
+stand-ins (two sets of distinct markers of each value's type). The shape is kept only when
+the three texts are equal, each parameter is either a marker of one value in both stand-in
+builds or the same constant in all three, and the kept parameters filled with the values
+equal what the values' own build compiled. Anything else (a text that depends on a value, a
+parameter the builder worked out from a value or from the clock, a value of a type with no
+marker) and the shape is never kept: every call builds, as without this module.
+
+What no check can see is a value the builder reads for itself that stays the same across
+the three builds and changes later (a setting, today's date), or a value it takes apart in a
+way the stand-ins do not show (a comma-separated list): a builder takes every value that can
+change as an argument, each reaching the statement as it is, and the `shape` names whatever
+else its text depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import FieldError
+from django.db import connection
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+
+
+@dataclass
+class Built:
+    sql: str
+    params: list[Any]
+    extra: Any = None  # made with the statement, the same for any values
+
+
+@dataclass
+class _Kept:
+    sql: str
+    slots: list[tuple[bool, Any]]  # (a value's index, or a constant)
+    extra: Any
+
+
+_kept: dict[tuple[str, Hashable], _Kept | None] = {}
+
+
+def kept(shape: Hashable, build: Callable[..., Built], *values: Any) -> Built:
+    """`build(*values)`, from the kept text of `shape` when it could be kept."""
+    key = (connection.alias, shape)
+    if key in _kept:
+        found = _kept[key]
+        if found is None:
+            return build(*values)
+        params = [values[v] if is_value else v for is_value, v in found.slots]
+        return Built(found.sql, params, found.extra)
+    built = build(*values)
+    _kept[key] = _keepable(build, values, built)
+    return built
+
+
+def forget() -> None:
+    """Every shape built again on its next use (tests)."""
+    _kept.clear()
+
+
+def _keepable(build: Callable[..., Built], values: tuple, built: Built) -> _Kept | None:
+    stand_ins = [_markers(values, n) for n in (1, 2)]
+    if None in stand_ins:
+        return None
+    try:
+        first, second = (build(*markers) for markers in stand_ins)
+    except (FieldError, TypeError, ValueError):  # a value that names a column, say
+        return None
+    if not (first.sql == second.sql == built.sql):
+        return None
+    if not (len(first.params) == len(second.params) == len(built.params)):
+        return None
+    slots = []
+    for one, two, real in zip(first.params, second.params, built.params, strict=True):
+        index = _index(one, stand_ins[0])
+        if index is not None and index == _index(two, stand_ins[1]):
+            slots.append((True, index))
+        elif index is None and _index(two, stand_ins[1]) is None and _same(one, two, real):
+            slots.append((False, real))
+        else:
+            return None
+    filled = [values[v] if is_value else v for is_value, v in slots]
+    if not _same_list(filled, built.params):
+        return None
+    return _Kept(built.sql, slots, built.extra)
+
+
+# Markers: of the value's type, distinct from each other and unlike what a caller sends.
+# Integers stay within a 32-bit column's range (Django compiles an out-of-range lookup to
+# no condition at all).
+_INT_BASE = {1: 2_000_000_000, 2: 2_100_000_000}
+_TIME_BASE = {
+    1: datetime(2999, 1, 1, tzinfo=UTC),
+    2: datetime(2998, 1, 1, tzinfo=UTC),
+}
+
+
+def _markers(values: tuple, n: int) -> list[Any] | None:
+    made = []
+    for index, value in enumerate(values):
+        if type(value) is int:
+            made.append(_INT_BASE[n] + index)
+        elif type(value) is str:
+            made.append(f"kept-sql-marker-{n}-{index}")
+        elif isinstance(value, datetime) and value.tzinfo is not None:
+            made.append(_TIME_BASE[n] + timedelta(microseconds=index))
+        else:
+            return None
+    return made
+
+
+def _index(param: Any, markers: list[Any]) -> int | None:
+    for index, marker in enumerate(markers):
+        if type(param) is type(marker) and param == marker:
+            return index
+    return None
+
+
+def _same(*params: Any) -> bool:
+    first = params[0]
+    return all(type(p) is type(first) and p == first for p in params[1:])
+
+
+def _same_list(one: list[Any], two: list[Any]) -> bool:
+    return len(one) == len(two) and all(_same(a, b) for a, b in zip(one, two, strict=True))
+
+
+def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[Model]:
+    """The rows of the queryset `build(*values)` as its model's instances, made as Django's
+    iterator makes them (the backend's and the fields' converters, then `from_db`), its
+    statement kept per shape as `kept` keeps one. A plain queryset of one model: no
+    `select_related`, annotations or values() (a `TypeError` says so)."""
+    built = kept(shape, lambda *v: _model_statement(build(*v)), *values)
+    model, attnames, converters = built.extra
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        rows = cursor.fetchall()
+    if converters:
+        rows = _converted(rows, converters)
+    return [model.from_db(connection.alias, attnames, row) for row in rows]
+
+
+def first_of(queryset: QuerySet) -> QuerySet:
+    """The queryset of `queryset.first()`'s one row, for `instances`."""
+    return (queryset if queryset.ordered else queryset.order_by("pk"))[:1]
+
+
+def _model_statement(queryset: QuerySet) -> Built:
+    query = queryset.query
+    if (
+        query.select_related
+        or query.annotation_select
+        or query.extra_select
+        or queryset._known_related_objects
+        or queryset._iterable_class is not ModelIterable
+    ):
+        raise TypeError(f"not a plain queryset of {queryset.model.__name__}")
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    columns = [col for col, _, _ in compiler.select]
+    attnames = [col.target.attname for col in columns]
+    converters = compiler.get_converters(columns)
+    return Built(sql, list(params), (queryset.model, attnames, converters))
+
+
+def _converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+    made = []
+    for row in rows:
+        row = list(row)
+        for index, (functions, expression) in converters.items():
+            for convert in functions:
+                row[index] = convert(row[index], expression, connection)
+        made.append(row)
+    return made
