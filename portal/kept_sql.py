@@ -150,6 +150,24 @@ def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> 
     return [model.from_db(connection.alias, attnames, row) for row in rows]
 
 
+def rows(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[list[Any]]:
+    """The rows of the `values_list` queryset `build(*values)`, each value converted as
+    Django converts it (a time made aware on SQLite, JSON decoded), its statement kept per
+    shape as `kept` keeps one."""
+    built = kept(shape, lambda *v: _values_statement(build(*v)), *values)
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+        fetched = cursor.fetchall()
+    return _converted(fetched, built.extra) if built.extra else [list(r) for r in fetched]
+
+
+def _values_statement(queryset: QuerySet) -> Built:
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    converters = compiler.get_converters([col for col, _, _ in compiler.select])
+    return Built(sql, list(params), converters)
+
+
 def first_of(queryset: QuerySet) -> QuerySet:
     """The queryset of `queryset.first()`'s one row, for `instances`."""
     return (queryset if queryset.ordered else queryset.order_by("pk"))[:1]

@@ -152,3 +152,19 @@ def test_instances_are_the_rows_the_queryset_gives():
         kept_sql.instances(
             "joined", lambda s: RoleTemplate.objects.select_related("tenant").filter(name=s), "x"
         )
+
+
+@pytest.mark.django_db
+def test_rows_are_the_values_the_queryset_gives():
+    """A values_list's rows as Django gives them: a time aware on SQLite too (its driver
+    hands back a naive one), JSON decoded, across calls with other values."""
+    tenants = _tenants()
+    Tenant.objects.filter(slug="k2").update(tags=["vip"])
+
+    def build(slug: str):
+        return Tenant.objects.filter(slug=slug).values_list("pk", "created_at", "tags")
+
+    for slug in ("k1", "k2", "k1"):
+        rows = kept_sql.rows("tenant values", build, slug)
+        assert rows == [list(r) for r in build(slug)]
+        assert rows[0][0] == tenants[slug].pk and timezone.is_aware(rows[0][1])

@@ -49,18 +49,14 @@ def lock_person(job_id: int) -> tuple:
     """The job's person locked (FOR UPDATE; SQLite has no row locks): their id and tenant's,
     and the job's status and come-back time as the statement saw them; all None for a job
     with no person. Its text kept (portal/kept_sql.py)."""
-    built = kept_sql.kept("claim_lock", _lock_statement, job_id)
-    with db.cursor() as cursor:
-        cursor.execute(built.sql, built.params)
-        row = cursor.fetchone()
-    return tuple(row) if row else (None, None, None, None)
+    found = kept_sql.rows("claim_lock", _locked_person, job_id)
+    return tuple(found[0]) if found else (None, None, None, None)
 
 
-def _lock_statement(job_id: int) -> kept_sql.Built:
+def _locked_person(job_id: int) -> QuerySet:
     person = Identity.objects.select_for_update(of=("self",)).filter(jobs__pk=job_id)
     person = (person if person.ordered else person.order_by("pk"))[:1]  # as first() reads
-    sql, params = _sql(person.values_list("pk", "tenant_id", "jobs__status", "jobs__resume_at"))
-    return kept_sql.Built(sql, list(params))
+    return person.values_list("pk", "tenant_id", "jobs__status", "jobs__resume_at")
 
 
 def claim(ask, identity_id: int | None, tenant_id: int | None, claiming) -> Claimed:
