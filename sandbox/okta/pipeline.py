@@ -157,6 +157,11 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         def record(status: int, fault: Fault | None = None) -> None:
             org.stats.record(request.method, template, status, fault)
 
+        # The request is received whole before the org takes its time over it: a client that
+        # stops waiting meanwhile does not take it back (RFC 9110 §9.2.2: a request whose
+        # answer never came may still have been applied), as the SCIM apps' pipeline does.
+        writes = request.method in ("POST", "PUT", "PATCH")
+        raw_body = await request.body() if writes else b""
         await org.behaviour.delay(org.stats)
         decision = org.behaviour.take_token(family)
         headers = _rate_headers(decision)
@@ -174,8 +179,8 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         if fault is not None:
             return await _fault_response(request, fault, record, headers)
         call = Call(request, org, _org_url(request, org), caller=caller)
-        if request.method in ("POST", "PUT", "PATCH"):
-            call.raw_body = await request.body()
+        if writes:
+            call.raw_body = raw_body
         try:
             reply = handler(call)
         except OktaError as error:
