@@ -191,6 +191,11 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
             log.exception("Okta sandbox handler failed: %s %s", request.method, template)
             record(500)
             return _error(server_error(), headers)
+        changes = request.method not in ("GET", "HEAD")
+        if changes and reply.status < 400 and org.behaviour.draw_lost_answer():
+            record(reply.status, "lost")
+            await _hang(request)  # carried out, its answer lost
+            return _error(OktaError(504, "E0000009", "Gateway Timeout"), headers)
         record(reply.status)
         return _respond(reply.status, reply.body, {**headers, **reply.headers})
 
