@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-Fault = Literal["error", "timeout", "garbled"]
+Fault = Literal["error", "timeout", "garbled", "lost"]
 
 
 @dataclass
@@ -31,6 +31,7 @@ class BehaviourSettings:
     read_lag_ms: int = 0  # a user's memberships changed less than this ago read as before
     throttle_next: int = 0  # the next this many calls are throttled, whatever the bucket holds
     error_next: int = 0  # the next this many calls fail as `error_rate`'s do, whatever the share
+    lose_answer_next: int = 0  # the next this many writes are carried out, their answers lost
     # How Graph says so (Okta keeps its X-Rate-Limit-* 429): with or without Retry-After,
     # as 429 TooManyRequests or as 503 Request_ThrottledTemporarily.
     throttle_retry_after: bool = True
@@ -53,6 +54,7 @@ class BehaviourSettings:
             "read_lag_ms",
             "throttle_next",
             "error_next",
+            "lose_answer_next",
             "throttle_status",
             "batch_order_seed",
             "concurrent_limit",
@@ -69,6 +71,7 @@ class BehaviourSettings:
             "timeout_rate",
             "throttle_next",
             "error_next",
+            "lose_answer_next",
             "throttle_status",
             "batch_order_seed",
         ):
@@ -91,6 +94,7 @@ class BehaviourSettings:
             "read_lag_ms",
             "throttle_next",
             "error_next",
+            "lose_answer_next",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -180,6 +184,16 @@ class Behaviour:
         if roll < s.timeout_rate + s.error_rate:
             return "error"
         return None
+
+    def draw_lost_answer(self) -> bool:
+        """Whether this write, carried out, has its answer lost (`lose_answer_next`): the
+        connection then hangs until the client gives up, as when a network drops the answer
+        of a request the service applied (RFC 9110 §9.2.2)."""
+        s = self.settings
+        if s.lose_answer_next > 0:
+            s.lose_answer_next -= 1
+            return True
+        return False
 
     def draw_timeout(self) -> bool:
         """Whether a call that carries others (a `$batch`) hangs: its own faults are theirs."""

@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -51,6 +52,7 @@ from provisioning.connectors.errors import (
     AuthenticationError,
     ConflictError,
     ConnectorError,
+    NoAnswerError,
     NotFoundError,
     PermanentError,
     PermissionDeniedError,
@@ -84,6 +86,14 @@ INACTIVE = {"SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED"}
 # "enabling" them again would only restart that, and invalidate the link or password sent.
 SIGN_IN_ALLOWED = {"ACTIVE", "PROVISIONED", "PASSWORD_EXPIRED", "RECOVERY", "LOCKED_OUT"}
 EPOCH = "1970-01-01T00:00:00.000Z"
+ANSWER_TIMEOUT_S = 30.0  # aiohttp's limit on a whole call: connecting, sending, the answer
+# Whether the request of the SDK call awaited in this task went out (its headers sent): a
+# failure after that (no answer in time, the connection closed before it) may follow a
+# request Okta carries out (RFC 9110 §9.2.2), so the step is waited out before it is sent
+# again, as Graph's and SCIM's are; one before it is a plain transient failure. The SDK
+# hides which it was: it returns the exception, or (a call without a body to read) fails
+# on the missing response with an AttributeError.
+_SENT: ContextVar[list[bool] | None] = ContextVar("okta_request_sent", default=None)
 # Okta's search index is eventually consistent: an incremental read starts this long before the
 # newest lastUpdated it saw, so a change indexed late is still found (replays are harmless).
 WATERMARK_MARGIN = timedelta(minutes=2)
@@ -138,13 +148,16 @@ class OktaConnector:
                     resolver=_resolver_for(org),
                     limit=SIMULTANEOUS,
                 ),
-                timeout=aiohttp.ClientTimeout(total=30),
+                timeout=aiohttp.ClientTimeout(total=ANSWER_TIMEOUT_S),
+                trace_configs=[_sent_trace()],
                 # aiohttp follows redirects (re-sending the body); this runs for every hop.
                 middlewares=(_same_origin_middleware(org),),
             )
-            self._client = Client(
-                {"orgUrl": org.url, "token": self._token, "rateLimit": {"maxRetries": 0}}
-            )
+            # The SDK sends every request with its own `ClientTimeout` from `requestTimeout`
+            # (none when 0, its default), which replaces the session's: without it a call
+            # that gets no answer waits for the bridge's limit, not this one.
+            config = {"orgUrl": org.url, "token": self._token, "rateLimit": {"maxRetries": 0}}
+            self._client = Client(config | {"requestTimeout": ANSWER_TIMEOUT_S})
             self._client.get_request_executor().set_session(self._session)
         return self._client
 
@@ -159,18 +172,28 @@ class OktaConnector:
         raise the classified error."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(SIMULTANEOUS)
+        went_out: list[bool] = []
+        token = _SENT.set(went_out)
         try:
             async with self._slots:
                 answer = await awaitable
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TransientError(f"Cannot reach {self.org_url}: {exc.__class__.__name__}") from None
-        except AttributeError:
-            # okta 3.4.6 dereferences the missing response when the host refuses the connection
-            raise TransientError(f"Cannot reach {self.org_url}: no answer.") from None
+        except (aiohttp.ClientError, OSError, TimeoutError, AttributeError) as exc:
+            raise self._unanswered(exc, went_out) from None
+        finally:
+            _SENT.reset(token)
         result, response, error = answer if len(answer) == 3 else (answer[0], None, answer[-1])
+        if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
+            raise self._unanswered(error, went_out)  # what the SDK caught, returned
         if error is not None:
             raise _classify(error, response)
         return result, response
+
+    def _unanswered(self, exc: BaseException, went_out: list[bool]) -> TransientError:
+        # okta 3.4.6 dereferences the missing response (AttributeError) when the call failed
+        why = "no answer." if isinstance(exc, AttributeError) else exc.__class__.__name__
+        if went_out:
+            return NoAnswerError(f"No answer from {self.org_url}: {why}")
+        return TransientError(f"Cannot reach {self.org_url}: {why}")
 
     # -- the manager (okta_manager.py) -----------------------------------------------------
 
@@ -684,6 +707,18 @@ def _same_origin_middleware(org: Endpoint):
         return await handler(request)
 
     return middleware
+
+
+async def _headers_sent(session, context, params) -> None:
+    went_out = _SENT.get()
+    if went_out is not None:
+        went_out.append(True)
+
+
+def _sent_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_headers_sent)
+    return trace
 
 
 def _classify(error, response) -> ConnectorError:

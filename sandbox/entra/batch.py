@@ -223,4 +223,7 @@ async def run_batch(caller: Caller, raw: bytes, base_url: str) -> GraphResponse:
             resp, _ = _run_one(caller, sub, base_url)
         statuses[sub_id.casefold()] = resp.status
         responses.append(_sub_response(sub_id, resp))
+    writes = any(str(sub["method"]).upper() != "GET" for sub in requests)
+    if writes and behaviour.draw_lost_answer():
+        return await hang()  # carried out, its answer lost
     return GraphResponse(200, {"responses": responses})

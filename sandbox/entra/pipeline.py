@@ -244,5 +244,8 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
         repeated_options(request.query_params.multi_items()),
     )
     resp = execute(route, req)
+    if method != "GET" and resp.status < 400 and tenant.behaviour.draw_lost_answer():
+        tenant.stats.record(method, template, resp.status, "lost")
+        return to_response(await hang(), client_request_id)
     tenant.stats.record(method, template, resp.status)
     return to_response(resp, client_request_id)

@@ -178,6 +178,11 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         def record(status: int, fault: Fault | None = None) -> None:
             org.stats.record(request.method, template, status, fault)
 
+        # The request is received whole before the org takes its time over it: a client that
+        # stops waiting meanwhile does not take it back (RFC 9110 §9.2.2: a request whose
+        # answer never came may still have been applied), as the SCIM apps' pipeline does.
+        writes = request.method in ("POST", "PUT", "PATCH")
+        raw_body = await request.body() if writes else b""
         await org.behaviour.delay(org.stats)
         decision = org.behaviour.take_token(family)
         headers = _rate_headers(decision)
@@ -195,8 +200,8 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
         if fault is not None:
             return await _fault_response(request, fault, record, headers)
         call = Call(request, org, _org_url(request, org), caller=caller)
-        if request.method in ("POST", "PUT", "PATCH"):
-            call.raw_body = await request.body()
+        if writes:
+            call.raw_body = raw_body
         try:
             reply = handler(call)
         except OktaError as error:
@@ -207,6 +212,11 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
             log.exception("Okta sandbox handler failed: %s %s", request.method, template)
             record(500)
             return _error(server_error(), headers)
+        changes = request.method not in ("GET", "HEAD")
+        if changes and reply.status < 400 and org.behaviour.draw_lost_answer():
+            record(reply.status, "lost")
+            await _hang(request)  # carried out, its answer lost
+            return _error(OktaError(504, "E0000009", "Gateway Timeout"), headers)
         record(reply.status)
         return _respond(reply.status, reply.body, {**headers, **reply.headers})
 

@@ -159,6 +159,11 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
         if app.garbles(request.method, reply.status, reply.body):
             record(reply.status, "garbled")
             return garbled(reply.status, app.garble_as)
+        changes = request.method not in ("GET", "HEAD")
+        if changes and reply.status < 400 and app.behaviour.draw_lost_answer():
+            record(reply.status, "lost")
+            await _hang(request)  # carried out, its answer lost
+            return error_response(ScimError(504, "gateway timeout"))
         record(reply.status)
         return respond(reply.status, reply.body, reply.headers)
 

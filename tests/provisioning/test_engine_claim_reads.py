@@ -262,3 +262,28 @@ def test_a_claims_statement_is_built_once_and_each_claim_sends_its_own_values(
     assert len(built) == (first if connection.vendor == "postgresql" else first + 2)
     assert serial.claim(ada.pk, 60) == (None, None)  # held: not claimed twice
     Job.objects.update(status=Job.Status.CANCELLED, lease_until=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_template_changed_while_a_job_waits_is_the_one_its_next_run_converges(
+    on_sandbox, monkeypatch
+):
+    """A join's first run sends the template's groups and waits for a read-back that has
+    not caught up; meanwhile the template is changed (a queryset update: no signal). The
+    run that takes the job up again must plan from the template as it is now, not from the
+    rows the worker kept for the version before (memo.across_runs): the account ends with
+    the new template's groups, and the one the change took away is removed."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, "cfgwait", groups=["Staff", "Sales"])
+    assert drive(onboard(dirs, "Warm", "Up")).status == Job.Status.SUCCEEDED  # rows kept
+    dirs.behave("entra", read_lag_ms=60_000)
+    join = onboard(dirs, "Ada", "Lovelace")
+    executor.execute(join.pk)
+    join.refresh_from_db()
+    assert join.status == Job.Status.WAITING, (join.status, join.error)
+    assert "replication" in join.waiting_reason, join.waiting_reason
+    RoleTemplate.objects.filter(pk=dirs.template.pk).update(groups=["Staff", "VPN Users"])
+    dirs.behave("entra", read_lag_ms=0)
+    assert drive(join).status == Job.Status.SUCCEEDED, join.error
+    user = dirs.entra_user(join.identity.username)
+    assert sorted(g for g in user["groups"] if "dynamic" not in g) == ["Staff", "VPN Users"]

@@ -14,6 +14,7 @@ the steps that led to it, instead of being replayed (and called flaky) by Hypoth
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter
@@ -99,6 +100,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.log: list[str] = []
         self.started = time.monotonic()
         self.killed = False
+        self.kill_drawn = False  # drawn by the rule: the kill itself depends on the jobs
         self.wait_left = WAIT_BUDGET_S
         self.restart: Future | None = None
         if self.faults:
@@ -187,8 +189,16 @@ class EngineMachine(RuleBasedStateMachine):
         if silent:
             self.reports.append(self.report_header() + "\n".join(report))
 
-    @precondition(lambda self: self.faults and not self.killed and self.in_flight())
+    # The precondition reads no job: one that depends on the workers' timing draws a rule
+    # in one run of a sequence and not in its replay, which Hypothesis reports as a flaky
+    # strategy (FlakyStrategyDefinition, --hypothesis-seed=120612 with MODEL_EXAMPLES=8).
+    @precondition(lambda self: self.faults and not self.kill_drawn)
     @rule()
+    def kill_worker_when_running(self) -> None:
+        """SIGKILL the worker once a job runs (or after KILL_WITHIN_S regardless)."""
+        self.kill_drawn = True
+        self.kill_worker_mid_run()
+
     def kill_worker(self) -> None:
         """SIGKILL the worker mid-run and start another, as an operator's crash would."""
         unfinished = list(
@@ -351,12 +361,17 @@ def run_machine(server, worker, *, faults: bool, examples: int, steps: int) -> N
         )
 
 
+def examples(default: int) -> int:
+    """More examples for a longer hunt: MODEL_EXAMPLES=<n> (a seed: --hypothesis-seed)."""
+    return int(os.environ.get("MODEL_EXAMPLES") or default)
+
+
 def test_directories_end_as_asked_whatever_the_order_of_jobs(on_sandbox, worker):
-    run_machine(on_sandbox, worker, faults=False, examples=4, steps=10)
+    run_machine(on_sandbox, worker, faults=False, examples=examples(4), steps=10)
 
 
 @pytest.mark.timeout(600)  # stuck jobs are reported after SETTLE_S rather than cut off
 def test_directories_end_as_asked_through_faults_and_a_killed_worker(on_sandbox, worker, settings):
     # A connection the faults trip is probed (by `beat` above) soon after, not in 3 minutes.
     settings.QUARANTINE_COOLDOWN_SECONDS = 5
-    run_machine(on_sandbox, worker, faults=True, examples=2, steps=10)
+    run_machine(on_sandbox, worker, faults=True, examples=examples(2), steps=10)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from provisioning.connectors import bridge, entra, scim
+from provisioning.connectors import bridge, entra, okta, scim
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
@@ -239,3 +239,62 @@ def test_a_step_given_up_unanswered_is_waited_out_before_the_next_job(on_sandbox
     assert drive(move).status == Job.Status.SUCCEEDED, move.error
     network.land()  # else it lands now, late
     assert entra_access(dirs, identity.username)[0] == ["Staff", "VPN Users"]
+
+
+def test_an_okta_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandbox, monkeypatch):
+    """As for Graph, for Okta: the join's group adds take longer than the connector's HTTP
+    client waits (cut to half a second here), and Okta carries them out a second later. Sent
+    again at once (a plain transient failure), a move verified meanwhile could have Sales
+    given back by the slow add landing after it; so the adds are not sent again before that
+    request can no longer arrive (here: before it has landed), and the move ends as asked."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(okta, "ANSWER_TIMEOUT_S", 0.5)
+    dirs = make_directories(
+        on_sandbox, f"oktato{uuid.uuid4().hex[:6]}", kinds=("okta",), licenses=[], apps=[]
+    )
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
+    )
+    join = onboard(dirs)
+    real, sent, landed_before_resent = steps_module.apply_many, [], []
+
+    def slow_first(connector, steps, account):
+        served = okta_adds_served(dirs)
+        if sent:  # sent again: whether the slow adds had landed by then
+            landed_before_resent.append(served >= sent[0])
+            return real(connector, steps, account)
+        sent.append(served + len(steps))
+        dirs.behave("okta", latency_ms=1500)
+        try:
+            return real(connector, steps, account)
+        finally:
+            dirs.behave("okta", latency_ms=0)
+
+    monkeypatch.setattr(steps_module, "apply_many", slow_first)
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until(lambda: okta_adds_served(dirs) >= sent[0])  # nothing else sent since
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    assert sent and join.status == Job.Status.SUCCEEDED, join.error
+    assert landed_before_resent == [True]  # not sent again while the first were on their way
+    identity = Identity.objects.get(pk=join.identity_id)
+    move = lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    assert drive(move).status == Job.Status.SUCCEEDED, move.error
+    groups = okta_groups_of(dirs, identity.username)
+    assert groups == ["Staff", "VPN Users"]
+
+
+def okta_adds_served(dirs) -> int:
+    return dirs.stats("okta")["calls"].get("PUT /api/v1/groups/{groupId}/users/{userId}", 0)
+
+
+def okta_groups_of(dirs, login: str) -> list[str]:
+    state = dirs.okta_state()
+    user = next(u for u in state["users"] if u["profile"]["login"] == login)
+    return sorted(
+        g["name"] for g in state["groups"] if user["id"] in g["members"] and g["type"] != "BUILT_IN"
+    )

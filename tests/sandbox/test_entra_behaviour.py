@@ -94,6 +94,22 @@ def test_timeout_rate_hangs_past_the_client_timeout(entra: EntraDir) -> None:
         entra.behave(timeout_rate=0.0)
 
 
+def test_a_lost_answer_is_a_write_carried_out_whose_answer_never_comes(entra: EntraDir) -> None:
+    """`lose_answer_next`: the write lands, then the client waits in vain (RFC 9110 §9.2.2);
+    a read after it shows the write, and the next write is answered."""
+    staff = entra.group_id("Staff")
+    with entra.graph(timeout=0.5) as graph:
+        created = graph.post("/users", json=new_user_body(entra.domain, "lost")).json()
+        ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{created['id']}"}
+        entra.behave(lose_answer_next=1)
+        with pytest.raises(httpx.ReadTimeout):
+            graph.post(f"/groups/{staff}/members/$ref", json=ref)
+        members = graph.get(f"/groups/{staff}/members").json()["value"]
+        assert created["id"] in [m["id"] for m in members]
+        assert graph.patch(f"/users/{created['id']}", json={"jobTitle": "x"}).status_code == 204
+    assert entra.stats()["faults"] == {"lost": 1}
+
+
 def test_replication_lag_hides_new_objects_for_a_while(entra: EntraDir) -> None:
     # A lag no loaded machine outlasts while the new user is hidden, then one it has
     # outlasted: no read of the hidden user can come too late (it did at 500 ms).

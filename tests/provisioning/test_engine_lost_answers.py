@@ -1,0 +1,84 @@
+"""Writes the directories carry out and whose answers never come back (the sandbox's
+`lose_answer_next`: the write lands, then the connection hangs until the client gives up),
+in Entra, Okta and a SCIM app at once, through a join, a move, a leave and a restore. Each
+lost answer is a call whose outcome the engine cannot know (RFC 9110 §9.2.2): it must wait
+it out and find, by reading, that it landed; never create a second account, and end every
+directory as last asked, every job Succeeded, the audit chain whole. Driven in this
+process; the clients' patience is cut to half a second, and the waits are stood in for
+(`run_now`)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.audit.verify import verify_all
+from provisioning.connectors import entra, okta, scim
+from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
+from provisioning.models import Identity, Job
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive
+from tests.provisioning.directories import make_directories
+from tests.provisioning.engine_model import okta_account
+from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_engine_convergence import onboard
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SALES, SUPPORT = ["Sales", "Staff"], ["Staff", "VPN Users"]
+
+
+def test_writes_whose_answers_are_lost_end_every_directory_as_last_asked(on_sandbox, monkeypatch):
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    for module, name in ((entra, "ANSWER_TIMEOUT_S"), (okta, "ANSWER_TIMEOUT_S")):
+        monkeypatch.setattr(module, name, 0.5)
+    monkeypatch.setattr(scim, "TIMEOUT_S", 0.5)
+    dirs = make_directories(
+        on_sandbox, f"lost{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
+    )
+    app = make_app(on_sandbox, "full", groups=["sales", "support"])
+    slack = connect(dirs.tenant, app, "Slack").pk
+    dirs.template.scim_apps = [{"connection": slack, "groups": ["sales"]}]
+    dirs.template.save()
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant,
+        name="Support",
+        groups=SUPPORT,
+        scim_apps=[{"connection": slack, "groups": ["support"]}],
+    )
+
+    def losing(job: Job, lost: int) -> Job:
+        for kind in ("entra", "okta"):
+            dirs.behave(kind, lose_answer_next=lost)
+        app.behave(lose_answer_next=lost)
+        return drive(job)
+
+    join = losing(onboard(dirs), 2)
+    identity = Identity.objects.get(pk=join.identity_id)
+    change = lifecycle.ChangeRequest([support])
+    move = losing(lifecycle.request_change(identity, change, actor="system"), 2)
+    leave_options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = losing(lifecycle.request_offboarding(identity, leave_options, actor="system"), 2)
+    restore = losing(lifecycle.request_restore(identity, actor="system"), 2)
+
+    jobs = [join, move, leave, restore]
+    assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * 4, [j.error for j in jobs]
+    lost = {kind: dirs.stats(kind)["faults"].get("lost", 0) for kind in ("entra", "okta")}
+    with on_sandbox.control() as control:
+        scim_stats = control.get(f"/_sandbox/scim-apps/{app.slug}/stats").json()
+    lost["scim"] = scim_stats["faults"].get("lost", 0)
+    assert all(lost.values()), lost  # the fault did fire in each
+    upn = identity.username
+    users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert len(users) == 1, users  # no second account from a create sent again
+    assert users[0]["accountEnabled"]
+    assert sorted(g for g in users[0]["groups"] if "dynamic" not in g) == SUPPORT
+    held = okta_account(dirs.okta_state(), upn)
+    assert (held.present, held.enabled, sorted(held.groups)) == (True, True, SUPPORT)
+    assert "accounts" not in held.detail, held.detail
+    scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
+    assert len(scim_users) == 1 and scim_users[0]["active"], scim_users
+    assert app.groups_of(scim_users[0]["id"]) == {"support"}
+    assert verify_all().ok
