@@ -27,21 +27,27 @@ from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_statements import onboard, statements
 
 
-@pytest.mark.django_db(transaction=True)
-def test_profile(on_sandbox, monkeypatch):
+def warmed_up(on_sandbox, monkeypatch, slug: str):
+    """A tenant of 5 groups and an app, unpaced (the runs follow each other faster than the
+    test's 20 calls/s would allow), after two onboardings that warm the worker's caches."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(
         on_sandbox,
-        "prof",
+        slug,
         groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
         apps=["Salesforce"],
     )
-    # Unpaced: the runs follow each other faster than the test's 20 calls/s would allow.
     DirectoryConnection.objects.filter(tenant=dirs.tenant).update(
         rate_limit_per_s=10000, rate_burst=10000
     )
     assert drive(onboard(dirs, "Warm", "Up")).status == Job.Status.SUCCEEDED
     assert drive(onboard(dirs, "Warm", "Again")).status == Job.Status.SUCCEEDED
+    return dirs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_profile(on_sandbox, monkeypatch):
+    dirs = warmed_up(on_sandbox, monkeypatch, "prof")
     n = int(os.environ.get("PROFILE_N", "8"))
     print("\nLOAD", os.getloadavg())
     plain = [onboard(dirs, f"C{i}", "Cpu") for i in range(n)]
@@ -151,18 +157,7 @@ def _wrap_all(totals):
 
 @pytest.mark.django_db(transaction=True)
 def test_split(on_sandbox, monkeypatch):
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(
-        on_sandbox,
-        "split",
-        groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
-        apps=["Salesforce"],
-    )
-    DirectoryConnection.objects.filter(tenant=dirs.tenant).update(
-        rate_limit_per_s=10000, rate_burst=10000
-    )
-    assert drive(onboard(dirs, "Warm", "Up")).status == Job.Status.SUCCEEDED
-    assert drive(onboard(dirs, "Warm", "Again")).status == Job.Status.SUCCEEDED
+    dirs = warmed_up(on_sandbox, monkeypatch, "split")
     n = int(os.environ.get("PROFILE_N", "8"))
     jobs = [onboard(dirs, f"S{i}", "Split") for i in range(n)]
     totals: dict = {}
