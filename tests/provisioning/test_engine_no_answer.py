@@ -14,11 +14,10 @@ from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
-from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
-from tests.provisioning.test_engine_convergence import entra_access, onboard
+from tests.provisioning.test_engine_convergence import entra_access, onboard, support_template
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,9 +69,7 @@ def test_a_call_the_bridge_gave_up_on_lands_before_the_job_says_succeeded(on_san
     what it did."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"noans{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, "Sales")
     join = onboard(dirs)
     call = GivenUp(monkeypatch)
     for _ in range(100):
@@ -104,9 +101,7 @@ def test_an_answer_the_connector_stopped_waiting_for_is_waited_out_before_a_rese
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     monkeypatch.setattr(entra, "ANSWER_TIMEOUT_S", 0.5)
     dirs = make_directories(on_sandbox, f"readto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, "Sales")
     join = onboard(dirs)
     real, sent, landed_before_resent = steps_module.apply_many, [], []
 
@@ -215,9 +210,7 @@ def test_a_step_given_up_unanswered_is_waited_out_before_the_next_job(on_sandbox
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     monkeypatch.setattr(steps_module, "MAX_TRANSIENT_ATTEMPTS", 2)
     dirs = make_directories(on_sandbox, f"giveup{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, "Sales")
     join = onboard(dirs)
     network, landed_before_end = Unanswered(monkeypatch), []
     adds = Step.objects.filter(job=join, action="add_group")
@@ -252,9 +245,7 @@ def test_an_okta_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandb
     dirs = make_directories(
         on_sandbox, f"oktato{uuid.uuid4().hex[:6]}", kinds=("okta",), licenses=[], apps=[]
     )
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant, name="Support", groups=["Staff", "VPN Users"], department="Sales"
-    )
+    support = support_template(dirs, "Sales")
     join = onboard(dirs)
     real, sent, landed_before_resent = steps_module.apply_many, [], []
 
