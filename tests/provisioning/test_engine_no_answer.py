@@ -103,29 +103,8 @@ def test_an_answer_the_connector_stopped_waiting_for_is_waited_out_before_a_rese
     dirs = make_directories(on_sandbox, f"readto{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
     support = support_template(dirs, "Sales")
     join = onboard(dirs)
-    real, sent, landed_before_resent = steps_module.apply_many, [], []
-
-    def slow_first(connector, steps, account):
-        served = adds_served(dirs)
-        if sent:  # sent again: whether the slow batch had landed by then
-            landed_before_resent.append(served >= sent[0])
-            return real(connector, steps, account)
-        sent.append(served + len(steps))  # served in all once the slow batch has landed
-        dirs.behave("entra", latency_ms=1500)
-        try:
-            return real(connector, steps, account)
-        finally:
-            dirs.behave("entra", latency_ms=0)  # the calls after it are quick
-
-    monkeypatch.setattr(steps_module, "apply_many", slow_first)
-    for _ in range(100):
-        outcome = run_now(join.pk)
-        join.refresh_from_db()
-        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
-            until_served(dirs, sent[0])  # nothing else sent since: the slow batch landed
-        if join.is_done:
-            break
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    sent, landed_before_resent = first_round_slowed(monkeypatch, dirs, "entra", adds_served)
+    run_waiting_out(join, lambda: adds_served(dirs) >= sent[0])  # the slow batch landed
     assert sent and join.status == Job.Status.SUCCEEDED, join.error
     assert landed_before_resent == [True]  # not sent again while the first were on their way
     first = join.steps.filter(action="add_group").order_by("order").first()
@@ -140,12 +119,39 @@ def adds_served(dirs) -> int:
     return dirs.stats("entra")["calls"].get("POST /v1.0/groups/{id}/members/$ref", 0)
 
 
-def until_served(dirs, served: int) -> None:
-    """Until the directory has carried out `served` group adds in all (its own clock)."""
-    deadline = time.monotonic() + 30
-    while adds_served(dirs) < served:
-        assert time.monotonic() < deadline, "the slow batch never landed"
-        time.sleep(0.05)
+def first_round_slowed(monkeypatch, dirs, kind: str, served) -> tuple[list, list]:
+    """The join's first round of steps sent while the `kind` directory takes 1.5 s an answer
+    (longer than the connector waits), the rounds after it quick. Returns the adds `served`
+    in all once that round has landed, and, for each round sent again, whether it had."""
+    real, sent, landed_before_resent = steps_module.apply_many, [], []
+
+    def slow_first(connector, steps, account):
+        done = served(dirs)
+        if sent:  # sent again: whether the slow round had landed by then
+            landed_before_resent.append(done >= sent[0])
+            return real(connector, steps, account)
+        sent.append(done + len(steps))
+        dirs.behave(kind, latency_ms=1500)
+        try:
+            return real(connector, steps, account)
+        finally:
+            dirs.behave(kind, latency_ms=0)
+
+    monkeypatch.setattr(steps_module, "apply_many", slow_first)
+    return sent, landed_before_resent
+
+
+def run_waiting_out(join: Job, landed) -> None:
+    """Runs `join` until it ends; while it waits out its unanswered calls, until `landed()`
+    (nothing else is sent meanwhile, so the slow call has landed by then)."""
+    for _ in range(100):
+        outcome = run_now(join.pk)
+        join.refresh_from_db()
+        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
+            until(landed)
+        if join.is_done:
+            break
+        time.sleep(min(outcome.retry_in or 0.05, 0.2))
 
 
 def test_a_scim_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandbox, monkeypatch):
@@ -181,14 +187,7 @@ def test_a_scim_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandbo
             app.behave(latency_ms=0)
 
     monkeypatch.setattr(steps_module, "apply_one", slow_first)
-    for _ in range(100):
-        outcome = run_now(join.pk)
-        join.refresh_from_db()
-        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
-            until(in_sales)  # nothing else sent since: the slow add has landed
-        if join.is_done:
-            break
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    run_waiting_out(join, in_sales)  # the slow add has landed
     assert sent and join.status == Job.Status.SUCCEEDED, join.error
     assert landed_before_resent == [True]  # sent again once, after the first had landed
 
@@ -247,29 +246,8 @@ def test_an_okta_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandb
     )
     support = support_template(dirs, "Sales")
     join = onboard(dirs)
-    real, sent, landed_before_resent = steps_module.apply_many, [], []
-
-    def slow_first(connector, steps, account):
-        served = okta_adds_served(dirs)
-        if sent:  # sent again: whether the slow adds had landed by then
-            landed_before_resent.append(served >= sent[0])
-            return real(connector, steps, account)
-        sent.append(served + len(steps))
-        dirs.behave("okta", latency_ms=1500)
-        try:
-            return real(connector, steps, account)
-        finally:
-            dirs.behave("okta", latency_ms=0)
-
-    monkeypatch.setattr(steps_module, "apply_many", slow_first)
-    for _ in range(100):
-        outcome = run_now(join.pk)
-        join.refresh_from_db()
-        if join.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
-            until(lambda: okta_adds_served(dirs) >= sent[0])  # nothing else sent since
-        if join.is_done:
-            break
-        time.sleep(min(outcome.retry_in or 0.05, 0.2))
+    sent, landed_before_resent = first_round_slowed(monkeypatch, dirs, "okta", okta_adds_served)
+    run_waiting_out(join, lambda: okta_adds_served(dirs) >= sent[0])  # the slow adds landed
     assert sent and join.status == Job.Status.SUCCEEDED, join.error
     assert landed_before_resent == [True]  # not sent again while the first were on their way
     identity = Identity.objects.get(pk=join.identity_id)
