@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.sql import UpdateQuery
 
 BATCH = 500  # rows per statement (fewer where SQLite caps the parameters)
 
@@ -69,6 +70,14 @@ def set_many_sql(
 
 
 _insert_shapes: dict[tuple[str, str], tuple[list[models.Field], str]] = {}
+
+
+def update_sql(queryset: models.QuerySet, values: dict) -> tuple[str, tuple]:
+    """`queryset.update(**values)` as Django's compiler writes it: the SQL and its
+    parameters, to send as part of a larger statement or keep (portal/kept_sql.py)."""
+    update = queryset.query.chain(UpdateQuery)
+    update.add_update_values(values)
+    return update.get_compiler(connection=connection).as_sql()
 
 
 def insert_sql(

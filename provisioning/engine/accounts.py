@@ -63,9 +63,7 @@ def inserted_with(account: DirectoryAccount, marking: QuerySet, values: dict) ->
         if marked:
             _adopt(account, _new_account(account.identity, account.connection))
         return marked
-    update = marking.query.chain(UpdateQuery)
-    update.add_update_values(values)
-    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    update_sql, update_params = bulk_rows.update_sql(marking, values)
     insert_sql, insert_params = bulk_rows.insert_sql(
         DirectoryAccount, [account], "WHERE EXISTS (SELECT FROM marked) ON CONFLICT DO NOTHING"
     )

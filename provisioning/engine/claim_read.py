@@ -27,9 +27,8 @@ from dataclasses import dataclass, field, replace
 from django.contrib.auth import get_user_model
 from django.db import connection as db
 from django.db.models import Exists, Model, QuerySet
-from django.db.models.sql import UpdateQuery
 
-from portal import kept_sql
+from portal import bulk_rows, kept_sql
 from portal.audit import events as audit_events
 from portal.audit.models import chain_key_for
 from provisioning.engine import admission, desired, memo
@@ -113,9 +112,7 @@ def _statement(
     quote = db.ops.quote_name
     if ahead is not None:
         claimable = claimable.filter(~Exists(ahead.order_by()))
-    update = claimable.query.chain(UpdateQuery)
-    update.add_update_values(values)
-    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    update_sql, update_params = bulk_rows.update_sql(claimable, values)
     jobs = _Columns(Job, "claimed")
     returning = ", ".join(
         f"{quote(Job._meta.db_table)}.{quote(f.column)}" for f in Job._meta.concrete_fields

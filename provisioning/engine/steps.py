@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal import bulk_rows, kept_sql
@@ -436,10 +435,7 @@ def _marked(job: Job, steps: list[Step], now) -> int:
 
 
 def _marking_update(*values) -> kept_sql.Built:
-    marking, intent = _marking(*values)
-    update = marking.query.chain(UpdateQuery)
-    update.add_update_values(intent)
-    sql, params = update.get_compiler(connection=connection).as_sql()
+    sql, params = bulk_rows.update_sql(*_marking(*values))
     return kept_sql.Built(sql, list(params))
 
 
