@@ -102,10 +102,30 @@ def _admin_of(user, tenant: Tenant) -> bool:
 
 
 def can_decide(user, access_request: AccessRequest) -> bool:
-    """An approver of the resource, and not the person who asked."""
-    if access_request.requested_by_id == user.pk:
+    """An approver of the resource, neither the person who asked nor the one it is for."""
+    if access_request.requested_by_id == user.pk or is_for(user, access_request.identity):
         return False
     return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def is_for(user, identity: Identity) -> bool:
+    """Whether `identity` is this portal person themselves: their portal address (set by an
+    MSP admin on the staff page, not by them) is the person's address or username. Nobody
+    approves access for themselves, as Entra's entitlement management has it ("approvers
+    can't approve their own requests", the requestor being the one the access is for)."""
+    address = (getattr(user, "email", "") or "").strip().casefold()
+    return bool(address) and address in (
+        (identity.email or "").casefold(),
+        (identity.username or "").casefold(),
+    )
+
+
+def _own_people(user) -> Q:
+    """The requests for this portal person themselves (is_for as a query)."""
+    address = (getattr(user, "email", "") or "").strip()
+    if not address:
+        return Q(pk__in=[])
+    return Q(identity__email__iexact=address) | Q(identity__username__iexact=address)
 
 
 def require_decider(user, access_request: AccessRequest) -> None:
@@ -120,7 +140,7 @@ def waiting_for(user):
         return AccessRequest.objects.none()
     tenants = user.tenantassignment_set.values("tenant")
     pending = AccessRequest.objects.filter(status=Status.PENDING, tenant__in=tenants).exclude(
-        requested_by=user
+        Q(requested_by=user) | _own_people(user)
     )
     return pending.filter(
         Q(resource__approvers=RequestableResource.Approvers.CLIENT_ADMINS)
@@ -252,8 +272,8 @@ def _check_nothing_open(identity, resource, extends) -> None:
 
 
 def _check_someone_decides(identity, resource, actor) -> None:
-    """Refuse a request that only its requester could decide: nobody approves their own
-    (`can_decide`), so it would wait until it expires."""
+    """Refuse a request that only its requester or its person could decide: nobody approves
+    their own, nor access for themselves (`can_decide`), so it would wait until it expires."""
     user = _user(actor)
     if user is None or _auto_approves(resource, identity):
         return
@@ -263,6 +283,12 @@ def _check_someone_decides(identity, resource, actor) -> None:
             f"You are the only approver of {resource.name}, and nobody approves their own "
             "request: it would wait for no one. Ask your MSP: a technician files it and you "
             "approve it, or they name another approver."
+        )
+    if approvers and all(a.pk == user.pk or is_for(a, identity) for a in approvers):
+        raise AccessRequestError(
+            f"The only approver of {resource.name} is {identity.display_name}, the person "
+            "it is for, and nobody approves access for themselves: it would wait for no one. "
+            "Ask your MSP to name another approver."
         )
 
 
@@ -356,6 +382,8 @@ def _approve(access_request, *, actor, rule: str, reason: str, http=None) -> Non
 def why_not(user, access_request: AccessRequest) -> str:
     if access_request.requested_by_id == user.pk:
         return "You asked for this access: someone else must approve it."
+    if is_for(user, access_request.identity):
+        return "This access is for you: someone else must approve it."
     return "You are not an approver of this resource."
 
 
