@@ -69,6 +69,18 @@ def approvers_of(resource: RequestableResource) -> list:
     return list(people.distinct())
 
 
+def is_for(user, identity) -> bool:
+    """Whether `identity` is this portal person themselves: their portal address (set by an
+    MSP admin on the staff page, not by them) is the person's address or username. Nobody
+    approves access for themselves, as Entra's entitlement management has it ("approvers
+    can't approve their own requests", the requestor being the one the access is for)."""
+    address = (getattr(user, "email", "") or "").strip().casefold()
+    return bool(address) and address in (
+        (identity.email or "").casefold(),
+        (identity.username or "").casefold(),
+    )
+
+
 class AccessRequest(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending approval"

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from provisioning.models import AccessRequest
-from provisioning.models_access import approvers_of
+from provisioning.models_access import approvers_of, is_for
 from tenants import access
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,12 @@ def send(kind: str, request_id: int) -> int:
     ).get(pk=request_id)
     if notice.to == "approvers":
         people = approvers_of(access_request.resource)
+        if kind == "new_request":  # waiting for those who may decide (services.can_decide)
+            people = [
+                p
+                for p in people
+                if p.pk != access_request.requested_by_id and not is_for(p, access_request.identity)
+            ]
     else:
         people = [access_request.requested_by] if access_request.requested_by else []
     people = [p for p in people if p.email and (notice.essential or _wants_optional(p))]

@@ -21,7 +21,7 @@ from provisioning.events.models import Event
 from provisioning.events.publish import emit
 from provisioning.jobs import ask
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
-from provisioning.models_access import approvers_of
+from provisioning.models_access import approvers_of, is_for
 from tenants import access
 from tenants.models import Tenant
 
@@ -106,18 +106,6 @@ def can_decide(user, access_request: AccessRequest) -> bool:
     if access_request.requested_by_id == user.pk or is_for(user, access_request.identity):
         return False
     return any(a.pk == user.pk for a in approvers_of(access_request.resource))
-
-
-def is_for(user, identity: Identity) -> bool:
-    """Whether `identity` is this portal person themselves: their portal address (set by an
-    MSP admin on the staff page, not by them) is the person's address or username. Nobody
-    approves access for themselves, as Entra's entitlement management has it ("approvers
-    can't approve their own requests", the requestor being the one the access is for)."""
-    address = (getattr(user, "email", "") or "").strip().casefold()
-    return bool(address) and address in (
-        (identity.email or "").casefold(),
-        (identity.username or "").casefold(),
-    )
 
 
 def _own_people(user) -> Q:

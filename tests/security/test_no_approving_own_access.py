@@ -71,3 +71,12 @@ def test_a_request_only_its_person_could_approve_is_refused_when_filed(alpha, ad
     with pytest.raises(ar.AccessRequestError, match="only approver"):
         file(alpha, requestable(alpha, "Alpha Admins"), identity=admins_own)
     assert not AccessRequest.objects.filter(identity=admins_own).exists()
+
+
+def test_the_person_the_access_is_for_is_not_mailed_to_approve_it(
+    alpha, admins_own, co_admin, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("provisioning.tasks.run_job.delay", lambda job_id: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        file(alpha, requestable(alpha, "Alpha Admins"), identity=admins_own)
+    assert [m.to for m in mailoutbox] == [[co_admin.email]]
