@@ -143,3 +143,26 @@ def test_a_users_app_links_are_not_paged(okta_sandbox):
         [user] = api.get("/api/v1/users").json()
         links = api.get(f"/api/v1/users/{user['id']}/appLinks", params={"limit": 1})
         assert len(links.json()) == 2 and "next" not in links.links
+
+
+def test_a_group_name_over_255_or_a_description_over_1024_characters_is_refused(org, api):
+    """Okta's group profile: name 1 to 255 characters, description 0 to 1024 (help.okta.com,
+    Workflows "Create Group": "Minimum length of one character and maximum length of 255
+    characters" / "a maximum length of 1024 characters"). Longer is 400 E0000001, no group."""
+    for profile, field in (
+        ({"name": "G" * 256}, "name"),
+        ({"name": "Long description", "description": "d" * 1025}, "description"),
+        ({"name": "Numbered", "description": 5}, "description"),
+    ):
+        refused = api.post("/api/v1/groups", json={"profile": profile})
+        error = assert_okta_error(refused, 400, "E0000001")
+        assert error["errorSummary"] == f"Api validation failed: {field}"
+    assert names(api.get("/api/v1/groups", params={"q": "G"})) == []
+    assert names(api.get("/api/v1/groups", params={"q": "Long"})) == []
+    assert names(api.get("/api/v1/groups", params={"q": "Numbered"})) == []
+
+    taken = api.post(
+        "/api/v1/groups", json={"profile": {"name": "H" * 255, "description": "d" * 1024}}
+    )
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["profile"]["name"] == "H" * 255
