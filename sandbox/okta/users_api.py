@@ -244,8 +244,10 @@ def _reactivate(call: Call) -> Reply:
 
 
 def _reset_password(call: Call) -> Reply:
-    send_email = call.flag("sendEmail", True)
-    return Reply(200, lifecycle.reset_password(call.org, _user(call), call.base, send_email))
+    send_email, revoke = call.flag("sendEmail", True), call.flag("revokeSessions", False)
+    return Reply(
+        200, lifecycle.reset_password(call.org, _user(call), call.base, send_email, revoke)
+    )
 
 
 def _expire_password(call: Call) -> Reply:
@@ -257,7 +259,8 @@ def _expire_password(call: Call) -> Reply:
 def _expire_with_temp_password(call: Call) -> Reply:
     """UserCred's expirePasswordWithTempPassword: PASSWORD_EXPIRED, and the temporary
     password in the answer ({"tempPassword"}); a second call replaces the first password."""
-    temp = lifecycle.expire_password(call.org, _user(call), True)
+    revoke = call.flag("revokeSessions", False)
+    temp = lifecycle.expire_password(call.org, _user(call), True, revoke)
     return Reply(200, {"tempPassword": temp})
 
 

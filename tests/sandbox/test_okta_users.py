@@ -320,3 +320,41 @@ def test_a_profile_property_outside_the_schema_is_refused(api):
         api.get("/api/v1/users", params={"search": 'profile.login eq "extra@example.com"'}).json()
         == []
     )
+
+
+def _seeded(okta_sandbox, *logins: str):
+    users = [
+        {"profile": user_body(login)["profile"], "status": "ACTIVE", "sessions": 2}
+        for login in logins
+    ]
+    org = okta_sandbox.new_org(users=users)
+    by_login = {u["profile"]["login"]: u for u in okta_sandbox.state(org.id)["users"]}
+    return org, by_login
+
+
+def _sessions(okta_sandbox, org, login: str) -> int:
+    users = okta_sandbox.state(org.id)["users"]
+    return next(u["sessions"] for u in users if u["profile"]["login"] == login)
+
+
+def test_a_password_reset_ends_sessions_only_when_asked(okta_sandbox):
+    """`lifecycle/reset_password`: "This operation provides an option to delete all the user's
+    sessions" (`revokeSessions`: "Revokes all user sessions, except for the current session, if
+    set to `true`"); without it the sessions stay. `expire_password_with_temp_password` the
+    same ("If `revokeSessions` is included in the request with a value of `true`, the user's
+    current outstanding sessions are revoked"). okta SDK 3.x `UserCredApi.reset_password`,
+    `expire_password_with_temp_password`."""
+    logins = ("kept@example.com", "ended@example.com", "temp@example.com", "gone@example.com")
+    org, users = _seeded(okta_sandbox, *logins)
+    with okta_sandbox.api(org) as api:
+        for login, revoke in (("kept@example.com", None), ("ended@example.com", "true")):
+            params = {"sendEmail": "false", **({"revokeSessions": revoke} if revoke else {})}
+            url = f"/api/v1/users/{users[login]['id']}/lifecycle/reset_password"
+            answer = api.post(url, params=params)
+            assert answer.status_code == 200, answer.text
+            assert api.get(f"/api/v1/users/{users[login]['id']}").json()["status"] == "RECOVERY"
+        for login, revoke in (("temp@example.com", None), ("gone@example.com", "true")):
+            params = {"revokeSessions": revoke} if revoke else {}
+            url = f"/api/v1/users/{users[login]['id']}/lifecycle/expire_password_with_temp_password"
+            assert api.post(url, params=params).status_code == 200
+    assert [_sessions(okta_sandbox, org, login) for login in logins] == [2, 0, 2, 0]
