@@ -30,7 +30,7 @@ def limit_param(call: Call, default: int, maximum: int) -> int:
     return default if value < 1 else min(value, maximum)
 
 
-def _link(call: Call, path: str, params: dict[str, str], rel: str) -> str:
+def link(call: Call, path: str, params: dict[str, str], rel: str) -> str:
     query = f"?{urlencode(params)}" if params else ""
     return f'<{call.base}{path}{query}>; rel="{rel}"'
 
@@ -56,10 +56,10 @@ def page(
     chosen = ordered[:limit]
     params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
     self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
-    links = [_link(call, path, self_params, "self")]
+    links = [link(call, path, self_params, "self")]
     if len(ordered) > limit:
         next_params = {**params, "after": key(chosen[-1]), "limit": str(limit)}
-        links.append(_link(call, path, next_params, "next"))
+        links.append(link(call, path, next_params, "next"))
     return chosen, {"Link": ", ".join(links)}
 
 
@@ -86,10 +86,10 @@ def page_matching(
             chosen.append(item)
     params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
     self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
-    links = [_link(call, path, self_params, "self")]
+    links = [link(call, path, self_params, "self")]
     if more:
         links.append(
-            _link(call, path, {**params, "after": key(chosen[-1]), "limit": str(limit)}, "next")
+            link(call, path, {**params, "after": key(chosen[-1]), "limit": str(limit)}, "next")
         )
     return chosen, {"Link": ", ".join(links)}
 

@@ -358,3 +358,68 @@ def test_a_password_reset_ends_sessions_only_when_asked(okta_sandbox):
             url = f"/api/v1/users/{users[login]['id']}/lifecycle/expire_password_with_temp_password"
             assert api.post(url, params=params).status_code == 200
     assert [_sessions(okta_sandbox, org, login) for login in logins] == [2, 0, 2, 0]
+
+
+def _logins(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [u["profile"]["login"] for u in response.json()]
+
+
+def _next(response) -> str | None:
+    for part in response.headers.get("link", "").split(","):
+        if 'rel="next"' in part:
+            return part.split(";")[0].strip().strip("<>")
+    return None
+
+
+def test_a_search_is_sorted_by_sort_by_and_sort_order(org, api):
+    """List Users: `sortBy` "Specifies the field to sort by (for search queries only). This can
+    be any single property … Users with the same value for the `sortBy` property are ordered by
+    `id`"; `sortOrder` "`asc` or `desc` … ignored if `sortBy` isn't present" (okta SDK 3.x
+    `UserApi.list_users`). The sandbox answered a sorted search in id order."""
+    for login, last in (
+        ("ann@example.com", "Young"),
+        ("bob@example.com", "Adams"),
+        ("cy@example.com", "Mills"),
+        ("dee@example.com", "Adams"),
+    ):
+        create(api, login, lastName=last)
+    search = 'status eq "ACTIVE"'
+    asc = api.get("/api/v1/users", params={"search": search, "sortBy": "profile.lastName"})
+    assert _logins(asc) == [
+        "bob@example.com",
+        "dee@example.com",
+        "cy@example.com",
+        "ann@example.com",
+    ]
+    desc = api.get(
+        "/api/v1/users",
+        params={"search": search, "sortBy": "profile.lastName", "sortOrder": "desc"},
+    )
+    assert _logins(desc) == [
+        "ann@example.com",
+        "cy@example.com",
+        "bob@example.com",
+        "dee@example.com",
+    ]
+
+    # paged through the Link header, the order holds across pages
+    pages: list[str] = []
+    url: str | None = "/api/v1/users"
+    params = {"search": search, "sortBy": "profile.lastName", "sortOrder": "desc", "limit": "3"}
+    while url:
+        answer = api.get(url, params=params)
+        pages += _logins(answer)
+        url, params = _next(answer), None
+    assert pages == _logins(desc)
+
+    # sortBy orders searches only; sortOrder alone orders nothing
+    unsorted = api.get("/api/v1/users", params={"sortBy": "profile.lastName"})
+    assert _logins(unsorted) == [
+        "ann@example.com",
+        "bob@example.com",
+        "cy@example.com",
+        "dee@example.com",
+    ]
+    alone = api.get("/api/v1/users", params={"search": search, "sortOrder": "desc"})
+    assert _logins(alone) == _logins(unsorted)
