@@ -166,3 +166,29 @@ def test_a_group_name_over_255_or_a_description_over_1024_characters_is_refused(
     )
     assert taken.status_code == 200, taken.text
     assert taken.json()["profile"]["name"] == "H" * 255
+
+
+def test_a_limit_below_the_published_minimum_is_refused(org, api):
+    """The okta SDK 3.x (Okta's OpenAPI) bounds some lists' `limit` from below: group rules
+    (`GroupRuleApi.list_group_rules`, 1..200), an app's users
+    (`ApplicationUsersApi.list_application_users`, 1..500) and an app's groups
+    (`ApplicationGroupsApi.list_application_group_assignments`, 20..200). A smaller `limit` is
+    400 E0000001 on `limit` (Okta's text is not published); the sandbox read it as the default
+    (or as the page size). Users publish no minimum: `limit=0` there still reads as the
+    default."""
+    slack = org.apps["slack"]
+    for path, low in (
+        ("/api/v1/groups/rules", "0"),
+        (f"/api/v1/apps/{slack}/users", "0"),
+        (f"/api/v1/apps/{slack}/users", "-1"),
+        (f"/api/v1/apps/{slack}/groups", "19"),
+    ):
+        error = assert_okta_error(api.get(path, params={"limit": low}), 400, "E0000001")
+        assert error["errorSummary"] == "Api validation failed: limit"
+    for path, lowest in (
+        ("/api/v1/groups/rules", "1"),
+        (f"/api/v1/apps/{slack}/users", "1"),
+        (f"/api/v1/apps/{slack}/groups", "20"),
+    ):
+        assert api.get(path, params={"limit": lowest}).status_code == 200
+    assert api.get("/api/v1/users", params={"limit": "0"}).status_code == 200
