@@ -423,3 +423,30 @@ def test_a_search_is_sorted_by_sort_by_and_sort_order(org, api):
     ]
     alone = api.get("/api/v1/users", params={"search": search, "sortOrder": "desc"})
     assert _logins(alone) == _logins(unsorted)
+
+
+def test_fields_projects_the_listed_users(org, api):
+    """List Users `fields`: "Specifies a select set of user properties to query. Any other
+    properties will be filtered out of the returned users … place sub-fields in the profile
+    object inside a `profile:()` directive, for example `profile:(firstName, city)`. The `id`
+    field is always included" (okta SDK 3.x `UserApi.list_users`). The sandbox ignored it, so
+    code reading a property it had not asked for read it here and missed it at Okta."""
+    create(api, "ann@example.com", city="Leeds")
+    create(api, "bob@example.com")
+    listed = api.get("/api/v1/users", params={"fields": "status,profile:(firstName, city)"})
+    assert listed.status_code == 200, listed.text
+    assert [set(u) for u in listed.json()] == [{"id", "status", "profile"}] * 2
+    assert [u["profile"] for u in listed.json()] == [
+        {"firstName": "Ann", "city": "Leeds"},
+        {"firstName": "Bob"},
+    ]
+    only_profile = api.get(
+        "/api/v1/users", params={"search": 'status eq "ACTIVE"', "fields": "profile:(email)"}
+    )
+    assert [u["profile"] for u in only_profile.json()] == [
+        {"email": "ann@example.com"},
+        {"email": "bob@example.com"},
+    ]
+    assert [set(u) for u in only_profile.json()] == [{"id", "profile"}] * 2
+    whole = api.get("/api/v1/users").json()
+    assert {"status", "created", "profile", "_links"} <= set(whole[0])
