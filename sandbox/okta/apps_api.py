@@ -36,7 +36,8 @@ def list_app_users(call: Call) -> Reply:
     app = call.org.find_app(call.param("app_id"))
     path = f"/api/v1/apps/{app.id}/users"
     assignments = list(app.assignments.values())
-    chosen, headers = page(call, assignments, path, 50, 500, key=lambda a: a.user_id)
+    # limit 1..500 (ApplicationUsersApi.list_application_users: `Field(le=500, ge=1)`)
+    chosen, headers = page(call, assignments, path, 50, 500, key=lambda a: a.user_id, minimum=1)
     return Reply(200, [app_user_json(app, a, call.base) for a in chosen], headers)
 
 
@@ -79,7 +80,10 @@ def unassign_user(call: Call) -> Reply:
 def list_app_groups(call: Call) -> Reply:
     app = call.org.find_app(call.param("app_id"))
     ids = [gid for gid in app.groups if gid in call.org.groups]
-    chosen, headers = page(call, ids, f"/api/v1/apps/{app.id}/groups", 20, 200, key=str)
+    # limit 20..200 (ApplicationGroupsApi.list_application_group_assignments: `Field(le=200,
+    # ge=20)`)
+    path = f"/api/v1/apps/{app.id}/groups"
+    chosen, headers = page(call, ids, path, 20, 200, key=str, minimum=20)
     body = [app_group_json(app, gid, app.groups[gid], call.base) for gid in chosen]
     return Reply(200, body, headers)
 

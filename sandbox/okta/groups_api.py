@@ -112,8 +112,8 @@ def create_group(call: Call) -> Reply:
     profile = call.json().get("profile") or {}
     if not isinstance(profile, dict):
         raise bad_json()
-    description = profile.get("description") or ""
-    group = call.org.create_group(profile.get("name"), str(description))
+    description = profile.get("description")
+    group = call.org.create_group(profile.get("name"), "" if description is None else description)
     return Reply(200, group_json(group, call.base))
 
 

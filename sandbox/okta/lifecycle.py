@@ -88,21 +88,35 @@ def unlock(org: OktaOrg, user: User) -> None:
         user.set_status("ACTIVE")
 
 
-def reset_password(org: OktaOrg, user: User, base_url: str, send_email: bool) -> dict:
+def reset_password(
+    org: OktaOrg, user: User, base_url: str, send_email: bool, revoke_sessions: bool = False
+) -> dict:
+    """RECOVERY, and a reset link. The sessions end only with `revokeSessions=true`: "This
+    operation provides an option to delete all the user's sessions" (okta SDK 3.x
+    `UserCredApi.reset_password`; `revokeSessions`: "Revokes all user sessions, except for the
+    current session, if set to `true`"). The sandbox ended them on every reset."""
     if user.status not in _PASSWORD_STATES:
         raise wrong_status()
     user.set_status("RECOVERY")
-    user.sessions = 0
+    if revoke_sessions:
+        user.sessions = 0
     if send_email:
         return {}
     return {"resetPasswordUrl": f"{base_url}/reset_password/{_token()}"}
 
 
-def expire_password(org: OktaOrg, user: User, temp_password: bool) -> str | None:
-    """Expire the password; returns a temporary one when asked, as `tempPassword=true` does."""
+def expire_password(
+    org: OktaOrg, user: User, temp_password: bool, revoke_sessions: bool = False
+) -> str | None:
+    """Expire the password; returns a temporary one when asked, as `tempPassword=true` does.
+    With a temporary password, `revokeSessions=true` ends the sessions: "If `revokeSessions` is
+    included in the request with a value of `true`, the user's current outstanding sessions are
+    revoked" (okta SDK 3.x `UserCredApi.expire_password_with_temp_password`)."""
     if user.status not in _PASSWORD_STATES:
         raise wrong_status()
     user.set_status("PASSWORD_EXPIRED")
+    if revoke_sessions:
+        user.sessions = 0
     if not temp_password:
         return None
     user.has_password = True

@@ -24,6 +24,8 @@ REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
 # https://developer.okta.com/docs/reference/api/schemas/#user-profile-base-subschema. Okta's
 # cause for a value over its bound: "<field>: The field is too long" (Okta's Zones API doc shows
 # that text for its `name`); "too short" is assumed by symmetry.
+GROUP_NAME_MAX, GROUP_DESCRIPTION_MAX = 255, 1024
+
 PROFILE_LENGTHS = {
     "login": (5, 100),
     "email": (5, 100),
@@ -303,6 +305,16 @@ class OktaOrg:
     ) -> Group:
         if not isinstance(name, str) or not name.strip():
             raise validation_failed("name", "The field cannot be left blank")
+        # A group's profile: "Name … Minimum length of one character and maximum length of 255
+        # characters", "Description … a maximum length of 1024 characters" (help.okta.com,
+        # Workflows connector reference, Okta "Create Group" / "Update Group"). Okta's cause
+        # text for a longer one is not published: the user profile's "The field is too long".
+        if len(name) > GROUP_NAME_MAX:
+            raise validation_failed("name", "The field is too long")
+        if not isinstance(description, str):
+            raise validation_failed("description", "Does not match required pattern")
+        if len(description) > GROUP_DESCRIPTION_MAX:
+            raise validation_failed("description", "The field is too long")
         if any(g.name.lower() == name.lower() for g in self.groups.values()):
             raise validation_failed(
                 "name", "An object with this field already exists in the current organization"

@@ -1,8 +1,9 @@
 """Group rules: an active rule keeps the users its expression matches in its target groups.
 
-As in Okta: rules are created INACTIVE and only INACTIVE rules may be changed; a user added by
-a rule leaves the group when the profile stops matching; removing such a user by hand puts
-them on the rule's exclusion list; deactivating a user does not re-evaluate rules.
+As in Okta: rules are created INACTIVE and only INACTIVE rules may be changed (their target
+groups never); a user added by a rule leaves the group when the profile stops matching;
+removing such a user by hand puts them on the rule's exclusion list; deactivating a user does
+not re-evaluate rules.
 """
 
 from __future__ import annotations
@@ -71,8 +72,16 @@ def replace(
             ["status: Only an INACTIVE rule can be updated; deactivate it first"],
         )
     validate(org, name, expression, group_ids)
+    # "You currently can't update the `actions` section" (okta SDK 3.x
+    # `GroupRuleApi.replace_group_rule`, Okta's OpenAPI text): a replace must name the groups
+    # the rule already assigns. Okta's error for one that does not is not published: 400
+    # E0000001 on the field, as the other refused rule values.
+    if list(group_ids) != rule.group_ids:
+        raise validation_failed(
+            "actions.assignUserToGroups.groupIds", "The actions of a rule cannot be updated"
+        )
     rule.name, rule.expression = name, expression
-    rule.group_ids, rule.exclude_user_ids = list(group_ids), list(exclude)
+    rule.exclude_user_ids = list(exclude)
     rule.last_updated = now_iso()
 
 

@@ -68,7 +68,8 @@ def list_rules(call: Call) -> Reply:
     keyword = (call.query("search") or "").strip().lower()
     if keyword:
         found = [r for r in found if keyword in r.name.lower()]
-    chosen, headers = page(call, found, "/api/v1/groups/rules", default=50, maximum=200)
+    # limit 1..200 (GroupRuleApi.list_group_rules: `Field(le=200, ge=1)`)
+    chosen, headers = page(call, found, "/api/v1/groups/rules", 50, 200, minimum=1)
     return Reply(200, [rule_json(r) for r in chosen], headers)
 
 

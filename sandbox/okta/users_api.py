@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import lifecycle
 from .errors import bad_json, invalid_search, not_found, validation_failed
-from .listing import analysed, limit_param, page, page_matching
+from .listing import analysed, limit_param, link, page, page_matching
 from .model import User, now_iso
 from .org import check_password
 from .pipeline import Call, Handler, Reply
@@ -158,8 +159,97 @@ def _q(text: str) -> Callable[[User], bool]:
     return keep
 
 
+def _sort_value(user: User, path: str) -> tuple:
+    """A user's value under `sortBy`, comparable whatever its type: none first, then numbers,
+    then strings without regard to case, then anything else by its JSON. Okta publishes only
+    the tie-break (by id), not how it orders missing values or types: this is the sandbox's."""
+    value = _attribute(user, path)
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, float(value), "")
+    if isinstance(value, str):
+        return (2, 0.0, value.casefold())
+    return (3, 0.0, json.dumps(value, sort_keys=True))
+
+
+def _fields(text: str) -> tuple[set[str], set[str] | None]:
+    """`fields=status,profile:(firstName, city)`: the top-level names and, with a `profile:()`
+    directive, the profile's (None without one)."""
+    top: set[str] = set()
+    profile: set[str] | None = None
+    depth, part, parts = 0, "", []
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(part)
+            part = ""
+        else:
+            part += char
+    parts.append(part)
+    for raw in (p.strip() for p in parts):
+        if raw.startswith("profile:(") and raw.endswith(")"):
+            inner = raw[len("profile:(") : -1]
+            profile = (profile or set()) | {n.strip() for n in inner.split(",") if n.strip()}
+        elif raw:
+            top.add(raw)
+    return top, profile
+
+
+def _listed(call: Call, users: list[User]) -> list[dict]:
+    """The users as JSON, projected by `fields` when given: "Specifies a select set of user
+    properties to query. Any other properties will be filtered out of the returned users …
+    place sub-fields in the profile object inside a `profile:()` directive … The `id` field is
+    always included" (okta SDK 3.x `UserApi.list_users`). A name the user lacks is left out;
+    what Okta answers for a name that is no property is not published. The sandbox ignored
+    `fields` and answered every property."""
+    bodies = [user_json(u, call.base) for u in users]
+    text = call.query("fields")
+    if not text or not text.strip():
+        return bodies
+    top, profile = _fields(text)
+    projected = []
+    for body in bodies:
+        kept = {k: v for k, v in body.items() if k == "id" or (k in top and k != "profile")}
+        if profile is not None:
+            whole = body.get("profile") or {}
+            kept["profile"] = {k: whole[k] for k in whole if k in profile}
+        elif "profile" in top:
+            kept["profile"] = body.get("profile")
+        projected.append(kept)
+    return projected
+
+
+def _sorted_search(call: Call, keep: Callable[[User], bool], path: str) -> Reply:
+    """A search ordered by `sortBy`/`sortOrder`: "Specifies the field to sort by (for search
+    queries only). This can be any single property … Users with the same value for the
+    `sortBy` property are ordered by `id`"; `sortOrder` "`asc` or `desc`" (okta SDK 3.x
+    `UserApi.list_users`). Paged as any search, the `after` cursor naming the last user of the
+    page before (the sandbox answered a sorted search in id order)."""
+    found = [u for u in call.org.users_by_id() if keep(u)]  # by id
+    descending = (call.query("sortOrder") or "asc").strip().lower() == "desc"
+    # a stable sort: users of one value stay in id order, whichever way the values go
+    found.sort(key=lambda u: _sort_value(u, path), reverse=descending)
+    limit = limit_param(call, 200, 200)
+    after = call.query("after")
+    start = 0
+    if after:
+        ids = [u.id for u in found]
+        start = ids.index(after) + 1 if after in ids else len(found)
+    chosen = found[start : start + limit]
+    params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
+    self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
+    links = [link(call, "/api/v1/users", self_params, "self")]
+    if start + limit < len(found):
+        next_params = {**params, "after": chosen[-1].id, "limit": str(limit)}
+        links.append(link(call, "/api/v1/users", next_params, "next"))
+    return Reply(200, _listed(call, chosen), {"Link": ", ".join(links)})
+
+
 def list_users(call: Call) -> Reply:
     search, expression, q = call.query("search"), call.query("filter"), call.query("q")
+    if search and call.query("sortBy"):
+        return _sorted_search(call, _search(call, search), call.query("sortBy"))
     if search:
         keep = _search(call, search)
     elif expression:
@@ -167,14 +257,14 @@ def list_users(call: Call) -> Reply:
     elif q and q.strip():
         keep = _q(q)
         found = [u for u in call.org.users_by_id() if keep(u)][: limit_param(call, Q_LIMIT, 200)]
-        return Reply(200, [user_json(u, call.base) for u in found])
+        return Reply(200, _listed(call, found))
     else:
         # Without search or filter Okta leaves DEPROVISIONED users out.
         def keep(user: User) -> bool:
             return user.status != "DEPROVISIONED"
 
     chosen, headers = page_matching(call, call.org.users_by_id(), keep, "/api/v1/users")
-    return Reply(200, [user_json(u, call.base) for u in chosen], headers)
+    return Reply(200, _listed(call, chosen), headers)
 
 
 def get_user(call: Call) -> Reply:
@@ -244,8 +334,10 @@ def _reactivate(call: Call) -> Reply:
 
 
 def _reset_password(call: Call) -> Reply:
-    send_email = call.flag("sendEmail", True)
-    return Reply(200, lifecycle.reset_password(call.org, _user(call), call.base, send_email))
+    send_email, revoke = call.flag("sendEmail", True), call.flag("revokeSessions", False)
+    return Reply(
+        200, lifecycle.reset_password(call.org, _user(call), call.base, send_email, revoke)
+    )
 
 
 def _expire_password(call: Call) -> Reply:
@@ -257,7 +349,8 @@ def _expire_password(call: Call) -> Reply:
 def _expire_with_temp_password(call: Call) -> Reply:
     """UserCred's expirePasswordWithTempPassword: PASSWORD_EXPIRED, and the temporary
     password in the answer ({"tempPassword"}); a second call replaces the first password."""
-    temp = lifecycle.expire_password(call.org, _user(call), True)
+    revoke = call.flag("revokeSessions", False)
+    temp = lifecycle.expire_password(call.org, _user(call), True, revoke)
     return Reply(200, {"tempPassword": temp})
 
 

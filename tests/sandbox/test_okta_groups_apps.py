@@ -143,3 +143,52 @@ def test_a_users_app_links_are_not_paged(okta_sandbox):
         [user] = api.get("/api/v1/users").json()
         links = api.get(f"/api/v1/users/{user['id']}/appLinks", params={"limit": 1})
         assert len(links.json()) == 2 and "next" not in links.links
+
+
+def test_a_group_name_over_255_or_a_description_over_1024_characters_is_refused(org, api):
+    """Okta's group profile: name 1 to 255 characters, description 0 to 1024 (help.okta.com,
+    Workflows "Create Group": "Minimum length of one character and maximum length of 255
+    characters" / "a maximum length of 1024 characters"). Longer is 400 E0000001, no group."""
+    for profile, field in (
+        ({"name": "G" * 256}, "name"),
+        ({"name": "Long description", "description": "d" * 1025}, "description"),
+        ({"name": "Numbered", "description": 5}, "description"),
+    ):
+        refused = api.post("/api/v1/groups", json={"profile": profile})
+        error = assert_okta_error(refused, 400, "E0000001")
+        assert error["errorSummary"] == f"Api validation failed: {field}"
+    assert names(api.get("/api/v1/groups", params={"q": "G"})) == []
+    assert names(api.get("/api/v1/groups", params={"q": "Long"})) == []
+    assert names(api.get("/api/v1/groups", params={"q": "Numbered"})) == []
+
+    taken = api.post(
+        "/api/v1/groups", json={"profile": {"name": "H" * 255, "description": "d" * 1024}}
+    )
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["profile"]["name"] == "H" * 255
+
+
+def test_a_limit_below_the_published_minimum_is_refused(org, api):
+    """The okta SDK 3.x (Okta's OpenAPI) bounds some lists' `limit` from below: group rules
+    (`GroupRuleApi.list_group_rules`, 1..200), an app's users
+    (`ApplicationUsersApi.list_application_users`, 1..500) and an app's groups
+    (`ApplicationGroupsApi.list_application_group_assignments`, 20..200). A smaller `limit` is
+    400 E0000001 on `limit` (Okta's text is not published); the sandbox read it as the default
+    (or as the page size). Users publish no minimum: `limit=0` there still reads as the
+    default."""
+    slack = org.apps["slack"]
+    for path, low in (
+        ("/api/v1/groups/rules", "0"),
+        (f"/api/v1/apps/{slack}/users", "0"),
+        (f"/api/v1/apps/{slack}/users", "-1"),
+        (f"/api/v1/apps/{slack}/groups", "19"),
+    ):
+        error = assert_okta_error(api.get(path, params={"limit": low}), 400, "E0000001")
+        assert error["errorSummary"] == "Api validation failed: limit"
+    for path, lowest in (
+        ("/api/v1/groups/rules", "1"),
+        (f"/api/v1/apps/{slack}/users", "1"),
+        (f"/api/v1/apps/{slack}/groups", "20"),
+    ):
+        assert api.get(path, params={"limit": lowest}).status_code == 200
+    assert api.get("/api/v1/users", params={"limit": "0"}).status_code == 200

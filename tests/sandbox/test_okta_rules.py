@@ -120,3 +120,25 @@ def test_rules_given_when_the_org_is_created(okta_sandbox):
     manager = next(u["id"] for u in state["users"] if u["profile"]["login"] == "m@example.com")
     assert finance["members"] == [manager] and finance["by_rule"] == [manager]
     assert [r["status"] for r in state["rules"]] == ["ACTIVE"]
+
+
+def test_a_rules_actions_cannot_be_replaced(org, api):
+    """Okta: "You currently can't update the `actions` section" (okta SDK 3.x
+    `GroupRuleApi.replace_group_rule`): a replace naming other target groups is refused and the
+    rule keeps its groups; the same groups with a new expression are taken."""
+    rule = api.post("/api/v1/groups/rules", json=rule_body(org, 'user.department=="Sales"')).json()
+    url = f"/api/v1/groups/rules/{rule['id']}"
+    elsewhere = rule_body(org, 'user.department=="Sales"')
+    elsewhere["actions"]["assignUserToGroups"]["groupIds"] = [org.groups["Finance"]]
+    assert_okta_error(api.put(url, json=elsewhere), 400, "E0000001")
+    assert api.get(url).json()["actions"]["assignUserToGroups"]["groupIds"] == [org.groups["Sales"]]
+
+    both = rule_body(org, 'user.department=="Sales"')
+    both["actions"]["assignUserToGroups"]["groupIds"] = [org.groups["Sales"], org.groups["Finance"]]
+    assert_okta_error(api.put(url, json=both), 400, "E0000001")
+
+    same = rule_body(org, 'user.department=="Legal"', name="Legal people")
+    replaced = api.put(url, json=same)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["name"] == "Legal people"
+    assert replaced.json()["actions"]["assignUserToGroups"]["groupIds"] == [org.groups["Sales"]]
