@@ -54,8 +54,8 @@ STALE_AFTER_S = 60.0
 TOKENS_PER_JOB = 15
 # What a joiner's first read reserves beyond TOKENS_PER_JOB, where the bucket holds it: an
 # onboarding's round is 15 or 16 calls as the plan finds it (a lookup more, a read more in
-# its verification), and a round short by one parked again for it at its last read (one
-# bench job in fourteen at the ceiling). The plan gives back what it did not need.
+# its verification), and a round short by one parked again for it at its last read (17 of
+# 300 jobs in a bench run at the ceiling). The plan gives back what it did not need.
 ROUND_SLACK = 2
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
@@ -268,7 +268,7 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     job.options = {**job.options, TURN_LOOKS: looks + 1, TURN_WANTS: wants}
     # Twice the time the jobs ahead take at the rate: at that time itself, the fallback
     # raced the wake-ups wherever the workers fell short of the rate (a loaded machine, the
-    # pauses after a 429) and found its turn not come: a claim and a park more (45 of 300
+    # pauses after a 429) and found its turn not come: a claim and a park more (42 of 300
     # jobs in a bench run at the ceiling). A wake-up lost with a killed worker costs the
     # difference in time.
     eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
