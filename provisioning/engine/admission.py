@@ -52,8 +52,14 @@ STALE_AFTER_S = 60.0
 # `$batch`es of writes, the read that verifies): how many jobs the reservations ahead carry,
 # and what a joiner's first read reserves for its first round.
 TOKENS_PER_JOB = 15
+# What a joiner's first read reserves beyond TOKENS_PER_JOB, where the bucket holds it: an
+# onboarding's round is 15 or 16 calls as the plan finds it (a lookup more, a read more in
+# its verification), and a round short by one parked again for it at its last read (17 of
+# 300 jobs in a bench run at the ceiling). The plan gives back what it did not need.
+ROUND_SLACK = 2
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
+TURN_ETA_FACTOR = 2.0
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -101,7 +107,7 @@ def pace_calls(
         # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
         # round that needs more reserves the rest at its first step. A round a bucket cannot
         # hold parks again anyway: paying part of it ahead would only delay the read.
-        to_come = max(to_come, TOKENS_PER_JOB)
+        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
         wanted = max(tokens, min(to_come, capacity))
@@ -178,8 +184,9 @@ def next_in_turn(
     oldest job waiting its turn, and in how many seconds it runs. It is admitted here, its
     first read's tokens reserved for it (`reserve_for`), so that its next run sends the read
     (and the round paid with it) when they are due: one run, not a run that finds its turn
-    come and parks for its tokens, then another that sends them. Where the reservations
-    ahead are full, its come-back time is brought forward to now, as before. `connections`:
+    come and parks for its tokens, then another that sends them. Only where the reservations
+    ahead run past what the jobs under way hold (`wake_ahead_s`) is its come-back time
+    brought forward to now instead. `connections`:
     the tenant's, as the ending run holds them (the waiting job's connection is one)."""
     if not (job.options.get(ADMITTED) or RESERVED in job.options):
         return None  # never parked for tokens: none were short, no one waits behind it
@@ -212,7 +219,7 @@ def reserve_for(
     if connection is None:
         return None
     tokens = int(wants["tokens"])
-    taken, due_in = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
+    taken, due_in = throttle.reserve(connection, tokens, wake_ahead_s(connection))
     if not taken:
         return None
     options = {k: v for k, v in waiting["options"].items() if k != TURN_WANTS}
@@ -236,6 +243,17 @@ def reserve_for(
     return due_in
 
 
+def wake_ahead_s(connection: DirectoryConnection) -> float:
+    """How far ahead the job that ends may reserve for the first in line: the connection's
+    horizon, and the first rounds of the jobs it admits at once on top. A job's end admits
+    one job, so this keeps the number under way, not the debt, growing; beyond the horizon
+    (a pause after a 429, a round that paid more) a woken job brought forward instead ran
+    to find its tokens refused, parked, ran to park for them, and ran a third time to send
+    them: two claims and a park's statements more for the same time of sending."""
+    rounds = admitted_at_once(connection) * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    return throttle.reserve_ahead_s(connection) + rounds
+
+
 def _needs_admission(job: Job) -> bool:
     return job.options.get("round", 0) == 0 and not job.options.get(ADMITTED)
 
@@ -248,7 +266,12 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     looks = job.options.get(TURN_LOOKS, 0)
     wants = {"connection": connection.pk, "tokens": tokens}
     job.options = {**job.options, TURN_LOOKS: looks + 1, TURN_WANTS: wants}
-    eta = ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    # Twice the time the jobs ahead take at the rate: at that time itself, the fallback
+    # raced the wake-ups wherever the workers fell short of the rate (a loaded machine, the
+    # pauses after a 429) and found its turn not come: a claim and a park more (42 of 300
+    # jobs in a bench run at the ceiling). A wake-up lost with a killed worker costs the
+    # difference in time.
+    eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
     comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
     throttle.hold_line(connection, comes_back)
     return wait(job, f"{TURN} {connection}", comes_back)

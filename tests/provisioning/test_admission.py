@@ -216,11 +216,26 @@ def test_a_paced_job_that_ends_admits_the_first_in_line_with_its_read_reserved(a
 
 def test_where_the_reservations_ahead_are_full_the_first_in_line_runs_now(alpha, slow):
     first, turn = line_up(alpha, slow)
-    assert throttle.reserve(slow, 20, 600.0)[0]  # 20 s of calls reserved ahead: beyond it
+    ahead = 60
+    assert ahead > admission.wake_ahead_s(slow)
+    assert throttle.reserve(slow, ahead, 600.0)[0]  # 60 s of calls reserved ahead: beyond it
     assert admission.next_in_turn(first) == (turn[0].pk, 0.0)
     claimed, _ = serial.claim(turn[0].pk, lease_seconds=60)
     assert claimed is not None  # runs now, not at the time it set itself
-    assert probe_due(slow) == Refilled(1 + 20 + 1, slow)  # nothing reserved for it
+    assert probe_due(slow) == Refilled(1 + ahead + 1, slow)  # nothing reserved for it
+
+
+def test_a_job_woken_past_the_usual_horizon_is_reserved_for_all_the_same(alpha, slow):
+    """Reservations ahead beyond `reserve_ahead_s` (a pause after a 429, say) but within
+    what the jobs under way hold: the first in line is admitted with its tokens reserved,
+    not brought forward to find them refused (`wake_ahead_s`)."""
+    first, turn = line_up(alpha, slow)
+    horizon = throttle.reserve_ahead_s(slow)
+    assert throttle.reserve(slow, int(horizon) + 5, 600.0)[0]
+    next_id, due_in = admission.next_in_turn(first)
+    assert next_id == turn[0].pk and due_in > horizon
+    woken = Job.objects.get(pk=next_id)
+    assert woken.waiting_reason == f"Pacing calls to {slow}" and woken.resume_at is not None
 
 
 def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, slow):
@@ -235,6 +250,20 @@ def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, sl
         waits.append(admission.pace(last, slow, 1, first_read=True).retry_in)
         last.refresh_from_db()
     assert waits[0] < waits[1] < waits[2] <= admission.TURN_MAX_S, waits
+
+
+def test_a_waiting_jobs_fallback_comes_well_after_its_turn_is_due(alpha, slow):
+    """Its own come-back time is the fallback for a wake-up lost with a killed worker: twice
+    the time the jobs ahead take at the rate, so that a machine slower than the rate does
+    not bring it back before the wake-up to find its turn not come (a claim and a park)."""
+    slow.rate_limit_per_s = 6.0  # four jobs ahead: 10 s of the rate, two admitted at once
+    slow.save()
+    jobs = new_jobs(alpha.tenant, 5)
+    for job in jobs[:-1]:
+        admission.pace(job, slow, 1, first_read=True)
+    last = Job.objects.get(pk=jobs[-1].pk)
+    outcome = admission.pace(last, slow, 1, first_read=True)
+    assert outcome.retry_in == 2 * 4 * admission.TOKENS_PER_JOB / 6.0
 
 
 def test_a_rounds_calls_park_once_for_all_of_them(alpha, slow):
@@ -259,13 +288,14 @@ def test_a_joiners_first_read_pays_for_its_round_and_gives_back_the_rest(alpha, 
     assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
     (job,) = new_jobs(alpha.tenant, 1)
     parked = admission.pace_calls(job, slow, 3, first_read=True, joiner=True)
-    assert parked.retry_in == Refilled(admission.TOKENS_PER_JOB, slow)  # one park
+    paid = admission.TOKENS_PER_JOB + admission.ROUND_SLACK
+    assert parked.retry_in == Refilled(paid, slow)  # one park
     job.refresh_from_db()
     job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
     assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None
-    # Its plan: the create, a $batch of 4 and a read of 4 that verifies them; 3 paid too many.
+    # Its plan: the create, a $batch of 4 and a read of 4 that verifies them; 5 paid too many.
     options, surplus = admission.round_calls(job, {slow.pk: 9})
-    assert surplus == {slow.pk: admission.TOKENS_PER_JOB - 3 - 9}
+    assert surplus == {slow.pk: paid - 3 - 9}
     admission.give_back([slow], surplus)
     job.options = {**job.options, "round": 1, **options}
     assert admission.pace_calls(job, slow, 1) is None  # the create
@@ -282,11 +312,35 @@ def test_a_job_that_ends_without_its_calls_gives_back_what_it_paid_for_them(alph
     throttle.reset(slow)  # a full bucket of 20
     (job,) = new_jobs(alpha.tenant, 1)
     assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None  # now
-    assert admission.unspent(job) == {slow.pk: admission.TOKENS_PER_JOB - 3}  # 5 left
+    paid = admission.TOKENS_PER_JOB + admission.ROUND_SLACK
+    assert admission.unspent(job) == {slow.pk: paid - 3}  # 3 left in the bucket
     executor.fail_job(job, "Stopped before its round.")
-    # The 12 paid for and never sent are back: 17 are due at once (12 s from now without).
+    # The 14 paid for and never sent are back: 17 are due at once (14 s from now without).
     taken, due = throttle.reserve(slow, 2 * BURST - 3, 600.0)
     assert taken and due == Refilled(0.0, slow)
+
+
+def test_a_joiners_round_a_call_longer_than_usual_parks_once(alpha, slow):
+    """An onboarding's round one call longer than TOKENS_PER_JOB (a lookup more, a read more
+    in its verification), on a bucket that holds it: its first read's reservation carries
+    it, so its last read does not park again for one token (a claim and a park's three
+    statements, and a task more)."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
+    (job,) = new_jobs(alpha.tenant, 1)
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is not None
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, 3, first_read=True, joiner=True) is None
+    # The create, a $batch of 7 and a read of 5 that verifies them: 16 with the lookups.
+    options, surplus = admission.round_calls(job, {slow.pk: 13})
+    admission.give_back([slow], surplus)
+    job.options = {**job.options, "round": 1, **options}
+    sent = [admission.pace_calls(job, slow, n) for n in (1, 7)]
+    sent.append(admission.pace_calls(job, slow, 5, first_read=True))
+    assert sent == [None, None, None]  # no park
 
 
 def test_a_throttled_read_voids_what_the_joiner_paid_ahead(alpha, slow):

@@ -59,13 +59,15 @@ def tokens_due_now(job: Job) -> None:
     make_due(job.pk)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbox, monkeypatch):
+def at_the_ceiling(on_sandbox, monkeypatch, name: str):
+    """A tenant whose connection paces at 1 call/s with a bucket that holds a joiner's
+    round, emptied after a warm-up onboarding; a job of the tenant's that arrived first and
+    is not under way; two joiners behind it. The directories and the joiners."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     monkeypatch.setattr(run_job, "apply_async", lambda *args, **kwargs: None)
     dirs = make_directories(
         on_sandbox,
-        "parks",
+        name,
         rate_limit_per_s=1,
         groups=["Staff", "Sales", "Finance", "VPN Users", "Managers"],
         apps=["Salesforce"],
@@ -80,7 +82,12 @@ def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbo
     # A job of the tenant's that arrived first and is not under way: the two after it are
     # admitted at most (admission.MIN_ADMITTED), so the second waits its turn.
     Job.objects.create(tenant=dirs.tenant, kind=Job.Kind.JOIN)
-    first, second = onboard(dirs, "Ada", "Lovelace"), onboard(dirs, "Grace", "Hopper")
+    return dirs, paced, onboard(dirs, "Ada", "Lovelace"), onboard(dirs, "Grace", "Hopper")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbox, monkeypatch):
+    _, _, first, second = at_the_ceiling(on_sandbox, monkeypatch, "parks")
     ceilings = PARKED[connection.vendor]
     figures = {}
 
@@ -114,3 +121,32 @@ def test_a_job_at_the_ceiling_stays_within_its_statements_per_task_run(on_sandbo
     assert len(alone) <= warm + ceilings["none waits"], listing(alone)
     after = figures["a task after the end"]
     assert len(after) <= ceilings["after"], listing(after)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_woken_where_the_reservations_run_far_ahead_sends_in_one_run(on_sandbox, monkeypatch):
+    """The job that ends admits the first in line with its tokens reserved even where the
+    reservations ahead run past the connection's usual horizon (a pause after a 429, a round
+    that paid more): as many jobs are under way as before, so the debt stays bounded. It
+    used to bring the woken job's come-back time forward instead: that run found its tokens
+    refused and parked, the next parked for them, a third sent them (3 + 3 + 17)."""
+    _, paced, first, second = at_the_ceiling(on_sandbox, monkeypatch, "far")
+    run(first)
+    run(second)
+    # Five seconds of calls more than the horizon (`reserve_ahead_s`, a bucket's worth here).
+    assert throttle.reserve(paced, 5, 600.0)[0]
+    tokens_due_now(first)
+    run(first)
+    second.refresh_from_db()
+    ran, runs = [], 0
+    while second.status != Job.Status.SUCCEEDED and runs < 5:
+        if second.options.get(admission.RESERVED):
+            tokens_due_now(second)
+        else:
+            make_due(second.pk)
+        ran += run(second)
+        runs += 1
+        second.refresh_from_db()
+    warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
+    assert (second.status, runs) == (Job.Status.SUCCEEDED, 1), (runs, len(ran), listing(ran))
+    assert len(ran) <= warm + PARKED[connection.vendor]["none waits"], listing(ran)
