@@ -20,25 +20,35 @@ from msgraph import GraphServiceClient
 from msgraph.generated.models.app_role_assignment_collection_response import (
     AppRoleAssignmentCollectionResponse,
 )
+from msgraph.generated.models.domain_collection_response import DomainCollectionResponse
+from msgraph.generated.models.entity import Entity
 from msgraph.generated.models.group import Group
+from msgraph.generated.models.group_collection_response import GroupCollectionResponse
 from msgraph.generated.models.mailbox_settings import MailboxSettings
 from msgraph.generated.models.message_rule import MessageRule
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.permission import Permission
+from msgraph.generated.models.subscribed_sku_collection_response import (
+    SubscribedSkuCollectionResponse,
+)
 from msgraph.generated.models.user import User
 from msgraph.graph_request_adapter import GraphRequestAdapter
 
-from provisioning.connectors import entra_mail
+from provisioning.connectors import bridge, entra_mail
 from provisioning.connectors.base import NewUser, Resource
 from provisioning.connectors.entra import (
     ATTRIBUTE_KEYS,
     EntraConnector,
     _assignments_to,
+    _domain_from_body,
     _group_detail,
     _group_from_body,
+    _sku_from_body,
     _user_fields,
     user_request,
 )
+from provisioning.connectors.factory import connector_for
+from tests.provisioning.directories import make_directories
 
 
 def parsed(model, body):
@@ -212,6 +222,101 @@ def test_a_group_holding_an_address_reads_as_its_model_does(group):
     assert _group_from_body(group) == Resource(
         str(model.id), model.display_name or "", _group_detail(model)
     )
+
+
+SKU = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+SKUS = [
+    {"skuId": SKU, "skuPartNumber": "ENTERPRISEPACK", "consumedUnits": 3,
+     "prepaidUnits": {"enabled": 25, "suspended": 0, "warning": 0}},
+    {"skuId": SKU.upper(), "skuPartNumber": "EMS", "consumedUnits": 0, "prepaidUnits": {}},
+    {"skuId": "{" + SKU + "}", "consumedUnits": None, "prepaidUnits": None},
+    {"skuId": SKU.replace("-", ""), "skuPartNumber": 5, "consumedUnits": "7",
+     "prepaidUnits": {"enabled": "25"}},
+    {"skuId": None, "consumedUnits": True, "prepaidUnits": {"enabled": None}},
+    {"skuPartNumber": "X", "prepaidUnits": "not an object"},
+    {"skuId": 12, "prepaidUnits": {"enabled": 2.5}},
+    {},
+]  # fmt: skip
+
+DOMAINS = [
+    {"id": "Example.COM", "authenticationType": "Managed", "isVerified": True},
+    {"id": "corp.example.com", "authenticationType": "Federated", "isVerified": True},
+    {"id": "new.example.com", "authenticationType": "federated", "isVerified": "true"},
+    {"id": "x.example.com", "authenticationType": None, "isVerified": None},
+    {"id": "y.example.com", "authenticationType": 3, "isVerified": 1},
+    {"id": "z.example.com"},
+]
+
+
+def _catalogue_page(model, items) -> list:
+    """A collection page's items, parsed as the SDK parsed them (`value` of its model)."""
+    return parsed(model, {"value": items}).value or []
+
+
+def test_subscribed_skus_read_as_their_models_do():
+    expected = [
+        Resource(
+            str(sku.sku_id),
+            sku.sku_part_number or "",
+            {
+                "total": sku.prepaid_units.enabled if sku.prepaid_units else 0,
+                "consumed": sku.consumed_units or 0,
+            },
+        )
+        for sku in _catalogue_page(SubscribedSkuCollectionResponse, SKUS)
+    ]
+    assert [_sku_from_body(sku) for sku in SKUS] == expected
+
+
+def test_a_sku_whose_id_is_no_guid_fails_as_the_models_parse_does():
+    with pytest.raises(ValueError):
+        _catalogue_page(SubscribedSkuCollectionResponse, [{"skuId": "not-a-guid"}])
+    with pytest.raises(ValueError):
+        _sku_from_body({"skuId": "not-a-guid"})
+
+
+def test_domains_read_as_their_models_do():
+    expected = []
+    for domain in _catalogue_page(DomainCollectionResponse, DOMAINS):
+        federated = (domain.authentication_type or "").lower() == "federated"
+        detail = {"verified": bool(domain.is_verified), "federated": federated}
+        expected.append(Resource(str(domain.id).lower(), str(domain.id).lower(), detail))
+    assert [_domain_from_body(domain) for domain in DOMAINS] == expected
+
+
+def test_a_page_of_groups_reads_as_its_models_do():
+    expected = [
+        Resource(str(g.id), g.display_name or "", _group_detail(g))
+        for g in _catalogue_page(GroupCollectionResponse, GROUPS)
+    ]
+    assert [_group_from_body(g) for g in GROUPS] == expected
+
+
+@pytest.mark.django_db
+def test_catalogue_reads_follow_every_page_and_build_no_sdk_model(on_sandbox, monkeypatch):
+    """Groups (two pages: Graph lists 100 a page), SKUs and domains, read from the sandbox
+    through the SDK's request builders, without one SDK model parsed (each ~3 ms of CPU)."""
+    teams = [{"display_name": f"Team {n:03}"} for n in range(110)]
+    dirs = make_directories(on_sandbox, "catread", entra_extra={"groups": teams})
+    connector = connector_for(dirs.tenant.connections.get())
+    parsed_models = []
+    original = Entity.get_field_deserializers
+
+    def counted(self):
+        parsed_models.append(type(self).__name__)
+        return original(self)
+
+    monkeypatch.setattr(Entity, "get_field_deserializers", counted)
+    groups = bridge.run(connector.groups(fresh=True))
+    skus = {s.name: s.detail for s in bridge.run(connector.licenses(fresh=True))}
+    domains = {d.id: d.detail for d in bridge.run(connector.domains(fresh=True))}
+    names = {g.name for g in groups}
+    assert {f"Team {n:03}" for n in range(110)} <= names and {"Staff", "Sales"} <= names
+    assert len(groups) == len({g.id for g in groups}) > 110
+    assert next(g for g in groups if g.name == "Sales (dynamic)").detail["dynamic"] is True
+    assert skus["SPE_E3"] == {"total": 100, "consumed": 0} and skus["EMS"]["total"] == 50
+    assert domains["catread.example"] == {"verified": True, "federated": False}
+    assert parsed_models == []
 
 
 @pytest.mark.parametrize("page", ASSIGNMENTS)
