@@ -27,7 +27,7 @@ from provisioning.seats import (
     posted_license_choices,
 )
 from provisioning.services import OnboardingRequest, start_date_is_sane
-from tenants import naming
+from tenants import clock, naming
 from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
@@ -96,7 +96,9 @@ class OnboardingForm(forms.Form):
         self.fields["role_templates"].queryset = RoleTemplate.objects.filter(
             tenant=tenant
         ).select_related("tenant")
-        self.fields["start_date"].initial = timezone.localdate()
+        # The tenant's today, not the server's (UTC): a later day made the joiner one
+        # created ahead, unable to sign in until it came.
+        self.fields["start_date"].initial = clock.tenant_today(tenant)
 
     def clean_first_name(self) -> str:
         return self._name("first_name")
