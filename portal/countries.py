@@ -43,3 +43,14 @@ def country_code_problem(code: str) -> str | None:
     if code in _MEANT:
         return f"{code} is not an ISO 3166 country code: use {_MEANT[code]}."
     return f"{code} is not an ISO 3166 country code such as GB, US or DE."
+
+
+def three_letter_problem(code: str) -> str | None:
+    """A three-letter code (ISO 3166 alpha-3, as HR systems export it) said as such, without
+    guessing its two letters (AUT is AT, not AU); None for any other code."""
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        return None
+    return (
+        f"{code.upper()} is a three-letter code: a usage location is the two-letter ISO 3166 "
+        "code, such as US (not USA), GB (not GBR) or DE (not DEU)."
+    )

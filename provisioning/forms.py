@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from portal.countries import country_code_problem
+from portal.countries import country_code_problem, three_letter_problem
 from portal.fields import BoundedDateField, BoundedModelMultipleChoiceField
 from portal.plain_text import plain_name
 from provisioning.models import Identity
@@ -27,7 +27,7 @@ from provisioning.seats import (
     posted_license_choices,
 )
 from provisioning.services import OnboardingRequest, start_date_is_sane
-from tenants import naming
+from tenants import clock, naming
 from tenants.forms import LinesField
 from tenants.models import RoleTemplate, Tenant
 
@@ -78,7 +78,7 @@ class OnboardingForm(forms.Form):
         "and must match exactly one account (the dry run names the candidates otherwise).",
     )
     usage_location = forms.CharField(
-        max_length=2,
+        max_length=16,  # longer than a code, so a three-letter one is told as such (clean)
         required=False,
         help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
@@ -96,7 +96,9 @@ class OnboardingForm(forms.Form):
         self.fields["role_templates"].queryset = RoleTemplate.objects.filter(
             tenant=tenant
         ).select_related("tenant")
-        self.fields["start_date"].initial = timezone.localdate()
+        # The tenant's today, not the server's (UTC): a later day made the joiner one
+        # created ahead, unable to sign in until it came.
+        self.fields["start_date"].initial = clock.tenant_today(tenant)
 
     def clean_first_name(self) -> str:
         return self._name("first_name")
@@ -200,6 +202,8 @@ class OnboardingForm(forms.Form):
 
     def clean_usage_location(self) -> str:
         value = self.cleaned_data["usage_location"].strip()
+        if problem := three_letter_problem(value):
+            raise ValidationError(problem)
         if value and not USAGE_LOCATION_RE.match(value):
             raise ValidationError("Two letters, such as GB or US.")
         if value and (problem := country_code_problem(value.upper())):

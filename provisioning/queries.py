@@ -289,6 +289,12 @@ class Verification:
     version: int | None
     by_job: int | None
     directories: list[VerifiedDirectory]
+    # A joiner created ahead of their start date: the scheduled job that allows sign-in on
+    # the first day (its not_before), so the read-back's "blocked" is not read as a fault.
+    enabled_by: Job | None = None
+
+
+LEAVING_KINDS = (Job.Kind.LEAVE, Job.Kind.DELETE)
 
 
 def verification_of(job: Job) -> Verification | None:
@@ -297,13 +303,35 @@ def verification_of(job: Job) -> Verification | None:
         return None
     connections = {c.pk: c for c in job.tenant.connections.all()}
     read_at = record.get("read_at")
+    directories = [
+        VerifiedDirectory(connection, readback, _holds(connection))
+        for pk, readback in record.get("directories", {}).items()
+        for connection in [connections.get(int(pk))]
+    ]
+    read = datetime.fromisoformat(read_at) if read_at else None
+    blocked = any(d.readback.get("enabled") is False for d in directories)
     return Verification(
-        read_at=datetime.fromisoformat(read_at) if read_at else None,
+        read_at=read,
         version=record.get("desired_version"),
         by_job=record.get("by_job"),
-        directories=[
-            VerifiedDirectory(connection, readback, _holds(connection))
-            for pk, readback in record.get("directories", {}).items()
-            for connection in [connections.get(int(pk))]
-        ],
+        directories=directories,
+        enabled_by=_enabled_later_by(job, read) if blocked else None,
+    )
+
+
+def _enabled_later_by(job: Job, read_at: datetime | None) -> Job | None:
+    """The job (services._schedule_enable) that allows sign-in at the start of a joiner
+    created ahead, when it was due after this job's read-back; none for a leave, whose
+    blocked sign-in is its point."""
+    if read_at is None or job.identity_id is None or job.kind in LEAVING_KINDS:
+        return None
+    return (
+        Job.objects.filter(
+            identity_id=job.identity_id,
+            kind=Job.Kind.CHANGE,
+            options__enable=True,
+            not_before__gt=read_at,
+        )
+        .order_by("not_before")
+        .first()
     )

@@ -7,6 +7,7 @@ directory except through services.preview_onboarding and queries.directory_views
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -38,7 +39,7 @@ from provisioning.seats import (
     unanswered_blockers,
     with_seats,
 )
-from tenants import access
+from tenants import access, clock
 from tenants.models import Tenant
 
 OPERATORS = access.OPERATOR_ROLES
@@ -141,7 +142,17 @@ def _onboard_context(tenant: Tenant, user, form, preview: PreviewView | None) ->
         "plan_missing": _plan_missing(form),
         "quarantined": [c for c in tenant.connections.all() if c.quarantined_at],
         "nav_section": "onboard",
+        "sign_in_from": _sign_in_from(tenant, form) if preview else None,
     }
+
+
+def _sign_in_from(tenant: Tenant, form) -> datetime | None:
+    """When a joiner starting ahead may sign in (services.request_onboarding creates their
+    accounts now, disabled, and enables them then), in the tenant's zone; None from today."""
+    start = form.cleaned_data.get("start_date")
+    if start is None or start <= clock.tenant_today(tenant):
+        return None
+    return clock.start_of_day(tenant, start)
 
 
 PLAN_CHECKS = ("username", "different_person")  # their errors are the dry run's own

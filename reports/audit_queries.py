@@ -33,6 +33,7 @@ class TenantRef:
     id: int
     slug: str
     name: str
+    time_zone: str = ""  # the zone its trail is told in (reports/views_audit.py)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class AuditPage:
 def scope_for(user) -> Scope:
     """The person's scope (403 for a person without a reading role): one query."""
     access.require_role(user, access.READ_ROLES)
-    rows = access.tenants_for(user).order_by("name").values_list("id", "slug", "name")
+    rows = access.tenants_for(user).order_by("name")
+    rows = rows.values_list("id", "slug", "name", "time_zone")
     return Scope(tuple(TenantRef(*row) for row in rows), access.is_msp_admin(user))
 
 

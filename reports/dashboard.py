@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
-from provisioning.models import AccessRequest, ConnectionBucket, Job, Step
+from provisioning.models import AccessRequest, ActionRequest, ConnectionBucket, Job, Step
 from provisioning.models_throttle import ConnectionBreaker
 from provisioning.quarantine import BreakerState, breaker_state
 from reports.licences import SkuSeats, snapshots_for
@@ -139,6 +139,7 @@ class TenantRow:
     licences_read_at: datetime | None = None
     licences_error: str = ""
     pending_approvals: int = 0
+    asks_open: int = 0
     joiners_next: int = 0
     movers_next: int = 0
     leavers_next: int = 0
@@ -167,6 +168,10 @@ class TenantRow:
     @property
     def drift_url(self) -> str:
         return _by_slug("drift_report", self.slug)
+
+    @property
+    def asks_url(self) -> str:
+        return _by_slug("action_request_list", self.slug)
 
     @property
     def failure_url(self) -> str:
@@ -219,6 +224,8 @@ DRIFT_FIGURES = {
     "drift_open": _per_tenant(Drift.objects.filter(status=Drift.Status.OPEN)),
     "drift_converging": _per_tenant(Drift.objects.filter(status=Drift.Status.CONVERGING)),
     "unmanaged": _per_tenant(Person.objects.filter(queries_drift.UNMANAGED)),
+    # what the tenant's client admins asked the MSP to do (onboard, offboard), not yet handled
+    "asks_open": _per_tenant(ActionRequest.objects.filter(status=ActionRequest.Status.OPEN)),
 }
 
 
@@ -290,6 +297,16 @@ class Dashboard:
     @property
     def approval_total(self) -> int:
         return self._sum("pending_approvals")
+
+    @property
+    def asks_total(self) -> int:
+        return self._sum("asks_open")
+
+    @property
+    def ask_rows(self) -> list[TenantRow]:
+        """Tenants whose client admins asked for something not yet handled, most first."""
+        found = [r for r in self.rows if r.asks_open]
+        return sorted(found, key=lambda r: (-r.asks_open, r.name.casefold()))
 
     @property
     def joiner_total(self) -> int:
@@ -477,6 +494,7 @@ def _add_drift(rows, tenants: list[dict]) -> None:
         row = rows[figures["id"]]
         row.drift_open, row.drift_converging = figures["drift_open"], figures["drift_converging"]
         row.unmanaged = figures["unmanaged"]
+        row.asks_open = figures["asks_open"]
 
 
 def _attention(rows, scope, now) -> list[FailedJob]:

@@ -43,6 +43,13 @@ class EventRow:
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     scope, form = _filter_form(request)
+    with timezone.override(_zone(request, scope)):
+        return _audit_list(request, scope, form)
+
+
+def _audit_list(
+    request: HttpRequest, scope: audit_queries.Scope, form: AuditFilterForm
+) -> HttpResponse:
     cursors = CursorForm(request.GET)
     cursor = cursors.cursor()
     if not cursors.is_valid():
@@ -73,8 +80,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def audit_export(request: HttpRequest) -> HttpResponse:
     scope, form = _filter_form(request)
-    # A value that is not valid is left out, as the page leaves it out (usable_filters).
-    filters = form.filters()
+    # A value that is not valid is left out, as the page leaves it out (usable_filters); the
+    # From/To days are the page's (its zone); the file's times are UTC, with the offset.
+    with timezone.override(_zone(request, scope)):
+        filters = form.filters()
     events = audit_queries.filtered_events(scope, filters)
     events = record_export(scope, filters, events, actor=request.user, request=request, via="page")
     response = StreamingHttpResponse(
@@ -117,6 +126,17 @@ def _filter_form(request: HttpRequest) -> tuple[audit_queries.Scope, AuditFilter
     if tenant := request.GET.get("tenant", "").strip():
         audit_queries.require_tenant(scope, tenant)
     return scope, AuditFilterForm(request.GET, scope=scope)
+
+
+def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:
+    """The zone the page tells times and reads From/To days in: one tenant's trail (filtered
+    to it, or all a person of one tenant sees) is in the tenant's zone, as its job, person and
+    report pages are; a trail across tenants, or the MSP-wide one, in the portal's (UTC)."""
+    slug = request.GET.get("tenant", "").strip()
+    if not slug and len(scope.tenants) == 1 and not scope.msp_admin:
+        slug = scope.tenants[0].slug
+    ref = scope.tenant(slug) if slug and slug != audit_queries.GLOBAL else None
+    return (ref and ref.time_zone) or timezone.get_default_timezone_name()
 
 
 def _file_label(tenant: str) -> str:

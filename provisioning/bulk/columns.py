@@ -35,7 +35,7 @@ ONBOARD_COLUMNS = (
     Column("department", 64, help="Blank: the role's."),
     Column("job_title", 128, help="Blank: the role's."),
     Column("office", 64, help="Blank: the role's."),
-    Column("usage_location", 2, help="Two letters such as GB; blank: the role's."),
+    Column("usage_location", 16, help="Two letters such as GB; blank: the role's."),
     Column("employee_id", 64, help="The HR system's id."),
     Column(
         "different_person",

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from portal.countries import country_code_problem
+from portal.countries import country_code_problem, three_letter_problem
 from portal.plain_text import name_problem
 from provisioning.bulk import columns
 from provisioning.bulk.directory import DirectoryNames, GroupNames
@@ -155,7 +155,9 @@ class OnboardingCheck:
         draft.result.data["role_ids"] = [t.pk for t in draft.templates]
         self.start_date(cells.get("start_date", ""), draft.result, errors)
         location = cells.get("usage_location", "")
-        if location and not USAGE_LOCATION_RE.match(location):
+        if problem := three_letter_problem(location):
+            errors.append(f"usage_location {problem}")
+        elif location and not USAGE_LOCATION_RE.match(location):
             errors.append(f"usage_location “{location}” is not two letters such as GB.")
         elif location and (problem := country_code_problem(location.upper())):
             errors.append(f"usage_location {problem}")

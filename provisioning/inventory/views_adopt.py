@@ -8,13 +8,18 @@ directory."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from portal.audit.models import AuditEvent
 from portal.fields import renamed_query
 from portal.next_page import login_required
 from provisioning.inventory import (
@@ -30,6 +35,7 @@ from provisioning.inventory.models import Person
 from provisioning.inventory.tasks_adopt import adopt_people
 from provisioning.models import Identity
 from tenants import access
+from tenants.models import Tenant
 
 OPERATORS = access.OPERATOR_ROLES
 INLINE_LIMIT = 50  # a bigger selection is adopted by a worker
@@ -184,10 +190,13 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
                 f"The selection changed since the preview: {preview.adoptable} people can be "
                 "adopted now. Check them again.",
             )
-        elif preview.adoptable:
-            _start(request, tenant_obj, preview, form.cleaned_data["reason"])
+        elif preview.adoptable and _start(
+            request, tenant_obj, preview, form.cleaned_data["reason"]
+        ):
+            back += f"&{ADOPTING}={timezone.now().timestamp():.6f}"
         return redirect(back)
     context |= {
+        "adopting": _adopting(request, tenant_obj),
         "preview": preview,
         "proposals": adoption_patterns.proposals(preview.patterns, tenant_obj.slug),
         "query": form.query(),
@@ -196,7 +205,36 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
     return render(request, "inventory/adopt_people.html", context)
 
 
-def _start(request: HttpRequest, tenant, preview, reason: str) -> None:
+ADOPTING = "adopting"  # the query's mark of an adoption left to the worker: when it began
+
+
+@dataclass(frozen=True)
+class Adopting:
+    """A bulk adoption the worker runs, as the page follows it: its summary, once recorded."""
+
+    summary: AuditEvent | None
+
+    @property
+    def refused(self) -> int:
+        return sum(self.summary.after.get("refused", {}).values()) if self.summary else 0
+
+
+def _adopting(request: HttpRequest, tenant: Tenant) -> Adopting | None:
+    """The worker's adoption this page was sent back to follow (None without the mark, or
+    with one that is not a time): its summary event (adoption_bulk._audit_many) once it has
+    ended."""
+    try:
+        began = datetime.fromtimestamp(float(request.GET.get(ADOPTING, "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    summaries = AuditEvent.objects.filter(
+        tenant_id=tenant.pk, action="inventory.adopted_many", timestamp__gte=began
+    )
+    return Adopting(summaries.order_by("timestamp").first())
+
+
+def _start(request: HttpRequest, tenant, preview, reason: str) -> bool:
+    """Adopt what the preview selected: at once, or (True) by a worker the page follows."""
     ids = preview.person_ids
     if len(ids) <= INLINE_LIMIT:
         result = adoption_bulk.adopt_many(tenant, ids, request.user, reason=reason)
@@ -207,7 +245,7 @@ def _start(request: HttpRequest, tenant, preview, reason: str) -> None:
             + (f"; {refused} refused (see the audit trail)" if refused else "")
             + ". Nothing was changed in any directory.",
         )
-        return
+        return False
     user_id = request.user.pk
     transaction.on_commit(lambda: adopt_people.delay(tenant.pk, ids, user_id, reason))
     messages.success(
@@ -215,6 +253,7 @@ def _start(request: HttpRequest, tenant, preview, reason: str) -> None:
         f"Adopting {len(ids)} people in the background: the count below goes down as they "
         "are adopted; a summary event ends it in the audit trail.",
     )
+    return True
 
 
 def _people(n: int) -> str:

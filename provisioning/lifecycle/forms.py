@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
-from portal.countries import country_code_problem
+from portal.countries import country_code_problem, three_letter_problem
 from portal.plain_text import plain_name
 from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
 from provisioning.lifecycle import services as lifecycle
@@ -272,7 +272,7 @@ class ChangeForm(forms.Form):
     job_title = forms.CharField(max_length=128, required=False, validators=[plain_name])
     office = forms.CharField(max_length=128, required=False, validators=[plain_name])
     usage_location = forms.CharField(
-        max_length=2,
+        max_length=16,  # longer than a code, so a three-letter one is told as such (clean)
         required=False,
         help_text="A country code, e.g. GB (not UK). Blank: the role's.",
     )
@@ -300,6 +300,8 @@ class ChangeForm(forms.Form):
 
     def clean_usage_location(self) -> str:
         value = self.cleaned_data["usage_location"].strip()
+        if problem := three_letter_problem(value):
+            raise ValidationError(problem)
         if value and not USAGE_LOCATION_RE.match(value):
             raise ValidationError("Two letters, such as GB or US.")
         if value and (problem := country_code_problem(value.upper())):

@@ -365,3 +365,16 @@ def test_every_column_of_the_templates_says_what_it_takes():
     from provisioning.bulk.columns import COLUMNS
 
     assert [c.name for cols in COLUMNS.values() for c in cols if not c.help] == []
+
+
+def test_a_three_letter_country_is_told_to_use_the_two_letter_code(client, dirs):
+    """USA in usage_location was cut at the column's two characters and read "is 3
+    characters long; the most is 2": the row now says what the cell should hold."""
+    client.force_login(dirs.technician)
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "USA", ""]]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    row = BatchRow.objects.get(batch=batch, line=2)
+    assert row.errors == [
+        "usage_location USA is a three-letter code: a usage location is the two-letter "
+        "ISO 3166 code, such as US (not USA), GB (not GBR) or DE (not DEU)."
+    ]

@@ -225,3 +225,21 @@ def test_home_audit_trail_says_what_each_directory_call_did(client, alpha):
     trail = page[page.index('id="audit"') :]
     row = trail[trail.index("directory.add_group") :].split("</tr>")[0]
     assert re.search(r"Finance.*Okta", re.sub(r"<[^>]+>", "", row), re.S), row
+
+
+def test_the_bulk_pages_trail_goes_through_people_as_the_bulk_list_does(client, alpha):
+    """The bulk imports list sits under People; its upload and batch pages skipped People
+    ("Contoso / Bulk imports"), so the trail changed from one page of the feature to the next."""
+    from provisioning.models import Batch
+
+    batch = Batch.objects.create(tenant=alpha.tenant, kind="onboard", filename="joiners.csv")
+    slug = {"tenant": alpha.tenant.slug}
+    people = reverse("people_list", kwargs=slug)
+    client.force_login(alpha.technician)
+    for page in (
+        reverse("bulk_upload", kwargs=slug),
+        reverse("bulk_batch", kwargs=slug | {"batch_id": batch.pk}),
+    ):
+        trail = links(breadcrumbs(client.get(page)))
+        assert list(trail) == ["Tenants", "Alpha Ltd", "People", "Bulk imports"], page
+        assert trail["People"] == people

@@ -291,3 +291,60 @@ def test_the_list_names_the_zone_of_its_created_times(client, alpha):
     assert "<th>Created (UTC)</th>" in body
     assert f'<span class="cell-label">Created </span>{shown}</td>' in body
     assert "Times and dates in UTC." in body
+
+
+def test_a_joiner_created_ahead_has_their_blocked_sign_in_explained(client, alpha):
+    """A join before the start date creates the accounts with sign-in blocked, and a job
+    scheduled for the first day allows it: the read-back's "blocked" says so, with when and
+    which job, instead of reading as a failed join."""
+    alpha.tenant.time_zone = "Europe/Berlin"
+    alpha.tenant.save(update_fields=["time_zone"])
+    job = alpha.job
+    ended = timezone.now().replace(microsecond=0)
+    job.status, job.started_at, job.finished_at = Job.Status.SUCCEEDED, ended, ended
+    counts = {"groups": 1, "licenses": 1, "apps": 1, "roles": None}
+    job.verification = {
+        "read_at": ended.isoformat(),
+        "desired_version": 1,
+        "directories": {str(alpha.connection.pk): {"account": "e-1", "enabled": False, **counts}},
+    }
+    job.save()
+    first_day = (ended + timedelta(days=8)).replace(hour=23, minute=0, second=0)
+    enable = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=job.identity,
+        kind=Job.Kind.CHANGE,
+        status=Job.Status.SCHEDULED,
+        not_before=first_day,
+        options={"enable": True},
+    )
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    table = body[body.index('id="job-verification"') :]
+    local = timezone.localtime(first_day, ZoneInfo("Europe/Berlin"))
+    assert "blocked until the start" in table
+    note = re.sub(r"<[^>]+>", "", table[table.index('id="job-blocked-until"') :].split("</p>")[0])
+    assert dateformat.format(local, "D j M Y H:i") in note
+    assert f"job #{enable.pk}" in note
+    assert reverse("job_detail", kwargs={"job_id": enable.pk}) in table
+
+
+def test_a_leavers_blocked_sign_in_has_no_start_date_note(client, alpha):
+    """Only a join waits for a start: a leave's "blocked" is the point of the job."""
+    job = alpha.job
+    ended = timezone.now().replace(microsecond=0)
+    job.kind, job.status, job.finished_at = Job.Kind.LEAVE, Job.Status.SUCCEEDED, ended
+    job.verification = {
+        "read_at": ended.isoformat(),
+        "desired_version": 2,
+        "directories": {
+            str(alpha.connection.pk): {
+                "account": "e-1", "enabled": False, "groups": 0, "licenses": 0, "apps": 0,
+                "roles": 0,
+            }
+        },
+    }  # fmt: skip
+    job.save()
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    assert "job-blocked-until" not in body and "until the start" not in body

@@ -127,7 +127,8 @@ def too_far_back() -> str:
         ({"first_name": "<script>"}, "first_name", "Holds < or >: use plain text."),
         ({"role_templates": []}, "role_templates", "Choose at least one role template."),
         ({"start_date": "two months ago"}, "start_date", "Enter a valid date."),
-        ({"usage_location": "GBR"}, "usage_location", "at most 2 characters"),
+        ({"usage_location": "GBR"}, "usage_location", "GBR is a three-letter code: a usage"),
+        ({"usage_location": "usa"}, "usage_location", "such as US (not USA)"),
         ({"usage_location": "1x"}, "usage_location", "Two letters"),
         ({"usage_location": "uk"}, "usage_location", "UK is not an ISO 3166 country code: use GB."),
         ({"username": "ada@elsewhere.com"}, "username", "not one of this tenant's domains"),
@@ -495,3 +496,41 @@ def test_preview_of_a_username_on_a_federated_domain_says_so_and_submit_queues_n
     submit = client.post(reverse("onboard", kwargs={"tenant": slug}), data)
     assert "Nothing was queued: resolve the problems in the plan first" in submit.content.decode()
     assert counts() == before
+
+
+def test_a_future_start_says_the_accounts_are_made_now_with_sign_in_blocked(client, contoso):
+    """A start date ahead creates the accounts at once, disabled, and enables them on the
+    first day: the dry run says so before the technician queues it (the job's read-back then
+    shows "blocked"), with the moment in the tenant's zone."""
+    from tenants import clock
+
+    contoso.tenant.time_zone = "America/New_York"
+    contoso.tenant.save(update_fields=["time_zone"])
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    start = clock.tenant_today(contoso.tenant) + timedelta(days=7)
+    body = client.post(url, form_data(contoso.template, start_date=start.isoformat()), **HX)
+    body = body.content.decode()
+    assert 'id="plan-ahead"' in body
+    note = body[body.index('id="plan-ahead"') :].split("</p>")[0]
+    assert f"{start:%a} {start.day} {start:%b %Y} 00:00 (America/New_York)" in note
+    assert "sign-in blocked" in note
+    today = client.post(url, form_data(contoso.template), **HX).content.decode()
+    assert 'id="plan-ahead"' not in today
+
+
+def test_the_start_date_offered_is_the_tenants_today(client, alpha):
+    """The form's start date defaults to the tenant's own today: the server's (UTC) date
+    is tomorrow for a tenant behind UTC in its evening, which made an evening joiner a
+    joiner created ahead, unable to sign in until the next day."""
+    from tenants import clock
+
+    # a zone whose date differs from UTC's now: UTC-12 before noon UTC, UTC+14 after 10:00
+    zone = "Etc/GMT+12" if timezone.now().hour < 12 else "Pacific/Kiritimati"
+    alpha.tenant.time_zone = zone
+    alpha.tenant.save(update_fields=["time_zone"])
+    assert clock.tenant_today(alpha.tenant) != timezone.localdate()
+    client.force_login(alpha.technician)
+    body = client.get(reverse("onboard", kwargs={"tenant": alpha.tenant.slug})).content.decode()
+    field = body[body.index('name="start_date"') :].split(">")[0]
+    assert f'value="{clock.tenant_today(alpha.tenant).isoformat()}"' in field

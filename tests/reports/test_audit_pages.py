@@ -519,3 +519,38 @@ def test_verify_of_an_unknown_tenant_changes_nothing(client, trail, msp_admin):
     response = client.post(reverse("audit_verify"), {"tenant": "nope"}, follow=True)
     assert "Choose whose audit trail to verify." in response.content.decode()
     assert AuditEvent.objects.count() == count
+
+
+def _shown_time(body: str, event) -> str:
+    row = body[body.index(f'id="event-{event.pk}"') :]
+    return re.search(r'<span class="when nowrap">(.*?)</span>', row).group(1)
+
+
+def test_one_tenants_trail_is_in_its_zone_as_its_job_person_and_report_pages(
+    client, alpha, msp_admin
+):
+    """The job, person and report pages of a tenant tell times in its zone; its audit trail
+    told UTC, so an auditor matched 13:48 on the report with 18:48 here. A trail of one
+    tenant (filtered to it, or all a client admin or account manager of one tenant sees) is
+    in that tenant's zone, its From/To days too; across tenants it stays UTC, and says so."""
+    alpha.tenant.time_zone = "America/New_York"
+    alpha.tenant.save(update_fields=["time_zone"])
+    day = dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    events = history(alpha.tenant, 48, start=day, step=dt.timedelta(hours=1))
+    noon = events[12]  # 12:00 UTC, 08:00 in New York (EDT from 8 March)
+    for person, params in (
+        (alpha.people[Role.CLIENT_ADMIN], {}),
+        (alpha.people[Role.ACCOUNT_MANAGER], {}),
+        (msp_admin, {"tenant": alpha.tenant.slug}),
+    ):
+        client.force_login(person)
+        body = client.get(audit_url(**params)).content.decode()
+        assert "Times and dates in America/New_York" in body, person
+        assert _shown_time(body, noon) == "2026-03-10 08:00:00"
+        # the 10th in New York: 04:00 UTC on the 10th to 04:00 UTC on the 11th
+        shown = visible(client, date_from="2026-03-10", date_to="2026-03-10", **params)
+        assert shown == {e.pk for e in events[4:28]}
+    client.force_login(msp_admin)
+    body = client.get(audit_url()).content.decode()
+    assert "Times and dates in UTC" in body
+    assert _shown_time(body, noon) == "2026-03-10 12:00:00"

@@ -238,3 +238,33 @@ def test_who_may_refresh(client, alpha, bravo):
     assert client.post(url).status_code == 404
     client.force_login(alpha.technician)
     assert client.get(url).status_code == 405
+
+
+def test_what_clients_asked_the_msp_to_do_is_on_the_dashboard(client, alpha, bravo):
+    """A client admin's "Ask to onboard someone" was seen by no technician unless they opened
+    that tenant's "Requests to act": the dashboard counts the open ones per tenant and links
+    there (a handled one no longer counts; another tenant's is not shown to A's technician)."""
+    from provisioning.models import ActionRequest
+
+    def ask(world, first: str, status=ActionRequest.Status.OPEN) -> None:
+        ActionRequest.objects.create(
+            tenant=world.tenant,
+            kind=ActionRequest.Kind.ONBOARD,
+            status=status,
+            details={"first_name": first, "last_name": "Asked"},
+            requested_by=world.people[Role.CLIENT_ADMIN],
+        )
+
+    ask(alpha, "Katherine")
+    ask(alpha, "Dorothy")
+    ask(alpha, "Mary", status=ActionRequest.Status.DONE)
+    ask(bravo, "Bruno")
+    client.force_login(alpha.technician)
+    body = client.get(DASHBOARD).content.decode()
+    card = body[body.index('id="client-asks"') :].split("</section>")[0]
+    link = reverse("action_request_list", kwargs={"tenant": alpha.tenant.slug})
+    assert f'href="{link}"' in card and alpha.tenant.name in card
+    assert "2 open" in card
+    assert bravo.tenant.name not in card
+    board = build_dashboard(alpha.technician)
+    assert board.asks_total == 2

@@ -292,3 +292,35 @@ def test_the_adoption_pages_trail_starts_as_the_people_pages_do(client, alpha, p
     trail = breadcrumbs(client.get(people_page))  # Tenants / Alpha Ltd /
     for page in (url("person_adopt", alpha, people["ada"]), url("people_adopt", alpha)):
         assert breadcrumbs(client.get(page)).startswith(f'{trail} <a href="{people_page}">')
+
+
+def test_an_adoption_left_to_the_worker_is_followed_on_the_page_until_it_ends(
+    client, alpha, people, monkeypatch
+):
+    """The page said "the count below goes down as they are adopted" and stayed as it was:
+    after a bulk adoption queued for the worker it follows it (htmx, every 2 s) and, once
+    the worker's summary is on the trail, says what it did and stops."""
+    from provisioning.inventory import adoption_bulk, views_adopt
+
+    monkeypatch.setattr(views_adopt, "INLINE_LIMIT", 1)  # two people: the worker's
+    client.force_login(alpha.technician)
+    queued = client.post(url("people_adopt", alpha), {"expected": "2", "reason": "takeover"})
+    assert queued.status_code == 302
+    assert not Identity.objects.filter(username="ada@alpha.test")  # the worker has not run
+    following = client.get(queued["Location"]).content.decode()
+    progress = following[following.index('id="adopt-progress"') :].split("</p>")[0]
+    assert "2 still to adopt" in progress
+    results = following[following.index('id="adopt-results"') :].split(">")[0]
+    assert 'data-hx-trigger="every 2s"' in results and 'data-hx-select="#adopt-results"' in results
+
+    ids = [people["ada"].pk, people["bob"].pk]
+    adoption_bulk.adopt_many(alpha.tenant, ids, alpha.technician, reason="takeover")
+    done = client.get(queued["Location"], HTTP_HX_REQUEST="true").content.decode()
+    progress = done[done.index('id="adopt-progress"') :].split("</p>")[0]
+    assert "Adopted 2 people" in progress
+    assert "every 2s" not in done
+    # the link without its marker is the plain preview again
+    plain = client.get(url("people_adopt", alpha)).content.decode()
+    assert 'id="adopt-progress"' not in plain
+    garbled = client.get(url("people_adopt", alpha), {"adopting": "x"})
+    assert garbled.status_code == 200 and 'id="adopt-progress"' not in garbled.content.decode()
