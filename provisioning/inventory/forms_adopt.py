@@ -3,6 +3,8 @@ and a selection of people to adopt at once. Every value a request brings is boun
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
@@ -87,3 +89,15 @@ class BulkAdoptForm(PeopleFilterForm):
         for name, value in self.filters():
             query[name] = value
         return query.urlencode()
+
+
+class FollowForm(forms.Form):
+    """The adopt page's mark of a bulk adoption left to the worker, which the page follows:
+    when it began, as a Unix time (the view writes it; anything else is no mark)."""
+
+    adopting = forms.FloatField(required=False, min_value=0, max_value=4_102_444_800)
+
+    def began(self) -> datetime | None:
+        if not self.is_valid() or self.cleaned_data["adopting"] is None:
+            return None
+        return datetime.fromtimestamp(self.cleaned_data["adopting"], tz=UTC)

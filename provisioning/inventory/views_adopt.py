@@ -9,7 +9,6 @@ directory."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.db import transaction
@@ -29,7 +28,7 @@ from provisioning.inventory import (
     adoption_patterns,
     adoption_suggest,
 )
-from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm
+from provisioning.inventory.forms_adopt import AdoptForm, BulkAdoptForm, FollowForm
 from provisioning.inventory.forms_people import OLD_NAMES
 from provisioning.inventory.models import Person
 from provisioning.inventory.tasks_adopt import adopt_people
@@ -223,9 +222,8 @@ def _adopting(request: HttpRequest, tenant: Tenant) -> Adopting | None:
     """The worker's adoption this page was sent back to follow (None without the mark, or
     with one that is not a time): its summary event (adoption_bulk._audit_many) once it has
     ended."""
-    try:
-        began = datetime.fromtimestamp(float(request.GET.get(ADOPTING, "")), tz=UTC)
-    except (ValueError, OverflowError, OSError):
+    began = FollowForm(request.GET).began()
+    if began is None:
         return None
     summaries = AuditEvent.objects.filter(
         tenant_id=tenant.pk, action="inventory.adopted_many", timestamp__gte=began

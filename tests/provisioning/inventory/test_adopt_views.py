@@ -322,5 +322,7 @@ def test_an_adoption_left_to_the_worker_is_followed_on_the_page_until_it_ends(
     # the link without its marker is the plain preview again
     plain = client.get(url("people_adopt", alpha)).content.decode()
     assert 'id="adopt-progress"' not in plain
-    garbled = client.get(url("people_adopt", alpha), {"adopting": "x"})
-    assert garbled.status_code == 200 and 'id="adopt-progress"' not in garbled.content.decode()
+    for mark in ("x", "nan", "inf", "-1", "1e400", "9" * 40):
+        garbled = client.get(url("people_adopt", alpha), {"adopting": mark})
+        assert garbled.status_code == 200, mark
+        assert 'id="adopt-progress"' not in garbled.content.decode(), mark
