@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import ipaddress
 import json
 import re
@@ -483,6 +484,11 @@ def snapshot(
 
 def scrub(value: Any) -> Any:
     """Replace the values of secret-looking keys (at any depth) with "[redacted]"."""
+    kind = type(value)
+    if kind is str:  # most values: past the Mapping check, an ABC's (the slow isinstance)
+        return REDACTED if _FERNET_TOKEN.match(value) else value
+    if value is None or kind is int or kind is bool:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _scrub_item(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -492,7 +498,10 @@ def scrub(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
+    # Kept per key: an event's keys are the same few dozen names, each a regex split and
+    # two scans (bounded, so that keys a caller invents cannot grow it without end).
     words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
     if not words or words[-1] in _METADATA_LAST_WORDS:
         return False
