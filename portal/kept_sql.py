@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import FieldError
 from django.db import connection
@@ -130,6 +131,8 @@ def _markers(values: tuple, n: int) -> list[Any] | None:
             made.append(_TIME_BASE[n] + timedelta(microseconds=index))
         elif type(value) is dict:  # a JSON field's value
             made.append({"kept-sql-marker": f"{n}-{index}"})
+        elif type(value) is UUID:  # version 0: no uuid4 a caller makes
+            made.append(UUID(int=(n << 64) | index))
         else:
             return None
     return made

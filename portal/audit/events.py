@@ -114,6 +114,10 @@ def record(
     return event
 
 
+# Result.values builds its list on every read: an event checks its result against it.
+_RESULTS = frozenset(Result.values)
+
+
 def event_for(
     action: str,
     *,
@@ -130,7 +134,7 @@ def event_for(
     ``record_all``, which appends several at once."""
     if not _ACTION.match(action):
         raise ValueError(f"audit action must look like 'noun.verb', got {action!r}")
-    if result not in Result.values:
+    if result not in _RESULTS:
         raise ValueError(f"audit result must be one of {Result.values}, got {result!r}")
     if tenant is not None and tenant.pk is None:
         raise ValueError("audit tenant must be saved before an event can name it")
