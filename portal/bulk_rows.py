@@ -8,6 +8,7 @@ SQLite since 3.33)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
@@ -110,13 +111,40 @@ def insert_sql(
 # Fields whose preparation leaves a plain `str` as it is (`to_python` of a str, no lazy
 # text): most of a row's values, skipped past Django's four calls per value.
 _TEXT = (models.CharField, models.TextField)
+# Exactly these classes (a subclass may prepare its own way), whose `pre_save` is the
+# attribute's value (a DateTimeField's too, unless auto_now or auto_now_add) and whose
+# preparation of None is None: a null skips Django's six calls.
+_NONE_AS_NULL = frozenset(
+    {
+        *_TEXT,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+        models.BooleanField,
+        models.DateTimeField,
+    }
+)
+_INTEGERS = _NONE_AS_NULL - {*_TEXT, models.BooleanField, models.DateTimeField}
 
 
 def _prepared(model, field: models.Field, obj: models.Model) -> Any:
-    if type(field) in _TEXT:  # exactly these: a subclass may prepare its own way
+    kind = type(field)
+    if kind in _NONE_AS_NULL and not (
+        kind is models.DateTimeField and (field.auto_now or field.auto_now_add)
+    ):
         value = getattr(obj, field.attname)
-        if type(value) is str:
+        kind_of_value = type(value)
+        if value is None:
+            return None
+        if kind_of_value is str and kind in _TEXT:
             return value
+        if kind_of_value is int and kind in _INTEGERS:  # int(value) is value, then the backend's
+            return connection.ops.adapt_integerfield_value(value, field.get_internal_type())
+        if kind_of_value is datetime and kind is models.DateTimeField and value.tzinfo:
+            return connection.ops.adapt_datetimefield_value(value)  # aware: as it is, then
     value = field.pre_save(obj, add=True)
     if hasattr(value, "resolve_expression"):
         # A database default, say: no place in a typed array. Not for this statement.

@@ -25,11 +25,13 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import FieldError
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.query import ModelIterable
+from django.db.models.sql import UpdateQuery
 
 
 @dataclass
@@ -42,7 +44,8 @@ class Built:
 @dataclass
 class _Kept:
     sql: str
-    slots: list[tuple[bool, Any]]  # (a value's index, or a constant)
+    # (True, a value's index, how the backend wraps it or None) or (False, a constant, None)
+    slots: list[tuple[bool, Any, Hashable]]
     extra: Any
 
 
@@ -56,8 +59,7 @@ def kept(shape: Hashable, build: Callable[..., Built], *values: Any) -> Built:
         found = _kept[key]
         if found is None:
             return build(*values)
-        params = [values[v] if is_value else v for is_value, v in found.slots]
-        return Built(found.sql, params, found.extra)
+        return Built(found.sql, _filled(found.slots, values), found.extra)
     built = build(*values)
     _kept[key] = _keepable(build, values, built)
     return built
@@ -82,17 +84,28 @@ def _keepable(build: Callable[..., Built], values: tuple, built: Built) -> _Kept
         return None
     slots = []
     for one, two, real in zip(first.params, second.params, built.params, strict=True):
-        index = _index(one, stand_ins[0])
-        if index is not None and index == _index(two, stand_ins[1]):
-            slots.append((True, index))
-        elif index is None and _index(two, stand_ins[1]) is None and _same(one, two, real):
-            slots.append((False, real))
+        index, wrap = _index(one, stand_ins[0])
+        if index is not None and (index, wrap) == _index(two, stand_ins[1]):
+            slots.append((True, index, wrap))
+        elif index is None and _index(two, stand_ins[1])[0] is None and _same(one, two, real):
+            slots.append((False, real, None))
         else:
             return None
-    filled = [values[v] if is_value else v for is_value, v in slots]
-    if not _same_list(filled, built.params):
+    if not _same_list(_filled(slots, values), built.params):
         return None
     return _Kept(built.sql, slots, built.extra)
+
+
+def _filled(slots: list[tuple[bool, Any, Hashable]], values: tuple) -> list[Any]:
+    return [_wrapped(wrap, values[v]) if is_value else v for is_value, v, wrap in slots]
+
+
+def _wrapped(wrap: Hashable, value: Any) -> Any:
+    if wrap is None:
+        return value
+    if wrap[0] == "int":
+        return wrap[1](value)
+    return wrap[1](value, dumps=wrap[2])  # "json"
 
 
 # Markers: of the value's type, distinct from each other and unlike what a caller sends.
@@ -108,31 +121,97 @@ _TIME_BASE = {
 def _markers(values: tuple, n: int) -> list[Any] | None:
     made = []
     for index, value in enumerate(values):
-        if type(value) is int:
+        # Subclasses too (a choices enum): the filled parameters are checked against the
+        # values' own build, which a builder that converts them would fail.
+        if isinstance(value, int) and not isinstance(value, bool):
             made.append(_INT_BASE[n] + index)
-        elif type(value) is str:
+        elif isinstance(value, str):
             made.append(f"kept-sql-marker-{n}-{index}")
         elif isinstance(value, datetime) and value.tzinfo is not None:
             made.append(_TIME_BASE[n] + timedelta(microseconds=index))
+        elif type(value) is dict:  # a JSON field's value
+            made.append({"kept-sql-marker": f"{n}-{index}"})
+        elif type(value) is UUID:  # version 0: no uuid4 a caller makes
+            made.append(UUID(int=(n << 64) | index))
         else:
             return None
     return made
 
 
-def _index(param: Any, markers: list[Any]) -> int | None:
+def _index(param: Any, markers: list[Any]) -> tuple[int | None, Hashable]:
+    """Which marker `param` is, and how the backend wrapped it, if it did: an integer
+    field's value typed (psycopg's `Int8(value)`), a JSON field's as `Jsonb(value, dumps=)`
+    (Django's PostgreSQL backend). The filled parameters are checked against the values'
+    own build all the same."""
     for index, marker in enumerate(markers):
         if type(param) is type(marker) and param == marker:
-            return index
-    return None
+            return index, None
+        if (
+            type(marker) is int
+            and isinstance(param, int)
+            and type(param) is not bool
+            and param == marker
+        ):
+            return index, ("int", type(param))
+        if type(marker) is dict and _is_json(param) and param.obj == marker:
+            return index, ("json", type(param), param.dumps)
+    return None, None
+
+
+def _is_json(param: Any) -> bool:
+    return hasattr(param, "obj") and hasattr(param, "dumps")
 
 
 def _same(*params: Any) -> bool:
     first = params[0]
+    if _is_json(first):  # a wrapper with no equality of its own
+        return all(
+            type(p) is type(first) and p.obj == first.obj and p.dumps is first.dumps
+            for p in params[1:]
+        )
     return all(type(p) is type(first) and p == first for p in params[1:])
 
 
 def _same_list(one: list[Any], two: list[Any]) -> bool:
     return len(one) == len(two) and all(_same(a, b) for a, b in zip(one, two, strict=True))
+
+
+def update(
+    shape: Hashable,
+    model: type[Model],
+    where: Callable[..., Q],
+    values: dict[str, Any],
+    *where_values: Any,
+) -> Built:
+    """The UPDATE of `model`'s rows where `where(*where_values)` holds, setting `values`
+    (field name: value), as Django's compiler writes it (`UpdateQuery`, as `QuerySet.update`
+    builds it), kept per shape as `kept` keeps one. The shape adds the field names in their
+    order, the values that are None or booleans (None is written into the text, a boolean
+    has no stand-in: each is its own shape) and the others' types; a value no stand-in
+    stands for (an expression, JSON) and every call builds, as without this module."""
+    names = tuple(values)
+    fixed = {n: v for n, v in values.items() if v is None or type(v) is bool}
+    varying = [n for n in names if n not in fixed]
+    key = (
+        "update",
+        model._meta.label,
+        shape,
+        names,
+        tuple(fixed.items()),
+        tuple(type(values[n]) for n in varying),
+    )
+    count = len(where_values)
+
+    def build(*given: Any) -> Built:
+        rest = iter(given[count:])
+        sets = {n: fixed[n] if n in fixed else next(rest) for n in names}
+        query = UpdateQuery(model)
+        query.add_update_values(sets)
+        query.add_q(where(*given[:count]))
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        return Built(sql, list(params))
+
+    return kept(key, build, *where_values, *(values[n] for n in varying))
 
 
 def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[Model]:

@@ -8,9 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Q
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal import kept_sql
+from provisioning.models import Job
 from tenants.models import RoleTemplate, Tenant
 
 
@@ -168,3 +171,81 @@ def test_rows_are_the_values_the_queryset_gives():
         rows = kept_sql.rows("tenant values", build, slug)
         assert rows == [list(r) for r in build(slug)]
         assert rows[0][0] == tenants[slug].pk and timezone.is_aware(rows[0][1])
+
+
+def _by_slug(slug: str, lowest_id: int) -> Q:
+    return Q(slug=slug, pk__gte=lowest_id)
+
+
+def _own_build(values: dict, *where_values) -> tuple[str, list]:
+    query = UpdateQuery(Tenant)
+    query.add_update_values(values)
+    query.add_q(_by_slug(*where_values))
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    return sql, _comparable(params)
+
+
+def _comparable(params) -> list:
+    # psycopg's Jsonb has no equality of its own: its object and dumps function, and the type
+    return [(type(p), p.obj, p.dumps) if hasattr(p, "dumps") else (type(p), p) for p in params]
+
+
+@pytest.mark.django_db
+def test_a_kept_update_sends_the_statement_and_values_of_its_own_build():
+    """JSON, a typed integer, a choices enum, a time and a boolean: each call the text
+    and values Django's compiler gives for its own values; kept on PostgreSQL (SQLite turns
+    JSON and times into text, so there it is built each time)."""
+    tenants = _tenants()
+    when = timezone.now()
+
+    def values(n: int) -> dict:
+        return {
+            "tags": {"n": n, "at": "x"},
+            "offboard_hold_percent": 10 + n,
+            "notes": Job.Status.SUCCEEDED if n else "plain",
+            "hr_webhook_secret_set_at": when + timedelta(seconds=n),
+            "time_zone": f"Zone/{n}",
+            "is_active": False,
+        }
+
+    for n, slug in enumerate(("k0", "k1", "k2")):
+        built = kept_sql.update("tenant", Tenant, _by_slug, values(n), slug, 1)
+        assert (built.sql, _comparable(built.params)) == _own_build(values(n), slug, 1)
+        with connection.cursor() as cursor:
+            cursor.execute(built.sql, built.params)
+            assert cursor.rowcount == 1
+    kept = [
+        v for k, v in kept_sql._kept.items() if k[1][:3] == ("update", "tenants.Tenant", "tenant")
+    ]
+    # two shapes: the choices enum's and the plain str's
+    assert [v is not None for v in kept] == [connection.vendor == "postgresql"] * 2
+    for n, slug in enumerate(("k0", "k1", "k2")):
+        tenant = Tenant.objects.get(pk=tenants[slug].pk)
+        assert (tenant.tags, tenant.offboard_hold_percent, tenant.time_zone) == (
+            {"n": n, "at": "x"},
+            10 + n,
+            f"Zone/{n}",
+        )
+        assert tenant.notes == ("succeeded" if n else "plain")
+        assert tenant.hr_webhook_secret_set_at == when + timedelta(seconds=n)
+        assert not tenant.is_active
+
+
+@pytest.mark.django_db
+def test_an_update_of_other_nones_booleans_or_kinds_is_a_shape_of_its_own():
+    tenants = _tenants()
+    for values in (
+        {"is_active": True, "notes": "a"},
+        {"is_active": False, "notes": "b"},
+        {"is_active": False, "notes": None},  # NULL in the text: the column refuses it
+        {"is_active": False, "notes": ["a list: no stand-in"]},
+    ):
+        built = kept_sql.update("tenant", Tenant, _by_slug, values, "k1", 1)
+        assert (built.sql, _comparable(built.params)) == _own_build(values, "k1", 1)
+    assert (
+        "NULL"
+        in kept_sql.update(
+            "tenant", Tenant, _by_slug, {"is_active": False, "notes": None}, "k1", 50
+        ).sql
+    )
+    assert Tenant.objects.get(pk=tenants["k1"].pk).is_active

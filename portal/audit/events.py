@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import ipaddress
 import json
 import re
@@ -113,6 +114,10 @@ def record(
     return event
 
 
+# Result.values builds its list on every read: an event checks its result against it.
+_RESULTS = frozenset(Result.values)
+
+
 def event_for(
     action: str,
     *,
@@ -129,7 +134,7 @@ def event_for(
     ``record_all``, which appends several at once."""
     if not _ACTION.match(action):
         raise ValueError(f"audit action must look like 'noun.verb', got {action!r}")
-    if result not in Result.values:
+    if result not in _RESULTS:
         raise ValueError(f"audit result must be one of {Result.values}, got {result!r}")
     if tenant is not None and tenant.pk is None:
         raise ValueError("audit tenant must be saved before an event can name it")
@@ -483,6 +488,11 @@ def snapshot(
 
 def scrub(value: Any) -> Any:
     """Replace the values of secret-looking keys (at any depth) with "[redacted]"."""
+    kind = type(value)
+    if kind is str:  # most values: past the Mapping check, an ABC's (the slow isinstance)
+        return REDACTED if _FERNET_TOKEN.match(value) else value
+    if value is None or kind is int or kind is bool:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _scrub_item(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -492,7 +502,10 @@ def scrub(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
+    # Kept per key: an event's keys are the same few dozen names, each a regex split and
+    # two scans (bounded, so that keys a caller invents cannot grow it without end).
     words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
     if not words or words[-1] in _METADATA_LAST_WORDS:
         return False

@@ -252,6 +252,8 @@ class AuditChainHead(models.Model):
 
 
 def _canonical(value: Any) -> Any:
+    if type(value) in _AS_THEY_ARE:  # most values: none of the conversions below applies
+        return value
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, float) and value.is_integer():
@@ -261,6 +263,9 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_canonical(v) for v in value]
     return value
+
+
+_AS_THEY_ARE = frozenset({str, int, bool, type(None)})
 
 
 def _canonical_ip(value: str | None) -> str | None:

@@ -10,10 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db
 from django.db.models import BooleanField, Exists, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from portal import bulk_rows
+from portal import bulk_rows, kept_sql
 from portal.audit.events import Riding
 from provisioning.connectors.factory import connector_type
 from provisioning.engine import licences, memo, planner
@@ -148,13 +147,15 @@ def record_of(
         "outcomes",
     )
     if fields:
-        all_set = RawSQL(
-            "(SELECT count(*) FROM outcomes) = %s", (expected,), output_field=BooleanField()
+        built = kept_sql.update(
+            "the account after its outcomes",
+            DirectoryAccount,
+            _all_set,
+            {name: getattr(account, name) for name in fields},
+            expected,
+            account.pk,
         )
-        update = UpdateQuery(DirectoryAccount)
-        update.add_update_values({name: getattr(account, name) for name in fields})
-        update.add_q(Q(all_set, pk=account.pk))
-        account_sql, account_params = update.get_compiler(connection=db).as_sql()
+        account_sql, account_params = built.sql, built.params
         ctes += f", account AS ({account_sql} RETURNING 1)"
         params += account_params
         last = "account"
@@ -169,6 +170,14 @@ def record_of(
         width=1 + len(questions),
     )
     return Record(riding, asks, expected)
+
+
+def _all_set(expected: int, account_id: int) -> Q:
+    """The account's row, when the outcomes' UPDATE set all `expected` rows."""
+    all_set = RawSQL(
+        "(SELECT count(*) FROM outcomes) = %s", (expected,), output_field=BooleanField()
+    )
+    return Q(all_set, pk=account_id)
 
 
 def _new_account(identity, connection) -> DirectoryAccount:

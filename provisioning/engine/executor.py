@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db
 from django.db.models import Count, Exists, Q
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from portal import bulk_rows, kept_sql
@@ -52,7 +51,15 @@ from provisioning.engine.accounts import (
     save_held,
 )
 from provisioning.engine.desired import desired_for
-from provisioning.engine.parking import LeaseLost, Outcome, backoff, held, lease_seconds, wait
+from provisioning.engine.parking import (
+    LeaseLost,
+    Outcome,
+    backoff,
+    held,
+    held_as,
+    lease_seconds,
+    wait,
+)
 from provisioning.engine.steps import (
     NO_ANSWER,
     WAITING_OUT_LOST_CALLS,
@@ -463,10 +470,7 @@ def _round_written(job: Job, rows: list[Step], **values) -> bool:
             return False
         Step.objects.bulk_create(rows)
         return True
-    update = UpdateQuery(Job)
-    update.add_update_values(values)
-    update.add_q(held(job))
-    update_sql, update_params = update.get_compiler(connection=db).as_sql()
+    update_sql, update_params = _fenced_update("round written", job, values)
     insert_sql, insert_params = bulk_rows.insert_sql(
         Step, rows, "WHERE EXISTS (SELECT FROM fenced_job)", returning=("id", "order")
     )
@@ -740,25 +744,30 @@ def _ended_with_person(
         if person is not None:
             outcomes.write_person(person, values, saved)
         return True
-    update = UpdateQuery(Job)
-    update.add_update_values(ended)
-    update.add_q(held(job))
-    job_sql, job_params = update.get_compiler(connection=db).as_sql()
-    of_person = UpdateQuery(Identity)
-    of_person.add_update_values(values)
-    of_person.add_q(Q(pk=person.pk))
-    person_sql, person_params = of_person.get_compiler(connection=db).as_sql()
+    job_sql, job_params = _fenced_update("ended", job, ended)
+    of_person = kept_sql.update("ended: the person", Identity, _the_person, values, person.pk)
     with db.cursor() as cursor:
         cursor.execute(
-            f"WITH fenced_job AS ({job_sql} RETURNING 1) {person_sql}"
+            f"WITH fenced_job AS ({job_sql} RETURNING 1) {of_person.sql}"
             " AND EXISTS (SELECT FROM fenced_job)",
-            (*job_params, *person_params),
+            (*job_params, *of_person.params),
         )
         if cursor.rowcount != 1:
             return False
     if saved:
         outcomes.person_saved(person, list(values))
     return True
+
+
+def _fenced_update(shape: str, job: Job, values: dict) -> tuple[str, list]:
+    """The job's UPDATE of `values` while the run holds it (`held`), its text kept per
+    shape (portal/kept_sql.py)."""
+    built = kept_sql.update(shape, Job, held_as, values, job.pk, job.runs)
+    return built.sql, built.params
+
+
+def _the_person(person_id: int) -> Q:
+    return Q(pk=person_id)
 
 
 def _reconciled(status: str) -> dict:

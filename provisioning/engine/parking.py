@@ -34,7 +34,12 @@ class LeaseLost(Exception):  # noqa: N818 - a condition of the run, not a failur
 def held(job: Job) -> Q:
     """The job, as long as no run has claimed it since `job` was claimed: each claim counts
     a run (`Job.runs`), so the count the run was claimed with is its fencing token."""
-    return Q(pk=job.pk, runs=job.runs)
+    return held_as(job.pk, job.runs)
+
+
+def held_as(job_id: int, runs: int) -> Q:
+    """`held` of the job `job_id` claimed with `runs`."""
+    return Q(pk=job_id, runs=runs)
 
 
 def hold_until_commit(job: Job) -> None:

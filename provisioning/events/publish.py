@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.sql import InsertQuery
 
+from portal import kept_sql
 from provisioning.events.models import Event
 from tenants.models import Tenant
 
@@ -59,28 +60,56 @@ def emit(kind: str, *, tenant: Tenant | None, data: dict) -> Event:
 def _inserted(event: Event) -> list[Subscriber]:
     """INSERT the event; the subscribers to tell of it. Where the database returns values
     from an INSERT (PostgreSQL, SQLite 3.35+) the subscribers' `hears` are asked in it;
-    elsewhere every subscriber is told, as before (its own read decides)."""
-    probes = []
-    if connection.features.can_return_columns_from_insert:
-        tenant_id = event.tenant_id
-        probes = [(s, hears(event.kind, tenant_id) if hears else None) for s, hears in _subscribers]
-    asked = [(s, qs) for s, qs in probes if qs is not None]
+    elsewhere every subscriber is told, as before (its own read decides). The statement's
+    text is kept per shape (portal/kept_sql.py: the subscribers, the event's kind, whether it
+    has a tenant), so a `hears` may answer None by the kind and by whether there is a tenant,
+    not by which tenant; what its rows say is read afresh by every INSERT."""
+    listening = tuple((s, hears) for s, hears in _subscribers if hears)
+    if not connection.features.can_return_columns_from_insert or not listening:
+        event.save(force_insert=True)
+        return [s for s, _ in _subscribers]
+    has_tenant = event.tenant_id is not None
+    values = (event.pk, event.occurred_at, event.data)
+    built = kept_sql.kept(
+        ("event inserted", listening, event.kind, has_tenant),
+        _insert_asking(listening, event.kind),
+        *values,
+        *((event.tenant_id,) if has_tenant else ()),
+    )
+    asked = built.extra
     if not asked:
         event.save(force_insert=True)
         return [s for s, _ in _subscribers]
-    query = InsertQuery(Event)
-    query.insert_values(Event._meta.concrete_fields, [event])
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    exists, exists_params = [], []
-    for _, queryset in asked:
-        sub_sql, sub_params = queryset.values("pk")[:1].query.sql_with_params()
-        exists.append(f"EXISTS ({sub_sql})")
-        exists_params.extend(sub_params)
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {', '.join(exists)}", (*params, *exists_params))
-        answers = dict(zip([s for s, _ in asked], cursor.fetchone(), strict=True))
+        cursor.execute(built.sql, built.params)
+        answers = dict(zip(asked, cursor.fetchone(), strict=True))
     event._state.adding, event._state.db = False, connection.alias
     return [s for s, _ in _subscribers if answers.get(s, True)]
+
+
+def _insert_asking(listening: tuple, kind: str):
+    """The builder of an event's INSERT asking the `hears` of `listening` in its RETURNING;
+    its `extra`, the subscribers asked (a `hears` that answered None is not)."""
+
+    def build(pk, occurred_at, data, tenant_id=None) -> kept_sql.Built:
+        event = Event(pk=pk, kind=kind, tenant_id=tenant_id, occurred_at=occurred_at, data=data)
+        probes = [(s, hears(kind, tenant_id)) for s, hears in listening]
+        asked = [(s, qs) for s, qs in probes if qs is not None]
+        query = InsertQuery(Event)
+        query.insert_values(Event._meta.concrete_fields, [event])
+        [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+        exists, exists_params = [], []
+        for _, queryset in asked:
+            sub_sql, sub_params = queryset.values("pk")[:1].query.sql_with_params()
+            exists.append(f"EXISTS ({sub_sql})")
+            exists_params.extend(sub_params)
+        return kept_sql.Built(
+            f"{sql} RETURNING {', '.join(exists)}",
+            [*params, *exists_params],
+            [s for s, _ in asked],
+        )
+
+    return build
 
 
 def _tell(event: Event, told: list[Subscriber]) -> None:

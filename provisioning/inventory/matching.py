@@ -32,7 +32,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
-from portal.bulk_rows import set_many
+from portal import kept_sql
+from portal.bulk_rows import set_many, update_sql
 from provisioning.engine import memo
 from provisioning.engine.desired import manages
 from provisioning.inventory.models import Account, Person, Policy
@@ -220,22 +221,28 @@ def _accounts_of_identity(identity_id: int) -> list[_Account]:
     name and licensed flag worked out here, not in SQL: a job's end summarises one person,
     and compiling the annotations cost more than the few rows (no match key: a summary has
     no use for it)."""
-    rows = (
-        Account.objects.filter(person__identity_id=identity_id)
-        .order_by("pk")
-        .values(*_AS_STORED, "display_name", "first_name", "last_name", "licence_ids")
-    )
+    rows = kept_sql.rows("inventory: a person's accounts", _accounts_read, identity_id)
+    stored = len(_AS_STORED)
     return [
         _Account(
-            **{name: row[name] for name in _AS_STORED},
+            **dict(zip(_AS_STORED, row, strict=False)),
             key_value=None,
             # As `_accounts`' SQL: TRIM strips spaces only.
-            display_name=row["display_name"]
-            or f"{row['first_name']} {row['last_name']}".strip(" "),
-            licensed=row["licence_ids"] != [],
+            display_name=display_name or f"{first_name} {last_name}".strip(" "),
+            licensed=licence_ids != [],
         )
         for row in rows
+        for display_name, first_name, last_name, licence_ids in [row[stored:]]
     ]
+
+
+def _accounts_read(identity_id: int):
+    """`_accounts_of_identity`'s read (its statement kept: portal/kept_sql.py)."""
+    return (
+        Account.objects.filter(person__identity_id=identity_id)
+        .order_by("pk")
+        .values_list(*_AS_STORED, "display_name", "first_name", "last_name", "licence_ids")
+    )
 
 
 # --- summaries -------------------------------------------------------------------------------
@@ -585,9 +592,33 @@ def summarise(identity: Identity) -> None:
     accounts attached to it: two statements, the row written only when it differs."""
     accounts = _accounts_of_identity(identity.pk)
     summary = dict(zip(SUMMARY, _summary(_as_read(identity), accounts), strict=True))
-    Person.objects.filter(identity_id=identity.pk).exclude(**summary).update(
-        updated_at=timezone.now(), **summary
+    # Its text kept per shape (portal/kept_sql.py): the texts and times are the statement's
+    # values; None, the flags and the count (a small column, which no stand-in fits) its shape.
+    varying = [n for n, v in summary.items() if isinstance(v, str | datetime)]
+    fixed = tuple((n, v) for n, v in summary.items() if n not in varying)
+    built = kept_sql.kept(
+        ("inventory: a person's summary", fixed, tuple(varying)),
+        _summary_written(dict(fixed), varying),
+        identity.pk,
+        timezone.now(),
+        *(summary[n] for n in varying),
     )
+    with connection.cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+
+
+def _summary_written(fixed: dict, varying: list[str]):
+    """The builder of `summarise`'s UPDATE: the Person row of an identity given the summary,
+    only where it differs (as `filter().exclude(**summary).update(...)` writes it)."""
+
+    def build(identity_id: int, now: datetime, *values) -> kept_sql.Built:
+        given = {**fixed, **dict(zip(varying, values, strict=True))}
+        summary = {n: given[n] for n in SUMMARY}
+        differing = Person.objects.filter(identity_id=identity_id).exclude(**summary)
+        sql, params = update_sql(differing, {"updated_at": now, **summary})
+        return kept_sql.Built(sql, list(params))
+
+    return build
 
 
 def _person_for_new_identity(identity: Identity) -> None:

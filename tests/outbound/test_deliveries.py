@@ -206,3 +206,36 @@ def test_an_event_no_endpoint_can_hear_reads_no_endpoints_after_its_commit(
         event = emit("job.failed", tenant=alpha.tenant, data={})
     (delivery,) = Delivery.objects.filter(event=event)
     assert delivery.endpoint_id == off.pk and enqueued == [delivery.pk]
+
+
+def test_an_events_insert_is_sent_from_its_kept_text_with_each_events_own_values(
+    alpha, bravo, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The INSERT asking who hears is kept per shape (portal/kept_sql.py): each event's
+    statement is the one compiled for its own values, and it asks afresh."""
+    import uuid
+
+    from portal import kept_sql
+    from provisioning.events import publish
+
+    kept_sql.forget()
+    monkeypatch.setattr(deliveries, "enqueue", lambda delivery_id: None)
+    make_endpoint(alpha.tenant, "https://hooks.example.com/alpha")
+    listening = tuple((s, h) for s, h in publish._subscribers if h)
+    for n, tenant in enumerate([alpha.tenant, bravo.tenant, alpha.tenant]):
+        values = (uuid.uuid4(), timezone.now(), {"n": n})
+        build = publish._insert_asking(listening, "job.failed")
+        shape = ("event inserted", listening, "job.failed", True)
+        sent = kept_sql.kept(shape, build, *values, tenant.pk)
+        own = build(*values, tenant.pk)
+        assert (sent.sql, sent.extra) == (own.sql, own.extra)
+        assert [getattr(p, "obj", p) for p in sent.params] == [
+            getattr(p, "obj", p) for p in own.params
+        ]
+        assert [type(p) for p in sent.params] == [type(p) for p in own.params]
+        with django_capture_on_commit_callbacks(execute=True):
+            event = emit("job.failed", tenant=tenant, data={"n": n})
+        heard = Delivery.objects.filter(event=event).exists()
+        assert heard == (tenant == alpha.tenant)
+    kept = [v for k, v in kept_sql._kept.items() if k[1][0] == "event inserted"]
+    assert [v is not None for v in kept] == [connection.vendor == "postgresql"]

@@ -439,3 +439,40 @@ def test_a_directory_the_person_is_added_to_brings_its_account_to_them(alpha):
 
     okta.refresh_from_db()
     assert okta.person.identity_id == pat.pk
+
+
+def test_a_persons_summary_is_written_by_the_statement_the_orm_compiles(alpha, monkeypatch):
+    """`summarise` keeps its UPDATE's text per shape (portal/kept_sql.py): each call sends
+    what `filter().exclude(**summary).update(...)` sends for its own values, and writes them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal import kept_sql
+
+    kept_sql.forget()
+    at = timezone.now().replace(microsecond=0)
+    monkeypatch.setattr(matching.timezone, "now", lambda: at)
+    ident = new_identity(alpha, "sum", employee_id="E-1")
+    link = DirectoryAccount.objects.create(identity=ident, connection=alpha.connection)
+    account = add_account(alpha.connection, "sum-upn@x.test", last_sign_in=at)
+    link.remote_id = account.remote_id
+    link.save()
+    person = Person.objects.get(identity=ident)
+    for n in range(3):
+        ident.display_name, ident.employee_id = f"Sum {n}", f"E-{n}"
+        Account.objects.filter(pk=account.pk).update(last_sign_in=at.replace(second=n))
+        with CaptureQueriesContext(connection) as sent:
+            matching.summarise(ident)
+        summary = {
+            name: getattr(Person.objects.get(pk=person.pk), name) for name in matching.SUMMARY
+        }
+        assert summary["display_name"] == f"Sum {n}" and summary["last_sign_in"].second == n
+        Person.objects.filter(pk=person.pk).update(display_name="")  # it differs again
+        with CaptureQueriesContext(connection) as compiled:
+            Person.objects.filter(identity_id=ident.pk).exclude(**summary).update(
+                updated_at=at, **summary
+            )
+        assert sent.captured_queries[-1]["sql"] == compiled.captured_queries[-1]["sql"]
+    shapes = [v for k, v in kept_sql._kept.items() if "inventory: a person's summary" in str(k)]
+    # one shape, kept where a time is a parameter as it is (PostgreSQL; SQLite makes it text)
+    assert [v is not None for v in shapes] == [connection.vendor == "postgresql"]
