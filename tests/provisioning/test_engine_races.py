@@ -9,13 +9,20 @@ import uuid
 import pytest
 from django.db import IntegrityError
 
+from portal.audit.verify import verify_all
 from provisioning import services
+from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.inventory import adoption, service
 from provisioning.inventory.models import Cursor, Person
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
-from tests.provisioning.conftest import drive
+from tenants.models import RoleTemplate
+from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
+from tests.provisioning.engine_model import KINDS, okta_account
+from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_engine_convergence import onboard
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +62,82 @@ def test_an_adoption_and_a_join_of_the_same_upn_never_make_two_people_of_one_acc
     holders = DirectoryAccount.objects.filter(remote_id=user["id"]).values_list("identity_id")
     assert list(holders) == [(adopted.pk,)]
     assert Job.objects.filter(tenant=dirs.tenant, kind=Job.Kind.JOIN).count() == 0
+
+
+class Killed(BaseException):
+    """What a SIGKILL leaves of a run: nothing after this point happens."""
+
+
+SALES, SUPPORT = ["Sales", "Staff"], ["Staff", "VPN Users"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(900)
+def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
+    on_sandbox, monkeypatch
+):
+    """The worker dies after the directory took a batch of the join's calls and before their
+    outcomes are written, at each batch in turn (the Entra create and `$batch`es, Okta's
+    create and its group and app calls sent at once, the SCIM app's create and groups),
+    while Okta refuses requests over its concurrency cap (429 E0000047) and Graph throttles
+    the next calls; a move to Support is asked meanwhile. Once the lease has run out the
+    join and the move finish: one account per directory, each as the move asked, both jobs
+    Succeeded, the audit chain whole."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    real, kills = steps_module.write_outcomes, []
+    for at in range(1, 30):
+        dirs = make_directories(on_sandbox, f"kk{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
+        app = make_app(on_sandbox, "full", groups=["sales", "support"])
+        slack = connect(dirs.tenant, app, "Slack").pk
+        dirs.template.scim_apps = [{"connection": slack, "groups": ["sales"]}]
+        dirs.template.save()
+        support = RoleTemplate.objects.create(
+            tenant=dirs.tenant,
+            name="Support",
+            groups=SUPPORT,
+            scim_apps=[{"connection": slack, "groups": ["support"]}],
+        )
+        dirs.behave("okta", concurrent_limit=1)
+        dirs.behave("entra", throttle_next=at % 3)
+        calls = []
+
+        def killed_at(job, account, steps, settled, calls=calls, at=at):
+            calls.append(f"{steps[0].connection.kind} {steps[0].action}")
+            if len(calls) == at:
+                raise Killed
+            return real(job, account, steps, settled)
+
+        monkeypatch.setattr(steps_module, "write_outcomes", killed_at)
+        join = onboard(dirs)
+        try:
+            drive(join)
+        except Killed:
+            kills.append(calls[-1])
+        monkeypatch.setattr(steps_module, "write_outcomes", real)
+        if len(calls) < at:
+            break  # the join wrote fewer batches than this: every one has been killed after
+        why = f"killed after batch {at}: {calls[-1]}"
+        identity = Identity.objects.get(pk=join.identity_id)
+        change = lifecycle.ChangeRequest([support])
+        move = lifecycle.request_change(identity, change, actor="system")
+        lease_runs_out(join)
+        assert drive(join).status == Job.Status.SUCCEEDED, (why, join.error)
+        assert drive(move).status == Job.Status.SUCCEEDED, (why, move.error)
+        assert_as_moved(dirs, app, identity.username, why)
+    assert len(kills) >= 5, kills
+    assert verify_all().ok
+    print(f"killed after: {kills}")
+
+
+def assert_as_moved(dirs, app, upn: str, why: str) -> None:
+    users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert len(users) == 1, (why, users)
+    assert users[0]["accountEnabled"], why
+    assert sorted(g for g in users[0]["groups"] if "dynamic" not in g) == SUPPORT, why
+    assert (users[0]["licenses"], users[0]["appRoleAssignments"]) == ([], []), why
+    held = okta_account(dirs.okta_state(), upn)
+    assert (held.present, held.enabled, sorted(held.groups)) == (True, True, SUPPORT), why
+    assert (held.apps, held.detail) == (frozenset(), "status ACTIVE"), (why, held)
+    scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
+    assert len(scim_users) == 1 and scim_users[0]["active"], (why, scim_users)
+    assert app.groups_of(scim_users[0]["id"]) == {"support"}, why
