@@ -11,12 +11,14 @@ from django.db import IntegrityError
 
 from portal.audit.verify import verify_all
 from provisioning import services
+from provisioning.engine import executor
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.inventory import adoption, service
 from provisioning.inventory.models import Cursor, Person
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
+from tenants import services as tenant_services
 from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
@@ -141,3 +143,35 @@ def assert_as_moved(dirs, app, upn: str, why: str) -> None:
     scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
     assert len(scim_users) == 1 and scim_users[0]["active"], (why, scim_users)
     assert app.groups_of(scim_users[0]["id"]) == {"support"}, why
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_role_template_edited_while_a_members_join_runs_ends_as_edited(on_sandbox, monkeypatch):
+    """The join's round is planned with Sales as it was (Staff, Sales); an MSP admin edits
+    Sales (Staff, Finance) while the round's adds are on their way. The join must not say it
+    verified the old template for good: the person ends with the template as edited, and
+    every job of theirs Succeeded (not in twelve hours' periodic check, as drift)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"tpl{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    join = onboard(dirs)
+    real, calls = executor.apply_batch, []
+
+    def edited_meanwhile(job, batch, account):
+        calls.append(batch[0].action)
+        if len(calls) == 2:  # the adds' batch: the admin saves the template now
+            template = RoleTemplate.objects.get(pk=dirs.template.pk)
+            template.groups = ["Staff", "Finance"]
+            tenant_services.save_role_template(template, actor="system")
+        return real(job, batch, account)
+
+    monkeypatch.setattr(executor, "apply_batch", edited_meanwhile)
+    drive(join)
+    monkeypatch.setattr(executor, "apply_batch", real)
+    assert calls[:2] == ["create_user", "add_group"]
+    jobs = Job.objects.filter(identity_id=join.identity_id).order_by("pk")
+    for job in jobs:
+        if not job.is_done:
+            drive(job)
+    assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * jobs.count()
+    user = dirs.entra_user(join.identity.username)
+    assert sorted(g for g in user["groups"] if "dynamic" not in g) == ["Finance", "Staff"]
