@@ -81,12 +81,12 @@ def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
     """The worker dies after the directory took a batch of the join's calls and before their
     outcomes are written, at each batch in turn (the Entra create and `$batch`es, Okta's
     create and its group and app calls sent at once, the SCIM app's create and groups),
-    while Okta refuses requests over its concurrency cap (429 E0000047) and Graph throttles
-    the next calls; a move to Support is asked meanwhile. Once the lease has run out the
+    while Okta (429 E0000047) and Graph throttle the next calls; a move to Support is asked
+    meanwhile. Once the lease has run out the
     join and the move finish: one account per directory, each as the move asked, both jobs
     Succeeded, the audit chain whole."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    real, kills = steps_module.write_outcomes, []
+    real, kills, throttled = steps_module.write_outcomes, [], set()
     for at in range(1, 30):
         dirs = make_directories(on_sandbox, f"kk{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
         app = make_app(on_sandbox, "full", groups=["sales", "support"])
@@ -99,8 +99,10 @@ def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
             groups=SUPPORT,
             scim_apps=[{"connection": slack, "groups": ["support"]}],
         )
-        dirs.behave("okta", concurrent_limit=1)
-        dirs.behave("entra", throttle_next=at % 3)
+        # Okta's 429 E0000047 (its rate and concurrency limits answer alike) and Graph's 429
+        # on the next calls, whichever they are: a read, or a request inside a batch.
+        dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
+        dirs.behave("entra", throttle_next=1 + at % 3)
         calls = []
 
         def killed_at(job, account, steps, settled, calls=calls, at=at):
@@ -126,7 +128,9 @@ def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
         assert drive(join).status == Job.Status.SUCCEEDED, (why, join.error)
         assert drive(move).status == Job.Status.SUCCEEDED, (why, move.error)
         assert_as_moved(dirs, app, identity.username, why)
+        throttled.update(kind for kind in KINDS if dirs.stats(kind)["throttled"])
     assert len(kills) >= 5, kills
+    assert throttled == set(KINDS)  # the faults did fire
     assert verify_all().ok
     print(f"killed after: {kills}")
 
