@@ -179,3 +179,35 @@ def test_a_role_template_edited_while_a_members_join_runs_ends_as_edited(on_sand
     assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * jobs.count()
     user = dirs.entra_user(join.identity.username)
     assert sorted(g for g in user["groups"] if "dynamic" not in g) == ["Finance", "Staff"]
+
+
+def test_a_join_never_links_the_account_of_someone_the_portal_manages(on_sandbox, monkeypatch):
+    """Ada's account was renamed in Entra behind the portal's back (alovelace@…: the portal
+    keeps her by id). The tenant links existing accounts; Alan Lovelace is onboarded as
+    alovelace@…, which no one in the portal holds. His join finds Ada's account by that name:
+    linking it would make one account two people's (his roles given to her, his leave
+    blocking her). It is a conflict: nothing sent, Ada's account as it was."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"twice{uuid.uuid4().hex[:6]}", licenses=[], apps=[])
+    domain = dirs.tenant.primary_domain
+    ada = drive(onboard(dirs))
+    assert ada.status == Job.Status.SUCCEEDED, ada.error
+    ada_id = DirectoryAccount.objects.get(identity_id=ada.identity_id).remote_id
+    renamed = dirs.graph("PATCH", f"/users/{ada_id}", {"userPrincipalName": f"alovelace@{domain}"})
+    assert renamed.status_code == 204, renamed.text
+    dirs.tenant.link_existing_accounts = True
+    dirs.tenant.save(update_fields=["link_existing_accounts"])
+    support = RoleTemplate.objects.create(tenant=dirs.tenant, name="Support", groups=SUPPORT)
+    request = services.OnboardingRequest("Alan", "Lovelace", [support])
+    alan = services.request_onboarding(
+        dirs.tenant, request, username=f"alovelace@{domain}", actor="system"
+    )
+
+    alan = drive(alan)
+
+    assert alan.status == Job.Status.FAILED and "Nothing was sent" in alan.error, alan.error
+    assert "Ada Lovelace" in alan.error
+    holders = DirectoryAccount.objects.filter(remote_id=ada_id).values_list("identity_id")
+    assert list(holders) == [(ada.identity_id,)]
+    user = dirs.entra_user(f"alovelace@{domain}")
+    assert sorted(g for g in user["groups"] if "dynamic" not in g) == SALES
