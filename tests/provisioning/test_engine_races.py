@@ -23,6 +23,7 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants import services as tenant_services
 from tenants.models import RoleTemplate
+from tests.factories import make_joiner
 from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
@@ -301,3 +302,23 @@ def in_another_process() -> None:
         created = getattr(client, "_created", None)
         if isinstance(created, dict):
             created.clear()
+
+
+def test_a_deleted_role_template_asks_its_members_and_no_one_else(alpha):
+    """Deleting a template takes what it gave from its members: each member still managed
+    is asked again (a Change job at a new version), someone who has left is not, nor a
+    person without it."""
+    member, gone, other = (make_joiner(alpha, first)[0] for first in ("Mo", "Lu", "Ot"))
+    gone.status = Identity.Status.LEFT
+    gone.save(update_fields=["status"])
+    other.role_templates.clear()
+    versions = dict(Identity.objects.values_list("pk", "desired_version"))
+
+    tenant_services.delete_role_template(alpha.template, actor="system")
+
+    mine = (member.pk, gone.pk, other.pk)
+    [asked] = Job.objects.filter(kind=Job.Kind.CHANGE, identity_id__in=mine)
+    assert (asked.identity_id, asked.status) == (member.pk, Job.Status.QUEUED)
+    now = dict(Identity.objects.filter(pk__in=mine).values_list("pk", "desired_version"))
+    assert now == {pk: versions[pk] for pk in mine} | {member.pk: versions[member.pk] + 1}
+    assert asked.desired_version == now[member.pk]
