@@ -24,10 +24,12 @@ class ProvisioningConfig(AppConfig):
         from provisioning.access import services as access_requests
         from provisioning.engine import outcomes
         from provisioning.lifecycle import services as lifecycle
+        from tenants import services as tenant_services
 
         directory_lists.connect()
         outcomes.on_job_finished(access_requests.after_job)
         outcomes.on_job_finished(lifecycle.after_job)
+        tenant_services.on_template_changed(lifecycle.template_changed)
         if settings.WARM_CONNECTORS:
             from provisioning.connectors import factory
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
@@ -59,6 +60,15 @@ class Identity(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "username"], name="unique_username_per_tenant"
+            ),
+            # A username is a UPN and an Okta login, both case-insensitive: two people whose
+            # usernames differ in case only would own one account (an adoption takes the
+            # directory's case, the forms lower it). The checks before a save read `iexact`;
+            # this refuses the second of two saves that both passed them.
+            models.UniqueConstraint(
+                models.F("tenant"),
+                Lower("username"),
+                name="unique_username_any_case_per_tenant",
             ),
             models.UniqueConstraint(
                 fields=["tenant", "employee_id"],

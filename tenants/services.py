@@ -1,5 +1,7 @@
 """Every change to tenants, connections and role templates: one transaction, one audit event."""
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from portal.audit.events import record, snapshot
@@ -108,20 +110,55 @@ def rotate_connection_secret(connection: DirectoryConnection) -> bool:
     return True
 
 
+# What a role template gives its members: a change to any of these changes their desired state.
+GIVES = (
+    "groups",
+    "licenses",
+    "apps",
+    "department",
+    "job_title",
+    "usage_location",
+    "company",
+    "office",
+    "scim_apps",
+)
+# Called in the transaction that changes what a template gives (before a delete), with the
+# template, the actor and the request: registered from above (provisioning asks its members'
+# desired state again), since this app imports none of them.
+TemplateChanged = Callable[..., None]
+_on_template_changed: list[TemplateChanged] = []
+
+
+def on_template_changed(callback: TemplateChanged) -> None:
+    if callback not in _on_template_changed:
+        _on_template_changed.append(callback)
+
+
+def _template_changed(template: RoleTemplate, *, actor, request) -> None:
+    for callback in _on_template_changed:
+        callback(template, actor=actor, http_request=request)
+
+
 def save_role_template(template: RoleTemplate, *, actor, request=None) -> RoleTemplate:
+    """Create or update a template; an update of what it gives asks its members again (the
+    desired state of each changes now, not at the next periodic check, and a job of theirs
+    running meanwhile does not verify the template as it was)."""
     creating = template.pk is None
     before = None if creating else snapshot(RoleTemplate.objects.get(pk=template.pk))
     with transaction.atomic():
         template.save()
+        after = snapshot(template)
         record(
             "role_template.create" if creating else "role_template.update",
             actor=actor,
             tenant=template.tenant,
             target=template,
             before=before,
-            after=snapshot(template),
+            after=after,
             request=request,
         )
+        if before is not None and any(before.get(f) != after.get(f) for f in GIVES):
+            _template_changed(template, actor=actor, request=request)
     return template
 
 
@@ -154,6 +191,7 @@ def delete_role_template(template: RoleTemplate, *, actor, request=None) -> None
     before = snapshot(template)
     target = ("tenants.roletemplate", str(template.pk), template.name)
     with transaction.atomic():
+        _template_changed(template, actor=actor, request=request)  # while it has members
         template.delete()
         record(
             "role_template.delete",

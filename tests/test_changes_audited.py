@@ -49,21 +49,42 @@ def test_edit_clone_delete_role_template(client, alpha):
     slug, pk = alpha.tenant.slug, alpha.template.pk
     before = AuditEvent.objects.count()
     url = reverse("role_edit", kwargs={"tenant": slug, "template_id": pk})
-    assert client.post(url, {**ROLE_FORM, "name": "Renamed"}).status_code == 302
+    assert client.post(url, {**alpha_gives(alpha), "name": "Renamed"}).status_code == 302
     event = one_new_event(before, "role_template.update", alpha.tenant)
     assert event.before["name"] == "Alpha Ltd Sales" and event.after["name"] == "Renamed"
 
-    before += 1
+    before += 1  # what it gives changed: its member is asked again, their event with the job
+    assert client.post(url, {**ROLE_FORM, "name": "Renamed"}).status_code == 302
+    assert AuditEvent.objects.count() == before + 2
+    [member, update] = AuditEvent.objects.order_by("-pk")[:2]
+    assert (update.action, member.action) == ("role_template.update", "identity.change")
+    assert member.after == {"role_template_changed": "Renamed"} and member.job_id
+    before += 2
+
     url = reverse("role_clone", kwargs={"tenant": slug, "template_id": pk})
     assert client.post(url, {"name": "Renamed 2"}).status_code == 302
     one_new_event(before, "role_template.copy", alpha.tenant)
     assert RoleTemplate.objects.get(name="Renamed 2").copied_from_id == pk
 
-    before += 1
+    before += 1  # the member's event first, while they have the template
     url = reverse("role_delete", kwargs={"tenant": slug, "template_id": pk})
     assert client.post(url).status_code == 302
-    one_new_event(before, "role_template.delete", alpha.tenant)
+    assert AuditEvent.objects.count() == before + 2
+    assert AuditEvent.objects.order_by("-pk")[1].action == "identity.change"
+    assert AuditEvent.objects.order_by("-pk").first().action == "role_template.delete"
     assert not RoleTemplate.objects.filter(pk=pk).exists()
+
+
+def alpha_gives(alpha) -> dict:
+    """The role form's fields as alpha's template holds them: an edit that changes its name."""
+    form = {**ROLE_FORM}
+    template = alpha.template
+    for name in ("groups", "licenses", "apps"):
+        form[name] = "\n".join(getattr(template, name))
+    for name in ("department", "job_title", "usage_location", "company", "office", "domain"):
+        form[name] = getattr(template, name)
+    form["username_rule"] = template.username_rule
+    return form
 
 
 def test_copy_msp_template_into_tenant(client, alpha, msp_template):

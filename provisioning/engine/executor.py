@@ -224,7 +224,9 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             outcomes.account_read(connection, plan.user, plan.access)
         if plan.missing:
             return wait_for_replication(job, account_for(job, connection))
-        if not guards.refuse_found(plan, stored_id):
+        if not guards.refuse_found(plan, stored_id) and not guards.refuse_someone_elses(
+            plan, identity.pk, stored_id
+        ):
             found(job, connection, account, plan)
         plans.append(plan)
         problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]

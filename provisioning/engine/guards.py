@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from provisioning.engine.planner import Plan, Problem
+from provisioning.models import DirectoryAccount
 
 Check = Callable[[int, str], str]
 
@@ -61,6 +62,36 @@ def refuse_found(plan: Plan, stored_remote_id: str) -> bool:
             "protected",
             f"{user.username} already exists in this directory and the portal may not manage "
             f"it ({reason}). Choose another username, or change the tenant's scope rules.",
+            user.username,
+        )
+    )
+    return True
+
+
+def refuse_someone_elses(plan: Plan, identity_id: int, stored_remote_id: str) -> bool:
+    """An account the read found by username (or e-mail) that another person of the portal
+    is linked to: never linked to this one too. One account would be two people's, each
+    job giving it their access and a leave of one blocking the other's sign-in (an account
+    renamed behind the portal's back to a joiner's username, with linking allowed). A
+    conflict, nothing sent. True when refused."""
+    user = plan.user
+    if user is None or not user.id or user.id == stored_remote_id:
+        return False
+    holder = (
+        DirectoryAccount.objects.filter(connection_id=plan.connection_id, remote_id=user.id)
+        .exclude(identity_id=identity_id)
+        .values_list("identity__display_name", "identity__username")
+        .first()
+    )
+    if holder is None:
+        return False
+    plan.steps.clear()
+    plan.problems = [p for p in plan.problems if p.kind != "conflict"]
+    plan.problems.append(
+        Problem(
+            "conflict",
+            f"{user.username} already exists in this directory and is the account of "
+            f"{holder[0]} ({holder[1]}), whom the portal manages. Choose another username.",
             user.username,
         )
     )

@@ -238,6 +238,32 @@ def request_change(
     return job
 
 
+def template_changed(template: RoleTemplate, *, actor, http_request=None) -> list[Job]:
+    """What `template` gives changed (or it is being deleted), in that transaction: each
+    member whose desired state it makes (joiners, active people, leavers: a leave strips
+    what the active state no longer explains) is asked again, a Change job each. So the
+    members end with the template as edited now, not at the next periodic check (as
+    drift), and a job of theirs running meanwhile finds a newer version at its end and
+    reads again instead of verifying the template as it was. People are locked in id
+    order, as two saves of templates they share would lock them."""
+    members = Identity.objects.filter(role_templates=template, status__in=MANAGED)
+    jobs = []
+    locked = members.select_related("tenant").select_for_update(of=("self",))
+    for identity in locked.order_by("pk"):
+        job = new_job(identity, Job.Kind.CHANGE, {}, actor=actor, at=None, batch=None, hold=False)
+        record(
+            "identity.change",
+            actor=actor,
+            tenant=identity.tenant,
+            target=identity,
+            after={"role_template_changed": template.name},
+            request=http_request,
+            job_id=job.pk,
+        )
+        jobs.append(job)
+    return jobs
+
+
 def _kept_attributes(identity: Identity, attributes: dict) -> dict:
     """The change's attributes less the blank ones, except an adopted person's "no usage
     location of their own" (engine/desired.py), which a move without one keeps."""
