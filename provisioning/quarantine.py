@@ -471,20 +471,37 @@ def _clear_window(connection: DirectoryConnection) -> None:
     ConnectionBucket.objects.filter(connection_id=connection.pk).update(outcomes=[])
 
 
+# The window push in one script (atomic as the MULTI/EXEC it replaced, and one command for the
+# client to pack and parse instead of seven): end the throttle streak, push the entries
+# (oldest first, so the newest is the head), keep WINDOW, set the TTL, return the window, or
+# nothing when it holds no failure (it cannot be failing then; nothing to decode).
+_PUSH = """
+redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 5))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+local window = redis.call('LRANGE', KEYS[1], 0, -1)
+local failure = ARGV[4]
+for _, entry in ipairs(window) do
+  if string.sub(entry, 1, #failure) == failure then return window end
+end
+return {}
+"""
+
+
 class _RedisWindow:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, decode_responses=True)
+        self._push = self.client.register_script(_PUSH)
 
     def push(self, pk: int, entries: list[str]) -> list[str]:
-        """Add `entries` (oldest first) and return the window after them, newest first, in
-        one MULTI/EXEC; an answer that was not a throttle also ends the connection's run of
-        throttles."""
-        key = _key(pk)
-        with self.client.pipeline(transaction=True) as pipe:
-            throttle.calm_in(pipe, pk)
-            pipe.lpush(key, *entries).ltrim(key, 0, WINDOW - 1).expire(key, WINDOW_TTL_S)
-            pipe.lrange(key, 0, -1)
-            return pipe.execute()[-1]
+        """Add `entries` (oldest first) and return the window after them, newest first (or []
+        when it holds no failure), in one script; an answer that was not a throttle also ends
+        the connection's run of throttles."""
+        calm_key, calm_field = throttle.calm_in(pk)
+        return self._push(
+            keys=[_key(pk), calm_key], args=[WINDOW, WINDOW_TTL_S, calm_field, FAILURE, *entries]
+        )
 
     def read(self, pk: int) -> list[str]:
         return self.client.lrange(_key(pk), 0, -1)

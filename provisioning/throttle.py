@@ -122,12 +122,12 @@ def throttled(connection: DirectoryConnection, retry_after: float | None) -> flo
     )
 
 
-def calm_in(pipe: redis.client.Pipeline, connection_id: int) -> None:
+def calm_in(connection_id: int) -> tuple[str, str]:
     """A call went through: the next throttle starts the back-off from the beginning. Redis
-    only, as a command of the caller's pipeline (quarantine's window push: one round trip
-    for both, their keys in one hash slot); the database backend needs no call:
-    quarantine.record_outcome drops the streak."""
-    pipe.hdel(_key(connection_id), "streak")
+    only: the key and the field to delete, for quarantine's window push to HDEL in its own
+    script (one round trip for both, their keys in one hash slot); the database backend
+    needs no call: quarantine.record_outcome drops the streak."""
+    return _key(connection_id), "streak"
 
 
 def throttle_streak(connection: DirectoryConnection) -> int:

@@ -125,6 +125,52 @@ def test_an_outcome_ends_the_streak_in_the_window_s_round_trip(conn, monkeypatch
     assert len(sent) == (1 if settings.REDIS_URL else 0)
 
 
+def test_the_window_push_is_one_command(conn, monkeypatch, settings):
+    """On Redis the push is one script run (EVALSHA), not a MULTI/EXEC of seven commands:
+    the client packs and parses one command. Its effects are the pipeline's, on either
+    backend: the streak ends, the entries go in newest first, the window is capped (and on
+    Redis expires)."""
+    quarantine.record_outcome(conn, ok=True)  # the script loaded (a first EVALSHA may miss)
+    throttle.throttled(conn, 0.05)
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    quarantine.record_outcomes(conn, [(False, "first"), (True, "")])
+    monkeypatch.undo()
+    assert len(sent) == (1 if settings.REDIS_URL else 0)
+    if settings.REDIS_URL:
+        assert b"\r\nEVALSHA\r\n" in sent[0].upper() and b"MULTI" not in sent[0].upper()
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        assert 0 < client.ttl(quarantine._key(conn.pk)) <= quarantine.WINDOW_TTL_S
+        client.close()
+    assert throttle.throttle_streak(conn) == 0
+    window = quarantine._outcomes(conn)
+    assert window == [quarantine.SUCCESS, quarantine.FAILURE + "first", quarantine.SUCCESS]
+    for _ in range(quarantine.WINDOW):
+        quarantine.record_outcome(conn, ok=True)
+    assert quarantine._outcomes(conn) == [quarantine.SUCCESS] * quarantine.WINDOW
+
+
+def test_the_redis_push_answers_the_window_only_while_it_holds_a_failure(conn, settings):
+    """A window without a failure cannot be failing: the script answers [] for it, nothing to
+    decode. The database backend keeps its window on a row (no push)."""
+    if settings.REDIS_URL:
+        window = quarantine._redis_window(settings.REDIS_URL)
+        failure = quarantine.FAILURE + "boom"
+        assert window.push(conn.pk, [failure]) == [failure]
+        assert window.push(conn.pk, [quarantine.SUCCESS]) == [quarantine.SUCCESS, failure]
+        window.push(conn.pk, [quarantine.SUCCESS] * (quarantine.WINDOW - 2))
+        assert window.push(conn.pk, [quarantine.SUCCESS]) == []
+        assert window.read(conn.pk) == [quarantine.SUCCESS] * quarantine.WINDOW
+    quarantine.record_outcome(conn, ok=False, reason="boom")
+    assert quarantine.failure_share(conn)[0] == 1
+
+
 def test_throttles_are_no_outcome_for_quarantine(conn):
     for _ in range(3):
         throttled_after_pause(conn, 0.05)
