@@ -15,6 +15,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -105,6 +106,19 @@ def current_policy(tenant: Tenant | int) -> Policy:
 # -- the rules --------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _excluded(patterns: tuple[str, ...]) -> re.Pattern | None:
+    """One expression for every pattern, a named group each: one match per name says whether
+    any pattern matches and which. Kept per patterns (a policy's are read on every job's
+    verifying read; translating them again was most of `Rules.of`)."""
+    if not patterns:
+        return None
+    joined = "|".join(
+        f"(?P<p{i}>{fnmatch.translate(p.casefold())})" for i, p in enumerate(patterns)
+    )
+    return re.compile(joined, re.DOTALL)
+
+
 def _folded(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.strip().casefold() for v in values if v and v.strip())
 
@@ -124,11 +138,6 @@ class Rules:
     @classmethod
     def of(cls, policy: Policy) -> Rules:
         patterns = tuple(p for p in policy.excluded_patterns if p)
-        # One expression for every pattern, a named group each: one match per name says
-        # whether any pattern matches and which.
-        joined = "|".join(
-            f"(?P<p{i}>{fnmatch.translate(p.casefold())})" for i, p in enumerate(patterns)
-        )
         return cls(
             user_types=_folded(policy.user_types),
             domains=_folded(policy.domains),
@@ -136,7 +145,7 @@ class Rules:
             group_ids=frozenset(g["id"] for g in policy.groups if g.get("id")),
             enabled_only=policy.enabled_only,
             patterns=patterns,
-            excluded=re.compile(joined, re.DOTALL) if patterns else None,
+            excluded=_excluded(patterns),
         )
 
     def reason_out(self, account) -> str:

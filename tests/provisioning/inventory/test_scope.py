@@ -354,3 +354,22 @@ def test_leaving_scope_with_disable_blocks_sign_in_and_keeps_the_rest(dirs):
     shown = as_graph_shows(dirs, ada["id"])
     assert shown["accountEnabled"] is False and shown["groups"] == ["Staff"]
     assert Identity.objects.get(pk=person.pk).status == Identity.Status.LEFT
+
+
+def test_a_policys_patterns_are_translated_once_for_every_read(monkeypatch):
+    """The engine's verifying read takes the policy's rules on every job: the patterns'
+    expression is made once per list of patterns, and decides as before."""
+    import fnmatch
+
+    translated = []
+    translate = fnmatch.translate
+    monkeypatch.setattr(fnmatch, "translate", lambda p: translated.append(p) or translate(p))
+    patterns = ["kept-once-*", "svc_?x"]
+    first, again = rules(excluded_patterns=patterns), rules(excluded_patterns=list(patterns))
+    assert scope.Rules.of(first).excluded is scope.Rules.of(again).excluded
+    assert translated == ["kept-once-*", "svc_?x"]
+    assert scope.account_in_scope(again, row("svc_1x@contoso.example")) == (
+        False,
+        "matches excluded pattern svc_?x",
+    )
+    assert scope.account_in_scope(again, row("ada@contoso.example")) == (True, "")
