@@ -30,7 +30,9 @@ def install() -> None:
         from psycopg import _queries
     except ImportError:  # SQLite only: no psycopg to wrap
         return
-    split = _queries._query2pg_client_nocache
+    split = getattr(_queries, "_query2pg_client_nocache", None)
+    if split is None:  # another psycopg: nothing to wrap (tests/test_pg_parse.py says so)
+        return
     kept = lru_cache(maxsize=MAX_TEXTS)(split)
 
     def query2pg_client(query: bytes, encoding: str):  # noqa: ANN202 - psycopg's own type
