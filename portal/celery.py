@@ -31,6 +31,18 @@ def keep_database_connections(**kwargs) -> None:
         database = connections.settings[alias]
         database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
         database["CONN_HEALTH_CHECKS"] = True
+        if settings.WORKER_PREPARE_THRESHOLD >= 0 and database["ENGINE"].endswith(".postgresql"):
+            # The engine's statements are the same texts run after run (the claim, the audit
+            # appends, the steps' outcomes): sent with their parameters apart (psycopg's
+            # server-side binding), each is prepared once per connection, and PostgreSQL
+            # parses it once and, after five runs, plans it once (docs/benchmarks.md,
+            # pgprepare1). Not in the web process: its statements vary more, and it keeps no
+            # connection across requests.
+            database["OPTIONS"] = {
+                **database.get("OPTIONS", {}),
+                "server_side_binding": True,
+                "prepare_threshold": settings.WORKER_PREPARE_THRESHOLD,
+            }
 
 
 @worker_init.connect

@@ -298,6 +298,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # seconds or broken.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100_000)
 WORKER_DB_CONN_MAX_AGE = env.int("WORKER_DB_CONN_MAX_AGE", default=300)
+# On PostgreSQL, a worker sends its statements with server-side binding and prepares one once
+# its connection has run it this many times (psycopg's `prepare_threshold`; portal/celery.py).
+# Negative: neither, as in the web process (so behind a transaction-mode pooler that cannot
+# hold prepared statements, such as PgBouncer before 1.21).
+WORKER_PREPARE_THRESHOLD = env.int("WORKER_PREPARE_THRESHOLD", default=1)
 # A worker given a pid here shuts down once that process is gone, checking every
 # WORKER_WATCH_SECONDS (portal/watchdog.py): the tests' workers end with the test run.
 WORKER_ENDS_WITH_PID = env.int("WORKER_ENDS_WITH_PID", default=0)

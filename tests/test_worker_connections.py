@@ -8,9 +8,11 @@ import time
 
 import pytest
 from celery.signals import task_postrun, task_prerun
+from django.conf import settings
 from django.db import connection, connections
 
 from portal.celery import app, keep_database_connections
+from provisioning.models import Job
 from provisioning.tasks import run_job
 
 
@@ -18,7 +20,7 @@ from provisioning.tasks import run_job
 def worker_settings(monkeypatch):
     """What `worker_init` does to a worker's connection settings, undone after the test."""
     database = connections.settings["default"]
-    for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+    for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
         monkeypatch.setitem(database, key, database.get(key))
     keep_database_connections()
     connection.close()  # the next connect reads the worker's settings
@@ -69,3 +71,42 @@ def test_the_next_task_works_after_the_server_dropped_the_connection(worker_sett
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
     assert connection.connection is not opened
+
+
+def prepared(text: str) -> list[tuple[str, int]]:
+    """This connection's prepared statements whose text has `text` in it, with how many times
+    each ran (its plans, custom or generic)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements"
+            " WHERE strpos(statement, %s) > 0",
+            [text],
+        )
+        return cursor.fetchall()
+
+
+def a_repeated_statement(times: int) -> None:
+    for _ in range(times):
+        assert not Job.objects.filter(pk=0, status=Job.Status.RUNNING).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_prepares_a_statement_it_repeats(worker_settings):
+    """The workers send their parameters apart and prepare what they repeat: PostgreSQL
+    parses each of the engine's same texts once per connection, and plans it once after five
+    runs (docs/benchmarks.md, pgprepare1)."""
+    runs = settings.WORKER_PREPARE_THRESHOLD + 3
+    a_repeated_statement(runs)
+    [(statement, ran)] = prepared('FROM "provisioning_job"')
+    assert '"provisioning_job"."status" = $' in statement
+    assert ran == runs - settings.WORKER_PREPARE_THRESHOLD
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.django_db(transaction=True)
+def test_the_web_process_prepares_nothing():
+    connection.close()
+    a_repeated_statement(10)
+    assert prepared('FROM "provisioning_job"') == []
+    assert "server_side_binding" not in connections.settings["default"].get("OPTIONS", {})
