@@ -70,3 +70,25 @@ def test_a_text_past_max_bytes_is_split_every_time(monkeypatch):
     text = LONG + " " * pg_parse.MAX_BYTES
     assert rendered(text) == rendered(text)
     assert len(split) == 2
+
+
+def test_a_long_statement_bound_on_the_server_is_split_once_too(monkeypatch):
+    """The workers bind on the server (portal/celery.py): psycopg's other split, kept too;
+    the text sent ($n placeholders) and the parameters the same as psycopg's own."""
+    split = []
+    original = _queries._split_query
+    monkeypatch.setattr(
+        _queries, "_split_query", lambda *a, **k: split.append(1) or original(*a, **k)
+    )
+    text = LONG + " -- bound on the server"
+
+    def converted() -> tuple[bytes, list]:
+        query = _queries.PostgresQuery(Transformer())
+        query.convert(text, VALUES)
+        return query.query, list(query.params)
+
+    first = converted()
+    assert converted() == first and len(split) == 1
+    monkeypatch.setattr(_queries, "_query2pg_nocache", _queries._query2pg_nocache.original)
+    assert converted() == first and len(split) == 2
+    assert b"$120" in first[0]
