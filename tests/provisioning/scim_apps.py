@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 from django.urls import reverse
 
-from tenants.models import DirectoryConnection, Tenant
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 PROFILES = {"full": "generic", "slack": "slack", "zoom": "zoom"}
 
@@ -153,3 +153,20 @@ def connection_form(name="Slack", url="https://api.slack.example/scim/v2", **mor
         "scim_profile": "slack",
         **more,
     }
+
+
+def sales_and_support(server, dirs, support_groups: list[str]) -> tuple[ScimApp, RoleTemplate]:
+    """A SCIM app ("Slack", groups sales and support) that the tenant's template gives as
+    sales, and a Support template of `support_groups` that gives it as support: a move
+    between the two changes every directory and the app."""
+    app = make_app(server, "full", groups=["sales", "support"])
+    slack = connect(dirs.tenant, app, "Slack").pk
+    dirs.template.scim_apps = [{"connection": slack, "groups": ["sales"]}]
+    dirs.template.save()
+    support = RoleTemplate.objects.create(
+        tenant=dirs.tenant,
+        name="Support",
+        groups=support_groups,
+        scim_apps=[{"connection": slack, "groups": ["support"]}],
+    )
+    return app, support

@@ -760,6 +760,18 @@ def account_id(pk: int) -> str:
     return DirectoryAccount.objects.get(pk=pk).remote_id
 
 
+def left_with_delete_due(dirs) -> tuple[Job, Job]:
+    """A joiner onboarded and offboarded with deletion at once: the join and the hard
+    delete, now due and not yet run."""
+    join = onboard(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    options = lifecycle.OffboardingOptions(delete_after_days=0)
+    leave = lifecycle.request_offboarding(join.identity, options, actor="system")
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(seconds=1))
+    return join, Job.objects.get(identity_id=join.identity_id, kind=Job.Kind.DELETE)
+
+
 def test_a_rehire_asked_while_the_hard_delete_runs_ends_with_one_live_account_each(
     on_sandbox, monkeypatch
 ):
@@ -769,13 +781,7 @@ def test_a_rehire_asked_while_the_hard_delete_runs_ends_with_one_live_account_ea
     the deleted account left behind, nor a second one."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"rehire{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
-    join = onboard(dirs)
-    assert drive(join).status == Job.Status.SUCCEEDED
-    options = lifecycle.OffboardingOptions(delete_after_days=0)
-    leave = lifecycle.request_offboarding(join.identity, options, actor="system")
-    assert drive(leave).status == Job.Status.SUCCEEDED
-    lifecycle.start_due_jobs(now=timezone.now() + timedelta(seconds=1))
-    delete = Job.objects.get(identity_id=join.identity_id, kind=Job.Kind.DELETE)
+    join, delete = left_with_delete_due(dirs)
 
     real = executor.apply_batch
     rehires = []

@@ -18,11 +18,10 @@ from provisioning.connectors import entra, okta, scim
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
-from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import okta_account
-from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.scim_apps import sales_and_support
 from tests.provisioning.test_engine_convergence import onboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,16 +37,7 @@ def test_writes_whose_answers_are_lost_end_every_directory_as_last_asked(on_sand
     dirs = make_directories(
         on_sandbox, f"lost{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
     )
-    app = make_app(on_sandbox, "full", groups=["sales", "support"])
-    slack = connect(dirs.tenant, app, "Slack").pk
-    dirs.template.scim_apps = [{"connection": slack, "groups": ["sales"]}]
-    dirs.template.save()
-    support = RoleTemplate.objects.create(
-        tenant=dirs.tenant,
-        name="Support",
-        groups=SUPPORT,
-        scim_apps=[{"connection": slack, "groups": ["support"]}],
-    )
+    app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
 
     def losing(job: Job, lost: int) -> Job:
         for kind in ("entra", "okta"):

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError
-from django.utils import timezone
 
 from portal.audit.verify import verify_all
 from provisioning import services
@@ -27,8 +25,8 @@ from tests.factories import make_joiner
 from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
-from tests.provisioning.scim_apps import connect, make_app
-from tests.provisioning.test_engine_convergence import onboard
+from tests.provisioning.scim_apps import sales_and_support
+from tests.provisioning.test_engine_convergence import left_with_delete_due, onboard
 
 pytestmark = pytest.mark.django_db
 
@@ -93,16 +91,7 @@ def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
     real, kills, throttled = steps_module.write_outcomes, [], set()
     for at in range(1, 30):
         dirs = make_directories(on_sandbox, f"kk{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
-        app = make_app(on_sandbox, "full", groups=["sales", "support"])
-        slack = connect(dirs.tenant, app, "Slack").pk
-        dirs.template.scim_apps = [{"connection": slack, "groups": ["sales"]}]
-        dirs.template.save()
-        support = RoleTemplate.objects.create(
-            tenant=dirs.tenant,
-            name="Support",
-            groups=SUPPORT,
-            scim_apps=[{"connection": slack, "groups": ["support"]}],
-        )
+        app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
         # Okta's 429 E0000047 (its rate and concurrency limits answer alike) and Graph's 429
         # on the next calls, whichever they are: a read, or a request inside a batch.
         dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
@@ -231,13 +220,7 @@ def test_a_rehire_asked_at_each_call_of_the_hard_delete_then_killed_ends_with_on
     real, seen = steps_module.write_outcomes, []
     for at in range(0, 12):
         dirs = make_directories(on_sandbox, f"rh{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
-        join = onboard(dirs)
-        assert drive(join).status == Job.Status.SUCCEEDED
-        options = lifecycle.OffboardingOptions(delete_after_days=0)
-        leave = lifecycle.request_offboarding(join.identity, options, actor="system")
-        assert drive(leave).status == Job.Status.SUCCEEDED
-        lifecycle.start_due_jobs(now=timezone.now() + timedelta(seconds=1))
-        delete = Job.objects.get(identity_id=join.identity_id, kind=Job.Kind.DELETE)
+        join, delete = left_with_delete_due(dirs)
         calls, rehires = [], []
 
         def rehire(job, rehires=rehires) -> None:
