@@ -238,13 +238,19 @@ def test_a_job_woken_past_the_usual_horizon_is_reserved_for_all_the_same(alpha, 
     assert woken.waiting_reason == f"Pacing calls to {slow}" and woken.resume_at is not None
 
 
-def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, slow):
-    slow.rate_limit_per_s = 6.0  # four jobs ahead: 10 s of the rate, two admitted at once
+def fifth_in_line(alpha, slow) -> Job:
+    """A job with four of the tenant's jobs ahead of it paced on `slow` at 6 calls/s: 10 s
+    of the rate, two admitted at once."""
+    slow.rate_limit_per_s = 6.0
     slow.save()
     jobs = new_jobs(alpha.tenant, 5)
     for job in jobs[:-1]:
         admission.pace(job, slow, 1, first_read=True)
-    last = Job.objects.get(pk=jobs[-1].pk)
+    return Job.objects.get(pk=jobs[-1].pk)
+
+
+def test_a_job_that_finds_its_turn_not_come_comes_back_later_each_time(alpha, slow):
+    last = fifth_in_line(alpha, slow)
     waits = []
     for _ in range(3):
         waits.append(admission.pace(last, slow, 1, first_read=True).retry_in)
@@ -256,12 +262,7 @@ def test_a_waiting_jobs_fallback_comes_well_after_its_turn_is_due(alpha, slow):
     """Its own come-back time is the fallback for a wake-up lost with a killed worker: twice
     the time the jobs ahead take at the rate, so that a machine slower than the rate does
     not bring it back before the wake-up to find its turn not come (a claim and a park)."""
-    slow.rate_limit_per_s = 6.0  # four jobs ahead: 10 s of the rate, two admitted at once
-    slow.save()
-    jobs = new_jobs(alpha.tenant, 5)
-    for job in jobs[:-1]:
-        admission.pace(job, slow, 1, first_read=True)
-    last = Job.objects.get(pk=jobs[-1].pk)
+    last = fifth_in_line(alpha, slow)
     outcome = admission.pace(last, slow, 1, first_read=True)
     assert outcome.retry_in == 2 * 4 * admission.TOKENS_PER_JOB / 6.0
 
