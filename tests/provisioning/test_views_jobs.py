@@ -348,3 +348,18 @@ def test_a_leavers_blocked_sign_in_has_no_start_date_note(client, alpha):
     client.force_login(alpha.technician)
     body = client.get(job_url(job)).content.decode()
     assert "job-blocked-until" not in body and "until the start" not in body
+
+
+def test_a_job_worked_on_in_several_runs_says_why(client, alpha):
+    """A bare "Runs 3" read as a job done three times over: the page says the engine came
+    back to it after waiting (the directory's rate, a retry, replication)."""
+    client.force_login(alpha.technician)
+    job = alpha.job
+    job.runs = 3
+    job.save(update_fields=["runs"])
+    body = client.get(job_url(job)).content.decode()
+    runs = body[body.index("<dt>Runs</dt>") :].split("</dd>")[0]
+    assert "3" in runs and "waiting" in runs and "rate" in runs
+    job.runs = 1
+    job.save(update_fields=["runs"])
+    assert "<dt>Runs</dt>" not in client.get(job_url(job)).content.decode()
