@@ -31,7 +31,8 @@ from django.core.exceptions import FieldError
 from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.db.models.query import ModelIterable
-from django.db.models.sql import UpdateQuery
+
+from portal import bulk_rows
 
 
 @dataclass
@@ -184,11 +185,12 @@ def update(
     *where_values: Any,
 ) -> Built:
     """The UPDATE of `model`'s rows where `where(*where_values)` holds, setting `values`
-    (field name: value), as Django's compiler writes it (`UpdateQuery`, as `QuerySet.update`
-    builds it), kept per shape as `kept` keeps one. The shape adds the field names in their
-    order, the values that are None or booleans (None is written into the text, a boolean
-    has no stand-in: each is its own shape) and the others' types; a value no stand-in
-    stands for (an expression, JSON) and every call builds, as without this module."""
+    (field name: value), as Django's compiler writes it (`bulk_rows.update_sql`, as
+    `QuerySet.update` builds it), kept per shape as `kept` keeps one. The shape adds the
+    field names in their order, the values that are None or booleans (None is written into
+    the text, a boolean has no stand-in: each is its own shape) and the others' types; a
+    value no stand-in stands for (an expression, JSON) and every call builds, as without
+    this module."""
     names = tuple(values)
     fixed = {n: v for n, v in values.items() if v is None or type(v) is bool}
     varying = [n for n in names if n not in fixed]
@@ -205,10 +207,8 @@ def update(
     def build(*given: Any) -> Built:
         rest = iter(given[count:])
         sets = {n: fixed[n] if n in fixed else next(rest) for n in names}
-        query = UpdateQuery(model)
-        query.add_update_values(sets)
-        query.add_q(where(*given[:count]))
-        sql, params = query.get_compiler(connection=connection).as_sql()
+        rows = model._base_manager.filter(where(*given[:count]))
+        sql, params = bulk_rows.update_sql(rows, sets)
         return Built(sql, list(params))
 
     return kept(key, build, *where_values, *(values[n] for n in varying))
