@@ -54,6 +54,19 @@ def role_templates_field() -> BoundedModelMultipleChoiceField:
     )
 
 
+def usage_location_cleaned(value: str) -> str:
+    """A person's usage location as the onboarding and change forms take it: blank, or a
+    two-letter ISO 3166 code (upper case); a three-letter code is told as such."""
+    value = value.strip()
+    if problem := three_letter_problem(value):
+        raise ValidationError(problem)
+    if value and not USAGE_LOCATION_RE.match(value):
+        raise ValidationError("Two letters, such as GB or US.")
+    if value and (problem := country_code_problem(value.upper())):
+        raise ValidationError(problem)
+    return value.upper()
+
+
 class OnboardingForm(forms.Form):
     first_name = forms.CharField(max_length=64, validators=[plain_name])
     last_name = forms.CharField(max_length=64, validators=[plain_name])
@@ -201,14 +214,7 @@ class OnboardingForm(forms.Form):
         )
 
     def clean_usage_location(self) -> str:
-        value = self.cleaned_data["usage_location"].strip()
-        if problem := three_letter_problem(value):
-            raise ValidationError(problem)
-        if value and not USAGE_LOCATION_RE.match(value):
-            raise ValidationError("Two letters, such as GB or US.")
-        if value and (problem := country_code_problem(value.upper())):
-            raise ValidationError(problem)
-        return value.upper()
+        return usage_location_cleaned(self.cleaned_data["usage_location"])
 
     def onboarding_request(self, license_choices: dict | None = None) -> OnboardingRequest:
         data = self.cleaned_data

@@ -12,9 +12,8 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 
-from portal.countries import country_code_problem, three_letter_problem
 from portal.plain_text import plain_name
-from provisioning.forms import USAGE_LOCATION_RE, role_templates_field
+from provisioning.forms import role_templates_field, usage_location_cleaned
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity
 from tenants import clock
@@ -299,14 +298,7 @@ class ChangeForm(forms.Form):
         ].help_text = f"Blank: now. In the tenant's time zone, {self.tenant.time_zone}."
 
     def clean_usage_location(self) -> str:
-        value = self.cleaned_data["usage_location"].strip()
-        if problem := three_letter_problem(value):
-            raise ValidationError(problem)
-        if value and not USAGE_LOCATION_RE.match(value):
-            raise ValidationError("Two letters, such as GB or US.")
-        if value and (problem := country_code_problem(value.upper())):
-            raise ValidationError(problem)
-        return value.upper()
+        return usage_location_cleaned(self.cleaned_data["usage_location"])
 
     def clean_at(self):
         local = self.cleaned_data["at"]
