@@ -25,11 +25,15 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def form_data(template, **overrides) -> dict:
+    """The onboarding form as the page offers it: the start date is the tenant's today,
+    which is not the server's (UTC) date in a tenant's evening or early morning."""
+    from tenants import clock
+
     data = {
         "first_name": "Ada",
         "last_name": "Lovelace",
         "role_templates": [template.pk],
-        "start_date": timezone.localdate().isoformat(),
+        "start_date": clock.tenant_today(template.tenant).isoformat(),
         "username": "",
         "department": "",
         "job_title": "",
