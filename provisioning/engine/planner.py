@@ -280,7 +280,7 @@ async def _plan_user(
     user = plan.user
     frozen = _frozen(connector, user)
     if RESET_PASSWORD in one_shots and connector.sets_passwords:
-        _plan_reset(plan, frozen)
+        _plan_reset(plan, frozen, desired)
     changed = _changed_attributes(
         connector.compared_attributes, user, desired, managed.get("attributes", ())
     )
@@ -313,16 +313,25 @@ async def _plan_disable(connector, plan: Plan, desired: DesiredState, managed_ap
     plan.steps.append(PlannedStep(DISABLE_USER, label, params))
 
 
-def _plan_reset(plan: Plan, frozen: bool) -> None:
+def _plan_reset(plan: Plan, frozen: bool, desired: DesiredState) -> None:
     """A reset of an account the directory keeps as it is (deactivated before this leave,
     e.g. by a move asked with it) is refused (Okta: the same update call, 404): it cannot
-    sign in, and the technician is told the password was left."""
+    sign in, and the technician is told the password was left. The step carries the
+    account's username and names, as read and as desired: the random password holds no
+    part of them (steps.random_password), which the directory's policy would refuse."""
     if not frozen:
-        plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored"))
+        names = {"names": _names_of(plan.user, desired)}
+        plan.steps.append(PlannedStep(RESET_PASSWORD, "random, never shown or stored", names))
         return
     status = plan.user.attributes.get("status")
     message = f"The account is {status}: it cannot sign in, and its password cannot be reset."
     plan.problems.append(Problem("password_kept", message, plan.user.username, blocking=False))
+
+
+def _names_of(user: DirectoryUser, desired: DesiredState) -> list[str]:
+    read = (user.attributes.get("first_name"), user.attributes.get("last_name"))
+    names = (user.username, *read, desired.username, desired.first_name, desired.last_name)
+    return sorted({name for name in names if name})
 
 
 def _frozen(connector, user: DirectoryUser) -> bool:

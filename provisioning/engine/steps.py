@@ -4,9 +4,11 @@ call and its outcome after, idempotently (a step that already happened counts as
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -55,6 +57,8 @@ WAITING_OUT_LOST_CALLS = "Waiting out calls that got no answer: they may still a
 NO_ANSWER = "No answer from the directory in time."
 NO_ANSWER_KIND = "no_answer"  # a step's error_kind: its last call may still be carried out
 UNREADABLE_ATTEMPTS = 2  # a garbled success: once more in case it came in passing, then stop
+MIN_NAME_PART = 3  # shorter parts of a name a generated password may hold (random_password)
+_NOT_A_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 
 
 def pending_steps(job: Job) -> list[Step]:
@@ -352,7 +356,7 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
         case planner.UNASSIGN_APP:
             await connector.unassign_app(user_id, params["app_id"])
         case planner.RESET_PASSWORD:
-            await connector.reset_password(user_id, random_password())
+            await connector.reset_password(user_id, random_password(params.get("names", ())))
         case planner.DISABLE_USER if connector.disable_modes:
             mode = params.get("mode", connector.disable_modes[0])
             await connector.disable_user(user_id, mode=mode)
@@ -376,6 +380,10 @@ async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
     return {}
 
 
+def _names(params: dict) -> tuple[str, ...]:
+    return (params["username"], params["first_name"], params["last_name"])
+
+
 def _new_user(params: dict) -> NewUser:
     return NewUser(
         username=params["username"],
@@ -383,17 +391,40 @@ def _new_user(params: dict) -> NewUser:
         last_name=params["last_name"],
         display_name=params["display_name"],
         email=params["email"],
-        password="" if params.get("passwordless") else random_password(),
+        password="" if params.get("passwordless") else random_password(_names(params)),
         enabled=params.get("enabled", True),
         attributes=params.get("attributes", {}),
     )
 
 
-def random_password() -> str:
-    """A throwaway first password: never shown, never stored; people reset it at first use."""
+def random_password(names: Iterable[str] = ()) -> str:
+    """A throwaway password: never shown, never stored; people reset it at first use. It
+    holds no part of `names` (the account's username and names), whatever the case: Okta's
+    default policy refuses "parts of your username" (excludeUsername) and may refuse the
+    first and last name (excludeAttributes), and a draw that held a three-letter username
+    (once in some 1,600) failed the step for good. Such a draw is drawn again."""
+    parts = name_parts(names)
+    while True:
+        password = _drawn_password()
+        if not any(part in password.casefold() for part in parts):
+            return password
+
+
+def _drawn_password() -> str:
     alphabet = string.ascii_letters + string.digits
     core = "".join(secrets.choice(alphabet) for _ in range(20))
     return f"{core}!{secrets.choice(string.digits)}aA"
+
+
+def name_parts(names: Iterable[str]) -> frozenset[str]:
+    """What a password policy may look for of each name: the name before any "@" and each
+    run of letters and digits in it, case folded; those of three characters or more (as
+    the Okta sandbox checks a username: sandbox/okta/org.py `check_password`)."""
+    parts = set()
+    for name in names:
+        local = (name or "").split("@")[0].casefold()
+        parts |= {local, *_NOT_A_LETTER_OR_DIGIT.split(local)}
+    return frozenset(part for part in parts if len(part) >= MIN_NAME_PART)
 
 
 def mark_running(job: Job, steps: list[Step], account: DirectoryAccount | None = None) -> None:

@@ -26,6 +26,7 @@ from tests.provisioning.inventory.test_adoption import (
     reconcile,
     writes,
 )
+from tests.provisioning.password_draws import next_password_starts_with
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +129,28 @@ def test_her_leave_disables_only_her_okta_account(dirs, eve):
     assert dirs.entra_user(eve.username)["accountEnabled"] is True
     identity.refresh_from_db()
     assert identity.status == Identity.Status.LEFT
+
+
+def test_her_leave_resets_her_password_when_the_first_draw_holds_her_username(
+    dirs, eve, monkeypatch
+):
+    """Her username is "eve": a random password holds it about once in 1,600 draws, and
+    Okta's default policy refuses it ("no parts of your username"), so the reset failed
+    and the leave ended partial, 1 of 6 steps (the test above, once in CI). The engine
+    draws again instead."""
+    identity = adopted_eve(dirs, eve)
+    changed = dirs.okta_user(eve.username)["password_changed"]
+    draws = next_password_starts_with(monkeypatch, "eVe")
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+
+    job = drive(lifecycle.request_offboarding(identity, options, actor="system"))
+
+    steps = [(s.action, s.status, s.error_kind, s.last_error) for s in job.steps.order_by("order")]
+    assert draws.left == []  # the first draw did hold her username
+    assert job.status == Job.Status.SUCCEEDED, (job.error, steps)
+    assert job.steps.get(action="reset_password").attempts == 1
+    user = dirs.okta_user(eve.username)
+    assert user["status"] == "SUSPENDED" and user["password_changed"] != changed
 
 
 def test_adding_her_to_entra_creates_and_verifies_the_account(dirs, eve, client):
