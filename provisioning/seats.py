@@ -16,8 +16,13 @@ MAX_SKU_LENGTH = 128
 
 
 def with_seats(sku: str, availability: dict[str, int]) -> str:
-    """A licence as a dry run names it: "SPE_E3 (12 available)"."""
-    return f"{sku} ({availability.get(sku, 0)} available)"
+    """A licence as a dry run names it: "SPE_E3 (12 available)". A SKU in use more times than
+    bought (Entra restores a user's licences "even if there are no seats available for those
+    licenses", azure-docs users-restore.md) reads "none available: N more in use than bought"."""
+    free = availability.get(sku, 0)
+    if free < 0:
+        return f"{sku} (none available: {-free} more in use than bought)"
+    return f"{sku} ({free} available)"
 
 
 def posted_license_choices(data) -> dict[str, str]:

@@ -36,6 +36,12 @@ class SkuSeats:
     def free(self) -> int:
         return self.total - self.consumed
 
+    @property
+    def over(self) -> int:
+        """Seats in use beyond those bought: Entra restores a user's licences "even if there
+        are no seats available for those licenses" (azure-docs users-restore.md)."""
+        return max(self.consumed - self.total, 0)
+
 
 @dataclass(frozen=True)
 class Snapshot:

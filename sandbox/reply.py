@@ -15,7 +15,8 @@ from starlette.responses import Response
 class Reply:
     status: int = 200
     body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    # A list sends the header once per value, as Okta sends `Link` (self, then next).
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -1,5 +1,7 @@
 """Listing collections the way Okta does: `search`/`filter` expressions, `limit` + `after`
-cursor paging with `Link` headers for self and next."""
+cursor paging with `Link` headers for self and next, one header each (okta-developer-docs
+users/index.md, List Users: `Link: <…>; rel="self"` and `Link: <…>; rel="next"` on lines of
+their own; support.okta.com "Pagination Overview": "see two link headers")."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def page(
     maximum: int = 200,
     key: Callable[[T], str] = _id,
     minimum: int | None = None,
-) -> tuple[list[T], dict[str, str]]:
+) -> tuple[list[T], dict[str, list[str]]]:
     """One page of `items` (in id order, which is creation order) and its Link header.
 
     `path` is the collection's path under the org URL, e.g. "/api/v1/users"; `after` is the
@@ -67,7 +69,7 @@ def page(
     if len(ordered) > limit:
         next_params = {**params, "after": key(chosen[-1]), "limit": str(limit)}
         links.append(link(call, path, next_params, "next"))
-    return chosen, {"Link": ", ".join(links)}
+    return chosen, {"Link": links}
 
 
 def page_matching(
@@ -76,7 +78,7 @@ def page_matching(
     keep: Callable[[T], bool],
     path: str,
     key: Callable[[T], str] = _id,
-) -> tuple[list[T], dict[str, str]]:
+) -> tuple[list[T], dict[str, list[str]]]:
     """As `page`, over `ordered` (already in key order) and only the items `keep` accepts,
     looking no further than the page needs: a 50,000-user org pages in constant time."""
     limit = limit_param(call, 200, 200)
@@ -98,7 +100,7 @@ def page_matching(
         links.append(
             link(call, path, {**params, "after": key(chosen[-1]), "limit": str(limit)}, "next")
         )
-    return chosen, {"Link": ", ".join(links)}
+    return chosen, {"Link": links}
 
 
 def analysed(expression: str, lookup: Lookup, ignore_case: bool = True) -> Analysed:

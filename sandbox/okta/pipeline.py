@@ -109,13 +109,20 @@ def _concurrency_headers(limit: int) -> dict[str, str]:
     }
 
 
-def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
+def _respond(status: int, body: Any, headers: dict[str, str | list[str]]) -> Response:
     # No Date here: uvicorn adds one to every response, and the okta SDK needs exactly that
     # one (with X-Rate-Limit-Reset) to compute its 429 back-off.
-    headers = {**headers, "X-Okta-Request-Id": secrets.token_urlsafe(18)}
+    single = {k: v for k, v in headers.items() if isinstance(v, str)}
+    single["X-Okta-Request-Id"] = secrets.token_urlsafe(18)
     if body is None:
-        return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+        response = Response(status_code=status, headers=single)
+    else:
+        response = JSONResponse(body, status_code=status, headers=single)
+    for name, values in headers.items():
+        if not isinstance(values, str):
+            for value in values:  # one header line per value (Okta's two `Link` headers)
+                response.headers.append(name, value)
+    return response
 
 
 def _error(error: OktaError, headers: dict[str, str]) -> Response:

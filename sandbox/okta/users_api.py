@@ -243,7 +243,7 @@ def _sorted_search(call: Call, keep: Callable[[User], bool], path: str) -> Reply
     if start + limit < len(found):
         next_params = {**params, "after": chosen[-1].id, "limit": str(limit)}
         links.append(link(call, "/api/v1/users", next_params, "next"))
-    return Reply(200, _listed(call, chosen), {"Link": ", ".join(links)})
+    return Reply(200, _listed(call, chosen), {"Link": links})
 
 
 def list_users(call: Call) -> Reply:

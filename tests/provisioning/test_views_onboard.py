@@ -401,6 +401,33 @@ def full_licences(on_sandbox):
     return tenant, template, make_person("tech-full", Role.TECHNICIAN, [tenant])
 
 
+def test_a_licence_in_use_beyond_its_seats_reads_none_available(client, on_sandbox):
+    """Entra gives a restored user back the licences they held "even if there are no seats
+    available for those licenses" (azure-docs users-restore.md), so a SKU can be in use more
+    times than bought: two SPE_E3 holders on one seat, as the sandbox's restore leaves it. The
+    dry run said "SPE_E3 (-1 available)"."""
+    domain = f"over-{uuid.uuid4().hex[:8]}.example"
+    tenant = Tenant.objects.create(name="Over", slug="over-seats", primary_domain=domain)
+    holders = [
+        {
+            "userPrincipalName": f"{name}@{domain}",
+            "displayName": name.title(),
+            "licenses": ["SPE_E3"],
+        }
+        for name in ("restored", "joined")
+    ]
+    directory_id, client_id = make_entra(on_sandbox, domain, seats=1, extra={"users": holders})
+    entra_connection(on_sandbox, tenant, directory_id, client_id)
+    template = RoleTemplate.objects.create(tenant=tenant, name="Sales", licenses=["SPE_E3"])
+    client.force_login(make_person("tech-over", Role.TECHNICIAN, [tenant]))
+    preview = client.post(
+        reverse("onboard_preview", kwargs={"tenant": tenant.slug}), form_data(template), **HX
+    ).content.decode()
+    assert "No free seat of SPE_E3" in preview
+    assert "-1 available" not in preview
+    assert "SPE_E3 (none available: 1 more in use than bought)" in preview
+
+
 def test_no_free_seat_asks_for_a_choice_and_queues_nothing_until_answered(client, full_licences):
     tenant, template, technician = full_licences
     client.force_login(technician)

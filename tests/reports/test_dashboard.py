@@ -136,6 +136,18 @@ def test_the_page_shows_them_with_links_to_the_failed_step(client, busy, msp_adm
     assert "Alpha Ltd" in body and "Bravo GmbH" in body
 
 
+def test_a_licence_in_use_beyond_its_seats_reads_none_free_and_how_many_over(
+    client, alpha, msp_admin
+):
+    """Entra restores a user's licences "even if there are no seats available for those
+    licenses" (azure-docs users-restore.md): 26 in use of 25 bought. The badge said "-1 free"."""
+    read_licences(alpha, consumed=26, total=25, when=timezone.now())
+    client.force_login(msp_admin)
+    body = client.get(DASHBOARD).content.decode()
+    assert "-1 free" not in body
+    assert 'SPE_E3</span> <span class="badge bad">none free, 1 over</span>' in body
+
+
 def test_a_technician_sees_only_their_tenants(client, busy, bravo):
     client.force_login(busy.technician)
     response = client.get(DASHBOARD)

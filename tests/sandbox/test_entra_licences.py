@@ -299,3 +299,35 @@ def test_group_licence_without_a_free_seat_is_a_count_violation(sandbox_server) 
     assert _held(d, first) == {EMS}  # direct and inherited: one seat
     errors = [s.error for s in _states(d, second).license_assignment_states]
     assert errors == ["CountViolation"] and _held(d, second) == set()
+
+
+def _consumed(d: EntraDir, sku_id: str) -> tuple[int, int]:
+    skus = d.graph().get("/subscribedSkus").json()["value"]
+    sku = next(s for s in skus if s["skuId"] == sku_id)
+    return sku["consumedUnits"], sku["prepaidUnits"]["enabled"]
+
+
+def test_a_restored_user_gets_its_licences_back_without_a_free_seat(sandbox_server) -> None:
+    """ "Once a user is restored, licenses that were assigned to the user at the time of
+    deletion are also restored even if there are no seats available for those licenses"
+    (azure-docs articles/active-directory/fundamentals/users-restore.md): the deleted user's
+    seat is free for another meanwhile, the restore overcommits the SKU, and the next
+    assignment is refused for want of a seat."""
+    d = _directory(sandbox_server)  # one EMS seat
+    leaver, joiner, later = _user(d, [EMS]), _user(d), _user(d)
+    graph = d.graph()
+    assert graph.delete(f"/users/{leaver}").status_code == 204
+    assert _consumed(d, EMS) == (0, 1)  # a deleted user's licence frees its seat
+    taken = graph.post(
+        f"/users/{joiner}/assignLicense",
+        json={"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []},
+    )
+    assert taken.status_code == 200, taken.text
+    restored = graph.post(f"/directory/deletedItems/{leaver}/restore")
+    assert restored.status_code == 200, restored.text
+    assert _held(d, leaver) == {EMS} and _consumed(d, EMS) == (2, 1)
+    refused = graph.post(
+        f"/users/{later}/assignLicense",
+        json={"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []},
+    )
+    assert refused.status_code == 400 and "available licenses" in refused.text

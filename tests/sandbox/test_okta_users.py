@@ -128,6 +128,41 @@ def test_paging_follows_link_next_to_the_end(api):
     assert len(seen) == len(set(seen)) and set(seen) == made
 
 
+def _one_link_per_header(response) -> dict[str, str]:
+    """The Link headers of an answer, each holding one link: {rel: url}."""
+    values = response.headers.get_list("link")
+    assert all(value.count("<") == 1 for value in values), values
+    return {value.split('rel="')[1].rstrip('"'): value[1 : value.index(">")] for value in values}
+
+
+def test_each_link_comes_in_a_header_of_its_own_self_first(api, org):
+    """Okta answers a page with two `Link` headers, `rel="self"` then `rel="next"`
+    (okta-developer-docs users/index.md, List Users response example; support.okta.com
+    "Pagination Overview": "see two link headers"). The sandbox joined them in one header
+    with a comma, so a client reading the first `Link` header alone (aiohttp's
+    `headers.get`, Go's `Header.Get`) found `next` here and only `self` at Okta."""
+    user = create(api, "links0@example.com")
+    for n in range(1, 3):
+        create(api, f"links{n}@example.com")
+    for n in range(2):
+        api.put(f"/api/v1/groups/{org.groups['Sales' if n else 'Finance']}/users/{user['id']}")
+    lists = [
+        ("/api/v1/users", {"limit": 2}),
+        ("/api/v1/users", {"search": 'profile.login sw "links"', "limit": 2}),
+        ("/api/v1/users", {"search": 'status eq "ACTIVE"', "sortBy": "profile.login", "limit": 2}),
+        ("/api/v1/groups", {"limit": 1}),
+        (f"/api/v1/users/{user['id']}/groups", {"limit": 1}),
+    ]
+    for path, params in lists:
+        response = api.get(path, params=params)
+        assert response.status_code == 200, response.text
+        links = _one_link_per_header(response)
+        assert list(links) == ["self", "next"], (path, response.headers.get_list("link"))
+        assert "after=" in links["next"]
+        last = api.get(path, params={**params, "limit": 200})
+        assert list(_one_link_per_header(last)) == ["self"]
+
+
 def test_post_updates_partially_put_replaces(api):
     user = create(api, "upd@example.com", department="Sales", title="Rep")
     url = f"/api/v1/users/{user['id']}"
