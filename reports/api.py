@@ -287,10 +287,10 @@ class AuditEventOut(Schema):
 
 
 def _audit_scope(token: ApiToken) -> audit_queries.Scope:
-    """The person's audit scope narrowed by the token: a token naming tenants never reads
-    the MSP-wide chain."""
+    """The person's audit scope narrowed by the token: a token made for some tenants never
+    reads the MSP-wide chain, not even once their rows are gone."""
     rows = scope.tenants_of(token).order_by("name").values_list("id", "slug", "name")
-    narrowed = token.tenants.exists()
+    narrowed = scope.names_tenants(token)
     access.require_role(token.user, access.READ_ROLES)
     msp_admin = access.is_msp_admin(token.user)
     return audit_queries.Scope(

@@ -15,13 +15,19 @@ from tenants import access
 from tenants.models import Tenant
 
 
+def names_tenants(token: ApiToken) -> bool:
+    """Whether the token is limited to some tenants: it names any, or was made for some
+    (`every_tenant` off), even once their rows are gone. Such a token reaches only those,
+    and never the MSP-wide audit chain."""
+    return not token.every_tenant or token.tenants.exists()
+
+
 def tenants_of(token: ApiToken) -> QuerySet[Tenant]:
     """The tenants this token may see: its person's, and only the named ones if it names any
-    or was made for some (`every_tenant` off: none left if they are gone)."""
+    or was made for some (none left if they are gone)."""
     tenants = access.tenants_for(token.user)
-    named = token.tenants.values("pk")
-    if not token.every_tenant or named.exists():
-        tenants = tenants.filter(pk__in=named)
+    if names_tenants(token):
+        tenants = tenants.filter(pk__in=token.tenants.values("pk"))
     return tenants
 
 

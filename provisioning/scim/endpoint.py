@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import NoReturn
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/scim+json"
 JSON_TYPES = (CONTENT_TYPE, "application/json")  # what a request body may be (RFC 7644 §8.1)
 MAX_BODY_BYTES = 256 * 1024
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 REFUSALS = "scim"
 REQUESTS = "scim-requests"
@@ -227,25 +229,29 @@ def _body(request: HttpRequest) -> dict:
         raise InvalidSyntaxException(detail="The body is not JSON.") from None
     if not isinstance(data, dict):
         raise InvalidSyntaxException(detail="The body must be a JSON object.")
-    if _holds_nul(data):  # PostgreSQL refuses a NUL in text: a 400, not a failed write
-        raise InvalidValueException(detail="A value may not contain a NUL character (\\u0000).")
+    if problem := _unstorable(data):  # no database stores these: a 400, not a failed write
+        raise InvalidValueException(detail=problem)
     return data
 
 
-def _holds_nul(data: dict) -> bool:
-    """Whether any key or string value, at any depth, holds a NUL (walked without recursion)."""
+def _unstorable(data: dict) -> str:
+    """What no text column stores, in any key or string value at any depth (walked without
+    recursion): a NUL (PostgreSQL refuses it) or a lone surrogate, which JSON's \\u escapes
+    can spell but UTF-8 cannot encode (RFC 8259 §8.2). "" when there is neither."""
     pending: list = [data]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                return True
+                return "A value may not contain a NUL character (\\u0000)."
+            if _LONE_SURROGATE.search(value):
+                return "A value may not contain a lone surrogate (\\ud800 to \\udfff): not text."
         elif isinstance(value, dict):
             pending.extend(value.keys())
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
-    return False
+    return ""
 
 
 def _body_as(model, request: HttpRequest, context: Context, shaped=None):

@@ -40,7 +40,10 @@ def _paging(params: QueryDict) -> tuple[int, int]:
     return min(max(start, 1), MAX_ID), min(max(count, 0), MAX_RESULTS)
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER = re.compile(r"([+-]?)0*([0-9]+)")
+# More digits than any bound here has: such a number is read as this many nines, which every
+# bound clamps as it would the number itself (int() refuses past 4,300 digits: a 500).
+_MAX_DIGITS = 20
 
 
 def _int(params: QueryDict, name: str, default: int) -> int:
@@ -50,9 +53,13 @@ def _int(params: QueryDict, name: str, default: int) -> int:
     value = params.get(name)
     if value in (None, ""):
         return default
-    if not _INTEGER.fullmatch(value):
+    found = _INTEGER.fullmatch(value)
+    if found is None:
         raise InvalidValueException(detail=f"{name} takes an integer ({value[:32]!r} given).")
-    return int(value)
+    sign, digits = found.groups()
+    if len(digits) > _MAX_DIGITS:
+        digits = "9" * _MAX_DIGITS
+    return int(sign + digits)
 
 
 def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
