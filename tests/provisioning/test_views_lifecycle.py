@@ -252,7 +252,7 @@ def test_a_past_time_is_judged_in_the_tenants_zone(client, alpha):
 
 
 def test_a_past_time_says_the_tenants_now_as_the_pages_write_dates(alpha, monkeypatch):
-    """The message said "it is 07 Dec 2026 00:48 now"; the pages write 7 Dec 2026 (Django's "j M Y")."""
+    """The message said "it is 07 Dec 2026 00:48 now"; the pages write 7 Dec 2026 ("j M Y")."""
     from django.core.exceptions import ValidationError
 
     from provisioning.lifecycle.forms import clean_future
