@@ -379,6 +379,19 @@ def test_a_tenant_without_okta_is_not_asked_how_to_offboard_in_okta(client, dirs
     assert 'name="okta_mode"' in client.get(url).content.decode()
 
 
+def test_the_upload_pages_switch_is_named_as_the_buttons_that_lead_there(client, dirs):
+    """Bulk imports (and the README) say "Onboard from CSV" and "Offboard from CSV"; the
+    upload page's own switch said "Onboard people" and "Offboard people"."""
+    client.force_login(dirs.technician)
+    listing = client.get(reverse("bulk_list", kwargs={"tenant": dirs.tenant.slug}))
+    url = reverse("bulk_upload", kwargs={"tenant": dirs.tenant.slug})
+    for kind in ("onboard", "offboard"):
+        page = client.get(f"{url}?kind={kind}").content.decode()
+        for label in ("Onboard from CSV", "Offboard from CSV"):
+            assert f">{label}</a>" in page and f">{label}</a>" in listing.content.decode()
+        assert "Onboard people" not in page and "Offboard people" not in page
+
+
 def test_every_column_of_the_templates_says_what_it_takes():
     """The template's comment lines describe each column (office had none)."""
     from provisioning.bulk.columns import COLUMNS
