@@ -43,7 +43,8 @@ def parse_id(value: object) -> int | None:
 
 
 def _date_error(low: dt.date, high: dt.date) -> str:
-    return f"Give a date from {low:%d %b %Y} to {high:%d %b %Y}."
+    # As the pages write dates (Django's "j M Y"): 1 Jan 2000, not 01 Jan 2000.
+    return f"Give a date from {low.day} {low:%b %Y} to {high.day} {high:%b %Y}."
 
 
 class BoundedIntegerField(forms.IntegerField):

@@ -201,6 +201,12 @@ class Job(models.Model):
         return (end - self.started_at).total_seconds()
 
 
+OKTA_DISABLE_MODES = {
+    "suspend": "Suspend (keeps app assignments)",
+    "deactivate": "Deactivate (drops app assignments)",
+}
+
+
 class Step(models.Model):
     """One directory operation of a Job. The row records intent before the call goes out."""
 
@@ -261,6 +267,13 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.target_name}".strip()
+
+    @property
+    def operation(self) -> str:
+        """The action in the dry run's words: Okta's sign-in block is a suspend (keeps app
+        assignments) or a deactivate (drops them), and the page says which was done."""
+        mode = self.params.get("mode") if self.action == self.Action.DISABLE_USER else None
+        return OKTA_DISABLE_MODES.get(mode, self.get_action_display())
 
 
 from provisioning.models_access import (  # noqa: E402, F401

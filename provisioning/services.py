@@ -19,6 +19,7 @@ from portal.audit import events as audit_events
 from portal.audit.events import record, snapshot
 from provisioning import quarantine
 from provisioning.connectors import bridge
+from provisioning.connectors.base import DirectoryUser
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import choosing, crashes, first_sign_in, guards, memo, planner
@@ -66,6 +67,9 @@ class OnboardingRequest:
 class Preview:
     username: str
     plans: list[tuple[object, planner.Plan | None, str]]  # (connection, plan, read error)
+    # The naming rule's own choice when it was passed over for a numbered one, and who holds it
+    passed_over: str = ""
+    held: str = ""  # "in Microsoft Entra ID (Ada Byron)", "by someone in this portal"
 
     @property
     def blocking_problems(self) -> list[planner.Problem]:
@@ -76,20 +80,43 @@ class Preview:
         return [error for _, _, error in self.plans if error]
 
 
+HELD_IN_THE_PORTAL = "by someone in this portal"
+
+
+@dataclass(frozen=True)
+class Username:
+    value: str
+    passed_over: str = ""  # the rule's first choice, when it was taken
+    held: str = ""  # where and by whom it is taken
+
+
 def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
     """The naming rule's username, with a suffix when the portal or a directory has it."""
+    return numbered_username(tenant, request).value
+
+
+def numbered_username(tenant: Tenant, request: OnboardingRequest) -> Username:
+    """`suggest_username`'s username and, when it is not the rule's own first choice, who
+    holds that address (the dry run says it, as the CSV preview does)."""
     template = request.role_templates[0]
     # The directories name people; an app downstream of them (a SCIM app) holds the same name
     # for the same person, and its account is linked, never a reason for another name.
     directories = [c for c in tenant.connections.all() if not c.assigned_by_template]
-    connectors = [_connector_or_none(c) for c in directories]
+    connectors = [(c, _connector_or_none(c)) for c in directories]
+    holders: dict[str, str] = {}
 
     def taken(candidate: str) -> bool:
         if Identity.objects.filter(tenant=tenant, username__iexact=candidate).exists():
+            holders[candidate] = HELD_IN_THE_PORTAL
             return True
-        return any(_in_directory(c, candidate) for c in connectors if c is not None)
+        for connection, connector in connectors:
+            if connector is not None and (user := _in_directory(connector, candidate)):
+                name = user.attributes.get("display_name") or ""
+                holders[candidate] = f"in {connection.label}" + (f" ({name})" if name else "")
+                return True
+        return False
 
-    return naming.unique_username(
+    username = naming.unique_username(
         template.username_rule,
         request.first_name,
         request.last_name,
@@ -97,15 +124,21 @@ def suggest_username(tenant: Tenant, request: OnboardingRequest) -> str:
         taken,
         longest_local=longest_local({c.kind for c in directories}, template.effective_domain),
     )
+    first_choice = naming.render(
+        template.username_rule, request.first_name, request.last_name, template.effective_domain
+    )
+    if username == first_choice:
+        return Username(username)
+    return Username(username, first_choice, holders[first_choice])
 
 
-def _in_directory(connector, username: str) -> bool:
+def _in_directory(connector, username: str) -> DirectoryUser | None:
     """Best effort: a directory that cannot answer now counts as "not taken"; the job's own
     plan checks again and links or refuses a clash before it creates anything."""
     try:
-        return bridge.run(connector.find_user(username), timeout=30) is not None
+        return bridge.run(connector.find_user(username), timeout=30)
     except (ConnectorError, TimeoutError):
-        return False
+        return None
 
 
 def _connector_or_none(connection):
@@ -154,7 +187,8 @@ def preview_onboarding(
     """The dry run: the exact operations per directory, before anything is sent.
     `connections` and `connector_of` let a caller previewing many joiners at once (a bulk
     file) read the tenant's connections once and answer the lookups from one read."""
-    username = request.username or suggest_username(tenant, request)
+    chosen = Username(request.username) if request.username else numbered_username(tenant, request)
+    username = chosen.value
 
     def plan(connector, connection, remote_id):
         manager = (request.attributes or {}).get("manager") or ""
@@ -169,7 +203,9 @@ def preview_onboarding(
             due,
         )
 
-    return dry_run(tenant, username, plan, connections=connections, connector_of=connector_of)
+    preview = dry_run(tenant, username, plan, connections=connections, connector_of=connector_of)
+    preview.passed_over, preview.held = chosen.passed_over, chosen.held
+    return preview
 
 
 def dry_run(

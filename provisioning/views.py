@@ -89,6 +89,13 @@ class PreviewView:
     directories: list[DirectoryPlan]
     license_choices: list[LicenseChoice]
     blockers: list[str]
+    passed_over: str = ""  # the naming rule's first choice, when a numbered one replaces it
+    held: str = ""  # where and by whom that address is taken
+
+    @property
+    def held_outside_the_portal(self) -> bool:
+        """An account of a directory nobody in the portal has: adopted if it is this person."""
+        return bool(self.held) and self.held != services.HELD_IN_THE_PORTAL
 
     @property
     def ready(self) -> bool:
@@ -123,7 +130,9 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
         if c.error
     ]
     blockers += unanswered_blockers(preview, choices, posted)
-    return PreviewView(preview.username, directories, choices, blockers)
+    return PreviewView(
+        preview.username, directories, choices, blockers, preview.passed_over, preview.held
+    )
 
 
 def _dry_run(tenant: Tenant, onboarding, posted: dict[str, str]) -> PreviewView:

@@ -146,6 +146,7 @@ class TenantRow:
     drift_open: int = 0
     drift_converging: int = 0
     unmanaged: int = 0  # people with in-scope accounts whom nobody manages
+    unread: int = 0  # directories not read yet (nothing known of their drift)
 
     # Links of the row, built from one reversed pattern each: 200 rows x 6 {% url %} tags
     # were a third of the page's time.
@@ -226,6 +227,10 @@ DRIFT_FIGURES = {
     "unmanaged": _per_tenant(Person.objects.filter(queries_drift.UNMANAGED)),
     # what the tenant's client admins asked the MSP to do (onboard, offboard), not yet handled
     "asks_open": _per_tenant(ActionRequest.objects.filter(status=ActionRequest.Status.OPEN)),
+    # directories with no finished full read: their drift and unmanaged people are unknown
+    "unread": _per_tenant(
+        DirectoryConnection.objects.filter(inventory_cursor__full_read_at__isnull=True)
+    ),
 }
 
 
@@ -329,6 +334,10 @@ class Dashboard:
     @property
     def unmanaged_total(self) -> int:
         return self._sum("unmanaged")
+
+    @property
+    def unread_total(self) -> int:
+        return self._sum("unread")
 
 
 def build_dashboard(user, tag: str | None = None, sort: str | None = None) -> Dashboard:
@@ -493,7 +502,7 @@ def _add_drift(rows, tenants: list[dict]) -> None:
     for figures in tenants:
         row = rows[figures["id"]]
         row.drift_open, row.drift_converging = figures["drift_open"], figures["drift_converging"]
-        row.unmanaged = figures["unmanaged"]
+        row.unmanaged, row.unread = figures["unmanaged"], figures["unread"]
         row.asks_open = figures["asks_open"]
 
 

@@ -371,10 +371,11 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
 
 
 def _decider(r: dict) -> str:
+    """In the words of the request's own page (templates/access/request_detail.html)."""
     if r["decided_by_rule"]:
-        return f"rule: {r['decided_by_rule']}"
+        return f"the rule: {r['decided_by_rule']}"
     name = f"{r['decided_by__first_name'] or ''} {r['decided_by__last_name'] or ''}".strip()
-    return name or r["decided_by__username"] or "system"
+    return name or r["decided_by__username"] or "the system"
 
 
 def _weeks(report: Report, zone: ZoneInfo) -> list[WeekBar]:

@@ -106,9 +106,14 @@ class OffboardingOptionsForm(forms.Form):
     )
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
-        kwargs.setdefault("initial", lifecycle.OffboardingOptions.preset_for(tenant).as_dict())
+        self.preset = lifecycle.OffboardingOptions.preset_for(tenant)
+        kwargs.setdefault("initial", self.preset.as_dict())
         super().__init__(*args, **kwargs)
         self.tenant = tenant
+        # As the one-person form: a tenant without Okta is not asked how to leave it there.
+        self.has_okta = tenant.connections.filter(kind="okta").exists()
+        if not self.has_okta:
+            del self.fields["okta_mode"]
 
     def clean_keep_groups(self) -> list[str]:
         kept = self.cleaned_data["keep_groups"]
@@ -119,7 +124,9 @@ class OffboardingOptionsForm(forms.Form):
         return kept
 
     def options(self) -> lifecycle.OffboardingOptions:
-        return lifecycle.OffboardingOptions.from_dict(self.cleaned_data)
+        return lifecycle.OffboardingOptions.from_dict(
+            {"okta_mode": self.preset.okta_mode} | self.cleaned_data
+        )
 
 
 # The batch page's row filter: value -> label.

@@ -41,6 +41,11 @@ DEFAULT_EXCLUDED_PATTERNS = [
     "noreply*",
     "sync_*",
     "On-Premises Directory Synchronization*",
+    # Meeting rooms' accounts (Zoom Rooms, Teams Rooms, room mailboxes) are devices', not
+    # people's: adopting one made a "person" of a boardroom.
+    "*zoomroom*",
+    "room-*",
+    "mtr-*",
 ]
 MATCH_FIELDS = ["match_on", "match_attribute"]
 RULE_FIELDS = [

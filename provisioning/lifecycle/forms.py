@@ -116,7 +116,7 @@ def clean_future(tenant: Tenant, local: datetime) -> datetime:
     if at <= now:
         here = now.astimezone(clock.tenant_zone(tenant))
         raise ValidationError(
-            f"That time has passed: it is {here:%d %b %Y %H:%M} now in {tenant.time_zone}. "
+            f"That time has passed: it is {here.day} {here:%b %Y %H:%M} now in {tenant.time_zone}. "
             "Choose a later time, or “now”."
         )
     if at > now + timedelta(days=MAX_AHEAD_DAYS):

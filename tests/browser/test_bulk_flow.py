@@ -63,7 +63,8 @@ def test_technician_imports_a_csv_and_watches_it_finish(page, screenshot, on_san
 
 
 def test_offboarding_upload_starts_from_the_tenant_preset(page, screenshot, on_sandbox):
-    dirs = sandbox_tenant(on_sandbox, "browseroff")
+    # with Okta: a tenant without it is not asked how to leave it there
+    dirs = sandbox_tenant(on_sandbox, "browseroff", kinds=("entra", "okta"))
     OffboardingPreset.objects.create(tenant=dirs.tenant, okta_mode="deactivate",
                                      delete_after_days=14, keep_groups=["Staff"])  # fmt: skip
     sign_in(page, dirs.technician.username, PASSWORD)

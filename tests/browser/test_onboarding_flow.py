@@ -102,3 +102,24 @@ def test_technician_onboards_a_person_and_watches_the_job_succeed(
     user = contoso.entra_user(upn)
     assert user is not None and user["jobTitle"] == "Analyst"
     assert user["licenses"] == ["SPE_E3"]
+
+
+def test_a_numbered_username_says_whose_address_it_passes_over(page, screenshot, contoso):
+    """An account at the naming rule's address, which the portal does not manage: the dry run
+    said only "Username ada.lovelace2@" and "Ready to queue". It now names who holds the
+    address and leads to People to adopt them, if they are this person."""
+    upn = f"ada.lovelace@{contoso.tenant.primary_domain}"
+    contoso.add_entra_user(upn, "Ada", "King")
+    sign_in(page, contoso.technician.username, PASSWORD)
+    page.goto(f"/tenants/{contoso.tenant.slug}/onboard/")
+    page.get_by_label(contoso.template.name, exact=True).check()
+    page.type("#id_first_name", "Ada")
+    page.type("#id_last_name", "Lovelace")
+    numbered = upn.replace("lovelace@", "lovelace2@")
+    page.locator("#preview-username").filter(has_text=numbered).wait_for()
+    note = page.locator("#plan-username-taken")
+    note.filter(has_text=f"{upn} is taken in Microsoft Entra ID (Ada King)").wait_for()
+    screenshot("onboarding-numbered-username-note")
+    note.get_by_role("link", name="Find their account").click()
+    page.wait_for_url(f"**/tenants/{contoso.tenant.slug}/people/?q=*")
+    assert page.input_value("#id_q") == upn

@@ -360,6 +360,38 @@ def test_a_kept_group_no_directory_has_is_an_error_on_its_line(client, dirs):
     assert response.status_code == 200 and "“Staf” is no group" in response.content.decode()
 
 
+def test_a_tenant_without_okta_is_not_asked_how_to_offboard_in_okta(client, dirs, on_sandbox):
+    """The upload's options asked "Okta *: Suspend or Deactivate" of an Entra-only tenant,
+    whose own offboarding form (one person) asks nothing of Okta; the preset's choice stays."""
+    client.force_login(dirs.technician)
+    url = reverse("bulk_upload", kwargs={"tenant": dirs.tenant.slug}) + "?kind=offboard"
+    page = client.get(url).content.decode()
+    assert 'name="okta_mode"' not in page
+    # people leave a tenant: the subtitle said "into Contoso", the onboarding's word
+    assert f"of <strong>{dirs.tenant.name}</strong>" in page and "into <strong>" not in page
+    text = csv_text(["username"], [[f"alan.turing@{dirs.tenant.primary_domain}"]])
+    posted = {k: v for k, v in OFFBOARD_OPTIONS.items() if k != "okta_mode"}
+    batch = batch_of(upload(client, dirs.tenant, text, kind="offboard", **posted))
+    assert batch.options["offboard"]["okta_mode"] == "suspend" and batch.rows_valid == 1
+    with_okta = sandbox_tenant(on_sandbox, prefix="bulkokta", kinds=("entra", "okta"))
+    client.force_login(with_okta.technician)
+    url = reverse("bulk_upload", kwargs={"tenant": with_okta.tenant.slug}) + "?kind=offboard"
+    assert 'name="okta_mode"' in client.get(url).content.decode()
+
+
+def test_the_upload_pages_switch_is_named_as_the_buttons_that_lead_there(client, dirs):
+    """Bulk imports (and the README) say "Onboard from CSV" and "Offboard from CSV"; the
+    upload page's own switch said "Onboard people" and "Offboard people"."""
+    client.force_login(dirs.technician)
+    listing = client.get(reverse("bulk_list", kwargs={"tenant": dirs.tenant.slug}))
+    url = reverse("bulk_upload", kwargs={"tenant": dirs.tenant.slug})
+    for kind in ("onboard", "offboard"):
+        page = client.get(f"{url}?kind={kind}").content.decode()
+        for label in ("Onboard from CSV", "Offboard from CSV"):
+            assert f">{label}</a>" in page and f">{label}</a>" in listing.content.decode()
+        assert "Onboard people" not in page and "Offboard people" not in page
+
+
 def test_every_column_of_the_templates_says_what_it_takes():
     """The template's comment lines describe each column (office had none)."""
     from provisioning.bulk.columns import COLUMNS

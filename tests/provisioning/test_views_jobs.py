@@ -350,6 +350,23 @@ def test_a_leavers_blocked_sign_in_has_no_start_date_note(client, alpha):
     assert "job-blocked-until" not in body and "until the start" not in body
 
 
+def test_an_okta_leave_step_says_suspend_or_deactivate_as_the_dry_run_did(client, alpha):
+    """The offboarding's dry run said "Suspend maren.holt@… (keeps app assignments)"; the
+    job's step for it read "Block sign-in", so the page did not say which had been done."""
+    job = alpha.job
+    job.kind = Job.Kind.LEAVE
+    job.save(update_fields=["kind"])
+    common = {"job": job, "connection": alpha.connection, "action": Step.Action.DISABLE_USER}
+    Step.objects.create(order=11, target_name="ada@x", params={"mode": "suspend"}, **common)
+    Step.objects.create(order=12, target_name="bob@x", params={"mode": "deactivate"}, **common)
+    Step.objects.create(order=13, target_name="cy@x", params={}, **common)  # Entra, SCIM
+    client.force_login(alpha.technician)
+    body = client.get(job_url(job)).content.decode()
+    assert "Suspend (keeps app assignments) <strong>ada@x</strong>" in body
+    assert "Deactivate (drops app assignments) <strong>bob@x</strong>" in body
+    assert "Block sign-in <strong>cy@x</strong>" in body
+
+
 def test_a_job_worked_on_in_several_runs_says_why(client, alpha):
     """A bare "Runs 3" read as a job done three times over: the page says the engine came
     back to it after waiting (the directory's rate, a retry, replication)."""

@@ -251,6 +251,19 @@ def test_a_past_time_is_judged_in_the_tenants_zone(client, alpha):
     assert not Job.objects.filter(kind=Job.Kind.LEAVE).exists()
 
 
+def test_a_past_time_says_the_tenants_now_as_the_pages_write_dates(alpha, monkeypatch):
+    """The message said "it is 07 Dec 2026 00:48 now"; the pages write 7 Dec 2026 ("j M Y")."""
+    from django.core.exceptions import ValidationError
+
+    from provisioning.lifecycle.forms import clean_future
+
+    alpha.tenant.time_zone = "Europe/London"
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 12, 7, 0, 48, tzinfo=UTC))
+    with pytest.raises(ValidationError) as refused:
+        clean_future(alpha.tenant, datetime(2026, 12, 1, 9, 0))
+    assert "it is 7 Dec 2026 00:48 now in Europe/London" in str(refused.value)
+
+
 def test_preview_with_bad_input_lists_the_errors_and_reads_nothing(client, alpha):
     client.force_login(alpha.technician)
     response = client.post(

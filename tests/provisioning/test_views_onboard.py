@@ -329,6 +329,32 @@ def test_preview_suffixes_a_username_taken_in_the_directory(client, contoso):
     assert contoso.upn.replace("lovelace@", "lovelace2@") in body
 
 
+def test_the_dry_run_says_who_holds_the_address_a_numbered_username_passes_over(client, contoso):
+    """Onboarding an Ada Lovelace where the directory holds an unmanaged ada.lovelace@ gave
+    "Username ada.lovelace2@" and "Ready to queue" with no word of why: a technician could
+    not tell a namesake from the same person already there, whose account is adopted, not
+    made again (the CSV preview says whose the address is; provisioning/bulk/validate.py)."""
+    contoso.add_entra_user(contoso.upn, "Ada", "Byron")
+    client.force_login(contoso.technician)
+    url = reverse("onboard_preview", kwargs={"tenant": contoso.tenant.slug})
+    body = client.post(url, form_data(contoso.template), **HX).content.decode()
+    numbered = contoso.upn.replace("lovelace@", "lovelace2@")
+    assert (
+        f"{contoso.upn} is taken in Microsoft Entra ID (Ada Byron): this person gets "
+        f"{numbered}." in body
+    )
+    people = reverse("people_list", kwargs={"tenant": contoso.tenant.slug})
+    assert f'href="{people}?q={contoso.upn}"' in body and "adopt" in body
+    free = client.post(url, form_data(contoso.template, last_name="Byron"), **HX)
+    assert "is taken" not in free.content.decode()
+    Identity.objects.create(  # adopted since: a managed person, not an account to adopt
+        tenant=contoso.tenant, first_name="Ada", last_name="Byron", username=contoso.upn
+    )
+    body = client.post(url, form_data(contoso.template), **HX).content.decode()
+    assert f"{contoso.upn} is taken by someone in this portal: this person gets" in body
+    assert "Find their account" not in body
+
+
 def test_a_numbered_username_keeps_within_entras_64_characters_before_the_at(client, contoso):
     first, last = "A" * 40, "L" * 23  # the naming rule's aaa….lll…: 64 characters
     domain = contoso.upn.split("@")[1]

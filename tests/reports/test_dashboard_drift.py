@@ -3,9 +3,10 @@ the tenants the person may see, each linking to its tenant's drift report."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.models import Role
-from provisioning.inventory.models import Drift, Person
+from provisioning.inventory.models import Cursor, Drift, Person
 from reports.dashboard import build_dashboard
 from tests.factories import make_person
 
@@ -66,7 +67,19 @@ def test_a_technician_sees_only_the_tenants_assigned(client, alpha, bravo):
     assert reverse("drift_report", kwargs={"tenant": "bravo"}) not in text
 
 
-def test_no_drift_says_so(client, alpha):
+def test_no_drift_says_so_once_every_directory_has_been_read(client, alpha):
+    """Before a directory's first read (the demo's first minute) the card said "No drift:
+    every directory's last read shows what the portal wants, and every in-scope account is
+    managed", of directories nobody had read; 385 unmanaged people appeared a minute later."""
     client.force_login(alpha.technician)
     text = client.get(DASHBOARD).content.decode()
-    assert "No drift:" in text
+    assert "No drift:" not in text
+    connections = list(alpha.tenant.connections.all())
+    assert f"No drift found yet: {len(connections)} directories have not been read" in text
+    for connection in connections[1:]:
+        Cursor.objects.create(connection=connection, full_read_at=timezone.now())
+    text = client.get(DASHBOARD).content.decode()
+    assert "No drift found yet: 1 directory has not been read" in text
+    Cursor.objects.create(connection=connections[0], full_read_at=timezone.now())
+    text = client.get(DASHBOARD).content.decode()
+    assert "No drift:" in text and "not been read" not in text

@@ -70,6 +70,21 @@ def test_the_page_counts_the_requests_still_waiting_instead_of_saying_one(histor
     assert "one still waiting" not in body
 
 
+def test_a_request_nobody_decided_says_the_system_as_the_rest_of_the_report(history, client):
+    """The expired request's "By" read "system" where the joiners' "Asked by" two tables down
+    (and the job and request pages) say "the system"; a rule's decision "rule: …" where the
+    request's page says "the rule: …"."""
+    world = history.world
+    rule = access_request(world, person(world, "Rui", "Ruled"), "granted", created=at("2026-01-12"))
+    rule.decided_by_rule, rule.decided_at = "Sales may have VPN Users", at("2026-01-12")
+    rule.save()
+    client.force_login(world.account_manager)
+    body = client.get(report_url(world), PERIOD).content.decode()
+    assert '<span class="cell-label">By </span>the system</td>' in body
+    assert '<span class="cell-label">By </span>system</td>' not in body
+    assert '<span class="cell-label">By </span>the rule: Sales may have VPN Users</td>' in body
+
+
 def test_failed_and_retried_operations(history):
     report = build_report(history.world.tenant, START, END)
     assert [j.id for j in report.failed_jobs] == [history.failed_job.pk]

@@ -116,6 +116,24 @@ def test_an_excluded_prefix_excludes_exactly_the_names_it_starts(local, prefix):
     assert len(reason) <= 200
 
 
+@pytest.mark.parametrize(
+    ("username", "display_name", "pattern"),
+    [
+        ("boardroom.zoomroom@fabrikam.example", "Boardroom Zoom Room", "*zoomroom*"),
+        ("room-oslo@contoso.example", "Oslo", "room-*"),
+        ("mtr-oslo@contoso.example", "Oslo Teams Room", "mtr-*"),
+    ],
+)
+def test_a_meeting_room_account_is_out_of_scope_by_default(username, display_name, pattern):
+    """The demo's adoption offered "Boardroom Zoom Room" as a person to adopt (with 113
+    others): a room's account is a device's, as a service account is, and the defaults
+    leave it out; a person whose name holds "room" is not a room."""
+    room = row(username, display_name=display_name)
+    assert scope.account_in_scope(rules(), room) == (False, f"matches excluded pattern {pattern}")
+    person = row("rosa.broom@contoso.example", display_name="Rosa Broom")
+    assert scope.account_in_scope(rules(), person) == (True, "")
+
+
 def test_a_tenants_first_policy_has_the_safe_defaults(alpha):
     policy = scope.policy_of(alpha.tenant)
 
