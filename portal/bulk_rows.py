@@ -11,10 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.sql import UpdateQuery
 
 BATCH = 500  # rows per statement (fewer where SQLite caps the parameters)
+
+
+def database():
+    """The thread's connection to the default database, `django.db.connection`'s target,
+    for a function that reads it many times: every attribute of `connection` looks the
+    thread's connection up again (asgiref's `Local`, five Python calls), and so does every
+    Django call it is handed to (`get_db_prep_save`, a compiler). Not kept past the call."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def set_many(
@@ -45,12 +53,13 @@ def set_many_sql(
     """`set_many`'s statement for `rows` (at most `rows_per_statement`), and its parameters:
     for a caller that sends it with more (a data-modifying `WITH`)."""
     meta = model._meta
+    db = database()
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     # PostgreSQL types a VALUES list from its rows, and a parameter alone has no type.
-    cast = connection.vendor == "postgresql"
+    cast = db.vendor == "postgresql"
     slot = "({})".format(
-        ", ".join(f"CAST(%s AS {f.db_type(connection)})" if cast else "%s" for f in columns)
+        ", ".join(f"CAST(%s AS {f.db_type(db)})" if cast else "%s" for f in columns)
     )
     table = quote(meta.db_table)
     assignments = ", ".join(
@@ -59,7 +68,7 @@ def set_many_sql(
     condition, condition_params = where or ("", [])
     extra = f" AND ({condition})" if condition else ""
     params = [
-        f.get_db_prep_save(value, connection)
+        f.get_db_prep_save(value, db)
         for row in rows
         for f, value in zip(columns, row, strict=True)
     ]
@@ -78,7 +87,7 @@ def update_sql(queryset: models.QuerySet, values: dict) -> tuple[str, tuple]:
     parameters, to send as part of a larger statement or keep (portal/kept_sql.py)."""
     update = queryset.query.chain(UpdateQuery)
     update.add_update_values(values)
-    return update.get_compiler(connection=connection).as_sql()
+    return update.get_compiler(connection=database()).as_sql()
 
 
 def insert_sql(
@@ -91,19 +100,20 @@ def insert_sql(
     the model once per database; each value is prepared as Django's insert compiler prepares
     it (`pre_save`, then `get_db_prep_save`). RETURNING's order is not the arrays': return a
     column that tells the rows apart."""
-    key = (connection.alias, model._meta.label)
+    db = database()
+    key = (db.alias, model._meta.label)
     shape = _insert_shapes.get(key)
     if shape is None:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        quote = connection.ops.quote_name
+        quote = db.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
-        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        arrays = ", ".join(f"(%s)::{f.db_type(db).split('(')[0]}[]" for f in fields)
         table = quote(model._meta.db_table)
         head = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
         shape = _insert_shapes[key] = (fields, head)
     fields, head = shape
-    rows = [[_prepared(model, f, obj) for f in fields] for obj in objs]
-    quote = connection.ops.quote_name
+    rows = [[_prepared(model, f, obj, db) for f in fields] for obj in objs]
+    quote = db.ops.quote_name
     sql = f"{head} {condition} RETURNING {', '.join(quote(c) for c in returning)}"
     return sql, [list(column) for column in zip(*rows, strict=True)]
 
@@ -130,7 +140,7 @@ _NONE_AS_NULL = frozenset(
 _INTEGERS = _NONE_AS_NULL - {*_TEXT, models.BooleanField, models.DateTimeField}
 
 
-def _prepared(model, field: models.Field, obj: models.Model) -> Any:
+def _prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
     kind = type(field)
     if kind in _NONE_AS_NULL and not (
         kind is models.DateTimeField and (field.auto_now or field.auto_now_add)
@@ -142,18 +152,19 @@ def _prepared(model, field: models.Field, obj: models.Model) -> Any:
         if kind_of_value is str and kind in _TEXT:
             return value
         if kind_of_value is int and kind in _INTEGERS:  # int(value) is value, then the backend's
-            return connection.ops.adapt_integerfield_value(value, field.get_internal_type())
+            return db.ops.adapt_integerfield_value(value, field.get_internal_type())
         if kind_of_value is datetime and kind is models.DateTimeField and value.tzinfo:
-            return connection.ops.adapt_datetimefield_value(value)  # aware: as it is, then
+            return db.ops.adapt_datetimefield_value(value)  # aware: as it is, then
     value = field.pre_save(obj, add=True)
     if hasattr(value, "resolve_expression"):
         # A database default, say: no place in a typed array. Not for this statement.
         raise ValueError(f"{model._meta.label}.{field.name}: an expression, not a value")
-    return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, db)
 
 
 def saved(objs: list[models.Model], ids: list[int]) -> None:
     """As bulk_create leaves them: saved, with their ids (in `objs`' order)."""
+    alias = database().alias
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, alias
