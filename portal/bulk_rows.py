@@ -115,7 +115,53 @@ def insert_sql(
     rows = [[_prepared(model, f, obj, db) for f in fields] for obj in objs]
     quote = db.ops.quote_name
     sql = f"{head} {condition} RETURNING {', '.join(quote(c) for c in returning)}"
-    return sql, [list(column) for column in zip(*rows, strict=True)]
+    return sql, [Column(column) for column in zip(*rows, strict=True)]
+
+
+class Column(list):
+    """One column of `insert_sql`'s values: a list, dumped by psycopg as it dumps a list
+    (the same bytes and type), its elements' quotes and backslashes escaped by
+    `bytes.replace` where psycopg's `ListDumper` calls `re.sub` with a template (Python's
+    `expand_template` per match: an audit event's JSON is all quotes)."""
+
+
+def _column_dumper():  # noqa: ANN202 - psycopg's own types
+    from psycopg.types.array import ListDumper
+
+    class ColumnDumper(ListDumper):
+        # psycopg's `_dump_list` but for the escape (its `_re_esc`: a backslash before
+        # each double quote and backslash, what the two replaces do, backslashes first).
+        def _dump_list(self, obj, tokens, needs_quotes) -> None:  # noqa: ANN001
+            if not obj:
+                tokens.append(b"{}")
+                return
+            dump = self.sub_dumper.dump if self.sub_dumper else self._dump_item
+            delimiter = self.delimiter
+            tokens.append(b"{")
+            for item in obj:
+                if item is None:
+                    tokens.append(b"NULL")
+                elif isinstance(item, list):
+                    self._dump_list(item, tokens, needs_quotes)
+                elif (ad := dump(item)) is None:
+                    tokens.append(b"NULL")
+                else:
+                    if needs_quotes(ad):
+                        ad = bytes(ad).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                        ad = b'"' + ad + b'"'
+                    tokens.append(ad)
+                tokens.append(delimiter)
+            tokens[-1] = b"}"
+
+    return ColumnDumper
+
+
+try:
+    import psycopg
+except ImportError:  # SQLite only: no psycopg, and no arrays to send
+    pass
+else:
+    psycopg.adapters.register_dumper(Column, _column_dumper())
 
 
 # Fields whose preparation leaves a plain `str` as it is (`to_python` of a str, no lazy

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections, models
 
 from portal.audit.models import AuditChainHead, AuditEvent
+from portal import bulk_rows
 from portal.bulk_rows import _prepared, insert_sql, set_many_sql
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 
@@ -109,3 +110,51 @@ def test_building_a_statement_looks_the_connection_up_once_not_per_value():
             build(5)
         assert five == one
         assert one[0] <= 1
+
+
+class _CountingPattern:
+    """psycopg's escape pattern for an array's elements, its `sub` calls counted."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = pattern, 0
+
+    def sub(self, *args):
+        self.calls += 1
+        return self.pattern.sub(*args)
+
+
+def _dumped(params: list, format_) -> list:
+    from psycopg.adapt import Transformer
+
+    tx = Transformer()
+    dumped = tx.dump_sequence(params, [format_] * len(params))
+    return [bytes(d) if d is not None else None for d in dumped], list(tx.types or ())
+
+
+COLUMNS = [
+    ["a", 'quo"te', "back\\slash", "", "NULL", "sp ace", None, "{br}", "c,d"],
+    [None, None],
+    [],
+    [1, 2, 2**40],
+    [True, False, None],
+    [datetime(2026, 12, 7, 1, 2, 3, 4, UTC), None],
+]
+
+
+@pytest.mark.django_db
+def test_insert_sqls_arrays_are_dumped_as_psycopg_dumps_a_list_without_its_regex_escape():
+    pytest.importorskip("psycopg")
+    from psycopg.adapt import PyFormat
+    from psycopg.types.array import ListDumper
+    from psycopg.types.json import Jsonb
+
+    _, params = insert_sql(AuditEvent, _events(3))
+    params.append([Jsonb({"k": 'v"\\'}), Jsonb([1, "x"]), None])
+    params += COLUMNS
+    columns = [bulk_rows.Column(p) for p in params]
+    for format_ in (PyFormat.AUTO, PyFormat.TEXT):
+        assert _dumped(columns, format_) == _dumped([list(p) for p in params], format_)
+    counting = _CountingPattern(ListDumper._re_esc)
+    with patch.object(ListDumper, "_re_esc", counting):
+        _dumped(insert_sql(AuditEvent, _events(3))[1], PyFormat.AUTO)
+    assert counting.calls == 0
