@@ -68,9 +68,7 @@ def set_many_sql(
     condition, condition_params = where or ("", [])
     extra = f" AND ({condition})" if condition else ""
     params = [
-        f.get_db_prep_save(value, db)
-        for row in rows
-        for f, value in zip(columns, row, strict=True)
+        f.get_db_prep_save(value, db) for row in rows for f, value in zip(columns, row, strict=True)
     ]
     sql = (
         f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(rows))})"  # noqa: S608

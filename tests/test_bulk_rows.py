@@ -11,8 +11,8 @@ from unittest.mock import patch
 import pytest
 from django.db import connection, connections, models
 
-from portal.audit.models import AuditChainHead, AuditEvent
 from portal import bulk_rows
+from portal.audit.models import AuditChainHead, AuditEvent
 from portal.bulk_rows import _prepared, insert_sql, set_many_sql
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 

@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from portal.audit.events import event_for, forget_known_heads, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from portal.audit.verify import verify_all
-
 from tests.test_bulk_rows import connection_lookups
 
 from .conftest import is_postgres
@@ -339,7 +338,8 @@ def test_an_append_looks_the_connection_up_as_often_for_one_event_as_for_four(al
     lookups = []
     for n in (1, 4, 1):
         events = [
-            event_for("tenant.update", actor=alice, tenant=contoso, after={"n": i}) for i in range(n)
+            event_for("tenant.update", actor=alice, tenant=contoso, after={"n": i})
+            for i in range(n)
         ]
         with connection_lookups() as counted:
             record_all(events)

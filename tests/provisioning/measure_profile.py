@@ -5,9 +5,10 @@ worker run in this process's main thread (the connectors' event loop is another 
 thread's CPU, the Django side), then PROFILE_N under cProfile timed by thread CPU
 (PROFILE_PRINT=1 prints it; PROFILE_OUT names the dump). PROFILE_WORKER=1 runs them on a
 worker's connection settings (`portal.celery.keep_database_connections`: on PostgreSQL
-server-side binding and prepared statements, as the workers have since pgprepare1). `test_split`: PROFILE_N runs
-unprofiled, the thread CPU inside each function of SPLIT summed per run (outermost call
-only), which cProfile's per-call overhead cannot distort. docs/benchmarks.md, `cpuengine3`."""
+server-side binding and prepared statements, as the workers have since pgprepare1).
+`test_split`: PROFILE_N runs unprofiled, the thread CPU inside each function of SPLIT summed
+per run (outermost call only), which cProfile's per-call overhead cannot distort.
+docs/benchmarks.md, `cpuengine3`, `cpuengine6`."""
 
 import cProfile
 import os

@@ -80,7 +80,9 @@ def _as_django_sends(conn, user: DirectoryUser, access: AccessState) -> None:
         scope.current_policy(conn.tenant_id), row
     )
     Account.objects.bulk_create(
-        [row], update_conflicts=True, unique_fields=["connection", "remote_id"],
+        [row],
+        update_conflicts=True,
+        unique_fields=["connection", "remote_id"],
         update_fields=list(values),
     )
 
@@ -104,8 +106,8 @@ def test_each_read_sends_what_djangos_bulk_create_sends(alpha):
         identity=alpha.identity, connection=alpha.connection, remote_id="u-1"
     )
     for user, access in READS * 2:  # the second time round, from the kept text
-        mine = _sent(lambda: service.record_account_read(alpha.connection, user, access))
-        theirs = _sent(lambda: _as_django_sends(alpha.connection, user, access))
+        mine = _sent(lambda u=user, a=access: service.record_account_read(alpha.connection, u, a))
+        theirs = _sent(lambda u=user, a=access: _as_django_sends(alpha.connection, u, a))
         assert [s for s in mine if "inventory_account" in s[0]] == [
             s for s in theirs if "inventory_account" in s[0]
         ]
