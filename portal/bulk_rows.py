@@ -11,10 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.sql import UpdateQuery
 
 BATCH = 500  # rows per statement (fewer where SQLite caps the parameters)
+
+
+def database():
+    """The thread's connection to the default database, `django.db.connection`'s target,
+    for a function that reads it many times: every attribute of `connection` looks the
+    thread's connection up again (asgiref's `Local`, five Python calls), and so does every
+    Django call it is handed to (`get_db_prep_save`, a compiler). Not kept past the call."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def set_many(
@@ -45,12 +53,13 @@ def set_many_sql(
     """`set_many`'s statement for `rows` (at most `rows_per_statement`), and its parameters:
     for a caller that sends it with more (a data-modifying `WITH`)."""
     meta = model._meta
+    db = database()
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     # PostgreSQL types a VALUES list from its rows, and a parameter alone has no type.
-    cast = connection.vendor == "postgresql"
+    cast = db.vendor == "postgresql"
     slot = "({})".format(
-        ", ".join(f"CAST(%s AS {f.db_type(connection)})" if cast else "%s" for f in columns)
+        ", ".join(f"CAST(%s AS {f.db_type(db)})" if cast else "%s" for f in columns)
     )
     table = quote(meta.db_table)
     assignments = ", ".join(
@@ -59,9 +68,7 @@ def set_many_sql(
     condition, condition_params = where or ("", [])
     extra = f" AND ({condition})" if condition else ""
     params = [
-        f.get_db_prep_save(value, connection)
-        for row in rows
-        for f, value in zip(columns, row, strict=True)
+        f.get_db_prep_save(value, db) for row in rows for f, value in zip(columns, row, strict=True)
     ]
     sql = (
         f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([slot] * len(rows))})"  # noqa: S608
@@ -78,7 +85,7 @@ def update_sql(queryset: models.QuerySet, values: dict) -> tuple[str, tuple]:
     parameters, to send as part of a larger statement or keep (portal/kept_sql.py)."""
     update = queryset.query.chain(UpdateQuery)
     update.add_update_values(values)
-    return update.get_compiler(connection=connection).as_sql()
+    return update.get_compiler(connection=database()).as_sql()
 
 
 def insert_sql(
@@ -91,21 +98,68 @@ def insert_sql(
     the model once per database; each value is prepared as Django's insert compiler prepares
     it (`pre_save`, then `get_db_prep_save`). RETURNING's order is not the arrays': return a
     column that tells the rows apart."""
-    key = (connection.alias, model._meta.label)
+    db = database()
+    key = (db.alias, model._meta.label)
     shape = _insert_shapes.get(key)
     if shape is None:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        quote = connection.ops.quote_name
+        quote = db.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
-        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        arrays = ", ".join(f"(%s)::{f.db_type(db).split('(')[0]}[]" for f in fields)
         table = quote(model._meta.db_table)
         head = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
         shape = _insert_shapes[key] = (fields, head)
     fields, head = shape
-    rows = [[_prepared(model, f, obj) for f in fields] for obj in objs]
-    quote = connection.ops.quote_name
+    rows = [[_prepared(model, f, obj, db) for f in fields] for obj in objs]
+    quote = db.ops.quote_name
     sql = f"{head} {condition} RETURNING {', '.join(quote(c) for c in returning)}"
-    return sql, [list(column) for column in zip(*rows, strict=True)]
+    return sql, [Column(column) for column in zip(*rows, strict=True)]
+
+
+class Column(list):
+    """One column of `insert_sql`'s values: a list, dumped by psycopg as it dumps a list
+    (the same bytes and type), its elements' quotes and backslashes escaped by
+    `bytes.replace` where psycopg's `ListDumper` calls `re.sub` with a template (Python's
+    `expand_template` per match: an audit event's JSON is all quotes)."""
+
+
+def _column_dumper():  # noqa: ANN202 - psycopg's own types
+    from psycopg.types.array import ListDumper
+
+    class ColumnDumper(ListDumper):
+        # psycopg's `_dump_list` but for the escape (its `_re_esc`: a backslash before
+        # each double quote and backslash, what the two replaces do, backslashes first).
+        def _dump_list(self, obj, tokens, needs_quotes) -> None:  # noqa: ANN001
+            if not obj:
+                tokens.append(b"{}")
+                return
+            dump = self.sub_dumper.dump if self.sub_dumper else self._dump_item
+            delimiter = self.delimiter
+            tokens.append(b"{")
+            for item in obj:
+                if item is None:
+                    tokens.append(b"NULL")
+                elif isinstance(item, list):
+                    self._dump_list(item, tokens, needs_quotes)
+                elif (ad := dump(item)) is None:
+                    tokens.append(b"NULL")
+                else:
+                    if needs_quotes(ad):
+                        ad = bytes(ad).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                        ad = b'"' + ad + b'"'
+                    tokens.append(ad)
+                tokens.append(delimiter)
+            tokens[-1] = b"}"
+
+    return ColumnDumper
+
+
+try:
+    import psycopg
+except ImportError:  # SQLite only: no psycopg, and no arrays to send
+    pass
+else:
+    psycopg.adapters.register_dumper(Column, _column_dumper())
 
 
 # Fields whose preparation leaves a plain `str` as it is (`to_python` of a str, no lazy
@@ -130,7 +184,7 @@ _NONE_AS_NULL = frozenset(
 _INTEGERS = _NONE_AS_NULL - {*_TEXT, models.BooleanField, models.DateTimeField}
 
 
-def _prepared(model, field: models.Field, obj: models.Model) -> Any:
+def _prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
     kind = type(field)
     if kind in _NONE_AS_NULL and not (
         kind is models.DateTimeField and (field.auto_now or field.auto_now_add)
@@ -142,18 +196,19 @@ def _prepared(model, field: models.Field, obj: models.Model) -> Any:
         if kind_of_value is str and kind in _TEXT:
             return value
         if kind_of_value is int and kind in _INTEGERS:  # int(value) is value, then the backend's
-            return connection.ops.adapt_integerfield_value(value, field.get_internal_type())
+            return db.ops.adapt_integerfield_value(value, field.get_internal_type())
         if kind_of_value is datetime and kind is models.DateTimeField and value.tzinfo:
-            return connection.ops.adapt_datetimefield_value(value)  # aware: as it is, then
+            return db.ops.adapt_datetimefield_value(value)  # aware: as it is, then
     value = field.pre_save(obj, add=True)
     if hasattr(value, "resolve_expression"):
         # A database default, say: no place in a typed array. Not for this statement.
         raise ValueError(f"{model._meta.label}.{field.name}: an expression, not a value")
-    return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, db)
 
 
 def saved(objs: list[models.Model], ids: list[int]) -> None:
     """As bulk_create leaves them: saved, with their ids (in `objs`' order)."""
+    alias = database().alias
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, alias

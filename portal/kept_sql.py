@@ -132,6 +132,8 @@ def _markers(values: tuple, n: int) -> list[Any] | None:
             made.append(_TIME_BASE[n] + timedelta(microseconds=index))
         elif type(value) is dict:  # a JSON field's value
             made.append({"kept-sql-marker": f"{n}-{index}"})
+        elif type(value) is list:  # a JSON field's value
+            made.append([f"kept-sql-marker-{n}-{index}"])
         elif type(value) is UUID:  # version 0: no uuid4 a caller makes
             made.append(UUID(int=(n << 64) | index))
         else:
@@ -154,7 +156,7 @@ def _index(param: Any, markers: list[Any]) -> tuple[int | None, Hashable]:
             and param == marker
         ):
             return index, ("int", type(param))
-        if type(marker) is dict and _is_json(param) and param.obj == marker:
+        if type(marker) in (dict, list) and _is_json(param) and param.obj == marker:
             return index, ("json", type(param), param.dumps)
     return None, None
 

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 import pytest
-from django.db import connection, models
+from django.db import connection, connections, models
 
+from portal import bulk_rows
 from portal.audit.models import AuditChainHead, AuditEvent
-from portal.bulk_rows import _prepared
+from portal.bulk_rows import _prepared, insert_sql, set_many_sql
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 
 SAMPLES = [None, 0, 7, 2**40, "", "text", True, False, datetime(2026, 12, 7, 9, 30, 1, 5, UTC)]
@@ -58,3 +62,99 @@ def test_a_clock_stamped_field_is_stamped_as_django_stamps_it():
     prepared = _prepared(AuditChainHead, field, head)
     assert head.updated_at >= before  # pre_save ran: auto_now stamps the instance
     assert prepared == connection.ops.adapt_datetimefield_value(head.updated_at)
+
+
+@contextmanager
+def connection_lookups() -> Iterator[list[int]]:
+    """How many times the thread's database connection is looked up while the block runs:
+    asgiref's `Local`, behind every attribute of `django.db.connection` and every
+    `connections[alias]` (several Python calls each)."""
+    counted = [0]
+    local = type(connections._connections)
+    original = local.__getattr__
+
+    def counting(self, key):
+        counted[0] += 1
+        return original(self, key)
+
+    with patch.object(local, "__getattr__", counting):
+        yield counted
+
+
+def _events(n: int) -> list[AuditEvent]:
+    return [
+        AuditEvent(
+            chain_key="t:1",
+            tenant_id=1,
+            action="job.run",
+            before={"n": n},
+            after={"n": n},
+            timestamp=datetime(2026, 12, 7, 1, 0, n, tzinfo=UTC),
+            seq=n,
+        )
+        for n in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_building_a_statement_looks_the_connection_up_once_not_per_value():
+    insert_sql(AuditEvent, _events(1))  # the shape made
+    steps = [(n, "done", {"id": n}) for n in range(1, 6)]
+    for build in (
+        lambda n: insert_sql(AuditEvent, _events(n)),
+        lambda n: set_many_sql(Step, ["status", "result"], steps[:n]),
+    ):
+        with connection_lookups() as one:
+            build(1)
+        with connection_lookups() as five:
+            build(5)
+        assert five == one
+        assert one[0] <= 1
+
+
+class _CountingPattern:
+    """psycopg's escape pattern for an array's elements, its `sub` calls counted."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = pattern, 0
+
+    def sub(self, *args):
+        self.calls += 1
+        return self.pattern.sub(*args)
+
+
+def _dumped(params: list, format_) -> list:
+    from psycopg.adapt import Transformer
+
+    tx = Transformer()
+    dumped = tx.dump_sequence(params, [format_] * len(params))
+    return [bytes(d) if d is not None else None for d in dumped], list(tx.types or ())
+
+
+COLUMNS = [
+    ["a", 'quo"te', "back\\slash", "", "NULL", "sp ace", None, "{br}", "c,d"],
+    [None, None],
+    [],
+    [1, 2, 2**40],
+    [True, False, None],
+    [datetime(2026, 12, 7, 1, 2, 3, 4, UTC), None],
+]
+
+
+@pytest.mark.django_db
+def test_insert_sqls_arrays_are_dumped_as_psycopg_dumps_a_list_without_its_regex_escape():
+    pytest.importorskip("psycopg")
+    from psycopg.adapt import PyFormat
+    from psycopg.types.array import ListDumper
+    from psycopg.types.json import Jsonb
+
+    _, params = insert_sql(AuditEvent, _events(3))
+    params.append([Jsonb({"k": 'v"\\'}), Jsonb([1, "x"]), None])
+    params += COLUMNS
+    columns = [bulk_rows.Column(p) for p in params]
+    for format_ in (PyFormat.AUTO, PyFormat.TEXT):
+        assert _dumped(columns, format_) == _dumped([list(p) for p in params], format_)
+    counting = _CountingPattern(ListDumper._re_esc)
+    with patch.object(ListDumper, "_re_esc", counting):
+        _dumped(insert_sql(AuditEvent, _events(3))[1], PyFormat.AUTO)
+    assert counting.calls == 0

@@ -25,7 +25,7 @@ from django.db.models.sql import UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.bulk_rows import insert_sql, saved
+from portal.bulk_rows import database, insert_sql, saved
 from portal.models import Role, role_of
 
 from .context import current_channel
@@ -262,7 +262,7 @@ def guess_head(tenant_id: int | None, seq: int | None, hash_: str | None) -> Non
 
 
 def _known_key(chain_key: str) -> tuple[str, str]:
-    return str(connection.settings_dict["NAME"]), chain_key
+    return str(database().settings_dict["NAME"]), chain_key
 
 
 def _remember(head: AuditChainHead) -> None:
@@ -341,6 +341,7 @@ def _insert_if_head_is(
     condition always true, evaluated before the head's row is scanned), so they have run,
     and locked what they lock, before the head is locked."""
     seq, hash_ = known
+    db = database()
     advanced = _advanced_values(head)
     where = {"pk": head.pk, "seq": seq, "hash": hash_}
     update_sql, update_params = _head_update_sql(advanced, where)
@@ -350,7 +351,7 @@ def _insert_if_head_is(
         front, front_params = f"{riding.ctes}, ", riding.params
         after = f" AND (SELECT count(*) FROM {riding.last}) >= 0"  # noqa: S608 (a CTE's name)
         columns, column_params = f", {riding.select}", riding.select_params
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(  # the pieces built by Django's compilers; values are parameters
             f"WITH {front}advanced_head AS ({update_sql}{after} RETURNING 1), "  # noqa: S608
             f"appended AS ({insert_sql}), "
@@ -369,7 +370,7 @@ def _insert_if_head_is(
     if head_values[0] is None:
         return False, None
     names = [field.attname for field in AuditChainHead._meta.concrete_fields]
-    return False, AuditChainHead.from_db(connection.alias, names, head_values)
+    return False, AuditChainHead.from_db(db.alias, names, head_values)
 
 
 # An append's statements have the same shape every time: their SQL is compiled by Django
@@ -380,7 +381,7 @@ _shapes: dict[tuple[str, str], str | None] = {}
 
 
 def _shaped(name: str, params: list[Any], compile_: Any) -> tuple[str, list[Any]]:
-    key = (connection.alias, name)
+    key = (database().alias, name)
     sql = _shapes.get(key)
     if sql is not None:
         return sql, params
@@ -392,11 +393,12 @@ def _shaped(name: str, params: list[Any], compile_: Any) -> tuple[str, list[Any]
 def _head_update_sql(advanced: dict[str, Any], where: dict[str, Any]) -> tuple[str, list[Any]]:
     """`UPDATE` of the head's advanced columns where `where` (field: value) holds."""
     meta = AuditChainHead._meta
-    params = [meta.get_field(n).get_db_prep_save(v, connection) for n, v in advanced.items()]
+    db = database()
+    params = [meta.get_field(n).get_db_prep_save(v, db) for n, v in advanced.items()]
     # Q sorts its keyword arguments: the WHERE's parameters come in the names' order.
     params += [
         (meta.pk if n == "pk" else meta.get_field(n)).get_db_prep_value(
-            where[n], connection, prepared=False
+            where[n], db, prepared=False
         )
         for n in sorted(where)
     ]
@@ -405,7 +407,7 @@ def _head_update_sql(advanced: dict[str, Any], where: dict[str, Any]) -> tuple[s
         update = UpdateQuery(AuditChainHead)
         update.add_update_values(advanced)
         update.add_q(models.Q(**where))
-        return update.get_compiler(connection=connection).as_sql()
+        return update.get_compiler(connection=db).as_sql()
 
     return _shaped("head_update:" + ",".join([*advanced, *sorted(where)]), params, compile_)
 
@@ -413,7 +415,8 @@ def _head_update_sql(advanced: dict[str, Any], where: dict[str, Any]) -> tuple[s
 def _locked_if_missed_sql() -> str:
     """The head locked and read, only when `advanced_head` updated nothing: one parameter,
     the head's key."""
-    sql = _shapes.get((connection.alias, "locked_if_missed"))
+    alias = database().alias
+    sql = _shapes.get((alias, "locked_if_missed"))
     if sql is None:
         missed = RawSQL(
             "NOT EXISTS (SELECT FROM advanced_head)", (), output_field=models.BooleanField()
@@ -422,7 +425,7 @@ def _locked_if_missed_sql() -> str:
         sql, params = locked.query.sql_with_params()
         if tuple(params) != ("%key%",):
             raise AssertionError(f"the locked read of an audit chain head took {params!r}")
-        _shapes[(connection.alias, "locked_if_missed")] = sql
+        _shapes[(alias, "locked_if_missed")] = sql
     return sql
 
 

@@ -31,9 +31,13 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from portal import kept_sql
+from portal.bulk_rows import database
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
 from provisioning.connectors.base import (
@@ -866,26 +870,83 @@ def record_account_read(
         for name, field in READ_FIELDS.items()
         if user.attributes.get(name) is not None
     }
-    linked_person = Person.objects.filter(
-        identity__accounts__connection_id=connection.pk, identity__accounts__remote_id=user.id
-    ).values("pk")[:1]
     row = Account(
         tenant_id=connection.tenant_id,
         connection_id=connection.pk,
         remote_id=user.id,
         first_seen=now,
-        person_id=models.Subquery(linked_person),
         **values,
     )
     row.in_scope, row.scope_reason = scope.account_in_scope(
         scope.current_policy(connection.tenant_id), row
     )
-    Account.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["connection", "remote_id"],
-        update_fields=list(values),
+    _upsert_read(row, tuple(values))
+
+
+def _linked_person(connection_id: int, remote_id: str) -> models.Subquery:
+    """The person of the identity whose directory account this is, if any."""
+    return models.Subquery(
+        Person.objects.filter(
+            identity__accounts__connection_id=connection_id,
+            identity__accounts__remote_id=remote_id,
+        ).values("pk")[:1]
     )
+
+
+def _upsert_read(row: Account, update_fields: tuple[str, ...]) -> None:
+    """`row` (its person the `_linked_person` of its account) inserted, or `update_fields`
+    set on the row of its account: the statement the manager's
+    `bulk_create([row], update_conflicts=True, unique_fields=["connection", "remote_id"],
+    update_fields=…)` sends, kept per shape (portal/kept_sql.py: the names it updates, the
+    values that are None or booleans, which are written into the text, and the others'
+    types), so that a read of a known shape is not built by Django's compilers again."""
+    values = {f.attname: getattr(row, f.attname) for f in _upserted_fields()}
+    del values["person_id"]
+    fixed = {name: v for name, v in values.items() if v is None or type(v) is bool}
+    varying = [name for name in values if name not in fixed]
+    shape = (
+        "inventory account read",
+        update_fields,
+        tuple(fixed.items()),
+        tuple(type(values[name]) for name in varying),
+    )
+
+    def build(*given: Any) -> kept_sql.Built:
+        made = Account(**fixed, **dict(zip(varying, given, strict=True)))
+        made.person_id = _linked_person(made.connection_id, made.remote_id)
+        return _upsert_statement(made, update_fields)
+
+    built = kept_sql.kept(shape, build, *(values[name] for name in varying))
+    with transaction.atomic(savepoint=False), database().cursor() as cursor:
+        cursor.execute(built.sql, built.params)
+
+
+def _upserted_fields() -> list[models.Field]:
+    # bulk_create's: the concrete fields but the generated ones and the auto primary key
+    return [
+        f
+        for f in Account._meta.concrete_fields
+        if not f.generated and not isinstance(f, models.AutoField)
+    ]
+
+
+def _upsert_statement(row: Account, update_fields: tuple[str, ...]) -> kept_sql.Built:
+    """As `QuerySet.bulk_create` builds it (`_batched_insert`, `_insert`, then the insert
+    compiler's `execute_sql`): RETURNING the model's returning fields where the backend
+    returns rows from a bulk insert."""
+    meta, db = Account._meta, database()
+    query = InsertQuery(
+        Account,
+        on_conflict=OnConflict.UPDATE,
+        update_fields=[meta.get_field(name) for name in update_fields],
+        unique_fields=[meta.get_field("connection"), meta.get_field("remote_id")],
+    )
+    query.insert_values(_upserted_fields(), [row], raw=False)
+    compiler = query.get_compiler(connection=db)
+    if db.features.can_return_rows_from_bulk_insert:
+        compiler.returning_fields = meta.db_returning_fields
+    [(sql, params)] = compiler.as_sql()
+    return kept_sql.Built(sql, list(params))
 
 
 def _builtin_groups(connection: DirectoryConnection) -> set[str]:

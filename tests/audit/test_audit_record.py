@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from portal.audit.events import event_for, forget_known_heads, record, record_all, snapshot
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from portal.audit.verify import verify_all
+from tests.test_bulk_rows import connection_lookups
 
 from .conftest import is_postgres
 
@@ -325,4 +326,23 @@ def test_a_head_read_without_its_lock_is_only_a_guess_the_append_checks(alice, c
         for queries in (missed, guessed)
     ]
     assert [len(s) for s in sent] == ([2, 1] if is_postgres() else [4, 2])
+    assert verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_looks_the_connection_up_as_often_for_one_event_as_for_four(alice, contoso):
+    """The events' values are prepared on the connection looked up once, not through
+    `django.db.connection` per value (tests/test_bulk_rows.py, `connection_lookups`)."""
+    record("tenant.create", actor=alice, tenant=contoso)  # this process knows the head
+    record("tenant.update", actor=alice, tenant=contoso)  # the append's shapes made
+    lookups = []
+    for n in (1, 4, 1):
+        events = [
+            event_for("tenant.update", actor=alice, tenant=contoso, after={"n": i})
+            for i in range(n)
+        ]
+        with connection_lookups() as counted:
+            record_all(events)
+        lookups.append(counted[0])
+    assert lookups[0] == lookups[1] == lookups[2]
     assert verify_all().ok

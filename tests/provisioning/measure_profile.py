@@ -3,9 +3,12 @@ the file, on PostgreSQL with REDIS_URL set, `PROFILE_N` runs): the CPU of a warm
 worker run in this process's main thread (the connectors' event loop is another thread).
 `test_profile`: two warm-ups, PROFILE_N runs unprofiled (process CPU, all threads, and this
 thread's CPU, the Django side), then PROFILE_N under cProfile timed by thread CPU
-(PROFILE_PRINT=1 prints it; PROFILE_OUT names the dump). `test_split`: PROFILE_N runs
-unprofiled, the thread CPU inside each function of SPLIT summed per run (outermost call
-only), which cProfile's per-call overhead cannot distort. docs/benchmarks.md, `cpuengine3`."""
+(PROFILE_PRINT=1 prints it; PROFILE_OUT names the dump). PROFILE_WORKER=1 runs them on a
+worker's connection settings (`portal.celery.keep_database_connections`: on PostgreSQL
+server-side binding and prepared statements, as the workers have since pgprepare1).
+`test_split`: PROFILE_N runs unprofiled, the thread CPU inside each function of SPLIT summed
+per run (outermost call only), which cProfile's per-call overhead cannot distort.
+docs/benchmarks.md, `cpuengine3`, `cpuengine6`."""
 
 import cProfile
 import os
@@ -31,6 +34,16 @@ def warmed_up(on_sandbox, monkeypatch, slug: str):
     """A tenant of 5 groups and an app, unpaced (the runs follow each other faster than the
     test's 20 calls/s would allow), after two onboardings that warm the worker's caches."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    if os.environ.get("PROFILE_WORKER"):
+        from django.db import connections
+
+        from portal.celery import keep_database_connections
+
+        database = connections.settings["default"]
+        for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
+            monkeypatch.setitem(database, key, database.get(key))
+        keep_database_connections()
+        connection.close()  # the next connect reads the worker's settings
     dirs = make_directories(
         on_sandbox,
         slug,
