@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.db import IntegrityError
+from django.urls import reverse
 
 from portal.audit.verify import verify_all
 from provisioning import services
@@ -18,10 +19,17 @@ from provisioning.engine.tasks import run_job
 from provisioning.inventory import adoption, service
 from provisioning.inventory.models import Cursor, Person
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import DirectoryAccount, Identity, Job, Step
+from provisioning.models import Batch, DirectoryAccount, Identity, Job, Step
 from tenants import services as tenant_services
 from tenants.models import RoleTemplate
 from tests.factories import make_joiner
+from tests.provisioning.bulk_support import (
+    ONBOARD_HEADER,
+    batch_of,
+    csv_text,
+    sandbox_tenant,
+    upload,
+)
 from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
@@ -66,6 +74,45 @@ def test_an_adoption_and_a_join_of_the_same_upn_never_make_two_people_of_one_acc
     holders = DirectoryAccount.objects.filter(remote_id=user["id"]).values_list("identity_id")
     assert list(holders) == [(adopted.pk,)]
     assert Job.objects.filter(tenant=dirs.tenant, kind=Job.Kind.JOIN).count() == 0
+
+
+def test_a_file_row_for_someone_adopted_since_its_check_is_left_out_not_the_file(
+    client, on_sandbox, monkeypatch
+):
+    """A technician uploads a CSV onboarding of Ada (ada.lovelace@…, as every row's username
+    is kept) and Bob; the check finds both free. Another technician then adopts Ada's
+    account, which Entra holds as Ada.Lovelace@… (the adoption keeps the directory's case;
+    UPNs are case-insensitive). Starting the file must leave Ada's row out as onboarded
+    since the check and queue Bob's, as it does for a username of the same case; the
+    start's insert of a second Ada (refused by the any-case constraint) must not refuse the
+    whole file ("upload the file again")."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = sandbox_tenant(on_sandbox, "bulkadopt")
+    domain = dirs.tenant.primary_domain
+    rows = [
+        ["Ada", "Lovelace", "Sales", "", f"ada.lovelace@{domain}", "", "", "", "", ""],
+        ["Bob", "Builder", "Sales", "", f"bob.builder@{domain}", "", "", "", "", ""],
+    ]
+    client.force_login(dirs.technician)
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert batch.rows_valid == 2
+    dirs.add_entra_user(f"Ada.Lovelace@{domain}", "Ada", "Lovelace")
+    read_inventory(dirs)
+    person = Person.objects.get(tenant=dirs.tenant, username__iexact=f"ada.lovelace@{domain}")
+    adopted = adoption.adopt(person, [dirs.template], "system", confirm_changes=True)
+
+    client.post(reverse("bulk_start", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk}))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    ada, bob = batch.rows.order_by("line")
+    assert (ada.job, ada.errors) == (
+        None,
+        [f"ada.lovelace@{domain} was onboarded since this file was checked."],
+    )
+    assert bob.job is not None and bob.job.kind == Job.Kind.JOIN
+    people = Identity.objects.filter(tenant=dirs.tenant, username__iexact=f"ada.lovelace@{domain}")
+    assert list(people) == [adopted]
 
 
 class Killed(BaseException):
