@@ -113,6 +113,7 @@ def _prepare_change(tenant: Tenant, event: Change, http_request) -> Action:
         request = lifecycle.ChangeRequest(
             role_templates=list(person.role_templates.all()) if templates is None else templates,
             attributes=person.attributes | {k: v or "" for k, v in event.attributes.items()},
+            named=[*(["role_templates"] if templates is not None else []), *event.attributes],
         )
         return lifecycle.request_change(
             person, request, actor=ACTOR, at=at, http_request=http_request
