@@ -275,6 +275,7 @@ def change(
         raise invalid(form)
     posted = _posted(body.license_choices)
     change_request = form.change_request(posted)
+    change_request.named = _named(body)
     preview = lifecycle.preview_change(identity, change_request, fresh_seats=True)
     if blockers := _blockers(preview, posted):
         raise blocked(blockers)
@@ -293,6 +294,13 @@ def change(
             http_request=request,
         )
     return accepted(job)
+
+
+def _named(body: ChangeIn) -> list[str]:
+    """What the body changes: a change scheduled for later sets only these when it falls
+    due, over the person as they are then (one sent meanwhile keeps what it set)."""
+    sent = body.model_dump(exclude_unset=True, exclude={"license_choices", "at"})
+    return [name for name, value in sent.items() if value is not None]
 
 
 def _laid_over(identity: Identity) -> tuple:

@@ -89,9 +89,10 @@ class ChangeRequest:
     attributes: dict = field(default_factory=dict)
     extra_groups: list[str] | None = None  # None: keep the current ones
     license_choices: dict[str, str] | None = None  # SKU -> replacement or ""; None: keep
-    # None: the change is the whole of both (a form shows them all). Else what it names
-    # ("role_templates", attribute names: an HR event's); the rest stays the person's as
-    # it is when the change is applied, which for a scheduled one is when it falls due.
+    # None: the change is the whole of them (a form shows them all). Else what it names
+    # ("role_templates", "extra_groups", attribute names: an HR event's, an API body's);
+    # the rest stays the person's as it is when the change is applied, which for a
+    # scheduled one is when it falls due.
     named: list[str] | None = None
 
 
@@ -305,7 +306,12 @@ def _over_the_rest(identity: Identity, wanted: dict) -> dict:
     templates = wanted["role_templates"]
     if "role_templates" not in named:
         templates = list(identity.role_templates.values_list("pk", flat=True))
-    return wanted | {"attributes": attributes, "role_templates": templates}
+    extra_groups = wanted["extra_groups"] if "extra_groups" in named else None  # None: kept
+    return wanted | {
+        "attributes": attributes,
+        "role_templates": templates,
+        "extra_groups": extra_groups,
+    }
 
 
 def _apply_due_change(job: Job) -> None:

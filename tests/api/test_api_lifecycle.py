@@ -232,6 +232,27 @@ def test_two_changes_of_one_person_at_the_same_moment_lose_neither(sandboxed, ap
     assert jobs == sum(status == 202 for status in statuses.values())
 
 
+def test_a_change_sent_after_a_scheduled_one_stands_when_that_one_falls_due(sandboxed, api_as):
+    """A tool schedules Grace's new job title for next week; another sets her department
+    now. Each sends only what it changes. When the scheduled one falls due it sets the job
+    title, and does not put back the department she had when it was sent."""
+    from provisioning.lifecycle import services as lifecycle
+
+    person = person_of(sandboxed)
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    path = f"/api/v1/people/{person.pk}/change"
+    later = (timezone.now() + timedelta(days=7)).isoformat()
+    scheduled = client.post(path, {"job_title": "Rear Admiral", "at": later})
+    assert scheduled.status_code == 202, scheduled.content
+    assert client.post(path, {"department": "Navy"}).status_code == 202
+
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(days=8))
+
+    person.refresh_from_db()
+    held = {name: person.attributes.get(name) for name in ("job_title", "department")}
+    assert held == {"job_title": "Rear Admiral", "department": "Navy"}
+
+
 def test_a_change_that_changes_nothing_or_of_a_leaver_is_refused(sandboxed, api_as):
     person = person_of(sandboxed)
     client = api_as(sandboxed.people[Role.TECHNICIAN])
