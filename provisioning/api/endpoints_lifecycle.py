@@ -8,7 +8,7 @@ the onboarding and the change run the pages' dry run first, and refuse what it b
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from pydantic import Field, StringConstraints
@@ -269,22 +269,46 @@ def change(
         raise conflict(
             f"{identity.display_name} has left: restore them before changing their role."
         )
+    read = _laid_over(identity)
     form = ChangeForm(_change_data(identity, body), identity=identity)
     if not form.is_valid():
         raise invalid(form)
     posted = _posted(body.license_choices)
     change_request = form.change_request(posted)
+    change_request.named = _named(body)
     preview = lifecycle.preview_change(identity, change_request, fresh_seats=True)
     if blockers := _blockers(preview, posted):
         raise blocked(blockers)
-    job = lifecycle.request_change(
-        identity,
-        change_request,
-        actor=request.user,
-        at=form.cleaned_data["at"],
-        http_request=request,
-    )
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        if _laid_over(identity) != read:
+            raise conflict(
+                f"{identity.display_name} was changed by another request while this one was "
+                "checked: read them again and send the change again."
+            )
+        job = lifecycle.request_change(
+            identity,
+            change_request,
+            actor=request.user,
+            at=form.cleaned_data["at"],
+            http_request=request,
+        )
     return accepted(job)
+
+
+def _named(body: ChangeIn) -> list[str]:
+    """What the body changes: a change scheduled for later sets only these when it falls
+    due, over the person as they are then (one sent meanwhile keeps what it set)."""
+    sent = body.model_dump(exclude_unset=True, exclude={"license_choices", "at"})
+    return [name for name, value in sent.items() if value is not None]
+
+
+def _laid_over(identity: Identity) -> tuple:
+    """What a change's body is laid over. Another change committed between the read and the
+    save (two tools at once) would otherwise be undone by this one's copy of the rest. Not
+    the status: a join ending meanwhile (joiner to active) takes nothing a change sets."""
+    templates = [t.pk for t in identity.role_templates.all()]
+    return templates, identity.extra_groups, identity.attributes
 
 
 def _change_data(identity: Identity, body: ChangeIn) -> dict:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
+from django.db.models.functions import Lower
 
 from portal.audit.events import record
 from portal.plain_text import printable
@@ -176,15 +177,17 @@ def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
     """Rows that another technician's work made invalid since the upload get that error."""
     tenant, changed = batch.tenant, []
     if batch.kind == Batch.Kind.CSV_ONBOARD:
-        usernames = {row.data.get("username", "") for row in rows}
+        # In any case, as the constraint the start's insert meets: an adoption keeps the
+        # directory's Ada.Lovelace@…, a row's username is lower-case.
+        usernames = {row.data.get("username", "").lower() for row in rows}
         taken = set(
-            Identity.objects.filter(tenant=tenant, username__in=usernames).values_list(
-                "username", flat=True
-            )
+            Identity.objects.annotate(lower=Lower("username"))
+            .filter(tenant=tenant, lower__in=usernames)
+            .values_list("lower", flat=True)
         )
         templates = set(RoleTemplate.objects.filter(tenant=tenant).values_list("pk", flat=True))
         for row in rows:
-            if row.data.get("username") in taken:
+            if row.data.get("username", "").lower() in taken:
                 row.errors = [f"{row.data['username']} was onboarded since this file was checked."]
             elif not set(row.data.get("role_ids", [])) <= templates:
                 row.errors = ["A role template of this row was deleted since the file was checked."]

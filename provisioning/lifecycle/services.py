@@ -89,6 +89,11 @@ class ChangeRequest:
     attributes: dict = field(default_factory=dict)
     extra_groups: list[str] | None = None  # None: keep the current ones
     license_choices: dict[str, str] | None = None  # SKU -> replacement or ""; None: keep
+    # None: the change is the whole of them (a form shows them all). Else what it names
+    # ("role_templates", "extra_groups", attribute names: an HR event's, an API body's);
+    # the rest stays the person's as it is when the change is applied, which for a
+    # scheduled one is when it falls due.
+    named: list[str] | None = None
 
 
 # -- the circuit breaker ----------------------------------------------------------------------
@@ -211,6 +216,7 @@ def request_change(
         "attributes": _kept_attributes(identity, change.attributes),
         "extra_groups": None if change.extra_groups is None else list(change.extra_groups),
         "license_choices": change.license_choices,
+        **({"named": list(change.named)} if change.named is not None else {}),
     }
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
@@ -276,6 +282,7 @@ def _kept_attributes(identity: Identity, attributes: dict) -> dict:
 
 def _apply(identity: Identity, wanted: dict) -> None:
     """Save a mover's new desired state."""
+    wanted = _over_the_rest(identity, wanted)
     identity.attributes = wanted["attributes"]
     if wanted["extra_groups"] is not None:
         identity.extra_groups = wanted["extra_groups"]
@@ -285,6 +292,26 @@ def _apply(identity: Identity, wanted: dict) -> None:
         identity.license_choices = licence_choices_with(identity, wanted["license_choices"])
     identity.save(update_fields=["attributes", "extra_groups", "license_choices", "updated_at"])
     identity.role_templates.set(wanted["role_templates"])
+
+
+def _over_the_rest(identity: Identity, wanted: dict) -> dict:
+    """A change that names what it changes (`ChangeRequest.named`) laid over the person as
+    they are now: a change applied since it was asked (scheduled for later) keeps what it
+    set. A named attribute the change has no value for is the person's own value removed."""
+    named = wanted.get("named")
+    if named is None:
+        return wanted
+    mine = {k: v for k, v in (identity.attributes or {}).items() if k not in named}
+    attributes = mine | {k: v for k, v in wanted["attributes"].items() if k in named}
+    templates = wanted["role_templates"]
+    if "role_templates" not in named:
+        templates = list(identity.role_templates.values_list("pk", flat=True))
+    extra_groups = wanted["extra_groups"] if "extra_groups" in named else None  # None: kept
+    return wanted | {
+        "attributes": attributes,
+        "role_templates": templates,
+        "extra_groups": extra_groups,
+    }
 
 
 def _apply_due_change(job: Job) -> None:

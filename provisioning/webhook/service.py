@@ -100,18 +100,26 @@ def _employee(tenant: Tenant, employee_id: str) -> Identity:
 
 def _prepare_change(tenant: Tenant, event: Change, http_request) -> Action:
     identity = _employee(tenant, event.employee_id)
-    if event.role is None:
-        templates = list(identity.role_templates.all())
-    else:
-        templates = role_templates(tenant, event.role)
-    attributes = identity.attributes | {k: v or "" for k, v in event.attributes.items()}
-    change = lifecycle.ChangeRequest(role_templates=templates, attributes=attributes)
+    templates = None if event.role is None else role_templates(tenant, event.role)
     at = None
     if event.effective_date and event.effective_date > clock.tenant_today(tenant):
         at = clock.start_of_day(tenant, event.effective_date)
-    return lambda: lifecycle.request_change(
-        identity, change, actor=ACTOR, at=at, http_request=http_request
-    )
+
+    def change() -> Job:
+        # The event names only what changed: the rest is the person's as they are under
+        # the lock, in the caller's transaction, not as read above. A change of theirs sent
+        # at the same moment that committed since keeps its roles and attributes.
+        person = Identity.objects.select_for_update().get(pk=identity.pk)
+        request = lifecycle.ChangeRequest(
+            role_templates=list(person.role_templates.all()) if templates is None else templates,
+            attributes=person.attributes | {k: v or "" for k, v in event.attributes.items()},
+            named=[*(["role_templates"] if templates is not None else []), *event.attributes],
+        )
+        return lifecycle.request_change(
+            person, request, actor=ACTOR, at=at, http_request=http_request
+        )
+
+    return change
 
 
 def leave_time(tenant: Tenant, event: Terminate) -> datetime | None:

@@ -199,6 +199,60 @@ def test_a_change_through_the_api_is_audited_with_the_tokens_name(sandboxed, api
     assert event.actor_display.endswith("via API token “NinjaOne RMM”")
 
 
+def test_two_changes_of_one_person_at_the_same_moment_lose_neither(sandboxed, api_as, monkeypatch):
+    """Two tools change Grace at once through the API, each sending only what it changes (a
+    job title, a department): the body is laid over the person as read. The second is read
+    and dry-run before the first commits; it must not then save the person as it read them
+    with its own field over it, which puts the first one's department back while both were
+    answered 202. Each change answered 202 stands; one refused (409) changed nothing."""
+    from provisioning.lifecycle import services as lifecycle
+
+    person = person_of(sandboxed)
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    path = f"/api/v1/people/{person.pk}/change"
+    title, department = {"job_title": "Rear Admiral"}, {"department": "Navy"}
+    real, answers, calls = lifecycle.preview_change, {}, []
+
+    def the_other_commits_meanwhile(identity, change, **kwargs):
+        calls.append(change)
+        if len(calls) == 1:  # the title's dry run: the department's request runs whole now
+            answers["department"] = client.post(path, department)
+        return real(identity, change, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "preview_change", the_other_commits_meanwhile)
+    answers["title"] = client.post(path, title)
+
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses["department"] == 202 and statuses["title"] in (202, 409), statuses
+    person.refresh_from_db()
+    held = {name: person.attributes.get(name) for name in ("job_title", "department")}
+    wanted = department | (title if statuses["title"] == 202 else {})
+    assert {k: v for k, v in held.items() if v} == wanted, (statuses, held)
+    jobs = Job.objects.filter(identity=person, kind=Job.Kind.CHANGE).count()
+    assert jobs == sum(status == 202 for status in statuses.values())
+
+
+def test_a_change_sent_after_a_scheduled_one_stands_when_that_one_falls_due(sandboxed, api_as):
+    """A tool schedules Grace's new job title for next week; another sets her department
+    now. Each sends only what it changes. When the scheduled one falls due it sets the job
+    title, and does not put back the department she had when it was sent."""
+    from provisioning.lifecycle import services as lifecycle
+
+    person = person_of(sandboxed)
+    client = api_as(sandboxed.people[Role.TECHNICIAN])
+    path = f"/api/v1/people/{person.pk}/change"
+    later = (timezone.now() + timedelta(days=7)).isoformat()
+    scheduled = client.post(path, {"job_title": "Rear Admiral", "at": later})
+    assert scheduled.status_code == 202, scheduled.content
+    assert client.post(path, {"department": "Navy"}).status_code == 202
+
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(days=8))
+
+    person.refresh_from_db()
+    held = {name: person.attributes.get(name) for name in ("job_title", "department")}
+    assert held == {"job_title": "Rear Admiral", "department": "Navy"}
+
+
 def test_a_change_that_changes_nothing_or_of_a_leaver_is_refused(sandboxed, api_as):
     person = person_of(sandboxed)
     client = api_as(sandboxed.people[Role.TECHNICIAN])

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.db import IntegrityError
+from django.urls import reverse
 
 from portal.audit.verify import verify_all
 from provisioning import services
@@ -18,10 +19,17 @@ from provisioning.engine.tasks import run_job
 from provisioning.inventory import adoption, service
 from provisioning.inventory.models import Cursor, Person
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import DirectoryAccount, Identity, Job, Step
+from provisioning.models import Batch, DirectoryAccount, Identity, Job, Step
 from tenants import services as tenant_services
 from tenants.models import RoleTemplate
 from tests.factories import make_joiner
+from tests.provisioning.bulk_support import (
+    ONBOARD_HEADER,
+    batch_of,
+    csv_text,
+    sandbox_tenant,
+    upload,
+)
 from tests.provisioning.conftest import drive, lease_runs_out
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
@@ -66,6 +74,45 @@ def test_an_adoption_and_a_join_of_the_same_upn_never_make_two_people_of_one_acc
     holders = DirectoryAccount.objects.filter(remote_id=user["id"]).values_list("identity_id")
     assert list(holders) == [(adopted.pk,)]
     assert Job.objects.filter(tenant=dirs.tenant, kind=Job.Kind.JOIN).count() == 0
+
+
+def test_a_file_row_for_someone_adopted_since_its_check_is_left_out_not_the_file(
+    client, on_sandbox, monkeypatch
+):
+    """A technician uploads a CSV onboarding of Ada (ada.lovelace@…, as every row's username
+    is kept) and Bob; the check finds both free. Another technician then adopts Ada's
+    account, which Entra holds as Ada.Lovelace@… (the adoption keeps the directory's case;
+    UPNs are case-insensitive). Starting the file must leave Ada's row out as onboarded
+    since the check and queue Bob's, as it does for a username of the same case; the
+    start's insert of a second Ada (refused by the any-case constraint) must not refuse the
+    whole file ("upload the file again")."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = sandbox_tenant(on_sandbox, "bulkadopt")
+    domain = dirs.tenant.primary_domain
+    rows = [
+        ["Ada", "Lovelace", "Sales", "", f"ada.lovelace@{domain}", "", "", "", "", ""],
+        ["Bob", "Builder", "Sales", "", f"bob.builder@{domain}", "", "", "", "", ""],
+    ]
+    client.force_login(dirs.technician)
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    assert batch.rows_valid == 2
+    dirs.add_entra_user(f"Ada.Lovelace@{domain}", "Ada", "Lovelace")
+    read_inventory(dirs)
+    person = Person.objects.get(tenant=dirs.tenant, username__iexact=f"ada.lovelace@{domain}")
+    adopted = adoption.adopt(person, [dirs.template], "system", confirm_changes=True)
+
+    client.post(reverse("bulk_start", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk}))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    ada, bob = batch.rows.order_by("line")
+    assert (ada.job, ada.errors) == (
+        None,
+        [f"ada.lovelace@{domain} was onboarded since this file was checked."],
+    )
+    assert bob.job is not None and bob.job.kind == Job.Kind.JOIN
+    people = Identity.objects.filter(tenant=dirs.tenant, username__iexact=f"ada.lovelace@{domain}")
+    assert list(people) == [adopted]
 
 
 class Killed(BaseException):
@@ -140,6 +187,105 @@ def assert_as_moved(dirs, app, upn: str, why: str) -> None:
     scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
     assert len(scim_users) == 1 and scim_users[0]["active"], (why, scim_users)
     assert app.groups_of(scim_users[0]["id"]) == {"support"}, why
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("okta_mode", ["suspend", "deactivate"])
+def test_a_leave_killed_after_each_call_then_restored_and_the_restore_killed_then_left_again(
+    on_sandbox, monkeypatch, okta_mode
+):
+    """A leaver's worker dies after the directory took a batch of the leave's calls and
+    before their outcomes are written, at each batch in turn (Entra's sign-in blocked,
+    sessions revoked, password reset, groups, licence and app removed; Okta suspended or
+    deactivated, stripped; the SCIM app's account made inactive, its groups taken), while
+    Okta and Graph throttle the next calls; a restore is asked meanwhile. Once the lease has
+    run out both jobs finish, and every directory is as the restore asked. Then the same
+    with the restore's worker killed at its n-th batch and a leave asked again: every
+    directory ends left. Every job Succeeded."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    real, kills = steps_module.write_outcomes, {"leave": [], "restore": []}
+    options = lifecycle.OffboardingOptions(okta_mode=okta_mode, delete_after_days=None)
+    for killed in ("leave", "restore"):
+        for at in range(1, 30):
+            dirs = make_directories(on_sandbox, f"kl{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
+            app, _ = sales_and_support(on_sandbox, dirs, SUPPORT)
+            join = onboard(dirs)
+            assert drive(join).status == Job.Status.SUCCEEDED, join.error
+            identity = Identity.objects.get(pk=join.identity_id)
+            first = lifecycle.request_offboarding(identity, options, actor="system")
+            if killed == "restore":
+                assert drive(first).status == Job.Status.SUCCEEDED, first.error
+                first = lifecycle.request_restore(identity, actor="system")
+            dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
+            dirs.behave("entra", throttle_next=1 + at % 3)
+            calls = []
+
+            def killed_at(job, account, steps, settled, calls=calls, at=at):
+                calls.append(", ".join(sorted({f"{s.connection.kind} {s.action}" for s in steps})))
+                if len(calls) == at:
+                    raise Killed
+                return real(job, account, steps, settled)
+
+            monkeypatch.setattr(steps_module, "write_outcomes", killed_at)
+            try:
+                drive(first)
+            except Killed:
+                kills[killed].append(calls[-1])
+            monkeypatch.setattr(steps_module, "write_outcomes", real)
+            if len(calls) < at:
+                break  # fewer batches than this: every one has been killed after
+            why = f"{killed} ({okta_mode}) killed after batch {at}: {calls[-1]}"
+            if killed == "leave":
+                then = lifecycle.request_restore(identity, actor="system")
+            else:
+                then = lifecycle.request_offboarding(identity, options, actor="system")
+            lease_runs_out(first)
+            in_another_process()
+            for job in Job.objects.filter(identity_id=identity.pk).order_by("pk"):
+                if not job.is_done:
+                    drive(job)
+            jobs = Job.objects.filter(identity_id=identity.pk).order_by("pk")
+            ends = [(j.kind, j.status, j.error) for j in jobs]
+            assert {j.status for j in jobs} == {Job.Status.SUCCEEDED}, (why, ends)
+            assert then.pk == jobs.last().pk, why
+            if killed == "leave":
+                assert_as_joined(dirs, app, identity.username, why)
+            else:
+                assert_as_left(dirs, app, identity.username, why)
+    assert len(kills["leave"]) >= 4 and len(kills["restore"]) >= 3, kills
+    print(f"killed after: {kills}")
+
+
+def assert_as_joined(dirs, app, upn: str, why: str) -> None:
+    users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert len(users) == 1 and users[0]["accountEnabled"], (why, users)
+    assert sorted(g for g in users[0]["groups"] if "dynamic" not in g) == SALES, why
+    assert users[0]["licenses"] == ["SPE_E3"], why
+    assert [a["app"] for a in users[0]["appRoleAssignments"]] == ["Salesforce"], why
+    held = okta_account(dirs.okta_state(), upn)
+    assert (held.present, held.enabled, sorted(held.groups)) == (True, True, SALES), (why, held)
+    assert held.apps == {"Salesforce"} and "accounts" not in held.detail, (why, held)
+    scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
+    assert len(scim_users) == 1 and scim_users[0]["active"], (why, scim_users)
+    assert app.groups_of(scim_users[0]["id"]) == {"sales"}, why
+
+
+def assert_as_left(dirs, app, upn: str, why: str) -> None:
+    users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
+    assert len(users) == 1 and not users[0]["accountEnabled"], (why, users)
+    assert [g for g in users[0]["groups"] if "dynamic" not in g] == [], why
+    assert (users[0]["licenses"], users[0]["appRoleAssignments"]) == ([], []), why
+    held = okta_account(dirs.okta_state(), upn)
+    assert (held.present, held.enabled, held.groups, held.apps) == (
+        True,
+        False,
+        frozenset(),
+        frozenset(),
+    ), (why, held)
+    scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
+    assert len(scim_users) == 1 and not scim_users[0]["active"], (why, scim_users)
+    assert app.groups_of(scim_users[0]["id"]) == set(), why
 
 
 @pytest.mark.django_db(transaction=True)

@@ -513,6 +513,66 @@ def test_two_copies_at_the_same_moment_start_one_job(client, dirs, tenant, monke
     assert outcomes == ["accepted", "duplicate"]
 
 
+@pytest.mark.parametrize("order", ["role first", "attribute first"])
+def test_two_changes_of_one_person_at_the_same_moment_keep_both(
+    client, dirs, tenant, monkeypatch, order
+):
+    """HR sends two changes of one employee at once: a move to Support, and a department.
+    Each names only what changed ("the others stay"). The second is read (prepared) before
+    the first commits; whichever commits last must keep what the first set, not put back
+    the roles or attributes the person had before either: both changes stand."""
+    from provisioning.webhook import service
+
+    support = dirs.template.__class__.objects.create(
+        tenant=tenant, name="Support", groups=["Staff"]
+    )
+    person = add_person(tenant, dirs.template, "E7")
+    move = {"event": "change", "id": "c-role", "employee_id": "E7", "role": "support"}
+    department = {"event": "change", "id": "c-dept", "employee_id": "E7", "department": "Ops"}
+    first, second = (move, department) if order == "role first" else (department, move)
+    real, answers = service.prepare, []
+
+    def the_other_arrives_meanwhile(tenant, event, **kwargs):
+        action = real(tenant, event, **kwargs)
+        if event.id == second["id"]:
+            answers.append(send(client, tenant.slug, first))  # commits before this one
+        return action
+
+    monkeypatch.setattr(service, "prepare", the_other_arrives_meanwhile)
+    answers.append(send(client, tenant.slug, second))
+
+    assert [a.status_code for a in answers] == [202, 202], [a.json() for a in answers]
+    person.refresh_from_db()
+    assert list(person.role_templates.all()) == [support]
+    assert person.attributes == {"office": "London", "department": "Ops"}
+
+
+@pytest.mark.parametrize("scheduled", ["role", "department"])
+def test_a_change_sent_after_a_scheduled_one_stands_when_that_one_falls_due(
+    client, dirs, tenant, scheduled
+):
+    """HR schedules a change for next week (a move to Support, or a department), then sends
+    another change now (the other one). Each names only what changed. When the scheduled one
+    falls due it must set what it named, not put back the roles or attributes the person had
+    when it was sent: both changes stand."""
+    support = dirs.template.__class__.objects.create(
+        tenant=tenant, name="Support", groups=["Staff"]
+    )
+    person = add_person(tenant, dirs.template, "E7")
+    later = (clock.tenant_today(tenant) + timedelta(days=7)).isoformat()
+    move = {"event": "change", "id": "c-role", "employee_id": "E7", "role": "support"}
+    department = {"event": "change", "id": "c-dept", "employee_id": "E7", "department": "Ops"}
+    first, then = (move, department) if scheduled == "role" else (department, move)
+    assert send(client, tenant.slug, first | {"effective_date": later}).status_code == 202
+    assert send(client, tenant.slug, then).status_code == 202
+
+    lifecycle.start_due_jobs(now=timezone.now() + timedelta(days=8))
+
+    person.refresh_from_db()
+    assert list(person.role_templates.all()) == [support]
+    assert person.attributes == {"office": "London", "department": "Ops"}
+
+
 def test_two_hires_of_one_employee_at_the_same_moment_are_a_conflict(client, tenant, monkeypatch):
     from provisioning.webhook import receive, schema, service
 
