@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -390,10 +391,20 @@ def unreachable(host: str, failures: list[tuple[str, str]]) -> str:
 
 def ssl_context_for(url: str) -> ssl.SSLContext:
     """Trust the project's sandbox CA for exactly the sandbox's origin; real clouds keep the
-    defaults."""
+    defaults. One context a process for each trust store, shared by its clients: loading the
+    system's CA certificates costs ~30 ms of CPU, which every new client paid (a worker: each
+    connection's first job), as aiohttp shares its own default context. The clients set only
+    ALPN http/1.1 on it (httpcore and aiohttp, on each connection), all of them alike."""
     if endpoints.is_sandbox(url):
-        return ssl.create_default_context(cafile=str(settings.SANDBOX_CA_FILE))
-    return ssl.create_default_context()
+        ca = str(settings.SANDBOX_CA_FILE)
+        changed = os.stat(ca)  # a CA written again is loaded again
+        return _trusting(ca, changed.st_mtime_ns, changed.st_size)
+    return _trusting(None, 0, 0)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusting(cafile: str | None, mtime_ns: int, size: int) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 def is_sandbox(url: str) -> bool:
