@@ -90,22 +90,30 @@ async def every_item(connector: OktaConnector, page_request) -> list:
 async def groups_granting(
     connector: OktaConnector, app_ids: list[str]
 ) -> dict[str, frozenset[str]]:
-    """For each app, the ids of the groups assigned to it (every page)."""
-    okta = connector._okta()
+    """For each app, the ids of the groups assigned to it (every page, as JSON)."""
     granting: dict[str, frozenset[str]] = {}
     for app_id in app_ids:
-        found: set[str] = set()
-        after = None
-        while True:
-            page, response = await connector._call(
-                okta.list_application_group_assignments(app_id, after=after, limit=200)
-            )
-            found |= {assignment.id for assignment in page or []}
-            after = PaginationHelper.extract_next_cursor(response.headers) if response else None
-            if not after:
-                break
-        granting[app_id] = frozenset(found)
+        assignments = await every_item(
+            connector, lambda okta, after, app_id=app_id: _app_groups(okta, app_id, after)
+        )
+        granting[app_id] = frozenset(field_of(assignment, "id") for assignment in assignments)
     return granting
+
+
+def _app_groups(okta: Client, app_id: str, after: str | None) -> tuple:
+    """The request of `okta.list_application_group_assignments(app_id, after=after,
+    limit=200)`, serialized by the SDK."""
+    return okta._list_application_group_assignments_serialize(
+        app_id=app_id,
+        q=None,
+        after=after,
+        limit=200,
+        expand=None,
+        _request_auth=None,
+        _content_type=None,
+        _headers=None,
+        _host_index=0,
+    )
 
 
 async def group_ids_of(connector: OktaConnector, user_id: str) -> frozenset[str]:

@@ -115,3 +115,19 @@ def test_a_users_access_is_read_every_page_without_group_or_link_models(on_sandb
     assert salesforce in access.apps
     assert bridge.run(okta.access_of(ada["id"])) == access
     assert built == ["User"]
+
+
+def test_the_groups_granting_an_app_are_read_without_assignment_models(on_sandbox, monkeypatch):
+    """A leave reads which groups grant each app (Okta refuses to unassign an app a group
+    grants): the group ids of each app's group assignments, as JSON."""
+    dirs = okta_world(on_sandbox)
+    state = dirs.okta_state()
+    okta = connector_for(dirs.tenant.connections.get())
+    apps = {a.name: a.id for a in bridge.run(okta.apps())}
+    staff = next(g["id"] for g in state["groups"] if g["name"] == "Staff")
+    built = deserialized(monkeypatch)
+
+    granting = bridge.run(okta.groups_granting([apps["VPN"], apps["Salesforce"]]))
+
+    assert granting == {apps["VPN"]: frozenset({staff}), apps["Salesforce"]: frozenset()}
+    assert built == []
