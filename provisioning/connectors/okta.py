@@ -416,10 +416,16 @@ class OktaConnector:
     async def access_of(self, user_id: str) -> AccessState:
         """Every group (all pages) and every app link (one list: Okta does not page it)."""
         groups = await okta_groups.group_ids_of(self, user_id)
-        links, _ = await self._call(self._okta().list_app_links(user_id))
-        return AccessState(
-            groups=groups, apps=frozenset(link.app_instance_id for link in links or [])
+        return AccessState(groups=groups, apps=await self._linked_apps(user_id))
+
+    async def _linked_apps(self, user_id: str) -> frozenset[str]:
+        """The app instances of the user's app links, read as JSON (okta_groups.json_page)."""
+        okta = self._okta()
+        serialized = okta._list_app_links_serialize(
+            id=user_id, _request_auth=None, _content_type=None, _headers=None, _host_index=0
         )
+        links, _ = await self._call(okta_groups.json_page(okta, serialized))
+        return frozenset(okta_groups.field_of(link, "appInstanceId") for link in links or [])
 
     def read_cost(self, reads: list[Read]) -> int:
         """Requests the reads send: three for the account and its access (`read_state`), one
@@ -452,43 +458,32 @@ class OktaConnector:
         answers = await asyncio.gather(
             self._call(okta.get_user(user_id)),
             okta_groups.group_ids_of(self, user_id),
-            self._call(okta.list_app_links(user_id)),
+            self._linked_apps(user_id),
             return_exceptions=True,
         )
         failure = most_telling(answers)
         if failure is not None:
             raise failure
-        (user, _), groups, (links, _) = answers
-        return _directory_user(_settled(user)), AccessState(
-            groups=groups, apps=frozenset(link.app_instance_id for link in links or [])
-        )
+        (user, _), groups, apps = answers
+        return _directory_user(_settled(user)), AccessState(groups=groups, apps=apps)
 
     async def groups(self, fresh: bool = False) -> list[Resource]:
         """Every group, flagged "builtin" (Everyone) or "imported" (okta_groups.py)."""
 
         async def read() -> list[Resource]:
             labels = {app.id: app.name for app in await self.apps(fresh)}
-            found, after = [], None
-            while True:
-                page, response = await self._call(self._okta().list_groups(limit=200, after=after))
-                found += [okta_groups.group_resource(g, labels) for g in page or []]
-                after = PaginationHelper.extract_next_cursor(response.headers) if response else None
-                if not after:
-                    return found
+            groups = await okta_groups.every_item(self, _groups_page)
+            return [okta_groups.group_of(group, labels) for group in groups]
 
         return await self._resources.get("groups", read, fresh, ttl=300.0)
 
     async def apps(self, fresh: bool = False) -> list[Resource]:
+        """Every app (all pages): its id and label, read as JSON (okta_groups.json_page)."""
+
         async def read() -> list[Resource]:
-            found, after = [], None
-            while True:
-                page, response = await self._call(
-                    self._okta().list_applications(limit=200, after=after)
-                )
-                found += [Resource(_app_id(a), _app_label(a)) for a in page or []]
-                after = PaginationHelper.extract_next_cursor(response.headers) if response else None
-                if not after:
-                    return found
+            apps = await okta_groups.every_item(self, _apps_page)
+            field, text = okta_groups.field_of, okta_groups.text_of
+            return [Resource(field(app, "id"), text(app, "label")) for app in apps]
 
         return await self._resources.get("apps", read, fresh, ttl=300.0)
 
@@ -641,16 +636,44 @@ def _observed(user) -> ObservedAccount:
     )
 
 
+def _groups_page(okta: Client, after: str | None) -> tuple:
+    """The request of `okta.list_groups(limit=200, after=after)`, serialized by the SDK."""
+    return okta._list_groups_serialize(
+        search=None,
+        filter=None,
+        q=None,
+        after=after,
+        limit=200,
+        expand=None,
+        sort_by=None,
+        sort_order=None,
+        _request_auth=None,
+        _content_type=None,
+        _headers=None,
+        _host_index=0,
+    )
+
+
+def _apps_page(okta: Client, after: str | None) -> tuple:
+    """The request of `okta.list_applications(limit=200, after=after)`, serialized by the SDK."""
+    return okta._list_applications_serialize(
+        q=None,
+        after=after,
+        use_optimization=None,
+        always_include_vpn_settings=None,
+        limit=200,
+        filter=None,
+        expand=None,
+        include_non_deleted=None,
+        _request_auth=None,
+        _content_type=None,
+        _headers=None,
+        _host_index=0,
+    )
+
+
 def _group_type(group) -> str:
     return str(getattr(group.type, "value", group.type) or "")
-
-
-def _app_id(app) -> str:
-    return getattr(getattr(app, "actual_instance", app), "id", "")
-
-
-def _app_label(app) -> str:
-    return getattr(getattr(app, "actual_instance", app), "label", "") or ""
 
 
 def _settled(user):

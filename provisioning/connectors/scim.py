@@ -64,6 +64,7 @@ from provisioning.connectors.base import (
     classified,
     connect_attempts,
     refuse_other_origins,
+    request_origin,
     require_allowed,
     ssl_context_for,
     unreachable,
@@ -82,7 +83,7 @@ from provisioning.connectors.errors import (
     TransientError,
     UnreadableAnswerError,
 )
-from tenants.endpoints import Endpoint, Service, origin_of
+from tenants.endpoints import Endpoint, Service
 
 TIMEOUT_S = 30.0
 # Transport failures before the request left: the app cannot have it.
@@ -644,7 +645,7 @@ def _only_to(allowed: list[Endpoint], token: Endpoint | None = None):
 
     async def hook(request: httpx2.Request) -> None:
         url = request.url
-        origin = origin_of(str(url))
+        origin = request_origin(str(url))
         to_token = token and origin == token.origin and url.path.rstrip("/") == token.path
         if not to_token and origin not in origins:
             refuse_other_origins(allowed[0], str(url))

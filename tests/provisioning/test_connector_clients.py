@@ -7,17 +7,21 @@ job on; one tenant's client never serves another's connection.
 from __future__ import annotations
 
 import json
+import ssl
 import uuid
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph.generated.models.user import User
 
 from provisioning.connectors import bridge
-from provisioning.connectors.base import NewUser
-from provisioning.connectors.entra import _directory_user, _user_from_body
+from provisioning.connectors.base import NewUser, ssl_context_for
+from provisioning.connectors.entra import EntraConnector, _directory_user, _user_from_body
 from provisioning.connectors.errors import AuthenticationError
 from provisioning.connectors.factory import connector_for
+from provisioning.connectors.okta import OktaConnector
 from tests.provisioning.directories import make_directories
 
 TOKEN_ROUTE = "POST /{tenant}/oauth2/v2.0/token"
@@ -164,3 +168,49 @@ def test_a_users_json_reads_as_the_sdk_model_reads(body):
     node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(body).encode())
 
     assert _user_from_body(body) == _directory_user(node.get_object_value(User))
+
+
+@pytest.mark.django_db
+def test_cold_clients_share_the_processs_tls_trust_instead_of_loading_it_each(
+    on_sandbox, monkeypatch, tmp_path
+):
+    """Loading the system's CA certificates costs ~30 ms of CPU, which each new client paid
+    (in a worker, each connection's first job): the clients of a process share one context
+    per trust store; the sandbox's CA file, when it changes, is loaded again."""
+    built: list[str | None] = []
+    create = ssl.create_default_context
+
+    def counted(*args, cafile=None, **kwargs):
+        built.append(cafile)
+        return create(*args, cafile=cafile, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    clouds = [
+        EntraConnector(
+            tenant_id=str(uuid.uuid4()),
+            client_id=str(uuid.uuid4()),
+            secret="not-sent",
+            login_url="",
+            graph_url="",
+        )
+        for _ in range(3)
+    ] + [OktaConnector(org_url=f"https://o{n}.okta.com", token="not-sent") for n in range(3)]
+
+    async def build_clients():
+        for connector in clouds:
+            connector._graph() if connector.kind == "entra" else connector._okta()
+
+    bridge.run(build_clients())
+    sandbox_contexts = {id(ssl_context_for(on_sandbox.url)) for _ in range(3)}
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(Path(settings.SANDBOX_CA_FILE).read_bytes())
+    monkeypatch.setattr(settings, "SANDBOX_CA_FILE", ca)
+    moved = ssl_context_for(on_sandbox.url)
+    ca.write_bytes(ca.read_bytes() + b"\n")
+    changed = ssl_context_for(on_sandbox.url)
+    for connector in clouds:
+        bridge.run(connector.close())
+
+    assert len(sandbox_contexts) == 1 and moved is not changed
+    assert built.count(None) <= 1  # the system's store, once a process at most
+    assert built.count(str(ca)) == 2
