@@ -16,6 +16,10 @@ order they arrived (job id). Each job that went through the connection's pacing 
 first in line when it ends, with its first read's tokens reserved, so that job's next run
 sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
 lost with a killed worker.
+A joiner asked for while its tenant's jobs wait their turn joins the line at its submit
+(`in_line_at_submit`): it is written waiting its turn, and no task runs it before the job
+that ends ahead of it admits it, only its fallback timer (a first run would claim it, find
+its turn not come and park it: three statements more).
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
 """
@@ -27,6 +31,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from provisioning import throttle
@@ -107,7 +113,7 @@ def pace_calls(
         # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
         # round that needs more reserves the rest at its first step. A round a bucket cannot
         # hold parks again anyway: paying part of it ahead would only delay the read.
-        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)
+        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)  # joiner_reservation's size
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
         wanted = max(tokens, min(to_come, capacity))
@@ -190,12 +196,17 @@ def next_in_turn(
     the tenant's, as the ending run holds them (the waiting job's connection is one)."""
     if not (job.options.get(ADMITTED) or RESERVED in job.options):
         return None  # never parked for tokens: none were short, no one waits behind it
+    # The submits' line is let go before the look (`in_line_at_submit`): a joiner written
+    # into it and committed after the look finds it let go once committed, and runs.
+    line = _let_line_go(job.tenant_id)
     waiting = Job.objects.filter(
         tenant_id=job.tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
     )
     first = waiting.order_by("pk").values("pk", "runs", "options").first()
     if first is None:
         return None
+    if line is not None:  # jobs still wait: the next joiners join them at their submit
+        _hold_submit_line(job.tenant_id, line, line["until"] - time.time())
     due_in = reserve_for(first, connections)
     if due_in is not None:
         return first["pk"], due_in
@@ -274,7 +285,67 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
     comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
     throttle.hold_line(connection, comes_back)
+    if (joiners := joiner_reservation(connection)) is not None:
+        line = {"connection": connection.pk, "tokens": joiners, "name": str(connection)}
+        _hold_submit_line(job.tenant_id, line, comes_back)
     return wait(job, f"{TURN} {connection}", comes_back)
+
+
+def joiner_reservation(connection: DirectoryConnection) -> int | None:
+    """What a joiner's first read reserves at `connection` (`pace_calls`): about an
+    onboarding's first round, where the bucket holds it; None where it reserves the read
+    alone (its cost known only once its plan is made)."""
+    capacity = int(throttle.bucket_capacity(connection))
+    if capacity < TOKENS_PER_JOB:
+        return None
+    return min(TOKENS_PER_JOB + ROUND_SLACK, capacity)
+
+
+def in_line_at_submit(job: Job) -> float | None:
+    """A new joiner (`services.request_onboarding`, not yet saved) of a tenant whose jobs
+    wait their turn at a connection: set to wait its turn there behind them, with what its
+    first read reserves (`joiner_reservation`: the person is new, so managed in every
+    directory of the tenant, and has no account yet), as a first run of its own would have
+    parked it. The seconds until its fallback timer; None where no line is held (it is
+    queued as it was). The line is kept in the cache by the jobs that wait their turn and
+    let go by the look of a job that ends (`next_in_turn`): no statement."""
+    line = cache.get(_submit_line_key(job.tenant_id))
+    if line is None:
+        return None
+    comes_back = max(TURN_MIN_S, line["until"] - time.time())
+    now = timezone.now()
+    wants = {"connection": line["connection"], "tokens": line["tokens"]}
+    job.options = {**job.options, TURN_LOOKS: 1, TURN_WANTS: wants}
+    job.status = Job.Status.WAITING
+    job.waiting_reason = f"{TURN} {line['name']}"[:300]
+    job.resume_at = now + timedelta(seconds=comes_back)
+    job.lease_until = job.resume_at + timedelta(seconds=lease_seconds())
+    return comes_back
+
+
+def line_held_at_submit(tenant_id: int) -> bool:
+    """After a joiner written into the line (`in_line_at_submit`) has committed: whether
+    the line is still held. Let go meanwhile, the job that let it go may have looked for
+    the first in line before the joiner was there: it is sent now instead."""
+    return cache.get(_submit_line_key(tenant_id)) is not None
+
+
+def _hold_submit_line(tenant_id: int, line: dict, seconds: float) -> None:
+    if seconds > 0:
+        line = {**line, "until": time.time() + seconds}
+        cache.set(_submit_line_key(tenant_id), line, timeout=math.ceil(seconds))
+
+
+def _let_line_go(tenant_id: int) -> dict | None:
+    key = _submit_line_key(tenant_id)
+    line = cache.get(key)
+    if line is not None:
+        cache.delete(key)
+    return line
+
+
+def _submit_line_key(tenant_id: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:turn-line:{tenant_id}"
 
 
 def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:
