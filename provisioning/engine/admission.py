@@ -66,6 +66,9 @@ ROUND_SLACK = 2
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
 TURN_ETA_FACTOR = 2.0
+# How long a job that waited its turn is known to have succeeded, for its fallback timer
+# (`fallback_after_the_end`): that comes at most TURN_MAX_S after the job's last look.
+ENDED_KEPT_S = 2 * int(TURN_MAX_S)
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -286,8 +289,11 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
     throttle.hold_line(connection, comes_back)
     if (joiners := joiner_reservation(connection)) is not None:
+        per_job_s = TURN_ETA_FACTOR * TOKENS_PER_JOB / throttle.rate_per_s(connection)
         line = {"connection": connection.pk, "tokens": joiners, "name": str(connection)}
-        _hold_submit_line(job.tenant_id, line, comes_back)
+        held = cache.get(_submit_line_key(job.tenant_id)) or {"until": 0.0}
+        seconds = max(comes_back, held["until"] - time.time())  # extends, never shortens
+        _hold_submit_line(job.tenant_id, {**line, "per_job_s": per_job_s}, seconds)
     return wait(job, f"{TURN} {connection}", comes_back)
 
 
@@ -312,6 +318,10 @@ def in_line_at_submit(job: Job) -> float | None:
     line = cache.get(_submit_line_key(job.tenant_id))
     if line is None:
         return None
+    # Its fallback when the line ahead of it has about gone through, as `_wait_turn` sets
+    # a waiting job's: the line lasts a joiner's round at the rate (twice) longer with it.
+    line["until"] = max(line["until"], time.time()) + line["per_job_s"]
+    _hold_submit_line(job.tenant_id, line, line["until"] - time.time())
     comes_back = max(TURN_MIN_S, line["until"] - time.time())
     now = timezone.now()
     wants = {"connection": line["connection"], "tokens": line["tokens"]}
@@ -345,7 +355,31 @@ def _let_line_go(tenant_id: int) -> dict | None:
 
 
 def _submit_line_key(tenant_id: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:turn-line:{tenant_id}"
+    return f"{_cache_prefix()}:line:{tenant_id}"
+
+
+def ended_after_its_turn(job: Job, status: str) -> None:
+    """A job that waited its turn has succeeded (its end committed): its turn's fallback
+    timer, still to come, finds it so in the cache (`fallback_after_the_end`), not by the
+    person's lock. Only a success: a failed job may be retried (the same job queued
+    again), a success never runs again."""
+    if status == Job.Status.SUCCEEDED and job.options.get(TURN_LOOKS):
+        cache.set(_ended_key(job.pk), True, timeout=ENDED_KEPT_S)
+
+
+def fallback_after_the_end(job_id: int) -> bool:
+    """Whether a task of the job comes after it succeeded having waited its turn: nothing
+    to do, and no statement sent to find that out (one, the person's lock, otherwise: a
+    task for about every second job at the ceiling)."""
+    return cache.get(_ended_key(job_id)) is not None
+
+
+def _ended_key(job_id: int) -> str:
+    return f"{_cache_prefix()}:ended:{job_id}"
+
+
+def _cache_prefix() -> str:  # read at call time: the tests switch the prefix
+    return f"{settings.REDIS_KEY_PREFIX}:admission"
 
 
 def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:

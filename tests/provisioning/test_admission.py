@@ -397,3 +397,24 @@ def test_a_paced_job_wakes_the_first_in_line_only_once_its_end_has_committed(
         callback()
     turn.refresh_from_db()
     assert not turn.waiting_reason.startswith(admission.TURN) and sent == [turn.pk]
+
+
+def test_each_joiner_in_line_at_its_submit_comes_back_a_round_later_than_the_one_before(
+    alpha, slow
+):
+    """Joiners asked for while a job waits its turn join the line at their submit, each
+    with its fallback a joiner's round at the rate (twice, as `_wait_turn`'s) after the one
+    before it, and each keeps the line held that long: it used to last only as long as the
+    fallback of the last job that parked for its turn, so the joiners after that were
+    queued, ran and parked for their turn (3 statements each)."""
+    slow.rate_burst = admission.TOKENS_PER_JOB  # a bucket that holds a joiner's round
+    waiting = fifth_in_line(alpha, slow)
+    outcome = admission.pace(waiting, slow, admission.TOKENS_PER_JOB, first_read=True)
+    assert waiting.options.get(admission.TURN_WANTS), waiting.options
+    joiners = [Job(tenant=alpha.tenant, kind=Job.Kind.JOIN) for _ in range(3)]
+    comes_back = [admission.in_line_at_submit(joiner) for joiner in joiners]
+    assert [joiner.status for joiner in joiners] == [Job.Status.WAITING] * 3
+    per_job = admission.TURN_ETA_FACTOR * admission.TOKENS_PER_JOB / throttle.rate_per_s(slow)
+    first = outcome.retry_in + per_job
+    expected = [first, first + per_job, first + 2 * per_job]
+    assert comes_back == pytest.approx(expected, abs=1.0), comes_back

@@ -195,3 +195,23 @@ def test_a_joiner_asked_for_while_its_tenants_jobs_wait_their_turn_runs_once(
     warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
     assert (third.status, runs) == (Job.Status.SUCCEEDED, 1), (runs, len(ran), listing(ran))
     assert len(ran) <= warm + PARKED[connection.vendor]["none waits"], listing(ran)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turns_fallback_after_its_job_succeeded_sends_no_statement(on_sandbox, monkeypatch):
+    """A job that waited its turn was admitted by the job ahead and sent by the task of its
+    wake-up; its own fallback timer (the task of its turn's park) comes after it succeeded
+    and is dropped before any statement: it used to take the person's lock to find the job
+    ended (1 statement, about one job in two at the ceiling)."""
+    _, _, first, second = at_the_ceiling(on_sandbox, monkeypatch, "fallback")
+    run(first)
+    run(second)  # waits its turn: its fallback timer is set
+    for job in (first, second):  # the first ends and admits the second, which is sent
+        tokens_due_now(job)
+        run(job)
+        job.refresh_from_db()
+        assert job.status == Job.Status.SUCCEEDED, job.error
+    forget_known_heads()
+    with CaptureQueriesContext(connection) as ran:
+        run_job.apply(args=(second.pk,))  # the turn's fallback timer, as a worker runs it
+    assert statements(ran) == [], listing(statements(ran))
