@@ -86,10 +86,16 @@ def pace(
         taken, due = throttle.reserve(connection, tokens, surplus_only, newcomer=True)
         if taken:
             return _send_at(job, connection, due)
-        ahead = jobs_ahead(job)
-        if ahead >= admitted_at_once(connection):
+        ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
+        if ahead >= at_once:
             return _wait_turn(job, connection, ahead, tokens)
         job.options = {**job.options, ADMITTED: True}
+        if ahead + 1 == at_once:
+            # The last admitted at once while the connection is short: the tenant's next
+            # joiners wait their turn, from their submit on (not from a first run of theirs
+            # that finds it so: on a loaded machine the first runs come late, and every job
+            # asked for until then ran to park).
+            _line_for_submits(job, connection, _turn_eta(connection, at_once, 0))
     taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
@@ -285,16 +291,27 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     # pauses after a 429) and found its turn not come: a claim and a park more (42 of 300
     # jobs in a bench run at the ceiling). A wake-up lost with a killed worker costs the
     # difference in time.
-    eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
-    comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
+    comes_back = _turn_eta(connection, ahead, looks)
     throttle.hold_line(connection, comes_back)
-    if (joiners := joiner_reservation(connection)) is not None:
-        per_job_s = TURN_ETA_FACTOR * TOKENS_PER_JOB / throttle.rate_per_s(connection)
-        line = {"connection": connection.pk, "tokens": joiners, "name": str(connection)}
-        held = cache.get(_submit_line_key(job.tenant_id)) or {"until": 0.0}
-        seconds = max(comes_back, held["until"] - time.time())  # extends, never shortens
-        _hold_submit_line(job.tenant_id, {**line, "per_job_s": per_job_s}, seconds)
+    _line_for_submits(job, connection, comes_back)
     return wait(job, f"{TURN} {connection}", comes_back)
+
+
+def _line_for_submits(job: Job, connection: DirectoryConnection, seconds: float) -> None:
+    """The tenant's joiners asked for in the next `seconds` (extends, never shortens) join
+    the line at `connection` at their submit (`in_line_at_submit`)."""
+    if (joiners := joiner_reservation(connection)) is None:
+        return
+    per_job_s = TURN_ETA_FACTOR * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    line = {"connection": connection.pk, "tokens": joiners, "name": str(connection)}
+    held = cache.get(_submit_line_key(job.tenant_id)) or {"until": 0.0}
+    seconds = max(seconds, held["until"] - time.time())
+    _hold_submit_line(job.tenant_id, {**line, "per_job_s": per_job_s}, seconds)
+
+
+def _turn_eta(connection: DirectoryConnection, ahead: int, looks: int) -> float:
+    eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    return min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
 
 
 def joiner_reservation(connection: DirectoryConnection) -> int | None:
