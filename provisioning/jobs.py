@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from provisioning.engine import admission
+from provisioning.engine.parking import make_due
 from provisioning.engine.tasks import run_job
 from provisioning.models import Batch, Identity, Job
 
@@ -113,9 +115,30 @@ def unsaved_job(
     )
 
 
+def joiner_in_line(job: Job) -> Job:
+    """A new joiner not yet saved (`unsaved_job`), queued: written waiting its turn where its
+    tenant's jobs wait theirs at a throttled connection (`admission.in_line_at_submit`), so
+    that no task runs it before its turn, only its fallback timer (`job_saved`)."""
+    if job.status == Job.Status.QUEUED and job.kind == Job.Kind.JOIN:
+        admission.in_line_at_submit(job)
+    return job
+
+
+def _send_in_line(job_id: int, tenant_id: int, comes_back: float) -> None:
+    # The job that ends ahead of it sends it; this is the fallback. A line let go before
+    # the joiner committed (no one was waiting when it was looked at) sends it now.
+    if not admission.line_held_at_submit(tenant_id) and make_due(job_id):
+        run_job.delay(job_id)
+    else:
+        run_job.apply_async((job_id,), countdown=max(0.0, comes_back))
+
+
 def job_saved(job: Job, *, new_identity: bool = False) -> Job:
     """What follows a new job's INSERT (`new_job`): a queued job is asked for (a new
     identity's, made at its first version, only enqueued on commit)."""
+    if job.status == Job.Status.WAITING:  # its turn not come (`joiner_in_line`)
+        comes_back = (job.resume_at - timezone.now()).total_seconds()
+        transaction.on_commit(lambda: _send_in_line(job.pk, job.tenant_id, comes_back))
     if job.status == Job.Status.QUEUED:
         if new_identity:
             enqueue_on_commit(job.pk)

@@ -34,6 +34,7 @@ from provisioning.jobs import (
     enqueue_on_commit,
     first_version,
     job_saved,
+    joiner_in_line,
     new_job,
     status_for,
     unsaved_job,
@@ -297,6 +298,7 @@ def request_onboarding(
             hold=False,
             new_identity=True,
         )
+        joiner_in_line(job)
         _insert_joiner(identity, request.role_templates, job)
         job = job_saved(job, new_identity=True)
         if future and request.create_ahead:

@@ -16,6 +16,10 @@ order they arrived (job id). Each job that went through the connection's pacing 
 first in line when it ends, with its first read's tokens reserved, so that job's next run
 sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
 lost with a killed worker.
+A joiner asked for while its tenant's jobs wait their turn joins the line at its submit
+(`in_line_at_submit`): it is written waiting its turn, and no task runs it before the job
+that ends ahead of it admits it, only its fallback timer (a first run would claim it, find
+its turn not come and park it: three statements more).
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
 """
@@ -27,6 +31,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from provisioning import throttle
@@ -60,6 +66,9 @@ ROUND_SLACK = 2
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
 TURN_ETA_FACTOR = 2.0
+# How long a job that waited its turn is known to have succeeded, for its fallback timer
+# (`fallback_after_the_end`): that comes at most TURN_MAX_S after the job's last look.
+ENDED_KEPT_S = 2 * int(TURN_MAX_S)
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -77,10 +86,16 @@ def pace(
         taken, due = throttle.reserve(connection, tokens, surplus_only, newcomer=True)
         if taken:
             return _send_at(job, connection, due)
-        ahead = jobs_ahead(job)
-        if ahead >= admitted_at_once(connection):
+        ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
+        if ahead >= at_once:
             return _wait_turn(job, connection, ahead, tokens)
         job.options = {**job.options, ADMITTED: True}
+        if ahead + 1 == at_once:
+            # The last admitted at once while the connection is short: the tenant's next
+            # joiners wait their turn, from their submit on (not from a first run of theirs
+            # that finds it so: on a loaded machine the first runs come late, and every job
+            # asked for until then ran to park).
+            _line_for_submits(job, connection, _turn_eta(connection, at_once, 0))
     taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
@@ -107,7 +122,7 @@ def pace_calls(
         # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
         # round that needs more reserves the rest at its first step. A round a bucket cannot
         # hold parks again anyway: paying part of it ahead would only delay the read.
-        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)
+        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)  # joiner_reservation's size
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
         wanted = max(tokens, min(to_come, capacity))
@@ -190,12 +205,17 @@ def next_in_turn(
     the tenant's, as the ending run holds them (the waiting job's connection is one)."""
     if not (job.options.get(ADMITTED) or RESERVED in job.options):
         return None  # never parked for tokens: none were short, no one waits behind it
+    # The submits' line is let go before the look (`in_line_at_submit`): a joiner written
+    # into it and committed after the look finds it let go once committed, and runs.
+    line = _let_line_go(job.tenant_id)
     waiting = Job.objects.filter(
         tenant_id=job.tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
     )
     first = waiting.order_by("pk").values("pk", "runs", "options").first()
     if first is None:
         return None
+    if line is not None:  # jobs still wait: the next joiners join them at their submit
+        _hold_submit_line(job.tenant_id, line, line["until"] - time.time())
     due_in = reserve_for(first, connections)
     if due_in is not None:
         return first["pk"], due_in
@@ -271,10 +291,112 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     # pauses after a 429) and found its turn not come: a claim and a park more (42 of 300
     # jobs in a bench run at the ceiling). A wake-up lost with a killed worker costs the
     # difference in time.
-    eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
-    comes_back = min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
+    comes_back = _turn_eta(connection, ahead, looks)
     throttle.hold_line(connection, comes_back)
+    _line_for_submits(job, connection, comes_back)
     return wait(job, f"{TURN} {connection}", comes_back)
+
+
+def _line_for_submits(job: Job, connection: DirectoryConnection, seconds: float) -> None:
+    """The tenant's joiners asked for in the next `seconds` (extends, never shortens) join
+    the line at `connection` at their submit (`in_line_at_submit`)."""
+    if (joiners := joiner_reservation(connection)) is None:
+        return
+    per_job_s = TURN_ETA_FACTOR * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    line = {"connection": connection.pk, "tokens": joiners, "name": str(connection)}
+    held = cache.get(_submit_line_key(job.tenant_id)) or {"until": 0.0}
+    seconds = max(seconds, held["until"] - time.time())
+    _hold_submit_line(job.tenant_id, {**line, "per_job_s": per_job_s}, seconds)
+
+
+def _turn_eta(connection: DirectoryConnection, ahead: int, looks: int) -> float:
+    eta = TURN_ETA_FACTOR * ahead * TOKENS_PER_JOB / throttle.rate_per_s(connection)
+    return min(TURN_MAX_S, max(TURN_MIN_S, eta) * 2**looks)
+
+
+def joiner_reservation(connection: DirectoryConnection) -> int | None:
+    """What a joiner's first read reserves at `connection` (`pace_calls`): about an
+    onboarding's first round, where the bucket holds it; None where it reserves the read
+    alone (its cost known only once its plan is made)."""
+    capacity = int(throttle.bucket_capacity(connection))
+    if capacity < TOKENS_PER_JOB:
+        return None
+    return min(TOKENS_PER_JOB + ROUND_SLACK, capacity)
+
+
+def in_line_at_submit(job: Job) -> float | None:
+    """A new joiner (`services.request_onboarding`, not yet saved) of a tenant whose jobs
+    wait their turn at a connection: set to wait its turn there behind them, with what its
+    first read reserves (`joiner_reservation`: the person is new, so managed in every
+    directory of the tenant, and has no account yet), as a first run of its own would have
+    parked it. The seconds until its fallback timer; None where no line is held (it is
+    queued as it was). The line is kept in the cache by the jobs that wait their turn and
+    let go by the look of a job that ends (`next_in_turn`): no statement."""
+    line = cache.get(_submit_line_key(job.tenant_id))
+    if line is None:
+        return None
+    # Its fallback when the line ahead of it has about gone through, as `_wait_turn` sets
+    # a waiting job's: the line lasts a joiner's round at the rate (twice) longer with it.
+    line["until"] = max(line["until"], time.time()) + line["per_job_s"]
+    _hold_submit_line(job.tenant_id, line, line["until"] - time.time())
+    comes_back = max(TURN_MIN_S, line["until"] - time.time())
+    now = timezone.now()
+    wants = {"connection": line["connection"], "tokens": line["tokens"]}
+    job.options = {**job.options, TURN_LOOKS: 1, TURN_WANTS: wants}
+    job.status = Job.Status.WAITING
+    job.waiting_reason = f"{TURN} {line['name']}"[:300]
+    job.resume_at = now + timedelta(seconds=comes_back)
+    job.lease_until = job.resume_at + timedelta(seconds=lease_seconds())
+    return comes_back
+
+
+def line_held_at_submit(tenant_id: int) -> bool:
+    """After a joiner written into the line (`in_line_at_submit`) has committed: whether
+    the line is still held. Let go meanwhile, the job that let it go may have looked for
+    the first in line before the joiner was there: it is sent now instead."""
+    return cache.get(_submit_line_key(tenant_id)) is not None
+
+
+def _hold_submit_line(tenant_id: int, line: dict, seconds: float) -> None:
+    if seconds > 0:
+        line = {**line, "until": time.time() + seconds}
+        cache.set(_submit_line_key(tenant_id), line, timeout=math.ceil(seconds))
+
+
+def _let_line_go(tenant_id: int) -> dict | None:
+    key = _submit_line_key(tenant_id)
+    line = cache.get(key)
+    if line is not None:
+        cache.delete(key)
+    return line
+
+
+def _submit_line_key(tenant_id: int) -> str:
+    return f"{_cache_prefix()}:line:{tenant_id}"
+
+
+def ended_after_its_turn(job: Job, status: str) -> None:
+    """A job that waited its turn has succeeded (its end committed): its turn's fallback
+    timer, still to come, finds it so in the cache (`fallback_after_the_end`), not by the
+    person's lock. Only a success: a failed job may be retried (the same job queued
+    again), a success never runs again."""
+    if status == Job.Status.SUCCEEDED and job.options.get(TURN_LOOKS):
+        cache.set(_ended_key(job.pk), True, timeout=ENDED_KEPT_S)
+
+
+def fallback_after_the_end(job_id: int) -> bool:
+    """Whether a task of the job comes after it succeeded having waited its turn: nothing
+    to do, and no statement sent to find that out (one, the person's lock, otherwise: a
+    task for about every second job at the ceiling)."""
+    return cache.get(_ended_key(job_id)) is not None
+
+
+def _ended_key(job_id: int) -> str:
+    return f"{_cache_prefix()}:ended:{job_id}"
+
+
+def _cache_prefix() -> str:  # read at call time: the tests switch the prefix
+    return f"{settings.REDIS_KEY_PREFIX}:admission"
 
 
 def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:

@@ -23,6 +23,8 @@ from provisioning.models import Job
     ignore_result=True,
 )
 def run_job(self, job_id: int) -> None:
+    if admission.fallback_after_the_end(job_id):
+        return  # its turn's fallback timer, after it succeeded: nothing to do
     outcome = executor.execute(job_id)
     if outcome.then is not None:
         run_job.delay(outcome.then)  # the person's next job, or an older one to go first
@@ -37,10 +39,11 @@ def _start_next_in_turn(job: Job, status: str) -> None:
     the end has committed. Waking it locks its row, which must not wait inside the end's
     transaction: that holds the tenant's audit chain, which another job's end that woke
     the same one first waits for (a deadlock between two workers)."""
-    transaction.on_commit(lambda: _wake_next_in_turn(job))
+    transaction.on_commit(lambda: _wake_next_in_turn(job, status))
 
 
-def _wake_next_in_turn(job: Job) -> None:
+def _wake_next_in_turn(job: Job, status: str) -> None:
+    admission.ended_after_its_turn(job, status)
     # The connections as the ending run holds them: the waiting job's is one of the tenant's.
     woken = admission.next_in_turn(job, lambda: executor.connections_of(job))
     if woken is not None:

@@ -397,3 +397,42 @@ def test_a_paced_job_wakes_the_first_in_line_only_once_its_end_has_committed(
         callback()
     turn.refresh_from_db()
     assert not turn.waiting_reason.startswith(admission.TURN) and sent == [turn.pk]
+
+
+def test_each_joiner_in_line_at_its_submit_comes_back_a_round_later_than_the_one_before(
+    alpha, slow
+):
+    """Joiners asked for while a job waits its turn join the line at their submit, each
+    with its fallback a joiner's round at the rate (twice, as `_wait_turn`'s) after the one
+    before it, and each keeps the line held that long: it used to last only as long as the
+    fallback of the last job that parked for its turn, so the joiners after that were
+    queued, ran and parked for their turn (3 statements each)."""
+    slow.rate_burst = admission.TOKENS_PER_JOB  # a bucket that holds a joiner's round
+    waiting = fifth_in_line(alpha, slow)
+    outcome = admission.pace(waiting, slow, admission.TOKENS_PER_JOB, first_read=True)
+    assert waiting.options.get(admission.TURN_WANTS), waiting.options
+    joiners = [Job(tenant=alpha.tenant, kind=Job.Kind.JOIN) for _ in range(3)]
+    comes_back = [admission.in_line_at_submit(joiner) for joiner in joiners]
+    assert [joiner.status for joiner in joiners] == [Job.Status.WAITING] * 3
+    per_job = admission.TURN_ETA_FACTOR * admission.TOKENS_PER_JOB / throttle.rate_per_s(slow)
+    first = outcome.retry_in + per_job
+    expected = [first, first + per_job, first + 2 * per_job]
+    assert comes_back == pytest.approx(expected, abs=1.0), comes_back
+
+
+def test_the_last_job_admitted_at_once_puts_the_next_joiners_in_line_at_their_submit(alpha, slow):
+    """While the connection is short of tokens, the job that takes the last of the places
+    admitted at once makes the tenant's next joiners wait their turn from their submit on.
+    It used to be the first job that ran and found its turn not come: on a loaded machine
+    the first runs come seconds after the submits, and every joiner asked for until then
+    ran only to park for its turn (154 of 300 in a bench run at the ceiling)."""
+    slow.rate_burst = admission.TOKENS_PER_JOB  # a bucket that holds a joiner's round
+    slow.save()
+    at_once = admission.admitted_at_once(slow)
+    for job in new_jobs(alpha.tenant, at_once):
+        assert admission.pace(job, slow, 1, first_read=True) is not None  # paced, admitted
+        assert job.options.get(admission.ADMITTED), job.options
+    joiner = Job(tenant=alpha.tenant, kind=Job.Kind.JOIN)
+    assert admission.in_line_at_submit(joiner) is not None
+    assert joiner.status == Job.Status.WAITING
+    assert joiner.options[admission.TURN_WANTS]["connection"] == slow.pk

@@ -150,3 +150,68 @@ def test_a_job_woken_where_the_reservations_run_far_ahead_sends_in_one_run(on_sa
     warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
     assert (second.status, runs) == (Job.Status.SUCCEEDED, 1), (runs, len(ran), listing(ran))
     assert len(ran) <= warm + PARKED[connection.vendor]["none waits"], listing(ran)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_joiner_asked_for_while_its_tenants_jobs_wait_their_turn_runs_once(
+    on_sandbox, monkeypatch
+):
+    """A joiner asked for while the tenant's jobs wait their turn at its connection joins
+    the line at its submit: written waiting its turn with what its first read reserves, no
+    task sent but its fallback timer, admitted by the job that ends ahead of it, and sent in
+    one run of a warm onboarding's statements. It used to be queued and run at once: that
+    run claimed it, found its turn not come (or its tokens due later) and parked it, 3
+    statements and a run more (3 + 17 in two runs)."""
+    dirs, _, first, second = at_the_ceiling(on_sandbox, monkeypatch, "line")
+    run(first)
+    run(second)  # waits its turn: the line is held
+    sent = []
+    monkeypatch.setattr(run_job, "delay", lambda job_id: sent.append((job_id, 0.0)))
+    monkeypatch.setattr(
+        run_job, "apply_async", lambda args, countdown=0.0: sent.append((args[0], countdown))
+    )
+    third = onboard(dirs, "Alan", "Turing")
+    third.refresh_from_db()
+    assert (third.status, third.runs) == (Job.Status.WAITING, 0), third.status
+    assert third.waiting_reason.startswith(admission.TURN), third.waiting_reason
+    assert [job_id for job_id, countdown in sent if countdown > 0] == [third.pk], sent
+    assert not [job_id for job_id, countdown in sent if countdown == 0], sent
+
+    for job in (first, second):  # each ends, and admits the first in line
+        tokens_due_now(job)
+        run(job)
+        job.refresh_from_db()
+        assert job.status == Job.Status.SUCCEEDED, job.error
+    ran, runs = [], 0
+    third.refresh_from_db()
+    while third.status != Job.Status.SUCCEEDED and runs < 5:
+        if third.options.get(admission.RESERVED):
+            tokens_due_now(third)
+        else:
+            make_due(third.pk)
+        ran += run(third)
+        runs += 1
+        third.refresh_from_db()
+    warm = STATEMENTS[connection.vendor][1]  # the run that sends: a warm onboarding's
+    assert (third.status, runs) == (Job.Status.SUCCEEDED, 1), (runs, len(ran), listing(ran))
+    assert len(ran) <= warm + PARKED[connection.vendor]["none waits"], listing(ran)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turns_fallback_after_its_job_succeeded_sends_no_statement(on_sandbox, monkeypatch):
+    """A job that waited its turn was admitted by the job ahead and sent by the task of its
+    wake-up; its own fallback timer (the task of its turn's park) comes after it succeeded
+    and is dropped before any statement: it used to take the person's lock to find the job
+    ended (1 statement, about one job in two at the ceiling)."""
+    _, _, first, second = at_the_ceiling(on_sandbox, monkeypatch, "fallback")
+    run(first)
+    run(second)  # waits its turn: its fallback timer is set
+    for job in (first, second):  # the first ends and admits the second, which is sent
+        tokens_due_now(job)
+        run(job)
+        job.refresh_from_db()
+        assert job.status == Job.Status.SUCCEEDED, job.error
+    forget_known_heads()
+    with CaptureQueriesContext(connection) as ran:
+        run_job.apply(args=(second.pk,))  # the turn's fallback timer, as a worker runs it
+    assert statements(ran) == [], listing(statements(ran))
