@@ -20,32 +20,21 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
-from django.db.models import F
-from django.utils import timezone
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import initialize, rule
 
 from portal.models import Role
 from provisioning import services
 from provisioning.access import services as ar
 from provisioning.connectors import bridge
-from provisioning.engine import executor
 from provisioning.engine import steps as steps_module
-from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import DirectoryAccount, Identity, Job
+from provisioning.models import Identity, Job
 from tests.factories import make_person
-from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
+from tests.provisioning.person_machine import Killed, PersonMachine, run_machine
 from tests.provisioning.test_access_e2e import requestable
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,11 +51,6 @@ ASKS = (
     "revoke VPN Users",
 )
 DISRUPTIONS = ("none", "killed", "no answer", "failing")
-MAX_RUNS = 200  # runs of all the person's jobs at the end, before they count as stuck
-
-
-class Killed(BaseException):
-    """What a SIGKILL leaves of a run: nothing after this point happens."""
 
 
 @dataclass
@@ -110,11 +94,7 @@ class Network:
                 self.real_run(self.held.pop(0))
 
 
-class PersonMachine(RuleBasedStateMachine):
-    server = None  # set by the test
-    monkeypatch = None
-    reports: list[str] = []
-
+class DepartmentMachine(PersonMachine):
     def __init__(self) -> None:
         super().__init__()
         slug = f"dis{uuid.uuid4().hex[:8]}"
@@ -122,8 +102,6 @@ class PersonMachine(RuleBasedStateMachine):
         self.dirs.template.department = ""  # the person's department is their own
         self.dirs.template.save()
         self.asked = Asked()
-        self.identity_id: int | None = None
-        self.log: list[str] = []
         self.network = Network()
         self.kill_next = False
         self.tech = make_person(f"tech-{slug}", Role.TECHNICIAN, [self.dirs.tenant])
@@ -227,17 +205,6 @@ class PersonMachine(RuleBasedStateMachine):
             lambda: setattr(self.asked, "left", True),
         )
 
-    def delete_falls_due(self) -> None:
-        scheduled = Job.objects.filter(
-            identity_id=self.identity_id, kind=Job.Kind.DELETE, status=Job.Status.SCHEDULED
-        )
-        if not scheduled.exists():
-            return
-        lifecycle.start_due_jobs(now=timezone.now() + timedelta(days=1))
-        if not scheduled.exists():
-            self.asked.deleted = True
-            self.log.append("the hard delete falls due")
-
     def restore(self) -> None:
         leaves = Job.objects.filter(identity_id=self.identity_id, kind=Job.Kind.LEAVE)
         leave = leaves.order_by("pk").last()
@@ -254,15 +221,6 @@ class PersonMachine(RuleBasedStateMachine):
             lambda identity: lifecycle.request_restore(identity, actor="system"),
             restored,
         )
-
-    def submit(self, what: str, call, change) -> None:
-        try:
-            job = call(Identity.objects.get(pk=self.identity_id))
-        except ValueError as refused:
-            self.log.append(f"{what}: refused ({refused})")
-            return
-        change()
-        self.log.append(f"{what} -> job {job.pk}")
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -290,56 +248,23 @@ class PersonMachine(RuleBasedStateMachine):
             self.log.append("  the calls given up on land")
             self.network.land()
 
-    def run(self, pk: int) -> None:
+    def before_run(self, pk: int) -> None:
         job = Job.objects.get(pk=pk)
         if job.waiting_reason == steps_module.WAITING_OUT_LOST_CALLS:
             self.network.land()  # run_now moves past the time they could still arrive
-        try:
-            outcome = run_now(pk)
-        except Killed:
-            Job.objects.filter(pk=pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-            self.log.append(f"  job {pk}'s worker killed after its call")
-            return
-        if outcome.retry_in:
-            # The wait the next run_now skips passes for the account's age too: a 404 within
-            # the replication window after its creation counts as lag, past it as absence.
-            skipped = timedelta(seconds=outcome.retry_in)
-            DirectoryAccount.objects.filter(
-                identity_id=self.identity_id, created_remotely_at__isnull=False
-            ).update(created_remotely_at=F("created_remotely_at") - skipped)
-
-    def unfinished(self) -> list[int]:
-        jobs = Job.objects.filter(identity_id=self.identity_id).exclude(
-            status__in=[*Job.DONE, Job.Status.SCHEDULED]
-        )
-        return list(jobs.order_by("pk").values_list("pk", flat=True))
 
     # -- the end ----------------------------------------------------------------------------
 
     def teardown(self) -> None:
         if self.identity_id is None:
             return
-        for _ in range(MAX_RUNS):
-            jobs = self.unfinished()
-            if not jobs:
-                break
-            for pk in jobs:
-                self.run(pk)
+        self.run_to_the_end()
         self.network.land()
-        lines = []
-        if stuck := self.unfinished():
-            lines.append(f"jobs unfinished: {stuck}")
-        jobs = Job.objects.filter(identity_id=self.identity_id).exclude(status=Job.Status.SCHEDULED)
-        newest = jobs.exclude(status=Job.Status.CANCELLED).order_by("-pk").first()
-        if newest.status != Job.Status.SUCCEEDED:
-            lines.append(f"newest job #{newest.pk} {newest.kind} {newest.status}: {newest.error}")
+        lines = self.jobs_ended_otherwise()
         want, has = self.asked.expected(), self.directory()
         if has[: len(want)] != want:
             lines.append(f"directory holds {has}, asked {want}")
-        if lines:
-            history = "\n".join(f"    {n}. {line}" for n, line in enumerate(self.log, 1))
-            summary = ", ".join(f"#{j.pk} {j.kind} {j.status}" for j in jobs.order_by("pk"))
-            self.reports.append(f"  {'; '.join(lines)}\n    jobs: {summary}\n{history}")
+        self.report(lines)
 
     def directory(self) -> tuple:
         users = [
@@ -354,24 +279,5 @@ class PersonMachine(RuleBasedStateMachine):
         return (True, user["accountEnabled"], groups, user.get("department"))
 
 
-RUNS = settings(
-    deadline=None,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=list(HealthCheck),
-)
-
-
 def test_one_persons_asks_end_as_asked_through_disrupted_runs(on_sandbox, monkeypatch):
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    monkeypatch.setattr(executor, "MAX_PLAN_ATTEMPTS", 1000)  # failing runs are the test's
-    machine = type(
-        "Machine",
-        (PersonMachine,),
-        {"server": on_sandbox, "monkeypatch": monkeypatch, "reports": []},
-    )
-    run_state_machine_as_test(
-        machine, settings=settings(RUNS, max_examples=6, stateful_step_count=12)
-    )
-    if machine.reports:
-        pytest.fail("Ended otherwise than asked:\n" + "\n\n".join(machine.reports), pytrace=False)
+    run_machine(DepartmentMachine, on_sandbox, monkeypatch, examples=6)

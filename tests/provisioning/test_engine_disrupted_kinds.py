@@ -24,27 +24,21 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
-from django.db.models import F
-from django.utils import timezone
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, rule
 
 from portal.models import Role
 from provisioning import services
 from provisioning.access import services as ar
-from provisioning.engine import executor
 from provisioning.engine import steps as steps_module
-from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import AccessRequest, DirectoryAccount, Identity, Job
+from provisioning.models import AccessRequest, Identity
 from tests.factories import make_person
-from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
+from tests.provisioning.person_machine import Killed, PersonMachine, run_machine
 from tests.provisioning.scim_apps import sales_and_support
 from tests.provisioning.test_access_e2e import requestable
 
@@ -68,11 +62,6 @@ ASKS = (
 )
 TARGETS = ("entra", "okta", "app")
 DISRUPTIONS = ("none", "killed", "failing", "lost answers", "throttled", "lagging")
-MAX_RUNS = 300  # runs of all the person's jobs at the end, before they count as stuck
-
-
-class Killed(BaseException):
-    """What a SIGKILL leaves of a run: nothing after this point happens."""
 
 
 @dataclass
@@ -106,10 +95,8 @@ class Asked:
         return (True, True, [APP_GROUP[self.template]])
 
 
-class PersonMachine(RuleBasedStateMachine):
-    server = None  # set by the test
-    monkeypatch = None
-    reports: list[str] = []
+class EveryKindMachine(PersonMachine):
+    max_runs = 300
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,8 +107,6 @@ class PersonMachine(RuleBasedStateMachine):
         self.support.save()
         self.templates = {"Sales": self.dirs.template, "Support": self.support}
         self.asked = Asked()
-        self.identity_id: int | None = None
-        self.log: list[str] = []
         self.kill_at = 0  # the run's batch after which its worker dies (0: none)
         self.batches = 0
         self.tech = make_person(f"tech-{slug}", Role.TECHNICIAN, [self.dirs.tenant])
@@ -207,17 +192,6 @@ class PersonMachine(RuleBasedStateMachine):
             lambda: setattr(self.asked, "left", True),
         )
 
-    def delete_falls_due(self) -> None:
-        scheduled = Job.objects.filter(
-            identity_id=self.identity_id, kind=Job.Kind.DELETE, status=Job.Status.SCHEDULED
-        )
-        if not scheduled.exists():
-            return
-        lifecycle.start_due_jobs(now=timezone.now() + timedelta(days=1))
-        if not scheduled.exists():
-            self.asked.deleted = True
-            self.log.append("the hard delete falls due")
-
     def restore(self) -> None:
         def restored() -> None:
             self.asked.left = self.asked.deleted = False
@@ -266,15 +240,6 @@ class PersonMachine(RuleBasedStateMachine):
         self.request = None
         self.log.append(f"request {what}")
 
-    def submit(self, what: str, call, change) -> None:
-        try:
-            job = call(Identity.objects.get(pk=self.identity_id))
-        except ValueError as refused:
-            self.log.append(f"{what}: refused ({refused})")
-            return
-        change()
-        self.log.append(f"{what} -> job {job.pk}")
-
     # -- runs -------------------------------------------------------------------------------
 
     def behave(self, target: str, **settings) -> None:
@@ -315,45 +280,13 @@ class PersonMachine(RuleBasedStateMachine):
             if on:
                 self.behave(target, **off)
 
-    def run(self, pk: int) -> None:
-        try:
-            outcome = run_now(pk)
-        except Killed:
-            Job.objects.filter(pk=pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-            self.log.append(f"  job {pk}'s worker killed after its call")
-            return
-        if outcome.retry_in:
-            # The wait the next run_now skips passes for the account's age too: a 404 within
-            # the replication window after its creation counts as lag, past it as absence.
-            skipped = timedelta(seconds=outcome.retry_in)
-            DirectoryAccount.objects.filter(
-                identity_id=self.identity_id, created_remotely_at__isnull=False
-            ).update(created_remotely_at=F("created_remotely_at") - skipped)
-
-    def unfinished(self) -> list[int]:
-        jobs = Job.objects.filter(identity_id=self.identity_id).exclude(
-            status__in=[*Job.DONE, Job.Status.SCHEDULED]
-        )
-        return list(jobs.order_by("pk").values_list("pk", flat=True))
-
     # -- the end ----------------------------------------------------------------------------
 
     def teardown(self) -> None:
         if self.identity_id is None:
             return
-        for _ in range(MAX_RUNS):
-            jobs = self.unfinished()
-            if not jobs:
-                break
-            for pk in jobs:
-                self.run(pk)
-        lines = list(self.late_approvals)
-        if stuck := self.unfinished():
-            lines.append(f"jobs unfinished: {stuck}")
-        jobs = Job.objects.filter(identity_id=self.identity_id).exclude(status=Job.Status.SCHEDULED)
-        newest = jobs.exclude(status=Job.Status.CANCELLED).order_by("-pk").first()
-        if newest.status != Job.Status.SUCCEEDED:
-            lines.append(f"newest job #{newest.pk} {newest.kind} {newest.status}: {newest.error}")
+        self.run_to_the_end()
+        lines = [*self.late_approvals, *self.jobs_ended_otherwise()]
         granted = AccessRequest.objects.filter(
             identity_id=self.identity_id, status__in=AccessRequest.LIVE
         ).exists()
@@ -368,10 +301,7 @@ class PersonMachine(RuleBasedStateMachine):
                 lines.append(f"{name} holds {has}, asked {want}")
         if os.environ.get("DISRUPTED_SHOW"):
             print("\n".join(self.log), "\nEND", self.entra(), self.okta(), self.in_app())
-        if lines:
-            history = "\n".join(f"    {n}. {line}" for n, line in enumerate(self.log, 1))
-            summary = ", ".join(f"#{j.pk} {j.kind} {j.status}" for j in jobs.order_by("pk"))
-            self.reports.append(f"  {'; '.join(lines)}\n    jobs: {summary}\n{history}")
+        self.report(lines)
 
     def entra(self) -> tuple:
         users = [
@@ -410,28 +340,9 @@ class PersonMachine(RuleBasedStateMachine):
         return (True, bool(user["active"]), sorted(self.app.groups_of(user["id"])))
 
 
-RUNS = settings(
-    deadline=None,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=list(HealthCheck),
-)
-
-
 @pytest.mark.timeout(1200)
 def test_one_persons_asks_end_as_asked_in_every_directory_through_disrupted_runs(
     on_sandbox, monkeypatch
 ):
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    monkeypatch.setattr(executor, "MAX_PLAN_ATTEMPTS", 1000)  # failing runs are the test's
-    machine = type(
-        "Machine",
-        (PersonMachine,),
-        {"server": on_sandbox, "monkeypatch": monkeypatch, "reports": []},
-    )
     examples = int(os.environ.get("DISRUPTED_EXAMPLES") or 4)
-    run_state_machine_as_test(
-        machine, settings=settings(RUNS, max_examples=examples, stateful_step_count=12)
-    )
-    if machine.reports:
-        pytest.fail("Ended otherwise than asked:\n" + "\n\n".join(machine.reports), pytrace=False)
+    run_machine(EveryKindMachine, on_sandbox, monkeypatch, examples)
