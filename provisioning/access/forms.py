@@ -22,6 +22,7 @@ from provisioning.inventory.memberships import seen_holding
 from provisioning.lifecycle.forms import WallClockDateTimeField, clean_future
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource
 from provisioning.queries import ATTRIBUTE_LABELS
+from tenants import clock
 from tenants.forms import no_markup
 from tenants.models import RoleTemplate, Tenant
 
@@ -357,12 +358,13 @@ class OnboardActionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.fields["role_template"].queryset = RoleTemplate.objects.filter(tenant=tenant)
+        self.fields["start_date"].initial = clock.tenant_today(tenant)
 
     def clean_start_date(self):
-        start = self.cleaned_data["start_date"]
-        if start < timezone.localdate() - timedelta(days=30):
+        start, today = self.cleaned_data["start_date"], clock.tenant_today(self.tenant)
+        if start < today - timedelta(days=30):
             raise ValidationError("The start date is more than 30 days in the past.")
-        if start > timezone.localdate() + timedelta(days=MAX_DAYS):
+        if start > today + timedelta(days=MAX_DAYS):
             raise ValidationError("The start date is more than a year ahead.")
         return start
 

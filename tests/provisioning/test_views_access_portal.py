@@ -238,6 +238,24 @@ def test_a_client_admin_asks_to_onboard_someone(client, alpha):
     assert event.tenant_id == alpha.tenant.pk and event.after["last_name"] == "Hopper"
 
 
+def test_a_client_admins_ask_to_onboard_offers_the_tenants_today(client, alpha):
+    """The ask's start date is filled in as the technician's form fills it: the tenant's own
+    today (not UTC's), so an evening ask in a zone behind UTC does not start tomorrow."""
+    from django.utils import timezone
+
+    from tenants import clock
+    from tenants.models import Tenant
+
+    zone = "Etc/GMT+12" if timezone.now().hour < 12 else "Pacific/Kiritimati"
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(time_zone=zone)
+    alpha.tenant.refresh_from_db()
+    assert clock.tenant_today(alpha.tenant) != timezone.localdate()
+    client.force_login(alpha.client_admin)
+    page = client.get(url("action_request_new", alpha), {"kind": "onboard"}).content.decode()
+    field = page[page.index('name="start_date"') :].split(">")[0]
+    assert f'value="{clock.tenant_today(alpha.tenant).isoformat()}"' in field
+
+
 def test_a_client_admin_asks_to_offboard_an_active_person_once(client, alpha):
     Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.ACTIVE)
     client.force_login(alpha.client_admin)
