@@ -12,7 +12,10 @@ from provisioning.models import Identity
 def manager_email(tenant, manager: str) -> str:
     """The e-mail of the manager the person's record names (their username, e-mail or display
     name among the tenant's people, exactly one of them), or the address itself when the
-    manager is named by an address nobody in the portal has; "" when unknown or ambiguous."""
+    manager is named by an address nobody in the portal has at one of the tenant's domains;
+    "" when unknown, ambiguous or elsewhere. The field is free text that a technician, the
+    HR feed or a SCIM client sets: an address elsewhere could take the joiner's pass out of
+    the client (a named recipient in the policy is the way to send it elsewhere)."""
     name = (manager or "").strip()
     if not name:
         return ""
@@ -26,11 +29,17 @@ def manager_email(tenant, manager: str) -> str:
         return emails.pop()
     if emails:
         return ""  # two people answer to that name: never guess
+    address = name.casefold()
+    return address if _at_the_tenants_domains(tenant, address) else ""
+
+
+def _at_the_tenants_domains(tenant, address: str) -> bool:
     try:
-        validate_email(name)
+        validate_email(address)
     except ValidationError:
-        return ""
-    return name.casefold()
+        return False
+    domain = address.rpartition("@")[2]
+    return domain in {d.casefold() for d in tenant.domains}
 
 
 def recipient_of(policy, tenant, manager: str) -> tuple[str, str]:
@@ -40,6 +49,12 @@ def recipient_of(policy, tenant, manager: str) -> tuple[str, str]:
     email = manager_email(tenant, manager)
     if email:
         return email, f"the manager {email}"
+    if "@" in manager and not _at_the_tenants_domains(tenant, manager.strip().casefold()):
+        domains = ", ".join(tenant.domains)
+        return "", (
+            f"the manager “{manager}” is not in the portal, and that address is not at the "
+            f"tenant's domains ({domains})"
+        )
     if manager:
         return "", f"the manager “{manager}” has no e-mail the portal knows (or several)"
     return "", "the joiner has no manager"

@@ -27,7 +27,7 @@ from provisioning import services
 from provisioning.engine import executor
 from provisioning.engine import first_sign_in as engine_first_sign_in
 from provisioning.engine.tasks import run_job
-from provisioning.first_sign_in import deliveries
+from provisioning.first_sign_in import deliveries, recipients
 from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
 from provisioning.first_sign_in.policies import save_policy
 from provisioning.models import Identity, Job, Step
@@ -35,6 +35,7 @@ from tenants.crypto import decrypt
 from tests.provisioning.claims import ClaimMeanwhile
 from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_manager import add_okta_user
 from tests.provisioning.test_quarantine_breaker import drive
 
 pytestmark = pytest.mark.django_db
@@ -585,3 +586,25 @@ def test_a_link_refused_or_limited_is_never_written_down(client, db, caplog):
     logging.getLogger("django.server").info('"%s" %s %s', f"GET {url} HTTP/1.1", 200, 10)
     assert "/first-sign-in/" in caplog.text and token not in caplog.text
     assert token not in dump_everything()
+
+
+def test_a_manager_address_outside_the_tenants_domains_is_sent_no_pass(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The manager field is free text that a technician, the HR feed or a SCIM client sets:
+    an address nobody in the portal has gets the joiner's pass only at one of the tenant's own
+    domains, so whoever sets the field cannot have the pass mailed outside the client."""
+    dirs = make_directories(on_sandbox, "fsi-outside", ("okta",))
+    add_okta_user(dirs, "boss@elsewhere.example", "Boss", "Elsewhere")  # a login Okta allows
+    set_policy(dirs, okta_method="activation_link")
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager="Boss@Elsewhere.example")
+    assert first_sign_in_steps(job) == [] and mailoutbox == []
+    (note,) = [w for w in job.options["warnings"] if "No first sign-in will be sent" in w]
+    assert "“Boss@Elsewhere.example” is not in the portal" in note
+    assert f"not at the tenant's domains ({dirs.tenant.primary_domain})" in note
+    inside = f"boss@{dirs.tenant.primary_domain}"
+    policy = FirstSignInPolicy.objects.get(tenant=dirs.tenant)
+    assert recipients.recipient_of(policy, dirs.tenant, inside.upper()) == (
+        inside,
+        f"the manager {inside}",
+    )
