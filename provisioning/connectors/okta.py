@@ -19,7 +19,6 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from okta.client import Client
 from okta.errors.okta_api_error import OktaAPIError
 from okta.models import AppUserAssignRequest, CreateUserRequest, UpdateUserRequest
-from okta.pagination import PaginationHelper
 from pydantic import ValidationError
 
 from provisioning.connectors import (
@@ -61,6 +60,7 @@ from provisioning.connectors.errors import (
     TransientError,
     most_telling,
 )
+from provisioning.connectors.okta_links import next_cursor
 from provisioning.connectors.sign_in import (
     ACTIVATION_LINK,
     DIRECTORY_EMAIL,
@@ -246,7 +246,7 @@ class OktaConnector:
         while True:
             page, response = await self._call(self._okta().list_users(limit=200, after=after))
             names += [u.profile.login for u in page or [] if u.profile and u.profile.login]
-            after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+            after = next_cursor(response)
             if not after:
                 return names
 
@@ -354,7 +354,7 @@ class OktaConnector:
         )
         accounts = [_observed(user) for user in page or []]
         state["newest"] = max([state.get("newest", EPOCH)] + [_updated(u) for u in page or []])
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         if after:
             more = {"since": state["since"], "after": after, "newest": state["newest"]}
             return AccountChanges(accounts, [], json.dumps(more), True)
@@ -376,7 +376,7 @@ class OktaConnector:
         users, response = await self._call(
             self._okta().list_group_users(group_id, after=state.get("members_after"), limit=1000)
         )
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         complete: frozenset[str] = frozenset()
         if after:
             state["members_after"] = after
@@ -398,7 +398,7 @@ class OktaConnector:
         moments = [_iso(g.last_membership_updated) for g in groups if g.last_membership_updated]
         state["newest"] = max([state.get("newest", EPOCH), *moments])
         state["queue"] += [g.id for g in groups]
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         state["after"] = after
         state["listed"] = not after
         return MembershipChanges({g.id: set() for g in groups}, {}, [], json.dumps(state), True)
@@ -408,7 +408,7 @@ class OktaConnector:
         page, response = await self._call(
             self._okta().list_application_users(app_id, after=cursor or None, limit=500)
         )
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         return IdPage([u.id for u in page or []], after or "", bool(after))
 
     # -- access ----------------------------------------------------------------------------

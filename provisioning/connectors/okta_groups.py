@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from okta.pagination import PaginationHelper
-
 from provisioning.connectors.base import Resource
+from provisioning.connectors.okta_links import next_cursor
 
 if TYPE_CHECKING:
     from okta.client import Client
@@ -82,7 +81,7 @@ async def every_item(connector: OktaConnector, page_request) -> list:
         okta = connector._okta()
         page, response = await connector._call(json_page(okta, page_request(okta, after)))
         found += page or []
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         if not after:
             return found
 

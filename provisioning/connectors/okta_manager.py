@@ -8,10 +8,10 @@ for its SDK client and its error translation, and return the SDK's users.
 from __future__ import annotations
 
 from okta.models import UpdateUserRequest
-from okta.pagination import PaginationHelper
 
 from provisioning.connectors.base import DirectoryUser
 from provisioning.connectors.errors import NotFoundError
+from provisioning.connectors.okta_links import next_cursor
 
 PAGE = 200
 CANDIDATES = 6
@@ -54,7 +54,7 @@ async def _search(connector, expression: str, limit: int | None = None) -> list:
         found += list(page or [])
         if limit is not None and len(found) >= limit:
             return found[:limit]
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         if not after:
             return found
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from okta.pagination import PaginationHelper
-
+from provisioning.connectors.okta_links import next_cursor
 from provisioning.connectors.okta_manager import PAGE, quoted
 
 
@@ -39,6 +38,6 @@ async def twin_of(connector, login: str):
         for user in page or []:
             if user.profile and login_key(user.profile.login or "") == key:
                 return user
-        after = PaginationHelper.extract_next_cursor(response.headers) if response else None
+        after = next_cursor(response)
         if not after:
             return None
