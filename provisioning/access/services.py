@@ -436,6 +436,9 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         requested_by=_user(actor),
         options={"access_request": access_request.pk, "final": final},
     )
+    # The person's row before the tenant's audit chain, in the order a job's end holds them:
+    # the other order deadlocked with a worker ending the person's previous grant.
+    ask(job)
     AccessRequest.objects.filter(pk=access_request.pk).update(end_job=job)
     access_request.refresh_from_db()
     record(
@@ -453,7 +456,6 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         request=http,
         job_id=job.pk,
     )
-    ask(job)
     return access_request
 
 

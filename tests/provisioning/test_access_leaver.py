@@ -199,3 +199,25 @@ def test_a_request_filed_for_the_person_as_read_before_their_leave_is_refused(
     with pytest.raises(ar.AccessRequestError, match="not an active person"):
         file(alpha, vpn, identity=as_the_form_read)
     assert not AccessRequest.objects.exists()
+
+
+@pytest.mark.parametrize("ended_by", ["revoke", "its end falls due"])
+def test_ending_a_grant_locks_the_person_before_the_audit_chain(alpha, wiki, ended_by, no_enqueue):  # noqa: F811
+    """The engine holds the person's row and then appends to the tenant's audit chain at a
+    job's end; ending a grant took the chain first and the person after (its `ask`), so a
+    worker ending the first of two due grants and the clock ending the second deadlocked
+    (PostgreSQL, test_access_e2e's time-bound grant). The person's row comes first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grant = granted(file(alpha, wiki, days=None))
+    with CaptureQueriesContext(connection) as queries:
+        if ended_by == "revoke":
+            ar.revoke(grant, actor=alpha.client_admin, reason="Not needed")
+        else:
+            AccessRequest.objects.filter(pk=grant.pk).update(ends_at=timezone.now())
+            assert ar.end_due_grants(now=timezone.now() + timedelta(seconds=1)) == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    person = next(n for n, s in enumerate(sql) if s.startswith('UPDATE "provisioning_identity"'))
+    chain = next(n for n, s in enumerate(sql) if '"audit_auditchainhead"' in s.lower())
+    assert person < chain, sql[: chain + 1]
