@@ -6,6 +6,7 @@ Each test's machine adds its directories, its asks and what each directory must 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -37,6 +38,7 @@ class PersonMachine(RuleBasedStateMachine):
     monkeypatch = None
     reports: list[str] = []
     max_runs = 200  # runs of all the person's jobs at the end, before they count as stuck
+    longest_wait = 0.2  # of a come-back time, between those runs (as `drive` waits)
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,14 +72,15 @@ class PersonMachine(RuleBasedStateMachine):
     def before_run(self, pk: int) -> None:
         """What the test plays before a job's run (nothing here)."""
 
-    def run(self, pk: int) -> None:
+    def run(self, pk: int) -> float:
+        """One run of the job; the time it parked itself for (0 if none)."""
         self.before_run(pk)
         try:
             outcome = run_now(pk)
         except Killed:
             Job.objects.filter(pk=pk).update(lease_until=timezone.now() - timedelta(seconds=1))
             self.log.append(f"  job {pk}'s worker killed after its call")
-            return
+            return 0.0
         if outcome.retry_in:
             # The wait the next run_now skips passes for the account's age too: a 404 within
             # the replication window after its creation counts as lag, past it as absence.
@@ -85,6 +88,7 @@ class PersonMachine(RuleBasedStateMachine):
             DirectoryAccount.objects.filter(
                 identity_id=self.identity_id, created_remotely_at__isnull=False
             ).update(created_remotely_at=F("created_remotely_at") - skipped)
+        return outcome.retry_in or 0.0
 
     def unfinished(self) -> list[int]:
         jobs = Job.objects.filter(identity_id=self.identity_id).exclude(
@@ -95,12 +99,15 @@ class PersonMachine(RuleBasedStateMachine):
     # -- the end ----------------------------------------------------------------------------
 
     def run_to_the_end(self) -> None:
+        """Runs of the person's jobs until they end. Between runs a little real time passes,
+        as `drive` lets it: a throttled connection's bucket refills and a turn comes only
+        with the clock, which `run_now` cannot move (it moves the job's come-back time)."""
         for _ in range(self.max_runs):
             jobs = self.unfinished()
             if not jobs:
                 return
-            for pk in jobs:
-                self.run(pk)
+            waits = [self.run(pk) for pk in jobs]
+            time.sleep(min(max(waits) or 0.05, self.longest_wait))
 
     def jobs_ended_otherwise(self) -> list[str]:
         """What is wrong with the person's jobs once run to their end."""
@@ -109,7 +116,10 @@ class PersonMachine(RuleBasedStateMachine):
             lines.append(f"jobs unfinished: {stuck}")
         newest = self.jobs().exclude(status=Job.Status.CANCELLED).order_by("-pk").first()
         if newest.status != Job.Status.SUCCEEDED:
-            lines.append(f"newest job #{newest.pk} {newest.kind} {newest.status}: {newest.error}")
+            lines.append(
+                f"newest job #{newest.pk} {newest.kind} {newest.status}"
+                f" ({newest.waiting_reason}): {newest.error}"
+            )
         return lines
 
     def jobs(self):
