@@ -1,5 +1,8 @@
 """CSV cells a spreadsheet will not run: every export of the portal writes through this."""
 
+import csv
+import io
+
 # A cell starting with one of these is a formula to Excel and LibreOffice (OWASP's CSV
 # injection; ASVS 5.0 V1.2.10 adds the NUL): it gets a leading single quote, whoever typed it.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -9,6 +12,15 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 # same type for fragments). The client report is not one table (a title, figures, then tables,
 # each with its own heading line), so it is sent without the parameter.
 CSV_TABLE = "text/csv; charset=utf-8; header=present"
+
+
+def writer(buffer: io.StringIO):
+    """The CSV writer of every export: CRLF line ends (RFC 4180), and every cell in double
+    quotes. Excel cuts a .csv at the system's list separator, ";" in much of Europe, outside
+    quotes only: a bare "Ada;=cmd|..." (no comma, so a minimal writer left it unquoted) would
+    there be a second cell starting with "=", a formula `neutralise` never saw. OWASP's
+    *CSV Injection* asks for every cell to be quoted for this reason."""
+    return csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
 
 def neutralise(value) -> str:

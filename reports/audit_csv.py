@@ -9,7 +9,6 @@ cost constant memory, and the first bytes leave before the last row is read.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -19,6 +18,7 @@ from django.db.models import QuerySet
 
 from portal.audit.models import AuditEvent
 from portal.csv_cells import neutralise
+from portal.csv_cells import writer as csv_writer
 
 CHUNK_SIZE = 2000
 BOM = "\ufeff"
@@ -53,7 +53,7 @@ HEADER = (
 
 def stream(events: QuerySet[AuditEvent]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     writer.writerow(HEADER)
     yield BOM + _drain(buffer)
     for n, event in enumerate(events.iterator(chunk_size=CHUNK_SIZE), start=1):

@@ -10,7 +10,6 @@ empty cells.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from portal.csv_cells import neutralise
+from portal.csv_cells import writer as csv_writer
 from reports.report import Report, Stats
 
 BOM = "\ufeff"
@@ -27,7 +27,7 @@ BOM = "\ufeff"
 def report_csv(report: Report) -> str:
     buffer = io.StringIO()
     buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     lines = list(report_lines(report))
     width = max(len(line) for line in lines)
     for line in lines:

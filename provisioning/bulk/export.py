@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from portal.csv_cells import neutralise
+from portal.csv_cells import writer as csv_writer
 from provisioning.bulk import columns
 from provisioning.models import Batch
 from tenants import clock
@@ -20,7 +21,7 @@ from tenants.models import RoleTemplate, Tenant
 
 def _writer() -> tuple[io.StringIO, csv.writer]:
     buffer = io.StringIO()
-    return buffer, csv.writer(buffer, lineterminator="\r\n")
+    return buffer, csv_writer(buffer)
 
 
 def write_rows(rows) -> str:

@@ -16,7 +16,6 @@ stale accounts: the seats that could be freed.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from portal.csv_cells import neutralise
+from portal.csv_cells import writer as csv_writer
 from provisioning.connectors.factory import connector_type
 from provisioning.inventory.models import Account, Cursor, Policy, Resource
 from tenants.models import DirectoryConnection, Tenant
@@ -196,7 +196,7 @@ def csv_stream(
     """The accounts as CSV lines, a chunk at a time."""
     zone = ZoneInfo(tenant.time_zone)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     writer.writerow(CSV_HEADER)
     yield BOM + _drain(buffer)
     now = timezone.now()

@@ -83,7 +83,7 @@ def test_an_edited_deleted_or_reordered_export_row_is_named(
     client, tmp_path, trail, msp_admin, verify_export
 ):
     path = _export(client, tmp_path, msp_admin)
-    header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     target, seq = header.index("target"), header.index("seq")
 
     def edit(rows):

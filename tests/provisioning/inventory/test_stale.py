@@ -369,5 +369,8 @@ def test_csv_has_the_columns_and_no_formula_runs(world, client):
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
 
     filtered = client.get(url(world, "stale_csv", managed="managed", idle_days=150))
-    lines = b"".join(filtered.streaming_content).decode("utf-8-sig").splitlines()
-    assert len(lines) == 2 and lines[1].startswith("Olga Stale,old@")
+    text = b"".join(filtered.streaming_content).decode("utf-8-sig")
+    records = list(csv.reader(io.StringIO(text)))
+    assert len(records) == 2 and records[1][0] == "Olga Stale"
+    assert records[1][1].startswith("old@")
+    assert text.startswith('"Name","Username",')  # every cell quoted (portal.csv_cells.writer)
