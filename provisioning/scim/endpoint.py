@@ -27,6 +27,8 @@ from scim2_models import (
     Error,
     ForbiddenException,
     Group,
+    InvalidFilterException,
+    InvalidPathException,
     InvalidSyntaxException,
     InvalidValueException,
     ListResponse,
@@ -48,6 +50,7 @@ from portal.head import answers_head
 from portal.parametrized import kept
 from provisioning import refusals
 from provisioning.scim import mapping, queries, resources, service, tokens
+from provisioning.scim.filters import MAX_FILTER_LENGTH
 from provisioning.scim.resources import ScimUser
 
 logger = logging.getLogger(__name__)
@@ -293,6 +296,10 @@ def _patch_op_shaped(data: dict) -> None:
             raise InvalidSyntaxException(
                 detail=f"Operations[{n}].op must be add, remove or replace, not {op!r:.40}."
             )
+        path = _member(operation, "path")
+        if isinstance(path, str) and len(path) > MAX_FILTER_LENGTH:
+            # bounded before scim2-models reads it: reading costs time in its length
+            raise InvalidPathException(detail=f"Operations[{n}].path is too long.")
 
 
 def _validated(model, data: dict, context: Context):
@@ -324,6 +331,7 @@ def _camel(part: str | int) -> str | int:
 
 def _shown(params, model=ScimUser) -> ResponseParameters:
     """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9), of `model`'s."""
+    _require_bounded(params)
     wanted = {
         "attributes": params.get("attributes") or None,
         "excludedAttributes": params.get("excludedAttributes") or None,
@@ -458,6 +466,27 @@ def _search_request_shaped(data: dict) -> None:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise InvalidSyntaxException(detail=f"{name} must be a list of attribute names.")
+    _require_bounded(data)
+
+
+# A member's refusal past MAX_FILTER_LENGTH characters as query-string text (a list joined
+# with commas). scim2-models reads a filter, a path and each attribute name as it validates,
+# and the shown resources are cut by each name: past the bound nothing is read (200 KB cost
+# seconds of CPU). RFC 7644 sets no length; an identity provider sends a few names.
+BOUNDED = {
+    "filter": InvalidFilterException,
+    "sortBy": InvalidPathException,
+    "attributes": InvalidValueException,
+    "excludedAttributes": InvalidValueException,
+}
+
+
+def _require_bounded(params) -> None:
+    for name, refusal in BOUNDED.items():
+        value = _member(params, name)
+        if value is not None and len(_as_query(value)) > MAX_FILTER_LENGTH:
+            shown = "The filter" if name == "filter" else name
+            raise refusal(detail=f"{shown} is too long.")
 
 
 def _as_query(value) -> str:
@@ -467,9 +496,10 @@ def _as_query(value) -> str:
 
 
 def _user_list(request: HttpRequest, token, params) -> HttpResponse:
+    shown = _shown(params)  # first: names past the bound are refused before any is read
     page = queries.page_of_users(token.tenant, params)
     found = [_scim_user(request, token, identity) for identity in page.people]
-    payload = _listed(ScimUser, found, page.total, page.start, shown=_shown(params))
+    payload = _listed(ScimUser, found, page.total, page.start, shown=shown)
     payload["Resources"] = [_typed(each) for each in payload.get("Resources", [])]
     return answer(payload)
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from provisioning.models import Identity
+from provisioning.scim.filters import MAX_FILTER_LENGTH
 from tests.scim.test_scim_endpoint import ada, call, url
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +109,96 @@ def test_a_body_too_large_is_a_scim_413(client, scim, size):
     assert response["Content-Type"] == "application/scim+json"
     assert response.json()["status"] == "413"
     assert not Identity.objects.filter(tenant=scim.tenant, external_id="okta-00u1").exists()
+
+
+# -- the filter's bound on every way in (attack15) ---------------------------------------------
+
+# Some 70 KB: under the body's 256 KB, far past the filter's 1,000 characters.
+LONG_FILTER = " or ".join(f'userName eq "person{n}@alpha.test"' for n in range(2000))
+
+
+@pytest.fixture
+def parsed(monkeypatch) -> list[str]:
+    """Each text scim2-models' filter and path parsers were given. Reading a filter costs
+    time in its length (some 3 s of CPU for 200 KB): one past the bound must be refused
+    before it is read, on POST .search and in a PATCH path as on GET."""
+    from scim2_models.path import filter as filter_module
+    from scim2_models.path import path as path_module
+
+    texts: list[str] = []
+    for module, name in ((filter_module, "_parse_filter"), (path_module, "_parse_path")):
+        real = getattr(module, name)
+
+        def spy(text, *args, _real=real, **kwargs):
+            texts.append(str(text))
+            return _real(text, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    return texts
+
+
+def test_a_search_requests_filter_past_the_bound_is_refused_unread(client, scim, parsed):
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    response = call(
+        client, scim, "post", url(scim, "scim_users_search"), body | {"filter": LONG_FILTER}
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidFilter"
+    assert "too long" in response.json()["detail"]
+    assert [len(text) for text in parsed if len(text) > MAX_FILTER_LENGTH] == []
+
+
+def test_a_patch_path_past_the_bound_is_refused_unread(client, scim, parsed):
+    created = call(client, scim, "post", url(scim), ada()).json()
+    path = "emails[" + LONG_FILTER.replace("userName", "value") + "]"
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": path}],
+    }
+
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=created["id"]), patch)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidPath"
+    assert "too long" in response.json()["detail"]
+    assert [len(text) for text in parsed if len(text) > MAX_FILTER_LENGTH] == []
+
+
+# 2,000 names, 30 KB: each is read as a path, and each resource shown is cut by each (7 s
+# for 30 people on the demo).
+ATTRIBUTES = ",".join(["name.givenName"] * 2000)
+
+
+@pytest.mark.parametrize("member", ["attributes", "excludedAttributes"])
+def test_attributes_past_the_bound_are_refused_unread_on_get(client, scim, parsed, member):
+    call(client, scim, "post", url(scim), ada())
+
+    response = client.get(
+        url(scim), {member: ATTRIBUTES}, HTTP_AUTHORIZATION=f"Bearer {scim.clear}"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidValue"
+    assert f"{member} is too long" in response.json()["detail"]
+    assert "name.givenName" not in parsed
+
+
+@pytest.mark.parametrize(
+    "member, value, kind",
+    [
+        ("attributes", ATTRIBUTES.split(","), "invalidValue"),
+        ("excludedAttributes", ATTRIBUTES.split(","), "invalidValue"),
+        ("sortBy", "emails[" + " or ".join(["value pr"] * 2000) + "]", "invalidPath"),
+    ],
+)
+def test_a_search_requests_names_past_the_bound_are_refused_unread(
+    client, scim, parsed, member, value, kind
+):
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], member: value}
+    response = call(client, scim, "post", url(scim, "scim_users_search"), body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == kind
+    assert f"{member} is too long" in response.json()["detail"]
+    assert parsed == []
