@@ -474,9 +474,10 @@ def diagnose(counts: Counts, job_ids: list[int], folder: Path) -> None:
 
 
 def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
-    """`--times`: phase 4's task runs' wall time split (bench/_instrument.py's BENCH_TIMES),
-    written to `path` as JSON lines and summed up: where a run's wall time went, how many
-    runs were in flight, how long jobs waited in the queue before their first run."""
+    """`--times`: phase 2's or 4's task runs' wall time split (bench/_instrument.py's
+    BENCH_TIMES), written to `path` as JSON lines and summed up: where a run's wall time
+    went, how many runs were in flight, how long jobs waited in the queue before their first
+    run, and the runs' thread CPU by kind (`runs_by_kind`)."""
     import json
 
     import redis
@@ -515,6 +516,25 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
         f"a core, Redis); bridge loop CPU {loop_ms:.0f} ms a run; runs in flight on average "
         f"{busy:.1f} over {span:.1f} s; queued before the first run: median "
         f"{statistics.median(queued) * 1000:.0f} ms, max {max(queued) * 1000:.0f} ms"
+    )
+    say("  thread CPU by kind of run: " + runs_by_kind(rows, len(created)))
+
+
+def runs_by_kind(rows: list[dict], jobs: int) -> str:
+    """The task runs' thread CPU per job by what a run did: called the directory (how many
+    bridge calls), sent SQL only (a claim that parked or found nothing to do), or neither
+    (a come-back timer after the job's end): where runs beyond one a job go."""
+    kinds: dict[str, list[float]] = {}
+    for row in rows:
+        if row["bridge_n"]:
+            kind = f"{row['bridge_n']} calls"
+        else:
+            kind = "SQL only" if row["sql_n"] else "nothing"
+        kinds.setdefault(kind, []).append(row["cpu"])
+    return "; ".join(
+        f"{kind}: {len(cpu) / max(1, jobs):.2f} a job x {sum(cpu) * 1000 / len(cpu):.1f} ms = "
+        f"{sum(cpu) * 1000 / max(1, jobs):.1f} ms"
+        for kind, cpu in sorted(kinds.items())
     )
 
 
@@ -780,7 +800,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
     parser.add_argument(
         "--times",
         default="",
-        help="phase 4: split each task run's wall time (JSON lines to this file, a summary)",
+        help="phases 2 and 4: split each task run's wall time (JSON lines to this file, phase "
+        "2's to FILE.phase2, a summary)",
     )
     parser.add_argument(
         "--diagnose",
@@ -891,6 +912,11 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
                 f"== 2. {args.people} onboardings over {len(tenants)} tenants, each directory "
                 f"{args.rate:g} calls/s (burst {args.burst}): ceiling {ceiling:g} calls/s"
             )
+            if "1" in skip:
+                # Phase 1 warms the workers; without it, phase 2 would count the first jobs'
+                # imports and the background connector imports (`settle`) as its own.
+                warm_up(bench, [solo], args.procs * 2)
+                say(f"  the workers idle {settle(workers):.1f} s after {args.procs * 2} warm-ups")
             bench.reset_stats(tenants)
             plan = [tenants[i % len(tenants)] for i in range(args.people)]
             before = meter.snapshot()
@@ -933,6 +959,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
             )
             say("  " + costs["2"].line())
             say("  " + cores_line("phase 2", costs["2"].span))
+            if args.times:
+                time_split(counts, [j["pk"] for j in jobs], Path(f"{args.times}.phase2"))
 
         # 3. Fairness --------------------------------------------------------------------
         if "3" not in skip:
