@@ -120,13 +120,43 @@ class Column(list):
     """One column of `insert_sql`'s values: a list, dumped by psycopg as it dumps a list
     (the same bytes and type), its elements' quotes and backslashes escaped by
     `bytes.replace` where psycopg's `ListDumper` calls `re.sub` with a template (Python's
-    `expand_template` per match: an audit event's JSON is all quotes)."""
+    `expand_template` per match: an audit event's JSON is all quotes); and its dumper's
+    key read off its elements' types where psycopg's key is their type (`ColumnDumper`'s
+    `get_key`)."""
 
 
 def _column_dumper():  # noqa: ANN202 - psycopg's own types
+    from uuid import UUID
+
     from psycopg.types.array import ListDumper
+    from psycopg.types.json import Json, Jsonb
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    # Element types whose psycopg dumper's key is the type itself, whatever the value (not
+    # a plain int, keyed by its size; nor a time or datetime, keyed by its time zone).
+    keyed_by_type = frozenset({str, bool, UUID, Json, Jsonb, Int2, Int4, Int8})
+    null = frozenset({type(None)})
 
     class ColumnDumper(ListDumper):
+        def get_key(self, obj, format):  # noqa: ANN001, ANN202
+            # psycopg's key for a list is (the list's class, the key of its last non-null
+            # element's dumper), found by `_find_list_element` and a dumper look-up, about
+            # a dozen calls a column. For a column of one type keyed by itself, it is
+            # (class, type); a column of aware datetimes, the same (a naive one's element
+            # key is (datetime,)). Mixed types, ints, lists: psycopg's way.
+            kinds = set(map(type, obj)) - null
+            if not kinds:  # empty or NULLs only: no element type
+                return self.cls
+            if len(kinds) == 1:
+                (kind,) = kinds
+                if kind in keyed_by_type or issubclass(kind, str):  # str: a choice's enum too
+                    return (self.cls, kind)
+                if kind is datetime:
+                    naive = {v.tzinfo is None for v in obj if v is not None}
+                    if naive == {False}:
+                        return (self.cls, kind)
+            return super().get_key(obj, format)
+
         # psycopg's `_dump_list` but for the escape (its `_re_esc`: a backslash before
         # each double quote and backslash, what the two replaces do, backslashes first).
         def _dump_list(self, obj, tokens, needs_quotes) -> None:  # noqa: ANN001

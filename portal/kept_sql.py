@@ -28,7 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import FieldError
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model, Q, QuerySet
 from django.db.models.query import ModelIterable
 
@@ -55,7 +55,9 @@ _kept: dict[tuple[str, Hashable], _Kept | None] = {}
 
 def kept(shape: Hashable, build: Callable[..., Built], *values: Any) -> Built:
     """`build(*values)`, from the kept text of `shape` when it could be kept."""
-    key = (connection.alias, shape)
+    # `connection` is the default database's, whose alias needs no look-up of the thread's
+    # connection (asgiref's `Local`, five calls each read of `connection`).
+    key = (DEFAULT_DB_ALIAS, shape)
     if key in _kept:
         found = _kept[key]
         if found is None:
@@ -223,12 +225,12 @@ def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> 
     `select_related`, annotations or values() (a `TypeError` says so)."""
     built = kept(shape, lambda *v: _model_statement(build(*v)), *values)
     model, attnames, converters = built.extra
-    with connection.cursor() as cursor:
+    with bulk_rows.database().cursor() as cursor:
         cursor.execute(built.sql, built.params)
         rows = cursor.fetchall()
     if converters:
         rows = _converted(rows, converters)
-    return [model.from_db(connection.alias, attnames, row) for row in rows]
+    return [model.from_db(DEFAULT_DB_ALIAS, attnames, row) for row in rows]
 
 
 def rows(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[list[Any]]:

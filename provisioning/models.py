@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from portal.choices import display_of
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 
@@ -260,6 +261,8 @@ class Step(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    get_action_display = display_of("action")  # the plan names every step by it
 
     class Meta:
         ordering = ["job", "order"]

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.choices import display_of
 from tenants import crypto, endpoints
 
 
@@ -149,6 +150,7 @@ class DirectoryConnection(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    get_kind_display = display_of("kind")  # a directory's label, named by every event
     # Entra ID
     directory_id = models.CharField("directory (tenant) ID", max_length=64, blank=True)
     client_id = models.CharField("application (client) ID", max_length=64, blank=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from unittest.mock import patch
+from uuid import UUID
 
 import pytest
 from django.db import connection, connections, models
@@ -123,12 +124,24 @@ class _CountingPattern:
         return self.pattern.sub(*args)
 
 
+def _outcome_of(function, *args):
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 (the same failure either way is the point)
+        return ("raised", type(error))
+
+
 def _dumped(params: list, format_) -> list:
     from psycopg.adapt import Transformer
 
     tx = Transformer()
     dumped = tx.dump_sequence(params, [format_] * len(params))
     return [bytes(d) if d is not None else None for d in dumped], list(tx.types or ())
+
+
+class _Choice(models.TextChoices):
+    ONE = "one"
+    TWO = "two"
 
 
 COLUMNS = [
@@ -138,7 +151,22 @@ COLUMNS = [
     [1, 2, 2**40],
     [True, False, None],
     [datetime(2026, 12, 7, 1, 2, 3, 4, UTC), None],
+    [datetime(2026, 12, 7, 1, 2, 3), None],  # naive
+    [datetime(2026, 12, 7, 1, 2, 3), datetime(2026, 12, 7, 1, 2, 3, 4, UTC)],
+    [None, datetime(2026, 12, 7, 1, 2, 3, 4, UTC)],
+    [UUID(int=7), None, UUID(int=2**100)],
+    ["text", 1],  # mixed: psycopg refuses them, the same way
+    [[1, 2], [3, None]],
+    [2**70, -1],
+    ["a", _Choice.ONE, None],
+    [_Choice.TWO, None],
 ]
+
+
+def _int_columns() -> list[list]:
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    return [[Int2(1), None], [Int4(2**20), Int4(-3)], [Int8(2**40)]]
 
 
 @pytest.mark.django_db
@@ -150,11 +178,38 @@ def test_insert_sqls_arrays_are_dumped_as_psycopg_dumps_a_list_without_its_regex
 
     _, params = insert_sql(AuditEvent, _events(3))
     params.append([Jsonb({"k": 'v"\\'}), Jsonb([1, "x"]), None])
-    params += COLUMNS
-    columns = [bulk_rows.Column(p) for p in params]
+    params += [*COLUMNS, *_int_columns()]
     for format_ in (PyFormat.AUTO, PyFormat.TEXT):
-        assert _dumped(columns, format_) == _dumped([list(p) for p in params], format_)
+        for param in params:  # one at a time: a mixed column raises, as a list does
+            assert _outcome_of(_dumped, [bulk_rows.Column(param)], format_) == _outcome_of(
+                _dumped, [list(param)], format_
+            )
     counting = _CountingPattern(ListDumper._re_esc)
     with patch.object(ListDumper, "_re_esc", counting):
         _dumped(insert_sql(AuditEvent, _events(3))[1], PyFormat.AUTO)
     assert counting.calls == 0
+
+
+@pytest.mark.django_db
+def test_insert_sqls_arrays_find_their_element_type_once_a_statement_not_per_column():
+    """psycopg looks for a list's element (`_find_list_element`, a dozen calls) on every
+    list it dumps; a column of `insert_sql` is keyed by its elements' type instead, and
+    psycopg looks again only for a key it has not met in the statement."""
+    pytest.importorskip("psycopg")
+    from psycopg.adapt import PyFormat
+    from psycopg.types.array import ListDumper
+
+    _, params = insert_sql(AuditEvent, _events(3))
+    # Plain ints (SQLite's preparation; PostgreSQL's is Int8) are keyed by their size.
+    params = [p for p in params if int not in set(map(type, p))]
+    found = {}
+    for name, columns in (("once", params), ("twice", params + params)):
+        with patch.object(
+            ListDumper,
+            "_find_list_element",
+            autospec=True,
+            side_effect=ListDumper._find_list_element,
+        ) as finding:
+            _dumped(columns, PyFormat.AUTO)
+        found[name] = finding.call_count
+    assert found["twice"] == found["once"]

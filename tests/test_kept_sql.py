@@ -15,6 +15,7 @@ from django.utils import timezone
 from portal import kept_sql
 from provisioning.models import Job
 from tenants.models import RoleTemplate, Tenant
+from tests.test_bulk_rows import connection_lookups
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +250,23 @@ def test_an_update_of_other_nones_booleans_or_kinds_is_a_shape_of_its_own():
         ).sql
     )
     assert Tenant.objects.get(pk=tenants["k1"].pk).is_active
+
+
+@pytest.mark.django_db
+def test_a_kept_shape_and_its_instances_look_the_connection_up_once_whatever_the_rows():
+    """The thread's connection (asgiref's `Local` behind `django.db.connection`) is looked
+    up for the cursor alone: not for a kept shape's key, nor for each instance made."""
+    _tenants()
+
+    def build(pk: int):
+        return Tenant.objects.filter(pk__gte=pk).order_by("pk")
+
+    first = Tenant.objects.order_by("pk").first().pk
+    kept_sql.instances("tenants from", build, first)  # the shape kept
+    looked_up = {}
+    for n in (1, 3):
+        with connection_lookups() as counted:
+            made = kept_sql.instances("tenants from", build, first + 3 - n)
+        assert len(made) == n
+        looked_up[n] = counted[0]
+    assert looked_up == {1: 1, 3: 1}

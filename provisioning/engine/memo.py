@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
-from django.db import connection as db
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
 T = TypeVar("T")
@@ -117,11 +117,11 @@ def across_runs(tenant_id: int, name: str, read: Callable[[], list[Model]]) -> l
     version = None if reads is None else reads.get(("config_version", tenant_id))
     if version is None:
         return read()
-    key = (db.alias, tenant_id, name)
+    key = (DEFAULT_DB_ALIAS, tenant_id, name)  # `db`'s alias, without a look-up per read
     kept = _configs.get(key)
     if kept is not None and kept[0] == version:
         return [
-            model.from_db(db.alias, attnames, copy.deepcopy(values))
+            model.from_db(DEFAULT_DB_ALIAS, attnames, copy.deepcopy(values))
             for model, attnames, values in kept[1]
         ]
     rows = read()

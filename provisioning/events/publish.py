@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.sql import InsertQuery
 
-from portal import kept_sql
+from portal import bulk_rows, kept_sql
 from provisioning.events.models import Event
 from tenants.models import Tenant
 
@@ -65,7 +65,8 @@ def _inserted(event: Event) -> list[Subscriber]:
     has a tenant), so a `hears` may answer None by the kind and by whether there is a tenant,
     not by which tenant; what its rows say is read afresh by every INSERT."""
     listening = tuple((s, hears) for s, hears in _subscribers if hears)
-    if not connection.features.can_return_columns_from_insert or not listening:
+    db = bulk_rows.database()  # looked up once, not at each of `connection`'s reads
+    if not db.features.can_return_columns_from_insert or not listening:
         event.save(force_insert=True)
         return [s for s, _ in _subscribers]
     has_tenant = event.tenant_id is not None
@@ -80,10 +81,10 @@ def _inserted(event: Event) -> list[Subscriber]:
     if not asked:
         event.save(force_insert=True)
         return [s for s, _ in _subscribers]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(built.sql, built.params)
         answers = dict(zip(asked, cursor.fetchone(), strict=True))
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, db.alias
     return [s for s, _ in _subscribers if answers.get(s, True)]
 
 
