@@ -20,9 +20,11 @@ from django.conf import settings
 from django.db import connection
 
 from portal import watchdog
+from tests.provisioning.db_holders import held_by_others
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
+FREEZE_TIMEOUT_S = 60.0  # a worker in a transaction all that time would be a finding itself
 
 
 def test_database_url() -> str:
@@ -73,6 +75,23 @@ class WorkerProcess:
         """SIGSTOP the worker and its children, as a stalled host or a debugger would: its
         leases run out while it holds them, its connections stay open."""
         os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def freeze_outside_transactions(self) -> int:
+        """`freeze` the worker at a moment none of its processes holds a transaction or a
+        lock on the test database; the freezes it took. Frozen inside one, it would keep
+        every other worker from what it locked (on SQLite, the whole file) until it is woken:
+        no lease ends that, and no run of another worker could take its job over
+        (db_holders.py). Woken a moment and frozen again until it holds none."""
+        deadline, freezes = time.monotonic() + FREEZE_TIMEOUT_S, 0
+        while True:
+            self.freeze()
+            freezes += 1
+            held = held_by_others()
+            if not held:
+                return freezes
+            assert time.monotonic() < deadline, f"frozen {freezes} times, each holding {held}"
+            self.thaw()
+            time.sleep(0.005)
 
     def thaw(self) -> None:
         os.killpg(self.process.pid, signal.SIGCONT)
