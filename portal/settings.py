@@ -131,6 +131,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # for a busy disk costs tens of milliseconds. Off, a crash of the machine (not of the process)
 # may lose the last commits; nothing is ever left half-written.
 DURABLE_COMMITS = env.bool("DURABLE_COMMITS", default=True)
+DATABASE_IDLE_IN_TRANSACTION_S = env.int("DATABASE_IDLE_IN_TRANSACTION_S", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -140,9 +141,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that the tests' Celery worker processes share the test database.
     # One per test run, so that runs side by side never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
-elif not DURABLE_COMMITS:
+else:
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
+    # PostgreSQL ends a session idle inside a transaction this long, so a worker stalled between
+    # two statements (a paused VM, a frozen process) lets go of the rows it locked before its
+    # job's lease runs out and another worker takes the job over. No transaction of ours waits
+    # on a directory or a person between its statements.
+    extra = f"-c idle_in_transaction_session_timeout={DATABASE_IDLE_IN_TRANSACTION_S}s"
+    if not DURABLE_COMMITS:
+        extra += " -c synchronous_commit=off"
+    options["options"] = f"{options.get('options', '')} {extra}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,6 +16,9 @@ os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="portal-test-
 os.environ.setdefault("SNAPSHOT_CACHE_DIR", tempfile.mkdtemp(prefix="portal-test-snapshots-"))
 # The test databases are thrown away: a commit need not wait for the disk (settings.py).
 os.environ.setdefault("DURABLE_COMMITS", "false")
+# pytest-django holds most tests inside one transaction, which may sit idle past a minute while
+# the test waits on a slow sandbox or a browser on a loaded machine: ten minutes, not one.
+os.environ.setdefault("DATABASE_IDLE_IN_TRANSACTION_S", "600")
 
 # Under pytest-xdist each worker process inherits the controller's values: give each its own
 # queue, broker folder, key prefix and cache, as each has its own test database and sandbox.

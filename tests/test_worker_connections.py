@@ -110,3 +110,41 @@ def test_the_web_process_prepares_nothing():
     a_repeated_statement(10)
     assert prepared('FROM "provisioning_job"') == []
     assert "server_side_binding" not in connections.settings["default"].get("OPTIONS", {})
+
+
+def may_lock(database, key: int) -> bool:
+    with database.cursor() as cursor:  # autocommit: taken and let go in the one statement
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL ends idle sessions")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stalled_inside_a_transaction_lets_go_of_its_locks(worker_settings):
+    """A worker frozen between two statements of a transaction (a paused VM) would hold what it
+    locked for as long as it is frozen; the server ends its session after
+    DATABASE_IDLE_IN_TRANSACTION_S (60 s, under the 120 s lease; 600 in the tests), so that
+    another worker can take the job over (docs/engine.md). Here a second, not a minute."""
+    stalled = connections.create_connection("default")
+    other = connections.create_connection("default")
+    key = 6_041_977
+    try:
+        with stalled.cursor() as cursor:
+            cursor.execute(
+                "SELECT setting::int / 1000 FROM pg_settings"
+                " WHERE name = 'idle_in_transaction_session_timeout'"
+            )
+            assert cursor.fetchone() == (settings.DATABASE_IDLE_IN_TRANSACTION_S,)
+        stalled.set_autocommit(False)
+        with stalled.cursor() as cursor:
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = '1s'")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        assert not may_lock(other, key)
+        deadline = time.monotonic() + 30
+        while not may_lock(other, key):
+            assert time.monotonic() < deadline, "the stalled session kept its lock"
+            time.sleep(0.1)
+        assert not stalled.is_usable()
+    finally:
+        other.close()
+        stalled.close()
