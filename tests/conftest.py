@@ -35,10 +35,11 @@ HEAVY_FILES = {
     "tests/provisioning/test_engine_no_answer.py": 25,
     "tests/provisioning/test_engine_disrupted.py": 12,
     "tests/reports/test_audit_scale.py": 17,
-    # Measured on PostgreSQL on 7 December 2026 at a load of 4 to 15 (median 9), where test_engine_model
-    # took some 1.4 times its figure above, and divided by that: real workers frozen and
-    # killed, a start each (680 s); a join, a leave and a restore killed after each of their
-    # batches in three directory kinds (560 s); one person's disrupted runs (67 s).
+    # Measured on PostgreSQL on 7 December 2026 at a load of 4 to 15 (median 9), where
+    # test_engine_model took some 1.4 times its figure above, and divided by that: real
+    # workers frozen and killed, a start each (680 s); a join, a leave and a restore killed
+    # after each of their batches in three directory kinds (560 s); one person's disrupted
+    # runs (67 s).
     "tests/provisioning/test_engine_stopped_workers.py": 450,
     "tests/provisioning/test_engine_races.py": 400,
     "tests/provisioning/test_engine_disrupted_kinds.py": 50,
