@@ -458,6 +458,10 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 # A web process imports the connectors in the background as it starts, so the first dry run
 # does not wait seconds for the okta SDK's models (provisioning/connectors/factory.py).
 WARM_CONNECTORS = env.bool("WARM_CONNECTORS", default=False)
+# The kinds a process warms (a worker as it starts, a web process with WARM_CONNECTORS). A
+# kind left out is imported by its first job instead: the okta SDK's import is some 6 s of
+# CPU that a deployment (or a test's worker) with no Okta connection need not pay.
+WARM_CONNECTOR_KINDS = env.list("WARM_CONNECTOR_KINDS", default=["entra", "scim", "okta"])
 
 # Outside production sent e-mails are kept in the database for MSP admins to read (the outbox,
 # tenants/outbox/); those carrying a one-time link are kept without their body, which goes to

@@ -7,6 +7,8 @@ import json
 import threading
 from types import SimpleNamespace
 
+from django.conf import settings
+
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Connector
 
@@ -17,7 +19,9 @@ from provisioning.connectors.base import Connector
 
 
 def import_every_kind() -> None:
-    for kind in ("entra", "scim", "okta"):
+    """Every kind the deployment warms (settings.WARM_CONNECTOR_KINDS: all three unless a
+    deployment with no Okta or SCIM connection leaves those out)."""
+    for kind in settings.WARM_CONNECTOR_KINDS:
         connector = connector_type(SimpleNamespace(kind=kind))
         if hasattr(connector, "warm"):
             connector.warm()
