@@ -93,7 +93,7 @@ def test_onboarded_by_names_who_did_it_never_a_dash(client, alpha):
     record("identity.onboard", actor="system", tenant=alpha.tenant, target=alpha.identity)
     client.force_login(alpha.technician)
     body = client.get(identity_url(alpha)).content.decode()
-    assert "<dt>Onboarded by</dt><dd>System," in body
+    assert "<dt>Onboarded by</dt><dd>the system," in body  # as the job page says it
 
 
 def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
