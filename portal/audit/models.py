@@ -169,7 +169,7 @@ class AuditEvent(models.Model):
         if self.actor_kind != ActorKind.SYSTEM:
             return self.actor_display or self.actor_username or self.get_actor_kind_display()
         said = SYSTEM if self.actor_display in ("", "System") else self.actor_display
-        return f"{said}, job #{self.job_id}" if self.job_id else said
+        return f"{said}, job\u00a0#{self.job_id}" if self.job_id else said  # "job #N" whole
 
     def canonical_content(self) -> bytes:
         """The bytes the hash covers: every field but id and hash, as sorted compact JSON.
