@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from . import keys
 from .process import SYSTEM
+from .wording import action_words
 
 GLOBAL_CHAIN = "global"
 GENESIS_HASH = "0" * 64
@@ -170,6 +171,10 @@ class AuditEvent(models.Model):
             return self.actor_display or self.actor_username or self.get_actor_kind_display()
         said = SYSTEM if self.actor_display in ("", "System") else self.actor_display
         return f"{said}, job\u00a0#{self.job_id}" if self.job_id else said  # "job #N" whole
+
+    @property
+    def action_words(self) -> str:
+        return action_words(self.action)
 
     def canonical_content(self) -> bytes:
         """The bytes the hash covers: every field but id and hash, as sorted compact JSON.

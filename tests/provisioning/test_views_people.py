@@ -361,3 +361,11 @@ def test_the_persons_audit_trail_says_what_each_directory_call_did(client, alpha
     trail = page[page.index("<h2>Audit trail</h2>") :]
     row = trail[trail.index("directory.add_group") :].split("</tr>")[0]
     assert re.search(r"Finance.*Okta", re.sub(r"<[^>]+>", "", row), re.S), row
+
+
+def test_a_persons_history_says_what_happened_in_words(client, alpha):
+    """The person page's history listed `directory.add_group`: the audit page's filter code."""
+    record("directory.add_group", actor="system", tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.people[Role.CLIENT_ADMIN])
+    body = client.get(identity_url(alpha)).content.decode()
+    assert '<span title="directory.add_group">Added to a group</span>' in body
