@@ -359,8 +359,8 @@ def _onboarded_by(identity, events) -> str:
         return identity.created_by.get_full_name() or identity.created_by.username
     onboard = next((e for e in reversed(events) if e.action == "identity.onboard"), None)
     if onboard is not None:
-        return onboard.actor_display or onboard.actor_username or "System"
-    return "System"
+        return onboard.actor_label
+    return "the system"
 
 
 # -- quarantine ----------------------------------------------------------------------------

@@ -120,6 +120,11 @@ class LicenceSeries:
         return None if self.total is None or self.used_now is None else self.total - self.used_now
 
     @property
+    def over(self) -> int:
+        """Seats in use beyond those bought (0 when there are free ones or nothing is known)."""
+        return max(0, -(self.free_now or 0))
+
+    @property
     def change(self) -> int | None:
         return self.points[-1][1] - self.at_start if self.points else None
 

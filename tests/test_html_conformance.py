@@ -9,7 +9,9 @@ Django's widget points at: "The aria-describedby attribute must point to an elem
 same document"), no bare `&` in a tag (an ampersand that starts no character reference:
 `href="?tenant=x&page=2"`, which html5lib's strict parser refuses; written `&amp;`), no
 section without a heading of its own ("Section lacks heading": a card that only holds the
-page's table or form under the page's h1 is a div)."""
+page's table or form under the page's h1 is a div). And, for the reader rather than the
+validator, no breadcrumb trail that ends in a separator ("Tenants / Contoso /" above the
+page's h1: a trail ends with its last link)."""
 
 import re
 from collections import Counter
@@ -26,6 +28,8 @@ from tests.test_isolation_crawl import crawl_urls
 pytestmark = pytest.mark.django_db
 
 BARE_AMPERSAND = re.compile(r"&(?!#?\w+;)")
+BREADCRUMBS = re.compile(r'<div class="breadcrumbs[^"]*">(.*?)</div>', re.S)
+TAG = re.compile(r"<[^>]+>")
 # Nu: "Section lacks heading. Consider using h2-h6 elements to add identifying headings to
 # all sections, or else use a div element instead for any cases where no heading is needed."
 # A heading counts for the innermost sectioning element it is in.
@@ -103,6 +107,11 @@ def problems_of(html: str) -> list[str]:
     found += [f"<?{text}" for text in page.declarations]
     found += [f"a bare & in {text}" for text in page.bare_ampersands]
     found += [f"a section without a heading: {text}" for text in page.headless]
+    found += [
+        f"a breadcrumb trail ending in a separator: {trail}"
+        for trail in (" ".join(TAG.sub("", crumbs).split()) for crumbs in BREADCRUMBS.findall(html))
+        if trail.endswith("/")
+    ]
     return found + page.wide_rows
 
 
@@ -128,6 +137,7 @@ def test_the_checks_find_what_the_validator_found():
         "<table><thead><tr><th>A</th><th>B</th></tr></thead>"
         '<tbody><tr><td colspan="3">None</td></tr></tbody></table>'
         '<section class="card"><p>x</p><section><h2>Inner</h2></section></section>'
+        '<div class="breadcrumbs"><a href="/t/">Tenants</a> / <a href="/t/c/">Contoso</a> /</div>'
     )
     assert problems_of(broken) == [
         "id 'a' 2 times",
@@ -138,6 +148,7 @@ def test_the_checks_find_what_the_validator_found():
         '<?xml version="1.0"?',
         'a bare & in <a href="?a=1&b=2">',
         'a section without a heading: <section class="card">',
+        "a breadcrumb trail ending in a separator: Tenants / Contoso /",
         "a row 3 columns wide in a table of 2",
     ]
     assert (
@@ -145,6 +156,7 @@ def test_the_checks_find_what_the_validator_found():
             '<form data-hx-post="/x"><label for="a">A</label><input id="a"></form>'
             '<a href="?a=1&amp;b=2&#38;c=3" title="Q&amp;A">Next</a>'
             '<section><div class="card-head"><h2>Drift</h2></div><p>x</p></section>'
+            '<div class="breadcrumbs"><a href="/t/">Tenants</a> / <a href="/t/c/">Contoso</a></div>'
         )
         == []
     )

@@ -37,6 +37,7 @@ from .models import (
     Result,
     chain_key_for,
 )
+from .process import system_display
 
 REDACTED = "[redacted]"
 
@@ -570,8 +571,11 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
             "actor_username": _clip(actor.username, 150),
             "actor_display": _clip(actor.display, 255),
         }
-    if actor == ActorKind.SYSTEM or actor == ActorKind.WEBHOOK:
-        kind = ActorKind(actor)
+    if actor == ActorKind.SYSTEM:
+        kind = ActorKind.SYSTEM
+        return {"actor_kind": kind, "actor_username": kind.value, "actor_display": system_display()}
+    if actor == ActorKind.WEBHOOK:
+        kind = ActorKind.WEBHOOK
         return {"actor_kind": kind, "actor_username": kind.value, "actor_display": kind.label}
     if getattr(actor, "is_anonymous", False):
         kind = ActorKind.ANONYMOUS

@@ -22,6 +22,8 @@ from django.db import models
 from django.utils import timezone
 
 from . import keys
+from .process import SYSTEM
+from .wording import action_words
 
 GLOBAL_CHAIN = "global"
 GENESIS_HASH = "0" * 64
@@ -159,6 +161,20 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events are append-only: an event cannot be deleted")
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, as the pages say it: a person's name, or "the system" (with the process
+        that acted, and its job when it worked for one); events recorded before the process
+        was named say "System"."""
+        if self.actor_kind != ActorKind.SYSTEM:
+            return self.actor_display or self.actor_username or self.get_actor_kind_display()
+        said = SYSTEM if self.actor_display in ("", "System") else self.actor_display
+        return f"{said}, job\u00a0#{self.job_id}" if self.job_id else said  # "job #N" whole
+
+    @property
+    def action_words(self) -> str:
+        return action_words(self.action)
 
     def canonical_content(self) -> bytes:
         """The bytes the hash covers: every field but id and hash, as sorted compact JSON.

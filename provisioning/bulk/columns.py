@@ -55,6 +55,13 @@ OFFBOARD_COLUMNS = (
 )
 
 COLUMNS = {ONBOARD: ONBOARD_COLUMNS, OFFBOARD: OFFBOARD_COLUMNS}
+OKTA_ONLY = frozenset({"okta_mode"})
+
+
+def shown(kind: str, has_okta: bool) -> tuple[Column, ...]:
+    """The columns a tenant's upload page and template list: okta_mode only where the tenant
+    has Okta (a file that gives it anyway is still read)."""
+    return tuple(c for c in COLUMNS[kind] if has_okta or c.name not in OKTA_ONLY)
 
 
 def names(kind: str) -> list[str]:

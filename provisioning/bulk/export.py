@@ -34,11 +34,16 @@ def write_rows(rows) -> str:
 # -- the template -----------------------------------------------------------------------------
 
 
+def _has_okta(tenant: Tenant) -> bool:
+    return tenant.connections.filter(kind="okta").exists()
+
+
 def template_csv(tenant: Tenant, kind: str) -> str:
-    header = columns.names(kind)
+    shown = columns.shown(kind, _has_okta(tenant))
+    header = [column.name for column in shown]
     # each comment line padded to the header's fields: every record alike (RFC 4180 §2.4)
     padding = [""] * (len(header) - 1)
-    lines = [header, *([*note, *padding] for note in _comment_lines(tenant, kind))]
+    lines = [header, *([*note, *padding] for note in _comment_lines(tenant, kind, shown))]
     if kind == columns.ONBOARD:
         example = _example_row(tenant)
         if example:
@@ -46,10 +51,10 @@ def template_csv(tenant: Tenant, kind: str) -> str:
     return write_rows(lines)
 
 
-def _comment_lines(tenant: Tenant, kind: str) -> list[list[str]]:
+def _comment_lines(tenant: Tenant, kind: str, shown) -> list[list[str]]:
     roles = list(RoleTemplate.objects.filter(tenant=tenant).values_list("name", flat=True))
     notes = [f"{tenant.name} bulk {kind}ing. Lines starting with # are ignored; delete them."]
-    for column in columns.COLUMNS[kind]:
+    for column in shown:
         required = " (required)" if column.required else ""
         notes.append(f"{column.name}{required}: {column.help}".rstrip(": "))
     if kind == columns.ONBOARD:
@@ -64,9 +69,10 @@ def _comment_lines(tenant: Tenant, kind: str) -> list[list[str]]:
         notes.append(f"Times are in the tenant's time zone, {tenant.time_zone}.")
         # A date ahead of today: a leave_at in the past is refused, and the example is copied.
         leave_day = clock.tenant_today(tenant) + timedelta(days=14)
+        okta_mode = "suspend, " if any(c.name == "okta_mode" for c in shown) else ""
         notes.append(
             f"Example: jane.doe@{tenant.primary_domain} (username), blank employee_id, "
-            f"{leave_day.isoformat()} 17:30 (leave_at), suspend, 30, All Staff"
+            f"{leave_day.isoformat()} 17:30 (leave_at), {okta_mode}30, All Staff"
         )
     return [[f"{columns.COMMENT} {note}"] for note in notes]
 

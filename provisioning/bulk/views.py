@@ -100,7 +100,7 @@ def _upload(request: HttpRequest, tenant: Tenant, handler) -> HttpResponse:
         "kind": kind,
         "form": form,
         "options_form": options,
-        "columns": columns.COLUMNS[kind],
+        "columns": columns.shown(kind, has_okta=bool(options and options.has_okta)),
         "limits": {"rows": f"{columns.MAX_ROWS:,}", "mb": columns.MAX_BYTES // 1024 // 1024},
     }
     return render(request, "provisioning/bulk_upload.html", context)

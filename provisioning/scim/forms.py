@@ -19,7 +19,9 @@ class RuleForm(forms.Form):
     attribute = forms.ChoiceField(label="When", choices=RoleRule.Attribute.choices)
     value = forms.CharField(max_length=200, required=False, validators=[no_markup])
     role_template = forms.ModelChoiceField(
-        label="Role template", queryset=RoleTemplate.objects.none()
+        label="Role template",
+        queryset=RoleTemplate.objects.none(),
+        empty_label="Choose a role template",
     )
 
     def __init__(self, *args, tenant, **kwargs):

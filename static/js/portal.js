@@ -80,3 +80,31 @@ function focusableScrollers() {
 document.addEventListener("DOMContentLoaded", focusableScrollers);
 document.addEventListener("htmx:afterSettle", focusableScrollers);
 window.addEventListener("resize", focusableScrollers);
+
+// <form class="filters">: on a phone (the style sheet's 640 px) its fields fold behind one
+// button that says how many filters the address sets, so that the list comes first; a tap
+// opens them. Wider, or without JavaScript, the fields show and the button does not.
+function foldFilters() {
+  const query = new URLSearchParams(window.location.search);
+  for (const form of document.querySelectorAll("form.filters:not([data-folds])")) {
+    form.dataset.folds = "";
+    const names = new Set([...form.elements].map((field) => field.name).filter(Boolean));
+    const set = [...query].filter(([name, value]) => value && names.has(name)).length;
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "filters-toggle small";
+    toggle.textContent = set ? `Filters · ${set} set` : "Filters";
+    const open = Boolean(form.querySelector(".has-error, .error, .errorlist"));
+    toggle.setAttribute("aria-expanded", String(open));
+    form.classList.toggle("folded", !open);
+    form.prepend(toggle);
+  }
+}
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest && event.target.closest(".filters-toggle");
+  if (!toggle) return;
+  const folded = toggle.form.classList.toggle("folded");
+  toggle.setAttribute("aria-expanded", String(!folded));
+});
+document.addEventListener("DOMContentLoaded", foldFilters);
+document.addEventListener("htmx:afterSettle", foldFilters);

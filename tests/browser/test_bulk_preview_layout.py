@@ -102,3 +102,18 @@ def test_a_row_that_needs_a_choice_keeps_the_preview_inside_a_1280_pixel_screen(
     )
     box = choice.bounding_box()
     assert box["x"] + box["width"] <= card["right"], "the row's choice stands past its card"
+
+
+def test_the_upload_pages_switch_sits_beside_the_heading_at_a_laptops_width(page, screenshot):
+    """At 1280 px the switch (Onboard from CSV / Offboard from CSV) wrapped under the long
+    subtitle onto a line of its own, pushing the form down; it sits on the heading's row."""
+    slug = f"switch-{uuid.uuid4().hex[:6]}"
+    tenant = Tenant.objects.create(name="Switch", slug=slug, primary_domain="contoso.example")
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [tenant])
+    sign_in(page, technician.username, PASSWORD)
+    for kind in ("onboard", "offboard"):
+        page.goto(f"/tenants/{slug}/bulk/upload/?kind={kind}")
+        heading = page.locator("h1").bounding_box()
+        switch = page.get_by_role("navigation", name="What the file does").bounding_box()
+        screenshot(f"bulk-upload-{kind}-1280")
+        assert switch["y"] < heading["y"] + heading["height"], f"{kind}: the switch wrapped"

@@ -96,13 +96,13 @@ def test_an_approval_shows_its_grant_job_and_trail_without_a_reload(page, screen
     filed = file(alpha, vpn)
     sign_in(page, alpha.client_admin.username, PASSWORD)
     page.wait_for_url(f"**/tenants/{alpha.tenant.slug}/home/")
-    expect(page.locator("#audit")).not_to_contain_text("access.approve")
+    expect(page.locator("#audit")).not_to_contain_text("Access request approved")
 
     decision = page.locator(f"#decision-{filed.pk}")
     decision.locator("textarea[name=reason]").fill("Fine for the project")
     decision.locator("button", has_text="Approve").click()
     expect(page.locator("#recent-jobs tbody tr").first).to_contain_text("Grant access #")
-    expect(page.locator("#audit tbody tr").first).to_contain_text("access.approve")
+    expect(page.locator("#audit tbody tr").first).to_contain_text("Access request approved")
     # still one of each section: swapped in place, not added beside the old one
     assert page.locator("#recent-jobs").count() == 1 and page.locator("#audit").count() == 1
 

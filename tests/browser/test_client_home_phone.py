@@ -25,7 +25,7 @@ def test_recent_jobs_and_the_audit_trail_fit_a_phone(page, screenshot):
     job = jobs.locator("tbody tr").first
     assert world.identity.display_name in job.inner_text()
     assert job.locator(".badge").is_visible()
-    sign_in_event = audit.locator("tbody tr", has_text="auth.login").first
+    sign_in_event = audit.locator("tbody tr", has_text="Signed in").first
     assert world.client_admin.username in sign_in_event.inner_text().casefold() or (
         world.client_admin.get_full_name() in sign_in_event.inner_text()
     )

@@ -379,6 +379,34 @@ def test_a_tenant_without_okta_is_not_asked_how_to_offboard_in_okta(client, dirs
     assert 'name="okta_mode"' in client.get(url).content.decode()
 
 
+def test_a_tenant_without_okta_is_not_shown_the_okta_mode_column(client, dirs, on_sandbox):
+    """The offboarding page's column table and its template listed okta_mode (and the
+    template's example said "suspend") for an Entra-only tenant, whose options ask nothing of
+    Okta; a tenant with Okta still sees the column."""
+    client.force_login(dirs.technician)
+    slug = dirs.tenant.slug
+    page = client.get(reverse("bulk_upload", kwargs={"tenant": slug}) + "?kind=offboard")
+    template = client.get(reverse("bulk_template", kwargs={"tenant": slug}) + "?kind=offboard")
+    assert "<code>delete_after_days</code>" in page.content.decode()
+    assert "<code>okta_mode</code>" not in page.content.decode()
+    header, *comments = template.content.decode().lstrip("\ufeff").splitlines()
+    assert header.split(",") == [
+        "username",
+        "employee_id",
+        "leave_at",
+        "delete_after_days",
+        "keep_groups",
+    ]
+    assert not [line for line in comments if "okta_mode" in line or "suspend" in line]
+    with_okta = sandbox_tenant(on_sandbox, prefix="bulkoktacol", kinds=("entra", "okta"))
+    client.force_login(with_okta.technician)
+    slug = with_okta.tenant.slug
+    page = client.get(reverse("bulk_upload", kwargs={"tenant": slug}) + "?kind=offboard")
+    template = client.get(reverse("bulk_template", kwargs={"tenant": slug}) + "?kind=offboard")
+    assert "<code>okta_mode</code>" in page.content.decode()
+    assert "okta_mode" in template.content.decode().lstrip("\ufeff").splitlines()[0]
+
+
 def test_the_upload_pages_switch_is_named_as_the_buttons_that_lead_there(client, dirs):
     """Bulk imports (and the README) say "Onboard from CSV" and "Offboard from CSV"; the
     upload page's own switch said "Onboard people" and "Offboard people"."""

@@ -447,3 +447,18 @@ def test_left_access_is_not_shown_as_held(client, alpha, vpn):
     response = client.get(url("client_home", alpha))
     person = next(p for p in response.context["people"] if p.pk == alpha.identity.pk)
     assert person.live_requests == []
+
+
+def test_the_client_homes_trail_says_what_happened_in_words(client, alpha):
+    """A client admin's home listed `directory.add_group` and `job.finish`: the codes the
+    audit page filters by, not words; they read "Added to a group", the code kept as a title."""
+    from portal.audit.events import record
+
+    target = ("provisioning.identity", alpha.identity.pk, alpha.identity.display_name)
+    record("directory.add_group", actor="system", tenant=alpha.tenant, target=target)
+    record("job.finish", actor="system", tenant=alpha.tenant, target=target)
+    client.force_login(alpha.people[Role.CLIENT_ADMIN])
+    body = client.get(url("client_home", alpha)).content.decode()
+    assert '<span title="directory.add_group">Added to a group</span>' in body
+    assert '<span title="job.finish">Job finished</span>' in body
+    assert "<code>directory.add_group</code>" not in body

@@ -380,3 +380,13 @@ def test_a_job_worked_on_in_several_runs_says_why(client, alpha):
     job.runs = 1
     job.save(update_fields=["runs"])
     assert "<dt>Runs</dt>" not in client.get(job_url(job)).content.decode()
+
+
+def test_the_list_says_the_system_for_a_job_nobody_asked_for(client, alpha):
+    """The jobs list's By read "system" where the job page says "the system"."""
+    alpha.job.requested_by = None
+    alpha.job.save(update_fields=["requested_by"])
+    client.force_login(alpha.technician)
+    body = client.get(reverse("job_list")).content.decode()
+    assert '<span class="cell-label">By </span>the system</td>' in body
+    assert '<span class="cell-label">By </span>system</td>' not in body

@@ -93,7 +93,7 @@ def test_onboarded_by_names_who_did_it_never_a_dash(client, alpha):
     record("identity.onboard", actor="system", tenant=alpha.tenant, target=alpha.identity)
     client.force_login(alpha.technician)
     body = client.get(identity_url(alpha)).content.decode()
-    assert "<dt>Onboarded by</dt><dd>System," in body
+    assert "<dt>Onboarded by</dt><dd>the system," in body  # as the job page says it
 
 
 def test_audit_events_of_other_people_and_tenants_stay_off_the_page(client, alpha, bravo):
@@ -361,3 +361,11 @@ def test_the_persons_audit_trail_says_what_each_directory_call_did(client, alpha
     trail = page[page.index("<h2>Audit trail</h2>") :]
     row = trail[trail.index("directory.add_group") :].split("</tr>")[0]
     assert re.search(r"Finance.*Okta", re.sub(r"<[^>]+>", "", row), re.S), row
+
+
+def test_a_persons_history_says_what_happened_in_words(client, alpha):
+    """The person page's history listed `directory.add_group`: the audit page's filter code."""
+    record("directory.add_group", actor="system", tenant=alpha.tenant, target=alpha.identity)
+    client.force_login(alpha.people[Role.CLIENT_ADMIN])
+    body = client.get(identity_url(alpha)).content.decode()
+    assert '<span title="directory.add_group">Added to a group</span>' in body

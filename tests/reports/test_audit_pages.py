@@ -275,6 +275,18 @@ def test_an_event_links_to_its_job_and_its_targets_other_events(client, trail, a
     assert f"target_type=provisioning.identity&amp;target_id={alpha.identity.pk}" in body
 
 
+def test_an_event_no_person_made_says_the_system_and_for_which_job(client, trail, alpha, msp_admin):
+    """The trail's Actor read "System" where the job, request and report pages say "the
+    system", and did not say which process acted: a job's steps now say its job."""
+    client.force_login(msp_admin)
+    body = client.get(audit_url(tenant="alpha", action="directory.create_user")).content.decode()
+    # "job #N" never breaks between its two words (a narrow column split it)
+    assert f'<span class="cell-label">By </span>the system, job\u00a0#{alpha.job.pk}</span>' in body
+    body = client.get(audit_url(tenant="bravo", action="directory.add_group")).content.decode()
+    assert '<span class="cell-label">By </span>the system</span>' in body
+    assert ">System<" not in body and "</span>System" not in body
+
+
 # -- keyset pages -------------------------------------------------------------------------
 
 

@@ -120,6 +120,19 @@ def test_licence_line_walks_back_from_the_reading(history):
     assert report.licences_read_at == at("2026-01-20", 9)
 
 
+def test_an_over_used_licence_says_none_free_and_how_many_over(history, client):
+    """The seat table's Free read "-1" for a licence with one seat more in use than bought;
+    the dashboard says "none free, 1 over" for the same SKU."""
+    read_licences(history.world, consumed=26, total=25)
+    client.force_login(history.world.account_manager)
+    body = client.get(report_url(history.world), PERIOD).content.decode()
+    assert '<span class="cell-label">Free </span>none free, 1 over</td>' in body
+    assert '<span class="cell-label">Free </span>-1' not in body
+    read_licences(history.world, consumed=10, total=25, when=at("2026-01-20", 10))
+    body = client.get(report_url(history.world), PERIOD).content.decode()
+    assert '<span class="cell-label">Free </span>15</td>' in body
+
+
 def test_licence_line_without_a_reading_is_the_net_change(history):
     [line] = build_report(history.world.tenant, START, END).licences
     assert line.total is None and line.at_start == 0

@@ -147,3 +147,14 @@ def test_a_tokens_times_are_in_the_tenants_zone(client, alpha, msp_admin):
     body = client.get(page(alpha.tenant)).content.decode()
     assert "Times in America/New_York." in body
     assert "3 Dec 2026 09:30" in body and "14:30" not in body
+
+
+def test_the_page_says_where_okta_and_entra_take_the_url_and_token(client, alpha, msp_admin):
+    """It pointed at `docs/scim.md`, a repository file a browser cannot open, and its role
+    template list started with Django's bare "---------"."""
+    signed_in(client, msp_admin)
+    body = client.get(page(alpha.tenant)).content.decode()
+    assert "docs/scim.md" not in body
+    for words in ("SCIM connector base URL", "HTTP Header", "Tenant URL", "Secret Token"):
+        assert words in body, words
+    assert "---------" not in body and "Choose a role template" in body

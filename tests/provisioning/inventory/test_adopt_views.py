@@ -289,9 +289,9 @@ def test_offboarding_someone_disabled_adopts_them_as_a_leaver_the_form_accepts(c
 def test_the_adoption_pages_trail_starts_as_the_people_pages_do(client, alpha, people):
     client.force_login(alpha.technician)
     people_page = reverse("people_list", kwargs={"tenant": alpha.tenant.slug})
-    trail = breadcrumbs(client.get(people_page))  # Tenants / Alpha Ltd /
+    trail = breadcrumbs(client.get(people_page))  # Tenants / Alpha Ltd
     for page in (url("person_adopt", alpha, people["ada"]), url("people_adopt", alpha)):
-        assert breadcrumbs(client.get(page)).startswith(f'{trail} <a href="{people_page}">')
+        assert breadcrumbs(client.get(page)).startswith(f'{trail} / <a href="{people_page}">')
 
 
 def test_an_adoption_left_to_the_worker_is_followed_on_the_page_until_it_ends(
