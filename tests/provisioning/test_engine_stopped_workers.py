@@ -30,6 +30,7 @@ from provisioning.first_sign_in.models import Delivery
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
+from tests.conftest import STARTED_WORKERS
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_first_sign_in import manager_of, onboard, set_policy
 
@@ -44,6 +45,19 @@ RECEIVED_TASK = re.compile(r"run_job\[[^]]+\] received")
 # Short leases; only Entra's connector warmed as a worker starts (the directories here are
 # Entra's alone): the okta SDK's import was some 6 s of CPU in each of about fifteen starts.
 WORKER = {"JOB_LEASE_SECONDS": "5", "WARM_CONNECTOR_KINDS": "entra"}
+
+
+@pytest.fixture(autouse=True)
+def alone_on_the_queue():
+    """The session's worker, when an earlier file on this pytest worker started it, is stopped
+    for the test: on the same queue it could take the jobs, and the worker frozen or killed
+    here would then hold none of them."""
+    paused = [started for started in STARTED_WORKERS if started.alive()]
+    for started in paused:
+        started.stop()
+    yield
+    for started in paused:
+        started.start()
 
 
 def schedule(test: str) -> tuple[random.Random, str]:
@@ -222,6 +236,7 @@ def test_a_frozen_worker_woken_after_another_took_its_job_over_changes_nothing(
             freezes = frozen.freeze_outside_transactions()
             phase = phase_of(join)
             tasks_before, unended = ended_tasks(frozen), unended_tasks(frozen)
+            assert n > 0 or phase == DONE or unended, f"{seed}: the frozen worker ran no call"
             noted = phase if unended else f"{phase} (between runs: none to wake)"
             phases.append(noted + (f", frozen {freezes} times" if freezes > 1 else ""))
             other = worker_factory(**WORKER)
