@@ -35,6 +35,7 @@ HEAVY_FILES = {
     "tests/provisioning/test_engine_no_answer.py": 25,
     "tests/provisioning/test_engine_disrupted.py": 12,
     "tests/reports/test_audit_scale.py": 17,
+    "tests/provisioning/test_engine_mid_run.py": 90,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 
