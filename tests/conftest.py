@@ -35,6 +35,7 @@ HEAVY_FILES = {
     "tests/provisioning/test_engine_no_answer.py": 25,
     "tests/provisioning/test_engine_disrupted.py": 12,
     "tests/reports/test_audit_scale.py": 17,
+    "tests/provisioning/test_engine_mid_run.py": 90,
     # Measured on PostgreSQL on 7 December 2026 at a load of 4 to 15 (median 9), where
     # test_engine_model took some 1.4 times its figure above, and divided by that: real
     # workers frozen and killed, a start each (680 s); a join, a leave and a restore killed
