@@ -68,6 +68,14 @@ def left_everywhere(dirs, upn: str) -> None:
     assert okta["status"] in {"SUSPENDED", "STAGED"} and (groups, apps) == ([], [])
 
 
+def ended_left(dirs, identity: Identity) -> None:
+    """Left in both directories, in the portal, and the audit chain whole."""
+    left_everywhere(dirs, identity.username)
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+    assert verify_all().ok
+
+
 def test_a_leave_asked_while_the_join_waits_for_its_tokens_ends_left(on_sandbox, monkeypatch):
     """Both connections are at their ceiling: the join parks with its first round's tokens
     reserved (Pacing). The person's leave is asked meanwhile (a form, the HR webhook). The
@@ -89,10 +97,7 @@ def test_a_leave_asked_while_the_join_waits_for_its_tokens_ends_left(on_sandbox,
 
     assert drive(join).status == Job.Status.SUCCEEDED, join.error
     assert drive(leave).status == Job.Status.SUCCEEDED, leave.error
-    left_everywhere(dirs, identity.username)
-    identity.refresh_from_db()
-    assert identity.status == Identity.Status.LEFT
-    assert verify_all().ok
+    ended_left(dirs, identity)
 
 
 def test_a_connection_held_after_a_worker_died_mid_round_waits_then_ends_as_moved(
@@ -209,7 +214,4 @@ def test_a_scheduled_leave_that_falls_due_while_a_killed_move_holds_the_person_e
     assert run_now(move.pk).then == scheduled.pk
     assert drive(scheduled).status == Job.Status.SUCCEEDED, scheduled.error
     assert drive(move).status == Job.Status.SUCCEEDED, move.error
-    left_everywhere(dirs, identity.username)
-    identity.refresh_from_db()
-    assert identity.status == Identity.Status.LEFT
-    assert verify_all().ok
+    ended_left(dirs, identity)
