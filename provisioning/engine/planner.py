@@ -57,7 +57,7 @@ class Problem:
     """Something the technician must know or decide before the job may start."""
 
     # no_seat | unknown_group | unknown_license | unknown_app | dynamic_group | conflict |
-    # usage_location | ...
+    # usage_location | too_long | ...
     kind: str
     message: str
     subject: str = ""
