@@ -12,7 +12,8 @@ from tenants.models import Tenant
 # Okta's base profile takes a firstName and a lastName of at most 50 characters (the okta SDK's
 # UserProfile, from Okta's OpenAPI spec), Entra's givenName and surname 64 (user.md). Checked
 # where a joiner is asked for: a longer name would get its Entra account and then be refused
-# by Okta, leaving the job half done.
+# by Okta, leaving the job half done. The connectors' `attribute_max_lengths` hold the same
+# bounds for the dry run (engine/value_bounds.py), which sees the values mappings compute.
 NAME_MAX = {"okta": 50}
 NAME_MAX_DEFAULT = 64
 # The username is Entra's userPrincipalName: "up to 64 characters before the @" and "up to 48

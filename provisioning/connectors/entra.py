@@ -229,6 +229,16 @@ class EntraConnector:
         "company",
         "office",
     )
+    # "Maximum length is N characters" (user.md): a longer value is a 400 (planner, value_bounds)
+    attribute_max_lengths = {
+        "first_name": 64,
+        "last_name": 64,
+        "display_name": 256,
+        "department": 64,
+        "job_title": 128,
+        "company": 64,
+        "office": 128,
+    }
 
     @staticmethod
     def warm() -> None:

@@ -130,6 +130,8 @@ class OktaConnector:
         "usage_location",
         "company",
     )
+    # The base profile's bounds (okta SDK user_profile.py): a longer name is refused (value_bounds)
+    attribute_max_lengths = {"first_name": 50, "last_name": 50}
 
     def __init__(self, *, org_url: str, token: str):
         self.org_url = org_url.rstrip("/")

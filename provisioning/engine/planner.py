@@ -57,7 +57,7 @@ class Problem:
     """Something the technician must know or decide before the job may start."""
 
     # no_seat | unknown_group | unknown_license | unknown_app | dynamic_group | conflict |
-    # usage_location | ...
+    # usage_location | too_long | ...
     kind: str
     message: str
     subject: str = ""
@@ -187,7 +187,7 @@ async def _plan_account(
     if not desired.present:
         _plan_absent(connector, plan, desired)
         return plan
-    if not desired.leaving and (problem := _usage_location_problem(connector, desired)):
+    if not desired.leaving and (problem := _refused_value(connector, desired)):
         plan.problems.append(problem)  # the directory would refuse the create or update
         return plan
     if plan.user is None:
@@ -405,6 +405,13 @@ def _usage_location_problem(connector, desired: DesiredState) -> Problem | None:
         f"The usage location {reason} The directory refuses it; correct it on the person, "
         "their role template or the tenant.",
         code,
+    )
+
+
+def _refused_value(connector, desired: DesiredState) -> Problem | None:
+    """A value the directory would refuse: no country, or longer than it takes."""
+    return _usage_location_problem(connector, desired) or value_bounds.too_long_problem(
+        connector, desired
     )
 
 
@@ -705,4 +712,10 @@ async def plan_onboarding(
 
 # The manager and a leaver's handover plan through this module's types (a cycle by design:
 # they need PlannedStep and Problem, and plan_account calls them).
-from provisioning.engine import mail_groups, mailbox, manager, upn_domains  # noqa: E402
+from provisioning.engine import (  # noqa: E402
+    mail_groups,
+    mailbox,
+    manager,
+    upn_domains,
+    value_bounds,
+)

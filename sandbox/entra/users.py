@@ -101,6 +101,7 @@ MAX_LENGTH = {
     "mailNickname": 64,
     "department": 64,
     "jobTitle": 128,
+    "officeLocation": 128,
     "companyName": 64,
     "mobilePhone": 64,
     "city": 128,
@@ -110,6 +111,8 @@ MAX_LENGTH = {
     "postalCode": 40,
     "employeeId": 16,
 }
+# user.md, otherMails: "Can store up to 250 values, each with a limit of 250 characters."
+OTHER_MAILS_MOST = 250
 # $filter on users as includes/filter-directory-objects.md has it: the operators each property
 # takes by default, and those that need the advanced query parameters; "in" wherever "eq" works
 # by default; endsWith only on mail, otherMails, proxyAddresses and userPrincipalName, advanced.
@@ -344,6 +347,8 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         if not (props["mail"] or "").isascii():
             raise invalid_value("mail")
         check_mail(tenant, props["mail"], user_id)
+    if _too_many_or_too_long(props.get("otherMails") or []):
+        raise invalid_value("otherMails")
     if not all(address.isascii() for address in props.get("otherMails") or []):
         # user.md, otherMails: "This property can't contain accent characters." (as mail;
         # microsoftgraph/microsoft-graph-docs#13477: the 400 for both, the sandbox took them).
@@ -370,6 +375,12 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         _check_profile(props["passwordProfile"] or {})
         _check_password(props["passwordProfile"] or {})
     return props
+
+
+def _too_many_or_too_long(addresses: list[str]) -> bool:
+    """More values than otherMails holds, or one longer than its limit (both 250)."""
+    too_long = any(len(address) > OTHER_MAILS_MOST for address in addresses)
+    return len(addresses) > OTHER_MAILS_MOST or too_long
 
 
 # user.md types employeeHireDate as DateTimeOffset: "ISO 8601 format and is always in UTC

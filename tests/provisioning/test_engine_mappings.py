@@ -128,3 +128,28 @@ def test_a_mapping_that_comes_out_empty_is_not_sent(alpha):
     assert state.attributes["office"] == "Remote"
     assert state.attributes["company"] == "Mar 2026"
     assert state.first_name == "Pat"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mapping_longer_than_entra_takes_blocks_the_dry_run(on_sandbox):
+    """Graph takes an officeLocation of at most 128 characters (docs/sandbox-fidelity.md,
+    strict17); a mapping may compute up to 1024. The dry run says so and blocks, rather than
+    the create failing at Graph with "Invalid value specified for property 'officeLocation'"."""
+    dirs = make_directories(on_sandbox, "mapped-long", ("entra", "okta"))
+    AttributeMapping.objects.create(
+        tenant=dirs.tenant,
+        target="entra",
+        attribute="office",
+        expression='Join(" / ", "' + "Building " * 15 + '", [department])',
+    )
+    request = services.OnboardingRequest(
+        first_name="Ada", last_name="Lovelace", role_templates=[dirs.template]
+    )
+    preview = services.preview_onboarding(dirs.tenant, request)
+    entra_plan = next(plan for c, plan, _ in preview.plans if c.kind == "entra")
+    [problem] = [p for p in entra_plan.problems if p.blocking]
+    assert problem.kind == "too_long" and problem.subject == "office"
+    assert "143 characters" in problem.message and "at most 128" in problem.message
+    assert not entra_plan.steps
+    okta_plan = next(plan for c, plan, _ in preview.plans if c.kind == "okta")
+    assert not [p for p in okta_plan.problems if p.blocking]  # Okta is not mapped

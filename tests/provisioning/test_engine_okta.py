@@ -19,7 +19,7 @@ from provisioning.connectors.factory import connector_for
 from provisioning.engine import group_sources
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job, Step
-from tenants.models import DirectoryConnection, RoleTemplate, Tenant
+from tenants.models import AttributeMapping, DirectoryConnection, RoleTemplate, Tenant
 from tests.provisioning.conftest import wait_for_job
 from tests.provisioning.directories import GROUPS, Directories
 
@@ -340,6 +340,27 @@ def test_a_profile_value_over_oktas_bound_is_a_permanent_error_naming_it(on_sand
         bridge.run(okta.update_user(made.id, {"last_name": last}))
     assert "lastName" in caught.value.message
     assert bridge.run(okta.get_user(made.id)).attributes["last_name"] == "Li"
+
+
+def test_a_mapped_last_name_over_oktas_bound_blocks_the_joiners_dry_run(on_sandbox):
+    """The forms keep a joiner's names within Okta's 50 characters (name_bounds), but a
+    tenant's Okta mapping may lengthen one: the dry run says so and blocks, rather than the
+    create failing with the permanent error above."""
+    dirs = okta_world(on_sandbox)
+    AttributeMapping.objects.create(
+        tenant=dirs.tenant,
+        target="okta",
+        attribute="last_name",
+        expression='Join(" ", [last_name], "(Contractor, Fabrikam Professional Services EMEA)")',
+    )
+    request = services.OnboardingRequest(
+        "Ada", "Lovelace", [dirs.template], username=f"ada@{dirs.tenant.primary_domain}"
+    )
+    plan = okta_plan(services.preview_onboarding(dirs.tenant, request))
+    [problem] = [p for p in plan.problems if p.blocking]
+    assert (problem.kind, problem.subject) == ("too_long", "last_name")
+    assert "58 characters" in problem.message and "at most 50" in problem.message
+    assert plan.blocked and not plan.steps
 
 
 def test_a_login_an_accented_twin_holds_is_a_conflict_naming_the_twin(on_sandbox):

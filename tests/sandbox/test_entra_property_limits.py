@@ -28,6 +28,7 @@ LIMITS = {
     "surname": 64,
     "department": 64,
     "jobTitle": 128,
+    "officeLocation": 128,
     "companyName": 64,
     "mobilePhone": 64,
     "city": 128,
@@ -114,6 +115,40 @@ def test_other_mails_with_accented_characters_are_refused(entra: EntraDir) -> No
         assert not graph.get(f"{user}?$select=otherMails").json()["otherMails"]
         plain = graph.patch(user, json={"otherMails": ["renee@fabrikam.example"]})
         assert plain.status_code == 204, plain.text
+
+
+@pytest.mark.parametrize(
+    "other_mails",
+    [
+        [f"alias{n}@fabrikam.example" for n in range(251)],
+        ["a" * 234 + "@fabrikam.example"],
+    ],
+    ids=["251 values", "251 characters"],
+)
+def test_other_mails_over_250_values_or_250_characters_are_refused(
+    entra: EntraDir, other_mails: list[str]
+) -> None:
+    """user.md, otherMails: "Can store up to 250 values, each with a limit of 250
+    characters." A 251st value, or a value of 251 characters, is 400 on create and update,
+    nothing written; 250 of each are taken. The sandbox took any number of any length."""
+    with entra.graph() as graph:
+        body = new_user_body(entra.domain, "many", otherMails=other_mails)
+        assert_graph_error(graph.post("/users", json=body), 400, "Request_BadRequest")
+        assert graph.post("/users", json=body).json()["error"]["message"] == invalid("otherMails")
+        assert graph.get(f"/users/many@{entra.domain}").status_code == 404
+        at_bound = [f"alias{n}@fabrikam.example" for n in range(249)] + [
+            "a" * 233 + "@fabrikam.example"
+        ]
+        made = graph.post("/users", json=new_user_body(entra.domain, "edge", otherMails=at_bound))
+        assert made.status_code == 201, made.text
+        user = f"/users/{made.json()['id']}"
+        assert_graph_error(
+            graph.patch(user, json={"otherMails": other_mails}),
+            400,
+            "Request_BadRequest",
+            invalid("otherMails"),
+        )
+        assert graph.get(f"{user}?$select=otherMails").json()["otherMails"] == at_bound
 
 
 @pytest.mark.parametrize("local", ["jr.", "ada+test", "tom&jerry", "a$b", "x/y", "p%q", "a=b"])
