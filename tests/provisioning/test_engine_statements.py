@@ -41,11 +41,15 @@ from tests.provisioning.directories import make_directories
 # append (events.guess_head): the run reads no head under lock unless another appended since.
 # The round's steps and the job's planned mark ride in the plan's audit append
 # (executor._write_round, events.Riding): 17 on PostgreSQL before.
-STATEMENTS = {"postgresql": (3, 16), "sqlite": (8, 35)}
+# The verifying read asks no guard of the account when the statement of its last outcomes
+# found no inventory row of it (guards.judged_exists_sql, accounts.record_of): 16 before.
+STATEMENTS = {"postgresql": (3, 15), "sqlite": (8, 35)}
 # The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
 # SQLite while each group and app step was a batch of its own (an intent, an outcome, an
 # audit append and the account's `managed` each).
-OKTA_STATEMENTS = {"postgresql": 21, "sqlite": 39}
+# 21 on PostgreSQL before the plan rode in its append and the verifying read's guard was asked
+# by the outcomes' statement (sql1).
+OKTA_STATEMENTS = {"postgresql": 19, "sqlite": 39}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -162,6 +166,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
         assert len(claimed) == 1, listing(ran)
         heads = [sql for sql in ran if sql.startswith('SELECT "audit_auditchainhead"')]
         assert not heads, listing(ran)
+        # The scope's check of the created account, asked by its outcomes' statement.
+        judged = 'SELECT "inventory_account"."id", "inventory_account"."tenant_id"'
+        assert not [sql for sql in ran if sql.startswith(judged)], listing(ran)
 
 
 def account_writes_alone(sent: list[str]) -> list[str]:
