@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal import bulk_rows, kept_sql
 from portal.audit.events import Riding
 from provisioning.connectors.factory import connector_type
-from provisioning.engine import licences, memo, planner
+from provisioning.engine import guards, licences, memo, planner
 from provisioning.engine.parking import LeaseLost, held
 from provisioning.engine.plans import replication_window
 from provisioning.models import DirectoryAccount, Job, Step
@@ -118,13 +118,19 @@ class Record:
     riding: Riding
     asks: list[LinkedAsk]
     expected: int
+    judged: bool = False  # the statement asks whether any guard judges the account
 
     def written(self, account: DirectoryAccount) -> bool:
         """Whether the statement (sent: `riding.answer`) wrote them; the features' answers
-        handed to them if it did."""
+        handed to them if it did, and, when no guard's rows judge the account, that told to
+        the run's next plan (`guards.none_judged`)."""
         written, *found = self.riding.answer or (0,)
         if written != self.expected:
             return False
+        if self.judged:
+            *found, any_judged = found
+            if not any_judged:
+                guards.none_judged(account.connection_id, account.remote_id)
         for ask, values in zip(self.asks, found, strict=True):
             ask.answered(account, list(values))
         return True
@@ -161,15 +167,22 @@ def record_of(
         last = "account"
     questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
     select = "".join(f", ARRAY({sql})" for sql, _ in questions)
+    select_params = [p for _, ps in questions for p in ps]
+    # The guards' question for the verifying read that follows (asked there, it would be a
+    # statement of its own): is the account in any rows they judge by?
+    judged = guards.judged_exists_sql(account.connection_id, account.remote_id)
+    if judged is not None:
+        select += f", {judged[0]}"
+        select_params += judged[1]
     riding = Riding(
         ctes=ctes,
         params=params,
         last=last,
         select=f"(SELECT count(*) FROM outcomes){select}",  # noqa: S608 (compiled pieces)
-        select_params=[p for _, ps in questions for p in ps],
-        width=1 + len(questions),
+        select_params=select_params,
+        width=1 + len(questions) + (judged is not None),
     )
-    return Record(riding, asks, expected)
+    return Record(riding, asks, expected, judged=judged is not None)
 
 
 def _all_set(expected: int, account_id: int) -> Q:

@@ -19,7 +19,7 @@ from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
 from portal import bulk_rows, kept_sql
-from portal.audit.events import event_for, record_all
+from portal.audit.events import Riding, event_for, record_all
 from portal.audit.models import AuditEvent
 from provisioning import quarantine, throttle
 from provisioning.connectors import bridge
@@ -441,11 +441,9 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
         **paced,
     }
     total = job.steps_total + len(rows)
-    with transaction.atomic():
-        # Only while no other run has claimed the job: two runs would each write a round.
-        if not _round_written(job, rows, planned=True, steps_total=total, options=options):
-            raise LeaseLost
-        record_all(plan_events(job, rows, rounds, version))
+    # Only while no other run has claimed the job: two runs would each write a round.
+    events = plan_events(job, rows, rounds, version)
+    _write_round(job, rows, events, planned=True, steps_total=total, options=options)
     job.planned, job.steps_total, job.options = True, total, options
     _hand_over(job, rows)
     # After the commit: a crash in between loses the surplus, never spends it twice.
@@ -459,33 +457,47 @@ def _version_since(job: Job, version: int, rounds: int) -> int:
     return job.options.get("version_since", 1)
 
 
-def _round_written(job: Job, rows: list[Step], **values) -> bool:
-    """The job's `values` set and the round's step `rows` inserted, only while the run still
-    holds the job (`held`); whether it did. PostgreSQL: one statement, the job's UPDATE in a
+def _write_round(job: Job, rows: list[Step], events: list[AuditEvent], **values) -> None:
+    """The job's `values` set, the round's step `rows` inserted and the plan's `events`
+    appended, in one transaction, only while the run still holds the job (`held`);
+    `LeaseLost` (nothing written) when it does not. PostgreSQL: the job's UPDATE in a
     data-modifying `WITH` in front of the steps' INSERT, which inserts only if the UPDATE
-    matched (both built from the models: Django's compiler, `bulk_rows.insert_sql`). The
-    job's row is written first as before (the UPDATE's lock, then the steps' references to
-    it, checked at the commit). SQLite: the UPDATE, then the INSERT."""
-    fenced = Job.objects.filter(held(job))
-    if db.vendor != "postgresql":
-        if not fenced.update(**values):
-            return False
-        Step.objects.bulk_create(rows)
-        return True
+    matched (both built from the models: Django's compiler, `bulk_rows.insert_sql`), riding
+    in the events' append (`events.Riding`: one statement where this process knows the
+    chain's head, as a run does from its claim's read). The job's row is written first as
+    before (the UPDATE's lock, then the steps' references to it, checked at the commit; the
+    head's row last). SQLite: the UPDATE, the INSERT, then the append."""
+    with transaction.atomic():
+        if db.vendor != "postgresql":
+            if not Job.objects.filter(held(job)).update(**values):
+                raise LeaseLost
+            Step.objects.bulk_create(rows)
+            record_all(events)
+            return
+        riding = _round_riding(job, rows, values)
+        record_all(events, riding=riding)
+        ids = riding.answer[0] if riding.answer else None
+        if not ids:  # the fence missed: the events go with the rollback
+            raise LeaseLost
+    bulk_rows.saved(rows, ids)  # the ids in the steps' order, as the rows are
+
+
+def _round_riding(job: Job, rows: list[Step], values: dict) -> Riding:
+    """The job's fenced UPDATE and the steps' INSERT behind it, as writes that ride in an
+    append (`events.Riding`); its answer: the new steps' ids in their order (None when the
+    fence missed)."""
     update_sql, update_params = _fenced_update("round written", job, values)
     insert_sql, insert_params = bulk_rows.insert_sql(
         Step, rows, "WHERE EXISTS (SELECT FROM fenced_job)", returning=("id", "order")
     )
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"WITH fenced_job AS ({update_sql} RETURNING 1) {insert_sql}",
-            (*update_params, *insert_params),
-        )
-        ids = dict((order, pk) for pk, order in cursor.fetchall())
-    if not ids:
-        return False
-    bulk_rows.saved(rows, [ids[row.order] for row in rows])
-    return True
+    return Riding(
+        ctes=f"fenced_job AS ({update_sql} RETURNING 1), round_steps AS ({insert_sql})",
+        params=[*update_params, *insert_params],
+        last="round_steps",
+        select='(SELECT array_agg(id ORDER BY "order") FROM round_steps)',
+        select_params=[],
+        width=1,
+    )
 
 
 def _hand_over(job: Job, rows: list[Step]) -> None:
@@ -731,7 +743,7 @@ def _ended_with_person(
     """The job's `ended` fields written while the run holds it (`held`), and the person's
     row as what followed the job left it (`outcomes.person_changes`); whether the run held it.
     PostgreSQL: one statement, the job's fenced UPDATE in a `WITH` in front of the person's,
-    which writes only if it matched (both compiled by Django, as `_round_written`). The
+    which writes only if it matched (both compiled by Django, as `_round_riding`). The
     person's row is locked already (the end's first statement). SQLite: the UPDATE, then
     the person's save."""
     fenced = Job.objects.filter(held(job))

@@ -12,24 +12,55 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db.models import QuerySet
+
+from provisioning.engine import memo
 from provisioning.engine.planner import Plan, Problem
 from provisioning.models import DirectoryAccount
 
 Check = Callable[[int, str], str]
+# The rows a check judges an account by (connection id, remote id): none, and the check
+# answers "" (the portal may change it).
+Judged = Callable[[int, str], QuerySet]
 
 _checks: list[Check] = []
+_judged: list[Judged | None] = []
 
 
-def register(check: Check) -> Check:
-    """Ask `check(connection_id, remote_id)` before the engine changes an account."""
+def register(check: Check, *, judged: Judged | None = None) -> Check:
+    """Ask `check(connection_id, remote_id)` before the engine changes an account. With
+    `judged`, a statement the engine sends anyway about the account may ask whether any of
+    its rows exist (`judged_exists_sql`): none, and the check is not asked."""
     if check not in _checks:
         _checks.append(check)
+        _judged.append(judged)
     return check
+
+
+def judged_exists_sql(connection_id: int, remote_id: str) -> tuple[str, list] | None:
+    """`EXISTS` of the rows every check judges the account by, as one SQL condition with its
+    parameters, for a statement sent anyway (`accounts.record_of`); None when a check names
+    no rows (it must be asked)."""
+    if not remote_id or None in _judged:
+        return None
+    parts, params = [], []
+    for judged in _judged:
+        sql, part_params = judged(connection_id, remote_id).values("pk")[:1].query.sql_with_params()
+        parts.append(f"EXISTS ({sql})")
+        params += part_params
+    return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
+
+
+def none_judged(connection_id: int, remote_id: str) -> None:
+    """A statement of this run found no row any check judges the account by: its next plan
+    in this run asks no check (`protected`), as each would have answered "". Kept for the
+    run, taken once: a later plan, or another run, asks again."""
+    memo.keep(("none judged", connection_id, remote_id), True)
 
 
 def protected(connection_id: int, remote_id: str) -> str:
     """Why the account must be left alone; "" when the portal may change it."""
-    if not remote_id:
+    if not remote_id or memo.take(("none judged", connection_id, remote_id)):
         return ""
     for check in _checks:
         reason = check(connection_id, remote_id)

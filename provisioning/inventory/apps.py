@@ -13,7 +13,9 @@ class InventoryConfig(AppConfig):
         from provisioning.models import DirectoryAccount, Identity
 
         # Out-of-scope accounts are never changed: the engine asks before it plans.
-        guards.register(scope.protected_reason)
+        # An account the inventory holds no row of is not protected: a statement the engine
+        # sends anyway asks that (scope.judged_rows), before its next plan.
+        guards.register(scope.protected_reason, judged=scope.judged_rows)
         # Its rules (scope.current_policy) come with the job a run claims: no read of their own.
         memo.read_with_tenant("inventory_policy")
         # The engine's own reads of accounts keep the inventory's rows current.

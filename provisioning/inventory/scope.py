@@ -468,10 +468,14 @@ def save_policy(tenant: Tenant, form_data: dict, by, *, request=None) -> ScopeCh
 # -- the engine's question --------------------------------------------------------------------
 
 
+def judged_rows(connection_id: int, remote_id: str):
+    """The inventory's rows of this account: none, and it is not protected."""
+    return Account.objects.filter(connection_id=connection_id, remote_id=remote_id)
+
+
 def _judged(connection_id: int, remote_id: str):
     """The inventory's row of this account, as the rules judge it (at most one)."""
-    rows = Account.objects.filter(connection_id=connection_id, remote_id=remote_id)
-    return kept_sql.first_of(rows.only(*JUDGED))
+    return kept_sql.first_of(judged_rows(connection_id, remote_id).only(*JUDGED))
 
 
 def protected_reason(connection_id: int, remote_id: str) -> str:

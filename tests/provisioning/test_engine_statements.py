@@ -27,7 +27,7 @@ from tests.provisioning.directories import make_directories
 # (the scope for the verdict of the account row the verification read makes,
 # inventory.service.record_account_read) come with the claim's read of the job
 # (memo.read_with_tenant), not in statements of their own. On PostgreSQL the round's steps
-# are inserted by the statement that marks the job planned (executor._round_written), a new
+# are inserted by the statement that marks the job planned (executor._write_round), a new
 # account's row by the statement of its create's intent, and the account's record (its id,
 # the access given) by the statement of the steps' outcomes, which also asks the inventory
 # whose person holds the new id and rides in their audit append (accounts.inserted_with,
@@ -39,11 +39,17 @@ from tests.provisioning.directories import make_directories
 # (engine/claim_read.py): the claim and the first round's reads, 9 statements, are 2. That
 # statement reads the tenant's audit chain head too (unlocked), the guess of the run's first
 # append (events.guess_head): the run reads no head under lock unless another appended since.
-STATEMENTS = {"postgresql": (3, 17), "sqlite": (8, 35)}
+# The round's steps and the job's planned mark ride in the plan's audit append
+# (executor._write_round, events.Riding): 17 on PostgreSQL before.
+# The verifying read asks no guard of the account when the statement of its last outcomes
+# found no inventory row of it (guards.judged_exists_sql, accounts.record_of): 16 before.
+STATEMENTS = {"postgresql": (3, 15), "sqlite": (8, 35)}
 # The worker's runs of a warm Okta onboarding (5 groups, 1 app): 58 on PostgreSQL and 68 on
 # SQLite while each group and app step was a batch of its own (an intent, an outcome, an
 # audit append and the account's `managed` each).
-OKTA_STATEMENTS = {"postgresql": 21, "sqlite": 39}
+# 21 on PostgreSQL before the plan rode in its append and the verifying read's guard was asked
+# by the outcomes' statement (sql1).
+OKTA_STATEMENTS = {"postgresql": 19, "sqlite": 39}
 
 
 def onboard(dirs, first: str, last: str) -> Job:
@@ -127,8 +133,10 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
             submitted
         )
     if connection.vendor == "postgresql":  # the plan's job UPDATE rides with its steps
-        planned = [sql for sql in ran if sql.startswith('UPDATE "provisioning_job" SET "planned"')]
-        assert not planned, listing(ran)
+        planned = [sql for sql in ran if 'UPDATE "provisioning_job" SET "planned"' in sql]
+        assert len(planned) == 1, listing(ran)
+        # in the statement of the plan's append, not one of its own
+        assert 'INSERT INTO "audit_auditevent"' in planned[0], listing(ran)
         assert not account_writes_alone(ran), listing(ran)
         # and the person's status and reconciliation time ride with the job's end
         person = [sql for sql in ran if sql.startswith('UPDATE "provisioning_identity"')]
@@ -158,6 +166,9 @@ def test_a_warm_onboarding_stays_within_its_statements(on_sandbox, monkeypatch):
         assert len(claimed) == 1, listing(ran)
         heads = [sql for sql in ran if sql.startswith('SELECT "audit_auditchainhead"')]
         assert not heads, listing(ran)
+        # The scope's check of the created account, asked by its outcomes' statement.
+        judged = 'SELECT "inventory_account"."id", "inventory_account"."tenant_id"'
+        assert not [sql for sql in ran if sql.startswith(judged)], listing(ran)
 
 
 def account_writes_alone(sent: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from portal.audit.models import AuditEvent
 from provisioning import services
-from provisioning.engine import guards
+from provisioning.engine import guards, steps
 from provisioning.inventory import scope, service
 from provisioning.inventory.models import Account, Cursor, Policy
 from provisioning.lifecycle import services as lifecycle
@@ -391,3 +391,37 @@ def test_a_policys_patterns_are_translated_once_for_every_read(monkeypatch):
         "matches excluded pattern svc_?x",
     )
     assert scope.account_in_scope(again, row("ada@contoso.example")) == (True, "")
+
+
+def test_an_account_the_inventory_holds_when_its_outcomes_are_written_is_judged_at_the_read(
+    dirs, monkeypatch
+):
+    """The statement of a batch's outcomes asks whether the inventory holds the account, so
+    that the verifying read asks the scope nothing of one it holds no row of (PostgreSQL,
+    `guards.judged_exists_sql`). Where it does hold one, the rules are asked as before: an
+    account renamed out of scope while the steps were on their way is left alone."""
+    ada = dirs.add_entra_user(f"ada@{dirs.tenant.primary_domain}", "Ada", "Existing")
+    connection = dirs.tenant.connections.get()
+    service.refresh(connection)
+    scope.apply_scope(dirs.tenant)
+    assert not Account.objects.get(remote_id=ada["id"]).scope_reason
+    person = linked_person(dirs.tenant, connection, ada["id"])
+
+    def renamed_out_of_scope_after(apply):
+        def applied(*args, **kwargs):
+            answered = apply(*args, **kwargs)  # as an inventory cycle reads the rename
+            Account.objects.filter(remote_id=ada["id"]).update(username="svc-ada")
+            return answered
+
+        return applied
+
+    for name in ("apply_one", "apply_many"):
+        monkeypatch.setattr(steps, name, renamed_out_of_scope_after(getattr(steps, name)))
+    change = lifecycle.ChangeRequest([dirs.template], {"department": "Sales"})
+    job = drive(lifecycle.request_change(person, change, actor="system"))
+
+    assert Step.objects.filter(job=job, status=Step.Status.SUCCEEDED).exists()
+    assert job.verification["directories"][str(connection.pk)] == {
+        "account": ada["id"],
+        "left_alone": "Out of scope: matches excluded pattern svc-*",
+    }
