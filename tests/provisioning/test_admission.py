@@ -444,8 +444,8 @@ def test_a_joiner_whose_turn_has_not_come_parks_again_before_reading_the_directo
 ):
     """A joiner waiting its turn whose own come-back time comes before the job ahead woke
     it (a loaded machine): its run finds the turn not come before it reads its accounts and
-    builds its desired state and its plan (it used to build them, then ask the pacing: about
-    10 ms of a worker's CPU for a run that parks anyway), and still parks for its turn."""
+    builds its desired state and its plan (it used to build them, then ask the pacing: 1 to
+    3 ms of a worker's CPU in a run that parks anyway), and still parks for its turn."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)  # the jobs ahead stay queued
     dirs = make_directories(on_sandbox, "turnfirst", rate_limit_per_s=4)
     connection = dirs.tenant.connections.get()
