@@ -82,8 +82,7 @@ def pace(
     if due_at is not None:
         return _send_at(job, connection, due_at - time.time())
     if first_read and _needs_admission(job):
-        surplus_only = -throttle.bucket_capacity(connection) / 2 / throttle.rate_per_s(connection)
-        taken, due = throttle.reserve(connection, tokens, surplus_only, newcomer=True)
+        taken, due = _reserve_as_newcomer(connection, tokens)
         if taken:
             return _send_at(job, connection, due)
         ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
@@ -100,6 +99,39 @@ def pace(
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
     return _send_at(job, connection, seconds)
+
+
+def turn_first(job: Job, connections: list[DirectoryConnection]) -> Outcome | None:
+    """Before a job that waited its turn reads or plans anything: the park `pace` would give
+    its first read at the connection it waits at, where its turn has still not come (its
+    come-back time before the wake-up, on a loaded machine), without the accounts, the
+    desired state and the plan built first for nothing. None to go on, its first read paced
+    as usual; tokens found free for it are reserved here (as `reserve_for` would have) for
+    that read to spend. `connections`: the tenant's, as the run holds them."""
+    wants = job.options.get(TURN_WANTS)
+    if not wants or not _needs_admission(job):
+        return None
+    connection = next((c for c in connections if c.pk == wants["connection"]), None)
+    if connection is None or str(connection.pk) in job.options.get(RESERVED, {}):
+        return None
+    ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
+    if ahead < at_once:  # its turn may have come: its first read's `pace` decides
+        memo.keep(("jobs_ahead", job.pk), (ahead,))  # counted once all the same
+        return None
+    tokens = int(wants["tokens"])
+    taken, due = _reserve_as_newcomer(connection, tokens)
+    if not taken:
+        return _wait_turn(job, connection, ahead, tokens)
+    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due}
+    job.options = {**job.options, RESERVED: reserved}  # kept even if due now: the read's
+    return _send_at(job, connection, due)
+
+
+def _reserve_as_newcomer(connection: DirectoryConnection, tokens: int) -> tuple[bool, float]:
+    """A first read not admitted yet takes tokens only from the bucket's surplus, and none
+    while jobs wait their turn at the connection (`throttle.hold_line`)."""
+    surplus_only = -throttle.bucket_capacity(connection) / 2 / throttle.rate_per_s(connection)
+    return throttle.reserve(connection, tokens, surplus_only, newcomer=True)
 
 
 def pace_calls(

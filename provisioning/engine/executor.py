@@ -174,8 +174,10 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
     plans, problems, choices, verify_costs = [], [], [], {}
-    accounts = accounts_of(identity)
     connections = connections_of(job)
+    if rounds == 0 and (turn := admission.turn_first(job, connections)) is not None:
+        return turn  # its turn not come: nothing read or planned for it
+    accounts = accounts_of(identity)
     for connection in connections:
         desired = desired_for(identity, connection)
         if not desired.managed_here:  # no account of theirs is read or changed there

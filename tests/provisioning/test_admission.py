@@ -15,7 +15,7 @@ from provisioning.engine import admission, executor, serial
 from provisioning.engine.parking import wait
 from provisioning.engine.tasks import run_job
 from provisioning.models import Job
-from tests.provisioning.conftest import wait_for_job
+from tests.provisioning.conftest import run_now, wait_for_job
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import onboard
 from tests.provisioning.test_engine_read_rounds import own_requests, reset_stats
@@ -436,3 +436,39 @@ def test_the_last_job_admitted_at_once_puts_the_next_joiners_in_line_at_their_su
     assert admission.in_line_at_submit(joiner) is not None
     assert joiner.status == Job.Status.WAITING
     assert joiner.options[admission.TURN_WANTS]["connection"] == slow.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_joiner_whose_turn_has_not_come_parks_again_before_reading_the_directory(
+    on_sandbox, monkeypatch
+):
+    """A joiner waiting its turn whose own come-back time comes before the job ahead woke
+    it (a loaded machine): its run finds the turn not come before it reads its accounts and
+    builds its desired state and its plan (it used to build them, then ask the pacing: 1 to
+    3 ms of a worker's CPU in a run that parks anyway), and still parks for its turn."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)  # the jobs ahead stay queued
+    dirs = make_directories(on_sandbox, "turnfirst", rate_limit_per_s=4)
+    connection = dirs.tenant.connections.get()
+    connection.rate_burst = admission.TOKENS_PER_JOB
+    connection.save()
+    throttle.reset(connection)
+    assert throttle.reserve(connection, connection.rate_burst, 0.0)[0]  # at the ceiling now
+    ahead = admission.admitted_at_once(connection)
+    for n in range(ahead):
+        onboard(dirs, first=f"Ahead{n}", last="Paced")
+    joiner = onboard(dirs, first="Ada", last="Lovelace")
+    run_now(joiner.pk)  # its first run: the turn not come
+    joiner.refresh_from_db()
+    assert joiner.waiting_reason.startswith(admission.TURN), joiner.waiting_reason
+    reset_stats(dirs)
+    planned = []
+    plan_for = executor.plans_of.plan_for
+    monkeypatch.setattr(
+        executor.plans_of, "plan_for", lambda *args: planned.append(args) or plan_for(*args)
+    )
+    run_now(joiner.pk)  # its come-back time, before any job ahead has ended
+    joiner.refresh_from_db()
+    assert joiner.waiting_reason.startswith(admission.TURN), joiner.waiting_reason
+    assert joiner.runs == 2 and joiner.options[admission.TURN_LOOKS] == 2
+    assert planned == []  # no plan built (nor the desired state it is built from)
+    assert own_requests(dirs.stats("entra")) == {}  # nothing sent to the directory
