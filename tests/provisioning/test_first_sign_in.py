@@ -470,16 +470,20 @@ class Run1(threading.Thread):
         super().__init__()
         self.job_id = None
         self.errors: list[BaseException] = []
+        self.outcome, self.frozen = None, False
         self.called, self.woken = threading.Event(), threading.Event()
 
     def start_run(self, job_id: int) -> None:
+        """Run 1 until it is frozen at its pass's call; the test's premise fails if it ended
+        before that call (parked, or the job taken), with what it left on the job."""
         self.job_id = job_id
         self.start()
         assert self.called.wait(timeout=60), self.errors
+        assert self.frozen, ("run 1 ended early", self.outcome, self.errors, _left(job_id))
 
     def run(self) -> None:
         try:
-            executor.execute(self.job_id)
+            self.outcome = executor.execute(self.job_id)
         except BaseException as error:  # reported to the main thread by finish()
             self.errors.append(error)
         finally:
@@ -487,6 +491,7 @@ class Run1(threading.Thread):
             connections.close_all()
 
     def frozen_after_the_call(self) -> None:
+        self.frozen = True
         self.called.set()
         assert self.woken.wait(timeout=60)
 
@@ -499,6 +504,12 @@ class Run1(threading.Thread):
         self.woken.set()
         self.join(timeout=60)
         assert not self.is_alive() and self.errors == []
+
+
+def _left(job_id: int) -> tuple:
+    row = Job.objects.values("status", "waiting_reason", "error", "options").get(pk=job_id)
+    steps = Step.objects.filter(job_id=job_id).values_list("action", "status", "last_error")
+    return row, list(steps)
 
 
 # -- the policy page ---------------------------------------------------------------------
