@@ -178,6 +178,10 @@ def _inbox(req: GraphRequest) -> None:
         raise not_found(req.params["folder"])
 
 
+def _is_int32(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
+
+
 def _checked_rule(body: dict) -> dict[str, Any]:
     unknown = [k for k in body if k not in RULE_FIELDS and not k.startswith("@odata.")]
     if unknown:
@@ -191,6 +195,14 @@ def _checked_rule(body: dict) -> dict[str, Any]:
     actions = body.get("actions")
     if not isinstance(actions, dict) or not actions:
         raise _invalid("actions")
+    # mailfolder-post-messagerules.md: "sequence | Int32 | ... Required." and isEnabled a
+    # Boolean (the sandbox numbered a rule sent without one, and stored "2" or "yes" as
+    # given). Graph's text for these is not published: the sandbox's says which property.
+    sequence = body.get("sequence")
+    if not _is_int32(sequence):
+        raise _invalid("sequence")
+    if "isEnabled" in body and not isinstance(body["isEnabled"], bool):
+        raise _invalid("isEnabled")
     for key in ("forwardTo", "redirectTo", "forwardAsAttachmentTo"):
         for recipient in actions.get(key) or []:
             address = ((recipient or {}).get("emailAddress") or {}).get("address")
@@ -215,7 +227,7 @@ def create_rule(req: GraphRequest) -> GraphResponse:
     rules = rules_of(user)
     rule = {
         "id": new_id().replace("-", "")[:24],
-        "sequence": data.get("sequence", len(rules) + 1),
+        "sequence": data["sequence"],
         "isEnabled": data.get("isEnabled", True),
         "hasError": False,
         "isReadOnly": False,

@@ -238,6 +238,33 @@ def test_a_rule_needs_a_name_and_actions(org: EntraDir) -> None:
     assert nameless.status_code == idle.status_code == 400
 
 
+def test_a_rule_needs_a_sequence_and_values_of_their_types(org: EntraDir) -> None:
+    """mailfolder-post-messagerules.md: `sequence` (Int32) is Required, as `displayName` and
+    `actions` are; `isEnabled` is a Boolean. The sandbox numbered a rule without a sequence
+    and stored "2" and "yes" as given."""
+    who = ids(org)
+    url = f"/users/{who['ann']}/mailFolders/inbox/messageRules"
+    rule = {"displayName": "Forward", "sequence": 1, "actions": {"delete": True}}
+    with org.graph() as graph:
+        refused = [
+            graph.post(url, json={k: v for k, v in rule.items() if k != "sequence"}),
+            graph.post(url, json=rule | {"sequence": None}),
+            graph.post(url, json=rule | {"sequence": "2"}),
+            graph.post(url, json=rule | {"sequence": 2.5}),
+            graph.post(url, json=rule | {"sequence": True}),
+            graph.post(url, json=rule | {"sequence": 2**31}),
+            graph.post(url, json=rule | {"isEnabled": "yes"}),
+        ]
+        listed = graph.get(url).json()["value"]
+        taken = graph.post(url, json=rule | {"sequence": 2, "isEnabled": False})
+    for answer in refused:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "ErrorInvalidRequest"
+    assert listed == []
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["sequence"], taken.json()["isEnabled"]) == (2, False)
+
+
 # -- OneDrive ---------------------------------------------------------------------------------
 
 
@@ -303,6 +330,27 @@ def test_app_only_invites_cannot_add_new_guests_or_invent_roles(org: EntraDir) -
         listed = graph.get(f"/users/{who['ann']}/drive/root/permissions").json()["value"]
     assert stranger.status_code == owner_role.status_code == 400
     assert [p["roles"] for p in listed] == [["owner"]]
+
+
+def test_an_invitation_message_is_at_most_2000_characters(org: EntraDir) -> None:
+    """driveitem-invite.md: `message` "Maximum length 2000 characters"; a longer one is refused
+    and nothing is granted (the sandbox took any length)."""
+    who = ids(org)
+    url = f"/users/{who['ann']}/drive/root/invite"
+    body = {
+        "recipients": [{"email": f"boss@{org.domain}"}],
+        "roles": ["read"],
+        "requireSignIn": True,
+    }
+    with org.graph() as graph:
+        too_long = graph.post(url, json=body | {"message": "m" * 2001})
+        held = graph.get(f"/users/{who['ann']}/drive/root/permissions").json()["value"]
+        longest = graph.post(url, json=body | {"message": "m" * 2000})
+    assert too_long.status_code == 400, too_long.text
+    assert too_long.json()["error"]["code"] == "invalidRequest"
+    assert "message" in too_long.json()["error"]["message"]
+    assert [p["roles"] for p in held] == [["owner"]]
+    assert longest.status_code == 200, longest.text
 
 
 def test_sharing_needs_files_read_write_all(sandbox_server: SandboxServer) -> None:
