@@ -171,8 +171,32 @@ def own_principal(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, select(body, req.query, held, SP_KNOWN))
 
 
+# approleassignment.md, Properties.
+ASSIGNMENT_PROPERTIES = frozenset(
+    {
+        "appRoleId",
+        "createdDateTime",
+        "deletedDateTime",
+        "id",
+        "principalDisplayName",
+        "principalId",
+        "principalType",
+        "resourceDisplayName",
+        "resourceId",
+    }
+)
+
+
 def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None) -> GraphResponse:
     data = req.json()
+    # A name approleassignment.md does not declare is refused, with the directory's text for
+    # an undeclared property (users.py); the sandbox ignored it, so a misspelt `appRoleID`
+    # passed here beside a right one.
+    for key in data:
+        if key not in ASSIGNMENT_PROPERTIES and not key.startswith("@odata."):
+            raise bad_request(
+                f"Property '{key}' does not exist as a declared property or extension property."
+            )
     # All three in the body on either route, whatever the URL names: principalId and
     # resourceId are "Required on create" (approleassignment.md); the sandbox took the one
     # the URL gave.

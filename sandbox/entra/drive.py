@@ -25,6 +25,7 @@ FILES_WRITE = ("Files.ReadWrite.All", "Sites.ReadWrite.All")
 # User plans that give a OneDrive (SharePoint Online Plan 1 / 2, Kiosk, OneDrive plans).
 ONEDRIVE_PLANS = ("SHAREPOINTSTANDARD", "SHAREPOINTENTERPRISE", "SHAREPOINTDESKLESS", "ONEDRIVE")
 ROLES = ("read", "write")
+INVITE_MESSAGE_MOST = 2000
 INVITE_FIELDS = {
     "recipients": list,
     "roles": list,
@@ -128,6 +129,13 @@ def _checked_invite(body: dict) -> dict[str, Any]:
             raise bad_request(f"Invalid request: '{key}' has an invalid value.", "invalidRequest")
     if not body.get("recipients"):
         raise bad_request("Invalid request: recipients are required.", "invalidRequest")
+    # driveitem-invite.md: message "Maximum length 2000 characters" (the sandbox took any
+    # length); the text of the refusal is not published.
+    if len(body.get("message") or "") > INVITE_MESSAGE_MOST:
+        raise bad_request(
+            f"Invalid request: 'message' is longer than {INVITE_MESSAGE_MOST} characters.",
+            "invalidRequest",
+        )
     roles = body.get("roles") or []
     if not roles or any(r not in ROLES for r in roles):
         raise bad_request("Invalid request: roles must be read or write.", "invalidRequest")

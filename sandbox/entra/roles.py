@@ -256,7 +256,13 @@ def create_assignment(req: GraphRequest) -> GraphResponse:
                 f"Invalid value specified for property '{name}' of resource "
                 "'UnifiedRoleAssignment'."
             )
-    if data.get("directoryScopeId", "/") != "/":
+    # "The request must have either a scope defined in [Entra ID] specified by
+    # directoryScopeId, or an application-specific scope specified by the appScopeId"
+    # (rbacapplication-post-roleassignments.md); the sandbox read a missing one as "/". The
+    # text is not published: the sandbox's is its eligibility requests' (below).
+    if data.get("directoryScopeId") is None and data.get("appScopeId") is None:
+        raise bad_request("Either directoryScopeId or appScopeId is required.", "InvalidRequest")
+    if data.get("directoryScopeId") != "/" or data.get("appScopeId") is not None:
         raise bad_request("Only tenant-wide assignments (directoryScopeId '/') are emulated.")
     if definition not in BUILT_IN_ROLES:
         raise not_found(definition)

@@ -98,3 +98,28 @@ def test_roles_for_users_and_default_access_where_none_are_given(shaped: EntraDi
     assert assign(shaped, "Portal", role_id(shaped, "Portal", "Member")).status_code == 201
     assert assign(shaped, "Intranet", DEFAULT_ACCESS).status_code == 201
     assert assign(shaped, "Daemon API", DEFAULT_ACCESS).status_code == 201  # no user roles
+
+
+def test_an_assignment_naming_an_undeclared_property_is_refused(
+    shaped: EntraDir,
+) -> None:
+    """A body property that approleassignment.md does not declare (a misspelt `appRoleID`, a
+    `userId`) is 400 with the directory's text for an undeclared property, as on users
+    (strict9), and nothing is assigned; the sandbox ignored the name and assigned."""
+    role = role_id(shaped, "Portal", "Member")
+    user = next(u for u in shaped.state()["users"] if u["userPrincipalName"].startswith("existing"))
+    sp = shaped.sp("Portal")["id"]
+    body = {"principalId": user["id"], "resourceId": sp, "appRoleId": role}
+    with shaped.graph() as graph:
+        for extra in ({"appRoleID": role}, {"userId": user["id"]}):
+            refused = graph.post(f"/servicePrincipals/{sp}/appRoleAssignedTo", json=body | extra)
+            [name] = extra
+            assert_graph_error(
+                refused,
+                400,
+                "Request_BadRequest",
+                f"Property '{name}' does not exist as a declared property or extension property.",
+            )
+        assert graph.get(f"/users/{user['id']}/appRoleAssignments").json()["value"] == []
+        typed = body | {"@odata.type": "#microsoft.graph.appRoleAssignment"}
+        assert graph.post(f"/users/{user['id']}/appRoleAssignments", json=typed).status_code == 201

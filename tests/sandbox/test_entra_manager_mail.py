@@ -238,6 +238,87 @@ def test_a_rule_needs_a_name_and_actions(org: EntraDir) -> None:
     assert nameless.status_code == idle.status_code == 400
 
 
+def test_a_rule_needs_a_sequence_and_values_of_their_types(org: EntraDir) -> None:
+    """mailfolder-post-messagerules.md: `sequence` (Int32) is Required, as `displayName` and
+    `actions` are; `isEnabled` is a Boolean, `conditions` and `exceptions` messageRulePredicates
+    objects. The sandbox numbered a rule without a sequence and stored "2", "yes" and a
+    string of conditions as given."""
+    who = ids(org)
+    url = f"/users/{who['ann']}/mailFolders/inbox/messageRules"
+    rule = {"displayName": "Forward", "sequence": 1, "actions": {"delete": True}}
+    with org.graph() as graph:
+        refused = [
+            graph.post(url, json={k: v for k, v in rule.items() if k != "sequence"}),
+            graph.post(url, json=rule | {"sequence": None}),
+            graph.post(url, json=rule | {"sequence": "2"}),
+            graph.post(url, json=rule | {"sequence": 2.5}),
+            graph.post(url, json=rule | {"sequence": True}),
+            graph.post(url, json=rule | {"sequence": 2**31}),
+            graph.post(url, json=rule | {"isEnabled": "yes"}),
+            graph.post(url, json=rule | {"conditions": "from the boss"}),
+            graph.post(url, json=rule | {"exceptions": ["x"]}),
+        ]
+        listed = graph.get(url).json()["value"]
+        taken = graph.post(url, json=rule | {"sequence": 2, "isEnabled": False})
+    for answer in refused:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "ErrorInvalidRequest"
+    assert listed == []
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["sequence"], taken.json()["isEnabled"]) == (2, False)
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        {"forwardToo": [{"emailAddress": {"address": "x@y.example"}}]},  # misspelt
+        {"forwardTo": {"emailAddress": {"address": "x@y.example"}}},  # no collection
+        {"forwardTo": ["x@y.example"]},  # no recipient
+        {"redirectTo": [{"emailAddress": "x@y.example"}]},  # no emailAddress object
+        {"delete": "yes"},
+        {"markImportance": "urgent"},
+        {"assignCategories": "Red"},
+        {"moveToFolder": 5},
+    ],
+)
+def test_rule_actions_of_messageruleactions_shape_only(org: EntraDir, actions: dict) -> None:
+    """messageruleactions.md (msgraph's MessageRuleActions): its eleven properties, each of its
+    type (`markImportance` low, normal or high). Anything else is 400 and no rule is made;
+    the sandbox made a rule whose misspelt action did nothing, stored "yes" for a Boolean,
+    and answered 500 to a forwardTo that was no collection."""
+    who = ids(org)
+    url = f"/users/{who['ann']}/mailFolders/inbox/messageRules"
+    with org.graph() as graph:
+        refused = graph.post(url, json={"displayName": "x", "sequence": 1, "actions": actions})
+        listed = graph.get(url).json()["value"]
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] in ("RequestBodyRead", "ErrorInvalidRequest")
+    assert listed == []
+
+
+def test_every_rule_action_messageruleactions_names_is_taken(org: EntraDir) -> None:
+    who = ids(org)
+    boss = [{"emailAddress": {"name": "Bo", "address": f"boss@{org.domain}"}}]
+    actions = {
+        "assignCategories": ["Red"],
+        "copyToFolder": "AAMk",
+        "delete": False,
+        "forwardAsAttachmentTo": boss,
+        "forwardTo": boss,
+        "markAsRead": True,
+        "markImportance": "high",
+        "moveToFolder": "AAMk",
+        "permanentDelete": False,
+        "redirectTo": boss,
+        "stopProcessingRules": True,
+    }
+    url = f"/users/{who['ann']}/mailFolders/inbox/messageRules"
+    with org.graph() as graph:
+        made = graph.post(url, json={"displayName": "all", "sequence": 1, "actions": actions})
+    assert made.status_code == 201, made.text
+    assert made.json()["actions"] == actions
+
+
 # -- OneDrive ---------------------------------------------------------------------------------
 
 
@@ -303,6 +384,27 @@ def test_app_only_invites_cannot_add_new_guests_or_invent_roles(org: EntraDir) -
         listed = graph.get(f"/users/{who['ann']}/drive/root/permissions").json()["value"]
     assert stranger.status_code == owner_role.status_code == 400
     assert [p["roles"] for p in listed] == [["owner"]]
+
+
+def test_an_invitation_message_is_at_most_2000_characters(org: EntraDir) -> None:
+    """driveitem-invite.md: `message` "Maximum length 2000 characters"; a longer one is refused
+    and nothing is granted (the sandbox took any length)."""
+    who = ids(org)
+    url = f"/users/{who['ann']}/drive/root/invite"
+    body = {
+        "recipients": [{"email": f"boss@{org.domain}"}],
+        "roles": ["read"],
+        "requireSignIn": True,
+    }
+    with org.graph() as graph:
+        too_long = graph.post(url, json=body | {"message": "m" * 2001})
+        held = graph.get(f"/users/{who['ann']}/drive/root/permissions").json()["value"]
+        longest = graph.post(url, json=body | {"message": "m" * 2000})
+    assert too_long.status_code == 400, too_long.text
+    assert too_long.json()["error"]["code"] == "invalidRequest"
+    assert "message" in too_long.json()["error"]["message"]
+    assert [p["roles"] for p in held] == [["owner"]]
+    assert longest.status_code == 200, longest.text
 
 
 def test_sharing_needs_files_read_write_all(sandbox_server: SandboxServer) -> None:

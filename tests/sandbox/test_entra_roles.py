@@ -147,6 +147,25 @@ def test_role_assignments_by_principal_and_their_removal(admins):
     assert "#microsoft.graph.directoryRole" not in types
 
 
+def test_a_role_assignment_needs_a_scope(admins):
+    """rbacapplication-post-roleassignments.md: "The request must have either a scope ...
+    specified by directoryScopeId, or an application-specific scope specified by the
+    appScopeId"; the sandbox read a missing scope as "/" and assigned the role tenant-wide."""
+    plain = user_id(admins, "plain")
+    url = "/roleManagement/directory/roleAssignments"
+    body = {"principalId": plain, "roleDefinitionId": HELPDESK_ADMIN}
+    with admins.graph() as graph:
+        unscoped = graph.post(url, json=body)
+        null_scope = graph.post(url, json=body | {"directoryScopeId": None})
+        held = graph.get(url, params={"$filter": f"principalId eq '{plain}'"}).json()["value"]
+        scoped = graph.post(url, json=body | {"directoryScopeId": "/"})
+    for answer in (unscoped, null_scope):
+        assert_graph_error(answer, 400, "InvalidRequest", "directoryScopeId or appScopeId")
+    assert held == []
+    assert scoped.status_code == 201, scoped.text
+    assert scoped.json()["directoryScopeId"] == "/"
+
+
 def test_directory_role_member_removal_through_directory_roles(admins):
     boss = user_id(admins, "boss")
 

@@ -185,6 +185,29 @@ def test_delete_and_unknown_user(tenant: EntraDir) -> None:
     assert missing.json()["error"]["code"] == "Request_ResourceNotFound"
 
 
+def test_a_property_the_pass_does_not_have_is_refused(tenant: EntraDir) -> None:
+    """temporaryaccesspassauthenticationmethod.md names the pass's properties; a body naming
+    another (a misspelt `lifetimeInMinute`) is 400 and no pass is made. The sandbox ignored
+    it and issued a pass of the default lifetime, which the caller read as theirs."""
+    uid = user_id(tenant)
+    path = f"/users/{uid}/authentication/temporaryAccessPassMethods"
+    with tenant.graph() as graph:
+        typo = graph.post(path, json={"lifetimeInMinute": 120})
+        held = graph.get(path).json()["value"]
+        typed = graph.post(
+            path,
+            json={
+                "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+                "lifetimeInMinutes": 120,
+            },
+        )
+    assert typo.status_code == 400, typo.text
+    assert typo.json()["error"]["code"] == "RequestBodyRead"
+    assert "lifetimeInMinute" in typo.json()["error"]["message"]
+    assert held == []
+    assert typed.status_code == 201, typed.text
+
+
 def test_the_policy_reads_back_as_graph_shows_it(tenant: EntraDir) -> None:
     with tenant.graph() as graph:
         path = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations"

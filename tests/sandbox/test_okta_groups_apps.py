@@ -168,6 +168,23 @@ def test_a_group_name_over_255_or_a_description_over_1024_characters_is_refused(
     assert taken.json()["profile"]["name"] == "H" * 255
 
 
+def test_a_group_profile_property_outside_the_schema_is_refused(org, api):
+    """The okta SDK's GroupProfile (Okta's OpenAPI text): "You can extend group profiles with
+    custom properties, but you must first add the properties to the group profile schema
+    before you can reference them"; the sandbox's orgs define none (as for users, strict5).
+    The sandbox created the group and dropped the property."""
+    before = names(api.get("/api/v1/groups"))
+    for profile in ({"name": "Ops", "costCenter": "42"}, {"name": "Ops", "Description": "x"}):
+        body = assert_okta_error(
+            api.post("/api/v1/groups", json={"profile": profile}), 400, "E0000001"
+        )
+        unknown = next(k for k in profile if k not in ("name",))
+        assert body["errorSummary"] == f"Api validation failed: {unknown}"
+    assert names(api.get("/api/v1/groups")) == before
+    made = api.post("/api/v1/groups", json={"profile": {"name": "Ops", "description": "Run"}})
+    assert made.status_code == 200, made.text
+
+
 def test_a_limit_below_the_published_minimum_is_refused(org, api):
     """The okta SDK 3.x (Okta's OpenAPI) bounds some lists' `limit` from below: group rules
     (`GroupRuleApi.list_group_rules`, 1..200), an app's users
