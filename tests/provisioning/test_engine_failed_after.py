@@ -14,7 +14,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
+from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
@@ -22,7 +24,7 @@ from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import okta_account
 from tests.provisioning.scim_apps import sales_and_support
-from tests.provisioning.test_engine_convergence import onboard
+from tests.provisioning.test_engine_convergence import entra_access, onboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,4 +110,33 @@ def test_a_create_answered_5xx_then_left_and_hard_deleted_leaves_no_account(
     ]
     assert live == []
     assert not okta_account(dirs.okta_state(), upn).enabled
+    assert verify_all().ok
+
+
+def test_a_batch_answered_429_5xx_504_after_landing_and_200_at_once_ends_joined(
+    on_sandbox, monkeypatch
+):
+    """The join's Entra create goes through; its next `$batch` (groups, licence, app) is
+    answered with one sub-request throttled, one failed (500/503), one carried out and
+    answered 504, the rest 200, in an order drawn from the body. The join ends with the
+    account as asked, each add in the audit trail once."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"mixed{uuid.uuid4().hex[:6]}")
+    real = executor.apply_batch
+
+    def then_mixed(job, batch, account):
+        outcome = real(job, batch, account)
+        if batch[0].action == "create_user":
+            dirs.behave("entra", throttle_next=1, error_next=1, fail_after_next=1)
+        return outcome
+
+    monkeypatch.setattr(executor, "apply_batch", then_mixed)
+    join = drive(onboard(dirs))
+    assert join.status == Job.Status.SUCCEEDED, join.error
+    faults = dirs.stats("entra")["faults"]
+    assert faults.get("failed_after") == 1 and faults.get("error") == 1, faults
+    upn = join.identity.username
+    assert entra_access(dirs, upn) == (SALES, ["SPE_E3"], ["Salesforce"])
+    adds = AuditEvent.objects.filter(job_id=join.pk, action="directory.add_group", result="success")
+    assert adds.count() == 2
     assert verify_all().ok
