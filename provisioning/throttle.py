@@ -17,6 +17,7 @@ lock in a short transaction (SQLite's IMMEDIATE transactions serialise the write
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime, timedelta
 from functools import cache
@@ -329,6 +330,24 @@ return string.format('%.6f', math.max(0, untl - now))
 """
 
 
+class Unavailable(Exception):
+    """The buckets' Redis did not answer (restarted, failed over, still loading its data):
+    the portal's own infrastructure away, not a fault of the portal's; nothing was taken."""
+
+
+def _answering(method):
+    """A bucket call whose Redis is away raises Unavailable (redis-py has retried it)."""
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise Unavailable(f"The rate limiter's Redis did not answer ({exc})") from exc
+
+    return call
+
+
 class _RedisBuckets:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
@@ -340,9 +359,11 @@ class _RedisBuckets:
         self._paused_for = self.client.register_script(_PAUSED_FOR)
         self._throttled = self.client.register_script(_THROTTLED)
 
+    @_answering
     def acquire(self, pk: int, capacity: float, rate: float, tokens: int) -> float:
         return float(self._acquire(keys=[_key(pk)], args=[capacity, rate, tokens]))
 
+    @_answering
     def reserve(
         self, pk: int, capacity: float, rate: float, tokens: int, within_s: float, newcomer: bool
     ) -> tuple[bool, float]:
@@ -350,27 +371,34 @@ class _RedisBuckets:
         taken, seconds = self._reserve(keys=[_key(pk)], args=args).split()
         return taken == b"1", float(seconds)
 
+    @_answering
     def refund(self, pk: int, capacity: float, rate: float, tokens: int) -> None:
         self._refund(keys=[_key(pk)], args=[capacity, rate, tokens])
 
+    @_answering
     def hold_line(self, pk: int, capacity: float, seconds: float) -> None:
         self._hold_line(keys=[_key(pk)], args=[seconds])
 
+    @_answering
     def pause(self, pk: int, capacity: float, rate: float, seconds: float) -> None:
         self._pause(keys=[_key(pk)], args=[capacity, rate, seconds])
 
+    @_answering
     def paused_for(self, pk: int) -> float:
         return float(self._paused_for(keys=[_key(pk)]))
 
+    @_answering
     def reset(self, pk: int, capacity: float) -> None:
         self.client.delete(_key(pk))
 
+    @_answering
     def throttled(
         self, pk: int, capacity: float, rate: float, given: float, jitter: float
     ) -> float:
         args = [capacity, rate, given, jitter, BACKOFF_FLOOR_S, BACKOFF_CAP_S]
         return float(self._throttled(keys=[_key(pk)], args=args))
 
+    @_answering
     def streak(self, pk: int) -> int:
         return int(self.client.hget(_key(pk), "streak") or 0)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-Fault = Literal["error", "timeout", "garbled", "lost"]
+Fault = Literal["error", "timeout", "garbled", "lost", "failed_after"]
 
 
 @dataclass
@@ -32,6 +32,7 @@ class BehaviourSettings:
     throttle_next: int = 0  # the next this many calls are throttled, whatever the bucket holds
     error_next: int = 0  # the next this many calls fail as `error_rate`'s do, whatever the share
     lose_answer_next: int = 0  # the next this many writes are carried out, their answers lost
+    fail_after_next: int = 0  # the next this many writes are carried out, then answered 5xx
     # How Graph says so (Okta keeps its X-Rate-Limit-* 429): with or without Retry-After,
     # as 429 TooManyRequests or as 503 Request_ThrottledTemporarily.
     throttle_retry_after: bool = True
@@ -55,6 +56,7 @@ class BehaviourSettings:
             "throttle_next",
             "error_next",
             "lose_answer_next",
+            "fail_after_next",
             "throttle_status",
             "batch_order_seed",
             "concurrent_limit",
@@ -72,6 +74,7 @@ class BehaviourSettings:
             "throttle_next",
             "error_next",
             "lose_answer_next",
+            "fail_after_next",
             "throttle_status",
             "batch_order_seed",
         ):
@@ -95,6 +98,7 @@ class BehaviourSettings:
             "throttle_next",
             "error_next",
             "lose_answer_next",
+            "fail_after_next",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -192,6 +196,18 @@ class Behaviour:
         s = self.settings
         if s.lose_answer_next > 0:
             s.lose_answer_next -= 1
+            return True
+        return False
+
+    def draw_failed_after(self) -> bool:
+        """Whether this write, carried out, is answered as a failure (`fail_after_next`): a
+        gateway that gave up on the service it fronts answers 504 while the service still
+        completes the request (Microsoft Graph's error table: 504 "didn't receive a timely
+        response from the upstream server"; RFC 9110 §15.6.5), so a 5xx does not say the
+        write did not happen."""
+        s = self.settings
+        if s.fail_after_next > 0:
+            s.fail_after_next -= 1
             return True
         return False
 

@@ -20,6 +20,23 @@ FIRST_RETRY_S = 30.0  # then 4 times longer each time
 FAULT = "A fault in the portal, in its log for the operators: retry the job once it is fixed."
 
 
+PACING_AWAY_S = 15.0  # a job whose rate bucket's Redis did not answer comes back after this
+
+
+def pacing_away(job: Job, exc: Exception) -> Outcome:
+    """The rate buckets' Redis did not answer (`throttle.Unavailable`): the portal's own
+    infrastructure away, as a database that does not answer is, not a fault of its code.
+    Parked to come back, counted toward nothing: however long Redis is away, the job ends
+    as the directories read back once it answers again. Its options as the database holds
+    them (what the run reserved in memory may never have reached the bucket)."""
+    logger.warning("Job %s waits for the rate limiter: %s", job.pk, exc)
+    job.options = Job.objects.filter(pk=job.pk).values_list("options", flat=True).first() or {}
+    try:
+        return wait(job, f"Waiting for the rate limiter (Redis) to answer: {exc}", PACING_AWAY_S)
+    except LeaseLost:
+        return Outcome()  # another run holds the job now: it decides
+
+
 def after(job: Job, exc: Exception, fail) -> Outcome:
     """Counted on the job (its options as the database holds them: what the run changed in
     memory is not kept), then parked to come back, or failed through `fail(job, reason)`."""

@@ -104,6 +104,8 @@ def _execute(job_id: int) -> Outcome:
         return Outcome()
     except (OperationalError, InterfaceError):
         raise  # the database itself is away: the lease runs out and the job is sent again
+    except throttle.Unavailable as exc:  # the rate buckets' Redis is away: waited for
+        outcome = crashes.pacing_away(job, exc)
     except Exception as exc:  # no rule foresaw it: counted, and failed after a few
         outcome = crashes.after(job, exc, fail_job)
     if job.is_done:

@@ -32,6 +32,7 @@ from sandbox.entra.pipeline import (
     admit,
     error_response,
     execute,
+    gateway_timeout,
     hang,
     is_json,
     no_segment,
@@ -194,6 +195,9 @@ def _run_one(caller: Caller, sub: dict, base_url: str) -> tuple[GraphResponse, s
         repeated_options(query),
     )
     resp = execute(route, req)
+    if method != "GET" and resp.status < 400 and tenant.behaviour.draw_failed_after():
+        tenant.stats.record(method, template, 504, "failed_after", batched=True)
+        return gateway_timeout(), template
     tenant.stats.record(method, template, resp.status, batched=True)
     return resp, template
 

@@ -87,6 +87,11 @@ def admit(caller: Caller) -> tuple[GraphResponse | None, Fault | None]:
     return None, fault
 
 
+def gateway_timeout() -> GraphResponse:
+    """What a write carried out behind a gateway that stopped waiting for it is answered."""
+    return GraphResponse(504, error_body("UnknownError", "Gateway Timeout"))
+
+
 def execute(route: Route, req: GraphRequest) -> GraphResponse:
     app = req.tenant.apps[req.client_id]
     if not any(p in app.permissions for p in route.permissions):
@@ -247,5 +252,8 @@ async def _serve(caller: Caller, request: Request, client_request_id: str | None
     if method != "GET" and resp.status < 400 and tenant.behaviour.draw_lost_answer():
         tenant.stats.record(method, template, resp.status, "lost")
         return to_response(await hang(), client_request_id)
+    if method != "GET" and resp.status < 400 and tenant.behaviour.draw_failed_after():
+        tenant.stats.record(method, template, 504, "failed_after")
+        return to_response(gateway_timeout(), client_request_id)
     tenant.stats.record(method, template, resp.status)
     return to_response(resp, client_request_id)

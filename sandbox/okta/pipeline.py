@@ -224,6 +224,9 @@ def endpoint(state: Any, family: str, template: str, handler: Handler) -> Endpoi
             record(reply.status, "lost")
             await _hang(request)  # carried out, its answer lost
             return _error(OktaError(504, "E0000009", "Gateway Timeout"), headers)
+        if changes and reply.status < 400 and org.behaviour.draw_failed_after():
+            record(504, "failed_after")  # carried out, answered as a failure
+            return _error(OktaError(504, "E0000009", "Gateway Timeout"), headers)
         record(reply.status)
         return _respond(reply.status, reply.body, {**headers, **reply.headers})
 

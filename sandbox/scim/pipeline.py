@@ -164,6 +164,9 @@ def endpoint(state: Any, template: str, handler: Handler) -> Endpoint:
             record(reply.status, "lost")
             await _hang(request)  # carried out, its answer lost
             return error_response(ScimError(504, "gateway timeout"))
+        if changes and reply.status < 400 and app.behaviour.draw_failed_after():
+            record(504, "failed_after")  # carried out, answered as a failure
+            return error_response(ScimError(504, "gateway timeout"))
         record(reply.status)
         return respond(reply.status, reply.body, reply.headers)
 

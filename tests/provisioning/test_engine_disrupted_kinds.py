@@ -61,7 +61,16 @@ ASKS = (
     "revoke",
 )
 TARGETS = ("entra", "okta", "app")
-DISRUPTIONS = ("none", "killed", "failing", "lost answers", "throttled", "lagging")
+DISRUPTIONS = (
+    "none",
+    "killed",
+    "failing",
+    "lost answers",
+    "throttled",
+    "lagging",
+    "failed after",
+    "mixed",
+)
 
 
 @dataclass
@@ -252,6 +261,13 @@ class EveryKindMachine(PersonMachine):
         "failing": ({"error_rate": 1.0}, {"error_rate": 0.0}),
         "lost answers": ({"lose_answer_next": 2}, {"lose_answer_next": 0}),
         "throttled": ({"throttle_next": 3}, {"throttle_next": 0}),
+        # Writes that land and are answered 504 (a gateway gave up on them).
+        "failed after": ({"fail_after_next": 2}, {"fail_after_next": 0}),
+        # One `$batch` (or run of calls) answered 429, 5xx, 504-after-landing and 200 in turn.
+        "mixed": (
+            {"throttle_next": 1, "error_next": 1, "fail_after_next": 1},
+            {"throttle_next": 0, "error_next": 0, "fail_after_next": 0},
+        ),
         "lagging": (
             {"read_lag_ms": 400, "replication_lag_ms": 400},
             {"read_lag_ms": 0, "replication_lag_ms": 0},

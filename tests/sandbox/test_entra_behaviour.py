@@ -110,6 +110,18 @@ def test_a_lost_answer_is_a_write_carried_out_whose_answer_never_comes(entra: En
     assert entra.stats()["faults"] == {"lost": 1}
 
 
+def test_a_write_failed_after_is_carried_out_and_answered_504(entra: EntraDir) -> None:
+    """`fail_after_next`: the create lands, its answer is a 504; a retry clashes with it."""
+    body = new_user_body(entra.domain, "gateway")
+    with entra.graph() as graph:
+        entra.behave(fail_after_next=1)
+        assert_graph_error(graph.post("/users", json=body), 504, "UnknownError")
+        upn = body["userPrincipalName"]
+        assert graph.get(f"/users/{upn}").status_code == 200
+        assert graph.post("/users", json=body).status_code == 400
+    assert entra.stats()["faults"] == {"failed_after": 1}
+
+
 def test_replication_lag_hides_new_objects_for_a_while(entra: EntraDir) -> None:
     # A lag no loaded machine outlasts while the new user is hidden, then one it has
     # outlasted: no read of the hidden user can come too late (it did at 500 ms).
