@@ -23,6 +23,13 @@ def writer(buffer: io.StringIO):
     return csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
 
+def starts_as_formula(text: str) -> bool:
+    """Whether a spreadsheet may read `text` as a formula: it starts with a trigger, or does
+    once its leading whitespace is gone (a no-break or ideographic space too), as a reader that
+    trims cells sees it: LibreOffice's text import with "Trim spaces", Google Sheets' import."""
+    return text.startswith(FORMULA_TRIGGERS) or text.lstrip().startswith(FORMULA_TRIGGERS)
+
+
 def neutralise(value) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    return "'" + text if starts_as_formula(text) else text

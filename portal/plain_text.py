@@ -7,7 +7,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 
-from portal.csv_cells import FORMULA_TRIGGERS
+from portal.csv_cells import starts_as_formula
 
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 # Invisible but meaningful in Persian and Indic names (zero-width non-joiner and joiner).
@@ -21,8 +21,8 @@ def name_problem(value: str) -> str:
         return "holds < or >: use plain text."
     if hidden := next((c for c in value if _hidden(c)), None):
         return f"holds an invisible control character (U+{ord(hidden):04X}): use plain text."
-    if value.startswith(FORMULA_TRIGGERS):
-        return f"starts with “{value[0]}”, as a spreadsheet formula does."
+    if starts_as_formula(value):
+        return f"starts with “{value.lstrip()[:1] or value[0]}”, as a spreadsheet formula does."
     return ""
 
 

@@ -314,6 +314,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "portal/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
 
+    def get_user(self, uidb64):
+        """Nobody for a deactivated person: Django's view asks nothing of `is_active`, and a
+        deactivation changes nothing the token covers, so a link mailed before it set a
+        password on the account while it was off (asked on opening and on submitting)."""
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
     def form_valid(self, form):
         response = super().form_valid(form)
         record_about(
