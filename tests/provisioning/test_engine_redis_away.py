@@ -5,6 +5,8 @@ never how (convergence check converge16). Driven in this process on the test's R
 
 from __future__ import annotations
 
+import socket
+import threading
 import uuid
 
 import pytest
@@ -84,3 +86,27 @@ def test_redis_away_as_a_batch_is_throttled_mid_round_ends_joined(on_sandbox, mo
     adds = AuditEvent.objects.filter(job_id=join.pk, action="directory.add_group", result="success")
     assert adds.count() == 2
     assert verify_all().ok
+
+
+def test_a_redis_that_answers_nothing_is_away_not_a_hang(settings):
+    """A Redis that takes the connection and never answers (a host frozen, a network that
+    drops the replies) is away, as one that refuses is: the bucket call gives up after
+    a while and the run parks, instead of blocking its worker's thread for
+    good while the job's lease runs out and another run takes it over. A guard: redis-py's
+    client gives up reading after 5 s unless told otherwise (`socket_timeout`), and the
+    bucket turns that TimeoutError into Unavailable."""
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:  # never accepts
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        raised: list[BaseException] = []
+
+        def reserve() -> None:
+            try:
+                throttle._redis_buckets(settings.REDIS_URL).reserve(1, 20.0, 10.0, 1, 5.0, False)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+                raised.append(exc)
+
+        call = threading.Thread(target=reserve, daemon=True)
+        call.start()
+        call.join(timeout=30)
+        assert not call.is_alive(), "the bucket call still waits for the silent Redis"
+    assert [type(exc) for exc in raised] == [throttle.Unavailable]
