@@ -79,3 +79,44 @@ def drive(job: Job, max_runs: int = 400, longest_wait: float = 0.2) -> Job:
             return job
         time.sleep(min(outcome.retry_in or 0.05, longest_wait))
     raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+
+
+def drive_in_turns(
+    lines: dict,
+    stop: type[BaseException] | tuple = (),
+    max_runs: int = 400,
+    longest_wait: float = 0.2,
+) -> dict:
+    """`drive` for several lines of jobs at once (a line: one scenario's jobs, each driven
+    until it ends before the next, as `drive` would one after the other): while one line's
+    job sits out its come-back (a throttle's pacing, a lag: the product's clock, which `drive`
+    waits up to `longest_wait` seconds at a time for), the other lines' jobs run, as a worker
+    runs other jobs meanwhile. Each job's next run comes no earlier than `drive`'s would.
+    The lines must not share a tenant (its pacing and admission would tie them together).
+    A run that raises `stop` (a kill) ends its line there; returns {line: that exception}."""
+    pending = {key: list(jobs) for key, jobs in lines.items() if jobs}
+    due = dict.fromkeys(pending, 0.0)
+    runs = dict.fromkeys(pending, 0)
+    stopped = {}
+    while pending:
+        key = min(pending, key=due.__getitem__)
+        time.sleep(max(0.0, due[key] - time.monotonic()))
+        job = pending[key][0]
+        try:
+            outcome = run_now(job.pk)
+        except stop as killed:
+            stopped[key] = killed
+            del pending[key]
+            continue
+        job.refresh_from_db()
+        if job.is_done:
+            pending[key].pop(0)
+            runs[key], due[key] = 0, time.monotonic()
+            if not pending[key]:
+                del pending[key]
+            continue
+        runs[key] += 1
+        if runs[key] >= max_runs:
+            raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+        due[key] = time.monotonic() + min(outcome.retry_in or 0.05, longest_wait)
+    return stopped

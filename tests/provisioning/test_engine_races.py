@@ -30,7 +30,7 @@ from tests.provisioning.bulk_support import (
     sandbox_tenant,
     upload,
 )
-from tests.provisioning.conftest import drive, lease_runs_out
+from tests.provisioning.conftest import drive, drive_in_turns, lease_runs_out
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import KINDS, okta_account
 from tests.provisioning.scim_apps import sales_and_support
@@ -120,6 +120,24 @@ class Killed(BaseException):
 
 
 SALES, SUPPORT = ["Sales", "Staff"], ["Staff", "VPN Users"]
+# Kill points played at once, each in a tenant and directories of its own (`drive_in_turns`):
+# while one's job sits out a throttle's pacing, the others run.
+WAVE = 8
+
+
+def killed_after(real, at_of: dict, calls_of: dict, name):
+    """`write_outcomes` as a worker killed after its `at_of[job]`-th batch of calls would run
+    it, for the jobs in `at_of` (the calls each took noted in `calls_of`, `name`d)."""
+
+    def write_outcomes(job, account, steps, settled):
+        if job.pk in at_of:
+            calls = calls_of[job.pk]
+            calls.append(name(steps))
+            if len(calls) == at_of[job.pk]:
+                raise Killed
+        return real(job, account, steps, settled)
+
+    return write_outcomes
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,42 +151,49 @@ def test_a_join_killed_after_each_call_of_its_rounds_then_moved_ends_as_moved(
     while Okta (429 E0000047) and Graph throttle the next calls; a move to Support is asked
     meanwhile. Once the lease has run out the
     join and the move finish: one account per directory, each as the move asked, both jobs
-    Succeeded, the audit chain whole."""
+    Succeeded, the audit chain whole. (Each kill point has a tenant of its own; a wave of
+    them is played at once.)"""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     real, kills, throttled = steps_module.write_outcomes, [], set()
-    for at in range(1, 30):
-        dirs = make_directories(on_sandbox, f"kk{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
-        app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
-        # Okta's 429 E0000047 (its rate and concurrency limits answer alike) and Graph's 429
-        # on the next calls, whichever they are: a read, or a request inside a batch.
-        dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
-        dirs.behave("entra", throttle_next=1 + at % 3)
-        calls = []
-
-        def killed_at(job, account, steps, settled, calls=calls, at=at):
-            calls.append(f"{steps[0].connection.kind} {steps[0].action}")
-            if len(calls) == at:
-                raise Killed
-            return real(job, account, steps, settled)
-
-        monkeypatch.setattr(steps_module, "write_outcomes", killed_at)
-        join = onboard(dirs)
-        try:
-            drive(join)
-        except Killed:
-            kills.append(calls[-1])
+    for first in range(1, 30, WAVE):
+        played = {}
+        for at in range(first, min(first + WAVE, 30)):
+            dirs = make_directories(on_sandbox, f"kk{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
+            app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
+            # Okta's 429 E0000047 (its rate and concurrency limits answer alike) and Graph's
+            # 429 on the next calls, whichever they are: a read, or a request inside a batch.
+            dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
+            dirs.behave("entra", throttle_next=1 + at % 3)
+            played[at] = (dirs, app, support, onboard(dirs))
+        at_of = {join.pk: at for at, (*_, join) in played.items()}
+        calls_of = {pk: [] for pk in at_of}
+        name = lambda steps: f"{steps[0].connection.kind} {steps[0].action}"  # noqa: E731
+        monkeypatch.setattr(
+            steps_module, "write_outcomes", killed_after(real, at_of, calls_of, name)
+        )
+        killed = drive_in_turns({at: [join] for at, (*_, join) in played.items()}, stop=Killed)
         monkeypatch.setattr(steps_module, "write_outcomes", real)
-        if len(calls) < at:
-            break  # the join wrote fewer batches than this: every one has been killed after
-        why = f"killed after batch {at}: {calls[-1]}"
-        identity = Identity.objects.get(pk=join.identity_id)
-        change = lifecycle.ChangeRequest([support])
-        move = lifecycle.request_change(identity, change, actor="system")
-        lease_runs_out(join)
-        assert drive(join).status == Job.Status.SUCCEEDED, (why, join.error)
-        assert drive(move).status == Job.Status.SUCCEEDED, (why, move.error)
-        assert_as_moved(dirs, app, identity.username, why)
-        throttled.update(kind for kind in KINDS if dirs.stats(kind)["throttled"])
+        lines = {}
+        for at in sorted(killed):
+            dirs, app, support, join = played[at]
+            kills.append(calls_of[join.pk][-1])
+            identity = Identity.objects.get(pk=join.identity_id)
+            change = lifecycle.ChangeRequest([support])
+            move = lifecycle.request_change(identity, change, actor="system")
+            lease_runs_out(join)
+            lines[at] = [join, move]
+        drive_in_turns(lines)
+        for at, (join, move) in lines.items():
+            dirs, app, _, _ = played[at]
+            why = f"killed after batch {at}: {calls_of[join.pk][-1]}"
+            join.refresh_from_db()
+            move.refresh_from_db()
+            assert join.status == Job.Status.SUCCEEDED, (why, join.error)
+            assert move.status == Job.Status.SUCCEEDED, (why, move.error)
+            assert_as_moved(dirs, app, join.identity.username, why)
+            throttled.update(kind for kind in KINDS if dirs.stats(kind)["throttled"])
+        if len(killed) < len(played):
+            break  # the join wrote fewer batches than one of these: every one has been killed after
     assert len(kills) >= 5, kills
     assert throttled == set(KINDS)  # the faults did fire
     assert verify_all().ok
@@ -202,57 +227,77 @@ def test_a_leave_killed_after_each_call_then_restored_and_the_restore_killed_the
     Okta and Graph throttle the next calls; a restore is asked meanwhile. Once the lease has
     run out both jobs finish, and every directory is as the restore asked. Then the same
     with the restore's worker killed at its n-th batch and a leave asked again: every
-    directory ends left. Every job Succeeded."""
+    directory ends left. Every job Succeeded. (Each kill point has a tenant of its own; a
+    wave of them is played at once.)"""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     real, kills = steps_module.write_outcomes, {"leave": [], "restore": []}
     options = lifecycle.OffboardingOptions(okta_mode=okta_mode, delete_after_days=None)
     for killed in ("leave", "restore"):
-        for at in range(1, 30):
-            dirs = make_directories(on_sandbox, f"kl{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
-            app, _ = sales_and_support(on_sandbox, dirs, SUPPORT)
-            join = onboard(dirs)
-            assert drive(join).status == Job.Status.SUCCEEDED, join.error
-            identity = Identity.objects.get(pk=join.identity_id)
-            first = lifecycle.request_offboarding(identity, options, actor="system")
+        for first_at in range(1, 30, WAVE):
+            played = {}
+            for at in range(first_at, min(first_at + WAVE, 30)):
+                dirs = make_directories(on_sandbox, f"kl{at}{uuid.uuid4().hex[:6]}", kinds=KINDS)
+                app, _ = sales_and_support(on_sandbox, dirs, SUPPORT)
+                played[at] = (dirs, app, onboard(dirs))
+            drive_in_turns({at: [join] for at, (_, _, join) in played.items()})
+            firsts = {}
+            for at, (_, _, join) in played.items():
+                join.refresh_from_db()
+                assert join.status == Job.Status.SUCCEEDED, join.error
+                identity = Identity.objects.get(pk=join.identity_id)
+                firsts[at] = lifecycle.request_offboarding(identity, options, actor="system")
             if killed == "restore":
-                assert drive(first).status == Job.Status.SUCCEEDED, first.error
-                first = lifecycle.request_restore(identity, actor="system")
-            dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
-            dirs.behave("entra", throttle_next=1 + at % 3)
-            calls = []
-
-            def killed_at(job, account, steps, settled, calls=calls, at=at):
-                calls.append(", ".join(sorted({f"{s.connection.kind} {s.action}" for s in steps})))
-                if len(calls) == at:
-                    raise Killed
-                return real(job, account, steps, settled)
-
-            monkeypatch.setattr(steps_module, "write_outcomes", killed_at)
-            try:
-                drive(first)
-            except Killed:
-                kills[killed].append(calls[-1])
+                drive_in_turns({at: [first] for at, first in firsts.items()})
+                for at, first in firsts.items():
+                    first.refresh_from_db()
+                    assert first.status == Job.Status.SUCCEEDED, first.error
+                    identity = Identity.objects.get(pk=first.identity_id)
+                    firsts[at] = lifecycle.request_restore(identity, actor="system")
+            for at, (dirs, _, _) in played.items():
+                dirs.behave("okta", throttle_next=1 + at % 2, latency_ms=20)
+                dirs.behave("entra", throttle_next=1 + at % 3)
+            at_of = {first.pk: at for at, first in firsts.items()}
+            calls_of = {pk: [] for pk in at_of}
+            name = lambda steps: ", ".join(  # noqa: E731
+                sorted({f"{s.connection.kind} {s.action}" for s in steps})
+            )
+            monkeypatch.setattr(
+                steps_module, "write_outcomes", killed_after(real, at_of, calls_of, name)
+            )
+            stopped = drive_in_turns({at: [first] for at, first in firsts.items()}, stop=Killed)
             monkeypatch.setattr(steps_module, "write_outcomes", real)
-            if len(calls) < at:
-                break  # fewer batches than this: every one has been killed after
-            why = f"{killed} ({okta_mode}) killed after batch {at}: {calls[-1]}"
-            if killed == "leave":
-                then = lifecycle.request_restore(identity, actor="system")
-            else:
-                then = lifecycle.request_offboarding(identity, options, actor="system")
-            lease_runs_out(first)
+            thens = {}
+            for at in sorted(stopped):
+                first = firsts[at]
+                kills[killed].append(calls_of[first.pk][-1])
+                identity = Identity.objects.get(pk=first.identity_id)
+                if killed == "leave":
+                    thens[at] = lifecycle.request_restore(identity, actor="system")
+                else:
+                    thens[at] = lifecycle.request_offboarding(identity, options, actor="system")
+                lease_runs_out(first)
             in_another_process()
-            for job in Job.objects.filter(identity_id=identity.pk).order_by("pk"):
-                if not job.is_done:
-                    drive(job)
-            jobs = Job.objects.filter(identity_id=identity.pk).order_by("pk")
-            ends = [(j.kind, j.status, j.error) for j in jobs]
-            assert {j.status for j in jobs} == {Job.Status.SUCCEEDED}, (why, ends)
-            assert then.pk == jobs.last().pk, why
-            if killed == "leave":
-                assert_as_joined(dirs, app, identity.username, why)
-            else:
-                assert_as_left(dirs, app, identity.username, why)
+            lines = {}
+            for at, first in firsts.items():
+                if at in stopped:
+                    jobs = Job.objects.filter(identity_id=first.identity_id).order_by("pk")
+                    lines[at] = [job for job in jobs if not job.is_done]
+            drive_in_turns(lines)
+            for at in sorted(stopped):
+                dirs, app, _ = played[at]
+                first = firsts[at]
+                why = f"{killed} ({okta_mode}) killed after batch {at}: {calls_of[first.pk][-1]}"
+                jobs = Job.objects.filter(identity_id=first.identity_id).order_by("pk")
+                ends = [(j.kind, j.status, j.error) for j in jobs]
+                assert {j.status for j in jobs} == {Job.Status.SUCCEEDED}, (why, ends)
+                assert thens[at].pk == jobs.last().pk, why
+                username = Identity.objects.get(pk=first.identity_id).username
+                if killed == "leave":
+                    assert_as_joined(dirs, app, username, why)
+                else:
+                    assert_as_left(dirs, app, username, why)
+            if len(stopped) < len(firsts):
+                break  # fewer batches than one of these: every one has been killed after
     assert len(kills["leave"]) >= 4 and len(kills["restore"]) >= 3, kills
     print(f"killed after: {kills}")
 
