@@ -229,7 +229,7 @@ def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> 
         cursor.execute(built.sql, built.params)
         rows = cursor.fetchall()
     if converters:
-        rows = _converted(rows, converters)
+        rows = converted(rows, converters)
     return [model.from_db(DEFAULT_DB_ALIAS, attnames, row) for row in rows]
 
 
@@ -237,14 +237,16 @@ def rows(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[
     """The rows of the `values_list` queryset `build(*values)`, each value converted as
     Django converts it (a time made aware on SQLite, JSON decoded), its statement kept per
     shape as `kept` keeps one."""
-    built = kept(shape, lambda *v: _values_statement(build(*v)), *values)
+    built = kept(shape, lambda *v: values_statement_of(build(*v)), *values)
     with connection.cursor() as cursor:
         cursor.execute(built.sql, built.params)
         fetched = cursor.fetchall()
-    return _converted(fetched, built.extra) if built.extra else [list(r) for r in fetched]
+    return converted(fetched, built.extra) if built.extra else [list(r) for r in fetched]
 
 
-def _values_statement(queryset: QuerySet) -> Built:
+def values_statement_of(queryset: QuerySet) -> Built:
+    """The statement of a `values_list` queryset, with its columns' converters as `extra`
+    (for `converted`), as `rows` sends and reads it."""
     compiler = queryset.query.get_compiler(connection=connection)
     sql, params = compiler.as_sql()
     converters = compiler.get_converters([col for col, _, _ in compiler.select])
@@ -274,7 +276,9 @@ def _model_statement(queryset: QuerySet) -> Built:
     return Built(sql, list(params), (queryset.model, attnames, converters))
 
 
-def _converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+def converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+    """`rows` as Django's `apply_converters` makes them with `converters` (from
+    `get_converters`, or `values_statement_of`'s `extra`)."""
     made = []
     for row in rows:
         row = list(row)
