@@ -94,7 +94,7 @@ def _keepable(build: Callable[..., Built], values: tuple, built: Built) -> _Kept
             slots.append((False, real, None))
         else:
             return None
-    if not _same_list(_filled(slots, values), built.params):
+    if not same_params(_filled(slots, values), built.params):
         return None
     return _Kept(built.sql, slots, built.extra)
 
@@ -177,7 +177,8 @@ def _same(*params: Any) -> bool:
     return all(type(p) is type(first) and p == first for p in params[1:])
 
 
-def _same_list(one: list[Any], two: list[Any]) -> bool:
+def same_params(one: list[Any], two: list[Any]) -> bool:
+    """The same parameters, of the same types (JSON wrappers by their value and encoder)."""
     return len(one) == len(two) and all(_same(a, b) for a, b in zip(one, two, strict=True))
 
 

@@ -16,7 +16,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from portal import kept_sql
+from portal import bulk_rows, kept_sql
 from portal.audit import events as audit_events
 from portal.audit.events import record, snapshot
 from provisioning import quarantine
@@ -408,13 +408,47 @@ def _templates_added(action: str, identity: Identity, templates: list[RoleTempla
 
 def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     """Django's INSERT of `objs` (every concrete field but the primary key), returning the
-    primary key when asked."""
+    primary key when asked.
+
+    Its text depends only on the model, the number of rows and which fields hold an
+    expression (the new identity's id), never on the values: compiled by Django once a
+    process per such shape and kept when the values prepared as `bulk_rows.prepared`
+    prepares them (each field's `pre_save`, then `get_db_prep_save`) are the compiled
+    parameters; a kept shape sends its text with the values so prepared."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    held = tuple(
+        tuple(f.attname for f in fields if hasattr(getattr(o, f.attname), "resolve_expression"))
+        for o in objs
+    )
+    key = (bulk_rows.database().alias, model._meta.label, returning, held)
+    sql = _inserts.get(key)
+    if sql is not None:
+        db_ = bulk_rows.database()
+        return sql, [
+            bulk_rows.prepared(model, f, o, db_)
+            for o, skip in zip(objs, held, strict=True)
+            for f in fields
+            if f.attname not in skip
+        ]
     query = InsertQuery(model)
-    query.insert_values([f for f in model._meta.concrete_fields if not f.primary_key], objs)
+    query.insert_values(fields, objs)
     compiler = query.get_compiler(connection=db)
     compiler.returning_fields = [model._meta.pk] if returning else None
     ((sql, params),) = compiler.as_sql()
+    # What the compiler's `pre_save` left on the rows, prepared as a kept shape prepares it.
+    ours = [
+        f.get_db_prep_save(getattr(o, f.attname), db)
+        for o, skip in zip(objs, held, strict=True)
+        for f in fields
+        if f.attname not in skip
+    ]
+    _inserts[key] = sql if kept_sql.same_params(ours, list(params)) else None
     return sql, list(params)
+
+
+# (database alias, model, returning, the fields holding an expression in each row): the
+# INSERT's text, or None where the prepared values were not the compiled parameters.
+_inserts: dict[tuple, str | None] = {}
 
 
 def _tenant_rows(tenant_id: int) -> list[tuple[str, list[str], str, list, Any]]:

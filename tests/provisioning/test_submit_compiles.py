@@ -5,7 +5,7 @@ text for every joiner, so a warm submit compiles none of them again. docs/benchm
 
 import pytest
 from django.db import connection
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.test.utils import CaptureQueriesContext
 
 from provisioning.engine.tasks import run_job
@@ -18,15 +18,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def selects_compiled(monkeypatch) -> list:
+def compiled_by(monkeypatch, *compilers) -> list:
     compiled = []
-    as_sql = SQLCompiler.as_sql
+    for kind in compilers:
 
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
+        def counting(self, *args, as_sql=kind.as_sql, **kwargs):
+            compiled.append((type(self).__name__, self.query.model.__name__))
+            return as_sql(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)  # SELECTs (the others override it)
+        monkeypatch.setattr(kind, "as_sql", counting)
     return compiled
 
 
@@ -39,12 +39,19 @@ def test_a_warm_submit_compiles_none_of_the_reads_riding_in_its_insert(on_sandbo
     # Each chain has its head, the append's shapes are kept.
     for n, warm in enumerate((dirs, other, dirs)):
         onboard(warm, "Warm", f"Up{n}")
-    compiled = selects_compiled(monkeypatch)
+    compiled = compiled_by(monkeypatch, SQLCompiler, SQLInsertCompiler)
     with CaptureQueriesContext(connection) as sent:
         joins = [onboard(dirs, "Ada", "Lovelace"), onboard(other, "Alan", "Turing")]
     assert compiled == []
     assert len(statements(sent)) == 6  # 3 each, as before
     # Each joiner's own tenant's rows and chain, read with its own values.
     assert [j.identity.tenant_id for j in joins] == [dirs.tenant.pk, other.tenant.pk]
+    # Each row's own values, its times made by its own insert (`pre_save`).
+    first, second = (Identity.objects.get(pk=j.identity_id) for j in joins)
+    assert (first.username, second.username) == (
+        "ada.lovelace@subc.example",
+        "alan.turing@subd.example",
+    )
+    assert first.created_at < second.created_at and first.updated_at < second.updated_at
     for join, tenant in zip(joins, (dirs.tenant, other.tenant), strict=True):
         assert Identity.objects.get(pk=join.identity_id).tenant_id == tenant.pk
