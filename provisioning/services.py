@@ -416,17 +416,23 @@ def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     prepares them (each field's `pre_save`, then `get_db_prep_save`) are the compiled
     parameters; a kept shape sends its text with the values so prepared."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    # Each row's fields that hold an expression, named with it (its SQL is in the text).
     held = tuple(
-        tuple(f.attname for f in fields if hasattr(getattr(o, f.attname), "resolve_expression"))
+        tuple(
+            (f.attname, repr(getattr(o, f.attname)))
+            for f in fields
+            if hasattr(getattr(o, f.attname), "resolve_expression")
+        )
         for o in objs
     )
     key = (bulk_rows.database().alias, model._meta.label, returning, held)
+    skipped = [dict(h) for h in held]
     sql = _inserts.get(key)
     if sql is not None:
         db_ = bulk_rows.database()
         return sql, [
             bulk_rows.prepared(model, f, o, db_)
-            for o, skip in zip(objs, held, strict=True)
+            for o, skip in zip(objs, skipped, strict=True)
             for f in fields
             if f.attname not in skip
         ]
@@ -438,7 +444,7 @@ def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     # What the compiler's `pre_save` left on the rows, prepared as a kept shape prepares it.
     ours = [
         f.get_db_prep_save(getattr(o, f.attname), db)
-        for o, skip in zip(objs, held, strict=True)
+        for o, skip in zip(objs, skipped, strict=True)
         for f in fields
         if f.attname not in skip
     ]
@@ -446,8 +452,8 @@ def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     return sql, list(params)
 
 
-# (database alias, model, returning, the fields holding an expression in each row): the
-# INSERT's text, or None where the prepared values were not the compiled parameters.
+# (database alias, model, returning, the fields holding an expression in each row, with it):
+# the INSERT's text, or None where the prepared values were not the compiled parameters.
 _inserts: dict[tuple, str | None] = {}
 
 
