@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _harness  # noqa: E402
 
 DB_PREFIX = "msp_portal_bench"
-REDIS = "redis://127.0.0.1:6379/5"
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")  # a helper's own db
 LATENCY_MS = 30
 MAX_ROUND_TRIPS = 4  # issue 13: sequential round trips per onboarding, the verification read in
 BATCH_ROUTE = "POST /v1.0/$batch"

@@ -236,6 +236,12 @@ def _prepared(model, field: models.Field, obj: models.Model, db=connection) -> A
     return field.get_db_prep_save(value, db)
 
 
+def prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
+    """`obj`'s value of `field` as Django's insert compiler prepares it (`pre_save`, then
+    `get_db_prep_save`), the usual values without the generic calls."""
+    return _prepared(model, field, obj, db)
+
+
 def saved(objs: list[models.Model], ids: list[int]) -> None:
     """As bulk_create leaves them: saved, with their ids (in `objs`' order)."""
     alias = database().alias

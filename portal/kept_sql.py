@@ -94,7 +94,7 @@ def _keepable(build: Callable[..., Built], values: tuple, built: Built) -> _Kept
             slots.append((False, real, None))
         else:
             return None
-    if not _same_list(_filled(slots, values), built.params):
+    if not same_params(_filled(slots, values), built.params):
         return None
     return _Kept(built.sql, slots, built.extra)
 
@@ -177,7 +177,8 @@ def _same(*params: Any) -> bool:
     return all(type(p) is type(first) and p == first for p in params[1:])
 
 
-def _same_list(one: list[Any], two: list[Any]) -> bool:
+def same_params(one: list[Any], two: list[Any]) -> bool:
+    """The same parameters, of the same types (JSON wrappers by their value and encoder)."""
     return len(one) == len(two) and all(_same(a, b) for a, b in zip(one, two, strict=True))
 
 
@@ -229,7 +230,7 @@ def instances(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> 
         cursor.execute(built.sql, built.params)
         rows = cursor.fetchall()
     if converters:
-        rows = _converted(rows, converters)
+        rows = converted(rows, converters)
     return [model.from_db(DEFAULT_DB_ALIAS, attnames, row) for row in rows]
 
 
@@ -237,14 +238,16 @@ def rows(shape: Hashable, build: Callable[..., QuerySet], *values: Any) -> list[
     """The rows of the `values_list` queryset `build(*values)`, each value converted as
     Django converts it (a time made aware on SQLite, JSON decoded), its statement kept per
     shape as `kept` keeps one."""
-    built = kept(shape, lambda *v: _values_statement(build(*v)), *values)
+    built = kept(shape, lambda *v: values_statement_of(build(*v)), *values)
     with connection.cursor() as cursor:
         cursor.execute(built.sql, built.params)
         fetched = cursor.fetchall()
-    return _converted(fetched, built.extra) if built.extra else [list(r) for r in fetched]
+    return converted(fetched, built.extra) if built.extra else [list(r) for r in fetched]
 
 
-def _values_statement(queryset: QuerySet) -> Built:
+def values_statement_of(queryset: QuerySet) -> Built:
+    """The statement of a `values_list` queryset, with its columns' converters as `extra`
+    (for `converted`), as `rows` sends and reads it."""
     compiler = queryset.query.get_compiler(connection=connection)
     sql, params = compiler.as_sql()
     converters = compiler.get_converters([col for col, _, _ in compiler.select])
@@ -274,7 +277,9 @@ def _model_statement(queryset: QuerySet) -> Built:
     return Built(sql, list(params), (queryset.model, attnames, converters))
 
 
-def _converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+def converted(rows: list[tuple], converters: dict) -> list[list[Any]]:
+    """`rows` as Django's `apply_converters` makes them with `converters` (from
+    `get_converters`, or `values_statement_of`'s `extra`)."""
     made = []
     for row in rows:
         row = list(row)

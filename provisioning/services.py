@@ -4,6 +4,7 @@ task enqueued on commit. Views call these and nothing below them."""
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,6 +16,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from portal import bulk_rows, kept_sql
 from portal.audit import events as audit_events
 from portal.audit.events import record, snapshot
 from provisioning import quarantine
@@ -406,38 +408,91 @@ def _templates_added(action: str, identity: Identity, templates: list[RoleTempla
 
 def _insert_sql(model, objs: list, *, returning: bool) -> tuple[str, list]:
     """Django's INSERT of `objs` (every concrete field but the primary key), returning the
-    primary key when asked."""
+    primary key when asked.
+
+    Its text depends only on the model, the number of rows and which fields hold an
+    expression (the new identity's id), never on the values: compiled by Django once a
+    process per such shape and kept when the values prepared as `bulk_rows.prepared`
+    prepares them (each field's `pre_save`, then `get_db_prep_save`) are the compiled
+    parameters; a kept shape sends its text with the values so prepared."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    # Each row's fields that hold an expression, named with it (its SQL is in the text).
+    held = tuple(
+        tuple(
+            (f.attname, repr(getattr(o, f.attname)))
+            for f in fields
+            if hasattr(getattr(o, f.attname), "resolve_expression")
+        )
+        for o in objs
+    )
+    key = (bulk_rows.database().alias, model._meta.label, returning, held)
+    skipped = [dict(h) for h in held]
+    sql = _inserts.get(key)
+    if sql is not None:
+        db_ = bulk_rows.database()
+        return sql, [
+            bulk_rows.prepared(model, f, o, db_)
+            for o, skip in zip(objs, skipped, strict=True)
+            for f in fields
+            if f.attname not in skip
+        ]
     query = InsertQuery(model)
-    query.insert_values([f for f in model._meta.concrete_fields if not f.primary_key], objs)
+    query.insert_values(fields, objs)
     compiler = query.get_compiler(connection=db)
     compiler.returning_fields = [model._meta.pk] if returning else None
     ((sql, params),) = compiler.as_sql()
+    # What the compiler's `pre_save` left on the rows, prepared as a kept shape prepares it.
+    ours = [
+        f.get_db_prep_save(getattr(o, f.attname), db)
+        for o, skip in zip(objs, skipped, strict=True)
+        for f in fields
+        if f.attname not in skip
+    ]
+    _inserts[key] = sql if kept_sql.same_params(ours, list(params)) else None
     return sql, list(params)
+
+
+# (database alias, model, returning, the fields holding an expression in each row, with it):
+# the INSERT's text, or None where the prepared values were not the compiled parameters.
+_inserts: dict[tuple, str | None] = {}
 
 
 def _tenant_rows(tenant_id: int) -> list[tuple[str, list[str], str, list, Any]]:
     """(name, column names, SELECT, parameters, converters) of each registered row of the
-    tenant: the ORM's read of it, and what the ORM does to the values it reads (JSON)."""
+    tenant: the ORM's read of it, and what the ORM does to the values it reads (JSON). Each
+    read's text is the same for every tenant: compiled once a process (`kept_sql`)."""
     rows = []
-    for name in (relation.removeprefix("tenant__") for relation in memo.tenant_relations()):
-        rel = Tenant._meta.get_field(name)
-        names = [f.attname for f in rel.related_model._meta.concrete_fields]
-        rows_of = rel.related_model.objects.filter(**{rel.field.attname: tenant_id})
-        compiler = rows_of.order_by().values_list(*names).query.get_compiler(connection=db)
-        sql, params = compiler.as_sql()
-        converters = compiler.get_converters([col for col, _, _ in compiler.select])
-        rows.append((name, names, sql, list(params), (compiler, converters)))
+    for name in memo.registered_tenant_rows():
+        built = kept_sql.kept(("submit_tenant_row", name), _tenant_row_of(name), tenant_id)
+        names, converters = built.extra
+        rows.append((name, names, built.sql, built.params, converters))
     return rows
+
+
+@functools.cache
+def _tenant_row_of(name: str):
+    rel = Tenant._meta.get_field(name)
+    names = [f.attname for f in rel.related_model._meta.concrete_fields]
+
+    def build(tenant_id: int):
+        rows_of = rel.related_model.objects.filter(**{rel.field.attname: tenant_id})
+        return rows_of.order_by().values_list(*names)
+
+    def built(tenant_id: int) -> kept_sql.Built:
+        statement = kept_sql.values_statement_of(build(tenant_id))
+        return kept_sql.Built(statement.sql, statement.params, (names, statement.extra))
+
+    return built
 
 
 def _keep_tenant_rows(tenant: Tenant, rows: list, values: list) -> None:
     carrier = copy.copy(tenant)  # the caller's tenant keeps its own cache
-    for name, names, _, _, (compiler, converters) in rows:
+    for name, names, _, _, converters in rows:
         row, values = values[: len(names)], values[len(names) :]
         rel = Tenant._meta.get_field(name)
         found = None
         if row[0] is not None:
-            (row,) = compiler.apply_converters([row], converters)
+            (row,) = kept_sql.converted([row], converters)
             found = rel.related_model.from_db(db.alias, names, row)
         rel.set_cached_value(carrier, found)
     memo.keep_tenant_rows(carrier)

@@ -25,6 +25,7 @@ from django.db.models.sql import UpdateQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
+from portal import kept_sql
 from portal.bulk_rows import database, insert_sql, saved
 from portal.models import Role, role_of
 
@@ -242,8 +243,14 @@ def head_read_sql(tenant_id: int | None) -> tuple[str, list[Any]]:
     """A read of the tenant's chain head (its seq and hash, no lock), for a caller to join to
     a statement it sends anyway before it records (`services.request_onboarding`'s INSERT),
     then to hand to `guess_head`: the append then goes as after this process's own, one
-    statement when nobody appended in between. Its SQL is the ORM's; one parameter."""
-    return chain_head_read_sql(chain_key_for(tenant_id))
+    statement when nobody appended in between. Its SQL is the ORM's, compiled once a process
+    (`kept_sql`: the same text for every chain); one parameter."""
+    built = kept_sql.kept(("audit_head_read",), _head_read_built, chain_key_for(tenant_id))
+    return built.sql, built.params
+
+
+def _head_read_built(chain_key: str) -> kept_sql.Built:
+    return kept_sql.Built(*chain_head_read_sql(chain_key))
 
 
 def chain_head_read_sql(chain_key: str) -> tuple[str, list[Any]]:
