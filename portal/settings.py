@@ -246,6 +246,12 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles") if PRODU
 # Outside production (the demo runs with DEBUG off) WhiteNoise serves straight from the app and
 # project static folders, so nothing needs collecting first.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# ... and reads them on each request, and the browser asks again each time (answered 304 while
+# unchanged): read once at start they came back changed under a running demo at their old
+# length, and browsers kept a stylesheet a minute after an upgrade, beside the new pages.
+# Production collects them under hashed names, cached for good.
+WHITENOISE_MAX_AGE = 0 if not PRODUCTION else 60
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 # WhiteNoise's default `Access-Control-Allow-Origin: *` would let any site's scripts read the
 # static files; the portal's own pages load them from their own origin (CSP 'self', no web
 # fonts or modules from elsewhere), which needs no CORS.

@@ -71,6 +71,9 @@ class Comparison:
     label: str
     desired: tuple[str, ...]
     actual: tuple[str, ...]
+    # Held because the directory puts every user in it (Okta's Everyone): no access the
+    # portal gave or could take, so told apart from what the person holds beyond their roles.
+    built_in: tuple[str, ...] = ()
 
     def _held(self, wanted: str, have: set[str]) -> bool:
         # A template names an app alone or with the role it gives ("Slack / Member",
@@ -88,7 +91,10 @@ class Comparison:
     @property
     def extra(self) -> list[str]:
         return [
-            a for a in self.actual if not any(self._held(d, {a.casefold()}) for d in self.desired)
+            a
+            for a in self.actual
+            if a not in self.built_in
+            and not any(self._held(d, {a.casefold()}) for d in self.desired)
         ]
 
 
@@ -204,7 +210,10 @@ async def _read(
         groups=_named(group_list, desired.groups),
         apps=_named(app_list, desired.apps),
     )
-    view.access = _comparisons(connector.supports_licences, desired, groups, licences, apps)
+    built_in = tuple(sorted(r.name for r in group_list if r.detail.get("builtin")))
+    view.access = _comparisons(
+        connector.supports_licences, desired, groups, licences, apps, built_in
+    )
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
     view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
     return view
@@ -220,8 +229,11 @@ def _named(resources: list[Resource], refs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(by_id.get(ref, ref) for ref in refs)
 
 
-def _comparisons(licensed: bool, desired: DesiredState, groups, licences, apps) -> list[Comparison]:
-    rows = [Comparison("Groups", desired.groups, tuple(sorted(groups, key=str.casefold)))]
+def _comparisons(
+    licensed: bool, desired: DesiredState, groups, licences, apps, built_in: tuple = ()
+) -> list[Comparison]:
+    held = tuple(sorted(groups, key=str.casefold))
+    rows = [Comparison("Groups", desired.groups, held, tuple(g for g in built_in if g in held))]
     if licensed:
         rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
     rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))

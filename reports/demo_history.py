@@ -180,6 +180,7 @@ def _joiner(ctx: Ctx, when: datetime, *, outcome: str, ahead: bool) -> Identity 
         status=status,
         failing=failing,
         retried=outcome == "retried",
+        held=_read_back(ctx, person, template, enabled=not ahead),
     )
     ctx.figures["joiners"] += 1
     if ahead:  # created ahead, disabled, and enabled on the first working morning after
@@ -195,6 +196,7 @@ def _joiner(ctx: Ctx, when: datetime, *, outcome: str, ahead: bool) -> Identity 
                 not_before=start,
                 options={"enable": True},
                 actor="system",
+                held=_read_back(ctx, person, template),
             )
     return person if job.status == Job.Status.SUCCEEDED else None
 
@@ -215,7 +217,7 @@ def _mover(ctx: Ctx, when: datetime) -> None:
         plan += [(c, Step.Action.REMOVE_LICENSE, s) for s in had.licenses if s not in has.licenses]
         plan += [(c, Step.Action.ASSIGN_LICENSE, s) for s in has.licenses if s not in had.licenses]
         plan.append((c, Step.Action.UPDATE_USER, "department"))
-    _job(ctx, person, Job.Kind.CHANGE, when, plan)
+    _job(ctx, person, Job.Kind.CHANGE, when, plan, held=_read_back(ctx, person, new, before=old))
     ctx.figures["movers"] += 1
 
 
@@ -227,7 +229,8 @@ def _leaver(ctx: Ctx, when: datetime, *, throttled: bool = False) -> None:
     Identity.objects.filter(pk=person.pk).update(end_date=when.date())
     _event(ctx, "identity.offboard", when, ctx.tech, person, {"at": "now", "remove_licenses": True})
     plan = [s for c in ctx.connections for s in _leave_steps(c, template, person)]
-    _job(ctx, person, Job.Kind.LEAVE, when, plan, slow_step=2 if throttled else None)
+    held = _read_back(ctx, person, template, leaving=True)
+    _job(ctx, person, Job.Kind.LEAVE, when, plan, slow_step=2 if throttled else None, held=held)
     ctx.figures["leavers"] += 1
 
 
@@ -277,6 +280,42 @@ def _leave_steps(connection, template, person) -> list[tuple]:
     return steps
 
 
+EVERYONE = "“Everyone” is built in: the directory holds everyone in it."
+
+
+def _read_back(
+    ctx: Ctx, person, template, *, leaving=False, enabled=True, granted=None, before=None
+) -> dict:
+    """What the engine's read-back records (engine/planner.py, `readback`) as the job ends:
+    per directory, the person's account and the counts of what it holds, `template`'s access
+    (and `granted`, one more group or app) or, `leaving`, none and sign-in blocked; an Okta
+    account is in Everyone as well (told why); no account in a SCIM app the template does not
+    give (blocked and emptied where the `before` template of a move gave one). The account is
+    named by the username the steps name it by: the sandbox accounts come later
+    (provisioning.demo_accounts)."""
+    held = {}
+    for connection in ctx.connections:
+        given = _given(connection, template)
+        dropped = given is None and before is not None and _given(connection, before)
+        if given is None and not dropped:
+            held[str(connection.pk)] = {"account": "absent"}
+            continue
+        counts = {"groups": 0, "licenses": 0, "apps": 0}
+        if given is not None and not leaving:
+            counts = {"groups": len(given.groups), "licenses": len(given.licenses)}
+            counts["apps"] = len(given.apps)
+        if granted is not None and granted.connection_id == connection.pk:
+            counts["groups" if granted.kind == "group" else "apps"] += 1
+        row = {"account": person.username, "enabled": enabled and not leaving and not dropped}
+        row |= counts
+        row["roles"] = 0 if leaving else None  # only a leave reads directory roles
+        if connection.kind == "okta":
+            row["groups"] += 1
+            row["by_rule"] = [EVERYONE]
+        held[str(connection.pk)] = row
+    return held
+
+
 # -- jobs, steps and their events ------------------------------------------------------------
 
 
@@ -290,6 +329,8 @@ class Plan:
     slow_step: int | None = None
     not_before: datetime | None = None
     options: dict = field(default_factory=dict)
+    # What each directory held when the job ended (_read_back); written only if it succeeded.
+    held: dict | None = None
 
 
 def _job(ctx: Ctx, person, kind, when, steps, *, actor=None, **how) -> Job:
@@ -315,11 +356,13 @@ def _job(ctx: Ctx, person, kind, when, steps, *, actor=None, **how) -> Job:
     rows, moment = _steps(ctx, job, person, steps, plan, start)
     Step.objects.bulk_create(rows)
     failed = sum(1 for r in rows if r.status == Step.Status.FAILED)
+    verified = plan.status == Job.Status.SUCCEEDED and plan.held is not None
     Job.objects.filter(pk=job.pk).update(
         finished_at=moment,
         steps_done=len(rows) - failed,
         steps_failed=failed,
         error=f"{failed} step failed." if failed else "",
+        verification={"read_at": moment.isoformat(), "directories": plan.held} if verified else {},
     )
     after = {"status": plan.status, "steps_done": len(rows) - failed, "steps_failed": failed}
     _event(ctx, "job.finish", moment, "system", person, after, job_id=job.pk)
@@ -484,6 +527,7 @@ def _decide(ctx: Ctx, request, person, resource, created: datetime, outcome: str
             [(resource.connection, kind_action, resource.name)],
             actor=who,
             options={"access_request": request.pk},
+            held=_read_back(ctx, person, person.role_templates.first(), granted=resource),
         )
     AccessRequest.objects.filter(pk=request.pk).update(
         decided_at=decided,

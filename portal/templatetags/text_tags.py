@@ -20,3 +20,14 @@ def breakable(value) -> SafeString:
     name, at, domain = str(conditional_escape(value)).partition("@")
     name = NAME_BREAKS.sub("<wbr>", name)
     return mark_safe(f"{name}<wbr>{at}{domain}" if at and name else name + at + domain)  # noqa: S308 - escaped
+
+
+# After each slash but the first of "//": between a URL's parts.
+URL_BREAKS = re.compile(r"(?<=/)(?=[^/])")
+
+
+@register.filter
+def breakable_url(value) -> SafeString:
+    """The (escaped) URL with a <wbr> after each slash: a column too narrow for it breaks it
+    between its parts ("…/scim/v2/" / "contoso"), not inside one. Copying it copies no break."""
+    return mark_safe(URL_BREAKS.sub("<wbr>", str(conditional_escape(value))))  # noqa: S308 - escaped

@@ -390,3 +390,16 @@ def test_the_list_says_the_system_for_a_job_nobody_asked_for(client, alpha):
     body = client.get(reverse("job_list")).content.decode()
     assert '<span class="cell-label">By </span>the system</td>' in body
     assert '<span class="cell-label">By </span>system</td>' not in body
+
+
+def test_the_list_names_who_asked_as_the_job_page_does(client, alpha):
+    """The list's By column read the login ("tech") where the job page says "Taylor Brooks"."""
+    asker = alpha.technician
+    asker.first_name, asker.last_name = "Taylor", "Brooks"
+    asker.save(update_fields=["first_name", "last_name"])
+    alpha.job.requested_by = asker
+    alpha.job.save(update_fields=["requested_by"])
+    client.force_login(alpha.technician)
+    body = client.get(reverse("job_list")).content.decode()
+    assert '<span class="cell-label">By </span>Taylor Brooks</td>' in body
+    assert f'<span class="cell-label">By </span>{asker.username}</td>' not in body

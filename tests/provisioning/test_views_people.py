@@ -21,6 +21,7 @@ from provisioning.models import DirectoryAccount, Job
 from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
+from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 from tests.provisioning.scim_apps import connect, make_app
 
@@ -205,6 +206,28 @@ def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
     assert 'sign-in <span class="bad">blocked' in body
     assert "in sync" in body and "differs" not in body
     assert "not changed at a leave" in body  # the department row, shown but not compared
+
+
+def test_an_okta_leavers_everyone_group_is_told_built_in_not_held_beyond(client, on_sandbox):
+    """An Okta leaver's Groups read "Also holds: Everyone", as if the offboarding had left
+    access behind; the job's read-back says why it stays, and so does this page now."""
+    slug = f"fe-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("okta",))
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    join = services.request_onboarding(
+        dirs.tenant, request, username=f"ada.lovelace@{slug}.example", actor="system"
+    )
+    drive(join)  # the Okta calls may be paced: run again until it ends, as a worker does
+    dirs.identity = join.identity
+    options = lifecycle.OffboardingOptions.preset_for(dirs.tenant)
+    leave = lifecycle.request_offboarding(dirs.identity, options, actor="system")
+    leave = drive(leave)
+    assert leave.status == Job.Status.SUCCEEDED, leave.error
+    client.force_login(technician)
+    body = directories_of(client, dirs)
+    assert "Also holds: Everyone" not in body
+    assert "“Everyone” is built in: the directory holds everyone in it." in body
 
 
 def test_an_app_no_role_gives_is_no_account_as_desired(client, fabrikam, on_sandbox):

@@ -417,3 +417,19 @@ def test_a_bulk_leavers_page_names_the_msp_admin_who_confirmed_the_file(client, 
     proof = re.search(r'id="leave-proof">(.*?)</p>', client.get(url).content.decode(), re.S)
     admin = msp_admin.get_full_name() or msp_admin.username
     assert f"(bulk file leavers.csv), confirmed by {admin}" in proof.group(1)
+
+
+def test_the_schedule_names_who_asked_and_who_started_a_file_not_their_logins(client, alpha):
+    """Its Requested by and Started by read "tech" where the job page says "Taylor Brooks"."""
+    asker = alpha.technician
+    asker.first_name, asker.last_name = "Taylor", "Brooks"
+    asker.save(update_fields=["first_name", "last_name"])
+    job = scheduled_leave(alpha)
+    job.requested_by = asker
+    job.save(update_fields=["requested_by"])
+    held_batch(alpha)
+    client.force_login(asker)
+    body = client.get(schedule_url(alpha)).content.decode()
+    assert '<span class="cell-label">Requested by </span>Taylor Brooks</td>' in body
+    assert '<span class="cell-label">Started by </span>Taylor Brooks</td>' in body
+    assert f"</span>{asker.username}</td>" not in body

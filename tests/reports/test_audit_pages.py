@@ -566,3 +566,18 @@ def test_one_tenants_trail_is_in_its_zone_as_its_job_person_and_report_pages(
     body = client.get(audit_url()).content.decode()
     assert "Times and dates in UTC" in body
     assert _shown_time(body, noon) == "2026-03-10 12:00:00"
+
+
+def test_each_event_says_its_action_in_words_beside_its_code(client, trail, msp_admin):
+    """The trail showed only codes ("identity.onboard", "directory.create_user") where the
+    person page and a client admin's home say "Onboarding requested", "Account created"; the
+    code stays beside the words (the Action filter takes it)."""
+    client.force_login(msp_admin)
+    body = client.get(audit_url()).content.decode()
+    for code, words in (
+        ("identity.onboard", "Onboarding requested"),
+        ("directory.create_user", "Account created"),
+    ):
+        assert f'<span class="action">{words} <code title="{code}">{code}</code></span>' in body
+    # An action without words yet reads as its code, once.
+    assert '<span class="action"><code title="tenant.update">tenant.update</code></span>' in body

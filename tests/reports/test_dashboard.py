@@ -162,6 +162,16 @@ def test_account_managers_land_on_their_reports(client, busy):
     assert response.status_code == 302 and response["Location"] == reverse("report_index")
 
 
+def test_an_account_managers_sidebar_has_no_dashboard_that_is_their_reports(client, busy):
+    """Their sidebar's Dashboard opened Client reports with Reports highlighted: two entries
+    for one page. Their home is Reports; a technician keeps the Dashboard."""
+    link = f'<li><a href="{DASHBOARD}">Dashboard</a></li>'
+    client.force_login(busy.account_manager)
+    assert link not in client.get(reverse("report_index")).content.decode()
+    client.force_login(busy.technician)
+    assert link in client.get(reverse("report_index")).content.decode()
+
+
 def test_client_admins_are_sent_to_their_organisations_home(client, busy, bravo):
     client.force_login(bravo.client_admin)
     response = client.get(DASHBOARD, follow=True)

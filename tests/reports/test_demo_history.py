@@ -141,3 +141,29 @@ def test_a_history_leavers_page_shows_what_the_leave_removed(seeded, db, client)
         )
         response = client.get(url)
         assert response.status_code == 200, (url, job.pk)
+
+
+def test_every_finished_history_job_was_read_back_as_the_engines_are(seeded, db, client):
+    """Every succeeded history job read "Read back –" in the client report and "Finished
+    before the engine read every directory back (an older job)" on its page: in a demo whose
+    point is that the portal never says done before the directory shows it. Each now has
+    the read-back the engine writes (an Okta account is in Everyone, told why), and a job
+    that did not succeed has none."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    history = Job.objects.filter(identity__employee_id__startswith=EMPLOYEE_PREFIX)
+    done = history.filter(status="succeeded")
+    assert done.exists() and not done.filter(verification={}).exists()
+    assert not history.exclude(status="succeeded").exclude(verification={}).exists()
+    leave = done.filter(kind="leave", tenant__slug="fabrikam").first()
+    okta = leave.verification["directories"][str(leave.tenant.connections.get(kind="okta").pk)]
+    assert okta["enabled"] is False and okta["groups"] == 1 and okta["apps"] == 0
+    assert okta["by_rule"] == ["“Everyone” is built in: the directory holds everyone in it."]
+    fabrikam = Tenant.objects.get(slug="fabrikam")
+    today = timezone.localdate()
+    report = build_report(fabrikam, today - timedelta(days=31), today)
+    assert report.people and not report.people_not_read_back
+    client.force_login(get_user_model().objects.get(username="admin"))
+    body = client.get(reverse("job_detail", kwargs={"job_id": leave.pk})).content.decode()
+    assert "an older job" not in body and "every directory equals" in body

@@ -266,6 +266,26 @@ def test_static_files_are_served_with_debug_off(client, db):
     assert b"data-confirm" in b"".join(response.streaming_content)
 
 
+def test_a_changed_stylesheet_reaches_the_browser_without_a_restart(db, tmp_path, settings):
+    """Outside production WhiteNoise read the static folders once, as the server started:
+    a stylesheet changed while the demo ran (a checkout updated under it) came back with
+    its old length, cut short or padded, and browsers kept it a minute (max-age=60) beside
+    new pages. It is re-read on each request and revalidated by the browser each time."""
+    from django.test import Client
+
+    settings.STATICFILES_DIRS = [tmp_path]
+    sheet = tmp_path / "reload-probe.css"
+    sheet.write_text(".a { color: red; }")
+    client = Client()
+    first = client.get("/static/reload-probe.css")
+    assert b"".join(first.streaming_content) == b".a { color: red; }"
+    assert first["Cache-Control"] == "max-age=0, public"
+    sheet.write_text(".a { color: red; } .b { color: blue; }")
+    second = client.get("/static/reload-probe.css")
+    new = b".a { color: red; } .b { color: blue; }"
+    assert b"".join(second.streaming_content) == new and second["Content-Length"] == str(len(new))
+
+
 @pytest.mark.parametrize(
     "address", ["/static/js/portal.js", "/static/css/portal.css", "/static/favicon.svg"]
 )
