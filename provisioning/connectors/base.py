@@ -83,6 +83,10 @@ class AccessState:
     # directly. licence_groups pairs each such SKU id with a group it comes from.
     inherited_licenses: frozenset[str] = frozenset()
     licence_groups: tuple[tuple[str, str], ...] = ()
+    # (app id, assignment id) for each app assignment, where the read names them (Entra): a
+    # leave's removal deletes these ones without listing the user's assignments again. Not
+    # what the user holds (`apps` says that): two reads of the same access compare equal.
+    app_assignments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ NOT_SENT = (
 BATCHABLE = frozenset(
     {"assign_license", "add_group", "assign_app", "remove_license", "remove_group"}
     | {"set_licenses"}  # one assignLicense that adds and removes (entra_licences.py)
+    | {"unassign_app"}  # a DELETE of each assignment the plan read (`_batch_requests`)
 )
 USER_FIELDS = [
     "id",
@@ -844,14 +845,48 @@ class EntraConnector:
 
         Graph runs a batch's requests in any order. Steps on different groups, licences and
         apps end the same in any order, so they go in parallel; only steps that touch the
-        same one twice go fully sequential (dependsOn), in the order given."""
-        requests = [await self._batch_request(user_id, action, params) for action, params in ops]
-        outcomes: list[ConnectorError | None] = []
-        for start in range(0, len(requests), BATCH_LIMIT):
-            chunk = slice(start, start + BATCH_LIMIT)
-            sequential = same_target_twice([params for _, params in ops[chunk]])
-            outcomes += await self.batch(requests[chunk], sequential=sequential)
+        same one twice go fully sequential (dependsOn), in the order given. An app removal
+        is a DELETE of each assignment its plan read (one step, one or more requests: its
+        outcome the first error among them); planned without them, it lists them itself."""
+        outcomes: list[ConnectorError | None] = [None] * len(ops)
+        sent: list[tuple[int, list[dict]]] = []
+        for index, (action, params) in enumerate(ops):
+            named = params.get("assignment_ids") or []
+            if action == "unassign_app" and not 0 < len(named) <= BATCH_LIMIT:
+                outcomes[index] = await self._alone(self.unassign_app(user_id, params["app_id"]))
+            else:
+                sent.append((index, await self._batch_requests(user_id, action, params)))
+        for chunk in _chunks(sent):
+            sequential = same_target_twice([ops[index][1] for index, _ in chunk])
+            requests = [request for _, requests in chunk for request in requests]
+            errors = iter(await self.batch(requests, sequential=sequential))
+            for index, requests in chunk:
+                found = [next(errors) for _ in requests]
+                outcomes[index] = next((e for e in found if e is not None), None)
         return outcomes
+
+    @staticmethod
+    async def _alone(call) -> ConnectorError | None:
+        try:
+            await call
+        except ConnectorError as exc:
+            return exc
+        return None
+
+    async def _batch_requests(self, user_id: str, action: str, params: dict) -> list[dict]:
+        """A step's requests in a `$batch`: one, or an app removal's DELETE of each
+        assignment (user-delete-approleassignments.md: `DELETE
+        /users/{id}/appRoleAssignments/{appRoleAssignment-id}`, 204)."""
+        if action == "unassign_app":
+            return [
+                {
+                    "method": "DELETE",
+                    "url": f"/users/{user_id}/appRoleAssignments/{assignment_id}",
+                    "subject": user_id,
+                }
+                for assignment_id in params["assignment_ids"]
+            ]
+        return [await self._batch_request(user_id, action, params)]
 
     async def _batch_request(self, user_id: str, action: str, params: dict) -> dict:
         if action == "assign_license":
@@ -995,6 +1030,19 @@ class EntraConnector:
         if isinstance(error, TransientError):  # a 503's own Retry-After, as a 429's
             error.retry_after = _retry_after(headers)
         return error
+
+
+def _chunks(sent: list[tuple[int, list[dict]]]) -> list[list[tuple[int, list[dict]]]]:
+    """Steps' requests in `$batch`es of at most BATCH_LIMIT, a step's requests never split."""
+    chunks: list[list[tuple[int, list[dict]]]] = []
+    size = BATCH_LIMIT
+    for item in sent:
+        if size + len(item[1]) > BATCH_LIMIT:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[1])
+    return chunks
 
 
 def _graph_scope(graph: Endpoint, sandbox: bool) -> str:

@@ -289,6 +289,13 @@ def _state(connector, gets: list[_Get]):
         groups=groups,
         licenses=frozenset(str(x["skuId"]) for x in _values(licences) if x.get("skuId")),
         apps=frozenset(str(x["resourceId"]) for x in _values(assignments) if x.get("resourceId")),
+        app_assignments=tuple(
+            sorted(
+                (str(x["resourceId"]), str(x["id"]))
+                for x in _values(assignments)
+                if x.get("resourceId") and x.get("id")
+            )
+        ),
         **entra_licences.inherited(user.body.get(entra_licences.STATES)),
         **role_fields,
     )

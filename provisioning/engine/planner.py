@@ -516,6 +516,19 @@ async def _plan_access(connector, plan: Plan, desired: DesiredState, account) ->
         connector, plan, plan.user.username if plan.user else desired.username
     )
     _leave_to_deactivation(plan)
+    _name_assignments(plan)
+
+
+def _name_assignments(plan: Plan) -> None:
+    """Each app removal carries the assignments the plan's read found (where the directory
+    names them): the directory deletes those without listing them again. One made since
+    is left to the read-back, which sees the app still held, as it would after a listing."""
+    by_app: dict[str, list[str]] = {}
+    for app_id, assignment_id in plan.access.app_assignments:
+        by_app.setdefault(app_id, []).append(assignment_id)
+    for step in plan.steps:
+        if step.action == UNASSIGN_APP and step.params.get("app_id") in by_app:
+            step.params["assignment_ids"] = by_app[step.params["app_id"]]
 
 
 def _leave_to_deactivation(plan: Plan) -> None:

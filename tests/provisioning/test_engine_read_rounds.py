@@ -131,3 +131,32 @@ def test_a_plans_read_takes_a_token_for_each_operation_it_sends(on_sandbox, toke
     assert job.planned and operations(stats) == 7, (job.waiting_reason, stats)
     assert stats["calls"][BATCH] == 1
     assert throttle.acquire(connection, tokens=1) > 0  # the seven took every token left
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leaves_app_removal_rides_in_the_write_batch_without_a_listing(on_sandbox, worker):
+    """The assignments a leave's read found are deleted in the `$batch` with the groups and
+    the licence: no listing of them again, no request of their own. Still all removed, and
+    the read-back verifies (the job succeeds)."""
+    dirs = make_directories(on_sandbox, "rounds-leaver")
+    job = wait_for_job(onboard(dirs, "Ada", "Lovelace").pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    assert dirs.entra_user(username)["appRoleAssignments"], dirs.entra_user(username)
+    chosen = lifecycle.OffboardingOptions.preset_for(dirs.tenant)
+    reset_stats(dirs)
+
+    leave = wait_for_job(lifecycle.request_offboarding(job.identity, chosen, actor="system").pk)
+
+    assert leave.status == Job.Status.SUCCEEDED, leave.error
+    stats = dirs.stats("entra")
+    sent = own_requests(stats)
+    # The read, the writes' `$batch` (groups, licence, app), the read that verifies; the
+    # password reset, the block and the revoke go on their own.
+    assert sent.get(BATCH) == 3, stats
+    assert "GET /v1.0/users/{id}/appRoleAssignments" not in sent, stats
+    assert "DELETE /v1.0/users/{id}/appRoleAssignments/{assignment}" not in sent, stats
+    assert stats["batched_calls"]["DELETE /v1.0/users/{id}/appRoleAssignments/{assignment}"] == 1
+    assert stats["calls"]["GET /v1.0/users/{id}/appRoleAssignments"] == 2  # read, read-back
+    user = dirs.entra_user(username)
+    assert not user["appRoleAssignments"] and not user["licenses"], user

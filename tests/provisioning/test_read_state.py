@@ -282,3 +282,32 @@ def test_okta_throttled_reads_are_throttled(dirs):
     assert type(error) is ThrottledError
     assert error.status == 429 and error.retry_after >= 1
     assert dirs.stats("okta")["throttled"] - before == 2
+
+
+def test_entra_removes_the_app_assignments_it_read_in_the_batch_or_lists_them_unnamed(dirs):
+    """An app removal naming the assignments read (a leave's plan) is their DELETEs in the
+    `$batch`; one naming none (planned before they were named) lists them itself. Both leave
+    the user without the app; one already gone counts as done."""
+    entra = connector(dirs, "entra")
+    app = next(iter(named(bridge.run(entra.apps()), "Salesforce")))
+    users = [bridge.run(entra.create_user(new_user(dirs, name))) for name in ("una", "dos")]
+    for user in users:
+        assert bridge.run(entra.apply_many(user.id, [("assign_app", {"app_id": app})])) == [None]
+    _, access = bridge.run(entra.read_state(users[0].id))
+    assert access.apps == {app} and [a for a, _ in access.app_assignments] == [app]
+    named_ops = [
+        ("unassign_app", {"app_id": app, "assignment_ids": [access.app_assignments[0][1]]})
+    ]
+
+    removed, sent = counted(
+        lambda: dirs.stats("entra"), lambda: entra.apply_many(users[0].id, named_ops)
+    )
+
+    assert removed == [None]
+    assert sent["http_requests"] == 1
+    assert sent["calls"] == {BATCH: 1, "DELETE /v1.0/users/{id}/appRoleAssignments/{assignment}": 1}
+    assert bridge.run(entra.apply_many(users[0].id, named_ops)) == [None]  # gone already
+    unnamed = [("unassign_app", {"app_id": app})]
+    assert bridge.run(entra.apply_many(users[1].id, unnamed)) == [None]
+    for user in users:
+        assert not bridge.run(entra.read_state(user.id))[1].apps
