@@ -60,9 +60,18 @@ STALE_AFTER_S = 60.0
 TOKENS_PER_JOB = 15
 # What a joiner's first read reserves beyond TOKENS_PER_JOB, where the bucket holds it: an
 # onboarding's round is 15 or 16 calls as the plan finds it (a lookup more, a read more in
-# its verification), and a round short by one parked again for it at its last read (17 of
-# 300 jobs in a bench run at the ceiling). The plan gives back what it did not need.
+# its verification). The plan gives back what it did not need.
 ROUND_SLACK = 2
+# An onboarding's first read with the connector's catalogues cached (Entra: the user by
+# name, the group holding its address, its manager), as TOKENS_PER_JOB counts it. A read
+# that costs more (the catalogues read again: a worker's first job of a tenant, a cache gone
+# stale) reserves the difference on top: paid for a warm read, its round came up short and
+# parked again at the read that verifies it (a task run more, the first job of each tenant
+# in each worker: 17 of 300 jobs in a bench run at the ceiling).
+WARM_READ = 3
+# job.options, per connection id: how many tokens its reservation (RESERVED) holds, where
+# the run that reserved them knew; the run that sends counts those paid, not what it asks.
+RESERVED_TOKENS = "reserved_tokens"
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
 TURN_ETA_FACTOR = 2.0
@@ -78,13 +87,13 @@ def pace(
 ) -> Outcome | None:
     """Before the job's calls to `connection`: None to send them now; else the Outcome that
     parks the job (its tokens reserved, or its turn not come)."""
-    due_at = _take_reservation(job, connection)
+    due_at, held = _take_reservation(job, connection)
     if due_at is not None:
-        return _send_at(job, connection, due_at - time.time())
+        return _send_at(job, connection, due_at - time.time(), held)
     if first_read and _needs_admission(job):
         taken, due = _reserve_as_newcomer(connection, tokens)
         if taken:
-            return _send_at(job, connection, due)
+            return _send_at(job, connection, due, tokens)
         ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
         if ahead >= at_once:
             return _wait_turn(job, connection, ahead, tokens)
@@ -98,7 +107,7 @@ def pace(
     taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
-    return _send_at(job, connection, seconds)
+    return _send_at(job, connection, seconds, tokens)
 
 
 def turn_first(job: Job, connections: list[DirectoryConnection]) -> Outcome | None:
@@ -122,9 +131,8 @@ def turn_first(job: Job, connections: list[DirectoryConnection]) -> Outcome | No
     taken, due = _reserve_as_newcomer(connection, tokens)
     if not taken:
         return _wait_turn(job, connection, ahead, tokens)
-    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due}
-    job.options = {**job.options, RESERVED: reserved}  # kept even if due now: the read's
-    return _send_at(job, connection, due)
+    _reserved(job, connection, time.time() + due, tokens)  # kept even if due now: the read's
+    return _send_at(job, connection, due, tokens)
 
 
 def _reserve_as_newcomer(connection: DirectoryConnection, tokens: int) -> tuple[bool, float]:
@@ -153,15 +161,19 @@ def pace_calls(
     if joiner and job.options.get("round", 0) == 0 and capacity >= TOKENS_PER_JOB:
         # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
         # round that needs more reserves the rest at its first step. A round a bucket cannot
-        # hold parks again anyway: paying part of it ahead would only delay the read.
-        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)  # joiner_reservation's size
+        # hold parks again anyway: paying part of it ahead would only delay the read. A read
+        # dearer than a warm one (its catalogues read again) adds what it costs more.
+        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK + max(0, tokens - WARM_READ))
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
         wanted = max(tokens, min(to_come, capacity))
+        held = _reserved_tokens(job, connection)
         outcome = pace(job, connection, wanted - paid, first_read=first_read)
         if outcome is not None:
             return outcome
-        paid = wanted
+        # A reservation someone made for it (the job that woke it: `joiner_reservation`,
+        # before its read's cost was known) pays what it holds, not what this run asks.
+        paid = wanted if held is None else max(tokens, paid + held)
     job.options = {
         **job.options,
         PAID: {**job.options.get(PAID, {}), key: paid - tokens},
@@ -277,6 +289,7 @@ def reserve_for(
     options = {k: v for k, v in waiting["options"].items() if k != TURN_WANTS}
     options[ADMITTED] = True
     options[RESERVED] = {**options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
+    options[RESERVED_TOKENS] = {**options.get(RESERVED_TOKENS, {}), str(connection.pk): tokens}
     now = timezone.now()
     admitted = Job.objects.filter(
         pk=waiting["pk"],
@@ -431,20 +444,51 @@ def _cache_prefix() -> str:  # read at call time: the tests switch the prefix
     return f"{settings.REDIS_KEY_PREFIX}:admission"
 
 
-def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:
+def _send_at(
+    job: Job, connection: DirectoryConnection, due_in: float, tokens: int | None
+) -> Outcome | None:
+    """None to send now; else the job parked until its `tokens` reserved are due."""
     if due_in <= DUE_NOW_S:
         return None
-    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
-    job.options = {**job.options, RESERVED: reserved}
+    _reserved(job, connection, time.time() + due_in, tokens)
     return wait(job, f"Pacing calls to {connection}", due_in)
 
 
-def _take_reservation(job: Job, connection: DirectoryConnection) -> float | None:
-    """The due time of the job's reservation on `connection`, removed from the job (it is
-    spent by the calls that follow); None when it holds none, or a stale one."""
-    reserved = dict(job.options.get(RESERVED, {}))
-    due_at = reserved.pop(str(connection.pk), None)
-    if due_at is None:
+def _reserved(job: Job, connection: DirectoryConnection, due_at: float, tokens: int | None):
+    """The job's reservation on `connection`, due at `due_at`, holding `tokens` (None: not
+    known, a row written before they were kept)."""
+    key = str(connection.pk)
+    held = {k: v for k, v in job.options.get(RESERVED_TOKENS, {}).items() if k != key}
+    if tokens is not None:
+        held[key] = tokens
+    job.options = {
+        **job.options,
+        RESERVED: {**job.options.get(RESERVED, {}), key: due_at},
+        RESERVED_TOKENS: held,
+    }
+
+
+def _reserved_tokens(job: Job, connection: DirectoryConnection) -> int | None:
+    """The tokens the job's reservation on `connection` holds, where it holds one still to
+    be spent (not stale) and they are known; None otherwise."""
+    key = str(connection.pk)
+    due_at = job.options.get(RESERVED, {}).get(key)
+    if due_at is None or time.time() >= due_at + STALE_AFTER_S:
         return None
-    job.options = {**job.options, RESERVED: reserved}
-    return due_at if time.time() < due_at + STALE_AFTER_S else None
+    return job.options.get(RESERVED_TOKENS, {}).get(key)
+
+
+def _take_reservation(job: Job, connection: DirectoryConnection) -> tuple[float | None, int | None]:
+    """The due time of the job's reservation on `connection` and the tokens it holds, both
+    removed from the job (spent by the calls that follow); (None, None) when it holds none,
+    or a stale one."""
+    key = str(connection.pk)
+    reserved = dict(job.options.get(RESERVED, {}))
+    held = dict(job.options.get(RESERVED_TOKENS, {}))
+    due_at, tokens = reserved.pop(key, None), held.pop(key, None)
+    if due_at is None:
+        return None, None
+    job.options = {**job.options, RESERVED: reserved, RESERVED_TOKENS: held}
+    if time.time() >= due_at + STALE_AFTER_S:
+        return None, None
+    return due_at, tokens
