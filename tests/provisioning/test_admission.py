@@ -316,7 +316,7 @@ def test_a_job_that_ends_without_its_calls_gives_back_what_it_paid_for_them(alph
     paid = admission.TOKENS_PER_JOB + admission.ROUND_SLACK
     assert admission.unspent(job) == {slow.pk: paid - 3}  # 3 left in the bucket
     executor.fail_job(job, "Stopped before its round.")
-    # The 14 paid for and never sent are back: 17 are due at once (14 s from now without).
+    # Those paid for and never sent are back: 17 are due at once (16 s from now without).
     taken, due = throttle.reserve(slow, 2 * BURST - 3, 600.0)
     assert taken and due == Refilled(0.0, slow)
 
@@ -368,6 +368,30 @@ def test_a_joiners_cold_read_pays_for_its_round_as_well(alpha, slow):
     sent.append(admission.pace_calls(job, slow, 4, first_read=True))
     assert sent == [None, None, None]  # no park
     assert probe_due(slow) == Refilled(cold + 12 + 1, slow)  # the rest given back
+
+
+def test_a_joiner_reserved_for_by_a_warm_worker_sends_a_cold_read_and_its_round(alpha, slow):
+    """A joiner's reservation made by a run whose worker had the catalogues cached (a warm
+    read: its own first run, the job that woke it), sent by a worker that reads them again:
+    the reservation carries the dearer read and the round all the same, so the read that
+    verifies the round does not park again (8 of 300 jobs at the ceiling did, with a slack
+    of 2)."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
+    (job,) = new_jobs(alpha.tenant, 1)
+    warm, cold = admission.WARM_READ, admission.WARM_READ + 4
+    assert admission.pace_calls(job, slow, warm, first_read=True, joiner=True) is not None
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, cold, first_read=True, joiner=True) is None
+    options, surplus = admission.round_calls(job, {slow.pk: 12})  # as the bench's onboarding
+    admission.give_back([slow], surplus)
+    job.options = {**job.options, "round": 1, **options}
+    sent = [admission.pace_calls(job, slow, n) for n in (1, 7)]
+    sent.append(admission.pace_calls(job, slow, 4, first_read=True))
+    assert sent == [None, None, None]  # no park
 
 
 def test_a_woken_joiner_pays_with_what_was_reserved_for_it_not_what_it_asks(alpha, slow):
