@@ -15,10 +15,11 @@ admitted only for the tenant's few oldest unfinished jobs; the others wait their
 order they arrived (job id). Each job that went through the connection's pacing admits the
 first in line when it ends, with its first read's tokens reserved, so that job's next run
 sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
-lost with a killed worker.
+lost with a killed worker, and one timer for the tenant's line (`arm_line`) sends the
+waiting jobs whose come-back time has come, instead of a task of each job's own.
 A joiner asked for while its tenant's jobs wait their turn joins the line at its submit
 (`in_line_at_submit`): it is written waiting its turn, and no task runs it before the job
-that ends ahead of it admits it, only its fallback timer (a first run would claim it, find
+that ends ahead of it admits it, only its line's timer (a first run would claim it, find
 its turn not come and park it: three statements more).
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
@@ -33,6 +34,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from provisioning import throttle
@@ -82,6 +84,11 @@ TURN_ETA_FACTOR = 2.0
 # How long a job that waited its turn is known to have succeeded, for its fallback timer
 # (`fallback_after_the_end`): that comes at most TURN_MAX_S after the job's last look.
 ENDED_KEPT_S = 2 * int(TURN_MAX_S)
+# A tenant's line timer (`arm_line`): one armed to come this much later than a job's
+# come-back time stands for it all the same; its mark outlives its time by as much.
+LINE_TIMER_SLACK_S = 2.0
+# A come-back time this close counts as come (a task may be delivered a little early).
+LINE_TIMER_EARLY_S = 0.25
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -343,7 +350,8 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     comes_back = _turn_eta(connection, ahead, looks)
     throttle.hold_line(connection, comes_back)
     _line_for_submits(job, connection, comes_back)
-    return wait(job, f"{TURN} {connection}", comes_back)
+    parked = wait(job, f"{TURN} {connection}", comes_back)
+    return Outcome(retry_in=parked.retry_in, in_line_of=job.tenant_id)
 
 
 def _line_for_submits(job: Job, connection: DirectoryConnection, seconds: float) -> None:
@@ -422,6 +430,48 @@ def _let_line_go(tenant_id: int) -> dict | None:
 
 def _submit_line_key(tenant_id: int) -> str:
     return f"{_cache_prefix()}:line:{tenant_id}"
+
+
+def arm_line(tenant_id: int, seconds: float) -> bool:
+    """A job of the tenant waits its turn until `seconds` from now at the latest (its come-back
+    time): whether the tenant's line timer is to be sent for then (the caller sends it,
+    `tasks.send_line_timer`). Not where one is armed to come by then: one timer stands for
+    the whole line, not one per job (a woken job's own timer came after its end, a task run
+    for nothing: about one for every third job at the ceiling). The mark lasts a little past
+    the timer's time, so that a timer lost with a killed worker is armed again by the next
+    job that waits its turn; behind it, each waiting job's lease (`resume_stalled_jobs`)."""
+    key, at = _line_timer_key(tenant_id), time.time() + max(0.0, seconds)
+    armed = cache.get(key)
+    if armed is not None and armed <= at + LINE_TIMER_SLACK_S:
+        return False
+    cache.set(key, at, timeout=math.ceil(max(0.0, seconds) + LINE_TIMER_SLACK_S))
+    return True
+
+
+def line_due(tenant_id: int) -> tuple[list[int], float | None]:
+    """The tenant's line timer has come: the jobs waiting their turn whose come-back time
+    has come (each runs, as its own timer used to send it: a lost wake-up, or a turn not come
+    that it parks for again), and in how many seconds the next waiting job's come-back time
+    comes (None: no job waits its turn), for the timer armed again."""
+    cache.delete(_line_timer_key(tenant_id))
+    now = timezone.now()
+    latest = now + timedelta(seconds=LINE_TIMER_EARLY_S)
+    line = Job.objects.filter(
+        tenant_id=tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
+    )
+    due = list(
+        line.filter(Q(resume_at__lte=latest) | Q(resume_at=None))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    later = (
+        line.filter(resume_at__gt=latest).order_by("resume_at").values_list("resume_at", flat=True)
+    ).first()
+    return due, None if later is None else (later - now).total_seconds()
+
+
+def _line_timer_key(tenant_id: int) -> str:
+    return f"{_cache_prefix()}:line-timer:{tenant_id}"
 
 
 def ended_after_its_turn(job: Job, status: str) -> None:
