@@ -28,7 +28,10 @@ into what its thread waited for and what it ran, pushed as one JSON row to `<pre
 the thread's CPU, the wall time in SQL statements and in `bridge.run` (waiting for the SDK's
 loop), how long each bridge call waited before the loop began it (the loop's backlog), and
 the runs in flight in the process at its start; the rest of the wall time is time the thread
-was runnable without running (the GIL, the cores) or in Redis. With `BENCH_PROFILE=<folder>`,
+was runnable without running (the GIL, the cores) or in Redis. A run that parks the job
+(`parking.wait`) says why in the row's `parked`: the reason's first words, the engine's
+functions that called the park, and the pacing's options on the job as it parked (what the
+round has paid, its calls to come, its reservations). With `BENCH_PROFILE=<folder>`,
 every task run is profiled with cProfile and written there as `<job id>-<n>.prof`. Both cost
 CPU: for a diagnostic run (`bench/onboard.py --diagnose`), never in the figures.
 
@@ -181,6 +184,7 @@ def _start_times() -> None:
         _state.in_flight = _in_flight
     _state.sql_s = _state.bridge_s = _state.backlog_s = 0.0
     _state.bridge_n = 0
+    _state.parked = None
     _state.t0, _state.cpu0 = time.time(), time.thread_time()
 
 
@@ -193,6 +197,7 @@ def _end_times(key: str) -> dict:
         "cpu": time.thread_time() - _state.cpu0, "sql_n": _state.sql, "sql_s": _state.sql_s,
         "bridge_n": _state.bridge_n, "bridge_s": _state.bridge_s,
         "backlog_s": _state.backlog_s, "in_flight": _state.in_flight, "loop_cpu": _loop_cpu(),
+        "parked": _state.parked,
         "tid": threading.get_native_id(),
         "threads": {t.native_id: t.name for t in threading.enumerate()},
     }  # fmt: skip
@@ -232,6 +237,35 @@ def _timed_bridge() -> None:
     bridge.run = run
 
 
+def _parks_said() -> None:
+    """`parking.wait` in every engine module that imported it, wrapped to keep why the run
+    parked (no statement more: what the run holds, and its stack)."""
+    from provisioning.engine import admission, crashes, executor, parking, steps
+
+    original = parking.wait
+    paced = ("paid", "round_calls", "reserved", "turn_wants", "round")
+
+    def wait(job: Any, reason: str, retry_in: float | None) -> Any:
+        if getattr(_state, "key", None) is not None:
+            frame, chain = sys._getframe(1), []
+            while frame is not None and frame.f_code.co_name not in ENGINE_TOP:
+                if "/provisioning/" in frame.f_code.co_filename:
+                    chain.append(frame.f_code.co_name)
+                frame = frame.f_back
+            options = job.options or {}
+            _state.parked = {
+                "reason": " ".join(reason.split()[:3]),
+                "by": "<".join(chain[:5]),
+                "retry_in": retry_in,
+                **{k: options[k] for k in paced if k in options},
+            }
+        return original(job, reason, retry_in)
+
+    for module in (admission, crashes, executor, steps):
+        if getattr(module, "wait", None) is original:
+            module.wait = wait
+
+
 if KEY and os.environ.get("REDIS_URL"):
     import redis
 
@@ -241,3 +275,4 @@ if KEY and os.environ.get("REDIS_URL"):
     task_postrun.connect(_on_postrun, weak=False)
     if TIMES:
         _timed_bridge()
+        _parks_said()

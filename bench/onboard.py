@@ -62,7 +62,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _harness  # noqa: E402
 
 DB_PREFIX = "msp_portal_bench"
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")  # a helper's own db
+# Side by side with other benches: BENCH_REDIS_URL names another Redis database.
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 LATENCY_MS = 30
 MAX_ROUND_TRIPS = 4  # issue 13: sequential round trips per onboarding, the verification read in
 BATCH_ROUTE = "POST /v1.0/$batch"
@@ -518,6 +519,9 @@ def time_split(counts: Counts, job_ids: list[int], path: Path) -> None:
         f"{statistics.median(queued) * 1000:.0f} ms, max {max(queued) * 1000:.0f} ms"
     )
     say("  thread CPU by kind of run: " + runs_by_kind(rows, len(created)))
+    say("  why runs parked, by kind of run (a job's later runs: what it parked for before):")
+    for line in parks_by_kind(rows, len(created)):
+        say("    " + line)
 
 
 def runs_by_kind(rows: list[dict], jobs: int) -> str:
@@ -526,16 +530,37 @@ def runs_by_kind(rows: list[dict], jobs: int) -> str:
     (a come-back timer after the job's end): where runs beyond one a job go."""
     kinds: dict[str, list[float]] = {}
     for row in rows:
-        if row["bridge_n"]:
-            kind = f"{row['bridge_n']} calls"
-        else:
-            kind = "SQL only" if row["sql_n"] else "nothing"
-        kinds.setdefault(kind, []).append(row["cpu"])
+        kinds.setdefault(run_kind(row), []).append(row["cpu"])
     return "; ".join(
         f"{kind}: {len(cpu) / max(1, jobs):.2f} a job x {sum(cpu) * 1000 / len(cpu):.1f} ms = "
         f"{sum(cpu) * 1000 / max(1, jobs):.1f} ms"
         for kind, cpu in sorted(kinds.items())
     )
+
+
+def run_kind(row: dict) -> str:
+    if row["bridge_n"]:
+        return f"{row['bridge_n']} calls"
+    return "SQL only" if row["sql_n"] else "nothing"
+
+
+def parks_by_kind(rows: list[dict], jobs: int) -> list[str]:
+    """`--times`: the runs that parked their job (bench/_instrument.py's `parked`), counted
+    per job by kind of run, reason and the engine's functions that parked it; with the
+    pacing's options as the first of each parked (what was paid, the calls to come)."""
+    seen: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        if parked := row.get("parked"):
+            key = (run_kind(row), parked["reason"], parked["by"])
+            seen.setdefault(key, []).append(parked)
+    lines = []
+    for (kind, reason, by), parks in sorted(seen.items(), key=lambda kv: -len(kv[1])):
+        first = {k: v for k, v in parks[0].items() if k not in ("reason", "by")}
+        lines.append(
+            f"{kind}: {len(parks) / max(1, jobs):.3f} a job parked '{reason}' by {by} "
+            f"(first: {first})"
+        )
+    return lines
 
 
 def run_batch(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from provisioning.engine import admission
 from provisioning.engine.parking import make_due
-from provisioning.engine.tasks import run_job
+from provisioning.engine.tasks import run_job, send_line_timer
 from provisioning.models import Batch, Identity, Job
 
 
@@ -130,7 +130,7 @@ def _send_in_line(job_id: int, tenant_id: int, comes_back: float) -> None:
     if not admission.line_held_at_submit(tenant_id) and make_due(job_id):
         run_job.delay(job_id)
     else:
-        run_job.apply_async((job_id,), countdown=max(0.0, comes_back))
+        send_line_timer(tenant_id, comes_back)  # the line's, not one of its own
 
 
 def job_saved(job: Job, *, new_identity: bool = False) -> Job:

@@ -15,10 +15,11 @@ admitted only for the tenant's few oldest unfinished jobs; the others wait their
 order they arrived (job id). Each job that went through the connection's pacing admits the
 first in line when it ends, with its first read's tokens reserved, so that job's next run
 sends them; the come-back time each waiting job sets itself is the fallback for a wake-up
-lost with a killed worker.
+lost with a killed worker, and one timer for the tenant's line (`arm_line`) sends the
+waiting jobs whose come-back time has come, instead of a task of each job's own.
 A joiner asked for while its tenant's jobs wait their turn joins the line at its submit
 (`in_line_at_submit`): it is written waiting its turn, and no task runs it before the job
-that ends ahead of it admits it, only its fallback timer (a first run would claim it, find
+that ends ahead of it admits it, only its line's timer (a first run would claim it, find
 its turn not come and park it: three statements more).
 So a throttled connection's own jobs finish one after another at its rate instead of all
 spending its calls on their first reads, and other tenants' jobs are not slowed.
@@ -33,6 +34,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from provisioning import throttle
@@ -60,15 +62,33 @@ STALE_AFTER_S = 60.0
 TOKENS_PER_JOB = 15
 # What a joiner's first read reserves beyond TOKENS_PER_JOB, where the bucket holds it: an
 # onboarding's round is 15 or 16 calls as the plan finds it (a lookup more, a read more in
-# its verification), and a round short by one parked again for it at its last read (17 of
-# 300 jobs in a bench run at the ceiling). The plan gives back what it did not need.
-ROUND_SLACK = 2
+# its verification), and its read 4 more where the worker that sends it has the catalogues
+# to read again (groups, apps, licences, domains) while the run that reserved for it (its
+# own earlier run in another worker, the job that woke it) had them cached: 2 left 8 of 300
+# jobs short at the read that verifies their round, a task run more each. The plan gives
+# back what it did not need.
+ROUND_SLACK = 4
+# An onboarding's first read with the connector's catalogues cached (Entra: the user by
+# name, the group holding its address, its manager), as TOKENS_PER_JOB counts it. A read
+# that costs more (the catalogues read again: a worker's first job of a tenant, a cache gone
+# stale) reserves the difference on top: paid for a warm read, its round came up short and
+# parked again at the read that verifies it (a task run more, the first job of each tenant
+# in each worker: 17 of 300 jobs in a bench run at the ceiling).
+WARM_READ = 3
+# job.options, per connection id: how many tokens its reservation (RESERVED) holds, where
+# the run that reserved them knew; the run that sends counts those paid, not what it asks.
+RESERVED_TOKENS = "reserved_tokens"
 MIN_ADMITTED = 2
 TURN_MIN_S, TURN_MAX_S = 2.0, 60.0
 TURN_ETA_FACTOR = 2.0
 # How long a job that waited its turn is known to have succeeded, for its fallback timer
 # (`fallback_after_the_end`): that comes at most TURN_MAX_S after the job's last look.
 ENDED_KEPT_S = 2 * int(TURN_MAX_S)
+# A tenant's line timer (`arm_line`): one armed to come this much later than a job's
+# come-back time stands for it all the same; its mark outlives its time by as much.
+LINE_TIMER_SLACK_S = 2.0
+# A come-back time this close counts as come (a task may be delivered a little early).
+LINE_TIMER_EARLY_S = 0.25
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
 
@@ -78,13 +98,13 @@ def pace(
 ) -> Outcome | None:
     """Before the job's calls to `connection`: None to send them now; else the Outcome that
     parks the job (its tokens reserved, or its turn not come)."""
-    due_at = _take_reservation(job, connection)
+    due_at, held = _take_reservation(job, connection)
     if due_at is not None:
-        return _send_at(job, connection, due_at - time.time())
+        return _send_at(job, connection, due_at - time.time(), held)
     if first_read and _needs_admission(job):
         taken, due = _reserve_as_newcomer(connection, tokens)
         if taken:
-            return _send_at(job, connection, due)
+            return _send_at(job, connection, due, tokens)
         ahead, at_once = jobs_ahead(job), admitted_at_once(connection)
         if ahead >= at_once:
             return _wait_turn(job, connection, ahead, tokens)
@@ -98,7 +118,7 @@ def pace(
     taken, seconds = throttle.reserve(connection, tokens, throttle.reserve_ahead_s(connection))
     if not taken:
         return wait(job, f"Pacing calls to {connection}", seconds)
-    return _send_at(job, connection, seconds)
+    return _send_at(job, connection, seconds, tokens)
 
 
 def turn_first(job: Job, connections: list[DirectoryConnection]) -> Outcome | None:
@@ -122,9 +142,8 @@ def turn_first(job: Job, connections: list[DirectoryConnection]) -> Outcome | No
     taken, due = _reserve_as_newcomer(connection, tokens)
     if not taken:
         return _wait_turn(job, connection, ahead, tokens)
-    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due}
-    job.options = {**job.options, RESERVED: reserved}  # kept even if due now: the read's
-    return _send_at(job, connection, due)
+    _reserved(job, connection, time.time() + due, tokens)  # kept even if due now: the read's
+    return _send_at(job, connection, due, tokens)
 
 
 def _reserve_as_newcomer(connection: DirectoryConnection, tokens: int) -> tuple[bool, float]:
@@ -153,15 +172,19 @@ def pace_calls(
     if joiner and job.options.get("round", 0) == 0 and capacity >= TOKENS_PER_JOB:
         # The bench's onboardings take it exactly; `round_calls` gives back a surplus, and a
         # round that needs more reserves the rest at its first step. A round a bucket cannot
-        # hold parks again anyway: paying part of it ahead would only delay the read.
-        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK)  # joiner_reservation's size
+        # hold parks again anyway: paying part of it ahead would only delay the read. A read
+        # dearer than a warm one (its catalogues read again) adds what it costs more.
+        to_come = max(to_come, TOKENS_PER_JOB + ROUND_SLACK + max(0, tokens - WARM_READ))
     if paid < tokens:
         # As many as a full bucket: the directory takes them at once when they are due.
         wanted = max(tokens, min(to_come, capacity))
+        held = _reserved_tokens(job, connection)
         outcome = pace(job, connection, wanted - paid, first_read=first_read)
         if outcome is not None:
             return outcome
-        paid = wanted
+        # A reservation someone made for it (the job that woke it: `joiner_reservation`,
+        # before its read's cost was known) pays what it holds, not what this run asks.
+        paid = wanted if held is None else max(tokens, paid + held)
     job.options = {
         **job.options,
         PAID: {**job.options.get(PAID, {}), key: paid - tokens},
@@ -277,6 +300,7 @@ def reserve_for(
     options = {k: v for k, v in waiting["options"].items() if k != TURN_WANTS}
     options[ADMITTED] = True
     options[RESERVED] = {**options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
+    options[RESERVED_TOKENS] = {**options.get(RESERVED_TOKENS, {}), str(connection.pk): tokens}
     now = timezone.now()
     admitted = Job.objects.filter(
         pk=waiting["pk"],
@@ -326,7 +350,8 @@ def _wait_turn(job: Job, connection: DirectoryConnection, ahead: int, tokens: in
     comes_back = _turn_eta(connection, ahead, looks)
     throttle.hold_line(connection, comes_back)
     _line_for_submits(job, connection, comes_back)
-    return wait(job, f"{TURN} {connection}", comes_back)
+    parked = wait(job, f"{TURN} {connection}", comes_back)
+    return Outcome(retry_in=parked.retry_in, in_line_of=job.tenant_id)
 
 
 def _line_for_submits(job: Job, connection: DirectoryConnection, seconds: float) -> None:
@@ -407,6 +432,48 @@ def _submit_line_key(tenant_id: int) -> str:
     return f"{_cache_prefix()}:line:{tenant_id}"
 
 
+def arm_line(tenant_id: int, seconds: float) -> bool:
+    """A job of the tenant waits its turn until `seconds` from now at the latest (its come-back
+    time): whether the tenant's line timer is to be sent for then (the caller sends it,
+    `tasks.send_line_timer`). Not where one is armed to come by then: one timer stands for
+    the whole line, not one per job (a woken job's own timer came after its end, a task run
+    for nothing: about one for every third job at the ceiling). The mark lasts a little past
+    the timer's time, so that a timer lost with a killed worker is armed again by the next
+    job that waits its turn; behind it, each waiting job's lease (`resume_stalled_jobs`)."""
+    key, at = _line_timer_key(tenant_id), time.time() + max(0.0, seconds)
+    armed = cache.get(key)
+    if armed is not None and armed <= at + LINE_TIMER_SLACK_S:
+        return False
+    cache.set(key, at, timeout=math.ceil(max(0.0, seconds) + LINE_TIMER_SLACK_S))
+    return True
+
+
+def line_due(tenant_id: int) -> tuple[list[int], float | None]:
+    """The tenant's line timer has come: the jobs waiting their turn whose come-back time
+    has come (each runs, as its own timer used to send it: a lost wake-up, or a turn not come
+    that it parks for again), and in how many seconds the next waiting job's come-back time
+    comes (None: no job waits its turn), for the timer armed again."""
+    cache.delete(_line_timer_key(tenant_id))
+    now = timezone.now()
+    latest = now + timedelta(seconds=LINE_TIMER_EARLY_S)
+    line = Job.objects.filter(
+        tenant_id=tenant_id, status=Job.Status.WAITING, waiting_reason__startswith=TURN
+    )
+    due = list(
+        line.filter(Q(resume_at__lte=latest) | Q(resume_at=None))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    later = (
+        line.filter(resume_at__gt=latest).order_by("resume_at").values_list("resume_at", flat=True)
+    ).first()
+    return due, None if later is None else (later - now).total_seconds()
+
+
+def _line_timer_key(tenant_id: int) -> str:
+    return f"{_cache_prefix()}:line-timer:{tenant_id}"
+
+
 def ended_after_its_turn(job: Job, status: str) -> None:
     """A job that waited its turn has succeeded (its end committed): its turn's fallback
     timer, still to come, finds it so in the cache (`fallback_after_the_end`), not by the
@@ -431,20 +498,51 @@ def _cache_prefix() -> str:  # read at call time: the tests switch the prefix
     return f"{settings.REDIS_KEY_PREFIX}:admission"
 
 
-def _send_at(job: Job, connection: DirectoryConnection, due_in: float) -> Outcome | None:
+def _send_at(
+    job: Job, connection: DirectoryConnection, due_in: float, tokens: int | None
+) -> Outcome | None:
+    """None to send now; else the job parked until its `tokens` reserved are due."""
     if due_in <= DUE_NOW_S:
         return None
-    reserved = {**job.options.get(RESERVED, {}), str(connection.pk): time.time() + due_in}
-    job.options = {**job.options, RESERVED: reserved}
+    _reserved(job, connection, time.time() + due_in, tokens)
     return wait(job, f"Pacing calls to {connection}", due_in)
 
 
-def _take_reservation(job: Job, connection: DirectoryConnection) -> float | None:
-    """The due time of the job's reservation on `connection`, removed from the job (it is
-    spent by the calls that follow); None when it holds none, or a stale one."""
-    reserved = dict(job.options.get(RESERVED, {}))
-    due_at = reserved.pop(str(connection.pk), None)
-    if due_at is None:
+def _reserved(job: Job, connection: DirectoryConnection, due_at: float, tokens: int | None):
+    """The job's reservation on `connection`, due at `due_at`, holding `tokens` (None: not
+    known, a row written before they were kept)."""
+    key = str(connection.pk)
+    held = {k: v for k, v in job.options.get(RESERVED_TOKENS, {}).items() if k != key}
+    if tokens is not None:
+        held[key] = tokens
+    job.options = {
+        **job.options,
+        RESERVED: {**job.options.get(RESERVED, {}), key: due_at},
+        RESERVED_TOKENS: held,
+    }
+
+
+def _reserved_tokens(job: Job, connection: DirectoryConnection) -> int | None:
+    """The tokens the job's reservation on `connection` holds, where it holds one still to
+    be spent (not stale) and they are known; None otherwise."""
+    key = str(connection.pk)
+    due_at = job.options.get(RESERVED, {}).get(key)
+    if due_at is None or time.time() >= due_at + STALE_AFTER_S:
         return None
-    job.options = {**job.options, RESERVED: reserved}
-    return due_at if time.time() < due_at + STALE_AFTER_S else None
+    return job.options.get(RESERVED_TOKENS, {}).get(key)
+
+
+def _take_reservation(job: Job, connection: DirectoryConnection) -> tuple[float | None, int | None]:
+    """The due time of the job's reservation on `connection` and the tokens it holds, both
+    removed from the job (spent by the calls that follow); (None, None) when it holds none,
+    or a stale one."""
+    key = str(connection.pk)
+    reserved = dict(job.options.get(RESERVED, {}))
+    held = dict(job.options.get(RESERVED_TOKENS, {}))
+    due_at, tokens = reserved.pop(key, None), held.pop(key, None)
+    if due_at is None:
+        return None, None
+    job.options = {**job.options, RESERVED: reserved, RESERVED_TOKENS: held}
+    if time.time() >= due_at + STALE_AFTER_S:
+        return None, None
+    return due_at, tokens

@@ -23,6 +23,9 @@ EARLY_SLACK_S = 0.25
 class Outcome:
     retry_in: float | None = None  # schedule the job again after this many seconds
     then: int | None = None  # a job of the same person to start now
+    # Waiting its turn: no task of its own after `retry_in`, its tenant's line timer
+    # (engine/admission.py) stands for it; the tenant's id.
+    in_line_of: int | None = None
 
 
 class LeaseLost(Exception):  # noqa: N818 - a condition of the run, not a failure of the job

@@ -28,9 +28,30 @@ def run_job(self, job_id: int) -> None:
     outcome = executor.execute(job_id)
     if outcome.then is not None:
         run_job.delay(outcome.then)  # the person's next job, or an older one to go first
-    if outcome.retry_in is not None:
+    if outcome.retry_in is not None and outcome.in_line_of is not None:
+        # Waiting its turn: the job that ends ahead wakes it, the line's timer is the fallback.
+        send_line_timer(outcome.in_line_of, outcome.retry_in)
+    elif outcome.retry_in is not None:
         # Throttled or a transient failure: come back later instead of sleeping in the worker.
         raise self.retry(countdown=outcome.retry_in)
+
+
+def send_line_timer(tenant_id: int, seconds: float) -> None:
+    """A job of the tenant waits its turn until `seconds` from now at the latest: the
+    tenant's line timer, unless one is armed to come by then (`admission.arm_line`)."""
+    if admission.arm_line(tenant_id, seconds):
+        line_fallback.apply_async((tenant_id,), countdown=max(0.0, seconds))
+
+
+@shared_task(name="provisioning.tasks.line_fallback", acks_late=True, ignore_result=True)
+def line_fallback(tenant_id: int) -> None:
+    """The tenant's line timer: its waiting jobs whose come-back time has come run (a
+    wake-up lost, a turn not come), and the timer is armed again for the next one's."""
+    due, next_in = admission.line_due(tenant_id)
+    for job_id in due:
+        run_job.delay(job_id)
+    if next_in is not None:
+        send_line_timer(tenant_id, next_in)
 
 
 @outcomes.on_job_finished

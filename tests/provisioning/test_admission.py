@@ -316,7 +316,7 @@ def test_a_job_that_ends_without_its_calls_gives_back_what_it_paid_for_them(alph
     paid = admission.TOKENS_PER_JOB + admission.ROUND_SLACK
     assert admission.unspent(job) == {slow.pk: paid - 3}  # 3 left in the bucket
     executor.fail_job(job, "Stopped before its round.")
-    # The 14 paid for and never sent are back: 17 are due at once (14 s from now without).
+    # Those paid for and never sent are back: 17 are due at once (16 s from now without).
     taken, due = throttle.reserve(slow, 2 * BURST - 3, 600.0)
     assert taken and due == Refilled(0.0, slow)
 
@@ -342,6 +342,72 @@ def test_a_joiners_round_a_call_longer_than_usual_parks_once(alpha, slow):
     sent = [admission.pace_calls(job, slow, n) for n in (1, 7)]
     sent.append(admission.pace_calls(job, slow, 5, first_read=True))
     assert sent == [None, None, None]  # no park
+
+
+def test_a_joiners_cold_read_pays_for_its_round_as_well(alpha, slow):
+    """A joiner's first read that costs more than a warm one (the connector's catalogues
+    read again: a worker's first job of a tenant, a cache gone stale): its reservation adds
+    what the read costs more, so its round does not come up short and park again at the
+    read that verifies it (a task run more: 17 of 300 jobs at the ceiling, the first of
+    each tenant in each worker)."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
+    (job,) = new_jobs(alpha.tenant, 1)
+    cold = admission.WARM_READ + 4  # the groups, apps, licences and domains read again
+    assert admission.pace_calls(job, slow, cold, first_read=True, joiner=True) is not None
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, cold, first_read=True, joiner=True) is None
+    # The bench's onboarding: the create, a $batch of 7 and a read of 4 that verifies them.
+    options, surplus = admission.round_calls(job, {slow.pk: 12})
+    admission.give_back([slow], surplus)
+    job.options = {**job.options, "round": 1, **options}
+    sent = [admission.pace_calls(job, slow, n) for n in (1, 7)]
+    sent.append(admission.pace_calls(job, slow, 4, first_read=True))
+    assert sent == [None, None, None]  # no park
+    assert probe_due(slow) == Refilled(cold + 12 + 1, slow)  # the rest given back
+
+
+def test_a_joiner_reserved_for_by_a_warm_worker_sends_a_cold_read_and_its_round(alpha, slow):
+    """A joiner's reservation made by a run whose worker had the catalogues cached (a warm
+    read: its own first run, the job that woke it), sent by a worker that reads them again:
+    the reservation carries the dearer read and the round all the same, so the read that
+    verifies the round does not park again (8 of 300 jobs at the ceiling did, with a slack
+    of 2)."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    throttle.reset(slow)
+    assert throttle.reserve(slow, 2 * BURST, 0.0)[0]  # emptied
+    (job,) = new_jobs(alpha.tenant, 1)
+    warm, cold = admission.WARM_READ, admission.WARM_READ + 4
+    assert admission.pace_calls(job, slow, warm, first_read=True, joiner=True) is not None
+    job.refresh_from_db()
+    job.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    assert admission.pace_calls(job, slow, cold, first_read=True, joiner=True) is None
+    options, surplus = admission.round_calls(job, {slow.pk: 12})  # as the bench's onboarding
+    admission.give_back([slow], surplus)
+    job.options = {**job.options, "round": 1, **options}
+    sent = [admission.pace_calls(job, slow, n) for n in (1, 7)]
+    sent.append(admission.pace_calls(job, slow, 4, first_read=True))
+    assert sent == [None, None, None]  # no park
+
+
+def test_a_woken_joiner_pays_with_what_was_reserved_for_it_not_what_it_asks(alpha, slow):
+    """The job that wakes the first in line reserves a warm read's round for it
+    (`joiner_reservation`): its run, whose read turns out dearer, counts those tokens as
+    paid, not the more it asks (tokens the bucket never gave), and its round reserves the
+    rest when it gets there."""
+    slow.rate_burst = 2 * BURST
+    slow.save()
+    first, turn = line_up(alpha, slow, tokens=admission.joiner_reservation(slow))
+    next_id, _ = admission.next_in_turn(first)
+    woken = Job.objects.get(pk=next_id)
+    woken.options[admission.RESERVED] = {str(slow.pk): time.time()}  # its time has come
+    cold = admission.WARM_READ + 4
+    assert admission.pace_calls(woken, slow, cold, first_read=True, joiner=True) is None
+    assert admission.unspent(woken) == {slow.pk: admission.joiner_reservation(slow) - cold}
 
 
 def test_a_throttled_read_voids_what_the_joiner_paid_ahead(alpha, slow):

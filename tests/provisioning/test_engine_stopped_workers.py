@@ -25,6 +25,8 @@ import pytest
 from django.db import connections
 
 from portal.audit.models import AuditEvent
+from provisioning import throttle
+from provisioning.engine import admission
 from provisioning.engine.tasks import resume_stalled_jobs
 from provisioning.first_sign_in.models import Delivery
 from provisioning.lifecycle import services as lifecycle
@@ -32,6 +34,7 @@ from provisioning.models import Identity, Job, Step
 from tenants.models import RoleTemplate
 from tests.conftest import STARTED_WORKERS
 from tests.provisioning.directories import make_directories
+from tests.provisioning.test_engine_e2e import onboard as onboard_joiner
 from tests.provisioning.test_first_sign_in import manager_of, onboard, set_policy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,6 +45,7 @@ LEAVE = lifecycle.OffboardingOptions(delete_after_days=None)
 CALM = {"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 0, "throttle_next": 0}
 ENDED_TASK = re.compile(r"run_job\[[^]]+\] (succeeded|retry|raised)")
 RECEIVED_TASK = re.compile(r"run_job\[[^]]+\] received")
+LINE_TIMER = re.compile(r"line_fallback\[[^]]+\] received")
 # Short leases; only Entra's connector warmed as a worker starts (the directories here are
 # Entra's alone): the okta SDK's import was some 6 s of CPU in each of about fifteen starts.
 WORKER = {"JOB_LEASE_SECONDS": "5", "WARM_CONNECTOR_KINDS": "entra"}
@@ -410,3 +414,46 @@ def asking(seed: int, people: list[Person], support, asked: list) -> None:
             time.sleep(rng.uniform(0, 0.4))
     finally:
         connections.close_all()
+
+
+# -- a killed worker holding a line's timer -----------------------------------------------------
+
+
+@pytest.mark.timeout(1200)
+def test_a_worker_killed_holding_the_lines_timer_and_its_wake_ups_leaves_every_job_done(
+    on_sandbox, worker_factory
+):
+    """A throttled tenant's joiners wait their turn behind the few admitted, one timer for
+    the tenant's line standing for their fallbacks (engine/admission.py `arm_line`). The
+    worker is killed (SIGKILL) once it holds that timer's message (a countdown a worker
+    keeps until its time): the timer is lost with it, and so are the wake-ups it had sent
+    and the runs it had under way. Another worker starts; beat's `resume_stalled_jobs` (here
+    every half second) sends each job whose lease has run out. Every job ends Succeeded, and
+    the directory holds each person as asked."""
+    dirs = make_directories(on_sandbox, f"kl{uuid.uuid4().hex[:6]}", rate_limit_per_s=3)
+    paced = dirs.tenant.connections.get()
+    paced.rate_burst = admission.TOKENS_PER_JOB  # a bucket that holds a joiner's round
+    paced.save()
+    throttle.reset(paced)
+    assert throttle.reserve(paced, paced.rate_burst, 0.0)[0]  # at the ceiling now
+    worker = worker_factory(**WORKER)
+    other = None
+    try:
+        jobs = [onboard_joiner(dirs, first=f"Line{n}", last="Killed") for n in range(6)]
+        until(
+            lambda: LINE_TIMER.search(worker.log_path.read_text()),
+            "the line's timer received by the worker",
+        )
+        worker.kill()
+        other = worker_factory(**WORKER)
+        ids = [job.pk for job in jobs]
+        settle(Job.objects.filter(pk__in=ids), "killed holding the line's timer")
+        assert_all_succeeded(Job.objects.filter(pk__in=ids), "killed holding the line's timer")
+        for job in jobs:
+            job.refresh_from_db()
+            user = dirs.entra_user(job.identity.username)
+            assert user is not None and user["accountEnabled"], job.identity.username
+    finally:
+        worker.kill()
+        if other is not None:
+            other.kill()
