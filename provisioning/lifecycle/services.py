@@ -132,6 +132,11 @@ def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
     return set(leaves.values_list("identity_id", flat=True))
 
 
+class HasLeft(ValueError):
+    """A leave asked of someone who has left (or been deleted) already: the caller's read of
+    them is older than that, since another channel's leave ended or a hard delete began."""
+
+
 # -- jobs -------------------------------------------------------------------------------------
 
 
@@ -151,7 +156,7 @@ def request_offboarding(
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
-            raise ValueError(f"{identity.display_name} has left already.")
+            raise HasLeft(f"{identity.display_name} has left already.")
         replaced = _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
         now = not hold and (at is None or at <= timezone.now())
         if now:
