@@ -419,15 +419,19 @@ def offboard(
     form = OffboardingForm(_offboard_data(initial, identity, body), identity=identity)
     if not form.is_valid():
         raise invalid(form)
-    job = lifecycle.offboard_in_window(
-        identity,
-        form.options(),
-        kind=Batch.Kind.API,
-        actor=request.user,
-        at=form.cleaned_data["at"],
-        row={"person": identity.pk, "username": identity.username},
-        http_request=request,
-    )
+    try:
+        job = lifecycle.offboard_in_window(
+            identity,
+            form.options(),
+            kind=Batch.Kind.API,
+            actor=request.user,
+            at=form.cleaned_data["at"],
+            row={"person": identity.pk, "username": identity.username},
+            http_request=request,
+        )
+    except lifecycle.HasLeft as exc:  # their running leave ended since the check above
+        identity.refresh_from_db()
+        raise conflict(_refusal(identity)) from exc
     return accepted(job)
 
 

@@ -23,6 +23,7 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, BatchRow, Identity, Job
 from tenants.models import RoleTemplate, Tenant
 
+LEFT_SINCE = "This person has left since the file was checked."
 KIND_OF = {columns.ONBOARD: Batch.Kind.CSV_ONBOARD, columns.OFFBOARD: Batch.Kind.CSV_OFFBOARD}
 BadFile = parse.BadFile
 
@@ -137,7 +138,15 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
             Tenant.objects.select_for_update().filter(pk=batch.tenant_id).first()
             reason = hold_reason(batch, {row.identity_id for row in rows})
             held = bool(reason)
-            _start_offboarding(batch, rows, actor, http_request, held)
+            left = _start_offboarding(batch, rows, actor, http_request, held)
+            if left:
+                BatchRow.objects.bulk_update(left, ["errors"])
+                skipped += len(left)
+                rows = [row for row in rows if not row.errors]
+                if not rows:
+                    raise BatchError(
+                        "No row of this file can be queued: fix the errors and upload again."
+                    )
         BatchRow.objects.bulk_update(rows, ["job", "identity"], batch_size=500)
         batch.rows_valid = len(rows)
         batch.status = Batch.Status.STARTED
@@ -203,7 +212,7 @@ def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
         )
         for row in rows:
             if row.identity_id in gone or row.identity_id is None:
-                row.errors = ["This person has left since the file was checked."]
+                row.errors = [LEFT_SINCE]
                 changed.append(row)
     BatchRow.objects.bulk_update(changed, ["errors"])
     return len(changed)
@@ -225,21 +234,32 @@ def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -
         row.identity_id = row.job.identity_id
 
 
-def _start_offboarding(batch: Batch, rows: list[BatchRow], actor, http_request, held: bool) -> None:
+def _start_offboarding(
+    batch: Batch, rows: list[BatchRow], actor, http_request, held: bool
+) -> list[BatchRow]:
+    """Each row's leave, under its person's lock; the rows whose person left after
+    `_recheck` read them (another channel's leave ended, a scheduled hard delete started) get
+    its error and no job, and are returned."""
     people = Identity.objects.select_related("tenant").in_bulk([r.identity_id for r in rows])
     defaults = batch.options.get("offboard", {})
+    left = []
     for row in rows:
         options = lifecycle.OffboardingOptions.from_dict(defaults | row.data.get("overrides", {}))
         at = row.data.get("leave_at")
-        row.job = lifecycle.request_offboarding(
-            people[row.identity_id],
-            options,
-            actor=actor,
-            at=datetime.fromisoformat(at) if at else None,
-            batch=batch,
-            hold=held,
-            http_request=http_request,
-        )
+        try:
+            row.job = lifecycle.request_offboarding(
+                people[row.identity_id],
+                options,
+                actor=actor,
+                at=datetime.fromisoformat(at) if at else None,
+                batch=batch,
+                hold=held,
+                http_request=http_request,
+            )
+        except lifecycle.HasLeft:
+            row.errors = [LEFT_SINCE]
+            left.append(row)
+    return left
 
 
 def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_request=None) -> int:

@@ -132,6 +132,11 @@ def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
     return set(leaves.values_list("identity_id", flat=True))
 
 
+class HasLeft(ValueError):
+    """A leave asked of someone who has left (or been deleted) already: the caller's read of
+    them is older than that, since another channel's leave ended or a hard delete began."""
+
+
 # -- jobs -------------------------------------------------------------------------------------
 
 
@@ -151,7 +156,8 @@ def request_offboarding(
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status in (Identity.Status.LEFT, Identity.Status.DELETED):
-            raise ValueError(f"{identity.display_name} has left already.")
+            raise HasLeft(f"{identity.display_name} has left already.")
+        _lock_pending(identity)
         replaced = _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
         now = not hold and (at is None or at <= timezone.now())
         if now:
@@ -350,6 +356,7 @@ def request_restore(
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         if identity.status not in RESTORABLE:
             raise ValueError(f"{identity.display_name} has not left; there is nothing to restore.")
+        _lock_pending(identity)
         cancelled = _cancel_pending(identity, Job.Kind.DELETE, actor=actor)
         _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
         rehire = identity.status == Identity.Status.DELETED
@@ -494,6 +501,16 @@ def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
         not_before=timezone.now() + timedelta(days=days),
         options={"leave_job": leave_job.pk},
     )
+
+
+def _lock_pending(identity: Identity) -> None:
+    """Lock the person's scheduled and held jobs before an action that cancels some of them
+    records anything. The clock's tick (`start_due_jobs`) holds its due jobs' rows and then
+    records each start, waiting for the tenant's audit head; an action that recorded a first
+    cancel (holding that head) and then waited for a row the tick held deadlocked with it: a
+    restore cancelling a hard delete and then a leave falling due (converge17)."""
+    pending = identity.jobs.filter(status__in=PENDING_STATUSES).order_by("pk")
+    list(pending.select_for_update().values_list("pk", flat=True))
 
 
 def _cancel_pending(identity: Identity, kind: str, *, actor) -> list[int]:

@@ -281,9 +281,14 @@ def offboard(request: HttpRequest, tenant: str, identity_id: int) -> HttpRespons
     form = OffboardingForm(request.POST or None, identity=identity)
     if request.method == "POST" and form.is_valid():
         at = form.cleaned_data["at"]
-        job = lifecycle.request_offboarding(
-            identity, form.options(), actor=request.user, at=at, http_request=request
-        )
+        try:
+            job = lifecycle.request_offboarding(
+                identity, form.options(), actor=request.user, at=at, http_request=request
+            )
+        except lifecycle.HasLeft:  # their running leave ended since the check above
+            identity.refresh_from_db()
+            messages.error(request, _refusal(identity, queries_lifecycle.lifecycle_of(identity)))
+            return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
         when = "Scheduled" if at else "Queued"
         messages.success(request, f"{when} the offboarding of {identity.display_name}.")
         return redirect("job_detail", job_id=job.pk)

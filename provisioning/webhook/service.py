@@ -135,12 +135,21 @@ def leave_time(tenant: Tenant, event: Terminate) -> datetime | None:
 def _prepare_terminate(tenant: Tenant, event: Terminate, http_request) -> Action:
     identity = _employee(tenant, event.employee_id)
     at = leave_time(tenant, event)
-    return lambda: lifecycle.offboard_in_window(
-        identity,
-        lifecycle.OffboardingOptions.preset_for(tenant),
-        kind=Batch.Kind.WEBHOOK,
-        actor=ACTOR,
-        at=at,
-        row={"employee_id": identity.employee_id, "event_id": event.id},
-        http_request=http_request,
-    )
+
+    def leave() -> Job:
+        try:
+            return lifecycle.offboard_in_window(
+                identity,
+                lifecycle.OffboardingOptions.preset_for(tenant),
+                kind=Batch.Kind.WEBHOOK,
+                actor=ACTOR,
+                at=at,
+                row={"employee_id": identity.employee_id, "event_id": event.id},
+                http_request=http_request,
+            )
+        except lifecycle.HasLeft:  # their running leave ended since the check above
+            raise Unprocessable(
+                f"Employee {event.employee_id} has left; a rehire is restored in the portal."
+            ) from None
+
+    return leave

@@ -129,7 +129,7 @@ def test_a_rehire_asked_as_the_hard_delete_falls_due_neither_deadlocks(alpha, mo
         not_before=now,
     )
     scanner_holds_the_job, rehire_holds_the_person = threading.Event(), threading.Event()
-    real_start, real_cancel = lifecycle.start_job, lifecycle._cancel_pending
+    real_start, real_lock = lifecycle.start_job, lifecycle._lock_pending
     scanner_errors: list[BaseException] = []
 
     def start_job(job, **kwargs):
@@ -137,10 +137,9 @@ def test_a_rehire_asked_as_the_hard_delete_falls_due_neither_deadlocks(alpha, mo
         assert rehire_holds_the_person.wait(timeout=30)
         return real_start(job, **kwargs)
 
-    def cancel_pending(identity, kind, *, actor):
-        if kind == Job.Kind.DELETE:
-            rehire_holds_the_person.set()
-        return real_cancel(identity, kind, actor=actor)
+    def lock_pending(identity):  # the rehire holds the person, and reaches for its jobs
+        rehire_holds_the_person.set()
+        return real_lock(identity)
 
     def scan():
         try:
@@ -151,7 +150,7 @@ def test_a_rehire_asked_as_the_hard_delete_falls_due_neither_deadlocks(alpha, mo
             connections.close_all()
 
     monkeypatch.setattr(lifecycle, "start_job", start_job)
-    monkeypatch.setattr(lifecycle, "_cancel_pending", cancel_pending)
+    monkeypatch.setattr(lifecycle, "_lock_pending", lock_pending)
     scanner = threading.Thread(target=scan)
     scanner.start()
     assert scanner_holds_the_job.wait(timeout=30)
