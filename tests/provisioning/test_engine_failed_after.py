@@ -23,57 +23,17 @@ from provisioning.models import Identity, Job
 from tests.provisioning.conftest import drive, run_now
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import okta_account
-from tests.provisioning.scim_apps import sales_and_support
 from tests.provisioning.test_engine_convergence import entra_access, onboard
+from tests.provisioning.test_engine_lost_answers import through_every_directory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SALES, SUPPORT = ["Sales", "Staff"], ["Staff", "VPN Users"]
 
 
-def scim_faults(server, app) -> dict:
-    with server.control() as control:
-        return control.get(f"/_sandbox/scim-apps/{app.slug}/stats").json()["faults"]
-
-
 def test_writes_answered_5xx_that_landed_end_every_directory_as_last_asked(on_sandbox, monkeypatch):
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(
-        on_sandbox, f"after{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
-    )
-    app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
-
-    def failing_after(job: Job, writes: int) -> Job:
-        for kind in ("entra", "okta"):
-            dirs.behave(kind, fail_after_next=writes)
-        app.behave(fail_after_next=writes)
-        return drive(job)
-
-    join = failing_after(onboard(dirs), 2)
-    identity = Identity.objects.get(pk=join.identity_id)
-    change = lifecycle.ChangeRequest([support])
-    move = failing_after(lifecycle.request_change(identity, change, actor="system"), 2)
-    leave_options = lifecycle.OffboardingOptions(delete_after_days=None)
-    leave = failing_after(lifecycle.request_offboarding(identity, leave_options, actor="system"), 2)
-    restore = failing_after(lifecycle.request_restore(identity, actor="system"), 2)
-
-    jobs = [join, move, leave, restore]
-    assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * 4, [j.error for j in jobs]
-    fired = {kind: dirs.stats(kind)["faults"].get("failed_after", 0) for kind in ("entra", "okta")}
-    fired["scim"] = scim_faults(on_sandbox, app).get("failed_after", 0)
-    assert all(fired.values()), fired  # the fault did fire in each
-    upn = identity.username
-    users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
-    assert len(users) == 1, users  # no second account from a create sent again
-    assert users[0]["accountEnabled"]
-    assert sorted(g for g in users[0]["groups"] if "dynamic" not in g) == SUPPORT
-    held = okta_account(dirs.okta_state(), upn)
-    assert (held.present, held.enabled, sorted(held.groups)) == (True, True, SUPPORT)
-    assert "accounts" not in held.detail, held.detail
-    scim_users = [u for u in app.state()["users"] if u["userName"].casefold() == upn.casefold()]
-    assert len(scim_users) == 1 and scim_users[0]["active"], scim_users
-    assert app.groups_of(scim_users[0]["id"]) == {"support"}
-    assert verify_all().ok
+    through_every_directory(on_sandbox, "after", fault="fail_after_next", counted_as="failed_after")
 
 
 def test_a_create_answered_5xx_then_left_and_hard_deleted_leaves_no_account(

@@ -34,32 +34,42 @@ def test_writes_whose_answers_are_lost_end_every_directory_as_last_asked(on_sand
     for module, name in ((entra, "ANSWER_TIMEOUT_S"), (okta, "ANSWER_TIMEOUT_S")):
         monkeypatch.setattr(module, name, 0.5)
     monkeypatch.setattr(scim, "TIMEOUT_S", 0.5)
+    through_every_directory(on_sandbox, "lost", fault="lose_answer_next", counted_as="lost")
+
+
+def through_every_directory(on_sandbox, name: str, fault: str, counted_as: str) -> None:
+    """A join, a move, a leave and a restore of one person in Entra, Okta and a SCIM app,
+    each job's next two writes in each directory under the sandbox's `fault` (its count in
+    the directory's stats `counted_as`): every job Succeeded, the fault fired in each, and
+    each directory ends as last asked, one enabled account in Support's groups; the audit
+    chain whole."""
     dirs = make_directories(
-        on_sandbox, f"lost{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
+        on_sandbox, f"{name}{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"), licenses=[], apps=[]
     )
     app, support = sales_and_support(on_sandbox, dirs, SUPPORT)
 
-    def losing(job: Job, lost: int) -> Job:
+    def disrupted(job: Job) -> Job:
         for kind in ("entra", "okta"):
-            dirs.behave(kind, lose_answer_next=lost)
-        app.behave(lose_answer_next=lost)
+            dirs.behave(kind, **{fault: 2})
+        app.behave(**{fault: 2})
         return drive(job)
 
-    join = losing(onboard(dirs), 2)
+    join = disrupted(onboard(dirs))
     identity = Identity.objects.get(pk=join.identity_id)
-    change = lifecycle.ChangeRequest([support])
-    move = losing(lifecycle.request_change(identity, change, actor="system"), 2)
+    move = disrupted(
+        lifecycle.request_change(identity, lifecycle.ChangeRequest([support]), actor="system")
+    )
     leave_options = lifecycle.OffboardingOptions(delete_after_days=None)
-    leave = losing(lifecycle.request_offboarding(identity, leave_options, actor="system"), 2)
-    restore = losing(lifecycle.request_restore(identity, actor="system"), 2)
+    leave = disrupted(lifecycle.request_offboarding(identity, leave_options, actor="system"))
+    restore = disrupted(lifecycle.request_restore(identity, actor="system"))
 
     jobs = [join, move, leave, restore]
     assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * 4, [j.error for j in jobs]
-    lost = {kind: dirs.stats(kind)["faults"].get("lost", 0) for kind in ("entra", "okta")}
+    fired = {kind: dirs.stats(kind)["faults"].get(counted_as, 0) for kind in ("entra", "okta")}
     with on_sandbox.control() as control:
         scim_stats = control.get(f"/_sandbox/scim-apps/{app.slug}/stats").json()
-    lost["scim"] = scim_stats["faults"].get("lost", 0)
-    assert all(lost.values()), lost  # the fault did fire in each
+    fired["scim"] = scim_stats["faults"].get(counted_as, 0)
+    assert all(fired.values()), fired  # the fault did fire in each
     upn = identity.username
     users = [u for u in dirs.entra_state()["users"] if u["userPrincipalName"] == upn]
     assert len(users) == 1, users  # no second account from a create sent again
