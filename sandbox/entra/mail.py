@@ -113,17 +113,20 @@ def _invalid(name: str) -> GraphError:
     )
 
 
+def _undeclared(key: str, graph_type: str):
+    """Graph's answer to a body property its type does not declare."""
+    return bad_request(
+        f"The property '{key}' does not exist on type '{graph_type}'.", code="RequestBodyRead"
+    )
+
+
 def _checked_reply(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid("automaticRepliesSetting")
     for key, item in value.items():
         kind = REPLY_FIELDS.get(key)
         if kind is None and not key.startswith("@odata."):
-            raise bad_request(
-                f"The property '{key}' does not exist on type "
-                "'microsoft.graph.automaticRepliesSetting'.",
-                code="RequestBodyRead",
-            )
+            raise _undeclared(key, "microsoft.graph.automaticRepliesSetting")
         if kind is not None and item is not None and not isinstance(item, kind):
             raise _invalid(key)
     if value.get("status", "disabled") not in REPLY_STATUSES:
@@ -201,11 +204,7 @@ def _check_actions(actions: dict) -> None:
     for key, value in actions.items():
         kind = RULE_ACTIONS.get(key)
         if kind is None and not key.startswith("@odata."):
-            raise bad_request(
-                f"The property '{key}' does not exist on type "
-                "'microsoft.graph.messageRuleActions'.",
-                code="RequestBodyRead",
-            )
+            raise _undeclared(key, "microsoft.graph.messageRuleActions")
         if value is None or kind is None:
             continue
         if kind == "recipients":
