@@ -83,6 +83,23 @@ def make_tenant_world(slug: str, name: str) -> TenantWorld:
     return world
 
 
+def make_identity(tenant, first: str, last: str, **fields):
+    """A person of `tenant` named `first last`, their username and email at its domain;
+    `fields` as Identity takes them (a status, a leave's options)."""
+    from provisioning.models import Identity
+
+    address = f"{first.lower()}.{last.lower()}@{tenant.primary_domain}"
+    return Identity.objects.create(
+        tenant=tenant,
+        first_name=first,
+        last_name=last,
+        display_name=f"{first} {last}",
+        username=address,
+        email=address,
+        **fields,
+    )
+
+
 def make_joiner(world: TenantWorld, first: str = "Pat", last: str = "Member"):
     """A person of the tenant with one failed join job (one step): for pages and the crawl."""
     from provisioning.models import Identity, Job, Step

@@ -15,20 +15,13 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from provisioning.bulk import service
 from provisioning.models import Batch, BatchRow, Identity, Job
+from tests.factories import make_identity
 from tests.provisioning.bulk_support import OFFBOARD_OPTIONS, batch_of, csv_text, upload
 
 
 def _people(tenant, count: int) -> list[Identity]:
     return [
-        Identity.objects.create(
-            tenant=tenant,
-            first_name="Ray",
-            last_name=f"Raced{n}",
-            display_name=f"Ray Raced{n}",
-            username=f"ray.raced{n}@{tenant.primary_domain}",
-            email=f"ray.raced{n}@{tenant.primary_domain}",
-            status=Identity.Status.ACTIVE,
-        )
+        make_identity(tenant, "Ray", f"Raced{n}", status=Identity.Status.ACTIVE)
         for n in range(count)
     ]
 

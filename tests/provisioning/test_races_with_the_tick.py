@@ -29,7 +29,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
-from tests.factories import make_tenant_world
+from tests.factories import make_identity, make_tenant_world
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -41,15 +41,8 @@ OFFBOARD = lifecycle.OffboardingOptions(delete_after_days=0).as_dict()
 
 
 def leaver(tenant, n: int, *, stale_leave: bool) -> Identity:
-    person = Identity.objects.create(
-        tenant=tenant,
-        first_name="Rae",
-        last_name=f"Restored{n}",
-        display_name=f"Rae Restored{n}",
-        username=f"rae.restored{n}@{tenant.primary_domain}",
-        email=f"rae.restored{n}@{tenant.primary_domain}",
-        status=Identity.Status.LEFT,
-        leave_options=OFFBOARD,
+    person = make_identity(
+        tenant, "Rae", f"Restored{n}", status=Identity.Status.LEFT, leave_options=OFFBOARD
     )
     left = Job.objects.create(
         tenant=tenant, identity=person, kind=Job.Kind.LEAVE, status=Job.Status.SUCCEEDED
@@ -73,13 +66,10 @@ def joiner_starting(tenant, n: int) -> Identity:
     """A joiner created ahead whose first day's sign-in falls due, with a leave scheduled for
     later (a terminate that came early): a leave now replaces that one, then cancels the
     sign-in (`begin_leave`), whose row the tick may hold."""
-    person = Identity.objects.create(
-        tenant=tenant,
-        first_name="Jo",
-        last_name=f"Joiner{n}",
-        display_name=f"Jo Joiner{n}",
-        username=f"jo.joiner{n}@{tenant.primary_domain}",
-        email=f"jo.joiner{n}@{tenant.primary_domain}",
+    person = make_identity(
+        tenant,
+        "Jo",
+        f"Joiner{n}",
         status=Identity.Status.JOINER,
         enable_at=timezone.now() - timedelta(seconds=1),
     )

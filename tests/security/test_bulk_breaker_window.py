@@ -10,20 +10,13 @@ hour are counted together too.
 from django.urls import reverse
 
 from provisioning.models import Batch, Identity, Job
+from tests.factories import make_identity
 from tests.provisioning.bulk_support import OFFBOARD_OPTIONS, batch_of, csv_text, upload
 
 
 def _people(tenant, count: int) -> list[Identity]:
     return [
-        Identity.objects.create(
-            tenant=tenant,
-            first_name="Lee",
-            last_name=f"Leaver{n}",
-            display_name=f"Lee Leaver{n}",
-            username=f"lee.leaver{n}@{tenant.primary_domain}",
-            email=f"lee.leaver{n}@{tenant.primary_domain}",
-            status=Identity.Status.ACTIVE,
-        )
+        make_identity(tenant, "Lee", f"Leaver{n}", status=Identity.Status.ACTIVE)
         for n in range(count)
     ]
 
