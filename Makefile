@@ -21,9 +21,12 @@ demo: install
 # Two pytest workers (pytest-xdist): most of the suite waits on the sandbox, the Celery
 # worker or the browser, so two overlap well even on two cores. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
+# pytest rewrites the test modules' asserts at every collection, in each worker, and keeps no
+# copy when PYTHONDONTWRITEBYTECODE is set (this machine, the Dockerfile): some 10 s of CPU a
+# pytest process. The tests write their bytecode (__pycache__, ignored by git; docs/testing.md).
 test: install
 	bin/ensure-chromium
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
