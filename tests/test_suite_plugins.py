@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
-from pathlib import Path
 
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
@@ -42,13 +41,3 @@ def test_the_plugins_libraries_are_not_rewritten():
 def test_the_test_modules_and_conftest_files_are_rewritten():
     assert rewritten(sys.modules[__name__])
     assert rewritten(tests.conftest)
-
-
-def test_make_test_keeps_the_rewritten_test_modules():
-    """With PYTHONDONTWRITEBYTECODE set (this machine, the Dockerfile) pytest rewrites every
-    test module again at each collection, in each worker: some 10 s of CPU a process that a
-    kept copy (`__pycache__`, which git ignores) saves from the second run on."""
-    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
-    recipe = makefile.split("\ntest: install\n", 1)[1].split("\n\n", 1)[0]
-    pytest_line = next(line for line in recipe.splitlines() if "-m pytest" in line)
-    assert pytest_line.strip().startswith("PYTHONDONTWRITEBYTECODE= ")
