@@ -414,9 +414,12 @@ def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, acto
         )
         lifecycle.hold_batch(batch, lifecycle.hold_reason(tenant, len(people)))
     for person in people:
-        job = lifecycle.request_offboarding(
-            person, options, actor=actor, batch=batch, hold=batch is not None
-        )
+        try:
+            job = lifecycle.request_offboarding(
+                person, options, actor=actor, batch=batch, hold=batch is not None
+            )
+        except lifecycle.HasLeft:  # another channel's leave ended since the read: as asked
+            continue
         change.offboarding.append(job.pk)
     change.held = batch is not None
 

@@ -425,3 +425,30 @@ def test_an_account_the_inventory_holds_when_its_outcomes_are_written_is_judged_
         "account": ada["id"],
         "left_alone": "Out of scope: matches excluded pattern svc-*",
     }
+
+
+def test_a_person_who_leaves_as_their_account_leaves_scope_is_not_a_failed_save(alpha, monkeypatch):
+    """The scope's save reads the managed people whose accounts left scope, then asks each
+    leave under the person's lock. A leave asked through another channel that ends in
+    between (the person LEFT) made that ask raise: the policy's save answered 500 and nothing
+    of it was kept. That person has left, as the scope asked: the save goes on without them,
+    and the others are offboarded."""
+    accounts(alpha, 3, prefix="sam")
+    sam = linked_person(alpha.tenant, alpha.connection, "sam-1")
+    scope.apply_scope(alpha.tenant)
+    data = scope.rules_of(scope.policy_of(alpha.tenant)) | {
+        "excluded_patterns": ["sam1*"],
+        "out_of_scope_action": "disable",
+    }
+    real = lifecycle.request_offboarding
+
+    def left_meanwhile(identity, *args, **kwargs):
+        Identity.objects.filter(pk=identity.pk).update(status=Identity.Status.LEFT)
+        return real(identity, *args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "request_offboarding", left_meanwhile)
+    saved = scope.save_policy(alpha.tenant, data, alpha.technician)
+
+    assert saved.managed_leaving == [sam.pk] and saved.offboarding == []
+    assert scope.policy_of(alpha.tenant).excluded_patterns == ["sam1*"]
+    assert not Job.objects.filter(identity=sam, kind=Job.Kind.LEAVE).exists()
