@@ -4,6 +4,7 @@ Bad inputs never reach a directory (the form stops them first), so those tests u
 world; the dry run and the submit read a real sandbox directory over HTTPS.
 """
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -365,6 +366,19 @@ def test_a_numbered_username_keeps_within_entras_64_characters_before_the_at(cli
     body = client.post(url, data, **HX).content.decode()
     assert f"{first[:40]}.{last[:22]}2@{domain}".lower() in body
     assert "Ready to queue" in body
+
+
+def test_a_job_not_planned_yet_shows_no_step_count(client, contoso):
+    """Just queued, the engine has not read the directories: how many steps the job takes is
+    not known yet. The page says so with a dash, not "0 / 0 Steps done" as if done."""
+    client.force_login(contoso.technician)
+    client.post(
+        reverse("onboard", kwargs={"tenant": contoso.tenant.slug}), form_data(contoso.template)
+    )
+    job = Job.objects.latest("pk")
+    page = client.get(reverse("job_detail", kwargs={"job_id": job.pk})).content.decode()
+    steps = re.search(r'<div class="n">([^<]*)</div><div class="l">Steps done', page)
+    assert steps and steps.group(1) == "–", steps and steps.group(1)
 
 
 def test_submit_creates_one_identity_one_job_one_audit_event(client, contoso):
