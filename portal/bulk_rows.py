@@ -110,7 +110,7 @@ def insert_sql(
         head = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
         shape = _insert_shapes[key] = (fields, head)
     fields, head = shape
-    rows = [[_prepared(model, f, obj, db) for f in fields] for obj in objs]
+    rows = [[prepared(model, f, obj, db) for f in fields] for obj in objs]
     quote = db.ops.quote_name
     sql = f"{head} {condition} RETURNING {', '.join(quote(c) for c in returning)}"
     return sql, [Column(column) for column in zip(*rows, strict=True)]
@@ -214,7 +214,9 @@ _NONE_AS_NULL = frozenset(
 _INTEGERS = _NONE_AS_NULL - {*_TEXT, models.BooleanField, models.DateTimeField}
 
 
-def _prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
+def prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
+    """`obj`'s value of `field` as Django's insert compiler prepares it (`pre_save`, then
+    `get_db_prep_save`), the usual values without the generic calls."""
     kind = type(field)
     if kind in _NONE_AS_NULL and not (
         kind is models.DateTimeField and (field.auto_now or field.auto_now_add)
@@ -234,12 +236,6 @@ def _prepared(model, field: models.Field, obj: models.Model, db=connection) -> A
         # A database default, say: no place in a typed array. Not for this statement.
         raise ValueError(f"{model._meta.label}.{field.name}: an expression, not a value")
     return field.get_db_prep_save(value, db)
-
-
-def prepared(model, field: models.Field, obj: models.Model, db=connection) -> Any:
-    """`obj`'s value of `field` as Django's insert compiler prepares it (`pre_save`, then
-    `get_db_prep_save`), the usual values without the generic calls."""
-    return _prepared(model, field, obj, db)
 
 
 def saved(objs: list[models.Model], ids: list[int]) -> None:

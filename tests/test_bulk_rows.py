@@ -14,7 +14,7 @@ from django.db import connection, connections, models
 
 from portal import bulk_rows
 from portal.audit.models import AuditChainHead, AuditEvent
-from portal.bulk_rows import _prepared, insert_sql, set_many_sql
+from portal.bulk_rows import insert_sql, prepared, set_many_sql
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 
 SAMPLES = [None, 0, 7, 2**40, "", "text", True, False, datetime(2026, 12, 7, 9, 30, 1, 5, UTC)]
@@ -48,7 +48,7 @@ def test_each_value_is_prepared_as_djangos_insert_prepares_it(model):
         for sample in SAMPLES:
             obj = model()
             setattr(obj, field.attname, sample)
-            mine = _outcome(lambda f, o: _prepared(model, f, o), field, obj)
+            mine = _outcome(lambda f, o: prepared(model, f, o), field, obj)
             theirs = _outcome(_as_django_prepares, field, obj)
             assert mine == theirs, (field.name, sample)
             compared += 1
@@ -60,9 +60,9 @@ def test_a_clock_stamped_field_is_stamped_as_django_stamps_it():
     head = AuditChainHead(chain_key="x", seq=1, hash="h")
     field = AuditChainHead._meta.get_field("updated_at")
     before = datetime.now(UTC)
-    prepared = _prepared(AuditChainHead, field, head)
+    value = prepared(AuditChainHead, field, head)
     assert head.updated_at >= before  # pre_save ran: auto_now stamps the instance
-    assert prepared == connection.ops.adapt_datetimefield_value(head.updated_at)
+    assert value == connection.ops.adapt_datetimefield_value(head.updated_at)
 
 
 @contextmanager
