@@ -193,11 +193,7 @@ class Behaviour:
         """Whether this write, carried out, has its answer lost (`lose_answer_next`): the
         connection then hangs until the client gives up, as when a network drops the answer
         of a request the service applied (RFC 9110 §9.2.2)."""
-        s = self.settings
-        if s.lose_answer_next > 0:
-            s.lose_answer_next -= 1
-            return True
-        return False
+        return self._spend("lose_answer_next")
 
     def draw_failed_after(self) -> bool:
         """Whether this write, carried out, is answered as a failure (`fail_after_next`): a
@@ -205,11 +201,14 @@ class Behaviour:
         completes the request (Microsoft Graph's error table: 504 "didn't receive a timely
         response from the upstream server"; RFC 9110 §15.6.5), so a 5xx does not say the
         write did not happen."""
-        s = self.settings
-        if s.fail_after_next > 0:
-            s.fail_after_next -= 1
-            return True
-        return False
+        return self._spend("fail_after_next")
+
+    def _spend(self, countdown: str) -> bool:
+        """Whether one of the next-N faults named `countdown` is left, taking it if so."""
+        left = getattr(self.settings, countdown)
+        if left > 0:
+            setattr(self.settings, countdown, left - 1)
+        return left > 0
 
     def draw_timeout(self) -> bool:
         """Whether a call that carries others (a `$batch`) hangs: its own faults are theirs."""
