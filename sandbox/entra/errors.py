@@ -46,6 +46,13 @@ def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:
     return GraphError(400, code, message)
 
 
+def undeclared_property(key: str, graph_type: str) -> GraphError:
+    """OData's 400 for a body property that `graph_type` (not an open type) does not declare."""
+    return bad_request(
+        f"The property '{key}' does not exist on type '{graph_type}'.", code="RequestBodyRead"
+    )
+
+
 def bad_json() -> GraphError:
     return GraphError(
         400,

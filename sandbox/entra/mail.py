@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.errors import GraphError, bad_request, not_found, undeclared_property
 from sandbox.entra.model import EntraTenant, User, new_id
 from sandbox.entra.router import GraphRequest, GraphResponse, router
 from sandbox.entra.service_plans import plans_of
@@ -113,20 +113,13 @@ def _invalid(name: str) -> GraphError:
     )
 
 
-def _undeclared(key: str, graph_type: str):
-    """Graph's answer to a body property its type does not declare."""
-    return bad_request(
-        f"The property '{key}' does not exist on type '{graph_type}'.", code="RequestBodyRead"
-    )
-
-
 def _checked_reply(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid("automaticRepliesSetting")
     for key, item in value.items():
         kind = REPLY_FIELDS.get(key)
         if kind is None and not key.startswith("@odata."):
-            raise _undeclared(key, "microsoft.graph.automaticRepliesSetting")
+            raise undeclared_property(key, "microsoft.graph.automaticRepliesSetting")
         if kind is not None and item is not None and not isinstance(item, kind):
             raise _invalid(key)
     if value.get("status", "disabled") not in REPLY_STATUSES:
@@ -156,10 +149,7 @@ def update_settings(req: GraphRequest) -> GraphResponse:
         if key.startswith("@odata."):
             continue
         if key not in SETTINGS_FIELDS:
-            raise bad_request(
-                f"The property '{key}' does not exist on type 'microsoft.graph.mailboxSettings'.",
-                code="RequestBodyRead",
-            )
+            raise undeclared_property(key, "microsoft.graph.mailboxSettings")
         if key == "automaticRepliesSetting":
             current = settings_of(user)["automaticRepliesSetting"]
             current.update(_checked_reply(value))
@@ -204,7 +194,7 @@ def _check_actions(actions: dict) -> None:
     for key, value in actions.items():
         kind = RULE_ACTIONS.get(key)
         if kind is None and not key.startswith("@odata."):
-            raise _undeclared(key, "microsoft.graph.messageRuleActions")
+            raise undeclared_property(key, "microsoft.graph.messageRuleActions")
         if value is None or kind is None:
             continue
         if kind == "recipients":
@@ -233,10 +223,7 @@ def _is_int32(value: object) -> bool:
 def _checked_rule(body: dict) -> dict[str, Any]:
     unknown = [k for k in body if k not in RULE_FIELDS and not k.startswith("@odata.")]
     if unknown:
-        raise bad_request(
-            f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.messageRule'.",
-            code="RequestBodyRead",
-        )
+        raise undeclared_property(unknown[0], "microsoft.graph.messageRule")
     name = body.get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise _invalid("displayName")

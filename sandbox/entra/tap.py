@@ -27,7 +27,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.errors import GraphError, bad_request, not_found, undeclared_property
 from sandbox.entra.model import EntraTenant, User, new_id
 from sandbox.entra.router import GraphRequest, GraphResponse, router
 from sandbox.entra.users import find_user
@@ -49,7 +49,7 @@ REFUSED_BY_POLICY = (
     "Converged UserCredentialPolicy does not allow creating or updating this authentication "
     "method. AuthMethodType [TemporaryAccessPass]."
 )
-# Graph's passes mix letters, digits and a few symbols (e.g. "+drkzqAD" in the docs).
+# temporaryaccesspassauthenticationmethod.md, Properties.
 PASS_PROPERTIES = frozenset(
     {
         "createdDateTime",
@@ -62,6 +62,7 @@ PASS_PROPERTIES = frozenset(
         "temporaryAccessPass",
     }
 )
+# Graph's passes mix letters, digits and a few symbols (e.g. "+drkzqAD" in the docs).
 PASS_ALPHABET = string.ascii_letters + string.digits + "+-#@!%&*"
 
 
@@ -174,10 +175,7 @@ def create_pass(req: GraphRequest) -> GraphResponse:
     # a misspelt `lifetimeInMinute` and issued a pass of the default lifetime.
     for key in body:
         if key not in PASS_PROPERTIES and not key.startswith("@odata."):
-            raise bad_request(
-                f"The property '{key}' does not exist on type '{ODATA_TYPE.lstrip('#')}'.",
-                "RequestBodyRead",
-            )
+            raise undeclared_property(key, ODATA_TYPE.lstrip("#"))
     state = state_of(req.tenant)
     policy = state.policy
     if policy.state != "enabled" or not _in_scope(req.tenant, policy, user):
