@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.entra.errors import bad_request, not_found
+from sandbox.entra.errors import bad_request, not_found, undeclared_directory_property
 from sandbox.entra.model import (
     DEFAULT_ACCESS_ROLE,
     AppRoleAssignment,
@@ -194,9 +194,7 @@ def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None
     # passed here beside a right one.
     for key in data:
         if key not in ASSIGNMENT_PROPERTIES and not key.startswith("@odata."):
-            raise bad_request(
-                f"Property '{key}' does not exist as a declared property or extension property."
-            )
+            raise undeclared_directory_property(key)
     # All three in the body on either route, whatever the URL names: principalId and
     # resourceId are "Required on create" (approleassignment.md); the sandbox took the one
     # the URL gave.

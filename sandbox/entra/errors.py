@@ -46,6 +46,14 @@ def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:
     return GraphError(400, code, message)
 
 
+def undeclared_directory_property(key: str) -> GraphError:
+    """The directory's 400 for a body property a directory object (user, group, app role
+    assignment) does not declare."""
+    return bad_request(
+        f"Property '{key}' does not exist as a declared property or extension property."
+    )
+
+
 def undeclared_property(key: str, graph_type: str) -> GraphError:
     """OData's 400 for a body property that `graph_type` (not an open type) does not declare."""
     return bad_request(

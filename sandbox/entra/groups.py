@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sandbox.entra.addresses import check_mail, group_proxies
-from sandbox.entra.errors import GraphError, bad_request, not_found
+from sandbox.entra.errors import GraphError, bad_request, not_found, undeclared_directory_property
 from sandbox.entra.expand import EXPANDED_MAX, EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
 from sandbox.entra.odata import (
@@ -300,10 +300,7 @@ def update_group(req: GraphRequest) -> GraphResponse:
             continue
         kind = UPDATABLE.get(key)
         if kind is None:
-            raise bad_request(
-                f"Property '{key}' does not exist as a declared property or extension property.",
-                code="Request_BadRequest",
-            )
+            raise undeclared_directory_property(key)
         if value is not None and not isinstance(value, kind):
             raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
         if key in ("displayName", "mailNickname") and not (value or "").strip():

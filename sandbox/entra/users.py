@@ -10,7 +10,13 @@ from typing import Any
 
 from sandbox.countries import ISO_3166_ALPHA_2
 from sandbox.entra.addresses import check_mail, with_mail
-from sandbox.entra.errors import GraphError, bad_request, not_found, object_conflict
+from sandbox.entra.errors import (
+    GraphError,
+    bad_request,
+    not_found,
+    object_conflict,
+    undeclared_directory_property,
+)
 from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
 from sandbox.entra.model import EntraTenant, User, direct_of, new_id, now_iso
 from sandbox.entra.odata import check_select, filterable, ordered, paged, select
@@ -322,10 +328,7 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
                 "Insufficient privileges to complete the operation.",
             )
         if kind is None:
-            raise bad_request(
-                f"Property '{key}' does not exist as a declared property or extension property.",
-                code="Request_BadRequest",
-            )
+            raise undeclared_directory_property(key)
         if value is not None and not isinstance(value, kind):
             raise invalid_value(key)
         if value == "" or (isinstance(value, list) and "" in value):
