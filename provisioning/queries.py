@@ -17,7 +17,7 @@ from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
-from provisioning.engine.planner import NEVER_CLEARED
+from provisioning.engine.planner import NEVER_CLEARED, built_in_note
 from provisioning.engine.roles import has_roles
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
@@ -87,6 +87,10 @@ class Comparison:
     def missing(self) -> list[str]:
         have = {a.casefold() for a in self.actual}
         return [d for d in self.desired if not self._held(d, have)]
+
+    @property
+    def built_in_notes(self) -> list[str]:
+        return [built_in_note(name) for name in self.built_in]
 
     @property
     def extra(self) -> list[str]:

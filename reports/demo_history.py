@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.bulk import append_events, history_event
+from provisioning.engine.planner import built_in_note
 from provisioning.models import AccessRequest, Identity, Job, RequestableResource, Step
 from tenants.models import Tenant
 
@@ -280,7 +281,7 @@ def _leave_steps(connection, template, person) -> list[tuple]:
     return steps
 
 
-EVERYONE = "“Everyone” is built in: the directory holds everyone in it."
+EVERYONE = built_in_note("Everyone")
 
 
 def _read_back(

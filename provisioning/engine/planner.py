@@ -655,7 +655,12 @@ def _note_filled_by_directory(plan: Plan, groups: list[Resource], wanted_ids: se
                 "not the plan."
             )
         elif group and group.detail.get("builtin"):
-            plan.by_rule.append(f"“{group.name}” is built in: the directory holds everyone in it.")
+            plan.by_rule.append(built_in_note(group.name))
+
+
+def built_in_note(group_name: str) -> str:
+    """Why a person holds a group the directory puts every user in (Okta's Everyone)."""
+    return f"“{group_name}” is built in: the directory holds everyone in it."
 
 
 def _note_exceptions(
