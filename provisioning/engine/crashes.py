@@ -30,7 +30,7 @@ def pacing_away(job: Job, exc: Exception) -> Outcome:
     as the directories read back once it answers again. Its options as the database holds
     them (what the run reserved in memory may never have reached the bucket)."""
     logger.warning("Job %s waits for the rate limiter: %s", job.pk, exc)
-    job.options = Job.objects.filter(pk=job.pk).values_list("options", flat=True).first() or {}
+    job.options = _options_as_stored(job)
     try:
         return wait(job, f"Waiting for the rate limiter (Redis) to answer: {exc}", PACING_AWAY_S)
     except LeaseLost:
@@ -41,7 +41,7 @@ def after(job: Job, exc: Exception, fail) -> Outcome:
     """Counted on the job (its options as the database holds them: what the run changed in
     memory is not kept), then parked to come back, or failed through `fail(job, reason)`."""
     logger.exception("Job %s stopped on an unexpected error", job.pk)
-    kept = Job.objects.filter(pk=job.pk).values_list("options", flat=True).first() or {}
+    kept = _options_as_stored(job)
     count = kept.get(CRASHES, 0) + 1
     job.options = {**kept, CRASHES: count}
     error = f"{type(exc).__name__}: {exc}"[:500]
@@ -55,3 +55,9 @@ def after(job: Job, exc: Exception, fail) -> Outcome:
         return wait(job, again, FIRST_RETRY_S * 4 ** (count - 1))
     except LeaseLost:
         return Outcome()  # another run holds the job now: it decides
+
+
+def _options_as_stored(job: Job) -> dict:
+    """The job's options as the database holds them: what the run changed in memory is not
+    kept."""
+    return Job.objects.filter(pk=job.pk).values_list("options", flat=True).first() or {}
