@@ -1,17 +1,19 @@
 """What a person's deactivation takes away for good: reactivating them (a contractor back, an
 investigation closed) gives them a fresh start, never what they held before.
 
-Their open sessions end here; what the layers above hold of a person (API tokens, in
-``provisioning.api``) they register with ``on_withdraw`` when ready, as the audit trail's
-person look-ups are registered from above (``portal.audit.people``)."""
+Their open sessions and password reset links end here; what the layers above hold of a person
+(API tokens, in ``provisioning.api``) they register with ``on_withdraw`` when ready, as the
+audit trail's person look-ups are registered from above (``portal.audit.people``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import F
 from django.http import HttpRequest
 
+from portal.models import StaffProfile
 from portal.sessions import end_sessions_of
 
 # hook(person, actor=..., reason=..., request=...): take away what it holds of `person`,
@@ -36,6 +38,8 @@ def withdraw_access(person, *, actor, reactivated: bool, request: HttpRequest | 
     transaction. Called when they are deactivated, and again when they are reactivated, for
     whatever a deactivation of before left them."""
     end_sessions_of(person)
+    # Password reset links mailed before now stop working (portal.reset_tokens).
+    StaffProfile.objects.filter(user=person).update(access_withdrawals=F("access_withdrawals") + 1)
     reason = LEFT_OVER if reactivated else DEACTIVATED
     for hook in _hooks:
         hook(person, actor=actor, reason=reason, request=request)

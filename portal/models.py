@@ -25,6 +25,9 @@ class StaffProfile(models.Model):
         help_text="Reminders and outcomes; requests waiting for you are always sent.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Counts each time their access was taken away (portal.deactivation): a password reset
+    # link covers it, so one mailed before a deactivation stays dead after a reactivation.
+    access_withdrawals = models.PositiveIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.get_role_display()})"

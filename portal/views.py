@@ -20,6 +20,7 @@ from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
 from portal.next_page import login_required, next_path
+from portal.reset_tokens import reset_tokens
 
 
 def home_url(user) -> str:
@@ -241,6 +242,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "email/password_reset.txt"
     subject_template_name = "email/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
+    token_generator = reset_tokens
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
@@ -313,6 +315,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     template_name = "portal/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+    token_generator = reset_tokens
 
     def get_user(self, uidb64):
         """Nobody for a deactivated person: Django's view asks nothing of `is_active`, and a
