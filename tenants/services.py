@@ -134,6 +134,22 @@ def on_template_changed(callback: TemplateChanged) -> None:
         _on_template_changed.append(callback)
 
 
+# How many people such a change reaches (the deletion page says it): counted from above as
+# well, where who is still managed is known.
+CountHolders = Callable[[RoleTemplate], int]
+_holder_counts: list[CountHolders] = []
+
+
+def on_count_holders(counter: CountHolders) -> None:
+    if counter not in _holder_counts:
+        _holder_counts.append(counter)
+
+
+def holders_of(template: RoleTemplate) -> int:
+    """The people whose access a change or deletion of `template` changes."""
+    return sum(count(template) for count in _holder_counts)
+
+
 def _template_changed(template: RoleTemplate, *, actor, request) -> None:
     for callback in _on_template_changed:
         callback(template, actor=actor, http_request=request)

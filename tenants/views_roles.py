@@ -136,9 +136,12 @@ def _delete(request, template: RoleTemplate):
         services.delete_role_template(template, actor=request.user, request=request)
         messages.success(request, f"Deleted the role template “{template.name}”.")
         return _back_to_list(template)
-    return render(
-        request, "tenants/role_delete.html", {"template": template, "tenant": template.tenant}
-    )
+    context = {
+        "template": template,
+        "tenant": template.tenant,
+        "holders": services.holders_of(template),
+    }
+    return render(request, "tenants/role_delete.html", context)
 
 
 @login_required

@@ -250,6 +250,11 @@ def request_change(
     return job
 
 
+def holders(template: RoleTemplate):
+    """The people whose desired state `template` makes: joiners, active people, leavers."""
+    return Identity.objects.filter(role_templates=template, status__in=MANAGED)
+
+
 def template_changed(template: RoleTemplate, *, actor, http_request=None) -> list[Job]:
     """What `template` gives changed (or it is being deleted), in that transaction: each
     member whose desired state it makes (joiners, active people, leavers: a leave strips
@@ -258,9 +263,8 @@ def template_changed(template: RoleTemplate, *, actor, http_request=None) -> lis
     drift), and a job of theirs running meanwhile finds a newer version at its end and
     reads again instead of verifying the template as it was. People are locked in id
     order, as two saves of templates they share would lock them."""
-    members = Identity.objects.filter(role_templates=template, status__in=MANAGED)
     jobs = []
-    locked = members.select_related("tenant").select_for_update(of=("self",))
+    locked = holders(template).select_related("tenant").select_for_update(of=("self",))
     for identity in locked.order_by("pk"):
         job = new_job(identity, Job.Kind.CHANGE, {}, actor=actor, at=None, batch=None, hold=False)
         record(
