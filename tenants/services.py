@@ -134,6 +134,18 @@ def on_template_changed(callback: TemplateChanged) -> None:
         _on_template_changed.append(callback)
 
 
+# Called in a deletion's transaction, before the template goes, with the template, the actor
+# and the request: what the layers above hold of it (inbound SCIM's role rules) goes on the
+# trail as it goes, rather than by a silent cascade.
+TemplateDeleted = Callable[..., None]
+_on_template_deleted: list[TemplateDeleted] = []
+
+
+def on_template_deleted(callback: TemplateDeleted) -> None:
+    if callback not in _on_template_deleted:
+        _on_template_deleted.append(callback)
+
+
 # How many people such a change reaches (the deletion page says it): counted from above as
 # well, where who is still managed is known.
 CountHolders = Callable[[RoleTemplate], int]
@@ -208,6 +220,8 @@ def delete_role_template(template: RoleTemplate, *, actor, request=None) -> None
     target = ("tenants.roletemplate", str(template.pk), template.name)
     with transaction.atomic():
         _template_changed(template, actor=actor, request=request)  # while it has members
+        for callback in _on_template_deleted:
+            callback(template, actor=actor, request=request)
         template.delete()
         record(
             "role_template.delete",

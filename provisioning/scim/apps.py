@@ -8,6 +8,8 @@ class ScimConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import deactivation
-        from provisioning.scim import tokens
+        from provisioning.scim import rules, tokens
+        from tenants import services as tenant_services
 
         deactivation.on_withdraw(tokens.revoke_issued_by)
+        tenant_services.on_template_deleted(rules.template_deleted)

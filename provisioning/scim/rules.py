@@ -66,6 +66,14 @@ def delete(rule: RoleRule, *, actor, http_request) -> None:
         rule.delete()
 
 
+def template_deleted(template: RoleTemplate, *, actor, request=None) -> None:
+    """The rules that choose `template` go with it, each on the trail as the page's delete
+    records it (called in the deletion's transaction, before the template goes)."""
+    chosen = RoleRule.objects.filter(role_template=template)
+    for rule in chosen.select_related("tenant", "role_template"):
+        delete(rule, actor=actor, http_request=request)
+
+
 def move(rule: RoleRule, up: bool, *, actor, http_request) -> None:
     """Swap the rule with its neighbour above or below."""
     with transaction.atomic():
