@@ -1,7 +1,7 @@
-"""Refused requests per sender address and minute, for the endpoints machines call (the HR
-webhook, the SCIM endpoint). Past the limit a sender is answered 429 and nothing is recorded:
-a caller that keeps failing must not fill the event tables and the audit trail. A caller
-that authenticates is never refused, so never slowed."""
+"""Refused requests per sender (an address; for IPv6, its /64) and minute, for the endpoints
+machines call (the HR webhook, the SCIM endpoint, the API). Past the limit a sender is
+answered 429 and nothing is recorded: a caller that keeps failing must not fill the event
+tables and the audit trail. A caller that authenticates is never refused, so never slowed."""
 
 from __future__ import annotations
 
@@ -28,9 +28,27 @@ def retry_after() -> str:
     return str(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS)
 
 
+# What one sender holds of IPv6 at the least: a /64 (a host gets one of its own, RFC 8273; a
+# site a /48 to /56, RFC 6177), through which it could move for a fresh count every request.
+IPV6_SENDER_PREFIX = 64
+
+
+def sender(addr: str | None) -> str:
+    """Who is counted: an IPv4 address (mapped into IPv6 or not), or an IPv6 address's /64."""
+    try:
+        address = ipaddress.ip_address(addr or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_SENDER_PREFIX}", strict=False))
+    return str(address)
+
+
 def _key(source: str, addr: str | None) -> str:
     minute = int(time.time() // WINDOW_SECONDS)
-    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{addr or 'unknown'}:{minute}"
+    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{sender(addr)}:{minute}"
 
 
 def too_many(source: str, addr: str | None, limit: int) -> bool:
