@@ -10,6 +10,8 @@ from tests.sandbox.scim_support import make_app
 from tests.sandbox.server import SandboxServer
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 def test_full_declares_everything(sandbox_server: SandboxServer) -> None:
@@ -34,6 +36,27 @@ def test_full_declares_everything(sandbox_server: SandboxServer) -> None:
         "organization",
         "manager",
     }
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ServiceProviderConfig", f"/Schemas/{USER_SCHEMA}", "/ResourceTypes/User", "/ResourceTypes"],
+)
+def test_a_filter_on_any_discovery_endpoint_is_403(
+    sandbox_server: SandboxServer, path: str
+) -> None:
+    """RFC 7644 §4, after /ServiceProviderConfig, /Schemas and /ResourceTypes: "Query
+    parameters described in Section 3.4.2, such as filtering, sorting, and pagination, SHALL
+    be ignored. If a "filter" is provided, the service provider SHOULD respond with HTTP
+    status code 403 (Forbidden) to ensure that clients cannot incorrectly assume that any
+    matching conditions specified in a filter are true." The sandbox refused it on the two
+    lists only, and answered the configuration and a single schema or type with 200."""
+    app = make_app(sandbox_server, "full")
+    with app.raw() as raw:
+        refused = raw.get(path, params={"filter": 'id eq "Group"'})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["schemas"] == [ERROR_SCHEMA]
+        assert raw.get(path, params={"sortBy": "id", "count": "1"}).status_code == 200
 
 
 def test_zoom_has_no_groups_and_filters_only_on_user_name(sandbox_server: SandboxServer) -> None:
