@@ -59,6 +59,32 @@ def test_a_filter_on_any_discovery_endpoint_is_403(
         assert raw.get(path, params={"sortBy": "id", "count": "1"}).status_code == 200
 
 
+def _references(attributes: list[dict], path: str = "") -> dict[str, list | None]:
+    found: dict[str, list | None] = {}
+    for attribute in attributes:
+        name = f"{path}{attribute['name']}"
+        if attribute["type"] == "reference":
+            found[name] = attribute.get("referenceTypes")
+        found |= _references(attribute.get("subAttributes") or [], f"{name}.")
+    return found
+
+
+def test_every_reference_attribute_names_what_it_references(sandbox_server) -> None:
+    """RFC 7643 §7, an attribute's `referenceTypes`: "A multi-valued array of JSON strings
+    that indicate the SCIM resource types that may be referenced ... This attribute is only
+    applicable for attributes that are of type "reference""; §8.7.1 gives photos.value
+    `"referenceTypes": ["external"]`, as profileUrl. The sandbox's photos.value named none,
+    so a client reading the schema could not tell a photo's URL from a resource's."""
+    with make_app(sandbox_server, "full").raw() as raw:
+        schemas = raw.get("/Schemas").json()["Resources"]
+    references = {}
+    for schema in schemas:
+        references |= _references(schema["attributes"], f"{schema['name']}:")
+    assert references["User:photos.value"] == ["external"]
+    assert references["User:profileUrl"] == ["external"]
+    assert all(references.values()), references
+
+
 def test_zoom_has_no_groups_and_filters_only_on_user_name(sandbox_server: SandboxServer) -> None:
     app = make_app(sandbox_server, "zoom")
     client = app.client()
