@@ -74,8 +74,19 @@ def check_create_body(data: dict[str, Any], permissions: list[str]) -> None:
             raise invalid(key)
     if not all(isinstance(t, str) for t in data.get("groupTypes") or []):
         raise invalid("groupTypes")
+    _check_processing_state(data.get("membershipRuleProcessingState"))
     if data.get("isAssignableToRole") is True:
         _check_role_assignable(data, permissions)
+
+
+def _check_processing_state(state: object) -> None:
+    """group.md, membershipRuleProcessingState: "Possible values are On or Paused". A paused
+    rule is not modelled (the sandbox evaluates every rule): it says so rather than make a
+    group whose rule it would run all the same."""
+    if state is not None and state not in ("On", "Paused"):
+        raise invalid("membershipRuleProcessingState")
+    if state == "Paused":
+        raise GraphError(501, "NotImplemented", "The sandbox does not model a paused rule.")
 
 
 def _check_role_assignable(data: dict[str, Any], permissions: list[str]) -> None:

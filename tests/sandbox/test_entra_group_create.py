@@ -73,6 +73,26 @@ def test_a_value_of_another_type_is_refused(entra: EntraDir, prop: str, value: o
     assert "typed" not in nicknames(entra)
 
 
+def test_a_rule_is_on_or_paused(entra: EntraDir) -> None:
+    """group.md, membershipRuleProcessingState: "Possible values are On or Paused". The
+    sandbox answered any value, and Paused, with a rule that was On; it now refuses another
+    value and says it does not model a paused rule."""
+    dynamic = {"groupTypes": ["DynamicMembership"], "membershipRule": 'user.city -eq "Leeds"'}
+    with entra.graph() as graph:
+        for state, status, code in [
+            ("Off", 400, "Request_BadRequest"),
+            ("Paused", 501, "NotImplemented"),
+        ]:
+            body = security("ruled", membershipRuleProcessingState=state, **dynamic)
+            refused = graph.post("/groups", json=body)
+            message = invalid("membershipRuleProcessingState") if status == 400 else "paused"
+            assert_graph_error(refused, status, code, message)
+        made = graph.post(
+            "/groups", json=security("ruled", membershipRuleProcessingState="On", **dynamic)
+        )
+        assert made.json()["membershipRuleProcessingState"] == "On"
+
+
 def test_members_bound_at_the_create_are_said_not_modelled(entra: EntraDir) -> None:
     """group-post-groups.md, Example 2 (`members@odata.bind`): the sandbox made the group
     without its members; it says it does not model them instead."""
