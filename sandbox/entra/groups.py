@@ -11,6 +11,12 @@ from typing import Any
 from sandbox.entra.addresses import check_mail, group_proxies
 from sandbox.entra.errors import GraphError, bad_request, not_found, undeclared_directory_property
 from sandbox.entra.expand import EXPANDED_MAX, EXPANDED_PAGE, expanded, navigations
+from sandbox.entra.group_body import (
+    check_create_body,
+    check_new_visibility,
+    invalid,
+    new_visibility,
+)
 from sandbox.entra.model import EntraTenant, Group, User, new_id, now_iso
 from sandbox.entra.odata import (
     USUAL,
@@ -241,15 +247,19 @@ def new_group_props(data: dict) -> dict[str, Any]:
         "groupTypes": list(group_types),
         "membershipRule": rule if "DynamicMembership" in group_types else None,
         "membershipRuleProcessingState": "On" if "DynamicMembership" in group_types else None,
-        "visibility": data.get("visibility"),
+        "visibility": new_visibility(data),
         "createdDateTime": now_iso(),
     }
 
 
 @router.add("POST", "/groups", GROUP_WRITE)
 def create_group(req: GraphRequest) -> GraphResponse:
-    props = new_group_props(req.json())
+    data = req.json()
+    check_create_body(data, req.tenant.apps[req.client_id].permissions)
+    props = new_group_props(data)
     refuse_exchange_create(props)
+    if data.get("isAssignableToRole") is True:
+        props["isAssignableToRole"] = True
     if "Unified" in props["groupTypes"]:  # a Microsoft 365 group gets its address at once
         give_mail(req.tenant, props, f"{props['mailNickname']}@{req.tenant.domains[0]}")
     group = Group(props, created_mono=time.monotonic())
@@ -309,6 +319,10 @@ def update_group(req: GraphRequest) -> GraphResponse:
             _check_nickname(value)
         if key == "displayName":
             _check_display_name(value)
+        if key == "visibility" and value is not None:
+            check_new_visibility(group.props.get("visibility"), value)
+            if group.props.get("isAssignableToRole") is True and value == "Public":
+                raise invalid("visibility")  # "Groups assignable to roles are always Private"
     refuse_group_change(group)
     group.props.update(data)
     req.tenant.touch_group(group, *data)

@@ -315,6 +315,9 @@ def _add_groups(tenant: EntraTenant, body: dict) -> None:
                     f"group {name!r}: a role-assignable group is a static security group"
                 )
             props["isAssignableToRole"] = True
+            props["visibility"] = (
+                "Private"  # group.md: "Groups assignable to roles are always Private"
+            )
         if item.get("id"):
             props["id"] = _uuid(item["id"], "group id")
         members = []

@@ -371,6 +371,9 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         # property" (user.md, businessPhones); Graph's text for a second one is not
         # published: the sandbox gives its invalid-value 400.
         raise invalid_value("businessPhones")
+    if any(c in (props.get("onPremisesImmutableId") or "") for c in "$_"):
+        # user.md: "The $ and _ characters can't be used when specifying this property."
+        raise invalid_value("onPremisesImmutableId")
     policies = props.get("passwordPolicies")
     if policies is not None and not _known_policies(policies):
         raise invalid_value("passwordPolicies")

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from .errors import bad_json, forbidden, invalid_search, validation_failed
-from .listing import analysed, limit_param, page
+from .listing import analysed, limit_param, page, sorted_page
 from .model import Group
 from .pipeline import Call, Reply
 from .query import Analysed
@@ -101,7 +101,15 @@ def list_groups(call: Call) -> Reply:
         found = [g for g in groups if g.name.lower().startswith(q)]
         found = sorted(found, key=lambda g: g.id)[: limit_param(call, Q_LIMIT, Q_LIMIT)]
         return Reply(200, [group_json(g, call.base) for g in found])
-    chosen, headers = page(call, groups, "/api/v1/groups", default=10_000, maximum=10_000)
+    sort_by = call.query("sortBy")
+    if searched is not None and sort_by:
+        # GroupApi.list_groups: `sortBy` "for search queries only ... Groups with the same
+        # value for the `sortBy` property are ordered by `id`" (the sandbox ignored it)
+        chosen, headers = sorted_page(
+            call, groups, "/api/v1/groups", lambda g: _attribute(g, sort_by), 10_000
+        )
+    else:
+        chosen, headers = page(call, groups, "/api/v1/groups", default=10_000, maximum=10_000)
     return Reply(200, [group_json(g, call.base) for g in chosen], headers)
 
 

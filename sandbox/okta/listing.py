@@ -6,8 +6,9 @@ their own; support.okta.com "Pagination Overview": "see two link headers")."""
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from .errors import invalid_search, validation_failed
@@ -68,6 +69,47 @@ def page(
     links = [link(call, path, self_params, "self")]
     if len(ordered) > limit:
         next_params = {**params, "after": key(chosen[-1]), "limit": str(limit)}
+        links.append(link(call, path, next_params, "next"))
+    return chosen, {"Link": links}
+
+
+def sort_value(value: Any) -> tuple:
+    """A `sortBy` value, comparable whatever its type: none first, then numbers, then strings
+    without regard to case, then anything else by its JSON. Okta publishes only the tie-break
+    (by id), not how it orders missing values or types: this is the sandbox's."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, float(value), "")
+    if isinstance(value, str):
+        return (2, 0.0, value.casefold())
+    return (3, 0.0, json.dumps(value, sort_keys=True))
+
+
+def sorted_page(
+    call: Call, found: Sequence[T], path: str, value_of: Callable[[T], Any], maximum: int
+) -> tuple[list[T], dict[str, list[str]]]:
+    """One page of a search ordered by `sortBy` / `sortOrder`, the okta SDK 3.x's words on
+    users and groups alike: "Specifies the field to sort by (for search queries only) ...
+    any single property ... [items] with the same value for the `sortBy` property are ordered
+    by `id`"; `sortOrder` "`asc` or `desc`". `found` comes in id order; the `after` cursor
+    names the last item of the page before."""
+    descending = (call.query("sortOrder") or "asc").strip().lower() == "desc"
+    ordered = sorted(found, key=_id)
+    # a stable sort: items of one value stay in id order, whichever way the values go
+    ordered.sort(key=lambda item: sort_value(value_of(item)), reverse=descending)
+    limit = limit_param(call, maximum, maximum)
+    after = call.query("after")
+    start = 0
+    if after:
+        ids = [_id(item) for item in ordered]
+        start = ids.index(after) + 1 if after in ids else len(ordered)
+    chosen = ordered[start : start + limit]
+    params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
+    self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
+    links = [link(call, path, self_params, "self")]
+    if start + limit < len(ordered):
+        next_params = {**params, "after": _id(chosen[-1]), "limit": str(limit)}
         links.append(link(call, path, next_params, "next"))
     return chosen, {"Link": links}
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import lifecycle
 from .errors import bad_json, invalid_search, not_found, validation_failed
-from .listing import analysed, limit_param, link, page, page_matching
+from .listing import analysed, limit_param, page, page_matching, sorted_page
 from .model import User, now_iso
 from .org import check_password
 from .pipeline import Call, Handler, Reply
@@ -159,20 +158,6 @@ def _q(text: str) -> Callable[[User], bool]:
     return keep
 
 
-def _sort_value(user: User, path: str) -> tuple:
-    """A user's value under `sortBy`, comparable whatever its type: none first, then numbers,
-    then strings without regard to case, then anything else by its JSON. Okta publishes only
-    the tie-break (by id), not how it orders missing values or types: this is the sandbox's."""
-    value = _attribute(user, path)
-    if value is None:
-        return (0, 0.0, "")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return (1, float(value), "")
-    if isinstance(value, str):
-        return (2, 0.0, value.casefold())
-    return (3, 0.0, json.dumps(value, sort_keys=True))
-
-
 def _fields(text: str) -> tuple[set[str], set[str] | None]:
     """`fields=status,profile:(firstName, city)`: the top-level names and, with a `profile:()`
     directive, the profile's (None without one)."""
@@ -221,29 +206,11 @@ def _listed(call: Call, users: list[User]) -> list[dict]:
 
 
 def _sorted_search(call: Call, keep: Callable[[User], bool], path: str) -> Reply:
-    """A search ordered by `sortBy`/`sortOrder`: "Specifies the field to sort by (for search
-    queries only). This can be any single property … Users with the same value for the
-    `sortBy` property are ordered by `id`"; `sortOrder` "`asc` or `desc`" (okta SDK 3.x
-    `UserApi.list_users`). Paged as any search, the `after` cursor naming the last user of the
-    page before (the sandbox answered a sorted search in id order)."""
-    found = [u for u in call.org.users_by_id() if keep(u)]  # by id
-    descending = (call.query("sortOrder") or "asc").strip().lower() == "desc"
-    # a stable sort: users of one value stay in id order, whichever way the values go
-    found.sort(key=lambda u: _sort_value(u, path), reverse=descending)
-    limit = limit_param(call, 200, 200)
-    after = call.query("after")
-    start = 0
-    if after:
-        ids = [u.id for u in found]
-        start = ids.index(after) + 1 if after in ids else len(found)
-    chosen = found[start : start + limit]
-    params = {k: v for k, v in call.request.query_params.items() if k not in ("after", "limit")}
-    self_params = {**params, **({"after": after} if after else {}), "limit": str(limit)}
-    links = [link(call, "/api/v1/users", self_params, "self")]
-    if start + limit < len(found):
-        next_params = {**params, "after": chosen[-1].id, "limit": str(limit)}
-        links.append(link(call, "/api/v1/users", next_params, "next"))
-    return Reply(200, _listed(call, chosen), {"Link": links})
+    """A search ordered by `sortBy`/`sortOrder` (listing.sorted_page; the sandbox answered
+    a sorted search in id order)."""
+    found = [u for u in call.org.users_by_id() if keep(u)]
+    chosen, headers = sorted_page(call, found, "/api/v1/users", lambda u: _attribute(u, path), 200)
+    return Reply(200, _listed(call, chosen), headers)
 
 
 def list_users(call: Call) -> Reply:

@@ -26,12 +26,27 @@ def rendered(call: Call, kind: Kind, item: dict, status: int = 200) -> Reply:
     return Reply(status, body, headers)
 
 
+def _tags(header: str | None) -> set[str]:
+    return {t.strip() for t in (header or "").split(",") if t.strip()}
+
+
+def none_match(call: Call, item: dict) -> bool:
+    """Whether If-None-Match names the current version or is "*", which RFC 9110 §13.1.2
+    (RFC 7232 §3.2, which RFC 7644 §3.14 follows) makes false for any current representation:
+    a GET is then 304, a write 412."""
+    tags = _tags(call.header("if-none-match"))
+    return call.app.flavour.etag and ("*" in tags or etag(item) in tags)
+
+
 def check_if_match(call: Call, item: dict) -> None:
-    """A stale If-Match is 412 (RFC 7644 §3.14); ignored where the flavour has no ETags."""
+    """A stale If-Match is 412 (RFC 7644 §3.14), as an If-None-Match that holds for the
+    current version; ignored where the flavour has no ETags."""
     wanted = call.header("if-match")
+    if none_match(call, item):
+        raise ScimError(412, "the resource exists at that version (If-None-Match)")
     if not call.app.flavour.etag or wanted is None:
         return
-    tags = {t.strip() for t in wanted.split(",")}
+    tags = _tags(wanted)
     if "*" not in tags and etag(item) not in tags:
         raise ScimError(412, "the resource changed since that version (If-Match)")
 
@@ -59,12 +74,7 @@ def getter(name: str):
     def get(call: Call) -> Reply:
         kind = kind_of(call, name)
         item = kind.get(call.param("id"))
-        wanted = call.header("if-none-match")
-        if (
-            call.app.flavour.etag
-            and wanted
-            and etag(item) in {t.strip() for t in wanted.split(",")}
-        ):
+        if none_match(call, item):
             return Reply(304, None, {"ETag": etag(item)})
         return rendered(call, kind, item)
 

@@ -17,6 +17,7 @@ from sandbox.scim.schema import (
 
 
 def service_provider_config(call: Call) -> Reply:
+    _refuse_filter(call)
     flavour = call.app.flavour
     return Reply(
         200,
@@ -79,11 +80,17 @@ def _resource_types(call: Call) -> list[dict]:
     return [user, group] if flavour.groups else [user]
 
 
-def _list(call: Call, resources: list[dict]) -> dict:
+def _refuse_filter(call: Call) -> None:
+    """RFC 7644 §4, after the three endpoints (the configuration, a list, or a single schema
+    or resource type): query parameters "SHALL be ignored. If a "filter" is provided, the
+    service provider SHOULD respond with HTTP status code 403 (Forbidden)", so that a client
+    does not take an unfiltered answer for a filtered one."""
     if "filter" in call.query:
-        # RFC 7644 §4: a filter on a discovery endpoint SHOULD be 403, so that a client does
-        # not take an unfiltered answer for a filtered one.
         raise ScimError(403, "discovery endpoints take no filter")
+
+
+def _list(call: Call, resources: list[dict]) -> dict:
+    _refuse_filter(call)
     return {
         "schemas": [LIST_RESPONSE],
         "totalResults": len(resources),
@@ -98,6 +105,7 @@ def schemas(call: Call) -> Reply:
 
 
 def schema(call: Call) -> Reply:
+    _refuse_filter(call)
     wanted = call.param("id").lower()
     found = next((s for s in _schemas(call) if s.id.lower() == wanted), None)
     if found is None:
@@ -110,6 +118,7 @@ def resource_types(call: Call) -> Reply:
 
 
 def resource_type(call: Call) -> Reply:
+    _refuse_filter(call)
     found = next((r for r in _resource_types(call) if r["id"] == call.param("id")), None)
     if found is None:
         raise ScimError(404, f"no resource type {call.param('id')!r}")

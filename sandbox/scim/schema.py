@@ -86,14 +86,16 @@ class Schema:
         }
 
 
-def _multi(name: str, types: tuple[str, ...], value_type: str = "string") -> Attr:
+def _multi(
+    name: str, types: tuple[str, ...], value_type: str = "string", references: tuple = ()
+) -> Attr:
     """The usual multi-valued complex shape (RFC 7643 §2.4): value, display, type, primary."""
     return Attr(
         name,
         "complex",
         multi=True,
         sub=(
-            Attr("value", value_type),
+            Attr("value", value_type, reference_types=references),
             Attr("display"),
             Attr("type", canonical=types),
             Attr("primary", "boolean"),
@@ -179,7 +181,8 @@ USER = Schema(
         _multi("emails", ("work", "home", "other")),
         _multi("phoneNumbers", ("work", "home", "mobile", "fax", "pager", "other")),
         _multi("ims", ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
-        _multi("photos", ("photo", "thumbnail"), "reference"),
+        # RFC 7643 §8.7.1: photos.value "referenceTypes" : ["external"]
+        _multi("photos", ("photo", "thumbnail"), "reference", ("external",)),
         ADDRESSES,
         USER_GROUPS,
         _multi("entitlements", ()),

@@ -96,6 +96,21 @@ def test_a_user_on_a_federated_domain_needs_an_immutable_id(sandbox_server):
     assert f"fed.joiner@{federated}" not in upns
 
 
+@pytest.mark.parametrize("anchor", ["aGVs$bG8=", "on_prem_42"])
+def test_an_immutable_id_takes_no_dollar_or_underscore(sandbox_server, anchor: str):
+    """user.md, onPremisesImmutableId: "NOTE: The $ and _ characters can't be used when
+    specifying this property." The sandbox took them. Graph's text is not published: its
+    invalid-value 400."""
+    d, federated, _ = make_hybrid(sandbox_server)
+    invalid = "Invalid value specified for property 'onPremisesImmutableId' of resource 'User'."
+    body = new_user_body(federated, "dollar", onPremisesImmutableId=anchor)
+    with d.graph() as graph:
+        refused = graph.post("/users", json=body)
+    assert_graph_error(refused, 400, "Request_BadRequest", invalid)
+    upns = [u["userPrincipalName"] for u in d.state()["users"]]
+    assert f"dollar@{federated}" not in upns
+
+
 def test_a_user_on_a_domain_not_verified_is_refused(sandbox_server):
     d, _, unverified = make_hybrid(sandbox_server)
     with d.graph() as graph:

@@ -209,3 +209,52 @@ def test_a_limit_below_the_published_minimum_is_refused(org, api):
     ):
         assert api.get(path, params={"limit": lowest}).status_code == 200
     assert api.get("/api/v1/users", params={"limit": "0"}).status_code == 200
+
+
+def _names(answer) -> list[str]:
+    assert answer.status_code == 200, answer.text
+    return [g["profile"]["name"] for g in answer.json()]
+
+
+def _next_link(answer) -> str | None:
+    for value in answer.headers.get_list("link"):
+        if value.endswith('rel="next"'):
+            return value[1 : value.index(">")]
+    return None
+
+
+def test_a_group_search_is_sorted_by_sort_by_and_sort_order(okta_sandbox):
+    """List Groups: `sortBy` "Specifies the field to sort by (for search queries only).
+    `sortBy` can be any single property, for example `sortBy=profile.name`. Groups with the
+    same value for the `sortBy` property are ordered by `id`"; `sortOrder` "`asc` or `desc`
+    (for search queries only). This parameter is ignored if `sortBy` isn't present" (okta SDK
+    3.x `GroupApi.list_groups`). The sandbox answered a sorted group search in id order, as
+    it did users' before strict15."""
+    extra = [
+        {"name": "Zulu", "description": "Ops"},
+        {"name": "Alpha", "description": "Ops"},
+        {"name": "Mike", "description": "Dev"},
+    ]
+    org = okta_sandbox.new_org(extra_groups=extra)
+    search = 'type eq "OKTA_GROUP"'
+    with okta_sandbox.api(org) as api:
+        asc = api.get("/api/v1/groups", params={"search": search, "sortBy": "profile.name"})
+        assert _names(asc) == ["Alpha", "Finance", "Mike", "Sales", "Zulu"]
+        desc_params = {"search": search, "sortBy": "profile.name", "sortOrder": "desc"}
+        desc = api.get("/api/v1/groups", params=desc_params)
+        assert _names(desc) == ["Zulu", "Sales", "Mike", "Finance", "Alpha"]
+        # one value: by id, that is in the order they were made
+        by_description = {"search": 'profile.description eq "Ops"', "sortBy": "profile.description"}
+        assert _names(api.get("/api/v1/groups", params=by_description)) == ["Zulu", "Alpha"]
+        # paged through the Link header, the order holds across pages
+        pages: list[str] = []
+        url: str | None = "/api/v1/groups"
+        params: dict | None = {**desc_params, "limit": "2"}
+        while url:
+            answer = api.get(url, params=params)
+            pages += _names(answer)
+            url, params = _next_link(answer), None
+        assert pages == _names(desc)
+        # sortOrder without sortBy orders nothing
+        unsorted = api.get("/api/v1/groups", params={"search": search, "sortOrder": "desc"})
+        assert _names(unsorted) == ["Sales", "Finance", "Zulu", "Alpha", "Mike"]

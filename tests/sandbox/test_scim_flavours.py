@@ -10,6 +10,8 @@ from tests.sandbox.scim_support import make_app
 from tests.sandbox.server import SandboxServer
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 def test_full_declares_everything(sandbox_server: SandboxServer) -> None:
@@ -34,6 +36,53 @@ def test_full_declares_everything(sandbox_server: SandboxServer) -> None:
         "organization",
         "manager",
     }
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ServiceProviderConfig", f"/Schemas/{USER_SCHEMA}", "/ResourceTypes/User", "/ResourceTypes"],
+)
+def test_a_filter_on_any_discovery_endpoint_is_403(
+    sandbox_server: SandboxServer, path: str
+) -> None:
+    """RFC 7644 §4, after /ServiceProviderConfig, /Schemas and /ResourceTypes: "Query
+    parameters described in Section 3.4.2, such as filtering, sorting, and pagination, SHALL
+    be ignored. If a "filter" is provided, the service provider SHOULD respond with HTTP
+    status code 403 (Forbidden) to ensure that clients cannot incorrectly assume that any
+    matching conditions specified in a filter are true." The sandbox refused it on the two
+    lists only, and answered the configuration and a single schema or type with 200."""
+    app = make_app(sandbox_server, "full")
+    with app.raw() as raw:
+        refused = raw.get(path, params={"filter": 'id eq "Group"'})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["schemas"] == [ERROR_SCHEMA]
+        assert raw.get(path, params={"sortBy": "id", "count": "1"}).status_code == 200
+
+
+def _references(attributes: list[dict], path: str = "") -> dict[str, list | None]:
+    found: dict[str, list | None] = {}
+    for attribute in attributes:
+        name = f"{path}{attribute['name']}"
+        if attribute["type"] == "reference":
+            found[name] = attribute.get("referenceTypes")
+        found |= _references(attribute.get("subAttributes") or [], f"{name}.")
+    return found
+
+
+def test_every_reference_attribute_names_what_it_references(sandbox_server) -> None:
+    """RFC 7643 §7, an attribute's `referenceTypes`: "A multi-valued array of JSON strings
+    that indicate the SCIM resource types that may be referenced ... This attribute is only
+    applicable for attributes that are of type "reference""; §8.7.1 gives photos.value
+    `"referenceTypes": ["external"]`, as profileUrl. The sandbox's photos.value named none,
+    so a client reading the schema could not tell a photo's URL from a resource's."""
+    with make_app(sandbox_server, "full").raw() as raw:
+        schemas = raw.get("/Schemas").json()["Resources"]
+    references = {}
+    for schema in schemas:
+        references |= _references(schema["attributes"], f"{schema['name']}:")
+    assert references["User:photos.value"] == ["external"]
+    assert references["User:profileUrl"] == ["external"]
+    assert all(references.values()), references
 
 
 def test_zoom_has_no_groups_and_filters_only_on_user_name(sandbox_server: SandboxServer) -> None:

@@ -7,6 +7,7 @@ from scim2_models import Email, EnterpriseUser, Error, Name, PatchOp, PatchOpera
 from tests.sandbox.scim_support import App, enterprise_user
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
@@ -243,6 +244,30 @@ def test_a_stale_if_match_is_412(scim_app: App) -> None:
         assert stale.json()["status"] == "412"
         unchanged = raw.get(f"/Users/{user.id}", headers={"If-None-Match": fresh.headers["ETag"]})
         assert unchanged.status_code == 304
+
+
+def test_if_none_match_star_holds_for_any_current_version(scim_app: App) -> None:
+    """RFC 7644 §3.14 takes ETags "as specified in RFC 7232"; RFC 9110 §13.1.2 (RFC 7232
+    §3.2): If-None-Match "*" is false when the resource has a current representation, so a
+    GET is 304 and a write is 412, nothing changed (a client writing "only if it is not
+    there yet"). The sandbox compared "*" as if it were a tag: 200, and the write went on."""
+    user = scim_app.client().create(User(user_name="nia@contoso.example"))
+    body = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "title", "value": "x"}]}
+    star = {"If-None-Match": "*"}
+    with scim_app.raw() as raw:
+        assert raw.get(f"/Users/{user.id}", headers=star).status_code == 304
+        refused = raw.patch(f"/Users/{user.id}", json=body, headers=star)
+        assert refused.status_code == 412, refused.text
+        assert raw.get(f"/Users/{user.id}").json().get("title") is None
+        current = raw.get(f"/Users/{user.id}").headers["ETag"]
+        same = raw.put(
+            f"/Users/{user.id}",
+            json={"schemas": [USER_SCHEMA], "userName": "nia@contoso.example", "title": "y"},
+            headers={"If-None-Match": current},
+        )
+        assert same.status_code == 412, same.text
+        assert raw.get(f"/Users/{user.id}").json().get("title") is None
+        assert raw.patch(f"/Users/{user.id}", json=body).status_code == 200
 
 
 def test_error_answers_parse_as_scim_errors(scim_app: App) -> None:
