@@ -122,10 +122,8 @@ async def group_ids_of(connector: OktaConnector, user_id: str) -> tuple[frozense
     developer.okta.com/docs/api/openapi/okta-management/management/tags/userresources/other/
     listusergroups)."""
     groups = await every_item(connector, lambda okta, after: _user_groups(okta, user_id, after))
-    built_in = [g for g in groups if text_of(g, "type") == "BUILT_IN"]
-    return frozenset(field_of(g, "id") for g in groups), frozenset(
-        field_of(g, "id") for g in built_in
-    )
+    built_in = frozenset(field_of(g, "id") for g in groups if text_of(g, "type") == "BUILT_IN")
+    return frozenset(field_of(g, "id") for g in groups), built_in
 
 
 def _user_groups(okta: Client, user_id: str, after: str | None) -> tuple:
