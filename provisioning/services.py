@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -324,7 +325,8 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
     PostgreSQL: one statement, the identity's INSERT in a data-modifying `WITH` that the
     templates' and the job's INSERTs take its id from, and that also reads the tenant's
     registered one-row settings (`memo.read_with_tenant`: the inventory's takeover policy,
-    which its hook on the identity's save reads next), kept for this run (`memo.one_run`).
+    which its hook on the identity's save reads next), kept for this run (`memo.one_run`),
+    and writes the rows features ride in it (`ride_with_new_identity`: the inventory's person).
     The statements are Django's insert compilers'; the id is a subquery of the `WITH`.
     SQLite: the three INSERTs, and the hook reads the policy itself."""
     through = Identity.role_templates.through
@@ -353,9 +355,14 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
         links_sql, links_params = _insert_sql(through, links, returning=False)
         parts.append(f"templates AS ({links_sql})")
         params += links_params
+    riders = [r for r in (row(identity, f"({new_id.sql})") for row in _new_identity_rows) if r]
+    for n, rider in enumerate(riders):
+        parts.append(f"rider{n} AS ({rider.sql})")
+        params += rider.params
     # The chain head as it is (no lock): the audit append's guess, kept below.
     head_sql, head_params = audit_events.head_read_sql(identity.tenant_id)
-    joins, columns = [f"LEFT JOIN ({head_sql}) AS head ON TRUE"], ["head.*"]
+    joins = [f"LEFT JOIN ({head_sql}) AS head ON TRUE"]
+    columns = [f"EXISTS (SELECT FROM rider{n})" for n in range(len(riders))] + ["head.*"]
     params += head_params
     rows = _tenant_rows(identity.tenant_id)
     for n, (_, _, sql, row_params, _) in enumerate(rows):
@@ -368,7 +375,8 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
             f" FROM new_identity CROSS JOIN new_job {' '.join(joins)}",
             params,
         )
-        identity_id, job_id, seq, hash_, *values = cursor.fetchone()
+        identity_id, job_id, *row = cursor.fetchone()
+    written, (seq, hash_, *values) = row[: len(riders)], row[len(riders) :]
     # The record below appends on it as after this process's own append: one statement, the
     # head's row lock taken by that statement's conditional UPDATE (last, as before) unless
     # another appender moved it since this read (then the locked way: one more).
@@ -378,6 +386,9 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
         instance._state.adding, instance._state.db = False, db.alias
     job.identity = identity
     _keep_tenant_rows(identity.tenant, rows, values)
+    for rider, wrote in zip(riders, written, strict=True):
+        if wrote:
+            rider.written()
     post_save.send(
         sender=Identity,
         instance=identity,
@@ -390,6 +401,29 @@ def _insert_joiner(identity: Identity, templates: list[RoleTemplate], job: Job) 
     post_save.send(
         sender=Job, instance=job, created=True, update_fields=None, raw=False, using=db.alias
     )
+
+
+@dataclass(frozen=True)
+class RidingRow:
+    """A row a feature writes for a new identity, in the statement that inserts the identity:
+    a data-modifying statement (the identity's id as SQL in it) that returns a row when it
+    wrote, and what to tell the feature then (before the identity's `post_save`)."""
+
+    sql: str
+    params: list
+    written: Callable[[], None]
+
+
+# The features' rows of a new identity, registered from above (`ride_with_new_identity`):
+# each is given the unsaved identity and the SQL of its id, and answers None where its hook
+# on the identity's save is to write the row instead.
+_new_identity_rows: list[Callable[[Identity, str], RidingRow | None]] = []
+
+
+def ride_with_new_identity(row: Callable[[Identity, str], RidingRow | None]) -> None:
+    """On PostgreSQL, `row` rides in the joiner's INSERT statement (`_insert_joiner`)."""
+    if row not in _new_identity_rows:
+        _new_identity_rows.append(row)
 
 
 def _templates_added(action: str, identity: Identity, templates: list[RoleTemplate]) -> None:

@@ -87,6 +87,9 @@ class AccessState:
     # leave's removal deletes these ones without listing the user's assignments again. Not
     # what the user holds (`apps` says that): two reads of the same access compare equal.
     app_assignments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # Of `groups`, those the directory puts every user in (Okta's Everyone), as the read that
+    # listed them said: an inventory's row of the account leaves them out.
+    built_in_groups: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)

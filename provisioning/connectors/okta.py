@@ -417,8 +417,10 @@ class OktaConnector:
 
     async def access_of(self, user_id: str) -> AccessState:
         """Every group (all pages) and every app link (one list: Okta does not page it)."""
-        groups = await okta_groups.group_ids_of(self, user_id)
-        return AccessState(groups=groups, apps=await self._linked_apps(user_id))
+        groups, built_in = await okta_groups.group_ids_of(self, user_id)
+        return AccessState(
+            groups=groups, built_in_groups=built_in, apps=await self._linked_apps(user_id)
+        )
 
     async def _linked_apps(self, user_id: str) -> frozenset[str]:
         """The app instances of the user's app links, read as JSON (okta_groups.json_page)."""
@@ -466,8 +468,9 @@ class OktaConnector:
         failure = most_telling(answers)
         if failure is not None:
             raise failure
-        (user, _), groups, apps = answers
-        return _directory_user(_settled(user)), AccessState(groups=groups, apps=apps)
+        (user, _), (groups, built_in), apps = answers
+        access = AccessState(groups=groups, built_in_groups=built_in, apps=apps)
+        return _directory_user(_settled(user)), access
 
     async def groups(self, fresh: bool = False) -> list[Resource]:
         """Every group, flagged "builtin" (Everyone) or "imported" (okta_groups.py)."""

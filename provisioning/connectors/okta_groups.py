@@ -115,11 +115,15 @@ def _app_groups(okta: Client, app_id: str, after: str | None) -> tuple:
     )
 
 
-async def group_ids_of(connector: OktaConnector, user_id: str) -> frozenset[str]:
-    """The ids of every group the user is in, every page: a leaver in more than one page of
-    groups must be planned, and read back, whole."""
+async def group_ids_of(connector: OktaConnector, user_id: str) -> tuple[frozenset, frozenset]:
+    """The ids of every group the user is in, every page (a leaver in more than one page of
+    groups must be planned, and read back, whole), and of those the built-in ones (Everyone):
+    each group listed comes with its `type` (List all groups of a user answers Group objects,
+    developer.okta.com/docs/api/openapi/okta-management/management/tags/userresources/other/
+    listusergroups)."""
     groups = await every_item(connector, lambda okta, after: _user_groups(okta, user_id, after))
-    return frozenset(field_of(group, "id") for group in groups)
+    built_in = frozenset(field_of(g, "id") for g in groups if text_of(g, "type") == "BUILT_IN")
+    return frozenset(field_of(g, "id") for g in groups), built_in
 
 
 def _user_groups(okta: Client, user_id: str, after: str | None) -> tuple:

@@ -8,6 +8,7 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
+        from provisioning import services
         from provisioning.engine import accounts, guards, memo, outcomes
         from provisioning.inventory import matching, scope, service
         from provisioning.models import DirectoryAccount, Identity
@@ -22,6 +23,8 @@ class InventoryConfig(AppConfig):
         outcomes.on_account_read(service.record_account_read)
         # Every managed person has a Person row from their Identity's first save on.
         post_save.connect(matching.identity_saved, sender=Identity, dispatch_uid="inv-person")
+        # A joiner's row rides in the statement that inserts the joiner (PostgreSQL).
+        services.ride_with_new_identity(matching.person_riding_with)
         post_save.connect(
             matching.directory_account_saved, sender=DirectoryAccount, dispatch_uid="inv-link"
         )

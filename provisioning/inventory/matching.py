@@ -38,6 +38,7 @@ from provisioning.engine import memo
 from provisioning.engine.desired import manages
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.models import DirectoryAccount, Identity
+from provisioning.services import RidingRow
 from tenants.models import DirectoryConnection, Tenant
 
 logger = logging.getLogger(__name__)
@@ -623,7 +624,8 @@ def _summary_written(fixed: dict, varying: list[str]):
 
 def _person_for_new_identity(identity: Identity) -> None:
     """A new identity has no linked accounts and no row yet: its row is a new one under its
-    key, summarised from the identity alone, made in one INSERT after the policy's read.
+    key, summarised from the identity alone, made in one INSERT after the policy's read
+    (or by the identity's own statement: `person_riding_with`).
     When a person already holds the key (one the inventory found, or another identity's),
     the general path settles whose it is: taken over with its accounts, or a key of its own."""
     tenant_id = identity.tenant_id
@@ -631,28 +633,97 @@ def _person_for_new_identity(identity: Identity) -> None:
     stored = memo.tenant_row(
         "inventory_policy", tenant_id, lambda: Policy.objects.filter(tenant_id=tenant_id).first()
     )
+    _rules_read[(connection.alias, tenant_id)] = _rule_of(stored)
+    if memo.take((_WRITTEN_WITH_IDENTITY, identity.pk)):
+        return
     policy = stored or Policy(tenant_id=tenant_id)
     key = identity_key(policy, identity) or f"identity:{identity.pk}"
-    row = _person(None, _summary(_as_read(identity), []), key=key)
-    row.tenant_id, row.identity_id = identity.tenant_id, identity.pk
+    row = _new_person(identity, key)
+    row.identity_id = identity.pk
     if not _insert_unless_taken(row):
         _person_for_identity_or_later(identity)
+
+
+# (database alias, tenant id) -> the tenant's rule as this process last read it for a new
+# identity (`_rule_of`): the guess of the next joiner's key (`person_riding_with`).
+_rules_read: dict[tuple, tuple | None] = {}
+_WRITTEN_WITH_IDENTITY = "inventory: the new identity's person, written by its INSERT"
+
+
+def _rule_of(policy: Policy | None) -> tuple | None:
+    """What of the tenant's policy a new identity's key depends on (None: it has no row)."""
+    return None if policy is None else (policy.pk, policy.match_on, policy.match_attribute)
+
+
+def person_riding_with(identity: Identity, identity_id_sql: str) -> RidingRow | None:
+    """The new identity's Person row, inserted by the statement that inserts the identity
+    (`services.ride_with_new_identity`), under the key of the rule this process last read
+    for the tenant. The statement writes it only where the tenant's policy is still that
+    one, as the statement itself reads it, and nobody holds the key; where it did not, the
+    hook on the identity's save does what it always did (`_person_for_new_identity`)."""
+    tenant_id = identity.tenant_id
+    alias = connection.alias
+    if (alias, tenant_id) not in _rules_read:
+        return None
+    rule = _rules_read[(alias, tenant_id)]
+    policy = Policy(tenant_id=tenant_id)
+    if rule is not None:
+        policy.pk, policy.match_on, policy.match_attribute = rule
+    key = identity_key(policy, identity)
+    if not key:
+        return None  # "identity:<pk>": the hook's, once the id is known
+    insert_sql, params = _insert_sql(_new_person(identity, key), identity_id_sql)
+    guard_sql, guard_params = _rule_still(tenant_id, rule)
+    return RidingRow(
+        f"{insert_sql} WHERE {guard_sql} ON CONFLICT DO NOTHING RETURNING 1",
+        [*params, *guard_params],
+        lambda: memo.keep((_WRITTEN_WITH_IDENTITY, identity.pk), True),
+    )
+
+
+def _rule_still(tenant_id: int, rule: tuple | None) -> tuple[str, list]:
+    """SQL that holds while the tenant's policy is `rule` (`_rule_of`), and its parameters."""
+    quote = connection.ops.quote_name
+    table, tenant = quote(Policy._meta.db_table), quote("tenant_id")
+    if rule is None:
+        return f"NOT EXISTS (SELECT FROM {table} WHERE {tenant} = %s)", [tenant_id]  # noqa: S608
+    same = " AND ".join(f"{quote(c)} = %s" for c in ("id", "match_on", "match_attribute"))
+    return f"EXISTS (SELECT FROM {table} WHERE {tenant} = %s AND {same})", [tenant_id, *rule]  # noqa: S608
+
+
+def _new_person(identity: Identity, key: str) -> Person:
+    row = _person(None, _summary(_as_read(identity), []), key=key)
+    row.tenant_id = identity.tenant_id
+    return row
 
 
 def _insert_unless_taken(person: Person) -> bool:
     """INSERT the row unless its key (or identity) is taken; whether it was. No savepoint:
     the conflict is no error (a concurrent insert of the key is waited for, then seen)."""
+    insert_sql, params = _insert_sql(person)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{insert_sql} ON CONFLICT DO NOTHING", params)
+        return cursor.rowcount == 1
+
+
+def _insert_sql(person: Person, identity_id_sql: str | None = None) -> tuple[str, list]:
+    """The row's INSERT (`pre_save` as Django's own), as `VALUES` or, with the SQL of the
+    identity's id, as a `SELECT` that a `WHERE` may follow."""
     meta = Person._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
-    params = [f.get_db_prep_save(f.pre_save(person, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
-            f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING",
-            params,
-        )
-        return cursor.rowcount == 1
+    columns = ", ".join(quote(f.column) for f in fields)
+    values, params = [], []
+    for f in fields:
+        if identity_id_sql is not None and f.attname == "identity_id":
+            values.append(identity_id_sql)
+            continue
+        values.append("%s")
+        params.append(f.get_db_prep_save(f.pre_save(person, add=True), connection))
+    into = f"INSERT INTO {quote(meta.db_table)} ({columns})"
+    if identity_id_sql is None:
+        return f"{into} VALUES ({', '.join(values)})", params
+    return f"{into} SELECT {', '.join(values)}", params
 
 
 def _as_read(identity: Identity) -> _Identity:

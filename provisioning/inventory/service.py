@@ -858,7 +858,7 @@ def record_account_read(
     values = {
         "username": user.username,
         "enabled": user.enabled,
-        "group_ids": sorted(access.groups - _builtin_groups(connection)),
+        "group_ids": sorted(access.groups - access.built_in_groups),
         "licence_ids": sorted(access.licenses),
         "app_ids": sorted(access.apps),
         "deleted": False,
@@ -947,15 +947,3 @@ def _upsert_statement(row: Account, update_fields: tuple[str, ...]) -> kept_sql.
         compiler.returning_fields = meta.db_returning_fields
     [(sql, params)] = compiler.as_sql()
     return kept_sql.Built(sql, list(params))
-
-
-def _builtin_groups(connection: DirectoryConnection) -> set[str]:
-    """Groups nobody is put in (Okta's Everyone): an inventory read leaves them out too.
-    Only Okta's catalogue has any."""
-    if connection.kind != DirectoryConnection.Kind.OKTA:
-        return set()
-    return set(
-        Resource.objects.filter(
-            connection_id=connection.pk, kind="groups", detail__builtin=True
-        ).values_list("remote_id", flat=True)
-    )

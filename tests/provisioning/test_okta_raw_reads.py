@@ -97,7 +97,8 @@ def test_catalogue_reads_follow_every_page_and_build_no_sdk_model(on_sandbox, mo
 
 def test_a_users_access_is_read_every_page_without_group_or_link_models(on_sandbox, monkeypatch):
     """A user in more groups than a page holds: their group ids (every page) and app links
-    read as JSON; only the user's own read builds a model."""
+    read as JSON; only the user's own read builds a model. Everyone, as typed in the list of
+    their groups, is named built in (the inventory's row of the account leaves it out)."""
     teams = [f"Team {n:03}" for n in range(205)]
     dirs = okta_world(on_sandbox, ["Staff", *teams], extra_groups=teams)
     login = f"ada.lovelace@{dirs.tenant.primary_domain}"
@@ -113,7 +114,10 @@ def test_a_users_access_is_read_every_page_without_group_or_link_models(on_sandb
     assert user.username == login
     assert access.groups == wanted and len(wanted) > 205
     assert salesforce in access.apps
-    assert bridge.run(okta.access_of(ada["id"])) == access
+    everyone = {g["id"] for g in state["groups"] if g["type"] == "BUILT_IN"}
+    assert access.built_in_groups == everyone and len(everyone) == 1 and everyone <= wanted
+    again = bridge.run(okta.access_of(ada["id"]))
+    assert again == access and again.built_in_groups == everyone
     assert built == ["User"]
 
 

@@ -249,7 +249,9 @@ def onboard(alpha, name: str, templates: list, **fields):
 def test_an_onboarding_keys_its_new_person_by_the_rule_as_its_submit_read_it(alpha, monkeypatch):
     """On PostgreSQL the submit's INSERT of the identity reads the takeover policy and hands
     it to this hook (services._insert_joiner): the person is keyed by the rule as it is at
-    that submit, and a changed rule holds from the next one (nothing kept past a submit).
+    that submit, and a changed rule holds from the next one: the rule this process read
+    before, by which the person's row rides in the INSERT (matching.person_riding_with),
+    is the key only where the statement finds it still the tenant's (here it never is).
     The policy handed over is the row as the ORM reads it (its JSON lists decoded)."""
     stored = Policy.objects.create(
         tenant=alpha.tenant,
@@ -262,7 +264,7 @@ def test_an_onboarding_keys_its_new_person_by_the_rule_as_its_submit_read_it(alp
     monkeypatch.setattr(matching, "identity_key", lambda p, i: seen.append(p) or keyed(p, i))
     first = onboard(alpha, "gil", [alpha.template], employee_id="HR-7")
     fields = [f.attname for f in Policy._meta.concrete_fields]
-    assert [getattr(seen[0], f) for f in fields] == [getattr(stored, f) for f in fields]
+    assert [getattr(seen[-1], f) for f in fields] == [getattr(stored, f) for f in fields]
     Policy.objects.filter(tenant=alpha.tenant).update(match_on=Policy.MatchOn.MAIL)
     second = onboard(alpha, "hal", [], employee_id="HR-8")
 
@@ -271,6 +273,25 @@ def test_an_onboarding_keys_its_new_person_by_the_rule_as_its_submit_read_it(alp
     assert list(first.identity.role_templates.all()) == [alpha.template]
     assert not second.identity.role_templates.exists()
     assert first.identity_id == first.identity.pk and first.tenant_id == alpha.tenant.pk
+
+
+def test_a_joiner_after_another_takes_over_the_unmanaged_person_holding_its_key(alpha):
+    """After a first joiner, this process knows the tenant's rule: on PostgreSQL the next
+    joiner's row rides in its INSERT (matching.person_riding_with), which writes nothing where
+    the key is held; the person the inventory found is still taken over, with its account."""
+    first = onboard(alpha, "ivy", [])
+    domain = alpha.tenant.primary_domain
+    found = add_account(alpha.connection, f"jo@{domain}", display_name="Jo Found")
+    matching.rematch(alpha.tenant)
+    held = Person.objects.get(key=f"jo@{domain}")
+
+    joiner = onboard(alpha, "jo", [])
+
+    person = Person.objects.get(identity=joiner.identity)
+    assert person.pk == held.pk and person.key == f"jo@{domain}"
+    assert list(person.accounts.all()) == [found] and person.accounts_count == 1
+    assert person.display_name == "Jo Joiner"
+    assert Person.objects.get(identity=first.identity).key == f"ivy@{domain}"
 
 
 def test_rows_left_empty_go_and_a_deleted_account_alone_is_nobody(alpha):
