@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -91,11 +92,12 @@ def _adopt(account: DirectoryAccount, row: DirectoryAccount) -> None:
 @dataclass(frozen=True)
 class LinkedAsk:
     """What a feature asks of an account that gains a remote id, registered from above
-    (`on_linked`): `query(account)`, a queryset of one column (its first row at most), is
-    read in the statement that writes the id; `answered(account, values)` is called with
+    (`on_linked`): `query(connection_id, remote_id)`, a queryset of one column (its first
+    row at most) built from those two values alone, is read in the statement that writes
+    the id (its text kept, `kept_sql.kept`); `answered(account, values)` is called with
     the values it found ([] for none), in the same transaction, once the id is written."""
 
-    query: Callable[[DirectoryAccount], QuerySet]
+    query: Callable[[int, str], QuerySet]
     answered: Callable[[DirectoryAccount, list[Any]], None]
 
 
@@ -165,9 +167,9 @@ def record_of(
         ctes += f", account AS ({account_sql} RETURNING 1)"
         params += account_params
         last = "account"
-    questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
-    select = "".join(f", ARRAY({sql})" for sql, _ in questions)
-    select_params = [p for _, ps in questions for p in ps]
+    questions = [_asked(ask, account.connection_id, account.remote_id) for ask in asks]
+    select = "".join(f", ARRAY({built.sql})" for built in questions)
+    select_params = [p for built in questions for p in built.params]
     # The guards' question for the verifying read that follows (asked there, it would be a
     # statement of its own): is the account in any rows they judge by?
     judged = guards.judged_exists_sql(account.connection_id, account.remote_id)
@@ -183,6 +185,18 @@ def record_of(
         width=1 + len(questions) + (judged is not None),
     )
     return Record(riding, asks, expected, judged=judged is not None)
+
+
+def _asked(ask: LinkedAsk, connection_id: int, remote_id: str) -> kept_sql.Built:
+    """The statement of `ask`'s question about the account, kept per ask."""
+    return kept_sql.kept(
+        ("linked ask", ask.query), partial(_ask_sql, ask), connection_id, remote_id
+    )
+
+
+def _ask_sql(ask: LinkedAsk, connection_id: int, remote_id: str) -> kept_sql.Built:
+    sql, params = ask.query(connection_id, remote_id).query.get_compiler(connection=db).as_sql()
+    return kept_sql.Built(sql, list(params))
 
 
 def _all_set(expected: int, account_id: int) -> Q:
