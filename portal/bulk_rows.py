@@ -231,6 +231,10 @@ def prepared(model, field: models.Field, obj: models.Model, db=connection) -> An
             return db.ops.adapt_integerfield_value(value, field.get_internal_type())
         if kind_of_value is datetime and kind is models.DateTimeField and value.tzinfo:
             return db.ops.adapt_datetimefield_value(value)  # aware: as it is, then
+    elif kind is models.JSONField and type(value := getattr(obj, field.attname)) in (dict, list):
+        # An event's states, a step's params and result: the backend's JSON as Django's
+        # `get_db_prep_save` ends in it, without its five calls before.
+        return db.ops.adapt_json_value(value, field.encoder)
     value = field.pre_save(obj, add=True)
     if hasattr(value, "resolve_expression"):
         # A database default, say: no place in a typed array. Not for this statement.

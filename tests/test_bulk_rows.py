@@ -22,6 +22,7 @@ from provisioning.models import DirectoryAccount, Identity, Job, Step
 SAMPLES = [
     *(None, 0, 7, 2**40, "", "text", True, False, datetime(2026, 12, 7, 9, 30, 1, 5, UTC)),
     *(Step.Status.SUCCEEDED, SafeString("<b>safe</b>"), gettext_lazy("lazy text")),
+    *({"a": [1, "two", None]}, [], ["x", {"y": True}], {}),
 ]
 
 
@@ -81,6 +82,24 @@ def test_a_choices_value_is_prepared_without_djangos_calls_as_a_plain_strs_is():
     ):
         values = [prepared(Step, Step._meta.get_field(n), step) for n in ("action", "status")]
     assert values == ["create_user", "succeeded"]
+    assert asked == []
+
+
+@pytest.mark.django_db
+def test_a_json_value_is_prepared_without_djangos_generic_calls():
+    """An event's states and a step's params are JSON dicts and lists: prepared as the
+    backend adapts them (`adapt_json_value`), as Django's `get_db_prep_save` ends."""
+    event = AuditEvent(before={"status": "planned"}, after={"groups": ["Staff"]})
+    fields = [AuditEvent._meta.get_field(name) for name in ("before", "after")]
+    theirs = [_outcome(_as_django_prepares, field, event) for field in fields]
+    asked = []
+    with patch.object(
+        models.JSONField,
+        "get_db_prep_value",
+        lambda self, *args, **kwargs: asked.append(args) or None,
+    ):
+        mine = [_outcome(lambda f, o: prepared(AuditEvent, f, o), f, event) for f in fields]
+    assert mine == theirs
     assert asked == []
 
 
