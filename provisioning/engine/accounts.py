@@ -51,19 +51,21 @@ def account_to_apply(job: Job, connection) -> DirectoryAccount:
     return accounts[connection.pk]
 
 
-def inserted_with(account: DirectoryAccount, marking: QuerySet, values: dict) -> int:
-    """`marking.update(**values)` (the intent of the person's first steps in the directory),
-    and the `account`'s row inserted only if it updated rows; the rows it updated. The row
+def inserted_with(account: DirectoryAccount, marking: kept_sql.Built) -> int:
+    """The `marking` UPDATE (the intent of the person's first steps in the directory), and
+    the `account`'s row inserted only if it updated rows; the rows it updated. The row
     holds no id yet: nothing depends on when it is written, so it rides with the intent.
     PostgreSQL: one statement, the intent's UPDATE in a data-modifying `WITH` in front of the
     account's INSERT (`ON CONFLICT DO NOTHING`: a row made since the run read the person's
     accounts, an adoption, is read and used instead). SQLite: the UPDATE, then the INSERT."""
     if db.vendor != "postgresql":
-        marked = marking.update(**values)
+        with db.cursor() as cursor:
+            cursor.execute(marking.sql, marking.params)
+            marked = cursor.rowcount
         if marked:
             _adopt(account, _new_account(account.identity, account.connection))
         return marked
-    update_sql, update_params = bulk_rows.update_sql(marking, values)
+    update_sql, update_params = marking.sql, marking.params
     insert_sql, insert_params = bulk_rows.insert_sql(
         DirectoryAccount, [account], "WHERE EXISTS (SELECT FROM marked) ON CONFLICT DO NOTHING"
     )
