@@ -192,8 +192,8 @@ else:
     psycopg.adapters.register_dumper(Column, _column_dumper())
 
 
-# Fields whose preparation leaves a plain `str` as it is (`to_python` of a str, no lazy
-# text): most of a row's values, skipped past Django's four calls per value.
+# Fields whose preparation leaves a `str` as it is, a subclass too (`to_python` of a str,
+# no lazy text): most of a row's values, skipped past Django's four calls per value.
 _TEXT = (models.CharField, models.TextField)
 # Exactly these classes (a subclass may prepare its own way), whose `pre_save` is the
 # attribute's value (a DateTimeField's too, unless auto_now or auto_now_add) and whose
@@ -225,12 +225,16 @@ def prepared(model, field: models.Field, obj: models.Model, db=connection) -> An
         kind_of_value = type(value)
         if value is None:
             return None
-        if kind_of_value is str and kind in _TEXT:
+        if kind in _TEXT and isinstance(value, str):  # a choice's enum too: kept as it is
             return value
         if kind_of_value is int and kind in _INTEGERS:  # int(value) is value, then the backend's
             return db.ops.adapt_integerfield_value(value, field.get_internal_type())
         if kind_of_value is datetime and kind is models.DateTimeField and value.tzinfo:
             return db.ops.adapt_datetimefield_value(value)  # aware: as it is, then
+    elif kind is models.JSONField and type(value := getattr(obj, field.attname)) in (dict, list):
+        # An event's states, a step's params and result: the backend's JSON as Django's
+        # `get_db_prep_save` ends in it, without its five calls before.
+        return db.ops.adapt_json_value(value, field.encoder)
     value = field.pre_save(obj, add=True)
     if hasattr(value, "resolve_expression"):
         # A database default, say: no place in a typed array. Not for this statement.

@@ -11,13 +11,19 @@ from uuid import UUID
 
 import pytest
 from django.db import connection, connections, models
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 
 from portal import bulk_rows
 from portal.audit.models import AuditChainHead, AuditEvent
 from portal.bulk_rows import insert_sql, prepared, set_many_sql
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 
-SAMPLES = [None, 0, 7, 2**40, "", "text", True, False, datetime(2026, 12, 7, 9, 30, 1, 5, UTC)]
+SAMPLES = [
+    *(None, 0, 7, 2**40, "", "text", True, False, datetime(2026, 12, 7, 9, 30, 1, 5, UTC)),
+    *(Step.Status.SUCCEEDED, SafeString("<b>safe</b>"), gettext_lazy("lazy text")),
+    *({"a": [1, "two", None]}, [], ["x", {"y": True}], {}),
+]
 
 
 def _as_django_prepares(field: models.Field, obj: models.Model):
@@ -63,6 +69,38 @@ def test_a_clock_stamped_field_is_stamped_as_django_stamps_it():
     value = prepared(AuditChainHead, field, head)
     assert head.updated_at >= before  # pre_save ran: auto_now stamps the instance
     assert value == connection.ops.adapt_datetimefield_value(head.updated_at)
+
+
+@pytest.mark.django_db
+def test_a_choices_value_is_prepared_without_djangos_calls_as_a_plain_strs_is():
+    """A step's status and an event's result are their choices' enums (`str` subclasses):
+    prepared as they are, as Django's `to_python` of a `str` leaves them."""
+    step = Step(action=Step.Action.CREATE_USER, status=Step.Status.SUCCEEDED)
+    asked = []
+    with patch.object(
+        models.CharField, "to_python", lambda self, value: asked.append(value) or value
+    ):
+        values = [prepared(Step, Step._meta.get_field(n), step) for n in ("action", "status")]
+    assert values == ["create_user", "succeeded"]
+    assert asked == []
+
+
+@pytest.mark.django_db
+def test_a_json_value_is_prepared_without_djangos_generic_calls():
+    """An event's states and a step's params are JSON dicts and lists: prepared as the
+    backend adapts them (`adapt_json_value`), as Django's `get_db_prep_save` ends."""
+    event = AuditEvent(before={"status": "planned"}, after={"groups": ["Staff"]})
+    fields = [AuditEvent._meta.get_field(name) for name in ("before", "after")]
+    theirs = [_outcome(_as_django_prepares, field, event) for field in fields]
+    asked = []
+    with patch.object(
+        models.JSONField,
+        "get_db_prep_value",
+        lambda self, *args, **kwargs: asked.append(args) or None,
+    ):
+        mine = [_outcome(lambda f, o: prepared(AuditEvent, f, o), f, event) for f in fields]
+    assert mine == theirs
+    assert asked == []
 
 
 @contextmanager

@@ -5,6 +5,7 @@ its own), a management command, or the web server."""
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from pathlib import PurePath
 
 SYSTEM = "the system"
@@ -33,5 +34,11 @@ def _celery_role(arguments: list[str]) -> str:
 
 def system_display(argv: list[str] | None = None) -> str:
     """How an event the system made names its actor: "the system (worker)"."""
-    process = acting_process(argv)
+    return _display_of(tuple(sys.argv if argv is None else argv))
+
+
+@lru_cache(maxsize=8)
+def _display_of(argv: tuple[str, ...]) -> str:
+    # Once per command line, not for every event a worker's run appends (ten a join).
+    process = acting_process(list(argv))
     return f"{SYSTEM} ({process})" if process else SYSTEM

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -50,19 +51,21 @@ def account_to_apply(job: Job, connection) -> DirectoryAccount:
     return accounts[connection.pk]
 
 
-def inserted_with(account: DirectoryAccount, marking: QuerySet, values: dict) -> int:
-    """`marking.update(**values)` (the intent of the person's first steps in the directory),
-    and the `account`'s row inserted only if it updated rows; the rows it updated. The row
+def inserted_with(account: DirectoryAccount, marking: kept_sql.Built) -> int:
+    """The `marking` UPDATE (the intent of the person's first steps in the directory), and
+    the `account`'s row inserted only if it updated rows; the rows it updated. The row
     holds no id yet: nothing depends on when it is written, so it rides with the intent.
     PostgreSQL: one statement, the intent's UPDATE in a data-modifying `WITH` in front of the
     account's INSERT (`ON CONFLICT DO NOTHING`: a row made since the run read the person's
     accounts, an adoption, is read and used instead). SQLite: the UPDATE, then the INSERT."""
     if db.vendor != "postgresql":
-        marked = marking.update(**values)
+        with db.cursor() as cursor:
+            cursor.execute(marking.sql, marking.params)
+            marked = cursor.rowcount
         if marked:
             _adopt(account, _new_account(account.identity, account.connection))
         return marked
-    update_sql, update_params = bulk_rows.update_sql(marking, values)
+    update_sql, update_params = marking.sql, marking.params
     insert_sql, insert_params = bulk_rows.insert_sql(
         DirectoryAccount, [account], "WHERE EXISTS (SELECT FROM marked) ON CONFLICT DO NOTHING"
     )
@@ -91,11 +94,12 @@ def _adopt(account: DirectoryAccount, row: DirectoryAccount) -> None:
 @dataclass(frozen=True)
 class LinkedAsk:
     """What a feature asks of an account that gains a remote id, registered from above
-    (`on_linked`): `query(account)`, a queryset of one column (its first row at most), is
-    read in the statement that writes the id; `answered(account, values)` is called with
+    (`on_linked`): `query(connection_id, remote_id)`, a queryset of one column (its first
+    row at most) built from those two values alone, is read in the statement that writes
+    the id (its text kept, `kept_sql.kept`); `answered(account, values)` is called with
     the values it found ([] for none), in the same transaction, once the id is written."""
 
-    query: Callable[[DirectoryAccount], QuerySet]
+    query: Callable[[int, str], QuerySet]
     answered: Callable[[DirectoryAccount, list[Any]], None]
 
 
@@ -165,9 +169,9 @@ def record_of(
         ctes += f", account AS ({account_sql} RETURNING 1)"
         params += account_params
         last = "account"
-    questions = [ask.query(account).query.get_compiler(connection=db).as_sql() for ask in asks]
-    select = "".join(f", ARRAY({sql})" for sql, _ in questions)
-    select_params = [p for _, ps in questions for p in ps]
+    questions = [_asked(ask, account.connection_id, account.remote_id) for ask in asks]
+    select = "".join(f", ARRAY({built.sql})" for built in questions)
+    select_params = [p for built in questions for p in built.params]
     # The guards' question for the verifying read that follows (asked there, it would be a
     # statement of its own): is the account in any rows they judge by?
     judged = guards.judged_exists_sql(account.connection_id, account.remote_id)
@@ -183,6 +187,18 @@ def record_of(
         width=1 + len(questions) + (judged is not None),
     )
     return Record(riding, asks, expected, judged=judged is not None)
+
+
+def _asked(ask: LinkedAsk, connection_id: int, remote_id: str) -> kept_sql.Built:
+    """The statement of `ask`'s question about the account, kept per ask."""
+    return kept_sql.kept(
+        ("linked ask", ask.query), partial(_ask_sql, ask), connection_id, remote_id
+    )
+
+
+def _ask_sql(ask: LinkedAsk, connection_id: int, remote_id: str) -> kept_sql.Built:
+    sql, params = ask.query(connection_id, remote_id).query.get_compiler(connection=db).as_sql()
+    return kept_sql.Built(sql, list(params))
 
 
 def _all_set(expected: int, account_id: int) -> Q:

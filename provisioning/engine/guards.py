@@ -11,9 +11,11 @@ nor retries forever. An account a join finds by username is not linked when it i
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from django.db.models import QuerySet
 
+from portal import kept_sql
 from provisioning.engine import memo
 from provisioning.engine.planner import Plan, Problem
 from provisioning.models import DirectoryAccount
@@ -45,10 +47,19 @@ def judged_exists_sql(connection_id: int, remote_id: str) -> tuple[str, list] | 
         return None
     parts, params = [], []
     for judged in _judged:
-        sql, part_params = judged(connection_id, remote_id).values("pk")[:1].query.sql_with_params()
-        parts.append(f"EXISTS ({sql})")
-        params += part_params
+        # The same text for every account (its statement kept per check, not compiled for
+        # each): only the two values change.
+        built = kept_sql.kept(
+            ("judged rows exist", judged), partial(_one_judged, judged), connection_id, remote_id
+        )
+        parts.append(f"EXISTS ({built.sql})")
+        params += built.params
     return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
+
+
+def _one_judged(judged: Judged, connection_id: int, remote_id: str) -> kept_sql.Built:
+    sql, params = judged(connection_id, remote_id).values("pk")[:1].query.sql_with_params()
+    return kept_sql.Built(sql, list(params))
 
 
 def none_judged(connection_id: int, remote_id: str) -> None:

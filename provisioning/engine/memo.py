@@ -21,7 +21,10 @@ import copy
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TypeVar
+from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
@@ -32,7 +35,8 @@ _reads: ContextVar[dict | None] = ContextVar("engine_run_reads", default=None)
 # Features' one-row settings of a tenant (reverse one-to-ones of Tenant, by accessor name),
 # read with the job a run claims (serial.claim), registered from above: `read_with_tenant`.
 _tenant_rows: list[str] = []
-# (database alias, tenant id, name) -> (config_version, [(model, attnames, values), ...])
+# (database alias, tenant id, name) -> (config_version, [(model, attnames, values, the
+# indexes of values a run could change in place), ...])
 _configs: dict[tuple, tuple] = {}
 CONFIGS_KEPT = 2000  # entries (a tenant has three): past it, the oldest go first
 
@@ -120,10 +124,7 @@ def across_runs(tenant_id: int, name: str, read: Callable[[], list[Model]]) -> l
     key = (DEFAULT_DB_ALIAS, tenant_id, name)  # `db`'s alias, without a look-up per read
     kept = _configs.get(key)
     if kept is not None and kept[0] == version:
-        return [
-            model.from_db(DEFAULT_DB_ALIAS, attnames, copy.deepcopy(values))
-            for model, attnames, values in kept[1]
-        ]
+        return [_fresh(*row) for row in kept[1]]
     rows = read()
     _configs.pop(key, None)
     while len(_configs) >= CONFIGS_KEPT:
@@ -135,4 +136,18 @@ def across_runs(tenant_id: int, name: str, read: Callable[[], list[Model]]) -> l
 def _as_values(row: Model) -> tuple:
     fields = row._meta.concrete_fields
     values = tuple(copy.deepcopy(getattr(row, f.attname)) for f in fields)
-    return type(row), tuple(f.attname for f in fields), values
+    mutable = tuple(i for i, value in enumerate(values) if type(value) not in _IMMUTABLE)
+    return type(row), tuple(f.attname for f in fields), values, mutable
+
+
+# A value no run can change in place: handed out as it is. The rest (a JSON field's lists
+# and dicts) are copied for each run, not every column (about 30 `deepcopy` calls a row).
+_IMMUTABLE = frozenset({type(None), bool, int, float, str, bytes, Decimal, UUID, datetime, date})
+
+
+def _fresh(model: type[Model], attnames: tuple, values: tuple, mutable: tuple) -> Model:
+    if mutable:
+        values = list(values)
+        for index in mutable:
+            values[index] = copy.deepcopy(values[index])
+    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)

@@ -433,11 +433,13 @@ def mark_running(job: Job, steps: list[Step], account: DirectoryAccount | None =
     round's steps after the run that took over has verified, or after a later job). The
     `account` the steps apply to, if it has no row yet, is inserted with the intent."""
     now = timezone.now()
+    marking = _marking_statement(job, steps, now)
     if account is not None and account.pk is None:  # the person's first steps here
-        marking, intent = _marking(job.pk, job.runs, now, *(s.pk for s in steps))
-        marked = accounts.inserted_with(account, marking, intent)
+        marked = accounts.inserted_with(account, marking)
     else:
-        marked = _marked(job, steps, now)
+        with connection.cursor() as cursor:
+            cursor.execute(marking.sql, marking.params)
+            marked = cursor.rowcount
     if marked != len(steps):
         raise LeaseLost
     for step in steps:
@@ -456,13 +458,11 @@ def _marking(job_id: int, runs: int, now, *step_ids: int) -> tuple[QuerySet, dic
     return marking, intent
 
 
-def _marked(job: Job, steps: list[Step], now) -> int:
-    """`_marking`'s UPDATE, its text kept per number of steps (portal/kept_sql.py)."""
+def _marking_statement(job: Job, steps: list[Step], now) -> kept_sql.Built:
+    """`_marking`'s UPDATE, its text kept per number of steps (portal/kept_sql.py), whether
+    it goes alone or with the account's row it inserts (`accounts.inserted_with`)."""
     values = (job.pk, job.runs, now, *(s.pk for s in steps))
-    built = kept_sql.kept(("mark_running", len(steps)), _marking_update, *values)
-    with connection.cursor() as cursor:
-        cursor.execute(built.sql, built.params)
-        return cursor.rowcount
+    return kept_sql.kept(("mark_running", len(steps)), _marking_update, *values)
 
 
 def _marking_update(*values) -> kept_sql.Built:

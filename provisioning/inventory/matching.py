@@ -746,15 +746,15 @@ def directory_account_saved(sender, instance: DirectoryAccount, raw: bool = Fals
     fields = kwargs.get("update_fields")
     if raw or not instance.remote_id or (fields is not None and "remote_id" not in fields):
         return  # e.g. the access the portal gave, saved after each batch of steps
-    link_owner_found(instance, list(link_owner(instance)))
+    link_owner_found(instance, list(link_owner(instance.connection_id, instance.remote_id)))
 
 
-def link_owner(account: DirectoryAccount):
+def link_owner(connection_id: int, remote_id: str):
     """The identity whose person holds the inventory's account of the link (none when the
     inventory has not seen the account yet; [None] when it holds it with no identity's)."""
-    return Account.objects.filter(
-        connection_id=account.connection_id, remote_id=account.remote_id
-    ).values_list("person__identity_id", flat=True)[:1]
+    return Account.objects.filter(connection_id=connection_id, remote_id=remote_id).values_list(
+        "person__identity_id", flat=True
+    )[:1]
 
 
 def link_owner_found(account: DirectoryAccount, owner: list) -> None:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from portal.audit.events import record
+from portal.audit import process
+from portal.audit.events import event_for, record
 from portal.audit.process import acting_process
 
 
@@ -32,3 +33,12 @@ def test_a_system_event_records_the_system_and_its_process(monkeypatch):
     assert (event.actor_display, event.actor_username) == ("the system (worker)", "system")
     monkeypatch.setattr("sys.argv", ["/venv/bin/pytest"])
     assert record("access.expired", actor="system").actor_display == "the system"
+
+
+def test_a_workers_system_events_read_its_command_line_once(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["/venv/bin/celery", "-A", "portal", "worker", "-n", "w9"])
+    read = []
+    monkeypatch.setattr(process, "acting_process", lambda argv: read.append(argv) or "worker")
+    events = [event_for("job.run", actor="system") for _ in range(3)]
+    assert {e.actor_display for e in events} == {"the system (worker)"}
+    assert len(read) <= 1
