@@ -107,6 +107,7 @@ class Asked:
 class EveryKindMachine(PersonMachine):
     max_runs = 300
     granted_name = GRANTED  # the group the access request is for
+    move_names = None  # what a move names (ChangeRequest.named); None: all, as the form
 
     def __init__(self) -> None:
         super().__init__()
@@ -185,7 +186,7 @@ class EveryKindMachine(PersonMachine):
             self.revoke()
 
     def move(self, template: str) -> None:
-        change = lifecycle.ChangeRequest([self.templates[template]])
+        change = lifecycle.ChangeRequest([self.templates[template]], named=self.move_names)
         self.submit(
             f"move to {template}",
             lambda identity: lifecycle.request_change(identity, change, actor="system"),

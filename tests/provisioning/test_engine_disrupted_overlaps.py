@@ -90,6 +90,7 @@ class AskedWithAttributes(Asked):
 
 class OverlapMachine(EveryKindMachine):
     granted_name = OVERLAPPING
+    move_names = ["role_templates"]  # a move keeps the person's own title
 
     def __init__(self) -> None:
         super().__init__()
@@ -114,15 +115,6 @@ class OverlapMachine(EveryKindMachine):
                 self.approve()
         else:
             super().ask(what)
-
-    def move(self, template: str) -> None:
-        """A move that names only the templates (the person's own title stays)."""
-        change = lifecycle.ChangeRequest([self.templates[template]], named=["role_templates"])
-        self.submit(
-            f"move to {template}",
-            lambda identity: lifecycle.request_change(identity, change, actor="system"),
-            lambda: setattr(self.asked, "template", template),
-        )
 
     def retitle(self, title: str) -> None:
         change = lifecycle.ChangeRequest(
