@@ -42,7 +42,7 @@ from tests.provisioning.test_engine_disrupted_kinds import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Examples per profile (OVERLAPS_PROFILE): the suite's two, some 40 to 60 s on PostgreSQL at
-# a load of 10 to 20; "long" by hand, 25 examples took 362 s (seed 1903, load 12 to 20).
+# a load of 10 to 20; "long" by hand, 650 s (seed 1907, load 9 to 21).
 # OVERLAPS_EXAMPLES overrides either.
 PROFILES = {"ci": 2, "long": 40}
 OVERLAPPING = "VPN Users"  # requested, and given by the Support template too
