@@ -51,6 +51,9 @@ HEAVY_FILES = {
     "tests/provisioning/test_engine_stopped_workers.py": 450,
     "tests/provisioning/test_engine_races.py": 200,
     "tests/provisioning/test_engine_disrupted_kinds.py": 50,
+    # converge19: that machine with overlapping access and attributes, two examples (50 s
+    # at a load of 21, divided by 1.4 as above).
+    "tests/provisioning/test_engine_disrupted_overlaps.py": 35,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 # A package whose fixture is package-scoped is run as one block: the browser package's

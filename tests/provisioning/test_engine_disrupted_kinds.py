@@ -106,6 +106,8 @@ class Asked:
 
 class EveryKindMachine(PersonMachine):
     max_runs = 300
+    granted_name = GRANTED  # the group the access request is for
+    move_names = None  # what a move names (ChangeRequest.named); None: all, as the form
 
     def __init__(self) -> None:
         super().__init__()
@@ -184,7 +186,7 @@ class EveryKindMachine(PersonMachine):
             self.revoke()
 
     def move(self, template: str) -> None:
-        change = lifecycle.ChangeRequest([self.templates[template]])
+        change = lifecycle.ChangeRequest([self.templates[template]], named=self.move_names)
         self.submit(
             f"move to {template}",
             lambda identity: lifecycle.request_change(identity, change, actor="system"),
@@ -218,9 +220,9 @@ class EveryKindMachine(PersonMachine):
                 identity, self.finance, reason="Month end", ends_at=None, actor=self.tech
             )
         except (ValueError, ar.AccessRequestError) as refused:
-            self.log.append(f"file a request for {GRANTED}: refused ({refused})")
+            self.log.append(f"file a request for {self.granted_name}: refused ({refused})")
             return
-        self.log.append(f"file a request for {GRANTED} -> request {self.request.pk}")
+        self.log.append(f"file a request for {self.granted_name} -> request {self.request.pk}")
 
     def approve(self) -> None:
         self.request.refresh_from_db()
@@ -308,6 +310,14 @@ class EveryKindMachine(PersonMachine):
         ).exists()
         if granted and self.asked.left:
             lines.append("a grant is live for a leaver")
+        lines += self.held_otherwise(granted)
+        if os.environ.get("DISRUPTED_SHOW"):
+            print("\n".join(self.log), "\nEND", self.entra(), self.okta(), self.in_app())
+        self.report(lines)
+
+    def held_otherwise(self, granted: bool) -> list[str]:
+        """What each directory holds otherwise than last asked, a line per directory."""
+        lines = []
         for name, want, has in (
             ("entra", self.asked.entra(granted), self.entra()),
             ("okta", self.asked.okta(), self.okta()),
@@ -315,9 +325,7 @@ class EveryKindMachine(PersonMachine):
         ):
             if has != want:
                 lines.append(f"{name} holds {has}, asked {want}")
-        if os.environ.get("DISRUPTED_SHOW"):
-            print("\n".join(self.log), "\nEND", self.entra(), self.okta(), self.in_app())
-        self.report(lines)
+        return lines
 
     def entra(self) -> tuple:
         users = [
