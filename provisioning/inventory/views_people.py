@@ -73,10 +73,6 @@ def _rows(request, tenant, people) -> list[dict]:
     rows = []
     for person in people:
         identity = person.identity
-        if identity is not None:
-            status = (identity.get_status_display(), STATUS_BADGE.get(identity.status, ""))
-        else:
-            status = ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
         signed_in = person.last_sign_in.astimezone(zone) if person.last_sign_in else None
         rows.append(
             {
@@ -85,12 +81,28 @@ def _rows(request, tenant, people) -> list[dict]:
                 # the mail under the username only when it says something more
                 "mail": person.mail if person.mail.casefold() != person.username.casefold() else "",
                 "directories": [_directory_label(c) for c in directories.get(person.pk, [])],
-                "status": status,
+                "lifecycle": _lifecycle(identity),
+                "sign_in": _sign_in(person),
                 "last_sign_in": f"{signed_in.day} {signed_in:%b %Y}" if signed_in else "",
                 "actions": actions(person) if actions else [],
             }
         )
     return rows
+
+
+def _lifecycle(identity) -> tuple[str, str] | None:
+    """A managed person's place in the portal's lifecycle (Joiner, Active, Left...)."""
+    if identity is None:
+        return None
+    return identity.get_status_display(), STATUS_BADGE.get(identity.status, "")
+
+
+def _sign_in(person) -> tuple[str, str] | None:
+    """Whether the person's accounts may sign in, as the Sign-in filter asks; None before any
+    account of theirs is read."""
+    if not person.accounts_count:
+        return None
+    return ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
 
 
 def _actions(tenant):
