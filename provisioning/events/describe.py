@@ -51,7 +51,7 @@ def whom(data: dict) -> str:
     return data.get("connection", {}).get("label", "")
 
 
-NAMED = 3
+NAMED = 2  # a log line's width
 
 
 def _listed(names: list[str], total: int) -> str:
