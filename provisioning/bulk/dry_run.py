@@ -185,6 +185,7 @@ def check(tenant: Tenant, rows: list) -> list[str]:
         row.data.pop("problems", None)
         row.data.pop("availability", None)
         row.data.pop("plan", None)
+        row.data.pop("plan_summary", None)
     connections = list(tenant.connections.order_by("kind"))
     if not checked or not connections:
         return []
@@ -235,7 +236,7 @@ def _note(row, preview: services.Preview) -> None:
         if plan is None:
             continue
         where = connection.label
-        operations.append([where, seats.operations_in_words(plan)])
+        operations.append([where, seats.operations_in_words(plan), connection.kind])
         availability |= plan.license_availability
         problems += [
             {"kind": p.kind, "message": f"{where}: {p.message}", "subject": p.subject}
@@ -244,4 +245,9 @@ def _note(row, preview: services.Preview) -> None:
         ]
     row.data["problems"] = problems
     row.data["availability"] = availability
-    row.data["plan"] = operations  # [directory, [operation, ...]], as the form's dry run
+    row.data["plan"] = operations  # [directory, [operation, ...], kind], as the form's dry run
+    row.data["plan_summary"] = " · ".join(
+        f"{where} ({len(steps)} step{'s' if len(steps) > 1 else ''})"
+        for where, steps, _ in operations
+        if steps
+    )

@@ -454,6 +454,6 @@ def test_a_valid_row_shows_what_its_job_will_make_in_each_directory(client, on_s
     line = re.search(r'<tr id="line-2">(.*?)</tr>', page, re.S).group(1)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", line)))
     upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
-    assert "Microsoft Entra ID" in text
+    assert "Plan: Microsoft Entra ID (5 steps)" in text, text
     for operation in (f"Create user {upn}", "Add to group Sales", "Assign app Salesforce"):
         assert operation in text, text
