@@ -39,7 +39,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "page": page,
         "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(filters),
-        "adopt_url": _adopt_url(tenant_obj, filters),
+        "adopt_url": _adopt_url(tenant_obj, filters) if _may_list_unmanaged(page) else "",
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
         "unread": [] if request.htmx else queries_people.unread_directories(tenant_obj),
     }
@@ -127,6 +127,15 @@ def _actions(tenant):
         return [(label, link(person.pk)) for label, link in unmanaged] if person.in_scope else []
 
     return of
+
+
+def _may_list_unmanaged(page) -> bool:
+    """Whether this list holds someone to adopt: an unmanaged person on this page, or other
+    pages it has not shown."""
+    if page is None:
+        return False
+    others = page.next_after or page.previous_before or not page.first
+    return bool(others) or any(person.identity_id is None for person in page.people)
 
 
 def _adopt_url(tenant, filters: dict) -> str:

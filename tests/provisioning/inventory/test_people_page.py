@@ -388,6 +388,21 @@ def test_the_people_page_leads_an_operator_to_adopt_the_listed_people(client, al
     assert f'href="{adopt}' not in client.get(url(alpha)).content.decode()
 
 
+def test_a_list_without_unmanaged_people_offers_no_adoption_and_counts_no_rows(
+    client, alpha, directory
+):
+    """A search that found nobody, or only managed people, still offered "Adopt the unmanaged
+    people of this list…" (a preview of zeros), and under "Nobody matches." said "0 on this
+    page, by name" (newcomer19, on the demo)."""
+    adopt = reverse("people_adopt", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(alpha.technician)
+    for query in ({"q": "zzzz"}, {"q": "pat member"}):
+        body = client.get(url(alpha, **query)).content.decode()
+        assert f'href="{adopt}' not in body, query
+    nobody = client.get(url(alpha, q="zzzz")).content.decode()
+    assert "Nobody matches." in nobody and "on this page" not in nobody
+
+
 def test_an_account_shows_only_the_access_its_directory_holds(client, alpha, directory):
     """Licences are Entra ID's: an Okta or SCIM app account has no "Licences" row, a SCIM app
     account no "Apps" row (it is an app), and its groups, whose members the inventory does not
