@@ -195,6 +195,12 @@ class Job(models.Model):
         return self.status in self.DONE
 
     @property
+    def steps_known(self) -> bool:
+        """Whether its step count means something: before the engine plans it, "0/0" read as
+        a job with nothing to do."""
+        return bool(self.steps_total) or self.planned or self.is_done
+
+    @property
     def duration_s(self) -> float | None:
         if not self.started_at:
             return None

@@ -25,6 +25,18 @@ def with_seats(sku: str, availability: dict[str, int]) -> str:
     return f"{sku} ({free} available)"
 
 
+def operations_in_words(plan) -> list[str]:
+    """A directory's plan as its dry run lists it, "Assign licence SPE_E3 (12 available)"
+    with the seats: the onboarding form's and each row of a bulk file's."""
+    operations = []
+    for step in plan.steps:
+        target = step.target_name
+        if step.action == Step.Action.ASSIGN_LICENSE:
+            target = with_seats(target, plan.license_availability)
+        operations.append(f"{Step.Action(step.action).label} {target}".strip())
+    return operations
+
+
 def posted_license_choices(data) -> dict[str, str]:
     """SKU -> replacement SKU, or "" to go without; only answered choices, and only as many
     and as long as a dry run can ask for (the rest is ignored)."""

@@ -35,9 +35,9 @@ from provisioning.models import Job, Step
 from provisioning.seats import (
     LicenseChoice,
     license_choices_for,
+    operations_in_words,
     posted_license_choices,
     unanswered_blockers,
-    with_seats,
 )
 from tenants import access, clock
 from tenants.models import Tenant
@@ -108,16 +108,10 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
         if plan is None:
             directories.append(DirectoryPlan(connection, error=error))
             continue
-        operations = []
-        for step in plan.steps:
-            target = step.target_name
-            if step.action == Step.Action.ASSIGN_LICENSE:
-                target = with_seats(target, plan.license_availability)
-            operations.append(f"{Step.Action(step.action).label} {target}".strip())
         directories.append(
             DirectoryPlan(
                 connection,
-                operations=operations,
+                operations=operations_in_words(plan),
                 problems=plan.problems,
                 existing_user=plan.user.username if plan.user else "",
                 checklist=plan.checklist,

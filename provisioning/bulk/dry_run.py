@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from provisioning import services
+from provisioning import seats, services
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Answered, Resource
 from provisioning.connectors.errors import ConnectorError
@@ -184,6 +184,8 @@ def check(tenant: Tenant, rows: list) -> list[str]:
     for row in rows:
         row.data.pop("problems", None)
         row.data.pop("availability", None)
+        row.data.pop("plan", None)
+        row.data.pop("plan_summary", None)
     connections = list(tenant.connections.order_by("kind"))
     if not checked or not connections:
         return []
@@ -229,11 +231,12 @@ def _preview_rows(tenant, checked, requests, connections, directories):
 
 
 def _note(row, preview: services.Preview) -> None:
-    problems, availability = [], {}
+    problems, availability, operations = [], {}, []
     for connection, plan, _ in preview.plans:
         if plan is None:
             continue
         where = connection.label
+        operations.append([where, seats.operations_in_words(plan), connection.kind])
         availability |= plan.license_availability
         problems += [
             {"kind": p.kind, "message": f"{where}: {p.message}", "subject": p.subject}
@@ -242,3 +245,9 @@ def _note(row, preview: services.Preview) -> None:
         ]
     row.data["problems"] = problems
     row.data["availability"] = availability
+    row.data["plan"] = operations  # [directory, [operation, ...], kind], as the form's dry run
+    row.data["plan_summary"] = " · ".join(
+        f"{where} ({len(steps)} step{'s' if len(steps) > 1 else ''})"
+        for where, steps, _ in operations
+        if steps
+    )

@@ -39,7 +39,7 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "page": page,
         "rows": _rows(request, tenant_obj, page.people) if page else [],
         "query": _filters_query(filters),
-        "adopt_url": _adopt_url(tenant_obj, filters),
+        "adopt_url": _adopt_url(tenant_obj, filters) if _may_list_unmanaged(page) else "",
         "counts": None if request.htmx else queries_people.counts_of(tenant_obj),
         "unread": [] if request.htmx else queries_people.unread_directories(tenant_obj),
     }
@@ -73,10 +73,6 @@ def _rows(request, tenant, people) -> list[dict]:
     rows = []
     for person in people:
         identity = person.identity
-        if identity is not None:
-            status = (identity.get_status_display(), STATUS_BADGE.get(identity.status, ""))
-        else:
-            status = ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
         signed_in = person.last_sign_in.astimezone(zone) if person.last_sign_in else None
         rows.append(
             {
@@ -85,12 +81,28 @@ def _rows(request, tenant, people) -> list[dict]:
                 # the mail under the username only when it says something more
                 "mail": person.mail if person.mail.casefold() != person.username.casefold() else "",
                 "directories": [_directory_label(c) for c in directories.get(person.pk, [])],
-                "status": status,
+                "lifecycle": _lifecycle(identity),
+                "sign_in": _sign_in(person),
                 "last_sign_in": f"{signed_in.day} {signed_in:%b %Y}" if signed_in else "",
                 "actions": actions(person) if actions else [],
             }
         )
     return rows
+
+
+def _lifecycle(identity) -> tuple[str, str] | None:
+    """A managed person's place in the portal's lifecycle (Joiner, Active, Left...)."""
+    if identity is None:
+        return None
+    return identity.get_status_display(), STATUS_BADGE.get(identity.status, "")
+
+
+def _sign_in(person) -> tuple[str, str] | None:
+    """Whether the person's accounts may sign in, as the Sign-in filter asks; None before any
+    account of theirs is read."""
+    if not person.accounts_count:
+        return None
+    return ("Enabled", "ok") if person.enabled else ("Disabled", "bad")
 
 
 def _actions(tenant):
@@ -115,6 +127,15 @@ def _actions(tenant):
         return [(label, link(person.pk)) for label, link in unmanaged] if person.in_scope else []
 
     return of
+
+
+def _may_list_unmanaged(page) -> bool:
+    """Whether this list holds someone to adopt: an unmanaged person on this page, or other
+    pages it has not shown."""
+    if page is None:
+        return False
+    others = page.next_after or page.previous_before or not page.first
+    return bool(others) or any(person.identity_id is None for person in page.people)
 
 
 def _adopt_url(tenant, filters: dict) -> str:

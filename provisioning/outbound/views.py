@@ -24,6 +24,7 @@ from portal.fields import PageForm
 from portal.models import Role
 from portal.next_page import login_required
 from portal.views import password_again
+from provisioning.events import describe
 from provisioning.outbound import services
 from provisioning.outbound.forms import DeliveryFilter, EndpointForm
 from provisioning.outbound.models import Delivery, WebhookEndpoint
@@ -133,7 +134,7 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int, tenant: str | None =
     scope, endpoint = _endpoint(request, tenant, endpoint_id)
     filters = DeliveryFilter(request.GET or None)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
-    log = endpoint.deliveries.all()
+    log = endpoint.deliveries.select_related("event__tenant")
     if status:
         log = log.filter(status=status)
     page_form = PageForm(request.GET)
@@ -144,12 +145,23 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int, tenant: str | None =
         filters=filters,
         page=page,
         page_form=page_form,
-        rows=[(d, scope.url("redeliver", endpoint_id=endpoint.pk, delivery_id=d.pk)) for d in page],
+        rows=[
+            (d, _about(d), scope.url("redeliver", endpoint_id=endpoint.pk, delivery_id=d.pk))
+            for d in page
+        ],
         query=f"status={status}&" if status else "",
         **_urls(scope, endpoint),
     )
     template = "outbound/endpoint_detail.html"
     return render(request, f"{template}#log" if request.htmx else template, context)
+
+
+def _about(delivery: Delivery) -> tuple[str, str]:
+    """The tenant and whom a delivered event is about: an MSP endpoint hears every tenant."""
+    event = delivery.event
+    if event is None:  # a test event
+        return "", ""
+    return (event.tenant.name if event.tenant else ""), describe.whom(event.data)
 
 
 @login_required

@@ -270,3 +270,12 @@ def test_the_lists_name_the_zone_of_last_used(client, alpha, msp_admin):
     everyones = client.get(reverse("api_tokens_all")).content.decode()
     for body in (mine, everyones):
         assert "<th>Last used (UTC)</th>" in body
+
+
+def test_no_tokens_yet_reads_as_every_empty_list_does(client, alpha, msp_admin):
+    """Every other empty table centres its sentence in muted grey (class "empty"); the token
+    lists left "No API tokens yet." at the left edge (newcomer19, on the demo)."""
+    for person, page in [(alpha.technician, "api_tokens"), (msp_admin, "api_tokens_all")]:
+        signed_in(client, person)
+        body = client.get(reverse(page)).content.decode()
+        assert re.search(r'<td colspan="\d+" class="empty">No API tokens yet\.</td>', body), page

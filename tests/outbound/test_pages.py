@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
+from provisioning.events.models import Event
 from provisioning.outbound import signing
 from provisioning.outbound.models import TEST_KIND, Delivery, WebhookEndpoint
 from tests.factories import signed_in
@@ -318,3 +319,22 @@ def test_the_secret_page_trail_leads_back_through_its_endpoint(client, alpha, ms
     trail = _breadcrumbs(response.content.decode())
     detail = msp_url("endpoint", endpoint_id=msp_endpoint.pk)
     assert trail == f'<a href="{msp_url("list")}">Webhooks</a> / <a href="{detail}">MSP PSA</a>'
+
+
+def test_the_delivery_log_says_which_tenant_and_whom_each_event_is_about(
+    client, alpha, bravo, msp_admin
+):
+    """The MSP's endpoint hears every tenant: a log of bare kinds and ids left the reader to
+    guess which client's job failed, and for whom (newcomer18's left item)."""
+    endpoint, _ = make_endpoint(None, HOOK)
+    person = {"id": 3, "display_name": "Ada Lovelace", "username": "ada@alpha.example"}
+    delivery_of(alpha.tenant, endpoint, data={"job": {"id": 7, "kind": "join"}, "person": person})
+    names = ["Grace Hopper", "Alan Turing", "Edsger Dijkstra"]
+    drift = {"items": [{"person": name} for name in names], "people": 3}
+    delivery_of(bravo.tenant, endpoint, kind=Event.Kind.DRIFT_DETECTED, data=drift)
+    signed_in(client, msp_admin)
+    page = client.get(msp_url("endpoint", endpoint_id=endpoint.pk)).content.decode()
+    rows = re.findall(r'<tr id="delivery-\d+">(.*?)</tr>', page, re.S)
+    text = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)) for row in rows]
+    assert bravo.tenant.name in text[0] and "Grace Hopper, Alan Turing and 1 more" in text[0]
+    assert alpha.tenant.name in text[1] and "Ada Lovelace" in text[1]

@@ -438,3 +438,22 @@ def test_a_three_letter_country_is_told_to_use_the_two_letter_code(client, dirs)
         "usage_location USA is a three-letter code: a usage location is the two-letter "
         "ISO 3166 code, such as US (not USA), GB (not GBR) or DE (not DEU)."
     ]
+
+
+def test_a_valid_row_shows_what_its_job_will_make_in_each_directory(client, on_sandbox):
+    """A valid row showed its username and nothing of its plan: the file's reviewer could not
+    see what would be created where, which the onboarding form's dry run shows beside it
+    (newcomer18's left item)."""
+    dirs = sandbox_tenant(on_sandbox, prefix="bulkplan")
+    client.force_login(dirs.technician)
+    rows = [["Ada", "Lovelace", "Sales", "", "", "", "", "", "", ""]]
+    batch = batch_of(upload(client, dirs.tenant, csv_text(ONBOARD_HEADER, rows)))
+    page = client.get(
+        reverse("bulk_batch", kwargs={"tenant": dirs.tenant.slug, "batch_id": batch.pk})
+    ).content.decode()
+    line = re.search(r'<tr id="line-2">(.*?)</tr>', page, re.S).group(1)
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", line)))
+    upn = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    assert "Plan: Microsoft Entra ID (5 steps)" in text, text
+    for operation in (f"Create user {upn}", "Add to group Sales", "Assign app Salesforce"):
+        assert operation in text, text

@@ -245,3 +245,21 @@ def test_the_bulk_pages_trail_goes_through_people_as_the_bulk_list_does(client, 
         trail = links(breadcrumbs(client.get(page)))
         assert list(trail) == ["Tenants", "Alpha Ltd", "People", "Bulk imports"], page
         assert trail["People"] == people
+
+
+def test_nothing_waiting_shows_no_zero_badge(client, alpha):
+    """'Waiting for you 0' read as a count to act on; an empty queue shows no number, and the
+    badge's element stays (hidden) for the decision that fills or empties it again."""
+    pending = file(alpha, requestable(alpha, "Alpha VPN", time_bound=True, max_days=30))
+    client.force_login(alpha.client_admin)
+    nav = sidebar(client.get(home(alpha)))
+    assert re.search(r'<span class="count some" id="waiting-count">1</span>', nav)
+
+    decide = reverse(
+        "access_request_decide", kwargs={"tenant": alpha.tenant.slug, "request_id": pending.pk}
+    )
+    client.post(decide, {"decision": "deny", "reason": "No", "inline": "1"}, **HX)
+    for html in (sidebar(client.get(home(alpha))), client.get(reverse("waiting_badge"), **HX)):
+        html = html if isinstance(html, str) else html.content.decode()
+        badge = re.search(r'<span[^>]*id="waiting-count"[^>]*>([^<]*)</span>', html)
+        assert badge.group(1) == "" and "hidden" in badge.group(0)

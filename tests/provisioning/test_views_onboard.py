@@ -381,6 +381,30 @@ def test_a_job_not_planned_yet_shows_no_step_count(client, contoso):
     assert steps and steps.group(1) == "–", steps and steps.group(1)
 
 
+def test_the_lists_of_jobs_show_no_step_count_before_the_plan_either(client, contoso):
+    """The job page said "–" for a job not planned yet; the job list, the person's page and
+    the client's home still said "0/0" beside "Waiting" (newcomer19)."""
+    client.force_login(contoso.technician)
+    client.post(
+        reverse("onboard", kwargs={"tenant": contoso.tenant.slug}), form_data(contoso.template)
+    )
+    job = Job.objects.latest("pk")
+    client_admin = make_person(f"ca-{contoso.tenant.slug}", Role.CLIENT_ADMIN, [contoso.tenant])
+    slug = contoso.tenant.slug
+    pages = [
+        (contoso.technician, reverse("job_list")),
+        (contoso.technician, reverse("identity_detail", kwargs={"tenant": slug,
+                                                                "identity_id": job.identity_id})),
+        (client_admin, reverse("client_home", kwargs={"tenant": slug})),
+    ]  # fmt: skip
+    for person, url in pages:
+        client.force_login(person)
+        page = client.get(url).content.decode()
+        row = re.search(rf"<tr[^>]*>((?:(?!</tr>).)*?/jobs/{job.pk}/.*?)</tr>", page, re.S)
+        steps = re.search(r'<span class="cell-label">Steps </span>([^<]*)', row.group(1))
+        assert steps.group(1).strip() == "–", (url, steps.group(1))
+
+
 def test_submit_creates_one_identity_one_job_one_audit_event(client, contoso):
     client.force_login(contoso.technician)
     before = counts()

@@ -6,6 +6,7 @@ directory with access by name; a managed person's page is their identity's."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
@@ -387,6 +388,21 @@ def test_the_people_page_leads_an_operator_to_adopt_the_listed_people(client, al
     assert f'href="{adopt}' not in client.get(url(alpha)).content.decode()
 
 
+def test_a_list_without_unmanaged_people_offers_no_adoption_and_counts_no_rows(
+    client, alpha, directory
+):
+    """A search that found nobody, or only managed people, still offered "Adopt the unmanaged
+    people of this list…" (a preview of zeros), and under "Nobody matches." said "0 on this
+    page, by name" (newcomer19, on the demo)."""
+    adopt = reverse("people_adopt", kwargs={"tenant": alpha.tenant.slug})
+    client.force_login(alpha.technician)
+    for query in ({"q": "zzzz"}, {"q": "pat member"}):
+        body = client.get(url(alpha, **query)).content.decode()
+        assert f'href="{adopt}' not in body, query
+    nobody = client.get(url(alpha, q="zzzz")).content.decode()
+    assert "Nobody matches." in nobody and "on this page" not in nobody
+
+
 def test_an_account_shows_only_the_access_its_directory_holds(client, alpha, directory):
     """Licences are Entra ID's: an Okta or SCIM app account has no "Licences" row, a SCIM app
     account no "Apps" row (it is an app), and its groups, whose members the inventory does not
@@ -411,3 +427,29 @@ def test_an_account_shows_only_the_access_its_directory_holds(client, alpha, dir
     scim = card("zed@agency.test", "Slack (SCIM)")
     assert "<dt>Licences</dt>" not in scim and "<dt>Apps</dt>" not in scim
     assert "<dt>Groups</dt>" in scim and "not known" in scim
+
+
+def test_one_column_says_whether_each_account_may_sign_in_in_the_filters_words(
+    client, alpha, directory
+):
+    """The Status column said "Active" or "Joiner" (the portal's lifecycle) for a managed
+    person and "Enabled" or "Disabled" (the directory's account) for an unmanaged one, under a
+    filter called Sign-in: two vocabularies in one column. The lifecycle goes beside
+    "Managed"; the column, named as its filter, says the accounts' state for everyone."""
+    client.force_login(alpha.technician)
+    body = client.get(url(alpha)).content.decode()
+    head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
+    assert "<th>Sign-in</th>" in head and "<th>Status</th>" not in head
+    cells = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.S):
+        texts = [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", td)).strip()
+            for td in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        cells[texts[0].split(" ")[0]] = texts
+    header = [re.sub(r"<[^>]+>", "", th) for th in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    managed, sign_in = header.index("Managed"), header.index("Sign-in")
+    assert cells["Ada"][managed] == "Unmanaged" and cells["Ada"][sign_in] == "Enabled"
+    assert cells["Bob"][sign_in] == "Disabled"
+    # the managed joiner has no account read yet: nothing to say about signing in
+    assert cells["Pat"][managed] == "Managed Joiner" and cells["Pat"][sign_in] == "–"
