@@ -1,0 +1,168 @@
+"""A leave asked through the form while an offboarding file starts, or while the HR webhook
+(or the API, or SCIM: `offboard_in_window`) offboards the same person, in real concurrent
+transactions (PostgreSQL; convergence check converge18).
+
+The form's leave locks the person, then writes the job and the audit event (the tenant's
+audit head, held until commit; the job's and the event's tenant checked at commit, a key
+share of the tenant's row). The others locked the tenant's row for update (the file's batch
+with its tenant, the breaker's "one at a time"), and then each person: the form's commit
+waited for the tenant, the other for the person, and PostgreSQL aborted one of them (the
+technician's 500 or the whole file undone; HR's event answered 500). A file also recorded
+its first row's leave before it locked the next row's person, and a webhook leave that trips
+the breaker recorded the hold before it locked the person: each then waited for the person
+holding the head the form waited for. Every ask must go through, each person ending a leaver
+under the ask taken last, each ask in the trail once, the chain whole."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+
+from portal.audit.models import AuditEvent
+from portal.audit.verify import verify_all
+from provisioning.bulk import columns, service
+from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
+from provisioning.models import Batch, Identity, Job
+from tests.factories import make_identity, make_tenant_world
+from tests.provisioning.bulk_support import csv_text
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's"),
+]
+
+WAIT_S = 20  # a deadline no run reaches: the other ask is seen waiting within a second
+FORM_OPTIONS = lifecycle.OffboardingOptions(delete_after_days=0)
+
+
+@pytest.fixture(autouse=True)
+def no_worker_runs_the_jobs(monkeypatch):
+    """The race is the asks', under the people's locks: their jobs are checked as queued."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+
+
+@pytest.fixture
+def world(db):
+    world = make_tenant_world("crossing", "Crossing Ltd")
+    world.tenant.offboard_hold_count, world.tenant.offboard_hold_percent = 10, 100
+    world.tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
+    return world
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def cross(monkeypatch, person: Identity, actor, other: Callable[[], object]) -> None:
+    """The form's leave of `person` locks them and pauses; `other` starts and is seen waiting
+    for a lock; the form's leave goes on. Neither may fail."""
+    form_holds, other_waits = threading.Event(), threading.Event()
+    lock_pending = lifecycle._lock_pending
+    form: list[threading.Thread] = []
+
+    def pausing_after_the_lock(identity):
+        lock_pending(identity)
+        if threading.current_thread() is form[0] and not form_holds.is_set():
+            form_holds.set()
+            assert other_waits.wait(WAIT_S), "the other ask never waited for a lock"
+
+    monkeypatch.setattr(lifecycle, "_lock_pending", pausing_after_the_lock)
+    errors: list[str] = []
+
+    def guarded(work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
+            finally:
+                connections.close_all()
+
+        return run
+
+    def form_leave():
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=actor)
+
+    def other_ask():
+        assert form_holds.wait(WAIT_S)
+        other()
+
+    form.append(threading.Thread(target=guarded(form_leave)))
+    threads = [form[0], threading.Thread(target=guarded(other_ask))]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    other_waits.set()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+def _offboards(person: Identity) -> int:
+    return AuditEvent.objects.filter(target_id=str(person.pk), action="identity.offboard").count()
+
+
+def _a_leaver_by(person: Identity, batch: Batch) -> None:
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    latest = person.jobs.order_by("-pk").first()
+    assert (latest.kind, latest.batch_id) == (Job.Kind.LEAVE, batch.pk)
+    assert latest.desired_version == person.desired_version
+
+
+def test_a_file_and_a_form_leave_of_its_second_person_both_go_through(monkeypatch, world):
+    tenant, tech = world.tenant, world.technician
+    first, second = (
+        make_identity(tenant, "Fay", f"Filed{n}", status=Identity.Status.ACTIVE) for n in (1, 2)
+    )
+    text = csv_text(["username", "leave_at"], [[first.username, ""], [second.username, ""]])
+    batch = service.upload(tenant, columns.OFFBOARD, "leavers.csv", text.encode(), actor=tech)
+    assert batch.rows_valid == 2, batch.rows.values_list("errors", flat=True)
+
+    cross(monkeypatch, second, tech, lambda: service.start(batch, actor=tech))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    for person in (first, second):
+        _a_leaver_by(person, batch)
+    assert (_offboards(first), _offboards(second)) == (1, 2)
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+@pytest.mark.parametrize("trips_the_breaker", [False, True], ids=["within", "held"])
+def test_a_webhook_leave_and_a_form_leave_of_one_person_both_go_through(
+    monkeypatch, world, trips_the_breaker
+):
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Hal", "Hired", status=Identity.Status.ACTIVE)
+    if trips_the_breaker:
+        tenant.offboard_hold_count = 0
+        tenant.save(update_fields=["offboard_hold_count"])
+
+    def webhook_leave():
+        options = lifecycle.OffboardingOptions.preset_for(tenant)
+        lifecycle.offboard_in_window(person, options, kind=Batch.Kind.WEBHOOK, actor="webhook")
+
+    cross(monkeypatch, person, tech, webhook_leave)
+
+    batch = Batch.objects.get(tenant=tenant, kind=Batch.Kind.WEBHOOK)
+    latest = person.jobs.order_by("-pk").first()
+    assert latest.status == (Job.Status.HELD if trips_the_breaker else Job.Status.QUEUED)
+    if not trips_the_breaker:
+        _a_leaver_by(person, batch)
+    assert _offboards(person) == 2
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
