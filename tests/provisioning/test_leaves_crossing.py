@@ -24,6 +24,7 @@ from django.db import connection, connections
 
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
+from provisioning import services
 from provisioning.bulk import columns, service
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
@@ -164,5 +165,36 @@ def test_a_webhook_leave_and_a_form_leave_of_one_person_both_go_through(
     if not trips_the_breaker:
         _a_leaver_by(person, batch)
     assert _offboards(person) == 2
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_licence_choice_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """A join waiting for a licence choice (`services.choose_licences` locked the job with
+    its tenant's row for update, then the person) answered while a form leave holds them."""
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Lou", "Licensed", status=Identity.Status.JOINER)
+    waiting = Job.objects.create(
+        tenant=tenant,
+        identity=person,
+        kind=Job.Kind.JOIN,
+        status=Job.Status.NEEDS_CHOICE,
+        options={"choices": [{"subject": "SPE_E3"}]},
+    )
+
+    cross(
+        monkeypatch,
+        person,
+        tech,
+        lambda: services.choose_licences(waiting, {"SPE_E3": ""}, actor=tech),
+    )
+
+    waiting.refresh_from_db()
+    person.refresh_from_db()
+    assert waiting.status == Job.Status.QUEUED
+    assert person.status == Identity.Status.LEAVER
+    assert person.license_choices == {"SPE_E3": ""}
+    assert waiting.desired_version == person.desired_version  # the choice was taken last
+    assert AuditEvent.objects.filter(action="job.choose", job_id=str(waiting.pk)).count() == 1
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
