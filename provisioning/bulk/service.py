@@ -276,7 +276,10 @@ def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_r
     row out), kept on the rows; then every row is dry-run again with them, since one row's
     choice takes seats another row may have counted on. How many rows still need one."""
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
+        # The batch's row only, as in `start`: the dry run below asks the directory, and the
+        # tenant's row held meanwhile stopped every job and event of the tenant at commit.
+        locked = Batch.objects.select_for_update(of=("self",)).select_related("tenant")
+        batch = locked.get(pk=batch.pk)
         if batch.status != Batch.Status.VALIDATED:
             raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
         rows = list(batch.rows.order_by("line"))

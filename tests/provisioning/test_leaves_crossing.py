@@ -198,3 +198,46 @@ def test_a_licence_choice_and_a_form_leave_of_its_person_both_go_through(monkeyp
     assert AuditEvent.objects.filter(action="job.choose", job_id=str(waiting.pk)).count() == 1
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
+
+
+def test_a_bulk_choice_being_dry_run_lets_the_tenants_asks_commit(monkeypatch, world):
+    """`bulk.service.choose` dry-runs the file again (the directory's seats and look-ups)
+    holding its batch; it held the tenant's row with it (`select_related`), so every job and
+    audit event of the tenant waited at commit for the directory's answers. A form leave
+    asked meanwhile must commit while the dry run is still under way."""
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Dee", "Dryrun", status=Identity.Status.ACTIVE)
+    batch = Batch.objects.create(
+        tenant=tenant, kind=Batch.Kind.CSV_ONBOARD, status=Batch.Status.VALIDATED, options={}
+    )
+    dry_running, left = threading.Event(), threading.Event()
+    check = service.dry_run.check
+
+    def slow_directory(tenant, rows):
+        dry_running.set()
+        left.wait(WAIT_S)  # the directory's answers take a while; the leave must not wait
+        return check(tenant, rows)
+
+    monkeypatch.setattr(service.dry_run, "check", slow_directory)
+    order: list[str] = []
+
+    def choosing():
+        try:
+            service.choose(batch, {}, actor=tech)
+            order.append("chosen")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            order.append(f"choose: {type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=choosing)
+    thread.start()
+    try:
+        assert dry_running.wait(WAIT_S)
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=tech)
+        order.append("left")
+        left.set()
+    finally:
+        left.set()
+        thread.join()
+    assert order == ["left", "chosen"]
