@@ -105,14 +105,20 @@ def _start_with_one_leaving_meanwhile(client, tenant, people, monkeypatch) -> Ba
     return batch
 
 
-def test_the_breaker_counts_only_the_leaves_the_file_asks(client, alpha, monkeypatch):
-    """Three leavers of a file with a limit of two, one of them gone meanwhile: the file
-    offboards two, within the limit, and runs (it was held, 'Offboards 3 of …')."""
+@pytest.fixture
+def limit_of_two(client, alpha) -> list[Identity]:
+    """Six people of a tenant whose breaker lets two leave at once; a technician signed in."""
     tenant = alpha.tenant
     tenant.offboard_hold_count, tenant.offboard_hold_percent = 2, 100
     tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
-    people = _people(tenant, 6)
     client.force_login(alpha.technician)
+    return _people(tenant, 6)
+
+
+def test_the_breaker_counts_only_the_leaves_the_file_asks(client, alpha, limit_of_two, monkeypatch):
+    """Three leavers of a file with a limit of two, one of them gone meanwhile: the file
+    offboards two, within the limit, and runs (it was held, 'Offboards 3 of …')."""
+    tenant, people = alpha.tenant, limit_of_two
 
     batch = _start_with_one_leaving_meanwhile(client, tenant, people[:3], monkeypatch)
 
@@ -121,13 +127,9 @@ def test_the_breaker_counts_only_the_leaves_the_file_asks(client, alpha, monkeyp
     assert not batch.jobs.filter(status=Job.Status.HELD).exists()
 
 
-def test_a_held_file_says_how_many_it_offboards(client, alpha, monkeypatch):
+def test_a_held_file_says_how_many_it_offboards(client, alpha, limit_of_two, monkeypatch):
     """Four leavers of a file with a limit of two, one gone meanwhile: held, for three."""
-    tenant = alpha.tenant
-    tenant.offboard_hold_count, tenant.offboard_hold_percent = 2, 100
-    tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
-    people = _people(tenant, 6)
-    client.force_login(alpha.technician)
+    tenant, people = alpha.tenant, limit_of_two
 
     batch = _start_with_one_leaving_meanwhile(client, tenant, people[:4], monkeypatch)
 
