@@ -29,6 +29,8 @@ from provisioning.bulk import columns, service
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
+from provisioning.scim import service as scim_service
+from provisioning.scim import tokens as scim_tokens
 from tests.factories import make_identity, make_tenant_world
 from tests.provisioning.bulk_support import csv_text
 
@@ -241,3 +243,60 @@ def test_a_bulk_choice_being_dry_run_lets_the_tenants_asks_commit(monkeypatch, w
         left.set()
         thread.join()
     assert order == ["left", "chosen"]
+
+
+def test_a_scim_delete_and_a_webhook_leave_of_one_person_both_go_through(monkeypatch, world):
+    """SCIM locked the person, then the breaker's window (the tenant's row); the webhook, the
+    API and a file lock the window, then the person. A SCIM client's DELETE and HR's
+    terminate of the same person deadlocked."""
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Sam", "Scimmed", status=Identity.Status.ACTIVE)
+    token, _ = scim_tokens.issue(tenant, "Okta production", actor=tech)
+    scim_holds, webhook_waits = threading.Event(), threading.Event()
+    in_window = lifecycle.offboard_in_window
+    scim: list[threading.Thread] = []
+
+    def pausing_before_the_window(*args, **kwargs):
+        if threading.current_thread() is scim[0]:
+            scim_holds.set()
+            assert webhook_waits.wait(WAIT_S), "the webhook's leave never waited for a lock"
+        return in_window(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "offboard_in_window", pausing_before_the_window)
+    errors: list[str] = []
+
+    def scim_delete():
+        try:
+            scim_service.delete(person, token=token, http_request=None)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"scim: {type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    def webhook_leave():
+        try:
+            assert scim_holds.wait(WAIT_S)
+            options = lifecycle.OffboardingOptions.preset_for(tenant)
+            in_window(person, options, kind=Batch.Kind.WEBHOOK, actor="webhook")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"webhook: {type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    scim.append(threading.Thread(target=scim_delete))
+    threads = [scim[0], threading.Thread(target=webhook_leave)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    webhook_waits.set()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    assert _offboards(person) == 2
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
