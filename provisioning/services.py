@@ -610,7 +610,10 @@ def choose_licences(job: Job, choices: dict[str, str], *, actor, http_request=No
     state (`license_choices`, as the onboarding form sets it), and the same job is asked for
     the new state. Nothing happens if the job no longer waits for a choice."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("tenant").get(pk=job.pk)
+        # The job's row only: its tenant's, locked with it, stopped every job and event of
+        # the tenant at commit, a form's leave of the person too, while this waited for them.
+        locked = Job.objects.select_for_update(of=("self",)).select_related("tenant")
+        job = locked.get(pk=job.pk)
         if job.status != Job.Status.NEEDS_CHOICE or job.identity_id is None:
             return job
         identity = Identity.objects.select_for_update().get(pk=job.identity_id)

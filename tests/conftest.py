@@ -54,6 +54,11 @@ HEAVY_FILES = {
     # converge19: that machine with overlapping access and attributes, two examples (50 s
     # at a load of 21, divided by 1.4 as above).
     "tests/provisioning/test_engine_disrupted_overlaps.py": 35,
+    # converge18, PostgreSQL at a load of 19 to 22: four channels at one person through
+    # killed workers, two rounds (209 s); leaves crossing in threads, four cases (about 40 s
+    # each, most of it the transactional flush).
+    "tests/provisioning/test_channels_at_once.py": 120,
+    "tests/provisioning/test_leaves_crossing.py": 60,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 # A package whose fixture is package-scoped is run as one block: the browser package's

@@ -24,6 +24,7 @@ from provisioning.models import Batch, BatchRow, Identity, Job
 from tenants.models import RoleTemplate, Tenant
 
 LEFT_SINCE = "This person has left since the file was checked."
+LEFT_OR_DELETED = (Identity.Status.LEFT, Identity.Status.DELETED)
 KIND_OF = {columns.ONBOARD: Batch.Kind.CSV_ONBOARD, columns.OFFBOARD: Batch.Kind.CSV_OFFBOARD}
 BadFile = parse.BadFile
 
@@ -122,7 +123,9 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
     `services.request_onboarding`, offboardings through `lifecycle.request_offboarding`,
     held together when they are more than the tenant's circuit breaker allows."""
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
+        # The batch's row only: its tenant's would stop every job and event of the tenant.
+        locked = Batch.objects.select_for_update(of=("self",)).select_related("tenant")
+        batch = locked.get(pk=batch.pk)
         if batch.status != Batch.Status.VALIDATED:
             raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
         rows = [row for row in batch.rows.order_by("line") if dry_run.ready(row)]
@@ -134,11 +137,8 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
         if batch.kind == Batch.Kind.CSV_ONBOARD:
             _start_onboarding(batch, rows, actor, http_request)
         else:
-            # One tenant's files one at a time: two started at once count each other.
-            Tenant.objects.select_for_update().filter(pk=batch.tenant_id).first()
-            reason = hold_reason(batch, {row.identity_id for row in rows})
-            held = bool(reason)
-            left = _start_offboarding(batch, rows, actor, http_request, held)
+            lifecycle.lock_leaves_of(batch.tenant)
+            left = _lock_leavers(rows)
             if left:
                 BatchRow.objects.bulk_update(left, ["errors"])
                 skipped += len(left)
@@ -147,6 +147,9 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
                     raise BatchError(
                         "No row of this file can be queued: fix the errors and upload again."
                     )
+            reason = hold_reason(batch, {row.identity_id for row in rows})
+            held = bool(reason)
+            _start_offboarding(batch, rows, actor, http_request, held)
         BatchRow.objects.bulk_update(rows, ["job", "identity"], batch_size=500)
         batch.rows_valid = len(rows)
         batch.status = Batch.Status.STARTED
@@ -207,7 +210,7 @@ def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
         gone = set(
             Identity.objects.filter(
                 pk__in=[row.identity_id for row in rows],
-                status__in=[Identity.Status.LEFT, Identity.Status.DELETED],
+                status__in=LEFT_OR_DELETED,
             ).values_list("pk", flat=True)
         )
         for row in rows:
@@ -234,32 +237,38 @@ def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -
         row.identity_id = row.job.identity_id
 
 
-def _start_offboarding(
-    batch: Batch, rows: list[BatchRow], actor, http_request, held: bool
-) -> list[BatchRow]:
-    """Each row's leave, under its person's lock; the rows whose person left after
-    `_recheck` read them (another channel's leave ended, a scheduled hard delete started) get
-    its error and no job, and are returned."""
+def _lock_leavers(rows: list[BatchRow]) -> list[BatchRow]:
+    """Lock the file's people, in id order, before anything is recorded; the rows whose
+    person left after `_recheck` read them (another channel's leave ended, a scheduled hard
+    delete started) get its error and are returned. Locked one by one as each leave was
+    recorded, a person a form or API leave held (and then waited for the tenant's audit
+    head, which the file's first leave held) deadlocked the start; and the breaker counted
+    a person who had left since, holding a file within its limit (converge18)."""
+    people = Identity.objects.select_for_update().filter(pk__in=[r.identity_id for r in rows])
+    status = dict(people.order_by("pk").values_list("pk", "status"))
+    gone = {pk for pk, now in status.items() if now in LEFT_OR_DELETED}
+    left = [row for row in rows if row.identity_id in gone]
+    for row in left:
+        row.errors = [LEFT_SINCE]
+    return left
+
+
+def _start_offboarding(batch: Batch, rows: list[BatchRow], actor, http_request, held: bool) -> None:
+    """Each row's leave, its person locked by `_lock_leavers`."""
     people = Identity.objects.select_related("tenant").in_bulk([r.identity_id for r in rows])
     defaults = batch.options.get("offboard", {})
-    left = []
     for row in rows:
         options = lifecycle.OffboardingOptions.from_dict(defaults | row.data.get("overrides", {}))
         at = row.data.get("leave_at")
-        try:
-            row.job = lifecycle.request_offboarding(
-                people[row.identity_id],
-                options,
-                actor=actor,
-                at=datetime.fromisoformat(at) if at else None,
-                batch=batch,
-                hold=held,
-                http_request=http_request,
-            )
-        except lifecycle.HasLeft:
-            row.errors = [LEFT_SINCE]
-            left.append(row)
-    return left
+        row.job = lifecycle.request_offboarding(
+            people[row.identity_id],
+            options,
+            actor=actor,
+            at=datetime.fromisoformat(at) if at else None,
+            batch=batch,
+            hold=held,
+            http_request=http_request,
+        )
 
 
 def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_request=None) -> int:
@@ -267,7 +276,10 @@ def choose(batch: Batch, choices: dict[int, dry_run.RowChoice], *, actor, http_r
     row out), kept on the rows; then every row is dry-run again with them, since one row's
     choice takes seats another row may have counted on. How many rows still need one."""
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().select_related("tenant").get(pk=batch.pk)
+        # The batch's row only, as in `start`: the dry run below asks the directory, and the
+        # tenant's row held meanwhile stopped every job and event of the tenant at commit.
+        locked = Batch.objects.select_for_update(of=("self",)).select_related("tenant")
+        batch = locked.get(pk=batch.pk)
         if batch.status != Batch.Status.VALIDATED:
             raise BatchError(f"This batch is {batch.get_status_display().lower()} already.")
         rows = list(batch.rows.order_by("line"))

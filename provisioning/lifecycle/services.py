@@ -818,7 +818,10 @@ def offboard_in_window(
     held, and so is every leave that joins it, until an MSP admin confirms."""
     tenant = identity.tenant
     with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one at a time
+        lock_leaves_of(tenant)
+        # The person before the hold is recorded: a form's leave of theirs holds them and
+        # then waits for the audit head the hold took (converge18).
+        Identity.objects.select_for_update().filter(pk=identity.pk).first()
         batch = _open_window_batch(tenant, kind, options)
         leavers = _leavers_of(batch) | {identity.pk}
         hold = batch.status == Batch.Status.HELD
@@ -839,6 +842,15 @@ def offboard_in_window(
         batch.rows_total = batch.rows_valid = line
         batch.save(update_fields=["rows_total", "rows_valid"])
     return job
+
+
+def lock_leaves_of(tenant: Tenant) -> None:
+    """One run of the tenant's leavers counted at a time (a file, the webhook's, the API's
+    or SCIM's window), as two at once would count each other. A no-key lock: every job and
+    audit event of the tenant checks its row (a key share, at commit), and an update lock
+    made the form's leave of a person such a run then waited for deadlock with it
+    (converge18)."""
+    Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()
 
 
 def _open_window_batch(tenant: Tenant, kind: str, options: OffboardingOptions) -> Batch:

@@ -117,6 +117,8 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
     _check_employee_id(tenant, new["employee_id"], identity)
     actor = actor_of(token)
     with transaction.atomic():
+        if not new["active"]:  # a leave may follow: the window's lock first, as it takes it
+            lifecycle.lock_leaves_of(tenant)
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         jobs = _transition(identity, old, new, actor, http_request)
         _audit("scim.user_update", identity, token, jobs, http_request, fields=new, before=old)
@@ -126,6 +128,9 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
 def delete(identity: Identity, *, token: ScimToken, http_request) -> None:
     actor = actor_of(token)
     with transaction.atomic():
+        # The breaker's window before the person, as `offboard_in_window` and the webhook, the
+        # API and a file take them: the other order deadlocked with HR's terminate (converge18).
+        lifecycle.lock_leaves_of(identity.tenant)
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         jobs = []
         if identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE):

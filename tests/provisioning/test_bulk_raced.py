@@ -84,3 +84,57 @@ def test_a_file_whose_every_person_left_meanwhile_starts_nothing(client, alpha, 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.VALIDATED
     assert not batch.jobs.exists()
+
+
+def _start_with_one_leaving_meanwhile(client, tenant, people, monkeypatch) -> Batch:
+    """An offboarding file of `people` started while the first of them leaves through
+    another channel, between the start's check and its asks."""
+    text = csv_text(["username", "leave_at"], [[p.username, ""] for p in people])
+    batch = batch_of(upload(client, tenant, text, kind="offboard", **OFFBOARD_OPTIONS))
+    recheck = service._recheck
+
+    def then_the_other_channel_ends(batch, rows):
+        skipped = recheck(batch, rows)
+        Identity.objects.filter(pk=people[0].pk).update(status=Identity.Status.LEFT)
+        return skipped
+
+    monkeypatch.setattr(service, "_recheck", then_the_other_channel_ends)
+    url = reverse("bulk_start", kwargs={"tenant": tenant.slug, "batch_id": batch.pk})
+    assert client.post(url).status_code == 302
+    batch.refresh_from_db()
+    return batch
+
+
+@pytest.fixture
+def limit_of_two(client, alpha) -> list[Identity]:
+    """Six people of a tenant whose breaker lets two leave at once; a technician signed in."""
+    tenant = alpha.tenant
+    tenant.offboard_hold_count, tenant.offboard_hold_percent = 2, 100
+    tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
+    client.force_login(alpha.technician)
+    return _people(tenant, 6)
+
+
+def test_the_breaker_counts_only_the_leaves_the_file_asks(client, alpha, limit_of_two, monkeypatch):
+    """Three leavers of a file with a limit of two, one of them gone meanwhile: the file
+    offboards two, within the limit, and runs (it was held, 'Offboards 3 of …')."""
+    tenant, people = alpha.tenant, limit_of_two
+
+    batch = _start_with_one_leaving_meanwhile(client, tenant, people[:3], monkeypatch)
+
+    assert batch.status == Batch.Status.STARTED, batch.hold_reason
+    assert set(batch.jobs.values_list("identity_id", flat=True)) == {p.pk for p in people[1:3]}
+    assert not batch.jobs.filter(status=Job.Status.HELD).exists()
+
+
+def test_a_held_file_says_how_many_it_offboards(client, alpha, limit_of_two, monkeypatch):
+    """Four leavers of a file with a limit of two, one gone meanwhile: held, for three."""
+    tenant, people = alpha.tenant, limit_of_two
+
+    batch = _start_with_one_leaving_meanwhile(client, tenant, people[:4], monkeypatch)
+
+    assert batch.status == Batch.Status.HELD
+    assert batch.hold_reason.startswith("Offboards 3 of "), batch.hold_reason
+    assert batch.jobs.filter(status=Job.Status.HELD).count() == 3
+    start = AuditEvent.objects.get(action="batch.start", target_id=str(batch.pk))
+    assert start.after["hold_reason"] == batch.hold_reason
