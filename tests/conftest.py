@@ -9,7 +9,7 @@ from portal.audit.events import forget_known_heads
 from portal.models import Role
 from tests import caches, settle
 from tests.factories import make_person, make_tenant_world
-from tests.provisioning.worker import WorkerProcess, worker_env
+from tests.provisioning.worker import WorkerProcess, WorkerStarts
 from tests.sandbox.server import running_sandbox
 
 # The files that cost most (seconds on two workers, from a whole run's `--durations`): they
@@ -334,17 +334,9 @@ def pytest_runtest_teardown(item, nextitem):
 @pytest.fixture(scope="session")
 def worker_factory(django_db_setup, sandbox_server, tmp_path_factory):
     """Start real Celery workers on the test database; all are stopped at the end."""
-    started = STARTED_WORKERS
-
-    def start(**env) -> WorkerProcess:
-        log = tmp_path_factory.mktemp("worker") / "worker.log"
-        worker = WorkerProcess(worker_env(sandbox_server, **env), log).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+    starts = WorkerStarts(sandbox_server, tmp_path_factory, STARTED_WORKERS)
+    yield starts
+    starts.stop_all()
 
 
 @pytest.fixture(scope="session")
