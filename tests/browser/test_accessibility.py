@@ -54,19 +54,8 @@ def axe_on_every_page(page):
 
 
 def problems(page) -> list[str]:
-    start_checks(page)
-    return checked(page)
-
-
-def start_checks(page) -> None:
-    """axe's run on the page's document, left running in its tab (see `checked`)."""
-    page.evaluate("options => { window.axeRun = axe.run(document, options) }", CHECKS)
-
-
-def checked(page) -> list[str]:
-    """What the run `start_checks` began found, once it has ended."""
     found = []
-    for violation in page.evaluate("() => window.axeRun")["violations"]:
+    for violation in page.evaluate("options => axe.run(document, options)", CHECKS)["violations"]:
         where = [node["target"] for node in violation["nodes"][:3]]
         found.append(f"{page.url}: {violation['id']} ({violation['impact']}) at {where}")
     return found
@@ -78,33 +67,21 @@ def shape(path: str) -> str:
 
 def crawl(page, keep: str) -> tuple[int, list[str]]:
     """Follow the links from the landing page, one page per shape, in one tenant (`keep`):
-    the others' pages are the same templates; what axe found. Two tabs take turns: axe checks
-    a page in one (the browser's work) while the next page loads in the other (the live
-    server's), in the order one tab would take them."""
+    the others' pages are the same templates; what axe found."""
     other_tenants = re.compile(rf"/(?!{keep}/)(contoso|fabrikam|northwind)/")
-    tabs = [page, page.context.new_page()]
-    tabs[1].set_default_timeout(15_000)
     queue, shapes, found = [urlsplit(page.url).path], set(), []
-    checking = None  # the tab whose page axe is checking
     while queue:
         path = queue.pop(0)
         if shape(path) in shapes or NOT_PAGES.search(path) or other_tenants.search(path):
             continue
         shapes.add(shape(path))
-        tab = tabs[1] if checking is tabs[0] else tabs[0]
-        response = tab.goto(path)
+        response = page.goto(path)
         assert response.ok, f"{path}: {response.status}"
-        if checking is not None:
-            found += checked(checking)
-            checking = None
         if "text/html" not in response.headers.get("content-type", ""):
             continue
-        links = tab.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.pathname)")
+        found += problems(page)
+        links = page.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.pathname)")
         queue += [link for link in links if not link.startswith(("/static/", "/admin/"))]
-        start_checks(tab)
-        checking = tab
-    if checking is not None:
-        found += checked(checking)
     return len(shapes), found
 
 
