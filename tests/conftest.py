@@ -9,7 +9,7 @@ from portal.audit.events import forget_known_heads
 from portal.models import Role
 from tests import caches, settle
 from tests.factories import make_person, make_tenant_world
-from tests.provisioning.worker import WorkerProcess, worker_env
+from tests.provisioning.worker import WorkerProcess, WorkerStarts
 from tests.sandbox.server import running_sandbox
 
 # The files that cost most (seconds on two workers, from a whole run's `--durations`): they
@@ -48,7 +48,9 @@ HEAVY_FILES = {
     # after each of their batches in three directory kinds (560 s); one person's disrupted
     # runs (67 s). test_engine_races since it plays its kill points in waves (branch suite2):
     # about half its time (277 to 344 s against 501 to 674 s, loads 7 to 14).
-    "tests/provisioning/test_engine_stopped_workers.py": 450,
+    # test_engine_stopped_workers since its starts after a kill or a freeze take a spare
+    # (branch suite4): about four fifths (597 and 650 s against 770 and 802 s, loads 16 to 18).
+    "tests/provisioning/test_engine_stopped_workers.py": 360,
     "tests/provisioning/test_engine_races.py": 200,
     "tests/provisioning/test_engine_disrupted_kinds.py": 50,
     # converge19: that machine with overlapping access and attributes, two examples (50 s
@@ -342,17 +344,9 @@ def pytest_runtest_teardown(item, nextitem):
 @pytest.fixture(scope="session")
 def worker_factory(django_db_setup, sandbox_server, tmp_path_factory):
     """Start real Celery workers on the test database; all are stopped at the end."""
-    started = STARTED_WORKERS
-
-    def start(**env) -> WorkerProcess:
-        log = tmp_path_factory.mktemp("worker") / "worker.log"
-        worker = WorkerProcess(worker_env(sandbox_server, **env), log).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+    starts = WorkerStarts(sandbox_server, tmp_path_factory, STARTED_WORKERS)
+    yield starts
+    starts.stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -39,20 +41,16 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
         self.env, self.log_path, self.concurrency = env, log_path, concurrency
         self.process: subprocess.Popen | None = None
+        self.prepared = False  # launched by `prepare`, not yet told to go
 
     def start(self) -> WorkerProcess:
-        self.log_path.write_text("")
-        command = [
-            sys.executable, "-m", "celery", "-A", "portal", "worker",
-            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency", str(self.concurrency),
-            "--loglevel", "info", "--without-gossip", "--without-mingle",
-            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ]  # fmt: skip
-        log = self.log_path.open("a")
-        env = self.env | {"WORKER_ENDS_WITH_PID": str(os.getpid())}
-        self.process = subprocess.Popen(  # noqa: S603
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
+        """Start the worker and wait until it consumes; a prepared one is told to go."""
+        if self.prepared:
+            self.prepared = False
+            self.process.stdin.write(b"go\n")
+            self.process.stdin.close()
+        else:
+            self._launch(["-m", "celery"])
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -61,6 +59,28 @@ class WorkerProcess:
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"The worker did not start: {self.log_path.read_text()[-3000:]}")
+
+    def prepare(self) -> WorkerProcess:
+        """Launch the worker's process to do its imports and wait (warm_worker.py): `start`
+        then starts Celery in it, the imports done. Nothing of it consumes until then."""
+        self._launch(["-m", "tests.provisioning.warm_worker"], stdin=subprocess.PIPE)
+        self.prepared = True
+        return self
+
+    def _launch(self, program: list[str], stdin=None) -> None:
+        self.log_path.write_text("")
+        command = [
+            sys.executable, *program, "-A", "portal", "worker",
+            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency", str(self.concurrency),
+            "--loglevel", "info", "--without-gossip", "--without-mingle",
+            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]  # fmt: skip
+        log = self.log_path.open("a")
+        env = self.env | {"WORKER_ENDS_WITH_PID": str(os.getpid())}
+        self.process = subprocess.Popen(  # noqa: S603
+            command, cwd=REPO_ROOT, env=env, stdin=stdin, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -103,6 +123,45 @@ class WorkerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class WorkerStarts:
+    """Starts real workers on the test database (the `worker_factory` fixture), noting each
+    in `started`. Within `spare_kept(**env)`, a worker of that environment is prepared ahead
+    (its imports done, not consuming): a start of that environment takes it, some 1 s instead
+    of 10 to 15, and prepares the next."""
+
+    def __init__(self, sandbox, tmp_path_factory, started: list[WorkerProcess]) -> None:
+        self.sandbox, self.tmp_path_factory, self.started = sandbox, tmp_path_factory, started
+        self.spares: dict[tuple, WorkerProcess] = {}
+
+    def __call__(self, **env: str) -> WorkerProcess:
+        key = tuple(sorted(env.items()))
+        spare = self.spares.pop(key, None)
+        worker = spare.start() if spare else self._new(env).start()
+        if spare:
+            self.spares[key] = self._new(env).prepare()
+        self.started.append(worker)
+        return worker
+
+    @contextmanager
+    def spare_kept(self, **env: str) -> Iterator[None]:
+        key = tuple(sorted(env.items()))
+        self.spares[key] = self._new(env).prepare()
+        try:
+            yield
+        finally:
+            spare = self.spares.pop(key, None)
+            if spare is not None:
+                spare.kill()
+
+    def _new(self, env: dict[str, str]) -> WorkerProcess:
+        log = self.tmp_path_factory.mktemp("worker") / "worker.log"
+        return WorkerProcess(worker_env(self.sandbox, **env), log)
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop()
 
 
 def worker_env(sandbox, **extra: str) -> dict[str, str]:
