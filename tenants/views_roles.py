@@ -71,7 +71,7 @@ def _role_form(
             form.save(commit=False), actor=request.user, request=request
         )
         if held:
-            messages.warning(request, f"Not saved yet: {held}")
+            messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
             return _back_to_list(template)
         messages.success(request, f"Saved the role template “{template.name}”.")
         if back:
@@ -140,7 +140,7 @@ def _delete(request, template: RoleTemplate):
     if request.method == "POST":
         held = services.delete_role_template(template, actor=request.user, request=request)
         if held:
-            messages.warning(request, f"Not deleted yet: {held}")
+            messages.warning(request, f"Not deleted yet: {held} It waits on the tenant's schedule.")
             return _back_to_list(template)
         messages.success(request, f"Deleted the role template “{template.name}”.")
         return _back_to_list(template)

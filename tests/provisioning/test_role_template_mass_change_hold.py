@@ -102,6 +102,22 @@ def test_a_cancelled_hold_leaves_the_template_as_it_was(client, alpha):
     assert batch.status == Batch.Status.CANCELLED
 
 
+def test_the_msp_admin_finds_the_held_change_on_the_schedule(client, alpha, msp_admin):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_delete", alpha))
+    batch = _held_batch(alpha)
+
+    client.force_login(msp_admin)
+    page = client.get(reverse("tenant_schedule", kwargs={"tenant": alpha.tenant.slug}))
+
+    body = html.unescape(page.content.decode())
+    assert "Role template change" in body and batch.hold_reason in body
+    assert (
+        reverse("batch_confirm", kwargs={"tenant": alpha.tenant.slug, "batch_id": batch.pk}) in body
+    )
+
+
 def test_an_edit_that_only_adds_goes_through_at_once(client, alpha):
     _three_holders(alpha)
     client.force_login(alpha.technician)
