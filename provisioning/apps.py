@@ -30,6 +30,7 @@ class ProvisioningConfig(AppConfig):
         outcomes.on_job_finished(access_requests.after_job)
         outcomes.on_job_finished(lifecycle.after_job)
         tenant_services.on_template_changed(lifecycle.template_changed)
+        tenant_services.on_mass_change(lifecycle.hold_template_change)
         tenant_services.on_count_holders(lambda template: lifecycle.holders(template).count())
         if settings.WARM_CONNECTORS:
             from provisioning.connectors import factory

@@ -157,6 +157,39 @@ def on_count_holders(counter: CountHolders) -> None:
         _holder_counts.append(counter)
 
 
+# Asked in the transaction of a change that takes what a template gives (its deletion, or
+# groups, licences or apps removed) with the template, the change (the fields it sets; None:
+# the deletion), the actor and the request: registered from above (provisioning's mass-change
+# circuit breaker), which holds the change for an MSP admin when it reaches more people than
+# the tenant allows and says why; "" lets it go ahead.
+HoldMassChange = Callable[..., str]
+_mass_change_holds: list[HoldMassChange] = []
+
+
+def on_mass_change(callback: HoldMassChange) -> None:
+    if callback not in _mass_change_holds:
+        _mass_change_holds.append(callback)
+
+
+# What a template gives that a change can take from its holders.
+TAKES = ("groups", "licenses", "apps", "scim_apps")
+
+
+def takes_access(before: dict, after: dict | None) -> bool:
+    """Whether going from `before` to `after` (None: deleted) takes anything from holders."""
+    if after is None:
+        return True
+    return any(x not in (after.get(f) or []) for f in TAKES for x in (before.get(f) or []))
+
+
+def _held(template: RoleTemplate, change: dict | None, *, actor, request) -> str:
+    for hold in _mass_change_holds:
+        reason = hold(template, change, actor=actor, http_request=request)
+        if reason:
+            return reason
+    return ""
+
+
 def holders_of(template: RoleTemplate) -> int:
     """The people whose access a change or deletion of `template` changes."""
     return sum(count(template) for count in _holder_counts)
@@ -167,13 +200,23 @@ def _template_changed(template: RoleTemplate, *, actor, request) -> None:
         callback(template, actor=actor, http_request=request)
 
 
-def save_role_template(template: RoleTemplate, *, actor, request=None) -> RoleTemplate:
+def save_role_template(
+    template: RoleTemplate, *, actor, request=None, confirmed: bool = False
+) -> str:
     """Create or update a template; an update of what it gives asks its members again (the
     desired state of each changes now, not at the next periodic check, and a job of theirs
-    running meanwhile does not verify the template as it was)."""
+    running meanwhile does not verify the template as it was). An update that takes access
+    from more holders than the circuit breaker allows is held, nothing of it saved, until an
+    MSP admin confirms it (`confirmed`). Returns why it is held, "" when it is saved."""
     creating = template.pk is None
     before = None if creating else snapshot(RoleTemplate.objects.get(pk=template.pk))
     with transaction.atomic():
+        after = snapshot(template)
+        if before is not None and not confirmed and takes_access(before, after):
+            changed = {f: v for f, v in after.items() if before.get(f) != v and f in EDITABLE}
+            reason = _held(template, changed, actor=actor, request=request)
+            if reason:
+                return reason
         template.save()
         after = snapshot(template)
         record(
@@ -187,7 +230,19 @@ def save_role_template(template: RoleTemplate, *, actor, request=None) -> RoleTe
         )
         if before is not None and any(before.get(f) != after.get(f) for f in GIVES):
             _template_changed(template, actor=actor, request=request)
-    return template
+    return ""
+
+
+# The fields of a template that a held edit sets when an MSP admin confirms it.
+EDITABLE = (*GIVES, "name", "description", "username_rule", "domain")
+
+
+def apply_held_edit(template: RoleTemplate, change: dict, *, actor, request=None) -> None:
+    """An MSP admin confirms a held edit: the fields it set, as it set them."""
+    for name, value in change.items():
+        if name in EDITABLE:
+            setattr(template, name, value)
+    save_role_template(template, actor=actor, request=request, confirmed=True)
 
 
 def copy_role_template(
@@ -215,10 +270,18 @@ def copy_role_template(
     return copy
 
 
-def delete_role_template(template: RoleTemplate, *, actor, request=None) -> None:
+def delete_role_template(
+    template: RoleTemplate, *, actor, request=None, confirmed: bool = False
+) -> str:
+    """Delete a template, taking what it gives from its holders; held as an edit that takes
+    access is (`save_role_template`). Returns why it is held, "" when it is deleted."""
     before = snapshot(template)
     target = ("tenants.roletemplate", str(template.pk), template.name)
     with transaction.atomic():
+        if not confirmed:
+            reason = _held(template, None, actor=actor, request=request)
+            if reason:
+                return reason
         _template_changed(template, actor=actor, request=request)  # while it has members
         for callback in _on_template_deleted:
             callback(template, actor=actor, request=request)
@@ -231,3 +294,4 @@ def delete_role_template(template: RoleTemplate, *, actor, request=None) -> None
             before=before,
             request=request,
         )
+    return ""

@@ -67,7 +67,12 @@ def _role_form(
         request.POST or None, instance=template, tenant=template.tenant, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        services.save_role_template(form.save(commit=False), actor=request.user, request=request)
+        held = services.save_role_template(
+            form.save(commit=False), actor=request.user, request=request
+        )
+        if held:
+            messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
+            return _back_to_list(template)
         messages.success(request, f"Saved the role template “{template.name}”.")
         if back:
             return redirect(back, tenant=template.tenant.slug)
@@ -133,7 +138,10 @@ def msp_role_delete(request, msp_template_id: int):
 
 def _delete(request, template: RoleTemplate):
     if request.method == "POST":
-        services.delete_role_template(template, actor=request.user, request=request)
+        held = services.delete_role_template(template, actor=request.user, request=request)
+        if held:
+            messages.warning(request, f"Not deleted yet: {held} It waits on the tenant's schedule.")
+            return _back_to_list(template)
         messages.success(request, f"Deleted the role template “{template.name}”.")
         return _back_to_list(template)
     context = {

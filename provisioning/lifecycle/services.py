@@ -29,6 +29,7 @@ from provisioning.jobs import ask, new_job
 from provisioning.models import Batch, BatchRow, Identity, Job
 from provisioning.services import dry_run, read_seats_afresh
 from tenants import clock
+from tenants import services as tenant_services
 from tenants.models import OffboardingPreset, RoleTemplate, Tenant
 
 MANAGED = (Identity.Status.JOINER, Identity.Status.ACTIVE, Identity.Status.LEAVER)
@@ -111,12 +112,69 @@ def would_hold(tenant: Tenant, leavers: int) -> bool:
 def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
     """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
     breaker's window offboard already."""
-    managed = managed_count(tenant)
     when = f" within the hour ({earlier} by earlier files)" if earlier else ""
+    return _held_because(tenant, f"Offboards {leavers} of {{managed}} managed people{when}")
+
+
+def _held_because(tenant: Tenant, what: str) -> str:
+    """`what` ("{managed}" stands for the tenant's managed people) and the limit it passes."""
+    managed = managed_count(tenant)
     return (
-        f"Offboards {leavers} of {managed} managed people{when}; more than "
-        f"{tenant.offboard_hold_limit(managed)} at once needs an MSP admin's confirmation."
+        f"{what.format(managed=managed)}; more than {tenant.offboard_hold_limit(managed)} "
+        "at once needs an MSP admin's confirmation."
     )
+
+
+def hold_template_change(
+    template: RoleTemplate, change: dict | None, *, actor, http_request=None
+) -> str:
+    """Registered with `tenants.services.on_mass_change`: a template's deletion (`change`
+    None) or an edit that takes what it gives, from more holders than the tenant lets one
+    run offboard, waits in a held batch for an MSP admin (`confirm_batch` applies it), as a
+    file of leavers does. Returns why, or "" when it may go ahead."""
+    tenant, people = template.tenant, holders(template).count()
+    if tenant is None or people <= 1 or not would_hold(tenant, people):
+        return ""
+    verb = "Deleting" if change is None else "Editing"
+    reason = _held_because(
+        tenant,
+        f"{verb} the role template “{template.name}” takes what it gives from {people} of "
+        "{managed} managed people",
+    )[:300]
+    batch = Batch.objects.create(
+        tenant=tenant,
+        kind=Batch.Kind.TEMPLATE,
+        status=Batch.Status.HELD,
+        hold_reason=reason,
+        filename=template.name[:255],
+        rows_total=people,
+        rows_valid=people,
+        options={"role_template": template.pk, "change": change},
+        created_by_id=getattr(actor, "pk", None),
+    )
+    record(
+        "batch.hold",
+        actor=actor,
+        tenant=tenant,
+        target=("batch", batch.pk, str(batch)),
+        after={"reason": reason, "role_template": template.name, "change": change or "delete"},
+        request=http_request,
+    )
+    return reason
+
+
+def _apply_template_change(batch: Batch, *, actor, http_request) -> None:
+    """A held template change confirmed: the edit or the deletion as it was asked for."""
+    template = RoleTemplate.objects.filter(pk=batch.options.get("role_template")).first()
+    if template is None:  # deleted meanwhile: nothing left to change
+        return
+    change = batch.options.get("change")
+    if change is None:
+        tenant_services.delete_role_template(
+            template, actor=actor, request=http_request, confirmed=True
+        )
+    else:
+        tenant_services.apply_held_edit(template, change, actor=actor, request=http_request)
 
 
 def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
@@ -568,6 +626,8 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
         if batch.status != Batch.Status.HELD:
             return 0
         now = timezone.now()
+        if batch.kind == Batch.Kind.TEMPLATE:
+            _apply_template_change(batch, actor=actor, http_request=http_request)
         held = list(batch.jobs.filter(status=Job.Status.HELD))
         for job in held:
             # The scanner holds jobs whose time had come; others may still lie ahead.

@@ -488,7 +488,8 @@ def test_a_deleted_role_template_asks_its_members_and_no_one_else(alpha):
     other.role_templates.clear()
     versions = dict(Identity.objects.values_list("pk", "desired_version"))
 
-    tenant_services.delete_role_template(alpha.template, actor="system")
+    # Two of three managed people hold it: past the breaker, as an MSP admin confirmed it.
+    tenant_services.delete_role_template(alpha.template, actor="system", confirmed=True)
 
     mine = (member.pk, gone.pk, other.pk)
     [asked] = Job.objects.filter(kind=Job.Kind.CHANGE, identity_id__in=mine)

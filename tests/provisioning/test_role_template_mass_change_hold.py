@@ -1,0 +1,130 @@
+"""A role template's deletion, or an edit that takes groups, licences or apps away, strips
+them from every managed person who holds it: a mass change. When it reaches more people than
+the tenant's circuit breaker lets one run offboard, it waits for an MSP admin's confirmation
+as a bulk leavers' file does, nothing of it applied until then (attack18: it went through at
+once, a Change job per holder, whoever asked)."""
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.models import AuditEvent
+from provisioning.models import Batch, Identity, Job
+from tenants.models import RoleTemplate
+from tests.factories import make_joiner
+from tests.test_changes_audited import alpha_gives
+
+pytestmark = pytest.mark.django_db
+
+
+def _three_holders(alpha) -> None:
+    make_joiner(alpha, "Mo")
+    make_joiner(alpha, "Lu")  # with the world's own joiner, three; the limit is one
+
+
+def _role_url(name: str, alpha) -> str:
+    kwargs = {"tenant": alpha.tenant.slug, "template_id": alpha.template.pk}
+    return reverse(name, kwargs=kwargs)
+
+
+def _confirm(client, msp_admin, batch: Batch):
+    client.force_login(msp_admin)
+    url = reverse("batch_confirm", kwargs={"tenant": batch.tenant.slug, "batch_id": batch.pk})
+    return client.post(url, follow=True)
+
+
+def _held_batch(alpha) -> Batch:
+    [batch] = Batch.objects.filter(tenant=alpha.tenant, status=Batch.Status.HELD)
+    return batch
+
+
+def test_deleting_a_template_many_hold_waits_for_an_msp_admin(client, alpha, msp_admin):
+    _three_holders(alpha)
+    jobs_before = Job.objects.count()
+    client.force_login(alpha.technician)
+
+    response = client.post(_role_url("role_delete", alpha), follow=True)
+
+    assert "needs an MSP admin's confirmation" in html.unescape(response.content.decode())
+    assert RoleTemplate.objects.filter(pk=alpha.template.pk).exists()
+    assert Identity.objects.filter(role_templates=alpha.template).count() == 3
+    assert Job.objects.count() == jobs_before  # no holder asked again yet
+    batch = _held_batch(alpha)
+    assert alpha.template.name in batch.hold_reason and "3" in batch.hold_reason
+    hold = AuditEvent.objects.get(action="batch.hold", tenant_id=alpha.tenant.pk)
+    assert hold.after["role_template"] == alpha.template.name
+    assert not AuditEvent.objects.filter(action="role_template.delete").exists()
+
+    _confirm(client, msp_admin, batch)
+
+    assert not RoleTemplate.objects.filter(pk=alpha.template.pk).exists()
+    assert Job.objects.count() == jobs_before + 3
+    deleted = AuditEvent.objects.get(action="role_template.delete")
+    assert deleted.actor_user_id == msp_admin.pk
+    assert AuditEvent.objects.filter(action="batch.confirm").count() == 1
+
+
+def test_an_edit_that_takes_a_group_from_many_waits_and_changes_nothing(client, alpha, msp_admin):
+    _three_holders(alpha)
+    groups = list(alpha.template.groups)
+    jobs_before = Job.objects.count()
+    client.force_login(alpha.technician)
+    form = {**alpha_gives(alpha), "name": "Renamed", "groups": ""}
+
+    response = client.post(_role_url("role_edit", alpha), form, follow=True)
+
+    assert "needs an MSP admin's confirmation" in html.unescape(response.content.decode())
+    alpha.template.refresh_from_db()
+    assert (alpha.template.name, alpha.template.groups) == ("Alpha Ltd Sales", groups)
+    assert Job.objects.count() == jobs_before
+    assert not AuditEvent.objects.filter(action="role_template.update").exists()
+
+    _confirm(client, msp_admin, _held_batch(alpha))
+
+    alpha.template.refresh_from_db()
+    assert (alpha.template.name, alpha.template.groups) == ("Renamed", [])
+    assert Job.objects.count() == jobs_before + 3
+    assert AuditEvent.objects.get(action="role_template.update").actor_user_id == msp_admin.pk
+
+
+def test_a_cancelled_hold_leaves_the_template_as_it_was(client, alpha):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_delete", alpha))
+    batch = _held_batch(alpha)
+
+    url = reverse("batch_cancel", kwargs={"tenant": alpha.tenant.slug, "batch_id": batch.pk})
+    client.post(url)
+
+    assert RoleTemplate.objects.filter(pk=alpha.template.pk).exists()
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CANCELLED
+
+
+def test_the_msp_admin_finds_the_held_change_on_the_schedule(client, alpha, msp_admin):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_delete", alpha))
+    batch = _held_batch(alpha)
+
+    client.force_login(msp_admin)
+    page = client.get(reverse("tenant_schedule", kwargs={"tenant": alpha.tenant.slug}))
+
+    body = html.unescape(page.content.decode())
+    assert "Role template change" in body and batch.hold_reason in body
+    assert (
+        reverse("batch_confirm", kwargs={"tenant": alpha.tenant.slug, "batch_id": batch.pk}) in body
+    )
+
+
+def test_an_edit_that_only_adds_goes_through_at_once(client, alpha):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    form = {**alpha_gives(alpha), "groups": "\n".join([*alpha.template.groups, "All Staff"])}
+
+    client.post(_role_url("role_edit", alpha), form)
+
+    alpha.template.refresh_from_db()
+    assert "All Staff" in alpha.template.groups
+    assert not Batch.objects.filter(tenant=alpha.tenant).exists()
