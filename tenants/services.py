@@ -237,8 +237,17 @@ def save_role_template(
 EDITABLE = (*GIVES, "name", "description", "username_rule", "domain")
 
 
+class NameTaken(ValueError):
+    """A held edit renames its template to a name another template of the tenant took while
+    it waited."""
+
+
 def apply_held_edit(template: RoleTemplate, change: dict, *, actor, request=None) -> None:
     """An MSP admin confirms a held edit: the fields it set, as it set them."""
+    name = change.get("name")
+    siblings = RoleTemplate.objects.filter(tenant=template.tenant).exclude(pk=template.pk)
+    if name and siblings.filter(name=name).exists():
+        raise NameTaken(f"Another role template is called “{name}” now: rename it first.")
     for name, value in change.items():
         if name in EDITABLE:
             setattr(template, name, value)

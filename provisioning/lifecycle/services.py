@@ -163,11 +163,13 @@ def hold_template_change(
     return reason
 
 
-def _apply_template_change(batch: Batch, *, actor, http_request) -> None:
-    """A held template change confirmed: the edit or the deletion as it was asked for."""
+def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
+    """A held template change confirmed: the edit or the deletion as it was asked for.
+    Returns how many holders it asks again (a Change job each, `template_changed`)."""
     template = RoleTemplate.objects.filter(pk=batch.options.get("role_template")).first()
     if template is None:  # deleted meanwhile: nothing left to change
-        return
+        return 0
+    asked = holders(template).count()
     change = batch.options.get("change")
     if change is None:
         tenant_services.delete_role_template(
@@ -175,6 +177,7 @@ def _apply_template_change(batch: Batch, *, actor, http_request) -> None:
         )
     else:
         tenant_services.apply_held_edit(template, change, actor=actor, request=http_request)
+    return asked
 
 
 def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
@@ -619,15 +622,19 @@ def hold_batch(batch: Batch, reason: str) -> None:
 
 
 def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
-    """An MSP admin lets a held batch run: its held jobs start (or wait for their time)."""
+    """An MSP admin lets a held batch run: its held jobs start (or wait for their time), or
+    its held template change is applied and asks the holders again. Returns the jobs it lets
+    go. `tenant_services.NameTaken`: a held rename whose name another template took
+    meanwhile, nothing done."""
 
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != Batch.Status.HELD:
             return 0
         now = timezone.now()
+        asked = 0
         if batch.kind == Batch.Kind.TEMPLATE:
-            _apply_template_change(batch, actor=actor, http_request=http_request)
+            asked = _apply_template_change(batch, actor=actor, http_request=http_request)
         held = list(batch.jobs.filter(status=Job.Status.HELD))
         for job in held:
             # The scanner holds jobs whose time had come; others may still lie ahead.
@@ -646,10 +653,10 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
             tenant=batch.tenant,
             target=("batch", batch.pk, str(batch)),
             before={"status": Batch.Status.HELD, "reason": batch.hold_reason},
-            after={"status": batch.status, "jobs": len(held)},
+            after={"status": batch.status, "jobs": len(held) + asked},
             request=http_request,
         )
-    return len(held)
+    return len(held) + asked
 
 
 def cancel_batch(batch: Batch, *, actor, http_request=None) -> int:

@@ -39,6 +39,7 @@ from provisioning.seats import (
     with_seats,
 )
 from tenants import access
+from tenants import services as tenant_services
 from tenants.lifecycle_settings import preset_of, save_lifecycle_settings
 from tenants.models import DirectoryConnection
 
@@ -575,8 +576,12 @@ def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespo
         status = batch.get_status_display().lower()
         messages.error(request, f"{batch} does not need confirmation: it is {status}.")
     else:
-        released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
-        messages.success(request, f"Confirmed {batch}: {_plural(released, 'job')} released.")
+        try:
+            released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
+        except tenant_services.NameTaken as refused:
+            messages.error(request, f"Not confirmed: {refused}")
+        else:
+            messages.success(request, f"Confirmed {batch}: {_plural(released, 'job')} released.")
     return redirect(_next_or(request, _schedule_url(batch.tenant)))
 
 

@@ -128,3 +128,37 @@ def test_an_edit_that_only_adds_goes_through_at_once(client, alpha):
     alpha.template.refresh_from_db()
     assert "All Staff" in alpha.template.groups
     assert not Batch.objects.filter(tenant=alpha.tenant).exists()
+
+
+def test_confirming_a_held_deletion_says_how_many_holders_it_asks_again(client, alpha, msp_admin):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_delete", alpha))
+
+    response = _confirm(client, msp_admin, _held_batch(alpha))
+
+    assert "3 jobs released" in html.unescape(response.content.decode())
+
+
+def test_a_held_rename_to_a_name_taken_meanwhile_is_refused_and_stays_held(
+    client, alpha, msp_admin
+):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    form = {**alpha_gives(alpha), "name": "Taken later", "groups": ""}
+    client.post(_role_url("role_edit", alpha), form)
+    batch = _held_batch(alpha)
+    RoleTemplate.objects.create(tenant=alpha.tenant, name="Taken later")
+    jobs_before = Job.objects.count()
+
+    response = _confirm(client, msp_admin, batch)
+
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert "Not confirmed" in page and "Taken later" in page
+    batch.refresh_from_db()
+    alpha.template.refresh_from_db()
+    assert batch.status == Batch.Status.HELD
+    assert alpha.template.name == "Alpha Ltd Sales" and alpha.template.groups
+    assert Job.objects.count() == jobs_before
+    assert not AuditEvent.objects.filter(action="batch.confirm").exists()
