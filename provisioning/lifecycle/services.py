@@ -113,14 +113,14 @@ def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
     """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
     breaker's window offboard already."""
     when = f" within the hour ({earlier} by earlier files)" if earlier else ""
-    return _held_because(tenant, f"Offboards {leavers} of {{managed}} managed people{when}")
+    return _held_because(tenant, f"Offboards {leavers} of", f"managed people{when}")
 
 
-def _held_because(tenant: Tenant, what: str) -> str:
-    """`what` ("{managed}" stands for the tenant's managed people) and the limit it passes."""
+def _held_because(tenant: Tenant, before: str, after: str) -> str:
+    """`before` and `after` the tenant's count of managed people, and the limit it passes."""
     managed = managed_count(tenant)
     return (
-        f"{what.format(managed=managed)}; more than {tenant.offboard_hold_limit(managed)} "
+        f"{before} {managed} {after}; more than {tenant.offboard_hold_limit(managed)} "
         "at once needs an MSP admin's confirmation."
     )
 
@@ -136,11 +136,8 @@ def hold_template_change(
     if tenant is None or people <= 1 or not would_hold(tenant, people):
         return ""
     verb = "Deleting" if change is None else "Editing"
-    reason = _held_because(
-        tenant,
-        f"{verb} the role template “{template.name}” takes what it gives from {people} of "
-        "{managed} managed people",
-    )[:300]
+    what = f"{verb} the role template “{template.name}” takes what it gives from {people} of"
+    reason = _held_because(tenant, what, "managed people")[:300]
     batch = Batch.objects.create(
         tenant=tenant,
         kind=Batch.Kind.TEMPLATE,

@@ -162,3 +162,14 @@ def test_a_held_rename_to_a_name_taken_meanwhile_is_refused_and_stays_held(
     assert alpha.template.name == "Alpha Ltd Sales" and alpha.template.groups
     assert Job.objects.count() == jobs_before
     assert not AuditEvent.objects.filter(action="batch.confirm").exists()
+
+
+def test_a_template_named_with_braces_is_held_by_its_name(client, alpha):
+    _three_holders(alpha)
+    RoleTemplate.objects.filter(pk=alpha.template.pk).update(name="Sales {EU} {0}")
+    client.force_login(alpha.technician)
+
+    response = client.post(_role_url("role_delete", alpha), follow=True)
+
+    assert response.status_code == 200
+    assert "“Sales {EU} {0}” takes what it gives from 3 of" in _held_batch(alpha).hold_reason
