@@ -59,9 +59,11 @@ def seed_demo_accounts() -> dict:
     if stopping():
         return made
     # Beat may have started a connection's first read while the accounts were being made:
-    # this read follows it, so that it finds them and their drift.
+    # this read follows it, so that it finds them and their drift. Their apps too: that
+    # first read has noted every app's assignments as read, so an incremental read would
+    # leave them for INVENTORY_APPS_SECONDS and each app would be drift ("Should hold").
     for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
-        refresh_inventory_after.delay(connection.pk)
+        refresh_inventory_after.delay(connection.pk, every_app=True)
     return made
 
 

@@ -90,9 +90,13 @@ FIELDS = [
 Sleep = Callable[[float], None]
 
 
-def refresh(connection: DirectoryConnection, *, sleep: Sleep = time.sleep) -> Cursor | None:
+def refresh(
+    connection: DirectoryConnection, *, sleep: Sleep = time.sleep, every_app: bool = False
+) -> Cursor | None:
     """Read the connection's directory into its inventory rows: in full without a cursor,
-    else incrementally; a refused delta link (expired, reset) starts a full read. None when
+    else incrementally; a refused delta link (expired, reset) starts a full read;
+    `every_app`: every app's assignments are read, as a full read does (the caller has just
+    assigned apps: an incremental read leaves them for INVENTORY_APPS_SECONDS). None when
     another read of this connection is running. A directory's failure is recorded on the
     cursor row (state failed, last error), not raised; one it did not get over counts
     towards the connection's quarantine, as the engine's do. A read that got to its end is
@@ -101,7 +105,7 @@ def refresh(connection: DirectoryConnection, *, sleep: Sleep = time.sleep) -> Cu
     if cursor is None:
         return None
     try:
-        reader = _Reader(connection, cursor, sleep)
+        reader = _Reader(connection, cursor, sleep, every_app=every_app)
         try:
             reader.read()
         except DeltaExpiredError as exc:
@@ -211,8 +215,11 @@ def _finish(cursor: Cursor, state: str, error: str) -> None:
 
 
 class _Reader:
-    def __init__(self, connection: DirectoryConnection, cursor: Cursor, sleep: Sleep):
+    def __init__(
+        self, connection: DirectoryConnection, cursor: Cursor, sleep: Sleep, *, every_app: bool
+    ):
         self.connection = connection
+        self.every_app = every_app
         self.cursor = cursor
         self.sleep = sleep
         self.connector = connector_for(connection)
@@ -237,7 +244,8 @@ class _Reader:
             groups = _Chain("groups", self.connector.group_changes, memberships.take(self.cursor))
             groups.cursor = "" if full else self.cursor.groups_cursor
             first.append(groups)
-        apps = _AppUsers(_apps_due(self.connection, full) if self._reads_apps() else [])
+        every_app = full or self.every_app
+        apps = _AppUsers(_apps_due(self.connection, every_app) if self._reads_apps() else [])
         first += apps.chains(self.connector, self.cursor)
         sign_ins = None
         if full and hasattr(self.connector, "sign_ins"):

@@ -42,15 +42,16 @@ FOLLOW_TRIES = 720
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=FOLLOW_TRIES)
-def refresh_inventory_after(self, connection_id: int) -> str:
+def refresh_inventory_after(self, connection_id: int, every_app: bool = False) -> str:
     """A read of the connection that starts after the caller's changes to its directory
     (the demo's seeded accounts): where a read is running, it may have read past them, so
     this one is asked again every FOLLOW_EVERY_SECONDS until that one has ended, then reads
-    (`refresh_inventory` would do nothing)."""
+    (`refresh_inventory` would do nothing). `every_app`: the changes assigned apps, so it
+    reads every app's assignments (`service.refresh`)."""
     connection = DirectoryConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         return "gone"
-    cursor = service.refresh(connection)
+    cursor = service.refresh(connection, every_app=every_app)
     if cursor is None:
         raise self.retry(countdown=FOLLOW_EVERY_SECONDS)
     return cursor.state
