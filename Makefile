@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(BIN)/python manage.py rundemo
 
-# Two pytest workers (pytest-xdist): most of the suite waits on the sandbox, the Celery
-# worker or the browser, so two overlap well even on two cores. TEST_WORKERS=0 runs serially.
-TEST_WORKERS ?= 2
+# Three pytest workers (pytest-xdist): most of the suite waits on the sandbox, the Celery
+# worker or the browser (a lone CI with two ran 21 min at a load of 1 to 2), so
+# three overlap well even on two cores (docs/testing.md). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 3
 # pytest rewrites the test modules' asserts at every collection, in each worker, and keeps no
 # copy when PYTHONDONTWRITEBYTECODE is set (this machine, the Dockerfile): some 10 s of CPU a
 # pytest process. The tests write their bytecode (__pycache__, ignored by git; docs/testing.md).
