@@ -237,17 +237,37 @@ def save_role_template(
 EDITABLE = (*GIVES, "name", "description", "username_rule", "domain")
 
 
-class NameTaken(ValueError):
+class HeldEditRefused(ValueError):
+    """A held edit that can no longer be applied as it was asked for; nothing is done."""
+
+
+class NameTaken(HeldEditRefused):
     """A held edit renames its template to a name another template of the tenant took while
     it waited."""
 
 
-def apply_held_edit(template: RoleTemplate, change: dict, *, actor, request=None) -> None:
-    """An MSP admin confirms a held edit: the fields it set, as it set them."""
+class EditedMeanwhile(HeldEditRefused):
+    """A field the held edit sets was edited to something else while it waited: applying it
+    would undo that later edit unseen."""
+
+
+def apply_held_edit(
+    template: RoleTemplate, change: dict, *, was: dict | None = None, actor, request=None
+) -> None:
+    """An MSP admin confirms a held edit: the fields it set, as it set them. `was`: those
+    fields as they were when it was held (older holds have none)."""
     name = change.get("name")
     siblings = RoleTemplate.objects.filter(tenant=template.tenant).exclude(pk=template.pk)
     if name and siblings.filter(name=name).exists():
         raise NameTaken(f"Another role template is called “{name}” now: rename it first.")
+    now = snapshot(template, was or ())
+    edited = [f for f in (was or {}) if now.get(f) not in (was[f], change.get(f))]
+    if edited:
+        fields = ", ".join(f.replace("_", " ") for f in edited)
+        raise EditedMeanwhile(
+            f"the template was edited after this change was held ({fields}): cancel it and "
+            "make the change again on the template as it is now."
+        )
     for name, value in change.items():
         if name in EDITABLE:
             setattr(template, name, value)

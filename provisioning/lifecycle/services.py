@@ -138,6 +138,7 @@ def hold_template_change(
     verb = "Deleting" if change is None else "Editing"
     what = f"{verb} the role template “{template.name}” takes what it gives from {people} of"
     reason = _held_because(tenant, what, "managed people")[:300]
+    was = None if change is None else snapshot(RoleTemplate.objects.get(pk=template.pk), change)
     batch = Batch.objects.create(
         tenant=tenant,
         kind=Batch.Kind.TEMPLATE,
@@ -146,7 +147,7 @@ def hold_template_change(
         filename=template.name[:255],
         rows_total=people,
         rows_valid=people,
-        options={"role_template": template.pk, "change": change},
+        options={"role_template": template.pk, "change": change, "was": was},
         created_by_id=getattr(actor, "pk", None),
     )
     record(
@@ -173,7 +174,10 @@ def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
             template, actor=actor, request=http_request, confirmed=True
         )
     else:
-        tenant_services.apply_held_edit(template, change, actor=actor, request=http_request)
+        was = batch.options.get("was")
+        tenant_services.apply_held_edit(
+            template, change, was=was, actor=actor, request=http_request
+        )
     return asked
 
 
@@ -621,8 +625,8 @@ def hold_batch(batch: Batch, reason: str) -> None:
 def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
     """An MSP admin lets a held batch run: its held jobs start (or wait for their time), or
     its held template change is applied and asks the holders again. Returns the jobs it lets
-    go. `tenant_services.NameTaken`: a held rename whose name another template took
-    meanwhile, nothing done."""
+    go. `tenant_services.HeldEditRefused`: a held edit that can no longer be applied as asked
+    (a name taken or its fields edited meanwhile), nothing done."""
 
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)

@@ -578,7 +578,7 @@ def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespo
     else:
         try:
             released = lifecycle.confirm_batch(batch, actor=request.user, http_request=request)
-        except tenant_services.NameTaken as refused:
+        except tenant_services.HeldEditRefused as refused:
             messages.error(request, f"Not confirmed: {refused}")
         else:
             messages.success(request, f"Confirmed {batch}: {_plural(released, 'job')} released.")

@@ -173,3 +173,52 @@ def test_a_template_named_with_braces_is_held_by_its_name(client, alpha):
 
     assert response.status_code == 200
     assert "“Sales {EU} {0}” takes what it gives from 3 of" in _held_batch(alpha).hold_reason
+
+
+def _as_it_is(alpha) -> dict:
+    """The role form as the template is: an edit of only what the test changes."""
+    template = alpha.template
+    return {**alpha_gives(alpha), "name": template.name, "description": template.description}
+
+
+def test_a_held_edit_is_refused_when_its_fields_were_edited_meanwhile(client, alpha, msp_admin):
+    """Confirming the held edit would silently undo the edit made while it waited (All Staff
+    added at once, since it only adds): it is refused and stays held, the template as the
+    later edit left it."""
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "groups": ""})
+    batch = _held_batch(alpha)
+    added = "\n".join([*alpha.template.groups, "All Staff"])
+    client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "groups": added})
+    alpha.template.refresh_from_db()
+    assert "All Staff" in alpha.template.groups
+    jobs_before = Job.objects.count()
+
+    response = _confirm(client, msp_admin, batch)
+
+    page = html.unescape(response.content.decode())
+    assert "Not confirmed" in page and "edited after this change was held" in page
+    batch.refresh_from_db()
+    alpha.template.refresh_from_db()
+    assert batch.status == Batch.Status.HELD
+    assert "All Staff" in alpha.template.groups
+    assert Job.objects.count() == jobs_before
+    assert not AuditEvent.objects.filter(action="batch.confirm").exists()
+
+
+def test_a_held_edit_goes_ahead_when_only_other_fields_were_edited_meanwhile(
+    client, alpha, msp_admin
+):
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "groups": ""})
+    batch = _held_batch(alpha)
+    client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "description": "Later"})
+
+    _confirm(client, msp_admin, batch)
+
+    alpha.template.refresh_from_db()
+    assert (alpha.template.groups, alpha.template.description) == ([], "Later")
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
