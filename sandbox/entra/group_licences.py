@@ -19,6 +19,8 @@ The model calls `follow_membership` through its MEMBERSHIP_HOOKS, registered on 
 
 from __future__ import annotations
 
+import uuid
+
 from sandbox.entra.errors import bad_request
 from sandbox.entra.groups import find_group, group_view
 from sandbox.entra.model import (
@@ -208,12 +210,43 @@ def require_both(data: dict) -> None:
                 f"The parameter '{name}' in the request payload is not a valid parameter for "
                 "the operation 'assignLicense'."
             )
+    _read_guids(data)
     missing = [name for name in ASSIGN_LICENSE_PARAMETERS if data.get(name) is None]
     if missing:
         raise bad_request(
             "One or more parameters of the operation 'assignLicense' are missing from the "
             f"request payload. The missing parameters are: {', '.join(missing)}."
         )
+
+
+def _read_guids(data: dict) -> None:
+    """skuId, disabledPlans and removeLicenses are Guids (user-assignlicense.md). OData's
+    reader converts each string as it reads the payload, before the directory looks for the
+    licence, and refuses one that is no GUID in its own words, as Graph answers a part number
+    given for a SKU id; the sandbox said "License SPE_E3 does not correspond to a valid
+    company License.", the answer for a well-formed id that names no subscription."""
+    adds = data.get("addLicenses") if isinstance(data.get("addLicenses"), list) else []
+    removes = data.get("removeLicenses") if isinstance(data.get("removeLicenses"), list) else []
+    values = list(removes)
+    for item in adds:
+        if isinstance(item, dict):
+            values.append(item.get("skuId"))
+            plans = item.get("disabledPlans")
+            values.extend(plans if isinstance(plans, list) else [])
+    for value in values:
+        if isinstance(value, str) and not _is_guid(value):
+            raise bad_request(
+                f"Cannot convert the literal '{value}' to the expected type 'Edm.Guid'.",
+                code="BadRequest",
+            )
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_removals(tenant: EntraTenant, items: object) -> list[str]:
