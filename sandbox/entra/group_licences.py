@@ -19,8 +19,6 @@ The model calls `follow_membership` through its MEMBERSHIP_HOOKS, registered on 
 
 from __future__ import annotations
 
-import uuid
-
 from sandbox.entra.errors import bad_request
 from sandbox.entra.groups import find_group, group_view
 from sandbox.entra.model import (
@@ -32,6 +30,7 @@ from sandbox.entra.model import (
     direct_of,
     now_iso,
 )
+from sandbox.entra.odata import check_guid_literal
 from sandbox.entra.router import GROUP_WRITE, GraphRequest, GraphResponse, router
 from sandbox.entra.service_plans import ServicePlan, clash, plans_of
 
@@ -220,11 +219,10 @@ def require_both(data: dict) -> None:
 
 
 def _read_guids(data: dict) -> None:
-    """skuId, disabledPlans and removeLicenses are Guids (user-assignlicense.md). OData's
-    reader converts each string as it reads the payload, before the directory looks for the
-    licence, and refuses one that is no GUID in its own words, as Graph answers a part number
-    given for a SKU id; the sandbox said "License SPE_E3 does not correspond to a valid
-    company License.", the answer for a well-formed id that names no subscription."""
+    """skuId, disabledPlans and removeLicenses are Guids (user-assignlicense.md), read as
+    such before the directory looks for the licence (odata.check_guid_literal): a part number
+    given for a SKU id is no unknown licence. The sandbox said "License SPE_E3 does not
+    correspond to a valid company License.", the answer for a GUID that names none."""
     adds = data.get("addLicenses") if isinstance(data.get("addLicenses"), list) else []
     removes = data.get("removeLicenses") if isinstance(data.get("removeLicenses"), list) else []
     values = list(removes)
@@ -234,19 +232,7 @@ def _read_guids(data: dict) -> None:
             plans = item.get("disabledPlans")
             values.extend(plans if isinstance(plans, list) else [])
     for value in values:
-        if isinstance(value, str) and not _is_guid(value):
-            raise bad_request(
-                f"Cannot convert the literal '{value}' to the expected type 'Edm.Guid'.",
-                code="BadRequest",
-            )
-
-
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+        check_guid_literal(value)
 
 
 def parse_removals(tenant: EntraTenant, items: object) -> list[str]:

@@ -95,3 +95,26 @@ def test_a_path_names_the_segment_that_was_not_found(
     [answer] = batched.json()["responses"]
     assert answer["status"] == 400
     assert answer["body"]["error"]["message"] == message
+
+
+@pytest.mark.parametrize("field, literal", [("appRoleId", "User"), ("resourceId", "Salesforce")])
+def test_an_app_role_assignment_reads_its_ids_as_guids(
+    entra: EntraDir, field: str, literal: str
+) -> None:
+    """principalId, resourceId and appRoleId are Guids (approleassignment.md): a role's value
+    or an app's name where the id goes is refused by the reader, on either route, and nothing
+    is assigned; the sandbox looked the role up ("Permission being assigned was not found")
+    or answered the app's name as an object key."""
+    sp = entra.sp("Salesforce")
+    with entra.graph() as graph:
+        user = graph.post("/users", json=new_user_body(entra.domain, "ann")).json()["id"]
+        body = {"principalId": user, "resourceId": sp["id"], "appRoleId": sp["appRoles"][0]["id"]}
+        body[field] = literal
+        for url in (
+            f"/users/{user}/appRoleAssignments",
+            f"/servicePrincipals/{sp['id']}/appRoleAssignedTo",
+        ):
+            assert_graph_error(graph.post(url, json=body), 400, "BadRequest", _guid_error(literal))
+        held = graph.get(f"/users/{user}/appRoleAssignments")
+    assert held.status_code == 200, held.text
+    assert held.json()["value"] == []
