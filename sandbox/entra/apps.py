@@ -12,7 +12,14 @@ from sandbox.entra.model import (
     new_id,
     now_iso,
 )
-from sandbox.entra.odata import Known, check_object_id, check_select, paged, select
+from sandbox.entra.odata import (
+    Known,
+    check_guid_literal,
+    check_object_id,
+    check_select,
+    paged,
+    select,
+)
 from sandbox.entra.router import (
     APP_ASSIGN,
     APP_READ,
@@ -210,6 +217,7 @@ def _assign(req: GraphRequest, principal_id: str | None, resource_id: str | None
             raise bad_request(
                 f"Invalid value specified for property '{name}' of resource 'AppRoleAssignment'."
             )
+        check_guid_literal(value)  # the three are Edm.Guid (approleassignment.md)
     if principal_id and principal != principal_id:
         raise bad_request("principalId in the body does not match the user in the URL.")
     if resource_id and resource != resource_id:

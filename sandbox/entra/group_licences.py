@@ -30,6 +30,7 @@ from sandbox.entra.model import (
     direct_of,
     now_iso,
 )
+from sandbox.entra.odata import check_guid_literal
 from sandbox.entra.router import GROUP_WRITE, GraphRequest, GraphResponse, router
 from sandbox.entra.service_plans import ServicePlan, clash, plans_of
 
@@ -208,12 +209,30 @@ def require_both(data: dict) -> None:
                 f"The parameter '{name}' in the request payload is not a valid parameter for "
                 "the operation 'assignLicense'."
             )
+    _read_guids(data)
     missing = [name for name in ASSIGN_LICENSE_PARAMETERS if data.get(name) is None]
     if missing:
         raise bad_request(
             "One or more parameters of the operation 'assignLicense' are missing from the "
             f"request payload. The missing parameters are: {', '.join(missing)}."
         )
+
+
+def _read_guids(data: dict) -> None:
+    """skuId, disabledPlans and removeLicenses are Guids (user-assignlicense.md), read as
+    such before the directory looks for the licence (odata.check_guid_literal): a part number
+    given for a SKU id is no unknown licence. The sandbox said "License SPE_E3 does not
+    correspond to a valid company License.", the answer for a GUID that names none."""
+    adds = data.get("addLicenses") if isinstance(data.get("addLicenses"), list) else []
+    removes = data.get("removeLicenses") if isinstance(data.get("removeLicenses"), list) else []
+    values = list(removes)
+    for item in adds:
+        if isinstance(item, dict):
+            values.append(item.get("skuId"))
+            plans = item.get("disabledPlans")
+            values.extend(plans if isinstance(plans, list) else [])
+    for value in values:
+        check_guid_literal(value)
 
 
 def parse_removals(tenant: EntraTenant, items: object) -> list[str]:

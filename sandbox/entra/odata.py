@@ -120,6 +120,18 @@ def check_object_id(value: Any) -> None:
         raise bad_request(f"Invalid object identifier '{value}'.")
 
 
+def check_guid_literal(value: Any) -> None:
+    """A string where the schema types an Edm.Guid (a licence's skuId, an assignment's
+    appRoleId): OData's reader converts it as it reads the payload, before the directory
+    looks anything up, and refuses one that is no GUID in these words (Graph's answer to a
+    part number given as a SKU id in assignLicense, and to '' in delegatedPermissionIds)."""
+    if isinstance(value, str) and not _GUID.fullmatch(value):
+        raise bad_request(
+            f"Cannot convert the literal '{value}' to the expected type 'Edm.Guid'.",
+            code="BadRequest",
+        )
+
+
 def _tokenize(text: str) -> list[tuple[str, Any]]:
     tokens: list[tuple[str, Any]] = []
     pos = 0

@@ -159,7 +159,10 @@ def is_json(content_type: str | None) -> bool:
 
 
 def no_segment(path: str) -> GraphError:
-    segment = path.strip("/").split("/")[0] or path
+    # Graph names the segment it could not resolve, wherever it is in the path ("... for the
+    # segment 'manifest'" for /appCatalogs/teamsApps/{id}/appDefinitions/{id}/manifest); the
+    # sandbox named the first one ('users' for /users/{id}/fooBar).
+    segment = router.unresolved(path) if path.strip("/") else path
     return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
 
 

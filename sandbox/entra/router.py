@@ -52,6 +52,7 @@ class GraphRequest:
 
     def __post_init__(self) -> None:
         query = {_option_name(k): v for k, v in self.query.items()}
+        self.bad_count = _bad_count(query.get("$count"))
         # "silently ignores the $count query parameter" without ConsistencyLevel: eventual
         # (concepts/aad-advanced-queries.md): as if it had not been sent.
         if not self.eventual():
@@ -67,6 +68,8 @@ class GraphRequest:
         for name in self.query:
             if name.startswith("$") and name not in QUERY_OPTIONS:
                 raise bad_request(f"Unrecognized query argument specified: '{name}'.")
+        if self.bad_count is not None:
+            raise self.bad_count
         if self.repeated:
             # "The same system query option, irrespective of casing or whether or not it is
             # prefixed with a $, MUST NOT be specified more than once for any resource" (OData
@@ -148,6 +151,19 @@ def repeated_options(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(repeated)
 
 
+def _bad_count(value: str | None) -> GraphError | None:
+    """`$count` is a Boolean (OData URL Conventions §5.1.6: true or false). OData's URI parser
+    refuses any other value in these words, case aside (odata.net, ODataUriParser's
+    SystemQueryOptionsQueryTokenTests), before Graph's "silently ignores the $count query
+    parameter" without ConsistencyLevel can apply; the sandbox read `$count=yes` as absent."""
+    if value is None or value.lower() in ("true", "false"):
+        return None
+    return bad_request(
+        f"Invalid value '{value}' for $count query option found. Valid values are 'true, false'.",
+        code="BadRequest",
+    )
+
+
 def _option_name(name: str) -> str:
     return name.lower() if name.lower() in QUERY_OPTIONS else name
 
@@ -205,6 +221,13 @@ class Router:
 
         return register
 
+    def unresolved(self, path: str) -> str:
+        """The segment of `path` no route reaches: the first one past the longest prefix that
+        some route's template matches (a `{parameter}` matching any one segment)."""
+        segments = path.strip("/").split("/")
+        reached = max((_prefix(r.template, segments) for r in self.routes), default=0)
+        return segments[min(reached, len(segments) - 1)]
+
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         """The route for this call; (None, {}) if no path matches, or a 405 route stub."""
         path_matched = False
@@ -217,6 +240,17 @@ class Router:
         if path_matched:
             raise GraphError(405, "Request_BadRequest", f"Method {method} is not allowed here.")
         return None, {}
+
+
+def _prefix(template: str, segments: list[str]) -> int:
+    """How many of `segments`, from the first, the template's own segments match."""
+    count = 0
+    for wanted, segment in zip(template.strip("/").split("/"), segments, strict=False):
+        regex = re.sub(r"\\{(\w+)\\}", "[^/]+", re.escape(wanted))
+        if not re.fullmatch(regex, segment):
+            break
+        count += 1
+    return count
 
 
 # Permission families, as Graph names its application permissions.
