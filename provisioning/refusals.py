@@ -1,16 +1,23 @@
 """Refused requests per sender (an address; for IPv6, its /64) and minute, for the endpoints
 machines call (the HR webhook, the SCIM endpoint, the API). Past the limit a sender is
 answered 429 and nothing is recorded: a caller that keeps failing must not fill the event
-tables and the audit trail. A caller that authenticates is never refused, so never slowed."""
+tables and the audit trail. A caller that authenticates is never refused, so never slowed.
+Many senders together are held to a budget of recorded refusals a minute per endpoint; past
+it a refusal is answered as before and only logged (`recordable`)."""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from portal import ratelimit
+
+logger = logging.getLogger(__name__)
 
 
 def remote_addr(request: HttpRequest) -> str | None:
@@ -62,3 +69,20 @@ def count(source: str, addr: str | None) -> None:
             cache.incr(key)
         except ValueError:  # expired between add and incr
             cache.add(key, 1, timeout=120)
+
+
+def recordable(source: str) -> bool:
+    """Count one refusal of `source` from all senders together: True while it is within
+    REFUSALS_RECORDED_PER_MINUTE (record it), False past it (say so in the log once a minute).
+    The answer stays the same either way: a 429 for everyone would hold the callers whose
+    token or signature is good, and those are checked after the senders' limits."""
+    bucket = f"{source}-refusals-recorded"
+    limit = settings.REFUSALS_RECORDED_PER_MINUTE
+    if ratelimit.hit(bucket, "*", limit=limit, window_s=WINDOW_SECONDS):
+        return True
+    minute = int(time.time() // WINDOW_SECONDS)
+    if ratelimit.first(bucket, f"logged|{minute}", window_s=2 * WINDOW_SECONDS):
+        logger.warning(
+            "%s: over %s refusals this minute from all senders: logged only", source, limit
+        )
+    return False
