@@ -1,5 +1,4 @@
-"""Unlocking a person's sign-in lets whoever holds their password's guesses go on: the staff
-page's Unlock and a delete of django-axes' attempts in the Django admin need the password
+"""Unlocking a person's sign-in lets guesses at their password go on: the staff page's Unlock and a delete of django-axes' attempts in the Django admin need the password
 typed within REAUTH_MAX_AGE_SECONDS, as the staff page's other actions (a role, tenants, a
 second factor reset) do. A session taken without the password cannot lift the lockout of an
 account it is guessing at (attack19)."""
@@ -10,33 +9,20 @@ from urllib.parse import urlencode
 
 import pytest
 from axes.models import AccessAttempt
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from tests.factories import PASSWORD, signed_in
+from tests.factories import signed_in
+from tests.security.test_unlock_audited import lock_out, sign_in
 
 pytestmark = pytest.mark.django_db
 
 STALE = 301  # seconds since the password was typed: past REAUTH_MAX_AGE_SECONDS (300)
-GUESSER = "203.0.113.9"
 
 
 @pytest.fixture(autouse=True)
 def _events_unbudgeted(settings):
     settings.SECURITY_EVENTS_PER_MINUTE = 1000
-
-
-def sign_in(username: str, password: str = PASSWORD):
-    client = Client(REMOTE_ADDR=GUESSER)
-    return client.post(reverse("login"), {"username": username, "password": password})
-
-
-def lock_out(username: str) -> None:
-    for _ in range(settings.AXES_FAILURE_LIMIT):
-        sign_in(username, "wrong")
-    assert sign_in(username).status_code == 429
 
 
 def to_password_page(response, back_to: str) -> bool:
