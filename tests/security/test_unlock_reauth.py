@@ -1,6 +1,7 @@
-"""Unlocking a person's sign-in lets guesses at their password go on: the staff page's Unlock and a delete of django-axes' attempts in the Django admin need the password
-typed within REAUTH_MAX_AGE_SECONDS, as the staff page's other actions (a role, tenants, a
-second factor reset) do. A session taken without the password cannot lift the lockout of an
+"""Unlocking a person's sign-in lets guesses at their password go on: the staff page's
+Unlock and a delete of django-axes' attempts in the Django admin need the password typed
+within REAUTH_MAX_AGE_SECONDS, as the staff page's other actions (a role, tenants, a second
+factor reset) do. A session taken without the password cannot lift the lockout of an
 account it is guessing at (attack19)."""
 
 from __future__ import annotations
