@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from portal import account_limit, lockouts, mfa, ratelimit, signin
+from portal import account_limit, lockouts, mfa, ratelimit, signin, usernames
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
@@ -293,7 +293,8 @@ def _reset_wait(request, email: str) -> int:
     )
     per_email = ratelimit.seconds_to_wait(
         "password-reset-email",
-        email.strip().lower(),
+        # As Django finds the person (NFKC case folds): "ſ" is an "s" there, not to lower().
+        usernames.folded(email.strip()),
         limit=settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
         window_s=3600,
     )
