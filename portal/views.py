@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from portal import account_limit, lockouts, mfa, ratelimit, signin, usernames
+from portal import account_limit, client_address, lockouts, mfa, ratelimit, signin, usernames
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
@@ -287,7 +287,7 @@ def _reset_wait(request, email: str) -> int:
     else the seconds until the later of their windows ends."""
     per_client = ratelimit.seconds_to_wait(
         "password-reset-client",
-        request.META.get("REMOTE_ADDR", ""),
+        client_address.sender(request.META.get("REMOTE_ADDR", "")),
         limit=settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR,
         window_s=3600,
     )

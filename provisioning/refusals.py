@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from portal import ratelimit
+from portal import client_address, ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -35,27 +35,9 @@ def retry_after() -> str:
     return str(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS)
 
 
-# What one sender holds of IPv6 at the least: a /64 (a host gets one of its own, RFC 8273; a
-# site a /48 to /56, RFC 6177), through which it could move for a fresh count every request.
-IPV6_SENDER_PREFIX = 64
-
-
-def sender(addr: str | None) -> str:
-    """Who is counted: an IPv4 address (mapped into IPv6 or not), or an IPv6 address's /64."""
-    try:
-        address = ipaddress.ip_address(addr or "")
-    except ValueError:
-        return "unknown"
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/{IPV6_SENDER_PREFIX}", strict=False))
-    return str(address)
-
-
 def _key(source: str, addr: str | None) -> str:
     minute = int(time.time() // WINDOW_SECONDS)
-    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{sender(addr)}:{minute}"
+    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{client_address.sender(addr)}:{minute}"
 
 
 def too_many(source: str, addr: str | None, limit: int) -> bool:
