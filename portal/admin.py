@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import lockouts, mfa
 from portal.models import Role, StaffProfile, has_role
+from portal.views import password_again
 
 
 def _msp_admins_only(request) -> bool:
@@ -72,6 +73,18 @@ class StaffProfileAdmin(ReadOnlyAdmin):
 # Deleting django-axes' attempts unlocks sign-in: kept here (where an MSP admin looks for a
 # lockout), recorded on the audit trail as the staff page's Unlock is (portal/lockouts.py).
 class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
+    """Unlocking needs the password typed again, as the staff page's Unlock does."""
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not mfa.reauth_is_fresh(request):
+            return password_again(request.path)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and not mfa.reauth_is_fresh(request):  # an action: delete
+            return password_again(request.path)
+        return super().changelist_view(request, extra_context)
+
     def delete_model(self, request, obj) -> None:
         lockouts.unlock(
             AccessAttempt.objects.filter(pk=obj.pk), actor=request.user, request=request

@@ -48,6 +48,25 @@ def client_address(remote_addr: str, forwarded_for: str, trusted: tuple[str, ...
     return str(nearest)
 
 
+# What one sender holds of IPv6 at the least: a /64 (a host gets one of its own, RFC 8273; a
+# site a /48 to /56, RFC 6177), through which it could move for a fresh count every request.
+IPV6_SENDER_PREFIX = 64
+
+
+def sender(addr: str | None) -> str:
+    """Who a limit per client counts: an IPv4 address (mapped into IPv6 or not), or an IPv6
+    address's /64."""
+    try:
+        address = ipaddress.ip_address(addr or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_SENDER_PREFIX}", strict=False))
+    return str(address)
+
+
 def of_request(request: HttpRequest) -> str:
     """For django-axes (AXES_CLIENT_IP_CALLABLE): the address ClientAddressMiddleware set,
     never what django-ipware would make of the headers if it were installed."""

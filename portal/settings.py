@@ -400,6 +400,9 @@ SCIM_REFUSALS_PER_MINUTE = env.int("SCIM_REFUSALS_PER_MINUTE", default=30)
 SCIM_REQUESTS_PER_MINUTE = env.int("SCIM_REQUESTS_PER_MINUTE", default=600)
 # Likewise for the REST API (an unknown, revoked or expired token).
 API_REFUSALS_PER_MINUTE = env.int("API_REFUSALS_PER_MINUTE", default=30)
+# Refusals each of them (HR webhook, SCIM, API) records a minute from all senders together;
+# past it they are answered as before and only logged (provisioning/refusals.py).
+REFUSALS_RECORDED_PER_MINUTE = env.int("REFUSALS_RECORDED_PER_MINUTE", default=100)
 # Days an event (what webhooks and alert e-mails told) is kept, with its delivery log.
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=180)
 # Requests a minute per API token (429 with Retry-After beyond).

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from portal import account_limit, lockouts, mfa, ratelimit, signin
+from portal import account_limit, client_address, lockouts, mfa, ratelimit, signin, usernames
 from portal.audit.people import record_about
 from portal.forms import LoginForm, ReauthForm, ResetRequestForm, SecondFactorForm, TotpConfirmForm
 from portal.models import Role, has_role
@@ -287,13 +287,14 @@ def _reset_wait(request, email: str) -> int:
     else the seconds until the later of their windows ends."""
     per_client = ratelimit.seconds_to_wait(
         "password-reset-client",
-        request.META.get("REMOTE_ADDR", ""),
+        client_address.sender(request.META.get("REMOTE_ADDR", "")),
         limit=settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR,
         window_s=3600,
     )
     per_email = ratelimit.seconds_to_wait(
         "password-reset-email",
-        email.strip().lower(),
+        # As Django finds the person (NFKC case folds): "ſ" is an "s" there, not to lower().
+        usernames.folded(email.strip()),
         limit=settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
         window_s=3600,
     )

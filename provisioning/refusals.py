@@ -1,16 +1,23 @@
 """Refused requests per sender (an address; for IPv6, its /64) and minute, for the endpoints
 machines call (the HR webhook, the SCIM endpoint, the API). Past the limit a sender is
 answered 429 and nothing is recorded: a caller that keeps failing must not fill the event
-tables and the audit trail. A caller that authenticates is never refused, so never slowed."""
+tables and the audit trail. A caller that authenticates is never refused, so never slowed.
+Many senders together are held to a budget of recorded refusals a minute per endpoint; past
+it a refusal is answered as before and only logged (`recordable`)."""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from portal import client_address, ratelimit
+
+logger = logging.getLogger(__name__)
 
 
 def remote_addr(request: HttpRequest) -> str | None:
@@ -28,27 +35,9 @@ def retry_after() -> str:
     return str(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS)
 
 
-# What one sender holds of IPv6 at the least: a /64 (a host gets one of its own, RFC 8273; a
-# site a /48 to /56, RFC 6177), through which it could move for a fresh count every request.
-IPV6_SENDER_PREFIX = 64
-
-
-def sender(addr: str | None) -> str:
-    """Who is counted: an IPv4 address (mapped into IPv6 or not), or an IPv6 address's /64."""
-    try:
-        address = ipaddress.ip_address(addr or "")
-    except ValueError:
-        return "unknown"
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/{IPV6_SENDER_PREFIX}", strict=False))
-    return str(address)
-
-
 def _key(source: str, addr: str | None) -> str:
     minute = int(time.time() // WINDOW_SECONDS)
-    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{sender(addr)}:{minute}"
+    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals:{client_address.sender(addr)}:{minute}"
 
 
 def too_many(source: str, addr: str | None, limit: int) -> bool:
@@ -62,3 +51,20 @@ def count(source: str, addr: str | None) -> None:
             cache.incr(key)
         except ValueError:  # expired between add and incr
             cache.add(key, 1, timeout=120)
+
+
+def recordable(source: str) -> bool:
+    """Count one refusal of `source` from all senders together: True while it is within
+    REFUSALS_RECORDED_PER_MINUTE (record it), False past it (say so in the log once a minute).
+    The answer stays the same either way: a 429 for everyone would hold the callers whose
+    token or signature is good, and those are checked after the senders' limits."""
+    bucket = f"{source}-refusals-recorded"
+    limit = settings.REFUSALS_RECORDED_PER_MINUTE
+    if ratelimit.hit(bucket, "*", limit=limit, window_s=WINDOW_SECONDS):
+        return True
+    minute = int(time.time() // WINDOW_SECONDS)
+    if ratelimit.first(bucket, f"logged|{minute}", window_s=2 * WINDOW_SECONDS):
+        logger.warning(
+            "%s: over %s refusals this minute from all senders: logged only", source, limit
+        )
+    return False

@@ -9,6 +9,7 @@ receivers themselves (/hooks/{name}) needs
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import os
 from typing import Any
@@ -38,6 +39,23 @@ GENERATED_KINDS = ("entra", "okta")  # generate and sign-ins: directories only
 
 def control_token_from_env() -> str:
     return os.environ.get("SANDBOX_CONTROL_TOKEN") or DEFAULT_CONTROL_TOKEN
+
+
+EXPOSED = (
+    "The sandbox will not listen on {host} with the demo control token: set "
+    "SANDBOX_CONTROL_TOKEN to a secret of your own, or listen on 127.0.0.1."
+)
+
+
+def exposed_with_default_token(host: str, control_token: str) -> bool:
+    """Whether listening on `host` would serve the control API (every directory's users and
+    secrets, read and rewritten) beyond this machine with the token everyone can read."""
+    if control_token != DEFAULT_CONTROL_TOKEN or host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: whatever it resolves to, not known to be loopback
+        return True
 
 
 def problem(status: int, message: str) -> JSONResponse:

@@ -100,9 +100,12 @@ def serve(
     tls_dir: Path | str | None = None,
     control_token: str | None = None,
 ) -> None:
+    control_token = control_token or control.control_token_from_env()
+    if control.exposed_with_default_token(host, control_token):
+        raise SystemExit(control.EXPOSED.format(host=host))
     files = tls_files(tls_dir)
     state = make_state(state_file, seed)
-    app = build_app(state, control_token or control.control_token_from_env())
+    app = build_app(state, control_token)
     config = uvicorn.Config(
         app,
         host=host,

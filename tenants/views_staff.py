@@ -74,6 +74,8 @@ def staff_unlock(request, person_id: int):
     """An MSP admin lets a person locked out of sign-in try again before the cool-off ends."""
     access.require_role(request.user, MSP_ADMIN)
     person = get_object_or_404(User, pk=person_id)
+    if not mfa.reauth_is_fresh(request):  # lets guesses at the person's password go on
+        return password_again(reverse("staff_edit", args=[person.pk]))
     if lockouts.unlock_person(person, actor=request.user, request=request):
         messages.success(request, f"{person.username} can sign in again.")
     else:

@@ -58,6 +58,8 @@ def _refused(request: HttpRequest, clear: str) -> None:
             headers={"Retry-After": refusals.retry_after()},
         )
     refusals.count(REFUSALS, addr)
+    if not refusals.recordable(REFUSALS):
+        return
     # Only what the token pages show of a token of ours (its prefix), never more of a secret.
     shown = clear[: tokens.SHOWN_PREFIX]
     if not OUR_PREFIX.match(shown):  # a NUL or anything not of ours is not recorded at all

@@ -109,13 +109,17 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
             if token is None or not token.issuer_stands:
                 refusals.count(REFUSALS, addr)
                 reason = "no valid bearer token" if token is None else ISSUER_GONE
-                tokens.refuse(tenant, reason, token=token, http_request=request)
+                if refusals.recordable(REFUSALS):
+                    tokens.refuse(tenant, reason, token=token, http_request=request)
                 return error(
                     401, "A valid bearer token is required.", WWW_Authenticate='Bearer realm="scim"'
                 )
             if token.tenant.slug != tenant or not token.tenant.is_active:
                 refusals.count(REFUSALS, addr)
-                tokens.refuse(tenant, "token of another tenant", token=token, http_request=request)
+                if refusals.recordable(REFUSALS):
+                    tokens.refuse(
+                        tenant, "token of another tenant", token=token, http_request=request
+                    )
                 return error(404, "No such SCIM endpoint.")
             wait = _seconds_to_wait(token)
             if wait:

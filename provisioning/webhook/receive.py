@@ -55,6 +55,7 @@ class Inbound:
     employee_id: str = ""
     key: str = ""
     facts: dict = field(default_factory=dict)
+    signed: bool = False  # by the tenant's secret: its rejections are always recorded
 
     @property
     def remote_addr(self) -> str | None:
@@ -97,6 +98,7 @@ def handle(request: HttpRequest, slug: str) -> Reply:
     refusal = _authenticate(inbound)
     if refusal is not None:
         return refusal
+    inbound.signed = True
     # Counted once signed, so that an outsider's requests cannot use up a tenant's minute.
     wait = _seconds_to_wait(inbound.tenant)
     if wait:
@@ -357,6 +359,16 @@ def _reject(
 ) -> Reply:
     reason = printable(reason or message)  # a message may quote the sender's field names
     _count_refusal(inbound.remote_addr)
+    if inbound.signed or refusals.recordable(REFUSALS):
+        _record_rejection(inbound, status, reason, result)
+    logger.info("HR webhook request for %r refused (%s): %s", inbound.slug, status, reason)
+    body = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return Reply(status, body, {"WWW-Authenticate": CHALLENGE} if status == 401 else {})
+
+
+def _record_rejection(inbound: Inbound, status: int, reason: str, result: str) -> None:
     with transaction.atomic():
         row = inbound.event_row(Outcome.REJECTED, reason)
         record(
@@ -368,8 +380,3 @@ def _reject(
             result=result,
             request=inbound.request,
         )
-    logger.info("HR webhook request for %r refused (%s): %s", inbound.slug, status, reason)
-    body = {"error": code, "message": message}
-    if details:
-        body["details"] = details
-    return Reply(status, body, {"WWW-Authenticate": CHALLENGE} if status == 401 else {})

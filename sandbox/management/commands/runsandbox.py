@@ -6,9 +6,14 @@ project only hosts the command: the server shares nothing with the portal but HT
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.control import DEFAULT_CONTROL_TOKEN, control_token_from_env
+from sandbox.control import (
+    DEFAULT_CONTROL_TOKEN,
+    EXPOSED,
+    control_token_from_env,
+    exposed_with_default_token,
+)
 from sandbox.server import serve
 from sandbox.tls import tls_files
 
@@ -39,6 +44,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         files = tls_files(options["tls_dir"])
         token = control_token_from_env()
+        if exposed_with_default_token(options["host"], token):
+            raise CommandError(EXPOSED.format(host=options["host"]))
         url = f"https://{options['host']}:{options['port']}"
         self.stdout.write(f"Sandbox clouds on {url}")
         self.stdout.write(f"  CA certificate: {files.ca} (trust it for sandbox connections only)")
