@@ -313,6 +313,14 @@ class OktaOrg:
             raise not_found(group_id, "UserGroup")
         return group
 
+    def delete_group(self, group: Group) -> None:
+        """The group goes, and what it gave: its apps leave its members (unless held
+        otherwise); a rule naming it skips it (rules.py)."""
+        for app in self.apps.values():
+            if group.id in app.groups:
+                group_apps.unassign_group(self, app, group)
+        del self.groups[group.id]
+
     def create_group(
         self,
         name: str,

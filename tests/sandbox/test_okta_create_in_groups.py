@@ -65,3 +65,21 @@ def test_an_imported_group_refuses_the_whole_create(okta_sandbox, with_okta_grou
     with okta_sandbox.api(org) as api:
         assert_okta_error(_create_in(api, "ada@example.com", ids), 403, "E0000006")
         assert _absent(api, "ada@example.com")
+
+
+def test_a_deleted_group_is_gone_and_refuses_a_create_naming_it(api, org):
+    sales = org.groups["Sales"]
+    assert _create_in(api, "ada@example.com", [sales]).status_code == 200
+    assert api.delete(f"/api/v1/groups/{sales}").status_code == 204
+    assert_okta_error(api.get(f"/api/v1/groups/{sales}"), 404, "E0000007")
+    assert_okta_error(_create_in(api, "bob@example.com", [sales]), 404, "E0000007")
+    assert _absent(api, "bob@example.com")
+
+
+def test_everyone_and_imported_groups_cannot_be_deleted(okta_sandbox):
+    org = okta_sandbox.new_org(extra_groups=[AD_GROUP], extra_apps=[AD_APP])
+    with okta_sandbox.api(org) as api:
+        everyone = api.get("/api/v1/groups", params={"q": "Everyone"}).json()[0]["id"]
+        for group_id in (everyone, org.groups["AD Engineers"]):
+            assert_okta_error(api.delete(f"/api/v1/groups/{group_id}"), 403, "E0000006")
+            assert api.get(f"/api/v1/groups/{group_id}").status_code == 200
