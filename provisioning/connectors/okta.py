@@ -121,6 +121,9 @@ class OktaConnector:
     profile_frozen_in = frozenset({"DEPROVISIONED"})
     first_sign_in_methods = (ACTIVATION_LINK, TEMP_PASSWORD, DIRECTORY_EMAIL)  # okta_sign_in.py
     reads_credential_expiry = False  # its expiry is typed into the connection form
+    # A create may name the groups the user is created in (`groupIds`, "Create User in
+    # Group": "The request may specify up to 20 group ids"): `create_in_groups`.
+    creates_in_groups = 20
     compared_attributes = (
         "first_name",
         "last_name",
@@ -253,6 +256,21 @@ class OktaConnector:
                 return names
 
     async def create_user(self, new: NewUser) -> DirectoryUser:
+        return await self._create(new, [])
+
+    async def create_in_groups(
+        self, new: NewUser, group_ids: list[str]
+    ) -> tuple[DirectoryUser, list[str]]:
+        """The user, created already in `group_ids`, and the groups it was created in. Okta
+        refuses the whole create when one group is unknown (404, a group deleted since the
+        plan): the user is then created without them, and the groups are left to their own
+        steps, which fail as a lone add to that group does."""
+        try:
+            return await self._create(new, group_ids), group_ids
+        except NotFoundError:
+            return await self._create(new, []), []
+
+    async def _create(self, new: NewUser, group_ids: list[str]) -> DirectoryUser:
         profile = _profile(
             {
                 "first_name": new.first_name,
@@ -265,7 +283,8 @@ class OktaConnector:
         profile["login"] = new.username
         # No password: the person sets one through their activation link (okta_sign_in.py).
         credentials = {"credentials": {"password": {"value": new.password}}} if new.password else {}
-        body = _request(CreateUserRequest, {"profile": profile, **credentials})
+        groups = {"groupIds": group_ids} if group_ids else {}
+        body = _request(CreateUserRequest, {"profile": profile, **credentials, **groups})
         try:
             user, _ = await self._call(self._okta().create_user(body, activate=new.enabled))
         except PermanentError as exc:

@@ -34,6 +34,7 @@ from provisioning.engine import (
     admission,
     choosing,
     crashes,
+    create_groups,
     elsewhere,
     guards,
     memo,
@@ -430,7 +431,8 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     paced, surplus = admission.round_calls(
         job,
         {
-            plan.connection_id: len(plan.steps) + verify_costs.get(plan.connection_id, 0)
+            plan.connection_id: create_groups.requests(plan.steps)
+            + verify_costs.get(plan.connection_id, 0)
             for plan in plans
             if plan.steps
         },
@@ -556,7 +558,7 @@ def run_steps(job: Job) -> Outcome | None:
         connection = batch[0].connection
         if connection.quarantined_at:
             return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
-        paced = admission.pace_calls(job, connection, len(batch))
+        paced = admission.pace_calls(job, connection, create_groups.requests(batch))
         if paced is not None:
             return paced
         retry = apply_batch(job, batch, account_to_apply(job, connection))
@@ -564,8 +566,8 @@ def run_steps(job: Job) -> Outcome | None:
             return retry
         if any(step.status == Step.Status.FAILED for step in batch):
             pending = pending_steps(job)  # a failed create skips the directory's other steps
-        else:
-            del pending[: len(batch)]
+        else:  # a group step its create did not carry stays, to be sent on its own
+            pending = [s for s in pending if s not in batch or s.status == Step.Status.PENDING]
         keep_lease(job)
 
 

@@ -14,7 +14,7 @@ from portal.countries import country_code_problem
 from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import AccessState, DirectoryUser, Read, Resource, read_ahead
 from provisioning.connectors.errors import NotFoundError
-from provisioning.engine import elsewhere, group_sources, licences, roles
+from provisioning.engine import create_groups, elsewhere, group_sources, licences, roles
 from provisioning.engine.desired import (
     ACCESS_KINDS,
     MANAGED,
@@ -211,6 +211,7 @@ async def _plan_account(
         await mailbox.plan_handover(connector, plan, desired)  # before the licences go
     await manager.plan_manager(connector, plan, desired)
     await _plan_access(connector, plan, desired, account)
+    await create_groups.fold(connector, plan)
     return plan
 
 

@@ -39,6 +39,7 @@ from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine import (
     accounts,
     choosing,
+    create_groups,
     first_sign_in,
     licences,
     mailbox,
@@ -133,6 +134,8 @@ def next_batch(pending: list[Step]) -> list[Step]:
     if not pending:
         return []
     first = pending[0]
+    if (with_groups := create_groups.batch_of(first, pending)) is not None:
+        return with_groups
     batchable = connector_type(first.connection).batchable
     if first.action not in batchable:
         return [first]
@@ -160,7 +163,9 @@ def apply_batch(job: Job, steps: list[Step], account: DirectoryAccount) -> Outco
         return wait(job, WAITING_OUT_LOST_CALLS, still_on_its_way)
     mark_running(job, steps, account)
     started = time.monotonic()
-    if len(steps) > 1:
+    if steps[0].action == planner.CREATE_USER:  # with the group steps it carries
+        results = create_groups.outcomes(apply_one(connector, steps[0], account), steps[1:])
+    elif len(steps) > 1:
         results = apply_many(connector, steps, account)
     else:
         results = [apply_one(connector, steps[0], account)]
@@ -326,6 +331,9 @@ def _ours(existing, step: Step) -> bool:
 async def _call(connector, step: Step, account: DirectoryAccount) -> dict:
     params, user_id = step.params, account.remote_id
     match step.action:
+        case planner.CREATE_USER if params.get("group_ids"):  # create_groups.py
+            user, carried = await connector.create_in_groups(_new_user(params), params["group_ids"])
+            return {"user_id": user.id, "created": True, "in_groups": carried}
         case planner.CREATE_USER:
             user = await connector.create_user(_new_user(params))
             return {"user_id": user.id, "created": True}
@@ -481,6 +489,9 @@ def settle(
 ) -> None:
     """One step's outcome, on the step and in `settled`, for `write_outcomes` to write."""
     connection = step.connection
+    if error == create_groups.NOT_SENT:  # its create did not carry it: sent on its own
+        set_outcome(step, Step.Status.PENDING, attempts=step.attempts - 1)
+        return
     if isinstance(error, ThrottledError):  # pacing: no attempt spent, nothing for quarantine
         settled.retry_after(throttle.throttled(connection, error.retry_after))
         set_outcome(step, Step.Status.PENDING, error, attempts=step.attempts - 1)

@@ -59,6 +59,10 @@ def forbidden() -> OktaError:
     return OktaError(403, "E0000006", "You do not have permission to perform the requested action")
 
 
+def not_implemented() -> OktaError:
+    return OktaError(501, "E0000060", "Unsupported operation.")
+
+
 def rate_limited() -> OktaError:
     return OktaError(429, "E0000047", "API call exceeded rate limit due to too many requests.")
 

@@ -1,4 +1,4 @@
-"""/api/v1/groups: list and search, get, create, members (idempotent add and remove), and
+"""/api/v1/groups: list and search, get, create, delete, members (idempotent add and remove), and
 the apps assigned to a group.
 
 Only OKTA_GROUP members may be changed through the API: Everyone (BUILT_IN) holds every user
@@ -148,6 +148,14 @@ def _group_with_members_okta_manages(call: Call) -> Group:
     if not group.members_managed_by_okta:
         raise forbidden()
     return group
+
+
+def delete_group(call: Call) -> Reply:
+    """DELETE /api/v1/groups/{groupId}: "Removes a group with `OKTA_GROUP` type from your
+    organization" (okta SDK GroupApi.delete_group); Everyone and imported groups: 403."""
+    group = _group_with_members_okta_manages(call)
+    call.org.delete_group(group)
+    return Reply(204)
 
 
 def add_member(call: Call) -> Reply:

@@ -15,7 +15,7 @@ from sandbox.countries import ISO_3166_ALPHA_2
 
 from . import group_apps, rules
 from .admins import Admin
-from .errors import OktaError, not_found, validation_failed
+from .errors import OktaError, forbidden, not_found, not_implemented, validation_failed
 from .model import GROUP_TYPES, App, Assignment, Group, GroupRule, User, new_id, now_iso
 
 REQUIRED_PROFILE = ("firstName", "lastName", "email", "login")
@@ -83,6 +83,7 @@ BASE_PROFILE = frozenset(
     ]
 )
 EVERYONE = ("Everyone", "All users in your organization")
+MAX_CREATE_GROUPS = 20  # groupIds of one create (Users API, "Create User in Group")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -239,9 +240,7 @@ class OktaOrg:
         self._check_profile(profile, owner=None)
         if password is not None:
             check_password(password, profile)
-        if not all(isinstance(gid, str) for gid in group_ids):
-            raise validation_failed("groupIds", "Does not match required pattern")
-        groups = [self.find_group(gid) for gid in group_ids]
+        groups = self._groups_to_create_in(group_ids)
         stamp = now_iso()
         user = User(new_id("00u"), "STAGED", dict(profile), has_password, stamp, stamp)
         user.status_changed = None
@@ -257,6 +256,24 @@ class OktaOrg:
             self.add_member(group, user)
         rules.evaluate(self, [user])
         return user
+
+    def _groups_to_create_in(self, group_ids: Sequence[str]) -> list[Group]:
+        """The groups of a create's `groupIds`, checked before anything is made: any refusal
+        refuses the whole create. Users API, "Create User in Group": "The request may specify
+        up to 20 group ids". Okta documents no other answer: an unknown id is 404 as in every
+        group call; Everyone is 501 (Okta Workflows' Create User card: "When you use a Group
+        ID that corresponds to the default Everyone group ... a 501 Not Implemented error
+        occurs"); an imported group is 403 E0000006, as a membership PUT to it is."""
+        if not all(isinstance(gid, str) for gid in group_ids):
+            raise validation_failed("groupIds", "Does not match required pattern")
+        if len(group_ids) > MAX_CREATE_GROUPS:
+            raise validation_failed("groupIds", f"At most {MAX_CREATE_GROUPS} groups")
+        groups = [self.find_group(gid) for gid in group_ids]
+        if any(group.type == "BUILT_IN" for group in groups):
+            raise not_implemented()
+        if not all(group.members_managed_by_okta for group in groups):
+            raise forbidden()
+        return groups
 
     def update_profile(self, user: User, profile: dict, replace: bool) -> None:
         check_known(profile)
@@ -295,6 +312,14 @@ class OktaOrg:
         if group is None:
             raise not_found(group_id, "UserGroup")
         return group
+
+    def delete_group(self, group: Group) -> None:
+        """The group goes, and what it gave: its apps leave its members (unless held
+        otherwise); a rule naming it skips it (rules.py)."""
+        for app in self.apps.values():
+            if group.id in app.groups:
+                group_apps.unassign_group(self, app, group)
+        del self.groups[group.id]
 
     def create_group(
         self,

@@ -57,6 +57,7 @@ API: list[tuple[str, str, str, Handler]] = [
     ("GET", "/api/v1/groups", "groups", groups_api.list_groups),
     ("POST", "/api/v1/groups", "groups", groups_api.create_group),
     ("GET", "/api/v1/groups/{group_id}", "groups", groups_api.get_group),
+    ("DELETE", "/api/v1/groups/{group_id}", "groups", groups_api.delete_group),
     ("GET", "/api/v1/groups/{group_id}/users", "groups", groups_api.list_members),
     ("PUT", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.add_member),
     ("DELETE", "/api/v1/groups/{group_id}/users/{user_id}", "groups", groups_api.remove_member),

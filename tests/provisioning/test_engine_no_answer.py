@@ -10,6 +10,8 @@ import uuid
 import pytest
 
 from provisioning.connectors import bridge, entra, okta, scim
+from provisioning.connectors.base import NewUser
+from provisioning.connectors.factory import connector_for
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
@@ -245,6 +247,7 @@ def test_an_okta_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandb
         on_sandbox, f"oktato{uuid.uuid4().hex[:6]}", kinds=("okta",), licenses=[], apps=[]
     )
     support = support_template(dirs, "Sales")
+    adopt_in_okta(dirs)  # a new account's groups ride in its create: no adds to slow
     join = onboard(dirs)
     sent, landed_before_resent = first_round_slowed(monkeypatch, dirs, "okta", okta_adds_served)
     run_waiting_out(join, lambda: okta_adds_served(dirs) >= sent[0])  # the slow adds landed
@@ -255,6 +258,19 @@ def test_an_okta_answer_the_connector_stopped_waiting_for_is_waited_out(on_sandb
     assert drive(move).status == Job.Status.SUCCEEDED, move.error
     groups = okta_groups_of(dirs, identity.username)
     assert groups == ["Staff", "VPN Users"]
+
+
+def adopt_in_okta(dirs) -> None:
+    """Ada's own account already in Okta, for her join to link (engine/create_groups.py)."""
+    dirs.tenant.link_existing_accounts = True
+    dirs.tenant.save(update_fields=["link_existing_accounts"])
+    login = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    connector = connector_for(dirs.tenant.connections.get(kind="okta"))
+    bridge.run(
+        connector.create_user(
+            NewUser(login, "Ada", "Lovelace", "Ada Lovelace", login, "Okta-Ada-Pa55!")
+        )
+    )
 
 
 def okta_adds_served(dirs) -> int:

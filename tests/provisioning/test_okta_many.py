@@ -63,9 +63,15 @@ def reset_stats(dirs) -> None:
         control.delete(f"/_sandbox/okta/{dirs.okta_id}/stats").raise_for_status()
 
 
-def test_an_okta_joiners_group_and_app_steps_are_sent_at_once(dirs):
-    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+def test_an_adopted_okta_accounts_group_and_app_steps_are_sent_at_once(dirs):
+    """A joiner's own account found in Okta is linked, not created: its groups cannot ride
+    in a create (engine/create_groups.py), so they go as adds, all at once."""
+    dirs.tenant.link_existing_accounts = True
+    dirs.tenant.save(update_fields=["link_existing_accounts"])
     username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    existing = NewUser(username, "Ada", "Lovelace", "Ada Lovelace", username, "Okta-Many-Pa55!")
+    bridge.run(okta(dirs).create_user(existing))
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
     job = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
     reset_stats(dirs)
     dirs.behave("okta", latency_ms=LATENCY_MS)
@@ -73,6 +79,7 @@ def test_an_okta_joiners_group_and_app_steps_are_sent_at_once(dirs):
     job = drive(job)
 
     assert job.status == Job.Status.SUCCEEDED
+    assert job.steps.filter(action="link_user").exists()
     adds = job.steps.filter(action__in=["add_group", "assign_app"])
     assert adds.count() == len(GROUPS) + 1
     assert set(adds.values_list("status", flat=True)) == {Step.Status.SUCCEEDED}
