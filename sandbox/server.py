@@ -115,6 +115,9 @@ def serve(
         http="httptools",
         loop="uvloop",
         access_log=False,
+        # X-Forwarded-Proto and -For are trusted from 127.0.0.1 by default, where every client
+        # of the sandbox is: a client could change the scheme of the links it is answered.
+        proxy_headers=False,
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=30,
