@@ -47,15 +47,19 @@ class SegmentIndex(Generic[R]):
         self.keys: dict[tuple[int | None, tuple[str, ...]], list[int]] = {}
         for position, template in enumerate(templates):
             self.keys.setdefault(template_key(template), []).append(position)
-        self.depth = max((len(literal) for _, literal in self.keys), default=0)
+        # Every leading part of a route's literal segments: past the first a path's segments
+        # are not, no route can match.
+        self.prefixes = {literal[:n] for _, literal in self.keys for n in range(len(literal) + 1)}
 
     def candidates(self, path: str) -> list[R]:
         segments = path.split("/")
         count = len(segments)
         keys = self.keys
         positions: list[int] = []
-        for depth in range(min(count, self.depth) + 1):
+        for depth in range(count + 1):
             prefix = tuple(segments[:depth])
+            if prefix not in self.prefixes:
+                break
             positions += keys.get((count, prefix), ())
             positions += keys.get((None, prefix), ())
         positions.sort()
