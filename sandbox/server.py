@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox import control, watchdog
 from sandbox.entra.routes import routes as entra_routes
 from sandbox.okta import routes as okta_routes
+from sandbox.routing import IndexedRouter
 from sandbox.scim import routes as scim_routes
 from sandbox.state import SandboxState
 from sandbox.tls import tls_files
@@ -73,7 +74,9 @@ def build_app(state: SandboxState, control_token: str) -> ASGIApp:
         *entra_routes(state),
         *scim_routes(state),
     ]
-    return SaveOnChange(Starlette(routes=routes, lifespan=lifespan), state)
+    app = Starlette(lifespan=lifespan)
+    app.router = IndexedRouter(routes, lifespan=lifespan)
+    return SaveOnChange(app, state)
 
 
 def make_state(state_file: Path | str | None, seed: str | None) -> SandboxState:
@@ -115,6 +118,9 @@ def serve(
         http="httptools",
         loop="uvloop",
         access_log=False,
+        # X-Forwarded-Proto and -For are trusted from 127.0.0.1 by default, where every client
+        # of the sandbox is: a client could change the scheme of the links it is answered.
+        proxy_headers=False,
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=30,

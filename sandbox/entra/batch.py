@@ -70,15 +70,17 @@ def _validate(data: object) -> list[dict]:
     if len(requests) > MAX_REQUESTS:
         raise _bad(f"Number of requests exceeds the maximum of {MAX_REQUESTS}.")
     seen: set[str] = set()
+    independent = 0
     for sub in requests:
-        _validate_one(sub, seen)
+        independent += not _validate_one(sub, seen)
         seen.add(str(sub["id"]).casefold())
-    if any(_depends(s) for s in requests) and sum(1 for s in requests if not _depends(s)) > 1:
+    if independent < len(requests) and independent > 1:
         raise _bad("Batch should be either fully sequential or fully parallel.")
     return requests
 
 
-def _validate_one(sub: object, seen: set[str]) -> None:
+def _validate_one(sub: object, seen: set[str]) -> list[str]:
+    """What `sub` depends on, once it is found valid after the requests `seen`."""
     if not isinstance(sub, dict):
         raise _bad("Invalid batch payload format.")
     for key in ("id", "method", "url"):
@@ -95,9 +97,11 @@ def _validate_one(sub: object, seen: set[str]) -> None:
         )
     if "body" in sub and not _has_content_type(sub.get("headers")):
         raise _bad(f"Write request id : {sub_id} does not contain Content-Type header or body.")
-    for dep in _depends(sub):
+    depends = _depends(sub)
+    for dep in depends:
         if dep.casefold() not in seen:
             raise _bad(f"Request '{sub_id}' depends on '{dep}', which does not precede it.")
+    return depends
 
 
 def _has_content_type(headers: object) -> bool:
@@ -115,15 +119,16 @@ def run_order(requests: list[dict], raw: bytes, seed: int) -> list[dict]:
     """An order Graph could run the requests in: each after what it depends on, the rest
     shuffled (reproducibly: the same body and seed give the same order)."""
     rng = random.Random(hashlib.sha256(b"%d:" % seed + raw).hexdigest())
+    depends = [[d.casefold() for d in _depends(s)] for s in requests]
     done: set[str] = set()
-    pending = list(requests)
+    pending = list(range(len(requests)))  # positions: the ids are unique
     order = []
     while pending:
-        ready = [s for s in pending if all(d.casefold() in done for d in _depends(s))]
+        ready = [i for i in pending if all(d in done for d in depends[i])]
         chosen = rng.choice(ready)
         pending.remove(chosen)
-        done.add(str(chosen["id"]).casefold())
-        order.append(chosen)
+        done.add(str(requests[chosen]["id"]).casefold())
+        order.append(requests[chosen])
     return order
 
 

@@ -404,7 +404,7 @@ def select(
     """
     raw = query.get("$select")
     names = [n.strip() for n in raw.split(",") if n.strip()] if raw else list(default)
-    lowered = {k.lower(): k for k in obj}
+    lowered = _lowered(obj)
     result: dict[str, Any] = {}
     for name in names:
         if known is not None and name.lower() not in known[0]:
@@ -419,6 +419,21 @@ def select(
     if "@odata.type" in obj:
         result["@odata.type"] = obj["@odata.type"]
     return result
+
+
+_LOWERED: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _lowered(obj: dict[str, Any]) -> dict[str, str]:
+    """Lower-case property name -> the object's own spelling, kept per set of names: the
+    objects of one type share a few, and `select` looked every name up again per object."""
+    names = tuple(obj)
+    found = _LOWERED.get(names)
+    if found is None:
+        if len(_LOWERED) >= 1024:  # a bound, not a figure to tune
+            _LOWERED.clear()
+        found = _LOWERED[names] = {k.lower(): k for k in names}
+    return found
 
 
 def check_select(query: dict[str, str], known: Known) -> None:

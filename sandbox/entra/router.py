@@ -15,6 +15,7 @@ from sandbox.entra.errors import GraphError, bad_json, bad_request
 from sandbox.entra.model import EntraTenant
 from sandbox.entra.odata import Fields, Predicate
 from sandbox.entra.search import list_predicate
+from sandbox.routing import SegmentIndex
 
 NO_BODY = object()  # the request had no body
 BAD_BODY = object()  # the request had a body that is not a JSON object
@@ -201,6 +202,7 @@ class Route:
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        self._index: SegmentIndex[Route] | None = None
 
     def add(
         self,
@@ -217,6 +219,7 @@ class Router:
             self.routes.append(Route(method, template, pattern, handler, permissions, expands))
             # Literal segments win over parameters: /users/delta before /users/{id}.
             self.routes.sort(key=lambda r: r.template.count("{"))
+            self._index = None
             return handler
 
         return register
@@ -230,8 +233,10 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         """The route for this call; (None, {}) if no path matches, or a 405 route stub."""
+        if self._index is None:
+            self._index = SegmentIndex(self.routes, [r.template for r in self.routes])
         path_matched = False
-        for route in self.routes:
+        for route in self._index.candidates(path):
             found = route.pattern.match(path)
             if found:
                 path_matched = True

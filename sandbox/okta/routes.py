@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from sandbox.routing import IndexedRouter
+
 from . import admins_api, apps_api, groups_api, org_api, rules_api, users_api
 from .errors import OktaError
 from .pipeline import Call, Endpoint, Handler, Reply, endpoint
@@ -128,4 +130,4 @@ def routes(state: Any) -> list[BaseRoute]:
         endpoint(state, "other", "(no such route)", _no_such_route(api)),
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
     )
-    return [Mount("/okta/{org_id}", routes=[*api, fallback])]
+    return [Mount("/okta/{org_id}", app=IndexedRouter([*api, fallback]))]

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from sandbox.routing import IndexedRouter
 from sandbox.scim import api, discovery, oauth, patch
 from sandbox.scim.errors import ScimError
 from sandbox.scim.pipeline import Call, Endpoint, Handler, Reply, endpoint
@@ -88,4 +89,7 @@ def routes(state: Any) -> list[BaseRoute]:
         endpoint(state, "(no such route)", _no_such_route(api_routes)),
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
     )
-    return [*oauth.routes(state), Mount("/scim/{slug}/v2", routes=[*api_routes, fallback])]
+    return [
+        *oauth.routes(state),
+        Mount("/scim/{slug}/v2", app=IndexedRouter([*api_routes, fallback])),
+    ]
