@@ -41,6 +41,8 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _lock:
         if _loop is None or _loop.is_closed():
+            # uvloop's: its TLS (aiohttp's, Okta's) and its thread hand-off cost the loop less
+            # CPU than asyncio's (docs/benchmarks.md, session 27: loop19).
             _loop = uvloop.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="sdk-bridge", daemon=True).start()
         return _loop
