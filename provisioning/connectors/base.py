@@ -7,7 +7,6 @@ import functools
 import inspect
 import logging
 import os
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -378,9 +377,7 @@ async def checked_addresses(url: str) -> list[str]:
     sandbox = origin is not None and origin == endpoints.sandbox_origin()
     host = urlsplit(url).hostname or ""
     try:
-        # socket.getaddrinfo in a thread, as asyncio's own loop resolves: uvloop's getaddrinfo
-        # goes to libuv's, past Python's resolver (and the tests' stand-ins for it).
-        found = await asyncio.to_thread(socket.getaddrinfo, host, None)
+        found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
         return []
     if not sandbox and (refused := endpoints.first_non_public(found)) is not None:

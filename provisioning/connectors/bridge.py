@@ -18,8 +18,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-import uvloop
-
 T = TypeVar("T")
 
 MAX_CLIENTS = 256  # connections with a live client in one process; the least recent go
@@ -41,9 +39,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _lock:
         if _loop is None or _loop.is_closed():
-            # uvloop's: its TLS (aiohttp's, Okta's) and its thread hand-off cost the loop less
-            # CPU than asyncio's (docs/benchmarks.md, session 27: loop19).
-            _loop = uvloop.new_event_loop()
+            _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="sdk-bridge", daemon=True).start()
         return _loop
 
