@@ -423,12 +423,28 @@ def revoke(access_request: AccessRequest, *, actor, reason: str = "", http_reque
         )
 
 
+# What a revoke ends: a grant, or an approval whose grant job may still be on its way.
+ENDABLE = (Status.APPROVED, Status.GRANTED)
+NOT_ENDABLE = "Only approved or granted access can be ended."
+
+
 def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> AccessRequest:
-    moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.GRANTED).update(
+    """Approved or granted -> ending: the grant no longer live, so the person's next pass
+    (the grant's own job if it still runs, else the Remove access job) takes it away."""
+    # The person's row first, as a job's end locks it before it moves the request: the
+    # other order deadlocked with the grant job ending meanwhile. Under it, the status read
+    # is the one the grant's end leaves (it moves the request under the same lock).
+    Identity.objects.select_for_update().filter(pk=access_request.identity_id).exists()
+    was = (
+        AccessRequest.objects.filter(pk=access_request.pk, status__in=ENDABLE)
+        .values_list("status", flat=True)
+        .first()
+    )
+    moved = was and AccessRequest.objects.filter(pk=access_request.pk, status=was).update(
         status=Status.ENDING
     )
     if not moved:
-        raise AccessRequestError("Only granted access can be ended.")
+        raise AccessRequestError(NOT_ENDABLE)
     job = Job.objects.create(
         tenant=access_request.tenant,
         identity=access_request.identity,
@@ -446,7 +462,7 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         actor=actor,
         tenant=access_request.tenant,
         target=access_request.identity,
-        before={"status": Status.GRANTED},
+        before={"status": was},
         after={
             "request": access_request.pk,
             "resource": access_request.resource.name,
@@ -506,23 +522,34 @@ def grant_finished(job: Job, status: str) -> None:
         return
     ok, was = status == Job.Status.SUCCEEDED, access_request.status
     if job.kind == Job.Kind.GRANT:
-        added = _added_by(job, access_request.resource)
-        AccessRequest.objects.filter(pk=access_request.pk).update(
-            status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
-        )
-        if ok and access_request.extends_id:
-            _hand_over(access_request, job)
-        access_request.refresh_from_db()
-        kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
-        emit_event(kind, access_request, error=job.error if not ok else "")
-        notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
+        _grant_ended(access_request, job, ok)
     elif ok:
         final = job.options.get("final", Status.ENDED)
-        AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
+        AccessRequest.objects.filter(pk=access_request.pk, status=Status.ENDING).update(
+            status=final
+        )
     # A removal that failed leaves the request ending: the access is still not wanted, so the
     # person's next pass (a retry, a change) takes it away rather than giving it back.
     access_request.refresh_from_db(fields=["status", "added_access"])
     _record_job_outcome(access_request, job, was, ok)
+
+
+def _grant_ended(access_request: AccessRequest, job: Job, ok: bool) -> None:
+    """Approved -> granted (or failed). Only from approved: a request revoked while its
+    grant ran is no longer live, and the job's read-back (which read the revoke, or the
+    Remove access job reads it after) verified its absence, not the grant."""
+    added = _added_by(job, access_request.resource)
+    moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.APPROVED).update(
+        status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
+    )
+    if not moved:
+        return
+    if ok and access_request.extends_id:
+        _hand_over(access_request, job)
+    access_request.refresh_from_db()
+    kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
+    emit_event(kind, access_request, error=job.error if not ok else "")
+    notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
 
 
 def _record_job_outcome(access_request: AccessRequest, job: Job, was: str, ok: bool) -> None:
