@@ -29,6 +29,10 @@ Status = AccessRequest.Status
 NOTICE_DAYS = (7, 1)
 AUTO_APPROVE_ATTRIBUTES = ("department", "job_title", "office", "company", "usage_location")
 
+# What a revoke ends: a grant, or an approval whose grant job may still be on its way.
+ENDABLE = (Status.APPROVED, Status.GRANTED)
+NOT_ENDABLE = "Only approved or granted access can be ended."
+
 
 class AccessRequestError(Exception):
     """A refusal with a message for the person who tried."""
@@ -106,6 +110,26 @@ def can_decide(user, access_request: AccessRequest) -> bool:
     if access_request.requested_by_id == user.pk or is_for(user, access_request.identity):
         return False
     return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def can_revoke(user, access_request: AccessRequest) -> bool:
+    """The MSP's operators, or a client admin among the resource's approvers (the one who
+    approved by mistake takes it back): taking access away asks no second person."""
+    if access.may_operate(user):
+        return True
+    if not access.may_revoke_requests(user):
+        return False
+    return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def offers_revoke(user, access_request: AccessRequest) -> bool:
+    """Whether a page shows this person the request's Revoke button now."""
+    return access_request.status in ENDABLE and can_revoke(user, access_request)
+
+
+def require_revoker(user, access_request: AccessRequest) -> None:
+    if not can_revoke(user, access_request):
+        raise PermissionDenied("Only the MSP or an approver of this access may revoke it.")
 
 
 def _own_people(user) -> Q:
@@ -421,11 +445,6 @@ def revoke(access_request: AccessRequest, *, actor, reason: str = "", http_reque
         return _end(
             access_request, actor=actor, final=Status.REVOKED, reason=reason, http=http_request
         )
-
-
-# What a revoke ends: a grant, or an approval whose grant job may still be on its way.
-ENDABLE = (Status.APPROVED, Status.GRANTED)
-NOT_ENDABLE = "Only approved or granted access can be ended."
 
 
 def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> AccessRequest:
