@@ -124,9 +124,7 @@ def run_the_grant(world, filed, monkeypatch, moment: str) -> None:
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
-def test_an_approved_request_revoked_while_its_grant_runs_ends_revoked(
-    world, monkeypatch, moment
-):
+def test_an_approved_request_revoked_while_its_grant_runs_ends_revoked(world, monkeypatch, moment):
     filed = approved(world)
     revoke_once_at(world, filed, monkeypatch, moment)
     run_the_grant(world, filed, monkeypatch, moment)
