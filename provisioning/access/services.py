@@ -544,9 +544,7 @@ def grant_finished(job: Job, status: str) -> None:
         _grant_ended(access_request, job, ok)
     elif ok:
         final = job.options.get("final", Status.ENDED)
-        AccessRequest.objects.filter(pk=access_request.pk, status=Status.ENDING).update(
-            status=final
-        )
+        AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
     # A removal that failed leaves the request ending: the access is still not wanted, so the
     # person's next pass (a retry, a change) takes it away rather than giving it back.
     access_request.refresh_from_db(fields=["status", "added_access"])
