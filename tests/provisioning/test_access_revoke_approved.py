@@ -7,9 +7,12 @@ end never makes a revoked request granted again."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
+from django.db import connection
 
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
@@ -171,3 +174,43 @@ def test_a_granted_request_revoked_still_ends_revoked(world):
     assert entra_access(world, world.identity.username)[0] == ["Sales", "Staff"]
     ends = AuditEvent.objects.filter(action="access.end", after__request=filed.pk)
     assert [e.before["status"] for e in ends] == [Status.GRANTED]
+
+
+def test_a_revoke_while_the_grant_job_ends_waits_for_it_and_ends_revoked(world, monkeypatch):
+    """The revoke is clicked while the grant job's end holds the person (its transaction,
+    about to make the request granted). The revoke waits for that end and then ends the
+    grant; it locked the request before the person, and on PostgreSQL the two deadlocked
+    (one of them rolled back: the click an error page, or the job's end undone)."""
+    filed = approved(world)
+    real = ar.grant_finished
+    outcome: list = []
+
+    def revoke_in_another_session() -> None:
+        try:
+            revoke(world, filed)
+            outcome.append("revoked")
+        except Exception as exc:  # what the person clicking would see
+            outcome.append(repr(exc))
+        finally:
+            connection.close()
+
+    def ending_while_a_revoke_comes(job, status):
+        if job.kind == Job.Kind.GRANT and not outcome:
+            clicking = threading.Thread(target=revoke_in_another_session)
+            clicking.start()
+            clicking.join(timeout=1.0)  # it waits for the person this end holds
+        return real(job, status)
+
+    monkeypatch.setattr(ar, "grant_finished", ending_while_a_revoke_comes)
+    assert drive(filed.grant_job).status == Job.Status.SUCCEEDED
+    monkeypatch.setattr(ar, "grant_finished", real)
+    for _ in range(100):
+        if outcome:
+            break
+        time.sleep(0.1)
+    assert outcome == ["revoked"]
+    filed.refresh_from_db()
+    assert drive(filed.end_job).status == Job.Status.SUCCEEDED
+    filed.refresh_from_db()
+    assert filed.status == Status.REVOKED
+    assert entra_access(world, world.identity.username)[0] == ["Sales", "Staff"]
