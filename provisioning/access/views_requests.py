@@ -59,8 +59,13 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
 
 
 def _revocable(user, rows) -> set[int]:
-    """The ids of the page's requests this person may revoke now (its Revoke buttons)."""
-    return {r.pk for r in rows if ar.offers_revoke(user, r)}
+    """The ids of the page's requests this person may revoke now (its Revoke buttons): who
+    may is asked once per resource, not per row."""
+    may: dict[int, bool] = {}
+    for row in rows:
+        if row.status in ar.ENDABLE and row.resource_id not in may:
+            may[row.resource_id] = ar.can_revoke(user, row)
+    return {row.pk for row in rows if row.status in ar.ENDABLE and may[row.resource_id]}
 
 
 @login_required

@@ -394,11 +394,14 @@ def test_the_panel_that_says_approved_offers_the_revoke(client, alpha, vpn, no_e
     assert url("access_request_revoke", alpha, request_id=filed.pk) in response.text
 
 
-def test_the_list_offers_revoke_on_an_approved_request(client, alpha, vpn, no_enqueue):
+@pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.CLIENT_ADMIN])
+def test_the_list_offers_revoke_on_an_approved_request(client, alpha, vpn, role, no_enqueue):
     filed = approved(alpha, vpn)
-    client.force_login(alpha.technician)
+    pending = file(alpha, requestable(alpha, "Alpha Printers"))
+    client.force_login(alpha.people[role])
     page = client.get(url("access_request_list", alpha)).text
     assert url("access_request_revoke", alpha, request_id=filed.pk) in page
+    assert url("access_request_revoke", alpha, request_id=pending.pk) not in page
 
 
 def test_who_may_not_revoke_an_approval(client, alpha, bravo, vpn, co_admin, no_enqueue):
