@@ -20,6 +20,10 @@ STAFF_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.ACCOUNT_MANAGER)
 OPERATOR_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN)
 # Who may file an access request (an account manager changes nothing).
 FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
+# Who may revoke access given by an access request (approved or granted): the MSP's
+# operators, and a client admin who is an approver of its resource (per request:
+# provisioning.access.services.can_revoke), so an approval made by mistake is undone at once.
+REVOKE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
 # Who may issue a SCIM token, and whose tokens stay live only while they still may.
 SCIM_ISSUER_ROLES = (Role.MSP_ADMIN,)
 
@@ -42,6 +46,11 @@ def is_account_manager(user) -> bool:
 def may_operate(user) -> bool:
     """Whether the person may act on the tenants they see (onboard, retry, converge...)."""
     return has_role(user, OPERATOR_ROLES)
+
+
+def may_revoke_requests(user) -> bool:
+    """A role that may revoke an access request's grant (a client admin: as an approver)."""
+    return has_role(user, REVOKE_ROLES)
 
 
 def may_file_requests(user) -> bool:

@@ -29,6 +29,10 @@ Status = AccessRequest.Status
 NOTICE_DAYS = (7, 1)
 AUTO_APPROVE_ATTRIBUTES = ("department", "job_title", "office", "company", "usage_location")
 
+# What a revoke ends: a grant, or an approval whose grant job may still be on its way.
+ENDABLE = (Status.APPROVED, Status.GRANTED)
+NOT_ENDABLE = "Only approved or granted access can be ended."
+
 
 class AccessRequestError(Exception):
     """A refusal with a message for the person who tried."""
@@ -106,6 +110,26 @@ def can_decide(user, access_request: AccessRequest) -> bool:
     if access_request.requested_by_id == user.pk or is_for(user, access_request.identity):
         return False
     return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def can_revoke(user, access_request: AccessRequest) -> bool:
+    """The MSP's operators, or a client admin among the resource's approvers (the one who
+    approved by mistake takes it back): taking access away asks no second person."""
+    if access.may_operate(user):
+        return True
+    if not access.may_revoke_requests(user):
+        return False
+    return any(a.pk == user.pk for a in approvers_of(access_request.resource))
+
+
+def offers_revoke(user, access_request: AccessRequest) -> bool:
+    """Whether a page shows this person the request's Revoke button now."""
+    return access_request.status in ENDABLE and can_revoke(user, access_request)
+
+
+def require_revoker(user, access_request: AccessRequest) -> None:
+    if not can_revoke(user, access_request):
+        raise PermissionDenied("Only the MSP or an approver of this access may revoke it.")
 
 
 def _own_people(user) -> Q:
@@ -424,11 +448,22 @@ def revoke(access_request: AccessRequest, *, actor, reason: str = "", http_reque
 
 
 def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> AccessRequest:
-    moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.GRANTED).update(
+    """Approved or granted -> ending: the grant no longer live, so the person's next pass
+    (the grant's own job if it still runs, else the Remove access job) takes it away."""
+    # The person's row first, as a job's end locks it before it moves the request: the
+    # other order deadlocked with the grant job ending meanwhile. Under it, the status read
+    # is the one the grant's end leaves (it moves the request under the same lock).
+    Identity.objects.select_for_update().filter(pk=access_request.identity_id).exists()
+    was = (
+        AccessRequest.objects.filter(pk=access_request.pk, status__in=ENDABLE)
+        .values_list("status", flat=True)
+        .first()
+    )
+    moved = was and AccessRequest.objects.filter(pk=access_request.pk, status=was).update(
         status=Status.ENDING
     )
     if not moved:
-        raise AccessRequestError("Only granted access can be ended.")
+        raise AccessRequestError(NOT_ENDABLE)
     job = Job.objects.create(
         tenant=access_request.tenant,
         identity=access_request.identity,
@@ -446,7 +481,7 @@ def _end(access_request, *, actor, final: str, reason: str = "", http=None) -> A
         actor=actor,
         tenant=access_request.tenant,
         target=access_request.identity,
-        before={"status": Status.GRANTED},
+        before={"status": was},
         after={
             "request": access_request.pk,
             "resource": access_request.resource.name,
@@ -506,16 +541,7 @@ def grant_finished(job: Job, status: str) -> None:
         return
     ok, was = status == Job.Status.SUCCEEDED, access_request.status
     if job.kind == Job.Kind.GRANT:
-        added = _added_by(job, access_request.resource)
-        AccessRequest.objects.filter(pk=access_request.pk).update(
-            status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
-        )
-        if ok and access_request.extends_id:
-            _hand_over(access_request, job)
-        access_request.refresh_from_db()
-        kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
-        emit_event(kind, access_request, error=job.error if not ok else "")
-        notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
+        _grant_ended(access_request, job, ok)
     elif ok:
         final = job.options.get("final", Status.ENDED)
         AccessRequest.objects.filter(pk=access_request.pk).update(status=final)
@@ -523,6 +549,24 @@ def grant_finished(job: Job, status: str) -> None:
     # person's next pass (a retry, a change) takes it away rather than giving it back.
     access_request.refresh_from_db(fields=["status", "added_access"])
     _record_job_outcome(access_request, job, was, ok)
+
+
+def _grant_ended(access_request: AccessRequest, job: Job, ok: bool) -> None:
+    """Approved -> granted (or failed). Only from approved: a request revoked while its
+    grant ran is no longer live, and the job's read-back (which read the revoke, or the
+    Remove access job reads it after) verified its absence, not the grant."""
+    added = _added_by(job, access_request.resource)
+    moved = AccessRequest.objects.filter(pk=access_request.pk, status=Status.APPROVED).update(
+        status=Status.GRANTED if ok else Status.FAILED, added_access=ok and added
+    )
+    if not moved:
+        return
+    if ok and access_request.extends_id:
+        _hand_over(access_request, job)
+    access_request.refresh_from_db()
+    kind = Event.Kind.ACCESS_REQUEST_GRANTED if ok else Event.Kind.ACCESS_REQUEST_FAILED
+    emit_event(kind, access_request, error=job.error if not ok else "")
+    notifications.on_commit("grant_done" if ok else "grant_failed", access_request)
 
 
 def _record_job_outcome(access_request: AccessRequest, job: Job, was: str, ok: bool) -> None:

@@ -43,6 +43,7 @@ def _context(request: HttpRequest, access_request: AccessRequest, form=None) -> 
         "can_decide": access_request.status == AccessRequest.Status.PENDING
         and ar.can_decide(user, access_request),
         "is_requester": access_request.requested_by_id == user.pk,
+        "can_revoke": ar.offers_revoke(user, access_request),
         "form": form or DecisionForm(),
         "approvers": ar.approvers_of(access_request.resource),
         "role": role_of(user),

@@ -1,5 +1,6 @@
 """A tenant's access requests: the list (filterable by status), filing a request, and what
-may follow: cancel (the requester or the MSP, while pending), revoke (the MSP, once granted)
+may follow: cancel (the requester or the MSP, while pending), revoke (the MSP or an approver,
+once approved: its grant job may still run)
 and extend (a new request that needs a new approval)."""
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from provisioning.access.views import get_request_for
 from provisioning.models import AccessRequest
 from tenants import access
 
-OPERATORS = access.OPERATOR_ROLES
 FILE_ROLES = (Role.MSP_ADMIN, Role.TECHNICIAN, Role.CLIENT_ADMIN)
 PER_PAGE = 25
 
@@ -51,10 +51,21 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "query": query.urlencode(),
         "can_file": access.may_file_requests(request.user),
         "is_operator": access.may_operate(request.user),
+        "revocable": _revocable(request.user, page.object_list),
         "here": request.get_full_path(),
     }
     template = "access/request_list.html"
     return render(request, f"{template}#results" if request.htmx else template, context)
+
+
+def _revocable(user, rows) -> set[int]:
+    """The ids of the page's requests this person may revoke now (its Revoke buttons): who
+    may is asked once per resource, not per row."""
+    may: dict[int, bool] = {}
+    for row in rows:
+        if row.status in ar.ENDABLE and row.resource_id not in may:
+            may[row.resource_id] = ar.can_revoke(user, row)
+    return {row.pk for row in rows if row.status in ar.ENDABLE and may[row.resource_id]}
 
 
 @login_required
@@ -112,7 +123,8 @@ def request_cancel(request: HttpRequest, tenant: str, request_id: int) -> HttpRe
 @require_POST
 def request_revoke(request: HttpRequest, tenant: str, request_id: int) -> HttpResponse:
     access_request = get_request_for(request.user, tenant, request_id)
-    access.require_role(request.user, OPERATORS)
+    access.require_role(request.user, access.REVOKE_ROLES)
+    ar.require_revoker(request.user, access_request)
     return _act(
         request,
         access_request,

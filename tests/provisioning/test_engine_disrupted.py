@@ -3,7 +3,8 @@
 Hypothesis draws a sequence of asks for one person of an Entra tenant: their department set
 or cleared (an attribute the portal set and then clears: `DirectoryAccount.managed`), a
 leave, a hard delete falling due, a restore or rehire, VPN Users granted (filed and
-approved) or revoked; and, between them, runs of the person's jobs that are disrupted: the
+approved) or revoked (also at once, before its grant job has run: a revoked request is
+never live again); and, between them, runs of the person's jobs that are disrupted: the
 worker killed after the directory took a call and before its outcome was written (then its
 lease runs out), a call the bridge gave up on that the directory carries out later (the
 test plays the network and delivers it while it may still arrive), a directory that fails
@@ -31,7 +32,7 @@ from provisioning.access import services as ar
 from provisioning.connectors import bridge
 from provisioning.engine import steps as steps_module
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import Identity, Job
+from provisioning.models import AccessRequest, Identity, Job
 from tests.factories import make_person
 from tests.provisioning.directories import make_directories
 from tests.provisioning.person_machine import Killed, PersonMachine, run_machine
@@ -48,6 +49,7 @@ ASKS = (
     "delete falls due",
     "restore",
     "grant VPN Users",
+    "grant VPN Users, revoked at once",
     "revoke VPN Users",
 )
 DISRUPTIONS = ("none", "killed", "no answer", "failing")
@@ -108,6 +110,7 @@ class DepartmentMachine(PersonMachine):
         self.approver = make_person(f"ca-{slug}", Role.CLIENT_ADMIN, [self.dirs.tenant])
         self.vpn = requestable(self.dirs, "VPN Users")
         self.grant = None
+        self.revoked: list[int] = []  # the requests revoked: never live again
         self.monkeypatch.setattr(steps_module, "bridge", self.network)  # the steps' calls
         real_many, real_write = steps_module.apply_many, steps_module.write_outcomes
         self.monkeypatch.setattr(steps_module, "apply_many", real_many)
@@ -158,8 +161,10 @@ class DepartmentMachine(PersonMachine):
             self.delete_falls_due()
         elif what == "restore" and self.asked.left:
             self.restore()
-        elif what == "grant VPN Users" and self.grant is None:
+        elif what.startswith("grant VPN Users") and self.grant is None:
             self.file_and_approve()
+            if "revoked at once" in what and self.grant is not None:
+                self.revoke()  # approved by mistake: its grant job not yet run
         elif what == "revoke VPN Users" and self.grant is not None:
             self.revoke()
 
@@ -184,6 +189,7 @@ class DepartmentMachine(PersonMachine):
         except (ValueError, ar.AccessRequestError) as refused:
             self.log.append(f"revoke VPN Users: refused ({refused})")
             return
+        self.revoked.append(ended.pk)
         self.grant, self.asked.vpn = None, False
         self.log.append(f"revoke VPN Users -> job {ended.end_job_id}")
 
@@ -264,6 +270,9 @@ class DepartmentMachine(PersonMachine):
         want, has = self.asked.expected(), self.directory()
         if has[: len(want)] != want:
             lines.append(f"directory holds {has}, asked {want}")
+        live = AccessRequest.objects.filter(pk__in=self.revoked, status__in=AccessRequest.LIVE)
+        if live.exists():
+            lines.append(f"revoked requests live again: {list(live.values_list('pk', 'status'))}")
         self.report(lines)
 
     def directory(self) -> tuple:

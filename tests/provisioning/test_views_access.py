@@ -339,10 +339,9 @@ def test_operators_revoke_a_grant_with_a_removal_job(
     assert filed.end_job.options == {"access_request": filed.pk, "final": "revoked"}
 
 
-@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN])
-def test_only_operators_revoke(client, alpha, vpn, role):
+def test_an_account_manager_does_not_revoke(client, alpha, vpn):
     filed = granted(file(alpha, vpn))
-    client.force_login(alpha.people[role])
+    client.force_login(alpha.account_manager)
     assert client.post(url("access_request_revoke", alpha, request_id=filed.pk)).status_code == 403
     filed.refresh_from_db()
     assert filed.status == AccessRequest.Status.GRANTED and filed.end_job is None
@@ -352,8 +351,88 @@ def test_a_pending_request_cannot_be_revoked(client, alpha, vpn):
     filed = file(alpha, vpn)
     client.force_login(alpha.technician)
     response = client.post(url("access_request_revoke", alpha, request_id=filed.pk), follow=True)
-    assert "Only granted access can be ended." in response.content.decode()
+    assert "Only approved or granted access can be ended." in response.content.decode()
     assert not Job.objects.filter(kind=Job.Kind.REVOKE).exists()
+
+
+def approved(world, resource, by=None) -> AccessRequest:
+    """Approved, its grant job queued (as it is while the job waits or runs)."""
+    filed = file(world, resource)
+    ar.approve(filed, actor=by or world.client_admin, reason="Looks right")
+    filed.refresh_from_db()
+    assert filed.status == AccessRequest.Status.APPROVED
+    return filed
+
+
+@pytest.mark.parametrize("role", [*OPERATORS, Role.CLIENT_ADMIN])
+def test_an_approved_request_is_revoked_at_once(client, alpha, msp_admin, vpn, role, no_enqueue):
+    """Approved by mistake, or withdrawn a second later: the client admin who approved it,
+    or the MSP, revokes it while its grant job is still on its way."""
+    filed = approved(alpha, vpn)
+    client.force_login(person(alpha, role, msp_admin))
+    revoke = url("access_request_revoke", alpha, request_id=filed.pk)
+    assert revoke in client.get(url("access_request_detail", alpha, request_id=filed.pk)).text
+    assert client.post(revoke).status_code == 302
+    filed.refresh_from_db()
+    assert filed.status == AccessRequest.Status.ENDING
+    assert filed.end_job.kind == Job.Kind.REVOKE and filed.end_job.status == Job.Status.QUEUED
+    [ended] = AuditEvent.objects.filter(action="access.end")
+    assert ended.before == {"status": "approved"} and ended.after["ends_as"] == "revoked"
+    assert client.post(revoke).status_code == 302  # a second click: nothing more
+    assert AuditEvent.objects.filter(action="access.end").count() == 1
+    assert Job.objects.filter(kind=Job.Kind.REVOKE).count() == 1
+
+
+def test_the_panel_that_says_approved_offers_the_revoke(client, alpha, vpn, no_enqueue):
+    """The client home's inline decision: the panel swapped in after the approval has the
+    button, so a mistake is undone where it was made."""
+    filed = file(alpha, vpn)
+    client.force_login(alpha.client_admin)
+    decide = url("access_request_decide", alpha, request_id=filed.pk)
+    response = client.post(decide, {"decision": "approve", "reason": "ok", "inline": "1"}, **HX)
+    assert response.status_code == 200
+    assert url("access_request_revoke", alpha, request_id=filed.pk) in response.text
+
+
+@pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.CLIENT_ADMIN])
+def test_the_list_offers_revoke_on_an_approved_request(client, alpha, vpn, role, no_enqueue):
+    filed = approved(alpha, vpn)
+    pending = file(alpha, requestable(alpha, "Alpha Printers"))
+    client.force_login(alpha.people[role])
+    page = client.get(url("access_request_list", alpha)).text
+    assert url("access_request_revoke", alpha, request_id=filed.pk) in page
+    assert url("access_request_revoke", alpha, request_id=pending.pk) not in page
+
+
+def test_who_may_not_revoke_an_approval(client, alpha, bravo, vpn, co_admin, no_enqueue):
+    """An account manager changes nothing; a client admin who is not an approver of the
+    resource (named approvers: another admin) does not revoke it; another tenant's 404s."""
+    payroll = RequestableResource(
+        tenant=alpha.tenant,
+        connection=alpha.connection,
+        kind="group",
+        remote_id="group-payroll",
+        name="Alpha Payroll",
+        approvers=RequestableResource.Approvers.NAMED,
+    )
+    payroll = ar.save_requestable(payroll, named=[co_admin], actor="system")
+    for filed, outsider in (
+        (approved(alpha, vpn), alpha.account_manager),
+        (
+            approved(alpha, payroll, by=co_admin),
+            alpha.client_admin,
+        ),
+    ):
+        client.force_login(outsider)
+        revoke = url("access_request_revoke", alpha, request_id=filed.pk)
+        assert (
+            revoke not in client.get(url("access_request_detail", alpha, request_id=filed.pk)).text
+        )
+        assert client.post(revoke).status_code == 403
+        client.force_login(bravo.client_admin)
+        assert client.post(revoke).status_code == 404
+        filed.refresh_from_db()
+        assert filed.status == AccessRequest.Status.APPROVED and filed.end_job is None
 
 
 @pytest.mark.parametrize("role", FILERS)
