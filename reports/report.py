@@ -86,6 +86,7 @@ class RequestRow:
     decided_at: datetime | None
     decided_by: str
     seconds: float | None  # request -> grant job done, for granted requests
+    granted: bool = False  # the access was given (a request revoked before is not)
 
 
 @dataclass
@@ -193,7 +194,7 @@ class Report:
 
     @property
     def granted(self) -> int:
-        return self.requests_with(*GRANTED)
+        return sum(1 for r in self.requests if r.granted)
 
     @property
     def denied(self) -> int:
@@ -346,6 +347,7 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
             "resource__name",
             "identity__display_name",
             "grant_job__finished_at",
+            "end_job__created_at",
         )
         .order_by("decided_at", "id")
     )
@@ -356,8 +358,8 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
             report.requests_waiting += r["decided_at"] is None
         if not r["decided_at"] or not begin <= r["decided_at"] < until:
             continue
-        seconds = None
-        if r["status"] in GRANTED and r["grant_job__finished_at"]:
+        seconds, granted = None, _was_granted(r)
+        if granted and r["grant_job__finished_at"]:
             seconds = max(0.0, (r["grant_job__finished_at"] - r["created_at"]).total_seconds())
             times.append(seconds)
         report.requests.append(
@@ -370,9 +372,19 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
                 r["decided_at"],
                 _decider(r),
                 seconds,
+                granted,
             )
         )
     report.request_times = Stats.of(times)
+
+
+def _was_granted(r: dict) -> bool:
+    """Given, not only approved: a revoke asked before its grant job ended (the request
+    revoked while approved) took it back before it was given."""
+    if r["status"] not in GRANTED:
+        return False
+    given, taken_back = r["grant_job__finished_at"], r["end_job__created_at"]
+    return taken_back is None or (given is not None and given <= taken_back)
 
 
 def _decider(r: dict) -> str:

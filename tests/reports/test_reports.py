@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -327,3 +327,27 @@ def test_report_queries_do_not_grow_with_tenants_or_weeks(
     # connections with their cursors, the seats of idle accounts, the SKUs
     with django_assert_num_queries(9):
         build_report(history.world.tenant, START, END)
+
+
+def test_a_request_revoked_before_its_grant_ended_is_not_counted_as_granted(history):
+    """Revoked while approved (its grant job still running when the revoke came): the
+    access was never given, so the report neither counts it granted nor times it."""
+    world = history.world
+    before = build_report(world.tenant, START, END)
+    created = at("2026-01-13", 9)
+    for name, revoked_after in (("Never", 1), ("Given", 5)):
+        who = person(world, "Vi", name)
+        request = access_request(
+            world, who, "revoked", created=created, decided_hours=0.5, granted_hours=3
+        )
+        request.end_job = job(
+            world, who, "revoke", created=created + timedelta(hours=revoked_after), hours=1
+        )
+        request.save(update_fields=["end_job"])
+
+    report = build_report(world.tenant, START, END)
+
+    assert report.granted == before.granted + 1  # Vi Given only
+    assert report.request_times.count == before.request_times.count + 1
+    [never] = [r for r in report.requests if r.person == "Vi Never"]
+    assert never.seconds is None
