@@ -299,6 +299,12 @@ class DecisionForm(forms.Form):
     )
 
 
+class RevokeForm(forms.Form):
+    """Why access is taken back, for the audit trail (the API; optional)."""
+
+    reason = forms.CharField(max_length=2000, strip=True, required=False, validators=[no_markup])
+
+
 class AccessRequestQuery(forms.Form):
     """The new-request page's query: the person and the access a link names, as initial
     values; what does not parse is left out."""

@@ -1,9 +1,10 @@
-"""Access requests: list a tenant's, file one, decide on one; and what a tenant lets people
-request (the ids a new request names).
+"""Access requests: list a tenant's, file one, decide on one, revoke one; and what a tenant
+lets people request (the ids a new request names).
 
 As on the pages: anyone who sees the tenant lists; technicians, MSP admins and client admins
 file (provisioning.access.forms.AccessRequestForm validates); the resource's approvers (the
-tenant's client admins, or the ones it names), never the requester, decide."""
+tenant's client admins, or the ones it names), never the requester, decide; the MSP's
+operators and those approvers revoke."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -16,7 +17,7 @@ from pydantic import Field
 from portal.models import Role
 from provisioning.access import queries as queries_access
 from provisioning.access import services as ar
-from provisioning.access.forms import AccessRequestForm, DecisionForm
+from provisioning.access.forms import AccessRequestForm, DecisionForm, RevokeForm
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, PathId, PathSlug
 from provisioning.api.form_rules import NO_MARKUP, described
@@ -88,6 +89,9 @@ class AccessRequestOut(Schema):
     decision_reason: str
     decided_at: datetime | None
     grant_job: str | None = Field(description="The job that grants it, in this API.")
+    end_job: str | None = Field(
+        description="The job that takes it away (a revoke, its end), in this API."
+    )
     created_at: datetime
 
     @staticmethod
@@ -108,6 +112,7 @@ class AccessRequestOut(Schema):
             "decision_reason": request.decision_reason,
             "decided_at": request.decided_at,
             "grant_job": job_url(request.grant_job_id) if request.grant_job_id else None,
+            "end_job": job_url(request.end_job_id) if request.end_job_id else None,
             "created_at": request.created_at,
         }
 
@@ -150,6 +155,12 @@ class DecisionIn(WriteIn):
 
     decision: Literal["approve", "deny"] = Field(description="approve or deny.")
     reason: Reason = Field(description="Why; the requester sees it.")
+
+
+class RevokeIn(WriteIn):
+    model_config = examples({"reason": "Approved by mistake."}, {})
+
+    reason: Reason | None = Field(None, description="Why, for the audit trail (optional).")
 
 
 @router.get(
@@ -254,6 +265,41 @@ def decide(
     except ar.AccessRequestError as exc:
         raise conflict(exc.message) from exc
     return 200, AccessRequestOut.of(_fetched(access_request.pk))
+
+
+@router.post(
+    "/access-requests/{id}/revoke",
+    response={200: AccessRequestOut, **ERRORS, **CONFLICT},
+    summary="Revoke approved or granted access",
+    auth=ScopedTokenAuth(lambda token, path: _request_to_revoke(token, path_id(path))),
+)
+@idempotent
+def revoke(
+    request: HttpRequest,
+    id: PathId,
+    body: RevokeIn,
+    idempotency_key: IdempotencyKey = None,
+):
+    """For the MSP's operators and the resource's approvers among the client admins, as on
+    the page: the request moves to `ending` and its `end_job` takes away what the grant
+    added, even while the grant job is still under way."""
+    access_request = _request_for(request.auth, id)
+    form = RevokeForm({"reason": body.reason or ""})
+    if not form.is_valid():
+        raise invalid(form)
+    reason = form.cleaned_data["reason"]
+    try:
+        ar.revoke(access_request, actor=request.user, reason=reason, http_request=request)
+    except ar.AccessRequestError as exc:
+        raise conflict(exc.message) from exc
+    return 200, AccessRequestOut.of(_fetched(access_request.pk))
+
+
+def _request_to_revoke(token: ApiToken, request_id: int | None) -> AccessRequest | None:
+    access_request = _request_for(token, request_id)
+    if access_request is not None:
+        ar.require_revoker(token.user, access_request)
+    return access_request
 
 
 def _request_to_decide(token: ApiToken, request_id: int | None) -> AccessRequest | None:

@@ -153,3 +153,41 @@ def test_only_approvers_decide_and_never_on_their_own_request(alpha, bravo, wiki
         assert api_as(alpha.client_admin).post(path, bad).status_code == 422
     filed.refresh_from_db()
     assert filed.status == AccessRequest.Status.PENDING
+
+
+def _approved(alpha, wiki, api_as):
+    filed = file(alpha, wiki, days=None)
+    decision = {"decision": "approve", "reason": "OK"}
+    api_as(alpha.client_admin).post(f"/api/v1/access-requests/{filed.pk}/decision", decision)
+    return filed
+
+
+def test_an_operator_revokes_approved_access_and_its_removal_job_starts(alpha, wiki, api_as):
+    filed = _approved(alpha, wiki, api_as)
+    path = f"/api/v1/access-requests/{filed.pk}/revoke"
+
+    response = api_as(alpha.technician, name="Offboarder").post(path, {"reason": "By mistake"})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    job = Job.objects.get(kind=Job.Kind.REVOKE)
+    assert (body["status"], body["end_job"]) == ("ending", f"/api/v1/jobs/{job.pk}")
+    event = AuditEvent.objects.get(action="access.end")
+    assert event.after["reason"] == "By mistake"
+    assert event.actor_display.endswith("via API token “Offboarder”")
+    again = api_as(alpha.technician).post(path, {})
+    assert again.status_code == 409 and "can be ended" in again.json()["detail"]
+
+
+def test_revoking_is_403_for_account_managers_and_read_only_tokens_404_elsewhere(
+    alpha, bravo, wiki, api_as
+):
+    filed = _approved(alpha, wiki, api_as)
+    path = f"/api/v1/access-requests/{filed.pk}/revoke"
+    assert api_as(alpha.account_manager).post(path, {}).status_code == 403
+    assert api_as(alpha.technician, read_only=True).post(path, {}).status_code == 403
+    assert api_as(bravo.client_admin).post(path, {}).status_code == 404
+    assert api_as(alpha.technician).post(path, {"reason": "<b>x</b>"}).status_code == 422
+    filed.refresh_from_db()
+    assert filed.status == AccessRequest.Status.APPROVED
+    assert not Job.objects.filter(kind=Job.Kind.REVOKE).exists()

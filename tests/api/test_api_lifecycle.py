@@ -466,6 +466,7 @@ WRITES = [
     "/api/v1/jobs/{id}/cancel",
     "/api/v1/tenants/{slug}/access-requests",
     "/api/v1/access-requests/{id}/decision",
+    "/api/v1/access-requests/{id}/revoke",
 ]
 
 
