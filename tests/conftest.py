@@ -52,7 +52,7 @@ HEAVY_FILES = {
     # (branch suite4): about four fifths (597 and 650 s against 770 and 802 s, loads 16 to 18),
     # listed at 360. Its killed-workers test is a file of its own since suite5, so that two
     # pytest workers can run the halves side by side: 292 s and 275 s (setups, calls and
-    # teardowns) on PostgreSQL at a load of 12 to 16, listed in that proportion.
+    # teardowns) on PostgreSQL at a load of 10 to 16, listed in that proportion.
     "tests/provisioning/test_engine_killed_workers.py": 185,
     "tests/provisioning/test_engine_stopped_workers.py": 175,
     "tests/provisioning/test_engine_races.py": 200,
