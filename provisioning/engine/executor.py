@@ -84,7 +84,7 @@ READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
 
 
 def execute(job_id: int) -> Outcome:
-    with memo.one_run():
+    with memo.one_run(), quarantine.successes_held():
         return _execute(job_id)
 
 
