@@ -101,7 +101,8 @@ class Held:
     def ridden(self) -> None:
         """After the statement the `riding()` went in: each event saved, its subscribers
         told after the commit."""
-        answers = iter(self._riding.answer if self._riding else ())
+        # No answer (never sent): every subscriber told, its own read decides, as elsewhere.
+        answers = iter((self._riding and self._riding.answer) or ())
         alias = bulk_rows.database().alias
         for event, built in self._events:
             heard = dict(zip(built.extra, answers, strict=False))
