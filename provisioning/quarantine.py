@@ -21,6 +21,10 @@ Every change of state is audited on the tenant's chain.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -61,6 +65,12 @@ PROBE_TIMEOUT_S = 30.0
 PROBE_CLAIM_S = PROBE_TIMEOUT_S + 30
 RUN_JOB_TASK = "provisioning.tasks.run_job"  # by name: the engine imports this module
 
+log = logging.getLogger(__name__)
+# A run's successes not pushed yet, by connection id (`successes_held`); None: outside one.
+_held: ContextVar[dict[int, tuple[DirectoryConnection, list[str]]] | None] = ContextVar(
+    "quarantine_held", default=None
+)
+
 
 def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") -> bool:
     """Note the final outcome of one operation on the connection: a success (retries that
@@ -73,10 +83,59 @@ def record_outcome(connection: DirectoryConnection, ok: bool, reason: str = "") 
 
 def record_outcomes(connection: DirectoryConnection, outcomes: list[tuple[bool, str]]) -> bool:
     """`record_outcome` for several operations at once, oldest first (a batch's steps): one
-    round trip to the window, not one per step."""
+    round trip to the window, not one per step. Within `successes_held`, successes wait for
+    the run's end (or its next failure or throttle of the connection) and go with those."""
     if not outcomes:
         return False
     entries = [SUCCESS if ok else FAILURE + reason[:REASON_CHARS] for ok, reason in outcomes]
+    held = _held.get()
+    if held is not None:
+        if all(ok for ok, _ in outcomes):
+            held.setdefault(connection.pk, (connection, []))[1].extend(entries)
+            return False
+        entries = [*held.pop(connection.pk, (connection, []))[1], *entries]
+    return _pushed(connection, entries)
+
+
+@contextmanager
+def successes_held() -> Iterator[None]:
+    """A worker run: its successes reach each connection's window once, as it ends, in one
+    round trip a connection instead of one for each read and batch. A success tips no
+    breaker that the run's failures had not; a failure is pushed as it comes, after the
+    successes held before it, and a throttle after them too (`_push_held`), so the window and
+    the throttle streak see every answer in its order, as before, only later by a run's
+    length. What a killed run held is lost: successes only, which close no breaker."""
+    token = _held.set({})
+    try:
+        yield
+    finally:
+        held = _held.get() or {}
+        _held.reset(token)
+        for connection, entries in held.values():
+            _push_at_the_end(connection, entries)
+
+
+def _push_at_the_end(connection: DirectoryConnection, entries: list[str]) -> None:
+    try:
+        _pushed(connection, entries)
+    except redis.RedisError:  # its job is ended or parked already; the window is away too
+        log.warning(
+            "The window of connection %s was away: %d successes not noted",
+            connection.pk,
+            len(entries),
+        )
+
+
+@throttle.before_throttled
+def _push_held(connection: DirectoryConnection) -> None:
+    """A throttle of the connection comes after the successes held before it (their push
+    ends the throttle streak, which the throttle then starts again)."""
+    held = _held.get()
+    if held and connection.pk in held:
+        _pushed(connection, held.pop(connection.pk)[1])
+
+
+def _pushed(connection: DirectoryConnection, entries: list[str]) -> bool:
     if settings.REDIS_URL:
         window = _redis_window(settings.REDIS_URL).push(connection.pk, entries)
         return _quarantine_if_failing(connection, window) if _failing(window) else False

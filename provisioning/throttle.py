@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
@@ -44,6 +45,8 @@ BACKOFF_CAP_S = 60.0
 STREAK = "t:"
 # Reservations may put a connection this many seconds of its rate into debt (reserve_ahead_s).
 RESERVE_AHEAD_S = 5.0
+# Called before a throttle is counted, registered from above (`before_throttled`).
+_before_throttled: list[Callable[[DirectoryConnection], None]] = []
 
 
 def acquire(connection: DirectoryConnection, tokens: int = 1) -> float:
@@ -112,12 +115,22 @@ def pause(connection: DirectoryConnection, seconds: float) -> None:
         _backend().pause(connection.pk, bucket_capacity(connection), _rate(connection), seconds)
 
 
+def before_throttled(hook: Callable[[DirectoryConnection], None]) -> Callable:
+    """Call `hook(connection)` before each throttle of a connection is counted (quarantine's
+    successes held by a run, whose push ends the streak, go first)."""
+    if hook not in _before_throttled:
+        _before_throttled.append(hook)
+    return hook
+
+
 def throttled(connection: DirectoryConnection, retry_after: float | None) -> float:
     """After a throttled answer (429, or Graph's 503 Request_ThrottledTemporarily): pause the
     connection and return the seconds to wait. The directory's delay when it named one; else
     `backoff_ceiling` of the consecutive throttles, with full jitter. A throttle during a pause
     (a call already in flight) belongs to the same episode: it waits out that pause, no more."""
     given = retry_after if retry_after and retry_after > 0 else 0.0
+    for hook in _before_throttled:
+        hook(connection)
     return _backend().throttled(
         connection.pk, bucket_capacity(connection), _rate(connection), given, random.random()
     )

@@ -69,6 +69,7 @@ from provisioning.engine.steps import (
     next_batch,
     pending_steps,
 )
+from provisioning.events import publish
 from provisioning.models import DirectoryAccount, Identity, Job, Step
 from tenants.crypto import CredentialError
 
@@ -85,7 +86,7 @@ READ_COUNTS = ("plan_failures", "missing_reads", "lag_reads", "lagging_since")
 
 
 def execute(job_id: int) -> Outcome:
-    with memo.one_run():
+    with memo.one_run(), quarantine.successes_held():
         return _execute(job_id)
 
 
@@ -710,7 +711,8 @@ def end(
             setattr(job, name, value)
         as_read = outcomes.person_as_read(person) if person is not None else None
         settled = serial.ended(job)  # the jobs it settled: their events appended with its own
-        changed_before, changed_after = outcomes.job_finished(job, status)
+        with publish.held() as told:  # what follows the job tells: in the append's statement
+            changed_before, changed_after = outcomes.job_finished(job, status)
         # Written after what follows the job (all in this transaction: a run that lost the
         # job rolls it all back), so that the person's row goes with the job's.
         # A run that lost the job ends nothing: the run that holds it (or ended it) decides.
@@ -726,7 +728,8 @@ def end(
             result="success" if status == Job.Status.SUCCEEDED else "failure",
             job_id=job.pk,
         )
-        record_all([*settled, finish])
+        record_all([*settled, finish], riding=told.riding())
+        told.ridden()
     if unspent := admission.unspent(job):  # after the commit, as write_steps gives back
         admission.give_back(connections_of(job), unspent)
 

@@ -18,7 +18,8 @@ import pytest
 import redis
 from django.db import connection, connections
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+# A run beside others may name a Redis of its own (their keys are this run's prefix's anyway).
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
