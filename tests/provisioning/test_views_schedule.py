@@ -120,6 +120,30 @@ def test_schedule_says_what_each_job_does(client, alpha):
     assert len(response.context["jobs"]) == 3  # the queued job is not on the schedule
 
 
+def test_a_joiners_first_day_job_is_named_for_what_it_does_on_every_page(client, alpha):
+    """A future-start joiner's scheduled job, which only lets them sign in on their first day,
+    was "Change #N" on the person page, the job list, the schedule's Job column and its own
+    page, as a move is."""
+    enable = Job.objects.create(
+        tenant=alpha.tenant,
+        identity=alpha.identity,
+        kind=Job.Kind.CHANGE,
+        status=Job.Status.SCHEDULED,
+        not_before=WHEN,
+        options={"enable": True},
+    )
+    person = reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
+    )
+    job_page = reverse("job_detail", kwargs={"job_id": enable.pk})
+    client.force_login(alpha.technician)
+    for url in (person, reverse("job_list"), schedule_url(alpha), job_page):
+        body = client.get(url).content.decode()
+        assert f"Allow sign-in #{enable.pk}" in body or f"Allow sign-in job #{enable.pk}" in body
+        assert f"Change #{enable.pk}" not in body and f"Change job #{enable.pk}" not in body
+    assert str(enable) == f"Allow sign-in #{enable.pk}"
+
+
 def test_cross_tenant_schedule_shows_only_the_persons_tenants(client, alpha, bravo, msp_admin):
     scheduled_leave(alpha)
     scheduled_leave(bravo)
