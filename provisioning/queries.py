@@ -89,6 +89,19 @@ class Comparison:
         return [d for d in self.desired if not self._held(d, have)]
 
     @property
+    def desired_shown(self) -> list[tuple[str, str]]:
+        """Each wanted entry as (name, role): "Slack / Member" beside the "Slack" the directory
+        holds read as a difference; the app is named as the directory names it, its role apart."""
+        return self._named(self.desired)
+
+    @property
+    def missing_shown(self) -> list[str]:
+        return [f"{name} (as {role})" if role else name for name, role in self._named(self.missing)]
+
+    def _named(self, entries) -> list[tuple[str, str]]:
+        return [split_entry(d) if self.label == "Apps" else (d, "") for d in entries]
+
+    @property
     def built_in_notes(self) -> list[str]:
         return [built_in_note(name) for name in self.built_in]
 

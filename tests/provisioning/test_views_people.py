@@ -18,6 +18,7 @@ from provisioning.inventory import matching
 from provisioning.inventory.models import Account
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Job
+from provisioning.queries import Comparison
 from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
@@ -190,6 +191,16 @@ def test_a_joined_person_is_in_sync_with_an_app_named_with_its_role(client, on_s
     body = directories_of(client, dirs)
     assert "Missing:" not in body and "Also holds: Salesforce" not in body
     assert "in sync" in body and "differs" not in body
+    # Desired "Salesforce / User" beside actual "Salesforce" read as a difference on an
+    # in-sync page: the app is named as the directory names it, its role apart.
+    assert '<span class="chip">Salesforce <span class="muted">as User</span></span>' in body
+    assert "Salesforce / User" not in body
+
+
+def test_an_app_missing_with_its_role_is_named_as_the_directory_names_it():
+    apps = Comparison("Apps", ("Slack / Member", "Zoom"), ("Zoom",))
+    assert apps.missing_shown == ["Slack (as Member)"]
+    assert Comparison("Groups", ("A / B",), ()).missing_shown == ["A / B"]
 
 
 def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
