@@ -17,7 +17,7 @@ from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
-from provisioning.engine.planner import NEVER_CLEARED, built_in_note
+from provisioning.engine.planner import NEVER_CLEARED, built_in_note, rule_based_note
 from provisioning.engine.roles import has_roles
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
@@ -71,9 +71,11 @@ class Comparison:
     label: str
     desired: tuple[str, ...]
     actual: tuple[str, ...]
-    # Held because the directory puts every user in it (Okta's Everyone): no access the
-    # portal gave or could take, so told apart from what the person holds beyond their roles.
+    # Held because the directory puts every user in it (Okta's Everyone), or by a rule (an
+    # Entra dynamic group): no access the portal gave or could take, so told apart from what
+    # the person holds beyond their roles.
     built_in: tuple[str, ...] = ()
+    by_rule: tuple[str, ...] = ()
 
     def _held(self, wanted: str, have: set[str]) -> bool:
         # A template names an app alone or with the role it gives ("Slack / Member",
@@ -103,7 +105,9 @@ class Comparison:
 
     @property
     def built_in_notes(self) -> list[str]:
-        return [built_in_note(name) for name in self.built_in]
+        return [built_in_note(name) for name in self.built_in] + [
+            rule_based_note(name) + "." for name in self.by_rule
+        ]
 
     @property
     def extra(self) -> list[str]:
@@ -111,6 +115,7 @@ class Comparison:
             a
             for a in self.actual
             if a not in self.built_in
+            and a not in self.by_rule
             and not any(self._held(d, {a.casefold()}) for d in self.desired)
         ]
 
@@ -227,13 +232,20 @@ async def _read(
         groups=_named(group_list, desired.groups),
         apps=_named(app_list, desired.apps),
     )
-    built_in = tuple(sorted(r.name for r in group_list if r.detail.get("builtin")))
     view.access = _comparisons(
-        connector.supports_licences, desired, groups, licences, apps, built_in
+        connector.supports_licences, desired, groups, licences, apps, _filled_by(group_list)
     )
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
     view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
     return view
+
+
+def _filled_by(groups: list[Resource]) -> dict[str, tuple[str, ...]]:
+    """The groups the directory fills itself: built in, and by a rule."""
+    return {
+        key: tuple(sorted(r.name for r in groups if r.detail.get(flag)))
+        for key, flag in (("built_in", "builtin"), ("by_rule", "dynamic"))
+    }
 
 
 def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
@@ -247,10 +259,11 @@ def _named(resources: list[Resource], refs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _comparisons(
-    licensed: bool, desired: DesiredState, groups, licences, apps, built_in: tuple = ()
+    licensed: bool, desired: DesiredState, groups, licences, apps, filled_by: dict | None = None
 ) -> list[Comparison]:
     held = tuple(sorted(groups, key=str.casefold))
-    rows = [Comparison("Groups", desired.groups, held, tuple(g for g in built_in if g in held))]
+    filled = {key: tuple(g for g in names if g in held) for key, names in (filled_by or {}).items()}
+    rows = [Comparison("Groups", desired.groups, held, **filled)]
     if licensed:
         rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
     rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))

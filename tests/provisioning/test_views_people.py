@@ -203,6 +203,27 @@ def test_an_app_missing_with_its_role_is_named_as_the_directory_names_it():
     assert Comparison("Groups", ("A / B",), ()).missing_shown == ["A / B"]
 
 
+def test_a_group_an_entra_rule_fills_is_told_rule_based_not_held_beyond(client, on_sandbox):
+    """A Sales joiner's Groups read "Also holds: Sales (dynamic)" where the drift card above
+    it found nothing and the job's read-back said the rule added them: the page says so too."""
+    slug = f"fd-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(
+        dirs.tenant, request, username=f"ada.lovelace@{slug}.example", actor="system"
+    )
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    dirs.identity = job.identity
+    client.force_login(technician)
+    body = directories_of(client, dirs)
+    assert "Sales (dynamic)" in body  # held, and shown as held
+    assert "Also holds: Sales (dynamic)" not in body
+    assert "“Sales (dynamic)” is rule-based: the directory added the person by its rule." in body
+
+
 def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
     """A leave changes no attribute (the planner compares none for a leaver): the department
     the account keeps is no difference, and the page shows the leave is complete."""
