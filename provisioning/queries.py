@@ -217,7 +217,7 @@ async def _read(
         return view  # nothing there, and nothing wanted: no rows to compare
     if user is None:
         view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
-        view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
+        view.access = _comparisons(connector, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
     group_list, app_list = await connector.groups(), await connector.apps()
@@ -232,9 +232,7 @@ async def _read(
         groups=_named(group_list, desired.groups),
         apps=_named(app_list, desired.apps),
     )
-    view.access = _comparisons(
-        connector.supports_licences, desired, groups, licences, apps, _filled_by(group_list)
-    )
+    view.access = _comparisons(connector, desired, groups, licences, apps, _filled_by(group_list))
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
     view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
     return view
@@ -259,14 +257,17 @@ def _named(resources: list[Resource], refs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _comparisons(
-    licensed: bool, desired: DesiredState, groups, licences, apps, filled_by: dict | None = None
+    connector, desired: DesiredState, groups, licences, apps, filled_by: dict | None = None
 ) -> list[Comparison]:
+    """Groups, and licences and apps where the directory has them (a SCIM app has neither:
+    its "Apps – –" row compared nothing)."""
     held = tuple(sorted(groups, key=str.casefold))
     filled = {key: tuple(g for g in names if g in held) for key, names in (filled_by or {}).items()}
     rows = [Comparison("Groups", desired.groups, held, **filled)]
-    if licensed:
+    if connector.supports_licences:
         rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
-    rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
+    if assigns_apps(connector) or desired.apps:
+        rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
     return rows
 
 
@@ -311,13 +312,18 @@ class VerifiedDirectory:
     holds: frozenset[str] = frozenset(("licenses", "apps", "roles"))
 
 
+def assigns_apps(connector) -> bool:
+    """Whether the directory assigns apps (a SCIM app, an app of its own, has none)."""
+    return hasattr(connector, "app_users")
+
+
 def _holds(connection: DirectoryConnection | None) -> frozenset[str]:
     if connection is None:
         return VerifiedDirectory.holds
     connector = connector_type(connection)
     has = {
         "licenses": connector.supports_licences,
-        "apps": hasattr(connector, "app_users"),  # an app of its own has none to assign
+        "apps": assigns_apps(connector),
         "roles": has_roles(connector),
     }
     return frozenset(kind for kind, held in has.items() if held)

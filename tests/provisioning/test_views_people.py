@@ -224,6 +224,31 @@ def test_a_group_an_entra_rule_fills_is_told_rule_based_not_held_beyond(client, 
     assert "“Sales (dynamic)” is rule-based: the directory added the person by its rule." in body
 
 
+def test_a_scim_app_shows_no_apps_row_it_cannot_hold(client, on_sandbox):
+    """A SCIM app (the demo's "Slack (SCIM)") showed an Apps row of "–" against "–": it has
+    no apps to assign, as its job's read-back already says by leaving the column out."""
+    slug = f"fs-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    connection = connect(dirs.tenant, make_app(on_sandbox, "full"), "Wiki")
+    dirs.template.scim_apps = [{"connection": connection.pk, "groups": []}]
+    dirs.template.save()
+    technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    job = services.request_onboarding(
+        dirs.tenant, request, username=f"ada.lovelace@{slug}.example", actor="system"
+    )
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    dirs.identity = job.identity
+    client.force_login(technician)
+    entra, app = directories_of(client, dirs).split('<div class="directory-view">')[1:]
+    assert "Wiki" in app and "in sync" in app
+    assert '<th scope="row">Groups</th>' in app
+    assert '<th scope="row">Apps</th>' not in app
+    assert '<th scope="row">Apps</th>' in entra
+
+
 def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):
     """A leave changes no attribute (the planner compares none for a leaver): the department
     the account keeps is no difference, and the page shows the leave is complete."""
