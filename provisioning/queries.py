@@ -317,7 +317,8 @@ def assigns_apps(connector) -> bool:
     return hasattr(connector, "app_users")
 
 
-def _holds(connection: DirectoryConnection | None) -> frozenset[str]:
+def holds(connection: DirectoryConnection | None) -> frozenset[str]:
+    """What of licences, apps and admin roles the directory has at all."""
     if connection is None:
         return VerifiedDirectory.holds
     connector = connector_type(connection)
@@ -352,7 +353,7 @@ def verification_of(job: Job) -> Verification | None:
     connections = {c.pk: c for c in job.tenant.connections.all()}
     read_at = record.get("read_at")
     directories = [
-        VerifiedDirectory(connection, readback, _holds(connection))
+        VerifiedDirectory(connection, readback, holds(connection))
         for pk, readback in record.get("directories", {}).items()
         for connection in [connections.get(int(pk))]
     ]
