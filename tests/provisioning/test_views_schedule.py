@@ -93,15 +93,20 @@ def test_msp_admin_sees_confirm(client, alpha, msp_admin):
     assert batch_url("batch_confirm", batch) in body
 
 
-def test_schedule_says_what_each_job_does(client, alpha):
-    enable = Job.objects.create(
-        tenant=alpha.tenant,
-        identity=alpha.identity,
+def first_day_job(world) -> Job:
+    """What a joiner created ahead waits for: sign-in allowed at the start of the first day."""
+    return Job.objects.create(
+        tenant=world.tenant,
+        identity=world.identity,
         kind=Job.Kind.CHANGE,
         status=Job.Status.SCHEDULED,
         not_before=WHEN,
         options={"enable": True},
     )
+
+
+def test_schedule_says_what_each_job_does(client, alpha):
+    enable = first_day_job(alpha)
     for kind in (Job.Kind.JOIN, Job.Kind.DELETE):
         Job.objects.create(
             tenant=alpha.tenant,
@@ -124,14 +129,7 @@ def test_a_joiners_first_day_job_is_named_for_what_it_does_on_every_page(client,
     """A future-start joiner's scheduled job, which only lets them sign in on their first day,
     was "Change #N" on the person page, the job list, the schedule's Job column and its own
     page, as a move is."""
-    enable = Job.objects.create(
-        tenant=alpha.tenant,
-        identity=alpha.identity,
-        kind=Job.Kind.CHANGE,
-        status=Job.Status.SCHEDULED,
-        not_before=WHEN,
-        options={"enable": True},
-    )
+    enable = first_day_job(alpha)
     person = reverse(
         "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
     )
