@@ -188,7 +188,17 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk}"
+        return f"{self.label} #{self.pk}"
+
+    @property
+    def label(self) -> str:
+        """What the job does, in the words of its lists and page: a Change that only lets a
+        joiner created ahead sign in on their first day read "Change", as a move does."""
+        if self.kind == self.Kind.CHANGE and self.options.get("enable"):
+            return "Allow sign-in"
+        if self.kind == self.Kind.CHANGE and self.options.get("add_directory"):
+            return "Add a directory"
+        return self.get_kind_display()
 
     @property
     def is_done(self) -> bool:

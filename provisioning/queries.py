@@ -17,7 +17,7 @@ from provisioning.connectors.base import DirectoryUser, Resource
 from provisioning.connectors.errors import ConnectorError, NotFoundError
 from provisioning.connectors.factory import connector_for, connector_type
 from provisioning.engine.desired import DesiredState, desired_for, desired_for_display
-from provisioning.engine.planner import NEVER_CLEARED, built_in_note
+from provisioning.engine.planner import NEVER_CLEARED, built_in_note, rule_based_note
 from provisioning.engine.roles import has_roles
 from provisioning.models import DirectoryAccount, Identity, Job
 from tenants import access
@@ -71,9 +71,11 @@ class Comparison:
     label: str
     desired: tuple[str, ...]
     actual: tuple[str, ...]
-    # Held because the directory puts every user in it (Okta's Everyone): no access the
-    # portal gave or could take, so told apart from what the person holds beyond their roles.
+    # Held because the directory puts every user in it (Okta's Everyone), or by a rule (an
+    # Entra dynamic group): no access the portal gave or could take, so told apart from what
+    # the person holds beyond their roles.
     built_in: tuple[str, ...] = ()
+    by_rule: tuple[str, ...] = ()
 
     def _held(self, wanted: str, have: set[str]) -> bool:
         # A template names an app alone or with the role it gives ("Slack / Member",
@@ -89,8 +91,23 @@ class Comparison:
         return [d for d in self.desired if not self._held(d, have)]
 
     @property
+    def desired_shown(self) -> list[tuple[str, str]]:
+        """Each wanted entry as (name, role): "Slack / Member" beside the "Slack" the directory
+        holds read as a difference; the app is named as the directory names it, its role apart."""
+        return self._named(self.desired)
+
+    @property
+    def missing_shown(self) -> list[str]:
+        return [f"{name} (as {role})" if role else name for name, role in self._named(self.missing)]
+
+    def _named(self, entries) -> list[tuple[str, str]]:
+        return [split_entry(d) if self.label == "Apps" else (d, "") for d in entries]
+
+    @property
     def built_in_notes(self) -> list[str]:
-        return [built_in_note(name) for name in self.built_in]
+        return [built_in_note(name) for name in self.built_in] + [
+            rule_based_note(name) + "." for name in self.by_rule
+        ]
 
     @property
     def extra(self) -> list[str]:
@@ -98,6 +115,7 @@ class Comparison:
             a
             for a in self.actual
             if a not in self.built_in
+            and a not in self.by_rule
             and not any(self._held(d, {a.casefold()}) for d in self.desired)
         ]
 
@@ -199,7 +217,7 @@ async def _read(
         return view  # nothing there, and nothing wanted: no rows to compare
     if user is None:
         view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
-        view.access = _comparisons(connector.supports_licences, desired, set(), set(), set())
+        view.access = _comparisons(connector, desired, set(), set(), set())
         return view
     held = await connector.access_of(user.id)
     group_list, app_list = await connector.groups(), await connector.apps()
@@ -214,13 +232,18 @@ async def _read(
         groups=_named(group_list, desired.groups),
         apps=_named(app_list, desired.apps),
     )
-    built_in = tuple(sorted(r.name for r in group_list if r.detail.get("builtin")))
-    view.access = _comparisons(
-        connector.supports_licences, desired, groups, licences, apps, built_in
-    )
+    view.access = _comparisons(connector, desired, groups, licences, apps, _filled_by(group_list))
     # After the reads: a SCIM app narrows what it holds once it has been discovered.
     view.attributes = _attribute_rows(desired, user, connector.compared_attributes, set_here)
     return view
+
+
+def _filled_by(groups: list[Resource]) -> dict[str, tuple[str, ...]]:
+    """The groups the directory fills itself: built in, and by a rule."""
+    return {
+        key: tuple(sorted(r.name for r in groups if r.detail.get(flag)))
+        for key, flag in (("built_in", "builtin"), ("by_rule", "dynamic"))
+    }
 
 
 def _names(resources: list[Resource], ids: frozenset[str]) -> set[str]:
@@ -234,13 +257,17 @@ def _named(resources: list[Resource], refs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _comparisons(
-    licensed: bool, desired: DesiredState, groups, licences, apps, built_in: tuple = ()
+    connector, desired: DesiredState, groups, licences, apps, filled_by: dict | None = None
 ) -> list[Comparison]:
+    """Groups, and licences and apps where the directory has them (a SCIM app has neither:
+    its "Apps – –" row compared nothing)."""
     held = tuple(sorted(groups, key=str.casefold))
-    rows = [Comparison("Groups", desired.groups, held, tuple(g for g in built_in if g in held))]
-    if licensed:
+    filled = {key: tuple(g for g in names if g in held) for key, names in (filled_by or {}).items()}
+    rows = [Comparison("Groups", desired.groups, held, **filled)]
+    if connector.supports_licences:
         rows.append(Comparison("Licences", desired.licenses, tuple(sorted(licences))))
-    rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
+    if assigns_apps(connector) or desired.apps:
+        rows.append(Comparison("Apps", desired.apps, tuple(sorted(apps, key=str.casefold))))
     return rows
 
 
@@ -285,13 +312,19 @@ class VerifiedDirectory:
     holds: frozenset[str] = frozenset(("licenses", "apps", "roles"))
 
 
-def _holds(connection: DirectoryConnection | None) -> frozenset[str]:
+def assigns_apps(connector) -> bool:
+    """Whether the directory assigns apps (a SCIM app, an app of its own, has none)."""
+    return hasattr(connector, "app_users")
+
+
+def holds(connection: DirectoryConnection | None) -> frozenset[str]:
+    """What of licences, apps and admin roles the directory has at all."""
     if connection is None:
         return VerifiedDirectory.holds
     connector = connector_type(connection)
     has = {
         "licenses": connector.supports_licences,
-        "apps": hasattr(connector, "app_users"),  # an app of its own has none to assign
+        "apps": assigns_apps(connector),
         "roles": has_roles(connector),
     }
     return frozenset(kind for kind, held in has.items() if held)
@@ -320,7 +353,7 @@ def verification_of(job: Job) -> Verification | None:
     connections = {c.pk: c for c in job.tenant.connections.all()}
     read_at = record.get("read_at")
     directories = [
-        VerifiedDirectory(connection, readback, _holds(connection))
+        VerifiedDirectory(connection, readback, holds(connection))
         for pk, readback in record.get("directories", {}).items()
         for connection in [connections.get(int(pk))]
     ]

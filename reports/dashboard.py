@@ -522,7 +522,7 @@ def _attention(rows, scope, now) -> list[FailedJob]:
             j.pk,
             j.tenant.name,
             j.tenant.slug,
-            j.get_kind_display(),
+            j.label,
             j.get_status_display(),
             j.identity.display_name if j.identity else "",
             j.created_at,

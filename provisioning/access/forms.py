@@ -456,7 +456,7 @@ class MarkDoneForm(forms.Form):
 
 def _job_label(job: Job) -> str:
     who = job.identity.display_name if job.identity else "–"
-    return f"#{job.pk} {job.get_kind_display()} · {who} · {job.get_status_display()}"
+    return f"#{job.pk} {job.label} · {who} · {job.get_status_display()}"
 
 
 class DeclineForm(forms.Form):

@@ -283,6 +283,18 @@ def _check_nothing_open(identity, resource, extends) -> None:
         )
 
 
+def only_approver_of(tenant, user) -> list[RequestableResource]:
+    """The tenant's requestables whose one approver is `user`, with no rule that approves on
+    its own: what `user` cannot file (nobody approves their own request), said on the form
+    before it is filled rather than after."""
+    resources = tenant.requestables.filter(is_active=True, auto_approve_attribute="")
+    return [
+        r
+        for r in resources.order_by("name")
+        if (approvers := approvers_of(r)) and all(a.pk == user.pk for a in approvers)
+    ]
+
+
 def _check_someone_decides(identity, resource, actor) -> None:
     """Refuse a request that only its requester or its person could decide: nobody approves
     their own, nor access for themselves (`can_decide`), so it would wait until it expires."""

@@ -96,6 +96,7 @@ def request_new(request: HttpRequest, tenant: str) -> HttpResponse:
         status = 400
     back = _back(tenant_obj, initial.get("identity"))
     context = {"tenant": tenant_obj, "form": form, "back": back}
+    context["only_approver_of"] = ar.only_approver_of(tenant_obj, request.user)
     return render(request, "access/request_form.html", context, status=status)
 
 

@@ -328,7 +328,7 @@ class OnboardingCheck:
         except naming.NamingRuleError as exc:
             draft.result.errors.append(str(exc))
             return ""
-        if username != draft.candidate:
+        if username != draft.candidate and not draft.result.errors:  # a refused row gets none
             draft.result.notes.append(
                 f"{draft.candidate} is taken {reasons[draft.candidate]}: this row gets {username}."
             )

@@ -7,12 +7,15 @@ redirect; the batch page's progress partial is polled by htmx until nothing is l
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import dateformat
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -241,11 +244,17 @@ def _shown(row) -> dict[str, str]:
     return {
         "name": f"{cells.get('first_name', '')} {cells.get('last_name', '')}".strip(),
         "role": cells.get("role", ""),
-        "start": row.data.get("start_date") or cells.get("start_date", ""),
+        "start": _day(row.data.get("start_date")) or cells.get("start_date", ""),
         "username": row.data.get("username") or cells.get("username", ""),
         "who": cells.get("username") or cells.get("employee_id", ""),
         "leave": cells.get("leave_at") or "now",
     }
+
+
+def _day(iso: str | None) -> str:
+    """A row's start day in the words of every other page ("7 Dec 2026", as the person page
+    says it); a cell that is no date is shown as the file has it, by the caller."""
+    return dateformat.format(date.fromisoformat(iso), "j M Y") if iso else ""
 
 
 @login_required

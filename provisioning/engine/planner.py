@@ -651,10 +651,7 @@ def _note_filled_by_directory(plan: Plan, groups: list[Resource], wanted_ids: se
     for group_id in sorted(plan.access.groups - wanted_ids):
         group = find(groups, group_id)
         if group and group.detail.get("dynamic"):
-            plan.by_rule.append(
-                f"“{group.name}” is rule-based: the directory added the person by its rule, "
-                "not the plan."
-            )
+            plan.by_rule.append(rule_based_note(group.name) + ", not the plan.")
         elif group and group.detail.get("builtin"):
             plan.by_rule.append(built_in_note(group.name))
 
@@ -662,6 +659,11 @@ def _note_filled_by_directory(plan: Plan, groups: list[Resource], wanted_ids: se
 def built_in_note(group_name: str) -> str:
     """Why a person holds a group the directory puts every user in (Okta's Everyone)."""
     return f"“{group_name}” is built in: the directory holds everyone in it."
+
+
+def rule_based_note(group_name: str) -> str:
+    """Why a person holds a group with rule-based membership (an Entra dynamic group)."""
+    return f"“{group_name}” is rule-based: the directory added the person by its rule"
 
 
 def _note_exceptions(

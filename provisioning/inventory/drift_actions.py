@@ -95,7 +95,7 @@ def converge_person(
             job = next(iter(awaiting.values()))
             raise DriftError(
                 f"This item awaits the next inventory read: it was last seen before "
-                f"{job.get_kind_display()} #{job.pk} ended, which may have settled it. "
+                f"{job.label} #{job.pk} ended, which may have settled it. "
                 "Nothing was queued."
             )
         chosen = [d for d in chosen if d.pk not in awaiting]

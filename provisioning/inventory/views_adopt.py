@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -186,8 +187,9 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
         if form.cleaned_data["expected"] != preview.adoptable:
             messages.warning(
                 request,
-                f"The selection changed since the preview: {preview.adoptable} people can be "
-                "adopted now. Check them again.",
+                f"The selection changed since the preview: {preview.adoptable} "
+                f"{pluralize(preview.adoptable, 'person,people')} can be adopted now. "
+                "Check them again.",
             )
         elif preview.adoptable and _start(
             request, tenant_obj, preview, form.cleaned_data["reason"]
@@ -248,8 +250,8 @@ def _start(request: HttpRequest, tenant, preview, reason: str) -> bool:
     transaction.on_commit(lambda: adopt_people.delay(tenant.pk, ids, user_id, reason))
     messages.success(
         request,
-        f"Adopting {len(ids)} people in the background: the count below goes down as they "
-        "are adopted; a summary event ends it in the audit trail.",
+        f"Adopting {len(ids)} {pluralize(len(ids), 'person,people')} in the background: the "
+        "count below goes down as they are adopted; a summary event ends it in the audit trail.",
     )
     return True
 

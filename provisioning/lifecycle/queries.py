@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from provisioning.engine.offboarding import removed_by_job
 from provisioning.models import Batch, Identity, Job, Step
+from provisioning.queries import holds
 from tenants import access
 from tenants.models import DirectoryConnection, Tenant
 
@@ -140,6 +141,7 @@ def removed_per_directory(leave_job: Job) -> list[dict]:
             "cells": [
                 (label, [r["name"] for r in getattr(records[connection.pk], kind)])
                 for kind, label in KINDS
+                if kind == "groups" or kind in holds(connection)  # a SCIM app: groups only
             ],
         }
         for connection in connections

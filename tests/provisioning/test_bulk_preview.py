@@ -129,6 +129,12 @@ def test_preview_shows_every_error_and_queues_nothing(client, dirs):
     assert note in body
     huge = BatchRow.objects.get(batch=batch, line=18)
     assert len(huge.data["input"]["department"]) == 65  # stored cut short
+    # The Start column read "2026-12-14" beside pages that say "14 Dec 2026"; a cell that is
+    # no date stays as the file has it, for its error to point at.
+    soon = clock.tenant_today(dirs.tenant) + timedelta(days=7)
+    starts = re.findall(r'<span class="cell-label">Start </span>([^<]*)</td>', body)
+    assert f"{soon.day} {soon:%b %Y}" in starts and soon.isoformat() not in starts
+    assert "01/12/2026" in starts
 
 
 def test_confirm_queues_only_the_valid_rows(client, dirs):

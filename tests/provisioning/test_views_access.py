@@ -597,3 +597,19 @@ def test_a_request_only_its_requester_could_approve_is_refused(client, alpha, vp
     make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])
     assert client.post(new, fields).status_code == 302
     assert AccessRequest.objects.get().status == AccessRequest.Status.PENDING
+
+
+def test_the_form_says_before_it_is_filled_what_its_only_approver_cannot_file(client, alpha, vpn):
+    """The demo's client admins (one per tenant) filled the whole form to learn, on
+    submitting, that they approve everything themselves: the form says so up front, and
+    stops saying it once someone else may decide."""
+    client.force_login(alpha.client_admin)
+    body = client.get(url("access_request_new", alpha)).content.decode()
+    notice = body[body.index('id="only-approver"') :].split("</div>")[0]
+    assert "You are the only approver of <strong>Alpha VPN</strong>" in notice
+    assert "a request for it would wait for no one" in notice
+    client.force_login(alpha.technician)
+    assert 'id="only-approver"' not in client.get(url("access_request_new", alpha)).content.decode()
+    make_person("ca2-alpha", Role.CLIENT_ADMIN, [alpha.tenant])
+    client.force_login(alpha.client_admin)
+    assert 'id="only-approver"' not in client.get(url("access_request_new", alpha)).content.decode()

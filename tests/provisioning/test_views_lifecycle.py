@@ -505,6 +505,42 @@ def test_identity_page_shows_what_was_removed_and_offers_restore(client, alpha):
     assert reverse("job_cancel", kwargs={"job_id": deletion.pk}) not in body
 
 
+def test_what_a_leave_removed_in_a_scim_app_lists_only_groups(client, alpha):
+    """The demo's Slack (SCIM) showed "Licences –" and "Apps –" under "Removed at
+    offboarding": an app over SCIM has neither, and its dashes read as "nothing removed"."""
+    from provisioning.models import Step
+    from tenants.models import DirectoryConnection
+
+    slack = DirectoryConnection.objects.create(tenant=alpha.tenant, kind="scim", name="Slack")
+    Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.LEFT)
+    leave = Job.objects.create(
+        tenant=alpha.tenant, identity=alpha.identity, kind=Job.Kind.LEAVE, status="succeeded"
+    )
+    for order, (connection, action, name, param) in enumerate(
+        [
+            (alpha.connection, "remove_license", "SPE_E3", "sku_id"),
+            (slack, "remove_group", "All Hands", "group_id"),
+        ],
+        1,
+    ):
+        Step.objects.create(
+            job=leave,
+            connection=connection,
+            order=order,
+            action=action,
+            target_name=name,
+            params={param: f"id-{name}"},
+            status="succeeded",
+        )
+    client.force_login(alpha.technician)
+    body = client.get(url("identity_detail", alpha)).content.decode()
+    card = body[body.index('id="removed-per-directory"') :].split("</div>\n")[0]
+    entra, app = card.split("<h4>")[1:3]
+    assert "<dt>Licences</dt>" in entra and "<dt>Apps</dt>" in entra
+    assert app.startswith("Slack") and "All Hands" in app
+    assert "<dt>Licences</dt>" not in app and "<dt>Apps</dt>" not in app
+
+
 def test_a_deleted_person_is_offered_a_rehire(client, alpha):
     Identity.objects.filter(pk=alpha.identity.pk).update(status=Identity.Status.DELETED)
     client.force_login(alpha.technician)

@@ -18,6 +18,7 @@ from provisioning.inventory import matching
 from provisioning.inventory.models import Account
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Job
+from provisioning.queries import Comparison
 from provisioning.tasks import run_job
 from tenants.models import DirectoryConnection
 from tests.factories import make_person
@@ -172,24 +173,69 @@ def test_identity_desired_vs_actual(client, fabrikam):
     assert "Account Executive" in body  # the desired job title, absent in the directory
 
 
-def test_a_joined_person_is_in_sync_with_an_app_named_with_its_role(client, on_sandbox):
-    """A template's "Salesforce / User" is the app Salesforce given with that role: once the
-    join has verified, the page says in sync, not "Missing: Salesforce / User"."""
-    slug = f"fr-{uuid.uuid4().hex[:8]}"
-    dirs = make_directories(on_sandbox, slug, ("entra",), apps=["Salesforce / User"])
+def joined_by_a_technician(client, dirs) -> None:
+    """Ada Lovelace onboarded with the tenant's template and verified; the client signed in
+    as a technician of the tenant, for the comparison."""
+    slug = dirs.tenant.slug
     technician = make_person(f"tech-{slug}", Role.TECHNICIAN, [dirs.tenant])
     request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
     job = services.request_onboarding(
-        dirs.tenant, request, username=f"ada.lovelace@{slug}.example", actor="system"
+        dirs.tenant, request, username=f"ada.lovelace@{dirs.tenant.primary_domain}", actor="system"
     )
     run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
     dirs.identity = job.identity
     client.force_login(technician)
+
+
+def test_a_joined_person_is_in_sync_with_an_app_named_with_its_role(client, on_sandbox):
+    """A template's "Salesforce / User" is the app Salesforce given with that role: once the
+    join has verified, the page says in sync, not "Missing: Salesforce / User"."""
+    slug = f"fr-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",), apps=["Salesforce / User"])
+    joined_by_a_technician(client, dirs)
     body = directories_of(client, dirs)
     assert "Missing:" not in body and "Also holds: Salesforce" not in body
     assert "in sync" in body and "differs" not in body
+    # Desired "Salesforce / User" beside actual "Salesforce" read as a difference on an
+    # in-sync page: the app is named as the directory names it, its role apart.
+    assert '<span class="chip">Salesforce <span class="muted">as User</span></span>' in body
+    assert "Salesforce / User" not in body
+
+
+def test_an_app_missing_with_its_role_is_named_as_the_directory_names_it():
+    apps = Comparison("Apps", ("Slack / Member", "Zoom"), ("Zoom",))
+    assert apps.missing_shown == ["Slack (as Member)"]
+    assert Comparison("Groups", ("A / B",), ()).missing_shown == ["A / B"]
+
+
+def test_a_group_an_entra_rule_fills_is_told_rule_based_not_held_beyond(client, on_sandbox):
+    """A Sales joiner's Groups read "Also holds: Sales (dynamic)" where the drift card above
+    it found nothing and the job's read-back said the rule added them: the page says so too."""
+    slug = f"fd-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    joined_by_a_technician(client, dirs)
+    body = directories_of(client, dirs)
+    assert "Sales (dynamic)" in body  # held, and shown as held
+    assert "Also holds: Sales (dynamic)" not in body
+    assert "“Sales (dynamic)” is rule-based: the directory added the person by its rule." in body
+
+
+def test_a_scim_app_shows_no_apps_row_it_cannot_hold(client, on_sandbox):
+    """A SCIM app (the demo's "Slack (SCIM)") showed an Apps row of "–" against "–": it has
+    no apps to assign, as its job's read-back already says by leaving the column out."""
+    slug = f"fs-{uuid.uuid4().hex[:8]}"
+    dirs = make_directories(on_sandbox, slug, ("entra",))
+    connection = connect(dirs.tenant, make_app(on_sandbox, "full"), "Wiki")
+    dirs.template.scim_apps = [{"connection": connection.pk, "groups": []}]
+    dirs.template.save()
+    joined_by_a_technician(client, dirs)
+    entra, app = directories_of(client, dirs).split('<div class="directory-view">')[1:]
+    assert "Wiki" in app and "in sync" in app
+    assert '<th scope="row">Groups</th>' in app
+    assert '<th scope="row">Apps</th>' not in app
+    assert '<th scope="row">Apps</th>' in entra
 
 
 def test_a_leaver_whose_leave_verified_is_in_sync(client, fabrikam):

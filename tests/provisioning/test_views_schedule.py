@@ -93,15 +93,20 @@ def test_msp_admin_sees_confirm(client, alpha, msp_admin):
     assert batch_url("batch_confirm", batch) in body
 
 
-def test_schedule_says_what_each_job_does(client, alpha):
-    enable = Job.objects.create(
-        tenant=alpha.tenant,
-        identity=alpha.identity,
+def first_day_job(world) -> Job:
+    """What a joiner created ahead waits for: sign-in allowed at the start of the first day."""
+    return Job.objects.create(
+        tenant=world.tenant,
+        identity=world.identity,
         kind=Job.Kind.CHANGE,
         status=Job.Status.SCHEDULED,
         not_before=WHEN,
         options={"enable": True},
     )
+
+
+def test_schedule_says_what_each_job_does(client, alpha):
+    enable = first_day_job(alpha)
     for kind in (Job.Kind.JOIN, Job.Kind.DELETE):
         Job.objects.create(
             tenant=alpha.tenant,
@@ -118,6 +123,23 @@ def test_schedule_says_what_each_job_does(client, alpha):
     assert "Onboard on the start date" in body and "Delete the disabled account" in body
     assert [j.pk for j in response.context["jobs"]][0] == enable.pk
     assert len(response.context["jobs"]) == 3  # the queued job is not on the schedule
+
+
+def test_a_joiners_first_day_job_is_named_for_what_it_does_on_every_page(client, alpha):
+    """A future-start joiner's scheduled job, which only lets them sign in on their first day,
+    was "Change #N" on the person page, the job list, the schedule's Job column and its own
+    page, as a move is."""
+    enable = first_day_job(alpha)
+    person = reverse(
+        "identity_detail", kwargs={"tenant": alpha.tenant.slug, "identity_id": alpha.identity.pk}
+    )
+    job_page = reverse("job_detail", kwargs={"job_id": enable.pk})
+    client.force_login(alpha.technician)
+    for url in (person, reverse("job_list"), schedule_url(alpha), job_page):
+        body = client.get(url).content.decode()
+        assert f"Allow sign-in #{enable.pk}" in body or f"Allow sign-in job #{enable.pk}" in body
+        assert f"Change #{enable.pk}" not in body and f"Change job #{enable.pk}" not in body
+    assert str(enable) == f"Allow sign-in #{enable.pk}"
 
 
 def test_cross_tenant_schedule_shows_only_the_persons_tenants(client, alpha, bravo, msp_admin):

@@ -558,14 +558,14 @@ def test_one_tenants_trail_is_in_its_zone_as_its_job_person_and_report_pages(
         client.force_login(person)
         body = client.get(audit_url(**params)).content.decode()
         assert "Times and dates in America/New_York" in body, person
-        assert _shown_time(body, noon) == "2026-03-10 08:00:00"
+        assert _shown_time(body, noon) == "10 Mar 2026 08:00:00"
         # the 10th in New York: 04:00 UTC on the 10th to 04:00 UTC on the 11th
         shown = visible(client, date_from="2026-03-10", date_to="2026-03-10", **params)
         assert shown == {e.pk for e in events[4:28]}
     client.force_login(msp_admin)
     body = client.get(audit_url()).content.decode()
     assert "Times and dates in UTC" in body
-    assert _shown_time(body, noon) == "2026-03-10 12:00:00"
+    assert _shown_time(body, noon) == "10 Mar 2026 12:00:00"
 
 
 def test_each_event_says_its_action_in_words_beside_its_code(client, trail, msp_admin):
@@ -581,3 +581,14 @@ def test_each_event_says_its_action_in_words_beside_its_code(client, trail, msp_
         assert f'<span class="action">{words} <code title="{code}">{code}</code></span>' in body
     # An action without words yet reads as its code, once.
     assert '<span class="action"><code title="tenant.update">tenant.update</code></span>' in body
+
+
+def test_the_trail_tells_dates_in_the_words_of_every_other_page(client, alpha, msp_admin):
+    """The trail alone said "2026-03-10 12:00:00" where the person page beside it (and the
+    job, report and tenant pages) say "10 Mar 2026 12:00:00"; the event's details too."""
+    [event] = history(alpha.tenant, 1, start=dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))
+    client.force_login(msp_admin)
+    body = client.get(audit_url()).content.decode()
+    assert _shown_time(body, event) == "10 Mar 2026 12:00:00"
+    assert "<dt>Recorded</dt><dd>10 Mar 2026 12:00:00.000000 · chain" in body
+    assert "2026-03-10" not in body.split('id="results"')[1]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -83,6 +84,23 @@ def test_a_request_nobody_decided_says_the_system_as_the_rest_of_the_report(hist
     assert '<span class="cell-label">By </span>the system</td>' in body
     assert '<span class="cell-label">By </span>system</td>' not in body
     assert '<span class="cell-label">By </span>the rule: Sales may have VPN Users</td>' in body
+
+
+STAT = re.compile(r'<div class="n[^"]*"[^>]*>([^<]*)</div><div class="l">([^<]*)</div>')
+
+
+def test_a_figure_of_one_names_one_thing_not_many(history, client):
+    """The failures card read "1 jobs failed or partly failed" and "1 failed operations"
+    (seen on the demo's report); every figure names its thing in the number it counts."""
+    world = history.world
+    client.force_login(world.account_manager)
+    body = client.get(report_url(world), PERIOD).content.decode()
+    figures = dict((label, n) for n, label in STAT.findall(body))
+    assert figures["job failed or partly failed"] == "1"
+    assert figures["failed operation"] == "1"
+    assert figures["job run again"] == "1"
+    assert figures["joiners"] == "3"
+    assert not [label for label, n in figures.items() if n == "1" and label.split()[0][-1] == "s"]
 
 
 def test_failed_and_retried_operations(history):

@@ -78,6 +78,9 @@ def test_same_name_and_start_date_twice_is_refused_naming_both_lines(client, dir
         "them, or put yes in different_person on line 4 if they are two people."
     )
     assert lines[4].errors == [message]
+    # The refused row was also told "ada.lovelace@… is taken by line 2: this row gets
+    # ada.lovelace2@…", a username it never gets (seen on the demo's preview).
+    assert lines[4].data.get("notes", []) == []
     assert lines[2].errors == [] and lines[3].errors == []
     assert escape(message) in preview(client, dirs, batch)
     assert queue(client, dirs, batch) == [
