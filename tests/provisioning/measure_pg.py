@@ -112,6 +112,14 @@ def test_statement_stats(on_sandbox, monkeypatch):
         cursor.execute("SET client_min_messages = log")
     for name, dirs in vendors.items():
         _stats(name, dirs, n, notes)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans, left(statement, 90) FROM pg_prepared_statements"
+            " ORDER BY custom_plans DESC"
+        )
+        print("\nPREPARED generic custom statement")
+        for generic, custom, text in cursor.fetchall():
+            print(f"  {generic:4} {custom:4}  {text}")
 
 
 def _stats(name, dirs, n, notes):
