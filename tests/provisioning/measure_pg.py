@@ -1,9 +1,10 @@
 """Measurement only (not collected: run it by naming the file, on PostgreSQL with REDIS_URL
 set): PostgreSQL's CPU in warm Entra and Okta worker runs, on a worker's connection settings
 (server-side binding, prepared statements). `test_backend_cpu`: PG_N runs of each vendor,
-the backend's CPU (/proc/<pid>/stat) per run. `test_statement_stats`: the same runs with
-`log_statement_stats` (each message's rusage, sent to the client as a LOG notice) and, with
-PG_EXPLAIN=1, auto_explain's plans of every statement. docs/benchmarks.md, pg19."""
+the backend's CPU (/proc/<pid>/schedstat) per run. `test_statement_stats`: the same runs
+with `log_statement_stats` (each message's rusage, sent to the client as a LOG notice) and,
+with PG_EXPLAIN=1, auto_explain's plans of every statement with their WAL, written under
+PG_OUT. docs/benchmarks.md, pg19."""
 
 import os
 import re
@@ -107,6 +108,7 @@ def test_statement_stats(on_sandbox, monkeypatch):
             cursor.execute("SET auto_explain.log_buffers = on")
             cursor.execute("SET auto_explain.log_nested_statements = on")
             cursor.execute("SET auto_explain.log_triggers = on")
+            cursor.execute("SET auto_explain.log_wal = on")
         else:
             cursor.execute("SET log_statement_stats = on")
         cursor.execute("SET client_min_messages = log")
@@ -161,7 +163,8 @@ def _stats(name, dirs, n, notes):
         if sql.startswith("(between") and (m := _USAGE.search(detail or ""))
     )
     per[key][1] = between
-    out = f"/tmp/pg19/{name}_{'explain' if os.environ.get('PG_EXPLAIN') else 'stats'}.txt"
+    kind = "explain" if os.environ.get("PG_EXPLAIN") else "stats"
+    out = f"{os.environ.get('PG_OUT', '/tmp')}/{name}_{kind}.txt"
     with open(out, "w") as f:
         for sql, primary, detail in texts:
             f.write(f"=== {sql}\n--- {primary}\n{detail}\n")
