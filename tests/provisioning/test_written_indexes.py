@@ -68,6 +68,14 @@ def test_every_foreign_key_leads_an_index(app, name):
     assert [key for key in keys if key not in leading] == []
 
 
+@pytest.mark.django_db
+def test_a_job_status_is_written_to_one_index():
+    """Changed twice a run (claimed, ended): on PostgreSQL `db_index` made it two, the second
+    a varchar_pattern_ops copy for LIKE, which no query asks of a status."""
+    on_status = [n for n, (cols, _) in indexes(Job).items() if cols == ("status",)]
+    assert on_status == ["job_status_idx"]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
 @pytest.mark.django_db(transaction=True)
 def test_the_steps_of_a_job_are_read_through_an_index(on_sandbox, monkeypatch):
