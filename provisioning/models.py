@@ -21,7 +21,10 @@ class Identity(models.Model):
 
     LEAVING_OR_GONE = (Status.LEAVER, Status.LEFT, Status.DELETED)
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="identities")
+    # Indexed by unique_username_per_tenant (tenant_id first): no index of its own to write.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="identities", db_index=False
+    )
     first_name = models.CharField(max_length=64)
     last_name = models.CharField(max_length=64)
     display_name = models.CharField(max_length=160)
@@ -85,7 +88,10 @@ class Identity(models.Model):
 class DirectoryAccount(models.Model):
     """The link between an Identity and its object in one directory."""
 
-    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="accounts")
+    # Indexed by one_account_per_dir (identity_id first).
+    identity = models.ForeignKey(
+        Identity, on_delete=models.CASCADE, related_name="accounts", db_index=False
+    )
     connection = models.ForeignKey(
         DirectoryConnection, on_delete=models.PROTECT, related_name="accounts"
     )
@@ -138,14 +144,17 @@ class Job(models.Model):
     # asks for is the person's desired state already, and only another action changes that.
     CANCELLABLE = (Status.SCHEDULED, Status.HELD)
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="jobs")
+    # Indexed by job_tenant_recent_idx (tenant_id first).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
     identity = models.ForeignKey(
         Identity, on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
-    )
+    # Indexed by job_status_idx below: one index, not db_index's two (PostgreSQL's
+    # varchar_pattern_ops copy serves LIKE, which no query asks of a status).
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     batch = models.ForeignKey(
         "provisioning.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
@@ -180,6 +189,7 @@ class Job(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="job_tenant_recent_idx"),
+            models.Index(fields=["status"], name="job_status_idx"),
             models.Index(
                 fields=["not_before"],
                 condition=models.Q(status="scheduled"),
@@ -262,7 +272,9 @@ class Step(models.Model):
         # No free seat when it ran: the job read the seats again and asked for a choice.
         REPLACED = "replaced", "No seat: replanned"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    # Indexed by unique_step_order (job_id first): a round's 8 inserted steps write 3
+    # indexes, not 4 (docs/benchmarks.md, pg19).
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps", db_index=False)
     connection = models.ForeignKey(DirectoryConnection, on_delete=models.PROTECT, related_name="+")
     order = models.PositiveIntegerField()
     action = models.CharField(max_length=20, choices=Action.choices)

@@ -13,11 +13,16 @@ from tenants.models import DirectoryConnection, Tenant
 class Account(models.Model):
     """One account as the directory last showed it, whether the portal manages it or not."""
 
+    # Indexed by inventory_account_once (connection_id first), the tenant by the tenant's
+    # searches and the person by inventory_person_connection: no index of their own to write.
     connection = models.ForeignKey(
-        DirectoryConnection, on_delete=models.CASCADE, related_name="inventory_accounts"
+        DirectoryConnection,
+        on_delete=models.CASCADE,
+        related_name="inventory_accounts",
+        db_index=False,
     )
     # The connection's tenant, kept here so that a tenant's search needs no join.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     remote_id = models.CharField(max_length=200)
     username = models.CharField(max_length=320, blank=True)  # Entra UPN, Okta login
     mail = models.CharField(max_length=320, blank=True)
@@ -41,6 +46,7 @@ class Account(models.Model):
         null=True,
         blank=True,
         related_name="accounts",
+        db_index=False,
     )
     # Whether the tenant's scope rules let the portal manage it (scope.py), and why not.
     in_scope = models.BooleanField(default=False)
@@ -151,7 +157,8 @@ class Person(models.Model):
     People page lists these rows; their columns are the accounts' summary, kept by
     matching.py, so that a page of 50,000 needs no join."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # Indexed by inventory_person_once (tenant_id first).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     # The matching rule's value, casefolded; "account:<pk>" for an account without one,
     # "identity:<pk>" for a managed person without one.
     key = models.CharField(max_length=400)
