@@ -11,14 +11,19 @@ import uuid
 
 import pytest
 
+from portal.audit.models import AuditEvent
+from portal.audit.verify import verify_all
 from provisioning.connectors import okta
+from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job, Step
-from tests.provisioning.conftest import drive, run_now
-from tests.provisioning.directories import make_directories
+from tests.provisioning.conftest import drive, lease_runs_out, run_now
+from tests.provisioning.directories import GROUPS, make_directories
 from tests.provisioning.engine_model import okta_account
+from tests.provisioning.person_machine import Killed
 from tests.provisioning.test_engine_convergence import onboard, support_template
+from tests.provisioning.test_engine_okta import held, okta_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,3 +76,65 @@ def test_a_create_given_up_unanswered_leaves_its_groups_the_portals(dirs):
     assert move.status == Job.Status.SUCCEEDED, move.error
     held = okta_account(dirs.okta_state(), identity.username)
     assert sorted(held.groups) == ["Staff", "VPN Users"]
+
+
+MANY = [f"Team {n:02}" for n in range(18)]  # with GROUPS' five: 23, past the create's 20
+
+
+def test_more_than_twenty_groups_everyone_and_an_imported_one_through_a_504_and_a_kill(
+    on_sandbox, monkeypatch
+):
+    """A template of 23 groups, Everyone and an imported group: the create names 20 (never
+    Everyone nor the imported one), lands and is answered 504; its retry's worker is killed
+    after the call. The join ends Succeeded with the person in the 23 groups and Everyone,
+    one account, the imported group left as checklist work, each group add audited."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = okta_world(on_sandbox, extra_groups=MANY)
+    dirs.template.groups = [*GROUPS, *MANY, "Everyone", "AD Engineers"]
+    dirs.template.apps = []
+    dirs.template.save()
+    job = onboard(dirs)
+    dirs.behave("okta", fail_after_next=1)  # the create lands, its answer is a 504
+    job = run_until(job, lambda j: j.steps.filter(action="create_user", attempts=1).exists())
+    create = job.steps.get(action="create_user")
+    assert len(create.params["group_ids"]) == 20
+    real_write = steps_module.write_outcomes
+
+    def killed(*args):
+        monkeypatch.setattr(steps_module, "write_outcomes", real_write)
+        raise Killed  # the create was sent again and landed (a clash); its outcome is lost
+
+    monkeypatch.setattr(steps_module, "write_outcomes", killed)
+    with pytest.raises(Killed):
+        run_until(job, lambda j: False)
+    lease_runs_out(job)
+    job = drive(job)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    held = okta_account(dirs.okta_state(), job.identity.username)
+    assert (held.present, held.enabled) == (True, True), held.detail
+    assert sorted(held.groups) == sorted([*GROUPS, *MANY]), held.detail
+    assert "AD Engineers" in str(job.checklist)
+    adds = job.steps.filter(action="add_group", status=Step.Status.SUCCEEDED)
+    assert sorted(adds.values_list("target_name", flat=True)) == sorted([*GROUPS, *MANY])
+    audited = AuditEvent.objects.filter(
+        job_id=str(job.pk), action="directory.add_group", result="success"
+    )
+    assert {e.after["target"] for e in audited} == {*GROUPS, *MANY}
+    assert verify_all().ok
+
+
+def test_a_joiner_whose_template_names_everyone_succeeds_in_it(on_sandbox, monkeypatch):
+    """Everyone holds every Okta user, a new one from its create, and Okta refuses a change
+    of its members (403): the join sends no add to it, and ends Succeeded, in it."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = okta_world(on_sandbox)
+    dirs.template.groups = ["Staff", "Everyone"]
+    dirs.template.save()
+
+    job = drive(onboard(dirs))
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    _, groups, _ = held(dirs, job.identity.username)
+    assert groups == {"Staff", "Everyone"}
+    assert not job.steps.filter(target_name="Everyone").exists()
