@@ -13,7 +13,8 @@ import pytest
 
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_all
-from provisioning.connectors import okta
+from provisioning.connectors import bridge, okta
+from provisioning.connectors.factory import connector_for
 from provisioning.engine import steps as steps_module
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
@@ -24,6 +25,7 @@ from tests.provisioning.engine_model import okta_account
 from tests.provisioning.person_machine import Killed
 from tests.provisioning.test_engine_convergence import onboard, support_template
 from tests.provisioning.test_engine_okta import held, okta_world
+from tests.provisioning.test_okta_create_in_groups import okta_api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,3 +140,28 @@ def test_a_joiner_whose_template_names_everyone_succeeds_in_it(on_sandbox, monke
     _, groups, _ = held(dirs, job.identity.username)
     assert groups == {"Staff", "Everyone"}
     assert not job.steps.filter(target_name="Everyone").exists()
+
+
+def test_a_group_deleted_since_the_plan_and_the_create_answered_504_after_it_landed(dirs):
+    """Finance is deleted in Okta after the plan named it in the create: Okta refuses the
+    create whole (404), the user is created without the groups, and that create's answer is a
+    504. Its retry links the account, the other groups are sent as adds; Finance's add fails
+    for a reason the person reading the job can act on. One account, in every group left."""
+    dirs.template.groups = ["Staff", "Sales", "Finance"]
+    dirs.template.save()
+    connector = connector_for(dirs.tenant.connections.get(kind="okta"))
+    finance = next(g.id for g in bridge.run(connector.groups()) if g.name == "Finance")
+    with okta_api(dirs) as api:  # after the catalogue was read: the plan still names it
+        assert api.delete(f"/api/v1/groups/{finance}").status_code == 204
+    dirs.behave("okta", fail_after_next=1)  # the create without groups lands, then a 504
+
+    job = drive(onboard(dirs))
+
+    assert job.status == Job.Status.PARTIAL, job.error
+    assert dirs.stats("okta")["faults"] == {"failed_after": 1}
+    assert job.steps.get(action="create_user").result["linked"]  # its retry found it
+    held = okta_account(dirs.okta_state(), job.identity.username)
+    assert (held.present, sorted(held.groups)) == (True, ["Sales", "Staff"]), held.detail
+    failed = job.steps.get(status=Step.Status.FAILED)
+    assert (failed.action, failed.target_name) == ("add_group", "Finance")
+    assert failed.last_error.startswith("Not found"), failed.last_error  # beside "Finance"
