@@ -29,31 +29,27 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.models import RoleTemplate
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import okta_account
-from tests.provisioning.person_machine import Killed, PersonMachine, run_machine
+from tests.provisioning.person_machine import PersonMachine, run_machine
 from tests.provisioning.test_engine_convergence import support_template
+from tests.provisioning.test_engine_disrupted_kinds import EveryKindMachine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EDITED = "Finance"  # the group an edit of a template adds or takes off
 ASKS = ("move to Sales", "move to Support", "edit: add", "edit: take off", "leave", "restore")
+CALM = {"lose_answer_next": 0, "fail_after_next": 0, "throttle_next": 0}
 FAULTS = {
-    "lost answers": {"lose_answer_next": 2},
-    "failed after": {"fail_after_next": 2},
-    "throttled": {"throttle_next": 3},
-    "failing": {"error_rate": 1.0},
-    "hanging": {"timeout_rate": 1.0},
-}
-CALM = {
-    "lose_answer_next": 0,
-    "fail_after_next": 0,
-    "throttle_next": 0,
-    "error_rate": 0.0,
-    "timeout_rate": 0.0,
+    "lost answers": ({"lose_answer_next": 2}, CALM),
+    "failed after": ({"fail_after_next": 2}, CALM),
+    "throttled": ({"throttle_next": 3}, CALM),
+    "failing": ({"error_rate": 1.0}, {"error_rate": 0.0}),
+    "hanging": ({"timeout_rate": 1.0}, {"timeout_rate": 0.0}),
 }
 
 
 class OktaJoinMachine(PersonMachine):
     max_runs = 300
+    FAULTS = FAULTS
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,16 +63,7 @@ class OktaJoinMachine(PersonMachine):
         real_write = steps_module.write_outcomes
         self.monkeypatch.setattr(steps_module, "write_outcomes", self.write_outcomes(real_write))
 
-    def write_outcomes(self, real):
-        def write(job, account, steps, settled):
-            self.batches += 1
-            if self.batches == self.kill_at:
-                self.kill_at = 0
-                self.log.append(f"  killed after the calls of: {[s.action for s in steps]}")
-                raise Killed  # the directory took the calls; their outcomes are lost
-            return real(job, account, steps, settled)
-
-        return write
+    write_outcomes = EveryKindMachine.write_outcomes  # kills after the n-th batch
 
     @initialize(template=st.sampled_from(["Sales", "Support"]), edited=st.booleans())
     def join(self, template: str, edited: bool) -> None:
@@ -98,7 +85,7 @@ class OktaJoinMachine(PersonMachine):
     def ask_then_run(self, what: str | None, disruption: str, at: int) -> None:
         if what is not None:
             self.ask(what)
-        self.run_once(disruption, at)
+        self.run_once(disruption, "okta", at)
 
     def ask(self, what: str) -> None:
         if what.startswith("move to"):
@@ -135,22 +122,10 @@ class OktaJoinMachine(PersonMachine):
         if announce:
             self.log.append(f"{template.name} now {groups} -> jobs {[j.pk for j in jobs]}")
 
-    def run_once(self, disruption: str, at: int) -> None:
-        jobs = self.unfinished()
-        if not jobs:
-            return
-        killed = disruption == "killed"
-        self.log.append(f"run, {disruption}{f' after batch {at}' if killed else ''}")
-        if disruption in FAULTS:
-            self.dirs.behave("okta", **FAULTS[disruption])
-        self.batches, self.kill_at = 0, at if killed else 0
-        try:
-            for pk in jobs:
-                self.run(pk)
-        finally:
-            self.kill_at = 0
-            if disruption in FAULTS:
-                self.dirs.behave("okta", **CALM)
+    run_once = EveryKindMachine.run_once  # its FAULTS in `behave`'s directory, or a kill
+
+    def behave(self, target: str, **settings) -> None:
+        self.dirs.behave(target, **settings)
 
     def wanted(self) -> tuple:
         if self.left:
