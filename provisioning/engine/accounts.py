@@ -16,7 +16,7 @@ from django.utils import timezone
 from portal import bulk_rows, kept_sql
 from portal.audit.events import Riding
 from provisioning.connectors.factory import connector_type
-from provisioning.engine import guards, licences, memo, planner
+from provisioning.engine import create_groups, guards, licences, memo, planner
 from provisioning.engine.parking import LeaseLost, held
 from provisioning.engine.plans import replication_window
 from provisioning.models import DirectoryAccount, Job, Step
@@ -280,6 +280,12 @@ def maybe_applied(account: DirectoryAccount, step: Step) -> list[str]:
     if action in ADDS:
         _track(account, step)
         return ["managed"]
+    if action == planner.CREATE_USER and params.get("group_ids"):
+        # Created in its groups (create_groups.py): their steps were never sent, so only
+        # the create tells that the account may hold them, for a later job to link.
+        for group_id, name in create_groups.named(params):
+            _remember(account, "groups", group_id, name)
+        return ["managed"]
     if action == licences.SET_LICENSES:
         adds_only = {**params, "remove": [], "removed": []}
         account.managed = licences.managed_after(account.managed or {}, adds_only)
@@ -309,10 +315,13 @@ def _track(account: DirectoryAccount, step: Step) -> None:
     """An add makes the access the portal's to take away again; a removal ends that."""
     kind = ADDS.get(step.action) or REMOVALS[step.action]
     param = planner.ACCESS_ACTIONS[kind][2]
-    resource_id = step.params[param]
+    _remember(account, kind, step.params[param], step.target_name, given=step.action in ADDS)
+
+
+def _remember(account: DirectoryAccount, kind: str, resource_id: str, name: str, given=True):
     managed = dict(account.managed or {})
     refs = [r for r in managed.get(kind, []) if r.get("id") != resource_id]
-    if step.action in ADDS:
-        refs.append({"id": resource_id, "name": step.target_name})
+    if given:
+        refs.append({"id": resource_id, "name": name})
     managed[kind] = refs
     account.managed = managed

@@ -16,6 +16,7 @@ from provisioning.engine import planner
 
 WITH_CREATE = "with_create"  # an add_group step's param: its group goes in the create
 NOT_SENT = "not sent"  # a carried step's outcome when the create did not carry its group
+GROUP_NAMES = "group_names"  # the create's param beside `group_ids`: their names, in order
 
 
 async def fold(connector, plan: planner.Plan) -> None:
@@ -30,6 +31,7 @@ async def fold(connector, plan: planner.Plan) -> None:
     if not carried:
         return
     create.params["group_ids"] = [s.params["group_id"] for s in carried]
+    create.params[GROUP_NAMES] = [s.target_name for s in carried]
     for step in carried:
         step.params[WITH_CREATE] = True
 
@@ -68,3 +70,10 @@ def outcomes(create_outcome: tuple, adds: list) -> list[tuple]:
         create_outcome,
         *((None, {}) if s.params["group_id"] in carried else (NOT_SENT, {}) for s in adds),
     ]
+
+
+def named(params: dict) -> list[tuple[str, str]]:
+    """(id, name) of each group a create's `params` name: a create given up with no answer
+    may have landed in them (`accounts.maybe_applied`)."""
+    ids = params.get("group_ids") or []
+    return list(zip(ids, params.get(GROUP_NAMES) or ids, strict=False))

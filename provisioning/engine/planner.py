@@ -576,6 +576,10 @@ def _plan_adds(plan: Plan, kind: str, resources: list[Resource], wanted) -> set[
         if resource.detail.get("dynamic"):
             plan.problems.append(_dynamic(resource))
             continue
+        if resource.detail.get("builtin"):
+            # Okta's Everyone: every user is in it, a new one from its create; an add of
+            # its members is refused (403), and would fail a join whose account holds it.
+            continue
         if kind == "licenses" and plan.license_availability.get(resource.name, 1) <= 0:
             plan.problems.append(_no_seat(resource, resources, plan))
         params = {param: resource.id}
