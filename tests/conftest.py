@@ -65,6 +65,11 @@ HEAVY_FILES = {
     # each, most of it the transactional flush).
     "tests/provisioning/test_channels_at_once.py": 120,
     "tests/provisioning/test_leaves_crossing.py": 60,
+    # converge21, SQLite at a load of 8 to 12: an Okta joiner's disrupted runs, three
+    # examples (9 s); a worker killed while the create is on its way (86 s with its set-up
+    # and teardown).
+    "tests/provisioning/test_okta_joins_disrupted.py": 15,
+    "tests/provisioning/test_okta_create_killed_worker.py": 60,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 # A package whose fixture is package-scoped is run as one block: the browser package's

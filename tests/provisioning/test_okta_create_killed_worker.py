@@ -16,10 +16,10 @@ from provisioning.models import Job, Step
 from tests.provisioning.directories import make_directories
 from tests.provisioning.engine_model import okta_account
 from tests.provisioning.test_engine_convergence import onboard
+from tests.provisioning.test_engine_killed_workers import leases_run_out
 from tests.provisioning.test_engine_stopped_workers import (
     alone_on_the_queue,  # noqa: F401 (a fixture: the session's worker stopped meanwhile)
     assert_all_succeeded,
-    leases_run_out,
     settle,
     until,
 )
