@@ -17,8 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import mfa
 from portal.models import Role
 from portal.next_page import login_required, next_path
+from portal.views import password_again
 from provisioning import queries
 from provisioning.engine import planner
 from provisioning.engine.desired import manages
@@ -572,6 +574,9 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpResponse:
     batch = queries_lifecycle.get_batch_for(request.user, tenant, batch_id, MSP_ADMIN)
+    back = _next_or(request, _schedule_url(batch.tenant))
+    if not mfa.reauth_is_fresh(request):  # the breaker's release of a mass change: ask again
+        return password_again(back)
     if batch.status != Batch.Status.HELD:
         status = batch.get_status_display().lower()
         messages.error(request, f"{batch} does not need confirmation: it is {status}.")
@@ -582,7 +587,7 @@ def batch_confirm(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespo
             messages.error(request, f"Not confirmed: {refused}")
         else:
             messages.success(request, f"Confirmed {batch}: {_plural(released, 'job')} released.")
-    return redirect(_next_or(request, _schedule_url(batch.tenant)))
+    return redirect(back)
 
 
 @login_required

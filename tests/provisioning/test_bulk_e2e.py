@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from provisioning.models import Batch, DirectoryAccount, Identity, Job
+from tests.factories import signed_in
 from tests.provisioning.bulk_support import (
     OFFBOARD_OPTIONS,
     ONBOARD_HEADER,
@@ -131,7 +132,7 @@ def test_offboarding_30_of_100_is_held_until_an_msp_admin_confirms(
     assert dirs.stats("entra")["total_calls"] == calls_before
     assert all(dirs.entra_user(u)["accountEnabled"] for u in dirs.leavers)
 
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # the password typed: confirming asks it
     client.post(batch_url("batch_confirm", batch))
     jobs = wait_for_batch(batch, timeout=180)
     steps = [list(j.steps.values_list("action", "status", "last_error")) + [j.error] for j in jobs]

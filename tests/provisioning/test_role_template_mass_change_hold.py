@@ -12,7 +12,7 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from provisioning.models import Batch, Identity, Job
 from tenants.models import RoleTemplate
-from tests.factories import make_joiner
+from tests.factories import make_joiner, signed_in
 from tests.test_changes_audited import alpha_gives
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def _role_url(name: str, alpha) -> str:
 
 
 def _confirm(client, msp_admin, batch: Batch):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # confirming asks for the password
     url = reverse("batch_confirm", kwargs={"tenant": batch.tenant.slug, "batch_id": batch.pk})
     return client.post(url, follow=True)
 

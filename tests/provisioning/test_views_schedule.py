@@ -12,7 +12,7 @@ from portal.models import Role
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Job
 from tenants.models import OffboardingPreset
-from tests.factories import make_joiner
+from tests.factories import make_joiner, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -256,7 +256,7 @@ def test_only_an_msp_admin_confirms_a_held_batch(client, alpha, msp_admin):
     assert client.post(batch_url("batch_confirm", batch)).status_code == 403
     assert set(batch.jobs.values_list("status", flat=True)) == {Job.Status.HELD}
 
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # the password typed: confirming asks it
     response = client.post(batch_url("batch_confirm", batch), follow=True)
     assert "2 jobs released" in response.content.decode()
     batch.refresh_from_db()

@@ -5,6 +5,7 @@ when no route has it ("-1") and a page of its choosing when one has ("logout")."
 import pytest
 from django.urls import reverse
 
+from tests.factories import signed_in
 from tests.test_isolation_crawl import (
     access_request_of,
     crawl_urls,
@@ -39,7 +40,7 @@ def buttons(world) -> list[str]:
 
 @pytest.mark.parametrize("word", WORDS)
 def test_a_bare_word_as_next_goes_back_to_the_default_page(client, alpha, msp_admin, word):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # the password typed: confirm asks it
     for url in buttons(alpha):
         response = client.post(url, {"next": word})
         assert response.status_code == 302, url
@@ -48,7 +49,7 @@ def test_a_bare_word_as_next_goes_back_to_the_default_page(client, alpha, msp_ad
 
 
 def test_a_path_of_this_site_as_next_is_followed(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     here = reverse("tenant_detail", kwargs={"tenant": alpha.tenant.slug})
     for url in buttons(alpha):
         assert client.post(url, {"next": here})["Location"] == here, url
@@ -56,7 +57,7 @@ def test_a_path_of_this_site_as_next_is_followed(client, alpha, msp_admin):
 
 @pytest.mark.parametrize("away", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
 def test_another_site_as_next_is_not_followed(client, alpha, msp_admin, away):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)
     for url in buttons(alpha):
         location = client.post(url, {"next": away})["Location"]
         assert "evil.example" not in location, url
