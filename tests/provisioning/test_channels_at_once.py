@@ -37,6 +37,7 @@ from tests.factories import make_person
 from tests.provisioning.bulk_support import csv_text
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_engine_e2e import onboard
+from tests.provisioning.test_engine_killed_workers import killed_while_running
 from tests.provisioning.test_engine_stopped_workers import (
     CALM,
     SALES,
@@ -45,7 +46,6 @@ from tests.provisioning.test_engine_stopped_workers import (
     Person,
     alone_on_the_queue,
     assert_all_succeeded,
-    killed_while_running,
     rounds,
     schedule,
     settle,

@@ -67,7 +67,8 @@ def test_the_lockout_names_the_zone_of_its_last_failure(client, alpha, msp_admin
     attempt = AccessAttempt.objects.get(username=person.username)
     signed_in(client, msp_admin)
     page = client.get(reverse("staff_edit", kwargs={"person_id": person.pk})).content.decode()
-    when = attempt.attempt_time.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m-%d %H:%M")
+    at = attempt.attempt_time.astimezone(ZoneInfo(settings.TIME_ZONE))
+    when = f"{at.day} {at:%b %Y %H:%M}"  # the pages' own format, as newcomer20 made it
     assert f"last {when} {settings.TIME_ZONE})" in page
 
 
