@@ -245,20 +245,31 @@ def onboard_preview(request: HttpRequest, tenant: str) -> HttpResponse:
 def job_list(request: HttpRequest) -> HttpResponse:
     access.require_role(request.user, access.READ_ROLES)
     jobs = JobFilter(request.GET, queryset=queries.jobs_for(request.user), request=request)
-    page_form = PageForm(request.GET)
-    page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(page_form.number())
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": jobs,
-        "page": page,
-        "page_form": page_form,
-        "query": query.urlencode(),
-        # The tenants' zones differ: Created and the date filter are in the portal's.
-        "time_zone": timezone.get_current_timezone_name(),
-    }
-    template = "provisioning/job_list.html"
-    return render(request, f"{template}#results" if request.htmx else template, context)
+    with timezone.override(_job_list_zone(request, jobs)):
+        page_form = PageForm(request.GET)
+        page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(page_form.number())
+        query = request.GET.copy()
+        query.pop("page", None)
+        context = {
+            "filter": jobs,
+            "page": page,
+            "page_form": page_form,
+            "query": query.urlencode(),
+            "time_zone": timezone.get_current_timezone_name(),
+        }
+        template = "provisioning/job_list.html"
+        return render(request, f"{template}#results" if request.htmx else template, context)
+
+
+def _job_list_zone(request: HttpRequest, jobs: JobFilter) -> str:
+    """One tenant's jobs (filtered to it, or all a person of one tenant sees) are timed in
+    its zone, as its home, job and audit pages are; across tenants, whose zones differ,
+    Created and the date filter are in the portal's."""
+    tenant = jobs.form.cleaned_data.get("tenant") if jobs.is_valid() else None
+    if tenant is None:
+        visible = list(access.tenants_for(request.user)[:2])
+        tenant = visible[0] if len(visible) == 1 else None
+    return tenant.time_zone if tenant else timezone.get_default_timezone_name()
 
 
 @login_required

@@ -367,7 +367,7 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
                 r["id"],
                 r["identity__display_name"],
                 r["resource__name"],
-                REQUEST_STATUS.get(r["status"], r["status"]),
+                _outcome(r["status"], granted),
                 r["created_at"],
                 r["decided_at"],
                 _decider(r),
@@ -376,6 +376,20 @@ def _add_requests(report: Report, begin: datetime, until: datetime) -> None:
             )
         )
     report.request_times = Stats.of(times)
+
+
+TAKEN_BACK = {
+    AccessRequest.Status.ENDING: "Granted, ending",
+    AccessRequest.Status.ENDED: "Granted, since ended",
+    AccessRequest.Status.REVOKED: "Granted, since revoked",
+}
+
+
+def _outcome(status: str, granted: bool) -> str:
+    """A grant taken back says it was given: its row's Decided and By are the approval's."""
+    if granted and status in TAKEN_BACK:
+        return TAKEN_BACK[status]
+    return REQUEST_STATUS.get(status, status)
 
 
 def _was_granted(r: dict) -> bool:

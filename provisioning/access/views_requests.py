@@ -52,6 +52,11 @@ def request_list(request: HttpRequest, tenant: str) -> HttpResponse:
         "can_file": access.may_file_requests(request.user),
         "is_operator": access.may_operate(request.user),
         "revocable": _revocable(request.user, page.object_list),
+        "decidable": {
+            row.pk
+            for row in page.object_list
+            if row.status == AccessRequest.Status.PENDING and ar.can_decide(request.user, row)
+        },
         "here": request.get_full_path(),
     }
     template = "access/request_list.html"

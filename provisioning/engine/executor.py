@@ -634,8 +634,16 @@ def finish_job(job: Job, counts: dict[str, int]) -> None:
         job,
         status,
         {"steps_done": done, "steps_failed": failed},
-        error=f"{failed} of {job.steps_total} steps did not succeed.",
+        error=failed_steps(failed, job.steps_total),
     )
+
+
+def failed_steps(failed: int, total: int) -> str:
+    if total == 1:
+        return "Its one step did not succeed."
+    if failed == total:
+        return f"None of its {total} steps succeeded."
+    return f"{failed} of {total} steps did not succeed."
 
 
 def succeed_verified(job: Job, plans, version: int) -> None:

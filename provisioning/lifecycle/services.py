@@ -113,16 +113,18 @@ def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
     """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
     breaker's window offboard already."""
     when = f" within the hour ({earlier} by earlier files)" if earlier else ""
-    return _held_because(tenant, f"Offboards {leavers} of", f"managed people{when}")
-
-
-def _held_because(tenant: Tenant, before: str, after: str) -> str:
-    """`before` and `after` the tenant's count of managed people, and the limit it passes."""
     managed = managed_count(tenant)
-    return (
-        f"{before} {managed} {after}; more than {tenant.offboard_hold_limit(managed)} "
-        "at once needs an MSP admin's confirmation."
-    )
+    if leavers < managed:
+        return _held_because(tenant, f"Offboards {leavers} of {managed} managed people{when}")
+    if managed == 1:
+        return _held_because(tenant, f"Offboards the one managed person{when}")
+    return _held_because(tenant, f"Offboards all {managed} managed people{when}")
+
+
+def _held_because(tenant: Tenant, what: str) -> str:
+    """`what` the run does, and the limit it passes."""
+    limit = tenant.offboard_hold_limit(managed_count(tenant))
+    return f"{what}; more than {limit} at once needs an MSP admin's confirmation."
 
 
 def hold_template_change(
@@ -136,8 +138,12 @@ def hold_template_change(
     if tenant is None or people <= 1 or not would_hold(tenant, people):
         return ""
     verb = "Deleting" if change is None else "Editing"
-    what = f"{verb} the role template “{template.name}” takes what it gives from {people} of"
-    reason = _held_because(tenant, what, "managed people")[:300]
+    managed = managed_count(tenant)
+    what = (
+        f"{verb} the role template “{template.name}” takes what it gives from {people} of "
+        f"{managed} managed people"
+    )
+    reason = _held_because(tenant, what)[:300]
     was = None if change is None else snapshot(RoleTemplate.objects.get(pk=template.pk), change)
     batch = Batch.objects.create(
         tenant=tenant,

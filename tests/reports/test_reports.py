@@ -352,6 +352,19 @@ def test_a_request_revoked_before_its_grant_ended_is_not_counted_as_granted(hist
     access was never given, so the report neither counts it granted nor times it."""
     world = history.world
     before = build_report(world.tenant, START, END)
+    revoke_before_and_after_the_grant(world)
+
+    report = build_report(world.tenant, START, END)
+
+    assert report.granted == before.granted + 1  # Vi Given only
+    assert report.request_times.count == before.request_times.count + 1
+    [never] = [r for r in report.requests if r.person == "Vi Never"]
+    assert never.seconds is None
+
+
+def revoke_before_and_after_the_grant(world) -> None:
+    """Vi Never: revoked an hour after the request, before its grant job ended (3 h); Vi
+    Given: revoked after it."""
     created = at("2026-01-13", 9)
     for name, revoked_after in (("Never", 1), ("Given", 5)):
         who = person(world, "Vi", name)
@@ -363,9 +376,16 @@ def test_a_request_revoked_before_its_grant_ended_is_not_counted_as_granted(hist
         )
         request.save(update_fields=["end_job"])
 
-    report = build_report(world.tenant, START, END)
 
-    assert report.granted == before.granted + 1  # Vi Given only
-    assert report.request_times.count == before.request_times.count + 1
-    [never] = [r for r in report.requests if r.person == "Vi Never"]
-    assert never.seconds is None
+def test_a_grant_taken_back_reads_as_granted_then_revoked(history):
+    """A request granted and later taken back reads so in the Outcome column (and the CSV):
+    "Revoked" beside the approver's name and the approval's day read as if the approver had
+    revoked it that day, under a "granted" figure that counts it. One revoked before it was
+    given stays "Revoked"."""
+    revoke_before_and_after_the_grant(history.world)
+
+    report = build_report(history.world.tenant, START, END)
+
+    rows = {r.person: r.status for r in report.requests}
+    assert rows["Vi Given"] == "Granted, since revoked"
+    assert rows["Vi Never"] == "Revoked"
