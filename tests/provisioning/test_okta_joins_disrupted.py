@@ -19,6 +19,7 @@ import os
 import uuid
 
 import pytest
+from django.db import transaction
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, rule
 
@@ -117,8 +118,9 @@ class OktaJoinMachine(PersonMachine):
         if groups == template.groups:
             return
         template.groups = groups
-        template.save()
-        jobs = lifecycle.template_changed(template, actor="system")
+        with transaction.atomic():  # as the template's save asks its holders again
+            template.save()
+            jobs = lifecycle.template_changed(template, actor="system")
         if announce:
             self.log.append(f"{template.name} now {groups} -> jobs {[j.pk for j in jobs]}")
 
