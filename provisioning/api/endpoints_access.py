@@ -6,6 +6,7 @@ file (provisioning.access.forms.AccessRequestForm validates); the resource's app
 tenant's client admins, or the ones it names), never the requester, decide; the MSP's
 operators and those approvers revoke."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -239,7 +240,9 @@ def file_access_request(
     "/access-requests/{id}/decision",
     response={200: AccessRequestOut, **ERRORS, **CONFLICT},
     summary="Approve or deny an access request",
-    auth=ScopedTokenAuth(lambda token, path: _request_to_decide(token, path_id(path))),
+    auth=ScopedTokenAuth(
+        lambda token, path: _request_checked(token, path_id(path), ar.require_decider)
+    ),
 )
 @idempotent
 def decide(
@@ -271,7 +274,9 @@ def decide(
     "/access-requests/{id}/revoke",
     response={200: AccessRequestOut, **ERRORS, **CONFLICT},
     summary="Revoke approved or granted access",
-    auth=ScopedTokenAuth(lambda token, path: _request_to_revoke(token, path_id(path))),
+    auth=ScopedTokenAuth(
+        lambda token, path: _request_checked(token, path_id(path), ar.require_revoker)
+    ),
 )
 @idempotent
 def revoke(
@@ -295,19 +300,14 @@ def revoke(
     return 200, AccessRequestOut.of(_fetched(access_request.pk))
 
 
-def _request_to_revoke(token: ApiToken, request_id: int | None) -> AccessRequest | None:
+def _request_checked(
+    token: ApiToken, request_id: int | None, require: Callable[..., None]
+) -> AccessRequest | None:
+    """As `_request_for`, and 403 unless `require` (the service's decider or revoker check)
+    lets the token's person act on it: checked with the token, before the body is read."""
     access_request = _request_for(token, request_id)
     if access_request is not None:
-        ar.require_revoker(token.user, access_request)
-    return access_request
-
-
-def _request_to_decide(token: ApiToken, request_id: int | None) -> AccessRequest | None:
-    """As `_request_for`, and 403 for anyone but its approvers: checked with the token,
-    before the body is read."""
-    access_request = _request_for(token, request_id)
-    if access_request is not None:
-        ar.require_decider(token.user, access_request)
+        require(token.user, access_request)
     return access_request
 
 
