@@ -71,7 +71,13 @@ class PermissionDeniedError(PermanentError):
 
 
 class NotFoundError(ConnectorError):
-    """The object does not exist (any more)."""
+    """The object does not exist (any more). `group_gone`: the connector could tell that
+    the missing object is the group a membership call named, not the user (the directory
+    names it by its id, which nobody in the portal knows)."""
+
+    def __init__(self, message: str, *, group_gone: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.group_gone = group_gone
 
 
 USERNAME, EMAIL = "username", "email"  # what a ConflictError's value was

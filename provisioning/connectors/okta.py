@@ -546,7 +546,13 @@ class OktaConnector:
         return None
 
     async def add_to_group(self, user_id: str, group_id: str) -> None:
-        await self._call(self._okta().assign_user_to_group(group_id, user_id))
+        try:
+            await self._call(self._okta().assign_user_to_group(group_id, user_id))
+        except NotFoundError as exc:
+            # E0000007 "Not found: Resource not found: <id> (UserGroup)" for the group, "(User)"
+            # for the user (okta/samples-js-react#60)
+            exc.group_gone = exc.message.endswith(f"{group_id} (UserGroup)")
+            raise
 
     async def remove_from_group(self, user_id: str, group_id: str) -> None:
         try:

@@ -29,6 +29,7 @@ from provisioning.connectors.errors import (
     ConnectorError,
     NoAnswerError,
     NoSeatError,
+    NotFoundError,
     PermanentError,
     ReplicationLagError,
     ThrottledError,
@@ -526,11 +527,25 @@ def settle(
     elif error is None:
         settled.health.append((True, ""))
         settled.account_fields.update(accounts.applied(account, step, result))
+    error = _group_named(step, error)
     status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
     set_outcome(step, status, error, result=result, elapsed_ms=elapsed_ms)
     settled.events.append(step_event(job, step, "failure" if error else "success", error))
     if error and step.action in (planner.CREATE_USER, planner.LINK_USER):
         settled.skip_rest = f"Skipped: {step.get_action_display().lower()} failed."
+
+
+def _group_named(step: Step, error):
+    """A group gone from the directory since the plan chose it, named as the plan named it:
+    the directory's answer names only its id."""
+    if not (isinstance(error, NotFoundError) and error.group_gone):
+        return error
+    return NotFoundError(
+        f"The group {step.target_name} is no longer in {step.connection.label}: it was deleted "
+        "after this job was planned. Choose another group in the role template, or none.",
+        status=error.status,
+        request_id=error.request_id,
+    )
 
 
 # What `set_outcome` changes on a step: written for a whole batch in one statement.

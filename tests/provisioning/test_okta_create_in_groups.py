@@ -14,7 +14,9 @@ from portal.audit.models import AuditEvent
 from provisioning import services
 from provisioning.connectors import bridge
 from provisioning.connectors.factory import connector_for
+from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Job, Step
+from tenants.models import RoleTemplate
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import GROUPS, make_directories
 
@@ -89,6 +91,7 @@ def test_a_group_deleted_since_the_plan_read_it_leaves_the_others(dirs):
     assert created.result["in_groups"] == []
     finance_step = job.steps.get(action="add_group", target_name="Finance")
     assert finance_step.status == Step.Status.FAILED
+    assert finance_step.last_error.startswith("The group Finance is no longer in Okta")
     others = job.steps.filter(action="add_group").exclude(target_name="Finance")
     assert set(others.values_list("status", flat=True)) == {Step.Status.SUCCEEDED}
 
@@ -106,3 +109,33 @@ def test_a_create_answered_504_after_it_landed_finds_the_user_in_its_groups(dirs
     assert groups_held(dirs, logins[0]["id"]) >= set(GROUPS)
     adds = job.steps.filter(action="add_group")
     assert set(adds.values_list("status", flat=True)) == {Step.Status.SUCCEEDED}
+
+
+def test_a_lone_add_to_a_group_deleted_since_the_plan_names_the_group(on_sandbox):
+    """A mover's one group add, to a group deleted in Okta after the plan read the catalogue:
+    Okta answers 404 E0000007 "Not found: Resource not found: <id> (UserGroup)"
+    (okta/samples-js-react#60), and the step said only that, an id nobody in the portal
+    knows. It says which group is gone, by the name the technician chose."""
+    dirs = make_directories(
+        on_sandbox, f"od{uuid.uuid4().hex[:10]}", kinds=("okta",), groups=["Staff"]
+    )
+    joined = drive(onboard(dirs))
+    assert joined.status == Job.Status.SUCCEEDED, joined.error
+    finance = RoleTemplate.objects.create(
+        tenant=dirs.tenant, name="Finance", groups=["Staff", "Finance"], apps=["Salesforce"]
+    )
+    connector = connector_for(dirs.tenant.connections.get(kind="okta"))
+    finance_id = next(g.id for g in bridge.run(connector.groups()) if g.name == "Finance")
+    with okta_api(dirs) as api:  # after the catalogue was read: the plan still names it
+        assert api.delete(f"/api/v1/groups/{finance_id}").status_code == 204
+
+    change = lifecycle.ChangeRequest([finance])
+    moved = drive(lifecycle.request_change(joined.identity, change, actor="system"))
+
+    assert moved.status in (Job.Status.FAILED, Job.Status.PARTIAL), moved.status
+    step = moved.steps.get(action="add_group")
+    assert (step.action, step.target_name, step.status) == ("add_group", "Finance", "failed")
+    assert "The group Finance" in step.last_error, step.last_error
+    assert finance_id not in step.last_error
+    audited = AuditEvent.objects.get(job_id=str(moved.pk), action="directory.add_group")
+    assert "The group Finance" in audited.after["error"]
