@@ -855,7 +855,10 @@ class EntraConnector:
             if action == "unassign_app" and not 0 < len(named) <= BATCH_LIMIT:
                 outcomes[index] = await self._alone(self.unassign_app(user_id, params["app_id"]))
             else:
-                sent.append((index, await self._batch_requests(user_id, action, params)))
+                try:
+                    sent.append((index, await self._batch_requests(user_id, action, params)))
+                except ConnectorError as exc:  # refused before sending: this step only
+                    outcomes[index] = exc
         for chunk in _chunks(sent):
             sequential = same_target_twice([ops[index][1] for index, _ in chunk])
             requests = [request for _, requests in chunk for request in requests]
@@ -889,6 +892,8 @@ class EntraConnector:
         return [await self._batch_request(user_id, action, params)]
 
     async def _batch_request(self, user_id: str, action: str, params: dict) -> dict:
+        if action in LICENCE_ACTIONS:
+            await entra_licences.check_skus(self, _skus_of(action, params))
         if action == "assign_license":
             body = {"addLicenses": [{"skuId": params["sku_id"], "disabledPlans": []}]}
             return {
@@ -1030,6 +1035,16 @@ class EntraConnector:
         if isinstance(error, TransientError):  # a 503's own Retry-After, as a 429's
             error.retry_after = _retry_after(headers)
         return error
+
+
+LICENCE_ACTIONS = ("assign_license", "set_licenses", "remove_license")
+
+
+def _skus_of(action: str, params: dict) -> list[str]:
+    """The SKU ids a licence step's assignLicense names."""
+    if action == "set_licenses":
+        return [*params["add"], *params["remove"]]
+    return [params["sku_id"]]
 
 
 def _chunks(sent: list[tuple[int, list[dict]]]) -> list[list[tuple[int, list[dict]]]]:

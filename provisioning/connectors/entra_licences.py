@@ -56,13 +56,38 @@ async def set_licenses(
             await _post(connector, user_id, add, still)
 
 
-async def _post(connector: EntraConnector, user_id: str, add: list[str], remove: list[str]):
-    # Graph names a licence by its SKU id, a GUID; the SDK refuses anything else with a
-    # ValueError while building the request, which would read as an unreadable answer.
-    if not_ids := [sku for sku in [*add, *remove] if not _is_sku_id(sku)]:
+async def check_skus(connector: EntraConnector, skus: list[str]) -> None:
+    """Refuse, before anything is sent, a licence that is not one of the tenant's: Graph
+    names a licence by its SKU id, a GUID, "the skuId from subscribedSkus" (assignedLicense
+    resource type), and refuses any other with "License … does not correspond to a valid
+    company License." (the SDK refuses a non-GUID with a ValueError while building the
+    request, which would read as an unreadable answer). The catalogue is read again past
+    its brief cache before an id is called unknown: a subscription may be new."""
+    if not skus:
+        return
+    held = await connector.licenses()
+    if _unknown(skus, held):
+        held = await connector.licenses(fresh=True)
+    names = ", ".join(sorted(sku.name for sku in held)) or "none"
+    if not_ids := [sku for sku in skus if not _is_sku_id(sku)]:
         raise PermanentError(
-            f"{', '.join(not_ids)}: no licence id of Microsoft Graph (a SKU id is a GUID)."
+            f"{', '.join(not_ids)}: no licence id of Microsoft Graph (a SKU id is a GUID; "
+            f"this tenant's licences: {names}); nothing was sent."
         )
+    if unknown := _unknown(skus, held):
+        raise PermanentError(
+            f"{', '.join(unknown)}: no licence of this tenant (its licences: {names}); "
+            "nothing was sent."
+        )
+
+
+def _unknown(skus: list[str], held) -> list[str]:
+    known = {sku.id.casefold() for sku in held}
+    return [sku for sku in skus if sku.casefold() not in known]
+
+
+async def _post(connector: EntraConnector, user_id: str, add: list[str], remove: list[str]):
+    await check_skus(connector, [*add, *remove])
     body = AssignLicensePostRequestBody(
         add_licenses=[AssignedLicense(sku_id=sku, disabled_plans=[]) for sku in add],
         remove_licenses=list(remove),

@@ -195,3 +195,52 @@ def test_a_licence_that_is_no_sku_id_is_refused_at_once(on_sandbox):
         bridge.run(connector.set_licenses(made.json()["id"], ["EMS"], []))
     assert type(refused.value) is PermanentError
     assert "EMS" in refused.value.message
+
+
+def test_a_batched_licence_not_among_the_tenants_skus_is_refused_before_it_is_sent(on_sandbox):
+    """A licence goes to Graph by its SKU id, "the skuId from subscribedSkus" (assignedLicense
+    resource type); `$batch` sent whatever id a step held (a part number from the demo
+    history, a SKU of a subscription since cancelled) and the step failed with Graph's
+    "License … does not correspond to a valid company License.". It is refused before the
+    batch leaves, naming the tenant's licences; the batch's other steps go on."""
+    dirs = make_directories(on_sandbox, "licbatch")
+    made = dirs.graph(
+        "POST",
+        "/users",
+        {
+            "accountEnabled": True,
+            "displayName": "Bea Batch",
+            "mailNickname": "bea",
+            "userPrincipalName": "bea@licbatch.example",
+            "usageLocation": "GB",
+            "passwordProfile": {"password": "Sandb0x!pass"},
+        },
+    )
+    user_id = made.json()["id"]
+    connector = connector_for(dirs.tenant.connections.get(kind="entra"))
+    staff = next(g.id for g in bridge.run(connector.groups()) if g.name == "Staff")
+    gone = "0b4d1e5a-7c1f-4d3e-9a55-3f1b8e6c2a90"  # no SKU of this tenant
+    with dirs.control() as control:
+        control.delete(f"/_sandbox/entra/{dirs.entra_id}/stats").raise_for_status()
+
+    outcomes = bridge.run(
+        connector.apply_many(
+            user_id,
+            [
+                ("assign_license", {"sku_id": gone}),
+                ("add_group", {"group_id": staff}),
+                ("set_licenses", {"add": ["EMS"], "remove": []}),
+                ("remove_license", {"sku_id": gone}),
+            ],
+        )
+    )
+
+    for refused, named in zip(outcomes[:1] + outcomes[2:], (gone, "EMS", gone), strict=True):
+        assert type(refused) is PermanentError, refused
+        assert named in refused.message
+        assert "SPE_E3" in refused.message and "nothing was sent" in refused.message
+    assert outcomes[1] is None
+    sent = dirs.stats("entra")["calls"]
+    assert not [call for call in sent if "assignLicense" in call], sent
+    user = dirs.entra_user("bea@licbatch.example")
+    assert user["groups"] == ["Staff"] and user["licenses"] == []
