@@ -701,9 +701,13 @@ class EntraConnector:
 
     async def add_to_group(self, user_id: str, group_id: str) -> None:
         ref = ReferenceCreate(odata_id=f"{self.graph_url}/v1.0/directoryObjects/{user_id}")
-        await self._idempotent(
-            user_id, self._graph().groups.by_group_id(group_id).members.ref.post(ref)
-        )
+        try:
+            await self._idempotent(
+                user_id, self._graph().groups.by_group_id(group_id).members.ref.post(ref)
+            )
+        except NotFoundError as exc:
+            exc.group_gone = _names_missing(exc, group_id)
+            raise
 
     async def remove_from_group(self, user_id: str, group_id: str) -> None:
         members = self._graph().groups.by_group_id(group_id).members
@@ -928,6 +932,7 @@ class EntraConnector:
                 "url": f"/groups/{params['group_id']}/members/$ref",
                 "body": {"@odata.id": f"{self.graph_url}/v1.0/directoryObjects/{user_id}"},
                 "subject": user_id,
+                "group": params["group_id"],
             }
         if action == "assign_app":
             app_id = params["app_id"]
@@ -1009,6 +1014,8 @@ class EntraConnector:
             return None
         if error.status == 404 and request["method"] == "DELETE":
             return None
+        if isinstance(error, NotFoundError) and request.get("group"):
+            error.group_gone = _names_missing(error, request["group"])
         return error
 
     def _answer_error(self, answer: dict | None, subject_id: str) -> ConnectorError | None:
@@ -1038,6 +1045,14 @@ class EntraConnector:
 
 
 LICENCE_ACTIONS = ("assign_license", "set_licenses", "remove_license")
+
+
+def _names_missing(error: NotFoundError, object_id: str) -> bool:
+    """Graph's 404 for a membership change names the object that is missing, the member or
+    the group: "Resource '<id>' does not exist or one of its queried reference-property
+    objects are not present." (microsoft-graph-docs-contrib#5090 for a member, #4847 for
+    the group)."""
+    return f"'{object_id}'".casefold() in error.message.casefold()
 
 
 def _skus_of(action: str, params: dict) -> list[str]:

@@ -12,7 +12,7 @@ from msgraph.generated.models.service_principal import ServicePrincipal
 
 from provisioning import quarantine, services
 from provisioning.connectors import bridge
-from provisioning.connectors.errors import PermanentError, ThrottledError
+from provisioning.connectors.errors import NotFoundError, PermanentError, ThrottledError
 from provisioning.connectors.factory import connector_for
 from provisioning.models import Job
 from tests.provisioning.conftest import wait_for_job
@@ -226,3 +226,36 @@ def test_a_throttled_probe_neither_releases_nor_fails(on_sandbox, settings):
     assert quarantine.probe_due_connections() == {"released": 0, "failed": 0}
     assert connection.breaker.probe_failures == 0  # no longer cool-down for being paced
     assert quarantine.probe_due_connections() == {"released": 1, "failed": 0}
+
+
+@pytest.mark.django_db
+def test_an_add_to_a_deleted_group_is_told_from_a_missing_user(on_sandbox):
+    """Graph answers an add to a group that is gone, and an add of a user that is gone, with
+    the same 404 "Resource '<id>' does not exist or one of its queried reference-property
+    objects are not present." (microsoft-graph-docs-contrib#5090, #4847), naming its id: the
+    connector says which it was, alone and in a `$batch`, so the step can name the group
+    (engine/steps.py `_group_named`), as Okta's does."""
+    dirs = make_directories(on_sandbox, slug("gone"))
+    user = dirs.add_entra_user(f"pat@{dirs.tenant.primary_domain}", "Pat", "Doe")
+    connector = entra(dirs)
+    groups = {g.name: g.id for g in bridge.run(connector.groups())}
+    assert dirs.graph("DELETE", f"/groups/{groups['Sales']}").status_code == 204
+    stranger = str(uuid.uuid4())
+
+    with pytest.raises(NotFoundError) as alone:
+        bridge.run(connector.add_to_group(user["id"], groups["Sales"]))
+    with pytest.raises(NotFoundError) as no_user:
+        bridge.run(connector.add_to_group(stranger, groups["Staff"]))
+    batched = bridge.run(
+        connector.apply_many(
+            user["id"],
+            [
+                ("add_group", {"group_id": groups["Sales"]}),
+                ("add_group", {"group_id": groups["Staff"]}),
+            ],
+        )
+    )
+
+    assert alone.value.group_gone and not no_user.value.group_gone
+    assert isinstance(batched[0], NotFoundError) and batched[0].group_gone
+    assert batched[1] is None
