@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -45,6 +45,14 @@ class LenientManager(ComplexAttribute):
         None, serialization_alias="$ref", validation_alias="$ref"
     )
     display_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, data):
+        """Entra's PATCH sets the manager to the manager's id alone, a string where RFC 7643
+        §4.3 has the complex {"value": id} (learn.microsoft.com, "Tutorial: Develop and plan
+        provisioning for a SCIM endpoint", *Update User [Add Manager]*): read as that."""
+        return {"value": data} if isinstance(data, str) else data
 
 
 class EnterpriseExtension(EnterpriseUser):

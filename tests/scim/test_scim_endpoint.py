@@ -612,3 +612,29 @@ def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(client, scim, mem
     assert response.status_code == 400, response.content
     assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
     assert next(iter(member)) in response.json()["detail"]
+
+
+def test_entras_manager_as_the_managers_bare_id_is_set_and_removed(client, scim):
+    """Microsoft Entra's provisioning sends the manager as the manager's SCIM id alone, not as
+    the complex `{"value": …}` of RFC 7643 §4.3 (learn.microsoft.com, "Tutorial: Develop and
+    plan provisioning for a SCIM endpoint", *Update User [Add Manager]*; its SCIM validator's
+    manager test, AzureAD/SCIMReferenceCode#156). It was 400 invalidValue, so every Entra user
+    with a manager mapped (docs/scim.md's defaults) failed to update."""
+    boss_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    grace = ada(userName="grace@alpha.test", externalId="okta-00u2", emails=[])
+    grace[ENTERPRISE] = {"department": "Finance", "employeeNumber": "E-43"}
+    person_id = call(client, scim, "post", url(scim), grace).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    add = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss_id}],
+    }
+    response = call(client, scim, "patch", one, add)
+    assert response.status_code == 200, response.content
+    assert response.json()[ENTERPRISE]["manager"]["value"] == boss_id
+    assert Identity.objects.get(pk=person_id).attributes["manager"] == "ada@alpha.test"
+    remove = {"schemas": [PATCH], "Operations": [{"op": "Remove", "path": f"{ENTERPRISE}:manager"}]}
+    response = call(client, scim, "patch", one, remove)
+    assert response.status_code == 200, response.content
+    assert "manager" not in response.json()[ENTERPRISE]
+    assert not Identity.objects.get(pk=person_id).attributes.get("manager")
