@@ -142,6 +142,23 @@ IMMUTABLE = {"userName"}
 UNIQUE = {"employeeNumber"}
 
 
+# The attributes of the RFC's User schemas (RFC 7643 §4.1, §4.3), by schema URN in lower case.
+_RFC_ATTRIBUTES = {
+    str(s.id).lower(): {a.name.lower() for a in s.attributes or []} for s in PROVIDER.schemas
+}
+_KEPT = {urn.lower(): {name.lower() for name in kept} for urn, kept in SUPPORTED.items()}
+
+
+def ignored(schema: str | None, attribute: str) -> bool:
+    """Whether `attribute` (of `schema`, the core User when None) is one of the RFC's user
+    attributes the portal does not keep: accepted and ignored, never an error."""
+    urn = (schema or str(User.__schema__)).lower()
+    if urn not in _KEPT:
+        return False
+    name = attribute.lower()
+    return name in _RFC_ATTRIBUTES.get(urn, set()) and name not in _KEPT[urn]
+
+
 def _advertised(schema):
     if str(schema.id) == str(Group.__schema__):  # the role templates are edited in the portal
         schema = schema.model_copy(deep=True)

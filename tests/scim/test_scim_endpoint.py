@@ -638,3 +638,25 @@ def test_entras_manager_as_the_managers_bare_id_is_set_and_removed(client, scim)
     assert response.status_code == 200, response.content
     assert "manager" not in response.json()[ENTERPRISE]
     assert not Identity.objects.get(pk=person_id).attributes.get("manager")
+
+
+def test_entras_default_phone_and_address_updates_are_accepted_and_ignored(client, scim):
+    """Entra's default mappings for a non-gallery app send the work phone and address as
+    `Add` on a value-filtered path (`phoneNumbers[type eq "work"].value`) beside the
+    attributes the portal keeps. The portal keeps no phone or address, so no value matched
+    the filter and the whole PATCH was 400 noTarget: the display name in the same request
+    was lost, every sync. As on POST and PUT (docs/scim.md, *Attributes*), an attribute of
+    the RFC 7643 §4.1 User that /Schemas does not list is accepted and ignored."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    operations = [
+        {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+44 20 7946 0000"},
+        {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "London"},
+        {"op": "Replace", "path": "displayName", "value": "Ada King"},
+        {"op": "Remove", "path": 'phoneNumbers[type eq "mobile"].value'},
+    ]
+    response = call(client, scim, "patch", one, {"schemas": [PATCH], "Operations": operations})
+    assert response.status_code == 200, response.content
+    assert response.json()["displayName"] == "Ada King"
+    assert "phoneNumbers" not in response.json() and "addresses" not in response.json()
+    assert Identity.objects.get(pk=person_id).display_name == "Ada King"
