@@ -660,3 +660,24 @@ def test_entras_default_phone_and_address_updates_are_accepted_and_ignored(clien
     assert response.json()["displayName"] == "Ada King"
     assert "phoneNumbers" not in response.json() and "addresses" not in response.json()
     assert Identity.objects.get(pk=person_id).display_name == "Ada King"
+
+
+def test_a_put_that_leaves_out_active_does_not_restore_a_leaver(client, scim):
+    """RFC 7644 §3.5.1: a readWrite attribute a PUT leaves out "MAY be assumed to be not
+    asserted by the client". `active` left out was read as true, so an HR system's PUT of a
+    leaver's new title (RFC 7643 §4.1.1 gives `active` no default) restored them: their
+    accounts enabled and their access given back."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    leave = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    assert call(client, scim, "patch", one, leave).status_code == 200
+    replacement = ada(title="Senior Analyst")
+    del replacement["active"]
+
+    response = call(client, scim, "put", one, replacement)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is False
+    person = Identity.objects.get(pk=person_id)
+    assert person.status == Identity.Status.LEAVER
+    assert not person.jobs.filter(kind=Job.Kind.RESTORE).exists()
