@@ -681,3 +681,21 @@ def test_a_put_that_leaves_out_active_does_not_restore_a_leaver(client, scim):
     person = Identity.objects.get(pk=person_id)
     assert person.status == Identity.Status.LEAVER
     assert not person.jobs.filter(kind=Job.Kind.RESTORE).exists()
+
+
+def test_a_patch_of_the_read_only_groups_is_still_a_mutability_error(client, scim):
+    """RFC 7644 §3.5.2: "a client MUST NOT modify an attribute that has mutability
+    "readOnly"", and such an operation SHALL be an error (§3.12: mutability). `groups` is
+    the RFC 7643 §4.1.2 User's readOnly attribute: skipping the attributes the portal does
+    not keep must not skip this refusal."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    operations = [{"op": "add", "path": "groups", "value": [{"value": "1"}]}]
+    response = call(
+        client,
+        scim,
+        "patch",
+        url(scim, "scim_user", user_id=person_id),
+        {"schemas": [PATCH], "Operations": operations},
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "mutability"
