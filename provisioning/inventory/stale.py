@@ -186,8 +186,15 @@ CSV_HEADER = (
     "Why out of scope",
     "Directory id",
 )
+TIMES = ("Last sign-in", "First seen")  # written in the tenant's zone
 BOM = "\ufeff"  # Excel reads UTF-8 names with accents right only with it
 CHUNK = 500
+
+
+def csv_header(zone_name: str) -> list[str]:
+    """The columns, the times' naming their zone: a time without one is a local time that
+    only its writer can place (RFC 3339 §4.4), and the tenant's zone is no reader's given."""
+    return [f"{name} ({zone_name})" if name in TIMES else name for name in CSV_HEADER]
 
 
 def csv_stream(
@@ -197,7 +204,7 @@ def csv_stream(
     zone = ZoneInfo(tenant.time_zone)
     buffer = io.StringIO()
     writer = csv_writer(buffer)
-    writer.writerow(CSV_HEADER)
+    writer.writerow(csv_header(tenant.time_zone))
     yield BOM + _drain(buffer)
     now = timezone.now()
     for n, row in enumerate(rows_of(accounts.iterator(chunk_size=CHUNK), names, now), 1):

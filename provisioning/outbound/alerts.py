@@ -19,9 +19,9 @@ from provisioning.outbound.models import WebhookEndpoint
 log = logging.getLogger(__name__)
 
 
-def switch_off(endpoint: WebhookEndpoint, now: datetime) -> None:
+def switch_off(endpoint: WebhookEndpoint, now: datetime, reason: str = "") -> None:
     """Inside the caller's transaction, with the endpoint's row locked."""
-    reason = (
+    reason = reason or (
         f"{endpoint.consecutive_failures} attempts in a row failed since "
         f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
     )

@@ -29,6 +29,7 @@ CLAIM_S = sending.TIMEOUT_S + 50
 # An endpoint is switched off after this many failed attempts in a row spanning this long.
 SWITCH_OFF_FAILURES = 8
 SWITCH_OFF_AFTER = timedelta(days=1)
+GONE = 410  # the receiver wants no more: the endpoint is switched off (Standard Webhooks)
 
 
 # -- from an event to deliveries ----------------------------------------------------------------
@@ -114,10 +115,11 @@ def record_answer(delivery: Delivery, answer: sending.Answer, *, final: bool = F
         delivery.claimed_until = None
         delivery.last_response_code = answer.status_code
         delivery.last_error = answer.error[:ERROR_CHARS]
+        gone = answer.status_code == GONE
         if answer.delivered:
             delivery.status, delivery.delivered_at = Delivery.Status.DELIVERED, now
             _endpoint_succeeded(delivery.endpoint)
-        elif final or delivery.attempts >= MAX_ATTEMPTS:
+        elif final or gone or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = Delivery.Status.GIVEN_UP
         else:
             delivery.status = Delivery.Status.FAILED
@@ -132,7 +134,9 @@ def record_answer(delivery: Delivery, answer: sending.Answer, *, final: bool = F
                 "next_attempt_at",
             ]
         )
-        if not answer.delivered and not final:
+        if gone:
+            _endpoint_gone(delivery.endpoint, now)
+        elif not answer.delivered and not final:
             _endpoint_failed(delivery.endpoint, now)
         if delivery.status == Delivery.Status.FAILED:
             wait = (delivery.next_attempt_at - now).total_seconds()
@@ -172,6 +176,15 @@ def _endpoint_failed(endpoint: WebhookEndpoint, now: datetime) -> None:
     current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     if should_switch_off(current, now):
         alerts.switch_off(current, now)
+
+
+def _endpoint_gone(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """Standard Webhooks, *Delivery success and failure*: a 410 Gone says the receiver wants
+    no more, and the "Sender should disable the webhook endpoint": at once, not after a day
+    of retries."""
+    current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if current.disabled_at is None:
+        alerts.switch_off(current, now, reason="the receiver answered 410 Gone: it wants no more")
 
 
 def should_switch_off(endpoint: WebhookEndpoint, now: datetime) -> bool:

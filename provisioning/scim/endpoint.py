@@ -547,6 +547,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     )
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
+    patch.operations = [op for op in patch.operations if not _on_ignored(op.path)]
     try:
         patch.patch(current)
     except InvalidValueException as exc:
@@ -555,6 +556,14 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         raise
     identity = service.update(identity, current, token=token, http_request=request)
     return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
+
+
+def _on_ignored(path) -> bool:
+    """An operation on an attribute the portal does not keep, which a POST or PUT would
+    ignore: Entra's default mappings `Add` the work phone and address on a value-filtered
+    path (`phoneNumbers[type eq "work"].value`), which matches no value of an attribute never
+    kept (RFC 7644 §3.5.2's noTarget), and refusing it lost the rest of the request."""
+    return path is not None and bool(path.parts) and resources.ignored(path.schema, path.parts[0])
 
 
 def _require_preconditions(request: HttpRequest) -> None:

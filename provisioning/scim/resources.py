@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -45,6 +45,14 @@ class LenientManager(ComplexAttribute):
         None, serialization_alias="$ref", validation_alias="$ref"
     )
     display_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, data):
+        """Entra's PATCH sets the manager to the manager's id alone, a string where RFC 7643
+        §4.3 has the complex {"value": id} (learn.microsoft.com, "Tutorial: Develop and plan
+        provisioning for a SCIM endpoint", *Update User [Add Manager]*): read as that."""
+        return {"value": data} if isinstance(data, str) else data
 
 
 class EnterpriseExtension(EnterpriseUser):
@@ -132,6 +140,23 @@ IMMUTABLE = {"userName"}
 # Refused when another person of the tenant has it (409 uniqueness, `service.py`): said so, so
 # that a client learns it from /Schemas (RFC 7643 §7) rather than from a 409.
 UNIQUE = {"employeeNumber"}
+
+
+# The attributes of the RFC's User schemas (RFC 7643 §4.1, §4.3), by schema URN in lower case.
+_RFC_ATTRIBUTES = {
+    str(s.id).lower(): {a.name.lower() for a in s.attributes or []} for s in PROVIDER.schemas
+}
+_KEPT = {urn.lower(): {name.lower() for name in kept} for urn, kept in SUPPORTED.items()}
+
+
+def ignored(schema: str | None, attribute: str) -> bool:
+    """Whether `attribute` (of `schema`, the core User when None) is one of the RFC's user
+    attributes the portal does not keep: accepted and ignored, never an error."""
+    urn = (schema or str(User.__schema__)).lower()
+    if urn not in _KEPT:
+        return False
+    name = attribute.lower()
+    return name in _RFC_ATTRIBUTES.get(urn, set()) and name not in _KEPT[urn]
 
 
 def _advertised(schema):

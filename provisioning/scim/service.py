@@ -106,6 +106,10 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
     """A PUT, or a PATCH once applied to the person's current SCIM user."""
     tenant = identity.tenant
     old = mapping.fields_of(identity)
+    if user.active is None:
+        # RFC 7644 §3.5.1: left out of a PUT, "not asserted by the client": no leave, and
+        # above all no restore of a leaver whose HR record was sent again without it.
+        user.active = old["active"]
     new = mapping.person_fields(tenant, user)
     _check(new)
     _check_names(name_bounds.directory_kinds(tenant), new)

@@ -239,3 +239,25 @@ def test_an_events_insert_is_sent_from_its_kept_text_with_each_events_own_values
         assert heard == (tenant == alpha.tenant)
     kept = [v for k, v in kept_sql._kept.items() if k[1][0] == "event inserted"]
     assert [v is not None for v in kept] == [connection.vendor == "postgresql"]
+
+
+def test_a_410_gone_switches_the_endpoint_off_at_once_with_an_alert(
+    on_sandbox, alpha, msp_admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Standard Webhooks (spec/standard-webhooks.md, *Delivery success and failure*): "410
+    Gone: ... it's no longer interested in receiving webhooks from this source. Sender should
+    disable the webhook endpoint, and stop sending it messages." It was a failure like a 500:
+    retried seven times over two days, to a receiver that had said it wants none."""
+    url = receiver(on_sandbox, statuses=[410], then=410)
+    endpoint, _ = make_endpoint(alpha.tenant, url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = deliveries.attempt(delivery_of(alpha.tenant, endpoint).pk)
+
+    assert (delivery.status, delivery.last_response_code) == ("given_up", 410)
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is not None and "410" in endpoint.disabled_reason
+    assert msp_admin.email in [m.to[0] for m in mailoutbox]
+    assert "switched off" in mailoutbox[0].subject
+    assert AuditEvent.objects.filter(action="webhook.endpoint_switch_off").exists()
+    assert deliveries.create_for_event(delivery.event) == [], "switched off: not chosen"

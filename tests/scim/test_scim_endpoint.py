@@ -612,3 +612,90 @@ def test_a_search_request_of_the_wrong_shape_is_invalid_syntax(client, scim, mem
     assert response.status_code == 400, response.content
     assert (response.json()["status"], response.json()["scimType"]) == ("400", "invalidSyntax")
     assert next(iter(member)) in response.json()["detail"]
+
+
+def test_entras_manager_as_the_managers_bare_id_is_set_and_removed(client, scim):
+    """Microsoft Entra's provisioning sends the manager as the manager's SCIM id alone, not as
+    the complex `{"value": …}` of RFC 7643 §4.3 (learn.microsoft.com, "Tutorial: Develop and
+    plan provisioning for a SCIM endpoint", *Update User [Add Manager]*; its SCIM validator's
+    manager test, AzureAD/SCIMReferenceCode#156). It was 400 invalidValue, so every Entra user
+    with a manager mapped (docs/scim.md's defaults) failed to update."""
+    boss_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    grace = ada(userName="grace@alpha.test", externalId="okta-00u2", emails=[])
+    grace[ENTERPRISE] = {"department": "Finance", "employeeNumber": "E-43"}
+    person_id = call(client, scim, "post", url(scim), grace).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    add = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss_id}],
+    }
+    response = call(client, scim, "patch", one, add)
+    assert response.status_code == 200, response.content
+    assert response.json()[ENTERPRISE]["manager"]["value"] == boss_id
+    assert Identity.objects.get(pk=person_id).attributes["manager"] == "ada@alpha.test"
+    remove = {"schemas": [PATCH], "Operations": [{"op": "Remove", "path": f"{ENTERPRISE}:manager"}]}
+    response = call(client, scim, "patch", one, remove)
+    assert response.status_code == 200, response.content
+    assert "manager" not in response.json()[ENTERPRISE]
+    assert not Identity.objects.get(pk=person_id).attributes.get("manager")
+
+
+def test_entras_default_phone_and_address_updates_are_accepted_and_ignored(client, scim):
+    """Entra's default mappings for a non-gallery app send the work phone and address as
+    `Add` on a value-filtered path (`phoneNumbers[type eq "work"].value`) beside the
+    attributes the portal keeps. The portal keeps no phone or address, so no value matched
+    the filter and the whole PATCH was 400 noTarget: the display name in the same request
+    was lost, every sync. As on POST and PUT (docs/scim.md, *Attributes*), an attribute of
+    the RFC 7643 §4.1 User that /Schemas does not list is accepted and ignored."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    operations = [
+        {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+44 20 7946 0000"},
+        {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "London"},
+        {"op": "Replace", "path": "displayName", "value": "Ada King"},
+        {"op": "Remove", "path": 'phoneNumbers[type eq "mobile"].value'},
+    ]
+    response = call(client, scim, "patch", one, {"schemas": [PATCH], "Operations": operations})
+    assert response.status_code == 200, response.content
+    assert response.json()["displayName"] == "Ada King"
+    assert "phoneNumbers" not in response.json() and "addresses" not in response.json()
+    assert Identity.objects.get(pk=person_id).display_name == "Ada King"
+
+
+def test_a_put_that_leaves_out_active_does_not_restore_a_leaver(client, scim):
+    """RFC 7644 §3.5.1: a readWrite attribute a PUT leaves out "MAY be assumed to be not
+    asserted by the client". `active` left out was read as true, so an HR system's PUT of a
+    leaver's new title (RFC 7643 §4.1.1 gives `active` no default) restored them: their
+    accounts enabled and their access given back."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = url(scim, "scim_user", user_id=person_id)
+    leave = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    assert call(client, scim, "patch", one, leave).status_code == 200
+    replacement = ada(title="Senior Analyst")
+    del replacement["active"]
+
+    response = call(client, scim, "put", one, replacement)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is False
+    person = Identity.objects.get(pk=person_id)
+    assert person.status == Identity.Status.LEAVER
+    assert not person.jobs.filter(kind=Job.Kind.RESTORE).exists()
+
+
+def test_a_patch_of_the_read_only_groups_is_still_a_mutability_error(client, scim):
+    """RFC 7644 §3.5.2: "a client MUST NOT modify an attribute that has mutability
+    "readOnly"", and such an operation SHALL be an error (§3.12: mutability). `groups` is
+    the RFC 7643 §4.1.2 User's readOnly attribute: skipping the attributes the portal does
+    not keep must not skip this refusal."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    operations = [{"op": "add", "path": "groups", "value": [{"value": "1"}]}]
+    response = call(
+        client,
+        scim,
+        "patch",
+        url(scim, "scim_user", user_id=person_id),
+        {"schemas": [PATCH], "Operations": operations},
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "mutability"

@@ -10,6 +10,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -355,8 +356,8 @@ def test_csv_has_the_columns_and_no_formula_runs(world, client):
     assert "stale-accounts-90d" in response["Content-Disposition"]
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
-    assert header == list(stale.CSV_HEADER)
-    by_user = {r[1].split("@")[0]: dict(zip(header, r, strict=True)) for r in rows}
+    assert header == stale.csv_header(world.tenant.time_zone)
+    by_user = {r[1].split("@")[0]: dict(zip(stale.CSV_HEADER, r, strict=True)) for r in rows}
     assert set(by_user) == {"never", "oknever", "old", "okold"}
     never = by_user["never"]
     assert never["Name"] == "'" + INJECTED + " Stale"  # written, not run
@@ -374,3 +375,22 @@ def test_csv_has_the_columns_and_no_formula_runs(world, client):
     assert len(records) == 2 and records[1][0] == "Olga Stale"
     assert records[1][1].startswith("old@")
     assert text.startswith('"Name","Username",')  # every cell quoted (portal.csv_cells.writer)
+
+
+def test_csv_times_say_the_time_zone_they_are_in(world, client):
+    """A time without its zone is a local time only its writer can place (RFC 3339 §4.4,
+    unqualified local time, is left out of Internet formats for that): the stale accounts' CSV
+    writes the tenant's wall-clock times, and its header says whose, as the report's CSV does
+    on its Generated line."""
+    world.tenant.time_zone = "Pacific/Auckland"
+    world.tenant.save(update_fields=["time_zone"])
+    client.force_login(_technician(world.tenant))
+
+    text = b"".join(client.get(url(world, "stale_csv")).streaming_content).decode("utf-8-sig")
+
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header[4] == "Last sign-in (Pacific/Auckland)"
+    assert header[6] == "First seen (Pacific/Auckland)"
+    old = next(r for r in rows if r[1].startswith("old@"))
+    signed_in = world.account("old").last_sign_in.astimezone(ZoneInfo("Pacific/Auckland"))
+    assert old[4] == f"{signed_in:%Y-%m-%d %H:%M}"
