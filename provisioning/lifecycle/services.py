@@ -553,12 +553,22 @@ def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
 
 
 def _leave_done(identity: Identity, job: Job) -> bool:
-    """Left once the leave's own job (its password reset and session revocation) is done,
-    even when another job of theirs verified the state first."""
+    """Left once the leave's own job (its password reset and session revocation) succeeded,
+    even when another job of theirs verified the state first. A leave that failed or partly
+    failed is not done until a retry of its steps succeeds: a later job (the periodic check,
+    a template's edit) that reads the leaver disabled and stripped has not sent the one-shots
+    it failed on."""
     if job.kind == Job.Kind.LEAVE:
         return True
-    unfinished = (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.WAITING)
-    return not identity.jobs.filter(kind=Job.Kind.LEAVE, status__in=unfinished).exists()
+    not_started = (Job.Status.SCHEDULED, Job.Status.HELD, Job.Status.CANCELLED)
+    newest = (
+        identity.jobs.filter(kind=Job.Kind.LEAVE)
+        .exclude(status__in=not_started)
+        .order_by("-pk")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return newest in (None, Job.Status.SUCCEEDED)
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:

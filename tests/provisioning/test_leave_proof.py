@@ -4,12 +4,14 @@ never that the offboarding is done. Services, a real worker, the real SDK, the s
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from provisioning import services
+from provisioning import periodic, services
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import wait_for_job
@@ -130,3 +132,35 @@ def test_the_person_page_and_the_audit_trail_carry_the_proof_of_a_leave(
     verification = job_page[job_page.index('id="job-verification"') :]
     assert "Kept: “Sales (dynamic)” is rule-based" in verification
     assert by_directory["Okta"]["enabled"] is False and by_directory["Okta"]["apps"] == 0
+
+
+def test_a_partly_failed_leave_stays_unfinished_when_a_later_check_reads_the_leaver_so(
+    on_sandbox, worker, client, msp_admin
+):
+    """The password reset is refused (the app lost its directory role), the rest of the leave
+    done. The periodic check reads the leaver disabled and stripped and succeeds: the leave's
+    own step is still not done, so the person stays a leaver, no hard delete is scheduled,
+    and the page still says the offboarding did not finish (converge22: the check made them
+    Left and scheduled the delete, the session and password never dealt with by a retry)."""
+    dirs = make_directories(on_sandbox, "leavecheck")
+    joined = wait_for_job(onboard(dirs).pk)
+    identity = Identity.objects.get(pk=joined.identity_id)
+    without_directory_roles(dirs)
+    chosen = lifecycle.OffboardingOptions.preset_for(identity.tenant)
+    leave = wait_for_job(lifecycle.request_offboarding(identity, chosen, actor="system").pk)
+    assert leave.status == Job.Status.PARTIAL
+
+    later = timezone.now() + timedelta(hours=13)
+    assert periodic.reconcile_due_people(now=later) == 1
+    check = Job.objects.get(identity=identity, kind=Job.Kind.RECONCILE)
+    assert wait_for_job(check.pk).status == Job.Status.SUCCEEDED  # the state is as asked
+
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+    assert not identity.jobs.filter(kind=Job.Kind.DELETE).exists()
+    client.force_login(msp_admin)
+    url = reverse(
+        "identity_detail", kwargs={"tenant": dirs.tenant.slug, "identity_id": identity.pk}
+    )
+    card = client.get(url).content.decode()
+    assert "The offboarding did not finish" in card and "Reset password" in card
