@@ -63,12 +63,16 @@ def msp_role_edit(request, msp_template_id: int):
 def _role_form(
     request, template: RoleTemplate, initial: dict | None = None, back: str | None = None
 ):
+    as_read = None if template.pk is None else services.fields_of(template)
     form = RoleTemplateForm(
         request.POST or None, instance=template, tenant=template.tenant, initial=initial
     )
     if request.method == "POST" and form.is_valid():
         held = services.save_role_template(
-            form.save(commit=False), actor=request.user, request=request
+            form.save(commit=False),
+            actor=request.user,
+            request=request,
+            as_read=as_read,
         )
         if held:
             messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")

@@ -170,7 +170,10 @@ def hold_template_change(
 def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
     """A held template change confirmed: the edit or the deletion as it was asked for.
     Returns how many holders it asks again (a Change job each, `template_changed`)."""
-    template = RoleTemplate.objects.filter(pk=batch.options.get("role_template")).first()
+    # Locked until the change is saved: an edit committed between the comparison with `was`
+    # and the save would otherwise be written over unseen.
+    templates = RoleTemplate.objects.select_for_update()
+    template = templates.filter(pk=batch.options.get("role_template")).first()
     if template is None:  # deleted meanwhile: nothing left to change
         return 0
     asked = holders(template).count()
