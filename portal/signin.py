@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from portal import account_limit, mfa, ratelimit, usernames
+from portal import account_limit, client_address, mfa, ratelimit, usernames
 from portal.audit.people import record_about
 from portal.logs import path_shown
 
@@ -124,7 +124,7 @@ def within_budget(request: HttpRequest, action: str) -> bool:
     """Count one security event of this source (person, else address) and in total."""
     user = getattr(request, "user", None)
     person = user.pk if user is not None and user.is_authenticated else "-"
-    source = f"{person}|{request.META.get('REMOTE_ADDR', '')}"
+    source = f"{person}|{client_address.sender(request.META.get('REMOTE_ADDR', ''))}"
     allowed = ratelimit.hit(
         "security-events", source, limit=settings.SECURITY_EVENTS_PER_MINUTE, window_s=60
     ) and ratelimit.hit(

@@ -435,6 +435,24 @@ def test_failed_sign_ins_are_recorded_within_the_budget(client, settings, alpha)
     assert events("auth.login_failed").count() == 4
 
 
+def test_a_sender_moving_through_its_ipv6_network_is_one_source_of_the_budget(
+    client, settings, alpha
+):
+    """Each IPv6 address was a source with a budget of its own, so one host moving through
+    its /64 spent the whole minute's total, and another sender's failed sign-ins went
+    unrecorded; its /64 is now one source, as the rate limits count a client (attack21)."""
+    settings.SECURITY_EVENTS_PER_MINUTE = 4
+    settings.SECURITY_EVENTS_PER_MINUTE_TOTAL = 6
+    settings.AXES_FAILURE_LIMIT = 1000
+    for number in range(30):
+        form = {"username": f"guess-{number}", "password": "wrong"}
+        client.post(reverse("login"), form, REMOTE_ADDR=f"2001:db8:5:1::{number:x}")
+    client.post(reverse("login"), {"username": "tech-alpha", "password": "wrong"},
+                REMOTE_ADDR="192.0.2.77")  # fmt: skip
+    failed = events("auth.login_failed").values_list("after__username", flat=True)
+    assert len(failed) == 5 and "tech-alpha" in failed
+
+
 # -- staff password reset --------------------------------------------------------------------
 
 
