@@ -3,19 +3,24 @@ machines call (the HR webhook, the SCIM endpoint, the API). Past the limit a sen
 answered 429 and nothing is recorded: a caller that keeps failing must not fill the event
 tables and the audit trail. A caller that authenticates is never refused, so never slowed.
 Many senders together are held to a budget of recorded refusals a minute per endpoint; past
-it a refusal is answered as before and only logged (`recordable`)."""
+it a refusal is answered as before and only logged (`recordable`), and counted: once its
+minute has ended, the clock puts one event on the MSP's trail that says how many refusals of
+that endpoint went unrecorded (`summarise_unrecorded`), at most one per endpoint a minute
+however many senders."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 from portal import client_address, ratelimit
+from portal.audit.events import record
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,11 @@ def remote_addr(request: HttpRequest) -> str | None:
 
 
 WINDOW_SECONDS = 60
+# The endpoints whose refusals count here (each module's REFUSALS): the clock looks at each.
+ENDPOINTS = ("hr-webhook", "scim", "api")
+# How many ended minutes the clock looks back at: a worker down for longer loses the count
+# (the log still has each minute's line).
+SUMMARY_MINUTES = 15
 
 
 def retry_after() -> str:
@@ -55,16 +65,73 @@ def count(source: str, addr: str | None) -> None:
 
 def recordable(source: str) -> bool:
     """Count one refusal of `source` from all senders together: True while it is within
-    REFUSALS_RECORDED_PER_MINUTE (record it), False past it (say so in the log once a minute).
-    The answer stays the same either way: a 429 for everyone would hold the callers whose
-    token or signature is good, and those are checked after the senders' limits."""
+    REFUSALS_RECORDED_PER_MINUTE (record it), False past it (counted for the minute's summary
+    and said in the log once a minute). The answer stays the same either way: a 429 for
+    everyone would hold the callers whose token or signature is good, and those are checked
+    after the senders' limits."""
+    if source not in ENDPOINTS:
+        raise ValueError(f"{source!r} is not one of refusals.ENDPOINTS: the clock would miss it")
     bucket = f"{source}-refusals-recorded"
     limit = settings.REFUSALS_RECORDED_PER_MINUTE
     if ratelimit.hit(bucket, "*", limit=limit, window_s=WINDOW_SECONDS):
         return True
     minute = int(time.time() // WINDOW_SECONDS)
+    _count_unrecorded(source, minute)
     if ratelimit.first(bucket, f"logged|{minute}", window_s=2 * WINDOW_SECONDS):
         logger.warning(
             "%s: over %s refusals this minute from all senders: logged only", source, limit
         )
     return False
+
+
+def _unrecorded_key(source: str, minute: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals-unrecorded:{minute}"
+
+
+def _count_unrecorded(source: str, minute: int) -> None:
+    key, keep = _unrecorded_key(source, minute), (SUMMARY_MINUTES + 2) * WINDOW_SECONDS
+    if not cache.add(key, 1, timeout=keep):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=keep)
+
+
+def summarise_unrecorded() -> int:
+    """For each endpoint and ended minute (of the last SUMMARY_MINUTES) with refusals past the
+    budget, one `security.refusals_unrecorded` event saying how many; each said once. Run by
+    beat every minute. Returns how many it recorded."""
+    now = int(time.time() // WINDOW_SECONDS)
+    said = 0
+    for source in ENDPOINTS:
+        for minute in range(now - SUMMARY_MINUTES, now):
+            unrecorded = cache.get(_unrecorded_key(source, minute), 0)
+            if unrecorded and _first_to_say(source, minute):
+                _say(source, minute, unrecorded)
+                said += 1
+    return said
+
+
+def _first_to_say(source: str, minute: int) -> bool:
+    """Claims the summary of `source`'s `minute`, so that two clocks never both record it."""
+    keep = (SUMMARY_MINUTES + 2) * WINDOW_SECONDS
+    return ratelimit.first(f"{source}-refusals-summarised", str(minute), window_s=keep)
+
+
+def _say(source: str, minute: int, unrecorded: int) -> None:
+    began = datetime.fromtimestamp(minute * WINDOW_SECONDS, tz=UTC)
+    try:
+        record(
+            "security.refusals_unrecorded",
+            actor="system",
+            after={
+                "endpoint": source,
+                "minute": began.isoformat(),
+                "recorded": settings.REFUSALS_RECORDED_PER_MINUTE,
+                "unrecorded": unrecorded,
+            },
+            result="denied",
+        )
+    except BaseException:  # said at the next run instead
+        ratelimit.forget_first(f"{source}-refusals-summarised", str(minute))
+        raise
