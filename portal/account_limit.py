@@ -18,12 +18,15 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal import ratelimit, usernames
+from portal import client_address, ratelimit, usernames
 from portal.audit.models import AuditEvent
 
 BUCKET = "signin-account"
 WINDOW_S = 3600
 FAMILIAR_DAYS = 30
+# The person's latest sign-ins read for their familiar clients: asked only of an account the
+# cap holds, and more than a month of anyone's sign-ins.
+FAMILIAR_ADDRESSES_READ = 500
 
 
 def count_failure(username: str) -> None:
@@ -52,14 +55,22 @@ def forget(username: str) -> None:
 
 
 def _familiar(user, address: str) -> bool:
+    """Whether the person signed in from this client within FAMILIAR_DAYS: the address, or
+    for IPv6 its /64, through which a host's temporary addresses move (RFC 8981)."""
     if not address:
         return False
-    return AuditEvent.objects.filter(
-        action="auth.login",
-        actor_user_id=user.pk,
-        source_ip=address,
-        timestamp__gte=timezone.now() - timedelta(days=FAMILIAR_DAYS),
-    ).exists()
+    client = client_address.sender(address)
+    signed_in_from = (
+        AuditEvent.objects.filter(
+            action="auth.login",
+            actor_user_id=user.pk,
+            timestamp__gte=timezone.now() - timedelta(days=FAMILIAR_DAYS),
+        )
+        .exclude(source_ip=None)
+        .order_by("-timestamp")
+        .values_list("source_ip", flat=True)[:FAMILIAR_ADDRESSES_READ]
+    )
+    return any(client_address.sender(known) == client for known in signed_in_from)
 
 
 def _cap() -> int:

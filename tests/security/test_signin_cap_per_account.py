@@ -58,6 +58,17 @@ def test_an_address_the_person_signed_in_from_is_never_held(alpha):
     assert response.status_code == 302 and "_auth_user_id" in client.session
 
 
+def test_the_persons_ipv6_network_stays_familiar_as_their_address_moves(alpha):
+    """A host's IPv6 address moves through its /64 (RFC 8981's temporary addresses change
+    every day): the person was a stranger at their next address, kept out by the outsider
+    who spent the cap. Their /64 is familiar now, as the limits count a client (attack21)."""
+    assert sign_in("2001:db8:4:1::a")[1].status_code == 302  # the person's laptop, yesterday
+    guess_from_many_addresses()
+    client, response = sign_in("2001:db8:4:1:8c1e:55ff:fe01:9a7b")  # today's address
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+    assert sign_in("2001:db8:4:2::a")[1].status_code == 429  # another network is a stranger
+
+
 def test_another_spelling_of_the_name_counts_against_the_same_account(alpha):
     guess_from_many_addresses("TECH-ALPHA")
     assert sign_in("198.51.100.7", "tech-alpha")[1].status_code == 429
