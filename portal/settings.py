@@ -327,8 +327,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
     "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
-    "summarise-unrecorded-refusals": {
-        "task": "provisioning.tasks.summarise_unrecorded_refusals",
+    "summarise-unrecorded-events": {
+        "task": "provisioning.tasks.summarise_unrecorded_events",
         "schedule": 60.0,
     },
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},

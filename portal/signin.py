@@ -8,7 +8,8 @@ failed sign-in for a username nobody has. What anyone can cause without a passwo
 sign-in, a wrong code, a lockout, a refused request, a reset request) is recorded within a
 budget per source and minute and in total (SECURITY_EVENTS_PER_MINUTE,
 SECURITY_EVENTS_PER_MINUTE_TOTAL), so a flood cannot fill the table; what is over budget is
-logged instead.
+logged instead, and counted: once its minute has ended, one `security.events_unrecorded`
+event says how many (`summarise_unrecorded`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from portal import account_limit, client_address, mfa, ratelimit, usernames
+from portal import account_limit, client_address, mfa, ratelimit, unrecorded, usernames
+from portal.audit.events import record
 from portal.audit.people import record_about
 from portal.logs import path_shown
 
@@ -120,6 +122,29 @@ def record_refusal(request: HttpRequest, reason: str) -> bool:
     )
 
 
+UNRECORDED = "security-events"
+
+
+def summarise_unrecorded() -> int:
+    """One `security.events_unrecorded` event for each ended minute in which security events
+    went over the budget (`portal.unrecorded`). Returns how many it recorded."""
+    return unrecorded.summarise(UNRECORDED, _say_unrecorded)
+
+
+def _say_unrecorded(began, how_many: int) -> None:
+    record(
+        "security.events_unrecorded",
+        actor="system",
+        after={
+            "minute": began.isoformat(),
+            "per_source": settings.SECURITY_EVENTS_PER_MINUTE,
+            "in_total": settings.SECURITY_EVENTS_PER_MINUTE_TOTAL,
+            "unrecorded": how_many,
+        },
+        result="denied",
+    )
+
+
 def within_budget(request: HttpRequest, action: str) -> bool:
     """Count one security event of this source (person, else address) and in total."""
     user = getattr(request, "user", None)
@@ -131,6 +156,7 @@ def within_budget(request: HttpRequest, action: str) -> bool:
         "security-events", "*", limit=settings.SECURITY_EVENTS_PER_MINUTE_TOTAL, window_s=60
     )
     if not allowed:
+        unrecorded.count(UNRECORDED)
         log.warning(
             "Security event %s from %s over budget: logged, not recorded (request id %s)",
             action,

@@ -5,21 +5,21 @@ tables and the audit trail. A caller that authenticates is never refused, so nev
 Many senders together are held to a budget of recorded refusals a minute per endpoint; past
 it a refusal is answered as before and only logged (`recordable`), and counted: once its
 minute has ended, the clock puts one event on the MSP's trail that says how many refusals of
-that endpoint went unrecorded (`summarise_unrecorded`), at most one per endpoint a minute
-however many senders."""
+that endpoint went unrecorded (`summarise_unrecorded`, `portal.unrecorded`), at most one per
+endpoint a minute however many senders."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from portal import client_address, ratelimit
+from portal import client_address, ratelimit, unrecorded
 from portal.audit.events import record
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,6 @@ def remote_addr(request: HttpRequest) -> str | None:
 WINDOW_SECONDS = 60
 # The endpoints whose refusals count here (each module's REFUSALS): the clock looks at each.
 ENDPOINTS = ("hr-webhook", "scim", "api")
-# How many ended minutes the clock looks back at: a worker down for longer loses the count
-# (the log still has each minute's line).
-SUMMARY_MINUTES = 15
 
 
 def retry_after() -> str:
@@ -76,7 +73,7 @@ def recordable(source: str) -> bool:
     if ratelimit.hit(bucket, "*", limit=limit, window_s=WINDOW_SECONDS):
         return True
     minute = int(time.time() // WINDOW_SECONDS)
-    _count_unrecorded(source, minute)
+    unrecorded.count(_kind(source))
     if ratelimit.first(bucket, f"logged|{minute}", window_s=2 * WINDOW_SECONDS):
         logger.warning(
             "%s: over %s refusals this minute from all senders: logged only", source, limit
@@ -84,43 +81,18 @@ def recordable(source: str) -> bool:
     return False
 
 
-def _unrecorded_key(source: str, minute: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:{source}-refusals-unrecorded:{minute}"
-
-
-def _count_unrecorded(source: str, minute: int) -> None:
-    key, keep = _unrecorded_key(source, minute), (SUMMARY_MINUTES + 2) * WINDOW_SECONDS
-    if not cache.add(key, 1, timeout=keep):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=keep)
-
-
 def summarise_unrecorded() -> int:
-    """For each endpoint and ended minute (of the last SUMMARY_MINUTES) with refusals past the
-    budget, one `security.refusals_unrecorded` event saying how many; each said once. Run by
-    beat every minute. Returns how many it recorded."""
-    now = int(time.time() // WINDOW_SECONDS)
-    said = 0
-    for source in ENDPOINTS:
-        for minute in range(now - SUMMARY_MINUTES, now):
-            unrecorded = cache.get(_unrecorded_key(source, minute), 0)
-            if unrecorded and _first_to_say(source, minute):
-                _say(source, minute, unrecorded)
-                said += 1
-    return said
+    """One `security.refusals_unrecorded` event for each endpoint and ended minute with
+    refusals past the budget (`portal.unrecorded`). Returns how many it recorded."""
+    return sum(unrecorded.summarise(_kind(source), _say(source)) for source in ENDPOINTS)
 
 
-def _first_to_say(source: str, minute: int) -> bool:
-    """Claims the summary of `source`'s `minute`, so that two clocks never both record it."""
-    keep = (SUMMARY_MINUTES + 2) * WINDOW_SECONDS
-    return ratelimit.first(f"{source}-refusals-summarised", str(minute), window_s=keep)
+def _kind(source: str) -> str:
+    return f"{source}-refusals"
 
 
-def _say(source: str, minute: int, unrecorded: int) -> None:
-    began = datetime.fromtimestamp(minute * WINDOW_SECONDS, tz=UTC)
-    try:
+def _say(source: str):
+    def say(began: datetime, how_many: int) -> None:
         record(
             "security.refusals_unrecorded",
             actor="system",
@@ -128,10 +100,9 @@ def _say(source: str, minute: int, unrecorded: int) -> None:
                 "endpoint": source,
                 "minute": began.isoformat(),
                 "recorded": settings.REFUSALS_RECORDED_PER_MINUTE,
-                "unrecorded": unrecorded,
+                "unrecorded": how_many,
             },
             result="denied",
         )
-    except BaseException:  # said at the next run instead
-        ratelimit.forget_first(f"{source}-refusals-summarised", str(minute))
-        raise
+
+    return say

@@ -5,6 +5,7 @@ from celery import shared_task
 from celery.concurrency import get_implementation
 from celery.signals import worker_init
 
+from portal import signin
 from provisioning import demo_accounts, periodic, refusals
 from provisioning.access import services as access_requests
 from provisioning.connectors import factory
@@ -18,7 +19,7 @@ __all__ = [
     "resume_stalled_jobs",
     "run_job",
     "start_due_jobs",
-    "summarise_unrecorded_refusals",
+    "summarise_unrecorded_events",
 ]
 
 
@@ -29,10 +30,11 @@ def start_due_jobs() -> int:
 
 
 @shared_task(ignore_result=True)
-def summarise_unrecorded_refusals() -> int:
-    """How many refusals past their budget each machine endpoint left unrecorded in each
-    ended minute, on the trail (run by beat)."""
-    return refusals.summarise_unrecorded()
+def summarise_unrecorded_events() -> int:
+    """How many refusals of each machine endpoint, and how many security events (failed
+    sign-ins, refused requests), a budget kept off the trail in each ended minute, on the
+    trail (run by beat)."""
+    return refusals.summarise_unrecorded() + signin.summarise_unrecorded()
 
 
 @shared_task(ignore_result=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
-from unittest import mock
 
 import pytest
 from django.test import Client
@@ -20,6 +18,7 @@ from portal.audit.models import AuditEvent
 from provisioning import refusals, tasks
 from provisioning.webhook.models import HRWebhookEvent
 from tests.api.conftest import ApiClient, token_for
+from tests.factories import freeze_minute
 from tests.provisioning.test_hr_webhook import SECRET, hire, hook_url, signed, with_secret
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +30,6 @@ SENDERS = [f"198.51.100.{n}" for n in range(1, 13)]  # twelve senders, two refus
 def _budget(settings):
     settings.REFUSALS_RECORDED_PER_MINUTE = 5
     settings.SECURITY_EVENTS_PER_MINUTE = 1000
-
-
-@contextmanager
-def freeze_minute(minute: int):
-    """The clock stands a second into `minute`, for every budget that counts by the minute."""
-    with mock.patch("time.time", return_value=minute * refusals.WINDOW_SECONDS + 1.0):
-        yield
 
 
 def hr_refused(tenant, address: str):
@@ -115,7 +107,7 @@ def test_beat_runs_the_summary_every_minute(settings):
     [entry] = [
         e
         for e in settings.CELERY_BEAT_SCHEDULE.values()
-        if e["task"] == "provisioning.tasks.summarise_unrecorded_refusals"
+        if e["task"] == "provisioning.tasks.summarise_unrecorded_events"
     ]
     assert entry["schedule"] == refusals.WINDOW_SECONDS
-    assert tasks.summarise_unrecorded_refusals.name == entry["task"]
+    assert tasks.summarise_unrecorded_events.name == entry["task"]
