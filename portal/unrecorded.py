@@ -22,7 +22,7 @@ _KEEP_SECONDS = (SUMMARY_MINUTES + 2) * WINDOW_SECONDS
 
 
 def _key(kind: str, minute: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:unrecorded:{kind}:{minute}"
+    return f"{settings.REDIS_KEY_PREFIX}:rate:unrecorded:{kind}:{minute}"  # with the limits
 
 
 def count(kind: str) -> None:
