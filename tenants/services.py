@@ -215,7 +215,8 @@ def save_role_template(
     from more holders than the circuit breaker allows is held, nothing of it saved, until an
     MSP admin confirms it (`confirmed`). `as_read`: the template as its editor read it
     (`fields_of`); a field the editor left as read keeps the row's value when saved. Returns why
-    it is held, "" when it is saved."""
+    it is held, "" when it is saved. `RoleTemplate.DoesNotExist`: an update of a template
+    deleted meanwhile (saving it would make it again)."""
     creating = template.pk is None
     with transaction.atomic():
         before = None if creating else _locked_with_others_edits(template, as_read)

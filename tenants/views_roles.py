@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -68,12 +69,12 @@ def _role_form(
         request.POST or None, instance=template, tenant=template.tenant, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        held = services.save_role_template(
-            form.save(commit=False),
-            actor=request.user,
-            request=request,
-            as_read=as_read,
-        )
+        try:
+            held = services.save_role_template(
+                form.save(commit=False), actor=request.user, request=request, as_read=as_read
+            )
+        except RoleTemplate.DoesNotExist:  # deleted since the page read it: not made again
+            raise Http404("No such role template.") from None
         if held:
             messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
             return _back_to_list(template)

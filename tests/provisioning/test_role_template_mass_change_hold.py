@@ -222,3 +222,26 @@ def test_a_held_edit_goes_ahead_when_only_other_fields_were_edited_meanwhile(
     assert (alpha.template.groups, alpha.template.description) == ([], "Later")
     batch.refresh_from_db()
     assert batch.status == Batch.Status.STARTED
+
+
+def test_an_edit_of_a_template_deleted_meanwhile_brings_nothing_back(client, alpha, monkeypatch):
+    """A held deletion confirmed while a technician's edit of the template is on its way: the
+    edit's read of the row failed with a 500 (and a deletion a moment later, after that read,
+    would have had the edit's save write the whole row back: Django inserts a row its UPDATE
+    did not find). The edit now finds it gone under its lock: 404, and it stays deleted
+    (attack21)."""
+    from tenants import views_roles
+
+    real_is_valid = views_roles.RoleTemplateForm.is_valid
+
+    def deleted_meanwhile(form):
+        RoleTemplate.objects.filter(pk=alpha.template.pk).delete()
+        return real_is_valid(form)
+
+    monkeypatch.setattr(views_roles.RoleTemplateForm, "is_valid", deleted_meanwhile)
+    client.force_login(alpha.technician)
+
+    response = client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "description": "x"})
+
+    assert response.status_code == 404
+    assert not RoleTemplate.objects.filter(pk=alpha.template.pk).exists()
