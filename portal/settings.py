@@ -228,6 +228,9 @@ SECURITY_EVENTS_PER_MINUTE_TOTAL = env.int("SECURITY_EVENTS_PER_MINUTE_TOTAL", d
 # Failed sign-ins an account takes in an hour from all addresses but the person's familiar ones
 # (NIST SP 800-63B §5.2.2: at most 100; portal/account_limit.py).
 SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR = env.int("SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR", default=100)
+# Failed sign-ins from one client (an address; an IPv6 /64) an hour, whatever the username,
+# before its sign-ins wait (portal.account_limit.seconds_client_held): password spraying.
+SIGNIN_FAILURES_PER_CLIENT_PER_HOUR = env.int("SIGNIN_FAILURES_PER_CLIENT_PER_HOUR", default=100)
 # Password reset e-mails: requests per e-mail address and per client address and hour, and
 # how long a link stays valid (it also stops working once used).
 PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)

@@ -174,6 +174,7 @@ def on_login_failed(sender, credentials: dict, request: HttpRequest | None = Non
         return
     username = str((credentials or {}).get("username") or "")
     account_limit.count_failure(username)
+    account_limit.count_client_failure(request)
     step = getattr(request, STEP_ATTR, PASSWORD)
     user = get_user_model().objects.filter(username=username).first() if username else None
     record_budgeted(
@@ -194,6 +195,23 @@ def record_account_held(request: HttpRequest, username: str, seconds: int) -> No
         after={
             "scope": "account",
             "failures": settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR,
+            "locked_for_minutes": -(-seconds // 60),
+        },
+    )
+
+
+def record_client_held(request: HttpRequest, username: str, seconds: int) -> None:
+    """The cap per client refused a sign-in (portal.account_limit): recorded once a window."""
+    client = client_address.sender(request.META.get("REMOTE_ADDR", ""))
+    if not ratelimit.first(LOCKOUT_MARK, f"client|{client}", window_s=seconds):
+        return
+    record_budgeted(
+        "auth.locked_out",
+        request,
+        username=username,
+        after={
+            "scope": "client",
+            "failures": settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR,
             "locked_for_minutes": -(-seconds // 60),
         },
     )

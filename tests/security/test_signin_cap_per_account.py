@@ -85,3 +85,23 @@ def test_django_axes_reset_of_the_username_lifts_the_cap(alpha):
     guess_from_many_addresses()
     call_command("axes_reset_username", "tech-alpha", stdout=io.StringIO())
     assert sign_in("198.51.100.7")[1].status_code == 302
+
+
+def test_one_client_guessing_across_many_usernames_is_held(settings, alpha, bravo):
+    """django-axes counts per username and address, and the cap per account: one address
+    trying one password on every username it knows (password spraying) was never held, each
+    try an Argon2 hash of CPU. Past SIGNIN_FAILURES_PER_CLIENT_PER_HOUR failures from one
+    client (an IPv6 /64 counted as one), that client's sign-ins wait, whoever they name; a
+    person who signed in from it before still signs in there (attack21)."""
+    settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR = 4
+    assert sign_in("2001:db8:6:1::a", "tech-bravo")[1].status_code == 302  # bravo's desk
+    for n in range(4):
+        _, response = sign_in(f"2001:db8:6:1::{n + 10:x}", f"user-{n}", "Winter2026!")
+        assert response.status_code == 200
+    client, response = sign_in("2001:db8:6:1::99", "tech-alpha")  # the right password
+    assert response.status_code == 429 and "Retry-After" in response
+    assert "_auth_user_id" not in client.session
+    held = AuditEvent.objects.filter(action="auth.locked_out").get()
+    assert held.after["scope"] == "client"
+    assert sign_in("2001:db8:6:1::b", "tech-bravo")[1].status_code == 302  # familiar there
+    assert sign_in("198.51.100.7", "tech-alpha")[1].status_code == 302  # another client
