@@ -669,11 +669,15 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
     return len(held) + asked
 
 
-def cancel_batch(batch: Batch, *, actor, http_request=None) -> int:
-    """Cancel every job of a batch that has not started."""
+def cancel_batch(batch: Batch, *, actor, http_request=None) -> int | None:
+    """Cancel every job of a batch that has not started. None, nothing changed, for a batch
+    that started with nothing left to cancel (a confirmed template change, a file whose jobs
+    all ran): it is not marked cancelled after the fact."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
         pending = list(batch.jobs.filter(status__in=Job.CANCELLABLE))
+        if not pending and batch.status == Batch.Status.STARTED:
+            return None
         for job in pending:
             _cancel(job, actor=actor, http_request=http_request)
         before = batch.status
