@@ -18,12 +18,16 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal import ratelimit, usernames
+from portal import client_address, ratelimit, usernames
 from portal.audit.models import AuditEvent
 
 BUCKET = "signin-account"
+CLIENT_BUCKET = "signin-client"
 WINDOW_S = 3600
 FAMILIAR_DAYS = 30
+# The person's latest sign-ins read for their familiar clients: asked only of an account the
+# cap holds, and more than a month of anyone's sign-ins.
+FAMILIAR_ADDRESSES_READ = 500
 
 
 def count_failure(username: str) -> None:
@@ -46,21 +50,59 @@ def seconds_held(request: HttpRequest, username: str) -> int:
     return wait
 
 
+def count_client_failure(request: HttpRequest) -> None:
+    """One more failed try from this request's client (an address; an IPv6 /64)."""
+    ratelimit.hit(CLIENT_BUCKET, _client(request), limit=_client_cap(), window_s=WINDOW_S)
+
+
+def seconds_client_held(request: HttpRequest, username: str) -> int:
+    """0 when this client may try `username`; else the seconds until its count starts again.
+    One address trying a password on many usernames (password spraying) is held by neither
+    django-axes (per username and address) nor the cap per account: past
+    SIGNIN_FAILURES_PER_CLIENT_PER_HOUR failures from one client, its sign-ins wait, except
+    for a person who signed in from it within FAMILIAR_DAYS (a shared office's own staff)."""
+    wait = ratelimit.waiting(
+        CLIENT_BUCKET, _client(request), limit=_client_cap(), window_s=WINDOW_S
+    )
+    if not wait:
+        return 0
+    holder = usernames.holder_of(username) if username else None
+    if holder is not None and _familiar(holder, request.META.get("REMOTE_ADDR", "")):
+        return 0
+    return wait
+
+
+def _client(request: HttpRequest) -> str:
+    return client_address.sender(request.META.get("REMOTE_ADDR", ""))
+
+
 def forget(username: str) -> None:
     """The account's failures are forgotten (an unlock)."""
     ratelimit.clear(BUCKET, usernames.folded(username), window_s=WINDOW_S)
 
 
 def _familiar(user, address: str) -> bool:
+    """Whether the person signed in from this client within FAMILIAR_DAYS: the address, or
+    for IPv6 its /64, through which a host's temporary addresses move (RFC 8981)."""
     if not address:
         return False
-    return AuditEvent.objects.filter(
-        action="auth.login",
-        actor_user_id=user.pk,
-        source_ip=address,
-        timestamp__gte=timezone.now() - timedelta(days=FAMILIAR_DAYS),
-    ).exists()
+    client = client_address.sender(address)
+    signed_in_from = (
+        AuditEvent.objects.filter(
+            action="auth.login",
+            actor_user_id=user.pk,
+            timestamp__gte=timezone.now() - timedelta(days=FAMILIAR_DAYS),
+        )
+        .exclude(source_ip=None)
+        .order_by("-timestamp")
+        .values_list("source_ip", flat=True)[:FAMILIAR_ADDRESSES_READ]
+    )
+    return any(client_address.sender(known) == client for known in signed_in_from)
 
 
 def _cap() -> int:
     return settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR
+
+
+def _client_cap() -> int:
+    return settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR

@@ -156,6 +156,16 @@ def account_held_response(request: HttpRequest, seconds: int) -> HttpResponse:
     return response
 
 
+def client_held_response(request: HttpRequest, seconds: int) -> HttpResponse:
+    """The lockout page for a client held by its cap (portal.account_limit), from here."""
+    context = {"from_client": True, "cooloff_time": _in_words(seconds)}
+    response = render(
+        request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
     """django-axes' lockout page (AXES_LOCKOUT_CALLABLE), with a Retry-After (RFC 6585 §4):
     each attempt while locked starts the cool-off again (django-axes stores its time), so the

@@ -228,6 +228,9 @@ SECURITY_EVENTS_PER_MINUTE_TOTAL = env.int("SECURITY_EVENTS_PER_MINUTE_TOTAL", d
 # Failed sign-ins an account takes in an hour from all addresses but the person's familiar ones
 # (NIST SP 800-63B §5.2.2: at most 100; portal/account_limit.py).
 SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR = env.int("SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR", default=100)
+# Failed sign-ins from one client (an address; an IPv6 /64) an hour, whatever the username,
+# before its sign-ins wait (portal.account_limit.seconds_client_held): password spraying.
+SIGNIN_FAILURES_PER_CLIENT_PER_HOUR = env.int("SIGNIN_FAILURES_PER_CLIENT_PER_HOUR", default=100)
 # Password reset e-mails: requests per e-mail address and per client address and hour, and
 # how long a link stays valid (it also stops working once used).
 PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)
@@ -327,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-jobs": {"task": "provisioning.tasks.resume_stalled_jobs", "schedule": 60.0},
     "start-due-jobs": {"task": "provisioning.tasks.start_due_jobs", "schedule": 30.0},
     "access-request-clock": {"task": "provisioning.tasks.access_request_clock", "schedule": 60.0},
+    "summarise-unrecorded-events": {
+        "task": "provisioning.tasks.summarise_unrecorded_events",
+        "schedule": 60.0,
+    },
     "audit-retention": {"task": "tenants.tasks.apply_audit_retention", "schedule": 3600.0},
     "licence-snapshots": {"task": "reports.tasks.refresh_licence_snapshots", "schedule": 900.0},
     "reconcile-people": {

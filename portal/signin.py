@@ -8,7 +8,8 @@ failed sign-in for a username nobody has. What anyone can cause without a passwo
 sign-in, a wrong code, a lockout, a refused request, a reset request) is recorded within a
 budget per source and minute and in total (SECURITY_EVENTS_PER_MINUTE,
 SECURITY_EVENTS_PER_MINUTE_TOTAL), so a flood cannot fill the table; what is over budget is
-logged instead.
+logged instead, and counted: once its minute has ended, one `security.events_unrecorded`
+event says how many (`summarise_unrecorded`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from portal import account_limit, mfa, ratelimit, usernames
+from portal import account_limit, client_address, mfa, ratelimit, unrecorded, usernames
+from portal.audit.events import record
 from portal.audit.people import record_about
 from portal.logs import path_shown
 
@@ -120,17 +122,41 @@ def record_refusal(request: HttpRequest, reason: str) -> bool:
     )
 
 
+UNRECORDED = "security-events"
+
+
+def summarise_unrecorded() -> int:
+    """One `security.events_unrecorded` event for each ended minute in which security events
+    went over the budget (`portal.unrecorded`). Returns how many it recorded."""
+    return unrecorded.summarise(UNRECORDED, _say_unrecorded)
+
+
+def _say_unrecorded(began, how_many: int) -> None:
+    record(
+        "security.events_unrecorded",
+        actor="system",
+        after={
+            "minute": began.isoformat(),
+            "per_source": settings.SECURITY_EVENTS_PER_MINUTE,
+            "in_total": settings.SECURITY_EVENTS_PER_MINUTE_TOTAL,
+            "unrecorded": how_many,
+        },
+        result="denied",
+    )
+
+
 def within_budget(request: HttpRequest, action: str) -> bool:
     """Count one security event of this source (person, else address) and in total."""
     user = getattr(request, "user", None)
     person = user.pk if user is not None and user.is_authenticated else "-"
-    source = f"{person}|{request.META.get('REMOTE_ADDR', '')}"
+    source = f"{person}|{client_address.sender(request.META.get('REMOTE_ADDR', ''))}"
     allowed = ratelimit.hit(
         "security-events", source, limit=settings.SECURITY_EVENTS_PER_MINUTE, window_s=60
     ) and ratelimit.hit(
         "security-events", "*", limit=settings.SECURITY_EVENTS_PER_MINUTE_TOTAL, window_s=60
     )
     if not allowed:
+        unrecorded.count(UNRECORDED)
         log.warning(
             "Security event %s from %s over budget: logged, not recorded (request id %s)",
             action,
@@ -148,6 +174,7 @@ def on_login_failed(sender, credentials: dict, request: HttpRequest | None = Non
         return
     username = str((credentials or {}).get("username") or "")
     account_limit.count_failure(username)
+    account_limit.count_client_failure(request)
     step = getattr(request, STEP_ATTR, PASSWORD)
     user = get_user_model().objects.filter(username=username).first() if username else None
     record_budgeted(
@@ -168,6 +195,23 @@ def record_account_held(request: HttpRequest, username: str, seconds: int) -> No
         after={
             "scope": "account",
             "failures": settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR,
+            "locked_for_minutes": -(-seconds // 60),
+        },
+    )
+
+
+def record_client_held(request: HttpRequest, username: str, seconds: int) -> None:
+    """The cap per client refused a sign-in (portal.account_limit): recorded once a window."""
+    client = client_address.sender(request.META.get("REMOTE_ADDR", ""))
+    if not ratelimit.first(LOCKOUT_MARK, f"client|{client}", window_s=seconds):
+        return
+    record_budgeted(
+        "auth.locked_out",
+        request,
+        username=username,
+        after={
+            "scope": "client",
+            "failures": settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR,
             "locked_for_minutes": -(-seconds // 60),
         },
     )

@@ -58,6 +58,10 @@ class LoginView(auth_views.LoginView):
         if held:
             signin.record_account_held(request, username, held)
             return lockouts.account_held_response(request, held)
+        held = account_limit.seconds_client_held(request, username)
+        if held:
+            signin.record_client_held(request, username, held)
+            return lockouts.client_held_response(request, held)
         return super().post(request, *args, **kwargs)
 
     def get_success_url(self) -> str:

@@ -5,7 +5,8 @@ from celery import shared_task
 from celery.concurrency import get_implementation
 from celery.signals import worker_init
 
-from provisioning import demo_accounts, periodic
+from portal import signin
+from provisioning import demo_accounts, periodic, refusals
 from provisioning.access import services as access_requests
 from provisioning.connectors import factory
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
@@ -18,6 +19,7 @@ __all__ = [
     "resume_stalled_jobs",
     "run_job",
     "start_due_jobs",
+    "summarise_unrecorded_events",
 ]
 
 
@@ -25,6 +27,14 @@ __all__ = [
 def start_due_jobs() -> int:
     """Scheduled joiners, leavers and deletions whose time has come (run by beat)."""
     return lifecycle.start_due_jobs()
+
+
+@shared_task(ignore_result=True)
+def summarise_unrecorded_events() -> int:
+    """How many refusals of each machine endpoint, and how many security events (failed
+    sign-ins, refused requests), a budget kept off the trail in each ended minute, on the
+    trail (run by beat)."""
+    return refusals.summarise_unrecorded() + signin.summarise_unrecorded()
 
 
 @shared_task(ignore_result=True)

@@ -1,5 +1,6 @@
 """Every change to tenants, connections and role templates: one transaction, one audit event."""
 
+import copy
 from collections.abc import Callable
 
 from django.db import transaction
@@ -201,16 +202,24 @@ def _template_changed(template: RoleTemplate, *, actor, request) -> None:
 
 
 def save_role_template(
-    template: RoleTemplate, *, actor, request=None, confirmed: bool = False
+    template: RoleTemplate,
+    *,
+    actor,
+    request=None,
+    confirmed: bool = False,
+    as_read: dict | None = None,
 ) -> str:
     """Create or update a template; an update of what it gives asks its members again (the
     desired state of each changes now, not at the next periodic check, and a job of theirs
     running meanwhile does not verify the template as it was). An update that takes access
     from more holders than the circuit breaker allows is held, nothing of it saved, until an
-    MSP admin confirms it (`confirmed`). Returns why it is held, "" when it is saved."""
+    MSP admin confirms it (`confirmed`). `as_read`: the template as its editor read it
+    (`fields_of`); a field the editor left as read keeps the row's value when saved. Returns why
+    it is held, "" when it is saved. `RoleTemplate.DoesNotExist`: an update of a template
+    deleted meanwhile (saving it would make it again)."""
     creating = template.pk is None
-    before = None if creating else snapshot(RoleTemplate.objects.get(pk=template.pk))
     with transaction.atomic():
+        before = None if creating else _locked_with_others_edits(template, as_read)
         after = snapshot(template)
         if before is not None and not confirmed and takes_access(before, after):
             changed = {f: v for f, v in after.items() if before.get(f) != v and f in EDITABLE}
@@ -231,6 +240,25 @@ def save_role_template(
         if before is not None and any(before.get(f) != after.get(f) for f in GIVES):
             _template_changed(template, actor=actor, request=request)
     return ""
+
+
+def _locked_with_others_edits(template: RoleTemplate, as_read: dict | None) -> dict:
+    """Lock the template's row and give `template` its current value of every field its
+    editor left as read (`as_read`): a held change confirmed, or another edit saved, since the
+    editor's form read the row is not undone by writing the whole row back. Returns the row as
+    it is."""
+    current = RoleTemplate.objects.select_for_update().get(pk=template.pk)
+    if as_read is not None:
+        for field in RoleTemplate._meta.concrete_fields:
+            if field.value_from_object(template) == as_read[field.attname]:
+                setattr(template, field.attname, field.value_from_object(current))
+    return snapshot(current)
+
+
+def fields_of(template: RoleTemplate) -> dict:
+    """Every field's value as `template` holds it now, apart from later edits in place."""
+    fields = RoleTemplate._meta.concrete_fields
+    return {f.attname: copy.deepcopy(f.value_from_object(template)) for f in fields}
 
 
 # The fields of a template that a held edit sets when an MSP admin confirms it.

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -63,13 +64,17 @@ def msp_role_edit(request, msp_template_id: int):
 def _role_form(
     request, template: RoleTemplate, initial: dict | None = None, back: str | None = None
 ):
+    as_read = None if template.pk is None else services.fields_of(template)
     form = RoleTemplateForm(
         request.POST or None, instance=template, tenant=template.tenant, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        held = services.save_role_template(
-            form.save(commit=False), actor=request.user, request=request
-        )
+        try:
+            held = services.save_role_template(
+                form.save(commit=False), actor=request.user, request=request, as_read=as_read
+            )
+        except RoleTemplate.DoesNotExist:  # deleted since the page read it: not made again
+            raise Http404("No such role template.") from None
         if held:
             messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
             return _back_to_list(template)

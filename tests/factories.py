@@ -2,10 +2,13 @@
 
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 
+from portal import unrecorded
 from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role, StaffProfile
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant, TenantAssignment
@@ -144,3 +147,11 @@ def signed_in(client, person, *, seconds_ago: int = 0) -> None:
     session = client.session
     session[REAUTH_SESSION_KEY] = int(time.time()) - seconds_ago
     session.save()
+
+
+@contextmanager
+def freeze_minute(minute: int):
+    """The clock stands a second into `minute` (minutes since the epoch), for every budget and
+    rate limit that counts by the minute."""
+    with mock.patch("time.time", return_value=minute * unrecorded.WINDOW_SECONDS + 1.0):
+        yield

@@ -1,5 +1,7 @@
 """The public REST API at /api/v1/: one NinjaAPI, its routers, its errors as problems."""
 
+import copy
+
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
@@ -50,6 +52,26 @@ api = NinjaAPI(
 )
 problems.install(api)
 links.install(api)
+
+
+def _built_once(api: NinjaAPI) -> None:
+    """The OpenAPI document is the same for the process's life, and building it costs some
+    100 ms of CPU (measured, session 28) while anyone may ask for it, without a token: it is
+    built once per path prefix, and each asker gets a copy (a deep copy, some 7 ms)."""
+    build = api.get_openapi_schema
+    built: dict[str, dict] = {}
+
+    def schema_once(*, path_prefix: str | None = None, path_params: dict | None = None):
+        if path_prefix is None:
+            path_prefix = api.get_root_path(path_params or {})
+        if path_prefix not in built:
+            built[path_prefix] = build(path_prefix=path_prefix)
+        return copy.deepcopy(built[path_prefix])
+
+    api.get_openapi_schema = schema_once
+
+
+_built_once(api)
 
 
 # ninja takes HEAD only where a route declares it: every route answers it as GET.

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal import ratelimit
+from portal import client_address, ratelimit
 from portal.models import Role
 from portal.next_page import login_required
 from provisioning.first_sign_in import deliveries
@@ -48,7 +48,7 @@ def policy_settings(request: HttpRequest, tenant: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def one_time(request: HttpRequest, token: str) -> HttpResponse:
     """GET says what waits (a mail scanner's prefetch spends nothing); POST shows it once."""
-    client = request.META.get("REMOTE_ADDR", "")
+    client = client_address.sender(request.META.get("REMOTE_ADDR", ""))  # an IPv6 host's /64
     wait = ratelimit.seconds_to_wait("first-sign-in", client, limit=VIEWS_PER_MINUTE, window_s=60)
     if wait:
         busy = render(request, "first_sign_in/one_time.html", {"state": "busy"}, status=429)

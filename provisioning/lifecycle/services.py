@@ -170,7 +170,10 @@ def hold_template_change(
 def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
     """A held template change confirmed: the edit or the deletion as it was asked for.
     Returns how many holders it asks again (a Change job each, `template_changed`)."""
-    template = RoleTemplate.objects.filter(pk=batch.options.get("role_template")).first()
+    # Locked until the change is saved: an edit committed between the comparison with `was`
+    # and the save would otherwise be written over unseen.
+    templates = RoleTemplate.objects.select_for_update()
+    template = templates.filter(pk=batch.options.get("role_template")).first()
     if template is None:  # deleted meanwhile: nothing left to change
         return 0
     asked = holders(template).count()
@@ -676,11 +679,15 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
     return len(held) + asked
 
 
-def cancel_batch(batch: Batch, *, actor, http_request=None) -> int:
-    """Cancel every job of a batch that has not started."""
+def cancel_batch(batch: Batch, *, actor, http_request=None) -> int | None:
+    """Cancel every job of a batch that has not started. None, nothing changed, for a batch
+    that started with nothing left to cancel (a confirmed template change, a file whose jobs
+    all ran): it is not marked cancelled after the fact."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
         pending = list(batch.jobs.filter(status__in=Job.CANCELLABLE))
+        if not pending and batch.status == Batch.Status.STARTED:
+            return None
         for job in pending:
             _cancel(job, actor=actor, http_request=http_request)
         before = batch.status

@@ -598,7 +598,12 @@ def batch_cancel(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         messages.info(request, f"{batch} was cancelled already.")
     else:
         cancelled = lifecycle.cancel_batch(batch, actor=request.user, http_request=request)
-        messages.success(request, f"Cancelled {batch}: {_plural(cancelled, 'job')} will not run.")
+        if cancelled is None:
+            messages.info(request, f"{batch} has nothing left to cancel: its jobs have started.")
+        else:
+            messages.success(
+                request, f"Cancelled {batch}: {_plural(cancelled, 'job')} will not run."
+            )
     return redirect(_next_or(request, _schedule_url(batch.tenant)))
 
 

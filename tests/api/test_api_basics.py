@@ -140,6 +140,25 @@ def test_the_schema_is_openapi_3_1_and_every_operation_needs_a_token(client):
             assert operation.get("security"), f"{method.upper()} {path} is open"
 
 
+def test_the_schema_anyone_may_ask_for_is_built_once(client, monkeypatch):
+    """Building the OpenAPI document costs some 100 ms of CPU, and anyone, without a token,
+    may ask for it: it was built for every request, so a few idle connections kept the web
+    workers busy (attack21). It is built once per process; each asker gets the same."""
+    import ninja.main
+
+    real_get_schema, builds = ninja.main.get_schema, []
+
+    def counted(*args, **kwargs):
+        builds.append(1)
+        return real_get_schema(*args, **kwargs)
+
+    monkeypatch.setattr(ninja.main, "get_schema", counted)
+    first = client.get("/api/v1/openapi.json")
+    again = client.get("/api/v1/openapi.json")
+    assert len(builds) <= 1
+    assert first.content == again.content
+
+
 def test_a_refused_token_is_audited_with_no_more_of_it_than_its_prefix(alpha):
     clear = token_for(alpha.technician)
     token = ApiToken.objects.get(token_sha256=tokens.digest(clear))

@@ -559,6 +559,16 @@ def test_looking_at_links_is_rate_limited_per_client(client, db):
     assert client.get(url, REMOTE_ADDR="10.9.8.8").status_code == 404  # someone else
 
 
+def test_a_client_moving_through_its_ipv6_network_is_one_client(client, db):
+    """The limit counted each IPv6 address, so one host moving through its /64 (RFC 8273 gives
+    a host one) looked at links without end; it is now its /64, as the password reset's limit
+    counts a client (attack21)."""
+    url = reverse("first_sign_in_view", args=["guess"])
+    answers = [client.get(url, REMOTE_ADDR=f"2001:db8:9:1::{n:x}").status_code for n in range(21)]
+    assert answers[:20] == [404] * 20 and answers[20] == 429
+    assert client.get(url, REMOTE_ADDR="2001:db8:9:2::1").status_code == 404  # someone else
+
+
 def test_a_rate_limited_look_says_when_to_come_back(client, db):
     """RFC 6585 §4: a 429 may say how long to wait; ours says the seconds left in the minute
     the limit counts, as the other 429s of the portal do."""

@@ -222,3 +222,46 @@ def test_a_held_edit_goes_ahead_when_only_other_fields_were_edited_meanwhile(
     assert (alpha.template.groups, alpha.template.description) == ([], "Later")
     batch.refresh_from_db()
     assert batch.status == Batch.Status.STARTED
+
+
+def test_an_edit_of_a_template_deleted_meanwhile_brings_nothing_back(client, alpha, monkeypatch):
+    """A held deletion confirmed while a technician's edit of the template is on its way: the
+    edit's read of the row failed with a 500 (and a deletion a moment later, after that read,
+    would have had the edit's save write the whole row back: Django inserts a row its UPDATE
+    did not find). The edit now finds it gone under its lock: 404, and it stays deleted
+    (attack21)."""
+    from tenants import views_roles
+
+    real_is_valid = views_roles.RoleTemplateForm.is_valid
+
+    def deleted_meanwhile(form):
+        RoleTemplate.objects.filter(pk=alpha.template.pk).delete()
+        return real_is_valid(form)
+
+    monkeypatch.setattr(views_roles.RoleTemplateForm, "is_valid", deleted_meanwhile)
+    client.force_login(alpha.technician)
+
+    response = client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "description": "x"})
+
+    assert response.status_code == 404
+    assert not RoleTemplate.objects.filter(pk=alpha.template.pk).exists()
+
+
+def test_a_confirmed_template_change_cannot_be_marked_cancelled(client, alpha, msp_admin):
+    """Cancelling a batch with nothing left to cancel (a held template change confirmed and
+    applied) marked it cancelled, the schedule and the trail then saying an applied change was
+    called off (attack21). It stays started, and the page says there is nothing to cancel."""
+    _three_holders(alpha)
+    client.force_login(alpha.technician)
+    client.post(_role_url("role_edit", alpha), {**_as_it_is(alpha), "groups": ""})
+    batch = _held_batch(alpha)
+    _confirm(client, msp_admin, batch)
+    client.force_login(alpha.technician)
+
+    url = reverse("batch_cancel", kwargs={"tenant": alpha.tenant.slug, "batch_id": batch.pk})
+    response = client.post(url, follow=True)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    assert "nothing left to cancel" in html.unescape(response.content.decode())
+    assert not AuditEvent.objects.filter(action="batch.cancel").exists()

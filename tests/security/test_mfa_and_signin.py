@@ -19,11 +19,11 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import ratelimit
+from portal import ratelimit, signin, unrecorded
 from portal.audit.models import AuditEvent
 from portal.mfa import REAUTH_SESSION_KEY
 from portal.models import Role
-from tests.factories import PASSWORD, make_person, signed_in
+from tests.factories import PASSWORD, freeze_minute, make_person, signed_in
 from tests.test_login import login, totp_now
 
 pytestmark = pytest.mark.django_db
@@ -433,6 +433,47 @@ def test_failed_sign_ins_are_recorded_within_the_budget(client, settings, alpha)
     for number in range(30):
         login(client, f"guess-{number}", "wrong")
     assert events("auth.login_failed").count() == 4
+
+
+def test_a_sender_moving_through_its_ipv6_network_is_one_source_of_the_budget(
+    client, settings, alpha
+):
+    """Each IPv6 address was a source with a budget of its own, so one host moving through
+    its /64 spent the whole minute's total, and another sender's failed sign-ins went
+    unrecorded; its /64 is now one source, as the rate limits count a client (attack21)."""
+    settings.SECURITY_EVENTS_PER_MINUTE = 4
+    settings.SECURITY_EVENTS_PER_MINUTE_TOTAL = 6
+    settings.AXES_FAILURE_LIMIT = 1000
+    for number in range(30):
+        form = {"username": f"guess-{number}", "password": "wrong"}
+        client.post(reverse("login"), form, REMOTE_ADDR=f"2001:db8:5:1::{number:x}")
+    client.post(reverse("login"), {"username": "tech-alpha", "password": "wrong"},
+                REMOTE_ADDR="192.0.2.77")  # fmt: skip
+    failed = events("auth.login_failed").values_list("after__username", flat=True)
+    assert len(failed) == 5 and "tech-alpha" in failed
+
+
+def test_failed_sign_ins_past_the_budget_leave_one_summary_each_minute(client, settings, alpha):
+    """Past the budget, failed sign-ins reached only the log: the trail never said that 26
+    went unrecorded. Once the minute has ended, one event on the MSP's trail says how many
+    (attack21), and a later run of the clock does not say it again."""
+    settings.SECURITY_EVENTS_PER_MINUTE = 4
+    settings.AXES_FAILURE_LIMIT = 1000
+    minute = int(time.time() // unrecorded.WINDOW_SECONDS)
+    with freeze_minute(minute):
+        for number in range(30):
+            login(client, f"guess-{number}", "wrong")
+        assert signin.summarise_unrecorded() == 0  # the minute has not ended
+    with freeze_minute(minute + 1):
+        assert signin.summarise_unrecorded() == 1
+        assert signin.summarise_unrecorded() == 0
+    assert events("auth.login_failed").count() == 4
+    summary = events("security.events_unrecorded").get()
+    assert (summary.tenant_id, summary.after["unrecorded"], summary.after["per_source"]) == (
+        None,
+        26,
+        4,
+    )
 
 
 # -- staff password reset --------------------------------------------------------------------

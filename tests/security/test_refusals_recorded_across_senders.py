@@ -8,14 +8,17 @@ signature is not slowed by someone else's flood) with a log line instead (attack
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
+from provisioning import refusals, tasks
 from provisioning.webhook.models import HRWebhookEvent
 from tests.api.conftest import ApiClient, token_for
+from tests.factories import freeze_minute
 from tests.provisioning.test_hr_webhook import SECRET, hire, hook_url, signed, with_secret
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +77,37 @@ def test_the_api_records_a_budget_of_refusals_from_many_senders(alpha):
         ApiClient(token_for(alpha.technician), "192.0.2.1").get("/api/v1/tenants").status_code
         == 200
     )
+
+
+def test_refusals_past_the_budget_leave_one_summary_each_minute_on_the_trail(alpha):
+    """Past the budget, a minute's refusals reached only the log: an auditor reading the
+    trail never learned that any went unrecorded. Once its minute has ended, an endpoint's
+    minute past its budget leaves one event on the MSP's trail that says how many (attack21);
+    a later run of the clock does not say it again."""
+    minute = int(time.time() // refusals.WINDOW_SECONDS)
+    users = reverse("scim_users", kwargs={"tenant": alpha.tenant.slug})
+    with freeze_minute(minute):
+        for address in SENDERS:
+            for _ in range(2):
+                Client(REMOTE_ADDR=address).get(users, HTTP_AUTHORIZATION="Bearer scim_wrong")
+            ApiClient("mpp_guess", address).get("/api/v1/tenants")
+        assert refusals.summarise_unrecorded() == 0  # the minute has not ended
+
+    with freeze_minute(minute + 1):
+        assert refusals.summarise_unrecorded() == 2
+        assert refusals.summarise_unrecorded() == 0
+
+    summaries = AuditEvent.objects.filter(action="security.refusals_unrecorded")
+    said = {(e.after["endpoint"], e.after["recorded"], e.after["unrecorded"]) for e in summaries}
+    assert said == {("scim", 5, 19), ("api", 5, 7)}
+    assert {e.tenant_id for e in summaries} == {None}
+
+
+def test_beat_runs_the_summary_every_minute(settings):
+    [entry] = [
+        e
+        for e in settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "provisioning.tasks.summarise_unrecorded_events"
+    ]
+    assert entry["schedule"] == refusals.WINDOW_SECONDS
+    assert tasks.summarise_unrecorded_events.name == entry["task"]

@@ -58,6 +58,17 @@ def test_an_address_the_person_signed_in_from_is_never_held(alpha):
     assert response.status_code == 302 and "_auth_user_id" in client.session
 
 
+def test_the_persons_ipv6_network_stays_familiar_as_their_address_moves(alpha):
+    """A host's IPv6 address moves through its /64 (RFC 8981's temporary addresses change
+    every day): the person was a stranger at their next address, kept out by the outsider
+    who spent the cap. Their /64 is familiar now, as the limits count a client (attack21)."""
+    assert sign_in("2001:db8:4:1::a")[1].status_code == 302  # the person's laptop, yesterday
+    guess_from_many_addresses()
+    client, response = sign_in("2001:db8:4:1:8c1e:55ff:fe01:9a7b")  # today's address
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+    assert sign_in("2001:db8:4:2::a")[1].status_code == 429  # another network is a stranger
+
+
 def test_another_spelling_of_the_name_counts_against_the_same_account(alpha):
     guess_from_many_addresses("TECH-ALPHA")
     assert sign_in("198.51.100.7", "tech-alpha")[1].status_code == 429
@@ -74,3 +85,23 @@ def test_django_axes_reset_of_the_username_lifts_the_cap(alpha):
     guess_from_many_addresses()
     call_command("axes_reset_username", "tech-alpha", stdout=io.StringIO())
     assert sign_in("198.51.100.7")[1].status_code == 302
+
+
+def test_one_client_guessing_across_many_usernames_is_held(settings, alpha, bravo):
+    """django-axes counts per username and address, and the cap per account: one address
+    trying one password on every username it knows (password spraying) was never held, each
+    try an Argon2 hash of CPU. Past SIGNIN_FAILURES_PER_CLIENT_PER_HOUR failures from one
+    client (an IPv6 /64 counted as one), that client's sign-ins wait, whoever they name; a
+    person who signed in from it before still signs in there (attack21)."""
+    settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR = 4
+    assert sign_in("2001:db8:6:1::a", "tech-bravo")[1].status_code == 302  # bravo's desk
+    for n in range(4):
+        _, response = sign_in(f"2001:db8:6:1::{n + 10:x}", f"user-{n}", "Winter2026!")
+        assert response.status_code == 200
+    client, response = sign_in("2001:db8:6:1::99", "tech-alpha")  # the right password
+    assert response.status_code == 429 and "Retry-After" in response
+    assert "_auth_user_id" not in client.session
+    held = AuditEvent.objects.filter(action="auth.locked_out").get()
+    assert held.after["scope"] == "client"
+    assert sign_in("2001:db8:6:1::b", "tech-bravo")[1].status_code == 302  # familiar there
+    assert sign_in("198.51.100.7", "tech-alpha")[1].status_code == 302  # another client
