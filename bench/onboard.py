@@ -771,17 +771,24 @@ def worker_connections() -> int:
         return cursor.fetchone()[0]
 
 
+# PostgreSQL plans a prepared statement afresh at each of its first five runs on a
+# connection, and then keeps a generic plan (pg19: every engine statement is on it).
+RUNS_TO_GENERIC_PLANS = 5
+
+
 def warm_threads(bench: Bench, tenant: BenchTenant, threads: int, rounds: int = 3) -> int:
-    """Onboardings on `tenant` (not a measured one), twice as many as pool threads, submitted
-    at once (4 submitters) so that they overlap, until every pool thread holds its database
-    connection (a cold connection's first statements cost PostgreSQL's catalogue reads and a
-    prepare each), at most `rounds` times. Returns the connections open."""
-    open_now = worker_connections()
+    """Onboardings on `tenant` (not a measured one), RUNS_TO_GENERIC_PLANS + 1 a pool thread,
+    submitted at once (4 submitters) so that they overlap: every pool thread holds its
+    database connection (a cold connection's first statements cost PostgreSQL's catalogue
+    reads and a prepare each) and has run the engine's statements to their generic plans.
+    Again, at most `rounds` times, while a thread holds none. Returns the connections open."""
+    open_now = 0
     for _ in range(rounds):
+        plan = [tenant] * ((RUNS_TO_GENERIC_PLANS + 1) * threads)
+        bench.wait(submit_all(bench, plan, 4), timeout=300)
+        open_now = worker_connections()
         if open_now >= threads:
             break
-        bench.wait(submit_all(bench, [tenant] * (2 * threads), 4), timeout=300)
-        open_now = worker_connections()
     return open_now
 
 
