@@ -15,7 +15,8 @@ Then, in one run:
 3. fairness: nine of those tenants alone, then the same nine plus a tenant throttled to
    1 call/s; slowdown = the nine's wall time with it / without it;
 4. the engine's own throughput: `--engine-people` onboardings over `--engine-tenants`
-   tenants whose directories have no rate limit (30 ms latency still), after a warm-up,
+   tenants whose directories have no rate limit (30 ms latency still), after warm-ups (on
+   those tenants, and on another until every pool thread holds its database connection),
    submitted from `--submitters` threads (as that many web requests at once: one
    submitter would set the pace itself); people/s from the first submit to the last job
    done, and against bench/sequential.py's people/s at the same latency (`vs_sequential`);
@@ -757,15 +758,58 @@ def engine_throughput(
     )
 
 
+def worker_connections() -> int:
+    """The database connections open to the bench's database other than the bench's own:
+    the workers' (a pool thread opens its own at its first task run and keeps it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+# PostgreSQL plans a prepared statement afresh at each of its first five runs on a
+# connection, and then keeps a generic plan (pg19: every engine statement is on it).
+RUNS_TO_GENERIC_PLANS = 5
+
+
+def warm_threads(bench: Bench, tenant: BenchTenant, threads: int, rounds: int = 3) -> int:
+    """Onboardings on `tenant` (not a measured one), RUNS_TO_GENERIC_PLANS + 1 a pool thread,
+    submitted at once (4 submitters) so that they overlap: every pool thread holds its
+    database connection (a cold connection's first statements cost PostgreSQL's catalogue
+    reads and a prepare each) and has run the engine's statements to their generic plans.
+    Again, at most `rounds` times, while a thread holds none. Returns the connections open."""
+    open_now = 0
+    for _ in range(rounds):
+        plan = [tenant] * ((RUNS_TO_GENERIC_PLANS + 1) * threads)
+        bench.wait(submit_all(bench, plan, 4), timeout=300)
+        open_now = worker_connections()
+        if open_now >= threads:
+            break
+    return open_now
+
+
 def phase_engine(
-    bench: Bench, meter: Meter, tenants: list[BenchTenant], args, sequential_rate: float
+    bench: Bench,
+    meter: Meter,
+    tenants: list[BenchTenant],
+    args,
+    sequential_rate: float,
+    warm_tenant: BenchTenant,
 ) -> Throughput:
     warmups = args.procs * 2
+    threads = args.procs * args.concurrency
     say(
         f"== 4. the engine's throughput: {args.engine_people} onboardings over {len(tenants)} "
-        f"tenants, no rate limit ({LATENCY_MS} ms), after {warmups} warm-ups"
+        f"tenants, no rate limit ({LATENCY_MS} ms), after {warmups} warm-ups and every pool "
+        f"thread's first run (on another tenant)"
     )
     warm_up(bench, tenants, warmups)
+    held = warm_threads(bench, warm_tenant, threads)
+    say(f"  the workers hold {held} database connections ({threads} pool threads)")
     idle_after = settle(bench.workers)
     say(f"  the workers idle {idle_after:.1f} s after the warm-ups (background imports done)")
     engine = engine_throughput(bench, meter, tenants, args.engine_people, args.submitters)
@@ -1035,7 +1079,8 @@ def main() -> None:  # noqa: PLR0915 - one run, phase after phase, reads best to
                 bench.make_tenant(f"bench-u{i:02d}", None, None)
                 for i in range(1, args.engine_tenants + 1)
             ]
-            engine = phase_engine(bench, meter, unlimited, args, sequential_rate)
+            warm_tenant = bench.make_tenant("bench-uwarm", None, None)
+            engine = phase_engine(bench, meter, unlimited, args, sequential_rate, warm_tenant)
             figures["engine_people_per_s"] = engine.people_per_s
             figures["vs_sequential"] = engine.people_per_s / sequential_rate
             figures["engine_cpu_ms_per_onboarding"] = engine.cost.cpu_ms

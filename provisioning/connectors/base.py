@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from math import inf
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -174,12 +175,14 @@ class ResourceCache:
 
     def stale(self, ttls: dict[str, float]) -> int:
         """How many of the catalogues (key -> ttl) the next `get` would read again."""
-        now = time.monotonic()
-        return sum(
-            1
-            for key, ttl in ttls.items()
-            if key not in self._entries or now - self._entries[key][0] >= ttl
-        )
+        return len(self.to_read(ttls, ttls))
+
+    def to_read(self, keys, ttls: dict[str, float]) -> list[str]:
+        """Those of `keys` that are catalogues here (key -> ttl) and that the next `get`
+        would read again, in their order."""
+        now, never = time.monotonic(), (-inf,)
+        entries = self._entries
+        return [k for k in keys if k in ttls and now - entries.get(k, never)[0] >= ttls[k]]
 
 
 # A read a plan names before it starts: a connector method and its arguments, e.g.

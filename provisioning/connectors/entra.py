@@ -616,6 +616,11 @@ class EntraConnector:
             catalogues += self._resources.stale(DOMAINS_TTL)
         return entra_reads.cost(reads, self.user_fields, self.group_fields) + catalogues
 
+    def catalogues_to_read(self, kinds) -> list[str]:
+        """Those of the catalogues `kinds` (groups, licenses, apps) the next read would send
+        for: the planner reads them at once (planner._read_stale_catalogues)."""
+        return self._resources.to_read(kinds, CATALOGUE_TTLS)
+
     _user_of = staticmethod(  # a user as entra_reads has it: its JSON, or the SDK's model
         lambda user: _user_from_body(user) if isinstance(user, dict) else _directory_user(user)
     )
