@@ -110,9 +110,18 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _flushes_outlast_deadlocks():
-    """A transactional test's flush is done again when a late worker deadlocks it
-    (tests/settle.py)."""
+    """A transactional test's flush deletes the rows (on PostgreSQL: a TRUNCATE cost seconds
+    a test) but the content types' and permissions' (its `post_migrate` would write them
+    again), and is done again when a late worker deadlocks it (tests/settle.py)."""
+    from django.core.management.commands import flush as flush_command
+
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flush_command, "sql_flush", settle.rows_deleted(flush_command.sql_flush))
+        patch.setattr(
+            flush_command,
+            "emit_post_migrate_signal",
+            settle.post_migrate_once_kept(flush_command.emit_post_migrate_signal),
+        )
         flush = BaseDatabaseOperations.execute_sql_flush
         patch.setattr(
             BaseDatabaseOperations, "execute_sql_flush", settle.flush_outlasting_deadlocks(flush)
