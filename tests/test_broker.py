@@ -86,7 +86,8 @@ def redis_broker():
     assert isinstance(connection.default_channel, RedisChannel)
     yield connection, f"jobs-{tag}", options
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.delete(f"jobs-{tag}", *options.values())
+    bindings = [f"_kombu.binding.jobs-{tag}", f"_kombu.binding_permanent.jobs-{tag}"]
+    client.delete(f"jobs-{tag}", *options.values(), *bindings)
     client.close()
     connection.release()
 

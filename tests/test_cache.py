@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from portal.cache import KeptClientRedisCacheClient, RedisCache
+from tests.caches import forget
 from tests.provisioning.throttle_support import REDIS_TEST_URL
 
 
@@ -19,7 +20,7 @@ def redis_cache():
     except redis.ConnectionError:
         pytest.skip(f"no Redis at {REDIS_TEST_URL}")
     yield cache
-    cache.clear()
+    forget(cache, "*")  # this test's keys only: clear() would flush the whole database
 
 
 def test_the_cache_calls_share_one_client(redis_cache, monkeypatch):
