@@ -157,10 +157,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # Namespaces our own Redis keys (rate buckets, quarantine windows) per deployment or test run.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="portal")
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+if REDIS_URL:  # Django's Redis cache, one client kept per pool (portal/cache.py)
+    CACHES = {"default": {"BACKEND": "portal.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Licence counts read from the directories for the dashboard (reports/licences.py): written by
@@ -169,7 +167,7 @@ CACHES["snapshots"] = {
     "KEY_PREFIX": REDIS_KEY_PREFIX,
     "TIMEOUT": None,  # kept until replaced: the page shows how old a reading is
     **(
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "portal.cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -286,10 +284,18 @@ CREDENTIAL_KEYS = (
 
 # Celery: Redis when configured, otherwise a broker on the file system that needs no server
 # (kombu's, each message written whole first: portal/broker.py). A host name in the URL,
-# though the file system broker uses none: kombu warns without one.
+# though the file system broker uses none: kombu warns without one. A redis:// broker is
+# kombu's Redis transport with one client kept a channel (portal/broker.py); other schemes
+# (rediss, sentinel, amqp) are kombu's own.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem")
-CELERY_BROKER_TRANSPORT = "portal.broker:Transport" if FILESYSTEM_BROKER else None
+CELERY_BROKER_TRANSPORT = (
+    "portal.broker:Transport"
+    if FILESYSTEM_BROKER
+    else "portal.broker:RedisTransport"
+    if CELERY_BROKER_URL.startswith("redis://")
+    else None
+)
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
