@@ -38,7 +38,8 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(
         required=False,
         max_length=100,
-        help_text="job.retry, or job. for all of job.*",
+        help_text="Pick one from the list (type a word of it), or job. for every job event",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
     )
     result = forms.ChoiceField(
         required=False, choices=[("", "Any result"), *Result.choices], label="Result"

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.audit.wording import ACTION_WORDS
 from portal.csv_cells import CSV_TABLE
 from portal.fields import usable_filters
 from portal.models import Role
@@ -70,6 +71,7 @@ def _audit_list(
         if scope.msp_admin
         else None,
         "time_zone": timezone.get_current_timezone_name(),
+        "action_words": sorted(ACTION_WORDS.items(), key=lambda item: item[1]),
         "nav_section": "audit",
     }
     template = "reports/audit.html"
@@ -89,7 +91,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(
         audit_csv.stream(audit_queries.newest_first(events)), content_type=CSV_TABLE
     )
-    name = f"audit-{_file_label(filters.tenant)}-{dt.date.today():%Y%m%d}.csv"
+    name = f"audit-{_file_label(filters.tenant, scope)}-{dt.date.today():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -139,10 +141,13 @@ def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:
     return (ref and ref.time_zone) or timezone.get_default_timezone_name()
 
 
-def _file_label(tenant: str) -> str:
-    """The tenant filter as a file name's word: the slug, "msp-wide" or "all"."""
+def _file_label(tenant: str, scope: audit_queries.Scope) -> str:
+    """The trail exported as a file name's word: the tenant's slug (filtered to it, or the
+    one tenant a person sees), "msp-wide" or "all"."""
     if tenant == audit_queries.GLOBAL:
         return "msp-wide"
+    if not tenant and len(scope.tenants) == 1 and not scope.msp_admin:
+        return scope.tenants[0].slug
     return tenant or "all"
 
 
