@@ -475,3 +475,16 @@ def test_the_client_homes_people_are_those_still_here_and_says_how_many_left(cli
     assert "Home active 0" in shown and "Home leaver 3" in shown
     assert not {"Home left 1", "Home left 2"} & shown
     assert "The 3 people the portal manages, and 2 who have left" in body
+
+
+def test_the_counts_add_up_to_the_people_listed(client, alpha, directory):
+    """The cards said "165 accounts", "30 managed people", "122 unmanaged people", "1 out of
+    scope": 153 of what? They count people (managed + unmanaged = the rows), the accounts
+    beside them, and the out-of-scope as some of those people."""
+    client.force_login(alpha.technician)
+    body = client.get(url(alpha)).content.decode()
+    cards = body[body.index('id="people-counts"') :].split("</div>\n</div>", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", " ", cards).split())
+    assert "5 people with 5 accounts in 2 directories" in text
+    assert "1 managed person" in text and "4 unmanaged people" in text
+    assert "1 of them out of scope: never changed" in text
