@@ -71,6 +71,7 @@ def _audit_list(
         if scope.msp_admin
         else None,
         "time_zone": timezone.get_current_timezone_name(),
+        "only_tenant": scope.only_tenant,
         "action_words": sorted(ACTION_WORDS.items(), key=lambda item: item[1]),
         "nav_section": "audit",
     }
@@ -135,8 +136,8 @@ def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:
     to it, or all a person of one tenant sees) is in the tenant's zone, as its job, person and
     report pages are; a trail across tenants, or the MSP-wide one, in the portal's (UTC)."""
     slug = request.GET.get("tenant", "").strip()
-    if not slug and len(scope.tenants) == 1 and not scope.msp_admin:
-        slug = scope.tenants[0].slug
+    if not slug and scope.only_tenant:
+        slug = scope.only_tenant.slug
     ref = scope.tenant(slug) if slug and slug != audit_queries.GLOBAL else None
     return (ref and ref.time_zone) or timezone.get_default_timezone_name()
 
@@ -146,8 +147,8 @@ def _file_label(tenant: str, scope: audit_queries.Scope) -> str:
     one tenant a person sees), "msp-wide" or "all"."""
     if tenant == audit_queries.GLOBAL:
         return "msp-wide"
-    if not tenant and len(scope.tenants) == 1 and not scope.msp_admin:
-        return scope.tenants[0].slug
+    if not tenant and scope.only_tenant:
+        return scope.only_tenant.slug
     return tenant or "all"
 
 

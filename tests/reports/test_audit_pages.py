@@ -632,3 +632,14 @@ def test_the_action_filter_lists_each_action_by_its_words(client, trail, alpha):
     assert 'list="audit-actions"' in body
     assert '<option value="identity.onboard">Onboarding requested</option>' in body
     assert visible(client, action="identity.onboard") == ids(trail, "a_onboard")
+
+
+def test_a_person_of_one_tenant_reads_its_name_not_your_tenants(client, trail, alpha, msp_admin):
+    client.force_login(alpha.client_admin)
+    body = client.get(audit_url()).content.decode()
+    assert "Every change in Alpha Ltd, newest first." in body
+    client.force_login(msp_admin)
+    assert "Every change in the portal, newest first." in client.get(audit_url()).content.decode()
+    everyone = make_person("tech-every", Role.TECHNICIAN, all_tenants=True)
+    client.force_login(everyone)
+    assert "Every change in your tenants, newest first." in client.get(audit_url()).content.decode()
