@@ -21,7 +21,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.wording import ACTION_WORDS
 from portal.csv_cells import CSV_TABLE
 from portal.fields import usable_filters
-from portal.models import Role
+from portal.models import Role, has_role
 from portal.next_page import login_required
 from reports import audit_csv, audit_diff, audit_queries
 from reports.audit_exports import record_export
@@ -128,7 +128,8 @@ def _filter_form(request: HttpRequest) -> tuple[audit_queries.Scope, AuditFilter
     scope = audit_queries.scope_for(request.user)
     if tenant := request.GET.get("tenant", "").strip():
         audit_queries.require_tenant(scope, tenant)
-    return scope, AuditFilterForm(request.GET, scope=scope)
+    plain = not has_role(request.user, (Role.MSP_ADMIN, Role.TECHNICIAN))
+    return scope, AuditFilterForm(request.GET, scope=scope, plain=plain)
 
 
 def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:

@@ -155,7 +155,7 @@ def test_person_without_a_role_is_refused_and_anonymous_sent_to_login(client, tr
 
 
 def test_tenant_filter_lists_only_the_tenants_one_may_see(client, trail, alpha, bravo):
-    client.force_login(alpha.account_manager)
+    client.force_login(alpha.technician)  # a client's people have no tenant choice to make
     body = client.get(audit_url()).content.decode()
     assert 'value="alpha"' in body and 'value="bravo"' not in body
     assert f'value="{audit_queries.GLOBAL}"' not in body and "MSP-wide" not in body
@@ -643,3 +643,22 @@ def test_a_person_of_one_tenant_reads_its_name_not_your_tenants(client, trail, a
     everyone = make_person("tech-every", Role.TECHNICIAN, all_tenants=True)
     client.force_login(everyone)
     assert "Every change in your tenants, newest first." in client.get(audit_url()).content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.CLIENT_ADMIN, Role.ACCOUNT_MANAGER])
+def test_a_clients_people_filter_without_object_types_and_ids(client, trail, alpha, role):
+    """Target type, Target id and Job are the portal's words (provisioning.identity, 17):
+    not shown to a client's people, yet the "events of this target" links still filter."""
+    client.force_login(alpha.people[role])
+    text = _text(client.get(audit_url()))
+    assert "Target type" not in text and "Target id" not in text and "All your tenants" not in text
+    assert "Target name contains" in text and "Action" in text
+    target = {"target_type": "provisioning.identity", "target_id": alpha.identity.pk}
+    assert visible(client, **target) == ids(trail, "a_onboard", "a_fail")
+    assert visible(client, job=alpha.job.pk) == ids(trail, "a_onboard", "a_fail")
+
+
+def test_the_msps_staff_keep_every_filter(client, trail, alpha):
+    client.force_login(alpha.technician)
+    text = _text(client.get(audit_url()))
+    assert "Target type" in text and "Target id" in text and "Job" in text
