@@ -113,6 +113,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # one way to tell a time on every page (portal/templatetags/time_tags.py)
+            "builtins": ["portal.templatetags.time_tags"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

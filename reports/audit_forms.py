@@ -18,6 +18,7 @@ from reports.audit_queries import GLOBAL, AuditFilters, Cursor, Scope
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 GLOBAL_LABEL = "MSP-wide (staff, MSP role templates)"
 TEXT_FILTERS = ("tenant", "actor", "action", "target_type", "target_id", "q", "job")
+TECHNICAL_FILTERS = ("target_type", "target_id", "job")
 
 
 def _tenant_choices(scope: Scope, first: tuple[str, str] | None) -> list[tuple[str, str]]:
@@ -38,7 +39,8 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(
         required=False,
         max_length=100,
-        help_text="job.retry, or job. for all of job.*",
+        help_text="Pick one from the list (type a word of it), or job. for every job event",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
     )
     result = forms.ChoiceField(
         required=False, choices=[("", "Any result"), *Result.choices], label="Result"
@@ -50,9 +52,16 @@ class AuditFilterForm(forms.Form):
     date_from = BoundedDateField(required=False, label="From", widget=DATE_WIDGET)
     date_to = BoundedDateField(required=False, label="To", widget=DATE_WIDGET)
 
-    def __init__(self, *args, scope: Scope, **kwargs):
+    def __init__(self, *args, scope: Scope, plain: bool = False, **kwargs):
+        """`plain`: for a client's people, who read the trail without the portal's object
+        types and ids: those filters stay (the "events of this target" links fill them) but
+        are not shown, nor the tenant choice of a person of one tenant."""
         super().__init__(*args, **kwargs)
         self.fields["tenant"].widget.choices = _tenant_choices(scope, ("", "All your tenants"))
+        if plain:
+            hidden = [*TECHNICAL_FILTERS, *(("tenant",) if scope.only_tenant else ())]
+            for name in hidden:
+                self.fields[name].widget = forms.HiddenInput()
 
     def clean(self):
         data = super().clean()

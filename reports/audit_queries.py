@@ -46,6 +46,12 @@ class Scope:
     def tenant(self, slug: str) -> TenantRef | None:
         return next((t for t in self.tenants if t.slug == slug), None)
 
+    @property
+    def only_tenant(self) -> TenantRef | None:
+        """The one tenant of a person bound to one (a client admin's, an account manager's):
+        all they read is its trail."""
+        return self.tenants[0] if len(self.tenants) == 1 and not self.msp_admin else None
+
 
 @dataclass(frozen=True)
 class AuditFilters:

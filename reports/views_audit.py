@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.models import AuditEvent
+from portal.audit.wording import ACTION_WORDS
 from portal.csv_cells import CSV_TABLE
 from portal.fields import usable_filters
-from portal.models import Role
+from portal.models import Role, has_role
 from portal.next_page import login_required
 from reports import audit_csv, audit_diff, audit_queries
 from reports.audit_exports import record_export
@@ -70,6 +71,8 @@ def _audit_list(
         if scope.msp_admin
         else None,
         "time_zone": timezone.get_current_timezone_name(),
+        "only_tenant": scope.only_tenant,
+        "action_words": sorted(ACTION_WORDS.items(), key=lambda item: item[1]),
         "nav_section": "audit",
     }
     template = "reports/audit.html"
@@ -89,7 +92,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(
         audit_csv.stream(audit_queries.newest_first(events)), content_type=CSV_TABLE
     )
-    name = f"audit-{_file_label(filters.tenant)}-{dt.date.today():%Y%m%d}.csv"
+    name = f"audit-{_file_label(filters.tenant, scope)}-{dt.date.today():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -125,7 +128,8 @@ def _filter_form(request: HttpRequest) -> tuple[audit_queries.Scope, AuditFilter
     scope = audit_queries.scope_for(request.user)
     if tenant := request.GET.get("tenant", "").strip():
         audit_queries.require_tenant(scope, tenant)
-    return scope, AuditFilterForm(request.GET, scope=scope)
+    plain = not has_role(request.user, (Role.MSP_ADMIN, Role.TECHNICIAN))
+    return scope, AuditFilterForm(request.GET, scope=scope, plain=plain)
 
 
 def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:
@@ -133,16 +137,19 @@ def _zone(request: HttpRequest, scope: audit_queries.Scope) -> str:
     to it, or all a person of one tenant sees) is in the tenant's zone, as its job, person and
     report pages are; a trail across tenants, or the MSP-wide one, in the portal's (UTC)."""
     slug = request.GET.get("tenant", "").strip()
-    if not slug and len(scope.tenants) == 1 and not scope.msp_admin:
-        slug = scope.tenants[0].slug
+    if not slug and scope.only_tenant:
+        slug = scope.only_tenant.slug
     ref = scope.tenant(slug) if slug and slug != audit_queries.GLOBAL else None
     return (ref and ref.time_zone) or timezone.get_default_timezone_name()
 
 
-def _file_label(tenant: str) -> str:
-    """The tenant filter as a file name's word: the slug, "msp-wide" or "all"."""
+def _file_label(tenant: str, scope: audit_queries.Scope) -> str:
+    """The trail exported as a file name's word: the tenant's slug (filtered to it, or the
+    one tenant a person sees), "msp-wide" or "all"."""
     if tenant == audit_queries.GLOBAL:
         return "msp-wide"
+    if not tenant and scope.only_tenant:
+        return scope.only_tenant.slug
     return tenant or "all"
 
 

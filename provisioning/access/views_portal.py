@@ -27,7 +27,7 @@ from provisioning.access.forms import (
     posted,
 )
 from provisioning.access.views import DecisionForm
-from provisioning.models import AccessRequest, ActionRequest
+from provisioning.models import AccessRequest, ActionRequest, Identity
 from tenants import access
 
 OPERATORS = access.OPERATOR_ROLES
@@ -84,10 +84,12 @@ def _what_decisions_change(tenant_obj, user) -> dict:
     """The home's sections a decision or the end of its grant changes: the people with their
     access, the recent jobs, the audit trail."""
     people = queries_access.people_with_access(tenant_obj).order_by("-created_at", "-pk")
+    here = people.exclude(status=Identity.Status.LEFT)
     return {
-        # The latest few only: the People page lists, searches and pages everyone.
-        "people": people[:HOME_PEOPLE],
-        "people_total": people.count(),
+        # The latest few still here only: the People page lists, searches and pages everyone.
+        "people": here[:HOME_PEOPLE],
+        "people_total": here.count(),
+        "people_left": people.filter(status=Identity.Status.LEFT).count(),
         "jobs": queries_access.recent_jobs(tenant_obj),
         "events": queries_access.audit_trail(tenant_obj),
         "is_client_admin": access.is_client_admin(user),

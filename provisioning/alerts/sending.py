@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portal.templatetags.time_tags import when
 from provisioning.alerts import rules
 from provisioning.alerts.describing import link_of, settings_link, summary
 from provisioning.alerts.models import AlertPreference, AlertSent, Delivery
@@ -126,7 +127,7 @@ def _reopen_window(preference: AlertPreference, since: datetime, now: datetime) 
 
 
 def _digest_subject(count: int, since: datetime) -> str:
-    return f"[MSP portal] Daily alerts: {count} since {timezone.localtime(since):%Y-%m-%d %H:%M}"
+    return f"[MSP portal] Daily alerts: {count} since {when(timezone.localtime(since))}"
 
 
 def _digest_body(events: list[Event], since: datetime) -> str:

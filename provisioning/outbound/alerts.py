@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 
 from portal.audit.events import record
 from portal.models import Role
+from portal.templatetags.time_tags import when
 from provisioning.events.describe import portal_url
 from provisioning.outbound.models import WebhookEndpoint
 
@@ -23,7 +24,7 @@ def switch_off(endpoint: WebhookEndpoint, now: datetime, reason: str = "") -> No
     """Inside the caller's transaction, with the endpoint's row locked."""
     reason = reason or (
         f"{endpoint.consecutive_failures} attempts in a row failed since "
-        f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+        f"{when(endpoint.failing_since.astimezone(UTC))} UTC"
     )
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled_at=now, disabled_reason=reason)
     record(

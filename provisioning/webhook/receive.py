@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -23,6 +24,7 @@ from portal import ratelimit
 from portal.audit.events import record
 from portal.plain_text import printable
 from portal.signin import within_budget
+from portal.templatetags.time_tags import when_exact
 from provisioning import refusals
 from provisioning.webhook import schema, service, signing
 from provisioning.webhook.models import HRWebhookEvent
@@ -282,7 +284,7 @@ def _duplicate(inbound: Inbound, original: HRWebhookEvent) -> Reply:
             f"The id {inbound.key} was used for another event ({original.event_type} of "
             f"employee {original.employee_id}); give every event an id of its own.",
         )
-    reason = f"resent; first accepted at {original.received_at:%Y-%m-%d %H:%M:%S %Z}"
+    reason = f"resent; first accepted at {when_exact(original.received_at.astimezone(UTC))} UTC"
     inbound.event_row(Outcome.DUPLICATE, reason, job=original.job)
     job = original.job
     body = {"job": job.pk if job else None, "status": job.status if job else "", "duplicate": True}

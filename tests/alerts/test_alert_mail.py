@@ -1,6 +1,7 @@
 """Alert e-mails read from Django's outbox: who gets which, one each, never about a tenant
 they cannot see, never twice; the daily digest collects and sends once."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -129,6 +130,11 @@ def test_the_digest_collects_the_day_and_sends_once(alpha, bravo, mailoutbox, ma
     assert "A connection was quarantined at Alpha Ltd" in digest.body
     assert "A job failed at Alpha Ltd" in digest.body
     assert "Bravo" not in digest.body
+    # its times as every page and mail tells them: "7 Dec 2026 07:00", not "2026-12-07 07:00"
+    assert re.fullmatch(
+        r"\[MSP portal\] Daily alerts: 2 since \d{1,2} \w{3} \d{4} \d\d:\d\d", digest.subject
+    )
+    assert re.search(r"^- \d{1,2} \w{3} \d{4} \d\d:\d\d  A job failed", digest.body, re.M)
 
 
 def test_an_empty_day_sends_no_digest(alpha, mailoutbox):

@@ -137,7 +137,7 @@ def test_account_manager_sees_only_their_client(page, screenshot, alpha, bravo, 
     page.goto("/audit/")
     # Alpha's 11 and their own sign-in: a person bound to a client is in the client's trail.
     expect(page.locator(".audit-event")).to_have_count(12)
-    expect(page.locator(".audit-event").filter(has_text="auth.login")).to_have_count(1)
+    expect(page.locator(".audit-event").filter(has_text="Signed in")).to_have_count(1)
     expect(page.locator("body")).not_to_contain_text("Bravo GmbH")
     expect(page.locator("#audit-verify")).to_have_count(0)
     assert page.goto("/audit/?tenant=bravo").status == 404

@@ -56,9 +56,7 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     # deletion 30 days later it schedules
     plan = page.locator("#preview")
     deleted = clock.tenant_today(contoso.tenant) + timedelta(days=30)
-    plan.locator(
-        "#plan-deletion li", has_text=f"{deleted:%a} {deleted.day} {deleted:%b %Y}"
-    ).wait_for()
+    plan.locator("#plan-deletion li", has_text=f"{deleted.day} {deleted:%b %Y}").wait_for()
     assert page.locator("textarea[name=keep_groups]").count() == 0  # one control: the ticks
     plan.locator("li", has_text="Remove licence SPE_E3").wait_for()
     plan.locator("li", has_text="Unassign app Salesforce").wait_for()
@@ -69,9 +67,7 @@ def test_technician_offboards_a_person_with_a_dry_run_and_watches_it_succeed(
     plan.locator("li", has_text="Remove from group Sales").wait_for()
     page.fill("#id_delete_after_days", "14")
     deleted = clock.tenant_today(contoso.tenant) + timedelta(days=14)
-    plan.locator(
-        "#plan-deletion li", has_text=f"{deleted:%a} {deleted.day} {deleted:%b %Y}"
-    ).wait_for()
+    plan.locator("#plan-deletion li", has_text=f"{deleted.day} {deleted:%b %Y}").wait_for()
     plan.locator("#plan-deletion", has_text="14 days after the offboarding").wait_for()
     assert plan.get_by_label("Staff", exact=True).is_checked()  # the tick survived the swap
     screenshot("offboarding-wizard-with-plan")
@@ -145,7 +141,7 @@ def test_technician_schedules_a_role_change_sees_it_on_the_schedule_and_cancels_
     page.fill("#id_department", "")
     day = clock.tenant_today(contoso.tenant) + timedelta(days=10)
     page.fill("#id_at", f"{day.isoformat()}T09:30")  # Europe/London, the tenant's zone
-    shown = f"{day:%a} {day.day} {day:%b %Y} 09:30"
+    shown = f"{day.day} {day:%b %Y} 09:30"
     plan = page.locator("#preview")
     plan.locator(".ok", has_text="+ Finance").wait_for()
     plan.locator(".ok", has_text="+ EMS (50 available)").wait_for()  # the seats, as onboarding

@@ -15,7 +15,7 @@ import re
 import subprocess
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -150,6 +150,11 @@ def test_hire_creates_the_person_and_a_join_job_once(client, dirs, tenant):
     recorded = list(HRWebhookEvent.objects.order_by("pk").values_list("outcome", "job_id"))
     assert recorded == [("accepted", job.pk), ("duplicate", job.pk)]
     first = HRWebhookEvent.objects.order_by("pk").first()
+    # the events page shows the reason: its time as the page's others read (portal time_tags)
+    at = first.received_at.astimezone(UTC)
+    assert HRWebhookEvent.objects.order_by("pk").last().reason == (
+        f"resent; first accepted at {at.day} {at:%b %Y %H:%M:%S} UTC"
+    )
     assert first.body_sha256 == hashlib.sha256(json.dumps(event).encode()).hexdigest()
     assert (first.idempotency_key, first.event_type, first.employee_id) == (
         "hire-E1001",

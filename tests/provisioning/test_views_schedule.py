@@ -77,7 +77,7 @@ def test_every_role_reads_the_schedule_in_the_tenants_zone(client, alpha, role):
     batch = held_batch(alpha)
     client.force_login(alpha.people[role])
     body = client.get(schedule_url(alpha)).content.decode()
-    assert "Tue 1 Jul 2031 09:00" in body and "Europe/Berlin" in body
+    assert "1 Jul 2031 09:00" in body and "Europe/Berlin" in body
     assert alpha.identity.display_name in body and "Offboard" in body
     assert batch.hold_reason in body and "leavers.csv" in body
     operator = role == Role.TECHNICIAN
@@ -291,14 +291,14 @@ def test_job_page_shows_the_scheduled_time_and_cancel(client, alpha):
     url = reverse("job_detail", kwargs={"job_id": job.pk})
     client.force_login(alpha.technician)
     body = client.get(url).content.decode()
-    assert "Tue 1 Jul 2031 09:00" in body and "Europe/Berlin" in body
+    assert "1 Jul 2031 09:00" in body and "Europe/Berlin" in body
     assert cancel_url(job) in body
     assert 'hx-trigger="every 10s"' in body  # a scheduled job polls slowly
     body = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in body and cancel_url(job) in body  # in the polled partial
     client.force_login(alpha.account_manager)
     body = client.get(url).content.decode()
-    assert "Tue 1 Jul 2031 09:00" in body and cancel_url(job) not in body
+    assert "1 Jul 2031 09:00" in body and cancel_url(job) not in body
 
 
 def test_job_page_says_a_held_job_needs_confirmation(client, alpha):

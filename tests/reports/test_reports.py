@@ -228,7 +228,7 @@ def test_each_role_of_the_tenant_reads_the_report(client, history, msp_admin, ro
     assert '<div class="n" id="fig-leavers">2</div>' in body
     assert '<div class="n" id="fig-median">2 h</div>' in body
     assert '<div class="n" id="fig-p90">6 h 24 min</div>' in body
-    assert "5 January 2026 – 18 January 2026" in body
+    assert "5 Jan 2026 – 18 Jan 2026" in body
     assert "Bluewater IT" in body or "MSP" in body
     assert body.count('<rect class="bar"') == 4  # 2 weeks x joiners, leavers
     # received and decided are counted apart: the expired one was made before the period

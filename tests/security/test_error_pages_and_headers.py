@@ -112,6 +112,19 @@ def test_403_shows_the_views_reason_in_the_layout(client, alpha):
     _assert_no_technical_details(body)
 
 
+def test_403_tells_a_client_admin_how_to_ask_their_msp_instead(client, alpha):
+    """A client admin who opens the onboarding or offboarding form is not told to ask for
+    another role: the MSP does that work, and the Home page's buttons ask for it."""
+    client.force_login(alpha.client_admin)
+    response = client.get(reverse("onboard_start"))
+    assert response.status_code == 403
+    body = _page(response)
+    assert "Ask to onboard someone" in body and "Ask to offboard someone" in body
+    assert "ask an MSP admin to change your role" not in body
+    home = reverse("client_home", kwargs={"tenant": alpha.tenant.slug})
+    assert f'<a class="button" href="{home}">Back to your Home</a>' in body
+
+
 def test_403_to_an_htmx_request_is_a_fragment_with_the_reason(client, alpha):
     client.force_login(alpha.account_manager)
     response = client.get(reverse("onboard_start"), headers={"HX-Request": "true"})

@@ -453,3 +453,38 @@ def test_one_column_says_whether_each_account_may_sign_in_in_the_filters_words(
     assert cells["Bob"][sign_in] == "Disabled"
     # the managed joiner has no account read yet: nothing to say about signing in
     assert cells["Pat"][managed] == "Managed Joiner" and cells["Pat"][sign_in] == "–"
+
+
+def test_the_client_homes_people_are_those_still_here_and_says_how_many_left(client, alpha):
+    """The card said "The 20 latest of 30 people the portal manages" and listed people who
+    had left: it lists those still here (joiners, active, leaving), and counts the others."""
+    for n, status in enumerate(["active", "left", "left", "leaver"]):
+        Identity.objects.create(
+            tenant=alpha.tenant,
+            first_name="Home",
+            last_name=f"{n:02d}",
+            display_name=f"Home {status} {n}",
+            username=f"home{n:02d}@{alpha.tenant.primary_domain}",
+            email=f"home{n:02d}@{alpha.tenant.primary_domain}",
+            status=status,
+        )
+    client.force_login(alpha.client_admin)
+    response = client.get(reverse("client_home", kwargs={"tenant": alpha.tenant.slug}))
+    body = response.content.decode()
+    shown = {person.display_name for person in response.context["people"]}
+    assert "Home active 0" in shown and "Home leaver 3" in shown
+    assert not {"Home left 1", "Home left 2"} & shown
+    assert "The 3 people the portal manages, and 2 who have left" in body
+
+
+def test_the_counts_add_up_to_the_people_listed(client, alpha, directory):
+    """The cards said "165 accounts", "30 managed people", "122 unmanaged people", "1 out of
+    scope": 153 of what? They count people (managed + unmanaged = the rows), the accounts
+    beside them, and the out-of-scope as some of those people."""
+    client.force_login(alpha.technician)
+    body = client.get(url(alpha)).content.decode()
+    cards = body[body.index('id="people-counts"') :].split("</div>\n</div>", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", " ", cards).split())
+    assert "5 people with 5 accounts in 2 directories" in text
+    assert "1 managed person" in text and "4 unmanaged people" in text
+    assert "1 of them out of scope: never changed" in text
