@@ -123,6 +123,8 @@ ACTION_WORDS = {
     "scim_token.create": "SCIM token made",
     "scim_token.refuse": "SCIM token refused",
     "scim_token.revoke": "SCIM token revoked",
+    "security.events_unrecorded": "Security events over the minute's budget, counted",
+    "security.refusals_unrecorded": "Refused machine requests over the minute's budget, counted",
     "security.request_refused": "Request refused (no permission)",
     "staff.alert_settings": "Alert settings changed",
     "staff.create": "Staff member added",
