@@ -129,7 +129,7 @@ def update(
 
 def _checked_update(identity: Identity, old: dict, user: ScimUser) -> dict:
     tenant = identity.tenant
-    new = mapping.person_fields(tenant, user)
+    new = mapping.person_fields(tenant, user, kept=old)
     _check(new)
     _check_names(name_bounds.directory_kinds(tenant), new)
     if new["username"].casefold() != old["username"].casefold():

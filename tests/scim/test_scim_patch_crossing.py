@@ -87,10 +87,10 @@ def the_other_commits_after_the_patch_read(monkeypatch, other) -> dict:
     in the returned dict."""
     answers, person_fields = {}, mapping.person_fields
 
-    def then_the_other(tenant, user):
+    def then_the_other(tenant, user, **kwargs):
         if "other" not in answers:
             answers["other"] = other()
-        return person_fields(tenant, user)
+        return person_fields(tenant, user, **kwargs)
 
     monkeypatch.setattr(mapping, "person_fields", then_the_other)
     return answers
@@ -147,3 +147,23 @@ def test_a_patch_does_not_restore_someone_hr_terminated_meanwhile(grace, monkeyp
     assert Identity.objects.get(pk=person.pk).status == Identity.Status.LEFT
     account = grace.entra_user(person.username)
     assert account is None or account["accountEnabled"] is False, account
+
+
+def test_a_patch_keeps_an_office_scim_has_no_attribute_for(grace):
+    """The API gives Grace an office (202); later SCIM replaces her company. SCIM has no
+    attribute for the office (the tenant's inbound mapping gives it no source), so the
+    PATCH cannot have asked to clear it: it stays, in the portal and in the directory. Every
+    PATCH or PUT cleared it, as a value that mapped to nothing."""
+    answer = grace.api.post(f"/api/v1/people/{grace.person.pk}/change", {"office": "Dock 4"})
+    assert answer.status_code == 202, answer.content
+    company = {"op": "replace", "path": f"{ENTERPRISE}:organization", "value": "Beta GmbH"}
+    patched = scim_patch(grace, [company])
+    assert patched.status_code == 200, patched.content
+
+    person = Identity.objects.get(pk=grace.person.pk)
+    held = (person.attributes.get("office"), person.attributes.get("company"))
+    assert held == ("Dock 4", "Beta GmbH")
+    jobs = run_the_jobs(person)
+    assert {job.status for job in jobs} == {Job.Status.SUCCEEDED}, jobs
+    account = grace.entra_user(person.username)
+    assert (account["officeLocation"], account["companyName"]) == ("Dock 4", "Beta GmbH")
