@@ -50,7 +50,8 @@ def grace(on_sandbox, msp_admin):
     technician = make_person(f"tech-{dirs.tenant.slug}", Role.TECHNICIAN, [dirs.tenant])
     with_secret(dirs.tenant)
     _, clear = tokens.issue(dirs.tenant, "Okta production", actor=msp_admin)
-    dirs.person, dirs.api, dirs.scim_token = person, ApiClient(token_for(technician)), clear
+    dirs.person, dirs.technician, dirs.scim_token = person, technician, clear
+    dirs.api = ApiClient(token_for(technician))
     return dirs
 
 
@@ -167,3 +168,39 @@ def test_a_patch_keeps_an_office_scim_has_no_attribute_for(grace):
     assert {job.status for job in jobs} == {Job.Status.SUCCEEDED}, jobs
     account = grace.entra_user(person.username)
     assert (account["officeLocation"], account["companyName"]) == ("Dock 4", "Beta GmbH")
+
+
+def test_the_people_pages_change_form_keeps_a_company_scim_set_meanwhile(grace, monkeypatch):
+    """A technician moves Grace to Marketing on her page while SCIM replaces her company. The
+    form shows no company: its change was laid over Grace as the page's POST read her, and
+    the submit's dry run (directory reads: seconds) let SCIM's PATCH commit meanwhile, which
+    the form's save then put back (the PATCH answered 200). The form sets what it shows."""
+    from provisioning.lifecycle import services as lifecycle
+
+    real, answers = lifecycle.preview_change, {}
+
+    def scim_commits_meanwhile(identity, change, **kwargs):
+        if "scim" not in answers:
+            company = {"op": "replace", "path": f"{ENTERPRISE}:organization", "value": "Beta"}
+            answers["scim"] = scim_patch(grace, [company])
+        return real(identity, change, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "preview_change", scim_commits_meanwhile)
+    client = Client()
+    client.force_login(grace.technician)
+    url = reverse(
+        "identity_change", kwargs={"tenant": grace.tenant.slug, "identity_id": grace.person.pk}
+    )
+    data = {"role_templates": [grace.template.pk], "department": "Marketing", "job_title": "",
+            "office": "", "usage_location": "", "extra_groups": "", "at": ""}  # fmt: skip
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert answers["scim"].status_code == 200, answers["scim"].content
+    person = Identity.objects.get(pk=grace.person.pk)
+    held = (person.attributes.get("department"), person.attributes.get("company"))
+    assert held == ("Marketing", "Beta")
+    jobs = run_the_jobs(person)
+    assert {job.status for job in jobs} == {Job.Status.SUCCEEDED}, jobs
+    account = grace.entra_user(person.username)
+    assert (account["department"], account["companyName"]) == ("Marketing", "Beta")
