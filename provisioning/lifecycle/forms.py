@@ -331,12 +331,15 @@ class ChangeForm(forms.Form):
     def change_request(self, license_choices: dict | None = None) -> lifecycle.ChangeRequest:
         """`license_choices`: the dry run's answers (SKU -> replacement, "" to go without),
         which go on top of the person's own as they are when the change is saved (under
-        its lock, not as this form read them); none: theirs stay as they are."""
+        its lock, not as this form read them); none: theirs stay as they are. The change
+        names what the form shows: an attribute it does not (a company SCIM or HR set
+        while the submit's dry run read the directories) stays as it is then."""
         return lifecycle.ChangeRequest(
             role_templates=list(self.cleaned_data["role_templates"]),
             attributes=self.attributes(),
             extra_groups=self.cleaned_data["extra_groups"],
             license_choices=dict(license_choices) if license_choices else None,
+            named=["role_templates", "extra_groups", *CHANGE_ATTRIBUTES],
         )
 
 

@@ -90,8 +90,8 @@ class ChangeRequest:
     attributes: dict = field(default_factory=dict)
     extra_groups: list[str] | None = None  # None: keep the current ones
     license_choices: dict[str, str] | None = None  # SKU -> replacement or ""; None: keep
-    # None: the change is the whole of them (a form shows them all). Else what it names
-    # ("role_templates", "extra_groups", attribute names: an HR event's, an API body's);
+    # None: the change is the whole of them. Else what it names ("role_templates",
+    # "extra_groups", attribute names: the change form's fields, an HR event's, an API body's);
     # the rest stays the person's as it is when the change is applied, which for a
     # scheduled one is when it falls due.
     named: list[str] | None = None

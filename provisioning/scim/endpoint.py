@@ -540,11 +540,21 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         return _no_content()
     if request.method == "PUT":
         replacement = _body_as(ScimUser, request, Context.RESOURCE_REPLACEMENT_REQUEST)
-        identity = service.update(identity, replacement, token=token, http_request=request)
+        identity = service.update(
+            identity, lambda _: replacement, token=token, http_request=request
+        )
         return _user_answer(request, token, identity, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
     patch = _body_as(
         kept(PatchOp, ScimUser), request, Context.RESOURCE_PATCH_REQUEST, _patch_op_shaped
     )
+    identity = service.update(
+        identity, lambda person: _patched(patch, person), token=token, http_request=request
+    )
+    return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
+
+
+def _patched(patch, identity) -> ScimUser:
+    """The person's SCIM user as the portal holds them now, with the PATCH's operations."""
     current = mapping.scim_user_of(mapping.fields_of(identity))
     current.id = str(identity.pk)
     patch.operations = [op for op in patch.operations if not _on_ignored(op.path)]
@@ -554,8 +564,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
         if isinstance(exc.__cause__, ValidationError):  # a value its attribute cannot hold
             _raise_first(exc.__cause__, by_field_name=True)
         raise
-    identity = service.update(identity, current, token=token, http_request=request)
-    return _user_answer(request, token, identity, 200, Context.RESOURCE_PATCH_RESPONSE)
+    return current
 
 
 def _on_ignored(path) -> bool:

@@ -15,12 +15,14 @@ from tenants.models import Tenant
 ATTRIBUTES = ("department", "job_title", "company", "office", "manager")
 
 
-def person_fields(tenant: Tenant, scim_user: ScimUser) -> dict:
+def person_fields(tenant: Tenant, scim_user: ScimUser, kept: dict | None = None) -> dict:
     """The person's fields for a SCIM user: its attributes (userName, names, work e-mail,
     title, enterprise department / organization / employeeNumber / manager) through the
     tenant's attribute mapping of the target "inbound-scim" (tenants/mappings: the defaults
     map each to today's field), then what SCIM itself decides: externalId, active and the
-    pushed groups (`roles`)."""
+    pushed groups (`roles`). `kept`: for an update, the person's fields now; an attribute
+    the mapping gives no value (the office by default: SCIM has no attribute for it) keeps
+    theirs, as no SCIM request can have named it."""
     source = scim_source(tenant, scim_user)
     mapped = {key: _text(value) for key, value in mappings.apply(tenant, INBOUND, source).items()}
     first, last = mapped.get("first_name", ""), mapped.get("last_name", "")
@@ -32,7 +34,7 @@ def person_fields(tenant: Tenant, scim_user: ScimUser) -> dict:
         "last_name": last,
         "display_name": mapped.get("display_name", "") or f"{first} {last}".strip(),
         "email": mapped.get("email", "") or mapped.get("username", ""),
-        **{key: mapped.get(key, "") for key in ATTRIBUTES},
+        **{key: mapped[key] if key in mapped else (kept or {}).get(key, "") for key in ATTRIBUTES},
         "employee_id": mapped.get("employee_id", ""),
         "external_id": source["externalId"],
         "active": scim_user.active is not False,

@@ -9,6 +9,8 @@ the endpoint answers as RFC 7644 §3.12 errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.utils import timezone
 from scim2_models import InvalidValueException, MutabilityException, UniquenessException
@@ -102,15 +104,36 @@ def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) ->
     return Identity.objects.get(pk=identity.pk)
 
 
-def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
-    """A PUT, or a PATCH once applied to the person's current SCIM user."""
+def update(
+    identity: Identity, user_of: Callable[[Identity], ScimUser], *, token: ScimToken, http_request
+) -> Identity:
+    """A PUT, or a PATCH: `user_of(person)` is the SCIM user the request asks for, given the
+    person as the portal holds them (a PUT's body whatever they hold; a PATCH's operations
+    applied to them). It is asked again under the person's lock: a PATCH applied to the person
+    as read before it would put back what a request committed meanwhile had set (an API
+    change's department, a terminate's leave), though that request was answered 2xx."""
     tenant = identity.tenant
-    old = mapping.fields_of(identity)
+    with transaction.atomic():
+        # A leave may follow: the window's lock first, as it takes it. Only a user asked for
+        # inactive leaves; a PATCH that does not name `active` keeps the person's, so one
+        # who left meanwhile stays inactive and no leave follows.
+        if not mapping.person_fields(tenant, user_of(identity))["active"]:
+            lifecycle.lock_leaves_of(tenant)
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        old = mapping.fields_of(identity)
+        new = _checked_update(identity, old, user_of(identity))
+        jobs = _transition(identity, old, new, actor_of(token), http_request)
+        _audit("scim.user_update", identity, token, jobs, http_request, fields=new, before=old)
+    return Identity.objects.get(pk=identity.pk)
+
+
+def _checked_update(identity: Identity, old: dict, user: ScimUser) -> dict:
+    tenant = identity.tenant
     if user.active is None:
         # RFC 7644 §3.5.1: left out of a PUT, "not asserted by the client": no leave, and
         # above all no restore of a leaver whose HR record was sent again without it.
         user.active = old["active"]
-    new = mapping.person_fields(tenant, user)
+    new = mapping.person_fields(tenant, user, kept=old)
     _check(new)
     _check_names(name_bounds.directory_kinds(tenant), new)
     if new["username"].casefold() != old["username"].casefold():
@@ -119,14 +142,7 @@ def update(identity: Identity, user: ScimUser, *, token: ScimToken, http_request
             "Create the new user and deactivate the old one."
         )
     _check_employee_id(tenant, new["employee_id"], identity)
-    actor = actor_of(token)
-    with transaction.atomic():
-        if not new["active"]:  # a leave may follow: the window's lock first, as it takes it
-            lifecycle.lock_leaves_of(tenant)
-        identity = Identity.objects.select_for_update().get(pk=identity.pk)
-        jobs = _transition(identity, old, new, actor, http_request)
-        _audit("scim.user_update", identity, token, jobs, http_request, fields=new, before=old)
-    return Identity.objects.get(pk=identity.pk)
+    return new
 
 
 def delete(identity: Identity, *, token: ScimToken, http_request) -> None:
