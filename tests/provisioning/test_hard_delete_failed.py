@@ -97,6 +97,11 @@ def test_a_failed_hard_delete_is_not_shown_deleted_and_a_retry_deletes(
     assert reverse("job_detail", kwargs={"job_id": deletion.pk}) in card
     assert ">Deleted<" not in people_list_row(client, identity)
     assert "Delete failed" in people_list_row(client, identity)
+    offboard_page = reverse(
+        "offboard", kwargs={"tenant": identity.tenant.slug, "identity_id": identity.pk}
+    )
+    said = client.get(offboard_page, follow=True).content.decode()
+    assert "account was deleted" not in said and "account is being deleted" in said
     api = ApiClient(token_for(msp_admin))
     person = api.get(f"/api/v1/people/{identity.pk}").json()
     assert person["status"] == "deleted"  # asked for: the documented `deletion` says how far
