@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from portal.choices import display_of
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
@@ -83,6 +84,61 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} <{self.username}>"
+
+    def get_status_display(self) -> str:
+        """The status in words. `deleted` is the desired state from the hard delete's start:
+        it reads "Deleted" only once that job succeeded, never while the directories may
+        still hold the account (converge22)."""
+        deletion = self.deletion
+        if deletion is None:
+            return self.Status(self.status).label
+        return DELETION_LABELS[deletion["state"]]
+
+    @property
+    def shown_status(self) -> str:
+        """The status a badge shows: `deleting` or `delete_failed` for an unfinished delete."""
+        deletion = self.deletion
+        if deletion is None:
+            return self.status
+        return "delete_failed" if deletion["state"] == "failed" else "deleting"
+
+    @cached_property
+    def deletion(self) -> dict | None:
+        """A hard delete that has started and not succeeded: {"state": "deleting" or
+        "failed", "job_id", "error"}; None otherwise (deleted, or not being deleted). Read
+        once per instance: a page asks for it several times."""
+        if self.status != self.Status.DELETED or self.pk is None:
+            return None
+        job = (
+            self.jobs.filter(kind=Job.Kind.DELETE)
+            .exclude(status__in=NOT_STARTED)
+            .order_by("-pk")
+            .first()
+        )
+        if job is None or job.status == Job.Status.SUCCEEDED:
+            return None
+        if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
+            return {"state": "deleting", "job_id": job.pk, "error": ""}
+        return {"state": "failed", "job_id": job.pk, "error": job.failure_reason()}
+
+
+DELETION_LABELS = {"deleting": "Deleting", "failed": "Delete failed"}
+
+
+def without_the_deleted(people: models.QuerySet) -> models.QuerySet:
+    """The people but those the hard delete removed: one whose delete started and has not
+    succeeded may still hold an account, and stays listed (as `Identity.deletion` says)."""
+    newest = (
+        Job.objects.filter(identity=models.OuterRef("pk"), kind=Job.Kind.DELETE)
+        .exclude(status__in=NOT_STARTED)
+        .order_by("-pk")
+        .values("status")[:1]
+    )
+    unfinished = [s for s in Job.Status if s != Job.Status.SUCCEEDED and s not in NOT_STARTED]
+    people = people.annotate(newest_delete=models.Subquery(newest))
+    return people.filter(
+        ~models.Q(status=Identity.Status.DELETED) | models.Q(newest_delete__in=unfinished)
+    )
 
 
 class DirectoryAccount(models.Model):
@@ -227,6 +283,16 @@ class Job(models.Model):
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
 
+    def failure_reason(self) -> str:
+        """Why it failed: the first failed step's error (what the directory answered), else
+        the job's own (one that stopped before its steps)."""
+        failed = self.steps.filter(status=Step.Status.FAILED).exclude(last_error="")
+        step = failed.select_related("connection").order_by("order").first()
+        return f"{step.connection.label}: {step.last_error}" if step else self.error
+
+
+# A job scheduled, held or cancelled before it ran: nothing of it reached a directory.
+NOT_STARTED = (Job.Status.SCHEDULED, Job.Status.HELD, Job.Status.CANCELLED)
 
 OKTA_DISABLE_MODES = {
     "suspend": "Suspend (keeps app assignments)",

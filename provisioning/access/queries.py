@@ -18,7 +18,14 @@ from provisioning.connectors.base import Resource
 from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine.elsewhere import owner_of
-from provisioning.models import AccessRequest, ActionRequest, Identity, Job, RequestableResource
+from provisioning.models import (
+    AccessRequest,
+    ActionRequest,
+    Identity,
+    Job,
+    RequestableResource,
+    without_the_deleted,
+)
 from tenants import access
 from tenants.crypto import CredentialError
 from tenants.models import DirectoryConnection, Tenant
@@ -135,7 +142,7 @@ def people_with_access(tenant: Tenant) -> QuerySet[Identity]:
     live = AccessRequest.objects.filter(
         status__in=(*AccessRequest.LIVE, AccessRequest.Status.ENDING)
     ).select_related("resource")
-    return tenant.identities.exclude(status=Identity.Status.DELETED).prefetch_related(
+    return without_the_deleted(tenant.identities.all()).prefetch_related(
         "role_templates", Prefetch("access_requests", queryset=live, to_attr="live_requests")
     )
 

@@ -47,6 +47,15 @@ class DirectoryId(Schema):
     directory_id: str = Field(description="The person's id in that directory.")
 
 
+class DeletionOut(Schema):
+    state: Literal["deleting", "failed"] = Field(
+        description="deleting: the hard delete's job is under way; failed: it failed or "
+        "partly failed, and the account is still in a directory until a retry succeeds."
+    )
+    job_id: int = Field(description="The hard delete's job.")
+    error: str = Field(description="Why it failed (empty while it runs).")
+
+
 class PersonOut(Schema):
     id: int
     tenant: str
@@ -56,7 +65,14 @@ class PersonOut(Schema):
     username: str
     email: str
     employee_id: str
-    status: PersonStatus
+    status: PersonStatus = Field(
+        description="Lifecycle status. deleted: asked to be deleted; `deletion` says whether "
+        "the directories show it yet."
+    )
+    deletion: DeletionOut | None = Field(
+        description="A hard delete that has started and not succeeded; null once it has "
+        "(the account is gone) or when none started."
+    )
     start_date: date | None
     end_date: date | None
     created_at: datetime
@@ -78,6 +94,7 @@ class PersonOut(Schema):
             "email": identity.email,
             "employee_id": identity.employee_id,
             "status": identity.status,
+            "deletion": identity.deletion,
             "start_date": identity.start_date,
             "end_date": identity.end_date,
             "created_at": identity.created_at,

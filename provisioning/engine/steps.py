@@ -531,7 +531,9 @@ def settle(
     status = Step.Status.FAILED if error else Step.Status.SUCCEEDED
     set_outcome(step, status, error, result=result, elapsed_ms=elapsed_ms)
     settled.events.append(step_event(job, step, "failure" if error else "success", error))
-    if error and step.action in (planner.CREATE_USER, planner.LINK_USER):
+    # A purge after a refused soft delete finds nothing in deleted items and reads as done:
+    # the retry of the delete would then leave the account soft-deleted, restorable.
+    if error and step.action in (planner.CREATE_USER, planner.LINK_USER, planner.DELETE_USER):
         settled.skip_rest = f"Skipped: {step.get_action_display().lower()} failed."
 
 

@@ -48,7 +48,15 @@ def people_list(request: HttpRequest, tenant: str) -> HttpResponse:
 
 
 # The badge of a managed person's lifecycle status (as provisioning/_status.html colours it).
-STATUS_BADGE = {"joiner": "info", "active": "ok", "leaver": "warn", "left": "bad", "deleted": ""}
+STATUS_BADGE = {
+    "joiner": "info",
+    "active": "ok",
+    "leaver": "warn",
+    "left": "bad",
+    "deleting": "info",
+    "delete_failed": "bad",
+    "deleted": "",
+}
 _SENTINEL = 987654321987
 
 
@@ -94,7 +102,7 @@ def _lifecycle(identity) -> tuple[str, str] | None:
     """A managed person's place in the portal's lifecycle (Joiner, Active, Left...)."""
     if identity is None:
         return None
-    return identity.get_status_display(), STATUS_BADGE.get(identity.status, "")
+    return identity.get_status_display(), STATUS_BADGE.get(identity.shown_status, "")
 
 
 def _sign_in(person) -> tuple[str, str] | None:

@@ -185,6 +185,11 @@ def _refusal(identity: Identity, lifecycle_state) -> str:
             f"{identity.display_name} has already left: there is nothing to offboard. "
             "Use “Restore” to bring them back."
         )
+    if identity.status == Identity.Status.DELETED and identity.deletion:
+        return (
+            f"{identity.display_name} has left and the account is being deleted "
+            f"(job #{identity.deletion['job_id']}): there is nothing to offboard."
+        )
     if identity.status == Identity.Status.DELETED:
         return (
             f"{identity.display_name} has left and the account was deleted: "
