@@ -10,6 +10,7 @@ from django.utils import dateformat, timezone
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from portal.templatetags import time_tags
 from provisioning.models import Job, Step
 from tests.factories import make_joiner
 
@@ -325,7 +326,7 @@ def test_a_joiner_created_ahead_has_their_blocked_sign_in_explained(client, alph
     local = timezone.localtime(first_day, ZoneInfo("Europe/Berlin"))
     assert "blocked until the start" in table
     note = re.sub(r"<[^>]+>", "", table[table.index('id="job-blocked-until"') :].split("</p>")[0])
-    assert dateformat.format(local, "D j M Y H:i") in note
+    assert time_tags.when(local) in note  # the house rule, in the tenant's zone
     assert f"job #{enable.pk}" in note
     assert reverse("job_detail", kwargs={"job_id": enable.pk}) in table
 
