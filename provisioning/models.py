@@ -102,6 +102,10 @@ class Identity(models.Model):
             return self.status
         return "delete_failed" if deletion["state"] == "failed" else "deleting"
 
+    def newest_started_job(self, kind: str) -> "Job | None":
+        """Their newest job of `kind` that started (not scheduled, held or cancelled)."""
+        return self.jobs.filter(kind=kind).exclude(status__in=NOT_STARTED).order_by("-pk").first()
+
     @cached_property
     def deletion(self) -> dict | None:
         """A hard delete that has started and not succeeded: {"state": "deleting" or
@@ -109,12 +113,7 @@ class Identity(models.Model):
         once per instance: a page asks for it several times."""
         if self.status != self.Status.DELETED or self.pk is None:
             return None
-        job = (
-            self.jobs.filter(kind=Job.Kind.DELETE)
-            .exclude(status__in=NOT_STARTED)
-            .order_by("-pk")
-            .first()
-        )
+        job = self.newest_started_job(Job.Kind.DELETE)
         if job is None or job.status == Job.Status.SUCCEEDED:
             return None
         if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):

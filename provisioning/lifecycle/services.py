@@ -563,15 +563,8 @@ def _leave_done(identity: Identity, job: Job) -> bool:
     it failed on."""
     if job.kind == Job.Kind.LEAVE:
         return True
-    not_started = (Job.Status.SCHEDULED, Job.Status.HELD, Job.Status.CANCELLED)
-    newest = (
-        identity.jobs.filter(kind=Job.Kind.LEAVE)
-        .exclude(status__in=not_started)
-        .order_by("-pk")
-        .values_list("status", flat=True)
-        .first()
-    )
-    return newest in (None, Job.Status.SUCCEEDED)
+    newest = identity.newest_started_job(Job.Kind.LEAVE)
+    return newest is None or newest.status == Job.Status.SUCCEEDED
 
 
 def schedule_deletion(identity: Identity, days: int, *, leave_job: Job) -> Job:
