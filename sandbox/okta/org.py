@@ -315,11 +315,12 @@ class OktaOrg:
 
     def delete_group(self, group: Group) -> None:
         """The group goes, and what it gave: its apps leave its members (unless held
-        otherwise); a rule naming it skips it (rules.py)."""
+        otherwise); a rule naming it becomes INVALID (rules.py)."""
         for app in self.apps.values():
             if group.id in app.groups:
                 group_apps.unassign_group(self, app, group)
         del self.groups[group.id]
+        rules.invalidate_rules_of(self, group.id)
 
     def create_group(
         self,

@@ -3,7 +3,7 @@
 As in Okta: rules are created INACTIVE and only INACTIVE rules may be changed (their target
 groups never); a user added by a rule leaves the group when the profile stops matching;
 removing such a user by hand puts them on the rule's exclusion list; deactivating a user does
-not re-evaluate rules.
+not re-evaluate rules; a rule whose target group is deleted is INVALID, read or deleted only.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .org import OktaOrg
 
 NAME_MAX = 50
+INVALID = "INVALID"
 
 
 @lru_cache(maxsize=256)
@@ -64,6 +65,8 @@ def create(
 def replace(
     org: OktaOrg, rule: GroupRule, name: str, expression: str, group_ids: list[str], exclude
 ) -> None:
+    if rule.status == INVALID:
+        raise validation_failed("status", "Only an INACTIVE rule can be updated")
     if rule.status == "ACTIVE":
         raise OktaError(
             400,
@@ -85,13 +88,28 @@ def replace(
     rule.last_updated = now_iso()
 
 
+def _check_status_can_change(rule: GroupRule) -> None:
+    # Okta's answer, quoted by okta/terraform-provider-okta (resource_okta_group_rule.go and the
+    # debug output of issue #16): "Api validation failed: updateRuleStatus. Causes:
+    # errorSummary: Cannot activate or deactivate a Group Rule with the status INVALID."
+    if rule.status == INVALID:
+        raise OktaError(
+            400,
+            "E0000001",
+            "Api validation failed: updateRuleStatus",
+            ["Cannot activate or deactivate a Group Rule with the status INVALID."],
+        )
+
+
 def activate(org: OktaOrg, rule: GroupRule) -> None:
+    _check_status_can_change(rule)
     rule.status, rule.last_updated = "ACTIVE", now_iso()
     evaluate(org, org.users.values())
 
 
 def deactivate(org: OktaOrg, rule: GroupRule) -> None:
     """Memberships the rule made stay, as they do in Okta."""
+    _check_status_can_change(rule)
     rule.status, rule.last_updated = "INACTIVE", now_iso()
 
 
@@ -101,6 +119,16 @@ def delete(org: OktaOrg, rule: GroupRule, remove_users: bool) -> None:
         for group in _targets(org, rule):
             for user_id in list(group.by_rule):
                 org.remove_member(group, user_id, by_hand=False)
+
+
+def invalidate_rules_of(org: OktaOrg, group_id: str) -> None:
+    """A rule assigning to a deleted group becomes INVALID (okta SDK 3.x `GroupRuleStatus`;
+    okta/terraform-provider-okta#157, #250: the rule is then "INVALID" with `allGroupsValid`
+    false and "can only be read or deleted"). It runs no more; the memberships it made in its
+    other groups stay, as after a deactivation."""
+    for rule in org.rules.values():
+        if group_id in rule.group_ids and rule.status != INVALID:
+            rule.status, rule.last_updated = INVALID, now_iso()
 
 
 def _targets(org: OktaOrg, rule: GroupRule) -> list[Group]:

@@ -142,3 +142,67 @@ def test_a_rules_actions_cannot_be_replaced(org, api):
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["name"] == "Legal people"
     assert replaced.json()["actions"]["assignUserToGroups"]["groupIds"] == [org.groups["Sales"]]
+
+
+def test_a_rule_whose_target_group_is_deleted_is_invalid(org, api):
+    """A rule becomes INVALID, `allGroupsValid` false, when a group it assigns to is deleted
+    (okta SDK 3.x `GroupRuleStatus`: ACTIVE, INACTIVE, INVALID; okta/terraform-provider-okta#157
+    and #250: "A group rule in the INVALID state can only be read or deleted"). It assigns no
+    one any more, the memberships it made stay, and activating or deactivating it is Okta's 400
+    "Cannot activate or deactivate a Group Rule with the status INVALID." (the provider's
+    resource_okta_group_rule.go matches that text)."""
+    temp = api.post("/api/v1/groups", json={"profile": {"name": "Temp"}}).json()
+    ann = create(api, "ann@example.com", department="Sales")
+    body = rule_body(org, 'user.department=="Sales"')
+    body["actions"]["assignUserToGroups"]["groupIds"] = [org.groups["Sales"], temp["id"]]
+    rule = api.post("/api/v1/groups/rules", json=body).json()
+    url = f"/api/v1/groups/rules/{rule['id']}"
+    assert api.post(f"{url}/lifecycle/activate").status_code == 204
+    assert api.get(url).json()["allGroupsValid"] is True
+    assert members(api, org) == {ann["id"]}
+
+    assert api.delete(f"/api/v1/groups/{temp['id']}").status_code == 204
+    read = api.get(url).json()
+    assert (read["status"], read["allGroupsValid"]) == ("INVALID", False)
+    assert [r["status"] for r in api.get("/api/v1/groups/rules").json()] == ["INVALID"]
+    for action in ("activate", "deactivate"):
+        error = assert_okta_error(api.post(f"{url}/lifecycle/{action}"), 400, "E0000001")
+        assert error["errorSummary"] == "Api validation failed: updateRuleStatus"
+        assert error["errorCauses"] == [
+            {"errorSummary": "Cannot activate or deactivate a Group Rule with the status INVALID."}
+        ]
+    assert_okta_error(
+        api.put(url, json=rule_body(org, 'user.department=="Legal"')), 400, "E0000001"
+    )
+    assert api.get(url).json()["status"] == "INVALID"
+
+    bob = create(api, "bob@example.com", department="Sales")
+    assert members(api, org) == {ann["id"]}  # the rule runs no more; what it made stays
+    assert bob["id"] not in members(api, org)
+    assert api.delete(url).status_code == 202
+    assert_okta_error(api.get(url), 404, "E0000007")
+
+
+def test_a_rule_names_okta_expressions_only(org, api):
+    """ "Expression type. Only valid value is 'urn:okta:expression:1.0'." and the rule's
+    "type … Only `group_rule` is allowed." (okta SDK 3.x `GroupRuleExpression.type`,
+    `GroupRule.type`, Okta's OpenAPI text): another value is refused, 400 E0000001 on the field
+    (Okta's cause text is not published), nothing made; both may be left out."""
+    other_language = rule_body(org, 'user.department=="Sales"')
+    other_language["conditions"]["expression"]["type"] = "urn:okta:expression:2.0"
+    error = assert_okta_error(
+        api.post("/api/v1/groups/rules", json=other_language), 400, "E0000001"
+    )
+    assert error["errorSummary"] == "Api validation failed: conditions.expression.type"
+    other_kind = {**rule_body(org, 'user.department=="Sales"'), "type": "policy_rule"}
+    error = assert_okta_error(api.post("/api/v1/groups/rules", json=other_kind), 400, "E0000001")
+    assert error["errorSummary"] == "Api validation failed: type"
+    assert api.get("/api/v1/groups/rules").json() == []
+
+    bare = rule_body(org, 'user.department=="Sales"')
+    del bare["type"], bare["conditions"]["expression"]["type"]
+    made = api.post("/api/v1/groups/rules", json=bare)
+    assert made.status_code == 200, made.text
+    assert made.json()["conditions"]["expression"]["type"] == "urn:okta:expression:1.0"
+    rule_url = f"/api/v1/groups/rules/{made.json()['id']}"
+    assert_okta_error(api.put(rule_url, json=other_language), 400, "E0000001")

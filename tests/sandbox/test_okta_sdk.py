@@ -210,3 +210,32 @@ def test_sdk_group_rules(okta_sandbox):
     assert listed == [("Sales people", "ACTIVE")]
     [sales] = [g for g in okta_sandbox.state(org.id)["groups"] if g["name"] == "Sales"]
     assert len(sales["members"]) == 1
+
+
+async def _invalid_rule_through_the_sdk(sandbox: OktaSandbox, org) -> tuple:
+    async with sandbox.sdk_session() as session:
+        client = sdk_client(org.url, org.token)
+        client.get_request_executor().set_session(session)
+        body = CreateGroupRuleRequest.from_dict(
+            {
+                "type": "group_rule",
+                "name": "Finance people",
+                "conditions": {"expression": {"value": 'user.department=="Finance"'}},
+                "actions": {"assignUserToGroups": {"groupIds": [org.groups["Finance"]]}},
+            }
+        )
+        rule, _, error = await client.create_group_rule(body)
+        assert error is None, error
+        _, _, error = await client.delete_group(org.groups["Finance"])
+        assert error is None, error
+        read, _, error = await client.get_group_rule(rule.id)
+        assert error is None, error
+        *_, refused = await client.activate_group_rule(rule.id)  # (response, error) on an error
+        return read.status.value, str(refused)
+
+
+def test_sdk_reads_a_rule_made_invalid_by_its_groups_deletion(okta_sandbox):
+    org = okta_sandbox.new_org()
+    status, refused = asyncio.run(_invalid_rule_through_the_sdk(okta_sandbox, org))
+    assert status == "INVALID"  # GroupRuleStatus knows it; the 3.x model has no allGroupsValid
+    assert "Cannot activate or deactivate a Group Rule with the status INVALID." in refused
