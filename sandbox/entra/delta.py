@@ -307,7 +307,9 @@ def _group_object(
 ) -> dict:
     group: Group | None = tenant.groups.get(group_id)
     if group is None:
-        return {"id": group_id, "@removed": {"reason": "deleted"}}
+        # "changed": deleted and restorable (a Microsoft 365 group); "deleted": gone for good
+        reason = "changed" if group_id in tenant.deleted_groups else "deleted"
+        return {"id": group_id, "@removed": {"reason": reason}}
     props = _tracked(rnd.query, "groups")
     obj = {"id": group.id, **group_view(group, {"$select": ",".join(props)})}
     if members:

@@ -333,8 +333,8 @@ def update_group(req: GraphRequest) -> GraphResponse:
 
 @router.add("DELETE", "/groups/{id}", GROUP_WRITE)
 def delete_group(req: GraphRequest) -> GraphResponse:
-    # Security groups are deleted for good; Microsoft 365 groups would go to deletedItems for
-    # 30 days (not emulated: every group is deleted for good here).
+    # Security groups are deleted for good; Microsoft 365 groups go to deletedItems for 30
+    # days (EntraTenant.delete_group; deleted_items.py).
     req.tenant.delete_group(find_group(req, req.params["id"]))
     return GraphResponse(204)
 

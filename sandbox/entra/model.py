@@ -186,6 +186,7 @@ class Group:
     created_mono: float = 0.0
     seq: int = 0  # the tenant's change counter at this group's last change (for delta)
     changed: dict[str, int] = field(default_factory=dict)  # property -> seq of its last change
+    deleted_at: float | None = None  # epoch seconds of a Microsoft 365 group's soft delete
 
     @property
     def id(self) -> str:
@@ -203,12 +204,18 @@ class Group:
             "members": list(self.members),
             "seq": self.seq,
             "changed": self.changed,
+            "deleted_at": self.deleted_at,
         }
+
+    @property
+    def unified(self) -> bool:
+        return "Unified" in (self.props.get("groupTypes") or [])
 
     @classmethod
     def from_json(cls, data: dict) -> Group:
         group = cls(data["props"], dict.fromkeys(data.get("members", [])))
         group.seq = data.get("seq", 0)
+        group.deleted_at = data.get("deleted_at")
         group.changed = dict(data.get("changed") or {ALL: group.seq})
         return group
 
@@ -286,6 +293,7 @@ class EntraTenant:
         self.upn_index: dict[str, str] = {}  # lower-case UPN -> user id
         self.groups: dict[str, Group] = {}
         self.rule_groups: dict[str, Group] = {}  # the dynamic ones among them
+        self.deleted_groups: dict[str, Group] = {}  # Microsoft 365 groups, restorable 30 days
         self.service_principals: dict[str, ServicePrincipal] = {}
         self.assignments: dict[str, AppRoleAssignment] = {}
         self.tokens: dict[str, Token] = {}
@@ -343,6 +351,8 @@ class EntraTenant:
         cutoff = time.time() - SOFT_DELETE_DAYS * 86400
         for user in [u for u in self.users.values() if u.deleted_at and u.deleted_at < cutoff]:
             self.hard_delete(user)
+        for group in [g for g in self.deleted_groups.values() if (g.deleted_at or 0) < cutoff]:
+            self.purge_group(group)
 
     def group_members(self, group: Group) -> list[User]:
         if group.rule is not None:
@@ -472,12 +482,35 @@ class EntraTenant:
                 self._member_changed(group, user.id, added=inside)
 
     def delete_group(self, group: Group) -> None:
+        """A Microsoft 365 group goes to the deleted items for 30 days, with its members;
+        security groups and distribution lists go for good (group-delete.md)."""
         del self.groups[group.id]
         self.rule_groups.pop(group.id, None)
         self.changes.deleted_groups[group.id] = self.next_seq()
         if group.rule is not None:
             for user in self.users.values():
                 user.dynamic.discard(group.id)
+        if group.unified:
+            group.deleted_at = time.time()
+            self.deleted_groups[group.id] = group
+
+    def deleted_group(self, group_id: str) -> Group | None:
+        self.purge_expired()
+        return self.deleted_groups.get(group_id)
+
+    def restore_group(self, group: Group) -> None:
+        del self.deleted_groups[group.id]
+        self.changes.deleted_groups.pop(group.id, None)
+        group.deleted_at = None
+        self.add_group(group)
+        for user_id in group.members:  # back with its members, as a restored user is
+            user = self.users.get(user_id)
+            if user is not None and user.deleted_at is None:
+                self._member_changed(group, user_id, added=True)
+
+    def purge_group(self, group: Group) -> None:
+        del self.deleted_groups[group.id]
+        self.changes.deleted_groups[group.id] = self.next_seq()
 
     def add_member(self, group: Group, user: User) -> None:
         group.members[user.id] = None
@@ -617,6 +650,7 @@ class EntraTenant:
             "skus": [s.to_json() for s in self.skus.values()],
             "users": [u.to_json() for u in self.users.values()],
             "groups": [g.to_json() for g in self.groups.values()],
+            "deleted_groups": [g.to_json() for g in self.deleted_groups.values()],
             "service_principals": [sp.to_json() for sp in self.service_principals.values()],
             "assignments": [a.to_json() for a in self.assignments.values()],
             "tokens": {k: t.__dict__ for k, t in self.tokens.items()},
@@ -649,6 +683,9 @@ class EntraTenant:
                 tenant.upn_index[user.props["userPrincipalName"].lower()] = user.id
         tenant.groups = {g.id: g for g in map(Group.from_json, data.get("groups", []))}
         tenant.rule_groups = {g.id: g for g in tenant.groups.values() if g.rule is not None}
+        tenant.deleted_groups = {
+            g.id: g for g in map(Group.from_json, data.get("deleted_groups", []))
+        }
         for user in tenant.live_users():
             user.dynamic = {
                 g.id for g in tenant.rule_groups.values() if matches_rule(g.rule or "", user.props)

@@ -11,6 +11,7 @@ from sandbox.entra import (  # noqa: F401
     admin_units,
     applications,
     apps,
+    deleted_items,
     delta,
     drive,
     groups,

@@ -600,13 +600,6 @@ def deleted_view(user: User, query: dict[str, str]) -> dict[str, Any]:
     return select(props, query, (*DEFAULT_SELECT, "deletedDateTime"))
 
 
-def find_deleted(req: GraphRequest) -> User:
-    user = req.tenant.deleted_user(req.params["id"])
-    if user is None:
-        raise not_found(req.params["id"])
-    return user
-
-
 def _list_deleted_users(req: GraphRequest) -> GraphResponse:
     check_select(req.query, SELECTABLE)
     req.tenant.purge_expired()
@@ -623,15 +616,16 @@ for _cast in ("microsoft.graph.user", "graph.user"):
     router.add("GET", f"/directory/deletedItems/{_cast}", USER_READ)(_list_deleted_users)
 
 
-@router.add("GET", "/directory/deletedItems/{id}", USER_READ)
-def get_deleted(req: GraphRequest) -> GraphResponse:
+# /directory/deletedItems/{id} (get, restore, purge) is routed by deleted_items.py, which
+# holds deleted groups too.
+
+
+def get_deleted(req: GraphRequest, user: User) -> GraphResponse:
     check_select(req.query, AS_DIRECTORY_OBJECT)
-    return GraphResponse(200, deleted_view(find_deleted(req), req.query))
+    return GraphResponse(200, deleted_view(user, req.query))
 
 
-@router.add("POST", "/directory/deletedItems/{id}/restore", USER_WRITE)
-def restore_deleted(req: GraphRequest) -> GraphResponse:
-    user = find_deleted(req)
+def restore_deleted(req: GraphRequest, user: User) -> GraphResponse:
     check_sensitive_action(req, user)
     if user.props["userPrincipalName"].lower() in req.tenant.upn_index:
         raise duplicate_upn()
@@ -641,7 +635,6 @@ def restore_deleted(req: GraphRequest) -> GraphResponse:
     return GraphResponse(200, {**view(user, {}), "@odata.type": "#microsoft.graph.user"})
 
 
-@router.add("DELETE", "/directory/deletedItems/{id}", USER_WRITE)
-def purge_deleted(req: GraphRequest) -> GraphResponse:
-    req.tenant.hard_delete(find_deleted(req))
+def purge_deleted(req: GraphRequest, user: User) -> GraphResponse:
+    req.tenant.hard_delete(user)
     return GraphResponse(204)
