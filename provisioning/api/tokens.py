@@ -116,7 +116,22 @@ def _record(token: ApiToken, action: str, *, tenants=None, **fields) -> None:
     tenants = list(token.tenants.all() if tenants is None else tenants)
     tenants = tenants or tenants_of(token.user) or [None]
     target = ("api_token", token.pk, str(token))
-    record_all([event_for(action, tenant=t, target=target, **fields) for t in tenants])
+    after = fields.pop("after", None)
+    record_all(
+        [
+            event_for(action, tenant=t, target=target, after=_as_seen_by(after, t), **fields)
+            for t in tenants
+        ]
+    )
+
+
+def _as_seen_by(after: dict | None, tenant: Tenant | None) -> dict | None:
+    """A token's record for `tenant`'s trail: its list of tenants names this one only, as a
+    staff change's does (tenants.staff), since that tenant's client admin reads it and must
+    not learn which other clients the token reaches; whole on the MSP-wide trail."""
+    if after is None or tenant is None or not isinstance(after.get("tenants"), list):
+        return after
+    return {**after, "tenants": [s for s in after["tenants"] if s == tenant.slug]}
 
 
 def authenticate(clear: str) -> ApiToken | None:

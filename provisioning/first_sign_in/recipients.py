@@ -12,13 +12,21 @@ from provisioning.models import Identity
 def manager_email(tenant, manager: str) -> str:
     """The e-mail of the manager the person's record names (their username, e-mail or display
     name among the tenant's people, exactly one of them), or the address itself when the
-    manager is named by an address nobody in the portal has at one of the tenant's domains;
-    "" when unknown, ambiguous or elsewhere. The field is free text that a technician, the
-    HR feed or a SCIM client sets: an address elsewhere could take the joiner's pass out of
-    the client (a named recipient in the policy is the way to send it elsewhere)."""
+    manager is named by an address nobody in the portal has; either only at one of the
+    tenant's domains; "" when unknown, ambiguous or elsewhere. The field is free text that a
+    technician, the HR feed or a SCIM client sets, and so is a person's e-mail (SCIM's
+    `emails`): an address elsewhere could take the joiner's pass out of the client (a named
+    recipient in the policy is the way to send it elsewhere)."""
+    address, _person = _named_address(tenant, manager)
+    return address if _at_the_tenants_domains(tenant, address) else ""
+
+
+def _named_address(tenant, manager: str) -> tuple[str, bool]:
+    """The address the manager field names, and whether a person of the tenant gave it: the
+    one person's e-mail, else the text itself."""
     name = (manager or "").strip()
     if not name:
-        return ""
+        return "", False
     people = (
         Identity.objects.filter(tenant=tenant)
         .exclude(status=Identity.Status.DELETED)
@@ -26,11 +34,10 @@ def manager_email(tenant, manager: str) -> str:
     )
     emails = {person.email.casefold() for person in people if person.email}
     if len(emails) == 1:
-        return emails.pop()
+        return emails.pop(), True
     if emails:
-        return ""  # two people answer to that name: never guess
-    address = name.casefold()
-    return address if _at_the_tenants_domains(tenant, address) else ""
+        return "", True  # two people answer to that name: never guess
+    return name.casefold(), False
 
 
 def _at_the_tenants_domains(tenant, address: str) -> bool:
@@ -49,12 +56,13 @@ def recipient_of(policy, tenant, manager: str) -> tuple[str, str]:
     email = manager_email(tenant, manager)
     if email:
         return email, f"the manager {email}"
-    if "@" in manager and not _at_the_tenants_domains(tenant, manager.strip().casefold()):
+    address, person = _named_address(tenant, manager)
+    if "@" in address and not _at_the_tenants_domains(tenant, address):
         domains = ", ".join(tenant.domains)
-        return "", (
-            f"the manager “{manager}” is not in the portal, and that address is not at the "
-            f"tenant's domains ({domains})"
+        whose = (
+            f"’s e-mail {address} is" if person else " is not in the portal, and that address is"
         )
+        return "", f"the manager “{manager}”{whose} not at the tenant's domains ({domains})"
     if manager:
         return "", f"the manager “{manager}” has no e-mail the portal knows (or several)"
     return "", "the joiner has no manager"

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from portal import kept_sql
 from portal.audit.events import record
@@ -26,7 +27,7 @@ from provisioning.engine import memo
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import Batch, DirectoryAccount, Identity
+from provisioning.models import Batch, DirectoryAccount, Identity, Job
 from tenants.models import Tenant
 
 DEFAULT_USER_TYPES = ["Member"]
@@ -394,34 +395,61 @@ def leave_options(tenant: Tenant, action: str) -> lifecycle.OffboardingOptions:
     return options
 
 
+SCOPE_RUN = "Accounts that left scope"  # the name of a run's batch on the pages
+
+
 def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, actor) -> None:
     """Offboard the managed people whose accounts left scope, when the policy says so; held
-    for an MSP admin like any other run of leavers that trips the circuit breaker."""
+    for an MSP admin like any other run of leavers that trips the circuit breaker. The scope's
+    runs of the breaker's window count together, as offboarding files do: a narrowing split in
+    several saves, each under the limit, is held as the whole would be."""
     if policy.out_of_scope_action == Policy.OutOfScope.KEEP or not change.managed_leaving:
         return
+    lifecycle.lock_leaves_of(tenant)  # two runs at once would not count each other
     options = leave_options(tenant, policy.out_of_scope_action)
     people = list(Identity.objects.filter(pk__in=change.managed_leaving, status__in=STILL_MANAGED))
-    batch = None
-    if len(people) > 1 and lifecycle.would_hold(tenant, len(people)):
-        # No batch kind of its own yet: a held run of leavers is confirmed on the schedule.
-        batch = Batch.objects.create(
-            tenant=tenant,
-            kind=Batch.Kind.SCHEDULE,
-            rows_total=len(people),
-            rows_valid=len(people),
-            filename="Accounts that left scope",
-            options={"offboard": options.as_dict(), "source": "scope"},
+    if not people:
+        return
+    earlier = _recent_scope_leavers(tenant) - {p.pk for p in people}
+    total = len(people) + len(earlier)
+    hold = lifecycle.would_hold(tenant, total)  # never one person alone: the limit is 1 or more
+    # No batch kind of its own yet: a held run of leavers is confirmed on the schedule; one
+    # that is not held is kept too, to count with the next run of the hour.
+    batch = Batch.objects.create(
+        tenant=tenant,
+        kind=Batch.Kind.SCHEDULE,
+        status=Batch.Status.STARTED,
+        rows_total=len(people),
+        rows_valid=len(people),
+        filename=SCOPE_RUN,
+        options={"offboard": options.as_dict(), "source": "scope"},
+    )
+    if hold:
+        lifecycle.hold_batch(
+            batch, lifecycle.hold_reason(tenant, total, len(earlier), runs="saves or reads")
         )
-        lifecycle.hold_batch(batch, lifecycle.hold_reason(tenant, len(people)))
     for person in people:
         try:
             job = lifecycle.request_offboarding(
-                person, options, actor=actor, batch=batch, hold=batch is not None
+                person, options, actor=actor, batch=batch, hold=hold
             )
         except lifecycle.HasLeft:  # another channel's leave ended since the read: as asked
             continue
         change.offboarding.append(job.pk)
-    change.held = batch is not None
+    change.held = hold
+
+
+def _recent_scope_leavers(tenant: Tenant) -> set[int]:
+    """The people the scope's runs of the breaker's window offboard (their cancelled leaves
+    left out)."""
+    leaves = Job.objects.filter(
+        tenant=tenant,
+        kind=Job.Kind.LEAVE,
+        batch__kind=Batch.Kind.SCHEDULE,
+        batch__options__source="scope",
+        created_at__gte=timezone.now() - lifecycle.BREAKER_WINDOW,
+    ).exclude(status=Job.Status.CANCELLED)
+    return set(leaves.values_list("identity_id", flat=True))
 
 
 # -- saving a policy --------------------------------------------------------------------------

@@ -109,10 +109,10 @@ def would_hold(tenant: Tenant, leavers: int) -> bool:
     return leavers > tenant.offboard_hold_limit(managed_count(tenant))
 
 
-def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
+def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0, runs: str = "files") -> str:
     """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
-    breaker's window offboard already."""
-    when = f" within the hour ({earlier} by earlier files)" if earlier else ""
+    breaker's window (`runs`: "files", "saves") offboard already."""
+    when = f" within the hour ({earlier} by earlier {runs})" if earlier else ""
     managed = managed_count(tenant)
     if leavers < managed:
         return _held_because(tenant, f"Offboards {leavers} of {managed} managed people{when}")

@@ -221,6 +221,26 @@ def test_a_token_for_some_tenants_is_on_each_of_their_trails(client, alpha, brav
     assert trails_of("api_token.revoke") == sorted([alpha.tenant.pk, bravo.tenant.pk])
 
 
+def test_a_token_for_some_tenants_names_only_its_own_tenant_on_each_trail(
+    client, alpha, bravo, msp_admin
+):
+    """Each tenant's copy of the event lists that tenant only: Bravo's client admin reads
+    their trail and exports it, and must not learn that Alpha is a client too (attack22: the
+    demo's tech.cn made a token for Contoso and Northwind, and Northwind's trail said
+    "tenants": ["contoso", "northwind"]), as a staff change's copies name no other client."""
+    signed_in(client, msp_admin)
+    create(client, tenants=[alpha.tenant.pk, bravo.tenant.pk])
+    slugs = {alpha.tenant.pk: alpha.tenant.slug, bravo.tenant.pk: bravo.tenant.slug}
+    for event in AuditEvent.objects.filter(action="api_token.create"):
+        assert event.after["tenants"] == [slugs[event.tenant_id]]
+    signed_in(client, bravo.client_admin)
+    page = client.get(reverse("audit_list"), {"action": "api_token"}).content.decode()
+    export = b"".join(client.get(reverse("audit_export")).streaming_content).decode()
+    assert "HaloPSA" in page and "HaloPSA" in export
+    for text in (page, export):
+        assert alpha.tenant.slug not in text and alpha.tenant.name not in text
+
+
 def test_an_msp_token_for_every_tenant_stays_msp_wide(client, alpha):
     signed_in(client, alpha.technician)
     create(client)

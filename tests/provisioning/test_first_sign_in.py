@@ -629,3 +629,33 @@ def test_a_manager_address_outside_the_tenants_domains_is_sent_no_pass(
         inside,
         f"the manager {inside}",
     )
+
+
+def test_a_manager_whose_e_mail_is_outside_the_tenants_domains_is_sent_no_pass(
+    on_sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The same rule when the manager is named through a person of the tenant: a SCIM
+    client sets a person's `emails` to any address (only `userName` must be at the tenant's
+    domains), so it could make (or PATCH) a person whose e-mail is elsewhere and name them
+    as a joiner's manager, and have the joiner's pass mailed outside the client (attack22)."""
+    dirs = make_directories(on_sandbox, "fsi-planted", ("okta",))
+    inside = f"boss@{dirs.tenant.primary_domain}"
+    add_okta_user(dirs, inside, "Boss", "Planted")
+    Identity.objects.create(
+        tenant=dirs.tenant,
+        first_name="Boss",
+        last_name="Planted",
+        display_name="Boss Planted",
+        username=inside,
+        email="boss@elsewhere.example",
+        status=Identity.Status.ACTIVE,
+    )
+    set_policy(dirs, okta_method="activation_link")
+    job = run_join(dirs, django_capture_on_commit_callbacks, manager=inside)
+    assert first_sign_in_steps(job) == [] and mailoutbox == []
+    (note,) = [w for w in job.options["warnings"] if "No first sign-in will be sent" in w]
+    assert "boss@elsewhere.example" in note
+    assert f"not at the tenant's domains ({dirs.tenant.primary_domain})" in note
+    policy = FirstSignInPolicy.objects.get(tenant=dirs.tenant)
+    for named in ("Boss Planted", "boss@elsewhere.example"):
+        assert recipients.recipient_of(policy, dirs.tenant, named)[0] == ""

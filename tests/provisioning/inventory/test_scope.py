@@ -17,7 +17,7 @@ from provisioning.engine import guards, steps
 from provisioning.inventory import scope, service
 from provisioning.inventory.models import Account, Cursor, Policy
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import DirectoryAccount, Identity, Job, Step
+from provisioning.models import Batch, DirectoryAccount, Identity, Job, Step
 from tests.provisioning.conftest import drive
 from tests.provisioning.directories import make_directories
 
@@ -452,3 +452,53 @@ def test_a_person_who_leaves_as_their_account_leaves_scope_is_not_a_failed_save(
     assert saved.managed_leaving == [sam.pk] and saved.offboarding == []
     assert scope.policy_of(alpha.tenant).excluded_patterns == ["sam1*"]
     assert not Job.objects.filter(identity=sam, kind=Job.Kind.LEAVE).exists()
+
+
+def linked_people(world, prefix: str, n: int) -> list[Identity]:
+    """`n` managed people, each linked to their account `prefix`-i."""
+    accounts(world, n, prefix=prefix)
+    people = []
+    for i in range(n):
+        name = f"{prefix}{i}"
+        person = Identity.objects.create(
+            tenant=world.tenant,
+            first_name=name.title(),
+            last_name="Scoped",
+            display_name=f"{name.title()} Scoped",
+            username=f"{name}@{world.tenant.primary_domain}",
+            email=f"{name}@{world.tenant.primary_domain}",
+            status=Identity.Status.ACTIVE,
+        )
+        DirectoryAccount.objects.create(
+            identity=person, connection=world.connection, remote_id=f"{prefix}-{i}"
+        )
+        people.append(person)
+    return people
+
+
+def test_scope_saves_that_each_stay_under_the_limit_are_held_together_within_the_hour(alpha):
+    """A technician narrowing the scope a few people at a time (each save under the circuit
+    breaker's limit) is held as the whole would be once the hour's saves together pass it,
+    as a bulk offboarding split in several files is (attack22: saves of two people each
+    deleted any number of people at once, where one save of more than the limit waits for
+    an MSP admin)."""
+    alpha.tenant.offboard_hold_count, alpha.tenant.offboard_hold_percent = 5, 100
+    alpha.tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
+    for prefix in ("keep", "gone"):
+        linked_people(alpha, prefix, 10)
+    scope.apply_scope(alpha.tenant)
+    excluded = list(scope.policy_of(alpha.tenant).excluded_patterns)
+    held = []
+    for pair in ("gone0*", "gone1*"), ("gone2*", "gone3*"), ("gone4*", "gone5*"):
+        excluded += pair
+        data = scope.rules_of(scope.policy_of(alpha.tenant)) | {
+            "excluded_patterns": list(excluded),
+            "out_of_scope_action": "delete",
+        }
+        held.append(scope.save_policy(alpha.tenant, data, alpha.technician).held)
+    leaves = Job.objects.filter(tenant=alpha.tenant, kind=Job.Kind.LEAVE)
+    assert held == [False, False, True]
+    assert leaves.count() == 6 and leaves.filter(status=Job.Status.HELD).count() == 2
+    batch = Batch.objects.get(tenant=alpha.tenant, status=Batch.Status.HELD)
+    assert batch.hold_reason.startswith("Offboards 6 of ")
+    assert "within the hour (4 by earlier saves or reads)" in batch.hold_reason
