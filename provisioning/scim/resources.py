@@ -207,7 +207,10 @@ def group_of(template: RoleTemplate, base: str, members: list[Identity]) -> Grou
         id=str(template.pk),
         display_name=template.name,
         members=[
-            GroupMember(value=str(m.pk), display=m.display_name, ref=f"{base}/Users/{m.pk}")
+            # RFC 7643 §4.2: "User" or "Group"; a role template holds people only.
+            GroupMember(
+                value=str(m.pk), display=m.display_name, ref=f"{base}/Users/{m.pk}", type="User"
+            )
             for m in members
         ]
         or None,
