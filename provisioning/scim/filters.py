@@ -43,6 +43,7 @@ from scim2_models.path.expressions import (
 )
 
 from provisioning.models import Identity
+from provisioning.scim.resources import user_id_q
 
 MAX_FILTER_LENGTH = 1000
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
@@ -115,9 +116,21 @@ class Id:
     def compare(self, op: CompareOperator, value) -> Q:
         if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str):
             raise _refused(f"{self.name} {op.value} {value!r}: an id takes eq or ne a string")
-        is_key = value.isascii() and value.isdigit() and len(value) < 19
-        same = Q(pk=int(value)) if is_key else NONE
+        same = self.same(value)
         return same if op == CompareOperator.eq else ~same
+
+    def same(self, value: str) -> Q:
+        is_key = value.isascii() and value.isdigit() and len(value) < 19
+        return Q(pk=int(value)) if is_key else NONE
+
+
+@dataclass(frozen=True)
+class UserId(Id):
+    """A user's `id`: the person's current SCIM id, which changes when a client creates them
+    again after a delete (`resources.user_id`); a deleted resource's id matches nobody."""
+
+    def same(self, value: str) -> Q:
+        return user_id_q(value) or NONE
 
 
 @dataclass(frozen=True)
@@ -227,7 +240,7 @@ EMAIL = Text("emails.value", "email")
 USER = Schema(
     urns=(USER_URN, ENTERPRISE_URN),
     attributes={
-        (USER_URN, "id", None): Id(),
+        (USER_URN, "id", None): UserId(),
         (USER_URN, "username", None): Text("userName", "username"),
         (USER_URN, "externalid", None): Text("externalId", "external_id", case_exact=True),
         (USER_URN, "displayname", None): Text("displayName", "display_name"),

@@ -12,7 +12,7 @@ from scim2_models import InvalidValueException, NotFoundException
 from portal.fields import MAX_ID
 from provisioning.models import Identity
 from provisioning.scim.filters import GROUP, USER, filter_q
-from provisioning.scim.resources import MAX_RESULTS
+from provisioning.scim.resources import MAX_RESULTS, user_id_q
 from provisioning.scim.service import visible
 from tenants.models import RoleTemplate, Tenant
 
@@ -73,11 +73,10 @@ def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
 
 
 def user_or_404(tenant: Tenant, user_id: str) -> Identity:
-    found = (
-        visible(tenant).filter(pk=int(user_id)).first()
-        if user_id.isascii() and user_id.isdigit() and len(user_id) < 19
-        else None
-    )
+    """The visible person whose current SCIM id this is: a deleted resource's id, even of a
+    person created again since, is 404 (RFC 7644 §3.6)."""
+    same = user_id_q(user_id)
+    found = visible(tenant).filter(same).first() if same is not None else None
     if found is None:
         raise NotFoundException(detail=f"No user {user_id[:64]}.")
     return found
