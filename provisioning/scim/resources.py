@@ -68,7 +68,7 @@ CONFIG = ServiceProviderConfig(
     bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
     filter=Filter(supported=True, max_results=MAX_RESULTS),
     change_password=ChangePassword(supported=False),
-    sort=Sort(supported=False),
+    sort=Sort(supported=True),  # sortBy / sortOrder: filters.order_of
     etag=ETag(supported=False),
     authentication_schemes=[
         AuthenticationScheme(
