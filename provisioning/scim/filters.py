@@ -23,6 +23,7 @@ from django.db.models.lookups import (
     IContains,
     IEndsWith,
     IExact,
+    IsNull,
     IStartsWith,
     LessThan,
     LessThanOrEqual,
@@ -148,16 +149,23 @@ class UserId(Id):
 
 @dataclass(frozen=True)
 class Moment:
-    """A dateTime attribute (RFC 7643 §2.3.5), compared in time."""
+    """A dateTime attribute (RFC 7643 §2.3.5), compared in time; `before`, a column that
+    holds the time instead when it has one (a re-created user's `meta.created`)."""
 
     name: str
     column: str
+    before: str = ""
+
+    def expression(self):
+        if self.before:
+            return Coalesce(F(self.before), F(self.column))
+        return F(self.column)
 
     def present(self) -> Q:
-        return Q(**{f"{self.column}__isnull": False})
+        return ~Q(IsNull(self.expression(), True))
 
     def sort_key(self):
-        return F(self.column), None
+        return self.expression(), None
 
     def compare(self, op: CompareOperator, value) -> Q:
         try:  # in UTC here: a time at the ends of the calendar cannot be converted
@@ -172,11 +180,11 @@ class Moment:
                 '"2026-01-31T09:00:00Z" is needed'
             )
         if op == CompareOperator.ne:
-            return ~Q(**{self.column: when})
+            return ~Q(Exact(self.expression(), when))
         if op == CompareOperator.eq:
-            return Q(**{self.column: when})
+            return Q(Exact(self.expression(), when))
         if op in _ORDERING:
-            return Q(_ORDERING[op](F(self.column), when))
+            return Q(_ORDERING[op](self.expression(), when))
         raise _refused(f"{self.name} {op.value}: a dateTime takes eq ne gt ge lt le")
 
 
@@ -273,7 +281,9 @@ USER = Schema(
         (USER_URN, "name", "familyname"): Text("name.familyName", "last_name"),
         (USER_URN, "title", None): Text("title", "attributes__job_title"),
         (USER_URN, "active", None): Active(),
-        (USER_URN, "meta", "created"): Moment("meta.created", "created_at"),
+        (USER_URN, "meta", "created"): Moment(
+            "meta.created", "created_at", before="scim__recreated_at"
+        ),
         (USER_URN, "meta", "lastmodified"): Moment("meta.lastModified", "updated_at"),
         (ENTERPRISE_URN, "department", None): Text("department", "attributes__department"),
         (ENTERPRISE_URN, "organization", None): Text("organization", "attributes__company"),

@@ -77,6 +77,8 @@ class ScimPerson(models.Model):
     groups = models.JSONField(default=list, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     generation = models.PositiveIntegerField(default=0)
+    # When the current resource was created, if that was a re-creation (`meta.created`).
+    recreated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"SCIM side of {self.identity}"

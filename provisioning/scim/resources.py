@@ -220,9 +220,11 @@ def user_id_q(value: str) -> Q | None:
 
 
 def user_meta(identity: Identity, base: str) -> Meta:
+    scim = getattr(identity, "scim", None)
     return Meta(
         resource_type="User",
-        created=identity.created_at,
+        # RFC 7643 §3.1: when this resource was added; a re-created user is a new one
+        created=(scim.recreated_at if scim is not None else None) or identity.created_at,
         last_modified=identity.updated_at,
         location=f"{base}/Users/{user_id(identity)}",
     )

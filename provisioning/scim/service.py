@@ -154,11 +154,12 @@ def _recreate(identity: Identity, user: ScimUser, *, token: ScimToken, http_requ
         scim = ScimPerson.objects.select_for_update().get(identity=identity)
         if scim.deleted_at is None:  # another POST re-created them meanwhile
             raise UniquenessException(detail=f"userName {identity.username} exists already.")
+        scim.recreated_at = timezone.now()  # before the changes: created <= lastModified
         old = mapping.fields_of(identity)
         new = _checked_update(identity, old, user)
         jobs = _transition(identity, old, new, actor_of(token), http_request, rechoose=True)
         scim.deleted_at, scim.generation = None, scim.generation + 1
-        scim.save(update_fields=["deleted_at", "generation"])
+        scim.save(update_fields=["deleted_at", "generation", "recreated_at"])
         _audit("scim.user_create", identity, token, jobs, http_request, fields=new, before=old)
     return Identity.objects.get(pk=identity.pk)
 

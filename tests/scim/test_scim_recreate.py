@@ -10,6 +10,8 @@ SCIM id, so the deleted resource's id stays gone (docs/scim.md, *Semantics*)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from portal.audit.models import AuditEvent
@@ -136,3 +138,18 @@ def test_posted_again_inactive_the_person_stays_left(client, scim):
     person = Identity.objects.get(username="ada@alpha.test")
     assert person.status == Identity.Status.LEAVER
     assert not person.jobs.filter(kind=Job.Kind.RESTORE).exists()
+
+
+def test_the_new_resource_says_it_was_created_when_it_was_posted_again(client, scim):
+    """RFC 7643 §3.1: `meta.created` is when "the resource was added to the service
+    provider": the new resource's, not the person's first join."""
+    first = call(client, scim, "post", url(scim), ada()).json()
+    deleted(client, scim, first["id"])
+    second = call(client, scim, "post", url(scim), ada()).json()
+    was, now = (datetime.fromisoformat(b["meta"]["created"]) for b in (first, second))
+    assert now > was
+    assert datetime.fromisoformat(second["meta"]["lastModified"]) >= now
+    later = listed(client, scim, f'meta.created gt "{first["meta"]["created"]}"')
+    assert second["id"] in [r["id"] for r in later["Resources"]]
+    newest = listed(client, scim, "userName pr&sortBy=meta.created&sortOrder=descending")
+    assert newest["Resources"][0]["id"] == second["id"]
