@@ -222,7 +222,7 @@ class Constant:
         return ALL
 
     def sort_key(self):  # the same for every row: the id order stands
-        return Value(0), None
+        return None, None
 
     def compare(self, op: CompareOperator, value) -> Q:
         if type(value) is not type(self.value):
@@ -370,7 +370,9 @@ def order_of(sort_by: str, sort_order: str | None, schema: Schema) -> list:
     attribute = _sorted_attribute(sort_by, schema)
     key, missing = attribute.sort_key()
     descending = order == "descending"
-    ordering = [key.desc() if descending else key.asc(), F("pk").asc()]
+    ordering = [F("pk").asc()]
+    if key is not None:  # none: a constant, which PostgreSQL reads as a column's position
+        ordering.insert(0, key.desc() if descending else key.asc())
     if missing is not None:
         absent = Case(When(missing, then=Value(1)), default=Value(0))
         ordering.insert(0, absent.desc() if descending else absent.asc())

@@ -102,3 +102,9 @@ def test_a_sort_that_cannot_be_done_is_refused(client, scim, query, scim_type):
     response = call(client, scim, "get", url(scim) + "?" + query)
     assert response.status_code == 400, response.content
     assert response.json()["scimType"] == scim_type
+
+
+def test_a_sub_attribute_every_user_has_alike_leaves_the_id_order(client, scim, people):
+    """`emails.type` is "work" for everyone: nothing to order by but the ties' id order (it
+    was a 500 on PostgreSQL, which read the constant as a column position)."""
+    assert names(client, scim, "sortBy=emails.type&sortOrder=descending") == [p[0] for p in PEOPLE]
