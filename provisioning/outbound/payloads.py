@@ -27,9 +27,13 @@ def envelope(delivery: Delivery) -> dict:
 
 
 def _wrap(delivery: Delivery, at: datetime, tenant: dict | None, data: dict) -> dict:
+    # `timestamp` is Standard Webhooks' name for when the event occurred (a recommendation of
+    # its *Payload structure*, not a requirement); `occurred_at`, the same time, is the
+    # documented envelope's since before it, and a key of the envelope is never taken away.
     return {
         "id": str(delivery.message_id),
         "type": delivery.kind,
+        "timestamp": at.isoformat(),
         "occurred_at": at.isoformat(),
         "tenant": tenant,
         "data": data,

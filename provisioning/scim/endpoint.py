@@ -367,7 +367,7 @@ def _shown(params, model=ScimUser) -> ResponseParameters:
 def _scim_user(request, token, identity) -> ScimUser:
     base = base_url(request, token)
     user = mapping.scim_user_of(mapping.fields_of(identity), base)
-    user.id = str(identity.pk)
+    user.id = resources.user_id(identity)
     user.meta = resources.user_meta(identity, base)
     return user
 
@@ -556,7 +556,7 @@ def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
 def _patched(patch, identity) -> ScimUser:
     """The person's SCIM user as the portal holds them now, with the PATCH's operations."""
     current = mapping.scim_user_of(mapping.fields_of(identity))
-    current.id = str(identity.pk)
+    current.id = resources.user_id(identity)
     patch.operations = [op for op in patch.operations if not _on_ignored(op.path)]
     try:
         patch.patch(current)

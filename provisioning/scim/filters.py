@@ -11,9 +11,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db.models import CharField, F, Q, Value
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import (
     Contains,
     EndsWith,
@@ -23,13 +23,19 @@ from django.db.models.lookups import (
     IContains,
     IEndsWith,
     IExact,
+    IsNull,
     IStartsWith,
     LessThan,
     LessThanOrEqual,
     StartsWith,
 )
 from django.utils.dateparse import parse_datetime
-from scim2_models import InvalidFilterException, ScimFilter
+from scim2_models import (
+    InvalidFilterException,
+    InvalidPathException,
+    InvalidValueException,
+    ScimFilter,
+)
 from scim2_models.path.expressions import (
     AttrPath,
     CompareOperator,
@@ -43,6 +49,7 @@ from scim2_models.path.expressions import (
 )
 
 from provisioning.models import Identity
+from provisioning.scim.resources import user_id_q
 
 MAX_FILTER_LENGTH = 1000
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
@@ -88,6 +95,11 @@ class Text:
     def present(self) -> Q:
         return ~Q(Exact(self.expression(), ""))
 
+    def sort_key(self):
+        """(the value to order by, the query of rows without one)."""
+        key = self.expression() if self.case_exact else Lower(self.expression())
+        return key, Q(Exact(self.expression(), ""))
+
     def compare(self, op: CompareOperator, value) -> Q:
         if not isinstance(value, str):
             raise _refused(f"{self.name} {op.value} {value!r}: {self.name} is a string")
@@ -115,20 +127,45 @@ class Id:
     def compare(self, op: CompareOperator, value) -> Q:
         if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str):
             raise _refused(f"{self.name} {op.value} {value!r}: an id takes eq or ne a string")
-        is_key = value.isascii() and value.isdigit() and len(value) < 19
-        same = Q(pk=int(value)) if is_key else NONE
+        same = self.same(value)
         return same if op == CompareOperator.eq else ~same
+
+    def same(self, value: str) -> Q:
+        is_key = value.isascii() and value.isdigit() and len(value) < 19
+        return Q(pk=int(value)) if is_key else NONE
+
+    def sort_key(self):
+        return Cast("pk", CharField()), None  # a string, caseExact
+
+
+@dataclass(frozen=True)
+class UserId(Id):
+    """A user's `id`: the person's current SCIM id, which changes when a client creates them
+    again after a delete (`resources.user_id`); a deleted resource's id matches nobody."""
+
+    def same(self, value: str) -> Q:
+        return user_id_q(value) or NONE
 
 
 @dataclass(frozen=True)
 class Moment:
-    """A dateTime attribute (RFC 7643 §2.3.5), compared in time."""
+    """A dateTime attribute (RFC 7643 §2.3.5), compared in time; `before`, a column that
+    holds the time instead when it has one (a re-created user's `meta.created`)."""
 
     name: str
     column: str
+    before: str = ""
+
+    def expression(self):
+        if self.before:
+            return Coalesce(F(self.before), F(self.column))
+        return F(self.column)
 
     def present(self) -> Q:
-        return Q(**{f"{self.column}__isnull": False})
+        return ~Q(IsNull(self.expression(), True))
+
+    def sort_key(self):
+        return self.expression(), None
 
     def compare(self, op: CompareOperator, value) -> Q:
         try:  # in UTC here: a time at the ends of the calendar cannot be converted
@@ -143,11 +180,11 @@ class Moment:
                 '"2026-01-31T09:00:00Z" is needed'
             )
         if op == CompareOperator.ne:
-            return ~Q(**{self.column: when})
+            return ~Q(Exact(self.expression(), when))
         if op == CompareOperator.eq:
-            return Q(**{self.column: when})
+            return Q(Exact(self.expression(), when))
         if op in _ORDERING:
-            return Q(_ORDERING[op](F(self.column), when))
+            return Q(_ORDERING[op](self.expression(), when))
         raise _refused(f"{self.name} {op.value}: a dateTime takes eq ne gt ge lt le")
 
 
@@ -163,8 +200,14 @@ class Active:
     def compare(self, op: CompareOperator, value) -> Q:
         if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, bool):
             raise _refused(f"{self.name} {op.value} {value!r}: a boolean takes eq or ne true/false")
-        active = Q(status__in=(Identity.Status.JOINER, Identity.Status.ACTIVE))
+        active = self.active()
         return active if value == (op == CompareOperator.eq) else ~active
+
+    def active(self) -> Q:
+        return Q(status__in=(Identity.Status.JOINER, Identity.Status.ACTIVE))
+
+    def sort_key(self):  # false before true
+        return Case(When(self.active(), then=Value(1)), default=Value(0)), None
 
 
 @dataclass(frozen=True)
@@ -177,6 +220,9 @@ class Constant:
 
     def present(self) -> Q:
         return ALL
+
+    def sort_key(self):  # the same for every row: the id order stands
+        return None, None
 
     def compare(self, op: CompareOperator, value) -> Q:
         if type(value) is not type(self.value):
@@ -227,7 +273,7 @@ EMAIL = Text("emails.value", "email")
 USER = Schema(
     urns=(USER_URN, ENTERPRISE_URN),
     attributes={
-        (USER_URN, "id", None): Id(),
+        (USER_URN, "id", None): UserId(),
         (USER_URN, "username", None): Text("userName", "username"),
         (USER_URN, "externalid", None): Text("externalId", "external_id", case_exact=True),
         (USER_URN, "displayname", None): Text("displayName", "display_name"),
@@ -235,7 +281,9 @@ USER = Schema(
         (USER_URN, "name", "familyname"): Text("name.familyName", "last_name"),
         (USER_URN, "title", None): Text("title", "attributes__job_title"),
         (USER_URN, "active", None): Active(),
-        (USER_URN, "meta", "created"): Moment("meta.created", "created_at"),
+        (USER_URN, "meta", "created"): Moment(
+            "meta.created", "created_at", before="scim__recreated_at"
+        ),
         (USER_URN, "meta", "lastmodified"): Moment("meta.lastModified", "updated_at"),
         (ENTERPRISE_URN, "department", None): Text("department", "attributes__department"),
         (ENTERPRISE_URN, "organization", None): Text("organization", "attributes__company"),
@@ -302,6 +350,52 @@ def filter_q(text: str, schema: Schema) -> Q:
     return _Translator(schema).q(node)
 
 
+SORT_ORDERS = ("ascending", "descending")
+
+
+def order_of(sort_by: str, sort_order: str | None, schema: Schema) -> list:
+    """RFC 7644 §3.4.2.3: the rows ordered by the value of `sort_by` (an attribute a filter
+    here takes: a multi-valued one by its value, `emails` as `emails.value`), ascending
+    unless `sort_order` says "descending"; a string that is not caseExact without regard to
+    case; rows without a value last ascending, first descending; ties in id order. Text is in
+    the database's order: by code point ("no specific locale implied") on SQLite and on a
+    PostgreSQL database made with C.UTF-8 (docs/scim.md). An attribute that cannot order is
+    invalidPath, as scim2-models refuses it in a SearchRequest; an unknown order invalidValue
+    (§3.12)."""
+    order = (sort_order or "ascending").lower()
+    if order not in SORT_ORDERS:
+        raise InvalidValueException(
+            detail=f"sortOrder is ascending or descending, not {sort_order[:32]!r}."
+        )
+    attribute = _sorted_attribute(sort_by, schema)
+    key, missing = attribute.sort_key()
+    descending = order == "descending"
+    ordering = [F("pk").asc()]
+    if key is not None:  # none: a constant, which PostgreSQL reads as a column's position
+        ordering.insert(0, key.desc() if descending else key.asc())
+    if missing is not None:
+        absent = Case(When(missing, then=Value(1)), default=Value(0))
+        ordering.insert(0, absent.desc() if descending else absent.asc())
+    return ordering
+
+
+def _sorted_attribute(sort_by: str, schema: Schema):
+    refused = InvalidPathException(
+        detail=f"Cannot sort on {sort_by[:64]!r}: sortBy takes one of {schema.names}."
+    )
+    try:  # an attribute path is what a presence test holds: parsed by the filter grammar
+        node = ScimFilter(f"{sort_by} pr").ast
+    except (InvalidFilterException, ValueError):
+        raise refused from None
+    if not isinstance(node, Present):
+        raise refused
+    try:
+        attribute, _ = _Translator(schema).attribute(node.attr_path)
+    except InvalidFilterException:
+        raise refused from None
+    return attribute
+
+
 class _Translator:
     def __init__(self, schema: Schema):
         self.schema = schema
@@ -338,6 +432,10 @@ class _Translator:
         if (path.uri or self.schema.urns[0]).casefold() != self.schema.urns[0]:
             return None
         return self.schema.complex.get(path.attr.casefold())
+
+    def attribute(self, path: AttrPath):
+        """The attribute a path outside brackets names, with the query its value is under."""
+        return self._attribute(path, None)
 
     def _attribute(self, path: AttrPath, within: MultiValued | None):
         """(the attribute, the query its value must exist under) for a path."""

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from scim2_models import Email, Name, Role
 
 from provisioning.models import Identity
-from provisioning.scim.resources import EnterpriseExtension, ScimUser
+from provisioning.scim.resources import EnterpriseExtension, ScimUser, user_id, user_id_q
 from tenants import mappings
 from tenants.mappings.defaults import INBOUND
 from tenants.models import Tenant
@@ -136,8 +136,9 @@ def _manager_in(tenant: Tenant, manager) -> str:
     if manager is None:
         return ""
     value = _text(manager.value)
-    if value.isascii() and value.isdigit() and len(value) < 19:
-        found = Identity.objects.filter(tenant=tenant, pk=int(value)).first()
+    same = user_id_q(value)
+    if same is not None:
+        found = Identity.objects.filter(tenant=tenant).filter(same).first()
         if found is not None:
             return found.username
     return value or _text(manager.display_name)
@@ -147,8 +148,12 @@ def _manager_id(tenant_id: int, manager: str) -> str:
     """The manager's SCIM id when the portal manages them, else "" (the name is shown)."""
     if not manager:
         return ""
-    found = Identity.objects.filter(tenant_id=tenant_id, username__iexact=manager).first()
-    return str(found.pk) if found else ""
+    found = (
+        Identity.objects.filter(tenant_id=tenant_id, username__iexact=manager)
+        .select_related("scim")
+        .first()
+    )
+    return user_id(found) if found else ""
 
 
 def _names(display: str, username: str) -> tuple[str, str]:

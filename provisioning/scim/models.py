@@ -68,11 +68,17 @@ class RoleRule(models.Model):
 
 class ScimPerson(models.Model):
     """What a SCIM client told of a person beyond the Identity: the groups it pushed (as
-    `roles`), and whether it deleted the resource (then hidden from its reads)."""
+    `roles`), whether it deleted the resource (then hidden from its reads), and how many
+    times it created the person again after a delete (`generation`): each time the person
+    is a new resource with an id of its own, the deleted ones' ids staying 404 (RFC 7644
+    §3.6; `resources.user_id`)."""
 
     identity = models.OneToOneField(Identity, on_delete=models.CASCADE, related_name="scim")
     groups = models.JSONField(default=list, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    generation = models.PositiveIntegerField(default=0)
+    # When the current resource was created, if that was a re-creation (`meta.created`).
+    recreated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"SCIM side of {self.identity}"

@@ -11,8 +11,8 @@ from scim2_models import InvalidValueException, NotFoundException
 
 from portal.fields import MAX_ID
 from provisioning.models import Identity
-from provisioning.scim.filters import GROUP, USER, filter_q
-from provisioning.scim.resources import MAX_RESULTS
+from provisioning.scim.filters import GROUP, USER, filter_q, order_of
+from provisioning.scim.resources import MAX_RESULTS, user_id_q
 from provisioning.scim.service import visible
 from tenants.models import RoleTemplate, Tenant
 
@@ -62,10 +62,19 @@ def _int(params: QueryDict, name: str, default: int) -> int:
     return int(sign + digits)
 
 
+def _sorted(rows, params: QueryDict, schema):
+    """In the order `sortBy` and `sortOrder` ask (RFC 7644 §3.4.2.3); else by id. A
+    `sortOrder` without `sortBy` has nothing to apply to."""
+    if not params.get("sortBy"):
+        return rows
+    return rows.order_by(*order_of(params["sortBy"], params.get("sortOrder"), schema))
+
+
 def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
     people = visible(tenant)
     if params.get("filter"):
         people = people.filter(filter_q(params["filter"], USER))
+    people = _sorted(people, params, USER)
     start, count = _paging(params)
     total = people.count()
     chosen = list(people[start - 1 : start - 1 + count]) if count else []
@@ -73,11 +82,10 @@ def page_of_users(tenant: Tenant, params: QueryDict) -> UserPage:
 
 
 def user_or_404(tenant: Tenant, user_id: str) -> Identity:
-    found = (
-        visible(tenant).filter(pk=int(user_id)).first()
-        if user_id.isascii() and user_id.isdigit() and len(user_id) < 19
-        else None
-    )
+    """The visible person whose current SCIM id this is: a deleted resource's id, even of a
+    person created again since, is 404 (RFC 7644 §3.6)."""
+    same = user_id_q(user_id)
+    found = visible(tenant).filter(same).first() if same is not None else None
     if found is None:
         raise NotFoundException(detail=f"No user {user_id[:64]}.")
     return found
@@ -91,6 +99,7 @@ def page_of_groups(tenant: Tenant, params: QueryDict) -> GroupPage:
     templates = RoleTemplate.objects.filter(tenant=tenant).order_by("pk")
     if params.get("filter"):
         templates = templates.filter(filter_q(params["filter"], GROUP))
+    templates = _sorted(templates, params, GROUP)
     start, count = _paging(params)
     total = templates.count()
     chosen = list(templates[start - 1 : start - 1 + count]) if count else []

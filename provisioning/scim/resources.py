@@ -4,8 +4,10 @@ users and groups in SCIM shape."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
+from django.db.models import Q
 from pydantic import Field, model_validator
 from scim2_models import (
     AuthenticationScheme,
@@ -66,7 +68,7 @@ CONFIG = ServiceProviderConfig(
     bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
     filter=Filter(supported=True, max_results=MAX_RESULTS),
     change_password=ChangePassword(supported=False),
-    sort=Sort(supported=False),
+    sort=Sort(supported=True),  # sortBy / sortOrder: filters.order_of
     etag=ETag(supported=False),
     authentication_schemes=[
         AuthenticationScheme(
@@ -193,12 +195,38 @@ def schemas(base: str):
     return [with_meta(_advertised(s), base, "Schema", f"Schemas/{s.id}") for s in PROVIDER.schemas]
 
 
+def user_id(identity: Identity) -> str:
+    """The person's SCIM id: their row id, and after each re-creation over SCIM a new one,
+    `<row id>-<generation>`. A deleted resource's id is never answered again (RFC 7644 §3.6),
+    while the person stays one row (their username is unique in the tenant)."""
+    scim = getattr(identity, "scim", None)
+    generation = scim.generation if scim is not None else 0
+    return f"{identity.pk}-{generation}" if generation else str(identity.pk)
+
+
+_USER_ID = re.compile(r"([0-9]{1,18})(?:-([1-9][0-9]{0,8}))?")
+
+
+def user_id_q(value: str) -> Q | None:
+    """The person whose current SCIM id is `value`, as a query of Identity; None when the
+    value is no id of ours."""
+    found = _USER_ID.fullmatch(value) if value.isascii() else None
+    if found is None:
+        return None
+    pk, generation = int(found.group(1)), int(found.group(2) or 0)
+    if generation:
+        return Q(pk=pk, scim__generation=generation)
+    return Q(pk=pk) & (Q(scim__isnull=True) | Q(scim__generation=0))
+
+
 def user_meta(identity: Identity, base: str) -> Meta:
+    scim = getattr(identity, "scim", None)
     return Meta(
         resource_type="User",
-        created=identity.created_at,
+        # RFC 7643 §3.1: when this resource was added; a re-created user is a new one
+        created=(scim.recreated_at if scim is not None else None) or identity.created_at,
         last_modified=identity.updated_at,
-        location=f"{base}/Users/{identity.pk}",
+        location=f"{base}/Users/{user_id(identity)}",
     )
 
 
@@ -207,7 +235,13 @@ def group_of(template: RoleTemplate, base: str, members: list[Identity]) -> Grou
         id=str(template.pk),
         display_name=template.name,
         members=[
-            GroupMember(value=str(m.pk), display=m.display_name, ref=f"{base}/Users/{m.pk}")
+            # RFC 7643 §4.2: "User" or "Group"; a role template holds people only.
+            GroupMember(
+                value=user_id(m),
+                display=m.display_name,
+                ref=f"{base}/Users/{user_id(m)}",
+                type="User",
+            )
             for m in members
         ]
         or None,

@@ -76,9 +76,15 @@ def create(tenant: Tenant, user: ScimUser, *, token: ScimToken, http_request) ->
     if problem := name_bounds.username_too_long(fields["username"], kinds):
         raise InvalidValueException(detail=f"userName: {problem}")
     _check_username(tenant, fields["username"])
-    existing = Identity.objects.filter(tenant=tenant, username__iexact=fields["username"]).first()
+    existing = (
+        Identity.objects.filter(tenant=tenant, username__iexact=fields["username"])
+        .select_related("scim")
+        .first()
+    )
     if existing is not None:
-        raise UniquenessException(detail=f"userName {fields['username']} exists already.")
+        if not _deleted_over_scim(existing):
+            raise UniquenessException(detail=f"userName {fields['username']} exists already.")
+        return _recreate(existing, user, token=token, http_request=http_request)
     _check_employee_id(tenant, fields["employee_id"], None)
     templates = _templates(tenant, fields)
     request = services.OnboardingRequest(
@@ -127,6 +133,37 @@ def update(
     return Identity.objects.get(pk=identity.pk)
 
 
+def _deleted_over_scim(identity: Identity) -> bool:
+    scim = getattr(identity, "scim", None)
+    return scim is not None and scim.deleted_at is not None
+
+
+def _recreate(identity: Identity, user: ScimUser, *, token: ScimToken, http_request) -> Identity:
+    """A POST of a userName whose user this client deleted: RFC 7644 §3.6 has the deleted
+    resource left out of conflicts, so the create stands. The person is one row per
+    username, so it is a rehire of that person (a restore before the hard delete, a new join
+    after it: `request_restore`) with what the POST says, and the templates the rules choose
+    for it, as for any join; a new SCIM resource, whose id is not the deleted one's."""
+    tenant = identity.tenant
+    if user.active is None:  # a create without `active` is an active user (RFC 7643 §4.1.1)
+        user.active = True
+    with transaction.atomic():
+        if not user.active:
+            lifecycle.lock_leaves_of(tenant)  # the lock a leave takes first, as `update` does
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        scim = ScimPerson.objects.select_for_update().get(identity=identity)
+        if scim.deleted_at is None:  # another POST re-created them meanwhile
+            raise UniquenessException(detail=f"userName {identity.username} exists already.")
+        scim.recreated_at = timezone.now()  # before the changes: created <= lastModified
+        old = mapping.fields_of(identity)
+        new = _checked_update(identity, old, user)
+        jobs = _transition(identity, old, new, actor_of(token), http_request, rechoose=True)
+        scim.deleted_at, scim.generation = None, scim.generation + 1
+        scim.save(update_fields=["deleted_at", "generation", "recreated_at"])
+        _audit("scim.user_create", identity, token, jobs, http_request, fields=new, before=old)
+    return Identity.objects.get(pk=identity.pk)
+
+
 def _checked_update(identity: Identity, old: dict, user: ScimUser) -> dict:
     tenant = identity.tenant
     if user.active is None:
@@ -164,7 +201,11 @@ def delete(identity: Identity, *, token: ScimToken, http_request) -> None:
 # -- what a change means ----------------------------------------------------------------------
 
 
-def _transition(identity: Identity, old: dict, new: dict, actor, http_request) -> list[Job]:
+def _transition(
+    identity: Identity, old: dict, new: dict, actor, http_request, rechoose: bool = False
+) -> list[Job]:
+    """The jobs a change from `old` to `new` asks for. `rechoose`: the rules choose the
+    templates again even if their inputs are unchanged (a re-created user is a join)."""
     jobs = []
     managed = identity.status in (Identity.Status.JOINER, Identity.Status.ACTIVE)
     if old["active"] and not new["active"] and managed:
@@ -176,7 +217,9 @@ def _transition(identity: Identity, old: dict, new: dict, actor, http_request) -
         identity.refresh_from_db()
         managed = True
     changed = any(old[key] != new[key] for key in (*OWN_FIELDS, *mapping.ATTRIBUTES))
-    regroup = any(old[key] != new[key] for key in RULE_INPUTS)
+    regroup = any(old[key] != new[key] for key in RULE_INPUTS) or (
+        rechoose and set(_templates(identity.tenant, new)) != set(identity.role_templates.all())
+    )
     _save_own(identity, new)
     _save_groups(identity, new)
     if not managed:  # a leaver's attributes count again only when restored: kept, no job

@@ -3,7 +3,7 @@ honoured, sent once when the task runs twice, an endpoint switched off after a d
 failures, private addresses refused."""
 
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -60,6 +60,22 @@ def test_a_failing_receiver_is_retried_with_back_off_until_delivered(on_sandbox,
     signing.verify(secret, got[-1]["headers"], got[-1]["body"])
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 0 and endpoint.failing_since is None
+
+
+def test_the_payload_names_the_events_time_timestamp_as_standard_webhooks_does(on_sandbox, alpha):
+    """Standard Webhooks, *Payload structure*: `type`, `timestamp` (when the event occurred,
+    not when this attempt was sent) and `data`, a recommendation. `occurred_at` stays: it is
+    the documented envelope's (docs/webhooks.md), which may gain keys, never lose them."""
+    url = receiver(on_sandbox, statuses=[500, 200])
+    endpoint, _ = make_endpoint(alpha.tenant, url)
+    delivery = delivery_of(alpha.tenant, endpoint)
+    deliveries.attempt(delivery.pk)
+    make_due(delivery)
+    deliveries.attempt(delivery.pk)
+    first, second = (json.loads(got["body"]) for got in received(on_sandbox, url))
+    occurred = delivery.event.occurred_at.astimezone(UTC)
+    assert first["timestamp"] == second["timestamp"] == first["occurred_at"]
+    assert datetime.fromisoformat(first["timestamp"]) == occurred
 
 
 def test_the_back_off_table():

@@ -1,13 +1,14 @@
 """The groups (the tenant's role templates, read-only) answer `attributes` and
 `excludedAttributes` as the users do (RFC 7644 §3.4.2.5 and §3.9: a query of any resource
 type takes them; Entra's provisioning lists groups with `excludedAttributes=members`), and
-their `meta` says when each was last modified (RFC 7643 §3.1)."""
+their `meta` says when each was last modified (RFC 7643 §3.1); each member says its `type`
+(RFC 7643 §4.2)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.scim.test_scim_endpoint import call, url
+from tests.scim.test_scim_endpoint import ada, call, url
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +38,21 @@ def test_a_groups_meta_says_when_it_was_last_modified(client, scim):
     assert one["meta"]["lastModified"].startswith(scim.finance.updated_at.strftime("%Y-%m-%dT"))
     listed = call(client, scim, "get", url(scim, "scim_groups")).json()["Resources"]
     assert all("lastModified" in g["meta"] for g in listed)
+
+
+def test_each_member_says_it_is_a_user(client, scim):
+    """RFC 7643 §4.2: a member's `type` is "User" or "Group"; a role template holds people
+    only. /Schemas lists `type` among the members' sub-attributes, so a client that reads a
+    member's type to tell users from nested groups needs it said."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    one = call(client, scim, "get", url(scim, "scim_group", group_id=scim.finance.pk)).json()
+    assert one["members"] == [
+        {
+            "value": person_id,
+            "$ref": one["members"][0]["$ref"],
+            "display": "Ada Lovelace",
+            "type": "User",
+        }
+    ]
+    listed = call(client, scim, "get", url(scim, "scim_groups")).json()["Resources"]
+    assert all(m["type"] == "User" for g in listed for m in g.get("members", []))
