@@ -69,6 +69,27 @@ def people_list_row(client, identity: Identity) -> str:
     return row[: row.index("</tr>")]
 
 
+def assert_no_rehire_beside_the_account(client, api, identity: Identity, deletion: Job) -> None:
+    """A rehire through the API, the service or the page's URL (its button is hidden) is
+    refused in words, and no join starts beside the disabled account (leftover1: the API and
+    the service queued a join of a new account)."""
+    joins = identity.jobs.filter(kind=Job.Kind.JOIN).count()
+    refused = api.post(f"/api/v1/people/{identity.pk}/restore")
+    assert refused.status_code == 409, refused.content
+    said = refused.json()["detail"]
+    assert f"delete job #{deletion.pk} failed" in said and "Retry" in said
+    with pytest.raises(ValueError, match="did not finish"):
+        lifecycle.request_restore(identity, actor="system")
+    restore = reverse(
+        "identity_restore", kwargs={"tenant": identity.tenant.slug, "identity_id": identity.pk}
+    )
+    page = client.post(restore, follow=True).content.decode()
+    assert "The hard delete of" in page and "did not finish" in page
+    assert identity.jobs.filter(kind=Job.Kind.JOIN).count() == joins
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.DELETED
+
+
 def test_a_failed_hard_delete_is_not_shown_deleted_and_a_retry_deletes(
     on_sandbox, worker, client, msp_admin
 ):
@@ -108,6 +129,7 @@ def test_a_failed_hard_delete_is_not_shown_deleted_and_a_retry_deletes(
     assert person["deletion"]["state"] == "failed" and person["deletion"]["job_id"] == deletion.pk
     assert "refused to delete the account" in person["deletion"]["error"]
     assert "refused to delete the account" in card
+    assert_no_rehire_beside_the_account(client, api, identity, deletion)
 
     path = f"/roleManagement/directory/roleAssignments/{assignment}"
     assert dirs.graph("DELETE", path).status_code == 204  # the cause fixed
@@ -146,6 +168,9 @@ def test_a_running_hard_delete_is_shown_deleting(on_sandbox, client, msp_admin):
     api = ApiClient(token_for(msp_admin))
     person = api.get(f"/api/v1/people/{identity.pk}").json()
     assert person["deletion"] == {"state": "deleting", "job_id": deletion.pk, "error": ""}
+    refused = api.post(f"/api/v1/people/{identity.pk}/restore")  # no rehire beside it
+    assert refused.status_code == 409 and "is under way" in refused.json()["detail"]
+    assert not identity.jobs.filter(kind=Job.Kind.JOIN).exists()
 
     Job.objects.filter(pk=deletion.pk).update(status=Job.Status.SUCCEEDED)  # the read showed it
     assert status_badge(client, identity) == "Deleted"
