@@ -102,9 +102,10 @@ class Identity(models.Model):
             return self.status
         return "delete_failed" if deletion["state"] == "failed" else "deleting"
 
-    def newest_started_job(self, kind: str) -> "Job | None":
-        """Their newest job of `kind` that started (not scheduled, held or cancelled)."""
-        return self.jobs.filter(kind=kind).exclude(status__in=NOT_STARTED).order_by("-pk").first()
+    def newest_started_job(self, *kinds: str) -> "Job | None":
+        """Their newest job of one of `kinds` that started (not scheduled, held or cancelled)."""
+        started = self.jobs.filter(kind__in=kinds).exclude(status__in=NOT_STARTED)
+        return started.order_by("-pk").first()
 
     @cached_property
     def deletion(self) -> dict | None:

@@ -13,14 +13,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
-from provisioning.models import AccessRequest, ActionRequest, ConnectionBucket, Job, Step
+from provisioning.models import (
+    AccessRequest,
+    ActionRequest,
+    ConnectionBucket,
+    Identity,
+    Job,
+    Step,
+)
 from provisioning.models_throttle import ConnectionBreaker
 from provisioning.quarantine import BreakerState, breaker_state
 from reports.licences import SkuSeats, snapshots_for
@@ -507,15 +514,24 @@ def _add_drift(rows, tenants: list[dict]) -> None:
 
 
 def _attention(rows, scope, now) -> list[FailedJob]:
-    """The newest failed jobs, and the first failed step of each (and of each row's latest)."""
+    """The newest failed jobs, and the first failed step of each (and of each row's latest).
+    A job counts as recent when it was made or ended in the window: a hard delete is made when
+    the leave is verified, the grace period (30 days by default) before it runs and fails.
+    A failed hard delete that is still the person's newest comes first, whatever its age: the
+    disabled account is still in the directory, and no periodic check looks at a person
+    whose desired state is deleted (leftover1)."""
+    since = now - timedelta(days=FAILURE_WINDOW_DAYS)
+    newer_delete = Job.objects.filter(
+        identity=OuterRef("identity"), kind=Job.Kind.DELETE, pk__gt=OuterRef("pk")
+    )
+    holding = Q(kind=Job.Kind.DELETE, identity__status=Identity.Status.DELETED, newer=False)
     recent = (
-        Job.objects.filter(
-            scope,
-            status__in=FAILED,
-            created_at__gte=now - timedelta(days=FAILURE_WINDOW_DAYS),
-        )
+        Job.objects.filter(scope, status__in=FAILED)
+        .annotate(newer=Exists(newer_delete))
+        .filter(Q(created_at__gte=since) | Q(finished_at__gte=since) | holding)
+        .annotate(holds=Case(When(holding, then=1), default=0, output_field=IntegerField()))
         .select_related("tenant", "identity")
-        .order_by("-created_at", "-pk")[:ATTENTION_LIMIT]
+        .order_by("-holds", "-created_at", "-pk")[:ATTENTION_LIMIT]
     )
     failed = [
         FailedJob(

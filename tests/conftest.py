@@ -75,6 +75,10 @@ HEAVY_FILES = {
     # failed leave then the periodic check, with real workers (50 s of the file's 65 s at 9).
     "tests/provisioning/test_leave_one_shots.py": 65,
     "tests/provisioning/test_leave_proof.py": 50,
+    # leftover1, SQLite at a load of 10 to 11: a partly failed join, its check and its retry
+    # (17 s with the sandbox's start); a hard delete driven round by round (27 to 56 s).
+    "tests/provisioning/test_join_proof.py": 12,
+    "tests/provisioning/test_hard_delete_proof.py": 35,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 # A package whose fixture is package-scoped is run as one block: the browser package's

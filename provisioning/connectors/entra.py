@@ -505,6 +505,21 @@ class EntraConnector:
         except NotFoundError:
             return
 
+    async def in_deleted_items(self, user_id: str) -> bool:
+        """Whether the user waits in deleted items (soft-deleted, restorable): `GET
+        /directory/deletedItems/{id}` answers the object, 200, until it is purged, and 404
+        Request_ResourceNotFound after (directory-deleteditems-get.md; a purge "cannot be
+        restored", directory-deleteditems-delete.md). What proves a hard delete, which a
+        purge's own answer does not: its 404 reads as done (`purge_user`)."""
+        try:
+            # No subject: the 404 of an id this connector made lately is lag on /users, but
+            # here the item's absence is the answer asked for.
+            async with self._errors():
+                await self._graph().directory.deleted_items.by_directory_object_id(user_id).get()
+        except NotFoundError:
+            return False
+        return True
+
     async def reset_password(self, user_id: str, password: str) -> None:
         try:
             await self._patch_user(user_id, {"password_profile": password})

@@ -264,7 +264,13 @@ def applied(account: DirectoryAccount, step: Step, result: dict) -> list[str]:
         # Gone by our own hand: no need to wait for the replication window to say so.
         account.missing_since = timezone.now() - replication_window() * 2
         return ["missing_since"]
-    if action in (planner.DELETE_USER, planner.PURGE_USER):
+    if action == planner.PURGE_USER:
+        # The id is kept: the next read asks deleted items for it, since the purge's answer
+        # proves nothing (a 404 reads as done). It is gone from the users, by our hand.
+        account.missing_since = timezone.now() - replication_window() * 2
+        account.created_remotely_at, account.managed = None, {}
+        return ["missing_since", "created_remotely_at", "managed"]
+    if action == planner.DELETE_USER:
         account.remote_id, account.created_remotely_at, account.missing_since = "", None, None
         account.managed = {}
         return ["remote_id", "created_remotely_at", "missing_since", "managed"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from portal.countries import country_code_problem
 from provisioning.connectors.app_roles import choose_user_role, split_entry
 from provisioning.connectors.base import AccessState, DirectoryUser, Read, Resource, read_ahead
-from provisioning.connectors.errors import NotFoundError
+from provisioning.connectors.errors import NotFoundError, ReplicationLagError
 from provisioning.engine import create_groups, elsewhere, group_sources, licences, roles
 from provisioning.engine.desired import (
     ACCESS_KINDS,
@@ -168,9 +168,15 @@ async def _plan_account(
             plan.missing = True  # lag or gone: the engine waits out the replication window
             return plan
     elif account.remote_id and not desired.present:
-        if connector.soft_deletes:  # deleted, and still in the directory's deleted items
+        if not connector.soft_deletes:
+            return plan
+        if await connector.in_deleted_items(account.remote_id):  # deleted, not purged yet
             plan.steps.append(PlannedStep(PURGE_USER, desired.username, _id(account)))
-        return plan
+            return plan
+        plan.user = await _restored(connector, account.remote_id)
+        if plan.user is None:
+            return plan  # neither a user nor a deleted item: the hard delete is read back
+        plan.access = await connector.access_of(plan.user.id)
     elif desired.present:
         plan.user = await connector.find_user(desired.username)
         if plan.user is None:
@@ -264,6 +270,15 @@ def reads_for(connector, desired: DesiredState, account: AccountView) -> list[Re
 
 def _id(account: AccountView) -> dict:
     return {"user_id": account.remote_id}
+
+
+async def _restored(connector, user_id: str) -> DirectoryUser | None:
+    """The deleted user, live again: restored from deleted items meanwhile (by an admin), so
+    a purge answered 404 and read as done while the account was back."""
+    try:
+        return await connector.get_user(user_id)
+    except (NotFoundError, ReplicationLagError):  # deleted by us: a 404 is no lag here
+        return None
 
 
 def _plan_absent(connector, plan: Plan, desired: DesiredState) -> None:

@@ -429,8 +429,8 @@ def request_restore(
     replacement, "" to go without), kept in the person's desired state as a mover's are."""
     with transaction.atomic():
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
-        if identity.status not in RESTORABLE:
-            raise ValueError(f"{identity.display_name} has not left; there is nothing to restore.")
+        if refused := restore_refused(identity):
+            raise ValueError(refused)
         _lock_pending(identity)
         cancelled = _cancel_pending(identity, Job.Kind.DELETE, actor=actor)
         _cancel_pending(identity, Job.Kind.LEAVE, actor=actor)
@@ -474,6 +474,24 @@ def request_restore(
             job_id=job.pk,
         )
     return job
+
+
+def restore_refused(identity: Identity) -> str:
+    """Why the person cannot be restored or rehired now; "" when they can. The one check of
+    every way in (the page, the API, SCIM). A rehire after a hard delete that failed would
+    start a new join beside the disabled account the directory still holds (leftover1): the
+    delete must finish first. One asked while the delete runs is not refused: whichever job
+    reads the account then, the end is the rehire's (test_engine_convergence)."""
+    if identity.status not in RESTORABLE:
+        return f"{identity.display_name} has not left; there is nothing to restore."
+    deletion = identity.deletion
+    if deletion is None or deletion["state"] != "failed":
+        return ""
+    return (
+        f"The hard delete of {identity.display_name} did not finish (delete job "
+        f"#{deletion['job_id']} failed): the disabled account is still in the directory. "
+        "Retry the delete's failed steps on the job's page, then rehire them."
+    )
 
 
 def add_to_directory(
@@ -537,7 +555,11 @@ def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
     if job.converged_version != identity.desired_version:
         return None  # a later action is on its way: its own job moves the status
     was, after = identity.status, {}
-    if identity.status == Identity.Status.JOINER and is_live(identity):
+    if (
+        identity.status == Identity.Status.JOINER
+        and is_live(identity)
+        and _join_done(identity, job)
+    ):
         identity.status = Identity.Status.ACTIVE
     elif identity.status == Identity.Status.LEAVER and _leave_done(identity, job):
         identity.status = Identity.Status.LEFT
@@ -553,6 +575,22 @@ def after_job(job: Job, status: str) -> tuple[dict, dict] | None:
         return None
     # Saved by the engine with what else the job's end changes (outcomes.person_changes).
     return {"person_status": was}, {"person_status": identity.status, **after}
+
+
+# The jobs that make a person a joiner: a join (a rehire's too) and a restore.
+ARRIVALS = (Job.Kind.JOIN, Job.Kind.RESTORE)
+
+
+def _join_done(identity: Identity, job: Job) -> bool:
+    """Active once the newest join's (or restore's) own job succeeded, as a leaver is Left
+    (`_leave_done`): a join that failed or partly failed is not done until a retry of its
+    steps succeeds. A later job (the periodic check, a template's edit) that reads the
+    account as asked has not sent what the join failed on: its first sign-in is a one-shot
+    that no read shows and that no other job plans again (leftover1)."""
+    if job.kind in ARRIVALS:
+        return True
+    newest = identity.newest_started_job(*ARRIVALS)
+    return newest is None or newest.status == Job.Status.SUCCEEDED
 
 
 def _leave_done(identity: Identity, job: Job) -> bool:

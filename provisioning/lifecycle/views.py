@@ -400,10 +400,8 @@ def restore(request: HttpRequest, tenant: str, identity_id: int) -> HttpResponse
     dry run per directory first (GET, nothing sent); the confirm button (POST) checks it
     again with the licence choices made and queues the job only when nothing blocks it."""
     identity = queries.get_identity_for(request.user, tenant, identity_id, OPERATORS)
-    if identity.status not in lifecycle.RESTORABLE:
-        messages.error(
-            request, f"{identity.display_name} has not left; there is nothing to restore."
-        )
+    if refused := lifecycle.restore_refused(identity):
+        messages.error(request, refused)
         return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
     rehire = identity.status == Identity.Status.DELETED
     posted = posted_license_choices(request.POST)

@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
-from scim2_models import InvalidValueException, MutabilityException, UniquenessException
+from scim2_models import (
+    ConflictException,
+    InvalidValueException,
+    MutabilityException,
+    UniquenessException,
+)
 
 from portal.audit.events import record
 from portal.plain_text import name_problem
@@ -213,6 +218,8 @@ def _transition(
         _save_groups(identity, new)
         return [_leave(identity, new, actor, http_request, delete=False)]
     if new["active"] and identity.status in lifecycle.RESTORABLE:
+        if refused := lifecycle.restore_refused(identity):
+            raise ConflictException(detail=refused)  # RFC 7644 §3.12: 409, nothing changed
         jobs.append(lifecycle.request_restore(identity, actor=actor, http_request=http_request))
         identity.refresh_from_db()
         managed = True

@@ -165,10 +165,20 @@ def test_patch_then_read_with_select(entra: EntraDir) -> None:
 
 
 def test_soft_delete_restore_and_purge(entra: EntraDir) -> None:
+    """directory-deleteditems-get.md: a deleted user is read at /directory/deletedItems/{id}
+    (200, a user with its deletedDateTime) until it is purged; then, as for a live user, the
+    item does not exist (404 Request_ResourceNotFound): what the engine's read-back of a hard
+    delete asks (leftover1)."""
     with entra.graph() as graph:
         user = create(graph, entra.domain, "leaver")
+        item = f"/directory/deletedItems/{user['id']}"
+        assert_graph_error(graph.get(item), 404, "Request_ResourceNotFound")  # live
         assert graph.delete(f"/users/{user['id']}").status_code == 204
         assert graph.get(f"/users/{user['id']}").status_code == 404
+        waiting = graph.get(item)
+        assert waiting.status_code == 200
+        assert waiting.json()["@odata.type"] == "#microsoft.graph.user"
+        assert waiting.json()["id"] == user["id"] and waiting.json()["deletedDateTime"]
         deleted = graph.get("/directory/deletedItems/microsoft.graph.user").json()["value"]
         assert [d["id"] for d in deleted] == [user["id"]]
         assert deleted[0]["deletedDateTime"]
@@ -178,6 +188,7 @@ def test_soft_delete_restore_and_purge(entra: EntraDir) -> None:
         graph.delete(f"/users/{user['id']}")
         assert graph.delete(f"/directory/deletedItems/{user['id']}").status_code == 204
         assert graph.post(f"/directory/deletedItems/{user['id']}/restore").status_code == 404
+        assert_graph_error(graph.get(item), 404, "Request_ResourceNotFound")  # purged
 
 
 def test_revoke_sign_in_sessions(entra: EntraDir) -> None:

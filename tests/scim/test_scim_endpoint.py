@@ -219,6 +219,25 @@ def test_a_patch_value_of_the_wrong_type_is_invalid_value_said_plainly(
     assert person.status == Identity.Status.JOINER and person.first_name == "Ada"
 
 
+def test_active_true_for_a_person_whose_hard_delete_failed_is_a_conflict(client, scim):
+    """A rehire would start a new join beside the disabled account the failed delete left in
+    the directory (leftover1): 409 in words (RFC 7644 §3.12), nothing changed."""
+    person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
+    person = Identity.objects.get(pk=person_id)
+    Identity.objects.filter(pk=person_id).update(status=Identity.Status.DELETED)
+    failed = Job.objects.create(
+        tenant=scim.tenant, identity=person, kind=Job.Kind.DELETE, status=Job.Status.FAILED
+    )
+    jobs = person.jobs.count()
+    back = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    response = call(client, scim, "patch", url(scim, "scim_user", user_id=person_id), back)
+    assert response.status_code == 409, response.content
+    assert f"delete job #{failed.pk} failed" in response.json()["detail"]
+    person.refresh_from_db()
+    assert person.status == Identity.Status.DELETED
+    assert person.jobs.count() == jobs  # no rehire's join
+
+
 def test_patch_department_is_a_move_and_active_false_a_leave_then_restore(client, scim):
     person_id = call(client, scim, "post", url(scim), ada()).json()["id"]
     one = url(scim, "scim_user", user_id=person_id)
