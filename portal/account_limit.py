@@ -72,6 +72,15 @@ def seconds_client_held(request: HttpRequest, username: str) -> int:
     return wait
 
 
+def client_wait(address: str, user) -> int:
+    """The seconds sign-ins of `user` from `address` wait on the cap per client (0: none)."""
+    client = client_address.sender(address)
+    wait = ratelimit.waiting(CLIENT_BUCKET, client, limit=_client_cap(), window_s=WINDOW_S)
+    if not wait or _familiar(user, address):
+        return 0
+    return wait
+
+
 def _client(request: HttpRequest) -> str:
     return client_address.sender(request.META.get("REMOTE_ADDR", ""))
 

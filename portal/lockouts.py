@@ -6,7 +6,8 @@ the audit trail: an unlock lets someone try passwords again."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import (
@@ -23,8 +24,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from portal import account_limit, ratelimit
+from portal import account_limit, client_address, ratelimit
 from portal.audit.events import record
+from portal.audit.models import AuditEvent
 from portal.audit.people import record_about
 from portal.signin import LOCKOUT_MARK
 
@@ -64,10 +66,55 @@ def unlock(
 
 
 def unlock_person(person, *, actor, request: HttpRequest | None = None) -> int:
+    """Lift the person's own lockouts: django-axes' attempts and the cap per account. The cap
+    per client stays (`clients_holding` says so on the page): its count is everyone's failures
+    from that address, a spray over many accounts as often as not, and an unlock for one person
+    would let it go on against all of them. The person passes it from any client they signed
+    in from within account_limit.FAMILIAR_DAYS, and from any other client."""
     account_limit.forget(person.get_username())
     return unlock(
         AccessAttempt.objects.filter(username=person.get_username()), actor=actor, request=request
     )
+
+
+@dataclass(frozen=True)
+class ClientHold:
+    """A client whose sign-ins wait on the cap per client, and until when."""
+
+    client: str
+    until: datetime
+
+
+FAILED = ("auth.login_failed", "auth.second_factor_failed", "auth.locked_out")
+
+
+def clients_holding(person) -> list[ClientHold]:
+    """The clients the person's failed sign-ins came from this hour whose cap per client still
+    holds their sign-ins. Read from the audit trail's failures (kept within its budget) and the
+    person's django-axes attempts, since an unlock deletes those."""
+    since = timezone.now() - timedelta(seconds=account_limit.WINDOW_S)
+    addresses = set(
+        AuditEvent.objects.filter(
+            action__in=FAILED,
+            target_type="auth.user",
+            target_id=str(person.pk),
+            timestamp__gte=since,
+        )
+        .exclude(source_ip=None)
+        .values_list("source_ip", flat=True)[:500]
+    )
+    addresses |= set(
+        AccessAttempt.objects.filter(username=person.get_username()).values_list(
+            "ip_address", flat=True
+        )
+    )
+    holds = {}
+    for address in sorted(a for a in addresses if a):
+        seconds = account_limit.client_wait(address, person)
+        if seconds:
+            client = client_address.sender(address)
+            holds[client] = ClientHold(client, timezone.now() + timedelta(seconds=seconds))
+    return sorted(holds.values(), key=lambda hold: hold.client)
 
 
 def _record(username: str, attempts: list[AccessAttempt], *, actor, request, via: str) -> None:

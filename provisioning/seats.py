@@ -25,6 +25,17 @@ def with_seats(sku: str, availability: dict[str, int]) -> str:
     return f"{sku} ({free} available)"
 
 
+def counts_seats(plan) -> bool:
+    """Whether the plan names a licence it gives with its seats available: read from the
+    directory for the dry run (the connector's catalogue, at most 30 s old), where the
+    dashboard shows its last reading, so the page says why the two can differ."""
+    return any(
+        step.action == Step.Action.ASSIGN_LICENSE
+        or (step.action == Step.Action.SET_LICENSES and step.params.get("added"))
+        for step in plan.steps
+    )
+
+
 def operations_in_words(plan) -> list[str]:
     """A directory's plan as its dry run lists it, "Assign licence SPE_E3 (12 available)"
     with the seats: the onboarding form's and each row of a bulk file's."""

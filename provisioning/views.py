@@ -34,6 +34,7 @@ from provisioning.forms import (
 from provisioning.models import Job, Step
 from provisioning.seats import (
     LicenseChoice,
+    counts_seats,
     license_choices_for,
     operations_in_words,
     posted_license_choices,
@@ -81,6 +82,7 @@ class DirectoryPlan:
     problems: list = field(default_factory=list)
     existing_user: str = ""
     checklist: list = field(default_factory=list)  # work for AD or Exchange, not steps
+    seats_counted: bool = False  # it names licences with their seats available
 
 
 @dataclass
@@ -115,6 +117,7 @@ def _describe(preview: services.Preview, posted: dict[str, str]) -> PreviewView:
                 problems=plan.problems,
                 existing_user=plan.user.username if plan.user else "",
                 checklist=plan.checklist,
+                seats_counted=counts_seats(plan),
             )
         )
     choices = license_choices_for(preview, posted)

@@ -72,6 +72,8 @@ def _audit_list(
         else None,
         "time_zone": timezone.get_current_timezone_name(),
         "only_tenant": scope.only_tenant,
+        # Every row of one tenant's trail would name it: the column goes (the export keeps it).
+        "tenant_column": not (scope.only_tenant or usable_filters(form).get("tenant")),
         "action_words": sorted(ACTION_WORDS.items(), key=lambda item: item[1]),
         "nav_section": "audit",
     }

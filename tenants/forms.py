@@ -3,6 +3,7 @@ import uuid
 import zoneinfo
 
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
 
 from portal.countries import country_code_problem
@@ -413,9 +414,14 @@ class RoleTemplateForm(forms.ModelForm):
             "domain",
         ]
 
-    def __init__(self, *args, tenant: Tenant | None, **kwargs):
+    def __init__(self, *args, tenant: Tenant | None, as_read: dict | None = None, **kwargs):
+        """`as_read`: the template's fields as this page reads them, carried in the form."""
         super().__init__(*args, **kwargs)
         self.tenant = tenant
+        if as_read is not None:
+            self.fields["as_read"] = forms.CharField(
+                widget=forms.HiddenInput, required=False, initial=self._signed(as_read)
+            )
         for name in ("name", "description"):
             self.fields[name].validators.append(no_markup)
         # What the template gives its joiners: a person's attributes in the directories, under
@@ -479,6 +485,25 @@ class RoleTemplateForm(forms.ModelForm):
                 self.add_error(lines, "Tick the app too, or remove its groups.")
         self.instance.scim_apps = chosen
         return data
+
+    def clean_as_read(self) -> dict | None:
+        """The template as the form's page read it; None (read it now) when the form carries
+        none or one not ours."""
+        try:
+            return signing.loads(self.cleaned_data["as_read"], salt=self._salt())
+        except signing.BadSignature:
+            return None
+
+    def read_again(self, as_read: dict) -> None:
+        """Carry `as_read` from now on: the form shown again after a refused save."""
+        self.data = self.data.copy()
+        self.data["as_read"] = self._signed(as_read)
+
+    def _signed(self, as_read: dict) -> str:
+        return signing.dumps(as_read, salt=self._salt())
+
+    def _salt(self) -> str:
+        return f"role-template-as-read:{self.instance.pk}"
 
     def clean_username_rule(self) -> str:
         rule = self.cleaned_data["username_rule"].strip()

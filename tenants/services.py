@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from portal.audit.events import record, snapshot
+from portal.audit.models import AuditEvent
 from tenants import crypto, slugs
 from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
@@ -245,13 +246,24 @@ def save_role_template(
 def _locked_with_others_edits(template: RoleTemplate, as_read: dict | None) -> dict:
     """Lock the template's row and give `template` its current value of every field its
     editor left as read (`as_read`): a held change confirmed, or another edit saved, since the
-    editor's form read the row is not undone by writing the whole row back. Returns the row as
-    it is."""
+    editor's form read the row is not undone by writing the whole row back. `EditedSinceRead`
+    when a field the editor changed was changed by someone else too. Returns the row as it
+    is."""
     current = RoleTemplate.objects.select_for_update().get(pk=template.pk)
     if as_read is not None:
-        for field in RoleTemplate._meta.concrete_fields:
-            if field.value_from_object(template) == as_read[field.attname]:
-                setattr(template, field.attname, field.value_from_object(current))
+        read = {name: value for name, value in as_read.items() if name in _FIELD_NAMES}
+        clashes = [
+            name
+            for name, value in read.items()
+            if name in EDITABLE
+            and getattr(current, name) != value
+            and getattr(template, name) not in (value, getattr(current, name))
+        ]
+        if clashes:
+            raise EditedSinceRead(current, clashes)
+        for name, value in read.items():
+            if getattr(template, name) == value:
+                setattr(template, name, getattr(current, name))
     return snapshot(current)
 
 
@@ -259,6 +271,49 @@ def fields_of(template: RoleTemplate) -> dict:
     """Every field's value as `template` holds it now, apart from later edits in place."""
     fields = RoleTemplate._meta.concrete_fields
     return {f.attname: copy.deepcopy(f.value_from_object(template)) for f in fields}
+
+
+def form_fields_of(template: RoleTemplate) -> dict:
+    """The fields the role form edits, as `template` holds them: what its page read, carried
+    in the form (JSON: strings and lists) so that its POST knows what its editor changed."""
+    return {name: copy.deepcopy(getattr(template, name)) for name in EDITABLE}
+
+
+class EditedSinceRead(ValueError):
+    """Someone else saved a change to fields this edit changes too, since its page read the
+    template: saving would undo theirs unseen. Nothing is saved."""
+
+    def __init__(self, current: RoleTemplate, fields: list[str]):
+        self.fields = fields
+        self.now = {name: getattr(current, name) for name in fields}
+        self.by = _last_edit_of(current, fields)
+        super().__init__(f"{', '.join(fields)} changed since the form was read")
+
+    @property
+    def changes(self) -> list[tuple[str, str]]:
+        """Each field it clashed on, in words, and its value now."""
+        return [(name.replace("_", " "), _shown(value)) for name, value in self.now.items()]
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v.get("groups", v)) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)
+
+
+def _last_edit_of(template: RoleTemplate, fields: list[str]) -> AuditEvent | None:
+    """The latest audit event of the template that changed one of `fields`."""
+    events = AuditEvent.objects.filter(
+        target_type=template._meta.label_lower, target_id=str(template.pk)
+    ).order_by("-timestamp", "-pk")
+    for event in events[:50]:
+        before, after = event.before or {}, event.after or {}
+        if any(before.get(name) != after.get(name) for name in fields):
+            return event
+    return None
+
+
+_FIELD_NAMES = {f.attname for f in RoleTemplate._meta.concrete_fields}
 
 
 # The fields of a template that a held edit sets when an MSP admin confirms it.

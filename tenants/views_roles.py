@@ -64,30 +64,51 @@ def msp_role_edit(request, msp_template_id: int):
 def _role_form(
     request, template: RoleTemplate, initial: dict | None = None, back: str | None = None
 ):
-    as_read = None if template.pk is None else services.fields_of(template)
+    read_now = None if template.pk is None else services.fields_of(template)
     form = RoleTemplateForm(
-        request.POST or None, instance=template, tenant=template.tenant, initial=initial
+        request.POST or None,
+        instance=template,
+        tenant=template.tenant,
+        initial=initial,
+        as_read=None if template.pk is None else services.form_fields_of(template),
     )
+    edited_since = None
     if request.method == "POST" and form.is_valid():
+        page_read = form.cleaned_data.get("as_read")
         try:
             held = services.save_role_template(
-                form.save(commit=False), actor=request.user, request=request, as_read=as_read
+                form.save(commit=False),
+                actor=request.user,
+                request=request,
+                as_read=page_read or read_now,
             )
         except RoleTemplate.DoesNotExist:  # deleted since the page read it: not made again
             raise Http404("No such role template.") from None
-        if held:
-            messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
-            return _back_to_list(template)
-        messages.success(request, f"Saved the role template “{template.name}”.")
-        if back:
-            return redirect(back, tenant=template.tenant.slug)
-        return _back_to_list(template)
+        except services.EditedSinceRead as clash:
+            # Saving again puts the editor's value in place of the other's: a choice made
+            # having seen it. The fields neither clashed on still keep others' edits.
+            edited_since = clash
+            form.read_again({**(page_read or {}), **clash.now})
+            template.refresh_from_db()
+        else:
+            return _saved(request, template, held, back)
     return render(
         request,
         "tenants/role_form.html",
         {"form": form, "template": template, "tenant": template.tenant}
+        | {"edited_since": edited_since}
         | _preview(template.username_rule, template.effective_domain),
     )
+
+
+def _saved(request, template: RoleTemplate, held: str, back: str | None):
+    if held:
+        messages.warning(request, f"Not saved yet: {held} It waits on the tenant's schedule.")
+        return _back_to_list(template)
+    messages.success(request, f"Saved the role template “{template.name}”.")
+    if back:
+        return redirect(back, tenant=template.tenant.slug)
+    return _back_to_list(template)
 
 
 def _back_to_list(template: RoleTemplate):

@@ -1,5 +1,6 @@
 """Staff management for MSP admins."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import lockouts, mfa
+from portal import account_limit, lockouts, mfa
 from portal.models import Role
 from portal.next_page import login_required
 from portal.views import password_again
@@ -77,7 +78,9 @@ def staff_unlock(request, person_id: int):
     if not mfa.reauth_is_fresh(request):  # lets guesses at the person's password go on
         return password_again(reverse("staff_edit", args=[person.pk]))
     if lockouts.unlock_person(person, actor=request.user, request=request):
-        messages.success(request, f"{person.username} can sign in again.")
+        still = " (but see below: a client's sign-ins still wait)"
+        held = still if lockouts.clients_holding(person) else ""
+        messages.success(request, f"{person.username} can sign in again{held}.")
     else:
         messages.info(request, f"{person.username} was not locked out.")
     return redirect("staff_edit", person_id=person.pk)
@@ -100,5 +103,8 @@ def _staff_form(request, person):
         "person": person,
         "has_second_factor": has_second_factor,
         "lockouts": lockouts.lockouts_of(person) if person is not None else [],
+        "clients_holding": lockouts.clients_holding(person) if person is not None else [],
+        "client_cap": settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR,
+        "familiar_days": account_limit.FAMILIAR_DAYS,
     }
     return render(request, "tenants/staff_form.html", context)

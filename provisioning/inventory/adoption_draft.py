@@ -73,6 +73,8 @@ class Draft:
     # the others (no account is ever created for them there). SCIM apps are neither.
     directories_in: list[DirectoryConnection] = field(default_factory=list)
     directories_not_in: list[DirectoryConnection] = field(default_factory=list)
+    # The SCIM apps they have an account in: named on the page beside the directories.
+    apps_in: list[DirectoryConnection] = field(default_factory=list)
 
     @property
     def directories(self) -> list[int]:
@@ -209,11 +211,14 @@ def draft(
 
 def _split_directories(result: Draft, connections: list[DirectoryConnection]) -> None:
     """The directories they hold an account in, where they are managed from now on, and the
-    others, where the portal will create none for them."""
+    others, where the portal will create none for them; and the SCIM apps they hold one in."""
     held = {a.connection_id for a in result.accounts}
     for connection in connections:
-        if not connection.assigned_by_template:
-            mine = connection.pk in held
+        mine = connection.pk in held
+        if connection.assigned_by_template:
+            if mine:
+                result.apps_in.append(connection)
+        else:
             (result.directories_in if mine else result.directories_not_in).append(connection)
 
 

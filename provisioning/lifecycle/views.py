@@ -35,6 +35,7 @@ from provisioning.lifecycle.forms import (
 from provisioning.models import Batch, Identity, Step
 from provisioning.seats import (
     LicenseChoice,
+    counts_seats,
     license_choices_for,
     posted_license_choices,
     unanswered_blockers,
@@ -79,6 +80,7 @@ class DirectoryRun:
     other: list[str] = field(default_factory=list)  # create, link, enable ...
     checklist: list = field(default_factory=list)  # work for AD or Exchange, not steps
     managed: bool = True  # False: the person is not managed in this directory
+    seats_counted: bool = False  # it names licences with their seats available
 
 
 @dataclass
@@ -143,6 +145,7 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
         else:
             run.other.append(_operation(step, username))
     run.diff = [rows[label] for label in ("Groups", "Licences", "Apps") if label in rows]
+    run.seats_counted = counts_seats(plan)
     return run
 
 

@@ -315,6 +315,8 @@ def test_preview_shows_username_and_plan_per_directory(client, contoso):
     assert "Microsoft Entra ID" in body and "Okta" in body
     assert f"Create user {contoso.upn}" in body
     assert "Assign licence SPE_E3 (100 available)" in body
+    # The dashboard's "free" is its last reading: the dry run says why the two can differ.
+    assert "read from the directory for this dry run" in body and "dashboard" in body
     assert "Add to group Sales" in body and "Add to group Staff" in body
     assert "Assign app Salesforce" in body
     assert "Ready to queue" in body

@@ -662,3 +662,20 @@ def test_the_msps_staff_keep_every_filter(client, trail, alpha):
     client.force_login(alpha.technician)
     text = _text(client.get(audit_url()))
     assert "Target type" in text and "Target id" in text and "Job" in text
+
+
+def test_a_trail_of_one_tenant_has_no_tenant_column_and_its_export_keeps_it(
+    client, trail, alpha, msp_admin
+):
+    """Every row of a one-tenant person's trail named the same tenant (polish1): where the
+    page is scoped to one tenant (the person's only one, or the filter's) the column goes;
+    across tenants it stays, and the CSV export always has it."""
+    client.force_login(alpha.client_admin)
+    page = client.get(audit_url()).content.decode()
+    assert "<span>Tenant</span>" not in page and 'class="tenant"' not in page
+    assert any("tenant" in column.lower() for column in csv_rows(client.get(export_url()))[0])
+
+    client.force_login(msp_admin)
+    assert "<span>Tenant</span>" in client.get(audit_url()).content.decode()
+    filtered = client.get(audit_url(tenant="alpha")).content.decode()
+    assert "<span>Tenant</span>" not in filtered and 'class="tenant"' not in filtered

@@ -1,5 +1,6 @@
 """The cross-tenant dashboard: figures per tenant, who sees what, sort, tag, htmx, queries."""
 
+import html
 import uuid
 from datetime import timedelta
 
@@ -290,3 +291,12 @@ def test_what_clients_asked_the_msp_to_do_is_on_the_dashboard(client, alpha, bra
     assert bravo.tenant.name not in card
     board = build_dashboard(alpha.technician)
     assert board.asks_total == 2
+
+
+def test_the_seats_say_why_a_dry_run_counts_otherwise(client, busy, msp_admin):
+    """The dashboard said "53 free" where an onboarding dry run said "SPE_E3 (50 available)"
+    for the same licence (polish1): its count is the last reading, the dry run's the
+    directory's now. Both pages say so."""
+    client.force_login(msp_admin)
+    body = html.unescape(client.get(DASHBOARD).content.decode())
+    assert "a dry run reads the directory again" in body

@@ -6,6 +6,8 @@ own pages; the bulk page previews and adopts what it previewed."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -14,6 +16,7 @@ from portal.models import Role
 from provisioning.inventory import matching, scope
 from provisioning.inventory.models import Account, Person, Resource
 from provisioning.models import Identity
+from tenants.models import DirectoryConnection
 from tests.provisioning.test_client_navigation import breadcrumbs
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +329,35 @@ def test_an_adoption_left_to_the_worker_is_followed_on_the_page_until_it_ends(
         garbled = client.get(url("people_adopt", alpha), {"adopting": mark})
         assert garbled.status_code == 200, mark
         assert 'id="adopt-progress"' not in garbled.content.decode(), mark
+
+
+def test_someone_only_in_a_scim_app_is_said_to_be_there_by_its_name(client, alpha):
+    """Their only account is in the SCIM app Slack: the preview said "Managed in: no
+    directory", as if they had no account (polish1). It names the app."""
+    slack = DirectoryConnection(
+        tenant=alpha.tenant,
+        kind=DirectoryConnection.Kind.SCIM,
+        name="Slack",
+        scim_base_url="https://api.slack.example/scim/v2",
+        scim_profile="slack",
+    )
+    slack.set_secret("token")
+    slack.save()
+    Account.objects.create(
+        connection=slack,
+        tenant=alpha.tenant,
+        remote_id="scim-zed",
+        username="zed@alpha.test",
+        mail="zed@alpha.test",
+        first_name="Zed",
+        last_name="Existing",
+        display_name="Zed Existing",
+    )
+    scope.apply_scope(alpha.tenant)
+    matching.rematch(alpha.tenant)
+    zed = Person.objects.get(tenant=alpha.tenant, username="zed@alpha.test")
+    client.force_login(alpha.technician)
+
+    page = html.unescape(client.get(url("person_adopt", alpha, zed)).content.decode())
+
+    assert "<strong>Slack</strong>" in page, page[page.find("adopt-preview") :][:3000]
