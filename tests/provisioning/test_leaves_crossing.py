@@ -31,6 +31,7 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Batch, Identity, Job
 from provisioning.scim import service as scim_service
 from provisioning.scim import tokens as scim_tokens
+from tenants import services as tenant_services
 from tests.factories import make_identity, make_tenant_world
 from tests.provisioning.bulk_support import csv_text
 
@@ -283,5 +284,35 @@ def test_a_scim_delete_and_a_webhook_leave_of_one_person_both_go_through(monkeyp
     person.refresh_from_db()
     assert person.status == Identity.Status.LEAVER
     assert _offboards(person) == 2
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+@pytest.mark.parametrize("edit", ["update", "held edit confirmed"])
+def test_a_role_template_edit_and_a_form_leave_of_its_holder_both_go_through(
+    monkeypatch, world, edit
+):
+    """A template's edit recorded its update (the tenant's audit head, held until commit),
+    then locked its holders to ask each again (`template_changed`); a form leave holding a
+    holder waited for the head: PostgreSQL aborted one (the edit's or the leave's 500)."""
+    tenant, tech, template = world.tenant, world.technician, world.template
+    person = make_identity(tenant, "Tia", "Templated", status=Identity.Status.ACTIVE)
+    person.role_templates.add(template)
+
+    def template_edit():
+        template.groups = [*template.groups, "Crossing Extra"]
+        if edit == "update":
+            tenant_services.save_role_template(template, actor=tech)
+        else:
+            tenant_services.apply_held_edit(template, {"groups": template.groups}, actor=tech)
+
+    cross(monkeypatch, person, tech, template_edit)
+
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    kinds = list(person.jobs.order_by("pk").values_list("kind", flat=True))
+    assert kinds == [Job.Kind.LEAVE, Job.Kind.CHANGE]  # the edit asked them again after
+    assert person.jobs.order_by("-pk").first().desired_version == person.desired_version
+    assert AuditEvent.objects.filter(action="role_template.update").count() == 1
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
