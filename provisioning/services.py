@@ -548,6 +548,10 @@ def _schedule_enable(identity: Identity, start: date, *, actor) -> Job:
 def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
     """Failed and skipped steps back to pending; the job runs again from there."""
     with transaction.atomic():
+        # The person's row before anything is recorded, as a leave or a job's end holds it
+        # then the tenant's audit head: a grant's retry raises the desired version after its
+        # record, and waited for the person a leave held while that leave waited for the head.
+        Identity.objects.select_for_update().filter(pk=job.identity_id).exists()
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status not in (Job.Status.FAILED, Job.Status.PARTIAL):
             return job

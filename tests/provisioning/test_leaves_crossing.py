@@ -28,7 +28,7 @@ from provisioning import services
 from provisioning.bulk import columns, service
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import Batch, Identity, Job
+from provisioning.models import AccessRequest, Batch, Identity, Job, RequestableResource
 from provisioning.scim import service as scim_service
 from provisioning.scim import tokens as scim_tokens
 from tenants import services as tenant_services
@@ -314,5 +314,39 @@ def test_a_role_template_edit_and_a_form_leave_of_its_holder_both_go_through(
     assert kinds == [Job.Kind.LEAVE, Job.Kind.CHANGE]  # the edit asked them again after
     assert person.jobs.order_by("-pk").first().desired_version == person.desired_version
     assert AuditEvent.objects.filter(action="role_template.update").count() == 1
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_failed_grants_retry_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """A technician retries a failed grant (the request back to approved, the person's
+    desired state asked again) as the person's leave is asked. The retry recorded
+    `job.retry` (the tenant's audit head) and then raised the person's desired version (a
+    write to their row) while the leave held the row and waited for the head."""
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Gil", "Granted", status=Identity.Status.ACTIVE)
+    resource = RequestableResource.objects.create(
+        tenant=tenant, connection=world.connection, kind="group", remote_id="g-vpn", name="VPN"
+    )
+    grant = Job.objects.create(
+        tenant=tenant, identity=person, kind=Job.Kind.GRANT, status=Job.Status.FAILED
+    )
+    request = AccessRequest.objects.create(
+        tenant=tenant,
+        identity=person,
+        resource=resource,
+        status=AccessRequest.Status.FAILED,
+        reason="travel",
+        grant_job=grant,
+    )
+    grant.options = {"access_request": request.pk}
+    grant.save(update_fields=["options"])
+
+    cross(monkeypatch, person, tech, lambda: services.retry_failed_steps(grant, actor=tech))
+
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    assert AuditEvent.objects.filter(action="job.retry", job_id=str(grant.pk)).count() == 1
+    assert _offboards(person) == 1
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
