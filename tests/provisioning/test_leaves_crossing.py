@@ -350,3 +350,62 @@ def test_a_failed_grants_retry_and_a_form_leave_of_its_person_both_go_through(mo
     assert _offboards(person) == 1
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
+
+
+def test_a_held_files_confirm_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """An MSP admin confirms a held offboarding file as the form offboards one of its people
+    now. The confirm started its held leaves one by one, each person locked and the start
+    recorded (the audit head) before the next person was locked: it waited for the person
+    the form held, the form for the head."""
+    tenant, tech = world.tenant, world.technician
+    first, second = (
+        make_identity(tenant, "Hal", f"Heldback{n}", status=Identity.Status.ACTIVE) for n in (1, 2)
+    )
+    batch = Batch.objects.create(
+        tenant=tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.VALIDATED, options={}
+    )
+    for person in (second, first):  # jobs go newest first: the first's leave starts first
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=tech, batch=batch, hold=True)
+    lifecycle.hold_batch(batch, "Offboards 2 of 2 managed people")
+
+    cross(monkeypatch, second, tech, lambda: lifecycle.confirm_batch(batch, actor=tech))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    _a_leaver_by(first, batch)
+    second.refresh_from_db()
+    assert second.status == Identity.Status.LEAVER
+    latest = second.jobs.order_by("-pk").first()
+    assert (latest.kind, latest.batch_id, latest.status) == (Job.Kind.LEAVE, None, "queued")
+    assert not second.jobs.filter(status=Job.Status.HELD).exists()
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_held_files_cancel_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """The same with the file cancelled: each held leave was cancelled and recorded before
+    the next was written, whose row the form's leave held (`_lock_pending`)."""
+    tenant, tech = world.tenant, world.technician
+    first, second = (
+        make_identity(tenant, "Cal", f"Cancelled{n}", status=Identity.Status.ACTIVE) for n in (1, 2)
+    )
+    batch = Batch.objects.create(
+        tenant=tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.VALIDATED, options={}
+    )
+    for person in (second, first):  # jobs go newest first: the first's leave goes first
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=tech, batch=batch, hold=True)
+    lifecycle.hold_batch(batch, "Offboards 2 of 2 managed people")
+
+    cross(monkeypatch, second, tech, lambda: lifecycle.cancel_batch(batch, actor=tech))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CANCELLED
+    assert set(batch.jobs.values_list("status", flat=True)) == {Job.Status.CANCELLED}
+    second.refresh_from_db()
+    assert second.status == Identity.Status.LEAVER  # the form's leave, taken first
+    cancels = AuditEvent.objects.filter(action="job.cancel")
+    assert sorted(cancels.values_list("job_id", flat=True)) == sorted(
+        str(pk) for pk in batch.jobs.values_list("pk", flat=True)
+    )  # each held leave cancelled once (the form's leave cancelled the second's)
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
