@@ -229,6 +229,11 @@ def save_role_template(
                 return reason
         template.save()
         after = snapshot(template)
+        # Its holders asked again (each locked) before the update is recorded, as a deletion
+        # does: the record holds the tenant's audit head until commit, and a holder's leave,
+        # change or job end that holds the person waits for that head (a deadlock).
+        if before is not None and any(before.get(f) != after.get(f) for f in GIVES):
+            _template_changed(template, actor=actor, request=request)
         record(
             "role_template.create" if creating else "role_template.update",
             actor=actor,
@@ -238,8 +243,6 @@ def save_role_template(
             after=after,
             request=request,
         )
-        if before is not None and any(before.get(f) != after.get(f) for f in GIVES):
-            _template_changed(template, actor=actor, request=request)
     return ""
 
 

@@ -222,8 +222,13 @@ def _recheck(batch: Batch, rows: list[BatchRow]) -> int:
 
 
 def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -> None:
-    """Each row as the single form would queue it, with the licence choices made for it."""
+    """Each row as the single form would queue it, with the licence choices made for it.
+    Every joiner is inserted before any is recorded: a row's INSERT waits for a form's
+    onboarding of the same username until it commits, and that onboarding's record waited
+    for the tenant's audit head the file's earlier rows held (a deadlock, the file's 500);
+    now it commits and the file meets the taken username ("upload the file again")."""
     templates = {t.pk: t for t in RoleTemplate.objects.filter(tenant=batch.tenant)}
+    records: list = []
     for row in rows:
         request = dry_run.onboarding_request(row.data, templates)
         row.job = services.request_onboarding(
@@ -233,8 +238,11 @@ def _start_onboarding(batch: Batch, rows: list[BatchRow], actor, http_request) -
             actor=actor,
             batch=batch,
             http_request=http_request,
+            records=records,
         )
         row.identity_id = row.job.identity_id
+    for onboarded in records:
+        onboarded()
 
 
 def _lock_leavers(rows: list[BatchRow]) -> list[BatchRow]:

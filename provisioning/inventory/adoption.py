@@ -96,7 +96,11 @@ def adopt(
 
 
 def _adopt(person, templates, known, confirm_changes, *, leaving=False, leaver=False):
-    person = Person.objects.select_for_update().select_related("tenant").get(pk=person.pk)
+    # The person's row only: the tenant's row locked for update would make every job and
+    # audit event of the tenant wait at commit (a deferred foreign key's key share) while the
+    # adoption waits for the audit head one of them holds (a deadlock).
+    locked = Person.objects.select_for_update(of=("self",)).select_related("tenant")
+    person = locked.get(pk=person.pk)
     known = known or Known(person.tenant)
     result = draft(person, templates, known=known)
     if result.refusal:

@@ -238,6 +238,10 @@ def accept(drift: Drift, reason: str, by, *, http_request=None) -> Drift:
     acknowledgement with its reason (the periodic reconciliation still converges them)."""
     reason = clean_reason(reason)
     with transaction.atomic():
+        # The person before the item, as `converge_person` locks them: the other order
+        # deadlocked with a converge of the same person (converge24).
+        owner = Drift.objects.filter(pk=drift.pk).values_list("identity_id", flat=True)
+        Identity.objects.select_for_update().filter(pk__in=owner).exists()
         drift = (
             Drift.objects.select_for_update(of=("self",))
             .select_related("identity")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Trim
@@ -42,6 +42,7 @@ from provisioning.services import RidingRow
 from tenants.models import DirectoryConnection, Tenant
 
 logger = logging.getLogger(__name__)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT row lock another holds
 Connections = dict[int, DirectoryConnection]
 
 BATCH = 500  # rows per bulk statement (Django splits further where SQLite caps parameters)
@@ -455,12 +456,14 @@ def _attach(accounts: list[_Account], wanted: dict[str, _Wanted], people: dict[s
 # --- one person at a time --------------------------------------------------------------------
 
 
-def person_for_identity(identity: Identity) -> Person:
+def person_for_identity(identity: Identity, *, wait: bool = True) -> Person:
     """The identity's Person row, created or re-keyed by the tenant's rule, with the accounts
-    its DirectoryAccount links name (and those its key matches) attached."""
+    its DirectoryAccount links name (and those its key matches) attached. Without `wait`, a
+    row of the key another transaction holds raises `OperationalError` (lock not available)
+    instead of waiting for it, nothing of this done."""
     policy = policy_for(identity.tenant_id)
     with transaction.atomic():
-        person = _claim_row(policy, identity)
+        person = _claim_row(policy, identity, wait=wait)
         touched = {person.pk, *_set_aside(identity, person)}
         linked = _linked_accounts(identity)
         touched.update(p for p in linked.values_list("person_id", flat=True) if p)
@@ -470,14 +473,15 @@ def person_for_identity(identity: Identity) -> Person:
     return person
 
 
-def _claim_row(policy: Policy, identity: Identity) -> Person:
+def _claim_row(policy: Policy, identity: Identity, *, wait: bool = True) -> Person:
     """The identity's row under its current key: its own, or the unmanaged person holding
     the key (who becomes this identity's), or a new one. Rows it replaces hand over their
     accounts."""
     tenant_id = identity.tenant_id
     key = identity_key(policy, identity) or f"identity:{identity.pk}"
     own = Person.objects.select_for_update().filter(identity=identity).first()
-    holder = Person.objects.select_for_update().filter(tenant_id=tenant_id, key=key).first()
+    holders = Person.objects.select_for_update(nowait=not wait)
+    holder = holders.filter(tenant_id=tenant_id, key=key).first()
     if holder is not None and holder.identity_id not in (None, identity.pk):
         key, holder = f"identity:{identity.pk}", None  # another identity has it: no merge
     if own is None and holder is not None:
@@ -641,7 +645,11 @@ def _person_for_new_identity(identity: Identity) -> None:
     row = _new_person(identity, key)
     row.identity_id = identity.pk
     if not _insert_unless_taken(row):
-        _person_for_identity_or_later(identity)
+        # Not waiting for the key's row: an adoption holding it (adoption._adopt) then
+        # inserts an identity of this username, waiting for this transaction: a deadlock
+        # that failed the onboarding or the adoption. Unwaited, the onboarding commits and
+        # the adoption is refused as taken meanwhile; the next match settles the row.
+        _person_for_identity_or_later(identity, wait=False)
 
 
 # (database alias, tenant id) -> the tenant's rule as this process last read it for a new
@@ -730,14 +738,21 @@ def _as_read(identity: Identity) -> _Identity:
     return _Identity(*(getattr(identity, name) for name in _IDENTITY_FIELDS))
 
 
-def _person_for_identity_or_later(identity: Identity) -> None:
+def _person_for_identity_or_later(identity: Identity, *, wait: bool = True) -> None:
     # The hook runs inside the caller's transaction (an onboarding, a job): a person made at
     # the same moment by a match must not fail it. The next match (or save) settles it.
     try:
-        person_for_identity(identity)
+        person_for_identity(identity, wait=wait)
     except IntegrityError:
         logger.info(
             "person of identity %s: made concurrently; the next match settles it", identity.pk
+        )
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        logger.info(
+            "person of identity %s: its key's row is held; the next match settles it",
+            identity.pk,
         )
 
 

@@ -667,6 +667,15 @@ def _cancel(job: Job, *, actor, http_request) -> None:
 # -- batches ----------------------------------------------------------------------------------
 
 
+def _lock_people_of(identity_ids) -> None:
+    """A batch's people (ids, or a query of them) locked in id order before its confirm or
+    cancel records anything: one by one, a job's start or cancel recorded (the tenant's
+    audit head) before the next person was locked, and a form's or the webhook's leave or
+    change holding that person waited for the head (a deadlock, converge24)."""
+    people = Identity.objects.select_for_update().filter(pk__in=identity_ids)
+    list(people.order_by("pk").values_list("pk", flat=True))
+
+
 def hold_batch(batch: Batch, reason: str) -> None:
     batch.status, batch.hold_reason = Batch.Status.HELD, reason[:300]
     batch.save(update_fields=["status", "hold_reason"])
@@ -687,6 +696,7 @@ def confirm_batch(batch: Batch, *, actor, http_request=None) -> int:
         if batch.kind == Batch.Kind.TEMPLATE:
             asked = _apply_template_change(batch, actor=actor, http_request=http_request)
         held = list(batch.jobs.filter(status=Job.Status.HELD))
+        _lock_people_of([job.identity_id for job in held])
         for job in held:
             # The scanner holds jobs whose time had come; others may still lie ahead.
             reached = batch.kind == Batch.Kind.SCHEDULE or job.not_before is None
@@ -716,7 +726,8 @@ def cancel_batch(batch: Batch, *, actor, http_request=None) -> int | None:
     all ran): it is not marked cancelled after the fact."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
-        pending = list(batch.jobs.filter(status__in=Job.CANCELLABLE))
+        _lock_people_of(batch.jobs.filter(status__in=Job.CANCELLABLE).values("identity_id"))
+        pending = list(batch.jobs.filter(status__in=Job.CANCELLABLE))  # as their people are
         if not pending and batch.status == Batch.Status.STARTED:
             return None
         for job in pending:

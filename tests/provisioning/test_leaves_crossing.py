@@ -28,9 +28,10 @@ from provisioning import services
 from provisioning.bulk import columns, service
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import Batch, Identity, Job
+from provisioning.models import AccessRequest, Batch, Identity, Job, RequestableResource
 from provisioning.scim import service as scim_service
 from provisioning.scim import tokens as scim_tokens
+from tenants import services as tenant_services
 from tests.factories import make_identity, make_tenant_world
 from tests.provisioning.bulk_support import csv_text
 
@@ -283,5 +284,128 @@ def test_a_scim_delete_and_a_webhook_leave_of_one_person_both_go_through(monkeyp
     person.refresh_from_db()
     assert person.status == Identity.Status.LEAVER
     assert _offboards(person) == 2
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+@pytest.mark.parametrize("edit", ["update", "held edit confirmed"])
+def test_a_role_template_edit_and_a_form_leave_of_its_holder_both_go_through(
+    monkeypatch, world, edit
+):
+    """A template's edit recorded its update (the tenant's audit head, held until commit),
+    then locked its holders to ask each again (`template_changed`); a form leave holding a
+    holder waited for the head: PostgreSQL aborted one (the edit's or the leave's 500)."""
+    tenant, tech, template = world.tenant, world.technician, world.template
+    person = make_identity(tenant, "Tia", "Templated", status=Identity.Status.ACTIVE)
+    person.role_templates.add(template)
+
+    def template_edit():
+        template.groups = [*template.groups, "Crossing Extra"]
+        if edit == "update":
+            tenant_services.save_role_template(template, actor=tech)
+        else:
+            tenant_services.apply_held_edit(template, {"groups": template.groups}, actor=tech)
+
+    cross(monkeypatch, person, tech, template_edit)
+
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    kinds = list(person.jobs.order_by("pk").values_list("kind", flat=True))
+    assert kinds == [Job.Kind.LEAVE, Job.Kind.CHANGE]  # the edit asked them again after
+    assert person.jobs.order_by("-pk").first().desired_version == person.desired_version
+    assert AuditEvent.objects.filter(action="role_template.update").count() == 1
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_failed_grants_retry_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """A technician retries a failed grant (the request back to approved, the person's
+    desired state asked again) as the person's leave is asked. The retry recorded
+    `job.retry` (the tenant's audit head) and then raised the person's desired version (a
+    write to their row) while the leave held the row and waited for the head."""
+    tenant, tech = world.tenant, world.technician
+    person = make_identity(tenant, "Gil", "Granted", status=Identity.Status.ACTIVE)
+    resource = RequestableResource.objects.create(
+        tenant=tenant, connection=world.connection, kind="group", remote_id="g-vpn", name="VPN"
+    )
+    grant = Job.objects.create(
+        tenant=tenant, identity=person, kind=Job.Kind.GRANT, status=Job.Status.FAILED
+    )
+    request = AccessRequest.objects.create(
+        tenant=tenant,
+        identity=person,
+        resource=resource,
+        status=AccessRequest.Status.FAILED,
+        reason="travel",
+        grant_job=grant,
+    )
+    grant.options = {"access_request": request.pk}
+    grant.save(update_fields=["options"])
+
+    cross(monkeypatch, person, tech, lambda: services.retry_failed_steps(grant, actor=tech))
+
+    person.refresh_from_db()
+    assert person.status == Identity.Status.LEAVER
+    assert AuditEvent.objects.filter(action="job.retry", job_id=str(grant.pk)).count() == 1
+    assert _offboards(person) == 1
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_held_files_confirm_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """An MSP admin confirms a held offboarding file as the form offboards one of its people
+    now. The confirm started its held leaves one by one, each person locked and the start
+    recorded (the audit head) before the next person was locked: it waited for the person
+    the form held, the form for the head."""
+    tenant, tech = world.tenant, world.technician
+    first, second = (
+        make_identity(tenant, "Hal", f"Heldback{n}", status=Identity.Status.ACTIVE) for n in (1, 2)
+    )
+    batch = Batch.objects.create(
+        tenant=tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.VALIDATED, options={}
+    )
+    for person in (second, first):  # jobs go newest first: the first's leave starts first
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=tech, batch=batch, hold=True)
+    lifecycle.hold_batch(batch, "Offboards 2 of 2 managed people")
+
+    cross(monkeypatch, second, tech, lambda: lifecycle.confirm_batch(batch, actor=tech))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.STARTED
+    _a_leaver_by(first, batch)
+    second.refresh_from_db()
+    assert second.status == Identity.Status.LEAVER
+    latest = second.jobs.order_by("-pk").first()
+    assert (latest.kind, latest.batch_id, latest.status) == (Job.Kind.LEAVE, None, "queued")
+    assert not second.jobs.filter(status=Job.Status.HELD).exists()
+    report = verify_all(tenant.pk)
+    assert report.ok, report.breaks
+
+
+def test_a_held_files_cancel_and_a_form_leave_of_its_person_both_go_through(monkeypatch, world):
+    """The same with the file cancelled: each held leave was cancelled and recorded before
+    the next was written, whose row the form's leave held (`_lock_pending`)."""
+    tenant, tech = world.tenant, world.technician
+    first, second = (
+        make_identity(tenant, "Cal", f"Cancelled{n}", status=Identity.Status.ACTIVE) for n in (1, 2)
+    )
+    batch = Batch.objects.create(
+        tenant=tenant, kind=Batch.Kind.CSV_OFFBOARD, status=Batch.Status.VALIDATED, options={}
+    )
+    for person in (second, first):  # jobs go newest first: the first's leave goes first
+        lifecycle.request_offboarding(person, FORM_OPTIONS, actor=tech, batch=batch, hold=True)
+    lifecycle.hold_batch(batch, "Offboards 2 of 2 managed people")
+
+    cross(monkeypatch, second, tech, lambda: lifecycle.cancel_batch(batch, actor=tech))
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CANCELLED
+    assert set(batch.jobs.values_list("status", flat=True)) == {Job.Status.CANCELLED}
+    second.refresh_from_db()
+    assert second.status == Identity.Status.LEAVER  # the form's leave, taken first
+    cancels = AuditEvent.objects.filter(action="job.cancel")
+    assert sorted(cancels.values_list("job_id", flat=True)) == sorted(
+        str(pk) for pk in batch.jobs.values_list("pk", flat=True)
+    )  # each held leave cancelled once (the form's leave cancelled the second's)
     report = verify_all(tenant.pk)
     assert report.ok, report.breaks
