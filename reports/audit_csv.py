@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from portal.audit.models import AuditEvent
+from portal.audit.wording import action_words
 from portal.csv_cells import neutralise
 from portal.csv_cells import writer as csv_writer
 
@@ -48,6 +49,8 @@ HEADER = (
     "actor_kind",
     "actor_user_id",
     "tenant_id",
+    # For an auditor reading the file outside the portal: the action as the trail shows it.
+    "action_words",
 )
 
 
@@ -88,6 +91,7 @@ def row(event: AuditEvent) -> tuple:
         event.actor_kind,
         "" if event.actor_user_id is None else event.actor_user_id,
         "" if event.tenant_id is None else event.tenant_id,
+        action_words(event.action),
     )
 
 

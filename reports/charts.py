@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 PALETTE = ("#1f5fbf", "#d9822b", "#1c7c4a", "#8e44ad", "#b3261e", "#5d6b7e")
 WIDTH, HEIGHT = 520, 240
 LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 48
+LEGEND_ROW = 16
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def bar_chart(labels: list[str], series: list[Series], *, title: str, desc: str)
                 )
             )
         parts.append(_x_label(LEFT + (i + 0.5) * group_w, label, every=_label_every(labels), i=i))
-    parts.append(_legend(series))
-    return _svg(title, desc, parts)
+    legend, rows = _legend(series)
+    parts.append(legend)
+    return _svg(title, desc, parts, rows)
 
 
 def line_chart(labels: list[str], series: list[Series], *, title: str, desc: str) -> SafeString:
@@ -105,14 +107,16 @@ def line_chart(labels: list[str], series: list[Series], *, title: str, desc: str
     every = _label_every(labels)
     for i, label in enumerate(labels):
         parts.append(_x_label(xy(i, 0)[0], label, every=every, i=i))
-    parts.append(_legend(series))
-    return _svg(title, desc, parts)
+    legend, rows = _legend(series)
+    parts.append(legend)
+    return _svg(title, desc, parts, rows)
 
 
-def _svg(title: str, desc: str, parts: list[str]) -> SafeString:
+def _svg(title: str, desc: str, parts: list[str], legend_rows: int = 1) -> SafeString:
     body = "".join(parts)
+    height = HEIGHT + LEGEND_ROW * (legend_rows - 1)
     return mark_safe(  # noqa: S308 - every piece above is built with format_html
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-labelledby="{_id(title)}-t {_id(title)}-d" xmlns="http://www.w3.org/2000/svg" '
         f'font-family="system-ui, sans-serif" font-size="12">'
         f'<title id="{_id(title)}-t">{escape(title)}</title>'
@@ -155,23 +159,29 @@ def _x_label(x: float, label: str, *, every: int, i: int) -> str:
     )
 
 
-def _legend(series: list[Series]) -> str:
-    parts, x = [], LEFT
+def _legend(series: list[Series]) -> tuple[str, int]:
+    """The legend, and its number of lines: a name that would pass the right edge starts a
+    line below (the licence chart's product names fill more than one)."""
+    parts, x, row = [], LEFT, 0
     for j, s in enumerate(series):
+        width = 14 + 7.5 * len(s.name)
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            x, row = LEFT, row + 1
+        y = HEIGHT - 16 + LEGEND_ROW * row
         parts.append(
             format_html(
                 '<rect x="{}" y="{}" width="10" height="10" fill="{}"/>'
                 '<text x="{}" y="{}" fill="#1c2430">{}</text>',
-                x,
-                HEIGHT - 16,
+                _f(x),
+                y,
                 PALETTE[j % len(PALETTE)],
-                x + 14,
-                HEIGHT - 7,
+                _f(x + 14),
+                y + 9,
                 s.name,
             )
         )
-        x += 26 + 7.5 * len(s.name)
-    return "".join(parts)
+        x += width + 12
+    return "".join(parts), row + 1
 
 
 def _label_every(labels: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.safestring import SafeString
 
+from portal.licences import product_name
 from reports.charts import Series, bar_chart, line_chart
 from reports.report import Report
 
@@ -26,10 +27,11 @@ def licence_chart(report: Report) -> SafeString | None:
     if not series:
         return None
     labels = [f"{d:%-d %b}" for d, _ in series[0].points]
-    parts = ", ".join(f"{s.sku} {s.points[-1][1]}" for s in series)
+    names = {s.sku: product_name(s.sku) or s.sku for s in series}
+    parts = ", ".join(f"{names[s.sku]} {s.points[-1][1]}" for s in series)
     return line_chart(
         labels,
-        [Series(s.sku, [v for _, v in s.points]) for s in series],
+        [Series(names[s.sku], [v for _, v in s.points]) for s in series],
         title="Licence seats in use",
         desc=f"Seats in use per SKU at the end of each day; on the last day: {parts}.",
     )

@@ -3,8 +3,10 @@
 import re
 
 from django import template
-from django.utils.html import conditional_escape
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from portal.licences import product_name
 
 register = template.Library()
 
@@ -31,3 +33,16 @@ def breakable_url(value) -> SafeString:
     """The (escaped) URL with a <wbr> after each slash: a column too narrow for it breaks it
     between its parts ("…/scim/v2/" / "contoso"), not inside one. Copying it copies no break."""
     return mark_safe(URL_BREAKS.sub("<wbr>", str(conditional_escape(value))))  # noqa: S308 - escaped
+
+
+@register.filter
+def licence(part_number) -> SafeString:
+    """A licence as the admin center names it, its part number beside ("Microsoft 365 E3
+    SPE_E3": the role template form and Graph take the part number); a SKU Microsoft's table
+    does not name, as it is."""
+    name = product_name(str(part_number))
+    if name is None:
+        return format_html('<span class="mono">{}</span>', part_number)
+    return format_html(
+        '<span class="sku-name">{}</span> <span class="mono muted">{}</span>', name, part_number
+    )

@@ -622,8 +622,12 @@ class _Memberships:
 
     def take(self, cursor: Cursor) -> Callable[[MembershipChanges], None]:
         def take(page: MembershipChanges) -> None:
+            # A group comes in several pages (Okta lists the groups, then each one's
+            # members, a page at a time): the read counts it once.
+            shown = set(page.added) | set(page.removed) | set(page.deleted_groups)
+            new = shown - self.groups - self.deleted
             self.add(page)
-            _progress(cursor, groups=len(page.added) + len(page.deleted_groups))
+            _progress(cursor, groups=len(new))
 
         return take
 

@@ -404,6 +404,18 @@ def test_export_streams_the_filtered_events_for_excel(client, trail, alpha, msp_
     assert row["result"] == "failure" and row["job_id"] == str(alpha.job.pk)
 
 
+def test_export_tells_each_action_in_words_for_an_auditor(client, trail, alpha, msp_admin):
+    """An auditor reads the file outside the portal: beside the code, each action in the words
+    the trail shows ('Account created'), in a column added at the end, so the columns before
+    it stay where scripts find them."""
+    client.force_login(msp_admin)
+    response = client.get(export_url(tenant="alpha", action="directory."))
+    (row,) = csv_rows(response)
+    header = list(row)
+    assert header[-1] == "action_words" and header[4] == "action"
+    assert (row["action"], row["action_words"]) == ("directory.create_user", "Account created")
+
+
 def test_export_of_a_client_admin_holds_only_their_tenant(client, trail, alpha):
     client.force_login(alpha.client_admin)
     rows = csv_rows(client.get(export_url()))

@@ -44,6 +44,8 @@ def test_the_preview_proposes_a_template_for_access_several_people_hold_alike(cl
     assert (proposal.people, proposal.groups, proposal.licenses) == (3, ["VPN Users"], ["SPE_E3"])
     link = proposal.url
     assert link in html.replace("&amp;", "&")
+    # The licence as the admin center names it, its part number beside.
+    assert 'Microsoft 365 E3</span> <span class="mono muted">SPE_E3</span>' in html
 
     # The link opens the role form filled in with that access.
     form = client.get(link)

@@ -495,3 +495,17 @@ def test_after_a_job_the_rows_show_its_end_state_without_an_inventory_read(dirs)
         for c in Cursor.objects.filter(connection__tenant=dirs.tenant)
     }
     assert after == before  # no inventory read in between
+
+
+def test_a_read_counts_each_group_it_read_once(dirs):
+    """The summary's "N groups" is the groups whose members the read listed. Okta's read lists
+    the groups first, then each group's members: counted at both, the demo's Northwind read
+    "26 groups" beside the 14 its page keeps (Everyone, built in, is not read: nobody is
+    assigned to it)."""
+    okta = connector_for(dirs.tenant.connections.get(kind="okta"))
+    groups = {g.name: g.id for g in bridge.run(okta.groups())}
+    eve = okta_user(okta, dirs, "eve")
+    bridge.run(okta.add_to_group(eve.id, groups["Staff"]))
+    assigned = [name for name in groups if name != "Everyone"]
+
+    assert refresh(dirs, "okta").groups_read == len(assigned)
