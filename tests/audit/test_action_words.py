@@ -77,6 +77,16 @@ def _passes_a_parameter_to(func, callers: set[str]) -> bool:
     )
 
 
+def _is_partial_of(call: ast.Call, callers: set[str]) -> bool:
+    return (
+        _name(call) == "partial"
+        and bool(call.args)
+        and isinstance(call.args[0], ast.Name | ast.Attribute)
+        and (call.args[0].attr if isinstance(call.args[0], ast.Attribute) else call.args[0].id)
+        in callers
+    )
+
+
 def recordable_actions() -> tuple[set[str], set[str]]:
     """(every action found, the f-string families met that FAMILIES does not know)."""
     modules = _modules()
@@ -90,9 +100,15 @@ def recordable_actions() -> tuple[set[str], set[str]]:
                 if isinstance(target, ast.Name) and "action" in target.id.lower():
                     assigned.setdefault(target.id, []).append(node.value)
         for call in ast.walk(tree):
-            if not (isinstance(call, ast.Call) and _name(call) in callers):
+            if not isinstance(call, ast.Call):
                 continue
-            for arg in call.args:
+            if _name(call) in callers:
+                args = call.args
+            elif _is_partial_of(call, callers):  # functools.partial(record, "a.b", ...)
+                args = call.args[1:]
+            else:
+                continue
+            for arg in args:
                 names = [n.id for n in ast.walk(arg) if isinstance(n, ast.Name)]
                 values = [arg] + [v for name in names for v in assigned.get(name, [])]
                 for value in values:
