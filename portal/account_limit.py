@@ -85,6 +85,19 @@ def _client(request: HttpRequest) -> str:
     return client_address.sender(request.META.get("REMOTE_ADDR", ""))
 
 
+def failures_holding(username: str) -> int:
+    """The account's failures this window once they reach the cap (it holds sign-ins from
+    clients new to its person), else 0: what the staff page and its Unlock tell."""
+    failures = ratelimit.used(BUCKET, usernames.folded(username), window_s=WINDOW_S)
+    return failures if failures >= _cap() else 0
+
+
+def account_wait(username: str) -> int:
+    """The seconds sign-ins of `username` from clients new to its person wait on the cap per
+    account (0: none)."""
+    return ratelimit.waiting(BUCKET, usernames.folded(username), limit=_cap(), window_s=WINDOW_S)
+
+
 def forget(username: str) -> None:
     """The account's failures are forgotten (an unlock)."""
     ratelimit.clear(BUCKET, usernames.folded(username), window_s=WINDOW_S)

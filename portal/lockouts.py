@@ -60,8 +60,9 @@ def unlock(
             by_username[attempt.username or ""].append(attempt)
         AccessAttempt.objects.filter(pk__in=[a.pk for a in chosen]).delete()
         for username, theirs in by_username.items():
+            capped = account_limit.failures_holding(username)
             account_limit.forget(username)
-            _record(username, theirs, actor=actor, request=request, via=via)
+            _record(username, theirs, capped, actor=actor, request=request, via=via)
     return len(chosen)
 
 
@@ -70,11 +71,26 @@ def unlock_person(person, *, actor, request: HttpRequest | None = None) -> int:
     per client stays (`clients_holding` says so on the page): its count is everyone's failures
     from that address, a spray over many accounts as often as not, and an unlock for one person
     would let it go on against all of them. The person passes it from any client they signed
-    in from within account_limit.FAMILIAR_DAYS, and from any other client."""
-    account_limit.forget(person.get_username())
-    return unlock(
-        AccessAttempt.objects.filter(username=person.get_username()), actor=actor, request=request
-    )
+    in from within account_limit.FAMILIAR_DAYS, and from any other client. How many lockouts
+    were lifted: the cap per account alone counts one (django-axes deletes its attempts after
+    a cool-off shorter than the cap's hour), recorded as the attempts are."""
+    username = person.get_username()
+    lifted = unlock(AccessAttempt.objects.filter(username=username), actor=actor, request=request)
+    if lifted:
+        return lifted
+    capped = account_limit.failures_holding(username)
+    account_limit.forget(username)
+    if not capped:
+        return 0
+    _record(username, [], capped, actor=actor, request=request, via="")
+    return 1
+
+
+def account_held_until(person) -> datetime | None:
+    """Until when the cap per account holds the person's sign-ins from clients new to them
+    (None: it does not)."""
+    seconds = account_limit.account_wait(person.get_username())
+    return timezone.now() + timedelta(seconds=seconds) if seconds else None
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,10 @@ def clients_holding(person) -> list[ClientHold]:
     return sorted(holds.values(), key=lambda hold: hold.client)
 
 
-def _record(username: str, attempts: list[AccessAttempt], *, actor, request, via: str) -> None:
+def _record(
+    username: str, attempts: list[AccessAttempt], capped: int, *, actor, request, via: str
+) -> None:
+    """`capped`: the account's failures when its cap held it (0: it did not)."""
     person = get_user_model().objects.filter(username=username).first() if username else None
     for attempt in attempts:  # a later lockout is recorded again, as the first was
         ratelimit.forget_first(LOCKOUT_MARK, f"{username}|{attempt.ip_address}")
@@ -129,7 +148,8 @@ def _record(username: str, attempts: list[AccessAttempt], *, actor, request, via
         before={
             "attempts": [
                 {"address": a.ip_address, "failures": a.failures_since_start} for a in attempts
-            ]
+            ],
+            **({"account_cap": {"failures": capped}} if capped else {}),
         },
         after={"attempts": [], **({"via": via} if via else {})},
         request=request,

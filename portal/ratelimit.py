@@ -45,6 +45,11 @@ def waiting(bucket: str, who: str, *, limit: int, window_s: int, now: float | No
     return max(1, (window + 1) * window_s - int(now))
 
 
+def used(bucket: str, who: str, *, window_s: int) -> int:
+    """The hits of `who` in `bucket` this window, without counting one."""
+    return cache.get(_key(bucket, who, int(time.time() // window_s))) or 0
+
+
 def clear(bucket: str, who: str, *, window_s: int) -> None:
     """`who` starts this window with no hits."""
     cache.delete(_key(bucket, who, int(time.time() // window_s)))

@@ -2,8 +2,9 @@
 
 Each source is read once for all tenants, grouped by tenant in the database (GROUP BY with
 filtered counts), and the rows are put together here. Jobs are read only from the recent
-window through the (tenant, created_at) index; the audit table is not read at all. Licence
-seats come from the snapshots cache (reports/licences.py), never from a directory.
+window through the (tenant, created_at) index, and the failed ones ended in it through the
+status index; the audit table is not read at all. Licence seats come from the snapshots
+cache (reports/licences.py), never from a directory.
 """
 
 from __future__ import annotations
@@ -379,10 +380,15 @@ def _sees_all(user) -> bool:
 
 
 def _add_recent_jobs(rows, scope, now, today_start, week_start) -> None:
+    """Jobs made today and this week, by status, and the failures of the window: a failed
+    job made or ended in it, as "Failures needing attention" lists them (a hard delete is
+    made a grace period before it runs and fails)."""
     # The failure window is the longer one (a week starts at most 7 days back).
     since = min(week_start, now - timedelta(days=FAILURE_WINDOW_DAYS))
+    ended_failed = Q(status__in=FAILED, finished_at__gte=since)
     grouped = (
-        Job.objects.filter(scope, created_at__gte=since)
+        Job.objects.filter(scope)
+        .filter(Q(created_at__gte=since) | ended_failed)
         .values("tenant_id", "status")
         .annotate(
             today=Count("id", filter=Q(created_at__gte=today_start)),

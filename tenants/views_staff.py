@@ -103,6 +103,8 @@ def _staff_form(request, person):
         "person": person,
         "has_second_factor": has_second_factor,
         "lockouts": lockouts.lockouts_of(person) if person is not None else [],
+        "account_held_until": lockouts.account_held_until(person) if person is not None else None,
+        "account_cap": settings.SIGNIN_FAILURES_PER_ACCOUNT_PER_HOUR,
         "clients_holding": lockouts.clients_holding(person) if person is not None else [],
         "client_cap": settings.SIGNIN_FAILURES_PER_CLIENT_PER_HOUR,
         "familiar_days": account_limit.FAMILIAR_DAYS,

@@ -186,6 +186,7 @@ def check(tenant: Tenant, rows: list) -> list[str]:
         row.data.pop("availability", None)
         row.data.pop("plan", None)
         row.data.pop("plan_summary", None)
+        row.data.pop("seats_counted", None)
     connections = list(tenant.connections.order_by("kind"))
     if not checked or not connections:
         return []
@@ -232,10 +233,12 @@ def _preview_rows(tenant, checked, requests, connections, directories):
 
 def _note(row, preview: services.Preview) -> None:
     problems, availability, operations = [], {}, []
+    seats_counted = False
     for connection, plan, _ in preview.plans:
         if plan is None:
             continue
         where = connection.label
+        seats_counted = seats_counted or seats.counts_seats(plan)
         operations.append([where, seats.operations_in_words(plan), connection.kind])
         availability |= plan.license_availability
         problems += [
@@ -246,6 +249,7 @@ def _note(row, preview: services.Preview) -> None:
     row.data["problems"] = problems
     row.data["availability"] = availability
     row.data["plan"] = operations  # [directory, [operation, ...], kind], as the form's dry run
+    row.data["seats_counted"] = seats_counted  # the page says why they can differ (polish2)
     row.data["plan_summary"] = " · ".join(
         f"{where} ({len(steps)} step{'s' if len(steps) > 1 else ''})"
         for where, steps, _ in operations

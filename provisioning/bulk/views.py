@@ -32,7 +32,7 @@ from provisioning.bulk.forms import (
     OffboardingOptionsForm,
     UploadForm,
 )
-from provisioning.models import Batch
+from provisioning.models import Batch, BatchRow
 from tenants import access
 from tenants.models import Tenant
 
@@ -174,6 +174,7 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
             dict.fromkeys(batch.options.get("notes", []) + batch.options.get("choice_notes", []))
         ),
         "invalid": batch.rows.exclude(errors=[]).count(),
+        "seats_counted": any(_plan_names_seats(row) for row in page),
         "is_admin": access.is_msp_admin(request.user),
     }
     pending = batch.status == Batch.Status.VALIDATED and batch.kind == Batch.Kind.CSV_OFFBOARD
@@ -182,6 +183,11 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         context["will_hold"] = service.hold_reason(batch, leavers - {None})
     template = "provisioning/bulk_batch.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+def _plan_names_seats(row: BatchRow) -> bool:
+    """Whether the row shows a plan (valid, not yet a job) that names seats available."""
+    return bool(row.data.get("seats_counted")) and not row.errors and row.job_id is None
 
 
 def _choices_context(batch: Batch, page) -> dict:

@@ -14,7 +14,7 @@ from provisioning.inventory.adoption_draft import WOULD_CHANGE, Draft, Known, dr
 from provisioning.inventory.adoption_patterns import shared_access
 from provisioning.inventory.adoption_suggest import best_match, rank, templates_of
 from provisioning.inventory.models import Account, Person
-from tenants.models import RoleTemplate, Tenant
+from tenants.models import DirectoryConnection, RoleTemplate, Tenant
 
 CHUNK = 500
 SAMPLES = 50
@@ -27,6 +27,8 @@ class BulkRow:
     exceptions: int
     refusal: str = ""
     directories: list[str] = field(default_factory=list)  # managed in these only
+    # The SCIM apps they have an account in, named when no directory holds one (Draft's).
+    apps_in: list[DirectoryConnection] = field(default_factory=list)
 
 
 @dataclass
@@ -129,7 +131,9 @@ def _count(preview: BulkPreview, person: Person, result: Draft, chosen) -> None:
         template = chosen[0] if chosen else None
         refusal = result.refusal or ("; ".join(result.changes[:3]) if result.changes else "")
         directories = [c.label for c in result.directories_in]
-        preview.samples.append(BulkRow(person, template, exceptions, refusal, directories))
+        preview.samples.append(
+            BulkRow(person, template, exceptions, refusal, directories, result.apps_in)
+        )
 
 
 @dataclass

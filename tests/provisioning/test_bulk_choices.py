@@ -6,6 +6,7 @@ in this process (`run_now`), as a worker would run them."""
 
 from __future__ import annotations
 
+import html
 import time
 import uuid
 
@@ -65,6 +66,19 @@ def run_until_stopped(job: Job, max_runs: int = 200) -> Job:
             return job
         time.sleep(min(outcome.retry_in or 0.05, 0.2))
     raise AssertionError(f"job {job.pk} still {job.status}: {job.waiting_reason}")
+
+
+def test_the_preview_says_why_its_seats_can_differ_from_the_dashboards(client, on_sandbox):
+    """The rows named their seats ("SPE_E3 (3 available)") without the note the single dry
+    runs carry since polish1: read from the directory when the file was checked, less the
+    seats of the rows above, where the dashboard shows its last reading (polish2)."""
+    dirs = three_seats(on_sandbox, "seatnote")
+    batch = preview(client, dirs, rows_for(NAMES[:2]))
+    page = html.unescape(client.get(batch_url("bulk_batch", batch)).content.decode())
+    assert "SPE_E3 (3 available)" in page and "SPE_E3 (2 available)" in page
+    note = page[page.find('class="muted small-text seats-note"') :][:600]
+    assert "read from the directory when this file was checked" in note, note
+    assert "rows above" in note and "dashboard" in note
 
 
 def test_five_rows_for_the_last_three_seats_leave_two_needing_a_choice(client, on_sandbox):

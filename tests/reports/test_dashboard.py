@@ -111,6 +111,28 @@ def test_a_tenants_row_has_its_figures(busy, bravo, msp_admin):
     assert other.failures == 1 and not other.quarantined and other.pending_approvals == 0
 
 
+def test_a_failure_ended_today_of_a_job_made_long_ago_is_counted_as_it_is_listed(busy, msp_admin):
+    """A hard delete is made when the leave is verified and runs after the grace period: one
+    made 30 days ago that failed today was listed under "Failures needing attention"
+    (leftover1) and not counted in its tenant's Failures, which read jobs made in the window
+    (polish2). Both count a job made or ended in it."""
+    now = timezone.now()
+    delete = job(
+        busy,
+        person(busy, "Del", "Ayed"),
+        "delete",
+        created=now - timedelta(days=30),
+        not_before=now - timedelta(hours=1),
+        hours=0.5,
+        status="failed",
+    )
+    board = build_dashboard(msp_admin)
+    row = row_of(board, busy)
+    listed = [f for f in board.attention if f.tenant_slug == busy.tenant.slug]
+    assert delete.pk in [f.id for f in listed]
+    assert row.failures == len(listed) == 2 and row.latest_failure == delete.pk
+
+
 def test_a_job_waiting_for_a_licence_choice_is_counted_apart(busy, msp_admin):
     Job.objects.create(
         tenant=busy.tenant,

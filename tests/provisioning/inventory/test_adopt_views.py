@@ -331,11 +331,10 @@ def test_an_adoption_left_to_the_worker_is_followed_on_the_page_until_it_ends(
         assert 'id="adopt-progress"' not in garbled.content.decode(), mark
 
 
-def test_someone_only_in_a_scim_app_is_said_to_be_there_by_its_name(client, alpha):
-    """Their only account is in the SCIM app Slack: the preview said "Managed in: no
-    directory", as if they had no account (polish1). It names the app."""
+def zed_only_in_slack(world) -> Person:
+    """Zed Existing, whose only account is in the SCIM app Slack."""
     slack = DirectoryConnection(
-        tenant=alpha.tenant,
+        tenant=world.tenant,
         kind=DirectoryConnection.Kind.SCIM,
         name="Slack",
         scim_base_url="https://api.slack.example/scim/v2",
@@ -345,7 +344,7 @@ def test_someone_only_in_a_scim_app_is_said_to_be_there_by_its_name(client, alph
     slack.save()
     Account.objects.create(
         connection=slack,
-        tenant=alpha.tenant,
+        tenant=world.tenant,
         remote_id="scim-zed",
         username="zed@alpha.test",
         mail="zed@alpha.test",
@@ -353,11 +352,30 @@ def test_someone_only_in_a_scim_app_is_said_to_be_there_by_its_name(client, alph
         last_name="Existing",
         display_name="Zed Existing",
     )
-    scope.apply_scope(alpha.tenant)
-    matching.rematch(alpha.tenant)
-    zed = Person.objects.get(tenant=alpha.tenant, username="zed@alpha.test")
+    scope.apply_scope(world.tenant)
+    matching.rematch(world.tenant)
+    return Person.objects.get(tenant=world.tenant, username="zed@alpha.test")
+
+
+def test_someone_only_in_a_scim_app_is_said_to_be_there_by_its_name(client, alpha):
+    """Their only account is in the SCIM app Slack: the preview said "Managed in: no
+    directory", as if they had no account (polish1). It names the app."""
+    zed = zed_only_in_slack(alpha)
     client.force_login(alpha.technician)
 
     page = html.unescape(client.get(url("person_adopt", alpha, zed)).content.decode())
 
     assert "<strong>Slack</strong>" in page, page[page.find("adopt-preview") :][:3000]
+
+
+def test_the_bulk_page_names_the_scim_app_of_someone_only_in_it(client, alpha):
+    """The bulk page's "Managed in" said "no directory" of them, as the single preview did
+    before polish1 (polish2): it names the app as that preview does."""
+    zed_only_in_slack(alpha)
+    client.force_login(alpha.technician)
+
+    page = html.unescape(client.get(url("people_adopt", alpha)).content.decode())
+
+    samples = page[page.find('id="adopt-samples"') :]
+    row = samples[samples.find("zed@alpha.test") :][:1500]
+    assert "only account is in the SCIM app <strong>Slack</strong>" in row, row
