@@ -29,7 +29,7 @@ from tests.provisioning.bulk_support import (
     sandbox_tenant,
     upload,
 )
-from tests.provisioning.test_leaves_crossing import FIRST, WAIT_S, released_once_waiting
+from tests.provisioning.crossing import FIRST, WAIT_S, released_once_waiting
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -16,7 +16,6 @@ under the ask taken last, each ask in the trail once, the chain whole."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -34,15 +33,14 @@ from provisioning.scim import tokens as scim_tokens
 from tenants import services as tenant_services
 from tests.factories import make_identity, make_tenant_world
 from tests.provisioning.bulk_support import csv_text
+from tests.provisioning.crossing import FIRST, WAIT_S, released_once_waiting
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's"),
 ]
 
-WAIT_S = 20  # a deadline no run reaches: the other ask is seen waiting within a second
 FORM_OPTIONS = lifecycle.OffboardingOptions(delete_after_days=0)
-FIRST = "takes its lock first"  # the thread that pauses holding it
 
 
 @pytest.fixture(autouse=True)
@@ -57,15 +55,6 @@ def world(db):
     world.tenant.offboard_hold_count, world.tenant.offboard_hold_percent = 10, 100
     world.tenant.save(update_fields=["offboard_hold_count", "offboard_hold_percent"])
     return world
-
-
-def _someone_waits_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 def cross(monkeypatch, person: Identity, actor, other: Callable[[], object]) -> None:
@@ -90,35 +79,6 @@ def cross(monkeypatch, person: Identity, actor, other: Callable[[], object]) -> 
         other()
 
     released_once_waiting(form_leave, other_ask, other_waits)
-
-
-def released_once_waiting(first, second, release: threading.Event) -> None:
-    """`first` (which pauses holding a lock until `release`, in the thread named FIRST) and
-    `second` run; once a transaction waits for a lock, `release` is set. Neither may fail."""
-    errors: list[str] = []
-
-    def guarded(work):
-        def run():
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
-            finally:
-                connections.close_all()
-
-        return run
-
-    threads = [threading.Thread(target=guarded(first), name=FIRST)]
-    threads.append(threading.Thread(target=guarded(second)))
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not _someone_waits_for_a_lock() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    release.set()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
 
 
 def _offboards(person: Identity) -> int:

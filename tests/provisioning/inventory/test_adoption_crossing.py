@@ -28,6 +28,7 @@ from provisioning.inventory.models import Cursor, Person
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import DirectoryAccount, Identity, Job
 from tests.factories import make_identity
+from tests.provisioning.crossing import WAIT_S, someone_waits_for_a_lock
 from tests.provisioning.directories import make_directories
 
 pytestmark = [
@@ -35,7 +36,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's"),
 ]
 
-WAIT_S = 20  # a deadline no run reaches: the other ask is seen waiting within a second
 ADOPTING = "adopts first"  # the thread that pauses holding the inventory person's lock
 
 
@@ -57,15 +57,6 @@ def _read_inventory(dirs) -> None:
     for directory in dirs.tenant.connections.all():
         cursor = service.refresh(directory, sleep=time.sleep)
         assert cursor is not None and cursor.state == Cursor.State.IDLE, cursor.last_error
-
-
-def _someone_waits_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 def _unmanaged_ada(dirs) -> tuple[Person, dict]:
@@ -118,7 +109,7 @@ def _adopting_while(monkeypatch, dirs, person: Person, other) -> list[str]:
         thread.start()
     assert holds.wait(WAIT_S)
     deadline = time.monotonic() + WAIT_S
-    while not (_someone_waits_for_a_lock() or other_went.is_set()):
+    while not (someone_waits_for_a_lock() or other_went.is_set()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     other_went.set()

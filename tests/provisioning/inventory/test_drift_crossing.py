@@ -20,7 +20,7 @@ from provisioning.inventory import drift_actions
 from provisioning.inventory.models import Drift, Person
 from provisioning.models import Identity, Job
 from tests.factories import make_identity, make_tenant_world
-from tests.provisioning.test_leaves_crossing import FIRST, WAIT_S, released_once_waiting
+from tests.provisioning.crossing import FIRST, WAIT_S, released_once_waiting
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
