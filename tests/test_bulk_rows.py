@@ -251,3 +251,73 @@ def test_insert_sqls_arrays_find_their_element_type_once_a_statement_not_per_col
             _dumped(columns, PyFormat.AUTO)
         found[name] = finding.call_count
     assert found["twice"] == found["once"]
+
+
+def _built(row: models.Model) -> tuple:
+    """What an instance holds: its fields' values, its state and the related objects it keeps."""
+    values = {k: v for k, v in vars(row).items() if k != "_state"}
+    state = row._state
+    return values, state.adding, state.db, state.fields_cache
+
+
+def _row_cases() -> list[tuple[type[models.Model], dict]]:
+    job = Job(pk=41, tenant_id=3, identity_id=5)
+    event = {
+        **{"chain_key": "tenant:3", "tenant_id": 3, "tenant_name": "Contoso"},
+        **{"action": "job.plan", "result": "success", "before": None, "after": {"round": 1}},
+        **{"job_id": "41", "actor_kind": "system", "actor_username": "system"},
+        **{"actor_display": "the system (worker)", "target_type": "provisioning.identity"},
+        **{"target_id": "5", "target_display": "Ada Lovelace", "request_id": ""},
+        **{"client_request_id": "", "source_ip": None},
+    }
+    step = {"connection_id": 7, "order": 1, "action": "add_group", "target_name": "Staff"}
+    return [
+        (AuditEvent, event),
+        (AuditEvent, {"action": "job.plan", "tenant_id": None}),
+        (AuditChainHead, {"chain_key": "tenant:3", "tenant_id": 3, "seq": 9, "hash": "ab"}),
+        (Step, {"job": job, **step, "params": {"group": "g1"}}),  # the job kept, as Django keeps it
+        (Step, {"job_id": 41, **step}),
+        (Step, {"job": None, "connection_id": 7}),
+        (Identity, {"tenant_id": 3, "username": "ada@contoso.example"}),
+    ]
+
+
+@pytest.mark.parametrize(("model", "values"), _row_cases())
+def test_a_new_row_is_the_row_djangos_keywords_build(model, values):
+    assert _built(bulk_rows.new_row(model, **values)) == _built(model(**values))
+    # and again, from the shape kept by the first
+    assert _built(bulk_rows.new_row(model, **values)) == _built(model(**values))
+
+
+def test_a_new_rows_made_defaults_are_made_for_each_row():
+    first, second = (bulk_rows.new_row(Step, connection_id=7, order=n) for n in (1, 2))
+    assert first.params == {} and first.request_ids == [] and first.result == {}
+    assert first.params is not second.params and first.request_ids is not second.request_ids
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        models.CharField(max_length=3),
+        models.CharField(max_length=3, null=True),
+        models.IntegerField(),
+        models.IntegerField(default=0),
+        models.CharField(max_length=3, default="x"),
+        models.JSONField(default=dict),
+        models.JSONField(default=list),
+        models.CharField(max_length=3, db_default="x"),
+        models.DateTimeField(),
+    ],
+)
+def test_a_default_is_kept_only_where_django_returns_the_same_one_each_time(field):
+    same = field.get_default() is field.get_default()
+    assert bulk_rows._default_is_constant(field) == same
+
+
+def test_a_new_row_refuses_what_djangos_keywords_refuse():
+    with pytest.raises(TypeError):
+        Step(connection_id=7, colour="red")
+    with pytest.raises(TypeError):
+        bulk_rows.new_row(Step, connection_id=7, colour="red")
+    with pytest.raises(TypeError):
+        bulk_rows.new_row(Step, job=Job(pk=1), job_id=1)

@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from portal import kept_sql
-from portal.bulk_rows import database, insert_sql, saved
+from portal.bulk_rows import database, insert_sql, new_row, saved
 from portal.models import Role, role_of
 
 from .context import current_channel
@@ -141,7 +141,8 @@ def event_for(
     if tenant is not None and tenant.pk is None:
         raise ValueError("audit tenant must be saved before an event can name it")
     tenant_id = None if tenant is None else int(tenant.pk)
-    return AuditEvent(
+    return new_row(
+        AuditEvent,
         chain_key=chain_key_for(tenant_id),
         tenant_id=tenant_id,
         tenant_name=_clip("" if tenant is None else str(tenant), 255),
@@ -301,8 +302,12 @@ def _append_on(
     PostgreSQL (None on SQLite, or when the head is gone). `riding` (PostgreSQL) is sent by
     that statement either way."""
     seq, hash_ = known
-    head = AuditChainHead(
-        chain_key=chain[0].chain_key, tenant_id=chain[0].tenant_id, seq=seq, hash=hash_
+    head = new_row(
+        AuditChainHead,
+        chain_key=chain[0].chain_key,
+        tenant_id=chain[0].tenant_id,
+        seq=seq,
+        hash=hash_,
     )
     _stamp(chain)
     seal_after(head, chain)

@@ -413,7 +413,8 @@ def write_steps(job: Job, plans, version: int, verify_costs: dict[int, int]) -> 
     them are kept, those paid beyond them given back."""
     first = job.steps_total + 1  # orders run 1..steps_total: only this writes steps
     rows = [
-        Step(
+        bulk_rows.new_row(
+            Step,
             job=job,
             connection_id=plan.connection_id,
             order=order,

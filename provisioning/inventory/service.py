@@ -929,7 +929,10 @@ def _upsert_read(row: Account, update_fields: tuple[str, ...]) -> None:
         return _upsert_statement(made, update_fields)
 
     built = kept_sql.kept(shape, build, *(values[name] for name in varying))
-    with transaction.atomic(savepoint=False), database().cursor() as cursor:
+    # One statement: its own transaction when none is open (a job's plan and verifying read),
+    # else part of the caller's, which a failure marks for rollback as Django's single-row
+    # `save` does; no BEGIN and COMMIT of its own, as bulk_create's `atomic` would send.
+    with transaction.mark_for_rollback_on_error(), database().cursor() as cursor:
         cursor.execute(built.sql, built.params)
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from unittest.mock import patch
 
 import pytest
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.sql.compiler import SQLInsertCompiler
+from django.test.utils import CaptureQueriesContext
 
 from portal import kept_sql
 from provisioning.connectors.base import AccessState, DirectoryUser
@@ -135,3 +136,27 @@ def test_a_read_of_a_shape_read_before_is_not_built_again(alpha):
         service.record_account_read(alpha.connection, READS[0][0], access)
     assert compiled == []
     assert Account.objects.get(remote_id="u-2").group_ids == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_outside_a_transaction_sends_its_statement_alone(alpha):
+    """A job's plan and its verifying read are in no transaction: the upsert is one
+    statement, its own transaction, with no BEGIN and COMMIT round trips around it."""
+    user, access = READS[0]
+    with CaptureQueriesContext(connection) as sent:
+        service.record_account_read(alpha.connection, user, access)
+    upserts = [q["sql"] for q in sent if 'INSERT INTO "inventory_account"' in q["sql"]]
+    assert len(upserts) == 1
+    # before cpu21: BEGIN and COMMIT (bulk_create's atomic block)
+    assert [q["sql"] for q in sent if q["sql"].startswith(("BEGIN", "COMMIT"))] == []
+    assert Account.objects.filter(connection=alpha.connection, remote_id="u-1").exists()
+
+
+def test_a_failed_read_inside_a_transaction_marks_it_for_rollback(alpha):
+    """In a caller's transaction the upsert is part of it; its failure leaves the
+    transaction to roll back, as Django's atomic block around it did."""
+    user = DirectoryUser("u-4", None, True, {})  # a username is NOT NULL
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            service.record_account_read(alpha.connection, user, AccessState())
+        assert transaction.get_rollback()
