@@ -7,7 +7,7 @@ from pytest_django.plugin import blocking_manager_key
 
 from portal.audit.events import forget_known_heads
 from portal.models import Role
-from tests import caches, settle
+from tests import caches, settle, template_db
 from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, WorkerStarts
 from tests.sandbox.server import running_sandbox
@@ -79,6 +79,9 @@ HEAVY_FILES = {
     # (17 s with the sandbox's start); a hard delete driven round by round (27 to 56 s).
     "tests/provisioning/test_join_proof.py": 12,
     "tests/provisioning/test_hard_delete_proof.py": 35,
+    # suite7, PostgreSQL at a load of 11: two migrations of a probe's template, in processes
+    # of their own (108 s; 65 s on SQLite).
+    "tests/test_template_db.py": 75,
 }
 SECONDS_A_TEST = 0.5  # what an unlisted file costs a test, for the order only
 # A package whose fixture is package-scoped is run as one block: the browser package's
@@ -266,6 +269,23 @@ STARTED_WORKERS: list[WorkerProcess] = []
 TEST_DATABASE: list[bool] = []  # [True] while the test database exists: never touch another
 # The transactional test flushed last in this process (empty: none yet).
 LAST_FLUSHED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, django_db_use_migrations):
+    """pytest-django's, then each test database made a copy of one migrated template
+    (tests/template_db.py), not migrated by every pytest worker."""
+    if not django_db_use_migrations:
+        yield
+        return
+    from django.db.backends.base.creation import BaseDatabaseCreation
+
+    create = BaseDatabaseCreation.create_test_db
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            BaseDatabaseCreation, "create_test_db", template_db.made_from_template(create)
+        )
+        yield
 
 
 @pytest.fixture(scope="session")
