@@ -71,3 +71,37 @@ def test_a_join_the_scim_app_refuses_keeps_the_person_a_joiner_until_a_retry_con
     assert status_of(client, identity) == "Active"
     assert dirs.entra_user(username)["accountEnabled"] is True
     assert dirs.okta_user(username)["status"] == "ACTIVE"
+
+
+def test_a_join_stopped_by_an_app_that_cannot_be_read_says_nothing_was_sent(
+    on_sandbox, monkeypatch, msp_admin
+):
+    """The app answers 500 to every call, its reads too: the job reads every directory before
+    it writes to any, so it gives up having sent nothing, and says so (a technician reading
+    "Gave up reading Slack" alone cannot tell whether Entra ID and Okta hold a half-made
+    account). With the app back, a retry converges."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"cv{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
+    app = make_app(on_sandbox, "full", groups=["sales"])
+    slack = connect(dirs.tenant, app, "Slack")
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
+    dirs.template.save()
+    app.behave(error_rate=1.0)
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+
+    join = drive(join)
+
+    assert join.status == Job.Status.FAILED and join.steps_total == 0
+    assert join.error.startswith("Gave up reading") and "Slack" in join.error
+    assert join.error.endswith("Nothing was sent to any directory.")
+    assert dirs.entra_user(username) is None and dirs.okta_user(username) is None
+
+    app.behave(error_rate=0.0)
+    services.retry_failed_steps(join, actor=msp_admin)
+    join = drive(join)
+
+    assert join.status == Job.Status.SUCCEEDED, non_succeeded(join)
+    assert Identity.objects.get(pk=join.identity_id).status == Identity.Status.ACTIVE
+    assert app.groups_of(app.user(username)["id"]) == {"sales"}
