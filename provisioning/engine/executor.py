@@ -302,10 +302,18 @@ def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
     if tries >= MAX_PLAN_ATTEMPTS:
         if not isinstance(exc, ReplicationLagError):  # lag says nothing of the connection
             quarantine.record_outcome(connection, ok=False, reason=exc.message)
-        fail_job(job, f"Gave up reading {connection} after {tries} tries: {exc.message}")
+        given_up = f"Gave up reading {connection} after {tries} tries: {exc.message}"
+        fail_job(job, given_up + _nothing_sent(job))
         return None
     job.options = {**job.options, "plan_failures": tries}  # written by the park, fenced
     return wait(job, f"Reading {connection}: {exc.message}", _plan_retry_in(exc, tries))
+
+
+def _nothing_sent(job: Job) -> str:
+    """Every directory is read before any is written: a job stopped at a read that never
+    wrote a step left them all untouched, which a leave's technician needs to know (the
+    leaver still signs in everywhere)."""
+    return " Nothing was sent to any directory." if job.steps_total == 0 else ""
 
 
 def wait_for_replication(job: Job, account: DirectoryAccount) -> Outcome:
