@@ -10,6 +10,8 @@ transient failures never sleep in the worker: `execute` returns when to try agai
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -165,6 +167,9 @@ def _newer_person(job: Job) -> bool:
 def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     """A round: read every directory of the tenant, compare with the desired state now, and
     write the steps. No steps anywhere: the read was the verification and the job succeeds.
+    A directory that cannot be read (down, quarantined) stops the round before anything is
+    written, except for a leave: it writes to the directories it read, then waits for, or
+    fails on, the one it could not (the leaver's access goes where it can at once).
     None when the job goes on (its steps, or done); an Outcome when it must wait.
     `identity_read`: job.identity was read from the database just now (by the claim).
 
@@ -182,6 +187,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if rounds == 0 and (turn := admission.turn_first(job, connections)) is not None:
         return turn  # its turn not come: nothing read or planned for it
     accounts = accounts_of(identity)
+    unread: list[Callable[[], Outcome | None]] = []  # a leave's directories not read: later
     for connection in connections:
         desired = desired_for(identity, connection)
         if not desired.managed_here:  # no account of theirs is read or changed there
@@ -202,7 +208,11 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         )
         if connection.quarantined_at:
             planning.close()
-            return wait(job, f"{connection} is quarantined: {connection.quarantine_reason}", None)
+            held = f"{connection} is quarantined: {connection.quarantine_reason}"
+            if job.kind == Job.Kind.LEAVE:
+                unread.append(functools.partial(wait, job, held, None))
+                continue
+            return wait(job, held, None)
         # The plan's reads count against the pace too: each operation, as the directory counts.
         joiner = not stored_id  # its plan creates the account
         paced = admission.pace_calls(job, connection, read_cost, first_read=True, joiner=joiner)
@@ -216,13 +226,12 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             return wait(
                 job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
             )
-        except TransientError as exc:
-            return plan_failed(job, connection, exc)
-        except TimeoutError:  # the bridge stopped waiting: as transient as a 503, and counted
-            return plan_failed(job, connection, TransientError(NO_ANSWER))
-        except ConnectorError as exc:
-            fail_job(job, f"Could not read {connection}: {exc.message}")
-            return None
+        except (TransientError, TimeoutError, ConnectorError) as exc:
+            unreadable = _read_failed(job, connection, exc)
+            if job.kind != Job.Kind.LEAVE:
+                return unreadable()
+            unread.append(unreadable)
+            continue
         quarantine.record_outcome(connection, ok=True)
         keep_lease(job)  # a plan reads the directories one after another: each may be slow
         verify_costs[connection.pk] = verify_cost()
@@ -238,6 +247,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]
         choices += choosing.choices_in(connection, plan)
     acting = problems or any(plan.steps for plan in plans)
+    if unread and not acting:
+        return unread[0]()  # what a leave could read is as asked: now what it could not
     if acting and not identity_read and _newer_person(job):
         return None  # planned with a person since changed: plan again with them as they are
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
@@ -297,6 +308,21 @@ def rounds_at(job: Job, version: int) -> int:
     return rounds - since + 1
 
 
+def _read_failed(job: Job, connection, exc: Exception) -> Callable[[], Outcome | None]:
+    """What a failed read of `connection` does to the job, to be done now or, for a leave,
+    once the directories it could read are as asked: a leaver's access goes from them at
+    once, not after the one directory that is down comes back (converge25)."""
+    if isinstance(exc, TransientError):
+        return functools.partial(plan_failed, job, connection, exc)
+    if isinstance(exc, TimeoutError):  # the bridge stopped waiting: as transient as a 503
+        return functools.partial(plan_failed, job, connection, TransientError(NO_ANSWER))
+
+    def could_not_read() -> None:
+        fail_job(job, f"Could not read {connection}: {exc.message}")
+
+    return could_not_read
+
+
 def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
     tries = job.options.get("plan_failures", 0) + 1
     if tries >= MAX_PLAN_ATTEMPTS:
@@ -310,9 +336,9 @@ def plan_failed(job: Job, connection, exc: TransientError) -> Outcome | None:
 
 
 def _nothing_sent(job: Job) -> str:
-    """Every directory is read before any is written: a job stopped at a read that never
-    wrote a step left them all untouched, which a leave's technician needs to know (the
-    leaver still signs in everywhere)."""
+    """A job stopped at a read before it wrote a step left every directory untouched, which
+    its technician needs to know (a joiner half-made nowhere). A leave writes what it could
+    read before it stops at what it could not (`_read_failed`): its steps show what went."""
     return " Nothing was sent to any directory." if job.steps_total == 0 else ""
 
 

@@ -1,0 +1,71 @@
+"""A leave while one of the person's directories cannot be read (converge25): a SCIM app
+answers 500 to everything. The leaver's access goes from Entra ID and Okta at once, in the
+job's first run, not when the app comes back; the person reads Leaver, never Left, and the
+job fails naming the app once its reads are given up; with the app back, a retry of the
+leave converges. Driven in this process (`drive`), the real SDKs, the sandbox."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from provisioning import services
+from provisioning.engine.tasks import run_job
+from provisioning.lifecycle import services as lifecycle
+from provisioning.models import Identity, Job
+from tests.provisioning.conftest import drive, run_now
+from tests.provisioning.directories import make_directories
+from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_join_proof import status_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_leave_cuts_what_it_can_read_at_once_while_an_app_is_down(
+    on_sandbox, monkeypatch, client, msp_admin
+):
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs = make_directories(on_sandbox, f"lv{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
+    app = make_app(on_sandbox, "full", groups=["sales"])
+    slack = connect(dirs.tenant, app, "Slack")
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
+    dirs.template.save()
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+
+    app.behave(error_rate=1.0)  # the app is down: every read and write a 500
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    run_now(leave.pk)  # the job's first run
+
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    leave.refresh_from_db()
+    assert not leave.is_done  # still reading the app
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+
+    leave = drive(leave)
+
+    assert leave.status == Job.Status.FAILED
+    assert leave.error.startswith("Gave up reading") and "Slack" in leave.error
+    assert "Nothing was sent" not in leave.error
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+    client.force_login(msp_admin)
+    assert status_of(client, identity) == "Leaver"
+
+    app.behave(error_rate=0.0)  # the app is back
+    services.retry_failed_steps(leave, actor=msp_admin)
+    leave = drive(leave)
+
+    assert leave.status == Job.Status.SUCCEEDED
+    assert app.user(username)["active"] is False
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
