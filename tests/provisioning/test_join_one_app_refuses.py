@@ -24,6 +24,26 @@ pytestmark = pytest.mark.django_db
 REFUSING = {"garble_next": 1000, "garble_on": "PATCH", "garble_as": "html"}
 
 
+def entra_okta_and_slack(on_sandbox, prefix: str):
+    """A tenant with Entra ID and Okta, and a SCIM app "Slack" its template gives (group
+    "sales"): the directories and the app."""
+    dirs = make_directories(on_sandbox, f"{prefix}{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
+    app = make_app(on_sandbox, "full", groups=["sales"])
+    slack = connect(dirs.tenant, app, "Slack")
+    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
+    dirs.template.save()
+    return dirs, app
+
+
+def ada_joins(dirs) -> tuple[Job, str]:
+    """Ada Lovelace's onboarding with the tenant's template, asked (not run): the job and
+    her username."""
+    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
+    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
+    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    return join, username
+
+
 def non_succeeded(job: Job) -> list:
     steps = job.steps.exclude(status=Step.Status.SUCCEEDED)
     return list(steps.values_list("connection__name", "action", "status", "last_error"))
@@ -33,15 +53,9 @@ def test_a_join_the_scim_app_refuses_keeps_the_person_a_joiner_until_a_retry_con
     on_sandbox, monkeypatch, client, msp_admin
 ):
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(on_sandbox, f"cv{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
-    app = make_app(on_sandbox, "full", groups=["sales"])
-    slack = connect(dirs.tenant, app, "Slack")
-    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
-    dirs.template.save()
+    dirs, app = entra_okta_and_slack(on_sandbox, "cv")
     app.control("PUT", "/settings", json=REFUSING)
-    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
-    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
-    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    join, username = ada_joins(dirs)
 
     join = drive(join)
 
@@ -81,15 +95,9 @@ def test_a_join_stopped_by_an_app_that_cannot_be_read_says_nothing_was_sent(
     "Gave up reading Slack" alone cannot tell whether Entra ID and Okta hold a half-made
     account). With the app back, a retry converges."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(on_sandbox, f"cv{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
-    app = make_app(on_sandbox, "full", groups=["sales"])
-    slack = connect(dirs.tenant, app, "Slack")
-    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
-    dirs.template.save()
+    dirs, app = entra_okta_and_slack(on_sandbox, "cv")
     app.behave(error_rate=1.0)
-    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
-    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
-    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    join, username = ada_joins(dirs)
 
     join = drive(join)
 

@@ -6,8 +6,6 @@ leave converges. Driven in this process (`drive`), the real SDKs, the sandbox.""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from provisioning import services
@@ -15,8 +13,7 @@ from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
 from tests.provisioning.conftest import drive, run_now
-from tests.provisioning.directories import make_directories
-from tests.provisioning.scim_apps import connect, make_app
+from tests.provisioning.test_join_one_app_refuses import ada_joins, entra_okta_and_slack
 from tests.provisioning.test_join_proof import status_of
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +23,8 @@ def test_a_leave_cuts_what_it_can_read_at_once_while_an_app_is_down(
     on_sandbox, monkeypatch, client, msp_admin
 ):
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-    dirs = make_directories(on_sandbox, f"lv{uuid.uuid4().hex[:8]}", kinds=("entra", "okta"))
-    app = make_app(on_sandbox, "full", groups=["sales"])
-    slack = connect(dirs.tenant, app, "Slack")
-    dirs.template.scim_apps = [{"connection": slack.pk, "groups": ["sales"]}]
-    dirs.template.save()
-    request = services.OnboardingRequest("Ada", "Lovelace", [dirs.template])
-    username = f"ada.lovelace@{dirs.tenant.primary_domain}"
-    join = services.request_onboarding(dirs.tenant, request, username=username, actor="system")
+    dirs, app = entra_okta_and_slack(on_sandbox, "lv")
+    join, username = ada_joins(dirs)
     assert drive(join).status == Job.Status.SUCCEEDED
     identity = Identity.objects.get(pk=join.identity_id)
 
