@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from provisioning import services
 from provisioning.models import Identity, Job, Step
+from sandbox.entra.model import ALL_PERMISSIONS
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_first_sign_in import (
     first_sign_in_steps,
@@ -25,22 +26,7 @@ pytestmark = pytest.mark.django_db
 
 # The sandbox's default app permissions, and the one that edits the tenant's TAP policy, so
 # that the test can fix the cause as the directory's admin would.
-PERMISSIONS = [
-    "User.ReadWrite.All",
-    "Group.ReadWrite.All",
-    "GroupMember.ReadWrite.All",
-    "Directory.ReadWrite.All",
-    "Organization.Read.All",
-    "Application.Read.All",
-    "AppRoleAssignment.ReadWrite.All",
-    "AuditLog.Read.All",
-    "RoleManagement.ReadWrite.Directory",
-    "AdministrativeUnit.ReadWrite.All",
-    "MailboxSettings.ReadWrite",
-    "Files.ReadWrite.All",
-    "UserAuthenticationMethod.ReadWrite.All",
-    "Policy.ReadWrite.AuthenticationMethod",
-]
+PERMISSIONS = [*ALL_PERMISSIONS, "Policy.ReadWrite.AuthenticationMethod"]
 
 
 def status_of(client, identity: Identity) -> str:
