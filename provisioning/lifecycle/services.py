@@ -133,38 +133,64 @@ def hold_template_change(
     """Registered with `tenants.services.on_mass_change`: a template's deletion (`change`
     None) or an edit that takes what it gives, from more holders than the tenant lets one
     run offboard, waits in a held batch for an MSP admin (`confirm_batch` applies it), as a
-    file of leavers does. Returns why, or "" when it may go ahead."""
-    tenant, people = template.tenant, holders(template).count()
-    if tenant is None or people <= 1 or not would_hold(tenant, people):
+    file of leavers does. The tenant's such changes of the breaker's window count together
+    (attack23): several templates stripped one by one, each under the limit, are held as
+    the whole would be; one that goes ahead is kept as a started batch to count with the
+    next. Returns why it is held, or "" when it may go ahead."""
+    tenant = template.tenant
+    if tenant is None:
         return ""
-    verb = "Deleting" if change is None else "Editing"
-    managed = managed_count(tenant)
-    what = (
-        f"{verb} the role template “{template.name}” takes what it gives from {people} of "
-        f"{managed} managed people"
-    )
-    reason = _held_because(tenant, what)[:300]
+    lock_leaves_of(tenant)  # two changes at once would not count each other
+    people = set(holders(template).values_list("pk", flat=True))
+    if not people:
+        return ""
+    earlier = _recent_template_holders(tenant) - people
+    total = len(people) + len(earlier)
+    held = total > 1 and would_hold(tenant, total)  # one person alone is never held
     was = None if change is None else snapshot(RoleTemplate.objects.get(pk=template.pk), change)
     batch = Batch.objects.create(
         tenant=tenant,
         kind=Batch.Kind.TEMPLATE,
-        status=Batch.Status.HELD,
-        hold_reason=reason,
+        status=Batch.Status.HELD if held else Batch.Status.STARTED,
         filename=template.name[:255],
-        rows_total=people,
-        rows_valid=people,
-        options={"role_template": template.pk, "change": change, "was": was},
+        rows_total=len(people),
+        rows_valid=len(people),
+        options={"role_template": template.pk, "change": change, "was": was}
+        | {"holders": sorted(people)},
         created_by_id=getattr(actor, "pk", None),
     )
+    if not held:
+        return ""
+    verb = "Deleting" if change is None else "Editing"
+    when = f" within the hour ({len(earlier)} by earlier changes)" if earlier else ""
+    what = (
+        f"{verb} the role template “{template.name}” takes what it gives from {total} of "
+        f"{managed_count(tenant)} managed people{when}"
+    )
+    hold_batch(batch, _held_because(tenant, what))
     record(
         "batch.hold",
         actor=actor,
         tenant=tenant,
         target=("batch", batch.pk, str(batch)),
-        after={"reason": reason, "role_template": template.name, "change": change or "delete"},
+        after={"reason": batch.hold_reason, "role_template": template.name}
+        | {"change": change or "delete"},
         request=http_request,
     )
-    return reason
+    return batch.hold_reason
+
+
+def _recent_template_holders(tenant: Tenant) -> set[int]:
+    """The people whom the tenant's template changes taking access, begun within the
+    breaker's window, reach (held or gone ahead; cancelled ones left out)."""
+    batches = Batch.objects.filter(
+        tenant=tenant, kind=Batch.Kind.TEMPLATE, created_at__gte=timezone.now() - BREAKER_WINDOW
+    ).exclude(status=Batch.Status.CANCELLED)
+    return {
+        pk
+        for options in batches.values_list("options", flat=True)
+        for pk in options.get("holders", [])
+    }
 
 
 def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
