@@ -34,6 +34,22 @@ class PolicyForm(forms.ModelForm):
             "recipient": forms.RadioSelect,
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # As saved: validating the form writes its input into the instance.
+        self.named_before = self.instance.named_recipient if self._names_someone() else ""
+
+    def _names_someone(self) -> bool:
+        return self.instance.recipient == FirstSignInPolicy.Recipient.NAMED
+
+    @property
+    def names_another_recipient(self) -> bool:
+        """Whether the valid form sends the passes to a named address the policy did not name
+        (a key that outlives the session, as an outbound webhook's URL: the password again)."""
+        named = self.cleaned_data.get("named_recipient") or ""
+        chosen = self.cleaned_data.get("recipient") == FirstSignInPolicy.Recipient.NAMED
+        return chosen and named.casefold() != self.named_before.casefold()
+
     def clean(self) -> dict:
         data = super().clean()
         if data.get("recipient") == FirstSignInPolicy.Recipient.NAMED and not data.get(

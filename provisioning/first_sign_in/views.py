@@ -9,9 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal import client_address, ratelimit
+from portal import client_address, mfa, ratelimit
 from portal.models import Role
 from portal.next_page import login_required
+from portal.views import password_again
 from provisioning.first_sign_in import deliveries
 from provisioning.first_sign_in.forms import PolicyForm
 from provisioning.first_sign_in.policies import policy_of, save_policy
@@ -29,6 +30,9 @@ def policy_settings(request: HttpRequest, tenant: str) -> HttpResponse:
     tenant_obj = access.get_tenant_for(request.user, tenant, MSP_ADMIN)
     form = PolicyForm(request.POST or None, instance=policy_of(tenant_obj))
     if request.method == "POST" and form.is_valid():
+        # Every joiner's pass to an address of the form's choosing, from now on: ask first.
+        if form.names_another_recipient and not mfa.reauth_is_fresh(request):
+            return password_again(request.path)
         save_policy(form.save(commit=False), actor=request.user, request=request)
         messages.success(request, f"Saved how {tenant_obj.name}'s joiners first sign in.")
         return redirect("first_sign_in_settings", tenant=tenant_obj.slug)

@@ -32,6 +32,7 @@ from provisioning.first_sign_in.models import Delivery, FirstSignInPolicy
 from provisioning.first_sign_in.policies import save_policy
 from provisioning.models import Identity, Job, Step
 from tenants.crypto import decrypt
+from tests.factories import signed_in
 from tests.provisioning.claims import ClaimMeanwhile
 from tests.provisioning.conftest import run_now
 from tests.provisioning.directories import make_directories
@@ -524,7 +525,7 @@ def _left(job_id: int) -> tuple:
 
 
 def test_msp_admin_sets_the_policy_with_an_audit_event(client, alpha, msp_admin):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # naming a recipient asks for the password
     url = reverse("first_sign_in_settings", args=[alpha.tenant.slug])
     assert client.get(url).status_code == 200
     data = {
