@@ -72,12 +72,24 @@ def _tenant_form(request, tenant: Tenant):
     # stored, not as half-typed (an emptied slug made its links a 500).
     form = TenantForm(request.POST or None, instance=copy.copy(tenant))
     if request.method == "POST" and form.is_valid():
+        # A domain added is a new place every joiner's first sign-in may go (a manager's
+        # address counts only at the tenant's domains): the password again, as for a
+        # named recipient. A new tenant has no people yet.
+        if _adds_a_domain(tenant, form.instance) and not mfa.reauth_is_fresh(request):
+            return password_again(request.path)
         tenant = form.save(commit=False)
         tenant.slug = form.cleaned_data["slug"]
         services.save_tenant(tenant, actor=request.user, request=request)
         messages.success(request, f"Saved {tenant.name}.")
         return redirect("tenant_detail", tenant=tenant.slug)
     return render(request, "tenants/tenant_form.html", {"form": form, "tenant": tenant})
+
+
+def _adds_a_domain(stored: Tenant, edited: Tenant) -> bool:
+    if stored.pk is None:
+        return False
+    had = {domain.casefold() for domain in stored.domains}
+    return any(domain.casefold() not in had for domain in edited.domains)
 
 
 @login_required
