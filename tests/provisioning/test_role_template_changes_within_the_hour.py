@@ -101,3 +101,18 @@ def test_a_cancelled_held_change_does_not_count(client, alpha, two_templates):
 
     assert not RoleTemplate.objects.filter(pk=support.pk).exists()
     assert Identity.objects.filter(role_templates=sales).count() == 3
+
+
+def test_a_change_gone_ahead_cannot_be_cancelled_out_of_the_count(client, alpha, two_templates):
+    sales, support = two_templates
+    client.force_login(alpha.technician)
+    client.post(_url("role_delete", sales))
+    [kept] = Batch.objects.filter(tenant=alpha.tenant, status=Batch.Status.STARTED)
+    client.post(reverse("batch_cancel", kwargs={"tenant": alpha.tenant.slug, "batch_id": kept.pk}))
+    kept.refresh_from_db()
+    assert kept.status == Batch.Status.STARTED
+
+    client.post(_url("role_delete", support))
+
+    assert RoleTemplate.objects.filter(pk=support.pk).exists()
+    assert len(_held(alpha)) == 1
