@@ -396,3 +396,17 @@ class CircuitBreakerForm(forms.ModelForm):
                 "that account and plan the difference instead of failing the onboarding."
             )
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # As saved: validating the form writes its input into the tenant.
+        tenant = self.instance
+        self.limits_before = (tenant.offboard_hold_percent, tenant.offboard_hold_count)
+
+    @property
+    def raises_a_limit(self) -> bool:
+        """Whether the valid form lets a larger run go unheld than the tenant did: as much as
+        confirming a held run, which asks for the password (attack20)."""
+        percent, count = self.limits_before
+        data = self.cleaned_data
+        return data["offboard_hold_percent"] > percent or data["offboard_hold_count"] > count

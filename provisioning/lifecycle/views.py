@@ -505,6 +505,8 @@ def lifecycle_settings(request: HttpRequest, tenant: str) -> HttpResponse:
     preset_form = PresetForm(data, instance=preset_of(tenant_obj))
     breaker_form = CircuitBreakerForm(data, instance=tenant_obj)
     if request.method == "POST" and preset_form.is_valid() and breaker_form.is_valid():
+        if breaker_form.raises_a_limit and not mfa.reauth_is_fresh(request):
+            return password_again(request.path)  # larger runs unheld: as a confirm asks
         save_lifecycle_settings(
             breaker_form.save(commit=False),
             preset_form.save(commit=False),

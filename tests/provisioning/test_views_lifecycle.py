@@ -15,6 +15,7 @@ from provisioning.lifecycle import services as lifecycle
 from provisioning.lifecycle.forms import ChangeForm
 from provisioning.models import Identity, Job
 from tenants.models import OffboardingPreset
+from tests.factories import signed_in
 from tests.provisioning.test_client_navigation import breadcrumbs, links
 
 pytestmark = pytest.mark.django_db
@@ -659,7 +660,7 @@ def preset_data(**overrides) -> dict:
 
 def test_the_preset_keeps_the_handover_with_an_audited_before_and_after(client, alpha, msp_admin):
     settings_url = reverse("lifecycle_settings", kwargs={"tenant": alpha.tenant.slug})
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # a limit raised asks for the password
     body = client.get(settings_url).content.decode()
     assert "Mail, files and reports" in body and "Give their direct reports" in body
     data = preset_data(

@@ -348,7 +348,7 @@ def settings_data(**overrides) -> dict:
 def test_msp_admin_saves_lifecycle_settings_with_an_audited_before_and_after(
     client, alpha, msp_admin
 ):
-    client.force_login(msp_admin)
+    signed_in(client, msp_admin)  # a limit raised asks for the password
     response = client.get(settings_url(alpha))
     assert response.status_code == 200
     assert "a run of more than <strong>1</strong> leaver" in response.content.decode()
