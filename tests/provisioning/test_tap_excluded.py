@@ -13,6 +13,7 @@ from tests.provisioning.directories import make_directories
 from tests.provisioning.test_first_sign_in import (
     first_sign_in_steps,
     manager_of,
+    no_worker_runs_the_jobs,  # noqa: F401 (autouse: every job here is driven in process)
     onboard,
     set_policy,
 )
