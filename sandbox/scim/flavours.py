@@ -5,10 +5,10 @@ its /ServiceProviderConfig, /Schemas and /ResourceTypes so a client can discover
 - `slack`: modelled on Slack's SCIM API where its docs say so (page size capped at 1000 with
   a default of 10, per Slack's 2019 changelog "SCIM API pagination changes"; 429 with
   Retry-After on its rate limits; `DELETE /Users/<id>` "Sets a Slack user to deactivated"
-  (docs.slack.dev/reference/scim-api), so the user stays, `active: false`, its userName
-  taken, while `DELETE /Groups/<id>` "Permanently removes a group"). Groups take PUT but not
-  PATCH (501 Not Implemented, the RFC 7644 §3.12 status for "service provider does not
-  support the request operation, e.g., PATCH"): that quirk is modelled on the RFC's option
+  (docs.slack.dev/reference/scim-api/scim-api-2), so the user stays, `active: false`, its
+  userName taken, while `DELETE /Groups/<id>` "Permanently removes a group"). Groups take
+  PUT but not PATCH (501 Not Implemented, the RFC 7644 §3.12 status for "service provider
+  does not support the request operation, e.g., PATCH"): that quirk is modelled on the RFC's option
   (§3.5.2 makes PATCH optional), not on the vendor, whose reference lists
   `PATCH /Groups/<id>`; it keeps the portal's PUT path for groups under test.
 - `zoom`: filters on `userName` only (any other attribute → 400 invalidFilter), pages of at

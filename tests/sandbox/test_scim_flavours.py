@@ -161,11 +161,12 @@ def test_slack_groups_take_put_but_not_patch(sandbox_server: SandboxServer) -> N
 
 
 def test_slack_deactivates_a_user_it_is_asked_to_delete(sandbox_server: SandboxServer) -> None:
-    """Slack's SCIM reference (docs.slack.dev/reference/scim-api): `DELETE /Users/<id>` "Sets
-    a Slack user to deactivated", `DELETE /Groups/<id>` "Permanently removes a group". The
-    user is still read and listed, `active: false`, and its userName stays taken; the `full`
-    flavour removes it (RFC 7644 §3.6). The sandbox removed Slack's user too, so a client
-    never met the deactivated account a rehire finds there."""
+    """Slack's SCIM reference (docs.slack.dev/reference/scim-api/scim-api-2):
+    `DELETE /Users/<id>` "Sets a Slack user to deactivated", `DELETE /Groups/<id>`
+    "Permanently removes a group". The user is still read and listed, `active: false`, and
+    its userName stays taken; the `full` flavour removes it (RFC 7644 §3.6). The sandbox
+    removed Slack's user too, so a client never met the deactivated account that a person
+    moved back into the app finds there."""
     slack, full = make_app(sandbox_server, "slack"), make_app(sandbox_server, "full")
     body = {"schemas": [USER_SCHEMA], "userName": "ann@contoso.example"}
     with slack.raw() as raw:
