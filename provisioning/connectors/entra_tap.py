@@ -45,8 +45,10 @@ async def issue_tap(
         if POLICY_REFUSAL not in exc.message:
             raise
         raise PermanentError(
-            "The tenant's Temporary Access Pass policy is off, or leaves this user out "
-            "(Entra admin center: Authentication methods > Temporary Access Pass). "
+            "The tenant's Temporary Access Pass policy is off, or leaves this user out: they "
+            "are in no group it includes, or in a group it excludes (their role template's "
+            "groups count; Entra admin center: Authentication methods > Temporary Access "
+            "Pass > Enable and target). "
             f"Graph said: {exc.message}",
             status=exc.status,
             request_id=exc.request_id,

@@ -21,6 +21,7 @@ from sandbox.entra import (  # noqa: F401
     organization,
     roles,
     tap,
+    tap_policy,
     users,
 )
 from sandbox.entra.pipeline import graph_call

@@ -165,7 +165,9 @@ def deleter(name: str):
         kind = kind_of(call, name)
         item = kind.get(call.param("id"))
         check_if_match(call, item)
-        if name == "User":
+        if name == "User" and call.app.flavour.delete_deactivates:
+            call.app.replace(name, item["id"], {**item, "active": False})
+        elif name == "User":
             call.app.remove_user(item["id"])
         else:
             del call.app.groups[item["id"]]

@@ -93,7 +93,11 @@ def test_join_move_leave_restore_and_delete_reach_the_app(slack, worker):
     lifecycle.start_due_jobs(now=timezone.now() + timezone.timedelta(seconds=1))
     deletion = wait_for_job(deletion.pk)
     assert deletion.status == Job.Status.SUCCEEDED, steps_of(deletion)
-    assert app.user(identity.username) is None
+    # Slack's DELETE /Users/<id> "Sets a Slack user to deactivated" (its SCIM reference):
+    # the account stays there, inactive, and the portal's link to it goes.
+    assert app.user(identity.username)["active"] is False
+    links = DirectoryAccount.objects.filter(identity=identity, connection=connection)
+    assert [a.remote_id for a in links] in ([], [""])
     identity.refresh_from_db()
     assert identity.status == Identity.Status.DELETED
 
@@ -134,16 +138,31 @@ def test_the_same_person_in_the_app_already_is_linked(slack, worker):
     assert app.groups_of(existing) == {"sales", "general"}
 
 
-def test_a_mover_out_of_the_app_loses_the_account_there(slack, worker):
+def test_a_mover_out_of_the_app_loses_the_account_there_and_back_in_gets_it_again(slack, worker):
+    """Out of the app: its account is deleted, which Slack does by deactivating it ("Sets a
+    Slack user to deactivated", its SCIM reference; the userName stays taken). Back in: the
+    portal finds that account by its userName and activates it in its groups, where a create
+    would be refused 409 (the sandbox removed the user, so this path was never met)."""
     dirs, app, _ = slack
     join = onboard(dirs.tenant, [dirs.template])
     assert join.status == Job.Status.SUCCEEDED, steps_of(join)
+    held = app.user(join.identity.username)
     plain = RoleTemplate.objects.create(tenant=dirs.tenant, name="Plain", groups=["Staff"])
     move = lifecycle.request_change(join.identity, lifecycle.ChangeRequest([plain]), actor="system")
     move = wait_for_job(move.pk)
     assert move.status == Job.Status.SUCCEEDED, steps_of(move)
-    assert app.user(join.identity.username) is None
+    assert app.user(join.identity.username)["active"] is False
     assert dirs.entra_user(join.identity.username)["accountEnabled"] is True
+
+    back = lifecycle.request_change(
+        join.identity, lifecycle.ChangeRequest([dirs.template]), actor="system"
+    )
+    back = wait_for_job(back.pk)
+    assert back.status == Job.Status.SUCCEEDED, steps_of(back)
+    again = app.user(join.identity.username)
+    assert again["id"] == held["id"] and again["active"] is True
+    assert app.groups_of(again["id"]) == {"sales", "general"}
+    assert len(app.state()["users"]) == 1
 
 
 def test_a_throttled_app_is_waited_out_and_the_join_still_converges(slack, worker):

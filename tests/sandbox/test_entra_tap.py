@@ -10,6 +10,10 @@ import httpx
 import pytest
 from msgraph.generated.models.authentication_method_state import AuthenticationMethodState
 from msgraph.generated.models.authentication_method_target import AuthenticationMethodTarget
+from msgraph.generated.models.authentication_method_target_type import (
+    AuthenticationMethodTargetType,
+)
+from msgraph.generated.models.exclude_target import ExcludeTarget
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.temporary_access_pass_authentication_method import (
@@ -217,3 +221,59 @@ def test_the_policy_reads_back_as_graph_shows_it(tenant: EntraDir) -> None:
     assert (policy["minimumLifetimeInMinutes"], policy["maximumLifetimeInMinutes"]) == (60, 480)
     assert bad.status_code == 400
     assert isinstance(bad, httpx.Response)
+
+
+POLICY = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations"
+
+
+def test_a_user_the_policy_excludes_is_refused(tenant: EntraDir) -> None:
+    """ "excludeTargets: Groups of users that are excluded from the policy"
+    (temporaryaccesspassauthenticationmethodconfiguration.md; excludetarget.md: a user or a
+    group). A user of an excluded group, or a user excluded by name, gets no pass though the
+    policy includes all users. The sandbox ignored `excludeTargets` and issued the pass."""
+    uid = user_id(tenant)
+    staff = tenant.group_id("Staff")
+    group = AuthenticationMethodTargetType.Group
+    set_policy(tenant, exclude_targets=[ExcludeTarget(id=staff, target_type=group)])
+    assert issue(tenant, uid).temporary_access_pass  # not in Staff yet
+
+    async def join(client):
+        ref = ReferenceCreate(odata_id=f"{tenant.server.url}/v1.0/directoryObjects/{uid}")
+        await client.groups.by_group_id(staff).members.ref.post(ref)
+
+    run_sdk(tenant, join)
+    error = refused(tenant, uid)
+    assert error.response_status_code == 400 and POLICY_DISABLED in error.error.message
+    with tenant.graph() as graph:
+        shown = graph.get(f"{POLICY}/TemporaryAccessPass").json()["excludeTargets"]
+    assert shown == [{"id": staff, "targetType": "group"}]
+
+    by_name = AuthenticationMethodTargetType.User
+    set_policy(tenant, exclude_targets=[ExcludeTarget(id=uid, target_type=by_name)])
+    assert POLICY_DISABLED in refused(tenant, uid).error.message
+    set_policy(tenant, exclude_targets=[])
+    assert issue(tenant, uid).temporary_access_pass
+
+
+def test_the_policy_takes_only_what_it_declares(tenant: EntraDir) -> None:
+    """The policy's properties are the resource's (temporaryaccesspassauthenticationmethod
+    configuration.md, not an open type): a misspelt `maximumLifetimeInMinute` is OData's 400
+    and nothing changes (the sandbox ignored it and answered 204). An exclusion names a user
+    or a group of the tenant (excludetarget.md: targetType user, group): another type is
+    400, an unknown object 404, as an unknown included group is."""
+    path = f"{POLICY}/TemporaryAccessPass"
+    staff = tenant.group_id("Staff")
+    with tenant.graph() as graph:
+        typo = graph.patch(path, json={"maximumLifetimeInMinute": 600, "state": "disabled"})
+        device = graph.patch(path, json={"excludeTargets": [{"id": staff, "targetType": "device"}]})
+        unknown = graph.patch(
+            path, json={"excludeTargets": [{"id": str(uuid.uuid4()), "targetType": "group"}]}
+        )
+        policy = graph.get(path).json()
+    assert typo.status_code == 400, typo.text
+    assert typo.json()["error"]["code"] == "RequestBodyRead"
+    assert "maximumLifetimeInMinute" in typo.json()["error"]["message"]
+    assert device.status_code == 400, device.text
+    assert unknown.status_code == 404, unknown.text
+    assert policy["state"] == "enabled" and policy["maximumLifetimeInMinutes"] == 480
+    assert policy["excludeTargets"] == []

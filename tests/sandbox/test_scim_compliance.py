@@ -36,12 +36,20 @@ def test_zoom_passes_every_check_of_what_it_advertises(sandbox_server: SandboxSe
     assert {r.resource_type for r in results if r.resource_type} == {"User"}
 
 
-def test_slack_fails_exactly_the_group_patch_checks(sandbox_server: SandboxServer) -> None:
+def test_slack_fails_exactly_the_group_patch_and_user_deletion_checks(
+    sandbox_server: SandboxServer,
+) -> None:
     """Slack's flavour answers PATCH on Groups with 501 while its ServiceProviderConfig says
     `patch.supported` (one flag for the whole service): a checker, like a client, finds out
-    per call. Everything else passes."""
+    per call. And Slack's DELETE /Users/<id> "Sets a Slack user to deactivated" (its SCIM
+    reference), where RFC 7644 §3.6 wants a 404 after: the checker's `object_deletion` of a
+    User fails, as it would against Slack. Everything else passes."""
     results = check_server(make_app(sandbox_server, "slack").client())
     failed = [r for r in results if r.status in FAILED]
-    assert failed
-    assert {r.resource_type for r in failed} == {"Group"}
-    assert all("PATCH on Groups" in r.reason for r in failed)
+    groups = [r for r in failed if r.resource_type == "Group"]
+    users = [r for r in failed if r.resource_type == "User"]
+    assert groups and all("PATCH on Groups" in r.reason for r in groups)
+    assert [(r.title, "still exists after deletion" in r.reason) for r in users] == [
+        ("object_deletion", True)
+    ]
+    assert len(failed) == len(groups) + len(users)

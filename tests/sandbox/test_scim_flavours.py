@@ -160,6 +160,37 @@ def test_slack_groups_take_put_but_not_patch(sandbox_server: SandboxServer) -> N
     assert default_page["itemsPerPage"] == 1
 
 
+def test_slack_deactivates_a_user_it_is_asked_to_delete(sandbox_server: SandboxServer) -> None:
+    """Slack's SCIM reference (docs.slack.dev/reference/scim-api/scim-api-2):
+    `DELETE /Users/<id>` "Sets a Slack user to deactivated", `DELETE /Groups/<id>`
+    "Permanently removes a group". The user is still read and listed, `active: false`, and
+    its userName stays taken; the `full` flavour removes it (RFC 7644 §3.6). The sandbox
+    removed Slack's user too, so a client never met the deactivated account that a person
+    moved back into the app finds there."""
+    slack, full = make_app(sandbox_server, "slack"), make_app(sandbox_server, "full")
+    body = {"schemas": [USER_SCHEMA], "userName": "ann@contoso.example"}
+    with slack.raw() as raw:
+        ann = raw.post("/Users", json=body).json()
+        group = raw.post(
+            "/Groups",
+            json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "E"},
+        ).json()
+        assert raw.delete(f"/Users/{ann['id']}").status_code == 204
+        read = raw.get(f"/Users/{ann['id']}")
+        listed = raw.get("/Users", params={"filter": 'userName eq "ann@contoso.example"'}).json()
+        again = raw.post("/Users", json=body)
+        assert raw.delete(f"/Groups/{group['id']}").status_code == 204
+        group_gone = raw.get(f"/Groups/{group['id']}").status_code
+    assert read.status_code == 200 and read.json()["active"] is False
+    assert [u["id"] for u in listed["Resources"]] == [ann["id"]]
+    assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
+    assert group_gone == 404
+    with full.raw() as raw:
+        made = raw.post("/Users", json=body).json()
+        assert raw.delete(f"/Users/{made['id']}").status_code == 204
+        assert raw.get(f"/Users/{made['id']}").status_code == 404
+
+
 def test_slack_serves_the_enterprise_extension(sandbox_server: SandboxServer) -> None:
     app = make_app(sandbox_server, "slack")
     body = {
