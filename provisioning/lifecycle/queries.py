@@ -102,7 +102,9 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
     jobs = identity.jobs.all()
     result = Lifecycle(identity)
     result.pending = list(
-        jobs.filter(status__in=PENDING).order_by(F("not_before").asc(nulls_last=True), "pk")
+        jobs.filter(status__in=PENDING)
+        .select_related("batch")
+        .order_by(F("not_before").asc(nulls_last=True), "pk")
     )
     for job in result.pending:
         job.what = what_it_does(job)

@@ -32,7 +32,7 @@ from provisioning.lifecycle.forms import (
     OffboardingForm,
     PresetForm,
 )
-from provisioning.models import Batch, Identity, Step
+from provisioning.models import Batch, Identity, Job, Step
 from provisioning.seats import (
     LicenseChoice,
     counts_seats,
@@ -293,17 +293,36 @@ def offboard(request: HttpRequest, tenant: str, identity_id: int) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         at = form.cleaned_data["at"]
         try:
-            job = lifecycle.request_offboarding(
-                identity, form.options(), actor=request.user, at=at, http_request=request
+            # Through the circuit breaker, as the API's leaves (and counted with them).
+            job = lifecycle.offboard_in_window(
+                identity,
+                form.options(),
+                kind=Batch.Kind.PAGE,
+                actor=request.user,
+                at=at,
+                row={"person": identity.pk, "username": identity.username},
+                http_request=request,
             )
         except lifecycle.HasLeft:  # their running leave ended since the check above
             identity.refresh_from_db()
             messages.error(request, _refusal(identity, queries_lifecycle.lifecycle_of(identity)))
             return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
-        when = "Scheduled" if at else "Queued"
-        messages.success(request, f"{when} the offboarding of {identity.display_name}.")
+        _say_offboarded(request, job, identity, at)
         return redirect("job_detail", job_id=job.pk)
     return render(request, "provisioning/offboard.html", _offboard_context(form, None))
+
+
+def _say_offboarded(request: HttpRequest, job, identity: Identity, at) -> None:
+    if job.status == Job.Status.HELD:
+        messages.warning(
+            request,
+            f"The offboarding of {identity.display_name} is held: "
+            f"{job.batch.hold_reason} Nothing is sent until an MSP admin confirms it "
+            "on the tenant's schedule.",
+        )
+        return
+    when = "Scheduled" if at else "Queued"
+    messages.success(request, f"{when} the offboarding of {identity.display_name}.")
 
 
 @login_required
