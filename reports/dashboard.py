@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
+from provisioning.lifecycle import leave_retries
+from provisioning.lifecycle.leave_retries import AutoRetry
 from provisioning.models import (
     AccessRequest,
     ActionRequest,
@@ -115,6 +117,7 @@ class FailedJob:
     person: str
     created_at: datetime
     step: FailedStep | None = None
+    retry: AutoRetry | None = None  # a failed leave's automatic retries
 
 
 @dataclass
@@ -548,6 +551,7 @@ def _attention(rows, scope, now) -> list[FailedJob]:
             j.get_status_display(),
             j.identity.display_name if j.identity else "",
             j.created_at,
+            retry=leave_retries.state_of(j),
         )
         for j in recent
         if j.tenant_id in rows

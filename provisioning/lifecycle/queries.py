@@ -11,6 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from provisioning.engine.offboarding import removed_by_job
+from provisioning.lifecycle import leave_retries
 from provisioning.models import Batch, Identity, Job, Step
 from provisioning.queries import holds
 from tenants import access
@@ -84,6 +85,11 @@ class Lifecycle:
     def leave_unfinished(self) -> bool:
         unfinished = (Job.Status.FAILED, Job.Status.PARTIAL)
         return self.leave_job is not None and self.leave_job.status in unfinished
+
+    @property
+    def auto_retry(self) -> leave_retries.AutoRetry | None:
+        """When the periodic check retries the unfinished leave by itself, if it does."""
+        return leave_retries.state_of(self.leave_job) if self.leave_unfinished else None
 
     @property
     def has_left(self) -> bool:
