@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import mfa
+from portal.licences import licence_words
 from portal.models import Role
 from portal.next_page import login_required, next_path
 from portal.views import password_again
@@ -113,7 +114,10 @@ def _operation(step, username: str = "") -> str:
         return f"Suspend {username} (keeps app assignments)"
     if step.action == Step.Action.RESET_PASSWORD:
         return "Reset the password to a random secret (never shown or stored)"
-    return f"{Step.Action(step.action).label} {step.target_name}".strip()
+    target = step.target_name
+    if step.action in (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE):
+        target = licence_words(target)
+    return f"{Step.Action(step.action).label} {target}".strip()
 
 
 def _directory_run(connection, plan, error: str) -> DirectoryRun:
@@ -134,12 +138,14 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
             row = rows.setdefault(label, DiffRow(label))
             if step.action == Step.Action.ASSIGN_LICENSE:
                 row.added.append(with_seats(step.target_name, plan.license_availability))
+            elif step.action == Step.Action.REMOVE_LICENSE:
+                row.removed.append(licence_words(step.target_name))
             else:
                 (row.added if added else row.removed).append(step.target_name)
         elif step.action == Step.Action.SET_LICENSES:  # a swap in one call (engine/licences.py)
             row = rows.setdefault("Licences", DiffRow("Licences"))
             row.added += [with_seats(n, plan.license_availability) for n in step.params["added"]]
-            row.removed += step.params["removed"]
+            row.removed += [licence_words(n) for n in step.params["removed"]]
         elif step.action == Step.Action.UPDATE_USER:
             run.attributes |= step.params.get("attributes", {})
         else:
