@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.licences import licence_words
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
 from provisioning.lifecycle import leave_retries
@@ -575,10 +576,12 @@ def _first_failed_steps(job_ids: set[int]) -> dict[int, FailedStep]:
         .order_by("job_id", "order")
         .values_list("job_id", "order", "action", "target_name", "last_error")
     )
+    licences = (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE)
     for job_id, order, action, target, error in failed:
-        first.setdefault(
-            job_id, FailedStep(job_id, order, labels.get(action, action), target, error)
-        )
+        if job_id in first:
+            continue
+        named = licence_words(target) if action in licences else target
+        first[job_id] = FailedStep(job_id, order, labels.get(action, action), named, error)
     return first
 
 

@@ -56,3 +56,11 @@ def test_the_audit_trail_names_the_licence_and_keeps_the_stored_event(client, al
     assert "SPE_E3 — Microsoft 365 E3" in page
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.after["target"] == "SPE_E3" and stored.hash == event.hash
+
+
+def test_the_dashboards_failed_step_names_the_licence(client, alpha, msp_admin):
+    Step.objects.filter(job=alpha.job).delete()  # its first failed step is the licence's
+    _licence_step(alpha, Step.Action.REMOVE_LICENSE)
+    client.force_login(msp_admin)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Remove licence SPE_E3 — Microsoft 365 E3" in page
