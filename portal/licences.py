@@ -31,3 +31,13 @@ PRODUCT_NAMES = {
 def product_name(part_number: str) -> str | None:
     """Microsoft's name for the SKU, or None for one not in the table (a SKU id too)."""
     return PRODUCT_NAMES.get(part_number)
+
+
+def licence_words(part_number: str, *more: str) -> str:
+    """A licence in plain text (a dry run's operation, a seat count, an audit event), the
+    product's name beside its part number as the pages show it: "SPE_E3 (12 available) —
+    Microsoft 365 E3", the part number first as the role template form and Graph take it. A
+    part number the table does not name stays as it is."""
+    words = f"{part_number} ({'; '.join(more)})" if more else part_number
+    name = product_name(part_number)
+    return f"{words} — {name}" if name else words

@@ -396,6 +396,12 @@ INVENTORY_FULL_READ_SECONDS = env.int("INVENTORY_FULL_READ_SECONDS", default=864
 INVENTORY_APPS_SECONDS = env.int("INVENTORY_APPS_SECONDS", default=3600)
 # A stored account id that answers 404 counts as gone only after this long (replication).
 REPLICATION_WINDOW_SECONDS = env.int("REPLICATION_WINDOW_SECONDS", default=30)
+# A failed leave is retried by the periodic check (provisioning/lifecycle/leave_retries.py):
+# the first try this long after it failed, each next one twice as long after the last
+# failure, at most the maximum apart, and no more than the limit of tries.
+LEAVE_RETRY_FIRST_SECONDS = env.int("LEAVE_RETRY_FIRST_SECONDS", default=300)
+LEAVE_RETRY_MAX_SECONDS = env.int("LEAVE_RETRY_MAX_SECONDS", default=6 * 3600)
+LEAVE_RETRY_LIMIT = env.int("LEAVE_RETRY_LIMIT", default=10)
 # Rounds of apply and read-back before a job gives up on converging.
 RECONCILE_MAX_ROUNDS = env.int("RECONCILE_MAX_ROUNDS", default=4)
 # A quarantined connection is probed (one read) this long after it tripped; each failed probe

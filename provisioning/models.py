@@ -366,6 +366,11 @@ class Step(models.Model):
         return f"{self.get_action_display()} {self.target_name}".strip()
 
     @property
+    def names_a_licence(self) -> bool:
+        """Its target is a licence's part number: the pages show the product's name beside."""
+        return self.action in (self.Action.ASSIGN_LICENSE, self.Action.REMOVE_LICENSE)
+
+    @property
     def operation(self) -> str:
         """The action in the dry run's words: Okta's sign-in block is a suspend (keeps app
         assignments) or a deactivate (drops them), and the page says which was done."""

@@ -16,6 +16,7 @@ class Batch(models.Model):
         WEBHOOK = "webhook", "HR webhook"
         SCIM = "scim", "SCIM provisioning"
         API = "api", "REST API"
+        PAGE = "page", "Person pages"
         TEMPLATE = "template", "Role template change"
 
     class Status(models.TextChoices):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal.licences import licence_words
 from provisioning.models import Step
 from provisioning.services import Preview
 
@@ -16,13 +17,14 @@ MAX_SKU_LENGTH = 128
 
 
 def with_seats(sku: str, availability: dict[str, int]) -> str:
-    """A licence as a dry run names it: "SPE_E3 (12 available)". A SKU in use more times than
-    bought (Entra restores a user's licences "even if there are no seats available for those
-    licenses", azure-docs users-restore.md) reads "none available: N more in use than bought"."""
+    """A licence as a dry run names it: "SPE_E3 (12 available) — Microsoft 365 E3". A SKU in
+    use more times than bought (Entra restores a user's licences "even if there are no seats
+    available for those licenses", azure-docs users-restore.md) reads "none available: N more
+    in use than bought"."""
     free = availability.get(sku, 0)
     if free < 0:
-        return f"{sku} (none available: {-free} more in use than bought)"
-    return f"{sku} ({free} available)"
+        return licence_words(sku, f"none available: {-free} more in use than bought")
+    return licence_words(sku, f"{free} available")
 
 
 def counts_seats(plan) -> bool:
@@ -37,13 +39,16 @@ def counts_seats(plan) -> bool:
 
 
 def operations_in_words(plan) -> list[str]:
-    """A directory's plan as its dry run lists it, "Assign licence SPE_E3 (12 available)"
-    with the seats: the onboarding form's and each row of a bulk file's."""
+    """A directory's plan as its dry run lists it, with the seats and the product's name:
+    "Assign licence SPE_E3 (12 available) — Microsoft 365 E3"; the onboarding form's and each
+    row of a bulk file's."""
     operations = []
     for step in plan.steps:
         target = step.target_name
         if step.action == Step.Action.ASSIGN_LICENSE:
             target = with_seats(target, plan.license_availability)
+        elif step.action == Step.Action.REMOVE_LICENSE:
+            target = licence_words(target)
         operations.append(f"{Step.Action(step.action).label} {target}".strip())
     return operations
 

@@ -554,8 +554,9 @@ def _schedule_enable(identity: Identity, start: date, *, actor) -> Job:
     )
 
 
-def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
-    """Failed and skipped steps back to pending; the job runs again from there."""
+def retry_failed_steps(job: Job, *, actor, http_request=None, note: dict | None = None) -> Job:
+    """Failed and skipped steps back to pending; the job runs again from there. `note`: more
+    for the audit event (an automatic retry's try and limit, lifecycle.leave_retries)."""
     with transaction.atomic():
         # The person's row before anything is recorded, as a leave or a job's end holds it
         # then the tenant's audit head: a grant's retry raises the desired version after its
@@ -585,6 +586,7 @@ def retry_failed_steps(job: Job, *, actor, http_request=None) -> Job:
                 "steps_retried": retried,
                 "replanned": not job.planned,
                 **({"access_request": access} if access else {}),
+                **(note or {}),
             },
             request=http_request,
             job_id=job.pk,

@@ -10,6 +10,7 @@ from provisioning import demo_accounts, periodic, refusals
 from provisioning.access import services as access_requests
 from provisioning.connectors import factory
 from provisioning.engine.tasks import resume_stalled_jobs, run_job
+from provisioning.lifecycle import leave_retries
 from provisioning.lifecycle import services as lifecycle
 
 __all__ = [
@@ -49,8 +50,11 @@ def access_request_clock() -> dict:
 
 @shared_task(ignore_result=True)
 def reconcile_due_people() -> int:
-    """This tick's share of the periodic reconciliation (run by beat)."""
-    return periodic.reconcile_due_people()
+    """This tick's share of the periodic reconciliation, and the failed leaves due for their
+    automatic retry, first: a check queued for the leaver would make the retry wait (run by
+    beat)."""
+    retried = leave_retries.retry_due_leaves()
+    return retried + periodic.reconcile_due_people()
 
 
 @shared_task(ignore_result=True)

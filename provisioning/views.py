@@ -31,6 +31,7 @@ from provisioning.forms import (
     OnboardingPrefillForm,
     TenantPickForm,
 )
+from provisioning.lifecycle import leave_retries
 from provisioning.models import Job, Step
 from provisioning.seats import (
     LicenseChoice,
@@ -287,6 +288,8 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "can_retry": access.may_operate(request.user)
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
         "tenant": job.tenant,
+        "auto_retry": leave_retries.state_of(job),
+        "auto_retries": leave_retries.auto_retries_of(job),
     }
     if context["can_retry"]:
         # A seat among other failures leaves the job partial, not waiting for a choice: a

@@ -7,8 +7,10 @@ is what a reader wants from ["A", "B"] -> ["A", "C"].
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from portal.licences import licence_words
 
 ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
 _MISSING = object()
@@ -31,6 +33,21 @@ def diff(before: Any, after: Any) -> list[DiffLine]:
     lines = [_line(key, old.get(key, _MISSING), new.get(key, _MISSING)) for key in {**old, **new}]
     order = {CHANGED: 0, ADDED: 1, REMOVED: 2, SAME: 3}
     return sorted(lines, key=lambda line: (order[line.kind], line.key))
+
+
+# A step's event whose "target" is a licence's part number (engine/steps.step_event).
+LICENCE_TARGETS = ("directory.assign_license", "directory.remove_license")
+
+
+def named_licences(action: str, lines: list[DiffLine]) -> list[DiffLine]:
+    """The product's name beside a step event's licence ("SPE_E3 — Microsoft 365 E3"), when
+    the event is shown: the stored, hashed event keeps the part number alone."""
+    if action not in LICENCE_TARGETS:
+        return lines
+    return [
+        replace(line, after=licence_words(line.after)) if line.key == "target" else line
+        for line in lines
+    ]
 
 
 def changed_count(lines: list[DiffLine]) -> int:

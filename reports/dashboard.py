@@ -19,8 +19,11 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.licences import licence_words
 from provisioning.inventory import queries_drift
 from provisioning.inventory.models import Drift, Person
+from provisioning.lifecycle import leave_retries
+from provisioning.lifecycle.leave_retries import AutoRetry
 from provisioning.models import (
     AccessRequest,
     ActionRequest,
@@ -115,6 +118,7 @@ class FailedJob:
     person: str
     created_at: datetime
     step: FailedStep | None = None
+    retry: AutoRetry | None = None  # a failed leave's automatic retries
 
 
 @dataclass
@@ -548,6 +552,7 @@ def _attention(rows, scope, now) -> list[FailedJob]:
             j.get_status_display(),
             j.identity.display_name if j.identity else "",
             j.created_at,
+            retry=leave_retries.state_of(j),
         )
         for j in recent
         if j.tenant_id in rows
@@ -571,10 +576,12 @@ def _first_failed_steps(job_ids: set[int]) -> dict[int, FailedStep]:
         .order_by("job_id", "order")
         .values_list("job_id", "order", "action", "target_name", "last_error")
     )
+    licences = (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE)
     for job_id, order, action, target, error in failed:
-        first.setdefault(
-            job_id, FailedStep(job_id, order, labels.get(action, action), target, error)
-        )
+        if job_id in first:
+            continue
+        named = licence_words(target) if action in licences else target
+        first[job_id] = FailedStep(job_id, order, labels.get(action, action), named, error)
     return first
 
 

@@ -164,6 +164,6 @@ def _query(request: HttpRequest) -> str:
 
 
 def _row(event: AuditEvent, slugs: dict[int, str]) -> EventRow:
-    lines = audit_diff.diff(event.before, event.after)
+    lines = audit_diff.named_licences(event.action, audit_diff.diff(event.before, event.after))
     slug = slugs.get(event.tenant_id, "") if event.tenant_id is not None else ""
     return EventRow(event, lines, audit_diff.changed_count(lines), slug)

@@ -11,6 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from provisioning.engine.offboarding import removed_by_job
+from provisioning.lifecycle import leave_retries
 from provisioning.models import Batch, Identity, Job, Step
 from provisioning.queries import holds
 from tenants import access
@@ -86,6 +87,11 @@ class Lifecycle:
         return self.leave_job is not None and self.leave_job.status in unfinished
 
     @property
+    def auto_retry(self) -> leave_retries.AutoRetry | None:
+        """When the periodic check retries the unfinished leave by itself, if it does."""
+        return leave_retries.state_of(self.leave_job) if self.leave_unfinished else None
+
+    @property
     def has_left(self) -> bool:
         return self.identity.status in (Identity.Status.LEFT, Identity.Status.DELETED)
 
@@ -102,7 +108,9 @@ def lifecycle_of(identity: Identity) -> Lifecycle:
     jobs = identity.jobs.all()
     result = Lifecycle(identity)
     result.pending = list(
-        jobs.filter(status__in=PENDING).order_by(F("not_before").asc(nulls_last=True), "pk")
+        jobs.filter(status__in=PENDING)
+        .select_related("batch")
+        .order_by(F("not_before").asc(nulls_last=True), "pk")
     )
     for job in result.pending:
         job.what = what_it_does(job)

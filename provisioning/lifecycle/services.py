@@ -982,10 +982,10 @@ def offboard_in_window(
         # then waits for the audit head the hold took (converge18).
         Identity.objects.select_for_update().filter(pk=identity.pk).first()
         batch = _open_window_batch(tenant, kind, options)
-        leavers = _leavers_of(batch) | {identity.pk}
+        leavers = _leavers_of(batch) | _counted_with(tenant, kind) | {identity.pk}
         hold = batch.status == Batch.Status.HELD
         if not hold and would_hold(tenant, len(leavers)):
-            _hold_window_batch(batch, hold_reason(tenant, len(leavers)), actor=actor)
+            _hold_window_batch(batch, _window_reason(tenant, kind, leavers), actor=actor)
             hold = True
         job = request_offboarding(
             identity, options, actor=actor, at=at, batch=batch, hold=hold, http_request=http_request
@@ -1001,6 +1001,27 @@ def offboard_in_window(
         batch.rows_total = batch.rows_valid = line
         batch.save(update_fields=["rows_total", "rows_valid"])
     return job
+
+
+# A technician's own leaves, one person at a time, from the person page or the API: counted
+# together, so that a technician (or a stolen session of theirs) who mixes the two does not
+# get the limit twice (leftover2).
+ONE_AT_A_TIME = (Batch.Kind.PAGE, Batch.Kind.API)
+
+
+def _counted_with(tenant: Tenant, kind: str) -> set[int]:
+    """The people whom the other sources counted with `kind` offboard within the window."""
+    if kind not in ONE_AT_A_TIME:
+        return set()
+    others = [other for other in ONE_AT_A_TIME if other != kind]
+    return set().union(*(recent_leavers(tenant, other) for other in others))
+
+
+def _window_reason(tenant: Tenant, kind: str, leavers: set[int]) -> str:
+    if kind not in ONE_AT_A_TIME:
+        return hold_reason(tenant, len(leavers))
+    runs = "offboardings from person pages and the API"
+    return hold_reason(tenant, len(leavers), len(leavers) - 1, runs=runs)
 
 
 def lock_leaves_of(tenant: Tenant) -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import mfa
+from portal.licences import licence_words
 from portal.models import Role
 from portal.next_page import login_required, next_path
 from portal.views import password_again
@@ -32,7 +33,7 @@ from provisioning.lifecycle.forms import (
     OffboardingForm,
     PresetForm,
 )
-from provisioning.models import Batch, Identity, Step
+from provisioning.models import Batch, Identity, Job, Step
 from provisioning.seats import (
     LicenseChoice,
     counts_seats,
@@ -113,7 +114,10 @@ def _operation(step, username: str = "") -> str:
         return f"Suspend {username} (keeps app assignments)"
     if step.action == Step.Action.RESET_PASSWORD:
         return "Reset the password to a random secret (never shown or stored)"
-    return f"{Step.Action(step.action).label} {step.target_name}".strip()
+    target = step.target_name
+    if step.action in (Step.Action.ASSIGN_LICENSE, Step.Action.REMOVE_LICENSE):
+        target = licence_words(target)
+    return f"{Step.Action(step.action).label} {target}".strip()
 
 
 def _directory_run(connection, plan, error: str) -> DirectoryRun:
@@ -134,12 +138,14 @@ def _directory_run(connection, plan, error: str) -> DirectoryRun:
             row = rows.setdefault(label, DiffRow(label))
             if step.action == Step.Action.ASSIGN_LICENSE:
                 row.added.append(with_seats(step.target_name, plan.license_availability))
+            elif step.action == Step.Action.REMOVE_LICENSE:
+                row.removed.append(licence_words(step.target_name))
             else:
                 (row.added if added else row.removed).append(step.target_name)
         elif step.action == Step.Action.SET_LICENSES:  # a swap in one call (engine/licences.py)
             row = rows.setdefault("Licences", DiffRow("Licences"))
             row.added += [with_seats(n, plan.license_availability) for n in step.params["added"]]
-            row.removed += step.params["removed"]
+            row.removed += [licence_words(n) for n in step.params["removed"]]
         elif step.action == Step.Action.UPDATE_USER:
             run.attributes |= step.params.get("attributes", {})
         else:
@@ -293,17 +299,36 @@ def offboard(request: HttpRequest, tenant: str, identity_id: int) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         at = form.cleaned_data["at"]
         try:
-            job = lifecycle.request_offboarding(
-                identity, form.options(), actor=request.user, at=at, http_request=request
+            # Through the circuit breaker, as the API's leaves (and counted with them).
+            job = lifecycle.offboard_in_window(
+                identity,
+                form.options(),
+                kind=Batch.Kind.PAGE,
+                actor=request.user,
+                at=at,
+                row={"person": identity.pk, "username": identity.username},
+                http_request=request,
             )
         except lifecycle.HasLeft:  # their running leave ended since the check above
             identity.refresh_from_db()
             messages.error(request, _refusal(identity, queries_lifecycle.lifecycle_of(identity)))
             return redirect("identity_detail", tenant=tenant, identity_id=identity.pk)
-        when = "Scheduled" if at else "Queued"
-        messages.success(request, f"{when} the offboarding of {identity.display_name}.")
+        _say_offboarded(request, job, identity, at)
         return redirect("job_detail", job_id=job.pk)
     return render(request, "provisioning/offboard.html", _offboard_context(form, None))
+
+
+def _say_offboarded(request: HttpRequest, job, identity: Identity, at) -> None:
+    if job.status == Job.Status.HELD:
+        messages.warning(
+            request,
+            f"The offboarding of {identity.display_name} is held: "
+            f"{job.batch.hold_reason} Nothing is sent until an MSP admin confirms it "
+            "on the tenant's schedule.",
+        )
+        return
+    when = "Scheduled" if at else "Queued"
+    messages.success(request, f"{when} the offboarding of {identity.display_name}.")
 
 
 @login_required

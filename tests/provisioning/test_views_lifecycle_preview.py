@@ -65,7 +65,7 @@ def test_offboarding_dry_run_lists_every_step_per_directory(client, northwind):
         f"Revoke sessions {northwind.upn}",
         "Remove from group Staff",
         "Remove from group Sales",
-        "Remove licence SPE_E3",
+        "Remove licence SPE_E3 — Microsoft 365 E3",
         "Unassign app Salesforce",
         f"Suspend {northwind.upn} (keeps app assignments)",
     ):
@@ -102,7 +102,10 @@ def test_kept_groups_and_deactivate_change_the_plan(client, northwind):
 def test_an_unreadable_directory_warns_but_does_not_stop_an_offboarding(client, northwind):
     northwind.tenant.connections.filter(kind="okta").update(org_url="https://127.0.0.1:9/okta/x")
     body = preview(client, "offboard_preview", northwind, offboard_data())
-    assert "could not be read now" in body and "<li>Remove licence SPE_E3</li>" in body
+    assert (
+        "could not be read now" in body
+        and "<li>Remove licence SPE_E3 — Microsoft 365 E3</li>" in body
+    )
     response = client.post(url("offboard", northwind), offboard_data())
     assert response.status_code == 302
     assert Job.objects.filter(kind=Job.Kind.LEAVE, identity=northwind.identity).exists()
@@ -164,8 +167,8 @@ def test_mover_dry_run_shows_only_the_difference(client, northwind, support):
     assert '<div class="ok">+ Finance</div>' in body and '<div class="bad">− Sales</div>' in body
     assert "Staff</div>" not in body  # both roles give it: untouched
     assert (
-        '<div class="ok">+ EMS (50 available)</div>' in body
-        and '<div class="bad">− SPE_E3</div>' in body
+        '<div class="ok">+ EMS (50 available) — Enterprise Mobility + Security E3</div>' in body
+        and '<div class="bad">− SPE_E3 — Microsoft 365 E3</div>' in body
     )
     assert '<div class="ok">+ Slack</div>' in body and '<div class="bad">− Salesforce</div>' in body
     assert "department → <strong>Support</strong>" in body
@@ -240,7 +243,7 @@ def test_a_movers_dry_run_shows_the_free_seats_of_what_it_adds(client, seats):
     body = preview(
         client, "identity_change_preview", seats, change_data(seats, role_templates=[support.pk])
     )
-    assert '<div class="ok">+ EMS (50 available)</div>' in body
+    assert '<div class="ok">+ EMS (50 available) — Enterprise Mobility + Security E3</div>' in body
     assert "last free seat" not in body and "Ready to queue" in body
 
 
@@ -256,7 +259,10 @@ def test_a_mover_taking_the_last_seat_is_told_and_may_choose(client, seats):
     chosen = preview(
         client, "identity_change_preview", seats, data | {"license_choice__VISIO": "EMS"}
     )
-    assert '<div class="ok">+ EMS (50 available)</div>' in chosen and "+ VISIO" not in chosen
+    assert (
+        '<div class="ok">+ EMS (50 available) — Enterprise Mobility + Security E3</div>' in chosen
+        and "+ VISIO" not in chosen
+    )
     assert '<option value="EMS" selected>Use EMS instead (50 available)</option>' in chosen
 
 
@@ -332,7 +338,7 @@ def test_the_restore_page_shows_the_dry_run_and_a_get_sends_nothing(client, nort
         f"Allow sign-in {northwind.upn}",
         "Add to group Sales",
         "Add to group Staff",
-        "Assign licence SPE_E3",
+        "Assign licence SPE_E3 — Microsoft 365 E3",
         "Assign app Salesforce",
     ):
         assert f"<li>{step}</li>" in body, step
@@ -392,7 +398,7 @@ def test_a_rehire_after_the_hard_delete_shows_a_new_join(client, northwind):
     body = client.get(url("identity_restore", northwind)).content.decode()
     assert "<h1>Rehire Ada Lovelace</h1>" in body
     assert body.count("<li>Create user") == 2  # Entra ID and Okta: new accounts, not the old
-    assert "<li>Assign licence SPE_E3</li>" in body and "Ready to queue" in body
+    assert "<li>Assign licence SPE_E3 — Microsoft 365 E3</li>" in body and "Ready to queue" in body
     assert restore_counts(northwind.identity) == before
 
 
