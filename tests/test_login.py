@@ -170,3 +170,12 @@ def test_a_sign_in_refused_as_a_whole_marks_no_fields_it_does_not_mark(client, a
     # A field's own error still gets the line that points at it.
     page = login(client, "", PASSWORD).content.decode()
     assert "Please correct the fields marked below." in page
+
+
+def test_asked_for_the_code_the_person_is_told_to_type_the_password_again(client, alpha):
+    """newcomer24: asked for the code, the page showed the password's box empty (a password is
+    never rendered back) and said only to enter the code: a code typed alone was refused with
+    the password's own "This field is required."."""
+    TOTPDevice.objects.create(user=alpha.technician, name="phone", confirmed=True)
+    page = login(client, "tech-alpha").content.decode()
+    assert "with your password again" in page
