@@ -56,8 +56,10 @@ class LoginForm(AuthenticationForm):
                     credentials={"username": user.get_username()},
                     request=self.request,
                 )
+                # The password's box comes back empty (never rendered back): say to type it.
                 raise forms.ValidationError(
-                    "Enter the current code from your authenticator app, or a recovery code.",
+                    "Enter the current code from your authenticator app, or a recovery code, "
+                    "with your password again.",
                     code="otp_required",
                 )
         return cleaned

@@ -41,6 +41,23 @@ LIVE = (Identity.Status.ACTIVE, Identity.Status.LEAVER, Identity.Status.LEFT)
 SLUGS = ("contoso", "fabrikam", "northwind")
 
 
+_on_accounts_made: list[Callable[[], None]] = []
+
+
+def on_accounts_made(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback()` once the demo history's accounts are made (`tasks.seed_demo_accounts`):
+    what reads the directories for a page above (the dashboard's licence seats) reads them
+    again, with the seats those accounts took."""
+    if callback not in _on_accounts_made:
+        _on_accounts_made.append(callback)
+    return callback
+
+
+def accounts_made() -> None:
+    for callback in _on_accounts_made:
+        callback()
+
+
 def seed_accounts(slugs=SLUGS, stopping: Callable[[], bool] = lambda: False) -> dict[str, int]:
     """Accounts for the demo tenants' history people that have none yet, then the drift;
     counts of what was made. When `stopping()` turns true (the worker is asked to stop) it

@@ -78,6 +78,7 @@ def seed_demo_accounts() -> dict:
     # leave them for INVENTORY_APPS_SECONDS and each app would be drift ("Should hold").
     for connection in DirectoryConnection.objects.filter(tenant__slug__in=demo_accounts.SLUGS):
         refresh_inventory_after.delay(connection.pk, every_app=True)
+    demo_accounts.accounts_made()
     return made
 
 

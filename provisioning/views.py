@@ -281,9 +281,12 @@ def _job_list_zone(request: HttpRequest, jobs: JobFilter) -> str:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job page; with HX-Request, only its progress partial (polled while not done)."""
     job = queries.get_job_for(request.user, job_id)
+    steps = list(job.steps.select_related("connection"))
+    if not job.is_done:
+        _count_steps_so_far(job, steps)
     context = {
         "job": job,
-        "steps": job.steps.select_related("connection"),
+        "steps": steps,
         "verification": queries.verification_of(job),
         "can_retry": access.may_operate(request.user)
         and job.status in (Job.Status.FAILED, Job.Status.PARTIAL),
@@ -304,6 +307,16 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         context["can_choose"] = access.may_operate(request.user)
     template = "provisioning/job_detail.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+def _count_steps_so_far(job: Job, steps: list[Step]) -> None:
+    """A job's counts are written when it ends (`executor.end`): while it runs, the page's
+    "Steps done" and "Steps failed" come from the steps it shows, counted as the end counts
+    them (a skipped step as failed), so the figures and the table agree as it updates live."""
+    job.steps_done = sum(step.status == Step.Status.SUCCEEDED for step in steps)
+    job.steps_failed = sum(
+        step.status in (Step.Status.FAILED, Step.Status.SKIPPED) for step in steps
+    )
 
 
 @login_required

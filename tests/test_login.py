@@ -156,3 +156,26 @@ def test_a_session_ends_twelve_hours_after_sign_in(client, alpha):
     Session.objects.filter(pk=session.pk).update(expire_date=timezone.now())
     response = client.get(reverse("dashboard"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_sign_in_refused_as_a_whole_marks_no_fields_it_does_not_mark(client, alpha):
+    """newcomer24: asked for the code (or given a wrong password), the sign-in page also said
+    "Please correct the fields marked below. Nothing was saved.": no field was marked, and a
+    sign-in saves nothing. That line is for errors of a field; these are the form's own."""
+    TOTPDevice.objects.create(user=alpha.technician, name="phone", confirmed=True)
+    for password in (PASSWORD, "not-the-password"):
+        page = login(client, "tech-alpha", password).content.decode()
+        assert "Enter the current code" in page or "correct username and password" in page
+        assert "fields marked below" not in page and "Nothing was saved" not in page
+    # A field's own error still gets the line that points at it.
+    page = login(client, "", PASSWORD).content.decode()
+    assert "Please correct the fields marked below." in page
+
+
+def test_asked_for_the_code_the_person_is_told_to_type_the_password_again(client, alpha):
+    """newcomer24: asked for the code, the page showed the password's box empty (a password is
+    never rendered back) and said only to enter the code: a code typed alone was refused with
+    the password's own "This field is required."."""
+    TOTPDevice.objects.create(user=alpha.technician, name="phone", confirmed=True)
+    page = login(client, "tech-alpha").content.decode()
+    assert "with your password again" in page

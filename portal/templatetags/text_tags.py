@@ -1,8 +1,9 @@
-"""Long names in narrow columns: where a line may break."""
+"""Long names in narrow columns: where a line may break; and what a form's errors point at."""
 
 import re
 
 from django import template
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -46,3 +47,11 @@ def licence(part_number) -> SafeString:
     return format_html(
         '<span class="sku-name">{}</span> <span class="mono muted">{}</span>', name, part_number
     )
+
+
+@register.filter
+def has_field_errors(form) -> bool:
+    """Whether a field of `form` has an error (its own, marked beside it): a form refused as
+    a whole (a sign-in's wrong password, a missing code) has only non-field errors, and
+    "correct the fields marked below" would point at nothing."""
+    return any(name != NON_FIELD_ERRORS for name in getattr(form, "errors", None) or {})

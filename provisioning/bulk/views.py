@@ -147,6 +147,10 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
     """The preview of a validated batch, or the progress of a started one; with HX-Request,
     only the progress partial (polled while jobs are queued or running)."""
     batch = _batch_for(request.user, tenant, batch_id)
+    # Counted before the rows are read: a job the worker ends in between then reads done in
+    # its row and running in the counts (polled again), never the reverse (a "finished" batch
+    # that stops polling above a row still running).
+    progress = service.progress(batch)
     query = BatchRowsForm(request.GET)
     show = query.show_value()
     rows = batch.rows.select_related("job", "identity").order_by("line")
@@ -169,7 +173,7 @@ def batch_detail(request: HttpRequest, tenant: str, batch_id: int) -> HttpRespon
         "show": show,
         "filters": SHOW,
         "query_form": query,
-        "progress": service.progress(batch),
+        "progress": progress,
         "notes": list(
             dict.fromkeys(batch.options.get("notes", []) + batch.options.get("choice_notes", []))
         ),

@@ -3,6 +3,7 @@ the screen scrolls inside its card, with the header and its filter whole."""
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -22,15 +23,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SEATS = (("EMS", 85, 55), ("O365_BUSINESS_PREMIUM", 30, 27), ("SPE_E3", 60, 7))
 
 
-def test_the_dashboard_fits_a_1280_pixel_screen(page, screenshot):
+def seeded_with_seats_and_a_secret_ending() -> None:
+    """The demo's tenants, each Entra connection with three SKUs read and its secret ending in
+    21 days: the licence and credential cells at their widest."""
     call_command("seed_demo")
-    tenants = list(Tenant.objects.all())
-    for tenant in tenants:
+    for tenant in Tenant.objects.all():
         for connection in tenant.connections.filter(kind="entra"):
             connection.secret_expires_on = timezone.localdate() + timedelta(days=21)
             connection.save(update_fields=["secret_expires_on"])
             reading = tuple(SkuSeats(*s) for s in SEATS)
             licences.store(Snapshot(connection.pk, timezone.now(), reading))
+
+
+def test_the_dashboard_fits_a_1280_pixel_screen(page, screenshot):
+    seeded_with_seats_and_a_secret_ending()
     admin = make_person("msp.admin", Role.MSP_ADMIN, all_tenants=True)
     sign_in(page, admin.username, PASSWORD)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -112,3 +118,28 @@ def test_the_tenants_table_stacks_on_a_phone_and_still_sorts(page, screenshot):
     page.set_viewport_size({"width": 1280, "height": 900})
     assert not page.locator(".board-table").get_by_label("Sort by").is_visible()
     assert page.locator(".board-table thead").is_visible()
+
+
+def test_the_days_jobs_of_every_kind_still_fit_a_1280_pixel_screen(page, screenshot):
+    """newcomer24: in the demo, a restore cancelled its person's scheduled deletion, and
+    Northwind's "1 cancelled" (kept on one line) widened Jobs today and This week until Next 7
+    days went behind the card's scroll bar. A count's words wrap inside its badge instead."""
+    seeded_with_seats_and_a_secret_ending()
+    northwind = SimpleNamespace(tenant=Tenant.objects.get(slug="northwind"))
+    who = person(northwind, "Ada", "Byron")
+    now = timezone.now()
+    for status in ("succeeded", "cancelled", "choice", "running", "held"):
+        job(northwind, who, "join", created=now - timedelta(minutes=5), hours=0, status=status)
+    admin = make_person("msp.admin", Role.MSP_ADMIN, all_tenants=True)
+    sign_in(page, admin.username, PASSWORD)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/")
+    row = page.locator(".board-table tr[data-tenant=northwind]")
+    row.get_by_text("1 needs a choice").first.wait_for()
+    screenshot("dashboard-1280-every-kind-of-job")
+
+    card = page.locator(".board-table")
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Tenants card scrolls sideways"
+    said = " ".join(row.inner_text().split())
+    for words in ("1 cancelled", "1 in progress", "1 planned", "1 done"):
+        assert words in said, said

@@ -462,3 +462,14 @@ def test_the_client_homes_trail_says_what_happened_in_words(client, alpha):
     assert '<span title="directory.add_group">Added to a group</span>' in body
     assert '<span title="job.finish">Job finished</span>' in body
     assert "<code>directory.add_group</code>" not in body
+
+
+def test_the_persons_trail_names_the_access_a_request_is_for(client, alpha, vpn):
+    """newcomer24: Tobias Lindqvist's page read "Access requested" with nothing in the What
+    column, though the event names the access (its `after.resource`)."""
+    file(alpha, vpn)
+    client.force_login(alpha.technician)
+    page = client.get(url("identity_detail", alpha, identity_id=alpha.identity.pk)).content.decode()
+    row = re.search(r"<tr><td>[^<]*</td><td><span title=\"access.request\">.*?</tr>", page, re.S)
+    assert row, "no Access requested row in the person's trail"
+    assert "Alpha VPN" in row.group(0)

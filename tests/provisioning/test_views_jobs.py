@@ -405,3 +405,36 @@ def test_the_list_names_who_asked_as_the_job_page_does(client, alpha):
     body = client.get(reverse("job_list")).content.decode()
     assert '<span class="cell-label">By </span>Taylor Brooks</td>' in body
     assert f'<span class="cell-label">By </span>{asker.username}</td>' not in body
+
+
+def _stat(page: str, label: str) -> str:
+    """The figure of the job page's stat card named `label` ("Steps done", "Steps failed")."""
+    found = re.search(rf'<div class="n[^"]*">([^<]*)</div><div class="l">{label}</div>', page)
+    assert found, f"no {label} card"
+    return found.group(1).strip()
+
+
+def test_a_running_jobs_step_counts_follow_its_steps_as_they_end(client, alpha):
+    """newcomer24: the page said "0 / 9 Steps done · updates live" beside seven steps reading
+    Succeeded: the job's counts are written when it ends, so a running job's come from its
+    steps (a skipped step counts as failed, as the end's count does)."""
+    client.force_login(alpha.technician)
+    job = alpha.job
+    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
+    job.steps_total, job.steps_done, job.steps_failed = 4, 0, 0
+    job.save()
+    job.steps.update(status=Step.Status.SUCCEEDED, last_error="")
+    first = job.steps.get()
+    for order, status in ((2, Step.Status.SUCCEEDED), (3, Step.Status.SKIPPED), (4, "pending")):
+        first.pk, first.order, first.status = None, order, status
+        first.save()
+    for page in (client.get(job_url(job)), client.get(job_url(job), **HX)):
+        body = page.content.decode()
+        assert _stat(body, "Steps done") == "2 / 4"
+        assert _stat(body, "Steps failed") == "1"
+
+    # Once done, the counts the job ended with stand (its steps may span earlier rounds).
+    job.status, job.finished_at = Job.Status.PARTIAL, timezone.now()
+    job.steps_done, job.steps_failed = 2, 2
+    job.save()
+    assert _stat(client.get(job_url(job)).content.decode(), "Steps failed") == "2"
