@@ -7,7 +7,7 @@ from pytest_django.plugin import blocking_manager_key
 
 from portal.audit.events import forget_known_heads
 from portal.models import Role
-from tests import caches, settle, template_db
+from tests import caches, settle, sqlite_ids, template_db
 from tests.factories import make_person, make_tenant_world
 from tests.provisioning.worker import WorkerProcess, WorkerStarts
 from tests.sandbox.server import running_sandbox
@@ -28,7 +28,7 @@ HEAVY_FILES = {
     "tests/api/test_api_stateful.py": 60,
     "tests/provisioning/test_bulk_e2e.py": 31,
     "tests/provisioning/test_engine_transport.py": 27,
-    "tests/browser/test_report_flow.py": 26,
+    "tests/browser/test_report_flow.py": 15,  # suite8: its poll moved on, its demo seeded once
     "tests/provisioning/test_admission.py": 20,
     "tests/provisioning/test_engine_okta.py": 19,
     "tests/provisioning/test_bulk_killed_worker.py": 35,
@@ -269,6 +269,8 @@ STARTED_WORKERS: list[WorkerProcess] = []
 TEST_DATABASE: list[bool] = []  # [True] while the test database exists: never touch another
 # The transactional test flushed last in this process (empty: none yet).
 LAST_FLUSHED: list[str] = []
+# SQLite's id counts a rolled-back test reached, to be written back (tests/sqlite_ids.py).
+ROLLED_BACK_COUNTS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session")
@@ -335,10 +337,26 @@ def _module_data_open() -> bool:
     return connection.in_atomic_block
 
 
+def _note_ids_counted() -> None:
+    """SQLite's id counts inside the test's transaction, before it is rolled back."""
+    for table, seq in sqlite_ids.counted().items():
+        ROLLED_BACK_COUNTS[table] = max(seq, ROLLED_BACK_COUNTS.get(table, 0))
+
+
+def _keep_ids_counting(item: pytest.Item) -> None:
+    """The counts noted written back once no transaction is open (a module's shared data may
+    still hold one after its test: then before the next test, or after the module)."""
+    if ROLLED_BACK_COUNTS and TEST_DATABASE and not _module_data_open():
+        with _db_access(item.config):
+            sqlite_ids.keep_counting(ROLLED_BACK_COUNTS)
+        ROLLED_BACK_COUNTS.clear()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
     """Before a database test, no audit event may be there yet: one is a write of an earlier
     test's job (or anything else) that outlived that test's flush."""
+    _keep_ids_counting(item)
     if TEST_DATABASE and LAST_FLUSHED and _uses_db(item) and not _module_data_open():
         with _db_access(item.config):
             leaked = settle.leaked_events()
@@ -355,9 +373,15 @@ def pytest_runtest_teardown(item, nextitem):
     """Before a transactional test's tables are flushed, end the background work it started:
     a job still writing while the tables are truncated would deadlock the flush, or leave a
     row (an audit event) in the next test's database. A job still running at the deadline
-    fails the test, naming it; its workers are killed first and started again after."""
+    fails the test, naming it; its workers are killed first and started again after.
+    A test rolled back leaves its ids used up (tests/sqlite_ids.py)."""
     if not (TEST_DATABASE and _commits(item)):
-        return (yield)
+        if TEST_DATABASE and _uses_db(item):
+            _note_ids_counted()
+        try:
+            return (yield)  # the rollback
+        finally:
+            _keep_ids_counting(item)
     with _db_access(item.config):
         settled = settle.settle_jobs(STARTED_WORKERS)
         settle.purge_queue()

@@ -41,3 +41,38 @@ def test_the_cache_calls_share_one_client(redis_cache, monkeypatch):
     redis_cache.delete("line")
     assert redis_cache.get("line", "gone") == "gone"
     assert built == []  # Django's own client: one for each of the seven calls
+
+
+def test_forgetting_a_pattern_asks_redis_a_few_times_whatever_else_it_holds(
+    redis_cache, monkeypatch
+):
+    """Every test forgets its process's rate and admission keys (tests/conftest.py) in a
+    Redis database that the other pytest workers fill too (a quarantine note per connection
+    is kept 30 days). SCAN looked at Redis's default of 10 keys a call: with 3,000 keys of
+    others, some 300 calls and 135 ms a forget, twice a test."""
+    others = redis.Redis.from_url(REDIS_TEST_URL)
+    prefix = f"others-{uuid.uuid4().hex}"
+    with others.pipeline() as pipe:
+        for n in range(3000):
+            pipe.set(f"{prefix}:quarantine:{n}", 1, ex=60)
+        pipe.execute()
+    redis_cache.set("rate:a", 1, timeout=60)
+    redis_cache.set("rate:b", 1, timeout=60)
+    redis_cache.set("line", 1, timeout=60)
+    scans = []
+    scan = redis.Redis.scan
+
+    def counted(self, *args, **kwargs):
+        scans.append(kwargs.get("count"))
+        return scan(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "scan", counted)
+    try:
+        forget(redis_cache, "rate:*")
+    finally:
+        monkeypatch.undo()
+        others.delete(*others.scan_iter(match=f"{prefix}:*", count=1000))
+        others.close()
+    assert (redis_cache.get("rate:a"), redis_cache.get("rate:b")) == (None, None)
+    assert redis_cache.get("line") == 1
+    assert len(scans) <= 10, f"{len(scans)} SCANs"

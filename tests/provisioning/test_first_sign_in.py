@@ -40,17 +40,6 @@ from tests.provisioning.test_engine_manager import add_okta_user
 from tests.provisioning.test_quarantine_breaker import drive
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_worker_runs_the_jobs(monkeypatch):
-    """Every job here is driven in this process. A task sent to the session's Celery worker
-    (an on_commit callback the capture executes) would run there later: on SQLite a rolled
-    back test gives its job ids to the next test, whose job that late task then claims (run 1
-    of the lease tests "ended early" in `make test`, the worker's log holding its pass mail)."""
-    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
-
-
 LINK = re.compile(r"https?://\S+/first-sign-in/([\w-]+)/")
 SHOWN = re.compile(r'<p class="secret">(?:<code>|<a href="[^"]*"[^>]*>)([^<]+)<')
 
@@ -326,6 +315,7 @@ def test_a_run_that_lost_the_job_keeps_and_mails_no_pass(on_sandbox, mailoutbox,
     Entra for one, which replaces run 1's. Run 1 wakes up before run 2's call and would keep
     and mail its pass, which then no longer works. The manager must get one link, to the
     pass Entra holds."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, "fsi-lease")
     manager = manager_of(dirs)
     set_policy(dirs, entra_method="tap")
@@ -380,6 +370,7 @@ def test_a_call_still_on_its_way_from_a_run_that_lost_the_job_replaces_no_mailed
     1's call could still arrive, that call would replace the pass run 2 keeps and mails. Run 2
     waits until no call of run 1's can be on its way; the pass asked after that is the one
     Entra holds, and the only one mailed."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, "fsi-flight")
     manager = manager_of(dirs)
     set_policy(dirs, entra_method="tap")
@@ -429,6 +420,7 @@ def test_a_claim_while_a_run_keeps_its_pass_finds_it_kept(on_sandbox, mailoutbox
     starts keeping the pass, and reads whether one is kept for the step. It must see the pass
     run 1 keeps (and mails), or run 1 must keep none: else it asks Entra again, and the pass
     that was mailed no longer works."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, "fsi-claim")
     manager = manager_of(dirs)
     set_policy(dirs, entra_method="tap")
