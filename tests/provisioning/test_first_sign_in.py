@@ -553,6 +553,7 @@ def test_other_roles_get_403_and_other_tenants_404(client, alpha, bravo, role):
     assert FirstSignInPolicy.objects.count() == 0
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_looking_at_links_is_rate_limited_per_client(client, db):
     url = reverse("first_sign_in_view", args=["guess"])
     answers = [client.get(url, REMOTE_ADDR="10.9.8.7").status_code for _ in range(21)]
@@ -560,6 +561,7 @@ def test_looking_at_links_is_rate_limited_per_client(client, db):
     assert client.get(url, REMOTE_ADDR="10.9.8.8").status_code == 404  # someone else
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_a_client_moving_through_its_ipv6_network_is_one_client(client, db):
     """The limit counted each IPv6 address, so one host moving through its /64 (RFC 8273 gives
     a host one) looked at links without end; it is now its /64, as the password reset's limit

@@ -410,6 +410,7 @@ def test_a_csrf_failure_is_a_security_event(alpha):
     assert PASSWORD not in json.dumps(event.after)
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_a_flood_of_refusals_is_recorded_within_the_budget(client, settings, alpha, bravo):
     settings.SECURITY_EVENTS_PER_MINUTE = 3
     settings.SECURITY_EVENTS_PER_MINUTE_TOTAL = 5
@@ -427,6 +428,7 @@ def test_a_flood_of_refusals_is_recorded_within_the_budget(client, settings, alp
     assert by_person == ["tech-alpha"] * 3 + ["tech-bravo"] * 2
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_failed_sign_ins_are_recorded_within_the_budget(client, settings, alpha):
     settings.SECURITY_EVENTS_PER_MINUTE = 4
     settings.AXES_FAILURE_LIMIT = 1000
@@ -435,6 +437,7 @@ def test_failed_sign_ins_are_recorded_within_the_budget(client, settings, alpha)
     assert events("auth.login_failed").count() == 4
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_a_sender_moving_through_its_ipv6_network_is_one_source_of_the_budget(
     client, settings, alpha
 ):
@@ -536,6 +539,7 @@ def test_a_reset_link_works_once_and_does_not_skip_the_second_factor(client, set
     assert NEW_PASSWORD not in dumped and path.split("/")[-2] not in dumped
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_reset_requests_are_limited_per_address_alike_for_unknown_ones(client, settings, alpha):
     settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR = 2
     for email in ("tech-alpha@msp.test", "nobody@msp.test"):
@@ -547,6 +551,7 @@ def test_reset_requests_are_limited_per_address_alike_for_unknown_ones(client, s
     assert len(mail.outbox) == 2
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_reset_requests_are_limited_per_client_address(client, settings, alpha):
     settings.PASSWORD_RESETS_PER_CLIENT_PER_HOUR = 2
     assert ask_reset(client, "a@msp.test").status_code == 302

@@ -21,6 +21,7 @@ def refused_from(client, tenant, address: str):
     return client.post(hook_url(tenant.slug), body, content_type="application/json", **bad)
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_a_sender_cycling_through_its_ipv6_network_is_held_as_one(client, alpha, settings):
     settings.HR_WEBHOOK_REFUSALS_PER_MINUTE = 3
     for host in ("a", "b", "c"):

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 SPELLINGS = ["tech-alpha@msp.test", "tech-alpha@mſp.test", "tech-alpha@msp.teſt"]
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_another_spelling_of_the_same_address_counts_against_it(client, settings, alpha):
     settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR = 2
     answers = [
@@ -26,6 +27,7 @@ def test_another_spelling_of_the_same_address_counts_against_it(client, settings
     assert len(mail.outbox) <= 2 and all(m.to == ["tech-alpha@msp.test"] for m in mail.outbox)
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_a_client_moving_through_its_ipv6_network_is_one_client(client, settings, alpha):
     """The limit per client counted each IPv6 address, so one host moving through its /64
     (RFC 8273 gives a host one) asked for resets without end; it is now its /64, as the
