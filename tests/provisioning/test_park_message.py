@@ -3,7 +3,7 @@ come-back time as one new message of its own, and the run ends as a success. It 
 come back by `self.retry`, which Celery handles as a failure that is retried: the worker
 formatted the run's traceback, logged it and sent the `task_retry` signal for every park,
 about 1.9 ms of a worker's CPU a park of the 2.6 (`docs/benchmarks.md`, session 30: cpu22);
-a job at the rate ceiling of a loaded machine parks 0.6 to 0.8 times."""
+a job at the rate ceiling of a loaded machine parks 0.3 to 0.8 times."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def run_as_a_worker(job_id: int) -> str:
 
 
 def test_a_parked_job_comes_back_as_one_new_message_and_its_run_succeeds(monkeypatch):
+    """Parked for its tokens (or after a 429, a transient failure): one message of `run_job`
+    for the job with its come-back time as countdown; the worker sees a success, no retry."""
     monkeypatch.setattr(admission, "fallback_after_the_end", lambda job_id: False)
     monkeypatch.setattr(executor, "execute", lambda job_id: Outcome(retry_in=4.5))
     sent, retried, formatted = [], [], []
