@@ -32,8 +32,10 @@ def run_job(self, job_id: int) -> None:
         # Waiting its turn: the job that ends ahead wakes it, the line's timer is the fallback.
         send_line_timer(outcome.in_line_of, outcome.retry_in)
     elif outcome.retry_in is not None:
-        # Throttled or a transient failure: come back later instead of sleeping in the worker.
-        raise self.retry(countdown=outcome.retry_in)
+        # Throttled or a transient failure: come back later instead of sleeping in the worker,
+        # as a message of its own. Not `self.retry`: Celery handles that as a failure retried
+        # (the run's traceback formatted, logged, `task_retry` sent), ~1.9 ms of CPU a park.
+        run_job.apply_async((job_id,), countdown=outcome.retry_in)
 
 
 def send_line_timer(tenant_id: int, seconds: float) -> None:
