@@ -60,3 +60,41 @@ def test_a_leave_cuts_what_it_can_read_at_once_while_an_app_is_down(
     assert identity.status == Identity.Status.LEFT
     assert dirs.entra_user(username)["accountEnabled"] is False
     assert dirs.okta_user(username)["status"] == "SUSPENDED"
+
+
+def test_a_leave_asked_while_a_move_waits_for_the_app_cuts_what_it_can_read(
+    on_sandbox, monkeypatch
+):
+    """converge26: the move's job, older, holds the leave's until it ends; it reads the
+    person again each run and finds a leaver, whose access must go where it can be read,
+    whatever the kind of the job that reads them (before: only a Leave job wrote, so the
+    leaver kept Entra ID and Okta for the move's twenty tries, or, with the app
+    quarantined, until its release)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs, app = entra_okta_and_slack(on_sandbox, "lm")
+    join, username = ada_joins(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+
+    app.behave(error_rate=1.0)
+    change = lifecycle.ChangeRequest([dirs.template], attributes={"department": "Research"})
+    move = lifecycle.request_change(identity, change, actor="system")
+    run_now(move.pk)  # waits for the app: nothing written (a move is never half-made)
+    assert dirs.entra_user(username).get("department") != "Research"
+    identity.refresh_from_db()
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    run_now(leave.pk)  # after the move
+    run_now(move.pk)  # the move's next run: the person is a leaver now
+
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+
+    app.behave(error_rate=0.0)  # the app is back: both jobs end, the person as last asked
+    assert drive(move).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    assert app.user(username)["active"] is False
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
