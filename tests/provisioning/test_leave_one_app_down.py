@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning import services
+from provisioning import quarantine, services
+from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity, Job
@@ -93,6 +94,50 @@ def test_a_leave_asked_while_a_move_waits_for_the_app_cuts_what_it_can_read(
     assert identity.status == Identity.Status.LEAVER
 
     app.behave(error_rate=0.0)  # the app is back: both jobs end, the person as last asked
+    assert drive(move).status == Job.Status.SUCCEEDED
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    assert app.user(username)["active"] is False
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+
+
+def test_a_leave_asked_while_a_move_waits_for_a_held_app_cuts_what_it_can_read(
+    on_sandbox, monkeypatch
+):
+    """converge26: the app is held by hand (quarantined) while a move waits for it; a
+    quarantine's waiting job has no come-back time (the release sends it), so the leave's
+    task, blocked behind it, must send it: it reads the person a leaver and writes Entra ID
+    and Okta at once. Before, the blocked claim sent only a queued job ahead of it, never a
+    waiting one, and the leaver kept their sign-in until an admin released the app."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs, app = entra_okta_and_slack(on_sandbox, "lq")
+    join, username = ada_joins(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    slack = dirs.tenant.connections.get(name="Slack")
+    assert quarantine.hold(slack, actor="system", reason="the vendor's outage")
+    change = lifecycle.ChangeRequest([dirs.template], attributes={"department": "Research"})
+    move = lifecycle.request_change(identity, change, actor="system")
+    run_now(move.pk)
+    move.refresh_from_db()
+    assert move.status == Job.Status.WAITING and "quarantined" in move.waiting_reason
+
+    identity.refresh_from_db()
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    sent = [leave.pk]  # the leave's task, then each task a run sends (`Outcome.then`)
+    while sent:
+        sent += filter(None, [executor.execute(sent.pop(0)).then])
+
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    move.refresh_from_db()
+    assert "quarantined" in move.waiting_reason  # still waiting for the app
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+
+    slack.refresh_from_db()
+    services.release_connection(slack, actor="system")
     assert drive(move).status == Job.Status.SUCCEEDED
     assert drive(leave).status == Job.Status.SUCCEEDED
     assert app.user(username)["active"] is False
