@@ -167,10 +167,10 @@ def _newer_person(job: Job) -> bool:
 def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     """A round: read every directory of the tenant, compare with the desired state now, and
     write the steps. No steps anywhere: the read was the verification and the job succeeds.
-    A directory that cannot be read (down, quarantined) stops the round before anything is
-    written, except for a leaver (whatever the job: a move asked before the leave reads
-    them too): it writes to the directories it read, then waits for, or fails on, the one
-    it could not (the leaver's access goes where it can at once).
+    A directory that cannot be read (down, quarantined, throttling) stops the round before
+    anything is written, except for a leaver (whatever the job: a move asked before the
+    leave reads them too): it writes to the directories it read, then waits for, or fails
+    on, the one it could not (the leaver's access goes where it can at once).
     None when the job goes on (its steps, or done); an Outcome when it must wait.
     `identity_read`: job.identity was read from the database just now (by the claim).
 
@@ -225,9 +225,12 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
             admission.forfeit(job, connection)  # a joiner's round, paid with this read
-            return wait(
-                job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
-            )
+            pause = throttle.throttled(connection, exc.retry_after)
+            throttled = functools.partial(wait, job, f"Throttled by {connection}", pause)
+            if not cuts:
+                return throttled()
+            unread.append(throttled)  # a 429 storm in Okta holds no leaver's Entra ID
+            continue
         except (TransientError, TimeoutError, ConnectorError) as exc:
             unreadable = _read_failed(job, connection, exc)
             if not cuts:

@@ -143,3 +143,32 @@ def test_a_leave_asked_while_a_move_waits_for_a_held_app_cuts_what_it_can_read(
     assert app.user(username)["active"] is False
     identity.refresh_from_db()
     assert identity.status == Identity.Status.LEFT
+
+
+def test_a_leave_under_an_okta_429_storm_cuts_entra_id_at_once(on_sandbox, monkeypatch):
+    """converge26: Okta answers 429 to every call for a while (a storm: another app of the
+    client's org spends its rate limit). Throttling is pacing, not a fault: the job waits
+    Okta's reset. A leaver's Entra ID account must not wait with it."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs, app = entra_okta_and_slack(on_sandbox, "ls")
+    join, username = ada_joins(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+
+    dirs.behave("okta", throttle_next=1000)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    leave = lifecycle.request_offboarding(identity, options, actor="system")
+    run_now(leave.pk)
+
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    assert app.user(username)["active"] is False
+    leave.refresh_from_db()
+    assert leave.status == Job.Status.WAITING and "Okta" in leave.waiting_reason  # paced
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEAVER
+
+    dirs.behave("okta", throttle_next=0)  # the storm passes
+    assert drive(leave).status == Job.Status.SUCCEEDED
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
