@@ -6,9 +6,12 @@ leave converges. Driven in this process (`drive`), the real SDKs, the sandbox.""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from provisioning import quarantine, services
+import pytest
+from django.utils import timezone
+
+from provisioning import periodic, quarantine, services
 from provisioning.engine import executor
 from provisioning.engine.tasks import run_job
 from provisioning.lifecycle import services as lifecycle
@@ -170,5 +173,38 @@ def test_a_leave_under_an_okta_429_storm_cuts_entra_id_at_once(on_sandbox, monke
     dirs.behave("okta", throttle_next=0)  # the storm passes
     assert drive(leave).status == Job.Status.SUCCEEDED
     assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+
+
+def test_the_periodic_check_disables_a_left_person_enabled_behind_its_back_while_an_app_is_down(
+    on_sandbox, monkeypatch
+):
+    """converge26: Ada has left; an Entra admin enables her account again (drift). The
+    periodic check's Reconcile job reads her Left while the app is down: her Entra ID
+    sign-in goes at once (before, a Reconcile, being no Leave, wrote nothing until the app
+    answered, and after twenty tries failed: enabled until the next check, 12 hours on)."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+    dirs, app = entra_okta_and_slack(on_sandbox, "lp")
+    join, username = ada_joins(dirs)
+    assert drive(join).status == Job.Status.SUCCEEDED
+    identity = Identity.objects.get(pk=join.identity_id)
+    options = lifecycle.OffboardingOptions(delete_after_days=None)
+    assert drive(lifecycle.request_offboarding(identity, options, actor="system")).is_done
+    identity.refresh_from_db()
+    assert identity.status == Identity.Status.LEFT
+
+    user_id = dirs.entra_user(username)["id"]
+    dirs.graph("PATCH", f"/users/{user_id}", {"accountEnabled": True}).raise_for_status()
+    app.behave(error_rate=1.0)
+    later = timezone.now() + timedelta(days=1)
+    Identity.objects.exclude(pk=identity.pk).update(last_reconciled_at=later)
+    assert periodic.reconcile_due_people(now=later) == 1
+    check = Job.objects.get(identity=identity, kind=Job.Kind.RECONCILE)
+    run_now(check.pk)
+
+    assert dirs.entra_user(username)["accountEnabled"] is False
+    app.behave(error_rate=0.0)
+    assert drive(check).status == Job.Status.SUCCEEDED
     identity.refresh_from_db()
     assert identity.status == Identity.Status.LEFT
