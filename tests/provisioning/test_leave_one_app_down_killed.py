@@ -33,7 +33,9 @@ def start_worker(worker_factory):
 
 
 def test_a_leave_killed_mid_write_with_the_app_down_then_a_rehire(
-    on_sandbox, start_worker, alone_on_the_queue  # noqa: F811
+    on_sandbox,
+    start_worker,
+    alone_on_the_queue,  # noqa: F811
 ):
     dirs, app = entra_okta_and_slack(on_sandbox, "lk")
     worker = start_worker()
