@@ -23,14 +23,25 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from provisioning import quarantine, services
 from provisioning.models import Identity
 from tests.provisioning.person_machine import run_machine
+from tests.provisioning.test_engine_disrupted_kinds import ASKS, DISRUPTIONS, TARGETS
 from tests.provisioning.test_leave_one_shots import OneShotMachine
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+OUTAGE = {
+    "as it is": lambda machine: None,
+    "down": lambda machine: machine.the_app_goes_down(),
+    "back": lambda machine: machine.the_app_comes_back(),
+    "held": lambda machine: machine.an_admin_holds_the_app(),
+    "released": lambda machine: machine.an_admin_releases_the_app(),
+}
 
 
 class OutageMachine(OneShotMachine):
@@ -44,26 +55,44 @@ class OutageMachine(OneShotMachine):
 
     # -- the outage -------------------------------------------------------------------------
 
-    @rule()
+    @rule(
+        outage=st.sampled_from(tuple(OUTAGE)),
+        what=st.one_of(st.none(), st.sampled_from(ASKS)),
+        disruption=st.sampled_from(DISRUPTIONS),
+        where=st.sampled_from(TARGETS),
+        at=st.integers(1, 4),
+        resets_refused=st.booleans(),
+    )
+    def ask_then_run(
+        self,
+        outage: str,
+        what: str | None,
+        disruption: str,
+        where: str,
+        at: int,
+        resets_refused: bool,
+    ) -> None:
+        """The app's outage begins, ends or goes on; then the one-shots machine's ask and
+        disrupted run."""
+        OUTAGE[outage](self)
+        super().ask_then_run(what, disruption, where, at, resets_refused)
+
     def the_app_goes_down(self) -> None:
         self.app_down = True
         self.app.behave(error_rate=1.0)
         self.log.append("the app goes down (every call a 500)")
 
-    @rule()
     def the_app_comes_back(self) -> None:
         if self.app_down:
             self.app_down = False
             self.app.behave(error_rate=0.0)
             self.log.append("the app comes back")
 
-    @rule()
     def an_admin_holds_the_app(self) -> None:
         if quarantine.hold(self.connection(), actor="system", reason="the vendor's outage"):
             self.app_held = True
             self.log.append("an MSP admin holds the app (quarantined)")
 
-    @rule()
     def an_admin_releases_the_app(self) -> None:
         if self.app_held:
             self.app_held = False
