@@ -77,3 +77,42 @@ def test_a_leave_killed_mid_write_with_the_app_down_then_a_rehire(
     assert dirs.okta_user(username)["status"] == "ACTIVE"
     held = app.user(username)
     assert held["active"] is True and app.groups_of(held["id"]) == {"sales"}
+
+
+def test_a_leave_under_an_okta_429_storm_its_worker_killed(
+    on_sandbox,
+    start_worker,
+    alone_on_the_queue,  # noqa: F811
+):
+    """Okta answers 429 to every call (a storm) when the leave is asked: Entra ID and the
+    app are cut at once; the worker is SIGKILLed while the job waits out Okta; the storm
+    passes and the next worker ends the leave: Left, each directory as asked."""
+    dirs, app = entra_okta_and_slack(on_sandbox, "lo")
+    worker = start_worker()
+    join, username = ada_joins(dirs)
+    jobs = Job.objects.filter(tenant=dirs.tenant)
+    settle(jobs, "the join")
+    assert_all_succeeded(jobs, "the join")
+    identity = Identity.objects.get(pk=join.identity_id)
+
+    dirs.behave("okta", throttle_next=100_000)
+    leave = lifecycle.request_offboarding(
+        identity, lifecycle.OffboardingOptions(delete_after_days=None), actor="system"
+    )
+    until(lambda: dirs.entra_user(username)["accountEnabled"] is False, "Entra disabled")
+    until(lambda: app.user(username)["active"] is False, "the app's user inactive")
+    worker.kill()
+    assert Identity.objects.get(pk=identity.pk).status == Identity.Status.LEAVER
+    assert dirs.okta_user(username)["status"] == "ACTIVE"
+
+    dirs.behave("okta", throttle_next=0)  # the storm passes
+    leases_run_out(jobs)
+    worker = start_worker()
+    settle(jobs, "the leave")
+    worker.kill()
+
+    assert_all_succeeded(jobs, "the leave")
+    assert Job.objects.get(pk=leave.pk).status == Job.Status.SUCCEEDED
+    assert Identity.objects.get(pk=identity.pk).status == Identity.Status.LEFT
+    assert dirs.okta_user(username)["status"] == "SUSPENDED"
+    assert dirs.entra_user(username)["accountEnabled"] is False
