@@ -250,9 +250,16 @@ def desired_for(identity, connection, *, templates=None, changes: dict | None = 
         )
     if view.status == Status.DELETED or _not_yet(identity):
         return _replace(active, present=False, enabled=False, **version)
-    if view.status in (Status.LEAVER, Status.LEFT):
+    if leaving(view):
         return _leaving(active, view.leave_options or {}, version)
     return _replace(active, enabled=_enabled_now(identity), **version)
+
+
+def leaving(person) -> bool:
+    """Whether the person's desired state is a leaver's (a leaver, or left): access only
+    taken away, so a job writes it to the directories it could read before it waits for one
+    it could not (executor.plan_job), whatever kind of job reads them."""
+    return person.status in (person.Status.LEAVER, person.Status.LEFT)
 
 
 def manages(directories: list[int] | None, connection) -> bool:

@@ -53,7 +53,7 @@ from provisioning.engine.accounts import (
     link_account,
     save_held,
 )
-from provisioning.engine.desired import desired_for
+from provisioning.engine.desired import desired_for, leaving
 from provisioning.engine.parking import (
     LeaseLost,
     Outcome,
@@ -167,9 +167,10 @@ def _newer_person(job: Job) -> bool:
 def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     """A round: read every directory of the tenant, compare with the desired state now, and
     write the steps. No steps anywhere: the read was the verification and the job succeeds.
-    A directory that cannot be read (down, quarantined) stops the round before anything is
-    written, except for a leave: it writes to the directories it read, then waits for, or
-    fails on, the one it could not (the leaver's access goes where it can at once).
+    A directory that cannot be read (down, quarantined, throttling) stops the round before
+    anything is written, except for a leaver (whatever the job: a move asked before the
+    leave reads them too): it writes to the directories it read, then waits for, or fails
+    on, the one it could not (the leaver's access goes where it can at once).
     None when the job goes on (its steps, or done); an Outcome when it must wait.
     `identity_read`: job.identity was read from the database just now (by the claim).
 
@@ -187,7 +188,8 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if rounds == 0 and (turn := admission.turn_first(job, connections)) is not None:
         return turn  # its turn not come: nothing read or planned for it
     accounts = accounts_of(identity)
-    unread: list[Callable[[], Outcome | None]] = []  # a leave's directories not read: later
+    unread: list[Callable[[], Outcome | None]] = []  # a leaver's directories not read: later
+    cuts = leaving(identity)  # only access taken away: what could be read is written at once
     for connection in connections:
         desired = desired_for(identity, connection)
         if not desired.managed_here:  # no account of theirs is read or changed there
@@ -209,7 +211,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         if connection.quarantined_at:
             planning.close()
             held = f"{connection} is quarantined: {connection.quarantine_reason}"
-            if job.kind == Job.Kind.LEAVE:
+            if cuts:
                 unread.append(functools.partial(wait, job, held, None))
                 continue
             return wait(job, held, None)
@@ -223,12 +225,15 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
             plan = bridge.run(planning)
         except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
             admission.forfeit(job, connection)  # a joiner's round, paid with this read
-            return wait(
-                job, f"Throttled by {connection}", throttle.throttled(connection, exc.retry_after)
-            )
+            pause = throttle.throttled(connection, exc.retry_after)
+            throttled = functools.partial(wait, job, f"Throttled by {connection}", pause)
+            if not cuts:
+                return throttled()
+            unread.append(throttled)  # a 429 storm in Okta holds no leaver's Entra ID
+            continue
         except (TransientError, TimeoutError, ConnectorError) as exc:
             unreadable = _read_failed(job, connection, exc)
-            if job.kind != Job.Kind.LEAVE:
+            if not cuts:
                 return unreadable()
             unread.append(unreadable)
             continue
@@ -248,7 +253,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
         choices += choosing.choices_in(connection, plan)
     acting = problems or any(plan.steps for plan in plans)
     if unread and not acting:
-        return unread[0]()  # what a leave could read is as asked: now what it could not
+        return unread[0]()  # what a leaver's job could read is as asked: now what it could not
     if acting and not identity_read and _newer_person(job):
         return None  # planned with a person since changed: plan again with them as they are
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step

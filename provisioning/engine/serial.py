@@ -30,7 +30,8 @@ OWN_WORK = (Job.Kind.LEAVE, Job.Kind.RETRY)
 
 
 def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
-    """(the job, RUNNING under a lease) or (None, an older job of the person to start).
+    """(the job, RUNNING under a lease) or (None, an older job of the person to start:
+    queued, or waiting).
     (None, None) as well when the job is done, running elsewhere, or parked until later.
     The job is read with its tenant, person and requester, and the tenant's configuration
     version (memo.across_runs); on PostgreSQL the person's template ids, live grants and
@@ -67,7 +68,11 @@ def claim(job_id: int, lease_seconds: int) -> tuple[Job | None, int | None]:
             Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
                 waiting_reason=f"After {Job.Kind(kind).label} #{pk}"
             )
-            return None, (pk if status == Job.Status.QUEUED else None)
+            # Sent whether queued or waiting: a waiting one parked until later drops the
+            # task at its claim; one waiting for a quarantine's release (no come-back time)
+            # runs, and reads a person now leaving, whose access goes where it can be read
+            # (executor.plan_job): else it held their leave until the release (converge26).
+            return None, (pk if status in (Job.Status.QUEUED, Job.Status.WAITING) else None)
     if job is None:
         return None, None
     memo.keep_tenant_rows(job.tenant)  # the features' settings read with it (memo.py)
