@@ -25,6 +25,7 @@ from tests.provisioning.test_engine_convergence import onboard, support_template
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BURST = 10
+RATE = 4.0
 
 
 class Killed(BaseException):
@@ -51,12 +52,13 @@ def own_groups(user: dict) -> list[str]:
     return sorted(g for g in user["groups"] if "dynamic" not in g)
 
 
-def emptied(connection) -> None:
-    """A few calls a second, the bucket spent: every call from now on is paced."""
-    connection.rate_limit_per_s, connection.rate_burst = 4.0, BURST
+def emptied(connection, *, debt_s: float = 0.0) -> None:
+    """A few calls a second, the bucket spent and `debt_s` seconds of its rate reserved
+    beyond: every call from now on is paced, however long the machine takes to send it."""
+    connection.rate_limit_per_s, connection.rate_burst = RATE, BURST
     connection.save()
     throttle.reset(connection)
-    assert throttle.reserve(connection, BURST, 0.0)[0]
+    assert throttle.reserve(connection, BURST + round(debt_s * RATE), 0.0)[0]
 
 
 def left_everywhere(dirs, upn: str) -> None:
@@ -84,9 +86,11 @@ def test_a_leave_asked_while_the_join_waits_for_its_tokens_ends_left(on_sandbox,
     the person is Left, both jobs Succeeded."""
     monkeypatch.setattr(run_job, "delay", lambda job_id: None)
     dirs = make_directories(on_sandbox, f"tok{uuid.uuid4().hex[:6]}", kinds=("entra", "okta"))
-    for connection in dirs.tenant.connections.all():
-        emptied(connection)
     join = onboard(dirs)
+    for connection in dirs.tenant.connections.all():
+        # Spent to 5 s ahead: a bucket only spent refilled before a loaded machine's first
+        # run reached its pacing (4 tokens a second), and the join did not park.
+        emptied(connection, debt_s=5.0)
     executor.execute(join.pk)
     join.refresh_from_db()
     assert join.status == Job.Status.WAITING and join.waiting_reason.startswith("Pacing")
