@@ -18,6 +18,7 @@ CODE_WIDGET = forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapit
 class LoginForm(AuthenticationForm):
     """Username + password, and the second factor of people who have set one up."""
 
+    saves_nothing = True  # a refused sign-in is not told "Nothing was saved"
     otp_token = forms.CharField(
         label="Authenticator code or recovery code",
         required=False,
