@@ -19,6 +19,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.log import log_response
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
@@ -96,6 +97,7 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
     def decorate(view):
         @answers_head
         @csrf_exempt
+        @_negotiated
         @wraps(view)
         def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:
             addr = refusals.remote_addr(request)
@@ -158,6 +160,28 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _negotiated(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """RFC 7644 §3.8: providers "MUST support the Accept header "Accept:
+    application/scim+json" and SHOULD support the header "Accept: application/json"", and
+    "The format defaults to application/scim+json". A client that prefers application/json
+    gets the same document under that type; any other Accept is disregarded (RFC 9110
+    §12.5.1), as the default."""
+
+    @wraps(view)
+    def negotiating(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.get("Content-Type") == CONTENT_TYPE and _prefers_json(request):
+            response["Content-Type"] = "application/json"
+        patch_vary_headers(response, ("Accept",))
+        return response
+
+    return negotiating
+
+
+def _prefers_json(request: HttpRequest) -> bool:
+    return request.get_preferred_type(JSON_TYPES) == "application/json"
 
 
 def _seconds_to_wait(token) -> int:

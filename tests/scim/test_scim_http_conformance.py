@@ -175,3 +175,44 @@ def test_a_page_parameter_with_a_sign_or_left_empty_is_still_read(client, scim):
     assert (page["startIndex"], page["itemsPerPage"]) == (1, 1)
     page = call(client, scim, "get", url(scim) + "?startIndex=&count=-1").json()
     assert (page["startIndex"], page["itemsPerPage"], page["totalResults"]) == (1, 0, 2)
+
+
+def _accepting(client, scim, accept: str, path=None):
+    return client.get(
+        path or url(scim), HTTP_AUTHORIZATION=f"Bearer {scim.clear}", HTTP_ACCEPT=accept
+    )
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html, application/json;q=0.9"])
+def test_a_client_accepting_only_json_is_answered_json(client, scim, accept):
+    """RFC 7644 §3.8: a service provider "SHOULD support the header "Accept:
+    application/json""; it was answered application/scim+json, a type the client did not
+    list. The body is the same SCIM document (§8.1: both are JSON)."""
+    listed = _accepting(client, scim, accept)
+    assert listed.status_code == 200
+    assert listed["Content-Type"] == "application/json"
+    assert listed.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
+    assert "Accept" in listed["Vary"]
+    missing = _accepting(client, scim, accept, url(scim, "scim_user", user_id="999999"))
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["schemas"] == [ERROR]
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/scim+json", "*/*", "application/*", "application/xml", ""]
+)
+def test_scim_json_stays_the_default(client, scim, accept):
+    """§3.8: "The format defaults to application/scim+json"; a type neither JSON is
+    disregarded (RFC 9110 §12.5.1) rather than refused."""
+    response = _accepting(client, scim, accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/scim+json"
+
+
+def test_a_refused_token_is_answered_in_the_type_accepted(client, scim):
+    response = client.get(
+        url(scim), HTTP_AUTHORIZATION="Bearer nope", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
