@@ -93,6 +93,7 @@ def install(api) -> None:
     """Answer every error of `api` as a problem, and say so in its OpenAPI schema."""
     _document(api)
     _wrong_methods_as_problems(api)
+    _root_as_no_route(api)
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
@@ -250,6 +251,22 @@ def wrap_views(api, wrapper) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
                 pattern.callback = wrapper(pattern.callback)
+        return patterns
+
+    api._get_urls = urls
+
+
+def _root_as_no_route(api) -> None:
+    """ninja's view at the API's root (`api-root`, which it reverses to find the prefix)
+    raises a bare Http404 outside the exception handlers, naming its docs URL: the portal's
+    HTML page answered it. The root is no route, as any unknown path under the API is."""
+    build = api._get_urls
+
+    def urls():
+        patterns = build()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern) and pattern.name == "api-root":
+                pattern.callback = unknown_route
         return patterns
 
     api._get_urls = urls

@@ -182,3 +182,15 @@ def test_every_request_body_has_an_example_its_schema_takes():
         check = jsonschema_rs.validator_for({"$ref": ref, "components": schema["components"]})
         for example in body["examples"]:
             assert check.is_valid(example), (ref, example)
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_the_apis_root_is_a_no_route_problem(msp_admin, method):
+    """`/api/v1/` is under the API, whose every unknown path is a 404 problem (docs/api.md);
+    its root was ninja's own view, whose Http404 became the portal's HTML page."""
+    client = ApiClient(token_for(msp_admin))
+    response = getattr(client.client, method)("/api/v1/", headers=client.headers)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/api/problems#problem-no-route"
+    assert "docs_url" not in response.json()["detail"]
