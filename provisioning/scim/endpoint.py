@@ -492,13 +492,16 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
+    return _user_list(request, token, _search_params(request, ScimUser))
+
+
+def _search_params(request: HttpRequest, model) -> dict:
+    """A SearchRequest body of `model`'s resources as the query string's parameters."""
     search = _body_as(
-        kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST, _search_request_shaped
+        kept(SearchRequest, model), request, Context.SEARCH_REQUEST, _search_request_shaped
     )
     params = search.model_dump(exclude_none=True, by_alias=True)
-    return _user_list(
-        request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
-    )
+    return {k: _as_query(v) for k, v in params.items() if k != "schemas"}
 
 
 def _search_request_shaped(data: dict) -> None:
@@ -618,10 +621,21 @@ def _require_preconditions(request: HttpRequest) -> None:
 
 @scim_view(("GET",))
 def groups(request: HttpRequest, token) -> HttpResponse:
-    page = queries.page_of_groups(token.tenant, request.GET)
+    return _group_list(request, token, request.GET)
+
+
+@scim_view(("POST",))
+def groups_search(request: HttpRequest, token) -> HttpResponse:
+    """POST /Groups/.search: RFC 7644 §3.4.3 makes "/.search" on a valid endpoint a query."""
+    return _group_list(request, token, _search_params(request, Group))
+
+
+def _group_list(request: HttpRequest, token, params) -> HttpResponse:
+    shown = _shown(params, Group)
+    page = queries.page_of_groups(token.tenant, params)
     base = base_url(request, token)
     found = [resources.group_of(t, base, members) for t, members in page.groups]
-    return answer(_listed(Group, found, page.total, page.start, shown=_shown(request.GET, Group)))
+    return answer(_listed(Group, found, page.total, page.start, shown=shown))
 
 
 @scim_view(("GET",))
