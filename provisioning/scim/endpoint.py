@@ -381,6 +381,7 @@ def _camel(part: str | int) -> str | int:
 def _shown(params, model=ScimUser) -> ResponseParameters:
     """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9), of `model`'s."""
     _require_bounded(params)
+    _require_one_of_attributes(params)
     wanted = {
         "attributes": params.get("attributes") or None,
         "excludedAttributes": params.get("excludedAttributes") or None,
@@ -519,6 +520,7 @@ def _search_request_shaped(data: dict) -> None:
         ):
             raise InvalidSyntaxException(detail=f"{name} must be a list of attribute names.")
     _require_bounded(data)
+    _require_one_of_attributes(data)
 
 
 # A member's refusal past MAX_FILTER_LENGTH characters as query-string text (a list joined
@@ -531,6 +533,15 @@ BOUNDED = {
     "attributes": InvalidValueException,
     "excludedAttributes": InvalidValueException,
 }
+
+
+def _require_one_of_attributes(params) -> None:
+    """RFC 7644 §3.9: `attributes` and `excludedAttributes` are "mutually exclusive";
+    scim2-models refuses both with its own field names ('excluded_attributes')."""
+    if _member(params, "attributes") and _member(params, "excludedAttributes"):
+        raise InvalidValueException(
+            detail="attributes and excludedAttributes are mutually exclusive: send one of them."
+        )
 
 
 def _require_bounded(params) -> None:
@@ -559,9 +570,11 @@ def _user_list(request: HttpRequest, token, params) -> HttpResponse:
 @scim_view(("GET", "PUT", "PATCH", "DELETE"))
 def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     identity = queries.user_or_404(token.tenant, user_id)
-    if request.method == "GET":
-        return _user_answer(request, token, identity)
     _require_preconditions(request)
+    if request.method == "GET":
+        return (
+            _not_modified() if _none_match_any(request) else _user_answer(request, token, identity)
+        )
     if request.method == "DELETE":
         service.delete(identity, token=token, http_request=request)
         return _no_content()
@@ -603,17 +616,30 @@ def _on_ignored(path) -> bool:
 
 
 def _require_preconditions(request: HttpRequest) -> None:
-    """RFC 9110 §13.1.1-2 on a write to a user that exists: the endpoint keeps no ETags
+    """RFC 9110 §13.1.1-2 on a user or group that exists: the endpoint keeps no ETags
     (ServiceProviderConfig: etag unsupported), so If-Match holds only as `*`, and
-    If-None-Match `*` never does. A client guarding against a lost update is told 412
-    instead of having its write applied unguarded."""
+    If-None-Match `*` never does (a GET's is answered 304, `_none_match_any`). A client
+    guarding against a lost update is told 412 instead of having its write applied
+    unguarded."""
     if_match = request.headers.get("If-Match")
     if if_match is not None and if_match.strip() != "*":
         raise PreconditionFailedException(
-            detail="No version of this user matches If-Match: this endpoint keeps no ETags."
+            detail="No version of this resource matches If-Match: this endpoint keeps no ETags."
         )
-    if (request.headers.get("If-None-Match") or "").strip() == "*":
-        raise PreconditionFailedException(detail="The user exists (If-None-Match: *).")
+    if _none_match_any(request) and request.method != "GET":
+        raise PreconditionFailedException(detail="The resource exists (If-None-Match: *).")
+
+
+def _none_match_any(request: HttpRequest) -> bool:
+    return (request.headers.get("If-None-Match") or "").strip() == "*"
+
+
+def _not_modified() -> HttpResponse:
+    """RFC 9110 §13.2.2: a GET (or HEAD) whose If-None-Match is false is 304, without
+    content (§15.4.5)."""
+    response = _no_content()
+    response.status_code = 304
+    return response
 
 
 # -- groups: the tenant's role templates, read-only -------------------------------------------
@@ -641,6 +667,9 @@ def _group_list(request: HttpRequest, token, params) -> HttpResponse:
 @scim_view(("GET",))
 def group(request: HttpRequest, token, group_id: str) -> HttpResponse:
     template, members = queries.group_or_404(token.tenant, group_id)
+    _require_preconditions(request)
+    if _none_match_any(request):
+        return _not_modified()
     found = resources.group_of(template, base_url(request, token), members)
     shown = _shown(request.GET, Group)  # RFC 7644 §3.4.2.5: Entra asks excludedAttributes=members
     return answer(
