@@ -75,9 +75,21 @@ OneLine = Annotated[
 ]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT)]
 TemplateId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _keys_as_property_names(schema: dict) -> None:
+    """pydantic states a dict's key pattern as `patternProperties`, under which JSON Schema
+    leaves a key that fails the pattern free (and the API refuses it, 422): the pattern is
+    the keys' own rule (`propertyNames`), and every value has the values' schema."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
 LicenseChoices = Annotated[
     dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH, pattern=TEXT)]],
     Field(
+        json_schema_extra=_keys_as_property_names,
         max_length=MAX_POSTED_CHOICES,
         description="For a licence without a free seat (or whose last seat this takes): SKU "
         "→ the SKU to use instead, or an empty string to go without it. A blocked request's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema_rs
 import pytest
 from django.test import Client
 
@@ -194,3 +195,22 @@ def test_the_apis_root_is_a_no_route_problem(msp_admin, method):
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["type"] == "/api/problems#problem-no-route"
     assert "docs_url" not in response.json()["detail"]
+
+
+def test_the_document_refuses_the_licence_choices_the_api_refuses(client, alpha, msp_admin):
+    """schemathesis' stateful run sent `license_choices` with a key holding a control
+    character, valid by the document (a key that fails `patternProperties` is left free in
+    JSON Schema) and refused by the API (422): the key's rule is the document's
+    `propertyNames` now, and every value a string."""
+    document = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    for name in ("OnboardIn", "ChangeIn"):
+        choices = document[name]["properties"]["license_choices"]
+        assert not jsonschema_rs.is_valid(choices, {"\x1a": "SPE_E3"})
+        assert not jsonschema_rs.is_valid(choices, {"\x1a": 5})
+        assert jsonschema_rs.is_valid(choices, {"SPE_E5": "SPE_E3", "EMS": ""})
+    refused = ApiClient(token_for(msp_admin)).post(
+        f"/api/v1/tenants/{alpha.tenant.slug}/people",
+        {**_onboarding(alpha), "license_choices": {"\x1a": "SPE_E3"}},
+        key="k-choices",
+    )
+    assert refused.status_code == 422
