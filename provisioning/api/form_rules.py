@@ -22,8 +22,9 @@ PLAIN_TEXT = rf"^\s*({_FIRST}{_REST}\s*)?$"  # or blank
 # A list item (one line: the API refuses \r and \n itself); the form splits a value at the
 # other line breaks (\v \f \x1c-\x1e \x85) and trims each part, so those pass here.
 NO_MARKUP_LINE = r"^[^\r\n<>\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]*$"
-# Free text of several lines (a reason, a note): tenants/forms.py's `no_markup`.
-NO_MARKUP = r"^[^<>]*$"
+# Free text of several lines (a reason, a note): tenants/forms.py's `no_markup`, and no NUL,
+# which a Django CharField refuses ("Null characters are not allowed").
+NO_MARKUP = r"^[^<>\x00]*$"
 # provisioning.forms.USERNAME_RE before the form trims and lowers it (its domain must be the
 # tenant's besides, which no schema can say); blank: the naming rule's.
 USERNAME_OR_BLANK = r"^\s*([A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?@[A-Za-z0-9.-]+\s*)?$"
