@@ -30,6 +30,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable request",
@@ -62,6 +63,25 @@ def require_json_body(request: HttpRequest) -> None:
         kind="media-type",
         headers={"Accept": "application/json"},
     )
+
+
+def require_no_version_asked(request: HttpRequest) -> None:
+    """RFC 9110 §13.1.1-2: a server that gets If-Match "MUST evaluate the condition" before
+    the method. The API keeps no ETags, so If-Match holds only as `*`, and If-None-Match `*`
+    never does for what exists: a read is then 304, a write 412, and a write guarded
+    against a lost update is refused rather than applied unguarded. Checked with the token,
+    before the route's own checks (an id that does not exist is 412 too)."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match.strip() != "*":
+        raise Problem(
+            412,
+            "No version matches If-Match: this API keeps no ETags.",
+            kind="precondition",
+        )
+    if (request.headers.get("If-None-Match") or "").strip() == "*":
+        if request.method == "GET":  # HEAD is run as GET (portal.head)
+            raise Problem(304, "", kind="not-modified")
+        raise Problem(412, "It exists (If-None-Match: *).", kind="precondition")
 
 
 def problem_response(
@@ -97,6 +117,8 @@ def install(api) -> None:
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
+        if exc.status == 304:  # no content (RFC 9110 §15.4.5)
+            return HttpResponse(status=304)
         return problem_response(
             request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, **exc.extra
         )
@@ -173,6 +195,8 @@ def _document(api) -> None:
                         response["content"] = {MEDIA_TYPE: content["application/json"]}
             if "post" in operations:
                 _document_body_refusals(operations["post"])
+            for method, operation in operations.items():
+                _document_preconditions(method, operation)
             for operation in operations.values():
                 _document_headers(operation)
         return schema
@@ -193,6 +217,22 @@ def _document_body_refusals(operation: dict) -> None:
     for status, description in BODY_REFUSALS.items():
         operation["responses"].setdefault(
             status, {"description": description, "content": {MEDIA_TYPE: {"schema": problem}}}
+        )
+
+
+def _document_preconditions(method: str, operation: dict) -> None:
+    """`require_no_version_asked`'s answers, which any operation may give."""
+    problem = {"$ref": "#/components/schemas/ProblemOut"}
+    operation["responses"].setdefault(
+        "412",
+        {
+            "description": "If-Match other than *, or If-None-Match: * on a write: no ETags.",
+            "content": {MEDIA_TYPE: {"schema": problem}},
+        },
+    )
+    if method == "get":
+        operation["responses"].setdefault(
+            "304", {"description": "If-None-Match: *: it exists (no content)."}
         )
 
 

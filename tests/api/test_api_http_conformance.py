@@ -214,3 +214,56 @@ def test_the_document_refuses_the_licence_choices_the_api_refuses(client, alpha,
         key="k-choices",
     )
     assert refused.status_code == 422
+
+
+def _change_title(client: ApiClient, alpha, **headers):
+    return client.client.post(
+        f"/api/v1/people/{alpha.identity.pk}/change",
+        json.dumps({"job_title": "Lead"}),
+        content_type="application/json",
+        headers={**client.headers, **headers},
+    )
+
+
+@pytest.mark.parametrize("header,value", [("If-Match", '"abc"'), ("If-None-Match", "*")])
+def test_a_write_whose_precondition_no_version_meets_is_412_and_changes_nothing(
+    alpha, msp_admin, header, value
+):
+    """RFC 9110 §13.1.1: a server that gets If-Match "MUST evaluate the condition" before the
+    method and not perform it when false. The API keeps no ETags, so no tag matches, and a
+    person exists, so If-None-Match: * is false; a change guarded by either was accepted
+    (202, a job) as if unguarded."""
+    client = ApiClient(token_for(msp_admin))
+    refused = _change_title(client, alpha, **{header: value})
+    assert refused.status_code == 412
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"] == "/api/problems#problem-precondition"
+    alpha.identity.refresh_from_db()
+    assert alpha.identity.attributes.get("job_title") != "Lead"
+    # `*` holds: the route's own rules answer (this joiner's join is still running: 409)
+    assert _change_title(client, alpha, **{"If-Match": "*"}).status_code == 409
+
+
+def test_a_read_is_held_to_its_preconditions_too(alpha, msp_admin):
+    client = ApiClient(token_for(msp_admin))
+    path = f"/api/v1/people/{alpha.identity.pk}"
+    unmatched = client.client.get(path, headers={**client.headers, "If-Match": '"abc"'})
+    assert unmatched.status_code == 412
+    unchanged = client.client.get(path, headers={**client.headers, "If-None-Match": "*"})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert (
+        client.client.get(path, headers={**client.headers, "If-None-Match": '"x"'}).status_code
+        == 200
+    )
+
+
+def test_without_a_token_a_precondition_is_still_401(alpha):
+    response = ApiClient(None).client.get("/api/v1/tenants", headers={"If-Match": '"abc"'})
+    assert response.status_code == 401
+
+
+def test_the_document_names_412_on_every_operation(client):
+    document = client.get("/api/v1/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "412" in operation["responses"], (method, path)
