@@ -8,7 +8,7 @@ import logging
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -117,8 +117,8 @@ def install(api) -> None:
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
-        if exc.status == 304:  # no content (RFC 9110 §15.4.5)
-            return HttpResponse(status=304)
+        if exc.status == 304:  # no content (RFC 9110 §15.4.5), so no Content-Type
+            return HttpResponseNotModified()
         return problem_response(
             request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, **exc.extra
         )

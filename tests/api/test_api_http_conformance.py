@@ -251,6 +251,8 @@ def test_a_read_is_held_to_its_preconditions_too(alpha, msp_admin):
     assert unmatched.status_code == 412
     unchanged = client.client.get(path, headers={**client.headers, "If-None-Match": "*"})
     assert unchanged.status_code == 304 and unchanged.content == b""
+    # RFC 9110 §8.6 and §15.4.5: no Content-Length but the 200's, and no content to type
+    assert "Content-Length" not in unchanged and "Content-Type" not in unchanged
     assert (
         client.client.get(path, headers={**client.headers, "If-None-Match": '"x"'}).status_code
         == 200
