@@ -80,7 +80,7 @@ def require_no_version_asked(request: HttpRequest) -> None:
         )
     if (request.headers.get("If-None-Match") or "").strip() == "*":
         if request.method == "GET":  # HEAD is run as GET (portal.head)
-            raise Problem(304, "", kind="not-modified")
+            raise Problem(304, "")  # answered without content, no problem (on_problem)
         raise Problem(412, "It exists (If-None-Match: *).", kind="precondition")
 
 
