@@ -19,9 +19,15 @@ _FIRST = rf"[^\s<>=+\-@{_CONTROL}]"
 _REST = rf"[^<>{_CONTROL}]*"
 PLAIN_NAME = rf"^\s*{_FIRST}{_REST}\s*$"  # required: something besides spaces
 PLAIN_TEXT = rf"^\s*({_FIRST}{_REST}\s*)?$"  # or blank
-# A list item (one line: the API refuses \r and \n itself); the form splits a value at the
-# other line breaks (\v \f \x1c-\x1e \x85) and trims each part, so those pass here.
-NO_MARKUP_LINE = r"^[^\r\n<>\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]*$"
+# A list item (one line: the API refuses \r and \n itself); the form (tenants.forms'
+# LinesField) splits a value at the other line breaks Python knows (\v \f \x1c-\x1e \x85
+# \u2028 \u2029), trims each part and refuses a control character left in one: a tab or
+# U+001F only at a part's ends, among the spaces trimmed with it.
+_LINE_BREAK = r"[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
+_TRIMMED = r"[\t\x1f \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+_IN_LINE = r"[^\r\n<>\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_PART = rf"{_TRIMMED}*{_IN_LINE}*{_TRIMMED}*"
+NO_MARKUP_LINE = rf"^{_PART}(?:{_LINE_BREAK}{_PART})*$"
 # Free text of several lines (a reason, a note): tenants/forms.py's `no_markup`, and no NUL,
 # which a Django CharField refuses ("Null characters are not allowed").
 NO_MARKUP = r"^[^<>\x00]*$"
