@@ -17,8 +17,8 @@ from provisioning import services
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, TEXT, PathId, PathSlug
 from provisioning.api.form_rules import (
+    COUNTRY_OR_BLANK,
     NO_MARKUP_LINE,
-    TWO_LETTERS_OR_BLANK,
     USERNAME_OR_BLANK,
     described,
     plain_name,
@@ -150,7 +150,7 @@ class OnboardIn(WriteIn):
         "",
         max_length=2,
         description="An ISO 3166 country code, e.g. GB (not UK); blank: the role template's.",
-        **described(TWO_LETTERS_OR_BLANK),
+        **described(COUNTRY_OR_BLANK),
     )
     extra_groups: Groups = Field([], description="Groups besides the role templates'.")
     license_choices: LicenseChoices = {}
@@ -249,7 +249,7 @@ class ChangeIn(WriteIn):
         None,
         max_length=2,
         description="An ISO 3166 country code, e.g. GB (not UK).",
-        **described(TWO_LETTERS_OR_BLANK),
+        **described(COUNTRY_OR_BLANK),
     )
     extra_groups: Groups | None = Field(None, description="Groups besides the role templates'.")
     at: datetime | None = Field(

@@ -2,13 +2,14 @@
 a client (or a checker generating requests from the schema) knows what the form will refuse.
 The forms still validate, with their own words in the 422's `errors`; a pattern only
 describes. The rule itself: portal/plain_text.py (no < or >; not starting as a spreadsheet
-formula does once trimmed), tenants/forms.py's `no_markup` (list items), and the two letters
-of a usage location."""
+formula does once trimmed), tenants/forms.py's `no_markup` and LinesField (list items),
+and a usage location's country code (portal/countries.py)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from portal.countries import ISO_3166_ALPHA_2
 from portal.plain_text import hidden_ranges
 
 # Trimmed, it starts with none of portal.csv_cells.FORMULA_TRIGGERS (the tab and the return
@@ -34,7 +35,24 @@ NO_MARKUP = r"^[^<>\x00]*$"
 # provisioning.forms.USERNAME_RE before the form trims and lowers it (its domain must be the
 # tenant's besides, which no schema can say); blank: the naming rule's.
 USERNAME_OR_BLANK = r"^\s*([A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?@[A-Za-z0-9.-]+\s*)?$"
-TWO_LETTERS_OR_BLANK = r"^(\s*|[A-Za-z]{2})$"  # with maxLength 2; the form trims
+
+
+def _either_case(letter: str) -> str:
+    return f"{letter}{letter.lower()}"
+
+
+def _country_codes() -> str:
+    """ISO_3166_ALPHA_2 as alternatives in either case, one per first letter ([Gg][ABD…])."""
+    seconds: dict[str, list[str]] = {}
+    for code in sorted(ISO_3166_ALPHA_2):
+        seconds.setdefault(code[0], []).append(_either_case(code[1]))
+    return "|".join(f"[{_either_case(first)}][{''.join(rest)}]" for first, rest in seconds.items())
+
+
+# The form's usage_location_cleaned: blank, or a country's code in either case (with
+# maxLength 2, so trimming leaves nothing else); two letters that are no country ("XY",
+# "UK") are refused by name.
+COUNTRY_OR_BLANK = rf"^(\s*|{_country_codes()})$"
 
 
 def described(pattern: str) -> dict:
