@@ -71,3 +71,18 @@ def without_body(response: HttpResponseBase) -> HttpResponseBase:
     response["Content-Length"] = str(len(response.content))
     response.content = b""
     return response
+
+
+class NotModifiedWithoutLengthMiddleware:
+    """Above CommonMiddleware, so after it on the way out: that one writes every response's
+    Content-Length, a 304's as 0, while RFC 9110 §8.6 allows a 304 only the length of the
+    200 it stands for (a cache could take 0 for it). A 304 is sent without one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if response.status_code == 304 and response.has_header("Content-Length"):
+            del response["Content-Length"]
+        return response

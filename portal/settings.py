@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
     "portal.middleware.RefusalAuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.head.NotModifiedWithoutLengthMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

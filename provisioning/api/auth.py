@@ -36,6 +36,7 @@ class TokenAuth(HttpBearer):
                 headers={"Retry-After": str(wait)},
             )
         problems.require_json_body(request)  # after the token: a 415 is for callers only
+        problems.require_no_version_asked(request)  # so is a 412
         request.user = api_token.user
         acting_through(f"API token “{api_token.name}”")
         return api_token

@@ -17,8 +17,8 @@ from provisioning import services
 from provisioning.api import scope
 from provisioning.api.filters import MAX_ID, TEXT, PathId, PathSlug
 from provisioning.api.form_rules import (
+    COUNTRY_OR_BLANK,
     NO_MARKUP_LINE,
-    TWO_LETTERS_OR_BLANK,
     USERNAME_OR_BLANK,
     described,
     plain_name,
@@ -75,9 +75,21 @@ OneLine = Annotated[
 ]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT)]
 TemplateId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _keys_as_property_names(schema: dict) -> None:
+    """pydantic states a dict's key pattern as `patternProperties`, under which JSON Schema
+    leaves a key that fails the pattern free (and the API refuses it, 422): the pattern is
+    the keys' own rule (`propertyNames`), and every value has the values' schema."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
 LicenseChoices = Annotated[
     dict[Sku, Annotated[str, StringConstraints(max_length=MAX_SKU_LENGTH, pattern=TEXT)]],
     Field(
+        json_schema_extra=_keys_as_property_names,
         max_length=MAX_POSTED_CHOICES,
         description="For a licence without a free seat (or whose last seat this takes): SKU "
         "→ the SKU to use instead, or an empty string to go without it. A blocked request's "
@@ -138,7 +150,7 @@ class OnboardIn(WriteIn):
         "",
         max_length=2,
         description="An ISO 3166 country code, e.g. GB (not UK); blank: the role template's.",
-        **described(TWO_LETTERS_OR_BLANK),
+        **described(COUNTRY_OR_BLANK),
     )
     extra_groups: Groups = Field([], description="Groups besides the role templates'.")
     license_choices: LicenseChoices = {}
@@ -237,7 +249,7 @@ class ChangeIn(WriteIn):
         None,
         max_length=2,
         description="An ISO 3166 country code, e.g. GB (not UK).",
-        **described(TWO_LETTERS_OR_BLANK),
+        **described(COUNTRY_OR_BLANK),
     )
     extra_groups: Groups | None = Field(None, description="Groups besides the role templates'.")
     at: datetime | None = Field(

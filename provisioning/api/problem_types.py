@@ -20,6 +20,11 @@ TYPES: dict[str, tuple[int, str, str]] = {
     "method": (405, "Not a method this route takes", "Allow names the ones it takes."),
     "conflict": (409, "Not in a state for that", "Read the object again, then decide."),
     "blocked": (409, "The dry run found something to settle", "Answer it and send again."),
+    "precondition": (
+        412,
+        "No version matches the precondition",
+        "This API keeps no ETags: send If-Match: * or none.",
+    ),
     "too-large": (413, "The body is too large", "Send less."),
     "media-type": (415, "The body is not sent as JSON", "Send Content-Type: application/json."),
     "invalid": (422, "The request did not validate", "errors names each field and why."),

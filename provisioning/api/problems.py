@@ -8,7 +8,7 @@ import logging
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -30,6 +30,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable request",
@@ -64,6 +65,25 @@ def require_json_body(request: HttpRequest) -> None:
     )
 
 
+def require_no_version_asked(request: HttpRequest) -> None:
+    """RFC 9110 §13.1.1-2: a server that gets If-Match "MUST evaluate the condition" before
+    the method. The API keeps no ETags, so If-Match holds only as `*`, and If-None-Match `*`
+    never does for what exists: a read is then 304, a write 412, and a write guarded
+    against a lost update is refused rather than applied unguarded. Checked with the token,
+    before the route's own checks (an id that does not exist is 412 too)."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match.strip() != "*":
+        raise Problem(
+            412,
+            "No version matches If-Match: this API keeps no ETags.",
+            kind="precondition",
+        )
+    if (request.headers.get("If-None-Match") or "").strip() == "*":
+        if request.method == "GET":  # HEAD is run as GET (portal.head)
+            raise Problem(304, "")  # answered without content, no problem (on_problem)
+        raise Problem(412, "It exists (If-None-Match: *).", kind="precondition")
+
+
 def problem_response(
     request: HttpRequest, status: int, detail: str, *, kind: str = "", headers=None, **extra
 ) -> HttpResponse:
@@ -93,9 +113,12 @@ def install(api) -> None:
     """Answer every error of `api` as a problem, and say so in its OpenAPI schema."""
     _document(api)
     _wrong_methods_as_problems(api)
+    _root_as_no_route(api)
 
     @api.exception_handler(Problem)
     def on_problem(request, exc: Problem):
+        if exc.status == 304:  # no content (RFC 9110 §15.4.5), so no Content-Type
+            return HttpResponseNotModified()
         return problem_response(
             request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, **exc.extra
         )
@@ -172,6 +195,8 @@ def _document(api) -> None:
                         response["content"] = {MEDIA_TYPE: content["application/json"]}
             if "post" in operations:
                 _document_body_refusals(operations["post"])
+            for method, operation in operations.items():
+                _document_preconditions(method, operation)
             for operation in operations.values():
                 _document_headers(operation)
         return schema
@@ -192,6 +217,22 @@ def _document_body_refusals(operation: dict) -> None:
     for status, description in BODY_REFUSALS.items():
         operation["responses"].setdefault(
             status, {"description": description, "content": {MEDIA_TYPE: {"schema": problem}}}
+        )
+
+
+def _document_preconditions(method: str, operation: dict) -> None:
+    """`require_no_version_asked`'s answers, which any operation may give."""
+    problem = {"$ref": "#/components/schemas/ProblemOut"}
+    operation["responses"].setdefault(
+        "412",
+        {
+            "description": "If-Match other than *, or If-None-Match: * on a write: no ETags.",
+            "content": {MEDIA_TYPE: {"schema": problem}},
+        },
+    )
+    if method == "get":
+        operation["responses"].setdefault(
+            "304", {"description": "If-None-Match: *: it exists (no content)."}
         )
 
 
@@ -250,6 +291,22 @@ def wrap_views(api, wrapper) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
                 pattern.callback = wrapper(pattern.callback)
+        return patterns
+
+    api._get_urls = urls
+
+
+def _root_as_no_route(api) -> None:
+    """ninja's view at the API's root (`api-root`, which it reverses to find the prefix)
+    raises a bare Http404 outside the exception handlers, naming its docs URL: the portal's
+    HTML page answered it. The root is no route, as any unknown path under the API is."""
+    build = api._get_urls
+
+    def urls():
+        patterns = build()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern) and pattern.name == "api-root":
+                pattern.callback = unknown_route
         return patterns
 
     api._get_urls = urls

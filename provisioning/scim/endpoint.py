@@ -19,6 +19,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.log import log_response
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
@@ -96,6 +97,7 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
     def decorate(view):
         @answers_head
         @csrf_exempt
+        @_negotiated
         @wraps(view)
         def wrapper(request: HttpRequest, tenant: str, **kwargs) -> HttpResponse:
             addr = refusals.remote_addr(request)
@@ -158,6 +160,28 @@ def scim_view(methods: tuple[str, ...]) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _negotiated(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """RFC 7644 §3.8: providers "MUST support the Accept header "Accept:
+    application/scim+json" and SHOULD support the header "Accept: application/json"", and
+    "The format defaults to application/scim+json". A client that prefers application/json
+    gets the same document under that type; any other Accept is disregarded (RFC 9110
+    §12.5.1), as the default."""
+
+    @wraps(view)
+    def negotiating(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.get("Content-Type") == CONTENT_TYPE and _prefers_json(request):
+            response["Content-Type"] = "application/json"
+        patch_vary_headers(response, ("Accept",))
+        return response
+
+    return negotiating
+
+
+def _prefers_json(request: HttpRequest) -> bool:
+    return request.get_preferred_type(JSON_TYPES) == "application/json"
 
 
 def _seconds_to_wait(token) -> int:
@@ -357,6 +381,7 @@ def _camel(part: str | int) -> str | int:
 def _shown(params, model=ScimUser) -> ResponseParameters:
     """The `attributes` / `excludedAttributes` asked for (RFC 7644 §3.9), of `model`'s."""
     _require_bounded(params)
+    _require_one_of_attributes(params)
     wanted = {
         "attributes": params.get("attributes") or None,
         "excludedAttributes": params.get("excludedAttributes") or None,
@@ -468,13 +493,16 @@ def users(request: HttpRequest, token) -> HttpResponse:
 @scim_view(("POST",))
 def users_search(request: HttpRequest, token) -> HttpResponse:
     """POST /Users/.search: the same query, in a SearchRequest body (RFC 7644 §3.4.3)."""
+    return _user_list(request, token, _search_params(request, ScimUser))
+
+
+def _search_params(request: HttpRequest, model) -> dict:
+    """A SearchRequest body of `model`'s resources as the query string's parameters."""
     search = _body_as(
-        kept(SearchRequest, ScimUser), request, Context.SEARCH_REQUEST, _search_request_shaped
+        kept(SearchRequest, model), request, Context.SEARCH_REQUEST, _search_request_shaped
     )
     params = search.model_dump(exclude_none=True, by_alias=True)
-    return _user_list(
-        request, token, {k: _as_query(v) for k, v in params.items() if k != "schemas"}
-    )
+    return {k: _as_query(v) for k, v in params.items() if k != "schemas"}
 
 
 def _search_request_shaped(data: dict) -> None:
@@ -492,6 +520,7 @@ def _search_request_shaped(data: dict) -> None:
         ):
             raise InvalidSyntaxException(detail=f"{name} must be a list of attribute names.")
     _require_bounded(data)
+    _require_one_of_attributes(data)
 
 
 # A member's refusal past MAX_FILTER_LENGTH characters as query-string text (a list joined
@@ -504,6 +533,15 @@ BOUNDED = {
     "attributes": InvalidValueException,
     "excludedAttributes": InvalidValueException,
 }
+
+
+def _require_one_of_attributes(params) -> None:
+    """RFC 7644 §3.9: `attributes` and `excludedAttributes` are "mutually exclusive";
+    scim2-models refuses both with its own field names ('excluded_attributes')."""
+    if _member(params, "attributes") and _member(params, "excludedAttributes"):
+        raise InvalidValueException(
+            detail="attributes and excludedAttributes are mutually exclusive: send one of them."
+        )
 
 
 def _require_bounded(params) -> None:
@@ -532,9 +570,11 @@ def _user_list(request: HttpRequest, token, params) -> HttpResponse:
 @scim_view(("GET", "PUT", "PATCH", "DELETE"))
 def user(request: HttpRequest, token, user_id: str) -> HttpResponse:
     identity = queries.user_or_404(token.tenant, user_id)
-    if request.method == "GET":
-        return _user_answer(request, token, identity)
     _require_preconditions(request)
+    if request.method == "GET":
+        return (
+            _not_modified() if _none_match_any(request) else _user_answer(request, token, identity)
+        )
     if request.method == "DELETE":
         service.delete(identity, token=token, http_request=request)
         return _no_content()
@@ -576,17 +616,30 @@ def _on_ignored(path) -> bool:
 
 
 def _require_preconditions(request: HttpRequest) -> None:
-    """RFC 9110 §13.1.1-2 on a write to a user that exists: the endpoint keeps no ETags
+    """RFC 9110 §13.1.1-2 on a user or group that exists: the endpoint keeps no ETags
     (ServiceProviderConfig: etag unsupported), so If-Match holds only as `*`, and
-    If-None-Match `*` never does. A client guarding against a lost update is told 412
-    instead of having its write applied unguarded."""
+    If-None-Match `*` never does (a GET's is answered 304, `_none_match_any`). A client
+    guarding against a lost update is told 412 instead of having its write applied
+    unguarded."""
     if_match = request.headers.get("If-Match")
     if if_match is not None and if_match.strip() != "*":
         raise PreconditionFailedException(
-            detail="No version of this user matches If-Match: this endpoint keeps no ETags."
+            detail="No version of this resource matches If-Match: this endpoint keeps no ETags."
         )
-    if (request.headers.get("If-None-Match") or "").strip() == "*":
-        raise PreconditionFailedException(detail="The user exists (If-None-Match: *).")
+    if _none_match_any(request) and request.method != "GET":
+        raise PreconditionFailedException(detail="The resource exists (If-None-Match: *).")
+
+
+def _none_match_any(request: HttpRequest) -> bool:
+    return (request.headers.get("If-None-Match") or "").strip() == "*"
+
+
+def _not_modified() -> HttpResponse:
+    """RFC 9110 §13.2.2: a GET (or HEAD) whose If-None-Match is false is 304, without
+    content (§15.4.5)."""
+    response = _no_content()
+    response.status_code = 304
+    return response
 
 
 # -- groups: the tenant's role templates, read-only -------------------------------------------
@@ -594,15 +647,29 @@ def _require_preconditions(request: HttpRequest) -> None:
 
 @scim_view(("GET",))
 def groups(request: HttpRequest, token) -> HttpResponse:
-    page = queries.page_of_groups(token.tenant, request.GET)
+    return _group_list(request, token, request.GET)
+
+
+@scim_view(("POST",))
+def groups_search(request: HttpRequest, token) -> HttpResponse:
+    """POST /Groups/.search: RFC 7644 §3.4.3 makes "/.search" on a valid endpoint a query."""
+    return _group_list(request, token, _search_params(request, Group))
+
+
+def _group_list(request: HttpRequest, token, params) -> HttpResponse:
+    shown = _shown(params, Group)
+    page = queries.page_of_groups(token.tenant, params)
     base = base_url(request, token)
     found = [resources.group_of(t, base, members) for t, members in page.groups]
-    return answer(_listed(Group, found, page.total, page.start, shown=_shown(request.GET, Group)))
+    return answer(_listed(Group, found, page.total, page.start, shown=shown))
 
 
 @scim_view(("GET",))
 def group(request: HttpRequest, token, group_id: str) -> HttpResponse:
     template, members = queries.group_or_404(token.tenant, group_id)
+    _require_preconditions(request)
+    if _none_match_any(request):
+        return _not_modified()
     found = resources.group_of(template, base_url(request, token), members)
     shown = _shown(request.GET, Group)  # RFC 7644 §3.4.2.5: Entra asks excludedAttributes=members
     return answer(

@@ -90,7 +90,7 @@ def _user_type() -> ResourceType:
 
 def _group_type() -> ResourceType:
     group_type = ResourceType.from_resource(Group)
-    group_type.description = "The tenant's role templates, read-only (GET only)"
+    group_type.description = "The tenant's role templates, read-only (GET, and POST /.search)"
     return group_type
 
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path(SCIM + "Users/.search", endpoint.users_search, name="scim_users_search"),
     path(SCIM + "Users/<str:user_id>", endpoint.user, name="scim_user"),
     path(SCIM + "Groups", endpoint.groups, name="scim_groups"),
+    path(SCIM + "Groups/.search", endpoint.groups_search, name="scim_groups_search"),
     path(SCIM + "Groups/<str:group_id>", endpoint.group, name="scim_group"),
     path(SCIM + "<path:rest>", endpoint.unknown, name="scim_unknown"),
     # The root, with and without its slash: a SCIM 404 too, not the portal's HTML page.

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import mfa
 from portal.fields import PageForm
@@ -35,9 +35,20 @@ _SHELL_SAFE = re.compile(r"^[\w .&()-]+$")
 
 
 @csrf_exempt
-@require_POST
 def hr_webhook(request: HttpRequest, tenant: str) -> HttpResponse:
-    reply = receive.handle(request, tenant)
+    if request.method != "POST":
+        # Every answer is JSON (docs/hr-webhook.md), a sender's parser reads this one too.
+        return _json_answer(
+            receive.Reply(
+                405,
+                {"error": "method_not_allowed", "message": "Send the event with POST."},
+                {"Allow": "POST"},
+            )
+        )
+    return _json_answer(receive.handle(request, tenant))
+
+
+def _json_answer(reply: receive.Reply) -> HttpResponse:
     response = JsonResponse(reply.body, status=reply.status, headers=reply.headers)
     response["Cache-Control"] = "no-store"
     return response

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 
+import jsonschema_rs
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
+from provisioning.api.endpoints_lifecycle import OnboardIn
+from provisioning.forms import usage_location_cleaned
 from provisioning.models import Identity
+from tenants.forms import LinesField
 
 from .conftest import ApiClient, token_for
 
@@ -182,3 +187,133 @@ def test_every_request_body_has_an_example_its_schema_takes():
         check = jsonschema_rs.validator_for({"$ref": ref, "components": schema["components"]})
         for example in body["examples"]:
             assert check.is_valid(example), (ref, example)
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_the_apis_root_is_a_no_route_problem(msp_admin, method):
+    """`/api/v1/` is under the API, whose every unknown path is a 404 problem (docs/api.md);
+    its root was ninja's own view, whose Http404 became the portal's HTML page."""
+    client = ApiClient(token_for(msp_admin))
+    response = getattr(client.client, method)("/api/v1/", headers=client.headers)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/api/problems#problem-no-route"
+    assert "docs_url" not in response.json()["detail"]
+
+
+def test_the_document_refuses_the_licence_choices_the_api_refuses(client, alpha, msp_admin):
+    """schemathesis' stateful run sent `license_choices` with a key holding a control
+    character, valid by the document (a key that fails `patternProperties` is left free in
+    JSON Schema) and refused by the API (422): the key's rule is the document's
+    `propertyNames` now, and every value a string."""
+    document = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    for name in ("OnboardIn", "ChangeIn"):
+        choices = document[name]["properties"]["license_choices"]
+        assert not jsonschema_rs.is_valid(choices, {"\x1a": "SPE_E3"})
+        assert not jsonschema_rs.is_valid(choices, {"\x1a": 5})
+        assert jsonschema_rs.is_valid(choices, {"SPE_E5": "SPE_E3", "EMS": ""})
+    refused = ApiClient(token_for(msp_admin)).post(
+        f"/api/v1/tenants/{alpha.tenant.slug}/people",
+        {**_onboarding(alpha), "license_choices": {"\x1a": "SPE_E3"}},
+        key="k-choices",
+    )
+    assert refused.status_code == 422
+
+
+def _change_title(client: ApiClient, alpha, **headers):
+    return client.client.post(
+        f"/api/v1/people/{alpha.identity.pk}/change",
+        json.dumps({"job_title": "Lead"}),
+        content_type="application/json",
+        headers={**client.headers, **headers},
+    )
+
+
+@pytest.mark.parametrize("header,value", [("If-Match", '"abc"'), ("If-None-Match", "*")])
+def test_a_write_whose_precondition_no_version_meets_is_412_and_changes_nothing(
+    alpha, msp_admin, header, value
+):
+    """RFC 9110 §13.1.1: a server that gets If-Match "MUST evaluate the condition" before the
+    method and not perform it when false. The API keeps no ETags, so no tag matches, and a
+    person exists, so If-None-Match: * is false; a change guarded by either was accepted
+    (202, a job) as if unguarded."""
+    client = ApiClient(token_for(msp_admin))
+    refused = _change_title(client, alpha, **{header: value})
+    assert refused.status_code == 412
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"] == "/api/problems#problem-precondition"
+    alpha.identity.refresh_from_db()
+    assert alpha.identity.attributes.get("job_title") != "Lead"
+    # `*` holds: the route's own rules answer (this joiner's join is still running: 409)
+    assert _change_title(client, alpha, **{"If-Match": "*"}).status_code == 409
+
+
+def test_a_read_is_held_to_its_preconditions_too(alpha, msp_admin):
+    client = ApiClient(token_for(msp_admin))
+    path = f"/api/v1/people/{alpha.identity.pk}"
+    unmatched = client.client.get(path, headers={**client.headers, "If-Match": '"abc"'})
+    assert unmatched.status_code == 412
+    unchanged = client.client.get(path, headers={**client.headers, "If-None-Match": "*"})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    # RFC 9110 §8.6 and §15.4.5: no Content-Length but the 200's, and no content to type
+    assert "Content-Length" not in unchanged and "Content-Type" not in unchanged
+    assert (
+        client.client.get(path, headers={**client.headers, "If-None-Match": '"x"'}).status_code
+        == 200
+    )
+
+
+def test_without_a_token_a_precondition_is_still_401(alpha):
+    response = ApiClient(None).client.get("/api/v1/tenants", headers={"If-Match": '"abc"'})
+    assert response.status_code == 401
+
+
+def test_the_document_names_412_on_every_operation(client):
+    document = client.get("/api/v1/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "412" in operation["responses"], (method, path)
+
+
+LINES = [
+    "VPN Users",
+    "\tVPN Users ",
+    "VPN\tUsers",
+    "VPN\x1fUsers",
+    "VPN\x0bUsers",
+    "VPN\x1e\tUsers",
+    "VPN\x85Users",
+    "VPN \t",
+    "VPN\x01",
+    "VPN\u00a0Users",
+    "\x1fVPN",
+    "<b>",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_the_document_takes_an_extra_group_exactly_when_the_form_does(line):
+    """schemathesis sent an extra group `…\\t]`, valid by the document's pattern and refused
+    by the form ("A line holds a control character"): the form splits the lines at the line
+    breaks Python knows (\\v \\f \\x1c-\\x1e \\x85), trims each, and refuses a control
+    character left inside one, so a tab or U+001F only at a line's ends."""
+    schema = OnboardIn.model_json_schema()["properties"]["extra_groups"]["items"]
+    try:
+        LinesField().clean(line)
+        form_takes = True
+    except ValidationError:
+        form_takes = False
+    assert jsonschema_rs.is_valid(schema, line) == form_takes
+
+
+@pytest.mark.parametrize("code", ["GB", "gb", "Us", "XY", "UK", "EL", "", "  ", "G", "g "])
+def test_the_document_takes_a_usage_location_exactly_when_the_form_does(code):
+    """schemathesis sent `usage_location` "XY", two letters as the document said and no
+    country (the form: "XY is not an ISO 3166 country code"); the document lists the codes."""
+    schema = OnboardIn.model_json_schema()["properties"]["usage_location"]
+    try:
+        usage_location_cleaned(code)
+        form_takes = True
+    except ValidationError:
+        form_takes = False
+    assert jsonschema_rs.is_valid(schema, code) == form_takes

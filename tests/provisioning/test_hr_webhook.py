@@ -441,8 +441,18 @@ def test_oversized_body_is_413(client, tenant):
     assert HRWebhookEvent.objects.get().body_sha256 == ""  # not even read
 
 
-def test_get_is_405(client, tenant):
-    assert client.get(hook_url(tenant.slug)).status_code == 405
+@pytest.mark.parametrize("method", ["get", "put", "delete", "options", "head"])
+def test_another_method_is_405_and_json_as_every_answer(client, tenant, method):
+    """docs/hr-webhook.md: "Every answer is JSON and carries Cache-Control: no-store"; a GET
+    was Django's empty text/html 405, which its own example sender (`json.load(error)`)
+    cannot read. RFC 9110 §15.5.6: Allow names the method taken."""
+    response = getattr(client, method)(hook_url(tenant.slug))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    if method != "head":
+        assert response.json()["error"] == "method_not_allowed"
 
 
 def test_unknown_employee_and_unknown_role_are_422(client, dirs, tenant):

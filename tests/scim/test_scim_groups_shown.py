@@ -56,3 +56,38 @@ def test_each_member_says_it_is_a_user(client, scim):
     ]
     listed = call(client, scim, "get", url(scim, "scim_groups")).json()["Resources"]
     assert all(m["type"] == "User" for g in listed for m in g.get("members", []))
+
+
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def test_groups_are_searched_by_post_as_users_are(client, scim):
+    """RFC 7644 §3.4.3: "/.search" on a valid SCIM endpoint "SHALL be used to indicate that
+    the HTTP POST verb is intended to be a query operation". /Users/.search was one; on
+    /Groups it was read as a group id (405, `Allow: GET, HEAD`; a GET 'No group .search')."""
+    search = f"/scim/v2/{scim.tenant.slug}/Groups/.search"
+    body = {
+        "schemas": [SEARCH],
+        "filter": 'displayName eq "Finance"',
+        "excludedAttributes": ["members"],
+        "count": 5,
+    }
+    found = call(client, scim, "post", search, body)
+    assert found.status_code == 200, found.content
+    assert found["Content-Type"] == "application/scim+json"
+    listed = found.json()
+    assert listed["totalResults"] == 1 and listed["itemsPerPage"] == 1
+    assert listed["Resources"][0]["id"] == str(scim.finance.pk)
+    assert "members" not in listed["Resources"][0]
+    same = call(client, scim, "get", url(scim, "scim_groups") + '?filter=displayName eq "Finance"')
+    assert [g["id"] for g in same.json()["Resources"]] == [str(scim.finance.pk)]
+
+
+def test_a_group_search_of_the_wrong_shape_or_by_get_is_refused(client, scim):
+    search = f"/scim/v2/{scim.tenant.slug}/Groups/.search"
+    wrong = call(client, scim, "post", search, {"schemas": [SEARCH], "count": "2"})
+    assert wrong.status_code == 400 and wrong.json()["scimType"] == "invalidSyntax"
+    unreadable = call(client, scim, "post", search, {"schemas": [SEARCH], "filter": "members eq"})
+    assert unreadable.status_code == 400 and unreadable.json()["scimType"] == "invalidFilter"
+    by_get = call(client, scim, "get", search)
+    assert by_get.status_code == 405 and by_get["Allow"] == "POST"

@@ -175,3 +175,97 @@ def test_a_page_parameter_with_a_sign_or_left_empty_is_still_read(client, scim):
     assert (page["startIndex"], page["itemsPerPage"]) == (1, 1)
     page = call(client, scim, "get", url(scim) + "?startIndex=&count=-1").json()
     assert (page["startIndex"], page["itemsPerPage"], page["totalResults"]) == (1, 0, 2)
+
+
+def _accepting(client, scim, accept: str, path=None):
+    return client.get(
+        path or url(scim), HTTP_AUTHORIZATION=f"Bearer {scim.clear}", HTTP_ACCEPT=accept
+    )
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html, application/json;q=0.9"])
+def test_a_client_accepting_only_json_is_answered_json(client, scim, accept):
+    """RFC 7644 §3.8: a service provider "SHOULD support the header "Accept:
+    application/json""; it was answered application/scim+json, a type the client did not
+    list. The body is the same SCIM document (§8.1: both are JSON)."""
+    listed = _accepting(client, scim, accept)
+    assert listed.status_code == 200
+    assert listed["Content-Type"] == "application/json"
+    assert listed.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
+    assert "Accept" in listed["Vary"]
+    missing = _accepting(client, scim, accept, url(scim, "scim_user", user_id="999999"))
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["schemas"] == [ERROR]
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/scim+json", "*/*", "application/*", "application/xml", ""]
+)
+def test_scim_json_stays_the_default(client, scim, accept):
+    """§3.8: "The format defaults to application/scim+json"; a type neither JSON is
+    disregarded (RFC 9110 §12.5.1) rather than refused."""
+    response = _accepting(client, scim, accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/scim+json"
+
+
+def test_a_refused_token_is_answered_in_the_type_accepted(client, scim):
+    response = client.get(
+        url(scim), HTTP_AUTHORIZATION="Bearer nope", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
+
+
+def _read(client, scim, path, method="get", **headers):
+    return getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {scim.clear}", **headers)
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_read_is_held_to_its_preconditions_too(client, scim, method):
+    """RFC 9110 §13.1.1: If-Match "MUST" be evaluated "prior to performing the method", and
+    §13.2.2 has a false one answered 412, a false If-None-Match on a GET or HEAD 304. No ETag
+    is kept, so `If-Match: "abc"` is false and `If-None-Match: *` false for a resource that
+    exists; a read answered both 200, as if the client had asked nothing."""
+    user = url(scim, "scim_user", user_id=call(client, scim, "post", url(scim), ada()).json()["id"])
+    group = url(scim, "scim_group", group_id=scim.finance.pk)
+    for path in (user, group):
+        unmatched = _read(client, scim, path, method, HTTP_IF_MATCH='"abc"')
+        assert unmatched.status_code == 412
+        assert unmatched["Content-Type"] == "application/scim+json"
+        unchanged = _read(client, scim, path, method, HTTP_IF_NONE_MATCH="*")
+        assert unchanged.status_code == 304 and unchanged.content == b""
+        assert unchanged["Cache-Control"] == "no-store"
+        # RFC 9110 §8.6: a 304's Content-Length, if any, is the 200's; Django's
+        # CommonMiddleware wrote 0
+        assert "Content-Length" not in unchanged and "Content-Type" not in unchanged
+        for holds in ({"HTTP_IF_MATCH": "*"}, {"HTTP_IF_NONE_MATCH": '"abc"'}):
+            assert _read(client, scim, path, method, **holds).status_code == 200
+
+
+def test_a_read_of_no_ones_user_is_still_404_whatever_its_preconditions(client, scim):
+    missing = url(scim, "scim_user", user_id="99999")
+    assert _read(client, scim, missing, HTTP_IF_MATCH='"abc"').status_code == 404
+    assert _read(client, scim, missing, HTTP_IF_NONE_MATCH="*").status_code == 404
+
+
+def test_attributes_with_excluded_attributes_say_so_in_scims_names(client, scim):
+    """RFC 7644 §3.9: the two are mutually exclusive; the refusal said pydantic's "Value
+    error, 'attributes' and 'excluded_attributes' …", a field name no client sends."""
+    both = "?attributes=userName&excludedAttributes=title"
+    for path in (url(scim) + both, url(scim, "scim_groups") + both):
+        refused = call(client, scim, "get", path)
+        assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
+        assert refused.json()["detail"] == (
+            "attributes and excludedAttributes are mutually exclusive: send one of them."
+        )
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "attributes": ["userName"],
+        "excludedAttributes": ["title"],
+    }
+    for name in ("scim_users_search", "scim_groups_search"):
+        refused = call(client, scim, "post", url(scim, name), search)
+        assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
+        assert "excluded_attributes" not in refused.json()["detail"]
