@@ -175,10 +175,11 @@ def start(batch: Batch, *, actor, http_request=None) -> Started:
 
 def hold_reason(batch: Batch, leavers: set[int]) -> str:
     """Why the circuit breaker holds this offboarding file of `leavers`, or "". The tenant's
-    offboarding files started within the breaker's window count with it, as the API's, the
-    HR webhook's and SCIM's leaves of the hour count together: a file split in several is
-    held as the whole file would be."""
-    earlier = lifecycle.recent_leavers(batch.tenant, Batch.Kind.CSV_OFFBOARD) - leavers
+    leavers of the breaker's window count with it, whichever path asked them (earlier files,
+    person pages, the API, the HR webhook, SCIM, the scope, role template changes:
+    `lifecycle.leavers_of_the_hour`): a file split in several, or a file after leaves asked
+    one by one, is held as the whole would be."""
+    earlier = lifecycle.leavers_of_the_hour(batch.tenant) - leavers
     total = len(leavers) + len(earlier)
     if not lifecycle.would_hold(batch.tenant, total):
         return ""

@@ -50,7 +50,7 @@ from provisioning.inventory.adoption_draft import (
 )
 from provisioning.inventory.models import Account, Person
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import DirectoryAccount, Identity, Job
+from provisioning.models import Batch, DirectoryAccount, Identity, Job
 from tenants.models import RoleTemplate
 
 
@@ -212,10 +212,22 @@ def offboard(
     http_request=None,
 ) -> Job:
     """Adopt `person` and offboard them in one transaction (an account whose sign-in is
-    blocked already gets what the options still do: access removed, deleted later)."""
+    blocked already gets what the options still do: access removed, deleted later). The
+    leave goes through the circuit breaker with the person pages' (breaker23): counted with
+    the tenant's leavers of the hour, held past the limit (adopted, the leave waiting for an
+    MSP admin)."""
     with transaction.atomic():
         identity, result = _adopt(person, templates, None, True, leaving=True)
+        # The breaker's tenant lock before the adoption's event takes the audit head: a
+        # leave of the tenant holding the lock waits for the head otherwise (converge18).
+        lifecycle.lock_leaves_of(identity.tenant)
         _audit(identity, result, by, reason, False, http_request, then="offboard")
-        return lifecycle.request_offboarding(
-            identity, options, actor=by, at=at, http_request=http_request
+        return lifecycle.offboard_in_window(
+            identity,
+            options,
+            kind=Batch.Kind.PAGE,
+            actor=by,
+            at=at,
+            row={"person": identity.pk, "username": identity.username, "adopted": True},
+            http_request=http_request,
         )

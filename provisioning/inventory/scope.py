@@ -19,7 +19,6 @@ from functools import lru_cache
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from portal import kept_sql
 from portal.audit.events import record
@@ -27,7 +26,7 @@ from provisioning.engine import memo
 from provisioning.inventory import matching
 from provisioning.inventory.models import Account, Person, Policy
 from provisioning.lifecycle import services as lifecycle
-from provisioning.models import Batch, DirectoryAccount, Identity, Job
+from provisioning.models import Batch, DirectoryAccount, Identity
 from tenants.models import Tenant
 
 DEFAULT_USER_TYPES = ["Member"]
@@ -400,9 +399,10 @@ SCOPE_RUN = "Accounts that left scope"  # the name of a run's batch on the pages
 
 def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, actor) -> None:
     """Offboard the managed people whose accounts left scope, when the policy says so; held
-    for an MSP admin like any other run of leavers that trips the circuit breaker. The scope's
-    runs of the breaker's window count together, as offboarding files do: a narrowing split in
-    several saves, each under the limit, is held as the whole would be."""
+    for an MSP admin like any other run of leavers that trips the circuit breaker. The
+    tenant's leavers of the breaker's window count with it, whichever path asked them
+    (`lifecycle.leavers_of_the_hour`): a narrowing split in several saves, or one after
+    leaves asked elsewhere, is held as the whole would be."""
     if policy.out_of_scope_action == Policy.OutOfScope.KEEP or not change.managed_leaving:
         return
     lifecycle.lock_leaves_of(tenant)  # two runs at once would not count each other
@@ -410,7 +410,7 @@ def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, acto
     people = list(Identity.objects.filter(pk__in=change.managed_leaving, status__in=STILL_MANAGED))
     if not people:
         return
-    earlier = _recent_scope_leavers(tenant) - {p.pk for p in people}
+    earlier = lifecycle.leavers_of_the_hour(tenant) - {p.pk for p in people}
     total = len(people) + len(earlier)
     hold = lifecycle.would_hold(tenant, total)  # never one person alone: the limit is 1 or more
     # No batch kind of its own yet: a held run of leavers is confirmed on the schedule; one
@@ -425,9 +425,7 @@ def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, acto
         options={"offboard": options.as_dict(), "source": "scope"},
     )
     if hold:
-        lifecycle.hold_batch(
-            batch, lifecycle.hold_reason(tenant, total, len(earlier), runs="saves or reads")
-        )
+        lifecycle.hold_batch(batch, lifecycle.hold_reason(tenant, total, len(earlier)))
     for person in people:
         try:
             job = lifecycle.request_offboarding(
@@ -437,19 +435,6 @@ def _act_on_leavers(tenant: Tenant, policy: Policy, change: ScopeChange, *, acto
             continue
         change.offboarding.append(job.pk)
     change.held = hold
-
-
-def _recent_scope_leavers(tenant: Tenant) -> set[int]:
-    """The people the scope's runs of the breaker's window offboard (their cancelled leaves
-    left out)."""
-    leaves = Job.objects.filter(
-        tenant=tenant,
-        kind=Job.Kind.LEAVE,
-        batch__kind=Batch.Kind.SCHEDULE,
-        batch__options__source="scope",
-        created_at__gte=timezone.now() - lifecycle.BREAKER_WINDOW,
-    ).exclude(status=Job.Status.CANCELLED)
-    return set(leaves.values_list("identity_id", flat=True))
 
 
 # -- saving a policy --------------------------------------------------------------------------

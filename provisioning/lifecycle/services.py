@@ -109,16 +109,21 @@ def would_hold(tenant: Tenant, leavers: int) -> bool:
     return leavers > tenant.offboard_hold_limit(managed_count(tenant))
 
 
-def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0, runs: str = "files") -> str:
-    """Why a run is held; `earlier`: how many of `leavers` the same source's runs of the
-    breaker's window (`runs`: "files", "saves") offboard already."""
-    when = f" within the hour ({earlier} by earlier {runs})" if earlier else ""
+def hold_reason(tenant: Tenant, leavers: int, earlier: int = 0) -> str:
+    """Why a run is held; `earlier`: how many of `leavers` the tenant's earlier asks of the
+    breaker's window (any path: `leavers_of_the_hour`) take access from already."""
+    when = within_the_hour(earlier)
     managed = managed_count(tenant)
     if leavers < managed:
         return _held_because(tenant, f"Offboards {leavers} of {managed} managed people{when}")
     if managed == 1:
         return _held_because(tenant, f"Offboards the one managed person{when}")
     return _held_because(tenant, f"Offboards all {managed} managed people{when}")
+
+
+def within_the_hour(earlier: int) -> str:
+    """The words of a hold reason for the people earlier asks of the hour count already."""
+    return f" within the hour ({earlier} by earlier asks)" if earlier else ""
 
 
 def _held_because(tenant: Tenant, what: str) -> str:
@@ -136,7 +141,8 @@ def hold_template_change(
     file of leavers does. The tenant's such changes of the breaker's window count together
     (attack23): several templates stripped one by one, each under the limit, are held as
     the whole would be; one that goes ahead is kept as a started batch to count with the
-    next. Returns why it is held, or "" when it may go ahead."""
+    next. They count with every other leave of the hour too (`leavers_of_the_hour`,
+    breaker23). Returns why it is held, or "" when it may go ahead."""
     tenant = template.tenant
     if tenant is None:
         return ""
@@ -144,7 +150,7 @@ def hold_template_change(
     people = set(holders(template).values_list("pk", flat=True))
     if not people:
         return ""
-    earlier = _recent_template_holders(tenant) - people
+    earlier = leavers_of_the_hour(tenant) - people
     total = len(people) + len(earlier)
     held = total > 1 and would_hold(tenant, total)  # one person alone is never held
     was = None if change is None else snapshot(RoleTemplate.objects.get(pk=template.pk), change)
@@ -162,7 +168,7 @@ def hold_template_change(
     if not held:
         return ""
     verb = "Deleting" if change is None else "Editing"
-    when = f" within the hour ({len(earlier)} by earlier changes)" if earlier else ""
+    when = within_the_hour(len(earlier))
     what = (
         f"{verb} the role template “{template.name}” takes what it gives from {total} of "
         f"{managed_count(tenant)} managed people{when}"
@@ -216,17 +222,18 @@ def _apply_template_change(batch: Batch, *, actor, http_request) -> int:
     return asked
 
 
-def recent_leavers(tenant: Tenant, kind: str) -> set[int]:
-    """The people whom the tenant's runs of `kind` (a batch kind) offboard that began within
-    the breaker's window, their cancelled leaves left out: counted with the next run of the
-    same source, so that one run split in several is held as the whole would be."""
+def leavers_of_the_hour(tenant: Tenant) -> set[int]:
+    """The people losing access in the tenant's breaker window, whichever path asked: the
+    leaves begun within it (person pages, the API, the HR webhook, SCIM, bulk files, the
+    takeover scope, adopt-and-offboard; held or gone ahead) and the holders of its role
+    template changes taking access, cancelled ones left out. One count for every path
+    (breaker23): N people over the limit are held however the asks are split across them."""
     leaves = Job.objects.filter(
         tenant=tenant,
         kind=Job.Kind.LEAVE,
-        batch__kind=kind,
         created_at__gte=timezone.now() - BREAKER_WINDOW,
     ).exclude(status=Job.Status.CANCELLED)
-    return set(leaves.values_list("identity_id", flat=True))
+    return set(leaves.values_list("identity_id", flat=True)) | _recent_template_holders(tenant)
 
 
 class HasLeft(ValueError):
@@ -972,9 +979,11 @@ def offboard_in_window(
     row: dict | None = None,
     http_request=None,
 ) -> Job:
-    """A leave sent by a system (the HR webhook, a SCIM client), in that source's batch of
-    the last hour; once that batch offboards more people than the tenant's limit, it is
-    held, and so is every leave that joins it, until an MSP admin confirms."""
+    """A leave asked one person at a time (the person page, the API, the HR webhook, a SCIM
+    client, adopt-and-offboard), in that source's batch of the last hour; once the tenant's
+    leavers of the hour, whichever path asked (`leavers_of_the_hour`), are more than its
+    limit, the batch is held, and so is every leave that joins it, until an MSP admin
+    confirms."""
     tenant = identity.tenant
     with transaction.atomic():
         lock_leaves_of(tenant)
@@ -982,10 +991,11 @@ def offboard_in_window(
         # then waits for the audit head the hold took (converge18).
         Identity.objects.select_for_update().filter(pk=identity.pk).first()
         batch = _open_window_batch(tenant, kind, options)
-        leavers = _leavers_of(batch) | _counted_with(tenant, kind) | {identity.pk}
+        leavers = _leavers_of(batch) | leavers_of_the_hour(tenant) | {identity.pk}
         hold = batch.status == Batch.Status.HELD
         if not hold and would_hold(tenant, len(leavers)):
-            _hold_window_batch(batch, _window_reason(tenant, kind, leavers), actor=actor)
+            reason = hold_reason(tenant, len(leavers), len(leavers - {identity.pk}))
+            _hold_window_batch(batch, reason, actor=actor)
             hold = True
         job = request_offboarding(
             identity, options, actor=actor, at=at, batch=batch, hold=hold, http_request=http_request
@@ -1001,27 +1011,6 @@ def offboard_in_window(
         batch.rows_total = batch.rows_valid = line
         batch.save(update_fields=["rows_total", "rows_valid"])
     return job
-
-
-# A technician's own leaves, one person at a time, from the person page or the API: counted
-# together, so that a technician (or a stolen session of theirs) who mixes the two does not
-# get the limit twice (leftover2).
-ONE_AT_A_TIME = (Batch.Kind.PAGE, Batch.Kind.API)
-
-
-def _counted_with(tenant: Tenant, kind: str) -> set[int]:
-    """The people whom the other sources counted with `kind` offboard within the window."""
-    if kind not in ONE_AT_A_TIME:
-        return set()
-    others = [other for other in ONE_AT_A_TIME if other != kind]
-    return set().union(*(recent_leavers(tenant, other) for other in others))
-
-
-def _window_reason(tenant: Tenant, kind: str, leavers: set[int]) -> str:
-    if kind not in ONE_AT_A_TIME:
-        return hold_reason(tenant, len(leavers))
-    runs = "offboardings from person pages and the API"
-    return hold_reason(tenant, len(leavers), len(leavers) - 1, runs=runs)
 
 
 def lock_leaves_of(tenant: Tenant) -> None:

@@ -84,7 +84,7 @@ def test_a_page_leave_after_an_api_leave_of_the_hour_is_held(client, alpha, limi
     page = _offboard_page(client, alpha, second).content.decode()
 
     assert _leave_of(second).status == Job.Status.HELD
-    assert "(1 by earlier offboardings from person pages and the API)" in page
+    assert "(1 by earlier asks)" in page
 
 
 def test_an_api_leave_after_a_page_leave_of_the_hour_is_held(client, alpha, limit_of_one, api_as):

@@ -653,7 +653,9 @@ def test_terminations_more_than_an_hour_apart_are_separate_batches(client, dirs,
         add_person(tenant, dirs.template, f"E{n}")
     for n in (0, 1):
         assert send(client, tenant.slug, terminate(f"E{n}")).json()["status"] == "queued"
-    Batch.objects.filter(tenant=tenant).update(created_at=timezone.now() - timedelta(minutes=61))
+    an_hour_ago = timezone.now() - timedelta(minutes=61)  # the leaves asked with their batch
+    Batch.objects.filter(tenant=tenant).update(created_at=an_hour_ago)
+    Job.objects.filter(tenant=tenant, kind=Job.Kind.LEAVE).update(created_at=an_hour_ago)
     assert send(client, tenant.slug, terminate("E2")).json()["status"] == "queued"
     assert Batch.objects.filter(tenant=tenant, kind=Batch.Kind.WEBHOOK).count() == 2
 

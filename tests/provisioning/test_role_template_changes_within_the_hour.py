@@ -57,7 +57,7 @@ def test_deleting_templates_one_by_one_is_held_once_they_reach_the_limit_togethe
     assert RoleTemplate.objects.filter(pk=support.pk).exists()
     assert Job.objects.count() == jobs  # Lu and Ki keep what Support gives until confirmed
     [batch] = _held(alpha)
-    assert "within the hour (2 by earlier changes)" in batch.hold_reason
+    assert "within the hour (2 by earlier asks)" in batch.hold_reason
 
 
 def test_edits_of_several_templates_taking_access_are_held_together(client, alpha, two_templates):

@@ -43,7 +43,7 @@ def test_offboarding_files_of_the_same_hour_are_held_together(client, alpha):
 
     second = _file(client, tenant, people[1:2])
     preview = client.get(_url("bulk_batch", second)).content.decode()
-    assert "within the hour (1 by earlier files)" in preview
+    assert "within the hour (1 by earlier asks)" in preview
     client.post(_url("bulk_start", second))
     second.refresh_from_db()
     assert second.status == Batch.Status.HELD

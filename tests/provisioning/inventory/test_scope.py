@@ -501,4 +501,4 @@ def test_scope_saves_that_each_stay_under_the_limit_are_held_together_within_the
     assert leaves.count() == 6 and leaves.filter(status=Job.Status.HELD).count() == 2
     batch = Batch.objects.get(tenant=alpha.tenant, status=Batch.Status.HELD)
     assert batch.hold_reason.startswith("Offboards 6 of ")
-    assert "within the hour (4 by earlier saves or reads)" in batch.hold_reason
+    assert "within the hour (4 by earlier asks)" in batch.hold_reason
