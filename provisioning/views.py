@@ -22,7 +22,7 @@ from portal.audit.models import AuditEvent
 from portal.fields import PageForm
 from portal.models import Role
 from portal.next_page import login_required
-from provisioning import queries, services
+from provisioning import queries, services, step_counts
 from provisioning.engine.choosing import NO_SEAT
 from provisioning.filters import JobFilter
 from provisioning.forms import (
@@ -252,6 +252,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     with timezone.override(_job_list_zone(request, jobs)):
         page_form = PageForm(request.GET)
         page = Paginator(jobs.qs, JOBS_PER_PAGE).get_page(page_form.number())
+        page.object_list = step_counts.read_so_far(page.object_list)
         query = request.GET.copy()
         query.pop("page", None)
         context = {
@@ -282,8 +283,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job page; with HX-Request, only its progress partial (polled while not done)."""
     job = queries.get_job_for(request.user, job_id)
     steps = list(job.steps.select_related("connection"))
-    if not job.is_done:
-        _count_steps_so_far(job, steps)
+    step_counts.read_so_far([job])
     context = {
         "job": job,
         "steps": steps,
@@ -307,16 +307,6 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         context["can_choose"] = access.may_operate(request.user)
     template = "provisioning/job_detail.html"
     return render(request, f"{template}#progress" if request.htmx else template, context)
-
-
-def _count_steps_so_far(job: Job, steps: list[Step]) -> None:
-    """A job's counts are written when it ends (`executor.end`): while it runs, the page's
-    "Steps done" and "Steps failed" come from the steps it shows, counted as the end counts
-    them (a skipped step as failed), so the figures and the table agree as it updates live."""
-    job.steps_done = sum(step.status == Step.Status.SUCCEEDED for step in steps)
-    job.steps_failed = sum(
-        step.status in (Step.Status.FAILED, Step.Status.SKIPPED) for step in steps
-    )
 
 
 @login_required
@@ -358,7 +348,7 @@ def _identity_context(identity) -> dict:
     return {
         "identity": identity,
         "tenant": identity.tenant,
-        "jobs": identity.jobs.select_related("requested_by")[:50],
+        "jobs": step_counts.read_so_far(identity.jobs.select_related("requested_by")[:50]),
         "waiting_choice": identity.jobs.filter(status=Job.Status.NEEDS_CHOICE).first(),
         "events": events,
         "onboarded_by": _onboarded_by(identity, events),

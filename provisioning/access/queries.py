@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from portal.audit.models import AuditEvent
 from portal.models import Role
+from provisioning import step_counts
 from provisioning.connectors import bridge
 from provisioning.connectors.base import Resource
 from provisioning.connectors.errors import ConnectorError
@@ -148,7 +149,8 @@ def people_with_access(tenant: Tenant) -> QuerySet[Identity]:
 
 
 def recent_jobs(tenant: Tenant, limit: int = 10) -> list[Job]:
-    return list(tenant.jobs.select_related("identity", "requested_by")[:limit])
+    """The tenant's latest jobs, a running one's steps counted so far."""
+    return step_counts.read_so_far(tenant.jobs.select_related("identity", "requested_by")[:limit])
 
 
 def audit_trail(tenant: Tenant, limit: int = 15) -> list[AuditEvent]:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from provisioning import step_counts
 from provisioning.api import scope
 from provisioning.api.filters import Id, PathId, When, slug
 from provisioning.api.paging import Page, PageQuery, page_of
@@ -124,10 +125,11 @@ def list_jobs(request: HttpRequest, filters: Query[JobsQuery], page: Query[PageQ
         "created_at__lt": filters.created_until,
     }
     jobs = jobs.filter(**{name: value for name, value in conditions.items() if value})
-    return page_of(_with_details(jobs), page, JobOut.of)
+    return page_of(_with_details(jobs), page, JobOut.of, step_counts.read_so_far)
 
 
 @router.get("/jobs/{id}", response={200: JobOut, **ERRORS}, summary="One job", url_name="job")
 def get_job(request: HttpRequest, id: PathId):
     """A job with its steps: what each step does, its status and the directory's message."""
-    return JobOut.of(scope.job_for(request.auth, id, jobs=_with_details(Job.objects)))
+    job = scope.job_for(request.auth, id, jobs=_with_details(Job.objects))
+    return JobOut.of(step_counts.read_so_far([job])[0])

@@ -30,8 +30,14 @@ class Page(Schema, Generic[T]):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last.")
 
 
-def page_of(queryset: QuerySet, query: PageQuery, item: Callable[[Any], Any]) -> dict:
-    """One page of `queryset` (newest first), each row through `item`."""
+def page_of(
+    queryset: QuerySet,
+    query: PageQuery,
+    item: Callable[[Any], Any],
+    prepare: Callable[[list], Any] | None = None,
+) -> dict:
+    """One page of `queryset` (newest first), each row through `item`; `prepare`, given the
+    page's rows first, reads what they need all at once (a running job's step counts)."""
     rows = queryset.order_by("-pk")
     after = _decode(query.cursor)
     if after is not None:
@@ -39,6 +45,8 @@ def page_of(queryset: QuerySet, query: PageQuery, item: Callable[[Any], Any]) ->
     rows = list(rows[: query.limit + 1])
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    if prepare is not None:
+        prepare(rows)
     return {
         "items": [item(row) for row in rows],
         "next_cursor": _encode(rows[-1].pk) if more else None,

@@ -23,6 +23,8 @@ from provisioning.connectors.errors import ConnectorError
 from provisioning.connectors.factory import connector_for
 from provisioning.engine import licences, memo, planner, upn_domains
 from provisioning.engine.planner import AccountView
+from provisioning.lifecycle import services as lifecycle
+from provisioning.models import Identity
 from tenants.crypto import CredentialError
 from tenants.models import RoleTemplate, Tenant
 
@@ -248,10 +250,67 @@ def _note(row, preview: services.Preview) -> None:
         ]
     row.data["problems"] = problems
     row.data["availability"] = availability
-    row.data["plan"] = operations  # [directory, [operation, ...], kind], as the form's dry run
     row.data["seats_counted"] = seats_counted  # the page says why they can differ (polish2)
+    _note_plan(row, operations)
+
+
+def _note_plan(row, operations: list) -> None:
+    """`operations`: [directory, [operation, ...], kind], as the form's dry run lists them."""
+    row.data["plan"] = operations
     row.data["plan_summary"] = " · ".join(
         f"{where} ({len(steps)} step{'s' if len(steps) > 1 else ''})"
         for where, steps, _ in operations
         if steps
     )
+
+
+def check_leavers(tenant: Tenant, rows: list, defaults: dict) -> list[str]:
+    """The person page's offboarding dry run (`lifecycle.preview_offboarding`) for every row
+    without errors: `data["plan"]` says per directory what the person loses (sign-in
+    disabled, groups, apps and licences removed), as the onboarding rows' plans do. Each
+    directory's connector is made once for the file; a person's account is read as their
+    page's dry run reads it (with the rows' other reads where the directory batches them).
+    `defaults`: the file's offboarding options, a row's own overrides on top. Returns the
+    file's notes (a directory that could not be read)."""
+    for row in rows:
+        row.data.pop("plan", None)
+        row.data.pop("plan_summary", None)
+    checked = [r for r in rows if not r.errors and r.identity_id]
+    connections = list(tenant.connections.order_by("kind"))
+    if not checked or not connections:
+        return []
+    people = (
+        Identity.objects.select_related("tenant")
+        .prefetch_related("accounts")
+        .in_bulk([r.identity_id for r in checked])
+    )
+    directories = {c.pk: _Directory(c) for c in connections}
+    unread: dict[str, str] = {}
+    with memo.one_run():
+        for row in checked:
+            options = lifecycle.OffboardingOptions.from_dict(
+                defaults | row.data.get("overrides", {})
+            )
+            preview = lifecycle.preview_offboarding(
+                people[row.identity_id],
+                options,
+                connections=connections,
+                connector_of=lambda c: directories[c.pk].for_row(c),
+            )
+            _note_plan(row, _leavers_operations(preview))
+            unread |= {c.label: error for c, plan, error in preview.plans if plan is None}
+    return [
+        f"{kind} could not be read ({error}), so what each person loses there is not shown; "
+        "each job reads it again before it changes anything."
+        for kind, error in unread.items()
+    ]
+
+
+def _leavers_operations(preview: services.Preview) -> list:
+    """Each directory's plan in words; a directory the person is not managed in is left out
+    (nothing is read or sent there), one that could not be read is the file's note."""
+    return [
+        [connection.label, seats.operations_in_words(plan), connection.kind]
+        for connection, plan, _ in preview.plans
+        if plan is not None and not plan.not_managed
+    ]

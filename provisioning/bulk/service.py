@@ -62,12 +62,15 @@ def upload(
     stored) when the file as a whole cannot be read. Nothing is queued here."""
     parsed = parse.parse(data, kind)
     checked = validate.validate(tenant, parsed)
-    dry_notes = dry_run.check(tenant, checked.rows) if kind == columns.ONBOARD else []
-    options: dict = {"notes": parsed.notes + checked.notes + dry_notes, "header": parsed.header}
+    options: dict = {"header": parsed.header}
     if kind == columns.OFFBOARD:
         options["offboard"] = (
             offboarding or lifecycle.OffboardingOptions.preset_for(tenant)
         ).as_dict()
+        dry_notes = dry_run.check_leavers(tenant, checked.rows, options["offboard"])
+    else:
+        dry_notes = dry_run.check(tenant, checked.rows)
+    options["notes"] = parsed.notes + checked.notes + dry_notes
     with transaction.atomic():
         batch = Batch.objects.create(
             tenant=tenant,

@@ -891,11 +891,12 @@ def _hold_scheduled(tenant: Tenant, jobs: list[Job]) -> None:
 # -- previews (dry runs: the plans, nothing sent) ----------------------------------------------
 
 
-def preview_offboarding(identity: Identity, options: OffboardingOptions):
-    """The exact steps an offboarding would take now, per directory."""
+def preview_offboarding(identity: Identity, options: OffboardingOptions, **directories):
+    """The exact steps an offboarding would take now, per directory. `directories`: the
+    `connections` and `connector_of` of `dry_run`, for a file's rows that share them."""
     offboard = options.as_dict()
     changes = {"status": Identity.Status.LEAVER, "leave_options": offboard}
-    return _preview(identity, changes=changes, one_shots=one_shots_of(offboard))
+    return _preview(identity, changes=changes, one_shots=one_shots_of(offboard), **directories)
 
 
 def preview_change(identity: Identity, change: ChangeRequest, *, fresh_seats: bool = False):
@@ -947,8 +948,11 @@ def preview_add_to_directory(
     return _preview(identity, changes=changes)
 
 
-def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False):
-    """`fresh`: as if no account had been created yet (a rehire's new join)."""
+def _preview(
+    identity: Identity, *, templates=None, changes: dict, one_shots=(), fresh=False, **directories
+):
+    """`fresh`: as if no account had been created yet (a rehire's new join); `directories`:
+    `dry_run`'s `connections` and `connector_of`."""
     accounts = {} if fresh else {a.connection_id: a for a in identity.accounts.all()}
     link = identity.tenant.link_existing_accounts
 
@@ -961,7 +965,7 @@ def _preview(identity: Identity, *, templates=None, changes: dict, one_shots=(),
         )
 
     remote_ids = {pk: a.remote_id for pk, a in accounts.items()}
-    return dry_run(identity.tenant, identity.username, plan, remote_ids)
+    return dry_run(identity.tenant, identity.username, plan, remote_ids, **directories)
 
 
 # -- automated leavers: the circuit breaker's window -----------------------------------------
