@@ -540,7 +540,7 @@ class EntraConnector:
     # -- the manager, and a leaver's mail and files (entra_mail.py) ------------------------
 
     async def manager_of(self, user_id: str) -> DirectoryUser | None:
-        found = await entra_mail.manager_of(self, user_id)
+        found = await entra_mail.manager_of(self, user_id, [*USER_FIELDS, "userType"])
         return _directory_user(found) if found is not None else None
 
     async def set_manager(self, user_id: str, manager: DirectoryUser) -> None:
@@ -555,6 +555,9 @@ class EntraConnector:
         if exact is not None:
             return [exact]
         return [_directory_user(u) for u in await entra_mail.people_named(self, name, USER_FIELDS)]
+
+    async def user_type(self, user_id: str) -> str | None:
+        return await entra_mail.user_type(self, user_id)
 
     async def auto_reply(self, user_id: str) -> entra_mail.AutoReply:
         return await entra_mail.auto_reply(self, user_id)
@@ -1223,7 +1226,8 @@ def _user_from_body(body: dict) -> DirectoryUser:
         username=_text(body.get("userPrincipalName")) or "",
         enabled=body.get("accountEnabled") is True,
         attributes={k: v for k, v in attributes.items() if isinstance(v, str)}
-        | ({"synced": True} if body.get("onPremisesSyncEnabled") is True else {}),
+        | ({"synced": True} if body.get("onPremisesSyncEnabled") is True else {})
+        | _user_type(_text(body.get("userType"))),
     )
 
 
@@ -1253,8 +1257,14 @@ def _directory_user(user: User) -> DirectoryUser:
         username=user.user_principal_name or "",
         enabled=bool(user.account_enabled),
         attributes={k: v for k, v in attributes.items() if v is not None}
-        | ({"synced": True} if user.on_premises_sync_enabled else {}),
+        | ({"synced": True} if user.on_premises_sync_enabled else {})
+        | _user_type(user.user_type),
     )
+
+
+def _user_type(value: str | None) -> dict:
+    """Where a read selected it (a manager's: `manager_of`): Member or Guest."""
+    return {"user_type": value} if value else {}
 
 
 def _group_detail(group) -> dict:

@@ -31,6 +31,8 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.models.reference_update import ReferenceUpdate
 from msgraph.generated.models.user import User
+from msgraph.generated.users.item.manager.manager_request_builder import ManagerRequestBuilder
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from provisioning.connectors.base import DirectoryUser
@@ -108,11 +110,13 @@ def unavailable(answer: dict | None, error: ConnectorError) -> ConnectorError:
 # -- the manager ----------------------------------------------------------------------------
 
 
-async def manager_of(connector, user_id: str) -> User | None:
+async def manager_of(connector, user_id: str, select: list[str]) -> User | None:
     """The user's manager, None when they have none (Graph's 404 on /manager)."""
+    query = ManagerRequestBuilder.ManagerRequestBuilderGetQueryParameters(select=select)
+    config = RequestConfiguration(query_parameters=query)
     try:
         async with connector._errors():
-            found = await connector._graph().users.by_user_id(user_id).manager.get()
+            found = await connector._graph().users.by_user_id(user_id).manager.get(config)
     except NotFoundError:
         # Either no manager or no user: which one, the user's own read tells.
         await connector.get_user(user_id)
@@ -149,6 +153,24 @@ async def people_named(connector, name: str, select: list[str]) -> list[User]:
     async with connector._errors():
         page = await connector._graph().users.get(RequestConfiguration(query_parameters=query))
     return list((page.value if page else None) or [])
+
+
+async def user_type(connector, user_id: str) -> str | None:
+    """The account's userType as Graph gives it ("Member", or "Guest" for someone invited
+    from outside: user resource), "" when it has none; None when there is no such account."""
+    query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+        select=["id", "userType"]
+    )
+    try:
+        async with connector._errors(user_id):
+            found = (
+                await connector._graph()
+                .users.by_user_id(user_id)
+                .get(RequestConfiguration(query_parameters=query))
+            )
+    except NotFoundError:
+        return None
+    return (found.user_type or "") if found is not None else None
 
 
 # -- automatic replies ----------------------------------------------------------------------

@@ -53,7 +53,9 @@ class _Get:
 # Reads of what a user has: the path below /users/{id} ({select}: get_user's fields), and
 # whether further pages are read.
 RELATIONS = {
-    "manager_of": ("/manager", False),
+    # The manager as get_user sees them, with their userType: a leaver's mail and files go
+    # only to a member (engine/mailbox.py `recipient_refusal`).
+    "manager_of": ("/manager?{select},userType", False),
     "direct_reports": ("/directReports?{select}", True),  # as get_user sees them (synced?)
     "auto_reply": ("/mailboxSettings", False),
     "inbox_rules": ("/mailFolders/inbox/messageRules", True),

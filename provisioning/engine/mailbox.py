@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from provisioning.connectors.base import DirectoryUser
 from provisioning.connectors.entra_mail import DriveUnavailableError, MailboxUnavailableError
-from provisioning.connectors.errors import PermissionDeniedError
+from provisioning.connectors.errors import PermanentError, PermissionDeniedError
 from provisioning.engine import manager as managers
 from provisioning.engine import planner
 
@@ -29,6 +29,62 @@ HIDE_WHY = (
     "Hiding from the address lists is an Exchange setting Graph cannot write: "
     "Set-Mailbox -HiddenFromAddressListsEnabled $true, or the Exchange admin center."
 )
+
+
+RECIPIENT_REFUSED = "handover_recipient_refused"
+MEMBER, GUEST = "member", "guest"
+ONLY_MEMBERS = "a leaver's mail goes only to a member"
+
+
+async def recipient_refusal(connector, to: DirectoryUser) -> str:
+    """Why a leaver's mail or OneDrive may not go to `to`, "" when it may: only to a member
+    of the client's own directory (userType Member) at one of its verified domains, never to
+    a guest (an invited outsider, `#EXT#` in the UPN) nor to an address elsewhere, as read
+    from the directory now (attack run 23, guest24)."""
+    read_type = getattr(connector, "user_type", None)
+    if read_type is None:
+        return ""  # a directory without guests (and without a leaver's mail: Okta)
+    name = recipient_label(to)
+    kind = to.attributes.get("user_type") or await read_type(to.id)  # read with the manager?
+    if why := _not_member(kind, to.username):
+        return f"{name} {why}: {ONLY_MEMBERS}."
+    address = (to.attributes.get("email") or to.username).casefold()
+    domains = await _verified_domains(connector)
+    if domains is not None and address.rpartition("@")[2] not in domains:
+        shown = ", ".join(sorted(domains)) or "none"
+        return (
+            f"{name}'s address {address} is not at one of the client's domains ({shown}): "
+            f"{ONLY_MEMBERS}."
+        )
+    return ""
+
+
+def _not_member(kind: str | None, username: str) -> str:
+    if kind is None:
+        return "is no longer in the client's directory"
+    if kind.casefold() == GUEST or "#ext#" in username.casefold():
+        return "is a guest in the client's directory"
+    if kind.casefold() != MEMBER:  # null on accounts older than userType (about 2014)
+        return f"is not a member of the client's directory (userType {kind or 'none'})"
+    return ""
+
+
+def recipient_label(user: DirectoryUser) -> str:
+    name = user.attributes.get("display_name")
+    return f"{name} ({user.username})" if name and name != user.username else user.username
+
+
+async def _verified_domains(connector) -> set[str] | None:
+    """The directory's verified domains; None when it lists none or may not be read (the
+    userType alone decides then)."""
+    read = getattr(connector, "domains", None)
+    if read is None:
+        return None
+    try:
+        domains = await read()
+    except PermissionDeniedError:
+        return None
+    return {d.id.casefold() for d in domains if d.detail.get("verified")}
 
 
 def forward_rule_name(address: str) -> str:
@@ -70,12 +126,26 @@ async def plan_handover(connector, plan, desired) -> None:
     await managers.plan_reports(connector, plan, desired, boss)
     if not getattr(connector, "hands_over_mail", False):
         return
+    await _note_refused_recipient(connector, plan, options, boss)
     mailbox = await _plan_mail(connector, plan, options, boss)
     await _plan_files(connector, plan, options, boss)
     if mailbox:
         _checklist(plan, options)
     if mailbox and desired.removal.get("licenses") == "strip":
         _warn_licence(plan, options)
+
+
+async def _note_refused_recipient(connector, plan, options: dict, boss) -> None:
+    """A note when the manager may not have the leaver's mail or files; the steps are planned
+    all the same and fail in these words at run time (`apply`), and the form and the API
+    refuse the leave on them (lifecycle/handover_recipient.py)."""
+    handing_over = options.get("forward_to_manager") or options.get("files_to_manager")
+    if boss is None or not handing_over:
+        return
+    if refused := await recipient_refusal(connector, boss):
+        plan.problems.append(
+            planner.Problem(RECIPIENT_REFUSED, refused, boss.username, blocking=False)
+        )
 
 
 async def _plan_mail(connector, plan, options: dict, boss: DirectoryUser | None) -> bool:
@@ -220,9 +290,17 @@ def _short(text: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _to(params: dict) -> DirectoryUser:
+    return managers.from_params(params["to"])
+
+
 async def apply(connector, action: str, params: dict, user_id: str) -> dict:
     """Run one handover step; a mailbox or OneDrive gone since the plan is a note in the
-    step's result, not a failure (nothing a retry could change)."""
+    step's result, not a failure (nothing a retry could change). Forwarding and sharing read
+    the recipient again first: one who became a guest, or is gone, fails the step in words."""
+    handing_over = action in (FORWARD_MAIL, SHARE_FILES)
+    if handing_over and (refused := await recipient_refusal(connector, _to(params))):
+        raise PermanentError(f"Nothing forwarded or shared: {refused}")
     try:
         if action == AUTO_REPLY:
             await connector.set_auto_reply(user_id, params["message"])

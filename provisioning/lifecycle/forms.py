@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from portal.plain_text import plain_name
 from provisioning.forms import role_templates_field, usage_location_cleaned
+from provisioning.lifecycle import handover_recipient
 from provisioning.lifecycle import services as lifecycle
 from provisioning.models import Identity
 from tenants import clock
@@ -192,9 +193,10 @@ class OffboardingForm(forms.Form):
     when = forms.ChoiceField(choices=WHEN, widget=forms.RadioSelect, initial="now")
     at = WallClockDateTimeField(required=False, label="Date and time")
 
-    def __init__(self, *args, identity: Identity, **kwargs):
+    def __init__(self, *args, identity: Identity, check_recipient: bool = True, **kwargs):
         self.identity = identity
         self.tenant = identity.tenant
+        self.check_recipient = check_recipient  # off for the htmx dry run: it says so itself
         preset = lifecycle.OffboardingOptions.preset_for(self.tenant)
         initial = preset.as_dict() | {"when": "now", "keep_group": preset.keep_groups}
         kwargs.setdefault("initial", initial)
@@ -228,7 +230,15 @@ class OffboardingForm(forms.Form):
         actions += tuple(name for name in MAIL_FIELDS if name != "auto_reply_message")
         if not any(data.get(name) for name in actions):
             raise ValidationError("Choose at least one thing the offboarding should do.")
+        if refused := self._recipient_refused():
+            raise ValidationError(refused)
         return data
+
+    def _recipient_refused(self) -> str:
+        """Whether the manager may have the leaver's mail and files, read from Entra now."""
+        if not (self.check_recipient and self.has_entra) or self.errors:
+            return ""
+        return handover_recipient.refusal(self.identity, self.options())
 
     @property
     def kept_groups(self) -> list[str]:

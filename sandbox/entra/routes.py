@@ -15,6 +15,7 @@ from sandbox.entra import (  # noqa: F401
     delta,
     drive,
     groups,
+    invitations,
     licences,
     mail,
     manager,

@@ -74,6 +74,9 @@ WRITABLE = {
     "passwordPolicies": str,
     "passwordProfile": dict,
     "onPremisesImmutableId": str,  # needed at the create on a federated domain (below)
+    # user.md: "A String value that can be used to classify user types in your directory,
+    # such as Member and Guest"; an admin turns a member into a guest and back (update user).
+    "userType": str,
 }
 # Properties user.md marks read-only: a body that sets one is 400 "Property 'x' is read-only
 # and cannot be set." (the text Graph gave for mail while it was read-only, microsoft-graph-
@@ -343,6 +346,8 @@ def validate_props(tenant: EntraTenant, data: dict, user_id: str | None) -> dict
         if isinstance(value, list) and not all(isinstance(item, str) for item in value):
             raise invalid_value(key)  # businessPhones and otherMails are String collections
         props[key] = value
+    if props.get("userType") not in (None, "Member", "Guest"):
+        raise invalid_value("userType")
     if "userPrincipalName" in props:
         _check_upn(tenant, props["userPrincipalName"] or "", user_id)
     if "mail" in props:
@@ -472,7 +477,7 @@ def create_user(req: GraphRequest) -> GraphResponse:
         "companyName": None,
         **props,
         "proxyAddresses": with_mail([], props.get("mail")),
-        "userType": "Member",
+        "userType": props.get("userType") or "Member",
         "createdDateTime": now,
         "lastPasswordChangeDateTime": now,
         "signInSessionsValidFromDateTime": now,

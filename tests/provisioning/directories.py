@@ -83,6 +83,17 @@ class Directories:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def invite_entra_guest(self, address: str, name: str) -> dict:
+        """Someone outside the client, invited as Graph invites them: a Guest with an #EXT# UPN."""
+        body = {
+            "invitedUserEmailAddress": address,
+            "invitedUserDisplayName": name,
+            "inviteRedirectUrl": "https://myapps.microsoft.com",
+        }
+        response = self.graph("POST", "/invitations", body)
+        assert response.status_code == 201, response.text
+        return response.json()["invitedUser"]
+
     def entra_user(self, upn: str) -> dict | None:
         return next((u for u in self.entra_state()["users"] if u["userPrincipalName"] == upn), None)
 

@@ -207,6 +207,7 @@ def test_a_step_that_meets_no_mailbox_records_why_instead_of_failing(on_sandbox)
     connector = connector_for(dirs.tenant.connections.get(kind="entra"))
     result = bridge.run(mailbox.apply(connector, AUTO_REPLY, {"message": "x"}, person["id"]))
     assert "inactive, soft-deleted, or is hosted on-premise" in result["skipped"]
-    boss = {"id": person["id"], "username": "bo@x.example", "email": "bo@x.example"}
+    upn = person["userPrincipalName"]  # a member at the tenant's domain: anyone else is refused
+    boss = {"id": person["id"], "username": upn, "email": upn}
     result = bridge.run(mailbox.apply(connector, SHARE_FILES, {"to": boss}, person["id"]))
     assert result["skipped"] == "User's mysite not found."
