@@ -183,82 +183,115 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     identity = job.identity
     identity.tenant = job.tenant  # read with the job: the desired state needs it, unread again
     rounds = job.options.get("round", 0)
-    plans, problems, choices, verify_costs = [], [], [], {}
     connections = connections_of(job)
     if rounds == 0 and (turn := admission.turn_first(job, connections)) is not None:
         return turn  # its turn not come: nothing read or planned for it
     accounts = accounts_of(identity)
-    unread: list[Callable[[], Outcome | None]] = []  # a leaver's directories not read: later
-    cuts = leaving(identity)  # only access taken away: what could be read is written at once
+    read = _Round(cuts=leaving(identity))
     for connection in connections:
-        desired = desired_for(identity, connection)
-        if not desired.managed_here:  # no account of theirs is read or changed there
-            plans.append(planner.not_managed(connection.pk, connection.kind))
-            continue
-        account = accounts.get(connection.pk)
-        stored_id = account.remote_id if account else ""
-        protected = guards.protected(connection.pk, stored_id)
-        if protected:
-            plans.append(guards.left_alone(connection, stored_id, protected))
-            continue
-        connector = connector_for(connection)
-        if account and account.created_remotely_at and hasattr(connector, "note_created"):
-            age = (timezone.now() - account.created_remotely_at).total_seconds()
-            connector.note_created(account.remote_id, age)  # a 404 soon after is lag
-        planning, read_cost, verify_cost = plans_of.plan_for(
-            job, connector, connection, account, desired
-        )
-        if connection.quarantined_at:
-            planning.close()
-            held = f"{connection} is quarantined: {connection.quarantine_reason}"
-            if cuts:
-                unread.append(functools.partial(wait, job, held, None))
-                continue
-            return wait(job, held, None)
-        # The plan's reads count against the pace too: each operation, as the directory counts.
-        joiner = not stored_id  # its plan creates the account
-        paced = admission.pace_calls(job, connection, read_cost, first_read=True, joiner=joiner)
-        if paced is not None:
-            planning.close()
-            return paced
-        try:
-            plan = bridge.run(planning)
-        except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
-            admission.forfeit(job, connection)  # a joiner's round, paid with this read
-            pause = throttle.throttled(connection, exc.retry_after)
-            throttled = functools.partial(wait, job, f"Throttled by {connection}", pause)
-            if not cuts:
-                return throttled()
-            unread.append(throttled)  # a 429 storm in Okta holds no leaver's Entra ID
-            continue
-        except (TransientError, TimeoutError, ConnectorError) as exc:
-            unreadable = _read_failed(job, connection, exc)
-            if not cuts:
-                return unreadable()
-            unread.append(unreadable)
-            continue
-        quarantine.record_outcome(connection, ok=True)
-        keep_lease(job)  # a plan reads the directories one after another: each may be slow
-        verify_costs[connection.pk] = verify_cost()
-        if plan.user is not None:
-            outcomes.account_read(connection, plan.user, plan.access)
-        if plan.missing:
-            return wait_for_replication(job, account_for(job, connection))
-        if not guards.refuse_found(plan, stored_id) and not guards.refuse_someone_elses(
-            plan, identity.pk, stored_id
-        ):
-            found(job, connection, account, plan)
-        plans.append(plan)
-        problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]
-        choices += choosing.choices_in(connection, plan)
+        stop = _read_directory(job, connection, accounts.get(connection.pk), read)
+        if stop is not _READ:
+            return stop
+    return _act_on(job, identity, read, rounds, identity_read)
+
+
+_READ = object()  # a directory read, or set aside for later: the round goes on
+
+
+class _Round:
+    """What a round has read so far: each directory's plan, its problems and choices, and a
+    leaver's directories that could not be read (their wait or failure, for after the rest).
+    `cuts`: the person is leaving, so the round only takes access away and writes what it
+    could read at once."""
+
+    def __init__(self, *, cuts: bool):
+        self.cuts = cuts
+        self.plans: list = []
+        self.problems: list[str] = []
+        self.choices: list = []
+        self.verify_costs: dict = {}
+        self.unread: list[Callable[[], Outcome | None]] = []
+
+    def add(self, connection, plan) -> None:
+        self.plans.append(plan)
+        self.problems += [f"{connection.label}: {p.message}" for p in plan.problems if p.blocking]
+        self.choices += choosing.choices_in(connection, plan)
+
+    def later(self, stop: Callable[[], Outcome | None]):
+        """A directory not read: a leaver's round sets it aside and writes the others first;
+        any other round stops here, before anything is written (nothing half-made)."""
+        if not self.cuts:
+            return stop()
+        self.unread.append(stop)
+        return _READ
+
+
+def _read_directory(job: Job, connection, account, read: _Round):
+    """Read one directory and plan for it into `read`: `_READ` when the round goes on, else
+    what `plan_job` returns (the job must wait, or it has ended)."""
+    identity = job.identity
+    desired = desired_for(identity, connection)
+    if not desired.managed_here:  # no account of theirs is read or changed there
+        read.plans.append(planner.not_managed(connection.pk, connection.kind))
+        return _READ
+    stored_id = account.remote_id if account else ""
+    protected = guards.protected(connection.pk, stored_id)
+    if protected:
+        read.plans.append(guards.left_alone(connection, stored_id, protected))
+        return _READ
+    connector = connector_for(connection)
+    if account and account.created_remotely_at and hasattr(connector, "note_created"):
+        age = (timezone.now() - account.created_remotely_at).total_seconds()
+        connector.note_created(account.remote_id, age)  # a 404 soon after is lag
+    planning, read_cost, verify_cost = plans_of.plan_for(
+        job, connector, connection, account, desired
+    )
+    if connection.quarantined_at:
+        planning.close()
+        held = f"{connection} is quarantined: {connection.quarantine_reason}"
+        return read.later(functools.partial(wait, job, held, None))
+    # The plan's reads count against the pace too: each operation, as the directory counts.
+    joiner = not stored_id  # its plan creates the account
+    paced = admission.pace_calls(job, connection, read_cost, first_read=True, joiner=joiner)
+    if paced is not None:
+        planning.close()
+        return paced
+    try:
+        plan = bridge.run(planning)
+    except ThrottledError as exc:  # pacing: no plan try spent, nothing for quarantine
+        admission.forfeit(job, connection)  # a joiner's round, paid with this read
+        pause = throttle.throttled(connection, exc.retry_after)
+        # A 429 storm in Okta holds no leaver's Entra ID.
+        return read.later(functools.partial(wait, job, f"Throttled by {connection}", pause))
+    except (TransientError, TimeoutError, ConnectorError) as exc:
+        return read.later(_read_failed(job, connection, exc))
+    quarantine.record_outcome(connection, ok=True)
+    keep_lease(job)  # a plan reads the directories one after another: each may be slow
+    read.verify_costs[connection.pk] = verify_cost()
+    if plan.user is not None:
+        outcomes.account_read(connection, plan.user, plan.access)
+    if plan.missing:
+        return wait_for_replication(job, account_for(job, connection))
+    if not guards.refuse_found(plan, stored_id) and not guards.refuse_someone_elses(
+        plan, identity.pk, stored_id
+    ):
+        found(job, connection, account, plan)
+    read.add(connection, plan)
+    return _READ
+
+
+def _act_on(job: Job, identity, read: _Round, rounds: int, identity_read: bool):
+    """The round read every directory it could: fail on its problems, ask for a choice,
+    succeed (the read was the verification), or write its steps."""
+    plans, problems = read.plans, read.problems
     acting = problems or any(plan.steps for plan in plans)
-    if unread and not acting:
-        return unread[0]()  # what a leaver's job could read is as asked: now what it could not
+    if read.unread and not acting:
+        return read.unread[0]()  # what a leaver's job could read is as asked: now the rest
     if acting and not identity_read and _newer_person(job):
         return None  # planned with a person since changed: plan again with them as they are
     elsewhere.keep(job, plans)  # work for AD or Exchange, shown on the job, never a step
-    if problems and len(choices) == len(problems):
-        choosing.ask_for_choice(job, choices, identity.desired_version)
+    if problems and len(read.choices) == len(problems):
+        choosing.ask_for_choice(job, read.choices, identity.desired_version)
         return Outcome(then=serial.next_job(job))
     if problems:
         first = "Nothing was sent. " if rounds == 0 else "Stopped before the next changes. "
@@ -279,7 +312,7 @@ def plan_job(job: Job, *, identity_read: bool = False) -> Outcome | None:
     if rounds >= max_rounds() * CHASED_ROUNDS:
         fail_still_asked(job, rounds)
         return None
-    write_steps(job, plans, identity.desired_version, verify_costs)
+    write_steps(job, plans, identity.desired_version, read.verify_costs)
     return None
 
 
