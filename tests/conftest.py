@@ -77,6 +77,9 @@ HEAVY_FILES = {
     # failed leave then the periodic check, with real workers (50 s of the file's 65 s at 9).
     "tests/provisioning/test_leave_one_shots.py": 65,
     "tests/provisioning/test_leave_proof.py": 50,
+    # converge26: one person's asks through an app's outage, three examples (8.9 s call on
+    # SQLite at a load of 2.4; its timeout mark allows far more examples).
+    "tests/provisioning/test_leave_app_outage.py": 10,
     # leftover1, SQLite at a load of 10 to 11: a partly failed join, its check and its retry
     # (17 s with the sandbox's start); a hard delete driven round by round (27 to 56 s).
     "tests/provisioning/test_join_proof.py": 12,

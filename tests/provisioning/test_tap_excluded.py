@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from provisioning.engine.tasks import run_job
 from provisioning.models import Job, Step
 from tests.provisioning.directories import make_directories
 from tests.provisioning.test_first_sign_in import (
     first_sign_in_steps,
     manager_of,
-    no_worker_runs_the_jobs,  # noqa: F401 (autouse: every job here is driven in process)
     onboard,
     set_policy,
 )
@@ -21,6 +21,13 @@ from tests.provisioning.test_join_proof import PERMISSIONS
 from tests.provisioning.test_quarantine_breaker import drive
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def jobs_driven_here(monkeypatch):
+    """Every job here is driven in this process (`drive`): none is sent to a worker."""
+    monkeypatch.setattr(run_job, "delay", lambda job_id: None)
+
 
 POLICY = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations"
 
