@@ -64,8 +64,10 @@ def _not_member(kind: str | None, username: str) -> str:
         return "is no longer in the client's directory"
     if kind.casefold() == GUEST or "#ext#" in username.casefold():
         return "is a guest in the client's directory"
-    if kind.casefold() != MEMBER:  # null on accounts older than userType (about 2014)
-        return f"is not a member of the client's directory (userType {kind or 'none'})"
+    # "" (null): an account older than userType (about 2014), before invited guests; its
+    # address must still be at the client's domains (recipient_refusal).
+    if kind and kind.casefold() != MEMBER:
+        return f"is not a member of the client's directory (userType {kind})"
     return ""
 
 
