@@ -32,6 +32,7 @@ SCIM_ENDPOINT = {
     "scim_users_search",
     "scim_user",
     "scim_groups",
+    "scim_groups_search",
     "scim_group",
     "scim_unknown",
     "scim_root",
