@@ -12,7 +12,7 @@ import re
 
 from sandbox.entra.addresses import with_mail
 from sandbox.entra.errors import bad_request
-from sandbox.entra.model import new_id, now_iso
+from sandbox.entra.model import new_id, now_iso, unset_properties
 from sandbox.entra.router import GraphRequest, GraphResponse, router
 from sandbox.entra.users import duplicate_upn, view
 
@@ -63,18 +63,8 @@ def _guest(address: str, upn: str, display_name) -> dict:
         "displayName": name,
         "mailNickname": upn.split("#EXT#")[0],
         "userPrincipalName": upn,
-        "businessPhones": [],
-        "givenName": None,
-        "surname": None,
-        "jobTitle": None,
+        **unset_properties(),
         "mail": address,
-        "mobilePhone": None,
-        "officeLocation": None,
-        "preferredLanguage": None,
-        "department": None,
-        "usageLocation": None,
-        "employeeId": None,
-        "companyName": None,
         "proxyAddresses": with_mail([], address),
         "userType": "Guest",
         "createdDateTime": now,

@@ -62,6 +62,25 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def unset_properties() -> dict[str, Any]:
+    """A new user's optional properties as Graph answers them before anyone sets them (user
+    resource: null, and an empty businessPhones collection), fresh for each user."""
+    return {
+        "businessPhones": [],
+        "givenName": None,
+        "surname": None,
+        "jobTitle": None,
+        "mail": None,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": None,
+        "department": None,
+        "usageLocation": None,
+        "employeeId": None,
+        "companyName": None,
+    }
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

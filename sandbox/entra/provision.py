@@ -54,6 +54,7 @@ from sandbox.entra.model import (
     in_use_credential,
     new_id,
     now_iso,
+    unset_properties,
 )
 from sandbox.entra.roles import seed_roles
 from sandbox.entra.settings import update_settings
@@ -215,18 +216,7 @@ def _add_users(tenant: EntraTenant, body: dict) -> None:
             "accountEnabled": True,
             "displayName": upn.split("@")[0],
             "mailNickname": upn.split("@")[0],
-            "businessPhones": [],
-            "givenName": None,
-            "surname": None,
-            "jobTitle": None,
-            "mail": None,
-            "mobilePhone": None,
-            "officeLocation": None,
-            "preferredLanguage": None,
-            "department": None,
-            "usageLocation": None,
-            "employeeId": None,
-            "companyName": None,
+            **unset_properties(),
             **props,
             "userType": "Member",
             "createdDateTime": now,

@@ -18,7 +18,14 @@ from sandbox.entra.errors import (
     undeclared_directory_property,
 )
 from sandbox.entra.expand import EXPANDED_PAGE, expanded, navigations
-from sandbox.entra.model import EntraTenant, User, direct_of, new_id, now_iso
+from sandbox.entra.model import (
+    EntraTenant,
+    User,
+    direct_of,
+    new_id,
+    now_iso,
+    unset_properties,
+)
 from sandbox.entra.odata import check_select, filterable, ordered, paged, select
 from sandbox.entra.onprem import SYNC_PROPERTIES, refuse_synced_user_update
 from sandbox.entra.roles import check_sensitive_action, check_user_update
@@ -463,18 +470,7 @@ def create_user(req: GraphRequest) -> GraphResponse:
     now = now_iso()
     record = {
         "id": new_id(),
-        "businessPhones": [],
-        "givenName": None,
-        "surname": None,
-        "jobTitle": None,
-        "mail": None,
-        "mobilePhone": None,
-        "officeLocation": None,
-        "preferredLanguage": None,
-        "department": None,
-        "usageLocation": None,
-        "employeeId": None,
-        "companyName": None,
+        **unset_properties(),
         **props,
         "proxyAddresses": with_mail([], props.get("mail")),
         "userType": props.get("userType") or "Member",
