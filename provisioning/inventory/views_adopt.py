@@ -181,6 +181,9 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
     context = {"tenant": tenant_obj, "form": form}
     if not form.is_valid():
         return render(request, "inventory/adopt_people.html", context, status=400)
+    # The worker's summary before the counts: read after them, it could name adoptions the
+    # counts (read just before it committed) still showed as to do.
+    adopting = _adopting(request, tenant_obj) if request.method == "GET" else None
     preview = adoption_bulk.preview_adoption(tenant_obj, form.people())
     back = f"{reverse('people_adopt', kwargs={'tenant': tenant})}?{form.query()}"
     if request.method == "POST":
@@ -197,7 +200,7 @@ def people_adopt(request: HttpRequest, tenant: str) -> HttpResponse:
             back += f"&{ADOPTING}={timezone.now().timestamp():.6f}"
         return redirect(back)
     context |= {
-        "adopting": _adopting(request, tenant_obj),
+        "adopting": adopting,
         "preview": preview,
         "proposals": adoption_patterns.proposals(preview.patterns, tenant_obj.slug),
         "query": form.query(),

@@ -32,6 +32,16 @@ def start_worker(worker_factory):
         yield lambda: worker_factory(**WORKER)
 
 
+def ada_joined(dirs) -> tuple[Identity, str, object]:
+    """Ada's onboarding run by the worker to its end: the person, her username, the
+    tenant's jobs."""
+    join, username = ada_joins(dirs)
+    jobs = Job.objects.filter(tenant=dirs.tenant)
+    settle(jobs, "the join")
+    assert_all_succeeded(jobs, "the join")
+    return Identity.objects.get(pk=join.identity_id), username, jobs
+
+
 def test_a_leave_killed_mid_write_with_the_app_down_then_a_rehire(
     on_sandbox,
     start_worker,
@@ -39,11 +49,7 @@ def test_a_leave_killed_mid_write_with_the_app_down_then_a_rehire(
 ):
     dirs, app = entra_okta_and_slack(on_sandbox, "lk")
     worker = start_worker()
-    join, username = ada_joins(dirs)
-    jobs = Job.objects.filter(tenant=dirs.tenant)
-    settle(jobs, "the join")
-    assert_all_succeeded(jobs, "the join")
-    identity = Identity.objects.get(pk=join.identity_id)
+    identity, username, jobs = ada_joined(dirs)
 
     app.behave(error_rate=1.0)  # the app is down
     dirs.behave("entra", latency_ms=3000)
@@ -89,11 +95,7 @@ def test_a_leave_under_an_okta_429_storm_its_worker_killed(
     passes and the next worker ends the leave: Left, each directory as asked."""
     dirs, app = entra_okta_and_slack(on_sandbox, "lo")
     worker = start_worker()
-    join, username = ada_joins(dirs)
-    jobs = Job.objects.filter(tenant=dirs.tenant)
-    settle(jobs, "the join")
-    assert_all_succeeded(jobs, "the join")
-    identity = Identity.objects.get(pk=join.identity_id)
+    identity, username, jobs = ada_joined(dirs)
 
     dirs.behave("okta", throttle_next=100_000)
     leave = lifecycle.request_offboarding(
