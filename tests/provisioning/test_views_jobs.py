@@ -13,6 +13,7 @@ from portal.models import Role
 from portal.templatetags import time_tags
 from provisioning.models import Job, Step
 from tests.factories import make_joiner
+from tests.provisioning.test_running_step_counts import _running_with_two_done_and_one_skipped
 
 pytestmark = pytest.mark.django_db
 
@@ -419,15 +420,7 @@ def test_a_running_jobs_step_counts_follow_its_steps_as_they_end(client, alpha):
     Succeeded: the job's counts are written when it ends, so a running job's come from its
     steps (a skipped step counts as failed, as the end's count does)."""
     client.force_login(alpha.technician)
-    job = alpha.job
-    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
-    job.steps_total, job.steps_done, job.steps_failed = 4, 0, 0
-    job.save()
-    job.steps.update(status=Step.Status.SUCCEEDED, last_error="")
-    first = job.steps.get()
-    for order, status in ((2, Step.Status.SUCCEEDED), (3, Step.Status.SKIPPED), (4, "pending")):
-        first.pk, first.order, first.status = None, order, status
-        first.save()
+    job = _running_with_two_done_and_one_skipped(alpha.job)
     for page in (client.get(job_url(job)), client.get(job_url(job), **HX)):
         body = page.content.decode()
         assert _stat(body, "Steps done") == "2 / 4"
